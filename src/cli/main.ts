@@ -1,0 +1,71 @@
+import '../polyfill.js'
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command.js'
+import { ErrorCode, isFerryError } from '../errors.js'
+
+// Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
+const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
+  seed: { summary: 'create a simulated phone: a seeded chat history with media', load: async () => (await import('./seed.js')).default },
+  import: { summary: 'import a canonical NDJSON history into a store', load: async () => (await import('./import.js')).default },
+  export: { summary: 'export a store as canonical NDJSON (optionally with its media)', load: async () => (await import('./export.js')).default },
+  inspect: { summary: 'show what a store holds and any unfinished incoming transfer', load: async () => (await import('./inspect.js')).default },
+  send: { summary: 'offer this phone\'s history to a new phone (shows a pairing code)', load: async () => (await import('./send.js')).default },
+  receive: { summary: 'receive a history from an old phone (asks for the code)', load: async () => (await import('./receive.js')).default },
+  demo: { summary: 'move a simulated history between two phones end to end', load: async () => (await import('./demo.js')).default }
+}
+
+export function usage (): string {
+  const width = Math.max(...Object.keys(COMMANDS).map(k => k.length))
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return `ferry: move a phone's chat history to a new phone, directly over the local network.
+
+Usage: ferry <command> [options]
+
+Commands:
+${lines.join('\n')}
+
+Run 'ferry <command> --help' for a command's options and an example.
+
+A typical move:
+  old phone:  ferry send --store ./old-phone         (shows a code like 123-4567-8901)
+  new phone:  ferry receive --store ./new-phone      (type the code when asked)
+
+Exit codes: 0 done and verified, 1 failed, 2 bad usage or bad input.`
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n')
+    return name === undefined ? EXIT_USAGE : EXIT_OK
+  }
+  if (name === '--version') {
+    process.stdout.write('ferry 0.1.0\n')
+    return EXIT_OK
+  }
+  const entry = COMMANDS[name]
+  if (entry === undefined) {
+    process.stderr.write(`ferry: unknown command '${name}'\n\n${usage()}\n`)
+    return EXIT_USAGE
+  }
+  const cmd = await entry.load()
+  try {
+    const args = parse(cmd, rest)
+    if (args.values.help === true) {
+      process.stdout.write(cmd.help.trimEnd() + '\n')
+      return EXIT_OK
+    }
+    return await cmd.run(args)
+  } catch (err) {
+    return reportError(err)
+  }
+}
+
+/** One line for people on stderr; the exit code says whether it was their input or the run that failed. */
+export function reportError (err: unknown): number {
+  if (isFerryError(err)) {
+    process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)
+    return err.code === ErrorCode.BAD_INPUT ? EXIT_USAGE : EXIT_FAILED
+  }
+  process.stderr.write(`ferry: ${(err as Error)?.stack ?? String(err)}\n`)
+  return EXIT_FAILED
+}

@@ -1,0 +1,53 @@
+// Every failure Ferry reports carries a stable code: apps branch on `code`, people read `message`.
+export const ErrorCode = {
+  BAD_INPUT: 'BAD_INPUT', // malformed user input (NDJSON line, CLI flag, code)
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  MALFORMED_FRAME: 'MALFORMED_FRAME',
+  PROTOCOL: 'PROTOCOL', // a frame that is valid but not allowed here
+  VERSION: 'VERSION',
+  SELECTION: 'SELECTION', // data outside the agreed selection
+  ORDER: 'ORDER', // data out of the canonical order (duplicate or reordered)
+  SIZE_MISMATCH: 'SIZE_MISMATCH',
+  HASH_MISMATCH: 'HASH_MISMATCH',
+  COUNT_MISMATCH: 'COUNT_MISMATCH',
+  DIGEST_MISMATCH: 'DIGEST_MISMATCH',
+  TOO_LARGE: 'TOO_LARGE', // a declared size beyond the receiver's limits
+  STORE_FULL: 'STORE_FULL',
+  STORE: 'STORE',
+  TRUNCATED: 'TRUNCATED', // the stream ended before the transfer did
+  PEER_ERROR: 'PEER_ERROR', // the peer sent an Error frame
+  CANCELLED: 'CANCELLED',
+  WRONG_CODE: 'WRONG_CODE',
+  CODE_EXPIRED: 'CODE_EXPIRED',
+  NOT_PAIRED: 'NOT_PAIRED',
+  NO_PEER: 'NO_PEER',
+  INTERNAL: 'INTERNAL'
+} as const
+
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+
+export class FerryError extends Error {
+  readonly code: ErrorCode
+  readonly details?: Record<string, unknown>
+
+  constructor (code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'FerryError'
+    this.code = code
+    this.details = details
+  }
+}
+
+export function isFerryError (err: unknown, code?: ErrorCode): err is FerryError {
+  return err instanceof FerryError && (code === undefined || err.code === code)
+}
+
+/** Maps a filesystem failure to a typed error, so a full disk reads as STORE_FULL everywhere. */
+export function storeError (err: unknown, what: string): FerryError {
+  if (err instanceof FerryError) return err
+  const code = (err as { code?: string })?.code
+  if (code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT') {
+    return new FerryError(ErrorCode.STORE_FULL, `${what}: the disk is full`, undefined, { cause: err })
+  }
+  return new FerryError(ErrorCode.STORE, `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
+}

@@ -1,0 +1,77 @@
+import type { Contact, Conversation, MediaRecord, Message, MessageKey, Selection } from './model.js'
+
+/**
+ * A phone's chat store, as Ferry needs it. The embedded default is SqliteChatStore (history.db + a
+ * content-addressed media folder); an app embeds Ferry by implementing this over its own database.
+ *
+ * Reads are synchronous iterables (the sender streams from them); writes that the receiver makes are
+ * each atomic: a batch of messages and the checkpoint that covers it commit together or not at all.
+ */
+export interface ChatStore extends ChatStoreReader, ChatStoreWriter {
+  close(): void
+}
+
+export interface ChatStoreReader {
+  /** A random id made when the store was created; names the source of a transfer. */
+  readonly storeId: string
+
+  /** Contacts ordered by id. With a selection: the members of its conversations and the senders of its messages. */
+  contacts(selection?: Selection): Iterable<Contact>
+  /** Conversations ordered by id, limited to the selection's conversations when it names some. */
+  conversations(selection?: Selection): Iterable<Conversation>
+  /** Media records ordered by sha256. With a selection: only media that its messages reference. */
+  media(selection?: Selection): Iterable<MediaRecord>
+  /** Messages in canonical order (conversation, ts, id), strictly after `after` when given. */
+  messages(selection?: Selection, after?: MessageKey): Iterable<Message>
+  /** Number of messages per conversation inside the selection. */
+  messageCounts(selection?: Selection): Map<string, number>
+
+  /** True when the media file is present and complete. */
+  hasMediaFile(sha256: string): boolean
+  /** Reads up to `length` bytes of a complete media file at `offset` (fewer only at its end). */
+  readMedia(sha256: string, offset: number, length: number): Uint8Array
+  /** Absolute path of a complete media file (for export and apps). */
+  mediaPath(sha256: string): string
+}
+
+/** The receiver's checkpoint for one transfer, as persisted. */
+export interface TransferCheckpoint {
+  /** Local row id of the transfer; tags every message it writes (for read-back verification). */
+  transfer: number
+  /** Last committed message key, or undefined before the first batch. */
+  cursor?: MessageKey
+  /** Messages committed so far (all sessions). */
+  messages: number
+  /** State: 'receiving' until verified, then 'verified'. */
+  state: 'receiving' | 'verified'
+}
+
+export interface ChatStoreWriter {
+  /** Finds or creates the checkpoint for a transfer id (the manifest's), recording its source and selection. */
+  openTransfer(transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint
+  /** Unfinished incoming transfers (for `inspect`). */
+  transfers(): Array<TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection }>
+
+  /** Upserts contacts, conversations and media records (metadata only) in one transaction. */
+  putMetadata(contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void
+  /**
+   * Upserts messages keyed by (conversation, id), tags them with the transfer, and advances the
+   * transfer's cursor, all in one transaction. Re-applying the same batch changes nothing.
+   */
+  commitBatch(transfer: number, messages: Message[], cursor: MessageKey): void
+  /** Messages written by a transfer, in canonical order: what the receiver verifies against Done. */
+  transferMessages(transfer: number, conversation: string): Iterable<Message>
+  /** Marks the transfer verified. */
+  finishTransfer(transfer: number): void
+
+  /** Committed length of a partial media file (0 when none); drops any uncommitted tail. */
+  partLength(sha256: string): number
+  /** Appends bytes at `offset` (= the committed length) to the .part file, fsyncs, then records the new length. */
+  appendPart(sha256: string, offset: number, data: Uint8Array): void
+  /** sha256 (lowercase hex) of the .part file's committed bytes. */
+  partDigest(sha256: string): string
+  /** Moves a verified .part file into the media folder. */
+  promotePart(sha256: string): void
+  /** Deletes a .part file and its record (after a hash or size mismatch). */
+  discardPart(sha256: string): void
+}
