@@ -1,0 +1,87 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
+import { contactToWire, conversationToWire } from './message-wire.js'
+import { selectionKey, selectionToWire } from './selection.js'
+import type { ChatStoreReader } from '../store/chat-store.js'
+import type { Contact, Conversation, MediaRecord, Selection } from '../store/model.js'
+
+/** What a transfer will move, as the sender computes it from its store for the effective selection. */
+export interface ManifestData {
+  transferId: Uint8Array
+  sourceId: string
+  selection: Selection
+  contacts: Contact[]
+  conversations: Array<{ conversation: Conversation, messageCount: number }>
+  media: Array<MediaRecord & { missing: boolean }>
+  totalMessages: number
+  totalMediaBytes: number
+}
+
+const enc = new TextEncoder()
+
+/**
+ * A transfer id names (source store, effective selection): the same two phones asking for the same thing
+ * again find the receiver's checkpoint, while a different selection starts a fresh one.
+ */
+export function transferIdOf (sourceId: string, selection: Selection): Uint8Array {
+  return sha256(enc.encode(`ferry-transfer-v1\n${sourceId}\n${selectionKey(selection)}`)).subarray(0, 16)
+}
+
+export function buildManifest (source: ChatStoreReader, selection: Selection): ManifestData {
+  const counts = source.messageCounts(selection)
+  const conversations = [...source.conversations(selection)].map(conversation => ({ conversation, messageCount: counts.get(conversation.id) ?? 0 }))
+  const media = [...source.media(selection)].map(m => ({ ...m, missing: !source.hasMediaFile(m.sha256) }))
+  let totalMessages = 0
+  for (const c of conversations) totalMessages += c.messageCount
+  let totalMediaBytes = 0
+  for (const m of media) if (!m.missing) totalMediaBytes += m.size
+  return {
+    transferId: transferIdOf(source.storeId, selection),
+    sourceId: source.storeId,
+    selection,
+    contacts: [...source.contacts(selection)],
+    conversations,
+    media,
+    totalMessages,
+    totalMediaBytes
+  }
+}
+
+/** Splits a manifest into frames of about `frameBytes`; the first carries the header, the last has more = false. */
+export function manifestFrames (m: ManifestData, frameBytes: number): EncodedFrame[] {
+  const frames: EncodedFrame[] = []
+  let cur: ferry.Manifest.$Properties = {
+    transferId: m.transferId,
+    sourceId: m.sourceId,
+    selection: selectionToWire(m.selection),
+    totalMessages: m.totalMessages,
+    totalMediaBytes: m.totalMediaBytes,
+    contacts: [],
+    conversations: [],
+    media: []
+  }
+  let size = 0
+  const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
+    if (size + entrySize > frameBytes && size > 0) {
+      frames.push(encodeFrame({ manifest: { ...cur, more: true } }))
+      cur = { contacts: [], conversations: [], media: [] }
+      size = 0
+    }
+    ;(cur[key] as Array<typeof entry>).push(entry)
+    size += entrySize + 8
+  }
+  for (const c of m.contacts) {
+    const w = contactToWire(c)
+    add('contacts', w, ferry.Contact.encode(w).len)
+  }
+  for (const { conversation, messageCount } of m.conversations) {
+    const w = conversationToWire(conversation, messageCount)
+    add('conversations', w, ferry.Conversation.encode(w).len)
+  }
+  for (const md of m.media) {
+    const w = { sha256: md.sha256, size: md.size, mime: md.mime, missing: md.missing }
+    add('media', w, ferry.MediaInfo.encode(w).len)
+  }
+  frames.push(encodeFrame({ manifest: { ...cur, more: false } }))
+  return frames
+}

@@ -1,0 +1,30 @@
+/** Tunables of a transfer. Defaults are measured on a 2-core machine; see docs/performance.md. */
+export interface TransferOptions {
+  /** Target body size of a MessageBatch frame. Many messages per frame is what makes text fast. */
+  batchBytes: number
+  /** Media bytes per MediaChunk. After an interruption at most one chunk per media stream is re-sent. */
+  chunkBytes: number
+  /**
+   * Unacknowledged data bytes the sender keeps in flight. Must stay well under the 4 MiB a libp2p stream
+   * buffers before it aborts the stream, yet above a few frames so the link never idles waiting for acks.
+   */
+  windowBytes: number
+  /** Largest single message the receiver accepts (it is reassembled in memory from fragments). */
+  maxMessageBytes: number
+  /** Largest manifest the receiver accepts, in entries (contacts + conversations + media). */
+  maxManifestEntries: number
+}
+
+export const DEFAULT_OPTIONS: TransferOptions = {
+  batchBytes: 128 * 1024,
+  chunkBytes: 256 * 1024,
+  windowBytes: 2 * 1024 * 1024,
+  maxMessageBytes: 64 * 1024 * 1024,
+  maxManifestEntries: 4_000_000
+}
+
+export const PROTOCOL_VERSION = 1
+
+export function transferOptions (o: Partial<TransferOptions> = {}): TransferOptions {
+  return { ...DEFAULT_OPTIONS, ...o }
+}

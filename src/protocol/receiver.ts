@@ -1,0 +1,367 @@
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
+import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
+import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
+import { bitmapBytes, setBit } from './bitmap.js'
+import { ConversationDigest, equalBytes, mediaIndexDigest, toHex } from './digest.js'
+import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
+import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
+import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
+
+export type ReceiverState = 'hello' | 'manifest' | 'messages' | 'media' | 'verified' | 'failed'
+
+export interface ReceiverProgress {
+  messages: number // committed, all sessions
+  totalMessages: number
+  mediaBytes: number // committed or already held, all sessions
+  totalMediaBytes: number
+  mediaFiles: number
+  totalMediaFiles: number
+  /** Data bytes received in this session. */
+  bytesReceived: number
+}
+
+export interface ReceiverInit {
+  store: ChatStore
+  /** What this phone asks for; the sender's offer may narrow it further. */
+  request?: Selection
+  agent?: string
+  options?: Partial<TransferOptions>
+}
+
+interface Expected {
+  transferId: Uint8Array
+  sourceId: string
+  selection: Selection
+  conversations: Map<string, number> // id -> declared message count
+  media: Array<MediaRecord & { missing: boolean }>
+  mediaIndex: Map<string, number>
+  totalMessages: number
+  totalMediaBytes: number
+}
+
+/**
+ * The receiving side of a transfer, sans I/O. Each frame is checked against the manifest and the
+ * canonical order before anything touches the store; each batch commits with its checkpoint through the
+ * ChatStore port, so an interruption anywhere loses at most the frame being processed.
+ */
+export class ReceiverMachine {
+  state: ReceiverState = 'hello'
+  readonly progress: ReceiverProgress = {
+    messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0
+  }
+
+  error?: FerryError
+  expected?: Expected
+  checkpoint?: TransferCheckpoint
+  /** Per-conversation outcome after verification. */
+  summary?: Array<{ id: string, title: string, messages: number }>
+
+  private readonly store: ChatStore
+  private readonly request: Selection
+  private readonly opts: TransferOptions
+  private readonly agent: string
+  private manifestParts: ferry.Manifest[] = []
+  private manifestEntries = 0
+  private titles = new Map<string, string>()
+  private lastKey?: MessageKey
+  private want: number[] = [] // media indexes still to receive, in order
+  private wantPos = 0
+  private mediaOffset = -1 // committed length of the media being received, -1 until it starts
+  private fragment?: { buf: Uint8Array, filled: number }
+
+  constructor (init: ReceiverInit) {
+    this.store = init.store
+    this.request = normalizeSelection(init.request)
+    this.opts = transferOptions(init.options)
+    this.agent = init.agent ?? 'ferry'
+  }
+
+  start (): EncodedFrame[] {
+    return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent, request: selectionToWire(this.request) } })]
+  }
+
+  get finished (): boolean {
+    return this.state === 'verified' || this.state === 'failed'
+  }
+
+  /**
+   * Handles one frame; `size` is its encoded body length (what acknowledgements count). Returns the frames
+   * to send back. Throws a FerryError when the frame is refused; the store is then as it was before it.
+   */
+  async onFrame (frame: Frame, size: number): Promise<EncodedFrame[]> {
+    if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
+    try {
+      return await this.dispatch(frame, size)
+    } catch (err) {
+      this.state = 'failed'
+      this.error = storeError(err, 'storing the transfer')
+      throw this.error
+    }
+  }
+
+  private async dispatch (frame: Frame, size: number): Promise<EncodedFrame[]> {
+    switch (frame.body) {
+      case 'hello': return this.onHello(frame.hello as ferry.Hello)
+      case 'manifest': return this.onManifest(frame.manifest as ferry.Manifest)
+      case 'batch': return this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
+      case 'fragment': return this.onFragment(frame.fragment as ferry.MessageFragment, size)
+      case 'chunk': return this.onChunk(frame.chunk as ferry.MediaChunk, size)
+      case 'done': return this.onDone(frame.done as ferry.Done)
+      case 'error': {
+        const e = frame.error as ferry.Error
+        throw new FerryError(ErrorCode.PEER_ERROR, `sender reported ${e.code}: ${e.message}`, { peerCode: e.code })
+      }
+      default: throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the sender`)
+    }
+  }
+
+  private expect (...states: ReceiverState[]): void {
+    if (!states.includes(this.state)) throw new FerryError(ErrorCode.PROTOCOL, `frame not allowed while in state '${this.state}'`)
+  }
+
+  private onHello (hello: ferry.Hello): EncodedFrame[] {
+    this.expect('hello')
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new FerryError(ErrorCode.VERSION, `sender speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
+    }
+    this.state = 'manifest'
+    return []
+  }
+
+  private onManifest (part: ferry.Manifest): EncodedFrame[] {
+    this.expect('manifest')
+    this.manifestEntries += part.contacts.length + part.conversations.length + part.media.length
+    if (this.manifestEntries > this.opts.maxManifestEntries) {
+      throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
+    }
+    this.manifestParts.push(part)
+    if (part.more) return []
+    const expected = this.assembleManifest()
+    this.expected = expected
+    const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
+    const conversations = this.manifestParts.flatMap(p => p.conversations.map(c => conversationFromWire(c).conversation))
+    this.manifestParts = []
+    for (const c of conversations) this.titles.set(c.id, c.title)
+    this.store.putMetadata(contacts, conversations, expected.media.map(({ sha256, size, mime }) => ({ sha256, size, mime })))
+    const cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
+    this.checkpoint = cp
+    this.lastKey = cp.cursor
+    this.progress.messages = cp.messages
+    if (cp.messages > expected.totalMessages) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `this phone already holds ${cp.messages} messages of a transfer declared as ${expected.totalMessages}`)
+    }
+    return [encodeFrame({ resume: this.resumeFrame(expected) })]
+  }
+
+  private assembleManifest (): Expected {
+    const head = this.manifestParts[0]
+    const transferId = head.transferId
+    if (!(transferId instanceof Uint8Array) || transferId.byteLength !== 16) {
+      throw new FerryError(ErrorCode.MALFORMED_FRAME, 'manifest transfer id must be 16 bytes')
+    }
+    if (!head.sourceId) throw new FerryError(ErrorCode.MALFORMED_FRAME, 'manifest has no source id')
+    const selection = selectionFromWire(head.selection)
+    // The sender may narrow what was asked for, never widen it.
+    const allowed = intersectSelections(this.request, selection)
+    if (JSON.stringify(allowed) !== JSON.stringify(selection)) {
+      throw new FerryError(ErrorCode.SELECTION, 'the sender\'s selection is wider than what this phone asked for')
+    }
+    const conversations = new Map<string, number>()
+    let total = 0
+    for (const p of this.manifestParts) {
+      for (const w of p.conversations) {
+        const { conversation, messageCount } = conversationFromWire(w)
+        if (conversations.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
+        if (selection.conversations !== undefined && !selection.conversations.includes(conversation.id)) {
+          throw new FerryError(ErrorCode.SELECTION, `manifest offers conversation ${conversation.id} outside the selection`)
+        }
+        conversations.set(conversation.id, messageCount)
+        total += messageCount
+      }
+    }
+    const media = this.manifestParts.flatMap(p => p.media.map(mediaFromWire))
+    const mediaIndex = new Map<string, number>()
+    let totalMediaBytes = 0
+    media.forEach((m, i) => {
+      if (mediaIndex.has(m.sha256)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `media ${m.sha256} appears twice in the manifest`)
+      mediaIndex.set(m.sha256, i)
+      if (!m.missing) totalMediaBytes += m.size
+    })
+    if (Number(head.totalMessages) !== total) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `manifest declares ${Number(head.totalMessages)} messages but its conversations add up to ${total}`)
+    }
+    this.progress.totalMessages = total
+    this.progress.totalMediaBytes = totalMediaBytes
+    this.progress.totalMediaFiles = media.filter(m => !m.missing).length
+    return { transferId, sourceId: head.sourceId, selection, conversations, media, mediaIndex, totalMessages: total, totalMediaBytes }
+  }
+
+  private resumeFrame (e: Expected): ferry.Resume.$Properties {
+    const have = new Uint8Array(bitmapBytes(e.media.length))
+    const partial: ferry.PartialMedia.$Properties[] = []
+    e.media.forEach((m, i) => {
+      if (m.missing) return
+      if (this.store.hasMediaFile(m.sha256)) {
+        setBit(have, i)
+        this.progress.mediaBytes += m.size
+        this.progress.mediaFiles++
+        return
+      }
+      this.want.push(i)
+      const committed = this.store.partLength(m.sha256)
+      if (committed > m.size) {
+        this.store.discardPart(m.sha256)
+      } else if (committed > 0) {
+        partial.push({ index: i, offset: committed })
+        this.progress.mediaBytes += committed
+      }
+    })
+    const resume: ferry.Resume.$Properties = { mediaHave: have, partial }
+    if (this.lastKey !== undefined) resume.cursor = { ...this.lastKey }
+    return resume
+  }
+
+  private ack (size: number): EncodedFrame[] {
+    this.progress.bytesReceived += size
+    return [encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })]
+  }
+
+  private onMessages (messages: Message[], size: number): EncodedFrame[] {
+    this.expect('messages')
+    const e = this.expected as Expected
+    if (this.progress.messages + messages.length > e.totalMessages) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages than the ${e.totalMessages} it declared`)
+    }
+    let last = this.lastKey
+    for (const m of messages) {
+      if (!e.conversations.has(m.conversation) || !inSelection(e.selection, m)) {
+        throw new FerryError(ErrorCode.SELECTION, `message ${m.conversation}/${m.id} is outside the selection`)
+      }
+      if (last !== undefined && compareKeys(m, last) <= 0) {
+        throw new FerryError(ErrorCode.ORDER, `message ${m.conversation}/${m.id} is out of order or repeated`)
+      }
+      if (m.media !== undefined && !e.mediaIndex.has(m.media)) {
+        throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
+      }
+      last = m
+    }
+    if (messages.length > 0) {
+      const key = keyOf(messages[messages.length - 1])
+      this.store.commitBatch((this.checkpoint as TransferCheckpoint).transfer, messages, key)
+      this.lastKey = key
+      this.progress.messages += messages.length
+    }
+    return this.ack(size)
+  }
+
+  private onFragment (f: ferry.MessageFragment, size: number): EncodedFrame[] {
+    this.expect('messages')
+    const total = f.total ?? 0
+    const offset = f.offset ?? 0
+    const data = f.data ?? new Uint8Array(0)
+    if (this.fragment === undefined) {
+      if (offset !== 0) throw new FerryError(ErrorCode.ORDER, 'message fragment does not start at offset 0')
+      if (total > this.opts.maxMessageBytes) {
+        throw new FerryError(ErrorCode.TOO_LARGE, `a ${total}-byte message exceeds the ${this.opts.maxMessageBytes}-byte limit`)
+      }
+      this.fragment = { buf: new Uint8Array(total), filled: 0 }
+    }
+    const fr = this.fragment
+    if (total !== fr.buf.byteLength || offset !== fr.filled || offset + data.byteLength > total || data.byteLength === 0) {
+      throw new FerryError(ErrorCode.ORDER, `message fragment ${offset}+${data.byteLength} of ${total} does not continue the message`)
+    }
+    fr.buf.set(data, offset)
+    fr.filled += data.byteLength
+    if (fr.filled < total) return this.ack(size)
+    this.fragment = undefined
+    let decoded: ferry.Message
+    try {
+      decoded = ferry.Message.decode(fr.buf)
+    } catch (err) {
+      throw new FerryError(ErrorCode.MALFORMED_FRAME, `reassembled message is malformed: ${(err as Error).message}`)
+    }
+    return this.onMessages([messageFromWire(decoded)], size)
+  }
+
+  private onChunk (c: ferry.MediaChunk, size: number): EncodedFrame[] {
+    this.expect('messages', 'media')
+    if (this.fragment !== undefined) throw new FerryError(ErrorCode.ORDER, 'media chunk inside a fragmented message')
+    this.state = 'media'
+    const e = this.expected as Expected
+    const index = c.index ?? 0
+    const offset = Number(c.offset ?? 0)
+    const data = c.data ?? new Uint8Array(0)
+    const wantIndex = this.want[this.wantPos]
+    if (index !== wantIndex) {
+      throw new FerryError(ErrorCode.ORDER, wantIndex === undefined
+        ? `media chunk for ${index}, but no more media is expected`
+        : `media chunk for ${index} while media ${wantIndex} is incomplete`)
+    }
+    const m = e.media[index]
+    if (this.mediaOffset < 0) this.mediaOffset = this.store.partLength(m.sha256)
+    if (offset !== this.mediaOffset) {
+      throw new FerryError(ErrorCode.ORDER, `media ${m.sha256} chunk at ${offset}, expected ${this.mediaOffset}`)
+    }
+    if (offset + data.byteLength > m.size || (data.byteLength === 0 && m.size > 0)) {
+      throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${m.sha256} chunk ${offset}+${data.byteLength} does not fit its declared ${m.size} bytes`)
+    }
+    this.store.appendPart(m.sha256, offset, data)
+    this.mediaOffset = offset + data.byteLength
+    this.progress.mediaBytes += data.byteLength
+    if (this.mediaOffset === m.size) {
+      const actual = this.store.partDigest(m.sha256)
+      if (actual !== m.sha256) {
+        this.store.discardPart(m.sha256)
+        this.progress.mediaBytes -= m.size
+        throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
+      }
+      this.store.promotePart(m.sha256)
+      this.progress.mediaFiles++
+      this.wantPos++
+      this.mediaOffset = -1
+    }
+    return this.ack(size)
+  }
+
+  private onDone (done: ferry.Done): EncodedFrame[] {
+    this.expect('messages', 'media')
+    const e = this.expected as Expected
+    if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
+    if (this.wantPos < this.want.length) {
+      const m = e.media[this.want[this.wantPos]]
+      throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${m.sha256} (${this.want.length - this.wantPos} files missing)`)
+    }
+    if (Number(done.mediaCount) !== e.media.length || !equalBytes(done.mediaDigest ?? new Uint8Array(0), mediaIndexDigest(e.media))) {
+      throw new FerryError(ErrorCode.DIGEST_MISMATCH, 'the media index in Done differs from the manifest')
+    }
+    const claimed = new Map(done.conversations.map(c => [c.id, c]))
+    if (claimed.size !== e.conversations.size) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done covers ${claimed.size} conversations, the manifest ${e.conversations.size}`)
+    }
+    const transfer = (this.checkpoint as TransferCheckpoint).transfer
+    const summary: Array<{ id: string, title: string, messages: number }> = []
+    for (const [id, declared] of e.conversations) {
+      const c = claimed.get(id)
+      if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
+      // Read back what the store holds for this transfer: verification of the store, not of the frames.
+      const d = new ConversationDigest()
+      for (const m of this.store.transferMessages(transfer, id)) d.add(m)
+      if (d.count !== Number(c.count) || d.count !== declared) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${d.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${declared}`, { conversation: id })
+      }
+      const digest = d.digest()
+      if (!equalBytes(digest, c.digest ?? new Uint8Array(0))) {
+        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${id}: stored messages digest ${toHex(digest)} differs from the sender's`, { conversation: id })
+      }
+      summary.push({ id, title: this.titles.get(id) ?? id, messages: d.count })
+    }
+    for (const m of e.media) {
+      if (!m.missing && !this.store.hasMediaFile(m.sha256)) throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${m.sha256} is not on this phone`)
+    }
+    this.store.finishTransfer(transfer)
+    this.summary = summary
+    this.state = 'verified'
+    return [encodeFrame({ verified: { messages: e.totalMessages, media: this.progress.totalMediaFiles } })]
+  }
+}

@@ -1,0 +1,253 @@
+import { ErrorCode, FerryError } from '../errors.js'
+import { compareKeys, type Message, type Selection } from '../store/model.js'
+import type { ChatStoreReader } from '../store/chat-store.js'
+import {
+  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, frameLength,
+  type EncodedFrame, type Frame, type ferry
+} from '../wire/codec.js'
+import { ConversationDigest, mediaIndexDigest } from './digest.js'
+import { buildManifest, manifestFrames, type ManifestData } from './manifest.js'
+import { messageToWire } from './message-wire.js'
+import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
+import { intersectSelections, selectionFromWire } from './selection.js'
+import { getBit } from './bitmap.js'
+
+export type SenderState = 'hello' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
+
+export interface SenderProgress {
+  messagesSent: number
+  totalMessages: number
+  mediaBytesSent: number
+  totalMediaBytes: number
+  /** Messages and media bytes the receiver already held when this session started (skipped). */
+  skippedMessages: number
+  skippedMediaBytes: number
+  /** Data bytes sent and acknowledged in this session. */
+  bytesSent: number
+  bytesAcked: number
+}
+
+export interface SenderInit {
+  source: ChatStoreReader
+  /** What this phone offers; the receiver may narrow it. */
+  offer?: Selection
+  agent?: string
+  options?: Partial<TransferOptions>
+}
+
+/**
+ * The sending side of a transfer, sans I/O: fed the receiver's frames with `onFrame`, it answers through
+ * `poll()`, which yields the next frame to send while the flow-control window allows. It reads the
+ * store through the ChatStoreReader port and never writes it.
+ */
+export class SenderMachine {
+  state: SenderState = 'hello'
+  manifest?: ManifestData
+  readonly progress: SenderProgress = {
+    messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, bytesSent: 0, bytesAcked: 0
+  }
+
+  /** Set when the transfer ended in failure (ours or the peer's). */
+  error?: FerryError
+
+  private readonly source: ChatStoreReader
+  private readonly offer: Selection
+  private readonly opts: TransferOptions
+  private readonly agent: string
+  private readonly outbox: EncodedFrame[] = []
+  private messages?: Iterator<Message>
+  private lookahead?: Message
+  private readonly digests = new Map<string, ConversationDigest>()
+  private mediaIndex = 0
+  private mediaOffset = 0
+  private have?: Uint8Array
+  private partial = new Map<number, number>()
+
+  constructor (init: SenderInit) {
+    this.source = init.source
+    this.offer = init.offer ?? {}
+    this.opts = transferOptions(init.options)
+    this.agent = init.agent ?? 'ferry'
+  }
+
+  /** Frames to send at once: our Hello. */
+  start (): EncodedFrame[] {
+    return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent } })]
+  }
+
+  onFrame (frame: Frame): void {
+    switch (frame.body) {
+      case 'hello': return this.onHello(frame.hello as ferry.Hello)
+      case 'resume': return this.onResume(frame.resume as ferry.Resume)
+      case 'ack': return this.onAck(frame.ack as ferry.Ack)
+      case 'verified':
+        if (this.state !== 'done-sent') throw this.fail(ErrorCode.PROTOCOL, 'Verified before Done')
+        this.state = 'verified'
+        return
+      case 'error': {
+        const e = frame.error as ferry.Error
+        throw this.fail(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}`, { peerCode: e.code })
+      }
+      default:
+        throw this.fail(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the receiver`)
+    }
+  }
+
+  /** True once nothing more will be sent or received. */
+  get finished (): boolean {
+    return this.state === 'verified' || this.state === 'failed'
+  }
+
+  /** The next frame to send, or undefined while waiting for the receiver (or the window). */
+  poll (): EncodedFrame | undefined {
+    const queued = this.outbox.shift()
+    if (queued !== undefined) return queued
+    if (this.state !== 'messages' && this.state !== 'media') return undefined
+    if (this.progress.bytesSent - this.progress.bytesAcked >= this.opts.windowBytes) return undefined
+    const frame = this.state === 'messages' ? this.nextMessageFrame() : this.nextMediaFrame()
+    if (frame === undefined) return this.poll()
+    this.progress.bytesSent += frameLength(frame)
+    return frame
+  }
+
+  private fail (code: ErrorCode, message: string, details?: Record<string, unknown>): FerryError {
+    this.state = 'failed'
+    this.error = new FerryError(code, message, details)
+    return this.error
+  }
+
+  private onHello (hello: ferry.Hello): void {
+    if (this.state !== 'hello') throw this.fail(ErrorCode.PROTOCOL, 'unexpected second Hello')
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw this.fail(ErrorCode.VERSION, `receiver speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
+    }
+    const selection = intersectSelections(this.offer, selectionFromWire(hello.request))
+    this.manifest = buildManifest(this.source, selection)
+    this.progress.totalMessages = this.manifest.totalMessages
+    this.progress.totalMediaBytes = this.manifest.totalMediaBytes
+    this.outbox.push(...manifestFrames(this.manifest, this.opts.batchBytes))
+    this.state = 'resume'
+  }
+
+  private onResume (resume: ferry.Resume): void {
+    const manifest = this.manifest
+    if (this.state !== 'resume' || manifest === undefined) throw this.fail(ErrorCode.PROTOCOL, 'Resume before the manifest')
+    const cursor = resume.cursor == null
+      ? undefined
+      : { conversation: resume.cursor.conversation ?? '', ts: Number(resume.cursor.ts ?? 0), id: resume.cursor.id ?? '' }
+    this.have = resume.mediaHave ?? new Uint8Array(0)
+    for (const p of resume.partial ?? []) {
+      const index = p.index ?? 0
+      const offset = Number(p.offset ?? 0)
+      const m = manifest.media[index]
+      if (m === undefined || offset < 0 || offset >= m.size) throw this.fail(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
+      this.partial.set(index, offset)
+    }
+    for (const { conversation } of manifest.conversations) this.digests.set(conversation.id, new ConversationDigest())
+    // What the receiver already committed is not sent again, but it still counts toward Done's digests.
+    if (cursor !== undefined) {
+      for (const m of this.source.messages(manifest.selection)) {
+        if (compareKeys(m, cursor) > 0) break
+        this.digests.get(m.conversation)?.add(m)
+        this.progress.skippedMessages++
+      }
+    }
+    this.messages = this.source.messages(manifest.selection, cursor)[Symbol.iterator]()
+    this.state = 'messages'
+  }
+
+  private onAck (ack: ferry.Ack): void {
+    const bytes = Number(ack.bytes ?? 0)
+    if (bytes > this.progress.bytesSent || bytes < this.progress.bytesAcked) {
+      throw this.fail(ErrorCode.PROTOCOL, `receiver acknowledged ${bytes} bytes, but ${this.progress.bytesSent} were sent`)
+    }
+    this.progress.bytesAcked = bytes
+  }
+
+  private nextMessage (): Message | undefined {
+    if (this.lookahead !== undefined) {
+      const m = this.lookahead
+      this.lookahead = undefined
+      return m
+    }
+    const r = this.messages?.next()
+    return r === undefined || r.done === true ? undefined : r.value
+  }
+
+  private nextMessageFrame (): EncodedFrame | undefined {
+    const encoded: Uint8Array[] = []
+    let size = 0
+    for (;;) {
+      const m = this.nextMessage()
+      if (m === undefined) break
+      const bytes = encodeMessage(messageToWire(m))
+      const entry = batchEntryLength(bytes)
+      if (entry > this.opts.batchBytes) {
+        if (encoded.length > 0) { this.lookahead = m; break }
+        this.account(m, bytes)
+        return this.fragment(bytes)
+      }
+      if (size + entry > this.opts.batchBytes) { this.lookahead = m; break }
+      this.account(m, bytes)
+      encoded.push(bytes)
+      size += entry
+    }
+    if (encoded.length > 0) return encodeBatch(encoded)
+    this.state = 'media'
+    return undefined
+  }
+
+  private account (m: Message, encoded: Uint8Array): void {
+    this.digests.get(m.conversation)?.addEncoded(encoded)
+    this.progress.messagesSent++
+  }
+
+  /** A message too large for one frame goes as fragments of its encoding; the first is returned, the rest queued. */
+  private fragment (bytes: Uint8Array): EncodedFrame {
+    const step = this.opts.batchBytes
+    for (let offset = 0; offset < bytes.byteLength; offset += step) {
+      this.outbox.push(encodeFrame({ fragment: { total: bytes.byteLength, offset, data: bytes.subarray(offset, offset + step) } }))
+    }
+    const first = this.outbox.shift() as EncodedFrame
+    // Fragments after the first are data frames too: count them as they leave through poll's outbox path.
+    for (const f of this.outbox) this.progress.bytesSent += frameLength(f)
+    return first
+  }
+
+  private nextMediaFrame (): EncodedFrame | undefined {
+    const media = (this.manifest as ManifestData).media
+    while (this.mediaIndex < media.length) {
+      const i = this.mediaIndex
+      const m = media[i]
+      if (m.missing || getBit(this.have as Uint8Array, i)) { this.nextMedia(); continue }
+      if (this.mediaOffset === 0) this.mediaOffset = this.partial.get(i) ?? 0
+      const offset = this.mediaOffset
+      const length = Math.min(this.opts.chunkBytes, m.size - offset)
+      const data = length > 0 ? this.source.readMedia(m.sha256, offset, length) : new Uint8Array(0)
+      if (data.byteLength !== length) {
+        throw this.fail(ErrorCode.STORE, `media ${m.sha256} on this phone is shorter than its record (${m.size} bytes)`)
+      }
+      this.progress.mediaBytesSent += length
+      if (offset + length >= m.size) this.nextMedia()
+      else this.mediaOffset = offset + length
+      return encodeMediaChunk(i, offset, data)
+    }
+    this.outbox.push(this.doneFrame())
+    this.state = 'done-sent'
+    return undefined
+  }
+
+  private nextMedia (): void {
+    this.mediaIndex++
+    this.mediaOffset = 0
+  }
+
+  private doneFrame (): EncodedFrame {
+    const manifest = this.manifest as ManifestData
+    const conversations = manifest.conversations.map(({ conversation }) => {
+      const d = this.digests.get(conversation.id) as ConversationDigest
+      return { id: conversation.id, count: d.count, digest: d.digest() }
+    })
+    return encodeFrame({ done: { conversations, mediaCount: manifest.media.length, mediaDigest: mediaIndexDigest(manifest.media) } })
+  }
+}

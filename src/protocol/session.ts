@@ -1,0 +1,119 @@
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
+import type { ByteDuplex } from '../wire/duplex.js'
+import { FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
+import type { ReceiverMachine } from './receiver.js'
+import type { SenderMachine } from './sender.js'
+
+// Drivers: the only place where a state machine meets a byte pipe. Same code for libp2p streams,
+// in-memory pipes and backup files.
+
+export interface DriverOptions {
+  maxFrameBytes?: number
+  /** Called after every frame that moved the transfer forward. */
+  onProgress?: () => void
+  signal?: AbortSignal
+}
+
+function asFerryError (err: unknown): FerryError {
+  if (isFerryError(err)) return err
+  return new FerryError(ErrorCode.TRUNCATED, `connection lost: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
+}
+
+/** Tells the peer why we stop (best effort: the pipe may be gone), then tears the pipe down. */
+async function giveUp (duplex: ByteDuplex, writer: FrameWriter, err: FerryError, tellPeer: boolean): Promise<never> {
+  if (tellPeer) {
+    try {
+      await writer.push(encodeFrame({ error: { code: err.code, message: err.message } }))
+      await writer.flush()
+      await duplex.close()
+    } catch {}
+  }
+  duplex.abort(err)
+  throw err
+}
+
+function onAbort (signal: AbortSignal | undefined, duplex: ByteDuplex): () => void {
+  if (signal === undefined) return () => {}
+  const abort = (): void => duplex.abort(new FerryError(ErrorCode.CANCELLED, 'transfer cancelled'))
+  if (signal.aborted) abort()
+  signal.addEventListener('abort', abort, { once: true })
+  return () => signal.removeEventListener('abort', abort)
+}
+
+/** Runs the receiving side until the transfer is verified; throws a FerryError otherwise. */
+export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex, opts: DriverOptions = {}): Promise<void> {
+  const writer = new FrameWriter(duplex, 16 * 1024)
+  const unlisten = onAbort(opts.signal, duplex)
+  let peerFailed = false
+  try {
+    for (const f of machine.start()) await writer.push(f)
+    await writer.flush()
+    for await (const body of readFrames(duplex.source, opts.maxFrameBytes ?? MAX_FRAME_BYTES)) {
+      const frame = decodeFrame(body)
+      peerFailed = frame.body === 'error'
+      for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
+      await writer.flush()
+      opts.onProgress?.()
+      if (machine.finished) break
+    }
+    if (!machine.finished) throw new FerryError(ErrorCode.TRUNCATED, 'the sender went away before the transfer was verified')
+    await duplex.close()
+  } catch (err) {
+    const e = asFerryError(err)
+    return await giveUp(duplex, writer, e, !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
+  } finally {
+    unlisten()
+  }
+}
+
+/** Runs the sending side until the receiver answers Done with Verified; throws a FerryError otherwise. */
+export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opts: DriverOptions = {}): Promise<void> {
+  const writer = new FrameWriter(duplex, 64 * 1024)
+  const unlisten = onAbort(opts.signal, duplex)
+  let wake: (() => void) | undefined
+  let incomingError: FerryError | undefined
+  let incomingEnded = false
+  let peerFailed = false
+  const signalWake = (): void => { const w = wake; wake = undefined; w?.() }
+
+  // Frames from the receiver (acks, resume, verified) are handled as they come; the pump below is the
+  // only writer, so frames never interleave.
+  const incoming = (async () => {
+    try {
+      for await (const body of readFrames(duplex.source, opts.maxFrameBytes ?? MAX_FRAME_BYTES)) {
+        const frame: Frame = decodeFrame(body)
+        peerFailed = frame.body === 'error'
+        machine.onFrame(frame)
+        opts.onProgress?.()
+        signalWake()
+        if (machine.finished) return
+      }
+    } catch (err) {
+      incomingError = asFerryError(err)
+    } finally {
+      incomingEnded = true
+      signalWake()
+    }
+  })()
+
+  try {
+    for (const f of machine.start()) await writer.push(f)
+    for (;;) {
+      let frame: EncodedFrame | undefined
+      while ((frame = machine.poll()) !== undefined) await writer.push(frame)
+      await writer.flush()
+      if (machine.state === 'verified') break
+      if (incomingError !== undefined) throw incomingError
+      if (incomingEnded) throw new FerryError(ErrorCode.TRUNCATED, 'the receiver went away before confirming the transfer')
+      await new Promise<void>(resolve => { wake = resolve })
+    }
+    await duplex.close()
+    await incoming
+  } catch (err) {
+    const e = asFerryError(err)
+    return await giveUp(duplex, writer, e, !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
+  } finally {
+    unlisten()
+  }
+}

@@ -1,0 +1,100 @@
+import { protobuf } from './protobuf-runtime.js'
+import { ferry } from './gen/ferry.js'
+import { ErrorCode, FerryError } from '../errors.js'
+
+export { ferry }
+
+/** The body names of the Frame oneof, as they appear on decoded frames. */
+export type FrameKind = NonNullable<ferry.Frame['body']>
+
+/** A decoded frame whose `body` names the one field that is set. */
+export type Frame = ferry.Frame & { body: FrameKind }
+
+/** An encoded frame body as parts to be written back to back (media payloads are never copied into a frame). */
+export type EncodedFrame = Uint8Array[]
+
+export function encodeFrame (frame: ferry.Frame.$Properties): EncodedFrame {
+  return [ferry.Frame.encode(frame).finish()]
+}
+
+export function frameLength (frame: EncodedFrame): number {
+  let n = 0
+  for (const part of frame) n += part.byteLength
+  return n
+}
+
+export function decodeFrame (body: Uint8Array): Frame {
+  let frame: ferry.Frame
+  try {
+    frame = ferry.Frame.decode(body)
+  } catch (err) {
+    throw new FerryError(ErrorCode.MALFORMED_FRAME, `malformed frame: ${(err as Error).message}`, undefined, { cause: err })
+  }
+  if (frame.body == null) throw new FerryError(ErrorCode.MALFORMED_FRAME, 'malformed frame: no known body')
+  return frame as Frame
+}
+
+const CHUNK_FIELD = 6 // Frame.chunk
+const TAG = { index: 1 << 3, offset: 2 << 3, data: (15 << 3) | 2, chunk: (CHUNK_FIELD << 3) | 2 } as const
+
+/**
+ * Encodes a MediaChunk frame as [header, payload]: byte-identical to `encodeFrame({ chunk })`, but the
+ * payload is referenced, not copied, so the sender's media bytes go from disk to socket untouched.
+ */
+export function encodeMediaChunk (index: number, offset: number, data: Uint8Array): EncodedFrame {
+  const inner = protobuf.Writer.create()
+  if (index !== 0) inner.uint32(TAG.index).uint32(index)
+  if (offset !== 0) inner.uint32(TAG.offset).uint64(offset)
+  inner.uint32(TAG.data).uint32(data.byteLength)
+  const innerHeader = inner.finish()
+  const header = protobuf.Writer.create().uint32(TAG.chunk).uint32(innerHeader.byteLength + data.byteLength).finish()
+  const out = new Uint8Array(header.byteLength + innerHeader.byteLength)
+  out.set(header, 0)
+  out.set(innerHeader, header.byteLength)
+  return data.byteLength === 0 ? [out] : [out, data]
+}
+
+/** Encodes one chat message on its own: the unit of batching and of the end-to-end digest. */
+export function encodeMessage (message: ferry.Message.$Properties): Uint8Array {
+  return ferry.Message.encode(message).finish()
+}
+
+const BATCH_TAG = (4 << 3) | 2 // Frame.batch
+const BATCH_MESSAGE_TAG = (1 << 3) | 2 // MessageBatch.messages
+
+/** Size a message adds to a MessageBatch frame's body (tag + length + bytes). */
+export function batchEntryLength (encoded: Uint8Array): number {
+  return 1 + varintLength(encoded.byteLength) + encoded.byteLength
+}
+
+/** Builds a MessageBatch frame from already-encoded messages, so each message is encoded once. */
+export function encodeBatch (encoded: Uint8Array[]): EncodedFrame {
+  let inner = 0
+  for (const m of encoded) inner += batchEntryLength(m)
+  const out = new Uint8Array(1 + varintLength(inner) + inner)
+  let pos = 0
+  out[pos++] = BATCH_TAG
+  pos = writeVarint(out, pos, inner)
+  for (const m of encoded) {
+    out[pos++] = BATCH_MESSAGE_TAG
+    pos = writeVarint(out, pos, m.byteLength)
+    out.set(m, pos)
+    pos += m.byteLength
+  }
+  return [out]
+}
+
+export function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+export function writeVarint (buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
+  return pos
+}
