@@ -45,7 +45,7 @@ export function encodeMediaChunk (index: number, offset: number, data: Uint8Arra
   const inner = protobuf.Writer.create()
   if (index !== 0) inner.uint32(TAG.index).uint32(index)
   if (offset !== 0) inner.uint32(TAG.offset).uint64(offset)
-  inner.uint32(TAG.data).uint32(data.byteLength)
+  if (data.byteLength !== 0) inner.uint32(TAG.data).uint32(data.byteLength)
   const innerHeader = inner.finish()
   const header = protobuf.Writer.create().uint32(TAG.chunk).uint32(innerHeader.byteLength + data.byteLength).finish()
   const out = new Uint8Array(header.byteLength + innerHeader.byteLength)

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { decodeFrame, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, ferry } from '../../src/wire/codec.js'
+import { FrameDecoder, MAX_FRAME_BYTES, prefix } from '../../src/wire/framing.js'
+import { isFerryError } from '../../src/errors.js'
+
+const concat = (parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let o = 0
+  for (const p of parts) { out.set(p, o); o += p.byteLength }
+  return out
+}
+
+describe('frame codec', () => {
+  it('round-trips every frame kind', () => {
+    const frames: ferry.Frame.$Properties[] = [
+      { hello: { version: 1, agent: 'x', request: { conversations: ['c1'], sinceMs: 5 } } },
+      { manifest: { transferId: new Uint8Array(16).fill(7), sourceId: 's', contacts: [{ id: 'u', name: 'N', phone: '' }], more: true } },
+      { resume: { cursor: { conversation: 'c', ts: 1_700_000_000_123, id: 'm' }, mediaHave: new Uint8Array([1]), partial: [{ index: 3, offset: 99 }] } },
+      { ack: { bytes: 2 ** 40, messages: 3 } },
+      { done: { conversations: [{ id: 'c', count: 2, digest: new Uint8Array(32) }], mediaCount: 1 } },
+      { verified: { messages: 10, media: 2 } },
+      { error: { code: 'HASH_MISMATCH', message: 'no' } }
+    ]
+    for (const f of frames) {
+      const decoded = decodeFrame(concat(encodeFrame(f)))
+      const body = Object.keys(f)[0]
+      expect(decoded.body).toBe(body)
+    }
+    const resume = decodeFrame(concat(encodeFrame(frames[2]))).resume as ferry.Resume
+    expect(resume.cursor?.ts).toBe(1_700_000_000_123)
+    expect(typeof resume.cursor?.ts).toBe('number')
+    const ack = decodeFrame(concat(encodeFrame(frames[3]))).ack as ferry.Ack
+    expect(ack.bytes).toBe(2 ** 40)
+  })
+
+  it('keeps an empty text apart from an absent one', () => {
+    const withEmpty = ferry.Message.decode(encodeMessage({ conversation: 'c', id: 'm', sender: 'u', ts: 1, kind: 'text', text: '' }))
+    const without = ferry.Message.decode(encodeMessage({ conversation: 'c', id: 'm', sender: 'u', ts: 1, kind: 'text' }))
+    expect(Object.prototype.hasOwnProperty.call(withEmpty, 'text')).toBe(true)
+    expect(withEmpty.text).toBe('')
+    expect(without.text).toBeNull()
+  })
+
+  it('encodes media chunks without copying, byte-identical to the generic encoder', () => {
+    fc.assert(fc.property(fc.nat(5000), fc.nat(2 ** 40), fc.uint8Array({ maxLength: 3000 }), (index, offset, data) => {
+      const fast = concat(encodeMediaChunk(index, offset, data))
+      const slow = concat(encodeFrame({ chunk: { index, offset, data } }))
+      expect(fast).toEqual(slow)
+      const parts = encodeMediaChunk(index, offset, data)
+      if (data.byteLength > 0) expect(parts[1]).toBe(data)
+    }))
+  })
+
+  it('builds batches from pre-encoded messages identical to the generic encoder', () => {
+    const msgs = [1, 2, 3].map(i => ({ conversation: 'c', id: `m${i}`, sender: 'u', ts: i, kind: 'text', text: 'x'.repeat(i * 100) }))
+    const fast = concat(encodeBatch(msgs.map(m => encodeMessage(m))))
+    expect(fast).toEqual(concat(encodeFrame({ batch: { messages: msgs } })))
+    expect((decodeFrame(fast).batch as ferry.MessageBatch).messages.map(m => m.id)).toEqual(['m1', 'm2', 'm3'])
+  })
+
+  it('rejects garbage with a typed error', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), bytes => {
+      try {
+        decodeFrame(bytes)
+      } catch (err) {
+        expect(isFerryError(err)).toBe(true)
+      }
+    }))
+  })
+})
+
+describe('framing', () => {
+  it('reassembles frames split at every byte boundary', () => {
+    const bodies = [new Uint8Array([1, 2, 3]), new Uint8Array(300).fill(9), new Uint8Array(0), new Uint8Array([4])]
+    const stream = concat(bodies.flatMap(b => [prefix([b]), b]))
+    for (let split = 0; split <= stream.byteLength; split++) {
+      const d = new FrameDecoder()
+      const out = [...d.push(stream.subarray(0, split)), ...d.push(stream.subarray(split))]
+      expect(out).toEqual(bodies)
+      d.end()
+    }
+  })
+
+  it('refuses an oversized length prefix before buffering its body', () => {
+    const d = new FrameDecoder(1000)
+    expect(() => d.push(prefix([new Uint8Array(1001)]))).toThrow(/exceeds the 1000-byte limit/)
+    const huge = new FrameDecoder()
+    expect(() => huge.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }))
+    expect(() => new FrameDecoder().push(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]))).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }))
+    expect(MAX_FRAME_BYTES).toBeGreaterThan(1024 * 1024)
+  })
+
+  it('reports a stream that ends inside a frame', () => {
+    const d = new FrameDecoder()
+    d.push(new Uint8Array([5, 1, 2]))
+    expect(() => d.end()).toThrow(expect.objectContaining({ code: 'TRUNCATED' }))
+  })
+})
