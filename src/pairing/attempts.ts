@@ -1,0 +1,106 @@
+import { ErrorCode, FerryError } from '../errors.js'
+
+// A code's lifetime: three failed attempts in total (across all peers) or ten minutes, whichever
+// comes first, and one success. After that the code is dead: CODE_EXPIRED, even with the right secret.
+//
+// Why count this way. CPace gives an active attacker exactly one password guess per run, and the guess
+// becomes testable OFFLINE as soon as the sender sends anything keyed from ISK (its confirmation tag).
+// So an attempt is charged when it begins, before that first keyed message, and it counts as failed
+// unless it ends in a verified success: an attacker who drops the connection after reading the
+// sender's tag has still spent a guess. Concurrent attempts are charged too, so at most
+// `maxFailures` guesses can ever be in flight or spent. With 3 guesses against 10^8 secrets an
+// attacker wins with probability 3 * 10^-8.
+//
+// The flip side: anyone on the LAN who knows the (public) nameplate can burn a code with three bogus
+// attempts. That is a denial of service, never a compromise; the user makes a new code.
+//
+// No timers: the clock is injected, and expiry is checked when an attempt begins.
+
+export interface CodeLifetimeOptions {
+  /** Milliseconds since some epoch; `Date.now` by default. Injected so tests never sleep. */
+  now?: () => number
+  /** Failed attempts that kill the code (3). */
+  maxFailures?: number
+  /** Lifetime from creation, in ms (10 minutes). */
+  ttlMs?: number
+}
+
+export const MAX_FAILURES = 3
+export const CODE_TTL_MS = 10 * 60 * 1000
+
+export type CodeState = 'live' | 'used' | 'exhausted' | 'expired'
+
+/** One attempt to pair with the code. Settle it exactly once; unsettled, it stays charged. */
+export interface Attempt {
+  /** The peer proved the code: the code is now used up. */
+  succeed: () => void
+  /** The peer failed or vanished after a guess could have been tested. */
+  fail: () => void
+  /** Give the charge back: only when nothing keyed from the code was sent (no guess was possible). */
+  cancel: () => void
+}
+
+export class CodeLifetime {
+  readonly #now: () => number
+  readonly #maxFailures: number
+  readonly #expiresAt: number
+  #failures = 0
+  #inFlight = 0
+  #used = false
+
+  constructor (options: CodeLifetimeOptions = {}) {
+    this.#now = options.now ?? Date.now
+    this.#maxFailures = options.maxFailures ?? MAX_FAILURES
+    const ttl = options.ttlMs ?? CODE_TTL_MS
+    if (!(Number.isInteger(this.#maxFailures) && this.#maxFailures >= 1)) throw new RangeError('maxFailures must be a positive integer')
+    if (!(ttl > 0)) throw new RangeError('ttlMs must be positive')
+    this.#expiresAt = this.#now() + ttl
+  }
+
+  get state (): CodeState {
+    if (this.#used) return 'used'
+    if (this.#failures >= this.#maxFailures) return 'exhausted'
+    if (this.#now() >= this.#expiresAt) return 'expired'
+    return 'live'
+  }
+
+  get failures (): number { return this.#failures }
+
+  /** Attempts that may still begin now (in-flight attempts hold their charge). */
+  get remaining (): number {
+    return this.state === 'live' ? Math.max(0, this.#maxFailures - this.#failures - this.#inFlight) : 0
+  }
+
+  get expiresAt (): number { return this.#expiresAt }
+
+  /** Charges one attempt, or throws CODE_EXPIRED if the code is used, exhausted or out of time. */
+  begin (): Attempt {
+    const state = this.state
+    if (state !== 'live') throw expired(state)
+    if (this.#failures + this.#inFlight >= this.#maxFailures) {
+      // Not dead yet, but every remaining guess is already in flight: refusing keeps the bound strict.
+      throw new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: this code has no attempts left right now', { state })
+    }
+    this.#inFlight++
+    let settled = false
+    const settle = (how: 'succeed' | 'fail' | 'cancel'): void => {
+      if (settled) return // idempotent: a driver may call fail() on close after the machine settled
+      settled = true
+      this.#inFlight--
+      if (how === 'succeed') this.#used = true
+      else if (how === 'fail') this.#failures++
+    }
+    return {
+      succeed: () => settle('succeed'),
+      fail: () => settle('fail'),
+      cancel: () => settle('cancel')
+    }
+  }
+}
+
+function expired (state: CodeState): FerryError {
+  const why = state === 'used'
+    ? 'this code was already used to pair'
+    : state === 'exhausted' ? 'this code had three failed attempts' : 'this code is older than ten minutes'
+  return new FerryError(ErrorCode.CODE_EXPIRED, `pairing: ${why}; make a new code`, { state })
+}

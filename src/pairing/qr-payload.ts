@@ -1,0 +1,127 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError } from '../errors.js'
+import { formatCode, parseCode, type PairingCode } from './code.js'
+
+// The QR payload the sender shows next to its code, so the receiver skips typing and discovery:
+//
+//   ferry://pair?v=1&code=123-4567-8901&peer=<peer id>&addr=<multiaddr>&addr=<multiaddr>...
+//
+// Fields in that order, each once except `addr` (0..8 times; none means "find me by mDNS").
+// Values are percent-encoded (RFC 3986 query component) except `/` and `:`, which a query may hold
+// as they are, so multiaddrs stay readable and the QR small. The payload carries the SECRET part of
+// the code: it is as sensitive as the code on screen; never log it.
+//
+// Parsing is strict, and everything it returns is canonical: exactly this scheme and host, no
+// fragment, no unknown or repeated keys, the code in its `NNN-NNNN-NNNN` form, a peer id that
+// @libp2p/peer-id reads and writes back unchanged, multiaddrs that @multiformats/multiaddr reads and
+// writes back unchanged, and any /p2p/ component naming that same peer. Errors are BAD_INPUT, or
+// VERSION for a payload from a newer Ferry.
+
+export const QR_VERSION = 1
+export const MAX_QR_ADDRS = 8
+export const MAX_QR_PAYLOAD = 2048
+const PREFIX = 'ferry://pair?'
+
+export interface QrPayload {
+  code: PairingCode
+  /** The sender's libp2p peer id (canonical string). */
+  peerId: string
+  /** Where the sender listens (canonical multiaddr strings). */
+  addrs: string[]
+}
+
+const bad = (why: string): FerryError => new FerryError(ErrorCode.BAD_INPUT, `not a Ferry pairing QR code: ${why}`)
+
+function encodeValue (v: string): string {
+  return encodeURIComponent(v).replace(/%2F/g, '/').replace(/%3A/g, ':')
+}
+
+function checkPeerId (s: string): string {
+  let id
+  try {
+    id = peerIdFromString(s)
+  } catch {
+    throw bad('the peer id is not valid')
+  }
+  if (id.type !== 'Ed25519' && id.type !== 'secp256k1' && id.type !== 'RSA') throw bad('the peer id is not a key-based peer id')
+  if (id.toString() !== s) throw bad('the peer id is not in canonical form')
+  return s
+}
+
+function checkAddr (s: string, peerId: string): string {
+  let ma
+  try {
+    ma = multiaddr(s)
+  } catch {
+    throw bad(`address ${JSON.stringify(s)} is not a multiaddr`)
+  }
+  if (ma.toString() !== s) throw bad(`address ${JSON.stringify(s)} is not in canonical form`)
+  for (const c of ma.getComponents()) {
+    if (c.name === 'p2p' && c.value !== peerId) throw bad(`address ${JSON.stringify(s)} names another peer`)
+  }
+  return s
+}
+
+function checkCode (s: string): PairingCode {
+  if (!/^[0-9]{3}-[0-9]{4}-[0-9]{4}$/.test(s)) throw bad('the code is not NNN-NNNN-NNNN')
+  return parseCode(s)
+}
+
+/** Builds the payload; validates like parseQrPayload, so what it builds always parses back. */
+export function buildQrPayload (p: QrPayload): string {
+  const code = formatCode(p.code)
+  checkPeerId(p.peerId)
+  if (p.addrs.length > MAX_QR_ADDRS) throw bad(`at most ${MAX_QR_ADDRS} addresses`)
+  const parts = [`v=${QR_VERSION}`, `code=${code}`, `peer=${encodeValue(p.peerId)}`]
+  for (const a of p.addrs) parts.push(`addr=${encodeValue(checkAddr(a, p.peerId))}`)
+  const out = PREFIX + parts.join('&')
+  if (out.length > MAX_QR_PAYLOAD) throw bad('too long for a QR code')
+  return out
+}
+
+export function parseQrPayload (input: string): QrPayload {
+  if (typeof input !== 'string') throw bad('not text')
+  const text = input.trim()
+  if (text.length > MAX_QR_PAYLOAD) throw bad('too long')
+  // Scheme and host are case-insensitive in URLs (and some scanners upper-case them); nothing else is.
+  if (text.slice(0, PREFIX.length).toLowerCase() !== PREFIX) throw bad(`it does not start with ${PREFIX}`)
+  const query = text.slice(PREFIX.length)
+  if (query.includes('#')) throw bad('it has a fragment')
+  const seen = new Map<string, string[]>()
+  const order = ['v', 'code', 'peer', 'addr']
+  let last = -1
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw bad('a parameter has no name or no value')
+    const key = pair.slice(0, eq)
+    const rank = order.indexOf(key)
+    if (rank < 0) throw bad(`unknown parameter ${JSON.stringify(key.slice(0, 32))}`)
+    if (rank < last || (rank === last && key !== 'addr')) throw bad(`parameter ${key} repeated or out of order`)
+    last = rank
+    let value: string
+    try {
+      value = decodeURIComponent(pair.slice(eq + 1))
+    } catch {
+      throw bad(`parameter ${key} is not percent-encoded correctly`)
+    }
+    const list = seen.get(key) ?? []
+    list.push(value)
+    seen.set(key, list)
+  }
+  const one = (key: string): string => {
+    const v = seen.get(key)
+    if (v === undefined) throw bad(`parameter ${key} is missing`)
+    return v[0]
+  }
+  const v = one('v')
+  if (!/^[1-9][0-9]{0,3}$/.test(v)) throw bad('the version is not a number')
+  if (Number(v) !== QR_VERSION) {
+    throw new FerryError(ErrorCode.VERSION, `this pairing QR code is version ${v}; this Ferry reads version ${QR_VERSION}: update Ferry`)
+  }
+  const code = checkCode(one('code'))
+  const peerId = checkPeerId(one('peer'))
+  const addrs = seen.get('addr') ?? []
+  if (addrs.length > MAX_QR_ADDRS) throw bad(`more than ${MAX_QR_ADDRS} addresses`)
+  return { code, peerId, addrs: addrs.map((a) => checkAddr(a, peerId)) }
+}

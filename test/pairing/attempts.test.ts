@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
+import { CodeLifetime } from '../../src/pairing/attempts.js'
+
+const expired = (f: () => unknown): Record<string, unknown> | undefined => {
+  try { f() } catch (err) {
+    expect(isFerryError(err, ErrorCode.CODE_EXPIRED)).toBe(true)
+    return (err as { details?: Record<string, unknown> }).details
+  }
+  throw new Error('expected CODE_EXPIRED')
+}
+
+describe('code lifetime', () => {
+  it('three failed attempts in total kill the code', () => {
+    const life = new CodeLifetime({ now: () => 0 })
+    life.begin().fail()
+    life.begin().fail()
+    expect(life.remaining).toBe(1)
+    life.begin().fail()
+    expect(life.state).toBe('exhausted')
+    expect(expired(() => life.begin())).toEqual({ state: 'exhausted' })
+  })
+
+  it('success after two failures still works, then the code is used', () => {
+    const life = new CodeLifetime({ now: () => 0 })
+    life.begin().fail()
+    life.begin().fail()
+    life.begin().succeed()
+    expect(life.state).toBe('used')
+    expect(expired(() => life.begin())).toEqual({ state: 'used' })
+  })
+
+  it('expires after ten minutes on the injected clock', () => {
+    let now = 5_000
+    const life = new CodeLifetime({ now: () => now })
+    expect(life.expiresAt).toBe(5_000 + 600_000)
+    now = 5_000 + 599_999
+    life.begin().cancel()
+    now = 5_000 + 600_000
+    expect(life.state).toBe('expired')
+    expect(life.remaining).toBe(0)
+    expect(expired(() => life.begin())).toEqual({ state: 'expired' })
+  })
+
+  it('an attempt in flight holds its charge; a cancel gives it back; unsettled attempts stay charged', () => {
+    const life = new CodeLifetime({ now: () => 0 })
+    const a = life.begin()
+    const b = life.begin()
+    life.begin() // never settled: a peer that vanished
+    expect(life.remaining).toBe(0)
+    expired(() => life.begin()) // all guesses in flight: refused
+    a.cancel()
+    expect(life.remaining).toBe(1)
+    b.fail()
+    b.fail() // settling twice is a no-op
+    b.succeed()
+    expect(life.failures).toBe(1)
+    expect(life.state).toBe('live')
+  })
+
+  it('validates its options', () => {
+    expect(() => new CodeLifetime({ maxFailures: 0 })).toThrow()
+    expect(() => new CodeLifetime({ ttlMs: 0 })).toThrow()
+  })
+})

@@ -1,0 +1,259 @@
+import { describe, expect, it } from 'vitest'
+import { ErrorCode } from '../../src/errors.js'
+import { CodeLifetime } from '../../src/pairing/attempts.js'
+import { generateCode, parseCode, type PairingCode } from '../../src/pairing/code.js'
+import { ReceiverHandshake, SenderHandshake, type HandshakeOptions, type PairingResult } from '../../src/pairing/handshake.js'
+import { encodeMessage, MsgType } from '../../src/pairing/messages.js'
+import { hex, run } from './helpers.js'
+
+const RECEIVER = '12D3KooWReceiverPeerIdForTestsOnlyAAAAAAAAAAAAAAAAAA'
+const SENDER = '12D3KooWSenderPeerIdForTestsOnlyBBBBBBBBBBBBBBBBBBBB'
+const MALLORY = '12D3KooWMalloryPeerIdForTestsOnlyCCCCCCCCCCCCCCCCCCC'
+const CODE = parseCode('123-4567-8901')
+
+interface Setup {
+  code?: PairingCode
+  receiverCode?: PairingCode
+  receiverView?: Partial<HandshakeOptions>
+  senderView?: Partial<HandshakeOptions>
+  lifetime?: CodeLifetime
+}
+
+function pair (s: Setup = {}) {
+  const lifetime = s.lifetime ?? new CodeLifetime({ now: () => 0 })
+  const receiver = new ReceiverHandshake({ code: s.receiverCode ?? s.code ?? CODE, localPeerId: RECEIVER, remotePeerId: SENDER, ...s.receiverView })
+  const sender = new SenderHandshake({ code: s.code ?? CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime, ...s.senderView })
+  return { ...run<PairingResult, PairingResult>(receiver.start(), receiver, sender), lifetime, machines: { receiver, sender } }
+}
+
+describe('pairing handshake', () => {
+  it('the right code pairs: same session key and resume token on both sides, three messages', () => {
+    const r = pair()
+    expect(r.receiver.error).toBeUndefined()
+    expect(r.sender.error).toBeUndefined()
+    const a = r.receiver.result!
+    const b = r.sender.result!
+    expect(a.sessionKey.length).toBe(32)
+    expect(a.resumeToken.length).toBe(32)
+    expect(hex(a.sessionKey)).toBe(hex(b.sessionKey))
+    expect(hex(a.resumeToken)).toBe(hex(b.resumeToken))
+    expect(hex(a.sessionKey)).not.toBe(hex(a.resumeToken))
+    expect(r.wire.map((m) => m.dir)).toEqual(['r>s', 's>r', 'r>s'])
+    expect(r.machines.receiver.status).toBe('done')
+    expect(r.machines.sender.status).toBe('done')
+    expect(r.lifetime.state).toBe('used')
+  })
+
+  it('every run yields fresh keys', () => {
+    const one = pair().receiver.result!
+    const two = pair().receiver.result!
+    expect(hex(one.sessionKey)).not.toBe(hex(two.sessionKey))
+    expect(hex(one.resumeToken)).not.toBe(hex(two.resumeToken))
+  })
+
+  it('associated data travels and is authenticated', () => {
+    const enc = new TextEncoder()
+    const r = pair({ receiverView: { ad: enc.encode('New Pixel') }, senderView: { ad: enc.encode('Old iPhone') } })
+    expect(new TextDecoder().decode(r.receiver.result!.peerAd)).toBe('Old iPhone')
+    expect(new TextDecoder().decode(r.sender.result!.peerAd)).toBe('New Pixel')
+  })
+
+  it('a wrong code fails on both sides with WRONG_CODE, and costs one attempt', () => {
+    const r = pair({ receiverCode: parseCode('123-4567-8902') })
+    expect(r.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.receiver.result).toBeUndefined()
+    expect(r.sender.result).toBeUndefined()
+    expect(r.lifetime.failures).toBe(1)
+    expect(r.lifetime.state).toBe('live')
+  })
+
+  it('a different nameplate with the same secret fails (the nameplate is in CI)', () => {
+    const r = pair({ receiverCode: parseCode('124-4567-8901') })
+    expect(r.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+  })
+
+  it('a man in the middle: each side sees a different peer id, so the run fails even with the right code', () => {
+    // The receiver's Noise session ends at Mallory, who relays to the sender from its own peer id.
+    const r = pair({ receiverView: { remotePeerId: MALLORY }, senderView: { remotePeerId: MALLORY } })
+    expect(r.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.receiver.result).toBeUndefined()
+    expect(r.sender.result).toBeUndefined()
+  })
+
+  it('the same two peer ids bound in the other role order fail (CI orders ids by role)', () => {
+    // The receiver wrongly puts the sender's id in the receiver's slot: a reflection or role confusion.
+    const receiver = new ReceiverHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER })
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime: new CodeLifetime() })
+    const r = run(receiver.start(), receiver, sender)
+    expect(r.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+  })
+
+  it('a splice: messages from one session fed into another get nowhere', () => {
+    // Two honest sessions on the same code; Mallory swaps their second halves.
+    const lifetime = new CodeLifetime({ now: () => 0, maxFailures: 10 })
+    const r1 = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    const s1 = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    const r2 = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    const s2 = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    const a1 = r1.start().send[0]
+    const a2 = r2.start().send[0]
+    expect(s1.onMessage(a1).error).toBeUndefined()
+    const b2 = s2.onMessage(a2).send[0]
+    expect(r1.onMessage(b2).error?.code).toBe(ErrorCode.WRONG_CODE)
+    const ok2 = r2.onMessage(b2)
+    expect(ok2.result).toBeDefined()
+    expect(s1.onMessage(ok2.send[0]).error?.code).toBe(ErrorCode.WRONG_CODE)
+  })
+
+  it('a replayed transcript of a successful run gets nowhere: the sender answers with fresh randomness', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const first = pair({ lifetime: new CodeLifetime({ now: () => 0 }) })
+    expect(first.sender.result).toBeDefined()
+    const [pakeA, pakeB, confirmA] = first.wire.map((m) => m.bytes)
+
+    // Against a new sender session on a code with the same digits: the old PAKE_A is answered with a new
+    // Yb, and the old confirmation no longer matches.
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    const answer = sender.onMessage(pakeA)
+    expect(answer.error).toBeUndefined()
+    expect(hex(answer.send[0])).not.toBe(hex(pakeB))
+    const replay = sender.onMessage(confirmA)
+    expect(replay.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(replay.result).toBeUndefined()
+    expect(lifetime.failures).toBe(1)
+
+    // Against a new receiver session: the old PAKE_B does not confirm its fresh share.
+    const receiver = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    receiver.start()
+    expect(receiver.onMessage(pakeB).error?.code).toBe(ErrorCode.WRONG_CODE)
+  })
+
+  it('invalid CPace shares abort with PROTOCOL and give the attempt back', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    for (const Ya of [new Uint8Array(32), new Uint8Array(32).fill(0xff)]) {
+      const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+      const step = sender.onMessage(encodeMessage(MsgType.PAKE_A, new Uint8Array(16), Ya, new Uint8Array(0)))
+      expect(step.error?.code).toBe(ErrorCode.PROTOCOL)
+      expect(step.send.length).toBe(1) // ABORT(PROTOCOL)
+    }
+    expect(lifetime.failures).toBe(0)
+    expect(lifetime.remaining).toBe(3)
+
+    // The receiver aborts on an identity Yb too.
+    const receiver = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    receiver.start()
+    const bad = receiver.onMessage(encodeMessage(MsgType.PAKE_B, new Uint8Array(32), new Uint8Array(0), new Uint8Array(64)))
+    expect(bad.error?.code).toBe(ErrorCode.PROTOCOL)
+  })
+
+  it('malformed, out-of-order and other-version messages are refused', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const mk = (): SenderHandshake => new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    const good = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER }).start().send[0]
+    expect(mk().onMessage(good.slice(0, -1)).error?.code).toBe(ErrorCode.PROTOCOL) // truncated
+    expect(mk().onMessage(Uint8Array.of(...good, 0)).error?.code).toBe(ErrorCode.PROTOCOL) // trailing byte
+    expect(mk().onMessage(Uint8Array.of(2, ...good.slice(1))).error?.code).toBe(ErrorCode.VERSION)
+    expect(mk().onMessage(encodeMessage(MsgType.CONFIRM_A, new Uint8Array(64))).error?.code).toBe(ErrorCode.PROTOCOL)
+    expect(mk().onMessage(new Uint8Array(0)).error?.code).toBe(ErrorCode.PROTOCOL)
+    expect(mk().onMessage(new Uint8Array(5000)).error?.code).toBe(ErrorCode.PROTOCOL)
+    // A non-minimal LEB128 length.
+    const nonMinimal = Uint8Array.of(1, MsgType.PAKE_A, 0x90, 0x00, ...new Uint8Array(16))
+    expect(mk().onMessage(nonMinimal).error?.code).toBe(ErrorCode.PROTOCOL)
+    expect(lifetime.failures).toBe(0) // nothing was exposed, nothing charged
+    expect(lifetime.remaining).toBe(3)
+  })
+
+  it('an ABORT from the peer ends the handshake with its reason, and a message after the end is refused', () => {
+    const r = pair({ receiverCode: parseCode('000-0000-0000') })
+    expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(r.sender.error?.details).toEqual({ from: 'receiver' })
+    const late = r.machines.sender.onMessage(r.wire[0].bytes)
+    expect(late.error?.code).toBe(ErrorCode.PROTOCOL)
+    expect(late.send).toEqual([])
+  })
+
+  it('a receiver that vanishes after reading Tb has spent its guess', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const receiver = new ReceiverHandshake({ code: generateCode(), localPeerId: RECEIVER, remotePeerId: SENDER })
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    sender.onMessage(receiver.start().send[0]) // Tb is out: the attacker can test one guess offline
+    expect(lifetime.remaining).toBe(2)
+    const step = sender.abort() // the driver saw the stream close
+    expect(step.error?.code).toBe(ErrorCode.CANCELLED)
+    expect(lifetime.failures).toBe(1)
+    expect(sender.abort()).toEqual({ send: [] }) // idempotent
+    expect(lifetime.failures).toBe(1)
+  })
+
+  it('rejects bad options', () => {
+    expect(() => new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: RECEIVER })).toThrow(/own peer id/)
+    expect(() => new ReceiverHandshake({ code: { nameplate: '12', secret: '45678901' }, localPeerId: RECEIVER, remotePeerId: SENDER })).toThrow()
+    expect(() => new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER, ad: new Uint8Array(257) })).toThrow()
+    expect(() => new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER } as any)).toThrow(/lifetime/)
+  })
+
+  it('one exchange is fast (measured)', () => {
+    pair() // warm up
+    const n = 20
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) expect(pair().receiver.result).toBeDefined()
+    const ms = (performance.now() - t0) / n
+    console.log(`one pairing exchange (both sides, in memory): ${ms.toFixed(2)} ms`)
+    expect(ms).toBeLessThan(200)
+  })
+})
+
+describe('pairing handshake with the code lifetime', () => {
+  it('the third failure kills the code; the right code is then CODE_EXPIRED on both sides', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    for (let i = 0; i < 3; i++) {
+      const r = pair({ lifetime, receiverCode: parseCode(`123-0000-000${i}`) })
+      expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    }
+    expect(lifetime.state).toBe('exhausted')
+    const r = pair({ lifetime })
+    expect(r.sender.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(r.receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(r.receiver.result).toBeUndefined()
+  })
+
+  it('success after two failures still works, and uses the code up', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    pair({ lifetime, receiverCode: parseCode('123-0000-0001') })
+    pair({ lifetime, receiverCode: parseCode('123-0000-0002') })
+    expect(lifetime.failures).toBe(2)
+    const ok = pair({ lifetime })
+    expect(ok.sender.result).toBeDefined()
+    expect(ok.receiver.result).toBeDefined()
+    expect(pair({ lifetime }).receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+  })
+
+  it('after ten minutes the right code is CODE_EXPIRED', () => {
+    let now = 1_000_000
+    const lifetime = new CodeLifetime({ now: () => now })
+    now += 10 * 60 * 1000 - 1
+    expect(lifetime.state).toBe('live')
+    now += 1
+    const r = pair({ lifetime })
+    expect(r.receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(r.sender.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+  })
+
+  it('three attempts in flight at once exhaust the budget for a fourth', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const starts = [0, 1, 2, 3].map(() => {
+      const r = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+      const s = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+      return { r, s, step: s.onMessage(r.start().send[0]) }
+    })
+    expect(starts.slice(0, 3).every((x) => x.step.error === undefined)).toBe(true)
+    expect(starts[3].step.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    // One of the three finishes: the code is used up; the other two stay charged until they end.
+    const done = starts[0].s.onMessage(starts[0].r.onMessage(starts[0].step.send[0]).send[0])
+    expect(done.result).toBeDefined()
+    expect(lifetime.state).toBe('used')
+  })
+})
