@@ -151,7 +151,9 @@ export class ReceiverMachine {
     if (cp.messages > expected.totalMessages) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `this phone already holds ${cp.messages} messages of a transfer declared as ${expected.totalMessages}`)
     }
-    return [encodeFrame({ resume: this.resumeFrame(expected) })]
+    const resume = this.resumeFrame(expected)
+    this.state = 'messages'
+    return [encodeFrame({ resume })]
   }
 
   private assembleManifest (): Expected {
@@ -230,9 +232,6 @@ export class ReceiverMachine {
   private onMessages (messages: Message[], size: number): EncodedFrame[] {
     this.expect('messages')
     const e = this.expected as Expected
-    if (this.progress.messages + messages.length > e.totalMessages) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages than the ${e.totalMessages} it declared`)
-    }
     let last = this.lastKey
     for (const m of messages) {
       if (!e.conversations.has(m.conversation) || !inSelection(e.selection, m)) {
@@ -245,6 +244,9 @@ export class ReceiverMachine {
         throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
       }
       last = m
+    }
+    if (this.progress.messages + messages.length > e.totalMessages) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages than the ${e.totalMessages} it declared`)
     }
     if (messages.length > 0) {
       const key = keyOf(messages[messages.length - 1])

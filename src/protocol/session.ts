@@ -20,16 +20,21 @@ function asFerryError (err: unknown): FerryError {
   return new FerryError(ErrorCode.TRUNCATED, `connection lost: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
 }
 
-/** Tells the peer why we stop (best effort: the pipe may be gone), then tears the pipe down. */
+/**
+ * Tells the peer why we stop and closes gracefully, so the Error frame is read before the stream goes;
+ * when that fails (or there is nothing to tell) the pipe is torn down.
+ */
 async function giveUp (duplex: ByteDuplex, writer: FrameWriter, err: FerryError, tellPeer: boolean): Promise<never> {
+  let closed = false
   if (tellPeer) {
     try {
       await writer.push(encodeFrame({ error: { code: err.code, message: err.message } }))
       await writer.flush()
       await duplex.close()
+      closed = true
     } catch {}
   }
-  duplex.abort(err)
+  if (!closed) duplex.abort(err)
   throw err
 }
 

@@ -116,7 +116,8 @@ export function memoryPipe (opts: PipeOptions = {}): MemoryPipe {
     source: inc.read(),
     write: async chunks => { await out.write(chunks) },
     close: async () => { out.end() },
-    abort: err => { out.fail(err); inc.fail(err) }
+    // The peer of an aborted pipe sees a reset, not our reason (that travels in an Error frame if at all).
+    abort: () => breakAll('connection reset by peer')
   })
   return {
     a: side(ab, ba),

@@ -1,0 +1,292 @@
+import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { CodeLifetime, type PairingCode } from '../pairing/index.js'
+import { ReceiverMachine } from '../protocol/receiver.js'
+import { SenderMachine } from '../protocol/sender.js'
+import { runReceiver, runSender } from '../protocol/session.js'
+import type { TransferOptions } from '../protocol/options.js'
+import type { ChatStore } from '../store/chat-store.js'
+import type { Selection } from '../store/model.js'
+import { encodeFrame } from '../wire/codec.js'
+import { prefix } from '../wire/framing.js'
+import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
+import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
+import { streamToDuplex } from './stream-duplex.js'
+
+export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
+
+/** What the service needs from libp2p (a subset of its components, as @libp2p/ping takes them). */
+export interface FerryComponents {
+  peerId: PeerId
+  registrar: {
+    handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }): Promise<void>
+    unhandle(protocol: string): Promise<void>
+  }
+  connectionManager: {
+    openConnection(target: PeerId | Multiaddr | Multiaddr[], options?: { signal?: AbortSignal }): Promise<Connection>
+  }
+}
+
+export interface FerryServiceInit {
+  store: ChatStore
+  /** Where the pairing record (resume token) is kept: the store's directory. */
+  storeDir: string
+  options?: Partial<TransferOptions>
+  /** Per pairing-stream deadline; a stalled attempt must not hold one of the code's three charges. */
+  pairTimeoutMs?: number
+}
+
+export interface Progress {
+  messages: number
+  totalMessages: number
+  mediaBytes: number
+  totalMediaBytes: number
+}
+
+export type FerryEvent =
+  | { type: 'paired', peer: string, mode: 'code' | 'resume' }
+  | { type: 'pair-failed', peer: string, error: FerryError }
+  | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number }
+  | { type: 'progress', progress: Progress }
+  | { type: 'interrupted', error: FerryError }
+  | { type: 'verified', summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }
+
+export interface OfferOptions {
+  /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
+  code?: PairingCode
+  selection?: Selection
+  onEvent?: (e: FerryEvent) => void
+  signal?: AbortSignal
+}
+
+export interface ReceiveOptions {
+  /** Where the sender is: its multiaddrs (with /p2p/<id>), from the QR payload, discovery or --peer. */
+  addrs: Multiaddr[]
+  code?: PairingCode
+  request?: Selection
+  onEvent?: (e: FerryEvent) => void
+  signal?: AbortSignal
+  /** How long to keep reconnecting after the link drops without progress. */
+  retryForMs?: number
+}
+
+interface ActiveOffer {
+  opts: OfferOptions
+  lifetime?: CodeLifetime
+  tokens: Map<string, Uint8Array>
+  authorized: Set<string>
+  running?: { peer: string, abort: AbortController }
+  resolve: (summary: Progress) => void
+  reject: (err: FerryError) => void
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/**
+ * Ferry as a libp2p service: `/ferry/pair/1.0.0` authenticates a peer with the short code (or its resume
+ * token), and `/ferry/transfer/1.0.0` serves the history only to a peer that did.
+ */
+export class FerryService implements Startable {
+  private offerState?: ActiveOffer
+
+  constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {}
+
+  readonly [Symbol.toStringTag] = '@ferry/service'
+
+  async start (): Promise<void> {
+    // One pairing and one transfer stream at a time per connection: a phone talks to one phone.
+    await this.components.registrar.handle(PAIR_PROTOCOL, (s, c) => { void this.onPairStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    await this.components.registrar.handle(TRANSFER_PROTOCOL, (s, c) => { void this.onTransferStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(PAIR_PROTOCOL)
+    await this.components.registrar.unhandle(TRANSFER_PROTOCOL)
+    this.offerState?.running?.abort.abort()
+  }
+
+  get peerId (): string {
+    return this.components.peerId.toString()
+  }
+
+  /**
+   * Offers this phone's history: resolves once a paired receiver verified it. Survives dropped links and
+   * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
+   */
+  async offer (opts: OfferOptions): Promise<Progress> {
+    if (this.offerState !== undefined) throw new FerryError(ErrorCode.INTERNAL, 'this phone is already offering its history')
+    const tokens = new Map<string, Uint8Array>()
+    const record = loadPairing(this.init.storeDir)
+    if (record?.role === 'sender') tokens.set(record.peerId, Uint8Array.from(Buffer.from(record.token, 'hex')))
+    if (opts.code === undefined && tokens.size === 0) {
+      throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
+    }
+    return await new Promise<Progress>((resolve, reject) => {
+      const state: ActiveOffer = {
+        opts,
+        lifetime: opts.code !== undefined ? new CodeLifetime() : undefined,
+        tokens,
+        authorized: new Set(),
+        resolve: p => { this.offerState = undefined; resolve(p) },
+        reject: e => { this.offerState = undefined; state.running?.abort.abort(); reject(e) }
+      }
+      this.offerState = state
+      opts.signal?.addEventListener('abort', () => state.reject(new FerryError(ErrorCode.CANCELLED, 'cancelled')), { once: true })
+    })
+  }
+
+  private async onPairStream (stream: Stream, connection: Connection): Promise<void> {
+    const offer = this.offerState
+    const duplex = streamToDuplex(stream)
+    if (offer === undefined) {
+      duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
+      return
+    }
+    const peer = connection.remotePeer.toString()
+    try {
+      const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
+        code: offer.opts.code, lifetime: offer.lifetime, tokens: offer.tokens
+      }, this.init.pairTimeoutMs)
+      if (outcome.resumeToken !== undefined) {
+        offer.tokens.set(peer, outcome.resumeToken)
+        savePairing(this.init.storeDir, {
+          role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '', addrs: [], createdAt: Date.now()
+        })
+      }
+      offer.authorized.add(peer)
+      offer.opts.onEvent?.({ type: 'paired', peer, mode: outcome.mode })
+    } catch (err) {
+      const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
+      offer.opts.onEvent?.({ type: 'pair-failed', peer, error: e })
+      const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
+      if (dead && offer.authorized.size === 0 && offer.tokens.size === 0) {
+        offer.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
+          ? 'the pairing code expired (10 minutes); start again for a new one'
+          : 'three wrong codes were tried; start again for a new code'))
+      }
+    }
+  }
+
+  private async onTransferStream (stream: Stream, connection: Connection): Promise<void> {
+    const offer = this.offerState
+    const peer = connection.remotePeer.toString()
+    const duplex = streamToDuplex(stream)
+    if (offer === undefined || !offer.authorized.has(peer)) {
+      // Say why before closing, so an honest but unpaired phone shows a clear error.
+      const f = encodeFrame({ error: { code: ErrorCode.NOT_PAIRED, message: 'pair with the code first' } })
+      await duplex.write([prefix(f), ...f]).catch(() => {})
+      await duplex.close().catch(() => {})
+      return
+    }
+    // The same phone reconnecting replaces its older, probably dead, session.
+    offer.running?.abort.abort()
+    const abort = new AbortController()
+    offer.running = { peer, abort }
+    const machine = new SenderMachine({ source: this.init.store, offer: offer.opts.selection, options: this.init.options })
+    const progress = (): Progress => ({
+      messages: machine.progress.skippedMessages + machine.progress.messagesSent,
+      totalMessages: machine.progress.totalMessages,
+      mediaBytes: machine.progress.skippedMediaBytes + machine.progress.mediaBytesSent,
+      totalMediaBytes: machine.progress.totalMediaBytes
+    })
+    let announced = false
+    try {
+      await runSender(machine, duplex, {
+        signal: abort.signal,
+        onProgress: () => {
+          if (!announced && machine.manifest !== undefined) {
+            announced = true
+            offer.opts.onEvent?.({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
+          }
+          offer.opts.onEvent?.({ type: 'progress', progress: progress() })
+        }
+      })
+      forgetPairing(this.init.storeDir)
+      offer.opts.onEvent?.({ type: 'verified', summary: [], progress: progress() })
+      offer.resolve(progress())
+    } catch (err) {
+      const e = err as FerryError
+      if (abort.signal.aborted && offer.running?.abort !== abort) return // replaced by a newer session
+      if (e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.CANCELLED) {
+        offer.opts.onEvent?.({ type: 'interrupted', error: e })
+        return // the receiver reconnects with its resume token
+      }
+      offer.reject(e)
+    } finally {
+      if (offer.running?.abort === abort) offer.running = undefined
+    }
+  }
+
+  /**
+   * Receives a history from the phone at `addrs`: pairs with the code (or the stored resume token), then
+   * transfers, reconnecting and resuming after dropped links until verified.
+   */
+  async receive (opts: ReceiveOptions): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+    const retryForMs = opts.retryForMs ?? 60_000
+    let lastProgressAt = Date.now()
+    let delay = 100
+    for (;;) {
+      try {
+        return await this.receiveOnce(opts, () => { lastProgressAt = Date.now() })
+      } catch (err) {
+        const e = isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, String((err as Error)?.message ?? err), undefined, { cause: err })
+        const retryable = e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.NO_PEER
+        if (!retryable || opts.signal?.aborted === true || Date.now() - lastProgressAt > retryForMs) throw e
+        opts.onEvent?.({ type: 'interrupted', error: e })
+        await new Promise(resolve => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, 2000)
+      }
+    }
+  }
+
+  private async receiveOnce (opts: ReceiveOptions, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+    let connection: Connection
+    try {
+      connection = await this.components.connectionManager.openConnection(opts.addrs, { signal: opts.signal })
+    } catch (err) {
+      throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.map(String).join(', ')}: ${(err as Error).message}`, undefined, { cause: err })
+    }
+    const peer = connection.remotePeer.toString()
+    const record = loadPairing(this.init.storeDir)
+    const token = record?.role === 'receiver' && record.peerId === peer ? Uint8Array.from(Buffer.from(record.token, 'hex')) : undefined
+    const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
+    const outcome = await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer },
+      token !== undefined ? { token } : { code: opts.code }, this.init.pairTimeoutMs)
+    if (outcome.resumeToken !== undefined) {
+      savePairing(this.init.storeDir, {
+        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: Date.now()
+      })
+    }
+    opts.onEvent?.({ type: 'paired', peer, mode: outcome.mode })
+    const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
+    const machine = new ReceiverMachine({ store: this.init.store, request: opts.request, options: this.init.options })
+    const progress = (): Progress => ({
+      messages: machine.progress.messages,
+      totalMessages: machine.progress.totalMessages,
+      mediaBytes: machine.progress.mediaBytes,
+      totalMediaBytes: machine.progress.totalMediaBytes
+    })
+    let announced = false
+    await runReceiver(machine, streamToDuplex(stream), {
+      signal: opts.signal,
+      onProgress: () => {
+        onAdvance()
+        if (!announced && machine.expected !== undefined) {
+          announced = true
+          opts.onEvent?.({ type: 'manifest', totalMessages: machine.expected.totalMessages, totalMediaBytes: machine.expected.totalMediaBytes, conversations: machine.expected.conversations.size })
+        }
+        opts.onEvent?.({ type: 'progress', progress: progress() })
+      }
+    })
+    forgetPairing(this.init.storeDir)
+    const result = { summary: machine.summary ?? [], progress: progress() }
+    opts.onEvent?.({ type: 'verified', ...result })
+    return result
+  }
+}
+
+/** The libp2p service factory: `services: { ferry: ferry({ store, storeDir }) }`. */
+export function ferry (init: FerryServiceInit): (components: FerryComponents) => FerryService {
+  return components => new FerryService(components, init)
+}

@@ -1,0 +1,115 @@
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import {
+  CodeLifetime, MAX_MESSAGE_BYTES, ReceiverHandshake, ResumeInitiator, ResumeResponder, SenderHandshake,
+  type PairingCode
+} from '../pairing/index.js'
+import { MsgType } from '../pairing/messages.js'
+import type { ByteDuplex } from '../wire/duplex.js'
+import { prefix, readFrames } from '../wire/framing.js'
+
+// Binds the sans-I/O pairing handshakes to /ferry/pair/1.0.0: one handshake message per length-prefixed
+// frame of at most 1 KiB.
+
+export const PAIR_PROTOCOL = '/ferry/pair/1.0.0'
+
+interface Machine {
+  onMessage(m: Uint8Array): { send: Uint8Array[], result?: unknown, error?: FerryError }
+}
+
+type Step = ReturnType<Machine['onMessage']>
+
+async function send (duplex: ByteDuplex, messages: Uint8Array[]): Promise<void> {
+  if (messages.length > 0) await duplex.write(messages.flatMap(m => [prefix([m]), m]))
+}
+
+/** Sends a step's messages, then settles on its result or error; returns undefined to keep reading. */
+async function settle<R> (duplex: ByteDuplex, step: Step): Promise<R | undefined> {
+  await send(duplex, step.send)
+  if (step.error !== undefined) throw step.error
+  return step.result as R | undefined
+}
+
+async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number): Promise<R> {
+  const timer = setTimeout(() => duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')), timeoutMs)
+  try {
+    const r = await settle<R>(duplex, first)
+    if (r !== undefined) return r
+    for await (const msg of messages) {
+      const r = await settle<R>(duplex, machine.onMessage(msg))
+      if (r !== undefined) return r
+    }
+    throw new FerryError(ErrorCode.TRUNCATED, 'the other phone hung up during pairing')
+  } catch (err) {
+    // A vanished peer still spends the attempt if it could have tested a guess: abort() decides that.
+    const end = onEnd()
+    if (end.error !== undefined && !isFerryError(err, ErrorCode.WRONG_CODE)) {
+      await send(duplex, end.send).catch(() => {})
+    }
+    throw isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, `pairing failed: ${(err as Error).message}`, undefined, { cause: err })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export interface PairIds { localPeerId: string, remotePeerId: string }
+
+export interface PairOutcome {
+  mode: 'code' | 'resume'
+  /** Set after a code pairing: the token to keep for resuming. */
+  resumeToken?: Uint8Array
+}
+
+/** Receiver side: pairs with the code, or re-authenticates with a resume token. */
+export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { code?: PairingCode, token?: Uint8Array }, timeoutMs = 60_000): Promise<PairOutcome> {
+  try {
+    if (auth.token !== undefined) {
+      const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
+      await drive(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs)
+      return { mode: 'resume' }
+    }
+    if (auth.code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a pairing code is needed')
+    const m = new ReceiverHandshake({ code: auth.code, ...ids })
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs)
+    return { mode: 'code', resumeToken: r.resumeToken }
+  } finally {
+    await duplex.close().catch(() => {})
+  }
+}
+
+export interface SenderAuth {
+  code?: PairingCode
+  lifetime?: CodeLifetime
+  /** Resume tokens this phone accepts, by peer id. */
+  tokens: Map<string, Uint8Array>
+}
+
+/** Sender side: answers either a code pairing or a resume, whichever the receiver starts. */
+export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: SenderAuth, timeoutMs = 60_000): Promise<PairOutcome> {
+  const it = readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]()
+  const timer = setTimeout(() => duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')), timeoutMs)
+  try {
+    const first = await it.next()
+    if (first.done === true) throw new FerryError(ErrorCode.TRUNCATED, 'the other phone hung up before pairing')
+    const rest: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => it }
+    if (first.value[1] === MsgType.RESUME_A) {
+      const token = auth.tokens.get(ids.remotePeerId)
+      if (token === undefined) {
+        const m = new ResumeResponder({ token: new Uint8Array(32), ...ids })
+        await send(duplex, m.abort().send)
+        throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one`)
+      }
+      const m = new ResumeResponder({ token: token.slice(), ...ids })
+      await drive(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+      return { mode: 'resume' }
+    }
+    if (auth.code === undefined || auth.lifetime === undefined) {
+      throw new FerryError(ErrorCode.CODE_EXPIRED, 'this phone is not showing a pairing code')
+    }
+    const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+    return { mode: 'code', resumeToken: r.resumeToken }
+  } finally {
+    clearTimeout(timer)
+    await duplex.close().catch(() => {})
+  }
+}

@@ -1,0 +1,74 @@
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe, type PipeOptions } from '../../src/wire/memory-duplex.js'
+import { decodeFrame, encodeFrame, frameLength, type EncodedFrame, type ferry, type Frame } from '../../src/wire/codec.js'
+import type { ChatStore, ChatStoreReader } from '../../src/store/chat-store.js'
+import type { Selection } from '../../src/store/model.js'
+import type { TransferOptions } from '../../src/protocol/options.js'
+import type { FerryError } from '../../src/errors.js'
+
+export interface RunOptions extends PipeOptions {
+  offer?: Selection
+  request?: Selection
+  options?: Partial<TransferOptions>
+  /** Rewrites the sender's outgoing frames: return a list to send instead (empty drops the frame). */
+  tamper?: (frame: ferry.Frame, n: number) => ferry.Frame.$Properties[]
+  /** Sees every frame the receiver decoded (before processing). */
+  onReceived?: (frame: Frame) => void
+}
+
+export interface RunResult {
+  sender: SenderMachine
+  receiver: ReceiverMachine
+  senderError?: FerryError
+  receiverError?: FerryError
+  bytesAtoB: number
+}
+
+const concat = (parts: Uint8Array[]): Uint8Array => {
+  if (parts.length === 1) return parts[0]
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let o = 0
+  for (const p of parts) { out.set(p, o); o += p.byteLength }
+  return out
+}
+
+/** Runs one session of the engine over an in-memory pipe; errors are returned, not thrown. */
+export async function runTransfer (source: ChatStoreReader, target: ChatStore, opts: RunOptions = {}): Promise<RunResult> {
+  const pipe = memoryPipe(opts)
+  const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options })
+  const receiver = new ReceiverMachine({ store: target, request: opts.request, options: opts.options })
+  if (opts.tamper !== undefined) {
+    const tamper = opts.tamper
+    const poll = sender.poll.bind(sender)
+    const pending: EncodedFrame[] = []
+    let n = 0
+    sender.poll = () => {
+      if (pending.length > 0) return pending.shift()
+      const f = poll()
+      if (f === undefined) return undefined
+      const original = decodeFrame(concat(f))
+      const replaced = tamper(original, n++).map(p => encodeFrame(p))
+      // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
+      if (['batch', 'chunk', 'fragment'].includes(original.body)) {
+        sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
+      }
+      pending.push(...replaced)
+      return pending.length > 0 ? pending.shift() : sender.poll()
+    }
+  }
+  if (opts.onReceived !== undefined) {
+    const seen = opts.onReceived
+    const onFrame = receiver.onFrame.bind(receiver)
+    receiver.onFrame = async (frame, size) => { seen(frame); return await onFrame(frame, size) }
+  }
+  const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  return {
+    sender,
+    receiver,
+    senderError: s.status === 'rejected' ? s.reason : undefined,
+    receiverError: r.status === 'rejected' ? r.reason : undefined,
+    bytesAtoB: pipe.bytesAtoB
+  }
+}

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
+import { runTransfer } from '../helpers/transfer.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { ferry } from '../../src/wire/codec.js'
+
+// A sender that lies is refused with a typed error naming the lie, and the receiver's store stays
+// consistent: an honest transfer afterwards completes and verifies.
+
+let source: SqliteChatStore
+let sourceExport: string
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+
+beforeAll(async () => {
+  source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 60, mediaSizes: [50_000, 20_000] })
+  sourceExport = await exportText(source)
+})
+
+afterAll(() => {
+  source.close()
+  cleanupTempDirs()
+})
+
+type Tamper = (f: ferry.Frame, n: number) => ferry.Frame.$Properties[]
+
+async function refusedThenHealed (tamper: Tamper, code: string, request?: { conversations: string[] }): Promise<SqliteChatStore> {
+  const target = openStore()
+  const bad = await runTransfer(source, target, { options: OPTIONS, tamper, request })
+  expect(bad.receiver.state).toBe('failed')
+  expect(bad.receiverError?.code).toBe(code)
+  // The sender hears why.
+  expect(bad.senderError?.code).toBe('PEER_ERROR')
+  expect(bad.senderError?.details?.peerCode).toBe(code)
+  const good = await runTransfer(source, target, { options: OPTIONS, request })
+  expect(good.receiverError).toBeUndefined()
+  expect(good.receiver.state).toBe('verified')
+  if (request === undefined) expect(await exportText(target)).toBe(sourceExport)
+  return target
+}
+
+let batches = 0
+const onBatch = (fn: (b: ferry.MessageBatch) => ferry.Frame.$Properties[]): Tamper => f => f.body === 'batch' ? fn(f.batch as ferry.MessageBatch) : [f]
+const onChunk = (fn: (c: ferry.MediaChunk) => ferry.Frame.$Properties[]): Tamper => f => f.body === 'chunk' ? fn(f.chunk as ferry.MediaChunk) : [f]
+
+describe('a lying sender', () => {
+  it('media bytes that do not match their sha256', async () => {
+    const target = await refusedThenHealed(onChunk(c => {
+      const data = c.data.slice()
+      data[0] ^= 1
+      return [{ chunk: { index: c.index, offset: c.offset, data } }]
+    }), 'HASH_MISMATCH')
+    target.close()
+  })
+
+  it('more media bytes than declared', async () => {
+    (await refusedThenHealed(onChunk(c => [{ chunk: { index: c.index, offset: c.offset, data: new Uint8Array(c.data.byteLength + 60_000) } }]), 'SIZE_MISMATCH')).close()
+  })
+
+  it('a chunk at the wrong offset, or for the wrong media', async () => {
+    (await refusedThenHealed(onChunk(c => [{ chunk: { index: c.index, offset: Number(c.offset) + 1, data: c.data } }]), 'ORDER')).close()
+    ;(await refusedThenHealed(onChunk(c => [{ chunk: { index: c.index + 1, offset: c.offset, data: c.data } }]), 'ORDER')).close()
+  })
+
+  it('messages out of order, or the same batch twice', async () => {
+    (await refusedThenHealed(onBatch(b => [{ batch: { messages: [...b.messages].reverse() } }]), 'ORDER')).close()
+    batches = 0
+    ;(await refusedThenHealed(onBatch(b => ++batches === 2 ? [{ batch: b }, { batch: b }] : [{ batch: b }]), 'ORDER')).close()
+  })
+
+  it('a message outside the selection', async () => {
+    (await refusedThenHealed(onBatch(b => [{ batch: { messages: b.messages.map(m => ({ ...m, conversation: 'c2' })) } }]), 'SELECTION', { conversations: ['c0'] })).close()
+  })
+
+  it('altered message content with the original digest', async () => {
+    (await refusedThenHealed(onBatch(b => [{ batch: { messages: b.messages.map(m => ({ ...m, sender: 'mallory' })) } }]), 'DIGEST_MISMATCH')).close()
+  })
+
+  it('a wrong digest or count in Done', async () => {
+    (await refusedThenHealed(f => {
+      if (f.body !== 'done') return [f]
+      const d = f.done as ferry.Done
+      return [{ done: { ...d, conversations: d.conversations.map((c, i) => i === 1 ? { ...c, digest: new Uint8Array(32) } : c) } }]
+    }, 'DIGEST_MISMATCH')).close()
+    ;(await refusedThenHealed(f => {
+      if (f.body !== 'done') return [f]
+      const d = f.done as ferry.Done
+      return [{ done: { ...d, conversations: d.conversations.map(c => ({ ...c, count: Number(c.count) + 1 })) } }]
+    }, 'COUNT_MISMATCH')).close()
+  })
+
+  it('a manifest whose counts do not add up, or fewer messages than declared', async () => {
+    (await refusedThenHealed(f => f.body === 'manifest' ? [{ manifest: { ...(f.manifest as ferry.Manifest), totalMessages: 5 } }] : [f], 'COUNT_MISMATCH')).close()
+    ;(await refusedThenHealed(onBatch(b => [{ batch: { messages: b.messages.slice(1) } }]), 'COUNT_MISMATCH')).close()
+  })
+
+  it('more messages than declared', async () => {
+    (await refusedThenHealed(f => f.body === 'manifest'
+      ? [{ manifest: { ...(f.manifest as ferry.Manifest), totalMessages: 10, conversations: (f.manifest as ferry.Manifest).conversations.map(c => ({ ...c, messageCount: c.id === 'c0' ? 10 : 0 })) } }]
+      : [f], 'COUNT_MISMATCH')).close()
+  })
+
+  it('data before the manifest', async () => {
+    (await refusedThenHealed(f => f.body === 'manifest' ? [{ batch: { messages: [] } }] : [f], 'PROTOCOL')).close()
+  })
+})
