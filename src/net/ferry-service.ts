@@ -23,6 +23,8 @@ export interface FerryComponents {
     handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }): Promise<void>
     unhandle(protocol: string): Promise<void>
   }
+  /** Our own addresses, kept in the pairing record so a restarted sender can listen where it was. */
+  addressManager?: { getAddresses(): Multiaddr[] }
   connectionManager: {
     openConnection(target: PeerId | Multiaddr | Multiaddr[], options?: { signal?: AbortSignal }): Promise<Connection>
   }
@@ -151,7 +153,8 @@ export class FerryService implements Startable {
       if (outcome.resumeToken !== undefined) {
         offer.tokens.set(peer, outcome.resumeToken)
         savePairing(this.init.storeDir, {
-          role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '', addrs: [], createdAt: Date.now()
+          role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '',
+          addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: Date.now()
         })
       }
       offer.authorized.add(peer)

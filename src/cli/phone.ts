@@ -1,0 +1,76 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError } from '../errors.js'
+import { createFerryNode, type FerryNode } from '../net/node.js'
+import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
+import { SqliteChatStore } from '../store/sqlite-store.js'
+import { serviceTag } from '../pairing/index.js'
+import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+
+/** A simulated phone: a store, a libp2p node and the Ferry service on it. */
+export interface Phone {
+  store: SqliteChatStore
+  node: FerryNode<{ ferry: FerryService }>
+  ferry: FerryService
+  close(): Promise<void>
+}
+
+export interface PhoneOptions {
+  storeDir: string
+  create: boolean
+  listen?: string[]
+  /** mDNS scoped to this nameplate, or false. */
+  mdnsNameplate?: string | false
+}
+
+export async function openPhone (o: PhoneOptions): Promise<Phone> {
+  const store = SqliteChatStore.open(o.storeDir, { create: o.create })
+  try {
+    const node = await createFerryNode({
+      dir: o.storeDir,
+      listen: o.listen,
+      mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
+      services: { ferry: ferry({ store, storeDir: o.storeDir }) }
+    })
+    return {
+      store,
+      node,
+      ferry: node.services.ferry,
+      close: async () => { await node.stop(); store.close() }
+    }
+  } catch (err) {
+    store.close()
+    throw err
+  }
+}
+
+export function parseListen (v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined
+  try {
+    return v.split(',').map(a => multiaddr(a.trim()).toString())
+  } catch (err) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `--listen wants multiaddrs like /ip4/0.0.0.0/tcp/4001: ${(err as Error).message}`)
+  }
+}
+
+/** Renders service events: a progress bar and lines for people, or JSON events with --json. */
+export function eventPrinter (json: boolean, label: string): { onEvent: (e: FerryEvent) => void, stop: () => void } {
+  let view: ProgressView | undefined
+  const say = (line: string): void => { process.stderr.write(line + '\n') }
+  const onEvent = (e: FerryEvent): void => {
+    if (json) {
+      if (e.type === 'progress') { view ??= jsonProgress(); view.update(e.progress); return }
+      if (e.type === 'pair-failed' || e.type === 'interrupted') { jsonEvent(e.type, { code: e.error.code, message: e.error.message }); return }
+      jsonEvent(e.type, { ...e, type: undefined })
+      return
+    }
+    switch (e.type) {
+      case 'paired': say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
+      case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
+      case 'manifest': say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`); break
+      case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
+      case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
+      case 'verified': view?.stop(); view = undefined; break
+    }
+  }
+  return { onEvent, stop: () => view?.stop() }
+}

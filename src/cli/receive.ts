@@ -1,0 +1,124 @@
+import { createInterface } from 'node:readline/promises'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
+import { eventPrinter, openPhone, parseListen } from './phone.js'
+import { formatBytes, jsonEvent } from './progress.js'
+import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+import { loadPairing } from '../net/pairing-file.js'
+import { discoverPeer, isPeer } from '../net/node.js'
+import { ErrorCode, FerryError } from '../errors.js'
+
+async function promptCode (): Promise<PairingCode> {
+  if (process.stdin.isTTY !== true) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code: pass --code NNN-NNNN-NNNN or --qr PAYLOAD (stdin is not a terminal to ask on)')
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    for (;;) {
+      const answer = await rl.question('Pairing code shown on the old phone: ')
+      try {
+        return parseCode(answer)
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`)
+      }
+    }
+  } finally {
+    rl.close()
+  }
+}
+
+function parsePeer (v: string): Multiaddr[] {
+  try {
+    return v.split(',').map(a => multiaddr(a.trim()))
+  } catch (err) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `--peer wants a multiaddr like /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...: ${(err as Error).message}`)
+  }
+}
+
+const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
+  addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
+
+const receive: Command = {
+  name: 'receive',
+  summary: 'receive a history from an old phone',
+  help: `Usage: ferry receive --store DIR [--code CODE | --qr PAYLOAD] [--peer MULTIADDR] [selection] [options]
+
+Finds the old phone running 'ferry send' on the local network (mDNS, scoped by the code's first three
+digits), pairs with the code it shows, and receives its history into DIR (created when missing). Asks
+for the code when it is not given and stdin is a terminal. Resumes by itself after a dropped link;
+after a crash, run it again without a code: the phones reconnect with the token kept from pairing.
+
+Options:
+  --store DIR         the new phone's store (required; created when missing)
+  --code CODE         the code shown by the old phone (NNN-NNNN-NNNN; spaces or no hyphens are fine)
+  --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses)
+  --peer MULTIADDR    dial this address instead of discovering (e.g. /ip4/10.0.0.2/tcp/4001)
+${SELECTION_HELP}
+  --no-mdns           do not look for the old phone on the local network (needs --peer or --qr)
+  --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0)
+  --json              print JSON events (discovered, paired, manifest, progress, verified) instead of a bar
+  --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
+
+Example:
+  ferry receive --store ./new-phone --code 123-4567-8901
+
+Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, phone went away,
+verification failed), 2 bad usage.`,
+  options: {
+    store: { type: 'string' },
+    code: { type: 'string' },
+    qr: { type: 'string' },
+    peer: { type: 'string' },
+    ...SELECTION_OPTIONS,
+    'no-mdns': { type: 'boolean' },
+    listen: { type: 'string' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' }
+  },
+  async run (args) {
+    const storeDir = requireString(args, 'store', 'receive')
+    const request = selectionFromArgs(args)
+    const json = args.values.json === true
+    const timeoutMs = integerFlag(args, 'timeout', 60) * 1000
+    const qrArg = optionalString(args, 'qr')
+    const qr = qrArg !== undefined ? parseQrPayload(qrArg) : undefined
+    const codeArg = optionalString(args, 'code')
+    const peerArg = optionalString(args, 'peer')
+    let addrs: Multiaddr[] = peerArg !== undefined ? parsePeer(peerArg) : qr !== undefined ? withPeer(qr.addrs, qr.peerId) : []
+    const record = loadPairing(storeDir)
+    const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
+    const code = codeArg !== undefined ? parseCode(codeArg) : qr?.code ?? (resuming ? undefined : await promptCode())
+    if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
+    const nameplate = code?.nameplate ?? record?.nameplate ?? ''
+    const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
+    const phone = await openPhone({ storeDir, create: true, listen: parseListen(optionalString(args, 'listen')), mdnsNameplate: mdns })
+    const printer = eventPrinter(json, 'receiving')
+    try {
+      if (addrs.length === 0) {
+        if (mdns === false) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
+        if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
+        const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
+        const found = await discoverPeer(phone.node, { timeout: timeoutMs, accept: expected !== undefined ? isPeer(expected) : undefined })
+        addrs = found.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${found.id.toString()}`))
+        if (json) jsonEvent('discovered', { peer: found.id.toString(), addrs: addrs.map(String) })
+        else process.stderr.write(`Found ${found.id.toString()}\n`)
+      }
+      if (qr !== undefined) peerIdFromString(qr.peerId)
+      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent: printer.onEvent, retryForMs: timeoutMs })
+      printer.stop()
+      if (!json) {
+        const width = Math.max(12, ...summary.map(s => s.title.length))
+        process.stderr.write(`\nVerified: ${progress.totalMessages} messages and ${formatBytes(progress.totalMediaBytes)} of media.\n`)
+        for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+      }
+      return EXIT_OK
+    } finally {
+      printer.stop()
+      await phone.close()
+    }
+  }
+}
+
+export default receive

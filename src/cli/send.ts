@@ -1,0 +1,109 @@
+import qrcode from 'qrcode-terminal'
+import { multiaddr } from '@multiformats/multiaddr'
+import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
+import { eventPrinter, openPhone, parseListen } from './phone.js'
+import { formatBytes, jsonEvent } from './progress.js'
+import { buildQrPayload, formatCode, generateCode, parseCode } from '../pairing/index.js'
+import { loadPairing } from '../net/pairing-file.js'
+import { dialableAddresses } from '../net/addresses.js'
+import { ErrorCode, FerryError } from '../errors.js'
+
+/** A restarted sender listens on the port it had, so a receiver holding its old address finds it again. */
+function previousListen (addrs: string[]): string[] | undefined {
+  for (const a of addrs) {
+    const tcp = multiaddr(a).getComponents().find(c => c.name === 'tcp')
+    if (tcp?.value !== undefined) return [`/ip4/0.0.0.0/tcp/${tcp.value}`]
+  }
+  return undefined
+}
+
+const send: Command = {
+  name: 'send',
+  summary: 'offer this phone\'s history to a new phone',
+  help: `Usage: ferry send --store DIR [--code CODE] [selection] [options]
+
+Offers the history in DIR to one new phone on the same network. Shows a pairing code (and a QR code):
+type it on the new phone with 'ferry receive'. Waits until the new phone has verified everything it
+received, through dropped links and reconnects. After a crash, run it again without --code: the two
+phones reconnect with the token they keep from pairing.
+
+Options:
+  --store DIR         the old phone's store (required)
+  --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests)
+${SELECTION_HELP}
+  --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; comma-separated)
+  --no-mdns           do not announce on the local network (the receiver then needs --peer or --qr)
+  --json              print JSON events (code, paired, manifest, progress, verified) instead of a bar
+  --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
+
+Example:
+  ferry send --store ./old-phone --chats family,work --since 2024-01-01
+
+Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
+  options: {
+    store: { type: 'string' },
+    code: { type: 'string' },
+    ...SELECTION_OPTIONS,
+    listen: { type: 'string' },
+    'no-mdns': { type: 'boolean' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' }
+  },
+  async run (args) {
+    const storeDir = requireString(args, 'store', 'send')
+    const selection = selectionFromArgs(args)
+    const json = args.values.json === true
+    const codeFlag = optionalString(args, 'code')
+    const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
+    const record = loadPairing(storeDir)
+    const resuming = codeFlag === undefined && record?.role === 'sender'
+    const code = resuming ? undefined : (codeFlag !== undefined ? parseCode(codeFlag) : generateCode())
+    const nameplate = code?.nameplate ?? record?.nameplate ?? ''
+    const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? []) : undefined)
+    const phone = await openPhone({ storeDir, create: false, listen, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    const printer = eventPrinter(json, 'sending  ')
+    // The timeout bounds the wait for a pairing, never a transfer under way.
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(), timeoutMs)
+    const onEvent = (e: Parameters<typeof printer.onEvent>[0]): void => {
+      if (e.type === 'paired') clearTimeout(timer)
+      printer.onEvent(e)
+    }
+    const onSigint = (): void => { void phone.close().then(() => process.exit(130)) }
+    process.once('SIGINT', onSigint)
+    try {
+      const addrs = dialableAddresses(phone.node).map(String)
+      if (code !== undefined) {
+        const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: addrs.slice(0, 8) })
+        if (json) {
+          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs })
+        } else {
+          process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)
+          qrcode.generate(qr, { small: true }, (q: string) => process.stderr.write(q + '\n'))
+          process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}\n`)
+        }
+      } else if (json) {
+        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs })
+      } else {
+        process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
+      }
+      const p = await phone.ferry.offer({ code, selection, onEvent, signal: deadline.signal }).catch(err => {
+        if (deadline.signal.aborted) throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s`)
+        throw err
+      })
+      printer.stop()
+      if (!json) {
+        process.stderr.write(`Done: the new phone verified ${p.totalMessages} messages and ${formatBytes(p.totalMediaBytes)} of media.\n`)
+      }
+      return EXIT_OK
+    } finally {
+      clearTimeout(timer)
+      process.off('SIGINT', onSigint)
+      printer.stop()
+      await phone.close()
+    }
+  }
+}
+
+export default send
