@@ -1,0 +1,255 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto'
+import {
+  closeSync, constants, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync,
+  renameSync, rmSync, statSync, writeSync
+} from 'node:fs'
+import { open, rename, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+
+// A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
+// digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
+// name only by an atomic rename after its bytes were hashed and synced, so "present" always means
+// "complete and correct". Work in progress lives beside the fan-out, never in it: .part/ for resumable
+// transfers (their committed length is the database's business) and .tmp/ for local copies.
+
+const SHA256_HEX = /^[0-9a-f]{64}$/
+
+export interface MediaDigest {
+  sha256: string
+  size: number
+}
+
+/** Hashes a file as a stream. */
+export async function hashFile (path: string): Promise<MediaDigest> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk)
+    size += chunk.byteLength
+  }
+  return { sha256: hash.digest('hex'), size }
+}
+
+/** Throws unless `sha` is a lowercase sha256: it becomes a file name, so nothing else may reach a path. */
+export function assertSha256 (sha: string): void {
+  if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+}
+
+export class MediaFolder {
+  readonly root: string
+  private readonly partDir: string
+  private readonly tmpDir: string
+  /** One open file for readMedia: the sender reads a file chunk after chunk, not a chunk per open. */
+  private reader?: { sha: string, fd: number }
+
+  constructor (root: string) {
+    this.root = resolve(root)
+    this.partDir = join(this.root, '.part')
+    this.tmpDir = join(this.root, '.tmp')
+    try {
+      mkdirSync(this.partDir, { recursive: true })
+      mkdirSync(this.tmpDir, { recursive: true })
+    } catch (err) {
+      throw storeError(err, `creating the media folder ${this.root}`)
+    }
+  }
+
+  path (sha: string): string {
+    assertSha256(sha)
+    return join(this.root, sha.slice(0, 2), sha)
+  }
+
+  /** Size of the complete file, or undefined when it is not here. */
+  size (sha: string): number | undefined {
+    const st = statSync(this.path(sha), { throwIfNoEntry: false })
+    return st?.isFile() === true ? st.size : undefined
+  }
+
+  has (sha: string): boolean {
+    return this.size(sha) !== undefined
+  }
+
+  read (sha: string, offset: number, length: number): Uint8Array {
+    try {
+      const fd = this.readerFor(sha)
+      const buf = Buffer.allocUnsafe(length)
+      let filled = 0
+      while (filled < length) {
+        const n = readSync(fd, buf, filled, length - filled, offset + filled)
+        if (n === 0) break
+        filled += n
+      }
+      return filled === length ? buf : buf.subarray(0, filled)
+    } catch (err) {
+      throw storeError(err, `reading media ${sha}`)
+    }
+  }
+
+  private readerFor (sha: string): number {
+    if (this.reader?.sha === sha) return this.reader.fd
+    this.closeReader()
+    const fd = openSync(this.path(sha), 'r')
+    this.reader = { sha, fd }
+    return fd
+  }
+
+  private closeReader (): void {
+    if (this.reader !== undefined) closeSync(this.reader.fd)
+    this.reader = undefined
+  }
+
+  close (): void {
+    this.closeReader()
+  }
+
+  /**
+   * Streams bytes into the folder, hashing as they pass, and files them under their sha256. With `expect`,
+   * a mismatch throws (SIZE_MISMATCH / HASH_MISMATCH) and nothing is added. Never holds the content whole.
+   */
+  async write (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
+    const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
+    let handle
+    try {
+      handle = await open(tmp, 'wx')
+      const hash = createHash('sha256')
+      let size = 0
+      for await (const chunk of chunks) {
+        hash.update(chunk)
+        size += chunk.byteLength
+        if (expect !== undefined && size > expect.size) {
+          throw new FerryError(ErrorCode.SIZE_MISMATCH, `more than the expected ${expect.size} bytes`)
+        }
+        let done = 0
+        while (done < chunk.byteLength) done += (await handle.write(chunk, done, chunk.byteLength - done)).bytesWritten
+      }
+      const sha256 = hash.digest('hex')
+      if (expect !== undefined && size !== expect.size) {
+        throw new FerryError(ErrorCode.SIZE_MISMATCH, `${size} bytes, expected ${expect.size}`)
+      }
+      if (expect !== undefined && sha256 !== expect.sha256) {
+        throw new FerryError(ErrorCode.HASH_MISMATCH, `sha256 is ${sha256}, expected ${expect.sha256}`)
+      }
+      await handle.sync()
+      await handle.close()
+      handle = undefined
+      await rename(tmp, join(this.fanout(sha256), sha256))
+      this.syncDir(this.fanout(sha256))
+      return { sha256, size }
+    } catch (err) {
+      await handle?.close().catch(() => {})
+      await rm(tmp, { force: true }).catch(() => {})
+      throw storeError(err, 'writing media')
+    }
+  }
+
+  /** Copies a file into the folder (hashing it on the way); see write(). */
+  async addFile (source: string, expect?: MediaDigest): Promise<MediaDigest> {
+    try {
+      return await this.write(createReadStream(source, { highWaterMark: 1024 * 1024 }), expect)
+    } catch (err) {
+      if (err instanceof FerryError) throw new FerryError(err.code, `${source}: ${err.message}`, err.details, { cause: err.cause ?? err })
+      throw err
+    }
+  }
+
+  /** Removes a complete file (an import that failed after copying undoes what it added). */
+  remove (sha: string): void {
+    if (this.reader?.sha === sha) this.closeReader()
+    rmSync(this.path(sha), { force: true })
+  }
+
+  /** The fan-out directory of a sha, created when missing. */
+  private fanout (sha: string): string {
+    const dir = join(this.root, sha.slice(0, 2))
+    mkdirSync(dir, { recursive: true })
+    return dir
+  }
+
+  // ---- .part files: the receiver's resumable downloads ------------------------------------------------
+
+  partPath (sha: string): string {
+    assertSha256(sha)
+    return join(this.partDir, `${sha}.part`)
+  }
+
+  /** Current size of the .part file (0 when absent). */
+  partSize (sha: string): number {
+    return statSync(this.partPath(sha), { throwIfNoEntry: false })?.size ?? 0
+  }
+
+  /** Cuts the .part file to `length` bytes: whatever lies beyond was written but never committed. */
+  truncatePart (sha: string, length: number): void {
+    const fd = openSync(this.partPath(sha), 'r+')
+    try {
+      ftruncateSync(fd, length)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /**
+   * Writes `data` at `offset` and fsyncs before returning, so the caller may then record the new length:
+   * a crash can leave bytes beyond the recorded length, never a recorded length without its bytes.
+   */
+  writePart (sha: string, offset: number, data: Uint8Array): void {
+    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT, 0o644)
+    try {
+      // A tail from an earlier crash would otherwise survive past the end of this write.
+      if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
+      let done = 0
+      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** Hashes the first `length` bytes of the .part file into `hash` (for a part resumed from an earlier run). */
+  hashPart (sha: string, length: number, hash: Hash = createHash('sha256')): Hash {
+    const fd = openSync(this.partPath(sha), 'r')
+    try {
+      const buf = Buffer.allocUnsafe(1024 * 1024)
+      for (let pos = 0; pos < length;) {
+        const n = readSync(fd, buf, 0, Math.min(buf.byteLength, length - pos), pos)
+        if (n === 0) throw new FerryError(ErrorCode.STORE, `media/.part/${sha}.part is shorter than its committed ${length} bytes`)
+        hash.update(buf.subarray(0, n))
+        pos += n
+      }
+      return hash
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** Syncs the .part file and renames it to its content-addressed name. */
+  promotePart (sha: string): void {
+    const part = this.partPath(sha)
+    const fd = openSync(part, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(part, join(this.fanout(sha), sha))
+    this.syncDir(this.fanout(sha))
+  }
+
+  discardPart (sha: string): void {
+    rmSync(this.partPath(sha), { force: true })
+  }
+
+  /** Makes a rename durable: the new directory entry is only on disk once the directory is synced. */
+  private syncDir (dir: string): void {
+    let fd: number | undefined
+    try {
+      fd = openSync(dir, 'r')
+      fsyncSync(fd)
+    } catch {
+      // Some filesystems refuse fsync on a directory; the rename itself has happened.
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageStatus, ConversationKind } from './model.js'
+
+// The layout of history.db and the one place that maps its rows to the chat model and back.
+// SQL NULL is the model's "absent": a column is NULL exactly when the field is undefined, and "" stays "".
+
+export const SCHEMA_VERSION = 1
+
+// WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
+// and no hidden rowid b-tree is kept alongside. transfers keeps a rowid: its local integer id is what tags
+// messages (a small integer per row rather than a 16-byte blob).
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS contacts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  phone TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS conversations (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  members TEXT NOT NULL -- JSON array, in the order given: the order is data
+) WITHOUT ROWID;
+
+-- Metadata only: the file may not be in media/ yet (or ever, when the source phone lacked it).
+CREATE TABLE IF NOT EXISTS media (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  mime TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Keyed by the source app's (conversation, id) so a merge is an upsert and never duplicates.
+CREATE TABLE IF NOT EXISTS messages (
+  conversation TEXT NOT NULL,
+  id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT,
+  media TEXT,
+  duration_ms INTEGER,
+  lat REAL,
+  lon REAL,
+  label TEXT,
+  reply_to TEXT,
+  status TEXT,
+  xfer INTEGER, -- transfers.id of the transfer that last wrote the row; NULL when written locally
+  PRIMARY KEY (conversation, id)
+) WITHOUT ROWID;
+
+-- The canonical order; every message read walks it.
+CREATE INDEX IF NOT EXISTS messages_order ON messages (conversation, ts, id);
+
+CREATE TABLE IF NOT EXISTS transfers (
+  id INTEGER PRIMARY KEY,
+  transfer_id BLOB NOT NULL UNIQUE,
+  source_id TEXT NOT NULL,
+  selection TEXT NOT NULL, -- JSON of the Selection
+  cursor_conversation TEXT,
+  cursor_ts INTEGER,
+  cursor_id TEXT,
+  messages INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'receiving',
+  started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- Committed length of each media/.part file: bytes beyond it were never acknowledged and are dropped.
+CREATE TABLE IF NOT EXISTS parts (
+  sha256 TEXT PRIMARY KEY,
+  length INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+export const CONTACT_COLUMNS = 'id, name, phone'
+export const CONVERSATION_COLUMNS = 'id, kind, title, members'
+export const MEDIA_COLUMNS = 'sha256, size, mime'
+export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+
+type Cell = string | number | null
+type Row = Cell[]
+
+/** Rows are read with `.raw()` (arrays, in the column order above): no per-row key objects. */
+export function contactFromRow (r: Row): Contact {
+  const c: Contact = { id: r[0] as string, name: r[1] as string }
+  if (r[2] !== null) c.phone = r[2] as string
+  return c
+}
+
+export function contactParams (c: Contact): Row {
+  return [c.id, c.name, c.phone ?? null]
+}
+
+export function conversationFromRow (r: Row): Conversation {
+  return { id: r[0] as string, kind: r[1] as ConversationKind, title: r[2] as string, members: JSON.parse(r[3] as string) as string[] }
+}
+
+export function conversationParams (c: Conversation): Row {
+  return [c.id, c.kind, c.title, JSON.stringify(c.members)]
+}
+
+export function mediaFromRow (r: Row): MediaRecord {
+  return { sha256: r[0] as string, size: r[1] as number, mime: r[2] as string }
+}
+
+export function mediaParams (m: MediaRecord): Row {
+  return [m.sha256, m.size, m.mime]
+}
+
+export function messageFromRow (r: Row): Message {
+  const m: Message = { conversation: r[0] as string, id: r[1] as string, sender: r[2] as string, ts: r[3] as number, kind: r[4] as MessageKind }
+  if (r[5] !== null) m.text = r[5] as string
+  if (r[6] !== null) m.media = r[6] as string
+  if (r[7] !== null) m.durationMs = r[7] as number
+  if (r[8] !== null) {
+    m.location = { lat: r[8] as number, lon: r[9] as number }
+    if (r[10] !== null) m.location.label = r[10] as string
+  }
+  if (r[11] !== null) m.replyTo = r[11] as string
+  if (r[12] !== null) m.status = r[12] as MessageStatus
+  return m
+}
+
+/** Parameters for MESSAGE_COLUMNS followed by xfer. */
+export function messageParams (m: Message, xfer: number | null): Row {
+  const loc = m.location
+  return [
+    m.conversation, m.id, m.sender, m.ts, m.kind,
+    m.text ?? null, m.media ?? null, m.durationMs ?? null,
+    loc?.lat ?? null, loc?.lon ?? null, loc?.label ?? null,
+    m.replyTo ?? null, m.status ?? null, xfer
+  ]
+}
+
+/** An upsert for MESSAGE_COLUMNS + xfer: incoming content replaces what is stored under the same key. */
+export function upsertSql (table: string, columns: string, key: string): string {
+  const cols = columns.split(',').map(c => c.trim())
+  const keys = new Set(key.split(',').map(c => c.trim()))
+  const updates = cols.filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
+  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ON CONFLICT (${key}) DO UPDATE SET ${updates}`
+}

@@ -1,0 +1,531 @@
+import Database from 'better-sqlite3'
+import { createHash, randomUUID, type Hash } from 'node:crypto'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import type { ChatStore, TransferCheckpoint } from './chat-store.js'
+import { MediaFolder, type MediaDigest } from './media-folder.js'
+import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
+import {
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, SCHEMA, SCHEMA_VERSION,
+  contactFromRow, contactParams, conversationFromRow, conversationParams, mediaFromRow, mediaParams, messageFromRow,
+  messageParams, upsertSql
+} from './schema.js'
+
+type Row = Array<string | number | null>
+type Statement = Database.Statement<unknown[], unknown>
+
+export interface OpenOptions {
+  /** Create the directory and an empty store when there is none (default false: a missing store is an error). */
+  create?: boolean
+}
+
+export interface StoreStats {
+  contacts: number
+  conversations: number
+  messages: number
+  /** Media records, with or without their file. */
+  media: number
+  mediaPresent: number
+  mediaMissing: number
+  mediaBytesPresent: number
+  mediaBytesMissing: number
+}
+
+/** A media file being received: its committed bytes and, when the record is known, its declared size. */
+export interface PartInfo {
+  sha256: string
+  length: number
+  size?: number
+}
+
+export type IncomingTransfer = TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection, updatedAt: number }
+
+/** Rows per page of a message scan: bounded memory without keeping a statement open between pages. */
+const PAGE = 1024
+// Below and above every safe-integer timestamp, so unbounded ends need no separate SQL.
+const MIN_TS = -(2 ** 53)
+const MAX_TS = 2 ** 53
+
+/** A selection made ready for SQL: a sorted id list (undefined = all) and closed numeric bounds. */
+interface Bounds {
+  conversations?: string[]
+  json?: string
+  since: number
+  until: number
+  /** True when the selection narrows anything (a conversation list, even empty, or a date bound). */
+  filtered: boolean
+}
+
+function boundsOf (sel: Selection = {}): Bounds {
+  const list = sel.conversations === undefined ? undefined : [...new Set(sel.conversations)].sort(compareStrings)
+  return {
+    conversations: list,
+    json: list === undefined ? undefined : JSON.stringify(list),
+    since: sel.since ?? MIN_TS,
+    until: sel.until ?? MAX_TS,
+    filtered: list !== undefined || sel.since !== undefined || sel.until !== undefined
+  }
+}
+
+/**
+ * The embedded ChatStore: a directory holding history.db (SQLite, WAL) and a content-addressed media/
+ * folder. Messages are keyed by the source's (conversation, id), so every write is an idempotent merge.
+ *
+ * A selection's `conversations: []` selects nothing (an empty intersection of offer and request), while
+ * an absent list selects all conversations.
+ */
+export class SqliteChatStore implements ChatStore {
+  readonly storeId: string
+  readonly dir: string
+  private readonly db: Database.Database
+  private readonly folder: MediaFolder
+  private readonly statements = new Map<string, Statement>()
+  /** Running sha256 of .part files appended by this process, so completing a part never re-reads it. */
+  private readonly partHashes = new Map<string, { hash: Hash, length: number }>()
+  private closed = false
+
+  private constructor (dir: string, db: Database.Database, storeId: string) {
+    this.dir = dir
+    this.db = db
+    this.storeId = storeId
+    this.folder = new MediaFolder(join(dir, 'media'))
+  }
+
+  static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
+    const abs = resolve(dir)
+    const dbPath = join(abs, 'history.db')
+    if (!existsSync(dbPath)) {
+      if (options.create !== true) throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
+      try {
+        mkdirSync(abs, { recursive: true })
+      } catch (err) {
+        throw storeError(err, `creating the store ${abs}`)
+      }
+    }
+    let db: Database.Database | undefined
+    try {
+      db = new Database(dbPath)
+      db.pragma('journal_mode = WAL')
+      // NORMAL in WAL mode never corrupts and never splits a transaction; a power cut may lose the last
+      // commits, and a checkpoint rolls back with its batch, so a resume simply re-sends them.
+      db.pragma('synchronous = NORMAL')
+      db.pragma('cache_size = -65536')
+      db.pragma('temp_store = MEMORY')
+      const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
+      return new SqliteChatStore(abs, db, storeId)
+    } catch (err) {
+      db?.close()
+      throw storeError(err, `opening the store ${abs}`)
+    }
+  }
+
+  /** Creates the schema once (concurrent creators serialize on the write lock) and returns the storeId. */
+  private static ensureSchema (db: Database.Database, dir: string, create: boolean): string {
+    const read = (): Record<string, string> => {
+      const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined
+      if (!hasMeta) return {}
+      return Object.fromEntries((db.prepare('SELECT key, value FROM meta').raw().all() as string[][]).map(([k, v]) => [k, v]))
+    }
+    let meta = read()
+    if (meta.schema_version === undefined) {
+      if (!create) throw new FerryError(ErrorCode.STORE, `${dir}/history.db is not a Ferry store`)
+      db.transaction(() => {
+        db.exec(SCHEMA)
+        const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)')
+        put.run('store_id', randomUUID())
+        put.run('schema_version', String(SCHEMA_VERSION))
+        put.run('created_at', new Date().toISOString())
+      }).immediate()
+      meta = read()
+    }
+    const version = Number(meta.schema_version)
+    if (version > SCHEMA_VERSION) {
+      throw new FerryError(ErrorCode.STORE, `${dir} was written by a newer Ferry (schema ${version}, this one knows ${SCHEMA_VERSION})`)
+    }
+    return meta.store_id
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.folder.close()
+    this.db.close()
+  }
+
+  // ---- statements ----------------------------------------------------------------------------------
+
+  /** Prepared once per SQL text; rows come back as arrays in column order (see schema.ts). */
+  private stmt (sql: string): Statement {
+    let s = this.statements.get(sql)
+    if (s === undefined) {
+      s = this.db.prepare(sql)
+      if (s.reader) s.raw(true)
+      this.statements.set(sql, s)
+    }
+    return s
+  }
+
+  private all (sql: string, ...params: unknown[]): Row[] {
+    return this.stmt(sql).all(...params) as Row[]
+  }
+
+  private one (sql: string, ...params: unknown[]): Row | undefined {
+    return this.stmt(sql).get(...params) as Row | undefined
+  }
+
+  /** Runs `fn`, turning filesystem and SQLite failures into typed errors (a full disk is STORE_FULL). */
+  private guard<T> (what: string, fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw storeError(err, what)
+    }
+  }
+
+  /** Runs `fn` in one transaction (a savepoint when already inside one). */
+  transaction<T> (fn: () => T): T {
+    return this.guard('writing the store', () => this.db.transaction(fn)())
+  }
+
+  /**
+   * Runs an async `fn` inside one transaction: committed when it resolves, rolled back when it throws.
+   * Everything that uses this store meanwhile joins the transaction, so only one caller (an importer)
+   * may use the store while it runs.
+   */
+  async transactionAsync<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) throw new FerryError(ErrorCode.INTERNAL, 'transactionAsync cannot nest in another transaction')
+    this.guard('starting a transaction', () => this.db.exec('BEGIN IMMEDIATE'))
+    let result: T
+    try {
+      result = await fn()
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw err
+    }
+    try {
+      this.db.exec('COMMIT')
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw storeError(err, 'committing')
+    }
+    return result
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------
+
+  contacts (selection?: Selection): Contact[] {
+    const b = boundsOf(selection)
+    return this.guard('reading contacts', () => {
+      if (!b.filtered) return this.all(`SELECT ${CONTACT_COLUMNS} FROM contacts ORDER BY id`).map(contactFromRow)
+      // The people a selection shows: members of its conversations and senders of its messages.
+      const sql = `SELECT ${CONTACT_COLUMNS} FROM contacts WHERE id IN (
+          SELECT j.value FROM conversations c, json_each(c.members) j WHERE ${this.inList('c.id', b)}
+          UNION SELECT sender FROM messages WHERE ${this.inList('conversation', b)} AND ts >= ? AND ts < ?
+        ) ORDER BY id`
+      return this.all(sql, ...this.listParam(b), ...this.listParam(b), b.since, b.until).map(contactFromRow)
+    })
+  }
+
+  conversations (selection?: Selection): Conversation[] {
+    const b = boundsOf(selection)
+    return this.guard('reading conversations', () =>
+      this.all(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE ${this.inList('id', b)} ORDER BY id`, ...this.listParam(b))
+        .map(conversationFromRow))
+  }
+
+  media (selection?: Selection): MediaRecord[] {
+    const b = boundsOf(selection)
+    return this.guard('reading media records', () => {
+      if (!b.filtered) return this.all(`SELECT ${MEDIA_COLUMNS} FROM media ORDER BY sha256`).map(mediaFromRow)
+      const sql = `SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 IN (
+          SELECT media FROM messages WHERE media IS NOT NULL AND ${this.inList('conversation', b)} AND ts >= ? AND ts < ?
+        ) ORDER BY sha256`
+      return this.all(sql, ...this.listParam(b), b.since, b.until).map(mediaFromRow)
+    })
+  }
+
+  messageCounts (selection?: Selection): Map<string, number> {
+    const b = boundsOf(selection)
+    return this.guard('counting messages', () => {
+      const sql = `SELECT conversation, count(*) FROM messages WHERE ${this.inList('conversation', b)} AND ts >= ? AND ts < ?
+        GROUP BY conversation`
+      return new Map(this.all(sql, ...this.listParam(b), b.since, b.until).map(r => [r[0] as string, r[1] as number]))
+    })
+  }
+
+  /**
+   * Messages in canonical order, read a page at a time by a keyset cursor on the (conversation, ts, id)
+   * index. No statement stays open between pages: a caller (the sender) may hold this iterator across
+   * network waits or abandon it midway, and an open better-sqlite3 iterator would meanwhile lock the
+   * connection for every other statement and pin the WAL.
+   */
+  * messages (selection?: Selection, after?: MessageKey): Generator<Message> {
+    const b = boundsOf(selection)
+    if (b.conversations === undefined) {
+      const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (conversation, ts, id) > (?, ?, ?) AND ts >= ? AND ts < ?
+        ORDER BY conversation, ts, id LIMIT ${PAGE}`
+      yield * this.pages(after ?? { conversation: '', ts: MIN_TS, id: '' }, k => [k.conversation, k.ts, k.id, b.since, b.until], sql)
+      return
+    }
+    // A listed conversation is an equality on the index's first column, so each is one range scan.
+    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) AND ts >= ? AND ts < ?
+      ORDER BY ts, id LIMIT ${PAGE}`
+    for (const conversation of b.conversations) {
+      if (after !== undefined && compareStrings(conversation, after.conversation) < 0) continue
+      const start = after !== undefined && conversation === after.conversation ? after : { conversation, ts: MIN_TS, id: '' }
+      yield * this.pages(start, k => [conversation, k.ts, k.id, b.since, b.until], sql)
+    }
+  }
+
+  transferMessages (transfer: number, conversation: string): Generator<Message> {
+    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) AND xfer = ?
+      ORDER BY ts, id LIMIT ${PAGE}`
+    return this.pages({ conversation, ts: MIN_TS, id: '' }, k => [conversation, k.ts, k.id, transfer], sql)
+  }
+
+  private * pages (start: MessageKey, params: (after: MessageKey) => unknown[], sql: string): Generator<Message> {
+    let after = start
+    for (;;) {
+      const rows = this.guard('reading messages', () => this.all(sql, ...params(after)))
+      for (const r of rows) yield messageFromRow(r)
+      if (rows.length < PAGE) return
+      const last = rows[rows.length - 1]
+      after = { conversation: last[0] as string, ts: last[3] as number, id: last[1] as string }
+    }
+  }
+
+  /** SQL restricting `column` to the selection's conversation list (bound as one JSON parameter). */
+  private inList (column: string, b: Bounds): string {
+    return b.json === undefined ? '1' : `${column} IN (SELECT value FROM json_each(?))`
+  }
+
+  private listParam (b: Bounds): string[] {
+    return b.json === undefined ? [] : [b.json]
+  }
+
+  hasConversation (id: string): boolean {
+    return this.guard('reading conversations', () => this.one('SELECT 1 FROM conversations WHERE id = ?', id) !== undefined)
+  }
+
+  hasMediaRecord (sha256: string): boolean {
+    return this.guard('reading media records', () => this.one('SELECT 1 FROM media WHERE sha256 = ?', sha256) !== undefined)
+  }
+
+  hasMediaFile (sha256: string): boolean {
+    return this.guard(`checking media ${sha256}`, () => this.folder.has(sha256))
+  }
+
+  readMedia (sha256: string, offset: number, length: number): Uint8Array {
+    return this.folder.read(sha256, offset, length)
+  }
+
+  mediaPath (sha256: string): string {
+    return this.folder.path(sha256)
+  }
+
+  stats (): StoreStats {
+    return this.guard('reading store statistics', () => {
+      const [contacts, conversations, messages] = this.one(`SELECT (SELECT count(*) FROM contacts),
+        (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)`) as number[]
+      const s: StoreStats = { contacts, conversations, messages, media: 0, mediaPresent: 0, mediaMissing: 0, mediaBytesPresent: 0, mediaBytesMissing: 0 }
+      for (const m of this.media()) {
+        s.media++
+        if (this.folder.has(m.sha256)) {
+          s.mediaPresent++
+          s.mediaBytesPresent += m.size
+        } else {
+          s.mediaMissing++
+          s.mediaBytesMissing += m.size
+        }
+      }
+      return s
+    })
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------
+
+  putMetadata (contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void {
+    this.transaction(() => {
+      const c = this.stmt(upsertSql('contacts', CONTACT_COLUMNS, 'id'))
+      for (const x of contacts) c.run(contactParams(x))
+      const v = this.stmt(upsertSql('conversations', CONVERSATION_COLUMNS, 'id'))
+      for (const x of conversations) v.run(conversationParams(x))
+      const m = this.stmt(upsertSql('media', MEDIA_COLUMNS, 'sha256'))
+      for (const x of media) m.run(mediaParams(x))
+    })
+  }
+
+  /** Upserts messages written locally (no transfer tag) in one transaction: the importer's and simulator's path. */
+  putMessages (messages: Iterable<Message>): void {
+    this.transaction(() => this.upsertMessages(messages, null))
+  }
+
+  private upsertMessages (messages: Iterable<Message>, xfer: number | null): void {
+    const s = this.stmt(upsertSql('messages', `${MESSAGE_COLUMNS}, xfer`, 'conversation, id'))
+    for (const m of messages) s.run(messageParams(m, xfer))
+  }
+
+  /** Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. */
+  async addMediaFromFile (path: string, expect?: MediaDigest): Promise<MediaDigest> {
+    return await this.folder.addFile(path, expect)
+  }
+
+  /** Streams bytes into media/ under their sha256, never holding them whole. */
+  async writeMedia (chunks: AsyncIterable<Uint8Array>): Promise<MediaDigest> {
+    return await this.folder.write(chunks)
+  }
+
+  /** Deletes a media file (not its record). */
+  removeMediaFile (sha256: string): void {
+    this.guard(`removing media ${sha256}`, () => this.folder.remove(sha256))
+  }
+
+  // ---- transfers -----------------------------------------------------------------------------------
+
+  openTransfer (transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint {
+    return this.transaction(() => {
+      const now = Date.now()
+      const found = this.one('SELECT id FROM transfers WHERE transfer_id = ?', Buffer.from(transferId))
+      if (found === undefined) {
+        this.stmt(`INSERT INTO transfers (transfer_id, source_id, selection, started_at, updated_at) VALUES (?, ?, ?, ?, ?)`)
+          .run(Buffer.from(transferId), sourceId, JSON.stringify(selection), now, now)
+      } else {
+        // Receiving again (a re-run of a verified transfer too) makes it unfinished until verified again.
+        this.stmt("UPDATE transfers SET state = 'receiving', updated_at = ? WHERE id = ?").run(now, found[0])
+      }
+      return this.transferRow(Buffer.from(transferId))
+    })
+  }
+
+  transfers (): IncomingTransfer[] {
+    return this.guard('reading transfers', () =>
+      this.all(`${TRANSFER_SELECT} WHERE state = 'receiving' ORDER BY id`).map(transferFromRow))
+  }
+
+  private transferRow (transferId: Buffer): IncomingTransfer {
+    return transferFromRow(this.one(`${TRANSFER_SELECT} WHERE transfer_id = ?`, transferId) as Row)
+  }
+
+  /**
+   * Upserts the batch tagged with the transfer and advances its checkpoint, in one transaction. Only
+   * messages beyond the stored cursor count as new, so re-applying a batch changes nothing.
+   */
+  commitBatch (transfer: number, messages: Message[], cursor: MessageKey): void {
+    this.transaction(() => {
+      const row = this.one('SELECT cursor_conversation, cursor_ts, cursor_id FROM transfers WHERE id = ?', transfer)
+      if (row === undefined) throw new FerryError(ErrorCode.STORE, `no transfer ${transfer} in this store`)
+      const prev: MessageKey | undefined = row[0] === null ? undefined : { conversation: row[0] as string, ts: row[1] as number, id: row[2] as string }
+      this.upsertMessages(messages, transfer)
+      let added = 0
+      for (const m of messages) if (prev === undefined || compareKeys(m, prev) > 0) added++
+      const next = prev !== undefined && compareKeys(cursor, prev) <= 0 ? prev : cursor
+      this.stmt(`UPDATE transfers SET cursor_conversation = ?, cursor_ts = ?, cursor_id = ?, messages = messages + ?, updated_at = ?
+        WHERE id = ?`).run(next.conversation, next.ts, next.id, added, Date.now(), transfer)
+    })
+  }
+
+  finishTransfer (transfer: number): void {
+    this.guard('finishing the transfer', () =>
+      this.stmt("UPDATE transfers SET state = 'verified', updated_at = ? WHERE id = ?").run(Date.now(), transfer))
+  }
+
+  // ---- partial media -------------------------------------------------------------------------------
+
+  /** Partial media files being received, with their declared size when the record is known. */
+  parts (): PartInfo[] {
+    return this.guard('reading partial media', () =>
+      this.all('SELECT p.sha256, p.length, m.size FROM parts p LEFT JOIN media m ON m.sha256 = p.sha256 ORDER BY p.sha256')
+        .map(r => r[2] === null ? { sha256: r[0] as string, length: r[1] as number } : { sha256: r[0] as string, length: r[1] as number, size: r[2] as number }))
+  }
+
+  private committedLength (sha256: string): number {
+    return (this.one('SELECT length FROM parts WHERE sha256 = ?', sha256)?.[0] as number | undefined) ?? 0
+  }
+
+  partLength (sha256: string): number {
+    return this.guard(`checking partial media ${sha256}`, () => {
+      const recorded = this.committedLength(sha256)
+      const size = this.folder.partSize(sha256)
+      // Bytes past the record were written before a crash but never committed; a file shorter than its
+      // record lost its tail, and what remains is still a valid prefix.
+      const committed = Math.min(recorded, size)
+      if (size > committed) this.folder.truncatePart(sha256, committed)
+      if (recorded !== committed) this.recordPart(sha256, committed)
+      const running = this.partHashes.get(sha256)
+      if (running !== undefined && running.length !== committed) this.partHashes.delete(sha256)
+      return committed
+    })
+  }
+
+  appendPart (sha256: string, offset: number, data: Uint8Array): void {
+    this.guard(`writing partial media ${sha256}`, () => {
+      const committed = this.committedLength(sha256)
+      if (offset !== committed) {
+        throw new FerryError(ErrorCode.ORDER, `media ${sha256}: append at ${offset}, but ${committed} bytes are committed`)
+      }
+      this.folder.writePart(sha256, offset, data)
+      this.recordPart(sha256, offset + data.byteLength)
+      const running = this.partHashes.get(sha256)
+      if (running !== undefined && running.length === offset) {
+        running.hash.update(data)
+        running.length += data.byteLength
+      } else if (offset === 0) {
+        this.partHashes.set(sha256, { hash: createHash('sha256').update(data), length: data.byteLength })
+      } else {
+        this.partHashes.delete(sha256) // resumed from an earlier run: partDigest reads the file once
+      }
+    })
+  }
+
+  private recordPart (sha256: string, length: number): void {
+    this.stmt('INSERT INTO parts (sha256, length) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET length = excluded.length').run(sha256, length)
+  }
+
+  partDigest (sha256: string): string {
+    return this.guard(`hashing partial media ${sha256}`, () => {
+      const committed = this.committedLength(sha256)
+      let running = this.partHashes.get(sha256)
+      if (running === undefined || running.length !== committed) {
+        running = { hash: committed === 0 ? createHash('sha256') : this.folder.hashPart(sha256, committed), length: committed }
+        this.partHashes.set(sha256, running)
+      }
+      // copy(): the running hash stays usable should more bytes follow.
+      return running.hash.copy().digest('hex')
+    })
+  }
+
+  promotePart (sha256: string): void {
+    this.guard(`storing media ${sha256}`, () => {
+      this.partLength(sha256) // drops an uncommitted tail, should one have appeared
+      this.folder.promotePart(sha256)
+      this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256)
+      this.partHashes.delete(sha256)
+    })
+  }
+
+  discardPart (sha256: string): void {
+    this.guard(`discarding partial media ${sha256}`, () => {
+      this.folder.discardPart(sha256)
+      this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256)
+      this.partHashes.delete(sha256)
+    })
+  }
+}
+
+const TRANSFER_SELECT = `SELECT id, transfer_id, source_id, selection, cursor_conversation, cursor_ts, cursor_id, messages, state, updated_at
+  FROM transfers`
+
+function transferFromRow (r: Row): IncomingTransfer {
+  const t: IncomingTransfer = {
+    transfer: r[0] as number,
+    transferId: new Uint8Array(r[1] as unknown as Buffer),
+    sourceId: r[2] as string,
+    selection: JSON.parse(r[3] as string) as Selection,
+    messages: r[7] as number,
+    state: r[8] as TransferCheckpoint['state'],
+    updatedAt: r[9] as number
+  }
+  if (r[4] !== null) t.cursor = { conversation: r[4] as string, ts: r[5] as number, id: r[6] as string }
+  return t
+}
