@@ -1,0 +1,144 @@
+import { constants } from 'node:fs'
+import { copyFile, mkdir } from 'node:fs/promises'
+import { join, relative, resolve, sep } from 'node:path'
+import type { Writable } from 'node:stream'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import type { ChatStoreReader } from '../store/chat-store.js'
+import { toLine } from './ndjson.js'
+
+export interface ExportOptions {
+  /** Copy every media file the store holds into this directory (named by sha256) and emit its `path`. */
+  mediaDir?: string
+  /** The directory `path` values are relative to: the NDJSON file's own (default: the current directory). */
+  relativeTo?: string
+}
+
+export interface ExportResult {
+  contacts: number
+  conversations: number
+  media: number
+  /** Media files copied to mediaDir. */
+  mediaFiles: number
+  messages: number
+  bytes: number
+}
+
+/** Lines are coalesced into writes of about this size: one write per line would dominate the export. */
+const WRITE_BYTES = 64 * 1024
+
+/**
+ * Writes a store as canonical NDJSON: contacts by id, conversations by id, media by sha256, messages by
+ * (conversation, ts, id), each line in the format's fixed field order. Equal content gives equal bytes.
+ * Respects `out`'s backpressure and does not end it (stdout cannot be ended; the caller owns the stream).
+ */
+export async function exportNdjson (store: ChatStoreReader, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
+  const sink = new LineSink(out)
+  const result: ExportResult = { contacts: 0, conversations: 0, media: 0, mediaFiles: 0, messages: 0, bytes: 0 }
+  try {
+    for (const c of store.contacts()) {
+      await sink.line(toLine('contact', c))
+      result.contacts++
+    }
+    for (const c of store.conversations()) {
+      await sink.line(toLine('conversation', c))
+      result.conversations++
+    }
+    const copier = options.mediaDir === undefined ? undefined : await MediaCopier.create(store, options.mediaDir, options.relativeTo)
+    for (const m of store.media()) {
+      const path = await copier?.copy(m.sha256)
+      if (path !== undefined) result.mediaFiles++
+      await sink.line(toLine('media', path === undefined ? m : { ...m, path }))
+      result.media++
+    }
+    for (const m of store.messages()) {
+      await sink.line(toLine('message', m))
+      result.messages++
+    }
+    await sink.flush()
+  } finally {
+    sink.release()
+  }
+  result.bytes = sink.bytes
+  return result
+}
+
+/** Copies media files beside the export and names them relative to the NDJSON file. */
+class MediaCopier {
+  private constructor (private readonly store: ChatStoreReader, private readonly dir: string, private readonly base: string) {}
+
+  static async create (store: ChatStoreReader, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
+    const dir = resolve(mediaDir)
+    try {
+      await mkdir(dir, { recursive: true })
+    } catch (err) {
+      throw storeError(err, `creating ${dir}`)
+    }
+    return new MediaCopier(store, dir, resolve(relativeTo))
+  }
+
+  /** The file's path for the NDJSON line (with '/' on every platform), or undefined when the store lacks it. */
+  async copy (sha256: string): Promise<string | undefined> {
+    if (!this.store.hasMediaFile(sha256)) return undefined
+    const dest = join(this.dir, sha256)
+    try {
+      // A clone where the filesystem can (copy-on-write), a copy elsewhere.
+      await copyFile(this.store.mediaPath(sha256), dest, constants.COPYFILE_FICLONE)
+    } catch (err) {
+      throw storeError(err, `copying media ${sha256} to ${this.dir}`)
+    }
+    return relative(this.base, dest).split(sep).join('/')
+  }
+}
+
+/** Buffers lines and writes them with backpressure, surfacing the stream's errors (EPIPE...) as a rejection. */
+class LineSink {
+  bytes = 0
+  private buffer: string[] = []
+  private buffered = 0
+  private failure?: Error
+  private readonly onError = (err: Error): void => { this.failure ??= err }
+
+  constructor (private readonly out: Writable) {
+    out.on('error', this.onError)
+  }
+
+  async line (text: string): Promise<void> {
+    this.buffer.push(text, '\n')
+    this.buffered += text.length + 1
+    if (this.buffered >= WRITE_BYTES) await this.flush()
+  }
+
+  async flush (): Promise<void> {
+    this.check()
+    if (this.buffer.length === 0) return
+    const chunk = this.buffer.join('')
+    this.buffer = []
+    this.buffered = 0
+    this.bytes += Buffer.byteLength(chunk)
+    if (!this.out.write(chunk)) await this.drained()
+    this.check()
+  }
+
+  private async drained (): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        this.out.off('drain', done)
+        this.out.off('close', done)
+        this.out.off('error', done)
+        resolve()
+      }
+      this.out.on('drain', done)
+      this.out.on('close', done)
+      this.out.on('error', done)
+    })
+  }
+
+  private check (): void {
+    if (this.failure !== undefined) throw storeError(this.failure, 'writing the export')
+    if (this.out.destroyed) throw new FerryError(ErrorCode.STORE, 'writing the export: the output was closed')
+  }
+
+  release (): void {
+    this.out.off('error', this.onError)
+  }
+}

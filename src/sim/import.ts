@@ -1,0 +1,227 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { hashFile } from '../store/media-folder.js'
+import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
+import type { SqliteChatStore } from '../store/sqlite-store.js'
+import { parseLine, readLines } from './ndjson.js'
+
+// Import of a canonical NDJSON history into a store, all or nothing.
+//
+// What is accepted (see ndjson.ts for each field's rules):
+// - one JSON object per line, UTF-8, LF or CRLF; blank lines are skipped; keys in any order; records in
+//   any order (a message may come before its conversation).
+// - refused: invalid JSON or UTF-8, an unknown type, kind or status, a missing, null, wrongly typed or
+//   unknown field, a non-integer ts, a sha256 that is not 64 lowercase hex digits.
+// - references: a message's conversation and media must each be a record in the file or in the store.
+//   Senders, members and replyTo are not checked: people leave groups and messages get deleted.
+// - a media line with `path` (relative to the NDJSON file's directory) must name a file whose size and
+//   sha256 match; it is copied into the store. Without `path` only the record is stored.
+// - the same key twice (contact id, conversation id, media sha256, or message conversation+id): the later
+//   line wins, as in any merge; but one sha256 declared with two different sizes is refused.
+// Any refusal is a FerryError BAD_INPUT "line N: reason" and leaves the store as it was: every row is
+// written inside one transaction that is rolled back, and media files are copied only once every line has
+// passed (and removed again should the commit still fail). Memory stays bounded by the metadata: messages
+// are written in batches, and only references not yet resolved are remembered.
+
+export interface ImportOptions {
+  /** Directory media `path`s are relative to (default: the file's directory, or the current directory for a stream). */
+  baseDir?: string
+}
+
+export interface ImportResult {
+  contacts: number
+  conversations: number
+  media: number
+  /** Media files copied into the store (files it already held are not copied again). */
+  mediaFiles: number
+  messages: number
+  lines: number
+}
+
+/** Records written per store call: large enough to amortize, small enough to keep memory flat. */
+const BATCH = 4096
+
+function lineError (n: number, reason: string): FerryError {
+  return new FerryError(ErrorCode.BAD_INPUT, `line ${n}: ${reason}`, { line: n })
+}
+
+/**
+ * References to records that may come later in the file: a name resolves when the file provides it or
+ * the store already holds it; names still unresolved at the end are errors, reported at their first use.
+ */
+class References {
+  private readonly known = new Set<string>()
+  private readonly unresolved = new Map<string, number>()
+
+  constructor (private readonly what: string, private readonly inStore: (name: string) => boolean) {}
+
+  provide (name: string): void {
+    this.known.add(name)
+    this.unresolved.delete(name)
+  }
+
+  use (name: string, line: number): void {
+    if (this.known.has(name) || this.unresolved.has(name)) return
+    if (this.inStore(name)) this.known.add(name)
+    else this.unresolved.set(name, line)
+  }
+
+  /** The earliest use of a name that nothing provided, as the error to report. */
+  firstUnresolved (): FerryError | undefined {
+    let first: [string, number] | undefined
+    for (const entry of this.unresolved) if (first === undefined || entry[1] < first[1]) first = entry
+    return first === undefined ? undefined : lineError(first[1], `${this.what} ${JSON.stringify(first[0])} is neither in the file nor in the store`)
+  }
+}
+
+/** Throws the unresolved reference with the lowest line number among all kinds. */
+function checkReferences (...refs: References[]): void {
+  const errors = refs.map(r => r.firstUnresolved()).filter((e): e is FerryError => e !== undefined)
+  errors.sort((a, b) => (a.details?.line as number) - (b.details?.line as number))
+  if (errors.length > 0) throw errors[0]
+}
+
+interface MediaFile {
+  line: number
+  path: string
+  expect: { sha256: string, size: number }
+}
+
+/** Accumulates validated records and writes them to the store in batches (inside the import's transaction). */
+class Batches {
+  contacts: Contact[] = []
+  conversations: Conversation[] = []
+  media: MediaRecord[] = []
+  messages: Message[] = []
+  private pending = 0
+
+  constructor (private readonly store: SqliteChatStore) {}
+
+  added (): void {
+    if (++this.pending >= BATCH) this.flush()
+  }
+
+  flush (): void {
+    if (this.pending === 0) return
+    this.store.putMetadata(this.contacts, this.conversations, this.media)
+    this.store.putMessages(this.messages)
+    this.contacts = []
+    this.conversations = []
+    this.media = []
+    this.messages = []
+    this.pending = 0
+  }
+}
+
+async function checkMediaFile (f: MediaFile): Promise<void> {
+  let size: number
+  try {
+    size = (await stat(f.path)).size
+  } catch (err) {
+    throw lineError(f.line, `cannot read media file ${f.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  if (size !== f.expect.size) throw lineError(f.line, `media file ${f.path} has ${size} bytes, the record says ${f.expect.size}`)
+  const actual = await hashFile(f.path)
+  if (actual.sha256 !== f.expect.sha256) throw lineError(f.line, `media file ${f.path} has sha256 ${actual.sha256}, the record says ${f.expect.sha256}`)
+}
+
+/** Imports an NDJSON file (a path, or a byte stream) into the store; all or nothing. */
+export async function importNdjson (store: SqliteChatStore, file: string | AsyncIterable<Uint8Array | string>, options: ImportOptions = {}): Promise<ImportResult> {
+  const baseDir = resolve(options.baseDir ?? (typeof file === 'string' ? dirname(resolve(file)) : '.'))
+  const input = typeof file === 'string' ? createReadStream(file, { highWaterMark: 1024 * 1024 }) : file
+  const added: string[] = []
+  try {
+    return await store.transactionAsync(async () => {
+      const result = await readAll(store, input, baseDir)
+      // Every line passed: only now do media files enter the store.
+      for (const f of result.files) {
+        if (store.hasMediaFile(f.expect.sha256)) continue
+        try {
+          await store.addMediaFromFile(f.path, f.expect)
+        } catch (err) {
+          if (isFerryError(err, ErrorCode.HASH_MISMATCH) || isFerryError(err, ErrorCode.SIZE_MISMATCH)) {
+            throw lineError(f.line, `media file changed while importing: ${err.message}`)
+          }
+          throw err
+        }
+        added.push(f.expect.sha256)
+      }
+      return { ...result.counts, mediaFiles: added.length }
+    })
+  } catch (err) {
+    for (const sha of added) store.removeMediaFile(sha)
+    if (isFerryError(err)) throw err
+    // The input itself failed to read (a missing file, a broken pipe): the user's input, not the store.
+    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${typeof file === 'string' ? file : 'the input'}: ${(err as Error).message}`, undefined, { cause: err })
+  }
+}
+
+async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
+  const counts = { contacts: 0, conversations: 0, media: 0, messages: 0, lines: 0 }
+  const conversations = new References('conversation', name => store.hasConversation(name))
+  const media = new References('media', name => store.hasMediaRecord(name))
+  const files = new Map<string, MediaFile>() // sha256 -> the first file that provides it
+  const checked = new Set<string>() // path + sha256 already verified
+  const sizes = new Map<string, { size: number, line: number }>()
+  const batches = new Batches(store)
+  for await (const { n, text } of readLines(input)) {
+    counts.lines = n
+    if (text.trim() === '') continue
+    let record
+    try {
+      record = parseLine(text)
+    } catch (err) {
+      throw isFerryError(err, ErrorCode.BAD_INPUT) ? lineError(n, err.message) : err
+    }
+    switch (record.type) {
+      case 'contact': {
+        const { type, ...c } = record
+        batches.contacts.push(c)
+        counts.contacts++
+        break
+      }
+      case 'conversation': {
+        const { type, ...c } = record
+        batches.conversations.push(c)
+        conversations.provide(c.id)
+        counts.conversations++
+        break
+      }
+      case 'media': {
+        const { type, path, ...m } = record
+        // A size is a fact of the content its sha256 names: two sizes for one sha256 contradict each other.
+        const first = sizes.get(m.sha256)
+        if (first !== undefined && first.size !== m.size) {
+          throw lineError(n, `media ${m.sha256} has size ${m.size}, but line ${first.line} says ${first.size}`)
+        }
+        if (first === undefined) sizes.set(m.sha256, { size: m.size, line: n })
+        if (path !== undefined) {
+          const f = { line: n, path: resolve(baseDir, path), expect: { sha256: m.sha256, size: m.size } }
+          if (!checked.has(f.path + '\0' + m.sha256)) {
+            await checkMediaFile(f)
+            checked.add(f.path + '\0' + m.sha256)
+          }
+          if (!files.has(m.sha256)) files.set(m.sha256, f)
+        }
+        batches.media.push(m)
+        media.provide(m.sha256)
+        counts.media++
+        break
+      }
+      case 'message': {
+        const { type, ...m } = record
+        conversations.use(m.conversation, n)
+        if (m.media !== undefined) media.use(m.media, n)
+        batches.messages.push(m)
+        counts.messages++
+        break
+      }
+    }
+    batches.added()
+  }
+  batches.flush()
+  checkReferences(conversations, media)
+  return { counts, files: [...files.values()] }
+}
