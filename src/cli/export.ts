@@ -1,0 +1,69 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { finished } from 'node:stream/promises'
+import { exportNdjson, type ExportResult } from '../sim/export.js'
+import { SqliteChatStore } from '../store/sqlite-store.js'
+import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+
+const command: Command = {
+  name: 'export',
+  summary: 'export a store as canonical NDJSON (optionally with its media)',
+  help: `Usage: ferry export --store DIR [--out FILE] [--media DIR]
+
+Writes everything the store holds as canonical NDJSON: contacts by id, conversations by id,
+media by sha256, messages by (conversation, ts, id), fields in a fixed order. Two stores with
+the same content export byte-identical files, so 'cmp' or 'diff' compares phones.
+
+Options:
+  -s, --store DIR   the store to read
+  -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout)
+  --media DIR       also copy the media files into DIR and give each media line a "path"
+                    (relative to FILE's directory, or to the current directory for stdout)
+
+Examples:
+  ferry export --store ./old-phone --out backup/history.ndjson --media backup/media
+  ferry export --store ./a > a.ndjson && ferry export --store ./b | cmp - a.ndjson`,
+  options: {
+    store: { type: 'string', short: 's' },
+    out: { type: 'string', short: 'o' },
+    media: { type: 'string' }
+  },
+  async run (args) {
+    const store = SqliteChatStore.open(requireString(args, 'store', 'export'))
+    try {
+      const out = optionalString(args, 'out')
+      const mediaDir = optionalString(args, 'media')
+      if (out === undefined) {
+        await exportNdjson(store, process.stdout, { mediaDir })
+        return EXIT_OK
+      }
+      const r = await exportToFile(store, resolve(out), mediaDir)
+      process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
+        `(${r.mediaFiles} files copied), ${r.messages} messages to ${out}\n`)
+      return EXIT_OK
+    } finally {
+      store.close()
+    }
+  }
+}
+
+/** Writes beside the target and renames: an interrupted export never leaves a truncated file behind. */
+async function exportToFile (store: SqliteChatStore, file: string, mediaDir?: string): Promise<ExportResult> {
+  const tmp = `${file}.${process.pid}.tmp`
+  await mkdir(dirname(file), { recursive: true })
+  const stream = createWriteStream(tmp)
+  try {
+    const result = await exportNdjson(store, stream, { mediaDir, relativeTo: dirname(file) })
+    stream.end()
+    await finished(stream)
+    await rename(tmp, file)
+    return result
+  } catch (err) {
+    stream.destroy()
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+export default command

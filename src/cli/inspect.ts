@@ -1,0 +1,118 @@
+import type { Selection } from '../store/model.js'
+import { SqliteChatStore, type IncomingTransfer, type PartInfo, type StoreStats } from '../store/sqlite-store.js'
+import { EXIT_OK, requireString, type Command } from './command.js'
+import { formatBytes } from './progress.js'
+
+/** What `inspect --json` prints: stable keys for scripts and tests. */
+export interface InspectReport {
+  store: string
+  storeId: string
+  stats: StoreStats
+  conversations: Array<{ id: string, kind: string, title: string, members: number, messages: number }>
+  transfers: Array<{
+    transfer: number
+    transferId: string
+    sourceId: string
+    selection: Selection
+    messages: number
+    cursor?: { conversation: string, ts: number, id: string }
+    updatedAt: string
+  }>
+  partialMedia: PartInfo[]
+}
+
+export function inspectStore (store: SqliteChatStore): InspectReport {
+  const counts = store.messageCounts()
+  return {
+    store: store.dir,
+    storeId: store.storeId,
+    stats: store.stats(),
+    conversations: store.conversations().map(c => ({
+      id: c.id, kind: c.kind, title: c.title, members: c.members.length, messages: counts.get(c.id) ?? 0
+    })),
+    transfers: store.transfers().map((t: IncomingTransfer) => ({
+      transfer: t.transfer,
+      transferId: Buffer.from(t.transferId).toString('hex'),
+      sourceId: t.sourceId,
+      selection: t.selection,
+      messages: t.messages,
+      ...(t.cursor === undefined ? {} : { cursor: t.cursor }),
+      updatedAt: new Date(t.updatedAt).toISOString()
+    })),
+    partialMedia: store.parts()
+  }
+}
+
+function describeSelection (s: Selection): string {
+  const parts: string[] = []
+  parts.push(s.conversations === undefined ? 'all conversations' : `${s.conversations.length} conversation(s)`)
+  if (s.since !== undefined) parts.push(`from ${new Date(s.since).toISOString()}`)
+  if (s.until !== undefined) parts.push(`until ${new Date(s.until).toISOString()}`)
+  return parts.join(', ')
+}
+
+export function renderReport (r: InspectReport): string {
+  const s = r.stats
+  const lines = [
+    `Store ${r.store} (id ${r.storeId})`,
+    `  ${s.contacts} contacts, ${s.conversations} conversations, ${s.messages} messages`,
+    `  media: ${s.media} records; ${s.mediaPresent} files present (${formatBytes(s.mediaBytesPresent)}), ` +
+      `${s.mediaMissing} missing (${formatBytes(s.mediaBytesMissing)})`
+  ]
+  if (r.conversations.length > 0) {
+    lines.push('', 'Conversations:')
+    const width = Math.min(24, Math.max(...r.conversations.map(c => c.id.length)))
+    for (const c of r.conversations) {
+      lines.push(`  ${c.id.padEnd(width)}  ${c.kind.padEnd(6)}  ${String(c.messages).padStart(8)} messages  ${c.members} members  ${JSON.stringify(c.title)}`)
+    }
+  }
+  if (r.transfers.length > 0) {
+    lines.push('', 'Unfinished incoming transfers (run the same receive again to resume):')
+    for (const t of r.transfers) {
+      const at = t.cursor === undefined ? 'nothing committed yet' : `committed up to ${t.cursor.conversation} / ${t.cursor.id} (${new Date(t.cursor.ts).toISOString()})`
+      lines.push(`  #${t.transfer} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages, ${at}; last activity ${t.updatedAt}`)
+    }
+  }
+  if (r.partialMedia.length > 0) {
+    lines.push('', 'Partly received media:')
+    for (const p of r.partialMedia) {
+      const of = p.size === undefined ? '' : ` of ${formatBytes(p.size)} (${p.size === 0 ? 100 : Math.floor(p.length / p.size * 100)}%)`
+      lines.push(`  ${p.sha256}  ${formatBytes(p.length)}${of}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+const command: Command = {
+  name: 'inspect',
+  summary: 'show what a store holds and any unfinished incoming transfer',
+  help: `Usage: ferry inspect --store DIR [--json]
+
+Shows what a store holds: counts of contacts, conversations and messages, each conversation with
+its message count, media files present and missing (with their bytes), and any incoming transfer
+that has not finished, with how far it got (messages committed, partly received media).
+
+Options:
+  -s, --store DIR   the store to inspect
+  --json            print one JSON object instead of text (for scripts)
+
+Examples:
+  ferry inspect --store ./new-phone
+  ferry inspect --store ./new-phone --json | jq '.stats.messages'`,
+  options: {
+    store: { type: 'string', short: 's' },
+    json: { type: 'boolean' }
+  },
+  async run (args) {
+    const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'))
+    try {
+      const report = inspectStore(store)
+      process.stdout.write((args.values.json === true ? JSON.stringify(report, null, 2) : renderReport(report)) + '\n')
+      return EXIT_OK
+    } finally {
+      store.close()
+    }
+  }
+}
+
+export default command

@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+// The import, export and inspect commands as a user runs them: real processes, exit codes, pipes.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const FERRY = join(ROOT, 'bin', 'ferry.js')
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
+
+afterAll(() => cleanupTempDirs())
+
+function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function shell (script: string): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, FERRY: `${process.execPath} ${FERRY}` } })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('ferry import / export / inspect', () => {
+  const dir = tempDir()
+  const a = join(dir, 'a')
+
+  it('imports a file into a new store and prints the counts', () => {
+    const r = ferry('import', FIXTURE, '--store', a)
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/imported 6 contacts, 5 conversations, 5 media records \(4 files copied\), 19 messages/)
+  })
+
+  it('pipes an export into an import: the copy exports the same bytes', () => {
+    const b = join(dir, 'b')
+    const r = shell(`$FERRY export --store ${a} | $FERRY import /dev/stdin --store ${b} && $FERRY export --store ${b} > ${dir}/b.ndjson && $FERRY export --store ${a} --out ${dir}/a.ndjson --media ${dir}/media`)
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const viaPipe = readFileSync(join(dir, 'b.ndjson'), 'utf8')
+    const withMedia = readFileSync(join(dir, 'a.ndjson'), 'utf8')
+    // The same records; only the file written with --media carries paths (relative to the file).
+    expect(withMedia.replace(/,"path":"[^"]*"/g, '')).toBe(viaPipe)
+    expect(withMedia).toContain('"path":"media/74d55450ef8e1c75a5d13697fb9c63b39a9b9c7bc6cfade62b4a64dde88e4384"')
+    expect(existsSync(join(dir, 'media', '74d55450ef8e1c75a5d13697fb9c63b39a9b9c7bc6cfade62b4a64dde88e4384'))).toBe(true)
+  })
+
+  it('refuses bad input with exit code 2, the line number, and no store left behind', () => {
+    const bad = join(dir, 'bad.ndjson')
+    writeFileSync(bad, '{"type":"conversation","id":"c1","kind":"direct","title":"","members":[]}\n{"type":"message","conversation":"c1","id":"m","sender":"u","ts":1,"kind":"gif"}\n')
+    const fresh = join(dir, 'fresh')
+    const r = ferry('import', bad, '--store', fresh)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/^ferry: line 2: message "kind" must be one of text, .* got "gif" \[BAD_INPUT\]/)
+    expect(existsSync(fresh)).toBe(false)
+    // An existing store is kept, unchanged.
+    const before = ferry('export', '--store', a).stdout
+    expect(ferry('import', bad, '--store', a).status).toBe(2)
+    expect(ferry('export', '--store', a).stdout).toBe(before)
+  })
+
+  it('inspects a store as text and as JSON', () => {
+    const text = ferry('inspect', '--store', a)
+    expect(text.status).toBe(0)
+    expect(text.stdout).toMatch(/6 contacts, 5 conversations, 19 messages/)
+    expect(text.stdout).toMatch(/4 files present \(100 B\), 1 missing \(1\.0 MB\)/)
+    expect(text.stdout).toMatch(/g-family\s+group\s+5 messages/)
+    const json = JSON.parse(ferry('inspect', '--store', a, '--json').stdout)
+    expect(json.stats).toMatchObject({ contacts: 6, conversations: 5, messages: 19, media: 5, mediaPresent: 4, mediaBytesMissing: 1048576 })
+    expect(json.conversations.find((c: { id: string }) => c.id === 'empty')).toMatchObject({ messages: 0, members: 0 })
+    expect(json.transfers).toEqual([])
+  })
+
+  it('explains itself with an example, and rejects a missing store or FILE as bad usage', () => {
+    for (const cmd of ['import', 'export', 'inspect']) {
+      const r = ferry(cmd, '--help')
+      expect(r.status).toBe(0)
+      expect(r.stdout).toMatch(new RegExp(`^Usage: ferry ${cmd} `))
+      expect(r.stdout).toMatch(/Examples?:\n {2}ferry /)
+    }
+    expect(ferry('import', '--store', a).status).toBe(2)
+    expect(ferry('export', '--store', join(dir, 'nope')).stderr).toMatch(/no Ferry store at .*nope/)
+    expect(ferry('inspect').status).toBe(2)
+  })
+})
