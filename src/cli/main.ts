@@ -33,6 +33,8 @@ Exit codes: 0 done and verified, 1 failed, 2 bad usage or bad input.`
 }
 
 export async function main (argv: string[]): Promise<number> {
+  // A reader that went away (`ferry export | head`) is not our failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n')

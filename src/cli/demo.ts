@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EXIT_FAILED, EXIT_OK, optionalString, type Command } from './command.js'
+import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
+import { formatBytes, terminalProgress, type ProgressSnapshot } from './progress.js'
+import { SqliteChatStore } from '../store/sqlite-store.js'
+import { seedStore } from '../sim/seed.js'
+import { getProfile } from '../sim/profiles.js'
+import { formatCode, generateCode } from '../pairing/index.js'
+import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
+
+const say = (s: string): void => { process.stderr.write(s + '\n') }
+
+const demo: Command = {
+  name: 'demo',
+  summary: 'move a simulated history between two phones end to end',
+  help: `Usage: ferry demo [--profile tiny|small|medium] [--loopback]
+
+Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
+code and move the history. Where it can (root, iproute2), each phone gets its own network namespace on
+a private bridge, a simulated Wi-Fi, and they find each other by mDNS; otherwise (or with --loopback)
+they run on loopback with mDNS off and the receiver is handed the sender's QR payload, as a scan would.
+Cleans up every namespace, process and file it made.
+
+Options:
+  --profile NAME   history size (default small: 20 chats, 20k messages, 100 MB media)
+  --loopback       skip the namespaces even where they could be made`,
+  options: { profile: { type: 'string' }, loopback: { type: 'boolean' } },
+  async run (args) {
+    const profile = getProfile(optionalString(args, 'profile') ?? 'small')
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'))
+    const oldPhone = join(dir, 'old-phone')
+    const newPhone = join(dir, 'new-phone')
+    let bed: Testbed | undefined
+    const procs: FerryProcess[] = []
+    const cleanup = async (): Promise<void> => {
+      for (const p of procs) p.kill()
+      await bed?.down().catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    }
+    const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
+    process.once('SIGINT', onSignal)
+    try {
+      say(`Seeding the old phone (${profile.name} profile)...`)
+      const store = SqliteChatStore.open(oldPhone, { create: true })
+      const seeded = await seedStore(store, profile.name, 1)
+      store.close()
+      say(`  ${seeded.conversations} chats, ${seeded.messages} messages, ${seeded.mediaFiles} media files (${formatBytes(seeded.mediaBytes)})`)
+
+      const support = args.values.loopback === true ? { ok: false, reason: '--loopback' } : await checkNetnsSupport()
+      const code = formatCode(generateCode())
+      let sender: FerryProcess
+      let receiver: FerryProcess
+      if (support.ok) {
+        bed = await createTestbed({ phones: 2 })
+        const [a, b] = bed.phones
+        say(`Two phones on a simulated Wi-Fi: ${a.ip} (old) and ${b.ip} (new), bridged in namespaces ${bed.id}-*`)
+        const env = { FERRY_MDNS_NETNS_ONLY: '1' }
+        sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', a.ns], env })
+        procs.push(sender)
+        await sender.waitFor(e => e.event === 'code')
+        say(`The old phone shows the code ${code}; the new phone types it and looks for it by mDNS...`)
+        receiver = new FerryProcess(['receive', '--store', newPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', b.ns], env })
+      } else {
+        say(`No network namespaces here (${support.reason}): both phones on loopback, mDNS off, the QR payload handed over.`)
+        sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+        procs.push(sender)
+        const shown = await sender.waitFor(e => e.event === 'code')
+        say(`The old phone shows the code ${code} and a QR code; the new phone scans it...`)
+        receiver = new FerryProcess(['receive', '--store', newPhone, '--qr', String(shown.qr), '--no-mdns', '--json'])
+      }
+      procs.push(receiver)
+      const t0 = performance.now()
+      const discovered = await receiver.waitFor(e => e.event === 'discovered' || e.event === 'paired')
+      if (discovered.event === 'discovered') say(`  found the old phone in ${Math.round(performance.now() - t0)} ms`)
+      await receiver.waitFor(e => e.event === 'paired')
+      say(`  paired (CPace) in ${Math.round(performance.now() - t0)} ms`)
+      const bar = terminalProgress('moving  ')
+      let seen = 0
+      const done = receiver.exited
+      for (;;) {
+        const verified = receiver.events.find(e => e.event === 'verified')
+        for (const e of receiver.events.slice(seen)) if (e.event === 'progress') bar.update(e as unknown as ProgressSnapshot)
+        seen = receiver.events.length
+        if (verified !== undefined || receiver.child.exitCode !== null) break
+        await receiver.waitFor(e => e.event === 'verified' || (e.event === 'progress' && receiver.events.indexOf(e) >= seen), 600_000).catch(() => {})
+      }
+      bar.stop()
+      const [rc, sc] = await Promise.all([done, sender.exited])
+      const secs = (performance.now() - t0) / 1000
+      if (rc !== 0 || sc !== 0) {
+        say(`The transfer failed (receiver exit ${rc}, sender exit ${sc}):\n${receiver.stderr}${sender.stderr}`)
+        return EXIT_FAILED
+      }
+      const v = receiver.events.find(e => e.event === 'verified') as FerryJsonEvent & { summary: Array<{ title: string, messages: number }>, progress: ProgressSnapshot }
+      say(`\nVerified on the new phone: ${v.progress.totalMessages} messages and ${formatBytes(v.progress.totalMediaBytes)} of media in ${secs.toFixed(1)} s ` +
+        `(${formatBytes(v.progress.totalMediaBytes / secs)}/s, ${Math.round(v.progress.totalMessages / secs)} messages/s).`)
+      for (const c of v.summary.slice(0, 8)) say(`  ${c.title.padEnd(24)} ${String(c.messages).padStart(6)} messages`)
+      if (v.summary.length > 8) say(`  ... and ${v.summary.length - 8} more chats`)
+      return EXIT_OK
+    } finally {
+      process.off('SIGINT', onSignal)
+      await cleanup()
+    }
+  }
+}
+
+export default demo
