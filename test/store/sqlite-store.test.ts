@@ -278,6 +278,21 @@ describe('transfers', () => {
     s.close()
   })
 
+  it('starts a transfer over after a reset, untagging what it wrote', () => {
+    const s = openStore()
+    const cp = s.openTransfer(tid, 'src', {})
+    s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
+    s.resetTransfer(cp.transfer)
+    const again = s.openTransfer(tid, 'src', {})
+    expect(again).toMatchObject({ transfer: cp.transfer, messages: 0, state: 'receiving' })
+    expect(again.cursor).toBeUndefined()
+    expect([...s.transferMessages(cp.transfer, 'c1')]).toEqual([])
+    expect(s.stats().messages).toBe(3) // the rows stay until a re-send overwrites them
+    s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
+    expect(s.openTransfer(tid, 'src', {}).messages).toBe(3)
+    s.close()
+  })
+
   it('lists only unfinished transfers', () => {
     const s = openStore()
     const cp = s.openTransfer(tid, 'src', {})
