@@ -6,6 +6,8 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
+/** What SqliteChatStore.open creates in a store directory (the directory itself first). */
+const STORE_PATHS = ['.', 'history.db', 'history.db-wal', 'history.db-shm', 'media']
 
 const command: Command = {
   name: 'import',
@@ -41,8 +43,8 @@ Examples:
     }
     const file = args.positionals[0]
     const fromStdin = STDIN.has(file)
-    // A store this run creates is removed again should the import fail: a refused import leaves nothing.
-    const created = !existsSync(resolve(dir))
+    // Whatever opening the store creates is removed again should the import fail: a refused import leaves nothing.
+    const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
     const store = SqliteChatStore.open(dir, { create: true })
     let ok = false
     try {
@@ -53,7 +55,7 @@ Examples:
       return EXIT_OK
     } finally {
       store.close()
-      if (!ok && created) rmSync(resolve(dir), { recursive: true, force: true })
+      if (!ok) for (const p of created) rmSync(p, { recursive: true, force: true })
     }
   }
 }
