@@ -1,0 +1,375 @@
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { randomBytes, randomInt } from 'node:crypto'
+import { promisify } from 'node:util'
+
+/**
+ * A Wi-Fi testbed made of Linux network namespaces: one namespace holds a bridge (the access
+ * point), and each phone gets its own namespace joined to it by a veth pair, with a private 10.x
+ * address. Nothing is connected to the machine's real interfaces, so multicast (mDNS) and every
+ * other packet stay on the bridge.
+ *
+ *   [phone ns: lo, eth0 10.a.b.11] --veth-- [bridge ns: br0 <- p1, p2, ...] --veth-- [phone ns: eth0 10.a.b.12]
+ *
+ * Names: `ferry-p<pid>r<rand>-<role>` for testbeds owned by a process (removed when it exits, and
+ * by cleanupStale() if it crashed), `ferry-m<rand>-<role>` for manual ones (`netns.ts up`), removed
+ * only by `netns.ts down`.
+ */
+
+const run = promisify(execFile)
+const NS_PREFIX = 'ferry-'
+
+export class NetnsError extends Error {
+  constructor (message: string, readonly command?: string[], options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'NetnsError'
+  }
+}
+
+/** Namespaces cannot be made here; `reason` says why, for a test's skip message. */
+export class NetnsUnavailableError extends NetnsError {
+  constructor (readonly reason: string) {
+    super(`network namespaces unavailable: ${reason}`)
+    this.name = 'NetnsUnavailableError'
+  }
+}
+
+async function sh (argv: string[], opts: { timeout?: number } = {}): Promise<string> {
+  try {
+    const { stdout } = await run(argv[0], argv.slice(1), { timeout: opts.timeout ?? 30_000, maxBuffer: 16 * 1024 * 1024 })
+    return stdout
+  } catch (err) {
+    const e = err as { stderr?: string, message: string, code?: string | number }
+    const detail = (e.stderr ?? '').trim() || e.message
+    throw new NetnsError(`${argv.join(' ')}: ${detail}`, argv, { cause: err })
+  }
+}
+
+async function hasCommand (cmd: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${cmd}`])
+    return true
+  } catch {
+    return false
+  }
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0
+
+let aptUpdated = false
+/** Installs a Debian package providing `cmd` when it is missing and we are root. */
+export async function ensureTool (cmd: string, aptPackage: string): Promise<void> {
+  if (await hasCommand(cmd)) return
+  if (!isRoot()) throw new NetnsUnavailableError(`'${cmd}' is not installed and we are not root to install ${aptPackage}`)
+  if (!(await hasCommand('apt-get'))) throw new NetnsUnavailableError(`'${cmd}' is not installed and there is no apt-get to install ${aptPackage}`)
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    if (!aptUpdated) {
+      await promisify(execFile)('apt-get', ['update'], { env, timeout: 300_000 })
+      aptUpdated = true
+    }
+    await promisify(execFile)('apt-get', ['install', '-y', '--no-install-recommends', aptPackage], { env, timeout: 300_000 })
+  } catch (err) {
+    throw new NetnsUnavailableError(`'${cmd}' is missing and 'apt-get install ${aptPackage}' failed: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`)
+  }
+  if (!(await hasCommand(cmd))) throw new NetnsUnavailableError(`installed ${aptPackage} but '${cmd}' is still missing`)
+}
+
+export interface NetnsSupport {
+  ok: boolean
+  /** Why not, when !ok: printed by tests that skip. */
+  reason?: string
+}
+
+let support: Promise<NetnsSupport> | undefined
+
+/**
+ * Whether this machine lets us make namespaces, veths and bridges (Linux, root or CAP_NET_ADMIN,
+ * iproute2). Probes by making and deleting a throwaway namespace with a veth and a bridge in it.
+ * Memoised: tests call it in every file.
+ */
+export async function checkNetnsSupport (): Promise<NetnsSupport> {
+  support ??= probe()
+  return await support
+}
+
+async function probe (): Promise<NetnsSupport> {
+  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` }
+  try {
+    await ensureTool('ip', 'iproute2')
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message }
+  }
+  const ns = `${NS_PREFIX}p${process.pid}probe${randomBytes(2).toString('hex')}-x`
+  try {
+    await sh(['ip', 'netns', 'add', ns])
+  } catch (err) {
+    const msg = (err as Error).message
+    const hint = /permission|not permitted|EPERM|EACCES/i.test(msg) ? ' (needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN)' : ''
+    return { ok: false, reason: `cannot create a network namespace${hint}: ${msg}` }
+  }
+  try {
+    await sh(['ip', '-n', ns, 'link', 'add', 'pa', 'type', 'veth', 'peer', 'name', 'pb'])
+    await sh(['ip', '-n', ns, 'link', 'add', 'br0', 'type', 'bridge'])
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, reason: `namespaces work but veth/bridge links do not: ${(err as Error).message}` }
+  } finally {
+    await sh(['ip', 'netns', 'del', ns]).catch(() => {})
+  }
+}
+
+export interface Phone {
+  /** 1-based. */
+  index: number
+  /** Network namespace name, for `ip netns exec`. */
+  ns: string
+  /** IPv4 address on the testbed LAN. */
+  ip: string
+  /** The phone's interface inside its namespace. */
+  ifname: string
+  /** The veth end inside the bridge namespace. */
+  bridgePort: string
+}
+
+export interface TestbedOptions {
+  phones?: number
+  /** `owned` (default): removed when this process exits. `manual`: left for `netns.ts down`. */
+  lifetime?: 'owned' | 'manual'
+  /** e.g. '10.123.45'; default: a random /24 in 10.64-250.x not routed in the root namespace. */
+  subnet?: string
+}
+
+export interface ShapeOptions {
+  /** Egress rate limit on the phone's interface (tc tbf), in Mbit/s. */
+  rateMbit?: number
+  /** Random ingress drop probability, 0-1 (iptables statistic). */
+  loss?: number
+}
+
+export interface Testbed {
+  readonly id: string
+  readonly bridgeNs: string
+  readonly subnet: string
+  readonly phones: Phone[]
+  /** `ip netns exec <ns> argv...` as a child process. */
+  spawn: (phone: Phone | string, argv: string[], opts?: SpawnOptions) => ChildProcess
+  /** Runs a command in a namespace to completion; rejects with its stderr. */
+  exec: (phone: Phone | string, argv: string[]) => Promise<string>
+  shape: (phone: Phone, opts: ShapeOptions) => Promise<void>
+  unshape: (phone: Phone) => Promise<void>
+  down: () => Promise<void>
+}
+
+function nsName (phone: Phone | string): string {
+  return typeof phone === 'string' ? phone : phone.ns
+}
+
+async function pickSubnet (): Promise<string> {
+  const routes = await sh(['ip', '-4', 'addr', 'show']).catch(() => '') + await sh(['ip', '-4', 'route', 'show', 'table', 'all']).catch(() => '')
+  for (let i = 0; i < 64; i++) {
+    const s = `10.${randomInt(64, 251)}.${randomInt(0, 256)}`
+    if (!routes.includes(`${s}.`)) return s
+  }
+  throw new NetnsError('could not find a free 10.x /24')
+}
+
+const liveTestbeds = new Set<string>()
+let exitHookInstalled = false
+
+function installExitHook (): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  // Synchronous on 'exit': it is the last chance after a test runner or a script ends abruptly.
+  process.on('exit', () => {
+    for (const id of liveTestbeds) removeTestbedSync(id)
+  })
+}
+
+/** Creates a testbed; on any failure, removes whatever part of it was made. */
+export async function createTestbed (opts: TestbedOptions = {}): Promise<Testbed> {
+  const s = await checkNetnsSupport()
+  if (!s.ok) throw new NetnsUnavailableError(s.reason ?? 'unknown')
+  const n = opts.phones ?? 2
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new NetnsError(`phones must be 1-200, not ${n}`)
+  await cleanupStale()
+
+  const rand = randomBytes(3).toString('hex')
+  const id = opts.lifetime === 'manual' ? `${NS_PREFIX}m${rand}` : `${NS_PREFIX}p${process.pid}r${rand}`
+  const subnet = opts.subnet ?? await pickSubnet()
+  const bridgeNs = `${id}-br`
+  const phones: Phone[] = []
+  if (opts.lifetime !== 'manual') { liveTestbeds.add(id); installExitHook() }
+
+  try {
+    await sh(['ip', 'netns', 'add', bridgeNs])
+    await sh(['ip', '-n', bridgeNs, 'link', 'set', 'lo', 'up'])
+    // No IGMP querier lives on this bridge; snooping would then drop multicast to ports it has not
+    // learnt. Flooding is what a home access point does for mDNS anyway.
+    await sh(['ip', '-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
+    await sh(['ip', '-n', bridgeNs, 'link', 'set', 'br0', 'up'])
+    for (let i = 1; i <= n; i++) {
+      const p: Phone = { index: i, ns: `${id}-p${i}`, ip: `${subnet}.${10 + i}`, ifname: 'eth0', bridgePort: `p${i}` }
+      await sh(['ip', 'netns', 'add', p.ns])
+      phones.push(p)
+      // Made inside the bridge namespace with the peer end created straight in the phone's: no
+      // interface ever appears in the root namespace.
+      await sh(['ip', '-n', bridgeNs, 'link', 'add', p.bridgePort, 'type', 'veth', 'peer', 'name', p.ifname, 'netns', p.ns])
+      await sh(['ip', '-n', bridgeNs, 'link', 'set', p.bridgePort, 'master', 'br0'])
+      await sh(['ip', '-n', bridgeNs, 'link', 'set', p.bridgePort, 'up'])
+      await sh(['ip', '-n', p.ns, 'link', 'set', 'lo', 'up'])
+      await sh(['ip', '-n', p.ns, 'addr', 'add', `${p.ip}/24`, 'dev', p.ifname])
+      await sh(['ip', '-n', p.ns, 'link', 'set', p.ifname, 'up'])
+      // multicast-dns sends on the interface the route to 224.0.0.251 names; with no default route
+      // there is none, and every send fails with ENETUNREACH.
+      await sh(['ip', '-n', p.ns, 'route', 'add', '224.0.0.0/4', 'dev', p.ifname])
+    }
+  } catch (err) {
+    await removeTestbed(id)
+    liveTestbeds.delete(id)
+    throw err
+  }
+
+  return handle(id, subnet, phones)
+}
+
+function handle (id: string, subnet: string, phones: Phone[]): Testbed {
+  return {
+    id,
+    bridgeNs: `${id}-br`,
+    subnet,
+    phones,
+    spawn: (phone, argv, spawnOpts = {}) => spawn('ip', ['netns', 'exec', nsName(phone), ...argv], spawnOpts),
+    exec: async (phone, argv) => await sh(['ip', 'netns', 'exec', nsName(phone), ...argv]),
+    shape: async (phone, shape) => { await applyShape(phone, shape) },
+    unshape: async (phone) => { await clearShape(phone) },
+    down: async () => {
+      await removeTestbed(id)
+      liveTestbeds.delete(id)
+    }
+  }
+}
+
+/** Re-opens an existing testbed (made by `netns.ts up` or another process) by id. */
+export async function openTestbed (id: string): Promise<Testbed> {
+  const names = await namespacesOf(id)
+  if (!names.includes(`${id}-br`)) throw new NetnsError(`no testbed '${id}' (have: ${(await listTestbeds()).join(', ') || 'none'})`)
+  const phones: Phone[] = []
+  let subnet = ''
+  for (const ns of names) {
+    const m = /-p(\d+)$/.exec(ns)
+    if (m === null) continue
+    const index = Number(m[1])
+    const addr = await sh(['ip', '-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0']).catch(() => '')
+    const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(addr)?.[1] ?? ''
+    if (ip !== '') subnet = ip.split('.').slice(0, 3).join('.')
+    phones.push({ index, ns, ip, ifname: 'eth0', bridgePort: `p${index}` })
+  }
+  phones.sort((a, b) => a.index - b.index)
+  return handle(id, subnet, phones)
+}
+
+/** Namespaces whose names start with the testbed id. */
+async function namespacesOf (id: string): Promise<string[]> {
+  return (await listFerryNamespaces()).filter(ns => ns.startsWith(`${id}-`))
+}
+
+export async function listFerryNamespaces (): Promise<string[]> {
+  const out = await sh(['ip', 'netns', 'list']).catch(() => '')
+  return out.split('\n').map(l => l.trim().split(/\s+/)[0]).filter(ns => ns?.startsWith(NS_PREFIX))
+}
+
+/** Testbed ids present on this machine. */
+export async function listTestbeds (): Promise<string[]> {
+  const ids = new Set<string>()
+  for (const ns of await listFerryNamespaces()) {
+    const m = /^(ferry-(?:p\d+(?:r|probe)[0-9a-f]+|m[0-9a-f]+))-/.exec(ns)
+    if (m !== null) ids.add(m[1])
+  }
+  return [...ids]
+}
+
+async function killProcessesIn (ns: string): Promise<void> {
+  // Only processes inside our own namespace: children a test or the CLI started there.
+  const out = await sh(['ip', 'netns', 'pids', ns]).catch(() => '')
+  for (const pid of out.split(/\s+/).filter(Boolean).map(Number)) {
+    if (pid === process.pid) continue
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
+export async function removeTestbed (id: string): Promise<void> {
+  for (const ns of await namespacesOf(id)) {
+    await killProcessesIn(ns)
+    // Deleting a namespace destroys its veth ends, and with them their peers.
+    await sh(['ip', 'netns', 'del', ns]).catch(() => {})
+  }
+}
+
+function removeTestbedSync (id: string): void {
+  try {
+    const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    for (const ns of list.split('\n').map(l => l.trim().split(/\s+/)[0]).filter(ns => ns?.startsWith(`${id}-`))) {
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+        for (const pid of pids.split(/\s+/).filter(Boolean).map(Number)) {
+          if (pid !== process.pid) try { process.kill(pid, 'SIGKILL') } catch {}
+        }
+      } catch {}
+      try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
+    }
+  } catch {}
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/** Removes testbeds whose owning process is gone (a crashed test run). Returns their ids. */
+export async function cleanupStale (): Promise<string[]> {
+  const removed: string[] = []
+  for (const id of await listTestbeds()) {
+    const m = /^ferry-p(\d+)/.exec(id)
+    if (m === null) continue // manual testbeds are the user's to remove
+    const pid = Number(m[1])
+    if (pid === process.pid || alive(pid)) continue
+    await removeTestbed(id)
+    removed.push(id)
+  }
+  return removed
+}
+
+/**
+ * Shaping for chaos tests. This kernel has no netem, so: bandwidth with a token bucket (tbf) on the
+ * phone's egress, loss with iptables' statistic match on its ingress. Latency would need a
+ * user-space delaying proxy.
+ */
+async function applyShape (phone: Phone, shape: ShapeOptions): Promise<void> {
+  const inNs = (argv: string[]): string[] => ['ip', 'netns', 'exec', phone.ns, ...argv]
+  if (shape.rateMbit !== undefined) {
+    if (!(shape.rateMbit > 0)) throw new NetnsError(`rateMbit must be > 0, not ${shape.rateMbit}`)
+    // burst must hold at least one MTU-sized packet per timer tick; 64 kbit is ample up to ~1 Gbit.
+    await sh(inNs(['tc', 'qdisc', 'replace', 'dev', phone.ifname, 'root', 'tbf',
+      'rate', `${shape.rateMbit}mbit`, 'burst', '64kbit', 'latency', '400ms']))
+  }
+  if (shape.loss !== undefined) {
+    if (!(shape.loss >= 0 && shape.loss < 1)) throw new NetnsError(`loss must be in [0, 1), not ${shape.loss}`)
+    await ensureTool('iptables', 'iptables')
+    await sh(inNs(['iptables', '-F', 'INPUT']))
+    if (shape.loss > 0) {
+      await sh(inNs(['iptables', '-A', 'INPUT', '-i', phone.ifname, '-m', 'statistic', '--mode', 'random',
+        '--probability', String(shape.loss), '-j', 'DROP']))
+    }
+  }
+}
+
+async function clearShape (phone: Phone): Promise<void> {
+  await sh(['ip', 'netns', 'exec', phone.ns, 'tc', 'qdisc', 'del', 'dev', phone.ifname, 'root']).catch(() => {})
+  if (await hasCommand('iptables')) {
+    await sh(['ip', 'netns', 'exec', phone.ns, 'iptables', '-F', 'INPUT']).catch(() => {})
+  }
+}

@@ -1,0 +1,54 @@
+import type { Libp2p } from '@libp2p/interface'
+import { isLinkLocal, isLoopback, isPrivate, tryGetNetConfig } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * Which of a node's addresses to tell peers about.
+ *
+ * A phone listening on 0.0.0.0 has 127.0.0.1 among its addresses. Announcing it made the peer try
+ * its own loopback first (STACK.md: first dial 100 ms -> 540 ms), and over mDNS it is worse than
+ * useless. But a node that only has loopback (tests, the demo without namespaces) must still
+ * announce it, or it announces nothing and cannot be reached from the QR payload.
+ */
+export function lanAnnounceFilter (addrs: Multiaddr[]): Multiaddr[] {
+  const reachable = addrs.filter(ma => !isLoopback(ma) && !isLinkLocal(ma))
+  if (reachable.length > 0) return reachable
+  const loopback = addrs.filter(ma => isLoopback(ma))
+  return loopback.length > 0 ? loopback : addrs
+}
+
+/**
+ * Lower ranks are dialled (and printed) first: a private IPv4 address is the phone's Wi-Fi address
+ * in nearly every home; IPv6 ULA/global next; loopback last.
+ */
+export function addressRank (ma: Multiaddr): number {
+  const cfg = tryGetNetConfig(ma)
+  if (cfg === null) return 50
+  if (isLoopback(ma)) return 90
+  if (isLinkLocal(ma)) return 80
+  const v4 = cfg.type === 'ip4'
+  if (isPrivate(ma) === true) return v4 ? 0 : 10
+  return v4 ? 20 : 30
+}
+
+export function sortAddresses (addrs: Multiaddr[]): Multiaddr[] {
+  return addrs
+    .map((ma, i) => ({ ma, i, r: addressRank(ma) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map(x => x.ma)
+}
+
+/**
+ * The addresses another phone can dial this node at, best first, each ending in /p2p/<peer id>:
+ * what the CLI prints and what goes into the QR payload. Uses the announce-filtered list, so it
+ * agrees with what mDNS and identify tell peers.
+ */
+export function dialableAddresses (node: Pick<Libp2p, 'getMultiaddrs'>): Multiaddr[] {
+  const seen = new Set<string>()
+  return sortAddresses(node.getMultiaddrs()).filter(ma => {
+    const s = ma.toString()
+    if (seen.has(s)) return false
+    seen.add(s)
+    return true
+  })
+}

@@ -1,0 +1,248 @@
+import '../polyfill.js'
+import { readdirSync, statSync } from 'node:fs'
+import { identify, type Identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import { ErrorCode, FerryError } from '../errors.js'
+import { lanAnnounceFilter } from './addresses.js'
+import { loadOrCreatePeerKey } from './peer-key.js'
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+
+/**
+ * mDNS re-queries at this interval. The node that starts second is found by the first only at the
+ * first node's next query (its own start query is answered at once), so this bounds mutual discovery.
+ */
+export const DEFAULT_MDNS_INTERVAL_MS = 500
+
+/**
+ * Per-stream receive window cap. The yamux default (16 MiB) lets a peer push up to 16 MiB into a
+ * paused stream, past libp2p's 4 MiB read buffer, which then resets the stream (STACK.md: "pause()
+ * overflows the same buffer"). Staying well under 4 MiB makes pausing a safe backpressure signal;
+ * measured on loopback it costs no throughput (see test/net/node.test.ts).
+ */
+export const DEFAULT_STREAM_WINDOW = 2 * 1024 * 1024
+
+/**
+ * Stream limits for Ferry's protocols, per connection. A transfer uses one stream, pairing one; the
+ * slack covers a reconnect racing the old stream's teardown. Pass these to `handle()`.
+ */
+export const FERRY_STREAM_LIMITS = { maxInboundStreams: 2, maxOutboundStreams: 2 } as const
+
+export interface MdnsOptions {
+  /** DNS-SD service name, e.g. `_ferry-123._udp.local`; the caller derives it from the nameplate. */
+  serviceTag: string
+  /** Query interval in ms; default DEFAULT_MDNS_INTERVAL_MS. */
+  interval?: number
+  /** Overrides the random instance name (tests use it to tell nodes apart in captures). */
+  peerName?: string
+}
+
+export interface FerryNodeLimits {
+  /** Total open connections. Ferry talks to one peer; the slack covers a reconnect overlapping the old connection. */
+  maxConnections?: number
+  /** Inbound connections mid-handshake at once (a crowded café LAN can hold a port scanner). */
+  maxIncomingPendingConnections?: number
+  /** Muxed streams per connection, all protocols together (ours, identify, the connection monitor's ping). */
+  maxStreamsPerConnection?: number
+  dialTimeout?: number
+  /** Per-stream yamux receive window cap; keep below 4 MiB (the stream read buffer). */
+  streamWindow?: number
+}
+
+export interface FerryNodeOptions<T extends ServiceMap = ServiceMap> {
+  /** Store directory: the identity is loaded from or created in `<dir>/peer.key`. */
+  dir?: string
+  /** An identity to use instead of `dir` (tests, embedders with their own keystore). */
+  privateKey?: PrivateKey
+  /** Multiaddrs to listen on; default DEFAULT_LISTEN. */
+  listen?: string[]
+  /** Replaces the announced addresses entirely (e.g. a port forward); normally left empty. */
+  announce?: string[]
+  /** Default: drop loopback and link-local unless nothing else is left (lanAnnounceFilter). */
+  announceFilter?: AddressFilter
+  /** mDNS discovery; off unless given. Never enable it in a shared machine's root network namespace. */
+  mdns?: false | MdnsOptions
+  /** Extra libp2p services, e.g. `{ ferry: ferry({ store }) }`. */
+  services?: ServiceFactoryMap<T>
+  limits?: FerryNodeLimits
+  /** Liveness pings on each connection; a silently dropped Wi-Fi link is only noticed through them. */
+  connectionMonitor?: Libp2pOptions['connectionMonitor']
+  /** Default true. */
+  start?: boolean
+}
+
+export type FerryServices<T extends ServiceMap = ServiceMap> = T & { identify: Identify }
+export type FerryNode<T extends ServiceMap = ServiceMap> = Libp2p<FerryServices<T>>
+
+/**
+ * Builds Ferry's libp2p node: TCP, Noise, yamux, identify, optional mDNS, with limits chosen for a
+ * node that serves one peer at a time.
+ */
+export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: FerryNodeOptions<T> = {}): Promise<FerryNode<T>> {
+  const privateKey = opts.privateKey ?? (opts.dir !== undefined ? (await loadOrCreatePeerKey(opts.dir)).privateKey : undefined)
+  if (privateKey === undefined) {
+    throw new FerryError(ErrorCode.INTERNAL, 'createFerryNode needs a store directory (dir) or a privateKey: a phone must keep its peer id')
+  }
+  const limits = opts.limits ?? {}
+  const streamWindow = limits.streamWindow ?? DEFAULT_STREAM_WINDOW
+  const maxStreams = limits.maxStreamsPerConnection ?? 16
+
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
+  if (opts.mdns !== undefined && opts.mdns !== false) {
+    checkServiceTag(opts.mdns.serviceTag)
+    assertMdnsAllowed()
+    peerDiscovery.push(mdns({
+      serviceTag: opts.mdns.serviceTag,
+      interval: opts.mdns.interval ?? DEFAULT_MDNS_INTERVAL_MS,
+      peerName: opts.mdns.peerName
+    }))
+  }
+
+  const services = {
+    ...(opts.services ?? {}),
+    identify: identify({
+      // identify runs once per connection, and again only when our addresses change.
+      maxInboundStreams: 2,
+      maxOutboundStreams: 2
+    })
+  } as unknown as ServiceFactoryMap<FerryServices<T>>
+
+  try {
+    return await createLibp2p<FerryServices<T>>({
+      privateKey,
+      start: opts.start ?? true,
+      addresses: {
+        listen: opts.listen ?? DEFAULT_LISTEN,
+        announce: opts.announce ?? [],
+        announceFilter: opts.announceFilter ?? lanAnnounceFilter
+      },
+      transports: [tcp({
+        // Wi-Fi stalls of tens of seconds are normal when a phone roams; 10 min of silence is not.
+        inboundSocketInactivityTimeout: 10 * 60_000,
+        outboundSocketInactivityTimeout: 10 * 60_000,
+        maxConnections: 32
+      })],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux({
+        maxInboundStreams: maxStreams,
+        maxOutboundStreams: maxStreams,
+        streamOptions: {
+          maxStreamWindowSize: streamWindow
+        }
+      })],
+      peerDiscovery,
+      connectionManager: {
+        maxConnections: limits.maxConnections ?? 8,
+        maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 4,
+        maxParallelDials: 4,
+        maxDialQueueLength: 16,
+        maxPeerAddrsToDial: 8,
+        dialTimeout: limits.dialTimeout ?? 10_000,
+        // A LAN handshake takes milliseconds; a peer that needs 5 s is not a phone next to us.
+        inboundUpgradeTimeout: 5_000
+      },
+      connectionMonitor: opts.connectionMonitor,
+      services
+    })
+  } catch (err) {
+    if (err instanceof FerryError) throw err
+    const code = (err as { code?: string }).code
+    const hint = code === 'EADDRINUSE' ? ' (the port is taken)' : code === 'EADDRNOTAVAIL' ? ' (no such local address)' : ''
+    throw new FerryError(ErrorCode.INTERNAL, `cannot start the network node${hint}: ${(err as Error).message}`, { listen: opts.listen }, { cause: err })
+  }
+}
+
+// DNS-SD names: labels of 1-63 characters, and @libp2p/mdns matches the PTR name exactly, so a
+// typo here would silently find nobody.
+function checkServiceTag (tag: string): void {
+  const labels = tag.split('.')
+  const ok = tag.length <= 253 && labels.length >= 3 && tag.endsWith('.local') &&
+    labels.every(l => l.length > 0 && l.length <= 63 && /^[A-Za-z0-9_-]+$/.test(l))
+  if (!ok) throw new FerryError(ErrorCode.BAD_INPUT, `'${tag}' is not an mDNS service name like _ferry-123._udp.local`)
+}
+
+/**
+ * The name of the network namespace this process runs in when it is one made by `ip netns add`
+ * (found by matching /proc/self/ns/net against /run/netns/*, as `ip netns identify` does).
+ * Undefined in the root namespace, an unnamed one, or off Linux.
+ */
+export function namedNetns (): string | undefined {
+  try {
+    const self = statSync('/proc/self/ns/net')
+    for (const name of readdirSync('/run/netns')) {
+      const st = statSync(`/run/netns/${name}`)
+      if (st.ino === self.ino && st.dev === self.dev) return name
+    }
+  } catch {}
+  return undefined
+}
+
+/**
+ * Shared machines (CI, this workplace) must not multicast onto the real LAN. With
+ * FERRY_MDNS_NETNS_ONLY=1 in the environment, mDNS refuses to start outside a named network
+ * namespace (the testbeds of scripts/lib/netns.ts).
+ */
+export function assertMdnsAllowed (env: NodeJS.ProcessEnv = process.env): void {
+  if (env.FERRY_MDNS_NETNS_ONLY === '1' && namedNetns() === undefined) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'mDNS is only allowed inside a network namespace here (FERRY_MDNS_NETNS_ONLY=1); use --peer <multiaddr> or run in a namespace')
+  }
+}
+
+export interface DiscoverOptions {
+  signal?: AbortSignal
+  /** Give up after this many ms (NO_PEER). */
+  timeout?: number
+  /** Only accept some peers, e.g. the one whose id the QR payload named. */
+  accept?: (peer: PeerInfo) => boolean
+}
+
+/**
+ * Resolves with the first peer discovered (by mDNS) that `accept` takes. Peers already in the
+ * peer store from an earlier discovery count too, so a caller that subscribes late misses nothing.
+ */
+export async function discoverPeer (node: Libp2p, opts: DiscoverOptions = {}): Promise<PeerInfo> {
+  const accept = opts.accept ?? (() => true)
+  return await new Promise<PeerInfo>((resolve, reject) => {
+    let settled = false
+    const finish = (fn: () => void): void => {
+      if (settled) return
+      settled = true
+      node.removeEventListener('peer:discovery', onPeer)
+      opts.signal?.removeEventListener('abort', onAbort)
+      if (timer !== undefined) clearTimeout(timer)
+      fn()
+    }
+    const onPeer = (evt: CustomEvent<PeerInfo>): void => {
+      if (accept(evt.detail)) finish(() => { resolve(evt.detail) })
+    }
+    const onAbort = (): void => { finish(() => { reject(new FerryError(ErrorCode.CANCELLED, 'discovery cancelled')) }) }
+    const timer = opts.timeout !== undefined
+      ? setTimeout(() => { finish(() => { reject(new FerryError(ErrorCode.NO_PEER, `no peer found on the local network within ${opts.timeout} ms`)) }) }, opts.timeout)
+      : undefined
+    // Listen first, then look at what is already known: a discovery landing while the peer store
+    // is read is caught either way.
+    node.addEventListener('peer:discovery', onPeer)
+    if (opts.signal?.aborted === true) { onAbort(); return }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    node.peerStore.all().then(peers => {
+      for (const p of peers) {
+        const info: PeerInfo = { id: p.id, multiaddrs: p.addresses.map(a => a.multiaddr) }
+        if (!p.id.equals(node.peerId) && info.multiaddrs.length > 0 && accept(info)) {
+          finish(() => { resolve(info) })
+          return
+        }
+      }
+    }, err => { finish(() => { reject(new FerryError(ErrorCode.INTERNAL, `cannot read the peer store: ${(err as Error).message}`, undefined, { cause: err })) }) })
+  })
+}
+
+/** Whether a discovered peer is the one we expect (QR payload / pairing record). */
+export function isPeer (expected: PeerId | string): (peer: PeerInfo) => boolean {
+  const s = expected.toString()
+  return peer => peer.id.toString() === s
+}

@@ -1,0 +1,94 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p, Startable } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isFerryError } from '../../src/errors.js'
+import { assertMdnsAllowed, createFerryNode, discoverPeer, FERRY_STREAM_LIMITS, isPeer, namedNetns, type FerryNode } from '../../src/net/node.js'
+
+describe('node options', () => {
+  it('rejects a malformed service tag before anything starts', async () => {
+    for (const serviceTag of ['ferry', '_ferry 1._udp.local', '_ferry._udp.example']) {
+      await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), start: false, mdns: { serviceTag } }))
+        .rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT'))
+    }
+  })
+
+  it('with FERRY_MDNS_NETNS_ONLY=1, refuses mDNS in the root namespace', async () => {
+    // This test process runs in the machine's root namespace (no /run/netns entry matches it).
+    expect(namedNetns()).toBeUndefined()
+    expect(() => assertMdnsAllowed({ FERRY_MDNS_NETNS_ONLY: '1' })).toThrow(/only allowed inside a network namespace/)
+    expect(() => assertMdnsAllowed({})).not.toThrow()
+    const prev = process.env.FERRY_MDNS_NETNS_ONLY
+    process.env.FERRY_MDNS_NETNS_ONLY = '1'
+    try {
+      // start: false as a second fence: even a broken guard would not multicast from here.
+      await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), start: false, mdns: { serviceTag: '_ferry-123._udp.local' } }))
+        .rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT'))
+    } finally {
+      if (prev === undefined) delete process.env.FERRY_MDNS_NETNS_ONLY
+      else process.env.FERRY_MDNS_NETNS_ONLY = prev
+    }
+  })
+
+  it('passes services through, the way the Ferry service is added', async () => {
+    // A service in the shape of @libp2p/ping: a factory of init options returning a function of components.
+    interface Components { registrar: Pick<Libp2p, 'handle' | 'unhandle'> }
+    class Hello implements Startable {
+      constructor (private readonly c: Components, readonly greeting: string) {}
+      async start (): Promise<void> { await this.c.registrar.handle('/ferry-test/hello/1.0.0', () => {}, FERRY_STREAM_LIMITS) }
+      async stop (): Promise<void> { await this.c.registrar.unhandle('/ferry-test/hello/1.0.0') }
+    }
+    const hello = (init: { greeting: string }) => (c: Components) => new Hello(c, init.greeting)
+    const node = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], services: { hello: hello({ greeting: 'hi' }) } })
+    try {
+      expect(node.services.hello.greeting).toBe('hi')
+      expect(node.services.identify).toBeDefined()
+      expect(node.getProtocols()).toContain('/ferry-test/hello/1.0.0')
+    } finally {
+      await node.stop()
+    }
+  })
+
+  it('reports a taken port as a typed error', async () => {
+    const a = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      const port = a.getMultiaddrs()[0].toString().split('/')[4]
+      await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: [`/ip4/127.0.0.1/tcp/${port}`] }))
+        .rejects.toSatisfy(err => isFerryError(err, 'INTERNAL'))
+    } finally {
+      await a.stop()
+    }
+  })
+})
+
+describe('discoverPeer', () => {
+  let node: FerryNode
+  beforeAll(async () => { node = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }) })
+  afterAll(async () => { await node?.stop() })
+
+  const fakePeer = async () => ({ id: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), multiaddrs: [multiaddr('/ip4/10.9.9.9/tcp/4001')] })
+
+  it('resolves with the first accepted discovery, ignoring others', async () => {
+    const wanted = await fakePeer()
+    const other = await fakePeer()
+    const found = discoverPeer(node, { accept: isPeer(wanted.id), timeout: 5_000 })
+    node.safeDispatchEvent('peer:discovery', { detail: other })
+    node.safeDispatchEvent('peer:discovery', { detail: wanted })
+    expect((await found).id.equals(wanted.id)).toBe(true)
+  })
+
+  it('finds a peer already in the peer store', async () => {
+    const known = await fakePeer()
+    await node.peerStore.merge(known.id, { multiaddrs: known.multiaddrs })
+    expect((await discoverPeer(node, { accept: isPeer(known.id.toString()), timeout: 1_000 })).id.equals(known.id)).toBe(true)
+  })
+
+  it('times out with NO_PEER and cancels with CANCELLED', async () => {
+    await expect(discoverPeer(node, { accept: () => false, timeout: 50 })).rejects.toSatisfy(err => isFerryError(err, 'NO_PEER'))
+    const ac = new AbortController()
+    const p = discoverPeer(node, { accept: () => false, signal: ac.signal })
+    ac.abort()
+    await expect(p).rejects.toSatisfy(err => isFerryError(err, 'CANCELLED'))
+  })
+})
