@@ -1,4 +1,4 @@
-import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
 import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
@@ -144,13 +144,16 @@ export class ReceiverMachine {
     this.manifestParts = []
     for (const c of conversations) this.titles.set(c.id, c.title)
     this.store.putMetadata(contacts, conversations, expected.media.map(({ sha256, size, mime }) => ({ sha256, size, mime })))
-    const cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
+    let cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
+    if (cp.messages > expected.totalMessages) {
+      // The old phone lost messages since the last session (deleted chats): this checkpoint no longer
+      // describes its history, so start the transfer over rather than fail at the end.
+      this.store.resetTransfer(cp.transfer)
+      cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
+    }
     this.checkpoint = cp
     this.lastKey = cp.cursor
     this.progress.messages = cp.messages
-    if (cp.messages > expected.totalMessages) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `this phone already holds ${cp.messages} messages of a transfer declared as ${expected.totalMessages}`)
-    }
     const resume = this.resumeFrame(expected)
     this.state = 'messages'
     return [encodeFrame({ resume })]
@@ -328,6 +331,18 @@ export class ReceiverMachine {
 
   private onDone (done: ferry.Done): EncodedFrame[] {
     this.expect('messages', 'media')
+    try {
+      return this.verify(done)
+    } catch (err) {
+      // A checkpoint that led to a wrong result cannot be trusted to resume from: start this transfer over.
+      if (isFerryError(err, ErrorCode.COUNT_MISMATCH) || isFerryError(err, ErrorCode.DIGEST_MISMATCH)) {
+        this.store.resetTransfer((this.checkpoint as TransferCheckpoint).transfer)
+      }
+      throw err
+    }
+  }
+
+  private verify (done: ferry.Done): EncodedFrame[] {
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
     if (this.wantPos < this.want.length) {

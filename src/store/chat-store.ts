@@ -61,6 +61,11 @@ export interface ChatStoreWriter {
   commitBatch(transfer: number, messages: Message[], cursor: MessageKey): void
   /** Messages written by a transfer, in canonical order: what the receiver verifies against Done. */
   transferMessages(transfer: number, conversation: string): Iterable<Message>
+  /**
+   * Forgets a transfer's progress after its verification failed: clears the cursor and count and untags
+   * its messages, so the next attempt sends everything again and upserts overwrite whatever was wrong.
+   */
+  resetTransfer(transfer: number): void
   /** Marks the transfer verified. */
   finishTransfer(transfer: number): void
 
