@@ -42,6 +42,7 @@ export class MediaFolder {
   private readonly tmpDir: string
   /** One open file for readMedia: the sender reads a file chunk after chunk, not a chunk per open. */
   private reader?: { sha: string, fd: number }
+  private openPart?: { sha: string, fd: number }
 
   constructor (root: string) {
     this.root = resolve(root)
@@ -101,6 +102,7 @@ export class MediaFolder {
 
   close (): void {
     this.closeReader()
+    this.closePart()
   }
 
   /**
@@ -180,6 +182,7 @@ export class MediaFolder {
 
   /** Cuts the .part file to `length` bytes: whatever lies beyond was written but never committed. */
   truncatePart (sha: string, length: number): void {
+    this.closePart(sha)
     const fd = openSync(this.partPath(sha), 'r+')
     try {
       ftruncateSync(fd, length)
@@ -190,20 +193,33 @@ export class MediaFolder {
   }
 
   /**
-   * Writes `data` at `offset` and fsyncs before returning, so the caller may then record the new length:
-   * a crash can leave bytes beyond the recorded length, never a recorded length without its bytes.
+   * Writes `data` at `offset`. No fsync per chunk: a killed process loses nothing the kernel holds, and
+   * after a power cut a committed length whose bytes never reached the disk shows up as a sha256
+   * mismatch when the file completes, so that one file is fetched again (never a silent corruption:
+   * promotePart syncs before the file gets its content-addressed name). One fsync per chunk cost
+   * more than the whole transfer otherwise did.
    */
   writePart (sha: string, offset: number, data: Uint8Array): void {
+    const fd = this.partFd(sha, offset)
+    let done = 0
+    while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
+  }
+
+  /** The open descriptor of the part being received; parts arrive one at a time, so one stays open. */
+  private partFd (sha: string, offset: number): number {
+    if (this.openPart?.sha === sha) return this.openPart.fd
+    this.closePart()
     const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT, 0o644)
-    try {
-      // A tail from an earlier crash would otherwise survive past the end of this write.
-      if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
-      let done = 0
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    // A tail from an earlier crash would otherwise survive past the end of this write.
+    if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
+    this.openPart = { sha, fd }
+    return fd
+  }
+
+  private closePart (sha?: string): void {
+    if (this.openPart === undefined || (sha !== undefined && this.openPart.sha !== sha)) return
+    closeSync(this.openPart.fd)
+    this.openPart = undefined
   }
 
   /** Hashes the first `length` bytes of the .part file into `hash` (for a part resumed from an earlier run). */
@@ -226,17 +242,19 @@ export class MediaFolder {
   /** Syncs the .part file and renames it to its content-addressed name. */
   promotePart (sha: string): void {
     const part = this.partPath(sha)
+    this.closePart(sha)
     const fd = openSync(part, 'r')
     try {
       fsyncSync(fd)
     } finally {
       closeSync(fd)
     }
+    // No directory fsync: should the new name be lost in a power cut, the file is fetched again.
     renameSync(part, join(this.fanout(sha), sha))
-    this.syncDir(this.fanout(sha))
   }
 
   discardPart (sha: string): void {
+    this.closePart(sha)
     rmSync(this.partPath(sha), { force: true })
   }
 
