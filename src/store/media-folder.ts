@@ -242,12 +242,16 @@ export class MediaFolder {
   /** Syncs the .part file and renames it to its content-addressed name. */
   promotePart (sha: string): void {
     const part = this.partPath(sha)
-    this.closePart(sha)
-    const fd = openSync(part, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+    if (this.openPart?.sha === sha) {
+      fsyncSync(this.openPart.fd)
+      this.closePart(sha)
+    } else {
+      const fd = openSync(part, 'r')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
     }
     // No directory fsync: should the new name be lost in a power cut, the file is fetched again.
     renameSync(part, join(this.fanout(sha), sha))
