@@ -14,8 +14,10 @@ import { loadOrCreatePeerKey } from './peer-key.js'
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
 /**
- * mDNS re-queries at this interval. The node that starts second is found by the first only at the
- * first node's next query (its own start query is answered at once), so this bounds mutual discovery.
+ * mDNS re-queries at this interval. A starting node queries at once and also answers its own query
+ * by multicast, so peers already up learn of it from that answer: across namespaces both sides
+ * found each other ~25-150 ms after the later one started. The interval only bounds recovery from
+ * a lost multicast packet (common on Wi-Fi), so it is short, but not chatty.
  */
 export const DEFAULT_MDNS_INTERVAL_MS = 500
 

@@ -72,6 +72,7 @@ class Libp2pStreamDuplex implements StreamDuplex {
   private read = 0
   private written = 0
   private sourceTaken = false
+  private salvaging = false
 
   constructor (readonly stream: Stream, opts: StreamDuplexOptions) {
     this.coalesceBytes = opts.coalesceBytes ?? DEFAULT_COALESCE
@@ -103,7 +104,7 @@ class Libp2pStreamDuplex implements StreamDuplex {
     if (this.failure !== undefined) return
     this.queue.push(evt.data)
     this.queued += evt.data.byteLength
-    if (this.queued >= this.hwm && this.stream.readStatus === 'readable') this.stream.pause()
+    if (this.queued >= this.hwm && !this.salvaging && this.stream.readStatus === 'readable') this.stream.pause()
     this.notify()
   }
 
@@ -118,6 +119,13 @@ class Libp2pStreamDuplex implements StreamDuplex {
     // A graceful close is not the end of reading: a paused stream may still hold bytes, and 'end'
     // follows once they are delivered.
     if (evt.error === undefined) return
+    if (evt.local !== true && this.stream.readStatus === 'paused' && this.stream.readBufferLength > 0) {
+      // A peer that gives up writes an Error frame, closes and resets. If we were paused, that
+      // frame sits in the stream's buffer, which nothing would deliver after the reset; pull it
+      // out so the reader learns why, before the reset error.
+      this.salvaging = true
+      try { this.stream.resume() } catch {} finally { this.salvaging = false }
+    }
     this.fail(closeError(this.stream, evt))
     this.ended = true
     this.notify()
@@ -140,8 +148,7 @@ class Libp2pStreamDuplex implements StreamDuplex {
       for (;;) {
         const chunk = this.queue.shift()
         if (chunk !== undefined) {
-          // Bytes the peer sent before a reset are still delivered: its last frame is often the
-          // Error frame that says why it gave up.
+          // Bytes the peer sent before a reset are still delivered (see onClose).
           yield chunk
           // The reader has asked for more, so it is done with `chunk`: only now does it stop
           // counting against the high-water mark.

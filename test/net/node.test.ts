@@ -247,6 +247,30 @@ describe('two nodes on loopback', () => {
     await expect(server!.write([new Uint8Array(10)])).rejects.toSatisfy(err => isFerryError(err, 'TRUNCATED'))
   })
 
+  it('bytes that arrived before a reset are delivered before the error, even while paused', async () => {
+    const proto = '/ferry-test/reset-paused/1.0.0'
+    let server: StreamDuplex | undefined
+    // A small high-water mark: the first message pauses the stream, the rest waits in its buffer.
+    await b.handle(proto, (stream) => { server = streamToDuplex(stream, { readHighWaterMark: 16 * 1024 }) })
+    const d = streamToDuplex(await a.dialProtocol(b.getMultiaddrs()[0], proto))
+    const sent = keystream(6)(200 * 1024) // within the initial 256 KiB window
+    const last = new TextEncoder().encode('the Error frame')
+    await d.write([sent])
+    await d.write([last])
+    const total = sent.byteLength + last.byteLength
+    await until('everything to reach the paused receiver', () => server !== undefined && server.stats.readQueued === total)
+    expect(server!.stats.paused).toBe(true)
+    d.abort(new Error('sender gives up'))
+    await until('the reset to arrive', () => server!.stream.status === 'reset')
+
+    const h = createHash('sha256')
+    let got = 0
+    const reading = (async () => { for await (const c of server!.source) { hashOf(c, h); got += c.byteLength } })()
+    await expect(reading).rejects.toSatisfy(err => isFerryError(err, 'TRUNCATED'))
+    expect(got).toBe(total)
+    expect(h.digest('hex')).toBe(createHash('sha256').update(sent).update(last).digest('hex'))
+  })
+
   it('a local abort ends our own reader with the abort reason', async () => {
     const proto = '/ferry-test/abort/1.0.0'
     await b.handle(proto, () => {})
