@@ -143,6 +143,9 @@ export class SenderMachine {
       if (m === undefined || offset < 0 || offset >= m.size) throw this.fail(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
       this.partial.set(index, offset)
     }
+    manifest.media.forEach((m, i) => {
+      if (!m.missing) this.progress.skippedMediaBytes += getBit(this.have as Uint8Array, i) ? m.size : (this.partial.get(i) ?? 0)
+    })
     for (const { conversation } of manifest.conversations) this.digests.set(conversation.id, new ConversationDigest())
     // What the receiver already committed is not sent again, but it still counts toward Done's digests.
     if (cursor !== undefined) {
