@@ -58,12 +58,16 @@ export async function main (argv: string[]): Promise<number> {
     }
     return await cmd.run(args)
   } catch (err) {
-    return reportError(err)
+    return reportError(err, rest.includes('--json'))
   }
 }
 
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */
-export function reportError (err: unknown): number {
+export function reportError (err: unknown, json = false): number {
+  if (json) {
+    const e = isFerryError(err) ? err : { code: ErrorCode.INTERNAL, message: String((err as Error)?.message ?? err) }
+    process.stdout.write(JSON.stringify({ event: 'error', code: e.code, message: e.message }) + '\n')
+  }
   if (isFerryError(err)) {
     process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)
     return err.code === ErrorCode.BAD_INPUT ? EXIT_USAGE : EXIT_FAILED
