@@ -101,6 +101,8 @@ export class ReceiverMachine {
   }
 
   private async dispatch (frame: Frame, size: number): Promise<EncodedFrame[]> {
+    // Verification checks the media folder: first let every promoted file reach it.
+    if (frame.body === 'done') await this.store.flushMedia()
     switch (frame.body) {
       case 'hello': return this.onHello(frame.hello as ferry.Hello)
       case 'manifest': return this.onManifest(frame.manifest as ferry.Manifest)
@@ -215,7 +217,14 @@ export class ReceiverMachine {
       }
       this.want.push(i)
       const committed = this.store.partLength(m.sha256)
-      if (committed > m.size) {
+      if (committed > 0 && committed === m.size && this.store.partDigest(m.sha256) === m.sha256) {
+        // Complete and verified before an interruption, only its rename was lost.
+        this.store.promotePart(m.sha256)
+        this.want.pop()
+        setBit(have, i)
+        this.progress.mediaBytes += m.size
+        this.progress.mediaFiles++
+      } else if (committed >= m.size) {
         this.store.discardPart(m.sha256)
       } else if (committed > 0) {
         partial.push({ index: i, offset: committed })

@@ -75,8 +75,10 @@ export interface ChatStoreWriter {
   appendPart(sha256: string, offset: number, data: Uint8Array): void
   /** sha256 (lowercase hex) of the .part file's committed bytes. */
   partDigest(sha256: string): string
-  /** Moves a verified .part file into the media folder. */
+  /** Moves a verified .part file into the media folder (possibly in the background; see flushMedia). */
   promotePart(sha256: string): void
+  /** Resolves once every promoted file is durably in the media folder. */
+  flushMedia(): Promise<void>
   /** Deletes a .part file and its record (after a hash or size mismatch). */
   discardPart(sha256: string): void
 }

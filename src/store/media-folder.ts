@@ -1,9 +1,10 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto'
 import {
   closeSync, constants, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync,
-  renameSync, rmSync, statSync, writeSync
+  rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
+import { close as fdClose, fsync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
@@ -43,6 +44,8 @@ export class MediaFolder {
   /** One open file for readMedia: the sender reads a file chunk after chunk, not a chunk per open. */
   private reader?: { sha: string, fd: number }
   private openPart?: { sha: string, fd: number }
+  private readonly promoting = new Map<string, Promise<void>>()
+  private readonly promoteErrors: FerryError[] = []
 
   constructor (root: string) {
     this.root = resolve(root)
@@ -68,7 +71,7 @@ export class MediaFolder {
   }
 
   has (sha: string): boolean {
-    return this.size(sha) !== undefined
+    return this.promoting.has(sha) || this.size(sha) !== undefined
   }
 
   read (sha: string, offset: number, length: number): Uint8Array {
@@ -239,22 +242,36 @@ export class MediaFolder {
     }
   }
 
-  /** Syncs the .part file and renames it to its content-addressed name. */
-  promotePart (sha: string): void {
+  /**
+   * Gives a complete, verified .part file its content-addressed name: fsync, then rename, so a name never
+   * points at bytes that a power cut could lose. Both run on libuv's thread pool, off the transfer's path
+   * (one fsync per photo made the receiver wait on the disk for half of a transfer); `flush()` waits for
+   * them. Until then the file counts as present. `onDone` runs once it has its name.
+   */
+  promotePart (sha: string, onDone?: () => void): void {
     const part = this.partPath(sha)
-    if (this.openPart?.sha === sha) {
-      fsyncSync(this.openPart.fd)
-      this.closePart(sha)
-    } else {
-      const fd = openSync(part, 'r')
-      try {
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
+    const target = join(this.fanout(sha), sha)
+    const fd = this.openPart?.sha === sha ? this.openPart.fd : undefined
+    if (fd !== undefined) this.openPart = undefined
+    const job = (async () => {
+      if (fd !== undefined) {
+        await new Promise<void>((resolve, reject) => fsync(fd, err => { fdClose(fd, () => {}); if (err !== null) reject(err); else resolve() }))
+      } else {
+        const h = await open(part, 'r')
+        try { await h.sync() } finally { await h.close() }
       }
-    }
-    // No directory fsync: should the new name be lost in a power cut, the file is fetched again.
-    renameSync(part, join(this.fanout(sha), sha))
+      await rename(part, target)
+      onDone?.()
+    })().catch(err => { this.promoteErrors.push(storeError(err, `storing media ${sha}`)) })
+      .finally(() => this.promoting.delete(sha))
+    this.promoting.set(sha, job)
+  }
+
+  /** Waits until every promoted file has its name; throws the first failure among them. */
+  async flush (): Promise<void> {
+    await Promise.all(this.promoting.values())
+    const err = this.promoteErrors.shift()
+    if (err !== undefined) { this.promoteErrors.length = 0; throw err }
   }
 
   discardPart (sha: string): void {

@@ -512,10 +512,15 @@ export class SqliteChatStore implements ChatStore {
   promotePart (sha256: string): void {
     this.guard(`storing media ${sha256}`, () => {
       this.partLength(sha256) // drops an uncommitted tail, should one have appeared
-      this.folder.promotePart(sha256)
-      this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256)
       this.partHashes.delete(sha256)
+      // The record goes once the file has its name: a crash in between leaves a complete part, which
+      // the receiver verifies and promotes when it resumes.
+      this.folder.promotePart(sha256, () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) })
     })
+  }
+
+  async flushMedia (): Promise<void> {
+    await this.folder.flush()
   }
 
   discardPart (sha256: string): void {

@@ -162,4 +162,25 @@ describe('resume after an interruption', () => {
     expect(await exportText(target)).toBe(sourceExport)
     target.close()
   })
+
+  it('promotes a part that was complete when the process died before its rename', async () => {
+    const target = openStore()
+    const first = await runTransfer(source, target, { options: OPTIONS, cutAtAtoB: 1000 })
+    expect(first.receiver.state).not.toBe('verified')
+    // The largest media file, fully written and recorded as a part, never renamed into the folder.
+    const m = [...source.media()].sort((a, b) => b.size - a.size)[0]
+    target.appendPart(m.sha256, 0, source.readMedia(m.sha256, 0, m.size))
+    let resent = 0
+    const second = await runTransfer(source, target, {
+      options: OPTIONS,
+      onReceived: f => { if (f.body === 'chunk' && first.receiver.expected?.media[(f.chunk as ferry.MediaChunk).index].sha256 === m.sha256) resent++ }
+    })
+    expect(second.receiverError).toBeUndefined()
+    expect(resent).toBe(0)
+    expect(target.hasMediaFile(m.sha256)).toBe(true)
+    expect(target.parts()).toEqual([])
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
 })
+

@@ -67,7 +67,7 @@ describe('partial media (.part files)', () => {
   const data = bytes(100_000, 3)
   const digest = sha(data)
 
-  it('appends at the committed length, hashes, and promotes into the folder', () => {
+  it('appends at the committed length, hashes, and promotes into the folder', async () => {
     const s = openStore()
     expect(s.partLength(digest)).toBe(0)
     s.appendPart(digest, 0, data.subarray(0, 40_000))
@@ -80,6 +80,7 @@ describe('partial media (.part files)', () => {
     expect(s.hasMediaFile(digest)).toBe(false)
     s.promotePart(digest)
     expect(s.hasMediaFile(digest)).toBe(true)
+    await s.flushMedia()
     expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
     expect(s.parts()).toEqual([])
     expect(existsSync(join(s.dir, 'media', '.part', `${digest}.part`))).toBe(false)
@@ -96,7 +97,7 @@ describe('partial media (.part files)', () => {
     s.close()
   })
 
-  it('drops a tail that was written but never committed (a crash between write and record)', () => {
+  it('drops a tail that was written but never committed (a crash between write and record)', async () => {
     const dir = tempDir()
     let s = SqliteChatStore.open(dir, { create: true })
     s.appendPart(digest, 0, data.subarray(0, 30_000))
@@ -112,6 +113,7 @@ describe('partial media (.part files)', () => {
     s.appendPart(digest, 30_000, data.subarray(30_000))
     expect(s.partDigest(digest)).toBe(digest)
     s.promotePart(digest)
+    await s.flushMedia()
     expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
     s.close()
   })
@@ -148,12 +150,13 @@ describe('partial media (.part files)', () => {
     s.close()
   })
 
-  it('handles an empty media file', () => {
+  it('handles an empty media file', async () => {
     const s = openStore()
     const empty = sha(new Uint8Array(0))
     s.appendPart(empty, 0, new Uint8Array(0))
     expect(s.partDigest(empty)).toBe(empty)
     s.promotePart(empty)
+    await s.flushMedia()
     expect(s.hasMediaFile(empty)).toBe(true)
     expect(s.readMedia(empty, 0, 10).byteLength).toBe(0)
     s.close()
