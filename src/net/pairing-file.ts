@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync } from 'node:fs'
+import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
 import { join } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -45,14 +46,10 @@ export function loadPairing (storeDir: string): PairingRecord | undefined {
 export function savePairing (storeDir: string, record: PairingRecord): void {
   const path = pairingPath(storeDir)
   const tmp = `${path}.tmp`
-  const fd = openSync(tmp, 'w', 0o600)
-  try {
-    writeSync(fd, JSON.stringify(record, null, 2) + '\n')
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
+  rmSync(tmp, { force: true })
+  writeSyncedFile(tmp, JSON.stringify(record, null, 2) + '\n', 0o600)
   renameSync(tmp, path)
+  fsyncDir(storeDir)
 }
 
 export function forgetPairing (storeDir: string): void {

@@ -1,4 +1,5 @@
-import { closeSync, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
+import { closeSync, fchmodSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -42,13 +43,7 @@ export async function loadOrCreatePeerKey (dir: string): Promise<LoadedPeerKey> 
   const key = await generateKeyPair('Ed25519')
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`
   try {
-    const fd = openSync(tmp, 'wx', 0o600)
-    try {
-      writeSync(fd, privateKeyToProtobuf(key))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeSyncedFile(tmp, privateKeyToProtobuf(key), 0o600)
     try {
       linkSync(tmp, path)
     } catch (err) {
@@ -94,19 +89,5 @@ function readKey (path: string): PrivateKey | undefined {
     throw new FerryError(ErrorCode.BAD_INPUT,
       `${path} is not a valid peer key (${(err as Error).message}); delete it to start with a new identity (the phone must then pair again)`,
       { path }, { cause: err })
-  }
-}
-
-function fsyncDir (dir: string): void {
-  // The rename/link is only durable once the directory entry is; a phone that loses power right
-  // after the first start would otherwise come back with a new identity.
-  let fd: number | undefined
-  try {
-    fd = openSync(dir, 'r')
-    fsyncSync(fd)
-  } catch {
-    // Some filesystems refuse fsync on directories; durability is then best effort.
-  } finally {
-    if (fd !== undefined) closeSync(fd)
   }
 }

@@ -6,6 +6,7 @@ import {
 import { open, rename, rm } from 'node:fs/promises'
 import { close as fdClose, fsync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { fsyncDir } from '../durable-fs.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
@@ -139,7 +140,7 @@ export class MediaFolder {
       await handle.close()
       handle = undefined
       await rename(tmp, join(this.fanout(sha256), sha256))
-      this.syncDir(this.fanout(sha256))
+      fsyncDir(this.fanout(sha256))
       return { sha256, size }
     } catch (err) {
       await handle?.close().catch(() => {})
@@ -277,18 +278,5 @@ export class MediaFolder {
   discardPart (sha: string): void {
     this.closePart(sha)
     rmSync(this.partPath(sha), { force: true })
-  }
-
-  /** Makes a rename durable: the new directory entry is only on disk once the directory is synced. */
-  private syncDir (dir: string): void {
-    let fd: number | undefined
-    try {
-      fd = openSync(dir, 'r')
-      fsyncSync(fd)
-    } catch {
-      // Some filesystems refuse fsync on a directory; the rename itself has happened.
-    } finally {
-      if (fd !== undefined) closeSync(fd)
-    }
   }
 }
