@@ -198,7 +198,10 @@ export class FerryService implements Startable {
       await runSender(machine, duplex, {
         signal: abort.signal,
         onProgress: () => {
-          if (!announced && machine.manifest !== undefined) {
+          // Until the receiver's Resume is in, what it already holds is unknown: a progress of 0 here would
+          // send a resumed transfer's bar back to the start (and the first progress is the one shown).
+          if (machine.manifest === undefined || machine.state === 'hello' || machine.state === 'resume') return
+          if (!announced) {
             announced = true
             offer.opts.onEvent?.({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
           }
@@ -275,7 +278,10 @@ export class FerryService implements Startable {
       signal: opts.signal,
       onProgress: () => {
         onAdvance()
-        if (!announced && machine.expected !== undefined) {
+        // Nothing to report before the manifest: only then is this phone's checkpoint read, and a resumed
+        // transfer must start its progress there, not at 0.
+        if (machine.expected === undefined) return
+        if (!announced) {
           announced = true
           opts.onEvent?.({ type: 'manifest', totalMessages: machine.expected.totalMessages, totalMediaBytes: machine.expected.totalMediaBytes, conversations: machine.expected.conversations.size })
         }
