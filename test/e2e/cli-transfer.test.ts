@@ -1,0 +1,149 @@
+// `ferry send` and `ferry receive` as two real processes on loopback: a whole tiny history, a selection
+// made on either phone, and pairing from the QR payload.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
+  type FerryProcess
+} from './helpers/ferry-cli.js'
+
+const CODE = '161-8033-9887'
+
+interface Line { type: string, id?: string, sha256?: string, conversation?: string, sender?: string, ts?: number, media?: string, members?: string[] }
+
+let source: string
+let sourceExport: string
+let sourceLines: Array<{ raw: string, rec: Line }>
+
+/** Runs one transfer to its end; both processes must exit 0. */
+async function transfer (sender: FerryProcess, receiver: FerryProcess): Promise<void> {
+  const [r, s] = await Promise.all([receiver.waitExit(45_000), sender.waitExit(45_000)])
+  expect(r.code, receiver.describe()).toBe(0)
+  expect(s.code, sender.describe()).toBe(0)
+  expect(receiver.stderr).toBe('') // --json: events on stdout, nothing for people on stderr
+  expect(receiver.otherLines).toEqual([])
+  expect(sender.otherLines).toEqual([])
+}
+
+/**
+ * The canonical export a receiver of `sel` must hold, cut from the source's: the selected messages, the
+ * chosen conversations, the media those messages use, and the people in them (members and senders).
+ */
+function expectedExport (sel: { chats?: string[], since?: number, until?: number }): { text: string, messages: number } {
+  const inSel = (m: Line): boolean => (sel.chats === undefined || sel.chats.includes(m.conversation!)) &&
+    (sel.since === undefined || m.ts! >= sel.since) && (sel.until === undefined || m.ts! < sel.until)
+  const messages = sourceLines.filter(l => l.rec.type === 'message' && inSel(l.rec))
+  const chats = sourceLines.filter(l => l.rec.type === 'conversation' && (sel.chats === undefined || sel.chats.includes(l.rec.id!)))
+  const media = new Set(messages.map(l => l.rec.media))
+  const people = new Set([...chats.flatMap(l => l.rec.members ?? []), ...messages.map(l => l.rec.sender)])
+  const keep = sourceLines.filter(l =>
+    (l.rec.type === 'contact' && people.has(l.rec.id)) ||
+    (l.rec.type === 'conversation' && chats.includes(l)) ||
+    (l.rec.type === 'media' && media.has(l.rec.sha256)) ||
+    (l.rec.type === 'message' && messages.includes(l)))
+  return { text: keep.map(l => l.raw + '\n').join(''), messages: messages.length }
+}
+
+const messageLines = (ndjson: string): string[] => ndjson.split('\n').filter(l => l.startsWith('{"type":"message"'))
+
+describe('ferry send / ferry receive on loopback', () => {
+  beforeAll(async () => {
+    source = await seedStore('tiny', 3)
+    sourceExport = await exportStore(source)
+    sourceLines = sourceExport.trimEnd().split('\n').map(raw => ({ raw, rec: JSON.parse(raw) as Line }))
+  }, 60_000)
+  afterEach(async () => { await killAll() })
+  afterAll(() => cleanupTempDirs())
+
+  it('moves a tiny history: both exit 0 and the two exports are byte-identical', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    const sender = startSender(store, { code: CODE })
+    const ready = await senderReady(sender)
+    expect(ready.code).toBe(CODE)
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr })
+    await transfer(sender, receiver)
+
+    const [a, b] = await Promise.all([exportStore(store), exportStore(target)])
+    expect(a).toBe(sourceExport) // the sender's phone is untouched
+    expect(b.length).toBe(a.length)
+    expect(b === a, 'receiver export differs from the sender\'s').toBe(true)
+
+    // Both report the same, complete, verified transfer.
+    const rv = await receiver.waitEvent('verified')
+    const sv = await sender.waitEvent('verified')
+    const total = sourceLines.filter(l => l.rec.type === 'message').length
+    expect(rv.progress).toMatchObject({ messages: total, totalMessages: total })
+    expect(sv.progress).toMatchObject({ messages: total, totalMessages: total })
+    expect((rv.summary as Array<{ messages: number }>).reduce((n, c) => n + c.messages, 0)).toBe(total)
+    expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
+    expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
+    // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
+    expect(existsSync(join(store, 'pairing.json'))).toBe(false)
+    expect(existsSync(join(target, 'pairing.json'))).toBe(false)
+    const report = await inspect(target)
+    expect(report.transfers).toEqual([])
+    expect(report.partialMedia).toEqual([])
+  })
+
+  it('the sender offers only some chats (--chats): the receiver holds exactly those', async () => {
+    const ids = sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id!)
+    const chats = [ids[1], ids[3]]
+    const sender = startSender(copyStore(source), { code: CODE, extra: ['--chats', chats.join(',')] })
+    const ready = await senderReady(sender)
+    const target = newStorePath()
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr })
+    await transfer(sender, receiver)
+
+    const want = expectedExport({ chats })
+    const got = await exportStore(target)
+    expect(messageLines(got)).toEqual(messageLines(want.text))
+    expect(got).toBe(want.text)
+    const report = await inspect(target)
+    expect(report.conversations.map(c => c.id)).toEqual(chats)
+    expect(report.stats.messages).toBe(want.messages)
+  })
+
+  it('the receiver asks for a time window of some chats (--chats --since --until), the sender narrows it further', async () => {
+    const ids = sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id!)
+    const ts = sourceLines.filter(l => l.rec.type === 'message').map(l => l.rec.ts!).sort((a, b) => a - b)
+    // Window edges on real message timestamps: --since includes its instant, --until excludes its own.
+    const since = ts[Math.floor(ts.length * 0.2)]
+    const until = ts[Math.floor(ts.length * 0.8)]
+    const senderUntil = ts[Math.floor(ts.length * 0.7)]
+    const chats = [ids[0], ids[1], ids[3]]
+    const iso = (t: number): string => new Date(t).toISOString()
+    const sender = startSender(copyStore(source), { code: CODE, extra: ['--until', iso(senderUntil)] })
+    const ready = await senderReady(sender)
+    const target = newStorePath()
+    const receiver = startReceiver(target, {
+      code: CODE, peer: ready.addr, extra: ['--chats', chats.join(','), '--since', iso(since), '--until', iso(until)]
+    })
+    await transfer(sender, receiver)
+
+    const want = expectedExport({ chats, since, until: Math.min(until, senderUntil) })
+    expect(want.messages).toBeGreaterThan(50) // a real cut, neither empty nor everything
+    expect(want.messages).toBeLessThan(ts.length / 2)
+    const got = await exportStore(target)
+    expect(messageLines(got)).toEqual(messageLines(want.text))
+    expect(got).toBe(want.text)
+    expect((await receiver.waitEvent('manifest')).totalMessages).toBe(want.messages)
+  })
+
+  it('receives with the QR payload alone (--qr: code, peer id and address in one string)', async () => {
+    const store = copyStore(source)
+    const sender = startSender(store, { code: CODE })
+    const ready = await senderReady(sender)
+    expect(ready.qr).toMatch(/^ferry:\/\/pair\?/)
+    const qr = new URL(ready.qr)
+    expect(qr.searchParams.get('code')).toBe(CODE)
+    expect(qr.searchParams.get('peer')).toBe(ready.peerId)
+    expect(qr.searchParams.getAll('addr').every(a => a.startsWith('/ip4/127.0.0.1/'))).toBe(true)
+    const target = newStorePath()
+    const receiver = startReceiver(target, { qr: ready.qr })
+    await transfer(sender, receiver)
+    expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
+    expect(await exportStore(target)).toBe(sourceExport)
+  })
+})

@@ -1,0 +1,84 @@
+// A bare libp2p node inside the test process, for talking to a real `ferry send` the way no honest
+// phone would: driving the pairing handshake by hand, replaying recorded messages, or opening
+// /ferry/transfer/1.0.0 without having paired. Loopback only, mDNS off.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createFerryNode, type FerryNode } from '../../../src/net/node.js'
+import { streamToDuplex, type StreamDuplex } from '../../../src/net/stream-duplex.js'
+import { MAX_MESSAGE_BYTES } from '../../../src/pairing/index.js'
+import { decodeFrame, encodeFrame, type Frame } from '../../../src/wire/codec.js'
+import { MAX_FRAME_BYTES, prefix, readFrames } from '../../../src/wire/framing.js'
+
+export async function rawNode (): Promise<FerryNode> {
+  return await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+}
+
+/** Length-prefixed messages in, length-prefixed messages out, over one stream. */
+export class FramedStream {
+  private readonly it: AsyncIterator<Uint8Array>
+
+  constructor (readonly duplex: StreamDuplex, maxBytes: number) {
+    this.it = readFrames(duplex.source, maxBytes)[Symbol.asyncIterator]()
+  }
+
+  async write (messages: Uint8Array[]): Promise<void> {
+    await this.duplex.write(messages.flatMap(m => [prefix([m]), m]))
+  }
+
+  /** The next message, or undefined when the peer closed the stream. Rejects on a reset. */
+  async next (timeoutMs = 15_000): Promise<Uint8Array | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no message within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      const r = await Promise.race([this.it.next(), timeout])
+      return r.done === true ? undefined : r.value
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Every message until the peer closes (or resets: then the error is returned as the last item). */
+  async rest (timeoutMs = 15_000): Promise<{ messages: Uint8Array[], error?: Error }> {
+    const messages: Uint8Array[] = []
+    try {
+      for (;;) {
+        const m = await this.next(timeoutMs)
+        if (m === undefined) return { messages }
+        messages.push(m)
+      }
+    } catch (err) {
+      return { messages, error: err as Error }
+    }
+  }
+}
+
+export async function openStream (node: FerryNode, addr: string, protocol: string, maxBytes = MAX_MESSAGE_BYTES): Promise<FramedStream> {
+  const stream = await node.dialProtocol(multiaddr(addr), protocol)
+  return new FramedStream(streamToDuplex(stream), maxBytes)
+}
+
+/** Opens /ferry/transfer/1.0.0, says Hello as a receiver would, and returns every frame the sender answers. */
+export async function tryTransfer (node: FerryNode, addr: string): Promise<{ frames: Frame[], error?: Error }> {
+  const s = await openStream(node, addr, '/ferry/transfer/1.0.0', MAX_FRAME_BYTES)
+  const hello = encodeFrame({ hello: { version: 1, agent: 'e2e-intruder' } })
+  await s.duplex.write([prefix(hello), ...hello]).catch(() => {})
+  const frames: Frame[] = []
+  for (;;) {
+    let body: Uint8Array | undefined
+    try {
+      body = await s.next()
+    } catch (err) {
+      return { frames, error: err as Error }
+    }
+    if (body === undefined) return { frames }
+    const f = decodeFrame(body)
+    frames.push(f)
+    // A paired peer gets the manifest; once it shows, the answer is known: hang up.
+    if (f.body === 'manifest') {
+      s.duplex.abort(new Error('seen enough'))
+      return { frames }
+    }
+  }
+}
