@@ -12,8 +12,11 @@ import { ErrorCode, FerryError } from '../errors.js'
 /** A restarted sender listens on the port it had, so a receiver holding its old address finds it again. */
 function previousListen (addrs: string[]): string[] | undefined {
   for (const a of addrs) {
-    const tcp = multiaddr(a).getComponents().find(c => c.name === 'tcp')
-    if (tcp?.value !== undefined) return [`/ip4/0.0.0.0/tcp/${tcp.value}`]
+    const parts = multiaddr(a).getComponents()
+    const tcp = parts.find(c => c.name === 'tcp')
+    const ip4 = parts.find(c => c.name === 'ip4')?.value
+    // A sender that was reachable only on loopback stays there; otherwise it listens on every interface.
+    if (tcp?.value !== undefined) return [`/ip4/${ip4 === '127.0.0.1' ? ip4 : '0.0.0.0'}/tcp/${tcp.value}`]
   }
   return undefined
 }
