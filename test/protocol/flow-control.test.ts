@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { decodeFrame, frameLength, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+
+// The sender's own flow control: whatever the history's size, at most a window of data is in flight
+// until the receiver acknowledges it, so a slow receiver slows the sender and memory stays bounded.
+
+let source: SqliteChatStore
+beforeAll(async () => {
+  source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 400, mediaSizes: [300_000, 200_000] })
+})
+afterAll(() => { source.close(); cleanupTempDirs() })
+
+const concat = (f: EncodedFrame): Uint8Array => f.length === 1 ? f[0] : Uint8Array.from(Buffer.concat(f))
+const frame = (props: object): Frame => props as Frame
+
+function drain (s: SenderMachine): Array<{ kind: string, size: number }> {
+  const out: Array<{ kind: string, size: number }> = []
+  for (let f = s.poll(); f !== undefined; f = s.poll()) out.push({ kind: decodeFrame(concat(f)).body, size: frameLength(f) })
+  return out
+}
+
+describe('sender flow control', () => {
+  it('stops at the window and goes on only as acknowledgements arrive', () => {
+    const windowBytes = 64 * 1024
+    const s = new SenderMachine({ source, options: { windowBytes, batchBytes: 8 * 1024, chunkBytes: 16 * 1024 } })
+    s.start()
+    s.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
+    expect(drain(s).every(f => f.kind === 'manifest')).toBe(true)
+    s.onFrame(frame({ body: 'resume', resume: { cursor: null, mediaHave: new Uint8Array(0), partial: [] } }))
+    let acked = 0
+    let rounds = 0
+    const data = ['batch', 'chunk', 'fragment']
+    for (;;) {
+      const sent = drain(s)
+      const inFlight = s.progress.bytesSent - acked
+      // Never more than a window plus the one frame that crossed it.
+      expect(inFlight).toBeLessThanOrEqual(windowBytes + 17 * 1024)
+      if (s.state === 'done-sent') break
+      expect(sent.length).toBeGreaterThan(0)
+      expect(s.poll()).toBeUndefined() // blocked until an ack
+      acked = s.progress.bytesSent
+      s.onFrame(frame({ body: 'ack', ack: { bytes: acked, messages: 0 } }))
+      rounds++
+      expect(sent.filter(f => data.includes(f.kind)).length).toBeGreaterThan(0)
+    }
+    // Every window's worth of data needed its own acknowledgement.
+    expect(s.progress.bytesSent).toBeGreaterThan(8 * windowBytes)
+    expect(rounds).toBeGreaterThanOrEqual(Math.floor(s.progress.bytesSent / windowBytes) - 1)
+  })
+
+  it('refuses an acknowledgement of bytes never sent', () => {
+    const s = new SenderMachine({ source })
+    s.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
+    drain(s)
+    s.onFrame(frame({ body: 'resume', resume: { cursor: null, mediaHave: new Uint8Array(0), partial: [] } }))
+    drain(s)
+    expect(() => s.onFrame(frame({ body: 'ack', ack: { bytes: s.progress.bytesSent + 1, messages: 0 } }))).toThrow(expect.objectContaining({ code: 'PROTOCOL' }))
+  })
+})
