@@ -1,13 +1,30 @@
 // Benchmarks (not tests): figures are printed, never asserted.
-//   npm run bench                          small profile: engine in memory + two phones over loopback TCP
-//   npm run bench -- --profile medium      (large behind --profile large)
+//   npm run bench                          small profile, 3 runs
+//   npm run bench -- --profile medium      (large only behind --profile large)
 //   npm run bench -- --runs 3 --json out.json
+//   npm run bench -- --tmp /dev/shm        receiving stores on tmpfs: the figures without the disk
+//   npm run bench -- --cpu-prof DIR        also CPU-profile run 1 (engine in-process, ferry send/receive
+//                                          with node --cpu-prof) and print the top self-time functions;
+//                                          profiling slows what it watches, so that run's figures are skewed
+//
+// Each run measures, on the same data:
+//   engineInMemory     sender and receiver machines over an in-memory pipe, one process (no network;
+//                      the pipe yields to the event loop every MiB, as a socket would)
+//   twoPhonesLoopback  two real `ferry send` / `ferry receive` processes over 127.0.0.1 TCP (mDNS off,
+//                      the receiver dials from the sender's QR payload)
+//   bareLibp2p         two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
+//                      the same byte count written in 256 KiB buffers through streamToDuplex
+//   rawSocket          two processes, plain node:net, the same byte count
+// "The same byte count" is what Ferry's sender writes on the transfer stream to a fresh receiver
+// (length prefixes + every frame: hello, manifest, message batches, media chunks, done; the pairing
+// stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
+// against the in-memory run's pipe. Ferry's MB/s = that count / ('verified' - 'paired') on the receiver.
 import '../src/polyfill.js'
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
 import { seedStore } from '../src/sim/seed.js'
 import { getProfile } from '../src/sim/profiles.js'
@@ -15,21 +32,49 @@ import { SenderMachine } from '../src/protocol/sender.js'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../src/protocol/session.js'
 import { memoryPipe } from '../src/wire/memory-duplex.js'
+import type { ByteDuplex } from '../src/wire/duplex.js'
+import { installCleanup, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
+import { bareLibp2p, rawSocket, type BaselineResult } from './bench/baselines.js'
+import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
+import { countWireBytes } from './bench/wire-bytes.js'
 
+installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
 const ferryBin = join(root, 'bin/ferry.js')
-const { values } = parseArgs({ options: { profile: { type: 'string', default: 'small' }, runs: { type: 'string', default: '3' }, json: { type: 'string' }, seed: { type: 'string', default: '1' } } })
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'small' },
+    runs: { type: 'string', default: '3' },
+    json: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    'cpu-prof': { type: 'string' },
+    timeout: { type: 'string' },
+    tmp: { type: 'string' }
+  }
+})
 const profile = getProfile(values.profile as string)
 const runs = Number(values.runs)
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs wants a positive integer')
 const work = join(root, '.tmp', 'bench')
+/** Where the receiving stores go (default: beside the source store). --tmp /dev/shm takes the disk out. */
+const targets = resolve(values.tmp ?? work)
+const cpuDir = typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof']) : undefined
+/** Deadline of every child process (ms): generous, so only a wedged child hits it. */
+const childTimeoutMs = values.timeout !== undefined
+  ? Number(values.timeout) * 1000
+  : ({ tiny: 60, small: 180, medium: 900, large: 3600 } as const)[profile.name] * 1000
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+/** The element whose key is the median key (so its other fields come from the same run). */
+const medianBy = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
+const r1 = (x: number): number => Math.round(x * 10) / 10
+const r2 = (x: number): number => Math.round(x * 100) / 100
 
 async function sourceStore (): Promise<string> {
   const dir = join(work, `${profile.name}-${values.seed}`)
   if (!existsSync(join(dir, 'seeded'))) {
-    rmSync(dir, { recursive: true, force: true })
+    rmSync(dir, { recursive: true, force: true }) // a seeding that was interrupted
     const s = SqliteChatStore.open(dir, { create: true })
     process.stderr.write(`seeding ${profile.name}...\n`)
     const summary = await seedStore(s, profile.name, Number(values.seed))
@@ -39,106 +84,330 @@ async function sourceStore (): Promise<string> {
   return dir
 }
 
-interface Result { ms: number, messages: number, mediaBytes: number, msgsPerSec: number, mbPerSec: number, rssMiB?: Record<string, number> }
+interface EngineResult {
+  ms: number
+  messages: number
+  mediaBytes: number
+  /** Sender -> receiver bytes on the pipe: what every other measurement of this run moves. */
+  wireBytes: number
+  /** Bodies of the data frames (message batches, fragments, media chunks), as acknowledged. */
+  dataFrameBytes: number
+  /** Receiver -> sender bytes (hello, resume, acks, verified). */
+  backBytes: number
+  msgsPerSec: number
+  mediaMBPerSec: number
+  wireMBPerSec: number
+  /** Open descriptors of this (the benchmark's) process at most, sampled during the transfer. */
+  peakFds: number
+}
 
-async function engineInMemory (sourceDir: string): Promise<Result> {
+async function withCpuProfile<T> (file: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (file === undefined) return await fn()
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 500 })
+  await session.post('Profiler.start')
+  try {
+    return await fn()
+  } finally {
+    const { profile } = await session.post('Profiler.stop')
+    writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
+}
+
+/**
+ * A duplex that returns to the event loop (setImmediate) after every `everyBytes` written. The memory
+ * pipe alone runs a whole transfer in microtasks, so I/O callbacks never run until it ends: the
+ * receiver's media promotions (fsync + close on the thread pool) then pile up one open descriptor per
+ * file, and the medium profile (27,822 files) dies with EMFILE under a 20,000-descriptor limit. A
+ * socket yields on every read; this lets the in-memory run do the same.
+ */
+function yielding (d: ByteDuplex, everyBytes = 1024 * 1024): ByteDuplex {
+  let since = 0
+  return {
+    source: d.source,
+    write: async chunks => {
+      await d.write(chunks)
+      for (const c of chunks) since += c.byteLength
+      if (since >= everyBytes) { since = 0; await new Promise(resolve => setImmediate(resolve)) }
+    },
+    close: async () => { await d.close() },
+    abort: err => { d.abort(err) }
+  }
+}
+
+async function engineInMemory (sourceDir: string, cpuFile?: string): Promise<EngineResult> {
   const source = SqliteChatStore.open(sourceDir)
-  const dir = join(work, 'engine-target')
-  rmSync(dir, { recursive: true, force: true })
+  const dir = targetDir('engine-target')
   const target = SqliteChatStore.open(dir, { create: true })
-  const pipe = memoryPipe({ highWaterMark: 1024 * 1024 })
-  const sender = new SenderMachine({ source })
-  const receiver = new ReceiverMachine({ store: target })
-  let messagesDoneAt = 0
-  const t0 = performance.now()
-  await Promise.all([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, {
-    onProgress: () => { if (messagesDoneAt === 0 && receiver.state === 'media') messagesDoneAt = performance.now() }
-  })])
-  const ms = performance.now() - t0
-  const r = receiver.progress
-  source.close(); target.close()
-  const msgMs = (messagesDoneAt || performance.now()) - t0
-  return { ms, messages: r.messages, mediaBytes: r.mediaBytes, msgsPerSec: r.messages / (msgMs / 1000), mbPerSec: mb(r.mediaBytes, ms - msgMs) }
-}
-
-/** Peak RSS of a child, read from /proc while it runs (VmHWM is the high-water mark). */
-function watchRss (pid: number): () => number {
-  let peak = 0
-  const read = (): void => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-      if (m !== null) peak = Math.max(peak, Number(m[1]) / 1024)
-    } catch {}
-  }
-  const t = setInterval(read, 50)
-  return () => { read(); clearInterval(t); return Math.round(peak) }
-}
-
-function run (args: string[]): { done: Promise<number>, lines: AsyncIterable<string>, pid: number, rss: () => number } {
-  const child = spawn(process.execPath, [ferryBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const done = new Promise<number>((resolve, reject) => child.on('exit', code => code === 0 ? resolve(code) : reject(new Error(`ferry ${args[0]} exited ${code}: ${err}`))))
-  async function * lines (): AsyncGenerator<string> {
-    let buf = ''
-    for await (const d of child.stdout) {
-      buf += d.toString()
-      let i
-      while ((i = buf.indexOf('\n')) >= 0) { yield buf.slice(0, i); buf = buf.slice(i + 1) }
+  try {
+    const pipe = memoryPipe({ highWaterMark: 1024 * 1024 })
+    const sender = new SenderMachine({ source })
+    const receiver = new ReceiverMachine({ store: target })
+    let messagesDoneAt = 0
+    const fds = watchFds('self')
+    const t0 = performance.now()
+    await withCpuProfile(cpuFile, async () => {
+      await Promise.all([runSender(sender, yielding(pipe.a)), runReceiver(receiver, yielding(pipe.b), {
+        onProgress: () => { if (messagesDoneAt === 0 && receiver.state === 'media') messagesDoneAt = performance.now() }
+      })])
+    })
+    const ms = performance.now() - t0
+    const r = receiver.progress
+    const msgMs = (messagesDoneAt || performance.now()) - t0
+    return {
+      ms,
+      messages: r.messages,
+      mediaBytes: r.mediaBytes,
+      wireBytes: pipe.bytesAtoB,
+      dataFrameBytes: r.bytesReceived,
+      backBytes: pipe.bytesBtoA,
+      msgsPerSec: r.messages / (msgMs / 1000),
+      mediaMBPerSec: mb(r.mediaBytes, ms - msgMs),
+      wireMBPerSec: mb(pipe.bytesAtoB, ms),
+      peakFds: fds()
     }
+  } finally {
+    source.close(); target.close()
   }
-  return { done, lines: lines(), pid: child.pid as number, rss: watchRss(child.pid as number) }
 }
 
-async function twoPhones (sourceDir: string, n: number): Promise<Result & { pairMs: number }> {
-  const target = join(work, 'cli-target')
-  rmSync(target, { recursive: true, force: true })
-  const code = `321-0000-${String(1000 + n).padStart(4, '0')}`
-  const sender = run(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
-  // Keep draining the sender's events: a closed pipe would kill it with EPIPE.
-  const qr = await new Promise<string>(resolve => {
-    void (async () => { for await (const line of sender.lines) { const e = JSON.parse(line); if (e.event === 'code') resolve(e.qr) } })()
-  })
+// Receiving stores are removed at the end, not after each run: on this machine's ext4 (no journal) a
+// file create skips every inode freed in the last 1-6 minutes, one lookup each, so deleting a run's
+// 3k-file store makes the next run's receiver slower (see fsCreateProbe).
+const doomed: string[] = []
+function targetDir (prefix: string): string {
+  const d = tempDir(prefix, targets)
+  doomed.push(d)
+  return d
+}
+
+/** Microseconds per file create (open O_CREAT + close) in the targets' filesystem, right now. */
+function fsCreateProbe (n = 300): number {
+  const d = targetDir('fs-probe')
   const t0 = performance.now()
-  const receiver = run(['receive', '--store', target, '--qr', qr, '--no-mdns', '--json'])
-  let pairedAt = 0
-  let last: { progress: { messages: number, mediaBytes: number } } | undefined
-  for await (const line of receiver.lines) {
-    const e = JSON.parse(line)
-    if (e.event === 'paired' && pairedAt === 0) pairedAt = performance.now()
-    if (e.event === 'verified') last = e
+  for (let i = 0; i < n; i++) closeSync(openSync(join(d, `f${i}`), 'w'))
+  return (performance.now() - t0) * 1000 / n
+}
+
+function ferry (args: string[], label: string, cpuName?: string): ReturnType<typeof spawnNode> {
+  // One directory per process: tsx's loader runs in a worker thread with a profile of its own.
+  const prof = cpuDir !== undefined && cpuName !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(cpuDir, cpuName)] : []
+  return spawnNode([...prof, ferryBin, ...args], { label, timeoutMs: childTimeoutMs, cwd: root })
+}
+
+interface MessagePhase {
+  /** From 'paired' until every message is committed on the receiver: when the chats are usable. */
+  timeToChatsMs: number
+  /** Bounds from the progress events around the moment (they come at most every 500 ms). */
+  boundsMs: [number, number]
+  messagesPerSec: number
+}
+
+/**
+ * When did the receiver hold every message? Progress events come at most every 500 ms, so the moment
+ * lies between the last event with messages < total and the first with messages == total. Messages
+ * come before media, so the media bytes that first full event already reports were received after
+ * the messages: walking them back at the media rate seen afterwards narrows the estimate.
+ */
+function messagePhase (events: Event[], pairedT: number, verified: Event, totalMessages: number): MessagePhase {
+  const prog = events.filter(e => e.event === 'progress').map(e => ({ t: e.t, messages: e.messages as number, mediaBytes: e.mediaBytes as number }))
+  const vp = verified.progress as { messages: number, mediaBytes: number }
+  const points = [...prog, { t: verified.t, messages: vp.messages, mediaBytes: vp.mediaBytes }]
+  let lo = pairedT
+  let i = 0
+  for (; i < points.length && points[i].messages < totalMessages; i++) lo = points[i].t
+  const full = points[Math.min(i, points.length - 1)]
+  const hi = full.t
+  let est = hi
+  if (full.mediaBytes > 0) {
+    const last = points[points.length - 1]
+    const rate = last.t > full.t ? (last.mediaBytes - full.mediaBytes) / (last.t - full.t) : 0 // bytes per ms
+    est = rate > 0 ? Math.max(lo, hi - full.mediaBytes / rate) : (lo + hi) / 2
   }
-  await Promise.all([sender.done, receiver.done])
-  const ms = performance.now() - t0
-  const p = last?.progress ?? { messages: 0, mediaBytes: 0 }
-  return { ms, pairMs: pairedAt - t0, messages: p.messages, mediaBytes: p.mediaBytes, msgsPerSec: p.messages / (ms / 1000), mbPerSec: mb(p.mediaBytes, ms), rssMiB: { sender: sender.rss(), receiver: receiver.rss() } }
+  const ms = est - pairedT
+  return { timeToChatsMs: ms, boundsMs: [lo - pairedT, hi - pairedT], messagesPerSec: totalMessages / (ms / 1000) }
+}
+
+interface PhonesResult {
+  /** Receiver start to both processes exited. */
+  ms: number
+  pairMs: number
+  /** 'paired' to 'verified' on the receiver. */
+  transferMs: number
+  messages: number
+  mediaBytes: number
+  phase: MessagePhase
+  /** Media bytes over the time after the messages were all in. */
+  mediaMBPerSec: number
+  rssMiB: { sender: number, receiver: number }
+  peakFds: { sender: number, receiver: number }
+  /** The transfer ('paired' to 'verified'), in ms after each process was spawned: where to read its CPU profile. */
+  transferWindow: { sender: [number, number], receiver: [number, number] }
+}
+
+async function twoPhones (sourceDir: string, n: number, profileIt: boolean): Promise<PhonesResult> {
+  const target = targetDir('cli-target')
+  const code = `321-0000-${String(1000 + n).padStart(4, '0')}`
+  const senderSpawnedAt = performance.now()
+  const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '120'],
+    'ferry send', profileIt ? 'ferry-send' : undefined)
+  let receiver: ReturnType<typeof spawnNode> | undefined
+  try {
+    const qr = (await sender.waitFor(e => e.event === 'code')).qr as string
+    const t0 = performance.now()
+    receiver = ferry(['receive', '--store', target, '--qr', qr, '--no-mdns', '--json', '--timeout', '60'],
+      'ferry receive', profileIt ? 'ferry-receive' : undefined)
+    const verified = await receiver.waitFor(e => e.event === 'verified' || e.event === 'error')
+    if (verified.event === 'error') throw new Error(`ferry receive failed: ${verified.code as string} ${verified.message as string}`)
+    await Promise.all([sender.done, receiver.done])
+    const ms = performance.now() - t0
+    const paired = receiver.events.find(e => e.event === 'paired') as Event
+    const manifest = receiver.events.find(e => e.event === 'manifest')
+    const p = verified.progress as { messages: number, mediaBytes: number, totalMessages: number }
+    const phase = messagePhase(receiver.events, paired.t, verified, (manifest?.totalMessages as number | undefined) ?? p.totalMessages)
+    return {
+      ms,
+      pairMs: paired.t - t0,
+      transferMs: verified.t - paired.t,
+      messages: p.messages,
+      mediaBytes: p.mediaBytes,
+      phase,
+      mediaMBPerSec: mb(p.mediaBytes, verified.t - paired.t - phase.timeToChatsMs),
+      rssMiB: { sender: sender.rss(), receiver: receiver.rss() },
+      peakFds: { sender: sender.fds(), receiver: receiver.fds() },
+      transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] }
+    }
+  } finally {
+    sender.kill()
+    receiver?.kill()
+    await sender.done.catch(() => {})
+    await receiver?.done.catch(() => {})
+  }
 }
 
 mkdirSync(work, { recursive: true })
+mkdirSync(targets, { recursive: true })
+if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
-const engine: Result[] = []
-const cli: Array<Result & { pairMs: number }> = []
-for (let i = 0; i < runs; i++) {
-  engine.push(await engineInMemory(sourceDir))
-  cli.push(await twoPhones(sourceDir, i))
-  process.stderr.write(`run ${i + 1}/${runs} done\n`)
+const wire = (() => { const s = SqliteChatStore.open(sourceDir); try { return countWireBytes(s) } finally { s.close() } })()
+const engine: EngineResult[] = []
+const engineErrors: string[] = []
+const cli: PhonesResult[] = []
+const bare: BaselineResult[] = []
+const raw: BaselineResult[] = []
+const ferryMBps: number[] = []
+const createUs: number[] = []
+async function oneRun (i: number): Promise<void> {
+  const profileIt = cpuDir !== undefined && i === 0
+  createUs.push(fsCreateProbe())
+  // A failing engine run is reported, not fatal: the other measurements do not depend on it.
+  try {
+    const e = await engineInMemory(sourceDir, profileIt ? join(cpuDir, 'engine-in-memory.cpuprofile') : undefined)
+    if (e.wireBytes !== wire.total) process.stderr.write(`warning: the in-memory run moved ${e.wireBytes} bytes, the count says ${wire.total}\n`)
+    engine.push(e)
+  } catch (err) {
+    engineErrors.push((err as Error).message)
+    process.stderr.write(`run ${i + 1}: engine in memory failed: ${(err as Error).message}\n`)
+  }
+  const c = await twoPhones(sourceDir, i, profileIt)
+  if (c.messages !== wire.messages || c.mediaBytes !== wire.media) {
+    throw new Error(`the two-phone run moved ${c.messages} messages / ${c.mediaBytes} media bytes, the sender's count ${wire.messages} / ${wire.media}: byte counts would not compare`)
+  }
+  cli.push(c)
+  ferryMBps.push(mb(wire.total, c.transferMs))
+  bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs }))
+  raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs }))
+  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, file create ${Math.round(createUs[i])} us\n`)
 }
+try {
+  for (let i = 0; i < runs; i++) await oneRun(i)
+} finally {
+  for (const d of doomed) removeTempDir(d)
+}
+
+const ferryMed = median(ferryMBps)
+const bareMed = median(bare.map(b => b.mbPerSec))
+const rawMed = median(raw.map(b => b.mbPerSec))
 const summary = {
   profile: profile.name,
   runs,
-  engineInMemory: {
+  ...(cpuDir !== undefined ? { note: 'run 1 was CPU-profiled: its figures are skewed' } : {}),
+  receivingStoresOn: targets,
+  fileCreateUs: Math.round(median(createUs)),
+  bytes: {
+    moved: wire.total,
+    media: wire.media,
+    dataFrames: wire.dataFrames,
+    frames: wire.frames,
+    messages: wire.messages,
+    ...(engine.length > 0 ? { receiverToSender: engine[0].backBytes } : {}),
+    what: 'moved = sender->receiver bytes on the transfer stream (length prefixes + all frames); every path moves this many'
+  },
+  engineInMemory: engine.length === 0 ? { errors: engineErrors } : {
+    ...(engineErrors.length > 0 ? { errors: engineErrors } : {}),
+    runs: engine.length,
     ms: Math.round(median(engine.map(r => r.ms))),
     messagesPerSec: Math.round(median(engine.map(r => r.msgsPerSec))),
-    mediaMBPerSec: +median(engine.map(r => r.mbPerSec)).toFixed(1),
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
+    mediaMBPerSec: r1(median(engine.map(r => r.mediaMBPerSec))),
+    MBPerSec: r1(median(engine.map(r => r.wireMBPerSec))),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakFds: Math.max(...engine.map(r => r.peakFds))
   },
   twoPhonesLoopback: {
     ms: Math.round(median(cli.map(r => r.ms))),
     pairMs: Math.round(median(cli.map(r => r.pairMs))),
-    messagesPerSec: Math.round(median(cli.map(r => r.msgsPerSec))),
-    overallMBPerSec: +median(cli.map(r => r.mbPerSec)).toFixed(1),
-    peakRssMiB: { sender: median(cli.map(r => r.rssMiB?.sender ?? 0)), receiver: median(cli.map(r => r.rssMiB?.receiver ?? 0)) }
+    transferMs: Math.round(median(cli.map(r => r.transferMs))),
+    MBPerSec: r1(ferryMed),
+    timeToChatsMs: Math.round(median(cli.map(r => r.phase.timeToChatsMs))),
+    timeToChatsBoundsMs: medianBy(cli, r => r.phase.timeToChatsMs).phase.boundsMs.map(Math.round),
+    messagesPerSec: Math.round(median(cli.map(r => r.phase.messagesPerSec))),
+    mediaMBPerSec: r1(median(cli.map(r => r.mediaMBPerSec))),
+    overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),
+    peakRssMiB: { sender: median(cli.map(r => r.rssMiB.sender)), receiver: median(cli.map(r => r.rssMiB.receiver)) },
+    peakFds: { sender: Math.max(...cli.map(r => r.peakFds.sender)), receiver: Math.max(...cli.map(r => r.peakFds.receiver)) }
+  },
+  bareLibp2p: {
+    transferMs: Math.round(median(bare.map(b => b.transferMs))),
+    dialMs: Math.round(median(bare.map(b => b.dialMs))),
+    MBPerSec: r1(bareMed),
+    peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) }
+  },
+  rawSocket: {
+    transferMs: Math.round(median(raw.map(b => b.transferMs))),
+    MBPerSec: r1(rawMed),
+    peakRssMiB: { writer: median(raw.map(b => b.rssMiB.writer)), reader: median(raw.map(b => b.rssMiB.reader)) }
+  },
+  ratios: {
+    ferryOverBareLibp2p: r2(ferryMed / bareMed),
+    ferryOverRawSocket: r2(ferryMed / rawMed),
+    bareLibp2pOverRawSocket: r2(bareMed / rawMed),
+    what: 'medians of MB/s; Ferry = bytes.moved / (verified - paired) on the receiver'
+  },
+  perRunMBPerSec: {
+    ferry: ferryMBps.map(r1),
+    bareLibp2p: bare.map(b => r1(b.mbPerSec)),
+    rawSocket: raw.map(b => r1(b.mbPerSec))
   }
 }
 console.log(JSON.stringify(summary, null, 2))
 if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(summary, null, 2))
+
+if (cpuDir !== undefined) {
+  const profiles: CpuSummary[] = []
+  const engineProfile = join(cpuDir, 'engine-in-memory.cpuprofile')
+  if (existsSync(engineProfile)) profiles.push(summarise(engineProfile, 15))
+  for (const [name, window] of [['ferry-send', cli[0].transferWindow.sender], ['ferry-receive', cli[0].transferWindow.receiver]] as const) {
+    const dir = join(cpuDir, name)
+    if (!existsSync(dir)) continue
+    // The main thread is the busiest of the process's profiles (the others are tsx's loader worker).
+    // Only the transfer is summarised (the profile starts a few ms after the spawn: close enough).
+    const all = readdirSync(dir).filter(f => f.endsWith('.cpuprofile')).map(f => summarise(join(dir, f), 15, window))
+    all.sort((a, b) => b.busyMs - a.busyMs)
+    if (all.length > 0) profiles.push(all[0])
+  }
+  for (const s of profiles) process.stderr.write(`\n${formatSummary(s)}\n`)
+  writeFileSync(join(cpuDir, 'summary.json'), JSON.stringify(profiles, null, 2))
+}

@@ -1,0 +1,60 @@
+// The two baselines Ferry is compared with, each a writer and a reader process on 127.0.0.1 moving
+// exactly the bytes Ferry moved: a bare libp2p stream on Ferry's stack, and a plain TCP socket.
+import { fileURLToPath } from 'node:url'
+import { removeTempDir, spawnNode, tempDir, type Child } from './proc.js'
+
+export interface BaselineResult {
+  bytes: number
+  /** Reader's view: from opening the stream (after the dial) to the last byte. */
+  transferMs: number
+  dialMs: number
+  mbPerSec: number
+  rssMiB: { writer: number, reader: number }
+}
+
+const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url))
+
+async function pair (script: string, serveArgs: string[], fetchArgs: (listening: Record<string, unknown>) => string[], o: { root: string, timeoutMs: number, label: string }): Promise<BaselineResult> {
+  const node = (extra: string[]): string[] => ['--import', 'tsx', here(script), '--timeout-ms', String(o.timeoutMs), ...extra]
+  const writer = spawnNode(node(['--role', 'serve', ...serveArgs]), { label: `${o.label} writer`, timeoutMs: o.timeoutMs + 5000, cwd: o.root })
+  let reader: Child | undefined
+  try {
+    const listening = await writer.waitFor(e => e.event === 'listening')
+    reader = spawnNode(node(['--role', 'fetch', ...fetchArgs(listening)]), { label: `${o.label} reader`, timeoutMs: o.timeoutMs + 5000, cwd: o.root })
+    const done = await reader.waitFor(e => e.event === 'done')
+    await Promise.all([writer.done, reader.done])
+    return {
+      bytes: done.bytes as number,
+      transferMs: done.transferMs as number,
+      dialMs: done.dialMs as number,
+      mbPerSec: done.mbPerSec as number,
+      rssMiB: { writer: writer.rss(), reader: reader.rss() }
+    }
+  } finally {
+    writer.kill()
+    reader?.kill()
+    await writer.done.catch(() => {})
+    await reader?.done.catch(() => {})
+  }
+}
+
+/** Ferry's stack without Ferry: createFerryNode on both sides, one stream, 256 KiB writes through streamToDuplex. */
+export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number }): Promise<BaselineResult> {
+  const wdir = tempDir('libp2p-writer')
+  const rdir = tempDir('libp2p-reader')
+  try {
+    return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes)], l => {
+      const addrs = (l.addrs as string[]).filter(a => a.startsWith('/ip4/127.0.0.1/'))
+      if (addrs.length === 0) throw new Error(`the libp2p writer listens on no 127.0.0.1 address: ${String(l.addrs)}`)
+      return ['--dir', rdir, '--bytes', String(bytes), '--addr', addrs[0]]
+    }, { ...o, label: 'bare libp2p' })
+  } finally {
+    removeTempDir(wdir)
+    removeTempDir(rdir)
+  }
+}
+
+/** node:net, 256 KiB writes with write()'s backpressure: what the loopback and the kernel allow. */
+export async function rawSocket (bytes: number, o: { root: string, timeoutMs: number }): Promise<BaselineResult> {
+  return await pair('socket-peer.ts', ['--bytes', String(bytes)], l => ['--bytes', String(bytes), '--port', String(l.port)], { ...o, label: 'raw socket' })
+}

@@ -1,0 +1,124 @@
+// One side of the bare-libp2p baseline: Ferry's own stack (createFerryNode: TCP + Noise + yamux,
+// mDNS off, 127.0.0.1 only) moving N opaque bytes over one stream, with nothing of Ferry's protocol.
+// Run by scripts/bench.ts as `node --import tsx scripts/bench/libp2p-peer.ts ...`; JSON lines on stdout.
+//
+//   --role serve  --dir D --bytes N [--chunk 262144]   listens, prints {"event":"listening","addrs":[...]};
+//                                                      on the bench stream writes N bytes in `chunk`-byte
+//                                                      buffers through streamToDuplex(stream).write([buf]),
+//                                                      then waits for the reader's one-byte acknowledgement
+//   --role fetch  --dir D --bytes N --addr MULTIADDR    dials, opens the stream, counts bytes until N, prints
+//                                                      {"event":"done",...} with its timings, acknowledges
+//
+// Roles mirror Ferry: the sender listens and writes, the receiver dials and reads. Completion is the
+// reader's count plus an explicit acknowledgement, never close() (STACK.md).
+import '../../src/polyfill.js'
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createFerryNode, FERRY_STREAM_LIMITS } from '../../src/net/node.js'
+import { streamToDuplex } from '../../src/net/stream-duplex.js'
+
+const PROTOCOL = '/ferry-bench/bytes/1.0.0'
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    dir: { type: 'string' },
+    bytes: { type: 'string' },
+    chunk: { type: 'string', default: String(256 * 1024) },
+    addr: { type: 'string' },
+    'timeout-ms': { type: 'string', default: '600000' }
+  }
+})
+const total = Number(values.bytes)
+const chunk = Number(values.chunk)
+if (!Number.isSafeInteger(total) || total <= 0 || !Number.isSafeInteger(chunk) || chunk <= 0 || values.dir === undefined) {
+  process.stderr.write('usage: libp2p-peer.ts --role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA]\n')
+  process.exit(2)
+}
+// Our own deadline, besides the parent's: a wedged peer must never outlive the benchmark.
+setTimeout(() => { process.stderr.write(`libp2p-peer ${values.role}: deadline passed\n`); process.exit(3) }, Number(values['timeout-ms'])).unref()
+
+const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
+const now = (): number => performance.now()
+
+const node = await createFerryNode({ dir: values.dir, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
+
+if (values.role === 'serve') {
+  const finished = new Promise<void>((resolve, reject) => {
+    void node.handle(PROTOCOL, async stream => {
+      try {
+        const duplex = streamToDuplex(stream)
+        // One buffer, never modified, so handing it to write() again and again is allowed.
+        const buf = randomBytes(chunk) as Uint8Array
+        const t0 = now()
+        let sent = 0
+        while (sent < total) {
+          const n = Math.min(chunk, total - sent)
+          await duplex.write([n === chunk ? buf : buf.subarray(0, n)])
+          sent += n
+        }
+        const writeMs = now() - t0
+        let acked = false
+        for await (const c of duplex.source) { if (c.byteLength > 0) { acked = true; break } }
+        if (!acked) throw new Error('the reader closed without acknowledging')
+        await duplex.close()
+        out('sent', { bytes: sent, writeMs })
+        resolve()
+      } catch (err) {
+        reject(err)
+      }
+    }, FERRY_STREAM_LIMITS).then(() => {
+      out('listening', { addrs: node.getMultiaddrs().map(String) })
+    }, reject)
+  })
+  try {
+    await finished
+  } finally {
+    await node.stop()
+  }
+} else if (values.role === 'fetch') {
+  try {
+    if (values.addr === undefined) throw new Error('--addr is required for --role fetch')
+    const tDial = now()
+    const connection = await node.dial(multiaddr(values.addr))
+    const tStream = now()
+    const stream = await connection.newStream(PROTOCOL)
+    const duplex = streamToDuplex(stream)
+    const tOpen = now()
+    let got = 0
+    let firstByte = 0
+    let done = 0
+    for await (const c of duplex.source) {
+      if (firstByte === 0) firstByte = now()
+      got += c.byteLength
+      if (got > total) throw new Error(`received ${got} bytes, more than the ${total} expected`)
+      if (got === total) {
+        done = now()
+        out('done', {
+          bytes: got,
+          dialMs: tStream - tDial,
+          openMs: tOpen - tStream,
+          firstByteMs: firstByte - tStream,
+          transferMs: done - tStream,
+          mbPerSec: got / 1e6 / ((done - tStream) / 1000)
+        })
+        await duplex.write([Uint8Array.of(1)])
+        await duplex.close()
+        break
+      }
+    }
+    if (done === 0) throw new Error(`the stream ended after ${got} of ${total} bytes`)
+    // Give the acknowledgement a moment to leave before the node (and its connection) goes.
+    await new Promise<void>(resolve => {
+      const t = setTimeout(resolve, 2000)
+      stream.addEventListener('close', () => { clearTimeout(t); resolve() }, { once: true })
+      if (stream.status === 'closed') { clearTimeout(t); resolve() }
+    })
+  } finally {
+    await node.stop()
+  }
+} else {
+  await node.stop()
+  process.stderr.write(`unknown --role ${values.role}\n`)
+  process.exit(2)
+}

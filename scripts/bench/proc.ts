@@ -1,0 +1,166 @@
+// Child processes and temp dirs for the benchmark: every child has a deadline, every child and temp
+// dir is tracked, and both are cleaned up when the benchmark ends, fails or is interrupted.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const live = new Set<ChildProcess>()
+const dirs = new Set<string>()
+
+function killAll (): void {
+  for (const c of live) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try { c.kill('SIGKILL') } catch {}
+    }
+  }
+  live.clear()
+}
+
+function removeDirs (): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  dirs.clear()
+}
+
+let installed = false
+/** Kills children and removes temp dirs on exit, Ctrl-C and SIGTERM. Call once, early. */
+export function installCleanup (): void {
+  if (installed) return
+  installed = true
+  process.on('exit', () => { killAll(); removeDirs() })
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping children, removing temp dirs\n`)
+      killAll(); removeDirs()
+      process.exit(130)
+    })
+  }
+}
+
+/** A fresh temp dir under `parent` (default the OS temp dir), removed by removeTempDir or at exit. */
+export function tempDir (prefix: string, parent = tmpdir()): string {
+  const d = mkdtempSync(join(parent, `ferry-bench-${prefix}-`))
+  dirs.add(d)
+  return d
+}
+
+export function removeTempDir (d: string): void {
+  rmSync(d, { recursive: true, force: true })
+  dirs.delete(d)
+}
+
+/** Peak RSS of a process, read from /proc while it runs (VmHWM is the kernel's high-water mark). */
+export function watchRss (pid: number): () => number {
+  let peak = 0
+  const read = (): void => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (m !== null) peak = Math.max(peak, Number(m[1]) / 1024)
+    } catch {}
+  }
+  read()
+  const t = setInterval(read, 50)
+  return () => { read(); clearInterval(t); return Math.round(peak) }
+}
+
+/** Peak number of open file descriptors of a process (`self` for this one), sampled every 200 ms. */
+export function watchFds (pid: number | 'self'): () => number {
+  let peak = 0
+  const read = (): void => {
+    try { peak = Math.max(peak, readdirSync(`/proc/${pid}/fd`).length) } catch {}
+  }
+  read()
+  const t = setInterval(read, 200)
+  t.unref()
+  return () => { read(); clearInterval(t); return peak }
+}
+
+export type Event = Record<string, unknown> & { event?: string, t: number }
+
+export interface Child {
+  pid: number
+  /** JSON lines of stdout so far, each stamped with this process's performance.now() when it was read. */
+  events: Event[]
+  /** Resolves with the first event matching `pred`; rejects if the child exits first. */
+  waitFor: (pred: (e: Event) => boolean) => Promise<Event>
+  /** Resolves on exit code 0; rejects on any other exit, a signal or the deadline. */
+  done: Promise<void>
+  /** Peak RSS in MiB so far (stops polling once called after exit). */
+  rss: () => number
+  /** Peak open file descriptors so far. */
+  fds: () => number
+  kill: () => void
+}
+
+export interface ChildOptions {
+  label: string
+  timeoutMs: number
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+}
+
+/** Spawns `node <args>` with a deadline after which it is killed (SIGKILL) and `done` rejects. */
+export function spawnNode (args: string[], o: ChildOptions): Child {
+  const child = spawn(process.execPath, args, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } })
+  live.add(child)
+  const pid = child.pid as number
+  const rss = watchRss(pid)
+  const fds = watchFds(pid)
+  const events: Event[] = []
+  let waiters: Array<() => void> = []
+  const wake = (): void => { const w = waiters; waiters = []; for (const f of w) f() }
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000) })
+  let buf = ''
+  // Read stdout as it comes, always: a pipe nobody drains would block (or EPIPE) the child.
+  child.stdout?.on('data', (d: Buffer) => {
+    const t = performance.now()
+    buf += d.toString()
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i)
+      buf = buf.slice(i + 1)
+      try { events.push({ ...JSON.parse(line), t }) } catch {}
+    }
+    wake()
+  })
+  let timedOut = false
+  let exited = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, o.timeoutMs)
+  const done = new Promise<void>((resolve, reject) => {
+    const finish = (e?: Error): void => {
+      clearTimeout(timer)
+      live.delete(child)
+      exited = true
+      rss(); fds()
+      wake()
+      if (e === undefined) resolve(); else reject(e)
+    }
+    child.on('error', e => { finish(e) })
+    // 'close', not 'exit': stdout is fully read by then, so no event is lost.
+    child.on('close', (code, signal) => {
+      finish(code === 0 ? undefined : new Error(`${o.label} ${timedOut ? `timed out after ${o.timeoutMs} ms` : `exited ${code ?? signal}`}: ${err.trim()}`))
+    })
+  })
+  done.catch(() => {}) // observed by the caller; never an unhandled rejection if it bails out early
+  const waitFor = async (pred: (e: Event) => boolean): Promise<Event> => {
+    for (;;) {
+      const hit = events.find(pred)
+      if (hit !== undefined) return hit
+      if (exited) {
+        await done
+        throw new Error(`${o.label} exited without the awaited event: ${err.trim()}`)
+      }
+      await new Promise<void>(resolve => { waiters.push(resolve) })
+    }
+  }
+  return {
+    pid,
+    events,
+    waitFor,
+    done,
+    rss,
+    fds,
+    kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+  }
+}

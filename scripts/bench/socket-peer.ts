@@ -1,0 +1,91 @@
+// One side of the raw-socket baseline: N bytes over a plain node:net TCP connection on 127.0.0.1,
+// no encryption, no multiplexing. Same roles and JSON lines as libp2p-peer.ts:
+//
+//   --role serve --bytes N [--chunk 262144]            listens on 127.0.0.1:0, prints {"event":"listening","port":P};
+//                                                      writes N bytes in `chunk`-byte buffers (honouring
+//                                                      write()'s backpressure) to the first connection, then
+//                                                      waits for the reader's one-byte acknowledgement
+//   --role fetch --bytes N --port P                    connects, counts bytes until N, prints {"event":"done",...}
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createConnection, createServer, type Socket } from 'node:net'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    bytes: { type: 'string' },
+    chunk: { type: 'string', default: String(256 * 1024) },
+    port: { type: 'string' },
+    'timeout-ms': { type: 'string', default: '600000' }
+  }
+})
+const total = Number(values.bytes)
+const chunk = Number(values.chunk)
+if (!Number.isSafeInteger(total) || total <= 0 || !Number.isSafeInteger(chunk) || chunk <= 0) {
+  process.stderr.write('usage: socket-peer.ts --role serve|fetch --bytes N [--chunk B] [--port P]\n')
+  process.exit(2)
+}
+setTimeout(() => { process.stderr.write(`socket-peer ${values.role}: deadline passed\n`); process.exit(3) }, Number(values['timeout-ms'])).unref()
+
+const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
+const now = (): number => performance.now()
+
+async function serve (): Promise<void> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  out('listening', { port: (server.address() as { port: number }).port })
+  const [socket] = await once(server, 'connection') as [Socket]
+  server.close() // one reader only; the accepted socket lives on
+  socket.setNoDelay(true)
+  const acked = new Promise<void>((resolve, reject) => {
+    socket.once('data', () => { resolve() })
+    socket.once('error', reject)
+    socket.once('close', () => { reject(new Error('the reader closed without acknowledging')) })
+  })
+  const buf = randomBytes(chunk)
+  const t0 = now()
+  let sent = 0
+  while (sent < total) {
+    const n = Math.min(chunk, total - sent)
+    const more = socket.write(n === chunk ? buf : buf.subarray(0, n))
+    sent += n
+    if (!more) await once(socket, 'drain')
+  }
+  const writeMs = now() - t0
+  await acked
+  socket.end()
+  out('sent', { bytes: sent, writeMs })
+}
+
+async function fetch (): Promise<void> {
+  const tConnect = now()
+  const socket = createConnection({ host: '127.0.0.1', port: Number(values.port) })
+  await once(socket, 'connect')
+  const tOpen = now()
+  let got = 0
+  let firstByte = 0
+  let done = 0
+  for await (const c of socket as AsyncIterable<Buffer>) {
+    if (firstByte === 0) firstByte = now()
+    got += c.byteLength
+    if (got > total) throw new Error(`received ${got} bytes, more than the ${total} expected`)
+    if (got === total) {
+      done = now()
+      out('done', {
+        bytes: got,
+        dialMs: tOpen - tConnect,
+        firstByteMs: firstByte - tConnect,
+        transferMs: done - tConnect,
+        mbPerSec: got / 1e6 / ((done - tConnect) / 1000)
+      })
+      socket.end(Buffer.of(1))
+    }
+  }
+  if (done === 0) throw new Error(`the connection ended after ${got} of ${total} bytes`)
+}
+
+if (values.role === 'serve') await serve()
+else if (values.role === 'fetch') await fetch()
+else { process.stderr.write(`unknown --role ${values.role}\n`); process.exit(2) }
