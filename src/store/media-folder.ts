@@ -1,7 +1,7 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto'
 import {
   closeSync, constants, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync,
-  rmSync, statSync, writeSync
+  renameSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
 import { close as fdClose, fsync } from 'node:fs'
@@ -37,6 +37,9 @@ export async function hashFile (path: string): Promise<MediaDigest> {
 export function assertSha256 (sha: string): void {
   if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
 }
+
+/** Promotions in flight at once (each holds a file descriptor until its fsync is done). */
+const MAX_PROMOTING = 32
 
 export class MediaFolder {
   readonly root: string
@@ -254,6 +257,15 @@ export class MediaFolder {
     const target = join(this.fanout(sha), sha)
     const fd = this.openPart?.sha === sha ? this.openPart.fd : undefined
     if (fd !== undefined) this.openPart = undefined
+    if (this.promoting.size >= MAX_PROMOTING) {
+      // Backpressure: each pending promotion holds a descriptor, and a burst of small files would
+      // otherwise exhaust them (EMFILE). Past the cap, this one is done in line.
+      const sync = fd ?? openSync(part, 'r')
+      try { fsyncSync(sync) } finally { closeSync(sync) }
+      renameSync(part, target)
+      onDone?.()
+      return
+    }
     const job = (async () => {
       if (fd !== undefined) {
         await new Promise<void>((resolve, reject) => fsync(fd, err => { fdClose(fd, () => {}); if (err !== null) reject(err); else resolve() }))

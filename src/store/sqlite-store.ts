@@ -83,6 +83,7 @@ export class SqliteChatStore implements ChatStore {
   private readonly statements = new Map<string, Statement>()
   /** Running sha256 of .part files appended by this process, so completing a part never re-reads it. */
   private readonly partHashes = new Map<string, { hash: Hash, length: number }>()
+  private readonly partLengths = new Map<string, number>()
   private closed = false
 
   private constructor (dir: string, db: Database.Database, storeId: string) {
@@ -454,7 +455,13 @@ export class SqliteChatStore implements ChatStore {
   }
 
   private committedLength (sha256: string): number {
-    return (this.one('SELECT length FROM parts WHERE sha256 = ?', sha256)?.[0] as number | undefined) ?? 0
+    // One process owns a store, so the recorded lengths are cached: the receiver asks per chunk.
+    let n = this.partLengths.get(sha256)
+    if (n === undefined) {
+      n = (this.one('SELECT length FROM parts WHERE sha256 = ?', sha256)?.[0] as number | undefined) ?? 0
+      this.partLengths.set(sha256, n)
+    }
+    return n
   }
 
   partLength (sha256: string): number {
@@ -494,6 +501,7 @@ export class SqliteChatStore implements ChatStore {
 
   private recordPart (sha256: string, length: number): void {
     this.stmt('INSERT INTO parts (sha256, length) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET length = excluded.length').run(sha256, length)
+    this.partLengths.set(sha256, length)
   }
 
   partDigest (sha256: string): string {
@@ -515,6 +523,7 @@ export class SqliteChatStore implements ChatStore {
       this.partHashes.delete(sha256)
       // The record goes once the file has its name: a crash in between leaves a complete part, which
       // the receiver verifies and promotes when it resumes.
+      this.partLengths.delete(sha256)
       this.folder.promotePart(sha256, () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) })
     })
   }
@@ -527,6 +536,7 @@ export class SqliteChatStore implements ChatStore {
     this.guard(`discarding partial media ${sha256}`, () => {
       this.folder.discardPart(sha256)
       this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256)
+      this.partLengths.delete(sha256)
       this.partHashes.delete(sha256)
     })
   }
