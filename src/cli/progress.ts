@@ -39,12 +39,18 @@ export class RateMeter {
   /** Records cumulative work done; returns units per second over the window. */
   add (work: number): number {
     const t = this.now()
+    // Progress comes per frame, thousands a second; a sample per 50 ms is plenty for a rate.
+    const last = this.samples[this.samples.length - 1]
+    if (last !== undefined && t - last.t < 50) return this.lastRate
     this.samples.push({ t, work })
     while (this.samples.length > 2 && t - this.samples[0].t > this.windowMs) this.samples.shift()
     const first = this.samples[0]
     const dt = (t - first.t) / 1000
-    return dt > 0 ? (work - first.work) / dt : 0
+    this.lastRate = dt > 0 ? (work - first.work) / dt : 0
+    return this.lastRate
   }
+
+  private lastRate = 0
 }
 
 const MESSAGE_WEIGHT = 200 // bytes a message costs on the wire, roughly: lets one ETA cover both phases

@@ -69,6 +69,7 @@ export class ReceiverMachine {
   private wantPos = 0
   private mediaOffset = -1 // committed length of the media being received, -1 until it starts
   private fragment?: { buf: Uint8Array, filled: number }
+  private ackedBytes = 0
 
   constructor (init: ReceiverInit) {
     this.store = init.store
@@ -238,7 +239,18 @@ export class ReceiverMachine {
 
   private ack (size: number): EncodedFrame[] {
     this.progress.bytesReceived += size
-    return [encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })]
+    return []
+  }
+
+  /**
+   * The acknowledgement of everything processed so far, if anything is new. Acks are cumulative, so the
+   * driver sends one per read from the transport rather than one per frame (which cost the receiver a
+   * tenth of its time in socket writes).
+   */
+  takeAck (): EncodedFrame | undefined {
+    if (this.progress.bytesReceived === this.ackedBytes) return undefined
+    this.ackedBytes = this.progress.bytesReceived
+    return encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })
   }
 
   private onMessages (messages: Message[], size: number): EncodedFrame[] {

@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
 import type { ByteDuplex } from '../wire/duplex.js'
-import { FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
+import { FrameDecoder, FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
 
@@ -54,15 +54,26 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   try {
     for (const f of machine.start()) await writer.push(f)
     await writer.flush()
-    for await (const body of readFrames(duplex.source, opts.maxFrameBytes ?? MAX_FRAME_BYTES)) {
-      const frame = decodeFrame(body)
-      peerFailed = frame.body === 'error'
-      for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
+    const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES)
+    read: for await (const chunk of duplex.source) {
+      for (const body of decoder.push(chunk)) {
+        const frame = decodeFrame(body)
+        peerFailed = frame.body === 'error'
+        for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
+        if (machine.finished) break read
+      }
+      // One cumulative ack per read: it opens the sender's window for everything processed.
+      const ack = machine.takeAck()
+      if (ack !== undefined) await writer.push(ack)
       await writer.flush()
       opts.onProgress?.()
-      if (machine.finished) break
     }
-    if (!machine.finished) throw new FerryError(ErrorCode.TRUNCATED, 'the sender went away before the transfer was verified')
+    await writer.flush()
+    if (!machine.finished) {
+      decoder.end()
+      throw new FerryError(ErrorCode.TRUNCATED, 'the sender went away before the transfer was verified')
+    }
+    opts.onProgress?.()
     await duplex.close()
   } catch (err) {
     const e = asFerryError(err)
