@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { flattenText, importTelegram, mapTelegram } from '../../../src/sim/importers/telegram.js'
+import type { MappedHistory } from '../../../src/sim/importers/common.js'
+import type { Message } from '../../../src/store/model.js'
+import { cleanupTempDirs, openStore } from '../../helpers/stores.js'
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'telegram')
+const FULL = join(DIR, 'result.json')
+const SINGLE = join(DIR, 'single', 'result.json')
+
+const sha = (path: string): string => createHash('sha256').update(readFileSync(join(DIR, path))).digest('hex')
+
+let full: MappedHistory
+const msg = (conversation: string, id: string): Message | undefined => full.messages.find(m => m.conversation === conversation && m.id === id)
+
+beforeAll(async () => {
+  full = await mapTelegram(JSON.parse(readFileSync(FULL, 'utf8')), DIR)
+})
+afterAll(() => cleanupTempDirs())
+
+describe('Telegram export: people and chats', () => {
+  it('maps the exporter (personal_information) to "me" and the contacts list to contacts with phones', () => {
+    expect(full.contacts).toEqual([
+      { id: 'user2000', name: 'Alice Liddell', phone: '+44 20 7946 0001' },
+      { id: 'user2001', name: 'Bob', phone: '+1 555 0101' },
+      { id: 'user2002', name: '' }
+    ])
+    expect(full.messages.filter(m => m.sender === 'user1000')).toEqual([])
+    expect(msg('tg2000', '102')?.sender).toBe('me')
+  })
+
+  it('reports a contacts-list entry without a user id', () => {
+    expect(full.unmapped['contact without user id']).toBe(1)
+  })
+
+  it('makes one conversation per chat: personal chats direct, groups group, members in order of appearance + me', () => {
+    expect(full.conversations).toEqual([
+      { id: 'tg2000', kind: 'direct', title: 'Alice Liddell', members: ['user2000', 'me'] },
+      { id: 'tg3000', kind: 'group', title: 'Family', members: ['me', 'user2001', 'user2000', 'user2002'] }
+    ])
+  })
+
+  it('a single-chat export of a personal chat finds "me" from the chat id (the peer)', async () => {
+    const h = await mapTelegram(JSON.parse(readFileSync(SINGLE, 'utf8')), dirname(SINGLE))
+    expect(h.conversations).toEqual([{ id: 'tg4000', kind: 'direct', title: 'Dave', members: ['user4000', 'me'] }])
+    expect(h.messages.map(m => [m.id, m.sender])).toEqual([['1', 'user4000'], ['2', 'me']])
+    expect(h.unmapped).toEqual({})
+  })
+
+  it('refuses JSON that is not a Telegram export', async () => {
+    await expect(mapTelegram({ hello: 1 }, DIR)).rejects.toMatchObject({ code: 'BAD_INPUT' })
+  })
+})
+
+describe('Telegram export: messages', () => {
+  it('keeps Telegram ids as strings, ts from date_unixtime in ms', () => {
+    expect(msg('tg2000', '101')).toEqual({ conversation: 'tg2000', id: '101', sender: 'user2000', ts: 1704056400000, kind: 'text', text: 'Hi Eve! 👋' })
+  })
+
+  it('flattens text arrays of strings and entities to plain text; replyTo from reply_to_message_id', () => {
+    expect(flattenText(['a', { type: 'bold', text: 'b' }, { type: 'x' }, 'c'])).toBe('abc')
+    expect(msg('tg2000', '102')).toMatchObject({ kind: 'text', text: 'Hello Alice, see https://example.org and @bob!\nSecond line', replyTo: '101' })
+  })
+
+  it('falls back to text_entities when text is empty', () => {
+    expect(msg('tg3000', '210')).toMatchObject({ kind: 'text', text: 'entities only', replyTo: '202' })
+  })
+
+  it('photo -> image with the file hashed (sha256, size, mime from the extension) and its caption', () => {
+    const m = msg('tg2000', '103')
+    expect(m).toMatchObject({ kind: 'image', text: 'Fireworks', media: sha('photos/photo_1@31-12-2023_21-05-33.jpg') })
+    expect(full.media.find(r => r.sha256 === m?.media)).toEqual({ sha256: m?.media, size: 22, mime: 'image/jpeg', path: 'photos/photo_1@31-12-2023_21-05-33.jpg' })
+  })
+
+  it('voice_message -> voice with durationMs from duration_seconds', () => {
+    expect(msg('tg2000', '104')).toEqual({ conversation: 'tg2000', id: '104', sender: 'me', ts: 1704056760000, kind: 'voice', media: sha('voice_messages/audio_1@31-12-2023_21-06-00.ogg'), durationMs: 3000 })
+  })
+
+  it('video_file whose file is missing -> video without media, caption kept, reported', () => {
+    expect(msg('tg2000', '105')).toEqual({ conversation: 'tg2000', id: '105', sender: 'user2000', ts: 1704056820000, kind: 'video', text: 'our party', durationMs: 12000 })
+    expect(full.unmapped['missing media file']).toBe(1)
+  })
+
+  it('sticker and animation left out of the export -> sticker / video without media, reported', () => {
+    expect(msg('tg2000', '106')).toMatchObject({ kind: 'sticker' })
+    expect(msg('tg2000', '106')?.media).toBeUndefined()
+    expect(msg('tg3000', '205')).toMatchObject({ kind: 'video', text: 'lol', durationMs: 1000 })
+    expect(full.unmapped['media not included in export']).toBe(2)
+  })
+
+  it('audio_file -> file (with duration); a document -> file; mime from mime_type', () => {
+    expect(msg('tg3000', '203')).toMatchObject({ kind: 'file', text: 'listen', media: sha('files/song.mp3'), durationMs: 2000 })
+    expect(msg('tg3000', '204')).toMatchObject({ kind: 'file', media: sha('files/notes.txt') })
+    expect(full.media.find(r => r.sha256 === sha('files/song.mp3'))?.mime).toBe('audio/mpeg')
+  })
+
+  it('location_information -> location with place name and address as label', () => {
+    expect(msg('tg2000', '107')).toMatchObject({ kind: 'location', location: { lat: 52.520008, lon: 13.404954, label: 'Brandenburger Tor, Pariser Platz' } })
+  })
+
+  it('service messages -> system, sender the actor, text describing the action', () => {
+    expect(msg('tg3000', '201')).toMatchObject({ kind: 'system', sender: 'me', text: 'Eve Example create group "Family" Eve Example, Alice Liddell, Bob' })
+    expect(msg('tg2000', '110')).toMatchObject({ kind: 'system', sender: 'me', text: 'Eve Example phone call 65s' })
+  })
+
+  it('polls and contact cards are reported and kept as text', () => {
+    expect(msg('tg2000', '108')).toMatchObject({ kind: 'text', text: 'Party at mine?\n- Yes\n- No' })
+    expect(msg('tg2000', '109')).toMatchObject({ kind: 'text', text: 'Carol C +1 555 0102' })
+    expect(full.unmapped.poll).toBe(1)
+    expect(full.unmapped['contact card']).toBe(1)
+  })
+
+  it('an unknown media_type -> file, reported; an unknown message type with text -> system, reported', () => {
+    expect(msg('tg3000', '206')).toMatchObject({ kind: 'file', text: 'future media' })
+    expect(full.unmapped['unknown media type "hologram"']).toBe(1)
+    expect(msg('tg3000', '208')).toMatchObject({ kind: 'system', text: 'Bob mentioned you in a story' })
+    expect(full.unmapped['unknown message type "story_mention"']).toBe(1)
+  })
+
+  it('content without a place in the model and without text (a dice) is reported and dropped', () => {
+    expect(msg('tg3000', '207')).toBeUndefined()
+    expect(full.unmapped['unsupported content dice']).toBe(1)
+  })
+
+  it('a deleted account (from null) keeps its from_id as sender, with an empty name', () => {
+    expect(msg('tg3000', '209')).toMatchObject({ sender: 'user2002', text: 'I am a deleted account' })
+  })
+
+  it('every message of the export but the dice is mapped, and the whole report is what it says', () => {
+    expect(full.messages).toHaveLength(19)
+    expect(full.unmapped).toEqual({
+      'contact without user id': 1,
+      'missing media file': 1,
+      'media not included in export': 2,
+      poll: 1,
+      'contact card': 1,
+      'unknown media type "hologram"': 1,
+      'unsupported content dice': 1,
+      'unknown message type "story_mention"': 1
+    })
+  })
+})
+
+describe('importTelegram', () => {
+  it('writes the mapped history and copies the media files into the store', async () => {
+    const s = openStore()
+    const r = await importTelegram(s, FULL)
+    expect(r).toMatchObject({ format: 'telegram', contacts: 3, conversations: 2, media: 4, mediaFiles: 4, messages: 19 })
+    expect(s.hasMediaFile(sha('photos/photo_1@31-12-2023_21-05-33.jpg'))).toBe(true)
+    s.close()
+  })
+
+  it('refuses a file that is not JSON, changing nothing', async () => {
+    const s = openStore()
+    await expect(importTelegram(s, join(DIR, 'files', 'notes.txt'))).rejects.toMatchObject({ code: 'BAD_INPUT' })
+    expect(s.stats().messages).toBe(0)
+    s.close()
+  })
+})
