@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { importWhatsApp, mapWhatsApp, parseHeader } from '../../../src/sim/importers/whatsapp.js'
+import { cleanupTempDirs, openStore } from '../../helpers/stores.js'
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'whatsapp')
+const ANDROID = join(DIR, 'android', 'WhatsApp Chat with Family.txt')
+const DMY = join(DIR, 'android-dmy', 'WhatsApp Chat with Dave.txt')
+const IOS = join(DIR, 'ios', 'WhatsApp Chat - Dave', '_chat.txt')
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+const UTC = (y: number, mo: number, d: number, h: number, mi: number, s = 0): number => Date.UTC(y, mo - 1, d, h, mi, s)
+
+afterAll(() => cleanupTempDirs())
+
+async function load (file: string, me?: string): Promise<Awaited<ReturnType<typeof mapWhatsApp>>> {
+  return await mapWhatsApp(readFileSync(file, 'utf8'), dirname(file), 'T', { me })
+}
+
+describe('WhatsApp headers', () => {
+  it('reads Android (with " - ") and iOS ([...]) headers, 24h and 12h, with a leading U+200E', () => {
+    expect(parseHeader('12/31/23, 21:05 - Name: text')).toMatchObject({ a: 12, b: 31, year: 2023, hour: 21, minute: 5, rest: 'Name: text', ios: false })
+    expect(parseHeader('31/12/2023, 9:05 pm - Name: text')).toMatchObject({ a: 31, b: 12, hour: 9, ampm: 'p' })
+    expect(parseHeader('\u200e[31/12/2023, 21:05:33] Name: text')).toMatchObject({ second: 33, ios: true, rest: 'Name: text' })
+    expect(parseHeader('[12/31/23, 9:05:33\u202fPM] Name: text')).toMatchObject({ ampm: 'p', ios: true })
+    expect(parseHeader('just a continuation line')).toBeUndefined()
+  })
+})
+
+describe('WhatsApp Android export (month first, 2-digit year)', async () => {
+  const h = await load(ANDROID, 'Bob')
+  const m = (i: number): Record<string, unknown> => h.messages[i] as unknown as Record<string, unknown>
+
+  it('one group conversation titled by the caller, members in order of appearance with --me as "me"', () => {
+    expect(h.conversations).toHaveLength(1)
+    expect(h.conversations[0]).toMatchObject({ kind: 'group', title: 'T', members: ['wa:Alice', 'me', 'wa:Carol', 'wa:+49 170 1234567'] })
+    expect(h.contacts).toEqual([
+      { id: 'wa:Alice', name: 'Alice' },
+      { id: 'wa:Carol', name: 'Carol' },
+      { id: 'wa:+49 170 1234567', name: '+49 170 1234567', phone: '+49 170 1234567' }
+    ])
+  })
+
+  it('system lines (no "Name:") -> system messages, even with a colon inside a quoted subject', () => {
+    expect(m(0)).toMatchObject({ kind: 'system', sender: 'system', ts: UTC(2023, 12, 31, 21, 0) })
+    expect(m(1)).toMatchObject({ kind: 'system', text: 'Alice created group "Family: the best"' })
+    expect(m(2)).toMatchObject({ kind: 'system', text: 'Alice added Bob' })
+  })
+
+  it('continuation lines (blank ones too) belong to the message before', () => {
+    expect(m(4)).toMatchObject({ sender: 'me', kind: 'text', text: 'Same to you: all the best\nand a second line\n\nafter a blank line' })
+  })
+
+  it('"FILE (file attached)" -> media beside the .txt, kind from the name (IMG image, PTT voice, STK sticker, other file), caption from the next lines', () => {
+    expect(m(5)).toMatchObject({ kind: 'image', text: 'Fireworks!', media: sha(join(DIR, 'android', 'IMG-20231231-WA0001.jpg')) })
+    expect(m(6)).toMatchObject({ kind: 'voice', media: sha(join(DIR, 'android', 'PTT-20231231-WA0002.opus')) })
+    expect(m(12)).toMatchObject({ kind: 'sticker', media: sha(join(DIR, 'android', 'STK-20231231-WA0004.webp')) })
+    expect(m(13)).toMatchObject({ kind: 'file', text: 'the report', media: sha(join(DIR, 'android', 'report.pdf')) })
+    expect(h.media.map(r => [r.path, r.mime]).sort()).toEqual([
+      ['IMG-20231231-WA0001.jpg', 'image/jpeg'], ['PTT-20231231-WA0002.opus', 'audio/ogg'], ['STK-20231231-WA0004.webp', 'image/webp'], ['report.pdf', 'application/pdf']
+    ])
+  })
+
+  it('<Media omitted> -> a file message without media, reported', () => {
+    expect(m(7)).toEqual({ conversation: h.conversations[0].id, id: m(7).id, sender: 'wa:Alice', ts: UTC(2023, 12, 31, 21, 5), kind: 'file' })
+    expect(h.unmapped['media omitted from export']).toBe(1)
+  })
+
+  it('"This message was deleted" -> status recalled, no text', () => {
+    expect(m(8)).toMatchObject({ sender: 'me', kind: 'text', status: 'recalled' })
+    expect(m(8).text).toBeUndefined()
+  })
+
+  it('an attachment missing beside the .txt -> its kind without media, reported', () => {
+    expect(m(9)).toMatchObject({ kind: 'video', sender: 'wa:Carol' })
+    expect(m(9).media).toBeUndefined()
+    expect(h.unmapped['missing media file']).toBe(1)
+  })
+
+  it('a shared location -> location, its text kept', () => {
+    expect(m(10)).toMatchObject({ kind: 'location', location: { lat: 52.520008, lon: 13.404954 }, text: 'location: https://maps.google.com/?q=52.520008,13.404954' })
+  })
+
+  it('a poll is reported and kept as text', () => {
+    expect(m(11)).toMatchObject({ kind: 'text', text: 'POLL:\nDinner?\nOPTION: Pizza (1 vote)\nOPTION: Sushi (0 votes)' })
+    expect(h.unmapped.poll).toBe(1)
+  })
+
+  it('2-digit years are 20xx; 1/1/24, 00:00 is midnight', () => {
+    expect(m(14)).toMatchObject({ ts: UTC(2024, 1, 1, 0, 0), text: 'Happy 2024 🎉' })
+    expect(h.messages).toHaveLength(15)
+  })
+
+  it('ids come from position + content: ordered by position within a minute, stable, unique', async () => {
+    const ids = h.messages.map(x => x.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect([...ids].sort()).toEqual(ids)
+    expect(ids[0]).toMatch(/^wa00000000-[0-9a-f]{16}$/)
+    expect((await load(ANDROID, 'Bob')).messages.map(x => x.id)).toEqual(ids)
+  })
+
+  it('without --me there is no "me": everyone is a contact', async () => {
+    const anon = await load(ANDROID)
+    expect(anon.conversations[0].members).toEqual(['wa:Alice', 'wa:Bob', 'wa:Carol', 'wa:+49 170 1234567'])
+    expect(anon.messages.some(x => x.sender === 'me')).toBe(false)
+  })
+})
+
+describe('WhatsApp Android export (day first, 4-digit year, 12-hour clock)', async () => {
+  const h = await load(DMY)
+  it('reads day first when a day is above 12, and am/pm (12 am is midnight, 12 pm noon)', () => {
+    expect(h.messages.map(x => x.ts)).toEqual([UTC(2023, 12, 31, 21, 5), UTC(2023, 12, 31, 23, 59), UTC(2024, 1, 1, 0, 0), UTC(2024, 1, 1, 12, 30)])
+  })
+  it('two people without group events -> direct', () => {
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Dave', 'wa:Eve'] })
+    expect(h.unmapped).toEqual({})
+  })
+})
+
+describe('WhatsApp iOS export', async () => {
+  const h = await load(IOS, 'Eve')
+  const m = (i: number): Record<string, unknown> => h.messages[i] as unknown as Record<string, unknown>
+
+  it('a direct chat with --me; seconds in the time; day first', () => {
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Dave', 'me'] })
+    expect(m(1)).toMatchObject({ sender: 'wa:Dave', ts: UTC(2023, 12, 31, 21, 5, 10), text: 'Hi Eve' })
+  })
+
+  it('a U+200E-marked line attributed to a person is a system line (sender "system")', () => {
+    expect(m(0)).toMatchObject({ kind: 'system', sender: 'system', text: expect.stringMatching(/^Messages and calls are end-to-end encrypted/) })
+  })
+
+  it('multi-line messages', () => {
+    expect(m(2)).toMatchObject({ sender: 'me', text: 'Hi! Look:\nline two' })
+  })
+
+  it('<attached: FILE> -> PHOTO image, AUDIO voice, hashed from the files beside _chat.txt', () => {
+    expect(m(3)).toMatchObject({ kind: 'image', media: sha(join(dirname(IOS), '00000012-PHOTO-2023-12-31-21-05-33.jpg')) })
+    expect(m(3).text).toBeUndefined()
+    expect(m(4)).toMatchObject({ kind: 'voice', sender: 'me', media: sha(join(dirname(IOS), '00000013-AUDIO-2023-12-31-21-05-40.opus')) })
+  })
+
+  it('"image omitted" -> image without media, reported', () => {
+    expect(m(5)).toMatchObject({ kind: 'image' })
+    expect(m(5).media).toBeUndefined()
+    expect(h.unmapped['media omitted from export']).toBe(1)
+  })
+
+  it('"You deleted this message." and "This message was deleted." -> recalled', () => {
+    expect(m(6)).toMatchObject({ sender: 'me', status: 'recalled' })
+    expect(m(7)).toMatchObject({ sender: 'wa:Dave', status: 'recalled' })
+  })
+
+  it('Location -> location (the marker stripped from its text)', () => {
+    expect(m(8)).toMatchObject({ kind: 'location', location: { lat: 48.858, lon: 2.294 }, text: 'Location: https://maps.google.com/?q=48.858,2.294' })
+  })
+
+  it('a contact card is reported and kept as text; a missing sticker file is reported', () => {
+    expect(m(9)).toMatchObject({ kind: 'text', text: 'Contact card omitted' })
+    expect(m(10)).toMatchObject({ kind: 'sticker' })
+    expect(h.unmapped).toEqual({ 'media omitted from export': 1, 'contact card omitted': 1, 'missing media file': 1 })
+  })
+})
+
+describe('importWhatsApp', () => {
+  it('titles the chat from the file name (Android) or its folder (iOS _chat.txt)', async () => {
+    const s = openStore()
+    expect(await importWhatsApp(s, ANDROID, { me: 'Bob' })).toMatchObject({ format: 'whatsapp', conversations: 1, media: 4, mediaFiles: 4, messages: 15 })
+    expect(await importWhatsApp(s, IOS, { me: 'Eve' })).toMatchObject({ conversations: 1, media: 2, messages: 12 })
+    expect(s.conversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
+    s.close()
+  })
+
+  it('lines before the first header are reported; an empty file maps to nothing', async () => {
+    const h = await mapWhatsApp('stray line\n12/31/23, 21:05 - A: hi\n', DIR, 'T')
+    expect(h.unmapped).toEqual({ 'text before the first message': 1 })
+    expect(h.messages).toHaveLength(1)
+    expect((await mapWhatsApp('', DIR, 'T')).conversations).toEqual([])
+  })
+
+  it('an impossible date is reported and the message kept at the time of the one before', async () => {
+    const h = await mapWhatsApp('12/31/23, 21:05 - A: ok\n2/30/24, 10:00 - A: hi\n', DIR, 'T')
+    expect(h.unmapped).toEqual({ 'invalid date (time of the message before used)': 1 })
+    expect(h.messages.map(x => [x.text, x.ts])).toEqual([['ok', UTC(2023, 12, 31, 21, 5)], ['hi', UTC(2023, 12, 31, 21, 5)]])
+  })
+})
