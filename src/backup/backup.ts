@@ -1,0 +1,228 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { fsyncDir } from '../durable-fs.js'
+import type { ChatStore, ChatStoreReader } from '../store/chat-store.js'
+import type { Selection } from '../store/model.js'
+import type { TransferOptions } from '../protocol/options.js'
+import { FileSender } from '../protocol/file-sender.js'
+import { FileReplay, SelectionScan } from '../protocol/file-replay.js'
+import { ReceiverMachine } from '../protocol/receiver.js'
+import type { SenderProgress } from '../protocol/sender.js'
+import { prefix, FrameDecoder } from '../wire/framing.js'
+import {
+  CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES,
+  deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type FileKeys, type KdfParams
+} from './format.js'
+import { timingSafeEqual } from 'node:crypto'
+
+export interface BackupOptions {
+  /** No password: the file is integrity-protected only (anyone can read it). */
+  password?: string
+  selection?: Selection
+  /** Plaintext bytes per segment (tests use small ones). */
+  segmentBytes?: number
+  kdf?: KdfParams
+  transfer?: Partial<Omit<TransferOptions, 'windowBytes'>>
+  /** Called every few MiB written. */
+  onProgress?: (p: SenderProgress) => void
+}
+
+export interface BackupResult {
+  /** Bytes of the backup file. */
+  fileBytes: number
+  /** Plaintext bytes (the frame stream). */
+  plainBytes: number
+  progress: SenderProgress
+  /** Milliseconds spent deriving the key. */
+  kdfMs: number
+}
+
+/**
+ * Writes a backup of `source` to `path`: the frame stream a sender emits for a fresh receiver, sealed in
+ * segments (see format.ts). Written to `path.partial`, fsynced and renamed, so `path` is only ever a
+ * complete backup. Memory stays at about one segment plus one media chunk whatever the history's size.
+ */
+export async function writeBackup (source: ChatStoreReader, path: string, o: BackupOptions = {}): Promise<BackupResult> {
+  const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
+  const t0 = performance.now()
+  const keys = deriveKeys(header, o.password)
+  const kdfMs = performance.now() - t0
+  const tmp = `${path}.partial`
+  let fd: number | undefined
+  let fileBytes = 0
+  try {
+    fd = openSync(tmp, 'w', 0o600)
+    const out = (parts: Uint8Array[]): void => {
+      for (const p of parts) { writeSync(fd as number, p); fileBytes += p.byteLength }
+    }
+    out([header.bytes, keys.check])
+    const writer = new SegmentWriter(keys, header.segmentBytes, out)
+    const sender = new FileSender({ source, selection: o.selection, options: o.transfer })
+    let reported = 0
+    for (const frame of sender.frames()) {
+      writer.push(prefix(frame))
+      for (const part of frame) writer.push(part)
+      if (o.onProgress !== undefined && writer.plainBytes - reported >= 4 * 1024 * 1024) {
+        reported = writer.plainBytes
+        o.onProgress(sender.progress)
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    }
+    writer.end()
+    fsyncSync(fd)
+    closeSync(fd)
+    fd = undefined
+    renameSync(tmp, path)
+    fsyncDir(dirname(path))
+    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, kdfMs }
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd)
+    rmSync(tmp, { force: true })
+    throw storeError(err, `writing the backup ${path}`)
+  }
+}
+
+/** Reads a backup's header (to know whether it needs a password) without deriving any key. */
+export async function readBackupHeader (path: string): Promise<BackupHeader> {
+  const fh = await openBackupFile(path)
+  try {
+    const buf = Buffer.alloc(HEADER_BYTES)
+    const { bytesRead } = await fh.read(buf, 0, HEADER_BYTES, 0)
+    return parseHeader(buf.subarray(0, bytesRead), basename(path))
+  } finally {
+    await fh.close()
+  }
+}
+
+async function openBackupFile (path: string): ReturnType<typeof open> {
+  try {
+    return await open(path, 'r')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new FerryError(ErrorCode.BAD_INPUT, code === 'ENOENT' ? `no backup file at ${path}` : `cannot read ${path}: ${(err as Error).message}`)
+  }
+}
+
+/** An opened backup: its header and keys (the password was right), ready to stream its plaintext. */
+export interface OpenedBackup {
+  path: string
+  header: BackupHeader
+  keys: FileKeys
+  kdfMs: number
+}
+
+export async function openBackup (path: string, password?: string): Promise<OpenedBackup> {
+  const name = basename(path)
+  const fh = await openBackupFile(path)
+  try {
+    const buf = Buffer.alloc(PREAMBLE_BYTES)
+    const { bytesRead } = await fh.read(buf, 0, PREAMBLE_BYTES, 0)
+    const header = parseHeader(buf.subarray(0, bytesRead), name)
+    if (bytesRead < PREAMBLE_BYTES) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside its header`)
+    const t0 = performance.now()
+    const keys = deriveKeys(header, header.password ? password : undefined)
+    const kdfMs = performance.now() - t0
+    if (!timingSafeEqual(keys.check, buf.subarray(HEADER_BYTES, HEADER_BYTES + CHECK_BYTES))) {
+      throw new FerryError(ErrorCode.BAD_INPUT, header.password
+        ? `wrong password for ${name} (or its header is damaged)`
+        : `${name} has a damaged header (its key check fails)`)
+    }
+    return { path, header, keys, kdfMs }
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Yields the plaintext of a backup segment by segment. A segment is released only after its tag
+ * verified; a damaged, missing, reordered or foreign segment, a file cut short (even exactly at a segment
+ * boundary: the last segment carries an authenticated end marker) and bytes after the end all throw
+ * BAD_INPUT, after every segment before them was yielded.
+ */
+export async function * backupPlaintext (b: OpenedBackup): AsyncGenerator<Buffer> {
+  const name = basename(b.path)
+  const fh = await openBackupFile(b.path)
+  try {
+    const size = (await fh.stat()).size
+    let pos = PREAMBLE_BYTES
+    const head = Buffer.alloc(SEGMENT_PREFIX_BYTES)
+    const body = Buffer.alloc(b.header.segmentBytes + TAG_BYTES)
+    for (let n = 0; ; n++) {
+      const where = `segment ${n} (byte ${pos})`
+      if (pos >= size) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated: it ends before ${where} without its end marker`)
+      if ((await fh.read(head, 0, SEGMENT_PREFIX_BYTES, pos)).bytesRead < SEGMENT_PREFIX_BYTES) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside ${where}`)
+      }
+      const { length, final } = parseSegmentPrefix(head)
+      if (length > b.header.segmentBytes) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is corrupted at ${where}: its length field is damaged`)
+      const total = length + TAG_BYTES
+      if ((await fh.read(body, 0, total, pos + SEGMENT_PREFIX_BYTES)).bytesRead < total) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside ${where}`)
+      }
+      const plain = openSegment(b.keys, n, final, body.subarray(0, length), body.subarray(length, total))
+      if (plain === undefined) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `${name} is corrupted at ${where}: it fails authentication (damaged, cut, reordered or from another file)`)
+      }
+      pos += SEGMENT_PREFIX_BYTES + total
+      yield plain
+      if (final) {
+        if (pos !== size) throw new FerryError(ErrorCode.BAD_INPUT, `${name} has ${size - pos} unexpected bytes after its end marker`)
+        return
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** The frame bodies of a backup, in order. */
+export async function * backupFrames (b: OpenedBackup): AsyncGenerator<Uint8Array> {
+  const decoder = new FrameDecoder()
+  for await (const plain of backupPlaintext(b)) yield * decoder.push(plain)
+  decoder.end()
+}
+
+export interface RestoreOptions {
+  /** Restore only these conversations (their contacts and the media their messages use). */
+  chats?: string[]
+  onProgress?: (r: ReceiverMachine) => void
+}
+
+export interface RestoreResult {
+  receiver: ReceiverMachine
+  replay: FileReplay
+  plainBytes: number
+}
+
+/**
+ * Restores an opened backup into a store through a ReceiverMachine: each batch commits with its
+ * checkpoint, so a restore that stops (a damaged segment, a crash) keeps what it committed and the
+ * next run continues from there; a finished one ends verified by reading the store back. With `chats`
+ * the whole file is read and authenticated once first (to find what those chats use) before anything
+ * is written.
+ */
+export async function restoreBackup (store: ChatStore, b: OpenedBackup, o: RestoreOptions = {}): Promise<RestoreResult> {
+  let scan
+  if (o.chats !== undefined) {
+    const s = new SelectionScan(o.chats)
+    for await (const body of backupFrames(b)) s.push(body)
+    scan = s.result
+  }
+  const receiver = new ReceiverMachine({ store, request: o.chats !== undefined ? { conversations: o.chats } : undefined })
+  receiver.start()
+  const replay = new FileReplay({ receiver, chats: o.chats, scan })
+  let plainBytes = 0
+  let last = 0
+  for await (const body of backupFrames(b)) {
+    plainBytes += body.byteLength
+    await replay.push(body)
+    if (o.onProgress !== undefined && plainBytes - last >= 1024 * 1024) { last = plainBytes; o.onProgress(receiver) }
+  }
+  if (receiver.state !== 'verified') {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${basename(b.path)} ends before the end of its transfer (no Done): it was not written completely`)
+  }
+  o.onProgress?.(receiver)
+  return { receiver, replay, plainBytes }
+}

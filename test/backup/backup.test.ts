@@ -1,0 +1,235 @@
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
+import { runTransfer } from '../helpers/transfer.js'
+import { backupPlaintext, openBackup, restoreBackup, writeBackup, type BackupOptions } from '../../src/backup/backup.js'
+import { PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES } from '../../src/backup/format.js'
+import { isFerryError } from '../../src/errors.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+
+// Backups on real SQLite stores: what a restore yields, resumption, and that every kind of damage to
+// the file is refused with BAD_INPUT.
+
+let source: SqliteChatStore
+let sourceExport: string
+let emptyExport: string
+const FAST_KDF = { log2N: 4, r: 8, p: 1 } // tests only: the real cost is 2^15
+const TRANSFER = { batchBytes: 4096, chunkBytes: 16 * 1024 }
+
+beforeAll(async () => {
+  source = openStore()
+  await fillStore(source, { conversations: 4, messagesPerConversation: 150, mediaSizes: [70_000, 1, 0, 40_000, 33_333], hugeMessageBytes: 200_000 })
+  sourceExport = await exportText(source)
+  const empty = openStore()
+  emptyExport = await exportText(empty)
+  empty.close()
+})
+
+afterAll(() => { source.close(); cleanupTempDirs() })
+
+async function backup (o: BackupOptions = {}, from: SqliteChatStore = source): Promise<string> {
+  const file = join(tempDir(), 'phone.ferrybak')
+  await writeBackup(from, file, { kdf: FAST_KDF, transfer: TRANSFER, ...o })
+  return file
+}
+
+async function restore (store: SqliteChatStore, file: string, password?: string, chats?: string[]): ReturnType<typeof restoreBackup> {
+  return await restoreBackup(store, await openBackup(file, password), { chats })
+}
+
+async function expectBadInput (p: Promise<unknown>, message?: RegExp): Promise<Error> {
+  const err = await p.then(() => undefined, (e: unknown) => e)
+  expect(isFerryError(err, 'BAD_INPUT'), String(err)).toBe(true)
+  if (message !== undefined) expect((err as Error).message).toMatch(message)
+  return err as Error
+}
+
+/** Byte offsets where segments start (and the file's end), walking the segment prefixes. */
+function segmentStarts (file: string): number[] {
+  const b = readFileSync(file)
+  const starts: number[] = []
+  let pos = PREAMBLE_BYTES
+  while (pos < b.byteLength) {
+    starts.push(pos)
+    pos += SEGMENT_PREFIX_BYTES + (b.readUInt32BE(pos) & 0x7fffffff) + TAG_BYTES
+  }
+  starts.push(pos)
+  return starts
+}
+
+describe('backup and restore', () => {
+  it('restores a password-protected backup into an empty store exactly, verified', async () => {
+    const file = await backup({ password: 'correct horse' })
+    expect(readFileSync(file).includes(Buffer.from('hello 1'))).toBe(false) // confidential
+    const target = openStore()
+    const r = await restore(target, file, 'correct horse')
+    expect(r.receiver.state).toBe('verified')
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('without a password the file is readable by anyone but still verified end to end', async () => {
+    const file = await backup()
+    const target = openStore()
+    expect((await restore(target, file)).receiver.state).toBe('verified')
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('restores only --chats, equal to a live selective transfer; a selective backup restores the same', async () => {
+    const chats = ['c-😀', 'c3']
+    const live = openStore()
+    expect((await runTransfer(source, live, { request: { conversations: chats } })).receiverError).toBeUndefined()
+    const liveExport = await exportText(live)
+    const target = openStore()
+    await restore(target, await backup({ password: 'pw' }), 'pw', chats)
+    expect(await exportText(target)).toBe(liveExport)
+    const target2 = openStore()
+    await restore(target2, await backup({ selection: { conversations: chats } }))
+    expect(await exportText(target2)).toBe(liveExport)
+    await expectBadInput(restore(openStore(), await backup(), undefined, ['nope']), /no conversation 'nope'/)
+    for (const s of [live, target, target2]) s.close()
+  })
+
+  it('restoring twice duplicates nothing', async () => {
+    const file = await backup({ password: 'pw' })
+    const target = openStore()
+    await restore(target, file, 'pw')
+    const again = await restore(target, file, 'pw')
+    expect(again.receiver.state).toBe('verified')
+    expect(again.replay.stats.skippedMessages).toBe(601)
+    expect(again.replay.stats.frames).toBeLessThan(10) // hello, manifest, done: nothing re-sent
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('an interrupted restore (a truncated copy) keeps what it committed and the next run resumes to verified', async () => {
+    const file = await backup({ password: 'pw', segmentBytes: 8192 })
+    const starts = segmentStarts(file)
+    const target = openStore()
+    for (const frac of [0.3, 0.6, 0.9]) {
+      const cut = join(tempDir(), 'cut.ferrybak')
+      copyFileSync(file, cut)
+      truncateSync(cut, starts[Math.floor(starts.length * frac)] + 100)
+      await expectBadInput(restore(target, cut, 'pw'), /truncated/)
+    }
+    const partial = target.stats().messages
+    expect(partial).toBeGreaterThan(0)
+    const r = await restore(target, file, 'pw')
+    expect(r.receiver.state).toBe('verified')
+    expect(r.replay.stats.skippedMessages + r.replay.stats.skippedMediaBytes).toBeGreaterThan(0)
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('a wrong or missing password is refused before the store is touched', async () => {
+    const file = await backup({ password: 'right' })
+    const target = openStore()
+    await expectBadInput(restore(target, file, 'wrong'), /wrong password/)
+    await expectBadInput(restore(target, file), /protected by a password/)
+    expect(await exportText(target)).toBe(emptyExport)
+    target.close()
+  })
+
+  it('a damaged segment stops the restore there: what came before stays, nothing after it', async () => {
+    const file = await backup({ password: 'pw', segmentBytes: 8192 })
+    const starts = segmentStarts(file)
+    const bytes = readFileSync(file)
+    bytes[starts[starts.length - 3] + 50] ^= 0x10
+    const bad = join(tempDir(), 'bad.ferrybak')
+    writeFileSync(bad, bytes)
+    const target = openStore()
+    await expectBadInput(restore(target, bad, 'pw'), new RegExp(`segment ${starts.length - 3} .*fails authentication`))
+    expect(target.stats().messages).toBe(601) // messages come first, they were all before the damage
+    const r = await restore(target, file, 'pw')
+    expect(r.receiver.state).toBe('verified')
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('a newer format version is refused with a clear message', async () => {
+    const file = await backup()
+    const b = readFileSync(file)
+    b[8] = 2
+    writeFileSync(file, b)
+    await expectBadInput(openBackup(file), /newer Ferry \(backup format version 2\).*reads version 1/)
+  })
+
+  it('not a backup, or an empty file, is refused', async () => {
+    const f = join(tempDir(), 'x')
+    writeFileSync(f, 'hello world, not a backup at all')
+    await expectBadInput(openBackup(f), /not a Ferry backup/)
+    writeFileSync(f, '')
+    await expectBadInput(openBackup(f), /not a Ferry backup/)
+    await expectBadInput(openBackup(join(tempDir(), 'missing')), /no backup file/)
+  })
+})
+
+describe('tamper evidence', () => {
+  let small: SqliteChatStore
+
+  beforeAll(async () => {
+    small = openStore()
+    await fillStore(small, { conversations: 2, messagesPerConversation: 12, mediaSizes: [900] })
+  })
+
+  afterAll(() => small.close())
+
+  const readAll = async (file: string, password?: string): Promise<number> => {
+    let n = 0
+    for await (const p of backupPlaintext(await openBackup(file, password))) n += p.byteLength
+    return n
+  }
+
+  for (const password of [undefined, 'pw']) {
+    it(`every byte flipped in turn is detected (${password === undefined ? 'no password' : 'password'})`, async () => {
+      const file = await backup({ password, segmentBytes: 512 }, small)
+      const good = readFileSync(file)
+      expect(good.byteLength).toBeLessThan(8000)
+      expect(await readAll(file, password)).toBeGreaterThan(0)
+      const bad = join(tempDir(), 'flip.ferrybak')
+      for (let i = 0; i < good.byteLength; i++) {
+        const b = Buffer.from(good)
+        b[i] ^= (i % 2 === 0 ? 0x01 : 0x80)
+        writeFileSync(bad, b)
+        await expectBadInput(readAll(bad, password))
+      }
+    })
+  }
+
+  it('truncation at every segment boundary (and inside segments) is detected', async () => {
+    const file = await backup({ segmentBytes: 256 }, small)
+    const starts = segmentStarts(file)
+    expect(starts.length).toBeGreaterThan(10)
+    const cut = join(tempDir(), 'cut.ferrybak')
+    for (const at of [0, 5, PREAMBLE_BYTES - 1, ...starts.slice(0, -1), ...starts.slice(0, -1).map(s => s + 7)]) {
+      copyFileSync(file, cut)
+      truncateSync(cut, at)
+      await expectBadInput(readAll(cut))
+    }
+    expect(await readAll(file)).toBeGreaterThan(0)
+    expect(statSync(file).size).toBe(starts[starts.length - 1])
+  })
+
+  it('reordered segments, a segment from another file, and bytes after the end are detected', async () => {
+    const a = await backup({ password: 'pw', segmentBytes: 256 }, small)
+    const b = await backup({ password: 'pw', segmentBytes: 256 }, small)
+    const A = readFileSync(a)
+    const B = readFileSync(b)
+    const sa = segmentStarts(a)
+    const out = join(tempDir(), 'x.ferrybak')
+    // swap segments 1 and 2 (same length: both full)
+    const seg = (buf: Buffer, i: number): Buffer => buf.subarray(sa[i], sa[i + 1])
+    writeFileSync(out, Buffer.concat([A.subarray(0, sa[1]), seg(A, 2), seg(A, 1), A.subarray(sa[3])]))
+    await expectBadInput(readAll(out, 'pw'), /segment 1 .*fails authentication/)
+    // segment 2 taken from the other backup of the same history and password
+    writeFileSync(out, Buffer.concat([A.subarray(0, sa[2]), seg(B, 2), A.subarray(sa[3])]))
+    await expectBadInput(readAll(out, 'pw'), /segment 2 .*fails authentication/)
+    // the last segment dropped: the file now ends at a boundary without its end marker
+    writeFileSync(out, A.subarray(0, sa[sa.length - 2]))
+    await expectBadInput(readAll(out, 'pw'), /truncated/)
+    writeFileSync(out, Buffer.concat([A, Buffer.from([0])]))
+    await expectBadInput(readAll(out, 'pw'), /after its end marker/)
+  })
+})
