@@ -39,7 +39,7 @@ export function assertSha256 (sha: string): void {
 }
 
 /** Promotions in flight at once (each holds a file descriptor until its fsync is done). */
-const MAX_PROMOTING = 32
+const MAX_PROMOTING = 128
 
 export class MediaFolder {
   readonly root: string
