@@ -10,6 +10,8 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }
   inspect: { summary: 'show what a store holds and any unfinished incoming transfer', load: async () => (await import('./inspect.js')).default },
   send: { summary: 'offer this phone\'s history to a new phone (shows a pairing code)', load: async () => (await import('./send.js')).default },
   receive: { summary: 'receive a history from an old phone (asks for the code)', load: async () => (await import('./receive.js')).default },
+  backup: { summary: 'write a history to an encrypted backup file (when the phones cannot meet)', load: async () => (await import('./backup.js')).default },
+  restore: { summary: 'restore a history from a backup file (resumable, verified)', load: async () => (await import('./restore.js')).default },
   demo: { summary: 'move a simulated history between two phones end to end', load: async () => (await import('./demo.js')).default }
 }
 

@@ -1,0 +1,98 @@
+import { basename } from 'node:path'
+import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
+import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
+import { isTerminal, promptPassword, readPasswordFile } from './password.js'
+import { writeBackup } from '../backup/backup.js'
+import { SqliteChatStore } from '../store/sqlite-store.js'
+import { ErrorCode, FerryError } from '../errors.js'
+
+export const NO_PASSWORD_NOTE = 'No password: this backup is integrity-protected (damage, truncation and tampering are detected) but NOT confidential: anyone who has the file can read the chats.'
+
+async function backupPassword (file: string | undefined, none: boolean): Promise<string | undefined> {
+  if (file !== undefined && none) throw new FerryError(ErrorCode.BAD_INPUT, '--password-file and --no-password exclude each other')
+  if (none) return undefined
+  if (file !== undefined) return readPasswordFile(file)
+  if (!isTerminal()) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'a backup needs a password: pass --password-file FILE, run on a terminal to be asked, or choose --no-password (integrity only, not confidential)')
+  }
+  for (;;) {
+    const a = await promptPassword('Password for the backup: ')
+    if (a === '') { process.stderr.write('The password is empty; use --no-password for a backup without one.\n'); continue }
+    const b = await promptPassword('Same password again: ')
+    if (a === b) return a
+    process.stderr.write('The two passwords differ; again.\n')
+  }
+}
+
+const backup: Command = {
+  name: 'backup',
+  summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
+  help: `Usage: ferry backup --store DIR --out FILE [selection] [--password-file F | --no-password] [--json]
+
+Writes the history in DIR (or the selected part of it) to FILE, for 'ferry restore' on another phone
+when the two cannot meet on a network. The file is encrypted and authenticated with a key derived from
+a password (scrypt, then ChaCha20-Poly1305 in 1 MiB segments): a wrong password, a damaged byte, a file
+cut short or pieced together from other files is refused on restore. The password is asked for (twice)
+on a terminal, or read from the first line of --password-file. With --no-password the file is still
+integrity-protected but anyone who has it can read it. FILE is written under a temporary name and
+renamed when complete.
+
+Options:
+  --store DIR          the phone's store (required)
+  --out FILE           the backup file to write (required; replaced if it exists)
+${SELECTION_HELP}
+  --password-file F    read the password from the first line of F (scripts)
+  --no-password        no password: integrity-protected, not confidential
+  --json               print one JSON event with the figures instead of lines
+
+Example:
+  ferry backup --store ./old-phone --out ~/chats.ferrybak --chats family,work
+  ferry restore --store ./new-phone --in ~/chats.ferrybak
+
+Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
+  options: {
+    store: { type: 'string' },
+    out: { type: 'string' },
+    ...SELECTION_OPTIONS,
+    'password-file': { type: 'string' },
+    'no-password': { type: 'boolean' },
+    json: { type: 'boolean' }
+  },
+  async run (args) {
+    const storeDir = requireString(args, 'store', 'backup')
+    const out = requireString(args, 'out', 'backup')
+    const selection = selectionFromArgs(args)
+    const json = args.values.json === true
+    const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
+    const store = SqliteChatStore.open(storeDir, { create: false })
+    const view = json ? undefined : terminalProgress('backing up')
+    try {
+      const t0 = performance.now()
+      const r = await writeBackup(store, out, {
+        password,
+        selection,
+        onProgress: p => view?.update({ messages: p.messagesSent, totalMessages: p.totalMessages, mediaBytes: p.mediaBytesSent, totalMediaBytes: p.totalMediaBytes })
+      })
+      const seconds = (performance.now() - t0) / 1000
+      view?.stop()
+      const p = r.progress
+      if (json) {
+        jsonEvent('backup', {
+          file: out, fileBytes: r.fileBytes, plainBytes: r.plainBytes, messages: p.messagesSent, mediaBytes: p.mediaBytesSent,
+          password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds
+        })
+      } else {
+        process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${basename(out)} ` +
+          `(${formatBytes(r.fileBytes)} in ${seconds.toFixed(1)} s, ${(r.fileBytes / 1e6 / seconds).toFixed(1)} MB/s).\n`)
+        process.stderr.write(password !== undefined ? 'Encrypted with your password: without it the backup cannot be restored.\n' : `${NO_PASSWORD_NOTE}\n`)
+      }
+      return EXIT_OK
+    } finally {
+      view?.stop()
+      store.close()
+    }
+  }
+}
+
+export default backup

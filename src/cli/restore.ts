@@ -1,0 +1,92 @@
+import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
+import { isTerminal, promptPassword, readPasswordFile } from './password.js'
+import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
+import { SqliteChatStore } from '../store/sqlite-store.js'
+import { ErrorCode, FerryError } from '../errors.js'
+
+const restore: Command = {
+  name: 'restore',
+  summary: 'restore a history from a backup file written by \'ferry backup\'',
+  help: `Usage: ferry restore --store DIR --in FILE [--password-file F] [--chats ID,...] [--json]
+
+Restores the backup FILE into the store DIR (created when missing), merging with what DIR already
+holds, and verifies at the end that the store holds exactly what the backup does. Asks for the
+password on a terminal when the backup has one and --password-file is not given.
+
+Safe to repeat and to interrupt: restoring the same backup twice duplicates nothing, and a restore that
+stopped (a crash, a damaged or incomplete copy of the file) continues where it stopped when run again.
+A damaged file is refused at the first damaged segment: everything restored before it came from the
+authentic part of the file and stays; nothing from the damaged part is used.
+
+Options:
+  --store DIR          the phone's store (required; created when missing)
+  --in FILE            the backup file (required)
+  --password-file F    read the password from the first line of F (scripts)
+  --chats ID,...       restore only these conversations (with their contacts and media)
+  --json               print one JSON event with the figures instead of lines
+
+Example:
+  ferry restore --store ./new-phone --in ~/chats.ferrybak --chats family
+
+Exit codes: 0 restored and verified, 1 failed (store or disk), 2 bad usage or bad input (wrong
+password, damaged or incomplete file, a backup from a newer Ferry).`,
+  options: {
+    store: { type: 'string' },
+    in: { type: 'string' },
+    'password-file': { type: 'string' },
+    chats: { type: 'string' },
+    json: { type: 'boolean' }
+  },
+  async run (args) {
+    const storeDir = requireString(args, 'store', 'restore')
+    const file = requireString(args, 'in', 'restore')
+    const json = args.values.json === true
+    let chats: string[] | undefined
+    if (typeof args.values.chats === 'string') {
+      chats = args.values.chats.split(',').map(s => s.trim()).filter(s => s !== '')
+      if (chats.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
+    }
+    const header = await readBackupHeader(file)
+    const passwordFile = optionalString(args, 'password-file')
+    let password: string | undefined
+    if (header.password) {
+      if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
+      else if (isTerminal()) password = await promptPassword('Password of the backup: ')
+      else throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
+    }
+    // The password is checked before the store is opened: a wrong one changes nothing.
+    const backup = await openBackup(file, password)
+    if (!json && !header.password) process.stderr.write('This backup has no password (integrity-protected, not confidential).\n')
+    const store = SqliteChatStore.open(storeDir, { create: true })
+    const view = json ? undefined : terminalProgress('restoring')
+    try {
+      const t0 = performance.now()
+      const r = await restoreBackup(store, backup, { chats, onProgress: m => view?.update(m.progress) })
+      const seconds = (performance.now() - t0) / 1000
+      view?.stop()
+      const p = r.receiver.progress
+      const { skippedMessages, skippedMediaBytes } = r.replay.stats
+      if (json) {
+        jsonEvent('restored', {
+          messages: p.totalMessages, mediaBytes: p.totalMediaBytes, mediaFiles: p.totalMediaFiles, skippedMessages, skippedMediaBytes,
+          plainBytes: r.plainBytes, seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary
+        })
+      } else {
+        const summary = r.receiver.summary ?? []
+        const width = Math.max(12, ...summary.map(s => s.title.length))
+        process.stderr.write(`Restored and verified: ${p.totalMessages} messages and ${formatBytes(p.totalMediaBytes)} of media (${seconds.toFixed(1)} s).\n`)
+        if (skippedMessages > 0 || skippedMediaBytes > 0) {
+          process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
+        }
+        for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+      }
+      return EXIT_OK
+    } finally {
+      view?.stop()
+      store.close()
+    }
+  }
+}
+
+export default restore
