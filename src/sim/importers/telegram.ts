@@ -12,7 +12,8 @@ import { appear, MediaFiles, note, writeHistory, type ForeignImportResult, type 
 type Json = Record<string, unknown>
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
-const str = (v: unknown): string | undefined => typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined
+// Strings are made well-formed (a lone surrogate becomes U+FFFD): the canonical format refuses them.
+const str = (v: unknown): string | undefined => typeof v === 'string' ? v.toWellFormed() : typeof v === 'number' ? String(v) : undefined
 
 /** Telegram puts this in place of a path when the exporter chose not to include a file. */
 const NOT_INCLUDED = /^\(File (not included|exceeds maximum size)/
@@ -21,9 +22,9 @@ const DIRECT_TYPES = new Set(['personal_chat', 'bot_chat', 'saved_messages'])
 
 /** `text` (a string, or an array of strings and entity objects with `text`) flattened to its plain text. */
 export function flattenText (text: unknown): string {
-  if (typeof text === 'string') return text
+  if (typeof text === 'string') return text.toWellFormed()
   if (!Array.isArray(text)) return ''
-  return text.map(part => typeof part === 'string' ? part : isObject(part) && typeof part.text === 'string' ? part.text : '').join('')
+  return text.map(part => typeof part === 'string' ? part : isObject(part) && typeof part.text === 'string' ? part.text : '').join('').toWellFormed()
 }
 
 function messageText (m: Json): string {
@@ -85,11 +86,11 @@ interface Context {
 }
 
 function senderOf (ctx: Context, id: string | undefined, name: unknown): string {
-  if (id === undefined) return 'unknown'
+  if (id === undefined || id === '') return 'unknown'
   if (id === ctx.me) return 'me'
   const known = ctx.contacts.get(id)
-  if (known === undefined) ctx.contacts.set(id, { id, name: typeof name === 'string' ? name : '' })
-  else if (known.name === '' && typeof name === 'string') known.name = name
+  if (known === undefined) ctx.contacts.set(id, { id, name: str(name) ?? '' })
+  else if (known.name === '' && typeof name === 'string') known.name = name.toWellFormed()
   return id
 }
 
