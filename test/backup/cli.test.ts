@@ -1,0 +1,116 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+// `ferry backup` and `ferry restore` as a user runs them: real processes, exit codes, messages.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const FERRY = join(ROOT, 'bin', 'ferry.js')
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
+
+function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const dir = tempDir()
+const old = join(dir, 'old')
+const pw = join(dir, 'pw')
+const file = join(dir, 'chats.ferrybak')
+let oldExport: string
+
+beforeAll(() => {
+  expect(ferry('import', FIXTURE, '--store', old).status).toBe(0)
+  oldExport = ferry('export', '--store', old).stdout
+  writeFileSync(pw, 'correct horse battery staple\n')
+}, 60_000)
+
+afterAll(() => cleanupTempDirs())
+
+describe('ferry backup / restore', () => {
+  it('backs up with a password file and restores to an identical store; a second restore duplicates nothing', () => {
+    const b = ferry('backup', '--store', old, '--out', file, '--password-file', pw)
+    expect(b.stderr).toMatch(/Backed up 19 messages .* MB\/s\)\.\nEncrypted with your password/)
+    expect(b.status).toBe(0)
+    expect(existsSync(`${file}.partial`)).toBe(false)
+    const target = join(dir, 'new')
+    const r = ferry('restore', '--store', target, '--in', file, '--password-file', pw)
+    expect(r.stderr).toMatch(/Restored and verified: 19 messages/)
+    expect(r.status).toBe(0)
+    expect(ferry('export', '--store', target).stdout).toBe(oldExport)
+    const again = ferry('restore', '--store', target, '--in', file, '--password-file', pw, '--json')
+    expect(again.status).toBe(0)
+    expect(JSON.parse(again.stdout)).toMatchObject({ event: 'restored', messages: 19, skippedMessages: 19 })
+    expect(ferry('export', '--store', target).stdout).toBe(oldExport)
+  })
+
+  it('without a password source it refuses (no terminal to ask on); --no-password says what that means', () => {
+    const r = ferry('backup', '--store', old, '--out', join(dir, 'x.ferrybak'))
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/a backup needs a password: pass --password-file FILE.*--no-password/)
+    expect(existsSync(join(dir, 'x.ferrybak'))).toBe(false)
+    expect(ferry('backup', '--store', old, '--out', join(dir, 'x'), '--password-file', pw, '--no-password').status).toBe(2)
+    const open = join(dir, 'open.ferrybak')
+    const n = ferry('backup', '--store', old, '--out', open, '--no-password')
+    expect(n.status).toBe(0)
+    expect(n.stderr).toMatch(/integrity-protected .* but NOT confidential/)
+    const r2 = ferry('restore', '--store', join(dir, 'open-new'), '--in', open)
+    expect(r2.status).toBe(0)
+    expect(r2.stderr).toMatch(/no password \(integrity-protected, not confidential\)/)
+  })
+
+  it('a wrong or missing password exits 2 and creates nothing', () => {
+    const wrong = join(dir, 'wrong')
+    writeFileSync(wrong, 'tr0ub4dor&3\n')
+    const target = join(dir, 'never')
+    const r = ferry('restore', '--store', target, '--in', file, '--password-file', wrong)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/wrong password for chats.ferrybak .*\[BAD_INPUT\]/)
+    const m = ferry('restore', '--store', target, '--in', file)
+    expect(m.status).toBe(2)
+    expect(m.stderr).toMatch(/protected by a password: pass --password-file/)
+    expect(existsSync(target)).toBe(false)
+  })
+
+  it('a truncated copy exits 2 naming the damage; the full file then completes the restore', () => {
+    const cut = join(dir, 'cut.ferrybak')
+    copyFileSync(file, cut)
+    truncateSync(cut, statSync(file).size - 10)
+    const target = join(dir, 'resumed')
+    const r = ferry('restore', '--store', target, '--in', cut, '--password-file', pw)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/cut.ferrybak is truncated/)
+    const ok = ferry('restore', '--store', target, '--in', file, '--password-file', pw)
+    expect(ok.status).toBe(0)
+    expect(ferry('export', '--store', target).stdout).toBe(oldExport)
+  })
+
+  it('refuses a backup from a newer Ferry, a file that is not a backup, and unknown --chats', () => {
+    const newer = join(dir, 'newer.ferrybak')
+    const b = readFileSync(file)
+    b[8] = 7
+    writeFileSync(newer, b)
+    const r = ferry('restore', '--store', join(dir, 'n'), '--in', newer, '--password-file', pw)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/written by a newer Ferry \(backup format version 7\); this Ferry reads version 1/)
+    const n = ferry('restore', '--store', join(dir, 'n'), '--in', FIXTURE)
+    expect(n.status).toBe(2)
+    expect(n.stderr).toMatch(/is not a Ferry backup/)
+    const c = ferry('restore', '--store', join(dir, 'n'), '--in', file, '--password-file', pw, '--chats', 'no-such-chat')
+    expect(c.status).toBe(2)
+    expect(c.stderr).toMatch(/holds no conversation 'no-such-chat'/)
+  })
+
+  it('--help teaches with an example; both commands are listed', () => {
+    for (const cmd of ['backup', 'restore']) {
+      const h = ferry(cmd, '--help')
+      expect(h.status).toBe(0)
+      expect(h.stdout).toMatch(new RegExp(`Usage: ferry ${cmd} `))
+      expect(h.stdout).toMatch(/Example:\n {2}ferry (backup|restore) --store/)
+    }
+    expect(ferry('--help').stdout).toMatch(/backup .*\n {2}restore /)
+  })
+})
