@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import Database from 'better-sqlite3'
 import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
 
 // `ferry backup` and `ferry restore` as a user runs them: real processes, exit codes, messages.
 
@@ -113,4 +114,42 @@ describe('ferry backup / restore', () => {
     }
     expect(ferry('--help').stdout).toMatch(/backup .*\n {2}restore /)
   })
+})
+
+describe('ferry restore killed with SIGKILL', () => {
+  it('resumes from its checkpoint when run again and ends verified and equal', async () => {
+    const src = join(dir, 'big')
+    const store = openStore(src)
+    await fillStore(store, { conversations: 6, messagesPerConversation: 3000, mediaSizes: [6e6, 6e6, 6e6, 6e6, 6e6, 6e6] })
+    const srcExport = await exportText(store)
+    store.close()
+    const bak = join(dir, 'big.ferrybak')
+    expect(ferry('backup', '--store', src, '--out', bak, '--password-file', pw).status).toBe(0)
+    const target = join(dir, 'big-new')
+    const child = spawn(process.execPath, [FERRY, 'restore', '--store', target, '--in', bak, '--password-file', pw], { cwd: ROOT, stdio: 'ignore' })
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    let done = false
+    void exited.then(() => { done = true })
+    // Kill it once it has committed something (messages come first, then media).
+    while (!done) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+      if (!existsSync(join(target, 'history.db'))) continue
+      try {
+        const db = new Database(join(target, 'history.db'), { readonly: true, fileMustExist: true })
+        const n = (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n
+        db.close()
+        if (n > 0) { child.kill('SIGKILL'); break }
+      } catch {}
+    }
+    const code = await exited
+    const r = ferry('restore', '--store', target, '--in', bak, '--password-file', pw, '--json')
+    expect(r.status).toBe(0)
+    const ev = JSON.parse(r.stdout)
+    expect(code).toBeNull() // killed mid-way, not finished
+    expect(ev.skippedMessages + ev.skippedMediaBytes).toBeGreaterThan(0)
+    expect(ev.messages).toBe(18_000)
+    const check = openStore(target)
+    expect(await exportText(check)).toBe(srcExport)
+    check.close()
+  }, 120_000)
 })

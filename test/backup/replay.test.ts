@@ -80,4 +80,17 @@ describe('frame stream replay', () => {
     expect(await exportText(target)).toBe(sourceExport)
     target.close()
   })
+
+  it('continues a media file the receiver holds in part, from its committed length (mid-chunk)', async () => {
+    const frames = record()
+    const target = openStore()
+    const big = [...source.media()].find(m => m.size === 70_000)
+    if (big === undefined) throw new Error('fixture lacks the 70 kB media')
+    // 10 000 bytes committed by some earlier attempt: not a multiple of the backup's 16 KiB chunks.
+    target.appendPart(big.sha256, 0, source.readMedia(big.sha256, 0, 10_000))
+    const r = await replay(target, frames)
+    expect(r.stats.skippedMediaBytes).toBe(10_000)
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
 })
