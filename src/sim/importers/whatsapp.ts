@@ -148,7 +148,9 @@ export async function mapWhatsApp (text: string, baseDir: string, title: string,
   if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped }
 
   const dmy = dayFirst(entries.map(e => e.header))
-  const conversation = `wa-${digest(entries[0].header.raw)}`
+  // The chat's id: its title and first line, the same on every import of the file (and of later exports
+  // of the same chat), different for two chats whose first line (a generic system line) is alike.
+  const conversation = `wa-${digest(options.title ?? title, entries[0].header.raw)}`
   const contacts = new Map<string, Contact>()
   const members: string[] = []
   const messages: Message[] = []

@@ -161,3 +161,43 @@ describe('importTelegram', () => {
     s.close()
   })
 })
+
+describe('Telegram export: less common shapes', () => {
+  const chat = (type: string, messages: unknown[]): unknown => ({ name: 'X', type, id: 7, messages })
+  const base = { type: 'message', date_unixtime: '1700000000', from: 'P', from_id: 'user7', text: '' }
+
+  it('a date without date_unixtime is read as UTC; a message without id or date is reported', async () => {
+    const h = await mapTelegram(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, date: '2023-12-31T21:00:00', text: 'old' }, { ...base, id: undefined, text: 'x' }]), DIR)
+    expect(h.messages.map(m => [m.id, m.ts])).toEqual([['1', Date.UTC(2023, 11, 31, 21)]])
+    expect(h.unmapped).toEqual({ 'message without id or date': 1 })
+  })
+
+  it('video_message -> video, live location -> location with its period, an impossible location reported', async () => {
+    const h = await mapTelegram(chat('private_supergroup', [
+      { ...base, id: 1, file: '(File not included. Change data exporting settings to download.)', media_type: 'video_message', duration_seconds: 5 },
+      { ...base, id: 2, location_information: { latitude: 1, longitude: 2 }, live_location_period_seconds: 900 },
+      { ...base, id: 3, location_information: { latitude: 100, longitude: 2 }, text: 'where?' }
+    ]), DIR)
+    expect(h.messages.map(m => [m.kind, m.durationMs, m.location, m.text])).toEqual([
+      ['video', 5000, undefined, undefined], ['location', 900000, { lat: 1, lon: 2 }, undefined], ['text', undefined, undefined, 'where?']
+    ])
+    expect(h.unmapped).toEqual({ 'media not included in export': 1, 'invalid location': 1 })
+    expect(h.conversations[0]).toMatchObject({ kind: 'group', members: ['user7'] })
+  })
+
+  it('saved messages: a direct chat with oneself; channel posts keep the channel as sender', async () => {
+    const saved = await mapTelegram({ name: null, type: 'saved_messages', id: 9, messages: [{ ...base, id: 1, from_id: 'user1', text: 'note to self' }] }, DIR)
+    expect(saved.conversations).toEqual([{ id: 'tg9', kind: 'direct', title: 'Saved Messages', members: ['me'] }])
+    expect(saved.messages[0].sender).toBe('me')
+    const channel = await mapTelegram(chat('public_channel', [{ ...base, id: 1, from: 'News', from_id: 'channel7', text: 'headline' }]), DIR)
+    expect(channel.contacts).toEqual([{ id: 'channel7', name: 'News' }])
+    expect(channel.conversations[0]).toMatchObject({ kind: 'group', members: ['channel7'] })
+  })
+
+  it('media paths that leave the export folder are not read', async () => {
+    const h = await mapTelegram(chat('private_group', [{ ...base, id: 1, photo: '../../../package.json' }]), DIR)
+    expect(h.messages[0]).toMatchObject({ kind: 'image' })
+    expect(h.messages[0].media).toBeUndefined()
+    expect(h.unmapped).toEqual({ 'media path outside the export': 1 })
+  })
+})

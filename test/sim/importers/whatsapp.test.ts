@@ -186,3 +186,13 @@ describe('importWhatsApp', () => {
     expect(h.messages.map(x => [x.text, x.ts])).toEqual([['ok', UTC(2023, 12, 31, 21, 5)], ['hi', UTC(2023, 12, 31, 21, 5)]])
   })
 })
+
+describe('WhatsApp conversation ids', () => {
+  it('two chats whose first line is the same generic system line get different ids; the same chat the same id', async () => {
+    const text = '12/31/23, 21:00 - Messages and calls are end-to-end encrypted.\n12/31/23, 21:01 - A: hi\n'
+    const a = await mapWhatsApp(text, DIR, 'Alice')
+    const b = await mapWhatsApp(text, DIR, 'Bob')
+    expect(a.conversations[0].id).not.toBe(b.conversations[0].id)
+    expect((await mapWhatsApp(text + '12/31/23, 21:02 - A: more\n', DIR, 'Alice')).conversations[0].id).toBe(a.conversations[0].id)
+  })
+})
