@@ -22,7 +22,8 @@ authentic part of the file and stays; nothing from the damaged part is used.
 Options:
   --store DIR          the phone's store (required; created when missing)
   --in FILE            the backup file (required)
-  --password-file F    read the password from the first line of F (scripts)
+  --password-file F    read the password from the first line of F (scripts); a backup without a
+                       password is then refused, since anyone could have written such a file
   --chats ID,...       restore only these conversations (with their contacts and media)
   --json               print one JSON event with the figures instead of lines
 
@@ -50,6 +51,10 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     const header = await readBackupHeader(file)
     const passwordFile = optionalString(args, 'password-file')
     let password: string | undefined
+    if (!header.password && passwordFile !== undefined) {
+      // A password was expected: a file without one could be a forgery (anyone can write such a file).
+      throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (integrity-protected, not confidential, and anyone could have written it), but --password-file was given: run without --password-file to restore it anyway`)
+    }
     if (header.password) {
       if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
       else if (isTerminal()) password = await promptPassword('Password of the backup: ')

@@ -58,6 +58,10 @@ describe('ferry backup / restore', () => {
     const n = ferry('backup', '--store', old, '--out', open, '--no-password')
     expect(n.status).toBe(0)
     expect(n.stderr).toMatch(/integrity-protected .* but NOT confidential/)
+    const expected = ferry('restore', '--store', join(dir, 'open-new'), '--in', open, '--password-file', pw)
+    expect(expected.status).toBe(2) // a password was expected: refuse a file anyone could have written
+    expect(expected.stderr).toMatch(/has no password .* run without --password-file/)
+    expect(existsSync(join(dir, 'open-new'))).toBe(false)
     const r2 = ferry('restore', '--store', join(dir, 'open-new'), '--in', open)
     expect(r2.status).toBe(0)
     expect(r2.stderr).toMatch(/no password \(integrity-protected, not confidential\)/)
