@@ -5,7 +5,7 @@ import { ErrorCode, isFerryError } from '../errors.js'
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
 const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
   seed: { summary: 'create a simulated phone: a seeded chat history with media', load: async () => (await import('./seed.js')).default },
-  import: { summary: 'import a canonical NDJSON history into a store', load: async () => (await import('./import.js')).default },
+  import: { summary: 'import a history (canonical NDJSON, Telegram Desktop JSON, WhatsApp chat export)', load: async () => (await import('./import.js')).default },
   export: { summary: 'export a store as canonical NDJSON (optionally with its media)', load: async () => (await import('./export.js')).default },
   inspect: { summary: 'show what a store holds and any unfinished incoming transfer', load: async () => (await import('./inspect.js')).default },
   send: { summary: 'offer this phone\'s history to a new phone (shows a pairing code)', load: async () => (await import('./send.js')).default },
