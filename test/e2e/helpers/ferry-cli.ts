@@ -1,8 +1,7 @@
 // Real `ferry` processes for the end-to-end tests: start one, follow its JSON events line by line,
 // wait for an event (or its exit) with a timeout that is only a failure bound, SIGKILL it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -172,17 +171,8 @@ export async function killAll (): Promise<void> {
 
 // ---- stores and temp dirs ----
 
-const dirs: string[] = []
-
-export function tempDir (prefix = 'ferry-e2e-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix))
-  dirs.push(d)
-  return d
-}
-
-export function cleanupTempDirs (): void {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-}
+export { cleanupTempDirs, tempDir } from '../../helpers/stores.js'
+import { tempDir } from '../../helpers/stores.js'
 
 /** Seeds a store once; tests copy it (copyStore) so every sender starts from a pristine phone. */
 export async function seedStore (profile: 'tiny' | 'small', seed = 1): Promise<string> {
