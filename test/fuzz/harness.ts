@@ -497,7 +497,9 @@ export function runSenderCase (sender: SenderMachine, ops: SenderOp[], corpus: C
     for (const op of ops) {
       const body = concat(encodeFrame(senderFrame(op, sender, corpus)))
       out.frames++
-      sender.onFrame(decodeFrame(body))
+      let frame: Frame
+      try { frame = decodeFrame(body) } catch (err) { if (!isAllowedError(err)) throw err; out.error = err; break }
+      sender.onFrame(frame)
       drain()
       if (sender.finished) break
     }
