@@ -1,4 +1,4 @@
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { compareKeys, type Message, type Selection } from '../store/model.js'
 import type { ChatStoreReader } from '../store/chat-store.js'
 import {
@@ -76,6 +76,21 @@ export class SenderMachine {
   }
 
   onFrame (frame: Frame): void {
+    if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
+    try {
+      this.dispatch(frame)
+    } catch (err) {
+      // Every refusal ends the transfer, including those thrown below the handlers (an invalid selection
+      // in Hello, a store failure while building the manifest): a machine that threw must not carry on.
+      if (this.state !== 'failed') {
+        this.state = 'failed'
+        this.error = storeError(err, 'reading the transfer source')
+      }
+      throw this.error
+    }
+  }
+
+  private dispatch (frame: Frame): void {
     switch (frame.body) {
       case 'hello': return this.onHello(frame.hello as ferry.Hello)
       case 'resume': return this.onResume(frame.resume as ferry.Resume)
