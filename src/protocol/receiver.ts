@@ -8,6 +8,12 @@ import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire }
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 
+// Refusals of the sender's data, as opposed to the link, the store or the peer giving up.
+const REFUSALS = new Set<ErrorCode>([
+  ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
+  ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE
+])
+
 export type ReceiverState = 'hello' | 'manifest' | 'messages' | 'media' | 'verified' | 'failed'
 
 export interface ReceiverProgress {
@@ -97,8 +103,24 @@ export class ReceiverMachine {
     } catch (err) {
       this.state = 'failed'
       this.error = storeError(err, 'storing the transfer')
+      if (REFUSALS.has(this.error.code)) this.forgetSession()
       throw this.error
     }
+  }
+
+  /**
+   * A sender caught lying cannot be trusted about what it sent before the lie either: frames the receiver
+   * cannot check one by one (a dropped batch leaves a gap behind a valid cursor, a chunk of wrong bytes
+   * leaves a poisoned partial file) would make the next, honest session fail verification. So a refusal
+   * starts this transfer over and drops the partial file being received.
+   */
+  private forgetSession (): void {
+    try {
+      if (this.checkpoint !== undefined) this.store.resetTransfer(this.checkpoint.transfer)
+      const e = this.expected
+      const index = this.want[this.wantPos]
+      if (e !== undefined && index !== undefined && this.store.partLength(e.media[index].sha256) > 0) this.store.discardPart(e.media[index].sha256)
+    } catch {}
   }
 
   private async dispatch (frame: Frame, size: number): Promise<EncodedFrame[]> {
