@@ -1,4 +1,4 @@
-import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
 import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
@@ -374,18 +374,6 @@ export class ReceiverMachine {
 
   private onDone (done: ferry.Done): EncodedFrame[] {
     this.expect('messages', 'media')
-    try {
-      return this.verify(done)
-    } catch (err) {
-      // A checkpoint that led to a wrong result cannot be trusted to resume from: start this transfer over.
-      if (isFerryError(err, ErrorCode.COUNT_MISMATCH) || isFerryError(err, ErrorCode.DIGEST_MISMATCH)) {
-        this.store.resetTransfer((this.checkpoint as TransferCheckpoint).transfer)
-      }
-      throw err
-    }
-  }
-
-  private verify (done: ferry.Done): EncodedFrame[] {
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
     if (this.wantPos < this.want.length) {
