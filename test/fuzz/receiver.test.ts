@@ -41,10 +41,11 @@ describe('fuzz: a hostile sender against the receiver', () => {
         receiver.start()
         await runReceiverCase(receiver, receiverFrames(edits, fx.corpus), MAX_MESSAGE)
         let honest = await honestTransfer(fx.source, store)
-        // At most one honest session may fail verification (which starts the transfer over); the next one
-        // verifies. Stricter would be "the first one verifies": see the known failure below, and a frame
-        // that fails to decode is refused by the driver before the machine sees it (no reset either).
-        if ((honest.receiver.state as string) !== 'verified') honest = await honestTransfer(fx.source, store)
+        // A session the machine never refused (it just stopped, like a lost link, or the driver refused a
+        // frame that failed to decode before the machine saw it) may leave a gap behind a valid cursor that
+        // only verification sees; verification then starts the transfer over, so the next session verifies.
+        const refused = receiver.state === 'failed' && receiver.error?.code !== 'PEER_ERROR' // a peer's Error is the sender giving up, not a lie
+        if (!refused && (honest.receiver.state as string) !== 'verified') honest = await honestTransfer(fx.source, store)
         expect(honest.receiver.error?.message).toBeUndefined()
         expect(honest.receiver.state).toBe('verified')
       } finally {
@@ -53,11 +54,9 @@ describe('fuzz: a hostile sender against the receiver', () => {
     }), { numRuns: 800 })
   })
 
-  // KNOWN FAILURE (open): a hostile session that mixes in another transfer's frames (same conversation and
-  // message ids as this source) leaves rows the next honest session of this transfer does not count as its
-  // own: verification then fails with COUNT_MISMATCH ("c-😀: 3 messages stored, sender sent 20"). Found by
-  // the property above with foreign frames allowed. Remove `.fails` once fixed.
-  it.fails('known failure: a refused session with a gap, then one honest transfer', async () => {
+  // Found by the property above: a dropped batch, then a Done before the media. The receiver refused the
+  // Done with TRUNCATED, which did not start the transfer over, so the gap stayed behind the cursor.
+  it('a refused early Done after a gap: the next honest transfer verifies', async () => {
     const store = openStore()
     try {
       const receiver = new ReceiverMachine({ store, options: FUZZ_OPTIONS })
@@ -65,6 +64,7 @@ describe('fuzz: a hostile sender against the receiver', () => {
       await runReceiverCase(receiver, receiverFrames([{ t: 'drop', i: 1277710958 }, { t: 'swap', i: 834249187, j: 1256193375 }], fx.corpus), MAX_MESSAGE)
       const honest = await honestTransfer(fx.source, store)
       expect(honest.receiver.error?.message).toBeUndefined()
+      expect(honest.receiver.state).toBe('verified')
     } finally {
       store.close()
     }
