@@ -8,10 +8,12 @@ import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire }
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 
-// Refusals of the sender's data, as opposed to the link, the store or the peer giving up.
+// Refusals of the sender's data, as opposed to the store or the peer giving up. TRUNCATED thrown here is a
+// refusal too: the machine never sees the link, it throws TRUNCATED only for a Done that comes too early.
 const REFUSALS = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
-  ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE
+  ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE, ErrorCode.TRUNCATED,
+  ErrorCode.VERSION
 ])
 
 export type ReceiverState = 'hello' | 'manifest' | 'messages' | 'media' | 'verified' | 'failed'
