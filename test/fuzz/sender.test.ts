@@ -19,6 +19,6 @@ describe('fuzz: a hostile receiver against the sender', () => {
       runSenderCase(sender, ops, fx.corpus)
       const p = sender.progress
       expect(p.bytesAcked).toBeLessThanOrEqual(p.bytesSent)
-    }), { numRuns: 3000 })
+    }), { numRuns: 10000 })
   })
 })
