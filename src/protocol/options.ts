@@ -13,6 +13,8 @@ export interface TransferOptions {
   maxMessageBytes: number
   /** Largest manifest the receiver accepts, in entries (contacts + conversations + media). */
   maxManifestEntries: number
+  /** ... and in encoded bytes (it is held in memory until its last part). */
+  maxManifestBytes: number
 }
 
 export const DEFAULT_OPTIONS: TransferOptions = {
@@ -20,7 +22,8 @@ export const DEFAULT_OPTIONS: TransferOptions = {
   chunkBytes: 256 * 1024,
   windowBytes: 2 * 1024 * 1024,
   maxMessageBytes: 64 * 1024 * 1024,
-  maxManifestEntries: 4_000_000
+  maxManifestEntries: 4_000_000,
+  maxManifestBytes: 128 * 1024 * 1024
 }
 
 export const PROTOCOL_VERSION = 1

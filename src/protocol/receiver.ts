@@ -71,6 +71,7 @@ export class ReceiverMachine {
   private readonly agent: string
   private manifestParts: ferry.Manifest[] = []
   private manifestEntries = 0
+  private manifestBytes = 0
   private titles = new Map<string, string>()
   private lastKey?: MessageKey
   private want: number[] = [] // media indexes still to receive, in order
@@ -103,11 +104,20 @@ export class ReceiverMachine {
     try {
       return await this.dispatch(frame, size)
     } catch (err) {
-      this.state = 'failed'
-      this.error = storeError(err, 'storing the transfer')
-      if (REFUSALS.has(this.error.code)) this.forgetSession()
-      throw this.error
+      throw this.refuse(err)
     }
+  }
+
+  /**
+   * Ends the transfer on `err`: also for failures found before a frame reaches the machine (a body
+   * that does not decode), so a lying sender is handled the same whichever check caught it.
+   */
+  refuse (err: unknown): FerryError {
+    if (this.state === 'failed' && this.error !== undefined) return this.error
+    this.state = 'failed'
+    this.error = storeError(err, 'storing the transfer')
+    if (REFUSALS.has(this.error.code)) this.forgetSession()
+    return this.error
   }
 
   /**
@@ -130,7 +140,7 @@ export class ReceiverMachine {
     if (frame.body === 'done') await this.store.flushMedia()
     switch (frame.body) {
       case 'hello': return this.onHello(frame.hello as ferry.Hello)
-      case 'manifest': return this.onManifest(frame.manifest as ferry.Manifest)
+      case 'manifest': return this.onManifest(frame.manifest as ferry.Manifest, size)
       case 'batch': return this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
       case 'fragment': return this.onFragment(frame.fragment as ferry.MessageFragment, size)
       case 'chunk': return this.onChunk(frame.chunk as ferry.MediaChunk, size)
@@ -156,8 +166,13 @@ export class ReceiverMachine {
     return []
   }
 
-  private onManifest (part: ferry.Manifest): EncodedFrame[] {
+  private onManifest (part: ferry.Manifest, size: number): EncodedFrame[] {
     this.expect('manifest')
+    // The manifest is held whole until its last part: bound its bytes, not only its entries.
+    this.manifestBytes += size
+    if (this.manifestBytes > this.opts.maxManifestBytes) {
+      throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestBytes} bytes`)
+    }
     this.manifestEntries += part.contacts.length + part.conversations.length + part.media.length
     if (this.manifestEntries > this.opts.maxManifestEntries) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)

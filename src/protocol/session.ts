@@ -56,8 +56,19 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     await writer.flush()
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES)
     read: for await (const chunk of duplex.source) {
-      for (const body of decoder.push(chunk)) {
-        const frame = decodeFrame(body)
+      let bodies: Uint8Array[]
+      try {
+        bodies = decoder.push(chunk)
+      } catch (err) {
+        throw machine.refuse(err)
+      }
+      for (const body of bodies) {
+        let frame: Frame
+        try {
+          frame = decodeFrame(body)
+        } catch (err) {
+          throw machine.refuse(err)
+        }
         peerFailed = frame.body === 'error'
         for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
         if (machine.finished) break read
@@ -107,6 +118,8 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
       }
     } catch (err) {
       incomingError = asFerryError(err)
+      // The pump may be blocked writing to a receiver that stopped reading: nothing more will be said.
+      if (peerFailed) duplex.abort(incomingError)
     } finally {
       incomingEnded = true
       signalWake()

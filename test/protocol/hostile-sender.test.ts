@@ -103,4 +103,35 @@ describe('a lying sender', () => {
   it('data before the manifest', async () => {
     (await refusedThenHealed(f => f.body === 'manifest' ? [{ batch: { messages: [] } }] : [f], 'PROTOCOL')).close()
   })
+
+  it('a manifest that never ends, in bytes rather than entries', async () => {
+    const target = openStore()
+    const padding = 'x'.repeat(50_000)
+    const bad = await runTransfer(source, target, {
+      options: { ...OPTIONS, maxManifestBytes: 200_000 },
+      tamper: f => f.body === 'manifest'
+        ? [...Array.from({ length: 10 }, () => ({ manifest: { ...(f.manifest as ferry.Manifest), sourceId: padding, more: true } })), { manifest: f.manifest as ferry.Manifest }]
+        : [f]
+    })
+    expect(bad.receiverError?.code).toBe('TOO_LARGE')
+    expect(target.stats().messages).toBe(0)
+    target.close()
+  })
+
+  it('a frame that does not decode ends the session like any other lie', async () => {
+    const target = openStore()
+    let n = 0
+    const bad = await runTransfer(source, target, {
+      options: OPTIONS,
+      // A valid batch, then garbage in place of the next one.
+      tamper: f => f.body === 'batch' && ++n === 2 ? [{ batch: { messages: [{ conversation: 'c0', id: 'x', sender: 'u', ts: 1, kind: '\u0000bogus' }] } }] : [f]
+    })
+    expect(bad.receiver.state).toBe('failed')
+    expect(['MALFORMED_FRAME', 'SELECTION', 'ORDER']).toContain(bad.receiverError?.code)
+    const good = await runTransfer(source, target, { options: OPTIONS })
+    expect(good.receiver.state).toBe('verified')
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
 })
+
