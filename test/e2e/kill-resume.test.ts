@@ -22,7 +22,7 @@ const CODE = '314-1592-6535'
 const BYTES_PER_SEC = 6_500_000
 const SHAPE = { messages: 10_000, textBytes: 1000, mediaFiles: 4, mediaBytes: 3_000_000 }
 
-type Who = 'receiver' | 'sender'
+type Who = 'receiver' | 'sender' | 'both'
 type Phase = 'messages' | 'media'
 
 interface Position { messages: number, mediaBytes: number }
@@ -134,6 +134,21 @@ async function killAndResume (who: Who, phase: Phase, fraction: number): Promise
     const paired = await receiver.waitEvent('paired', 20_000)
     expect(paired.mode).toBe('resume')
     const first = await receiver.waitFor('the first progress after the restart', isProgress, 20_000)
+    receiverResume = pos(first)
+    return await finish(checkpoint)
+  } else if (who === 'both') {
+    // Both phones go down at once (a power cut on each): both restart without the code.
+    expect((await receiver.kill9()).signal).toBe('SIGKILL')
+    expect((await sender.kill9()).signal).toBe('SIGKILL')
+    const checkpoint = checkpointOf(await inspect(target))
+    restartedAt = performance.now()
+    senderFrom = 0
+    sender = startSender(store, { listen: `/ip4/127.0.0.1/tcp/${port}`, name: 'sender (restarted)' })
+    await sender.waitEvent('resuming', 20_000)
+    receiver = startReceiver(target, { name: 'receiver (restarted)' }) // pairing.json: the token and the address
+    const paired = await receiver.waitEvent('paired', 30_000)
+    expect(paired.mode).toBe('resume')
+    const first = await receiver.waitFor('the first progress after both restarts', isProgress, 20_000)
     receiverResume = pos(first)
     return await finish(checkpoint)
   } else {
@@ -274,6 +289,12 @@ describe('kill -9 mid-transfer, restart without the code', () => {
       check(r)
     }, 90_000)
   }
+
+  it('SIGKILL of both phones in the media: both restarted without the code, they resume and verify', async () => {
+    const r = await killAndResume('both', 'media', between(0.2, 0.5))
+    records.push(r)
+    check(r)
+  }, 90_000)
 
   const senderKills: Array<[Phase, number]> = [['messages', between(0.15, 0.5)], ['media', between(0.2, 0.6)]]
   for (const [phase, fraction] of senderKills) {
