@@ -276,7 +276,8 @@ export class ReceiverMachine {
     return resume
   }
 
-  private ack (size: number): EncodedFrame[] {
+  /** Counts a processed data frame; the driver acknowledges the total once per read (takeAck). */
+  private processed (size: number): EncodedFrame[] {
     this.progress.bytesReceived += size
     return []
   }
@@ -297,7 +298,7 @@ export class ReceiverMachine {
     const e = this.expected as Expected
     let last = this.lastKey
     for (const m of messages) {
-      if (!e.conversations.has(m.conversation) || !inSelection(e.selection, m)) {
+      if (!inSelection(e.selection, m, e.conversations)) {
         throw new FerryError(ErrorCode.SELECTION, `message ${m.conversation}/${m.id} is outside the selection`)
       }
       if (last !== undefined && compareKeys(m, last) <= 0) {
@@ -317,7 +318,7 @@ export class ReceiverMachine {
       this.lastKey = key
       this.progress.messages += messages.length
     }
-    return this.ack(size)
+    return this.processed(size)
   }
 
   private onFragment (f: ferry.MessageFragment, size: number): EncodedFrame[] {
@@ -338,7 +339,7 @@ export class ReceiverMachine {
     }
     fr.buf.set(data, offset)
     fr.filled += data.byteLength
-    if (fr.filled < total) return this.ack(size)
+    if (fr.filled < total) return this.processed(size)
     this.fragment = undefined
     let decoded: ferry.Message
     try {
@@ -386,7 +387,7 @@ export class ReceiverMachine {
       this.wantPos++
       this.mediaOffset = -1
     }
-    return this.ack(size)
+    return this.processed(size)
   }
 
   private onDone (done: ferry.Done): EncodedFrame[] {

@@ -52,8 +52,8 @@ function minDefined (x?: number, y?: number): number | undefined {
   return x === undefined ? y : y === undefined ? x : Math.min(x, y)
 }
 
-/** True when the message falls inside the selection. */
-export function inSelection (sel: Selection, m: Pick<Message, 'conversation' | 'ts'>, conversations?: Set<string>): boolean {
+/** True when the message falls inside the selection (`conversations`, when given, replaces a scan of its list). */
+export function inSelection (sel: Selection, m: Pick<Message, 'conversation' | 'ts'>, conversations?: { has: (id: string) => boolean }): boolean {
   if (sel.since !== undefined && m.ts < sel.since) return false
   if (sel.until !== undefined && m.ts >= sel.until) return false
   if (conversations !== undefined) return conversations.has(m.conversation)
