@@ -1,6 +1,9 @@
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { DelayRelayOptions, RouteStats } from './delay-relay.js'
 
 /**
  * A Wi-Fi testbed made of Linux network namespaces: one namespace holds a bridge (the access
@@ -9,6 +12,11 @@ import { promisify } from 'node:util'
  * other packet stay on the bridge.
  *
  *   [phone ns: lo, eth0 10.a.b.11] --veth-- [bridge ns: br0 <- p1, p2, ...] --veth-- [phone ns: eth0 10.a.b.12]
+ *
+ * Routed (`routed: true`): the access point also routes. br0 gets `<subnet>.1`, each phone a /32 with
+ * the rest of the LAN behind that gateway, so unicast between phones goes up to the access point's IP
+ * layer (where startRelay() can pass it through a delaying relay) while multicast (mDNS) still floods
+ * across the bridge as on any Wi-Fi.
  *
  * Names: `ferry-p<pid>r<rand>-<role>` for testbeds owned by a process (removed when it exits, and
  * by cleanupStale() if it crashed), `ferry-m<rand>-<role>` for manual ones (`netns.ts up`), removed
@@ -137,6 +145,8 @@ export interface TestbedOptions {
   lifetime?: 'owned' | 'manual'
   /** e.g. '10.123.45'; default: a random /24 in 10.64-250.x not routed in the root namespace. */
   subnet?: string
+  /** Phones reach each other through the access point's IP layer (see the header); needed by startRelay. */
+  routed?: boolean
 }
 
 export interface ShapeOptions {
@@ -157,6 +167,17 @@ export interface Testbed {
   exec: (phone: Phone | string, argv: string[]) => Promise<string>
   shape: (phone: Phone, opts: ShapeOptions) => Promise<void>
   unshape: (phone: Phone) => Promise<void>
+  /** The access point's address (routed testbeds only). */
+  readonly gateway?: string
+  /** The access point drops the phone (its bridge port goes down), as when it walks out of range. */
+  linkDown: (phone: Phone) => Promise<void>
+  linkUp: (phone: Phone) => Promise<void>
+  /** The phone gets a new address on the LAN (a new DHCP lease): the old one is gone at once. */
+  setIp: (phone: Phone, ip: string) => Promise<void>
+  /** A free address on the LAN for setIp. */
+  freeIp: () => string
+  /** Starts the delaying relay in the access point (routed testbeds only). */
+  startRelay: (opts: DelayRelayOptions) => Promise<RelayHandle>
   down: () => Promise<void>
 }
 
@@ -198,6 +219,7 @@ export async function createTestbed (opts: TestbedOptions = {}): Promise<Testbed
   const subnet = opts.subnet ?? await pickSubnet()
   const bridgeNs = `${id}-br`
   const phones: Phone[] = []
+  const gateway = opts.routed === true ? `${subnet}.1` : undefined
   if (opts.lifetime !== 'manual') { liveTestbeds.add(id); installExitHook() }
 
   try {
@@ -207,6 +229,13 @@ export async function createTestbed (opts: TestbedOptions = {}): Promise<Testbed
     // learnt. Flooding is what a home access point does for mDNS anyway.
     await sh(['ip', '-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
     await sh(['ip', '-n', bridgeNs, 'link', 'set', 'br0', 'up'])
+    if (gateway !== undefined) {
+      await sh(['ip', '-n', bridgeNs, 'addr', 'add', `${gateway}/24`, 'dev', 'br0'])
+      // Forwarding back out of the interface a packet came in on: the kernel would tell the phone to go
+      // direct (an ICMP redirect), bypassing the relay. sysctls under net.ipv4 are per namespace.
+      await sh(['ip', 'netns', 'exec', bridgeNs, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1',
+        'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.default.send_redirects=0', 'net.ipv4.conf.br0.send_redirects=0'])
+    }
     for (let i = 1; i <= n; i++) {
       const p: Phone = { index: i, ns: `${id}-p${i}`, ip: `${subnet}.${10 + i}`, ifname: 'eth0', bridgePort: `p${i}` }
       await sh(['ip', 'netns', 'add', p.ns])
@@ -217,8 +246,12 @@ export async function createTestbed (opts: TestbedOptions = {}): Promise<Testbed
       await sh(['ip', '-n', bridgeNs, 'link', 'set', p.bridgePort, 'master', 'br0'])
       await sh(['ip', '-n', bridgeNs, 'link', 'set', p.bridgePort, 'up'])
       await sh(['ip', '-n', p.ns, 'link', 'set', 'lo', 'up'])
-      await sh(['ip', '-n', p.ns, 'addr', 'add', `${p.ip}/24`, 'dev', p.ifname])
+      await sh(['ip', '-n', p.ns, 'addr', 'add', `${p.ip}/${gateway !== undefined ? 32 : 24}`, 'dev', p.ifname])
       await sh(['ip', '-n', p.ns, 'link', 'set', p.ifname, 'up'])
+      if (gateway !== undefined) {
+        await sh(['ip', '-n', p.ns, 'route', 'add', `${gateway}/32`, 'dev', p.ifname])
+        await sh(['ip', '-n', p.ns, 'route', 'add', `${subnet}.0/24`, 'via', gateway, 'dev', p.ifname])
+      }
       // multicast-dns sends on the interface the route to 224.0.0.251 names; with no default route
       // there is none, and every send fails with ENETUNREACH.
       await sh(['ip', '-n', p.ns, 'route', 'add', '224.0.0.0/4', 'dev', p.ifname])
@@ -229,22 +262,128 @@ export async function createTestbed (opts: TestbedOptions = {}): Promise<Testbed
     throw err
   }
 
-  return handle(id, subnet, phones)
+  return handle(id, subnet, phones, gateway)
 }
 
-function handle (id: string, subnet: string, phones: Phone[]): Testbed {
-  return {
+function handle (id: string, subnet: string, phones: Phone[], gateway?: string): Testbed {
+  const bridgeNs = `${id}-br`
+  const relays: RelayHandle[] = []
+  const used = (ip: string): boolean => ip === gateway || phones.some(p => p.ip === ip)
+  const tb: Testbed = {
     id,
-    bridgeNs: `${id}-br`,
+    bridgeNs,
     subnet,
     phones,
+    gateway,
     spawn: (phone, argv, spawnOpts = {}) => spawn('ip', ['netns', 'exec', nsName(phone), ...argv], spawnOpts),
     exec: async (phone, argv) => await sh(['ip', 'netns', 'exec', nsName(phone), ...argv]),
     shape: async (phone, shape) => { await applyShape(phone, shape) },
     unshape: async (phone) => { await clearShape(phone) },
+    linkDown: async phone => { await sh(['ip', '-n', bridgeNs, 'link', 'set', phone.bridgePort, 'down']) },
+    linkUp: async phone => { await sh(['ip', '-n', bridgeNs, 'link', 'set', phone.bridgePort, 'up']) },
+    freeIp: () => {
+      for (let i = 0; i < 512; i++) {
+        const ip = `${subnet}.${randomInt(100, 250)}`
+        if (!used(ip)) return ip
+      }
+      throw new NetnsError(`no free address left in ${subnet}.0/24`)
+    },
+    setIp: async (phone, ip) => {
+      if (used(ip)) throw new NetnsError(`${ip} is already taken on ${subnet}.0/24`)
+      const old = phone.ip
+      const len = gateway !== undefined ? 32 : 24
+      // Old address first: a phone on a new lease does not keep the old one, and its sockets bound to it
+      // are left with an address that no longer exists, exactly what the app has to survive.
+      await sh(['ip', '-n', phone.ns, 'addr', 'del', `${old}/${len}`, 'dev', phone.ifname])
+      await sh(['ip', '-n', phone.ns, 'addr', 'add', `${ip}/${len}`, 'dev', phone.ifname])
+      phone.ip = ip
+      for (const r of relays) await r.onAddressChange(phone, old)
+    },
+    startRelay: async relayOpts => {
+      if (gateway === undefined) throw new NetnsError('startRelay needs a routed testbed (createTestbed({ routed: true }))')
+      const r = await startRelayProcess(tb, gateway, relayOpts)
+      relays.push(r)
+      return r
+    },
     down: async () => {
       await removeTestbed(id)
       liveTestbeds.delete(id)
+    }
+  }
+  return tb
+}
+
+const RELAY_MAIN = fileURLToPath(new URL('./delay-relay-main.ts', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** The delaying relay running in the access point's namespace. */
+export interface RelayHandle {
+  /**
+   * Sends every TCP connection to phone:port through the relay (an iptables REDIRECT in the access
+   * point), following the phone when its address changes. Returns the relay's own port for it.
+   */
+  forward: (phone: Phone, port: number) => Promise<number>
+  /** Per forwarded port: the bytes each relayed connection carried. */
+  stats: () => Promise<RouteStats[]>
+  /** @internal the testbed calls this after setIp. */
+  onAddressChange: (phone: Phone, oldIp: string) => Promise<void>
+  stop: () => Promise<void>
+}
+
+async function startRelayProcess (tb: Testbed, gateway: string, opts: DelayRelayOptions): Promise<RelayHandle> {
+  const child = tb.spawn(tb.bridgeNs, [process.execPath, '--import', 'tsx', RELAY_MAIN, JSON.stringify(opts)],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+  const answers: Array<{ resolve: (v: Record<string, unknown>) => void, reject: (e: Error) => void }> = []
+  let exited: string | undefined
+  const fail = (why: string): void => {
+    exited = why
+    for (const a of answers.splice(0)) a.reject(new NetnsError(`delay relay ${why}: ${stderr.trim()}`))
+  }
+  child.on('exit', (code, signal) => { fail(`exited (${code ?? signal})`) })
+  child.on('error', err => { fail(err.message) })
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => answers.push({ resolve, reject }))
+  createInterface({ input: child.stdout! }).on('line', line => {
+    let msg: Record<string, unknown>
+    try { msg = JSON.parse(line) as Record<string, unknown> } catch { return }
+    const a = answers.shift()
+    if (a === undefined) return
+    if (typeof msg.error === 'string') a.reject(new NetnsError(`delay relay: ${msg.error}`))
+    else a.resolve(msg)
+  })
+  // Commands are answered in order, one line each.
+  const ask = async (cmd: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    if (exited !== undefined) throw new NetnsError(`delay relay ${exited}: ${stderr.trim()}`)
+    const p = new Promise<Record<string, unknown>>((resolve, reject) => answers.push({ resolve, reject }))
+    child.stdin!.write(JSON.stringify(cmd) + '\n')
+    return await p
+  }
+  await ready
+  const forwards: Array<{ phone: Phone, port: number, relayPort: number }> = []
+  const rule = (op: '-A' | '-D', ip: string, port: number, relayPort: number): string[] =>
+    ['ip', 'netns', 'exec', tb.bridgeNs, 'iptables', '-t', 'nat', op, 'PREROUTING', '-i', 'br0', '-d', ip, '-p', 'tcp',
+      '--dport', String(port), '-j', 'REDIRECT', '--to-ports', String(relayPort)]
+  await ensureTool('iptables', 'iptables')
+  return {
+    forward: async (phone, port) => {
+      const relayPort = Number((await ask({ cmd: 'route', listen: gateway, port: 0, host: phone.ip, targetPort: port })).port)
+      await sh(rule('-A', phone.ip, port, relayPort))
+      forwards.push({ phone, port, relayPort })
+      return relayPort
+    },
+    stats: async () => (await ask({ cmd: 'stats' })).routes as RouteStats[],
+    onAddressChange: async (phone, oldIp) => {
+      for (const f of forwards.filter(f => f.phone === phone)) {
+        await sh(rule('-D', oldIp, f.port, f.relayPort)).catch(() => {})
+        await sh(rule('-A', phone.ip, f.port, f.relayPort))
+        await ask({ cmd: 'retarget', port: f.relayPort, host: phone.ip })
+      }
+    },
+    stop: async () => {
+      for (const f of forwards.splice(0)) await sh(rule('-D', f.phone.ip, f.port, f.relayPort)).catch(() => {})
+      child.stdin?.end()
+      if (exited === undefined) await new Promise<void>(resolve => child.once('exit', () => resolve()))
     }
   }
 }
@@ -265,7 +404,8 @@ export async function openTestbed (id: string): Promise<Testbed> {
     phones.push({ index, ns, ip, ifname: 'eth0', bridgePort: `p${index}` })
   }
   phones.sort((a, b) => a.index - b.index)
-  return handle(id, subnet, phones)
+  const br = await sh(['ip', '-n', `${id}-br`, '-4', '-o', 'addr', 'show', 'dev', 'br0']).catch(() => '')
+  return handle(id, subnet, phones, /inet (\d+\.\d+\.\d+\.\d+)\//.exec(br)?.[1])
 }
 
 /** Namespaces whose names start with the testbed id. */
