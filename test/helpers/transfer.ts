@@ -34,30 +34,32 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
   return out
 }
 
+/** Makes `sender` send what `tamper` makes of each frame it would have sent (also used over real libp2p). */
+export function tamperSender (sender: SenderMachine, tamper: NonNullable<RunOptions['tamper']>): void {
+  const poll = sender.poll.bind(sender)
+  const pending: EncodedFrame[] = []
+  let n = 0
+  sender.poll = () => {
+    if (pending.length > 0) return pending.shift()
+    const f = poll()
+    if (f === undefined) return undefined
+    const original = decodeFrame(concat(f))
+    const replaced = tamper(original, n++).map(p => encodeFrame(p))
+    // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
+    if (['batch', 'chunk', 'fragment'].includes(original.body)) {
+      sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
+    }
+    pending.push(...replaced)
+    return pending.length > 0 ? pending.shift() : sender.poll()
+  }
+}
+
 /** Runs one session of the engine over an in-memory pipe; errors are returned, not thrown. */
 export async function runTransfer (source: ChatStoreReader, target: ChatStore, opts: RunOptions = {}): Promise<RunResult> {
   const pipe = memoryPipe(opts)
   const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options })
   const receiver = new ReceiverMachine({ store: target, request: opts.request, options: opts.options })
-  if (opts.tamper !== undefined) {
-    const tamper = opts.tamper
-    const poll = sender.poll.bind(sender)
-    const pending: EncodedFrame[] = []
-    let n = 0
-    sender.poll = () => {
-      if (pending.length > 0) return pending.shift()
-      const f = poll()
-      if (f === undefined) return undefined
-      const original = decodeFrame(concat(f))
-      const replaced = tamper(original, n++).map(p => encodeFrame(p))
-      // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
-      if (['batch', 'chunk', 'fragment'].includes(original.body)) {
-        sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
-      }
-      pending.push(...replaced)
-      return pending.length > 0 ? pending.shift() : sender.poll()
-    }
-  }
+  if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived
     const onFrame = receiver.onFrame.bind(receiver)
