@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
 import { createFerryNode, type FerryNode } from '../net/node.js'
+import { kindOf, type TransportChoice } from '../net/transports.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { serviceTag } from '../pairing/index.js'
@@ -20,6 +21,8 @@ export interface PhoneOptions {
   listen?: string[]
   /** mDNS scoped to this nameplate, or false. */
   mdnsNameplate?: string | false
+  transport?: TransportChoice
+  iceServers?: RTCIceServer[]
 }
 
 export async function openPhone (o: PhoneOptions): Promise<Phone> {
@@ -28,6 +31,8 @@ export async function openPhone (o: PhoneOptions): Promise<Phone> {
     const node = await createFerryNode({
       dir: o.storeDir,
       listen: o.listen,
+      transport: o.transport,
+      iceServers: o.iceServers,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
       services: { ferry: ferry({ store, storeDir: o.storeDir }) }
     })
@@ -48,8 +53,20 @@ export function parseListen (v: string | undefined): string[] | undefined {
   try {
     return v.split(',').map(a => multiaddr(a.trim()).toString())
   } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `--listen wants multiaddrs like /ip4/0.0.0.0/tcp/4001: ${(err as Error).message}`)
+    throw new FerryError(ErrorCode.BAD_INPUT, `--listen wants multiaddrs like /ip4/0.0.0.0/tcp/4001 or /ip4/0.0.0.0/udp/4001/webrtc-direct: ${(err as Error).message}`)
   }
+}
+
+/**
+ * With --json, a `connection` event for each connection to another phone: which address and which
+ * transport it runs over (what --transport auto chose, for scripts and tests).
+ */
+export function reportConnections (phone: Phone, json: boolean): void {
+  if (!json) return
+  phone.node.addEventListener('connection:open', (evt) => {
+    const c = evt.detail
+    jsonEvent('connection', { peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), transport: kindOf(c.remoteAddr) ?? 'other', direction: c.direction })
+  })
 }
 
 /** Renders service events: a progress bar and lines for people, or JSON events with --json. */

@@ -3,11 +3,12 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { eventPrinter, openPhone, parseListen } from './phone.js'
+import { eventPrinter, openPhone, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { loadPairing } from '../net/pairing-file.js'
 import { discoverPeer, isPeer } from '../net/node.js'
+import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
 async function promptCode (): Promise<PairingCode> {
@@ -56,13 +57,18 @@ Options:
   --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses)
   --peer MULTIADDR    dial this address instead of discovering (e.g. /ip4/10.0.0.2/tcp/4001)
 ${SELECTION_HELP}
+  --transport T       which of the old phone's addresses to dial: tcp (default), webrtc
+                      (webrtc-direct) or auto (TCP first, WebRTC when no TCP address answers)
+  --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
+                      turn:USER:PASS@HOST:PORT); none by default
   --no-mdns           do not look for the old phone on the local network (needs --peer or --qr)
-  --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0)
+  --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; none with --transport webrtc)
   --json              print JSON events (discovered, paired, manifest, progress, verified) instead of a bar
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
 
-Example:
+Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
+  ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=1&code=...'
 
 Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, phone went away,
 verification failed), 2 bad usage.`,
@@ -72,6 +78,8 @@ verification failed), 2 bad usage.`,
     qr: { type: 'string' },
     peer: { type: 'string' },
     ...SELECTION_OPTIONS,
+    transport: { type: 'string' },
+    'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
     listen: { type: 'string' },
     json: { type: 'boolean' },
@@ -82,6 +90,7 @@ verification failed), 2 bad usage.`,
     const request = selectionFromArgs(args)
     const json = args.values.json === true
     const timeoutMs = integerFlag(args, 'timeout', 60) * 1000
+    const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const qrArg = optionalString(args, 'qr')
     const qr = qrArg !== undefined ? parseQrPayload(qrArg) : undefined
     const codeArg = optionalString(args, 'code')
@@ -91,9 +100,15 @@ verification failed), 2 bad usage.`,
     const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
     const code = codeArg !== undefined ? parseCode(codeArg) : qr?.code ?? (resuming ? undefined : await promptCode())
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
+    // A resumed phone dials what it dialled before unless told otherwise.
+    const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
+    // Before anything starts: a TCP-only phone shown a WebRTC-only QR code says so at once.
+    addrs = addressesToDial(addrs, transport)
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
-    const phone = await openPhone({ storeDir, create: true, listen: parseListen(optionalString(args, 'listen')), mdnsNameplate: mdns })
+    const listen = parseListen(optionalString(args, 'listen')) ?? defaultListen(transport, 'receiver')
+    const phone = await openPhone({ storeDir, create: true, listen, transport, iceServers, mdnsNameplate: mdns })
+    reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving')
     try {
       if (addrs.length === 0) {
@@ -101,7 +116,7 @@ verification failed), 2 bad usage.`,
         if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
         const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
         const found = await discoverPeer(phone.node, { timeout: timeoutMs, accept: expected !== undefined ? isPeer(expected) : undefined })
-        addrs = found.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${found.id.toString()}`))
+        addrs = addressesToDial(found.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${found.id.toString()}`)), transport)
         if (json) jsonEvent('discovered', { peer: found.id.toString(), addrs: addrs.map(String) })
         else process.stderr.write(`Found ${found.id.toString()}\n`)
       }

@@ -2,23 +2,31 @@ import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { eventPrinter, openPhone, parseListen } from './phone.js'
+import { eventPrinter, openPhone, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { buildQrPayload, formatCode, generateCode, parseCode } from '../pairing/index.js'
+import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
 import { loadPairing } from '../net/pairing-file.js'
 import { dialableAddresses } from '../net/addresses.js'
+import { choiceCovering, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
-/** A restarted sender listens on the port it had, so a receiver holding its old address finds it again. */
-function previousListen (addrs: string[]): string[] | undefined {
-  for (const a of addrs) {
-    const parts = multiaddr(a).getComponents()
-    const tcp = parts.find(c => c.name === 'tcp')
-    const ip4 = parts.find(c => c.name === 'ip4')?.value
-    // A sender that was reachable only on loopback stays there; otherwise it listens on every interface.
-    if (tcp?.value !== undefined) return [`/ip4/${ip4 === '127.0.0.1' ? ip4 : '0.0.0.0'}/tcp/${tcp.value}`]
-  }
-  return undefined
+/**
+ * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
+ * finds it again; the webrtc-direct certificate is kept in the store, so its certhash is unchanged too.
+ */
+function previousListen (addrs: string[], choice: TransportChoice): string[] | undefined {
+  if (addrs.length === 0) return undefined
+  const parsed = addrs.map(a => ({ kind: kindOf(a), parts: multiaddr(a).getComponents() }))
+  const ip4Of = (parts: typeof parsed[number]['parts']): string | undefined => parts.find(c => c.name === 'ip4')?.value
+  // A sender that was reachable only on loopback stays there; otherwise it listens on every interface.
+  const onlyLoopback = parsed.every(p => ip4Of(p.parts) === '127.0.0.1')
+  return kindsOf(choice).map(kind => {
+    const prev = parsed.find(p => p.kind === kind)
+    const host = prev !== undefined ? (ip4Of(prev.parts) === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0') : onlyLoopback ? '127.0.0.1' : '0.0.0.0'
+    const port = prev?.parts.find(c => c.name === (kind === 'tcp' ? 'tcp' : 'udp'))?.value ?? '0'
+    return kind === 'tcp' ? `/ip4/${host}/tcp/${port}` : `/ip4/${host}/udp/${port}/webrtc-direct`
+  })
 }
 
 const send: Command = {
@@ -35,13 +43,19 @@ Options:
   --store DIR         the old phone's store (required)
   --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests)
 ${SELECTION_HELP}
-  --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; comma-separated)
+  --transport T       tcp (default), webrtc or auto (both). WebRTC is webrtc-direct: what a browser
+                      phone can dial; its addresses carry the certificate hash (/certhash/...)
+  --listen ADDRS      multiaddrs to listen on, comma-separated (default for the transport:
+                      /ip4/0.0.0.0/tcp/0 and/or /ip4/0.0.0.0/udp/0/webrtc-direct)
+  --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
+                      turn:USER:PASS@HOST:PORT); none by default, which suits one network
   --no-mdns           do not announce on the local network (the receiver then needs --peer or --qr)
   --json              print JSON events (code, paired, manifest, progress, verified) instead of a bar
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
 
-Example:
+Examples:
   ferry send --store ./old-phone --chats family,work --since 2024-01-01
+  ferry send --store ./old-phone --transport auto     # TCP and WebRTC, for a browser phone
 
 Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
   options: {
@@ -49,6 +63,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     code: { type: 'string' },
     ...SELECTION_OPTIONS,
     listen: { type: 'string' },
+    transport: { type: 'string' },
+    'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
     json: { type: 'boolean' },
     timeout: { type: 'string' }
@@ -63,8 +79,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const resuming = codeFlag === undefined && record?.role === 'sender'
     const code = resuming ? undefined : (codeFlag !== undefined ? parseCode(codeFlag) : generateCode())
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
-    const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? []) : undefined)
-    const phone = await openPhone({ storeDir, create: false, listen, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    // A restarted sender listens where it listened before unless told otherwise.
+    const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
+    const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
+    const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? [], transport) : undefined)
+    const phone = await openPhone({ storeDir, create: false, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    reportConnections(phone, json)
     const printer = eventPrinter(json, 'sending  ')
     // The timeout bounds the wait for a pairing, never a transfer under way.
     const deadline = new AbortController()
@@ -78,16 +98,16 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     try {
       const addrs = dialableAddresses(phone.node).map(String)
       if (code !== undefined) {
-        const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: addrs.slice(0, 8) })
+        const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
         if (json) {
-          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs })
+          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc') })
         } else {
           process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)
           qrcode.generate(qr, { small: true }, (q: string) => process.stderr.write(q + '\n'))
           process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}\n`)
         }
       } else if (json) {
-        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs })
+        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc') })
       } else {
         process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
       }

@@ -1,17 +1,18 @@
 import '../polyfill.js'
 import { readdirSync, statSync } from 'node:fs'
 import { identify, type Identify } from '@libp2p/identify'
-import type { Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { AddressSorter, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
+import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { lanAnnounceFilter } from './addresses.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
+import { buildTransports, defaultListen, kindsNeeded, type TransportChoice } from './transports.js'
 
-export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
 
 /**
  * mDNS re-queries at this interval. A starting node queries at once and also answers its own query
@@ -61,8 +62,15 @@ export interface FerryNodeOptions<T extends ServiceMap = ServiceMap> {
   dir?: string
   /** An identity to use instead of `dir` (tests, embedders with their own keystore). */
   privateKey?: PrivateKey
-  /** Multiaddrs to listen on; default DEFAULT_LISTEN. */
+  /** Multiaddrs to listen on; default: what `transport` listens on (DEFAULT_LISTEN for TCP). */
   listen?: string[]
+  /**
+   * Which transports to dial with; 'tcp' (default), 'webrtc' (webrtc-direct) or 'auto' (both, TCP
+   * dialled first). Listen addresses add the transports they need.
+   */
+  transport?: TransportChoice
+  /** STUN/TURN servers for WebRTC; none by default (no traffic to public STUN servers). */
+  iceServers?: RTCIceServer[]
   /** Replaces the announced addresses entirely (e.g. a port forward); normally left empty. */
   announce?: string[]
   /** Default: drop loopback and link-local unless nothing else is left (lanAnnounceFilter). */
@@ -94,6 +102,9 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   const streamWindow = limits.streamWindow ?? DEFAULT_STREAM_WINDOW
   const maxStreams = limits.maxStreamsPerConnection ?? 16
 
+  const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
+  const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers })
+
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (opts.mdns !== undefined && opts.mdns !== false) {
     checkServiceTag(opts.mdns.serviceTag)
@@ -119,16 +130,11 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
       privateKey,
       start: opts.start ?? true,
       addresses: {
-        listen: opts.listen ?? DEFAULT_LISTEN,
+        listen,
         announce: opts.announce ?? [],
         announceFilter: opts.announceFilter ?? lanAnnounceFilter
       },
-      transports: [tcp({
-        // Wi-Fi stalls of tens of seconds are normal when a phone roams; 10 min of silence is not.
-        inboundSocketInactivityTimeout: 10 * 60_000,
-        outboundSocketInactivityTimeout: 10 * 60_000,
-        maxConnections: 32
-      })],
+      transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({
         maxInboundStreams: maxStreams,
@@ -144,6 +150,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
         maxParallelDials: 4,
         maxDialQueueLength: 16,
         maxPeerAddrsToDial: 8,
+        addressSorter: transportFirst,
         dialTimeout: limits.dialTimeout ?? 10_000,
         // A LAN handshake takes milliseconds; a peer that needs 5 s is not a phone next to us.
         inboundUpgradeTimeout: 5_000
@@ -158,6 +165,16 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
     throw new FerryError(ErrorCode.INTERNAL, `cannot start the network node${hint}: ${(err as Error).message}`, { listen: opts.listen }, { cause: err })
   }
 }
+
+/**
+ * libp2p dials a peer's addresses one at a time in this order. TCP goes first, whatever the address
+ * (so 'auto' falls back to WebRTC only when TCP fails); within a transport, libp2p's default order.
+ */
+const transportFirst: AddressSorter = (a, b) =>
+  reliableTransportsFirst(a.multiaddr, b.multiaddr) ||
+  loopbackAddressLast(a.multiaddr, b.multiaddr) ||
+  publicAddressesFirst(a.multiaddr, b.multiaddr) ||
+  (a.isCertified === b.isCertified ? 0 : a.isCertified ? -1 : 1)
 
 // DNS-SD names: labels of 1-63 characters, and @libp2p/mdns matches the PTR name exactly, so a
 // typo here would silently find nobody.
