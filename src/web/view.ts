@@ -1,0 +1,239 @@
+import type { Message } from '../store/model.js'
+import type { IdbChatStore } from './idb-store.js'
+import type { WebProgress } from './receive.js'
+
+// The page's DOM: the pairing form, the progress bar with its ETA, the verified summary, the
+// conversations list and a conversation's messages. Plain DOM, redrawn from the store on a timer.
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id)
+  if (el === null) throw new Error(`the page has no #${id}`)
+  return el as T
+}
+
+export function formatBytes (n: number): string {
+  if (n < 1000) return `${n} B`
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`
+  return `${(n / 1e9).toFixed(2)} GB`
+}
+
+export function formatDuration (s: number): string {
+  if (!Number.isFinite(s)) return '…'
+  if (s < 60) return `${Math.max(1, Math.round(s))} s`
+  const m = Math.floor(s / 60)
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`
+}
+
+/**
+ * Rate and ETA over what is left to move. The rate is a moving average of recent samples, so one stall
+ * does not swing the estimate; a message counts as its share of the session's bytes.
+ */
+export class Eta {
+  private samples: Array<{ t: number, bytes: number }> = []
+
+  update (bytes: number, now = performance.now()): void {
+    this.samples.push({ t: now, bytes })
+    while (this.samples.length > 2 && now - this.samples[0].t > 5000) this.samples.shift()
+  }
+
+  /** Bytes per second, or undefined before there is a second sample. */
+  rate (): number | undefined {
+    const a = this.samples[0]
+    const b = this.samples[this.samples.length - 1]
+    if (a === undefined || b === undefined || b.t - a.t < 200) return undefined
+    return (b.bytes - a.bytes) / ((b.t - a.t) / 1000)
+  }
+
+  reset (): void {
+    this.samples = []
+  }
+}
+
+export interface PairInput { addr: string, code: string }
+
+export class View {
+  private selected?: string
+  private drawnVersion = -1
+  private readonly urls = new Map<string, string>()
+  private readonly eta = new Eta()
+
+  constructor (private readonly store: IdbChatStore) {
+    $('chats').addEventListener('click', evt => {
+      const li = (evt.target as HTMLElement).closest('li[data-id]')
+      if (li === null) return
+      this.selected = (li as HTMLElement).dataset.id
+      this.drawnVersion = -1
+      this.draw()
+    })
+  }
+
+  onSubmit (handler: (input: PairInput) => void): void {
+    $('pair-form').addEventListener('submit', evt => {
+      evt.preventDefault()
+      handler({ addr: $<HTMLInputElement>('addr').value.trim(), code: $<HTMLInputElement>('code').value.trim() })
+    })
+  }
+
+  onStartOver (handler: () => void): void {
+    $('start-over').addEventListener('click', handler)
+  }
+
+  prefill (input: Partial<PairInput>): void {
+    if (input.addr !== undefined) $<HTMLInputElement>('addr').value = input.addr
+    if (input.code !== undefined) $<HTMLInputElement>('code').value = input.code
+  }
+
+  showForm (show: boolean): void {
+    $('pair').hidden = !show
+    $<HTMLButtonElement>('start').disabled = !show
+  }
+
+  status (text: string): void {
+    $('status-text').textContent = text
+  }
+
+  error (text: string | undefined): void {
+    const el = $('error')
+    el.textContent = text ?? ''
+    el.hidden = text === undefined
+  }
+
+  progress (p: WebProgress): void {
+    $('progress').hidden = false
+    const totalBytes = p.totalMediaBytes
+    // Messages are a small part of the bytes but most of what a person waits to see: give them the
+    // first tenth of the bar, the media the rest.
+    const msgShare = p.totalMessages === 0 ? 1 : p.messages / p.totalMessages
+    const mediaShare = totalBytes === 0 ? 1 : p.mediaBytes / totalBytes
+    const fraction = 0.1 * msgShare + 0.9 * mediaShare
+    const bar = $<HTMLProgressElement>('bar')
+    bar.max = 1000
+    bar.value = Math.round(fraction * 1000)
+    this.eta.update(p.bytesReceived)
+    const rate = this.eta.rate()
+    const left = Math.max(0, totalBytes - p.mediaBytes) + (p.totalMessages - p.messages) * 100
+    const eta = rate !== undefined && rate > 0 ? formatDuration(left / rate) : '…'
+    $('progress-text').textContent = `${p.messages.toLocaleString('en')} of ${p.totalMessages.toLocaleString('en')} messages · ` +
+      `${formatBytes(p.mediaBytes)} of ${formatBytes(totalBytes)} media · ` +
+      (rate !== undefined ? `${formatBytes(rate)}/s · ` : '') + (fraction >= 1 ? 'checking…' : `about ${eta} left`)
+  }
+
+  resetRate (): void {
+    this.eta.reset()
+  }
+
+  summary (summary: Array<{ id: string, title: string, messages: number }>, p: WebProgress, seconds: number): void {
+    $('progress').hidden = true
+    const el = $('summary')
+    el.hidden = false
+    const total = summary.reduce((n, c) => n + c.messages, 0)
+    $('summary-title').textContent = `✓ Verified: ${total.toLocaleString('en')} messages in ${summary.length} chats, ` +
+      `${p.totalMediaFiles} media files (${formatBytes(p.totalMediaBytes)})`
+    $('summary-detail').textContent = `Every conversation was read back from this browser's storage and matches the old phone` +
+      (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '')
+    const list = $('summary-list')
+    list.replaceChildren(...summary.map(c => {
+      const li = document.createElement('li')
+      li.textContent = `${c.title} — ${c.messages.toLocaleString('en')}`
+      return li
+    }))
+  }
+
+  /** Redraws the chats and the open conversation when the store changed since the last draw. */
+  draw (): void {
+    if (this.store.version === this.drawnVersion) return
+    this.drawnVersion = this.store.version
+    const counts = this.store.messageCounts()
+    const convs = this.store.conversations()
+    $('chats-empty').hidden = convs.length > 0
+    $('chats').replaceChildren(...convs.map(c => {
+      const li = document.createElement('li')
+      li.dataset.id = c.id
+      if (c.id === this.selected) li.className = 'selected'
+      const title = document.createElement('span')
+      title.className = 'title'
+      title.textContent = c.title === '' ? c.id : c.title
+      const n = document.createElement('span')
+      n.className = 'count'
+      n.textContent = String(counts.get(c.id) ?? 0)
+      li.append(title, n)
+      return li
+    }))
+    this.drawConversation()
+  }
+
+  private drawConversation (): void {
+    const box = $('messages')
+    if (this.selected === undefined) {
+      box.replaceChildren(hint('Pick a chat on the left. Chats are readable as soon as their messages arrive; photos and videos follow.'))
+      return
+    }
+    const conv = this.store.conversations({ conversations: [this.selected] })[0]
+    $('conversation-title').textContent = conv?.title ?? this.selected
+    const all = this.store.conversationMessagesOrdered(this.selected)
+    // The newest 300: a long chat stays quick to draw.
+    const shown = all.slice(-300)
+    const items = shown.map(m => this.messageItem(m))
+    if (all.length > shown.length) items.unshift(hint(`${all.length - shown.length} earlier messages not shown`))
+    box.replaceChildren(...items)
+    box.scrollTop = box.scrollHeight
+  }
+
+  private messageItem (m: Message): HTMLElement {
+    const div = document.createElement('div')
+    div.className = `msg ${m.sender === 'me' ? 'mine' : ''}`
+    div.dataset.kind = m.kind
+    const head = document.createElement('div')
+    head.className = 'meta'
+    head.textContent = `${m.sender === 'me' ? 'me' : this.store.contact(m.sender)?.name ?? m.sender} · ${new Date(m.ts).toISOString().slice(0, 16).replace('T', ' ')}`
+    div.append(head)
+    if (m.media !== undefined) div.append(this.mediaItem(m))
+    if (m.location !== undefined) div.append(text(`📍 ${m.location.label ?? ''} (${m.location.lat}, ${m.location.lon})`))
+    if (m.text !== undefined && m.text !== '') div.append(text(m.text))
+    return div
+  }
+
+  private mediaItem (m: Message): HTMLElement {
+    const sha = m.media as string
+    const rec = this.store.mediaRecord(sha)
+    const label = `${m.kind}${rec !== undefined ? ` · ${formatBytes(rec.size)}` : ''}`
+    if (!this.store.hasMediaFile(sha)) return text(`⏳ ${label} — arriving`, 'pending')
+    const url = this.urls.get(sha)
+    if (url === undefined) {
+      // Read from IndexedDB once, then redraw with the object URL.
+      this.urls.set(sha, '')
+      void this.store.mediaBlob(sha).then(blob => {
+        if (blob === undefined) return
+        this.urls.set(sha, URL.createObjectURL(blob))
+        this.drawnVersion = -1
+        this.draw()
+      })
+    }
+    if (url === undefined || url === '') return text(`${label} — loading`, 'pending')
+    if (rec?.mime.startsWith('image/') === true) {
+      const img = document.createElement('img')
+      img.src = url
+      img.alt = label
+      img.onerror = () => img.replaceWith(text(`🖼 ${label} (not a picture this browser can show)`, 'media'))
+      return img
+    }
+    const a = document.createElement('a')
+    a.href = url
+    a.download = sha
+    a.textContent = `${m.kind === 'video' ? '🎬' : m.kind === 'voice' ? '🎤' : '📎'} ${label}`
+    a.className = 'media'
+    return a
+  }
+}
+
+function text (s: string, className?: string): HTMLElement {
+  const p = document.createElement('p')
+  p.textContent = s
+  if (className !== undefined) p.className = className
+  return p
+}
+
+function hint (s: string): HTMLElement {
+  return text(s, 'hint')
+}
