@@ -12,7 +12,8 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }
   receive: { summary: 'receive a history from an old phone (asks for the code)', load: async () => (await import('./receive.js')).default },
   backup: { summary: 'write a history to an encrypted backup file (when the phones cannot meet)', load: async () => (await import('./backup.js')).default },
   restore: { summary: 'restore a history from a backup file (resumable, verified)', load: async () => (await import('./restore.js')).default },
-  demo: { summary: 'move a simulated history between two phones end to end', load: async () => (await import('./demo.js')).default }
+  demo: { summary: 'move a simulated history between two phones end to end', load: async () => (await import('./demo.js')).default },
+  web: { summary: 'serve the browser phone (a web page that receives a history) on localhost', load: async () => (await import('./web.js')).default }
 }
 
 export function usage (): string {
