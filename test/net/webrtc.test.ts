@@ -2,7 +2,6 @@
 // two nodes in one process talking over it on loopback with no ICE servers.
 import { createHash } from 'node:crypto'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
