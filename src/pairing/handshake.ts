@@ -145,7 +145,8 @@ function reasonFor (err: FerryError): AbortReason {
 function peerAborted (reason: AbortReason, role: string): FerryError {
   const what: Record<AbortReason, string> = {
     WRONG_CODE: 'the code does not match',
-    CODE_EXPIRED: 'the code has expired; make a new one',
+    // The abort carries no detail, so name every way a code dies: the user can tell which one it was.
+    CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old); make a new one on the old phone',
     PROTOCOL: 'the peer reported a protocol error',
     VERSION: 'the peer speaks another pairing version',
     NOT_PAIRED: 'the peer does not know this pairing',

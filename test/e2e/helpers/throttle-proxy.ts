@@ -17,6 +17,8 @@ export class ThrottleProxy {
   readonly connections: RelayedConnection[] = []
   private nextFree = 0
   private readonly sockets = new Set<Socket>()
+  private readonly gates = new Set<{ hold: () => void, release: () => void }>()
+  private gated = false
 
   private constructor (private readonly server: Server, readonly port: number, private readonly targetPort: number, private readonly bytesPerSec: number) {}
 
@@ -49,6 +51,19 @@ export class ThrottleProxy {
     return this.connections.filter(c => c.openedAt >= t).reduce((n, c) => n + c.down, 0)
   }
 
+  /** Holds the sender's bytes on every connection until resume(): a stalled link, not a dropped one. */
+  pause (): void {
+    if (this.gated) return
+    this.gated = true
+    for (const g of this.gates) g.hold()
+  }
+
+  resume (): void {
+    if (!this.gated) return
+    this.gated = false
+    for (const g of this.gates) g.release()
+  }
+
   private relay (client: Socket): void {
     const conn: RelayedConnection = { down: 0, up: 0, openedAt: performance.now(), closed: false }
     this.connections.push(conn)
@@ -78,6 +93,10 @@ export class ThrottleProxy {
     let holds = 0
     const hold = (): void => { if (holds++ === 0) upstream.pause() }
     const release = (): void => { if (--holds === 0 && !upstream.destroyed) upstream.resume() }
+    const gate = { hold, release }
+    this.gates.add(gate)
+    if (this.gated) hold()
+    upstream.on('close', () => this.gates.delete(gate))
     upstream.on('data', (chunk: Buffer) => {
       if (client.destroyed) return
       conn.down += chunk.length
