@@ -1,0 +1,151 @@
+// The browser phone in a real browser: a Node phone runs `ferry send --transport webrtc`, headless
+// Chromium opens the page that `ferry web` serves, types the code, and receives the history into
+// IndexedDB over webrtc-direct, reloading once mid-transfer.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { cleanupTempDirs, copyStore, ferryOk, killAll, ROOT, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import { gradientPng } from './png.js'
+import type { FerryDebug } from '../../src/web/main.js'
+
+const skipReason = await chromiumUnavailable()
+if (skipReason !== undefined) console.warn(`SKIP browser phone tests: ${skipReason}`)
+
+export const ARTIFACTS = join(ROOT, 'artifacts', 'browser')
+const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
+type State = ReturnType<FerryDebug['state']>
+
+/** The tiny seeded phone plus a chat of real pictures, so the page has images that render. */
+async function senderStore (): Promise<string> {
+  const dir = copyStore(await seedStore('tiny', 7))
+  const store = SqliteChatStore.open(dir)
+  try {
+    const photos = []
+    for (const [i, rgb] of ([[230, 90, 40], [40, 140, 230], [60, 190, 90]] as Array<[number, number, number]>).entries()) {
+      const png = gradientPng(160 + i * 20, 120, rgb)
+      const { sha256, size } = await store.writeMedia((async function * () { yield png })())
+      photos.push({ sha256, size, mime: 'image/png' })
+    }
+    store.putMetadata([{ id: 'ph', name: 'Photographer' }], [{ id: 'zz-photos', kind: 'direct', title: 'Photos 📷', members: ['me', 'ph'] }], photos)
+    store.putMessages(photos.map((p, i) => ({
+      conversation: 'zz-photos', id: `p${i}`, sender: i % 2 === 0 ? 'ph' : 'me', ts: 1_700_000_000_000 + i * 60_000, kind: 'image' as const, media: p.sha256, text: `picture ${i + 1}`
+    })))
+  } finally {
+    store.close()
+  }
+  return dir
+}
+
+describe.skipIf(skipReason !== undefined)('the browser phone', () => {
+  let browser: Browser
+  let web: FerryProcess
+  let pageUrl: string
+
+  beforeAll(async () => {
+    // `ferry web` builds the page when it is missing or stale, then serves it.
+    web = spawnFerry(['web', '--port', '0', '--json'], { name: 'web' })
+    pageUrl = String((await web.waitEvent('listening', 60_000)).url)
+    browser = await launchChromium()
+    mkdirSync(ARTIFACTS, { recursive: true })
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await killAll()
+    cleanupTempDirs()
+  })
+
+  it('serves the page on localhost', async () => {
+    const res = await fetch(pageUrl)
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('<script type="module" src="app.js">')
+    expect((await fetch(new URL('app.js', pageUrl))).headers.get('content-type')).toMatch(/javascript/)
+    expect((await fetch(new URL('../../package.json', pageUrl))).status).toBe(404)
+  })
+
+  it('pairs with the code, survives a reload mid-transfer, and holds exactly the sender\'s history', async () => {
+    const dir = await senderStore()
+    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const codeEvent = await sender.waitEvent('code', 60_000)
+    const code = String(codeEvent.code)
+    const addr = (codeEvent.webrtc as string[])[0]
+    expect(addr).toMatch(/\/webrtc-direct\/certhash\//)
+
+    const page = await browser.context.newPage()
+    const logs: string[] = []
+    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+    const waitState = async (what: string, pred: string, timeout = 60_000): Promise<State> => {
+      try {
+        await page.waitForFunction(`(() => { const s = window.__ferry?.state(); return s !== undefined && (${pred}) })()`, null, { timeout, polling: 50 })
+      } catch (err) {
+        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
+      }
+      return await state()
+    }
+
+    await page.goto(`${pageUrl}?peer=${encodeURIComponent(addr)}`)
+    await waitState('idle form', "s.phase === 'idle'")
+    expect(await page.inputValue('#addr')).toBe(addr)
+
+    // A wrong code: a clear message in the page, and the form is back for another try.
+    const wrong = code.slice(0, -1) + String((Number(code.slice(-1)) + 1) % 10)
+    await page.fill('#code', wrong)
+    await page.click('#start')
+    const failed = await waitState('wrong-code failure', "s.phase === 'failed'")
+    expect(failed.error?.code).toBe('WRONG_CODE')
+    expect(await page.isVisible('#error')).toBe(true)
+    expect(await page.textContent('#error')).toMatch(/Wrong code/)
+    expect(await page.isEnabled('#start')).toBe(true)
+
+    // The right code; the page stops reading once ~40% of the media is in, so the reload is mid-transfer.
+    await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
+    await page.fill('#code', code)
+    await page.click('#start')
+    const paused = await waitState('pause mid-transfer', 's.paused')
+    const p = paused.progress!
+    expect(paused.mode).toBe('code')
+    expect(p.mediaBytes).toBeGreaterThanOrEqual(600_000)
+    expect(p.mediaBytes).toBeLessThan(p.totalMediaBytes)
+    // Messages first: every chat is browsable while the media is still arriving.
+    expect(p.messages).toBe(p.totalMessages)
+    await page.waitForFunction(() => document.querySelectorAll('#chats li').length === 5)
+    await page.click('#chats li[data-id="zz-photos"]')
+    await page.waitForSelector('#messages .msg')
+
+    // Everything read so far is durable; then the reload. The page must resume alone, without the code.
+    await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
+    await page.reload()
+    const done = await waitState('verified summary after the reload', "s.phase === 'verified' || s.phase === 'failed'", 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.phase).toBe('verified')
+    expect(done.mode).toBe('resume')
+    const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    const manifest = events.find(e => e.type === 'manifest')
+    // Resumed where it stopped: the new session starts with what was committed before the reload.
+    expect(manifest?.progress?.messages).toBe(p.totalMessages)
+    expect(manifest?.progress?.mediaBytes).toBeGreaterThanOrEqual(p.mediaBytes)
+    expect(await page.textContent('#summary-title')).toMatch(/Verified: \d[\d,]* messages in 5 chats/)
+    await sender.waitEvent('verified', 30_000)
+    expect((await sender.waitExit(30_000)).code).toBe(0)
+
+    // IndexedDB holds exactly what the sender exports, and every media file's bytes hash to its name.
+    const expected = await ferryOk(['export', '--store', dir])
+    expect(await page.evaluate(() => (window.__ferry as FerryDebug).exportNdjson())).toBe(expected)
+    const digests = await page.evaluate(async () => await (window.__ferry as FerryDebug).mediaDigests())
+    const media = expected.split('\n').filter(l => l.startsWith('{"type":"media"')).map(l => (JSON.parse(l) as { sha256: string }).sha256)
+    expect(Object.keys(digests).sort()).toEqual(media.sort())
+    for (const [name, actual] of Object.entries(digests)) expect(actual).toBe(name)
+
+    // The pictures render (decoded by the browser from the IndexedDB bytes).
+    await page.click('#chats li[data-id="zz-photos"]')
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#messages img')).filter(i => i.complete && i.naturalWidth > 0).length === 3)
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-phone.png'), fullPage: true })
+    const rate = done.rateBytesPerSec ?? 0
+    console.log(`browser phone: ${p.totalMessages} messages, ${(p.totalMediaBytes / 1e6).toFixed(2)} MB media; resumed session ${done.sessionSeconds?.toFixed(2)} s at ${(rate / 1e6).toFixed(2)} MB/s; screenshot ${join(ARTIFACTS, 'browser-phone.png')}`)
+    await page.close()
+  })
+})

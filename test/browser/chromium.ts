@@ -1,0 +1,62 @@
+// Debian's chromium driven by playwright-core (never `npx playwright install`): installed with apt
+// when missing and we are root, else the browser tests skip with the reason printed.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext } from 'playwright-core'
+import { ensureTool } from '../../scripts/lib/netns.js'
+
+export const CHROMIUM = '/usr/bin/chromium'
+
+export const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Chromium gathers no ICE candidates on loopback without it, and the test's phones live there.
+  '--allow-loopback-in-peer-connection'
+]
+
+export interface Browser {
+  context: BrowserContext
+  close(): Promise<void>
+}
+
+/** Why Chromium cannot run here, or undefined when it can (installing it first where we may). */
+export async function chromiumUnavailable (): Promise<string | undefined> {
+  if (!existsSync(CHROMIUM)) {
+    try {
+      await ensureTool('chromium', 'chromium')
+    } catch (err) {
+      return `no Chromium at ${CHROMIUM}: ${(err as Error).message}`
+    }
+  }
+  try {
+    const b = await launchChromium()
+    await b.close()
+    return undefined
+  } catch (err) {
+    return `Chromium at ${CHROMIUM} does not start: ${(err as Error).message.split('\n')[0]}`
+  }
+}
+
+/** A fresh headless Chromium with an empty profile (user-data-dir), removed on close. */
+export async function launchChromium (): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'ferry-chromium-'))
+  try {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      timeout: 60_000
+    })
+    return {
+      context,
+      close: async () => {
+        await context.close().catch(() => {})
+        rmSync(profile, { recursive: true, force: true })
+      }
+    }
+  } catch (err) {
+    rmSync(profile, { recursive: true, force: true })
+    throw err
+  }
+}
