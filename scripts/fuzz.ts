@@ -1,8 +1,10 @@
-// Long-running fuzzer: `npm run fuzz -- --frames 1000000 [--seed N] [--case I]`. Streams the generators of
+// Long-running fuzzer: `npm run fuzz -- --frames 1000000 [--seed N] [--case I] [--json FILE]`. Streams the generators of
 // test/fuzz/harness.ts through the frame decoder, the receiver (on a real SqliteChatStore) and the sender
 // (reading a real seeded store), resetting a machine whenever it fails. Case i draws from seed (N, i), so
 // `--seed N --case i` replays one case. Exits 1 on any crash (a non-FerryError or a broken invariant).
+// --json FILE also writes the figures (frames, cases, distinct errors with counts, crashes) for the gauntlet.
 import '../src/polyfill.js'
+import { writeFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { SenderMachine } from '../src/protocol/sender.js'
@@ -20,6 +22,7 @@ function arg (name: string): string | undefined {
 const target = Number(arg('frames') ?? 100_000)
 const seed = Number(arg('seed') ?? Date.now() % 2 ** 31)
 const only = arg('case') === undefined ? undefined : Number(arg('case'))
+const jsonOut = arg('json')
 const MAX_MESSAGE = FUZZ_OPTIONS.maxMessageBytes as number
 
 const kinds = ['bytes', 'receiver', 'sender'] as const
@@ -69,6 +72,19 @@ console.log(`seed ${seed}: ${frames} frames in ${index - (only ?? 0)} cases, ${s
 console.log('distinct errors:')
 for (const [code, n] of [...errors].sort((a, b) => b[1] - a[1])) console.log(`  ${code.padEnd(16)} ${n}`)
 console.log(crashes.length === 0 ? 'crashes: none' : `crashes: ${crashes.length} (first: --seed ${seed} --case ${crashes[0].index})`)
+if (jsonOut !== undefined) {
+  writeFileSync(jsonOut, JSON.stringify({
+    seed,
+    frames,
+    cases: index - (only ?? 0),
+    seconds: Number(secs.toFixed(1)),
+    framesPerSec: Math.round(frames / secs),
+    distinctErrors: errors.size,
+    errors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
+    crashes: crashes.length,
+    firstCrash: crashes.length === 0 ? undefined : { kind: crashes[0].kind, reproduce: `npm run fuzz -- --seed ${seed} --case ${crashes[0].index}`, error: String((crashes[0].error as Error)?.stack ?? crashes[0].error) }
+  }, null, 2) + '\n')
+}
 store.close()
 fx.source.close()
 fx.other.close()
