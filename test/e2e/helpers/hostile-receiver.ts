@@ -29,7 +29,7 @@ export interface Haul {
   /** Every frame the sender sent, decoded, in order. */
   frames: Frame[]
   manifest: ferry.Manifest[]
-  messages: ferry.Message[]
+  messages: ferry.Message.$Properties[]
   /** Media bytes received, by index into the manifest's media list. */
   media: Map<number, Uint8Array>
   done?: ferry.Done
