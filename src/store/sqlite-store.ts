@@ -114,7 +114,9 @@ export class SqliteChatStore implements ChatStore {
       db.pragma('cache_size = -65536')
       db.pragma('temp_store = MEMORY')
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
-      return new SqliteChatStore(abs, db, storeId)
+      const store = new SqliteChatStore(abs, db, storeId)
+      store.dropPromotedParts()
+      return store
     } catch (err) {
       db?.close()
       throw storeError(err, `opening the store ${abs}`)
@@ -452,6 +454,17 @@ export class SqliteChatStore implements ChatStore {
     return this.guard('reading partial media', () =>
       this.all('SELECT p.sha256, p.length, m.size FROM parts p LEFT JOIN media m ON m.sha256 = p.sha256 ORDER BY p.sha256')
         .map(r => r[2] === null ? { sha256: r[0] as string, length: r[1] as number } : { sha256: r[0] as string, length: r[1] as number, size: r[2] as number }))
+  }
+
+  /**
+   * A promotion renames the part, then deletes its record: a crash in between (SIGKILL while the rename
+   * is on the thread pool) leaves the record of a file that already has its name, which the receiver
+   * then skips forever and `inspect` lists as partial. Such records go when the store opens.
+   */
+  private dropPromotedParts (): void {
+    for (const [sha] of this.all('SELECT sha256 FROM parts')) {
+      if (this.folder.has(sha as string)) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha)
+    }
   }
 
   private committedLength (sha256: string): number {
