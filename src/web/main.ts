@@ -1,14 +1,14 @@
 import '../polyfill.js'
 import type { Libp2p } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+import type { PairingCode } from '../pairing/index.js'
 import type { ReceiverMachine } from '../protocol/receiver.js'
 import { createBrowserNode, loadOrCreateKey } from './browser-node.js'
 import { exportNdjsonText, mediaDigests } from './export.js'
 import { IdbChatStore } from './idb-store.js'
 import { loadPairing, receiveHistory, type WebEvent, type WebProgress } from './receive.js'
-import { View, type PairInput } from './view.js'
+import { explain, parseInput, type PairInput } from './pair-input.js'
+import { View } from './view.js'
 
 // The browser phone: pairs with a Node phone running `ferry send --transport webrtc`, receives its
 // history into IndexedDB, and shows it. After a reload it resumes on its own with the token it kept.
@@ -208,48 +208,6 @@ class App {
     await IdbChatStore.destroy(DB_NAME)
     location.hash = ''
     location.reload()
-  }
-}
-
-/** The old phone's addresses and the code, from the form: a ferry://pair payload, or addresses plus a typed code. */
-export function parseInput (input: PairInput): { addrs: string[], code: PairingCode } {
-  let addrs: string[] = []
-  let code: PairingCode | undefined
-  if (input.addr.toLowerCase().startsWith('ferry://pair?')) {
-    const qr = parseQrPayload(input.addr)
-    addrs = qr.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${qr.peerId}`)
-    code = qr.code
-  } else if (input.addr !== '') {
-    addrs = input.addr.split(/[\s,]+/).filter(a => a !== '')
-    for (const a of addrs) {
-      try {
-        multiaddr(a)
-      } catch {
-        throw new FerryError(ErrorCode.BAD_INPUT, `"${a}" is not an address: paste the old phone's ferry://pair link or its /ip4/…/webrtc-direct/… address`)
-      }
-    }
-  }
-  // A typed code wins over the payload's: the person reads it off the old phone's screen.
-  if (input.code !== '') code = parseCode(input.code)
-  if (addrs.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, 'Paste the old phone\'s ferry://pair link or its address first (ferry send --transport webrtc shows both).')
-  if (!addrs.some(a => a.includes('/webrtc-direct'))) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'A browser can only reach the old phone over WebRTC: start it with ferry send --transport webrtc (or auto) and use the webrtc-direct address it shows.')
-  }
-  if (code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'Type the code the old phone shows, like 123-4567-8901.')
-  return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)) }
-}
-
-/** What went wrong, for a person. */
-export function explain (err: unknown): string {
-  if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
-  switch (err.code) {
-    case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again (the old phone allows three tries).'
-    case ErrorCode.CODE_EXPIRED: return 'The old phone\'s code is no longer valid (it expired or was tried three times). Start ferry send again for a new code.'
-    case ErrorCode.NO_PEER: return `Cannot reach the old phone. Is ferry send still running, with --transport webrtc? (${err.message})`
-    case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
-    case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'
-    case ErrorCode.BAD_INPUT: return err.message
-    default: return `The transfer stopped: ${err.message} [${err.code}]`
   }
 }
 

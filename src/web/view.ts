@@ -1,5 +1,6 @@
 import type { Message } from '../store/model.js'
 import type { IdbChatStore } from './idb-store.js'
+import type { PairInput } from './pair-input.js'
 import type { WebProgress } from './receive.js'
 
 // The page's DOM: the pairing form, the progress bar with its ETA, the verified summary, the
@@ -49,8 +50,6 @@ export class Eta {
     this.samples = []
   }
 }
-
-export interface PairInput { addr: string, code: string }
 
 export class View {
   private selected?: string

@@ -58,6 +58,7 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
   })
 
   it('serves the page on localhost', async () => {
+    expect(await ferryOk(['web', '--help'])).toMatch(/Usage: ferry web \[--port N\]/)
     const res = await fetch(pageUrl)
     expect(res.status).toBe(200)
     expect(await res.text()).toContain('<script type="module" src="app.js">')
@@ -115,6 +116,10 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
     await page.waitForFunction(() => document.querySelectorAll('#chats li').length === 5)
     await page.click('#chats li[data-id="zz-photos"]')
     await page.waitForSelector('#messages .msg')
+    // The progress bar, with the rate and the time left.
+    expect(await page.isVisible('#bar')).toBe(true)
+    expect(await page.textContent('#progress-text')).toMatch(/of [\d,]+ messages · [\d.]+ \w?B of [\d.]+ MB media · .*left/)
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-phone-mid-transfer.png'), fullPage: true })
 
     // Everything read so far is durable; then the reload. The page must resume alone, without the code.
     await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })

@@ -10,9 +10,9 @@ export const CHROMIUM = '/usr/bin/chromium'
 
 export const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // Chromium gathers no ICE candidates on loopback without it, and the test's phones live there.
-  '--allow-loopback-in-peer-connection'
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+  // Debian's Chromium 14x reaches a webrtc-direct listener on 127.0.0.1 without
+  // --allow-loopback-in-peer-connection (the browser dials; it gathers no candidates of its own).
 ]
 
 export interface Browser {

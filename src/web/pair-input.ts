@@ -1,0 +1,51 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+
+// What a person gives the page (a ferry://pair payload, or an address and a typed code) and what the
+// page tells them when something fails. No DOM: unit-tested in Node.
+
+export interface PairInput { addr: string, code: string }
+
+/** The old phone's addresses and the code, from the form: a ferry://pair payload, or addresses plus a typed code. */
+export function parseInput (input: PairInput): { addrs: string[], code: PairingCode } {
+  let addrs: string[] = []
+  let code: PairingCode | undefined
+  if (input.addr.toLowerCase().startsWith('ferry://pair?')) {
+    const qr = parseQrPayload(input.addr)
+    addrs = qr.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${qr.peerId}`)
+    code = qr.code
+  } else if (input.addr !== '') {
+    addrs = input.addr.split(/[\s,]+/).filter(a => a !== '')
+    for (const a of addrs) {
+      try {
+        multiaddr(a)
+      } catch {
+        throw new FerryError(ErrorCode.BAD_INPUT, `"${a}" is not an address: paste the old phone's ferry://pair link or its /ip4/…/webrtc-direct/… address`)
+      }
+    }
+  }
+  // A typed code wins over the payload's: the person reads it off the old phone's screen.
+  if (input.code !== '') code = parseCode(input.code)
+  if (addrs.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, 'Paste the old phone\'s ferry://pair link or its address first (ferry send --transport webrtc shows both).')
+  if (!addrs.some(a => a.includes('/webrtc-direct'))) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'A browser can only reach the old phone over WebRTC: start it with ferry send --transport webrtc (or auto) and use the webrtc-direct address it shows.')
+  }
+  if (code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'Type the code the old phone shows, like 123-4567-8901.')
+  return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)) }
+}
+
+/** What went wrong, for a person. */
+export function explain (err: unknown): string {
+  if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
+  switch (err.code) {
+    case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again (the old phone allows three tries).'
+    case ErrorCode.CODE_EXPIRED: return 'The old phone\'s code is no longer valid (it expired or was tried three times). Start ferry send again for a new code.'
+    case ErrorCode.NO_PEER: return `Cannot reach the old phone. Is ferry send still running, with --transport webrtc? (${err.message})`
+    case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
+    case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'
+    case ErrorCode.BAD_INPUT: return err.message
+    default: return `The transfer stopped: ${err.message} [${err.code}]`
+  }
+}
+

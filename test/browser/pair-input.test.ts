@@ -1,0 +1,68 @@
+// The browser phone's form and messages, without a browser.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { describe, expect, it } from 'vitest'
+import { ErrorCode, FerryError } from '../../src/errors.js'
+import { buildQrPayload, parseCode } from '../../src/pairing/index.js'
+import { explain, parseInput } from '../../src/web/pair-input.js'
+import { Eta, formatDuration } from '../../src/web/view.js'
+
+const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+const webrtc = `/ip4/127.0.0.1/udp/40000/webrtc-direct/certhash/uEiCJy90LqWGhWUO5q0VIFdqeLngRgHtezIf_9IuNm_bauA/p2p/${peer}`
+const tcp = `/ip4/127.0.0.1/tcp/40000/p2p/${peer}`
+
+function badInput (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(FerryError)
+    expect((err as FerryError).code).toBe(ErrorCode.BAD_INPUT)
+    return (err as FerryError).message
+  }
+  throw new Error('expected BAD_INPUT')
+}
+
+describe('the pairing form', () => {
+  it('takes a ferry://pair payload whole, keeping only the addresses a browser can dial', () => {
+    const qr = buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [tcp, webrtc] })
+    expect(parseInput({ addr: qr, code: '' })).toEqual({ addrs: [webrtc], code: parseCode('123-4567-8901') })
+    // A code typed from the old phone's screen wins over the payload's.
+    expect(parseInput({ addr: qr, code: '999 8888 7777' }).code).toEqual(parseCode('999-8888-7777'))
+  })
+
+  it('takes an address and a typed code', () => {
+    expect(parseInput({ addr: ` ${webrtc} `.trim(), code: '１２３-４５６７-８９０１' })).toEqual({ addrs: [webrtc], code: parseCode('123-4567-8901') })
+  })
+
+  it('says what is missing or wrong', () => {
+    expect(badInput(() => parseInput({ addr: '', code: '123-4567-8901' }))).toMatch(/ferry:\/\/pair link or its address/)
+    expect(badInput(() => parseInput({ addr: webrtc, code: '' }))).toMatch(/Type the code/)
+    expect(badInput(() => parseInput({ addr: tcp, code: '123-4567-8901' }))).toMatch(/--transport webrtc/)
+    expect(badInput(() => parseInput({ addr: 'not-an-address', code: '123-4567-8901' }))).toMatch(/is not an address/)
+    expect(badInput(() => parseInput({ addr: webrtc, code: '123-4567' }))).toMatch(/11 digits/)
+    expect(badInput(() => parseInput({ addr: 'ferry://pair?v=1&code=1', code: '' }))).toMatch(/not a Ferry pairing QR code/)
+  })
+
+  it('explains failures to a person', () => {
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x'))).toMatch(/^Wrong code/)
+    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/no longer valid/)
+    expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
+  })
+})
+
+describe('the progress estimate', () => {
+  it('measures the rate over recent samples and formats the time left', () => {
+    const eta = new Eta()
+    expect(eta.rate()).toBeUndefined()
+    eta.update(0, 0)
+    eta.update(5_000_000, 1000)
+    expect(eta.rate()).toBe(5_000_000)
+    // Samples older than 5 s stop counting: a stall long ago does not drag the estimate.
+    eta.update(5_000_000, 9000)
+    eta.update(7_000_000, 10_000)
+    expect(eta.rate()).toBe(2_000_000)
+    expect(formatDuration(42.4)).toBe('42 s')
+    expect(formatDuration(125)).toBe('2 min 5 s')
+    expect(formatDuration(Infinity)).toBe('…')
+  })
+})
