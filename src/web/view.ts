@@ -54,6 +54,7 @@ export class Eta {
 export class View {
   private selected?: string
   private drawnVersion = -1
+  private drawnConversation = ''
   private readonly urls = new Map<string, string>()
   private readonly eta = new Eta()
 
@@ -165,18 +166,27 @@ export class View {
   private drawConversation (): void {
     const box = $('messages')
     if (this.selected === undefined) {
+      this.drawnConversation = ''
       box.replaceChildren(hint('Pick a chat on the left. Chats are readable as soon as their messages arrive; photos and videos follow.'))
       return
     }
     const conv = this.store.conversations({ conversations: [this.selected] })[0]
     $('conversation-title').textContent = conv?.title ?? this.selected
     const all = this.store.conversationMessagesOrdered(this.selected)
+    // Redraw only when this chat changed (new messages, a picture arrived), so reading it while its
+    // media streams in does not jump; a newly opened chat starts at its newest message.
+    const arrived = all.filter(m => m.media !== undefined && this.store.hasMediaFile(m.media) && this.urls.get(m.media) !== '').length
+    const signature = `${this.selected}:${all.length}:${arrived}:${this.urls.size}`
+    if (signature === this.drawnConversation) return
+    const opened = !this.drawnConversation.startsWith(`${this.selected}:`)
+    this.drawnConversation = signature
     // The newest 300: a long chat stays quick to draw.
     const shown = all.slice(-300)
     const items = shown.map(m => this.messageItem(m))
     if (all.length > shown.length) items.unshift(hint(`${all.length - shown.length} earlier messages not shown`))
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40
     box.replaceChildren(...items)
-    box.scrollTop = box.scrollHeight
+    if (opened || atBottom) box.scrollTop = box.scrollHeight
   }
 
   private messageItem (m: Message): HTMLElement {

@@ -128,6 +128,8 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
     expect(done.error).toBeUndefined()
     expect(done.phase).toBe('verified')
     expect(done.mode).toBe('resume')
+    // The same peer after the reload: its key came back from IndexedDB (the resume token is bound to it).
+    expect(done.peerId).toBe(paused.peerId)
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
     const manifest = events.find(e => e.type === 'manifest')
     // Resumed where it stopped: the new session starts with what was committed before the reload.
