@@ -39,18 +39,28 @@ export function tamperSender (sender: SenderMachine, tamper: NonNullable<RunOpti
   const poll = sender.poll.bind(sender)
   const pending: EncodedFrame[] = []
   let n = 0
+  let inside = false
   sender.poll = () => {
-    if (pending.length > 0) return pending.shift()
-    const f = poll()
-    if (f === undefined) return undefined
-    const original = decodeFrame(concat(f))
-    const replaced = tamper(original, n++).map(p => encodeFrame(p))
-    // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
-    if (['batch', 'chunk', 'fragment'].includes(original.body)) {
-      sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
+    // The machine's poll calls itself (through this wrapper) when a phase ends: that inner call must
+    // not tamper too, or the first frame of the next phase is tampered twice (a flip undone).
+    if (inside) return poll()
+    inside = true
+    try {
+      while (pending.length === 0) {
+        const f = poll()
+        if (f === undefined) return undefined
+        const original = decodeFrame(concat(f))
+        const replaced = tamper(original, n++).map(p => encodeFrame(p))
+        // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
+        if (['batch', 'chunk', 'fragment'].includes(original.body)) {
+          sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
+        }
+        pending.push(...replaced)
+      }
+      return pending.shift()
+    } finally {
+      inside = false
     }
-    pending.push(...replaced)
-    return pending.length > 0 ? pending.shift() : sender.poll()
   }
 }
 
