@@ -1,0 +1,179 @@
+// npm run gauntlet [-- --quick] [--rounds N] [--frames N] [--seed N]
+//
+// The reliability and security gauntlet in one run: the Wi-Fi namespace suite, seeded chaos (kills,
+// link drops, loss bursts, address changes), the fuzzer, and the malicious-peer and resource-fault
+// suites (hostile senders and receivers over real libp2p, code guessing, a full disk). Each part runs as
+// its own process, its output kept in a log file; the end is ONE table of figures, and the exit code is
+// 1 if anything failed, lost or duplicated. --quick runs the small counts `npm test` uses.
+import { spawn } from 'node:child_process'
+import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    frames: { type: 'string' },
+    seed: { type: 'string' }
+  }
+})
+const quick = values.quick === true
+const rounds = Number(values.rounds ?? (quick ? 5 : 100))
+const frames = Number(values.frames ?? (quick ? 100_000 : 1_000_000))
+const seed = values.seed ?? String(Math.floor(Math.random() * 2 ** 31))
+const logs = mkdtempSync(join(tmpdir(), 'ferry-gauntlet-'))
+
+/** The suites each part runs (paths from the project root). */
+const NETNS_SUITES = ['test/e2e/netns-harness.test.ts', 'test/e2e/netns-mdns.test.ts', 'test/e2e/netns-wifi.test.ts']
+const HOSTILE_SUITES = [
+  'test/e2e/hostile-sender.test.ts', 'test/e2e/hostile-receiver.test.ts', 'test/e2e/hostile-pairing.test.ts',
+  'test/e2e/pairing-code.test.ts', 'test/protocol/hostile-sender.test.ts'
+]
+const RESOURCE_SUITES = ['test/e2e/disk-full.test.ts']
+
+interface Run { code: number | null, ms: number, log: string }
+
+async function run (name: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const log = join(logs, `${name}.log`)
+  const out = createWriteStream(log)
+  process.stderr.write(`gauntlet: ${name}: ${argv.join(' ')}  (log: ${log})\n`)
+  const t0 = performance.now()
+  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.pipe(out, { end: false })
+  child.stderr.pipe(out, { end: false })
+  const code = await new Promise<number | null>(resolve => child.on('close', c => resolve(c)))
+  out.end()
+  const ms = Math.round(performance.now() - t0)
+  process.stderr.write(`gauntlet: ${name}: exit ${code ?? 'signal'} in ${(ms / 1000).toFixed(1)} s\n`)
+  return { code, ms, log }
+}
+
+const tail = (r: Run, n = 25): string => readFileSync(r.log, 'utf8').trimEnd().split('\n').slice(-n).join('\n')
+
+// ---- vitest suites ----
+
+interface SuiteCounts { passed: number, failed: number, skipped: number, files: Record<string, { passed: number, failed: number, skipped: number }> }
+
+interface VitestJson { testResults?: Array<{ name: string, assertionResults: Array<{ status: string }> }> }
+
+async function vitest (name: string, files: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: Run, counts?: SuiteCounts }> {
+  const present = files.filter(f => existsSync(join(ROOT, f)))
+  const json = join(logs, `${name}.json`)
+  const r = await run(name, [process.execPath, join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...present,
+    '--reporter=default', '--reporter=json', `--outputFile.json=${json}`], env)
+  if (!existsSync(json)) return { run: r }
+  const report = JSON.parse(readFileSync(json, 'utf8')) as VitestJson
+  const counts: SuiteCounts = { passed: 0, failed: 0, skipped: 0, files: {} }
+  for (const file of report.testResults ?? []) {
+    const f = { passed: 0, failed: 0, skipped: 0 }
+    for (const t of file.assertionResults) {
+      if (t.status === 'passed') f.passed++
+      else if (t.status === 'failed') f.failed++
+      else f.skipped++
+    }
+    counts.files[file.name.replace(ROOT, '')] = f
+    counts.passed += f.passed
+    counts.failed += f.failed
+    counts.skipped += f.skipped
+  }
+  return { run: r, counts }
+}
+
+// ---- chaos and fuzz ----
+
+interface ChaosSummary {
+  rounds: number
+  interruptions: number
+  survived: number
+  lost: number
+  duplicated: number
+  resentBytes: { median: number, max: number }
+  resumeMs: { median: number, max: number }
+  byKind?: Record<string, unknown>
+}
+
+interface FuzzSummary { frames: number, cases: number, distinctErrors: number, errors: Record<string, number>, crashes: number, firstCrash?: { reproduce: string } }
+
+async function chaos (): Promise<{ run?: Run, summary?: ChaosSummary, note: string }> {
+  if (!existsSync(join(ROOT, 'scripts/chaos.ts'))) return { note: 'not run: scripts/chaos.ts is missing' }
+  const json = join(logs, 'chaos.json')
+  const r = await run('chaos', [process.execPath, '--import', 'tsx', join(ROOT, 'scripts/chaos.ts'), '--rounds', String(rounds), '--seed', seed, '--json', json])
+  if (r.code === 3) return { run: r, note: `skipped: network namespaces unavailable (${tail(r, 1)})` }
+  if (!existsSync(json)) return { run: r, note: 'failed: no JSON summary written' }
+  return { run: r, summary: JSON.parse(readFileSync(json, 'utf8')) as ChaosSummary, note: `seed ${seed}` }
+}
+
+async function fuzz (): Promise<{ run: Run, summary?: FuzzSummary }> {
+  const json = join(logs, 'fuzz.json')
+  const r = await run('fuzz', [process.execPath, '--import', 'tsx', join(ROOT, 'scripts/fuzz.ts'), '--frames', String(frames), '--seed', seed, '--json', json])
+  return { run: r, summary: existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) as FuzzSummary : undefined }
+}
+
+// ---- the run ----
+
+const started = performance.now()
+const netns = await vitest('netns', NETNS_SUITES)
+const chaosResult = await chaos()
+const fuzzResult = await fuzz()
+const hostile = await vitest('hostile', HOSTILE_SUITES, quick ? {} : { FERRY_FLOOD_MB: '512' })
+const resource = await vitest('resource', RESOURCE_SUITES)
+
+const failures: string[] = []
+const suiteOk = (name: string, s: { run: Run, counts?: SuiteCounts }): void => {
+  if (s.counts === undefined) failures.push(`${name}: vitest wrote no report (exit ${s.run.code ?? 'signal'})`)
+  else if (s.counts.failed > 0 || s.run.code !== 0) failures.push(`${name}: ${s.counts.failed} failed (exit ${s.run.code ?? 'signal'})`)
+}
+suiteOk('namespace suite', netns)
+suiteOk('malicious peers', hostile)
+suiteOk('resource faults', resource)
+const c = chaosResult.summary
+if (chaosResult.run !== undefined && chaosResult.run.code !== 0 && chaosResult.run.code !== 3) failures.push(`chaos: exit ${chaosResult.run.code ?? 'signal'}`)
+if (c !== undefined && (c.lost > 0 || c.duplicated > 0 || c.survived < c.interruptions)) failures.push(`chaos: ${c.interruptions - c.survived} not survived, ${c.lost} lost, ${c.duplicated} duplicated`)
+const f = fuzzResult.summary
+if (f === undefined) failures.push(`fuzz: no JSON summary (exit ${fuzzResult.run.code ?? 'signal'})`)
+else if (f.crashes > 0) failures.push(`fuzz: ${f.crashes} crashes (${f.firstCrash?.reproduce ?? ''})`)
+
+const diskFaults = resource.counts?.passed ?? 0
+const diskTotal = (resource.counts?.passed ?? 0) + (resource.counts?.failed ?? 0)
+const hostileTotal = (hostile.counts?.passed ?? 0) + (hostile.counts?.failed ?? 0)
+const n = (x: number | undefined): string => x === undefined ? '--' : x.toLocaleString('en-US')
+const mb = (x: number): string => x >= 1e6 ? `${(x / 1e6).toFixed(2)} MB` : `${(x / 1e3).toFixed(1)} kB`
+const perFile = (s?: SuiteCounts): string => s === undefined ? 'no report' : Object.entries(s.files).map(([file, x]) => `${file.split('/').at(-1)?.replace('.test.ts', '')} ${x.passed}/${x.passed + x.failed}${x.skipped > 0 ? ` (${x.skipped} skipped)` : ''}`).join(', ')
+
+const rows: Array<[string, string, string]> = [
+  ['namespace tests passed', netns.counts === undefined ? '--' : `${netns.counts.passed}/${netns.counts.passed + netns.counts.failed}`, netns.counts?.skipped !== undefined && netns.counts.skipped > 0 ? `${netns.counts.skipped} skipped (no namespaces here)` : 'Wi-Fi testbed: bridge, tbf, loss, delay relay, mDNS'],
+  ['chaos rounds', c === undefined ? '--' : n(c.rounds), chaosResult.note],
+  ['faults injected', n((c?.interruptions ?? 0) + diskTotal), `${n(c?.interruptions)} chaos interruptions + ${diskTotal} disk full`],
+  ['  survived (verified after)', n((c?.survived ?? 0) + diskFaults), 'resumed without a new code, verified'],
+  ['  messages lost', c === undefined ? '--' : n(c.lost), 'must be 0'],
+  ['  messages duplicated', c === undefined ? '--' : n(c.duplicated), 'must be 0'],
+  ['  bytes re-sent / interruption', c === undefined ? '--' : `${mb(c.resentBytes.median)} median`, c === undefined ? '' : `${mb(c.resentBytes.max)} max`],
+  ['  time to resume', c === undefined ? '--' : `${n(c.resumeMs.median)} ms median`, c === undefined ? '' : `${n(c.resumeMs.max)} ms max`],
+  ['fuzz frames', n(f?.frames), f === undefined ? 'no summary' : `${n(f.cases)} cases, seed ${seed}`],
+  ['  distinct errors', n(f?.distinctErrors), f === undefined ? '' : Object.entries(f.errors).map(([k, v]) => `${k} ${v}`).join(', ')],
+  ['  crashes', n(f?.crashes), f?.firstCrash?.reproduce ?? 'every rejection a typed error'],
+  ['hostile cases refused', hostile.counts === undefined ? '--' : `${hostile.counts.passed}/${hostileTotal}`, perFile(hostile.counts)],
+  ['resource faults survived', resource.counts === undefined ? '--' : `${diskFaults}/${diskTotal}`, perFile(resource.counts)],
+  ['result', failures.length === 0 ? 'PASS' : 'FAIL', `${((performance.now() - started) / 1000).toFixed(0)} s${quick ? ', --quick' : ''}; logs in ${logs}`]
+]
+
+const w0 = Math.max(...rows.map(r => r[0].length))
+const w1 = Math.max(...rows.map(r => r[1].length))
+const rule = `+-${'-'.repeat(w0)}-+-${'-'.repeat(w1)}-+`
+console.log(`\nFerry gauntlet${quick ? ' (quick)' : ''}`)
+console.log(rule)
+for (const [a, b, note] of rows) console.log(`| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${note}`)
+console.log(rule)
+if (failures.length > 0) {
+  console.log('\nFailed:')
+  for (const x of failures) console.log(`  - ${x}`)
+  for (const [name, r] of [['namespace suite', netns.run], ['chaos', chaosResult.run], ['fuzz', fuzzResult.run], ['malicious peers', hostile.run], ['resource faults', resource.run]] as Array<[string, Run | undefined]>) {
+    if (r !== undefined && r.code !== 0 && r.code !== 3) console.log(`\n--- ${name} (last lines of ${r.log}) ---\n${tail(r)}`)
+  }
+}
+process.exit(failures.length === 0 ? 0 : 1)
