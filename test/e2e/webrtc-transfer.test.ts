@@ -9,6 +9,8 @@ import {
   spawnFerry, startReceiver, startSender, type FerryJsonEvent, type FerryProcess
 } from './helpers/ferry-cli.js'
 import { killFixture } from './helpers/kill-fixture.js'
+import { spawnFerryIn } from './helpers/netns-ferry.js'
+import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
 import { parseQrPayload } from '../../src/pairing/qr-payload.js'
 import { kindOf } from '../../src/net/transports.js'
 
@@ -18,6 +20,15 @@ const webrtc = ['--transport', 'webrtc']
 
 let tiny: string
 let tinyExport: string
+let seeding: Promise<void> | undefined
+/** Seeds the tiny store once for both describe blocks (either may run alone with -t). */
+async function seedTiny (): Promise<void> {
+  seeding ??= (async () => {
+    tiny = await seedStore('tiny', 5)
+    tinyExport = await exportStore(tiny)
+  })()
+  await seeding
+}
 /** The tiny store's export after a transfer over TCP (the reference for the WebRTC one). */
 let tcpExport: string | undefined
 
@@ -31,14 +42,12 @@ async function bothSucceed (sender: FerryProcess, receiver: FerryProcess): Promi
 
 const connectionKinds = (p: FerryProcess): unknown[] => p.all('connection').map(e => e.transport)
 
+afterAll(() => { cleanupTempDirs() })
+
 describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE servers)', () => {
-  beforeAll(async () => {
-    tiny = await seedStore('tiny', 5)
-    tinyExport = await exportStore(tiny)
-  }, 60_000)
+  beforeAll(seedTiny, 60_000)
 
   afterEach(async () => { await killAll() })
-  afterAll(() => { cleanupTempDirs() })
 
   it('--transport auto offers TCP and WebRTC in the code event and QR payload, and picks TCP', async () => {
     const sender = startSender(copyStore(tiny), { code: CODE, listen: `${LOOPBACK},${RTC_LOOPBACK}`, extra: ['--transport', 'auto'] })
@@ -133,4 +142,32 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
     expect(report.partialMedia).toEqual([])
     expect(exported === sourceExport).toBe(true)
   }, 120_000)
+})
+
+// Two phones in two network namespaces on a private bridge (scripts/lib/netns.ts): the receiver knows
+// the sender only from its QR payload (mDNS off), and the only way in is the webrtc-direct address.
+const netns = await checkNetnsSupport()
+if (!netns.ok) console.warn(`SKIP WebRTC across network namespaces: ${netns.reason ?? ''}`)
+
+describe.skipIf(!netns.ok)('ferry send / receive over WebRTC across network namespaces', () => {
+  let tb: Testbed | undefined
+  afterEach(async () => { await killAll() })
+  afterAll(async () => { await tb?.down() })
+
+  it('pairs from the QR payload alone and moves the history intact', async () => {
+    await seedTiny()
+    tb = await createTestbed({ phones: 2 })
+    const [p1, p2] = tb.phones
+    const store = copyStore(tiny)
+    const sender = spawnFerryIn(tb, p1, ['send', '--store', store, '--json', NO_MDNS, '--code', CODE, ...webrtc, '--listen', '/ip4/0.0.0.0/udp/0/webrtc-direct'], 'sender')
+    const code = await sender.waitEvent('code', 30_000)
+    const qr = parseQrPayload(code.qr as string)
+    // Only its LAN address: loopback is not offered when the phone has a LAN.
+    expect(qr.addrs).toEqual([expect.stringMatching(new RegExp(`^/ip4/${p1.ip.replace(/\./g, '\\.')}/udp/\\d+/webrtc-direct/certhash/`))])
+    const target = newStorePath()
+    const receiver = spawnFerryIn(tb, p2, ['receive', '--store', target, '--json', NO_MDNS, '--qr', code.qr as string, ...webrtc], 'receiver')
+    await bothSucceed(sender, receiver)
+    expect(connectionKinds(receiver)).toEqual(['webrtc'])
+    expect((await exportStore(target)) === tinyExport).toBe(true)
+  }, 60_000)
 })
