@@ -44,13 +44,15 @@ Options:
   --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests)
 ${SELECTION_HELP}
   --transport T       tcp (default), webrtc or auto (both). WebRTC is webrtc-direct: what a browser
-                      phone can dial; its addresses carry the certificate hash (/certhash/...)
+                      phone can dial; its addresses carry the certificate hash (/certhash/...),
+                      kept in DIR/webrtc-cert.json so a restarted sender keeps its address
   --listen ADDRS      multiaddrs to listen on, comma-separated (default for the transport:
                       /ip4/0.0.0.0/tcp/0 and/or /ip4/0.0.0.0/udp/0/webrtc-direct)
   --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
                       turn:USER:PASS@HOST:PORT); none by default, which suits one network
   --no-mdns           do not announce on the local network (the receiver then needs --peer or --qr)
-  --json              print JSON events (code, paired, manifest, progress, verified) instead of a bar
+  --json              print JSON events (code, connection, paired, manifest, progress, verified)
+                      instead of a bar
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
 
 Examples:
