@@ -232,9 +232,10 @@ export class FerryService implements Startable {
     const retryForMs = opts.retryForMs ?? 60_000
     let lastProgressAt = Date.now()
     let delay = 100
+    let peer: PeerId | undefined
     for (;;) {
       try {
-        return await this.receiveOnce(opts, () => { lastProgressAt = Date.now() })
+        return await this.receiveOnce(opts, peer, p => { peer = p }, () => { lastProgressAt = Date.now(); delay = 100 })
       } catch (err) {
         const e = isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, String((err as Error)?.message ?? err), undefined, { cause: err })
         const retryable = e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.NO_PEER
@@ -246,13 +247,38 @@ export class FerryService implements Startable {
     }
   }
 
-  private async receiveOnce (opts: ReceiveOptions, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
-    let connection: Connection
-    try {
-      connection = await this.components.connectionManager.openConnection(opts.addrs, { signal: opts.signal })
-    } catch (err) {
-      throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.map(String).join(', ')}: ${(err as Error).message}`, undefined, { cause: err })
+  /**
+   * Connects to the other phone. After the first connection the phone is known by its peer id, so a retry
+   * dials it through the peer store first: mDNS keeps that up to date, and a phone that got a new address
+   * mid-transfer is only found there (the addresses we were given are where it used to be).
+   */
+  private async dial (opts: ReceiveOptions, known?: PeerId): Promise<Connection> {
+    const targets: Array<PeerId | Multiaddr[]> = known !== undefined ? [known, opts.addrs] : [opts.addrs]
+    let last: unknown
+    for (const target of targets) {
+      try {
+        return await this.components.connectionManager.openConnection(target, { signal: opts.signal })
+      } catch (err) {
+        last = err
+        if (opts.signal?.aborted === true) break
+      }
     }
+    throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.map(String).join(', ')}: ${(last as Error)?.message}`, undefined, { cause: last })
+  }
+
+  private async receiveOnce (opts: ReceiveOptions, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+    const connection = await this.dial(opts, known)
+    onConnected(connection.remotePeer)
+    try {
+      return await this.transferOn(connection, opts, onAdvance)
+    } catch (err) {
+      // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
+      connection.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async transferOn (connection: Connection, opts: ReceiveOptions, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
     const peer = connection.remotePeer.toString()
     const record = loadPairing(this.init.storeDir)
     const token = record?.role === 'receiver' && record.peerId === peer ? Uint8Array.from(Buffer.from(record.token, 'hex')) : undefined

@@ -8,7 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport, createTestbed, type RelayHandle, type Testbed } from '../../scripts/lib/netns.js'
 import { DelayRelay } from '../../scripts/lib/delay-relay.js'
-import { cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore } from './helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore, type FerryProcess } from './helpers/ferry-cli.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from './helpers/netns-ferry.js'
 
 const support = await checkNetnsSupport()
@@ -111,5 +111,36 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
     const secs = (Number(sender.all('verified')[0].at) - Number(ready.at)) / 1000
     console.log(`Wi-Fi testbed (300 Mbit tbf, 0.1% loss, 2-5 ms relay): ${srcReport.stats.messages} messages + ${(srcReport.stats.mediaBytesPresent / 1e6).toFixed(1)} MB media, ` +
       `${(down / 1e6).toFixed(1)} MB through the relay on ${routes.flatMap(r => r.connections).length} connection(s); sender code-to-verified ${secs.toFixed(1)} s`)
+  }, 180_000)
+
+  /** Starts a transfer and resolves once the receiver reports a quarter of the media, with both processes. */
+  async function transferUnderWay (): Promise<{ sender: FerryProcess, receiver: FerryProcess, target: string }> {
+    const [p1, p2] = tb.phones
+    const store = copyStore(source)
+    const target = newStorePath()
+    const code = `${randomInt(100, 1000)}-${randomInt(1000, 10000)}-${randomInt(1000, 10000)}`
+    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code }), 'sender')
+    await sender.waitEvent('code', 30_000)
+    const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
+    const manifest = await receiver.waitEvent('manifest', 30_000)
+    await receiver.waitFor('a quarter of the media', e => e.event === 'progress' && Number(e.mediaBytes) >= Number(manifest.totalMediaBytes) / 4, 60_000)
+    return { sender, receiver, target }
+  }
+
+  async function expectVerifiedCopy (sender: FerryProcess, receiver: FerryProcess, target: string): Promise<void> {
+    const [rExit, sExit] = await Promise.all([receiver.waitExit(120_000), sender.waitExit(120_000)])
+    expect(rExit.code, receiver.describe()).toBe(0)
+    expect(sExit.code, sender.describe()).toBe(0)
+    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+  }
+
+  it('the sender moves to a new address mid-transfer: the receiver finds it again by mDNS and resumes', async () => {
+    const { sender, receiver, target } = await transferUnderWay()
+    const mark = receiver.events.length
+    await tb.setIp(tb.phones[0], tb.freeIp())
+    const again = await receiver.waitFor('a resume pairing', e => e.event === 'paired' && e.mode === 'resume', 60_000, mark)
+    expect(String(receiver.events.slice(mark).find(e => e.event === 'interrupted')?.message)).toBeTruthy()
+    expect(again).toBeDefined()
+    await expectVerifiedCopy(sender, receiver, target)
   }, 180_000)
 })
