@@ -7,7 +7,9 @@ import { formatCode, parseCode, type PairingCode } from './code.js'
 //
 //   ferry://pair?v=1&code=123-4567-8901&peer=<peer id>&addr=<multiaddr>&addr=<multiaddr>...
 //
-// Fields in that order, each once except `addr` (0..8 times; none means "find me by mDNS").
+// Fields in that order, each once except `addr` (0..8 times; none means "find me by mDNS"). An addr
+// is TCP (/ip4/../tcp/N/p2p/..) or WebRTC (/ip4/../udp/N/webrtc-direct/certhash/../p2p/..), the only
+// kind a browser phone can dial; `ferry send --transport auto` offers both (src/net/transports.ts).
 // Values are percent-encoded (RFC 3986 query component) except `/` and `:`, which a query may hold
 // as they are, so multiaddrs stay readable and the QR small. The payload carries the SECRET part of
 // the code: it is as sensitive as the code on screen; never log it.
