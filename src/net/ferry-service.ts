@@ -13,6 +13,7 @@ import { prefix } from '../wire/framing.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
 import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
 import { streamToDuplex } from './stream-duplex.js'
+import { StallWatch } from './stall-watch.js'
 
 export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
 
@@ -37,7 +38,14 @@ export interface FerryServiceInit {
   options?: Partial<TransferOptions>
   /** Per pairing-stream deadline; a stalled attempt must not hold one of the code's three charges. */
   pairTimeoutMs?: number
+  /**
+   * The receiver drops a link on which nothing arrived for this long mid-transfer, and redials (see
+   * StallWatch): a phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up.
+   */
+  stallMs?: number
 }
+
+export const DEFAULT_STALL_MS = 5_000
 
 export interface Progress {
   messages: number
@@ -300,20 +308,29 @@ export class FerryService implements Startable {
       totalMediaBytes: machine.progress.totalMediaBytes
     })
     let announced = false
-    await runReceiver(machine, streamToDuplex(stream), {
-      signal: opts.signal,
-      onProgress: () => {
-        onAdvance()
-        // Nothing to report before the manifest: only then is this phone's checkpoint read, and a resumed
-        // transfer must start its progress there, not at 0.
-        if (machine.expected === undefined) return
-        if (!announced) {
-          announced = true
-          opts.onEvent?.({ type: 'manifest', totalMessages: machine.expected.totalMessages, totalMediaBytes: machine.expected.totalMediaBytes, conversations: machine.expected.conversations.size })
+    const stallMs = this.init.stallMs ?? DEFAULT_STALL_MS
+    const watch = new StallWatch(stallMs, waited =>
+      new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
+    try {
+      await runReceiver(machine, watch.wrap(streamToDuplex(stream)), {
+        signal: opts.signal,
+        onProgress: () => {
+          // From the manifest on, the sender streams without pause until the end: silence means a dead link.
+          watch.armed = machine.expected !== undefined && !machine.finished
+          onAdvance()
+          // Nothing to report before the manifest: only then is this phone's checkpoint read, and a resumed
+          // transfer must start its progress there, not at 0.
+          if (machine.expected === undefined) return
+          if (!announced) {
+            announced = true
+            opts.onEvent?.({ type: 'manifest', totalMessages: machine.expected.totalMessages, totalMediaBytes: machine.expected.totalMediaBytes, conversations: machine.expected.conversations.size })
+          }
+          opts.onEvent?.({ type: 'progress', progress: progress() })
         }
-        opts.onEvent?.({ type: 'progress', progress: progress() })
-      }
-    })
+      })
+    } finally {
+      watch.stop()
+    }
     forgetPairing(this.init.storeDir)
     const result = { summary: machine.summary ?? [], progress: progress() }
     opts.onEvent?.({ type: 'verified', ...result })

@@ -143,4 +143,16 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
     expect(again).toBeDefined()
     await expectVerifiedCopy(sender, receiver, target)
   }, 180_000)
+
+  it('the receiver moves to a new address mid-transfer: it notices the dead link itself and redials', async () => {
+    const { sender, receiver, target } = await transferUnderWay()
+    const mark = receiver.events.length
+    await tb.setIp(tb.phones[1], tb.freeIp())
+    const interrupted = await receiver.waitFor('the interruption', e => e.event === 'interrupted', 60_000, mark)
+    // Noticed by the transfer's own stall watch (nothing arrives while it waits), not libp2p's ping much later.
+    expect(interrupted.code).toBe('TRUNCATED')
+    expect(String(interrupted.message)).toMatch(/nothing from the other phone/)
+    await receiver.waitFor('a resume pairing', e => e.event === 'paired' && e.mode === 'resume', 60_000, mark)
+    await expectVerifiedCopy(sender, receiver, target)
+  }, 180_000)
 })
