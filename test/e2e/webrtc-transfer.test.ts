@@ -3,6 +3,7 @@
 // verification as over TCP, and the same history at the end (equal exports).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import {
   cleanupTempDirs, copyStore, errorCode, exportStore, inspect, killAll, LOOPBACK, newStorePath, NO_MDNS, seedStore, senderReady,
@@ -92,6 +93,21 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
     const exported = await exportStore(target)
     expect(exported === tinyExport).toBe(true)
     if (tcpExport !== undefined) expect(exported === tcpExport).toBe(true)
+  }, 60_000)
+
+  it('--transport auto falls back to WebRTC when no TCP address answers', async () => {
+    const sender = startSender(copyStore(tiny), { code: CODE, listen: RTC_LOOPBACK, extra: webrtc })
+    const ready = await senderReady(sender)
+    // A TCP address where nothing listens (refused at once), offered first, as a firewalled phone would.
+    const port = await new Promise<number>(resolve => {
+      const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => resolve(p)) })
+    })
+    const deadTcp = `/ip4/127.0.0.1/tcp/${port}/p2p/${ready.peerId}`
+    const target = newStorePath()
+    const receiver = startReceiver(target, { code: CODE, peer: `${deadTcp},${ready.addr}`, extra: ['--transport', 'auto'] })
+    await bothSucceed(sender, receiver)
+    expect(connectionKinds(receiver)).toEqual(['webrtc'])
+    expect((await exportStore(target)) === tinyExport).toBe(true)
   }, 60_000)
 
   it('resume over WebRTC: SIGKILL of the receiver, then of both phones, mid-media; restarted without the code (same sender address) it verifies, nothing lost or duplicated', async () => {
