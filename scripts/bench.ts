@@ -3,6 +3,11 @@
 //   npm run bench -- --profile medium      (large only behind --profile large)
 //   npm run bench -- --runs 3 --json out.json
 //   npm run bench -- --tmp /dev/shm        receiving stores on tmpfs: the figures without the disk
+//   npm run bench -- --profile media       the media-heavy set: one 1 GiB video + ~2,000 files (1.69 GiB)
+//   npm run bench -- --wifi                the two-phone run and both baselines between two network namespaces
+//                                          over a shaped link (--link-mbit 300, --loss 0.001 by default:
+//                                          tc tbf + iptables statistic, scripts/lib/netns.ts); reports goodput
+//                                          as a share of the link rate. Needs root (CAP_NET_ADMIN).
 //   npm run bench -- --cpu-prof DIR        also CPU-profile run 1 (engine in-process, ferry send/receive
 //                                          with node --cpu-prof) and print the top self-time functions;
 //                                          profiling slows what it watches, so that run's figures are skewed
@@ -20,6 +25,7 @@
 // stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
 // against the in-memory run's pipe. Ferry's MB/s = that count / ('verified' - 'paired') on the receiver.
 import '../src/polyfill.js'
+import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,7 +40,8 @@ import { runReceiver, runSender } from '../src/protocol/session.js'
 import { memoryPipe } from '../src/wire/memory-duplex.js'
 import type { ByteDuplex } from '../src/wire/duplex.js'
 import { installCleanup, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
-import { bareLibp2p, rawSocket, type BaselineResult } from './bench/baselines.js'
+import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
+import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
 
@@ -49,7 +56,10 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
     timeout: { type: 'string' },
-    tmp: { type: 'string' }
+    tmp: { type: 'string' },
+    wifi: { type: 'boolean', default: false },
+    'link-mbit': { type: 'string', default: '300' },
+    loss: { type: 'string', default: '0.001' }
   }
 })
 const profile = getProfile(values.profile as string)
@@ -62,7 +72,9 @@ const cpuDir = typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof
 /** Deadline of every child process (ms): generous, so only a wedged child hits it. */
 const childTimeoutMs = values.timeout !== undefined
   ? Number(values.timeout) * 1000
-  : ({ tiny: 60, small: 180, medium: 900, large: 3600 } as const)[profile.name] * 1000
+  : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900 } as const)[profile.name] * 1000 * (values.wifi === true ? 4 : 1)
+const linkMbit = Number(values['link-mbit'])
+const loss = Number(values.loss)
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 /** The element whose key is the median key (so its other fields come from the same run). */
@@ -192,10 +204,10 @@ function fsCreateProbe (n = 300): number {
   return (performance.now() - t0) * 1000 / n
 }
 
-function ferry (args: string[], label: string, cpuName?: string): ReturnType<typeof spawnNode> {
+function ferry (args: string[], label: string, cpuName?: string, wrap: string[] = []): ReturnType<typeof spawnNode> {
   // One directory per process: tsx's loader runs in a worker thread with a profile of its own.
   const prof = cpuDir !== undefined && cpuName !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(cpuDir, cpuName)] : []
-  return spawnNode([...prof, ferryBin, ...args], { label, timeoutMs: childTimeoutMs, cwd: root })
+  return spawnNode([...prof, ferryBin, ...args], { label, timeoutMs: childTimeoutMs, cwd: root, wrap })
 }
 
 interface MessagePhase {
@@ -231,10 +243,20 @@ function messagePhase (events: Event[], pairedT: number, verified: Event, totalM
   return { timeToChatsMs: ms, boundsMs: [lo - pairedT, hi - pairedT], messagesPerSec: totalMessages / (ms / 1000) }
 }
 
+/** Where the two phones run: loopback by default, or two namespaces of a --wifi testbed. */
+interface PhonesAt {
+  sender: { wrap: string[], host: string }
+  receiver: { wrap: string[] }
+}
+const LOOPBACK_PHONES: PhonesAt = { sender: { wrap: [], host: '127.0.0.1' }, receiver: { wrap: [] } }
+
 interface PhonesResult {
   /** Receiver start to both processes exited. */
   ms: number
+  /** Receiver spawned to 'paired' (includes the process start: node + tsx, about a second here). */
   pairMs: number
+  /** Receiver spawned to the manifest received: pairing plus the first bytes of the transfer. */
+  firstByteMs: number
   /** 'paired' to 'verified' on the receiver. */
   transferMs: number
   messages: number
@@ -248,18 +270,18 @@ interface PhonesResult {
   transferWindow: { sender: [number, number], receiver: [number, number] }
 }
 
-async function twoPhones (sourceDir: string, n: number, profileIt: boolean): Promise<PhonesResult> {
+async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: PhonesAt = LOOPBACK_PHONES): Promise<PhonesResult> {
   const target = targetDir('cli-target')
   const code = `321-0000-${String(1000 + n).padStart(4, '0')}`
   const senderSpawnedAt = performance.now()
-  const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '120'],
-    'ferry send', profileIt ? 'ferry-send' : undefined)
+  const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', `/ip4/${at.sender.host}/tcp/0`, '--json', '--timeout', '120'],
+    'ferry send', profileIt ? 'ferry-send' : undefined, at.sender.wrap)
   let receiver: ReturnType<typeof spawnNode> | undefined
   try {
     const qr = (await sender.waitFor(e => e.event === 'code')).qr as string
     const t0 = performance.now()
     receiver = ferry(['receive', '--store', target, '--qr', qr, '--no-mdns', '--json', '--timeout', '60'],
-      'ferry receive', profileIt ? 'ferry-receive' : undefined)
+      'ferry receive', profileIt ? 'ferry-receive' : undefined, at.receiver.wrap)
     const verified = await receiver.waitFor(e => e.event === 'verified' || e.event === 'error')
     if (verified.event === 'error') throw new Error(`ferry receive failed: ${verified.code as string} ${verified.message as string}`)
     await Promise.all([sender.done, receiver.done])
@@ -271,6 +293,7 @@ async function twoPhones (sourceDir: string, n: number, profileIt: boolean): Pro
     return {
       ms,
       pairMs: paired.t - t0,
+      firstByteMs: (manifest ?? paired).t - t0,
       transferMs: verified.t - paired.t,
       messages: p.messages,
       mediaBytes: p.mediaBytes,
@@ -300,32 +323,63 @@ const bare: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
 const createUs: number[] = []
+/**
+ * Writes every dirty page out (sync(1)) before a measurement. Receiving stores are kept until the end,
+ * so without this a run starts with the previous runs' gigabytes still dirty, and past the kernel's
+ * dirty threshold the receiver's writes are throttled to the disk's pace: each measurement would pay
+ * for the ones before it (the media set ran at 180 MB/s that way instead of ...).
+ */
+function settleDisk (): void {
+  execFileSync('sync')
+}
+
+let testbed: Testbed | undefined
+let phonesAt = LOOPBACK_PHONES
+let baselinesAt: Placement | undefined
+async function setUpWifi (): Promise<void> {
+  testbed = await createTestbed({ phones: 2 })
+  const [a, b] = testbed.phones
+  // Both directions shaped alike (a Wi-Fi link is one medium); the data flows a -> b.
+  for (const p of [a, b]) await testbed.shape(p, { rateMbit: linkMbit, loss })
+  const wrap = (ns: string): string[] => ['ip', 'netns', 'exec', ns]
+  phonesAt = { sender: { wrap: wrap(a.ns), host: a.ip }, receiver: { wrap: wrap(b.ns) } }
+  baselinesAt = { writer: { wrap: wrap(a.ns), host: a.ip }, reader: { wrap: wrap(b.ns) } }
+  process.stderr.write(`wifi testbed ${testbed.id}: ${a.ip} -> ${b.ip}, ${linkMbit} Mbit/s each way, ${loss * 100}% loss\n`)
+}
+
 async function oneRun (i: number): Promise<void> {
   const profileIt = cpuDir !== undefined && i === 0
-  createUs.push(fsCreateProbe())
-  // A failing engine run is reported, not fatal: the other measurements do not depend on it.
-  try {
-    const e = await engineInMemory(sourceDir, profileIt ? join(cpuDir, 'engine-in-memory.cpuprofile') : undefined)
-    if (e.wireBytes !== wire.total) process.stderr.write(`warning: the in-memory run moved ${e.wireBytes} bytes, the count says ${wire.total}\n`)
-    engine.push(e)
-  } catch (err) {
-    engineErrors.push((err as Error).message)
-    process.stderr.write(`run ${i + 1}: engine in memory failed: ${(err as Error).message}\n`)
+  if (values.wifi !== true) {
+    createUs.push(fsCreateProbe())
+    // A failing engine run is reported, not fatal: the other measurements do not depend on it.
+    try {
+      settleDisk()
+      const e = await engineInMemory(sourceDir, profileIt ? join(cpuDir, 'engine-in-memory.cpuprofile') : undefined)
+      if (e.wireBytes !== wire.total) process.stderr.write(`warning: the in-memory run moved ${e.wireBytes} bytes, the count says ${wire.total}\n`)
+      engine.push(e)
+    } catch (err) {
+      engineErrors.push((err as Error).message)
+      process.stderr.write(`run ${i + 1}: engine in memory failed: ${(err as Error).message}\n`)
+    }
   }
-  const c = await twoPhones(sourceDir, i, profileIt)
+  settleDisk()
+  const c = await twoPhones(sourceDir, i, profileIt, phonesAt)
   if (c.messages !== wire.messages || c.mediaBytes !== wire.media) {
     throw new Error(`the two-phone run moved ${c.messages} messages / ${c.mediaBytes} media bytes, the sender's count ${wire.messages} / ${wire.media}: byte counts would not compare`)
   }
   cli.push(c)
   ferryMBps.push(mb(wire.total, c.transferMs))
-  bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs }))
-  raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs }))
-  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, file create ${Math.round(createUs[i])} us\n`)
+  bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
+  raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
+  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ` +
+    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
+  if (values.wifi === true) await setUpWifi()
   for (let i = 0; i < runs; i++) await oneRun(i)
 } finally {
   for (const d of doomed) removeTempDir(d)
+  await testbed?.down()
 }
 
 const ferryMed = median(ferryMBps)
@@ -336,7 +390,19 @@ const summary = {
   runs,
   ...(cpuDir !== undefined ? { note: 'run 1 was CPU-profiled: its figures are skewed' } : {}),
   receivingStoresOn: targets,
-  fileCreateUs: Math.round(median(createUs)),
+  ...(createUs.length > 0 ? { fileCreateUs: Math.round(median(createUs)) } : {}),
+  ...(values.wifi === true
+    ? {
+        wifi: {
+          linkMbit,
+          loss,
+          what: 'two namespaces on a bridge, each egress tc tbf at linkMbit, each ingress dropping `loss` (iptables statistic); goodput = bytes.moved / time',
+          ferryShareOfLink: r2(median(ferryMBps) / (linkMbit / 8)),
+          bareLibp2pShareOfLink: r2(median(bare.map(b => b.mbPerSec)) / (linkMbit / 8)),
+          rawSocketShareOfLink: r2(median(raw.map(b => b.mbPerSec)) / (linkMbit / 8))
+        }
+      }
+    : {}),
   bytes: {
     moved: wire.total,
     media: wire.media,
@@ -359,6 +425,7 @@ const summary = {
   twoPhonesLoopback: {
     ms: Math.round(median(cli.map(r => r.ms))),
     pairMs: Math.round(median(cli.map(r => r.pairMs))),
+    firstByteMs: Math.round(median(cli.map(r => r.firstByteMs))),
     transferMs: Math.round(median(cli.map(r => r.transferMs))),
     MBPerSec: r1(ferryMed),
     timeToChatsMs: Math.round(median(cli.map(r => r.phase.timeToChatsMs))),

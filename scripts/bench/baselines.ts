@@ -14,13 +14,27 @@ export interface BaselineResult {
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url))
 
-async function pair (script: string, serveArgs: string[], fetchArgs: (listening: Record<string, unknown>) => string[], o: { root: string, timeoutMs: number, label: string }): Promise<BaselineResult> {
+/**
+ * Where the two sides run: by default both on this machine's loopback; with a testbed, the writer in
+ * one namespace and the reader in another, each wrapped in `ip netns exec`.
+ */
+export interface Placement {
+  writer: { wrap: string[], host: string }
+  reader: { wrap: string[] }
+}
+
+const LOOPBACK: Placement = { writer: { wrap: [], host: '127.0.0.1' }, reader: { wrap: [] } }
+
+interface PairOptions { root: string, timeoutMs: number, label: string, at?: Placement }
+
+async function pair (script: string, serveArgs: string[], fetchArgs: (listening: Record<string, unknown>) => string[], o: PairOptions): Promise<BaselineResult> {
+  const at = o.at ?? LOOPBACK
   const node = (extra: string[]): string[] => ['--import', 'tsx', here(script), '--timeout-ms', String(o.timeoutMs), ...extra]
-  const writer = spawnNode(node(['--role', 'serve', ...serveArgs]), { label: `${o.label} writer`, timeoutMs: o.timeoutMs + 5000, cwd: o.root })
+  const writer = spawnNode(node(['--role', 'serve', '--host', at.writer.host, ...serveArgs]), { label: `${o.label} writer`, timeoutMs: o.timeoutMs + 5000, cwd: o.root, wrap: at.writer.wrap })
   let reader: Child | undefined
   try {
     const listening = await writer.waitFor(e => e.event === 'listening')
-    reader = spawnNode(node(['--role', 'fetch', ...fetchArgs(listening)]), { label: `${o.label} reader`, timeoutMs: o.timeoutMs + 5000, cwd: o.root })
+    reader = spawnNode(node(['--role', 'fetch', ...fetchArgs(listening)]), { label: `${o.label} reader`, timeoutMs: o.timeoutMs + 5000, cwd: o.root, wrap: at.reader.wrap })
     const done = await reader.waitFor(e => e.event === 'done')
     await Promise.all([writer.done, reader.done])
     return {
@@ -39,13 +53,14 @@ async function pair (script: string, serveArgs: string[], fetchArgs: (listening:
 }
 
 /** Ferry's stack without Ferry: createFerryNode on both sides, one stream, 256 KiB writes through streamToDuplex. */
-export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number }): Promise<BaselineResult> {
+export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number, at?: Placement }): Promise<BaselineResult> {
   const wdir = tempDir('libp2p-writer')
   const rdir = tempDir('libp2p-reader')
   try {
     return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes)], l => {
-      const addrs = (l.addrs as string[]).filter(a => a.startsWith('/ip4/127.0.0.1/'))
-      if (addrs.length === 0) throw new Error(`the libp2p writer listens on no 127.0.0.1 address: ${String(l.addrs)}`)
+      const host = (o.at ?? LOOPBACK).writer.host
+      const addrs = (l.addrs as string[]).filter(a => a.startsWith(`/ip4/${host}/`))
+      if (addrs.length === 0) throw new Error(`the libp2p writer listens on no ${host} address: ${String(l.addrs)}`)
       return ['--dir', rdir, '--bytes', String(bytes), '--addr', addrs[0]]
     }, { ...o, label: 'bare libp2p' })
   } finally {
@@ -55,6 +70,7 @@ export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: n
 }
 
 /** node:net, 256 KiB writes with write()'s backpressure: what the loopback and the kernel allow. */
-export async function rawSocket (bytes: number, o: { root: string, timeoutMs: number }): Promise<BaselineResult> {
-  return await pair('socket-peer.ts', ['--bytes', String(bytes)], l => ['--bytes', String(bytes), '--port', String(l.port)], { ...o, label: 'raw socket' })
+export async function rawSocket (bytes: number, o: { root: string, timeoutMs: number, at?: Placement }): Promise<BaselineResult> {
+  const host = (o.at ?? LOOPBACK).writer.host
+  return await pair('socket-peer.ts', ['--bytes', String(bytes)], l => ['--bytes', String(bytes), '--port', String(l.port), '--host', host], { ...o, label: 'raw socket' })
 }

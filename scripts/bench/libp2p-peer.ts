@@ -26,6 +26,8 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     chunk: { type: 'string', default: String(256 * 1024) },
     addr: { type: 'string' },
+    /** Address to listen on (serve): 127.0.0.1 unless the benchmark runs in a namespace testbed. */
+    host: { type: 'string', default: '127.0.0.1' },
     'timeout-ms': { type: 'string', default: '600000' }
   }
 })
@@ -41,7 +43,7 @@ setTimeout(() => { process.stderr.write(`libp2p-peer ${values.role}: deadline pa
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()
 
-const node = await createFerryNode({ dir: values.dir, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
+const node = await createFerryNode({ dir: values.dir, mdns: false, listen: [`/ip4/${values.host as string}/tcp/0`] })
 
 if (values.role === 'serve') {
   const finished = new Promise<void>((resolve, reject) => {

@@ -97,11 +97,17 @@ export interface ChildOptions {
   timeoutMs: number
   env?: NodeJS.ProcessEnv
   cwd?: string
+  /**
+   * A command that execs node in place (e.g. `ip netns exec NS`): the pid stays node's, so RSS and
+   * descriptors are still read from the right process.
+   */
+  wrap?: string[]
 }
 
 /** Spawns `node <args>` with a deadline after which it is killed (SIGKILL) and `done` rejects. */
 export function spawnNode (args: string[], o: ChildOptions): Child {
-  const child = spawn(process.execPath, args, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } })
+  const [cmd, ...argv] = [...(o.wrap ?? []), process.execPath, ...args]
+  const child = spawn(cmd, argv, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } })
   live.add(child)
   const pid = child.pid as number
   const rss = watchRss(pid)

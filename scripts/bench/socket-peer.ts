@@ -6,6 +6,7 @@
 //                                                      write()'s backpressure) to the first connection, then
 //                                                      waits for the reader's one-byte acknowledgement
 //   --role fetch --bytes N --port P                    connects, counts bytes until N, prints {"event":"done",...}
+//   --host H (both roles)                              listen on / connect to H instead of 127.0.0.1
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createConnection, createServer, type Socket } from 'node:net'
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     chunk: { type: 'string', default: String(256 * 1024) },
     port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
     'timeout-ms': { type: 'string', default: '600000' }
   }
 })
@@ -33,7 +35,7 @@ const now = (): number => performance.now()
 
 async function serve (): Promise<void> {
   const server = createServer()
-  server.listen(0, '127.0.0.1')
+  server.listen(0, values.host)
   await once(server, 'listening')
   out('listening', { port: (server.address() as { port: number }).port })
   const [socket] = await once(server, 'connection') as [Socket]
@@ -61,7 +63,7 @@ async function serve (): Promise<void> {
 
 async function fetch (): Promise<void> {
   const tConnect = now()
-  const socket = createConnection({ host: '127.0.0.1', port: Number(values.port) })
+  const socket = createConnection({ host: values.host, port: Number(values.port) })
   await once(socket, 'connect')
   const tOpen = now()
   let got = 0

@@ -176,7 +176,7 @@ function drawMedia (rng: Rng, kind: MediaKind, index: number): MediaSpec & { raw
  * messages reuse an earlier file of their kind, the rest get a file of their own. Sizes are then scaled
  * together so the phone holds the profile's media bytes.
  */
-function allocateMedia (rng: Rng, chats: ChatPlan[], targetBytes: number): MediaSpec[] {
+function allocateMedia (rng: Rng, chats: ChatPlan[], targetBytes: number, largestVideoBytes?: number): MediaSpec[] {
   const media: Array<MediaSpec & { raw: number }> = []
   const originals = new Map<number, number[]>()
   const add = (kind: MediaKind): number => {
@@ -210,9 +210,11 @@ function allocateMedia (rng: Rng, chats: ChatPlan[], targetBytes: number): Media
     const pool = originals.get(c.kinds[i])
     c.media[i] = pool !== undefined ? rng.pick(pool) : add(MESSAGE_KINDS[c.kinds[i]] as MediaKind)
   }
-  const raw = media.reduce((n, m) => n + m.raw, 0)
-  const scale = raw > 0 ? targetBytes / raw : 0
-  return media.map(({ raw: r, ...m }) => ({ ...m, size: Math.max(MIN_MEDIA_BYTES, Math.floor(r * scale)) }))
+  const big = largestVideoBytes === undefined ? -1 : media.findIndex(m => m.kind === 'video')
+  const raw = media.reduce((n, m, i) => i === big ? n : n + m.raw, 0)
+  const rest = big < 0 ? targetBytes : Math.max(0, targetBytes - (largestVideoBytes as number))
+  const scale = raw > 0 ? rest / raw : 0
+  return media.map(({ raw: r, ...m }, i) => ({ ...m, size: i === big ? largestVideoBytes as number : Math.max(MIN_MEDIA_BYTES, Math.floor(r * scale)) }))
 }
 
 export function makePlan (profile: Profile, seed: number, chats: Chat[]): Plan {
@@ -220,6 +222,6 @@ export function makePlan (profile: Profile, seed: number, chats: Chat[]): Plan {
   const counts = messageCounts(rng, profile.messages, chats.length)
   const plans = chats.map((chat, k) => drawChat(new Rng(seed, `plan/${chat.conversation.id}`), chat, counts[k]))
   ensureCoverage(rng, plans)
-  const media = allocateMedia(new Rng(seed, 'media'), plans, profile.mediaBytes)
+  const media = allocateMedia(new Rng(seed, 'media'), plans, profile.mediaBytes, profile.largestVideoBytes)
   return { chats: plans, media }
 }
