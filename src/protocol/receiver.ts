@@ -77,6 +77,7 @@ export class ReceiverMachine {
   private want: number[] = [] // media indexes still to receive, in order
   private wantPos = 0
   private mediaOffset = -1 // committed length of the media being received, -1 until it starts
+  private readonly resumeAt = new Map<number, number>() // media index -> committed length, for partial files
   private fragment?: { buf: Uint8Array, filled: number }
   private ackedBytes = 0
 
@@ -268,6 +269,7 @@ export class ReceiverMachine {
         this.store.discardPart(m.sha256)
       } else if (committed > 0) {
         partial.push({ index: i, offset: committed })
+        this.resumeAt.set(i, committed)
         this.progress.mediaBytes += committed
       }
     })
@@ -365,14 +367,23 @@ export class ReceiverMachine {
         : `media chunk for ${index} while media ${wantIndex} is incomplete`)
     }
     const m = e.media[index]
-    if (this.mediaOffset < 0) this.mediaOffset = this.store.partLength(m.sha256)
+    // Where the file resumes was read (and any uncommitted tail cut) when the Resume was built.
+    if (this.mediaOffset < 0) this.mediaOffset = this.resumeAt.get(index) ?? 0
     if (offset !== this.mediaOffset) {
       throw new FerryError(ErrorCode.ORDER, `media ${m.sha256} chunk at ${offset}, expected ${this.mediaOffset}`)
     }
     if (offset + data.byteLength > m.size || (data.byteLength === 0 && m.size > 0)) {
       throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${m.sha256} chunk ${offset}+${data.byteLength} does not fit its declared ${m.size} bytes`)
     }
+    if (offset === 0 && data.byteLength === m.size && this.store.putWholeMedia !== undefined) {
+      // The whole file in one chunk: no part to record, resume or re-read (the store checks its hash).
+      this.store.putWholeMedia(m.sha256, data)
+      this.progress.mediaBytes += m.size
+      this.mediaFileDone()
+      return this.processed(size)
+    }
     this.store.appendPart(m.sha256, offset, data)
+    this.resumeAt.delete(index)
     this.mediaOffset = offset + data.byteLength
     this.progress.mediaBytes += data.byteLength
     if (this.mediaOffset === m.size) {
@@ -383,11 +394,15 @@ export class ReceiverMachine {
         throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
       }
       this.store.promotePart(m.sha256)
-      this.progress.mediaFiles++
-      this.wantPos++
-      this.mediaOffset = -1
+      this.mediaFileDone()
     }
     return this.processed(size)
+  }
+
+  private mediaFileDone (): void {
+    this.progress.mediaFiles++
+    this.wantPos++
+    this.mediaOffset = -1
   }
 
   private onDone (done: ferry.Done): EncodedFrame[] {

@@ -81,4 +81,10 @@ export interface ChatStoreWriter {
   flushMedia(): Promise<void>
   /** Deletes a .part file and its record (after a hash or size mismatch). */
   discardPart(sha256: string): void
+  /**
+   * Optional fast path for a file that arrives whole in one chunk (most photos and voice notes): checks
+   * its sha256 in memory, then files it as promotePart would, without recording a part. Throws
+   * HASH_MISMATCH, having stored nothing, when the bytes are not `sha256`'s.
+   */
+  putWholeMedia?(sha256: string, data: Uint8Array): void
 }

@@ -4,9 +4,9 @@ import {
   renameSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
-import { close as fdClose, fsync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fsyncDir } from '../durable-fs.js'
+import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
@@ -38,8 +38,8 @@ export function assertSha256 (sha: string): void {
   if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
 }
 
-/** Promotions in flight at once (each holds a file descriptor until its fsync is done). */
-const MAX_PROMOTING = 128
+/** Promotions in flight at once (each waits for its data to reach the disk, then its rename). */
+const MAX_PROMOTING = 8192
 
 export class MediaFolder {
   readonly root: string
@@ -50,11 +50,14 @@ export class MediaFolder {
   private openPart?: { sha: string, fd: number }
   private readonly promoting = new Map<string, Promise<void>>()
   private readonly promoteErrors: FerryError[] = []
+  private readonly fanouts = new Set<string>()
+  private readonly durability: GroupSync
 
   constructor (root: string) {
     this.root = resolve(root)
     this.partDir = join(this.root, '.part')
     this.tmpDir = join(this.root, '.tmp')
+    this.durability = new GroupSync(this.root)
     try {
       mkdirSync(this.partDir, { recursive: true })
       mkdirSync(this.tmpDir, { recursive: true })
@@ -110,6 +113,7 @@ export class MediaFolder {
   close (): void {
     this.closeReader()
     this.closePart()
+    this.durability.close()
   }
 
   /**
@@ -168,10 +172,13 @@ export class MediaFolder {
     rmSync(this.path(sha), { force: true })
   }
 
-  /** The fan-out directory of a sha, created when missing. */
+  /** The fan-out directory of a sha, created when missing (at most 256 of them: each made once per process). */
   private fanout (sha: string): string {
     const dir = join(this.root, sha.slice(0, 2))
-    mkdirSync(dir, { recursive: true })
+    if (!this.fanouts.has(dir)) {
+      mkdirSync(dir, { recursive: true })
+      this.fanouts.add(dir)
+    }
     return dir
   }
 
@@ -212,6 +219,18 @@ export class MediaFolder {
     while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
   }
 
+  /**
+   * Writes a whole file's bytes as its .part (replacing any earlier one), ready for promotePart. No
+   * fsync here: promotePart syncs before the rename, as for a part written chunk by chunk.
+   */
+  writeWhole (sha: string, data: Uint8Array): void {
+    this.closePart()
+    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644)
+    this.openPart = { sha, fd }
+    let done = 0
+    while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
+  }
+
   /** The open descriptor of the part being received; parts arrive one at a time, so one stays open. */
   private partFd (sha: string, offset: number): number {
     if (this.openPart?.sha === sha) return this.openPart.fd
@@ -247,41 +266,46 @@ export class MediaFolder {
   }
 
   /**
-   * Gives a complete, verified .part file its content-addressed name: fsync, then rename, so a name never
-   * points at bytes that a power cut could lose. Both run on libuv's thread pool, off the transfer's path
-   * (one fsync per photo made the receiver wait on the disk for half of a transfer); `flush()` waits for
-   * them. Until then the file counts as present. `onDone` runs once it has its name.
+   * Gives a complete, verified .part file its content-addressed name: its data on disk first, then the
+   * rename, so a name never points at bytes that a power cut could lose. Both happen off the transfer's
+   * path, the flush grouped with other files' (GroupSync: one fsync per photo made the receiver wait on
+   * the disk for most of a photo-heavy transfer); `flush()` waits for them. Until then the file counts as
+   * present. `onDone` runs once it has its name.
    */
   promotePart (sha: string, onDone?: () => void): void {
     const part = this.partPath(sha)
     const target = join(this.fanout(sha), sha)
-    const fd = this.openPart?.sha === sha ? this.openPart.fd : undefined
-    if (fd !== undefined) this.openPart = undefined
+    // Pending promotions hold no descriptor (a burst of photos would otherwise exhaust them).
+    this.closePart(sha)
     if (this.promoting.size >= MAX_PROMOTING) {
-      // Backpressure: each pending promotion holds a descriptor, and a burst of small files would
-      // otherwise exhaust them (EMFILE). Past the cap, this one is done in line.
-      const sync = fd ?? openSync(part, 'r')
+      // Backpressure on memory: past the cap, this one is done in line.
+      const sync = openSync(part, 'r')
       try { fsyncSync(sync) } finally { closeSync(sync) }
-      renameSync(part, target)
+      try { renameSync(part, target) } catch (err) { if (!this.lostFanout(err, target)) throw err; renameSync(part, target) }
       onDone?.()
       return
     }
     const job = (async () => {
-      if (fd !== undefined) {
-        await new Promise<void>((resolve, reject) => fsync(fd, err => { fdClose(fd, () => {}); if (err !== null) reject(err); else resolve() }))
-      } else {
-        const h = await open(part, 'r')
-        try { await h.sync() } finally { await h.close() }
-      }
-      await rename(part, target)
+      await this.durability.durable(part)
+      try { await rename(part, target) } catch (err) { if (!this.lostFanout(err, target)) throw err; await rename(part, target) }
       onDone?.()
     })().catch(err => { this.promoteErrors.push(storeError(err, `storing media ${sha}`)) })
       .finally(() => this.promoting.delete(sha))
     this.promoting.set(sha, job)
   }
 
+  /** After ENOENT on a rename into `target`: true when its fan-out directory was removed under us (now re-made). */
+  private lostFanout (err: unknown, target: string): boolean {
+    if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return false
+    const dir = join(target, '..')
+    if (statSync(dir, { throwIfNoEntry: false }) !== undefined) return false
+    mkdirSync(dir, { recursive: true })
+    return true
+  }
+
   /** Waits until every promoted file has its name; throws the first failure among them. */
   async flush (): Promise<void> {
+    this.durability.now()
     await Promise.all(this.promoting.values())
     const err = this.promoteErrors.shift()
     if (err !== undefined) { this.promoteErrors.length = 0; throw err }
