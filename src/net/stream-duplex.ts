@@ -1,5 +1,5 @@
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 
@@ -8,6 +8,8 @@ export interface StreamDuplexOptions {
   coalesceBytes?: number
   /** Buffers at least this large are sent as they are, without a copy. Default coalesceBytes / 4. */
   zeroCopyBytes?: number
+  /** Bytes gathered (copied or referenced) into one send(), i.e. one yamux frame. Default 1 MiB. */
+  sendBytes?: number
   /**
    * Received bytes not yet consumed by the reader above which the stream is paused (yamux stops
    * granting window, so the sender's `send()` backs up). Default 1 MiB.
@@ -35,6 +37,7 @@ export interface StreamDuplex extends ByteDuplex {
 
 const DEFAULT_COALESCE = 64 * 1024
 const DEFAULT_READ_HWM = 1024 * 1024
+const DEFAULT_SEND = 1024 * 1024
 
 /**
  * Adapts a libp2p 3 stream to Ferry's ByteDuplex, adding what the raw stream lacks:
@@ -59,6 +62,7 @@ class Libp2pStreamDuplex implements StreamDuplex {
   readonly source: AsyncIterable<Uint8Array | Uint8ArrayList>
   private readonly coalesceBytes: number
   private readonly zeroCopyBytes: number
+  private readonly sendBytes: number
   private readonly hwm: number
   private readonly lwm: number
 
@@ -77,6 +81,7 @@ class Libp2pStreamDuplex implements StreamDuplex {
   constructor (readonly stream: Stream, opts: StreamDuplexOptions) {
     this.coalesceBytes = opts.coalesceBytes ?? DEFAULT_COALESCE
     this.zeroCopyBytes = opts.zeroCopyBytes ?? Math.max(1, Math.floor(this.coalesceBytes / 4))
+    this.sendBytes = opts.sendBytes ?? DEFAULT_SEND
     this.hwm = opts.readHighWaterMark ?? DEFAULT_READ_HWM
     this.lwm = opts.readLowWaterMark ?? Math.floor(this.hwm / 4)
 
@@ -185,30 +190,49 @@ class Libp2pStreamDuplex implements StreamDuplex {
     await run
   }
 
+  /**
+   * Hands `chunks` to the stream in as few send() calls as possible: each send() becomes at least one
+   * yamux data frame, and each data frame costs the reader a window update (an encrypted packet back,
+   * two socket writes). A media chunk used to go as two frames (its small header, then its payload);
+   * now small pieces are copied together and large ones referenced in one Uint8ArrayList per send,
+   * up to `sendBytes`.
+   */
   private async writeNow (chunks: Uint8Array[]): Promise<void> {
+    let list = new Uint8ArrayList()
     let parts: Uint8Array[] = []
     let partsBytes = 0
+    const takeSmall = (): void => {
+      if (partsBytes > 0) list.append(concat(parts, partsBytes))
+      parts = []
+      partsBytes = 0
+    }
     for (const c of chunks) this.pendingWrite += c.byteLength
     try {
       for (const c of chunks) {
         const n = c.byteLength
         if (n === 0) continue
         if (n >= this.zeroCopyBytes) {
-          if (partsBytes > 0) { await this.send(concat(parts, partsBytes)); parts = []; partsBytes = 0 }
-          await this.send(c)
-          continue
+          takeSmall()
+          list.append(c)
+        } else {
+          if (partsBytes + n > this.coalesceBytes) takeSmall()
+          parts.push(c)
+          partsBytes += n
         }
-        if (partsBytes + n > this.coalesceBytes) { await this.send(concat(parts, partsBytes)); parts = []; partsBytes = 0 }
-        parts.push(c)
-        partsBytes += n
+        if (list.byteLength + partsBytes >= this.sendBytes) {
+          takeSmall()
+          await this.send(list)
+          list = new Uint8ArrayList()
+        }
       }
-      if (partsBytes > 0) await this.send(concat(parts, partsBytes))
+      takeSmall()
+      if (list.byteLength > 0) await this.send(list)
     } finally {
       this.pendingWrite = 0
     }
   }
 
-  private async send (buf: Uint8Array): Promise<void> {
+  private async send (buf: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.failure !== undefined) throw this.failure
     try {
       this.pendingWrite -= buf.byteLength
