@@ -54,6 +54,8 @@ async function run (name: string, argv: string[], env: NodeJS.ProcessEnv = {}): 
 }
 
 const tail = (r: Run, n = 25): string => readFileSync(r.log, 'utf8').trimEnd().split('\n').slice(-n).join('\n')
+/** The lines of a failed run's log that say what failed (they may be far from its end). */
+const failedLines = (r: Run, n = 15): string => readFileSync(r.log, 'utf8').split('\n').filter(l => /FAIL|×|Error:/.test(l)).slice(0, n).join('\n')
 
 // ---- vitest suites ----
 
@@ -143,7 +145,7 @@ const diskTotal = (resource.counts?.passed ?? 0) + (resource.counts?.failed ?? 0
 const hostileTotal = (hostile.counts?.passed ?? 0) + (hostile.counts?.failed ?? 0)
 const n = (x: number | undefined): string => x === undefined ? '--' : x.toLocaleString('en-US')
 const mb = (x: number): string => x >= 1e6 ? `${(x / 1e6).toFixed(2)} MB` : `${(x / 1e3).toFixed(1)} kB`
-const perFile = (s?: SuiteCounts): string => s === undefined ? 'no report' : Object.entries(s.files).map(([file, x]) => `${file.split('/').at(-1)?.replace('.test.ts', '')} ${x.passed}/${x.passed + x.failed}${x.skipped > 0 ? ` (${x.skipped} skipped)` : ''}`).join(', ')
+const perFile = (s?: SuiteCounts): string => s === undefined ? 'no report' : Object.entries(s.files).map(([file, x]) => `${file.replace(/^\/?test\//, '').replace('.test.ts', '')} ${x.passed}/${x.passed + x.failed}${x.skipped > 0 ? ` (${x.skipped} skipped)` : ''}`).join(', ')
 
 const rows: Array<[string, string, string]> = [
   ['namespace tests passed', netns.counts === undefined ? '--' : `${netns.counts.passed}/${netns.counts.passed + netns.counts.failed}`, netns.counts?.skipped !== undefined && netns.counts.skipped > 0 ? `${netns.counts.skipped} skipped (no namespaces here)` : 'Wi-Fi testbed: bridge, tbf, loss, delay relay, mDNS'],
@@ -173,7 +175,7 @@ if (failures.length > 0) {
   console.log('\nFailed:')
   for (const x of failures) console.log(`  - ${x}`)
   for (const [name, r] of [['namespace suite', netns.run], ['chaos', chaosResult.run], ['fuzz', fuzzResult.run], ['malicious peers', hostile.run], ['resource faults', resource.run]] as Array<[string, Run | undefined]>) {
-    if (r !== undefined && r.code !== 0 && r.code !== 3) console.log(`\n--- ${name} (last lines of ${r.log}) ---\n${tail(r)}`)
+    if (r !== undefined && r.code !== 0 && r.code !== 3) console.log(`\n--- ${name} (from ${r.log}) ---\n${failedLines(r)}\n...\n${tail(r, 12)}`)
   }
 }
 process.exit(failures.length === 0 ? 0 : 1)
