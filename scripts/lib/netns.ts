@@ -292,10 +292,13 @@ function handle (id: string, subnet: string, phones: Phone[], gateway?: string):
       if (used(ip)) throw new NetnsError(`${ip} is already taken on ${subnet}.0/24`)
       const old = phone.ip
       const len = gateway !== undefined ? 32 : 24
-      // Old address first: a phone on a new lease does not keep the old one, and its sockets bound to it
-      // are left with an address that no longer exists, exactly what the app has to survive.
-      await sh(['ip', '-n', phone.ns, 'addr', 'del', `${old}/${len}`, 'dev', phone.ifname])
+      // New address first: removing an interface's last address flushes every route through it (the
+      // gateway's, the multicast one). On a /24 the new one is a secondary, promoted when the old goes.
+      // The old one then goes at once, as with a new lease: sockets bound to it are left with an address
+      // that no longer exists, which is exactly what the app has to survive.
+      await sh(['ip', 'netns', 'exec', phone.ns, 'sysctl', '-q', '-w', `net.ipv4.conf.${phone.ifname}.promote_secondaries=1`])
       await sh(['ip', '-n', phone.ns, 'addr', 'add', `${ip}/${len}`, 'dev', phone.ifname])
+      await sh(['ip', '-n', phone.ns, 'addr', 'del', `${old}/${len}`, 'dev', phone.ifname])
       phone.ip = ip
       for (const r of relays) await r.onAddressChange(phone, old)
     },

@@ -20,8 +20,10 @@ export function spawnFerryIn (tb: Testbed, phone: Phone, args: string[], name = 
 /** The port the sender listens on: fixed, so the access point's relay can be pointed at it up front. */
 export const SENDER_PORT = 4101
 
-export function senderArgs (store: string, o: { code?: string, port?: number } = {}): string[] {
-  const args = ['send', '--store', store, '--json', '--listen', `/ip4/0.0.0.0/tcp/${o.port ?? SENDER_PORT}`]
+/** `listen: false`: no --listen, as a user restarting it would (it then listens where it did before). */
+export function senderArgs (store: string, o: { code?: string, port?: number, listen?: boolean } = {}): string[] {
+  const args = ['send', '--store', store, '--json']
+  if (o.listen !== false) args.push('--listen', `/ip4/0.0.0.0/tcp/${o.port ?? SENDER_PORT}`)
   return o.code !== undefined ? [...args, '--code', o.code] : args
 }
 
