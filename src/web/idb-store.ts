@@ -13,7 +13,7 @@ interface StoredTransfer extends TransferCheckpoint { transferId: Uint8Array, so
 interface StoredFile { length: number, complete: boolean }
 
 /** Bytes of IndexedDB writes not yet committed above which the receiver stops reading (see drain()). */
-export const DEFAULT_BACKLOG_BYTES = 8 * 1024 * 1024
+export const DEFAULT_BACKLOG_BYTES = 4 * 1024 * 1024
 
 const chunkRange = (sha: string): IDBKeyRange => IDBKeyRange.bound([sha, 0], [sha, Infinity])
 
@@ -331,10 +331,13 @@ export class IdbChatStore implements ChatStore {
     const next = prev !== undefined && compareKeys(cursor, prev) <= 0 ? prev : { conversation: cursor.conversation, ts: cursor.ts, id: cursor.id }
     const updated: StoredTransfer = { ...t, cursor: next, messages: t.messages + added }
     const rows = messages.map(m => ({ m, xfer: transfer }))
+    // Counted towards the backlog too (roughly: ids, keys and text), so message batches are paced as well.
+    let bytes = 0
+    for (const m of messages) bytes += 160 + (m.text?.length ?? 0) * 2
     this.saveTransfer(updated, 'storing a batch of messages', tx => {
       const os = tx.objectStore('messages')
       for (const s of rows) os.put(s, [s.m.conversation, s.m.id])
-    })
+    }, bytes)
     for (const s of rows) this.upsert(s)
   }
 
