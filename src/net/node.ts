@@ -6,11 +6,12 @@ import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { lanAnnounceFilter } from './addresses.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
-import { buildTransports, defaultListen, kindsNeeded, type TransportChoice } from './transports.js'
+import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
 
 export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
 
@@ -104,6 +105,13 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
 
   const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
   const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers })
+  // Listening may need a transport the choice does not dial with (a WebRTC-only phone told to listen on
+  // TCP): the gater keeps every dial, including a retry by peer id through the peer store, to the choice.
+  const dialKinds = kindsOf(opts.transport ?? 'tcp')
+  const denyDialMultiaddr = async (ma: Multiaddr): Promise<boolean> => {
+    const kind = kindOf(ma)
+    return kind !== undefined && !dialKinds.includes(kind)
+  }
 
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (opts.mdns !== undefined && opts.mdns !== false) {
@@ -144,6 +152,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
         }
       })],
       peerDiscovery,
+      connectionGater: { denyDialMultiaddr },
       connectionManager: {
         maxConnections: limits.maxConnections ?? 8,
         maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 4,

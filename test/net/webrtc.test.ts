@@ -171,4 +171,18 @@ describe('two nodes over webrtc-direct on loopback', () => {
     const conn = await b.dial([...offered].sort((x, y) => (kindOf(x) === 'webrtc' ? -1 : 0) - (kindOf(y) === 'webrtc' ? -1 : 0)))
     expect(kindOf(conn.remoteAddr)).toBe('tcp')
   })
+
+  it('a WebRTC-only node listening on TCP still dials only WebRTC, even by peer id', async () => {
+    const a = await createFerryNode({ dir: tempDir('ferry-rtc-'), listen: ['/ip4/127.0.0.1/udp/0/webrtc-direct', '/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(a)
+    const b = await createFerryNode({ dir: tempDir('ferry-rtc-'), transport: 'webrtc', listen: ['/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(b)
+    const offered = dialableAddresses(a)
+    const tcpOnly = offered.filter(x => kindOf(x) === 'tcp')
+    await expect(b.dial(tcpOnly)).rejects.toThrow()
+    // Known by peer id with both kinds in the peer store (as identify and mDNS leave it): WebRTC is used.
+    await b.peerStore.merge(a.peerId, { multiaddrs: offered })
+    const conn = await b.dial(a.peerId)
+    expect(kindOf(conn.remoteAddr)).toBe('webrtc')
+  })
 })
