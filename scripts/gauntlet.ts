@@ -59,9 +59,10 @@ const failedLines = (r: Run, n = 15): string => readFileSync(r.log, 'utf8').spli
 
 // ---- vitest suites ----
 
-interface SuiteCounts { passed: number, failed: number, skipped: number, files: Record<string, { passed: number, failed: number, skipped: number }> }
+/** `known`: passing it.fails tests titled KNOWN WEAKNESS (a weakness recorded, not a case refused). */
+interface SuiteCounts { passed: number, failed: number, skipped: number, known: string[], files: Record<string, { passed: number, failed: number, skipped: number }> }
 
-interface VitestJson { testResults?: Array<{ name: string, assertionResults: Array<{ status: string }> }> }
+interface VitestJson { testResults?: Array<{ name: string, assertionResults: Array<{ status: string, title: string }> }> }
 
 async function vitest (name: string, files: string[], env: NodeJS.ProcessEnv = {}): Promise<{ run: Run, counts?: SuiteCounts }> {
   const present = files.filter(f => existsSync(join(ROOT, f)))
@@ -70,11 +71,12 @@ async function vitest (name: string, files: string[], env: NodeJS.ProcessEnv = {
     '--reporter=default', '--reporter=json', `--outputFile.json=${json}`], env)
   if (!existsSync(json)) return { run: r }
   const report = JSON.parse(readFileSync(json, 'utf8')) as VitestJson
-  const counts: SuiteCounts = { passed: 0, failed: 0, skipped: 0, files: {} }
+  const counts: SuiteCounts = { passed: 0, failed: 0, skipped: 0, known: [], files: {} }
   for (const file of report.testResults ?? []) {
     const f = { passed: 0, failed: 0, skipped: 0 }
     for (const t of file.assertionResults) {
-      if (t.status === 'passed') f.passed++
+      if (t.status === 'passed' && t.title.includes('KNOWN WEAKNESS')) counts.known.push(t.title.replace(/^KNOWN WEAKNESS:\s*/, ''))
+      else if (t.status === 'passed') f.passed++
       else if (t.status === 'failed') f.failed++
       else f.skipped++
     }
@@ -160,6 +162,7 @@ const rows: Array<[string, string, string]> = [
   ['  distinct errors', n(f?.distinctErrors), f === undefined ? '' : Object.entries(f.errors).map(([k, v]) => `${k} ${v}`).join(', ')],
   ['  crashes', n(f?.crashes), f?.firstCrash?.reproduce ?? 'every rejection a typed error'],
   ['hostile cases refused', hostile.counts === undefined ? '--' : `${hostile.counts.passed}/${hostileTotal}`, perFile(hostile.counts)],
+  ['known weaknesses (it.fails)', n((hostile.counts?.known.length ?? 0) + (resource.counts?.known.length ?? 0)), [...(hostile.counts?.known ?? []), ...(resource.counts?.known ?? [])].join('; ') || 'none recorded'],
   ['resource faults survived', resource.counts === undefined ? '--' : `${diskFaults}/${diskTotal}`, perFile(resource.counts)],
   ['result', failures.length === 0 ? 'PASS' : 'FAIL', `${((performance.now() - started) / 1000).toFixed(0)} s${quick ? ', --quick' : ''}; logs in ${logs}`]
 ]

@@ -153,6 +153,18 @@ describe('a hostile sender over libp2p against a real `ferry receive`', () => {
     }, 90_000)
   }
 
+  // Known weakness, recorded so its fix shows up here: a refused session's rows are only untagged
+  // (src/store resetTransfer), so the forged messages stay in the history, shown as ordinary messages,
+  // until an honest transfer overwrites them. When this starts passing, make it a plain `it`.
+  it.fails('KNOWN WEAKNESS: after a refused transfer the export holds none of the forged messages', async () => {
+    const liar = await hostile(lyingSender(source, onBatch(b => [{ batch: { messages: b.messages.map(m => ({ ...m, sender: 'mallory' })) } }]), { batchBytes: 8 * 1024 }))
+    const target = newStorePath()
+    await expectRefused(startReceiver(target, { code: CODE, peer: liar.addr }), 'DIGEST_MISMATCH', target)
+    const sourceLines = new Set(sourceExport.trim().split('\n'))
+    const forged = (await exportStore(target)).trim().split('\n').filter(l => !sourceLines.has(l))
+    expect(forged).toEqual([])
+  }, 60_000)
+
   it(`a flood of ${FLOOD_BYTES >> 20} MiB of media chunks sent without waiting for acks: paced by the receiver, its memory flat, then refused`, async () => {
     const samples: Array<{ written: number, rss: number }> = []
     let pid = 0
