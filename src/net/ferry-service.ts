@@ -12,6 +12,7 @@ import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
 import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
+import { retryWhileAdvancing } from './retry.js'
 import { streamToDuplex } from './stream-duplex.js'
 import { StallWatch } from './stall-watch.js'
 
@@ -237,22 +238,12 @@ export class FerryService implements Startable {
    * transfers, reconnecting and resuming after dropped links until verified.
    */
   async receive (opts: ReceiveOptions): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
-    const retryForMs = opts.retryForMs ?? 60_000
-    let lastProgressAt = Date.now()
-    let delay = 100
     let peer: PeerId | undefined
-    for (;;) {
-      try {
-        return await this.receiveOnce(opts, peer, p => { peer = p }, () => { lastProgressAt = Date.now(); delay = 100 })
-      } catch (err) {
-        const e = isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, String((err as Error)?.message ?? err), undefined, { cause: err })
-        const retryable = e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.NO_PEER
-        if (!retryable || opts.signal?.aborted === true || Date.now() - lastProgressAt > retryForMs) throw e
-        opts.onEvent?.({ type: 'interrupted', error: e })
-        await new Promise(resolve => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, 2000)
-      }
-    }
+    return await retryWhileAdvancing(async onAdvance => await this.receiveOnce(opts, peer, p => { peer = p }, onAdvance), {
+      retryForMs: opts.retryForMs ?? 60_000,
+      signal: opts.signal,
+      onInterrupted: error => opts.onEvent?.({ type: 'interrupted', error })
+    })
   }
 
   /**
