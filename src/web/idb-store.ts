@@ -395,6 +395,21 @@ export class IdbChatStore implements ChatStore {
     this.hashers.delete(sha256)
   }
 
+  /** A file that came whole in one chunk: checked in memory, then stored complete in one transaction. */
+  putWholeMedia (sha256: string, data: Uint8Array): void {
+    const actual = bytesToHex(sha256Hash(data))
+    if (actual !== sha256) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${sha256} arrived with sha256 ${actual}`)
+    const bytes = data.slice()
+    const file: StoredFile = { length: bytes.byteLength, complete: true }
+    this.write(`storing media ${sha256}`, bytes.byteLength, tx => {
+      tx.objectStore('chunks').delete(chunkRange(sha256))
+      tx.objectStore('chunks').put(bytes, [sha256, 0])
+      tx.objectStore('files').put(file, sha256)
+    })
+    this.files.set(sha256, file)
+    this.hashers.delete(sha256)
+  }
+
   discardPart (sha256: string): void {
     this.write(`discarding partial media ${sha256}`, 0, tx => {
       tx.objectStore('chunks').delete(chunkRange(sha256))

@@ -1,8 +1,9 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
-import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { ErrorCode, FerryError } from '../errors.js'
 import { PAIR_PROTOCOL, pairAsReceiver } from '../net/pair-stream.js'
+import { retryWhileAdvancing } from '../net/retry.js'
 import { streamToDuplex } from '../net/stream-duplex.js'
 import type { PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
@@ -62,21 +63,11 @@ export interface WebReceiveOptions {
  * store, and reconnects after dropped links until the history is verified.
  */
 export async function receiveHistory (node: Libp2p, store: IdbChatStore, opts: WebReceiveOptions): Promise<Extract<WebEvent, { type: 'verified' }>> {
-  const retryForMs = opts.retryForMs ?? 60_000
-  let lastProgressAt = Date.now()
-  let delay = 100
-  for (;;) {
-    try {
-      return await receiveOnce(node, store, opts, () => { lastProgressAt = Date.now() })
-    } catch (err) {
-      const e = isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, String((err as Error)?.message ?? err), undefined, { cause: err })
-      const retryable = e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.NO_PEER
-      if (!retryable || opts.signal?.aborted === true || Date.now() - lastProgressAt > retryForMs) throw e
-      opts.onEvent?.({ type: 'interrupted', error: e })
-      await new Promise(resolve => setTimeout(resolve, delay))
-      delay = Math.min(delay * 2, 2000)
-    }
-  }
+  return await retryWhileAdvancing(async onAdvance => await receiveOnce(node, store, opts, onAdvance), {
+    retryForMs: opts.retryForMs ?? 60_000,
+    signal: opts.signal,
+    onInterrupted: error => opts.onEvent?.({ type: 'interrupted', error })
+  })
 }
 
 async function receiveOnce (node: Libp2p, store: IdbChatStore, opts: WebReceiveOptions, onAdvance: () => void): Promise<Extract<WebEvent, { type: 'verified' }>> {
