@@ -111,7 +111,7 @@ export class SqliteChatStore implements ChatStore {
       // NORMAL in WAL mode never corrupts and never splits a transaction; a power cut may lose the last
       // commits, and a checkpoint rolls back with its batch, so a resume simply re-sends them.
       db.pragma('synchronous = NORMAL')
-      db.pragma('cache_size = -65536')
+      db.pragma('cache_size = -16384')
       db.pragma('temp_store = MEMORY')
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId)
