@@ -1,9 +1,10 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { PAIR_PROTOCOL, pairAsReceiver } from '../net/pair-stream.js'
 import { retryWhileAdvancing } from '../net/retry.js'
+import { StallWatch } from '../net/stall-watch.js'
 import { streamToDuplex } from '../net/stream-duplex.js'
 import type { PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
@@ -13,6 +14,12 @@ import type { IdbChatStore } from './idb-store.js'
 
 /** As ferry-service.ts's TRANSFER_PROTOCOL (not imported: that module keeps its pairing record with node:fs). */
 export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
+
+/**
+ * Silence from the sender, mid-transfer, after which the link counts as dead (the Node receiver waits
+ * 5 s; a browser tab may be throttled for a moment, so a little longer here).
+ */
+export const STALL_MS = 10_000
 
 /** The receiver's pairing record, kept in IndexedDB until the transfer is verified. */
 export interface WebPairing { peerId: string, token: string, addrs: string[], createdAt: number }
@@ -72,12 +79,22 @@ export async function receiveHistory (node: Libp2p, store: IdbChatStore, opts: W
 
 async function receiveOnce (node: Libp2p, store: IdbChatStore, opts: WebReceiveOptions, onAdvance: () => void): Promise<Extract<WebEvent, { type: 'verified' }>> {
   opts.onEvent?.({ type: 'dialing', addrs: opts.addrs })
-  let connection
+  let connection: Connection
   try {
     connection = await node.dial(opts.addrs.map(a => multiaddr(a)), { signal: opts.signal })
   } catch (err) {
     throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.join(', ')}: ${(err as Error).message}`, undefined, { cause: err })
   }
+  try {
+    return await transferOn(node, connection, store, opts, onAdvance)
+  } catch (err) {
+    // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
+    connection.abort(err instanceof Error ? err : new Error(String(err)))
+    throw err
+  }
+}
+
+async function transferOn (node: Libp2p, connection: Connection, store: IdbChatStore, opts: WebReceiveOptions, onAdvance: () => void): Promise<Extract<WebEvent, { type: 'verified' }>> {
   const peer = connection.remotePeer.toString()
   const record = await loadPairing(store)
   const token = record?.peerId === peer ? hexToBytes(record.token) : undefined
@@ -98,20 +115,31 @@ async function receiveOnce (node: Libp2p, store: IdbChatStore, opts: WebReceiveO
     }
   }
   let announced = false
-  const duplex = opts.beforeRead === undefined ? streamToDuplex(stream) : gated(streamToDuplex(stream), async () => { await opts.beforeRead?.(machine) })
-  await runReceiver(machine, duplex, {
-    signal: opts.signal,
-    onProgress: () => {
-      onAdvance()
-      // Before the manifest this phone's checkpoint is unread: a resumed transfer must not show 0.
-      if (machine.expected === undefined) return
-      if (!announced) {
-        announced = true
-        opts.onEvent?.({ type: 'manifest', progress: progress(), conversations: machine.expected.conversations.size })
+  // A link that died silently (the old phone crashed or lost its network) is noticed by its silence.
+  // Only waits on the peer count: the gate below (IndexedDB catching up, the debug pause) sits outside.
+  const watch = new StallWatch(STALL_MS, waited =>
+    new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
+  const watched = watch.wrap(streamToDuplex(stream))
+  const duplex = opts.beforeRead === undefined ? watched : gated(watched, async () => { await opts.beforeRead?.(machine) })
+  try {
+    await runReceiver(machine, duplex, {
+      signal: opts.signal,
+      onProgress: () => {
+        // From the manifest on, the sender streams without pause until the end: silence means a dead link.
+        watch.armed = machine.expected !== undefined && !machine.finished
+        onAdvance()
+        // Before the manifest this phone's checkpoint is unread: a resumed transfer must not show 0.
+        if (machine.expected === undefined) return
+        if (!announced) {
+          announced = true
+          opts.onEvent?.({ type: 'manifest', progress: progress(), conversations: machine.expected.conversations.size })
+        }
+        opts.onEvent?.({ type: 'progress', progress: progress() })
       }
-      opts.onEvent?.({ type: 'progress', progress: progress() })
-    }
-  })
+    })
+  } finally {
+    watch.stop()
+  }
   await store.setMeta(PAIRING, undefined)
   const verified = { type: 'verified' as const, summary: machine.summary ?? [], progress: progress() }
   opts.onEvent?.(verified)
