@@ -3,9 +3,10 @@
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, copyStore, ferryOk, killAll, ROOT, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import type { Page } from 'playwright-core'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import { gradientPng } from './png.js'
 import type { FerryDebug } from '../../src/web/main.js'
@@ -39,7 +40,7 @@ async function senderStore (): Promise<string> {
 }
 
 describe.skipIf(skipReason !== undefined)('the browser phone', () => {
-  let browser: Browser
+  const browsers: Browser[] = []
   let web: FerryProcess
   let pageUrl: string
 
@@ -47,15 +48,41 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
     // `ferry web` builds the page when it is missing or stale, then serves it.
     web = spawnFerry(['web', '--port', '0', '--json'], { name: 'web' })
     pageUrl = String((await web.waitEvent('listening', 60_000)).url)
-    browser = await launchChromium()
     mkdirSync(ARTIFACTS, { recursive: true })
   }, 120_000)
 
+  afterEach(async () => {
+    for (const b of browsers.splice(0)) await b.close()
+  })
+
   afterAll(async () => {
-    await browser?.close()
     await killAll()
     cleanupTempDirs()
   })
+
+  /**
+   * The page in a new Chromium with an empty profile (a phone with nothing in IndexedDB), its debug
+   * state, and a wait that reports the page's log and the sender's events on failure.
+   */
+  async function openPage (sender: FerryProcess): Promise<{ page: Page, state: () => Promise<State>, waitState: (what: string, pred: string, timeout?: number) => Promise<State> }> {
+    const browser = await launchChromium()
+    browsers.push(browser)
+    const page = browser.context.pages()[0] ?? await browser.context.newPage()
+    const logs: string[] = []
+    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+    const waitState = async (what: string, pred: string, timeout = 60_000): Promise<State> => {
+      try {
+        await page.waitForFunction(`(() => { const s = window.__ferry?.state(); return s !== undefined && (${pred}) })()`, null, { timeout, polling: 50 })
+      } catch (err) {
+        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
+      }
+      return await state()
+    }
+
+    return { page, state, waitState }
+  }
 
   it('serves the page on localhost', async () => {
     expect(await ferryOk(['web', '--help'])).toMatch(/Usage: ferry web \[--port N\]/)
@@ -74,20 +101,7 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
     const addr = (codeEvent.webrtc as string[])[0]
     expect(addr).toMatch(/\/webrtc-direct\/certhash\//)
 
-    const page = await browser.context.newPage()
-    const logs: string[] = []
-    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
-    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
-    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
-    const waitState = async (what: string, pred: string, timeout = 60_000): Promise<State> => {
-      try {
-        await page.waitForFunction(`(() => { const s = window.__ferry?.state(); return s !== undefined && (${pred}) })()`, null, { timeout, polling: 50 })
-      } catch (err) {
-        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
-      }
-      return await state()
-    }
-
+    const { page, waitState } = await openPage(sender)
     await page.goto(`${pageUrl}?peer=${encodeURIComponent(addr)}`)
     await waitState('idle form', "s.phase === 'idle'")
     expect(await page.inputValue('#addr')).toBe(addr)
@@ -153,6 +167,34 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'browser-phone.png'), fullPage: true })
     const rate = done.rateBytesPerSec ?? 0
     console.log(`browser phone: ${p.totalMessages} messages, ${(p.totalMediaBytes / 1e6).toFixed(2)} MB media; resumed session ${done.sessionSeconds?.toFixed(2)} s at ${(rate / 1e6).toFixed(2)} MB/s; screenshot ${join(ARTIFACTS, 'browser-phone.png')}`)
+    await page.close()
+  })
+  it('carries on when the old phone is killed mid-transfer and started again without the code', async () => {
+    const dir = await senderStore()
+    const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
+    const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
+    const codeEvent = await first.waitEvent('code', 60_000)
+    const { page, waitState } = await openPage(first)
+    await page.goto(`${pageUrl}#${codeEvent.qr as string}`)
+    await waitState('idle form', "s.phase === 'idle'")
+    // The QR payload alone pairs: its code is filled in from the link.
+    await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
+    await page.click('#start')
+    const paused = await waitState('pause mid-transfer', 's.paused')
+    await first.kill9()
+    // Started again without the code: it resumes its pairing and listens where it did (same certificate).
+    const second = spawnFerry(args, { name: 'sender-again' })
+    expect((await second.waitEvent('resuming', 60_000)).addrs).toEqual(codeEvent.addrs)
+    await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+    const done = await waitState('verified after the old phone restarted', "s.phase === 'verified' || s.phase === 'failed'", 90_000)
+    expect(done.error).toBeUndefined()
+    const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    expect(events.some(e => e.type === 'interrupted')).toBe(true)
+    const resumed = events.filter(e => e.type === 'manifest').at(-1)
+    expect(resumed?.progress?.mediaBytes).toBeGreaterThanOrEqual(paused.progress!.mediaBytes)
+    expect(events.filter(e => e.type === 'paired').map(e => e.mode)).toEqual(['code', 'resume'])
+    expect((await second.waitExit(30_000)).code).toBe(0)
+    expect(await page.evaluate(() => (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
     await page.close()
   })
 })
