@@ -319,6 +319,14 @@ export class FerryService implements Startable {
           opts.onEvent?.({ type: 'progress', progress: progress() })
         }
       })
+    } catch (err) {
+      watch.stop()
+      // A refusal went to the sender in an Error frame. Closing the connection while the sender's data is
+      // still unread here makes the kernel reset it, and the reset drops that frame unread on the sender,
+      // which then takes the refusal for a dropped link. So let the sender read it and hang up first.
+      const told = isFerryError(err) && err.code !== ErrorCode.TRUNCATED && err.code !== ErrorCode.CANCELLED && err.code !== ErrorCode.PEER_ERROR
+      if (told) await hungUp(stream, 2000)
+      throw err
     } finally {
       watch.stop()
     }
@@ -327,6 +335,16 @@ export class FerryService implements Startable {
     opts.onEvent?.({ type: 'verified', ...result })
     return result
   }
+}
+
+/** Resolves once the peer has closed or reset `stream`, or after `ms`. */
+async function hungUp (stream: Stream, ms: number): Promise<void> {
+  if (stream.status !== 'open' && stream.status !== 'closing') return
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(timer); stream.removeEventListener('close', done); resolve() }
+    const timer = setTimeout(done, ms)
+    stream.addEventListener('close', done)
+  })
 }
 
 /** The libp2p service factory: `services: { ferry: ferry({ store, storeDir }) }`. */
