@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { ChaosSummary } from './lib/chaos.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
@@ -89,17 +90,6 @@ async function vitest (name: string, files: string[], env: NodeJS.ProcessEnv = {
 }
 
 // ---- chaos and fuzz ----
-
-interface ChaosSummary {
-  rounds: number
-  interruptions: number
-  survived: number
-  lost: number
-  duplicated: number
-  resentBytes: { median: number, max: number }
-  resumeMs: { median: number, max: number }
-  byKind?: Record<string, unknown>
-}
 
 interface FuzzSummary { frames: number, cases: number, distinctErrors: number, errors: Record<string, number>, crashes: number, firstCrash?: { reproduce: string } }
 
