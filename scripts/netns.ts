@@ -1,10 +1,15 @@
 // Manual control of the Wi-Fi testbed (see scripts/lib/netns.ts):
 //
 //   tsx scripts/netns.ts check                          can namespaces be made here, and if not why
-//   tsx scripts/netns.ts up [--phones N]                make a testbed that stays until `down`; prints it as JSON
+//   tsx scripts/netns.ts up [--phones N] [--routed]     make a testbed that stays until `down`; prints it as JSON
+//                                                       (--routed: phone-to-phone traffic goes through the access point)
 //   tsx scripts/netns.ts list                           testbeds on this machine
 //   tsx scripts/netns.ts exec <id> <phone> -- cmd ...   run a command in phone N's namespace (stdio inherited)
 //   tsx scripts/netns.ts shape <id> <phone> [--rate MBIT] [--loss P]   shape phone N's link; no options: clear
+//   tsx scripts/netns.ts link <id> <phone> down|up      the access point drops phone N / takes it back
+//   tsx scripts/netns.ts ip <id> <phone> [ADDR]         give phone N a new address (default: a free one)
+//   tsx scripts/netns.ts relay <id> <phone> <port> [--delay MIN-MAX]   delay TCP to phone N's port through the
+//                                                       access point (routed testbeds; runs until Ctrl-C)
 //   tsx scripts/netns.ts down [<id> | --all]            remove a testbed (or all of them)
 //   tsx scripts/netns.ts cleanup                        remove testbeds left by crashed processes
 import { spawn } from 'node:child_process'
@@ -13,7 +18,8 @@ import {
 } from './lib/netns.js'
 
 function usage (): never {
-  process.stderr.write('usage: netns.ts check | up [--phones N] | list | exec <id> <phone> -- cmd... | shape <id> <phone> [--rate MBIT] [--loss P] | down [<id>|--all] | cleanup\n')
+  process.stderr.write('usage: netns.ts check | up [--phones N] [--routed] | list | exec <id> <phone> -- cmd... | shape <id> <phone> [--rate MBIT] [--loss P] |\n' +
+    '       link <id> <phone> down|up | ip <id> <phone> [ADDR] | relay <id> <phone> <port> [--delay MIN-MAX] | down [<id>|--all] | cleanup\n')
   process.exit(2)
 }
 
@@ -41,8 +47,8 @@ async function main (argv: string[]): Promise<number> {
     }
     case 'up': {
       const phones = Number(flag(args, '--phones') ?? '2')
-      const tb = await createTestbed({ phones, lifetime: 'manual' })
-      process.stdout.write(JSON.stringify({ id: tb.id, bridge: tb.bridgeNs, subnet: `${tb.subnet}.0/24`, phones: tb.phones }, null, 2) + '\n')
+      const tb = await createTestbed({ phones, lifetime: 'manual', routed: args.includes('--routed') })
+      process.stdout.write(JSON.stringify({ id: tb.id, bridge: tb.bridgeNs, subnet: `${tb.subnet}.0/24`, gateway: tb.gateway, phones: tb.phones }, null, 2) + '\n')
       return 0
     }
     case 'list': {
@@ -71,6 +77,34 @@ async function main (argv: string[]): Promise<number> {
       const loss = flag(args, '--loss')
       if (rate === undefined && loss === undefined) await tb.unshape(phone)
       else await tb.shape(phone, { rateMbit: rate !== undefined ? Number(rate) : undefined, loss: loss !== undefined ? Number(loss) : undefined })
+      return 0
+    }
+    case 'link': {
+      if (args.length < 3 || !['down', 'up'].includes(args[2])) usage()
+      const tb = await openTestbed(args[0])
+      const phone = phoneOf(tb, args[1])
+      await (args[2] === 'down' ? tb.linkDown(phone) : tb.linkUp(phone))
+      return 0
+    }
+    case 'ip': {
+      if (args.length < 2) usage()
+      const tb = await openTestbed(args[0])
+      const phone = phoneOf(tb, args[1])
+      const old = phone.ip
+      await tb.setIp(phone, args[2] ?? tb.freeIp())
+      process.stdout.write(`${phone.ns}: ${old} -> ${phone.ip}\n`)
+      return 0
+    }
+    case 'relay': {
+      if (args.length < 3) usage()
+      const tb = await openTestbed(args[0])
+      const phone = phoneOf(tb, args[1])
+      const [lo, hi] = (flag(args, '--delay') ?? '2-5').split('-').map(Number)
+      const relay = await tb.startRelay({ delayMs: [lo, hi ?? lo] })
+      const port = await relay.forward(phone, Number(args[2]))
+      process.stdout.write(`TCP to ${phone.ip}:${args[2]} now goes through the relay (port ${port} in ${tb.bridgeNs}), ${lo}-${hi ?? lo} ms each way; Ctrl-C to stop\n`)
+      await new Promise<void>(resolve => process.once('SIGINT', () => resolve()))
+      await relay.stop()
       return 0
     }
     case 'down': {

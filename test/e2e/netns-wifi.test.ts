@@ -10,6 +10,7 @@ import { checkNetnsSupport, createTestbed, type RelayHandle, type Testbed } from
 import { DelayRelay } from '../../scripts/lib/delay-relay.js'
 import { cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore, type FerryProcess } from './helpers/ferry-cli.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from './helpers/netns-ferry.js'
+import { killFixture } from './helpers/kill-fixture.js'
 
 const support = await checkNetnsSupport()
 if (!support.ok) console.warn(`SKIP netns Wi-Fi tests: ${support.reason ?? ''}`)
@@ -51,6 +52,7 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
   let tb: Testbed
   let relay: RelayHandle
   let source: string
+  let movable: string | undefined
 
   beforeAll(async () => {
     tb = await createTestbed({ phones: 2, routed: true })
@@ -73,6 +75,24 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
     }
     expect(await tb.exec(p1, ['tc', 'qdisc', 'show', 'dev', 'eth0'])).toContain('rate 300Mbit')
     expect(await tb.exec(p1, ['iptables', '-S', 'INPUT'])).toContain('--probability 0.001')
+  })
+
+  it('drops a phone from the access point and takes it back; moves it to a new address with its routes', async () => {
+    const p2 = tb.phones[1]
+    await tb.linkDown(p2)
+    expect(await tb.exec(p2, ['ip', '-o', 'link', 'show', 'eth0'])).toMatch(/NO-CARRIER|LOWERLAYERDOWN/)
+    await tb.linkUp(p2)
+    expect(await tb.exec(p2, ['ip', '-o', 'link', 'show', 'eth0'])).not.toMatch(/NO-CARRIER|LOWERLAYERDOWN/)
+    const old = p2.ip
+    await tb.setIp(p2, tb.freeIp())
+    expect(p2.ip).not.toBe(old)
+    const addrs = await tb.exec(p2, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    expect(addrs).toContain(`inet ${p2.ip}/32`)
+    expect(addrs).not.toContain(`inet ${old}/`)
+    // Removing the old address must not take the routes with it (that cut the phone off for good).
+    const routes = await tb.exec(p2, ['ip', '-4', 'route', 'show'])
+    expect(routes).toContain(`${tb.subnet}.0/24 via ${tb.gateway}`)
+    expect(routes).toContain('224.0.0.0/4 dev eth0')
   })
 
   it('sends a small phone from one namespace to another: mDNS, the code, the relay, verified, exports equal', async () => {
@@ -113,10 +133,15 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
       `${(down / 1e6).toFixed(1)} MB through the relay on ${routes.flatMap(r => r.connections).length} connection(s); sender code-to-verified ${secs.toFixed(1)} s`)
   }, 180_000)
 
-  /** Starts a transfer and resolves once the receiver reports a quarter of the media, with both processes. */
+  /**
+   * Starts a transfer of a smaller phone on a slower link (24 Mbit/s: a weak signal), so that a fault
+   * lands mid-transfer, and resolves once the receiver reports a quarter of the media.
+   */
   async function transferUnderWay (): Promise<{ sender: FerryProcess, receiver: FerryProcess, target: string }> {
     const [p1, p2] = tb.phones
-    const store = copyStore(source)
+    movable ??= await killFixture({ messages: 2000, textBytes: 600, mediaFiles: 3, mediaBytes: 1_500_000 })
+    await tb.shape(p1, { rateMbit: 24 })
+    const store = copyStore(movable)
     const target = newStorePath()
     const code = `${randomInt(100, 1000)}-${randomInt(1000, 10000)}-${randomInt(1000, 10000)}`
     const sender = spawnFerryIn(tb, p1, senderArgs(store, { code }), 'sender')
@@ -131,7 +156,7 @@ describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () =
     const [rExit, sExit] = await Promise.all([receiver.waitExit(120_000), sender.waitExit(120_000)])
     expect(rExit.code, receiver.describe()).toBe(0)
     expect(sExit.code, sender.describe()).toBe(0)
-    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    expect(await exportStore(target) === await exportStore(movable!)).toBe(true)
   }
 
   it('the sender moves to a new address mid-transfer: the receiver finds it again by mDNS and resumes', async () => {
