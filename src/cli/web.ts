@@ -41,6 +41,21 @@ export async function serveDir (dir: string, port: number, host = '127.0.0.1'): 
   return { server, url: `http://${host}:${actual}/` }
 }
 
+/** The page's bundle, built first when missing or stale (esbuild is a dev dependency: say so when it is absent). */
+async function buildIfNeeded (): Promise<{ outDir: string, built: boolean, ms: number }> {
+  let build: typeof import('../web/build.js')
+  try {
+    build = await import('../web/build.js')
+  } catch (err) {
+    throw new FerryError(ErrorCode.INTERNAL, `cannot build the browser phone: esbuild is missing (npm install, with dev dependencies): ${(err as Error).message}`)
+  }
+  try {
+    return await build.ensureWebBuilt()
+  } catch (err) {
+    throw new FerryError(ErrorCode.INTERNAL, `cannot build the browser phone: ${(err as Error).message}`)
+  }
+}
+
 const web: Command = {
   name: 'web',
   summary: 'serve the browser phone (receive a history into a web page) on localhost',
@@ -71,8 +86,7 @@ Stop it with Ctrl-C.`,
   async run (args) {
     const port = integerFlag(args, 'port', 8080)
     if (port > 65535) throw new FerryError(ErrorCode.BAD_INPUT, `--port must be at most 65535, got ${port}`)
-    const { ensureWebBuilt } = await import('../web/build.js')
-    const built = await ensureWebBuilt()
+    const built = await buildIfNeeded()
     const { server, url } = await serveDir(built.outDir, port)
     if (args.values.json === true) {
       process.stdout.write(JSON.stringify({ event: 'listening', url, built: built.built }) + '\n')
