@@ -7,6 +7,7 @@
 // MB/s is the bytes the sender writes on the transfer stream (frames and their length prefixes,
 // counted exactly by wire-bytes.ts) over the time from 'paired' to 'verified' on the receiver; media
 // MB/s is the media bytes over the same time. Process start and pairing are reported apart.
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -58,6 +59,9 @@ async function seeded (): Promise<string> {
 }
 
 async function transfer (source: string, transport: Kind, n: number): Promise<Run> {
+  // Dirty pages of the seeding or the previous run would throttle this run's receiver to the disk's
+  // pace (the first run after seeding the media profile came out at half speed): write them out first.
+  execFileSync('sync')
   const target = join(tempDir(`target-${transport}`), 'phone')
   // The receiver saves nothing in the sender's store but a pairing record, which a verified transfer removes.
   const code = `654-0000-${String(1000 + n).padStart(4, '0')}`
