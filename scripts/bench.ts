@@ -265,6 +265,8 @@ interface PhonesResult {
   /** Media bytes over the time after the messages were all in. */
   mediaMBPerSec: number
   rssMiB: { sender: number, receiver: number }
+  /** CPU seconds of each whole process (start to exit, including node + tsx start-up, ~1 s each). */
+  cpuSec: { sender: number, receiver: number }
   peakFds: { sender: number, receiver: number }
   /** The transfer ('paired' to 'verified'), in ms after each process was spawned: where to read its CPU profile. */
   transferWindow: { sender: [number, number], receiver: [number, number] }
@@ -300,6 +302,7 @@ async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: 
       phase,
       mediaMBPerSec: mb(p.mediaBytes, verified.t - paired.t - phase.timeToChatsMs),
       rssMiB: { sender: sender.rss(), receiver: receiver.rss() },
+      cpuSec: { sender: sender.cpu(), receiver: receiver.cpu() },
       peakFds: { sender: sender.fds(), receiver: receiver.fds() },
       transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] }
     }
@@ -372,7 +375,7 @@ async function oneRun (i: number): Promise<void> {
   bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ` +
-    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
+    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
   if (values.wifi === true) await setUpWifi()
@@ -434,13 +437,16 @@ const summary = {
     mediaMBPerSec: r1(median(cli.map(r => r.mediaMBPerSec))),
     overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),
     peakRssMiB: { sender: median(cli.map(r => r.rssMiB.sender)), receiver: median(cli.map(r => r.rssMiB.receiver)) },
+    cpuSec: { sender: median(cli.map(r => r.cpuSec.sender)), receiver: median(cli.map(r => r.cpuSec.receiver)) },
+    cpuSecPerGB: { sender: r2(median(cli.map(r => r.cpuSec.sender)) / (wire.total / 1e9)), receiver: r2(median(cli.map(r => r.cpuSec.receiver)) / (wire.total / 1e9)) },
     peakFds: { sender: Math.max(...cli.map(r => r.peakFds.sender)), receiver: Math.max(...cli.map(r => r.peakFds.receiver)) }
   },
   bareLibp2p: {
     transferMs: Math.round(median(bare.map(b => b.transferMs))),
     dialMs: Math.round(median(bare.map(b => b.dialMs))),
     MBPerSec: r1(bareMed),
-    peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) }
+    peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) },
+    cpuSec: { writer: median(bare.map(b => b.cpuSec.writer)), reader: median(bare.map(b => b.cpuSec.reader)) }
   },
   rawSocket: {
     transferMs: Math.round(median(raw.map(b => b.transferMs))),

@@ -10,6 +10,8 @@ export interface BaselineResult {
   dialMs: number
   mbPerSec: number
   rssMiB: { writer: number, reader: number }
+  /** CPU seconds of each whole process (with node + tsx start-up). */
+  cpuSec: { writer: number, reader: number }
 }
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url))
@@ -42,7 +44,8 @@ async function pair (script: string, serveArgs: string[], fetchArgs: (listening:
       transferMs: done.transferMs as number,
       dialMs: done.dialMs as number,
       mbPerSec: done.mbPerSec as number,
-      rssMiB: { writer: writer.rss(), reader: reader.rss() }
+      rssMiB: { writer: writer.rss(), reader: reader.rss() },
+      cpuSec: { writer: writer.cpu(), reader: reader.cpu() }
     }
   } finally {
     writer.kill()

@@ -63,6 +63,24 @@ export function watchRss (pid: number): () => number {
   return () => { read(); clearInterval(t); return Math.round(peak) }
 }
 
+/**
+ * CPU seconds (user + system) a process has used, read from /proc/<pid>/stat while it runs: on a shared
+ * machine, wall-clock MB/s moves with everyone else's load, CPU per byte much less.
+ */
+export function watchCpu (pid: number): () => number {
+  let last = 0
+  const read = (): void => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      last = (Number(f[11]) + Number(f[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {}
+  }
+  read()
+  const t = setInterval(read, 50)
+  t.unref()
+  return () => { read(); clearInterval(t); return Math.round(last * 100) / 100 }
+}
+
 /** Peak number of open file descriptors of a process (`self` for this one), sampled every 200 ms. */
 export function watchFds (pid: number | 'self'): () => number {
   let peak = 0
@@ -89,6 +107,8 @@ export interface Child {
   rss: () => number
   /** Peak open file descriptors so far. */
   fds: () => number
+  /** CPU seconds used so far (stops sampling once called after exit; the last 50 ms may be missed). */
+  cpu: () => number
   kill: () => void
 }
 
@@ -112,6 +132,7 @@ export function spawnNode (args: string[], o: ChildOptions): Child {
   const pid = child.pid as number
   const rss = watchRss(pid)
   const fds = watchFds(pid)
+  const cpu = watchCpu(pid)
   const events: Event[] = []
   let waiters: Array<() => void> = []
   const wake = (): void => { const w = waiters; waiters = []; for (const f of w) f() }
@@ -138,7 +159,7 @@ export function spawnNode (args: string[], o: ChildOptions): Child {
       clearTimeout(timer)
       live.delete(child)
       exited = true
-      rss(); fds()
+      rss(); fds(); cpu()
       wake()
       if (e === undefined) resolve(); else reject(e)
     }
@@ -167,6 +188,7 @@ export function spawnNode (args: string[], o: ChildOptions): Child {
     done,
     rss,
     fds,
+    cpu,
     kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
   }
 }
