@@ -6,7 +6,7 @@
 // its own process, its output kept in a log file; the end is ONE table of figures, and the exit code is
 // 1 if anything failed, lost or duplicated. --quick runs the small counts `npm test` uses.
 import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +30,7 @@ const seed = values.seed ?? String(Math.floor(Math.random() * 2 ** 31))
 const logs = mkdtempSync(join(tmpdir(), 'ferry-gauntlet-'))
 
 /** The suites each part runs (paths from the project root). */
-const NETNS_SUITES = ['test/e2e/netns-harness.test.ts', 'test/e2e/netns-mdns.test.ts', 'test/e2e/netns-wifi.test.ts']
+const NETNS_SUITES = readdirSync(join(ROOT, 'test/e2e')).filter(f => /^netns-.*\.test\.ts$/.test(f)).map(f => `test/e2e/${f}`)
 const HOSTILE_SUITES = [
   'test/e2e/hostile-sender.test.ts', 'test/e2e/hostile-receiver.test.ts', 'test/e2e/hostile-pairing.test.ts',
   'test/e2e/pairing-code.test.ts', 'test/protocol/hostile-sender.test.ts'
