@@ -8,11 +8,12 @@
 // pairing record stays valid.
 import 'reflect-metadata' // @peculiar/x509 (tsyringe) needs it loaded first
 import { createHash, webcrypto } from 'node:crypto'
-import { readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { BasicConstraintsExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509'
 import type { TransportCertificate } from '@libp2p/webrtc'
 import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
+import { pairingPath } from './pairing-file.js'
 
 const FILE = 'webrtc-cert.json'
 /** As @libp2p/webrtc's default: 14 days, renewed (here: at the next start) within a day of expiry. */
@@ -54,14 +55,17 @@ export async function createCertificate (lifespanMs = CERT_LIFESPAN_MS): Promise
   }
 }
 
-/** The stored certificate if it is readable, consistent and not about to expire; undefined otherwise. */
-export function readCertificate (storeDir: string, now = Date.now()): TransportCertificate | undefined {
+/**
+ * The stored certificate if it is readable, consistent and not about to expire (within `renewWithinMs`);
+ * undefined otherwise.
+ */
+export function readCertificate (storeDir: string, now = Date.now(), renewWithinMs = CERT_RENEW_WITHIN_MS): TransportCertificate | undefined {
   let stored: TransportCertificate
   try {
     stored = JSON.parse(readFileSync(certPath(storeDir), 'utf8')) as TransportCertificate
     if (typeof stored.privateKey !== 'string' || typeof stored.pem !== 'string' || typeof stored.certhash !== 'string') return undefined
     const cert = new X509Certificate(stored.pem)
-    if (cert.notAfter.getTime() - CERT_RENEW_WITHIN_MS < now) return undefined
+    if (cert.notAfter.getTime() - renewWithinMs < now) return undefined
     // A hand-edited or mixed-up file would advertise a hash the listener cannot serve.
     if (certhashOf(new Uint8Array(cert.rawData)) !== stored.certhash) return undefined
   } catch {
@@ -73,10 +77,11 @@ export function readCertificate (storeDir: string, now = Date.now()): TransportC
 /**
  * The certificate kept in the store, or a new one saved there (replacing one that is damaged or
  * expiring, which changes the certhash: receivers then learn the new address from the QR payload or
- * mDNS).
+ * mDNS). While a pairing is under way (pairing.json) an expiring one is kept until it actually
+ * expires: the paired receiver has its certhash saved and would not find a renewed one.
  */
 export async function loadOrCreateCertificate (storeDir: string): Promise<TransportCertificate> {
-  const existing = readCertificate(storeDir)
+  const existing = readCertificate(storeDir, Date.now(), existsSync(pairingPath(storeDir)) ? 0 : CERT_RENEW_WITHIN_MS)
   if (existing !== undefined) return existing
   const cert = await createCertificate()
   const path = certPath(storeDir)

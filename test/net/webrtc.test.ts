@@ -1,7 +1,7 @@
 // WebRTC (webrtc-direct) as Ferry uses it: transport choice, the certificate kept in the store, and
 // two nodes in one process talking over it on loopback with no ICE servers.
 import { createHash } from 'node:crypto'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -10,7 +10,8 @@ import { dialableAddresses } from '../../src/net/addresses.js'
 import {
   addressesToDial, choiceCovering, defaultListen, kindOf, kindsNeeded, parseIceServers, parseTransport, pickOffered
 } from '../../src/net/transports.js'
-import { certPath, certhashOf, loadOrCreateCertificate, readCertificate } from '../../src/net/webrtc-cert.js'
+import { certPath, certhashOf, createCertificate, loadOrCreateCertificate, readCertificate } from '../../src/net/webrtc-cert.js'
+import { pairingPath } from '../../src/net/pairing-file.js'
 import { buildQrPayload, parseQrPayload } from '../../src/pairing/qr-payload.js'
 import { parseCode } from '../../src/pairing/code.js'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -120,6 +121,19 @@ describe('the webrtc-direct certificate', () => {
     await loadOrCreateCertificate(dir)
     expect(readCertificate(dir, Date.now() + 13.5 * 24 * 3600_000)).toBeUndefined()
     expect(readCertificate(dir, Date.now() + 12 * 24 * 3600_000)).toBeDefined()
+    // Mid-transfer (a pairing record), kept until it really expires: the receiver saved its certhash.
+    expect(readCertificate(dir, Date.now() + 13.5 * 24 * 3600_000, 0)).toBeDefined()
+    expect(readCertificate(dir, Date.now() + 14.1 * 24 * 3600_000, 0)).toBeUndefined()
+  })
+
+  it('one within a day of expiry is replaced at start, unless a pairing is under way', async () => {
+    const dir = tempDir('ferry-cert-')
+    const expiring = await createCertificate(12 * 3600_000)
+    writeFileSync(certPath(dir), JSON.stringify(expiring))
+    writeFileSync(pairingPath(dir), '{}')
+    expect((await loadOrCreateCertificate(dir)).certhash).toBe(expiring.certhash)
+    rmSync(pairingPath(dir))
+    expect((await loadOrCreateCertificate(dir)).certhash).not.toBe(expiring.certhash)
   })
 })
 
