@@ -76,7 +76,12 @@ class App {
   private prefillFromUrl (): void {
     // The QR payload goes in the fragment (#ferry://pair?...): it holds the code's secret, and a
     // fragment is never sent to the server.
-    const hash = decodeURIComponent(location.hash.slice(1))
+    // As pasted, or percent-encoded whole by a link; never decoded twice (the payload has escapes of its own).
+    const raw = location.hash.slice(1)
+    let hash = raw
+    if (!raw.toLowerCase().startsWith('ferry://')) {
+      try { hash = decodeURIComponent(raw) } catch {}
+    }
     if (hash.toLowerCase().startsWith('ferry://pair?')) {
       this.view.prefill({ addr: hash })
       return
