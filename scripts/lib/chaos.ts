@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestbed, type Phone, type RelayHandle, type Testbed } from './netns.js'
 import { Rng } from '../../src/sim/prng.js'
-import { copyStore, median, newStorePath, tempDir, type FerryJsonEvent, type FerryProcess } from '../../test/e2e/helpers/ferry-cli.js'
+import { copyStore, median, newStorePath, type FerryJsonEvent, type FerryProcess } from '../../test/e2e/helpers/ferry-cli.js'
 import { exportText } from '../../test/helpers/stores.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { killFixture, type KillFixtureShape } from '../../test/e2e/helpers/kill-fixture.js'
@@ -179,7 +179,6 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
   const [senderPhone, receiverPhone] = tb.phones
   const started = performance.now()
   const since = Date.now()
-  const dir = tempDir(`ferry-chaos-${plan.round}-`)
   const store = copyStore(env.source)
   const target = newStorePath()
   const code = `${100 + plan.rng.int(900)}-${1000 + plan.rng.int(9000)}-${1000 + plan.rng.int(9000)}`
@@ -254,7 +253,6 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
     result.error ??= `cannot read the receiver's store: ${(err as Error).message}`
   }
   result.ms = Math.round(performance.now() - started)
-  rmSync(dir, { recursive: true, force: true })
   rmSync(join(store, '..'), { recursive: true, force: true })
   rmSync(join(target, '..'), { recursive: true, force: true })
   return result
