@@ -62,8 +62,9 @@ export interface ChatStoreWriter {
   /** Messages written by a transfer, in canonical order: what the receiver verifies against Done. */
   transferMessages(transfer: number, conversation: string): Iterable<Message>
   /**
-   * Forgets a transfer's progress after its verification failed: clears the cursor and count and untags
-   * its messages, so the next attempt sends everything again and upserts overwrite whatever was wrong.
+   * Undoes a transfer that was refused (verification failed, a lying or broken sender): clears its cursor
+   * and count, deletes the messages it wrote and puts back the ones it overwrote, in one transaction, so
+   * nothing a refused sender sent stays in the history and the next attempt starts from the beginning.
    */
   resetTransfer(transfer: number): void
   /** Marks the transfer verified. */

@@ -3,7 +3,8 @@ import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageS
 // The layout of history.db and the one place that maps its rows to the chat model and back.
 // SQL NULL is the model's "absent": a column is NULL exactly when the field is undefined, and "" stays "".
 
-export const SCHEMA_VERSION = 1
+// 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
+export const SCHEMA_VERSION = 2
 
 // WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
 // and no hidden rowid b-tree is kept alongside. transfers keeps a rowid: its local integer id is what tags
@@ -55,6 +56,36 @@ CREATE TABLE IF NOT EXISTS messages (
 
 -- The canonical order; every message read walks it.
 CREATE INDEX IF NOT EXISTS messages_order ON messages (conversation, ts, id);
+
+-- What a transfer overwrote, kept until it is verified. A transfer that fails verification (a lying or
+-- broken sender) is undone: its rows are deleted and these put back, so the history is as it was before
+-- it. Only updates of rows the transfer did not write itself land here: a fresh store pays nothing.
+CREATE TABLE IF NOT EXISTS overwritten (
+  owner INTEGER NOT NULL, -- transfers.id of the transfer that overwrote the row
+  conversation TEXT NOT NULL,
+  id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT,
+  media TEXT,
+  duration_ms INTEGER,
+  lat REAL,
+  lon REAL,
+  label TEXT,
+  reply_to TEXT,
+  status TEXT,
+  xfer INTEGER,
+  PRIMARY KEY (owner, conversation, id)
+) WITHOUT ROWID;
+
+-- OR IGNORE: the first version a transfer overwrote is the one to restore.
+CREATE TRIGGER IF NOT EXISTS keep_overwritten BEFORE UPDATE ON messages
+WHEN new.xfer IS NOT NULL AND new.xfer IS NOT old.xfer
+BEGIN
+  INSERT OR IGNORE INTO overwritten (owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer)
+  VALUES (new.xfer, old.conversation, old.id, old.sender, old.ts, old.kind, old.text, old.media, old.duration_ms, old.lat, old.lon, old.label, old.reply_to, old.status, old.xfer);
+END;
 
 CREATE TABLE IF NOT EXISTS transfers (
   id INTEGER PRIMARY KEY,

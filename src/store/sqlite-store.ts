@@ -146,6 +146,13 @@ export class SqliteChatStore implements ChatStore {
     if (version > SCHEMA_VERSION) {
       throw new FerryError(ErrorCode.STORE, `${dir} was written by a newer Ferry (schema ${version}, this one knows ${SCHEMA_VERSION})`)
     }
+    if (version < SCHEMA_VERSION) {
+      // Every change so far only adds tables and triggers (IF NOT EXISTS), so upgrading is running the schema.
+      db.transaction(() => {
+        db.exec(SCHEMA)
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
+      }).immediate()
+    }
     return meta.store_id
   }
 
@@ -430,21 +437,27 @@ export class SqliteChatStore implements ChatStore {
   }
 
   /**
-   * Forgets a transfer's progress so its next session starts over: for a transfer whose verification
-   * failed, where resuming after the cursor would only re-verify the same wrong rows. Its rows stay (an
-   * honest re-send overwrites them) but lose the transfer's tag, so they no longer count as its own.
+   * Undoes a refused transfer so its next session starts over (resuming after the cursor would only
+   * re-verify the same wrong rows), and so nothing a lying or broken sender wrote stays in the history.
    */
   resetTransfer (transfer: number): void {
     this.transaction(() => {
-      this.stmt('UPDATE messages SET xfer = NULL WHERE xfer = ?').run(transfer)
+      // Undo the transfer: delete what it wrote, put back what it overwrote (kept by the keep_overwritten
+      // trigger). A row another transfer has taken over since stays theirs (OR IGNORE).
+      this.stmt('DELETE FROM messages WHERE xfer = ?').run(transfer)
+      this.stmt(`INSERT OR IGNORE INTO messages (${MESSAGE_COLUMNS}, xfer) SELECT ${MESSAGE_COLUMNS}, xfer FROM overwritten WHERE owner = ?`).run(transfer)
+      this.stmt('DELETE FROM overwritten WHERE owner = ?').run(transfer)
       this.stmt(`UPDATE transfers SET cursor_conversation = NULL, cursor_ts = NULL, cursor_id = NULL, messages = 0,
         state = 'receiving', updated_at = ? WHERE id = ?`).run(Date.now(), transfer)
     })
   }
 
   finishTransfer (transfer: number): void {
-    this.guard('finishing the transfer', () =>
-      this.stmt("UPDATE transfers SET state = 'verified', updated_at = ? WHERE id = ?").run(Date.now(), transfer))
+    // Verified: what it overwrote is history now.
+    this.transaction(() => {
+      this.stmt("UPDATE transfers SET state = 'verified', updated_at = ? WHERE id = ?").run(Date.now(), transfer)
+      this.stmt('DELETE FROM overwritten WHERE owner = ?').run(transfer)
+    })
   }
 
   // ---- partial media -------------------------------------------------------------------------------

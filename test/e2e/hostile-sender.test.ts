@@ -146,10 +146,8 @@ describe('a hostile sender over libp2p against a real `ferry receive`', () => {
     }, 90_000)
   }
 
-  // Known weakness, recorded so its fix shows up here: a refused session's rows are only untagged
-  // (src/store resetTransfer), so the forged messages stay in the history, shown as ordinary messages,
-  // until an honest transfer overwrites them. When this starts passing, make it a plain `it`.
-  it.fails('KNOWN WEAKNESS: a refused transfer\'s forged messages stay in the history and its export', async () => {
+  // A refused transfer is undone (src/store resetTransfer): nothing the liar wrote stays in the history.
+  it('a refused transfer\'s forged messages do not stay in the history or its export', async () => {
     const liar = await hostile(lyingSender(source, onBatch(b => [{ batch: { messages: b.messages.map(m => ({ ...m, sender: 'mallory' })) } }]), { batchBytes: 8 * 1024 }))
     const target = newStorePath()
     await expectRefused(startReceiver(target, { code: CODE, peer: liar.addr }), 'DIGEST_MISMATCH', target)

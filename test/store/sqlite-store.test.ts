@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { compareKeys, keyOf, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
@@ -278,7 +279,7 @@ describe('transfers', () => {
     s.close()
   })
 
-  it('starts a transfer over after a reset, untagging what it wrote', () => {
+  it('starts a transfer over after a reset, undoing what it wrote', () => {
     const s = openStore()
     const cp = s.openTransfer(tid, 'src', {})
     s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
@@ -287,9 +288,49 @@ describe('transfers', () => {
     expect(again).toMatchObject({ transfer: cp.transfer, messages: 0, state: 'receiving' })
     expect(again.cursor).toBeUndefined()
     expect([...s.transferMessages(cp.transfer, 'c1')]).toEqual([])
-    expect(s.stats().messages).toBe(3) // the rows stay until a re-send overwrites them
+    expect(s.stats().messages).toBe(0) // what a refused transfer wrote is gone, not left behind untagged
     s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
     expect(s.openTransfer(tid, 'src', {}).messages).toBe(3)
+    s.close()
+  })
+
+  it('puts back the rows a refused transfer overwrote, and forgets them once a transfer is verified', () => {
+    const s = openStore()
+    const mine = { ...messages[0], text: 'as it was on this phone' }
+    s.putMessages([mine])
+    const earlier = s.openTransfer(new Uint8Array(16).fill(9), 'elsewhere', {})
+    const theirs = { ...messages[1], text: 'from an earlier, verified transfer' }
+    s.commitBatch(earlier.transfer, [theirs], keyOf(theirs))
+    s.finishTransfer(earlier.transfer)
+
+    const cp = s.openTransfer(tid, 'src', {})
+    const forged = messages.slice(0, 3).map(m => ({ ...m, text: 'forged' }))
+    s.commitBatch(cp.transfer, forged.slice(0, 2), keyOf(forged[1]))
+    s.commitBatch(cp.transfer, forged, keyOf(forged[2])) // a resumed re-send must not save its own rows
+    s.resetTransfer(cp.transfer)
+    expect([...s.messages()]).toEqual([mine, theirs])
+    expect([...s.transferMessages(earlier.transfer, theirs.conversation)]).toEqual([theirs])
+
+    // Verified, the overwrite stands and nothing is kept to restore.
+    s.commitBatch(cp.transfer, forged, keyOf(forged[2]))
+    s.finishTransfer(cp.transfer)
+    s.resetTransfer(cp.transfer)
+    expect([...s.messages()]).toEqual([])
+    s.close()
+  })
+
+  it('upgrades a schema-1 store (no undo table) when it opens it', () => {
+    const dir = tempDir()
+    openStore(dir).close()
+    const raw = new Database(join(dir, 'history.db'))
+    raw.exec("DROP TRIGGER keep_overwritten; DROP TABLE overwritten; UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    raw.close()
+    const s = openStore(dir)
+    s.putMessages([messages[0]])
+    const cp = s.openTransfer(tid, 'src', {})
+    s.commitBatch(cp.transfer, [{ ...messages[0], text: 'forged' }], keyOf(messages[0]))
+    s.resetTransfer(cp.transfer)
+    expect([...s.messages()]).toEqual([messages[0]])
     s.close()
   })
 
