@@ -6,6 +6,10 @@ import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageS
 // 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
 export const SCHEMA_VERSION = 2
 
+// A message's fields after its key, shared by messages and the overwritten rows kept to undo a transfer.
+const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
+  duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,`
+
 // WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
 // and no hidden rowid b-tree is kept alongside. transfers keeps a rowid: its local integer id is what tags
 // messages (a small integer per row rather than a 16-byte blob).
@@ -39,17 +43,7 @@ CREATE TABLE IF NOT EXISTS media (
 CREATE TABLE IF NOT EXISTS messages (
   conversation TEXT NOT NULL,
   id TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  text TEXT,
-  media TEXT,
-  duration_ms INTEGER,
-  lat REAL,
-  lon REAL,
-  label TEXT,
-  reply_to TEXT,
-  status TEXT,
+  ${MESSAGE_FIELDS}
   xfer INTEGER, -- transfers.id of the transfer that last wrote the row; NULL when written locally
   PRIMARY KEY (conversation, id)
 ) WITHOUT ROWID;
@@ -64,17 +58,7 @@ CREATE TABLE IF NOT EXISTS overwritten (
   owner INTEGER NOT NULL, -- transfers.id of the transfer that overwrote the row
   conversation TEXT NOT NULL,
   id TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  text TEXT,
-  media TEXT,
-  duration_ms INTEGER,
-  lat REAL,
-  lon REAL,
-  label TEXT,
-  reply_to TEXT,
-  status TEXT,
+  ${MESSAGE_FIELDS}
   xfer INTEGER,
   PRIMARY KEY (owner, conversation, id)
 ) WITHOUT ROWID;
