@@ -365,7 +365,7 @@ async function startRelayProcess (tb: Testbed, gateway: string, opts: DelayRelay
   await ready
   const forwards: Array<{ phone: Phone, port: number, relayPort: number }> = []
   const rule = (op: '-A' | '-D', ip: string, port: number, relayPort: number): string[] =>
-    ['ip', 'netns', 'exec', tb.bridgeNs, 'iptables', '-t', 'nat', op, 'PREROUTING', '-i', 'br0', '-d', ip, '-p', 'tcp',
+    ['ip', 'netns', 'exec', tb.bridgeNs, 'iptables', '-w', '-t', 'nat', op, 'PREROUTING', '-i', 'br0', '-d', ip, '-p', 'tcp',
       '--dport', String(port), '-j', 'REDIRECT', '--to-ports', String(relayPort)]
   await ensureTool('iptables', 'iptables')
   return {
@@ -502,9 +502,10 @@ async function applyShape (phone: Phone, shape: ShapeOptions): Promise<void> {
   if (shape.loss !== undefined) {
     if (!(shape.loss >= 0 && shape.loss < 1)) throw new NetnsError(`loss must be in [0, 1), not ${shape.loss}`)
     await ensureTool('iptables', 'iptables')
-    await sh(inNs(['iptables', '-F', 'INPUT']))
+    // -w: parallel test files change rules in their own namespaces at once; wait for the lock, do not fail.
+    await sh(inNs(['iptables', '-w', '-F', 'INPUT']))
     if (shape.loss > 0) {
-      await sh(inNs(['iptables', '-A', 'INPUT', '-i', phone.ifname, '-m', 'statistic', '--mode', 'random',
+      await sh(inNs(['iptables', '-w', '-A', 'INPUT', '-i', phone.ifname, '-m', 'statistic', '--mode', 'random',
         '--probability', String(shape.loss), '-j', 'DROP']))
     }
   }
@@ -513,6 +514,6 @@ async function applyShape (phone: Phone, shape: ShapeOptions): Promise<void> {
 async function clearShape (phone: Phone): Promise<void> {
   await sh(['ip', 'netns', 'exec', phone.ns, 'tc', 'qdisc', 'del', 'dev', phone.ifname, 'root']).catch(() => {})
   if (await hasCommand('iptables')) {
-    await sh(['ip', 'netns', 'exec', phone.ns, 'iptables', '-F', 'INPUT']).catch(() => {})
+    await sh(['ip', 'netns', 'exec', phone.ns, 'iptables', '-w', '-F', 'INPUT']).catch(() => {})
   }
 }
