@@ -47,9 +47,13 @@ export function buildManifest (source: ChatStoreReader, selection: Selection): M
   }
 }
 
-/** Splits a manifest into frames of about `frameBytes`; the first carries the header, the last has more = false. */
-export function manifestFrames (m: ManifestData, frameBytes: number): EncodedFrame[] {
-  const frames: EncodedFrame[] = []
+/**
+ * Splits a manifest into frames of about `frameBytes`; the first carries the header, the last has more =
+ * false. Lazily: the sender encodes a frame when the link takes it, so a 138,207-file manifest is never
+ * held encoded whole (it was, with its wire objects, ~150 MiB of the large profile's sender peak).
+ */
+export function * manifestFrames (m: ManifestData, frameBytes: number): Generator<EncodedFrame> {
+  const ready: EncodedFrame[] = []
   let cur: ferry.Manifest.$Properties = {
     transferId: m.transferId,
     sourceId: m.sourceId,
@@ -63,7 +67,7 @@ export function manifestFrames (m: ManifestData, frameBytes: number): EncodedFra
   let size = 0
   const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
     if (size + entrySize > frameBytes && size > 0) {
-      frames.push(encodeFrame({ manifest: { ...cur, more: true } }))
+      ready.push(encodeFrame({ manifest: { ...cur, more: true } }))
       cur = { contacts: [], conversations: [], media: [] }
       size = 0
     }
@@ -73,15 +77,17 @@ export function manifestFrames (m: ManifestData, frameBytes: number): EncodedFra
   for (const c of m.contacts) {
     const w = contactToWire(c)
     add('contacts', w, ferry.Contact.encode(w).len)
+    yield * ready.splice(0)
   }
   for (const { conversation, messageCount } of m.conversations) {
     const w = conversationToWire(conversation, messageCount)
     add('conversations', w, ferry.Conversation.encode(w).len)
+    yield * ready.splice(0)
   }
   for (const md of m.media) {
     const w = { sha256: md.sha256, size: md.size, mime: md.mime, missing: md.missing }
     add('media', w, ferry.MediaInfo.encode(w).len)
+    yield * ready.splice(0)
   }
-  frames.push(encodeFrame({ manifest: { ...cur, more: false } }))
-  return frames
+  yield encodeFrame({ manifest: { ...cur, more: false } })
 }

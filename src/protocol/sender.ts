@@ -55,6 +55,8 @@ export class SenderMachine {
   private readonly opts: TransferOptions
   private readonly agent: string
   private readonly outbox: EncodedFrame[] = []
+  /** The manifest's frames, encoded one at a time as poll() is asked for them. */
+  private manifestOut?: Iterator<EncodedFrame>
   private messages?: Iterator<Message>
   private lookahead?: Message
   private readonly digests = new Map<string, ConversationDigest>()
@@ -117,6 +119,12 @@ export class SenderMachine {
   poll (): EncodedFrame | undefined {
     const queued = this.outbox.shift()
     if (queued !== undefined) return queued
+    if (this.manifestOut !== undefined) {
+      // Not data: manifest frames do not count against the window (the receiver acknowledges data only).
+      const r = this.manifestOut.next()
+      if (r.done !== true) return r.value
+      this.manifestOut = undefined
+    }
     if (this.state !== 'messages' && this.state !== 'media') return undefined
     if (this.progress.bytesSent - this.progress.bytesAcked >= this.opts.windowBytes) return undefined
     const frame = this.state === 'messages' ? this.nextMessageFrame() : this.nextMediaFrame()
@@ -140,7 +148,7 @@ export class SenderMachine {
     this.manifest = buildManifest(this.source, selection)
     this.progress.totalMessages = this.manifest.totalMessages
     this.progress.totalMediaBytes = this.manifest.totalMediaBytes
-    this.outbox.push(...manifestFrames(this.manifest, this.opts.batchBytes))
+    this.manifestOut = manifestFrames(this.manifest, this.opts.batchBytes)
     this.state = 'resume'
   }
 
