@@ -7,7 +7,11 @@ import { deleteDb, done, entries, openDb, request, STORES } from './idb.js'
 
 type Hasher = ReturnType<typeof sha256Hash.create>
 
-interface StoredMessage { m: Message, xfer: number | null }
+/**
+ * `prior`: the version a transfer overwrote (the row another transfer, or none, had written), kept until
+ * that transfer is verified, so a refused one can be undone like SQLite's (the overwritten table).
+ */
+interface StoredMessage { m: Message, xfer: number | null, prior?: { m: Message, xfer: number | null } }
 interface StoredTransfer extends TransferCheckpoint { transferId: Uint8Array, sourceId: string, selection: Selection }
 /** A media file in the store: `complete` once verified and promoted, a partial file (part) before. */
 interface StoredFile { length: number, complete: boolean }
@@ -330,7 +334,12 @@ export class IdbChatStore implements ChatStore {
     for (const m of messages) if (prev === undefined || compareKeys(m, prev) > 0) added++
     const next = prev !== undefined && compareKeys(cursor, prev) <= 0 ? prev : { conversation: cursor.conversation, ts: cursor.ts, id: cursor.id }
     const updated: StoredTransfer = { ...t, cursor: next, messages: t.messages + added }
-    const rows = messages.map(m => ({ m, xfer: transfer }))
+    const rows = messages.map((m): StoredMessage => {
+      const old = this.messageMap.get(m.conversation)?.get(m.id)
+      // The first version this transfer overwrote is the one to restore; its own re-sends keep it.
+      const prior = old === undefined ? undefined : old.xfer === transfer ? old.prior : { m: old.m, xfer: old.xfer }
+      return prior === undefined ? { m, xfer: transfer } : { m, xfer: transfer, prior }
+    })
     // Counted towards the backlog too (roughly: ids, keys and text), so message batches are paced as well.
     let bytes = 0
     for (const m of messages) bytes += 160 + (m.text?.length ?? 0) * 2
@@ -345,20 +354,39 @@ export class IdbChatStore implements ChatStore {
     return this.ordered(conversation).filter(s => s.xfer === transfer).map(s => s.m)
   }
 
+  /** Undoes a refused transfer: its rows deleted, the ones it overwrote put back (see ChatStore). */
   resetTransfer (transfer: number): void {
     const t = this.transferRecord(transfer)
-    const untagged: StoredMessage[] = []
-    for (const map of this.messageMap.values()) for (const s of map.values()) if (s.xfer === transfer) untagged.push({ m: s.m, xfer: null })
+    const written = this.rowsOf(transfer)
     const { cursor: _, ...rest } = t
-    this.saveTransfer({ ...rest, messages: 0, state: 'receiving' }, 'resetting the transfer', tx => {
+    this.saveTransfer({ ...rest, messages: 0, state: 'receiving' }, 'undoing the transfer', tx => {
       const os = tx.objectStore('messages')
-      for (const s of untagged) os.put(s, [s.m.conversation, s.m.id])
+      for (const s of written) {
+        if (s.prior === undefined) os.delete([s.m.conversation, s.m.id])
+        else os.put(s.prior, [s.m.conversation, s.m.id])
+      }
     })
-    for (const s of untagged) this.upsert(s)
+    for (const s of written) {
+      if (s.prior !== undefined) { this.upsert(s.prior); continue }
+      this.messageMap.get(s.m.conversation)?.delete(s.m.id)
+      this.sorted.delete(s.m.conversation)
+    }
   }
 
   finishTransfer (transfer: number): void {
-    this.saveTransfer({ ...this.transferRecord(transfer), state: 'verified' }, 'finishing the transfer')
+    // Verified: what it overwrote is history now.
+    const kept = this.rowsOf(transfer).filter(s => s.prior !== undefined).map(s => ({ m: s.m, xfer: s.xfer }))
+    this.saveTransfer({ ...this.transferRecord(transfer), state: 'verified' }, 'finishing the transfer', tx => {
+      const os = tx.objectStore('messages')
+      for (const s of kept) os.put(s, [s.m.conversation, s.m.id])
+    })
+    for (const s of kept) this.upsert(s)
+  }
+
+  private rowsOf (transfer: number): StoredMessage[] {
+    const rows: StoredMessage[] = []
+    for (const map of this.messageMap.values()) for (const s of map.values()) if (s.xfer === transfer) rows.push(s)
+    return rows
   }
 
   // ---- media -----------------------------------------------------------------------------------------
