@@ -4,7 +4,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { CodeLifetime, type PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
-import { runReceiver, runSender } from '../protocol/session.js'
+import { runSender } from '../protocol/session.js'
 import type { TransferOptions } from '../protocol/options.js'
 import type { ChatStore } from '../store/chat-store.js'
 import type { Selection } from '../store/model.js'
@@ -13,10 +13,10 @@ import { prefix } from '../wire/framing.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
 import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
 import { retryWhileAdvancing } from './retry.js'
+import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
-import { StallWatch } from './stall-watch.js'
 
-export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
+export { TRANSFER_PROTOCOL }
 
 /** What the service needs from libp2p (a subset of its components, as @libp2p/ping takes them). */
 export interface FerryComponents {
@@ -325,53 +325,21 @@ export class FerryService implements Startable {
       mediaBytes: machine.progress.mediaBytes,
       totalMediaBytes: machine.progress.totalMediaBytes
     })
-    let announced = false
-    const stallMs = this.init.stallMs ?? DEFAULT_STALL_MS
-    const watch = new StallWatch(stallMs, waited =>
-      new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
-    try {
-      await runReceiver(machine, watch.wrap(streamToDuplex(stream)), {
-        signal: opts.signal,
-        onProgress: () => {
-          // From the manifest on, the sender streams without pause until the end: silence means a dead link.
-          watch.armed = machine.expected !== undefined && !machine.finished
-          onAdvance()
-          // Nothing to report before the manifest: only then is this phone's checkpoint read, and a resumed
-          // transfer must start its progress there, not at 0.
-          if (machine.expected === undefined) return
-          if (!announced) {
-            announced = true
-            opts.onEvent?.({ type: 'manifest', totalMessages: machine.expected.totalMessages, totalMediaBytes: machine.expected.totalMediaBytes, conversations: machine.expected.conversations.size })
-          }
-          opts.onEvent?.({ type: 'progress', progress: progress() })
-        }
-      })
-    } catch (err) {
-      watch.stop()
-      // A refusal went to the sender in an Error frame. Closing the connection while the sender's data is
-      // still unread here makes the kernel reset it, and the reset drops that frame unread on the sender,
-      // which then takes the refusal for a dropped link. So let the sender read it and hang up first.
-      const told = isFerryError(err) && err.code !== ErrorCode.TRUNCATED && err.code !== ErrorCode.CANCELLED && err.code !== ErrorCode.PEER_ERROR
-      if (told) await hungUp(stream, 2000)
-      throw err
-    } finally {
-      watch.stop()
-    }
+    await receiveTransfer(stream, machine, {
+      signal: opts.signal,
+      stallMs: this.init.stallMs ?? DEFAULT_STALL_MS,
+      onAdvance,
+      onManifest: () => {
+        const e = machine.expected
+        if (e !== undefined) opts.onEvent?.({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.size })
+      },
+      onProgress: () => { opts.onEvent?.({ type: 'progress', progress: progress() }) }
+    })
     forgetPairing(this.init.storeDir)
     const result = { summary: machine.summary ?? [], progress: progress() }
     opts.onEvent?.({ type: 'verified', ...result })
     return result
   }
-}
-
-/** Resolves once the peer has closed or reset `stream`, or after `ms`. */
-async function hungUp (stream: Stream, ms: number): Promise<void> {
-  if (stream.status !== 'open' && stream.status !== 'closing') return
-  await new Promise<void>(resolve => {
-    const done = (): void => { clearTimeout(timer); stream.removeEventListener('close', done); resolve() }
-    const timer = setTimeout(done, ms)
-    stream.addEventListener('close', done)
-  })
 }
 
 /** The libp2p service factory: `services: { ferry: ferry({ store, storeDir }) }`. */

@@ -4,16 +4,12 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { PAIR_PROTOCOL, pairAsReceiver } from '../net/pair-stream.js'
 import { retryWhileAdvancing } from '../net/retry.js'
-import { StallWatch } from '../net/stall-watch.js'
+import { receiveTransfer, TRANSFER_PROTOCOL } from '../net/receive-transfer.js'
 import { streamToDuplex } from '../net/stream-duplex.js'
 import type { PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
-import { runReceiver } from '../protocol/session.js'
-import type { ByteDuplex } from '../wire/duplex.js'
 import type { IdbChatStore } from './idb-store.js'
 
-/** As ferry-service.ts's TRANSFER_PROTOCOL (not imported: that module keeps its pairing record with node:fs). */
-export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
 
 /**
  * Silence from the sender, mid-transfer, after which the link counts as dead (the Node receiver waits
@@ -114,49 +110,18 @@ async function transferOn (node: Libp2p, connection: Connection, store: IdbChatS
       mediaFiles: p.mediaFiles, totalMediaFiles: p.totalMediaFiles, bytesReceived: p.bytesReceived
     }
   }
-  let announced = false
-  // A link that died silently (the old phone crashed or lost its network) is noticed by its silence.
-  // Only waits on the peer count: the gate below (IndexedDB catching up, the debug pause) sits outside.
-  const watch = new StallWatch(STALL_MS, waited =>
-    new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
-  const watched = watch.wrap(streamToDuplex(stream))
-  const duplex = opts.beforeRead === undefined ? watched : gated(watched, async () => { await opts.beforeRead?.(machine) })
-  try {
-    await runReceiver(machine, duplex, {
-      signal: opts.signal,
-      onProgress: () => {
-        // From the manifest on, the sender streams without pause until the end: silence means a dead link.
-        watch.armed = machine.expected !== undefined && !machine.finished
-        onAdvance()
-        // Before the manifest this phone's checkpoint is unread: a resumed transfer must not show 0.
-        if (machine.expected === undefined) return
-        if (!announced) {
-          announced = true
-          opts.onEvent?.({ type: 'manifest', progress: progress(), conversations: machine.expected.conversations.size })
-        }
-        opts.onEvent?.({ type: 'progress', progress: progress() })
-      }
-    })
-  } finally {
-    watch.stop()
-  }
+  const beforeRead = opts.beforeRead
+  await receiveTransfer(stream, machine, {
+    signal: opts.signal,
+    // A browser tab may be throttled for a moment: a little more patience than the Node receiver's.
+    stallMs: STALL_MS,
+    beforeRead: beforeRead === undefined ? undefined : async () => { await beforeRead(machine) },
+    onAdvance,
+    onManifest: () => { opts.onEvent?.({ type: 'manifest', progress: progress(), conversations: machine.expected?.conversations.size ?? 0 }) },
+    onProgress: () => { opts.onEvent?.({ type: 'progress', progress: progress() }) }
+  })
   await store.setMeta(PAIRING, undefined)
   const verified = { type: 'verified' as const, summary: machine.summary ?? [], progress: progress() }
   opts.onEvent?.(verified)
   return verified
-}
-
-/** A duplex whose reader waits for `gate` before each read after the first. */
-export function gated (inner: ByteDuplex, gate: () => Promise<void>): ByteDuplex {
-  return {
-    source: (async function * () {
-      for await (const chunk of inner.source) {
-        yield chunk
-        await gate()
-      }
-    })(),
-    write: async chunks => { await inner.write(chunks) },
-    close: async () => { await inner.close() },
-    abort: err => { inner.abort(err) }
-  }
 }

@@ -1,0 +1,88 @@
+import type { Stream } from '@libp2p/interface'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import type { ReceiverMachine } from '../protocol/receiver.js'
+import { runReceiver } from '../protocol/session.js'
+import type { ByteDuplex } from '../wire/duplex.js'
+import { StallWatch } from './stall-watch.js'
+import { streamToDuplex } from './stream-duplex.js'
+
+// The receiving end of /ferry/transfer on a libp2p stream, shared by the Node service and the browser
+// phone (so this module stays free of node: imports).
+
+export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
+
+export interface ReceiveTransferOptions {
+  signal?: AbortSignal
+  /** Silence from the sender, mid-transfer, after which the link counts as dead. */
+  stallMs: number
+  /** Awaited before each read after the first (the browser: IndexedDB catching up). Outside the stall watch. */
+  beforeRead?: () => Promise<void>
+  /** Called on every step forward (feeds the caller's retry loop). */
+  onAdvance?: () => void
+  /** Once, when the manifest is in (only then is this phone's checkpoint read). */
+  onManifest?: () => void
+  /** After the manifest, on every step forward. */
+  onProgress?: () => void
+}
+
+/** Runs `machine` over `stream` until the transfer is verified (resolves) or fails (throws). */
+export async function receiveTransfer (stream: Stream, machine: ReceiverMachine, opts: ReceiveTransferOptions): Promise<void> {
+  const watch = new StallWatch(opts.stallMs, waited =>
+    new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
+  const watched = watch.wrap(streamToDuplex(stream))
+  const beforeRead = opts.beforeRead
+  const duplex = beforeRead === undefined ? watched : gated(watched, beforeRead)
+  let announced = false
+  try {
+    await runReceiver(machine, duplex, {
+      signal: opts.signal,
+      onProgress: () => {
+        // From the manifest on, the sender streams without pause until the end: silence means a dead link.
+        watch.armed = machine.expected !== undefined && !machine.finished
+        opts.onAdvance?.()
+        // Nothing to report before the manifest: a resumed transfer's progress must start at its checkpoint, not 0.
+        if (machine.expected === undefined) return
+        if (!announced) {
+          announced = true
+          opts.onManifest?.()
+        }
+        opts.onProgress?.()
+      }
+    })
+  } catch (err) {
+    watch.stop()
+    // A refusal went to the sender in an Error frame. Closing the connection while the sender's data is
+    // still unread here makes the kernel reset it, and the reset drops that frame unread on the sender,
+    // which then takes the refusal for a dropped link. So let the sender read it and hang up first.
+    const told = isFerryError(err) && err.code !== ErrorCode.TRUNCATED && err.code !== ErrorCode.CANCELLED && err.code !== ErrorCode.PEER_ERROR
+    if (told) await hungUp(stream, 2000)
+    throw err
+  } finally {
+    watch.stop()
+  }
+}
+
+/** Resolves once the peer has closed or reset `stream`, or after `ms`. */
+async function hungUp (stream: Stream, ms: number): Promise<void> {
+  if (stream.status !== 'open' && stream.status !== 'closing') return
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(timer); stream.removeEventListener('close', done); resolve() }
+    const timer = setTimeout(done, ms)
+    stream.addEventListener('close', done)
+  })
+}
+
+/** A duplex whose reader waits for `gate` before each read after the first. */
+export function gated (inner: ByteDuplex, gate: () => Promise<void>): ByteDuplex {
+  return {
+    source: (async function * () {
+      for await (const chunk of inner.source) {
+        yield chunk
+        await gate()
+      }
+    })(),
+    write: async chunks => { await inner.write(chunks) },
+    close: async () => { await inner.close() },
+    abort: err => { inner.abort(err) }
+  }
+}
