@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 /**
  * Makes a rename or link durable: the new directory entry is only on disk once the directory is synced.
@@ -24,4 +25,13 @@ export function writeSyncedFile (path: string, data: Uint8Array | string, mode: 
   } finally {
     closeSync(fd)
   }
+}
+
+/** Replaces `path` through a synced temporary file and a rename: a crash leaves the old content or the new, never half. */
+export function replaceFileDurably (path: string, data: Uint8Array | string, mode: number): void {
+  const tmp = `${path}.tmp`
+  rmSync(tmp, { force: true })
+  writeSyncedFile(tmp, data, mode)
+  renameSync(tmp, path)
+  fsyncDir(dirname(path))
 }

@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, rmSync } from 'node:fs'
-import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
+import { readFileSync, rmSync } from 'node:fs'
+import { replaceFileDurably } from '../durable-fs.js'
 import { join } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -42,14 +42,9 @@ export function loadPairing (storeDir: string): PairingRecord | undefined {
   }
 }
 
-/** Written to a temporary file, fsynced, then renamed: a crash leaves the old record or the new, never half. */
+/** A crash while saving leaves the old record or the new, never half. */
 export function savePairing (storeDir: string, record: PairingRecord): void {
-  const path = pairingPath(storeDir)
-  const tmp = `${path}.tmp`
-  rmSync(tmp, { force: true })
-  writeSyncedFile(tmp, JSON.stringify(record, null, 2) + '\n', 0o600)
-  renameSync(tmp, path)
-  fsyncDir(storeDir)
+  replaceFileDurably(pairingPath(storeDir), JSON.stringify(record, null, 2) + '\n', 0o600)
 }
 
 export function forgetPairing (storeDir: string): void {

@@ -8,11 +8,11 @@
 // pairing record stays valid.
 import 'reflect-metadata' // @peculiar/x509 (tsyringe) needs it loaded first
 import { createHash, webcrypto } from 'node:crypto'
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BasicConstraintsExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509'
 import type { TransportCertificate } from '@libp2p/webrtc'
-import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
+import { replaceFileDurably } from '../durable-fs.js'
 import { pairingPath } from './pairing-file.js'
 
 const FILE = 'webrtc-cert.json'
@@ -84,11 +84,6 @@ export async function loadOrCreateCertificate (storeDir: string): Promise<Transp
   const existing = readCertificate(storeDir, Date.now(), existsSync(pairingPath(storeDir)) ? 0 : CERT_RENEW_WITHIN_MS)
   if (existing !== undefined) return existing
   const cert = await createCertificate()
-  const path = certPath(storeDir)
-  const tmp = `${path}.tmp`
-  rmSync(tmp, { force: true })
-  writeSyncedFile(tmp, JSON.stringify(cert, null, 2) + '\n', 0o600)
-  renameSync(tmp, path)
-  fsyncDir(storeDir)
+  replaceFileDurably(certPath(storeDir), JSON.stringify(cert, null, 2) + '\n', 0o600)
   return cert
 }
