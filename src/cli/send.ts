@@ -29,6 +29,14 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
   })
 }
 
+/** --max-rate in MB/s (decimal megabytes, as the progress bar shows them) to bytes per second. */
+function maxRate (v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  const mb = Number(v)
+  if (!Number.isFinite(mb) || mb <= 0) throw new FerryError(ErrorCode.BAD_INPUT, `--max-rate wants megabytes per second, a positive number; got '${v}'`)
+  return mb * 1e6
+}
+
 const send: Command = {
   name: 'send',
   summary: 'offer this phone\'s history to a new phone',
@@ -54,6 +62,8 @@ ${SELECTION_HELP}
   --json              print JSON events (code, connection, paired, manifest, progress, verified)
                       instead of a bar
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
+  --max-rate MB/S     send at most this many megabytes per second (leave room on a shared Wi-Fi);
+                      default: as fast as the link and the new phone take it
 
 Examples:
   ferry send --store ./old-phone --chats family,work --since 2024-01-01
@@ -69,7 +79,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
     json: { type: 'boolean' },
-    timeout: { type: 'string' }
+    timeout: { type: 'string' },
+    'max-rate': { type: 'string' }
   },
   async run (args) {
     const storeDir = requireString(args, 'store', 'send')
@@ -77,6 +88,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const json = args.values.json === true
     const codeFlag = optionalString(args, 'code')
     const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
+    const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
     const record = loadPairing(storeDir)
     const resuming = codeFlag === undefined && record?.role === 'sender'
     const code = resuming ? undefined : (codeFlag !== undefined ? parseCode(codeFlag) : generateCode())
@@ -113,7 +125,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       } else {
         process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
       }
-      const p = await phone.ferry.offer({ code, selection, onEvent, signal: deadline.signal }).catch(err => {
+      const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(err => {
         if (deadline.signal.aborted) throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s`)
         throw err
       })

@@ -10,6 +10,7 @@ import type { ChatStore } from '../store/chat-store.js'
 import type { Selection } from '../store/model.js'
 import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
+import { rateLimited } from '../wire/rate-limit.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
 import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
 import { retryWhileAdvancing } from './retry.js'
@@ -70,6 +71,8 @@ export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
   code?: PairingCode
   selection?: Selection
+  /** Caps the transfer's send rate (bytes per second), e.g. to leave room on a shared Wi-Fi; default none. */
+  maxBytesPerSecond?: number
   onEvent?: (e: FerryEvent) => void
   signal?: AbortSignal
 }
@@ -208,8 +211,9 @@ export class FerryService implements Startable {
       totalMediaBytes: machine.progress.totalMediaBytes
     })
     let announced = false
+    const cap = offer.opts.maxBytesPerSecond
     try {
-      await runSender(machine, duplex, {
+      await runSender(machine, cap === undefined ? duplex : rateLimited(duplex, cap), {
         signal: abort.signal,
         onProgress: () => {
           // Until the receiver's Resume is in, what it already holds is unknown: a progress of 0 here would

@@ -111,12 +111,14 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
   }, 60_000)
 
   it('resume over WebRTC: SIGKILL of the receiver, then of both phones, mid-media; restarted without the code (same sender address) it verifies, nothing lost or duplicated', async () => {
-    // Big enough that each kill lands mid-media at full loopback speed (progress comes every 0.5 s).
+    // 60 MB sent at no more than 20 MB/s: progress comes every 0.5 s, so each kill lands mid-media
+    // however fast the machine is (uncapped, a quiet machine moved it all between two progress events).
     const source = await killFixture({ messages: 3000, textBytes: 500, mediaFiles: 12, mediaBytes: 5_000_000 })
+    const capped = ['--max-rate', '20']
     const [sourceExport, sourceReport] = await Promise.all([exportStore(source), inspect(source)])
     const store = copyStore(source)
     const target = newStorePath()
-    let sender = startSender(store, { code: CODE, listen: RTC_LOOPBACK, extra: webrtc })
+    let sender = startSender(store, { code: CODE, listen: RTC_LOOPBACK, extra: [...webrtc, ...capped] })
     const ready = await senderReady(sender)
     let receiver = startReceiver(target, { code: CODE, peer: ready.addr, extra: webrtc })
     const manifest = await receiver.waitEvent('manifest', 30_000)
@@ -143,7 +145,7 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
     expect((await receiver.kill9()).signal).toBe('SIGKILL')
     expect((await sender.kill9()).signal).toBe('SIGKILL')
     // No --listen, --code or --transport: everything comes from pairing.json (startSender would add a --listen).
-    sender = spawnFerry(['send', '--store', store, NO_MDNS, '--json'], { name: 'sender (restarted)' })
+    sender = spawnFerry(['send', '--store', store, NO_MDNS, '--json', ...capped], { name: 'sender (restarted)' })
     const resuming = await sender.waitEvent('resuming', 30_000)
     expect(resuming.addrs).toEqual([ready.addr])
     receiver = startReceiver(target, { name: 'receiver (restarted twice)' })

@@ -27,8 +27,13 @@ describe('fuzz: a hostile sender against the receiver', () => {
       await runReceiverCase(receiver, receiverFrames(edits, fx.corpus), MAX_MESSAGE)
       expect(Date.now() - t0).toBeLessThan(5000)
     }), { numRuns: 8000 })
-    // After all of that, an honest transfer into the shared store still completes and verifies.
-    const honest = await honestTransfer(fx.source, shared)
+    // After all of that, an honest transfer into the shared store still completes and verifies. One retry
+    // is allowed, and only after verification refused: the other source's transfer carries messages with
+    // the same keys, so one of its sessions cut without a refusal can take over rows behind this transfer's
+    // cursor. Only the read-back at Done can see that; it then starts the transfer over.
+    let honest = await honestTransfer(fx.source, shared)
+    const code = honest.receiver.error?.code
+    if (code === 'COUNT_MISMATCH' || code === 'DIGEST_MISMATCH') honest = await honestTransfer(fx.source, shared)
     expect(honest.receiver.error).toBeUndefined()
     expect(honest.receiver.state).toBe('verified')
   })
