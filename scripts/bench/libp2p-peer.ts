@@ -13,32 +13,14 @@
 // reader's count plus an explicit acknowledgement, never close() (STACK.md).
 import '../../src/polyfill.js'
 import { randomBytes } from 'node:crypto'
-import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, FERRY_STREAM_LIMITS } from '../../src/net/node.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
+import { peerArgs } from './peer-args.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    dir: { type: 'string' },
-    bytes: { type: 'string' },
-    chunk: { type: 'string', default: String(256 * 1024) },
-    addr: { type: 'string' },
-    /** Address to listen on (serve): 127.0.0.1 unless the benchmark runs in a namespace testbed. */
-    host: { type: 'string', default: '127.0.0.1' },
-    'timeout-ms': { type: 'string', default: '600000' }
-  }
-})
-const total = Number(values.bytes)
-const chunk = Number(values.chunk)
-if (!Number.isSafeInteger(total) || total <= 0 || !Number.isSafeInteger(chunk) || chunk <= 0 || values.dir === undefined) {
-  process.stderr.write('usage: libp2p-peer.ts --role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA]\n')
-  process.exit(2)
-}
-// Our own deadline, besides the parent's: a wedged peer must never outlive the benchmark.
-setTimeout(() => { process.stderr.write(`libp2p-peer ${values.role}: deadline passed\n`); process.exit(3) }, Number(values['timeout-ms'])).unref()
+const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA]',
+  ['dir', 'addr'], ['dir'])
 
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()

@@ -10,25 +10,9 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createConnection, createServer, type Socket } from 'node:net'
-import { parseArgs } from 'node:util'
+import { peerArgs } from './peer-args.js'
 
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    bytes: { type: 'string' },
-    chunk: { type: 'string', default: String(256 * 1024) },
-    port: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'timeout-ms': { type: 'string', default: '600000' }
-  }
-})
-const total = Number(values.bytes)
-const chunk = Number(values.chunk)
-if (!Number.isSafeInteger(total) || total <= 0 || !Number.isSafeInteger(chunk) || chunk <= 0) {
-  process.stderr.write('usage: socket-peer.ts --role serve|fetch --bytes N [--chunk B] [--port P]\n')
-  process.exit(2)
-}
-setTimeout(() => { process.stderr.write(`socket-peer ${values.role}: deadline passed\n`); process.exit(3) }, Number(values['timeout-ms'])).unref()
+const { values, total, chunk } = peerArgs('socket-peer', '--role serve|fetch --bytes N [--chunk B] [--port P]', ['port'])
 
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()
