@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, FERRY_STREAM_LIMITS } from '../../src/net/node.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
-import { peerArgs } from './peer-args.js'
+import { ByteCount, peerArgs } from './baseline-peer.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
 const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA]',
@@ -69,29 +69,23 @@ if (values.role === 'serve') {
     const stream = await connection.newStream(PROTOCOL)
     const duplex = streamToDuplex(stream)
     const tOpen = now()
-    let got = 0
-    let firstByte = 0
-    let done = 0
+    const count = new ByteCount(total, now)
     for await (const c of duplex.source) {
-      if (firstByte === 0) firstByte = now()
-      got += c.byteLength
-      if (got > total) throw new Error(`received ${got} bytes, more than the ${total} expected`)
-      if (got === total) {
-        done = now()
+      if (count.add(c.byteLength)) {
         out('done', {
-          bytes: got,
+          bytes: count.got,
           dialMs: tStream - tDial,
           openMs: tOpen - tStream,
-          firstByteMs: firstByte - tStream,
-          transferMs: done - tStream,
-          mbPerSec: got / 1e6 / ((done - tStream) / 1000)
+          firstByteMs: count.firstByte - tStream,
+          transferMs: count.done - tStream,
+          mbPerSec: count.mbPerSec(tStream)
         })
         await duplex.write([Uint8Array.of(1)])
         await duplex.close()
         break
       }
     }
-    if (done === 0) throw new Error(`the stream ended after ${got} of ${total} bytes`)
+    count.expectDone('the stream')
     // Give the acknowledgement a moment to leave before the node (and its connection) goes.
     await new Promise<void>(resolve => {
       const t = setTimeout(resolve, 2000)

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createConnection, createServer, type Socket } from 'node:net'
-import { peerArgs } from './peer-args.js'
+import { ByteCount, peerArgs } from './baseline-peer.js'
 
 const { values, total, chunk } = peerArgs('socket-peer', '--role serve|fetch --bytes N [--chunk B] [--port P]', ['port'])
 
@@ -50,26 +50,21 @@ async function fetch (): Promise<void> {
   const socket = createConnection({ host: values.host, port: Number(values.port) })
   await once(socket, 'connect')
   const tOpen = now()
-  let got = 0
-  let firstByte = 0
-  let done = 0
+  const count = new ByteCount(total, now)
   for await (const c of socket as AsyncIterable<Buffer>) {
-    if (firstByte === 0) firstByte = now()
-    got += c.byteLength
-    if (got > total) throw new Error(`received ${got} bytes, more than the ${total} expected`)
-    if (got === total) {
-      done = now()
+    if (count.add(c.byteLength)) {
       out('done', {
-        bytes: got,
+        bytes: count.got,
         dialMs: tOpen - tConnect,
-        firstByteMs: firstByte - tConnect,
-        transferMs: done - tConnect,
-        mbPerSec: got / 1e6 / ((done - tConnect) / 1000)
+        firstByteMs: count.firstByte - tConnect,
+        transferMs: count.done - tConnect,
+        mbPerSec: count.mbPerSec(tConnect)
       })
+      // Keep reading until the writer hangs up: leaving the loop would destroy the socket before the ack left.
       socket.end(Buffer.of(1))
     }
   }
-  if (done === 0) throw new Error(`the connection ended after ${got} of ${total} bytes`)
+  count.expectDone('the connection')
 }
 
 if (values.role === 'serve') await serve()
