@@ -3,7 +3,8 @@ import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
 import { contactToWire, conversationToWire } from './message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { ChatStoreReader } from '../store/chat-store.js'
-import type { Contact, Conversation, MediaRecord, Selection } from '../store/model.js'
+import type { Contact, Conversation, Selection } from '../store/model.js'
+import { ManifestMedia } from './manifest-media.js'
 
 /** What a transfer will move, as the sender computes it from its store for the effective selection. */
 export interface ManifestData {
@@ -12,7 +13,8 @@ export interface ManifestData {
   selection: Selection
   contacts: Contact[]
   conversations: Array<{ conversation: Conversation, messageCount: number }>
-  media: Array<MediaRecord & { missing: boolean }>
+  /** In sha256 order, compact: a large phone lists 100k+ files. */
+  media: ManifestMedia
   totalMessages: number
   totalMediaBytes: number
 }
@@ -30,11 +32,16 @@ export function transferIdOf (sourceId: string, selection: Selection): Uint8Arra
 export function buildManifest (source: ChatStoreReader, selection: Selection): ManifestData {
   const counts = source.messageCounts(selection)
   const conversations = [...source.conversations(selection)].map(conversation => ({ conversation, messageCount: counts.get(conversation.id) ?? 0 }))
-  const media = [...source.media(selection)].map(m => ({ ...m, missing: !source.hasMediaFile(m.sha256) }))
+  // Streamed from the store into the compact list: no array of every record, even for a moment.
+  const media = new ManifestMedia()
+  let totalMediaBytes = 0
+  for (const { sha256, size, mime } of source.media(selection)) {
+    const missing = !source.hasMediaFile(sha256)
+    media.push({ sha256, size, mime, missing })
+    if (!missing) totalMediaBytes += size
+  }
   let totalMessages = 0
   for (const c of conversations) totalMessages += c.messageCount
-  let totalMediaBytes = 0
-  for (const m of media) if (!m.missing) totalMediaBytes += m.size
   return {
     transferId: transferIdOf(source.storeId, selection),
     sourceId: source.storeId,
@@ -85,7 +92,7 @@ export function * manifestFrames (m: ManifestData, frameBytes: number): Generato
     yield * ready.splice(0)
   }
   for (const md of m.media) {
-    const w = { sha256: md.sha256, size: md.size, mime: md.mime, missing: md.missing }
+    const w: ferry.MediaInfo.$Properties = md
     add('media', w, ferry.MediaInfo.encode(w).len)
     yield * ready.splice(0)
   }

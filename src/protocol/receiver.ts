@@ -1,10 +1,11 @@
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
+import { compareKeys, keyOf, type Contact, type Message, type MessageKey, type Selection } from '../store/model.js'
 import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { ConversationDigest, equalBytes, mediaIndexDigest, toHex } from './digest.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
+import { ManifestMedia } from './manifest-media.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 
@@ -42,8 +43,8 @@ interface Expected {
   sourceId: string
   selection: Selection
   conversations: Map<string, number> // id -> declared message count
-  media: Array<MediaRecord & { missing: boolean }>
-  mediaIndex: Map<string, number>
+  /** In sha256 order; indexOf finds a message's media. */
+  media: ManifestMedia
   totalMessages: number
   totalMediaBytes: number
 }
@@ -69,7 +70,11 @@ export class ReceiverMachine {
   private readonly request: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
+  /** Manifest parts with their media already moved into `manifestMedia`, until the last part. */
   private manifestParts: ferry.Manifest[] = []
+  private readonly manifestMedia = new ManifestMedia()
+  private manifestMediaBytes = 0
+  private manifestMediaFiles = 0
   private manifestEntries = 0
   private manifestBytes = 0
   private titles = new Map<string, string>()
@@ -132,7 +137,8 @@ export class ReceiverMachine {
       if (this.checkpoint !== undefined) this.store.resetTransfer(this.checkpoint.transfer)
       const e = this.expected
       const index = this.want[this.wantPos]
-      if (e !== undefined && index !== undefined && this.store.partLength(e.media[index].sha256) > 0) this.store.discardPart(e.media[index].sha256)
+      const sha256 = e === undefined || index === undefined ? undefined : e.media.sha256(index)
+      if (sha256 !== undefined && this.store.partLength(sha256) > 0) this.store.discardPart(sha256)
     } catch {}
   }
 
@@ -178,6 +184,17 @@ export class ReceiverMachine {
     if (this.manifestEntries > this.opts.maxManifestEntries) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
     }
+    // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
+    // held as decoded objects.
+    for (const w of part.media) {
+      const m = mediaFromWire(w)
+      this.manifestMedia.push(m)
+      if (!m.missing) {
+        this.manifestMediaBytes += m.size
+        this.manifestMediaFiles++
+      }
+    }
+    part.media = []
     this.manifestParts.push(part)
     if (part.more) return []
     const expected = this.assembleManifest()
@@ -186,7 +203,7 @@ export class ReceiverMachine {
     const conversations = this.manifestParts.flatMap(p => p.conversations.map(c => conversationFromWire(c).conversation))
     this.manifestParts = []
     for (const c of conversations) this.titles.set(c.id, c.title)
-    this.store.putMetadata(contacts, conversations, expected.media.map(({ sha256, size, mime }) => ({ sha256, size, mime })))
+    this.store.putMetadata(contacts, conversations, expected.media.records())
     let cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
     if (cp.messages > expected.totalMessages) {
       // The old phone lost messages since the last session (deleted chats): this checkpoint no longer
@@ -228,51 +245,47 @@ export class ReceiverMachine {
         total += messageCount
       }
     }
-    const media = this.manifestParts.flatMap(p => p.media.map(mediaFromWire))
-    const mediaIndex = new Map<string, number>()
-    let totalMediaBytes = 0
-    media.forEach((m, i) => {
-      if (mediaIndex.has(m.sha256)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `media ${m.sha256} appears twice in the manifest`)
-      mediaIndex.set(m.sha256, i)
-      if (!m.missing) totalMediaBytes += m.size
-    })
+    const media = this.manifestMedia
+    const totalMediaBytes = this.manifestMediaBytes
     if (Number(head.totalMessages) !== total) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `manifest declares ${Number(head.totalMessages)} messages but its conversations add up to ${total}`)
     }
     this.progress.totalMessages = total
     this.progress.totalMediaBytes = totalMediaBytes
-    this.progress.totalMediaFiles = media.filter(m => !m.missing).length
-    return { transferId, sourceId: head.sourceId, selection, conversations, media, mediaIndex, totalMessages: total, totalMediaBytes }
+    this.progress.totalMediaFiles = this.manifestMediaFiles
+    return { transferId, sourceId: head.sourceId, selection, conversations, media, totalMessages: total, totalMediaBytes }
   }
 
   private resumeFrame (e: Expected): ferry.Resume.$Properties {
     const have = new Uint8Array(bitmapBytes(e.media.length))
     const partial: ferry.PartialMedia.$Properties[] = []
-    e.media.forEach((m, i) => {
-      if (m.missing) return
-      if (this.store.hasMediaFile(m.sha256)) {
+    for (let i = 0; i < e.media.length; i++) {
+      if (e.media.missing(i)) continue
+      const sha256 = e.media.sha256(i)
+      const size = e.media.size(i)
+      if (this.store.hasMediaFile(sha256)) {
         setBit(have, i)
-        this.progress.mediaBytes += m.size
+        this.progress.mediaBytes += size
         this.progress.mediaFiles++
-        return
+        continue
       }
       this.want.push(i)
-      const committed = this.store.partLength(m.sha256)
-      if (committed > 0 && committed === m.size && this.store.partDigest(m.sha256) === m.sha256) {
+      const committed = this.store.partLength(sha256)
+      if (committed > 0 && committed === size && this.store.partDigest(sha256) === sha256) {
         // Complete and verified before an interruption, only its rename was lost.
-        this.store.promotePart(m.sha256)
+        this.store.promotePart(sha256)
         this.want.pop()
         setBit(have, i)
-        this.progress.mediaBytes += m.size
+        this.progress.mediaBytes += size
         this.progress.mediaFiles++
-      } else if (committed >= m.size) {
-        this.store.discardPart(m.sha256)
+      } else if (committed >= size) {
+        this.store.discardPart(sha256)
       } else if (committed > 0) {
         partial.push({ index: i, offset: committed })
         this.resumeAt.set(i, committed)
         this.progress.mediaBytes += committed
       }
-    })
+    }
     const resume: ferry.Resume.$Properties = { mediaHave: have, partial }
     if (this.lastKey !== undefined) resume.cursor = { ...this.lastKey }
     return resume
@@ -306,7 +319,7 @@ export class ReceiverMachine {
       if (last !== undefined && compareKeys(m, last) <= 0) {
         throw new FerryError(ErrorCode.ORDER, `message ${m.conversation}/${m.id} is out of order or repeated`)
       }
-      if (m.media !== undefined && !e.mediaIndex.has(m.media)) {
+      if (m.media !== undefined && e.media.indexOf(m.media) < 0) {
         throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
       }
       last = m
@@ -366,7 +379,7 @@ export class ReceiverMachine {
         ? `media chunk for ${index}, but no more media is expected`
         : `media chunk for ${index} while media ${wantIndex} is incomplete`)
     }
-    const m = e.media[index]
+    const m = e.media.get(index)
     // Where the file resumes was read (and any uncommitted tail cut) when the Resume was built.
     if (this.mediaOffset < 0) this.mediaOffset = this.resumeAt.get(index) ?? 0
     if (offset !== this.mediaOffset) {
@@ -410,8 +423,8 @@ export class ReceiverMachine {
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
     if (this.wantPos < this.want.length) {
-      const m = e.media[this.want[this.wantPos]]
-      throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${m.sha256} (${this.want.length - this.wantPos} files missing)`)
+      const sha256 = e.media.sha256(this.want[this.wantPos])
+      throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)
     }
     if (Number(done.mediaCount) !== e.media.length || !equalBytes(done.mediaDigest ?? new Uint8Array(0), mediaIndexDigest(e.media))) {
       throw new FerryError(ErrorCode.DIGEST_MISMATCH, 'the media index in Done differs from the manifest')
@@ -437,8 +450,10 @@ export class ReceiverMachine {
       }
       summary.push({ id, title: this.titles.get(id) ?? id, messages: d.count })
     }
-    for (const m of e.media) {
-      if (!m.missing && !this.store.hasMediaFile(m.sha256)) throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${m.sha256} is not on this phone`)
+    for (let i = 0; i < e.media.length; i++) {
+      if (!e.media.missing(i) && !this.store.hasMediaFile(e.media.sha256(i))) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${e.media.sha256(i)} is not on this phone`)
+      }
     }
     this.store.finishTransfer(transfer)
     this.summary = summary

@@ -162,13 +162,13 @@ export class SenderMachine {
     for (const p of resume.partial ?? []) {
       const index = p.index ?? 0
       const offset = Number(p.offset ?? 0)
-      const m = manifest.media[index]
-      if (m === undefined || offset < 0 || offset >= m.size) throw this.fail(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
+      if (!Number.isInteger(index) || index < 0 || index >= manifest.media.length || offset < 0 || offset >= manifest.media.size(index)) throw this.fail(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
       this.partial.set(index, offset)
     }
-    manifest.media.forEach((m, i) => {
-      if (!m.missing) this.progress.skippedMediaBytes += getBit(this.have as Uint8Array, i) ? m.size : (this.partial.get(i) ?? 0)
-    })
+    const media = manifest.media
+    for (let i = 0; i < media.length; i++) {
+      if (!media.missing(i)) this.progress.skippedMediaBytes += getBit(this.have, i) ? media.size(i) : (this.partial.get(i) ?? 0)
+    }
     for (const { conversation } of manifest.conversations) this.digests.set(conversation.id, new ConversationDigest())
     // What the receiver already committed is not sent again, but it still counts toward Done's digests.
     if (cursor !== undefined) {
@@ -244,17 +244,18 @@ export class SenderMachine {
     const media = (this.manifest as ManifestData).media
     while (this.mediaIndex < media.length) {
       const i = this.mediaIndex
-      const m = media[i]
-      if (m.missing || getBit(this.have as Uint8Array, i)) { this.nextMedia(); continue }
+      if (media.missing(i) || getBit(this.have as Uint8Array, i)) { this.nextMedia(); continue }
       if (this.mediaOffset === 0) this.mediaOffset = this.partial.get(i) ?? 0
       const offset = this.mediaOffset
-      const length = Math.min(this.opts.chunkBytes, m.size - offset)
-      const data = length > 0 ? this.source.readMedia(m.sha256, offset, length) : new Uint8Array(0)
+      const size = media.size(i)
+      const length = Math.min(this.opts.chunkBytes, size - offset)
+      const sha256 = media.sha256(i)
+      const data = length > 0 ? this.source.readMedia(sha256, offset, length) : new Uint8Array(0)
       if (data.byteLength !== length) {
-        throw this.fail(ErrorCode.STORE, `media ${m.sha256} on this phone is shorter than its record (${m.size} bytes)`)
+        throw this.fail(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
       }
       this.progress.mediaBytesSent += length
-      if (offset + length >= m.size) this.nextMedia()
+      if (offset + length >= size) this.nextMedia()
       else this.mediaOffset = offset + length
       return encodeMediaChunk(i, offset, data)
     }

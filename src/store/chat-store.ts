@@ -53,7 +53,7 @@ export interface ChatStoreWriter {
   transfers(): Array<TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection }>
 
   /** Upserts contacts, conversations and media records (metadata only) in one transaction. */
-  putMetadata(contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void
+  putMetadata(contacts: Contact[], conversations: Conversation[], media: Iterable<MediaRecord>): void
   /**
    * Upserts messages keyed by (conversation, id), tags them with the transfer, and advances the
    * transfer's cursor, all in one transaction. Re-applying the same batch changes nothing.

@@ -43,6 +43,8 @@ export type IncomingTransfer = TransferCheckpoint & { transferId: Uint8Array, so
 
 /** Rows per page of a message scan: bounded memory without keeping a statement open between pages. */
 const PAGE = 1024
+/** Media pages are larger: a filtered page re-evaluates its subquery over the selected messages. */
+const MEDIA_PAGE = 8192
 // Below and above every safe-integer timestamp, so unbounded ends need no separate SQL.
 const MIN_TS = -(2 ** 53)
 const MAX_TS = 2 ** 53
@@ -244,15 +246,22 @@ export class SqliteChatStore implements ChatStore {
         .map(conversationFromRow))
   }
 
-  media (selection?: Selection): MediaRecord[] {
+  /** Paged like messages: a photo-heavy phone has 100k+ records, and the manifest streams them. */
+  * media (selection?: Selection): Generator<MediaRecord> {
     const b = boundsOf(selection)
-    return this.guard('reading media records', () => {
-      if (!b.filtered) return this.all(`SELECT ${MEDIA_COLUMNS} FROM media ORDER BY sha256`).map(mediaFromRow)
-      const sql = `SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 IN (
+    const sql = b.filtered
+      ? `SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? AND sha256 IN (
           SELECT media FROM messages WHERE media IS NOT NULL AND ${this.inList('conversation', b)} AND ts >= ? AND ts < ?
-        ) ORDER BY sha256`
-      return this.all(sql, ...this.listParam(b), b.since, b.until).map(mediaFromRow)
-    })
+        ) ORDER BY sha256 LIMIT ${MEDIA_PAGE}`
+      : `SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? ORDER BY sha256 LIMIT ${MEDIA_PAGE}`
+    const params = b.filtered ? [...this.listParam(b), b.since, b.until] : []
+    let after = ''
+    for (;;) {
+      const rows = this.guard('reading media records', () => this.all(sql, after, ...params))
+      for (const r of rows) yield mediaFromRow(r)
+      if (rows.length < MEDIA_PAGE) return
+      after = rows[rows.length - 1][0] as string
+    }
   }
 
   messageCounts (selection?: Selection): Map<string, number> {
@@ -355,7 +364,7 @@ export class SqliteChatStore implements ChatStore {
 
   // ---- writes --------------------------------------------------------------------------------------
 
-  putMetadata (contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void {
+  putMetadata (contacts: Contact[], conversations: Conversation[], media: Iterable<MediaRecord>): void {
     this.transaction(() => {
       const c = this.stmt(upsertSql('contacts', CONTACT_COLUMNS, 'id'))
       for (const x of contacts) c.run(...contactParams(x))

@@ -280,7 +280,8 @@ export class IdbChatStore implements ChatStore {
 
   // ---- receiver writes -------------------------------------------------------------------------------
 
-  putMetadata (contacts: Contact[], conversations: Conversation[], media: MediaRecord[]): void {
+  putMetadata (contacts: Contact[], conversations: Conversation[], records: Iterable<MediaRecord>): void {
+    const media = [...records]
     this.write('storing contacts, conversations and media records', 0, tx => {
       for (const c of contacts) tx.objectStore('contacts').put(c, c.id)
       for (const c of conversations) tx.objectStore('conversations').put(c, c.id)

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { buildManifest, manifestFrames } from '../../src/protocol/manifest.js'
+import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { decodeFrame, encodeFrame, encodeMediaChunk, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
 import { prefix, readFrames } from '../../src/wire/framing.js'
 import type { StreamDuplex } from '../../src/net/stream-duplex.js'
@@ -212,7 +213,7 @@ async function floodChunks (duplex: StreamDuplex, total: number, sample: (writte
   expect((await next()).body).toBe('hello')
   const size = 1024 * 1024 * 1024
   const manifest = { ...buildManifest(source, {}), conversations: [], contacts: [], totalMessages: 0, totalMediaBytes: size }
-  manifest.media = [{ sha256: 'f'.repeat(64), size, mime: 'video/mp4', missing: false }]
+  manifest.media = ManifestMedia.from([{ sha256: 'f'.repeat(64), size, mime: 'video/mp4', missing: false }])
   for (const f of manifestFrames(manifest, 64 * 1024)) await send(f)
   expect((await next()).body).toBe('resume')
   let acked = 0

@@ -6,6 +6,7 @@ import type { TransferOptions } from '../../src/protocol/options.js'
 import type { ChatStore, ChatStoreReader } from '../../src/store/chat-store.js'
 import { decodeFrame, encodeFrame, ferry, frameLength, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import { FrameDecoder } from '../../src/wire/framing.js'
+import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 
 // Shared by the property tests (test/fuzz/*.test.ts) and the long-running fuzzer (scripts/fuzz.ts):
 // generators of hostile input and the drivers that feed it to the decoder and the two state machines.
@@ -462,7 +463,7 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
   switch (op.t) {
     case 'hello': return { hello: { version: op.version, request: op.request } }
     case 'resume': {
-      const media = sender.manifest?.media ?? []
+      const media = sender.manifest?.media ?? new ManifestMedia()
       const resume: ferry.Resume.$Properties = {}
       if (op.cursor !== 'none') {
         if ('real' in op.cursor) {
@@ -474,7 +475,7 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
       resume.mediaHave = op.have === 'none' ? new Uint8Array(0) : op.have === 'all' ? new Uint8Array(64).fill(255) : op.have
       resume.partial = op.partial.map(p => ({
         index: p.index,
-        offset: typeof p.offset === 'number' ? p.offset : Math.max(0, (media[p.index % Math.max(media.length, 1)]?.size ?? 0) + p.offset.rel)
+        offset: typeof p.offset === 'number' ? p.offset : Math.max(0, (media.length > 0 ? media.size(Math.abs(p.index) % media.length) : 0) + p.offset.rel)
       }))
       return { resume }
     }

@@ -100,6 +100,16 @@ describe('a lying sender', () => {
       : [f], 'COUNT_MISMATCH')).close()
   })
 
+  it('a manifest that lists media twice, or out of sha256 order', async () => {
+    const media = (f: ferry.Frame): ferry.MediaInfo[] => (f.manifest as ferry.Manifest).media
+    ;(await refusedThenHealed(f => f.body === 'manifest'
+      ? [{ manifest: { ...(f.manifest as ferry.Manifest), media: [...media(f), media(f)[0]] } }]
+      : [f], 'MALFORMED_FRAME')).close()
+    ;(await refusedThenHealed(f => f.body === 'manifest'
+      ? [{ manifest: { ...(f.manifest as ferry.Manifest), media: [...media(f)].reverse() } }]
+      : [f], 'MALFORMED_FRAME')).close()
+  })
+
   it('data before the manifest', async () => {
     (await refusedThenHealed(f => f.body === 'manifest' ? [{ batch: { messages: [] } }] : [f], 'PROTOCOL')).close()
   })
@@ -110,7 +120,7 @@ describe('a lying sender', () => {
     const bad = await runTransfer(source, target, {
       options: { ...OPTIONS, maxManifestBytes: 200_000 },
       tamper: f => f.body === 'manifest'
-        ? [...Array.from({ length: 10 }, () => ({ manifest: { ...(f.manifest as ferry.Manifest), sourceId: padding, more: true } })), { manifest: f.manifest as ferry.Manifest }]
+        ? [...Array.from({ length: 10 }, () => ({ manifest: { ...(f.manifest as ferry.Manifest), sourceId: padding, media: [], more: true } })), { manifest: f.manifest as ferry.Manifest }]
         : [f]
     })
     expect(bad.receiverError?.code).toBe('TOO_LARGE')

@@ -40,7 +40,7 @@ describe('seedStore', () => {
 
     // the store holds exactly what the generator made, media named by the sha256 of their bytes
     const ids = await hashMedia(history)
-    expect(store.media().map(m => m.sha256).sort()).toEqual([...ids].sort())
+    expect([...store.media()].map(m => m.sha256).sort()).toEqual([...ids].sort())
     expect(store.contacts()).toEqual([...history.contacts].sort((a, b) => a.id < b.id ? -1 : 1))
     const generated = new Map([...history.messages(ids)].map(m => [`${m.conversation}/${m.id}`, m]))
     for (const m of store.messages()) expect(m).toEqual(generated.get(`${m.conversation}/${m.id}`))

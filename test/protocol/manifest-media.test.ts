@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import { ManifestMedia } from '../../src/protocol/manifest-media.js'
+import type { MediaEntry } from '../../src/protocol/manifest-media.js'
+
+const hex = (n: number): string[] => Array.from({ length: n }, () => randomBytes(32).toString('hex')).sort()
+const MIMES = ['image/jpeg', 'audio/ogg', 'video/mp4']
+
+describe('ManifestMedia', () => {
+  it('keeps every entry as given and finds each by hash', () => {
+    const hashes = hex(5000)
+    const entries: MediaEntry[] = hashes.map((sha256, i) => ({ sha256, size: i * 7919 + (i % 3 === 0 ? 2 ** 40 : 0), mime: MIMES[i % 3], missing: i % 11 === 0 }))
+    const list = ManifestMedia.from(entries)
+    expect(list.length).toBe(entries.length)
+    expect([...list]).toEqual(entries)
+    expect([...list.records()]).toEqual(entries.map(({ sha256, size, mime }) => ({ sha256, size, mime })))
+    for (let i = 0; i < entries.length; i += 97) {
+      expect(list.indexOf(entries[i].sha256)).toBe(i)
+      expect(list.get(i)).toEqual(entries[i])
+      expect([list.sha256(i), list.size(i), list.missing(i)]).toEqual([entries[i].sha256, entries[i].size, entries[i].missing])
+    }
+  })
+
+  it('answers -1 for hashes it does not hold, or that are not hashes', () => {
+    const [a, b, c] = hex(3)
+    const list = ManifestMedia.from([a, c].map(sha256 => ({ sha256, size: 1, mime: '', missing: false })))
+    expect(list.indexOf(b)).toBe(-1)
+    expect(list.indexOf('0'.repeat(64))).toBe(-1)
+    expect(list.indexOf('f'.repeat(64))).toBe(-1)
+    expect(list.indexOf(a.toUpperCase())).toBe(-1)
+    expect(list.indexOf(a.slice(1))).toBe(-1)
+    expect(new ManifestMedia().indexOf(a)).toBe(-1)
+  })
+
+  it('refuses entries out of sha256 order, repeated, or not hashes, with MALFORMED_FRAME', () => {
+    const [a, b] = hex(2)
+    const entry = (sha256: string): MediaEntry => ({ sha256, size: 1, mime: '', missing: false })
+    const list = ManifestMedia.from([entry(b)])
+    expect(() => list.push(entry(a))).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
+    expect(() => list.push(entry(b))).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
+    expect(() => list.push(entry('G'.repeat(64)))).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
+    expect(list.length).toBe(1)
+    expect(() => list.get(1)).toThrow(RangeError)
+  })
+})
