@@ -101,7 +101,7 @@ describe('a lying sender', () => {
   })
 
   it('a manifest that lists media twice, or out of sha256 order', async () => {
-    const media = (f: ferry.Frame): ferry.MediaInfo[] => (f.manifest as ferry.Manifest).media
+    const media = (f: ferry.Frame): ferry.MediaInfo.$Properties[] => (f.manifest as ferry.Manifest).media
     ;(await refusedThenHealed(f => f.body === 'manifest'
       ? [{ manifest: { ...(f.manifest as ferry.Manifest), media: [...media(f), media(f)[0]] } }]
       : [f], 'MALFORMED_FRAME')).close()
