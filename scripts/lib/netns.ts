@@ -2,6 +2,7 @@ import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } f
 import { randomBytes, randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DelayRelayOptions, RouteStats } from './delay-relay.js'
 
@@ -316,8 +317,10 @@ function handle (id: string, subnet: string, phones: Phone[], gateway?: string):
   return tb
 }
 
-const RELAY_MAIN = fileURLToPath(new URL('./delay-relay-main.ts', import.meta.url))
+// From the repository root, not this file: the CLI runs this module from a bundle in dist/cli/ (two
+// levels down, like scripts/lib/), where the relay's sources are not.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const RELAY_MAIN = join(ROOT, 'scripts', 'lib', 'delay-relay-main.ts')
 
 /** The delaying relay running in the access point's namespace. */
 export interface RelayHandle {

@@ -1,0 +1,5 @@
+export const ROOT: string
+export const BUNDLE: string
+export function isFresh (): boolean
+export function buildCli (): Promise<void>
+export function cliBundle (): Promise<string | undefined>

@@ -1,0 +1,76 @@
+// Finds (and, when missing or stale, builds) the CLI as one JavaScript file: dist/cli/ferry.mjs, bundled
+// from src/cli/main.ts by esbuild. Plain JavaScript, because it runs before anything can load TypeScript.
+//
+// Why a bundle: running the sources through tsx costs every `ferry` process ~50 MiB of RSS (tsx's loader
+// runs in a worker thread with its own V8 heap, holding the transpiled sources) and start-up time. An app
+// embedding Ferry ships compiled JavaScript; the CLI, its tests and the benchmark now run the same kind.
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+// Two levels below the root, as src/cli/main.ts is: modules that find files from import.meta.url
+// (bin/ferry.js, web-dist/, scripts/lib/) resolve the same from the bundle as from the sources.
+const OUT_DIR = join(ROOT, 'dist', 'cli')
+export const BUNDLE = join(OUT_DIR, 'ferry.mjs')
+const INPUTS = join(OUT_DIR, 'inputs.json')
+// Native addons stay packages, and so do the modules loaded only on demand: WebRTC (a native module and
+// ~280 packages; a bundle would hoist its static imports and load them in every process) and esbuild
+// (`ferry web` builds the page with it).
+const EXTERNAL = ['better-sqlite3', '@libp2p/webrtc', 'esbuild', 'tsx']
+
+/** True when the bundle exists and no file it was built from (sources and packages alike) is newer. */
+export function isFresh () {
+  if (!existsSync(BUNDLE) || !existsSync(INPUTS)) return false
+  try {
+    const builtAt = statSync(BUNDLE).mtimeMs
+    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8'))
+    return inputs.every(p => statSync(join(ROOT, p)).mtimeMs <= builtAt)
+  } catch {
+    return false // an input was deleted or renamed
+  }
+}
+
+/** Bundles the CLI. Concurrent builders (parallel tests) each write a temporary file and rename it. */
+export async function buildCli () {
+  const { build } = await import('esbuild')
+  const result = await build({
+    entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: EXTERNAL,
+    // Bundled CommonJS packages call require() for Node's built-ins.
+    banner: { js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" },
+    metafile: true,
+    write: false,
+    logLevel: 'silent',
+    absWorkingDir: ROOT,
+    outfile: BUNDLE
+  })
+  mkdirSync(OUT_DIR, { recursive: true })
+  const tmp = `${BUNDLE}.${process.pid}.tmp`
+  writeFileSync(tmp, result.outputFiles[0].contents)
+  // The input list first: a reader that sees the new bundle must not judge it by an older list.
+  const inputsTmp = `${INPUTS}.${process.pid}.tmp`
+  writeFileSync(inputsTmp, JSON.stringify(Object.keys(result.metafile.inputs)))
+  renameSync(inputsTmp, INPUTS)
+  renameSync(tmp, BUNDLE)
+}
+
+/**
+ * The module to run the CLI from: the bundle, built first when stale, or undefined to run the sources
+ * through tsx (FERRY_TSX=1, for stack traces into the .ts files; or when esbuild is not installed).
+ */
+export async function cliBundle () {
+  if (process.env.FERRY_TSX === '1') return undefined
+  if (isFresh()) return BUNDLE
+  try {
+    await buildCli()
+    return BUNDLE
+  } catch (err) {
+    if (err?.code === 'ERR_MODULE_NOT_FOUND') return undefined
+    throw err
+  }
+}
