@@ -4,7 +4,7 @@
 import type { ChatStoreReader } from '../../src/store/chat-store.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { PROTOCOL_VERSION } from '../../src/protocol/options.js'
-import { decodeFrame, encodeFrame, frameLength, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
+import { asFrame, frameLength, type EncodedFrame } from '../../src/wire/codec.js'
 import { prefix } from '../../src/wire/framing.js'
 
 export interface WireBytes {
@@ -15,11 +15,6 @@ export interface WireBytes {
   media: number
   messages: number
   frames: number
-}
-
-const asFrame = (f: ferry.Frame.$Properties): ReturnType<typeof decodeFrame> => {
-  const parts = encodeFrame(f)
-  return decodeFrame(parts.length === 1 ? parts[0] : Buffer.concat(parts))
 }
 
 export function countWireBytes (source: ChatStoreReader): WireBytes {

@@ -37,8 +37,10 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
     await runReceiver(machine, duplex, {
       signal: opts.signal,
       onProgress: () => {
-        // From the manifest on, the sender streams without pause until the end: silence means a dead link.
-        watch.armed = machine.expected !== undefined && !machine.finished
+        // From its first data on, the sender streams without pause until the end: silence means a dead
+        // link. Not before: after a resume the sender first digests what this phone already holds,
+        // seconds of silence on a large history.
+        watch.armed = machine.progress.bytesReceived > 0 && !machine.finished
         opts.onAdvance?.()
         // Nothing to report before the manifest: a resumed transfer's progress must start at its checkpoint, not 0.
         if (machine.expected === undefined) return

@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { ChatStoreReader } from '../store/chat-store.js'
 import type { Selection } from '../store/model.js'
-import { decodeFrame, encodeFrame, type EncodedFrame, type Frame, type ferry } from '../wire/codec.js'
+import { asFrame, type EncodedFrame } from '../wire/codec.js'
 import { PROTOCOL_VERSION } from './options.js'
 import { selectionToWire } from './selection.js'
 import { SenderMachine, type SenderProgress } from './sender.js'
@@ -12,11 +12,6 @@ export interface FileSenderInit {
   selection?: Selection
   options?: Partial<Omit<TransferOptions, 'windowBytes'>>
   agent?: string
-}
-
-const asFrame = (p: ferry.Frame.$Properties): Frame => {
-  const parts = encodeFrame(p)
-  return decodeFrame(parts[0])
 }
 
 /**

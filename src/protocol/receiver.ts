@@ -3,6 +3,7 @@ import { compareKeys, keyOf, type Contact, type Message, type MessageKey, type S
 import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
 import { bitmapBytes, setBit } from './bitmap.js'
+import { breathe, SLICE } from './breathe.js'
 import { ConversationDigest, equalBytes, mediaIndexDigest, toHex } from './digest.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
@@ -151,7 +152,7 @@ export class ReceiverMachine {
       case 'batch': return this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
       case 'fragment': return this.onFragment(frame.fragment as ferry.MessageFragment, size)
       case 'chunk': return this.onChunk(frame.chunk as ferry.MediaChunk, size)
-      case 'done': return this.onDone(frame.done as ferry.Done)
+      case 'done': return await this.onDone(frame.done as ferry.Done)
       case 'error': {
         const e = frame.error as ferry.Error
         throw new FerryError(ErrorCode.PEER_ERROR, `sender reported ${e.code}: ${e.message}`, { peerCode: e.code })
@@ -418,7 +419,7 @@ export class ReceiverMachine {
     this.mediaOffset = -1
   }
 
-  private onDone (done: ferry.Done): EncodedFrame[] {
+  private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
@@ -440,7 +441,11 @@ export class ReceiverMachine {
       if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
       // Read back what the store holds for this transfer: verification of the store, not of the frames.
       const d = new ConversationDigest()
-      for (const m of this.store.transferMessages(transfer, id)) d.add(m)
+      for (const m of this.store.transferMessages(transfer, id)) {
+        d.add(m)
+        // A million messages take seconds to read back: keep answering the link meanwhile.
+        if (d.count % SLICE === 0) await breathe()
+      }
       if (d.count !== Number(c.count) || d.count !== declared) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${d.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${declared}`, { conversation: id })
       }
@@ -451,6 +456,7 @@ export class ReceiverMachine {
       summary.push({ id, title: this.titles.get(id) ?? id, messages: d.count })
     }
     for (let i = 0; i < e.media.length; i++) {
+      if (i % SLICE === SLICE - 1) await breathe()
       if (!e.media.missing(i) && !this.store.hasMediaFile(e.media.sha256(i))) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${e.media.sha256(i)} is not on this phone`)
       }

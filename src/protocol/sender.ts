@@ -1,5 +1,5 @@
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { compareKeys, type Message, type Selection } from '../store/model.js'
+import { compareKeys, type Message, type MessageKey, type Selection } from '../store/model.js'
 import type { ChatStoreReader } from '../store/chat-store.js'
 import {
   batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, frameLength,
@@ -11,6 +11,7 @@ import { messageToWire } from './message-wire.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
+import { SLICE } from './breathe.js'
 
 export type SenderState = 'hello' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
 
@@ -58,6 +59,8 @@ export class SenderMachine {
   /** The manifest's frames, encoded one at a time as poll() is asked for them. */
   private manifestOut?: Iterator<EncodedFrame>
   private messages?: Iterator<Message>
+  /** After a resume: the receiver's committed prefix, still to be digested (see work()). */
+  private skip?: { it: Iterator<Message>, cursor: MessageKey }
   private lookahead?: Message
   private readonly digests = new Map<string, ConversationDigest>()
   private mediaIndex = 0
@@ -126,6 +129,7 @@ export class SenderMachine {
       this.manifestOut = undefined
     }
     if (this.state !== 'messages' && this.state !== 'media') return undefined
+    while (this.work()) {}
     if (this.progress.bytesSent - this.progress.bytesAcked >= this.opts.windowBytes) return undefined
     const frame = this.state === 'messages' ? this.nextMessageFrame() : this.nextMediaFrame()
     if (frame === undefined) return this.poll()
@@ -170,16 +174,43 @@ export class SenderMachine {
       if (!media.missing(i)) this.progress.skippedMediaBytes += getBit(this.have, i) ? media.size(i) : (this.partial.get(i) ?? 0)
     }
     for (const { conversation } of manifest.conversations) this.digests.set(conversation.id, new ConversationDigest())
-    // What the receiver already committed is not sent again, but it still counts toward Done's digests.
-    if (cursor !== undefined) {
-      for (const m of this.source.messages(manifest.selection)) {
-        if (compareKeys(m, cursor) > 0) break
-        this.digests.get(m.conversation)?.add(m)
-        this.progress.skippedMessages++
-      }
-    }
+    // What the receiver already committed is not sent again, but it still counts toward Done's digests:
+    // read it back in slices (work()), since a large history takes seconds.
+    if (cursor !== undefined) this.skip = { it: this.source.messages(manifest.selection)[Symbol.iterator](), cursor }
     this.messages = this.source.messages(manifest.selection, cursor)[Symbol.iterator]()
     this.state = 'messages'
+  }
+
+  /** True while a resume's work is pending (see work()): progress does not yet count what is skipped. */
+  get busy (): boolean {
+    return this.skip !== undefined && !this.finished
+  }
+
+  /**
+   * Does one slice of the work a resume leaves before sending can go on (digesting the messages the
+   * receiver already holds) and returns true while some remains. A driver that calls it between turns
+   * of its event loop keeps the link answering; poll() finishes whatever is left in one go.
+   */
+  work (): boolean {
+    const skip = this.skip
+    if (skip === undefined || this.finished) return false
+    try {
+      for (let n = 0; n < SLICE; n++) {
+        const r = skip.it.next()
+        if (r.done === true || compareKeys(r.value, skip.cursor) > 0) {
+          this.skip = undefined
+          return false
+        }
+        this.digests.get(r.value.conversation)?.add(r.value)
+        this.progress.skippedMessages++
+      }
+    } catch (err) {
+      this.skip = undefined
+      this.state = 'failed'
+      this.error = storeError(err, 'reading the transfer source')
+      throw this.error
+    }
+    return true
   }
 
   private onAck (ack: ferry.Ack): void {

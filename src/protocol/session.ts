@@ -2,6 +2,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { FrameDecoder, FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
+import { breathe } from './breathe.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
 
@@ -102,7 +103,10 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
   let incomingError: FerryError | undefined
   let incomingEnded = false
   let peerFailed = false
-  const signalWake = (): void => { const w = wake; wake = undefined; w?.() }
+  // Set by every wake-up: one that comes while the pump is busy writing (not yet waiting) must still
+  // make it poll again, or an ack that opens the window while a flush is pending is lost for good.
+  let woken = false
+  const signalWake = (): void => { woken = true; const w = wake; wake = undefined; w?.() }
 
   // Frames from the receiver (acks, resume, verified) are handled as they come; the pump below is the
   // only writer, so frames never interleave.
@@ -112,7 +116,8 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
         const frame: Frame = decodeFrame(body)
         peerFailed = frame.body === 'error'
         machine.onFrame(frame)
-        opts.onProgress?.()
+        // A resume is reported once its committed prefix is counted (the pump below does it).
+        if (!machine.busy) opts.onProgress?.()
         signalWake()
         if (machine.finished) return
       }
@@ -129,12 +134,20 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
   try {
     for (const f of machine.start()) await writer.push(f)
     for (;;) {
+      woken = false
+      // A resume's digesting in slices, with the event loop running between them (pings, acks).
+      if (machine.busy) {
+        while (machine.work()) await breathe()
+        opts.onProgress?.()
+      }
       let frame: EncodedFrame | undefined
-      while ((frame = machine.poll()) !== undefined) await writer.push(frame)
+      // Not polled while busy: poll() would do the rest of the work in one go, unreported.
+      while (!machine.busy && (frame = machine.poll()) !== undefined) await writer.push(frame)
       await writer.flush()
       if (machine.state === 'verified') break
       if (incomingError !== undefined) throw incomingError
       if (incomingEnded) throw new FerryError(ErrorCode.TRUNCATED, 'the receiver went away before confirming the transfer')
+      if (machine.busy || woken) continue
       await new Promise<void>(resolve => { wake = resolve })
     }
     await duplex.close()

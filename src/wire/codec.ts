@@ -34,6 +34,11 @@ export function decodeFrame (body: Uint8Array): Frame {
   return frame as Frame
 }
 
+/** A frame as the peer decodes it: for feeding a machine frames no peer sent (backup files, tests). */
+export function asFrame (frame: ferry.Frame.$Properties): Frame {
+  return decodeFrame(ferry.Frame.encode(frame).finish())
+}
+
 const CHUNK_FIELD = 6 // Frame.chunk
 const TAG = { index: 1 << 3, offset: 2 << 3, data: (15 << 3) | 2, chunk: (CHUNK_FIELD << 3) | 2 } as const
 

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
 import { runTransfer } from '../helpers/transfer.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { ferry } from '../../src/wire/codec.js'
+import { asFrame, type ferry } from '../../src/wire/codec.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { SLICE } from '../../src/protocol/breathe.js'
+import { PROTOCOL_VERSION } from '../../src/protocol/options.js'
 
 // The engine over an in-memory pipe against real SQLite stores: full transfer, selection, interruption
 // at many points, and what reaches the receiver's store.
@@ -161,6 +164,38 @@ describe('resume after an interruption', () => {
     expect(last.receiverError).toBeUndefined()
     expect(await exportText(target)).toBe(sourceExport)
     target.close()
+  })
+
+  it('digests a committed prefix longer than a slice in several turns, and still verifies', async () => {
+    // 3 x 7,000 messages: the receiver's prefix spans slice boundaries (SLICE messages per turn).
+    const big = openStore()
+    await fillStore(big, { conversations: 3, messagesPerConversation: 7000, mediaSizes: [30_000] })
+    const bigExport = await exportText(big)
+    const target = openStore()
+    const full = await runTransfer(big, openStore(), { options: OPTIONS })
+    const first = await runTransfer(big, target, { options: OPTIONS, cutAtAtoB: Math.floor(full.bytesAtoB * 0.9) })
+    expect(first.receiverError?.code).toBe('TRUNCATED')
+    const committed = first.receiver.progress.messages
+    expect(committed).toBeGreaterThan(2 * SLICE)
+
+    // The sender alone, resumed at the receiver's cursor: each work() call is one slice.
+    const sender = new SenderMachine({ source: big, options: OPTIONS })
+    sender.start()
+    sender.onFrame(asFrame({ hello: { version: PROTOCOL_VERSION } }))
+    while (sender.poll() !== undefined) {}
+    const cursor = target.transfers()[0].cursor
+    sender.onFrame(asFrame({ resume: { cursor, mediaHave: new Uint8Array(0), partial: [] } }))
+    let turns = 1
+    while (sender.work()) turns++
+    expect(turns).toBe(Math.ceil((committed + 1) / SLICE))
+    expect(sender.progress.skippedMessages).toBe(committed)
+
+    const second = await runTransfer(big, target, { options: OPTIONS })
+    expect(second.receiverError).toBeUndefined()
+    expect(second.receiver.state).toBe('verified')
+    expect(await exportText(target)).toBe(bigExport)
+    target.close()
+    big.close()
   })
 
   it('promotes a part that was complete when the process died before its rename', async () => {
