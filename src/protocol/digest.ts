@@ -1,10 +1,8 @@
-import { sha256 } from '@noble/hashes/sha2.js'
 export { bytesToHex as toHex } from '@noble/hashes/utils.js'
 import { encodeMessage } from '../wire/codec.js'
 import { messageToWire } from './message-wire.js'
 import type { MediaRecord, Message } from '../store/model.js'
-
-type Hash = ReturnType<typeof sha256.create>
+import { createSha256, type Sha256 } from './sha256.js'
 
 /**
  * Digest of one conversation's messages: sha256 over each message's protobuf encoding, length-prefixed,
@@ -12,7 +10,7 @@ type Hash = ReturnType<typeof sha256.create>
  * messages arrived and were stored intact, not merely that frames went through.
  */
 export class ConversationDigest {
-  private readonly hash: Hash = sha256.create()
+  private readonly hash: Sha256 = createSha256()
   private readonly len = new Uint8Array(4)
   count = 0
 
@@ -34,7 +32,7 @@ export class ConversationDigest {
 
 /** Digest of a media index: what the manifest promised, bound into Done. */
 export function mediaIndexDigest (media: Iterable<MediaRecord & { missing?: boolean }>): Uint8Array {
-  const h = sha256.create()
+  const h = createSha256()
   const enc = new TextEncoder()
   for (const m of media) h.update(enc.encode(`${m.sha256}:${m.size}:${m.missing === true ? 0 : 1}\n`))
   return h.digest()

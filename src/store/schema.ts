@@ -4,7 +4,8 @@ import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageS
 // SQL NULL is the model's "absent": a column is NULL exactly when the field is undefined, and "" stays "".
 
 // 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
-export const SCHEMA_VERSION = 2
+// 3: messages stored in canonical order (see below); upgrading rebuilds the table (MIGRATE_TO_3).
+export const SCHEMA_VERSION = 3
 
 // A message's fields after its key, shared by messages and the overwritten rows kept to undo a transfer.
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
@@ -39,17 +40,21 @@ CREATE TABLE IF NOT EXISTS media (
   mime TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Keyed by the source app's (conversation, id) so a merge is an upsert and never duplicates.
+-- Stored in the canonical order (conversation, ts, id), which every read walks and every transfer writes
+-- in: rows go in as appends and come out as one sequential scan. Message ids are random in most apps,
+-- and with the rows keyed by (conversation, id) each insert dirtied a random page of the whole table and
+-- each read looked its row up by that key (~5 us per message on either phone).
 CREATE TABLE IF NOT EXISTS messages (
   conversation TEXT NOT NULL,
   id TEXT NOT NULL,
   ${MESSAGE_FIELDS}
   xfer INTEGER, -- transfers.id of the transfer that last wrote the row; NULL when written locally
-  PRIMARY KEY (conversation, id)
+  PRIMARY KEY (conversation, ts, id)
 ) WITHOUT ROWID;
 
--- The canonical order; every message read walks it.
-CREATE INDEX IF NOT EXISTS messages_order ON messages (conversation, ts, id);
+-- A message's identity is the source app's (conversation, id): a merge is an upsert on it and never
+-- duplicates, even when the incoming copy has another timestamp.
+CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id);
 
 -- What a transfer overwrote, kept until it is verified. A transfer that fails verification (a lying or
 -- broken sender) is undone: its rows are deleted and these put back, so the history is as it was before
@@ -96,6 +101,21 @@ export const CONTACT_COLUMNS = 'id, name, phone'
 export const CONVERSATION_COLUMNS = 'id, kind, title, members'
 export const MEDIA_COLUMNS = 'sha256, size, mime'
 export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+
+/**
+ * Schema 2 -> 3: the same rows, rebuilt in canonical order. Run in one transaction before SCHEMA, which then
+ * creates the new table, its index and the trigger (dropped here, as it belongs to the old table).
+ */
+export const MIGRATE_TO_3 = `
+DROP TRIGGER IF EXISTS keep_overwritten;
+DROP INDEX IF EXISTS messages_order;
+DROP INDEX IF EXISTS messages_key;
+ALTER TABLE messages RENAME TO messages_v2;
+`
+export const MIGRATE_TO_3_COPY = `
+INSERT INTO messages (${MESSAGE_COLUMNS}, xfer) SELECT ${MESSAGE_COLUMNS}, xfer FROM messages_v2 ORDER BY conversation, ts, id;
+DROP TABLE messages_v2;
+`
 
 type Cell = string | number | null
 type Row = Cell[]

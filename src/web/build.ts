@@ -1,6 +1,6 @@
 // Node side of the browser phone: bundles src/web/main.ts with esbuild into a static directory
 // (index.html + app.js) that `ferry web` serves. Not part of the page.
-import { build, type Metafile } from 'esbuild'
+import { build, type Metafile, type Plugin } from 'esbuild'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +13,14 @@ const META = 'meta.json'
 
 export interface BuildResult { outDir: string, bytes: number, ms: number, built: boolean }
 
+/** The page has no node:crypto: the protocol's sha256 module is swapped for its @noble/hashes twin. */
+const browserSha256: Plugin = {
+  name: 'browser-sha256',
+  setup (b) {
+    b.onResolve({ filter: /^\.\/sha256\.js$/ }, args => ({ path: join(args.resolveDir, 'sha256-browser.ts') }))
+  }
+}
+
 /** Bundles the page into `outDir`. */
 export async function buildWeb (outDir = DEFAULT_OUT_DIR): Promise<BuildResult> {
   const t0 = performance.now()
@@ -23,6 +31,7 @@ export async function buildWeb (outDir = DEFAULT_OUT_DIR): Promise<BuildResult> 
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    plugins: [browserSha256],
     target: ['chrome110', 'firefox115', 'safari16'],
     minify: true,
     sourcemap: 'linked',

@@ -334,6 +334,43 @@ describe('transfers', () => {
     s.close()
   })
 
+  it('upgrades a schema-2 store (rows keyed by id) to canonical order, keeping every row and its transfer tag', () => {
+    const dir = tempDir()
+    const before = openStore(dir)
+    const cp = before.openTransfer(tid, 'src', {})
+    before.commitBatch(cp.transfer, messages, keyOf(messages[messages.length - 1]))
+    const rows = [...before.messages()]
+    before.close()
+    // Rebuild the messages table the way schema 2 laid it out.
+    const raw = new Database(join(dir, 'history.db'))
+    const cols = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer'
+    raw.exec(`DROP TRIGGER keep_overwritten; ALTER TABLE messages RENAME TO m3;
+      CREATE TABLE messages (conversation TEXT NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL, ts INTEGER NOT NULL,
+        kind TEXT NOT NULL, text TEXT, media TEXT, duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT,
+        status TEXT, xfer INTEGER, PRIMARY KEY (conversation, id)) WITHOUT ROWID;
+      CREATE INDEX messages_order ON messages (conversation, ts, id);
+      INSERT INTO messages (${cols}) SELECT ${cols} FROM m3; DROP TABLE m3;
+      UPDATE meta SET value = '2' WHERE key = 'schema_version'`)
+    raw.close()
+
+    const s = openStore(dir)
+    expect([...s.messages()]).toEqual(rows)
+    expect([...s.transferMessages(cp.transfer, messages[0].conversation)].length).toBeGreaterThan(0)
+    const check = new Database(join(dir, 'history.db'), { readonly: true })
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('3')
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'messages' ORDER BY name").pluck().all())
+      .toEqual(['keep_overwritten', 'messages', 'messages_key'])
+    check.close()
+    // Upserts still merge by (conversation, id), here with a new timestamp, and the undo still works.
+    const moved = { ...messages[0], ts: messages[0].ts + 1, text: 'edited' }
+    const cp2 = s.openTransfer(new Uint8Array(16).fill(9), 'other', {})
+    s.commitBatch(cp2.transfer, [moved], keyOf(moved))
+    expect([...s.messages()].filter(m => m.conversation === moved.conversation && m.id === moved.id)).toEqual([moved])
+    s.resetTransfer(cp2.transfer)
+    expect([...s.messages()]).toEqual(rows)
+    s.close()
+  })
+
   it('lists only unfinished transfers', () => {
     const s = openStore()
     const cp = s.openTransfer(tid, 'src', {})
