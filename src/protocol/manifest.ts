@@ -29,14 +29,20 @@ export function transferIdOf (sourceId: string, selection: Selection): Uint8Arra
   return sha256(enc.encode(`ferry-transfer-v1\n${sourceId}\n${selectionKey(selection)}`)).subarray(0, 16)
 }
 
+/** The store's bulk presence check when it has one, else one hasMediaFile per lookup. */
+export function mediaPresence (store: ChatStoreReader): (sha256: string) => boolean {
+  return store.mediaPresence?.() ?? (sha256 => store.hasMediaFile(sha256))
+}
+
 export function buildManifest (source: ChatStoreReader, selection: Selection): ManifestData {
   const counts = source.messageCounts(selection)
   const conversations = [...source.conversations(selection)].map(conversation => ({ conversation, messageCount: counts.get(conversation.id) ?? 0 }))
   // Streamed from the store into the compact list: no array of every record, even for a moment.
   const media = new ManifestMedia()
   let totalMediaBytes = 0
+  const has = mediaPresence(source)
   for (const { sha256, size, mime } of source.media(selection)) {
-    const missing = !source.hasMediaFile(sha256)
+    const missing = !has(sha256)
     media.push({ sha256, size, mime, missing })
     if (!missing) totalMediaBytes += size
   }

@@ -7,6 +7,7 @@ import { breathe, SLICE } from './breathe.js'
 import { ConversationDigest, equalBytes, mediaIndexDigest, toHex } from './digest.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
+import { mediaPresence } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 
@@ -260,18 +261,20 @@ export class ReceiverMachine {
   private resumeFrame (e: Expected): ferry.Resume.$Properties {
     const have = new Uint8Array(bitmapBytes(e.media.length))
     const partial: ferry.PartialMedia.$Properties[] = []
+    const has = mediaPresence(this.store)
+    const partials = this.store.partials?.()
     for (let i = 0; i < e.media.length; i++) {
       if (e.media.missing(i)) continue
       const sha256 = e.media.sha256(i)
       const size = e.media.size(i)
-      if (this.store.hasMediaFile(sha256)) {
+      if (has(sha256)) {
         setBit(have, i)
         this.progress.mediaBytes += size
         this.progress.mediaFiles++
         continue
       }
       this.want.push(i)
-      const committed = this.store.partLength(sha256)
+      const committed = partials === undefined || partials.has(sha256) ? this.store.partLength(sha256) : 0
       if (committed > 0 && committed === size && this.store.partDigest(sha256) === sha256) {
         // Complete and verified before an interruption, only its rename was lost.
         this.store.promotePart(sha256)
@@ -455,9 +458,10 @@ export class ReceiverMachine {
       }
       summary.push({ id, title: this.titles.get(id) ?? id, messages: d.count })
     }
+    const has = mediaPresence(this.store)
     for (let i = 0; i < e.media.length; i++) {
       if (i % SLICE === SLICE - 1) await breathe()
-      if (!e.media.missing(i) && !this.store.hasMediaFile(e.media.sha256(i))) {
+      if (!e.media.missing(i) && !has(e.media.sha256(i))) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${e.media.sha256(i)} is not on this phone`)
       }
     }

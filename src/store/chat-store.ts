@@ -28,6 +28,11 @@ export interface ChatStoreReader {
 
   /** True when the media file is present and complete. */
   hasMediaFile(sha256: string): boolean
+  /**
+   * Optional: a hasMediaFile for many lookups in sha256 order (a manifest's), where the store can answer
+   * them more cheaply together (the SQLite store lists each fan-out directory once).
+   */
+  mediaPresence?(): (sha256: string) => boolean
   /** Reads up to `length` bytes of a complete media file at `offset` (fewer only at its end). */
   readMedia(sha256: string, offset: number, length: number): Uint8Array
   /** Absolute path of a complete media file (for export and apps). */
@@ -72,6 +77,11 @@ export interface ChatStoreWriter {
 
   /** Committed length of a partial media file (0 when none); drops any uncommitted tail. */
   partLength(sha256: string): number
+  /**
+   * Optional: every media that may have a partial file (a part file or a recorded length), so a resume
+   * asks partLength only about those rather than about each of 100k+ wanted files.
+   */
+  partials?(): Set<string>
   /** Appends bytes at `offset` (= the committed length) to the .part file, fsyncs, then records the new length. */
   appendPart(sha256: string, offset: number, data: Uint8Array): void
   /** sha256 (lowercase hex) of the .part file's committed bytes. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto'
 import {
   closeSync, constants, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync,
-  renameSync, rmSync, statSync, writeSync
+  readdirSync, renameSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -79,6 +79,34 @@ export class MediaFolder {
 
   has (sha: string): boolean {
     return this.promoting.has(sha) || this.size(sha) !== undefined
+  }
+
+  /**
+   * A `has` for many lookups in sha256 order: one listing of each fan-out directory instead of a stat
+   * per file (the large profile's 138k stats took ~0.6 s on each phone before the first message).
+   * Lookups out of order stay correct; they only list a directory again.
+   */
+  presence (): (sha: string) => boolean {
+    let dir: string | undefined
+    let names = new Set<string>()
+    return sha => {
+      if (this.promoting.has(sha)) return true
+      const d = sha.slice(0, 2)
+      if (d !== dir) {
+        dir = d
+        names = new Set(this.listFiles(d))
+      }
+      return names.has(sha)
+    }
+  }
+
+  private listFiles (fanout: string): string[] {
+    try {
+      return readdirSync(join(this.root, fanout), { withFileTypes: true }).filter(e => e.isFile()).map(e => e.name)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw storeError(err, `listing the media folder ${this.root}`)
+    }
   }
 
   read (sha: string, offset: number, length: number): Uint8Array {
@@ -190,6 +218,15 @@ export class MediaFolder {
   }
 
   /** Current size of the .part file (0 when absent). */
+  /** The media that have a .part file (one listing: a resume asks about every wanted file). */
+  partNames (): string[] {
+    try {
+      return readdirSync(this.partDir).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length))
+    } catch (err) {
+      throw storeError(err, `listing the partial media in ${this.partDir}`)
+    }
+  }
+
   partSize (sha: string): number {
     return statSync(this.partPath(sha), { throwIfNoEntry: false })?.size ?? 0
   }

@@ -341,6 +341,10 @@ export class SqliteChatStore implements ChatStore {
     return this.guard(`checking media ${sha256}`, () => this.folder.has(sha256))
   }
 
+  mediaPresence (): (sha256: string) => boolean {
+    return this.folder.presence()
+  }
+
   readMedia (sha256: string, offset: number, length: number): Uint8Array {
     return this.folder.read(sha256, offset, length)
   }
@@ -503,6 +507,14 @@ export class SqliteChatStore implements ChatStore {
       this.partLengths.set(sha256, n)
     }
     return n
+  }
+
+  partials (): Set<string> {
+    return this.guard('listing partial media', () => {
+      const out = new Set(this.folder.partNames())
+      for (const [sha256] of this.all('SELECT sha256 FROM parts')) out.add(sha256 as string)
+      return out
+    })
   }
 
   partLength (sha256: string): number {

@@ -63,6 +63,26 @@ describe('the media folder', () => {
   })
 })
 
+describe('media presence in bulk', () => {
+  it('answers as hasMediaFile does, in order or not, from one listing per fan-out directory', async () => {
+    const s = openStore()
+    const present: string[] = []
+    for (let i = 0; i < 40; i++) present.push((await s.writeMedia(keystream(`p${i}`, 100 + i))).sha256)
+    const absent = Array.from({ length: 40 }, (_, i) => createHash('sha256').update(`absent ${i}`).digest('hex'))
+    // A complete part not yet promoted, and a directory entry that is not a file, are not media files.
+    const part = createHash('sha256').update('part').digest('hex')
+    s.appendPart(part, 0, new Uint8Array([1, 2, 3]))
+    const all = [...present, ...absent, part].sort()
+    const has = s.mediaPresence()
+    for (const sha of all) expect(has(sha), sha).toBe(s.hasMediaFile(sha))
+    const again = s.mediaPresence()
+    for (const sha of [...all].reverse()) expect(again(sha), sha).toBe(present.includes(sha))
+    // A resume asks partLength only about these.
+    expect(s.partials()).toEqual(new Set([part]))
+    s.close()
+  })
+})
+
 describe('partial media (.part files)', () => {
   const data = bytes(100_000, 3)
   const digest = sha(data)
