@@ -76,6 +76,9 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
   const onEvent = (e: FerryEvent): void => {
     if (json) {
       if (e.type === 'progress') { view ??= jsonProgress(); view.update(e.progress); return }
+      // After an interruption the next session's first progress is printed at once, whatever the
+      // throttle: it is where the resumed transfer starts (a restarted phone reconnects within 0.3 s).
+      if (e.type === 'interrupted') view = undefined
       if (e.type === 'pair-failed' || e.type === 'interrupted') { jsonEvent(e.type, { code: e.error.code, message: e.error.message }); return }
       jsonEvent(e.type, { ...e, type: undefined })
       return
