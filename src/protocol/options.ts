@@ -18,7 +18,7 @@ export interface TransferOptions {
 }
 
 export const DEFAULT_OPTIONS: TransferOptions = {
-  batchBytes: 128 * 1024,
+  batchBytes: 512 * 1024,
   chunkBytes: 256 * 1024,
   windowBytes: 2 * 1024 * 1024,
   maxMessageBytes: 64 * 1024 * 1024,
