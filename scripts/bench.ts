@@ -205,7 +205,7 @@ function fsCreateProbe (n = 300): number {
 }
 
 function ferry (args: string[], label: string, cpuName?: string, wrap: string[] = []): ReturnType<typeof spawnNode> {
-  // One directory per process: tsx's loader runs in a worker thread with a profile of its own.
+  // One directory per process: worker threads (tsx's loader, with FERRY_TSX=1) write profiles of their own.
   const prof = cpuDir !== undefined && cpuName !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(cpuDir, cpuName)] : []
   return spawnNode([...prof, ferryBin, ...args], { label, timeoutMs: childTimeoutMs, cwd: root, wrap })
 }
@@ -253,7 +253,7 @@ const LOOPBACK_PHONES: PhonesAt = { sender: { wrap: [], host: '127.0.0.1' }, rec
 interface PhonesResult {
   /** Receiver start to both processes exited. */
   ms: number
-  /** Receiver spawned to 'paired' (includes the process start: node + tsx, about a second here). */
+  /** Receiver spawned to 'paired' (includes the process start: node + the CLI bundle, ~0.2 s here). */
   pairMs: number
   /** Receiver spawned to the manifest received: pairing plus the first bytes of the transfer. */
   firstByteMs: number
@@ -265,7 +265,7 @@ interface PhonesResult {
   /** Media bytes over the time after the messages were all in. */
   mediaMBPerSec: number
   rssMiB: { sender: number, receiver: number }
-  /** CPU seconds of each whole process (start to exit, including node + tsx start-up, ~1 s each). */
+  /** CPU seconds of each whole process (start to exit, including node's start-up, ~0.2 s each). */
   cpuSec: { sender: number, receiver: number }
   peakFds: { sender: number, receiver: number }
   /** The transfer ('paired' to 'verified'), in ms after each process was spawned: where to read its CPU profile. */
@@ -475,7 +475,7 @@ if (cpuDir !== undefined) {
   for (const [name, window] of [['ferry-send', cli[0].transferWindow.sender], ['ferry-receive', cli[0].transferWindow.receiver]] as const) {
     const dir = join(cpuDir, name)
     if (!existsSync(dir)) continue
-    // The main thread is the busiest of the process's profiles (the others are tsx's loader worker).
+    // The main thread is the busiest of the process's profiles (any others are worker threads).
     // Only the transfer is summarised (the profile starts a few ms after the spawn: close enough).
     const all = readdirSync(dir).filter(f => f.endsWith('.cpuprofile')).map(f => summarise(join(dir, f), 15, window))
     all.sort((a, b) => b.busyMs - a.busyMs)

@@ -39,7 +39,7 @@ const work = tempDir('webrtc')
 
 interface Run {
   transport: Kind
-  /** Receiver spawned to 'paired' (node + tsx start, dial, CPace). */
+  /** Receiver spawned to 'paired' (process start, dial, CPace). */
   pairMs: number
   /** 'paired' to 'verified' on the receiver. */
   transferMs: number
