@@ -8,6 +8,7 @@ export interface MediaEntry extends MediaRecord {
 }
 
 const HASH = 32
+const HEX = new TextEncoder().encode('0123456789abcdef')
 
 /**
  * The manifest's media index, held in typed arrays. A photo-heavy phone lists 100k+ files; as objects
@@ -71,6 +72,16 @@ export class ManifestMedia implements Iterable<MediaEntry> {
 
   sha256 (i: number): string {
     return bytesToHex(this.hashes.subarray(i * HASH, i * HASH + HASH))
+  }
+
+  /** Writes entry i's hash as 64 lowercase hex digits (ASCII) into `out` at `pos`; returns the end. */
+  writeHex (i: number, out: Uint8Array, pos: number): number {
+    const h = this.hashes
+    for (let k = i * HASH, end = k + HASH; k < end; k++) {
+      out[pos++] = HEX[h[k] >>> 4]
+      out[pos++] = HEX[h[k] & 15]
+    }
+    return pos
   }
 
   size (i: number): number {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { mediaIndexDigest } from '../../src/protocol/digest.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import type { MediaEntry } from '../../src/protocol/manifest-media.js'
 
@@ -41,5 +43,17 @@ describe('ManifestMedia', () => {
     expect(() => list.push(entry('G'.repeat(64)))).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
     expect(list.length).toBe(1)
     expect(() => list.get(1)).toThrow(RangeError)
+  })
+
+  it('digests its index as the documented lines, identically from the list and from records, across buffer refills', () => {
+    // 5000 lines of ~80 bytes span several of the digest's 64 KiB buffers.
+    const entries: MediaEntry[] = hex(5000).map((sha256, i) => ({ sha256, size: i === 7 ? 2 ** 53 - 1 : i * 104729, mime: MIMES[i % 3], missing: i % 5 === 0 }))
+    const text = entries.map(m => `${m.sha256}:${m.size}:${m.missing ? 0 : 1}\n`).join('')
+    const want = createHash('sha256').update(text).digest('hex')
+    const digestHex = (media: Parameters<typeof mediaIndexDigest>[0]): string => Buffer.from(mediaIndexDigest(media)).toString('hex')
+    expect(digestHex(ManifestMedia.from(entries))).toBe(want)
+    expect(digestHex(entries)).toBe(want)
+    expect(digestHex(entries.slice(1))).not.toBe(want)
+    expect(digestHex([])).toBe(createHash('sha256').digest('hex'))
   })
 })
