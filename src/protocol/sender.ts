@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './optio
 import { intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
 import { SLICE } from './breathe.js'
+import { ChunkBuffers } from './chunk-buffers.js'
 
 export type SenderState = 'hello' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
 
@@ -67,12 +68,18 @@ export class SenderMachine {
   private mediaOffset = 0
   private have?: Uint8Array
   private partial = new Map<number, number>()
+  private readonly buffers: ChunkBuffers
 
   constructor (init: SenderInit) {
     this.source = init.source
     this.offer = init.offer ?? {}
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
+    const { chunkBytes, windowBytes } = this.opts
+    // At most a window of frames is unacknowledged; one more slab is being filled. An unbounded window
+    // (a backup file) is never acked, so nothing is kept for reuse.
+    const slabsInFlight = windowBytes >= Number.MAX_SAFE_INTEGER ? 0 : Math.ceil(windowBytes / chunkBytes) + 2
+    this.buffers = new ChunkBuffers(chunkBytes, slabsInFlight)
   }
 
   /** Frames to send at once: our Hello. */
@@ -219,6 +226,7 @@ export class SenderMachine {
       throw this.fail(ErrorCode.PROTOCOL, `receiver acknowledged ${bytes} bytes, but ${this.progress.bytesSent} were sent`)
     }
     this.progress.bytesAcked = bytes
+    this.buffers.acked(bytes)
   }
 
   private nextMessage (): Message | undefined {
@@ -281,14 +289,18 @@ export class SenderMachine {
       const size = media.size(i)
       const length = Math.min(this.opts.chunkBytes, size - offset)
       const sha256 = media.sha256(i)
-      const data = length > 0 ? this.source.readMedia(sha256, offset, length) : new Uint8Array(0)
+      const into = this.buffers.take(length)
+      const data = length > 0 ? this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
       if (data.byteLength !== length) {
         throw this.fail(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
       }
       this.progress.mediaBytesSent += length
       if (offset + length >= size) this.nextMedia()
       else this.mediaOffset = offset + length
-      return encodeMediaChunk(i, offset, data)
+      const frame = encodeMediaChunk(i, offset, data)
+      // poll() adds this frame to bytesSent on return: the slab is free once the receiver acks past it.
+      if (data.buffer === into.buffer) this.buffers.sent(length, this.progress.bytesSent + frameLength(frame))
+      return frame
     }
     this.outbox.push(this.doneFrame())
     this.state = 'done-sent'

@@ -33,8 +33,11 @@ export interface ChatStoreReader {
    * them more cheaply together (the SQLite store lists each fan-out directory once).
    */
   mediaPresence?(): (sha256: string) => boolean
-  /** Reads up to `length` bytes of a complete media file at `offset` (fewer only at its end). */
-  readMedia(sha256: string, offset: number, length: number): Uint8Array
+  /**
+   * Reads up to `length` bytes of a complete media file at `offset` (fewer only at its end). With `into`
+   * (at least `length` bytes), a store may read into it and return a view of it, sparing an allocation.
+   */
+  readMedia(sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array
   /** Absolute path of a complete media file (for export and apps). */
   mediaPath(sha256: string): string
 }

@@ -109,17 +109,18 @@ export class MediaFolder {
     }
   }
 
-  read (sha: string, offset: number, length: number): Uint8Array {
+  /** Reads into `into` when given (at least `length` bytes), else into a new buffer. */
+  read (sha: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
     try {
       const fd = this.readerFor(sha)
-      const buf = Buffer.allocUnsafe(length)
+      const buf = into ?? Buffer.allocUnsafe(length)
       let filled = 0
       while (filled < length) {
         const n = readSync(fd, buf, filled, length - filled, offset + filled)
         if (n === 0) break
         filled += n
       }
-      return filled === length ? buf : buf.subarray(0, filled)
+      return filled === buf.byteLength ? buf : buf.subarray(0, filled)
     } catch (err) {
       throw storeError(err, `reading media ${sha}`)
     }

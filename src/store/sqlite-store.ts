@@ -345,8 +345,8 @@ export class SqliteChatStore implements ChatStore {
     return this.folder.presence()
   }
 
-  readMedia (sha256: string, offset: number, length: number): Uint8Array {
-    return this.folder.read(sha256, offset, length)
+  readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
+    return this.folder.read(sha256, offset, length, into)
   }
 
   mediaPath (sha256: string): string {
