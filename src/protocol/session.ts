@@ -1,8 +1,9 @@
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
+import { CHUNK_HEADER_MAX, decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { FrameDecoder, FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
 import { breathe } from './breathe.js'
+import { DEFAULT_OPTIONS } from './options.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
 
@@ -55,7 +56,9 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   try {
     for (const f of machine.start()) await writer.push(f)
     await writer.flush()
-    const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES)
+    // Chunk bodies are reassembled into reused buffers: the machine and the stores copy or write what
+    // they keep of a chunk's bytes before onFrame returns (ChatStoreWriter.appendPart).
+    const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES, DEFAULT_OPTIONS.chunkBytes + CHUNK_HEADER_MAX)
     read: for await (const chunk of duplex.source) {
       let bodies: Uint8Array[]
       try {
@@ -72,6 +75,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
         }
         peerFailed = frame.body === 'error'
         for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
+        if (frame.body === 'chunk') decoder.recycle(body)
         if (machine.finished) break read
       }
       // One cumulative ack per read: it opens the sender's window for everything processed.

@@ -40,6 +40,9 @@ export function asFrame (frame: ferry.Frame.$Properties): Frame {
 }
 
 const CHUNK_FIELD = 6 // Frame.chunk
+
+/** The most a MediaChunk frame adds to its payload: the tags and varints of its fields and of Frame.chunk. */
+export const CHUNK_HEADER_MAX = 32
 const TAG = { index: 1 << 3, offset: 2 << 3, data: (15 << 3) | 2, chunk: (CHUNK_FIELD << 3) | 2 } as const
 
 /**

@@ -16,8 +16,28 @@ const MAX_PREFIX_BYTES = 5
 export class FrameDecoder {
   private readonly buf = new Uint8ArrayList()
   private need = -1 // body length of the frame being read, -1 while reading its prefix
+  private readonly spare: Uint8Array[] = []
+  private readonly lent = new WeakSet<ArrayBufferLike>()
 
-  constructor (private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  /**
+   * A frame whose body spans several received pieces is copied together. With `reuseBytes`, bodies of
+   * more than half that size are copied into buffers of that size which the reader hands back with
+   * recycle(): media chunks (256 KiB, arriving as 64 KiB Noise messages) then cost the receiver no
+   * allocation. A fresh 256 KiB buffer per chunk was as many bytes allocated as received, garbage that
+   * V8 frees only when it next collects, and the receiver's heap grew with the pile.
+   */
+  constructor (private readonly maxFrameBytes = MAX_FRAME_BYTES, private readonly reuseBytes = 0) {}
+
+  /**
+   * Takes back a body push() returned, for reuse by a later frame, once nothing refers to its bytes any
+   * more (the frame is decoded and handled, and its handler kept no view of them). Bodies that were not
+   * copied into a reusable buffer are ignored.
+   */
+  recycle (body: Uint8Array): void {
+    if (!this.lent.has(body.buffer)) return
+    this.lent.delete(body.buffer)
+    if (this.spare.length < 4) this.spare.push(new Uint8Array(body.buffer, 0, this.reuseBytes))
+  }
 
   /** Bytes buffered that do not yet make a frame. */
   get pending (): number { return this.buf.byteLength }
@@ -28,7 +48,7 @@ export class FrameDecoder {
     for (;;) {
       if (this.need < 0 && !this.readPrefix()) break
       if (this.buf.byteLength < this.need) break
-      out.push(this.buf.subarray(0, this.need))
+      out.push(this.body(this.need))
       this.buf.consume(this.need)
       this.need = -1
     }
@@ -40,6 +60,24 @@ export class FrameDecoder {
     if (this.buf.byteLength > 0) {
       throw new FerryError(ErrorCode.TRUNCATED, `stream ended inside a frame (${this.buf.byteLength} bytes of it received)`)
     }
+  }
+
+  private body (n: number): Uint8Array {
+    if (n > this.reuseBytes || n * 2 <= this.reuseBytes) return this.buf.subarray(0, n)
+    let out: Uint8Array | undefined
+    let at = 0
+    for (const b of this.buf) { // the list's pieces, in order
+      if (out === undefined) {
+        if (b.byteLength >= n) return b.subarray(0, n) // all in one piece: no copy
+        out = this.spare.pop() ?? new Uint8Array(this.reuseBytes)
+        this.lent.add(out.buffer)
+      }
+      const take = Math.min(b.byteLength, n - at)
+      out.set(take === b.byteLength ? b : b.subarray(0, take), at)
+      at += take
+      if (at === n) break
+    }
+    return (out as Uint8Array).subarray(0, n)
   }
 
   private readPrefix (): boolean {

@@ -82,6 +82,41 @@ describe('framing', () => {
     }
   })
 
+  it('reassembles large bodies into buffers handed back with recycle, and never reuses one still held', () => {
+    const d = new FrameDecoder(MAX_FRAME_BYTES, 1000)
+    const body = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v)
+    // Each frame arrives in pieces of 300 bytes, as Noise messages bring a media chunk.
+    const feed = (b: Uint8Array): Uint8Array[] => {
+      const wire = concat([prefix([b]), b])
+      const out: Uint8Array[] = []
+      for (let at = 0; at < wire.byteLength; at += 300) out.push(...d.push(wire.subarray(at, at + 300)))
+      return out
+    }
+    const [a] = feed(body(900, 1))
+    expect(a).toEqual(body(900, 1))
+    d.recycle(a)
+    const [b] = feed(body(800, 2))
+    expect(b.buffer).toBe(a.buffer) // the recycled buffer, reused
+    expect(b).toEqual(body(800, 2))
+    const [c] = feed(body(700, 3)) // b is still held: a new buffer
+    expect(c.buffer).not.toBe(b.buffer)
+    expect(b).toEqual(body(800, 2))
+    d.recycle(b)
+    d.recycle(b) // twice: must not hand the buffer out to two frames
+    const [e] = feed(body(600, 4))
+    const [f] = feed(body(650, 5))
+    expect(e.buffer).toBe(b.buffer)
+    expect(f.buffer).not.toBe(e.buffer)
+    expect([e, f, c]).toEqual([body(600, 4), body(650, 5), body(700, 3)])
+    // Small bodies and bodies too large to reuse are copied out as before; recycling them is a no-op.
+    const [small] = feed(body(400, 6))
+    const [large] = feed(body(1200, 7))
+    d.recycle(small)
+    d.recycle(large)
+    expect([small, large]).toEqual([body(400, 6), body(1200, 7)])
+    d.end()
+  })
+
   it('refuses an oversized length prefix before buffering its body', () => {
     const d = new FrameDecoder(1000)
     expect(() => d.push(prefix([new Uint8Array(1001)]))).toThrow(/exceeds the 1000-byte limit/)
