@@ -372,6 +372,7 @@ export class ReceiverMachine {
   private onChunk (c: ferry.MediaChunk, size: number): EncodedFrame[] {
     this.expect('messages', 'media')
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.ORDER, 'media chunk inside a fragmented message')
+    if (this.state !== 'media') this.store.messagesDone?.()
     this.state = 'media'
     const e = this.expected as Expected
     const index = c.index ?? 0

@@ -259,6 +259,7 @@ export class SenderMachine {
     }
     if (encoded.length > 0) return encodeBatch(encoded)
     this.state = 'media'
+    this.source.messagesDone?.()
     return undefined
   }
 

@@ -40,6 +40,12 @@ export interface ChatStoreReader {
   readMedia(sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array
   /** Absolute path of a complete media file (for export and apps). */
   mediaPath(sha256: string): string
+  /**
+   * Optional: the messages are all read or written, only media is left. A store may drop the caches
+   * that served them (the SQLite store's page cache: up to 16 MiB on each phone for the rest of the
+   * transfer otherwise).
+   */
+  messagesDone?(): void
 }
 
 /** The receiver's checkpoint for one transfer, as persisted. */
@@ -85,7 +91,11 @@ export interface ChatStoreWriter {
    * asks partLength only about those rather than about each of 100k+ wanted files.
    */
   partials?(): Set<string>
-  /** Appends bytes at `offset` (= the committed length) to the .part file, fsyncs, then records the new length. */
+  /**
+   * Appends bytes at `offset` (= the committed length) to the .part file, fsyncs, then records the new
+   * length. `data` (here and in putWholeMedia) is valid only during the call: the receiver reuses the
+   * buffer for the next chunk, so a store copies what it keeps.
+   */
   appendPart(sha256: string, offset: number, data: Uint8Array): void
   /** sha256 (lowercase hex) of the .part file's committed bytes. */
   partDigest(sha256: string): string

@@ -164,6 +164,10 @@ export class SqliteChatStore implements ChatStore {
     return meta.store_id
   }
 
+  messagesDone (): void {
+    this.guard('releasing the page cache', () => this.db.pragma('shrink_memory'))
+  }
+
   close (): void {
     if (this.closed) return
     this.closed = true
