@@ -32,7 +32,6 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
-import { ferryNodeArgs } from '../src/cli/ferry-process.js'
 import { seedStore } from '../src/sim/seed.js'
 import { getProfile } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
@@ -48,6 +47,7 @@ import { countWireBytes } from './bench/wire-bytes.js'
 
 installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
+const ferryBin = join(root, 'bin/ferry.js')
 const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'small' },
@@ -207,7 +207,7 @@ function fsCreateProbe (n = 300): number {
 function ferry (args: string[], label: string, cpuName?: string, wrap: string[] = []): ReturnType<typeof spawnNode> {
   // One directory per process: worker threads (tsx's loader, with FERRY_TSX=1) write profiles of their own.
   const prof = cpuDir !== undefined && cpuName !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(cpuDir, cpuName)] : []
-  return spawnNode([...prof, ...ferryNodeArgs(args)], { label, timeoutMs: childTimeoutMs, cwd: root, wrap })
+  return spawnNode([...prof, ferryBin, ...args], { label, timeoutMs: childTimeoutMs, cwd: root, wrap })
 }
 
 interface MessagePhase {

@@ -13,7 +13,6 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import { ferryNodeArgs } from '../../src/cli/ferry-process.js'
 import { seedStore } from '../../src/sim/seed.js'
 import { PROFILE_NAMES, type ProfileName } from '../../src/sim/profiles.js'
 import { countWireBytes } from './wire-bytes.js'
@@ -31,6 +30,7 @@ const profile = values.profile as ProfileName
 if (!(PROFILE_NAMES as readonly string[]).includes(profile)) throw new Error(`--profile wants one of ${PROFILE_NAMES.join(', ')}`)
 const runs = Math.max(1, Number(values.runs))
 const root = fileURLToPath(new URL('../../', import.meta.url))
+const ferryBin = join(root, 'bin', 'ferry.js')
 const LISTEN = { tcp: '/ip4/127.0.0.1/tcp/0', webrtc: '/ip4/127.0.0.1/udp/0/webrtc-direct' } as const
 type Kind = keyof typeof LISTEN
 
@@ -66,13 +66,13 @@ async function transfer (source: string, transport: Kind, n: number): Promise<Ru
   // The receiver saves nothing in the sender's store but a pairing record, which a verified transfer removes.
   const code = `654-0000-${String(1000 + n).padStart(4, '0')}`
   const opts = { cwd: root, timeoutMs: 600_000 }
-  const sender = spawnNode(ferryNodeArgs(['send', '--store', source, '--code', code, '--no-mdns', '--json', '--transport', transport, '--listen', LISTEN[transport], '--timeout', '120']),
+  const sender = spawnNode([ferryBin, 'send', '--store', source, '--code', code, '--no-mdns', '--json', '--transport', transport, '--listen', LISTEN[transport], '--timeout', '120'],
     { ...opts, label: `ferry send (${transport})` })
   let receiver: ReturnType<typeof spawnNode> | undefined
   try {
     const qr = (await sender.waitFor(e => e.event === 'code')).qr as string
     const t0 = performance.now()
-    receiver = spawnNode(ferryNodeArgs(['receive', '--store', target, '--qr', qr, '--no-mdns', '--json', '--transport', transport, '--timeout', '60']),
+    receiver = spawnNode([ferryBin, 'receive', '--store', target, '--qr', qr, '--no-mdns', '--json', '--transport', transport, '--timeout', '60'],
       { ...opts, label: `ferry receive (${transport})` })
     const verified = await receiver.waitFor(e => e.event === 'verified')
     await Promise.all([sender.done, receiver.done])

@@ -1,26 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ErrorCode, FerryError } from '../errors.js'
 
 export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url))
-
-let shebangFlags: string[] | undefined
-
-/**
- * `node` arguments that run `ferry <args>` as the installed command does: the node flags on bin/ferry.js's
- * `#!/usr/bin/env -S node ...` line, the script, then `args`. Tests, the demo and the benchmark spawn phones
- * with this rather than `node bin/ferry.js`, so theirs have the same heap as one started from a shell.
- */
-export function ferryNodeArgs (args: string[]): string[] {
-  if (shebangFlags === undefined) {
-    const first = readFileSync(FERRY_BIN, 'utf8').split('\n', 1)[0]
-    const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first)
-    if (m === null) throw new FerryError(ErrorCode.INTERNAL, `${FERRY_BIN} does not start with '#!/usr/bin/env -S node [--flags]': ${first}`)
-    shebangFlags = m[1].split(' ').filter(f => f !== '')
-  }
-  return [...shebangFlags, FERRY_BIN, ...args]
-}
 
 export type FerryJsonEvent = { event: string } & Record<string, unknown>
 
@@ -34,7 +16,7 @@ export class FerryProcess {
 
   /** `wrap` prefixes the command, e.g. ['ip', 'netns', 'exec', ns] to run it inside a namespace. */
   constructor (args: string[], opts: { wrap?: string[], env?: NodeJS.ProcessEnv } = {}) {
-    const argv = [...(opts.wrap ?? []), process.execPath, ...ferryNodeArgs(args)]
+    const argv = [...(opts.wrap ?? []), process.execPath, FERRY_BIN, ...args]
     this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
     let buf = ''
     this.child.stdout?.on('data', (d: Buffer) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { ferryNodeArgs } from '../../src/cli/ferry-process.js'
+import { FERRY_BIN } from '../../src/cli/ferry-process.js'
 import { checkNetnsSupport } from '../../scripts/lib/netns.js'
 
 // `npm run demo` is the README's main job: two phones, real processes, a code, a verified summary.
@@ -8,7 +8,7 @@ describe('ferry demo', () => {
   it('moves a history between two phones on a simulated Wi-Fi (or loopback) and cleans up after itself', async () => {
     const support = await checkNetnsSupport()
     if (!support.ok) console.log(`demo runs on loopback: ${support.reason}`)
-    const r = spawnSync(process.execPath, ferryNodeArgs(['demo', '--profile', 'tiny']), { encoding: 'utf8', timeout: 120_000 })
+    const r = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny'], { encoding: 'utf8', timeout: 120_000 })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
     if (support.ok) {
@@ -23,7 +23,7 @@ describe('ferry demo', () => {
   })
 
   it('falls back to loopback with the QR payload when asked', () => {
-    const r = spawnSync(process.execPath, ferryNodeArgs(['demo', '--profile', 'tiny', '--loopback']), { encoding: 'utf8', timeout: 120_000 })
+    const r = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny', '--loopback'], { encoding: 'utf8', timeout: 120_000 })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/mDNS off, the QR payload handed over/)
     expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)

@@ -5,9 +5,9 @@ import { cpSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { ferryNodeArgs } from '../../../src/cli/ferry-process.js'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const BIN = join(ROOT, 'bin', 'ferry.js')
 
 /** Loopback only, never multicast: every send/receive the tests start carries these. */
 export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
@@ -132,9 +132,9 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** Starts `node [flags] bin/ferry.js ...args`, as the installed command runs. */
+/** Starts `node bin/ferry.js ...args`. */
 export function spawnFerry (args: string[], opts: SpawnOptions = {}): FerryProcess {
-  const child = spawn(process.execPath, ferryNodeArgs(args), {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     // A belt to the --no-mdns braces: a child that would start mDNS in the root namespace refuses to.
