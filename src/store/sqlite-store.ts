@@ -113,7 +113,9 @@ export class SqliteChatStore implements ChatStore {
       // NORMAL in WAL mode never corrupts and never splits a transaction; a power cut may lose the last
       // commits, and a checkpoint rolls back with its batch, so a resume simply re-sends them.
       db.pragma('synchronous = NORMAL')
-      db.pragma('cache_size = -16384')
+      // 8 MiB of page cache: transfers read and write messages in canonical order, so only the random
+      // (conversation, id) index is looked up at random, and 1 M inserts ran as fast with 8 MiB as with 64.
+      db.pragma('cache_size = -8192')
       db.pragma('temp_store = MEMORY')
       // Checkpoint the WAL every 32 MiB rather than every 4: each checkpoint writes back and syncs the
       // database file, and a transfer commits a batch every few milliseconds (+12% messages/s measured).
