@@ -3,6 +3,7 @@ import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { decodeFrame, frameLength, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { ChatStoreReader } from '../../src/store/chat-store.js'
 
 // The sender's own flow control: whatever the history's size, at most a window of data is in flight
 // until the receiver acknowledges it, so a slow receiver slows the sender and memory stays bounded.
@@ -50,6 +51,41 @@ describe('sender flow control', () => {
     // Every window's worth of data needed its own acknowledgement.
     expect(s.progress.bytesSent).toBeGreaterThan(8 * windowBytes)
     expect(rounds).toBeGreaterThanOrEqual(Math.floor(s.progress.bytesSent / windowBytes) - 1)
+  })
+
+  it('reads media into a few reused buffers, never into one whose frame is still unacknowledged', () => {
+    const windowBytes = 64 * 1024
+    const chunkBytes = 16 * 1024
+    const slabs = new Set<ArrayBufferLike>()
+    const spy: ChatStoreReader = Object.assign(Object.create(source) as ChatStoreReader, {
+      readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
+        if (into !== undefined) slabs.add(into.buffer)
+        return source.readMedia(sha256, offset, length, into)
+      }
+    })
+    const s = new SenderMachine({ source: spy, options: { windowBytes, batchBytes: 8 * 1024, chunkBytes } })
+    s.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
+    drain(s)
+    s.onFrame(frame({ body: 'resume', resume: { cursor: null, mediaHave: new Uint8Array(0), partial: [] } }))
+    // Frames in flight, with a copy of their bytes as sent. Each ack covers only the older half of them,
+    // as on a link with data in both directions, so the rest stay in flight while new chunks are read.
+    let inFlight: Array<{ frame: EncodedFrame, copy: Uint8Array, end: number }> = []
+    let chunks = 0
+    while (s.state !== 'done-sent') {
+      for (let f = s.poll(); f !== undefined; f = s.poll()) {
+        const copy = concat(f).slice()
+        if (decodeFrame(copy).body === 'chunk') chunks++
+        inFlight.push({ frame: f, copy, end: s.progress.bytesSent })
+      }
+      for (const x of inFlight) expect(Buffer.compare(concat(x.frame), x.copy)).toBe(0)
+      const ackTo = inFlight[Math.floor((inFlight.length - 1) / 2)].end
+      s.onFrame(frame({ body: 'ack', ack: { bytes: ackTo, messages: 0 } }))
+      inFlight = inFlight.filter(x => x.end > ackTo)
+    }
+    // 500 kB of media in 16 KiB chunks went through a handful of 16 KiB slabs.
+    expect(chunks).toBeGreaterThan(30)
+    expect(slabs.size).toBeGreaterThan(1)
+    expect(slabs.size).toBeLessThanOrEqual(2 * windowBytes / chunkBytes + 3)
   })
 
   it('refuses an acknowledgement of bytes never sent', () => {
