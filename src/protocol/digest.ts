@@ -42,12 +42,16 @@ export function mediaIndexDigest (media: Iterable<MediaRecord & { missing?: bool
   if (media instanceof ManifestMedia) {
     for (let i = 0; i < media.length; i++) lines.finish(media.writeHex(i, lines.buf, lines.start()), media.size(i), media.missing(i))
   } else {
-    for (const m of media) lines.finish(lines.writeAscii(m.sha256, lines.start()), m.size, m.missing === true)
+    for (const m of media) {
+      if (ASCII_HASH.test(m.sha256)) lines.finish(lines.writeAscii(m.sha256, lines.start()), m.size, m.missing === true)
+      else lines.text(`${m.sha256}:${m.size}:${m.missing === true ? 0 : 1}\n`) // not a hash: hashed as UTF-8 all the same
+    }
   }
   return lines.digest()
 }
 
 const LINE_MAX = 64 + 1 + 20 + 3
+const ASCII_HASH = /^[\x00-\x7f]{64}$/
 
 class IndexLines {
   readonly buf = new Uint8Array(64 * 1024)
@@ -74,6 +78,12 @@ class IndexLines {
   writeAscii (s: string, pos: number): number {
     for (let k = 0; k < s.length; k++) this.buf[pos++] = s.charCodeAt(k)
     return pos
+  }
+
+  /** A line as text, for entries that are not 64 ASCII characters (only a malformed index has them). */
+  text (line: string): void {
+    this.flush()
+    this.hash.update(new TextEncoder().encode(line))
   }
 
   digest (): Uint8Array {

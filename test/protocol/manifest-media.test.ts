@@ -55,5 +55,8 @@ describe('ManifestMedia', () => {
     expect(digestHex(entries)).toBe(want)
     expect(digestHex(entries.slice(1))).not.toBe(want)
     expect(digestHex([])).toBe(createHash('sha256').digest('hex'))
+    // A malformed index (not 64 ASCII characters) is hashed as the same lines in UTF-8, not truncated.
+    const odd = [{ sha256: 'é'.repeat(70), size: 1, mime: '', missing: false }, ...entries.slice(0, 3)]
+    expect(digestHex(odd)).toBe(createHash('sha256').update(odd.map(m => `${m.sha256}:${m.size}:${m.missing ? 0 : 1}\n`).join('')).digest('hex'))
   })
 })
