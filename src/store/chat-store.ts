@@ -42,7 +42,7 @@ export interface ChatStoreReader {
   mediaPath(sha256: string): string
   /**
    * Optional: the messages are all read or written, only media is left. A store may drop the caches
-   * that served them (the SQLite store's page cache: up to 16 MiB on each phone for the rest of the
+   * that served them (the SQLite store's page cache: up to 8 MiB on each phone for the rest of the
    * transfer otherwise).
    */
   messagesDone?(): void
