@@ -279,6 +279,22 @@ describe('transfers', () => {
     s.close()
   })
 
+  it('merges a batch that mixes new rows with rows the store holds, wherever they fall in it', () => {
+    // The first rows the store holds switch the rest of the batch from plain inserts to upserts.
+    for (const held of [[0], [2], [5], [1, 4], [0, 1, 2, 3, 4, 5]]) {
+      const s = openStore()
+      const before = held.map(i => ({ ...messages[i], text: 'as it was on this phone', ts: messages[i].ts - 1 }))
+      s.putMessages(before)
+      const cp = s.openTransfer(tid, 'src', {})
+      s.commitBatch(cp.transfer, messages, keyOf(messages[messages.length - 1]))
+      expect([...s.messages()].sort(compareKeys)).toEqual([...messages].sort(compareKeys))
+      expect(s.openTransfer(tid, 'src', {}).messages).toBe(messages.length)
+      s.resetTransfer(cp.transfer) // the rows it overwrote come back
+      expect([...s.messages()].sort(compareKeys)).toEqual([...before].sort(compareKeys))
+      s.close()
+    }
+  })
+
   it('starts a transfer over after a reset, undoing what it wrote', () => {
     const s = openStore()
     const cp = s.openTransfer(tid, 'src', {})
