@@ -98,7 +98,8 @@ export class SqliteChatStore implements ChatStore {
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)
     const dbPath = join(abs, 'history.db')
-    if (!existsSync(dbPath)) {
+    const fresh = !existsSync(dbPath)
+    if (fresh) {
       if (options.create !== true) throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
       try {
         mkdirSync(abs, { recursive: true })
@@ -109,6 +110,10 @@ export class SqliteChatStore implements ChatStore {
     let db: Database.Database | undefined
     try {
       db = new Database(dbPath)
+      // 16 KiB pages for a new store (a page size is fixed once the file has tables): a transfer writes
+      // the history in long appends and reads it back in scans, and 1 M inserts ran at 333-341k/s with
+      // them against 279-290k/s with SQLite's default 4 KiB (8 KiB: 303k, 32-64 KiB: as 16).
+      if (fresh) db.pragma('page_size = 16384')
       db.pragma('journal_mode = WAL')
       // NORMAL in WAL mode never corrupts and never splits a transaction; a power cut may lose the last
       // commits, and a checkpoint rolls back with its batch, so a resume simply re-sends them.
