@@ -61,6 +61,29 @@ describe('opening a store', () => {
     other.close()
   })
 
+  it('creates new stores with 16 KiB pages, in WAL mode, and leaves an existing store its page size', () => {
+    const dir = join(tempDir(), 'phone')
+    SqliteChatStore.open(dir, { create: true }).close()
+    const pragmas = (path: string): unknown[] => {
+      const db = new Database(path)
+      try { return [db.pragma('page_size', { simple: true }), db.pragma('journal_mode', { simple: true })] } finally { db.close() }
+    }
+    expect(pragmas(join(dir, 'history.db'))).toEqual([16384, 'wal'])
+    // A store made before (SQLite's default 4 KiB pages) opens and works as it is.
+    const old = join(tempDir(), 'old-phone')
+    SqliteChatStore.open(old, { create: true }).close()
+    const raw = new Database(join(old, 'history.db'))
+    raw.pragma('journal_mode = DELETE')
+    raw.pragma('page_size = 4096')
+    raw.exec('VACUUM')
+    raw.close()
+    const s = SqliteChatStore.open(old)
+    s.putMessages(messages)
+    expect([...s.messages()].length).toBe(messages.length)
+    s.close()
+    expect(pragmas(join(old, 'history.db'))).toEqual([4096, 'wal'])
+  })
+
   it('refuses a missing store unless asked to create it', () => {
     expect(() => SqliteChatStore.open(join(tempDir(), 'nope'))).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
   })
