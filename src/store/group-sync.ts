@@ -22,8 +22,19 @@ class Syncer {
     const child = this.start()
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ resolve, reject })
+      if (this.pending.length === 1) this.hold(child, true)
       child.stdin.write(`${dir}\n`)
     })
+  }
+
+  /**
+   * The helper must not keep an idle process alive, but while a flush waits for its answer it must:
+   * else a process with nothing else to do (a script driving the engine over an in-memory pipe) ends
+   * with the flush unsettled.
+   */
+  private hold (child: ChildProcessWithoutNullStreams, on: boolean): void {
+    const out = child.stdout as unknown as { ref?: () => void, unref?: () => void }
+    if (on) { child.ref(); out.ref?.() } else { child.unref(); out.unref?.() }
   }
 
   private start (): ChildProcessWithoutNullStreams {
@@ -39,6 +50,7 @@ class Syncer {
         const line = this.out.slice(0, i)
         this.out = this.out.slice(i + 1)
         const w = this.pending.shift()
+        if (this.pending.length === 0) this.hold(child, false)
         if (line === 'ok') w?.resolve(); else w?.reject(new Error('sync --file-system failed'))
       }
     })

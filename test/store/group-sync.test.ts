@@ -1,0 +1,34 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+afterAll(() => cleanupTempDirs())
+
+const GROUP_SYNC = fileURLToPath(new URL('../../src/store/group-sync.ts', import.meta.url))
+
+describe('GroupSync', () => {
+  it('keeps a process with nothing else to do alive until its files are durable', () => {
+    // A group large enough for syncfs through the helper process, awaited by a script with no socket,
+    // timer or other handle of its own: the way a script drives the engine over an in-memory pipe.
+    const dir = tempDir()
+    const script = join(dir, 'flush.ts')
+    writeFileSync(script, `
+      import { writeFileSync } from 'node:fs'
+      import { join } from 'node:path'
+      import { GroupSync } from ${JSON.stringify(GROUP_SYNC)}
+      const dir = ${JSON.stringify(dir)}
+      const sync = new GroupSync(dir)
+      const files = Array.from({ length: 64 }, (_, i) => join(dir, 'f' + i))
+      for (const f of files) writeFileSync(f, 'x')
+      await Promise.all(files.map(f => sync.durable(f)))
+      sync.close()
+      console.log('durable')
+    `)
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).toBe('')
+    expect([r.status, r.stdout.trim()]).toEqual([0, 'durable'])
+  })
+})
