@@ -172,10 +172,15 @@ export function messageParams (m: Message, xfer: number | null): Row {
   ]
 }
 
+/** A plain insert of `columns` (comma-separated), one `?` per column. */
+export function insertSql (table: string, columns: string): string {
+  const cols = columns.split(',').map(c => c.trim())
+  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
+}
+
 /** An upsert of `columns` keyed by `key`: incoming content replaces every other column stored under the same key. */
 export function upsertSql (table: string, columns: string, key: string): string {
-  const cols = columns.split(',').map(c => c.trim())
   const keys = new Set(key.split(',').map(c => c.trim()))
-  const updates = cols.filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
-  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ON CONFLICT (${key}) DO UPDATE SET ${updates}`
+  const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
+  return `${insertSql(table, columns)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
 }
