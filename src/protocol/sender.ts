@@ -290,8 +290,8 @@ export class SenderMachine {
       const size = media.size(i)
       const length = Math.min(this.opts.chunkBytes, size - offset)
       const sha256 = media.sha256(i)
-      const into = this.buffers.take(length)
-      const data = length > 0 ? this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
+      const into = length > 0 ? this.buffers.take(length) : undefined
+      const data = into !== undefined ? this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
       if (data.byteLength !== length) {
         throw this.fail(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
       }
@@ -300,7 +300,7 @@ export class SenderMachine {
       else this.mediaOffset = offset + length
       const frame = encodeMediaChunk(i, offset, data)
       // poll() adds this frame to bytesSent on return: the slab is free once the receiver acks past it.
-      if (data.buffer === into.buffer) this.buffers.sent(length, this.progress.bytesSent + frameLength(frame))
+      if (into !== undefined && data.buffer === into.buffer) this.buffers.sent(length, this.progress.bytesSent + frameLength(frame))
       return frame
     }
     this.outbox.push(this.doneFrame())
