@@ -101,14 +101,6 @@ export class ManifestMedia implements Iterable<MediaEntry> {
     for (let i = 0; i < this.length; i++) yield this.get(i)
   }
 
-  /** The entries as plain media records (without `missing`), for the store. */
-  * records (): Generator<MediaRecord> {
-    for (let i = 0; i < this.length; i++) {
-      const { sha256, size, mime } = this.get(i)
-      yield { sha256, size, mime }
-    }
-  }
-
   private mimeId (mime: string): number {
     let id = this.mimeIds.get(mime)
     if (id === undefined) {

@@ -1,5 +1,5 @@
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { compareKeys, keyOf, type Contact, type Message, type MessageKey, type Selection } from '../store/model.js'
+import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
 import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
 import { bitmapBytes, setBit } from './bitmap.js'
@@ -187,15 +187,19 @@ export class ReceiverMachine {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
     }
     // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
-    // held as decoded objects.
+    // held as decoded objects. Their records are stored part by part, while the sender reads the next
+    // from its store, rather than all at the end (0.2 s for 138k records, with the link idle).
+    const records: MediaRecord[] = []
     for (const w of part.media) {
       const m = mediaFromWire(w)
       this.manifestMedia.push(m)
+      records.push({ sha256: m.sha256, size: m.size, mime: m.mime })
       if (!m.missing) {
         this.manifestMediaBytes += m.size
         this.manifestMediaFiles++
       }
     }
+    if (records.length > 0) this.store.putMetadata([], [], records)
     part.media = []
     this.manifestParts.push(part)
     if (part.more) return []
@@ -205,7 +209,7 @@ export class ReceiverMachine {
     const conversations = this.manifestParts.flatMap(p => p.conversations.map(c => conversationFromWire(c).conversation))
     this.manifestParts = []
     for (const c of conversations) this.titles.set(c.id, c.title)
-    this.store.putMetadata(contacts, conversations, expected.media.records())
+    this.store.putMetadata(contacts, conversations, [])
     let cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
     if (cp.messages > expected.totalMessages) {
       // The old phone lost messages since the last session (deleted chats): this checkpoint no longer

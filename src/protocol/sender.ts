@@ -6,7 +6,7 @@ import {
   type EncodedFrame, type Frame, type ferry
 } from '../wire/codec.js'
 import { ConversationDigest, mediaIndexDigest } from './digest.js'
-import { buildManifest, manifestFrames, type ManifestData } from './manifest.js'
+import { beginManifest, manifestFrames, type ManifestData } from './manifest.js'
 import { messageToWire } from './message-wire.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { intersectSelections, selectionFromWire } from './selection.js'
@@ -44,6 +44,7 @@ export interface SenderInit {
  */
 export class SenderMachine {
   state: SenderState = 'hello'
+  /** Its media index and media total are complete once its last frame is out (see manifestFrames). */
   manifest?: ManifestData
   readonly progress: SenderProgress = {
     messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, bytesSent: 0, bytesAcked: 0
@@ -131,9 +132,18 @@ export class SenderMachine {
     if (queued !== undefined) return queued
     if (this.manifestOut !== undefined) {
       // Not data: manifest frames do not count against the window (the receiver acknowledges data only).
-      const r = this.manifestOut.next()
+      let r: IteratorResult<EncodedFrame>
+      try {
+        r = this.manifestOut.next()
+      } catch (err) {
+        // The media index is read from the store as it is sent.
+        this.manifestOut = undefined
+        this.state = 'failed'
+        this.error = storeError(err, 'reading the transfer source')
+        throw this.error
+      }
       if (r.done !== true) return r.value
-      this.manifestOut = undefined
+      this.manifestSent()
     }
     if (this.state !== 'messages' && this.state !== 'media') return undefined
     while (this.work()) {}
@@ -156,16 +166,26 @@ export class SenderMachine {
       throw this.fail(ErrorCode.VERSION, `receiver speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
     }
     const selection = intersectSelections(this.offer, selectionFromWire(hello.request))
-    this.manifest = buildManifest(this.source, selection)
-    this.progress.totalMessages = this.manifest.totalMessages
-    this.progress.totalMediaBytes = this.manifest.totalMediaBytes
-    this.manifestOut = manifestFrames(this.manifest, this.opts.batchBytes)
+    const { manifest, media } = beginManifest(this.source, selection)
+    this.manifest = manifest
+    this.progress.totalMessages = manifest.totalMessages
+    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media)
     this.state = 'resume'
+  }
+
+  private manifestSent (): void {
+    this.manifestOut = undefined
+    this.progress.totalMediaBytes = (this.manifest as ManifestData).totalMediaBytes
   }
 
   private onResume (resume: ferry.Resume): void {
     const manifest = this.manifest
     if (this.state !== 'resume' || manifest === undefined) throw this.fail(ErrorCode.PROTOCOL, 'Resume before the manifest')
+    if (this.manifestOut !== undefined) {
+      // The receiver answers the last part, which poll() has returned; the generator then has no more.
+      if (this.manifestOut.next().done !== true) throw this.fail(ErrorCode.PROTOCOL, 'Resume before the whole manifest was sent')
+      this.manifestSent()
+    }
     const cursor = resume.cursor == null
       ? undefined
       : { conversation: resume.cursor.conversation ?? '', ts: Number(resume.cursor.ts ?? 0), id: resume.cursor.id ?? '' }

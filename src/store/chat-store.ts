@@ -66,7 +66,12 @@ export interface ChatStoreWriter {
   /** Unfinished incoming transfers (for `inspect`). */
   transfers(): Array<TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection }>
 
-  /** Upserts contacts, conversations and media records (metadata only) in one transaction. */
+  /**
+   * Upserts contacts, conversations and media records (metadata only) in one transaction. A receiver
+   * calls it for each manifest part's media records as the part arrives, and for the contacts and
+   * conversations once the manifest is whole and checked: a manifest refused at its end can leave media
+   * records, which say only that such a file exists somewhere (a store lists records it lacks the file of).
+   */
   putMetadata(contacts: Contact[], conversations: Conversation[], media: Iterable<MediaRecord>): void
   /**
    * Upserts messages keyed by (conversation, id), tags them with the transfer, and advances the

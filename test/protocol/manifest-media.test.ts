@@ -15,7 +15,6 @@ describe('ManifestMedia', () => {
     const list = ManifestMedia.from(entries)
     expect(list.length).toBe(entries.length)
     expect([...list]).toEqual(entries)
-    expect([...list.records()]).toEqual(entries.map(({ sha256, size, mime }) => ({ sha256, size, mime })))
     for (let i = 0; i < entries.length; i += 97) {
       expect(list.indexOf(entries[i].sha256)).toBe(i)
       expect(list.get(i)).toEqual(entries[i])
