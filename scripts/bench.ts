@@ -78,7 +78,6 @@ const loss = Number(values.loss)
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 /** The element whose key is the median key (so its other fields come from the same run). */
-const medianBy = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const r2 = (x: number): number => Math.round(x * 100) / 100
@@ -211,36 +210,16 @@ function ferry (args: string[], label: string, cpuName?: string, wrap: string[] 
 }
 
 interface MessagePhase {
-  /** From 'paired' until every message is committed on the receiver: when the chats are usable. */
+  /** From 'paired' until every message is committed on the receiver (its 'chats-ready' event). */
   timeToChatsMs: number
-  /** Bounds from the progress events around the moment (they come at most every 500 ms). */
-  boundsMs: [number, number]
   messagesPerSec: number
 }
 
-/**
- * When did the receiver hold every message? Progress events come at most every 500 ms, so the moment
- * lies between the last event with messages < total and the first with messages == total. Messages
- * come before media, so the media bytes that first full event already reports were received after
- * the messages: walking them back at the media rate seen afterwards narrows the estimate.
- */
-function messagePhase (events: Event[], pairedT: number, verified: Event, totalMessages: number): MessagePhase {
-  const prog = events.filter(e => e.event === 'progress').map(e => ({ t: e.t, messages: e.messages as number, mediaBytes: e.mediaBytes as number }))
-  const vp = verified.progress as { messages: number, mediaBytes: number }
-  const points = [...prog, { t: verified.t, messages: vp.messages, mediaBytes: vp.mediaBytes }]
-  let lo = pairedT
-  let i = 0
-  for (; i < points.length && points[i].messages < totalMessages; i++) lo = points[i].t
-  const full = points[Math.min(i, points.length - 1)]
-  const hi = full.t
-  let est = hi
-  if (full.mediaBytes > 0) {
-    const last = points[points.length - 1]
-    const rate = last.t > full.t ? (last.mediaBytes - full.mediaBytes) / (last.t - full.t) : 0 // bytes per ms
-    est = rate > 0 ? Math.max(lo, hi - full.mediaBytes / rate) : (lo + hi) / 2
-  }
-  const ms = est - pairedT
-  return { timeToChatsMs: ms, boundsMs: [lo - pairedT, hi - pairedT], messagesPerSec: totalMessages / (ms / 1000) }
+function messagePhase (events: Event[], pairedT: number, totalMessages: number): MessagePhase {
+  const ready = events.find(e => e.event === 'chats-ready')
+  if (ready === undefined) throw new Error('the receiver never reported chats-ready')
+  const ms = ready.t - pairedT
+  return { timeToChatsMs: ms, messagesPerSec: totalMessages / (ms / 1000) }
 }
 
 /** Where the two phones run: loopback by default, or two namespaces of a --wifi testbed. */
@@ -291,7 +270,7 @@ async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: 
     const paired = receiver.events.find(e => e.event === 'paired') as Event
     const manifest = receiver.events.find(e => e.event === 'manifest')
     const p = verified.progress as { messages: number, mediaBytes: number, totalMessages: number }
-    const phase = messagePhase(receiver.events, paired.t, verified, (manifest?.totalMessages as number | undefined) ?? p.totalMessages)
+    const phase = messagePhase(receiver.events, paired.t, (manifest?.totalMessages as number | undefined) ?? p.totalMessages)
     return {
       ms,
       pairMs: paired.t - t0,
@@ -432,7 +411,6 @@ const summary = {
     transferMs: Math.round(median(cli.map(r => r.transferMs))),
     MBPerSec: r1(ferryMed),
     timeToChatsMs: Math.round(median(cli.map(r => r.phase.timeToChatsMs))),
-    timeToChatsBoundsMs: medianBy(cli, r => r.phase.timeToChatsMs).phase.boundsMs.map(Math.round),
     messagesPerSec: Math.round(median(cli.map(r => r.phase.messagesPerSec))),
     mediaMBPerSec: r1(median(cli.map(r => r.mediaMBPerSec))),
     overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),

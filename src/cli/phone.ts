@@ -88,6 +88,7 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'manifest': say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`); break
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
+      case 'chats-ready': view?.stop(); view = undefined; say(`all ${e.messages} messages are in: the chats can be opened while the media goes on`); break
       case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
       case 'verified': view?.stop(); view = undefined; break
     }

@@ -64,6 +64,8 @@ export type FerryEvent =
   | { type: 'pair-failed', peer: string, error: FerryError }
   | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number }
   | { type: 'progress', progress: Progress }
+  /** The receiver holds every message: its chats can be opened while the media goes on. */
+  | { type: 'chats-ready', messages: number }
   | { type: 'interrupted', error: FerryError }
   | { type: 'verified', summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }
 
@@ -337,6 +339,7 @@ export class FerryService implements Startable {
         const e = machine.expected
         if (e !== undefined) opts.onEvent?.({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.size })
       },
+      onChatsReady: () => { opts.onEvent?.({ type: 'chats-ready', messages: machine.progress.messages }) },
       onProgress: () => { opts.onEvent?.({ type: 'progress', progress: progress() }) }
     })
     forgetPairing(this.init.storeDir)

@@ -23,6 +23,11 @@ export interface ReceiveTransferOptions {
   onManifest?: () => void
   /** After the manifest, on every step forward. */
   onProgress?: () => void
+  /**
+   * Once, as soon as every message is committed (at the manifest, for a resumed transfer that holds them
+   * all): the chats can be opened while the media goes on.
+   */
+  onChatsReady?: () => void
 }
 
 /** Runs `machine` over `stream` until the transfer is verified (resolves) or fails (throws). */
@@ -33,6 +38,7 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
   const beforeRead = opts.beforeRead
   const duplex = beforeRead === undefined ? watched : gated(watched, beforeRead)
   let announced = false
+  let chatsReady = false
   try {
     await runReceiver(machine, duplex, {
       signal: opts.signal,
@@ -47,6 +53,10 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
         if (!announced) {
           announced = true
           opts.onManifest?.()
+        }
+        if (!chatsReady && machine.progress.messages === machine.progress.totalMessages && machine.state !== 'failed') {
+          chatsReady = true
+          opts.onChatsReady?.()
         }
         opts.onProgress?.()
       }

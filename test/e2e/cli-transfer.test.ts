@@ -77,6 +77,15 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(rv.progress).toMatchObject({ messages: total, totalMessages: total })
     expect(sv.progress).toMatchObject({ messages: total, totalMessages: total })
     expect((rv.summary as Array<{ messages: number }>).reduce((n, c) => n + c.messages, 0)).toBe(total)
+    // The chats are announced ready once, when the last message is in, before the media and the end.
+    const order = receiver.events.map(e => e.event)
+    expect(receiver.all('chats-ready').map(e => e.messages)).toEqual([total])
+    const chats = order.indexOf('chats-ready')
+    expect(order.indexOf('manifest')).toBeLessThan(chats)
+    expect(order.indexOf('verified')).toBeGreaterThan(chats)
+    const progress = receiver.events.map((e, i) => ({ i, messages: e.messages as number })).filter(({ i }) => order[i] === 'progress')
+    expect(progress.filter(p => p.i < chats).every(p => p.messages < total)).toBe(true)
+    expect(progress.filter(p => p.i > chats).every(p => p.messages === total)).toBe(true)
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
