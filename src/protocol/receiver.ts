@@ -431,6 +431,7 @@ export class ReceiverMachine {
     this.expect('messages', 'media')
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
+    if (this.state === 'messages') this.store.messagesDone?.() // no media came
     if (this.wantPos < this.want.length) {
       const sha256 = e.media.sha256(this.want[this.wantPos])
       throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)

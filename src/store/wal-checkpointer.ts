@@ -1,0 +1,104 @@
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+
+// SQLite's WAL grows with every commit until a checkpoint copies it back into the database file and
+// syncs that. By default the committing connection does this itself, inside a commit. SQLite's advice
+// for a writer that must not stall is to checkpoint from another thread: this is that thread, with its
+// own connection to the same file. A PASSIVE checkpoint never waits for (nor blocks) the writer.
+
+// CommonJS, evaluated in the worker: it needs only better-sqlite3, so it needs no bundling of its own.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const Database = require(workerData.module)
+const db = new Database(workerData.path, { fileMustExist: true })
+db.pragma('synchronous = NORMAL')
+db.pragma('cache_size = -256') // a checkpoint copies frames; it reads no tables
+const closed = new Int32Array(workerData.closed)
+parentPort.on('message', m => {
+  if (m === 'close') {
+    db.close()
+    Atomics.store(closed, 0, 1)
+    Atomics.notify(closed, 0)
+    parentPort.close()
+    return
+  }
+  let result
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)')
+    result = { log: r.log, checkpointed: r.checkpointed }
+  } catch (err) {
+    result = { error: String(err && err.message || err) }
+  }
+  parentPort.postMessage(result)
+})
+`
+
+export interface CheckpointResult {
+  /** WAL frames, and how many of them are now in the database file. */
+  log: number
+  checkpointed: number
+}
+
+export class WalCheckpointer {
+  private worker?: Worker
+  private readonly closed = new Int32Array(new SharedArrayBuffer(4))
+  private readonly waiters: Array<(r: CheckpointResult | undefined) => void> = []
+
+  /**
+   * Starts the thread for the database at `path`. `onStop` is told if it fails or ends early (the caller
+   * then goes back to checkpointing itself).
+   */
+  constructor (path: string, private readonly onStop: (why: string) => void) {
+    const module = createRequire(import.meta.url).resolve('better-sqlite3')
+    // A small heap: it holds a connection and nothing else (the receiver's peak RSS is a target).
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { module, path, closed: this.closed.buffer },
+      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 }
+    })
+    worker.unref()
+    worker.on('message', (r: CheckpointResult | { error: string }) => {
+      if ('error' in r) return this.stop(`checkpoint failed: ${r.error}`)
+      for (const w of this.waiters.splice(0)) w(r)
+    })
+    worker.on('error', err => this.stop(err.message))
+    worker.on('exit', () => this.stop('the checkpoint thread ended'))
+    this.worker = worker
+  }
+
+  get running (): boolean {
+    return this.worker !== undefined
+  }
+
+  /** Checkpoints now and resolves with the outcome (undefined when the thread is gone). */
+  async checkpoint (): Promise<CheckpointResult | undefined> {
+    const worker = this.worker
+    if (worker === undefined) return undefined
+    return await new Promise(resolve => {
+      this.waiters.push(resolve)
+      worker.postMessage('checkpoint')
+    })
+  }
+
+  /**
+   * Closes the thread's connection before returning, so the caller's close, the last one, can then
+   * checkpoint and remove the WAL as SQLite does on a clean close. Waits for a running checkpoint.
+   */
+  close (): void {
+    const worker = this.worker
+    if (worker === undefined) return
+    this.worker = undefined
+    worker.removeAllListeners('exit')
+    worker.postMessage('close')
+    Atomics.wait(this.closed, 0, 0, 10_000)
+  }
+
+  private stop (why: string): void {
+    if (this.worker === undefined) return
+    const worker = this.worker
+    this.worker = undefined
+    void worker.terminate()
+    for (const w of this.waiters.splice(0)) w(undefined)
+    this.onStop(why)
+  }
+}
