@@ -63,7 +63,7 @@ ${SELECTION_HELP}
                       turn:USER:PASS@HOST:PORT); none by default
   --no-mdns           do not look for the old phone on the local network (needs --peer or --qr)
   --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; none with --transport webrtc)
-  --json              print JSON events (discovered, connection, paired, manifest, progress, verified)
+  --json              print JSON events (discovered, connection, paired, manifest, progress, chats-ready, verified)
                       instead of a bar
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
 
