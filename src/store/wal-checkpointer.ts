@@ -66,10 +66,6 @@ export class WalCheckpointer {
     this.worker = worker
   }
 
-  get running (): boolean {
-    return this.worker !== undefined
-  }
-
   /** Checkpoints now and resolves with the outcome (undefined when the thread is gone). */
   async checkpoint (): Promise<CheckpointResult | undefined> {
     const worker = this.worker
