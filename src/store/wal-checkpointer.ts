@@ -22,27 +22,20 @@ parentPort.on('message', m => {
     parentPort.close()
     return
   }
-  let result
+  let error = null
   try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)')
-    result = { log: r.log, checkpointed: r.checkpointed }
+    db.pragma('wal_checkpoint(PASSIVE)')
   } catch (err) {
-    result = { error: String(err && err.message || err) }
+    error = String(err && err.message || err)
   }
-  parentPort.postMessage(result)
+  parentPort.postMessage(error)
 })
 `
-
-export interface CheckpointResult {
-  /** WAL frames, and how many of them are now in the database file. */
-  log: number
-  checkpointed: number
-}
 
 export class WalCheckpointer {
   private worker?: Worker
   private readonly closed = new Int32Array(new SharedArrayBuffer(4))
-  private readonly waiters: Array<(r: CheckpointResult | undefined) => void> = []
+  private readonly waiters: Array<() => void> = []
 
   /**
    * Starts the thread for the database at `path`. `onStop` is told if it fails or ends early (the caller
@@ -57,20 +50,20 @@ export class WalCheckpointer {
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 }
     })
     worker.unref()
-    worker.on('message', (r: CheckpointResult | { error: string }) => {
-      if ('error' in r) return this.stop(`checkpoint failed: ${r.error}`)
-      for (const w of this.waiters.splice(0)) w(r)
+    worker.on('message', (error: string | null) => {
+      if (error !== null) return this.stop(`checkpoint failed: ${error}`)
+      for (const w of this.waiters.splice(0)) w()
     })
     worker.on('error', err => this.stop(err.message))
     worker.on('exit', () => this.stop('the checkpoint thread ended'))
     this.worker = worker
   }
 
-  /** Checkpoints now and resolves with the outcome (undefined when the thread is gone). */
-  async checkpoint (): Promise<CheckpointResult | undefined> {
+  /** Checkpoints now; resolves when it is done, or when the thread is gone (onStop says so). */
+  async checkpoint (): Promise<void> {
     const worker = this.worker
-    if (worker === undefined) return undefined
-    return await new Promise(resolve => {
+    if (worker === undefined) return
+    await new Promise<void>(resolve => {
       this.waiters.push(resolve)
       worker.postMessage('checkpoint')
     })
@@ -94,7 +87,7 @@ export class WalCheckpointer {
     const worker = this.worker
     this.worker = undefined
     void worker.terminate()
-    for (const w of this.waiters.splice(0)) w(undefined)
+    for (const w of this.waiters.splice(0)) w()
     this.onStop(why)
   }
 }
