@@ -90,6 +90,11 @@ export class SqliteChatStore implements ChatStore {
   private readonly statements = new Map<string, Statement>()
   /** Running sha256 of .part files appended by this process, so completing a part never re-reads it. */
   private readonly partHashes = new Map<string, { hash: Hash, length: number }>()
+  /**
+   * The parts table, mirrored: one process owns a store, so after loadParts() every row is written and
+   * deleted through here. A sha256 absent from it has no row (the receiver asks per chunk, and a whole
+   * photo needs no row to forget).
+   */
   private readonly partLengths = new Map<string, number>()
   private closed = false
   /** See deferCheckpoints() and catchUpCheckpoints(). */
@@ -140,7 +145,7 @@ export class SqliteChatStore implements ChatStore {
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId, walPages)
-      store.dropPromotedParts()
+      store.loadParts()
       return store
     } catch (err) {
       db?.close()
@@ -575,30 +580,26 @@ export class SqliteChatStore implements ChatStore {
   }
 
   /**
-   * A promotion renames the part, then deletes its record: a crash in between (SIGKILL while the rename
-   * is on the thread pool) leaves the record of a file that already has its name, which the receiver
-   * then skips forever and `inspect` lists as partial. Such records go when the store opens.
+   * Reads the parts table into partLengths. A promotion renames the part, then deletes its record: a
+   * crash in between (SIGKILL while the rename is on the thread pool) leaves the record of a file that
+   * already has its name, which the receiver would then skip forever and `inspect` list as partial.
+   * Such records go here.
    */
-  private dropPromotedParts (): void {
-    for (const [sha] of this.all('SELECT sha256 FROM parts')) {
+  private loadParts (): void {
+    for (const [sha, length] of this.all('SELECT sha256, length FROM parts')) {
       if (this.folder.has(sha as string)) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha)
+      else this.partLengths.set(sha as string, length as number)
     }
   }
 
   private committedLength (sha256: string): number {
-    // One process owns a store, so the recorded lengths are cached: the receiver asks per chunk.
-    let n = this.partLengths.get(sha256)
-    if (n === undefined) {
-      n = (this.one('SELECT length FROM parts WHERE sha256 = ?', sha256)?.[0] as number | undefined) ?? 0
-      this.partLengths.set(sha256, n)
-    }
-    return n
+    return this.partLengths.get(sha256) ?? 0
   }
 
   partials (): Set<string> {
     return this.guard('listing partial media', () => {
       const out = new Set(this.folder.partNames())
-      for (const [sha256] of this.all('SELECT sha256 FROM parts')) out.add(sha256 as string)
+      for (const sha256 of this.partLengths.keys()) out.add(sha256)
       return out
     })
   }
@@ -671,7 +672,7 @@ export class SqliteChatStore implements ChatStore {
       this.partLengths.delete(sha256)
       this.folder.writeWhole(sha256, data)
       // A row left by an earlier, abandoned attempt goes once the file has its name.
-      const forget = recorded === 0 ? undefined : () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) }
+      const forget = recorded === undefined ? undefined : () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) }
       this.folder.promotePart(sha256, forget)
     })
   }

@@ -170,6 +170,26 @@ describe('partial media (.part files)', () => {
     s.close()
   })
 
+  it('knows the parts an earlier process recorded, and forgets one when its file then comes whole', async () => {
+    const dir = tempDir()
+    const other = bytes(50_000, 9)
+    const first = SqliteChatStore.open(dir, { create: true })
+    first.appendPart(digest, 0, data.subarray(0, 30_000))
+    first.appendPart(sha(other), 0, other.subarray(0, 10_000))
+    first.close()
+    const s = SqliteChatStore.open(dir)
+    // Asked without a listing first: the lengths come from what the store read when it opened.
+    expect(() => s.appendPart(digest, 0, data)).toThrow(/30000 bytes are committed/)
+    expect(s.partials()).toEqual(new Set([digest, sha(other)]))
+    s.putWholeMedia(digest, data)
+    await s.flushMedia()
+    expect(s.parts()).toEqual([{ sha256: sha(other), length: 10_000 }])
+    expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
+    s.appendPart(sha(other), 10_000, other.subarray(10_000))
+    expect(s.partDigest(sha(other))).toBe(sha(other))
+    s.close()
+  })
+
   it('handles an empty media file', async () => {
     const s = openStore()
     const empty = sha(new Uint8Array(0))
