@@ -354,6 +354,7 @@ async function oneRun (i: number): Promise<void> {
   bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ` +
+    `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
     `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
