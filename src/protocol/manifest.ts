@@ -82,9 +82,11 @@ export function buildManifest (source: ChatStoreReader, selection: Selection): M
  * false and the media total. Lazily: the sender encodes a frame when the link takes it, so a 138,207-file
  * manifest is never held encoded whole (it was, with its wire objects, ~150 MiB of the large profile's
  * sender peak). With `media` (beginManifest's), the index is read from it as it goes into the frames and
- * into `m`, whose media and totalMediaBytes are complete once the last frame is out.
+ * into `m`, whose media and totalMediaBytes are complete once the last frame is out. `windowBytes`, the
+ * sender's flow-control window, goes in the first frame when it is finite (the receiver acks by it; an
+ * unbounded one, a backup file's, has nothing to announce: nobody acks a file).
  */
-export function * manifestFrames (m: ManifestData, frameBytes: number, media?: Iterable<MediaEntry>): Generator<EncodedFrame> {
+export function * manifestFrames (m: ManifestData, frameBytes: number, media?: Iterable<MediaEntry>, windowBytes = 0): Generator<EncodedFrame> {
   const ready: EncodedFrame[] = []
   let cur: ferry.Manifest.$Properties = {
     transferId: m.transferId,
@@ -95,6 +97,7 @@ export function * manifestFrames (m: ManifestData, frameBytes: number, media?: I
     conversations: [],
     media: []
   }
+  if (windowBytes > 0 && windowBytes < Number.MAX_SAFE_INTEGER) cur.windowBytes = windowBytes
   let size = 0
   const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
     if (size + entrySize > frameBytes && size > 0) {

@@ -169,7 +169,7 @@ export class SenderMachine {
     const { manifest, media } = beginManifest(this.source, selection)
     this.manifest = manifest
     this.progress.totalMessages = manifest.totalMessages
-    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media)
+    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media, this.opts.windowBytes)
     this.state = 'resume'
   }
 

@@ -4,6 +4,11 @@ import { SenderMachine } from '../../src/protocol/sender.js'
 import { decodeFrame, frameLength, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { ChatStoreReader } from '../../src/store/chat-store.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import type { TransferOptions } from '../../src/protocol/options.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import { tamperSender } from '../helpers/transfer.js'
 
 // The sender's own flow control: whatever the history's size, at most a window of data is in flight
 // until the receiver acknowledges it, so a slow receiver slows the sender and memory stays bounded.
@@ -95,5 +100,48 @@ describe('sender flow control', () => {
     s.onFrame(frame({ body: 'resume', resume: { cursor: null, mediaHave: new Uint8Array(0), partial: [] } }))
     drain(s)
     expect(() => s.onFrame(frame({ body: 'ack', ack: { bytes: s.progress.bytesSent + 1, messages: 0 } }))).toThrow(expect.objectContaining({ code: 'PROTOCOL' }))
+  })
+})
+
+describe('receiver acknowledgements', () => {
+  /** One transfer into a fresh store, counting the acks the receiver sends and the reads that could have had one. */
+  async function countAcks (options: Partial<TransferOptions>, announceWindow: boolean): Promise<{ acks: number, reads: number, bytes: number }> {
+    const target = openStore()
+    const pipe = memoryPipe({ highWaterMark: 16 * 1024 })
+    const sender = new SenderMachine({ source, options })
+    // An older sender announces no window: strip it from the manifest.
+    if (!announceWindow) tamperSender(sender, f => [f.manifest != null ? { manifest: { ...f.manifest, windowBytes: 0 } } : f])
+    const receiver = new ReceiverMachine({ store: target, options })
+    let acks = 0
+    let reads = 0
+    let seen = 0
+    const take = receiver.takeAck.bind(receiver)
+    receiver.takeAck = () => {
+      if (receiver.progress.bytesReceived > seen) reads++
+      seen = receiver.progress.bytesReceived
+      const ack = take()
+      if (ack !== undefined) acks++
+      return ack
+    }
+    await Promise.all([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+    expect(receiver.state).toBe('verified')
+    target.close()
+    return { acks, reads, bytes: receiver.progress.bytesReceived }
+  }
+
+  it('acks once per quarter of the window the sender announced, and the sender never waits on one held back', async () => {
+    // A window smaller than the whole history several times over: the transfer completes only if every
+    // window the sender fills is acknowledged.
+    const windowBytes = 64 * 1024
+    const r = await countAcks({ windowBytes, batchBytes: 2 * 1024, chunkBytes: 4 * 1024 }, true)
+    expect(r.bytes).toBeGreaterThan(8 * windowBytes)
+    expect(r.acks).toBeGreaterThanOrEqual(Math.floor(r.bytes / windowBytes))
+    expect(r.acks).toBeLessThanOrEqual(Math.ceil(r.bytes / (windowBytes / 4)))
+    expect(r.acks).toBeLessThan(r.reads / 2)
+  })
+
+  it('acks after every read for a sender that announced no window', async () => {
+    const r = await countAcks({ windowBytes: 64 * 1024, batchBytes: 2 * 1024, chunkBytes: 4 * 1024 }, false)
+    expect(r.acks).toBe(r.reads)
   })
 })

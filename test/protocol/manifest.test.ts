@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { buildManifest, manifestFrames, mediaInfoLength } from '../../src/protocol/manifest.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
+import { DEFAULT_OPTIONS } from '../../src/protocol/options.js'
 import { ErrorCode } from '../../src/errors.js'
 import { decodeFrame, ferry, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -33,7 +34,7 @@ describe('manifest frames', () => {
   it('carry the same index whether it is streamed from the store or built first, the total in the last part', () => {
     const whole = buildManifest(source, {})
     const frameBytes = 16 * 1024
-    const eager = [...manifestFrames(whole, frameBytes)].map(concat)
+    const eager = [...manifestFrames(whole, frameBytes, undefined, DEFAULT_OPTIONS.windowBytes)].map(concat)
     const sender = new SenderMachine({ source, options: { batchBytes: frameBytes } })
     sender.start()
     sender.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
@@ -43,6 +44,8 @@ describe('manifest frames', () => {
     expect(streamed.map(b => Buffer.from(b).toString('hex'))).toEqual(eager.map(b => Buffer.from(b).toString('hex')))
     const parts = streamed.map(b => decodeFrame(b).manifest as ferry.Manifest)
     expect(parts.map(p => p.more)).toEqual([...parts.slice(1).map(() => true), false])
+    // The first part announces the sender's window (the receiver acks by it).
+    expect(parts.map(p => Number(p.windowBytes))).toEqual([DEFAULT_OPTIONS.windowBytes, ...parts.slice(1).map(() => 0)])
     expect(Number(parts[parts.length - 1].totalMediaBytes)).toBe(whole.totalMediaBytes)
     expect(whole.totalMediaBytes).toBe(30_000) // the two files it holds; the records without one are missing
     expect(parts.flatMap(p => p.media).length).toBe(RECORDS + 2)

@@ -199,6 +199,7 @@ export namespace ferry {
         totalMessages: number;
         totalMediaBytes: number;
         more: boolean;
+        windowBytes: number;
         static encode(m: ferry.Manifest.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Manifest & ferry.Manifest.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -215,6 +216,7 @@ export namespace ferry {
             totalMessages?: (number|null);
             totalMediaBytes?: (number|null);
             more?: (boolean|null);
+            windowBytes?: (number|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Manifest.$Properties;

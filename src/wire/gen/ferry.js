@@ -1410,6 +1410,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [totalMessages] Manifest totalMessages
          * @property {number|null} [totalMediaBytes] Manifest totalMediaBytes
          * @property {boolean|null} [more] Manifest more
+         * @property {number|null} [windowBytes] Manifest windowBytes
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1517,6 +1518,14 @@ export const ferry = $root.ferry = (() => {
         Manifest.prototype.more = false;
 
         /**
+         * Manifest windowBytes.
+         * @member {number} windowBytes
+         * @memberof ferry.Manifest
+         * @instance
+         */
+        Manifest.prototype.windowBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
          * Encodes the specified Manifest message. Does not implicitly {@link ferry.Manifest.verify|verify} messages.
          * @function encode
          * @memberof ferry.Manifest
@@ -1556,6 +1565,8 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 8, wireType 0 =*/64).uint64(m.totalMediaBytes);
             if (m.more != null && $Object.hasOwnProperty.call(m, "more") && m.more !== false)
                 w.uint32(/* id 9, wireType 0 =*/72).bool(m.more);
+            if (m.windowBytes != null && $Object.hasOwnProperty.call(m, "windowBytes") && (typeof m.windowBytes === "object" ? m.windowBytes.low || m.windowBytes.high : m.windowBytes !== 0))
+                w.uint32(/* id 10, wireType 0 =*/80).uint64(m.windowBytes);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -1673,6 +1684,15 @@ export const ferry = $root.ferry = (() => {
                             m.more = v;
                         else
                             delete m.more;
+                        continue;
+                    }
+                case 10: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.windowBytes = v;
+                        else
+                            delete m.windowBytes;
                         continue;
                     }
                 }
