@@ -77,7 +77,6 @@ const linkMbit = Number(values['link-mbit'])
 const loss = Number(values.loss)
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
-/** The element whose key is the median key (so its other fields come from the same run). */
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const r2 = (x: number): number => Math.round(x * 100) / 100

@@ -73,6 +73,9 @@ function boundsOf (sel: Selection = {}): Bounds {
   }
 }
 
+/** WAL pages between checkpoints, outside a transfer's message phase (OpenOptions.walPages). */
+const WAL_PAGES = 8192
+
 /**
  * The embedded ChatStore: a directory holding history.db (SQLite, WAL) and a content-addressed media/
  * folder. Messages are keyed by the source's (conversation, id), so every write is an idempotent merge.
@@ -80,8 +83,6 @@ function boundsOf (sel: Selection = {}): Bounds {
  * A selection's `conversations: []` selects nothing (an empty intersection of offer and request), while
  * an absent list selects all conversations.
  */
-const WAL_PAGES = 8192
-
 export class SqliteChatStore implements ChatStore {
   readonly storeId: string
   readonly dir: string
