@@ -89,6 +89,7 @@ export class ReceiverMachine {
   private readonly resumeAt = new Map<number, number>() // media index -> committed length, for partial files
   private fragment?: { buf: Uint8Array, filled: number }
   private ackedBytes = 0
+  private messagesFinished = false
 
   constructor (init: ReceiverInit) {
     this.store = init.store
@@ -348,8 +349,17 @@ export class ReceiverMachine {
       this.store.commitBatch((this.checkpoint as TransferCheckpoint).transfer, messages, key)
       this.lastKey = key
       this.progress.messages += messages.length
+      // Now, not at the first chunk: the store may have work left before the chats are usable (an index to build).
+      if (this.progress.messages === e.totalMessages) this.finishMessages()
     }
     return this.processed(size)
+  }
+
+  /** Tells the store, once, that every message is in (the last batch, the first chunk or Done: whichever comes first). */
+  private finishMessages (): void {
+    if (this.messagesFinished) return
+    this.messagesFinished = true
+    this.store.messagesDone?.()
   }
 
   private onFragment (f: ferry.MessageFragment, size: number): EncodedFrame[] {
@@ -384,7 +394,7 @@ export class ReceiverMachine {
   private onChunk (c: ferry.MediaChunk, size: number): EncodedFrame[] {
     this.expect('messages', 'media')
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.ORDER, 'media chunk inside a fragmented message')
-    if (this.state !== 'media') this.store.messagesDone?.()
+    this.finishMessages()
     this.state = 'media'
     const e = this.expected as Expected
     const index = c.index ?? 0
@@ -439,7 +449,7 @@ export class ReceiverMachine {
     this.expect('messages', 'media')
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
-    if (this.state === 'messages') this.store.messagesDone?.() // no media came
+    this.finishMessages() // no media came, or every message was committed in an earlier session
     if (this.wantPos < this.want.length) {
       const sha256 = e.media.sha256(this.want[this.wantPos])
       throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)

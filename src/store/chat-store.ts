@@ -43,7 +43,8 @@ export interface ChatStoreReader {
   /**
    * Optional: the messages are all read or written, only media is left. A store may drop the caches
    * that served them (the SQLite store's page cache: up to 8 MiB on each phone for the rest of the
-   * transfer otherwise).
+   * transfer otherwise), and finish what makes the received chats usable (the SQLite store builds the
+   * index a load into an empty history deferred, and throws ORDER if a message came twice).
    */
   messagesDone?(): void
 }

@@ -11,6 +11,9 @@ export const SCHEMA_VERSION = 3
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
   duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,`
 
+/** The unique index that makes (conversation, id) a message's identity; a bulk load builds it afterwards. */
+export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
+
 // WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
 // and no hidden rowid b-tree is kept alongside. transfers keeps a rowid: its local integer id is what tags
 // messages (a small integer per row rather than a 16-byte blob).
@@ -54,7 +57,7 @@ CREATE TABLE IF NOT EXISTS messages (
 
 -- A message's identity is the source app's (conversation, id): a merge is an upsert on it and never
 -- duplicates, even when the incoming copy has another timestamp.
-CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id);
+${MESSAGES_KEY};
 
 -- What a transfer overwrote, kept until it is verified. A transfer that fails verification (a lying or
 -- broken sender) is undone: its rows are deleted and these put back, so the history is as it was before

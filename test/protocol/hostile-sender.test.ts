@@ -68,6 +68,18 @@ describe('a lying sender', () => {
     ;(await refusedThenHealed(onBatch(b => ++batches === 2 ? [{ batch: b }, { batch: b }] : [{ batch: b }]), 'ORDER')).close()
   })
 
+  it('a message id repeated at a later time (in canonical order: only the key can tell)', async () => {
+    let done = false
+    ;(await refusedThenHealed(onBatch(b => {
+      const ms = b.messages
+      const i = ms.findIndex((m, j) => j > 0 && m.conversation === ms[j - 1].conversation && Number(m.ts) > Number(ms[j - 1].ts))
+      if (done || i < 0) return [{ batch: b }]
+      done = true
+      return [{ batch: { messages: ms.map((m, j) => j === i ? { ...m, id: ms[i - 1].id } : m) } }]
+    }), 'ORDER')).close()
+    expect(done).toBe(true)
+  })
+
   it('a message outside the selection', async () => {
     (await refusedThenHealed(onBatch(b => [{ batch: { messages: b.messages.map(m => ({ ...m, conversation: 'c2' })) } }]), 'SELECTION', { conversations: ['c0'] })).close()
   })
