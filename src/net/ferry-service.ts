@@ -143,6 +143,8 @@ export class FerryService implements Startable {
     if (opts.code === undefined && tokens.size === 0) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
     }
+    // While the user types the code on the other phone, the history can come off the disk.
+    this.init.store.prefetch?.()
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,

@@ -41,6 +41,11 @@ export interface ChatStoreReader {
   /** Absolute path of a complete media file (for export and apps). */
   mediaPath(sha256: string): string
   /**
+   * Optional: the history is about to be read (a sender waits for its receiver). A store may start
+   * loading it in the background (the SQLite store reads history.db into the page cache).
+   */
+  prefetch?(): void
+  /**
    * Optional: the messages are all read or written, only media is left. A store may drop the caches
    * that served them (the SQLite store's page cache: up to 8 MiB on each phone for the rest of the
    * transfer otherwise), and finish what makes the received chats usable (the SQLite store builds the

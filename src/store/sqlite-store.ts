@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import type { ChatStore, TransferCheckpoint } from './chat-store.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
+import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
@@ -75,6 +76,9 @@ function boundsOf (sel: Selection = {}): Bounds {
 
 const isConstraint = (err: unknown): boolean => String((err as { code?: string } | undefined)?.code).startsWith('SQLITE_CONSTRAINT')
 
+/** At most this much of history.db is prefetched: ~1.7 M messages of the simulator's, no more of a phone's memory. */
+const PREFETCH_BYTES = 512 * 1024 * 1024
+
 /** WAL pages between checkpoints, outside a transfer's message phase (OpenOptions.walPages). */
 const WAL_PAGES = 8192
 
@@ -104,6 +108,9 @@ export class SqliteChatStore implements ChatStore {
   private checkpointsDeferred = false
   private checkpointer?: WalCheckpointer
   private catchUp?: Promise<void>
+  /** Stops prefetch() at close. */
+  private readonly prefetching = new AbortController()
+  private prefetched = false
   /** See deferMessageKey(). */
   private keyDeferred = false
   /** The transfer whose load deferred the key; undefined until this process's first batch. */
@@ -200,6 +207,16 @@ export class SqliteChatStore implements ChatStore {
     return meta.store_id
   }
 
+  /**
+   * Warms history.db in the page cache, up to PREFETCH_BYTES (the WAL is small: checkpoints keep it
+   * so). Idempotent: the kernel keeps what was read.
+   */
+  prefetch (): void {
+    if (this.prefetched) return
+    this.prefetched = true
+    void prefetchFile(join(this.dir, 'history.db'), this.prefetching.signal, PREFETCH_BYTES)
+  }
+
   /** Also builds the key a bulk load deferred: a message the sender repeated fails it (ORDER). */
   messagesDone (): void {
     this.restoreMessageKey()
@@ -210,6 +227,7 @@ export class SqliteChatStore implements ChatStore {
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.prefetching.abort()
     this.folder.close()
     this.checkpointer?.close()
     this.db.close()
