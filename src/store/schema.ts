@@ -146,8 +146,13 @@ export function mediaFromRow (r: Row): MediaRecord {
   return { sha256: r[0] as string, size: r[1] as number, mime: r[2] as string }
 }
 
-export function mediaParams (m: MediaRecord): Row {
-  return [m.sha256, m.size, m.mime]
+export const MEDIA_WIDTH = 3
+
+/** Writes a media record's parameters (MEDIA_COLUMNS) into `p` from `at`: rows go in through a RowWriter. */
+export function fillMediaParams (p: Row, at: number, m: MediaRecord): void {
+  p[at] = m.sha256
+  p[at + 1] = m.size
+  p[at + 2] = m.mime
 }
 
 export function messageFromRow (r: Row): Message {
@@ -164,26 +169,38 @@ export function messageFromRow (r: Row): Message {
   return m
 }
 
-/** Parameters for MESSAGE_COLUMNS followed by xfer. */
-export function messageParams (m: Message, xfer: number | null): Row {
+/** Parameters per message row: MESSAGE_COLUMNS followed by xfer. */
+export const MESSAGE_WIDTH = 14
+
+/** Writes a message's parameters (MESSAGE_COLUMNS, then xfer) into `p` from `at`. */
+export function fillMessageParams (p: Row, at: number, m: Message, xfer: number | null): void {
   const loc = m.location
-  return [
-    m.conversation, m.id, m.sender, m.ts, m.kind,
-    m.text ?? null, m.media ?? null, m.durationMs ?? null,
-    loc?.lat ?? null, loc?.lon ?? null, loc?.label ?? null,
-    m.replyTo ?? null, m.status ?? null, xfer
-  ]
+  p[at] = m.conversation
+  p[at + 1] = m.id
+  p[at + 2] = m.sender
+  p[at + 3] = m.ts
+  p[at + 4] = m.kind
+  p[at + 5] = m.text ?? null
+  p[at + 6] = m.media ?? null
+  p[at + 7] = m.durationMs ?? null
+  p[at + 8] = loc?.lat ?? null
+  p[at + 9] = loc?.lon ?? null
+  p[at + 10] = loc?.label ?? null
+  p[at + 11] = m.replyTo ?? null
+  p[at + 12] = m.status ?? null
+  p[at + 13] = xfer
 }
 
-/** A plain insert of `columns` (comma-separated), one `?` per column. */
-export function insertSql (table: string, columns: string): string {
+/** A plain insert of `columns` (comma-separated) for `rows` rows, one `?` per column of each. */
+export function insertSql (table: string, columns: string, rows = 1): string {
   const cols = columns.split(',').map(c => c.trim())
-  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
+  const row = `(${cols.map(() => '?').join(', ')})`
+  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array<string>(rows).fill(row).join(', ')}`
 }
 
 /** An upsert of `columns` keyed by `key`: incoming content replaces every other column stored under the same key. */
-export function upsertSql (table: string, columns: string, key: string): string {
+export function upsertSql (table: string, columns: string, key: string, rows = 1): string {
   const keys = new Set(key.split(',').map(c => c.trim()))
   const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
-  return `${insertSql(table, columns)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
+  return `${insertSql(table, columns, rows)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
 }

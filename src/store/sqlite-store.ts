@@ -10,9 +10,10 @@ import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
   CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, MIGRATE_TO_3_COPY, SCHEMA, SCHEMA_VERSION,
-  contactFromRow, contactParams, conversationFromRow, conversationParams, mediaFromRow, mediaParams, messageFromRow,
-  insertSql, messageParams, upsertSql
+  contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, upsertSql
 } from './schema.js'
+import { isConstraint, RowWriter } from './row-writer.js'
 
 type Row = Array<string | number | null>
 type Statement = Database.Statement<unknown[], unknown>
@@ -74,7 +75,6 @@ function boundsOf (sel: Selection = {}): Bounds {
   }
 }
 
-const isConstraint = (err: unknown): boolean => String((err as { code?: string } | undefined)?.code).startsWith('SQLITE_CONSTRAINT')
 
 /** At most this much of history.db is prefetched: ~1.7 M messages of the simulator's, no more of a phone's memory. */
 const PREFETCH_BYTES = 512 * 1024 * 1024
@@ -95,6 +95,8 @@ export class SqliteChatStore implements ChatStore {
   private readonly db: Database.Database
   private readonly folder: MediaFolder
   private readonly statements = new Map<string, Statement>()
+  /** Multi-row statements by their SQL's builder, indexed by row count. */
+  private readonly rowStatements = new Map<(rows: number) => string, Statement[]>()
   /** Running sha256 of .part files appended by this process, so completing a part never re-reads it. */
   private readonly partHashes = new Map<string, { hash: Hash, length: number }>()
   /**
@@ -285,6 +287,13 @@ export class SqliteChatStore implements ChatStore {
       this.statements.set(sql, s)
     }
     return s
+  }
+
+  /** The `rows`-row form of a multi-row statement, prepared once per row count. */
+  private rowsStmt (sql: (rows: number) => string, rows: number): Statement {
+    let byRows = this.rowStatements.get(sql)
+    if (byRows === undefined) this.rowStatements.set(sql, byRows = [])
+    return (byRows[rows] ??= this.stmt(sql(rows)))
   }
 
   private all (sql: string, ...params: unknown[]): Row[] {
@@ -483,8 +492,9 @@ export class SqliteChatStore implements ChatStore {
       for (const x of contacts) c.run(...contactParams(x))
       const v = this.stmt(upsertSql('conversations', CONVERSATION_COLUMNS, 'id'))
       for (const x of conversations) v.run(...conversationParams(x))
-      const m = this.stmt(upsertSql('media', MEDIA_COLUMNS, 'sha256'))
-      for (const x of media) m.run(...mediaParams(x))
+      const m = new RowWriter<MediaRecord>(MEDIA_WIDTH, fillMediaParams, rows => this.rowsStmt(UPSERT_MEDIA, rows))
+      for (const x of media) m.add(x)
+      m.flush()
     })
   }
 
@@ -495,30 +505,17 @@ export class SqliteChatStore implements ChatStore {
   }
 
   private upsertMessages (messages: Iterable<Message>, xfer: number | null): void {
-    // A plain INSERT first: most messages are new to this phone, and without the upsert clause SQLite
-    // inserts ~15% faster (286k against 249k rows/s). After the first conflict the rest of the call
-    // upserts, so a re-run over rows the store holds pays one failed insert, not one per message.
-    const insert = this.stmt(INSERT_MESSAGE)
-    // Prepared only when needed: without the key (a bulk load) the upsert does not compile.
-    let upsert: Statement | undefined
-    let merging = false
-    for (const m of messages) {
-      // Spread arguments: better-sqlite3 binds them about a third faster than one array argument.
-      const params = messageParams(m, xfer)
-      if (!merging) {
-        try {
-          insert.run(...params)
-          continue
-        } catch (err) {
-          // Only this statement is undone; the transaction goes on.
-          // Without the key (a bulk load) nothing can merge: commitBatch builds it and tries again.
-          if (this.keyDeferred || !isConstraint(err)) throw err
-          merging = true
-        }
-      }
-      upsert ??= this.stmt(UPSERT_MESSAGE)
-      upsert.run(...params)
-    }
+    // Plain INSERTs first: most messages are new to this phone, and without the upsert clause SQLite
+    // inserts ~15% faster (286k against 249k rows/s). Without the key (a bulk load) nothing can merge and
+    // the upsert does not compile: commitBatch builds the key and tries again.
+    const rows = new RowWriter<Message>(
+      MESSAGE_WIDTH,
+      (p, at, m) => fillMessageParams(p, at, m, xfer),
+      n => this.rowsStmt(INSERT_MESSAGES, n),
+      this.keyDeferred ? undefined : n => this.rowsStmt(UPSERT_MESSAGES, n)
+    )
+    for (const m of messages) rows.add(m)
+    rows.flush()
   }
 
   /** Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. */
@@ -809,8 +806,9 @@ export class SqliteChatStore implements ChatStore {
   }
 }
 
-const INSERT_MESSAGE = insertSql('messages', `${MESSAGE_COLUMNS}, xfer`)
-const UPSERT_MESSAGE = upsertSql('messages', `${MESSAGE_COLUMNS}, xfer`, 'conversation, id')
+const INSERT_MESSAGES = (rows: number): string => insertSql('messages', `${MESSAGE_COLUMNS}, xfer`, rows)
+const UPSERT_MESSAGES = (rows: number): string => upsertSql('messages', `${MESSAGE_COLUMNS}, xfer`, 'conversation, id', rows)
+const UPSERT_MEDIA = (rows: number): string => upsertSql('media', MEDIA_COLUMNS, 'sha256', rows)
 
 const TRANSFER_SELECT = `SELECT id, transfer_id, source_id, selection, cursor_conversation, cursor_ts, cursor_id, messages, state, updated_at
   FROM transfers`

@@ -318,6 +318,24 @@ describe('transfers', () => {
     }
   })
 
+  it('merges across multi-row statements: held rows in a full statement, a later one or the short tail', () => {
+    // 150 messages are written as 64 + 64 + 22 rows per statement: a held row fails its whole statement.
+    const many: Message[] = Array.from({ length: 150 }, (_, i) => ({ conversation: 'c1', id: `n${i}`, sender: 'u1', ts: 10 * i, kind: 'text', text: `new ${i}` }))
+    for (const held of [[0], [63, 64], [100], [149], [5, 70, 140]]) {
+      const s = openStore()
+      // Another ts, so each held row sits elsewhere in the canonical order than its incoming copy.
+      const before = held.map(i => ({ ...many[i], text: 'as it was on this phone', ts: many[i].ts + 5 }))
+      s.putMessages(before)
+      const cp = s.openTransfer(tid, 'src', {})
+      s.commitBatch(cp.transfer, many, keyOf(many[many.length - 1]))
+      expect([...s.messages()]).toEqual(many)
+      expect(s.openTransfer(tid, 'src', {}).messages).toBe(many.length)
+      s.resetTransfer(cp.transfer)
+      expect([...s.messages()]).toEqual([...before].sort(compareKeys))
+      s.close()
+    }
+  })
+
   it('starts a transfer over after a reset, undoing what it wrote', () => {
     const s = openStore()
     const cp = s.openTransfer(tid, 'src', {})
