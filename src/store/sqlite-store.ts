@@ -75,7 +75,6 @@ function boundsOf (sel: Selection = {}): Bounds {
   }
 }
 
-
 /** At most this much of history.db is prefetched: ~1.7 M messages of the simulator's, no more of a phone's memory. */
 const PREFETCH_BYTES = 512 * 1024 * 1024
 
