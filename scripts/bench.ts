@@ -260,6 +260,8 @@ interface PhonesResult {
   rssMiB: { sender: number, receiver: number }
   /** CPU seconds of each whole process (start to exit, including node's start-up, ~0.2 s each). */
   cpuSec: { sender: number, receiver: number }
+  /** The kernel's part of cpuSec. */
+  systemCpuSec: { sender: number, receiver: number }
   peakFds: { sender: number, receiver: number }
   /** The transfer ('paired' to 'verified'), in ms after each process was spawned: where to read its CPU profile. */
   transferWindow: { sender: [number, number], receiver: [number, number] }
@@ -296,6 +298,7 @@ async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: 
       mediaMBPerSec: mb(p.mediaBytes, verified.t - paired.t - phase.timeToChatsMs),
       rssMiB: { sender: sender.rss(), receiver: receiver.rss() },
       cpuSec: { sender: sender.cpu(), receiver: receiver.cpu() },
+      systemCpuSec: { sender: sender.cpu.system(), receiver: receiver.cpu.system() },
       peakFds: { sender: sender.fds(), receiver: receiver.fds() },
       transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] }
     }
@@ -370,7 +373,7 @@ async function oneRun (i: number): Promise<void> {
   raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ` +
     `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
-    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
+    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver})${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
   if (values.wifi === true) await setUpWifi()
@@ -432,6 +435,7 @@ const summary = {
     overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),
     peakRssMiB: { sender: median(cli.map(r => r.rssMiB.sender)), receiver: median(cli.map(r => r.rssMiB.receiver)) },
     cpuSec: { sender: median(cli.map(r => r.cpuSec.sender)), receiver: median(cli.map(r => r.cpuSec.receiver)) },
+    systemCpuSec: { sender: median(cli.map(r => r.systemCpuSec.sender)), receiver: median(cli.map(r => r.systemCpuSec.receiver)) },
     cpuSecPerGB: { sender: r2(median(cli.map(r => r.cpuSec.sender)) / (wire.total / 1e9)), receiver: r2(median(cli.map(r => r.cpuSec.receiver)) / (wire.total / 1e9)) },
     peakFds: { sender: Math.max(...cli.map(r => r.peakFds.sender)), receiver: Math.max(...cli.map(r => r.peakFds.receiver)) }
   },

@@ -65,21 +65,31 @@ export function watchRss (pid: number): () => number {
 
 /**
  * CPU seconds (user + system) a process has used, read from /proc/<pid>/stat while it runs: on a shared
- * machine, wall-clock MB/s moves with everyone else's load, CPU per byte much less.
+ * machine, wall-clock MB/s moves with everyone else's load, CPU per byte much less. `system` is the
+ * kernel's part alone: where this VM's cost of growing the page cache shows (docs/performance.md, round 8).
  */
-export function watchCpu (pid: number): () => number {
-  let last = 0
+export function watchCpu (pid: number): CpuWatch {
+  let user = 0
+  let system = 0
   const read = (): void => {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-      last = (Number(f[11]) + Number(f[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+      user = Number(f[11]) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+      system = Number(f[12]) / 100
     } catch {}
   }
   read()
   const t = setInterval(read, 50)
   t.unref()
-  return () => { read(); clearInterval(t); return Math.round(last * 100) / 100 }
+  const stop = (): void => { read(); clearInterval(t) }
+  const cpu = (): number => { stop(); return r2(user + system) }
+  return Object.assign(cpu, { system: (): number => { stop(); return r2(system) } })
 }
+
+/** CPU seconds so far (stops sampling once called after exit; the last 50 ms may be missed). */
+export type CpuWatch = (() => number) & { system: () => number }
+
+const r2 = (x: number): number => Math.round(x * 100) / 100
 
 /** Peak number of open file descriptors of a process (`self` for this one), sampled every 200 ms. */
 export function watchFds (pid: number | 'self'): () => number {
@@ -107,8 +117,8 @@ export interface Child {
   rss: () => number
   /** Peak open file descriptors so far. */
   fds: () => number
-  /** CPU seconds used so far (stops sampling once called after exit; the last 50 ms may be missed). */
-  cpu: () => number
+  /** CPU seconds used so far, and `cpu.system()` the kernel's part of them. */
+  cpu: CpuWatch
   kill: () => void
 }
 
