@@ -80,7 +80,7 @@ async function fsyncPath (path: string): Promise<void> {
 const GROUP = 64
 const GATHER_MS = 100
 
-interface Waiter { path: string, resolve: () => void, reject: (err: unknown) => void }
+interface Waiter { path: string, done: (err?: unknown) => void }
 
 export class GroupSync {
   private queue: Waiter[] = []
@@ -101,12 +101,22 @@ export class GroupSync {
     this.syncer.close()
   }
 
+  /**
+   * Calls `done` once the data written to `path` so far is on disk, or with the error that stopped it
+   * (the file must stay at `path` until then). A callback, not a promise: a photo-heavy transfer queues
+   * 100k+ files, and a group's callbacks run one after another as soon as its flush returns. `done`
+   * must not throw.
+   */
+  whenDurable (path: string, done: (err?: unknown) => void): void {
+    this.queue.push({ path, done })
+    if (this.queue.length >= GROUP || this.urgent) this.kick()
+    else this.gather()
+  }
+
   /** Resolves once the data written to `path` so far is on disk (the file must stay at `path` until then). */
   async durable (path: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.queue.push({ path, resolve, reject })
-      if (this.queue.length >= GROUP || this.urgent) this.kick()
-      else this.gather()
+      this.whenDurable(path, err => { if (err === undefined) resolve(); else reject(err) })
     })
   }
 
@@ -143,14 +153,18 @@ export class GroupSync {
       try {
         await this.syncer.syncfs(this.dir)
         this.syncfsWorks = true
-        for (const w of batch) w.resolve()
-        return
       } catch {
         this.syncfsWorks = false
       }
+      if (this.syncfsWorks) {
+        for (const w of batch) w.done()
+        return
+      }
     }
     await Promise.all(batch.map(async w => {
-      try { await fsyncPath(w.path); w.resolve() } catch (err) { w.reject(err) }
+      let failed: unknown
+      try { await fsyncPath(w.path) } catch (err) { failed = err ?? new Error(`fsync of ${w.path} failed`) }
+      w.done(failed)
     }))
   }
 }

@@ -48,7 +48,10 @@ export class MediaFolder {
   /** One open file for readMedia: the sender reads a file chunk after chunk, not a chunk per open. */
   private reader?: { sha: string, fd: number }
   private openPart?: { sha: string, fd: number }
-  private readonly promoting = new Map<string, Promise<void>>()
+  /** Files promoted but not yet under their name, which count as present meanwhile. */
+  private readonly promoting = new Set<string>()
+  /** flush() calls waiting for `promoting` to empty. */
+  private idle: Array<() => void> = []
   private readonly promoteErrors: FerryError[] = []
   private readonly fanouts = new Set<string>()
   private readonly durability: GroupSync
@@ -319,17 +322,29 @@ export class MediaFolder {
       // Backpressure on memory: past the cap, this one is done in line.
       const sync = openSync(part, 'r')
       try { fsyncSync(sync) } finally { closeSync(sync) }
-      try { renameSync(part, target) } catch (err) { if (!this.lostFanout(err, target)) throw err; renameSync(part, target) }
+      this.moveIntoPlace(part, target)
       onDone?.()
       return
     }
-    const job = (async () => {
-      await this.durability.durable(part)
-      try { await rename(part, target) } catch (err) { if (!this.lostFanout(err, target)) throw err; await rename(part, target) }
-      onDone?.()
-    })().catch(err => { this.promoteErrors.push(storeError(err, `storing media ${sha}`)) })
-      .finally(() => this.promoting.delete(sha))
-    this.promoting.set(sha, job)
+    this.promoting.add(sha)
+    // The rename is synchronous, right after its group's flush: on the thread pool each one cost ~26 µs
+    // of CPU across threads and a promise chain, against ~10 µs here (20,000 renames into fan-out
+    // directories), and the large profile promotes 138k files.
+    this.durability.whenDurable(part, err => {
+      try {
+        if (err !== undefined) throw err
+        this.moveIntoPlace(part, target)
+        onDone?.()
+      } catch (e) {
+        this.promoteErrors.push(storeError(e, `storing media ${sha}`))
+      }
+      this.promoting.delete(sha)
+      if (this.promoting.size === 0) for (const wake of this.idle.splice(0)) wake()
+    })
+  }
+
+  private moveIntoPlace (part: string, target: string): void {
+    try { renameSync(part, target) } catch (err) { if (!this.lostFanout(err, target)) throw err; renameSync(part, target) }
   }
 
   /** After ENOENT on a rename into `target`: true when its fan-out directory was removed under us (now re-made). */
@@ -344,7 +359,7 @@ export class MediaFolder {
   /** Waits until every promoted file has its name; throws the first failure among them. */
   async flush (): Promise<void> {
     this.durability.now()
-    await Promise.all(this.promoting.values())
+    if (this.promoting.size > 0) await new Promise<void>(resolve => this.idle.push(resolve))
     const err = this.promoteErrors.shift()
     if (err !== undefined) { this.promoteErrors.length = 0; throw err }
   }
