@@ -308,10 +308,11 @@ export class MediaFolder {
 
   /**
    * Gives a complete, verified .part file its content-addressed name: its data on disk first, then the
-   * rename, so a name never points at bytes that a power cut could lose. Both happen off the transfer's
-   * path, the flush grouped with other files' (GroupSync: one fsync per photo made the receiver wait on
-   * the disk for most of a photo-heavy transfer); `flush()` waits for them. Until then the file counts as
-   * present. `onDone` runs once it has its name.
+   * rename, so a name never points at bytes that a power cut could lose. The transfer does not wait for
+   * either: the flush is grouped with other files' (GroupSync: one fsync per photo made the receiver wait
+   * on the disk for most of a photo-heavy transfer), and the rename follows when the group's flush
+   * returns; `flush()` waits for them. Until then the file counts as present. `onDone` runs once it has
+   * its name.
    */
   promotePart (sha: string, onDone?: () => void): void {
     const part = this.partPath(sha)
