@@ -113,13 +113,6 @@ export class GroupSync {
     else this.gather()
   }
 
-  /** Resolves once the data written to `path` so far is on disk (the file must stay at `path` until then). */
-  async durable (path: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.whenDurable(path, err => { if (err === undefined) resolve(); else reject(err) })
-    })
-  }
-
   private gather (): void {
     if (this.timer === undefined) this.timer = setTimeout(() => { this.timer = undefined; this.kick() }, GATHER_MS)
   }

@@ -23,7 +23,7 @@ describe('GroupSync', () => {
       const sync = new GroupSync(dir)
       const files = Array.from({ length: 64 }, (_, i) => join(dir, 'f' + i))
       for (const f of files) writeFileSync(f, 'x')
-      await Promise.all(files.map(f => sync.durable(f)))
+      await Promise.all(files.map(f => new Promise((resolve, reject) => sync.whenDurable(f, err => err === undefined ? resolve() : reject(err)))))
       sync.close()
       console.log('durable')
     `)
