@@ -39,7 +39,7 @@ import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../src/protocol/session.js'
 import { memoryPipe } from '../src/wire/memory-duplex.js'
 import type { ByteDuplex } from '../src/wire/duplex.js'
-import { installCleanup, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
+import { installCleanup, r2, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
 import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
@@ -79,7 +79,6 @@ const loss = Number(values.loss)
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
-const r2 = (x: number): number => Math.round(x * 100) / 100
 
 async function sourceStore (): Promise<string> {
   const dir = join(work, `${profile.name}-${values.seed}`)

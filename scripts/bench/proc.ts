@@ -89,7 +89,8 @@ export function watchCpu (pid: number): CpuWatch {
 /** CPU seconds so far (stops sampling once called after exit; the last 50 ms may be missed). */
 export type CpuWatch = (() => number) & { system: () => number }
 
-const r2 = (x: number): number => Math.round(x * 100) / 100
+/** Rounded to hundredths, as the benchmark prints figures. */
+export const r2 = (x: number): number => Math.round(x * 100) / 100
 
 /** Peak number of open file descriptors of a process (`self` for this one), sampled every 200 ms. */
 export function watchFds (pid: number | 'self'): () => number {

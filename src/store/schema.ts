@@ -146,7 +146,8 @@ export function mediaFromRow (r: Row): MediaRecord {
   return { sha256: r[0] as string, size: r[1] as number, mime: r[2] as string }
 }
 
-export const MEDIA_WIDTH = 3
+/** Parameters per media row: MEDIA_COLUMNS. */
+export const MEDIA_WIDTH = MEDIA_COLUMNS.split(',').length
 
 /** Writes a media record's parameters (MEDIA_COLUMNS) into `p` from `at`: rows go in through a RowWriter. */
 export function fillMediaParams (p: Row, at: number, m: MediaRecord): void {
@@ -170,7 +171,7 @@ export function messageFromRow (r: Row): Message {
 }
 
 /** Parameters per message row: MESSAGE_COLUMNS followed by xfer. */
-export const MESSAGE_WIDTH = 14
+export const MESSAGE_WIDTH = MESSAGE_COLUMNS.split(',').length + 1
 
 /** Writes a message's parameters (MESSAGE_COLUMNS, then xfer) into `p` from `at`. */
 export function fillMessageParams (p: Row, at: number, m: Message, xfer: number | null): void {
