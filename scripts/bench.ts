@@ -20,6 +20,10 @@
 //   bareLibp2p         two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
 //                      the same byte count written in 256 KiB buffers through streamToDuplex
 //   rawSocket          two processes, plain node:net, the same byte count
+//   libp2pWithFiles    the bare libp2p pair moving the source store's media files instead: the writer
+//                      reads them, the reader writes, hashes, checks and renames each and syncs once at
+//                      the end (bench/media-copy.ts). A floor for storing files on this machine: compared
+//                      with Ferry's media phase (media MB/s) and with the bare stream
 // "The same byte count" is what Ferry's sender writes on the transfer stream to a fresh receiver
 // (length prefixes + every frame: hello, manifest, message batches, media chunks, done; the pairing
 // stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
@@ -44,6 +48,7 @@ import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './be
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
+import { listMedia, streamBytes } from './bench/media-copy.js'
 
 installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
@@ -315,10 +320,14 @@ mkdirSync(targets, { recursive: true })
 if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
 const wire = (() => { const s = SqliteChatStore.open(sourceDir); try { return countWireBytes(s) } finally { s.close() } })()
+const sourceMedia = join(sourceDir, 'media')
+const mediaFiles = listMedia(sourceMedia)
+if (mediaFiles.reduce((n, f) => n + f.size, 0) !== wire.media) throw new Error(`the source's media folder does not hold the ${wire.media} media bytes its sender moves`)
 const engine: EngineResult[] = []
 const engineErrors: string[] = []
 const cli: PhonesResult[] = []
 const bare: BaselineResult[] = []
+const withFiles: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
 const createUs: number[] = []
@@ -370,7 +379,17 @@ async function oneRun (i: number): Promise<void> {
   ferryMBps.push(mb(wire.total, c.transferMs))
   bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
   raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
-  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ` +
+  if (mediaFiles.length > 0) {
+    const to = targetDir('libp2p-files')
+    settleDisk()
+    try {
+      withFiles.push(await bareLibp2p(streamBytes(mediaFiles), { root, timeoutMs: childTimeoutMs, at: baselinesAt, media: { from: sourceMedia, to } }))
+    } finally {
+      releaseStore(to)
+    }
+  }
+  const files = withFiles[i] !== undefined ? `libp2p + files ${r1(withFiles[i].mbPerSec)} MB/s, ` : ''
+  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ${files}` +
     `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
     `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver})${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
@@ -385,6 +404,8 @@ try {
 const ferryMed = median(ferryMBps)
 const bareMed = median(bare.map(b => b.mbPerSec))
 const rawMed = median(raw.map(b => b.mbPerSec))
+const filesMed = withFiles.length > 0 ? median(withFiles.map(b => b.mbPerSec)) : undefined
+const ferryMediaMed = median(cli.map(r => r.mediaMBPerSec))
 const summary = {
   profile: profile.name,
   runs,
@@ -430,7 +451,7 @@ const summary = {
     MBPerSec: r1(ferryMed),
     timeToChatsMs: Math.round(median(cli.map(r => r.phase.timeToChatsMs))),
     messagesPerSec: Math.round(median(cli.map(r => r.phase.messagesPerSec))),
-    mediaMBPerSec: r1(median(cli.map(r => r.mediaMBPerSec))),
+    mediaMBPerSec: r1(ferryMediaMed),
     overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),
     peakRssMiB: { sender: median(cli.map(r => r.rssMiB.sender)), receiver: median(cli.map(r => r.rssMiB.receiver)) },
     cpuSec: { sender: median(cli.map(r => r.cpuSec.sender)), receiver: median(cli.map(r => r.cpuSec.receiver)) },
@@ -445,6 +466,17 @@ const summary = {
     peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) },
     cpuSec: { writer: median(bare.map(b => b.cpuSec.writer)), reader: median(bare.map(b => b.cpuSec.reader)) }
   },
+  ...(filesMed !== undefined
+    ? {
+        libp2pWithFiles: {
+          files: mediaFiles.length,
+          transferMs: Math.round(median(withFiles.map(b => b.transferMs))),
+          MBPerSec: r1(filesMed),
+          peakRssMiB: { writer: median(withFiles.map(b => b.rssMiB.writer)), reader: median(withFiles.map(b => b.rssMiB.reader)) },
+          cpuSec: { writer: median(withFiles.map(b => b.cpuSec.writer)), reader: median(withFiles.map(b => b.cpuSec.reader)) }
+        }
+      }
+    : {}),
   rawSocket: {
     transferMs: Math.round(median(raw.map(b => b.transferMs))),
     MBPerSec: r1(rawMed),
@@ -454,12 +486,15 @@ const summary = {
     ferryOverBareLibp2p: r2(ferryMed / bareMed),
     ferryOverRawSocket: r2(ferryMed / rawMed),
     bareLibp2pOverRawSocket: r2(bareMed / rawMed),
-    what: 'medians of MB/s; Ferry = bytes.moved / (verified - paired) on the receiver'
+    ...(filesMed !== undefined ? { ferryMediaOverLibp2pWithFiles: r2(ferryMediaMed / filesMed), libp2pWithFilesOverBare: r2(filesMed / bareMed) } : {}),
+    what: 'medians of MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified)'
   },
   perRunMBPerSec: {
     ferry: ferryMBps.map(r1),
     bareLibp2p: bare.map(b => r1(b.mbPerSec)),
-    rawSocket: raw.map(b => r1(b.mbPerSec))
+    rawSocket: raw.map(b => r1(b.mbPerSec)),
+    ferryMedia: cli.map(r => r1(r.mediaMBPerSec)),
+    ...(filesMed !== undefined ? { libp2pWithFiles: withFiles.map(b => r1(b.mbPerSec)) } : {})
   }
 }
 console.log(JSON.stringify(summary, null, 2))

@@ -8,6 +8,9 @@
 //                                                      then waits for the reader's one-byte acknowledgement
 //   --role fetch  --dir D --bytes N --addr MULTIADDR    dials, opens the stream, counts bytes until N, prints
 //                                                      {"event":"done",...} with its timings, acknowledges
+//   --media M (both roles)                             "libp2p + files": the writer sends the files of the
+//                                                      media folder M instead (bench/media-copy.ts), the
+//                                                      reader stores them into M and syncs before "done"
 //
 // Roles mirror Ferry: the sender listens and writes, the receiver dials and reads. Completion is the
 // reader's count plus an explicit acknowledgement, never close() (STACK.md).
@@ -17,10 +20,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, FERRY_STREAM_LIMITS } from '../../src/net/node.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import { ByteCount, peerArgs } from './baseline-peer.js'
+import { listMedia, MediaSink, readMedia } from './media-copy.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
-const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA]',
-  ['dir', 'addr'], ['dir'])
+const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--media DIR]',
+  ['dir', 'addr', 'media'], ['dir'])
 
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()
@@ -32,14 +36,21 @@ if (values.role === 'serve') {
     void node.handle(PROTOCOL, async stream => {
       try {
         const duplex = streamToDuplex(stream)
-        // One buffer, never modified, so handing it to write() again and again is allowed.
-        const buf = randomBytes(chunk) as Uint8Array
         const t0 = now()
         let sent = 0
-        while (sent < total) {
-          const n = Math.min(chunk, total - sent)
-          await duplex.write([n === chunk ? buf : buf.subarray(0, n)])
-          sent += n
+        if (values.media !== undefined) {
+          for (const batch of readMedia(listMedia(values.media), chunk)) {
+            await duplex.write(batch)
+            sent += batch.reduce((n, b) => n + b.byteLength, 0)
+          }
+        } else {
+          // One buffer, never modified, so handing it to write() again and again is allowed.
+          const buf = randomBytes(chunk) as Uint8Array
+          while (sent < total) {
+            const n = Math.min(chunk, total - sent)
+            await duplex.write([n === chunk ? buf : buf.subarray(0, n)])
+            sent += n
+          }
         }
         const writeMs = now() - t0
         let acked = false
@@ -70,8 +81,14 @@ if (values.role === 'serve') {
     const duplex = streamToDuplex(stream)
     const tOpen = now()
     const count = new ByteCount(total, now)
+    const sink = values.media !== undefined ? new MediaSink(values.media) : undefined
     for await (const c of duplex.source) {
+      if (sink !== undefined) for (const piece of c instanceof Uint8Array ? [c] : c) sink.push(piece)
       if (count.add(c.byteLength)) {
+        if (sink !== undefined) {
+          sink.finish() // the files are stored once they are durable: the transfer ends after the sync
+          count.done = now()
+        }
         out('done', {
           bytes: count.got,
           dialMs: tStream - tDial,
