@@ -32,14 +32,16 @@ const now = (): number => performance.now()
 const node = await createFerryNode({ dir: values.dir, mdns: false, listen: [`/ip4/${values.host as string}/tcp/0`] })
 
 if (values.role === 'serve') {
+  // Listed before listening: the reader's clock starts when the stream opens.
+  const files = values.media !== undefined ? listMedia(values.media) : undefined
   const finished = new Promise<void>((resolve, reject) => {
     void node.handle(PROTOCOL, async stream => {
       try {
         const duplex = streamToDuplex(stream)
         const t0 = now()
         let sent = 0
-        if (values.media !== undefined) {
-          for (const batch of readMedia(listMedia(values.media), chunk)) {
+        if (files !== undefined) {
+          for (const batch of readMedia(files, chunk)) {
             await duplex.write(batch)
             sent += batch.reduce((n, b) => n + b.byteLength, 0)
           }
