@@ -48,7 +48,7 @@ import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './be
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
-import { listMedia, streamBytes } from './bench/media-copy.js'
+import { mediaOf, streamBytes } from './bench/media-copy.js'
 
 installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
@@ -319,10 +319,7 @@ mkdirSync(work, { recursive: true })
 mkdirSync(targets, { recursive: true })
 if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
-const wire = (() => { const s = SqliteChatStore.open(sourceDir); try { return countWireBytes(s) } finally { s.close() } })()
-const sourceMedia = join(sourceDir, 'media')
-const mediaFiles = listMedia(sourceMedia)
-if (mediaFiles.reduce((n, f) => n + f.size, 0) !== wire.media) throw new Error(`the source's media folder does not hold the ${wire.media} media bytes its sender moves`)
+const { wire, mediaFiles } = (() => { const s = SqliteChatStore.open(sourceDir); try { return { wire: countWireBytes(s), mediaFiles: mediaOf(s) } } finally { s.close() } })()
 const engine: EngineResult[] = []
 const engineErrors: string[] = []
 const cli: PhonesResult[] = []
@@ -383,7 +380,7 @@ async function oneRun (i: number): Promise<void> {
     const to = targetDir('libp2p-files')
     settleDisk()
     try {
-      withFiles.push(await bareLibp2p(streamBytes(mediaFiles), { root, timeoutMs: childTimeoutMs, at: baselinesAt, media: { from: sourceMedia, to } }))
+      withFiles.push(await bareLibp2p(streamBytes(mediaFiles), { root, timeoutMs: childTimeoutMs, at: baselinesAt, media: { from: sourceDir, to } }))
     } finally {
       releaseStore(to)
     }

@@ -57,19 +57,20 @@ async function pair (script: string, serveArgs: string[], fetchArgs: (listening:
 
 /**
  * Ferry's stack without Ferry: createFerryNode on both sides, one stream, 256 KiB writes through
- * streamToDuplex. With `media`, "libp2p + files": the writer sends the files of `media.from` and the
- * reader stores them into `media.to` (bench/media-copy.ts); `bytes` must then be their streamBytes().
+ * streamToDuplex. With `media`, "libp2p + files": the writer sends the media files of the store
+ * `media.from` and the reader stores them into the folder `media.to` (bench/media-copy.ts); `bytes`
+ * must then be their streamBytes().
  */
 export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number, at?: Placement, media?: { from: string, to: string } }): Promise<BaselineResult> {
   const wdir = tempDir('libp2p-writer')
   const rdir = tempDir('libp2p-reader')
-  const media = (dir: string | undefined): string[] => dir === undefined ? [] : ['--media', dir]
+  const media = (flag: string, dir: string | undefined): string[] => dir === undefined ? [] : [flag, dir]
   try {
-    return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes), ...media(o.media?.from)], l => {
+    return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes), ...media('--store', o.media?.from)], l => {
       const host = (o.at ?? LOOPBACK).writer.host
       const addrs = (l.addrs as string[]).filter(a => a.startsWith(`/ip4/${host}/`))
       if (addrs.length === 0) throw new Error(`the libp2p writer listens on no ${host} address: ${String(l.addrs)}`)
-      return ['--dir', rdir, '--bytes', String(bytes), '--addr', addrs[0], ...media(o.media?.to)]
+      return ['--dir', rdir, '--bytes', String(bytes), '--addr', addrs[0], ...media('--media', o.media?.to)]
     }, { ...o, label: o.media === undefined ? 'bare libp2p' : 'libp2p + files' })
   } finally {
     removeTempDir(wdir)

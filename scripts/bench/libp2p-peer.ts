@@ -8,9 +8,10 @@
 //                                                      then waits for the reader's one-byte acknowledgement
 //   --role fetch  --dir D --bytes N --addr MULTIADDR    dials, opens the stream, counts bytes until N, prints
 //                                                      {"event":"done",...} with its timings, acknowledges
-//   --media M (both roles)                             "libp2p + files": the writer sends the files of the
-//                                                      media folder M instead (bench/media-copy.ts), the
-//                                                      reader stores them into M and syncs before "done"
+//   --store S (serve), --media M (fetch)               "libp2p + files": the writer sends the media files
+//                                                      of the store S instead (bench/media-copy.ts), the
+//                                                      reader stores them into the folder M and syncs
+//                                                      before "done"
 //
 // Roles mirror Ferry: the sender listens and writes, the receiver dials and reads. Completion is the
 // reader's count plus an explicit acknowledgement, never close() (STACK.md).
@@ -20,11 +21,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, FERRY_STREAM_LIMITS } from '../../src/net/node.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import { ByteCount, peerArgs } from './baseline-peer.js'
-import { listMedia, MediaSink, readMedia } from './media-copy.js'
+import { mediaOf, MediaSink, readMedia } from './media-copy.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
-const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--media DIR]',
-  ['dir', 'addr', 'media'], ['dir'])
+const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--store DIR | --media DIR]',
+  ['dir', 'addr', 'store', 'media'], ['dir'])
 
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()
@@ -33,7 +35,10 @@ const node = await createFerryNode({ dir: values.dir, mdns: false, listen: [`/ip
 
 if (values.role === 'serve') {
   // Listed before listening: the reader's clock starts when the stream opens.
-  const files = values.media !== undefined ? listMedia(values.media) : undefined
+  const files = values.store === undefined ? undefined : (() => {
+    const store = SqliteChatStore.open(values.store)
+    try { return mediaOf(store) } finally { store.close() }
+  })()
   const finished = new Promise<void>((resolve, reject) => {
     void node.handle(PROTOCOL, async stream => {
       try {

@@ -1,29 +1,24 @@
 // The work any store-to-store copy of the media must do besides moving bytes, for the "libp2p + files"
-// baseline: the writer reads every content-addressed file of the source store; the reader writes each
+// baseline: the writer reads every media file of the source store (the store's list and paths); the reader writes each
 // to a part file, hashes it with sha256, checks the hash, renames the file into place and syncs the
 // filesystem once at the end. No protocol, no database, no resume, no durability before a rename: a
 // floor, so Ferry's media phase over it is what Ferry's protocol and bookkeeping cost, and it over the
 // bare stream is what storing the files costs on this machine.
 import { createHash, type Hash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { ChatStoreReader } from '../../src/store/chat-store.js'
+import { MediaFolder } from '../../src/store/media-folder.js'
 
 export interface MediaFile { sha256: string, size: number, path: string }
 
 /** Each file goes as its sha256 (32 bytes) and size (u64, big-endian), then its bytes. */
 const HEADER = 40
 
-/** The files of a media folder (`<root>/<2 hex>/<64 hex>`, as MediaFolder lays them out), in name order. */
-export function listMedia (root: string): MediaFile[] {
-  const out: MediaFile[] = []
-  for (const fanout of readdirSync(root).filter(n => /^[0-9a-f]{2}$/.test(n)).sort()) {
-    for (const name of readdirSync(join(root, fanout)).filter(n => /^[0-9a-f]{64}$/.test(n)).sort()) {
-      const path = join(root, fanout, name)
-      out.push({ sha256: name, size: statSync(path).size, path })
-    }
-  }
-  return out
+/** The store's media, in sha256 order, with where each file lies: what its sender would send. */
+export function mediaOf (store: ChatStoreReader): MediaFile[] {
+  return Array.from(store.media(), m => ({ sha256: m.sha256, size: m.size, path: store.mediaPath(m.sha256) }))
 }
 
 /** Bytes on the stream for `files`: what the reader counts. */
@@ -79,11 +74,13 @@ export class MediaSink {
   private headAt = 0
   private file?: { sha256: string, fd: number, at: number, left: number, hash: Hash, part: string }
   private readonly fanouts = new Set<string>()
+  /** Only for its layout (where a file's name goes): the sink writes and renames by itself. */
+  private readonly folder: MediaFolder
   private readonly partDir: string
 
   constructor (private readonly root: string) {
+    this.folder = new MediaFolder(root)
     this.partDir = join(root, '.part')
-    mkdirSync(this.partDir, { recursive: true })
   }
 
   push (piece: Uint8Array): void {
@@ -111,6 +108,7 @@ export class MediaSink {
   /** After the last byte: throws if a file is unfinished, else makes everything durable (syncfs). */
   finish (): void {
     if (this.file !== undefined || this.headAt > 0) throw new Error('the stream ended inside a file')
+    this.folder.close()
     execFileSync('sync', ['--file-system', this.root])
   }
 
@@ -128,12 +126,13 @@ export class MediaSink {
     closeSync(f.fd)
     const actual = f.hash.digest('hex')
     if (actual !== f.sha256) throw new Error(`${f.sha256} arrived with sha256 ${actual}`)
-    const fanout = join(this.root, f.sha256.slice(0, 2))
+    const name = this.folder.path(f.sha256)
+    const fanout = dirname(name)
     if (!this.fanouts.has(fanout)) {
       mkdirSync(fanout, { recursive: true })
       this.fanouts.add(fanout)
     }
-    renameSync(f.part, join(fanout, f.sha256))
+    renameSync(f.part, name)
     this.files++
   }
 }
