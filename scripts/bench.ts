@@ -320,6 +320,7 @@ mkdirSync(targets, { recursive: true })
 if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
 const { wire, mediaFiles } = (() => { const s = SqliteChatStore.open(sourceDir); try { return { wire: countWireBytes(s), mediaFiles: mediaOf(s) } } finally { s.close() } })()
+if (mediaFiles.reduce((n, f) => n + f.size, 0) !== wire.media) throw new Error(`the source holds ${mediaFiles.length} media files, not the ${wire.media} bytes its sender moves`)
 const engine: EngineResult[] = []
 const engineErrors: string[] = []
 const cli: PhonesResult[] = []

@@ -1,7 +1,7 @@
 // The work any store-to-store copy of the media must do besides moving bytes, for the "libp2p + files"
-// baseline: the writer reads every media file of the source store (the store's list and paths); the reader writes each
-// to a part file, hashes it with sha256, checks the hash, renames the file into place and syncs the
-// filesystem once at the end. No protocol, no database, no resume, no durability before a rename: a
+// baseline: the writer reads every media file the source store holds (its list and paths); the reader
+// writes each to a part file, hashes it with sha256, checks the hash, renames the file into place and
+// syncs the filesystem once at the end. No protocol, no database, no resume, no durability before a rename: a
 // floor, so Ferry's media phase over it is what Ferry's protocol and bookkeeping cost, and it over the
 // bare stream is what storing the files costs on this machine.
 import { createHash, type Hash } from 'node:crypto'
@@ -10,15 +10,22 @@ import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 
 import { dirname, join } from 'node:path'
 import type { ChatStoreReader } from '../../src/store/chat-store.js'
 import { MediaFolder } from '../../src/store/media-folder.js'
+import { mediaPresence } from '../../src/protocol/manifest.js'
 
 export interface MediaFile { sha256: string, size: number, path: string }
 
 /** Each file goes as its sha256 (32 bytes) and size (u64, big-endian), then its bytes. */
 const HEADER = 40
 
-/** The store's media, in sha256 order, with where each file lies: what its sender would send. */
+/**
+ * The store's media whose files it holds, in sha256 order, with where each lies: what its sender sends
+ * (a record without its file is listed in Ferry's manifest as missing, and never sent).
+ */
 export function mediaOf (store: ChatStoreReader): MediaFile[] {
-  return Array.from(store.media(), m => ({ sha256: m.sha256, size: m.size, path: store.mediaPath(m.sha256) }))
+  const has = mediaPresence(store)
+  const out: MediaFile[] = []
+  for (const m of store.media()) if (has(m.sha256)) out.push({ sha256: m.sha256, size: m.size, path: store.mediaPath(m.sha256) })
+  return out
 }
 
 /** Bytes on the stream for `files`: what the reader counts. */
