@@ -3,13 +3,13 @@ import { readdirSync, statSync } from 'node:fs'
 import { identify, type Identify } from '@libp2p/identify'
 import type { AddressSorter, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
-import { noise } from '@libp2p/noise'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { lanAnnounceFilter } from './addresses.js'
+import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
 
@@ -143,7 +143,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
         announceFilter: opts.announceFilter ?? lanAnnounceFilter
       },
       transports,
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [nodeNoise()],
       streamMuxers: [yamux({
         maxInboundStreams: maxStreams,
         maxOutboundStreams: maxStreams,
