@@ -1,43 +1,13 @@
-// Benchmarks (not tests): figures are printed, never asserted.
-//   npm run bench                          small profile, 3 runs
-//   npm run bench -- --profile medium      (large only behind --profile large)
-//   npm run bench -- --runs 3 --json out.json
-//   npm run bench -- --tmp /dev/shm        receiving stores on tmpfs: the figures without the disk
-//   npm run bench -- --profile media       the media-heavy set: one 1 GiB video + ~2,000 files (1.69 GiB)
-//   npm run bench -- --wifi                the two-phone run and both baselines between two network namespaces
-//                                          over a shaped link (--link-mbit 300, --loss 0.001 by default:
-//                                          tc tbf + iptables statistic, scripts/lib/netns.ts); reports goodput
-//                                          as a share of the link rate. Needs root (CAP_NET_ADMIN).
-//   npm run bench -- --cpu-prof DIR        also CPU-profile run 1 (engine in-process, ferry send/receive
-//                                          with node --cpu-prof) and print the top self-time functions;
-//                                          profiling slows what it watches, so that run's figures are skewed
-//
-// Each run measures, on the same data:
-//   engineInMemory     sender and receiver machines over an in-memory pipe, one process (no network;
-//                      the pipe yields to the event loop every MiB, as a socket would)
-//   twoPhonesLoopback  two real `ferry send` / `ferry receive` processes over 127.0.0.1 TCP (mDNS off,
-//                      the receiver dials from the sender's QR payload)
-//   bareLibp2p         two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
-//                      the same byte count written in 256 KiB buffers through streamToDuplex
-//   rawSocket          two processes, plain node:net, the same byte count
-//   libp2pWithFiles    the bare libp2p pair moving the source store's media files instead: the writer
-//                      reads them, the reader writes, hashes, checks and renames each and syncs once at
-//                      the end (bench/media-copy.ts). A floor for storing files on this machine: compared
-//                      with Ferry's media phase (media MB/s) and with the bare stream
-// "The same byte count" is what Ferry's sender writes on the transfer stream to a fresh receiver
-// (length prefixes + every frame: hello, manifest, message batches, media chunks, done; the pairing
-// stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
-// against the in-memory run's pipe. Ferry's MB/s = that count / ('verified' - 'paired') on the receiver.
+// Benchmarks, not tests: figures are printed, never asserted (USAGE below says what each lane measures).
 import '../src/polyfill.js'
 import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
 import { seedStore } from '../src/sim/seed.js'
-import { getProfile } from '../src/sim/profiles.js'
+import { getProfile, isProfileName, PROFILE_NAMES } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../src/protocol/session.js'
@@ -49,27 +19,69 @@ import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
 import { mediaOf, streamBytes } from './bench/media-copy.js'
+import { intOption, scriptArgs } from './lib/script-args.js'
+
+const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--tmp DIR] [--wifi] [--json FILE] [--cpu-prof DIR]
+
+Benchmarks, not tests: figures are printed (medians of the runs), never asserted.
+
+  --profile NAME   tiny, small (default), medium, large (1 M messages, 5 GiB of media) or media (the
+                   media-heavy set: one 1 GiB video + ~2,000 files, 1.69 GiB); seeded once, then kept
+                   in .tmp/bench
+  --runs N         runs per lane (default 3)
+  --tmp DIR        where the receiving stores go (default .tmp/bench); /dev/shm takes the disk out
+  --wifi           the two-phone run and both baselines between two network namespaces over a shaped
+                   link (tc tbf + iptables statistic, scripts/lib/netns.ts); reports goodput as a share
+                   of the link rate. Needs root (CAP_NET_ADMIN)
+  --link-mbit N    the shaped link's rate with --wifi (default 300)
+  --loss P         its loss rate (default 0.001)
+  --json FILE      also write the figures as JSON, for tracking
+  --cpu-prof DIR   also CPU-profile run 1 (engine in-process, ferry send/receive with node --cpu-prof)
+                   and print the top self-time functions; profiling slows what it watches, so that
+                   run's figures are skewed
+  --seed N         seed of the generated store (default 1)
+  --timeout S      deadline of each child process in seconds (default: by profile, generous)
+
+Each run measures, on the same data:
+  engineInMemory     sender and receiver machines over an in-memory pipe, one process (no network;
+                     the pipe yields to the event loop every MiB, as a socket would)
+  twoPhonesLoopback  two real \`ferry send\` / \`ferry receive\` processes over 127.0.0.1 TCP (mDNS off,
+                     the receiver dials from the sender's QR payload)
+  bareLibp2p         two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
+                     the same byte count written in 256 KiB buffers through streamToDuplex
+  rawSocket          two processes, plain node:net, the same byte count
+  libp2pWithFiles    the bare libp2p pair moving the source store's media files instead: the writer
+                     reads them, the reader writes, hashes, checks and renames each and syncs once at
+                     the end (bench/media-copy.ts). A floor for storing files on this machine: compared
+                     with Ferry's media phase (media MB/s) and with the bare stream
+"The same byte count" is what Ferry's sender writes on the transfer stream to a fresh receiver
+(length prefixes + every frame: hello, manifest, message batches, media chunks, done; the pairing
+stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
+against the in-memory run's pipe. Ferry's MB/s = that count / ('verified' - 'paired') on the receiver.
+
+Exit code: 0 every run completed, 1 a run failed, 2 bad usage.`
 
 installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
 const ferryBin = join(root, 'bin/ferry.js')
-const { values } = parseArgs({
-  options: {
-    profile: { type: 'string', default: 'small' },
-    runs: { type: 'string', default: '3' },
-    json: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-    'cpu-prof': { type: 'string' },
-    timeout: { type: 'string' },
-    tmp: { type: 'string' },
-    wifi: { type: 'boolean', default: false },
-    'link-mbit': { type: 'string', default: '300' },
-    loss: { type: 'string', default: '0.001' }
-  }
+const values = scriptArgs(USAGE, {
+  profile: { type: 'string', default: 'small' },
+  runs: { type: 'string' },
+  json: { type: 'string' },
+  seed: { type: 'string', default: '1' },
+  'cpu-prof': { type: 'string' },
+  timeout: { type: 'string' },
+  tmp: { type: 'string' },
+  wifi: { type: 'boolean', default: false },
+  'link-mbit': { type: 'string', default: '300' },
+  loss: { type: 'string', default: '0.001' }
 })
-const profile = getProfile(values.profile as string)
-const runs = Number(values.runs)
-if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs wants a positive integer')
+if (!isProfileName(values.profile)) {
+  process.stderr.write(`--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${PROFILE_NAMES.join(', ')})\n\n${USAGE}\n`)
+  process.exit(2)
+}
+const profile = getProfile(values.profile)
+const runs = intOption(USAGE, 'runs', values.runs, 3, 1)
 const work = join(root, '.tmp', 'bench')
 /** Where the receiving stores go (default: beside the source store). --tmp /dev/shm takes the disk out. */
 const targets = resolve(values.tmp ?? work)

@@ -1,16 +1,25 @@
-// npm run chaos -- [--rounds 100] [--seed N] [--json FILE] [--kinds a,b] [--rate MBIT]
-//
-// Seeded chaos on the Wi-Fi namespace testbed (see scripts/lib/chaos.ts): every round a transfer is
-// interrupted at a seeded point by SIGKILL of the receiver or the sender, the link dropping for a few
-// seconds, a loss burst or a new IP address on one side; both sides carry on (killed ones restarted with
-// the resume token, no new code) and the round must end verified with nothing lost or duplicated.
-// Prints a line per round and a summary; --json FILE writes the summary for `npm run gauntlet`.
-// Exit code 1 if any round failed, lost or duplicated; 2 on bad usage; 3 when namespaces are unavailable.
+// Seeded chaos on the Wi-Fi namespace testbed (USAGE below; the rounds themselves: scripts/lib/chaos.ts).
 import { writeFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { checkNetnsSupport } from './lib/netns.js'
 import { CHAOS_KINDS, failed, runChaos, survived, type ChaosKind, type RoundResult } from './lib/chaos.js'
 import { cleanupTempDirs } from '../test/helpers/stores.js'
+import { intOption, scriptArgs } from './lib/script-args.js'
+
+const USAGE = `npm run chaos -- [--rounds N] [--seed N] [--kinds K,K] [--rate MBIT] [--json FILE]
+
+Every round a transfer between two phones on the Wi-Fi namespace testbed is interrupted at a seeded
+point: SIGKILL of the receiver or the sender, the link dropping for a few seconds, a loss burst, or a new
+IP address on one side. Both sides carry on (a killed one restarts with its resume token, no new code)
+and the round must end verified with nothing lost or duplicated. Needs root (network namespaces).
+
+  --rounds N    rounds to run (default 100)
+  --seed N      seed of the run (default: random; printed, so a run can be replayed)
+  --kinds K,K   only these interruptions: ${CHAOS_KINDS.join(', ')}
+  --rate MBIT   the shaped link's rate in Mbit/s (default 24, with 0.1% loss)
+  --json FILE   also write the summary for \`npm run gauntlet\`
+
+Exit code: 0 every round survived, 1 a round failed, lost or duplicated, 2 bad usage,
+3 network namespaces are unavailable here.`
 
 const fmtBytes = (n: number): string => Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : Math.abs(n) >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`
 
@@ -26,21 +35,19 @@ function line (r: RoundResult, rounds: number): string {
 }
 
 async function main (): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      rounds: { type: 'string', default: '100' },
-      seed: { type: 'string' },
-      json: { type: 'string' },
-      kinds: { type: 'string' },
-      rate: { type: 'string' }
-    }
+  const values = scriptArgs(USAGE, {
+    rounds: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'string' },
+    kinds: { type: 'string' },
+    rate: { type: 'string' }
   })
-  const rounds = Number(values.rounds)
-  const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31)
+  const rounds = intOption(USAGE, 'rounds', values.rounds, 100, 1)
+  const seed = intOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31))
   const kinds = values.kinds?.split(',').map(k => k.trim()) as ChaosKind[] | undefined
-  if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seed) ||
-    (kinds !== undefined && kinds.some(k => !(CHAOS_KINDS as readonly string[]).includes(k)))) {
-    process.stderr.write(`usage: chaos.ts [--rounds N] [--seed N] [--json FILE] [--kinds ${CHAOS_KINDS.join(',')}] [--rate MBIT]\n`)
+  const unknown = kinds?.find(k => !(CHAOS_KINDS as readonly string[]).includes(k))
+  if (unknown !== undefined) {
+    process.stderr.write(`--kinds: no interruption is called ${JSON.stringify(unknown)}\n\n${USAGE}\n`)
     return 2
   }
   const support = await checkNetnsSupport()

@@ -1,8 +1,4 @@
-// Long-running fuzzer: `npm run fuzz -- --frames 1000000 [--seed N] [--case I] [--json FILE]`. Streams the generators of
-// test/fuzz/harness.ts through the frame decoder, the receiver (on a real SqliteChatStore) and the sender
-// (reading a real seeded store), resetting a machine whenever it fails. Case i draws from seed (N, i), so
-// `--seed N --case i` replays one case. Exits 1 on any crash (a non-FerryError or a broken invariant).
-// --json FILE also writes the figures (frames, cases, distinct errors with counts, crashes) for the gauntlet.
+// The long-running fuzzer (USAGE below); `npm test` runs the same harness at small counts.
 import '../src/polyfill.js'
 import { writeFileSync } from 'node:fs'
 import fc from 'fast-check'
@@ -13,16 +9,29 @@ import {
   byteCase, FUZZ_OPTIONS, makeFixture, receiverCase, receiverFrames, runByteCase, runReceiverCase, runSenderCase, senderCase
 } from '../test/fuzz/harness.js'
 import type { FerryError } from '../src/errors.js'
+import { intOption, scriptArgs } from './lib/script-args.js'
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
+const USAGE = `npm run fuzz -- [--frames N] [--seed N] [--case I] [--json FILE]
 
-const target = Number(arg('frames') ?? 100_000)
-const seed = Number(arg('seed') ?? Date.now() % 2 ** 31)
-const only = arg('case') === undefined ? undefined : Number(arg('case'))
-const jsonOut = arg('json')
+Streams generated frames (test/fuzz/harness.ts) through the frame decoder, the receiver (on a real
+SQLite store) and the sender (reading a real seeded store), resetting a machine whenever it fails.
+
+  --frames N    frames to feed in all (default 100000)
+  --seed N      seed of the run (default: from the clock; printed, so a run can be replayed)
+  --case I      replay case I of --seed N alone
+  --json FILE   also write the figures (frames, cases, errors by code, crashes) for the gauntlet
+
+Exit code: 0 no crash, 1 a crash (a non-FerryError or a broken invariant), 2 bad usage.`
+const args = scriptArgs(USAGE, {
+  frames: { type: 'string' },
+  seed: { type: 'string' },
+  case: { type: 'string' },
+  json: { type: 'string' }
+})
+const target = intOption(USAGE, 'frames', args.frames, 100_000, 1)
+const seed = intOption(USAGE, 'seed', args.seed, Date.now() % 2 ** 31)
+const only = args.case === undefined ? undefined : intOption(USAGE, 'case', args.case, 0)
+const jsonOut = args.json
 const MAX_MESSAGE = FUZZ_OPTIONS.maxMessageBytes as number
 
 const kinds = ['bytes', 'receiver', 'sender'] as const

@@ -1,32 +1,38 @@
-// npm run gauntlet [-- --quick] [--rounds N] [--frames N] [--seed N]
-//
-// The reliability and security gauntlet in one run: the Wi-Fi namespace suite, seeded chaos (kills,
-// link drops, loss bursts, address changes), the fuzzer, and the malicious-peer and resource-fault
-// suites (hostile senders and receivers over real libp2p, code guessing, a full disk). Each part runs as
-// its own process, its output kept in a log file; the end is ONE table of figures, and the exit code is
-// 1 if anything failed, lost or duplicated. --quick runs the small counts `npm test` uses.
+// The reliability and security gauntlet in one run (USAGE below).
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import type { ChaosSummary } from './lib/chaos.js'
+import { intOption, scriptArgs } from './lib/script-args.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    rounds: { type: 'string' },
-    frames: { type: 'string' },
-    seed: { type: 'string' }
-  }
+const USAGE = `npm run gauntlet -- [--quick] [--rounds N] [--frames N] [--seed N]
+
+The reliability and security gauntlet in one run: the Wi-Fi namespace suite, seeded chaos (kills, link
+drops, loss bursts, address changes), the fuzzer, and the malicious-peer and resource-fault suites
+(hostile senders and receivers over real libp2p, code guessing, a full disk). Each part runs as its own
+process with its output in a log file; the end is one table of figures.
+
+  --quick       small counts (5 chaos rounds, 100000 fuzz frames): a check that every part runs
+  --rounds N    chaos rounds (default 100)
+  --frames N    fuzz frames (default 1000000)
+  --seed N      seed of chaos and fuzz (default: random; printed, so a run can be replayed)
+
+Exit code: 0 all passed, 1 anything failed, lost or duplicated, 2 bad usage.`
+
+const values = scriptArgs(USAGE, {
+  quick: { type: 'boolean' },
+  rounds: { type: 'string' },
+  frames: { type: 'string' },
+  seed: { type: 'string' }
 })
 const quick = values.quick === true
-const rounds = Number(values.rounds ?? (quick ? 5 : 100))
-const frames = Number(values.frames ?? (quick ? 100_000 : 1_000_000))
-const seed = values.seed ?? String(Math.floor(Math.random() * 2 ** 31))
+const rounds = intOption(USAGE, 'rounds', values.rounds, quick ? 5 : 100, 1)
+const frames = intOption(USAGE, 'frames', values.frames, quick ? 100_000 : 1_000_000, 1)
+const seed = String(intOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31)))
 const logs = mkdtempSync(join(tmpdir(), 'ferry-gauntlet-'))
 
 /** The suites each part runs (paths from the project root). */

@@ -1,0 +1,35 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O, strict: true }>>['values']
+
+/**
+ * Parses the options of an npm script (bench, chaos, fuzz, gauntlet). `--help` (or `-h`) prints `usage`
+ * and exits 0. An unknown option, a missing value or a stray argument prints what was wrong and the
+ * usage on stderr and exits 2 (bad usage), where parseArgs alone would end in a stack trace.
+ */
+export function scriptArgs<O extends Options> (usage: string, options: O, args = process.argv.slice(2)): Values<O> {
+  let values: Values<O> & { help?: boolean }
+  try {
+    ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }) as { values: Values<O> & { help?: boolean } })
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage.trimEnd()}\n`)
+    process.exit(2)
+  }
+  if (values.help === true) {
+    process.stdout.write(`${usage.trimEnd()}\n`)
+    process.exit(0)
+  }
+  return values
+}
+
+/** The value of a numeric option, or exits 2 with `usage` when it is not an integer in [min, ∞). */
+export function intOption (usage: string, name: string, value: string | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} wants an integer of at least ${min}, not ${JSON.stringify(value)}\n\n${usage.trimEnd()}\n`)
+    process.exit(2)
+  }
+  return n
+}
