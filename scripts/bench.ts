@@ -19,7 +19,7 @@ import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
 import { mediaOf, streamBytes } from './bench/media-copy.js'
-import { intOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs } from './lib/script-args.js'
 
 const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--tmp DIR] [--wifi] [--json FILE] [--cpu-prof DIR]
 
@@ -68,42 +68,43 @@ const values = scriptArgs(USAGE, {
   profile: { type: 'string', default: 'small' },
   runs: { type: 'string' },
   json: { type: 'string' },
-  seed: { type: 'string', default: '1' },
+  seed: { type: 'string' },
   'cpu-prof': { type: 'string' },
   timeout: { type: 'string' },
   tmp: { type: 'string' },
   wifi: { type: 'boolean', default: false },
-  'link-mbit': { type: 'string', default: '300' },
-  loss: { type: 'string', default: '0.001' }
+  'link-mbit': { type: 'string' },
+  loss: { type: 'string' }
 })
 if (!isProfileName(values.profile)) {
   process.stderr.write(`--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${PROFILE_NAMES.join(', ')})\n\n${USAGE}\n`)
   process.exit(2)
 }
 const profile = getProfile(values.profile)
-const runs = intOption(USAGE, 'runs', values.runs, 3, 1)
+const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
+const seed = numberOption(USAGE, 'seed', values.seed, 1)
 const work = join(root, '.tmp', 'bench')
 /** Where the receiving stores go (default: beside the source store). --tmp /dev/shm takes the disk out. */
 const targets = resolve(values.tmp ?? work)
 const cpuDir = typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof']) : undefined
 /** Deadline of every child process (ms): generous, so only a wedged child hits it. */
 const childTimeoutMs = values.timeout !== undefined
-  ? Number(values.timeout) * 1000
+  ? numberOption(USAGE, 'timeout', values.timeout, 0, 1, false) * 1000
   : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900 } as const)[profile.name] * 1000 * (values.wifi === true ? 4 : 1)
-const linkMbit = Number(values['link-mbit'])
-const loss = Number(values.loss)
+const linkMbit = numberOption(USAGE, 'link-mbit', values['link-mbit'], 300, 1, false)
+const loss = numberOption(USAGE, 'loss', values.loss, 0.001, 0, false)
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
 
 async function sourceStore (): Promise<string> {
-  const dir = join(work, `${profile.name}-${values.seed}`)
+  const dir = join(work, `${profile.name}-${seed}`)
   if (!existsSync(join(dir, 'seeded'))) {
     rmSync(dir, { recursive: true, force: true }) // a seeding that was interrupted
     const s = SqliteChatStore.open(dir, { create: true })
     process.stderr.write(`seeding ${profile.name}...\n`)
-    const summary = await seedStore(s, profile.name, Number(values.seed))
+    const summary = await seedStore(s, profile.name, seed)
     s.close()
     writeFileSync(join(dir, 'seeded'), JSON.stringify(summary))
   }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { checkNetnsSupport } from './lib/netns.js'
 import { CHAOS_KINDS, failed, runChaos, survived, type ChaosKind, type RoundResult } from './lib/chaos.js'
 import { cleanupTempDirs } from '../test/helpers/stores.js'
-import { intOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs } from './lib/script-args.js'
 
 const USAGE = `npm run chaos -- [--rounds N] [--seed N] [--kinds K,K] [--rate MBIT] [--json FILE]
 
@@ -42,8 +42,9 @@ async function main (): Promise<number> {
     kinds: { type: 'string' },
     rate: { type: 'string' }
   })
-  const rounds = intOption(USAGE, 'rounds', values.rounds, 100, 1)
-  const seed = intOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31))
+  const rounds = numberOption(USAGE, 'rounds', values.rounds, 100, 1)
+  const seed = numberOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31))
+  const rateMbit = values.rate !== undefined ? numberOption(USAGE, 'rate', values.rate, 0, 0.1, false) : undefined
   const kinds = values.kinds?.split(',').map(k => k.trim()) as ChaosKind[] | undefined
   const unknown = kinds?.find(k => !(CHAOS_KINDS as readonly string[]).includes(k))
   if (unknown !== undefined) {
@@ -62,7 +63,7 @@ async function main (): Promise<number> {
     rounds,
     seed,
     kinds,
-    rateMbit: values.rate !== undefined ? Number(values.rate) : undefined,
+    rateMbit,
     log: say,
     onRound: r => { say(line(r, rounds)) }
   })

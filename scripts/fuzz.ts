@@ -9,7 +9,7 @@ import {
   byteCase, FUZZ_OPTIONS, makeFixture, receiverCase, receiverFrames, runByteCase, runReceiverCase, runSenderCase, senderCase
 } from '../test/fuzz/harness.js'
 import type { FerryError } from '../src/errors.js'
-import { intOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs } from './lib/script-args.js'
 
 const USAGE = `npm run fuzz -- [--frames N] [--seed N] [--case I] [--json FILE]
 
@@ -28,9 +28,9 @@ const args = scriptArgs(USAGE, {
   case: { type: 'string' },
   json: { type: 'string' }
 })
-const target = intOption(USAGE, 'frames', args.frames, 100_000, 1)
-const seed = intOption(USAGE, 'seed', args.seed, Date.now() % 2 ** 31)
-const only = args.case === undefined ? undefined : intOption(USAGE, 'case', args.case, 0)
+const target = numberOption(USAGE, 'frames', args.frames, 100_000, 1)
+const seed = numberOption(USAGE, 'seed', args.seed, Date.now() % 2 ** 31)
+const only = args.case === undefined ? undefined : numberOption(USAGE, 'case', args.case, 0)
 const jsonOut = args.json
 const MAX_MESSAGE = FUZZ_OPTIONS.maxMessageBytes as number
 

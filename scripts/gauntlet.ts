@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChaosSummary } from './lib/chaos.js'
-import { intOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs } from './lib/script-args.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
@@ -30,9 +30,9 @@ const values = scriptArgs(USAGE, {
   seed: { type: 'string' }
 })
 const quick = values.quick === true
-const rounds = intOption(USAGE, 'rounds', values.rounds, quick ? 5 : 100, 1)
-const frames = intOption(USAGE, 'frames', values.frames, quick ? 100_000 : 1_000_000, 1)
-const seed = String(intOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31)))
+const rounds = numberOption(USAGE, 'rounds', values.rounds, quick ? 5 : 100, 1)
+const frames = numberOption(USAGE, 'frames', values.frames, quick ? 100_000 : 1_000_000, 1)
+const seed = String(numberOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31)))
 const logs = mkdtempSync(join(tmpdir(), 'ferry-gauntlet-'))
 
 /** The suites each part runs (paths from the project root). */

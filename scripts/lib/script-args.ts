@@ -23,12 +23,15 @@ export function scriptArgs<O extends Options> (usage: string, options: O, args =
   return values
 }
 
-/** The value of a numeric option, or exits 2 with `usage` when it is not an integer in [min, ∞). */
-export function intOption (usage: string, name: string, value: string | undefined, fallback: number, min = 0): number {
+/**
+ * The value of a numeric option (`fallback` when absent), or exits 2 with `usage` when it is not a
+ * number of at least `min` (an integer unless `integer` is false).
+ */
+export function numberOption (usage: string, name: string, value: string | undefined, fallback: number, min = 0, integer = true): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} wants an integer of at least ${min}, not ${JSON.stringify(value)}\n\n${usage.trimEnd()}\n`)
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+    process.stderr.write(`--${name} wants ${integer ? 'an integer' : 'a number'} of at least ${min}, not ${JSON.stringify(value)}\n\n${usage.trimEnd()}\n`)
     process.exit(2)
   }
   return n

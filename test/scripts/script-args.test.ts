@@ -33,16 +33,21 @@ describe('the npm scripts (bench, chaos, fuzz, gauntlet)', () => {
   }, 120_000)
 
   it('refuse option values that are not what they ask for', async () => {
-    const [runs, profile, frames, kinds] = await Promise.all([
+    const [runs, profile, frames, kinds, rate, loss] = await Promise.all([
       script('bench', ['--runs', '0']),
       script('bench', ['--profile', 'huge']),
       script('fuzz', ['--frames', 'many']),
-      script('chaos', ['--kinds', 'kill-receiver,meteor'])
+      script('chaos', ['--kinds', 'kill-receiver,meteor']),
+      script('chaos', ['--rate', 'fast']),
+      script('bench', ['--loss', ''])
     ])
-    expect([runs.code, profile.code, frames.code, kinds.code]).toEqual([2, 2, 2, 2])
+    expect([runs.code, profile.code, frames.code, kinds.code, rate.code, loss.code]).toEqual([2, 2, 2, 2, 2, 2])
     expect(runs.stderr).toContain('--runs wants an integer of at least 1, not "0"')
     expect(profile.stderr).toContain('no profile is called "huge" (there are tiny, small, medium, large, media)')
     expect(frames.stderr).toContain('--frames wants an integer of at least 1, not "many"')
     expect(kinds.stderr).toContain('no interruption is called "meteor"')
+    expect(rate.stderr).toContain('--rate wants a number of at least 0.1, not "fast"')
+    expect(rate.stdout).toBe('') // refused before it set up a testbed
+    expect(loss.stderr).toContain('--loss wants a number of at least 0, not ""')
   }, 120_000)
 })
