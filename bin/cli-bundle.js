@@ -43,11 +43,15 @@ export function latin1Source (text) {
   return text.replace(/[^\u0000-\u00ff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/** Bundles the CLI. Concurrent builders (parallel tests) each write a temporary file and rename it. */
-export async function buildCli () {
+/**
+ * Bundles the Node program at `entry` (a .ts path) into the one ESM file `outfile`, as the CLI is built.
+ * The file is written under a temporary name; `commit()` renames it into place, so that concurrent
+ * builders (parallel tests) never expose a half-written one. `inputs` lists the files it was built from.
+ */
+export async function bundleNode (entry, outfile) {
   const { build } = await import('esbuild')
   const result = await build({
-    entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -59,16 +63,22 @@ export async function buildCli () {
     write: false,
     logLevel: 'silent',
     absWorkingDir: ROOT,
-    outfile: BUNDLE
+    outfile
   })
-  mkdirSync(OUT_DIR, { recursive: true })
-  const tmp = `${BUNDLE}.${process.pid}.tmp`
+  mkdirSync(dirname(outfile), { recursive: true })
+  const tmp = `${outfile}.${process.pid}.tmp`
   writeFileSync(tmp, latin1Source(result.outputFiles[0].text))
+  return { inputs: Object.keys(result.metafile.inputs), commit: () => renameSync(tmp, outfile) }
+}
+
+/** Bundles the CLI. */
+export async function buildCli () {
+  const { inputs, commit } = await bundleNode(join(ROOT, 'src', 'cli', 'main.ts'), BUNDLE)
   // The input list first: a reader that sees the new bundle must not judge it by an older list.
   const inputsTmp = `${INPUTS}.${process.pid}.tmp`
-  writeFileSync(inputsTmp, JSON.stringify(Object.keys(result.metafile.inputs)))
+  writeFileSync(inputsTmp, JSON.stringify(inputs))
   renameSync(inputsTmp, INPUTS)
-  renameSync(tmp, BUNDLE)
+  commit()
 }
 
 /**
