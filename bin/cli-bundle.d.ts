@@ -2,6 +2,5 @@ export const ROOT: string
 export const BUNDLE: string
 export function isFresh (): boolean
 export function latin1Source (text: string): string
-export function bundleNode (entry: string, outfile: string): Promise<{ inputs: string[], commit: () => void }>
 export function buildCli (): Promise<void>
 export function cliBundle (): Promise<string | undefined>

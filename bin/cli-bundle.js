@@ -43,15 +43,11 @@ export function latin1Source (text) {
   return text.replace(/[^\u0000-\u00ff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/**
- * Bundles the Node program at `entry` (a .ts path) into the one ESM file `outfile`, as the CLI is built.
- * The file is written under a temporary name; `commit()` renames it into place, so that concurrent
- * builders (parallel tests) never expose a half-written one. `inputs` lists the files it was built from.
- */
-export async function bundleNode (entry, outfile) {
+/** Bundles the CLI. Concurrent builders (parallel tests) each write a temporary file and rename it. */
+export async function buildCli () {
   const { build } = await import('esbuild')
   const result = await build({
-    entryPoints: [entry],
+    entryPoints: [join(ROOT, 'src', 'cli', 'main.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -63,22 +59,16 @@ export async function bundleNode (entry, outfile) {
     write: false,
     logLevel: 'silent',
     absWorkingDir: ROOT,
-    outfile
+    outfile: BUNDLE
   })
-  mkdirSync(dirname(outfile), { recursive: true })
-  const tmp = `${outfile}.${process.pid}.tmp`
+  mkdirSync(OUT_DIR, { recursive: true })
+  const tmp = `${BUNDLE}.${process.pid}.tmp`
   writeFileSync(tmp, latin1Source(result.outputFiles[0].text))
-  return { inputs: Object.keys(result.metafile.inputs), commit: () => renameSync(tmp, outfile) }
-}
-
-/** Bundles the CLI. */
-export async function buildCli () {
-  const { inputs, commit } = await bundleNode(join(ROOT, 'src', 'cli', 'main.ts'), BUNDLE)
   // The input list first: a reader that sees the new bundle must not judge it by an older list.
   const inputsTmp = `${INPUTS}.${process.pid}.tmp`
-  writeFileSync(inputsTmp, JSON.stringify(inputs))
+  writeFileSync(inputsTmp, JSON.stringify(Object.keys(result.metafile.inputs)))
   renameSync(inputsTmp, INPUTS)
-  commit()
+  renameSync(tmp, BUNDLE)
 }
 
 /**

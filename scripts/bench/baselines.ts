@@ -1,8 +1,6 @@
 // The two baselines Ferry is compared with, each a writer and a reader process on 127.0.0.1 moving
 // exactly the bytes Ferry moved: a bare libp2p stream on Ferry's stack, and a plain TCP socket.
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundleNode } from '../../bin/cli-bundle.js'
 import { removeTempDir, spawnNode, tempDir, type Child } from './proc.js'
 
 export interface BaselineResult {
@@ -12,28 +10,11 @@ export interface BaselineResult {
   dialMs: number
   mbPerSec: number
   rssMiB: { writer: number, reader: number }
-  /** CPU seconds of each whole process (with node's start-up). */
+  /** CPU seconds of each whole process (with node + tsx start-up). */
   cpuSec: { writer: number, reader: number }
 }
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url))
-
-const bundles = new Map<string, Promise<string>>()
-
-/**
- * The peer `script` bundled as Ferry's CLI is (bin/cli-bundle.js), once per benchmark, into
- * `root`/.tmp/bench/peers. Run through tsx instead, each peer carried tsx's loader thread: ~35 MiB of
- * RSS that Ferry's processes do not have, which made the baselines' peak RSS look like Ferry's.
- */
-async function peerBundle (root: string, script: string): Promise<string> {
-  let bundle = bundles.get(script)
-  if (bundle === undefined) {
-    const out = join(root, '.tmp', 'bench', 'peers', script.replace(/\.ts$/, '.mjs'))
-    bundle = bundleNode(here(script), out).then(({ commit }) => { commit(); return out })
-    bundles.set(script, bundle)
-  }
-  return await bundle
-}
 
 /**
  * Where the two sides run: by default both on this machine's loopback; with a testbed, the writer in
@@ -50,8 +31,7 @@ interface PairOptions { root: string, timeoutMs: number, label: string, at?: Pla
 
 async function pair (script: string, serveArgs: string[], fetchArgs: (listening: Record<string, unknown>) => string[], o: PairOptions): Promise<BaselineResult> {
   const at = o.at ?? LOOPBACK
-  const peer = await peerBundle(o.root, script)
-  const node = (extra: string[]): string[] => [peer, '--timeout-ms', String(o.timeoutMs), ...extra]
+  const node = (extra: string[]): string[] => ['--import', 'tsx', here(script), '--timeout-ms', String(o.timeoutMs), ...extra]
   const writer = spawnNode(node(['--role', 'serve', '--host', at.writer.host, ...serveArgs]), { label: `${o.label} writer`, timeoutMs: o.timeoutMs + 5000, cwd: o.root, wrap: at.writer.wrap })
   let reader: Child | undefined
   try {
