@@ -4,6 +4,7 @@
 // Why a bundle: running the sources through tsx costs every `ferry` process ~50 MiB of RSS (tsx's loader
 // runs in a worker thread with its own V8 heap, holding the transpiled sources) and start-up time. An app
 // embedding Ferry ships compiled JavaScript; the CLI, its tests and the benchmark now run the same kind.
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,15 +75,29 @@ export async function buildCli () {
 /**
  * The module to run the CLI from: the bundle, built first when stale, or undefined to run the sources
  * through tsx (FERRY_TSX=1, for stack traces into the .ts files; or when esbuild is not installed).
+ *
+ * The check runs in a child process (~40 ms). Run in the process that goes on to transfer, its ~770
+ * statSync calls put that process's hot path in a slow mode: on the media set, 15 of 16 transfers took
+ * 25-45% longer (the sender ~4 s of CPU instead of ~2.8), against 0 of 20 without them. Asynchronous
+ * stat calls did the same, so it is the work, not the API; how V8 compiled the transfer depended on it
+ * (docs/performance.md, round 10).
  */
 export async function cliBundle () {
   if (process.env.FERRY_TSX === '1') return undefined
-  if (isFresh()) return BUNDLE
+  const check = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (check.status === 0) return BUNDLE
+  if (check.status === NO_ESBUILD) return undefined
+  throw new Error(`building the CLI bundle failed (${check.error?.message ?? `exit ${check.status ?? check.signal}`})`)
+}
+
+const NO_ESBUILD = 3
+
+// Run as a script (by cliBundle): makes the bundle fresh, exits 0 when it is, NO_ESBUILD without esbuild.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    await buildCli()
-    return BUNDLE
+    if (!isFresh()) await buildCli()
   } catch (err) {
-    if (err?.code === 'ERR_MODULE_NOT_FOUND') return undefined
-    throw err
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err
+    process.exitCode = NO_ESBUILD
   }
 }
