@@ -78,9 +78,9 @@ export async function buildCli () {
  *
  * The check runs in a child process (~40 ms). Run in the process that goes on to transfer, its ~770
  * statSync calls put that process's hot path in a slow mode: on the media set, 15 of 16 transfers took
- * 25-45% longer (the sender ~4 s of CPU instead of ~2.8), against 0 of 20 without them. Asynchronous
- * stat calls did the same, so it is the work, not the API; how V8 compiled the transfer depended on it
- * (docs/performance.md, round 10).
+ * 25-45% longer, against 0 of 20 without them. Asynchronous stat calls did much the same (6 of 7), so
+ * it is the work, not the API: how V8 compiled the transfer depended on it (docs/performance.md,
+ * round 10).
  */
 export async function cliBundle () {
   if (process.env.FERRY_TSX === '1') return undefined
