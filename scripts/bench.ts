@@ -19,7 +19,7 @@ import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
 import { mediaOf, streamBytes } from './bench/media-copy.js'
-import { numberOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs, usageError } from './lib/script-args.js'
 
 const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--tmp DIR] [--wifi] [--json FILE] [--cpu-prof DIR]
 
@@ -76,10 +76,7 @@ const values = scriptArgs(USAGE, {
   'link-mbit': { type: 'string' },
   loss: { type: 'string' }
 })
-if (!isProfileName(values.profile)) {
-  process.stderr.write(`--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${PROFILE_NAMES.join(', ')})\n\n${USAGE}\n`)
-  process.exit(2)
-}
+if (!isProfileName(values.profile)) usageError(USAGE, `--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${PROFILE_NAMES.join(', ')})`)
 const profile = getProfile(values.profile)
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const seed = numberOption(USAGE, 'seed', values.seed, 1)

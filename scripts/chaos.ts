@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { checkNetnsSupport } from './lib/netns.js'
 import { CHAOS_KINDS, failed, runChaos, survived, type ChaosKind, type RoundResult } from './lib/chaos.js'
 import { cleanupTempDirs } from '../test/helpers/stores.js'
-import { numberOption, scriptArgs } from './lib/script-args.js'
+import { numberOption, scriptArgs, usageError } from './lib/script-args.js'
 
 const USAGE = `npm run chaos -- [--rounds N] [--seed N] [--kinds K,K] [--rate MBIT] [--json FILE]
 
@@ -47,10 +47,7 @@ async function main (): Promise<number> {
   const rateMbit = values.rate !== undefined ? numberOption(USAGE, 'rate', values.rate, 0, 0.1, false) : undefined
   const kinds = values.kinds?.split(',').map(k => k.trim()) as ChaosKind[] | undefined
   const unknown = kinds?.find(k => !(CHAOS_KINDS as readonly string[]).includes(k))
-  if (unknown !== undefined) {
-    process.stderr.write(`--kinds: no interruption is called ${JSON.stringify(unknown)}\n\n${USAGE}\n`)
-    return 2
-  }
+  if (unknown !== undefined) usageError(USAGE, `--kinds: no interruption is called ${JSON.stringify(unknown)}`)
   const support = await checkNetnsSupport()
   if (!support.ok) {
     process.stderr.write(`chaos: skipped, network namespaces are unavailable: ${support.reason ?? ''}\n`)

@@ -13,14 +13,19 @@ export function scriptArgs<O extends Options> (usage: string, options: O, args =
   try {
     ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }) as { values: Values<O> & { help?: boolean } })
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage.trimEnd()}\n`)
-    process.exit(2)
+    usageError(usage, (err as Error).message)
   }
   if (values.help === true) {
     process.stdout.write(`${usage.trimEnd()}\n`)
     process.exit(0)
   }
   return values
+}
+
+/** Prints what was wrong and the usage on stderr, and exits 2 (bad usage). */
+export function usageError (usage: string, message: string): never {
+  process.stderr.write(`${message}\n\n${usage.trimEnd()}\n`)
+  process.exit(2)
 }
 
 /**
@@ -31,8 +36,7 @@ export function numberOption (usage: string, name: string, value: string | undef
   if (value === undefined) return fallback
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-    process.stderr.write(`--${name} wants ${integer ? 'an integer' : 'a number'} of at least ${min}, not ${JSON.stringify(value)}\n\n${usage.trimEnd()}\n`)
-    process.exit(2)
+    usageError(usage, `--${name} wants ${integer ? 'an integer' : 'a number'} of at least ${min}, not ${JSON.stringify(value)}`)
   }
   return n
 }
