@@ -67,7 +67,10 @@ export interface TransferCheckpoint {
 }
 
 export interface ChatStoreWriter {
-  /** Finds or creates the checkpoint for a transfer id (the manifest's), recording its source and selection. */
+  /**
+   * Finds or creates the checkpoint for a transfer id (the manifest's), recording its source and selection.
+   * A transfer that was verified and is received again starts from the beginning under a new local id.
+   */
   openTransfer(transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint
   /** Unfinished incoming transfers (for `inspect`). */
   transfers(): Array<TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection }>
@@ -90,6 +93,9 @@ export interface ChatStoreWriter {
    * Undoes a transfer that was refused (verification failed, a lying or broken sender): clears its cursor
    * and count, deletes the messages it wrote and puts back the ones it overwrote, in one transaction, so
    * nothing a refused sender sent stays in the history and the next attempt starts from the beginning.
+   * Only what the transfer wrote since it was last verified: rows a verified run wrote are the phone's
+   * history and stay (openTransfer gives a verified transfer received again a new local id), and a
+   * reset of a transfer that is verified changes nothing.
    */
   resetTransfer(transfer: number): void
   /** Marks the transfer verified. */

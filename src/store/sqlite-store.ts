@@ -537,12 +537,19 @@ export class SqliteChatStore implements ChatStore {
   openTransfer (transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint {
     return this.transaction(() => {
       const now = Date.now()
-      const found = this.one('SELECT id FROM transfers WHERE transfer_id = ?', Buffer.from(transferId))
+      const found = this.one('SELECT id, state FROM transfers WHERE transfer_id = ?', Buffer.from(transferId))
       if (found === undefined) {
         this.stmt(`INSERT INTO transfers (transfer_id, source_id, selection, started_at, updated_at) VALUES (?, ?, ?, ?, ?)`)
           .run(Buffer.from(transferId), sourceId, JSON.stringify(selection), now, now)
+      } else if (found[1] === 'verified') {
+        // Received again after it was verified: the rows it wrote then are the phone's history now, and
+        // must survive whatever this run does. So this run gets a new local id (ids only grow: transfers
+        // are never deleted), which tags only what it writes from here on; overwriting an earlier row
+        // saves it for the undo, as for any other transfer's row. It starts from the beginning, so its
+        // read-back covers the whole selection as the old phone holds it now.
+        this.stmt(`UPDATE transfers SET id = (SELECT max(id) FROM transfers) + 1, cursor_conversation = NULL, cursor_ts = NULL,
+          cursor_id = NULL, messages = 0, state = 'receiving', updated_at = ? WHERE id = ?`).run(now, found[0])
       } else {
-        // Receiving again (a re-run of a verified transfer too) makes it unfinished until verified again.
         this.stmt("UPDATE transfers SET state = 'receiving', updated_at = ? WHERE id = ?").run(now, found[0])
       }
       return this.transferRow(Buffer.from(transferId))
@@ -595,9 +602,14 @@ export class SqliteChatStore implements ChatStore {
    * re-verify the same wrong rows), and so nothing a lying or broken sender wrote stays in the history.
    */
   resetTransfer (transfer: number): void {
-    this.transaction(() => this.undoTransfer(transfer))
+    this.transaction(() => { if (!this.isVerified(transfer)) this.undoTransfer(transfer) })
     // A refused bulk load's rows were all this transfer's: with them gone, the key builds.
     this.ensureMessageKey()
+  }
+
+  /** A verified transfer's rows are history: nothing undoes them (a later run of it has its own id). */
+  private isVerified (transfer: number): boolean {
+    return this.one("SELECT 1 FROM transfers WHERE id = ? AND state = 'verified'", transfer) !== undefined
   }
 
   private undoTransfer (transfer: number): void {
@@ -659,7 +671,7 @@ export class SqliteChatStore implements ChatStore {
       this.transaction(() => {
         const repeated = this.all(`SELECT DISTINCT xfer FROM messages WHERE xfer IS NOT NULL AND (conversation, id) IN
           (SELECT conversation, id FROM messages GROUP BY conversation, id HAVING count(*) > 1)`)
-        for (const [xfer] of repeated) this.undoTransfer(xfer as number)
+        for (const [xfer] of repeated) if (!this.isVerified(xfer as number)) this.undoTransfer(xfer as number)
       })
       this.restoreMessageKey()
     }

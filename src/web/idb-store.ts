@@ -315,10 +315,20 @@ export class IdbChatStore implements ChatStore {
   openTransfer (transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint {
     const hex = bytesToHex(transferId)
     const found = [...this.transferMap.values()].find(t => bytesToHex(t.transferId) === hex)
-    // Receiving again (a re-run of a verified transfer too) makes it unfinished until verified again.
+    const next = Math.max(0, ...this.transferMap.keys()) + 1
+    if (found?.state === 'verified') {
+      // Received again after it was verified: what it wrote then is history and must survive this run,
+      // so the run gets a new number (they only grow) that tags only its own rows, and starts over (see
+      // SqliteChatStore.openTransfer).
+      const { cursor: _, ...rest } = found
+      const t: StoredTransfer = { ...rest, transfer: next, messages: 0, state: 'receiving' }
+      this.saveTransfer(t, 'opening the transfer', tx => { tx.objectStore('transfers').delete(found.transfer) })
+      this.transferMap.delete(found.transfer)
+      return this.checkpointOf(t)
+    }
     const t: StoredTransfer = found !== undefined
       ? { ...found, state: 'receiving' }
-      : { transfer: Math.max(0, ...this.transferMap.keys()) + 1, transferId: transferId.slice(), sourceId, selection, messages: 0, state: 'receiving' }
+      : { transfer: next, transferId: transferId.slice(), sourceId, selection, messages: 0, state: 'receiving' }
     this.saveTransfer(t, 'opening the transfer')
     return this.checkpointOf(t)
   }
@@ -358,6 +368,7 @@ export class IdbChatStore implements ChatStore {
   /** Undoes a refused transfer: its rows deleted, the ones it overwrote put back (see ChatStore). */
   resetTransfer (transfer: number): void {
     const t = this.transferRecord(transfer)
+    if (t.state === 'verified') return // its rows are history (see ChatStore.resetTransfer)
     const written = this.rowsOf(transfer)
     const { cursor: _, ...rest } = t
     this.saveTransfer({ ...rest, messages: 0, state: 'receiving' }, 'undoing the transfer', tx => {

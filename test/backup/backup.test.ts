@@ -98,8 +98,9 @@ describe('backup and restore', () => {
     await restore(target, file, 'pw')
     const again = await restore(target, file, 'pw')
     expect(again.receiver.state).toBe('verified')
-    expect(again.replay.stats.skippedMessages).toBe(601)
-    expect(again.replay.stats.frames).toBeLessThan(10) // hello, manifest, done: nothing re-sent
+    // A verified restore is history: restoring again re-applies the file (a newer backup of the same phone
+    // has the same transfer id and may hold more) and changes nothing when it holds nothing new.
+    expect(target.stats().messages).toBe(601)
     expect(await exportText(target)).toBe(sourceExport)
     target.close()
   })

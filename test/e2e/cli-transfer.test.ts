@@ -1,11 +1,11 @@
 // `ferry send` and `ferry receive` as two real processes on loopback: a whole tiny history, a selection
 // made on either phone, and pairing from the QR payload.
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
-  cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
-  type FerryProcess
+  cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
+  tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
 
 const CODE = '161-8033-9887'
@@ -138,6 +138,29 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(messageLines(got)).toEqual(messageLines(want.text))
     expect(got).toBe(want.text)
     expect((await receiver.waitEvent('manifest')).totalMessages).toBe(want.messages)
+  })
+
+  it('moves again after the old phone was used: verified at once, nothing the first transfer verified lost', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    let sender = startSender(store, { code: CODE })
+    let ready = await senderReady(sender)
+    await transfer(sender, startReceiver(target, { code: CODE, peer: ready.addr }))
+    const total = sourceLines.filter(l => l.rec.type === 'message').length
+
+    // One more message on the old phone, in its first chat, then a second transfer with a new code.
+    const chat = sourceLines.find(l => l.rec.type === 'conversation')!.rec
+    const added = { type: 'message', conversation: chat.id, id: 'one-more', sender: chat.members![0], ts: 1_600_000_000_000, kind: 'text', text: 'one more' }
+    const file = join(tempDir(), 'one.ndjson')
+    writeFileSync(file, JSON.stringify(added) + '\n')
+    await ferryOk(['import', file, '--store', store])
+    const code2 = '271-8281-8284'
+    sender = startSender(store, { code: code2 })
+    ready = await senderReady(sender)
+    const receiver = startReceiver(target, { code: code2, peer: ready.addr })
+    await transfer(sender, receiver)
+    expect((await inspect(target)).stats.messages).toBe(total + 1)
+    expect(await exportStore(target)).toBe(await exportStore(store))
   })
 
   it('receives with the QR payload alone (--qr: code, peer id and address in one string)', async () => {

@@ -368,11 +368,45 @@ describe('transfers', () => {
     expect([...s.messages()]).toEqual([mine, theirs])
     expect([...s.transferMessages(earlier.transfer, theirs.conversation)]).toEqual([theirs])
 
-    // Verified, the overwrite stands and nothing is kept to restore.
+    // Verified, the overwrite stands: it is the phone's history now, and no reset takes it back.
     s.commitBatch(cp.transfer, forged, keyOf(forged[2]))
     s.finishTransfer(cp.transfer)
     s.resetTransfer(cp.transfer)
-    expect([...s.messages()]).toEqual([])
+    expect([...s.messages()]).toEqual(forged)
+    s.close()
+  })
+
+  it('never takes back what a verified transfer wrote: a refused later run of it undoes only its own rows', () => {
+    const s = openStore()
+    const mine = { conversation: 'c0', id: 'own', sender: 'me', ts: 5, kind: 'text' as const, text: 'written on this phone' }
+    s.putMessages([mine])
+    const first = s.openTransfer(tid, 'src', {})
+    s.commitBatch(first.transfer, messages, keyOf(messages[messages.length - 1]))
+    s.finishTransfer(first.transfer)
+    const verified = [...s.messages()]
+
+    // The same source and selection again (a second transfer): it starts over, under a new local id.
+    const again = s.openTransfer(tid, 'src', {})
+    expect(again.transfer).not.toBe(first.transfer)
+    expect(again).toMatchObject({ messages: 0, state: 'receiving' })
+    expect(again.cursor).toBeUndefined()
+    const edited = { ...messages[1], text: 'edited on the old phone' }
+    const added = { ...messages[1], id: 'm-new', ts: messages[1].ts + 1, text: 'new on the old phone' }
+    s.commitBatch(again.transfer, [messages[0], edited, added], keyOf(added))
+    expect([...s.transferMessages(again.transfer, edited.conversation)].map(m => m.id)).toEqual([messages[0].id, edited.id, added.id])
+    s.resetTransfer(again.transfer) // refused
+    expect([...s.messages()]).toEqual(verified)
+
+    // Reopened after the refusal and verified in turn: its rows now stand too.
+    const third = s.openTransfer(tid, 'src', {})
+    expect(third.transfer).toBe(again.transfer)
+    s.commitBatch(third.transfer, [messages[0], edited, added], keyOf(added))
+    s.finishTransfer(third.transfer)
+    s.resetTransfer(third.transfer)
+    expect([...s.messages()].find(m => m.id === edited.id)?.text).toBe(edited.text)
+    expect([...s.messages()].some(m => m.id === added.id)).toBe(true)
+    expect([...s.messages()]).toContainEqual(mine)
+    expect(s.stats().messages).toBe(verified.length + 1)
     s.close()
   })
 

@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, exportText, fillStore, keystream, openStore } from '../helpers/stores.js'
+import { runTransfer, type RunOptions } from '../helpers/transfer.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { Message, Selection } from '../../src/store/model.js'
+import type { ferry } from '../../src/wire/codec.js'
+
+// A second transfer from the same old phone, refused for any reason, must never take back what the
+// first one verified: a person who wiped the old phone after "verified" would lose it all.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+const REQUEST = { conversations: ['c0', 'c2'] }
+
+afterEach(() => cleanupTempDirs())
+
+interface Phones { source: SqliteChatStore, target: SqliteChatStore, verified: string }
+
+/** An old phone, and a new phone in use (a chat of its own) that verified a first transfer from it. */
+async function afterFirstTransfer (request: Selection = REQUEST): Promise<Phones> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 40, mediaSizes: [30_000, 10_000] })
+  const target = openStore()
+  target.putMetadata([], [{ id: 'own', kind: 'direct', title: 'Mine', members: ['me', 'x'] }], [])
+  target.putMessages([{ conversation: 'own', id: 'o1', sender: 'me', ts: 1, kind: 'text', text: 'written on the new phone' }])
+  const first = await runTransfer(source, target, { options: OPTIONS, request })
+  expect(first.receiver.state).toBe('verified')
+  return { source, target, verified: await exportText(target) }
+}
+
+/** The old phone goes on being used: a message added, one edited, a new photo with its message. */
+async function useOldPhone (source: SqliteChatStore): Promise<void> {
+  const { sha256 } = await source.writeMedia(keystream('new photo', 40_000))
+  source.putMetadata([], [], [{ sha256, size: 40_000, mime: 'image/jpeg' }])
+  const c0 = [...source.messages({ conversations: ['c0'] })]
+  const edited: Message = { ...c0[4], kind: 'text', text: 'edited on the old phone' }
+  delete edited.media
+  source.putMessages([
+    edited,
+    { conversation: 'c0', id: 'added', sender: 'u1', ts: c0[10].ts + 1, kind: 'text', text: 'added in the middle' },
+    { conversation: 'c2', id: 'photo', sender: 'me', ts: 1_900_000_000_000, kind: 'image', media: sha256 }
+  ])
+}
+
+/**
+ * The store holds exactly what it verified, and its own chats: the same contacts, conversations and
+ * messages, every media file. (A refused manifest may leave records of media it announced: a record
+ * only says such a file exists somewhere.)
+ */
+async function expectIntact (store: SqliteChatStore, verified: string): Promise<void> {
+  const now = (await exportText(store)).split('\n')
+  const before = verified.split('\n')
+  const notMedia = (l: string): boolean => !l.startsWith('{"type":"media"')
+  expect(now.filter(notMedia)).toEqual(before.filter(notMedia))
+  for (const line of before.filter(l => !notMedia(l))) expect(now).toContain(line)
+  for (const m of store.media()) if (before.some(l => l.includes(m.sha256))) expect(store.hasMediaFile(m.sha256)).toBe(true)
+}
+
+type Tamper = NonNullable<RunOptions['tamper']>
+const onDone = (fn: (d: ferry.Done) => ferry.Done.$Properties): Tamper => f => f.body === 'done' ? [{ done: fn(f.done as ferry.Done) }] : [f]
+
+const LIES: Array<{ name: string, code: string, tamper: Tamper }> = [
+  { name: 'a count in Done', code: 'COUNT_MISMATCH', tamper: onDone(d => ({ ...d, conversations: d.conversations.map(c => ({ ...c, count: Number(c.count) + 1 })) })) },
+  { name: 'a digest in Done', code: 'DIGEST_MISMATCH', tamper: onDone(d => ({ ...d, conversations: d.conversations.map(c => ({ ...c, digest: new Uint8Array(32) })) })) },
+  {
+    name: 'altered message content',
+    code: 'DIGEST_MISMATCH',
+    tamper: f => f.body === 'batch' ? [{ batch: { messages: (f.batch as ferry.MessageBatch).messages.map(m => ({ ...m, text: 'forged' })) } }] : [f]
+  },
+  {
+    name: 'media bytes that are not their sha256',
+    code: 'HASH_MISMATCH',
+    tamper: f => {
+      if (f.body !== 'chunk') return [f]
+      const c = f.chunk as ferry.MediaChunk
+      const data = c.data.slice()
+      data[0] ^= 1
+      return [{ chunk: { index: c.index, offset: c.offset, data } }]
+    }
+  },
+  {
+    name: 'a message outside the selection',
+    code: 'SELECTION',
+    tamper: f => f.body === 'batch' ? [{ batch: { messages: (f.batch as ferry.MessageBatch).messages.map(m => ({ ...m, conversation: 'c-😀' })) } }] : [f]
+  }
+]
+
+describe('a refused second transfer', () => {
+  for (const lie of LIES) {
+    it(`keeps the first transfer's verified history and the phone's own chats: ${lie.name}`, async () => {
+      const { source, target, verified } = await afterFirstTransfer()
+      await useOldPhone(source)
+      const bad = await runTransfer(source, target, { options: OPTIONS, request: REQUEST, tamper: lie.tamper })
+      expect(bad.receiverError?.code).toBe(lie.code)
+      await expectIntact(target, verified)
+
+      // The honest retry verifies on its first attempt and brings exactly what changed.
+      const good = await runTransfer(source, target, { options: OPTIONS, request: REQUEST })
+      expect(good.receiverError).toBeUndefined()
+      expect(good.receiver.state).toBe('verified')
+      const after = await exportText(target)
+      expect(after).toContain('edited on the old phone')
+      expect(after).toContain('added in the middle')
+      expect(after).toContain('"id":"photo"')
+      expect(after).toContain('written on the new phone')
+      expect(after).not.toContain('forged')
+      source.close()
+      target.close()
+    })
+  }
+
+  it('loses nothing when the receiver dies before its undo commits', async () => {
+    const { source, target, verified } = await afterFirstTransfer()
+    await useOldPhone(source)
+    // The process dies the moment it refuses: the undo never runs, the store is reopened from disk.
+    target.resetTransfer = () => { throw new Error('killed') }
+    const bad = await runTransfer(source, target, { options: OPTIONS, request: REQUEST, tamper: LIES[2].tamper })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    target.close()
+    const reopened = SqliteChatStore.open(target.dir)
+    // The liar's rows are still there, kept apart from the verified ones they overwrote: the next session
+    // finds them out (its read-back fails) and undoes them, and the one after verifies.
+    let attempts = 0
+    for (; attempts < 2; attempts++) {
+      const r = await runTransfer(source, reopened, { options: OPTIONS, request: REQUEST })
+      if (r.receiver.state === 'verified') break
+      expect(r.receiverError?.code).toBe('DIGEST_MISMATCH')
+      await expectIntact(reopened, verified)
+    }
+    expect(attempts).toBeLessThan(2)
+    const after = await exportText(reopened)
+    expect(after).not.toContain('forged')
+    expect(after).toContain('written on the new phone')
+    // What the old phone holds of the selection is all here, as it holds it now.
+    const wanted = (await exportText(source)).split('\n').filter(l => l.includes('"type":"message"') && (l.includes('"conversation":"c0"') || l.includes('"conversation":"c2"')))
+    expect(wanted.length).toBeGreaterThan(80)
+    for (const line of wanted) expect(after).toContain(line)
+    source.close()
+    reopened.close()
+  })
+
+  it('keeps it whatever the selection: a second transfer of the whole history refused by a lie', async () => {
+    const { source, target, verified } = await afterFirstTransfer({})
+    await useOldPhone(source)
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: LIES[0].tamper })
+    expect(bad.receiverError?.code).toBe('COUNT_MISMATCH')
+    await expectIntact(target, verified)
+    const good = await runTransfer(source, target, { options: OPTIONS })
+    expect(good.receiver.state).toBe('verified')
+    source.close()
+    target.close()
+  })
+})
