@@ -3,13 +3,16 @@ import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { fsyncDir } from '../durable-fs.js'
-import type { ChatStore, ChatStoreReader } from '../store/chat-store.js'
+import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { TransferOptions } from '../protocol/options.js'
 import { FileSender } from '../protocol/file-sender.js'
-import { FileReplay, SelectionScan } from '../protocol/file-replay.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
-import type { SenderProgress } from '../protocol/sender.js'
+import { SenderMachine, type SenderProgress } from '../protocol/sender.js'
+import { runReceiver, runSender } from '../protocol/session.js'
+import { memoryPipe } from '../wire/memory-duplex.js'
+import type { Journal } from '../journal/journal.js'
+import { BackupSource } from './backup-source.js'
 import { prefix, FrameDecoder } from '../wire/framing.js'
 import {
   CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES,
@@ -44,7 +47,7 @@ export interface BackupResult {
  * segments (see format.ts). Written to `path.partial`, fsynced and renamed, so `path` is only ever a
  * complete backup. Memory stays at about one segment plus one media chunk whatever the history's size.
  */
-export async function writeBackup (source: ChatStoreReader, path: string, o: BackupOptions = {}): Promise<BackupResult> {
+export async function writeBackup (source: HistorySource, path: string, o: BackupOptions = {}): Promise<BackupResult> {
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)
@@ -61,7 +64,7 @@ export async function writeBackup (source: ChatStoreReader, path: string, o: Bac
     const writer = new SegmentWriter(keys, header.segmentBytes, out)
     const sender = new FileSender({ source, selection: o.selection, options: o.transfer })
     let reported = 0
-    for (const frame of sender.frames()) {
+    for await (const frame of sender.frames()) {
       writer.push(prefix(frame))
       for (const part of frame) writer.push(part)
       if (o.onProgress !== undefined && writer.plainBytes - reported >= 4 * 1024 * 1024) {
@@ -192,37 +195,34 @@ export interface RestoreOptions {
 
 export interface RestoreResult {
   receiver: ReceiverMachine
-  replay: FileReplay
-  plainBytes: number
+  sender: SenderMachine
 }
 
 /**
- * Restores an opened backup into a store through a ReceiverMachine: each batch commits with its
- * checkpoint, so a restore that stops (a damaged segment, a crash) keeps what it committed and the
- * next run continues from there; a finished one ends verified by reading the store back. With `chats`
- * the whole file is read and authenticated once first (to find what those chats use) before anything
- * is written.
+ * Restores an opened backup into a store: an ordinary transfer, from the backup read as the phone it was
+ * made from (BackupSource) to the store, over an in-memory pipe. So a restore is resumable (run it again
+ * after a crash: what is stored is not written again), idempotent, selective (`chats` is the receiver's
+ * request) and ends verified by reading the store back; a refused one is undone like a transfer.
  */
-export async function restoreBackup (store: ChatStore, b: OpenedBackup, o: RestoreOptions = {}): Promise<RestoreResult> {
-  let scan
-  if (o.chats !== undefined) {
-    const s = new SelectionScan(o.chats)
-    for await (const body of backupFrames(b)) s.push(body)
-    scan = s.result
+export async function restoreBackup (store: HistorySink, journal: Journal, b: OpenedBackup, o: RestoreOptions = {}): Promise<RestoreResult> {
+  const source = await BackupSource.open(b)
+  try {
+    const known = new Set((await source.conversations()).map(c => c.conversation.id))
+    const unknown = (o.chats ?? []).filter(c => !known.has(c))
+    if (unknown.length > 0) throw new FerryError(ErrorCode.BAD_INPUT, `this backup holds no conversation ${unknown.map(c => `'${c}'`).join(', ')}`)
+    const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
+    const receiver = new ReceiverMachine({ sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore' })
+    const pipe = memoryPipe()
+    const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)
+    const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])
+    if (r.status === 'rejected') {
+      // A failure of the file itself (damage, truncation) is the sender's: say it as such.
+      const err = s.status === 'rejected' && (s.reason as FerryError).code === ErrorCode.BAD_INPUT ? s.reason : r.reason
+      throw err
+    }
+    o.onProgress?.(receiver)
+    return { receiver, sender }
+  } finally {
+    await source.close()
   }
-  const receiver = new ReceiverMachine({ store, request: o.chats !== undefined ? { conversations: o.chats } : undefined })
-  receiver.start()
-  const replay = new FileReplay({ receiver, chats: o.chats, scan })
-  let plainBytes = 0
-  let last = 0
-  for await (const body of backupFrames(b)) {
-    plainBytes += body.byteLength
-    await replay.push(body)
-    if (o.onProgress !== undefined && plainBytes - last >= 1024 * 1024) { last = plainBytes; o.onProgress(receiver) }
-  }
-  if (receiver.state !== 'verified') {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${basename(b.path)} ends before the end of its transfer (no Done): it was not written completely`)
-  }
-  o.onProgress?.(receiver)
-  return { receiver, replay, plainBytes }
 }

@@ -1,5 +1,8 @@
 import type { Selection } from '../store/model.js'
-import { SqliteChatStore, type IncomingTransfer, type PartInfo, type StoreStats } from '../store/sqlite-store.js'
+import { SqliteChatStore, type StoreStats } from '../store/sqlite-store.js'
+import { NodeJournal } from '../journal/node-journal.js'
+import { fromJson } from '../journal/journal.js'
+import { TransferLog } from '../journal/transfer-log.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
 import { formatBytes } from './progress.js'
 
@@ -10,37 +13,51 @@ export interface InspectReport {
   stats: StoreStats
   conversations: Array<{ id: string, kind: string, title: string, members: number, messages: number }>
   transfers: Array<{
-    transfer: number
     transferId: string
     sourceId: string
     selection: Selection
+    /** Messages stored since the transfer was last verified. */
     messages: number
-    cursor?: { conversation: string, ts: number, id: string }
+    sessions: number
     updatedAt: string
   }>
-  partialMedia: PartInfo[]
+  partialMedia: Array<{ sha256: string, length: number, size?: number }>
 }
 
-export function inspectStore (store: SqliteChatStore): InspectReport {
+export async function inspectStore (store: SqliteChatStore): Promise<InspectReport> {
   const counts = store.messageCounts()
-  return {
+  const report: InspectReport = {
     store: store.dir,
     storeId: store.storeId,
     stats: store.stats(),
-    conversations: store.conversations().map(c => ({
+    conversations: store.listConversations().map(c => ({
       id: c.id, kind: c.kind, title: c.title, members: c.members.length, messages: counts.get(c.id) ?? 0
     })),
-    transfers: store.transfers().map((t: IncomingTransfer) => ({
-      transfer: t.transfer,
-      transferId: Buffer.from(t.transferId).toString('hex'),
+    transfers: [],
+    partialMedia: []
+  }
+  const journal = NodeJournal.existing(store.dir)
+  if (journal === undefined) return report
+  try {
+    report.transfers = (await new TransferLog(journal).unfinished()).map(t => ({
+      transferId: t.transferId,
       sourceId: t.sourceId,
       selection: t.selection,
-      messages: t.messages,
-      ...(t.cursor === undefined ? {} : { cursor: t.cursor }),
+      messages: t.written,
+      sessions: t.sessions,
       updatedAt: new Date(t.updatedAt).toISOString()
-    })),
-    partialMedia: store.parts()
+    }))
+    const sizes = new Map([...store.listMedia()].map(m => [m.sha256, m.size]))
+    for (const sha256 of await journal.parts.list()) {
+      const length = fromJson<number>(await journal.get(`p/${sha256}`)) ?? 0
+      if (length === 0) continue
+      const size = sizes.get(sha256)
+      report.partialMedia.push(size === undefined ? { sha256, length } : { sha256, length, size })
+    }
+  } finally {
+    await journal.close()
   }
+  return report
 }
 
 function describeSelection (s: Selection): string {
@@ -69,8 +86,7 @@ export function renderReport (r: InspectReport): string {
   if (r.transfers.length > 0) {
     lines.push('', 'Unfinished incoming transfers (run the same receive again to resume):')
     for (const t of r.transfers) {
-      const at = t.cursor === undefined ? 'nothing committed yet' : `committed up to ${t.cursor.conversation} / ${t.cursor.id} (${new Date(t.cursor.ts).toISOString()})`
-      lines.push(`  #${t.transfer} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages, ${at}; last activity ${t.updatedAt}`)
+      lines.push(`  ${t.transferId.slice(0, 8)} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages stored, not yet verified; last activity ${t.updatedAt}`)
     }
   }
   if (r.partialMedia.length > 0) {
@@ -106,7 +122,7 @@ Examples:
   async run (args) {
     const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'))
     try {
-      const report = inspectStore(store)
+      const report = await inspectStore(store)
       process.stdout.write((args.values.json === true ? JSON.stringify(report, null, 2) : renderReport(report)) + '\n')
       return EXIT_OK
     } finally {

@@ -4,20 +4,43 @@ import { createFerryNode, type FerryNode } from '../net/node.js'
 import { kindOf, type TransportChoice } from '../net/transports.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
+import { NodeJournal } from '../journal/node-journal.js'
+import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 
-/** A simulated phone: a store, a libp2p node and the Ferry service on it. */
-export interface Phone {
+/** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */
+export interface Storage {
   store: SqliteChatStore
+  journal: NodeJournal
+  pairing?: PairingRecord
+  close(): Promise<void>
+}
+
+/** Opens the store (creating it when `create`), then the journal in it. */
+export async function openStorage (storeDir: string, create: boolean): Promise<Storage> {
+  const store = SqliteChatStore.open(storeDir, { create })
+  let journal: NodeJournal | undefined
+  try {
+    journal = NodeJournal.open(storeDir)
+    const pairing = await new PairingRecords(journal).load()
+    const j = journal
+    return { store, journal, pairing, close: async () => { await j.close(); store.close() } }
+  } catch (err) {
+    await journal?.close()
+    store.close()
+    throw err
+  }
+}
+
+/** A simulated phone: a store, a libp2p node and the Ferry service on it. */
+export interface Phone extends Storage {
   node: FerryNode<{ ferry: FerryService }>
   ferry: FerryService
-  close(): Promise<void>
 }
 
 export interface PhoneOptions {
   storeDir: string
-  create: boolean
   listen?: string[]
   /** mDNS scoped to this nameplate, or false. */
   mdnsNameplate?: string | false
@@ -25,25 +48,26 @@ export interface PhoneOptions {
   iceServers?: RTCIceServer[]
 }
 
-export async function openPhone (o: PhoneOptions): Promise<Phone> {
-  const store = SqliteChatStore.open(o.storeDir, { create: o.create })
+export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Phone> {
+  const { store, journal } = storage
   try {
     const node = await createFerryNode({
       dir: o.storeDir,
       listen: o.listen,
       transport: o.transport,
       iceServers: o.iceServers,
+      keepCertificate: storage.pairing !== undefined,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
-      services: { ferry: ferry({ store, storeDir: o.storeDir }) }
+      services: { ferry: ferry({ history: store, journal }) }
     })
     return {
-      store,
+      ...storage,
       node,
       ferry: node.services.ferry,
-      close: async () => { await node.stop(); store.close() }
+      close: async () => { await node.stop(); await storage.close() }
     }
   } catch (err) {
-    store.close()
+    await storage.close()
     throw err
   }
 }
@@ -90,8 +114,16 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
       case 'chats-ready': view?.stop(); view = undefined; say(`all ${e.messages} messages are in: the chats can be opened while the media goes on`); break
       case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
-      case 'verified': view?.stop(); view = undefined; break
+      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats)); break
     }
   }
   return { onEvent, stop: () => view?.stop() }
+}
+
+/** "3 new messages, 1 new media file (2.1 MB), 12,418 messages already here". */
+export function describeStats (s: { messagesSent: number, messagesHeld: number, mediaFilesSent: number, mediaBytesSent: number, mediaFilesHeld: number }): string {
+  const n = (x: number, one: string, many: string): string => `${x.toLocaleString('en-US')} ${x === 1 ? one : many}`
+  const parts = [n(s.messagesSent, 'new message', 'new messages'), `${n(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${n(s.messagesHeld, 'message', 'messages')} and ${n(s.mediaFilesHeld, 'media file', 'media files')} already here`)
+  return parts.join(', ')
 }

@@ -3,10 +3,10 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { eventPrinter, openPhone, parseListen, reportConnections } from './phone.js'
+import type { FerryEvent } from '../net/ferry-service.js'
+import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
-import { loadPairing } from '../net/pairing-file.js'
 import { discoverPeer, isPeer } from '../net/node.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -97,7 +97,8 @@ verification failed), 2 bad usage.`,
     const codeArg = optionalString(args, 'code')
     const peerArg = optionalString(args, 'peer')
     let addrs: Multiaddr[] = peerArg !== undefined ? parsePeer(peerArg) : qr !== undefined ? withPeer(qr.addrs, qr.peerId) : []
-    const record = loadPairing(storeDir)
+    const storage = await openStorage(storeDir, true)
+    const record = storage.pairing
     const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
     const code = codeArg !== undefined ? parseCode(codeArg) : qr?.code ?? (resuming ? undefined : await promptCode())
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
@@ -108,7 +109,7 @@ verification failed), 2 bad usage.`,
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
     const listen = parseListen(optionalString(args, 'listen')) ?? defaultListen(transport, 'receiver')
-    const phone = await openPhone({ storeDir, create: true, listen, transport, iceServers, mdnsNameplate: mdns })
+    const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving')
     try {
@@ -122,7 +123,13 @@ verification failed), 2 bad usage.`,
         else process.stderr.write(`Found ${found.id.toString()}\n`)
       }
       if (qr !== undefined) peerIdFromString(qr.peerId)
-      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent: printer.onEvent, retryForMs: timeoutMs })
+      const onEvent = (e: FerryEvent): void => {
+        // Every message is in: the store builds what a bulk load deferred and lets go of its caches
+        // while the media goes on.
+        if (e.type === 'chats-ready') phone.store.messagesDone()
+        printer.onEvent(e)
+      }
+      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

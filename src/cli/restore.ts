@@ -2,7 +2,7 @@ import { EXIT_OK, optionalString, requireString, type Command } from './command.
 import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
-import { SqliteChatStore } from '../store/sqlite-store.js'
+import { openStorage } from './phone.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
 const restore: Command = {
@@ -63,19 +63,20 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     // The password is checked before the store is opened: a wrong one changes nothing.
     const backup = await openBackup(file, password)
     if (!json && !header.password) process.stderr.write('This backup has no password (integrity-protected, not confidential).\n')
-    const store = SqliteChatStore.open(storeDir, { create: true })
+    const { store, journal, close } = await openStorage(storeDir, true)
     const view = json ? undefined : terminalProgress('restoring')
     try {
       const t0 = performance.now()
-      const r = await restoreBackup(store, backup, { chats, onProgress: m => view?.update(m.progress) })
+      const r = await restoreBackup(store, journal, backup, { chats, onProgress: m => view?.update(m.progress) })
       const seconds = (performance.now() - t0) / 1000
       view?.stop()
       const p = r.receiver.progress
-      const { skippedMessages, skippedMediaBytes } = r.replay.stats
+      const skippedMessages = p.messagesHeld
+      const skippedMediaBytes = p.mediaBytes - p.mediaBytesReceived
       if (json) {
         jsonEvent('restored', {
           messages: p.totalMessages, mediaBytes: p.totalMediaBytes, mediaFiles: p.totalMediaFiles, skippedMessages, skippedMediaBytes,
-          plainBytes: r.plainBytes, seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary
+          seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary
         })
       } else {
         const summary = r.receiver.summary ?? []
@@ -89,7 +90,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
       return EXIT_OK
     } finally {
       view?.stop()
-      store.close()
+      await close()
     }
   }
 }

@@ -2,11 +2,10 @@ import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { eventPrinter, openPhone, parseListen, reportConnections } from './phone.js'
+import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { buildQrPayload, formatCode, generateCode, parseCode } from '../pairing/index.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
-import { loadPairing } from '../net/pairing-file.js'
 import { dialableAddresses } from '../net/addresses.js'
 import { choiceCovering, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -89,7 +88,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const codeFlag = optionalString(args, 'code')
     const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
-    const record = loadPairing(storeDir)
+    const storage = await openStorage(storeDir, false)
+    const record = storage.pairing
     const resuming = codeFlag === undefined && record?.role === 'sender'
     const code = resuming ? undefined : (codeFlag !== undefined ? parseCode(codeFlag) : generateCode())
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
@@ -97,7 +97,9 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? [], transport) : undefined)
-    const phone = await openPhone({ storeDir, create: false, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    // While the user types the code on the other phone, the history can come off the disk.
+    phone.store.prefetch()
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'sending  ')
     // The timeout bounds the wait for a pairing, never a transfer under way.

@@ -1,18 +1,20 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { CodeLifetime, type PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
 import type { TransferOptions } from '../protocol/options.js'
-import type { ChatStore } from '../store/chat-store.js'
+import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
+import type { Journal } from '../journal/journal.js'
+import { PairingRecords } from '../journal/pairing-records.js'
 import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
-import { forgetPairing, loadPairing, savePairing } from './pairing-file.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
@@ -36,9 +38,13 @@ export interface FerryComponents {
 }
 
 export interface FerryServiceInit {
-  store: ChatStore
-  /** Where the pairing record (resume token) is kept: the store's directory. */
-  storeDir: string
+  /**
+   * The phone's history: a HistorySource to send it, a HistorySink to receive into it (an app that does
+   * both passes one object that is both).
+   */
+  history: Partial<HistorySource & HistorySink>
+  /** Ferry's own state on this phone: checkpoints, partial media, pairing records (src/journal). */
+  journal: Journal
   options?: Partial<TransferOptions>
   /** Per pairing-stream deadline; a stalled attempt must not hold one of the code's three charges. */
   pairTimeoutMs?: number
@@ -59,7 +65,19 @@ export interface Progress {
   totalMediaBytes: number
 }
 
-export type FerryEvent =
+/** What one session moved, and what the receiving phone already held (a second transfer moves little). */
+export interface TransferStats {
+  messagesSent: number
+  messagesHeld: number
+  mediaFilesSent: number
+  mediaBytesSent: number
+  mediaFilesHeld: number
+}
+
+export interface ConversationSummary { id: string, title: string, messages: number }
+
+/** Every event carries `at`, its time in ms since the epoch. */
+export type FerryEvent = { at: number } & (
   | { type: 'paired', peer: string, mode: 'code' | 'resume' }
   | { type: 'pair-failed', peer: string, error: FerryError }
   | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number }
@@ -67,7 +85,14 @@ export type FerryEvent =
   /** The receiver holds every message: its chats can be opened while the media goes on. */
   | { type: 'chats-ready', messages: number }
   | { type: 'interrupted', error: FerryError }
-  | { type: 'verified', summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }
+  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats }
+)
+
+type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
+
+function emitter (onEvent?: (e: FerryEvent) => void): (e: EventBody) => void {
+  return e => onEvent?.({ ...e, at: Date.now() } as FerryEvent)
+}
 
 export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
@@ -88,10 +113,20 @@ export interface ReceiveOptions {
   signal?: AbortSignal
   /** How long to keep reconnecting after the link drops without progress. */
   retryForMs?: number
+  /** Silence from the sender, mid-transfer, after which the link counts as dead (default: the service's). */
+  stallMs?: number
+  /** This phone's name in its Hello (default 'ferry'). */
+  agent?: string
+  /**
+   * Awaited before each read from the transfer stream (after the first): a store that buffers its writes
+   * (the browser's) makes the receiver read no faster than it commits.
+   */
+  beforeRead?: (machine: ReceiverMachine) => Promise<void>
 }
 
 interface ActiveOffer {
   opts: OfferOptions
+  emit: (e: EventBody) => void
   lifetime?: CodeLifetime
   tokens: Map<string, Uint8Array>
   authorized: Set<string>
@@ -100,7 +135,7 @@ interface ActiveOffer {
   reject: (err: FerryError) => void
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const hex = (b: Uint8Array): string => bytesToHex(b)
 
 /**
  * Ferry as a libp2p service: `/ferry/pair/1.0.0` authenticates a peer with the short code (or its resume
@@ -110,8 +145,11 @@ export class FerryService implements Startable {
   private offerState?: ActiveOffer
   /** The address of the receiver's last failed session (see dial). */
   private deadAddr?: Multiaddr
+  private readonly pairings: PairingRecords
 
-  constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {}
+  constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
+    this.pairings = new PairingRecords(init.journal)
+  }
 
   readonly [Symbol.toStringTag] = '@ferry/service'
 
@@ -137,17 +175,17 @@ export class FerryService implements Startable {
    */
   async offer (opts: OfferOptions): Promise<Progress> {
     if (this.offerState !== undefined) throw new FerryError(ErrorCode.INTERNAL, 'this phone is already offering its history')
+    this.source() // a phone that cannot send says so now, not when the receiver comes
     const tokens = new Map<string, Uint8Array>()
-    const record = loadPairing(this.init.storeDir)
-    if (record?.role === 'sender') tokens.set(record.peerId, Uint8Array.from(Buffer.from(record.token, 'hex')))
+    const record = await this.pairings.load()
+    if (record?.role === 'sender') tokens.set(record.peerId, hexToBytes(record.token))
     if (opts.code === undefined && tokens.size === 0) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
     }
-    // While the user types the code on the other phone, the history can come off the disk.
-    this.init.store.prefetch?.()
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,
+        emit: emitter(opts.onEvent),
         lifetime: opts.code !== undefined ? new CodeLifetime() : undefined,
         tokens,
         authorized: new Set(),
@@ -173,16 +211,16 @@ export class FerryService implements Startable {
       }, this.init.pairTimeoutMs)
       if (outcome.resumeToken !== undefined) {
         offer.tokens.set(peer, outcome.resumeToken)
-        savePairing(this.init.storeDir, {
+        await this.pairings.save({
           role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '',
           addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: Date.now()
         })
       }
       offer.authorized.add(peer)
-      offer.opts.onEvent?.({ type: 'paired', peer, mode: outcome.mode })
+      offer.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
-      offer.opts.onEvent?.({ type: 'pair-failed', peer, error: e })
+      offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
       if (dead && offer.authorized.size === 0 && offer.tokens.size === 0) {
         offer.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
@@ -207,7 +245,7 @@ export class FerryService implements Startable {
     offer.running?.abort.abort()
     const abort = new AbortController()
     offer.running = { peer, abort }
-    const machine = new SenderMachine({ source: this.init.store, offer: offer.opts.selection, options: this.init.options })
+    const machine = new SenderMachine({ source: this.source(), offer: offer.opts.selection, options: this.init.options })
     const progress = (): Progress => ({
       messages: machine.progress.skippedMessages + machine.progress.messagesSent,
       totalMessages: machine.progress.totalMessages,
@@ -222,22 +260,28 @@ export class FerryService implements Startable {
         onProgress: () => {
           // Until the receiver's Resume is in, what it already holds is unknown: a progress of 0 here would
           // send a resumed transfer's bar back to the start (and the first progress is the one shown).
-          if (machine.manifest === undefined || machine.state === 'hello' || machine.state === 'resume') return
+          if (machine.manifest === undefined || machine.state === 'hello' || machine.state === 'manifest' || machine.state === 'resume') return
           if (!announced) {
             announced = true
-            offer.opts.onEvent?.({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
+            offer.emit({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
           }
-          offer.opts.onEvent?.({ type: 'progress', progress: progress() })
+          offer.emit({ type: 'progress', progress: progress() })
         }
       })
-      forgetPairing(this.init.storeDir)
-      offer.opts.onEvent?.({ type: 'verified', summary: [], progress: progress() })
+      await this.pairings.forget()
+      const p = machine.progress
+      offer.emit({
+        type: 'verified',
+        summary: [],
+        progress: progress(),
+        stats: { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent }
+      })
       offer.resolve(progress())
     } catch (err) {
       const e = err as FerryError
       if (abort.signal.aborted && offer.running?.abort !== abort) return // replaced by a newer session
       if (e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.CANCELLED) {
-        offer.opts.onEvent?.({ type: 'interrupted', error: e })
+        offer.emit({ type: 'interrupted', error: e })
         return // the receiver reconnects with its resume token
       }
       offer.reject(e)
@@ -250,13 +294,14 @@ export class FerryService implements Startable {
    * Receives a history from the phone at `addrs`: pairs with the code (or the stored resume token), then
    * transfers, reconnecting and resuming after dropped links until verified.
    */
-  async receive (opts: ReceiveOptions): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+  async receive (opts: ReceiveOptions): Promise<ReceiveResult> {
     let peer: PeerId | undefined
     this.deadAddr = undefined
-    return await retryWhileAdvancing(async onAdvance => await this.receiveOnce(opts, peer, p => { peer = p }, onAdvance), {
+    const emit = emitter(opts.onEvent)
+    return await retryWhileAdvancing(async onAdvance => await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance), {
       retryForMs: opts.retryForMs ?? 60_000,
       signal: opts.signal,
-      onInterrupted: error => opts.onEvent?.({ type: 'interrupted', error })
+      onInterrupted: error => emit({ type: 'interrupted', error })
     })
   }
 
@@ -299,11 +344,11 @@ export class FerryService implements Startable {
       .map(ma => ma.toString().includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`))
   }
 
-  private async receiveOnce (opts: ReceiveOptions, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+  private async receiveOnce (opts: ReceiveOptions, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void): Promise<ReceiveResult> {
     const connection = await this.dial(opts, known)
     onConnected(connection.remotePeer)
     try {
-      return await this.transferOn(connection, opts, onAdvance)
+      return await this.transferOn(connection, opts, emit, onAdvance)
     } catch (err) {
       // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
       this.deadAddr = connection.remoteAddr
@@ -312,21 +357,23 @@ export class FerryService implements Startable {
     }
   }
 
-  private async transferOn (connection: Connection, opts: ReceiveOptions, onAdvance: () => void): Promise<{ summary: Array<{ id: string, title: string, messages: number }>, progress: Progress }> {
+  private async transferOn (connection: Connection, opts: ReceiveOptions, emit: (e: EventBody) => void, onAdvance: () => void): Promise<ReceiveResult> {
+    const sink = this.sink()
     const peer = connection.remotePeer.toString()
-    const record = loadPairing(this.init.storeDir)
-    const token = record?.role === 'receiver' && record.peerId === peer ? Uint8Array.from(Buffer.from(record.token, 'hex')) : undefined
+    const record = await this.pairings.load()
+    const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
     const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
     const outcome = await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer },
       token !== undefined ? { token } : { code: opts.code }, this.init.pairTimeoutMs)
     if (outcome.resumeToken !== undefined) {
-      savePairing(this.init.storeDir, {
+      await this.pairings.save({
         role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: Date.now()
       })
     }
-    opts.onEvent?.({ type: 'paired', peer, mode: outcome.mode })
+    emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
-    const machine = new ReceiverMachine({ store: this.init.store, request: opts.request, options: this.init.options })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent })
+    machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,
       totalMessages: machine.progress.totalMessages,
@@ -335,23 +382,50 @@ export class FerryService implements Startable {
     })
     await receiveTransfer(stream, machine, {
       signal: opts.signal,
-      stallMs: this.init.stallMs ?? DEFAULT_STALL_MS,
+      stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
+      beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
       onAdvance,
       onManifest: () => {
         const e = machine.expected
-        if (e !== undefined) opts.onEvent?.({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.size })
+        if (e !== undefined) emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length })
       },
-      onChatsReady: () => { opts.onEvent?.({ type: 'chats-ready', messages: machine.progress.messages }) },
-      onProgress: () => { opts.onEvent?.({ type: 'progress', progress: progress() }) }
+      onProgress: () => { emit({ type: 'progress', progress: progress() }) }
     })
-    forgetPairing(this.init.storeDir)
-    const result = { summary: machine.summary ?? [], progress: progress() }
-    opts.onEvent?.({ type: 'verified', ...result })
+    await this.pairings.forget()
+    const p = machine.progress
+    const result: ReceiveResult = {
+      summary: machine.summary ?? [],
+      progress: progress(),
+      stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
+    }
+    emit({ type: 'verified', ...result })
     return result
+  }
+
+  private source (): HistorySource {
+    const h = this.init.history
+    if (typeof h.readMedia !== 'function' || typeof h.messages !== 'function') {
+      throw new FerryError(ErrorCode.INTERNAL, 'this phone\'s history cannot be sent: it is no HistorySource')
+    }
+    return h as HistorySource
+  }
+
+  private sink (): HistorySink {
+    const h = this.init.history
+    if (typeof h.commit !== 'function' || typeof h.putMedia !== 'function' || typeof h.findMessages !== 'function') {
+      throw new FerryError(ErrorCode.INTERNAL, 'this phone\'s history cannot receive: it is no HistorySink')
+    }
+    return h as HistorySink
   }
 }
 
-/** The libp2p service factory: `services: { ferry: ferry({ store, storeDir }) }`. */
+export interface ReceiveResult {
+  summary: ConversationSummary[]
+  progress: Progress
+  stats: TransferStats
+}
+
+/** The libp2p service factory: `services: { ferry: ferry({ history, journal }) }`. */
 export function ferry (init: FerryServiceInit): (components: FerryComponents) => FerryService {
   return components => new FerryService(components, init)
 }

@@ -72,6 +72,8 @@ export interface FerryNodeOptions<T extends ServiceMap = ServiceMap> {
   transport?: TransportChoice
   /** STUN/TURN servers for WebRTC; none by default (no traffic to public STUN servers). */
   iceServers?: RTCIceServer[]
+  /** A pairing is under way: keep an expiring webrtc-direct certificate (see loadOrCreateCertificate). */
+  keepCertificate?: boolean
   /** Replaces the announced addresses entirely (e.g. a port forward); normally left empty. */
   announce?: string[]
   /** Default: drop loopback and link-local unless nothing else is left (lanAnnounceFilter). */
@@ -104,7 +106,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   const maxStreams = limits.maxStreamsPerConnection ?? 16
 
   const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
-  const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers })
+  const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers, keepCertificate: opts.keepCertificate })
   // Listening may need a transport the choice does not dial with (a WebRTC-only phone told to listen on
   // TCP): the gater keeps every dial, including a retry by peer id through the peer store, to the choice.
   const dialKinds = kindsOf(opts.transport ?? 'tcp')

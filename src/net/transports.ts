@@ -113,6 +113,8 @@ export interface TransportOptions {
    * none, and with the library default every connection would query public STUN servers.
    */
   iceServers?: RTCIceServer[]
+  /** A pairing is under way: keep an expiring webrtc-direct certificate, whose hash the peer saved. */
+  keepCertificate?: boolean
 }
 
 type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
@@ -131,7 +133,7 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
   if (o.kinds.includes('webrtc')) {
     const { webRTCDirect } = await import('@libp2p/webrtc')
     const { loadOrCreateCertificate } = await import('./webrtc-cert.js')
-    const certificate = o.dir !== undefined ? await loadOrCreateCertificate(o.dir) : undefined
+    const certificate = o.dir !== undefined ? await loadOrCreateCertificate(o.dir, o.keepCertificate === true) : undefined
     out.push(webRTCDirect({
       certificate,
       rtcConfiguration: { iceServers: o.iceServers ?? [] }

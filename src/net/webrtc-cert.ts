@@ -8,12 +8,11 @@
 // pairing record stays valid.
 import 'reflect-metadata' // @peculiar/x509 (tsyringe) needs it loaded first
 import { createHash, webcrypto } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BasicConstraintsExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509'
 import type { TransportCertificate } from '@libp2p/webrtc'
 import { replaceFileDurably } from '../durable-fs.js'
-import { pairingPath } from './pairing-file.js'
 
 const FILE = 'webrtc-cert.json'
 /** As @libp2p/webrtc's default: 14 days, renewed (here: at the next start) within a day of expiry. */
@@ -77,11 +76,11 @@ export function readCertificate (storeDir: string, now = Date.now(), renewWithin
 /**
  * The certificate kept in the store, or a new one saved there (replacing one that is damaged or
  * expiring, which changes the certhash: receivers then learn the new address from the QR payload or
- * mDNS). While a pairing is under way (pairing.json) an expiring one is kept until it actually
- * expires: the paired receiver has its certhash saved and would not find a renewed one.
+ * mDNS). While a pairing is under way (`paired`: a pairing record is kept) an expiring one is kept
+ * until it actually expires: the paired receiver has its certhash saved and would not find a renewed one.
  */
-export async function loadOrCreateCertificate (storeDir: string): Promise<TransportCertificate> {
-  const existing = readCertificate(storeDir, Date.now(), existsSync(pairingPath(storeDir)) ? 0 : CERT_RENEW_WITHIN_MS)
+export async function loadOrCreateCertificate (storeDir: string, paired = false): Promise<TransportCertificate> {
+  const existing = readCertificate(storeDir, Date.now(), paired ? 0 : CERT_RENEW_WITHIN_MS)
   if (existing !== undefined) return existing
   const cert = await createCertificate()
   replaceFileDurably(certPath(storeDir), JSON.stringify(cert, null, 2) + '\n', 0o600)

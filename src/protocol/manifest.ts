@@ -1,9 +1,10 @@
 import { sha256 } from '@noble/hashes/sha2.js'
+import { ErrorCode, FerryError } from '../errors.js'
 import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
 import { contactToWire, conversationToWire } from './message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
-import type { ChatStoreReader } from '../store/chat-store.js'
-import type { Contact, Conversation, Selection } from '../store/model.js'
+import type { HistorySource, MessagePosition } from '../store/history.js'
+import { compareStrings, type Contact, type Conversation, type Selection } from '../store/model.js'
 import { ManifestMedia, type MediaEntry } from './manifest-media.js'
 
 /** What a transfer will move, as the sender computes it from its store for the effective selection. */
@@ -12,6 +13,7 @@ export interface ManifestData {
   sourceId: string
   selection: Selection
   contacts: Contact[]
+  /** In conversation id order (code points): the order messages are sent in. */
   conversations: Array<{ conversation: Conversation, messageCount: number }>
   /** In sha256 order, compact: a large phone lists 100k+ files. */
   media: ManifestMedia
@@ -21,6 +23,11 @@ export interface ManifestData {
 
 const enc = new TextEncoder()
 
+/** Messages per read from the store. */
+export const PAGE = 1024
+/** Media records per read. */
+const MEDIA_PAGE = 8192
+
 /**
  * A transfer id names (source store, effective selection): the same two phones asking for the same thing
  * again find the receiver's checkpoint, while a different selection starts a fresh one.
@@ -29,39 +36,97 @@ export function transferIdOf (sourceId: string, selection: Selection): Uint8Arra
   return sha256(enc.encode(`ferry-transfer-v1\n${sourceId}\n${selectionKey(selection)}`)).subarray(0, 16)
 }
 
-/** The store's bulk presence check when it has one, else one hasMediaFile per lookup. */
-export function mediaPresence (store: ChatStoreReader): (sha256: string) => boolean {
-  return store.mediaPresence?.() ?? (sha256 => store.hasMediaFile(sha256))
+/** True when the selection narrows anything: a conversation list or a time bound. */
+export function isFiltered (sel: Selection): boolean {
+  return sel.conversations !== undefined || sel.since !== undefined || sel.until !== undefined
+}
+
+/** Where a read of a conversation starts for the selection: just before its first instant. */
+export function startOf (sel: Selection): MessagePosition | undefined {
+  // Strictly after (since - 1, every id): positions at since - 1 are skipped by inRange.
+  return sel.since === undefined ? undefined : { ts: sel.since - 1, id: '\u{10ffff}'.repeat(8) }
+}
+
+export function inRange (sel: Selection, ts: number): boolean {
+  return (sel.since === undefined || ts >= sel.since) && (sel.until === undefined || ts < sel.until)
+}
+
+/**
+ * Every message of one conversation inside the selection's time bounds, read a page at a time, checked
+ * to come in (ts, id) order: a store that breaks the order would otherwise fail every transfer on the
+ * receiver's side, with the blame on the wrong phone.
+ */
+export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel)) {
+  let pos = after
+  for (;;) {
+    const page = await source.messages(conversation, pos, PAGE)
+    for (const m of page) {
+      if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
+        throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
+      }
+      pos = m
+      if (sel.until !== undefined && m.ts >= sel.until) return
+      if (inRange(sel, m.ts)) yield m
+    }
+    if (page.length < PAGE) return
+  }
 }
 
 /**
  * The manifest's header (contacts, conversations and their counts) read at once, and its media index as
  * an iterator over the store, which `manifestFrames` drains as the link takes the frames: a phone with
- * 138k files then sends its first part after the counts (~0.1 s) rather than after reading and
- * checking every record (~0.45 s), and the receiver takes in each part while the next is read.
+ * 138k files then sends its first part after the counts rather than after reading every record, and the
+ * receiver takes in each part while the next is read. A narrowed selection is read once first for its
+ * counts, the people in it and the media its messages use.
  */
-export function beginManifest (source: ChatStoreReader, selection: Selection): { manifest: ManifestData, media: Iterable<MediaEntry> } {
-  const counts = source.messageCounts(selection)
-  const conversations = [...source.conversations(selection)].map(conversation => ({ conversation, messageCount: counts.get(conversation.id) ?? 0 }))
+export async function beginManifest (source: HistorySource, selection: Selection): Promise<{ manifest: ManifestData, media: AsyncIterable<MediaEntry> }> {
+  const infos = (await source.conversations()).sort((a, b) => compareStrings(a.conversation.id, b.conversation.id))
+  const wanted = selection.conversations === undefined ? undefined : new Set(selection.conversations)
+  const chosen = wanted === undefined ? infos : infos.filter(i => wanted.has(i.conversation.id))
+  let conversations = chosen.map(i => ({ conversation: i.conversation, messageCount: i.messages }))
+  let contacts = (await source.contacts()).sort((a, b) => compareStrings(a.id, b.id))
+  let used: Set<string> | undefined
+  if (isFiltered(selection)) {
+    const people = new Set<string>()
+    used = new Set()
+    conversations = []
+    for (const { conversation } of chosen) {
+      for (const member of conversation.members) people.add(member)
+      let count = 0
+      for await (const m of selectedMessages(source, conversation.id, selection)) {
+        count++
+        people.add(m.sender)
+        if (m.media !== undefined) used.add(m.media)
+      }
+      conversations.push({ conversation, messageCount: count })
+    }
+    contacts = contacts.filter(c => people.has(c.id))
+  }
   let totalMessages = 0
   for (const c of conversations) totalMessages += c.messageCount
   const manifest: ManifestData = {
-    transferId: transferIdOf(source.storeId, selection),
-    sourceId: source.storeId,
+    transferId: transferIdOf(source.historyId, selection),
+    sourceId: source.historyId,
     selection,
-    contacts: [...source.contacts(selection)],
+    contacts,
     conversations,
     media: new ManifestMedia(),
     totalMessages,
     totalMediaBytes: 0
   }
-  return { manifest, media: mediaEntries(source, selection) }
+  return { manifest, media: mediaEntries(source, used) }
 }
 
-function * mediaEntries (source: ChatStoreReader, selection: Selection): Generator<MediaEntry> {
-  // Records come in sha256 order, so the presence check lists each fan-out directory once, in turn.
-  const has = mediaPresence(source)
-  for (const { sha256, size, mime } of source.media(selection)) yield { sha256, size, mime, missing: !has(sha256) }
+async function * mediaEntries (source: HistorySource, used: Set<string> | undefined): AsyncGenerator<MediaEntry> {
+  let after: string | undefined
+  for (;;) {
+    const page = await source.media(after, MEDIA_PAGE)
+    for (const { sha256, size, mime, stored } of page) {
+      if (used === undefined || used.has(sha256)) yield { sha256, size, mime, missing: !stored }
+    }
+    if (page.length < MEDIA_PAGE) return
+    after = page[page.length - 1].sha256
+  }
 }
 
 /** Adds an entry to the manifest's index and totals. */
@@ -71,9 +136,9 @@ function addMedia (m: ManifestData, entry: MediaEntry): void {
 }
 
 /** The whole manifest at once (tests, tools); a sender streams it with beginManifest. */
-export function buildManifest (source: ChatStoreReader, selection: Selection): ManifestData {
-  const { manifest, media } = beginManifest(source, selection)
-  for (const entry of media) addMedia(manifest, entry)
+export async function buildManifest (source: HistorySource, selection: Selection): Promise<ManifestData> {
+  const { manifest, media } = await beginManifest(source, selection)
+  for await (const entry of media) addMedia(manifest, entry)
   return manifest
 }
 
@@ -86,7 +151,7 @@ export function buildManifest (source: ChatStoreReader, selection: Selection): M
  * sender's flow-control window, goes in the first frame when it is finite (the receiver acks by it; an
  * unbounded one, a backup file's, has nothing to announce: nobody acks a file).
  */
-export function * manifestFrames (m: ManifestData, frameBytes: number, media?: Iterable<MediaEntry>, windowBytes = 0): Generator<EncodedFrame> {
+export async function * manifestFrames (m: ManifestData, frameBytes: number, media?: AsyncIterable<MediaEntry>, windowBytes = 0): AsyncGenerator<EncodedFrame> {
   const ready: EncodedFrame[] = []
   let cur: ferry.Manifest.$Properties = {
     transferId: m.transferId,
@@ -118,7 +183,8 @@ export function * manifestFrames (m: ManifestData, frameBytes: number, media?: I
     add('conversations', w, ferry.Conversation.encode(w).len)
     yield * ready.splice(0)
   }
-  for (const md of media ?? m.media) {
+  const entries: AsyncIterable<MediaEntry> | Iterable<MediaEntry> = media ?? m.media
+  for await (const md of entries) {
     if (media !== undefined) addMedia(m, md)
     add('media', md, mediaInfoLength(md))
     yield * ready.splice(0)

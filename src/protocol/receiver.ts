@@ -1,18 +1,25 @@
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { compareKeys, keyOf, type Contact, type MediaRecord, type Message, type MessageKey, type Selection } from '../store/model.js'
-import type { ChatStore, TransferCheckpoint } from '../store/chat-store.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
+import type { HistorySink, MessagePosition } from '../store/history.js'
+import type { Journal } from '../journal/journal.js'
+import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
+import type { LogItem } from '../journal/log-codec.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { breathe, SLICE } from './breathe.js'
-import { ConversationDigest, equalBytes, mediaIndexDigest, toHex } from './digest.js'
+import { equalBytes, mediaIndexDigest, toHex } from './digest.js'
+import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { mediaPresence } from './manifest.js'
+import { inRange, selectedMessages, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { inSelection, intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
+import { leafToWire, type ListedItem } from './plan.js'
+import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
+import { MediaIntake } from './media-intake.js'
 
-// Refusals of the sender's data, as opposed to the store or the peer giving up. TRUNCATED thrown here is a
-// refusal too: the machine never sees the link, it throws TRUNCATED only for a Done that comes too early.
+// Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
+// transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
+// sees the link, it throws TRUNCATED only for a Done that comes too early.
 const REFUSALS = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
   ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE, ErrorCode.TRUNCATED,
@@ -22,18 +29,27 @@ const REFUSALS = new Set<ErrorCode>([
 export type ReceiverState = 'hello' | 'manifest' | 'messages' | 'media' | 'verified' | 'failed'
 
 export interface ReceiverProgress {
-  messages: number // committed, all sessions
+  /** Messages of the selection on this phone: held before, or received. */
+  messages: number
   totalMessages: number
-  mediaBytes: number // committed or already held, all sessions
+  /** Media bytes on this phone: held before, committed, or part of a partial file. */
+  mediaBytes: number
   totalMediaBytes: number
   mediaFiles: number
   totalMediaFiles: number
   /** Data bytes received in this session. */
   bytesReceived: number
+  /** What this session received, and what this phone already held when it began. */
+  messagesReceived: number
+  messagesHeld: number
+  mediaFilesReceived: number
+  mediaBytesReceived: number
+  mediaFilesHeld: number
 }
 
 export interface ReceiverInit {
-  store: ChatStore
+  sink: HistorySink
+  journal: Journal
   /** What this phone asks for; the sender's offer may narrow it further. */
   request?: Selection
   agent?: string
@@ -44,55 +60,101 @@ interface Expected {
   transferId: Uint8Array
   sourceId: string
   selection: Selection
-  conversations: Map<string, number> // id -> declared message count
+  /** In manifest order (conversation id order). */
+  conversations: Incoming[]
+  byId: Map<string, Incoming>
   /** In sha256 order; indexOf finds a message's media. */
   media: ManifestMedia
   totalMessages: number
   totalMediaBytes: number
 }
 
+/** A sender's leaf as the receiver knows it from the plan. */
+interface PlanEntry {
+  kind: 'have' | 'need' | 'list'
+  after?: MessagePosition
+  last: MessagePosition
+  count: number
+  have?: number
+  /** list: the listed messages (into Incoming.listed). */
+  from?: number
+  to?: number
+}
+
+/** One conversation of the manifest, as this session receives it. */
+interface Incoming {
+  index: number
+  conversation: Conversation
+  declared: number
+  /** This phone held some of its messages inside the selection when the session began. */
+  held: boolean
+  /** This phone held some of its messages at all: what arrives is first looked up, to keep what it replaces. */
+  occupied: boolean
+  mine?: LeafSummary[]
+  plan?: PlanEntry[]
+  planDone: boolean
+  listed: ListedItem[]
+  wanted?: Uint8Array
+  /** Messages to arrive in this session, once known. */
+  expect: number
+  arrived: number
+  /** Where the data of this conversation stands: the last message, and the plan entry it fell in. */
+  last?: MessagePosition
+  entry: number
+}
+
 /**
- * The receiving side of a transfer, sans I/O. Each frame is checked against the manifest and the
- * canonical order before anything touches the store; each batch commits with its checkpoint through the
- * ChatStore port, so an interruption anywhere loses at most the frame being processed.
+ * The receiving side of a transfer, sans I/O. Each frame is checked against the manifest, the plan and the
+ * canonical order before anything touches the store; each batch is logged in the journal before it is
+ * written, so an interruption anywhere loses nothing and a refusal takes back exactly what the transfer
+ * wrote. Verification reads back from the store what the sender's part holds and recomputes its digests.
+ *
+ * Frames the machine makes on its own (Holdings, computed from the store while data already flows) go
+ * out through `emit`, which the driver sets.
  */
 export class ReceiverMachine {
   state: ReceiverState = 'hello'
   readonly progress: ReceiverProgress = {
-    messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0
+    messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
+    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0
   }
 
   error?: FerryError
   expected?: Expected
-  checkpoint?: TransferCheckpoint
+  transfer?: TransferRecord
   /** Per-conversation outcome after verification. */
   summary?: Array<{ id: string, title: string, messages: number }>
+  /** Frames made in the background; set by the driver. */
+  emit?: (frames: EncodedFrame[]) => void
+  /** A failure of background work; set by the driver, which ends the session with it. */
+  onBackgroundError?: (err: FerryError) => void
 
-  private readonly store: ChatStore
+  private readonly sink: HistorySink
+  private readonly journal: Journal
+  private readonly log: TransferLog
   private readonly request: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
-  /** Manifest parts with their media already moved into `manifestMedia`, until the last part. */
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
   private manifestMediaFiles = 0
   private manifestEntries = 0
   private manifestBytes = 0
-  private titles = new Map<string, string>()
-  private lastKey?: MessageKey
-  private want: number[] = [] // media indexes still to receive, in order
-  private wantPos = 0
-  /** Unacknowledged bytes that make an ack due: a quarter of the sender's window, 0 when it announced none. */
-  private ackEvery = 0
-  private mediaOffset = -1 // committed length of the media being received, -1 until it starts
-  private readonly resumeAt = new Map<number, number>() // media index -> committed length, for partial files
+  private current = -1
+  private intake?: MediaIntake
   private fragment?: { buf: Uint8Array, filled: number }
   private ackedBytes = 0
+  private ackEvery = 0
+  private holdingsTask?: Promise<void>
   private messagesFinished = false
+  /** Called once every message of the selection is on this phone. */
+  onChatsReady?: () => void
 
   constructor (init: ReceiverInit) {
-    this.store = init.store
+    this.sink = init.sink
+    this.journal = init.journal
+    this.log = new TransferLog(init.journal)
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
@@ -106,56 +168,56 @@ export class ReceiverMachine {
     return this.state === 'verified' || this.state === 'failed'
   }
 
+  /** True once every message of the selection is on this phone (the chats can be opened). */
+  get chatsReady (): boolean {
+    return this.messagesFinished
+  }
+
   /**
    * Handles one frame; `size` is its encoded body length (what acknowledgements count). Returns the frames
-   * to send back. Throws a FerryError when the frame is refused; the store is then as it was before it.
+   * to send back. Throws a FerryError when the frame is refused, after undoing what the transfer wrote.
    */
   async onFrame (frame: Frame, size: number): Promise<EncodedFrame[]> {
     if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
     try {
       return await this.dispatch(frame, size)
     } catch (err) {
-      throw this.refuse(err)
+      throw await this.refuse(err)
     }
   }
 
   /**
-   * Ends the transfer on `err`: also for failures found before a frame reaches the machine (a body
-   * that does not decode), so a lying sender is handled the same whichever check caught it.
+   * Ends the transfer on `err`: also for failures found before a frame reaches the machine (a body that
+   * does not decode), so a lying sender is handled the same whichever check caught it.
    */
-  refuse (err: unknown): FerryError {
+  async refuse (err: unknown): Promise<FerryError> {
     if (this.state === 'failed' && this.error !== undefined) return this.error
     this.state = 'failed'
     this.error = storeError(err, 'storing the transfer')
-    if (REFUSALS.has(this.error.code)) this.forgetSession()
+    if (REFUSALS.has(this.error.code)) await this.undo()
     return this.error
   }
 
   /**
-   * A sender caught lying cannot be trusted about what it sent before the lie either: frames the receiver
-   * cannot check one by one (a dropped batch leaves a gap behind a valid cursor, a chunk of wrong bytes
-   * leaves a poisoned partial file) would make the next, honest session fail verification. So a refusal
-   * starts this transfer over and drops the partial file being received.
+   * A sender caught lying cannot be trusted about what it sent before the lie either: everything the
+   * transfer wrote since it was last verified is taken back, and the partial file being received goes.
+   * The next, honest session fetches what is still missing.
    */
-  private forgetSession (): void {
+  private async undo (): Promise<void> {
     try {
-      if (this.checkpoint !== undefined) this.store.resetTransfer(this.checkpoint.transfer)
-      const e = this.expected
-      const index = this.want[this.wantPos]
-      const sha256 = e === undefined || index === undefined ? undefined : e.media.sha256(index)
-      if (sha256 !== undefined && this.store.partLength(sha256) > 0) this.store.discardPart(sha256)
+      await this.intake?.abandon()
+      if (this.transfer !== undefined) await this.log.undo(this.transfer, this.sink)
     } catch {}
   }
 
   private async dispatch (frame: Frame, size: number): Promise<EncodedFrame[]> {
-    // Verification checks the media folder: first let every promoted file reach it.
-    if (frame.body === 'done') await this.store.flushMedia()
     switch (frame.body) {
       case 'hello': return this.onHello(frame.hello as ferry.Hello)
-      case 'manifest': return this.onManifest(frame.manifest as ferry.Manifest, size)
-      case 'batch': return this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
-      case 'fragment': return this.onFragment(frame.fragment as ferry.MessageFragment, size)
-      case 'chunk': return this.onChunk(frame.chunk as ferry.MediaChunk, size)
+      case 'manifest': return await this.onManifest(frame.manifest as ferry.Manifest, size)
+      case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
+      case 'batch': return await this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
+      case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
+      case 'chunk': return await this.onChunk(frame.chunk as ferry.MediaChunk, size)
       case 'done': return await this.onDone(frame.done as ferry.Done)
       case 'error': {
         const e = frame.error as ferry.Error
@@ -178,7 +240,7 @@ export class ReceiverMachine {
     return []
   }
 
-  private onManifest (part: ferry.Manifest, size: number): EncodedFrame[] {
+  private async onManifest (part: ferry.Manifest, size: number): Promise<EncodedFrame[]> {
     this.expect('manifest')
     // The manifest is held whole until its last part: bound its bytes, not only its entries.
     this.manifestBytes += size
@@ -190,8 +252,7 @@ export class ReceiverMachine {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
     }
     // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
-    // held as decoded objects. Their records are stored part by part, while the sender reads the next
-    // from its store, rather than all at the end (0.2 s for 138k records, with the link idle).
+    // held as decoded objects. Their records are stored part by part, while the sender reads the next.
     const records: MediaRecord[] = []
     for (const w of part.media) {
       const m = mediaFromWire(w)
@@ -202,30 +263,23 @@ export class ReceiverMachine {
         this.manifestMediaFiles++
       }
     }
-    if (records.length > 0) this.store.putMetadata([], [], records)
+    if (records.length > 0) await this.sink.commit({ media: records })
     part.media = []
     this.manifestParts.push(part)
     if (part.more) return []
     const expected = this.assembleManifest()
     this.expected = expected
     const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
-    const conversations = this.manifestParts.flatMap(p => p.conversations.map(c => conversationFromWire(c).conversation))
     this.manifestParts = []
-    for (const c of conversations) this.titles.set(c.id, c.title)
-    this.store.putMetadata(contacts, conversations, [])
-    let cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
-    if (cp.messages > expected.totalMessages) {
-      // The old phone lost messages since the last session (deleted chats): this checkpoint no longer
-      // describes its history, so start the transfer over rather than fail at the end.
-      this.store.resetTransfer(cp.transfer)
-      cp = this.store.openTransfer(expected.transferId, expected.sourceId, expected.selection)
-    }
-    this.checkpoint = cp
-    this.lastKey = cp.cursor
-    this.progress.messages = cp.messages
-    const resume = this.resumeFrame(expected)
+    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
+    await this.putMetadata(contacts, expected.conversations.map(c => c.conversation))
+    this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
+    const mediaResume = await this.intake.resume()
+    const held = await this.findHoldings(expected)
     this.state = 'messages'
-    return [encodeFrame({ resume })]
+    this.holdingsTask = this.sendHoldings(expected).catch(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
+    this.checkChatsReady()
+    return [encodeFrame({ resume: { ...mediaResume, held } })]
   }
 
   private assembleManifest (): Expected {
@@ -244,65 +298,176 @@ export class ReceiverMachine {
     if (JSON.stringify(allowed) !== JSON.stringify(selection)) {
       throw new FerryError(ErrorCode.SELECTION, 'the sender\'s selection is wider than what this phone asked for')
     }
-    const conversations = new Map<string, number>()
+    const conversations: Incoming[] = []
+    const byId = new Map<string, Incoming>()
     let total = 0
     for (const p of this.manifestParts) {
       for (const w of p.conversations) {
         const { conversation, messageCount } = conversationFromWire(w)
-        if (conversations.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
+        if (byId.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
+        const prev = conversations[conversations.length - 1]
+        if (prev !== undefined && comparePositions({ ts: 0, id: prev.conversation.id }, { ts: 0, id: conversation.id }) >= 0) {
+          throw new FerryError(ErrorCode.MALFORMED_FRAME, 'the manifest\'s conversations are out of order')
+        }
         if (selection.conversations !== undefined && !selection.conversations.includes(conversation.id)) {
           throw new FerryError(ErrorCode.SELECTION, `manifest offers conversation ${conversation.id} outside the selection`)
         }
-        conversations.set(conversation.id, messageCount)
+        const inc: Incoming = { index: conversations.length, conversation, declared: messageCount, held: false, occupied: false, planDone: false, listed: [], expect: messageCount, arrived: 0, entry: 0 }
+        conversations.push(inc)
+        byId.set(conversation.id, inc)
         total += messageCount
       }
     }
-    const media = this.manifestMedia
-    const totalMediaBytes = this.manifestMediaBytes
     if (Number(head.totalMessages) !== total) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `manifest declares ${Number(head.totalMessages)} messages but its conversations add up to ${total}`)
     }
     this.progress.totalMessages = total
-    this.progress.totalMediaBytes = totalMediaBytes
+    this.progress.totalMediaBytes = this.manifestMediaBytes
     this.progress.totalMediaFiles = this.manifestMediaFiles
-    return { transferId, sourceId: head.sourceId, selection, conversations, media, totalMessages: total, totalMediaBytes }
+    return { transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.manifestMedia, totalMessages: total, totalMediaBytes: this.manifestMediaBytes }
   }
 
-  private resumeFrame (e: Expected): ferry.Resume.$Properties {
-    const have = new Uint8Array(bitmapBytes(e.media.length))
-    const partial: ferry.PartialMedia.$Properties[] = []
-    const has = mediaPresence(this.store)
-    const partials = this.store.partials?.()
-    for (let i = 0; i < e.media.length; i++) {
-      if (e.media.missing(i)) continue
-      const sha256 = e.media.sha256(i)
-      const size = e.media.size(i)
-      if (has(sha256)) {
-        setBit(have, i)
-        this.progress.mediaBytes += size
-        this.progress.mediaFiles++
-        continue
-      }
-      this.want.push(i)
-      const committed = partials === undefined || partials.has(sha256) ? this.store.partLength(sha256) : 0
-      if (committed > 0 && committed === size && this.store.partDigest(sha256) === sha256) {
-        // Complete and verified before an interruption, only its rename was lost.
-        this.store.promotePart(sha256)
-        this.want.pop()
-        setBit(have, i)
-        this.progress.mediaBytes += size
-        this.progress.mediaFiles++
-      } else if (committed >= size) {
-        this.store.discardPart(sha256)
-      } else if (committed > 0) {
-        partial.push({ index: i, offset: committed })
-        this.resumeAt.set(i, committed)
-        this.progress.mediaBytes += committed
+  /** Stores the manifest's contacts and conversations, first logging the versions they replace. */
+  private async putMetadata (contacts: Contact[], conversations: Conversation[]): Promise<void> {
+    const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
+    const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+    const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))
+    const changedConversations = conversations.filter(c => !same(mineV.get(c.id), c))
+    await this.log.logMetadata(this.transfer as TransferRecord, {
+      contacts: changedContacts.flatMap(c => { const p = mineC.get(c.id); return p === undefined ? [] : [p] }),
+      conversations: changedConversations.flatMap(c => { const p = mineV.get(c.id); return p === undefined ? [] : [p] }),
+      newContacts: changedContacts.filter(c => !mineC.has(c.id)).map(c => c.id),
+      newConversations: changedConversations.filter(c => !mineV.has(c.id)).map(c => c.id)
+    })
+    if (changedContacts.length + changedConversations.length > 0) await this.sink.commit({ contacts: changedContacts, conversations: changedConversations })
+  }
+
+  /** Which conversations this phone holds some of (inside the selection, and at all). */
+  private async findHoldings (e: Expected): Promise<Uint8Array> {
+    const held = new Uint8Array(bitmapBytes(e.conversations.length))
+    const sel = e.selection
+    for (const inc of e.conversations) {
+      const first = await this.sink.messages(inc.conversation.id, undefined, 1)
+      inc.occupied = first.length > 0
+      if (!inc.occupied) continue
+      const inSel = sel.since === undefined ? first : await this.sink.messages(inc.conversation.id, startOf(sel), 1)
+      inc.held = inSel.length > 0 && inRange(sel, inSel[0].ts)
+      if (inc.held) {
+        setBit(held, inc.index)
+        inc.expect = -1 // known once the plan is in
       }
     }
-    const resume: ferry.Resume.$Properties = { mediaHave: have, partial }
-    if (this.lastKey !== undefined) resume.cursor = { ...this.lastKey }
-    return resume
+    return held
+  }
+
+  /** Reads this phone's leaves of each held conversation and sends them, while data flows meanwhile. */
+  private async sendHoldings (e: Expected): Promise<void> {
+    for (const inc of e.conversations) {
+      if (!inc.held) continue
+      const mine: LeafSummary[] = []
+      const cutter = new LeafCutter(l => mine.push(l))
+      let n = 0
+      for await (const m of selectedMessages(this.sink, inc.conversation.id, e.selection)) {
+        cutter.add(m.ts, m.id, encodedMessage(m))
+        if (++n % SLICE === 0) await breathe()
+      }
+      cutter.finish()
+      inc.mine = mine
+      if (this.finished) return
+      const frames: EncodedFrame[] = []
+      const step = 4096
+      for (let i = 0; i < mine.length || i === 0; i += step) {
+        frames.push(encodeFrame({ holdings: { conversation: inc.index, leaves: mine.slice(i, i + step).map(leafToWire), more: i + step < mine.length } }))
+      }
+      this.emit?.(frames)
+    }
+  }
+
+  private async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {
+    this.expect('messages')
+    const e = this.expected as Expected
+    const inc = e.conversations[p.conversation ?? 0]
+    if (inc === undefined || !inc.held || inc.planDone) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan for conversation ${p.conversation ?? 0}`)
+    if (inc.mine === undefined) await this.holdingsTask // the plan answers our holdings: they were sent
+    const mine = inc.mine as LeafSummary[]
+    inc.plan ??= []
+    for (const w of p.leaves) {
+      const prev = inc.plan[inc.plan.length - 1]
+      const after = prev?.last
+      if (w.kind === ferry.PlanLeaf.Kind.HAVE) {
+        const have = w.have ?? 0
+        const leaf = mine[have]
+        if (leaf === undefined || (after !== undefined && comparePositions(leaf.first, after) <= 0)) throw new FerryError(ErrorCode.PROTOCOL, `Plan names leaf ${have}, which this phone did not send`)
+        inc.plan.push({ kind: 'have', after, last: leaf.last, count: leaf.count, have })
+        continue
+      }
+      const last = { ts: Number(w.lastTs ?? 0), id: w.lastId ?? '' }
+      const count = w.count ?? 0
+      if (!Number.isSafeInteger(last.ts) || count < 1 || (after !== undefined && comparePositions(last, after) <= 0)) {
+        throw new FerryError(ErrorCode.PROTOCOL, 'Plan leaves are out of order')
+      }
+      if (w.kind === ferry.PlanLeaf.Kind.LIST) {
+        const from = inc.listed.length
+        let pos = after
+        const items = w.items ?? []
+        for (const it of items) {
+          const item = { ts: Number(it.ts ?? 0), id: it.id ?? '', hash: it.hash ?? new Uint8Array(0) }
+          if (!Number.isSafeInteger(item.ts) || item.hash.byteLength !== 8 || (pos !== undefined && comparePositions(item, pos) <= 0) || comparePositions(item, last) > 0) {
+            throw new FerryError(ErrorCode.PROTOCOL, 'listed messages are out of order or outside their leaf')
+          }
+          pos = item
+          inc.listed.push(item)
+        }
+        if (items.length !== count) throw new FerryError(ErrorCode.COUNT_MISMATCH, `a listed leaf of ${inc.conversation.id} lists ${items.length} messages for ${count}`)
+        inc.plan.push({ kind: 'list', after, last, count, from, to: inc.listed.length })
+      } else {
+        inc.plan.push({ kind: 'need', after, last, count })
+      }
+    }
+    if (p.more === true) return []
+    inc.planDone = true
+    if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plan.reduce((n, l) => n + l.count, 0)} messages, the manifest ${inc.declared}`)
+    }
+    return this.want(inc)
+  }
+
+  /** Answers a plan's listed messages: those this phone lacks, or holds in another version. */
+  private async want (inc: Incoming): Promise<EncodedFrame[]> {
+    const e = this.expected as Expected
+    const bits = new Uint8Array(bitmapBytes(inc.listed.length))
+    let expect = 0
+    let held = 0
+    for (const leaf of inc.plan as PlanEntry[]) {
+      if (leaf.kind === 'have') { held += leaf.count; continue }
+      if (leaf.kind === 'need') { expect += leaf.count; continue }
+      const mineHere = new Map<string, Uint8Array>()
+      for await (const m of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last)) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
+      for (let i = leaf.from as number; i < (leaf.to as number); i++) {
+        const it = inc.listed[i]
+        const h = mineHere.get(`${it.ts}\u0000${it.id}`)
+        if (h !== undefined && equalBytes(h, it.hash)) held++
+        else { setBit(bits, i); expect++ }
+      }
+    }
+    inc.wanted = bits
+    inc.expect = expect
+    this.progress.messages += held
+    this.progress.messagesHeld += held
+    this.checkChatsReady()
+    if (inc.listed.length === 0) return []
+    return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
+  }
+
+  /** A conversation's stored messages in (after, last], in order. */
+  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition): AsyncGenerator<Message> {
+    for await (const m of selectedMessages(this.sink, conversation, sel, after)) {
+      const c = comparePositions(m, last)
+      if (c > 0) return
+      yield m
+      if (c === 0) return
+    }
   }
 
   /** Counts a processed data frame; the driver acknowledges the total once per read (takeAck). */
@@ -313,10 +478,8 @@ export class ReceiverMachine {
 
   /**
    * The acknowledgement of everything processed so far, if one is due; the driver asks after each read.
-   * Acks are cumulative. One per frame cost the receiver a tenth of its time in socket writes; one per
-   * read still meant 40,807 acks for the large profile's 5.1 GB, each a packet through yamux, Noise and
-   * a socket write on both phones. So when the sender announced its window, one goes per quarter of it:
-   * a sender blocked on a full window always has a quarter unacknowledged once its bytes are read.
+   * Acks are cumulative, one per quarter of the sender's window: a sender blocked on a full window
+   * always has a quarter unacknowledged once its bytes are read.
    */
   takeAck (): EncodedFrame | undefined {
     const unacked = this.progress.bytesReceived - this.ackedBytes
@@ -325,44 +488,89 @@ export class ReceiverMachine {
     return encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })
   }
 
-  private onMessages (messages: Message[], size: number): EncodedFrame[] {
-    this.expect('messages')
+  /** Checks that `m` is what the sender may send next, and advances the conversation's place. */
+  private admit (m: Message): Incoming {
     const e = this.expected as Expected
-    let last = this.lastKey
+    const inc = e.byId.get(m.conversation)
+    if (inc === undefined) throw new FerryError(ErrorCode.SELECTION, `message ${m.conversation}/${m.id} is outside the selection`)
+    if (!inRange(e.selection, m.ts)) throw new FerryError(ErrorCode.SELECTION, `message ${m.conversation}/${m.id} is outside the selection`)
+    if (inc.index < this.current) throw new FerryError(ErrorCode.ORDER, `message ${m.conversation}/${m.id} is out of order or repeated`)
+    if (inc.index > this.current) this.current = inc.index
+    if (inc.last !== undefined && comparePositions(m, inc.last) <= 0) {
+      throw new FerryError(ErrorCode.ORDER, `message ${m.conversation}/${m.id} is out of order or repeated`)
+    }
+    if (inc.held) {
+      if (inc.wanted === undefined) throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} came before the plan of its conversation was agreed`)
+      const plan = inc.plan as PlanEntry[]
+      while (inc.entry < plan.length && comparePositions(m, plan[inc.entry].last) > 0) inc.entry++
+      const leaf = plan[inc.entry]
+      const listed = leaf?.kind === 'list' ? this.listedIndex(inc, leaf, m) : -1
+      if (leaf === undefined || leaf.kind === 'have' || (leaf.kind === 'list' && (listed < 0 || !isSet(inc.wanted, listed)))) {
+        throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} was not asked for`)
+      }
+    }
+    if (++inc.arrived > inc.expect) throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages of ${m.conversation} than it declared`)
+    if (m.media !== undefined && e.media.indexOf(m.media) < 0) {
+      throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
+    }
+    inc.last = { ts: m.ts, id: m.id }
+    return inc
+  }
+
+  private listedIndex (inc: Incoming, leaf: PlanEntry, m: Message): number {
+    let lo = leaf.from as number
+    let hi = (leaf.to as number) - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const c = comparePositions(inc.listed[mid], m)
+      if (c === 0) return mid
+      if (c < 0) lo = mid + 1
+      else hi = mid - 1
+    }
+    return -1
+  }
+
+  private async onMessages (messages: Message[], size: number): Promise<EncodedFrame[]> {
+    this.expect('messages')
+    const runs: Array<{ inc: Incoming, messages: Message[] }> = []
     for (const m of messages) {
-      if (!inSelection(e.selection, m, e.conversations)) {
-        throw new FerryError(ErrorCode.SELECTION, `message ${m.conversation}/${m.id} is outside the selection`)
-      }
-      if (last !== undefined && compareKeys(m, last) <= 0) {
-        throw new FerryError(ErrorCode.ORDER, `message ${m.conversation}/${m.id} is out of order or repeated`)
-      }
-      if (m.media !== undefined && e.media.indexOf(m.media) < 0) {
-        throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
-      }
-      last = m
+      const inc = this.admit(m)
+      const run = runs[runs.length - 1]
+      if (run?.inc === inc) run.messages.push(m)
+      else runs.push({ inc, messages: [m] })
     }
-    if (this.progress.messages + messages.length > e.totalMessages) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages than the ${e.totalMessages} it declared`)
+    const items: LogItem[] = []
+    const write: Message[] = []
+    for (const { inc, messages: ms } of runs) {
+      // Into a conversation this phone holds nothing of (a new phone's), everything is new: no lookups.
+      const stored = inc.occupied ? new Map((await this.sink.findMessages(inc.conversation.id, ms.map(m => m.id))).map(s => [s.id, s])) : undefined
+      for (const m of ms) {
+        const prior = stored?.get(m.id)
+        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); write.push(m); continue }
+        if (equalBytes(encodedMessage(prior), encodedMessage(m))) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
+        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior })
+        write.push(m)
+      }
     }
-    if (messages.length > 0) {
-      const key = keyOf(messages[messages.length - 1])
-      this.store.commitBatch((this.checkpoint as TransferCheckpoint).transfer, messages, key)
-      this.lastKey = key
+    if (items.length > 0) {
+      await this.log.logItems(this.transfer as TransferRecord, items)
+      if (write.length > 0) await this.sink.commit({ messages: write })
       this.progress.messages += messages.length
-      // Now, not at the first chunk: the store may have work left before the chats are usable (an index to build).
-      if (this.progress.messages === e.totalMessages) this.finishMessages()
+      this.progress.messagesReceived += messages.length
+      this.checkChatsReady()
     }
     return this.processed(size)
   }
 
-  /** Tells the store, once, that every message is in (the last batch, the first chunk or Done: whichever comes first). */
-  private finishMessages (): void {
-    if (this.messagesFinished) return
+  /** Every message of the selection on this phone: the chats can be opened while media goes on. */
+  private checkChatsReady (): void {
+    if (this.messagesFinished || this.expected === undefined) return
+    if (this.progress.messages < this.progress.totalMessages) return
     this.messagesFinished = true
-    this.store.messagesDone?.()
+    this.onChatsReady?.()
   }
 
-  private onFragment (f: ferry.MessageFragment, size: number): EncodedFrame[] {
+  private async onFragment (f: ferry.MessageFragment, size: number): Promise<EncodedFrame[]> {
     this.expect('messages')
     const total = f.total ?? 0
     const offset = f.offset ?? 0
@@ -388,110 +596,167 @@ export class ReceiverMachine {
     } catch (err) {
       throw new FerryError(ErrorCode.MALFORMED_FRAME, `reassembled message is malformed: ${(err as Error).message}`)
     }
-    return this.onMessages([messageFromWire(decoded)], size)
+    return await this.onMessages([messageFromWire(decoded)], size)
   }
 
-  private onChunk (c: ferry.MediaChunk, size: number): EncodedFrame[] {
+  private async onChunk (c: ferry.MediaChunk, size: number): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.ORDER, 'media chunk inside a fragmented message')
-    this.finishMessages()
     this.state = 'media'
-    const e = this.expected as Expected
-    const index = c.index ?? 0
-    const offset = Number(c.offset ?? 0)
-    const data = c.data ?? new Uint8Array(0)
-    const wantIndex = this.want[this.wantPos]
-    if (index !== wantIndex) {
-      throw new FerryError(ErrorCode.ORDER, wantIndex === undefined
-        ? `media chunk for ${index}, but no more media is expected`
-        : `media chunk for ${index} while media ${wantIndex} is incomplete`)
-    }
-    const m = e.media.get(index)
-    // Where the file resumes was read (and any uncommitted tail cut) when the Resume was built.
-    if (this.mediaOffset < 0) this.mediaOffset = this.resumeAt.get(index) ?? 0
-    if (offset !== this.mediaOffset) {
-      throw new FerryError(ErrorCode.ORDER, `media ${m.sha256} chunk at ${offset}, expected ${this.mediaOffset}`)
-    }
-    if (offset + data.byteLength > m.size || (data.byteLength === 0 && m.size > 0)) {
-      throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${m.sha256} chunk ${offset}+${data.byteLength} does not fit its declared ${m.size} bytes`)
-    }
-    if (offset === 0 && data.byteLength === m.size && this.store.putWholeMedia !== undefined) {
-      // The whole file in one chunk: no part to record, resume or re-read (the store checks its hash).
-      this.store.putWholeMedia(m.sha256, data)
-      this.progress.mediaBytes += m.size
-      this.mediaFileDone()
-      return this.processed(size)
-    }
-    this.store.appendPart(m.sha256, offset, data)
-    this.resumeAt.delete(index)
-    this.mediaOffset = offset + data.byteLength
-    this.progress.mediaBytes += data.byteLength
-    if (this.mediaOffset === m.size) {
-      const actual = this.store.partDigest(m.sha256)
-      if (actual !== m.sha256) {
-        this.store.discardPart(m.sha256)
-        this.progress.mediaBytes -= m.size
-        throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
-      }
-      this.store.promotePart(m.sha256)
-      this.mediaFileDone()
-    }
+    await (this.intake as MediaIntake).chunk(c.index ?? 0, Number(c.offset ?? 0), c.data ?? new Uint8Array(0))
     return this.processed(size)
-  }
-
-  private mediaFileDone (): void {
-    this.progress.mediaFiles++
-    this.wantPos++
-    this.mediaOffset = -1
   }
 
   private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     const e = this.expected as Expected
     if (this.fragment !== undefined) throw new FerryError(ErrorCode.TRUNCATED, 'Done inside a fragmented message')
-    this.finishMessages() // no media came, or every message was committed in an earlier session
-    if (this.wantPos < this.want.length) {
-      const sha256 = e.media.sha256(this.want[this.wantPos])
-      throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)
-    }
+    const intake = this.intake as MediaIntake
+    intake.finishing()
     if (Number(done.mediaCount) !== e.media.length || !equalBytes(done.mediaDigest ?? new Uint8Array(0), mediaIndexDigest(e.media))) {
       throw new FerryError(ErrorCode.DIGEST_MISMATCH, 'the media index in Done differs from the manifest')
     }
-    const claimed = new Map(done.conversations.map(c => [c.id, c]))
-    if (claimed.size !== e.conversations.size) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done covers ${claimed.size} conversations, the manifest ${e.conversations.size}`)
+    const claimed = new Map(done.conversations.map(c => [c.id ?? '', c]))
+    if (claimed.size !== e.conversations.length) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done covers ${claimed.size} conversations, the manifest ${e.conversations.length}`)
     }
-    const transfer = (this.checkpoint as TransferCheckpoint).transfer
+    for (const inc of e.conversations) {
+      if (inc.held && !inc.planDone) throw new FerryError(ErrorCode.TRUNCATED, `Done before the plan of ${inc.conversation.id}`)
+      if (inc.arrived !== inc.expect) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: ${inc.arrived} messages arrived, ${inc.expect} were due`, { conversation: inc.conversation.id })
+      }
+    }
+    // Every file the store took must be there, durably, before the transfer can be called verified.
+    await intake.settled()
+    const summary = await this.verify(e, claimed)
+    await intake.verifyPresent()
+    await this.log.verified(this.transfer as TransferRecord)
+    this.summary = summary
+    this.state = 'verified'
+    const p = this.progress
+    return [encodeFrame({
+      verified: {
+        messages: e.totalMessages,
+        media: p.totalMediaFiles,
+        messagesSent: p.messagesReceived,
+        mediaSent: p.mediaFilesReceived,
+        mediaBytesSent: p.mediaBytesReceived,
+        messagesHeld: p.messagesHeld,
+        mediaHeld: p.mediaFilesHeld
+      }
+    })]
+  }
+
+  /**
+   * Recomputes each conversation's digest from what the store reads back: the leaves this phone held
+   * the same (read when the session began), and the messages the sender's part holds beyond them, read
+   * back now (those this session wrote, and those a listed leaf names).
+   */
+  private async verify (e: Expected, claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<Array<{ id: string, title: string, messages: number }>> {
+    const written = new WrittenKeys(this.log.sessionItems(this.transfer as TransferRecord))
     const summary: Array<{ id: string, title: string, messages: number }> = []
-    for (const [id, declared] of e.conversations) {
+    for (const inc of e.conversations) {
+      const id = inc.conversation.id
+      const root = new ConversationRoot()
+      if (!inc.held) {
+        const cutter = new LeafCutter(l => root.add(l))
+        await this.readBack(inc, e.selection, undefined, undefined, written.of(id), (m, enc) => cutter.add(m.ts, m.id, enc))
+        cutter.finish()
+      } else {
+        for (const leaf of inc.plan as PlanEntry[]) {
+          if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
+          const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : listOf(inc.listed.slice(leaf.from, leaf.to))
+          const hasher = new LeafHasher()
+          await this.readBack(inc, e.selection, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc))
+          if (hasher.count !== leaf.count) {
+            throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${hasher.count} messages stored of a leaf of ${leaf.count}`, { conversation: id })
+          }
+          root.add({ count: hasher.count, digest: hasher.digest() })
+        }
+      }
       const c = claimed.get(id)
       if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
-      // Read back what the store holds for this transfer: verification of the store, not of the frames.
-      const d = new ConversationDigest()
-      for (const m of this.store.transferMessages(transfer, id)) {
-        d.add(m)
-        // A million messages take seconds to read back: keep answering the link meanwhile.
-        if (d.count % SLICE === 0) await breathe()
+      if (root.count !== Number(c.count) || root.count !== inc.declared) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${root.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${inc.declared}`, { conversation: id })
       }
-      if (d.count !== Number(c.count) || d.count !== declared) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${d.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${declared}`, { conversation: id })
-      }
-      const digest = d.digest()
+      const digest = root.digest()
       if (!equalBytes(digest, c.digest ?? new Uint8Array(0))) {
         throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${id}: stored messages digest ${toHex(digest)} differs from the sender's`, { conversation: id })
       }
-      summary.push({ id, title: this.titles.get(id) ?? id, messages: d.count })
+      summary.push({ id, title: inc.conversation.title, messages: root.count })
     }
-    const has = mediaPresence(this.store)
-    for (let i = 0; i < e.media.length; i++) {
-      if (i % SLICE === SLICE - 1) await breathe()
-      if (!e.media.missing(i) && !has(e.media.sha256(i))) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${e.media.sha256(i)} is not on this phone`)
-      }
-    }
-    this.store.finishTransfer(transfer)
-    this.summary = summary
-    this.state = 'verified'
-    return [encodeFrame({ verified: { messages: e.totalMessages, media: this.progress.totalMediaFiles } })]
+    return summary
   }
+
+  /**
+   * Reads back the stored messages in (after, last] whose keys are `keys` (in order), handing each with
+   * its encoding to `take`. A key the store does not hold is a message lost: COUNT_MISMATCH.
+   */
+  private async readBack (inc: Incoming, sel: Selection, after: MessagePosition | undefined, last: MessagePosition | undefined,
+    keys: AsyncIterable<MessagePosition>, take: (m: Message, encoded: Uint8Array) => void): Promise<void> {
+    const it = keys[Symbol.asyncIterator]()
+    const nextKey = async (): Promise<MessagePosition | undefined> => { const r = await it.next(); return r.done === true ? undefined : r.value }
+    let key = await nextKey()
+    let n = 0
+    const stored = last === undefined ? selectedMessages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last)
+    for await (const m of stored) {
+      if (key === undefined) break
+      const c = comparePositions(m, key)
+      if (c < 0) continue // the phone's own message, not the sender's
+      if (c > 0) break
+      take(m, encodedMessage(m))
+      key = await nextKey()
+      if (++n % SLICE === 0) await breathe()
+    }
+    if (key !== undefined) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
+    }
+  }
+}
+
+function isSet (bits: Uint8Array | undefined, i: number): boolean {
+  return bits !== undefined && (bits[i >> 3] & (1 << (i & 7))) !== 0
+}
+
+/** The keys this session wrote, conversation by conversation, in order (they were written in order). */
+class WrittenKeys {
+  private readonly it: AsyncIterator<LogItem>
+  private head?: LogItem
+  private started = false
+
+  constructor (items: AsyncIterable<LogItem>) {
+    this.it = items[Symbol.asyncIterator]()
+  }
+
+  private async peek (): Promise<LogItem | undefined> {
+    if (!this.started) {
+      this.started = true
+      await this.advance()
+    }
+    return this.head
+  }
+
+  private async advance (): Promise<void> {
+    const r = await this.it.next()
+    this.head = r.done === true ? undefined : r.value
+  }
+
+  /**
+   * The written keys of `conversation` in (after, last] (all of them without bounds), read as they are
+   * needed. Keys before the range (those of a listed leaf, verified by its list) are passed over.
+   */
+  async * of (conversation: string, after?: MessagePosition, last?: MessagePosition): AsyncGenerator<MessagePosition> {
+    for (let it = await this.peek(); it !== undefined; it = await this.peek()) {
+      const c = compareStrings(it.conversation, conversation)
+      if (c > 0) return
+      if (c < 0 || (after !== undefined && comparePositions(it, after) <= 0)) { await this.advance(); continue }
+      if (last !== undefined && comparePositions(it, last) > 0) return
+      yield { ts: it.ts, id: it.id }
+      await this.advance()
+    }
+  }
+}
+
+async function * listOf<T> (xs: T[]): AsyncGenerator<T> {
+  yield * xs
 }

@@ -85,3 +85,12 @@ export function selectionFromWire (w: ferry.Selection.$Properties | null | undef
     throw new FerryError(ErrorCode.PROTOCOL, `invalid selection: ${(err as Error).message}`)
   }
 }
+
+/** A selection in words, for messages: "chats a, b from 2024-01-01T00:00:00.000Z". */
+export function describeSelection (sel: Selection): string {
+  const parts: string[] = []
+  parts.push(sel.conversations === undefined ? 'every chat' : sel.conversations.length === 0 ? 'no chat' : `chats ${sel.conversations.join(', ')}`)
+  if (sel.since !== undefined) parts.push(`from ${new Date(sel.since).toISOString()}`)
+  if (sel.until !== undefined) parts.push(`until ${new Date(sel.until).toISOString()}`)
+  return parts.join(' ')
+}

@@ -1,70 +1,94 @@
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { compareKeys, type Message, type MessageKey, type Selection } from '../store/model.js'
-import type { ChatStoreReader } from '../store/chat-store.js'
+import { comparePositions, type Message, type Selection } from '../store/model.js'
+import type { HistorySource, MessagePosition } from '../store/history.js'
 import {
-  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, frameLength,
-  type EncodedFrame, type Frame, type ferry
+  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, frameLength, type EncodedFrame, type Frame, type ferry
 } from '../wire/codec.js'
-import { ConversationDigest, mediaIndexDigest } from './digest.js'
-import { beginManifest, manifestFrames, type ManifestData } from './manifest.js'
-import { messageToWire } from './message-wire.js'
+import { mediaIndexDigest } from './digest.js'
+import { ConversationRoot, encodedMessage, LeafCutter, messageHash, type LeafSummary } from './leaves.js'
+import { beginManifest, manifestFrames, selectedMessages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { intersectSelections, selectionFromWire } from './selection.js'
+import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
-import { SLICE } from './breathe.js'
 import { ChunkBuffers } from './chunk-buffers.js'
+import { breathe, SLICE } from './breathe.js'
+import { checkHoldings, leafFromWire, leafPlanToWire, type PlannedLeaf, planConversation } from './plan.js'
 
-export type SenderState = 'hello' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
+export type SenderState = 'hello' | 'manifest' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
 
 export interface SenderProgress {
   messagesSent: number
   totalMessages: number
   mediaBytesSent: number
   totalMediaBytes: number
-  /** Messages and media bytes the receiver already held when this session started (skipped). */
+  /** Messages and media bytes the receiver already held (not sent). */
   skippedMessages: number
   skippedMediaBytes: number
+  mediaFilesSent: number
   /** Data bytes sent and acknowledged in this session. */
   bytesSent: number
   bytesAcked: number
 }
 
 export interface SenderInit {
-  source: ChatStoreReader
+  source: HistorySource
   /** What this phone offers; the receiver may narrow it. */
   offer?: Selection
   agent?: string
   options?: Partial<TransferOptions>
 }
 
+/** What is sent of one conversation, once planned. */
+interface Outgoing {
+  index: number
+  id: string
+  /** Undefined for a conversation the receiver holds nothing of: all of it goes. */
+  plan?: PlannedLeaf[]
+  /** The receiver's answer to the plan's listed messages, in order. */
+  want?: Uint8Array
+  root?: ConversationRoot
+}
+
 /**
  * The sending side of a transfer, sans I/O: fed the receiver's frames with `onFrame`, it answers through
- * `poll()`, which yields the next frame to send while the flow-control window allows. It reads the
- * store through the ChatStoreReader port and never writes it.
+ * `next()`, which gives the next frame to send while the flow-control window allows (undefined: wait for
+ * the receiver; `onWake` says when there may be more). It reads the history through the HistorySource
+ * port and never writes it.
+ *
+ * Messages are reconciled per conversation: of a conversation the receiver holds nothing of, everything
+ * goes, digested on the way; of one it holds some of, the receiver's leaves (Holdings) are set against
+ * this phone's (plan.ts), and only leaves it lacks, or the listed messages it asks for, go.
  */
 export class SenderMachine {
   state: SenderState = 'hello'
   /** Its media index and media total are complete once its last frame is out (see manifestFrames). */
   manifest?: ManifestData
   readonly progress: SenderProgress = {
-    messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, bytesSent: 0, bytesAcked: 0
+    messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, mediaFilesSent: 0, bytesSent: 0, bytesAcked: 0
   }
 
   /** Set when the transfer ended in failure (ours or the peer's). */
   error?: FerryError
+  /** Called when work done in the background may have made frames ready. */
+  onWake?: () => void
 
-  private readonly source: ChatStoreReader
+  private readonly source: HistorySource
   private readonly offer: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
+  private readonly control: EncodedFrame[] = []
   private readonly outbox: EncodedFrame[] = []
-  /** The manifest's frames, encoded one at a time as poll() is asked for them. */
-  private manifestOut?: Iterator<EncodedFrame>
-  private messages?: Iterator<Message>
-  /** After a resume: the receiver's committed prefix, still to be digested (see work()). */
-  private skip?: { it: Iterator<Message>, cursor: MessageKey }
+  private manifestOut?: AsyncIterator<EncodedFrame>
+  private outgoing: Outgoing[] = []
+  /** Holdings being received, per conversation index. */
+  private readonly holdings = new Map<number, LeafSummary[]>()
+  private readonly holdingsDone = new Map<number, () => void>()
+  private readonly wants = new Map<number, () => void>()
+  private planning?: Promise<void>
+  /** The conversation being sent (index into outgoing) and the reader over it. */
+  private current = 0
+  private reader?: AsyncIterator<Message>
   private lookahead?: Message
-  private readonly digests = new Map<string, ConversationDigest>()
   private mediaIndex = 0
   private mediaOffset = 0
   private have?: Uint8Array
@@ -88,219 +112,322 @@ export class SenderMachine {
     return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent } })]
   }
 
-  onFrame (frame: Frame): void {
-    if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
-    try {
-      this.dispatch(frame)
-    } catch (err) {
-      // Every refusal ends the transfer, including those thrown below the handlers (an invalid selection
-      // in Hello, a store failure while building the manifest): a machine that threw must not carry on.
-      if (this.state !== 'failed') {
-        this.state = 'failed'
-        this.error = storeError(err, 'reading the transfer source')
-      }
-      throw this.error
-    }
-  }
-
-  private dispatch (frame: Frame): void {
-    switch (frame.body) {
-      case 'hello': return this.onHello(frame.hello as ferry.Hello)
-      case 'resume': return this.onResume(frame.resume as ferry.Resume)
-      case 'ack': return this.onAck(frame.ack as ferry.Ack)
-      case 'verified':
-        if (this.state !== 'done-sent') throw this.fail(ErrorCode.PROTOCOL, 'Verified before Done')
-        this.state = 'verified'
-        return
-      case 'error': {
-        const e = frame.error as ferry.Error
-        throw this.fail(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}`, { peerCode: e.code })
-      }
-      default:
-        throw this.fail(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the receiver`)
-    }
-  }
-
   /** True once nothing more will be sent or received. */
   get finished (): boolean {
     return this.state === 'verified' || this.state === 'failed'
   }
 
-  /** The next frame to send, or undefined while waiting for the receiver (or the window). */
-  poll (): EncodedFrame | undefined {
+  async onFrame (frame: Frame): Promise<void> {
+    if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
+    try {
+      await this.dispatch(frame)
+    } catch (err) {
+      throw this.fail(err)
+    }
+  }
+
+  /**
+   * Ends the transfer on `err` (a refusal of the receiver's frames, a failure reading the store): a
+   * machine that threw must not carry on.
+   */
+  fail (err: unknown): FerryError {
+    if (this.state !== 'failed' || this.error === undefined) {
+      this.state = 'failed'
+      this.error = storeError(err, 'reading the transfer source')
+    }
+    this.onWake?.()
+    return this.error
+  }
+
+  private async dispatch (frame: Frame): Promise<void> {
+    switch (frame.body) {
+      case 'hello': return await this.onHello(frame.hello as ferry.Hello)
+      case 'resume': return this.onResume(frame.resume as ferry.Resume)
+      case 'holdings': return this.onHoldings(frame.holdings as ferry.Holdings)
+      case 'want': return this.onWant(frame.want as ferry.Want)
+      case 'ack': return this.onAck(frame.ack as ferry.Ack)
+      case 'verified':
+        if (this.state !== 'done-sent') throw new FerryError(ErrorCode.PROTOCOL, 'Verified before Done')
+        this.state = 'verified'
+        return
+      case 'error': {
+        const e = frame.error as ferry.Error
+        throw new FerryError(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}`, { peerCode: e.code })
+      }
+      default:
+        throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the receiver`)
+    }
+  }
+
+  /** The next frame to send, or undefined while waiting for the receiver, the window or the store. */
+  async next (): Promise<EncodedFrame | undefined> {
+    if (this.state === 'failed') throw this.error as FerryError
+    const control = this.control.shift()
+    if (control !== undefined) return control
     const queued = this.outbox.shift()
     if (queued !== undefined) return queued
     if (this.manifestOut !== undefined) {
       // Not data: manifest frames do not count against the window (the receiver acknowledges data only).
       let r: IteratorResult<EncodedFrame>
       try {
-        r = this.manifestOut.next()
+        r = await this.manifestOut.next()
       } catch (err) {
-        // The media index is read from the store as it is sent.
         this.manifestOut = undefined
-        this.state = 'failed'
-        this.error = storeError(err, 'reading the transfer source')
-        throw this.error
+        throw this.fail(err)
       }
       if (r.done !== true) return r.value
-      this.manifestSent()
+      this.manifestOut = undefined
+      this.progress.totalMediaBytes = (this.manifest as ManifestData).totalMediaBytes
+      this.state = 'resume'
     }
     if (this.state !== 'messages' && this.state !== 'media') return undefined
-    while (this.work()) {}
     if (this.progress.bytesSent - this.progress.bytesAcked >= this.opts.windowBytes) return undefined
-    const frame = this.state === 'messages' ? this.nextMessageFrame() : this.nextMediaFrame()
-    if (frame === undefined) return this.poll()
+    let frame: EncodedFrame | undefined
+    try {
+      frame = this.state === 'messages' ? await this.nextMessageFrame() : await this.nextMediaFrame()
+    } catch (err) {
+      throw this.fail(err)
+    }
+    if (frame === undefined) {
+      // A phase ended (or a plan is awaited): whatever it queued goes next.
+      return this.state === 'media' || this.control.length > 0 || this.outbox.length > 0 ? await this.next() : undefined
+    }
     this.progress.bytesSent += frameLength(frame)
     return frame
   }
 
-  private fail (code: ErrorCode, message: string, details?: Record<string, unknown>): FerryError {
-    this.state = 'failed'
-    this.error = new FerryError(code, message, details)
-    return this.error
-  }
-
-  private onHello (hello: ferry.Hello): void {
-    if (this.state !== 'hello') throw this.fail(ErrorCode.PROTOCOL, 'unexpected second Hello')
+  private async onHello (hello: ferry.Hello): Promise<void> {
+    if (this.state !== 'hello') throw new FerryError(ErrorCode.PROTOCOL, 'unexpected second Hello')
     if (hello.version !== PROTOCOL_VERSION) {
-      throw this.fail(ErrorCode.VERSION, `receiver speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
+      throw new FerryError(ErrorCode.VERSION, `receiver speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
     }
-    const selection = intersectSelections(this.offer, selectionFromWire(hello.request))
-    const { manifest, media } = beginManifest(this.source, selection)
+    const request = selectionFromWire(hello.request)
+    const selection = intersectSelections(this.offer, request)
+    if (selection.conversations !== undefined && selection.conversations.length === 0) {
+      throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone offers ${describeSelection(this.offer)}, the other asked for ${describeSelection(request)}`)
+    }
+    this.state = 'manifest'
+    const { manifest, media } = await beginManifest(this.source, selection)
+    if (selection.conversations !== undefined && manifest.conversations.length === 0) {
+      throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone has none of the chats asked for (${describeSelection(request)})`)
+    }
     this.manifest = manifest
     this.progress.totalMessages = manifest.totalMessages
-    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media, this.opts.windowBytes)
-    this.state = 'resume'
-  }
-
-  private manifestSent (): void {
-    this.manifestOut = undefined
-    this.progress.totalMediaBytes = (this.manifest as ManifestData).totalMediaBytes
+    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media, this.opts.windowBytes)[Symbol.asyncIterator]()
   }
 
   private onResume (resume: ferry.Resume): void {
     const manifest = this.manifest
-    if (this.state !== 'resume' || manifest === undefined) throw this.fail(ErrorCode.PROTOCOL, 'Resume before the manifest')
-    if (this.manifestOut !== undefined) {
-      // The receiver answers the last part, which poll() has returned; the generator then has no more.
-      if (this.manifestOut.next().done !== true) throw this.fail(ErrorCode.PROTOCOL, 'Resume before the whole manifest was sent')
-      this.manifestSent()
-    }
-    const cursor = resume.cursor == null
-      ? undefined
-      : { conversation: resume.cursor.conversation ?? '', ts: Number(resume.cursor.ts ?? 0), id: resume.cursor.id ?? '' }
+    if (this.state !== 'resume' || manifest === undefined) throw new FerryError(ErrorCode.PROTOCOL, 'Resume before the whole manifest was sent')
     this.have = resume.mediaHave ?? new Uint8Array(0)
     for (const p of resume.partial ?? []) {
       const index = p.index ?? 0
       const offset = Number(p.offset ?? 0)
-      if (!Number.isInteger(index) || index < 0 || index >= manifest.media.length || offset < 0 || offset >= manifest.media.size(index)) throw this.fail(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
+      if (!Number.isInteger(index) || index < 0 || index >= manifest.media.length || offset < 0 || offset >= manifest.media.size(index)) {
+        throw new FerryError(ErrorCode.PROTOCOL, `Resume names an impossible partial media ${index}@${offset}`)
+      }
       this.partial.set(index, offset)
     }
     const media = manifest.media
     for (let i = 0; i < media.length; i++) {
       if (!media.missing(i)) this.progress.skippedMediaBytes += getBit(this.have, i) ? media.size(i) : (this.partial.get(i) ?? 0)
     }
-    for (const { conversation } of manifest.conversations) this.digests.set(conversation.id, new ConversationDigest())
-    // What the receiver already committed is not sent again, but it still counts toward Done's digests:
-    // read it back in slices (work()), since a large history takes seconds.
-    if (cursor !== undefined) this.skip = { it: this.source.messages(manifest.selection)[Symbol.iterator](), cursor }
-    this.messages = this.source.messages(manifest.selection, cursor)[Symbol.iterator]()
+    const held = resume.held ?? new Uint8Array(0)
+    this.outgoing = manifest.conversations.map(({ conversation }, index) => ({ index, id: conversation.id }))
+    const planned = this.outgoing.filter(o => getBit(held, o.index))
+    for (const o of planned) this.holdings.set(o.index, [])
     this.state = 'messages'
+    // Plans are made in the background, in order, while the conversations before them are sent.
+    this.planning = this.plan(planned).catch(err => { this.fail(err) })
   }
 
-  /** True while a resume's work is pending (see work()): progress does not yet count what is skipped. */
-  get busy (): boolean {
-    return this.skip !== undefined && !this.finished
-  }
-
-  /**
-   * Does one slice of the work a resume leaves before sending can go on (digesting the messages the
-   * receiver already holds) and returns true while some remains. A driver that calls it between turns
-   * of its event loop keeps the link answering; poll() finishes whatever is left in one go.
-   */
-  work (): boolean {
-    const skip = this.skip
-    if (skip === undefined || this.finished) return false
-    try {
-      for (let n = 0; n < SLICE; n++) {
-        const r = skip.it.next()
-        if (r.done === true || compareKeys(r.value, skip.cursor) > 0) {
-          this.skip = undefined
-          return false
-        }
-        this.digests.get(r.value.conversation)?.add(r.value)
-        this.progress.skippedMessages++
-      }
-    } catch (err) {
-      this.skip = undefined
-      this.state = 'failed'
-      this.error = storeError(err, 'reading the transfer source')
-      throw this.error
+  private onHoldings (h: ferry.Holdings): void {
+    const index = h.conversation ?? 0
+    const leaves = this.holdings.get(index)
+    if (leaves === undefined || this.state === 'hello' || this.state === 'manifest') {
+      throw new FerryError(ErrorCode.PROTOCOL, `Holdings for conversation ${index}, which the receiver did not mark as held`)
     }
-    return true
+    for (const l of h.leaves) leaves.push(leafFromWire(l as ferry.Leaf))
+    if (leaves.length > this.opts.maxManifestEntries) throw new FerryError(ErrorCode.TOO_LARGE, `Holdings exceed ${this.opts.maxManifestEntries} leaves`)
+    if (h.more !== true) {
+      checkHoldings(leaves)
+      const done = this.holdingsDone.get(index)
+      this.holdingsDone.set(index, () => {})
+      done?.()
+    }
+  }
+
+  private onWant (w: ferry.Want): void {
+    const index = w.conversation ?? 0
+    const o = this.outgoing[index]
+    if (o?.plan === undefined || o.want !== undefined) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Want for conversation ${index}`)
+    o.want = w.items ?? new Uint8Array(0)
+    const wake = this.wants.get(index)
+    this.wants.delete(index)
+    wake?.()
+    this.onWake?.()
+  }
+
+  /** Waits for the receiver's whole Holdings of a conversation. */
+  private async holdingsOf (index: number): Promise<LeafSummary[]> {
+    if (this.holdingsDone.has(index)) return this.holdings.get(index) as LeafSummary[]
+    await new Promise<void>(resolve => this.holdingsDone.set(index, resolve))
+    return this.holdings.get(index) as LeafSummary[]
+  }
+
+  private async plan (planned: Outgoing[]): Promise<void> {
+    const manifest = this.manifest as ManifestData
+    for (const o of planned) {
+      // This phone's leaves are read while the receiver reads its own.
+      const mine: LeafSummary[] = []
+      const cutter = new LeafCutter(l => mine.push(l))
+      let n = 0
+      for await (const m of selectedMessages(this.source, o.id, manifest.selection)) {
+        cutter.add(m.ts, m.id, encodedMessage(m))
+        if (++n % SLICE === 0) await breathe()
+      }
+      cutter.finish()
+      const theirs = await this.holdingsOf(o.index)
+      if (this.finished) return
+      const declared = manifest.conversations[o.index].messageCount
+      const counted = mine.reduce((n, l) => n + l.count, 0)
+      if (counted !== declared) {
+        throw new FerryError(ErrorCode.STORE, `conversation ${o.id} changed on this phone while it was being sent (${declared} messages, now ${counted}): start the transfer again`)
+      }
+      const plan = planConversation(mine, theirs)
+      // Listed leaves go with each message's hash, read again now (a plan is small next to its history).
+      for (const leaf of plan) {
+        if (leaf.kind !== 'list') continue
+        leaf.items = []
+        for await (const m of this.leafMessages(o.id, leaf)) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
+      }
+      o.root = new ConversationRoot()
+      for (const leaf of mine) o.root.add(leaf)
+      for (const leaf of plan) if (leaf.kind === 'have') this.progress.skippedMessages += leaf.count
+      o.plan = plan
+      if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
+      for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
+      this.onWake?.()
+    }
   }
 
   private onAck (ack: ferry.Ack): void {
     const bytes = Number(ack.bytes ?? 0)
     if (bytes > this.progress.bytesSent || bytes < this.progress.bytesAcked) {
-      throw this.fail(ErrorCode.PROTOCOL, `receiver acknowledged ${bytes} bytes, but ${this.progress.bytesSent} were sent`)
+      throw new FerryError(ErrorCode.PROTOCOL, `receiver acknowledged ${bytes} bytes, but ${this.progress.bytesSent} were sent`)
     }
     this.progress.bytesAcked = bytes
     this.buffers.acked(bytes)
   }
 
-  private nextMessage (): Message | undefined {
+  /** The next message to send, in canonical order, or undefined when waiting (for a plan) or done. */
+  private async nextMessage (): Promise<Message | 'wait' | undefined> {
     if (this.lookahead !== undefined) {
       const m = this.lookahead
       this.lookahead = undefined
       return m
     }
-    const r = this.messages?.next()
-    return r === undefined || r.done === true ? undefined : r.value
+    for (;;) {
+      const o = this.outgoing[this.current]
+      if (o === undefined) return undefined
+      if (this.reader === undefined) {
+        if (this.holdings.has(o.index) && (o.plan === undefined || o.want === undefined)) return 'wait'
+        this.reader = this.messagesOf(o)[Symbol.asyncIterator]()
+      }
+      const r = await this.reader.next()
+      if (r.done !== true) return r.value
+      this.reader = undefined
+      this.current++
+    }
   }
 
-  private nextMessageFrame (): EncodedFrame | undefined {
+  /** What goes of one conversation: everything (digested on the way), or what its plan says. */
+  private async * messagesOf (o: Outgoing): AsyncGenerator<Message> {
+    const selection = (this.manifest as ManifestData).selection
+    if (o.plan === undefined) {
+      const root = new ConversationRoot()
+      const cutter = new LeafCutter(l => root.add(l))
+      for await (const m of selectedMessages(this.source, o.id, selection)) {
+        cutter.add(m.ts, m.id, encodedMessage(m))
+        yield m
+      }
+      cutter.finish()
+      o.root = root
+      return
+    }
+    const want = o.want as Uint8Array
+    let listed = 0
+    for (const leaf of o.plan) {
+      if (leaf.kind === 'have') continue
+      if (leaf.kind === 'list') {
+        const wanted = new Set<string>()
+        for (const item of leaf.items ?? []) {
+          if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
+          else this.progress.skippedMessages++
+        }
+        if (wanted.size === 0) continue
+        for await (const m of this.leafMessages(o.id, leaf)) if (wanted.has(`${m.ts}\u0000${m.id}`)) yield m
+        continue
+      }
+      yield * this.leafMessages(o.id, leaf)
+    }
+  }
+
+  private async * leafMessages (conversation: string, leaf: PlannedLeaf): AsyncGenerator<Message> {
+    const selection = (this.manifest as ManifestData).selection
+    for await (const m of selectedMessages(this.source, conversation, selection, leaf.after)) {
+      const c = comparePositions(m, leaf.last)
+      if (c > 0) return
+      yield m
+      if (c === 0) return
+    }
+  }
+
+  private async nextMessageFrame (): Promise<EncodedFrame | undefined> {
     const encoded: Uint8Array[] = []
     let size = 0
     for (;;) {
-      const m = this.nextMessage()
-      if (m === undefined) break
-      const bytes = encodeMessage(messageToWire(m))
+      const m = await this.nextMessage()
+      if (m === 'wait') break
+      if (m === undefined) {
+        if (encoded.length === 0) this.messagesDone()
+        break
+      }
+      const bytes = encodedMessage(m)
       const entry = batchEntryLength(bytes)
       if (entry > this.opts.batchBytes) {
         if (encoded.length > 0) { this.lookahead = m; break }
-        this.account(m, bytes)
+        this.progress.messagesSent++
         return this.fragment(bytes)
       }
       if (size + entry > this.opts.batchBytes) { this.lookahead = m; break }
-      this.account(m, bytes)
+      this.progress.messagesSent++
       encoded.push(bytes)
       size += entry
     }
-    if (encoded.length > 0) return encodeBatch(encoded)
-    this.state = 'media'
-    this.source.messagesDone?.()
-    return undefined
+    return encoded.length > 0 ? encodeBatch(encoded) : undefined
   }
 
-  private account (m: Message, encoded: Uint8Array): void {
-    this.digests.get(m.conversation)?.addEncoded(encoded)
-    this.progress.messagesSent++
+  private messagesDone (): void {
+    if (this.state !== 'messages') return
+    this.state = 'media'
   }
 
   /** A message too large for one frame goes as fragments of its encoding; the first is returned, the rest queued. */
   private fragment (bytes: Uint8Array): EncodedFrame {
     const step = this.opts.batchBytes
+    const frames: EncodedFrame[] = []
     for (let offset = 0; offset < bytes.byteLength; offset += step) {
-      this.outbox.push(encodeFrame({ fragment: { total: bytes.byteLength, offset, data: bytes.subarray(offset, offset + step) } }))
+      frames.push(encodeFrame({ fragment: { total: bytes.byteLength, offset, data: bytes.subarray(offset, offset + step) } }))
     }
-    const first = this.outbox.shift() as EncodedFrame
-    // Fragments after the first are data frames too: count them as they leave through poll's outbox path.
-    for (const f of this.outbox) this.progress.bytesSent += frameLength(f)
+    const first = frames.shift() as EncodedFrame
+    // Fragments after the first are data frames too: counted now, as they leave through the outbox.
+    for (const f of frames) this.progress.bytesSent += frameLength(f)
+    this.outbox.push(...frames)
     return first
   }
 
-  private nextMediaFrame (): EncodedFrame | undefined {
+  private async nextMediaFrame (): Promise<EncodedFrame | undefined> {
     const media = (this.manifest as ManifestData).media
     while (this.mediaIndex < media.length) {
       const i = this.mediaIndex
@@ -311,18 +438,21 @@ export class SenderMachine {
       const length = Math.min(this.opts.chunkBytes, size - offset)
       const sha256 = media.sha256(i)
       const into = length > 0 ? this.buffers.take(length) : undefined
-      const data = into !== undefined ? this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
+      const data = into !== undefined ? await this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
       if (data.byteLength !== length) {
-        throw this.fail(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
+        throw new FerryError(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
       }
       this.progress.mediaBytesSent += length
-      if (offset + length >= size) this.nextMedia()
-      else this.mediaOffset = offset + length
+      if (offset + length >= size) {
+        this.progress.mediaFilesSent++
+        this.nextMedia()
+      } else this.mediaOffset = offset + length
       const frame = encodeMediaChunk(i, offset, data)
-      // poll() adds this frame to bytesSent on return: the slab is free once the receiver acks past it.
+      // next() adds this frame to bytesSent on return: the slab is free once the receiver acks past it.
       if (into !== undefined && data.buffer === into.buffer) this.buffers.sent(length, this.progress.bytesSent + frameLength(frame))
       return frame
     }
+    await this.planning
     this.outbox.push(this.doneFrame())
     this.state = 'done-sent'
     return undefined
@@ -335,10 +465,12 @@ export class SenderMachine {
 
   private doneFrame (): EncodedFrame {
     const manifest = this.manifest as ManifestData
-    const conversations = manifest.conversations.map(({ conversation }) => {
-      const d = this.digests.get(conversation.id) as ConversationDigest
-      return { id: conversation.id, count: d.count, digest: d.digest() }
+    const conversations = this.outgoing.map(o => {
+      const root = o.root as ConversationRoot
+      return { id: o.id, count: root.count, digest: root.digest() }
     })
     return encodeFrame({ done: { conversations, mediaCount: manifest.media.length, mediaDigest: mediaIndexDigest(manifest.media) } })
   }
 }
+
+export type { MessagePosition }

@@ -2,7 +2,6 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { CHUNK_HEADER_MAX, decodeFrame, encodeFrame, type EncodedFrame, type Frame } from '../wire/codec.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { FrameDecoder, FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/framing.js'
-import { breathe } from './breathe.js'
 import { DEFAULT_OPTIONS } from './options.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
@@ -53,38 +52,57 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   const writer = new FrameWriter(duplex, 16 * 1024)
   const unlisten = onAbort(opts.signal, duplex)
   let peerFailed = false
+  // Frames go out from two places, the answers to what arrives and the machine's own (Holdings): one
+  // chain keeps them whole and in order.
+  let chain: Promise<void> = Promise.resolve()
+  const send = async (frames: EncodedFrame[]): Promise<void> => {
+    chain = chain.then(async () => {
+      for (const f of frames) await writer.push(f)
+      await writer.flush()
+    })
+    await chain
+  }
+  let background: FerryError | undefined
+  machine.emit = frames => { send(frames).catch(err => { machine.onBackgroundError?.(asFerryError(err)) }) }
+  machine.onBackgroundError = err => {
+    if (background !== undefined) return
+    background = err
+    // Tell the sender and hang up: the read loop below then ends and reports it.
+    send([encodeFrame({ error: { code: err.code, message: err.message } })]).then(async () => { await duplex.close() }, () => { duplex.abort(err) })
+  }
   try {
-    for (const f of machine.start()) await writer.push(f)
-    await writer.flush()
+    await send(machine.start())
     // Chunk bodies are reassembled into reused buffers: the machine and the stores copy or write what
-    // they keep of a chunk's bytes before onFrame returns (ChatStoreWriter.appendPart).
+    // they keep of a chunk's bytes before onFrame returns (PartFiles.write).
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES, DEFAULT_OPTIONS.chunkBytes + CHUNK_HEADER_MAX)
     read: for await (const chunk of duplex.source) {
       let bodies: Uint8Array[]
       try {
         bodies = decoder.push(chunk)
       } catch (err) {
-        throw machine.refuse(err)
+        throw await machine.refuse(err)
       }
       for (const body of bodies) {
         let frame: Frame
         try {
           frame = decodeFrame(body)
         } catch (err) {
-          throw machine.refuse(err)
+          throw await machine.refuse(err)
         }
         peerFailed = frame.body === 'error'
-        for (const f of await machine.onFrame(frame, body.byteLength)) await writer.push(f)
+        const answers = await machine.onFrame(frame, body.byteLength)
+        if (answers.length > 0) await send(answers)
         if (frame.body === 'chunk') decoder.recycle(body)
         if (machine.finished) break read
+        if (background !== undefined) break read
       }
       // One cumulative ack per read: it opens the sender's window for everything processed.
       const ack = machine.takeAck()
-      if (ack !== undefined) await writer.push(ack)
-      await writer.flush()
+      if (ack !== undefined) await send([ack])
       opts.onProgress?.()
     }
-    await writer.flush()
+    await chain
+    if (background !== undefined) throw await machine.refuse(background)
     if (!machine.finished) {
       decoder.end()
       throw new FerryError(ErrorCode.TRUNCATED, 'the sender went away before the transfer was verified')
@@ -93,7 +111,8 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     await duplex.close()
   } catch (err) {
     const e = asFerryError(err)
-    return await giveUp(duplex, writer, e, !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
+    await chain.catch(() => {})
+    return await giveUp(duplex, writer, e, background === undefined && !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
   } finally {
     unlisten()
   }
@@ -111,17 +130,17 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
   // make it poll again, or an ack that opens the window while a flush is pending is lost for good.
   let woken = false
   const signalWake = (): void => { woken = true; const w = wake; wake = undefined; w?.() }
+  machine.onWake = signalWake
 
-  // Frames from the receiver (acks, resume, verified) are handled as they come; the pump below is the
-  // only writer, so frames never interleave.
+  // Frames from the receiver (acks, Resume, Holdings, Want, Verified) are handled as they come; the pump
+  // below is the only writer, so frames never interleave.
   const incoming = (async () => {
     try {
       for await (const body of readFrames(duplex.source, opts.maxFrameBytes ?? MAX_FRAME_BYTES)) {
         const frame: Frame = decodeFrame(body)
         peerFailed = frame.body === 'error'
-        machine.onFrame(frame)
-        // A resume is reported once its committed prefix is counted (the pump below does it).
-        if (!machine.busy) opts.onProgress?.()
+        await machine.onFrame(frame)
+        opts.onProgress?.()
         signalWake()
         if (machine.finished) return
       }
@@ -139,19 +158,14 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
     for (const f of machine.start()) await writer.push(f)
     for (;;) {
       woken = false
-      // A resume's digesting in slices, with the event loop running between them (pings, acks).
-      if (machine.busy) {
-        while (machine.work()) await breathe()
-        opts.onProgress?.()
-      }
       let frame: EncodedFrame | undefined
-      // Not polled while busy: poll() would do the rest of the work in one go, unreported.
-      while (!machine.busy && (frame = machine.poll()) !== undefined) await writer.push(frame)
+      while ((frame = await machine.next()) !== undefined) await writer.push(frame)
       await writer.flush()
+      opts.onProgress?.()
       if (machine.state === 'verified') break
       if (incomingError !== undefined) throw incomingError
       if (incomingEnded) throw new FerryError(ErrorCode.TRUNCATED, 'the receiver went away before confirming the transfer')
-      if (machine.busy || woken) continue
+      if (woken) continue
       await new Promise<void>(resolve => { wake = resolve })
     }
     await duplex.close()

@@ -1,10 +1,14 @@
 import { constants } from 'node:fs'
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, open } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import type { ChatStoreReader } from '../store/chat-store.js'
+import type { HistorySource } from '../store/history.js'
+import { compareStrings } from '../store/model.js'
 import { toLine } from './ndjson.js'
+
+/** A source that can name a media file on disk (the SQLite store): export clones it rather than reading it. */
+type ExportSource = HistorySource & { mediaPath?: (sha256: string) => string }
 
 export interface ExportOptions {
   /** Copy every media file the store holds into this directory (named by sha256) and emit its `path`. */
@@ -31,20 +35,34 @@ const WRITE_BYTES = 64 * 1024
  * (conversation, ts, id), each line in the format's fixed field order. Equal content gives equal bytes.
  * Respects `out`'s backpressure and does not end it (stdout cannot be ended; the caller owns the stream).
  */
-export async function exportNdjson (store: ChatStoreReader, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
+export async function exportNdjson (store: ExportSource, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
   const sink = new LineSink(out)
   const result: ExportResult = { contacts: 0, conversations: 0, media: 0, mediaFiles: 0, messages: 0, bytes: 0 }
   try {
-    result.contacts = await sink.lines(map(store.contacts(), c => toLine('contact', c)))
-    result.conversations = await sink.lines(map(store.conversations(), c => toLine('conversation', c)))
+    const contacts = (await store.contacts()).sort((a, b) => compareStrings(a.id, b.id))
+    result.contacts = await sink.lines(contacts.map(c => toLine('contact', c)))
+    const conversations = (await store.conversations()).map(i => i.conversation).sort((a, b) => compareStrings(a.id, b.id))
+    result.conversations = await sink.lines(conversations.map(c => toLine('conversation', c)))
     const copier = options.mediaDir === undefined ? undefined : await MediaCopier.create(store, options.mediaDir, options.relativeTo)
-    for (const m of store.media()) {
-      const path = await copier?.copy(m.sha256)
-      if (path !== undefined) result.mediaFiles++
-      await sink.lines([toLine('media', path === undefined ? m : { ...m, path })])
-      result.media++
+    for (let after: string | undefined; ;) {
+      const page = await store.media(after, PAGE)
+      for (const { stored, ...m } of page) {
+        const path = stored ? await copier?.copy(m.sha256, m.size) : undefined
+        if (path !== undefined) result.mediaFiles++
+        await sink.lines([toLine('media', path === undefined ? m : { ...m, path })])
+        result.media++
+      }
+      if (page.length < PAGE) break
+      after = page[page.length - 1].sha256
     }
-    result.messages = await sink.lines(map(store.messages(), m => toLine('message', m)))
+    for (const c of conversations) {
+      for (let after: { ts: number, id: string } | undefined; ;) {
+        const page = await store.messages(c.id, after, PAGE)
+        result.messages += await sink.lines(page.map(m => toLine('message', m)))
+        if (page.length < PAGE) break
+        after = page[page.length - 1]
+      }
+    }
     await sink.flush()
   } finally {
     sink.release()
@@ -53,15 +71,14 @@ export async function exportNdjson (store: ChatStoreReader, out: Writable, optio
   return result
 }
 
-function * map<T> (items: Iterable<T>, fn: (item: T) => string): Generator<string> {
-  for (const item of items) yield fn(item)
-}
+/** Records or messages per read. */
+const PAGE = 1024
 
 /** Copies media files beside the export and names them relative to the NDJSON file. */
 class MediaCopier {
-  private constructor (private readonly store: ChatStoreReader, private readonly dir: string, private readonly base: string) {}
+  private constructor (private readonly store: ExportSource, private readonly dir: string, private readonly base: string) {}
 
-  static async create (store: ChatStoreReader, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
+  static async create (store: ExportSource, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
     const dir = resolve(mediaDir)
     try {
       await mkdir(dir, { recursive: true })
@@ -71,13 +88,26 @@ class MediaCopier {
     return new MediaCopier(store, dir, resolve(relativeTo))
   }
 
-  /** The file's path for the NDJSON line (with '/' on every platform), or undefined when the store lacks it. */
-  async copy (sha256: string): Promise<string | undefined> {
-    if (!this.store.hasMediaFile(sha256)) return undefined
+  /** The file's path for the NDJSON line (with '/' on every platform). */
+  async copy (sha256: string, size: number): Promise<string> {
     const dest = join(this.dir, sha256)
     try {
-      // A clone where the filesystem can (copy-on-write), a copy elsewhere.
-      await copyFile(this.store.mediaPath(sha256), dest, constants.COPYFILE_FICLONE)
+      if (this.store.mediaPath !== undefined) {
+        // A clone where the filesystem can (copy-on-write), a copy elsewhere.
+        await copyFile(this.store.mediaPath(sha256), dest, constants.COPYFILE_FICLONE)
+      } else {
+        const file = await open(dest, 'w', 0o600)
+        try {
+          for (let offset = 0; offset < size;) {
+            const piece = await this.store.readMedia(sha256, offset, Math.min(1024 * 1024, size - offset))
+            if (piece.byteLength === 0) throw new Error(`the store holds fewer bytes than its record's ${size}`)
+            await file.write(piece)
+            offset += piece.byteLength
+          }
+        } finally {
+          await file.close()
+        }
+      }
     } catch (err) {
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)
     }
@@ -98,7 +128,7 @@ class LineSink {
   }
 
   /** Buffers lines, flushing whenever a write's worth has gathered; returns how many there were. */
-  async lines (lines: Iterable<string>): Promise<number> {
+  async lines (lines: string[]): Promise<number> {
     let n = 0
     for (const text of lines) {
       this.buffer.push(text, '\n')

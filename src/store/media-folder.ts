@@ -1,6 +1,6 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import {
-  closeSync, constants, createReadStream, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync,
+  closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, readSync,
   readdirSync, renameSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
@@ -43,26 +43,21 @@ const MAX_PROMOTING = 8192
 
 export class MediaFolder {
   readonly root: string
-  private readonly partDir: string
   private readonly tmpDir: string
   /** One open file for readMedia: the sender reads a file chunk after chunk, not a chunk per open. */
   private reader?: { sha: string, fd: number }
-  private openPart?: { sha: string, fd: number }
   /** Files promoted but not yet under their name, which count as present meanwhile. */
   private readonly promoting = new Set<string>()
   /** flush() calls waiting for `promoting` to empty. */
   private idle: Array<() => void> = []
-  private readonly promoteErrors: FerryError[] = []
   private readonly fanouts = new Set<string>()
   private readonly durability: GroupSync
 
   constructor (root: string) {
     this.root = resolve(root)
-    this.partDir = join(this.root, '.part')
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
     try {
-      mkdirSync(this.partDir, { recursive: true })
       mkdirSync(this.tmpDir, { recursive: true })
     } catch (err) {
       throw storeError(err, `creating the media folder ${this.root}`)
@@ -144,7 +139,6 @@ export class MediaFolder {
 
   close (): void {
     this.closeReader()
-    this.closePart()
     this.durability.close()
   }
 
@@ -214,134 +208,61 @@ export class MediaFolder {
     return dir
   }
 
-  // ---- .part files: the receiver's resumable downloads ------------------------------------------------
-
-  partPath (sha: string): string {
-    assertSha256(sha)
-    return join(this.partDir, `${sha}.part`)
-  }
-
-  /** Current size of the .part file (0 when absent). */
-  /** The media that have a .part file (one listing: a resume asks about every wanted file). */
-  partNames (): string[] {
-    try {
-      return readdirSync(this.partDir).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length))
-    } catch (err) {
-      throw storeError(err, `listing the partial media in ${this.partDir}`)
-    }
-  }
-
-  partSize (sha: string): number {
-    return statSync(this.partPath(sha), { throwIfNoEntry: false })?.size ?? 0
-  }
-
-  /** Cuts the .part file to `length` bytes: whatever lies beyond was written but never committed. */
-  truncatePart (sha: string, length: number): void {
-    this.closePart(sha)
-    const fd = openSync(this.partPath(sha), 'r+')
-    try {
-      ftruncateSync(fd, length)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  }
+  // ---- taking in received files ------------------------------------------------------------------------
 
   /**
-   * Writes `data` at `offset`. No fsync per chunk: a killed process loses nothing the kernel holds, and
-   * after a power cut a committed length whose bytes never reached the disk shows up as a sha256
-   * mismatch when the file completes, so that one file is fetched again (never a silent corruption:
-   * promotePart syncs before the file gets its content-addressed name). One fsync per chunk cost
-   * more than the whole transfer otherwise did.
+   * Takes a complete, checked file at `path` (on this file system) under its content-addressed name: its
+   * data on disk first, then the rename, so a name never points at bytes a power cut could lose. The
+   * flush is grouped with other files' (GroupSync: one fsync per photo made the receiver wait on the disk
+   * for most of a photo-heavy transfer), so the promise resolves when the group's flush and the rename
+   * are done; callers keep many in flight. Until then the file counts as present.
    */
-  writePart (sha: string, offset: number, data: Uint8Array): void {
-    const fd = this.partFd(sha, offset)
-    let done = 0
-    while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
-  }
-
-  /**
-   * Writes a whole file's bytes as its .part (replacing any earlier one), ready for promotePart. No
-   * fsync here: promotePart syncs before the rename, as for a part written chunk by chunk.
-   */
-  writeWhole (sha: string, data: Uint8Array): void {
-    this.closePart()
-    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644)
-    this.openPart = { sha, fd }
-    let done = 0
-    while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
-  }
-
-  /** The open descriptor of the part being received; parts arrive one at a time, so one stays open. */
-  private partFd (sha: string, offset: number): number {
-    if (this.openPart?.sha === sha) return this.openPart.fd
-    this.closePart()
-    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT, 0o644)
-    // A tail from an earlier crash would otherwise survive past the end of this write.
-    if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
-    this.openPart = { sha, fd }
-    return fd
-  }
-
-  private closePart (sha?: string): void {
-    if (this.openPart === undefined || (sha !== undefined && this.openPart.sha !== sha)) return
-    closeSync(this.openPart.fd)
-    this.openPart = undefined
-  }
-
-  /** Hashes the first `length` bytes of the .part file into `hash` (for a part resumed from an earlier run). */
-  hashPart (sha: string, length: number, hash: Hash = createHash('sha256')): Hash {
-    const fd = openSync(this.partPath(sha), 'r')
-    try {
-      const buf = Buffer.allocUnsafe(1024 * 1024)
-      for (let pos = 0; pos < length;) {
-        const n = readSync(fd, buf, 0, Math.min(buf.byteLength, length - pos), pos)
-        if (n === 0) throw new FerryError(ErrorCode.STORE, `media/.part/${sha}.part is shorter than its committed ${length} bytes`)
-        hash.update(buf.subarray(0, n))
-        pos += n
-      }
-      return hash
-    } finally {
-      closeSync(fd)
-    }
-  }
-
-  /**
-   * Gives a complete, verified .part file its content-addressed name: its data on disk first, then the
-   * rename, so a name never points at bytes that a power cut could lose. The transfer does not wait for
-   * either: the flush is grouped with other files' (GroupSync: one fsync per photo made the receiver wait
-   * on the disk for most of a photo-heavy transfer), and the rename follows when the group's flush
-   * returns; `flush()` waits for them. Until then the file counts as present. `onDone` runs once it has
-   * its name.
-   */
-  promotePart (sha: string, onDone?: () => void): void {
-    const part = this.partPath(sha)
+  async adopt (path: string, sha: string): Promise<void> {
     const target = join(this.fanout(sha), sha)
-    // Pending promotions hold no descriptor (a burst of photos would otherwise exhaust them).
-    this.closePart(sha)
     if (this.promoting.size >= MAX_PROMOTING) {
       // Backpressure on memory: past the cap, this one is done in line.
-      const sync = openSync(part, 'r')
-      try { fsyncSync(sync) } finally { closeSync(sync) }
-      this.moveIntoPlace(part, target)
-      onDone?.()
+      const fd = openSync(path, 'r')
+      try { fsyncSync(fd) } finally { closeSync(fd) }
+      this.moveIntoPlace(path, target)
       return
     }
     this.promoting.add(sha)
-    // The rename is synchronous, right after its group's flush: on the thread pool each one cost ~26 µs
-    // of CPU across threads and a promise chain, against ~10 µs here (20,000 renames into fan-out
-    // directories), and the large profile promotes 138k files.
-    this.durability.whenDurable(part, err => {
-      try {
-        if (err !== undefined) throw err
-        this.moveIntoPlace(part, target)
-        onDone?.()
-      } catch (e) {
-        this.promoteErrors.push(storeError(e, `storing media ${sha}`))
-      }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        // The rename is synchronous, right after its group's flush: on the thread pool each one cost more
+        // CPU across threads and a promise chain, and a photo-heavy phone promotes 100k+ files.
+        this.durability.whenDurable(path, err => {
+          try {
+            if (err !== undefined) throw err
+            this.moveIntoPlace(path, target)
+            resolve()
+          } catch (e) {
+            reject(storeError(e, `storing media ${sha}`))
+          }
+        })
+      })
+    } finally {
       this.promoting.delete(sha)
       if (this.promoting.size === 0) for (const wake of this.idle.splice(0)) wake()
-    })
+    }
+  }
+
+  /** Takes a whole file's bytes (read at once: the caller may reuse them when this returns its promise). */
+  async adoptBytes (sha: string, data: Uint8Array): Promise<void> {
+    const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
+    try {
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+      try {
+        let done = 0
+        while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
+      } finally {
+        closeSync(fd)
+      }
+    } catch (err) {
+      rmSync(tmp, { force: true })
+      throw storeError(err, `storing media ${sha}`)
+    }
+    await this.adopt(tmp, sha)
   }
 
   private moveIntoPlace (part: string, target: string): void {
@@ -357,16 +278,9 @@ export class MediaFolder {
     return true
   }
 
-  /** Waits until every promoted file has its name; throws the first failure among them. */
+  /** Waits until every file taken in has its name. */
   async flush (): Promise<void> {
     this.durability.now()
     if (this.promoting.size > 0) await new Promise<void>(resolve => this.idle.push(resolve))
-    const err = this.promoteErrors.shift()
-    if (err !== undefined) { this.promoteErrors.length = 0; throw err }
-  }
-
-  discardPart (sha: string): void {
-    this.closePart(sha)
-    rmSync(this.partPath(sha), { force: true })
   }
 }

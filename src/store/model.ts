@@ -89,3 +89,8 @@ export function compareKeys (a: MessageKey, b: MessageKey): number {
 export function keyOf (m: Message): MessageKey {
   return { conversation: m.conversation, ts: m.ts, id: m.id }
 }
+
+/** Compares two positions inside one conversation: by ts, then id by code point. */
+export function comparePositions (a: { ts: number, id: string }, b: { ts: number, id: string }): number {
+  return (a.ts - b.ts) || compareStrings(a.id, b.id)
+}

@@ -5,9 +5,11 @@ import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageS
 
 // 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
 // 3: messages stored in canonical order (see below); upgrading rebuilds the table (MIGRATE_TO_3).
-export const SCHEMA_VERSION = 3
+// 4: transfer bookkeeping leaves the history (it is the journal's now, src/journal): the transfers,
+//    parts and overwritten tables, the trigger and the messages' transfer tag go (migrateTo4).
+export const SCHEMA_VERSION = 4
 
-// A message's fields after its key, shared by messages and the overwritten rows kept to undo a transfer.
+// A message's fields after its key.
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
   duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,`
 
@@ -15,8 +17,7 @@ const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT
 export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
 
 // WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
-// and no hidden rowid b-tree is kept alongside. transfers keeps a rowid: its local integer id is what tags
-// messages (a small integer per row rather than a 16-byte blob).
+// and no hidden rowid b-tree is kept alongside.
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -46,79 +47,40 @@ CREATE TABLE IF NOT EXISTS media (
 -- Stored in the canonical order (conversation, ts, id), which every read walks and every transfer writes
 -- in: rows go in as appends and come out as one sequential scan. Message ids are random in most apps,
 -- and with the rows keyed by (conversation, id) each insert dirtied a random page of the whole table and
--- each read looked its row up by that key (~5 us per message on either phone).
+-- each read looked its row up by that key.
 CREATE TABLE IF NOT EXISTS messages (
   conversation TEXT NOT NULL,
   id TEXT NOT NULL,
   ${MESSAGE_FIELDS}
-  xfer INTEGER, -- transfers.id of the transfer that last wrote the row; NULL when written locally
   PRIMARY KEY (conversation, ts, id)
 ) WITHOUT ROWID;
 
 -- A message's identity is the source app's (conversation, id): a merge is an upsert on it and never
 -- duplicates, even when the incoming copy has another timestamp.
 ${MESSAGES_KEY};
-
--- What a transfer overwrote, kept until it is verified. A transfer that fails verification (a lying or
--- broken sender) is undone: its rows are deleted and these put back, so the history is as it was before
--- it. Only updates of rows the transfer did not write itself land here: a fresh store pays nothing.
-CREATE TABLE IF NOT EXISTS overwritten (
-  owner INTEGER NOT NULL, -- transfers.id of the transfer that overwrote the row
-  conversation TEXT NOT NULL,
-  id TEXT NOT NULL,
-  ${MESSAGE_FIELDS}
-  xfer INTEGER,
-  PRIMARY KEY (owner, conversation, id)
-) WITHOUT ROWID;
-
--- OR IGNORE: the first version a transfer overwrote is the one to restore.
-CREATE TRIGGER IF NOT EXISTS keep_overwritten BEFORE UPDATE ON messages
-WHEN new.xfer IS NOT NULL AND new.xfer IS NOT old.xfer
-BEGIN
-  INSERT OR IGNORE INTO overwritten (owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer)
-  VALUES (new.xfer, old.conversation, old.id, old.sender, old.ts, old.kind, old.text, old.media, old.duration_ms, old.lat, old.lon, old.label, old.reply_to, old.status, old.xfer);
-END;
-
-CREATE TABLE IF NOT EXISTS transfers (
-  id INTEGER PRIMARY KEY,
-  transfer_id BLOB NOT NULL UNIQUE,
-  source_id TEXT NOT NULL,
-  selection TEXT NOT NULL, -- JSON of the Selection
-  cursor_conversation TEXT,
-  cursor_ts INTEGER,
-  cursor_id TEXT,
-  messages INTEGER NOT NULL DEFAULT 0,
-  state TEXT NOT NULL DEFAULT 'receiving',
-  started_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-
--- Committed length of each media/.part file: bytes beyond it were never acknowledged and are dropped.
-CREATE TABLE IF NOT EXISTS parts (
-  sha256 TEXT PRIMARY KEY,
-  length INTEGER NOT NULL
-) WITHOUT ROWID;
 `
 
-export const CONTACT_COLUMNS = 'id, name, phone'
-export const CONVERSATION_COLUMNS = 'id, kind, title, members'
-export const MEDIA_COLUMNS = 'sha256, size, mime'
-export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
-
 /**
- * Schema 2 -> 3: the same rows, rebuilt in canonical order. Run in one transaction before SCHEMA, which then
- * creates the new table, its index and the trigger (dropped here, as it belongs to the old table).
+ * Schema 1/2 -> 3: the same rows, rebuilt in canonical order (with schema 3's transfer tag, which
+ * migrateTo4 then drops). Runs in the upgrade's transaction.
  */
 export const MIGRATE_TO_3 = `
 DROP TRIGGER IF EXISTS keep_overwritten;
 DROP INDEX IF EXISTS messages_order;
 DROP INDEX IF EXISTS messages_key;
 ALTER TABLE messages RENAME TO messages_v2;
-`
-export const MIGRATE_TO_3_COPY = `
-INSERT INTO messages (${MESSAGE_COLUMNS}, xfer) SELECT ${MESSAGE_COLUMNS}, xfer FROM messages_v2 ORDER BY conversation, ts, id;
+CREATE TABLE messages (conversation TEXT NOT NULL, id TEXT NOT NULL, ${MESSAGE_FIELDS} xfer INTEGER,
+  PRIMARY KEY (conversation, ts, id)) WITHOUT ROWID;
+INSERT INTO messages SELECT conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer
+  FROM messages_v2 ORDER BY conversation, ts, id;
 DROP TABLE messages_v2;
+${MESSAGES_KEY};
 `
+
+export const CONTACT_COLUMNS = 'id, name, phone'
+export const CONVERSATION_COLUMNS = 'id, kind, title, members'
+export const MEDIA_COLUMNS = 'sha256, size, mime'
+export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
 
 type Cell = string | number | null
 type Row = Cell[]
@@ -170,11 +132,11 @@ export function messageFromRow (r: Row): Message {
   return m
 }
 
-/** Parameters per message row: MESSAGE_COLUMNS followed by xfer. */
-export const MESSAGE_WIDTH = MESSAGE_COLUMNS.split(',').length + 1
+/** Parameters per message row: MESSAGE_COLUMNS. */
+export const MESSAGE_WIDTH = MESSAGE_COLUMNS.split(',').length
 
-/** Writes a message's parameters (MESSAGE_COLUMNS, then xfer) into `p` from `at`. */
-export function fillMessageParams (p: Row, at: number, m: Message, xfer: number | null): void {
+/** Writes a message's parameters (MESSAGE_COLUMNS) into `p` from `at`. */
+export function fillMessageParams (p: Row, at: number, m: Message): void {
   const loc = m.location
   p[at] = m.conversation
   p[at + 1] = m.id
@@ -189,7 +151,6 @@ export function fillMessageParams (p: Row, at: number, m: Message, xfer: number 
   p[at + 10] = loc?.label ?? null
   p[at + 11] = m.replyTo ?? null
   p[at + 12] = m.status ?? null
-  p[at + 13] = xfer
 }
 
 /** A plain insert of `columns` (comma-separated) for `rows` rows, one `?` per column of each. */
@@ -204,4 +165,21 @@ export function upsertSql (table: string, columns: string, key: string, rows = 1
   const keys = new Set(key.split(',').map(c => c.trim()))
   const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
   return `${insertSql(table, columns, rows)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
+}
+
+/**
+ * Schema 3 -> 4. A transfer left unverified is undone first (its rows deleted, the rows it replaced put
+ * back), as a refusal would have: its undo information lives in the tables that go, and the next
+ * transfer fetches whatever is still wanted. Verified rows stay as they are.
+ */
+export function migrateTo4 (db: { exec: (sql: string) => unknown, prepare: (sql: string) => { get: (...p: unknown[]) => unknown } }): void {
+  const has = (name: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(name) !== undefined
+  const cols = MESSAGE_COLUMNS
+  if (has('transfers')) {
+    const open = "SELECT id FROM transfers WHERE state = 'receiving'"
+    db.exec(`DELETE FROM messages WHERE xfer IN (${open})`)
+    if (has('overwritten')) db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten WHERE owner IN (${open})`)
+  }
+  db.exec('DROP TRIGGER IF EXISTS keep_overwritten; DROP TABLE IF EXISTS overwritten; DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS parts')
+  if (db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'xfer'").get() !== undefined) db.exec('ALTER TABLE messages DROP COLUMN xfer')
 }

@@ -1,17 +1,17 @@
 import Database from 'better-sqlite3'
-import { createHash, randomUUID, type Hash } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
-import type { ChatStore, TransferCheckpoint } from './chat-store.js'
+import type { ConversationInfo, History, HistoryChange, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
 import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
-import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
+import { compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
-  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, MIGRATE_TO_3_COPY, SCHEMA, SCHEMA_VERSION,
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
-  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, upsertSql
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, migrateTo4, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
 
@@ -36,15 +36,6 @@ export interface StoreStats {
   mediaBytesPresent: number
   mediaBytesMissing: number
 }
-
-/** A media file being received: its committed bytes and, when the record is known, its declared size. */
-export interface PartInfo {
-  sha256: string
-  length: number
-  size?: number
-}
-
-export type IncomingTransfer = TransferCheckpoint & { transferId: Uint8Array, sourceId: string, selection: Selection, updatedAt: number }
 
 /** Rows per page of a message scan: bounded memory without keeping a statement open between pages. */
 const PAGE = 1024
@@ -82,13 +73,15 @@ const PREFETCH_BYTES = 512 * 1024 * 1024
 const WAL_PAGES = 8192
 
 /**
- * The embedded ChatStore: a directory holding history.db (SQLite, WAL) and a content-addressed media/
- * folder. Messages are keyed by the source's (conversation, id), so every write is an idempotent merge.
+ * The embedded store, the simulator's phone: a directory holding history.db (SQLite, WAL) and a
+ * content-addressed media/ folder, seen by Ferry through the History port (async, page-grained), and by
+ * the simulator, the importers and tools through its own synchronous methods (list*, put*, stats).
+ * Messages are keyed by the source's (conversation, id), so every write is an idempotent merge.
  *
  * A selection's `conversations: []` selects nothing (an empty intersection of offer and request), while
  * an absent list selects all conversations.
  */
-export class SqliteChatStore implements ChatStore {
+export class SqliteChatStore implements History {
   readonly storeId: string
   readonly dir: string
   private readonly db: Database.Database
@@ -96,14 +89,6 @@ export class SqliteChatStore implements ChatStore {
   private readonly statements = new Map<string, Statement>()
   /** Multi-row statements by their SQL's builder, indexed by row count. */
   private readonly rowStatements = new Map<(rows: number) => string, Statement[]>()
-  /** Running sha256 of .part files appended by this process, so completing a part never re-reads it. */
-  private readonly partHashes = new Map<string, { hash: Hash, length: number }>()
-  /**
-   * The parts table, mirrored: one process owns a store, so after loadParts() every row is written and
-   * deleted through here. A sha256 absent from it has no row (the receiver asks per chunk, and a whole
-   * photo needs no row to forget).
-   */
-  private readonly partLengths = new Map<string, number>()
   private closed = false
   /** See deferCheckpoints() and catchUpCheckpoints(). */
   private checkpointsDeferred = false
@@ -114,8 +99,10 @@ export class SqliteChatStore implements ChatStore {
   private prefetched = false
   /** See deferMessageKey(). */
   private keyDeferred = false
-  /** The transfer whose load deferred the key; undefined until this process's first batch. */
-  private bulkTransfer?: number
+  /** Whether this process decided on a bulk load yet (at its first batch of messages). */
+  private bulkDecided = false
+  /** A bulk load held a message twice: see ensureMessageKey(). */
+  private duplicates = false
 
   private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number) {
     this.dir = dir
@@ -160,7 +147,6 @@ export class SqliteChatStore implements ChatStore {
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId, walPages)
-      store.loadParts()
       // A process stopped during a bulk load left the key dropped: build it now, so that the transfer
       // resumes with it (into a store that holds messages: an ordinary load).
       store.keyDeferred = store.one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_key'") === undefined
@@ -196,12 +182,12 @@ export class SqliteChatStore implements ChatStore {
       throw new FerryError(ErrorCode.STORE, `${dir} was written by a newer Ferry (schema ${version}, this one knows ${SCHEMA_VERSION})`)
     }
     if (version < SCHEMA_VERSION) {
-      // 1 -> 2 only added tables and a trigger (IF NOT EXISTS): running the schema does it. 2 -> 3 rebuilds
-      // the messages table in canonical order, once (about 2 s per million messages here).
+      // 1 -> 2 only added tables and a trigger; 2 -> 3 rebuilds the messages table in canonical order, once
+      // (about 2 s per million messages here); 3 -> 4 moves transfer bookkeeping out to the journal.
       db.transaction(() => {
         if (version < 3) db.exec(MIGRATE_TO_3)
+        if (version < 4) migrateTo4(db as unknown as Parameters<typeof migrateTo4>[0])
         db.exec(SCHEMA)
-        if (version < 3) db.exec(MIGRATE_TO_3_COPY)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
       }).immediate()
     }
@@ -343,7 +329,8 @@ export class SqliteChatStore implements ChatStore {
 
   // ---- reads ---------------------------------------------------------------------------------------
 
-  contacts (selection?: Selection): Contact[] {
+  /** Contacts by id; with a selection, the members of its conversations and the senders of its messages. */
+  listContacts (selection?: Selection): Contact[] {
     const b = boundsOf(selection)
     return this.guard('reading contacts', () => {
       if (!b.filtered) return this.all(`SELECT ${CONTACT_COLUMNS} FROM contacts ORDER BY id`).map(contactFromRow)
@@ -356,7 +343,7 @@ export class SqliteChatStore implements ChatStore {
     })
   }
 
-  conversations (selection?: Selection): Conversation[] {
+  listConversations (selection?: Selection): Conversation[] {
     const b = boundsOf(selection)
     return this.guard('reading conversations', () =>
       this.all(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE ${this.inList('id', b)} ORDER BY id`, ...this.listParam(b))
@@ -364,7 +351,7 @@ export class SqliteChatStore implements ChatStore {
   }
 
   /** Paged like messages: a photo-heavy phone has 100k+ records, and the manifest streams them. */
-  * media (selection?: Selection): Generator<MediaRecord> {
+  * listMedia (selection?: Selection): Generator<MediaRecord> {
     const b = boundsOf(selection)
     const sql = b.filtered
       ? `SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? AND sha256 IN (
@@ -396,7 +383,7 @@ export class SqliteChatStore implements ChatStore {
    * network waits or abandon it midway, and an open better-sqlite3 iterator would meanwhile lock the
    * connection for every other statement and pin the WAL.
    */
-  * messages (selection?: Selection, after?: MessageKey): Generator<Message> {
+  * listMessages (selection?: Selection, after?: MessageKey): Generator<Message> {
     const b = boundsOf(selection)
     if (b.conversations === undefined) {
       const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (conversation, ts, id) > (?, ?, ?) AND ts >= ? AND ts < ?
@@ -412,12 +399,6 @@ export class SqliteChatStore implements ChatStore {
       const start = after !== undefined && conversation === after.conversation ? after : { conversation, ts: MIN_TS, id: '' }
       yield * this.pages(start, k => [conversation, k.ts, k.id, b.since, b.until], sql)
     }
-  }
-
-  transferMessages (transfer: number, conversation: string): Generator<Message> {
-    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) AND xfer = ?
-      ORDER BY ts, id LIMIT ${PAGE}`
-    return this.pages({ conversation, ts: MIN_TS, id: '' }, k => [conversation, k.ts, k.id, transfer], sql)
   }
 
   private * pages (start: MessageKey, params: (after: MessageKey) => unknown[], sql: string): Generator<Message> {
@@ -456,7 +437,7 @@ export class SqliteChatStore implements ChatStore {
     return this.folder.presence()
   }
 
-  readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
+  readMediaSync (sha256: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
     return this.folder.read(sha256, offset, length, into)
   }
 
@@ -469,7 +450,7 @@ export class SqliteChatStore implements ChatStore {
       const [contacts, conversations, messages] = this.one(`SELECT (SELECT count(*) FROM contacts),
         (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)`) as number[]
       const s: StoreStats = { contacts, conversations, messages, media: 0, mediaPresent: 0, mediaMissing: 0, mediaBytesPresent: 0, mediaBytesMissing: 0 }
-      for (const m of this.media()) {
+      for (const m of this.listMedia()) {
         s.media++
         if (this.folder.has(m.sha256)) {
           s.mediaPresent++
@@ -485,31 +466,38 @@ export class SqliteChatStore implements ChatStore {
 
   // ---- writes --------------------------------------------------------------------------------------
 
+  /** Upserts contacts, conversations and media records (metadata only) in one transaction. */
   putMetadata (contacts: Contact[], conversations: Conversation[], media: Iterable<MediaRecord>): void {
-    this.transaction(() => {
+    this.transaction(() => this.putRecords(contacts, conversations, media))
+  }
+
+  private putRecords (contacts: Contact[], conversations: Conversation[], media: Iterable<MediaRecord>): void {
+    if (contacts.length > 0) {
       const c = this.stmt(upsertSql('contacts', CONTACT_COLUMNS, 'id'))
       for (const x of contacts) c.run(...contactParams(x))
+    }
+    if (conversations.length > 0) {
       const v = this.stmt(upsertSql('conversations', CONVERSATION_COLUMNS, 'id'))
       for (const x of conversations) v.run(...conversationParams(x))
-      const m = new RowWriter<MediaRecord>(MEDIA_WIDTH, fillMediaParams, rows => this.rowsStmt(UPSERT_MEDIA, rows))
-      for (const x of media) m.add(x)
-      m.flush()
-    })
+    }
+    const m = new RowWriter<MediaRecord>(MEDIA_WIDTH, fillMediaParams, rows => this.rowsStmt(UPSERT_MEDIA, rows))
+    for (const x of media) m.add(x)
+    m.flush()
   }
 
-  /** Upserts messages written locally (no transfer tag) in one transaction: the importer's and simulator's path. */
+  /** Upserts messages written locally in one transaction: the importer's and simulator's path. */
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()
-    this.transaction(() => this.upsertMessages(messages, null))
+    this.transaction(() => this.upsertMessages(messages))
   }
 
-  private upsertMessages (messages: Iterable<Message>, xfer: number | null): void {
+  private upsertMessages (messages: Iterable<Message>): void {
     // Plain INSERTs first: most messages are new to this phone, and without the upsert clause SQLite
-    // inserts ~15% faster (286k against 249k rows/s). Without the key (a bulk load) nothing can merge and
-    // the upsert does not compile: commitBatch builds the key and tries again.
+    // inserts faster. Without the key (a bulk load) nothing can merge and the upsert does not compile:
+    // commit builds the key and tries again.
     const rows = new RowWriter<Message>(
       MESSAGE_WIDTH,
-      (p, at, m) => fillMessageParams(p, at, m, xfer),
+      fillMessageParams,
       n => this.rowsStmt(INSERT_MESSAGES, n),
       this.keyDeferred ? undefined : n => this.rowsStmt(UPSERT_MESSAGES, n)
     )
@@ -532,108 +520,105 @@ export class SqliteChatStore implements ChatStore {
     this.guard(`removing media ${sha256}`, () => this.folder.remove(sha256))
   }
 
-  // ---- transfers -----------------------------------------------------------------------------------
+  // ---- the History port (async, page-grained) ---------------------------------------------------------
 
-  openTransfer (transferId: Uint8Array, sourceId: string, selection: Selection): TransferCheckpoint {
-    return this.transaction(() => {
-      const now = Date.now()
-      const found = this.one('SELECT id, state FROM transfers WHERE transfer_id = ?', Buffer.from(transferId))
-      if (found === undefined) {
-        this.stmt(`INSERT INTO transfers (transfer_id, source_id, selection, started_at, updated_at) VALUES (?, ?, ?, ?, ?)`)
-          .run(Buffer.from(transferId), sourceId, JSON.stringify(selection), now, now)
-      } else if (found[1] === 'verified') {
-        // Received again after it was verified: the rows it wrote then are the phone's history now, and
-        // must survive whatever this run does. So this run gets a new local id (ids only grow: transfers
-        // are never deleted), which tags only what it writes from here on; overwriting an earlier row
-        // saves it for the undo, as for any other transfer's row. It starts from the beginning, so its
-        // read-back covers the whole selection as the old phone holds it now.
-        this.stmt(`UPDATE transfers SET id = (SELECT max(id) FROM transfers) + 1, cursor_conversation = NULL, cursor_ts = NULL,
-          cursor_id = NULL, messages = 0, state = 'receiving', updated_at = ? WHERE id = ?`).run(now, found[0])
-      } else {
-        this.stmt("UPDATE transfers SET state = 'receiving', updated_at = ? WHERE id = ?").run(now, found[0])
-      }
-      return this.transferRow(Buffer.from(transferId))
+  get historyId (): string {
+    return this.storeId
+  }
+
+  async conversations (): Promise<ConversationInfo[]> {
+    return this.guard('reading conversations', () => {
+      const counts = new Map(this.all('SELECT conversation, count(*) FROM messages GROUP BY conversation').map(r => [r[0] as string, r[1] as number]))
+      return this.all(`SELECT ${CONVERSATION_COLUMNS} FROM conversations ORDER BY id`).map(r => {
+        const conversation = conversationFromRow(r)
+        return { conversation, messages: counts.get(conversation.id) ?? 0 }
+      })
     })
   }
 
-  transfers (): IncomingTransfer[] {
-    return this.guard('reading transfers', () =>
-      this.all(`${TRANSFER_SELECT} WHERE state = 'receiving' ORDER BY id`).map(transferFromRow))
+  async contacts (): Promise<Contact[]> {
+    return this.listContacts()
   }
 
-  private transferRow (transferId: Buffer): IncomingTransfer {
-    return transferFromRow(this.one(`${TRANSFER_SELECT} WHERE transfer_id = ?`, transferId) as Row)
+  async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
+    return this.guard('reading media records', () => {
+      const has = this.folder.presence()
+      return this.all(`SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? ORDER BY sha256 LIMIT ?`, after ?? '', limit)
+        .map(r => ({ ...mediaFromRow(r), stored: has(r[0] as string) }))
+    })
+  }
+
+  async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
+    this.ensureMessageKey()
+    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT ?`
+    return this.guard('reading messages', () => this.all(sql, conversation, after?.ts ?? MIN_TS, after?.id ?? '', limit).map(messageFromRow))
+  }
+
+  async findMessages (conversation: string, ids: string[]): Promise<Message[]> {
+    this.ensureMessageKey()
+    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND id IN (SELECT value FROM json_each(?))`
+    return this.guard('reading messages', () => this.all(sql, conversation, JSON.stringify(ids)).map(messageFromRow))
+  }
+
+  async readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.folder.read(sha256, offset, length, into)
   }
 
   /**
-   * Upserts the batch tagged with the transfer and advances its checkpoint, in one transaction. Only
-   * messages beyond the stored cursor count as new, so re-applying a batch changes nothing.
+   * Applies a change in one transaction. Messages into an empty history (a new phone's) go in as a bulk
+   * load, without the (conversation, id) key, which is built once they are all in (deferMessageKey).
    */
-  commitBatch (transfer: number, messages: Message[], cursor: MessageKey): void {
-    this.deferCheckpoints()
-    if (this.bulkTransfer === undefined) this.deferMessageKey(transfer)
-    else if (transfer !== this.bulkTransfer) this.ensureMessageKey()
+  async commit (change: HistoryChange): Promise<void> {
+    const messages = change.messages ?? []
+    const remove = change.remove
+    if (messages.length > 0) {
+      this.deferCheckpoints()
+      if (!this.bulkDecided) this.deferMessageKey()
+    }
+    if ((remove?.messages?.length ?? 0) > 0) this.ensureMessageKey(true)
+    const apply = (): void => this.transaction(() => {
+      if (remove !== undefined) {
+        const m = this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?')
+        for (const r of remove.messages ?? []) m.run(r.conversation, r.id)
+        const v = this.stmt('DELETE FROM conversations WHERE id = ?')
+        for (const id of remove.conversations ?? []) v.run(id)
+        const c = this.stmt('DELETE FROM contacts WHERE id = ?')
+        for (const id of remove.contacts ?? []) c.run(id)
+      }
+      this.putRecords(change.contacts ?? [], change.conversations ?? [], change.media ?? [])
+      if (messages.length > 0) this.upsertMessages(messages)
+    })
     try {
-      this.commitRows(transfer, messages, cursor)
+      apply()
     } catch (err) {
-      // A batch that meets stored rows (one applied again) merges through the key: build it, then retry.
+      // A batch that meets stored rows during a bulk load merges through the key: build it, then retry.
       if (!this.keyDeferred || !isConstraint((err as Error).cause)) throw err
       this.ensureMessageKey()
-      this.commitRows(transfer, messages, cursor)
+      apply()
     }
   }
 
-  private commitRows (transfer: number, messages: Message[], cursor: MessageKey): void {
-    this.transaction(() => {
-      const row = this.one('SELECT cursor_conversation, cursor_ts, cursor_id FROM transfers WHERE id = ?', transfer)
-      if (row === undefined) throw new FerryError(ErrorCode.STORE, `no transfer ${transfer} in this store`)
-      const prev: MessageKey | undefined = row[0] === null ? undefined : { conversation: row[0] as string, ts: row[1] as number, id: row[2] as string }
-      this.upsertMessages(messages, transfer)
-      let added = 0
-      for (const m of messages) if (prev === undefined || compareKeys(m, prev) > 0) added++
-      const next = prev !== undefined && compareKeys(cursor, prev) <= 0 ? prev : cursor
-      this.stmt(`UPDATE transfers SET cursor_conversation = ?, cursor_ts = ?, cursor_id = ?, messages = messages + ?, updated_at = ?
-        WHERE id = ?`).run(next.conversation, next.ts, next.id, added, Date.now(), transfer)
-    })
+  /**
+   * Takes a checked file: bytes are written and synced, a file on disk (the journal's, on this file
+   * system) is synced and renamed into place. Resolves once it is durably under its name; flushes are
+   * grouped, so callers keep many in flight.
+   */
+  async putMedia (file: ReceivedMedia): Promise<void> {
+    if (file.path !== undefined) return await this.folder.adopt(file.path, file.sha256)
+    if (file.bytes !== undefined) return await this.folder.adoptBytes(file.sha256, file.bytes)
+    await this.folder.write(file.stream(), { sha256: file.sha256, size: file.size })
   }
 
   /**
-   * Undoes a refused transfer so its next session starts over (resuming after the cursor would only
-   * re-verify the same wrong rows), and so nothing a lying or broken sender wrote stays in the history.
+   * A load into an empty history (a new phone's: the usual case) writes its messages without the
+   * (conversation, id) index and sorts it in once they are all in (restoreMessageKey): kept up row by
+   * row, its inserts at random places cost the receiver, the transfer's bottleneck, more than one sort.
+   * Nothing needs the key meanwhile: the receiver looks nothing up in a conversation it held nothing of,
+   * and the one way to break it (the sender repeating an id at another time) fails the build. The drop
+   * commits alone: a crash before the first batch commits leaves an empty table to index.
    */
-  resetTransfer (transfer: number): void {
-    this.transaction(() => { if (!this.isVerified(transfer)) this.undoTransfer(transfer) })
-    // A refused bulk load's rows were all this transfer's: with them gone, the key builds.
-    this.ensureMessageKey()
-  }
-
-  /** A verified transfer's rows are history: nothing undoes them (a later run of it has its own id). */
-  private isVerified (transfer: number): boolean {
-    return this.one("SELECT 1 FROM transfers WHERE id = ? AND state = 'verified'", transfer) !== undefined
-  }
-
-  private undoTransfer (transfer: number): void {
-    // Delete what it wrote, put back what it overwrote (kept by the keep_overwritten trigger). A row
-    // another transfer has taken over since stays theirs (OR IGNORE).
-    this.stmt('DELETE FROM messages WHERE xfer = ?').run(transfer)
-    this.stmt(`INSERT OR IGNORE INTO messages (${MESSAGE_COLUMNS}, xfer) SELECT ${MESSAGE_COLUMNS}, xfer FROM overwritten WHERE owner = ?`).run(transfer)
-    this.stmt('DELETE FROM overwritten WHERE owner = ?').run(transfer)
-    this.stmt(`UPDATE transfers SET cursor_conversation = NULL, cursor_ts = NULL, cursor_id = NULL, messages = 0,
-      state = 'receiving', updated_at = ? WHERE id = ?`).run(Date.now(), transfer)
-  }
-
-  /**
-   * A transfer into an empty history (a new phone's: the usual case) loads its messages without the
-   * (conversation, id) index and sorts it in once they are all in (restoreMessageKey). Kept up row by
-   * row, its inserts at random places cost the receiver, the transfer's bottleneck, more than one sort:
-   * over 1 M messages the receiver spent ~0.4 s less CPU and the chats were ready 0.3-0.6 s sooner (of
-   * ~5 s), the build included. Nothing needs the key meanwhile: the receiver takes messages in strictly
-   * increasing canonical order after its cursor, so a batch never meets a stored row, and the one way
-   * to break it (the sender repeating an id at another time) fails the build. The drop commits alone:
-   * a crash before the first batch commits leaves an empty table to index.
-   */
-  private deferMessageKey (transfer: number): void {
-    this.bulkTransfer = transfer
+  private deferMessageKey (): void {
+    this.bulkDecided = true
     this.keyDeferred = this.transaction(() => {
       if (this.one('SELECT 1 FROM messages LIMIT 1') !== undefined) return false
       this.db.exec('DROP INDEX messages_key')
@@ -657,183 +642,34 @@ export class SqliteChatStore implements ChatStore {
       this.db.pragma('temp_store = MEMORY')
     }
     this.keyDeferred = false
+    this.duplicates = false
+    this.db.exec('DROP INDEX IF EXISTS messages_dup')
   }
 
   /**
-   * Builds the key before anything else writes messages (a local write, another transfer, a reopened
-   * store). A bulk load that holds a message twice could never verify: that transfer starts over.
+   * Builds the key before anything needs it (a lookup, a local write, a read back). A bulk load that
+   * holds a message twice is a lying sender's, which the receiver then undoes: for that, `removing`, the
+   * rows are found through a plain index until the duplicates are gone and the key can be built.
    */
-  private ensureMessageKey (): void {
+  private ensureMessageKey (removing = false): void {
+    if (!this.keyDeferred) return
+    if (this.duplicates) {
+      if (removing) return
+      if (this.one('SELECT 1 FROM messages GROUP BY conversation, id HAVING count(*) > 1 LIMIT 1') !== undefined) {
+        throw new FerryError(ErrorCode.ORDER, 'the messages of an unfinished transfer repeat ids: it must be undone first')
+      }
+    }
     try {
       this.restoreMessageKey()
     } catch (err) {
       if (!isFerryError(err) || err.code !== ErrorCode.ORDER) throw err
-      this.transaction(() => {
-        const repeated = this.all(`SELECT DISTINCT xfer FROM messages WHERE xfer IS NOT NULL AND (conversation, id) IN
-          (SELECT conversation, id FROM messages GROUP BY conversation, id HAVING count(*) > 1)`)
-        for (const [xfer] of repeated) if (!this.isVerified(xfer as number)) this.undoTransfer(xfer as number)
-      })
-      this.restoreMessageKey()
+      this.duplicates = true
+      this.db.exec('CREATE INDEX IF NOT EXISTS messages_dup ON messages (conversation, id)')
+      if (!removing) throw err
     }
-  }
-
-  finishTransfer (transfer: number): void {
-    // Verified: what it overwrote is history now.
-    this.transaction(() => {
-      this.stmt("UPDATE transfers SET state = 'verified', updated_at = ? WHERE id = ?").run(Date.now(), transfer)
-      this.stmt('DELETE FROM overwritten WHERE owner = ?').run(transfer)
-    })
-  }
-
-  // ---- partial media -------------------------------------------------------------------------------
-
-  /** Partial media files being received, with their declared size when the record is known. */
-  parts (): PartInfo[] {
-    return this.guard('reading partial media', () =>
-      this.all('SELECT p.sha256, p.length, m.size FROM parts p LEFT JOIN media m ON m.sha256 = p.sha256 ORDER BY p.sha256')
-        .map(r => r[2] === null ? { sha256: r[0] as string, length: r[1] as number } : { sha256: r[0] as string, length: r[1] as number, size: r[2] as number }))
-  }
-
-  /**
-   * Reads the parts table into partLengths. A promotion renames the part, then deletes its record: a
-   * crash in between (SIGKILL while the rename is on the thread pool) leaves the record of a file that
-   * already has its name, which the receiver would then skip forever and `inspect` list as partial.
-   * Such records go here.
-   */
-  private loadParts (): void {
-    for (const [sha, length] of this.all('SELECT sha256, length FROM parts')) {
-      if (this.folder.has(sha as string)) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha)
-      else this.partLengths.set(sha as string, length as number)
-    }
-  }
-
-  private committedLength (sha256: string): number {
-    return this.partLengths.get(sha256) ?? 0
-  }
-
-  partials (): Set<string> {
-    return this.guard('listing partial media', () => {
-      const out = new Set(this.folder.partNames())
-      for (const sha256 of this.partLengths.keys()) out.add(sha256)
-      return out
-    })
-  }
-
-  partLength (sha256: string): number {
-    return this.guard(`checking partial media ${sha256}`, () => {
-      const recorded = this.committedLength(sha256)
-      const size = this.folder.partSize(sha256)
-      // Bytes past the record were written before a crash but never committed; a file shorter than its
-      // record lost its tail, and what remains is still a valid prefix.
-      const committed = Math.min(recorded, size)
-      if (size > committed) this.folder.truncatePart(sha256, committed)
-      if (recorded !== committed) this.recordPart(sha256, committed)
-      const running = this.partHashes.get(sha256)
-      if (running !== undefined && running.length !== committed) this.partHashes.delete(sha256)
-      return committed
-    })
-  }
-
-  appendPart (sha256: string, offset: number, data: Uint8Array): void {
-    this.guard(`writing partial media ${sha256}`, () => {
-      const committed = this.committedLength(sha256)
-      if (offset !== committed) {
-        throw new FerryError(ErrorCode.ORDER, `media ${sha256}: append at ${offset}, but ${committed} bytes are committed`)
-      }
-      this.folder.writePart(sha256, offset, data)
-      this.recordPart(sha256, offset + data.byteLength)
-      const running = this.partHashes.get(sha256)
-      if (running !== undefined && running.length === offset) {
-        running.hash.update(data)
-        running.length += data.byteLength
-      } else if (offset === 0) {
-        this.partHashes.set(sha256, { hash: createHash('sha256').update(data), length: data.byteLength })
-      } else {
-        this.partHashes.delete(sha256) // resumed from an earlier run: partDigest reads the file once
-      }
-    })
-  }
-
-  private recordPart (sha256: string, length: number): void {
-    this.stmt('INSERT INTO parts (sha256, length) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET length = excluded.length').run(sha256, length)
-    this.partLengths.set(sha256, length)
-  }
-
-  partDigest (sha256: string): string {
-    return this.guard(`hashing partial media ${sha256}`, () => {
-      const committed = this.committedLength(sha256)
-      let running = this.partHashes.get(sha256)
-      if (running === undefined || running.length !== committed) {
-        running = { hash: committed === 0 ? createHash('sha256') : this.folder.hashPart(sha256, committed), length: committed }
-        this.partHashes.set(sha256, running)
-      }
-      // copy(): the running hash stays usable should more bytes follow.
-      return running.hash.copy().digest('hex')
-    })
-  }
-
-  /**
-   * A file that came whole in one chunk: hashed in memory, written and promoted with no parts row. Two
-   * SQLite commits per photo (record, then forget, the part) were a fifth of the receiver's disk writes.
-   * Killed before the rename, it leaves a .part file with no record, which partLength reads as nothing
-   * committed (the tail beyond the record is cut): the file is simply sent again, one chunk.
-   */
-  putWholeMedia (sha256: string, data: Uint8Array): void {
-    this.guard(`storing media ${sha256}`, () => {
-      const actual = createHash('sha256').update(data).digest('hex')
-      if (actual !== sha256) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${sha256} arrived with sha256 ${actual}`)
-      this.partHashes.delete(sha256)
-      const recorded = this.partLengths.get(sha256)
-      this.partLengths.delete(sha256)
-      this.folder.writeWhole(sha256, data)
-      // A row left by an earlier, abandoned attempt goes once the file has its name.
-      const forget = recorded === undefined ? undefined : () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) }
-      this.folder.promotePart(sha256, forget)
-    })
-  }
-
-  promotePart (sha256: string): void {
-    this.guard(`storing media ${sha256}`, () => {
-      this.partLength(sha256) // drops an uncommitted tail, should one have appeared
-      this.partHashes.delete(sha256)
-      // The record goes once the file has its name: a crash in between leaves a complete part, which
-      // the receiver verifies and promotes when it resumes.
-      this.partLengths.delete(sha256)
-      this.folder.promotePart(sha256, () => { if (this.db.open) this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256) })
-    })
-  }
-
-  async flushMedia (): Promise<void> {
-    await this.folder.flush()
-  }
-
-  discardPart (sha256: string): void {
-    this.guard(`discarding partial media ${sha256}`, () => {
-      this.folder.discardPart(sha256)
-      this.stmt('DELETE FROM parts WHERE sha256 = ?').run(sha256)
-      this.partLengths.delete(sha256)
-      this.partHashes.delete(sha256)
-    })
   }
 }
 
-const INSERT_MESSAGES = (rows: number): string => insertSql('messages', `${MESSAGE_COLUMNS}, xfer`, rows)
-const UPSERT_MESSAGES = (rows: number): string => upsertSql('messages', `${MESSAGE_COLUMNS}, xfer`, 'conversation, id', rows)
+const INSERT_MESSAGES = (rows: number): string => insertSql('messages', MESSAGE_COLUMNS, rows)
+const UPSERT_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_COLUMNS, 'conversation, id', rows)
 const UPSERT_MEDIA = (rows: number): string => upsertSql('media', MEDIA_COLUMNS, 'sha256', rows)
-
-const TRANSFER_SELECT = `SELECT id, transfer_id, source_id, selection, cursor_conversation, cursor_ts, cursor_id, messages, state, updated_at
-  FROM transfers`
-
-function transferFromRow (r: Row): IncomingTransfer {
-  const t: IncomingTransfer = {
-    transfer: r[0] as number,
-    transferId: new Uint8Array(r[1] as unknown as Buffer),
-    sourceId: r[2] as string,
-    selection: JSON.parse(r[3] as string) as Selection,
-    messages: r[7] as number,
-    state: r[8] as TransferCheckpoint['state'],
-    updatedAt: r[9] as number
-  }
-  if (r[4] !== null) t.cursor = { conversation: r[4] as string, ts: r[5] as number, id: r[6] as string }
-  return t
-}

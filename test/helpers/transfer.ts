@@ -3,7 +3,9 @@ import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
 import { memoryPipe, type PipeOptions } from '../../src/wire/memory-duplex.js'
 import { decodeFrame, encodeFrame, frameLength, type EncodedFrame, type ferry, type Frame } from '../../src/wire/codec.js'
-import type { ChatStore, ChatStoreReader } from '../../src/store/chat-store.js'
+import type { HistorySink, HistorySource } from '../../src/store/history.js'
+import type { Journal } from '../../src/journal/journal.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
 import type { Selection } from '../../src/store/model.js'
 import type { TransferOptions } from '../../src/protocol/options.js'
 import type { FerryError } from '../../src/errors.js'
@@ -16,6 +18,8 @@ export interface RunOptions extends PipeOptions {
   tamper?: (frame: ferry.Frame, n: number) => ferry.Frame.$Properties[]
   /** Sees every frame the receiver decoded (before processing). */
   onReceived?: (frame: Frame) => void
+  /** The receiver's journal (default: the one beside the target store). */
+  journal?: Journal
 }
 
 export interface RunResult {
@@ -36,18 +40,18 @@ const concat = (parts: Uint8Array[]): Uint8Array => {
 
 /** Makes `sender` send what `tamper` makes of each frame it would have sent (also used over real libp2p). */
 export function tamperSender (sender: SenderMachine, tamper: NonNullable<RunOptions['tamper']>): void {
-  const poll = sender.poll.bind(sender)
+  const next = sender.next.bind(sender)
   const pending: EncodedFrame[] = []
   let n = 0
   let inside = false
-  sender.poll = () => {
-    // The machine's poll calls itself (through this wrapper) when a phase ends: that inner call must
+  sender.next = async () => {
+    // The machine's next calls itself (through this wrapper) when a phase ends: that inner call must
     // not tamper too, or the first frame of the next phase is tampered twice (a flip undone).
-    if (inside) return poll()
+    if (inside) return await next()
     inside = true
     try {
       while (pending.length === 0) {
-        const f = poll()
+        const f = await next()
         if (f === undefined) return undefined
         const original = decodeFrame(concat(f))
         const replaced = tamper(original, n++).map(p => encodeFrame(p))
@@ -64,11 +68,26 @@ export function tamperSender (sender: SenderMachine, tamper: NonNullable<RunOpti
   }
 }
 
+const journals = new Map<string, NodeJournal>()
+
+/** The journal beside a store in a directory (one per directory, kept open until closeJournals). */
+export function journalOf (store: { dir: string }): NodeJournal {
+  let j = journals.get(store.dir)
+  if (j === undefined) journals.set(store.dir, j = NodeJournal.open(store.dir))
+  return j
+}
+
+export async function closeJournals (): Promise<void> {
+  for (const j of journals.values()) await j.close()
+  journals.clear()
+}
+
 /** Runs one session of the engine over an in-memory pipe; errors are returned, not thrown. */
-export async function runTransfer (source: ChatStoreReader, target: ChatStore, opts: RunOptions = {}): Promise<RunResult> {
+export async function runTransfer (source: HistorySource, target: HistorySink & { dir?: string }, opts: RunOptions = {}): Promise<RunResult> {
   const pipe = memoryPipe(opts)
   const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options })
-  const receiver = new ReceiverMachine({ store: target, request: opts.request, options: opts.options })
+  const journal = opts.journal ?? journalOf(target as { dir: string })
+  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options })
   if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, keystream, openStore } from '../helpers/stores.js'
-import { runTransfer, type RunOptions } from '../helpers/transfer.js'
+import { closeJournals, journalOf, runTransfer, type RunOptions } from '../helpers/transfer.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { Message, Selection } from '../../src/store/model.js'
 import type { ferry } from '../../src/wire/codec.js'
@@ -11,7 +11,7 @@ import type { ferry } from '../../src/wire/codec.js'
 const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
 const REQUEST = { conversations: ['c0', 'c2'] }
 
-afterEach(() => cleanupTempDirs())
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
 
 interface Phones { source: SqliteChatStore, target: SqliteChatStore, verified: string }
 
@@ -31,7 +31,7 @@ async function afterFirstTransfer (request: Selection = REQUEST): Promise<Phones
 async function useOldPhone (source: SqliteChatStore): Promise<void> {
   const { sha256 } = await source.writeMedia(keystream('new photo', 40_000))
   source.putMetadata([], [], [{ sha256, size: 40_000, mime: 'image/jpeg' }])
-  const c0 = [...source.messages({ conversations: ['c0'] })]
+  const c0 = [...source.listMessages({ conversations: ['c0'] })]
   const edited: Message = { ...c0[4], kind: 'text', text: 'edited on the old phone' }
   delete edited.media
   source.putMessages([
@@ -52,7 +52,7 @@ async function expectIntact (store: SqliteChatStore, verified: string): Promise<
   const notMedia = (l: string): boolean => !l.startsWith('{"type":"media"')
   expect(now.filter(notMedia)).toEqual(before.filter(notMedia))
   for (const line of before.filter(l => !notMedia(l))) expect(now).toContain(line)
-  for (const m of store.media()) if (before.some(l => l.includes(m.sha256))) expect(store.hasMediaFile(m.sha256)).toBe(true)
+  for (const m of store.listMedia()) if (before.some(l => l.includes(m.sha256))) expect(store.hasMediaFile(m.sha256)).toBe(true)
 }
 
 type Tamper = NonNullable<RunOptions['tamper']>
@@ -108,35 +108,41 @@ describe('a refused second transfer', () => {
     })
   }
 
-  it('loses nothing when the receiver dies before its undo commits', async () => {
-    const { source, target, verified } = await afterFirstTransfer()
-    await useOldPhone(source)
-    // The process dies the moment it refuses: the undo never runs, the store is reopened from disk.
-    target.resetTransfer = () => { throw new Error('killed') }
-    const bad = await runTransfer(source, target, { options: OPTIONS, request: REQUEST, tamper: LIES[2].tamper })
-    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
-    target.close()
-    const reopened = SqliteChatStore.open(target.dir)
-    // The liar's rows are still there, kept apart from the verified ones they overwrote: the next session
-    // finds them out (its read-back fails) and undoes them, and the one after verifies.
-    let attempts = 0
-    for (; attempts < 2; attempts++) {
-      const r = await runTransfer(source, reopened, { options: OPTIONS, request: REQUEST })
-      if (r.receiver.state === 'verified') break
-      expect(r.receiverError?.code).toBe('DIGEST_MISMATCH')
-      await expectIntact(reopened, verified)
-    }
-    expect(attempts).toBeLessThan(2)
-    const after = await exportText(reopened)
-    expect(after).not.toContain('forged')
-    expect(after).toContain('written on the new phone')
-    // What the old phone holds of the selection is all here, as it holds it now.
-    const wanted = (await exportText(source)).split('\n').filter(l => l.includes('"type":"message"') && (l.includes('"conversation":"c0"') || l.includes('"conversation":"c2"')))
-    expect(wanted.length).toBeGreaterThan(80)
-    for (const line of wanted) expect(after).toContain(line)
-    source.close()
-    reopened.close()
-  })
+  for (const when of ['before it records the refusal', 'in the middle of its undo']) {
+    it(`loses nothing when the receiver dies ${when}: the next session verifies at once`, async () => {
+      const { source, target, verified } = await afterFirstTransfer()
+      await useOldPhone(source)
+      const journal = journalOf(target)
+      // The process dies while refusing: the store and the journal are left as the kill left them.
+      const write = journal.write.bind(journal)
+      let refusing = false
+      const marksRefusal = (ops: Array<{ value?: Uint8Array }>): boolean => ops.some(o => o.value !== undefined && new TextDecoder().decode(o.value).includes('"state":"refused"'))
+      journal.write = async ops => {
+        if (refusing || (when === 'before it records the refusal' && marksRefusal(ops))) throw new Error('killed')
+        await write(ops)
+        if (marksRefusal(ops)) refusing = true
+      }
+      const bad = await runTransfer(source, target, { options: OPTIONS, request: REQUEST, tamper: LIES[2].tamper })
+      expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+      await closeJournals()
+      target.close()
+
+      const reopened = SqliteChatStore.open(target.dir)
+      const good = await runTransfer(source, reopened, { options: OPTIONS, request: REQUEST })
+      expect(good.receiverError).toBeUndefined()
+      expect(good.receiver.state).toBe('verified')
+      const after = await exportText(reopened)
+      expect(after).not.toContain('forged')
+      expect(after).toContain('written on the new phone')
+      // What the old phone holds of the selection is all here, as it holds it now, and the rest as verified.
+      const now = (await exportText(source)).split('\n').filter(l => l.includes('"type":"message"') && (l.includes('"conversation":"c0"') || l.includes('"conversation":"c2"')))
+      expect(now.length).toBeGreaterThan(80)
+      for (const line of now) expect(after).toContain(line)
+      for (const line of verified.split('\n').filter(l => l.includes('"type":"message"') && !l.includes('"id":"m4"'))) expect(after).toContain(line)
+      source.close()
+      reopened.close()
+    })
+  }
 
   it('keeps it whatever the selection: a second transfer of the whole history refused by a lie', async () => {
     const { source, target, verified } = await afterFirstTransfer({})

@@ -20,7 +20,10 @@ export namespace ferry {
         done?: (ferry.Done.$Properties|null);
         verified?: (ferry.Verified.$Properties|null);
         error?: (ferry.Error.$Properties|null);
-        body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error");
+        holdings?: (ferry.Holdings.$Properties|null);
+        plan?: (ferry.Plan.$Properties|null);
+        want?: (ferry.Want.$Properties|null);
+        body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want");
         static encode(m: ferry.Frame.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Frame & ferry.Frame.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -38,7 +41,10 @@ export namespace ferry {
             done?: (ferry.Done.$Properties|null);
             verified?: (ferry.Verified.$Properties|null);
             error?: (ferry.Error.$Properties|null);
-            body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error");
+            holdings?: (ferry.Holdings.$Properties|null);
+            plan?: (ferry.Plan.$Properties|null);
+            want?: (ferry.Want.$Properties|null);
+            body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want");
             $unknowns?: Uint8Array[];
         }
         type $Shape = {
@@ -52,9 +58,12 @@ export namespace ferry {
           done?: ferry.Done.$Shape|null;
           verified?: ferry.Verified.$Shape|null;
           error?: ferry.Error.$Shape|null;
+          holdings?: ferry.Holdings.$Shape|null;
+          plan?: ferry.Plan.$Shape|null;
+          want?: ferry.Want.$Shape|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape })
+          ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape })
         );
     }
 
@@ -286,30 +295,6 @@ export namespace ferry {
         type $Shape = ferry.Message.$Properties;
     }
 
-    interface ICursor extends ferry.Cursor.$Properties {
-    }
-
-    class Cursor {
-        constructor(p?: ferry.Cursor.$Properties);
-        $unknowns?: Uint8Array[];
-        conversation: string;
-        ts: number;
-        id: string;
-        static encode(m: ferry.Cursor.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
-        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Cursor & ferry.Cursor.$Shape;
-        static getTypeUrl(prefix?: string): string;
-    }
-
-    namespace Cursor {
-        interface $Properties {
-            conversation?: (string|null);
-            ts?: (number|null);
-            id?: (string|null);
-            $unknowns?: Uint8Array[];
-        }
-        type $Shape = ferry.Cursor.$Properties;
-    }
-
     interface IPartialMedia extends ferry.PartialMedia.$Properties {
     }
 
@@ -338,9 +323,9 @@ export namespace ferry {
     class Resume {
         constructor(p?: ferry.Resume.$Properties);
         $unknowns?: Uint8Array[];
-        cursor?: (ferry.Cursor.$Properties|null);
         mediaHave: Uint8Array;
         partial: ferry.PartialMedia.$Properties[];
+        held: Uint8Array;
         static encode(m: ferry.Resume.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Resume & ferry.Resume.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -348,12 +333,172 @@ export namespace ferry {
 
     namespace Resume {
         interface $Properties {
-            cursor?: (ferry.Cursor.$Properties|null);
             mediaHave?: (Uint8Array|null);
             partial?: (ferry.PartialMedia.$Properties[]|null);
+            held?: (Uint8Array|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Resume.$Properties;
+    }
+
+    interface ILeaf extends ferry.Leaf.$Properties {
+    }
+
+    class Leaf {
+        constructor(p?: ferry.Leaf.$Properties);
+        $unknowns?: Uint8Array[];
+        firstTs: number;
+        firstId: string;
+        lastTs: number;
+        lastId: string;
+        count: number;
+        digest: Uint8Array;
+        static encode(m: ferry.Leaf.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Leaf & ferry.Leaf.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace Leaf {
+        interface $Properties {
+            firstTs?: (number|null);
+            firstId?: (string|null);
+            lastTs?: (number|null);
+            lastId?: (string|null);
+            count?: (number|null);
+            digest?: (Uint8Array|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.Leaf.$Properties;
+    }
+
+    interface IHoldings extends ferry.Holdings.$Properties {
+    }
+
+    class Holdings {
+        constructor(p?: ferry.Holdings.$Properties);
+        $unknowns?: Uint8Array[];
+        conversation: number;
+        leaves: ferry.Leaf.$Properties[];
+        more: boolean;
+        static encode(m: ferry.Holdings.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Holdings & ferry.Holdings.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace Holdings {
+        interface $Properties {
+            conversation?: (number|null);
+            leaves?: (ferry.Leaf.$Properties[]|null);
+            more?: (boolean|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.Holdings.$Properties;
+    }
+
+    interface IListedMessage extends ferry.ListedMessage.$Properties {
+    }
+
+    class ListedMessage {
+        constructor(p?: ferry.ListedMessage.$Properties);
+        $unknowns?: Uint8Array[];
+        ts: number;
+        id: string;
+        hash: Uint8Array;
+        static encode(m: ferry.ListedMessage.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.ListedMessage & ferry.ListedMessage.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace ListedMessage {
+        interface $Properties {
+            ts?: (number|null);
+            id?: (string|null);
+            hash?: (Uint8Array|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.ListedMessage.$Properties;
+    }
+
+    interface IPlanLeaf extends ferry.PlanLeaf.$Properties {
+    }
+
+    class PlanLeaf {
+        constructor(p?: ferry.PlanLeaf.$Properties);
+        $unknowns?: Uint8Array[];
+        kind: ferry.PlanLeaf.Kind;
+        have: number;
+        lastTs: number;
+        lastId: string;
+        count: number;
+        items: ferry.ListedMessage.$Properties[];
+        static encode(m: ferry.PlanLeaf.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.PlanLeaf & ferry.PlanLeaf.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace PlanLeaf {
+        interface $Properties {
+            kind?: (ferry.PlanLeaf.Kind|null);
+            have?: (number|null);
+            lastTs?: (number|null);
+            lastId?: (string|null);
+            count?: (number|null);
+            items?: (ferry.ListedMessage.$Properties[]|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.PlanLeaf.$Properties;
+
+        enum Kind {
+            HAVE = 0,
+            NEED = 1,
+            LIST = 2
+        }
+    }
+
+    interface IPlan extends ferry.Plan.$Properties {
+    }
+
+    class Plan {
+        constructor(p?: ferry.Plan.$Properties);
+        $unknowns?: Uint8Array[];
+        conversation: number;
+        leaves: ferry.PlanLeaf.$Properties[];
+        more: boolean;
+        static encode(m: ferry.Plan.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Plan & ferry.Plan.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace Plan {
+        interface $Properties {
+            conversation?: (number|null);
+            leaves?: (ferry.PlanLeaf.$Properties[]|null);
+            more?: (boolean|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.Plan.$Properties;
+    }
+
+    interface IWant extends ferry.Want.$Properties {
+    }
+
+    class Want {
+        constructor(p?: ferry.Want.$Properties);
+        $unknowns?: Uint8Array[];
+        conversation: number;
+        items: Uint8Array;
+        static encode(m: ferry.Want.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Want & ferry.Want.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace Want {
+        interface $Properties {
+            conversation?: (number|null);
+            items?: (Uint8Array|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.Want.$Properties;
     }
 
     interface IMessageBatch extends ferry.MessageBatch.$Properties {
@@ -502,6 +647,11 @@ export namespace ferry {
         $unknowns?: Uint8Array[];
         messages: number;
         media: number;
+        messagesSent: number;
+        mediaSent: number;
+        mediaBytesSent: number;
+        messagesHeld: number;
+        mediaHeld: number;
         static encode(m: ferry.Verified.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Verified & ferry.Verified.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -511,6 +661,11 @@ export namespace ferry {
         interface $Properties {
             messages?: (number|null);
             media?: (number|null);
+            messagesSent?: (number|null);
+            mediaSent?: (number|null);
+            mediaBytesSent?: (number|null);
+            messagesHeld?: (number|null);
+            mediaHeld?: (number|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Verified.$Properties;

@@ -33,7 +33,10 @@ export const ferry = $root.ferry = (() => {
          * @property {ferry.Done.$Properties|null} [done] Frame done
          * @property {ferry.Verified.$Properties|null} [verified] Frame verified
          * @property {ferry.Error.$Properties|null} [error] Frame error
-         * @property {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"} [body] Frame body
+         * @property {ferry.Holdings.$Properties|null} [holdings] Frame holdings
+         * @property {ferry.Plan.$Properties|null} [plan] Frame plan
+         * @property {ferry.Want.$Properties|null} [want] Frame want
+         * @property {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"} [body] Frame body
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -58,9 +61,12 @@ export const ferry = $root.ferry = (() => {
          *   done?: ferry.Done.$Shape|null;
          *   verified?: ferry.Verified.$Shape|null;
          *   error?: ferry.Error.$Shape|null;
+         *   holdings?: ferry.Holdings.$Shape|null;
+         *   plan?: ferry.Plan.$Shape|null;
+         *   want?: ferry.Want.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape })
+         *   ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape })
          * )} ferry.Frame.$Shape
          */
 
@@ -159,17 +165,41 @@ export const ferry = $root.ferry = (() => {
          */
         Frame.prototype.error = null;
 
+        /**
+         * Frame holdings.
+         * @member {ferry.Holdings.$Properties|null|undefined} holdings
+         * @memberof ferry.Frame
+         * @instance
+         */
+        Frame.prototype.holdings = null;
+
+        /**
+         * Frame plan.
+         * @member {ferry.Plan.$Properties|null|undefined} plan
+         * @memberof ferry.Frame
+         * @instance
+         */
+        Frame.prototype.plan = null;
+
+        /**
+         * Frame want.
+         * @member {ferry.Want.$Properties|null|undefined} want
+         * @memberof ferry.Frame
+         * @instance
+         */
+        Frame.prototype.want = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * Frame body.
-         * @member {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|undefined} body
+         * @member {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|undefined} body
          * @memberof ferry.Frame
          * @instance
          */
         $Object.defineProperty(Frame.prototype, "body", {
-            get: $util.oneOfGetter($oneOfFields = ["hello", "manifest", "resume", "batch", "fragment", "chunk", "ack", "done", "verified", "error"]),
+            get: $util.oneOfGetter($oneOfFields = ["hello", "manifest", "resume", "batch", "fragment", "chunk", "ack", "done", "verified", "error", "holdings", "plan", "want"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -209,6 +239,12 @@ export const ferry = $root.ferry = (() => {
                 $root.ferry.Verified.encode(m.verified, w.uint32(/* id 9, wireType 2 =*/74).fork(), q + 1).ldelim();
             if (m.error != null && $Object.hasOwnProperty.call(m, "error"))
                 $root.ferry.Error.encode(m.error, w.uint32(/* id 10, wireType 2 =*/82).fork(), q + 1).ldelim();
+            if (m.holdings != null && $Object.hasOwnProperty.call(m, "holdings"))
+                $root.ferry.Holdings.encode(m.holdings, w.uint32(/* id 11, wireType 2 =*/90).fork(), q + 1).ldelim();
+            if (m.plan != null && $Object.hasOwnProperty.call(m, "plan"))
+                $root.ferry.Plan.encode(m.plan, w.uint32(/* id 12, wireType 2 =*/98).fork(), q + 1).ldelim();
+            if (m.want != null && $Object.hasOwnProperty.call(m, "want"))
+                $root.ferry.Want.encode(m.want, w.uint32(/* id 13, wireType 2 =*/106).fork(), q + 1).ldelim();
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -321,6 +357,27 @@ export const ferry = $root.ferry = (() => {
                             break;
                         m.error = $root.ferry.Error.decode(r, r.size(), $undefined, q + 1, m.error);
                         m.body = "error";
+                        continue;
+                    }
+                case 11: {
+                        if (u !== 2)
+                            break;
+                        m.holdings = $root.ferry.Holdings.decode(r, r.size(), $undefined, q + 1, m.holdings);
+                        m.body = "holdings";
+                        continue;
+                    }
+                case 12: {
+                        if (u !== 2)
+                            break;
+                        m.plan = $root.ferry.Plan.decode(r, r.size(), $undefined, q + 1, m.plan);
+                        m.body = "plan";
+                        continue;
+                    }
+                case 13: {
+                        if (u !== 2)
+                            break;
+                        m.want = $root.ferry.Want.decode(r, r.size(), $undefined, q + 1, m.want);
+                        m.body = "want";
                         continue;
                     }
                 }
@@ -2303,196 +2360,6 @@ export const ferry = $root.ferry = (() => {
         return Message;
     })();
 
-    ferry.Cursor = (function() {
-
-        /**
-         * Properties of a Cursor.
-         * @typedef {Object} ferry.Cursor.$Properties
-         * @property {string|null} [conversation] Cursor conversation
-         * @property {number|null} [ts] Cursor ts
-         * @property {string|null} [id] Cursor id
-         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
-         */
-
-        /**
-         * Properties of a Cursor.
-         * @memberof ferry
-         * @interface ICursor
-         * @augments ferry.Cursor.$Properties
-         * @deprecated Use ferry.Cursor.$Properties instead.
-         */
-
-        /**
-         * Shape of a Cursor.
-         * @typedef {ferry.Cursor.$Properties} ferry.Cursor.$Shape
-         */
-
-        /**
-         * Constructs a new Cursor.
-         * @memberof ferry
-         * @classdesc Represents a Cursor.
-         * @constructor
-         * @param {ferry.Cursor.$Properties=} [p] Properties to set
-         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
-         */
-        const Cursor = function (p) {
-            if (p)
-                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
-                    if (p[ks[i]] != null && ks[i] !== "__proto__")
-                        this[ks[i]] = p[ks[i]];
-        };
-
-        /**
-         * Cursor conversation.
-         * @member {string} conversation
-         * @memberof ferry.Cursor
-         * @instance
-         */
-        Cursor.prototype.conversation = "";
-
-        /**
-         * Cursor ts.
-         * @member {number} ts
-         * @memberof ferry.Cursor
-         * @instance
-         */
-        Cursor.prototype.ts = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
-
-        /**
-         * Cursor id.
-         * @member {string} id
-         * @memberof ferry.Cursor
-         * @instance
-         */
-        Cursor.prototype.id = "";
-
-        /**
-         * Encodes the specified Cursor message. Does not implicitly {@link ferry.Cursor.verify|verify} messages.
-         * @function encode
-         * @memberof ferry.Cursor
-         * @static
-         * @param {ferry.Cursor.$Properties} m Cursor message or plain object to encode
-         * @param {$protobuf.Writer} [w] Writer to encode to
-         * @returns {$protobuf.Writer} Writer
-         */
-        Cursor.encode = function (m, w, q) {
-            if (!w)
-                w = $Writer.create();
-            if (q === $undefined)
-                q = 0;
-            if (q > $util.recursionLimit)
-                throw $Error("max depth exceeded");
-            if (m.conversation != null && $Object.hasOwnProperty.call(m, "conversation") && m.conversation !== "")
-                w.uint32(/* id 1, wireType 2 =*/10).string(m.conversation);
-            if (m.ts != null && $Object.hasOwnProperty.call(m, "ts") && (typeof m.ts === "object" ? m.ts.low || m.ts.high : m.ts !== 0))
-                w.uint32(/* id 2, wireType 0 =*/16).int64(m.ts);
-            if (m.id != null && $Object.hasOwnProperty.call(m, "id") && m.id !== "")
-                w.uint32(/* id 3, wireType 2 =*/26).string(m.id);
-            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
-                for (var i = 0; i < m.$unknowns.length; ++i)
-                    w.raw(m.$unknowns[i]);
-            return w;
-        };
-
-        /**
-         * Decodes a Cursor message from the specified reader or buffer.
-         * @function decode
-         * @memberof ferry.Cursor
-         * @static
-         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
-         * @param {number} [l] Message length if known beforehand
-         * @returns {ferry.Cursor & ferry.Cursor.$Shape} Cursor
-         * @throws {Error} If the payload is not a reader or valid buffer
-         * @throws {$protobuf.util.ProtocolError} If required fields are missing
-         */
-        Cursor.decode = function (r, l, z, q, g) {
-            if (!(r instanceof $Reader))
-                r = $Reader.create(r);
-            if (q === $undefined)
-                q = 0;
-            if (q > $Reader.recursionLimit)
-                throw $Error("max depth exceeded");
-            var c, m, v;
-            if (l === $undefined)
-                c = r.len;
-            else {
-                c = r.pos + l;
-                if (c > r.len)
-                    throw $RangeError("index out of range");
-                l = r.len;
-                r.len = c;
-            }
-            m = g || new $root.ferry.Cursor();
-            while (r.pos < c) {
-                var s = r.pos;
-                var t = r.tag();
-                if (t === z) {
-                    z = $undefined;
-                    break;
-                }
-                var u = t & 7;
-                switch (t >>>= 3) {
-                case 1: {
-                        if (u !== 2)
-                            break;
-                        if ((v = r.stringVerify()).length)
-                            m.conversation = v;
-                        else
-                            delete m.conversation;
-                        continue;
-                    }
-                case 2: {
-                        if (u !== 0)
-                            break;
-                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
-                            m.ts = v;
-                        else
-                            delete m.ts;
-                        continue;
-                    }
-                case 3: {
-                        if (u !== 2)
-                            break;
-                        if ((v = r.stringVerify()).length)
-                            m.id = v;
-                        else
-                            delete m.id;
-                        continue;
-                    }
-                }
-                r.skipType(u, q, t);
-                if (!r.discardUnknown) {
-                    $util.makeProp(m, "$unknowns", false);
-                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
-                }
-            }
-            if (l !== $undefined) {
-                if (r.pos !== c)
-                    throw $RangeError("index out of range");
-                r.len = l;
-            }
-            if (z !== $undefined)
-                throw $Error("missing end group");
-            return m;
-        };
-
-        /**
-         * Gets the type url for Cursor
-         * @function getTypeUrl
-         * @memberof ferry.Cursor
-         * @static
-         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-         * @returns {string} The type url
-         */
-        Cursor.getTypeUrl = function(prefix) {
-            if (prefix === $undefined)
-                prefix = "type.googleapis.com";
-            return prefix + "/ferry.Cursor";
-        };
-
-        return Cursor;
-    })();
-
     ferry.PartialMedia = (function() {
 
         /**
@@ -2668,9 +2535,9 @@ export const ferry = $root.ferry = (() => {
         /**
          * Properties of a Resume.
          * @typedef {Object} ferry.Resume.$Properties
-         * @property {ferry.Cursor.$Properties|null} [cursor] Resume cursor
          * @property {Uint8Array|null} [mediaHave] Resume mediaHave
          * @property {Array.<ferry.PartialMedia.$Properties>|null} [partial] Resume partial
+         * @property {Uint8Array|null} [held] Resume held
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2704,14 +2571,6 @@ export const ferry = $root.ferry = (() => {
         };
 
         /**
-         * Resume cursor.
-         * @member {ferry.Cursor.$Properties|null|undefined} cursor
-         * @memberof ferry.Resume
-         * @instance
-         */
-        Resume.prototype.cursor = null;
-
-        /**
          * Resume mediaHave.
          * @member {Uint8Array} mediaHave
          * @memberof ferry.Resume
@@ -2727,14 +2586,13 @@ export const ferry = $root.ferry = (() => {
          */
         Resume.prototype.partial = $util.emptyArray;
 
-        // OneOf field names bound to virtual getters and setters
-        let $oneOfFields;
-
-        // Virtual OneOf for proto3 optional field
-        $Object.defineProperty(Resume.prototype, "_cursor", {
-            get: $util.oneOfGetter($oneOfFields = ["cursor"]),
-            set: $util.oneOfSetter($oneOfFields)
-        });
+        /**
+         * Resume held.
+         * @member {Uint8Array} held
+         * @memberof ferry.Resume
+         * @instance
+         */
+        Resume.prototype.held = $util.newBuffer([]);
 
         /**
          * Encodes the specified Resume message. Does not implicitly {@link ferry.Resume.verify|verify} messages.
@@ -2752,14 +2610,14 @@ export const ferry = $root.ferry = (() => {
                 q = 0;
             if (q > $util.recursionLimit)
                 throw $Error("max depth exceeded");
-            if (m.cursor != null && $Object.hasOwnProperty.call(m, "cursor"))
-                $root.ferry.Cursor.encode(m.cursor, w.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
             if (m.mediaHave != null && $Object.hasOwnProperty.call(m, "mediaHave") && m.mediaHave.length)
                 w.uint32(/* id 2, wireType 2 =*/18).bytes(m.mediaHave);
             if (m.partial != null && m.partial.length) {
                 for (var i = 0; i < m.partial.length; ++i)
                     $root.ferry.PartialMedia.encode(m.partial[i], w.uint32(/* id 3, wireType 2 =*/26).fork(), q + 1).ldelim();
             }
+            if (m.held != null && $Object.hasOwnProperty.call(m, "held") && m.held.length)
+                w.uint32(/* id 4, wireType 2 =*/34).bytes(m.held);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -2804,13 +2662,6 @@ export const ferry = $root.ferry = (() => {
                 }
                 var u = t & 7;
                 switch (t >>>= 3) {
-                case 1: {
-                        if (u !== 2)
-                            break;
-                        m.cursor = $root.ferry.Cursor.decode(r, r.size(), $undefined, q + 1, m.cursor);
-                        m._cursor = "cursor";
-                        continue;
-                    }
                 case 2: {
                         if (u !== 2)
                             break;
@@ -2826,6 +2677,15 @@ export const ferry = $root.ferry = (() => {
                         if (!(m.partial && m.partial.length))
                             m.partial = [];
                         m.partial.push($root.ferry.PartialMedia.decode(r, r.size(), $undefined, q + 1));
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.held = v;
+                        else
+                            delete m.held;
                         continue;
                     }
                 }
@@ -2860,6 +2720,1268 @@ export const ferry = $root.ferry = (() => {
         };
 
         return Resume;
+    })();
+
+    ferry.Leaf = (function() {
+
+        /**
+         * Properties of a Leaf.
+         * @typedef {Object} ferry.Leaf.$Properties
+         * @property {number|null} [firstTs] Leaf firstTs
+         * @property {string|null} [firstId] Leaf firstId
+         * @property {number|null} [lastTs] Leaf lastTs
+         * @property {string|null} [lastId] Leaf lastId
+         * @property {number|null} [count] Leaf count
+         * @property {Uint8Array|null} [digest] Leaf digest
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Leaf.
+         * @memberof ferry
+         * @interface ILeaf
+         * @augments ferry.Leaf.$Properties
+         * @deprecated Use ferry.Leaf.$Properties instead.
+         */
+
+        /**
+         * Shape of a Leaf.
+         * @typedef {ferry.Leaf.$Properties} ferry.Leaf.$Shape
+         */
+
+        /**
+         * Constructs a new Leaf.
+         * @memberof ferry
+         * @classdesc Represents a Leaf.
+         * @constructor
+         * @param {ferry.Leaf.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Leaf = function (p) {
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * Leaf firstTs.
+         * @member {number} firstTs
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.firstTs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * Leaf firstId.
+         * @member {string} firstId
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.firstId = "";
+
+        /**
+         * Leaf lastTs.
+         * @member {number} lastTs
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.lastTs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * Leaf lastId.
+         * @member {string} lastId
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.lastId = "";
+
+        /**
+         * Leaf count.
+         * @member {number} count
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.count = 0;
+
+        /**
+         * Leaf digest.
+         * @member {Uint8Array} digest
+         * @memberof ferry.Leaf
+         * @instance
+         */
+        Leaf.prototype.digest = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified Leaf message. Does not implicitly {@link ferry.Leaf.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.Leaf
+         * @static
+         * @param {ferry.Leaf.$Properties} m Leaf message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Leaf.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.firstTs != null && $Object.hasOwnProperty.call(m, "firstTs") && (typeof m.firstTs === "object" ? m.firstTs.low || m.firstTs.high : m.firstTs !== 0))
+                w.uint32(/* id 1, wireType 0 =*/8).int64(m.firstTs);
+            if (m.firstId != null && $Object.hasOwnProperty.call(m, "firstId") && m.firstId !== "")
+                w.uint32(/* id 2, wireType 2 =*/18).string(m.firstId);
+            if (m.lastTs != null && $Object.hasOwnProperty.call(m, "lastTs") && (typeof m.lastTs === "object" ? m.lastTs.low || m.lastTs.high : m.lastTs !== 0))
+                w.uint32(/* id 3, wireType 0 =*/24).int64(m.lastTs);
+            if (m.lastId != null && $Object.hasOwnProperty.call(m, "lastId") && m.lastId !== "")
+                w.uint32(/* id 4, wireType 2 =*/34).string(m.lastId);
+            if (m.count != null && $Object.hasOwnProperty.call(m, "count") && m.count !== 0)
+                w.uint32(/* id 5, wireType 0 =*/40).uint32(m.count);
+            if (m.digest != null && $Object.hasOwnProperty.call(m, "digest") && m.digest.length)
+                w.uint32(/* id 6, wireType 2 =*/50).bytes(m.digest);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a Leaf message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.Leaf
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.Leaf & ferry.Leaf.$Shape} Leaf
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Leaf.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.Leaf();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
+                            m.firstTs = v;
+                        else
+                            delete m.firstTs;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.firstId = v;
+                        else
+                            delete m.firstId;
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
+                            m.lastTs = v;
+                        else
+                            delete m.lastTs;
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.lastId = v;
+                        else
+                            delete m.lastId;
+                        continue;
+                    }
+                case 5: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.count = v;
+                        else
+                            delete m.count;
+                        continue;
+                    }
+                case 6: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.digest = v;
+                        else
+                            delete m.digest;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for Leaf
+         * @function getTypeUrl
+         * @memberof ferry.Leaf
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        Leaf.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.Leaf";
+        };
+
+        return Leaf;
+    })();
+
+    ferry.Holdings = (function() {
+
+        /**
+         * Properties of a Holdings.
+         * @typedef {Object} ferry.Holdings.$Properties
+         * @property {number|null} [conversation] Holdings conversation
+         * @property {Array.<ferry.Leaf.$Properties>|null} [leaves] Holdings leaves
+         * @property {boolean|null} [more] Holdings more
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Holdings.
+         * @memberof ferry
+         * @interface IHoldings
+         * @augments ferry.Holdings.$Properties
+         * @deprecated Use ferry.Holdings.$Properties instead.
+         */
+
+        /**
+         * Shape of a Holdings.
+         * @typedef {ferry.Holdings.$Properties} ferry.Holdings.$Shape
+         */
+
+        /**
+         * Constructs a new Holdings.
+         * @memberof ferry
+         * @classdesc Represents a Holdings.
+         * @constructor
+         * @param {ferry.Holdings.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Holdings = function (p) {
+            this.leaves = [];
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * Holdings conversation.
+         * @member {number} conversation
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.conversation = 0;
+
+        /**
+         * Holdings leaves.
+         * @member {Array.<ferry.Leaf.$Properties>} leaves
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.leaves = $util.emptyArray;
+
+        /**
+         * Holdings more.
+         * @member {boolean} more
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.more = false;
+
+        /**
+         * Encodes the specified Holdings message. Does not implicitly {@link ferry.Holdings.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.Holdings
+         * @static
+         * @param {ferry.Holdings.$Properties} m Holdings message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Holdings.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.conversation != null && $Object.hasOwnProperty.call(m, "conversation") && m.conversation !== 0)
+                w.uint32(/* id 1, wireType 0 =*/8).uint32(m.conversation);
+            if (m.leaves != null && m.leaves.length) {
+                for (var i = 0; i < m.leaves.length; ++i)
+                    $root.ferry.Leaf.encode(m.leaves[i], w.uint32(/* id 2, wireType 2 =*/18).fork(), q + 1).ldelim();
+            }
+            if (m.more != null && $Object.hasOwnProperty.call(m, "more") && m.more !== false)
+                w.uint32(/* id 3, wireType 0 =*/24).bool(m.more);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a Holdings message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.Holdings
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.Holdings & ferry.Holdings.$Shape} Holdings
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Holdings.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.Holdings();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.conversation = v;
+                        else
+                            delete m.conversation;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if (!(m.leaves && m.leaves.length))
+                            m.leaves = [];
+                        m.leaves.push($root.ferry.Leaf.decode(r, r.size(), $undefined, q + 1));
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.more = v;
+                        else
+                            delete m.more;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for Holdings
+         * @function getTypeUrl
+         * @memberof ferry.Holdings
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        Holdings.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.Holdings";
+        };
+
+        return Holdings;
+    })();
+
+    ferry.ListedMessage = (function() {
+
+        /**
+         * Properties of a ListedMessage.
+         * @typedef {Object} ferry.ListedMessage.$Properties
+         * @property {number|null} [ts] ListedMessage ts
+         * @property {string|null} [id] ListedMessage id
+         * @property {Uint8Array|null} [hash] ListedMessage hash
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a ListedMessage.
+         * @memberof ferry
+         * @interface IListedMessage
+         * @augments ferry.ListedMessage.$Properties
+         * @deprecated Use ferry.ListedMessage.$Properties instead.
+         */
+
+        /**
+         * Shape of a ListedMessage.
+         * @typedef {ferry.ListedMessage.$Properties} ferry.ListedMessage.$Shape
+         */
+
+        /**
+         * Constructs a new ListedMessage.
+         * @memberof ferry
+         * @classdesc Represents a ListedMessage.
+         * @constructor
+         * @param {ferry.ListedMessage.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const ListedMessage = function (p) {
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * ListedMessage ts.
+         * @member {number} ts
+         * @memberof ferry.ListedMessage
+         * @instance
+         */
+        ListedMessage.prototype.ts = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * ListedMessage id.
+         * @member {string} id
+         * @memberof ferry.ListedMessage
+         * @instance
+         */
+        ListedMessage.prototype.id = "";
+
+        /**
+         * ListedMessage hash.
+         * @member {Uint8Array} hash
+         * @memberof ferry.ListedMessage
+         * @instance
+         */
+        ListedMessage.prototype.hash = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified ListedMessage message. Does not implicitly {@link ferry.ListedMessage.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.ListedMessage
+         * @static
+         * @param {ferry.ListedMessage.$Properties} m ListedMessage message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        ListedMessage.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.ts != null && $Object.hasOwnProperty.call(m, "ts") && (typeof m.ts === "object" ? m.ts.low || m.ts.high : m.ts !== 0))
+                w.uint32(/* id 1, wireType 0 =*/8).int64(m.ts);
+            if (m.id != null && $Object.hasOwnProperty.call(m, "id") && m.id !== "")
+                w.uint32(/* id 2, wireType 2 =*/18).string(m.id);
+            if (m.hash != null && $Object.hasOwnProperty.call(m, "hash") && m.hash.length)
+                w.uint32(/* id 3, wireType 2 =*/26).bytes(m.hash);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a ListedMessage message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.ListedMessage
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.ListedMessage & ferry.ListedMessage.$Shape} ListedMessage
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        ListedMessage.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.ListedMessage();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
+                            m.ts = v;
+                        else
+                            delete m.ts;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.id = v;
+                        else
+                            delete m.id;
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.hash = v;
+                        else
+                            delete m.hash;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for ListedMessage
+         * @function getTypeUrl
+         * @memberof ferry.ListedMessage
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        ListedMessage.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.ListedMessage";
+        };
+
+        return ListedMessage;
+    })();
+
+    ferry.PlanLeaf = (function() {
+
+        /**
+         * Properties of a PlanLeaf.
+         * @typedef {Object} ferry.PlanLeaf.$Properties
+         * @property {ferry.PlanLeaf.Kind|null} [kind] PlanLeaf kind
+         * @property {number|null} [have] PlanLeaf have
+         * @property {number|null} [lastTs] PlanLeaf lastTs
+         * @property {string|null} [lastId] PlanLeaf lastId
+         * @property {number|null} [count] PlanLeaf count
+         * @property {Array.<ferry.ListedMessage.$Properties>|null} [items] PlanLeaf items
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a PlanLeaf.
+         * @memberof ferry
+         * @interface IPlanLeaf
+         * @augments ferry.PlanLeaf.$Properties
+         * @deprecated Use ferry.PlanLeaf.$Properties instead.
+         */
+
+        /**
+         * Shape of a PlanLeaf.
+         * @typedef {ferry.PlanLeaf.$Properties} ferry.PlanLeaf.$Shape
+         */
+
+        /**
+         * Constructs a new PlanLeaf.
+         * @memberof ferry
+         * @classdesc Represents a PlanLeaf.
+         * @constructor
+         * @param {ferry.PlanLeaf.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const PlanLeaf = function (p) {
+            this.items = [];
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * PlanLeaf kind.
+         * @member {ferry.PlanLeaf.Kind} kind
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.kind = 0;
+
+        /**
+         * PlanLeaf have.
+         * @member {number} have
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.have = 0;
+
+        /**
+         * PlanLeaf lastTs.
+         * @member {number} lastTs
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.lastTs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * PlanLeaf lastId.
+         * @member {string} lastId
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.lastId = "";
+
+        /**
+         * PlanLeaf count.
+         * @member {number} count
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.count = 0;
+
+        /**
+         * PlanLeaf items.
+         * @member {Array.<ferry.ListedMessage.$Properties>} items
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.items = $util.emptyArray;
+
+        /**
+         * Encodes the specified PlanLeaf message. Does not implicitly {@link ferry.PlanLeaf.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.PlanLeaf
+         * @static
+         * @param {ferry.PlanLeaf.$Properties} m PlanLeaf message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        PlanLeaf.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.kind != null && $Object.hasOwnProperty.call(m, "kind") && m.kind !== 0)
+                w.uint32(/* id 1, wireType 0 =*/8).int32(m.kind);
+            if (m.have != null && $Object.hasOwnProperty.call(m, "have") && m.have !== 0)
+                w.uint32(/* id 2, wireType 0 =*/16).uint32(m.have);
+            if (m.lastTs != null && $Object.hasOwnProperty.call(m, "lastTs") && (typeof m.lastTs === "object" ? m.lastTs.low || m.lastTs.high : m.lastTs !== 0))
+                w.uint32(/* id 3, wireType 0 =*/24).int64(m.lastTs);
+            if (m.lastId != null && $Object.hasOwnProperty.call(m, "lastId") && m.lastId !== "")
+                w.uint32(/* id 4, wireType 2 =*/34).string(m.lastId);
+            if (m.count != null && $Object.hasOwnProperty.call(m, "count") && m.count !== 0)
+                w.uint32(/* id 5, wireType 0 =*/40).uint32(m.count);
+            if (m.items != null && m.items.length) {
+                for (var i = 0; i < m.items.length; ++i)
+                    $root.ferry.ListedMessage.encode(m.items[i], w.uint32(/* id 6, wireType 2 =*/50).fork(), q + 1).ldelim();
+            }
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a PlanLeaf message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.PlanLeaf
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.PlanLeaf & ferry.PlanLeaf.$Shape} PlanLeaf
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        PlanLeaf.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.PlanLeaf();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.int32())
+                            m.kind = v;
+                        else
+                            delete m.kind;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.have = v;
+                        else
+                            delete m.have;
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
+                            m.lastTs = v;
+                        else
+                            delete m.lastTs;
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.lastId = v;
+                        else
+                            delete m.lastId;
+                        continue;
+                    }
+                case 5: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.count = v;
+                        else
+                            delete m.count;
+                        continue;
+                    }
+                case 6: {
+                        if (u !== 2)
+                            break;
+                        if (!(m.items && m.items.length))
+                            m.items = [];
+                        m.items.push($root.ferry.ListedMessage.decode(r, r.size(), $undefined, q + 1));
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for PlanLeaf
+         * @function getTypeUrl
+         * @memberof ferry.PlanLeaf
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        PlanLeaf.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.PlanLeaf";
+        };
+
+        /**
+         * Kind enum.
+         * @name ferry.PlanLeaf.Kind
+         * @enum {number}
+         * @property {number} HAVE=0 HAVE value
+         * @property {number} NEED=1 NEED value
+         * @property {number} LIST=2 LIST value
+         */
+        PlanLeaf.Kind = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "HAVE"] = 0;
+            values[valuesById[1] = "NEED"] = 1;
+            values[valuesById[2] = "LIST"] = 2;
+            return values;
+        })();
+
+        return PlanLeaf;
+    })();
+
+    ferry.Plan = (function() {
+
+        /**
+         * Properties of a Plan.
+         * @typedef {Object} ferry.Plan.$Properties
+         * @property {number|null} [conversation] Plan conversation
+         * @property {Array.<ferry.PlanLeaf.$Properties>|null} [leaves] Plan leaves
+         * @property {boolean|null} [more] Plan more
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Plan.
+         * @memberof ferry
+         * @interface IPlan
+         * @augments ferry.Plan.$Properties
+         * @deprecated Use ferry.Plan.$Properties instead.
+         */
+
+        /**
+         * Shape of a Plan.
+         * @typedef {ferry.Plan.$Properties} ferry.Plan.$Shape
+         */
+
+        /**
+         * Constructs a new Plan.
+         * @memberof ferry
+         * @classdesc Represents a Plan.
+         * @constructor
+         * @param {ferry.Plan.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Plan = function (p) {
+            this.leaves = [];
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * Plan conversation.
+         * @member {number} conversation
+         * @memberof ferry.Plan
+         * @instance
+         */
+        Plan.prototype.conversation = 0;
+
+        /**
+         * Plan leaves.
+         * @member {Array.<ferry.PlanLeaf.$Properties>} leaves
+         * @memberof ferry.Plan
+         * @instance
+         */
+        Plan.prototype.leaves = $util.emptyArray;
+
+        /**
+         * Plan more.
+         * @member {boolean} more
+         * @memberof ferry.Plan
+         * @instance
+         */
+        Plan.prototype.more = false;
+
+        /**
+         * Encodes the specified Plan message. Does not implicitly {@link ferry.Plan.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.Plan
+         * @static
+         * @param {ferry.Plan.$Properties} m Plan message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Plan.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.conversation != null && $Object.hasOwnProperty.call(m, "conversation") && m.conversation !== 0)
+                w.uint32(/* id 1, wireType 0 =*/8).uint32(m.conversation);
+            if (m.leaves != null && m.leaves.length) {
+                for (var i = 0; i < m.leaves.length; ++i)
+                    $root.ferry.PlanLeaf.encode(m.leaves[i], w.uint32(/* id 2, wireType 2 =*/18).fork(), q + 1).ldelim();
+            }
+            if (m.more != null && $Object.hasOwnProperty.call(m, "more") && m.more !== false)
+                w.uint32(/* id 3, wireType 0 =*/24).bool(m.more);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a Plan message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.Plan
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.Plan & ferry.Plan.$Shape} Plan
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Plan.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.Plan();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.conversation = v;
+                        else
+                            delete m.conversation;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if (!(m.leaves && m.leaves.length))
+                            m.leaves = [];
+                        m.leaves.push($root.ferry.PlanLeaf.decode(r, r.size(), $undefined, q + 1));
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.more = v;
+                        else
+                            delete m.more;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for Plan
+         * @function getTypeUrl
+         * @memberof ferry.Plan
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        Plan.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.Plan";
+        };
+
+        return Plan;
+    })();
+
+    ferry.Want = (function() {
+
+        /**
+         * Properties of a Want.
+         * @typedef {Object} ferry.Want.$Properties
+         * @property {number|null} [conversation] Want conversation
+         * @property {Uint8Array|null} [items] Want items
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Want.
+         * @memberof ferry
+         * @interface IWant
+         * @augments ferry.Want.$Properties
+         * @deprecated Use ferry.Want.$Properties instead.
+         */
+
+        /**
+         * Shape of a Want.
+         * @typedef {ferry.Want.$Properties} ferry.Want.$Shape
+         */
+
+        /**
+         * Constructs a new Want.
+         * @memberof ferry
+         * @classdesc Represents a Want.
+         * @constructor
+         * @param {ferry.Want.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Want = function (p) {
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * Want conversation.
+         * @member {number} conversation
+         * @memberof ferry.Want
+         * @instance
+         */
+        Want.prototype.conversation = 0;
+
+        /**
+         * Want items.
+         * @member {Uint8Array} items
+         * @memberof ferry.Want
+         * @instance
+         */
+        Want.prototype.items = $util.newBuffer([]);
+
+        /**
+         * Encodes the specified Want message. Does not implicitly {@link ferry.Want.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.Want
+         * @static
+         * @param {ferry.Want.$Properties} m Want message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Want.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.conversation != null && $Object.hasOwnProperty.call(m, "conversation") && m.conversation !== 0)
+                w.uint32(/* id 1, wireType 0 =*/8).uint32(m.conversation);
+            if (m.items != null && $Object.hasOwnProperty.call(m, "items") && m.items.length)
+                w.uint32(/* id 2, wireType 2 =*/18).bytes(m.items);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a Want message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.Want
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.Want & ferry.Want.$Shape} Want
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Want.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.Want();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.uint32())
+                            m.conversation = v;
+                        else
+                            delete m.conversation;
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.items = v;
+                        else
+                            delete m.items;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for Want
+         * @function getTypeUrl
+         * @memberof ferry.Want
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        Want.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.Want";
+        };
+
+        return Want;
     })();
 
     ferry.MessageBatch = (function() {
@@ -3953,6 +5075,11 @@ export const ferry = $root.ferry = (() => {
          * @typedef {Object} ferry.Verified.$Properties
          * @property {number|null} [messages] Verified messages
          * @property {number|null} [media] Verified media
+         * @property {number|null} [messagesSent] Verified messagesSent
+         * @property {number|null} [mediaSent] Verified mediaSent
+         * @property {number|null} [mediaBytesSent] Verified mediaBytesSent
+         * @property {number|null} [messagesHeld] Verified messagesHeld
+         * @property {number|null} [mediaHeld] Verified mediaHeld
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4001,6 +5128,46 @@ export const ferry = $root.ferry = (() => {
         Verified.prototype.media = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
         /**
+         * Verified messagesSent.
+         * @member {number} messagesSent
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.messagesSent = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * Verified mediaSent.
+         * @member {number} mediaSent
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.mediaSent = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * Verified mediaBytesSent.
+         * @member {number} mediaBytesSent
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.mediaBytesSent = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * Verified messagesHeld.
+         * @member {number} messagesHeld
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.messagesHeld = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * Verified mediaHeld.
+         * @member {number} mediaHeld
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.mediaHeld = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
          * Encodes the specified Verified message. Does not implicitly {@link ferry.Verified.verify|verify} messages.
          * @function encode
          * @memberof ferry.Verified
@@ -4020,6 +5187,16 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 1, wireType 0 =*/8).uint64(m.messages);
             if (m.media != null && $Object.hasOwnProperty.call(m, "media") && (typeof m.media === "object" ? m.media.low || m.media.high : m.media !== 0))
                 w.uint32(/* id 2, wireType 0 =*/16).uint64(m.media);
+            if (m.messagesSent != null && $Object.hasOwnProperty.call(m, "messagesSent") && (typeof m.messagesSent === "object" ? m.messagesSent.low || m.messagesSent.high : m.messagesSent !== 0))
+                w.uint32(/* id 3, wireType 0 =*/24).uint64(m.messagesSent);
+            if (m.mediaSent != null && $Object.hasOwnProperty.call(m, "mediaSent") && (typeof m.mediaSent === "object" ? m.mediaSent.low || m.mediaSent.high : m.mediaSent !== 0))
+                w.uint32(/* id 4, wireType 0 =*/32).uint64(m.mediaSent);
+            if (m.mediaBytesSent != null && $Object.hasOwnProperty.call(m, "mediaBytesSent") && (typeof m.mediaBytesSent === "object" ? m.mediaBytesSent.low || m.mediaBytesSent.high : m.mediaBytesSent !== 0))
+                w.uint32(/* id 5, wireType 0 =*/40).uint64(m.mediaBytesSent);
+            if (m.messagesHeld != null && $Object.hasOwnProperty.call(m, "messagesHeld") && (typeof m.messagesHeld === "object" ? m.messagesHeld.low || m.messagesHeld.high : m.messagesHeld !== 0))
+                w.uint32(/* id 6, wireType 0 =*/48).uint64(m.messagesHeld);
+            if (m.mediaHeld != null && $Object.hasOwnProperty.call(m, "mediaHeld") && (typeof m.mediaHeld === "object" ? m.mediaHeld.low || m.mediaHeld.high : m.mediaHeld !== 0))
+                w.uint32(/* id 7, wireType 0 =*/56).uint64(m.mediaHeld);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -4080,6 +5257,51 @@ export const ferry = $root.ferry = (() => {
                             m.media = v;
                         else
                             delete m.media;
+                        continue;
+                    }
+                case 3: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.messagesSent = v;
+                        else
+                            delete m.messagesSent;
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.mediaSent = v;
+                        else
+                            delete m.mediaSent;
+                        continue;
+                    }
+                case 5: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.mediaBytesSent = v;
+                        else
+                            delete m.mediaBytesSent;
+                        continue;
+                    }
+                case 6: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.messagesHeld = v;
+                        else
+                            delete m.messagesHeld;
+                        continue;
+                    }
+                case 7: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.mediaHeld = v;
+                        else
+                            delete m.mediaHeld;
                         continue;
                     }
                 }

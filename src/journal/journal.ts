@@ -1,0 +1,54 @@
+import type { ReceivedMedia } from '../store/history.js'
+
+// Ferry's own state on a phone, apart from the app's history: transfer checkpoints, the undo log of
+// what an unverified transfer wrote, partial media files, pairing records. Its port is a small ordered
+// key-value store with atomic multi-key writes plus a folder of partial files; the bookkeeping on top
+// (src/journal/transfers.ts, pairing-records.ts) is the same everywhere. Implementations: Node
+// (node-journal.ts: a SQLite file and a folder beside the store) and the browser (IndexedDB).
+
+export interface JournalOp {
+  key: string
+  /** undefined deletes the key. */
+  value?: Uint8Array
+}
+
+export interface Journal {
+  get(key: string): Promise<Uint8Array | undefined>
+  /** Entries whose key starts with `prefix`, in key order (code unit order). */
+  list(prefix: string): AsyncIterable<[string, Uint8Array]>
+  /** Applies every op or none. */
+  write(ops: JournalOp[]): Promise<void>
+  readonly parts: PartFiles
+  close(): Promise<void>
+}
+
+/**
+ * Partial media files being received. Their committed length is the journal's (a `part/` key written
+ * after the bytes), so bytes beyond it, written before a crash, are cut when the file is resumed.
+ */
+export interface PartFiles {
+  /** Bytes on disk (0 when there is no such file). */
+  size(sha256: string): Promise<number>
+  /** Writes at `offset`; cuts the file there first when it is longer (an uncommitted tail). */
+  write(sha256: string, offset: number, data: Uint8Array): Promise<void>
+  /** Cuts the file to `length` bytes. */
+  truncate(sha256: string, length: number): Promise<void>
+  /** The file's bytes from 0 to `length`, in pieces (to hash a part resumed from an earlier run). */
+  read(sha256: string, length: number): AsyncIterable<Uint8Array>
+  /** The complete file, for the store to take (HistorySink.putMedia); it may move it away. */
+  handOff(sha256: string, size: number, mime: string): ReceivedMedia
+  remove(sha256: string): Promise<void>
+  /** Every partial file present. */
+  list(): Promise<string[]>
+}
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+export function jsonValue (v: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(v))
+}
+
+export function fromJson<T> (b: Uint8Array | undefined): T | undefined {
+  return b === undefined ? undefined : JSON.parse(dec.decode(b)) as T
+}

@@ -1,0 +1,143 @@
+import { ErrorCode, FerryError } from '../errors.js'
+import type { Message } from '../store/model.js'
+import { ferry } from '../wire/codec.js'
+import { messageFromWire, messageToWire } from '../protocol/message-wire.js'
+
+// The undo log's entries in a compact binary form: a transfer of a million messages logs every key it
+// writes, before it writes it, and JSON would double what the receiver writes to disk.
+
+/** What writing one message did to the store. */
+export type LogFlag = 'new' | 'prior' | 'held'
+
+export interface LogItem {
+  /** new: the store had no such message; prior: it had another version (kept here); held: the same one. */
+  flag: LogFlag
+  conversation: string
+  ts: number
+  id: string
+  prior?: Message
+}
+
+const FLAGS: LogFlag[] = ['new', 'prior', 'held']
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+class Writer {
+  buf = new Uint8Array(4096)
+  pos = 0
+
+  private room (n: number): void {
+    if (this.pos + n <= this.buf.byteLength) return
+    let cap = this.buf.byteLength * 2
+    while (cap < this.pos + n) cap *= 2
+    const b = new Uint8Array(cap)
+    b.set(this.buf.subarray(0, this.pos))
+    this.buf = b
+  }
+
+  varint (n: number): void {
+    this.room(10)
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    this.buf[this.pos++] = n
+  }
+
+  /** Signed, zigzag: timestamps go in as deltas, which may be negative across conversations. */
+  signed (n: number): void {
+    this.varint(n >= 0 ? n * 2 : -n * 2 - 1)
+  }
+
+  bytes (b: Uint8Array): void {
+    this.varint(b.byteLength)
+    this.room(b.byteLength)
+    this.buf.set(b, this.pos)
+    this.pos += b.byteLength
+  }
+
+  string (s: string): void {
+    this.bytes(enc.encode(s))
+  }
+
+  finish (): Uint8Array {
+    return this.buf.slice(0, this.pos)
+  }
+}
+
+class Reader {
+  pos = 0
+  constructor (private readonly buf: Uint8Array) {}
+
+  varint (): number {
+    let n = 0
+    let scale = 1
+    for (;;) {
+      if (this.pos >= this.buf.byteLength) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+      const b = this.buf[this.pos++]
+      n += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) return n
+      scale *= 0x80
+    }
+  }
+
+  signed (): number {
+    const z = this.varint()
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+  }
+
+  bytes (): Uint8Array {
+    const n = this.varint()
+    const out = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  string (): string {
+    return dec.decode(this.bytes())
+  }
+
+  get done (): boolean {
+    return this.pos >= this.buf.byteLength
+  }
+}
+
+/** Packs a batch's items: conversation names once per run, timestamps as deltas. */
+export function packItems (items: LogItem[]): Uint8Array {
+  const w = new Writer()
+  w.varint(1) // format
+  let conversation: string | undefined
+  let ts = 0
+  for (const it of items) {
+    const same = it.conversation === conversation
+    w.varint(FLAGS.indexOf(it.flag) * 2 + (same ? 0 : 1))
+    if (!same) {
+      w.string(it.conversation)
+      conversation = it.conversation
+    }
+    w.signed(it.ts - ts)
+    ts = it.ts
+    w.string(it.id)
+    if (it.flag === 'prior') w.bytes(ferry.Message.encode(messageToWire(it.prior as Message)).finish())
+  }
+  return w.finish()
+}
+
+export function unpackItems (b: Uint8Array): LogItem[] {
+  const r = new Reader(b)
+  if (r.varint() !== 1) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
+  const out: LogItem[] = []
+  let conversation = ''
+  let ts = 0
+  while (!r.done) {
+    const head = r.varint()
+    const flag = FLAGS[head >> 1]
+    if (flag === undefined) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+    if ((head & 1) === 1) conversation = r.string()
+    ts += r.signed()
+    const item: LogItem = { flag, conversation, ts, id: r.string() }
+    if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(r.bytes()))
+    out.push(item)
+  }
+  return out
+}

@@ -1,0 +1,105 @@
+import Database from 'better-sqlite3'
+import { createReadStream } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { storeError } from '../errors.js'
+import type { Journal, JournalOp } from './journal.js'
+import { NodePartFiles } from './node-parts.js'
+
+// The journal on Node: a small SQLite file of its own (key -> value) and a folder of partial media files,
+// in `<dir>/journal/`. `dir` is normally the store's directory: the partial files must be on the same
+// file system as the store's media, so that a finished file is handed over by a rename.
+
+/** Entries per read of a listing: no statement stays open across the caller's awaits. */
+const PAGE = 256
+
+export class NodeJournal implements Journal {
+  readonly dir: string
+  readonly parts: NodePartFiles
+  private readonly db: Database.Database
+  private readonly getStmt: Database.Statement<[string], { value: Buffer }>
+  private readonly listStmt: Database.Statement<[string, string, string], { key: string, value: Buffer }>
+  private readonly putStmt: Database.Statement<[string, Uint8Array]>
+  private readonly delStmt: Database.Statement<[string]>
+
+  private constructor (dir: string, db: Database.Database) {
+    this.dir = dir
+    this.db = db
+    this.getStmt = db.prepare('SELECT value FROM kv WHERE key = ?')
+    this.listStmt = db.prepare('SELECT key, value FROM kv WHERE key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ' + String(PAGE))
+    this.putStmt = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+    this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?')
+    this.parts = new NodePartFiles(join(dir, 'parts'))
+  }
+
+  /** The journal of the store in `storeDir`, or undefined when it has none (it never received). */
+  static existing (storeDir: string): NodeJournal | undefined {
+    return existsSync(join(resolve(storeDir), 'journal', 'journal.db')) ? NodeJournal.open(storeDir) : undefined
+  }
+
+  /** Opens (creating when missing) the journal in `<storeDir>/journal`. */
+  static open (storeDir: string): NodeJournal {
+    const dir = join(resolve(storeDir), 'journal')
+    let db: Database.Database | undefined
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      db = new Database(join(dir, 'journal.db'))
+      db.pragma('journal_mode = WAL')
+      // A lost commit after a power cut is one the transfer makes again: it logs before it writes.
+      db.pragma('synchronous = NORMAL')
+      db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID')
+      return new NodeJournal(dir, db)
+    } catch (err) {
+      db?.close()
+      throw storeError(err, `opening the journal in ${dir}`)
+    }
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> {
+    try {
+      const row = this.getStmt.get(key)
+      return row === undefined ? undefined : new Uint8Array(row.value)
+    } catch (err) {
+      throw storeError(err, 'reading the journal')
+    }
+  }
+
+  async * list (prefix: string): AsyncGenerator<[string, Uint8Array]> {
+    const end = prefix + '\uffff'
+    let after = ''
+    for (;;) {
+      let rows: Array<{ key: string, value: Buffer }>
+      try {
+        rows = this.listStmt.all(after, prefix, end)
+      } catch (err) {
+        throw storeError(err, 'reading the journal')
+      }
+      for (const r of rows) yield [r.key, new Uint8Array(r.value)]
+      if (rows.length < PAGE) return
+      after = rows[rows.length - 1].key
+    }
+  }
+
+  async write (ops: JournalOp[]): Promise<void> {
+    try {
+      this.db.transaction(() => {
+        for (const op of ops) {
+          if (op.value === undefined) this.delStmt.run(op.key)
+          else this.putStmt.run(op.key, op.value)
+        }
+      })()
+    } catch (err) {
+      throw storeError(err, 'writing the journal')
+    }
+  }
+
+  async close (): Promise<void> {
+    this.parts.close()
+    if (this.db.open) this.db.close()
+  }
+
+  /** A file's bytes as a stream (used by parts' hand-off). */
+  static stream (path: string): AsyncIterable<Uint8Array> {
+    return createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Uint8Array>
+  }
+}

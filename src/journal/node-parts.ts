@@ -1,0 +1,140 @@
+import {
+  closeSync, constants, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync
+} from 'node:fs'
+import { join, resolve } from 'node:path'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import type { ReceivedMedia } from '../store/history.js'
+import type { PartFiles } from './journal.js'
+
+const SHA256_HEX = /^[0-9a-f]{64}$/
+
+function checkSha (sha: string): void {
+  if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+}
+
+/**
+ * Partial media files on Node, one `<sha256>.part` each. No fsync per write: a killed process loses
+ * nothing the kernel holds, and after a power cut a committed length whose bytes never reached the disk
+ * shows as a sha256 mismatch when the file completes, so that one file is fetched again. The store syncs
+ * a file before it takes it under its name (HistorySink.putMedia).
+ */
+export class NodePartFiles implements PartFiles {
+  readonly root: string
+  /** Parts arrive one at a time: the one being written stays open. */
+  private openPart?: { sha: string, fd: number }
+
+  constructor (root: string) {
+    this.root = resolve(root)
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw storeError(err, `creating ${this.root}`)
+    }
+  }
+
+  path (sha: string): string {
+    checkSha(sha)
+    return join(this.root, `${sha}.part`)
+  }
+
+  async size (sha: string): Promise<number> {
+    return this.sizeSync(sha)
+  }
+
+  sizeSync (sha: string): number {
+    return statSync(this.path(sha), { throwIfNoEntry: false })?.size ?? 0
+  }
+
+  async write (sha: string, offset: number, data: Uint8Array): Promise<void> {
+    this.writeSync(sha, offset, data)
+  }
+
+  writeSync (sha: string, offset: number, data: Uint8Array): void {
+    try {
+      const fd = this.fdFor(sha, offset)
+      let done = 0
+      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
+    } catch (err) {
+      throw storeError(err, `writing partial media ${sha}`)
+    }
+  }
+
+  /** A whole file at once, replacing any earlier part (a photo that came in one chunk). */
+  writeWhole (sha: string, data: Uint8Array): void {
+    try {
+      this.closePart()
+      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
+      this.openPart = { sha, fd }
+      let done = 0
+      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
+    } catch (err) {
+      throw storeError(err, `writing media ${sha}`)
+    }
+  }
+
+  private fdFor (sha: string, offset: number): number {
+    if (this.openPart?.sha === sha) return this.openPart.fd
+    this.closePart()
+    const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600)
+    // A tail from an earlier crash would otherwise survive past the end of this write.
+    if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
+    this.openPart = { sha, fd }
+    return fd
+  }
+
+  private closePart (sha?: string): void {
+    if (this.openPart === undefined || (sha !== undefined && this.openPart.sha !== sha)) return
+    closeSync(this.openPart.fd)
+    this.openPart = undefined
+  }
+
+  async truncate (sha: string, length: number): Promise<void> {
+    try {
+      this.closePart(sha)
+      const fd = openSync(this.path(sha), 'r+')
+      try { ftruncateSync(fd, length) } finally { closeSync(fd) }
+    } catch (err) {
+      throw storeError(err, `cutting partial media ${sha}`)
+    }
+  }
+
+  async * read (sha: string, length: number): AsyncGenerator<Uint8Array> {
+    let got = 0
+    if (length > 0) {
+      for await (const chunk of createReadStream(this.path(sha), { start: 0, end: length - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+        got += chunk.byteLength
+        yield chunk
+      }
+    }
+    if (got < length) throw new FerryError(ErrorCode.STORE, `partial media ${sha} is shorter than its committed ${length} bytes`)
+  }
+
+  handOff (sha: string, size: number, mime: string): ReceivedMedia {
+    this.closePart(sha)
+    const path = this.path(sha)
+    return {
+      sha256: sha,
+      size,
+      mime,
+      path,
+      stream: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Uint8Array>
+    }
+  }
+
+  async remove (sha: string): Promise<void> {
+    this.closePart(sha)
+    rmSync(this.path(sha), { force: true })
+  }
+
+  async list (): Promise<string[]> {
+    try {
+      return readdirSync(this.root).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length)).filter(s => SHA256_HEX.test(s))
+    } catch (err) {
+      throw storeError(err, `listing ${this.root}`)
+    }
+  }
+
+  close (): void {
+    this.closePart()
+  }
+}

@@ -1,0 +1,183 @@
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { logger } from '@libp2p/logger'
+import type { Contact, Conversation, Selection } from '../store/model.js'
+import type { HistoryChange, HistorySink } from '../store/history.js'
+import { fromJson, jsonValue, type Journal } from './journal.js'
+import { packItems, unpackItems, type LogItem } from './log-codec.js'
+
+const log = logger('ferry:journal')
+
+// A receiver's record of each incoming transfer, and the undo log of what an unverified transfer wrote.
+//
+// Every batch is logged before it is written (write-ahead): its keys, and the version of every message it
+// replaces. Verification drops the log: what a verified transfer wrote is the phone's history, and no
+// later failure takes it back. A refusal replays the log backwards, so the store is as it was before the
+// transfer's unverified sessions, whatever other transfers or the app itself wrote meanwhile elsewhere.
+// One transfer at a time may be unverified: opening another first undoes it (it is the old phone's data,
+// never verified here, and the next transfer fetches it again if it is still wanted).
+
+export interface TransferRecord {
+  transferId: string
+  sourceId: string
+  selection: Selection
+  /** refused: its undo began (a crash before it ended leaves this, and the next open finishes it). */
+  state: 'receiving' | 'refused' | 'verified'
+  /** Number of the next undo entry. */
+  seq: number
+  /** First undo entry of the current session: what it wrote is what it reads back to verify. */
+  sessionSeq: number
+  sessions: number
+  /** Messages stored (new or replaced) since the last verification. */
+  written: number
+  startedAt: number
+  updatedAt: number
+  verifiedAt?: number
+}
+
+interface MetadataPriors {
+  contacts: Contact[]
+  conversations: Conversation[]
+  newContacts: string[]
+  newConversations: string[]
+}
+
+const RECORDS = 't/'
+const entryPrefix = (tid: string): string => `u/${tid}/`
+const entryKey = (tid: string, seq: number): string => `${entryPrefix(tid)}${String(seq).padStart(12, '0')}`
+const MESSAGES = 0x6d // 'm'
+const METADATA = 0x63 // 'c'
+
+function tagged (tag: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.byteLength + 1)
+  out[0] = tag
+  out.set(body, 1)
+  return out
+}
+
+export class TransferLog {
+  constructor (private readonly journal: Journal) {}
+
+  /** Transfers not verified (yet or since they were received again). */
+  async unfinished (): Promise<TransferRecord[]> {
+    const out: TransferRecord[] = []
+    for await (const [, v] of this.journal.list(RECORDS)) {
+      const r = fromJson<TransferRecord>(v) as TransferRecord
+      if (r.state !== 'verified') out.push(r)
+    }
+    return out
+  }
+
+  async get (transferId: Uint8Array): Promise<TransferRecord | undefined> {
+    return fromJson<TransferRecord>(await this.journal.get(RECORDS + bytesToHex(transferId)))
+  }
+
+  /**
+   * Starts a session of the transfer `transferId`, first undoing any other transfer left unverified.
+   * A transfer that was verified and is received again starts a new log: its earlier writes are history.
+   */
+  async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink): Promise<TransferRecord> {
+    const tid = bytesToHex(transferId)
+    for (const other of await this.unfinished()) {
+      if (other.transferId === tid) continue
+      log('undoing unverified transfer %s before %s', other.transferId, tid)
+      await this.undo(other, sink)
+      await this.journal.write([{ key: RECORDS + other.transferId }])
+    }
+    const now = Date.now()
+    const found = fromJson<TransferRecord>(await this.journal.get(RECORDS + tid))
+    if (found?.state === 'refused') await this.undo(found, sink)
+    const rec: TransferRecord = found ?? { transferId: tid, sourceId, selection, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 0, written: 0, startedAt: now, updatedAt: now }
+    if (rec.state === 'verified') {
+      rec.state = 'receiving'
+      rec.written = 0
+    }
+    rec.sessionSeq = rec.seq
+    rec.sessions++
+    rec.updatedAt = now
+    await this.save(rec)
+    return rec
+  }
+
+  private async save (rec: TransferRecord, entry?: Uint8Array): Promise<void> {
+    const ops = [{ key: RECORDS + rec.transferId, value: jsonValue(rec) }]
+    if (entry !== undefined) ops.unshift({ key: entryKey(rec.transferId, rec.seq - 1), value: entry })
+    await this.journal.write(ops)
+  }
+
+  /** Logs a batch before it is written. */
+  async logItems (rec: TransferRecord, items: LogItem[]): Promise<void> {
+    if (items.length === 0) return
+    rec.seq++
+    for (const it of items) if (it.flag !== 'held') rec.written++
+    rec.updatedAt = Date.now()
+    await this.save(rec, tagged(MESSAGES, packItems(items)))
+  }
+
+  /** Logs the contacts and conversations a manifest is about to replace or add. */
+  async logMetadata (rec: TransferRecord, priors: MetadataPriors): Promise<void> {
+    if (priors.contacts.length + priors.conversations.length + priors.newContacts.length + priors.newConversations.length === 0) return
+    rec.seq++
+    await this.save(rec, tagged(METADATA, jsonValue(priors)))
+  }
+
+  /** What the current session wrote, in the order it wrote it. */
+  async * sessionItems (rec: TransferRecord): AsyncGenerator<LogItem> {
+    const from = entryKey(rec.transferId, rec.sessionSeq)
+    for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
+      if (k < from || v[0] !== MESSAGES) continue
+      yield * unpackItems(v.subarray(1))
+    }
+  }
+
+  /** Verified: the log goes, and with it any way to take the transfer back. */
+  async verified (rec: TransferRecord): Promise<void> {
+    const ops: Array<{ key: string, value?: Uint8Array }> = []
+    for await (const [k] of this.journal.list(entryPrefix(rec.transferId))) ops.push({ key: k })
+    rec.state = 'verified'
+    rec.verifiedAt = rec.updatedAt = Date.now()
+    rec.written = 0
+    rec.sessionSeq = rec.seq
+    ops.push({ key: RECORDS + rec.transferId, value: jsonValue(rec) })
+    await this.journal.write(ops)
+  }
+
+  /**
+   * Takes back everything the transfer wrote since it was last verified, newest first: messages it added
+   * are removed, those it replaced put back, and the same for contacts and conversations. Each entry is
+   * dropped once undone, so an undo cut short by a crash carries on where it stopped.
+   */
+  async undo (rec: TransferRecord, sink: HistorySink): Promise<void> {
+    if (rec.state !== 'refused') {
+      rec.state = 'refused'
+      await this.save(rec)
+    }
+    const keys: string[] = []
+    for await (const [k] of this.journal.list(entryPrefix(rec.transferId))) keys.push(k)
+    for (const k of keys.reverse()) {
+      const v = await this.journal.get(k)
+      if (v === undefined) continue
+      await sink.commit(inverse(v))
+      await this.journal.write([{ key: k }])
+    }
+    rec.state = 'receiving'
+    rec.written = 0
+    rec.sessionSeq = rec.seq
+    rec.updatedAt = Date.now()
+    await this.save(rec)
+  }
+}
+
+function inverse (entry: Uint8Array): HistoryChange {
+  if (entry[0] === METADATA) {
+    const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
+    return { contacts: p.contacts, conversations: p.conversations, remove: { contacts: p.newContacts, conversations: p.newConversations } }
+  }
+  const items = unpackItems(entry.subarray(1))
+  const remove: Array<{ conversation: string, id: string }> = []
+  const messages = []
+  for (const it of items) {
+    if (it.flag === 'new') remove.push({ conversation: it.conversation, id: it.id })
+    else if (it.flag === 'prior' && it.prior !== undefined) messages.push(it.prior)
+  }
+  return { messages, remove: { messages: remove } }
+}

@@ -1,0 +1,222 @@
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { ErrorCode, FerryError } from '../errors.js'
+import type { HistorySink, ReceivedMedia } from '../store/history.js'
+import { fromJson, jsonValue, type Journal } from '../journal/journal.js'
+import type { ferry } from '../wire/codec.js'
+import { bitmapBytes, setBit } from './bitmap.js'
+import type { ManifestMedia } from './manifest-media.js'
+import { createSha256, type Sha256 } from './sha256.js'
+
+/** Progress counters the intake keeps (the receiver's). */
+interface MediaProgress {
+  mediaBytes: number
+  mediaFiles: number
+  mediaFilesReceived: number
+  mediaBytesReceived: number
+  mediaFilesHeld: number
+}
+
+/** Files handed to the store and not yet durably there, at most. */
+const MAX_PENDING = 4096
+const partKey = (sha: string): string => `p/${sha}`
+
+/**
+ * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
+ * of the rest written into the journal's partial files with their committed length, each finished file
+ * checked against its sha256 and handed to the store. Hand-offs are not awaited one by one: a store
+ * makes a file durable before it resolves, and it groups those flushes (one per photo would make a
+ * photo-heavy transfer wait on the disk), so many are in flight and Done waits for them all.
+ */
+export class MediaIntake {
+  /** Media indexes still to receive, in order. */
+  private readonly want: number[] = []
+  private wantPos = 0
+  /** Committed length of the file being received; -1 until it starts. */
+  private offset = -1
+  private readonly resumeAt = new Map<number, number>()
+  private hash?: { sha: string, h: Sha256 }
+  private readonly pending = new Set<Promise<void>>()
+  private failure?: unknown
+
+  constructor (
+    private readonly sink: HistorySink,
+    private readonly journal: Journal,
+    private readonly media: ManifestMedia,
+    private readonly progress: MediaProgress
+  ) {}
+
+  /** What this phone already holds of the manifest's media, for the Resume frame. */
+  async resume (): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[] }> {
+    const m = this.media
+    const have = new Uint8Array(bitmapBytes(m.length))
+    const partial: ferry.PartialMedia.$Properties[] = []
+    const stored = await this.storedSet()
+    const onDisk = new Set(await this.journal.parts.list())
+    for (let i = 0; i < m.length; i++) {
+      if (m.missing(i)) continue
+      const sha = m.sha256(i)
+      const size = m.size(i)
+      if (stored.has(sha)) {
+        setBit(have, i)
+        this.held(size)
+        continue
+      }
+      let committed = onDisk.has(sha) ? (fromJson<number>(await this.journal.get(partKey(sha))) ?? 0) : 0
+      if (committed > 0) {
+        // Bytes past the record were written but never committed; a file shorter than its record lost
+        // its tail (a power cut), and what remains is still a valid prefix.
+        const disk = await this.journal.parts.size(sha)
+        if (disk > committed) await this.journal.parts.truncate(sha, committed)
+        committed = Math.min(committed, disk)
+      }
+      if (committed > 0 && committed === size && await this.partHash(sha, committed) === sha) {
+        // Complete and verified before an interruption: only its hand-off was lost.
+        await this.sink.putMedia(this.journal.parts.handOff(sha, size, m.get(i).mime))
+        await this.forget(sha)
+        setBit(have, i)
+        this.held(size)
+        continue
+      }
+      this.want.push(i)
+      if (committed >= size || (committed === 0 && onDisk.has(sha))) {
+        await this.forget(sha)
+      } else if (committed > 0) {
+        partial.push({ index: i, offset: committed })
+        this.resumeAt.set(i, committed)
+        this.progress.mediaBytes += committed
+      }
+    }
+    return { mediaHave: have, partial }
+  }
+
+  private held (size: number): void {
+    this.progress.mediaBytes += size
+    this.progress.mediaFiles++
+    this.progress.mediaFilesHeld++
+  }
+
+  /** The sha256s of the store's media whose files it holds, among the manifest's. */
+  private async storedSet (): Promise<Set<string>> {
+    const out = new Set<string>()
+    if (this.media.length === 0) return out
+    let after: string | undefined
+    const page = 8192
+    for (;;) {
+      const rows = await this.sink.media(after, page)
+      for (const r of rows) if (r.stored && this.media.indexOf(r.sha256) >= 0) out.add(r.sha256)
+      if (rows.length < page) return out
+      after = rows[rows.length - 1].sha256
+    }
+  }
+
+  private async partHash (sha: string, length: number): Promise<string> {
+    const h = createSha256()
+    for await (const piece of this.journal.parts.read(sha, length)) h.update(piece)
+    return bytesToHex(h.digest())
+  }
+
+  private async forget (sha: string): Promise<void> {
+    await this.journal.parts.remove(sha)
+    await this.journal.write([{ key: partKey(sha) }])
+  }
+
+  async chunk (index: number, offset: number, data: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) throw this.failure
+    const wantIndex = this.want[this.wantPos]
+    if (index !== wantIndex) {
+      throw new FerryError(ErrorCode.ORDER, wantIndex === undefined
+        ? `media chunk for ${index}, but no more media is expected`
+        : `media chunk for ${index} while media ${wantIndex} is incomplete`)
+    }
+    const m = this.media.get(index)
+    // Where the file resumes was read (and any uncommitted tail cut) when the Resume was built.
+    if (this.offset < 0) this.offset = this.resumeAt.get(index) ?? 0
+    if (offset !== this.offset) throw new FerryError(ErrorCode.ORDER, `media ${m.sha256} chunk at ${offset}, expected ${this.offset}`)
+    if (offset + data.byteLength > m.size || (data.byteLength === 0 && m.size > 0)) {
+      throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${m.sha256} chunk ${offset}+${data.byteLength} does not fit its declared ${m.size} bytes`)
+    }
+    const parts = this.journal.parts
+    if (offset === 0 && data.byteLength === m.size) {
+      // The whole file in one chunk (most photos): checked in memory, with no committed length to record.
+      const h = createSha256()
+      h.update(data)
+      const actual = bytesToHex(h.digest())
+      if (actual !== m.sha256) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
+      await parts.write(m.sha256, 0, data)
+      this.progress.mediaBytes += m.size
+      this.progress.mediaBytesReceived += m.size
+      this.fileDone()
+      await this.hand(parts.handOff(m.sha256, m.size, m.mime))
+      return
+    }
+    if (offset === 0 || this.hash?.sha !== m.sha256) {
+      this.hash = offset === 0 ? { sha: m.sha256, h: createSha256() } : undefined
+    }
+    await parts.write(m.sha256, offset, data)
+    this.hash?.h.update(data)
+    this.offset = offset + data.byteLength
+    this.resumeAt.delete(index)
+    await this.journal.write([{ key: partKey(m.sha256), value: jsonValue(this.offset) }])
+    this.progress.mediaBytes += data.byteLength
+    this.progress.mediaBytesReceived += data.byteLength
+    if (this.offset < m.size) return
+    const actual = this.hash !== undefined ? bytesToHex(this.hash.h.digest()) : await this.partHash(m.sha256, m.size)
+    this.hash = undefined
+    if (actual !== m.sha256) {
+      await this.forget(m.sha256)
+      this.progress.mediaBytes -= m.size
+      throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
+    }
+    this.fileDone()
+    await this.hand(parts.handOff(m.sha256, m.size, m.mime))
+  }
+
+  private fileDone (): void {
+    this.progress.mediaFiles++
+    this.progress.mediaFilesReceived++
+    this.wantPos++
+    this.offset = -1
+  }
+
+  /** Hands a checked file to the store, keeping up to MAX_PENDING in flight. */
+  private async hand (file: ReceivedMedia): Promise<void> {
+    if (this.pending.size >= MAX_PENDING) await Promise.race(this.pending)
+    if (this.failure !== undefined) throw this.failure
+    const p: Promise<void> = this.sink.putMedia(file)
+      .then(async () => { await this.forget(file.sha256) })
+      .catch(err => { this.failure ??= err })
+      .finally(() => { this.pending.delete(p) })
+    this.pending.add(p)
+  }
+
+  /** Done arrived: every wanted file must have come. */
+  finishing (): void {
+    if (this.wantPos < this.want.length) {
+      const sha256 = this.media.sha256(this.want[this.wantPos])
+      throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)
+    }
+  }
+
+  /** Waits for every hand-off; throws the first failure. */
+  async settled (): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending])
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Every file of the manifest that the sender holds is in the store. */
+  async verifyPresent (): Promise<void> {
+    const stored = await this.storedSet()
+    for (let i = 0; i < this.media.length; i++) {
+      if (!this.media.missing(i) && !stored.has(this.media.sha256(i))) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${this.media.sha256(i)} is not on this phone`)
+      }
+    }
+  }
+
+  /** A refused session: the file being received goes (its bytes may be a liar's). */
+  async abandon (): Promise<void> {
+    const index = this.want[this.wantPos]
+    if (index === undefined || this.offset <= 0) return
+    await this.forget(this.media.sha256(index))
+  }
+}

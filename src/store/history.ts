@@ -1,0 +1,97 @@
+import type { Contact, Conversation, MediaRecord, Message } from './model.js'
+
+// The port an app implements to embed Ferry: its own database, seen through a few async, page-grained
+// methods. The old phone reads through HistorySource; the new phone writes through HistorySink (and
+// reads back what it wrote). Nothing about transfers lives here: checkpoints, partial media, undo
+// bookkeeping and pairing records are Ferry's own, kept in its journal (src/journal), never in the
+// app's tables. A phone that both sends and receives implements both: eight methods in all.
+//
+// Order: a conversation's messages are ordered by (ts, id), ids compared by Unicode code point (the byte
+// order of their UTF-8; SQLite's default BINARY collation). Ids are unique within their conversation and
+// never empty.
+
+/** A message's place inside its conversation: reads continue strictly after it. */
+export interface MessagePosition {
+  ts: number
+  id: string
+}
+
+/** A conversation and how many messages it holds. */
+export interface ConversationInfo {
+  conversation: Conversation
+  messages: number
+}
+
+/** A media record, and whether the file itself is here. */
+export interface StoredMedia extends MediaRecord {
+  stored: boolean
+}
+
+/** The old phone's history, as Ferry reads it to send it. */
+export interface HistorySource {
+  /** A random id made once for this history; names the source of a transfer. */
+  readonly historyId: string
+  /** Every conversation with its message count. */
+  conversations(): Promise<ConversationInfo[]>
+  /** Every contact. */
+  contacts(): Promise<Contact[]>
+  /** Media records in sha256 order, strictly after `after`, at most `limit` of them. */
+  media(after: string | undefined, limit: number): Promise<StoredMedia[]>
+  /** A conversation's messages in (ts, id) order, strictly after `after`, at most `limit` of them. */
+  messages(conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]>
+  /**
+   * Bytes `offset` to `offset + length` of a stored media file (fewer only at its end). With `into` (at
+   * least `length` bytes), the source may read into it and return a view of it.
+   */
+  readMedia(sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>
+}
+
+/** A change the new phone applies atomically: all of it or none of it. */
+export interface HistoryChange {
+  contacts?: Contact[]
+  conversations?: Conversation[]
+  /** Records only: files arrive through putMedia. */
+  media?: MediaRecord[]
+  /** Upserted by (conversation, id): the incoming version replaces the stored one, whatever its ts. */
+  messages?: Message[]
+  /** Removed (an undone transfer takes back what it added). */
+  remove?: {
+    messages?: Array<{ conversation: string, id: string }>
+    conversations?: string[]
+    contacts?: string[]
+  }
+}
+
+/** A received media file whose sha256 Ferry has checked, handed to the new phone's store. */
+export interface ReceivedMedia {
+  readonly sha256: string
+  readonly size: number
+  readonly mime: string
+  /** The bytes, when the file came in one piece (most photos and voice notes). */
+  readonly bytes?: Uint8Array
+  /**
+   * Node: the file on disk in Ferry's journal folder. The store may rename it into its own place (the
+   * journal lives beside the store, on the same file system), or copy it.
+   */
+  readonly path?: string
+  /** The bytes in order, however they are kept. */
+  stream(): AsyncIterable<Uint8Array>
+}
+
+/**
+ * The new phone's history, as Ferry writes it. Reads are the source's (Ferry reads back what it wrote to
+ * verify it, and reads what the phone already holds to move only the difference).
+ */
+export interface HistorySink extends Pick<HistorySource, 'historyId' | 'conversations' | 'contacts' | 'media' | 'messages'> {
+  /** The stored versions of these messages (any that exist), in any order. */
+  findMessages(conversation: string, ids: string[]): Promise<Message[]>
+  /** Applies the change atomically. */
+  commit(change: HistoryChange): Promise<void>
+  /**
+   * Takes a verified media file into the store. Resolves once it is there durably (a power cut must not
+   * leave a record pointing at lost bytes); Ferry keeps several in flight.
+   */
+  putMedia(file: ReceivedMedia): Promise<void>
+}
+
+export type History = HistorySource & HistorySink
