@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
+import { NodeJournal } from '../src/journal/node-journal.js'
 import { seedStore } from '../src/sim/seed.js'
 import { getProfile, isProfileName, PROFILE_NAMES } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
@@ -166,10 +167,12 @@ async function engineInMemory (sourceDir: string, cpuFile?: string): Promise<Eng
   const source = SqliteChatStore.open(sourceDir)
   const dir = targetDir('engine-target')
   const target = SqliteChatStore.open(dir, { create: true })
+  const journal = NodeJournal.open(dir)
   try {
     const pipe = memoryPipe({ highWaterMark: 1024 * 1024 })
     const sender = new SenderMachine({ source })
-    const receiver = new ReceiverMachine({ store: target })
+    const receiver = new ReceiverMachine({ sink: target, journal })
+    receiver.onChatsReady = () => { target.messagesDone() }
     let messagesDoneAt = 0
     const fds = watchFds('self')
     const t0 = performance.now()
@@ -194,6 +197,7 @@ async function engineInMemory (sourceDir: string, cpuFile?: string): Promise<Eng
       peakFds: fds()
     }
   } finally {
+    await journal.close()
     source.close(); target.close()
     releaseStore(dir)
   }
@@ -329,7 +333,7 @@ mkdirSync(work, { recursive: true })
 mkdirSync(targets, { recursive: true })
 if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
-const { wire, mediaFiles } = (() => { const s = SqliteChatStore.open(sourceDir); try { return { wire: countWireBytes(s), mediaFiles: mediaOf(s) } } finally { s.close() } })()
+const { wire, mediaFiles } = await (async () => { const s = SqliteChatStore.open(sourceDir); try { return { wire: await countWireBytes(s), mediaFiles: mediaOf(s) } } finally { s.close() } })()
 if (mediaFiles.reduce((n, f) => n + f.size, 0) !== wire.media) throw new Error(`the source holds ${mediaFiles.length} media files, not the ${wire.media} bytes its sender moves`)
 const engine: EngineResult[] = []
 const engineErrors: string[] = []

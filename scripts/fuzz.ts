@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { SenderMachine } from '../src/protocol/sender.js'
 import { cleanupTempDirs, fillStore, openStore } from '../test/helpers/stores.js'
+import { closeJournals, journalOf } from '../test/helpers/transfer.js'
 import {
   byteCase, FUZZ_OPTIONS, makeFixture, receiverCase, receiverFrames, runByteCase, runReceiverCase, runSenderCase, senderCase
 } from '../test/fuzz/harness.js'
@@ -37,7 +38,7 @@ const MAX_MESSAGE = FUZZ_OPTIONS.maxMessageBytes as number
 const kinds = ['bytes', 'receiver', 'sender'] as const
 const sample = <T>(arb: fc.Arbitrary<T>, index: number): T => fc.sample(arb, { numRuns: 1, seed: (seed * 1_000_003 + index) | 0 })[0]
 
-const fx = await makeFixture(openStore, fillStore as never)
+const fx = await makeFixture(openStore as never, fillStore as never)
 const store = openStore()
 const errors = new Map<string, number>()
 const crashes: Array<{ index: number, kind: string, error: unknown }> = []
@@ -55,14 +56,18 @@ while (only !== undefined ? index === only : frames < target) {
       frames += out.frames
       out.errors.forEach(note)
     } else if (kind === 'receiver') {
-      const receiver = new ReceiverMachine({ store, options: FUZZ_OPTIONS })
+      const receiver = new ReceiverMachine({ sink: store, journal: journalOf(store), options: FUZZ_OPTIONS })
+      receiver.emit = () => {}
       receiver.start()
-      const out = await runReceiverCase(receiver, receiverFrames(sample(receiverCase, index), fx.corpus), MAX_MESSAGE)
+      // Every other receiver case lies while the phones reconcile (the stream of a transfer into a phone
+      // that holds part of the history; the shared store holds whatever earlier cases left).
+      const stream = index % 2 === 0 ? fx.corpus.toReceiver : fx.corpus.reconcile
+      const out = await runReceiverCase(receiver, receiverFrames(sample(receiverCase, index), fx.corpus, stream), MAX_MESSAGE)
       frames += out.frames
       note(out.error)
     } else {
       const sender = new SenderMachine({ source: fx.source, options: FUZZ_OPTIONS })
-      const out = runSenderCase(sender, sample(senderCase, index), fx.corpus)
+      const out = await runSenderCase(sender, sample(senderCase, index), fx.corpus)
       frames += out.frames
       note(out.error)
     }
@@ -94,6 +99,7 @@ if (jsonOut !== undefined) {
     firstCrash: crashes.length === 0 ? undefined : { kind: crashes[0].kind, reproduce: `npm run fuzz -- --seed ${seed} --case ${crashes[0].index}`, error: String((crashes[0].error as Error)?.stack ?? crashes[0].error) }
   }, null, 2) + '\n')
 }
+await closeJournals()
 store.close()
 fx.source.close()
 fx.other.close()

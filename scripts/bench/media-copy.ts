@@ -8,9 +8,8 @@ import { createHash, type Hash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import type { ChatStoreReader } from '../../src/store/chat-store.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { MediaFolder } from '../../src/store/media-folder.js'
-import { mediaPresence } from '../../src/protocol/manifest.js'
 
 export interface MediaFile { sha256: string, size: number, path: string }
 
@@ -21,10 +20,10 @@ const HEADER = 40
  * The store's media whose files it holds, in sha256 order, with where each lies: what its sender sends
  * (a record without its file is listed in Ferry's manifest as missing, and never sent).
  */
-export function mediaOf (store: ChatStoreReader): MediaFile[] {
-  const has = mediaPresence(store)
+export function mediaOf (store: SqliteChatStore): MediaFile[] {
+  const has = store.mediaPresence()
   const out: MediaFile[] = []
-  for (const m of store.media()) if (has(m.sha256)) out.push({ sha256: m.sha256, size: m.size, path: store.mediaPath(m.sha256) })
+  for (const m of store.listMedia()) if (has(m.sha256)) out.push({ sha256: m.sha256, size: m.size, path: store.mediaPath(m.sha256) })
   return out
 }
 

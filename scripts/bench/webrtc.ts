@@ -98,7 +98,7 @@ async function transfer (source: string, transport: Kind, n: number): Promise<Ru
 }
 
 const source = await seeded()
-const wireBytes = (() => { const s = SqliteChatStore.open(source); try { return countWireBytes(s).total } finally { s.close() } })()
+const wireBytes = await (async () => { const s = SqliteChatStore.open(source); try { return (await countWireBytes(s)).total } finally { s.close() } })()
 const results: Run[] = []
 for (let i = 0; i < runs; i++) {
   // Alternate which goes first, so a warming (or cooling) machine favours neither.

@@ -12,6 +12,7 @@ import { createTestbed, type Phone, type RelayHandle, type Testbed } from './net
 import { Rng } from '../../src/sim/prng.js'
 import { copyStore, median, newStorePath, type FerryJsonEvent, type FerryProcess } from '../../test/e2e/helpers/ferry-cli.js'
 import { exportText } from '../../test/helpers/stores.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { killFixture, type KillFixtureShape } from '../../test/e2e/helpers/kill-fixture.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from '../../test/e2e/helpers/netns-ferry.js'
@@ -265,7 +266,10 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
 async function readStore (dir: string): Promise<{ exported: string, stats: ReturnType<SqliteChatStore['stats']>, parts: number }> {
   const store = SqliteChatStore.open(dir, { create: false })
   try {
-    return { exported: await exportText(store), stats: store.stats(), parts: store.parts().length }
+    const journal = NodeJournal.existing(dir)
+    const parts = journal === undefined ? 0 : (await journal.parts.list()).length
+    await journal?.close()
+    return { exported: await exportText(store), stats: store.stats(), parts }
   } finally {
     store.close()
   }

@@ -91,10 +91,10 @@ export class BackupSource implements HistorySource {
     const { length, final } = parseSegmentPrefix(head)
     if (length > this.b.header.segmentBytes) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is corrupted at ${where}: its length field is damaged`)
     const end = pos + SEGMENT_PREFIX_BYTES + length + TAG_BYTES
-    if (final !== (end === this.fileSize) || (!final && length !== this.b.header.segmentBytes)) {
-      throw new FerryError(ErrorCode.BAD_INPUT, final
-        ? `${this.name} has ${this.fileSize - end} unexpected bytes after its end marker`
-        : `${this.name} is truncated: it ends before its end marker`)
+    if (end > this.fileSize) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated inside ${where}`)
+    if (final && end < this.fileSize) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} has ${this.fileSize - end} unexpected bytes after its end marker`)
+    if (!final && (end === this.fileSize || length !== this.b.header.segmentBytes)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated: it ends before its end marker`)
     }
     const body = Buffer.alloc(length + TAG_BYTES)
     if ((await this.fh.read(body, 0, body.byteLength, pos + SEGMENT_PREFIX_BYTES)).bytesRead < body.byteLength) {

@@ -3,6 +3,7 @@ import { SqliteChatStore, type StoreStats } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
 import { fromJson } from '../journal/journal.js'
 import { TransferLog } from '../journal/transfer-log.js'
+import { PairingRecords } from '../journal/pairing-records.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
 import { formatBytes } from './progress.js'
 
@@ -22,6 +23,8 @@ export interface InspectReport {
     updatedAt: string
   }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
+  /** The phone this one paired with and has not finished with (never the resume token itself). */
+  pairing?: { role: 'sender' | 'receiver', peer: string, nameplate: string, addrs: string[], since: string }
 }
 
 export async function inspectStore (store: SqliteChatStore): Promise<InspectReport> {
@@ -47,6 +50,10 @@ export async function inspectStore (store: SqliteChatStore): Promise<InspectRepo
       sessions: t.sessions,
       updatedAt: new Date(t.updatedAt).toISOString()
     }))
+    const pairing = await new PairingRecords(journal).load()
+    if (pairing !== undefined) {
+      report.pairing = { role: pairing.role, peer: pairing.peerId, nameplate: pairing.nameplate, addrs: pairing.addrs, since: new Date(pairing.createdAt).toISOString() }
+    }
     const sizes = new Map([...store.listMedia()].map(m => [m.sha256, m.size]))
     for (const sha256 of await journal.parts.list()) {
       const length = fromJson<number>(await journal.get(`p/${sha256}`)) ?? 0
@@ -88,6 +95,10 @@ export function renderReport (r: InspectReport): string {
     for (const t of r.transfers) {
       lines.push(`  ${t.transferId.slice(0, 8)} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages stored, not yet verified; last activity ${t.updatedAt}`)
     }
+  }
+  if (r.pairing !== undefined) {
+    const p = r.pairing
+    lines.push('', `Paired (${p.role === 'sender' ? 'as the old phone' : 'as the new phone'}) with ${p.peer} since ${p.since}: either side restarted without a code reconnects to it.`)
   }
   if (r.partialMedia.length > 0) {
     lines.push('', 'Partly received media:')

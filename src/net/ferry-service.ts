@@ -265,7 +265,7 @@ export class FerryService implements Startable {
             announced = true
             offer.emit({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
           }
-          offer.emit({ type: 'progress', progress: progress() })
+          if (machine.progressKnown) offer.emit({ type: 'progress', progress: progress() })
         }
       })
       await this.pairings.forget()

@@ -23,11 +23,6 @@ export interface ReceiveTransferOptions {
   onManifest?: () => void
   /** After the manifest, on every step forward. */
   onProgress?: () => void
-  /**
-   * Once, as soon as every message is committed (at the manifest, for a resumed transfer that holds them
-   * all): the chats can be opened while the media goes on.
-   */
-  onChatsReady?: () => void
 }
 
 /** Runs `machine` over `stream` until the transfer is verified (resolves) or fails (throws). */
@@ -38,7 +33,6 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
   const beforeRead = opts.beforeRead
   const duplex = beforeRead === undefined ? watched : gated(watched, beforeRead)
   let announced = false
-  let chatsReady = false
   try {
     await runReceiver(machine, duplex, {
       signal: opts.signal,
@@ -48,16 +42,14 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
         // seconds of silence on a large history.
         watch.armed = machine.progress.bytesReceived > 0 && !machine.finished
         opts.onAdvance?.()
-        // Nothing to report before the manifest: a resumed transfer's progress must start at its checkpoint, not 0.
+        // Nothing to report before the manifest, and no progress before what this phone already holds is
+        // known: a resumed transfer's progress must start where it stands, never go back.
         if (machine.expected === undefined) return
         if (!announced) {
           announced = true
           opts.onManifest?.()
         }
-        if (!chatsReady && machine.progress.messages === machine.progress.totalMessages && machine.state !== 'failed') {
-          chatsReady = true
-          opts.onChatsReady?.()
-        }
+        if (!machine.progressKnown) return
         opts.onProgress?.()
       }
     })

@@ -28,7 +28,7 @@ export const DEFAULT_OPTIONS: TransferOptions = {
   maxManifestBytes: 128 * 1024 * 1024
 }
 
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 export function transferOptions (o: Partial<TransferOptions> = {}): TransferOptions {
   return { ...DEFAULT_OPTIONS, ...o }

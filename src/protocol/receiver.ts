@@ -168,6 +168,14 @@ export class ReceiverMachine {
     return this.state === 'verified' || this.state === 'failed'
   }
 
+  /**
+   * True once what this phone already holds of the selection is known (every conversation it held some
+   * of has its plan): only then is `progress` where the transfer really stands.
+   */
+  get progressKnown (): boolean {
+    return this.expected !== undefined && this.expected.conversations.every(c => !c.held || c.planDone)
+  }
+
   /** True once every message of the selection is on this phone (the chats can be opened). */
   get chatsReady (): boolean {
     return this.messagesFinished

@@ -107,6 +107,15 @@ export class SenderMachine {
     this.buffers = new ChunkBuffers(chunkBytes, slabsInFlight)
   }
 
+  /**
+   * True once what the receiver already holds is known (its Resume, and the plan of every conversation
+   * it holds some of): only then is `progress` where the transfer really stands.
+   */
+  get progressKnown (): boolean {
+    if (this.state === 'hello' || this.state === 'manifest' || this.state === 'resume') return false
+    return this.outgoing.every(o => !this.holdings.has(o.index) || (o.plan !== undefined && o.want !== undefined))
+  }
+
   /** Frames to send at once: our Hello. */
   start (): EncodedFrame[] {
     return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent } })]
@@ -262,6 +271,10 @@ export class SenderMachine {
     const o = this.outgoing[index]
     if (o?.plan === undefined || o.want !== undefined) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Want for conversation ${index}`)
     o.want = w.items ?? new Uint8Array(0)
+    let listed = 0
+    for (const leaf of o.plan) {
+      for (const _ of leaf.items ?? []) if (!getBit(o.want, listed++)) this.progress.skippedMessages++
+    }
     const wake = this.wants.get(index)
     this.wants.delete(index)
     wake?.()
@@ -332,6 +345,9 @@ export class SenderMachine {
       if (o === undefined) return undefined
       if (this.reader === undefined) {
         if (this.holdings.has(o.index) && (o.plan === undefined || o.want === undefined)) return 'wait'
+        // A plan goes out before the first message it covers: the batch ends here and the control
+        // frames queued meanwhile leave first.
+        if (this.control.length > 0) return 'wait'
         this.reader = this.messagesOf(o)[Symbol.asyncIterator]()
       }
       const r = await this.reader.next()
@@ -361,10 +377,7 @@ export class SenderMachine {
       if (leaf.kind === 'have') continue
       if (leaf.kind === 'list') {
         const wanted = new Set<string>()
-        for (const item of leaf.items ?? []) {
-          if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
-          else this.progress.skippedMessages++
-        }
+        for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
         if (wanted.size === 0) continue
         for await (const m of this.leafMessages(o.id, leaf)) if (wanted.has(`${m.ts}\u0000${m.id}`)) yield m
         continue

@@ -485,6 +485,12 @@ export class SqliteChatStore implements History {
     m.flush()
   }
 
+  /** Deletes a message written locally (the simulated phone's user deleting it). */
+  deleteMessage (conversation: string, id: string): void {
+    this.ensureMessageKey()
+    this.transaction(() => { this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id) })
+  }
+
   /** Upserts messages written locally in one transaction: the importer's and simulator's path. */
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()

@@ -1,11 +1,11 @@
 // `ferry send` and `ferry receive` as two real processes on loopback: a whole tiny history, a selection
 // made on either phone, and pairing from the QR payload.
-import { existsSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
-  tempDir, type FerryProcess
+  spawnFerry, tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
 
 const CODE = '161-8033-9887'
@@ -89,9 +89,9 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
-    expect(existsSync(join(store, 'pairing.json'))).toBe(false)
-    expect(existsSync(join(target, 'pairing.json'))).toBe(false)
+    expect((await inspect(store)).pairing).toBeUndefined()
     const report = await inspect(target)
+    expect(report.pairing).toBeUndefined()
     expect(report.transfers).toEqual([])
     expect(report.partialMedia).toEqual([])
   })
@@ -161,6 +161,65 @@ describe('ferry send / ferry receive on loopback', () => {
     await transfer(sender, receiver)
     expect((await inspect(target)).stats.messages).toBe(total + 1)
     expect(await exportStore(target)).toBe(await exportStore(store))
+  })
+
+  it('a second transfer moves only what changed, into a phone in use, and says so in numbers', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    // The new phone is in use: a message of its own in a group the old phone is in too.
+    const group = sourceLines.find(l => l.rec.type === 'conversation' && (l.rec.members?.length ?? 0) > 2)!.rec
+    const mine = { type: 'message', conversation: group.id, id: 'mine-1', sender: 'me', ts: 1_650_000_000_000, kind: 'text', text: 'written on the new phone' }
+    const file = join(tempDir(), 'mine.ndjson')
+    writeFileSync(file, [JSON.stringify({ type: 'conversation', id: group.id, kind: 'group', title: 'ours', members: group.members }), JSON.stringify(mine)].join('\n') + '\n')
+    await ferryOk(['import', file, '--store', target])
+    let sender = startSender(store, { code: CODE })
+    let ready = await senderReady(sender)
+    let receiver = startReceiver(target, { code: CODE, peer: ready.addr })
+    await transfer(sender, receiver)
+    const total = sourceLines.filter(l => l.rec.type === 'message').length
+    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: total, messagesHeld: 0 })
+    expect((await inspect(target)).stats.messages).toBe(total + 1)
+
+    // Three messages more on the old phone, one edited: the second transfer moves those four.
+    const chat = sourceLines.find(l => l.rec.type === 'conversation')!.rec
+    const old = sourceLines.find(l => l.rec.type === 'message' && l.rec.conversation === chat.id)!
+    const changes = [
+      ...[1, 2, 3].map(i => ({ type: 'message', conversation: chat.id, id: `later-${i}`, sender: chat.members![0], ts: 1_900_000_000_000 + i, kind: 'text', text: `later ${i}` })),
+      { ...(JSON.parse(old.raw) as object), text: 'edited on the old phone' }
+    ]
+    const more = join(tempDir(), 'more.ndjson')
+    writeFileSync(more, changes.map(c => JSON.stringify(c)).join('\n') + '\n')
+    await ferryOk(['import', more, '--store', store])
+    sender = startSender(store, { code: '271-8281-8284' })
+    ready = await senderReady(sender)
+    receiver = startReceiver(target, { code: '271-8281-8284', peer: ready.addr })
+    await transfer(sender, receiver)
+    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: 4, messagesHeld: total - 1, mediaFilesSent: 0 })
+    const got = await exportStore(target)
+    expect(got).toContain('edited on the old phone')
+    expect(got).toContain('"id":"mine-1"')
+    expect((await inspect(target)).stats.messages).toBe(total + 4)
+
+    // Without --json the summary says it in words.
+    sender = startSender(store, { code: '314-1592-6535' })
+    ready = await senderReady(sender)
+    const plain = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', '314-1592-6535', '--peer', ready.addr])
+    expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
+    expect((await sender.waitExit(45_000)).code).toBe(0)
+    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), ${(total + 3).toLocaleString('en-US')} messages and \\d+ media files already here`))
+  })
+
+  it('selections that do not overlap: both phones exit 1 saying what each side wanted', async () => {
+    const ids = sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id!)
+    const sender = startSender(copyStore(source), { code: CODE, extra: ['--chats', ids[0]] })
+    const ready = await senderReady(sender)
+    const target = newStorePath()
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, extra: ['--chats', ids[1]] })
+    const [r, s] = await Promise.all([receiver.waitExit(45_000), sender.waitExit(45_000)])
+    expect(r.code).toBe(1)
+    expect(s.code).toBe(1)
+    for (const p of [receiver, sender]) expect(p.stderr).toMatch(new RegExp(`offers chats ${ids[0]}.*asked for chats ${ids[1]}`))
+    expect((await inspect(target)).stats.messages).toBe(0)
   })
 
   it('receives with the QR payload alone (--qr: code, peer id and address in one string)', async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { buildManifest, manifestFrames } from '../../src/protocol/manifest.js'
+import { PROTOCOL_VERSION } from '../../src/protocol/options.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { decodeFrame, encodeFrame, encodeMediaChunk, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
 import { prefix, readFrames } from '../../src/wire/framing.js'
@@ -209,12 +210,12 @@ async function floodChunks (duplex: StreamDuplex, total: number, sample: (writte
     if (r.done === true) throw new Error('receiver hung up')
     return decodeFrame(r.value)
   }
-  await send(encodeFrame({ hello: { version: 1, agent: 'flooder' } }))
+  await send(encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: 'flooder' } }))
   expect((await next()).body).toBe('hello')
   const size = 1024 * 1024 * 1024
-  const manifest = { ...buildManifest(source, {}), conversations: [], contacts: [], totalMessages: 0, totalMediaBytes: size }
+  const manifest = { ...await buildManifest(source, {}), conversations: [], contacts: [], totalMessages: 0, totalMediaBytes: size }
   manifest.media = ManifestMedia.from([{ sha256: 'f'.repeat(64), size, mime: 'video/mp4', missing: false }])
-  for (const f of manifestFrames(manifest, 64 * 1024)) await send(f)
+  for await (const f of manifestFrames(manifest, 64 * 1024)) await send(f)
   expect((await next()).body).toBe('resume')
   let acked = 0
   let written = 0

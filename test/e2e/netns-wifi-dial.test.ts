@@ -5,6 +5,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Connection, PeerId } from '@libp2p/interface'
+import { NodeJournal } from '../../src/journal/node-journal.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FerryService } from '../../src/net/ferry-service.js'
 import { ErrorCode, FerryError } from '../../src/errors.js'
@@ -43,7 +44,7 @@ describe('redialling after a dead link', () => {
             : connection(moved, new FerryError(ErrorCode.BAD_INPUT, 'enough'))
         }
       }
-    }, { store, storeDir: dir })
+    }, { history: store, journal: NodeJournal.open(dir) })
     await expect(service.receive({ addrs: [old], retryForMs: 10_000 })).rejects.toMatchObject({ code: ErrorCode.BAD_INPUT })
     store.close()
     expect(dials[0]).toBe(old.toString())

@@ -1,10 +1,10 @@
 // Pairing between real processes on loopback: wrong codes, the code's three-attempt lifetime, a peer
 // that never paired asking for the history, and a replayed handshake transcript.
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { NodeJournal } from '../../src/journal/node-journal.js'
+import { PairingRecords } from '../../src/journal/pairing-records.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { FerryNode } from '../../src/net/node.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
@@ -100,9 +100,9 @@ describe('pairing with real processes', () => {
     // one after the new code dies, so a late right code reaches it and is told why it is refused.
     const store = copyStore(source)
     const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    writeFileSync(join(store, 'pairing.json'), JSON.stringify({
-      role: 'sender', peerId: other, token: randomBytes(32).toString('hex'), nameplate: '271', addrs: [], createdAt: Date.now()
-    }), { mode: 0o600 })
+    const journal = NodeJournal.open(store)
+    await new PairingRecords(journal).save({ role: 'sender', peerId: other, token: randomBytes(32).toString('hex'), nameplate: '271', addrs: [], createdAt: Date.now() })
+    await journal.close()
     const sender = startSender(store, { code: CODE })
     const ready = await senderReady(sender)
     const stores: string[] = []

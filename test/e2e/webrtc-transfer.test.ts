@@ -2,9 +2,7 @@
 // with no ICE servers (nothing leaves the machine): the same pairing, transfer, resume and
 // verification as over TCP, and the same history at the end (equal exports).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import {
   cleanupTempDirs, copyStore, errorCode, exportStore, inspect, killAll, LOOPBACK, newStorePath, NO_MDNS, seedStore, senderReady,
   spawnFerry, startReceiver, startSender, type FerryJsonEvent, type FerryProcess
@@ -126,11 +124,11 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
     const mediaPast = (f: number) => (e: FerryJsonEvent): boolean => e.event === 'progress' && (e.mediaBytes as number) >= f * totalMedia
 
     // 1. The receiver dies; the sender stays up. Restarted with neither code nor address nor
-    //    --transport, it reads pairing.json and dials the WebRTC address it used.
+    //    --transport, it reads its pairing record and dials the WebRTC address it used.
     const first = await receiver.waitFor('progress past 10% of the media', mediaPast(0.1), 30_000)
     expect(first.mediaBytes as number).toBeLessThan(totalMedia)
     expect((await receiver.kill9()).signal).toBe('SIGKILL')
-    const saved = JSON.parse(readFileSync(join(target, 'pairing.json'), 'utf8')) as { addrs: string[] }
+    const saved = (await inspect(target)).pairing as { addrs: string[] }
     expect(saved.addrs).toEqual([ready.addr])
     receiver = startReceiver(target, { name: 'receiver (restarted)' })
     expect((await receiver.waitEvent('paired', 30_000)).mode).toBe('resume')
@@ -144,7 +142,7 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
     expect(second.mediaBytes as number).toBeLessThan(totalMedia)
     expect((await receiver.kill9()).signal).toBe('SIGKILL')
     expect((await sender.kill9()).signal).toBe('SIGKILL')
-    // No --listen, --code or --transport: everything comes from pairing.json (startSender would add a --listen).
+    // No --listen, --code or --transport: everything comes from the pairing record (startSender would add a --listen).
     sender = spawnFerry(['send', '--store', store, NO_MDNS, '--json', ...capped], { name: 'sender (restarted)' })
     const resuming = await sender.waitEvent('resuming', 30_000)
     expect(resuming.addrs).toEqual([ready.addr])

@@ -3,7 +3,10 @@ import { ErrorCode, FerryError } from '../../src/errors.js'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import type { TransferOptions } from '../../src/protocol/options.js'
-import type { ChatStore, ChatStoreReader } from '../../src/store/chat-store.js'
+import type { HistorySink, HistorySource } from '../../src/store/history.js'
+import type { Message } from '../../src/store/model.js'
+import { breathe } from '../../src/protocol/breathe.js'
+import { journalOf } from '../helpers/transfer.js'
 import { decodeFrame, encodeFrame, ferry, frameLength, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import { FrameDecoder } from '../../src/wire/framing.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
@@ -57,6 +60,10 @@ export interface Corpus {
   toSender: ferry.Frame[]
   /** Sender -> receiver frames of a transfer from another source store. */
   foreign: ferry.Frame[]
+  /** Sender -> receiver frames of a transfer into a phone that held part of the history (fillPartial). */
+  reconcile: ferry.Frame[]
+  /** The Holdings frames that phone sent in that transfer. */
+  reconcileHoldings: ferry.Frame[]
   /** Encoded bodies of all of the above. */
   bodies: Uint8Array[]
 }
@@ -64,11 +71,12 @@ export interface Corpus {
 export interface HonestResult { sender: SenderMachine, receiver: ReceiverMachine, toReceiver: ferry.Frame[], toSender: ferry.Frame[] }
 
 /** Runs both machines against each other in memory, without I/O; records every frame. */
-export async function honestTransfer (source: ChatStoreReader, target: ChatStore, options = FUZZ_OPTIONS): Promise<HonestResult> {
+export async function honestTransfer (source: HistorySource, target: HistorySink & { dir: string }, options = FUZZ_OPTIONS): Promise<HonestResult> {
   const sender = new SenderMachine({ source, options })
-  const receiver = new ReceiverMachine({ store: target, options })
+  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options })
   const toR: EncodedFrame[] = [...sender.start()]
   const toS: EncodedFrame[] = [...receiver.start()]
+  receiver.emit = frames => { toS.push(...frames) }
   const rec: HonestResult = { sender, receiver, toReceiver: [], toSender: [] }
   try {
     await pumpHonest(sender, receiver, toR, toS, rec)
@@ -79,15 +87,16 @@ export async function honestTransfer (source: ChatStoreReader, target: ChatStore
 }
 
 async function pumpHonest (sender: SenderMachine, receiver: ReceiverMachine, toR: EncodedFrame[], toS: EncodedFrame[], rec: HonestResult): Promise<void> {
+  let idle = 0
   for (let steps = 0; steps < 1_000_000; steps++) {
     let moved = false
     for (let f = toS.shift(); f !== undefined; f = toS.shift()) {
       const frame = decodeFrame(concat(f))
       rec.toSender.push(frame)
-      sender.onFrame(frame)
+      await sender.onFrame(frame)
       moved = true
     }
-    for (let f = sender.poll(); f !== undefined; f = sender.poll()) toR.push(f)
+    for (let f = await sender.next(); f !== undefined; f = await sender.next()) toR.push(f)
     const f = toR.shift()
     if (f !== undefined) {
       const body = concat(f)
@@ -98,7 +107,11 @@ async function pumpHonest (sender: SenderMachine, receiver: ReceiverMachine, toR
       if (ack !== undefined) toS.push(ack)
       moved = true
     }
-    if (!moved || (sender.finished && receiver.finished)) break
+    if (sender.finished && receiver.finished) break
+    // Both machines also work in the background (reading what they hold, planning): give it its turn.
+    if (moved) idle = 0
+    else if (++idle > 50) break
+    else await breathe()
   }
 }
 
@@ -241,7 +254,8 @@ export type FrameMutation =
   | { m: 'batch', k: number, msg: ferry.Message.$Properties } | { m: 'batchReverse' } | { m: 'batchRepeat', times: number }
   | { m: 'done', count: number | null, mediaCount: number | null }
   | { m: 'hello', version: number, request?: ferry.Selection.$Properties }
-  | { m: 'frame', body: 'ack' | 'resume' | 'verified' | 'error' | 'empty' }
+  | { m: 'frame', body: 'ack' | 'resume' | 'verified' | 'error' | 'empty' | 'holdings' | 'want' }
+  | { m: 'plan', conversation: number, leaves: Array<{ kind: number, have: number, ts: number, id: string, count: number, items: number }>, more: boolean }
 
 export const frameMutation: fc.Arbitrary<FrameMutation> = fc.oneof(
   fc.constant({ m: 'manifestDupConversation' as const }),
@@ -260,7 +274,13 @@ export const frameMutation: fc.Arbitrary<FrameMutation> = fc.oneof(
   fc.record({ m: fc.constant('batchRepeat' as const), times: fc.integer({ min: 2, max: 3 }) }),
   fc.record({ m: fc.constant('done' as const), count: fc.option(u64), mediaCount: fc.option(u64) }),
   fc.record({ m: fc.constant('hello' as const), version: fc.oneof(fc.constant(1), u32), request: fc.option(wireSelection, { nil: undefined }) }),
-  fc.record({ m: fc.constant('frame' as const), body: fc.constantFrom('ack' as const, 'resume' as const, 'verified' as const, 'error' as const, 'empty' as const) })
+  fc.record({ m: fc.constant('frame' as const), body: fc.constantFrom('ack' as const, 'resume' as const, 'verified' as const, 'error' as const, 'empty' as const, 'holdings' as const, 'want' as const) }),
+  fc.record({
+    m: fc.constant('plan' as const),
+    conversation: fc.oneof(fc.nat({ max: 4 }), u32),
+    leaves: fc.array(fc.record({ kind: fc.integer({ min: 0, max: 3 }), have: fc.oneof(fc.nat({ max: 8 }), u32), ts: i64, id: shortStr, count: fc.oneof(fc.nat({ max: 70 }), u32), items: fc.nat({ max: 80 }) }), { maxLength: 6 }),
+    more: fc.boolean()
+  })
 )
 
 /** A decoded copy, so mutations never touch the corpus. */
@@ -347,8 +367,21 @@ export function mutateFrame (base: ferry.Frame, mut: FrameMutation): ferry.Frame
         case 'verified': return { verified: { messages: 1 } }
         case 'error': return { error: { code: 'X', message: 'y' } }
         case 'empty': return {}
+        case 'holdings': return { holdings: { conversation: 0, leaves: [] } }
+        case 'want': return { want: { conversation: 0, items: new Uint8Array(1) } }
       }
+      break
+    case 'plan': {
+      // A plan built over the honest one when there is one: same conversation, leaves replaced.
+      const base = f.body === 'plan' ? f.plan as ferry.Plan : undefined
+      const leaves = mut.leaves.map(l => ({
+        kind: l.kind, have: l.have, lastTs: l.ts, lastId: l.id, count: l.count,
+        items: Array.from({ length: l.items }, (_, i) => ({ ts: l.ts - l.items + i, id: `${l.id}${i}`, hash: new Uint8Array(8) }))
+      }))
+      return { plan: { conversation: base?.conversation ?? mut.conversation, leaves: [...(base?.leaves ?? []), ...leaves], more: mut.more } }
+    }
   }
+  return f
 }
 
 export type SeqEdit =
@@ -370,8 +403,8 @@ export const seqEdit: fc.Arbitrary<SeqEdit> = fc.oneof(
 export const receiverCase = fc.array(seqEdit, { minLength: 1, maxLength: 4 })
 
 /** The frames a hostile sender sends: the honest stream with edits applied, each as an encoded body. */
-export function receiverFrames (edits: SeqEdit[], corpus: Corpus): Uint8Array[] {
-  let seq: Array<ferry.Frame | ferry.Frame.$Properties> = [...corpus.toReceiver]
+export function receiverFrames (edits: SeqEdit[], corpus: Corpus, stream: ferry.Frame[] = corpus.toReceiver): Uint8Array[] {
+  let seq: Array<ferry.Frame | ferry.Frame.$Properties> = [...stream]
   const n = (): number => Math.max(seq.length, 1)
   for (const e of edits) {
     switch (e.t) {
@@ -432,7 +465,9 @@ export async function runReceiverCase (receiver: ReceiverMachine, bodies: Uint8A
 
 export type SenderOp =
   | { t: 'hello', version: number, request?: ferry.Selection.$Properties }
-  | { t: 'resume', cursor: 'none' | { real: number } | ferry.Cursor.$Properties, have: 'none' | 'all' | Uint8Array, partial: Array<{ index: number, offset: number | { rel: number } }> }
+  | { t: 'resume', held: 'none' | 'all' | Uint8Array, have: 'none' | 'all' | Uint8Array, partial: Array<{ index: number, offset: number | { rel: number } }> }
+  | { t: 'holdings', conversation: number, leaves: Array<{ first: number, span: number, id: string, count: number, digest: Uint8Array }>, more: boolean, real: boolean }
+  | { t: 'want', conversation: number, items: Uint8Array }
   | { t: 'ack', from: 'sent' | 'acked', delta: number }
   | { t: 'verified' } | { t: 'error' } | { t: 'other', mut: FrameMutation }
 
@@ -440,17 +475,25 @@ export const senderOp: fc.Arbitrary<SenderOp> = fc.oneof(
   fc.record({ t: fc.constant('hello' as const), version: fc.oneof(fc.constant(1), fc.constant(1), u32), request: fc.option(wireSelection, { nil: undefined }) }),
   fc.record({
     t: fc.constant('resume' as const),
-    cursor: fc.oneof(fc.constant('none' as const), fc.record({ real: fc.nat() }), fc.record({ conversation: shortStr, ts: i64, id: shortStr })),
+    held: fc.oneof(fc.constantFrom('none' as const, 'all' as const), fc.uint8Array({ maxLength: 4 })),
     have: fc.oneof(fc.constantFrom('none' as const, 'all' as const), fc.uint8Array({ maxLength: 64 })),
     partial: fc.array(fc.record({ index: u32, offset: fc.oneof(u64, fc.record({ rel: fc.integer({ min: -2, max: 2 }) })) }), { maxLength: 4 })
   }),
   { arbitrary: fc.record({ t: fc.constant('ack' as const), from: fc.constantFrom('sent' as const, 'acked' as const), delta: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -5000, max: 5000 }), u64) }), weight: 6 },
   fc.constant({ t: 'verified' as const }),
   fc.constant({ t: 'error' as const }),
-  fc.record({ t: fc.constant('other' as const), mut: frameMutation })
+  fc.record({ t: fc.constant('other' as const), mut: frameMutation }),
+  { arbitrary: fc.record({
+    t: fc.constant('holdings' as const),
+    conversation: fc.oneof(fc.nat({ max: 4 }), u32),
+    leaves: fc.array(fc.record({ first: i64, span: fc.oneof(fc.nat({ max: 10_000 }), fc.integer({ min: -5, max: 0 })), id: shortStr, count: fc.oneof(fc.nat({ max: 80 }), u32), digest: fc.uint8Array({ minLength: 0, maxLength: 20 }) }), { maxLength: 5 }),
+    more: fc.boolean(),
+    real: fc.boolean()
+  }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('want' as const), conversation: fc.oneof(fc.nat({ max: 4 }), u32), items: fc.uint8Array({ maxLength: 40 }) }), weight: 2 }
 )
 
-const honestStart: SenderOp[] = [{ t: 'hello', version: 1 }, { t: 'resume', cursor: 'none', have: 'none', partial: [] }]
+const honestStart: SenderOp[] = [{ t: 'hello', version: 2 }, { t: 'resume', held: 'none', have: 'none', partial: [] }]
 /** Mostly an honest receiver (Hello, Resume, acks of all that was sent), with hostile ops mixed in. */
 export const senderCase = fc.tuple(fc.nat({ max: 2 }), fc.array(senderOp, { maxLength: 12 }), fc.array(fc.tuple(fc.nat(), senderOp), { maxLength: 3 }))
   .map(([keep, tail, inserts]) => {
@@ -465,13 +508,7 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
     case 'resume': {
       const media = sender.manifest?.media ?? new ManifestMedia()
       const resume: ferry.Resume.$Properties = {}
-      if (op.cursor !== 'none') {
-        if ('real' in op.cursor) {
-          const batches = corpus.toReceiver.filter(f => f.body === 'batch').flatMap(f => (f.batch as ferry.MessageBatch).messages)
-          const m = batches[op.cursor.real % Math.max(batches.length, 1)]
-          if (m !== undefined) resume.cursor = { conversation: m.conversation, ts: m.ts, id: m.id }
-        } else resume.cursor = op.cursor
-      }
+      resume.held = op.held === 'none' ? new Uint8Array(0) : op.held === 'all' ? new Uint8Array(4).fill(255) : op.held
       resume.mediaHave = op.have === 'none' ? new Uint8Array(0) : op.have === 'all' ? new Uint8Array(64).fill(255) : op.have
       resume.partial = op.partial.map(p => ({
         index: p.index,
@@ -479,6 +516,13 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
       }))
       return { resume }
     }
+    case 'holdings': {
+      // Either made up, or the honest receiver's leaves of a reconciling transfer with the lies mixed in.
+      const honest = op.real ? corpus.reconcileHoldings.find(h => (h.holdings?.conversation ?? 0) === op.conversation)?.holdings : undefined
+      const leaves = op.leaves.map(l => ({ firstTs: l.first, firstId: l.id, lastTs: l.first + l.span, lastId: l.id, count: l.count, digest: l.digest }))
+      return { holdings: { conversation: op.conversation, leaves: [...(honest?.leaves ?? []), ...leaves], more: op.more } }
+    }
+    case 'want': return { want: { conversation: op.conversation, items: op.items } }
     case 'ack': {
       const base = op.from === 'sent' ? sender.progress.bytesSent : sender.progress.bytesAcked
       return { ack: { bytes: Math.max(0, base + op.delta) } }
@@ -490,12 +534,14 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
 }
 
 /** Drives a sender with a hostile receiver: each op is one frame in, then polls until it waits. */
-export function runSenderCase (sender: SenderMachine, ops: SenderOp[], corpus: Corpus): MachineOutcome {
+export async function runSenderCase (sender: SenderMachine, ops: SenderOp[], corpus: Corpus): Promise<MachineOutcome> {
   const out: MachineOutcome = { frames: 0, finished: false }
-  const drain = (): void => {
+  const drain = async (): Promise<void> => {
+    // Planning goes on in the background after a Holdings: let it run before asking for frames.
+    await breathe()
     for (let polls = 0; ; polls++) {
       if (polls > MAX_POLLS) throw new InvariantError('sender keeps producing frames without acknowledgements')
-      const f = sender.poll()
+      const f = await sender.next()
       if (f === undefined) return
       if (frameLength(f) > FUZZ_FRAME_CAP) throw new InvariantError(`sender produced a ${frameLength(f)}-byte frame`)
       out.frames++
@@ -508,8 +554,8 @@ export function runSenderCase (sender: SenderMachine, ops: SenderOp[], corpus: C
       out.frames++
       let frame: Frame
       try { frame = decodeFrame(body) } catch (err) { if (!isAllowedError(err)) throw err; out.error = err; break }
-      sender.onFrame(frame)
-      drain()
+      await sender.onFrame(frame)
+      await drain()
       if (sender.finished) break
     }
   } catch (err) {
@@ -522,24 +568,42 @@ export function runSenderCase (sender: SenderMachine, ops: SenderOp[], corpus: C
 }
 
 export function corpusBodies (c: Omit<Corpus, 'bodies'>): Uint8Array[] {
-  return [...c.toReceiver, ...c.toSender, ...c.foreign].map(f => concat(encodeFrame(f)))
+  return [...c.toReceiver, ...c.toSender, ...c.foreign, ...c.reconcile, ...c.reconcileHoldings].map(f => concat(encodeFrame(f)))
 }
 
 // ---- fixtures ---------------------------------------------------------------------------------------
 
-export interface Fixture { source: ChatStore, other: ChatStore, corpus: Corpus }
+type Store = HistorySource & HistorySink & { dir: string, close: () => void, writeMedia: SqliteLike['writeMedia'], putMessages: (ms: Message[]) => void, listMessages: () => Iterable<Message> }
+
+export interface Fixture {
+  source: Store
+  other: Store
+  corpus: Corpus
+  /** Makes `target` hold what the reconciling transfer's receiver held: part of the source, an edit, a chat of its own. */
+  fillPartial: (target: Store) => void
+}
 
 /** Two seeded source stores (a fragmented message, media of several chunks, a missing file) and the corpus of their honest transfers. */
-export async function makeFixture (open: () => ChatStore & { writeMedia: SqliteLike['writeMedia'] }, fill: (s: never, spec: object) => Promise<void>): Promise<Fixture> {
+export async function makeFixture (open: () => Store, fill: (s: never, spec: object) => Promise<void>): Promise<Fixture> {
   const source = open()
   await fill(source as never, { conversations: 3, messagesPerConversation: 20, mediaSizes: [3000, 1500, 0], hugeMessageBytes: 3000 })
   const other = open()
   await fill(other as never, { conversations: 2, messagesPerConversation: 5, mediaSizes: [700] })
   const first = await honestTransfer(source, open())
   const foreign = await honestTransfer(other, open())
-  for (const r of [first, foreign]) if (r.receiver.state !== 'verified') throw new Error(`honest fixture transfer failed: receiver ${r.receiver.state} ${r.receiver.error?.message}, sender ${r.sender.state} ${r.sender.progress.bytesSent}/${r.sender.progress.bytesAcked}`)
-  const c = { toReceiver: first.toReceiver, toSender: first.toSender, foreign: foreign.toReceiver }
-  return { source, other, corpus: { ...c, bodies: corpusBodies(c) } }
+  const held = [...source.listMessages()].filter((m, i) => i % 3 !== 0)
+  const fillPartial = (t: Store): void => {
+    t.putMessages(held.map((m, i) => i === 1 ? { ...m, text: 'edited on the new phone' } : m))
+    t.putMessages([{ conversation: 'c0', id: 'own', sender: 'me', ts: 1_700_000_000_500, kind: 'text', text: 'mine' }])
+  }
+  const partial = open()
+  fillPartial(partial)
+  const reconciling = await honestTransfer(source, partial)
+  for (const r of [first, foreign, reconciling]) if (r.receiver.state !== 'verified') throw new Error(`honest fixture transfer failed: receiver ${r.receiver.state} ${r.receiver.error?.message}, sender ${r.sender.state} ${r.sender.progress.bytesSent}/${r.sender.progress.bytesAcked}`)
+  const reconcileHoldings = reconciling.toSender.filter(f => f.body === 'holdings')
+  if (!reconciling.toReceiver.some(f => f.body === 'plan') || reconcileHoldings.length === 0) throw new Error('the reconciling fixture transfer made no plan')
+  const c = { toReceiver: first.toReceiver, toSender: first.toSender, foreign: foreign.toReceiver, reconcile: reconciling.toReceiver, reconcileHoldings }
+  return { source, other, corpus: { ...c, bodies: corpusBodies(c) }, fillPartial }
 }
 
 interface SqliteLike { writeMedia: (src: AsyncIterable<Uint8Array>) => Promise<{ sha256: string }> }

@@ -77,6 +77,12 @@ export function journalOf (store: { dir: string }): NodeJournal {
   return j
 }
 
+/** Closes the journal of one store (a test that made many stores). */
+export async function closeJournal (store: { dir: string }): Promise<void> {
+  await journals.get(store.dir)?.close()
+  journals.delete(store.dir)
+}
+
 export async function closeJournals (): Promise<void> {
   for (const j of journals.values()) await j.close()
   journals.clear()

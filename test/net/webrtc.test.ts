@@ -1,7 +1,7 @@
 // WebRTC (webrtc-direct) as Ferry uses it: transport choice, the certificate kept in the store, and
 // two nodes in one process talking over it on loopback with no ICE servers.
 import { createHash } from 'node:crypto'
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -11,7 +11,6 @@ import {
   addressesToDial, choiceCovering, defaultListen, kindOf, kindsNeeded, parseIceServers, parseTransport, pickOffered
 } from '../../src/net/transports.js'
 import { certPath, certhashOf, createCertificate, loadOrCreateCertificate, readCertificate } from '../../src/net/webrtc-cert.js'
-import { pairingPath } from '../../src/net/pairing-file.js'
 import { buildQrPayload, parseQrPayload } from '../../src/pairing/qr-payload.js'
 import { parseCode } from '../../src/pairing/code.js'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -130,9 +129,7 @@ describe('the webrtc-direct certificate', () => {
     const dir = tempDir('ferry-cert-')
     const expiring = await createCertificate(12 * 3600_000)
     writeFileSync(certPath(dir), JSON.stringify(expiring))
-    writeFileSync(pairingPath(dir), '{}')
-    expect((await loadOrCreateCertificate(dir)).certhash).toBe(expiring.certhash)
-    rmSync(pairingPath(dir))
+    expect((await loadOrCreateCertificate(dir, true)).certhash).toBe(expiring.certhash)
     expect((await loadOrCreateCertificate(dir)).certhash).not.toBe(expiring.certhash)
   })
 })

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { buildManifest, manifestFrames, mediaInfoLength } from '../../src/protocol/manifest.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
-import { DEFAULT_OPTIONS } from '../../src/protocol/options.js'
+import { DEFAULT_OPTIONS, PROTOCOL_VERSION } from '../../src/protocol/options.js'
 import { ErrorCode } from '../../src/errors.js'
 import { decodeFrame, ferry, type EncodedFrame, type Frame } from '../../src/wire/codec.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -31,15 +31,16 @@ const manifestOf = (f: EncodedFrame): ferry.Manifest => decodeFrame(concat(f)).m
 const frame = (props: object): Frame => props as Frame
 
 describe('manifest frames', () => {
-  it('carry the same index whether it is streamed from the store or built first, the total in the last part', () => {
-    const whole = buildManifest(source, {})
+  it('carry the same index whether it is streamed from the store or built first, the total in the last part', async () => {
+    const whole = await buildManifest(source, {})
     const frameBytes = 16 * 1024
-    const eager = [...manifestFrames(whole, frameBytes, undefined, DEFAULT_OPTIONS.windowBytes)].map(concat)
+    const eager: Uint8Array[] = []
+    for await (const f of manifestFrames(whole, frameBytes, undefined, DEFAULT_OPTIONS.windowBytes)) eager.push(concat(f))
     const sender = new SenderMachine({ source, options: { batchBytes: frameBytes } })
     sender.start()
-    sender.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
+    await sender.onFrame(frame({ body: 'hello', hello: { version: PROTOCOL_VERSION, agent: 't', request: null } }))
     const streamed: Uint8Array[] = []
-    for (let f = sender.poll(); f !== undefined; f = sender.poll()) streamed.push(concat(f))
+    for (let f = await sender.next(); f !== undefined; f = await sender.next()) streamed.push(concat(f))
     expect(streamed.length).toBeGreaterThan(10)
     expect(streamed.map(b => Buffer.from(b).toString('hex'))).toEqual(eager.map(b => Buffer.from(b).toString('hex')))
     const parts = streamed.map(b => decodeFrame(b).manifest as ferry.Manifest)
@@ -68,13 +69,13 @@ describe('manifest frames', () => {
     }
   })
 
-  it('a Resume before the last part is refused', () => {
+  it('a Resume before the last part is refused', async () => {
     const sender = new SenderMachine({ source, options: { batchBytes: 16 * 1024 } })
     sender.start()
-    sender.onFrame(frame({ body: 'hello', hello: { version: 1, agent: 't', request: null } }))
-    expect(manifestOf(sender.poll() as EncodedFrame).more).toBe(true)
-    expect(() => sender.onFrame(frame({ body: 'resume', resume: { cursor: null, mediaHave: new Uint8Array(0), partial: [] } })))
-      .toThrow(expect.objectContaining({ code: ErrorCode.PROTOCOL }))
+    await sender.onFrame(frame({ body: 'hello', hello: { version: PROTOCOL_VERSION, agent: 't', request: null } }))
+    expect(manifestOf(await sender.next() as EncodedFrame).more).toBe(true)
+    await expect(sender.onFrame(frame({ body: 'resume', resume: { mediaHave: new Uint8Array(0), partial: [], held: new Uint8Array(0) } })))
+      .rejects.toMatchObject({ code: ErrorCode.PROTOCOL })
     expect(sender.state).toBe('failed')
   })
 })

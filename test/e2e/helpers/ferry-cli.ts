@@ -185,7 +185,8 @@ export async function seedStore (profile: 'tiny' | 'small', seed = 1): Promise<s
 export function copyStore (from: string, name = 'old-phone'): string {
   const dir = join(tempDir(), name)
   cpSync(from, dir, { recursive: true })
-  for (const f of ['pairing.json', 'peer.key']) rmSync(join(dir, f), { force: true })
+  // A copy is another phone: its own identity, and none of the first one's transfers or pairing.
+  for (const f of ['journal', 'peer.key']) rmSync(join(dir, f), { recursive: true, force: true })
   return dir
 }
 
@@ -199,6 +200,7 @@ export interface InspectReport {
   conversations: Array<{ id: string, kind: string, title: string, members: number, messages: number }>
   transfers: Array<{ transfer: number, transferId: string, sourceId: string, messages: number, cursor?: { conversation: string, ts: number, id: string } }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
+  pairing?: { role: 'sender' | 'receiver', peer: string, nameplate: string, addrs: string[], since: string }
 }
 
 export async function inspect (store: string): Promise<InspectReport> {

@@ -1,6 +1,7 @@
 // A new phone that does not play fair, for the malicious-peer tests: a bare libp2p node that pairs with
 // the code by hand and then speaks /ferry/transfer/1.0.0 frame by frame, asking for what it likes and
 // keeping every byte the sender gives it, so a test can assert on exactly what left the old phone.
+import { PROTOCOL_VERSION } from '../../../src/protocol/options.js'
 import { TRANSFER_PROTOCOL } from '../../../src/net/ferry-service.js'
 import type { FerryNode } from '../../../src/net/node.js'
 import { PAIR_PROTOCOL } from '../../../src/net/pair-stream.js'
@@ -57,7 +58,7 @@ export async function haul (node: FerryNode, addr: string, ask: Ask = {}): Promi
   const s = await openStream(node, addr, TRANSFER_PROTOCOL, MAX_FRAME_BYTES)
   const send = async (f: ferry.Frame.$Properties): Promise<void> => { await s.write([concat(encodeFrame(f))]) }
   const out: Haul = { frames: [], manifest: [], messages: [], media: new Map(), dataBytes: 0, fragments: [] }
-  await send({ hello: { version: 1, agent: 'e2e-hostile-receiver', request: ask.request } })
+  await send({ hello: { version: PROTOCOL_VERSION, agent: 'e2e-hostile-receiver', request: ask.request } })
   const pieces = new Map<number, Uint8Array[]>()
   try {
     for (;;) {

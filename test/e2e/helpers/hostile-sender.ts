@@ -11,7 +11,7 @@ import { CodeLifetime, parseCode } from '../../../src/pairing/index.js'
 import type { TransferOptions } from '../../../src/protocol/options.js'
 import { SenderMachine } from '../../../src/protocol/sender.js'
 import { runSender } from '../../../src/protocol/session.js'
-import type { ChatStoreReader } from '../../../src/store/chat-store.js'
+import type { HistorySource } from '../../../src/store/history.js'
 import type { ferry } from '../../../src/wire/codec.js'
 import { tamperSender } from '../../helpers/transfer.js'
 import { rawNode } from './raw-peer.js'
@@ -59,7 +59,7 @@ export async function startHostileSender (code: string, serve: Serve): Promise<H
 }
 
 /** A real SenderMachine over `source` whose outgoing frames go through `tamper` first. */
-export function lyingSender (source: ChatStoreReader, tamper: (f: ferry.Frame, n: number) => ferry.Frame.$Properties[], options?: Partial<TransferOptions>): Serve {
+export function lyingSender (source: HistorySource, tamper: (f: ferry.Frame, n: number) => ferry.Frame.$Properties[], options?: Partial<TransferOptions>): Serve {
   return async duplex => {
     const machine = new SenderMachine({ source, options })
     tamperSender(machine, tamper)

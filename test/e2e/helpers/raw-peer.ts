@@ -1,6 +1,7 @@
 // A bare libp2p node inside the test process, for talking to a real `ferry send` the way no honest
 // phone would: driving the pairing handshake by hand, replaying recorded messages, or opening
 // /ferry/transfer/1.0.0 without having paired. Loopback only, mDNS off.
+import { PROTOCOL_VERSION } from '../../../src/protocol/options.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, type FerryNode } from '../../../src/net/node.js'
@@ -62,7 +63,7 @@ export async function openStream (node: FerryNode, addr: string, protocol: strin
 /** Opens /ferry/transfer/1.0.0, says Hello as a receiver would, and returns every frame the sender answers. */
 export async function tryTransfer (node: FerryNode, addr: string): Promise<{ frames: Frame[], error?: Error }> {
   const s = await openStream(node, addr, '/ferry/transfer/1.0.0', MAX_FRAME_BYTES)
-  const hello = encodeFrame({ hello: { version: 1, agent: 'e2e-intruder' } })
+  const hello = encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: 'e2e-intruder' } })
   await s.duplex.write([prefix(hello), ...hello]).catch(() => {})
   const frames: Frame[] = []
   for (;;) {
