@@ -87,8 +87,8 @@ export class SenderMachine {
   private planning?: Promise<void>
   /** The conversation being sent (index into outgoing) and the reader over it. */
   private current = 0
-  private reader?: AsyncIterator<Message>
-  private lookahead?: Message
+  private reader?: AsyncIterator<Outbound>
+  private lookahead?: Outbound
   private mediaIndex = 0
   private mediaOffset = 0
   private have?: Uint8Array
@@ -333,8 +333,8 @@ export class SenderMachine {
     this.buffers.acked(bytes)
   }
 
-  /** The next message to send, in canonical order, or undefined when waiting (for a plan) or done. */
-  private async nextMessage (): Promise<Message | 'wait' | undefined> {
+  /** The next message to send, in canonical order, or 'wait' (for a plan), or undefined when done. */
+  private async nextMessage (): Promise<Outbound | 'wait' | undefined> {
     if (this.lookahead !== undefined) {
       const m = this.lookahead
       this.lookahead = undefined
@@ -357,15 +357,16 @@ export class SenderMachine {
     }
   }
 
-  /** What goes of one conversation: everything (digested on the way), or what its plan says. */
-  private async * messagesOf (o: Outgoing): AsyncGenerator<Message> {
+  /** What goes of one conversation, encoded: everything (digested on the way), or what its plan says. */
+  private async * messagesOf (o: Outgoing): AsyncGenerator<Outbound> {
     const selection = (this.manifest as ManifestData).selection
     if (o.plan === undefined) {
       const root = new ConversationRoot()
       const cutter = new LeafCutter(l => root.add(l))
       for await (const m of selectedMessages(this.source, o.id, selection)) {
-        cutter.add(m.ts, m.id, encodedMessage(m))
-        yield m
+        const encoded = encodedMessage(m)
+        cutter.add(m.ts, m.id, encoded)
+        yield { m, encoded }
       }
       cutter.finish()
       o.root = root
@@ -379,10 +380,10 @@ export class SenderMachine {
         const wanted = new Set<string>()
         for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
         if (wanted.size === 0) continue
-        for await (const m of this.leafMessages(o.id, leaf)) if (wanted.has(`${m.ts}\u0000${m.id}`)) yield m
+        for await (const m of this.leafMessages(o.id, leaf)) if (wanted.has(`${m.ts}\u0000${m.id}`)) yield { m, encoded: encodedMessage(m) }
         continue
       }
-      yield * this.leafMessages(o.id, leaf)
+      for await (const m of this.leafMessages(o.id, leaf)) yield { m, encoded: encodedMessage(m) }
     }
   }
 
@@ -406,7 +407,7 @@ export class SenderMachine {
         if (encoded.length === 0) this.messagesDone()
         break
       }
-      const bytes = encodedMessage(m)
+      const bytes = m.encoded
       const entry = batchEntryLength(bytes)
       if (entry > this.opts.batchBytes) {
         if (encoded.length > 0) { this.lookahead = m; break }
@@ -484,6 +485,12 @@ export class SenderMachine {
     })
     return encodeFrame({ done: { conversations, mediaCount: manifest.media.length, mediaDigest: mediaIndexDigest(manifest.media) } })
   }
+}
+
+/** A message on its way, with its encoding (made once: it is both sent and digested). */
+interface Outbound {
+  m: Message
+  encoded: Uint8Array
 }
 
 export type { MessagePosition }
