@@ -524,9 +524,9 @@ export class SqliteChatStore implements ChatStore {
     return await this.folder.addFile(path, expect)
   }
 
-  /** Streams bytes into media/ under their sha256, never holding them whole. */
-  async writeMedia (chunks: AsyncIterable<Uint8Array>): Promise<MediaDigest> {
-    return await this.folder.write(chunks)
+  /** Streams bytes into media/ under their sha256, never holding them whole; with `expect`, a mismatch adds nothing. */
+  async writeMedia (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
+    return await this.folder.write(chunks, expect)
   }
 
   /** Deletes a media file (not its record). */
