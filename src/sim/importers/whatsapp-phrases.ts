@@ -187,6 +187,20 @@ export const isCall = (content: string): boolean => CALL_RE.test(content)
 /** A group event ("X added Y", "X left"...). */
 export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content)
 
+/** "You" as the actor of a group event, per language. */
+const YOU = new Set(['you', 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
+
+/**
+ * Is this a group event done by someone the chat knows ("Ann added Bob" where Ann is a member, "You
+ * left", "Hai aggiunto Bob")? A person's "I added the photos" is not: "I" is no member.
+ */
+export function isGroupEventBy (content: string, members: ReadonlySet<string>): boolean {
+  const m = GROUP_EVENT_RE.exec(content)
+  if (m === null) return false
+  const actor = content.slice(0, m.index).trim()
+  return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase())
+}
+
 /** A shared location: "location: https://maps.google.com/?q=LAT,LON" (the word in the phone's language). */
 export function location (content: string): { lat: number, lon: number } | undefined {
   const m = /^[^\n:]{0,40}: ?https?:\/\/\S*?[?&](?:q|ll)=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/u.exec(content)

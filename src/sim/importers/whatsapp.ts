@@ -6,7 +6,7 @@ import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from './d
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock } from './wall-clock.js'
 import {
-  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isPoll, kindOfFile, location, omitted
+  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted
 } from './whatsapp-phrases.js'
 
 // WhatsApp's "Export chat" text file. A message starts with a header line; the lines after it without
@@ -176,6 +176,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // of the same chat), different for two chats whose first line (a generic system line) is alike.
   const conversation = `wa-${digest(chatTitle, entries[0].header.stamp + entries[0].header.rest)}`
   const me = options.me === undefined ? undefined : cleanName(options.me)
+  const authors = new Set(bodies.map(b => b.name).filter((n): n is string => n !== undefined))
   const contacts = new Map<string, Contact>()
   const members: string[] = []
   const messages: Message[] = []
@@ -244,7 +245,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     } else if (isPoll(content)) {
       note(unmapped, 'poll (kept as text)')
       msg.text = content
-    } else if (marked && (isDistinctSystem(content) || isGroupEvent(content) || isCall(content))) {
+    } else if (marked && (isDistinctSystem(content) || isCall(content) || (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
       // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'
       msg.text = content
