@@ -46,6 +46,7 @@ const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
 const LEADING_MARKS = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
 
 const SYSTEM_SENDER = 'system'
+const ORDER_NAMES = { dmy: 'day/month/year', mdy: 'month/day/year', ymd: 'year/month/day' }
 /** Largest chat text read: the whole text is held while it is mapped. */
 const MAX_TEXT_BYTES = 512 * 1024 * 1024
 
@@ -157,7 +158,6 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     warnings.push(`the dates could be day/month or month/day (${decision.reason}): read as ${order}; if they are wrong, import again with --date-order ${other}`)
   }
   const clock = new ZoneClock(options.timeZone ?? machineZone())
-  const ORDER_NAMES = { dmy: 'day/month/year', mdy: 'month/day/year', ymd: 'year/month/day' }
   const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, `times read in ${clock.zone}`]
 
   const dir = dirOf(main)
