@@ -1,15 +1,23 @@
-import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageStatus, ConversationKind } from './model.js'
+import type { Conversation, Contact, Link, MediaRecord, Message, MessageKind, MessageStatus, ConversationKind } from './model.js'
 
 // The layout of history.db and the one place that maps its rows to the chat model and back.
 // SQL NULL is the model's "absent": a column is NULL exactly when the field is undefined, and "" stays "".
 
 // 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
 // 3: messages stored in canonical order (see below); upgrading rebuilds the table (MIGRATE_TO_3).
-export const SCHEMA_VERSION = 3
+// 4: optional message fields from imported exports (MESSAGE_V4_COLUMNS); upgrading only adds columns.
+export const SCHEMA_VERSION = 4
 
 // A message's fields after its key, shared by messages and the overwritten rows kept to undo a transfer.
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
-  duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,`
+  duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,
+  forwarded_from TEXT, via_bot TEXT, edited_at INTEGER, pinned TEXT, file_name TEXT,
+  links TEXT, -- JSON array of {text?, url}`
+
+/** Columns schema 4 added to messages and overwritten, with their types: an upgrade adds them (nullable). */
+export const MESSAGE_V4_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['forwarded_from', 'TEXT'], ['via_bot', 'TEXT'], ['edited_at', 'INTEGER'], ['pinned', 'TEXT'], ['file_name', 'TEXT'], ['links', 'TEXT']
+]
 
 /** The unique index that makes (conversation, id) a message's identity; a bulk load builds it afterwards. */
 export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
@@ -75,8 +83,10 @@ CREATE TABLE IF NOT EXISTS overwritten (
 CREATE TRIGGER IF NOT EXISTS keep_overwritten BEFORE UPDATE ON messages
 WHEN new.xfer IS NOT NULL AND new.xfer IS NOT old.xfer
 BEGIN
-  INSERT OR IGNORE INTO overwritten (owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer)
-  VALUES (new.xfer, old.conversation, old.id, old.sender, old.ts, old.kind, old.text, old.media, old.duration_ms, old.lat, old.lon, old.label, old.reply_to, old.status, old.xfer);
+  INSERT OR IGNORE INTO overwritten (owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status,
+    forwarded_from, via_bot, edited_at, pinned, file_name, links, xfer)
+  VALUES (new.xfer, old.conversation, old.id, old.sender, old.ts, old.kind, old.text, old.media, old.duration_ms, old.lat, old.lon, old.label,
+    old.reply_to, old.status, old.forwarded_from, old.via_bot, old.edited_at, old.pinned, old.file_name, old.links, old.xfer);
 END;
 
 CREATE TABLE IF NOT EXISTS transfers (
@@ -103,7 +113,9 @@ CREATE TABLE IF NOT EXISTS parts (
 export const CONTACT_COLUMNS = 'id, name, phone'
 export const CONVERSATION_COLUMNS = 'id, kind, title, members'
 export const MEDIA_COLUMNS = 'sha256, size, mime'
-export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+/** The message columns of schema 3, which a 2 -> 3 upgrade copies (the later ones are added after it). */
+const MESSAGE_V3_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+export const MESSAGE_COLUMNS = `${MESSAGE_V3_COLUMNS}, ${MESSAGE_V4_COLUMNS.map(([c]) => c).join(', ')}`
 
 /**
  * Schema 2 -> 3: the same rows, rebuilt in canonical order. Run in one transaction before SCHEMA, which then
@@ -116,7 +128,7 @@ DROP INDEX IF EXISTS messages_key;
 ALTER TABLE messages RENAME TO messages_v2;
 `
 export const MIGRATE_TO_3_COPY = `
-INSERT INTO messages (${MESSAGE_COLUMNS}, xfer) SELECT ${MESSAGE_COLUMNS}, xfer FROM messages_v2 ORDER BY conversation, ts, id;
+INSERT INTO messages (${MESSAGE_V3_COLUMNS}, xfer) SELECT ${MESSAGE_V3_COLUMNS}, xfer FROM messages_v2 ORDER BY conversation, ts, id;
 DROP TABLE messages_v2;
 `
 
@@ -167,6 +179,12 @@ export function messageFromRow (r: Row): Message {
   }
   if (r[11] !== null) m.replyTo = r[11] as string
   if (r[12] !== null) m.status = r[12] as MessageStatus
+  if (r[13] !== null) m.forwardedFrom = r[13] as string
+  if (r[14] !== null) m.viaBot = r[14] as string
+  if (r[15] !== null) m.editedAt = r[15] as number
+  if (r[16] !== null) m.pinned = r[16] as string
+  if (r[17] !== null) m.fileName = r[17] as string
+  if (r[18] !== null) m.links = JSON.parse(r[18] as string) as Link[]
   return m
 }
 
@@ -189,7 +207,14 @@ export function fillMessageParams (p: Row, at: number, m: Message, xfer: number 
   p[at + 10] = loc?.label ?? null
   p[at + 11] = m.replyTo ?? null
   p[at + 12] = m.status ?? null
-  p[at + 13] = xfer
+  p[at + 13] = m.forwardedFrom ?? null
+  p[at + 14] = m.viaBot ?? null
+  p[at + 15] = m.editedAt ?? null
+  p[at + 16] = m.pinned ?? null
+  p[at + 17] = m.fileName ?? null
+  // Written with text before url whatever order the object has, so equal links are equal rows.
+  p[at + 18] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
+  p[at + 19] = xfer
 }
 
 /** A plain insert of `columns` (comma-separated) for `rows` rows, one `?` per column of each. */

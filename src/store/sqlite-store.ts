@@ -9,7 +9,7 @@ import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
-  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, MIGRATE_TO_3_COPY, SCHEMA, SCHEMA_VERSION,
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_V4_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, MIGRATE_TO_3_COPY, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
   MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, upsertSql
 } from './schema.js'
@@ -197,9 +197,11 @@ export class SqliteChatStore implements ChatStore {
     }
     if (version < SCHEMA_VERSION) {
       // 1 -> 2 only added tables and a trigger (IF NOT EXISTS): running the schema does it. 2 -> 3 rebuilds
-      // the messages table in canonical order, once (about 2 s per million messages here).
+      // the messages table in canonical order, once (about 2 s per million messages here). 3 -> 4 adds
+      // nullable columns to the tables that exist (the trigger that copies rows is made again).
       db.transaction(() => {
         if (version < 3) db.exec(MIGRATE_TO_3)
+        if (version < 4) addMessageColumns(db)
         db.exec(SCHEMA)
         if (version < 3) db.exec(MIGRATE_TO_3_COPY)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
@@ -522,9 +524,9 @@ export class SqliteChatStore implements ChatStore {
     return await this.folder.addFile(path, expect)
   }
 
-  /** Streams bytes into media/ under their sha256, never holding them whole. */
-  async writeMedia (chunks: AsyncIterable<Uint8Array>): Promise<MediaDigest> {
-    return await this.folder.write(chunks)
+  /** Streams bytes into media/ under their sha256, never holding them whole; with `expect`, a mismatch adds nothing. */
+  async writeMedia (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
+    return await this.folder.write(chunks, expect)
   }
 
   /** Deletes a media file (not its record). */
@@ -814,6 +816,16 @@ export class SqliteChatStore implements ChatStore {
       this.partLengths.delete(sha256)
       this.partHashes.delete(sha256)
     })
+  }
+}
+
+/** Schema 3 -> 4: the new message columns, added (NULL in every row) to messages and overwritten where they exist. */
+function addMessageColumns (db: Database.Database): void {
+  db.exec('DROP TRIGGER IF EXISTS keep_overwritten')
+  for (const table of ['messages', 'overwritten']) {
+    const have = new Set((db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[]))
+    if (have.size === 0) continue
+    for (const [column, type] of MESSAGE_V4_COLUMNS) if (!have.has(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`)
   }
 }
 
