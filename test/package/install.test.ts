@@ -152,6 +152,13 @@ describe(`the packed package (${NAME})`, () => {
     expect(await ferryOut(['export', '--store', newPhone])).toBe(before)
   })
 
+  it('runs the demo from the install: two ferry processes it starts from there', async () => {
+    const demo = ferry(['demo', '--profile', 'tiny', '--loopback'], 'demo')
+    const exit = await demo.waitExit(120_000)
+    expect(exit.code, demo.describe()).toBe(0)
+    expect(demo.stderr).toMatch(/Verified on the new phone: 300 messages/)
+  })
+
   it('serves the built browser phone from the install', async () => {
     const web = ferry(['web', '--port', '0', '--json'], 'web')
     try {
