@@ -1,53 +1,18 @@
-// Ferry's public API: what an app embeds.
-//
-//   const node = await createFerryNode({ dir, services: { ferry: ferry({ store, storeDir: dir }) } })
-//   await node.services.ferry.offer({ code, selection, onEvent })        // the old phone
-//   await node.services.ferry.receive({ addrs, code, onEvent })          // the new phone
-//
-// or, with the defaults (SQLite store in a directory), createFerry(dir) then send() / receive().
+// Ferry's core: what runs wherever JavaScript does (Node, browsers, workers). Nothing here imports a
+// Node built-in or a native module, and a browser bundle of it needs no stubs; the Node-only parts (the
+// SQLite store, the Node libp2p node, the libp2p service while it keeps its pairing records in files)
+// are in './node.ts' (the package's `/node` export), which re-exports all of this too.
 import './polyfill.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
-import { createFerryNode, type FerryNode, type FerryNodeOptions } from './net/node.js'
-import { ferry, type FerryService, type OfferOptions, type ReceiveOptions } from './net/ferry-service.js'
-import { SqliteChatStore } from './store/sqlite-store.js'
-import type { ChatStore } from './store/chat-store.js'
 
-export { ferry, FerryService, TRANSFER_PROTOCOL, type FerryEvent, type OfferOptions, type ReceiveOptions, type Progress } from './net/ferry-service.js'
+export { TRANSFER_PROTOCOL } from './net/receive-transfer.js'
+export type { FerryEvent, FerryService, OfferOptions, ReceiveOptions, Progress } from './net/ferry-service.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'
-export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } from './net/node.js'
 export { generateCode, parseCode, formatCode, buildQrPayload, parseQrPayload, serviceTag, type PairingCode } from './pairing/index.js'
 export { SenderMachine } from './protocol/sender.js'
 export { ReceiverMachine } from './protocol/receiver.js'
 export { runSender, runReceiver } from './protocol/session.js'
 export type { TransferOptions } from './protocol/options.js'
-export { SqliteChatStore } from './store/sqlite-store.js'
 export type { ChatStore, ChatStoreReader, ChatStoreWriter, TransferCheckpoint } from './store/chat-store.js'
 export * from './store/model.js'
 export { FerryError, ErrorCode, isFerryError } from './errors.js'
 export type { ByteDuplex } from './wire/duplex.js'
-
-export interface Ferry {
-  store: ChatStore
-  node: FerryNode<{ ferry: FerryService }>
-  /** Offers this phone's history; resolves when the new phone verified it. */
-  send(opts: OfferOptions): ReturnType<FerryService['offer']>
-  /** Receives a history from the phone at `addrs`. */
-  receive(opts: ReceiveOptions): ReturnType<FerryService['receive']>
-  /** Addresses to show (QR) or hand to the other phone. */
-  addresses(): Multiaddr[]
-  stop(): Promise<void>
-}
-
-/** A phone with the embedded defaults: a SQLite store in `dir`, its identity kept in the same place. */
-export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'dir' | 'services'> = {}): Promise<Ferry> {
-  const store = SqliteChatStore.open(dir, { create: true })
-  const n = await createFerryNode({ ...node, dir, services: { ferry: ferry({ store, storeDir: dir }) } })
-  return {
-    store,
-    node: n,
-    send: async opts => await n.services.ferry.offer(opts),
-    receive: async opts => await n.services.ferry.receive(opts),
-    addresses: () => n.getMultiaddrs(),
-    stop: async () => { await n.stop(); store.close() }
-  }
-}
