@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3'
 import { createHash, randomUUID, type Hash } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ChatStore, TransferCheckpoint } from './chat-store.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
 import { prefetchFile } from './prefetch.js'
@@ -127,14 +128,18 @@ export class SqliteChatStore implements ChatStore {
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)
     const dbPath = join(abs, 'history.db')
-    const fresh = !existsSync(dbPath)
+    // An empty file is as fresh as none (a creation stopped before SQLite wrote anything).
+    const fresh = (statSync(dbPath, { throwIfNoEntry: false })?.size ?? 0) === 0
     if (fresh) {
       if (options.create !== true) throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
-      try {
-        mkdirSync(abs, { recursive: true })
-      } catch (err) {
-        throw storeError(err, `creating the store ${abs}`)
-      }
+    }
+    // The history is the owner's alone: the folder 0700, its files 0600 (private-files.ts).
+    try {
+      if (fresh) makePrivateDir(abs)
+      else tighten(abs)
+      makeDatabasePrivate(dbPath)
+    } catch (err) {
+      throw storeError(err, `${fresh ? 'creating' : 'opening'} the store ${abs}`)
     }
     let db: Database.Database | undefined
     try {
