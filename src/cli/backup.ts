@@ -40,7 +40,8 @@ cut short or pieced together from other files is refused on restore. The passwor
 on a terminal, or read from the first line of --password-file. With --no-password the file is neither
 confidential nor authentic: anyone who gets it can read the chats, and anyone can write or alter such a
 file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
-under FILE.partial (which must not exist) and renamed when complete.
+under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
+run while another process uses it; it backs up the store as it was when it started.
 
 Options:
   --store DIR          the phone's store (required)
@@ -69,7 +70,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
-    const store = SqliteChatStore.open(storeDir, { create: false })
+    // Read-only: one consistent snapshot, even while a transfer writes the store.
+    const store = SqliteChatStore.open(storeDir, { readOnly: true })
     const view = json ? undefined : terminalProgress('backing up')
     try {
       const t0 = performance.now()

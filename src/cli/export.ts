@@ -15,7 +15,9 @@ const command: Command = {
 
 Writes everything the store holds as canonical NDJSON: contacts by id, conversations by id,
 media by sha256, messages by (conversation, ts, id), fields in a fixed order. Two stores with
-the same content export byte-identical files, so 'cmp' or 'diff' compares phones.
+the same content export byte-identical files, so 'cmp' or 'diff' compares phones. It only reads,
+so it may run while another process (a receive) writes the store: it exports the store as it was
+when it started, consistently.
 
 Options:
   -s, --store DIR   the store to read
@@ -35,7 +37,8 @@ Examples:
     media: { type: 'string' }
   },
   async run (args) {
-    const store = SqliteChatStore.open(requireString(args, 'store', 'export'))
+    // Read-only: one consistent snapshot, even while a transfer writes the store.
+    const store = SqliteChatStore.open(requireString(args, 'store', 'export'), { readOnly: true })
     try {
       const out = optionalString(args, 'out')
       const mediaDir = optionalString(args, 'media')

@@ -58,11 +58,13 @@ export class MediaFolder {
   private readonly fanouts = new Set<string>()
   private readonly durability: GroupSync
 
-  constructor (root: string) {
+  /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
+  constructor (root: string, o: { readOnly?: boolean } = {}) {
     this.root = resolve(root)
     this.partDir = join(this.root, '.part')
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
+    if (o.readOnly === true) return
     try {
       mkdirSync(this.partDir, { recursive: true, mode: PRIVATE_DIR_MODE })
       mkdirSync(this.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE })
@@ -229,6 +231,7 @@ export class MediaFolder {
     try {
       return readdirSync(this.partDir).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length))
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw storeError(err, `listing the partial media in ${this.partDir}`)
     }
   }
