@@ -1,12 +1,14 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { replaceFileDurably } from '../durable-fs.js'
+import { readPrivateFile } from '../private-files.js'
 import { join } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
 
 /**
  * What a phone remembers of the phone it paired with, so both can reconnect after a crash or a reboot
  * without a new code: the peer's id, the resume token derived from the PAKE key, and where it was last
- * seen. Lives beside the store, mode 0600: the token is a secret.
+ * seen. Lives beside the store, mode 0600: the token is a secret (a looser file is tightened on load, as
+ * the peer key is).
  */
 export interface PairingRecord {
   role: 'sender' | 'receiver'
@@ -28,7 +30,7 @@ export function pairingPath (storeDir: string): string {
 export function loadPairing (storeDir: string): PairingRecord | undefined {
   let text: string
   try {
-    text = readFileSync(pairingPath(storeDir), 'utf8')
+    text = readPrivateFile(pairingPath(storeDir)).toString('utf8')
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return undefined
     throw err

@@ -1,8 +1,9 @@
 import { constants } from 'node:fs'
-import { copyFile, mkdir } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { ChatStoreReader } from '../store/chat-store.js'
 import { toLine } from './ndjson.js'
 
@@ -64,7 +65,7 @@ class MediaCopier {
   static async create (store: ChatStoreReader, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
     const dir = resolve(mediaDir)
     try {
-      await mkdir(dir, { recursive: true })
+      await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw storeError(err, `creating ${dir}`)
     }
@@ -75,10 +76,15 @@ class MediaCopier {
   async copy (sha256: string): Promise<string | undefined> {
     if (!this.store.hasMediaFile(sha256)) return undefined
     const dest = join(this.dir, sha256)
+    const tmp = `${dest}.${process.pid}.tmp`
     try {
-      // A clone where the filesystem can (copy-on-write), a copy elsewhere.
-      await copyFile(this.store.mediaPath(sha256), dest, constants.COPYFILE_FICLONE)
+      // A clone where the filesystem can (copy-on-write), a copy elsewhere; into a new file (EXCL), made
+      // private, then renamed over any earlier copy: never written through a symlink at `dest`.
+      await copyFile(this.store.mediaPath(sha256), tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+      await chmod(tmp, PRIVATE_FILE_MODE)
+      await rename(tmp, dest)
     } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {})
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)
     }
     return relative(this.base, dest).split(sep).join('/')

@@ -6,6 +6,7 @@ import {
 import { open, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fsyncDir } from '../durable-fs.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
@@ -13,7 +14,8 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
 // name only by an atomic rename after its bytes were hashed and synced, so "present" always means
 // "complete and correct". Work in progress lives beside the fan-out, never in it: .part/ for resumable
-// transfers (their committed length is the database's business) and .tmp/ for local copies.
+// transfers (their committed length is the database's business) and .tmp/ for local copies. Folders are
+// made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -56,14 +58,16 @@ export class MediaFolder {
   private readonly fanouts = new Set<string>()
   private readonly durability: GroupSync
 
-  constructor (root: string) {
+  /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
+  constructor (root: string, o: { readOnly?: boolean } = {}) {
     this.root = resolve(root)
     this.partDir = join(this.root, '.part')
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
+    if (o.readOnly === true) return
     try {
-      mkdirSync(this.partDir, { recursive: true })
-      mkdirSync(this.tmpDir, { recursive: true })
+      mkdirSync(this.partDir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      mkdirSync(this.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw storeError(err, `creating the media folder ${this.root}`)
     }
@@ -156,7 +160,7 @@ export class MediaFolder {
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
     let handle
     try {
-      handle = await open(tmp, 'wx')
+      handle = await open(tmp, 'wx', PRIVATE_FILE_MODE)
       const hash = createHash('sha256')
       let size = 0
       for await (const chunk of chunks) {
@@ -208,7 +212,7 @@ export class MediaFolder {
   private fanout (sha: string): string {
     const dir = join(this.root, sha.slice(0, 2))
     if (!this.fanouts.has(dir)) {
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
       this.fanouts.add(dir)
     }
     return dir
@@ -227,6 +231,7 @@ export class MediaFolder {
     try {
       return readdirSync(this.partDir).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length))
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw storeError(err, `listing the partial media in ${this.partDir}`)
     }
   }
@@ -266,7 +271,7 @@ export class MediaFolder {
    */
   writeWhole (sha: string, data: Uint8Array): void {
     this.closePart()
-    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644)
+    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, PRIVATE_FILE_MODE)
     this.openPart = { sha, fd }
     let done = 0
     while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
@@ -276,7 +281,7 @@ export class MediaFolder {
   private partFd (sha: string, offset: number): number {
     if (this.openPart?.sha === sha) return this.openPart.fd
     this.closePart()
-    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT, 0o644)
+    const fd = openSync(this.partPath(sha), constants.O_WRONLY | constants.O_CREAT, PRIVATE_FILE_MODE)
     // A tail from an earlier crash would otherwise survive past the end of this write.
     if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
     this.openPart = { sha, fd }
@@ -353,7 +358,7 @@ export class MediaFolder {
     if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return false
     const dir = join(target, '..')
     if (statSync(dir, { throwIfNoEntry: false }) !== undefined) return false
-    mkdirSync(dir, { recursive: true })
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     return true
   }
 
