@@ -14,6 +14,7 @@ export const ErrorCode = {
   TOO_LARGE: 'TOO_LARGE', // a declared size beyond the receiver's limits
   STORE_FULL: 'STORE_FULL',
   STORE: 'STORE',
+  STORE_BUSY: 'STORE_BUSY', // another process is using the store
   TRUNCATED: 'TRUNCATED', // the stream ended before the transfer did
   PEER_ERROR: 'PEER_ERROR', // the peer sent an Error frame
   CANCELLED: 'CANCELLED',

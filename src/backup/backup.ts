@@ -1,8 +1,9 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { fsyncDir } from '../durable-fs.js'
+import { createPrivateFile } from '../private-files.js'
 import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { TransferOptions } from '../protocol/options.js'
@@ -44,8 +45,9 @@ export interface BackupResult {
 
 /**
  * Writes a backup of `source` to `path`: the frame stream a sender emits for a fresh receiver, sealed in
- * segments (see format.ts). Written to `path.partial`, fsynced and renamed, so `path` is only ever a
- * complete backup. Memory stays at about one segment plus one media chunk whatever the history's size.
+ * segments (see format.ts). Written to `path.partial` (a new file, mode 0600), fsynced and renamed, so
+ * `path` is only ever a complete backup, private to its owner. Memory stays at about one segment plus
+ * one media chunk whatever the history's size.
  */
 export async function writeBackup (source: HistorySource, path: string, o: BackupOptions = {}): Promise<BackupResult> {
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
@@ -53,12 +55,12 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
   const keys = deriveKeys(header, o.password)
   const kdfMs = performance.now() - t0
   const tmp = `${path}.partial`
-  let fd: number | undefined
+  const fd = createPartial(tmp)
+  let unclosed: number | undefined = fd
   let fileBytes = 0
   try {
-    fd = openSync(tmp, 'w', 0o600)
     const out = (parts: Uint8Array[]): void => {
-      for (const p of parts) { writeSync(fd as number, p); fileBytes += p.byteLength }
+      for (const p of parts) { writeSync(fd, p); fileBytes += p.byteLength }
     }
     out([header.bytes, keys.check])
     const writer = new SegmentWriter(keys, header.segmentBytes, out)
@@ -76,14 +78,35 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     writer.end()
     fsyncSync(fd)
     closeSync(fd)
-    fd = undefined
+    unclosed = undefined
+    // A rename replaces whatever `path` is (a file, a symlink) without writing through it.
     renameSync(tmp, path)
     fsyncDir(dirname(path))
     return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, kdfMs }
   } catch (err) {
-    if (fd !== undefined) closeSync(fd)
+    if (unclosed !== undefined) closeSync(unclosed)
     rmSync(tmp, { force: true })
     throw storeError(err, `writing the backup ${path}`)
+  }
+}
+
+/**
+ * Creates the backup's temporary file, private (0600) and new: never an existing file, and never through
+ * a symlink, which another user could have planted to make us write the history where they can read it.
+ */
+function createPartial (tmp: string): number {
+  try {
+    return createPrivateFile(tmp)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' || code === 'ELOOP') {
+      const link = lstatSync(tmp, { throwIfNoEntry: false })?.isSymbolicLink() === true
+      throw new FerryError(ErrorCode.STORE, link
+        ? `${tmp} is a symbolic link: Ferry never writes a backup through one; remove it, or choose another --out`
+        : `${tmp} already exists: another backup to this file is running, or one was interrupted; remove it (once no backup runs) and try again`,
+      { path: tmp }, { cause: err })
+    }
+    throw storeError(err, `writing the backup ${tmp}`)
   }
 }
 

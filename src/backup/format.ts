@@ -8,7 +8,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 //     8  u8 format version     1
 //     9  u8 flags              bit 0: a password protects the file
 //    10  u8 kdf               1 = scrypt (with a password), 0 = none
-//    11  u8 log2(N), u8 r, u8 p   scrypt cost (15, 8, 1)
+//    11  u8 log2(N), u8 r, u8 p   scrypt cost (18, 8, 1; older files have 15, 8, 1: each says its own)
 //    14  u16 reserved (0)
 //    16  u32 segment bytes     largest plaintext segment (1 MiB)
 //    20  16 bytes salt
@@ -19,9 +19,10 @@ import { ErrorCode, FerryError } from '../errors.js'
 // Segment n is ChaCha20-Poly1305 under the file key with nonce = file nonce[0..4] || u64 n and
 // AAD = sha256(header) || u64 n || final byte. The key is HKDF-SHA256(scrypt(password, salt), salt =
 // sha256(header)); without a password the scrypt output is replaced by a fixed constant, so such a file
-// is integrity-protected (truncation, reordering, splicing, flipped bytes are detected) but not
-// confidential: anyone with Ferry can read it. Every file gets a fresh key (fresh salt and nonce), so
-// the counter alone keeps nonces unique.
+// is checked against accidents only (truncation, reordering, splicing, flipped bytes are detected) and is
+// neither confidential nor authentic: anyone with Ferry can read it, and anyone can write or alter one
+// that checks out. Every file gets a fresh key (fresh salt and nonce), so the counter alone keeps nonces
+// unique.
 
 export const MAGIC = Buffer.from('FERRYBAK', 'latin1')
 export const FORMAT_VERSION = 1
@@ -36,10 +37,19 @@ export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 const FINAL_BIT = 0x80000000
 
 export interface KdfParams { log2N: number, r: number, p: number }
-/** scrypt N=2^15, r=8, p=1: 32 MiB and ~0.1 s on a laptop core, a few tenths of a second on a phone. */
-export const DEFAULT_KDF: KdfParams = { log2N: 15, r: 8, p: 1 }
-// Bounds on what a header may ask for, so a hostile file cannot make us spend minutes or gigabytes.
-const MAX_KDF: KdfParams = { log2N: 20, r: 16, p: 4 }
+/**
+ * scrypt N=2^18, r=8, p=1 (256 MiB): what age asks of a passphrase, twice OWASP's minimum (N=2^17), as
+ * dear to each guess of an offline attacker as a restore can afford (docs/performance.md has the time).
+ * scrypt rather than Argon2id: Node runs it natively (OpenSSL), where Argon2id would be JavaScript here
+ * and native for the attacker, who would then pay less per guess than the phone does.
+ */
+export const DEFAULT_KDF: KdfParams = { log2N: 18, r: 8, p: 1 }
+/**
+ * What a header may ask for: scrypt's work (128·N·r·p bytes, also a bound on its memory) up to 1 GiB,
+ * four times the default's, so a hostile file cannot make us spend minutes or gigabytes, and a later
+ * Ferry may raise its default that far with files this one still opens.
+ */
+export const MAX_KDF_BYTES = 1024 * 1024 * 1024
 const NO_PASSWORD_IKM = createHash('sha256').update('ferry-backup-v1 no password: integrity only').digest()
 
 export interface BackupHeader {
@@ -88,8 +98,10 @@ export function parseHeader (b: Uint8Array, name: string): BackupHeader {
   const password = (flags & FLAG_PASSWORD) !== 0
   const kdf = { log2N: buf[11], r: buf[12], p: buf[13] }
   if (buf[10] !== (password ? 1 : 0) || buf.readUInt16BE(14) !== 0) throw bad(`${name} has a damaged header (key derivation fields)`)
-  if (password && (kdf.log2N < 1 || kdf.log2N > MAX_KDF.log2N || kdf.r < 1 || kdf.r > MAX_KDF.r || kdf.p < 1 || kdf.p > MAX_KDF.p)) {
-    throw bad(`${name} asks for scrypt N=2^${kdf.log2N} r=${kdf.r} p=${kdf.p}, beyond what Ferry accepts: the file is damaged`)
+  if (password && (kdf.log2N < 1 || kdf.r < 1 || kdf.p < 1)) throw bad(`${name} has a damaged header (scrypt N=2^${kdf.log2N} r=${kdf.r} p=${kdf.p})`)
+  if (password && kdfWork(kdf) > MAX_KDF_BYTES) {
+    throw bad(`${name} asks for scrypt N=2^${kdf.log2N} r=${kdf.r} p=${kdf.p} (${kdfWork(kdf) / 2 ** 20} MiB of work), beyond the ` +
+      `${MAX_KDF_BYTES / 2 ** 20} MiB Ferry allows: the file is damaged or was not written by Ferry`)
   }
   const segmentBytes = buf.readUInt32BE(16)
   if (segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES) throw bad(`${name} declares ${segmentBytes}-byte segments: the file is damaged`)
@@ -109,10 +121,23 @@ export interface FileKeys {
   nonce: Uint8Array
 }
 
+/** 128·N·r·p: scrypt's work in bytes mixed, and (with p = 1) about its memory. */
+function kdfWork (k: KdfParams): number {
+  return 128 * 2 ** k.log2N * k.r * k.p
+}
+
+/**
+ * The memory scrypt needs, as OpenSSL counts it against `maxmem` (128·r·(N+2) for its table, 128·r·p
+ * for its blocks), plus room to spare: every header parseHeader accepts must derive.
+ */
+export function scryptMaxmem (k: KdfParams): number {
+  return 128 * k.r * (2 ** k.log2N + 2 + k.p) + 1024 * 1024
+}
+
 export function deriveKeys (h: BackupHeader, password?: string): FileKeys {
   if (h.password && (password === undefined || password === '')) throw bad('this backup is protected by a password: give it with --password-file FILE (or type it when asked)')
   const ikm = h.password
-    ? scryptSync(Buffer.from((password as string).normalize('NFC'), 'utf8'), h.salt, 32, { N: 2 ** h.kdf.log2N, r: h.kdf.r, p: h.kdf.p, maxmem: 256 * 1024 * 1024 })
+    ? scryptSync(Buffer.from((password as string).normalize('NFC'), 'utf8'), h.salt, 32, { N: 2 ** h.kdf.log2N, r: h.kdf.r, p: h.kdf.p, maxmem: scryptMaxmem(h.kdf) })
     : NO_PASSWORD_IKM
   const headerHash = createHash('sha256').update(h.bytes).digest()
   const okm = Buffer.from(hkdfSync('sha256', ikm, headerHash, 'ferry-backup-v1 keys', 32 + CHECK_BYTES))

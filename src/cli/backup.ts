@@ -7,14 +7,17 @@ import { writeBackup } from '../backup/backup.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
-export const NO_PASSWORD_NOTE = 'No password: this backup is integrity-protected (damage, truncation and tampering are detected) but NOT confidential: anyone who has the file can read the chats.'
+/** What a backup without a password is, said when one is written (its checks are public: anyone can redo them). */
+export const NO_PASSWORD_NOTE = 'Warning: this backup has no password. It is NOT confidential: anyone who gets the file can read ' +
+  'every chat in it. Its checks catch accidental damage only (a flipped byte, a copy cut short or mixed up with another): ' +
+  'anyone can write or alter such a file so that it passes them. Use a password unless the file never leaves your hands.'
 
 async function backupPassword (file: string | undefined, none: boolean): Promise<string | undefined> {
   if (file !== undefined && none) throw new FerryError(ErrorCode.BAD_INPUT, '--password-file and --no-password exclude each other')
   if (none) return undefined
   if (file !== undefined) return readPasswordFile(file)
   if (!isTerminal()) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'a backup needs a password: pass --password-file FILE, run on a terminal to be asked, or choose --no-password (integrity only, not confidential)')
+    throw new FerryError(ErrorCode.BAD_INPUT, 'a backup needs a password: pass --password-file FILE, run on a terminal to be asked, or choose --no-password (readable and forgeable by anyone who gets the file)')
   }
   for (;;) {
     const a = await promptPassword('Password for the backup: ')
@@ -34,16 +37,18 @@ Writes the history in DIR (or the selected part of it) to FILE, for 'ferry resto
 when the two cannot meet on a network. The file is encrypted and authenticated with a key derived from
 a password (scrypt, then ChaCha20-Poly1305 in 1 MiB segments): a wrong password, a damaged byte, a file
 cut short or pieced together from other files is refused on restore. The password is asked for (twice)
-on a terminal, or read from the first line of --password-file. With --no-password the file is still
-integrity-protected but anyone who has it can read it. FILE is written under a temporary name and
-renamed when complete.
+on a terminal, or read from the first line of --password-file. With --no-password the file is neither
+confidential nor authentic: anyone who gets it can read the chats, and anyone can write or alter such a
+file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
+under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
+run while another process uses it; it backs up the store as it was when it started.
 
 Options:
   --store DIR          the phone's store (required)
   --out FILE           the backup file to write (required; replaced if it exists)
 ${SELECTION_HELP}
   --password-file F    read the password from the first line of F (scripts)
-  --no-password        no password: integrity-protected, not confidential
+  --no-password        no password: readable and forgeable by anyone who gets the file
   --json               print one JSON event with the figures instead of lines
 
 Example:
@@ -65,7 +70,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
-    const store = SqliteChatStore.open(storeDir, { create: false })
+    // Read-only: one consistent snapshot, even while a transfer writes the store.
+    const store = SqliteChatStore.open(storeDir, { readOnly: true })
     const view = json ? undefined : terminalProgress('backing up')
     try {
       const t0 = performance.now()
@@ -85,8 +91,10 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       } else {
         process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${basename(out)} ` +
           `(${formatBytes(r.fileBytes)} in ${seconds.toFixed(1)} s, ${(r.fileBytes / 1e6 / seconds).toFixed(1)} MB/s).\n`)
-        process.stderr.write(password !== undefined ? 'Encrypted with your password: without it the backup cannot be restored.\n' : `${NO_PASSWORD_NOTE}\n`)
+        if (password !== undefined) process.stderr.write('Encrypted with your password: without it the backup cannot be restored.\n')
       }
+      // Also beside --json's event (on stderr, which scripts show their user).
+      if (password === undefined) process.stderr.write(`${NO_PASSWORD_NOTE}\n`)
       return EXIT_OK
     } finally {
       view?.stop()

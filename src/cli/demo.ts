@@ -8,7 +8,7 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { seedStore } from '../sim/seed.js'
 import { getProfile } from '../sim/profiles.js'
 import { formatCode, generateCode } from '../pairing/index.js'
-import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
+import { createDemoLan, demoLanUnavailable, type DemoLan } from './demo-lan.js'
 
 const say = (s: string): void => { process.stderr.write(s + '\n') }
 
@@ -18,10 +18,11 @@ const demo: Command = {
   help: `Usage: ferry demo [--profile tiny|small|medium] [--loopback]
 
 Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
-code and move the history. Where it can (root, iproute2), each phone gets its own network namespace on
-a private bridge, a simulated Wi-Fi, and they find each other by mDNS; otherwise (or with --loopback)
-they run on loopback with mDNS off and the receiver is handed the sender's QR payload, as a scan would.
-Cleans up every namespace, process and file it made.
+code and move the history. Where it can (Linux, root, iproute2 installed), each phone gets its own
+network namespace on a private bridge, a simulated Wi-Fi, and they find each other by mDNS; otherwise
+(it says why) or with --loopback they run on loopback with mDNS off and the receiver is handed the
+sender's QR payload, as a scan would. Installs nothing; cleans up every namespace, process and file it
+made.
 
 Options:
   --profile NAME   history size (default small: 20 chats, 20k messages, 100 MB media)
@@ -32,11 +33,11 @@ Options:
     const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'))
     const oldPhone = join(dir, 'old-phone')
     const newPhone = join(dir, 'new-phone')
-    let bed: Testbed | undefined
+    let lan: DemoLan | undefined
     const procs: FerryProcess[] = []
     const cleanup = async (): Promise<void> => {
       for (const p of procs) p.kill()
-      await bed?.down().catch(() => {})
+      await lan?.down()
       rmSync(dir, { recursive: true, force: true })
     }
     const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
@@ -48,14 +49,20 @@ Options:
       store.close()
       say(`  ${seeded.conversations} chats, ${seeded.messages} messages, ${seeded.mediaFiles} media files (${formatBytes(seeded.mediaBytes)})`)
 
-      const support = args.values.loopback === true ? { ok: false, reason: '--loopback' } : await checkNetnsSupport()
+      let noLan = args.values.loopback === true ? '--loopback' : await demoLanUnavailable()
+      if (noLan === undefined) {
+        try {
+          lan = await createDemoLan()
+        } catch (err) {
+          noLan = `making the simulated Wi-Fi failed: ${(err as Error).message}`
+        }
+      }
       const code = formatCode(generateCode())
       let sender: FerryProcess
       let receiver: FerryProcess
-      if (support.ok) {
-        bed = await createTestbed({ phones: 2 })
-        const [a, b] = bed.phones
-        say(`Two phones on a simulated Wi-Fi: ${a.ip} (old) and ${b.ip} (new), bridged in namespaces ${bed.id}-*`)
+      if (lan !== undefined) {
+        const [a, b] = lan.phones
+        say(`Two phones on a simulated Wi-Fi: ${a.ip} (old) and ${b.ip} (new), bridged in namespaces ${lan.id}-*`)
         const env = { FERRY_MDNS_NETNS_ONLY: '1' }
         sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', a.ns], env })
         procs.push(sender)
@@ -63,7 +70,7 @@ Options:
         say(`The old phone shows the code ${code}; the new phone types it and looks for it by mDNS...`)
         receiver = new FerryProcess(['receive', '--store', newPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', b.ns], env })
       } else {
-        say(`No network namespaces here (${support.reason}): both phones on loopback, mDNS off, the QR payload handed over.`)
+        say(`No network namespaces here (${noLan}): both phones on loopback, mDNS off, the QR payload handed over.`)
         sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
         procs.push(sender)
         const shown = await sender.waitFor(e => e.event === 'code')

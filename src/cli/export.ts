@@ -5,6 +5,8 @@ import { finished } from 'node:stream/promises'
 import { exportNdjson, type ExportResult } from '../sim/export.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { createPrivateFile } from '../private-files.js'
+import { storeError } from '../errors.js'
 
 const command: Command = {
   name: 'export',
@@ -13,13 +15,18 @@ const command: Command = {
 
 Writes everything the store holds as canonical NDJSON: contacts by id, conversations by id,
 media by sha256, messages by (conversation, ts, id), fields in a fixed order. Two stores with
-the same content export byte-identical files, so 'cmp' or 'diff' compares phones.
+the same content export byte-identical files, so 'cmp' or 'diff' compares phones. It only reads,
+so it may run while another process (a receive) writes the store: it exports the store as it was
+when it started, consistently.
 
 Options:
   -s, --store DIR   the store to read
   -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout)
   --media DIR       also copy the media files into DIR and give each media line a "path"
                     (relative to FILE's directory, or to the current directory for stdout)
+
+FILE and the media copies hold the history, so they are private to you (mode 0600, a DIR Ferry
+creates 0700), as the store is; what you redirect stdout into gets your umask's mode.
 
 Examples:
   ferry export --store ./old-phone --out backup/history.ndjson --media backup/media
@@ -30,7 +37,8 @@ Examples:
     media: { type: 'string' }
   },
   async run (args) {
-    const store = SqliteChatStore.open(requireString(args, 'store', 'export'))
+    // Read-only: one consistent snapshot, even while a transfer writes the store.
+    const store = SqliteChatStore.open(requireString(args, 'store', 'export'), { readOnly: true })
     try {
       const out = optionalString(args, 'out')
       const mediaDir = optionalString(args, 'media')
@@ -48,11 +56,21 @@ Examples:
   }
 }
 
-/** Writes beside the target and renames: an interrupted export never leaves a truncated file behind. */
+/**
+ * Writes beside the target and renames: an interrupted export never leaves a truncated file behind. The
+ * file holds the whole history, so it is made as private as the store (0600), and new, never through a
+ * symlink (the rename replaces a link at FILE rather than writing where it points).
+ */
 async function exportToFile (store: SqliteChatStore, file: string, mediaDir?: string): Promise<ExportResult> {
   const tmp = `${file}.${process.pid}.tmp`
-  await mkdir(dirname(file), { recursive: true })
-  const stream = createWriteStream(tmp)
+  let fd: number
+  try {
+    await mkdir(dirname(file), { recursive: true })
+    fd = createPrivateFile(tmp)
+  } catch (err) {
+    throw storeError(err, `writing the export ${file}`)
+  }
+  const stream = createWriteStream(tmp, { fd })
   try {
     const result = await exportNdjson(store, stream, { mediaDir, relativeTo: dirname(file) })
     stream.end()

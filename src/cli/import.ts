@@ -1,10 +1,12 @@
 import { existsSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
-import { importNdjson, type ImportResult } from '../sim/import.js'
-import type { Unmapped } from '../sim/importers/common.js'
-import { detectFileFormat, IMPORT_FORMATS, type ImportFormat } from '../sim/importers/detect.js'
+import { importNdjson } from '../sim/import.js'
+import type { ForeignImportResult } from '../sim/importers/common.js'
+import { DATE_ORDERS, type DateOrder } from '../sim/importers/date-order.js'
+import { IMPORT_FORMATS, openExport, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
 import { importTelegram } from '../sim/importers/telegram.js'
+import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
@@ -15,74 +17,112 @@ const STORE_PATHS = ['.', 'history.db', 'history.db-wal', 'history.db-shm', 'med
 
 const command: Command = {
   name: 'import',
-  summary: 'import a canonical NDJSON history (or a Telegram / WhatsApp export) into a store',
-  help: `Usage: ferry import FILE --store DIR [--base DIR] [--format F] [--me NAME]
+  summary: 'import a canonical NDJSON history, a Telegram export or a WhatsApp chat export into a store',
+  help: `Usage: ferry import PATH --store DIR [--format F] [--me NAME] [--title T]
+                    [--date-order dmy|mdy|ymd] [--tz ZONE] [--base DIR]
 
-Merges a canonical NDJSON history (see 'ferry export') into the store in DIR, creating the
-store when there is none. Messages are keyed by (conversation, id): importing the same file
-twice changes nothing, and chats already in the store are kept.
+Merges a history into the store in DIR, creating the store when there is none. PATH is
+  - a canonical NDJSON file (see 'ferry export'), or - for standard input;
+  - a Telegram Desktop export ("Machine-readable JSON"): its folder, its result.json, or a .zip
+    of it, with the photos, files and voice messages it holds;
+  - a WhatsApp "Export chat": the .zip it makes ("attach media"), the unpacked folder, or the
+    .txt alone (WhatsApp Chat with X.txt, _chat.txt), Android or iOS, any language and era.
+The format is decided by the content; archives are read in place, their media streamed into
+the store by content (sha256), so an archive of any size needs no room to unpack.
 
-All or nothing: every line is checked first (JSON, fields and their types, references from
-messages to conversations and media, media files against their sha256 and size). On the first
-problem nothing is written, the reason is printed with its line number, and the exit code is 2.
+Messages are keyed by (conversation, id): importing the same export twice changes nothing, and
+chats already in the store are kept. All or nothing: everything is checked first, and on a
+problem nothing is written (no record, no media file), the reason is printed and the exit code
+is 2. An export that yields no message is refused the same way.
 
-The format is detected from the file's content: canonical NDJSON, Telegram Desktop's JSON export
-(result.json, its media paths relative to it), or a WhatsApp "Export chat" .txt (Android or iOS,
-attachments beside it). Whatever an export holds that the model cannot (polls, contact cards,
-media left out of the export or missing...) is counted per reason and printed; its text is kept.
-Standard input is always read as NDJSON.
+What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
+out of the export, formatting...) or drops is counted per kind and printed after the import.
+WhatsApp writes dates in the phone's order (31/12/23 or 12/31/23) and times on its clock,
+without a zone: the order is decided from the whole file (a warning says when it stays a
+guess), and times are read in this machine's time zone unless --tz names another.
 
 Options:
-  -s, --store DIR   the store (a directory holding history.db and media/)
-  --base DIR        directory that media "path" values are relative to
-                    (default: the file's directory; the current directory for stdin)
-  --format F        ndjson, telegram or whatsapp instead of detecting it
-  --me NAME         WhatsApp: the exporter's name in the chat (their messages become "me")
-  FILE              an NDJSON file, or - (or /dev/stdin) to read standard input
+  -s, --store DIR       the store (a directory holding history.db and media/)
+  --format F            ndjson, telegram or whatsapp instead of detecting it
+  --me NAME             WhatsApp: the exporter's name in the chat (their messages become "me")
+  --title T             WhatsApp: the chat's title (default: from the file or archive name)
+  --date-order ORDER    WhatsApp: dmy, mdy or ymd: the order of day, month and year in its dates
+  --tz ZONE             the IANA time zone of the times WhatsApp and old Telegram exports wrote
+                        (default: this machine's, now ${machineZone()}); e.g. Europe/Rome
+  --base DIR            NDJSON: directory that media "path" values are relative to
+                        (default: the file's directory; the current directory for stdin)
+
+Exit codes: 0 imported, 1 the store failed (disk full...), 2 bad usage or an export Ferry
+cannot read (nothing written).
 
 Examples:
   ferry import old-phone.ndjson --store ./new-phone
   ferry export --store ./a | ferry import - --store ./b     copy a store's records
-  ferry import ~/Downloads/Telegram/result.json --store ./new-phone
-  ferry import "WhatsApp Chat with Alice.txt" --me Bob --store ./new-phone`,
+  ferry import ~/Downloads/Telegram\\ Desktop/ChatExport_2024-01-01 --store ./new-phone
+  ferry import "WhatsApp Chat - Alice.zip" --me Bob --tz Europe/Rome --store ./new-phone
+  ferry import "WhatsApp Chat with Alice.txt" --date-order mdy --store ./new-phone`,
   options: {
     store: { type: 'string', short: 's' },
     base: { type: 'string' },
     format: { type: 'string' },
-    me: { type: 'string' }
+    me: { type: 'string' },
+    title: { type: 'string' },
+    'date-order': { type: 'string' },
+    tz: { type: 'string' }
   },
   allowPositionals: true,
   async run (args) {
     const dir = requireString(args, 'store', 'import')
     if (args.positionals.length !== 1) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `expected one FILE to import, got ${args.positionals.length}\nRun 'ferry import --help' for usage.`)
+      throw new FerryError(ErrorCode.BAD_INPUT, `expected one PATH to import, got ${args.positionals.length}\nRun 'ferry import --help' for usage.`)
     }
-    const file = args.positionals[0]
-    const fromStdin = STDIN.has(file)
+    const path = args.positionals[0]
+    const fromStdin = STDIN.has(path)
     const forced = optionalString(args, 'format')
     if (forced !== undefined && !IMPORT_FORMATS.includes(forced as ImportFormat)) {
       throw new FerryError(ErrorCode.BAD_INPUT, `--format must be one of ${IMPORT_FORMATS.join(', ')}, got ${JSON.stringify(forced)}`)
     }
-    const format = (forced as ImportFormat | undefined) ?? (fromStdin ? 'ndjson' : await detectFileFormat(file))
+    const dateOrder = optionalString(args, 'date-order')
+    if (dateOrder !== undefined && !DATE_ORDERS.includes(dateOrder as DateOrder)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `--date-order must be one of ${DATE_ORDERS.join(', ')}, got ${JSON.stringify(dateOrder)}`)
+    }
+    const tz = optionalString(args, 'tz')
+    const timeZone = tz === undefined ? undefined : checkZone(tz)
+    if (fromStdin && forced !== undefined && forced !== 'ndjson') {
+      throw new FerryError(ErrorCode.BAD_INPUT, 'standard input is read as NDJSON: give a Telegram or WhatsApp export as a path')
+    }
+    const opened: OpenedExport = fromStdin ? { format: 'ndjson', file: path } : await openExport(path, forced as ImportFormat | undefined)
     // Whatever opening the store creates is removed again should the import fail: a refused import leaves nothing.
     const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
-    const store = SqliteChatStore.open(dir, { create: true })
     let ok = false
+    let store: SqliteChatStore | undefined
     try {
-      let r: ImportResult & { unmapped?: Unmapped }
-      if (format === 'telegram') r = await importTelegram(store, file)
-      else if (format === 'whatsapp') r = await importWhatsApp(store, file, { me: optionalString(args, 'me') })
-      else r = await importNdjson(store, fromStdin ? process.stdin : file, { baseDir: optionalString(args, 'base') })
+      store = SqliteChatStore.open(dir, { create: true })
+      const { format, source, main } = opened
+      if (format === 'ndjson') {
+        const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base') })
+        ok = true
+        process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
+          `(${r.mediaFiles} files copied), ${r.messages} messages into ${store.dir}\n`)
+        return EXIT_OK
+      }
+      if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
+      const r: ForeignImportResult = format === 'telegram'
+        ? await importTelegram(store, source, main, { timeZone })
+        : await importWhatsApp(store, source, main, opened.title ?? main, {
+          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone
+        })
       ok = true
       process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
         `(${r.mediaFiles} files copied), ${r.messages} messages into ${store.dir}\n`)
-      const unmapped = Object.entries(r.unmapped ?? {})
-      if (format !== 'ndjson') {
-        process.stdout.write(`format: ${format}; not mapped: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
-      }
+      process.stdout.write(`format: ${format} (${main} in ${source.label})${r.details.map(d => `; ${d}`).join('')}\n`)
+      const unmapped = Object.entries(r.unmapped)
+      process.stdout.write(`dropped or simplified: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
       return EXIT_OK
     } finally {
-      store.close()
+      store?.close()
+      await opened.source?.close()
       if (!ok) for (const p of created) rmSync(p, { recursive: true, force: true })
     }
   }

@@ -118,6 +118,8 @@ const command: Command = {
 Shows what a store holds: counts of contacts, conversations and messages, each conversation with
 its message count, media files present and missing (with their bytes), and any incoming transfer
 that has not finished, with how far it got (messages committed, partly received media).
+It only reads, so it may run while another process (a receive) writes the store: it shows the
+store as it was when it started.
 
 Options:
   -s, --store DIR   the store to inspect
@@ -131,7 +133,8 @@ Examples:
     json: { type: 'boolean' }
   },
   async run (args) {
-    const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'))
+    // Read-only: inspecting a store while a transfer writes it shows how far it got (a snapshot).
+    const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'), { readOnly: true })
     try {
       const report = await inspectStore(store)
       process.stdout.write((args.values.json === true ? JSON.stringify(report, null, 2) : renderReport(report)) + '\n')

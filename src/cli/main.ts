@@ -1,6 +1,7 @@
 import '../polyfill.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command.js'
 import { ErrorCode, isFerryError } from '../errors.js'
+import { setStoreHolderName } from '../store/holder-name.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
 const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
@@ -52,6 +53,8 @@ export async function main (argv: string[]): Promise<number> {
     process.stderr.write(`ferry: unknown command '${name}'\n\n${usage()}\n`)
     return EXIT_USAGE
   }
+  // Named in the lock of every store this process opens, for another process it refuses.
+  setStoreHolderName(`ferry ${name}`)
   const cmd = await entry.load()
   try {
     const args = parse(cmd, rest)

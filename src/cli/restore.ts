@@ -5,6 +5,11 @@ import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js
 import { openStorage } from './phone.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
+/** Said (on stderr, with --json too) before restoring a backup that has no password. */
+export const NO_PASSWORD_RESTORE_NOTE = 'Warning: this backup has no password, so nothing shows who wrote it: anyone could have ' +
+  'written or altered it and it would still pass its checks, which catch accidental damage only. Restore it only if you ' +
+  'know it is the file you made.'
+
 const restore: Command = {
   name: 'restore',
   summary: 'restore a history from a backup file written by \'ferry backup\'',
@@ -17,7 +22,10 @@ password on a terminal when the backup has one and --password-file is not given.
 Safe to repeat and to interrupt: restoring the same backup twice duplicates nothing, and a restore that
 stopped (a crash, a damaged or incomplete copy of the file) continues where it stopped when run again.
 A damaged file is refused at the first damaged segment: everything restored before it came from the
-authentic part of the file and stays; nothing from the damaged part is used.
+intact part of the file and stays; nothing from the damaged part is used.
+
+A backup made with --no-password is restored with a warning: anyone could have written or altered
+it (its checks catch accidental damage only), so restore it only if you know where it came from.
 
 Options:
   --store DIR          the phone's store (required; created when missing)
@@ -53,7 +61,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     let password: string | undefined
     if (!header.password && passwordFile !== undefined) {
       // A password was expected: a file without one could be a forgery (anyone can write such a file).
-      throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (integrity-protected, not confidential, and anyone could have written it), but --password-file was given: run without --password-file to restore it anyway`)
+      throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (anyone could have written or altered it), but --password-file was given: run without --password-file to restore it anyway`)
     }
     if (header.password) {
       if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
@@ -62,7 +70,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     }
     // The password is checked before the store is opened: a wrong one changes nothing.
     const backup = await openBackup(file, password)
-    if (!json && !header.password) process.stderr.write('This backup has no password (integrity-protected, not confidential).\n')
+    if (!header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
     const { store, journal, close } = await openStorage(storeDir, true)
     const view = json ? undefined : terminalProgress('restoring')
     try {

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { EXIT_OK, integerFlag, type Command } from './command.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -41,19 +43,17 @@ export async function serveDir (dir: string, port: number, host = '127.0.0.1'): 
   return { server, url: `http://${host}:${actual}/` }
 }
 
-/** The page's bundle, built first when missing or stale (esbuild is a dev dependency: say so when it is absent). */
-async function buildIfNeeded (): Promise<{ outDir: string, built: boolean, ms: number }> {
-  let build: typeof import('../web/build.js')
-  try {
-    build = await import('../web/build.js')
-  } catch (err) {
-    throw new FerryError(ErrorCode.INTERNAL, `cannot build the browser phone: esbuild is missing (npm install, with dev dependencies): ${(err as Error).message}`)
+/**
+ * The page, built with the package (`npm run build`) into dist/browser-phone/. From the root rather than
+ * this file, so the sources (FERRY_TSX=1) and the bundle in dist/cli/ find the same directory.
+ */
+export const PAGE_DIR = fileURLToPath(new URL('../../dist/browser-phone/', import.meta.url))
+
+function builtPage (): string {
+  if (!existsSync(join(PAGE_DIR, 'index.html')) || !existsSync(join(PAGE_DIR, 'app.js'))) {
+    throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${PAGE_DIR} has no index.html and app.js): run \`npm run build\` in the repository`)
   }
-  try {
-    return await build.ensureWebBuilt()
-  } catch (err) {
-    throw new FerryError(ErrorCode.INTERNAL, `cannot build the browser phone: ${(err as Error).message}`)
-  }
+  return PAGE_DIR
 }
 
 const web: Command = {
@@ -61,10 +61,9 @@ const web: Command = {
   summary: 'serve the browser phone (receive a history into a web page) on localhost',
   help: `Usage: ferry web [--port N]
 
-Serves the browser phone on http://127.0.0.1:N/ (builds it first when the bundle is missing or older
-than its sources). The page is a phone that receives: it dials the old phone over WebRTC
-(webrtc-direct), pairs with the code, and keeps the history in the browser's IndexedDB. Reload it
-mid-transfer and it carries on where it stopped, without the code.
+Serves the browser phone on http://127.0.0.1:N/. The page is a phone that receives: it dials the old
+phone over WebRTC (webrtc-direct), pairs with the code, and keeps the history in the browser's
+IndexedDB. Reload it mid-transfer and it carries on where it stopped, without the code.
 
 On the old phone, offer the history over WebRTC:
   ferry send --store ./old-phone --transport webrtc --no-mdns --listen /ip4/127.0.0.1/udp/0/webrtc-direct
@@ -86,12 +85,11 @@ Stop it with Ctrl-C.`,
   async run (args) {
     const port = integerFlag(args, 'port', 8080)
     if (port > 65535) throw new FerryError(ErrorCode.BAD_INPUT, `--port must be at most 65535, got ${port}`)
-    const built = await buildIfNeeded()
-    const { server, url } = await serveDir(built.outDir, port)
+    const { server, url } = await serveDir(builtPage(), port)
     if (args.values.json === true) {
-      process.stdout.write(JSON.stringify({ event: 'listening', url, built: built.built }) + '\n')
+      process.stdout.write(JSON.stringify({ event: 'listening', url }) + '\n')
     } else {
-      process.stdout.write(`${built.built ? `built the page in ${Math.round(built.ms)} ms\n` : ''}browser phone: ${url}\n`)
+      process.stdout.write(`browser phone: ${url}\n`)
     }
     await new Promise<void>(resolve => {
       const stop = (): void => { server.close(); resolve() }

@@ -1,9 +1,10 @@
 import { fsyncDir, writeSyncedFile } from '../durable-fs.js'
-import { closeSync, fchmodSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, fchmodSync, fstatSync, linkSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { makePrivateDir } from '../private-files.js'
 
 /**
  * The phone's libp2p identity. It lives in the store directory so the peer id survives restarts:
@@ -36,7 +37,7 @@ export async function loadOrCreatePeerKey (dir: string): Promise<LoadedPeerKey> 
   if (existing !== undefined) return { privateKey: existing, created: false, path }
 
   try {
-    mkdirSync(dir, { recursive: true })
+    makePrivateDir(dir)
   } catch (err) {
     throw storeError(err, `cannot create ${dir}`)
   }

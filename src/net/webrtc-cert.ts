@@ -8,11 +8,11 @@
 // pairing record stays valid.
 import 'reflect-metadata' // @peculiar/x509 (tsyringe) needs it loaded first
 import { createHash, webcrypto } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BasicConstraintsExtension, X509Certificate, X509CertificateGenerator } from '@peculiar/x509'
 import type { TransportCertificate } from '@libp2p/webrtc'
 import { replaceFileDurably } from '../durable-fs.js'
+import { readPrivateFile } from '../private-files.js'
 
 const FILE = 'webrtc-cert.json'
 /** As @libp2p/webrtc's default: 14 days, renewed (here: at the next start) within a day of expiry. */
@@ -61,7 +61,7 @@ export async function createCertificate (lifespanMs = CERT_LIFESPAN_MS): Promise
 export function readCertificate (storeDir: string, now = Date.now(), renewWithinMs = CERT_RENEW_WITHIN_MS): TransportCertificate | undefined {
   let stored: TransportCertificate
   try {
-    stored = JSON.parse(readFileSync(certPath(storeDir), 'utf8')) as TransportCertificate
+    stored = JSON.parse(readPrivateFile(certPath(storeDir)).toString('utf8')) as TransportCertificate
     if (typeof stored.privateKey !== 'string' || typeof stored.pem !== 'string' || typeof stored.certhash !== 'string') return undefined
     const cert = new X509Certificate(stored.pem)
     if (cert.notAfter.getTime() - renewWithinMs < now) return undefined

@@ -1,6 +1,6 @@
 import {
   CONVERSATION_KINDS, MESSAGE_KINDS, MESSAGE_STATUSES,
-  type Contact, type Conversation, type ConversationKind, type MediaRecord, type Message, type MessageKind, type MessageStatus
+  type Contact, type Conversation, type ConversationKind, type Link, type MediaRecord, type Message, type MessageKind, type MessageStatus
 } from '../store/model.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { ferry } from '../wire/codec.js'
@@ -25,6 +25,12 @@ export function messageToWire (m: Message): ferry.Message.$Properties {
   }
   if (m.replyTo !== undefined) w.replyTo = m.replyTo
   if (m.status !== undefined) w.status = m.status
+  if (m.forwardedFrom !== undefined) w.forwardedFrom = m.forwardedFrom
+  if (m.viaBot !== undefined) w.viaBot = m.viaBot
+  if (m.editedAt !== undefined) w.editedAt = m.editedAt
+  if (m.pinned !== undefined) w.pinned = m.pinned
+  if (m.fileName !== undefined) w.fileName = m.fileName
+  if (m.links !== undefined) w.links = m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url })
   return w
 }
 
@@ -67,6 +73,17 @@ export function messageFromWire (w: ferry.Message.$Properties): Message {
   if (w.status != null) {
     if (!statuses.has(w.status)) bad(`unknown message status '${w.status}'`)
     m.status = w.status as MessageStatus
+  }
+  if (w.forwardedFrom != null) m.forwardedFrom = w.forwardedFrom
+  if (w.viaBot != null) m.viaBot = requireId(w.viaBot, 'message viaBot')
+  if (w.editedAt != null) m.editedAt = safeInt(w.editedAt, 'message editedAt')
+  if (w.pinned != null) m.pinned = requireId(w.pinned, 'message pinned')
+  if (w.fileName != null) m.fileName = requireId(w.fileName, 'message fileName')
+  if (w.links != null && w.links.length > 0) {
+    m.links = w.links.map(l => {
+      const link: Link = { url: requireId(l.url, 'message link url') }
+      return l.text != null ? { text: l.text, ...link } : link
+    })
   }
   return m
 }

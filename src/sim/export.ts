@@ -1,8 +1,9 @@
 import { constants } from 'node:fs'
-import { copyFile, mkdir, open } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings } from '../store/model.js'
 import { toLine } from './ndjson.js'
@@ -81,7 +82,7 @@ class MediaCopier {
   static async create (store: ExportSource, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
     const dir = resolve(mediaDir)
     try {
-      await mkdir(dir, { recursive: true })
+      await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw storeError(err, `creating ${dir}`)
     }
@@ -91,12 +92,15 @@ class MediaCopier {
   /** The file's path for the NDJSON line (with '/' on every platform). */
   async copy (sha256: string, size: number): Promise<string> {
     const dest = join(this.dir, sha256)
+    const tmp = `${dest}.${process.pid}.tmp`
     try {
+      // Into a new file (EXCL), made private, then renamed over any earlier copy: never written through a
+      // symlink at `dest`. A clone where the filesystem can (copy-on-write), a copy elsewhere.
       if (this.store.mediaPath !== undefined) {
-        // A clone where the filesystem can (copy-on-write), a copy elsewhere.
-        await copyFile(this.store.mediaPath(sha256), dest, constants.COPYFILE_FICLONE)
+        await copyFile(this.store.mediaPath(sha256), tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+        await chmod(tmp, PRIVATE_FILE_MODE)
       } else {
-        const file = await open(dest, 'w', 0o600)
+        const file = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
         try {
           for (let offset = 0; offset < size;) {
             const piece = await this.store.readMedia(sha256, offset, Math.min(1024 * 1024, size - offset))
@@ -108,7 +112,9 @@ class MediaCopier {
           await file.close()
         }
       }
+      await rename(tmp, dest)
     } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {})
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)
     }
     return relative(this.base, dest).split(sep).join('/')

@@ -28,6 +28,20 @@ import { parseLine, readLines } from './ndjson.js'
 export interface ImportOptions {
   /** Directory media `path`s are relative to (default: the file's directory, or the current directory for a stream). */
   baseDir?: string
+  /**
+   * Media bytes from elsewhere than a `path` (an archive's entries, an export's folder): each is streamed
+   * into the store, checked against its sha256 and size, once every line has passed, like `path` files.
+   */
+  media?: MediaBytes[]
+}
+
+/** Bytes for a media record, read when the import writes them. */
+export interface MediaBytes {
+  sha256: string
+  size: number
+  /** Where they come from, for messages. */
+  name: string
+  open: () => Promise<AsyncIterable<Uint8Array>>
 }
 
 export interface ImportResult {
@@ -147,6 +161,18 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
           throw err
         }
         added.push(f.expect.sha256)
+      }
+      for (const m of options.media ?? []) {
+        if (store.hasMediaFile(m.sha256)) continue
+        try {
+          await store.writeMedia(await m.open(), { sha256: m.sha256, size: m.size })
+        } catch (err) {
+          if (isFerryError(err, ErrorCode.HASH_MISMATCH) || isFerryError(err, ErrorCode.SIZE_MISMATCH)) {
+            throw new FerryError(ErrorCode.BAD_INPUT, `media file ${m.name} changed while importing: ${err.message}`)
+          }
+          throw err
+        }
+        added.push(m.sha256)
       }
       return { ...result.counts, mediaFiles: added.length }
     })

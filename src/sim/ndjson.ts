@@ -26,6 +26,8 @@ interface Field {
   check: Check
   /** An object value with fields of its own (a location), written in its own fixed order. */
   nested?: readonly Field[]
+  /** A non-empty array of objects with fields of their own (links), each written in their fixed order. */
+  items?: readonly Field[]
 }
 
 const wellFormed = (v: unknown): v is string => typeof v === 'string' && v.isWellFormed()
@@ -39,6 +41,9 @@ const count: Check = v => Number.isSafeInteger(v) && (v as number) >= 0 ? undefi
 const sha256: Check = v => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'must be a sha256: 64 lowercase hex digits'
 const between = (lo: number, hi: number): Check => v => typeof v === 'number' && v >= lo && v <= hi ? undefined : `must be a number from ${lo} to ${hi}`
 const object: Check = v => typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'must be an object'
+const objects: Check = v => Array.isArray(v) && v.length > 0 && v.every(x => object(x) === undefined)
+  ? undefined
+  : 'must be a non-empty array of objects (leave an absent field out)'
 const members: Check = v => {
   if (!Array.isArray(v)) return 'must be an array of ids'
   if (v.some(m => id(m) !== undefined)) return 'must hold only non-empty strings'
@@ -49,6 +54,11 @@ const LOCATION: readonly Field[] = [
   { key: 'lat', check: between(-90, 90) },
   { key: 'lon', check: between(-180, 180) },
   { key: 'label', optional: true, check: text }
+]
+
+const LINK: readonly Field[] = [
+  { key: 'text', optional: true, check: text },
+  { key: 'url', check: id }
 ]
 
 // Optional fields are not tied to a message's kind: apps record what they record (a recalled image
@@ -82,7 +92,14 @@ const FIELDS: { [T in RecordType]: readonly Field[] } = {
     { key: 'durationMs', optional: true, check: count },
     { key: 'location', optional: true, check: object, nested: LOCATION },
     { key: 'replyTo', optional: true, check: id },
-    { key: 'status', optional: true, check: oneOf(MESSAGE_STATUSES) }
+    { key: 'status', optional: true, check: oneOf(MESSAGE_STATUSES) },
+    // Added later (all optional, so older files stay valid); see "The canonical format" in the README.
+    { key: 'forwardedFrom', optional: true, check: text },
+    { key: 'viaBot', optional: true, check: id },
+    { key: 'editedAt', optional: true, check: integer },
+    { key: 'pinned', optional: true, check: id },
+    { key: 'fileName', optional: true, check: id },
+    { key: 'links', optional: true, check: objects, items: LINK }
   ]
 }
 
@@ -92,14 +109,18 @@ const TYPES = Object.keys(FIELDS) as RecordType[]
 
 /** Each field's `"key":` prefix, built once: export writes millions of these. */
 const prefixes = new Map<Field, string>()
-for (const fields of [...Object.values(FIELDS), LOCATION]) for (const f of fields) prefixes.set(f, `${JSON.stringify(f.key)}:`)
+for (const fields of [...Object.values(FIELDS), LOCATION, LINK]) for (const f of fields) prefixes.set(f, `${JSON.stringify(f.key)}:`)
 
 function writeFields (value: Record<string, unknown>, fields: readonly Field[]): string {
   let out = ''
   for (const f of fields) {
     const v = value[f.key]
     if (v === undefined) continue
-    const encoded = f.nested === undefined ? JSON.stringify(v) : `{${writeFields(v as Record<string, unknown>, f.nested)}}`
+    const encoded = f.nested !== undefined
+      ? `{${writeFields(v as Record<string, unknown>, f.nested)}}`
+      : f.items !== undefined
+        ? `[${(v as Array<Record<string, unknown>>).map(x => `{${writeFields(x, f.items as readonly Field[])}}`).join(',')}]`
+        : JSON.stringify(v)
     out += (out === '' ? '' : ',') + (prefixes.get(f) as string) + encoded
   }
   return out
@@ -143,7 +164,11 @@ function readFields (value: Record<string, unknown>, fields: readonly Field[], w
     if (v === null) invalid(`${what} "${f.key}" is null: leave an absent field out`)
     const reason = f.check(v)
     if (reason !== undefined) invalid(`${what} "${f.key}" ${reason}, got ${show(v)}`)
-    out[f.key] = f.nested === undefined ? v : readFields(v as Record<string, unknown>, f.nested, `${what} ${f.key}`)
+    out[f.key] = f.nested !== undefined
+      ? readFields(v as Record<string, unknown>, f.nested, `${what} ${f.key}`)
+      : f.items !== undefined
+        ? (v as Array<Record<string, unknown>>).map((x, i) => readFields(x, f.items as readonly Field[], `${what} ${f.key}[${i}]`))
+        : v
   }
   return out
 }

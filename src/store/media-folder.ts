@@ -6,6 +6,7 @@ import {
 import { open, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fsyncDir } from '../durable-fs.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
@@ -13,7 +14,8 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
 // name only by an atomic rename after its bytes were hashed and synced, so "present" always means
 // "complete and correct". Work in progress lives beside the fan-out, never in it: .part/ for resumable
-// transfers (their committed length is the database's business) and .tmp/ for local copies.
+// transfers (their committed length is the database's business) and .tmp/ for local copies. Folders are
+// made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -53,12 +55,14 @@ export class MediaFolder {
   private readonly fanouts = new Set<string>()
   private readonly durability: GroupSync
 
-  constructor (root: string) {
+  /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
+  constructor (root: string, o: { readOnly?: boolean } = {}) {
     this.root = resolve(root)
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
+    if (o.readOnly === true) return
     try {
-      mkdirSync(this.tmpDir, { recursive: true })
+      mkdirSync(this.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw storeError(err, `creating the media folder ${this.root}`)
     }
@@ -150,7 +154,7 @@ export class MediaFolder {
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
     let handle
     try {
-      handle = await open(tmp, 'wx')
+      handle = await open(tmp, 'wx', PRIVATE_FILE_MODE)
       const hash = createHash('sha256')
       let size = 0
       for await (const chunk of chunks) {
@@ -202,7 +206,7 @@ export class MediaFolder {
   private fanout (sha: string): string {
     const dir = join(this.root, sha.slice(0, 2))
     if (!this.fanouts.has(dir)) {
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
       this.fanouts.add(dir)
     }
     return dir
@@ -251,7 +255,7 @@ export class MediaFolder {
   async adoptBytes (sha: string, data: Uint8Array): Promise<void> {
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
     try {
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE)
       try {
         let done = 0
         while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
@@ -274,7 +278,7 @@ export class MediaFolder {
     if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return false
     const dir = join(target, '..')
     if (statSync(dir, { throwIfNoEntry: false }) !== undefined) return false
-    mkdirSync(dir, { recursive: true })
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     return true
   }
 

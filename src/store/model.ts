@@ -33,6 +33,13 @@ export interface Location {
   label?: string
 }
 
+/** A link inside a message's text whose target the text does not show (Telegram's text_link). */
+export interface Link {
+  /** The words that carry the link. */
+  text?: string
+  url: string
+}
+
 export interface Message {
   conversation: string
   id: string
@@ -45,6 +52,18 @@ export interface Message {
   location?: Location
   replyTo?: string
   status?: MessageStatus
+  /** Forwarded: the original author's display name ("" when the origin is hidden). */
+  forwardedFrom?: string
+  /** Sent through an inline bot: its username. */
+  viaBot?: string
+  /** When the message was last edited (ms since the epoch). */
+  editedAt?: number
+  /** A "pinned a message" event: the id of the message it pinned. */
+  pinned?: string
+  /** The attachment's original file name. */
+  fileName?: string
+  /** Links whose target is not in the text; never empty when present. */
+  links?: Link[]
 }
 
 /** A message's place in the canonical order: (conversation, ts, id). */

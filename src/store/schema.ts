@@ -1,17 +1,25 @@
-import type { Conversation, Contact, MediaRecord, Message, MessageKind, MessageStatus, ConversationKind } from './model.js'
+import type { Conversation, Contact, Link, MediaRecord, Message, MessageKind, MessageStatus, ConversationKind } from './model.js'
 
 // The layout of history.db and the one place that maps its rows to the chat model and back.
 // SQL NULL is the model's "absent": a column is NULL exactly when the field is undefined, and "" stays "".
 
 // 2: the overwritten table and its trigger (a refused transfer is undone, not just untagged).
 // 3: messages stored in canonical order (see below); upgrading rebuilds the table (MIGRATE_TO_3).
-// 4: transfer bookkeeping leaves the history (it is the journal's now, src/journal): the transfers,
-//    parts and overwritten tables, the trigger and the messages' transfer tag go (migrateTo4).
-export const SCHEMA_VERSION = 4
+// 4: optional message fields from imported exports (MESSAGE_V4_COLUMNS); upgrading only adds columns.
+// 5: transfer bookkeeping leaves the history (it is the journal's now, src/journal): the transfers,
+//    parts and overwritten tables, the trigger and the messages' transfer tag go (migrateTo5).
+export const SCHEMA_VERSION = 5
 
 // A message's fields after its key.
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
-  duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,`
+  duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT,
+  forwarded_from TEXT, via_bot TEXT, edited_at INTEGER, pinned TEXT, file_name TEXT,
+  links TEXT, -- JSON array of {text?, url}`
+
+/** Columns schema 4 added to messages and overwritten, with their types: an upgrade adds them (nullable). */
+export const MESSAGE_V4_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['forwarded_from', 'TEXT'], ['via_bot', 'TEXT'], ['edited_at', 'INTEGER'], ['pinned', 'TEXT'], ['file_name', 'TEXT'], ['links', 'TEXT']
+]
 
 /** The unique index that makes (conversation, id) a message's identity; a bulk load builds it afterwards. */
 export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
@@ -60,27 +68,60 @@ CREATE TABLE IF NOT EXISTS messages (
 ${MESSAGES_KEY};
 `
 
+export const CONTACT_COLUMNS = 'id, name, phone'
+export const CONVERSATION_COLUMNS = 'id, kind, title, members'
+export const MEDIA_COLUMNS = 'sha256, size, mime'
+/** The message columns of schema 3, which a 2 -> 3 upgrade copies (the later ones are added after it). */
+const MESSAGE_V3_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+export const MESSAGE_COLUMNS = `${MESSAGE_V3_COLUMNS}, ${MESSAGE_V4_COLUMNS.map(([c]) => c).join(', ')}`
+
 /**
  * Schema 1/2 -> 3: the same rows, rebuilt in canonical order (with schema 3's transfer tag, which
- * migrateTo4 then drops). Runs in the upgrade's transaction.
+ * migrateTo5 drops). Runs in the upgrade's transaction.
  */
 export const MIGRATE_TO_3 = `
 DROP TRIGGER IF EXISTS keep_overwritten;
 DROP INDEX IF EXISTS messages_order;
 DROP INDEX IF EXISTS messages_key;
 ALTER TABLE messages RENAME TO messages_v2;
-CREATE TABLE messages (conversation TEXT NOT NULL, id TEXT NOT NULL, ${MESSAGE_FIELDS} xfer INTEGER,
+CREATE TABLE messages (conversation TEXT NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+  text TEXT, media TEXT, duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT, status TEXT, xfer INTEGER,
   PRIMARY KEY (conversation, ts, id)) WITHOUT ROWID;
-INSERT INTO messages SELECT conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer
-  FROM messages_v2 ORDER BY conversation, ts, id;
+INSERT INTO messages (${MESSAGE_V3_COLUMNS}, xfer) SELECT ${MESSAGE_V3_COLUMNS}, xfer FROM messages_v2 ORDER BY conversation, ts, id;
 DROP TABLE messages_v2;
 ${MESSAGES_KEY};
 `
 
-export const CONTACT_COLUMNS = 'id, name, phone'
-export const CONVERSATION_COLUMNS = 'id, kind, title, members'
-export const MEDIA_COLUMNS = 'sha256, size, mime'
-export const MESSAGE_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+type Db = { exec: (sql: string) => unknown, prepare: (sql: string) => { get: (...p: unknown[]) => unknown, all: (...p: unknown[]) => unknown[] } }
+
+const has = (db: Db, name: string): boolean => db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(name) !== undefined
+const columnsOf = (db: Db, table: string): Set<string> =>
+  new Set((db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as Array<{ name: string }>).map(r => r.name))
+
+/** Schema 3 -> 4: the optional message fields, added as nullable columns (to the undo rows too). */
+export function migrateTo4 (db: Db): void {
+  for (const table of ['messages', 'overwritten']) {
+    const have = columnsOf(db, table)
+    if (have.size === 0) continue
+    for (const [column, type] of MESSAGE_V4_COLUMNS) if (!have.has(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`)
+  }
+}
+
+/**
+ * Schema 4 -> 5. A transfer left unverified is undone first (its rows deleted, the rows it replaced put
+ * back), as a refusal would have: its undo information lives in the tables that go, and the next
+ * transfer fetches whatever is still wanted. Verified rows stay as they are.
+ */
+export function migrateTo5 (db: Db): void {
+  const cols = MESSAGE_COLUMNS
+  if (has(db, 'transfers')) {
+    const open = "SELECT id FROM transfers WHERE state = 'receiving'"
+    db.exec(`DELETE FROM messages WHERE xfer IN (${open})`)
+    if (has(db, 'overwritten')) db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten WHERE owner IN (${open})`)
+  }
+  db.exec('DROP TRIGGER IF EXISTS keep_overwritten; DROP TABLE IF EXISTS overwritten; DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS parts')
+  if (columnsOf(db, 'messages').has('xfer')) db.exec('ALTER TABLE messages DROP COLUMN xfer')
+}
 
 type Cell = string | number | null
 type Row = Cell[]
@@ -129,6 +170,12 @@ export function messageFromRow (r: Row): Message {
   }
   if (r[11] !== null) m.replyTo = r[11] as string
   if (r[12] !== null) m.status = r[12] as MessageStatus
+  if (r[13] !== null) m.forwardedFrom = r[13] as string
+  if (r[14] !== null) m.viaBot = r[14] as string
+  if (r[15] !== null) m.editedAt = r[15] as number
+  if (r[16] !== null) m.pinned = r[16] as string
+  if (r[17] !== null) m.fileName = r[17] as string
+  if (r[18] !== null) m.links = JSON.parse(r[18] as string) as Link[]
   return m
 }
 
@@ -151,6 +198,13 @@ export function fillMessageParams (p: Row, at: number, m: Message): void {
   p[at + 10] = loc?.label ?? null
   p[at + 11] = m.replyTo ?? null
   p[at + 12] = m.status ?? null
+  p[at + 13] = m.forwardedFrom ?? null
+  p[at + 14] = m.viaBot ?? null
+  p[at + 15] = m.editedAt ?? null
+  p[at + 16] = m.pinned ?? null
+  p[at + 17] = m.fileName ?? null
+  // Written with text before url whatever order the object has, so equal links are equal rows.
+  p[at + 18] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
 }
 
 /** A plain insert of `columns` (comma-separated) for `rows` rows, one `?` per column of each. */
@@ -165,21 +219,4 @@ export function upsertSql (table: string, columns: string, key: string, rows = 1
   const keys = new Set(key.split(',').map(c => c.trim()))
   const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
   return `${insertSql(table, columns, rows)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
-}
-
-/**
- * Schema 3 -> 4. A transfer left unverified is undone first (its rows deleted, the rows it replaced put
- * back), as a refusal would have: its undo information lives in the tables that go, and the next
- * transfer fetches whatever is still wanted. Verified rows stay as they are.
- */
-export function migrateTo4 (db: { exec: (sql: string) => unknown, prepare: (sql: string) => { get: (...p: unknown[]) => unknown } }): void {
-  const has = (name: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(name) !== undefined
-  const cols = MESSAGE_COLUMNS
-  if (has('transfers')) {
-    const open = "SELECT id FROM transfers WHERE state = 'receiving'"
-    db.exec(`DELETE FROM messages WHERE xfer IN (${open})`)
-    if (has('overwritten')) db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten WHERE owner IN (${open})`)
-  }
-  db.exec('DROP TRIGGER IF EXISTS keep_overwritten; DROP TABLE IF EXISTS overwritten; DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS parts')
-  if (db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'xfer'").get() !== undefined) db.exec('ALTER TABLE messages DROP COLUMN xfer')
 }

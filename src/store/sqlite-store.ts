@@ -1,17 +1,19 @@
 import Database from 'better-sqlite3'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
+import { StoreLock } from './store-lock.js'
 import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
   CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
-  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, migrateTo4, upsertSql
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, migrateTo4, migrateTo5, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
 
@@ -23,6 +25,12 @@ export interface OpenOptions {
   create?: boolean
   /** WAL pages between checkpoints (default 8192); tests make it small to see checkpoints happen. */
   walPages?: number
+  /**
+   * Only read: take no lock (share the store with the process writing it, if any), write nothing, and
+   * read one consistent snapshot, taken at open, for the store's whole life. For inspecting, exporting
+   * and backing up a store while a transfer writes it (SQLite's WAL lets readers and a writer overlap).
+   */
+  readOnly?: boolean
 }
 
 export interface StoreStats {
@@ -104,25 +112,35 @@ export class SqliteChatStore implements History {
   /** A bulk load held a message twice: see ensureMessageKey(). */
   private duplicates = false
 
-  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number) {
+  /** This process's hold on the store (none for a read-only store). */
+  private lock?: StoreLock
+
+  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
-    this.folder = new MediaFolder(join(dir, 'media'))
+    this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
   }
 
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)
     const dbPath = join(abs, 'history.db')
-    const fresh = !existsSync(dbPath)
-    if (fresh) {
-      if (options.create !== true) throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
-      try {
-        mkdirSync(abs, { recursive: true })
-      } catch (err) {
-        throw storeError(err, `creating the store ${abs}`)
-      }
+    // An empty file is as fresh as none (a creation stopped before SQLite wrote anything).
+    const fresh = (statSync(dbPath, { throwIfNoEntry: false })?.size ?? 0) === 0
+    if (fresh && (options.create !== true || options.readOnly === true)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
     }
+    // The history is the owner's alone: the folder 0700, its files 0600 (private-files.ts).
+    try {
+      if (fresh) makePrivateDir(abs)
+      else tighten(abs)
+      makeDatabasePrivate(dbPath)
+    } catch (err) {
+      throw storeError(err, `${fresh ? 'creating' : 'opening'} the store ${abs}`)
+    }
+    if (options.readOnly === true) return SqliteChatStore.openReadOnly(abs, dbPath)
+    // One process at a time writes a store (store-lock.ts): a second one is refused here, at once.
+    const lock = StoreLock.acquire(abs)
     let db: Database.Database | undefined
     try {
       db = new Database(dbPath)
@@ -151,9 +169,35 @@ export class SqliteChatStore implements History {
       // resumes with it (into a store that holds messages: an ordinary load).
       store.keyDeferred = store.one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_key'") === undefined
       store.ensureMessageKey()
+      store.lock = lock
       return store
     } catch (err) {
       db?.close()
+      lock.release()
+      throw storeError(err, `opening the store ${abs}`)
+    }
+  }
+
+  /** See OpenOptions.readOnly. A store an older Ferry wrote is upgraded first, by a writer's open. */
+  private static openReadOnly (abs: string, dbPath: string, upgraded = false): SqliteChatStore {
+    let db: Database.Database | undefined
+    try {
+      db = new Database(dbPath, { readonly: true, fileMustExist: true })
+      db.pragma('cache_size = -8192')
+      db.pragma('temp_store = MEMORY')
+      // The snapshot: everything this connection reads from here on sees the store as it is now.
+      db.exec('BEGIN')
+      const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined
+      const version = hasMeta ? Number(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()) : undefined
+      if (version !== undefined && version < SCHEMA_VERSION && !upgraded) {
+        db.close()
+        SqliteChatStore.open(abs).close()
+        return SqliteChatStore.openReadOnly(abs, dbPath, true)
+      }
+      const storeId = SqliteChatStore.ensureSchema(db, abs, false)
+      return new SqliteChatStore(abs, db, storeId, WAL_PAGES, true)
+    } catch (err) {
+      if (db?.open === true) db.close()
       throw storeError(err, `opening the store ${abs}`)
     }
   }
@@ -183,10 +227,12 @@ export class SqliteChatStore implements History {
     }
     if (version < SCHEMA_VERSION) {
       // 1 -> 2 only added tables and a trigger; 2 -> 3 rebuilds the messages table in canonical order, once
-      // (about 2 s per million messages here); 3 -> 4 moves transfer bookkeeping out to the journal.
+      // (about 2 s per million messages here); 3 -> 4 adds nullable columns; 4 -> 5 moves transfer
+      // bookkeeping out to the journal.
       db.transaction(() => {
         if (version < 3) db.exec(MIGRATE_TO_3)
         if (version < 4) migrateTo4(db as unknown as Parameters<typeof migrateTo4>[0])
+        if (version < 5) migrateTo5(db as unknown as Parameters<typeof migrateTo5>[0])
         db.exec(SCHEMA)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
       }).immediate()
@@ -218,6 +264,7 @@ export class SqliteChatStore implements History {
     this.folder.close()
     this.checkpointer?.close()
     this.db.close()
+    this.lock?.release()
   }
 
   /**
@@ -516,9 +563,9 @@ export class SqliteChatStore implements History {
     return await this.folder.addFile(path, expect)
   }
 
-  /** Streams bytes into media/ under their sha256, never holding them whole. */
-  async writeMedia (chunks: AsyncIterable<Uint8Array>): Promise<MediaDigest> {
-    return await this.folder.write(chunks)
+  /** Streams bytes into media/ under their sha256, never holding them whole; with `expect`, a mismatch adds nothing. */
+  async writeMedia (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
+    return await this.folder.write(chunks, expect)
   }
 
   /** Deletes a media file (not its record). */

@@ -14,7 +14,7 @@ import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 let source: SqliteChatStore
 let sourceExport: string
 let emptyExport: string
-const FAST_KDF = { log2N: 4, r: 8, p: 1 } // tests only: the real cost is 2^15
+const FAST_KDF = { log2N: 4, r: 8, p: 1 } // tests only: new files cost 2^18 (kdf.test.ts)
 const TRANSFER = { batchBytes: 4096, chunkBytes: 16 * 1024 }
 
 beforeAll(async () => {

@@ -57,14 +57,21 @@ describe('ferry backup / restore', () => {
     const open = join(dir, 'open.ferrybak')
     const n = ferry('backup', '--store', old, '--out', open, '--no-password')
     expect(n.status).toBe(0)
-    expect(n.stderr).toMatch(/integrity-protected .* but NOT confidential/)
+    expect(n.stderr).toMatch(/Warning: this backup has no password\. It is NOT confidential: anyone who gets the file can read every chat in it\. Its checks catch accidental damage only .*: anyone can write or alter such a file so that it passes them/)
+    const nj = ferry('backup', '--store', old, '--out', join(dir, 'open2.ferrybak'), '--no-password', '--json')
+    expect(nj.status).toBe(0)
+    expect(JSON.parse(nj.stdout)).toMatchObject({ event: 'backup', password: false })
+    expect(nj.stderr).toMatch(/Warning: this backup has no password\. It is NOT confidential/) // --json warns too
     const expected = ferry('restore', '--store', join(dir, 'open-new'), '--in', open, '--password-file', pw)
     expect(expected.status).toBe(2) // a password was expected: refuse a file anyone could have written
     expect(expected.stderr).toMatch(/has no password .* run without --password-file/)
     expect(existsSync(join(dir, 'open-new'))).toBe(false)
     const r2 = ferry('restore', '--store', join(dir, 'open-new'), '--in', open)
     expect(r2.status).toBe(0)
-    expect(r2.stderr).toMatch(/no password \(integrity-protected, not confidential\)/)
+    expect(r2.stderr).toMatch(/Warning: this backup has no password, so nothing shows who wrote it: anyone could have written or altered it .* Restore it only if you know it is the file you made/)
+    const r3 = ferry('restore', '--store', join(dir, 'open-new'), '--in', open, '--json')
+    expect(r3.status).toBe(0)
+    expect(r3.stderr).toMatch(/Warning: this backup has no password, so nothing shows who wrote it/)
   })
 
   it('a wrong or missing password exits 2 and creates nothing', () => {

@@ -45,7 +45,7 @@ describe.skipIf(skipReason !== undefined)('the browser phone', () => {
   let pageUrl: string
 
   beforeAll(async () => {
-    // `ferry web` builds the page when it is missing or stale, then serves it.
+    // `ferry web` serves the page built with the package (the global setup builds it when stale).
     web = spawnFerry(['web', '--port', '0', '--json'], { name: 'web' })
     pageUrl = String((await web.waitEvent('listening', 60_000)).url)
     mkdirSync(ARTIFACTS, { recursive: true })

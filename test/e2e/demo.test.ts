@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { FERRY_BIN } from '../../src/cli/ferry-process.js'
 import { checkNetnsSupport } from '../../scripts/lib/netns.js'
 
@@ -27,5 +30,22 @@ describe('ferry demo', () => {
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/mDNS off, the QR payload handed over/)
     expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
+  })
+
+  it('says what is missing for the simulated Wi-Fi, installs nothing, and moves the history on loopback', () => {
+    // PATH holds a shell and an apt-get that only notes it was run, and no 'ip'.
+    const bin = mkdtempSync(join(tmpdir(), 'ferry-demo-path-'))
+    const ranAptGet = join(bin, 'apt-get-ran')
+    try {
+      symlinkSync('/bin/sh', join(bin, 'sh'))
+      writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\necho "$@" >> ${ranAptGet}\nexit 1\n`, { mode: 0o755 })
+      const r = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, PATH: bin } })
+      expect(r.status, r.stderr).toBe(0)
+      expect(existsSync(ranAptGet), 'the demo ran apt-get').toBe(false)
+      expect(r.stderr).toContain("No network namespaces here (the 'ip' command (iproute2) is not installed)")
+      expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
+    } finally {
+      rmSync(bin, { recursive: true, force: true })
+    }
   })
 })

@@ -32,6 +32,28 @@ describe('writing canonical lines', () => {
       expect(line).not.toContain('\n')
     }
   })
+
+  it('writes the fields imports keep (forward, bot, edit, pin, file name, links) after the others, in their fixed order', () => {
+    const m = {
+      links: [{ url: 'https://example.org/a', text: 'here' }, { url: 'tg://user?id=7' }],
+      fileName: 'LICENSE.md',
+      pinned: '41',
+      editedAt: 1704056520000,
+      viaBot: 'gif',
+      forwardedFrom: '',
+      status: 'read',
+      kind: 'file',
+      ts: 5,
+      sender: 'u1',
+      id: 'm1',
+      conversation: 'c1'
+    } as Message
+    const line = '{"type":"message","conversation":"c1","id":"m1","sender":"u1","ts":5,"kind":"file","status":"read","forwardedFrom":"","viaBot":"gif",' +
+      '"editedAt":1704056520000,"pinned":"41","fileName":"LICENSE.md","links":[{"text":"here","url":"https://example.org/a"},{"url":"tg://user?id=7"}]}'
+    expect(toLine('message', m)).toBe(line)
+    expect(serializeRecord(parseLine(line))).toBe(line)
+    expect(parseLine(line)).toEqual({ type: 'message', ...m })
+  })
 })
 
 describe('reading a line', () => {
@@ -63,6 +85,13 @@ describe('reading a line', () => {
     ['member twice', '{"type":"conversation","id":"c","kind":"group","title":"","members":["u1","u1"]}', /twice/],
     ['latitude out of range', `{${msg},"location":{"lat":91,"lon":0}}`, /"lat" must be a number from -90 to 90/],
     ['location not an object', `{${msg},"location":[1,2]}`, /"location" must be an object/],
+    ['empty links', `{${msg},"links":[]}`, /"links" must be a non-empty array of objects/],
+    ['link without url', `{${msg},"links":[{"text":"x"}]}`, /links\[0\] is missing "url"/],
+    ['unknown link field', `{${msg},"links":[{"url":"u","title":"x"}]}`, /links\[0\] has an unknown field "title"/],
+    ['links not objects', `{${msg},"links":["https://x"]}`, /"links" must be a non-empty array of objects/],
+    ['fractional editedAt', `{${msg},"editedAt":1.5}`, /"editedAt" must be an integer/],
+    ['empty fileName', `{${msg},"fileName":""}`, /"fileName" must be a non-empty string/],
+    ['null forwardedFrom', `{${msg},"forwardedFrom":null}`, /"forwardedFrom" is null/],
     ['__proto__ key', `{${msg},"__proto__":{"x":1}}`, /unknown field "__proto__"/]
   ]
   for (const [name, line, reason] of refused) {

@@ -448,7 +448,7 @@ describe('transfers', () => {
     expect([...s.messages()]).toEqual(rows)
     expect([...s.transferMessages(cp.transfer, messages[0].conversation)].length).toBeGreaterThan(0)
     const check = new Database(join(dir, 'history.db'), { readonly: true })
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('3')
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('4')
     expect(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'messages' ORDER BY name").pluck().all())
       .toEqual(['keep_overwritten', 'messages', 'messages_key'])
     check.close()
@@ -459,6 +459,52 @@ describe('transfers', () => {
     expect([...s.messages()].filter(m => m.conversation === moved.conversation && m.id === moved.id)).toEqual([moved])
     s.resetTransfer(cp2.transfer)
     expect([...s.messages()]).toEqual(rows)
+    s.close()
+  })
+
+  it('keeps the fields imports add (forward, bot, edit, pin, file name, links), and a refused transfer puts them back', () => {
+    const rich: Message = {
+      conversation: 'c1', id: 'r1', sender: 'u1', ts: 4000, kind: 'file', media: SHA_C, forwardedFrom: '', viaBot: 'gif', editedAt: 4500,
+      pinned: 'm1', fileName: 'LICENSE.md', links: [{ url: 'https://example.org' }, { text: 'here', url: 'tg://user?id=7' }]
+    }
+    const s = filled()
+    s.putMessages([rich])
+    expect([...s.messages()].find(m => m.id === 'r1')).toEqual(rich)
+    const cp = s.openTransfer(tid, 'src', {})
+    s.commitBatch(cp.transfer, [{ ...rich, text: 'forged', links: undefined, fileName: 'x' }], keyOf(rich))
+    s.resetTransfer(cp.transfer)
+    expect([...s.messages()].find(m => m.id === 'r1')).toEqual(rich)
+    s.close()
+  })
+
+  it('upgrades a schema-3 store by adding the new columns, keeping every row and the undo of a transfer', () => {
+    const dir = tempDir()
+    const s3 = openStore(dir)
+    s3.putMetadata(contacts, conversations, media)
+    s3.putMessages(messages)
+    const rows = [...s3.messages()]
+    s3.close()
+    // Take the store back to schema 3's layout: no new columns, a trigger that copies only the old ones.
+    const raw = new Database(join(dir, 'history.db'))
+    const v3 = 'owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer'
+    raw.exec(`DROP TRIGGER keep_overwritten;
+      ${['forwarded_from', 'via_bot', 'edited_at', 'pinned', 'file_name', 'links'].map(c => `ALTER TABLE messages DROP COLUMN ${c}; ALTER TABLE overwritten DROP COLUMN ${c};`).join('\n')}
+      CREATE TRIGGER keep_overwritten BEFORE UPDATE ON messages WHEN new.xfer IS NOT NULL AND new.xfer IS NOT old.xfer
+      BEGIN INSERT OR IGNORE INTO overwritten (${v3}) VALUES (new.xfer, ${v3.split(', ').slice(1).map(c => `old.${c}`).join(', ')}); END;
+      UPDATE meta SET value = '3' WHERE key = 'schema_version'`)
+    raw.close()
+
+    const s = openStore(dir)
+    expect([...s.messages()]).toEqual(rows)
+    const edited = { ...messages[0], text: 'edited', editedAt: 5000, links: [{ url: 'https://example.org' }] }
+    const cp = s.openTransfer(tid, 'src', {})
+    s.commitBatch(cp.transfer, [edited], keyOf(edited))
+    expect([...s.messages()].find(m => m.id === edited.id)).toEqual(edited)
+    s.resetTransfer(cp.transfer)
+    expect([...s.messages()]).toEqual(rows)
+    const check = new Database(join(dir, 'history.db'), { readonly: true })
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('4')
+    check.close()
     s.close()
   })
 

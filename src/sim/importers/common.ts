@@ -1,32 +1,41 @@
 import { createHash } from 'node:crypto'
-import { stat } from 'node:fs/promises'
-import { extname, isAbsolute, relative, resolve } from 'node:path'
-import { hashFile } from '../../store/media-folder.js'
+import { extname } from 'node:path'
+import { ErrorCode, FerryError } from '../../errors.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
-import { importNdjson, type ImportResult } from '../import.js'
+import { importNdjson, type ImportResult, type MediaBytes } from '../import.js'
 import { toLine } from '../ndjson.js'
+import { insidePath, type ExportSource } from './source.js'
 
 // What the foreign-format importers (Telegram, WhatsApp) share: the mapped history they produce, the
-// count of what could not be mapped, media files hashed from disk, and the write path. A mapped history
-// is written as canonical NDJSON lines through importNdjson, so it passes the same checks and the same
-// all-or-nothing transaction as an NDJSON import: on any error the store is left as it was.
+// count of what was dropped or simplified, media files hashed from the export, and the write path. A
+// mapped history is written as canonical NDJSON lines through importNdjson, so it passes the same checks
+// and the same all-or-nothing transaction as an NDJSON import: on any error the store is left as it was.
 
-/** Why something was not mapped (or not fully), with how often. */
+/** What a person is told of a file that is none of the formats Ferry reads. */
+export const NOT_RECOGNISED = 'not a recognised chat export (tried: canonical NDJSON, Telegram JSON, WhatsApp text)'
+
+/** What was dropped or simplified (its reason, worded for the person reading the summary), with how often. */
 export type Unmapped = Record<string, number>
 
 export interface MappedHistory {
   contacts: Contact[]
   conversations: Conversation[]
-  /** Media records with the file (relative to baseDir) that holds their bytes. */
-  media: Array<MediaRecord & { path: string }>
+  /** Media records with the export's file that holds their bytes. */
+  media: MediaFile[]
   messages: Message[]
   unmapped: Unmapped
+  /** What the person should check (a date order that stayed ambiguous...). */
+  warnings?: string[]
+  /** How the export was read (the date order and why, the time zone). */
+  details?: string[]
 }
 
 export interface ForeignImportResult extends ImportResult {
   format: string
   unmapped: Unmapped
+  warnings: string[]
+  details: string[]
 }
 
 export function note (unmapped: Unmapped, reason: string): void {
@@ -73,39 +82,46 @@ export function digest (...parts: string[]): string {
   return h.digest('hex').slice(0, 16)
 }
 
+/** A media record and the file in the export that holds its bytes. */
+export type MediaFile = MediaRecord & { path: string }
+
 /**
- * Hashes media files referenced from an export, each once. `add` returns the sha256 to put on the
- * message, or undefined (and counts 'missing media file') when the file is not there.
+ * Hashes the media files an export refers to, each once, streaming them from the export (a folder or an
+ * archive). `add` returns the sha256 to put on the message, or undefined (and counts why) when the file
+ * is not in the export.
  */
 export class MediaFiles {
-  readonly records = new Map<string, MediaRecord & { path: string }>()
+  readonly records = new Map<string, MediaFile>()
   private readonly byPath = new Map<string, string | undefined>()
 
-  constructor (private readonly baseDir: string, private readonly unmapped: Unmapped) {}
+  constructor (private readonly source: ExportSource, private readonly unmapped: Unmapped) {}
 
   async add (path: string, mime?: string): Promise<string | undefined> {
-    const abs = resolve(this.baseDir, path)
-    const rel = relative(this.baseDir, abs)
-    // A path that leaves the export's folder is not the export's media.
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      note(this.unmapped, 'media path outside the export')
+    const rel = insidePath(path)
+    // A path that leaves the export is not the export's media.
+    if (rel === undefined) {
+      note(this.unmapped, 'media path outside the export (not read)')
       return undefined
     }
-    if (this.byPath.has(abs)) {
-      const known = this.byPath.get(abs)
-      if (known === undefined) note(this.unmapped, 'missing media file')
+    if (this.byPath.has(rel)) {
+      const known = this.byPath.get(rel)
+      if (known === undefined) note(this.unmapped, 'media file missing from the export (message kept without it)')
       return known
     }
     let sha: string | undefined
-    try {
-      if (!(await stat(abs)).isFile()) throw new Error('not a file')
-      const d = await hashFile(abs)
-      sha = d.sha256
-      if (!this.records.has(sha)) this.records.set(sha, { sha256: sha, size: d.size, mime: mime ?? mimeOf(abs), path: rel })
-    } catch {
-      note(this.unmapped, 'missing media file')
+    if (await this.source.has(rel)) {
+      const hash = createHash('sha256')
+      let size = 0
+      for await (const chunk of await this.source.open(rel)) {
+        hash.update(chunk)
+        size += chunk.byteLength
+      }
+      sha = hash.digest('hex')
+      if (!this.records.has(sha)) this.records.set(sha, { sha256: sha, size, mime: mime ?? mimeOf(rel), path: rel })
+    } else {
+      note(this.unmapped, 'media file missing from the export (message kept without it)')
     }
-    this.byPath.set(abs, sha)
+    this.byPath.set(rel, sha)
     return sha
   }
 }
@@ -118,12 +134,20 @@ export function appear (list: string[], id: string): void {
 async function * lines (h: MappedHistory): AsyncGenerator<string> {
   for (const c of h.contacts) yield toLine('contact', c) + '\n'
   for (const c of h.conversations) yield toLine('conversation', c) + '\n'
-  for (const m of h.media) yield toLine('media', m) + '\n'
+  for (const { path, ...m } of h.media) yield toLine('media', m) + '\n'
   for (const m of h.messages) yield toLine('message', m) + '\n'
 }
 
-/** Writes a mapped history into the store through the NDJSON import: one transaction, all or nothing. */
-export async function writeHistory (store: SqliteChatStore, history: MappedHistory, baseDir: string, format: string): Promise<ForeignImportResult> {
-  const result = await importNdjson(store, lines(history), { baseDir })
-  return { ...result, format, unmapped: history.unmapped }
+/**
+ * Writes a mapped history into the store through the NDJSON import, its media streamed from the export:
+ * one transaction, all or nothing (media files it added are removed again on failure). A history with
+ * no message is refused: an export that yields none was not read as what it is.
+ */
+export async function writeHistory (store: SqliteChatStore, history: MappedHistory, source: ExportSource, main: string, format: string): Promise<ForeignImportResult> {
+  if (history.messages.length === 0) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `no ${format === 'whatsapp' ? 'WhatsApp' : 'Telegram'} message found in ${main} (in ${source.label}): nothing was imported`)
+  }
+  const media: MediaBytes[] = history.media.map(m => ({ sha256: m.sha256, size: m.size, name: `${source.label}: ${m.path}`, open: async () => await source.open(m.path) }))
+  const result = await importNdjson(store, lines(history), { media })
+  return { ...result, format, unmapped: history.unmapped, warnings: history.warnings ?? [], details: history.details ?? [] }
 }

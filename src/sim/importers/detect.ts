@@ -1,22 +1,25 @@
-import { open } from 'node:fs/promises'
-import { extname } from 'node:path'
+import { open, stat } from 'node:fs/promises'
+import { basename, dirname, extname, resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../../errors.js'
-import { looksLikeWhatsApp } from './whatsapp.js'
+import { NOT_RECOGNISED } from './common.js'
+import { dirOf, FolderSource, isZipFile, ZipSource, type ExportSource } from './source.js'
+import { looksLikeWhatsApp, titleFromName } from './whatsapp.js'
 
-// Which format an import file is in, decided by its content (its name only breaks ties):
-// - ndjson: the first non-blank line is a complete JSON object with a canonical "type".
-// - telegram: a JSON object (Telegram pretty-prints result.json, so its first line is "{" alone) with
-//   "messages" or "chats" among its keys.
-// - whatsapp: the first non-blank line is a WhatsApp message header (Android or iOS date format).
+// What an import path holds, decided by its content (names only break ties):
+// - a file: canonical NDJSON (the first non-blank line is a JSON object with a "type"), Telegram JSON
+//   (a JSON document with "messages" or "chats"), or a WhatsApp chat text (message headers at the top);
+// - a folder or a .zip archive: a Telegram export (result.json, at the top or one folder down) or a
+//   WhatsApp export (_chat.txt, "WhatsApp Chat with X.txt", or another .txt that reads as a chat).
+// Anything else is refused, naming what was tried.
 
 export type ImportFormat = 'ndjson' | 'telegram' | 'whatsapp'
 export const IMPORT_FORMATS: readonly ImportFormat[] = ['ndjson', 'telegram', 'whatsapp']
 
-const HEAD_BYTES = 64 * 1024
-const NDJSON_TYPES = new Set(['contact', 'conversation', 'media', 'message'])
 
-/** Decides a file's format from its first bytes. */
-export function detectFormat (head: string, name = ''): ImportFormat {
+const HEAD_BYTES = 64 * 1024
+
+/** Decides a file's format from its first bytes; undefined when it is none of them. */
+export function detectFormat (head: string, name = ''): ImportFormat | undefined {
   const text = head.replace(/^\ufeff/, '')
   const first = text.split(/\r?\n/).find(l => l.trim() !== '')
   if (first === undefined) return 'ndjson'
@@ -24,30 +27,138 @@ export function detectFormat (head: string, name = ''): ImportFormat {
   if (trimmed.startsWith('{')) {
     try {
       const v = JSON.parse(trimmed) as unknown
-      if (typeof v === 'object' && v !== null && NDJSON_TYPES.has((v as Record<string, unknown>).type as string)) return 'ndjson'
+      if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'type' in v) return 'ndjson'
     } catch {}
     // A JSON document over many lines: Telegram's keys show near the top ("name", "type", "id", "messages"
     // for one chat; "about", "personal_information", "contacts", "chats" for a full export).
-    if (/"(messages|chats)"\s*:/.test(text) || extname(name).toLowerCase() === '.json') return 'telegram'
-    return 'ndjson'
+    if (/"(messages|chats)"\s*:/.test(text)) return 'telegram'
+    // A broken canonical line is still meant as one: the NDJSON import says what is wrong with it.
+    if (/^\{\s*"type"\s*:/.test(trimmed)) return 'ndjson'
+    return extname(name).toLowerCase() === '.json' && trimmed === '{' ? 'telegram' : undefined
   }
   if (looksLikeWhatsApp(text)) return 'whatsapp'
-  return 'ndjson'
+  return undefined
 }
 
-/** Reads a file's first bytes and decides its format. */
-export async function detectFileFormat (path: string): Promise<ImportFormat> {
-  let fh
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
+/** An import path, opened: its format and, for a foreign export, where its files are and which is the chat. */
+export interface OpenedExport {
+  format: ImportFormat
+  /** The file to read for NDJSON. */
+  file: string
+  /** For Telegram and WhatsApp: the export's files, and the main one among them. */
+  source?: ExportSource
+  main?: string
+  /** WhatsApp: the chat's title from the names WhatsApp gave the file, archive or folder. */
+  title?: string
+}
+
+function bad (message: string): FerryError {
+  return new FerryError(ErrorCode.BAD_INPUT, message)
+}
+
+async function fileHead (path: string): Promise<string> {
+  const fh = await open(path, 'r')
   try {
     const buf = Buffer.alloc(HEAD_BYTES)
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0)
-    return detectFormat(buf.subarray(0, bytesRead).toString('utf8'), path)
+    return buf.subarray(0, bytesRead).toString('utf8')
   } finally {
     await fh.close()
+  }
+}
+
+async function sourceHead (source: ExportSource, path: string): Promise<string> {
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const chunk of await source.open(path)) {
+    parts.push(Buffer.from(chunk))
+    size += chunk.byteLength
+    if (size >= HEAD_BYTES) break
+  }
+  return Buffer.concat(parts).subarray(0, HEAD_BYTES).toString('utf8')
+}
+
+const depth = (p: string): number => p.split('/').length
+
+/** The export inside a folder or archive: its main file and format. */
+async function findInside (source: ExportSource, label: string, forced?: ImportFormat): Promise<{ format: ImportFormat, main: string }> {
+  if (forced === 'ndjson') throw bad(`${label}: --format ndjson reads a file, not a folder or an archive`)
+  const files = await source.list()
+  const pick = (found: string[], what: string): string | undefined => {
+    if (found.length === 0) return undefined
+    const top = Math.min(...found.map(depth))
+    const shallow = found.filter(f => depth(f) === top)
+    if (shallow.length > 1) throw bad(`${label} holds several ${what}s (${shallow.join(', ')}): import them one at a time`)
+    return shallow[0]
+  }
+  if (forced !== 'whatsapp') {
+    const json = pick(files.filter(f => basename(f) === 'result.json'), 'Telegram export')
+    if (json !== undefined) return { format: 'telegram', main: json }
+  }
+  if (forced !== 'telegram') {
+    const texts = files.filter(f => extname(f).toLowerCase() === '.txt')
+    const named = texts.filter(f => basename(f) === '_chat.txt' || /whatsapp/i.test(basename(f)))
+    let chats = named
+    if (chats.length === 0) {
+      chats = []
+      for (const t of texts.slice(0, 50)) if (looksLikeWhatsApp(await sourceHead(source, t))) chats.push(t)
+    }
+    const txt = pick(chats, 'WhatsApp chat')
+    if (txt !== undefined) return { format: 'whatsapp', main: txt }
+  }
+  if (files.some(f => basename(f) === 'messages.html')) {
+    throw bad(`${label} is a Telegram export in HTML: Ferry reads the JSON one (in Telegram Desktop's export, choose "Machine-readable JSON")`)
+  }
+  throw bad(`${label}: ${forced === undefined ? NOT_RECOGNISED : `no ${forced === 'telegram' ? 'Telegram result.json' : 'WhatsApp chat .txt'} in it`}`)
+}
+
+/** The chat's title for a WhatsApp export: from the .txt's name, or for _chat.txt from the archive or folder. */
+function whatsAppTitle (main: string, container: string): string {
+  return basename(main) === '_chat.txt' ? titleFromName(dirOf(main) === '' ? basename(container) : basename(dirOf(main))) : titleFromName(basename(main))
+}
+
+/** Opens an import path (a file, a folder or a .zip) and decides what it holds; `forced` names the format instead. */
+export async function openExport (path: string, forced?: ImportFormat): Promise<OpenedExport> {
+  const abs = resolve(path)
+  let st
+  try {
+    st = await stat(abs)
+  } catch (err) {
+    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  if (st.isDirectory()) {
+    const source = new FolderSource(abs)
+    const { format, main } = await findInside(source, abs, forced)
+    return { format, file: abs, source, main, title: whatsAppTitle(main, abs) }
+  }
+  if (await isZipFile(abs)) {
+    const source = await ZipSource.open(abs)
+    try {
+      const { format, main } = await findInside(source, abs, forced)
+      return { format, file: abs, source, main, title: whatsAppTitle(main, abs) }
+    } catch (err) {
+      await source.close()
+      throw err
+    }
+  }
+  let head: string
+  try {
+    head = await fileHead(abs)
+  } catch (err) {
+    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  const format = forced ?? detectFormat(head, abs)
+  if (format === undefined) throw bad(`${path}: ${NOT_RECOGNISED}`)
+  if (format === 'ndjson') return { format, file: abs }
+  const name = basename(abs)
+  return { format, file: abs, source: new FolderSource(dirname(abs)), main: name, title: whatsAppTitle(name, dirname(abs)) }
+}
+
+/** Reads a file's first bytes and decides its format (undefined when it is none). */
+export async function detectFileFormat (path: string): Promise<ImportFormat | undefined> {
+  try {
+    return detectFormat(await fileHead(path), path)
+  } catch (err) {
+    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
 }

@@ -1,13 +1,23 @@
-import { readFile } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../../errors.js'
-import type { Contact, Conversation, Location, Message, MessageKind } from '../../store/model.js'
+import type { Contact, Conversation, Link, Location, Message, MessageKind } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
-import { appear, MediaFiles, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
+import { appear, digest, MediaFiles, NOT_RECOGNISED, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
+import { dirOf, joinPath, type ExportSource } from './source.js'
+import { machineZone, ZoneClock } from './wall-clock.js'
 
 // Telegram Desktop's JSON export (result.json), either one chat ({name, type, id, messages}) or a full
 // export ({personal_information?, contacts?: {list}, chats: {list}, left_chats?: {list}}). Media paths
-// are relative to the JSON file. See the mapping table in docs of mapTelegram below.
+// are relative to the JSON file. Three eras of the format are read:
+//   - before 2020: numeric from_id/actor_id (a user's id), no date_unixtime, no text_entities;
+//   - 2020-2021: string ids ("user123", "channel456"), still no date_unixtime or text_entities;
+//   - since: date_unixtime, edited_unixtime, text_entities.
+// A date without date_unixtime is the exporting computer's wall clock: it is read in the import's zone.
+// See the mapping table in the docs of mapTelegram below.
+
+export interface TelegramOptions {
+  /** IANA time zone wall-clock dates (old exports) are read in (default: the machine's). */
+  timeZone?: string
+}
 
 type Json = Record<string, unknown>
 
@@ -19,6 +29,13 @@ const str = (v: unknown): string | undefined => typeof v === 'string' ? v.toWell
 const NOT_INCLUDED = /^\(File (not included|exceeds maximum size)/
 
 const DIRECT_TYPES = new Set(['personal_chat', 'bot_chat', 'saved_messages'])
+
+/** A sender or actor id: old exports give a user's number, later ones "user123" / "channel456". */
+function idOf (v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return `user${v}`
+  const s = str(v)
+  return s === undefined || s === '' ? undefined : s
+}
 
 /** `text` (a string, or an array of strings and entity objects with `text`) flattened to its plain text. */
 export function flattenText (text: unknown): string {
@@ -47,14 +64,42 @@ const MEDIA_KINDS: Record<string, MessageKind> = {
   audio_file: 'file'
 }
 
-function ts (m: Json): number | undefined {
-  const unix = str(m.date_unixtime)
-  if (unix !== undefined && /^\d+$/.test(unix)) return Number(unix) * 1000
-  // Older exports: only a local date without a zone, read as UTC.
-  const date = str(m.date)
+/** An instant from `<key>_unixtime` when present, else from `<key>` (a wall-clock date, or one with a zone). */
+function instant (m: Json, key: string, clock: ZoneClock): number | undefined {
+  const unix = str(m[`${key}_unixtime`])
+  if (unix !== undefined && /^-?\d+$/.test(unix)) return Number(unix) * 1000
+  const date = str(m[key])
   if (date === undefined) return undefined
-  const t = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(date) ? date : date + 'Z')
-  return Number.isNaN(t) ? undefined : t
+  if (/[zZ]$|[+-]\d\d:\d\d$/.test(date)) {
+    const t = Date.parse(date)
+    return Number.isNaN(t) ? undefined : t
+  }
+  const w = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(date)
+  if (w === null) return undefined
+  return clock.toInstant({ year: Number(w[1]), month: Number(w[2]), day: Number(w[3]), hour: Number(w[4]), minute: Number(w[5]), second: Number(w[6] ?? 0) })
+}
+
+/** Entities that only style text: the canonical model keeps plain text. */
+const FORMATTING = new Set(['bold', 'italic', 'underline', 'strikethrough', 'code', 'pre', 'spoiler', 'blockquote', 'custom_emoji'])
+
+/** Link targets the text does not show (text_link hrefs, mentions of users without a username), and whether formatting was dropped. */
+function entitiesOf (m: Json): { links: Link[], formatted: boolean } {
+  const parts = Array.isArray(m.text) ? m.text : Array.isArray(m.text_entities) ? m.text_entities : []
+  const links: Link[] = []
+  let formatted = false
+  for (const part of parts) {
+    if (!isObject(part)) continue
+    const type = str(part.type)
+    const text = str(part.text)
+    if (type === 'text_link' && typeof part.href === 'string' && part.href !== '') {
+      links.push(text === undefined ? { url: part.href.toWellFormed() } : { text, url: part.href.toWellFormed() })
+    } else if (type === 'mention_name' && (typeof part.user_id === 'number' || typeof part.user_id === 'string')) {
+      links.push(text === undefined ? { url: `tg://user?id=${part.user_id}` } : { text, url: `tg://user?id=${part.user_id}` })
+    } else if (type !== undefined && FORMATTING.has(type)) {
+      formatted = true
+    }
+  }
+  return { links, formatted }
 }
 
 function describeAction (m: Json, actorName: string | undefined): string {
@@ -75,14 +120,51 @@ function contactCardText (c: Json): string {
   return [[str(c.first_name), str(c.last_name)].filter(Boolean).join(' '), str(c.phone_number)].filter(s => s !== undefined && s !== '').join(' ')
 }
 
-/** Content fields Telegram may put on a message that the canonical model has no place for. */
-const UNSUPPORTED = ['game_title', 'invoice_information', 'dice', 'giveaway_information', 'todo_list'] as const
+/**
+ * Content Telegram may put on a message that the canonical model has no place for: each becomes a
+ * readable placeholder text, so the message is kept and a person sees what was there.
+ */
+const UNSUPPORTED: Array<[string, string, (m: Json) => string]> = [
+  ['game_title', 'game', m => [str(m.game_title), str(m.game_description)].filter(nonEmpty).join(': ')],
+  ['invoice_information', 'invoice', m => {
+    const i = m.invoice_information as Json
+    return [str(i.title), str(i.description), i.amount !== undefined ? `${str(i.amount) ?? ''} ${str(i.currency) ?? ''}`.trim() : undefined].filter(nonEmpty).join(', ')
+  }],
+  ['dice', 'dice', m => {
+    const d = m.dice as Json
+    return [str(d.emoji), str(d.value)].filter(nonEmpty).join(' ')
+  }],
+  ['giveaway_information', 'giveaway', m => summary(m.giveaway_information)],
+  ['giveaway_results', 'giveaway results', m => summary(m.giveaway_results)],
+  ['todo_list', 'to-do list', m => {
+    const t = m.todo_list as Json
+    const items = Array.isArray(t.items) ? t.items.filter(isObject).map(i => `- ${flattenText(i.text)}`) : []
+    return [flattenText(t.title), ...items].filter(nonEmpty).join('\n')
+  }],
+  ['paid_media', 'paid media', m => summary(m.paid_media)],
+  ['story', 'story', m => summary(m.story)]
+]
+
+const nonEmpty = (s: string | undefined): s is string => s !== undefined && s !== ''
+
+/** A short readable line from an object's simple fields (strings and numbers, in their order). */
+function summary (v: unknown): string {
+  if (!isObject(v)) return str(v) ?? ''
+  return Object.entries(v).filter(([, x]) => typeof x === 'string' || typeof x === 'number').map(([k, x]) => `${k.replace(/_/g, ' ')}: ${String(x)}`).join(', ')
+}
+
+function placeholder (label: string, detail: string): string {
+  return detail === '' ? `[${label}]` : `[${label}: ${detail}]`
+}
 
 interface Context {
   me?: string
   contacts: Map<string, Contact>
   media: MediaFiles
   unmapped: Unmapped
+  clock: ZoneClock
+  /** The export's directory inside the source (media paths are relative to it). */
+  dir: string
 }
 
 function senderOf (ctx: Context, id: string | undefined, name: unknown): string {
@@ -94,36 +176,73 @@ function senderOf (ctx: Context, id: string | undefined, name: unknown): string 
   return id
 }
 
-async function mapMessage (ctx: Context, chatId: string, m: Json): Promise<Message | undefined> {
+/** A message's own id, or a stable one made from its content when the export gives none. */
+function idFor (m: Json, seen: Map<string, number>, unmapped: Unmapped): string {
   const id = str(m.id)
-  const time = ts(m)
-  if (id === undefined || time === undefined) {
-    note(ctx.unmapped, 'message without id or date')
-    return undefined
+  if (id !== undefined && id !== '') return id
+  note(unmapped, 'message without an id (an id was made from its content)')
+  const base = `x${digest(JSON.stringify(m))}`
+  const n = (seen.get(base) ?? 0) + 1
+  seen.set(base, n)
+  return n === 1 ? base : `${base}-${n}`
+}
+
+async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, previous: number): Promise<Message> {
+  let time = instant(m, 'date', ctx.clock)
+  if (time === undefined) {
+    note(ctx.unmapped, 'message without a date (time of the message before used)')
+    time = previous
   }
   const text = messageText(m)
   const type = str(m.type)
-  if (type === 'service') {
-    const sender = senderOf(ctx, str(m.actor_id), m.actor)
-    return { conversation: chatId, id, sender, ts: time, kind: 'system', text: text !== '' ? text : describeAction(m, str(m.actor)) }
-  }
-  const sender = senderOf(ctx, str(m.from_id), m.from)
-  const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'text' }
-  if (type !== 'message') {
-    note(ctx.unmapped, `unknown message type ${JSON.stringify(type ?? null)}`)
-    if (text === '') return undefined
-    msg.kind = 'system'
-    msg.text = text
+  const { links, formatted } = entitiesOf(m)
+  const extras = (msg: Message): Message => {
+    // Old exports write the epoch as the edit date of a message never edited.
+    const edited = instant(m, 'edited', ctx.clock)
+    if (edited !== undefined && edited > 0 && edited >= msg.ts) msg.editedAt = edited
+    if (links.length > 0) msg.links = links
+    if (formatted) note(ctx.unmapped, 'text formatting (bold, italic...) dropped')
     return msg
   }
+  if (type === 'service') {
+    const sender = senderOf(ctx, idOf(m.actor_id), m.actor)
+    const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'system', text: text !== '' ? text : describeAction(m, str(m.actor)) }
+    const pinned = str(m.message_id)
+    if (str(m.action) === 'pin_message' && pinned !== undefined) msg.pinned = pinned
+    return extras(msg)
+  }
+  const sender = senderOf(ctx, idOf(m.from_id), m.from)
+  const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'text' }
+  if (type !== 'message') {
+    note(ctx.unmapped, `message of unknown type ${JSON.stringify(type ?? null)} (kept as a system message)`)
+    msg.kind = 'system'
+    msg.text = text !== '' ? text : placeholder(type ?? 'message', '')
+    return extras(msg)
+  }
   const replyTo = str(m.reply_to_message_id)
-  if (replyTo !== undefined) msg.replyTo = replyTo
+  if (replyTo !== undefined) {
+    // A reply to a message of another chat would name the wrong message here.
+    if (m.reply_to_peer_id !== undefined && m.reply_to_peer_id !== null) note(ctx.unmapped, 'reply to a message in another chat (the link dropped)')
+    else msg.replyTo = replyTo
+  }
+  if (m.forwarded_from !== undefined || m.saved_from !== undefined) msg.forwardedFrom = str(m.forwarded_from) ?? str(m.saved_from) ?? ''
+  const viaBot = str(m.via_bot)
+  if (viaBot !== undefined && viaBot !== '') msg.viaBot = viaBot
   if (typeof m.duration_seconds === 'number' && m.duration_seconds >= 0) msg.durationMs = Math.round(m.duration_seconds * 1000)
 
   const attach = async (path: unknown, mime?: string): Promise<void> => {
-    if (typeof path !== 'string') return
-    if (NOT_INCLUDED.test(path)) { note(ctx.unmapped, 'media not included in export'); return }
-    const sha = await ctx.media.add(path, mime)
+    const name = str(m.file_name)
+    if (typeof path !== 'string') {
+      if (name !== undefined && name !== '') msg.fileName = name
+      return
+    }
+    if (NOT_INCLUDED.test(path)) {
+      note(ctx.unmapped, 'media not included in the export (message kept without it)')
+      if (name !== undefined && name !== '') msg.fileName = name
+      return
+    }
+    msg.fileName = name !== undefined && name !== '' ? name : path.split(/[\\/]/).pop() ?? path
+    const sha = await ctx.media.add(joinPath(ctx.dir, path), mime)
     if (sha !== undefined) msg.media = sha
   }
   const mime = str(m.mime_type)
@@ -132,7 +251,7 @@ async function mapMessage (ctx: Context, chatId: string, m: Json): Promise<Messa
     await attach(m.photo, mime)
   } else if (m.file !== undefined || m.media_type !== undefined) {
     const mediaType = str(m.media_type)
-    if (mediaType !== undefined && MEDIA_KINDS[mediaType] === undefined) note(ctx.unmapped, `unknown media type ${JSON.stringify(mediaType)}`)
+    if (mediaType !== undefined && MEDIA_KINDS[mediaType] === undefined) note(ctx.unmapped, `media of unknown type ${JSON.stringify(mediaType)} (kept as a file)`)
     msg.kind = mediaType !== undefined ? MEDIA_KINDS[mediaType] ?? 'file' : 'file'
     await attach(m.file, mime)
   } else if (isObject(m.location_information)) {
@@ -140,30 +259,36 @@ async function mapMessage (ctx: Context, chatId: string, m: Json): Promise<Messa
     if (typeof latitude === 'number' && typeof longitude === 'number' && Math.abs(latitude) <= 90 && Math.abs(longitude) <= 180) {
       msg.kind = 'location'
       const location: Location = { lat: latitude, lon: longitude }
-      const label = [str(m.place_name), str(m.address)].filter(s => s !== undefined && s !== '').join(', ')
+      const label = [str(m.place_name), str(m.address)].filter(nonEmpty).join(', ')
       if (label !== '') location.label = label
       msg.location = location
       if (typeof m.live_location_period_seconds === 'number') msg.durationMs = m.live_location_period_seconds * 1000
     } else {
-      note(ctx.unmapped, 'invalid location')
+      note(ctx.unmapped, 'invalid location (kept as text)')
     }
   } else if (isObject(m.poll)) {
-    note(ctx.unmapped, 'poll')
-    msg.text = [text, pollText(m.poll)].filter(s => s !== '').join('\n')
-    return msg
+    note(ctx.unmapped, 'poll (kept as text)')
+    msg.text = [text, pollText(m.poll)].filter(nonEmpty).join('\n')
+    return extras(msg)
   } else if (isObject(m.contact_information)) {
-    note(ctx.unmapped, 'contact card')
-    msg.text = [text, contactCardText(m.contact_information)].filter(s => s !== '').join('\n')
-    return msg
+    note(ctx.unmapped, 'contact card (kept as text)')
+    msg.text = [text, contactCardText(m.contact_information)].filter(nonEmpty).join('\n')
+    return extras(msg)
   } else {
-    const unsupported = UNSUPPORTED.find(k => m[k] !== undefined)
+    const unsupported = UNSUPPORTED.find(([key]) => m[key] !== undefined && m[key] !== null)
     if (unsupported !== undefined) {
-      note(ctx.unmapped, `unsupported content ${unsupported}`)
-      if (text === '') return undefined
+      const [, label, detail] = unsupported
+      note(ctx.unmapped, `${label} (kept as a placeholder text)`)
+      let shown = ''
+      try {
+        shown = detail(m)
+      } catch {}
+      msg.text = [placeholder(label, shown), text].filter(nonEmpty).join('\n')
+      return extras(msg)
     }
   }
   if (msg.kind === 'text' || text !== '') msg.text = text
-  return msg
+  return extras(msg)
 }
 
 function chatsOf (root: Json): Json[] {
@@ -180,14 +305,21 @@ function chatsOf (root: Json): Json[] {
  * - conversation: "tg<chat id>", title = name, direct for personal/bot/saved chats, else group; members
  *   in order of appearance, the peer of a personal chat first, "me" when identifiable.
  */
-export async function mapTelegram (root: unknown, baseDir: string): Promise<MappedHistory> {
+export async function mapTelegram (root: unknown, source: ExportSource, main: string, options: TelegramOptions = {}): Promise<MappedHistory> {
   if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, 'not a Telegram export: no "messages" and no "chats.list"')
   const json = root as Json
   const unmapped: Unmapped = {}
   const contacts = new Map<string, Contact>()
   const info = isObject(json.personal_information) ? json.personal_information : undefined
   const meUser = str(info?.user_id)
-  const ctx: Context = { me: meUser !== undefined ? `user${meUser}` : undefined, contacts, media: new MediaFiles(baseDir, unmapped), unmapped }
+  const ctx: Context = {
+    me: meUser !== undefined ? `user${meUser}` : undefined,
+    contacts,
+    media: new MediaFiles(source, unmapped),
+    unmapped,
+    clock: new ZoneClock(options.timeZone ?? machineZone()),
+    dir: dirOf(main)
+  }
   if (isObject(json.contacts) && Array.isArray(json.contacts.list)) {
     for (const c of json.contacts.list.filter(isObject)) {
       const uid = str(c.user_id)
@@ -211,34 +343,42 @@ export async function mapTelegram (root: unknown, baseDir: string): Promise<Mapp
     if (type === 'personal_chat' || type === 'bot_chat') {
       const peer = `user${chatId}`
       if (chatCtx.me === undefined) {
-        const other = chat.messages.filter(isObject).map(m => str(m.from_id) ?? str(m.actor_id)).find(f => f !== undefined && f !== peer)
+        const other = chat.messages.filter(isObject).map(m => idOf(m.from_id) ?? idOf(m.actor_id)).find(f => f !== undefined && f !== peer)
         chatCtx.me = other
       }
       appear(members, senderOf(chatCtx, peer, chat.name))
     }
     if (type === 'saved_messages' && chatCtx.me === undefined) {
-      chatCtx.me = chat.messages.filter(isObject).map(m => str(m.from_id)).find(f => f !== undefined)
+      chatCtx.me = chat.messages.filter(isObject).map(m => idOf(m.from_id)).find(f => f !== undefined)
     }
+    const seen = new Map<string, number>()
+    let previous = 0
     for (const m of chat.messages.filter(isObject)) {
-      const msg = await mapMessage(chatCtx, `tg${chatId}`, m)
-      if (msg === undefined) continue
+      const msg = await mapMessage(chatCtx, `tg${chatId}`, m, idFor(m, seen, unmapped), previous)
+      previous = msg.ts
       if (msg.sender !== 'unknown') appear(members, msg.sender)
       messages.push(msg)
     }
     if (chatCtx.me !== undefined) appear(members, 'me')
     conversations.push({ id: `tg${chatId}`, kind: direct ? 'direct' : 'group', title: str(chat.name) ?? (type === 'saved_messages' ? 'Saved Messages' : ''), members })
   }
-  return { contacts: [...contacts.values()], conversations, media: [...ctx.media.records.values()], messages, unmapped }
+  const wallClock = messages.length > 0 && chatsOf(json).some(c => Array.isArray(c.messages) && c.messages.some(m => isObject(m) && m.date_unixtime === undefined))
+  const details = wallClock ? [`dates without date_unixtime read in ${ctx.clock.zone}`] : []
+  return { contacts: [...contacts.values()], conversations, media: [...ctx.media.records.values()], messages, unmapped, details }
 }
 
-/** Imports a Telegram result.json (media relative to it) into the store; all or nothing. */
-export async function importTelegram (store: SqliteChatStore, file: string): Promise<ForeignImportResult> {
+/** Largest result.json read: it is parsed whole. */
+const MAX_JSON_BYTES = 512 * 1024 * 1024
+
+/** Imports a Telegram export (`main`, its result.json inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
+export async function importTelegram (store: SqliteChatStore, source: ExportSource, main: string, options: TelegramOptions = {}): Promise<ForeignImportResult> {
+  const text = await source.readText(main, MAX_JSON_BYTES)
   let root: unknown
   try {
-    root = JSON.parse(await readFile(file, 'utf8'))
+    root = JSON.parse(text.replace(/^\ufeff/, ''))
   } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read Telegram export ${file}: ${(err as Error).message}`)
+    throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: not JSON (${(err as Error).message})`)
   }
-  const baseDir = dirname(resolve(file))
-  return await writeHistory(store, await mapTelegram(root, baseDir), baseDir, 'telegram')
+  if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: a JSON document without Telegram's "messages" or "chats"`)
+  return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram')
 }

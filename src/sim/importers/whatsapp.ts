@@ -1,90 +1,97 @@
-import { readFile } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
-import { ErrorCode, FerryError } from '../../errors.js'
-import type { Contact, Message, MessageKind } from '../../store/model.js'
+import { basename } from 'node:path'
+import type { Contact, Message } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, mimeOf, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
+import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from './date-order.js'
+import { dirOf, joinPath, type ExportSource } from './source.js'
+import { machineZone, ZoneClock } from './wall-clock.js'
+import {
+  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted
+} from './whatsapp-phrases.js'
 
-// WhatsApp's "Export chat" text file. One message starts with a header line, in either format:
-//   Android  12/31/23, 21:05 - Alice: text        31/12/2023, 9:05 PM - Alice: text
-//   iOS      [31/12/2023, 21:05:33] Alice: text    (attachment lines start with U+200E)
-// Lines without a header continue the message before. A header without "Name: " is a system line.
-// Times are the phone's local time without a zone: they are read as UTC.
+// WhatsApp's "Export chat" text file. A message starts with a header line; the lines after it without
+// one continue it. Every era and platform writes the header its own way:
+//   Android          12/31/23, 9:05 PM - Alice: text      31.12.23, 21:05 - Alice: text    20/08/24 14.30 - Alice: text
+//   iOS              [31/12/2023, 21:05:33] Alice: text   [12/31/23, 9:05:33 PM] Alice: text
+//   iOS before 2017  30/08/16, 17:03:58: Alice: text      08/10/13 14:07:41: Alice: text
+// with am/pm in the phone's language (a. m., vorm., ÖS...), before the time in some (오후 9:05).
+// A header without "Name: " is a system line. iOS marks what WhatsApp wrote itself (attachments,
+// omitted media, system lines it attributes to the chat) with a leading U+200E; such a line with an
+// author becomes a system message only when its text is a known system phrase. Dates are read in one
+// order for the whole file (date-order.ts), times in one time zone (wall-clock.ts).
 
 export interface WhatsAppOptions {
   /** The exporter's display name in the chat: their messages get sender "me". */
   me?: string
-  /** The chat's title (default: from the file name, "WhatsApp Chat with X.txt" / "WhatsApp Chat - X/_chat.txt"). */
+  /** The chat's title (default: from the file or archive name, "WhatsApp Chat with X"). */
   title?: string
+  /** Force the order of day, month and year instead of deciding it from the file. */
+  dateOrder?: DateOrder
+  /** IANA time zone the times are read in (default: the machine's). */
+  timeZone?: string
 }
 
-const TIME = String.raw`(\d{1,2})[./-](\d{1,2})[./-](\d{2,4}),? (\d{1,2}):(\d{2})(?::(\d{2}))?(?:[\s\u202f]?([AaPp])\.?\s?[Mm]\.?)?`
-const ANDROID = new RegExp(`^${TIME} - (.*)$`)
-const IOS = new RegExp(`^\\[${TIME}\\] (.*)$`)
+const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', '上午', '오전', '午前', 'π.μ.']
+const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', '下午', '오후', '午後', 'μ.μ.']
+const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s?')).join('|')
+
+const DATE = String.raw`(\d{1,4})([./\-\u2011])\s?(\d{1,2})[./\-\u2011]\s?(\d{1,4})\.?`
+const TIME = String.raw`(?:(${AMPM})\s?)?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:\s?(${AMPM}))?`
+/** Between date and time: a comma, spaces, or a word ("31/12/2023 à 21:05" in French). */
+const JOIN = String.raw`(?:,\s*|\s+(?:à\s+|às\s+)?)`
+const BRACKETED = new RegExp(String.raw`^\[${DATE}${JOIN}${TIME}\]\s?(.*)$`, 'iu')
+const PLAIN = new RegExp(String.raw`^${DATE}${JOIN}${TIME}(?:\s[-–]\s|:\s)(.*)$`, 'iu')
+/** Marks WhatsApp puts around names and in front of what it wrote itself. */
 const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
-const LEADING_BIDI = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
+const LEADING_MARKS = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
 
 const SYSTEM_SENDER = 'system'
+const ORDER_NAMES = { dmy: 'day/month/year', mdy: 'month/day/year', ymd: 'year/month/day' }
+/** Largest chat text read: the whole text is held while it is mapped. */
+const MAX_TEXT_BYTES = 512 * 1024 * 1024
 
-interface Header {
-  a: number
-  b: number
-  year: number
+export interface Header {
+  date: WrittenDate
   hour: number
   minute: number
   second: number
-  ampm?: string
+  ampm?: 'a' | 'p'
   rest: string
   ios: boolean
-  shortYear: boolean
-  raw: string
+  /** The date and time as written: what message ids are made from, whatever zone or order they are read in. */
+  stamp: string
 }
 
 /** The header of a line that starts a message, or undefined for a continuation line. */
 export function parseHeader (line: string): Header | undefined {
-  const s = line.replace(LEADING_BIDI, '')
-  const ios = IOS.exec(s)
-  const m = ios ?? ANDROID.exec(s)
+  const s = line.replace(LEADING_MARKS, '')
+  const bracketed = BRACKETED.exec(s)
+  const m = bracketed ?? PLAIN.exec(s)
   if (m === null) return undefined
+  const word = (m[5] ?? m[9])?.toLowerCase().replace(/\s/g, '')
+  const ampm = word === undefined ? undefined : AM.some(w => w.replace(/\s/g, '') === word) ? 'a' : 'p'
+  const rest = m[10]
   return {
-    a: Number(m[1]),
-    b: Number(m[2]),
-    year: Number(m[3]) < 100 ? 2000 + Number(m[3]) : Number(m[3]),
-    hour: Number(m[4]),
-    minute: Number(m[5]),
-    second: m[6] === undefined ? 0 : Number(m[6]),
-    ampm: m[7]?.toLowerCase(),
-    rest: m[8],
-    ios: ios !== null,
-    shortYear: m[3].length <= 2,
-    raw: s
+    date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator: m[2] === '\u2011' ? '-' : m[2], twelveHour: ampm !== undefined },
+    hour: Number(m[6]),
+    minute: Number(m[7]),
+    second: m[8] === undefined ? 0 : Number(m[8]),
+    ampm,
+    rest,
+    ios: bracketed !== null,
+    stamp: s.slice(0, s.length - rest.length)
   }
 }
 
-/** Does this text look like a WhatsApp chat export (its first non-blank line is a message header)? */
+/** Does this text look like a WhatsApp chat export (a message header among its first lines)? */
 export function looksLikeWhatsApp (text: string): boolean {
-  const first = text.split(/\r?\n/).find(l => l.replace(BIDI, '').trim() !== '')
-  return first !== undefined && parseHeader(first) !== undefined
+  const lines = text.split(/\r\n|\r|\n/).filter(l => l.replace(BIDI, '').trim() !== '').slice(0, 10)
+  return lines.length > 0 && (parseHeader(lines[0]) !== undefined || lines.filter(l => parseHeader(l) !== undefined).length >= 2)
 }
 
-/**
- * Day/month order for the whole file: a first field above 12 means day first, a second above 12 month
- * first; with neither, 2-digit years (US Android) are month first and 4-digit years day first.
- */
-function dayFirst (headers: Header[]): boolean {
-  if (headers.some(h => h.a > 12)) return true
-  if (headers.some(h => h.b > 12)) return false
-  return !headers.some(h => h.shortYear)
-}
-
-function tsOf (h: Header, dmy: boolean): number | undefined {
-  const [day, month] = dmy ? [h.a, h.b] : [h.b, h.a]
-  let hour = h.hour
-  if (h.ampm === 'p' && hour < 12) hour += 12
-  if (h.ampm === 'a' && hour === 12) hour = 0
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || h.minute > 59 || h.second > 59) return undefined
-  const t = Date.UTC(h.year, month - 1, day, hour, h.minute, h.second)
-  return new Date(t).getUTCDate() === day ? t : undefined
+/** A display name as the chat shows it: without direction marks, the "~ " of a non-contact, or spaces around it. */
+function cleanName (name: string): string {
+  return name.replace(BIDI, '').replace(/\u2011/g, '-').replace(/^~[\s\u202f]*/, '').trim()
 }
 
 /** Splits "Name: text" (a sent message) from a system line. */
@@ -93,167 +100,184 @@ function splitSender (rest: string): { name?: string, text: string } {
   const bare = rest.endsWith(':') && !rest.slice(0, -1).includes(': ') ? rest.length - 1 : -1
   const at = i >= 0 ? i : bare
   if (at <= 0) return { text: rest }
-  const name = rest.slice(0, at)
+  const raw = rest.slice(0, at)
   // Names hold no quotes and are short; a system line quoting a subject with a colon is not a name.
-  if (name.includes('"') || name.includes('“') || name.length > 80) return { text: rest }
-  return { name: name.replace(BIDI, ''), text: rest.slice(at + 2) }
+  if (/["“”„«»]/.test(raw) || raw.length > 80) return { text: rest }
+  const name = cleanName(raw)
+  if (name === '') return { text: rest }
+  return { name, text: rest.slice(at + 2) }
 }
 
-function kindOfFile (file: string): MessageKind {
-  const f = basename(file)
-  if (/-PHOTO-|^IMG-/i.test(f)) return 'image'
-  if (/-VIDEO-|^VID-|-GIF-/i.test(f)) return 'video'
-  if (/-AUDIO-|^PTT-/i.test(f)) return 'voice'
-  if (/-STICKER-|^STK-/i.test(f)) return 'sticker'
-  const mime = mimeOf(f)
-  if (mime.startsWith('image/') && !/^AUD-|^DOC-/i.test(f)) return 'image'
-  if (mime.startsWith('video/')) return 'video'
-  return 'file'
-}
-
-const OMITTED: Record<string, MessageKind> = { image: 'image', video: 'video', audio: 'voice', sticker: 'sticker', gif: 'video', document: 'file' }
-
-const DELETED = /^(This message was deleted|You deleted this message)\.?$/
-const GROUP_EVENT = /\b(created group|created this group|added|removed|left|joined using this group's invite link|changed the subject|changed this group's|changed the group)\b/
-
-function titleFromFile (file: string): string {
-  const name = basename(file)
-  const m = /^WhatsApp Chat (?:with|-) (.+)\.txt$/i.exec(name)
-  if (m !== null) return m[1]
-  if (name === '_chat.txt') {
-    const dir = basename(dirname(resolve(file)))
-    return /^WhatsApp Chat (?:with|-) (.+)$/i.exec(dir)?.[1] ?? dir
-  }
-  return name.replace(/\.txt$/i, '')
+/** The chat's title from WhatsApp's file name in the phone's language ("WhatsApp Chat with Dave.txt" -> "Dave"). */
+export function titleFromName (name: string): string {
+  const stem = name.replace(/\.(txt|zip)$/i, '').replace(/ \(\d+\)$/, '').replace(/_/g, ' ').trim()
+  const m = /^(?:WhatsApp[ -]?Chat|Chat(?: de)? WhatsApp|Conversa (?:do|no) WhatsApp|Discussion WhatsApp|Чат WhatsApp|WhatsApp Sohbeti)\s*(?:with|-|con|com|avec|mit|met|с|dengan|ile)\s+(.+)$/iu.exec(stem)
+  return m?.[1].trim() ?? stem
 }
 
 const PHONE = /^\+?[\d\s()\-\u00a0]{6,}$/
 
-/** Maps the text of a WhatsApp export (media relative to baseDir) to the canonical model. */
-export async function mapWhatsApp (text: string, baseDir: string, title: string, options: WhatsAppOptions = {}): Promise<MappedHistory> {
+interface Entry {
+  header: Header
+  lines: string[]
+}
+
+/**
+ * Maps the text of a WhatsApp export to the canonical model. `main` is the chat file's path inside the
+ * export; attachments are looked for beside it (and, in an archive, by name anywhere in it).
+ */
+export async function mapWhatsApp (text: string, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<MappedHistory> {
   const unmapped: Unmapped = {}
-  const media = new MediaFiles(baseDir, unmapped)
-  const entries: Array<{ header: Header, lines: string[] }> = []
+  const warnings: string[] = []
+  const media = new MediaFiles(source, unmapped)
+  const entries: Entry[] = []
   let orphans = 0
-  for (const line of text.replace(/^\ufeff/, '').split(/\r?\n/)) {
+  for (const line of text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/)) {
     const header = parseHeader(line)
     if (header !== undefined) entries.push({ header, lines: [header.rest] })
     else if (entries.length > 0) entries[entries.length - 1].lines.push(line)
     else if (line.trim() !== '') orphans++
   }
-  if (orphans > 0) unmapped['text before the first message'] = orphans
+  if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans
   // The file's last newline leaves an empty continuation line, which is no part of the message.
   const last = entries[entries.length - 1]
-  while (last !== undefined && last.lines.length > 1 && last.lines[last.lines.length - 1] === '') last.lines.pop()
-  if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped }
+  while (last !== undefined && last.lines.length > 1 && last.lines[last.lines.length - 1].trim() === '') last.lines.pop()
+  if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped, warnings, details: [] }
 
-  const dmy = dayFirst(entries.map(e => e.header))
+  // Dates in attachment names help decide the order of day and month.
+  const bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
+  for (const [i, e] of entries.entries()) {
+    const found = attachment(bodies[i].text.replace(LEADING_MARKS, ''))
+    const fileDate = found === undefined ? undefined : dateInFileName(basename(found.file))
+    if (fileDate !== undefined) e.header.date.fileDate = fileDate
+  }
+  const decision = decideDateOrder(entries.map(e => e.header.date), options.dateOrder)
+  const order = decision.order
+  if (decision.ambiguous) {
+    const other = order === 'dmy' ? 'mdy' : 'dmy'
+    warnings.push(`the dates could be day/month or month/day (${decision.reason}): read as ${order}; if they are wrong, import again with --date-order ${other}`)
+  }
+  const clock = new ZoneClock(options.timeZone ?? machineZone())
+  const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, `times read in ${clock.zone}`]
+
+  const dir = dirOf(main)
+  let listing: string[] | undefined
+  /** An attachment's path: beside the chat file, else the one entry of that name anywhere in the export. */
+  const locate = async (file: string): Promise<string> => {
+    const beside = joinPath(dir, file)
+    if (await source.has(beside)) return beside
+    listing ??= await source.list()
+    const named = listing.filter(p => basename(p) === file)
+    return named.length === 1 ? named[0] : beside
+  }
+
+  const chatTitle = options.title ?? title
   // The chat's id: its title and first line, the same on every import of the file (and of later exports
   // of the same chat), different for two chats whose first line (a generic system line) is alike.
-  const conversation = `wa-${digest(options.title ?? title, entries[0].header.raw)}`
+  const conversation = `wa-${digest(chatTitle, entries[0].header.stamp + entries[0].header.rest)}`
+  const me = options.me === undefined ? undefined : cleanName(options.me)
+  const authors = new Set(bodies.map(b => b.name).filter((n): n is string => n !== undefined))
   const contacts = new Map<string, Contact>()
   const members: string[] = []
   const messages: Message[] = []
   let group = false
   let previous = 0
-  for (const [index, { header, lines }] of entries.entries()) {
-    let ts = tsOf(header, dmy)
-    if (ts === undefined) {
+  for (const [index, { header }] of entries.entries()) {
+    const d = readDate(header.date, order)
+    let hour = header.hour
+    if (header.ampm === 'p' && hour < 12) hour += 12
+    if (header.ampm === 'a' && hour === 12) hour = 0
+    let ts: number
+    if (d === undefined || hour > 23 || header.minute > 59 || header.second > 59) {
       // Its text is kept, at the time of the message before it.
       note(unmapped, 'invalid date (time of the message before used)')
       ts = previous
+    } else {
+      ts = clock.toInstant({ ...d, hour, minute: header.minute, second: header.second })
     }
     previous = ts
-    const body = [header.rest, ...lines.slice(1)].join('\n')
-    const { name, text: raw } = splitSender(body)
-    const id = `wa${String(index).padStart(8, '0')}-${digest(String(ts), name ?? '', raw)}`
+    const { name, text: raw } = bodies[index]
+    const id = `wa${String(index).padStart(8, '0')}-${digest(header.stamp, name ?? '', raw)}`
     let sender = SYSTEM_SENDER
     if (name !== undefined) {
-      if (options.me !== undefined && name === options.me) sender = 'me'
+      if (me !== undefined && name === me) sender = 'me'
       else {
         sender = `wa:${name}`
         if (!contacts.has(sender)) contacts.set(sender, PHONE.test(name) ? { id: sender, name, phone: name } : { id: sender, name })
       }
     }
     const msg: Message = { conversation, id, sender, ts, kind: 'text' }
-    // iOS marks what WhatsApp wrote itself (attachments, omitted media, system lines) with a leading U+200E.
-    const marked = LEADING_BIDI.test(raw)
-    const content = raw.replace(LEADING_BIDI, '')
-    const firstLine = content.split('\n')[0]
-    /** Text after an attachment (on its line or the lines below) is its caption. */
-    const caption = (rest: string): void => {
-      const t = rest.replace(/^[ \n]/, '')
-      if (t.trim() !== '') msg.text = t
+    const marked = /^[\u200e\u200f]/.test(raw)
+    // U+200E is WhatsApp's mark, never the writer's: it goes from the text wherever it stands.
+    const content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
+    const setText = (t: string): void => {
+      const trimmed = t.replace(/^[ \n]+|[ \n]+$/g, '')
+      if (trimmed !== '') msg.text = trimmed
     }
-    let m: RegExpExecArray | null
+    let found
+    let kind
     if (name === undefined) {
       msg.kind = 'system'
       msg.text = content
-      if (GROUP_EVENT.test(content)) group = true
-    } else if ((m = /^<attached: ([^>]+)>/.exec(content)) !== null) {
-      msg.kind = kindOfFile(m[1])
-      const sha = await media.add(m[1].trim())
+      if (isGroupEvent(content)) group = true
+    } else if ((found = attachment(content)) !== undefined) {
+      const path = await locate(found.file)
+      const fileName = basename(found.file)
+      msg.kind = kindOfFile(fileName, mimeOf(fileName))
+      msg.fileName = fileName
+      const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
-      caption(content.slice(m[0].length))
-    } else if ((m = /^(.+?) \(file attached\)$/.exec(firstLine)) !== null) {
-      msg.kind = kindOfFile(m[1])
-      const sha = await media.add(m[1].replace(BIDI, '').trim())
-      if (sha !== undefined) msg.media = sha
-      caption(content.slice(firstLine.length))
-    } else if (content === '<Media omitted>') {
-      msg.kind = 'file'
-      note(unmapped, 'media omitted from export')
-    } else if ((m = /^(image|video|audio|sticker|GIF|document) omitted$/i.exec(content)) !== null) {
-      msg.kind = OMITTED[m[1].toLowerCase()]
-      note(unmapped, 'media omitted from export')
-    } else if (/^Contact card omitted$/i.test(content)) {
-      note(unmapped, 'contact card omitted')
-      msg.text = content
-    } else if (DELETED.test(content)) {
+      setText(`${found.before}${found.after}`)
+    } else if ((kind = omitted(content)) !== undefined) {
+      if (kind === 'contact') {
+        note(unmapped, 'contact card left out of the export (kept as text)')
+        msg.text = content
+      } else {
+        msg.kind = kind
+        note(unmapped, 'media left out of the export (message kept without it)')
+      }
+    } else if (isDeleted(content)) {
       msg.status = 'recalled'
-    } else if ((m = /^(?:live )?location: https?:\/\/\S*[?&]q=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/i.exec(content)) !== null &&
-      Math.abs(Number(m[1])) <= 90 && Math.abs(Number(m[2])) <= 180) {
+    } else if (location(content) !== undefined) {
       msg.kind = 'location'
-      msg.location = { lat: Number(m[1]), lon: Number(m[2]) }
+      msg.location = location(content)
       msg.text = content
-    } else if (/^POLL:\n/.test(content)) {
-      note(unmapped, 'poll')
-      msg.text = raw
-    } else if (marked && header.ios) {
-      // iOS attributes system lines to the chat (its title, or the peer): they are no one's message.
+    } else if (isPoll(content)) {
+      note(unmapped, 'poll (kept as text)')
+      msg.text = content
+    } else if (marked && (isDistinctSystem(content) || isCall(content) || (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
+      // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'
-      msg.sender = SYSTEM_SENDER
       msg.text = content
-      if (GROUP_EVENT.test(content)) group = true
-      messages.push(msg)
-      continue
+      if (isGroupEvent(content)) group = true
+      if (!isCall(content)) {
+        msg.sender = SYSTEM_SENDER
+        messages.push(msg)
+        continue
+      }
     } else {
-      msg.text = raw
+      msg.text = content
     }
-    appear(members, sender)
+    appear(members, msg.sender)
     messages.push(msg)
   }
   // Two people (the exporter among them, named by --me or not) make a direct chat; more make a group.
   if (members.filter(m => m !== SYSTEM_SENDER).length > 2) group = true
-  if (options.me !== undefined) appear(members, 'me')
+  if (me !== undefined) appear(members, 'me')
   const used = new Set(members)
   return {
     contacts: [...contacts.values()].filter(c => used.has(c.id)),
-    conversations: [{ id: conversation, kind: group ? 'group' : 'direct', title: options.title ?? title, members: members.filter(m => m !== SYSTEM_SENDER) }],
+    conversations: [{ id: conversation, kind: group ? 'group' : 'direct', title: chatTitle, members: members.filter(m => m !== SYSTEM_SENDER) }],
     media: [...media.records.values()],
     messages,
-    unmapped
+    unmapped,
+    warnings,
+    details
   }
 }
 
-/** Imports a WhatsApp "Export chat" .txt (media files beside it) into the store; all or nothing. */
-export async function importWhatsApp (store: SqliteChatStore, file: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
-  let text: string
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file))
-  } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read WhatsApp export ${file}: ${(err as Error).message}`)
-  }
-  const baseDir = dirname(resolve(file))
-  return await writeHistory(store, await mapWhatsApp(text, baseDir, titleFromFile(file), options), baseDir, 'whatsapp')
+/** Imports a WhatsApp chat (`main`, a .txt inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
+export async function importWhatsApp (store: SqliteChatStore, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
+  const text = await source.readText(main, MAX_TEXT_BYTES)
+  return await writeHistory(store, await mapWhatsApp(text, source, main, title, options), source, main, 'whatsapp')
 }

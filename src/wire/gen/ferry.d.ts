@@ -272,6 +272,12 @@ export namespace ferry {
         location?: (ferry.Location.$Properties|null);
         replyTo?: (string|null);
         status?: (string|null);
+        forwardedFrom?: (string|null);
+        viaBot?: (string|null);
+        editedAt?: (number|null);
+        pinned?: (string|null);
+        fileName?: (string|null);
+        links: ferry.Link.$Properties[];
         static encode(m: ferry.Message.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Message & ferry.Message.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -290,9 +296,37 @@ export namespace ferry {
             location?: (ferry.Location.$Properties|null);
             replyTo?: (string|null);
             status?: (string|null);
+            forwardedFrom?: (string|null);
+            viaBot?: (string|null);
+            editedAt?: (number|null);
+            pinned?: (string|null);
+            fileName?: (string|null);
+            links?: (ferry.Link.$Properties[]|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Message.$Properties;
+    }
+
+    interface ILink extends ferry.Link.$Properties {
+    }
+
+    class Link {
+        constructor(p?: ferry.Link.$Properties);
+        $unknowns?: Uint8Array[];
+        text?: (string|null);
+        url: string;
+        static encode(m: ferry.Link.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+        static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Link & ferry.Link.$Shape;
+        static getTypeUrl(prefix?: string): string;
+    }
+
+    namespace Link {
+        interface $Properties {
+            text?: (string|null);
+            url?: (string|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = ferry.Link.$Properties;
     }
 
     interface IPartialMedia extends ferry.PartialMedia.$Properties {

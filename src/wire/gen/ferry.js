@@ -1999,6 +1999,12 @@ export const ferry = $root.ferry = (() => {
          * @property {ferry.Location.$Properties|null} [location] Message location
          * @property {string|null} [replyTo] Message replyTo
          * @property {string|null} [status] Message status
+         * @property {string|null} [forwardedFrom] Message forwardedFrom
+         * @property {string|null} [viaBot] Message viaBot
+         * @property {number|null} [editedAt] Message editedAt
+         * @property {string|null} [pinned] Message pinned
+         * @property {string|null} [fileName] Message fileName
+         * @property {Array.<ferry.Link.$Properties>|null} [links] Message links
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2024,6 +2030,7 @@ export const ferry = $root.ferry = (() => {
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
         const Message = function (p) {
+            this.links = [];
             if (p)
                 for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
                     if (p[ks[i]] != null && ks[i] !== "__proto__")
@@ -2118,6 +2125,54 @@ export const ferry = $root.ferry = (() => {
          */
         Message.prototype.status = null;
 
+        /**
+         * Message forwardedFrom.
+         * @member {string|null|undefined} forwardedFrom
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.forwardedFrom = null;
+
+        /**
+         * Message viaBot.
+         * @member {string|null|undefined} viaBot
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.viaBot = null;
+
+        /**
+         * Message editedAt.
+         * @member {number|null|undefined} editedAt
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.editedAt = null;
+
+        /**
+         * Message pinned.
+         * @member {string|null|undefined} pinned
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.pinned = null;
+
+        /**
+         * Message fileName.
+         * @member {string|null|undefined} fileName
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.fileName = null;
+
+        /**
+         * Message links.
+         * @member {Array.<ferry.Link.$Properties>} links
+         * @memberof ferry.Message
+         * @instance
+         */
+        Message.prototype.links = $util.emptyArray;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
@@ -2154,6 +2209,36 @@ export const ferry = $root.ferry = (() => {
         // Virtual OneOf for proto3 optional field
         $Object.defineProperty(Message.prototype, "_status", {
             get: $util.oneOfGetter($oneOfFields = ["status"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Message.prototype, "_forwardedFrom", {
+            get: $util.oneOfGetter($oneOfFields = ["forwardedFrom"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Message.prototype, "_viaBot", {
+            get: $util.oneOfGetter($oneOfFields = ["viaBot"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Message.prototype, "_editedAt", {
+            get: $util.oneOfGetter($oneOfFields = ["editedAt"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Message.prototype, "_pinned", {
+            get: $util.oneOfGetter($oneOfFields = ["pinned"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Message.prototype, "_fileName", {
+            get: $util.oneOfGetter($oneOfFields = ["fileName"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -2195,6 +2280,20 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 10, wireType 2 =*/82).string(m.replyTo);
             if (m.status != null && $Object.hasOwnProperty.call(m, "status"))
                 w.uint32(/* id 11, wireType 2 =*/90).string(m.status);
+            if (m.forwardedFrom != null && $Object.hasOwnProperty.call(m, "forwardedFrom"))
+                w.uint32(/* id 12, wireType 2 =*/98).string(m.forwardedFrom);
+            if (m.viaBot != null && $Object.hasOwnProperty.call(m, "viaBot"))
+                w.uint32(/* id 13, wireType 2 =*/106).string(m.viaBot);
+            if (m.editedAt != null && $Object.hasOwnProperty.call(m, "editedAt"))
+                w.uint32(/* id 14, wireType 0 =*/112).int64(m.editedAt);
+            if (m.pinned != null && $Object.hasOwnProperty.call(m, "pinned"))
+                w.uint32(/* id 15, wireType 2 =*/122).string(m.pinned);
+            if (m.fileName != null && $Object.hasOwnProperty.call(m, "fileName"))
+                w.uint32(/* id 16, wireType 2 =*/130).string(m.fileName);
+            if (m.links != null && m.links.length) {
+                for (var i = 0; i < m.links.length; ++i)
+                    $root.ferry.Link.encode(m.links[i], w.uint32(/* id 17, wireType 2 =*/138).fork(), q + 1).ldelim();
+            }
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -2326,6 +2425,49 @@ export const ferry = $root.ferry = (() => {
                         m._status = "status";
                         continue;
                     }
+                case 12: {
+                        if (u !== 2)
+                            break;
+                        m.forwardedFrom = r.stringVerify();
+                        m._forwardedFrom = "forwardedFrom";
+                        continue;
+                    }
+                case 13: {
+                        if (u !== 2)
+                            break;
+                        m.viaBot = r.stringVerify();
+                        m._viaBot = "viaBot";
+                        continue;
+                    }
+                case 14: {
+                        if (u !== 0)
+                            break;
+                        m.editedAt = r.int64();
+                        m._editedAt = "editedAt";
+                        continue;
+                    }
+                case 15: {
+                        if (u !== 2)
+                            break;
+                        m.pinned = r.stringVerify();
+                        m._pinned = "pinned";
+                        continue;
+                    }
+                case 16: {
+                        if (u !== 2)
+                            break;
+                        m.fileName = r.stringVerify();
+                        m._fileName = "fileName";
+                        continue;
+                    }
+                case 17: {
+                        if (u !== 2)
+                            break;
+                        if (!(m.links && m.links.length))
+                            m.links = [];
+                        m.links.push($root.ferry.Link.decode(r, r.size(), $undefined, q + 1));
+                        continue;
+                    }
                 }
                 r.skipType(u, q, t);
                 if (!r.discardUnknown) {
@@ -2358,6 +2500,183 @@ export const ferry = $root.ferry = (() => {
         };
 
         return Message;
+    })();
+
+    ferry.Link = (function() {
+
+        /**
+         * Properties of a Link.
+         * @typedef {Object} ferry.Link.$Properties
+         * @property {string|null} [text] Link text
+         * @property {string|null} [url] Link url
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a Link.
+         * @memberof ferry
+         * @interface ILink
+         * @augments ferry.Link.$Properties
+         * @deprecated Use ferry.Link.$Properties instead.
+         */
+
+        /**
+         * Shape of a Link.
+         * @typedef {ferry.Link.$Properties} ferry.Link.$Shape
+         */
+
+        /**
+         * Constructs a new Link.
+         * @memberof ferry
+         * @classdesc Represents a Link.
+         * @constructor
+         * @param {ferry.Link.$Properties=} [p] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const Link = function (p) {
+            if (p)
+                for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                    if (p[ks[i]] != null && ks[i] !== "__proto__")
+                        this[ks[i]] = p[ks[i]];
+        };
+
+        /**
+         * Link text.
+         * @member {string|null|undefined} text
+         * @memberof ferry.Link
+         * @instance
+         */
+        Link.prototype.text = null;
+
+        /**
+         * Link url.
+         * @member {string} url
+         * @memberof ferry.Link
+         * @instance
+         */
+        Link.prototype.url = "";
+
+        // OneOf field names bound to virtual getters and setters
+        let $oneOfFields;
+
+        // Virtual OneOf for proto3 optional field
+        $Object.defineProperty(Link.prototype, "_text", {
+            get: $util.oneOfGetter($oneOfFields = ["text"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        /**
+         * Encodes the specified Link message. Does not implicitly {@link ferry.Link.verify|verify} messages.
+         * @function encode
+         * @memberof ferry.Link
+         * @static
+         * @param {ferry.Link.$Properties} m Link message or plain object to encode
+         * @param {$protobuf.Writer} [w] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        Link.encode = function (m, w, q) {
+            if (!w)
+                w = $Writer.create();
+            if (q === $undefined)
+                q = 0;
+            if (q > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (m.text != null && $Object.hasOwnProperty.call(m, "text"))
+                w.uint32(/* id 1, wireType 2 =*/10).string(m.text);
+            if (m.url != null && $Object.hasOwnProperty.call(m, "url") && m.url !== "")
+                w.uint32(/* id 2, wireType 2 =*/18).string(m.url);
+            if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                for (var i = 0; i < m.$unknowns.length; ++i)
+                    w.raw(m.$unknowns[i]);
+            return w;
+        };
+
+        /**
+         * Decodes a Link message from the specified reader or buffer.
+         * @function decode
+         * @memberof ferry.Link
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+         * @param {number} [l] Message length if known beforehand
+         * @returns {ferry.Link & ferry.Link.$Shape} Link
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        Link.decode = function (r, l, z, q, g) {
+            if (!(r instanceof $Reader))
+                r = $Reader.create(r);
+            if (q === $undefined)
+                q = 0;
+            if (q > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            var c, m, v;
+            if (l === $undefined)
+                c = r.len;
+            else {
+                c = r.pos + l;
+                if (c > r.len)
+                    throw $RangeError("index out of range");
+                l = r.len;
+                r.len = c;
+            }
+            m = g || new $root.ferry.Link();
+            while (r.pos < c) {
+                var s = r.pos;
+                var t = r.tag();
+                if (t === z) {
+                    z = $undefined;
+                    break;
+                }
+                var u = t & 7;
+                switch (t >>>= 3) {
+                case 1: {
+                        if (u !== 2)
+                            break;
+                        m.text = r.stringVerify();
+                        m._text = "text";
+                        continue;
+                    }
+                case 2: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.url = v;
+                        else
+                            delete m.url;
+                        continue;
+                    }
+                }
+                r.skipType(u, q, t);
+                if (!r.discardUnknown) {
+                    $util.makeProp(m, "$unknowns", false);
+                    (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                }
+            }
+            if (l !== $undefined) {
+                if (r.pos !== c)
+                    throw $RangeError("index out of range");
+                r.len = l;
+            }
+            if (z !== $undefined)
+                throw $Error("missing end group");
+            return m;
+        };
+
+        /**
+         * Gets the type url for Link
+         * @function getTypeUrl
+         * @memberof ferry.Link
+         * @static
+         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+         * @returns {string} The type url
+         */
+        Link.getTypeUrl = function(prefix) {
+            if (prefix === $undefined)
+                prefix = "type.googleapis.com";
+            return prefix + "/ferry.Link";
+        };
+
+        return Link;
     })();
 
     ferry.PartialMedia = (function() {

@@ -26,26 +26,29 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     const r = ferry('import', join(FIXTURES, 'telegram', 'result.json'), '--store', store)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    expect(r.stdout).toMatch(/imported 3 contacts, 2 conversations, 4 media records \(4 files copied\), 19 messages/)
-    expect(r.stdout).toMatch(/format: telegram; not mapped: 1 contact without user id, 1 missing media file, 2 media not included in export, 1 poll, 1 contact card, /)
+    expect(r.stdout).toMatch(/imported 3 contacts, 2 conversations, 4 media records \(4 files copied\), 20 messages/)
+    expect(r.stdout).toMatch(/format: telegram \(result\.json in .*telegram\)\n/)
+    expect(r.stdout).toMatch(/dropped or simplified: 1 contact without user id, 1 text formatting \(bold, italic\.\.\.\) dropped, 1 media file missing from the export \(message kept without it\), 2 media not included in the export \(message kept without it\), 1 poll \(kept as text\), /)
   })
 
   it('detects a WhatsApp .txt; --me names the exporter', () => {
-    const r = ferry('import', join(FIXTURES, 'whatsapp', 'android', 'WhatsApp Chat with Family.txt'), '--store', store, '--me', 'Bob')
+    const r = ferry('import', join(FIXTURES, 'whatsapp', 'android', 'WhatsApp Chat with Family.txt'), '--store', store, '--me', 'Bob', '--tz', 'UTC')
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/1 conversations, 4 media records \(4 files copied\), 15 messages/)
-    expect(r.stdout).toMatch(/format: whatsapp; not mapped: 1 media omitted from export, 1 missing media file, 1 poll\n/)
+    expect(r.stdout).toMatch(/dates read as month\/day\/year \(a second field above 12\); times read in UTC\n/)
+    expect(r.stdout).toMatch(/dropped or simplified: 1 media left out of the export \(message kept without it\), 1 media file missing from the export \(message kept without it\), 1 poll \(kept as text\)\n/)
     const again = ferry('import', join(FIXTURES, 'whatsapp', 'android-dmy', 'WhatsApp Chat with Dave.txt'), '--store', store)
-    expect(again.stdout).toMatch(/format: whatsapp; not mapped: nothing\n/)
+    expect(again.stdout).toMatch(/dropped or simplified: nothing\n/)
     const inspect = ferry('inspect', '--store', store)
-    expect(inspect.stdout).toMatch(/\b8 contacts, 4 conversations, 38 messages/)
+    expect(inspect.stdout).toMatch(/\b8 contacts, 4 conversations, 39 messages/)
   })
 
-  it('--format overrides detection; an unknown format or a missing file is bad usage and creates no store', () => {
+  it('--format overrides detection; an export read as the wrong format yields no message: exit 2, no store', () => {
     const fresh = join(dir, 'fresh')
     const forced = ferry('import', join(FIXTURES, 'telegram', 'result.json'), '--store', fresh, '--format', 'whatsapp')
-    expect(forced.status).toBe(0)
-    expect(forced.stdout).toMatch(/0 conversations, 0 media records \(0 files copied\), 0 messages/)
+    expect(forced.status).toBe(2)
+    expect(forced.stderr).toMatch(/no WhatsApp message found in result\.json .*nothing was imported/)
+    expect(existsSync(fresh)).toBe(false)
     const bad = ferry('import', join(FIXTURES, 'telegram', 'result.json'), '--store', join(dir, 'x'), '--format', 'signal')
     expect(bad.status).toBe(2)
     expect(bad.stderr).toMatch(/--format must be one of ndjson, telegram, whatsapp/)
@@ -56,7 +59,31 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     expect(existsSync(join(dir, 'y'))).toBe(false)
   })
 
-  it('help mentions the formats', () => {
-    expect(ferry('import', '--help').stdout).toMatch(/Telegram Desktop's JSON export[\s\S]*--me NAME/)
+  it('help teaches the formats and the options for dates and zones', () => {
+    const help = ferry('import', '--help').stdout
+    expect(help).toMatch(/Telegram Desktop export[\s\S]*WhatsApp "Export chat"[\s\S]*\.zip/)
+    expect(help).toMatch(/--me NAME[\s\S]*--date-order ORDER[\s\S]*--tz ZONE/)
+  })
+
+  it('a file that is no chat export is named as such, with what was tried: exit 2, no store', () => {
+    const target = join(dir, 'never')
+    const r = ferry('import', join(ROOT, 'README.md'), '--store', target)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/README\.md: not a recognised chat export \(tried: canonical NDJSON, Telegram JSON, WhatsApp text\)/)
+    const json = ferry('import', join(ROOT, 'package.json'), '--store', target)
+    expect(json.status).toBe(2)
+    expect(json.stderr).toMatch(/not a recognised chat export \(tried: canonical NDJSON, Telegram JSON, WhatsApp text\)/)
+    expect(existsSync(target)).toBe(false)
+  })
+
+  it('bad --tz and --date-order values are bad usage', () => {
+    const file = join(FIXTURES, 'whatsapp', 'android-dmy', 'WhatsApp Chat with Dave.txt')
+    const tz = ferry('import', file, '--store', join(dir, 'z'), '--tz', 'Mars/Olympus')
+    expect(tz.status).toBe(2)
+    expect(tz.stderr).toMatch(/unknown time zone "Mars\/Olympus"/)
+    const order = ferry('import', file, '--store', join(dir, 'z'), '--date-order', 'dym')
+    expect(order.status).toBe(2)
+    expect(order.stderr).toMatch(/--date-order must be one of dmy, mdy, ymd/)
+    expect(existsSync(join(dir, 'z'))).toBe(false)
   })
 })

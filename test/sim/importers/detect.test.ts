@@ -32,10 +32,21 @@ describe('import format detection', () => {
     expect(detectFormat('[12/31/23, 9:05:33 PM] Alice: hi\n')).toBe('whatsapp')
   })
 
-  it('anything else (and an empty file) is left to the NDJSON importer, which explains what is wrong', () => {
+  it('an empty file is an empty NDJSON history; a broken canonical line is NDJSON (its import says what is wrong); anything else is none', () => {
     expect(detectFormat('')).toBe('ndjson')
-    expect(detectFormat('hello world\n')).toBe('ndjson')
-    expect(detectFormat('{ not json')).toBe('ndjson')
+    expect(detectFormat('{"type":"contact",\n')).toBe('ndjson')
+    expect(detectFormat('hello world\n')).toBeUndefined()
+    expect(detectFormat('{ not json')).toBeUndefined()
+    expect(detectFormat('{\n  "name": "ferry",\n  "version": "1"\n}', 'notes.txt')).toBeUndefined()
+    // A .json document is read as Telegram's (its "chats" may lie past the first bytes); the import then says it is not one.
+    expect(detectFormat('{\n  "name": "ferry",\n  "version": "1"\n}', 'package.json')).toBe('telegram')
+  })
+
+  it('old and localized WhatsApp headers', () => {
+    expect(detectFormat('30/08/16, 17:03:58: Messages you send to this chat and calls are now secured with end-to-end encryption.\n')).toBe('whatsapp')
+    expect(detectFormat('08/10/13 14:07:41: Marta: ciao\n')).toBe('whatsapp')
+    expect(detectFormat('31/12/2023 à 21:05 - Claire : Bonne année !\n')).toBe('whatsapp')
+    expect(detectFormat('20/08/24 14.30 - Budi: Halo\n')).toBe('whatsapp')
   })
 
   it('a missing file is bad input', async () => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { flattenText, importTelegram } from '../../../src/sim/importers/telegram.js'
 import { importWhatsApp, parseHeader } from '../../../src/sim/importers/whatsapp.js'
+import { openExport } from '../../../src/sim/importers/detect.js'
 import type { SqliteChatStore } from '../../../src/store/sqlite-store.js'
 import { runTransfer } from '../../helpers/transfer.js'
 import { cleanupTempDirs, exportText, openStore } from '../../helpers/stores.js'
@@ -20,12 +21,22 @@ const IOS = join(FIXTURES, 'whatsapp', 'ios', 'WhatsApp Chat - Dave', '_chat.txt
 
 afterAll(() => cleanupTempDirs())
 
+async function importPath (s: SqliteChatStore, path: string, me?: string): Promise<void> {
+  const o = await openExport(path)
+  try {
+    if (o.format === 'telegram') await importTelegram(s, o.source!, o.main!, { timeZone: 'UTC' })
+    else await importWhatsApp(s, o.source!, o.main!, o.title!, { me, timeZone: 'UTC' })
+  } finally {
+    await o.source?.close()
+  }
+}
+
 async function importAll (s: SqliteChatStore): Promise<void> {
-  await importTelegram(s, TELEGRAM)
-  await importTelegram(s, TELEGRAM_SINGLE)
-  await importWhatsApp(s, ANDROID, { me: 'Bob' })
-  await importWhatsApp(s, DMY)
-  await importWhatsApp(s, IOS, { me: 'Eve' })
+  await importPath(s, TELEGRAM)
+  await importPath(s, TELEGRAM_SINGLE)
+  await importPath(s, ANDROID, 'Bob')
+  await importPath(s, DMY)
+  await importPath(s, IOS, 'Eve')
 }
 
 function exportedMessages (ndjson: string): Array<Record<string, unknown>> {
@@ -35,7 +46,7 @@ function exportedMessages (ndjson: string): Array<Record<string, unknown>> {
 describe('importers end to end', () => {
   it('Telegram: every message with text exports with its full plain text, by Telegram id', async () => {
     const s = openStore()
-    await importTelegram(s, TELEGRAM)
+    await importPath(s, TELEGRAM)
     const out = exportedMessages(await exportText(s))
     const source = JSON.parse(readFileSync(TELEGRAM, 'utf8')) as { chats: { list: Array<{ id: number, messages: Array<Record<string, unknown>> }> } }
     let checked = 0
@@ -55,7 +66,7 @@ describe('importers end to end', () => {
   it('WhatsApp: every line a person wrote is in an exported message text', async () => {
     for (const [file, me] of [[ANDROID, 'Bob'], [DMY, undefined], [IOS, 'Eve']] as const) {
       const s = openStore()
-      await importWhatsApp(s, file, { me })
+      await importPath(s, file, me)
       const texts = exportedMessages(await exportText(s)).map(x => x.text).filter((t): t is string => typeof t === 'string')
       const markers = /^(<attached: .*>|.* \(file attached\)|<Media omitted>|(image|video|audio|sticker|GIF|document) omitted|This message was deleted\.?|You deleted this message\.?)$/
       for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -74,7 +85,7 @@ describe('importers end to end', () => {
     const once = await exportText(s)
     await importAll(s)
     expect(await exportText(s)).toBe(once)
-    expect(exportedMessages(once)).toHaveLength(19 + 2 + 15 + 4 + 12)
+    expect(exportedMessages(once)).toHaveLength(20 + 2 + 15 + 4 + 12)
     s.close()
   })
 
@@ -93,16 +104,16 @@ describe('importers end to end', () => {
   })
 
   it('a failing import leaves the store as it was (one transaction, media files removed again)', async () => {
-    for (const run of [async (s: SqliteChatStore) => await importTelegram(s, TELEGRAM), async (s: SqliteChatStore) => await importWhatsApp(s, ANDROID)]) {
+    for (const run of [async (s: SqliteChatStore) => await importPath(s, TELEGRAM), async (s: SqliteChatStore) => await importPath(s, ANDROID)]) {
       const s = openStore()
-      await importWhatsApp(s, DMY)
+      await importPath(s, DMY)
       const before = await exportText(s)
       // Every record is written, then copying the last media file fails: all of it is rolled back.
-      const add = s.addMediaFromFile.bind(s)
+      const write = s.writeMedia.bind(s)
       let n = 0
-      s.addMediaFromFile = async (path, expect) => {
+      s.writeMedia = async (chunks, expect) => {
         if (++n === 4) throw new Error('disk full')
-        return await add(path, expect)
+        return await write(chunks, expect)
       }
       await expect(run(s)).rejects.toThrow(/disk full/)
       expect(await exportText(s)).toBe(before)
@@ -113,5 +124,45 @@ describe('importers end to end', () => {
 
   it('a lone surrogate in Telegram text becomes U+FFFD instead of refusing the file', async () => {
     expect(flattenText(['a\ud800', { type: 'bold', text: 'b' }])).toBe('a\ufffdb')
+  })
+})
+
+describe('every fixture: import -> transfer -> export', () => {
+  const whatsapp = join(FIXTURES, 'whatsapp')
+  const exports = [
+    ...['de', 'en', 'es', 'fr', 'id', 'it', 'nl', 'pt', 'ru', 'tr'].map(l => join(whatsapp, 'locales', l)),
+    join(whatsapp, 'old-ios'), join(whatsapp, 'old-ios-2013'),
+    join(FIXTURES, 'telegram', 'era1'), join(FIXTURES, 'telegram', 'era2'), join(FIXTURES, 'telegram', 'current')
+  ]
+
+  for (const path of exports) {
+    it(`${path.slice(FIXTURES.length + 1)}: the receiver exports the same bytes, the kept fields and media included`, async () => {
+      const source = openStore()
+      await importPath(source, path)
+      const exported = await exportText(source)
+      const target = openStore()
+      const r = await runTransfer(source, target)
+      expect(r.receiverError).toBeUndefined()
+      expect(r.receiver.state).toBe('verified')
+      expect(await exportText(target)).toBe(exported)
+      for (const m of source.media()) expect(target.hasMediaFile(m.sha256)).toBe(true)
+      // Importing the export again changes nothing: ids are stable.
+      await importPath(source, path)
+      expect(await exportText(source)).toBe(exported)
+      source.close()
+      target.close()
+    })
+  }
+
+  it('the fields imports keep cross the engine (forward, bot, edit, pin, file name, links)', async () => {
+    const source = openStore()
+    await importPath(source, join(FIXTURES, 'telegram', 'current'))
+    await importPath(source, join(FIXTURES, 'telegram', 'era2'))
+    const target = openStore()
+    expect((await runTransfer(source, target)).receiver.state).toBe('verified')
+    const text = await exportText(target)
+    for (const field of ['forwardedFrom', 'viaBot', 'editedAt', 'pinned', 'fileName', 'links']) expect(text).toContain(`"${field}":`)
+    source.close()
+    target.close()
   })
 })

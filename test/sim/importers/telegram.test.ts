@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { flattenText, importTelegram, mapTelegram } from '../../../src/sim/importers/telegram.js'
 import type { MappedHistory } from '../../../src/sim/importers/common.js'
 import type { Message } from '../../../src/store/model.js'
+import { FolderSource } from '../../../src/sim/importers/source.js'
 import { cleanupTempDirs, openStore } from '../../helpers/stores.js'
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'telegram')
@@ -17,8 +18,10 @@ const sha = (path: string): string => createHash('sha256').update(readFileSync(j
 let full: MappedHistory
 const msg = (conversation: string, id: string): Message | undefined => full.messages.find(m => m.conversation === conversation && m.id === id)
 
+const map = async (root: unknown, dir = DIR): Promise<MappedHistory> => await mapTelegram(root, new FolderSource(dir), 'result.json', { timeZone: 'UTC' })
+
 beforeAll(async () => {
-  full = await mapTelegram(JSON.parse(readFileSync(FULL, 'utf8')), DIR)
+  full = await map(JSON.parse(readFileSync(FULL, 'utf8')))
 })
 afterAll(() => cleanupTempDirs())
 
@@ -45,14 +48,14 @@ describe('Telegram export: people and chats', () => {
   })
 
   it('a single-chat export of a personal chat finds "me" from the chat id (the peer)', async () => {
-    const h = await mapTelegram(JSON.parse(readFileSync(SINGLE, 'utf8')), dirname(SINGLE))
+    const h = await map(JSON.parse(readFileSync(SINGLE, 'utf8')), dirname(SINGLE))
     expect(h.conversations).toEqual([{ id: 'tg4000', kind: 'direct', title: 'Dave', members: ['user4000', 'me'] }])
     expect(h.messages.map(m => [m.id, m.sender])).toEqual([['1', 'user4000'], ['2', 'me']])
-    expect(h.unmapped).toEqual({})
+    expect(h.unmapped).toEqual({ 'text formatting (bold, italic...) dropped': 1 })
   })
 
   it('refuses JSON that is not a Telegram export', async () => {
-    await expect(mapTelegram({ hello: 1 }, DIR)).rejects.toMatchObject({ code: 'BAD_INPUT' })
+    await expect(map({ hello: 1 })).rejects.toMatchObject({ code: 'BAD_INPUT' })
   })
 })
 
@@ -77,19 +80,22 @@ describe('Telegram export: messages', () => {
   })
 
   it('voice_message -> voice with durationMs from duration_seconds', () => {
-    expect(msg('tg2000', '104')).toEqual({ conversation: 'tg2000', id: '104', sender: 'me', ts: 1704056760000, kind: 'voice', media: sha('voice_messages/audio_1@31-12-2023_21-06-00.ogg'), durationMs: 3000 })
+    expect(msg('tg2000', '104')).toEqual({
+      conversation: 'tg2000', id: '104', sender: 'me', ts: 1704056760000, kind: 'voice', media: sha('voice_messages/audio_1@31-12-2023_21-06-00.ogg'),
+      durationMs: 3000, fileName: 'audio_1@31-12-2023_21-06-00.ogg'
+    })
   })
 
   it('video_file whose file is missing -> video without media, caption kept, reported', () => {
-    expect(msg('tg2000', '105')).toEqual({ conversation: 'tg2000', id: '105', sender: 'user2000', ts: 1704056820000, kind: 'video', text: 'our party', durationMs: 12000 })
-    expect(full.unmapped['missing media file']).toBe(1)
+    expect(msg('tg2000', '105')).toEqual({ conversation: 'tg2000', id: '105', sender: 'user2000', ts: 1704056820000, kind: 'video', text: 'our party', durationMs: 12000, fileName: 'video_1.mp4' })
+    expect(full.unmapped['media file missing from the export (message kept without it)']).toBe(1)
   })
 
   it('sticker and animation left out of the export -> sticker / video without media, reported', () => {
     expect(msg('tg2000', '106')).toMatchObject({ kind: 'sticker' })
     expect(msg('tg2000', '106')?.media).toBeUndefined()
     expect(msg('tg3000', '205')).toMatchObject({ kind: 'video', text: 'lol', durationMs: 1000 })
-    expect(full.unmapped['media not included in export']).toBe(2)
+    expect(full.unmapped['media not included in the export (message kept without it)']).toBe(2)
   })
 
   it('audio_file -> file (with duration); a document -> file; mime from mime_type', () => {
@@ -110,37 +116,38 @@ describe('Telegram export: messages', () => {
   it('polls and contact cards are reported and kept as text', () => {
     expect(msg('tg2000', '108')).toMatchObject({ kind: 'text', text: 'Party at mine?\n- Yes\n- No' })
     expect(msg('tg2000', '109')).toMatchObject({ kind: 'text', text: 'Carol C +1 555 0102' })
-    expect(full.unmapped.poll).toBe(1)
-    expect(full.unmapped['contact card']).toBe(1)
+    expect(full.unmapped['poll (kept as text)']).toBe(1)
+    expect(full.unmapped['contact card (kept as text)']).toBe(1)
   })
 
   it('an unknown media_type -> file, reported; an unknown message type with text -> system, reported', () => {
     expect(msg('tg3000', '206')).toMatchObject({ kind: 'file', text: 'future media' })
-    expect(full.unmapped['unknown media type "hologram"']).toBe(1)
+    expect(full.unmapped['media of unknown type "hologram" (kept as a file)']).toBe(1)
     expect(msg('tg3000', '208')).toMatchObject({ kind: 'system', text: 'Bob mentioned you in a story' })
-    expect(full.unmapped['unknown message type "story_mention"']).toBe(1)
+    expect(full.unmapped['message of unknown type "story_mention" (kept as a system message)']).toBe(1)
   })
 
-  it('content without a place in the model and without text (a dice) is reported and dropped', () => {
-    expect(msg('tg3000', '207')).toBeUndefined()
-    expect(full.unmapped['unsupported content dice']).toBe(1)
+  it('content without a place in the model (a dice) is kept as a readable placeholder, and reported', () => {
+    expect(msg('tg3000', '207')).toMatchObject({ kind: 'text', sender: 'user2001', text: '[dice: 🎲 4]' })
+    expect(full.unmapped['dice (kept as a placeholder text)']).toBe(1)
   })
 
   it('a deleted account (from null) keeps its from_id as sender, with an empty name', () => {
     expect(msg('tg3000', '209')).toMatchObject({ sender: 'user2002', text: 'I am a deleted account' })
   })
 
-  it('every message of the export but the dice is mapped, and the whole report is what it says', () => {
-    expect(full.messages).toHaveLength(19)
+  it('every message of the export is mapped, and the whole report is what it says', () => {
+    expect(full.messages).toHaveLength(20)
     expect(full.unmapped).toEqual({
       'contact without user id': 1,
-      'missing media file': 1,
-      'media not included in export': 2,
-      poll: 1,
-      'contact card': 1,
-      'unknown media type "hologram"': 1,
-      'unsupported content dice': 1,
-      'unknown message type "story_mention"': 1
+      'text formatting (bold, italic...) dropped': 1,
+      'media file missing from the export (message kept without it)': 1,
+      'media not included in the export (message kept without it)': 2,
+      'poll (kept as text)': 1,
+      'contact card (kept as text)': 1,
+      'media of unknown type "hologram" (kept as a file)': 1,
+      'dice (kept as a placeholder text)': 1,
+      'message of unknown type "story_mention" (kept as a system message)': 1
     })
   })
 })
@@ -148,15 +155,15 @@ describe('Telegram export: messages', () => {
 describe('importTelegram', () => {
   it('writes the mapped history and copies the media files into the store', async () => {
     const s = openStore()
-    const r = await importTelegram(s, FULL)
-    expect(r).toMatchObject({ format: 'telegram', contacts: 3, conversations: 2, media: 4, mediaFiles: 4, messages: 19 })
+    const r = await importTelegram(s, new FolderSource(DIR), 'result.json')
+    expect(r).toMatchObject({ format: 'telegram', contacts: 3, conversations: 2, media: 4, mediaFiles: 4, messages: 20 })
     expect(s.hasMediaFile(sha('photos/photo_1@31-12-2023_21-05-33.jpg'))).toBe(true)
     s.close()
   })
 
   it('refuses a file that is not JSON, changing nothing', async () => {
     const s = openStore()
-    await expect(importTelegram(s, join(DIR, 'files', 'notes.txt'))).rejects.toMatchObject({ code: 'BAD_INPUT' })
+    await expect(importTelegram(s, new FolderSource(DIR), 'files/notes.txt')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/not a recognised chat export/) })
     expect(s.stats().messages).toBe(0)
     s.close()
   })
@@ -166,38 +173,43 @@ describe('Telegram export: less common shapes', () => {
   const chat = (type: string, messages: unknown[]): unknown => ({ name: 'X', type, id: 7, messages })
   const base = { type: 'message', date_unixtime: '1700000000', from: 'P', from_id: 'user7', text: '' }
 
-  it('a date without date_unixtime is read as UTC; a message without id or date is reported', async () => {
-    const h = await mapTelegram(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, date: '2023-12-31T21:00:00', text: 'old' }, { ...base, id: undefined, text: 'x' }]), DIR)
-    expect(h.messages.map(m => [m.id, m.ts])).toEqual([['1', Date.UTC(2023, 11, 31, 21)]])
-    expect(h.unmapped).toEqual({ 'message without id or date': 1 })
+  it('a date without date_unixtime is read in the given zone; a message without id gets a stable one, without date the time before', async () => {
+    const messages = [{ ...base, id: 1, date_unixtime: undefined, date: '2023-12-31T21:00:00', text: 'old' }, { ...base, id: undefined, text: 'x' }, { ...base, id: 3, date_unixtime: undefined, text: 'y' }]
+    const h = await map(chat('private_group', messages))
+    expect(h.messages.map(m => m.ts)).toEqual([Date.UTC(2023, 11, 31, 21), 1700000000000, 1700000000000])
+    expect(h.messages[1].id).toMatch(/^x[0-9a-f]{16}$/)
+    expect((await map(chat('private_group', messages))).messages[1].id).toBe(h.messages[1].id)
+    expect(h.unmapped).toEqual({ 'message without an id (an id was made from its content)': 1, 'message without a date (time of the message before used)': 1 })
+    const rome = await mapTelegram(chat('private_group', messages.slice(0, 1)), new FolderSource(DIR), 'result.json', { timeZone: 'Europe/Rome' })
+    expect(rome.messages[0].ts).toBe(Date.UTC(2023, 11, 31, 20))
   })
 
   it('video_message -> video, live location -> location with its period, an impossible location reported', async () => {
-    const h = await mapTelegram(chat('private_supergroup', [
+    const h = await map(chat('private_supergroup', [
       { ...base, id: 1, file: '(File not included. Change data exporting settings to download.)', media_type: 'video_message', duration_seconds: 5 },
       { ...base, id: 2, location_information: { latitude: 1, longitude: 2 }, live_location_period_seconds: 900 },
       { ...base, id: 3, location_information: { latitude: 100, longitude: 2 }, text: 'where?' }
-    ]), DIR)
+    ]))
     expect(h.messages.map(m => [m.kind, m.durationMs, m.location, m.text])).toEqual([
       ['video', 5000, undefined, undefined], ['location', 900000, { lat: 1, lon: 2 }, undefined], ['text', undefined, undefined, 'where?']
     ])
-    expect(h.unmapped).toEqual({ 'media not included in export': 1, 'invalid location': 1 })
+    expect(h.unmapped).toEqual({ 'media not included in the export (message kept without it)': 1, 'invalid location (kept as text)': 1 })
     expect(h.conversations[0]).toMatchObject({ kind: 'group', members: ['user7'] })
   })
 
   it('saved messages: a direct chat with oneself; channel posts keep the channel as sender', async () => {
-    const saved = await mapTelegram({ name: null, type: 'saved_messages', id: 9, messages: [{ ...base, id: 1, from_id: 'user1', text: 'note to self' }] }, DIR)
+    const saved = await map({ name: null, type: 'saved_messages', id: 9, messages: [{ ...base, id: 1, from_id: 'user1', text: 'note to self' }] })
     expect(saved.conversations).toEqual([{ id: 'tg9', kind: 'direct', title: 'Saved Messages', members: ['me'] }])
     expect(saved.messages[0].sender).toBe('me')
-    const channel = await mapTelegram(chat('public_channel', [{ ...base, id: 1, from: 'News', from_id: 'channel7', text: 'headline' }]), DIR)
+    const channel = await map(chat('public_channel', [{ ...base, id: 1, from: 'News', from_id: 'channel7', text: 'headline' }]))
     expect(channel.contacts).toEqual([{ id: 'channel7', name: 'News' }])
     expect(channel.conversations[0]).toMatchObject({ kind: 'group', members: ['channel7'] })
   })
 
   it('media paths that leave the export folder are not read', async () => {
-    const h = await mapTelegram(chat('private_group', [{ ...base, id: 1, photo: '../../../package.json' }]), DIR)
+    const h = await map(chat('private_group', [{ ...base, id: 1, photo: '../../../package.json' }]))
     expect(h.messages[0]).toMatchObject({ kind: 'image' })
     expect(h.messages[0].media).toBeUndefined()
-    expect(h.unmapped).toEqual({ 'media path outside the export': 1 })
+    expect(h.unmapped).toEqual({ 'media path outside the export (not read)': 1 })
   })
 })

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { importWhatsApp, mapWhatsApp, parseHeader } from '../../../src/sim/importers/whatsapp.js'
+import { FolderSource } from '../../../src/sim/importers/source.js'
+import { openExport } from '../../../src/sim/importers/detect.js'
 import { cleanupTempDirs, openStore } from '../../helpers/stores.js'
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'whatsapp')
@@ -16,13 +18,14 @@ const UTC = (y: number, mo: number, d: number, h: number, mi: number, s = 0): nu
 afterAll(() => cleanupTempDirs())
 
 async function load (file: string, me?: string): Promise<Awaited<ReturnType<typeof mapWhatsApp>>> {
-  return await mapWhatsApp(readFileSync(file, 'utf8'), dirname(file), 'T', { me })
+  return await mapWhatsApp(readFileSync(file, 'utf8'), new FolderSource(dirname(file)), basename(file), 'T', { me, timeZone: 'UTC' })
 }
+const inline = async (text: string, title = 'T'): Promise<Awaited<ReturnType<typeof mapWhatsApp>>> => await mapWhatsApp(text, new FolderSource(DIR), 'x.txt', title, { timeZone: 'UTC' })
 
 describe('WhatsApp headers', () => {
   it('reads Android (with " - ") and iOS ([...]) headers, 24h and 12h, with a leading U+200E', () => {
-    expect(parseHeader('12/31/23, 21:05 - Name: text')).toMatchObject({ a: 12, b: 31, year: 2023, hour: 21, minute: 5, rest: 'Name: text', ios: false })
-    expect(parseHeader('31/12/2023, 9:05 pm - Name: text')).toMatchObject({ a: 31, b: 12, hour: 9, ampm: 'p' })
+    expect(parseHeader('12/31/23, 21:05 - Name: text')).toMatchObject({ date: { a: 12, b: 31, c: 23 }, hour: 21, minute: 5, rest: 'Name: text', ios: false })
+    expect(parseHeader('31/12/2023, 9:05 pm - Name: text')).toMatchObject({ date: { a: 31, b: 12, c: 2023, aDigits: 2 }, hour: 9, ampm: 'p' })
     expect(parseHeader('\u200e[31/12/2023, 21:05:33] Name: text')).toMatchObject({ second: 33, ios: true, rest: 'Name: text' })
     expect(parseHeader('[12/31/23, 9:05:33\u202fPM] Name: text')).toMatchObject({ ampm: 'p', ios: true })
     expect(parseHeader('just a continuation line')).toBeUndefined()
@@ -54,10 +57,10 @@ describe('WhatsApp Android export (month first, 2-digit year)', async () => {
   })
 
   it('"FILE (file attached)" -> media beside the .txt, kind from the name (IMG image, PTT voice, STK sticker, other file), caption from the next lines', () => {
-    expect(m(5)).toMatchObject({ kind: 'image', text: 'Fireworks!', media: sha(join(DIR, 'android', 'IMG-20231231-WA0001.jpg')) })
+    expect(m(5)).toMatchObject({ kind: 'image', text: 'Fireworks!', media: sha(join(DIR, 'android', 'IMG-20231231-WA0001.jpg')), fileName: 'IMG-20231231-WA0001.jpg' })
     expect(m(6)).toMatchObject({ kind: 'voice', media: sha(join(DIR, 'android', 'PTT-20231231-WA0002.opus')) })
     expect(m(12)).toMatchObject({ kind: 'sticker', media: sha(join(DIR, 'android', 'STK-20231231-WA0004.webp')) })
-    expect(m(13)).toMatchObject({ kind: 'file', text: 'the report', media: sha(join(DIR, 'android', 'report.pdf')) })
+    expect(m(13)).toMatchObject({ kind: 'file', text: 'the report', media: sha(join(DIR, 'android', 'report.pdf')), fileName: 'report.pdf' })
     expect(h.media.map(r => [r.path, r.mime]).sort()).toEqual([
       ['IMG-20231231-WA0001.jpg', 'image/jpeg'], ['PTT-20231231-WA0002.opus', 'audio/ogg'], ['STK-20231231-WA0004.webp', 'image/webp'], ['report.pdf', 'application/pdf']
     ])
@@ -65,7 +68,7 @@ describe('WhatsApp Android export (month first, 2-digit year)', async () => {
 
   it('<Media omitted> -> a file message without media, reported', () => {
     expect(m(7)).toEqual({ conversation: h.conversations[0].id, id: m(7).id, sender: 'wa:Alice', ts: UTC(2023, 12, 31, 21, 5), kind: 'file' })
-    expect(h.unmapped['media omitted from export']).toBe(1)
+    expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
   })
 
   it('"This message was deleted" -> status recalled, no text', () => {
@@ -74,9 +77,9 @@ describe('WhatsApp Android export (month first, 2-digit year)', async () => {
   })
 
   it('an attachment missing beside the .txt -> its kind without media, reported', () => {
-    expect(m(9)).toMatchObject({ kind: 'video', sender: 'wa:Carol' })
+    expect(m(9)).toMatchObject({ kind: 'video', sender: 'wa:Carol', fileName: 'VID-20231231-WA0003.mp4' })
     expect(m(9).media).toBeUndefined()
-    expect(h.unmapped['missing media file']).toBe(1)
+    expect(h.unmapped['media file missing from the export (message kept without it)']).toBe(1)
   })
 
   it('a shared location -> location, its text kept', () => {
@@ -85,7 +88,7 @@ describe('WhatsApp Android export (month first, 2-digit year)', async () => {
 
   it('a poll is reported and kept as text', () => {
     expect(m(11)).toMatchObject({ kind: 'text', text: 'POLL:\nDinner?\nOPTION: Pizza (1 vote)\nOPTION: Sushi (0 votes)' })
-    expect(h.unmapped.poll).toBe(1)
+    expect(h.unmapped['poll (kept as text)']).toBe(1)
   })
 
   it('2-digit years are 20xx; 1/1/24, 00:00 is midnight', () => {
@@ -137,7 +140,7 @@ describe('WhatsApp iOS export', async () => {
   })
 
   it('<attached: FILE> -> PHOTO image, AUDIO voice, hashed from the files beside _chat.txt', () => {
-    expect(m(3)).toMatchObject({ kind: 'image', media: sha(join(dirname(IOS), '00000012-PHOTO-2023-12-31-21-05-33.jpg')) })
+    expect(m(3)).toMatchObject({ kind: 'image', media: sha(join(dirname(IOS), '00000012-PHOTO-2023-12-31-21-05-33.jpg')), fileName: '00000012-PHOTO-2023-12-31-21-05-33.jpg' })
     expect(m(3).text).toBeUndefined()
     expect(m(4)).toMatchObject({ kind: 'voice', sender: 'me', media: sha(join(dirname(IOS), '00000013-AUDIO-2023-12-31-21-05-40.opus')) })
   })
@@ -145,7 +148,7 @@ describe('WhatsApp iOS export', async () => {
   it('"image omitted" -> image without media, reported', () => {
     expect(m(5)).toMatchObject({ kind: 'image' })
     expect(m(5).media).toBeUndefined()
-    expect(h.unmapped['media omitted from export']).toBe(1)
+    expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
   })
 
   it('"You deleted this message." and "This message was deleted." -> recalled', () => {
@@ -160,28 +163,34 @@ describe('WhatsApp iOS export', async () => {
   it('a contact card is reported and kept as text; a missing sticker file is reported', () => {
     expect(m(9)).toMatchObject({ kind: 'text', text: 'Contact card omitted' })
     expect(m(10)).toMatchObject({ kind: 'sticker' })
-    expect(h.unmapped).toEqual({ 'media omitted from export': 1, 'contact card omitted': 1, 'missing media file': 1 })
+    expect(h.unmapped).toEqual({
+      'media left out of the export (message kept without it)': 1,
+      'contact card left out of the export (kept as text)': 1,
+      'media file missing from the export (message kept without it)': 1
+    })
   })
 })
 
 describe('importWhatsApp', () => {
   it('titles the chat from the file name (Android) or its folder (iOS _chat.txt)', async () => {
     const s = openStore()
-    expect(await importWhatsApp(s, ANDROID, { me: 'Bob' })).toMatchObject({ format: 'whatsapp', conversations: 1, media: 4, mediaFiles: 4, messages: 15 })
-    expect(await importWhatsApp(s, IOS, { me: 'Eve' })).toMatchObject({ conversations: 1, media: 2, messages: 12 })
+    const android = await openExport(ANDROID)
+    expect(await importWhatsApp(s, android.source!, android.main!, android.title!, { me: 'Bob' })).toMatchObject({ format: 'whatsapp', conversations: 1, media: 4, mediaFiles: 4, messages: 15 })
+    const ios = await openExport(dirname(IOS))
+    expect(await importWhatsApp(s, ios.source!, ios.main!, ios.title!, { me: 'Eve' })).toMatchObject({ conversations: 1, media: 2, messages: 12 })
     expect(s.conversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
     s.close()
   })
 
   it('lines before the first header are reported; an empty file maps to nothing', async () => {
-    const h = await mapWhatsApp('stray line\n12/31/23, 21:05 - A: hi\n', DIR, 'T')
-    expect(h.unmapped).toEqual({ 'text before the first message': 1 })
+    const h = await inline('stray line\n12/31/23, 21:05 - A: hi\n')
+    expect(h.unmapped).toEqual({ 'text before the first message (dropped)': 1 })
     expect(h.messages).toHaveLength(1)
-    expect((await mapWhatsApp('', DIR, 'T')).conversations).toEqual([])
+    expect((await inline('')).conversations).toEqual([])
   })
 
   it('an impossible date is reported and the message kept at the time of the one before', async () => {
-    const h = await mapWhatsApp('12/31/23, 21:05 - A: ok\n2/30/24, 10:00 - A: hi\n', DIR, 'T')
+    const h = await inline('12/31/23, 21:05 - A: ok\n2/30/24, 10:00 - A: hi\n')
     expect(h.unmapped).toEqual({ 'invalid date (time of the message before used)': 1 })
     expect(h.messages.map(x => [x.text, x.ts])).toEqual([['ok', UTC(2023, 12, 31, 21, 5)], ['hi', UTC(2023, 12, 31, 21, 5)]])
   })
@@ -190,9 +199,9 @@ describe('importWhatsApp', () => {
 describe('WhatsApp conversation ids', () => {
   it('two chats whose first line is the same generic system line get different ids; the same chat the same id', async () => {
     const text = '12/31/23, 21:00 - Messages and calls are end-to-end encrypted.\n12/31/23, 21:01 - A: hi\n'
-    const a = await mapWhatsApp(text, DIR, 'Alice')
-    const b = await mapWhatsApp(text, DIR, 'Bob')
+    const a = await inline(text, 'Alice')
+    const b = await inline(text, 'Bob')
     expect(a.conversations[0].id).not.toBe(b.conversations[0].id)
-    expect((await mapWhatsApp(text + '12/31/23, 21:02 - A: more\n', DIR, 'Alice')).conversations[0].id).toBe(a.conversations[0].id)
+    expect((await inline(text + '12/31/23, 21:02 - A: more\n', 'Alice')).conversations[0].id).toBe(a.conversations[0].id)
   })
 })

@@ -1,0 +1,98 @@
+import { validDate } from './wall-clock.js'
+
+// Which field of a numeric date is the day: WhatsApp writes dates in the phone's locale (31/12/23,
+// 12/31/23, 31.12.23, 2023-12-31) and says nothing of the order. It is decided once for a whole file,
+// from the strongest evidence it holds:
+//   1. a 4-digit first field: year first;
+//   2. a first field above 12 (day first) or a second above 12 (month first);
+//   3. dots between the fields: day first (no locale writes month.day.year);
+//   4. dates inside attachment names (IMG-20231231-WA0001.jpg, 00000012-PHOTO-2023-12-31-...) that
+//      match the message's date read one way and not the other;
+//   5. chronology: an export lists messages in order, so the reading whose dates step back less often;
+// and when none decides, a guess (12-hour clocks with slashes are month first, as in the US; the rest of
+// the world is day first) reported as a warning. When every date reads the same both ways, nothing is
+// ambiguous.
+
+export type DateOrder = 'dmy' | 'mdy' | 'ymd'
+export const DATE_ORDERS: readonly DateOrder[] = ['dmy', 'mdy', 'ymd']
+
+/** One date as written: its three numbers in the order written. */
+export interface WrittenDate {
+  a: number
+  b: number
+  c: number
+  /** Digits in the first field (4 means a year). */
+  aDigits: number
+  separator: string
+  /** Did the time carry am/pm? */
+  twelveHour: boolean
+  /** A date found in the name of the message's attachment (year, month, day), when there is one. */
+  fileDate?: { year: number, month: number, day: number }
+}
+
+export interface DateOrderDecision {
+  order: DateOrder
+  /** How it was decided, for the report ("a day above 12", "forced"...). */
+  reason: string
+  /** True when the file could be read either way and the order is a guess. */
+  ambiguous: boolean
+}
+
+const fullYear = (y: number): number => y < 100 ? 2000 + y : y
+
+/** (year, month, day) of a written date in an order, or undefined when that reading is no date. */
+export function readDate (d: WrittenDate, order: DateOrder): { year: number, month: number, day: number } | undefined {
+  const [year, month, day] = order === 'ymd' ? [d.a, d.b, d.c] : order === 'dmy' ? [d.c, d.b, d.a] : [d.c, d.a, d.b]
+  const y = fullYear(year)
+  return validDate(y, month, day) ? { year: y, month, day } : undefined
+}
+
+/** Times the dates step back (by a day or more) when read in this order; unreadable dates count too. */
+function stepsBack (dates: readonly WrittenDate[], order: DateOrder): number {
+  let back = 0
+  let prev = -Infinity
+  for (const d of dates) {
+    const r = readDate(d, order)
+    if (r === undefined) { back++; continue }
+    const day = Date.UTC(r.year, r.month - 1, r.day)
+    if (day < prev) back++
+    prev = day
+  }
+  return back
+}
+
+function fileVotes (dates: readonly WrittenDate[]): { dmy: number, mdy: number } {
+  const votes = { dmy: 0, mdy: 0 }
+  for (const d of dates) {
+    const f = d.fileDate
+    if (f === undefined || d.a === d.b || fullYear(d.c) !== f.year) continue
+    if (d.a === f.day && d.b === f.month) votes.dmy++
+    else if (d.a === f.month && d.b === f.day) votes.mdy++
+  }
+  return votes
+}
+
+/** Decides the order of a file's dates (see the top of this file); `forced` wins. */
+export function decideDateOrder (dates: readonly WrittenDate[], forced?: DateOrder): DateOrderDecision {
+  if (forced !== undefined) return { order: forced, reason: 'given with --date-order', ambiguous: false }
+  if (dates.some(d => d.aDigits === 4)) return { order: 'ymd', reason: 'a 4-digit year first', ambiguous: false }
+  const dayFirst = dates.some(d => d.a > 12)
+  const monthFirst = dates.some(d => d.b > 12)
+  if (dayFirst && !monthFirst) return { order: 'dmy', reason: 'a first field above 12', ambiguous: false }
+  if (monthFirst && !dayFirst) return { order: 'mdy', reason: 'a second field above 12', ambiguous: false }
+  if (dayFirst && monthFirst) {
+    // Both fields exceed 12 somewhere: no single order reads every date. Keep the one that reads more.
+    const order = stepsBack(dates, 'dmy') <= stepsBack(dates, 'mdy') ? 'dmy' : 'mdy'
+    return { order, reason: 'dates that no single order reads', ambiguous: true }
+  }
+  if (dates.every(d => d.a === d.b)) return { order: 'dmy', reason: 'every date reads the same either way', ambiguous: false }
+  if (dates.some(d => d.separator === '.')) return { order: 'dmy', reason: 'dots between day, month and year', ambiguous: false }
+  const votes = fileVotes(dates)
+  if (votes.dmy !== votes.mdy) {
+    return { order: votes.dmy > votes.mdy ? 'dmy' : 'mdy', reason: 'dates in attachment file names', ambiguous: false }
+  }
+  const back = { dmy: stepsBack(dates, 'dmy'), mdy: stepsBack(dates, 'mdy') }
+  if (back.dmy !== back.mdy) return { order: back.dmy < back.mdy ? 'dmy' : 'mdy', reason: 'the order of the messages', ambiguous: false }
+  const us = dates.some(d => d.twelveHour) && dates.every(d => d.separator === '/')
+  return { order: us ? 'mdy' : 'dmy', reason: us ? 'a guess (12-hour clock)' : 'a guess', ambiguous: true }
+}

@@ -1,0 +1,256 @@
+import { createReadStream, realpathSync, type Stats } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
+import { isAbsolute, join, relative, resolve } from 'node:path'
+import yauzl from 'yauzl'
+import { ErrorCode, FerryError } from '../../errors.js'
+
+// Where an export's files are read from: a folder (an unpacked export, or the folder of a single .txt or
+// result.json) or a .zip archive, read in place and streamed entry by entry, so an archive of any size
+// never sits in memory. Paths are relative to the export's root, '/'-separated, and never leave it.
+
+export interface ExportSource {
+  /** The folder or archive, for messages. */
+  readonly label: string
+  /** Is this path a file of the export? */
+  has: (path: string) => Promise<boolean>
+  /** A file's bytes, streamed. */
+  open: (path: string) => Promise<AsyncIterable<Uint8Array>>
+  /** A whole file as UTF-8 text (refused past maxBytes). */
+  readText: (path: string, maxBytes: number) => Promise<string>
+  /** The files of the export (relative paths); for a folder, only where the caller lists it. */
+  list: () => Promise<string[]>
+  close: () => Promise<void>
+}
+
+/** A path inside the export, or undefined when it would leave it (absolute, or through ".."). */
+export function insidePath (path: string): string | undefined {
+  const p = path.replace(/\\/g, '/')
+  if (p === '' || p.startsWith('/') || /^[a-zA-Z]:/.test(p)) return undefined
+  const parts: string[] = []
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue
+    if (part === '..') return undefined
+    parts.push(part)
+  }
+  return parts.length === 0 ? undefined : parts.join('/')
+}
+
+function bad (message: string): FerryError {
+  return new FerryError(ErrorCode.BAD_INPUT, message)
+}
+
+async function decode (chunks: AsyncIterable<Uint8Array>, what: string, maxBytes: number): Promise<string> {
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const c of chunks) {
+    size += c.byteLength
+    if (size > maxBytes) throw bad(`${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
+    parts.push(Buffer.from(c))
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts))
+  } catch {
+    throw bad(`${what} is not UTF-8 text`)
+  }
+}
+
+/** A folder: files are read where they are; symlinks that point out of it are refused. */
+export class FolderSource implements ExportSource {
+  readonly label: string
+  private readonly root: string
+  private realRoot?: string
+
+  constructor (dir: string) {
+    this.root = resolve(dir)
+    this.label = this.root
+  }
+
+  private async file (path: string): Promise<{ abs: string, st: Stats } | undefined> {
+    const rel = insidePath(path)
+    if (rel === undefined) return undefined
+    const abs = join(this.root, ...rel.split('/'))
+    try {
+      const st = await stat(abs)
+      if (!st.isFile()) return undefined
+      this.realRoot ??= realpathSync(this.root)
+      const real = relative(this.realRoot, realpathSync(abs))
+      if (real === '' || real.startsWith('..') || isAbsolute(real)) return undefined
+      return { abs, st }
+    } catch {
+      return undefined
+    }
+  }
+
+  async has (path: string): Promise<boolean> {
+    return (await this.file(path)) !== undefined
+  }
+
+  async open (path: string): Promise<AsyncIterable<Uint8Array>> {
+    const f = await this.file(path)
+    if (f === undefined) throw bad(`${path} is not a file of ${this.label}`)
+    return createReadStream(f.abs, { highWaterMark: 1024 * 1024 })
+  }
+
+  async readText (path: string, maxBytes: number): Promise<string> {
+    const f = await this.file(path)
+    if (f === undefined) throw bad(`cannot read ${join(this.root, path)}`)
+    if (f.st.size > maxBytes) throw bad(`${f.abs} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
+    return await decode(createReadStream(f.abs), f.abs, maxBytes)
+  }
+
+  /** The files at the top of the folder and one level down (where exports keep their main file). */
+  async list (): Promise<string[]> {
+    const out: string[] = []
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      let entries
+      try {
+        entries = await readdir(join(this.root, dir), { withFileTypes: true })
+      } catch {
+        return
+      }
+      for (const e of entries) {
+        const rel = dir === '' ? e.name : `${dir}/${e.name}`
+        if (e.isFile()) out.push(rel)
+        else if (e.isDirectory() && depth < 1) await walk(rel, depth + 1)
+      }
+    }
+    await walk('', 0)
+    return out.sort()
+  }
+
+  async close (): Promise<void> {}
+}
+
+/** Limits that tell an archive worth reading from one built to exhaust the machine. */
+export const ZIP_LIMITS = {
+  entries: 500_000,
+  /** An entry above this size may expand at most `ratio` times its compressed size. */
+  ratioFloor: 1024 * 1024,
+  ratio: 1000,
+  /** The whole archive may expand at most this many times its own size (and above `ratioFloor`). */
+  totalRatio: 200
+}
+
+/** A .zip archive, read in place: only the central directory is held, entries are streamed when read. */
+export class ZipSource implements ExportSource {
+  private constructor (readonly label: string, private readonly zip: yauzl.ZipFile, private readonly entries: Map<string, yauzl.Entry>) {}
+
+  static async open (path: string): Promise<ZipSource> {
+    const label = resolve(path)
+    let zip: yauzl.ZipFile
+    try {
+      zip = await yauzl.openPromise(label, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false })
+    } catch (err) {
+      throw bad(`${label} is not a readable zip archive: ${(err as Error).message}`)
+    }
+    const entries = new Map<string, yauzl.Entry>()
+    try {
+      if (zip.entryCount > ZIP_LIMITS.entries) throw bad(`${label} lists ${zip.entryCount} entries: more than ${ZIP_LIMITS.entries}, refused`)
+      let total = 0
+      const all: yauzl.Entry[] = []
+      try {
+        for await (const entry of zip.eachEntry()) {
+          all.push(entry)
+          if (entry.fileName.endsWith('/')) continue
+          if (entry.uncompressedSize > ZIP_LIMITS.ratioFloor && entry.uncompressedSize > ZIP_LIMITS.ratio * Math.max(1, entry.compressedSize)) {
+            throw bad(`${label}: entry ${entry.fileName} would expand from ${entry.compressedSize} to ${entry.uncompressedSize} bytes: refused as a zip bomb`)
+          }
+          total += entry.uncompressedSize
+          // The first of two entries of one name is kept; later ones are what a tampered archive adds.
+          if (!entries.has(entry.fileName)) entries.set(entry.fileName, entry)
+        }
+      } catch (err) {
+        if (err instanceof FerryError) throw err
+        const msg = (err as Error).message
+        if (/invalid relative path|absolute path/.test(msg)) throw bad(`${label}: an entry's path leaves the archive (${msg}): refused`)
+        throw bad(`${label} is not a readable zip archive: ${msg}`)
+      }
+      if (total > ZIP_LIMITS.ratioFloor && total > ZIP_LIMITS.totalRatio * zip.fileSize) {
+        throw bad(`${label} would expand from ${zip.fileSize} to ${total} bytes: refused as a zip bomb`)
+      }
+      // Entries whose data overlap (one compressed stream shared by many entries) are how the densest
+      // zip bombs are built; no archiver writes them.
+      const byOffset = [...all].sort((x, y) => x.relativeOffsetOfLocalHeader - y.relativeOffsetOfLocalHeader)
+      for (let i = 1; i < byOffset.length; i++) {
+        const prev = byOffset[i - 1]
+        if (prev.relativeOffsetOfLocalHeader + 30 + prev.compressedSize > byOffset[i].relativeOffsetOfLocalHeader) {
+          throw bad(`${label}: entries ${prev.fileName} and ${byOffset[i].fileName} overlap: refused as a zip bomb`)
+        }
+      }
+    } catch (err) {
+      zip.close()
+      throw err
+    }
+    return new ZipSource(label, zip, entries)
+  }
+
+  private entry (path: string): yauzl.Entry | undefined {
+    const rel = insidePath(path)
+    return rel === undefined ? undefined : this.entries.get(rel)
+  }
+
+  async has (path: string): Promise<boolean> {
+    return this.entry(path) !== undefined
+  }
+
+  async open (path: string): Promise<AsyncIterable<Uint8Array>> {
+    const entry = this.entry(path)
+    if (entry === undefined) throw bad(`${path} is not in ${this.label}`)
+    if (entry.isEncrypted()) throw bad(`${this.label}: ${entry.fileName} is encrypted; Ferry reads only unencrypted archives`)
+    if (!entry.canDecodeFileData()) throw bad(`${this.label}: ${entry.fileName} uses compression method ${entry.compressionMethod}, which Ferry cannot read`)
+    const stream = await this.zip.openReadStreamPromise(entry)
+    const label = this.label
+    return (async function * () {
+      try {
+        for await (const chunk of stream) yield chunk as Uint8Array
+      } catch (err) {
+        throw bad(`${label}: ${entry.fileName} is damaged: ${(err as Error).message}`)
+      }
+    })()
+  }
+
+  async readText (path: string, maxBytes: number): Promise<string> {
+    const entry = this.entry(path)
+    if (entry === undefined) throw bad(`${path} is not in ${this.label}`)
+    const what = `${this.label}: ${entry.fileName}`
+    if (entry.uncompressedSize > maxBytes) throw bad(`${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
+    return await decode(await this.open(path), what, maxBytes)
+  }
+
+  async list (): Promise<string[]> {
+    return [...this.entries.keys()].filter(n => insidePath(n) === n).sort()
+  }
+
+  async close (): Promise<void> {
+    this.zip.close()
+  }
+}
+
+/** Does this file start like a zip archive? */
+export async function isZipFile (path: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises')
+  let fh
+  try {
+    fh = await open(path, 'r')
+    const buf = Buffer.alloc(4)
+    const { bytesRead } = await fh.read(buf, 0, 4, 0)
+    // A local file header, or the end record of an empty archive.
+    return bytesRead === 4 && buf[0] === 0x50 && buf[1] === 0x4b && ((buf[2] === 3 && buf[3] === 4) || (buf[2] === 5 && buf[3] === 6))
+  } catch {
+    return false
+  } finally {
+    await fh?.close()
+  }
+}
+
+/** Joins a directory and a name inside the export ('' is the root). */
+export function joinPath (dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`
+}
+
+/** The directory part of a path inside the export ('' for the root). */
+export function dirOf (path: string): string {
+  const i = path.lastIndexOf('/')
+  return i < 0 ? '' : path.slice(0, i)
+}
+

@@ -1,0 +1,229 @@
+import type { MessageKind } from '../../store/model.js'
+
+// What WhatsApp writes itself into an export, in the phone's language: attachment markers, "media
+// omitted", deleted messages, polls, and system lines. Gathered from public parsers' documentation and
+// test data (see docs/importers.md for the list and sources). Where a language is missing, the
+// language-free shapes still work: WhatsApp's own file names (IMG-20231231-WA0001.jpg,
+// 00000012-PHOTO-2023-12-31-21-05-33.jpg) mark an attachment in any language.
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const anyOf = (words: readonly string[]): string => words.map(escape).join('|')
+
+/** Android: "FILE (file attached)" — the words in the brackets. */
+const ATTACHED_SUFFIX = [
+  'file attached', // en
+  'archivo adjunto', // es
+  'arquivo anexado', 'ficheiro anexado', // pt
+  'file allegato', // it
+  'fichier joint', // fr
+  'Datei angehängt', // de
+  'bestand bijgevoegd', // nl
+  'файл добавлен', 'файл прикреплен', // ru
+  'dosya ekli', // tr
+  'file terlampir' // id
+]
+
+/** iOS: "<attached: FILE>" — the word before the colon. */
+const ATTACHED_PREFIX = [
+  'attached', // en
+  'adjunto', // es
+  'anexado', 'anexo', // pt
+  'allegato', // it
+  'pièce jointe', 'joint', // fr
+  'Anhang', // de
+  'bijgevoegd', // nl
+  'вложение', 'прикреплено', // ru
+  'ekli', 'ek', // tr
+  'terlampir', 'lampiran' // id
+]
+
+/** Android: the whole message when media was left out of the export. */
+const MEDIA_OMITTED = [
+  '<Media omitted>', // en
+  '<Multimedia omitido>', '<Archivo omitido>', // es
+  '<Mídia oculta>', '<Arquivo de mídia oculto>', '<Mídia omitida>', // pt
+  '<Media omessi>', '<Media omesso>', // it
+  '<Médias omis>', // fr
+  '<Medien ausgeschlossen>', '<Medien weggelassen>', // de
+  '<Media weggelaten>', // nl
+  '<Без медиафайлов>', // ru
+  '<Medya dahil edilmedi>', // tr
+  '<Media tidak disertakan>' // id
+]
+
+/** iOS: "image omitted" and its siblings: a type word and an "omitted" word, per language. */
+const OMITTED_WORD = [
+  'omitted', // en
+  'omitido', 'omitida', // es
+  'oculto', 'oculta', 'ocultado', 'ocultada', 'omitido', 'omitida', // pt
+  'omesso', 'omessa', 'omessi', 'esclusa', 'escluso', 'non incluso', // it
+  'absent', 'absente', 'omis', 'omise', 'retiré', 'retirée', // fr
+  'weggelassen', 'ausgelassen', // de
+  'weggelaten', // nl
+  'отсутствует', 'пропущено', 'пропущен', // ru
+  'dahil edilmedi', // tr
+  'tidak disertakan' // id
+]
+
+const OMITTED_TYPES: Array<[MessageKind | 'contact', readonly string[]]> = [
+  ['image', ['image', 'imagen', 'imagem', 'immagine', 'Bild', 'afbeelding', 'изображение', 'фото', 'görüntü', 'gambar', 'foto', 'photo']],
+  ['video', ['video', 'vídeo', 'vidéo', 'Video', 'видео', 'GIF']],
+  ['voice', ['audio', 'áudio', 'Audio', 'аудио', 'аудиофайл', 'ses']],
+  ['sticker', ['sticker', 'figurinha', 'autocollant', 'стикер', 'çıkartma', 'stiker']],
+  ['file', ['document', 'documento', 'Dokument', 'документ', 'belge', 'dokumen']],
+  ['contact', ['Contact card', 'tarjeta de contacto', 'cartão de contato', 'scheda contatto', 'fiche contact', 'Kontaktkarte', 'contactkaart',
+    'карточка контакта', 'kişi kartı', 'kartu kontak']]
+]
+
+/** Deleted messages, by someone else and by the exporter. */
+const DELETED = [
+  'This message was deleted', 'You deleted this message', // en
+  'Se eliminó este mensaje', 'Eliminaste este mensaje', 'Este mensaje fue eliminado', // es
+  'Mensagem apagada', 'Esta mensagem foi apagada', 'Você apagou esta mensagem', // pt
+  'Questo messaggio è stato eliminato', 'Hai eliminato questo messaggio', // it
+  'Ce message a été supprimé', 'Vous avez supprimé ce message', // fr
+  'Diese Nachricht wurde gelöscht', 'Du hast diese Nachricht gelöscht', // de
+  'Dit bericht is verwijderd', 'Je hebt dit bericht verwijderd', // nl
+  'Данное сообщение удалено', 'Это сообщение удалено', 'Вы удалили это сообщение', // ru
+  'Bu mesaj silindi', 'Bu mesajı sildiniz', // tr
+  'Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini' // id
+]
+
+/** The first line of a poll ("POLL:"), per language. */
+const POLL = ['POLL', 'ENCUESTA', 'ENQUETE', 'SONDAGGIO', 'SONDAGE', 'UMFRAGE', 'PEILING', 'ОПРОС', 'ANKET', 'POLLING', 'JAJAK PENDAPAT']
+
+/**
+ * System phrases distinctive enough to mark a line as WhatsApp's own wherever it appears: the
+ * encryption notice and the security-code change, in each language.
+ */
+const SYSTEM_DISTINCT = [
+  'end-to-end', 'extremo a extremo', 'ponta a ponta', 'bout en bout', 'Ende-zu-Ende', 'сквозным шифрованием', 'uçtan uca',
+  'security code', 'código de seguridad', 'código de segurança', 'codice di sicurezza', 'code de sécurité', 'Sicherheitsnummer',
+  'beveiligingscode', 'код безопасности', 'güvenlik kodu', 'kode keamanan'
+]
+
+/** Missed and silenced calls: a system line that still belongs to the caller. */
+const CALL = [
+  'Missed voice call', 'Missed video call', 'Missed group voice call', 'Missed group video call', 'Silenced voice call', 'Silenced video call',
+  'Llamada perdida', 'Videollamada perdida', 'Llamada de voz perdida',
+  'Chamada de voz perdida', 'Chamada de vídeo perdida',
+  'Chiamata vocale persa', 'Videochiamata persa',
+  'Appel vocal manqué', 'Appel vidéo manqué',
+  'Verpasster Sprachanruf', 'Verpasster Videoanruf',
+  'Gemiste spraakoproep', 'Gemiste video-oproep',
+  'Пропущенный аудиозвонок', 'Пропущенный видеозвонок',
+  'Cevapsız sesli arama', 'Cevapsız görüntülü arama',
+  'Panggilan suara tak terjawab', 'Panggilan video tak terjawab'
+]
+
+/** Group events ("X added Y"): words too common to trust alone, so only on lines WhatsApp marked or left without an author. */
+const GROUP_EVENT = [
+  'created group', 'created this group', 'added', 'removed', 'left', 'joined using', 'changed the subject', "changed this group's",
+  'changed the group', 'now an admin', "deleted this group's",
+  'creó el grupo', 'creó este grupo', 'añadió', 'eliminó a', 'salió', 'se unió', 'cambió el asunto', 'cambió el ícono', 'cambió la descripción',
+  'criou o grupo', 'adicionou', 'removeu', 'saiu', 'entrou', 'mudou o assunto', 'alterou o assunto', 'mudou a imagem', 'alterou a imagem',
+  'ha creato il gruppo', 'ha aggiunto', 'ha rimosso', 'è uscito', 'ha abbandonato', 'ha cambiato l’oggetto', "ha cambiato l'oggetto", 'ha cambiato l’immagine',
+  "ha cambiato l'immagine",
+  'a créé le groupe', 'a ajouté', 'a retiré', 'est parti', 'a quitté', 'a changé le sujet', "a changé l'icône", 'a changé l’icône',
+  'hat die Gruppe', 'hinzugefügt', 'entfernt', 'verlassen', 'beigetreten', 'hat den Betreff', 'hat das Gruppenbild',
+  'heeft de groep', 'toegevoegd', 'verwijderd', 'heeft het onderwerp', 'heeft de groepsafbeelding',
+  'создал(а) группу', 'создал группу', 'добавил(а)', 'добавил', 'удалил(а)', 'вышел(-ла)', 'вышел', 'изменил(а) тему', 'изменил(а) название',
+  'grubu oluşturdu', 'ekledi', 'çıkardı', 'ayrıldı', 'katıldı', 'konuyu değiştirdi',
+  'membuat grup', 'menambahkan', 'mengeluarkan', 'keluar', 'bergabung', 'mengubah subjek'
+]
+
+const ATTACHED_ANDROID = new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(ATTACHED_SUFFIX)})\\)$`, 'iu')
+/** WhatsApp's own names for received and sent media on Android and iOS. */
+const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:\.[\w]+|$)/
+const ANDROID_ANY_SUFFIX = /^(\S.*?\.[\p{L}\p{N}]{1,8}) \([^()]{2,40}\)$/u
+const ATTACHED_IOS = new RegExp(`<(?:${anyOf(ATTACHED_PREFIX)}): ([^<>]+)>`, 'iu')
+const IOS_ANY_PREFIX = /<[^<>:]{1,30}: (\d{8}-[^<>]+)>/u
+const MEDIA_OMITTED_RE = new RegExp(`^(?:${anyOf(MEDIA_OMITTED)})$`, 'iu')
+const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
+const DELETED_RE = new RegExp(`^(?:${anyOf(DELETED)})\\.?$`, 'iu')
+const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
+const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
+const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
+const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
+
+/** An attachment's file name when the text is an attachment marker, with what stands before and after it. */
+export function attachment (content: string): { file: string, before: string, after: string } | undefined {
+  const firstLine = content.split('\n')[0]
+  const android = ATTACHED_ANDROID.exec(firstLine) ?? (() => {
+    const m = ANDROID_ANY_SUFFIX.exec(firstLine)
+    return m !== null && WHATSAPP_FILE.test(m[1]) ? m : null
+  })()
+  if (android !== null) return { file: android[1].trim(), before: '', after: content.slice(firstLine.length) }
+  const ios = ATTACHED_IOS.exec(content) ?? IOS_ANY_PREFIX.exec(content)
+  if (ios !== null) {
+    return { file: ios[1].trim(), before: content.slice(0, ios.index), after: content.slice(ios.index + ios[0].length) }
+  }
+  return undefined
+}
+
+/** The kind of media an "omitted" marker stands for ('contact' for a contact card), or undefined. */
+export function omitted (content: string): MessageKind | 'contact' | undefined {
+  if (MEDIA_OMITTED_RE.test(content)) return 'file'
+  const m = OMITTED_RE.exec(content)
+  if (m === null) return undefined
+  const word = m[1].toLowerCase()
+  return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
+}
+
+export const isDeleted = (content: string): boolean => DELETED_RE.test(content)
+
+/** A poll: "POLL:" alone on the first line, the question and "OPTION: ... (n votes)" lines after it. */
+export const isPoll = (content: string): boolean => {
+  const lines = content.split('\n')
+  return lines.length >= 2 && POLL_RE.test(lines[0].trim())
+}
+
+/** A line WhatsApp wrote about the chat (encryption, security code), in any supported language. */
+export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE.test(content)
+
+/** A missed or silenced call. */
+export const isCall = (content: string): boolean => CALL_RE.test(content)
+
+/** A group event ("X added Y", "X left"...). */
+export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content)
+
+/** "You" as the actor of a group event, per language. */
+const YOU = new Set(['you', 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
+
+/**
+ * Is this a group event done by someone the chat knows ("Ann added Bob" where Ann is a member, "You
+ * left", "Hai aggiunto Bob")? A person's "I added the photos" is not: "I" is no member.
+ */
+export function isGroupEventBy (content: string, members: ReadonlySet<string>): boolean {
+  const m = GROUP_EVENT_RE.exec(content)
+  if (m === null) return false
+  const actor = content.slice(0, m.index).trim()
+  return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase())
+}
+
+/** A shared location: "location: https://maps.google.com/?q=LAT,LON" (the word in the phone's language). */
+export function location (content: string): { lat: number, lon: number } | undefined {
+  const m = /^[^\n:]{0,40}: ?https?:\/\/\S*?[?&](?:q|ll)=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/u.exec(content)
+  if (m === null) return undefined
+  const lat = Number(m[1])
+  const lon = Number(m[2])
+  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : undefined
+}
+
+/** The kind an attachment's name implies. */
+export function kindOfFile (file: string, mime: string): MessageKind {
+  const f = file.split('/').pop() ?? file
+  if (/-PHOTO-|^IMG-/i.test(f)) return 'image'
+  if (/-VIDEO-|^VID-|-GIF-/i.test(f)) return 'video'
+  if (/-AUDIO-|^PTT-/i.test(f)) return 'voice'
+  if (/-STICKER-|^STK-/i.test(f)) return 'sticker'
+  if (mime.startsWith('image/') && !/^(AUD|DOC)-/i.test(f)) return 'image'
+  if (mime.startsWith('video/')) return 'video'
+  return 'file'
+}
+
+/** A date inside a WhatsApp media file name (IMG-20231231-WA0001.jpg, 00000012-PHOTO-2023-12-31-21-05-33.jpg). */
+export function dateInFileName (file: string): { year: number, month: number, day: number } | undefined {
+  const m = /^(?:IMG|VID|AUD|PTT|STK|DOC)-(\d{4})(\d{2})(\d{2})-WA/.exec(file) ?? /^\d{8}-[A-Z]+-(\d{4})-(\d{2})-(\d{2})-/.exec(file)
+  return m === null ? undefined : { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) }
+}

@@ -1,0 +1,20 @@
+// A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
+import { createFerry, SqliteChatStore, type Ferry } from 'chat-ferry/node'
+import { ErrorCode, isFerryError, type ChatStore, type FerryEvent, type Message } from 'chat-ferry'
+
+export async function phone (dir: string): Promise<Ferry> {
+  SqliteChatStore.open(dir, { create: true }).close()
+  const f = await createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const store: ChatStore = f.store
+  return { ...f, store }
+}
+
+export function describe (e: FerryEvent): string {
+  return e.type === 'verified' ? `${e.summary.length} chats verified` : e.type
+}
+
+export const isBadInput = (err: unknown): boolean => isFerryError(err, ErrorCode.BAD_INPUT)
+
+const hello: Message = { conversation: 'c', id: 'm', sender: 's', ts: 0, kind: 'text', text: 'hi' }
+// @ts-expect-error: a kind of message Ferry does not know (the declarations are real types, not any)
+export const fax: Message = { ...hello, kind: 'fax' }

@@ -1,0 +1,211 @@
+// The package as a user gets it. `npm pack` of a clean copy of the repository (what git would check
+// out, no dist/: npm runs the build itself, as `prepare`), the tarball unpacked into a fresh ESM app
+// whose node_modules links only the dependencies the package declares (from this repository's
+// node_modules: no network), and the app made read-only. Then, from there, with plain `node` and no
+// loader: the CLI, an app using the public API, a browser bundle of the core, and the types.
+import { execFile, execFileSync, spawn } from 'node:child_process'
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { build } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FerryProcess } from '../e2e/helpers/ferry-cli.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const NAME = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string }).name
+const HERE = dirname(fileURLToPath(import.meta.url))
+const run = promisify(execFile)
+
+/**
+ * Root writes through file modes, so as root the CLI and the app run as `nobody`, for whom the read-only
+ * app is read-only. Otherwise they run as the user who made it.
+ */
+function unprivileged (): { uid: number, gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find(l => l.startsWith('nobody:'))
+  const [, , uid, gid] = line?.split(':') ?? []
+  return { uid: Number(uid ?? 65534), gid: Number(gid ?? 65534) }
+}
+const AS = unprivileged()
+
+let base: string
+let app: string
+let work: string
+let pkgDir: string
+let packed: { filename: string, size: number, unpackedSize: number, files: Array<{ path: string }> }
+let installed: string
+
+/** Every path under `dir` (links not followed) with its size and modification time: what a write would change. */
+function listing (dir: string): string {
+  const out: string[] = []
+  const visit = (p: string): void => {
+    const st = lstatSync(p)
+    out.push(`${relative(dir, p)} ${st.isDirectory() ? 'd' : st.size} ${st.mode.toString(8)} ${st.mtimeMs}`)
+    if (st.isDirectory()) for (const n of readdirSync(p).sort()) visit(join(p, n))
+  }
+  visit(dir)
+  return out.join('\n')
+}
+
+/** A clean environment: no NODE_OPTIONS, no loader, no npm variables from the test run. */
+function env (): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: work, TMPDIR: work, FERRY_MDNS_NETNS_ONLY: '1', NO_COLOR: '1' }
+}
+
+/** The installed `ferry` command, as npm links it (node_modules/.bin/ferry, run through its shebang). */
+function ferry (args: string[], name = args[0]): FerryProcess {
+  const child = spawn(join(app, 'node_modules', '.bin', 'ferry'), args, { cwd: work, env: env(), stdio: ['ignore', 'pipe', 'pipe'], ...AS })
+  return new FerryProcess(name ?? 'ferry', args, child)
+}
+
+async function ferryOut (args: string[]): Promise<string> {
+  const p = ferry(args)
+  let out = ''
+  p.child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  const exit = await p.waitExit(60_000)
+  expect(exit.code, p.describe()).toBe(0)
+  return out
+}
+
+beforeAll(async () => {
+  base = mkdtempSync(join(tmpdir(), 'ferry-package-'))
+  chmodSync(base, 0o755)
+
+  // A clean copy of the repository: tracked and new files as they are now, nothing gitignored.
+  const clone = join(base, 'clone')
+  const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  for (const f of tracked.split('\0').filter(f => f !== '' && existsSync(join(ROOT, f)))) {
+    mkdirSync(dirname(join(clone, f)), { recursive: true })
+    cpSync(join(ROOT, f), join(clone, f))
+  }
+  expect(existsSync(join(clone, 'dist'))).toBe(false)
+  symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'))
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', base], { cwd: clone, env: { PATH: process.env.PATH, HOME: process.env.HOME }, maxBuffer: 16 << 20 })
+  packed = (JSON.parse(stdout) as typeof packed[])[0]
+
+  // The app: its package.json, its scripts, and node_modules as npm would lay it out.
+  app = join(base, 'app')
+  pkgDir = join(app, 'node_modules', NAME)
+  mkdirSync(pkgDir, { recursive: true })
+  execFileSync('tar', ['-xzf', join(base, packed.filename), '-C', pkgDir, '--strip-components=1'])
+  const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, bin: Record<string, string> }
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'an-app', private: true, type: 'module', dependencies: { [NAME]: `file:../${packed.filename}` } }))
+  // Only what the package declares (a module it uses but does not declare fails here), and the app's
+  // own TypeScript and Node types for the type checks.
+  for (const dep of [...Object.keys(manifest.dependencies), '@types/node', 'typescript']) {
+    mkdirSync(dirname(join(app, 'node_modules', dep)), { recursive: true })
+    symlinkSync(realpathSync(join(ROOT, 'node_modules', dep)), join(app, 'node_modules', dep))
+  }
+  mkdirSync(join(app, 'node_modules', '.bin'))
+  for (const [cmd, file] of Object.entries(manifest.bin)) {
+    chmodSync(join(pkgDir, file), 0o755) // npm makes bins executable when it installs them
+    symlinkSync(join('..', NAME, file), join(app, 'node_modules', '.bin', cmd))
+  }
+  for (const f of ['app.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
+    cpSync(join(HERE, 'app', f), join(app, f))
+  }
+
+  execFileSync('chmod', ['-R', 'a-w', app])
+  installed = listing(app)
+  work = join(base, 'work')
+  mkdirSync(work)
+  if (AS !== undefined) chownSync(work, AS.uid, AS.gid)
+}, 240_000)
+
+afterAll(() => {
+  if (base === undefined) return
+  execFileSync('chmod', ['-R', 'u+w', base])
+  rmSync(base, { recursive: true, force: true })
+})
+
+describe(`the packed package (${NAME})`, () => {
+  it('holds the build and what a user needs, and nothing of the repository\'s own', () => {
+    const files = packed.files.map(f => f.path)
+    console.log(`${packed.filename}: ${files.length} files, ${(packed.size / 1e3).toFixed(0)} kB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked`)
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/ferry.js', 'proto/ferry.proto', 'dist/index.js', 'dist/index.d.ts',
+      'dist/node.js', 'dist/node.d.ts', 'dist/cli/ferry.js', 'dist/wire/gen/ferry.js', 'dist/wire/gen/ferry.d.ts',
+      'dist/protocol/sha256-browser.js', 'dist/browser-phone/index.html', 'dist/browser-phone/app.js']) {
+      expect(files).toContain(f)
+    }
+    const foreign = files.filter(f => /^(src|test|scripts|docs|node_modules)\/|\.ts$|\.map$/.test(f) && !f.endsWith('.d.ts'))
+    expect(foreign).toEqual([])
+  })
+
+  it('runs the CLI from the read-only install: --help, seed, and a verified send/receive on loopback', async () => {
+    expect(await ferryOut(['--help'])).toMatch(/Usage: ferry <command>/)
+    const oldPhone = join(work, 'cli-old-phone')
+    const newPhone = join(work, 'cli-new-phone')
+    await ferryOut(['seed', '--store', oldPhone, '--profile', 'tiny'])
+
+    const sender = ferry(['send', '--store', oldPhone, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], 'sender')
+    const shown = await sender.waitEvent('code', 30_000)
+    const receiver = ferry(['receive', '--store', newPhone, '--qr', String(shown.qr), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], 'receiver')
+    const [r, s] = await Promise.all([receiver.waitExit(60_000), sender.waitExit(60_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(receiver.all('verified')).toHaveLength(1)
+
+    const before = await ferryOut(['export', '--store', oldPhone])
+    expect(before.split('\n').filter(l => l.startsWith('{"type":"message"'))).toHaveLength(300)
+    expect(await ferryOut(['export', '--store', newPhone])).toBe(before)
+  })
+
+  it('runs the demo from the install: two ferry processes it starts from there', async () => {
+    const demo = ferry(['demo', '--profile', 'tiny', '--loopback'], 'demo')
+    const exit = await demo.waitExit(120_000)
+    expect(exit.code, demo.describe()).toBe(0)
+    expect(demo.stderr).toMatch(/Verified on the new phone: 300 messages/)
+  })
+
+  it('serves the built browser phone from the install', async () => {
+    const web = ferry(['web', '--port', '0', '--json'], 'web')
+    try {
+      const url = String((await web.waitEvent('listening', 30_000)).url)
+      const page = await fetch(url)
+      expect(page.status).toBe(200)
+      expect(await page.text()).toContain('src="app.js"')
+      const script = await fetch(new URL('app.js', url))
+      expect(script.status).toBe(200)
+      expect((await script.text()).length).toBeGreaterThan(100_000)
+    } finally {
+      await web.kill9()
+    }
+  })
+
+  it('runs an app that moves a history through the public API in plain node', async () => {
+    const dir = join(work, 'api')
+    mkdirSync(dir)
+    if (AS !== undefined) chownSync(dir, AS.uid, AS.gid)
+    const { stdout } = await run(process.execPath, [join(app, 'app.mjs'), dir], { cwd: app, env: env(), ...AS })
+    const result = JSON.parse(stdout) as { events: string[], summary: Array<{ messages: number }>, messages: number, same: boolean, media: boolean, badCode: string }
+    expect(result.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verified']))
+    expect(result.summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: 1001 }])
+    expect(result).toMatchObject({ messages: 1001, same: true, media: true, badCode: 'BAD_INPUT' })
+  })
+
+  it('bundles the core for the browser with no Node built-in, and refuses the Node part there', async () => {
+    // No plugin and nothing external: a Node built-in anywhere in the graph fails this build.
+    const bundle = await build({ entryPoints: [join(app, 'browser.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', absWorkingDir: app })
+    const inputs = Object.keys(bundle.metafile.inputs)
+    expect(inputs).toContain(`node_modules/${NAME}/dist/protocol/sha256-browser.js`)
+    expect(inputs.filter(i => /better-sqlite3|\/sha256\.js$|\/dist\/node\.js$|\/store\/sqlite-store\.js$/.test(i))).toEqual([])
+    expect(bundle.outputFiles[0].text).not.toMatch(/["']node:/)
+
+    const refused = await build({ entryPoints: [join(app, 'browser-node.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', absWorkingDir: app })
+      .then(() => 'bundled', (err: { errors: Array<{ text: string }> }) => err.errors.map(e => e.text).join('\n'))
+    expect(refused).toContain(`Could not resolve "${NAME}/node"`)
+  })
+
+  it('type-checks an app against the package\'s declarations, in Node and in the browser', async () => {
+    const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc')
+    const check = async (project: string): Promise<string> =>
+      await run(process.execPath, [tsc, '-p', join(app, project)], { cwd: app, env: env() }).then(() => '', (err: { stdout: string }) => err.stdout)
+    expect(await Promise.all([check('tsconfig.node.json'), check('tsconfig.browser.json')])).toEqual(['', ''])
+  })
+
+  it('left the install folder as it was unpacked', () => {
+    expect(listing(app)).toBe(installed)
+  })
+})

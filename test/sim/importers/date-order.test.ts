@@ -1,0 +1,105 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from '../../../src/sim/importers/date-order.js'
+import { mapWhatsApp } from '../../../src/sim/importers/whatsapp.js'
+import { FolderSource } from '../../../src/sim/importers/source.js'
+
+// The order of day and month is a decision over a whole file. Whatever a chronological export holds,
+// the decision is never confidently wrong: it names the true order, or it says it is guessing.
+
+const SEED = Number(process.env.FERRY_PROPERTY_SEED ?? Date.now() % 2 ** 31)
+console.log(`date-order property seed: ${SEED} (rerun with FERRY_PROPERTY_SEED=${SEED})`)
+
+interface Day { year: number, month: number, day: number }
+
+/** A chronological list of days: a start and non-negative steps (several messages a day, gaps of weeks). */
+const chronology = fc.record({
+  start: fc.date({ min: new Date(Date.UTC(2009, 0, 1)), max: new Date(Date.UTC(2030, 0, 1)), noInvalidDate: true }),
+  steps: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 60 })), { minLength: 1, maxLength: 40 })
+}).map(({ start, steps }) => {
+  const days: Day[] = []
+  let t = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate())
+  for (const s of [0, ...steps]) {
+    t += s * 86_400_000
+    const d = new Date(t)
+    days.push({ year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() })
+  }
+  return days
+})
+
+function write (days: Day[], order: 'dmy' | 'mdy', separator: string, shortYear: boolean, twelveHour: boolean): WrittenDate[] {
+  return days.map(d => {
+    const y = shortYear ? d.year % 100 : d.year
+    const [a, b] = order === 'dmy' ? [d.day, d.month] : [d.month, d.day]
+    return { a, b, c: y, aDigits: String(a).length, separator, twelveHour }
+  })
+}
+
+const params = { seed: SEED, numRuns: 400 }
+
+describe('deciding the date order of a file', () => {
+  it('is never confidently wrong about a chronological file, and reads every date it decides', () => {
+    fc.assert(fc.property(chronology, fc.constantFrom<'dmy' | 'mdy'>('dmy', 'mdy'), fc.constantFrom('/', '-'), fc.boolean(), fc.boolean(), (days, truth, sep, shortYear, twelveHour) => {
+      const dates = write(days, truth, sep, shortYear, twelveHour)
+      const decision = decideDateOrder(dates)
+      if (!decision.ambiguous) {
+        // Either the true order, or one that reads every date the same (all days equal their months).
+        const same = dates.every(d => readDate(d, decision.order)?.day === readDate(d, truth)?.day && readDate(d, decision.order)?.month === readDate(d, truth)?.month)
+        expect(decision.order === truth || same).toBe(true)
+      }
+    }), params)
+  })
+
+  it('a day above 12 anywhere decides it for certain', () => {
+    fc.assert(fc.property(chronology, fc.constantFrom<'dmy' | 'mdy'>('dmy', 'mdy'), (days, truth) => {
+      fc.pre(days.some(d => d.day > 12))
+      expect(decideDateOrder(write(days, truth, '/', true, false))).toMatchObject({ order: truth, ambiguous: false })
+    }), params)
+  })
+
+  it('dots mean day first, and a date inside an attachment name decides what values cannot', () => {
+    fc.assert(fc.property(chronology, (days) => {
+      expect(decideDateOrder(write(days, 'dmy', '.', true, false))).toMatchObject({ order: 'dmy', ambiguous: false })
+      // One attachment named after its day, on a date whose day and month differ.
+      const i = days.findIndex(d => d.day !== d.month && d.day <= 12)
+      fc.pre(i >= 0)
+      for (const truth of ['dmy', 'mdy'] as const) {
+        const dates = write(days, truth, '/', true, true)
+        dates[i].fileDate = days[i]
+        expect(decideDateOrder(dates)).toMatchObject({ order: truth, ambiguous: false })
+      }
+    }), params)
+  })
+
+  it('--date-order wins over any evidence', () => {
+    fc.assert(fc.property(chronology, fc.constantFrom<DateOrder>('dmy', 'mdy', 'ymd'), (days, forced) => {
+      expect(decideDateOrder(write(days, 'dmy', '/', false, false), forced)).toMatchObject({ order: forced, ambiguous: false })
+    }), params)
+  })
+
+  it('a 4-digit first field is a year', () => {
+    expect(decideDateOrder([{ a: 2023, b: 12, c: 31, aDigits: 4, separator: '-', twelveHour: false }]).order).toBe('ymd')
+  })
+})
+
+describe('the date order in a WhatsApp file', () => {
+  const map = async (text: string, dateOrder?: DateOrder): Promise<Awaited<ReturnType<typeof mapWhatsApp>>> =>
+    await mapWhatsApp(text, new FolderSource('.'), 'x.txt', 'T', { timeZone: 'UTC', dateOrder })
+
+  it('a short chat whose days never pass 12 reads in message order, else warns and takes the guess that --date-order corrects', async () => {
+    // 3/1 then 1/2: month first reads Mar 1 -> Jan 2 (backwards), day first reads Jan 3 -> Feb 1.
+    const ordered = await map('3/1/24, 10:00 - A: hi\n1/2/24, 10:00 - B: later\n')
+    expect(ordered.messages.map(m => m.ts)).toEqual([Date.UTC(2024, 0, 3, 10), Date.UTC(2024, 1, 1, 10)])
+    expect(ordered.warnings).toEqual([])
+    const one = await map('[5/6/24, 9:00:00 PM] A: only one date\n')
+    expect(one.messages[0].ts).toBe(Date.UTC(2024, 4, 6, 21))
+    expect(one.warnings?.[0]).toMatch(/could be day\/month or month\/day .*read as mdy.*--date-order dmy/)
+    const forced = await map('[5/6/24, 9:00:00 PM] A: only one date\n', 'dmy')
+    expect(forced.messages[0].ts).toBe(Date.UTC(2024, 5, 5, 21))
+    expect(forced.warnings).toEqual([])
+  })
+
+  it('"05.06.19" is 5 June', async () => {
+    expect((await map('[05.06.19, 13:14:15] A: x\n')).messages[0].ts).toBe(Date.UTC(2019, 5, 5, 13, 14, 15))
+  })
+})

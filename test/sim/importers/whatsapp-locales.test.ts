@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { openExport } from '../../../src/sim/importers/detect.js'
+import { mapWhatsApp } from '../../../src/sim/importers/whatsapp.js'
+import type { MappedHistory } from '../../../src/sim/importers/common.js'
+import type { Message } from '../../../src/store/model.js'
+
+// WhatsApp exports in ten languages and two old eras, written by hand after the shapes public parsers
+// document: each reads with its authors, its times in the given zone, its attachments named and stored,
+// and what WhatsApp wrote itself (omitted media, deleted messages, system lines) known as such.
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'whatsapp')
+const ROME = 'Europe/Rome'
+/** A Rome wall-clock time in winter (UTC+1) or summer (UTC+2) as an instant. */
+const rome = (y: number, mo: number, d: number, h: number, mi: number, s = 0, summer = false): number => Date.UTC(y, mo - 1, d, h - (summer ? 2 : 1), mi, s)
+
+async function load (path: string, timeZone = ROME): Promise<MappedHistory & { title: string }> {
+  const o = await openExport(path)
+  expect(o.format).toBe('whatsapp')
+  const h = await mapWhatsApp(await o.source!.readText(o.main!, 1 << 24), o.source!, o.main!, o.title!, { timeZone })
+  await o.source!.close()
+  return { ...h, title: o.title! }
+}
+
+interface Case {
+  lang: string
+  title: string
+  /** [sender, kind, text or status] of every message, in order. */
+  messages: Array<[string, Message['kind'], string?]>
+  /** The attachment: index, file name, caption. */
+  attachment: [number, string, string?]
+  first: number
+  group?: boolean
+}
+
+const S = 'system'
+const CASES: Case[] = [
+  { lang: 'en', title: 'Sam', first: rome(2023, 12, 1, 21, 5), attachment: [2, 'IMG-20231201-WA0007.jpg', 'the venue'],
+    messages: [[S, 'system'], ['wa:Sam', 'text', 'Are we still on for Friday?'], ['wa:Kim', 'image'], ['wa:Sam', 'file'], ['wa:Kim', 'text', 'recalled'], ['wa:Sam', 'text', 'See you at 8 <This message was edited>']] },
+  { lang: 'es', title: 'Lucía', first: rome(2023, 12, 31, 21, 5), group: true, attachment: [3, 'IMG-20231231-WA0005.jpg'],
+    messages: [[S, 'system'], [S, 'system', 'Lucía creó el grupo "Fiesta"'], ['wa:Lucía', 'text', '¿Quién trae la tarta?'], ['wa:Pablo', 'image'], ['wa:Pablo', 'file'], ['wa:Lucía', 'text', 'recalled'], ['wa:Pablo', 'location']] },
+  { lang: 'pt', title: 'Ana', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0011.jpg'],
+    messages: [[S, 'system'], ['wa:Ana', 'text', 'Feliz ano novo!'], ['wa:João', 'image'], ['wa:Ana', 'file'], ['wa:João', 'text', 'recalled'], ['wa:Ana', 'text', 'ENQUETE:\nOnde?\nOPÇÃO: Praia (2 votos)\nOPÇÃO: Casa (0 votos)']] },
+  { lang: 'it', title: 'Famiglia', first: rome(2019, 6, 5, 13, 14, 15, true), group: true, attachment: [3, '00000006-PHOTO-2019-06-05-13-15-02.jpg'],
+    messages: [[S, 'system'], [S, 'system', 'Alessandro ha creato il gruppo “Famiglia”'], ['wa:Alessandro', 'text', 'Ciao a tutti'], ['wa:Giulia', 'image'], ['wa:Alessandro', 'image'],
+      ['wa:Giulia', 'text', 'recalled'], ['wa:Alessandro', 'text', 'SONDAGGIO:\nCena?\nOPZIONE: Pizza (1 voto)\nOPZIONE: Sushi (0 voti)'], ['wa:Giulia', 'system', 'Chiamata vocale persa']] },
+  { lang: 'fr', title: 'Claire', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0021.jpg', "le feu d'artifice"],
+    messages: [[S, 'system'], ['wa:Claire', 'text', 'Bonne année !'], ['wa:Luc', 'image'], ['wa:Claire', 'file'], ['wa:Luc', 'text', 'recalled']] },
+  { lang: 'de', title: 'Jonas', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0031.jpg'],
+    messages: [[S, 'system'], ['wa:Jonas', 'text', 'Frohes neues Jahr!'], ['wa:Lena', 'image'], ['wa:Jonas', 'file'], ['wa:Lena', 'text', 'recalled'], ['wa:Jonas', 'location']] },
+  { lang: 'nl', title: 'Jeroen', first: rome(2020, 8, 27, 11, 15, 0, true), group: true, attachment: [3, 'IMG-20200827-WA0041.jpg'],
+    messages: [[S, 'system'], [S, 'system', 'Jeroen heeft de groep "Voetbal" aangemaakt'], ['wa:Jeroen', 'file'], ['wa:Sanne', 'image'], ['wa:Jeroen', 'text', 'recalled'], ['wa:Sanne', 'text', 'Tot zaterdag!']] },
+  { lang: 'ru', title: 'Иван', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0051.jpg'],
+    messages: [[S, 'system'], ['wa:Иван', 'text', 'С Новым годом!'], ['wa:Ольга', 'image'], ['wa:Иван', 'file'], ['wa:Ольга', 'text', 'recalled']] },
+  { lang: 'tr', title: 'Ayşe', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0061.jpg'],
+    messages: [[S, 'system'], ['wa:Ayşe', 'text', 'Mutlu yıllar!'], ['wa:Mehmet', 'image'], ['wa:Ayşe', 'file'], ['wa:Mehmet', 'text', 'recalled']] },
+  { lang: 'id', title: 'Budi', first: rome(2024, 8, 20, 14, 29, 0, true), attachment: [2, 'IMG-20240820-WA0071.jpg', 'ini fotonya'],
+    messages: [[S, 'system'], ['wa:+62 812-3456-7890', 'text', 'Halo, paket sudah sampai?'], ['wa:Budi', 'image'], ['wa:+62 812-3456-7890', 'file'], ['wa:Budi', 'text', 'recalled']] }
+]
+
+describe('WhatsApp exports in ten languages', () => {
+  for (const c of CASES) {
+    it(`${c.lang}: authors, kinds, times in ${ROME}, the attachment named and stored, omitted and deleted media known`, async () => {
+      const h = await load(join(DIR, 'locales', c.lang))
+      expect(h.title).toBe(c.title)
+      expect(h.messages.map(m => [m.sender, m.kind])).toEqual(c.messages.map(([s, k]) => [s, k]))
+      for (const [i, [, , t]] of c.messages.entries()) {
+        if (t === 'recalled') expect(h.messages[i]).toMatchObject({ status: 'recalled' })
+        else if (t !== undefined) expect(h.messages[i].text).toBe(t)
+      }
+      expect(h.messages[0].ts).toBe(c.first)
+      expect(h.messages[0].text).toMatch(/end-to-end|extremo a extremo|ponta a ponta|bout en bout|Ende-zu-Ende|сквозным|uçtan uca/)
+      const [i, name, caption] = c.attachment
+      const file = join(DIR, 'locales', c.lang, c.lang === 'it' ? 'WhatsApp Chat - Famiglia' : '', name)
+      expect(h.messages[i]).toMatchObject({ fileName: name, media: createHash('sha256').update(readFileSync(file)).digest('hex') })
+      expect(h.messages[i].text).toBe(caption)
+      expect(h.media.map(m => basename(m.path))).toEqual([name])
+      expect(h.conversations[0].kind).toBe(c.group === true ? 'group' : 'direct')
+      expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
+      expect(h.warnings).toEqual([])
+      // WhatsApp's own marks never reach the text.
+      for (const m of h.messages) expect(m.text ?? '').not.toMatch(/\u200e/)
+    })
+  }
+
+  it('the 12-hour clock in Spanish ("p. m." after U+202F) and German ("vorm.", "nachm.")', async () => {
+    const es = await load(join(DIR, 'locales', 'es'))
+    expect(es.messages[6].ts).toBe(rome(2024, 1, 1, 0, 30))
+    const de = await load(join(DIR, 'locales', 'de'))
+    expect(de.messages[5].ts).toBe(rome(2024, 1, 1, 10, 0))
+    expect(de.messages[1].ts).toBe(rome(2023, 12, 31, 21, 6))
+  })
+
+  it('"Name : text" (a space before the colon) is the contact "Name", without the space', async () => {
+    const it = await load(join(DIR, 'locales', 'it'))
+    expect(it.contacts.map(c => c.id)).toEqual(['wa:Alessandro', 'wa:Giulia'])
+    const fr = await load(join(DIR, 'locales', 'fr'))
+    expect(fr.contacts.map(c => c.id)).toEqual(['wa:Claire', 'wa:Luc'])
+  })
+
+  it('times are read in the zone asked for', async () => {
+    const h = await load(join(DIR, 'locales', 'de'), 'America/New_York')
+    expect(h.messages[1].ts).toBe(Date.UTC(2024, 0, 1, 2, 6))
+    expect(h.details).toContain('times read in America/New_York')
+  })
+})
+
+describe('WhatsApp exports of old iOS (before 2017)', () => {
+  it('"30/08/16, 17:03:58: Name: text" with CRLF: authors, multi-line messages, colons inside text', async () => {
+    const h = await load(join(DIR, 'old-ios'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['system', 'system', 'Messages you send to this chat and calls are now secured with end-to-end encryption.'],
+      ['wa:Marta', 'text', 'Are you coming tonight?'],
+      ['wa:Tom', 'text', 'Yes!\nWith the cake'],
+      ['wa:Marta', 'image', undefined],
+      ['wa:Tom', 'text', 'Thanks for yesterday: it was lovely']
+    ])
+    expect(h.messages[1].ts).toBe(rome(2016, 8, 30, 17, 4, 10, true))
+  })
+
+  it('"08/10/13 14:07:41: Name: text": read, and the order its dates cannot decide is a warning', async () => {
+    const h = await load(join(DIR, 'old-ios-2013'))
+    expect(h.messages.map(m => [m.sender, m.text])).toEqual([['wa:Paul', 'Hello there'], ['wa:Sue', 'Hi Paul: how are you?'], ['wa:Paul', 'Fine'], ['wa:Sue', 'Morning']])
+    expect(h.messages[0].ts).toBe(rome(2013, 10, 8, 14, 7, 41, true))
+    expect(h.warnings?.[0]).toMatch(/--date-order mdy/)
+  })
+})
+
+describe('lines WhatsApp wrote itself and lines people wrote', () => {
+  const map = async (text: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'locales', 'en'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'UTC' })
+  }
+
+  it('a line with an author stays that author\'s unless its text is a known system phrase', async () => {
+    const h = await map([
+      '[1/2/24, 10:00:00] Ann: \u200eI added the photos to the album',
+      '[1/2/24, 10:00:01] Ann: what is the security code for the door?',
+      '[1/2/24, 10:00:02] Group: \u200eAnn added Bob',
+      '[1/2/24, 10:00:03] Ann: \u200eMissed voice call'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind])).toEqual([['wa:Ann', 'text'], ['wa:Ann', 'text'], ['system', 'system'], ['wa:Ann', 'system']])
+    expect(h.messages[0].text).toBe('I added the photos to the album')
+  })
+
+  it('attachments in a language not in the tables are still known by WhatsApp\'s own file names', async () => {
+    const h = await map([
+      '1/2/24, 10:00 - Ann: IMG-20240102-WA0001.jpg (fil vedhæftet)',
+      '[1/2/24, 10:00:01] Ann: \u200e<vedhæftet: 00000003-VIDEO-2024-01-02-10-00-01.mp4>'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.kind, m.fileName])).toEqual([['image', 'IMG-20240102-WA0001.jpg'], ['video', '00000003-VIDEO-2024-01-02-10-00-01.mp4']])
+  })
+
+  it('iOS documents keep their description; a BOM and mixed line ends are no part of any text', async () => {
+    const h = await map('\ufeff[1/2/24, 10:00:00] Ann: \u200eReport.pdf • \u200e3 pages \u200e<attached: 00000004-Report.pdf>\r\n[1/2/24, 10:00:01] Ann: next\nline\r\n')
+    expect(h.messages.map(m => [m.kind, m.fileName, m.text])).toEqual([['file', '00000004-Report.pdf', 'Report.pdf • 3 pages'], ['text', undefined, 'next\nline']])
+  })
+})
