@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { flattenText, importTelegram } from '../../../src/sim/importers/telegram.js'
 import { importWhatsApp, parseHeader } from '../../../src/sim/importers/whatsapp.js'
 import type { SqliteChatStore } from '../../../src/store/sqlite-store.js'
-import { runTransfer } from '../../helpers/transfer.js'
+import { closeJournals, runTransfer } from '../../helpers/transfer.js'
 import { cleanupTempDirs, exportText, openStore } from '../../helpers/stores.js'
 
 // The importers end to end: what they write exports with every text intact, importing again changes
@@ -18,7 +18,10 @@ const ANDROID = join(FIXTURES, 'whatsapp', 'android', 'WhatsApp Chat with Family
 const DMY = join(FIXTURES, 'whatsapp', 'android-dmy', 'WhatsApp Chat with Dave.txt')
 const IOS = join(FIXTURES, 'whatsapp', 'ios', 'WhatsApp Chat - Dave', '_chat.txt')
 
-afterAll(() => cleanupTempDirs())
+afterAll(async () => {
+  await closeJournals()
+  cleanupTempDirs()
+})
 
 async function importAll (s: SqliteChatStore): Promise<void> {
   await importTelegram(s, TELEGRAM)
@@ -87,7 +90,7 @@ describe('importers end to end', () => {
     expect(r.senderError).toBeUndefined()
     expect(r.receiver.state).toBe('verified')
     expect(await exportText(target)).toBe(await exportText(source))
-    for (const m of source.media()) expect(target.hasMediaFile(m.sha256)).toBe(true)
+    for (const m of source.listMedia()) expect(target.hasMediaFile(m.sha256)).toBe(true)
     source.close()
     target.close()
   })

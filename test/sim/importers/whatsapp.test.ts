@@ -169,7 +169,7 @@ describe('importWhatsApp', () => {
     const s = openStore()
     expect(await importWhatsApp(s, ANDROID, { me: 'Bob' })).toMatchObject({ format: 'whatsapp', conversations: 1, media: 4, mediaFiles: 4, messages: 15 })
     expect(await importWhatsApp(s, IOS, { me: 'Eve' })).toMatchObject({ conversations: 1, media: 2, messages: 12 })
-    expect(s.conversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
+    expect(s.listConversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
     s.close()
   })
 
