@@ -178,7 +178,12 @@ export function migrateTo4 (db: { exec: (sql: string) => unknown, prepare: (sql:
   if (has('transfers')) {
     const open = "SELECT id FROM transfers WHERE state = 'receiving'"
     db.exec(`DELETE FROM messages WHERE xfer IN (${open})`)
-    if (has('overwritten')) db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten WHERE owner IN (${open})`)
+    // A version that one unverified transfer replaced in another's wake is itself undone: only versions
+    // written before any of them (the phone's own, or a verified transfer's) come back.
+    if (has('overwritten')) {
+      db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten
+        WHERE owner IN (${open}) AND (xfer IS NULL OR xfer NOT IN (${open}))`)
+    }
   }
   db.exec('DROP TRIGGER IF EXISTS keep_overwritten; DROP TABLE IF EXISTS overwritten; DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS parts')
   if (db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'xfer'").get() !== undefined) db.exec('ALTER TABLE messages DROP COLUMN xfer')

@@ -125,6 +125,26 @@ describe('upgrading a schema-3 store (transfer bookkeeping in the history)', () 
     expect(layout(dir)).toEqual(CURRENT_LAYOUT)
   })
 
+  it('undoes transfers left unverified one over the other back to the rows before either', () => {
+    const { dir, db } = oldStore(3)
+    const own = msg('c1', 'own', 100, 'written on this phone')
+    write(db, null, [own])
+    transfer(db, 1, 'verified')
+    const verified = msg('c1', 'v', 300, 'from a verified transfer')
+    write(db, 1, [verified])
+    // An interrupted transfer edits both and adds one; a second one (another code) edits all three again.
+    transfer(db, 2, 'receiving')
+    write(db, 2, [{ ...own, text: 'first edit' }, { ...verified, ts: 301, text: 'first edit' }, msg('c1', 'added', 200, 'added by 2')])
+    transfer(db, 3, 'receiving')
+    write(db, 3, [{ ...own, ts: 99, text: 'second edit' }, { ...verified, text: 'second edit' }, msg('c1', 'added', 250, 'edited by 3')])
+    db.close()
+
+    const s = SqliteChatStore.open(dir)
+    expect([...s.listMessages()]).toEqual([own, verified])
+    s.close()
+    expect(layout(dir)).toEqual(CURRENT_LAYOUT)
+  })
+
   it('drops the rows of a bulk load stopped half-way and builds the key it had dropped', () => {
     const { dir, db } = oldStore(3)
     db.exec('DROP INDEX messages_key')
