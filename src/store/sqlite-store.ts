@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import type { ConversationInfo, History, HistoryChange, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
@@ -190,6 +190,9 @@ export class SqliteChatStore implements History {
         db.exec(SCHEMA)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
       }).immediate()
+      // Partial media files were the undone transfers' (the journal keeps its own now): a half-received
+      // video must not take the phone's space for ever.
+      if (version < 4) rmSync(join(dir, 'media', '.part'), { recursive: true, force: true })
     }
     return meta.store_id
   }

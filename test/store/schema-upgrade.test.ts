@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -161,6 +162,24 @@ describe('upgrading a schema-3 store (transfer bookkeeping in the history)', () 
     expect([...s.listMessages()]).toEqual([msg('c1', 'x', 2, 'the same message, edited')])
     s.close()
     expect(layout(dir)).toEqual(CURRENT_LAYOUT)
+  })
+  it('removes the partial media files of the transfers it undid', () => {
+    const { dir, db } = oldStore(3)
+    transfer(db, 1, 'receiving')
+    db.prepare('INSERT INTO parts (sha256, length) VALUES (?, ?)').run('b'.repeat(64), 3)
+    db.close()
+    mkdirSync(join(dir, 'media', '.part'))
+    writeFileSync(join(dir, 'media', '.part', `${'b'.repeat(64)}.part`), 'abc')
+    const photo = Buffer.from('a photo the phone holds')
+    const sha = createHash('sha256').update(photo).digest('hex')
+    mkdirSync(join(dir, 'media', sha.slice(0, 2)))
+    writeFileSync(join(dir, 'media', sha.slice(0, 2), sha), photo)
+
+    const s = SqliteChatStore.open(dir)
+    expect(existsSync(join(dir, 'media', '.part'))).toBe(false)
+    expect(s.hasMediaFile(sha)).toBe(true)
+    expect(Buffer.from(s.readMediaSync(sha, 0, 100)).equals(photo)).toBe(true)
+    s.close()
   })
 })
 
