@@ -218,6 +218,8 @@ export class MediaFolder {
    * are done; callers keep many in flight. Until then the file counts as present.
    */
   async adopt (path: string, sha: string): Promise<void> {
+    // The name becomes a path: nothing but a sha256 may reach it (see assertSha256).
+    assertSha256(sha)
     const target = join(this.fanout(sha), sha)
     if (this.promoting.size >= MAX_PROMOTING) {
       // Backpressure on memory: past the cap, this one is done in line.
@@ -249,6 +251,7 @@ export class MediaFolder {
 
   /** Takes a whole file's bytes (read at once: the caller may reuse them when this returns its promise). */
   async adoptBytes (sha: string, data: Uint8Array): Promise<void> {
+    assertSha256(sha)
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
     try {
       const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ReceivedMedia } from '../../src/store/history.js'
@@ -85,11 +85,21 @@ describe('the media folder', () => {
 
   it('refuses a name that is not a lowercase sha256 before it reaches a path', async () => {
     const s = openStore()
-    for (const bad of ['../../etc/passwd', 'A'.repeat(64), 'a'.repeat(63)]) {
+    const outside = tempDir()
+    for (const bad of [`../../../${outside.split('/').pop() as string}/x`, 'A'.repeat(64), 'a'.repeat(63)]) {
       expect(() => s.mediaPath(bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
       expect(() => s.readMediaSync(bad, 0, 1)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
       await expect(s.readMedia(bad, 0, 1)).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      const data = Buffer.from('not what it claims')
+      const path = join(s.dir, 'incoming')
+      writeFileSync(path, data)
+      const stream = async function * (): AsyncGenerator<Uint8Array> { yield data }
+      await expect(s.putMedia({ sha256: bad, size: data.byteLength, mime: 'x/y', bytes: data, stream })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      await expect(s.putMedia({ sha256: bad, size: data.byteLength, mime: 'x/y', path, stream })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      expect(existsSync(path)).toBe(true) // not moved anywhere
     }
+    expect(readdirSync(outside)).toEqual([])
+    expect(readdirSync(join(s.dir, 'media')).sort()).toEqual(['.tmp'])
     s.close()
   })
 })
