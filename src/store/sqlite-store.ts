@@ -148,9 +148,10 @@ export class SqliteChatStore implements History {
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId, walPages)
       // A process stopped during a bulk load left the key dropped: build it now, so that the transfer
-      // resumes with it (into a store that holds messages: an ordinary load).
+      // resumes with it (into a store that holds messages: an ordinary load). A load that held a message
+      // twice cannot have it until the transfer is undone, which needs the store open: it opens without.
       store.keyDeferred = store.one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_key'") === undefined
-      store.ensureMessageKey()
+      store.ensureMessageKey(true)
       return store
     } catch (err) {
       db?.close()
@@ -622,6 +623,8 @@ export class SqliteChatStore implements History {
    */
   private deferMessageKey (): void {
     this.bulkDecided = true
+    // Still without it (a repeated load, found at open): it is built once that load is undone.
+    if (this.keyDeferred) return
     this.keyDeferred = this.transaction(() => {
       if (this.one('SELECT 1 FROM messages LIMIT 1') !== undefined) return false
       this.db.exec('DROP INDEX messages_key')

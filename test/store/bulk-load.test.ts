@@ -20,6 +20,7 @@ afterEach(async () => {
 })
 
 const tid = Uint8Array.from({ length: 16 }, (_, i) => i + 1)
+const otherTid = Uint8Array.from({ length: 16 }, (_, i) => 100 + i)
 
 /** Messages of one conversation in canonical order, ids not in ts order (as an app's random ids are). */
 function history (n: number, conversation = 'c1'): Message[] {
@@ -149,6 +150,33 @@ describe('a load stopped half-way (the process gone, the store reopened)', () =>
     await again.commit({ messages: all.slice(100) })
     again.messagesDone()
     expect([...again.listMessages()]).toEqual(all)
+    again.close()
+  })
+
+  it('opens when that load held a message twice, and the next transfer\'s undo of it leaves the store empty', async () => {
+    const s = openStore()
+    const all = history(30)
+    const log = transferLog(s)
+    const rec = await log.open(tid, 'src', {}, s)
+    await receive(log, rec, s, [...all.slice(0, 10), { ...all[2], ts: all[9].ts + 1 }])
+    s.close()
+    for (const j of journals.splice(0)) await j.close()
+
+    const again = SqliteChatStore.open(s.dir)
+    // The repeated rows cannot be read as a history until they are undone.
+    await expect(again.messages('c1', undefined, 100)).rejects.toMatchObject({ code: 'ORDER' })
+    // Something else committed meanwhile goes in beside them.
+    const other: Message = { conversation: 'c2', id: 'x', sender: 'u2', ts: 5, kind: 'text', text: 'elsewhere' }
+    await again.commit({ messages: [other] })
+    // A new transfer (another code) first undoes the unverified one it finds in the journal.
+    const next = transferLog(again)
+    await next.open(otherTid, 'src', {}, again)
+    expect(await again.messages('c1', undefined, 100)).toEqual([])
+    expect([...again.listMessages()]).toEqual([other])
+    expect(hasKey(again)).toBe(true)
+    // And the key is the identity again.
+    await again.commit({ messages: [{ ...other, ts: 6, text: 'edited' }] })
+    expect([...again.listMessages()]).toEqual([{ ...other, ts: 6, text: 'edited' }])
     again.close()
   })
 })
