@@ -14,7 +14,10 @@ export interface JournalOp {
 
 export interface Journal {
   get(key: string): Promise<Uint8Array | undefined>
-  /** Entries whose key starts with `prefix`, in key order (code unit order). */
+  /**
+   * Entries whose key starts with `prefix`, in key order. Ferry's keys are ASCII, where every order
+   * agrees; beyond it an implementation may order by code unit (IndexedDB) or code point (SQLite).
+   */
   list(prefix: string): AsyncIterable<[string, Uint8Array]>
   /** Applies every op or none. */
   write(ops: JournalOp[]): Promise<void>

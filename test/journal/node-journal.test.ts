@@ -57,6 +57,13 @@ describe('the Node journal', () => {
     expect(await listed(j, '')).toEqual(['u', 'u/1', 'u/1/a', 'u/10', 'u/2', 'v'])
   })
 
+  it('lists every key under a prefix, whatever characters follow it', async () => {
+    const j = journal()
+    const keys = ['p/a', 'p/~', 'p/\u00e9', 'p/\uffee', 'p/\u{1F600}', 'p/\u{10FFFF}', 'p0', 'q']
+    await j.write(keys.map(key => ({ key, value: bytes(key) })))
+    expect((await listed(j, 'p/')).sort()).toEqual(['p/a', 'p/~', 'p/\u00e9', 'p/\uffee', 'p/\u{1F600}', 'p/\u{10FFFF}'].sort())
+  })
+
   it('pages a long listing, in order, while the caller deletes what it has seen', async () => {
     const j = journal()
     const keys = Array.from({ length: 1000 }, (_, i) => `u/t/${String(i).padStart(12, '0')}`)
