@@ -1,3 +1,4 @@
+import { ErrorCode, FerryError } from '../errors.js'
 import type { ReceivedMedia } from '../store/history.js'
 
 // Ferry's own state on a phone, apart from the app's history: transfer checkpoints, the undo log of
@@ -52,6 +53,12 @@ export function jsonValue (v: unknown): Uint8Array {
   return enc.encode(JSON.stringify(v))
 }
 
+/** Throws a typed error (STORE) for a value that is not JSON: a journal damaged on disk. */
 export function fromJson<T> (b: Uint8Array | undefined): T | undefined {
-  return b === undefined ? undefined : JSON.parse(dec.decode(b)) as T
+  if (b === undefined) return undefined
+  try {
+    return JSON.parse(dec.decode(b)) as T
+  } catch {
+    throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged entry')
+  }
 }

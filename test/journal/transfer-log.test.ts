@@ -129,6 +129,19 @@ describe('transfer records', () => {
   })
 })
 
+describe('a damaged journal', () => {
+  it('is a typed error, not a crash', async () => {
+    const store = openStore()
+    const journal = journalOf(store)
+    const log = new TransferLog(journal)
+    await journal.write([{ key: `t/${bytesToHex(T1)}`, value: new TextEncoder().encode('{"transferId":"01') }])
+    await expect(log.get(T1)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('damaged') })
+    await expect(log.unfinished()).rejects.toMatchObject({ code: 'STORE' })
+    await expect(log.open(T2, 'src', {}, store)).rejects.toMatchObject({ code: 'STORE' })
+    store.close()
+  })
+})
+
 describe('the undo log', () => {
   it('is written ahead: a batch logged and never committed, or committed and never acknowledged, is undone all the same', async () => {
     const { store, journal, log, own } = await phoneInUse()
