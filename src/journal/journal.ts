@@ -4,7 +4,7 @@ import type { ReceivedMedia } from '../store/history.js'
 // Ferry's own state on a phone, apart from the app's history: transfer checkpoints, the undo log of
 // what an unverified transfer wrote, partial media files, pairing records. Its port is a small ordered
 // key-value store with atomic multi-key writes plus a folder of partial files; the bookkeeping on top
-// (src/journal/transfers.ts, pairing-records.ts) is the same everywhere. Implementations: Node
+// (transfer-log.ts, pairing-records.ts) is the same everywhere. Implementations: Node
 // (node-journal.ts: a SQLite file and a folder beside the store) and the browser (IndexedDB).
 
 export interface JournalOp {

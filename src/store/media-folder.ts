@@ -12,8 +12,8 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
 // name only by an atomic rename after its bytes were hashed and synced, so "present" always means
-// "complete and correct". Work in progress lives beside the fan-out, never in it: .part/ for resumable
-// transfers (their committed length is the database's business) and .tmp/ for local copies.
+// "complete and correct". Work in progress lives beside the fan-out, never in it: .tmp/ for local copies
+// and whole received files on their way in (partial ones are the journal's, src/journal/node-parts.ts).
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
