@@ -1,9 +1,10 @@
+import { ErrorCode, FerryError } from '../errors.js'
 import type { ReceivedMedia } from '../store/history.js'
 
 // Ferry's own state on a phone, apart from the app's history: transfer checkpoints, the undo log of
 // what an unverified transfer wrote, partial media files, pairing records. Its port is a small ordered
 // key-value store with atomic multi-key writes plus a folder of partial files; the bookkeeping on top
-// (src/journal/transfers.ts, pairing-records.ts) is the same everywhere. Implementations: Node
+// (transfer-log.ts, pairing-records.ts) is the same everywhere. Implementations: Node
 // (node-journal.ts: a SQLite file and a folder beside the store) and the browser (IndexedDB).
 
 export interface JournalOp {
@@ -14,7 +15,10 @@ export interface JournalOp {
 
 export interface Journal {
   get(key: string): Promise<Uint8Array | undefined>
-  /** Entries whose key starts with `prefix`, in key order (code unit order). */
+  /**
+   * Entries whose key starts with `prefix`, in key order. Ferry's keys are ASCII, where every order
+   * agrees; beyond it an implementation may order by code unit (IndexedDB) or code point (SQLite).
+   */
   list(prefix: string): AsyncIterable<[string, Uint8Array]>
   /** Applies every op or none. */
   write(ops: JournalOp[]): Promise<void>
@@ -49,6 +53,12 @@ export function jsonValue (v: unknown): Uint8Array {
   return enc.encode(JSON.stringify(v))
 }
 
+/** Throws a typed error (STORE) for a value that is not JSON: a journal damaged on disk. */
 export function fromJson<T> (b: Uint8Array | undefined): T | undefined {
-  return b === undefined ? undefined : JSON.parse(dec.decode(b)) as T
+  if (b === undefined) return undefined
+  try {
+    return JSON.parse(dec.decode(b)) as T
+  } catch {
+    throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged entry')
+  }
 }

@@ -102,7 +102,20 @@ class Reader {
   }
 }
 
-/** Packs a batch's items: conversation names once per run, timestamps as deltas. */
+/**
+ * How an item's timestamp is written. A delta is exact while its zigzag form is a safe integer; a jump
+ * further than that (any two safe-integer timestamps may be 2^54 apart) is written as its sign and
+ * magnitude instead.
+ */
+const DELTA = 0
+const ABSOLUTE = 1
+const ABSOLUTE_NEGATIVE = 2
+const MAX_DELTA = 2 ** 52
+
+/**
+ * Packs a batch's items: conversation names once per run, timestamps as deltas. An item's head is
+ * ((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows).
+ */
 export function packItems (items: LogItem[]): Uint8Array {
   const w = new Writer()
   w.varint(1) // format
@@ -110,12 +123,15 @@ export function packItems (items: LogItem[]): Uint8Array {
   let ts = 0
   for (const it of items) {
     const same = it.conversation === conversation
-    w.varint(FLAGS.indexOf(it.flag) * 2 + (same ? 0 : 1))
+    const delta = it.ts - ts
+    const how = Math.abs(delta) <= MAX_DELTA ? DELTA : it.ts < 0 ? ABSOLUTE_NEGATIVE : ABSOLUTE
+    w.varint((how * FLAGS.length + FLAGS.indexOf(it.flag)) * 2 + (same ? 0 : 1))
     if (!same) {
       w.string(it.conversation)
       conversation = it.conversation
     }
-    w.signed(it.ts - ts)
+    if (how === DELTA) w.signed(delta)
+    else w.varint(Math.abs(it.ts))
     ts = it.ts
     w.string(it.id)
     if (it.flag === 'prior') w.bytes(ferry.Message.encode(messageToWire(it.prior as Message)).finish())
@@ -131,10 +147,12 @@ export function unpackItems (b: Uint8Array): LogItem[] {
   let ts = 0
   while (!r.done) {
     const head = r.varint()
-    const flag = FLAGS[head >> 1]
-    if (flag === undefined) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
-    if ((head & 1) === 1) conversation = r.string()
-    ts += r.signed()
+    const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
+    const how = Math.floor(head / 2 / FLAGS.length)
+    if (how > ABSOLUTE_NEGATIVE) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+    if (head % 2 === 1) conversation = r.string()
+    if (how === DELTA) ts += r.signed()
+    else ts = how === ABSOLUTE ? r.varint() : -r.varint()
     const item: LogItem = { flag, conversation, ts, id: r.string() }
     if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(r.bytes()))
     out.push(item)

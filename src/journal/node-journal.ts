@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { createReadStream } from 'node:fs'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { makeDatabasePrivate, makePrivateDir } from '../private-files.js'
 import { join, resolve } from 'node:path'
 import { storeError } from '../errors.js'
 import type { Journal, JournalOp } from './journal.js'
@@ -18,7 +19,7 @@ export class NodeJournal implements Journal {
   readonly parts: NodePartFiles
   private readonly db: Database.Database
   private readonly getStmt: Database.Statement<[string], { value: Buffer }>
-  private readonly listStmt: Database.Statement<[string, string, string], { key: string, value: Buffer }>
+  private readonly listStmt: Database.Statement<[string, string], { key: string, value: Buffer }>
   private readonly putStmt: Database.Statement<[string, Uint8Array]>
   private readonly delStmt: Database.Statement<[string]>
 
@@ -26,7 +27,7 @@ export class NodeJournal implements Journal {
     this.dir = dir
     this.db = db
     this.getStmt = db.prepare('SELECT value FROM kv WHERE key = ?')
-    this.listStmt = db.prepare('SELECT key, value FROM kv WHERE key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ' + String(PAGE))
+    this.listStmt = db.prepare('SELECT key, value FROM kv WHERE key > ? AND key >= ? ORDER BY key LIMIT ' + String(PAGE))
     this.putStmt = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?')
     this.parts = new NodePartFiles(join(dir, 'parts'))
@@ -42,7 +43,9 @@ export class NodeJournal implements Journal {
     const dir = join(resolve(storeDir), 'journal')
     let db: Database.Database | undefined
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      // Private like the store: it holds pairing records (resume tokens) and the versions a transfer replaced.
+      makePrivateDir(dir)
+      makeDatabasePrivate(join(dir, 'journal.db'))
       db = new Database(join(dir, 'journal.db'))
       db.pragma('journal_mode = WAL')
       // A lost commit after a power cut is one the transfer makes again: it logs before it writes.
@@ -65,16 +68,21 @@ export class NodeJournal implements Journal {
   }
 
   async * list (prefix: string): AsyncGenerator<[string, Uint8Array]> {
-    const end = prefix + '\uffff'
+    // The keys under a prefix are one run of the key order, which ends at the first key without it. (An
+    // upper bound of prefix + U+FFFF would leave out keys that continue with a character past the BMP:
+    // SQLite compares their UTF-8, where those sort after it.)
     let after = ''
     for (;;) {
       let rows: Array<{ key: string, value: Buffer }>
       try {
-        rows = this.listStmt.all(after, prefix, end)
+        rows = this.listStmt.all(after, prefix)
       } catch (err) {
         throw storeError(err, 'reading the journal')
       }
-      for (const r of rows) yield [r.key, new Uint8Array(r.value)]
+      for (const r of rows) {
+        if (!r.key.startsWith(prefix)) return
+        yield [r.key, new Uint8Array(r.value)]
+      }
       if (rows.length < PAGE) return
       after = rows[rows.length - 1].key
     }

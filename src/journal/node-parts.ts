@@ -1,10 +1,11 @@
 import {
-  closeSync, constants, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync
+  closeSync, constants, createReadStream, fstatSync, ftruncateSync, openSync, readdirSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import type { ReceivedMedia } from '../store/history.js'
 import type { PartFiles } from './journal.js'
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../private-files.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -20,13 +21,13 @@ function checkSha (sha: string): void {
  */
 export class NodePartFiles implements PartFiles {
   readonly root: string
-  /** Parts arrive one at a time: the one being written stays open. */
-  private openPart?: { sha: string, fd: number }
+  /** Parts arrive one at a time: the one being written stays open, its length known. */
+  private openPart?: { sha: string, fd: number, end: number }
 
   constructor (root: string) {
     this.root = resolve(root)
     try {
-      mkdirSync(this.root, { recursive: true, mode: 0o700 })
+      makePrivateDir(this.root)
     } catch (err) {
       throw storeError(err, `creating ${this.root}`)
     }
@@ -51,9 +52,10 @@ export class NodePartFiles implements PartFiles {
 
   writeSync (sha: string, offset: number, data: Uint8Array): void {
     try {
-      const fd = this.fdFor(sha, offset)
+      const part = this.partFor(sha, offset)
       let done = 0
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, offset + done)
+      while (done < data.byteLength) done += writeSync(part.fd, data, done, data.byteLength - done, offset + done)
+      part.end = offset + data.byteLength
     } catch (err) {
       throw storeError(err, `writing partial media ${sha}`)
     }
@@ -63,23 +65,32 @@ export class NodePartFiles implements PartFiles {
   writeWhole (sha: string, data: Uint8Array): void {
     try {
       this.closePart()
-      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
-      this.openPart = { sha, fd }
+      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
+      this.openPart = { sha, fd, end: 0 }
       let done = 0
       while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
+      this.openPart.end = data.byteLength
     } catch (err) {
       throw storeError(err, `writing media ${sha}`)
     }
   }
 
-  private fdFor (sha: string, offset: number): number {
-    if (this.openPart?.sha === sha) return this.openPart.fd
-    this.closePart()
-    const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600)
-    // A tail from an earlier crash would otherwise survive past the end of this write.
-    if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
-    this.openPart = { sha, fd }
-    return fd
+  /**
+   * The part, open, cut at `offset` when longer: a tail written and never committed (by this process or
+   * one before it) would otherwise survive past the end of this write.
+   */
+  private partFor (sha: string, offset: number): { fd: number, end: number } {
+    let part = this.openPart?.sha === sha ? this.openPart : undefined
+    if (part === undefined) {
+      this.closePart()
+      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
+      part = this.openPart = { sha, fd, end: fstatSync(fd).size }
+    }
+    if (part.end > offset) {
+      ftruncateSync(part.fd, offset)
+      part.end = offset
+    }
+    return part
   }
 
   private closePart (sha?: string): void {

@@ -23,10 +23,17 @@ export class PairingRecords {
   constructor (private readonly journal: Journal) {}
 
   async load (): Promise<PairingRecord | undefined> {
-    const r = fromJson<PairingRecord>(await this.journal.get(KEY))
-    if (r === undefined) return undefined
-    if (typeof r.peerId !== 'string' || !/^[0-9a-f]{64}$/.test(r.token) || !Array.isArray(r.addrs)) {
-      throw new FerryError(ErrorCode.STORE, 'the pairing record in the journal is damaged; pair again with a code')
+    const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the pairing record in the journal is damaged; pair again with a code')
+    const value = await this.journal.get(KEY)
+    if (value === undefined) return undefined
+    let r: PairingRecord
+    try {
+      r = fromJson<PairingRecord>(value) as PairingRecord
+    } catch {
+      throw damaged()
+    }
+    if (typeof r !== 'object' || r === null || typeof r.peerId !== 'string' || typeof r.token !== 'string' || !/^[0-9a-f]{64}$/.test(r.token) || !Array.isArray(r.addrs)) {
+      throw damaged()
     }
     return r
   }

@@ -13,9 +13,9 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
 // name only by an atomic rename after its bytes were hashed and synced, so "present" always means
-// "complete and correct". Work in progress lives beside the fan-out, never in it: .part/ for resumable
-// transfers (their committed length is the database's business) and .tmp/ for local copies. Folders are
-// made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
+// "complete and correct". Work in progress lives beside the fan-out, never in it: .tmp/ for local copies
+// and whole received files on their way in (partial ones are the journal's, src/journal/node-parts.ts).
+// Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -222,6 +222,8 @@ export class MediaFolder {
    * are done; callers keep many in flight. Until then the file counts as present.
    */
   async adopt (path: string, sha: string): Promise<void> {
+    // The name becomes a path: nothing but a sha256 may reach it (see assertSha256).
+    assertSha256(sha)
     const target = join(this.fanout(sha), sha)
     if (this.promoting.size >= MAX_PROMOTING) {
       // Backpressure on memory: past the cap, this one is done in line.
@@ -253,6 +255,7 @@ export class MediaFolder {
 
   /** Takes a whole file's bytes (read at once: the caller may reuse them when this returns its promise). */
   async adoptBytes (sha: string, data: Uint8Array): Promise<void> {
+    assertSha256(sha)
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
     try {
       const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE)

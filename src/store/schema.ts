@@ -117,7 +117,12 @@ export function migrateTo5 (db: Db): void {
   if (has(db, 'transfers')) {
     const open = "SELECT id FROM transfers WHERE state = 'receiving'"
     db.exec(`DELETE FROM messages WHERE xfer IN (${open})`)
-    if (has(db, 'overwritten')) db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten WHERE owner IN (${open})`)
+    // A version that one unverified transfer replaced in another's wake is itself undone: only versions
+    // written before any of them (the phone's own, or a verified transfer's) come back.
+    if (has(db, 'overwritten')) {
+      db.exec(`INSERT OR IGNORE INTO messages (${cols}) SELECT ${cols} FROM overwritten
+        WHERE owner IN (${open}) AND (xfer IS NULL OR xfer NOT IN (${open}))`)
+    }
   }
   db.exec('DROP TRIGGER IF EXISTS keep_overwritten; DROP TABLE IF EXISTS overwritten; DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS parts')
   if (columnsOf(db, 'messages').has('xfer')) db.exec('ALTER TABLE messages DROP COLUMN xfer')

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { randomUUID } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
@@ -166,9 +166,10 @@ export class SqliteChatStore implements History {
       const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId, walPages)
       // A process stopped during a bulk load left the key dropped: build it now, so that the transfer
-      // resumes with it (into a store that holds messages: an ordinary load).
+      // resumes with it (into a store that holds messages: an ordinary load). A load that held a message
+      // twice cannot have it until the transfer is undone, which needs the store open: it opens without.
       store.keyDeferred = store.one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_key'") === undefined
-      store.ensureMessageKey()
+      store.ensureMessageKey(true)
       store.lock = lock
       return store
     } catch (err) {
@@ -236,6 +237,9 @@ export class SqliteChatStore implements History {
         db.exec(SCHEMA)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
       }).immediate()
+      // Partial media files were the undone transfers' (the journal keeps its own now): a half-received
+      // video must not take the phone's space for ever.
+      if (version < 5) rmSync(join(dir, 'media', '.part'), { recursive: true, force: true })
     }
     return meta.store_id
   }
@@ -672,6 +676,8 @@ export class SqliteChatStore implements History {
    */
   private deferMessageKey (): void {
     this.bulkDecided = true
+    // Still without it (a repeated load, found at open): it is built once that load is undone.
+    if (this.keyDeferred) return
     this.keyDeferred = this.transaction(() => {
       if (this.one('SELECT 1 FROM messages LIMIT 1') !== undefined) return false
       this.db.exec('DROP INDEX messages_key')

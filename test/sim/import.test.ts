@@ -54,14 +54,14 @@ describe('import', () => {
     ]))
     expect(r).toEqual({ contacts: 1, conversations: 1, media: 1, mediaFiles: 1, messages: 1, lines: 4 })
     expect(s.hasMediaFile(PHOTO_SHA)).toBe(true)
-    expect([...s.messages()]).toEqual([{ conversation: 'c1', id: 'm1', sender: 'u1', ts: 1_700_000_000_000, kind: 'image', text: 'm1', media: PHOTO_SHA }])
+    expect([...s.listMessages()]).toEqual([{ conversation: 'c1', id: 'm1', sender: 'u1', ts: 1_700_000_000_000, kind: 'image', text: 'm1', media: PHOTO_SHA }])
     s.close()
   })
 
   it('resolves references against what the store already holds', async () => {
     const s = await existingStore()
     await importNdjson(s, ndjson([message('zz', 'new')]))
-    expect([...s.messages()].map(m => m.id)).toEqual(['new', 'old'])
+    expect([...s.listMessages()].map(m => m.id)).toEqual(['new', 'old'])
     s.close()
   })
 
@@ -80,7 +80,7 @@ describe('import', () => {
   it('stores a media record without a path as metadata only', async () => {
     const s = openStore()
     await importNdjson(s, ndjson([JSON.stringify({ type: 'media', sha256: 'e'.repeat(64), size: 5, mime: 'video/mp4' })]))
-    expect([...s.media()]).toEqual([{ sha256: 'e'.repeat(64), size: 5, mime: 'video/mp4' }])
+    expect([...s.listMedia()]).toEqual([{ sha256: 'e'.repeat(64), size: 5, mime: 'video/mp4' }])
     expect(s.stats()).toMatchObject({ mediaMissing: 1, mediaBytesMissing: 5 })
     s.close()
   })

@@ -12,13 +12,13 @@ afterAll(cleanupTempDirs)
 /** A store's whole content as one digest: records in canonical order, and every media file's bytes. */
 function contentDigest (store: SqliteChatStore): { messages: number, digest: string } {
   const hash = createHash('sha256')
-  for (const r of [...store.contacts(), ...store.conversations(), ...store.media()]) hash.update(JSON.stringify(r) + '\n')
+  for (const r of [...store.listContacts(), ...store.listConversations(), ...store.listMedia()]) hash.update(JSON.stringify(r) + '\n')
   let messages = 0
-  for (const m of store.messages()) {
+  for (const m of store.listMessages()) {
     hash.update(JSON.stringify(m) + '\n')
     messages++
   }
-  for (const m of store.media()) hash.update(readFileSync(store.mediaPath(m.sha256)))
+  for (const m of store.listMedia()) hash.update(readFileSync(store.mediaPath(m.sha256)))
   return { messages, digest: hash.digest('hex') }
 }
 
@@ -40,11 +40,11 @@ describe('seedStore', () => {
 
     // the store holds exactly what the generator made, media named by the sha256 of their bytes
     const ids = await hashMedia(history)
-    expect([...store.media()].map(m => m.sha256).sort()).toEqual([...ids].sort())
-    expect(store.contacts()).toEqual([...history.contacts].sort((a, b) => a.id < b.id ? -1 : 1))
+    expect([...store.listMedia()].map(m => m.sha256).sort()).toEqual([...ids].sort())
+    expect(store.listContacts()).toEqual([...history.contacts].sort((a, b) => a.id < b.id ? -1 : 1))
     const generated = new Map([...history.messages(ids)].map(m => [`${m.conversation}/${m.id}`, m]))
-    for (const m of store.messages()) expect(m).toEqual(generated.get(`${m.conversation}/${m.id}`))
-    for (const m of store.media()) {
+    for (const m of store.listMessages()) expect(m).toEqual(generated.get(`${m.conversation}/${m.id}`))
+    for (const m of store.listMedia()) {
       expect(createHash('sha256').update(readFileSync(store.mediaPath(m.sha256))).digest('hex')).toBe(m.sha256)
     }
     store.close()

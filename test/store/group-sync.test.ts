@@ -14,7 +14,7 @@ describe('GroupSync', () => {
     // A group large enough for syncfs through the helper process, awaited by a script with no socket,
     // timer or other handle of its own: the way a script drives the engine over an in-memory pipe.
     const dir = tempDir()
-    const script = join(dir, 'flush.ts')
+    const script = join(dir, 'flush.mts') // an ES module wherever the temporary folder is (top-level await)
     writeFileSync(script, `
       import { writeFileSync } from 'node:fs'
       import { join } from 'node:path'

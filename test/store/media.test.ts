@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { ReceivedMedia } from '../../src/store/history.js'
 import { cleanupTempDirs, keystream, openStore, tempDir } from '../helpers/stores.js'
+
+// The store's content-addressed media folder: files appear under their sha256 only complete and
+// correct. Partial files being received are the journal's (test/journal/node-parts.test.ts).
 
 afterEach(() => cleanupTempDirs())
 
@@ -23,9 +26,9 @@ describe('the media folder', () => {
     expect(size).toBe(300_000)
     expect(s.mediaPath(sha256)).toBe(join(s.dir, 'media', sha256.slice(0, 2), sha256))
     expect(s.hasMediaFile(sha256)).toBe(true)
-    expect(Buffer.from(s.readMedia(sha256, 1000, 5000)).equals(data.subarray(1000, 6000))).toBe(true)
-    expect(s.readMedia(sha256, 299_990, 100).byteLength).toBe(10) // short only at the end
-    // Nothing is left behind in the working directories.
+    expect(Buffer.from(s.readMediaSync(sha256, 1000, 5000)).equals(data.subarray(1000, 6000))).toBe(true)
+    expect(s.readMediaSync(sha256, 299_990, 100).byteLength).toBe(10) // short only at the end
+    // Nothing is left behind in the working directory.
     expect(readdirSync(join(s.dir, 'media', '.tmp'))).toEqual([])
     s.close()
   })
@@ -53,12 +56,50 @@ describe('the media folder', () => {
     s.close()
   })
 
-  it('refuses a name that is not a lowercase sha256 before it reaches a path', () => {
+  it('removes a file and keeps its record; the same file can come back', async () => {
     const s = openStore()
-    for (const bad of ['../../etc/passwd', 'A'.repeat(64), 'a'.repeat(63)]) {
+    const data = bytes(5000, 4)
+    const { sha256, size } = await s.writeMedia(pieces(data, 1000))
+    s.putMetadata([], [], [{ sha256, size, mime: 'image/png' }])
+    expect(s.readMediaSync(sha256, 0, 10).byteLength).toBe(10) // the file is open for reading now
+    s.removeMediaFile(sha256)
+    expect(s.hasMediaFile(sha256)).toBe(false)
+    expect(s.stats()).toMatchObject({ media: 1, mediaMissing: 1, mediaBytesMissing: 5000 })
+    await s.writeMedia(pieces(data, 1000))
+    expect(Buffer.from(s.readMediaSync(sha256, 0, 5000)).equals(data)).toBe(true)
+    s.close()
+  })
+
+  it('stores and reads an empty file', async () => {
+    const s = openStore()
+    const empty = sha(new Uint8Array(0))
+    expect(await s.writeMedia(pieces(Buffer.alloc(0), 10))).toEqual({ sha256: empty, size: 0 })
+    expect(s.hasMediaFile(empty)).toBe(true)
+    expect(s.readMediaSync(empty, 0, 10).byteLength).toBe(0)
+    s.removeMediaFile(empty)
+    const received: ReceivedMedia = { sha256: empty, size: 0, mime: 'text/plain', bytes: new Uint8Array(0), stream: async function * () {} }
+    await s.putMedia(received)
+    expect(s.hasMediaFile(empty)).toBe(true)
+    s.close()
+  })
+
+  it('refuses a name that is not a lowercase sha256 before it reaches a path', async () => {
+    const s = openStore()
+    const outside = tempDir()
+    for (const bad of [`../../../${outside.split('/').pop() as string}/x`, 'A'.repeat(64), 'a'.repeat(63)]) {
       expect(() => s.mediaPath(bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
-      expect(() => s.appendPart(bad, 0, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
+      expect(() => s.readMediaSync(bad, 0, 1)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
+      await expect(s.readMedia(bad, 0, 1)).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      const data = Buffer.from('not what it claims')
+      const path = join(s.dir, 'incoming')
+      writeFileSync(path, data)
+      const stream = async function * (): AsyncGenerator<Uint8Array> { yield data }
+      await expect(s.putMedia({ sha256: bad, size: data.byteLength, mime: 'x/y', bytes: data, stream })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      await expect(s.putMedia({ sha256: bad, size: data.byteLength, mime: 'x/y', path, stream })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+      expect(existsSync(path)).toBe(true) // not moved anywhere
     }
+    expect(readdirSync(outside)).toEqual([])
+    expect(readdirSync(join(s.dir, 'media')).sort()).toEqual(['.tmp'])
     s.close()
   })
 })
@@ -69,136 +110,16 @@ describe('media presence in bulk', () => {
     const present: string[] = []
     for (let i = 0; i < 40; i++) present.push((await s.writeMedia(keystream(`p${i}`, 100 + i))).sha256)
     const absent = Array.from({ length: 40 }, (_, i) => createHash('sha256').update(`absent ${i}`).digest('hex'))
-    // A complete part not yet promoted, and a directory entry that is not a file, are not media files.
-    const part = createHash('sha256').update('part').digest('hex')
-    s.appendPart(part, 0, new Uint8Array([1, 2, 3]))
-    const all = [...present, ...absent, part].sort()
+    // A directory where a file's name would be, and a local copy cut short in .tmp, are not media files.
+    const notAFile = createHash('sha256').update('a directory').digest('hex')
+    mkdirSync(s.mediaPath(notAFile), { recursive: true })
+    const cut = createHash('sha256').update('cut').digest('hex')
+    writeFileSync(join(s.dir, 'media', '.tmp', cut), 'cut short')
+    const all = [...present, ...absent, notAFile, cut].sort()
     const has = s.mediaPresence()
-    for (const sha of all) expect(has(sha), sha).toBe(s.hasMediaFile(sha))
+    for (const h of all) expect(has(h), h).toBe(s.hasMediaFile(h))
     const again = s.mediaPresence()
-    for (const sha of [...all].reverse()) expect(again(sha), sha).toBe(present.includes(sha))
-    // A resume asks partLength only about these.
-    expect(s.partials()).toEqual(new Set([part]))
-    s.close()
-  })
-})
-
-describe('partial media (.part files)', () => {
-  const data = bytes(100_000, 3)
-  const digest = sha(data)
-
-  it('appends at the committed length, hashes, and promotes into the folder', async () => {
-    const s = openStore()
-    expect(s.partLength(digest)).toBe(0)
-    s.appendPart(digest, 0, data.subarray(0, 40_000))
-    s.appendPart(digest, 40_000, data.subarray(40_000, 70_000))
-    expect(s.partLength(digest)).toBe(70_000)
-    expect(s.partDigest(digest)).toBe(sha(data.subarray(0, 70_000)))
-    s.appendPart(digest, 70_000, data.subarray(70_000))
-    expect(s.partDigest(digest)).toBe(digest)
-    expect(s.parts()).toEqual([{ sha256: digest, length: 100_000 }])
-    expect(s.hasMediaFile(digest)).toBe(false)
-    s.promotePart(digest)
-    expect(s.hasMediaFile(digest)).toBe(true)
-    await s.flushMedia()
-    expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
-    expect(s.parts()).toEqual([])
-    expect(existsSync(join(s.dir, 'media', '.part', `${digest}.part`))).toBe(false)
-    s.close()
-  })
-
-  it('refuses an append anywhere but at the committed length', () => {
-    const s = openStore()
-    s.appendPart(digest, 0, data.subarray(0, 10))
-    expect(() => s.appendPart(digest, 5, data.subarray(5, 20))).toThrow(expect.objectContaining({ code: 'ORDER' }))
-    expect(() => s.appendPart(digest, 11, data.subarray(11, 20))).toThrow(expect.objectContaining({ code: 'ORDER' }))
-    expect(() => s.appendPart('e'.repeat(64), 1, data.subarray(0, 1))).toThrow(expect.objectContaining({ code: 'ORDER' }))
-    expect(s.partLength(digest)).toBe(10)
-    s.close()
-  })
-
-  it('drops a tail that was written but never committed (a crash between write and record)', async () => {
-    const dir = tempDir()
-    let s = SqliteChatStore.open(dir, { create: true })
-    s.appendPart(digest, 0, data.subarray(0, 30_000))
-    s.close()
-    // The bytes of a next chunk reached the file, its length never reached the database.
-    const part = join(dir, 'media', '.part', `${digest}.part`)
-    appendFileSync(part, data.subarray(30_000, 50_000))
-    s = SqliteChatStore.open(dir)
-    expect(s.partLength(digest)).toBe(30_000)
-    expect(statSync(part).size).toBe(30_000)
-    // A new process has no running hash: the digest comes from the committed bytes on disk.
-    expect(s.partDigest(digest)).toBe(sha(data.subarray(0, 30_000)))
-    s.appendPart(digest, 30_000, data.subarray(30_000))
-    expect(s.partDigest(digest)).toBe(digest)
-    s.promotePart(digest)
-    await s.flushMedia()
-    expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
-    s.close()
-  })
-
-  it('overwrites an uncommitted tail when appending without asking the length first', () => {
-    const dir = tempDir()
-    const s = SqliteChatStore.open(dir, { create: true })
-    s.appendPart(digest, 0, data.subarray(0, 1000))
-    appendFileSync(join(dir, 'media', '.part', `${digest}.part`), Buffer.alloc(5000, 0xee))
-    s.appendPart(digest, 1000, data.subarray(1000))
-    expect(s.partDigest(digest)).toBe(digest)
-    s.close()
-  })
-
-  it('keeps what remains valid when the file lost bytes its record claims', () => {
-    const dir = tempDir()
-    const s = SqliteChatStore.open(dir, { create: true })
-    s.appendPart(digest, 0, data.subarray(0, 1000))
-    truncateSync(join(dir, 'media', '.part', `${digest}.part`), 600)
-    expect(s.partLength(digest)).toBe(600)
-    expect(s.partDigest(digest)).toBe(sha(data.subarray(0, 600)))
-    s.close()
-  })
-
-  it('discards a part and its record', () => {
-    const s = openStore()
-    s.appendPart(digest, 0, data.subarray(0, 1000))
-    s.discardPart(digest)
-    expect(s.partLength(digest)).toBe(0)
-    expect(s.parts()).toEqual([])
-    expect(existsSync(join(s.dir, 'media', '.part', `${digest}.part`))).toBe(false)
-    s.appendPart(digest, 0, data) // starts over cleanly
-    expect(s.partDigest(digest)).toBe(digest)
-    s.close()
-  })
-
-  it('knows the parts an earlier process recorded, and forgets one when its file then comes whole', async () => {
-    const dir = tempDir()
-    const other = bytes(50_000, 9)
-    const first = SqliteChatStore.open(dir, { create: true })
-    first.appendPart(digest, 0, data.subarray(0, 30_000))
-    first.appendPart(sha(other), 0, other.subarray(0, 10_000))
-    first.close()
-    const s = SqliteChatStore.open(dir)
-    // Asked without a listing first: the lengths come from what the store read when it opened.
-    expect(() => s.appendPart(digest, 0, data)).toThrow(/30000 bytes are committed/)
-    expect(s.partials()).toEqual(new Set([digest, sha(other)]))
-    s.putWholeMedia(digest, data)
-    await s.flushMedia()
-    expect(s.parts()).toEqual([{ sha256: sha(other), length: 10_000 }])
-    expect(readFileSync(s.mediaPath(digest)).equals(data)).toBe(true)
-    s.appendPart(sha(other), 10_000, other.subarray(10_000))
-    expect(s.partDigest(sha(other))).toBe(sha(other))
-    s.close()
-  })
-
-  it('handles an empty media file', async () => {
-    const s = openStore()
-    const empty = sha(new Uint8Array(0))
-    s.appendPart(empty, 0, new Uint8Array(0))
-    expect(s.partDigest(empty)).toBe(empty)
-    s.promotePart(empty)
-    await s.flushMedia()
-    expect(s.hasMediaFile(empty)).toBe(true)
-    expect(s.readMedia(empty, 0, 10).byteLength).toBe(0)
+    for (const h of [...all].reverse()) expect(again(h), h).toBe(present.includes(h))
     s.close()
   })
 })

@@ -6,7 +6,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, fillStore, keystream, tempDir } from '../helpers/stores.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { writeBackup } from '../../src/backup/backup.js'
-import { loadPairing, pairingPath, savePairing } from '../../src/net/pairing-file.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
+import { PairingRecords } from '../../src/journal/pairing-records.js'
 import { isFerryError } from '../../src/errors.js'
 
 // The history at rest is its owner's alone: the store folder and every folder in it 0700, every file in
@@ -76,21 +77,24 @@ describe('a store is private whatever the umask', () => {
       expect(notPrivate(media)).toEqual([])
     })
 
-    it(`an open store under umask ${umask}: history.db, its -wal and -shm, media and .part files are 0600`, async () => {
+    it(`an open store under umask ${umask}: history.db, its -wal and -shm, media, the journal and its partial files are 0600`, async () => {
       process.umask(parseInt(umask, 8))
       const dir = join(tempDir(), 'store')
       const store = SqliteChatStore.open(dir, { create: true })
+      const journal = NodeJournal.open(dir)
       try {
         await fillStore(store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [1000] })
         const sha = 'ab'.repeat(32)
-        store.appendPart(sha, 0, new Uint8Array(100))
+        await journal.parts.write(sha, 0, new Uint8Array(100))
+        await new PairingRecords(journal).save({ role: 'receiver', peerId: '12D3KooW', token: 'ab'.repeat(32), nameplate: '123', addrs: [], createdAt: 1 })
         await store.writeMedia(keystream('one more', 5000))
-        // SQLite's own files exist while the store is open.
-        expect(existsSync(join(dir, 'history.db-wal'))).toBe(true)
-        expect(existsSync(join(dir, 'history.db-shm'))).toBe(true)
-        expect(existsSync(join(dir, 'media', '.part', `${sha}.part`))).toBe(true)
+        // SQLite's own files exist while the store and the journal are open.
+        for (const f of ['history.db-wal', 'history.db-shm', 'journal/journal.db-wal', 'journal/journal.db-shm', `journal/parts/${sha}.part`]) {
+          expect(existsSync(join(dir, f)), f).toBe(true)
+        }
         expect(notPrivate(dir)).toEqual([])
       } finally {
+        await journal.close()
         store.close()
       }
     })
@@ -115,13 +119,18 @@ describe('a store is private whatever the umask', () => {
     }
   })
 
-  it('pairing.json made readable by others is tightened when loaded, as peer.key is', () => {
+  it('a journal an older Ferry or a copy left readable by others is made private when opened', async () => {
     const dir = tempDir()
-    savePairing(dir, { role: 'receiver', peerId: '12D3KooW', token: 'ab'.repeat(32), nameplate: '123', addrs: [], createdAt: 1 })
-    expect(octal(mode(pairingPath(dir)))).toBe('0600')
-    chmodSync(pairingPath(dir), 0o644)
-    expect(loadPairing(dir)?.token).toBe('ab'.repeat(32))
-    expect(octal(mode(pairingPath(dir)))).toBe('0600')
+    await NodeJournal.open(dir).close()
+    chmodSync(join(dir, 'journal'), 0o755)
+    chmodSync(join(dir, 'journal', 'journal.db'), 0o644)
+    const again = NodeJournal.open(dir)
+    try {
+      expect(octal(mode(join(dir, 'journal')))).toBe('0700')
+      expect(octal(mode(join(dir, 'journal', 'journal.db')))).toBe('0600')
+    } finally {
+      await again.close()
+    }
   })
 })
 

@@ -1,8 +1,10 @@
-import { existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { MessagePosition, ReceivedMedia, StoredMedia } from '../../src/store/history.js'
 import { compareKeys, keyOf, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
 import { cleanupTempDirs, exportText, openStore, tempDir } from '../helpers/stores.js'
 
@@ -79,7 +81,7 @@ describe('opening a store', () => {
     raw.close()
     const s = SqliteChatStore.open(old)
     s.putMessages(messages)
-    expect([...s.messages()].length).toBe(messages.length)
+    expect([...s.listMessages()].length).toBe(messages.length)
     s.close()
     expect(pragmas(join(old, 'history.db'))).toEqual([4096, 'wal'])
   })
@@ -92,13 +94,13 @@ describe('opening a store', () => {
 describe('merging', () => {
   it('keeps "" and absent apart, and gives back exactly what went in', () => {
     const s = filled()
-    expect([...s.messages()]).toEqual(messages)
-    expect(s.contacts()).toEqual(contacts)
+    expect([...s.listMessages()]).toEqual(messages)
+    expect(s.listContacts()).toEqual(contacts)
     // Absent fields are absent keys, never null or undefined-valued properties.
-    const [m1] = s.messages()
+    const [m1] = s.listMessages()
     expect(Object.keys(m1)).toEqual(['conversation', 'id', 'sender', 'ts', 'kind', 'text'])
     expect(m1.text).toBe('')
-    expect(Object.keys(s.contacts()[0])).toEqual(['id', 'name'])
+    expect(Object.keys(s.listContacts()[0])).toEqual(['id', 'name'])
     s.close()
   })
 
@@ -109,11 +111,11 @@ describe('merging', () => {
     s.putMetadata(contacts, conversations, media)
     expect(s.stats()).toEqual(before)
     s.putMessages([{ ...messages[0], text: 'edited' }])
-    expect([...s.messages({ conversations: ['c1'] })][0].text).toBe('edited')
+    expect([...s.listMessages({ conversations: ['c1'] })][0].text).toBe('edited')
     expect(s.stats().messages).toBe(messages.length)
     // Replacing content also clears fields the new version no longer has.
     s.putMessages([{ conversation: 'c1', id: 'm2', sender: 'me', ts: 2000, kind: 'image' }])
-    expect([...s.messages({ conversations: ['c1'] })][1]).toEqual({ conversation: 'c1', id: 'm2', sender: 'me', ts: 2000, kind: 'image' })
+    expect([...s.listMessages({ conversations: ['c1'] })][1]).toEqual({ conversation: 'c1', id: 'm2', sender: 'me', ts: 2000, kind: 'image' })
     s.close()
   })
 
@@ -133,16 +135,20 @@ describe('merging', () => {
 })
 
 describe('canonical order', () => {
-  it('orders strings by code point (SQLite BINARY), not by UTF-16 units', () => {
+  it('orders strings by code point (SQLite BINARY), not by UTF-16 units', async () => {
     const s = openStore()
     // U+FF5A sorts before U+1D49C by code point, after it by UTF-16 code unit (surrogates are 0xD8xx).
     const ids = ['𝒜', 'ｚ', 'b', 'B', 'a10', 'a9', 'é', 'e']
     s.putMetadata(ids.map(id => ({ id, name: id })), ids.map(id => ({ id, kind: 'direct' as const, title: id, members: [] })), [])
     s.putMessages(ids.map(id => ({ conversation: 'c', id, sender: 'me', ts: 5, kind: 'text' as const })))
     const expected = ['B', 'a10', 'a9', 'b', 'e', 'é', 'ｚ', '𝒜']
-    expect(s.contacts().map(c => c.id)).toEqual(expected)
-    expect(s.conversations().map(c => c.id)).toEqual(expected)
-    expect([...s.messages()].map(m => m.id)).toEqual(expected)
+    expect(s.listContacts().map(c => c.id)).toEqual(expected)
+    expect(s.listConversations().map(c => c.id)).toEqual(expected)
+    expect([...s.listMessages()].map(m => m.id)).toEqual(expected)
+    // The port reads in the same order.
+    expect((await s.contacts()).map(c => c.id)).toEqual(expected)
+    expect((await s.conversations()).map(c => c.conversation.id)).toEqual(expected)
+    expect((await s.messages('c', undefined, 100)).map(m => m.id)).toEqual(expected)
     expect([...ids].sort()).not.toEqual(expected) // JS's default sort disagrees: the test would catch a JS-side sort
     s.close()
   })
@@ -157,7 +163,7 @@ describe('canonical order', () => {
       { conversation: 'b', id: 'q', sender: 'me', ts: 5000, kind: 'text' }
     ]
     s.putMessages(ms)
-    expect([...s.messages()].map(m => `${m.conversation}/${m.id}`)).toEqual(['b/q', 'c/n', 'c/z', 'c/a', 'c/b'])
+    expect([...s.listMessages()].map(m => `${m.conversation}/${m.id}`)).toEqual(['b/q', 'c/n', 'c/z', 'c/a', 'c/b'])
     s.close()
   })
 })
@@ -166,46 +172,46 @@ describe('selection', () => {
   it('limits conversations, messages, counts, contacts and media', () => {
     const s = filled()
     const sel = { conversations: ['g1'] }
-    expect(s.conversations(sel).map(c => c.id)).toEqual(['g1'])
-    expect([...s.messages(sel)].map(m => m.id)).toEqual(['g1', 'g2', 'g3'])
+    expect(s.listConversations(sel).map(c => c.id)).toEqual(['g1'])
+    expect([...s.listMessages(sel)].map(m => m.id)).toEqual(['g1', 'g2', 'g3'])
     expect(s.messageCounts(sel)).toEqual(new Map([['g1', 3]]))
     // Members of g1 (u3, u2) and senders of its messages (u4); never u1 or u5.
-    expect(s.contacts(sel).map(c => c.id)).toEqual(['u2', 'u3', 'u4'])
-    expect([...s.media(sel)].map(m => m.sha256)).toEqual([SHA_B])
+    expect(s.listContacts(sel).map(c => c.id)).toEqual(['u2', 'u3', 'u4'])
+    expect([...s.listMedia(sel)].map(m => m.sha256)).toEqual([SHA_B])
     s.close()
   })
 
   it('applies since (inclusive) and until (exclusive) to messages and what they reference', () => {
     const s = filled()
     const sel = { since: 2000, until: 3000 }
-    expect([...s.messages(sel)].map(m => m.id)).toEqual(['m2', 'g2'])
+    expect([...s.listMessages(sel)].map(m => m.id)).toEqual(['m2', 'g2'])
     expect(s.messageCounts(sel)).toEqual(new Map([['c1', 1], ['g1', 1]]))
-    expect([...s.media(sel)].map(m => m.sha256)).toEqual([SHA_A])
+    expect([...s.listMedia(sel)].map(m => m.sha256)).toEqual([SHA_A])
     // Date bounds alone keep every conversation, so their members stay resolvable.
-    expect(s.conversations(sel).map(c => c.id)).toEqual(['c1', 'g1'])
-    expect(s.contacts(sel).map(c => c.id)).toEqual(['u1', 'u2', 'u3'])
+    expect(s.listConversations(sel).map(c => c.id)).toEqual(['c1', 'g1'])
+    expect(s.listContacts(sel).map(c => c.id)).toEqual(['u1', 'u2', 'u3'])
     s.close()
   })
 
   it('returns everything without a selection or with an empty one, and nothing for an empty conversation list', () => {
     const s = filled()
     for (const sel of [undefined, {}]) {
-      expect(s.contacts(sel)).toHaveLength(contacts.length)
-      expect([...s.media(sel)]).toHaveLength(media.length)
-      expect([...s.messages(sel)]).toHaveLength(messages.length)
+      expect(s.listContacts(sel)).toHaveLength(contacts.length)
+      expect([...s.listMedia(sel)]).toHaveLength(media.length)
+      expect([...s.listMessages(sel)]).toHaveLength(messages.length)
     }
     const none = { conversations: [] }
-    expect(s.conversations(none)).toEqual([])
-    expect([...s.messages(none)]).toEqual([])
-    expect(s.contacts(none)).toEqual([])
-    expect([...s.media(none)]).toEqual([])
+    expect(s.listConversations(none)).toEqual([])
+    expect([...s.listMessages(none)]).toEqual([])
+    expect(s.listContacts(none)).toEqual([])
+    expect([...s.listMedia(none)]).toEqual([])
     expect(s.messageCounts(none).size).toBe(0)
     s.close()
   })
 
   it('tolerates an unsorted, repeated or unknown conversation list', () => {
     const s = filled()
-    expect([...s.messages({ conversations: ['g1', 'nope', 'c1', 'g1'] })].map(m => m.id)).toEqual(['m1', 'm2', 'm3', 'g1', 'g2', 'g3'])
+    expect([...s.listMessages({ conversations: ['g1', 'nope', 'c1', 'g1'] })].map(m => m.id)).toEqual(['m1', 'm2', 'm3', 'g1', 'g2', 'g3'])
     s.close()
   })
 })
@@ -223,25 +229,25 @@ describe('cursor-based reads', () => {
   it('streams across pages in order and resumes strictly after any cursor', () => {
     const s = many()
     for (const sel of [undefined, { conversations: ['c', 'a'] }, { since: 100, until: 700 }, { conversations: ['b'], since: 5 }]) {
-      const all = [...s.messages(sel)]
+      const all = [...s.listMessages(sel)]
       for (let i = 1; i < all.length; i++) expect(compareKeys(all[i - 1], all[i])).toBeLessThan(0)
       for (const cut of [0, 1, 1023, 1024, 1025, 2499, 2500, all.length - 1]) {
         if (cut >= all.length) continue
-        const rest = [...s.messages(sel, keyOf(all[cut]))]
+        const rest = [...s.listMessages(sel, keyOf(all[cut]))]
         expect(rest.length).toBe(all.length - cut - 1)
         expect(rest[0]).toEqual(all[cut + 1])
       }
     }
-    expect([...s.messages()]).toHaveLength(7500)
-    expect([...s.messages({ since: 100, until: 700 })]).toHaveLength(3 * 600 * 3)
+    expect([...s.listMessages()]).toHaveLength(7500)
+    expect([...s.listMessages({ since: 100, until: 700 })]).toHaveLength(3 * 600 * 3)
     s.close()
   })
 
   it('resumes after a cursor that is not itself a stored message', () => {
     const s = many()
-    const rest = [...s.messages({ conversations: ['a', 'b'] }, { conversation: 'a', ts: 832, id: 'zzz' })]
+    const rest = [...s.listMessages({ conversations: ['a', 'b'] }, { conversation: 'a', ts: 832, id: 'zzz' })]
     expect(rest[0]).toMatchObject({ conversation: 'a', ts: 833 })
-    const tail = [...s.messages(undefined, { conversation: 'bb', ts: 0, id: '' })]
+    const tail = [...s.listMessages(undefined, { conversation: 'bb', ts: 0, id: '' })]
     expect(tail[0]).toMatchObject({ conversation: 'c', id: 'm0' })
     expect(tail).toHaveLength(2500)
     s.close()
@@ -249,7 +255,7 @@ describe('cursor-based reads', () => {
 
   it('leaves the connection usable when a reader stops midway', () => {
     const s = many()
-    const it = s.messages()[Symbol.iterator]()
+    const it = s.listMessages()[Symbol.iterator]()
     it.next()
     // Another statement, even a write, while the iterator is suspended (a sender waiting on the network).
     s.putMessages([{ conversation: 'd', id: 'x', sender: 'me', ts: 0, kind: 'text' }])
@@ -259,269 +265,240 @@ describe('cursor-based reads', () => {
   })
 })
 
-describe('transfers', () => {
-  const tid = new Uint8Array(16).fill(7)
+describe('the History port: reads', () => {
+  it('names the history with the store id, the same after reopening', () => {
+    const dir = tempDir()
+    const s = openStore(dir)
+    const id = s.historyId
+    expect(id).toBe(s.storeId)
+    s.close()
+    const again = SqliteChatStore.open(dir)
+    expect(again.historyId).toBe(id)
+    again.close()
+  })
 
-  it('finds or creates a checkpoint and advances it with each committed batch', () => {
-    const s = openStore()
-    const cp = s.openTransfer(tid, 'source-1', { conversations: ['c1'] })
-    expect(cp).toMatchObject({ messages: 0, state: 'receiving' })
-    expect(cp.cursor).toBeUndefined()
-    s.putMetadata([], conversations, media)
-    s.commitBatch(cp.transfer, messages.slice(0, 2), keyOf(messages[1]))
-    expect(s.openTransfer(tid, 'source-1', { conversations: ['c1'] })).toMatchObject({ transfer: cp.transfer, messages: 2, cursor: keyOf(messages[1]) })
-    const [t] = s.transfers()
-    expect(t).toMatchObject({ transfer: cp.transfer, sourceId: 'source-1', selection: { conversations: ['c1'] }, messages: 2 })
-    expect(Buffer.from(t.transferId).equals(Buffer.from(tid))).toBe(true)
+  it('lists every conversation with its message count, one without messages too, and every contact', async () => {
+    const s = filled()
+    const quiet: Conversation = { id: 'd-quiet', kind: 'direct', title: 'Nothing yet', members: ['u5', 'me'] }
+    s.putMetadata([], [quiet], [])
+    expect(await s.conversations()).toEqual([
+      { conversation: conversations[0], messages: 3 },
+      { conversation: quiet, messages: 0 },
+      { conversation: conversations[1], messages: 3 }
+    ])
+    expect(await s.contacts()).toEqual(contacts)
     s.close()
   })
 
-  it('changes nothing when a batch is applied again', () => {
+  it('pages a conversation\'s messages in (ts, id) order, strictly after a position, and only that conversation\'s', async () => {
     const s = openStore()
-    const cp = s.openTransfer(tid, 'src', {})
-    const batch = messages.slice(0, 3)
-    s.commitBatch(cp.transfer, batch, keyOf(batch[2]))
-    s.commitBatch(cp.transfer, batch, keyOf(batch[2]))
-    // A batch overlapping the committed one counts only its new messages.
-    s.commitBatch(cp.transfer, messages.slice(2, 4), keyOf(messages[3]))
-    expect(s.openTransfer(tid, 'src', {})).toMatchObject({ messages: 4, cursor: keyOf(messages[3]) })
-    expect(s.stats().messages).toBe(4)
+    const ids = ['𝒜', 'ｚ', 'b', 'B', 'a10', 'a9', 'é', 'e']
+    const mine: Message[] = []
+    for (let i = 0; i < 40; i++) mine.push({ conversation: 'c', id: `${ids[i % ids.length]}${i}`, sender: 'me', ts: Math.floor(i / 5) - 3, kind: 'text', text: `${i}` })
+    // Neighbours on both sides of 'c' in the canonical order, and one whose name starts with it.
+    const others = ['b', 'cc', 'd'].map(conversation => ({ conversation, id: 'x', sender: 'me', ts: 0, kind: 'text' as const }))
+    s.putMessages([...others, ...mine])
+    const expected = [...s.listMessages({ conversations: ['c'] })]
+    expect(expected).toHaveLength(40)
+    for (const limit of [1, 7, 40, 100]) {
+      const got: Message[] = []
+      let after: MessagePosition | undefined
+      for (;;) {
+        const page = await s.messages('c', after, limit)
+        expect(page.length).toBeLessThanOrEqual(limit)
+        got.push(...page)
+        if (page.length < limit) break
+        after = page[page.length - 1]
+      }
+      expect(got).toEqual(expected)
+    }
+    // After a position that is not itself a message: the next one in order.
+    expect((await s.messages('c', { ts: 0, id: '\u{10FFFF}' }, 1))[0]).toMatchObject({ ts: 1 })
+    expect((await s.messages('c', { ts: -3, id: '' }, 1))[0]).toEqual(expected[0])
+    expect(await s.messages('c', expected[39], 10)).toEqual([])
+    expect(await s.messages('nowhere', undefined, 10)).toEqual([])
     s.close()
   })
 
-  it('tags the rows a transfer wrote, and only those', () => {
-    const s = openStore()
-    s.putMessages([{ conversation: 'c1', id: 'local', sender: 'me', ts: 1, kind: 'text' }])
-    const cp = s.openTransfer(tid, 'src', {})
-    s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
-    expect([...s.transferMessages(cp.transfer, 'c1')]).toEqual(messages.slice(0, 3))
-    expect([...s.transferMessages(cp.transfer, 'g1')]).toEqual([])
-    // Rewritten locally, a row is no longer the transfer's.
-    s.putMessages([messages[0]])
-    expect([...s.transferMessages(cp.transfer, 'c1')].map(m => m.id)).toEqual(['m2', 'm3'])
+  it('finds the stored versions of the ids it is asked about, in their conversation only', async () => {
+    const s = filled()
+    const found = await s.findMessages('c1', ['m3', 'nope', 'm1', 'g1'])
+    expect(found.sort(compareKeys)).toEqual([messages[0], messages[2]])
+    expect(await s.findMessages('g1', ['m1'])).toEqual([])
+    expect(await s.findMessages('c1', [])).toEqual([])
+    // A whole batch at once (more ids than SQLite takes as parameters).
+    const many = Array.from({ length: 40_000 }, (_, i) => ({ conversation: 'big', id: `n${i}`, sender: 'me', ts: i, kind: 'text' as const }))
+    s.putMessages(many)
+    const asked = many.filter((_, i) => i % 3 === 0).map(m => m.id)
+    expect((await s.findMessages('big', [...asked, 'absent'])).map(m => m.id).sort()).toEqual([...asked].sort())
     s.close()
   })
 
-  it('merges a batch that mixes new rows with rows the store holds, wherever they fall in it', () => {
-    // The first rows the store holds switch the rest of the batch from plain inserts to upserts.
+  it('pages media records in sha256 order, saying which files are here', async () => {
+    const s = filled()
+    const held = await s.writeMedia((async function * () { yield new Uint8Array([1, 2, 3]) })())
+    s.putMetadata([], [], [{ ...held, mime: 'image/png' }])
+    const all = [...media, { ...held, mime: 'image/png' }].sort((a, b) => a.sha256 < b.sha256 ? -1 : 1)
+    const got: StoredMedia[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await s.media(after, 2)
+      got.push(...page)
+      if (page.length < 2) break
+      after = page[page.length - 1].sha256
+    }
+    expect(got).toEqual(all.map(m => ({ ...m, stored: m.sha256 === held.sha256 })))
+    expect(await s.media(all[all.length - 1].sha256, 10)).toEqual([])
+    s.close()
+  })
+
+  it('reads byte ranges of a media file, short only at its end, into a given buffer too', async () => {
+    const s = openStore()
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) & 0xff))
+    const { sha256 } = await s.writeMedia((async function * () { yield data })())
+    expect(Buffer.from(await s.readMedia(sha256, 1000, 5000)).equals(data.subarray(1000, 6000))).toBe(true)
+    expect(Buffer.from(await s.readMedia(sha256, 299_990, 100)).equals(data.subarray(299_990))).toBe(true)
+    const into = new Uint8Array(70_000)
+    const view = await s.readMedia(sha256, 200_000, 65_536, into)
+    expect(Buffer.from(view).equals(data.subarray(200_000, 265_536))).toBe(true)
+    // Reads of another file in between (the sender interleaves none, but a reader may).
+    const other = await s.writeMedia((async function * () { yield new Uint8Array([9, 9]) })())
+    expect([...await s.readMedia(other.sha256, 0, 10)]).toEqual([9, 9])
+    expect(Buffer.from(await s.readMedia(sha256, 0, 10)).equals(data.subarray(0, 10))).toBe(true)
+    await expect(s.readMedia('f'.repeat(64), 0, 10)).rejects.toMatchObject({ code: 'STORE' })
+    s.close()
+  })
+})
+
+describe('the History port: commit', () => {
+  it('applies contacts, conversations, media records and messages, and the same change again changes nothing', async () => {
+    const s = openStore()
+    const change = { contacts, conversations, media, messages }
+    await s.commit(change)
+    expect([...s.listMessages()]).toEqual(messages)
+    expect(s.listContacts()).toEqual(contacts)
+    expect(s.listConversations()).toEqual(conversations)
+    expect([...s.listMedia()]).toEqual(media)
+    const before = await exportText(s)
+    await s.commit(change)
+    expect(await exportText(s)).toBe(before)
+    s.close()
+  })
+
+  it('replaces a stored message by (conversation, id) whatever its ts, clearing fields the new version lacks', async () => {
+    const s = filled()
+    const moved: Message = { conversation: 'c1', id: 'm2', sender: 'me', ts: 5000, kind: 'image' }
+    await s.commit({ messages: [moved] })
+    expect([...s.listMessages({ conversations: ['c1'] })]).toEqual([messages[0], messages[2], moved])
+    expect(s.stats().messages).toBe(messages.length)
+    s.close()
+  })
+
+  it('merges a change that mixes new messages with stored ones, wherever they fall in it', async () => {
+    // The first stored row switches the rest of the change from plain inserts to upserts.
     for (const held of [[0], [2], [5], [1, 4], [0, 1, 2, 3, 4, 5]]) {
       const s = openStore()
-      const before = held.map(i => ({ ...messages[i], text: 'as it was on this phone', ts: messages[i].ts - 1 }))
-      s.putMessages(before)
-      const cp = s.openTransfer(tid, 'src', {})
-      s.commitBatch(cp.transfer, messages, keyOf(messages[messages.length - 1]))
-      expect([...s.messages()].sort(compareKeys)).toEqual([...messages].sort(compareKeys))
-      expect(s.openTransfer(tid, 'src', {}).messages).toBe(messages.length)
-      s.resetTransfer(cp.transfer) // the rows it overwrote come back
-      expect([...s.messages()].sort(compareKeys)).toEqual([...before].sort(compareKeys))
+      s.putMessages(held.map(i => ({ ...messages[i], text: 'as it was on this phone', ts: messages[i].ts - 1 })))
+      await s.commit({ messages })
+      expect([...s.listMessages()]).toEqual(messages)
       s.close()
     }
   })
 
-  it('merges across multi-row statements: held rows in a full statement, a later one or the short tail', () => {
-    // 150 messages are written as 64 + 64 + 22 rows per statement: a held row fails its whole statement.
+  it('merges across multi-row statements: stored rows in a full statement, a later one or the short tail', async () => {
+    // 150 messages are written as 64 + 64 + 22 rows per statement: a stored row fails its whole statement.
     const many: Message[] = Array.from({ length: 150 }, (_, i) => ({ conversation: 'c1', id: `n${i}`, sender: 'u1', ts: 10 * i, kind: 'text', text: `new ${i}` }))
     for (const held of [[0], [63, 64], [100], [149], [5, 70, 140]]) {
       const s = openStore()
-      // Another ts, so each held row sits elsewhere in the canonical order than its incoming copy.
-      const before = held.map(i => ({ ...many[i], text: 'as it was on this phone', ts: many[i].ts + 5 }))
-      s.putMessages(before)
-      const cp = s.openTransfer(tid, 'src', {})
-      s.commitBatch(cp.transfer, many, keyOf(many[many.length - 1]))
-      expect([...s.messages()]).toEqual(many)
-      expect(s.openTransfer(tid, 'src', {}).messages).toBe(many.length)
-      s.resetTransfer(cp.transfer)
-      expect([...s.messages()]).toEqual([...before].sort(compareKeys))
+      // Another ts, so each stored row sits elsewhere in the canonical order than its incoming copy.
+      s.putMessages(held.map(i => ({ ...many[i], text: 'as it was on this phone', ts: many[i].ts + 5 })))
+      await s.commit({ messages: many })
+      expect([...s.listMessages()]).toEqual(many)
       s.close()
     }
   })
 
-  it('starts a transfer over after a reset, undoing what it wrote', () => {
-    const s = openStore()
-    const cp = s.openTransfer(tid, 'src', {})
-    s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
-    s.resetTransfer(cp.transfer)
-    const again = s.openTransfer(tid, 'src', {})
-    expect(again).toMatchObject({ transfer: cp.transfer, messages: 0, state: 'receiving' })
-    expect(again.cursor).toBeUndefined()
-    expect([...s.transferMessages(cp.transfer, 'c1')]).toEqual([])
-    expect(s.stats().messages).toBe(0) // what a refused transfer wrote is gone, not left behind untagged
-    s.commitBatch(cp.transfer, messages.slice(0, 3), keyOf(messages[2]))
-    expect(s.openTransfer(tid, 'src', {}).messages).toBe(3)
-    s.close()
-  })
-
-  it('puts back the rows a refused transfer overwrote, and forgets them once a transfer is verified', () => {
-    const s = openStore()
-    const mine = { ...messages[0], text: 'as it was on this phone' }
-    s.putMessages([mine])
-    const earlier = s.openTransfer(new Uint8Array(16).fill(9), 'elsewhere', {})
-    const theirs = { ...messages[1], text: 'from an earlier, verified transfer' }
-    s.commitBatch(earlier.transfer, [theirs], keyOf(theirs))
-    s.finishTransfer(earlier.transfer)
-
-    const cp = s.openTransfer(tid, 'src', {})
-    const forged = messages.slice(0, 3).map(m => ({ ...m, text: 'forged' }))
-    s.commitBatch(cp.transfer, forged.slice(0, 2), keyOf(forged[1]))
-    s.commitBatch(cp.transfer, forged, keyOf(forged[2])) // a resumed re-send must not save its own rows
-    s.resetTransfer(cp.transfer)
-    expect([...s.messages()]).toEqual([mine, theirs])
-    expect([...s.transferMessages(earlier.transfer, theirs.conversation)]).toEqual([theirs])
-
-    // Verified, the overwrite stands: it is the phone's history now, and no reset takes it back.
-    s.commitBatch(cp.transfer, forged, keyOf(forged[2]))
-    s.finishTransfer(cp.transfer)
-    s.resetTransfer(cp.transfer)
-    expect([...s.messages()]).toEqual(forged)
-    s.close()
-  })
-
-  it('never takes back what a verified transfer wrote: a refused later run of it undoes only its own rows', () => {
-    const s = openStore()
-    const mine = { conversation: 'c0', id: 'own', sender: 'me', ts: 5, kind: 'text' as const, text: 'written on this phone' }
-    s.putMessages([mine])
-    const first = s.openTransfer(tid, 'src', {})
-    s.commitBatch(first.transfer, messages, keyOf(messages[messages.length - 1]))
-    s.finishTransfer(first.transfer)
-    const verified = [...s.messages()]
-
-    // The same source and selection again (a second transfer): it starts over, under a new local id.
-    const again = s.openTransfer(tid, 'src', {})
-    expect(again.transfer).not.toBe(first.transfer)
-    expect(again).toMatchObject({ messages: 0, state: 'receiving' })
-    expect(again.cursor).toBeUndefined()
-    const edited = { ...messages[1], text: 'edited on the old phone' }
-    const added = { ...messages[1], id: 'm-new', ts: messages[1].ts + 1, text: 'new on the old phone' }
-    s.commitBatch(again.transfer, [messages[0], edited, added], keyOf(added))
-    expect([...s.transferMessages(again.transfer, edited.conversation)].map(m => m.id)).toEqual([messages[0].id, edited.id, added.id])
-    s.resetTransfer(again.transfer) // refused
-    expect([...s.messages()]).toEqual(verified)
-
-    // Reopened after the refusal and verified in turn: its rows now stand too.
-    const third = s.openTransfer(tid, 'src', {})
-    expect(third.transfer).toBe(again.transfer)
-    s.commitBatch(third.transfer, [messages[0], edited, added], keyOf(added))
-    s.finishTransfer(third.transfer)
-    s.resetTransfer(third.transfer)
-    expect([...s.messages()].find(m => m.id === edited.id)?.text).toBe(edited.text)
-    expect([...s.messages()].some(m => m.id === added.id)).toBe(true)
-    expect([...s.messages()]).toContainEqual(mine)
-    expect(s.stats().messages).toBe(verified.length + 1)
-    s.close()
-  })
-
-  it('upgrades a schema-1 store (no undo table) when it opens it', () => {
-    const dir = tempDir()
-    openStore(dir).close()
-    const raw = new Database(join(dir, 'history.db'))
-    raw.exec("DROP TRIGGER keep_overwritten; DROP TABLE overwritten; UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    raw.close()
-    const s = openStore(dir)
-    s.putMessages([messages[0]])
-    const cp = s.openTransfer(tid, 'src', {})
-    s.commitBatch(cp.transfer, [{ ...messages[0], text: 'forged' }], keyOf(messages[0]))
-    s.resetTransfer(cp.transfer)
-    expect([...s.messages()]).toEqual([messages[0]])
-    s.close()
-  })
-
-  it('upgrades a schema-2 store (rows keyed by id) to canonical order, keeping every row and its transfer tag', () => {
-    const dir = tempDir()
-    const before = openStore(dir)
-    const cp = before.openTransfer(tid, 'src', {})
-    before.commitBatch(cp.transfer, messages, keyOf(messages[messages.length - 1]))
-    const rows = [...before.messages()]
-    before.close()
-    // Rebuild the messages table the way schema 2 laid it out.
-    const raw = new Database(join(dir, 'history.db'))
-    const cols = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer'
-    raw.exec(`DROP TRIGGER keep_overwritten; ALTER TABLE messages RENAME TO m3;
-      CREATE TABLE messages (conversation TEXT NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL, ts INTEGER NOT NULL,
-        kind TEXT NOT NULL, text TEXT, media TEXT, duration_ms INTEGER, lat REAL, lon REAL, label TEXT, reply_to TEXT,
-        status TEXT, xfer INTEGER, PRIMARY KEY (conversation, id)) WITHOUT ROWID;
-      CREATE INDEX messages_order ON messages (conversation, ts, id);
-      INSERT INTO messages (${cols}) SELECT ${cols} FROM m3; DROP TABLE m3;
-      UPDATE meta SET value = '2' WHERE key = 'schema_version'`)
-    raw.close()
-
-    const s = openStore(dir)
-    expect([...s.messages()]).toEqual(rows)
-    expect([...s.transferMessages(cp.transfer, messages[0].conversation)].length).toBeGreaterThan(0)
-    const check = new Database(join(dir, 'history.db'), { readonly: true })
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('4')
-    expect(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'messages' ORDER BY name").pluck().all())
-      .toEqual(['keep_overwritten', 'messages', 'messages_key'])
-    check.close()
-    // Upserts still merge by (conversation, id), here with a new timestamp, and the undo still works.
-    const moved = { ...messages[0], ts: messages[0].ts + 1, text: 'edited' }
-    const cp2 = s.openTransfer(new Uint8Array(16).fill(9), 'other', {})
-    s.commitBatch(cp2.transfer, [moved], keyOf(moved))
-    expect([...s.messages()].filter(m => m.conversation === moved.conversation && m.id === moved.id)).toEqual([moved])
-    s.resetTransfer(cp2.transfer)
-    expect([...s.messages()]).toEqual(rows)
-    s.close()
-  })
-
-  it('keeps the fields imports add (forward, bot, edit, pin, file name, links), and a refused transfer puts them back', () => {
-    const rich: Message = {
-      conversation: 'c1', id: 'r1', sender: 'u1', ts: 4000, kind: 'file', media: SHA_C, forwardedFrom: '', viaBot: 'gif', editedAt: 4500,
-      pinned: 'm1', fileName: 'LICENSE.md', links: [{ url: 'https://example.org' }, { text: 'here', url: 'tg://user?id=7' }]
-    }
+  it('removes messages, conversations and contacts, and writes in the same change', async () => {
     const s = filled()
-    s.putMessages([rich])
-    expect([...s.messages()].find(m => m.id === 'r1')).toEqual(rich)
-    const cp = s.openTransfer(tid, 'src', {})
-    s.commitBatch(cp.transfer, [{ ...rich, text: 'forged', links: undefined, fileName: 'x' }], keyOf(rich))
-    s.resetTransfer(cp.transfer)
-    expect([...s.messages()].find(m => m.id === 'r1')).toEqual(rich)
+    const added: Message = { conversation: 'c1', id: 'm9', sender: 'u1', ts: 9000, kind: 'text', text: 'new' }
+    await s.commit({
+      messages: [added],
+      remove: { messages: [{ conversation: 'g1', id: 'g1' }, { conversation: 'g1', id: 'g2' }, { conversation: 'c1', id: 'absent' }], conversations: ['g1'], contacts: ['u5'] }
+    })
+    expect([...s.listMessages()]).toEqual([...messages.slice(0, 3), added, messages[5]])
+    expect(s.listConversations()).toEqual([conversations[0]])
+    expect(s.listContacts().map(c => c.id)).toEqual(['u1', 'u2', 'u3', 'u4'])
     s.close()
   })
 
-  it('upgrades a schema-3 store by adding the new columns, keeping every row and the undo of a transfer', () => {
-    const dir = tempDir()
-    const s3 = openStore(dir)
-    s3.putMetadata(contacts, conversations, media)
-    s3.putMessages(messages)
-    const rows = [...s3.messages()]
-    s3.close()
-    // Take the store back to schema 3's layout: no new columns, a trigger that copies only the old ones.
-    const raw = new Database(join(dir, 'history.db'))
-    const v3 = 'owner, conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status, xfer'
-    raw.exec(`DROP TRIGGER keep_overwritten;
-      ${['forwarded_from', 'via_bot', 'edited_at', 'pinned', 'file_name', 'links'].map(c => `ALTER TABLE messages DROP COLUMN ${c}; ALTER TABLE overwritten DROP COLUMN ${c};`).join('\n')}
-      CREATE TRIGGER keep_overwritten BEFORE UPDATE ON messages WHEN new.xfer IS NOT NULL AND new.xfer IS NOT old.xfer
-      BEGIN INSERT OR IGNORE INTO overwritten (${v3}) VALUES (new.xfer, ${v3.split(', ').slice(1).map(c => `old.${c}`).join(', ')}); END;
-      UPDATE meta SET value = '3' WHERE key = 'schema_version'`)
-    raw.close()
+  it('applies all of a change or none of it, into an empty history and into one in use', async () => {
+    const broken = { ...messages[4], sender: null } as unknown as Message
+    for (const make of [openStore, filled]) {
+      const s = make()
+      const before = await exportText(s)
+      const change = {
+        contacts: [{ id: 'u9', name: 'New' }],
+        conversations: [{ id: 'n1', kind: 'direct' as const, title: 'New', members: ['u9'] }],
+        messages: [{ ...messages[0], text: 'changed' }, { conversation: 'n1', id: 'x', sender: 'u9', ts: 1, kind: 'text' as const }, broken],
+        remove: { messages: [{ conversation: 'c1', id: 'm3' }] }
+      }
+      await expect(s.commit(change)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('writing the store') })
+      expect(await exportText(s)).toBe(before)
+      // The store goes on working: the same change without the broken message goes in.
+      await s.commit({ ...change, messages: change.messages.slice(0, 2) })
+      expect(s.stats().messages).toBe(make === openStore ? 2 : messages.length) // one added, one removed
+      s.close()
+    }
+  })
+})
 
-    const s = openStore(dir)
-    expect([...s.messages()]).toEqual(rows)
-    const edited = { ...messages[0], text: 'edited', editedAt: 5000, links: [{ url: 'https://example.org' }] }
-    const cp = s.openTransfer(tid, 'src', {})
-    s.commitBatch(cp.transfer, [edited], keyOf(edited))
-    expect([...s.messages()].find(m => m.id === edited.id)).toEqual(edited)
-    s.resetTransfer(cp.transfer)
-    expect([...s.messages()]).toEqual(rows)
-    const check = new Database(join(dir, 'history.db'), { readonly: true })
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('4')
-    check.close()
-    s.close()
+describe('the History port: putMedia', () => {
+  const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+  const received = (bytes: Uint8Array, form: { bytes?: boolean, path?: string }): ReceivedMedia => ({
+    sha256: sha(bytes),
+    size: bytes.byteLength,
+    mime: 'image/jpeg',
+    bytes: form.bytes === true ? bytes : undefined,
+    path: form.path,
+    stream: async function * () { yield bytes }
   })
 
-  it('lists only unfinished transfers', () => {
+  it('takes a file by its bytes, by its path (moved, not copied) or as a stream, there and whole once it resolves', async () => {
     const s = openStore()
-    const cp = s.openTransfer(tid, 'src', {})
-    s.finishTransfer(cp.transfer)
-    expect(s.transfers()).toEqual([])
-    expect(s.openTransfer(tid, 'src', {}).state).toBe('receiving')
-    expect(s.transfers()).toHaveLength(1)
+    const a = Buffer.from('a photo that came in one chunk')
+    const b = Buffer.alloc(200_000, 7)
+    const c = Buffer.from('a voice note read from wherever the receiver kept it')
+    const path = join(s.dir, 'incoming-b')
+    writeFileSync(path, b)
+    await Promise.all([s.putMedia(received(a, { bytes: true })), s.putMedia(received(b, { path })), s.putMedia(received(c, {}))])
+    for (const f of [a, b, c]) {
+      expect(s.hasMediaFile(sha(f))).toBe(true)
+      expect(readFileSync(s.mediaPath(sha(f))).equals(f)).toBe(true)
+    }
+    expect(existsSync(path)).toBe(false)
     s.close()
   })
 
-  it('refuses a batch for a transfer it does not know, writing nothing', () => {
+  it('takes many files in flight at once', async () => {
     const s = openStore()
-    expect(() => s.commitBatch(42, messages.slice(0, 1), keyOf(messages[0]))).toThrow(expect.objectContaining({ code: 'STORE' }))
-    expect(s.stats().messages).toBe(0)
+    const files = Array.from({ length: 300 }, (_, i) => Buffer.from(`photo number ${i}`))
+    await Promise.all(files.map(async (f, i) => {
+      if (i % 2 === 0) return await s.putMedia(received(f, { bytes: true }))
+      const path = join(s.dir, `incoming-${i}`)
+      writeFileSync(path, f)
+      return await s.putMedia(received(f, { path }))
+    }))
+    for (const f of files) expect(readFileSync(s.mediaPath(sha(f))).equals(f)).toBe(true)
+    s.close()
+  })
+
+  it('refuses a streamed file whose bytes are not its sha256, keeping nothing of it', async () => {
+    const s = openStore()
+    const f = Buffer.from('the real photo')
+    const lie: ReceivedMedia = { ...received(f, {}), stream: async function * () { yield Buffer.from('something else') } }
+    await expect(s.putMedia(lie)).rejects.toMatchObject({ code: expect.stringMatching(/^(HASH|SIZE)_MISMATCH$/) })
+    expect(s.hasMediaFile(sha(f))).toBe(false)
+    expect(readdirSync(join(s.dir, 'media', '.tmp'))).toEqual([])
     s.close()
   })
 })
@@ -534,6 +511,24 @@ describe('stats', () => {
     expect(s.stats()).toEqual({
       contacts: 5, conversations: 2, messages: 6, media: 4, mediaPresent: 1, mediaMissing: 3, mediaBytesPresent: 7, mediaBytesMissing: 60
     })
+    s.close()
+  })
+})
+
+describe('the fields imports add', () => {
+  it('keeps forward, bot, edit, pin, file name and links through the port, exactly', async () => {
+    const rich: Message = {
+      conversation: 'c1', id: 'r1', sender: 'u1', ts: 4000, kind: 'file', media: SHA_C, forwardedFrom: '', viaBot: 'gif', editedAt: 4500,
+      pinned: 'm1', fileName: 'LICENSE.md', links: [{ url: 'https://example.org' }, { text: 'here', url: 'tg://user?id=7' }]
+    }
+    const s = filled()
+    await s.commit({ messages: [rich] })
+    expect((await s.messages('c1', undefined, 100)).find(m => m.id === 'r1')).toEqual(rich)
+    expect(await s.findMessages('c1', ['r1'])).toEqual([rich])
+    // Replaced by a version without them, they are gone: absent is absent, not left over.
+    const plain: Message = { conversation: 'c1', id: 'r1', sender: 'u1', ts: 4000, kind: 'text', text: 'plain' }
+    await s.commit({ messages: [plain] })
+    expect(await s.findMessages('c1', ['r1'])).toEqual([plain])
     s.close()
   })
 })

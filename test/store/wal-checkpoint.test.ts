@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import { keyOf, type Message } from '../../src/store/model.js'
+import type { Message } from '../../src/store/model.js'
 
 // A transfer's messages commit without WAL checkpoints (each stalled the receiver's bottleneck thread),
 // and a thread of its own catches up once they are in. Seen through the files: a checkpoint is what
@@ -30,13 +30,11 @@ describe('WAL checkpoints during a transfer', () => {
     expect(statSync(db).size).toBeGreaterThan(size + 300_000)
 
     // A transfer's ~2 MB of batches (several checkpoint intervals, under the backstop): none reaches it.
-    const { transfer } = store.openTransfer(new Uint8Array(16).fill(7), 'source', {})
     size = statSync(db).size
     let sent = 0
     for (let b = 0; b < 6; b++) {
-      const msgs = batch('c', sent, 1000)
-      store.commitBatch(transfer, msgs, keyOf(msgs[msgs.length - 1]))
-      sent += msgs.length
+      await store.commit({ messages: batch('c', sent, 1000) })
+      sent += 1000
     }
     expect(statSync(db).size).toBe(size)
     expect(statSync(`${db}-wal`).size).toBeGreaterThan(2 * PAGES * 16384)

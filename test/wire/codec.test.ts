@@ -16,7 +16,10 @@ describe('frame codec', () => {
     const frames: ferry.Frame.$Properties[] = [
       { hello: { version: 1, agent: 'x', request: { conversations: ['c1'], sinceMs: 5 } } },
       { manifest: { transferId: new Uint8Array(16).fill(7), sourceId: 's', contacts: [{ id: 'u', name: 'N', phone: '' }], more: true } },
-      { resume: { cursor: { conversation: 'c', ts: 1_700_000_000_123, id: 'm' }, mediaHave: new Uint8Array([1]), partial: [{ index: 3, offset: 99 }] } },
+      { resume: { mediaHave: new Uint8Array([1]), partial: [{ index: 3, offset: 99 }], held: new Uint8Array([5]) } },
+      { holdings: { conversation: 2, leaves: [{ firstTs: -5, firstId: 'a', lastTs: 1_700_000_000_123, lastId: 'z', count: 7, digest: new Uint8Array(16).fill(1) }], more: true } },
+      { plan: { conversation: 2, leaves: [{ kind: ferry.PlanLeaf.Kind.LIST, lastTs: 1_700_000_000_124, lastId: 'y', count: 2, items: [{ ts: 1_700_000_000_123, id: 'x', hash: new Uint8Array(8) }] }] } },
+      { want: { conversation: 2, items: new Uint8Array([1]) } },
       { ack: { bytes: 2 ** 40, messages: 3 } },
       { done: { conversations: [{ id: 'c', count: 2, digest: new Uint8Array(32) }], mediaCount: 1 } },
       { verified: { messages: 10, media: 2 } },
@@ -27,10 +30,17 @@ describe('frame codec', () => {
       const body = Object.keys(f)[0]
       expect(decoded.body).toBe(body)
     }
+    // 64-bit fields come back as plain numbers, negative ones too.
+    const holdings = decodeFrame(concat(encodeFrame(frames[3]))).holdings as ferry.Holdings
+    expect(holdings.leaves[0]).toMatchObject({ firstTs: -5, lastTs: 1_700_000_000_123, count: 7 })
+    expect(typeof holdings.leaves[0].lastTs).toBe('number')
+    const plan = decodeFrame(concat(encodeFrame(frames[4]))).plan as ferry.Plan
+    expect(plan.leaves[0].kind).toBe(ferry.PlanLeaf.Kind.LIST)
+    expect(plan.leaves[0].items?.[0].ts).toBe(1_700_000_000_123)
     const resume = decodeFrame(concat(encodeFrame(frames[2]))).resume as ferry.Resume
-    expect(resume.cursor?.ts).toBe(1_700_000_000_123)
-    expect(typeof resume.cursor?.ts).toBe('number')
-    const ack = decodeFrame(concat(encodeFrame(frames[3]))).ack as ferry.Ack
+    expect([...resume.held]).toEqual([5])
+    expect(resume.partial[0]).toMatchObject({ index: 3, offset: 99 })
+    const ack = decodeFrame(concat(encodeFrame(frames[6]))).ack as ferry.Ack
     expect(ack.bytes).toBe(2 ** 40)
   })
 

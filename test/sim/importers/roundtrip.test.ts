@@ -6,7 +6,7 @@ import { flattenText, importTelegram } from '../../../src/sim/importers/telegram
 import { importWhatsApp, parseHeader } from '../../../src/sim/importers/whatsapp.js'
 import { openExport } from '../../../src/sim/importers/detect.js'
 import type { SqliteChatStore } from '../../../src/store/sqlite-store.js'
-import { runTransfer } from '../../helpers/transfer.js'
+import { closeJournals, runTransfer } from '../../helpers/transfer.js'
 import { cleanupTempDirs, exportText, openStore } from '../../helpers/stores.js'
 
 // The importers end to end: what they write exports with every text intact, importing again changes
@@ -19,7 +19,10 @@ const ANDROID = join(FIXTURES, 'whatsapp', 'android', 'WhatsApp Chat with Family
 const DMY = join(FIXTURES, 'whatsapp', 'android-dmy', 'WhatsApp Chat with Dave.txt')
 const IOS = join(FIXTURES, 'whatsapp', 'ios', 'WhatsApp Chat - Dave', '_chat.txt')
 
-afterAll(() => cleanupTempDirs())
+afterAll(async () => {
+  await closeJournals()
+  cleanupTempDirs()
+})
 
 async function importPath (s: SqliteChatStore, path: string, me?: string): Promise<void> {
   const o = await openExport(path)
@@ -98,7 +101,7 @@ describe('importers end to end', () => {
     expect(r.senderError).toBeUndefined()
     expect(r.receiver.state).toBe('verified')
     expect(await exportText(target)).toBe(await exportText(source))
-    for (const m of source.media()) expect(target.hasMediaFile(m.sha256)).toBe(true)
+    for (const m of source.listMedia()) expect(target.hasMediaFile(m.sha256)).toBe(true)
     source.close()
     target.close()
   })
@@ -145,7 +148,7 @@ describe('every fixture: import -> transfer -> export', () => {
       expect(r.receiverError).toBeUndefined()
       expect(r.receiver.state).toBe('verified')
       expect(await exportText(target)).toBe(exported)
-      for (const m of source.media()) expect(target.hasMediaFile(m.sha256)).toBe(true)
+      for (const m of source.listMedia()) expect(target.hasMediaFile(m.sha256)).toBe(true)
       // Importing the export again changes nothing: ids are stable.
       await importPath(source, path)
       expect(await exportText(source)).toBe(exported)

@@ -178,7 +178,7 @@ describe('importWhatsApp', () => {
     expect(await importWhatsApp(s, android.source!, android.main!, android.title!, { me: 'Bob' })).toMatchObject({ format: 'whatsapp', conversations: 1, media: 4, mediaFiles: 4, messages: 15 })
     const ios = await openExport(dirname(IOS))
     expect(await importWhatsApp(s, ios.source!, ios.main!, ios.title!, { me: 'Eve' })).toMatchObject({ conversations: 1, media: 2, messages: 12 })
-    expect(s.conversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
+    expect(s.listConversations().map(c => c.title).sort()).toEqual(['Dave', 'Family'])
     s.close()
   })
 

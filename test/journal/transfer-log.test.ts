@@ -1,0 +1,333 @@
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { NodeJournal } from '../../src/journal/node-journal.js'
+import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log.js'
+import type { LogItem } from '../../src/journal/log-codec.js'
+import type { Contact, Conversation, Message } from '../../src/store/model.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { cleanupTempDirs, exportText, openStore, tempDir } from '../helpers/stores.js'
+
+// The receiver's transfer records and the undo log, against a real SqliteChatStore as the sink: what an
+// unverified transfer wrote can be taken back exactly, what a verified one wrote never is, and an undo a
+// crash cut short is finished before anything else happens.
+
+const journals: NodeJournal[] = []
+function journalOf (store: { dir: string }): NodeJournal {
+  const j = NodeJournal.open(store.dir)
+  journals.push(j)
+  return j
+}
+
+afterEach(async () => {
+  for (const j of journals.splice(0)) await j.close()
+  cleanupTempDirs()
+})
+
+const T1 = new Uint8Array(16).fill(1)
+const T2 = new Uint8Array(16).fill(2)
+const VERIFIED = new Uint8Array(16).fill(9)
+
+const msg = (conversation: string, id: string, ts: number, text: string, extra: Partial<Message> = {}): Message =>
+  ({ conversation, id, sender: 'u1', ts, kind: 'text', text, ...extra })
+
+/** Writes a batch as the receiver does: each message's stored version looked up and logged, then the change committed. */
+async function receive (log: TransferLog, rec: TransferRecord, store: SqliteChatStore, batch: Message[]): Promise<void> {
+  const items: LogItem[] = []
+  const write: Message[] = []
+  for (const m of batch) {
+    const [stored] = await store.findMessages(m.conversation, [m.id])
+    if (stored === undefined) {
+      items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id })
+      write.push(m)
+    } else if (isDeepStrictEqual(stored, m)) {
+      items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id })
+    } else {
+      items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior: stored })
+      write.push(m)
+    }
+  }
+  await log.logItems(rec, items)
+  if (write.length > 0) await store.commit({ messages: write })
+}
+
+/** Stores a manifest's contacts and conversations as the receiver does, logging what they replace or add. */
+async function receiveMetadata (log: TransferLog, rec: TransferRecord, store: SqliteChatStore, contacts: Contact[], conversations: Conversation[]): Promise<void> {
+  const mineC = new Map((await store.contacts()).map(c => [c.id, c]))
+  const mineV = new Map((await store.conversations()).map(c => [c.conversation.id, c.conversation]))
+  const changedC = contacts.filter(c => !isDeepStrictEqual(mineC.get(c.id), c))
+  const changedV = conversations.filter(c => !isDeepStrictEqual(mineV.get(c.id), c))
+  await log.logMetadata(rec, {
+    contacts: changedC.flatMap(c => mineC.get(c.id) ?? []),
+    conversations: changedV.flatMap(c => mineV.get(c.id) ?? []),
+    newContacts: changedC.filter(c => !mineC.has(c.id)).map(c => c.id),
+    newConversations: changedV.filter(c => !mineV.has(c.id)).map(c => c.id)
+  })
+  await store.commit({ contacts: changedC, conversations: changedV })
+}
+
+/** Everything a user sees of a history. */
+async function snapshot (store: SqliteChatStore): Promise<{ text: string, messages: Message[] }> {
+  return { text: await exportText(store), messages: [...store.listMessages()] }
+}
+
+async function entries (journal: NodeJournal, transferId: Uint8Array): Promise<number> {
+  let n = 0
+  for await (const _ of journal.list(`u/${bytesToHex(transferId)}/`)) n++
+  return n
+}
+
+/** A phone in use: its own chat, and what an earlier transfer from another phone wrote and verified. */
+async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJournal, log: TransferLog, own: Message[], verified: Message[] }> {
+  const store = openStore()
+  const journal = journalOf(store)
+  const log = new TransferLog(journal)
+  store.putMetadata([{ id: 'u1', name: 'Ann' }, { id: 'me', name: 'Me' }], [{ id: 'c1', kind: 'direct', title: 'Ann', members: ['u1', 'me'] }], [])
+  const own = [msg('c1', 'own-1', 100, 'written on this phone'), msg('c1', 'own-2', 200, 'also mine', { status: 'read' })]
+  store.putMessages(own)
+  const earlier = await log.open(VERIFIED, 'old-phone', {}, store)
+  await receiveMetadata(log, earlier, store, [{ id: 'u2', name: 'Bo' }], [{ id: 'g1', kind: 'group', title: 'Team', members: ['u1', 'u2', 'me'] }])
+  const verified = [msg('g1', 'v-1', 150, 'from the old phone'), msg('c1', 'v-2', 150, 'also from it')]
+  await receive(log, earlier, store, verified)
+  await log.verified(earlier)
+  return { store, journal, log, own, verified }
+}
+
+describe('transfer records', () => {
+  it('are made at open, found again after a restart, and count their sessions and writes', async () => {
+    const store = openStore()
+    const log = new TransferLog(journalOf(store))
+    const rec = await log.open(T1, 'source-1', { conversations: ['c1'] }, store)
+    expect(rec).toMatchObject({ transferId: bytesToHex(T1), sourceId: 'source-1', selection: { conversations: ['c1'] }, state: 'receiving', sessions: 1, written: 0 })
+    expect(await log.get(T1)).toEqual(rec)
+    expect(await log.get(T2)).toBeUndefined()
+    expect(await log.unfinished()).toEqual([rec])
+    await receive(log, rec, store, [msg('c1', 'a', 1, 'a'), msg('c1', 'b', 2, 'b')])
+    await receive(log, rec, store, [msg('c1', 'b', 2, 'b'), msg('c1', 'a', 1, 'edited')]) // held, then replaced
+    expect(rec.written).toBe(3)
+    for (const j of journals.splice(0)) await j.close()
+
+    const again = new TransferLog(journalOf(store))
+    expect(await again.get(T1)).toEqual(rec)
+    const resumed = await again.open(T1, 'source-1', { conversations: ['c1'] }, store)
+    expect(resumed).toMatchObject({ transferId: rec.transferId, state: 'receiving', sessions: 2, written: 3 })
+    expect(store.stats().messages).toBe(2) // resuming takes nothing back
+    store.close()
+  })
+
+  it('list only transfers not verified', async () => {
+    const { store, log } = await phoneInUse()
+    expect(await log.unfinished()).toEqual([])
+    expect(await log.get(VERIFIED)).toMatchObject({ state: 'verified', verifiedAt: expect.any(Number) })
+    const rec = await log.open(T1, 'src', {}, store)
+    expect((await log.unfinished()).map(r => r.transferId)).toEqual([rec.transferId])
+    store.close()
+  })
+})
+
+describe('a damaged journal', () => {
+  it('is a typed error, not a crash', async () => {
+    const store = openStore()
+    const journal = journalOf(store)
+    const log = new TransferLog(journal)
+    await journal.write([{ key: `t/${bytesToHex(T1)}`, value: new TextEncoder().encode('{"transferId":"01') }])
+    await expect(log.get(T1)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('damaged') })
+    await expect(log.unfinished()).rejects.toMatchObject({ code: 'STORE' })
+    await expect(log.open(T2, 'src', {}, store)).rejects.toMatchObject({ code: 'STORE' })
+    store.close()
+  })
+})
+
+describe('the undo log', () => {
+  it('is written ahead: a batch logged and never committed, or committed and never acknowledged, is undone all the same', async () => {
+    const { store, journal, log, own } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    const batch = [{ ...own[0], text: 'forged' }, msg('c1', 'new', 300, 'new')]
+    // Logged, then the process died before its commit: the entry is on disk for the next process.
+    await log.logItems(rec, [{ flag: 'prior', conversation: 'c1', ts: own[0].ts, id: own[0].id, prior: own[0] }, { flag: 'new', conversation: 'c1', ts: 300, id: 'new' }])
+    await journal.close()
+    const next = new TransferLog(journalOf(store))
+    const found = await next.get(T1) as TransferRecord
+    const logged: LogItem[] = []
+    for await (const it of next.sessionItems(found)) logged.push(it)
+    expect(logged.map(i => [i.flag, i.id])).toEqual([['prior', own[0].id], ['new', 'new']])
+    await next.undo(found, store)
+    expect(await snapshot(store)).toEqual(before)
+    // Logged and committed, then gone before anything else: the same.
+    const rec2 = await next.open(T1, 'src', {}, store)
+    await receive(next, rec2, store, batch)
+    await next.undo(rec2, store)
+    expect(await snapshot(store)).toEqual(before)
+    store.close()
+  })
+
+  it('puts back every version a refused transfer replaced and removes what it added: messages, contacts, conversations', async () => {
+    const { store, journal, log, own, verified } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store,
+      [{ id: 'u1', name: 'Ann (renamed)', phone: '+1 555' }, { id: 'u9', name: 'New' }],
+      [{ id: 'c1', kind: 'direct', title: 'Changed', members: ['u1', 'me'] }, { id: 'c9', kind: 'group', title: 'New chat', members: ['u9', 'me'] }])
+    // The phone's own message and the verified one replaced (one at another time), new ones added.
+    const forged = [
+      { ...own[0], ts: 999, text: 'forged' }, { ...verified[1], text: 'forged', status: 'recalled' as const },
+      msg('c1', 'n-1', 250, 'added'), msg('c9', 'n-2', 10, 'added in a new chat')
+    ]
+    await receive(log, rec, store, forged)
+    // A resumed session sends them again (held), and one once more changed.
+    await receive(log, rec, store, [...forged.slice(1), { ...forged[0], text: 'forged twice' }])
+    expect(store.stats().messages).toBe(before.messages.length + 2)
+    await log.undo(rec, store)
+    expect(await snapshot(store)).toEqual(before)
+    expect(await entries(journal, T1)).toBe(0)
+    expect(await log.get(T1)).toMatchObject({ state: 'receiving', written: 0 })
+    // Reopened after the refusal, the transfer starts over from an empty log.
+    const again = await log.open(T1, 'src', {}, store)
+    const items: LogItem[] = []
+    for await (const it of log.sessionItems(again)) items.push(it)
+    expect(items).toEqual([])
+    store.close()
+  })
+
+  it('is dropped at verification: a refused later run of the same transfer takes back only its own writes', async () => {
+    const { store, journal, log, own } = await phoneInUse()
+    const rec = await log.open(T1, 'src', {}, store)
+    const edited = { ...own[1], text: 'edited on the old phone' }
+    await receive(log, rec, store, [edited, msg('c1', 'n-1', 250, 'added')])
+    await log.verified(rec)
+    expect(await entries(journal, T1)).toBe(0)
+    expect(await log.get(T1)).toMatchObject({ state: 'verified', written: 0 })
+    const verifiedState = await snapshot(store)
+
+    // The same transfer again (a second move of a changed history): its edits are refused.
+    const second = await log.open(T1, 'src', {}, store)
+    expect(second).toMatchObject({ state: 'receiving', written: 0, sessions: 2 })
+    await receive(log, second, store, [{ ...edited, text: 'a lie' }, msg('c1', 'n-1', 250, 'a lie too'), msg('c1', 'n-2', 260, 'new lie')])
+    await log.undo(second, store)
+    expect(await snapshot(store)).toEqual(verifiedState)
+
+    // Received again and verified in turn: its rows stand, the earlier verified ones under them too.
+    const third = await log.open(T1, 'src', {}, store)
+    await receive(log, third, store, [{ ...edited, text: 'edited again' }, msg('c1', 'n-2', 260, 'new')])
+    await log.verified(third)
+    await log.undo(third, store) // nothing left to take back
+    const texts = new Map([...store.listMessages()].map(m => [m.id, m.text]))
+    expect([texts.get(edited.id), texts.get('n-1'), texts.get('n-2'), texts.get(own[0].id)]).toEqual(['edited again', 'added', 'new', own[0].text])
+    store.close()
+  })
+
+  it('is replayed by opening another transfer: one left unverified is undone first, and forgotten', async () => {
+    const { store, log, own } = await phoneInUse()
+    const before = await snapshot(store)
+    const first = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, first, store, [], [{ id: 'c7', kind: 'direct', title: 'From the first', members: ['me'] }])
+    await receive(log, first, store, [{ ...own[0], text: 'first transfer' }, msg('c7', 'x', 1, 'first transfer')])
+    // Resuming the same transfer keeps what it wrote.
+    await log.open(T1, 'src', {}, store)
+    expect(store.stats().messages).toBe(before.messages.length + 1)
+    // Another transfer (another code, another old phone) does not build on it.
+    const second = await log.open(T2, 'other', {}, store)
+    expect(await snapshot(store)).toEqual(before)
+    expect(await log.get(T1)).toBeUndefined()
+    expect((await log.unfinished()).map(r => r.transferId)).toEqual([second.transferId])
+    store.close()
+  })
+
+  it('tells the current session what it wrote, in order, and nothing of earlier sessions', async () => {
+    const store = openStore()
+    const log = new TransferLog(journalOf(store))
+    const items = async (rec: TransferRecord): Promise<string[]> => {
+      const out: string[] = []
+      for await (const it of log.sessionItems(rec)) out.push(`${it.flag} ${it.conversation}/${it.id}`)
+      return out
+    }
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store, [], [{ id: 'c1', kind: 'direct', title: 'A', members: [] }])
+    await receive(log, rec, store, [msg('c1', 'a', 1, 'a'), msg('c1', 'b', 2, 'b')])
+    await receive(log, rec, store, [msg('c2', 'c', 0, 'c')])
+    expect(await items(rec)).toEqual(['new c1/a', 'new c1/b', 'new c2/c'])
+    const next = await log.open(T1, 'src', {}, store)
+    expect(await items(next)).toEqual([])
+    await receive(log, next, store, [msg('c1', 'b', 2, 'b'), msg('c1', 'd', 3, 'd'), msg('c2', 'c', 0, 'changed')])
+    expect(await items(next)).toEqual(['held c1/b', 'new c1/d', 'prior c2/c'])
+    await log.verified(next)
+    expect(await items(next)).toEqual([])
+    store.close()
+  })
+})
+
+// An undo killed part-way: a real process (tsx) runs it over the same store and journal and is killed
+// with SIGKILL right after its sink committed the inverse of its second entry, before it dropped that
+// entry. The next open finishes it; replaying the entry it had already applied changes nothing.
+const SRC = (path: string): string => JSON.stringify(fileURLToPath(new URL(`../../src/${path}`, import.meta.url)))
+
+function undoUntilKilled (dir: string, transferId: Uint8Array, killAfterCommits: number): { status: number | null, signal: string | null, stderr: string } {
+  const script = join(tempDir(), 'undo.mts')
+  writeFileSync(script, `
+    import { SqliteChatStore } from ${SRC('store/sqlite-store.ts')}
+    import { NodeJournal } from ${SRC('journal/node-journal.ts')}
+    import { TransferLog } from ${SRC('journal/transfer-log.ts')}
+    const store = SqliteChatStore.open(${JSON.stringify(dir)})
+    const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}))
+    const rec = await log.get(new Uint8Array(${JSON.stringify([...transferId])}))
+    let commits = 0
+    const sink = new Proxy(store, {
+      get (target, key) {
+        if (key !== 'commit') { const v = Reflect.get(target, key, target); return typeof v === 'function' ? v.bind(target) : v }
+        return async (change) => {
+          await target.commit(change)
+          if (++commits === ${killAfterCommits}) process.kill(process.pid, 'SIGKILL')
+        }
+      }
+    })
+    await log.undo(rec, sink)
+    console.log('undo finished without being killed')
+  `)
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 })
+  return { status: r.status, signal: r.signal, stderr: r.stderr }
+}
+
+describe('an undo cut short by a crash', () => {
+  async function refusedHalfWay (): Promise<{ store: SqliteChatStore, before: { text: string, messages: Message[] } }> {
+    const { store, log, own, verified } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store, [{ id: 'u9', name: 'New' }], [{ id: 'c9', kind: 'direct', title: 'New', members: ['u9'] }])
+    await receive(log, rec, store, [{ ...own[0], text: 'forged' }, msg('c9', 'a', 1, 'new')])
+    await receive(log, rec, store, [{ ...verified[0], ts: 5, text: 'forged' }, msg('c1', 'b', 2, 'new')])
+    await receive(log, rec, store, [{ ...own[0], text: 'forged again' }, msg('c1', 'c', 3, 'new')])
+    store.close()
+    for (const j of journals.splice(0)) await j.close()
+    const killed = undoUntilKilled(store.dir, T1, 2)
+    expect(killed.stderr).toBe('')
+    expect(killed.signal).toBe('SIGKILL')
+    const reopened = openStore(store.dir)
+    expect(await snapshot(reopened)).not.toEqual(before) // part of it undone, not all
+    return { store: reopened, before }
+  }
+
+  it('is finished when the same transfer opens again, before it resumes', async () => {
+    const { store, before } = await refusedHalfWay()
+    const log = new TransferLog(journalOf(store))
+    expect(await log.get(T1)).toMatchObject({ state: 'refused' })
+    expect((await log.unfinished()).map(r => r.state)).toEqual(['refused'])
+    const rec = await log.open(T1, 'src', {}, store)
+    expect(rec).toMatchObject({ state: 'receiving', written: 0 })
+    expect(await snapshot(store)).toEqual(before)
+    store.close()
+  })
+
+  it('is finished when another transfer opens', async () => {
+    const { store, before } = await refusedHalfWay()
+    const log = new TransferLog(journalOf(store))
+    await log.open(T2, 'other', {}, store)
+    expect(await snapshot(store)).toEqual(before)
+    expect(await log.get(T1)).toBeUndefined()
+    store.close()
+  })
+})
