@@ -11,9 +11,10 @@ import { DelayRelay } from '../../scripts/lib/delay-relay.js'
 import { cleanupTempDirs, copyStore, exportStore, inspect, killAll, newStorePath, seedStore, type FerryProcess } from './helpers/ferry-cli.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from './helpers/netns-ferry.js'
 import { killFixture } from './helpers/kill-fixture.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const support = await checkNetnsSupport()
-if (!support.ok) console.warn(`SKIP netns Wi-Fi tests: ${support.reason ?? ''}`)
+const skip = cannotRun('the Wi-Fi namespace tests', support.ok ? undefined : support.reason ?? 'unknown')
 
 describe('the delaying relay (loopback)', () => {
   it('carries bytes both ways intact and in order, holding each chunk at least the minimum delay', async () => {
@@ -48,7 +49,7 @@ describe('the delaying relay (loopback)', () => {
   })
 })
 
-describe.skipIf(!support.ok)('ferry over a Wi-Fi-shaped namespace testbed', () => {
+describe.skipIf(skip)('ferry over a Wi-Fi-shaped namespace testbed', () => {
   let tb: Testbed
   let relay: RelayHandle
   let source: string
