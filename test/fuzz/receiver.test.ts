@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'

@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { codePrs, formatCode, generateCode, parseCode, serviceTag, uniformInt } from '../../src/pairing/code.js'
