@@ -23,9 +23,8 @@ describe('fuzz: a hostile sender against the receiver', () => {
     await fc.assert(fc.asyncProperty(receiverCase, async edits => {
       const receiver = new ReceiverMachine({ store: shared, options: FUZZ_OPTIONS })
       receiver.start()
-      const t0 = Date.now()
+      // Each case is a finite list of frames: a case that never ends shows as the test's timeout, not a clock check.
       await runReceiverCase(receiver, receiverFrames(edits, fx.corpus), MAX_MESSAGE)
-      expect(Date.now() - t0).toBeLessThan(5000)
     }), { numRuns: 8000 })
     // After all of that, an honest transfer into the shared store still completes and verifies. One retry
     // is allowed, and only after verification refused: the other source's transfer carries messages with
