@@ -56,7 +56,9 @@ describe('fuzz: a hostile sender against the receiver', () => {
         store.close()
       }
     }), { numRuns: 800 })
-  })
+    // A hang detector sized for the work (800 stores, each with a synced honest transfer), not a clock
+    // check: on a loaded 2-core machine this takes two minutes where the default 60 s failed it.
+  }, 300_000)
 
   // Found by the property above: a dropped batch, then a Done before the media. The receiver refused the
   // Done with TRUNCATED, which did not start the transfer over, so the gap stayed behind the cursor.
