@@ -68,7 +68,7 @@ async function hasCommand (cmd: string): Promise<boolean> {
  */
 export async function requireTool (cmd: string, aptPackage: string): Promise<void> {
   if (await hasCommand(cmd)) return
-  throw new NetnsUnavailableError(`'${cmd}' is not installed (Debian package ${aptPackage}; \`npm test\` installs it when run as root)`)
+  throw new NetnsUnavailableError(`'${cmd}' is not installed (Debian package ${aptPackage})`)
 }
 
 export interface NetnsSupport {
