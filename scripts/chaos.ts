@@ -52,10 +52,10 @@ async function main (): Promise<number> {
   const support = await checkNetnsSupport()
   if (!support.ok) {
     if (inCI()) {
-      process.stderr.write(`chaos: FAILED, network namespaces are unavailable and CI=true requires every suite to run: ${support.reason ?? ''}\n`)
+      process.stderr.write(`chaos: FAILED (CI=true requires every suite to run): ${support.reason ?? 'network namespaces unavailable'}\n`)
       return 1
     }
-    process.stderr.write(`chaos: not run, network namespaces are unavailable: ${support.reason ?? ''}\n`)
+    process.stderr.write(`chaos: not run: ${support.reason ?? 'network namespaces unavailable'}\n`)
     return 3
   }
   const t0 = performance.now()

@@ -81,8 +81,9 @@ async function vitest (name: string, files: string[], env: NodeJS.ProcessEnv = {
   const json = join(logs, `${name}.json`)
   const r = await run(name, [process.execPath, join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...files,
     '--reporter=default', '--reporter=json', `--outputFile.json=${json}`], env)
-  // Why the suites skipped what they skipped: the `SKIP what: reason` lines they print.
-  const skipReasons = [...new Set(readFileSync(r.log, 'utf8').split('\n').map(l => /^SKIP (.*)$/.exec(l.trim())?.[1]).filter((l): l is string => l !== undefined))]
+  // Why the suites skipped what they skipped: the `SKIP what: reason` lines they print (vitest may colour them).
+  const plain = readFileSync(r.log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+  const skipReasons = [...new Set(plain.split('\n').map(l => /^SKIP (.*)$/.exec(l.trim())?.[1]).filter((l): l is string => l !== undefined))]
   const counts = existsSync(json) ? countSuite(JSON.parse(readFileSync(json, 'utf8')) as VitestJson, ROOT) : undefined
   return { run: r, exitCode: r.code, counts, missing, skipReasons }
 }
@@ -95,7 +96,7 @@ async function chaos (): Promise<{ run?: Run, summary?: ChaosSummary, note: stri
   if (!existsSync(join(ROOT, 'scripts/chaos.ts'))) return { note: 'failed: scripts/chaos.ts is missing' }
   const json = join(logs, 'chaos.json')
   const r = await run('chaos', [process.execPath, '--import', 'tsx', join(ROOT, 'scripts/chaos.ts'), '--rounds', String(rounds), '--seed', seed, '--json', json])
-  if (r.code === 3) return { run: r, note: `not run: ${tail(r, 1)}` }
+  if (r.code === 3) return { run: r, note: tail(r, 1).replace(/^chaos: /, '') }
   if (!existsSync(json)) return { run: r, note: 'failed: no JSON summary written' }
   return { run: r, summary: JSON.parse(readFileSync(json, 'utf8')) as ChaosSummary, note: `seed ${seed}` }
 }
