@@ -4,6 +4,7 @@ import { checkNetnsSupport } from './lib/netns.js'
 import { CHAOS_KINDS, failed, runChaos, survived, type ChaosKind, type RoundResult } from './lib/chaos.js'
 import { cleanupTempDirs } from '../test/helpers/stores.js'
 import { numberOption, scriptArgs, usageError } from './lib/script-args.js'
+import { inCI } from './lib/ci.js'
 
 const USAGE = `npm run chaos -- [--rounds N] [--seed N] [--kinds K,K] [--rate MBIT] [--json FILE]
 
@@ -18,8 +19,8 @@ and the round must end verified with nothing lost or duplicated. Needs root (net
   --rate MBIT   the shaped link's rate in Mbit/s (default 24, with 0.1% loss)
   --json FILE   also write the summary for \`npm run gauntlet\`
 
-Exit code: 0 every round survived, 1 a round failed, lost or duplicated, 2 bad usage,
-3 network namespaces are unavailable here.`
+Exit code: 0 every round survived, 1 a round failed, lost or duplicated (or, under CI=true, network
+namespaces are unavailable), 2 bad usage, 3 not run: network namespaces are unavailable here.`
 
 const fmtBytes = (n: number): string => Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : Math.abs(n) >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`
 
@@ -50,7 +51,11 @@ async function main (): Promise<number> {
   if (unknown !== undefined) usageError(USAGE, `--kinds: no interruption is called ${JSON.stringify(unknown)}`)
   const support = await checkNetnsSupport()
   if (!support.ok) {
-    process.stderr.write(`chaos: skipped, network namespaces are unavailable: ${support.reason ?? ''}\n`)
+    if (inCI()) {
+      process.stderr.write(`chaos: FAILED (CI=true requires every suite to run): ${support.reason ?? 'network namespaces unavailable'}\n`)
+      return 1
+    }
+    process.stderr.write(`chaos: not run: ${support.reason ?? 'network namespaces unavailable'}\n`)
     return 3
   }
   const t0 = performance.now()

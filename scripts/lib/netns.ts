@@ -62,25 +62,13 @@ async function hasCommand (cmd: string): Promise<boolean> {
   }
 }
 
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0
-
-let aptUpdated = false
-/** Installs a Debian package providing `cmd` when it is missing and we are root. */
-export async function ensureTool (cmd: string, aptPackage: string): Promise<void> {
+/**
+ * Refuses with the reason when `cmd` is missing. Nothing here installs it: the test set-up step
+ * (scripts/test-setup.ts, run by `npm test`) is the one place system tools are installed.
+ */
+export async function requireTool (cmd: string, aptPackage: string): Promise<void> {
   if (await hasCommand(cmd)) return
-  if (!isRoot()) throw new NetnsUnavailableError(`'${cmd}' is not installed and we are not root to install ${aptPackage}`)
-  if (!(await hasCommand('apt-get'))) throw new NetnsUnavailableError(`'${cmd}' is not installed and there is no apt-get to install ${aptPackage}`)
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    if (!aptUpdated) {
-      await promisify(execFile)('apt-get', ['update'], { env, timeout: 300_000 })
-      aptUpdated = true
-    }
-    await promisify(execFile)('apt-get', ['install', '-y', '--no-install-recommends', aptPackage], { env, timeout: 300_000 })
-  } catch (err) {
-    throw new NetnsUnavailableError(`'${cmd}' is missing and 'apt-get install ${aptPackage}' failed: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`)
-  }
-  if (!(await hasCommand(cmd))) throw new NetnsUnavailableError(`installed ${aptPackage} but '${cmd}' is still missing`)
+  throw new NetnsUnavailableError(`'${cmd}' is not installed (Debian package ${aptPackage})`)
 }
 
 export interface NetnsSupport {
@@ -104,7 +92,7 @@ export async function checkNetnsSupport (): Promise<NetnsSupport> {
 async function probe (): Promise<NetnsSupport> {
   if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` }
   try {
-    await ensureTool('ip', 'iproute2')
+    await requireTool('ip', 'iproute2')
   } catch (err) {
     return { ok: false, reason: (err as Error).message }
   }
@@ -370,7 +358,7 @@ async function startRelayProcess (tb: Testbed, gateway: string, opts: DelayRelay
   const rule = (op: '-A' | '-D', ip: string, port: number, relayPort: number): string[] =>
     ['ip', 'netns', 'exec', tb.bridgeNs, 'iptables', '-w', '-t', 'nat', op, 'PREROUTING', '-i', 'br0', '-d', ip, '-p', 'tcp',
       '--dport', String(port), '-j', 'REDIRECT', '--to-ports', String(relayPort)]
-  await ensureTool('iptables', 'iptables')
+  await requireTool('iptables', 'iptables')
   return {
     forward: async (phone, port) => {
       const relayPort = Number((await ask({ cmd: 'route', listen: gateway, port: 0, host: phone.ip, targetPort: port })).port)
@@ -504,7 +492,7 @@ async function applyShape (phone: Phone, shape: ShapeOptions): Promise<void> {
   }
   if (shape.loss !== undefined) {
     if (!(shape.loss >= 0 && shape.loss < 1)) throw new NetnsError(`loss must be in [0, 1), not ${shape.loss}`)
-    await ensureTool('iptables', 'iptables')
+    await requireTool('iptables', 'iptables')
     // -w: parallel test files change rules in their own namespaces at once; wait for the lock, do not fail.
     await sh(inNs(['iptables', '-w', '-F', 'INPUT']))
     if (shape.loss > 0) {

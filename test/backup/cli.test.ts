@@ -141,8 +141,13 @@ describe('ferry restore killed with SIGKILL', () => {
     const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
     let done = false
     void exited.then(() => { done = true })
-    // Kill it once it has committed something (messages come first, then media).
+    // Kill it once it has committed something (messages come first, then media). Nothing announces a
+    // commit (restore --json prints one event, at the end), so the store itself is polled, bounded by
+    // the child's exit and a deadline. (Watching its WAL with inotify instead fed on itself: opening the
+    // store to look writes its -shm and WAL.)
+    const deadline = Date.now() + 60_000
     while (!done) {
+      if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error('ferry restore committed nothing within 60 s') }
       await new Promise(resolve => setTimeout(resolve, 10))
       if (!existsSync(join(target, 'history.db'))) continue
       try {

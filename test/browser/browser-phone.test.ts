@@ -9,10 +9,10 @@ import { cleanupTempDirs, copyStore, ferryOk, killAll, ROOT, seedStore, spawnFer
 import type { Page } from 'playwright-core'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import { gradientPng } from './png.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 import type { FerryDebug } from '../../src/web/main.js'
 
-const skipReason = await chromiumUnavailable()
-if (skipReason !== undefined) console.warn(`SKIP browser phone tests: ${skipReason}`)
+const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
 
 export const ARTIFACTS = join(ROOT, 'artifacts', 'browser')
 const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
@@ -39,7 +39,7 @@ async function senderStore (): Promise<string> {
   return dir
 }
 
-describe.skipIf(skipReason !== undefined)('the browser phone', () => {
+describe.skipIf(skip)('the browser phone', () => {
   const browsers: Browser[] = []
   let web: FerryProcess
   let pageUrl: string

@@ -6,17 +6,17 @@ import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 import type { IdbChatStore } from '../../src/web/idb-store.js'
 import type { Message } from '../../src/store/model.js'
 
-const skipReason = await chromiumUnavailable()
-if (skipReason !== undefined) console.warn(`SKIP IndexedDB store tests: ${skipReason}`)
+const skip = cannotRun('the IndexedDB store tests', await chromiumUnavailable())
 
 declare global {
   interface Window { IdbChatStore?: typeof IdbChatStore }
 }
 
-describe.skipIf(skipReason !== undefined)('IdbChatStore in Chromium', () => {
+describe.skipIf(skip)('IdbChatStore in Chromium', () => {
   let browser: Browser
   let server: Server
   let bundle: string

@@ -6,13 +6,14 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport } from '../../scripts/lib/netns.js'
 import { CHAOS_KINDS, runChaos, survived } from '../../scripts/lib/chaos.js'
 import { cleanupTempDirs } from './helpers/ferry-cli.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const support = await checkNetnsSupport()
-if (!support.ok) console.warn(`SKIP chaos tests: ${support.reason ?? ''}`)
+const skip = cannotRun('the chaos tests', support.ok ? undefined : support.reason ?? 'unknown')
 
 const SEED = Number(process.env.FERRY_CHAOS_SEED ?? 4242)
 
-describe.skipIf(!support.ok)('chaos (quick seeded set)', () => {
+describe.skipIf(skip)('chaos (quick seeded set)', () => {
   afterAll(() => { cleanupTempDirs() })
 
   it(`survives one of each fault (seed ${SEED}): verified, 0 lost, 0 duplicated`, async () => {

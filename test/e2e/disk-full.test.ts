@@ -1,5 +1,5 @@
 // The new phone's disk fills up mid-transfer: a real `ferry receive` whose store lives on a small tmpfs
-// this test mounts (root only; skipped with the reason otherwise). It must stop with one clear line and
+// this test mounts (root only; skipped with the reason otherwise, a failure under CI=true). It must stop with one clear line and
 // a typed code (STORE_FULL), leave a store that `ferry inspect` reads and whose export holds only
 // complete data, keep unfinished media out of media/, and, once space is freed, resume without the
 // code to a verified end equal to the source. The sender's store is checksummed before and after.
@@ -12,30 +12,33 @@ import {
 } from './helpers/ferry-cli.js'
 import { killFixture } from './helpers/kill-fixture.js'
 import { auditMedia, fingerprint } from './helpers/store-check.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const CODE = '404-5040-4050'
 /** ~9 MB of media and ~1 MB of text against a 5 MiB disk: it fills during the media. */
 const SHAPE = { messages: 2000, textBytes: 400, mediaFiles: 4, mediaBytes: 2_250_000 }
 
 let mnt: string | undefined
-let skipReason: string | undefined
 
 function mountTmpfs (dir: string, size: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { stdio: 'pipe' })
 }
 
-beforeAll(() => {
-  if (process.getuid?.() !== 0) { skipReason = 'needs root to mount a small tmpfs'; return }
+/** Mounts the small disk; says why not where it cannot. */
+function mountSmallDisk (): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs'
   const dir = join(tempDir('ferry-disk-full-'), 'mnt')
   mkdirSync(dir)
   try {
     mountTmpfs(dir, '5m')
     mnt = dir
+    return undefined
   } catch (err) {
-    skipReason = `cannot mount tmpfs: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`
+    return `cannot mount tmpfs: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`
   }
-  if (skipReason !== undefined) console.log(`disk-full tests skipped: ${skipReason}`)
-})
+}
+
+beforeAll(() => { cannotRun('the disk-full tests', mountSmallDisk()) })
 
 afterAll(() => {
   if (mnt !== undefined) {
@@ -48,7 +51,7 @@ describe('the receiver\'s disk fills mid-transfer', () => {
   afterEach(async () => { await killAll() })
 
   it('stops with STORE_FULL, keeps a consistent store, and resumes to a verified end once space is freed', async (ctx) => {
-    if (mnt === undefined) { ctx.skip(); return }
+    if (mnt === undefined) { ctx.skip(); return } // cannotRun said why (and threw under CI=true)
     const fixture = await killFixture(SHAPE)
     const sourceExport = await exportStore(fixture)
     const sourceLines = new Set(sourceExport.trim().split('\n'))

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport, cleanupStale, createTestbed, listFerryNamespaces, listTestbeds, openTestbed, type Testbed } from '../../scripts/lib/netns.js'
+import { onPath } from '../../scripts/lib/test-tools.js'
 import { PeerProcess } from './helpers/peer-process.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const support = await checkNetnsSupport()
-if (!support.ok) console.warn(`SKIP netns harness tests: ${support.reason ?? ''}`)
-
-const hasIptables = (() => { try { execFileSync('sh', ['-c', 'command -v iptables'], { stdio: 'ignore' }); return true } catch { return false } })()
+const skip = cannotRun('the namespace testbed tests', support.ok ? undefined : support.reason ?? 'unknown')
 
 function deadPid (): number {
   for (let pid = 4_000_000; pid > 100_000; pid -= 7919) {
@@ -18,7 +18,7 @@ function deadPid (): number {
   throw new Error('no free pid found')
 }
 
-describe.skipIf(!support.ok)('the namespace testbed', () => {
+describe.skipIf(skip)('the namespace testbed', () => {
   let tb: Testbed
   let dir: string
   const peers: PeerProcess[] = []
@@ -82,7 +82,7 @@ describe.skipIf(!support.ok)('the namespace testbed', () => {
     console.log(`tbf 40 Mbit: ${String(shaped.mbps)} MB/s`)
   })
 
-  it.skipIf(!hasIptables)('drops a share of a phone\'s packets with iptables, and TCP still delivers', async () => {
+  it.skipIf(cannotRun('the iptables loss test', onPath('iptables') ? undefined : "'iptables' is not installed (Debian package iptables)"))('drops a share of a phone\'s packets with iptables, and TCP still delivers', async () => {
     const p2 = tb.phones[1]
     const a = peers[0]
     expect(bAddr).not.toBe('')

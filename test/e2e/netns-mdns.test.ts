@@ -5,17 +5,18 @@ import { randomInt } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
 import { PeerProcess, type PeerEvent } from './helpers/peer-process.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 // mDNS runs only here, inside namespaces this test makes: each phone is a separate process in its
 // own namespace on a private bridge, so the multicast never reaches a real interface.
 const support = await checkNetnsSupport()
-if (!support.ok) console.warn(`SKIP netns mDNS tests: ${support.reason ?? ''}`)
+const skip = cannotRun('the mDNS namespace tests', support.ok ? undefined : support.reason ?? 'unknown')
 
 interface Started extends PeerProcess { peerId?: string, startedAt?: number }
 
 const isDiscovery = (p: Started) => (e: PeerEvent) => e.ev === 'discovered' && e.peerId === p.peerId
 
-describe.skipIf(!support.ok)('mDNS across network namespaces', () => {
+describe.skipIf(skip)('mDNS across network namespaces', () => {
   let tb: Testbed
   let dir: string
   const peers: Started[] = []

@@ -12,6 +12,7 @@ import { spawnFerryIn } from './helpers/netns-ferry.js'
 import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
 import { parseQrPayload } from '../../src/pairing/qr-payload.js'
 import { kindOf } from '../../src/net/transports.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const CODE = '271-8281-8284'
 const RTC_LOOPBACK = '/ip4/127.0.0.1/udp/0/webrtc-direct'
@@ -163,9 +164,9 @@ describe('ferry send / receive over WebRTC (webrtc-direct, loopback, no ICE serv
 // Two phones in two network namespaces on a private bridge (scripts/lib/netns.ts): the receiver knows
 // the sender only from its QR payload (mDNS off), and the only way in is the webrtc-direct address.
 const netns = await checkNetnsSupport()
-if (!netns.ok) console.warn(`SKIP WebRTC across network namespaces: ${netns.reason ?? ''}`)
+const noNetns = cannotRun('WebRTC across network namespaces', netns.ok ? undefined : netns.reason ?? 'unknown')
 
-describe.skipIf(!netns.ok)('ferry send / receive over WebRTC across network namespaces', () => {
+describe.skipIf(noNetns)('ferry send / receive over WebRTC across network namespaces', () => {
   let tb: Testbed | undefined
   afterEach(async () => { await killAll() })
   afterAll(async () => { await tb?.down() })

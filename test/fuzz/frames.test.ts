@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/errors.js'
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js'

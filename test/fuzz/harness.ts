@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { ErrorCode, FerryError } from '../../src/errors.js'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { SenderMachine } from '../../src/protocol/sender.js'

@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'

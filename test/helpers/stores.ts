@@ -9,8 +9,8 @@ import type { Contact, Conversation, Message, MessageKind } from '../../src/stor
 
 const dirs: string[] = []
 
-export function tempDir (name = 'ferry-test-'): string {
-  const d = mkdtempSync(join(tmpdir(), name))
+export function tempDir (name = 'ferry-test-', parent = tmpdir()): string {
+  const d = mkdtempSync(join(parent, name))
   dirs.push(d)
   return d
 }

@@ -57,7 +57,7 @@ describe('QR payload', () => {
     const q = ok.slice('ferry://pair?'.length)
     expect(rejects('https://example.com/?v=1')).toMatch(/does not start with ferry:\/\/pair\?/)
     expect(rejects('ferry://pair?')).toMatch(/no name or no value/)
-    expect(rejects(`ferry://pairs?${q}`)).toBeTruthy()
+    expect(rejects(`ferry://pairs?${q}`)).toMatch(/does not start with ferry:\/\/pair\?/)
     expect(rejects(`${ok}#frag`)).toMatch(/fragment/)
     expect(rejects(`${ok}&x=1`)).toMatch(/unknown parameter "x"/)
     expect(rejects(`${ok}&`)).toMatch(/no name/)

@@ -5,6 +5,7 @@ import { openStore, tempDir, cleanupTempDirs } from '../helpers/stores.js'
 import { killAll, newStorePath, senderReady, startReceiver, startSender, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
 import { seedStore } from '../../src/sim/seed.js'
 import { PROFILES, type Profile } from '../../src/sim/profiles.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 // Memory stays bounded: the peak RSS of `ferry send` and `ferry receive` (VmHWM, the kernel's high-water
 // mark, read from /proc while they run) grows by a bounded amount from a tiny history to one with 67x
@@ -69,7 +70,9 @@ async function transfer (source: string): Promise<Peaks> {
   return { sender: senderPeak(), receiver: receiverPeak(), messages: progress.messages }
 }
 
-describe.runIf(process.platform === 'linux')('peak memory of the two phones', () => {
+const skip = cannotRun('the peak memory tests', process.platform === 'linux' ? undefined : `they read /proc/<pid>/status, which ${process.platform} does not have`)
+
+describe.skipIf(skip)('peak memory of the two phones', () => {
   let tiny: string
   let big: string
   beforeAll(async () => {

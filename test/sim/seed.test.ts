@@ -29,11 +29,10 @@ async function seeded (seed: number): Promise<SqliteChatStore> {
 }
 
 describe('seedStore', () => {
-  it('seeds tiny quickly, with every record and media file in place', async () => {
+  it('seeds tiny with every record and media file in place (the time printed, never asserted)', async () => {
     const store = openStore()
     const summary = await seedStore(store, 'tiny', 1)
     console.log(`seeded tiny in ${summary.ms} ms (media ${summary.mediaMs} ms)`)
-    expect(summary.ms).toBeLessThan(5000) // about 50 ms on a laptop; the bound only catches a pathology
     const history = generateHistory('tiny', 1)
     expect(summary).toMatchObject({ profile: 'tiny', seed: 1, contacts: 8, conversations: 4, messages: 300, mediaFiles: history.media.length, mediaBytes: history.mediaBytes })
     expect(store.stats()).toMatchObject({ contacts: 8, conversations: 4, messages: 300, media: history.media.length, mediaMissing: 0, mediaBytesPresent: history.mediaBytes })

@@ -7,14 +7,17 @@ import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
 afterAll(() => cleanupTempDirs())
 
-const GROUP_SYNC = fileURLToPath(new URL('../../src/store/group-sync.ts', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const GROUP_SYNC = join(ROOT, 'src/store/group-sync.ts')
 
 describe('GroupSync', () => {
   it('keeps a process with nothing else to do alive until its files are durable', () => {
     // A group large enough for syncfs through the helper process, awaited by a script with no socket,
     // timer or other handle of its own: the way a script drives the engine over an in-memory pipe.
+    // .mts: an ES module whatever package.json lies (or does not lie) above the temp folder, so its
+    // top-level await runs under tsx on any machine.
     const dir = tempDir()
-    const script = join(dir, 'flush.mts') // an ES module wherever the temporary folder is (top-level await)
+    const script = join(dir, 'flush.mts')
     writeFileSync(script, `
       import { writeFileSync } from 'node:fs'
       import { join } from 'node:path'
@@ -27,7 +30,8 @@ describe('GroupSync', () => {
       sync.close()
       console.log('durable')
     `)
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 })
+    // From the repository, where `--import tsx` resolves, whatever folder the runner started in.
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
     expect(r.stderr).toBe('')
     expect([r.status, r.stdout.trim()]).toEqual([0, 'durable'])
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import fc from 'fast-check'
+import { fc } from '../helpers/property.js'
 import { decodeFrame, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, ferry } from '../../src/wire/codec.js'
 import { FrameDecoder, MAX_FRAME_BYTES, prefix } from '../../src/wire/framing.js'
 import { isFerryError } from '../../src/errors.js'
