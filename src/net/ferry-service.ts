@@ -88,6 +88,12 @@ export interface ReceiveOptions {
   signal?: AbortSignal
   /** How long to keep reconnecting after the link drops without progress. */
   retryForMs?: number
+  /**
+   * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
+   * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
+   * ISOLATED is not). Default: `addrs` as given.
+   */
+  route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
 }
 
 interface ActiveOffer {
@@ -277,8 +283,10 @@ export class FerryService implements Startable {
       // once, so they get a short deadline before the usual dial.
       const short = target === elsewhere ? AbortSignal.timeout(ELSEWHERE_DIAL_MS) : undefined
       const signal = short !== undefined && opts.signal !== undefined ? AbortSignal.any([opts.signal, short]) : short ?? opts.signal
+      // The route's own verdict (ISOLATED, or NO_PEER saying why) is the one to report.
+      const dialed = target === opts.addrs && opts.route !== undefined ? await opts.route(opts.addrs, { known, signal: opts.signal }) : target
       try {
-        return await this.components.connectionManager.openConnection(target, { signal })
+        return await this.components.connectionManager.openConnection(dialed, { signal })
       } catch (err) {
         last = err
         if (opts.signal?.aborted === true) break
