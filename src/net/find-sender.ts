@@ -20,6 +20,12 @@ const log = logger('ferry:find-sender')
 export const SWEEP_AFTER_MS = 2_000
 /** Rounds of the sweep start at least this far apart (a sender's rate limit refills meanwhile). */
 export const SWEEP_ROUND_GAP_MS = 5_000
+/**
+ * After a dropped link the sweep goes on this long per redial: a restarting sender takes a few seconds
+ * to come back, and each redial first spends seconds on the addresses libp2p remembers.
+ */
+const REDIAL_SEARCH_MS = 15_000
+const REDIAL_ROUND_GAP_MS = 2_000
 
 export interface FoundSender {
   peer: string
@@ -138,33 +144,66 @@ export function senderRoute (o: RouteOptions): Route {
     const others = addrs.filter(a => hostPort(a) === undefined)
     if (tcp.length === 0) return addrs
     const attempts: ReachAttempt[] = []
-    const race = async (list: Multiaddr[]): Promise<Multiaddr | undefined> => {
-      const r = await raceAddresses(list, { ...o.race, preferHost, signal })
+    const race = async (list: Multiaddr[], stop = signal): Promise<Multiaddr | undefined> => {
+      const r = await raceAddresses(list, { ...o.race, preferHost, signal: stop })
       attempts.push(...r.attempts)
       if (r.winner !== undefined) reachedOnce = true
       return r.winner
     }
-    let winner = await race(tcp)
-    if (winner !== undefined) return [winner, ...others]
     const firstContact = known === undefined && !reachedOnce
-    if (firstContact && looksIsolated({ via: o.via, attempts }) && signal?.aborted !== true) {
-      // A lost SYN on a busy Wi-Fi is not a verdict yet.
-      await sleep(1_000, signal ?? new AbortController().signal)
-      winner = await race(tcp)
-      if (winner !== undefined) return [winner, ...others]
-    }
     const peer = known?.toString() ?? peerOf(tcp)
-    if (o.search !== undefined && peer !== undefined && signal?.aborted !== true) {
-      const hit = await o.search.sweepOnce(p => p === peer, signal)
-      if (hit !== undefined) {
-        preferHost = hit.host
-        winner = await race(hit.addrs)
-        if (winner !== undefined) {
-          log('found %s again at %s', peer, hit.host)
-          o.onRelocated?.(hit)
-          return [winner, ...hit.addrs.filter(a => hostPort(a) === undefined)]
+    /** Sweeps for the same phone, round after round for up to `forMs`. */
+    const relocate = async (forMs: number, stop = signal): Promise<Multiaddr[] | undefined> => {
+      const stopped = (): boolean => stop?.aborted === true
+      if (o.search === undefined || peer === undefined) return undefined
+      const until = Date.now() + forMs
+      while (!stopped()) {
+        const t0 = Date.now()
+        const hit = await o.search.sweepOnce(p => p === peer, stop)
+        if (hit !== undefined && !stopped()) {
+          preferHost = hit.host
+          const winner = await race(hit.addrs, stop)
+          if (winner !== undefined && !stopped()) {
+            log('found %s again at %s', peer, hit.host)
+            o.onRelocated?.(hit)
+            return [winner, ...hit.addrs.filter(a => hostPort(a) === undefined)]
+          }
         }
+        if (Date.now() + REDIAL_ROUND_GAP_MS > until) break
+        await sleep(Math.max(0, REDIAL_ROUND_GAP_MS - (Date.now() - t0)), stop ?? new AbortController().signal)
       }
+      return undefined
+    }
+    if (!firstContact) {
+      // After a dropped link the old phone may have come back elsewhere (a new lease, a restart): look
+      // there while the old addresses are tried, rather than after they time out.
+      const hereStop = new AbortController()
+      const thereStop = new AbortController()
+      const both = (c: AbortController): AbortSignal => signal !== undefined ? AbortSignal.any([signal, c.signal]) : c.signal
+      const here = race(tcp, both(hereStop)).then(w => w !== undefined ? [w, ...others] : undefined)
+      const there = relocate(REDIAL_SEARCH_MS, both(thereStop))
+      // The first to find an address that answers wins and stops the other.
+      const found = await new Promise<Multiaddr[] | undefined>(resolve => {
+        let pending = 2
+        const settle = (r: Multiaddr[] | undefined): void => {
+          pending--
+          if (r !== undefined) { hereStop.abort(); thereStop.abort(); resolve(r) } else if (pending === 0) resolve(undefined)
+        }
+        void here.then(settle)
+        void there.then(settle, () => { settle(undefined) })
+      })
+      if (found !== undefined) return found
+    } else {
+      let winner = await race(tcp)
+      if (winner !== undefined) return [winner, ...others]
+      if (looksIsolated({ via: o.via, attempts }) && signal?.aborted !== true) {
+        // A lost SYN on a busy Wi-Fi is not a verdict yet.
+        await sleep(1_000, signal ?? new AbortController().signal)
+        winner = await race(tcp)
+        if (winner !== undefined) return [winner, ...others]
+      }
+      const found = await relocate(0)
+      if (found !== undefined) return found
     }
     // After a working link, silence means the phone went away or moved: keep looking (NO_PEER is retried).
     throw unreachableError({ via: firstContact ? o.via : 'resume', attempts, sweeps: o.search?.sweeps })
