@@ -182,3 +182,41 @@ describe.skipIf(!support.ok)('discovery on Wi-Fi that does not cooperate', () =>
     }, 240_000)
   })
 })
+
+describe.skipIf(!support.ok)('several pairs on one Wi-Fi at once', () => {
+  let tb: Testbed
+  let source: string
+  beforeAll(async () => {
+    tb = await createTestbed({ phones: 2 })
+    source = await seedStore('tiny', 11)
+  }, 120_000)
+  afterEach(async () => { await killAll() })
+  afterAll(async () => {
+    await tb?.down()
+    cleanupTempDirs()
+  })
+
+  // An IT desk moving four phones: the four old phones on one machine, the four new ones on another, so
+  // every receiver sees every sender (mDNS answers and the probe ports of one host).
+  it.each(['mdns', 'sweep'] as const)('four pairs, one namespace each side, found by %s: each receiver finds its own sender, nobody spends another pair\'s guesses, all verified', async (via) => {
+    const [p1, p2] = tb.phones
+    for (const p of tb.phones) await tb.multicast(p, via === 'mdns')
+    const base = randomInt(100, 996)
+    const codes = [0, 1, 2, 3].map(i => `${base + i}-${randomInt(1000, 10000)}-${randomInt(1000, 10000)}`)
+    const senders = codes.map((code, i) => spawnFerryIn(tb, p1, senderArgs(copyStore(source, `old-${i}`), { code, listen: false }), `sender ${code}`))
+    const shown = await Promise.all(senders.map(async s => await s.waitEvent('code', 30_000)))
+    expect(new Set(shown.map(e => e.discoveryPort)).size).toBe(4)
+    const targets = codes.map((_, i) => newStorePath(`new-${i}`))
+    const receivers = codes.map((code, i) => spawnFerryIn(tb, p2, receiverArgs(targets[i], { code }), `receiver ${code}`))
+    await Promise.all(receivers.map(async (r, i) => { await expectVerified(senders[i], r, targets[i], source) }))
+    for (const [i, r] of receivers.entries()) {
+      expect(r.all('discovered').map(e => e.via)).toEqual([via])
+      // It paired with, and only ever connected to, its own sender.
+      expect(r.all('paired').map(e => e.peer), r.describe()).toEqual([shown[i].peerId])
+      expect(new Set(r.all('connection').map(e => e.peer))).toEqual(new Set([shown[i].peerId]))
+      // No sender saw a failed pairing attempt: no guess was spent by another pair's receiver.
+      expect(senders[i].all('pair-failed'), senders[i].describe()).toEqual([])
+    }
+    console.log(`four pairs at once by ${via}: ${receivers.map(r => `${String(r.all('discovered')[0]?.via)} ${secs(Number(r.all('verified')[0].at))} s`).join(', ')}`)
+  }, 240_000)
+})
