@@ -6,7 +6,7 @@ import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './
 import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
 import { assertSweepAllowed } from './lan-guard.js'
 import { discoverPeer } from './node.js'
-import { localSubnets } from './subnets.js'
+import { localSubnets, onSubnet } from './subnets.js'
 import { sweep, type SubnetStats, type SweepHit, type SweepOptions } from './sweep.js'
 
 // The receiver's side of finding the old phone: mDNS first, the subnet sweep when mDNS has found nothing
@@ -96,6 +96,11 @@ export class SenderSearch {
     }
   }
 
+  /** Whether `host` lies in a subnet the sweep covers. */
+  covers (host: string): boolean {
+    return (this.o.sweepOptions?.subnets ?? localSubnets()).some(s => onSubnet(host, { address: s.address, prefix: s.sweepPrefix }))
+  }
+
   /** One sweep round for a phone (a sender that restarted elsewhere); undefined when it is not there. */
   async sweepOnce (accept: (peer: string) => boolean, signal?: AbortSignal): Promise<SweepHit | undefined> {
     const r = await sweep({ ...this.o.sweepOptions, nameplate: this.o.nameplate, accept, signal })
@@ -123,7 +128,7 @@ export interface RouteOptions {
   /** Where the sweep reached it. */
   preferHost?: string
   /** Looks for the old phone again; omitted when sweeping is off. */
-  search?: Pick<SenderSearch, 'sweepOnce' | 'sweeps'>
+  search?: Pick<SenderSearch, 'sweepOnce' | 'sweeps' | 'covers'>
   race?: Omit<RaceOptions, 'signal' | 'preferHost'>
   /** Told when the old phone was found somewhere else than the addresses given. */
   onRelocated?: (found: SweepHit) => void
@@ -155,11 +160,14 @@ export function senderRoute (o: RouteOptions): Route {
     /** Sweeps for the same phone, round after round for up to `forMs`. */
     const relocate = async (forMs: number, stop = signal): Promise<Multiaddr[] | undefined> => {
       const stopped = (): boolean => stop?.aborted === true
-      if (o.search === undefined || peer === undefined) return undefined
+      // A phone reachable on loopback only is on this machine: a sweep of the LAN would not find it.
+      const search = o.search
+      const lookable = (h: string): boolean => !(h.startsWith('127.') || h === '::1') || search?.covers(h) === true
+      if (search === undefined || peer === undefined || !tcp.some(a => lookable(hostPort(a)!.host))) return undefined
       const until = Date.now() + forMs
       while (!stopped()) {
         const t0 = Date.now()
-        const hit = await o.search.sweepOnce(p => p === peer, stop)
+        const hit = await search.sweepOnce(p => p === peer, stop)
         if (hit !== undefined && !stopped()) {
           preferHost = hit.host
           const winner = await race(hit.addrs, stop)
