@@ -177,6 +177,8 @@ export function senderRoute (o: RouteOptions): Route {
             return [winner, ...hit.addrs.filter(a => hostPort(a) === undefined)]
           }
         }
+        // No host to ask (only /32 addresses, no network at all): another round would not either.
+        if (search.sweeps !== undefined && search.sweeps.every(st => st.hosts === 0)) break
         if (Date.now() + REDIAL_ROUND_GAP_MS > until) break
         await sleep(Math.max(0, REDIAL_ROUND_GAP_MS - (Date.now() - t0)), stop ?? new AbortController().signal)
       }
