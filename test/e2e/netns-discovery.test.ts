@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport, createTestbed, type Testbed } from '../../scripts/lib/netns.js'
-import { cleanupTempDirs, copyStore, errorCode, exportStore, killAll, newStorePath, seedStore, type FerryProcess } from './helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, errorCode, exportStore, killAll, LOOPBACK, newStorePath, seedStore, spawnFerry, startSender, type FerryProcess } from './helpers/ferry-cli.js'
 import { receiverArgs, senderArgs, spawnFerryIn } from './helpers/netns-ferry.js'
 import { killFixture } from './helpers/kill-fixture.js'
 import { DISCOVERY_PORTS } from '../../src/net/probe.js'
@@ -28,6 +28,30 @@ async function expectVerified (sender: FerryProcess, receiver: FerryProcess, tar
   await receiver.waitEvent('verified', 1)
   expect(await exportStore(target) === await exportStore(source)).toBe(true)
 }
+
+describe('discovery outside a network namespace, under FERRY_MDNS_NETNS_ONLY', () => {
+  afterEach(async () => { await killAll() })
+  afterAll(() => { cleanupTempDirs() })
+
+  it('the receiver refuses to sweep the machine\'s real network, and says what to use instead', async () => {
+    const receiver = spawnFerry(['receive', '--store', newStorePath(), '--code', '551-1234-5678', '--no-mdns', '--json', '--listen', LOOPBACK])
+    const exit = await receiver.waitExit(30_000)
+    expect(exit.code, receiver.describe()).toBe(2)
+    expect(receiver.stderr).toMatch(/the subnet sweep is only allowed inside a network namespace here \(FERRY_MDNS_NETNS_ONLY=1\); use --peer <multiaddr>, --qr, or run in a namespace \[BAD_INPUT\]/)
+    expect(receiver.all('sweeping')).toEqual([])
+    const neither = spawnFerry(['receive', '--store', newStorePath(), '--code', '551-1234-5678', '--no-mdns', '--no-sweep', '--json', '--listen', LOOPBACK])
+    expect((await neither.waitExit(30_000)).code).toBe(2)
+    expect(neither.stderr).toMatch(/with --no-mdns and --no-sweep the old phone's address is needed: --peer MULTIADDR or --qr PAYLOAD/)
+  })
+
+  it('a sender on loopback opens no discovery port; --no-sweep opens none on any interface', async () => {
+    const source = await seedStore('tiny', 7)
+    const onLoopback = startSender(copyStore(source), { code: '552-1234-5678' })
+    expect((await onLoopback.waitEvent('code', 30_000)).discoveryPort).toBeUndefined()
+    const everywhere = startSender(copyStore(source), { code: '553-1234-5678', listen: '/ip4/0.0.0.0/tcp/0', extra: ['--no-sweep'] })
+    expect((await everywhere.waitEvent('code', 30_000)).discoveryPort).toBeUndefined()
+  })
+})
 
 describe.skipIf(!support.ok)('discovery on Wi-Fi that does not cooperate', () => {
   let source: string
