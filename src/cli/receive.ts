@@ -72,10 +72,10 @@ ${SELECTION_HELP}
   --no-mdns           do not look for the old phone by mDNS (the sweep then starts at once)
   --no-sweep          do not sweep the local subnets for the old phone (mDNS, --peer or --qr only)
   --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; none with --transport webrtc)
-  --json              print JSON events (discovered, sweeping, connection, paired, manifest, progress,
-                      chats-ready, verified) instead of a bar; discovered says how the old phone was
-                      found (via: mdns, sweep, qr, peer or resume), connection which address and
-                      interface the transfer runs over
+  --json              print JSON events (discovered, sweeping, swept, connection, paired, manifest,
+                      progress, chats-ready, verified) instead of a bar; discovered says how the
+                      old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
+                      sweep round saw, connection which address and interface it runs over
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
 
 Examples:
@@ -136,6 +136,15 @@ apart, phone went away, verification failed), 2 bad usage.`,
         onSweepStart: subnets => {
           if (json) jsonEvent('sweeping', { subnets })
           else process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
+        },
+        onSweepRound: (round, stats, ms) => {
+          if (json) { jsonEvent('swept', { round, ms, subnets: stats }); return }
+          if (round !== 1) return
+          const reached = stats.reduce((n, st) => n + st.reached, 0)
+          const ferry = stats.reduce((n, st) => n + st.ferry, 0)
+          process.stderr.write(reached === 0
+            ? 'No other device on this network answers at all: if the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client isolation). Still looking...\n'
+            : `${reached} device${reached === 1 ? '' : 's'} answered, ${ferry === 0 ? 'none of them a Ferry phone' : `${ferry} Ferry phone${ferry === 1 ? '' : 's'} showing other codes`}. Still looking...\n`)
         }
       })
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'

@@ -52,6 +52,8 @@ export interface FindOptions {
   sweepOptions?: Omit<SweepOptions, 'nameplate' | 'accept' | 'signal'>
   /** Told when the sweep starts, with the subnets it covers. */
   onSweepStart?: (subnets: string[]) => void
+  /** Told after each round of the search that found nobody, with what it saw. */
+  onSweepRound?: (round: number, stats: SubnetStats[], ms: number) => void
 }
 
 /**
@@ -116,6 +118,7 @@ export class SenderSearch {
       const hit = await this.sweepOnce(accept, signal)
       if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host }
       log('sweep round %d found nobody', round)
+      this.o.onSweepRound?.(round, this.sweeps ?? [], Date.now() - t0)
       await sleep(Math.max(0, (this.o.roundGapMs ?? SWEEP_ROUND_GAP_MS) - (Date.now() - t0)), signal)
     }
     throw new FerryError(ErrorCode.CANCELLED, 'sweep stopped')

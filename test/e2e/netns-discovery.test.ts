@@ -153,6 +153,26 @@ describe.skipIf(!support.ok)('discovery on Wi-Fi that does not cooperate', () =>
       expect(receiver.stderr).not.toMatch(/\n\s+at /)
       console.log(`client isolation: the receiver said ISOLATED ${secs(ms)} s after it started`)
     }, 60_000)
+
+    it('isolated and no multicast either: the receiver says after its first sweep that nobody answers, then ends NO_PEER with the hint', async () => {
+      const [p1, p2] = tb.phones
+      for (const p of tb.phones) await tb.multicast(p, false)
+      try {
+        const code = newCode()
+        const sender = spawnFerryIn(tb, p1, senderArgs(copyStore(source), { code, listen: false }), 'sender')
+        await sender.waitEvent('code', 30_000)
+        const receiver = spawnFerryIn(tb, p2, [...receiverArgs(newStorePath(), { code }), '--timeout', '10'], 'receiver')
+        const swept = await receiver.waitEvent('swept', 30_000)
+        expect(swept.subnets).toEqual([{ subnet: `${tb.subnet}.0/24`, ifname: 'eth0', hosts: 253, probed: 253, reached: 0, ferry: 0 }])
+        const exit = await receiver.waitExit(30_000)
+        expect(exit.code, receiver.describe()).toBe(1)
+        expect(errorCode(receiver.stderr)).toBe('NO_PEER')
+        expect(String(receiver.all('error')[0].message)).toMatch(/reached 0 devices.*the Wi-Fi may keep devices apart \(client or AP isolation\).*hotspot/)
+        console.log(`isolated without multicast: first sweep round over at ${secs(Number(swept.at))} s (${String(swept.ms)} ms), NO_PEER at the 10 s timeout`)
+      } finally {
+        for (const p of tb.phones) await tb.multicast(p, true)
+      }
+    }, 60_000)
   })
 
   describe('a receiver whose VPN holds the default and multicast routes, a sender on a VPN too', () => {
