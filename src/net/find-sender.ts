@@ -218,6 +218,8 @@ export function senderRoute (o: RouteOptions): Route {
       const found = await relocate(0)
       if (found !== undefined) return found
     }
+    // No TCP address answered; libp2p tries the others (WebRTC: --transport auto falls back to it).
+    if (others.length > 0) return others
     // After a working link, silence means the phone went away or moved: keep looking (NO_PEER is retried).
     throw unreachableError({ via: firstContact ? o.via : 'resume', attempts, sweeps: o.search?.sweeps })
   }

@@ -62,6 +62,9 @@ describe('choosing and finding the old phone\'s address', () => {
     const dead = multiaddr(`/ip4/${net}.41/tcp/${await closedPort(`${net}.41`)}/p2p/${peer}`)
     const route = senderRoute({ via: 'mdns', race: { subnets: [self] } })
     expect((await route([dead, open], {})).map(String)).toEqual([open.toString()])
+    // With a WebRTC address too (--transport auto), libp2p gets that one to try instead.
+    const rtc = multiaddr(`/ip4/${net}.41/udp/4001/webrtc-direct/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g/p2p/${peer}`)
+    expect((await route([dead, rtc], {})).map(String)).toEqual([rtc.toString()])
     const err = await route([dead], {}).catch(e => e)
     expect(isFerryError(err, 'NO_PEER')).toBe(true)
     expect(err.message).toMatch(/refused the connection: is 'ferry send' still running there\?/)
