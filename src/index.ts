@@ -15,6 +15,10 @@ import type { ChatStore } from './store/chat-store.js'
 export { ferry, FerryService, TRANSFER_PROTOCOL, type FerryEvent, type OfferOptions, type ReceiveOptions, type Progress } from './net/ferry-service.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'
 export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } from './net/node.js'
+// Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
+// choosing its address; see docs/design-notes.md, "Finding the other phone".
+export { startResponder, DISCOVERY_PORTS, type DiscoveryResponder } from './net/probe.js'
+export { SenderSearch, senderRoute, type FoundSender, type FindOptions } from './net/find-sender.js'
 export { generateCode, parseCode, formatCode, buildQrPayload, parseQrPayload, serviceTag, type PairingCode } from './pairing/index.js'
 export { SenderMachine } from './protocol/sender.js'
 export { ReceiverMachine } from './protocol/receiver.js'
