@@ -86,9 +86,13 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
     stats[i].hosts = hosts.length
     return hosts
   })
-  // Subnets are interleaved host by host, the real LAN first: a VPN's empty /24 must not hold up the Wi-Fi.
-  for (let k = 0; hostLists.some(h => k < h.length); k++) {
-    hostLists.forEach((hosts, i) => { if (k < hosts.length && ports.length > 0) first.push({ host: hosts[k], port: ports[0], subnet: i }) })
+  // Real interfaces' subnets first, interleaved host by host (Wi-Fi and Ethernet alike); a VPN's or a
+  // bridge's only after them, so their empty /24s do not hold up the Wi-Fi.
+  for (const virtual of [false, true]) {
+    const lists = hostLists.map((hosts, i) => ({ hosts, i })).filter(({ i }) => subnets[i].virtual === virtual)
+    for (let k = 0; lists.some(l => k < l.hosts.length); k++) {
+      for (const { hosts, i } of lists) if (k < hosts.length && ports.length > 0) first.push({ host: hosts[k], port: ports[0], subnet: i })
+    }
   }
   const onFerryHosts: Job[] = []
   const onOtherHosts: Job[] = []

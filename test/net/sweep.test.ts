@@ -68,6 +68,17 @@ describe('the subnet sweep', () => {
     expect(r.stats[0].probed).toBe(253)
   })
 
+  it('asks the real LAN before a VPN\'s or a bridge\'s subnet', async () => {
+    const wifi: LocalSubnet = { ...self, address: `${net}.254` }
+    const vpnNet = `127.${(Number(net.split('.')[1]) % 254) + 1}.${net.split('.')[2]}`
+    const vpn: LocalSubnet = { ifname: 'tun-test', address: `${vpnNet}.254`, prefix: 24, sweepPrefix: 24, virtual: true }
+    const wanted = await sender(`${net}.200`, '551')
+    const r = await sweep({ nameplate: '551', subnets: [vpn, wifi], ports, ratePerSecond: 200 })
+    expect(r.hit?.peer).toBe(wanted.peer)
+    // Found among the Wi-Fi's hosts while more of them were still to be asked: the VPN's were not reached.
+    expect(r.stats.find(st => st.ifname === 'tun-test')?.probed).toBe(0)
+  })
+
   it('stops when aborted', async () => {
     const ac = new AbortController()
     const p = sweep({ nameplate: '551', subnets: [self], ports, ratePerSecond: 50, signal: ac.signal })
