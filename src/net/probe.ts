@@ -124,9 +124,9 @@ export async function startResponder (opts: ResponderOptions): Promise<Discovery
       // learns nothing more (answering a right guess would still tell it which one is right).
       if (!hasTokens(who)) { socket.end(Buffer.from('B')); return }
       if (timingSafeEqual(got, probeTag(nonce, opts.nameplate))) {
-        const body = Buffer.from(JSON.stringify(opts.answer()), 'utf8')
+        const body = encodeAnswer(opts.answer())
         const len = Buffer.alloc(2)
-        len.writeUInt16BE(Math.min(body.length, 0xffff))
+        len.writeUInt16BE(body.length)
         socket.end(Buffer.concat([Buffer.from('Y'), len, body]))
         log('probe from %s: nameplate matches', who)
       } else {
@@ -235,6 +235,19 @@ export async function probe (host: string, port: number, nameplate: string, opts
     })
     socket.on('end', () => { finish({ kind: connected ? 'foreign' : 'silent' }) })
   })
+}
+
+/**
+ * A yes answer's body: the addresses the caller ranks first, as many as the receiver takes (a phone with
+ * many interfaces and two transports can have more).
+ */
+export function encodeAnswer (a: ProbeAnswer): Buffer {
+  const addrs = a.addrs.slice(0, MAX_ANSWER_ADDRS)
+  for (;;) {
+    const body = Buffer.from(JSON.stringify({ peer: a.peer, addrs }), 'utf8')
+    if (body.length <= MAX_ANSWER_BYTES || addrs.length === 0) return body
+    addrs.pop()
+  }
 }
 
 /** A yes answer, checked: a valid peer id, and multiaddrs that are that peer's (with /p2p/ added where missing). */

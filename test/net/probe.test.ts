@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseAnswer, probe, probeTag, startResponder, type DiscoveryResponder } from '../../src/net/probe.js'
+import { encodeAnswer, parseAnswer, probe, probeTag, startResponder, type DiscoveryResponder } from '../../src/net/probe.js'
 
 const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 const loopbackHost = (): string => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(2, 254)}`
@@ -144,5 +144,14 @@ describe('the discovery probe', () => {
     expect(parseAnswer(enc({ peer, addrs: [7] }))).toBeUndefined()
     expect(parseAnswer(enc({ peer, addrs: Array.from({ length: 17 }, (_, i) => `/ip4/10.0.0.1/tcp/${i + 1}`) }))).toBeUndefined()
     expect(parseAnswer(Buffer.from('{'))).toBeUndefined()
+  })
+
+  it('says yes with as many addresses as a receiver takes, best first, when a phone has more', async () => {
+    const peer = await newPeer()
+    const many = Array.from({ length: 40 }, (_, i) => `/ip4/10.0.${i}.1/udp/4001/webrtc-direct/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g/p2p/${peer}`)
+    const parsed = parseAnswer(encodeAnswer({ peer, addrs: many }))
+    expect(parsed?.addrs.map(String)).toEqual(many.slice(0, parsed?.addrs.length))
+    expect(parsed?.addrs.length).toBeGreaterThan(8)
+    expect(encodeAnswer({ peer, addrs: many }).length).toBeLessThanOrEqual(4096)
   })
 })
