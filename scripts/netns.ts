@@ -10,6 +10,11 @@
 //   tsx scripts/netns.ts ip <id> <phone> [ADDR]         give phone N a new address (default: a free one)
 //   tsx scripts/netns.ts relay <id> <phone> <port> [--delay MIN-MAX]   delay TCP to phone N's port through the
 //                                                       access point (routed testbeds; runs until Ctrl-C)
+//   tsx scripts/netns.ts multicast <id> <phone> off|on  phone N's firewall drops multicast (no mDNS) / lets it through
+//   tsx scripts/netns.ts isolate <id> on|off            the access point keeps clients apart (unicast dropped,
+//                                                       multicast flows) / lets them talk again
+//   tsx scripts/netns.ts iface <id> <phone> [--name tun0] [--default-route] [--multicast-route]
+//                                                       give phone N a second interface, like a VPN's tun device
 //   tsx scripts/netns.ts down [<id> | --all]            remove a testbed (or all of them)
 //   tsx scripts/netns.ts cleanup                        remove testbeds left by crashed processes
 import { spawn } from 'node:child_process'
@@ -19,7 +24,9 @@ import {
 
 function usage (): never {
   process.stderr.write('usage: netns.ts check | up [--phones N] [--routed] | list | exec <id> <phone> -- cmd... | shape <id> <phone> [--rate MBIT] [--loss P] |\n' +
-    '       link <id> <phone> down|up | ip <id> <phone> [ADDR] | relay <id> <phone> <port> [--delay MIN-MAX] | down [<id>|--all] | cleanup\n')
+    '       link <id> <phone> down|up | ip <id> <phone> [ADDR] | relay <id> <phone> <port> [--delay MIN-MAX] |\n' +
+    '       multicast <id> <phone> off|on | isolate <id> on|off | iface <id> <phone> [--name NAME] [--default-route] [--multicast-route] |\n' +
+    '       down [<id>|--all] | cleanup\n')
   process.exit(2)
 }
 
@@ -105,6 +112,26 @@ async function main (argv: string[]): Promise<number> {
       process.stdout.write(`TCP to ${phone.ip}:${args[2]} now goes through the relay (port ${port} in ${tb.bridgeNs}), ${lo}-${hi ?? lo} ms each way; Ctrl-C to stop\n`)
       await new Promise<void>(resolve => process.once('SIGINT', () => resolve()))
       await relay.stop()
+      return 0
+    }
+    case 'multicast': {
+      if (args.length < 3 || !['off', 'on'].includes(args[2])) usage()
+      const tb = await openTestbed(args[0])
+      await tb.multicast(phoneOf(tb, args[1]), args[2] === 'on')
+      return 0
+    }
+    case 'isolate': {
+      if (args.length < 2 || !['on', 'off'].includes(args[1])) usage()
+      const tb = await openTestbed(args[0])
+      await tb.isolate(args[1] === 'on')
+      return 0
+    }
+    case 'iface': {
+      if (args.length < 2) usage()
+      const tb = await openTestbed(args[0])
+      const phone = phoneOf(tb, args[1])
+      const added = await tb.addInterface(phone, { name: flag(args, '--name'), defaultRoute: args.includes('--default-route'), multicastRoute: args.includes('--multicast-route') })
+      process.stdout.write(`${phone.ns}: ${added.name} ${added.ip} on ${added.subnet} (far end in ${added.ns})\n`)
       return 0
     }
     case 'down': {

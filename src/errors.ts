@@ -22,6 +22,7 @@ export const ErrorCode = {
   CODE_EXPIRED: 'CODE_EXPIRED',
   NOT_PAIRED: 'NOT_PAIRED',
   NO_PEER: 'NO_PEER',
+  ISOLATED: 'ISOLATED', // the other phone is on the network but the network keeps the two apart
   INTERNAL: 'INTERNAL'
 } as const
 

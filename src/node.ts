@@ -6,3 +6,7 @@ export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } 
 export { SqliteChatStore } from './store/sqlite-store.js'
 export { NodeJournal } from './journal/node-journal.js'
 export { createFerry, type Ferry } from './create-ferry.js'
+// Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
+// choosing its address; see docs/design-notes.md, "Finding the other phone".
+export { startResponder, DISCOVERY_PORTS, type DiscoveryResponder } from './net/probe.js'
+export { SenderSearch, senderRoute, type FoundSender, type FindOptions } from './net/find-sender.js'

@@ -167,18 +167,54 @@ export interface Testbed {
   freeIp: () => string
   /** Starts the delaying relay in the access point (routed testbeds only). */
   startRelay: (opts: DelayRelayOptions) => Promise<RelayHandle>
+  /**
+   * The phone's own firewall drops multicast both ways (an Android phone without a multicast lock, a
+   * router filtering mDNS for it): `false` lets it through again.
+   */
+  multicast: (phone: Phone, on: boolean) => Promise<void>
+  /**
+   * The access point keeps its clients apart (client/AP isolation): unicast from phone to phone is
+   * dropped, multicast and broadcast still flow (so mDNS and ARP requests get across, ARP replies and
+   * TCP do not). `false` lifts it.
+   */
+  isolate: (on: boolean) => Promise<void>
+  /**
+   * Gives a phone a second interface on a network of its own, like a VPN's tun device or a container
+   * bridge: a veth to a namespace that answers nothing beyond its own address. With `defaultRoute` it
+   * takes the default route; with `multicastRoute` the route for 224.0.0.0/4 too (where a phone with
+   * no explicit multicast route sends mDNS), leaving the LAN only its on-link route.
+   */
+  addInterface: (phone: Phone, opts?: ExtraInterfaceOptions) => Promise<ExtraInterface>
   down: () => Promise<void>
+}
+
+export interface ExtraInterfaceOptions {
+  /** Interface name in the phone's namespace; default `tun0`. */
+  name?: string
+  /** e.g. '10.123.45'; default a free /24. The phone gets .2, the far end .1. */
+  subnet?: string
+  defaultRoute?: boolean
+  multicastRoute?: boolean
+}
+
+export interface ExtraInterface {
+  name: string
+  /** The phone's address on it. */
+  ip: string
+  subnet: string
+  /** The namespace at the far end. */
+  ns: string
 }
 
 function nsName (phone: Phone | string): string {
   return typeof phone === 'string' ? phone : phone.ns
 }
 
-async function pickSubnet (): Promise<string> {
+async function pickSubnet (taken: string[] = []): Promise<string> {
   const routes = await sh(['ip', '-4', 'addr', 'show']).catch(() => '') + await sh(['ip', '-4', 'route', 'show', 'table', 'all']).catch(() => '')
   for (let i = 0; i < 64; i++) {
     const s = `10.${randomInt(64, 251)}.${randomInt(0, 256)}`
-    if (!routes.includes(`${s}.`)) return s
+    if (!routes.includes(`${s}.`) && !taken.includes(s)) return s
   }
   throw new NetnsError('could not find a free 10.x /24')
 }
@@ -296,6 +332,49 @@ function handle (id: string, subnet: string, phones: Phone[], gateway?: string):
       const r = await startRelayProcess(tb, gateway, relayOpts)
       relays.push(r)
       return r
+    },
+    multicast: async (phone, on) => {
+      await requireTool('iptables', 'iptables')
+      // The raw table, not filter: shape()'s loss rules flush filter INPUT.
+      for (const chain of ['PREROUTING', 'OUTPUT']) {
+        const ipt = (op: string): string[] => ['ip', 'netns', 'exec', phone.ns, 'iptables', '-w', '-t', 'raw', op, chain, '-d', '224.0.0.0/4', '-j', 'DROP']
+        const present = await sh(ipt('-C')).then(() => true, () => false)
+        if (on && present) await sh(ipt('-D'))
+        if (!on && !present) await sh(ipt('-A'))
+      }
+    },
+    isolate: async on => {
+      await requireTool('ebtables', 'ebtables')
+      const eb = (args: string[]): string[] => ['ip', 'netns', 'exec', bridgeNs, 'ebtables', ...args]
+      await sh(eb(['-F', 'FORWARD']))
+      if (on) {
+        // Frames to a group address (multicast, broadcast) are flooded as before; the rest is dropped.
+        await sh(eb(['-A', 'FORWARD', '-d', 'Multicast', '-j', 'ACCEPT']))
+        await sh(eb(['-A', 'FORWARD', '-j', 'DROP']))
+      }
+      if (gateway !== undefined) {
+        // Routed: phone-to-phone unicast crosses the access point's IP layer, not the bridge.
+        await requireTool('iptables', 'iptables')
+        const rule = ['FORWARD', '-i', 'br0', '-o', 'br0', '-j', 'DROP']
+        const present = await sh(['ip', 'netns', 'exec', bridgeNs, 'iptables', '-w', '-C', ...rule]).then(() => true, () => false)
+        if (on && !present) await sh(['ip', 'netns', 'exec', bridgeNs, 'iptables', '-w', '-A', ...rule])
+        if (!on && present) await sh(['ip', 'netns', 'exec', bridgeNs, 'iptables', '-w', '-D', ...rule])
+      }
+    },
+    addInterface: async (phone, o = {}) => {
+      const name = o.name ?? 'tun0'
+      const far = `${id}-x${phone.index}${name.replace(/[^a-z0-9]/gi, '')}`
+      const sub = o.subnet ?? await pickSubnet([subnet])
+      await sh(['ip', 'netns', 'add', far])
+      await sh(['ip', '-n', far, 'link', 'set', 'lo', 'up'])
+      await sh(['ip', '-n', far, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', name, 'netns', phone.ns])
+      await sh(['ip', '-n', far, 'addr', 'add', `${sub}.1/24`, 'dev', 'eth0'])
+      await sh(['ip', '-n', far, 'link', 'set', 'eth0', 'up'])
+      await sh(['ip', '-n', phone.ns, 'addr', 'add', `${sub}.2/24`, 'dev', name])
+      await sh(['ip', '-n', phone.ns, 'link', 'set', name, 'up'])
+      if (o.defaultRoute === true) await sh(['ip', '-n', phone.ns, 'route', 'replace', 'default', 'via', `${sub}.1`, 'dev', name])
+      if (o.multicastRoute === true) await sh(['ip', '-n', phone.ns, 'route', 'replace', '224.0.0.0/4', 'dev', name])
+      return { name, ip: `${sub}.2`, subnet: `${sub}.0/24`, ns: far }
     },
     down: async () => {
       await removeTestbed(id)

@@ -16,7 +16,8 @@ export interface Tool {
 export const TOOLS: readonly Tool[] = [
   { command: 'ip', pkg: 'iproute2', usedBy: 'the network-namespace suites (netns-*, chaos, WebRTC across namespaces, the demo)' },
   { command: 'tc', pkg: 'iproute2', usedBy: 'the Wi-Fi testbed\'s rate limit (tbf)' },
-  { command: 'iptables', pkg: 'iptables', usedBy: 'the Wi-Fi testbed\'s packet loss and delay relay' },
+  { command: 'iptables', pkg: 'iptables', usedBy: 'the Wi-Fi testbed\'s packet loss, delay relay and dropped multicast' },
+  { command: 'ebtables', pkg: 'ebtables', usedBy: 'the Wi-Fi testbed\'s client isolation (netns-discovery)' },
   { command: 'sysctl', pkg: 'procps', usedBy: 'the routed Wi-Fi testbed' },
   { command: 'mount', pkg: 'mount', usedBy: 'the disk-full test (a small tmpfs)' },
   { command: 'umount', pkg: 'mount', usedBy: 'the disk-full test (a small tmpfs)' },

@@ -18,7 +18,14 @@ export interface DemoLan {
   /** The namespaces' common prefix. */
   readonly id: string
   readonly phones: [DemoPhone, DemoPhone]
+  /** Makes a phone's firewall drop multicast both ways (an Android phone without a multicast lock). */
+  dropMulticast: (phone: DemoPhone) => Promise<void>
   down: () => Promise<void>
+}
+
+/** Why the demo cannot drop multicast here (it needs iptables), or undefined when it can. */
+export function multicastDropUnavailable (): string | undefined {
+  return onPath('iptables') ? undefined : "dropping multicast needs 'iptables', which is not installed"
 }
 
 const run = promisify(execFile)
@@ -130,5 +137,10 @@ export async function createDemoLan (): Promise<DemoLan> {
     await down()
     throw err
   }
-  return { id, phones, down }
+  const dropMulticast = async (p: DemoPhone): Promise<void> => {
+    for (const chain of [['OUTPUT', '-d'], ['INPUT', '-d']]) {
+      await run('ip', ['netns', 'exec', p.ns, 'iptables', '-A', chain[0], chain[1], '224.0.0.0/4', '-j', 'DROP'], { timeout: 30_000 })
+    }
+  }
+  return { id, phones, dropMulticast, down }
 }

@@ -8,26 +8,29 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { seedStore } from '../sim/seed.js'
 import { getProfile } from '../sim/profiles.js'
 import { formatCode, generateCode } from '../pairing/index.js'
-import { createDemoLan, demoLanUnavailable, type DemoLan } from './demo-lan.js'
+import { createDemoLan, demoLanUnavailable, multicastDropUnavailable, type DemoLan } from './demo-lan.js'
+import { ErrorCode, FerryError } from '../errors.js'
 
 const say = (s: string): void => { process.stderr.write(s + '\n') }
 
 const demo: Command = {
   name: 'demo',
   summary: 'move a simulated history between two phones end to end',
-  help: `Usage: ferry demo [--profile tiny|small|medium] [--loopback]
+  help: `Usage: ferry demo [--profile tiny|small|medium] [--no-multicast | --loopback]
 
 Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
 code and move the history. Where it can (Linux, root, iproute2 installed), each phone gets its own
-network namespace on a private bridge, a simulated Wi-Fi, and they find each other by mDNS; otherwise
-(it says why) or with --loopback they run on loopback with mDNS off and the receiver is handed the
-sender's QR payload, as a scan would. Installs nothing; cleans up every namespace, process and file it
-made.
+network namespace on a private bridge, a simulated Wi-Fi, and they find each other by mDNS (or, with
+--no-multicast, which needs iptables, by the subnet sweep); otherwise (it says why) or with --loopback
+they run on loopback with mDNS and the sweep off and the receiver is handed the sender's QR payload, as a
+scan would. Installs nothing; cleans up every namespace, process and file it made.
 
 Options:
   --profile NAME   history size (default small: 20 chats, 20k messages, 100 MB media)
+  --no-multicast   both phones drop multicast, as many Android phones and routers do: the new phone
+                   finds the old one by sweeping its subnet instead of by mDNS
   --loopback       skip the namespaces even where they could be made`,
-  options: { profile: { type: 'string' }, loopback: { type: 'boolean' } },
+  options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' } },
   async run (args) {
     const profile = getProfile(optionalString(args, 'profile') ?? 'small')
     const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'))
@@ -43,6 +46,10 @@ Options:
     const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
     process.once('SIGINT', onSignal)
     try {
+      const noMulticast = args.values['no-multicast'] === true
+      if (noMulticast && args.values.loopback === true) throw new FerryError(ErrorCode.BAD_INPUT, '--no-multicast and --loopback do not go together: on loopback there is no multicast to drop')
+      const unavailable = noMulticast ? (await demoLanUnavailable()) ?? multicastDropUnavailable() : undefined
+      if (unavailable !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `--no-multicast needs the simulated Wi-Fi, and there is none here (${unavailable})`)
       say(`Seeding the old phone (${profile.name} profile)...`)
       const store = SqliteChatStore.open(oldPhone, { create: true })
       const seeded = await seedStore(store, profile.name, 1)
@@ -63,24 +70,31 @@ Options:
       if (lan !== undefined) {
         const [a, b] = lan.phones
         say(`Two phones on a simulated Wi-Fi: ${a.ip} (old) and ${b.ip} (new), bridged in namespaces ${lan.id}-*`)
+        if (noMulticast) {
+          for (const p of lan.phones) await lan.dropMulticast(p)
+          say('Both phones drop multicast: no mDNS gets through.')
+        }
         const env = { FERRY_MDNS_NETNS_ONLY: '1' }
         sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', a.ns], env })
         procs.push(sender)
         await sender.waitFor(e => e.event === 'code')
-        say(`The old phone shows the code ${code}; the new phone types it and looks for it by mDNS...`)
+        say(`The old phone shows the code ${code}; the new phone types it and looks for it...`)
         receiver = new FerryProcess(['receive', '--store', newPhone, '--code', code, '--json'], { wrap: ['ip', 'netns', 'exec', b.ns], env })
       } else {
         say(`No network namespaces here (${noLan}): both phones on loopback, mDNS off, the QR payload handed over.`)
-        sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+        // No mDNS and no sweep outside a namespace: nothing leaves this machine.
+        const env = { FERRY_MDNS_NETNS_ONLY: '1' }
+        sender = new FerryProcess(['send', '--store', oldPhone, '--code', code, '--no-mdns', '--no-sweep', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { env })
         procs.push(sender)
         const shown = await sender.waitFor(e => e.event === 'code')
         say(`The old phone shows the code ${code} and a QR code; the new phone scans it...`)
-        receiver = new FerryProcess(['receive', '--store', newPhone, '--qr', String(shown.qr), '--no-mdns', '--json'])
+        receiver = new FerryProcess(['receive', '--store', newPhone, '--qr', String(shown.qr), '--no-mdns', '--no-sweep', '--json'], { env })
       }
       procs.push(receiver)
       const t0 = performance.now()
       const discovered = await receiver.waitFor(e => e.event === 'discovered' || e.event === 'paired')
-      if (discovered.event === 'discovered') say(`  found the old phone in ${Math.round(performance.now() - t0)} ms`)
+      const how: Record<string, string> = { mdns: 'by mDNS', sweep: `by sweeping the subnet (at ${String(discovered.host)})`, qr: 'from the QR code', peer: 'from --peer' }
+      if (discovered.event === 'discovered') say(`  found the old phone ${how[String(discovered.via)] ?? ''} in ${Math.round(performance.now() - t0)} ms`)
       await receiver.waitFor(e => e.event === 'paired')
       say(`  paired (CPace) in ${Math.round(performance.now() - t0)} ms`)
       const bar = terminalProgress('moving  ')

@@ -2,6 +2,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
 import { createFerryNode, type FerryNode } from '../net/node.js'
 import { kindOf, type TransportChoice } from '../net/transports.js'
+import { hostOf } from '../net/addresses.js'
+import { cidrOf, subnetFor } from '../net/subnets.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
@@ -83,13 +85,22 @@ export function parseListen (v: string | undefined): string[] | undefined {
 
 /**
  * With --json, a `connection` event for each connection to another phone: which address and which
- * transport it runs over (what --transport auto chose, for scripts and tests).
+ * transport it runs over (what --transport auto chose, for scripts and tests), and which of this phone's
+ * interfaces and subnets that address is on (none when it is reached through a router or a VPN).
  */
 export function reportConnections (phone: Phone, json: boolean): void {
   if (!json) return
   phone.node.addEventListener('connection:open', (evt) => {
     const c = evt.detail
-    jsonEvent('connection', { peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), transport: kindOf(c.remoteAddr) ?? 'other', direction: c.direction })
+    const host = hostOf(c.remoteAddr)
+    const local = host !== undefined ? subnetFor(host) : undefined
+    jsonEvent('connection', {
+      peer: c.remotePeer.toString(),
+      addr: c.remoteAddr.toString(),
+      transport: kindOf(c.remoteAddr) ?? 'other',
+      direction: c.direction,
+      ...(local !== undefined ? { interface: local.ifname, subnet: cidrOf(local.address, local.prefix) } : {})
+    })
   })
 }
 

@@ -7,7 +7,9 @@ import type { FerryEvent } from '../net/ferry-service.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
-import { discoverPeer, isPeer } from '../net/node.js'
+import { SenderSearch, senderRoute } from '../net/find-sender.js'
+import type { FoundVia } from '../net/isolation.js'
+import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -46,10 +48,16 @@ const receive: Command = {
   summary: 'receive a history from an old phone',
   help: `Usage: ferry receive --store DIR [--code CODE | --qr PAYLOAD] [--peer MULTIADDR] [selection] [options]
 
-Finds the old phone running 'ferry send' on the local network (mDNS, scoped by the code's first three
-digits), pairs with the code it shows, and receives its history into DIR (created when missing). Asks
-for the code when it is not given and stdin is a terminal. Resumes by itself after a dropped link;
-after a crash, run it again without a code: the phones reconnect with the token kept from pairing.
+Finds the old phone running 'ferry send' on the local network, pairs with the code it shows, and
+receives its history into DIR (created when missing). Asks for the code when it is not given and stdin
+is a terminal. Resumes by itself after a dropped link; after a crash, run it again without a code: the
+phones reconnect with the token kept from pairing.
+
+Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
+2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on
+the old phone's discovery port, whether it shows those three digits (at most 254 hosts per subnet,
+200 connects a second). When the old phone is found but none of its addresses answers, the Wi-Fi is
+keeping devices apart (client isolation): that ends with exit 1 and the error code ISOLATED.
 
 Options:
   --store DIR         the new phone's store (required; created when missing)
@@ -61,18 +69,21 @@ ${SELECTION_HELP}
                       (webrtc-direct) or auto (TCP first, WebRTC when no TCP address answers)
   --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
                       turn:USER:PASS@HOST:PORT); none by default
-  --no-mdns           do not look for the old phone on the local network (needs --peer or --qr)
+  --no-mdns           do not look for the old phone by mDNS (the sweep then starts at once)
+  --no-sweep          do not sweep the local subnets for the old phone (mDNS, --peer or --qr only)
   --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; none with --transport webrtc)
-  --json              print JSON events (discovered, connection, paired, manifest, progress, chats-ready, verified)
-                      instead of a bar
+  --json              print JSON events (discovered, sweeping, swept, connection, paired, manifest,
+                      progress, chats-ready, verified) instead of a bar; discovered says how the
+                      old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
+                      sweep round saw, connection which address and interface it runs over
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
 
 Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=1&code=...'
 
-Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, phone went away,
-verification failed), 2 bad usage.`,
+Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, the Wi-Fi keeps devices
+apart, phone went away, verification failed), 2 bad usage.`,
   options: {
     store: { type: 'string' },
     code: { type: 'string' },
@@ -82,6 +93,7 @@ verification failed), 2 bad usage.`,
     transport: { type: 'string' },
     'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
+    'no-sweep': { type: 'boolean' },
     listen: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' }
@@ -108,20 +120,47 @@ verification failed), 2 bad usage.`,
     addrs = addressesToDial(addrs, transport)
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
+    const sweeping = args.values['no-sweep'] !== true && nameplate !== ''
     const listen = parseListen(optionalString(args, 'listen')) ?? defaultListen(transport, 'receiver')
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving')
     try {
+      const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
+      const search = new SenderSearch({
+        node: phone.node,
+        nameplate,
+        mdns: mdns !== false,
+        sweep: sweeping,
+        accept: expected !== undefined ? peer => peer === expected : undefined,
+        timeoutMs,
+        onSweepStart: subnets => {
+          if (json) jsonEvent('sweeping', { subnets })
+          else process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
+        },
+        onSweepRound: (round, stats, ms) => {
+          if (json) { jsonEvent('swept', { round, ms, subnets: stats }); return }
+          if (round !== 1) return
+          const reached = stats.reduce((n, st) => n + st.reached, 0)
+          const ferry = stats.reduce((n, st) => n + st.ferry, 0)
+          process.stderr.write(reached === 0
+            ? 'No other device on this network answers at all: if the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client isolation). Still looking...\n'
+            : `${reached} device${reached === 1 ? '' : 's'} answered, ${ferry === 0 ? 'none of them a Ferry phone' : `${ferry} Ferry phone${ferry === 1 ? '' : 's'} showing other codes`}. Still looking...\n`)
+        }
+      })
+      let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
+      let preferHost: string | undefined
       if (addrs.length === 0) {
-        if (mdns === false) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
+        if (mdns === false && !sweeping) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
         if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
-        const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
-        const found = await discoverPeer(phone.node, { timeout: timeoutMs, accept: expected !== undefined ? isPeer(expected) : undefined })
-        addrs = addressesToDial(found.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${found.id.toString()}`)), transport)
-        if (json) jsonEvent('discovered', { peer: found.id.toString(), addrs: addrs.map(String) })
-        else process.stderr.write(`Found ${found.id.toString()}\n`)
+        const found = await search.find()
+        addrs = addressesToDial(found.addrs, transport)
+        via = found.via
+        preferHost = found.host
       }
+      const peerOf = addrs.map(a => a.getComponents().findLast(c => c.name === 'p2p')?.value).find(p => p !== undefined)
+      if (json) jsonEvent('discovered', { peer: peerOf, addrs: addrs.map(String), via, ...(preferHost !== undefined ? { host: preferHost } : {}) })
+      else if (via === 'mdns' || via === 'sweep') process.stderr.write(`Found ${peerOf ?? 'the old phone'} ${via === 'mdns' ? 'by mDNS' : `by the sweep at ${preferHost ?? '?'}`}\n`)
       if (qr !== undefined) peerIdFromString(qr.peerId)
       const onEvent = (e: FerryEvent): void => {
         // Every message is in: the store builds what a bulk load deferred and lets go of its caches
@@ -129,7 +168,17 @@ verification failed), 2 bad usage.`,
         if (e.type === 'chats-ready') phone.store.messagesDone()
         printer.onEvent(e)
       }
-      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs })
+      // Looking again for a sender that restarted elsewhere is a sweep: never where the guard forbids one.
+      const route = senderRoute({
+        via,
+        preferHost,
+        search: sweeping && !lanDiscoveryForbidden() ? search : undefined,
+        onRelocated: hit => {
+          if (json) jsonEvent('discovered', { peer: hit.peer, addrs: hit.addrs.map(String), via: 'sweep', host: hit.host, again: true })
+          else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
+        }
+      })
+      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

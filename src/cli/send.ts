@@ -7,7 +7,8 @@ import { formatBytes, jsonEvent } from './progress.js'
 import { buildQrPayload, formatCode, generateCode, parseCode } from '../pairing/index.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
 import { dialableAddresses } from '../net/addresses.js'
-import { choiceCovering, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
+import { startResponder, type DiscoveryResponder } from '../net/probe.js'
+import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
 /**
@@ -26,6 +27,16 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
     const port = prev?.parts.find(c => c.name === (kind === 'tcp' ? 'tcp' : 'udp'))?.value ?? '0'
     return kind === 'tcp' ? `/ip4/${host}/tcp/${port}` : `/ip4/${host}/udp/${port}/webrtc-direct`
   })
+}
+
+/**
+ * Where the discovery port listens: on every interface when the phone does, on its one LAN address when
+ * it was told to listen on one, and nowhere when it listens on loopback only (no sweep looks there).
+ */
+function discoveryHost (listen: string[]): string | undefined {
+  const hosts = listen.map(a => multiaddr(a).getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value)
+  if (hosts.some(h => h === '0.0.0.0' || h === '::')) return '0.0.0.0'
+  return hosts.find(h => h !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(h) && !h.startsWith('127.'))
 }
 
 /** --max-rate in MB/s (decimal megabytes, as the progress bar shows them) to bytes per second. */
@@ -57,9 +68,12 @@ ${SELECTION_HELP}
                       /ip4/0.0.0.0/tcp/0 and/or /ip4/0.0.0.0/udp/0/webrtc-direct)
   --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
                       turn:USER:PASS@HOST:PORT); none by default, which suits one network
-  --no-mdns           do not announce on the local network (the receiver then needs --peer or --qr)
+  --no-mdns           do not announce on the local network by mDNS
+  --no-sweep          do not answer the new phone's subnet sweep: no discovery port (TCP, the first
+                      free of 24750-24757; it only says whether this phone shows the code's first
+                      three digits). With --no-mdns too, the receiver needs --peer or --qr
   --json              print JSON events (code, connection, paired, manifest, progress, verified)
-                      instead of a bar
+                      instead of a bar; code and resuming carry the discovery port
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
   --max-rate MB/S     send at most this many megabytes per second (leave room on a shared Wi-Fi);
                       default: as fast as the link and the new phone take it
@@ -77,6 +91,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     transport: { type: 'string' },
     'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
+    'no-sweep': { type: 'boolean' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
     'max-rate': { type: 'string' }
@@ -100,6 +115,14 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
     // While the user types the code on the other phone, the history can come off the disk.
     phone.store.prefetch()
+    let responder: DiscoveryResponder | undefined
+    try {
+      const host = args.values['no-sweep'] === true || nameplate === '' ? undefined : discoveryHost(listen ?? defaultListen(transport, 'sender'))
+      responder = host === undefined ? undefined : await startResponder({ nameplate, host, answer: () => ({ peer: phone.ferry.peerId, addrs: dialableAddresses(phone.node).map(String) }) })
+    } catch (err) {
+      await phone.close()
+      throw err
+    }
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'sending  ')
     // The timeout bounds the wait for a pairing, never a transfer under way.
@@ -109,21 +132,21 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       if (e.type === 'paired') clearTimeout(timer)
       printer.onEvent(e)
     }
-    const onSigint = (): void => { void phone.close().then(() => process.exit(130)) }
+    const onSigint = (): void => { void Promise.all([phone.close(), responder?.close()]).then(() => process.exit(130)) }
     process.once('SIGINT', onSigint)
     try {
       const addrs = dialableAddresses(phone.node).map(String)
       if (code !== undefined) {
         const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
         if (json) {
-          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc') })
+          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port })
         } else {
           process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)
           qrcode.generate(qr, { small: true }, (q: string) => process.stderr.write(q + '\n'))
-          process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}\n`)
+          process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         }
       } else if (json) {
-        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc') })
+        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port })
       } else {
         process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
       }
@@ -140,6 +163,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       clearTimeout(timer)
       process.off('SIGINT', onSigint)
       printer.stop()
+      await responder?.close()
       await phone.close()
     }
   }

@@ -52,3 +52,8 @@ export function dialableAddresses (node: Pick<Libp2p, 'getMultiaddrs'>): Multiad
     return true
   })
 }
+
+/** The IP address of a multiaddr (/ip4/ or /ip6/), or undefined for one without. */
+export function hostOf (ma: Multiaddr): string | undefined {
+  return ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+}

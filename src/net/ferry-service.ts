@@ -122,6 +122,12 @@ export interface ReceiveOptions {
    * (the browser's) makes the receiver read no faster than it commits.
    */
   beforeRead?: (machine: ReceiverMachine) => Promise<void>
+  /**
+   * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
+   * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
+   * ISOLATED is not). Default: `addrs` as given.
+   */
+  route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
 }
 
 interface ActiveOffer {
@@ -311,24 +317,39 @@ export class FerryService implements Startable {
    * mid-transfer is only found there (the addresses we were given are where it used to be).
    */
   private async dial (opts: ReceiveOptions, known?: PeerId): Promise<Connection> {
-    const targets: Array<PeerId | Multiaddr[]> = known !== undefined ? [known, opts.addrs] : [opts.addrs]
+    // A route races the given addresses and looks for a sender that moved: it goes before the peer-store
+    // dial, which would try the same dead addresses one at a time, seconds each.
+    const targets: Array<PeerId | Multiaddr[]> = known === undefined ? [opts.addrs] : opts.route !== undefined ? [opts.addrs, known] : [known, opts.addrs]
     // libp2p dials a peer's addresses one at a time, 6 s each, and would start with the one whose link just
     // died: a sender that moved is found ~6 s sooner by trying its other known addresses first.
     const elsewhere = known !== undefined ? await this.otherAddresses(known) : []
     if (elsewhere.length > 0) targets.unshift(elsewhere)
     let last: unknown
+    let verdict: unknown
     for (const target of targets) {
       // The other addresses may be stale too (an address it had before): on a LAN a live one answers at
       // once, so they get a short deadline before the usual dial.
       const short = target === elsewhere ? AbortSignal.timeout(ELSEWHERE_DIAL_MS) : undefined
       const signal = short !== undefined && opts.signal !== undefined ? AbortSignal.any([opts.signal, short]) : short ?? opts.signal
+      let dialed = target
+      if (target === opts.addrs && opts.route !== undefined) {
+        try {
+          dialed = await opts.route(opts.addrs, { known, signal: opts.signal })
+        } catch (err) {
+          // The route's own verdict (ISOLATED, or NO_PEER saying why) is the one to report.
+          verdict = err
+          if (isFerryError(err, ErrorCode.ISOLATED) || opts.signal?.aborted === true) throw err
+          continue
+        }
+      }
       try {
-        return await this.components.connectionManager.openConnection(target, { signal })
+        return await this.components.connectionManager.openConnection(dialed, { signal })
       } catch (err) {
         last = err
         if (opts.signal?.aborted === true) break
       }
     }
+    if (isFerryError(verdict)) throw verdict
     throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.map(String).join(', ')}: ${(last as Error)?.message}`, undefined, { cause: last })
   }
 

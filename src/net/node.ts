@@ -1,5 +1,4 @@
 import '../polyfill.js'
-import { readdirSync, statSync } from 'node:fs'
 import { identify, type Identify } from '@libp2p/identify'
 import type { AddressSorter, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
@@ -9,6 +8,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { lanAnnounceFilter } from './addresses.js'
+import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
@@ -196,32 +196,7 @@ function checkServiceTag (tag: string): void {
   if (!ok) throw new FerryError(ErrorCode.BAD_INPUT, `'${tag}' is not an mDNS service name like _ferry-123._udp.local`)
 }
 
-/**
- * The name of the network namespace this process runs in when it is one made by `ip netns add`
- * (found by matching /proc/self/ns/net against /run/netns/*, as `ip netns identify` does).
- * Undefined in the root namespace, an unnamed one, or off Linux.
- */
-export function namedNetns (): string | undefined {
-  try {
-    const self = statSync('/proc/self/ns/net')
-    for (const name of readdirSync('/run/netns')) {
-      const st = statSync(`/run/netns/${name}`)
-      if (st.ino === self.ino && st.dev === self.dev) return name
-    }
-  } catch {}
-  return undefined
-}
-
-/**
- * Shared machines (CI, this workplace) must not multicast onto the real LAN. With
- * FERRY_MDNS_NETNS_ONLY=1 in the environment, mDNS refuses to start outside a named network
- * namespace (the testbeds of scripts/lib/netns.ts).
- */
-export function assertMdnsAllowed (env: NodeJS.ProcessEnv = process.env): void {
-  if (env.FERRY_MDNS_NETNS_ONLY === '1' && namedNetns() === undefined) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'mDNS is only allowed inside a network namespace here (FERRY_MDNS_NETNS_ONLY=1); use --peer <multiaddr> or run in a namespace')
-  }
-}
+export { assertMdnsAllowed, namedNetns } from './lan-guard.js'
 
 export interface DiscoverOptions {
   signal?: AbortSignal

@@ -19,13 +19,26 @@ describe('ferry demo', () => {
     expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
     if (!onLoopback) {
       // Through mDNS across two namespaces, and nothing left behind.
-      expect(r.stderr).toMatch(/found the old phone in \d+ ms/)
+      expect(r.stderr).toMatch(/found the old phone by mDNS in \d+ ms/)
       const id = /bridged in namespaces (ferry-\S+)-\*/.exec(r.stderr)?.[1]
       expect(id, r.stderr).toMatch(/^ferry-/)
       expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(`${id}-`)
     } else {
       expect(r.stderr).toMatch(/QR payload handed over/)
     }
+  })
+
+  it('shows the sweep: with multicast dropped the new phone finds the old one on its subnet', async () => {
+    const support = await checkNetnsSupport()
+    const r = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny', '--no-multicast'], { encoding: 'utf8', timeout: 120_000 })
+    if (!support.ok) {
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(/--no-multicast needs the simulated Wi-Fi/)
+      return
+    }
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/found the old phone by sweeping the subnet \(at 10\.\d+\.\d+\.11\) in \d+ ms/)
+    expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
   })
 
   it('falls back to loopback with the QR payload when asked', () => {

@@ -1,0 +1,247 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './happy-dial.js'
+import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
+import { assertSweepAllowed } from './lan-guard.js'
+import { discoverPeer } from './node.js'
+import { localSubnets, onSubnet } from './subnets.js'
+import { sweep, type SubnetStats, type SweepHit, type SweepOptions } from './sweep.js'
+
+// The receiver's side of finding the old phone: mDNS first, the subnet sweep when mDNS has found nothing
+// after a moment (or at once without mDNS), then a race over the addresses found (happy-dial.ts), and the
+// isolation diagnosis when none of them answers. A sender that restarted somewhere else mid-transfer is
+// looked for again the same way.
+
+const log = logger('ferry:find-sender')
+
+/** mDNS answers in well under a second on a working LAN; waiting this long before sweeping spares it. */
+export const SWEEP_AFTER_MS = 2_000
+/** Rounds of the sweep start at least this far apart (a sender's rate limit refills meanwhile). */
+export const SWEEP_ROUND_GAP_MS = 5_000
+/**
+ * After a dropped link the sweep goes on this long per redial: a restarting sender takes a few seconds
+ * to come back, and each redial first spends seconds on the addresses libp2p remembers.
+ */
+const REDIAL_SEARCH_MS = 15_000
+const REDIAL_ROUND_GAP_MS = 2_000
+
+export interface FoundSender {
+  peer: string
+  /** Its addresses, each with /p2p/<peer>. */
+  addrs: Multiaddr[]
+  via: 'mdns' | 'sweep'
+  /** Where the sweep reached it. */
+  host?: string
+}
+
+export interface FindOptions {
+  /** The node whose mDNS discoveries count; needed with `mdns`. */
+  node?: Libp2p
+  nameplate: string
+  mdns: boolean
+  sweep: boolean
+  /** Which phone to take (the peer id a QR code or pairing record names); default any with the nameplate. */
+  accept?: (peer: string) => boolean
+  timeoutMs: number
+  sweepAfterMs?: number
+  roundGapMs?: number
+  signal?: AbortSignal
+  /** Subnets, ports, rate and timeouts for the sweep (tests; the defaults suit a phone). */
+  sweepOptions?: Omit<SweepOptions, 'nameplate' | 'accept' | 'signal'>
+  /** Told when the sweep starts, with the subnets it covers. */
+  onSweepStart?: (subnets: string[]) => void
+  /** Told after each round of the search that found nobody, with what it saw. */
+  onSweepRound?: (round: number, stats: SubnetStats[], ms: number) => void
+}
+
+/**
+ * Looks for the phone showing the nameplate and keeps what its sweeps saw, for the isolation diagnosis
+ * and for finding the same phone again later.
+ */
+export class SenderSearch {
+  /** What the latest sweep round saw. */
+  sweeps?: SubnetStats[]
+
+  constructor (private readonly o: FindOptions) {}
+
+  async find (): Promise<FoundSender> {
+    const o = this.o
+    if (!o.mdns && !o.sweep) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
+    if (o.mdns && o.node === undefined) throw new FerryError(ErrorCode.INTERNAL, 'SenderSearch needs the node to look by mDNS')
+    if (o.sweep) assertSweepAllowed((o.sweepOptions?.subnets ?? localSubnets()).map(s => s.address), o.sweepOptions?.env)
+    const started = Date.now()
+    const stop = new AbortController()
+    const signal = o.signal !== undefined ? AbortSignal.any([o.signal, stop.signal]) : stop.signal
+    const deadline = setTimeout(() => { stop.abort() }, o.timeoutMs)
+    const accept = o.accept ?? (() => true)
+    const tasks: Array<Promise<FoundSender>> = []
+    if (o.mdns) {
+      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) }).then(info => ({
+        peer: info.id.toString(),
+        addrs: info.multiaddrs.map(a => withPeer(a, info.id)),
+        via: 'mdns' as const
+      })))
+    }
+    if (o.sweep) tasks.push(this.sweepUntilFound(accept, signal))
+    try {
+      return await Promise.any(tasks)
+    } catch (err) {
+      if (o.signal?.aborted === true) throw new FerryError(ErrorCode.CANCELLED, 'cancelled')
+      const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
+      if (cause !== undefined && !stop.signal.aborted) throw cause
+      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - started, mdns: o.mdns, sweeps: this.sweeps })
+    } finally {
+      clearTimeout(deadline)
+      stop.abort()
+    }
+  }
+
+  /** Whether `host` lies in a subnet the sweep covers. */
+  covers (host: string): boolean {
+    return (this.o.sweepOptions?.subnets ?? localSubnets()).some(s => onSubnet(host, { address: s.address, prefix: s.sweepPrefix }))
+  }
+
+  /** One sweep round for a phone (a sender that restarted elsewhere); undefined when it is not there. */
+  async sweepOnce (accept: (peer: string) => boolean, signal?: AbortSignal): Promise<SweepHit | undefined> {
+    const r = await sweep({ ...this.o.sweepOptions, nameplate: this.o.nameplate, accept, signal })
+    this.sweeps = r.stats
+    return r.hit
+  }
+
+  private async sweepUntilFound (accept: (peer: string) => boolean, signal: AbortSignal): Promise<FoundSender> {
+    await sleep(this.o.mdns ? this.o.sweepAfterMs ?? SWEEP_AFTER_MS : 0, signal)
+    for (let round = 1; !signal.aborted; round++) {
+      const t0 = Date.now()
+      if (round === 1) this.o.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(s => `${s.address}/${s.prefix} (${s.ifname})`))
+      const hit = await this.sweepOnce(accept, signal)
+      if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host }
+      log('sweep round %d found nobody', round)
+      this.o.onSweepRound?.(round, this.sweeps ?? [], Date.now() - t0)
+      await sleep(Math.max(0, (this.o.roundGapMs ?? SWEEP_ROUND_GAP_MS) - (Date.now() - t0)), signal)
+    }
+    throw new FerryError(ErrorCode.CANCELLED, 'sweep stopped')
+  }
+}
+
+export interface RouteOptions {
+  /** How the addresses were learnt: only mDNS, a sweep or a QR code prove the old phone is up here now. */
+  via: FoundVia
+  /** Where the sweep reached it. */
+  preferHost?: string
+  /** Looks for the old phone again; omitted when sweeping is off. */
+  search?: Pick<SenderSearch, 'sweepOnce' | 'sweeps' | 'covers'>
+  race?: Omit<RaceOptions, 'signal' | 'preferHost'>
+  /** Told when the old phone was found somewhere else than the addresses given. */
+  onRelocated?: (found: SweepHit) => void
+}
+
+export type Route = (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
+
+/**
+ * The receiver's dial step (FerryService's `route`): races the old phone's TCP addresses and hands libp2p
+ * the one that answered. When none does: on first contact, a second try, a sweep for the same phone, and
+ * then ISOLATED if the evidence says so (isolation.ts); after a dropped link, a sweep for where it went.
+ */
+export function senderRoute (o: RouteOptions): Route {
+  let preferHost = o.preferHost
+  let reachedOnce = false
+  return async (addrs, { known, signal }) => {
+    const tcp = addrs.filter(a => hostPort(a) !== undefined)
+    const others = addrs.filter(a => hostPort(a) === undefined)
+    if (tcp.length === 0) return addrs
+    const attempts: ReachAttempt[] = []
+    const race = async (list: Multiaddr[], stop = signal): Promise<Multiaddr | undefined> => {
+      const r = await raceAddresses(list, { ...o.race, preferHost, signal: stop })
+      attempts.push(...r.attempts)
+      if (r.winner !== undefined) reachedOnce = true
+      return r.winner
+    }
+    const firstContact = known === undefined && !reachedOnce
+    const peer = known?.toString() ?? peerOf(tcp)
+    /** Sweeps for the same phone, round after round for up to `forMs`. */
+    const relocate = async (forMs: number, stop = signal): Promise<Multiaddr[] | undefined> => {
+      const stopped = (): boolean => stop?.aborted === true
+      // A phone reachable on loopback only is on this machine: a sweep of the LAN would not find it.
+      const search = o.search
+      const lookable = (h: string): boolean => !(h.startsWith('127.') || h === '::1') || search?.covers(h) === true
+      if (search === undefined || peer === undefined || !tcp.some(a => lookable(hostPort(a)!.host))) return undefined
+      const until = Date.now() + forMs
+      while (!stopped()) {
+        const t0 = Date.now()
+        const hit = await search.sweepOnce(p => p === peer, stop)
+        if (hit !== undefined && !stopped()) {
+          preferHost = hit.host
+          const winner = await race(hit.addrs, stop)
+          if (winner !== undefined && !stopped()) {
+            log('found %s again at %s', peer, hit.host)
+            o.onRelocated?.(hit)
+            return [winner, ...hit.addrs.filter(a => hostPort(a) === undefined)]
+          }
+        }
+        // No host to ask (only /32 addresses, no network at all): another round would not either.
+        if (search.sweeps !== undefined && search.sweeps.every(st => st.hosts === 0)) break
+        if (Date.now() + REDIAL_ROUND_GAP_MS > until) break
+        await sleep(Math.max(0, REDIAL_ROUND_GAP_MS - (Date.now() - t0)), stop ?? new AbortController().signal)
+      }
+      return undefined
+    }
+    if (!firstContact) {
+      // After a dropped link the old phone may have come back elsewhere (a new lease, a restart): look
+      // there while the old addresses are tried, rather than after they time out.
+      const hereStop = new AbortController()
+      const thereStop = new AbortController()
+      const both = (c: AbortController): AbortSignal => signal !== undefined ? AbortSignal.any([signal, c.signal]) : c.signal
+      const here = race(tcp, both(hereStop)).then(w => w !== undefined ? [w, ...others] : undefined)
+      const there = relocate(REDIAL_SEARCH_MS, both(thereStop))
+      // The first to find an address that answers wins and stops the other.
+      const found = await new Promise<Multiaddr[] | undefined>(resolve => {
+        let pending = 2
+        const settle = (r: Multiaddr[] | undefined): void => {
+          pending--
+          if (r !== undefined) { hereStop.abort(); thereStop.abort(); resolve(r) } else if (pending === 0) resolve(undefined)
+        }
+        void here.then(settle)
+        void there.then(settle, () => { settle(undefined) })
+      })
+      if (found !== undefined) return found
+    } else {
+      let winner = await race(tcp)
+      if (winner !== undefined) return [winner, ...others]
+      if (looksIsolated({ via: o.via, attempts }) && signal?.aborted !== true) {
+        // A lost SYN on a busy Wi-Fi is not a verdict yet.
+        await sleep(1_000, signal ?? new AbortController().signal)
+        winner = await race(tcp)
+        if (winner !== undefined) return [winner, ...others]
+      }
+      const found = await relocate(0)
+      if (found !== undefined) return found
+    }
+    // No TCP address answered; libp2p tries the others (WebRTC: --transport auto falls back to it).
+    if (others.length > 0) return others
+    // After a working link, silence means the phone went away or moved: keep looking (NO_PEER is retried).
+    throw unreachableError({ via: firstContact ? o.via : 'resume', attempts, sweeps: o.search?.sweeps })
+  }
+}
+
+function peerOf (addrs: Multiaddr[]): string | undefined {
+  for (const a of addrs) {
+    const p = a.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (p !== undefined) return p
+  }
+  return undefined
+}
+
+function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {
+  return ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`)
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
