@@ -31,10 +31,10 @@ const offered = oldPhone.send({ code })
 const received = await newPhone.receive({ addrs: oldPhone.addresses(), code, onEvent: e => events.add(e.type) })
 await offered
 
-const held = [...newPhone.store.messages()]
+const held = [...newPhone.store.listMessages()]
 const expected = [...sent].sort(compareKeys)
 const same = held.length === expected.length && held.every((m, i) => JSON.stringify(m) === JSON.stringify(expected[i]))
-const media = Buffer.from(newPhone.store.readMedia(sha256, 0, size)).equals(photo)
+const media = Buffer.from(await newPhone.store.readMedia(sha256, 0, size)).equals(photo)
 let badCode
 try {
   parseCode('12-34')

@@ -1,12 +1,13 @@
 // A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
 import { createFerry, SqliteChatStore, type Ferry } from 'chat-ferry/node'
-import { ErrorCode, isFerryError, type ChatStore, type FerryEvent, type Message } from 'chat-ferry'
+import { ErrorCode, isFerryError, type History, type FerryEvent, type Message } from 'chat-ferry'
 
 export async function phone (dir: string): Promise<Ferry> {
   SqliteChatStore.open(dir, { create: true }).close()
   const f = await createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
-  const store: ChatStore = f.store
-  return { ...f, store }
+  const history: History = f.store
+  void history
+  return f
 }
 
 export function describe (e: FerryEvent): string {
