@@ -72,7 +72,7 @@ export async function main (argv: string[]): Promise<number> {
 export function reportError (err: unknown, json = false): number {
   if (json) {
     const e = isFerryError(err) ? err : { code: ErrorCode.INTERNAL, message: String((err as Error)?.message ?? err) }
-    process.stdout.write(JSON.stringify({ event: 'error', code: e.code, message: e.message }) + '\n')
+    process.stdout.write(JSON.stringify({ event: 'error', at: Date.now(), code: e.code, message: e.message }) + '\n')
   }
   if (isFerryError(err)) {
     process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)

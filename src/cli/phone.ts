@@ -114,7 +114,7 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       // After an interruption the next session's first progress is printed at once, whatever the
       // throttle: it is where the resumed transfer starts (a restarted phone reconnects within 0.3 s).
       if (e.type === 'interrupted') view = undefined
-      if (e.type === 'pair-failed' || e.type === 'interrupted') { jsonEvent(e.type, { code: e.error.code, message: e.error.message }); return }
+      if (e.type === 'pair-failed' || e.type === 'interrupted') { jsonEvent(e.type, { at: e.at, code: e.error.code, message: e.error.message }); return }
       jsonEvent(e.type, { ...e, type: undefined })
       return
     }

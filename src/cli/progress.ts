@@ -88,8 +88,9 @@ export function terminalProgress (label: string, stream: NodeJS.WriteStream = pr
 }
 
 /** One JSON object per line on stdout, for apps and scripts. */
+/** One JSON event per line: `event`, then `at` (its time, ms since the epoch: the service's own, when it has one). */
 export function jsonEvent (event: string, data: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ event, ...data }) + '\n')
+  process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
 }
 
 /** Machine-readable progress, at most every `intervalMs`. */

@@ -1,4 +1,5 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -54,6 +55,8 @@ export interface FerryServiceInit {
    */
   stallMs?: number
 }
+
+const log = logger('ferry:service')
 
 export const DEFAULT_STALL_MS = 5_000
 const ELSEWHERE_DIAL_MS = 2_000
@@ -223,9 +226,11 @@ export class FerryService implements Startable {
         })
       }
       offer.authorized.add(peer)
+      log('paired with %s by %s', peer, outcome.mode)
       offer.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
+      log('pairing attempt from %s failed: %s', peer, e.code)
       offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
       if (dead && offer.authorized.size === 0 && offer.tokens.size === 0) {
@@ -287,9 +292,11 @@ export class FerryService implements Startable {
       const e = err as FerryError
       if (abort.signal.aborted && offer.running?.abort !== abort) return // replaced by a newer session
       if (e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.CANCELLED) {
+        log('session with %s interrupted: %s', peer, e.message)
         offer.emit({ type: 'interrupted', error: e })
         return // the receiver reconnects with its resume token
       }
+      log.error('offer ends: %s %s', e.code, e.message)
       offer.reject(e)
     } finally {
       if (offer.running?.abort === abort) offer.running = undefined
@@ -391,6 +398,7 @@ export class FerryService implements Startable {
         role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: Date.now()
       })
     }
+    log('paired with %s by %s, over %s', peer, outcome.mode, connection.remoteAddr.toString())
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
     const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent })
@@ -419,6 +427,7 @@ export class FerryService implements Startable {
       progress: progress(),
       stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
     }
+    log('verified from %s', peer)
     emit({ type: 'verified', ...result })
     return result
   }

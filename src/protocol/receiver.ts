@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
@@ -20,6 +21,8 @@ import { MediaIntake } from './media-intake.js'
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
 // sees the link, it throws TRUNCATED only for a Done that comes too early.
+const log = logger('ferry:receiver')
+
 const REFUSALS = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
   ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE, ErrorCode.TRUNCATED,
@@ -202,7 +205,9 @@ export class ReceiverMachine {
     if (this.state === 'failed' && this.error !== undefined) return this.error
     this.state = 'failed'
     this.error = storeError(err, 'storing the transfer')
-    if (REFUSALS.has(this.error.code)) await this.undo()
+    const refused = REFUSALS.has(this.error.code)
+    log.error('%s: %s %s', refused ? 'refused, undoing what the transfer wrote' : 'failed', this.error.code, this.error.message)
+    if (refused) await this.undo()
     return this.error
   }
 
@@ -284,6 +289,9 @@ export class ReceiverMachine {
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
     const mediaResume = await this.intake.resume()
     const held = await this.findHoldings(expected)
+    log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
+      expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
+      this.manifestMediaFiles, this.manifestMediaBytes, this.transfer.transferId, this.transfer.sessions)
     this.state = 'messages'
     this.holdingsTask = this.sendHoldings(expected).catch(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
     this.checkChatsReady()
@@ -461,6 +469,8 @@ export class ReceiverMachine {
     }
     inc.wanted = bits
     inc.expect = expect
+    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held', inc.conversation.id, (inc.plan as PlanEntry[]).length,
+      (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held)
     this.progress.messages += held
     this.progress.messagesHeld += held
     this.checkChatsReady()
@@ -639,6 +649,8 @@ export class ReceiverMachine {
     const summary = await this.verify(e, claimed)
     await intake.verifyPresent()
     await this.log.verified(this.transfer as TransferRecord)
+    log('verified: %d messages received, %d held; %d media files received, %d held',
+      this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld)
     this.summary = summary
     this.state = 'verified'
     const p = this.progress

@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
@@ -13,6 +14,8 @@ import { getBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
 import { breathe, SLICE } from './breathe.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type PlannedLeaf, planConversation } from './plan.js'
+
+const log = logger('ferry:sender')
 
 export type SenderState = 'hello' | 'manifest' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
 
@@ -221,6 +224,7 @@ export class SenderMachine {
       throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone has none of the chats asked for (${describeSelection(request)})`)
     }
     this.manifest = manifest
+    log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
     this.progress.totalMessages = manifest.totalMessages
     this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media, this.opts.windowBytes)[Symbol.asyncIterator]()
   }
@@ -245,6 +249,7 @@ export class SenderMachine {
     this.outgoing = manifest.conversations.map(({ conversation }, index) => ({ index, id: conversation.id }))
     const planned = this.outgoing.filter(o => getBit(held, o.index))
     for (const o of planned) this.holdings.set(o.index, [])
+    log('resume: the receiver holds some of %d conversations and %d media files', planned.length, this.have.reduce((n, b) => n + popcount(b), 0))
     this.state = 'messages'
     // Plans are made in the background, in order, while the conversations before them are sent.
     this.planning = this.plan(planned).catch(err => { this.fail(err) })
@@ -318,6 +323,8 @@ export class SenderMachine {
       for (const leaf of mine) o.root.add(leaf)
       for (const leaf of plan) if (leaf.kind === 'have') this.progress.skippedMessages += leaf.count
       o.plan = plan
+      log('plan of %s: %d leaves, %d the same, %d needed, %d listed', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
+        plan.filter(l => l.kind === 'need').length, plan.filter(l => l.kind === 'list').length)
       if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
       for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
       this.onWake?.()
@@ -468,6 +475,7 @@ export class SenderMachine {
     }
     await this.planning
     this.outbox.push(this.doneFrame())
+    log('done: %d messages and %d media bytes sent, %d messages held', this.progress.messagesSent, this.progress.mediaBytesSent, this.progress.skippedMessages)
     this.state = 'done-sent'
     return undefined
   }
@@ -494,3 +502,9 @@ interface Outbound {
 }
 
 export type { MessagePosition }
+
+function popcount (b: number): number {
+  let n = 0
+  for (; b !== 0; b &= b - 1) n++
+  return n
+}

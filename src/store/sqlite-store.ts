@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { logger } from '@libp2p/logger'
 import { randomUUID } from 'node:crypto'
 import { rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -44,6 +45,8 @@ export interface StoreStats {
   mediaBytesPresent: number
   mediaBytesMissing: number
 }
+
+const log = logger('ferry:store')
 
 /** Rows per page of a message scan: bounded memory without keeping a statement open between pages. */
 const PAGE = 1024
@@ -230,6 +233,7 @@ export class SqliteChatStore implements History {
       // 1 -> 2 only added tables and a trigger; 2 -> 3 rebuilds the messages table in canonical order, once
       // (about 2 s per million messages here); 3 -> 4 adds nullable columns; 4 -> 5 moves transfer
       // bookkeeping out to the journal.
+      log('upgrading %s from schema %d to %d', dir, version, SCHEMA_VERSION)
       db.transaction(() => {
         if (version < 3) db.exec(MIGRATE_TO_3)
         if (version < 4) migrateTo4(db as unknown as Parameters<typeof migrateTo4>[0])
@@ -681,6 +685,7 @@ export class SqliteChatStore implements History {
     this.keyDeferred = this.transaction(() => {
       if (this.one('SELECT 1 FROM messages LIMIT 1') !== undefined) return false
       this.db.exec('DROP INDEX messages_key')
+      log('loading into an empty history: the (conversation, id) key is built once the messages are in')
       return true
     })
   }
@@ -691,8 +696,10 @@ export class SqliteChatStore implements History {
     // The sort spills to a temporary file: in memory (temp_store, set for the rest) it raised the
     // receiver's peak by ~50 MiB for 1 M messages.
     this.db.pragma('temp_store = FILE')
+    const t0 = Date.now()
     try {
       this.db.exec(MESSAGES_KEY)
+      log('built the (conversation, id) key in %d ms', Date.now() - t0)
     } catch (err) {
       if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw storeError(err, 'indexing the messages')
       const twice = this.one('SELECT conversation, id FROM messages GROUP BY conversation, id HAVING count(*) > 1 LIMIT 1') as Row

@@ -10,6 +10,6 @@ const fromEnv = process.env.FERRY_FC_SEED?.trim()
 export const SEED = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : randomInt(2 ** 31)
 if (!Number.isSafeInteger(SEED)) throw new Error(`FERRY_FC_SEED wants an integer, not ${JSON.stringify(fromEnv)}`)
 fc.configureGlobal({ ...fc.readConfigureGlobal(), seed: SEED })
-console.log(`fast-check seed ${SEED} (replay this file with FERRY_FC_SEED=${SEED})`)
+console.error(`fast-check seed ${SEED} (replay this file with FERRY_FC_SEED=${SEED})`)
 
 export { fc }
