@@ -141,14 +141,18 @@ export class LeafHasher {
 /** A conversation's digest: sha256 over its leaf digests in order, and its message count. */
 export class ConversationRoot {
   private readonly hash = createSha256()
+  private done?: Uint8Array
   count = 0
 
   add (leaf: Pick<LeafSummary, 'count' | 'digest'>): void {
+    if (this.done !== undefined) throw new Error('a conversation root was added to after its digest')
     this.hash.update(leaf.digest)
     this.count += leaf.count
   }
 
+  /** The root, once every leaf is in (asking again gives the same). */
   digest (): Uint8Array {
-    return this.hash.digest()
+    this.done ??= this.hash.digest()
+    return this.done
   }
 }

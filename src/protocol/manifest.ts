@@ -56,10 +56,12 @@ export function inRange (sel: Selection, ts: number): boolean {
  * to come in (ts, id) order: a store that breaks the order would otherwise fail every transfer on the
  * receiver's side, with the blame on the wrong phone.
  */
-export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel)) {
+export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE) {
   let pos = after
+  // A caller that expects few messages (one leaf) asks for a small first page; pages grow from there.
+  let size = Math.max(1, Math.min(PAGE, firstPage))
   for (;;) {
-    const page = await source.messages(conversation, pos, PAGE)
+    const page = await source.messages(conversation, pos, size)
     for (const m of page) {
       if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
         throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
@@ -68,7 +70,8 @@ export async function * selectedMessages (source: Pick<HistorySource, 'messages'
       if (sel.until !== undefined && m.ts >= sel.until) return
       if (inRange(sel, m.ts)) yield m
     }
-    if (page.length < PAGE) return
+    if (page.length < size) return
+    size = Math.min(PAGE, size * 2)
   }
 }
 

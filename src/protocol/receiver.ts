@@ -10,9 +10,10 @@ import { bitmapBytes, setBit } from './bitmap.js'
 import { breathe, SLICE } from './breathe.js'
 import { equalBytes, mediaIndexDigest, toHex } from './digest.js'
 import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
+import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from './message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, selectedMessages, startOf } from './manifest.js'
+import { inRange, PAGE, selectedMessages, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { leafToWire, type ListedItem } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
@@ -94,6 +95,10 @@ interface Incoming {
   /** This phone held some of its messages at all: what arrives is first looked up, to keep what it replaces. */
   occupied: boolean
   mine?: LeafSummary[]
+  /** The sender asked for `mine` (its root differed from ours). */
+  leavesSent?: boolean
+  /** The sender said this phone holds a prefix of its part: its last plan entry is the rest. */
+  prefix?: boolean
   plan?: PlanEntry[]
   planDone: boolean
   listed: ListedItem[]
@@ -377,27 +382,33 @@ export class ReceiverMachine {
     return held
   }
 
-  /** Reads this phone's leaves of each held conversation and sends them, while data flows meanwhile. */
+  /**
+   * Reads this phone's leaves of each held conversation and sends their root, while data flows
+   * meanwhile; the leaves themselves go only if the sender asks (its root differs).
+   */
   private async sendHoldings (e: Expected): Promise<void> {
     for (const inc of e.conversations) {
       if (!inc.held) continue
-      const mine: LeafSummary[] = []
-      const cutter = new LeafCutter(l => mine.push(l))
-      let n = 0
-      for await (const m of selectedMessages(this.sink, inc.conversation.id, e.selection)) {
-        cutter.add(m.ts, m.id, encodedMessage(m))
-        if (++n % SLICE === 0) await breathe()
-      }
-      cutter.finish()
+      const mine = await conversationLeaves(this.sink, inc.conversation.id, e.selection)
       inc.mine = mine
       if (this.finished) return
-      const frames: EncodedFrame[] = []
-      const step = 4096
-      for (let i = 0; i < mine.length || i === 0; i += step) {
-        frames.push(encodeFrame({ holdings: { conversation: inc.index, leaves: mine.slice(i, i + step).map(leafToWire), more: i + step < mine.length } }))
-      }
-      this.emit?.(frames)
+      const root = new ConversationRoot()
+      for (const l of mine) root.add(l)
+      const last = mine[mine.length - 1].last
+      this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: root.count, lastTs: last.ts, lastId: last.id } })])
     }
+  }
+
+  /** This phone's leaves of a conversation, as Holdings frames: the sender asked for them. */
+  private leavesFrames (inc: Incoming): EncodedFrame[] {
+    const mine = inc.mine as LeafSummary[]
+    inc.leavesSent = true
+    const frames: EncodedFrame[] = []
+    const step = 4096
+    for (let i = 0; i < mine.length; i += step) {
+      frames.push(encodeFrame({ holdings: { conversation: inc.index, leaves: mine.slice(i, i + step).map(leafToWire), more: i + step < mine.length } }))
+    }
+    return frames
   }
 
   private async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {
@@ -407,6 +418,32 @@ export class ReceiverMachine {
     if (inc === undefined || !inc.held || inc.planDone) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan for conversation ${p.conversation ?? 0}`)
     if (inc.mine === undefined) await this.holdingsTask // the plan answers our holdings: they were sent
     const mine = inc.mine as LeafSummary[]
+    const answer = p.answer ?? ferry.Plan.Answer.PLANNED
+    if (answer !== ferry.Plan.Answer.PLANNED) {
+      if (inc.leavesSent === true || (p.leaves.length > 0 && answer !== ferry.Plan.Answer.PREFIX)) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan answer for conversation ${inc.conversation.id}`)
+      if (answer === ferry.Plan.Answer.LEAVES) return this.leavesFrames(inc)
+      if (answer !== ferry.Plan.Answer.SAME && answer !== ferry.Plan.Answer.PREFIX) throw new FerryError(ErrorCode.MALFORMED_FRAME, `unknown Plan answer ${String(answer)}`)
+      // The sender's part is exactly what this phone holds (and, for a prefix, what follows): verify()
+      // checks the roots against its Done.
+      inc.plan = mine.map((l, have): PlanEntry => ({ kind: 'have', after: have === 0 ? undefined : mine[have - 1].last, last: l.last, count: l.count, have }))
+      if (answer === ferry.Plan.Answer.PREFIX) {
+        const mineLast = mine[mine.length - 1].last
+        const w = p.leaves[0]
+        const tail = { last: { ts: Number(w?.lastTs ?? 0), id: w?.lastId ?? '' }, count: w?.count ?? 0 }
+        if (p.leaves.length !== 1 || w.kind !== ferry.PlanLeaf.Kind.NEED || !Number.isSafeInteger(tail.last.ts) || tail.count < 1 ||
+          comparePositions(tail.last, mineLast) <= 0) {
+          throw new FerryError(ErrorCode.PROTOCOL, `a prefix Plan for ${inc.conversation.id} must name one needed run after this phone's last message`)
+        }
+        inc.plan.push({ kind: 'need', after: mineLast, last: tail.last, count: tail.count })
+        inc.prefix = true
+      }
+      inc.planDone = true
+      if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `the sender says this phone holds all of ${inc.conversation.id}, but it holds ${inc.plan.reduce((n, l) => n + l.count, 0)} messages of the ${inc.declared} declared`)
+      }
+      return await this.want(inc)
+    }
+    if (inc.leavesSent !== true) throw new FerryError(ErrorCode.PROTOCOL, `a Plan for conversation ${inc.conversation.id} before it asked for the leaves`)
     inc.plan ??= []
     for (const w of p.leaves) {
       const prev = inc.plan[inc.plan.length - 1]
@@ -459,7 +496,7 @@ export class ReceiverMachine {
       if (leaf.kind === 'have') { held += leaf.count; continue }
       if (leaf.kind === 'need') { expect += leaf.count; continue }
       const mineHere = new Map<string, Uint8Array>()
-      for await (const m of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last)) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
+      for await (const m of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
       for (let i = leaf.from as number; i < (leaf.to as number); i++) {
         const it = inc.listed[i]
         const h = mineHere.get(`${it.ts}\u0000${it.id}`)
@@ -478,9 +515,9 @@ export class ReceiverMachine {
     return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
   }
 
-  /** A conversation's stored messages in (after, last], in order. */
-  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition): AsyncGenerator<Message> {
-    for await (const m of selectedMessages(this.sink, conversation, sel, after)) {
+  /** A conversation's stored messages in (after, last], in order; `expect` of them, about. */
+  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message> {
+    for await (const m of selectedMessages(this.sink, conversation, sel, after, expect + 1)) {
       const c = comparePositions(m, last)
       if (c > 0) return
       yield m
@@ -679,15 +716,19 @@ export class ReceiverMachine {
       const id = inc.conversation.id
       const root = new ConversationRoot()
       if (!inc.held) {
-        const cutter = new LeafCutter(l => root.add(l))
-        await this.readBack(inc, e.selection, undefined, undefined, written.of(id), (m, enc) => cutter.add(m.ts, m.id, enc))
-        cutter.finish()
+        const cutter = new KeepingCutter(this.sink, id, e.selection, l => root.add(l))
+        await cutter.begin()
+        const others = await this.readBack(inc, e.selection, undefined, undefined, written.of(id), (m, enc) => cutter.add(m.ts, m.id, enc))
+        // Kept only when the sender's part is the whole conversation (no message of this phone's own between).
+        await cutter.end(others === 0 && !inc.occupied)
+      } else if (inc.prefix === true) {
+        await this.verifyPrefix(inc, e.selection, written, root)
       } else {
         for (const leaf of inc.plan as PlanEntry[]) {
           if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
           const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : listOf(inc.listed.slice(leaf.from, leaf.to))
           const hasher = new LeafHasher()
-          await this.readBack(inc, e.selection, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc))
+          await this.readBack(inc, e.selection, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)
           if (hasher.count !== leaf.count) {
             throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${hasher.count} messages stored of a leaf of ${leaf.count}`, { conversation: id })
           }
@@ -709,20 +750,45 @@ export class ReceiverMachine {
   }
 
   /**
+   * The root of a conversation this phone held a prefix of: its leaves before its last one as they
+   * were, then, cut again as the sender cut them, its last leaf's messages (all the sender's: its root
+   * said so) and the messages this session wrote after them, read back.
+   */
+  private async verifyPrefix (inc: Incoming, sel: Selection, written: WrittenKeys, root: ConversationRoot): Promise<void> {
+    const id = inc.conversation.id
+    const mine = inc.mine as LeafSummary[]
+    const open = mine[mine.length - 1]
+    const after = mine.length > 1 ? mine[mine.length - 2].last : undefined
+    for (let i = 0; i < mine.length - 1; i++) root.add(mine[i])
+    const cutter = new LeafCutter(l => root.add(l))
+    let held = 0
+    for await (const m of this.range(id, sel, after, open.last, open.count)) {
+      cutter.add(m.ts, m.id, encodedMessage(m))
+      held++
+    }
+    if (held !== open.count) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${held} messages stored of a leaf of ${open.count}`, { conversation: id })
+    }
+    await this.readBack(inc, sel, open.last, undefined, written.of(id, open.last), (m, enc) => cutter.add(m.ts, m.id, enc))
+    cutter.finish()
+  }
+
+  /**
    * Reads back the stored messages in (after, last] whose keys are `keys` (in order), handing each with
    * its encoding to `take`. A key the store does not hold is a message lost: COUNT_MISMATCH.
    */
   private async readBack (inc: Incoming, sel: Selection, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: AsyncIterable<MessagePosition>, take: (m: Message, encoded: Uint8Array) => void): Promise<void> {
+    keys: AsyncIterable<MessagePosition>, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<number> {
     const it = keys[Symbol.asyncIterator]()
     const nextKey = async (): Promise<MessagePosition | undefined> => { const r = await it.next(); return r.done === true ? undefined : r.value }
     let key = await nextKey()
     let n = 0
-    const stored = last === undefined ? selectedMessages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last)
+    let others = 0
+    const stored = last === undefined ? selectedMessages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last, expect)
     for await (const m of stored) {
       if (key === undefined) break
       const c = comparePositions(m, key)
-      if (c < 0) continue // the phone's own message, not the sender's
+      if (c < 0) { others++; continue } // the phone's own message, not the sender's
       if (c > 0) break
       take(m, encodedMessage(m))
       key = await nextKey()
@@ -731,6 +797,7 @@ export class ReceiverMachine {
     if (key !== undefined) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
     }
+    return others
   }
 }
 

@@ -3,16 +3,17 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
 import {
-  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, frameLength, type EncodedFrame, type Frame, type ferry
+  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, ferry, frameLength, type EncodedFrame, type Frame
 } from '../wire/codec.js'
 import { mediaIndexDigest } from './digest.js'
-import { ConversationRoot, encodedMessage, LeafCutter, messageHash, type LeafSummary } from './leaves.js'
+import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
+import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
+import { equalBytes } from './digest.js'
 import { beginManifest, manifestFrames, selectedMessages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
-import { breathe, SLICE } from './breathe.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type PlannedLeaf, planConversation } from './plan.js'
 
 const log = logger('ferry:sender')
@@ -83,9 +84,8 @@ export class SenderMachine {
   private readonly outbox: EncodedFrame[] = []
   private manifestOut?: AsyncIterator<EncodedFrame>
   private outgoing: Outgoing[] = []
-  /** Holdings being received, per conversation index. */
-  private readonly holdings = new Map<number, LeafSummary[]>()
-  private readonly holdingsDone = new Map<number, () => void>()
+  /** What the receiver holds of each conversation it marked, by index, as its Holdings arrive. */
+  private readonly holdings = new Map<number, Holding>()
   private readonly wants = new Map<number, () => void>()
   private planning?: Promise<void>
   /** The conversation being sent (index into outgoing) and the reader over it. */
@@ -248,7 +248,7 @@ export class SenderMachine {
     const held = resume.held ?? new Uint8Array(0)
     this.outgoing = manifest.conversations.map(({ conversation }, index) => ({ index, id: conversation.id }))
     const planned = this.outgoing.filter(o => getBit(held, o.index))
-    for (const o of planned) this.holdings.set(o.index, [])
+    for (const o of planned) this.holdings.set(o.index, new Holding())
     log('resume: the receiver holds some of %d conversations and %d media files', planned.length, this.have.reduce((n, b) => n + popcount(b), 0))
     this.state = 'messages'
     // Plans are made in the background, in order, while the conversations before them are sent.
@@ -257,18 +257,11 @@ export class SenderMachine {
 
   private onHoldings (h: ferry.Holdings): void {
     const index = h.conversation ?? 0
-    const leaves = this.holdings.get(index)
-    if (leaves === undefined || this.state === 'hello' || this.state === 'manifest') {
+    const holding = this.holdings.get(index)
+    if (holding === undefined || this.state === 'hello' || this.state === 'manifest') {
       throw new FerryError(ErrorCode.PROTOCOL, `Holdings for conversation ${index}, which the receiver did not mark as held`)
     }
-    for (const l of h.leaves) leaves.push(leafFromWire(l as ferry.Leaf))
-    if (leaves.length > this.opts.maxManifestEntries) throw new FerryError(ErrorCode.TOO_LARGE, `Holdings exceed ${this.opts.maxManifestEntries} leaves`)
-    if (h.more !== true) {
-      checkHoldings(leaves)
-      const done = this.holdingsDone.get(index)
-      this.holdingsDone.set(index, () => {})
-      done?.()
-    }
+    holding.take(h, this.opts.maxManifestEntries)
   }
 
   private onWant (w: ferry.Want): void {
@@ -286,41 +279,60 @@ export class SenderMachine {
     this.onWake?.()
   }
 
-  /** Waits for the receiver's whole Holdings of a conversation. */
-  private async holdingsOf (index: number): Promise<LeafSummary[]> {
-    if (this.holdingsDone.has(index)) return this.holdings.get(index) as LeafSummary[]
-    await new Promise<void>(resolve => this.holdingsDone.set(index, resolve))
-    return this.holdings.get(index) as LeafSummary[]
-  }
-
   private async plan (planned: Outgoing[]): Promise<void> {
     const manifest = this.manifest as ManifestData
     for (const o of planned) {
       // This phone's leaves are read while the receiver reads its own.
-      const mine: LeafSummary[] = []
-      const cutter = new LeafCutter(l => mine.push(l))
-      let n = 0
-      for await (const m of selectedMessages(this.source, o.id, manifest.selection)) {
-        cutter.add(m.ts, m.id, encodedMessage(m))
-        if (++n % SLICE === 0) await breathe()
-      }
-      cutter.finish()
-      const theirs = await this.holdingsOf(o.index)
-      if (this.finished) return
+      const mine = await conversationLeaves(this.source, o.id, manifest.selection)
       const declared = manifest.conversations[o.index].messageCount
       const counted = mine.reduce((n, l) => n + l.count, 0)
       if (counted !== declared) {
         throw new FerryError(ErrorCode.STORE, `conversation ${o.id} changed on this phone while it was being sent (${declared} messages, now ${counted}): start the transfer again`)
       }
-      const plan = planConversation(mine, theirs)
+      o.root = new ConversationRoot()
+      for (const leaf of mine) o.root.add(leaf)
+      const holding = this.holdings.get(o.index) as Holding
+      const theirs = await holding.root()
+      if (this.finished) return
+      if (theirs.count === counted && equalBytes(theirs.digest, o.root.digest())) {
+        // The receiver holds exactly this phone's part: nothing of it moves.
+        o.plan = mine.map(l => ({ kind: 'have' as const, first: l.first, last: l.last, count: l.count }))
+        o.want = new Uint8Array(0)
+        this.progress.skippedMessages += counted
+        log('plan of %s: the receiver holds all %d messages', o.id, counted)
+        this.control.push(encodeFrame({ plan: { conversation: o.index, answer: ferry.Plan.Answer.SAME } }))
+        this.onWake?.()
+        continue
+      }
+      const prefix = await this.heldPrefix(o.id, mine, theirs)
+      if (this.finished) return
+      if (prefix !== undefined) {
+        // The receiver holds exactly this phone's messages up to its last: everything after it goes.
+        const end = mine[mine.length - 1].last
+        const tail = counted - theirs.count
+        o.plan = [
+          ...mine.slice(0, prefix).map(l => ({ kind: 'have' as const, first: l.first, last: l.last, count: l.count })),
+          { kind: 'need', after: theirs.last, first: theirs.last, last: end, count: tail }
+        ]
+        o.want = new Uint8Array(0)
+        this.progress.skippedMessages += theirs.count
+        log('plan of %s: the receiver holds the first %d messages, %d follow', o.id, theirs.count, tail)
+        this.control.push(encodeFrame({
+          plan: { conversation: o.index, answer: ferry.Plan.Answer.PREFIX, leaves: [{ kind: ferry.PlanLeaf.Kind.NEED, lastTs: end.ts, lastId: end.id, count: tail }] }
+        }))
+        this.onWake?.()
+        continue
+      }
+      this.control.push(encodeFrame({ plan: { conversation: o.index, answer: ferry.Plan.Answer.LEAVES } }))
+      this.onWake?.()
+      const plan = planConversation(mine, await holding.leaves())
+      if (this.finished) return
       // Listed leaves go with each message's hash, read again now (a plan is small next to its history).
       for (const leaf of plan) {
         if (leaf.kind !== 'list') continue
         leaf.items = []
         for await (const m of this.leafMessages(o.id, leaf)) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
       }
-      o.root = new ConversationRoot()
-      for (const leaf of mine) o.root.add(leaf)
       for (const leaf of plan) if (leaf.kind === 'have') this.progress.skippedMessages += leaf.count
       o.plan = plan
       log('plan of %s: %d leaves, %d the same, %d needed, %d listed', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
@@ -329,6 +341,30 @@ export class SenderMachine {
       for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
       this.onWake?.()
     }
+  }
+
+  /**
+   * Whether the receiver's root is this phone's root over its messages up to the receiver's last one
+   * (which must be here too): the leaves before the one holding that key, and that leaf's messages up to
+   * it. Returns how many of `mine` come wholly before the key, or undefined when it is no prefix.
+   */
+  private async heldPrefix (conversation: string, mine: LeafSummary[], theirs: HeldRoot): Promise<number | undefined> {
+    let j = 0
+    while (j < mine.length && comparePositions(mine[j].last, theirs.last) < 0) j++
+    // Their last is at or after ours: not a prefix with anything to follow.
+    if (j >= mine.length || comparePositions(mine[mine.length - 1].last, theirs.last) <= 0) return undefined
+    const root = new ConversationRoot()
+    for (let i = 0; i < j; i++) root.add(mine[i])
+    const hasher = new LeafHasher()
+    let at: MessagePosition | undefined
+    const leaf = { after: j === 0 ? undefined : mine[j - 1].last, last: theirs.last, count: mine[j].count }
+    for await (const m of this.leafMessages(conversation, leaf)) {
+      hasher.add(encodedMessage(m))
+      at = m
+    }
+    if (at === undefined || comparePositions(at, theirs.last) !== 0) return undefined
+    root.add({ count: hasher.count, digest: hasher.digest() })
+    return root.count === theirs.count && equalBytes(root.digest(), theirs.digest) ? j : undefined
   }
 
   private onAck (ack: ferry.Ack): void {
@@ -369,13 +405,14 @@ export class SenderMachine {
     const selection = (this.manifest as ManifestData).selection
     if (o.plan === undefined) {
       const root = new ConversationRoot()
-      const cutter = new LeafCutter(l => root.add(l))
+      const cutter = new KeepingCutter(this.source, o.id, selection, l => root.add(l))
+      await cutter.begin()
       for await (const m of selectedMessages(this.source, o.id, selection)) {
         const encoded = encodedMessage(m)
         cutter.add(m.ts, m.id, encoded)
         yield { m, encoded }
       }
-      cutter.finish()
+      await cutter.end(true)
       o.root = root
       return
     }
@@ -394,9 +431,9 @@ export class SenderMachine {
     }
   }
 
-  private async * leafMessages (conversation: string, leaf: PlannedLeaf): AsyncGenerator<Message> {
+  private async * leafMessages (conversation: string, leaf: Pick<PlannedLeaf, 'after' | 'last' | 'count'>): AsyncGenerator<Message> {
     const selection = (this.manifest as ManifestData).selection
-    for await (const m of selectedMessages(this.source, conversation, selection, leaf.after)) {
+    for await (const m of selectedMessages(this.source, conversation, selection, leaf.after, leaf.count)) {
       const c = comparePositions(m, leaf.last)
       if (c > 0) return
       yield m
@@ -507,4 +544,57 @@ function popcount (b: number): number {
   let n = 0
   for (; b !== 0; b &= b - 1) n++
   return n
+}
+
+/**
+ * What the receiver says it holds of one conversation: its root first, then (when asked for) its leaves.
+ * The planner awaits each part; frames that come out of turn are refused.
+ */
+/** The receiver's root of a conversation: over `count` messages, the last of them at `last`. */
+interface HeldRoot {
+  digest: Uint8Array
+  count: number
+  last: MessagePosition
+}
+
+class Holding {
+  private theirRoot?: HeldRoot
+  private readonly theirLeaves: LeafSummary[] = []
+  private leavesDone = false
+  private wake?: () => void
+
+  take (h: ferry.Holdings, maxLeaves: number): void {
+    if (this.theirRoot === undefined) {
+      const digest = h.root ?? new Uint8Array(0)
+      const count = Number(h.count ?? 0)
+      const last = { ts: Number(h.lastTs ?? 0), id: h.lastId ?? '' }
+      if (digest.byteLength !== 32 || h.leaves.length > 0 || h.more === true || !Number.isSafeInteger(count) || count < 1 ||
+        !Number.isSafeInteger(last.ts) || last.id === '') {
+        throw new FerryError(ErrorCode.MALFORMED_FRAME, `the first Holdings of conversation ${h.conversation ?? 0} must carry its root, count and last key alone`)
+      }
+      this.theirRoot = { digest: digest.slice(), count, last }
+    } else {
+      if (this.leavesDone || (h.root?.byteLength ?? 0) > 0) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Holdings for conversation ${h.conversation ?? 0}`)
+      for (const l of h.leaves) this.theirLeaves.push(leafFromWire(l as ferry.Leaf))
+      if (this.theirLeaves.length > maxLeaves) throw new FerryError(ErrorCode.TOO_LARGE, `Holdings exceed ${maxLeaves} leaves`)
+      if (h.more !== true) {
+        checkHoldings(this.theirLeaves)
+        if (this.theirLeaves.reduce((n, l) => n + l.count, 0) !== this.theirRoot.count) {
+          throw new FerryError(ErrorCode.COUNT_MISMATCH, `the leaves of conversation ${h.conversation ?? 0} hold other than the ${this.theirRoot.count} messages its root counted`)
+        }
+        this.leavesDone = true
+      }
+    }
+    this.wake?.()
+  }
+
+  async root (): Promise<HeldRoot> {
+    while (this.theirRoot === undefined) await new Promise<void>(resolve => { this.wake = resolve })
+    return this.theirRoot
+  }
+
+  async leaves (): Promise<LeafSummary[]> {
+    while (!this.leavesDone) await new Promise<void>(resolve => { this.wake = resolve })
+    return this.theirLeaves
+  }
 }

@@ -4,7 +4,9 @@ import type { Contact, Conversation, MediaRecord, Message } from './model.js'
 // methods. The old phone reads through HistorySource; the new phone writes through HistorySink (and
 // reads back what it wrote). Nothing about transfers lives here: checkpoints, partial media, undo
 // bookkeeping and pairing records are Ferry's own, kept in its journal (src/journal), never in the
-// app's tables. A phone that both sends and receives implements both: eight methods in all.
+// app's tables. A phone that both sends and receives implements both: eight methods in all. One
+// optional index (LeafIndex) lives with the history, because it must change in the same transaction as
+// the messages it summarises.
 //
 // Order: a conversation's messages are ordered by (ts, id), ids compared by Unicode code point (the byte
 // order of their UTF-8; SQLite's default BINARY collation). Ids are unique within their conversation and
@@ -27,8 +29,49 @@ export interface StoredMedia extends MediaRecord {
   stored: boolean
 }
 
+/**
+ * A run of a conversation's consecutive messages and a digest of them, as a transfer cut it (see
+ * src/protocol/leaves.ts). Opaque to a store except for its last key.
+ */
+export interface LeafRecord {
+  first: MessagePosition
+  last: MessagePosition
+  count: number
+  digest: Uint8Array
+}
+
+/** The leaves a LeafIndex keeps for a conversation, and a token that says which writes they have seen. */
+export interface KeptLeaves {
+  leaves: LeafRecord[]
+  token: number
+}
+
+/**
+ * Optional, on either phone: the leaves the last transfer cut each conversation into, kept beside the
+ * history, so that the next transfer reads only the messages written since (a second transfer of an
+ * unchanged history then reads no message at all). A store without one works the same, reading every
+ * message of each conversation it holds at every transfer.
+ *
+ * The store's one duty: writing, replacing or deleting the message at key k (its old key too, when a
+ * write moves it) drops, in the same transaction, the conversation's kept leaves whose last key is at or
+ * after k. Leaves are kept only while a conversation is written in order, so what stays is always a
+ * prefix of the conversation, cut as Ferry would cut it now.
+ */
+export interface LeafIndex {
+  /** The conversation's kept leaves in order, if they were cut under `format` (otherwise none). */
+  keptLeaves(conversation: string, format: string): Promise<KeptLeaves>
+  /**
+   * Appends those of `leaves` (in order, contiguous) that begin after the last kept one, unless a message
+   * of the conversation was written since `token` was read (then nothing). Leaves of another format are
+   * dropped first.
+   */
+  keepLeaves(conversation: string, format: string, token: number, leaves: LeafRecord[]): Promise<void>
+}
+
 /** The old phone's history, as Ferry reads it to send it. */
 export interface HistorySource {
+  /** See LeafIndex. */
+  readonly leafIndex?: LeafIndex
   /** A random id made once for this history; names the source of a transfer. */
   readonly historyId: string
   /** Every conversation with its message count. */
@@ -82,7 +125,7 @@ export interface ReceivedMedia {
  * The new phone's history, as Ferry writes it. Reads are the source's (Ferry reads back what it wrote to
  * verify it, and reads what the phone already holds to move only the difference).
  */
-export interface HistorySink extends Pick<HistorySource, 'historyId' | 'conversations' | 'contacts' | 'media' | 'messages'> {
+export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafIndex' | 'conversations' | 'contacts' | 'media' | 'messages'> {
   /** The stored versions of these messages (any that exist), in any order. */
   findMessages(conversation: string, ids: string[]): Promise<Message[]>
   /** Applies the change atomically. */

@@ -8,7 +8,8 @@ import type { Conversation, Contact, Link, MediaRecord, Message, MessageKind, Me
 // 4: optional message fields from imported exports (MESSAGE_V4_COLUMNS); upgrading only adds columns.
 // 5: transfer bookkeeping leaves the history (it is the journal's now, src/journal): the transfers,
 //    parts and overwritten tables, the trigger and the messages' transfer tag go (migrateTo5).
-export const SCHEMA_VERSION = 5
+// 6: the leaves table and the triggers that keep it true (LEAVES); upgrading only adds them.
+export const SCHEMA_VERSION = 6
 
 // A message's fields after its key.
 const MESSAGE_FIELDS = `sender TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT,
@@ -23,6 +24,35 @@ export const MESSAGE_V4_COLUMNS: ReadonlyArray<[string, string]> = [
 
 /** The unique index that makes (conversation, id) a message's identity; a bulk load builds it afterwards. */
 export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
+
+/**
+ * The store's LeafIndex (src/store/history.ts, leaf-index.ts): the leaves the last transfer cut each
+ * conversation into. The triggers make its one rule hold whoever writes the messages (a transfer, an
+ * import, an undo, a person with the sqlite3 shell): a message written, moved or deleted at a key drops
+ * the conversation's leaves that end at or after it, in the same transaction.
+ */
+const LEAVES = `
+CREATE TABLE IF NOT EXISTS leaves (
+  conversation TEXT NOT NULL,
+  last_ts INTEGER NOT NULL,
+  last_id TEXT NOT NULL,
+  first_ts INTEGER NOT NULL,
+  first_id TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  PRIMARY KEY (conversation, last_ts, last_id)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS leaves_on_insert AFTER INSERT ON messages BEGIN
+  DELETE FROM leaves WHERE conversation = NEW.conversation AND (last_ts, last_id) >= (NEW.ts, NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS leaves_on_update AFTER UPDATE ON messages BEGIN
+  DELETE FROM leaves WHERE conversation = OLD.conversation AND (last_ts, last_id) >= (OLD.ts, OLD.id);
+  DELETE FROM leaves WHERE conversation = NEW.conversation AND (last_ts, last_id) >= (NEW.ts, NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS leaves_on_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM leaves WHERE conversation = OLD.conversation AND (last_ts, last_id) >= (OLD.ts, OLD.id);
+END;
+`
 
 // WITHOUT ROWID: every table here is looked up by its natural key, so the key is the row's storage order
 // and no hidden rowid b-tree is kept alongside.
@@ -66,7 +96,7 @@ CREATE TABLE IF NOT EXISTS messages (
 -- A message's identity is the source app's (conversation, id): a merge is an upsert on it and never
 -- duplicates, even when the incoming copy has another timestamp.
 ${MESSAGES_KEY};
-`
+${LEAVES}`
 
 export const CONTACT_COLUMNS = 'id, name, phone'
 export const CONVERSATION_COLUMNS = 'id, kind, title, members'

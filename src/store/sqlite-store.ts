@@ -7,6 +7,7 @@ import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
+import { SqliteLeafIndex } from './leaf-index.js'
 import { StoreLock } from './store-lock.js'
 import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
@@ -117,12 +118,14 @@ export class SqliteChatStore implements History {
 
   /** This process's hold on the store (none for a read-only store). */
   private lock?: StoreLock
+  readonly leafIndex: SqliteLeafIndex
 
   private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
     this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
+    this.leafIndex = new SqliteLeafIndex(db, readOnly)
   }
 
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
@@ -238,6 +241,7 @@ export class SqliteChatStore implements History {
         if (version < 3) db.exec(MIGRATE_TO_3)
         if (version < 4) migrateTo4(db as unknown as Parameters<typeof migrateTo4>[0])
         if (version < 5) migrateTo5(db as unknown as Parameters<typeof migrateTo5>[0])
+        // 5 -> 6: SCHEMA adds the leaves table and its triggers.
         db.exec(SCHEMA)
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
       }).immediate()
@@ -543,6 +547,7 @@ export class SqliteChatStore implements History {
   /** Deletes a message written locally (the simulated phone's user deleting it). */
   deleteMessage (conversation: string, id: string): void {
     this.ensureMessageKey()
+    this.leafIndex.wrote(conversation)
     this.transaction(() => { this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id) })
   }
 
@@ -562,7 +567,14 @@ export class SqliteChatStore implements History {
       n => this.rowsStmt(INSERT_MESSAGES, n),
       this.keyDeferred ? undefined : n => this.rowsStmt(UPSERT_MESSAGES, n)
     )
-    for (const m of messages) rows.add(m)
+    let conversation: string | undefined
+    for (const m of messages) {
+      if (m.conversation !== conversation) {
+        conversation = m.conversation
+        this.leafIndex.wrote(conversation)
+      }
+      rows.add(m)
+    }
     rows.flush()
   }
 
@@ -640,7 +652,10 @@ export class SqliteChatStore implements History {
     const apply = (): void => this.transaction(() => {
       if (remove !== undefined) {
         const m = this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?')
-        for (const r of remove.messages ?? []) m.run(r.conversation, r.id)
+        for (const r of remove.messages ?? []) {
+          this.leafIndex.wrote(r.conversation)
+          m.run(r.conversation, r.id)
+        }
         const v = this.stmt('DELETE FROM conversations WHERE id = ?')
         for (const id of remove.conversations ?? []) v.run(id)
         const c = this.stmt('DELETE FROM contacts WHERE id = ?')

@@ -414,6 +414,10 @@ export namespace ferry {
         conversation: number;
         leaves: ferry.Leaf.$Properties[];
         more: boolean;
+        root: Uint8Array;
+        count: number;
+        lastTs: number;
+        lastId: string;
         static encode(m: ferry.Holdings.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Holdings & ferry.Holdings.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -424,6 +428,10 @@ export namespace ferry {
             conversation?: (number|null);
             leaves?: (ferry.Leaf.$Properties[]|null);
             more?: (boolean|null);
+            root?: (Uint8Array|null);
+            count?: (number|null);
+            lastTs?: (number|null);
+            lastId?: (string|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Holdings.$Properties;
@@ -498,6 +506,7 @@ export namespace ferry {
         conversation: number;
         leaves: ferry.PlanLeaf.$Properties[];
         more: boolean;
+        answer: ferry.Plan.Answer;
         static encode(m: ferry.Plan.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Plan & ferry.Plan.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -508,9 +517,17 @@ export namespace ferry {
             conversation?: (number|null);
             leaves?: (ferry.PlanLeaf.$Properties[]|null);
             more?: (boolean|null);
+            answer?: (ferry.Plan.Answer|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Plan.$Properties;
+
+        enum Answer {
+            PLANNED = 0,
+            SAME = 1,
+            LEAVES = 2,
+            PREFIX = 3
+        }
     }
 
     interface IWant extends ferry.Want.$Properties {

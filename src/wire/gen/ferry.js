@@ -3299,6 +3299,10 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [conversation] Holdings conversation
          * @property {Array.<ferry.Leaf.$Properties>|null} [leaves] Holdings leaves
          * @property {boolean|null} [more] Holdings more
+         * @property {Uint8Array|null} [root] Holdings root
+         * @property {number|null} [count] Holdings count
+         * @property {number|null} [lastTs] Holdings lastTs
+         * @property {string|null} [lastId] Holdings lastId
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3356,6 +3360,38 @@ export const ferry = $root.ferry = (() => {
         Holdings.prototype.more = false;
 
         /**
+         * Holdings root.
+         * @member {Uint8Array} root
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.root = $util.newBuffer([]);
+
+        /**
+         * Holdings count.
+         * @member {number} count
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.count = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * Holdings lastTs.
+         * @member {number} lastTs
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.lastTs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * Holdings lastId.
+         * @member {string} lastId
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.lastId = "";
+
+        /**
          * Encodes the specified Holdings message. Does not implicitly {@link ferry.Holdings.verify|verify} messages.
          * @function encode
          * @memberof ferry.Holdings
@@ -3379,6 +3415,14 @@ export const ferry = $root.ferry = (() => {
             }
             if (m.more != null && $Object.hasOwnProperty.call(m, "more") && m.more !== false)
                 w.uint32(/* id 3, wireType 0 =*/24).bool(m.more);
+            if (m.root != null && $Object.hasOwnProperty.call(m, "root") && m.root.length)
+                w.uint32(/* id 4, wireType 2 =*/34).bytes(m.root);
+            if (m.count != null && $Object.hasOwnProperty.call(m, "count") && (typeof m.count === "object" ? m.count.low || m.count.high : m.count !== 0))
+                w.uint32(/* id 5, wireType 0 =*/40).uint64(m.count);
+            if (m.lastTs != null && $Object.hasOwnProperty.call(m, "lastTs") && (typeof m.lastTs === "object" ? m.lastTs.low || m.lastTs.high : m.lastTs !== 0))
+                w.uint32(/* id 6, wireType 0 =*/48).int64(m.lastTs);
+            if (m.lastId != null && $Object.hasOwnProperty.call(m, "lastId") && m.lastId !== "")
+                w.uint32(/* id 7, wireType 2 =*/58).string(m.lastId);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -3447,6 +3491,42 @@ export const ferry = $root.ferry = (() => {
                             m.more = v;
                         else
                             delete m.more;
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.root = v;
+                        else
+                            delete m.root;
+                        continue;
+                    }
+                case 5: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                            m.count = v;
+                        else
+                            delete m.count;
+                        continue;
+                    }
+                case 6: {
+                        if (u !== 0)
+                            break;
+                        if (typeof (v = r.int64()) === "object" ? v.low || v.high : v !== 0)
+                            m.lastTs = v;
+                        else
+                            delete m.lastTs;
+                        continue;
+                    }
+                case 7: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.stringVerify()).length)
+                            m.lastId = v;
+                        else
+                            delete m.lastId;
                         continue;
                     }
                 }
@@ -3949,6 +4029,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [conversation] Plan conversation
          * @property {Array.<ferry.PlanLeaf.$Properties>|null} [leaves] Plan leaves
          * @property {boolean|null} [more] Plan more
+         * @property {ferry.Plan.Answer|null} [answer] Plan answer
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -4006,6 +4087,14 @@ export const ferry = $root.ferry = (() => {
         Plan.prototype.more = false;
 
         /**
+         * Plan answer.
+         * @member {ferry.Plan.Answer} answer
+         * @memberof ferry.Plan
+         * @instance
+         */
+        Plan.prototype.answer = 0;
+
+        /**
          * Encodes the specified Plan message. Does not implicitly {@link ferry.Plan.verify|verify} messages.
          * @function encode
          * @memberof ferry.Plan
@@ -4029,6 +4118,8 @@ export const ferry = $root.ferry = (() => {
             }
             if (m.more != null && $Object.hasOwnProperty.call(m, "more") && m.more !== false)
                 w.uint32(/* id 3, wireType 0 =*/24).bool(m.more);
+            if (m.answer != null && $Object.hasOwnProperty.call(m, "answer") && m.answer !== 0)
+                w.uint32(/* id 4, wireType 0 =*/32).int32(m.answer);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -4099,6 +4190,15 @@ export const ferry = $root.ferry = (() => {
                             delete m.more;
                         continue;
                     }
+                case 4: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.int32())
+                            m.answer = v;
+                        else
+                            delete m.answer;
+                        continue;
+                    }
                 }
                 r.skipType(u, q, t);
                 if (!r.discardUnknown) {
@@ -4129,6 +4229,24 @@ export const ferry = $root.ferry = (() => {
                 prefix = "type.googleapis.com";
             return prefix + "/ferry.Plan";
         };
+
+        /**
+         * Answer enum.
+         * @name ferry.Plan.Answer
+         * @enum {number}
+         * @property {number} PLANNED=0 PLANNED value
+         * @property {number} SAME=1 SAME value
+         * @property {number} LEAVES=2 LEAVES value
+         * @property {number} PREFIX=3 PREFIX value
+         */
+        Plan.Answer = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "PLANNED"] = 0;
+            values[valuesById[1] = "SAME"] = 1;
+            values[valuesById[2] = "LEAVES"] = 2;
+            values[valuesById[3] = "PREFIX"] = 3;
+            return values;
+        })();
 
         return Plan;
     })();
