@@ -784,7 +784,7 @@ function userClockTable (): string {
     rows.push([lane, String(r2(s.userMs / 1000)), String(s.MBPerSec), ratio, `${s.cpuSec.sender}/${s.cpuSec.receiver}`, `${s.peakRssMiB.sender}/${s.peakRssMiB.receiver}`, [phases, extra].filter(x => x !== '').join('; ')])
   }
   const width = rows[0].map((_, c) => Math.max(...rows.map(r => r[c].length)))
-  const head = `The user's clock, ${profileName} profile (${r1(store.bytes / 1e6)} MB in ${store.files} files: history.db and media/), medians of ${runs} round(s), receivers on ${filesystemOf(targets)}:`
+  const head = `The user's clock, ${profileName} profile (${r1(store.bytes / 1e6)} MB in ${store.files} file${store.files === 1 ? '' : 's'}: history.db and media/), medians of ${runs} round(s), receivers on ${filesystemOf(targets)}:`
   return [head, ...rows.map(r => r.map((x, c) => c === r.length - 1 ? x : x.padEnd(width[c])).join('  '))].join('\n')
 }
 

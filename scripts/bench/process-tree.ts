@@ -7,7 +7,7 @@ import { r2 } from './proc.js'
 export interface TreeWatch {
   /** CPU seconds (user + system) the trees used since the watch began (stops sampling once called). */
   cpuSec: () => number
-  /** The largest peak RSS (VmHWM) of any one process in the trees, MiB. */
+  /** The largest peak RSS (VmHWM) of any one process in the trees, MiB (0: over before a sample saw it). */
   peakRssMiB: () => number
   /** How many processes were seen. */
   processes: () => number
@@ -52,7 +52,7 @@ function hwmKiB (pid: number): number {
  * CPU is counted from the watch's start, so a long-lived root (sshd) adds only what it did meanwhile;
  * processes that appear below them are counted whole.
  */
-export function watchTree (roots: number[], everyMs = 50): TreeWatch {
+export function watchTree (roots: number[], everyMs = 20): TreeWatch {
   const base = new Map<number, number>()
   const ticks = new Map<number, number>()
   let peak = 0
