@@ -67,17 +67,18 @@ Lanes, each moving the same store on the same machine:
   libp2p-files     the bare libp2p pair moving the source store's media files instead: the writer
                    reads them, the reader writes, hashes, checks and renames each and syncs once at
                    the end (bench/media-copy.ts). A floor for storing files on this machine
-  rsync            rsync -a over ssh (-c ${SSH_CIPHER}) into a fresh directory, to an sshd the
-                   benchmark runs on 127.0.0.1 with keys it generates (stopped and removed after)
-  rsync-fsync      the same with --fsync (every file synced, as Ferry's resume guarantee needs)
+  rsync            rsync -a over ssh (-c ${SSH_CIPHER}) into a fresh directory,
+                   to an sshd the benchmark runs on 127.0.0.1 with keys it generates (stopped and
+                   removed after)
+  rsync-fsync      the same with --fsync: every file synced, as Ferry syncs what its resume needs
   tar-socat        tar -c | socat to socat | tar -x on 127.0.0.1: no encryption, no sync, no checks
   browser          the browser phone (the page \`ferry web\` serves) in headless Chromium receiving into
                    IndexedDB from \`ferry send --transport webrtc\`; timed by the page from its start
                    (navigation) to verified; reports MB/s, messages/s and the page's JS heap (peak, and
                    after a forced full GC at the end)
 rsync and tar-socat copy the store's history.db and media/, the bytes every MB/s on the user's clock
-is counted in. Their tools come from Debian's packages (openssh-server, rsync, socat, chromium),
-installed when missing (apt-get update first) unless --no-install.
+is counted in. The tools of these lanes and the browser's come from Debian's packages (rsync,
+openssh-server, socat, chromium), installed when missing (apt-get update first) unless --no-install.
 
 The user's clock: every lane is timed from its first process's start to its last process's exit, what
 a person waits for (for Ferry, \`ferry send\` started to both prompts back), beside its phases (Ferry:
