@@ -585,6 +585,7 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       const profileDir = targetDir('chromium')
       try {
         const r = await browserLane({
+          chromium: tool('chromium'),
           ferryBin, root, pageUrl: page.url, source: sourceDir, code: `321-0000-${String(1000 + codes++).padStart(4, '0')}`, profileDir,
           expect: { messages: wire.messages, mediaBytes: wire.media }, storeBytes: store.bytes, timeoutMs: childTimeoutMs
         })

@@ -10,8 +10,6 @@ import { childrenOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
 import { readFileSync } from 'node:fs'
 
-export const CHROMIUM = '/usr/bin/chromium'
-
 /** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
 const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -37,6 +35,8 @@ export async function startPageServer (ferryBin: string, root: string, timeoutMs
 }
 
 export interface BrowserLaneOptions {
+  /** Chromium's executable (Debian's /usr/bin/chromium). */
+  chromium: string
   ferryBin: string
   root: string
   pageUrl: string
@@ -87,7 +87,7 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
   let sender: Child | undefined
   const logs: string[] = []
   try {
-    context = await chromium.launchPersistentContext(o.profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 60_000 })
+    context = await chromium.launchPersistentContext(o.profileDir, { executablePath: o.chromium, headless: true, args: CHROMIUM_FLAGS, timeout: 60_000 })
     const page: Page = context.pages()[0] ?? await context.newPage()
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
