@@ -1,14 +1,14 @@
 // Benchmarks, not tests: figures are printed, never asserted (USAGE below says what each lane measures).
 import '../src/polyfill.js'
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
 import { NodeJournal } from '../src/journal/node-journal.js'
 import { seedStore } from '../src/sim/seed.js'
-import { getProfile, isProfileName, PROFILE_NAMES } from '../src/sim/profiles.js'
+import { getProfile, PROFILE_NAMES } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../src/protocol/session.js'
@@ -21,46 +21,80 @@ import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
 import { mediaOf, streamBytes } from './bench/media-copy.js'
 import { numberOption, scriptArgs, usageError } from './lib/script-args.js'
+import { MissingToolError, requireTools, type Tool } from './bench/tools.js'
+import { startSshd, SSH_CIPHER, type Sshd } from './bench/sshd.js'
+import { rsyncLane, tarSocatLane } from './bench/copy-lanes.js'
+import { browserLane, startPageServer } from './bench/browser-lane.js'
+import { seedTextOnly, TEXT_PROFILE } from './bench/text-profile.js'
+import { bytesUnder, speedRatio, storeFiles, summariseLane, type LaneRun } from './bench/user-clock.js'
 
-const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--tmp DIR] [--wifi] [--json FILE] [--cpu-prof DIR]
+const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--lanes LIST] [--tmp DIR] [--no-install] [--wifi] [--json FILE] [--cpu-prof DIR]
 
-Benchmarks, not tests: figures are printed (medians of the runs), never asserted.
+Benchmarks, not tests: figures are printed (medians of the rounds, and ratios within the run), never
+asserted.
 
-  --profile NAME   tiny, small (default), medium, large (1 M messages, 5 GiB of media) or media (the
-                   media-heavy set: one 1 GiB video + ~2,000 files, 1.69 GiB); seeded once, then kept
-                   in .tmp/bench
-  --runs N         runs per lane (default 3)
-  --tmp DIR        where the receiving stores go (default .tmp/bench); /dev/shm takes the disk out
+  --profile NAME   tiny, small (default), medium, large (1 M messages, 5 GiB of media), media (the
+                   media-heavy set: one 1 GiB video + ~2,000 files, 1.69 GiB) or text (the message-heavy
+                   set: 300,000 messages, no media); seeded once, then kept in .tmp/bench
+  --runs N         rounds (default 3): each round runs every lane once, in an order that rotates from
+                   round to round, so a machine that warms or cools favours no lane
+  --lanes LIST     which lanes, comma-separated (default: all of them; with --wifi, the four that
+                   run between namespaces: ferry, bare-libp2p, raw-socket, libp2p-files)
+  --tmp DIR        where every lane's receiver writes (default .tmp/bench, on the disk); /dev/shm takes
+                   the disk out
+  --no-install     never run apt-get: a missing rsync, sshd, socat or Chromium is an error (by default,
+                   as root, the benchmark installs them from Debian's packages)
   --wifi           the two-phone run and both baselines between two network namespaces over a shaped
                    link (tc tbf + iptables statistic, scripts/lib/netns.ts); reports goodput as a share
                    of the link rate. Needs root (CAP_NET_ADMIN)
   --link-mbit N    the shaped link's rate with --wifi (default 300)
   --loss P         its loss rate (default 0.001)
   --json FILE      also write the figures as JSON, for tracking
-  --cpu-prof DIR   also CPU-profile run 1 (engine in-process, ferry send/receive with node --cpu-prof)
+  --cpu-prof DIR   also CPU-profile round 1 (engine in-process, ferry send/receive with node --cpu-prof)
                    and print the top self-time functions; profiling slows what it watches, so that
-                   run's figures are skewed
+                   round's figures are skewed
   --seed N         seed of the generated store (default 1)
   --timeout S      deadline of each child process in seconds (default: by profile, generous)
 
-Each run measures, on the same data:
-  engineInMemory     sender and receiver machines over an in-memory pipe, one process (no network;
-                     the pipe yields to the event loop every MiB, as a socket would)
-  twoPhonesLoopback  two real \`ferry send\` / \`ferry receive\` processes over 127.0.0.1 TCP (mDNS off,
-                     the receiver dials from the sender's QR payload)
-  bareLibp2p         two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
-                     the same byte count written in 256 KiB buffers through streamToDuplex
-  rawSocket          two processes, plain node:net, the same byte count
-  libp2pWithFiles    the bare libp2p pair moving the source store's media files instead: the writer
-                     reads them, the reader writes, hashes, checks and renames each and syncs once at
-                     the end (bench/media-copy.ts). A floor for storing files on this machine: compared
-                     with Ferry's media phase (media MB/s) and with the bare stream
-"The same byte count" is what Ferry's sender writes on the transfer stream to a fresh receiver
-(length prefixes + every frame: hello, manifest, message batches, media chunks, done; the pairing
-stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and checked
-against the in-memory run's pipe. Ferry's MB/s = that count / ('verified' - 'paired') on the receiver.
+Lanes, each moving the same store on the same machine:
+  engine           sender and receiver machines over an in-memory pipe, one process (no network;
+                   the pipe yields to the event loop every MiB, as a socket would)
+  ferry            two real \`ferry send\` / \`ferry receive\` processes over 127.0.0.1 TCP (mDNS off,
+                   the receiver dials from the sender's QR payload)
+  ferry-webrtc     the same over WebRTC (webrtc-direct on 127.0.0.1)
+  bare-libp2p      two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
+                   the same byte count written in 256 KiB buffers through streamToDuplex
+  raw-socket       two processes, plain node:net, the same byte count
+  libp2p-files     the bare libp2p pair moving the source store's media files instead: the writer
+                   reads them, the reader writes, hashes, checks and renames each and syncs once at
+                   the end (bench/media-copy.ts). A floor for storing files on this machine
+  rsync            rsync -a over ssh (-c ${SSH_CIPHER}) into a fresh directory,
+                   to an sshd the benchmark runs on 127.0.0.1 with keys it generates (stopped and
+                   removed after)
+  rsync-fsync      the same with --fsync: every file synced, as Ferry syncs what its resume needs
+  tar-socat        tar -c | socat to socat | tar -x on 127.0.0.1: no encryption, no sync, no checks
+  browser          the browser phone (the page \`ferry web\` serves) in headless Chromium receiving into
+                   IndexedDB from \`ferry send --transport webrtc\`; timed by the page from its start
+                   (navigation) to verified; reports MB/s, messages/s and the page's JS heap (peak, and
+                   after a forced full GC at the end)
+rsync and tar-socat copy the store's history.db and media/, the bytes every MB/s on the user's clock
+is counted in. The tools of these lanes and the browser's come from Debian's packages (rsync,
+openssh-server, socat, chromium), installed when missing (apt-get update first) unless --no-install.
 
-Exit code: 0 every run completed, 1 a run failed, 2 bad usage.`
+The user's clock: every lane is timed from its first process's start to its last process's exit, what
+a person waits for (for Ferry, \`ferry send\` started to both prompts back), beside its phases (Ferry:
+code printed, paired, manifest, chats ready, verified, each exit, and the exit after \`verified\`).
+CPU seconds and peak RSS are read from /proc for each side (the whole process tree: rsync and its ssh,
+sshd's processes and the remote rsync, Chromium's). The ratios compare Ferry's medians with the
+others' in the same run (> 1: Ferry faster).
+
+"The same byte count" of the baselines is what Ferry's sender writes on the transfer stream to a fresh
+receiver (length prefixes + every frame: hello, manifest, message batches, media chunks, done; the
+pairing stream is not counted), counted once by driving the sender alone (bench/wire-bytes.ts) and
+checked against the in-memory run's pipe. Ferry's wire MB/s = that count / ('verified' - 'paired') on
+the receiver.
+
+Exit code: 0 every run completed, 1 a run failed or a tool is missing, 2 bad usage.`
 
 installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
@@ -68,19 +102,39 @@ const ferryBin = join(root, 'bin/ferry.js')
 const values = scriptArgs(USAGE, {
   profile: { type: 'string', default: 'small' },
   runs: { type: 'string' },
+  lanes: { type: 'string' },
   json: { type: 'string' },
   seed: { type: 'string' },
   'cpu-prof': { type: 'string' },
   timeout: { type: 'string' },
   tmp: { type: 'string' },
+  'no-install': { type: 'boolean', default: false },
   wifi: { type: 'boolean', default: false },
   'link-mbit': { type: 'string' },
   loss: { type: 'string' }
 })
-if (!isProfileName(values.profile)) usageError(USAGE, `--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${PROFILE_NAMES.join(', ')})`)
-const profile = getProfile(values.profile)
+const BENCH_PROFILES = [...PROFILE_NAMES, TEXT_PROFILE] as const
+type BenchProfile = typeof BENCH_PROFILES[number]
+if (!(BENCH_PROFILES as readonly string[]).includes(values.profile)) usageError(USAGE, `--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${BENCH_PROFILES.join(', ')})`)
+const profileName = values.profile as BenchProfile
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const seed = numberOption(USAGE, 'seed', values.seed, 1)
+
+const LANES = ['engine', 'ferry', 'ferry-webrtc', 'bare-libp2p', 'raw-socket', 'libp2p-files', 'rsync', 'rsync-fsync', 'tar-socat', 'browser'] as const
+type Lane = typeof LANES[number]
+const WIFI_LANES: readonly Lane[] = ['ferry', 'bare-libp2p', 'raw-socket', 'libp2p-files']
+const lanes: ReadonlySet<Lane> = (() => {
+  if (values.lanes === undefined) return new Set(values.wifi === true ? WIFI_LANES : LANES)
+  const asked = values.lanes.split(',').map(l => l.trim()).filter(l => l !== '')
+  const unknown = asked.filter(l => !(LANES as readonly string[]).includes(l))
+  if (unknown.length > 0 || asked.length === 0) usageError(USAGE, `--lanes: ${asked.length === 0 ? 'no lane given' : `no lane is called ${unknown.map(l => JSON.stringify(l)).join(', ')}`} (there are ${LANES.join(', ')})`)
+  if (values.wifi === true) {
+    const off = asked.filter(l => !WIFI_LANES.includes(l as Lane))
+    if (off.length > 0) usageError(USAGE, `--lanes: ${off.join(', ')} cannot run with --wifi (between namespaces: ${WIFI_LANES.join(', ')})`)
+  }
+  return new Set(asked as Lane[])
+})()
+
 const work = join(root, '.tmp', 'bench')
 /** Where the receiving stores go (default: beside the source store). --tmp /dev/shm takes the disk out. */
 const targets = resolve(values.tmp ?? work)
@@ -88,21 +142,52 @@ const cpuDir = typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof
 /** Deadline of every child process (ms): generous, so only a wedged child hits it. */
 const childTimeoutMs = values.timeout !== undefined
   ? numberOption(USAGE, 'timeout', values.timeout, 0, 1, false) * 1000
-  : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900 } as const)[profile.name] * 1000 * (values.wifi === true ? 4 : 1)
+  : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900, text: 600 } as const)[profileName] * 1000 * (values.wifi === true ? 4 : 1)
 const linkMbit = numberOption(USAGE, 'link-mbit', values['link-mbit'], 300, 1, false)
 const loss = numberOption(USAGE, 'loss', values.loss, 0.001, 0, false)
+
+const TOOLS: Record<string, Tool[]> = {
+  rsync: [
+    { cmd: 'rsync', pkg: 'rsync', for: 'the rsync lanes' },
+    { cmd: 'ssh', pkg: 'openssh-client', for: 'the rsync lanes' },
+    { cmd: 'ssh-keygen', pkg: 'openssh-client', for: 'the rsync lanes' },
+    { cmd: 'sshd', pkg: 'openssh-server', for: 'the rsync lanes' }
+  ],
+  'tar-socat': [
+    { cmd: 'tar', pkg: 'tar', for: 'the tar-socat lane' },
+    { cmd: 'socat', pkg: 'socat', for: 'the tar-socat lane' },
+    { cmd: 'bash', pkg: 'bash', for: 'the tar-socat lane' }
+  ],
+  browser: [{ cmd: 'chromium', pkg: 'chromium', for: 'the browser lane' }]
+}
+const needTools = [
+  ...(lanes.has('rsync') || lanes.has('rsync-fsync') ? TOOLS.rsync : []),
+  ...(lanes.has('tar-socat') ? TOOLS['tar-socat'] : []),
+  ...(lanes.has('browser') ? TOOLS.browser : [])
+]
+/** Absolute paths of the comparison lanes' programs, found (or installed) before any seeding. */
+let tools = new Map<string, string>()
+try {
+  tools = await requireTools(needTools, { install: values['no-install'] !== true, log: line => { process.stderr.write(`${line}\n`) } })
+} catch (err) {
+  if (!(err instanceof MissingToolError)) throw err
+  process.stderr.write(`npm run bench: ${err.message}\n`)
+  process.exit(1)
+}
+const tool = (cmd: string): string => tools.get(cmd) as string
+
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
 
 async function sourceStore (): Promise<string> {
-  const dir = join(work, `${profile.name}-${seed}`)
+  const dir = join(work, `${profileName}-${seed}`)
   if (!existsSync(join(dir, 'seeded'))) {
     rmSync(dir, { recursive: true, force: true }) // a seeding that was interrupted
     const s = SqliteChatStore.open(dir, { create: true })
-    process.stderr.write(`seeding ${profile.name}...\n`)
-    const summary = await seedStore(s, profile.name, seed)
+    process.stderr.write(`seeding ${profileName}...\n`)
+    const summary = profileName === TEXT_PROFILE ? seedTextOnly(s, seed) : await seedStore(s, getProfile(profileName), seed)
     s.close()
     writeFileSync(join(dir, 'seeded'), JSON.stringify(summary))
   }
@@ -283,28 +368,41 @@ interface PhonesResult {
   peakFds: { sender: number, receiver: number }
   /** The transfer ('paired' to 'verified'), in ms after each process was spawned: where to read its CPU profile. */
   transferWindow: { sender: [number, number], receiver: [number, number] }
+  /** The user's clock: `ferry send` started to both processes exited, with every milestone on the way. */
+  user: LaneRun
 }
 
-async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: PhonesAt = LOOPBACK_PHONES): Promise<PhonesResult> {
-  const target = targetDir('cli-target')
-  const code = `321-0000-${String(1000 + n).padStart(4, '0')}`
-  const senderSpawnedAt = performance.now()
-  const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', `/ip4/${at.sender.host}/tcp/0`, '--json', '--timeout', '120'],
-    'ferry send', profileIt ? 'ferry-send' : undefined, at.sender.wrap)
+type Transport = 'tcp' | 'webrtc'
+let codes = 0
+
+async function twoPhones (sourceDir: string, profileIt: boolean, at: PhonesAt = LOOPBACK_PHONES, transport: Transport = 'tcp'): Promise<PhonesResult> {
+  const target = targetDir(transport === 'tcp' ? 'cli-target' : 'cli-target-webrtc')
+  const code = `321-0000-${String(1000 + codes++).padStart(4, '0')}`
+  const listen = transport === 'tcp' ? `/ip4/${at.sender.host}/tcp/0` : `/ip4/${at.sender.host}/udp/0/webrtc-direct`
+  const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--transport', transport, '--listen', listen, '--json', '--timeout', '120'],
+    `ferry send (${transport})`, profileIt ? 'ferry-send' : undefined, at.sender.wrap)
+  const senderSpawnedAt = sender.startedAt
   let receiver: ReturnType<typeof spawnNode> | undefined
   try {
-    const qr = (await sender.waitFor(e => e.event === 'code')).qr as string
+    const codeEvent = await sender.waitFor(e => e.event === 'code')
     const t0 = performance.now()
-    receiver = ferry(['receive', '--store', target, '--qr', qr, '--no-mdns', '--json', '--timeout', '60'],
-      'ferry receive', profileIt ? 'ferry-receive' : undefined, at.receiver.wrap)
+    receiver = ferry(['receive', '--store', target, '--qr', codeEvent.qr as string, '--no-mdns', '--transport', transport, '--json', '--timeout', '60'],
+      `ferry receive (${transport})`, profileIt ? 'ferry-receive' : undefined, at.receiver.wrap)
     const verified = await receiver.waitFor(e => e.event === 'verified' || e.event === 'error')
     if (verified.event === 'error') throw new Error(`ferry receive failed: ${verified.code as string} ${verified.message as string}`)
     await Promise.all([sender.done, receiver.done])
     const ms = performance.now() - t0
+    const connection = receiver.events.find(e => e.event === 'connection')
+    if (connection?.transport !== transport) throw new Error(`asked for ${transport}, connected over ${String(connection?.transport)}`)
     const paired = receiver.events.find(e => e.event === 'paired') as Event
     const manifest = receiver.events.find(e => e.event === 'manifest')
+    const chatsReady = receiver.events.find(e => e.event === 'chats-ready')
     const p = verified.progress as { messages: number, mediaBytes: number, totalMessages: number }
     const phase = messagePhase(receiver.events, paired.t, (manifest?.totalMessages as number | undefined) ?? p.totalMessages)
+    const lastExit = Math.max(sender.exitedAt(), receiver.exitedAt())
+    const since = (t: number | undefined): number => t === undefined ? NaN : t - senderSpawnedAt
+    const cpuSec = { sender: sender.cpu(), receiver: receiver.cpu() }
+    const rssMiB = { sender: sender.rss(), receiver: receiver.rss() }
     return {
       ms,
       pairMs: paired.t - t0,
@@ -314,11 +412,27 @@ async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: 
       mediaBytes: p.mediaBytes,
       phase,
       mediaMBPerSec: mb(p.mediaBytes, verified.t - paired.t - phase.timeToChatsMs),
-      rssMiB: { sender: sender.rss(), receiver: receiver.rss() },
-      cpuSec: { sender: sender.cpu(), receiver: receiver.cpu() },
+      rssMiB,
+      cpuSec,
       systemCpuSec: { sender: sender.cpu.system(), receiver: receiver.cpu.system() },
       peakFds: { sender: sender.fds(), receiver: receiver.fds() },
-      transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] }
+      transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] },
+      user: {
+        userMs: lastExit - senderSpawnedAt,
+        phases: {
+          codeMs: since(codeEvent.t),
+          receiverStartMs: since(receiver.startedAt),
+          pairedMs: since(paired.t),
+          manifestMs: since(manifest?.t),
+          chatsReadyMs: since(chatsReady?.t),
+          verifiedMs: since(verified.t),
+          senderExitMs: since(sender.exitedAt()),
+          receiverExitMs: since(receiver.exitedAt())
+        },
+        cpuSec,
+        peakRssMiB: rssMiB,
+        extra: { exitAfterVerifiedMs: lastExit - verified.t }
+      }
     }
   } finally {
     sender.kill()
@@ -335,14 +449,23 @@ if (cpuDir !== undefined) mkdirSync(cpuDir, { recursive: true })
 const sourceDir = await sourceStore()
 const { wire, mediaFiles } = await (async () => { const s = SqliteChatStore.open(sourceDir); try { return { wire: await countWireBytes(s), mediaFiles: mediaOf(s) } } finally { s.close() } })()
 if (mediaFiles.reduce((n, f) => n + f.size, 0) !== wire.media) throw new Error(`the source holds ${mediaFiles.length} media files, not the ${wire.media} bytes its sender moves`)
+/** What rsync and tar copy, and what every MB/s on the user's clock counts: history.db + media/. */
+const copied = storeFiles(sourceDir)
+const store = bytesUnder(copied.map(f => join(sourceDir, f)))
 const engine: EngineResult[] = []
 const engineErrors: string[] = []
 const cli: PhonesResult[] = []
+const cliWebrtc: PhonesResult[] = []
 const bare: BaselineResult[] = []
 const withFiles: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
 const createUs: number[] = []
+const clock: Record<Exclude<Lane, 'engine' | 'ferry' | 'ferry-webrtc'>, LaneRun[]> = {
+  'bare-libp2p': [], 'raw-socket': [], 'libp2p-files': [], rsync: [], 'rsync-fsync': [], 'tar-socat': [], browser: []
+}
+/** The order each round ran its lanes in. */
+const orders: Lane[][] = []
 /**
  * Writes every dirty page out (sync(1)) before a measurement. Receiving stores are kept until the end,
  * so without this a run starts with the previous runs' gigabytes still dirty, and past the kernel's
@@ -351,6 +474,13 @@ const createUs: number[] = []
  */
 function settleDisk (): void {
   execFileSync('sync')
+}
+
+/** The filesystem the receivers write to: tmpfs takes the disk out of every figure. */
+function filesystemOf (dir: string): string {
+  const types: Record<number, string> = { 0x01021994: 'tmpfs', 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' }
+  const t = statfsSync(dir).type
+  return types[t] ?? `0x${t.toString(16)}`
 }
 
 let testbed: Testbed | undefined
@@ -367,62 +497,180 @@ async function setUpWifi (): Promise<void> {
   process.stderr.write(`wifi testbed ${testbed.id}: ${a.ip} -> ${b.ip}, ${linkMbit} Mbit/s each way, ${loss * 100}% loss\n`)
 }
 
-async function oneRun (i: number): Promise<void> {
+let sshd: Sshd | undefined
+let page: { url: string, stop: () => Promise<void> } | undefined
+
+/** A baseline pair's result as a lane on the user's clock (its processes run node through tsx). */
+function baselineRun (b: BaselineResult): LaneRun {
+  return { userMs: b.userMs, phases: { transferMs: b.transferMs }, cpuSec: { sender: b.cpuSec.writer, receiver: b.cpuSec.reader }, peakRssMiB: { sender: b.rssMiB.writer, receiver: b.rssMiB.reader } }
+}
+
+function checkCounts (what: string, c: PhonesResult): void {
+  if (c.messages !== wire.messages || c.mediaBytes !== wire.media) {
+    throw new Error(`${what} moved ${c.messages} messages / ${c.mediaBytes} media bytes, the sender's count ${wire.messages} / ${wire.media}: byte counts would not compare`)
+  }
+}
+
+/** One lane once; `notes` collects the round's one-line report. */
+async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes: string[]): Promise<void> {
+  settleDisk()
+  const user = (r: LaneRun): string => `${r1(r.userMs / 1000)} s (${r1(store.bytes / 1e6 / (r.userMs / 1000))} MB/s)`
+  switch (lane) {
+    case 'ferry': {
+      const c = await twoPhones(sourceDir, profileIt, phonesAt)
+      checkCounts('the two-phone run', c)
+      cli.push(c)
+      ferryMBps.push(mb(wire.total, c.transferMs))
+      notes.push(`ferry ${user(c.user)}, verified +${Math.round(c.user.extra?.exitAfterVerifiedMs ?? NaN)} ms to exit, wire ${r1(mb(wire.total, c.transferMs))} MB/s, ` +
+        `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
+        `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver})`)
+      return
+    }
+    case 'ferry-webrtc': {
+      const c = await twoPhones(sourceDir, false, phonesAt, 'webrtc')
+      checkCounts('the two-phone WebRTC run', c)
+      cliWebrtc.push(c)
+      notes.push(`ferry webrtc ${user(c.user)}, wire ${r1(mb(wire.total, c.transferMs))} MB/s`)
+      return
+    }
+    case 'bare-libp2p': {
+      const b = await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt })
+      bare.push(b)
+      clock[lane].push(baselineRun(b))
+      notes.push(`bare libp2p ${r1(b.mbPerSec)} MB/s`)
+      return
+    }
+    case 'raw-socket': {
+      const b = await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt })
+      raw.push(b)
+      clock[lane].push(baselineRun(b))
+      notes.push(`raw socket ${r1(b.mbPerSec)} MB/s`)
+      return
+    }
+    case 'libp2p-files': {
+      if (mediaFiles.length === 0) return
+      const to = targetDir('libp2p-files')
+      try {
+        const b = await bareLibp2p(streamBytes(mediaFiles), { root, timeoutMs: childTimeoutMs, at: baselinesAt, media: { from: sourceDir, to } })
+        withFiles.push(b)
+        clock[lane].push(baselineRun(b))
+        notes.push(`libp2p + files ${r1(b.mbPerSec)} MB/s`)
+      } finally {
+        releaseStore(to)
+      }
+      return
+    }
+    case 'rsync':
+    case 'rsync-fsync': {
+      sshd ??= await startSshd({ sshd: tool('sshd'), ssh: tool('ssh'), sshKeygen: tool('ssh-keygen') }, 24 * 3600_000)
+      const to = targetDir(lane)
+      try {
+        const r = await rsyncLane({ rsync: tool('rsync'), sshd, fsync: lane === 'rsync-fsync', from: sourceDir, files: copied, to, timeoutMs: childTimeoutMs })
+        clock[lane].push(r)
+        notes.push(`${lane === 'rsync' ? 'rsync' : 'rsync --fsync'} ${user(r)}`)
+      } finally {
+        releaseStore(to)
+      }
+      return
+    }
+    case 'tar-socat': {
+      const to = targetDir(lane)
+      try {
+        const r = await tarSocatLane({ tar: tool('tar'), socat: tool('socat'), bash: tool('bash'), from: sourceDir, files: copied, to, timeoutMs: childTimeoutMs })
+        clock[lane].push(r)
+        notes.push(`tar | socat ${user(r)}`)
+      } finally {
+        releaseStore(to)
+      }
+      return
+    }
+    case 'browser': {
+      page ??= await startPageServer(ferryBin, root, 24 * 3600_000)
+      const profileDir = targetDir('chromium')
+      try {
+        const r = await browserLane({
+          chromium: tool('chromium'),
+          ferryBin, root, pageUrl: page.url, source: sourceDir, code: `321-0000-${String(1000 + codes++).padStart(4, '0')}`, profileDir,
+          expect: { messages: wire.messages, mediaBytes: wire.media }, storeBytes: store.bytes, timeoutMs: childTimeoutMs
+        })
+        clock[lane].push(r)
+        const x = r.extra ?? {}
+        notes.push(`browser ${r1(x.pageMs / 1000)} s in the page (${r1(x.pageMBPerSec)} MB/s, ${Math.round(x.messagesPerSec)} msgs/s), JS heap ${x.jsHeapPeakMiB} MiB peak, ${x.jsHeapAfterGcMiB} after GC`)
+      } finally {
+        releaseStore(profileDir)
+      }
+    }
+  }
+}
+
+async function oneRound (i: number): Promise<void> {
   const profileIt = cpuDir !== undefined && i === 0
-  if (values.wifi !== true) {
-    createUs.push(fsCreateProbe())
+  const notes: string[] = []
+  if (values.wifi !== true) createUs.push(fsCreateProbe())
+  if (lanes.has('engine') && values.wifi !== true) {
     // A failing engine run is reported, not fatal: the other measurements do not depend on it.
     try {
       settleDisk()
       const e = await engineInMemory(sourceDir, profileIt ? join(cpuDir, 'engine-in-memory.cpuprofile') : undefined)
       if (e.wireBytes !== wire.total) process.stderr.write(`warning: the in-memory run moved ${e.wireBytes} bytes, the count says ${wire.total}\n`)
       engine.push(e)
+      notes.push(`engine ${r1(e.wireMBPerSec)} MB/s`)
     } catch (err) {
       engineErrors.push((err as Error).message)
-      process.stderr.write(`run ${i + 1}: engine in memory failed: ${(err as Error).message}\n`)
+      process.stderr.write(`round ${i + 1}: engine in memory failed: ${(err as Error).message}\n`)
     }
   }
-  settleDisk()
-  const c = await twoPhones(sourceDir, i, profileIt, phonesAt)
-  if (c.messages !== wire.messages || c.mediaBytes !== wire.media) {
-    throw new Error(`the two-phone run moved ${c.messages} messages / ${c.mediaBytes} media bytes, the sender's count ${wire.messages} / ${wire.media}: byte counts would not compare`)
-  }
-  cli.push(c)
-  ferryMBps.push(mb(wire.total, c.transferMs))
-  bare.push(await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
-  raw.push(await rawSocket(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt }))
-  if (mediaFiles.length > 0) {
-    const to = targetDir('libp2p-files')
-    settleDisk()
-    try {
-      withFiles.push(await bareLibp2p(streamBytes(mediaFiles), { root, timeoutMs: childTimeoutMs, at: baselinesAt, media: { from: sourceDir, to } }))
-    } finally {
-      releaseStore(to)
-    }
-  }
-  const files = withFiles[i] !== undefined ? `libp2p + files ${r1(withFiles[i].mbPerSec)} MB/s, ` : ''
-  process.stderr.write(`run ${i + 1}/${runs}: ferry ${r1(ferryMBps[i])} MB/s, bare libp2p ${r1(bare[i].mbPerSec)} MB/s, raw socket ${r1(raw[i].mbPerSec)} MB/s, ${files}` +
-    `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
-    `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver})${createUs[i] !== undefined ? `, file create ${Math.round(createUs[i])} us` : ''}\n`)
+  // The process lanes in an order that rotates from round to round.
+  const list = LANES.filter((l): l is Exclude<Lane, 'engine'> => l !== 'engine' && lanes.has(l))
+  const order = list.map((_, k) => list[(k + i) % list.length])
+  orders.push(order)
+  for (const lane of order) await runLane(lane, profileIt && lane === 'ferry', notes)
+  process.stderr.write(`round ${i + 1}/${runs}: ${notes.join('; ')}${createUs[i] !== undefined ? `; file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
   if (values.wifi === true) await setUpWifi()
-  for (let i = 0; i < runs; i++) await oneRun(i)
+  for (let i = 0; i < runs; i++) await oneRound(i)
 } finally {
+  await sshd?.stop()
+  await page?.stop()
   for (const d of doomed) removeTempDir(d)
   await testbed?.down()
 }
 
-const ferryMed = median(ferryMBps)
-const bareMed = median(bare.map(b => b.mbPerSec))
-const rawMed = median(raw.map(b => b.mbPerSec))
+const runLanes: Partial<Record<Exclude<Lane, 'engine'>, LaneRun[]>> = {
+  ...(cli.length > 0 ? { ferry: cli.map(c => c.user) } : {}),
+  ...(cliWebrtc.length > 0 ? { 'ferry-webrtc': cliWebrtc.map(c => c.user) } : {}),
+  ...Object.fromEntries(Object.entries(clock).filter(([, rs]) => rs.length > 0))
+}
+const ferryUser = runLanes.ferry
+const userClock = {
+  what: 'every lane timed from its first process start to its last process exit (ms); MBPerSec = storeBytes / that time; phases in ms after the start; cpuSec and peakRssMiB per side (the largest process of its tree)',
+  storeBytes: store.bytes,
+  storeFiles: store.files,
+  lanes: Object.fromEntries(Object.entries(runLanes).map(([lane, rs]) => [lane, summariseLane(rs, store.bytes)])),
+  ...(ferryUser !== undefined
+    ? {
+        ratios: {
+          what: "Ferry's speed over each lane's on the user's clock (> 1: Ferry faster): the ratio of the medians, and within each round",
+          ...Object.fromEntries(Object.entries(runLanes).filter(([lane]) => lane !== 'ferry').map(([lane, rs]) => [`ferryOver${lane.split('-').map(w => w[0].toUpperCase() + w.slice(1)).join('')}`, speedRatio(ferryUser, rs)]))
+        }
+      }
+    : {})
+}
+
+const ferryMed = cli.length > 0 ? median(ferryMBps) : NaN
+const bareMed = bare.length > 0 ? median(bare.map(b => b.mbPerSec)) : NaN
+const rawMed = raw.length > 0 ? median(raw.map(b => b.mbPerSec)) : NaN
 const filesMed = withFiles.length > 0 ? median(withFiles.map(b => b.mbPerSec)) : undefined
-const ferryMediaMed = median(cli.map(r => r.mediaMBPerSec))
+const ferryMediaMed = cli.length > 0 ? median(cli.map(r => r.mediaMBPerSec)) : NaN
 const summary = {
-  profile: profile.name,
+  profile: profileName,
   runs,
-  ...(cpuDir !== undefined ? { note: 'run 1 was CPU-profiled: its figures are skewed' } : {}),
+  lanes: [...lanes],
+  roundOrders: orders,
+  ...(cpuDir !== undefined ? { note: 'round 1 was CPU-profiled: its figures are skewed' } : {}),
   receivingStoresOn: targets,
+  receivingFilesystem: filesystemOf(targets),
   ...(createUs.length > 0 ? { fileCreateUs: Math.round(median(createUs)) } : {}),
   ...(values.wifi === true
     ? {
@@ -430,9 +678,9 @@ const summary = {
           linkMbit,
           loss,
           what: 'two namespaces on a bridge, each egress tc tbf at linkMbit, each ingress dropping `loss` (iptables statistic); goodput = bytes.moved / time',
-          ferryShareOfLink: r2(median(ferryMBps) / (linkMbit / 8)),
-          bareLibp2pShareOfLink: r2(median(bare.map(b => b.mbPerSec)) / (linkMbit / 8)),
-          rawSocketShareOfLink: r2(median(raw.map(b => b.mbPerSec)) / (linkMbit / 8))
+          ...(cli.length > 0 ? { ferryShareOfLink: r2(ferryMed / (linkMbit / 8)) } : {}),
+          ...(bare.length > 0 ? { bareLibp2pShareOfLink: r2(bareMed / (linkMbit / 8)) } : {}),
+          ...(raw.length > 0 ? { rawSocketShareOfLink: r2(rawMed / (linkMbit / 8)) } : {})
         }
       }
     : {}),
@@ -445,39 +693,34 @@ const summary = {
     ...(engine.length > 0 ? { receiverToSender: engine[0].backBytes } : {}),
     what: 'moved = sender->receiver bytes on the transfer stream (length prefixes + all frames); every path moves this many'
   },
-  engineInMemory: engine.length === 0 ? { errors: engineErrors } : {
-    ...(engineErrors.length > 0 ? { errors: engineErrors } : {}),
-    runs: engine.length,
-    ms: Math.round(median(engine.map(r => r.ms))),
-    messagesPerSec: Math.round(median(engine.map(r => r.msgsPerSec))),
-    mediaMBPerSec: r1(median(engine.map(r => r.mediaMBPerSec))),
-    MBPerSec: r1(median(engine.map(r => r.wireMBPerSec))),
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    peakFds: Math.max(...engine.map(r => r.peakFds))
-  },
-  twoPhonesLoopback: {
-    ms: Math.round(median(cli.map(r => r.ms))),
-    pairMs: Math.round(median(cli.map(r => r.pairMs))),
-    firstByteMs: Math.round(median(cli.map(r => r.firstByteMs))),
-    transferMs: Math.round(median(cli.map(r => r.transferMs))),
-    MBPerSec: r1(ferryMed),
-    timeToChatsMs: Math.round(median(cli.map(r => r.phase.timeToChatsMs))),
-    messagesPerSec: Math.round(median(cli.map(r => r.phase.messagesPerSec))),
-    mediaMBPerSec: r1(ferryMediaMed),
-    overallMBPerSec: r1(median(cli.map(r => mb(r.mediaBytes, r.ms)))),
-    peakRssMiB: { sender: median(cli.map(r => r.rssMiB.sender)), receiver: median(cli.map(r => r.rssMiB.receiver)) },
-    cpuSec: { sender: median(cli.map(r => r.cpuSec.sender)), receiver: median(cli.map(r => r.cpuSec.receiver)) },
-    systemCpuSec: { sender: median(cli.map(r => r.systemCpuSec.sender)), receiver: median(cli.map(r => r.systemCpuSec.receiver)) },
-    cpuSecPerGB: { sender: r2(median(cli.map(r => r.cpuSec.sender)) / (wire.total / 1e9)), receiver: r2(median(cli.map(r => r.cpuSec.receiver)) / (wire.total / 1e9)) },
-    peakFds: { sender: Math.max(...cli.map(r => r.peakFds.sender)), receiver: Math.max(...cli.map(r => r.peakFds.receiver)) }
-  },
-  bareLibp2p: {
-    transferMs: Math.round(median(bare.map(b => b.transferMs))),
-    dialMs: Math.round(median(bare.map(b => b.dialMs))),
-    MBPerSec: r1(bareMed),
-    peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) },
-    cpuSec: { writer: median(bare.map(b => b.cpuSec.writer)), reader: median(bare.map(b => b.cpuSec.reader)) }
-  },
+  userClock,
+  ...(lanes.has('engine') && values.wifi !== true
+    ? {
+        engineInMemory: engine.length === 0 ? { errors: engineErrors } : {
+          ...(engineErrors.length > 0 ? { errors: engineErrors } : {}),
+          runs: engine.length,
+          ms: Math.round(median(engine.map(r => r.ms))),
+          messagesPerSec: Math.round(median(engine.map(r => r.msgsPerSec))),
+          mediaMBPerSec: r1(median(engine.map(r => r.mediaMBPerSec))),
+          MBPerSec: r1(median(engine.map(r => r.wireMBPerSec))),
+          peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+          peakFds: Math.max(...engine.map(r => r.peakFds))
+        }
+      }
+    : {}),
+  ...(cli.length > 0 ? { twoPhonesLoopback: phonesSummary(cli, ferryMBps) } : {}),
+  ...(cliWebrtc.length > 0 ? { twoPhonesWebrtc: phonesSummary(cliWebrtc, cliWebrtc.map(c => mb(wire.total, c.transferMs))) } : {}),
+  ...(bare.length > 0
+    ? {
+        bareLibp2p: {
+          transferMs: Math.round(median(bare.map(b => b.transferMs))),
+          dialMs: Math.round(median(bare.map(b => b.dialMs))),
+          MBPerSec: r1(bareMed),
+          peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) },
+          cpuSec: { writer: median(bare.map(b => b.cpuSec.writer)), reader: median(bare.map(b => b.cpuSec.reader)) }
+        }
+      }
+    : {}),
   ...(filesMed !== undefined
     ? {
         libp2pWithFiles: {
@@ -489,34 +732,73 @@ const summary = {
         }
       }
     : {}),
-  rawSocket: {
-    transferMs: Math.round(median(raw.map(b => b.transferMs))),
-    MBPerSec: r1(rawMed),
-    peakRssMiB: { writer: median(raw.map(b => b.rssMiB.writer)), reader: median(raw.map(b => b.rssMiB.reader)) }
-  },
+  ...(raw.length > 0
+    ? {
+        rawSocket: {
+          transferMs: Math.round(median(raw.map(b => b.transferMs))),
+          MBPerSec: r1(rawMed),
+          peakRssMiB: { writer: median(raw.map(b => b.rssMiB.writer)), reader: median(raw.map(b => b.rssMiB.reader)) }
+        }
+      }
+    : {}),
   ratios: {
-    ferryOverBareLibp2p: r2(ferryMed / bareMed),
-    ferryOverRawSocket: r2(ferryMed / rawMed),
-    bareLibp2pOverRawSocket: r2(bareMed / rawMed),
-    ...(filesMed !== undefined ? { ferryMediaOverLibp2pWithFiles: r2(ferryMediaMed / filesMed), libp2pWithFilesOverBare: r2(filesMed / bareMed) } : {}),
-    what: 'medians of MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified)'
+    ...(cli.length > 0 && bare.length > 0 ? { ferryOverBareLibp2p: r2(ferryMed / bareMed) } : {}),
+    ...(cli.length > 0 && raw.length > 0 ? { ferryOverRawSocket: r2(ferryMed / rawMed) } : {}),
+    ...(bare.length > 0 && raw.length > 0 ? { bareLibp2pOverRawSocket: r2(bareMed / rawMed) } : {}),
+    ...(cli.length > 0 && cliWebrtc.length > 0 ? { webrtcOverTcp: r2(median(cliWebrtc.map(c => mb(wire.total, c.transferMs))) / ferryMed) } : {}),
+    ...(filesMed !== undefined && cli.length > 0 ? { ferryMediaOverLibp2pWithFiles: r2(ferryMediaMed / filesMed) } : {}),
+    ...(filesMed !== undefined && bare.length > 0 ? { libp2pWithFilesOverBare: r2(filesMed / bareMed) } : {}),
+    what: "medians of wire MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified); webrtcOverTcp compares Ferry's two transports alike. The user's clock has its own ratios (userClock.ratios)"
   },
   perRunMBPerSec: {
-    ferry: ferryMBps.map(r1),
-    bareLibp2p: bare.map(b => r1(b.mbPerSec)),
-    rawSocket: raw.map(b => r1(b.mbPerSec)),
-    ferryMedia: cli.map(r => r1(r.mediaMBPerSec)),
+    ...(cli.length > 0 ? { ferry: ferryMBps.map(r1), ferryMedia: cli.map(r => r1(r.mediaMBPerSec)) } : {}),
+    ...(bare.length > 0 ? { bareLibp2p: bare.map(b => r1(b.mbPerSec)) } : {}),
+    ...(raw.length > 0 ? { rawSocket: raw.map(b => r1(b.mbPerSec)) } : {}),
     ...(filesMed !== undefined ? { libp2pWithFiles: withFiles.map(b => r1(b.mbPerSec)) } : {})
   }
 }
 console.log(JSON.stringify(summary, null, 2))
 if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(summary, null, 2))
+process.stderr.write(`\n${userClockTable()}\n`)
+
+function phonesSummary (rs: PhonesResult[], wireMBps: number[]): Record<string, unknown> {
+  return {
+    ms: Math.round(median(rs.map(r => r.ms))),
+    pairMs: Math.round(median(rs.map(r => r.pairMs))),
+    firstByteMs: Math.round(median(rs.map(r => r.firstByteMs))),
+    transferMs: Math.round(median(rs.map(r => r.transferMs))),
+    MBPerSec: r1(median(wireMBps)),
+    timeToChatsMs: Math.round(median(rs.map(r => r.phase.timeToChatsMs))),
+    messagesPerSec: Math.round(median(rs.map(r => r.phase.messagesPerSec))),
+    mediaMBPerSec: r1(median(rs.map(r => r.mediaMBPerSec))),
+    overallMBPerSec: r1(median(rs.map(r => mb(r.mediaBytes, r.ms)))),
+    peakRssMiB: { sender: median(rs.map(r => r.rssMiB.sender)), receiver: median(rs.map(r => r.rssMiB.receiver)) },
+    cpuSec: { sender: median(rs.map(r => r.cpuSec.sender)), receiver: median(rs.map(r => r.cpuSec.receiver)) },
+    systemCpuSec: { sender: median(rs.map(r => r.systemCpuSec.sender)), receiver: median(rs.map(r => r.systemCpuSec.receiver)) },
+    cpuSecPerGB: { sender: r2(median(rs.map(r => r.cpuSec.sender)) / (wire.total / 1e9)), receiver: r2(median(rs.map(r => r.cpuSec.receiver)) / (wire.total / 1e9)) },
+    peakFds: { sender: Math.max(...rs.map(r => r.peakFds.sender)), receiver: Math.max(...rs.map(r => r.peakFds.receiver)) }
+  }
+}
+
+/** The user's clock as a table, for a person reading the terminal. */
+function userClockTable (): string {
+  const rows = [['lane', 'user s', 'MB/s', 'Ferry/lane', 'cpu s send/recv', 'rss MiB send/recv', 'phases (s after start)']]
+  for (const [lane, s] of Object.entries(userClock.lanes)) {
+    const ratio = lane === 'ferry' || ferryUser === undefined ? '' : String(speedRatio(ferryUser, runLanes[lane as keyof typeof runLanes] as LaneRun[]).median)
+    const phases = Object.entries(s.phasesMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${r2(v / 1000)}`).join(', ')
+    const extra = Object.entries(s.extra ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
+    rows.push([lane, String(r2(s.userMs / 1000)), String(s.MBPerSec), ratio, `${s.cpuSec.sender}/${s.cpuSec.receiver}`, `${s.peakRssMiB.sender}/${s.peakRssMiB.receiver}`, [phases, extra].filter(x => x !== '').join('; ')])
+  }
+  const width = rows[0].map((_, c) => Math.max(...rows.map(r => r[c].length)))
+  const head = `The user's clock, ${profileName} profile (${r1(store.bytes / 1e6)} MB in ${store.files} file${store.files === 1 ? '' : 's'}: history.db and media/), medians of ${runs} round(s), receivers on ${filesystemOf(targets)}:`
+  return [head, ...rows.map(r => r.map((x, c) => c === r.length - 1 ? x : x.padEnd(width[c])).join('  '))].join('\n')
+}
 
 if (cpuDir !== undefined) {
   const profiles: CpuSummary[] = []
   const engineProfile = join(cpuDir, 'engine-in-memory.cpuprofile')
   if (existsSync(engineProfile)) profiles.push(summarise(engineProfile, 15))
-  for (const [name, window] of [['ferry-send', cli[0].transferWindow.sender], ['ferry-receive', cli[0].transferWindow.receiver]] as const) {
+  for (const [name, window] of cli.length === 0 ? [] : [['ferry-send', cli[0].transferWindow.sender], ['ferry-receive', cli[0].transferWindow.receiver]] as const) {
     const dir = join(cpuDir, name)
     if (!existsSync(dir)) continue
     // The main thread is the busiest of the process's profiles (any others are worker threads).

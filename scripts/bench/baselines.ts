@@ -9,6 +9,8 @@ export interface BaselineResult {
   transferMs: number
   dialMs: number
   mbPerSec: number
+  /** The user's clock: the writer's start to both processes exited (node and tsx start-up included). */
+  userMs: number
   rssMiB: { writer: number, reader: number }
   /** CPU seconds of each whole process (with node + tsx start-up). */
   cpuSec: { writer: number, reader: number }
@@ -44,6 +46,7 @@ async function pair (script: string, serveArgs: string[], fetchArgs: (listening:
       transferMs: done.transferMs as number,
       dialMs: done.dialMs as number,
       mbPerSec: done.mbPerSec as number,
+      userMs: Math.max(writer.exitedAt(), reader.exitedAt()) - writer.startedAt,
       rssMiB: { writer: writer.rss(), reader: reader.rss() },
       cpuSec: { writer: writer.cpu(), reader: reader.cpu() }
     }

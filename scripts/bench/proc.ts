@@ -7,19 +7,38 @@ import { join } from 'node:path'
 
 const live = new Set<ChildProcess>()
 const dirs = new Set<string>()
+const finalisers = new Set<() => void>()
+
+/**
+ * Every child leads a process group of its own (spawned detached), and the whole group is killed: a
+ * shell pipeline's tar and socat, rsync's ssh, or sshd's per-connection processes must not outlive it.
+ */
+function killGroup (c: ChildProcess): void {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return
+  try { process.kill(-c.pid, 'SIGKILL') } catch {
+    try { c.kill('SIGKILL') } catch {}
+  }
+}
 
 function killAll (): void {
-  for (const c of live) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try { c.kill('SIGKILL') } catch {}
-    }
-  }
+  for (const c of live) killGroup(c)
   live.clear()
 }
 
 function removeDirs (): void {
+  for (const f of finalisers) { try { f() } catch {} }
+  finalisers.clear()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
   dirs.clear()
+}
+
+/**
+ * Runs `fn` (synchronous) when the benchmark ends, fails or is interrupted, unless `cancel` ran first:
+ * for what is neither a child nor a temp dir (a directory made outside the temp dirs).
+ */
+export function atCleanup (fn: () => void): { cancel: () => void } {
+  finalisers.add(fn)
+  return { cancel: () => { finalisers.delete(fn) } }
 }
 
 let installed = false
@@ -108,6 +127,9 @@ export type Event = Record<string, unknown> & { event?: string, t: number }
 
 export interface Child {
   pid: number
+  /** performance.now() when it was spawned, and when it exited (its output all read); NaN until then. */
+  startedAt: number
+  exitedAt: () => number
   /** JSON lines of stdout so far, each stamped with this process's performance.now() when it was read. */
   events: Event[]
   /** Resolves with the first event matching `pred`; rejects if the child exits first. */
@@ -137,9 +159,19 @@ export interface ChildOptions {
 
 /** Spawns `node <args>` with a deadline after which it is killed (SIGKILL) and `done` rejects. */
 export function spawnNode (args: string[], o: ChildOptions): Child {
-  const [cmd, ...argv] = [...(o.wrap ?? []), process.execPath, ...args]
-  const child = spawn(cmd, argv, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } })
+  return spawnProcess([...(o.wrap ?? []), process.execPath, ...args], o)
+}
+
+/**
+ * Spawns `argv` (any program) as spawnNode does: tracked, with a deadline, its stdout read as JSON
+ * lines (other lines are ignored), its stderr kept for the error message.
+ */
+export function spawnProcess (argv: string[], o: ChildOptions): Child {
+  const [cmd, ...args] = argv
+  const startedAt = performance.now()
+  const child = spawn(cmd, args, { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env }, detached: true })
   live.add(child)
+  let exitedAt = NaN
   const pid = child.pid as number
   const rss = watchRss(pid)
   const fds = watchFds(pid)
@@ -164,9 +196,10 @@ export function spawnNode (args: string[], o: ChildOptions): Child {
   })
   let timedOut = false
   let exited = false
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, o.timeoutMs)
+  const timer = setTimeout(() => { timedOut = true; killGroup(child) }, o.timeoutMs)
   const done = new Promise<void>((resolve, reject) => {
     const finish = (e?: Error): void => {
+      exitedAt = performance.now()
       clearTimeout(timer)
       live.delete(child)
       exited = true
@@ -194,12 +227,14 @@ export function spawnNode (args: string[], o: ChildOptions): Child {
   }
   return {
     pid,
+    startedAt,
+    exitedAt: () => exitedAt,
     events,
     waitFor,
     done,
     rss,
     fds,
     cpu,
-    kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+    kill: () => { killGroup(child) }
   }
 }

@@ -43,7 +43,7 @@ describe('the npm scripts (bench, chaos, fuzz, gauntlet)', () => {
     ])
     expect([runs.code, profile.code, frames.code, kinds.code, rate.code, loss.code]).toEqual([2, 2, 2, 2, 2, 2])
     expect(runs.stderr).toContain('--runs wants an integer of at least 1, not "0"')
-    expect(profile.stderr).toContain('no profile is called "huge" (there are tiny, small, medium, large, media)')
+    expect(profile.stderr).toContain('no profile is called "huge" (there are tiny, small, medium, large, media, text)')
     expect(frames.stderr).toContain('--frames wants an integer of at least 1, not "many"')
     expect(kinds.stderr).toContain('no interruption is called "meteor"')
     expect(rate.stderr).toContain('--rate wants a number of at least 0.1, not "fast"')

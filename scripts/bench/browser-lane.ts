@@ -1,0 +1,163 @@
+// The browser phone as a lane: `ferry send --transport webrtc` on 127.0.0.1, and the page that
+// `ferry web` serves in headless Chromium (Debian's, driven by playwright-core) receiving into
+// IndexedDB, timed by the page's own clock from its start (navigation) to `verified`. Chromium is
+// started before the sender, as a person's browser is open already; its profile (IndexedDB) lies in
+// the directory it is given, on the same disk as the other lanes' receivers.
+import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
+import type { FerryDebug } from '../../src/web/main.js'
+import { spawnNode, type Child, type Event } from './proc.js'
+import { childrenOf, watchTree } from './process-tree.js'
+import type { LaneRun } from './user-clock.js'
+import { readFileSync } from 'node:fs'
+
+/** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--enable-precise-memory-info'
+]
+
+const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
+type State = ReturnType<FerryDebug['state']>
+type PageEvent = FerryDebug['events'][number]
+
+/** `ferry web --port 0`: serves the page (building it first when stale) until stopped. */
+export async function startPageServer (ferryBin: string, root: string, timeoutMs: number): Promise<{ url: string, stop: () => Promise<void> }> {
+  const web = spawnNode([ferryBin, 'web', '--port', '0', '--json'], { label: 'ferry web', timeoutMs, cwd: root })
+  const stop = async (): Promise<void> => { web.kill(); await web.done.catch(() => {}) }
+  try {
+    const listening = await web.waitFor(e => e.event === 'listening')
+    return { url: String(listening.url), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+export interface BrowserLaneOptions {
+  /** Chromium's executable (Debian's /usr/bin/chromium). */
+  chromium: string
+  ferryBin: string
+  root: string
+  pageUrl: string
+  source: string
+  code: string
+  /** A fresh directory for Chromium's profile (its IndexedDB). */
+  profileDir: string
+  /** What the page must hold at the end. */
+  expect: { messages: number, mediaBytes: number }
+  /** The source store's bytes (history.db + media), for MB/s on the page's clock. */
+  storeBytes: number
+  timeoutMs: number
+}
+
+/** The Chromium process the launch started (a child of this one, with our profile on its command line). */
+function chromiumPid (profileDir: string): number | undefined {
+  for (const pid of childrenOf(process.pid)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profileDir)) return pid
+    } catch {}
+  }
+  return undefined
+}
+
+/** The page's V8 heap in use, MiB, sampled over CDP while it runs, and once after a full collection. */
+function heapWatch (cdp: CDPSession): { stop: () => Promise<number>, afterGc: () => Promise<number> } {
+  let peak = 0
+  let busy = false
+  const sample = async (): Promise<void> => {
+    if (busy) return
+    busy = true
+    try { peak = Math.max(peak, (await cdp.send('Runtime.getHeapUsage')).usedSize) } catch {} finally { busy = false }
+  }
+  const timer = setInterval(() => { void sample() }, 500)
+  return {
+    stop: async () => { clearInterval(timer); await sample(); return Math.round(peak / 1048576 * 10) / 10 },
+    afterGc: async () => {
+      await cdp.send('HeapProfiler.enable')
+      await cdp.send('HeapProfiler.collectGarbage')
+      const used = (await cdp.send('Runtime.getHeapUsage')).usedSize
+      return Math.round(used / 1048576 * 10) / 10
+    }
+  }
+}
+
+export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
+  let context: BrowserContext | undefined
+  let sender: Child | undefined
+  const logs: string[] = []
+  try {
+    context = await chromium.launchPersistentContext(o.profileDir, { executablePath: o.chromium, headless: true, args: CHROMIUM_FLAGS, timeout: 60_000 })
+    const page: Page = context.pages()[0] ?? await context.newPage()
+    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    const pid = chromiumPid(o.profileDir)
+    if (pid === undefined) throw new Error('cannot find the Chromium process that was just launched')
+    const cdp = await context.newCDPSession(page)
+
+    sender = spawnNode([o.ferryBin, 'send', '--store', o.source, '--code', o.code, '--no-mdns', '--transport', 'webrtc', '--listen', WEBRTC_LISTEN, '--json', '--timeout', '120'],
+      { label: 'ferry send (webrtc)', timeoutMs: o.timeoutMs, cwd: o.root })
+    const code = await sender.waitFor(e => e.event === 'code')
+    const tree = watchTree([pid])
+    const heap = heapWatch(cdp)
+    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+    const wait = async (what: string, pred: string, polling: number): Promise<void> => {
+      try {
+        await page.waitForFunction(`(() => { const s = window.__ferry?.state(); return s !== undefined && (${pred}) })()`, null, { timeout: o.timeoutMs, polling })
+      } catch (err) {
+        throw new Error(`the browser phone: no ${what} within ${o.timeoutMs} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-10).join('\n')}`, { cause: err })
+      }
+    }
+    // The QR payload in the fragment fills in the address and the code: one click starts it.
+    await page.goto(`${o.pageUrl}#${String(code.qr)}`)
+    await wait('pairing form', "s.phase === 'idle'", 10)
+    await page.click('#start')
+    await wait('verified summary', "s.phase === 'verified' || s.phase === 'failed'", 100)
+    tree.stop()
+    const done = await state()
+    if (done.phase !== 'verified') throw new Error(`the browser phone failed: ${done.error?.code ?? ''} ${done.error?.message ?? ''}\n${logs.slice(-10).join('\n')}`)
+    const p = done.progress
+    if (p?.messages !== o.expect.messages || p.mediaBytes !== o.expect.mediaBytes) {
+      throw new Error(`the browser phone verified ${p?.messages} messages / ${p?.mediaBytes} media bytes, the sender has ${o.expect.messages} / ${o.expect.mediaBytes}`)
+    }
+    const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    const pageOrigin = await page.evaluate(() => performance.timeOrigin)
+    await sender.done
+    const at = (type: PageEvent['type']): number | undefined => events.find(e => e.type === type)?.at
+    const verifiedAt = at('verified') as number
+    // The page's clock starts at its navigation; on this process's clock that is:
+    const pageStart = pageOrigin - performance.timeOrigin
+    const t0 = sender.startedAt
+    const heapPeak = await heap.stop()
+    const heapAfterGc = await heap.afterGc()
+    const phase = (type: PageEvent['type']): number => { const a = at(type); return a === undefined ? NaN : pageStart + a - t0 }
+    return {
+      userMs: Math.max(pageStart + verifiedAt, sender.exitedAt()) - t0,
+      phases: {
+        codeMs: (code as Event).t - t0,
+        pageStartMs: pageStart - t0,
+        pairedMs: phase('paired'),
+        manifestMs: phase('manifest'),
+        verifiedMs: phase('verified'),
+        senderExitMs: sender.exitedAt() - t0
+      },
+      cpuSec: { sender: sender.cpu(), receiver: tree.cpuSec() },
+      peakRssMiB: { sender: sender.rss(), receiver: tree.peakRssMiB() },
+      extra: {
+        /** The page's own clock: navigation start to `verified`. */
+        pageMs: verifiedAt,
+        pagePairedMs: at('paired') ?? NaN,
+        pageMBPerSec: o.storeBytes / 1e6 / (verifiedAt / 1000),
+        pageMediaMBPerSec: p.totalMediaBytes / 1e6 / (verifiedAt / 1000),
+        messagesPerSec: p.totalMessages / (verifiedAt / 1000),
+        jsHeapPeakMiB: heapPeak,
+        jsHeapAfterGcMiB: heapAfterGc,
+        chromiumProcesses: tree.processes()
+      }
+    }
+  } finally {
+    sender?.kill()
+    await sender?.done.catch(() => {})
+    await context?.close().catch(() => {})
+  }
+}

@@ -1,0 +1,94 @@
+// CPU seconds and peak RSS of whole process trees, read from /proc while they run: the lanes that are
+// not one Node process each (rsync and its ssh, sshd's per-connection processes and the remote rsync,
+// a tar | socat pipeline, Chromium's browser, renderer and helper processes).
+import { readdirSync, readFileSync } from 'node:fs'
+import { r2 } from './proc.js'
+
+export interface TreeWatch {
+  /** CPU seconds (user + system) the trees used since the watch began (stops sampling once called). */
+  cpuSec: () => number
+  /** The largest peak RSS (VmHWM) of any one process in the trees, MiB (0: over before a sample saw it). */
+  peakRssMiB: () => number
+  /** How many processes were seen. */
+  processes: () => number
+  stop: () => void
+}
+
+/** The pid's direct children (every thread's), or none once it is gone. */
+export function childrenOf (pid: number): number[] {
+  const out: number[] = []
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim() !== '') out.push(Number(c))
+      } catch {}
+    }
+  } catch {}
+  return out
+}
+
+/** utime + stime of one process in clock ticks (USER_HZ = 100), or undefined once it is gone. */
+function ticksOf (pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return Number(f[11]) + Number(f[12])
+  } catch {
+    return undefined
+  }
+}
+
+function hwmKiB (pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1])
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Samples the trees under `roots` every `everyMs`: each process's own CPU time (the last value seen
+ * counts, so a process's last sampling interval before it exits is missed) and its VmHWM. The roots'
+ * CPU is counted from the watch's start, so a long-lived root (sshd) adds only what it did meanwhile;
+ * processes that appear below them are counted whole.
+ */
+export function watchTree (roots: number[], everyMs = 20): TreeWatch {
+  const base = new Map<number, number>()
+  const ticks = new Map<number, number>()
+  let peak = 0
+  for (const r of roots) base.set(r, ticksOf(r) ?? 0)
+  const sample = (): void => {
+    const seen = new Set<number>()
+    const walk = (pid: number): void => {
+      if (seen.has(pid)) return
+      seen.add(pid)
+      const t = ticksOf(pid)
+      if (t === undefined) return
+      ticks.set(pid, Math.max(ticks.get(pid) ?? 0, t))
+      peak = Math.max(peak, hwmKiB(pid))
+      for (const c of childrenOf(pid)) walk(c)
+    }
+    for (const r of roots) walk(r)
+  }
+  sample()
+  const timer = setInterval(sample, everyMs)
+  timer.unref()
+  let stopped = false
+  const stop = (): void => {
+    if (stopped) return
+    sample()
+    clearInterval(timer)
+    stopped = true
+  }
+  return {
+    cpuSec: () => {
+      stop()
+      let sum = 0
+      for (const [pid, t] of ticks) sum += t - (base.get(pid) ?? 0)
+      return r2(sum / 100)
+    },
+    peakRssMiB: () => { stop(); return Math.round(peak / 1024) },
+    processes: () => { stop(); return ticks.size },
+    stop
+  }
+}

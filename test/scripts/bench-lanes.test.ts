@@ -1,0 +1,163 @@
+// `npm run bench`'s comparison lanes (rsync over ssh, tar | socat, the browser phone) beside Ferry on
+// the tiny profile: they run end to end, report the user's clock in a sane shape, leave nothing
+// behind (also when interrupted), and a missing tool is named clearly. No figure is judged: timing
+// is never a pass/fail criterion.
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const dirs: string[] = []
+const fresh = (prefix: string): string => { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.push(d); return d }
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+interface Ran { code: number, stdout: string, stderr: string }
+
+async function bench (args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 240_000): Promise<Ran> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: ROOT, timeout, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : Number((err as { code?: number }).code), stdout, stderr })
+    })
+  })
+}
+
+/** Processes whose command line mentions `needle` (the benchmark's temp dirs are named ferry-bench-*). */
+function processesMentioning (needle: string): Array<{ pid: number, cmd: string }> {
+  const out: Array<{ pid: number, cmd: string }> = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ')
+      if (cmd.includes(needle)) out.push({ pid: Number(p), cmd })
+    } catch {}
+  }
+  return out
+}
+
+function bytesUnder (p: string): number {
+  const st = statSync(p)
+  return st.isDirectory() ? readdirSync(p).reduce((n, e) => n + bytesUnder(join(p, e)), 0) : st.size
+}
+
+interface LaneSummary {
+  runs: number
+  userMs: number
+  MBPerSec: number
+  phasesMs: Record<string, number>
+  cpuSec: { sender: number, receiver: number }
+  peakRssMiB: { sender: number, receiver: number }
+  extra?: Record<string, number>
+  perRound: { userMs: number[], MBPerSec: number[] }
+}
+
+describe('npm run bench: the lanes on the user\'s clock', () => {
+  it('runs ferry, rsync, rsync --fsync, tar | socat and the browser phone end to end, and reports each alike', async () => {
+    const out = fresh('ferry-bench-test-')
+    const targets = fresh('ferry-bench-test-targets-')
+    const json = join(out, 'bench.json')
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry,rsync,rsync-fsync,tar-socat,browser', '--tmp', targets, '--json', json])
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(readFileSync(json, 'utf8'))
+    expect(JSON.parse(run.stdout)).toEqual(report)
+    expect(report.lanes).toEqual(['ferry', 'rsync', 'rsync-fsync', 'tar-socat', 'browser'])
+    expect(report.roundOrders).toHaveLength(1)
+
+    // Every MB/s counts the same bytes: the source store's history.db and media/, as on disk.
+    const source = join(ROOT, '.tmp', 'bench', 'tiny-1')
+    const uc = report.userClock
+    expect(uc.storeBytes).toBe(bytesUnder(join(source, 'history.db')) + bytesUnder(join(source, 'media')))
+    const lanes = uc.lanes as Record<string, LaneSummary>
+    expect(Object.keys(lanes).sort()).toEqual(['browser', 'ferry', 'rsync', 'rsync-fsync', 'tar-socat'])
+    for (const [name, s] of Object.entries(lanes)) {
+      expect(s.runs, name).toBe(1)
+      expect(s.userMs, name).toBeGreaterThan(0)
+      expect(s.perRound.userMs, name).toEqual([s.userMs])
+      // MB/s is the store's bytes over the user's clock, whatever the lane.
+      expect(s.MBPerSec, name).toBeCloseTo(uc.storeBytes / 1e6 / (s.userMs / 1000), 0)
+      for (const side of ['sender', 'receiver'] as const) {
+        expect(s.cpuSec[side], `${name} ${side} cpu`).toBeGreaterThanOrEqual(0)
+        // tar | socat may be over on the tiny profile before /proc was sampled: 0 says "not seen".
+        expect(s.peakRssMiB[side], `${name} ${side} rss`).toBeGreaterThanOrEqual(name === 'tar-socat' ? 0 : 1)
+      }
+      for (const [phase, ms] of Object.entries(s.phasesMs)) {
+        expect(ms, `${name} ${phase}`).toBeGreaterThanOrEqual(0)
+        expect(ms, `${name} ${phase}`).toBeLessThanOrEqual(s.userMs)
+      }
+    }
+    // Ferry's milestones come in the order a person sees them, and the last exit ends the clock.
+    const f = lanes.ferry.phasesMs
+    const order = [f.codeMs, f.pairedMs, f.manifestMs, f.chatsReadyMs, f.verifiedMs]
+    expect(order).toEqual([...order].sort((a, b) => a - b))
+    expect(Math.max(f.senderExitMs, f.receiverExitMs)).toBe(lanes.ferry.userMs)
+    expect(lanes.ferry.extra?.exitAfterVerifiedMs).toBeCloseTo(lanes.ferry.userMs - f.verifiedMs, -1)
+    // The browser phone: timed by the page, with its heap after a forced collection.
+    const b = lanes.browser.extra as Record<string, number>
+    expect(b.pageMs).toBeGreaterThan(0)
+    expect(b.pageMs).toBeLessThanOrEqual(lanes.browser.userMs)
+    expect(b.messagesPerSec).toBeCloseTo(report.bytes.messages / (b.pageMs / 1000), 0)
+    expect(b.jsHeapAfterGcMiB).toBeGreaterThan(0)
+    expect(b.chromiumProcesses).toBeGreaterThan(1)
+    // Ratios within the run, Ferry against every other lane.
+    for (const k of ['ferryOverRsync', 'ferryOverRsyncFsync', 'ferryOverTarSocat', 'ferryOverBrowser']) {
+      expect(uc.ratios[k].median, k).toBeCloseTo(lanes[{ ferryOverRsync: 'rsync', ferryOverRsyncFsync: 'rsync-fsync', ferryOverTarSocat: 'tar-socat', ferryOverBrowser: 'browser' }[k] as string].userMs / lanes.ferry.userMs, 1)
+      expect(uc.ratios[k].perRound, k).toHaveLength(1)
+    }
+    expect(report.receivingFilesystem).toMatch(/\w/)
+    // The person reading the terminal gets the table.
+    expect(run.stderr).toMatch(/The user's clock, tiny profile/)
+    expect(run.stderr).toMatch(/^rsync-fsync\s+\d/m)
+    // Nothing left: no sshd, no receiving store, no temp dir of the benchmark's.
+    expect(readdirSync(targets)).toEqual([])
+    expect(processesMentioning('ferry-bench-sshd-')).toEqual([])
+  }, 300_000)
+
+  it('stops its sshd and every lane\'s processes, and removes their files, when interrupted with Ctrl-C', async () => {
+    const targets = fresh('ferry-bench-test-targets-')
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--profile', 'tiny', '--runs', '5', '--lanes', 'rsync,rsync-fsync,tar-socat', '--tmp', targets],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
+    // The benchmark's own sshd: a child of the benchmark with a config in its temp dir.
+    let sshd: { pid: number, cmd: string } | undefined
+    while (sshd === undefined) {
+      sshd = processesMentioning('ferry-bench-sshd-').find(p => / -D -e -f /.test(p.cmd) && readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(child.pid))
+      if (sshd === undefined) {
+        if (child.exitCode !== null) throw new Error(`the benchmark ended before its sshd was seen: ${stderr}`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    }
+    const config = /-f (\S+)/.exec(sshd.cmd)?.[1] as string
+    expect(statSync(config).isFile()).toBe(true)
+    child.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(stderr).toContain('SIGINT: stopping children, removing temp dirs')
+    expect(processesMentioning('ferry-bench-sshd-')).toEqual([])
+    expect(processesMentioning(targets)).toEqual([])
+    expect(() => statSync(config)).toThrow(/ENOENT/)
+    expect(readdirSync(targets)).toEqual([])
+  }, 120_000)
+
+  it('names a missing tool, its package and the way out, before doing any work', async () => {
+    // An empty PATH hides rsync and ssh (sshd is looked for in /usr/sbin too); --no-install forbids apt-get.
+    const run = await bench(['--profile', 'tiny', '--lanes', 'rsync', '--no-install'], { ...process.env, PATH: fresh('ferry-bench-empty-path-') }, 60_000)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('missing: rsync (package rsync, for the rsync lanes)')
+    expect(run.stderr).toMatch(/apt-get install rsync openssh-client/)
+    expect(run.stderr).toContain('--lanes')
+    expect(run.stderr).not.toMatch(/^\s+at /m) // a message, not a stack trace
+    expect(run.stderr).not.toContain('seeding')
+    expect(run.stdout).toBe('')
+  }, 60_000)
+
+  it('refuses an unknown lane, and the lanes that cannot run between namespaces with --wifi', async () => {
+    const [bogus, wifi] = await Promise.all([bench(['--lanes', 'ferry,carrier-pigeon']), bench(['--wifi', '--lanes', 'ferry,rsync'])])
+    expect([bogus.code, wifi.code]).toEqual([2, 2])
+    expect(bogus.stderr).toContain('--lanes: no lane is called "carrier-pigeon" (there are engine, ferry, ferry-webrtc, bare-libp2p, raw-socket, libp2p-files, rsync, rsync-fsync, tar-socat, browser)')
+    expect(wifi.stderr).toContain('--lanes: rsync cannot run with --wifi')
+    expect(bogus.stdout + wifi.stdout).toBe('')
+  }, 60_000)
+})
