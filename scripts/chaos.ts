@@ -17,6 +17,9 @@ and the round must end verified with nothing lost or duplicated. Needs root (net
   --seed N      seed of the run (default: random; printed, so a run can be replayed)
   --kinds K,K   only these interruptions: ${CHAOS_KINDS.join(', ')}
   --rate MBIT   the shaped link's rate in Mbit/s (default 24, with 0.1% loss)
+  --delta N     interrupt a second transfer instead: the new phone holds a verified first one, and
+                the old phone was used since (N messages added, inserted or edited, a new chat, a
+                new video); faults are aimed at the difference
   --json FILE   also write the summary for \`npm run gauntlet\`
 
 Exit code: 0 every round survived, 1 a round failed, lost or duplicated (or, under CI=true, network
@@ -41,11 +44,13 @@ async function main (): Promise<number> {
     seed: { type: 'string' },
     json: { type: 'string' },
     kinds: { type: 'string' },
-    rate: { type: 'string' }
+    rate: { type: 'string' },
+    delta: { type: 'string' }
   })
   const rounds = numberOption(USAGE, 'rounds', values.rounds, 100, 1)
   const seed = numberOption(USAGE, 'seed', values.seed, Math.floor(Math.random() * 2 ** 31))
   const rateMbit = values.rate !== undefined ? numberOption(USAGE, 'rate', values.rate, 0, 0.1, false) : undefined
+  const delta = values.delta !== undefined ? numberOption(USAGE, 'delta', values.delta, 0, 1) : undefined
   const kinds = values.kinds?.split(',').map(k => k.trim()) as ChaosKind[] | undefined
   const unknown = kinds?.find(k => !(CHAOS_KINDS as readonly string[]).includes(k))
   if (unknown !== undefined) usageError(USAGE, `--kinds: no interruption is called ${JSON.stringify(unknown)}`)
@@ -66,6 +71,7 @@ async function main (): Promise<number> {
     seed,
     kinds,
     rateMbit,
+    delta,
     log: say,
     onRound: r => { say(line(r, rounds)) }
   })

@@ -14,7 +14,11 @@ import { copyStore, median, newStorePath, type FerryJsonEvent, type FerryProcess
 import { exportText } from '../../test/helpers/stores.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import { killFixture, type KillFixtureShape } from '../../test/e2e/helpers/kill-fixture.js'
+import { killFixture, useFixturePhone, type KillFixtureShape } from '../../test/e2e/helpers/kill-fixture.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from '../../test/e2e/helpers/netns-ferry.js'
 
 export const CHAOS_KINDS = ['kill-receiver', 'kill-sender', 'link-down', 'loss-burst', 'ip-change'] as const
@@ -32,6 +36,12 @@ export interface ChaosOptions {
   rateMbit?: number
   /** A failure bound per round, not a timing. */
   roundTimeoutMs?: number
+  /**
+   * Faults land in a second transfer: the new phone holds a verified first transfer of the old phone,
+   * which was used since (useFixturePhone: `delta` new or changed messages and a new video). The fault
+   * is aimed at the difference, the work the first transfer did not do.
+   */
+  delta?: number
   onRound?: (r: RoundResult, index: number) => void
   log?: (line: string) => void
 }
@@ -128,6 +138,9 @@ interface Env {
   sourceKeys: MessageKey
   textBytes: number
   baselineDown: number
+  /** Delta rounds: the new phone as the first transfer left it, and the work it already held. */
+  base?: string
+  heldWork: number
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -147,14 +160,24 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     const relay = await tb.startRelay({ delayMs: [2, 5], seed: opts.seed })
     for (const p of tb.phones) await tb.shape(p, { rateMbit: opts.rateMbit ?? 24, loss: 0.001 })
     await relay.forward(tb.phones[0], SENDER_PORT)
-    const source = await killFixture(fixture)
+    let source = await killFixture(fixture)
+    let base: string | undefined
+    let heldWork = 0
+    if (opts.delta !== undefined) {
+      base = newStorePath('first-transfer')
+      await transferInProcess(source, base)
+      const held = (await readStore(base)).stats
+      heldWork = held.messages * fixture.textBytes + held.mediaBytesPresent
+      source = copyStore(source, 'old-phone-used-since')
+      await useFixturePhone(source, fixture, opts.delta)
+    }
     const { exported: sourceExport, stats } = await readStore(source)
-    const env: Env = { tb, relay, source, sourceExport, sourceKeys: messageKeys(sourceExport), textBytes: fixture.textBytes, baselineDown: 0 }
+    const env: Env = { tb, relay, source, sourceExport, sourceKeys: messageKeys(sourceExport), textBytes: fixture.textBytes, baselineDown: 0, base, heldWork }
     // A clean round: the bytes a transfer costs with no fault, and proof the bed works before faults are blamed.
     const clean = await runRound(env, procs, { round: 0, kind: 'kill-receiver', aim: 2, rng: new Rng(opts.seed, 'clean'), timeoutMs: opts.roundTimeoutMs ?? 120_000 })
     if (!clean.verified || clean.error !== undefined) throw new Error(`the clean run failed: ${clean.error ?? clean.detail}`)
     env.baselineDown = clean.resentBytes ?? 0
-    log(`chaos: seed ${opts.seed}, ${stats.messages} messages + ${(stats.mediaBytesPresent / 1e6).toFixed(1)} MB media, ` +
+    log(`chaos: seed ${opts.seed}, ${stats.messages} messages + ${(stats.mediaBytesPresent / 1e6).toFixed(1)} MB media${base !== undefined ? ` (a second transfer: ${opts.delta ?? 0} messages and a video new or changed)` : ''}, ` +
       `${opts.rateMbit ?? 24} Mbit/s, 0.1% loss, 2-5 ms relay; clean run ${(clean.ms / 1000).toFixed(1)} s, ${(env.baselineDown / 1e6).toFixed(2)} MB through the relay`)
     const setupMs = performance.now() - t0
     const kinds = opts.kinds ?? CHAOS_KINDS
@@ -181,7 +204,7 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
   const started = performance.now()
   const since = Date.now()
   const store = copyStore(env.source)
-  const target = newStorePath()
+  const target = env.base !== undefined ? copyStore(env.base, 'new-phone') : newStorePath()
   const code = `${100 + plan.rng.int(900)}-${1000 + plan.rng.int(9000)}-${1000 + plan.rng.int(9000)}`
   const result: RoundResult = { round: plan.round, kind: plan.kind, side: 'receiver', aim: Number(plan.aim.toFixed(3)), injected: false, verified: false, lost: 0, duplicated: 0, ms: 0, detail: '' }
   const spawn = (phone: Phone, args: string[], name: string): { p: FerryProcess, at: number } => {
@@ -200,9 +223,11 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
     await sender.p.waitEvent('code', left())
     const manifest = await receiver.p.waitEvent('manifest', left())
     const total = Number(manifest.totalMessages) * env.textBytes + Number(manifest.totalMediaBytes)
-    // The fault fires on the receiver's first progress past the aim, unless the transfer ends first.
+    // The fault fires on the receiver's first progress past the aim (of the difference, in a second
+    // transfer: what the new phone holds counts as done once it is known), unless the transfer ends first.
+    const aimed = env.heldWork + plan.aim * (total - env.heldWork)
     const trigger = await receiver.p.waitFor(`progress past ${plan.aim.toFixed(2)}`,
-      e => e.event === 'verified' || (e.event === 'progress' && work(e, env.textBytes) >= plan.aim * total), left())
+      e => e.event === 'verified' || (e.event === 'progress' && work(e, env.textBytes) >= aimed), left())
     if (trigger.event === 'progress') {
       result.injected = true
       result.landedAt = Number((work(trigger, env.textBytes) / total).toFixed(3))
@@ -263,6 +288,23 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
  * A closed store's canonical export (what `ferry export` writes), its row counts and leftover partial
  * media, read in this process: two fewer processes to start per round.
  */
+/** The first transfer of a delta run, in this process (the engine over an in-memory pipe). */
+async function transferInProcess (from: string, to: string): Promise<void> {
+  const source = SqliteChatStore.open(from)
+  const sink = SqliteChatStore.open(to, { create: true })
+  const journal = NodeJournal.open(to)
+  try {
+    const pipe = memoryPipe()
+    const receiver = new ReceiverMachine({ sink, journal })
+    await Promise.all([runSender(new SenderMachine({ source }), pipe.a), runReceiver(receiver, pipe.b)])
+    if (receiver.state !== 'verified') throw new Error(`the first transfer ended ${receiver.state}`)
+  } finally {
+    await journal.close()
+    sink.close()
+    source.close()
+  }
+}
+
 async function readStore (dir: string): Promise<{ exported: string, stats: ReturnType<SqliteChatStore['stats']>, parts: number }> {
   const store = SqliteChatStore.open(dir, { create: false })
   try {

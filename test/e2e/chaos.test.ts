@@ -38,4 +38,27 @@ describe.skipIf(skip)('chaos (quick seeded set)', () => {
     expect(summary.survived).toBe(summary.interruptions)
     expect(summary.interruptions).toBe(CHAOS_KINDS.length)
   }, 90_000)
+
+  it(`survives a kill of either phone in a second transfer, mid-reconciliation or mid-difference (seed ${SEED}): verified, 0 lost, 0 duplicated`, async () => {
+    const lines: string[] = []
+    const kinds = ['kill-receiver', 'kill-sender'] as const
+    const { results, summary } = await runChaos({
+      rounds: kinds.length,
+      seed: SEED,
+      cycle: true,
+      kinds,
+      delta: 600,
+      fixture: { messages: 1500, textBytes: 600, mediaFiles: 2, mediaBytes: 1_200_000 },
+      rateMbit: 8,
+      roundTimeoutMs: 60_000,
+      log: l => lines.push(l),
+      onRound: r => lines.push(`${r.kind} @${r.aim.toFixed(2)}: ${survived(r) ? 'survived' : 'FAILED'} ${r.detail}, resume ${r.resumeMs ?? '--'} ms${r.error !== undefined ? `\n  ${r.error}` : ''}`)
+    })
+    console.log(`chaos, second transfer (FERRY_CHAOS_SEED=${SEED}):\n${lines.join('\n')}\n${JSON.stringify(summary)}`)
+    for (const r of results) expect(r.error, `${r.kind}: ${r.error ?? ''}`).toBeUndefined()
+    expect(summary.lost).toBe(0)
+    expect(summary.duplicated).toBe(0)
+    expect(summary.survived).toBe(summary.interruptions)
+    expect(summary.interruptions).toBe(kinds.length)
+  }, 90_000)
 })

@@ -28,6 +28,7 @@ export interface RunResult {
   senderError?: FerryError
   receiverError?: FerryError
   bytesAtoB: number
+  bytesBtoA: number
 }
 
 const concat = (parts: Uint8Array[]): Uint8Array => {
@@ -106,6 +107,7 @@ export async function runTransfer (source: HistorySource, target: HistorySink & 
     receiver,
     senderError: s.status === 'rejected' ? s.reason : undefined,
     receiverError: r.status === 'rejected' ? r.reason : undefined,
-    bytesAtoB: pipe.bytesAtoB
+    bytesAtoB: pipe.bytesAtoB,
+    bytesBtoA: pipe.bytesBtoA
   }
 }

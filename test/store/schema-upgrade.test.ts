@@ -95,8 +95,9 @@ function layout (dir: string): { version: unknown, tables: unknown[], messageCol
 }
 
 const CURRENT_LAYOUT = {
-  version: '5',
-  tables: ['contacts', 'conversations', 'media', 'messages', 'messages_key', 'meta'],
+  version: '6',
+  // Schema 6's kept leaves, and the triggers that drop them when a message they cover changes.
+  tables: ['contacts', 'conversations', 'leaves', 'leaves_on_delete', 'leaves_on_insert', 'leaves_on_update', 'media', 'messages', 'messages_key', 'meta'],
   // Schema 4's optional fields follow the old columns.
   messageColumns: [...COLS.split(', '), 'forwarded_from', 'via_bot', 'edited_at', 'pinned', 'file_name', 'links']
 }
@@ -210,9 +211,9 @@ describe('upgrading a schema-1 or schema-2 store (rows keyed by id)', () => {
 describe('a store from a newer Ferry', () => {
   it('is refused with a clear error, untouched', () => {
     const { dir, db } = oldStore(3)
-    db.prepare("UPDATE meta SET value = '6' WHERE key = 'schema_version'").run()
+    db.prepare("UPDATE meta SET value = '7' WHERE key = 'schema_version'").run()
     db.close()
-    expect(() => SqliteChatStore.open(dir)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('newer Ferry (schema 6') }))
+    expect(() => SqliteChatStore.open(dir)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('newer Ferry (schema 7') }))
     const check = new Database(join(dir, 'history.db'), { readonly: true })
     expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'transfers'").pluck().get()).toBe('transfers')
     check.close()
