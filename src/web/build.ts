@@ -14,7 +14,7 @@ const META = 'meta.json'
 export interface BuildResult { outDir: string, bytes: number, ms: number, built: boolean }
 
 /** The page has no node:crypto: the protocol's sha256 module is swapped for its @noble/hashes twin. */
-const browserSha256: Plugin = {
+export const browserSha256: Plugin = {
   name: 'browser-sha256',
   setup (b) {
     b.onResolve({ filter: /^\.\/sha256\.js$/ }, args => ({ path: join(args.resolveDir, 'sha256-browser.ts') }))

@@ -1,0 +1,505 @@
+import { ErrorCode, FerryError } from '../errors.js'
+import type { ConversationInfo, HistoryChange, HistorySink, MessagePosition, ReceivedMedia, StoredMedia } from '../store/history.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../store/model.js'
+import { checkRead, chunksFrom, readChunks } from './idb-chunks.js'
+import { IdbPartMedia, type PartRecord } from './idb-journal.js'
+import {
+  compareKeys, conversationRange, endPage, keyOfMessage, keyOfPosition, lowerBound, messageBytes, nextPageKey, PAGE_BYTES, PAGE_MESSAGES,
+  pageAtOrBefore, pagesAfter, pageValue, putPage, type Page, type PageKey
+} from './idb-pages.js'
+import { idHash } from './id-keys.js'
+import { ID_INDEX, idbError, inTx, metaValue, randomId, req } from './idb.js'
+
+// The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
+// It implements the HistorySink port, so the page receives through the same FerryService as Node.
+
+/** What the store keeps per conversation, beside its pages. */
+interface ChatRecord {
+  /** Messages stored. */
+  n: number
+  /** Its pages carry their id hashes: the `ids` index finds its messages by id. */
+  indexed: boolean
+  /**
+   * The session filling it from empty without the index: only that session may go on appending so, as
+   * only it knows that nothing it appends can already be there.
+   */
+  appender?: string
+  /** Its last message, while it is filled so. */
+  last?: MessagePosition
+}
+
+/** A media file the store holds: its bytes are the chunks of `owner`. */
+interface FileRecord { owner: string, size: number, mime: string }
+
+/** Pages rewritten per transaction when a conversation is indexed. */
+const INDEX_BATCH = 64
+
+/** Thrown inside a commit's transaction (aborting it) when a conversation must be indexed first. */
+class NeedsIndex extends Error {
+  constructor (readonly conversations: string[]) {
+    super('index needed')
+  }
+}
+
+interface Adoption { file: IdbPartMedia, resolve: () => void, reject: (err: unknown) => void }
+
+export interface StoreStats { conversations: number, messages: number, media: number, mediaFiles: number }
+
+export class IdbHistoryStore implements HistorySink {
+  /** Bumped by every write: a view redraws when it moved. */
+  version = 0
+  /** Writes to the pages run one at a time, in call order. */
+  private writes: Promise<unknown> = Promise.resolve()
+  private readonly session = randomId(8)
+  /** The last page of the conversation being appended to, so that each batch need not read it back. */
+  private tail?: { conversation: string, key: PageKey, messages: Message[], bytes: number }
+  private adoptions: Adoption[] = []
+  private adopting?: Promise<void>
+
+  private constructor (readonly db: IDBDatabase, readonly historyId: string, private readonly seed: number) {}
+
+  /** The store in the phone's database (openFerryDb). */
+  static async open (db: IDBDatabase): Promise<IdbHistoryStore> {
+    const historyId = await metaValue(db, 'historyId', () => randomId())
+    const seed = await metaValue(db, 'idSeed', () => crypto.getRandomValues(new Uint32Array(1))[0])
+    return new IdbHistoryStore(db, historyId, seed)
+  }
+
+  private async serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn, fn)
+    this.writes = run.catch(() => {})
+    return await run
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------------
+
+  async conversations (): Promise<ConversationInfo[]> {
+    return await inTx(this.db, ['conversations', 'chats'], 'readonly', 'reading conversations', async tx => {
+      const [convs, keys, chats] = await Promise.all([
+        req(tx.objectStore('conversations').getAll()) as Promise<Conversation[]>,
+        req(tx.objectStore('chats').getAllKeys()),
+        req(tx.objectStore('chats').getAll()) as Promise<ChatRecord[]>
+      ])
+      const counts = new Map(keys.map((k, i) => [k as string, chats[i].n]))
+      return convs.sort((a, b) => compareStrings(a.id, b.id)).map(c => ({ conversation: c, messages: counts.get(c.id) ?? 0 }))
+    })
+  }
+
+  async contacts (): Promise<Contact[]> {
+    const all = await inTx(this.db, ['contacts'], 'readonly', 'reading contacts', async tx => await req(tx.objectStore('contacts').getAll()) as Contact[])
+    return all.sort((a, b) => compareStrings(a.id, b.id))
+  }
+
+  async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
+    return await inTx(this.db, ['media', 'files'], 'readonly', 'reading media records', async tx => {
+      const records = await req(tx.objectStore('media').getAll(after === undefined ? undefined : IDBKeyRange.lowerBound(after, true), limit)) as MediaRecord[]
+      if (records.length === 0) return []
+      const held = new Set(await req(tx.objectStore('files').getAllKeys(IDBKeyRange.bound(records[0].sha256, records[records.length - 1].sha256))))
+      return records.map(r => ({ ...r, stored: held.has(r.sha256) }))
+    })
+  }
+
+  async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
+    if (limit <= 0) return []
+    return await inTx(this.db, ['pages'], 'readonly', 'reading messages', async tx => {
+      const pages = tx.objectStore('pages')
+      const out: Message[] = []
+      let range = conversationRange(conversation)
+      if (after !== undefined) {
+        const at = await pageAtOrBefore(pages, conversation, keyOfPosition(conversation, after))
+        if (at !== undefined) {
+          const ms = at.page.m
+          let i = lowerBound(ms, after)
+          if (i < ms.length && comparePositions(ms[i], after) === 0) i++
+          while (i < ms.length && out.length < limit) out.push(ms[i++])
+          range = pagesAfter(conversation, at.key)
+        }
+      }
+      while (out.length < limit) {
+        const want = Math.min(64, Math.ceil((limit - out.length) / PAGE_MESSAGES) + 1)
+        const batch = await req(pages.getAll(range, want)) as Page[]
+        for (const p of batch) {
+          for (const m of p.m) {
+            if (out.length === limit) break
+            out.push(m)
+          }
+        }
+        if (batch.length < want) break
+        range = pagesAfter(conversation, keyOfMessage(batch[batch.length - 1].m[0]))
+      }
+      return out
+    })
+  }
+
+  /** A conversation's newest `limit` messages, oldest first (what a chat view shows). */
+  async latest (conversation: string, limit: number): Promise<Message[]> {
+    const runs = await inTx(this.db, ['pages'], 'readonly', 'reading messages', async tx => {
+      const out: Message[][] = []
+      let n = 0
+      const r = tx.objectStore('pages').openCursor(conversationRange(conversation), 'prev')
+      await new Promise<void>((resolve, reject) => {
+        r.onsuccess = () => {
+          const c = r.result
+          if (c === null) return resolve()
+          const m = (c.value as Page).m
+          out.push(m)
+          n += m.length
+          if (n >= limit) resolve()
+          else c.continue()
+        }
+        r.onerror = () => reject(r.error)
+      })
+      return out
+    })
+    const all = runs.reverse().flat()
+    return all.slice(Math.max(0, all.length - limit))
+  }
+
+  async findMessages (conversation: string, ids: string[]): Promise<Message[]> {
+    if (ids.length === 0) return []
+    return await this.serial(async () => {
+      for (;;) {
+        const info = await inTx(this.db, ['chats'], 'readonly', 'reading conversations', async tx => await req(tx.objectStore('chats').get(conversation)) as ChatRecord | undefined)
+        if (info === undefined || info.n === 0) return []
+        if (!info.indexed) {
+          await this.buildIndex(conversation)
+          continue
+        }
+        return await inTx(this.db, ['pages'], 'readonly', 'reading messages', async tx => {
+          const want = new Set(ids)
+          const out: Message[] = []
+          for (const { page } of await this.pagesWithIds(tx.objectStore('pages'), conversation, want)) {
+            for (const m of page.m) if (want.has(m.id)) out.push(m)
+          }
+          return out
+        })
+      }
+    })
+  }
+
+  /** The pages of `conversation` holding any of `ids` (and, rarely, others whose hash matched). */
+  private async pagesWithIds (pages: IDBObjectStore, conversation: string, ids: Set<string>): Promise<Array<{ key: PageKey, page: Page }>> {
+    const index = pages.index(ID_INDEX)
+    const hashes = new Set<number>()
+    for (const id of ids) hashes.add(idHash(this.seed, conversation, id))
+    const lists = await Promise.all([...hashes].map(async h => await req(index.getAllKeys(h))))
+    const keys = new Map<string, PageKey>()
+    for (const list of lists) {
+      for (const k of list as PageKey[]) if (k[0] === conversation) keys.set(JSON.stringify(k), k)
+    }
+    const found = await Promise.all([...keys.values()].map(async key => ({ key, page: await req(pages.get(key)) as Page | undefined })))
+    return found.filter((f): f is { key: PageKey, page: Page } => f.page !== undefined)
+  }
+
+  /** Whether the store holds these media files. */
+  async mediaHeld (shas: string[]): Promise<Set<string>> {
+    if (shas.length === 0) return new Set()
+    return await inTx(this.db, ['files'], 'readonly', 'reading media', async tx => {
+      const os = tx.objectStore('files')
+      const keys = await Promise.all(shas.map(async s => await req(os.getKey(s))))
+      return new Set(keys.filter(k => k !== undefined).map(String))
+    })
+  }
+
+  async mediaRecords (shas: string[]): Promise<Map<string, MediaRecord>> {
+    return await this.getMany<MediaRecord>('media', shas)
+  }
+
+  async contactsById (ids: string[]): Promise<Map<string, Contact>> {
+    return await this.getMany<Contact>('contacts', ids)
+  }
+
+  private async getMany<T> (store: 'media' | 'contacts', keys: string[]): Promise<Map<string, T>> {
+    if (keys.length === 0) return new Map()
+    return await inTx(this.db, [store], 'readonly', `reading ${store}`, async tx => {
+      const os = tx.objectStore(store)
+      const values = await Promise.all(keys.map(async k => await req(os.get(k)) as T | undefined))
+      const out = new Map<string, T>()
+      keys.forEach((k, i) => { const v = values[i]; if (v !== undefined) out.set(k, v) })
+      return out
+    })
+  }
+
+  /** A media file's bytes in pieces; throws when the store does not hold it whole. */
+  async * mediaChunks (sha256: string): AsyncGenerator<Uint8Array> {
+    const file = await inTx(this.db, ['files'], 'readonly', `reading media ${sha256}`, async tx => await req(tx.objectStore('files').get(sha256)) as FileRecord | undefined)
+    if (file === undefined) throw new FerryError(ErrorCode.STORE, `media ${sha256} is not in this browser`)
+    let got = 0
+    for await (const piece of readChunks(this.db, file.owner, file.size, `reading media ${sha256}`)) {
+      got += piece.byteLength
+      yield piece
+    }
+    checkRead(got, file.size, `media ${sha256}`)
+  }
+
+  /** A held media file as a Blob, built piece by piece (a large video never sits whole in the page's heap). */
+  async mediaBlob (sha256: string, mime: string): Promise<Blob> {
+    let blob = new Blob([], { type: mime })
+    for await (const piece of this.mediaChunks(sha256)) blob = new Blob([blob, piece as BlobPart], { type: mime })
+    return blob
+  }
+
+  async stats (): Promise<StoreStats> {
+    return await inTx(this.db, ['conversations', 'chats', 'media', 'files'], 'readonly', 'reading the store', async tx => {
+      const [conversations, chats, media, mediaFiles] = await Promise.all([
+        req(tx.objectStore('conversations').count()),
+        req(tx.objectStore('chats').getAll()) as Promise<ChatRecord[]>,
+        req(tx.objectStore('media').count()),
+        req(tx.objectStore('files').count())
+      ])
+      return { conversations, messages: chats.reduce((n, c) => n + c.n, 0), media, mediaFiles }
+    })
+  }
+
+  // ---- writes ----------------------------------------------------------------------------------------
+
+  async commit (change: HistoryChange): Promise<void> {
+    await this.serial(async () => {
+      for (;;) {
+        try {
+          await this.apply(change)
+          break
+        } catch (err) {
+          // The transaction was aborted: what the tail cache saw of it never happened.
+          this.tail = undefined
+          if (!(err instanceof NeedsIndex)) throw err
+          for (const c of err.conversations) await this.buildIndex(c)
+        }
+      }
+      this.version++
+    })
+  }
+
+  private async apply (change: HistoryChange): Promise<void> {
+    const work = byConversation(change)
+    await inTx(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages'], 'readwrite', 'storing the history', async tx => {
+      const r = change.remove
+      for (const id of r?.contacts ?? []) tx.objectStore('contacts').delete(id)
+      for (const id of r?.conversations ?? []) tx.objectStore('conversations').delete(id)
+      for (const c of change.contacts ?? []) tx.objectStore('contacts').put(c, c.id)
+      for (const c of change.conversations ?? []) tx.objectStore('conversations').put(c, c.id)
+      for (const m of change.media ?? []) tx.objectStore('media').put({ sha256: m.sha256, size: m.size, mime: m.mime } satisfies MediaRecord, m.sha256)
+      if (work.size === 0) return
+      const chats = tx.objectStore('chats')
+      const pages = tx.objectStore('pages')
+      const convs = [...work.keys()]
+      const infos = await Promise.all(convs.map(async c => (await req(chats.get(c)) as ChatRecord | undefined) ?? { n: 0, indexed: true }))
+      const unindexed = convs.filter((c, i) => !this.canAppend(infos[i], work.get(c) as Work) && infos[i].n > 0 && !infos[i].indexed)
+      if (unindexed.length > 0) throw new NeedsIndex(unindexed)
+      for (const [i, c] of convs.entries()) {
+        const w = work.get(c) as Work
+        if (this.canAppend(infos[i], w)) await this.append(pages, c, w.put, infos[i])
+        else await this.upsert(pages, c, w, infos[i])
+        chats.put(infos[i], c)
+      }
+    })
+  }
+
+  /**
+   * Whether `w` can go in without looking anything up: it only adds messages, in order, after the last
+   * one of a conversation that was empty when this session began to fill it.
+   */
+  private canAppend (info: ChatRecord, w: Work): boolean {
+    if (w.remove.length > 0 || w.put.length === 0) return false
+    if (info.n > 0 && (info.indexed || info.appender !== this.session)) return false
+    for (let i = 1; i < w.put.length; i++) if (comparePositions(w.put[i - 1], w.put[i]) >= 0) return false
+    return info.n === 0 || info.last === undefined || comparePositions(w.put[0], info.last) > 0
+  }
+
+  private async append (pages: IDBObjectStore, conversation: string, put: Message[], info: ChatRecord): Promise<void> {
+    let tail: { key?: PageKey, messages: Message[], bytes: number } = { messages: [], bytes: 0 }
+    if (info.n > 0) {
+      if (this.tail?.conversation === conversation) {
+        tail = this.tail
+      } else {
+        const last = await endPage(pages, conversation, 'last')
+        if (last !== undefined) tail = { key: last.key, messages: last.page.m, bytes: last.page.m.reduce((n, m) => n + messageBytes(m), 0) }
+      }
+    }
+    for (const m of put) {
+      const b = messageBytes(m)
+      if (tail.messages.length > 0 && (tail.messages.length >= PAGE_MESSAGES || tail.bytes + b > PAGE_BYTES)) {
+        pages.put(pageValue(tail.messages, undefined), tail.key ?? keyOfMessage(tail.messages[0]))
+        tail = { messages: [], bytes: 0 }
+      }
+      tail.messages.push(m)
+      tail.bytes += b
+    }
+    const key = tail.key ?? keyOfMessage(tail.messages[0])
+    pages.put(pageValue(tail.messages, undefined), key)
+    this.tail = { conversation, key, messages: tail.messages, bytes: tail.bytes }
+    const last = put[put.length - 1]
+    info.n += put.length
+    info.indexed = false
+    info.appender = this.session
+    info.last = { ts: last.ts, id: last.id }
+  }
+
+  /** Upserts and removals by id, through the index: the stored versions go, the new ones go in place. */
+  private async upsert (pages: IDBObjectStore, conversation: string, w: Work, info: ChatRecord): Promise<void> {
+    if (this.tail?.conversation === conversation) this.tail = undefined
+    const index = { seed: this.seed }
+    const ids = new Set(w.remove)
+    for (const m of w.put) ids.add(m.id)
+    let removed = 0
+    if (info.n > 0) {
+      for (const { key, page } of await this.pagesWithIds(pages, conversation, ids)) {
+        const keep = page.m.filter(m => !ids.has(m.id))
+        if (keep.length === page.m.length) continue
+        removed += page.m.length - keep.length
+        putPage(pages, key, keep, index)
+      }
+    }
+    // The last version of each id, in canonical order.
+    const incoming = [...new Map(w.put.map(m => [m.id, m])).values()].sort(comparePositions)
+    let cur: { key?: PageKey, messages: Message[], next?: PageKey } | undefined
+    for (const m of incoming) {
+      const k = keyOfMessage(m)
+      if (cur === undefined || (cur.next !== undefined && compareKeys(k, cur.next) >= 0)) {
+        if (cur !== undefined) putPage(pages, cur.key, cur.messages, index)
+        cur = await this.pageFor(pages, conversation, k)
+      }
+      cur.messages.splice(lowerBound(cur.messages, m), 0, m)
+    }
+    if (cur !== undefined) putPage(pages, cur.key, cur.messages, index)
+    info.n += incoming.length - removed
+    info.indexed = true
+    delete info.appender
+    delete info.last
+  }
+
+  /** The page a message with key `k` goes into, and the key of the page after it. */
+  private async pageFor (pages: IDBObjectStore, conversation: string, k: PageKey): Promise<{ key?: PageKey, messages: Message[], next?: PageKey }> {
+    // Before every page, it opens the first one (which then takes its key).
+    const base = await pageAtOrBefore(pages, conversation, k) ?? await endPage(pages, conversation, 'first')
+    if (base === undefined) return { messages: [] }
+    return { key: base.key, messages: base.page.m, next: await nextPageKey(pages, conversation, base.key) }
+  }
+
+  /** Gives the pages of a conversation filled without the index their id hashes. */
+  private async buildIndex (conversation: string): Promise<void> {
+    if (this.tail?.conversation === conversation) this.tail = undefined
+    const index = { seed: this.seed }
+    let after: PageKey | undefined
+    for (let done = false; !done;) {
+      done = await inTx(this.db, ['pages', 'chats'], 'readwrite', `indexing the messages of ${conversation}`, async tx => {
+        const pages = tx.objectStore('pages')
+        const batch = await req(pages.getAll(after === undefined ? conversationRange(conversation) : pagesAfter(conversation, after), INDEX_BATCH)) as Page[]
+        for (const p of batch) {
+          after = keyOfMessage(p.m[0])
+          pages.put(pageValue(p.m, index), after)
+        }
+        if (batch.length === INDEX_BATCH) return false
+        const chats = tx.objectStore('chats')
+        const info = (await req(chats.get(conversation)) as ChatRecord | undefined) ?? { n: 0, indexed: true }
+        chats.put({ n: info.n, indexed: true } satisfies ChatRecord, conversation)
+        return true
+      })
+    }
+  }
+
+  /**
+   * Takes a verified file. From the journal in this database it adopts the partial file's chunks (no
+   * byte is written again); files handed over together commit in one transaction. Resolves once the
+   * transaction committed.
+   */
+  async putMedia (file: ReceivedMedia): Promise<void> {
+    if (file instanceof IdbPartMedia && file.parts.isIn(this.db)) {
+      await new Promise<void>((resolve, reject) => {
+        this.adoptions.push({ file, resolve, reject })
+        this.adopting ??= this.adoptAll()
+      })
+      return
+    }
+    await this.copyMedia(file)
+  }
+
+  /** Resolves once every file handed over so far is in (or failed). */
+  async settled (): Promise<void> {
+    while (this.adopting !== undefined) await this.adopting
+  }
+
+  private async adoptAll (): Promise<void> {
+    while (this.adoptions.length > 0) {
+      const batch = this.adoptions.splice(0)
+      try {
+        const failed = await inTx(this.db, ['parts', 'files', 'chunks'], 'readwrite', 'storing media', async tx => {
+          const parts = tx.objectStore('parts')
+          const files = tx.objectStore('files')
+          const [recs, olds] = await Promise.all([
+            Promise.all(batch.map(async a => await req(parts.get(a.file.sha256)) as PartRecord | undefined)),
+            Promise.all(batch.map(async a => await req(files.get(a.file.sha256)) as FileRecord | undefined))
+          ])
+          const failed = new Map<Adoption, FerryError>()
+          batch.forEach((a, i) => {
+            const { sha256, size, mime } = a.file
+            const rec = recs[i]
+            const old = olds[i]
+            if (rec === undefined) {
+              if (old?.size !== size) failed.set(a, new FerryError(ErrorCode.STORE, `media ${sha256}: its partial file is gone`))
+              return
+            }
+            if (rec.size !== size) {
+              failed.set(a, new FerryError(ErrorCode.STORE, `media ${sha256}: its partial file holds ${rec.size} bytes, not ${size}`))
+              return
+            }
+            if (old !== undefined && old.owner !== rec.owner) tx.objectStore('chunks').delete(chunksFrom(old.owner))
+            files.put({ owner: rec.owner, size, mime } satisfies FileRecord, sha256)
+            parts.delete(sha256)
+          })
+          return failed
+        })
+        this.version++
+        for (const a of batch) {
+          const err = failed.get(a)
+          if (err === undefined) a.resolve()
+          else a.reject(err)
+        }
+      } catch (err) {
+        for (const a of batch) a.reject(err)
+      }
+    }
+    this.adopting = undefined
+  }
+
+  /** A file from elsewhere (another journal): its bytes written under a new owner, then recorded. */
+  private async copyMedia (file: ReceivedMedia): Promise<void> {
+    const owner = randomId()
+    let offset = 0
+    const pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = file.bytes !== undefined ? [file.bytes] : file.stream()
+    try {
+      for await (const piece of pieces) {
+        const bytes = piece.slice()
+        const at = offset
+        await inTx(this.db, ['chunks'], 'readwrite', `storing media ${file.sha256}`, tx => { tx.objectStore('chunks').put(bytes, [owner, at]) })
+        offset += bytes.byteLength
+      }
+      if (offset !== file.size) throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${file.sha256}: ${offset} bytes arrived, not ${file.size}`)
+      await inTx(this.db, ['files', 'chunks'], 'readwrite', `storing media ${file.sha256}`, async tx => {
+        const files = tx.objectStore('files')
+        const old = await req(files.get(file.sha256)) as FileRecord | undefined
+        if (old !== undefined) tx.objectStore('chunks').delete(chunksFrom(old.owner))
+        files.put({ owner, size: file.size, mime: file.mime } satisfies FileRecord, file.sha256)
+      })
+      this.version++
+    } catch (err) {
+      await inTx(this.db, ['chunks'], 'readwrite', `storing media ${file.sha256}`, tx => { tx.objectStore('chunks').delete(chunksFrom(owner)) }).catch(() => {})
+      throw idbError(err, `storing media ${file.sha256}`)
+    }
+  }
+}
+
+interface Work { put: Message[], remove: string[] }
+
+/** A change's messages and removals by conversation, in the order they come. */
+function byConversation (change: HistoryChange): Map<string, Work> {
+  const out = new Map<string, Work>()
+  const of = (c: string): Work => {
+    let w = out.get(c)
+    if (w === undefined) { w = { put: [], remove: [] }; out.set(c, w) }
+    return w
+  }
+  for (const r of change.remove?.messages ?? []) of(r.conversation).remove.push(r.id)
+  for (const m of change.messages ?? []) of(m.conversation).put.push(m)
+  return out
+}
