@@ -5,10 +5,10 @@ import { checkRead, chunksFrom, readChunks } from './idb-chunks.js'
 import { IdbPartMedia, type PartRecord } from './idb-journal.js'
 import {
   compareKeys, conversationRange, endPage, keyOfMessage, keyOfPosition, lowerBound, messageBytes, nextPageKey, PAGE_BYTES, PAGE_MESSAGES,
-  pageAtOrBefore, pagesAfter, pageValue, putPage, type Page, type PageKey
+  decodePage, encodePage, keyOfPage, pageAtOrBefore, pagesAfter, putPage, type Page, type PageKey
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
-import { ID_INDEX, idbError, inTx, metaValue, randomId, req } from './idb.js'
+import { ID_INDEX, idbError, inTx, metaValue, randomId, req, writeBehind } from './idb.js'
 
 // The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
 // It implements the HistorySink port, so the page receives through the same FerryService as Node.
@@ -51,8 +51,15 @@ export class IdbHistoryStore implements HistorySink {
   /** Writes to the pages run one at a time, in call order. */
   private writes: Promise<unknown> = Promise.resolve()
   private readonly session = randomId(8)
-  /** The last page of the conversation being appended to, so that each batch need not read it back. */
-  private tail?: { conversation: string, key: PageKey, messages: Message[], bytes: number }
+  /**
+   * The conversation this session is appending to: its record and last page as the last append left
+   * them, so that the next batch needs nothing read back (see apply).
+   */
+  private tail?: Tail
+  /** The commit of the last change, still being written (commits are write-behind). */
+  private writing?: Promise<void>
+  /** The first write that failed: every later call reports it. */
+  private failure?: FerryError
   private adoptions: Adoption[] = []
   private adopting?: Promise<void>
 
@@ -73,7 +80,19 @@ export class IdbHistoryStore implements HistorySink {
 
   // ---- reads -----------------------------------------------------------------------------------------
 
+  private check (): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Resolves once every change committed so far is written (throws the first write that failed). */
+  async flushWrites (): Promise<void> {
+    await this.writes
+    await this.writing
+    this.check()
+  }
+
   async conversations (): Promise<ConversationInfo[]> {
+    this.check()
     return await inTx(this.db, ['conversations', 'chats'], 'readonly', 'reading conversations', async tx => {
       const [convs, keys, chats] = await Promise.all([
         req(tx.objectStore('conversations').getAll()) as Promise<Conversation[]>,
@@ -100,6 +119,7 @@ export class IdbHistoryStore implements HistorySink {
   }
 
   async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
+    this.check()
     if (limit <= 0) return []
     return await inTx(this.db, ['pages'], 'readonly', 'reading messages', async tx => {
       const pages = tx.objectStore('pages')
@@ -108,7 +128,7 @@ export class IdbHistoryStore implements HistorySink {
       if (after !== undefined) {
         const at = await pageAtOrBefore(pages, conversation, keyOfPosition(conversation, after))
         if (at !== undefined) {
-          const ms = at.page.m
+          const ms = decodePage(at.page)
           let i = lowerBound(ms, after)
           if (i < ms.length && comparePositions(ms[i], after) === 0) i++
           while (i < ms.length && out.length < limit) out.push(ms[i++])
@@ -119,13 +139,13 @@ export class IdbHistoryStore implements HistorySink {
         const want = Math.min(64, Math.ceil((limit - out.length) / PAGE_MESSAGES) + 1)
         const batch = await req(pages.getAll(range, want)) as Page[]
         for (const p of batch) {
-          for (const m of p.m) {
+          for (const m of decodePage(p)) {
             if (out.length === limit) break
             out.push(m)
           }
         }
         if (batch.length < want) break
-        range = pagesAfter(conversation, keyOfMessage(batch[batch.length - 1].m[0]))
+        range = pagesAfter(conversation, keyOfPage(batch[batch.length - 1]))
       }
       return out
     })
@@ -141,7 +161,7 @@ export class IdbHistoryStore implements HistorySink {
         r.onsuccess = () => {
           const c = r.result
           if (c === null) return resolve()
-          const m = (c.value as Page).m
+          const m = decodePage(c.value as Page)
           out.push(m)
           n += m.length
           if (n >= limit) resolve()
@@ -159,6 +179,7 @@ export class IdbHistoryStore implements HistorySink {
     if (ids.length === 0) return []
     return await this.serial(async () => {
       for (;;) {
+        this.check()
         const info = await inTx(this.db, ['chats'], 'readonly', 'reading conversations', async tx => await req(tx.objectStore('chats').get(conversation)) as ChatRecord | undefined)
         if (info === undefined || info.n === 0) return []
         if (!info.indexed) {
@@ -169,7 +190,7 @@ export class IdbHistoryStore implements HistorySink {
           const want = new Set(ids)
           const out: Message[] = []
           for (const { page } of await this.pagesWithIds(tx.objectStore('pages'), conversation, want)) {
-            for (const m of page.m) if (want.has(m.id)) out.push(m)
+            for (const m of decodePage(page)) if (want.has(m.id)) out.push(m)
           }
           return out
         })
@@ -253,11 +274,23 @@ export class IdbHistoryStore implements HistorySink {
 
   // ---- writes ----------------------------------------------------------------------------------------
 
+  /**
+   * Applies the change in one transaction, write-behind: it resolves once the transaction's writes are
+   * made, and the page goes on decoding the next batch while IndexedDB writes this one. The transaction
+   * also spans the journal's store, so the journal write that follows (the next batch's undo entry,
+   * the verification) commits only after it: what a crash leaves is a prefix of both, in order. A failed
+   * commit is reported by the next call.
+   */
   async commit (change: HistoryChange): Promise<void> {
     await this.serial(async () => {
+      this.check()
       for (;;) {
         try {
-          await this.apply(change)
+          const { committed } = await this.apply(change)
+          this.writing = committed.catch(err => {
+            this.failure ??= idbError(err, 'storing the history')
+            this.tail = undefined
+          })
           break
         } catch (err) {
           // The transaction was aborted: what the tail cache saw of it never happened.
@@ -270,9 +303,12 @@ export class IdbHistoryStore implements HistorySink {
     })
   }
 
-  private async apply (change: HistoryChange): Promise<void> {
+  private async apply (change: HistoryChange): Promise<{ committed: Promise<void> }> {
     const work = byConversation(change)
-    await inTx(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages'], 'readwrite', 'storing the history', async tx => {
+    const only = work.size === 1 ? [...work][0] : undefined
+    const tail = this.tail
+    const fast = only !== undefined && tail !== undefined && only[0] === tail.conversation && this.canAppend(tail.info, only[1])
+    return await writeBehind(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages', 'kv'], 'storing the history', async tx => {
       const r = change.remove
       for (const id of r?.contacts ?? []) tx.objectStore('contacts').delete(id)
       for (const id of r?.conversations ?? []) tx.objectStore('conversations').delete(id)
@@ -282,14 +318,32 @@ export class IdbHistoryStore implements HistorySink {
       if (work.size === 0) return
       const chats = tx.objectStore('chats')
       const pages = tx.objectStore('pages')
+      if (fast) {
+        // The next batch of the conversation being appended to: written from what the last append left,
+        // with no read to wait for (a read would hold this until the writes before it committed). The
+        // record is read all the same, and if it is not what that append wrote (its transaction
+        // failed), this one is aborted too: the database keeps a prefix of the commits.
+        const [conversation, w] = only
+        const before = tail.info
+        const check = chats.get(conversation)
+        check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, before)) tx.abort() }
+        const info = { ...before }
+        this.append(pages, conversation, w.put, info, tail.page)
+        chats.put(info, conversation)
+        return
+      }
       const convs = [...work.keys()]
       const infos = await Promise.all(convs.map(async c => (await req(chats.get(c)) as ChatRecord | undefined) ?? { n: 0, indexed: true }))
       const unindexed = convs.filter((c, i) => !this.canAppend(infos[i], work.get(c) as Work) && infos[i].n > 0 && !infos[i].indexed)
       if (unindexed.length > 0) throw new NeedsIndex(unindexed)
       for (const [i, c] of convs.entries()) {
         const w = work.get(c) as Work
-        if (this.canAppend(infos[i], w)) await this.append(pages, c, w.put, infos[i])
-        else await this.upsert(pages, c, w, infos[i])
+        if (this.canAppend(infos[i], w)) {
+          const last = infos[i].n === 0 ? undefined : await endPage(pages, c, 'last')
+          this.append(pages, c, w.put, infos[i], last === undefined ? { messages: [], bytes: 0 } : tailOf(last.key, last.page))
+        } else {
+          await this.upsert(pages, c, w, infos[i])
+        }
         chats.put(infos[i], c)
       }
     })
@@ -306,33 +360,26 @@ export class IdbHistoryStore implements HistorySink {
     return info.n === 0 || info.last === undefined || comparePositions(w.put[0], info.last) > 0
   }
 
-  private async append (pages: IDBObjectStore, conversation: string, put: Message[], info: ChatRecord): Promise<void> {
-    let tail: { key?: PageKey, messages: Message[], bytes: number } = { messages: [], bytes: 0 }
-    if (info.n > 0) {
-      if (this.tail?.conversation === conversation) {
-        tail = this.tail
-      } else {
-        const last = await endPage(pages, conversation, 'last')
-        if (last !== undefined) tail = { key: last.key, messages: last.page.m, bytes: last.page.m.reduce((n, m) => n + messageBytes(m), 0) }
-      }
-    }
+  /** Appends `put` after the last page `tail` (its messages are extended in place), and remembers where it ended. */
+  private append (pages: IDBObjectStore, conversation: string, put: Message[], info: ChatRecord, tail: TailPage): void {
+    let page = tail
     for (const m of put) {
       const b = messageBytes(m)
-      if (tail.messages.length > 0 && (tail.messages.length >= PAGE_MESSAGES || tail.bytes + b > PAGE_BYTES)) {
-        pages.put(pageValue(tail.messages, undefined), tail.key ?? keyOfMessage(tail.messages[0]))
-        tail = { messages: [], bytes: 0 }
+      if (page.messages.length > 0 && (page.messages.length >= PAGE_MESSAGES || page.bytes + b > PAGE_BYTES)) {
+        pages.put(encodePage(page.messages, undefined), page.key ?? keyOfMessage(page.messages[0]))
+        page = { messages: [], bytes: 0 }
       }
-      tail.messages.push(m)
-      tail.bytes += b
+      page.messages.push(m)
+      page.bytes += b
     }
-    const key = tail.key ?? keyOfMessage(tail.messages[0])
-    pages.put(pageValue(tail.messages, undefined), key)
-    this.tail = { conversation, key, messages: tail.messages, bytes: tail.bytes }
+    page.key ??= keyOfMessage(page.messages[0])
+    pages.put(encodePage(page.messages, undefined), page.key)
     const last = put[put.length - 1]
     info.n += put.length
     info.indexed = false
     info.appender = this.session
     info.last = { ts: last.ts, id: last.id }
+    this.tail = { conversation, info: { ...info }, page }
   }
 
   /** Upserts and removals by id, through the index: the stored versions go, the new ones go in place. */
@@ -344,9 +391,10 @@ export class IdbHistoryStore implements HistorySink {
     let removed = 0
     if (info.n > 0) {
       for (const { key, page } of await this.pagesWithIds(pages, conversation, ids)) {
-        const keep = page.m.filter(m => !ids.has(m.id))
-        if (keep.length === page.m.length) continue
-        removed += page.m.length - keep.length
+        const stored = decodePage(page)
+        const keep = stored.filter(m => !ids.has(m.id))
+        if (keep.length === stored.length) continue
+        removed += stored.length - keep.length
         putPage(pages, key, keep, index)
       }
     }
@@ -373,7 +421,7 @@ export class IdbHistoryStore implements HistorySink {
     // Before every page, it opens the first one (which then takes its key).
     const base = await pageAtOrBefore(pages, conversation, k) ?? await endPage(pages, conversation, 'first')
     if (base === undefined) return { messages: [] }
-    return { key: base.key, messages: base.page.m, next: await nextPageKey(pages, conversation, base.key) }
+    return { key: base.key, messages: decodePage(base.page), next: await nextPageKey(pages, conversation, base.key) }
   }
 
   /** Gives the pages of a conversation filled without the index their id hashes. */
@@ -386,8 +434,9 @@ export class IdbHistoryStore implements HistorySink {
         const pages = tx.objectStore('pages')
         const batch = await req(pages.getAll(after === undefined ? conversationRange(conversation) : pagesAfter(conversation, after), INDEX_BATCH)) as Page[]
         for (const p of batch) {
-          after = keyOfMessage(p.m[0])
-          pages.put(pageValue(p.m, index), after)
+          after = keyOfPage(p)
+          p.x = p.m.map(m => idHash(index.seed, m.conversation, m.id))
+          pages.put(p, after)
         }
         if (batch.length === INDEX_BATCH) return false
         const chats = tx.objectStore('chats')
@@ -490,6 +539,20 @@ export class IdbHistoryStore implements HistorySink {
 }
 
 interface Work { put: Message[], remove: string[] }
+
+/** The last page of a conversation as the store is appending to it. */
+interface TailPage { key?: PageKey, messages: Message[], bytes: number }
+interface Tail { conversation: string, info: ChatRecord, page: TailPage }
+
+function tailOf (key: PageKey, page: Page): TailPage {
+  const messages = decodePage(page)
+  return { key, messages, bytes: messages.reduce((n, m) => n + messageBytes(m), 0) }
+}
+
+function sameRecord (a: ChatRecord | undefined, b: ChatRecord): boolean {
+  return a !== undefined && a.n === b.n && a.indexed === b.indexed && a.appender === b.appender &&
+    a.last?.ts === b.last?.ts && a.last?.id === b.last?.id
+}
 
 /** A change's messages and removals by conversation, in the order they come. */
 function byConversation (change: HistoryChange): Map<string, Work> {

@@ -3,21 +3,40 @@ import { comparePositions, type Message } from '../store/model.js'
 import { idHash, orderKey } from './id-keys.js'
 import { req } from './idb.js'
 
-// Messages in IndexedDB, many to a record. One record per message costs IndexedDB a request, a
-// structured clone and a database entry each, which held the page near a tenth of the rate it reaches
+// Messages in IndexedDB, many to a record. IndexedDB's cost is per record (a request, a database
+// entry, an index entry each), so one record per message kept the page far below the rate it reaches
 // with a few hundred messages per record (docs/performance.md). So a conversation's messages are cut
 // into pages in canonical order, like the leaves of a B-tree: a page is keyed by its first message,
 // [conversation, ts, orderKey(id)], and holds the messages from there up to the next page's key.
 //
 // A page may carry `x`, the id hashes of its messages, which the `ids` index (multiEntry) makes into a
-// lookup by id. A conversation filled from empty in one go is written without them (a fifth of the
-// rate again) and indexed when something first needs to find a message in it by id.
+// lookup by id. Those index entries are most of what a page costs to write, so a conversation filled
+// from empty in one go is written without them and indexed when something first needs to find a
+// message in it by id.
+//
+// Pages hold the message objects as they are: columns (the conversation once, arrays of ids, times...)
+// were neither faster nor smaller, as IndexedDB's LevelDB compresses the repeated field names away.
 
 export type PageKey = [string, number, string]
 
+/** A page as stored. */
 export interface Page {
   m: Message[]
+  /** The messages' id hashes, when the page is indexed. */
   x?: number[]
+}
+
+export function encodePage (messages: Message[], index: { seed: number } | undefined): Page {
+  return index === undefined ? { m: messages } : { m: messages, x: messages.map(m => idHash(index.seed, m.conversation, m.id)) }
+}
+
+export function decodePage (page: Page): Message[] {
+  return page.m
+}
+
+/** The key of a stored page: its first message's. */
+export function keyOfPage (page: Page): PageKey {
+  return keyOfMessage(page.m[0])
 }
 
 /** Messages per page, at most. */
@@ -98,12 +117,7 @@ export function putPage (os: IDBObjectStore, oldKey: PageKey | undefined, messag
   }
   const first = keyOfMessage(messages[0])
   if (oldKey !== undefined && compareKeys(oldKey, first) !== 0) os.delete(oldKey)
-  for (const run of splitPages(messages)) os.put(pageValue(run, index), keyOfMessage(run[0]))
-}
-
-export function pageValue (messages: Message[], index: { seed: number } | undefined): Page {
-  if (index === undefined) return { m: messages }
-  return { m: messages, x: messages.map(m => idHash(index.seed, m.conversation, m.id)) }
+  for (const run of splitPages(messages)) os.put(encodePage(run, index), keyOfMessage(run[0]))
 }
 
 /** The page whose range holds `key` (the last page at or before it), with its key; undefined when none is. */

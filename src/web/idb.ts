@@ -102,6 +102,30 @@ export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTr
   return out
 }
 
+/**
+ * Runs `fn` in one readwrite transaction and resolves once its requests are made, with the promise of
+ * its commit: the caller goes on while IndexedDB writes. Transactions whose scopes overlap run in the
+ * order they were made, so a later transaction (a read, the next write) still sees this one.
+ */
+export async function writeBehind (db: IDBDatabase, stores: StoreName[], what: string, fn: (tx: IDBTransaction) => Promise<void> | void): Promise<{ committed: Promise<void> }> {
+  let tx: IDBTransaction
+  try {
+    tx = db.transaction(stores, 'readwrite')
+  } catch (err) {
+    throw idbError(err, what)
+  }
+  const committed = txDone(tx).catch(err => { throw idbError(err, what) })
+  committed.catch(() => {}) // the caller takes it; an abort caused by fn is reported as fn's error
+  try {
+    await fn(tx)
+  } catch (err) {
+    try { tx.abort() } catch {}
+    throw err instanceof DOMException ? idbError(err, what) : err
+  }
+  // Wrapped: a promise returned as it is would be adopted, and this would wait for the commit.
+  return { committed }
+}
+
 /** IndexedDB failures as Ferry's store errors: a full quota reads as STORE_FULL, like a full disk. */
 export function idbError (err: unknown, what: string): FerryError {
   if (err instanceof FerryError) return err

@@ -42,7 +42,7 @@ export interface FerryDebug {
   /** Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way). */
   pauseAt(at: { messages?: number, mediaBytes?: number }): void
   unpause(): void
-  /** Resolves once every media file handed to the store is committed. */
+  /** Resolves once every change and media file handed to the store is committed. */
   flush(): Promise<void>
   /** The store as canonical NDJSON (`ferry export`'s bytes). */
   exportNdjson(): Promise<string>
@@ -83,13 +83,18 @@ class App {
   private pauseRule?: { messages?: number, mediaBytes?: number }
   private release?: () => void
   private sessionStart?: { t: number, bytes: number }
+  private progressShown?: WebProgress
 
   constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
 
   async start (): Promise<void> {
     this.view.onSubmit(input => { void this.submit(input) })
     this.view.onStartOver(() => { void this.startOver() })
-    setInterval(() => { this.view.draw() }, 250)
+    setInterval(() => {
+      // Progress comes with every read of the transfer: the page shows it a few times a second.
+      if (this.progressShown !== this.progress && this.progress !== undefined) this.view.progress(this.progressShown = this.progress)
+      this.view.draw()
+    }, 250)
     this.view.draw()
     this.prefillFromUrl()
     let record
@@ -216,7 +221,6 @@ class App {
         this.progress = p
         entry.progress = p
         this.sessionStart ??= { t: performance.now(), bytes: p.bytesReceived ?? 0 }
-        this.view.progress(p)
         // The session's first progress is where it started from: what this phone held when it began.
         const prev = this.events[this.events.length - 1]
         if (prev?.type === 'manifest' && prev.progress === undefined) prev.progress = p
@@ -270,7 +274,7 @@ class App {
       events: this.events,
       pauseAt: at => { this.pauseRule = at },
       unpause: () => { this.release?.(); this.release = undefined },
-      flush: async () => { await this.store.settled() },
+      flush: async () => { await this.store.flushWrites(); await this.store.settled() },
       exportNdjson: async () => await exportNdjsonText(this.store),
       exportDigest: async () => await exportDigest(this.store),
       mediaDigests: async () => await mediaDigests(this.store),

@@ -80,10 +80,23 @@ class MemorySource implements HistorySource {
 
 /** Bytes put into the `chunks` store so far, by anyone: what the database was asked to write of media. */
 let chunkBytesPut = 0
+/** The transaction that writes pages which fails after its first write (a disk error, a full quota), counting down. */
+let failPagesIn = 0
+const failing = new WeakSet<IDBTransaction>()
+const seen = new WeakSet<IDBTransaction>()
 const put = IDBObjectStore.prototype.put
 IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
   if (this.name === 'chunks' && value instanceof Uint8Array) chunkBytesPut += value.byteLength
-  return put.call(this, value, key)
+  const r = put.call(this, value, key)
+  const tx = this.transaction
+  if (this.name === 'pages' && !seen.has(tx)) {
+    seen.add(tx)
+    if (failPagesIn > 0 && --failPagesIn === 0) {
+      failing.add(tx)
+      r.addEventListener('success', () => { tx.abort() })
+    }
+  }
+  return r
 }
 
 interface Phone { db: IDBDatabase, store: IdbHistoryStore, journal: IdbJournal }
@@ -148,6 +161,40 @@ export const harness = {
 
   async commit (name: string, change: HistoryChange): Promise<void> {
     await (await phone(name)).store.commit(change)
+  },
+
+  /**
+   * Appends `batches` batches of `size` messages to a conversation as a receiver does (each commit
+   * awaited, but write-behind), then waits for the writes; returns how many commits were accepted and the
+   * first error reported. With `failAt`, the failAt-th transaction that writes pages fails after its
+   * first write, as one would on a disk error.
+   */
+  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0): Promise<{ accepted: number, error?: { code: string, message: string } }> {
+    const { store } = await phone(name)
+    failPagesIn = failAt
+    let accepted = 0
+    // Text that does not compress: the database's own compression would otherwise hide its size.
+    let x = 88172645
+    const noise = (): string => {
+      let t = ''
+      for (let i = 0; i < textBytes; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; t += String.fromCharCode(33 + ((x >>> 0) % 90)) }
+      return t
+    }
+    try {
+      for (let b = 0; b < batches; b++) {
+        const messages: Message[] = []
+        for (let i = 0; i < size; i++) {
+          const n = b * size + i
+          messages.push({ conversation, id: `m${String(n).padStart(8, '0')}`, sender: 'u1', ts: 1_700_000_000_000 + n, kind: 'text', text: noise() })
+        }
+        await store.commit({ messages })
+        accepted++
+      }
+      await store.flushWrites()
+    } catch (err) {
+      return { accepted, error: isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) } }
+    }
+    return { accepted }
   },
 
   /** Every message of a conversation, read through messages() in pages of `limit`. */

@@ -170,6 +170,26 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('reports a commit whose transaction fails after the page went on, and keeps a prefix of the commits', async () => {
+    const page = await harnessPage()
+    await call(page, 'commit', 'fail', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    // Commits are write-behind: the 5th fails once the page has already made the ones after it (here all
+    // of them). The failure is reported all the same, by the next call (here the wait for the writes).
+    const out = await call(page, 'appendBatches', 'fail', 'c1', 40, 300, 50, 5)
+    expect(out.error?.code).toBe('STORE')
+    expect(out.error?.message).toMatch(/storing the history/)
+    // Opened again: what is there is the first four batches, whole, and the count agrees. Nothing of the
+    // failed one, nor of those made after it.
+    await call(page, 'close', 'fail')
+    const stored = await call(page, 'readAll', 'fail', 'c1', 1000)
+    expect(stored.map(m => m.id)).toEqual(Array.from({ length: 4 * 300 }, (_, n) => `m${String(n).padStart(8, '0')}`))
+    expect((await call(page, 'counts', 'fail')).c1).toBe(4 * 300)
+    // And it takes writes again, after what it holds.
+    expect((await call(page, 'appendBatches', 'fail', 'c2', 2, 10, 10)).error).toBeUndefined()
+    expect(await call(page, 'readAll', 'fail', 'c2', 1000)).toHaveLength(20)
+    await page.close()
+  }, 120_000)
+
   it('keeps messages in canonical order through appends, upserts that move them, removals and reopens (seeded model check)', async () => {
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
     console.log(`idb pages model check: seed ${seed} (SEED=${seed} to repeat)`)
