@@ -120,6 +120,17 @@ async function ferry (argv: string[], label: string): Promise<void> {
   await spawnNode([FERRY, ...argv], { label, timeoutMs: 1_800_000, cwd: ROOT }).done
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function processCpu (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
 /** What a Chromium process does, from its command line. */
 function processKind (pid: number): string {
   try {
@@ -239,9 +250,9 @@ async function transfer (store: string, exportSha: string, n: number): Promise<R
       s = await state()
       const now = performance.now()
       const p = s.progress
-      if (first === undefined && p !== undefined && p.messages > 0) { first = now; cpuAtFirst = browserCpu(); kindsAtFirst = browserCpuByKind(); senderAtFirst = sender.cpu() }
+      if (first === undefined && p !== undefined && p.messages > 0) { first = now; cpuAtFirst = browserCpu(); kindsAtFirst = browserCpuByKind(); senderAtFirst = processCpu(sender.pid) }
       if (heapMid === 0 && p !== undefined && p.messages >= p.totalMessages / 2) heapMid = await heap()
-      if (allIn === undefined && p !== undefined && p.totalMessages > 0 && p.messages >= p.totalMessages) { allIn = now; cpuAtAllIn = browserCpu(); kindsAtAllIn = browserCpuByKind(); senderAtAllIn = sender.cpu() }
+      if (allIn === undefined && p !== undefined && p.totalMessages > 0 && p.messages >= p.totalMessages) { allIn = now; cpuAtAllIn = browserCpu(); kindsAtAllIn = browserCpuByKind(); senderAtAllIn = processCpu(sender.pid) }
       if (s.phase === 'verified' || s.phase === 'failed') break
       await new Promise(resolve => setTimeout(resolve, 50))
     }
@@ -261,7 +272,8 @@ async function transfer (store: string, exportSha: string, n: number): Promise<R
     const mediaBytes = s.progress?.totalMediaBytes ?? 0
     return {
       messages: total,
-      messagesPerSec: Math.round(total / (((allIn ?? end) - (first ?? t0)) / 1000)),
+      // Messages that all came in one read of the page have no rate worth the name.
+      messagesPerSec: allIn !== undefined && first !== undefined && allIn > first ? Math.round(total / ((allIn - first) / 1000)) : 0,
       mediaMB: r2(mediaBytes / 1e6),
       mediaMBps: mediaBytes > 0 && allIn !== undefined ? r2(mediaBytes / 1e6 / ((end - allIn) / 1000)) : undefined,
       heapAtLoadMiB: r2(heapAtLoad),
@@ -335,7 +347,7 @@ for (let n = 0; n < RUNS; n++) {
   runs.push(run)
   if (args.json) process.stdout.write(JSON.stringify({ root: ROOT, ...run }) + '\n')
   else {
-    say(`run ${n + 1}: ${run.messages.toLocaleString('en')} messages at ${run.messagesPerSec.toLocaleString('en')}/s` +
+    say(`run ${n + 1}: ${run.messages.toLocaleString('en')} messages` + (run.messagesPerSec > 0 ? ` at ${run.messagesPerSec.toLocaleString('en')}/s` : '') +
       (run.mediaMBps !== undefined ? `, ${run.mediaMB} MB media at ${run.mediaMBps} MB/s` : '') +
       ` (CPU s per 100k messages: Chromium ${run.browserCpuPer100k} (${Object.entries(run.browserCpuByKind).map(([k, v]) => `${k} ${v}`).join(', ')}), sender ${run.senderCpuPer100k})` +
       `; ${run.storageMB} MB of storage` +

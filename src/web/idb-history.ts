@@ -55,7 +55,12 @@ export class IdbHistoryStore implements HistorySink {
    * The conversation this session is appending to: its record and last page as the last append left
    * them, so that the next batch needs nothing read back (see apply).
    */
-  private tail?: Tail
+  private tail?: { conversation: string, page: TailPage }
+  /**
+   * The records of the conversations this session wrote or read, as it expects them in the database:
+   * appends to them need nothing read first (see apply). Forgotten when a write fails.
+   */
+  private readonly known = new Map<string, ChatRecord>()
   /** The commit of the last change, still being written (commits are write-behind). */
   private writing?: Promise<void>
   /** The first write that failed: every later call reports it. */
@@ -80,6 +85,12 @@ export class IdbHistoryStore implements HistorySink {
 
   // ---- reads -----------------------------------------------------------------------------------------
 
+  /** Drops what this session expects of the database (after a write that may not have happened). */
+  private forget (): void {
+    this.tail = undefined
+    this.known.clear()
+  }
+
   private check (): void {
     if (this.failure !== undefined) throw this.failure
   }
@@ -100,6 +111,9 @@ export class IdbHistoryStore implements HistorySink {
         req(tx.objectStore('chats').getAll()) as Promise<ChatRecord[]>
       ])
       const counts = new Map(keys.map((k, i) => [k as string, chats[i].n]))
+      // What this session did not write itself, it now knows as read (appends to it need no read first).
+      keys.forEach((k, i) => { if (!this.known.has(k as string)) this.known.set(k as string, chats[i]) })
+      for (const c of convs) if (!this.known.has(c.id)) this.known.set(c.id, { n: 0, indexed: true })
       return convs.sort((a, b) => compareStrings(a.id, b.id)).map(c => ({ conversation: c, messages: counts.get(c.id) ?? 0 }))
     })
   }
@@ -289,12 +303,12 @@ export class IdbHistoryStore implements HistorySink {
           const { committed } = await this.apply(change)
           this.writing = committed.catch(err => {
             this.failure ??= idbError(err, 'storing the history')
-            this.tail = undefined
+            this.forget()
           })
           break
         } catch (err) {
-          // The transaction was aborted: what the tail cache saw of it never happened.
-          this.tail = undefined
+          // The transaction was aborted: what the caches saw of it never happened.
+          this.forget()
           if (!(err instanceof NeedsIndex)) throw err
           for (const c of err.conversations) await this.buildIndex(c)
         }
@@ -305,9 +319,9 @@ export class IdbHistoryStore implements HistorySink {
 
   private async apply (change: HistoryChange): Promise<{ committed: Promise<void> }> {
     const work = byConversation(change)
-    const only = work.size === 1 ? [...work][0] : undefined
-    const tail = this.tail
-    const fast = only !== undefined && tail !== undefined && only[0] === tail.conversation && this.canAppend(tail.info, only[1])
+    const fast = this.fastAppend(work)
+    // The journal's store is in the scope only to order this after the journal write before it and
+    // before the one after it (the next undo entry, or the one an undo drops once this took it back).
     return await writeBehind(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages', 'kv'], 'storing the history', async tx => {
       const r = change.remove
       for (const id of r?.contacts ?? []) tx.objectStore('contacts').delete(id)
@@ -318,18 +332,18 @@ export class IdbHistoryStore implements HistorySink {
       if (work.size === 0) return
       const chats = tx.objectStore('chats')
       const pages = tx.objectStore('pages')
-      if (fast) {
-        // The next batch of the conversation being appended to: written from what the last append left,
-        // with no read to wait for (a read would hold this until the writes before it committed). The
-        // record is read all the same, and if it is not what that append wrote (its transaction
-        // failed), this one is aborted too: the database keeps a prefix of the commits.
-        const [conversation, w] = only
-        const before = tail.info
-        const check = chats.get(conversation)
-        check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, before)) tx.abort() }
-        const info = { ...before }
-        this.append(pages, conversation, w.put, info, tail.page)
-        chats.put(info, conversation)
+      if (fast !== undefined) {
+        // Appends whose conversations this session knows (it wrote or read their records): written from
+        // what it knows, with no read to wait for (a read would hold this until the writes before it
+        // committed). Each record is read all the same, and if it is not what this session expects (a
+        // commit before this one failed), the transaction is aborted: the database keeps a prefix.
+        for (const { conversation, w, expected, tail } of fast) {
+          const check = chats.get(conversation)
+          check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, expected)) tx.abort() }
+          const info = { ...expected }
+          this.append(pages, conversation, w.put, info, tail)
+          chats.put(info, conversation)
+        }
         return
       }
       const convs = [...work.keys()]
@@ -345,8 +359,28 @@ export class IdbHistoryStore implements HistorySink {
           await this.upsert(pages, c, w, infos[i])
         }
         chats.put(infos[i], c)
+        this.known.set(c, { ...infos[i] })
       }
     })
+  }
+
+  /**
+   * The plan of a change that only appends to conversations whose records this session knows and whose
+   * last page it holds (or that are empty); undefined when anything must be read first.
+   */
+  private fastAppend (work: Map<string, Work>): Array<{ conversation: string, w: Work, expected: ChatRecord, tail: TailPage }> | undefined {
+    if (work.size === 0) return undefined
+    const plan = []
+    for (const [conversation, w] of work) {
+      const expected = this.known.get(conversation)
+      if (expected === undefined || !this.canAppend(expected, w)) return undefined
+      let tail: TailPage
+      if (expected.n === 0) tail = { messages: [], bytes: 0 }
+      else if (this.tail?.conversation === conversation) tail = this.tail.page
+      else return undefined
+      plan.push({ conversation, w, expected, tail })
+    }
+    return plan
   }
 
   /**
@@ -379,7 +413,8 @@ export class IdbHistoryStore implements HistorySink {
     info.indexed = false
     info.appender = this.session
     info.last = { ts: last.ts, id: last.id }
-    this.tail = { conversation, info: { ...info }, page }
+    this.tail = { conversation, page }
+    this.known.set(conversation, { ...info })
   }
 
   /** Upserts and removals by id, through the index: the stored versions go, the new ones go in place. */
@@ -427,6 +462,7 @@ export class IdbHistoryStore implements HistorySink {
   /** Gives the pages of a conversation filled without the index their id hashes. */
   private async buildIndex (conversation: string): Promise<void> {
     if (this.tail?.conversation === conversation) this.tail = undefined
+    this.known.delete(conversation)
     const index = { seed: this.seed }
     let after: PageKey | undefined
     for (let done = false; !done;) {
@@ -495,6 +531,7 @@ export class IdbHistoryStore implements HistorySink {
             if (old !== undefined && old.owner !== rec.owner) tx.objectStore('chunks').delete(chunksFrom(old.owner))
             files.put({ owner: rec.owner, size, mime } satisfies FileRecord, sha256)
             parts.delete(sha256)
+
           })
           return failed
         })
@@ -542,14 +579,15 @@ interface Work { put: Message[], remove: string[] }
 
 /** The last page of a conversation as the store is appending to it. */
 interface TailPage { key?: PageKey, messages: Message[], bytes: number }
-interface Tail { conversation: string, info: ChatRecord, page: TailPage }
 
 function tailOf (key: PageKey, page: Page): TailPage {
   const messages = decodePage(page)
   return { key, messages, bytes: messages.reduce((n, m) => n + messageBytes(m), 0) }
 }
 
+/** Whether the database's record is the one expected (an empty conversation is empty, whatever its record says). */
 function sameRecord (a: ChatRecord | undefined, b: ChatRecord): boolean {
+  if (b.n === 0) return a === undefined || a.n === 0
   return a !== undefined && a.n === b.n && a.indexed === b.indexed && a.appender === b.appender &&
     a.last?.ts === b.last?.ts && a.last?.id === b.last?.id
 }
