@@ -169,7 +169,7 @@ export const harness = {
    * first error reported. With `failAt`, the failAt-th transaction that writes pages fails after its
    * first write, as one would on a disk error.
    */
-  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0): Promise<{ accepted: number, error?: { code: string, message: string } }> {
+  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0, from = 0): Promise<{ accepted: number, error?: { code: string, message: string } }> {
     const { store } = await phone(name)
     failPagesIn = failAt
     let accepted = 0
@@ -184,7 +184,7 @@ export const harness = {
       for (let b = 0; b < batches; b++) {
         const messages: Message[] = []
         for (let i = 0; i < size; i++) {
-          const n = b * size + i
+          const n = from + b * size + i
           messages.push({ conversation, id: `m${String(n).padStart(8, '0')}`, sender: 'u1', ts: 1_700_000_000_000 + n, kind: 'text', text: noise() })
         }
         await store.commit({ messages })
@@ -205,6 +205,18 @@ export const harness = {
       const page = await store.messages(conversation, after, limit)
       out.push(...page)
       if (page.length < limit) return out
+      after = page[page.length - 1]
+    }
+  },
+
+  /** Reads a conversation through messages() and returns only how many there were. */
+  async scan (name: string, conversation: string): Promise<number> {
+    const { store } = await phone(name)
+    let n = 0
+    for (let after: MessagePosition | undefined; ;) {
+      const page = await store.messages(conversation, after, 1024)
+      n += page.length
+      if (page.length < 1024) return n
       after = page[page.length - 1]
     }
   },

@@ -190,6 +190,30 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
+    const page = await harnessPage()
+    const cdp = await browser.context.newCDPSession(page)
+    const heapMiB = async (): Promise<number> => {
+      await cdp.send('HeapProfiler.collectGarbage')
+      return (await cdp.send('Runtime.getHeapUsage')).usedSize / 2 ** 20
+    }
+    await call(page, 'commit', 'heap', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    const batch = async (from: number, batches: number): Promise<void> => {
+      expect((await call(page, 'appendBatches', 'heap', 'c1', batches, 1000, 60, 0, from)).error).toBeUndefined()
+    }
+    await batch(0, 50)
+    expect(await call(page, 'scan', 'heap', 'c1')).toBe(50_000)
+    const small = await heapMiB()
+    await batch(50_000, 200)
+    expect(await call(page, 'scan', 'heap', 'c1')).toBe(250_000)
+    const large = await heapMiB()
+    console.log(`page heap after GC: ${small.toFixed(2)} MiB holding 50,000 messages, ${large.toFixed(2)} MiB holding 250,000`)
+    // 200,000 more messages (about 25 MB as objects) leave the heap where it was, give or take.
+    expect(large - small).toBeLessThan(2)
+    expect(large).toBeLessThan(40)
+    await page.close()
+  }, 300_000)
+
   it('keeps messages in canonical order through appends, upserts that move them, removals and reopens (seeded model check)', async () => {
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
     console.log(`idb pages model check: seed ${seed} (SEED=${seed} to repeat)`)
