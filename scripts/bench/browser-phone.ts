@@ -120,14 +120,14 @@ async function ferry (argv: string[], label: string): Promise<void> {
   await spawnNode([FERRY, ...argv], { label, timeoutMs: 1_800_000, cwd: ROOT }).done
 }
 
-/** CPU seconds (user + system) a process has used so far. */
+/** CPU seconds (user + system) a process has used so far (NaN once it is gone). */
 function processCpu (pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(f[11]) + Number(f[12])) / 100
   } catch {
-    return 0
+    return NaN
   }
 }
 
