@@ -5,7 +5,8 @@ import { inTx, randomId, req } from './idb.js'
 // their writes to the same journal and pages. The Web Locks API does this exactly (a lock dies with
 // its tab), but only in a secure context; a page served over plain HTTP on the LAN has no
 // navigator.locks, so there a lease in IndexedDB stands in: a record with an owner and an expiry that
-// its tab renews on a heartbeat, taken over by another tab only once it has expired.
+// its tab renews on a heartbeat, taken over by another tab only once it has expired. (A tab whose timers
+// the browser throttles past the lease's life can lose it to a tab that asks; it then stops receiving.)
 
 export type LockKind = 'web-locks' | 'lease'
 

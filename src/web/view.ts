@@ -71,6 +71,7 @@ export class View {
   private drawing = false
   private drawnVersion = -1
   private drawnSelected?: string
+  private drawnAt = 0
   private drawnConversation = ''
   /** Object URLs of the media on screen (revoked when they leave it). */
   private readonly urls = new Map<string, string>()
@@ -157,15 +158,20 @@ export class View {
     }))
   }
 
-  /** Redraws the chats and the open conversation when the store changed since the last draw. */
+  /**
+   * Redraws the chats and the open conversation when this page changed the store since the last draw,
+   * and every few seconds anyway (another tab may be the one receiving).
+   */
   draw (): void {
-    if (this.drawing || (this.store.version === this.drawnVersion && this.selected === this.drawnSelected)) return
+    const stale = performance.now() - this.drawnAt > 2000
+    if (this.drawing || (!stale && this.store.version === this.drawnVersion && this.selected === this.drawnSelected)) return
     this.drawing = true
     const version = this.store.version
     const selected = this.selected
     this.redraw().then(() => {
       this.drawnVersion = version
       this.drawnSelected = selected
+      this.drawnAt = performance.now()
     }, err => {
       this.error(`Cannot show the history: ${(err as Error)?.message ?? String(err)}`)
     }).finally(() => { this.drawing = false })
