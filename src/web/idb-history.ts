@@ -91,6 +91,14 @@ export class IdbHistoryStore implements HistorySink {
     this.known.clear()
   }
 
+  /**
+   * This session is about to write (its tab took the lock): what it read before may have been changed
+   * by the tab that was writing then, so it is read again.
+   */
+  takeOver (): void {
+    this.forget()
+  }
+
   private check (): void {
     if (this.failure !== undefined) throw this.failure
   }
@@ -119,11 +127,13 @@ export class IdbHistoryStore implements HistorySink {
   }
 
   async contacts (): Promise<Contact[]> {
+    this.check()
     const all = await inTx(this.db, ['contacts'], 'readonly', 'reading contacts', async tx => await req(tx.objectStore('contacts').getAll()) as Contact[])
     return all.sort((a, b) => compareStrings(a.id, b.id))
   }
 
   async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
+    this.check()
     return await inTx(this.db, ['media', 'files'], 'readonly', 'reading media records', async tx => {
       const records = await req(tx.objectStore('media').getAll(after === undefined ? undefined : IDBKeyRange.lowerBound(after, true), limit)) as MediaRecord[]
       if (records.length === 0) return []

@@ -158,6 +158,7 @@ class App {
       this.view.showForm(true)
       return
     }
+    this.store.takeOver()
     this.phase = 'pairing'
     this.error = undefined
     this.view.showForm(false)

@@ -159,6 +159,11 @@ export const harness = {
     return await exportNdjsonText(new MemorySource('source', spec))
   },
 
+  /** This tab is about to write (it took the lock): IdbHistoryStore.takeOver. */
+  async takeOver (name: string): Promise<void> {
+    (await phone(name)).store.takeOver()
+  },
+
   async commit (name: string, change: HistoryChange): Promise<void> {
     await (await phone(name)).store.commit(change)
   },

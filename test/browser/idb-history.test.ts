@@ -190,6 +190,23 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('takes over from another tab that wrote meanwhile: appends follow what that tab left', async () => {
+    const first = await harnessPage()
+    const second = await harnessPage()
+    await call(first, 'commit', 'tabs', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    // The first tab shows the chats (it reads the conversations), then the second one receives.
+    expect((await call(first, 'counts', 'tabs')).c1).toBe(0)
+    expect((await call(second, 'appendBatches', 'tabs', 'c1', 2, 300, 20)).error).toBeUndefined()
+    // The second tab closes; the first takes the lock and receives more of the same conversation.
+    await second.close()
+    await call(first, 'takeOver', 'tabs')
+    expect((await call(first, 'appendBatches', 'tabs', 'c1', 2, 300, 20, 0, 600)).error).toBeUndefined()
+    const stored = await call(first, 'readAll', 'tabs', 'c1', 1000)
+    expect(stored.map(m => m.id)).toEqual(Array.from({ length: 1200 }, (_, n) => `m${String(n).padStart(8, '0')}`))
+    expect((await call(first, 'counts', 'tabs')).c1).toBe(1200)
+    await first.close()
+  }, 120_000)
+
   it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
     const page = await harnessPage()
     const cdp = await browser.context.newCDPSession(page)
