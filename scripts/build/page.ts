@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DIST, ROOT, SRC } from './paths.js'
 
-const WEB_SRC = join(SRC, 'web')
+export const WEB_SRC = join(SRC, 'web')
 /** Where `ferry web` (src/cli/web.ts) looks for the page. */
 export const PAGE_DIR = join(DIST, 'browser-phone')
 
@@ -15,7 +15,7 @@ export interface PageBuild { outDir: string, bytes: number, ms: number }
  * The page has no node:crypto: the protocol's sha256 module is swapped for its @noble/hashes twin (the
  * package's "browser" field does the same for apps bundling the built library).
  */
-const browserSha256: Plugin = {
+export const browserSha256: Plugin = {
   name: 'browser-sha256',
   setup (b) {
     b.onResolve({ filter: /^\.\/sha256\.js$/ }, args => ({ path: join(args.resolveDir, 'sha256-browser.ts') }))

@@ -1,34 +1,70 @@
-// Minimal promise wrappers over IndexedDB: enough for the browser phone, no library.
+import { ErrorCode, FerryError } from '../errors.js'
 
-export const STORES = ['meta', 'contacts', 'conversations', 'media', 'messages', 'transfers', 'files', 'chunks'] as const
+// The browser phone's one IndexedDB database: the page's own chat store (IdbHistoryStore) and Ferry's
+// journal (IdbJournal) side by side, so a finished media file passes from the journal to the store by a
+// change of owner, never a copy of its bytes. Thin promise wrappers, no library.
+
+/**
+ * Object stores. The store's: contacts, conversations, chats (per conversation: message count, index
+ * state), pages (messages, many per record), media (records), files (the media the store holds). The
+ * journal's: kv, parts (partial media files). Shared: chunks (media bytes, by owner), meta (identity,
+ * ids, the cross-tab lease).
+ */
+export const STORES = ['meta', 'kv', 'parts', 'chunks', 'files', 'media', 'contacts', 'conversations', 'chats', 'pages'] as const
 export type StoreName = typeof STORES[number]
 
-const DB_VERSION = 1
+/** The pages' index of message-id hashes (a page lists the hashes of its messages' ids, when indexed). */
+export const ID_INDEX = 'ids'
 
-/** Opens (creating on first use) the phone's database. */
-export async function openDb (name: string): Promise<IDBDatabase> {
-  return await new Promise<IDBDatabase>((resolve, reject) => {
+// 1: the in-memory IdbChatStore's layout (one record per message, transfer rows beside them). 2: pages.
+const DB_VERSION = 2
+
+/** Opens (creating, or replacing an older layout) the phone's database. */
+export async function openFerryDb (name: string): Promise<IDBDatabase> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
     const req = indexedDB.open(name, DB_VERSION)
     req.onupgradeneeded = () => {
       const db = req.result
-      // Keys: out-of-line everywhere, so records stay plain model objects.
-      for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s)
+      // The first layout held everything in memory and kept no journal: a history received into it is
+      // not carried over (an early version of the page, never released).
+      for (const s of Array.from(db.objectStoreNames)) db.deleteObjectStore(s)
+      for (const s of STORES) {
+        const os = db.createObjectStore(s)
+        if (s === 'pages') os.createIndex(ID_INDEX, 'x', { multiEntry: true })
+      }
     }
     req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error ?? new Error(`cannot open IndexedDB ${name}`))
-    req.onblocked = () => reject(new Error(`IndexedDB ${name} is held open by another tab`))
+    req.onerror = () => reject(idbError(req.error, `opening IndexedDB ${name}`))
+    req.onblocked = () => reject(new FerryError(ErrorCode.STORE, `IndexedDB ${name} is held open by an older version of this page in another tab: close it and reload`))
+  })
+  // A newer page in another tab wants to upgrade: let it, rather than blocking it forever.
+  db.onversionchange = () => { db.close() }
+  return db
+}
+
+export async function deleteFerryDb (name: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name)
+    req.onsuccess = () => resolve()
+    req.onerror = () => reject(idbError(req.error, `deleting IndexedDB ${name}`))
+    req.onblocked = () => resolve()
   })
 }
 
-export async function request<T> (req: IDBRequest<T>): Promise<T> {
+/**
+ * A request's result. Awaiting it inside a transaction is safe: the continuation runs in the microtask
+ * checkpoint of the success event, while the transaction is still active (as long as nothing but
+ * IndexedDB requests is awaited in between).
+ */
+export async function req<T> (r: IDBRequest<T>): Promise<T> {
   return await new Promise<T>((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'))
+    r.onsuccess = () => resolve(r.result)
+    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'))
   })
 }
 
 /** Resolves when the transaction commits, rejects when it aborts (quota, a failed request, a closed db). */
-export async function done (tx: IDBTransaction): Promise<void> {
+export async function txDone (tx: IDBTransaction): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve()
     tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
@@ -36,19 +72,84 @@ export async function done (tx: IDBTransaction): Promise<void> {
   })
 }
 
-/** Every [key, value] of an object store, in key order. */
-export async function entries<T> (db: IDBDatabase, store: StoreName, range?: IDBKeyRange): Promise<Array<[IDBValidKey, T]>> {
-  const tx = db.transaction(store, 'readonly')
-  const os = tx.objectStore(store)
-  const [keys, values] = await Promise.all([request(os.getAllKeys(range)), request(os.getAll(range))])
-  return keys.map((k, i) => [k, values[i] as T])
+/**
+ * Runs `fn` in one transaction and resolves with its result once the transaction committed. A failure
+ * inside `fn` aborts the transaction: nothing of it is applied. `fn` may await IndexedDB requests of
+ * `tx` only: awaiting anything else lets the transaction commit under it.
+ */
+export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, what: string, fn: (tx: IDBTransaction) => Promise<T> | T): Promise<T> {
+  let tx: IDBTransaction
+  try {
+    tx = db.transaction(stores, mode)
+  } catch (err) {
+    throw idbError(err, what)
+  }
+  const committed = txDone(tx)
+  committed.catch(() => {}) // awaited below; an abort caused by fn is reported as fn's error
+  let out: T
+  try {
+    out = await fn(tx)
+  } catch (err) {
+    try { tx.abort() } catch {}
+    // IndexedDB's own failures become store errors; the caller's (a FerryError, a signal) pass as they are.
+    throw err instanceof DOMException ? idbError(err, what) : err
+  }
+  try {
+    await committed
+  } catch (err) {
+    throw idbError(err, what)
+  }
+  return out
 }
 
-export async function deleteDb (name: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const req = indexedDB.deleteDatabase(name)
-    req.onsuccess = () => resolve()
-    req.onerror = () => reject(req.error ?? new Error(`cannot delete IndexedDB ${name}`))
-    req.onblocked = () => resolve()
+/**
+ * Runs `fn` in one readwrite transaction and resolves once its requests are made, with the promise of
+ * its commit: the caller goes on while IndexedDB writes. Transactions whose scopes overlap run in the
+ * order they were made, so a later transaction (a read, the next write) still sees this one.
+ */
+export async function writeBehind (db: IDBDatabase, stores: StoreName[], what: string, fn: (tx: IDBTransaction) => Promise<void> | void): Promise<{ committed: Promise<void> }> {
+  let tx: IDBTransaction
+  try {
+    tx = db.transaction(stores, 'readwrite')
+  } catch (err) {
+    throw idbError(err, what)
+  }
+  const committed = txDone(tx).catch(err => { throw idbError(err, what) })
+  committed.catch(() => {}) // the caller takes it; an abort caused by fn is reported as fn's error
+  try {
+    await fn(tx)
+  } catch (err) {
+    try { tx.abort() } catch {}
+    throw err instanceof DOMException ? idbError(err, what) : err
+  }
+  // Wrapped: a promise returned as it is would be adopted, and this would wait for the commit.
+  return { committed }
+}
+
+/** IndexedDB failures as Ferry's store errors: a full quota reads as STORE_FULL, like a full disk. */
+export function idbError (err: unknown, what: string): FerryError {
+  if (err instanceof FerryError) return err
+  const e = err as DOMException | undefined
+  if (e?.name === 'QuotaExceededError') return new FerryError(ErrorCode.STORE_FULL, `${what}: the browser's storage quota is full`, undefined, { cause: err })
+  return new FerryError(ErrorCode.STORE, `${what}: ${e?.message ?? String(err)}`, undefined, { cause: err })
+}
+
+/** A random id (hex), from getRandomValues: crypto.randomUUID needs a secure context, this page may not have one. */
+export function randomId (bytes = 16): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes))
+  let s = ''
+  for (const x of b) s += x.toString(16).padStart(2, '0')
+  return s
+}
+
+/** A value of the meta store, made with `make` and saved the first time it is asked for. */
+export async function metaValue<T> (db: IDBDatabase, key: string, make: () => T): Promise<T> {
+  return await inTx(db, ['meta'], 'readwrite', `reading ${key}`, async tx => {
+    const os = tx.objectStore('meta')
+    const found = await req(os.get(key)) as T | undefined
+    if (found !== undefined) return found
+    const v = make()
+    os.put(v, key)
+    return v
   })
 }

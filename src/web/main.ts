@@ -1,32 +1,55 @@
 import '../polyfill.js'
 import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { PairingRecords } from '../journal/pairing-records.js'
+import { ferry, type FerryEvent, type FerryService, type TransferStats } from '../net/ferry-service.js'
 import type { PairingCode } from '../pairing/index.js'
 import type { ReceiverMachine } from '../protocol/receiver.js'
 import { createBrowserNode, loadOrCreateKey } from './browser-node.js'
-import { exportNdjsonText, mediaDigests } from './export.js'
-import { IdbChatStore } from './idb-store.js'
-import { loadPairing, receiveHistory, type WebEvent, type WebProgress } from './receive.js'
+import { exportDigest, exportNdjsonText, mediaDigests } from './export.js'
+import { IdbHistoryStore, type StoreStats } from './idb-history.js'
+import { IdbJournal } from './idb-journal.js'
+import { deleteFerryDb, openFerryDb } from './idb.js'
 import { explain, parseInput, type PairInput } from './pair-input.js'
-import { View } from './view.js'
+import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
+import { View, type WebProgress } from './view.js'
 
-// The browser phone: pairs with a Node phone running `ferry send --transport webrtc`, receives its
-// history into IndexedDB, and shows it. After a reload it resumes on its own with the token it kept.
+// The browser phone: pairs with a Node phone running `ferry send --transport webrtc` and receives its
+// history through the same FerryService as Node (pairing, transfer, verification, forgetting the
+// pairing). What is the browser's own: the store and the journal in IndexedDB, the key kept there, the
+// lock across tabs, and the view. After a reload it resumes on its own with the pairing the journal kept.
 
-type Phase = 'starting' | 'idle' | 'pairing' | 'receiving' | 'verified' | 'failed'
+type Phase = 'starting' | 'idle' | 'pairing' | 'receiving' | 'verified' | 'failed' | 'busy'
 
 /** What tests (and curious people, in the console) can see and do: `window.__ferry`. */
 export interface FerryDebug {
-  state(): { phase: Phase, peerId: string, paused: boolean, mode?: 'code' | 'resume', progress?: WebProgress, error?: { code: string, message: string }, rateBytesPerSec?: number, sessionSeconds?: number }
-  events: Array<{ type: WebEvent['type'], at: number, mode?: string, progress?: WebProgress, error?: string }>
-  /** Stop reading the transfer once this much has been committed (the transfer then waits, mid-way). */
+  state(): {
+    phase: Phase
+    peerId: string
+    paused: boolean
+    /** How this tab keeps other tabs from receiving at the same time. */
+    lock: LockKind
+    mode?: 'code' | 'resume'
+    progress?: WebProgress
+    /** What the last verified session moved, and what this browser already held. */
+    stats?: TransferStats
+    error?: { code: string, message: string }
+    rateBytesPerSec?: number
+    sessionSeconds?: number
+  }
+  events: Array<{ type: FerryEvent['type'], at: number, mode?: string, progress?: WebProgress, error?: string }>
+  /** Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way). */
   pauseAt(at: { messages?: number, mediaBytes?: number }): void
   unpause(): void
-  /** Resolves once everything written so far is committed to IndexedDB. */
+  /** Resolves once every change and media file handed to the store is committed. */
   flush(): Promise<void>
-  exportNdjson(): string
+  /** The store as canonical NDJSON (`ferry export`'s bytes). */
+  exportNdjson(): Promise<string>
+  /** The same export's sha256 and size, for histories too large to hand over as one string. */
+  exportDigest(): Promise<{ sha256: string, bytes: number, lines: number }>
   mediaDigests(): Promise<Record<string, string>>
-  stats(): ReturnType<IdbChatStore['stats']>
+  stats(): Promise<StoreStats>
   /** Deletes this browser's store (and identity) and reloads. */
   startOver(): Promise<void>
 }
@@ -36,30 +59,51 @@ declare global {
 }
 
 const DB_NAME = 'ferry'
+const LOCK_NAME = 'ferry-receive'
+/**
+ * Silence from the sender, mid-transfer, after which the link counts as dead: a browser tab may be
+ * throttled for a moment, so a little more patience than the Node receiver's.
+ */
+const STALL_MS = 10_000
+const BUSY = 'Ferry is already receiving in another tab. Let it finish there (or close it), then try again here.'
+
+type Node = Libp2p<{ ferry: FerryService }>
 
 class App {
   phase: Phase = 'starting'
   mode?: 'code' | 'resume'
   progress?: WebProgress
+  stats?: TransferStats
   error?: FerryError
   paused = false
-  private pauseRule?: { messages?: number, mediaBytes?: number }
-  private release?: () => void
-  private sessionStart?: { t: number, bytes: number }
   rate?: number
   seconds?: number
   readonly events: FerryDebug['events'] = []
+  private machine?: ReceiverMachine
+  private pauseRule?: { messages?: number, mediaBytes?: number }
+  private release?: () => void
+  private sessionStart?: { t: number, bytes: number }
+  private progressShown?: WebProgress
 
-  constructor (readonly store: IdbChatStore, readonly node: Libp2p, readonly view: View) {}
+  constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
 
   async start (): Promise<void> {
     this.view.onSubmit(input => { void this.submit(input) })
     this.view.onStartOver(() => { void this.startOver() })
-    setInterval(() => { this.view.draw() }, 250)
+    setInterval(() => {
+      // Progress comes with every read of the transfer: the page shows it a few times a second.
+      if (this.progressShown !== this.progress && this.progress !== undefined) this.view.progress(this.progressShown = this.progress)
+      this.view.draw()
+    }, 250)
     this.view.draw()
     this.prefillFromUrl()
-    const record = await loadPairing(this.store)
-    if (record !== undefined) {
+    let record
+    try {
+      record = await new PairingRecords(this.journal).load()
+    } catch (err) {
+      this.view.error(explain(err))
+    }
+    if (record?.role === 'receiver') {
       // An unfinished transfer: carry on without the code, as the same peer with the kept token.
       this.view.status('Resuming the unfinished transfer…')
       await this.receive(record.addrs)
@@ -67,10 +111,11 @@ class App {
     }
     this.phase = 'idle'
     this.view.showForm(true)
-    const held = this.store.stats()
+    const held = await this.store.stats()
     this.view.status(held.messages > 0
       ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
       : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+    if (await this.lock.heldElsewhere()) this.view.error(BUSY)
   }
 
   private prefillFromUrl (): void {
@@ -104,81 +149,110 @@ class App {
   }
 
   private async receive (addrs: string[], code?: PairingCode): Promise<void> {
+    const held = await this.lock.tryAcquire()
+    if (held === undefined) {
+      this.phase = 'busy'
+      this.error = new FerryError(ErrorCode.STORE, BUSY)
+      this.view.error(BUSY)
+      this.view.status('Waiting for the other tab.')
+      this.view.showForm(true)
+      return
+    }
+    this.store.takeOver()
     this.phase = 'pairing'
     this.error = undefined
     this.view.showForm(false)
     this.view.error(undefined)
     this.view.status('Connecting to the old phone…')
     try {
-      const result = await receiveHistory(this.node, this.store, {
-        addrs,
+      const result = await this.node.services.ferry.receive({
+        addrs: addrs.map(a => multiaddr(a)),
         code,
+        agent: 'ferry-web',
+        stallMs: STALL_MS,
+        signal: held.lost,
         onEvent: e => { this.onEvent(e) },
         beforeRead: async machine => { await this.beforeRead(machine) }
       })
       this.phase = 'verified'
-      this.view.summary(result.summary, result.progress, this.seconds ?? 0)
+      this.stats = result.stats
+      this.progress = this.snapshot(result.progress)
+      this.view.summary(result.summary, result.progress, result.stats.mediaFilesSent + result.stats.mediaFilesHeld, this.seconds ?? 0)
       this.view.status('Done. The history is in this browser; browse it below.')
     } catch (err) {
-      const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String((err as Error)?.message ?? err))
+      const e = held.lost.aborted && isFerryError(held.lost.reason)
+        ? held.lost.reason
+        : isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String((err as Error)?.message ?? err))
       this.error = e
       this.phase = 'failed'
       if (e.code === ErrorCode.NOT_PAIRED && code === undefined) {
         // The old phone no longer knows us (it finished, or was reset): only a new code can help.
-        await this.store.setMeta('pairing', undefined)
+        await new PairingRecords(this.journal).forget().catch(() => {})
       }
       this.view.error(explain(e))
       this.view.status('Stopped.')
       this.view.showForm(true)
+    } finally {
+      await held.release().catch(() => {})
     }
   }
 
-  private onEvent (e: WebEvent): void {
-    const entry: FerryDebug['events'][number] = { type: e.type, at: Math.round(performance.now()) }
+  /** The progress to show: the machine's, with the bytes of this session, once the transfer is reading. */
+  private snapshot (p: WebProgress): WebProgress {
+    const m = this.machine?.progress
+    return { messages: p.messages, totalMessages: p.totalMessages, mediaBytes: p.mediaBytes, totalMediaBytes: p.totalMediaBytes, bytesReceived: m?.bytesReceived }
+  }
+
+  private onEvent (e: FerryEvent): void {
+    const entry: FerryDebug['events'][number] = { type: e.type, at: e.at }
     switch (e.type) {
-      case 'dialing':
-        break
       case 'paired':
         this.mode = e.mode
+        this.machine = undefined
         entry.mode = e.mode
         this.view.status(e.mode === 'code' ? 'Paired. Receiving the history…' : 'Reconnected to the old phone. Continuing where it stopped…')
         break
       case 'manifest':
         this.phase = 'receiving'
-        this.sessionStart = { t: performance.now(), bytes: e.progress.bytesReceived }
+        this.sessionStart = undefined
         this.view.resetRate()
-        entry.progress = e.progress
-        this.progress = e.progress
-        this.view.progress(e.progress)
         break
-      case 'progress':
-        this.progress = e.progress
-        this.view.progress(e.progress)
+      case 'progress': {
+        const p = this.snapshot(e.progress)
+        this.progress = p
+        entry.progress = p
+        this.sessionStart ??= { t: performance.now(), bytes: p.bytesReceived ?? 0 }
+        // The session's first progress is where it started from: what this phone held when it began.
+        const prev = this.events[this.events.length - 1]
+        if (prev?.type === 'manifest' && prev.progress === undefined) prev.progress = p
         break
+      }
       case 'interrupted':
         entry.error = `${e.error.code}: ${e.error.message}`
         this.view.status('The connection dropped. Reconnecting…')
         break
-      case 'verified':
-        entry.progress = e.progress
-        this.progress = e.progress
+      case 'verified': {
+        const p = this.snapshot(e.progress)
+        entry.progress = p
         if (this.sessionStart !== undefined) {
           this.seconds = (performance.now() - this.sessionStart.t) / 1000
-          this.rate = (e.progress.bytesReceived - this.sessionStart.bytes) / Math.max(this.seconds, 1e-3)
+          this.rate = ((p.bytesReceived ?? 0) - this.sessionStart.bytes) / Math.max(this.seconds, 1e-3)
         }
         break
+      }
     }
-    this.events.push(entry)
+    // Progress events come with every read: only those the tests and the console need are kept.
+    if (e.type !== 'progress') this.events.push(entry)
   }
 
   private async beforeRead (machine: ReceiverMachine): Promise<void> {
-    // Read no faster than IndexedDB commits: memory stays bounded whatever the history's size.
-    await this.store.drain()
+    this.machine = machine
     const rule = this.pauseRule
     const p = machine.progress
     if (rule !== undefined && ((rule.messages !== undefined && p.messages >= rule.messages) || (rule.mediaBytes !== undefined && p.mediaBytes >= rule.mediaBytes))) {
       this.pauseRule = undefined
       this.paused = true
+      this.progress = { messages: p.messages, totalMessages: p.totalMessages, mediaBytes: p.mediaBytes, totalMediaBytes: p.totalMediaBytes, bytesReceived: p.bytesReceived }
       await new Promise<void>(resolve => { this.release = resolve })
       this.paused = false
     }
@@ -190,8 +264,10 @@ class App {
         phase: this.phase,
         peerId: this.node.peerId.toString(),
         paused: this.paused,
+        lock: this.lock.kind,
         mode: this.mode,
         progress: this.progress,
+        stats: this.stats,
         error: this.error !== undefined ? { code: this.error.code, message: this.error.message } : undefined,
         rateBytesPerSec: this.rate,
         sessionSeconds: this.seconds
@@ -199,28 +275,30 @@ class App {
       events: this.events,
       pauseAt: at => { this.pauseRule = at },
       unpause: () => { this.release?.(); this.release = undefined },
-      flush: async () => { await this.store.flush() },
-      exportNdjson: () => exportNdjsonText(this.store),
+      flush: async () => { await this.store.flushWrites(); await this.store.settled() },
+      exportNdjson: async () => await exportNdjsonText(this.store),
+      exportDigest: async () => await exportDigest(this.store),
       mediaDigests: async () => await mediaDigests(this.store),
-      stats: () => this.store.stats(),
+      stats: async () => await this.store.stats(),
       startOver: async () => { await this.startOver() }
     }
   }
 
   private async startOver (): Promise<void> {
     try { await this.node.stop() } catch {}
-    this.store.close()
-    await IdbChatStore.destroy(DB_NAME)
+    this.db.close()
+    await deleteFerryDb(DB_NAME)
     location.hash = ''
     location.reload()
   }
 }
 
 async function boot (): Promise<void> {
-  const store = await IdbChatStore.open(DB_NAME)
-  const view = new View(store)
-  const node = await createBrowserNode(await loadOrCreateKey(store))
-  const app = new App(store, node, view)
+  const db = await openFerryDb(DB_NAME)
+  const store = await IdbHistoryStore.open(db)
+  const journal = new IdbJournal(db)
+  const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal }) })
+  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME))
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'
   await app.start()

@@ -1,10 +1,25 @@
-import type { Message } from '../store/model.js'
-import type { IdbChatStore } from './idb-store.js'
+import type { ConversationSummary } from '../net/ferry-service.js'
+import type { Contact, MediaRecord, Message } from '../store/model.js'
+import type { IdbHistoryStore } from './idb-history.js'
 import type { PairInput } from './pair-input.js'
-import type { WebProgress } from './receive.js'
 
 // The page's DOM: the pairing form, the progress bar with its ETA, the verified summary, the
-// conversations list and a conversation's messages. Plain DOM, redrawn from the store on a timer.
+// conversations list and a conversation's messages. Plain DOM, redrawn on a timer from what the store
+// reads back for the screen (the chats, and the newest messages of the open one): the page never holds
+// the history itself.
+
+/** What the progress bar shows. */
+export interface WebProgress {
+  messages: number
+  totalMessages: number
+  mediaBytes: number
+  totalMediaBytes: number
+  /** Bytes received in this session, for the rate (when known). */
+  bytesReceived?: number
+}
+
+/** Messages of the open chat on screen, newest last. */
+const SHOWN = 300
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id)
@@ -53,17 +68,20 @@ export class Eta {
 
 export class View {
   private selected?: string
+  private drawing = false
   private drawnVersion = -1
+  private drawnSelected?: string
+  private drawnAt = 0
   private drawnConversation = ''
+  /** Object URLs of the media on screen (revoked when they leave it). */
   private readonly urls = new Map<string, string>()
   private readonly eta = new Eta()
 
-  constructor (private readonly store: IdbChatStore) {
+  constructor (private readonly store: IdbHistoryStore) {
     $('chats').addEventListener('click', evt => {
       const li = (evt.target as HTMLElement).closest('li[data-id]')
       if (li === null) return
       this.selected = (li as HTMLElement).dataset.id
-      this.drawnVersion = -1
       this.draw()
     })
   }
@@ -110,7 +128,7 @@ export class View {
     const bar = $<HTMLProgressElement>('bar')
     bar.max = 1000
     bar.value = Math.round(fraction * 1000)
-    this.eta.update(p.bytesReceived)
+    if (p.bytesReceived !== undefined) this.eta.update(p.bytesReceived)
     const rate = this.eta.rate()
     const left = Math.max(0, totalBytes - p.mediaBytes) + (p.totalMessages - p.messages) * 100
     const eta = rate !== undefined && rate > 0 ? formatDuration(left / rate) : '…'
@@ -123,14 +141,14 @@ export class View {
     this.eta.reset()
   }
 
-  summary (summary: Array<{ id: string, title: string, messages: number }>, p: WebProgress, seconds: number): void {
+  summary (summary: ConversationSummary[], p: WebProgress, mediaFiles: number, seconds: number): void {
     $('progress').hidden = true
     const el = $('summary')
     el.hidden = false
     const total = summary.reduce((n, c) => n + c.messages, 0)
     $('summary-title').textContent = `✓ Verified: ${total.toLocaleString('en')} messages in ${summary.length} chats, ` +
-      `${p.totalMediaFiles} media files (${formatBytes(p.totalMediaBytes)})`
-    $('summary-detail').textContent = `Every conversation was read back from this browser's storage and matches the old phone` +
+      `${mediaFiles} media files (${formatBytes(p.totalMediaBytes)})`
+    $('summary-detail').textContent = 'Every conversation was read back from this browser\'s storage and matches the old phone' +
       (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '')
     const list = $('summary-list')
     list.replaceChildren(...summary.map(c => {
@@ -140,14 +158,29 @@ export class View {
     }))
   }
 
-  /** Redraws the chats and the open conversation when the store changed since the last draw. */
+  /**
+   * Redraws the chats and the open conversation when this page changed the store since the last draw,
+   * and every few seconds anyway (another tab may be the one receiving).
+   */
   draw (): void {
-    if (this.store.version === this.drawnVersion) return
-    this.drawnVersion = this.store.version
-    const counts = this.store.messageCounts()
-    const convs = this.store.conversations()
-    $('chats-empty').hidden = convs.length > 0
-    $('chats').replaceChildren(...convs.map(c => {
+    const stale = performance.now() - this.drawnAt > 2000
+    if (this.drawing || (!stale && this.store.version === this.drawnVersion && this.selected === this.drawnSelected)) return
+    this.drawing = true
+    const version = this.store.version
+    const selected = this.selected
+    this.redraw().then(() => {
+      this.drawnVersion = version
+      this.drawnSelected = selected
+      this.drawnAt = performance.now()
+    }, err => {
+      this.error(`Cannot show the history: ${(err as Error)?.message ?? String(err)}`)
+    }).finally(() => { this.drawing = false })
+  }
+
+  private async redraw (): Promise<void> {
+    const infos = await this.store.conversations()
+    $('chats-empty').hidden = infos.length > 0
+    $('chats').replaceChildren(...infos.map(({ conversation: c, messages }) => {
       const li = document.createElement('li')
       li.dataset.id = c.id
       if (c.id === this.selected) li.className = 'selected'
@@ -156,68 +189,72 @@ export class View {
       title.textContent = c.title === '' ? c.id : c.title
       const n = document.createElement('span')
       n.className = 'count'
-      n.textContent = String(counts.get(c.id) ?? 0)
+      n.textContent = messages.toLocaleString('en')
       li.append(title, n)
       return li
     }))
-    this.drawConversation()
+    const info = infos.find(i => i.conversation.id === this.selected)
+    await this.drawConversation(info?.conversation.title, info?.messages ?? 0)
   }
 
-  private drawConversation (): void {
+  private async drawConversation (title: string | undefined, total: number): Promise<void> {
     const box = $('messages')
-    if (this.selected === undefined) {
+    const selected = this.selected
+    if (selected === undefined) {
       this.drawnConversation = ''
       box.replaceChildren(hint('Pick a chat on the left. Chats are readable as soon as their messages arrive; photos and videos follow.'))
       return
     }
-    const conv = this.store.conversations({ conversations: [this.selected] })[0]
-    $('conversation-title').textContent = conv?.title ?? this.selected
-    const all = this.store.conversationMessagesOrdered(this.selected)
+    $('conversation-title').textContent = title ?? selected
+    const shown = await this.store.latest(selected, SHOWN)
+    const shas = [...new Set(shown.flatMap(m => m.media === undefined ? [] : [m.media]))]
+    const senders = [...new Set(shown.map(m => m.sender).filter(s => s !== 'me'))]
+    const [held, records, people] = await Promise.all([this.store.mediaHeld(shas), this.store.mediaRecords(shas), this.store.contactsById(senders)])
+    for (const [sha, url] of this.urls) {
+      if (held.has(sha) && shas.includes(sha)) continue
+      if (url !== '') URL.revokeObjectURL(url)
+      this.urls.delete(sha)
+    }
     // Redraw only when this chat changed (new messages, a picture arrived), so reading it while its
     // media streams in does not jump; a newly opened chat starts at its newest message.
-    const arrived = all.filter(m => m.media !== undefined && this.store.hasMediaFile(m.media) && this.urls.get(m.media) !== '').length
-    const signature = `${this.selected}:${all.length}:${arrived}:${this.urls.size}`
+    const ready = [...this.urls.values()].filter(u => u !== '').length
+    const signature = `${selected}:${total}:${shown[shown.length - 1]?.id ?? ''}:${held.size}:${ready}`
     if (signature === this.drawnConversation) return
-    const opened = !this.drawnConversation.startsWith(`${this.selected}:`)
+    const opened = !this.drawnConversation.startsWith(`${selected}:`)
     this.drawnConversation = signature
-    // The newest 300: a long chat stays quick to draw.
-    const shown = all.slice(-300)
-    const items = shown.map(m => this.messageItem(m))
-    if (all.length > shown.length) items.unshift(hint(`${all.length - shown.length} earlier messages not shown`))
+    const items = shown.map(m => this.messageItem(m, held, records, people))
+    if (total > shown.length) items.unshift(hint(`${(total - shown.length).toLocaleString('en')} earlier messages not shown`))
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40
     box.replaceChildren(...items)
     if (opened || atBottom) box.scrollTop = box.scrollHeight
   }
 
-  private messageItem (m: Message): HTMLElement {
+  private messageItem (m: Message, held: Set<string>, records: Map<string, MediaRecord>, people: Map<string, Contact>): HTMLElement {
     const div = document.createElement('div')
     div.className = `msg ${m.sender === 'me' ? 'mine' : ''}`
     div.dataset.kind = m.kind
     const head = document.createElement('div')
     head.className = 'meta'
-    head.textContent = `${m.sender === 'me' ? 'me' : this.store.contact(m.sender)?.name ?? m.sender} · ${new Date(m.ts).toISOString().slice(0, 16).replace('T', ' ')}`
+    head.textContent = `${m.sender === 'me' ? 'me' : people.get(m.sender)?.name ?? m.sender} · ${new Date(m.ts).toISOString().slice(0, 16).replace('T', ' ')}`
     div.append(head)
-    if (m.media !== undefined) div.append(this.mediaItem(m))
+    if (m.media !== undefined) div.append(this.mediaItem(m, m.media, held.has(m.media), records.get(m.media)))
     if (m.location !== undefined) div.append(text(`📍 ${m.location.label ?? ''} (${m.location.lat}, ${m.location.lon})`))
     if (m.text !== undefined && m.text !== '') div.append(text(m.text))
     return div
   }
 
-  private mediaItem (m: Message): HTMLElement {
-    const sha = m.media as string
-    const rec = this.store.mediaRecord(sha)
+  private mediaItem (m: Message, sha: string, held: boolean, rec: MediaRecord | undefined): HTMLElement {
     const label = `${m.kind}${rec !== undefined ? ` · ${formatBytes(rec.size)}` : ''}`
-    if (!this.store.hasMediaFile(sha)) return text(`⏳ ${label} — arriving`, 'pending')
+    if (!held) return text(`⏳ ${label} — arriving`, 'pending')
     const url = this.urls.get(sha)
     if (url === undefined) {
       // Read from IndexedDB once, then redraw with the object URL.
       this.urls.set(sha, '')
-      void this.store.mediaBlob(sha).then(blob => {
-        if (blob === undefined) return
+      void this.store.mediaBlob(sha, rec?.mime ?? 'application/octet-stream').then(blob => {
         this.urls.set(sha, URL.createObjectURL(blob))
         this.drawnVersion = -1
         this.draw()
-      })
+      }, () => { this.urls.delete(sha) })
     }
     if (url === undefined || url === '') return text(`${label} — loading`, 'pending')
     if (rec?.mime.startsWith('image/') === true) {

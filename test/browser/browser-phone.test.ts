@@ -135,6 +135,15 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.textContent('#progress-text')).toMatch(/of [\d,]+ messages · [\d.]+ \w?B of [\d.]+ MB media · .*left/)
     await page.screenshot({ path: join(ARTIFACTS, 'browser-phone-mid-transfer.png'), fullPage: true })
 
+    // A second tab of the page finds the unfinished transfer too, but must not receive into the same store.
+    const second = await page.context().newPage()
+    await second.goto(pageUrl)
+    await second.waitForFunction(() => (window.__ferry as FerryDebug | undefined)?.state().phase === 'busy', null, { timeout: 30_000 })
+    expect(await second.textContent('#error')).toMatch(/Ferry is already receiving in another tab/)
+    expect(await second.evaluate(() => (window.__ferry as FerryDebug).state().lock)).toBe('web-locks')
+    await second.close()
+    expect((await page.evaluate(() => (window.__ferry as FerryDebug).state())).paused).toBe(true)
+
     // Everything read so far is durable; then the reload. The page must resume alone, without the code.
     await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
     await page.reload()
@@ -146,9 +155,10 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(done.peerId).toBe(paused.peerId)
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
     const manifest = events.find(e => e.type === 'manifest')
-    // Resumed where it stopped: the new session starts with what was committed before the reload.
-    expect(manifest?.progress?.messages).toBe(p.totalMessages)
+    // Resumed where it stopped: the new session starts with what was committed before the reload, and
+    // no message comes twice.
     expect(manifest?.progress?.mediaBytes).toBeGreaterThanOrEqual(p.mediaBytes)
+    expect(done.stats).toMatchObject({ messagesSent: 0, messagesHeld: p.totalMessages })
     expect(await page.textContent('#summary-title')).toMatch(/Verified: \d[\d,]* messages in 5 chats/)
     await sender.waitEvent('verified', 30_000)
     expect((await sender.waitExit(30_000)).code).toBe(0)

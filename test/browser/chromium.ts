@@ -33,13 +33,13 @@ export async function chromiumUnavailable (): Promise<string | undefined> {
 }
 
 /** A fresh headless Chromium with an empty profile (user-data-dir), removed on close. */
-export async function launchChromium (): Promise<Browser> {
+export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'ferry-chromium-'))
   try {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_FLAGS,
+      args: [...CHROMIUM_FLAGS, ...extraArgs],
       timeout: 60_000
     })
     return {

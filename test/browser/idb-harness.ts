@@ -1,0 +1,298 @@
+// Bundled for Chromium by idb-history.test.ts: the page's IndexedDB store and journal, driven from Node
+// through page.evaluate. The sending phone is an app's history kept in memory (MemorySource, a real
+// HistorySource over arrays) and the real SenderMachine; the receiving phone is the real ReceiverMachine
+// over IdbHistoryStore and IdbJournal, across an in-memory pipe.
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { isFerryError } from '../../src/errors.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import type { ConversationInfo, HistoryChange, HistorySource, MessagePosition, StoredMedia } from '../../src/store/history.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type Message } from '../../src/store/model.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { TransferOptions } from '../../src/protocol/options.js'
+import { exportNdjsonText, mediaDigests } from '../../src/web/export.js'
+import { IdbHistoryStore } from '../../src/web/idb-history.js'
+import { IdbJournal } from '../../src/web/idb-journal.js'
+import { openFerryDb } from '../../src/web/idb.js'
+import { createTabLock, type HeldLock, type LockKind } from '../../src/web/tab-lock.js'
+
+/** A media file of the test history: its bytes are made from `seed`. */
+export interface MediaSpec { seed: string, size: number, mime: string }
+
+export interface HistorySpec {
+  contacts: Contact[]
+  conversations: Conversation[]
+  messages: Message[]
+  media: MediaSpec[]
+}
+
+/** Deterministic bytes (xorshift32 seeded from the string). */
+function bytesOf (seed: string, size: number): Uint8Array {
+  let x = 2166136261
+  for (let i = 0; i < seed.length; i++) x = Math.imul(x ^ seed.charCodeAt(i), 16777619)
+  const out = new Uint8Array(size)
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+export function mediaOf (spec: MediaSpec): { sha256: string, size: number, mime: string, bytes: Uint8Array } {
+  const bytes = bytesOf(spec.seed, spec.size)
+  return { sha256: bytesToHex(sha256(bytes)), size: spec.size, mime: spec.mime, bytes }
+}
+
+class MemorySource implements HistorySource {
+  readonly historyId: string
+  private readonly files: Array<{ sha256: string, size: number, mime: string, bytes: Uint8Array }>
+
+  constructor (id: string, private readonly spec: HistorySpec) {
+    this.historyId = id
+    this.files = spec.media.map(mediaOf).sort((a, b) => compareStrings(a.sha256, b.sha256))
+  }
+
+  async conversations (): Promise<ConversationInfo[]> {
+    return this.spec.conversations.map(c => ({ conversation: c, messages: this.spec.messages.filter(m => m.conversation === c.id).length }))
+  }
+
+  async contacts (): Promise<Contact[]> {
+    return this.spec.contacts
+  }
+
+  async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
+    return this.files.filter(f => after === undefined || compareStrings(f.sha256, after) > 0).slice(0, limit).map(f => ({ sha256: f.sha256, size: f.size, mime: f.mime, stored: true }))
+  }
+
+  async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
+    return this.spec.messages.filter(m => m.conversation === conversation && (after === undefined || comparePositions(m, after) > 0))
+      .sort(comparePositions).slice(0, limit)
+  }
+
+  async readMedia (sha: string, offset: number, length: number): Promise<Uint8Array> {
+    const f = this.files.find(x => x.sha256 === sha)
+    if (f === undefined) throw new Error(`no media ${sha}`)
+    return f.bytes.slice(offset, offset + length)
+  }
+}
+
+/** Bytes put into the `chunks` store so far, by anyone: what the database was asked to write of media. */
+let chunkBytesPut = 0
+/** The transaction that writes pages which fails after its first write (a disk error, a full quota), counting down. */
+let failPagesIn = 0
+const failing = new WeakSet<IDBTransaction>()
+const seen = new WeakSet<IDBTransaction>()
+const put = IDBObjectStore.prototype.put
+IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+  if (this.name === 'chunks' && value instanceof Uint8Array) chunkBytesPut += value.byteLength
+  const r = put.call(this, value, key)
+  const tx = this.transaction
+  if (this.name === 'pages' && !seen.has(tx)) {
+    seen.add(tx)
+    if (failPagesIn > 0 && --failPagesIn === 0) {
+      failing.add(tx)
+      r.addEventListener('success', () => { tx.abort() })
+    }
+  }
+  return r
+}
+
+interface Phone { db: IDBDatabase, store: IdbHistoryStore, journal: IdbJournal }
+const phones = new Map<string, Phone>()
+
+async function phone (name: string): Promise<Phone> {
+  let p = phones.get(name)
+  if (p === undefined) {
+    const db = await openFerryDb(name)
+    p = { db, store: await IdbHistoryStore.open(db), journal: new IdbJournal(db) }
+    phones.set(name, p)
+  }
+  return p
+}
+
+export interface TransferOutcome {
+  state: string
+  error?: { code: string, message: string }
+  messagesReceived: number
+  messagesHeld: number
+  mediaFilesReceived: number
+  mediaBytesReceived: number
+}
+
+const held = new Map<string, HeldLock>()
+
+export const harness = {
+  /**
+   * One session from a history in memory into the phone `name`. `lie: 'digest'` makes the sender's
+   * Done claim other digests (as a sender whose data did not match would): the receiver refuses it.
+   * `cutAt` breaks the link once that many bytes went to the receiver.
+   */
+  async transfer (name: string, sourceId: string, spec: HistorySpec, opts: { lie?: 'digest', cutAt?: number, options?: Partial<TransferOptions> } = {}): Promise<TransferOutcome> {
+    const { store, journal } = await phone(name)
+    const pipe = memoryPipe({ cutAtAtoB: opts.cutAt })
+    const sender = new SenderMachine({ source: new MemorySource(sourceId, spec), options: opts.options })
+    const receiver = new ReceiverMachine({ sink: store, journal, options: opts.options, agent: 'harness' })
+    if (opts.lie === 'digest') {
+      const onFrame = receiver.onFrame.bind(receiver)
+      receiver.onFrame = async (frame, size) => {
+        if (frame.body === 'done') for (const c of frame.done?.conversations ?? []) c.digest = new Uint8Array(32)
+        return await onFrame(frame, size)
+      }
+    }
+    const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+    const err = r.status === 'rejected' ? r.reason as unknown : undefined
+    const p = receiver.progress
+    return {
+      state: receiver.state,
+      error: err === undefined ? undefined : isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) },
+      messagesReceived: p.messagesReceived,
+      messagesHeld: p.messagesHeld,
+      mediaFilesReceived: p.mediaFilesReceived,
+      mediaBytesReceived: p.mediaBytesReceived
+    }
+  },
+
+  /** The sending history's own export (what the receiver must end up holding). */
+  async sourceExport (spec: HistorySpec): Promise<string> {
+    return await exportNdjsonText(new MemorySource('source', spec))
+  },
+
+  /** This tab is about to write (it took the lock): IdbHistoryStore.takeOver. */
+  async takeOver (name: string): Promise<void> {
+    (await phone(name)).store.takeOver()
+  },
+
+  async commit (name: string, change: HistoryChange): Promise<void> {
+    await (await phone(name)).store.commit(change)
+  },
+
+  /**
+   * Appends `batches` batches of `size` messages to a conversation as a receiver does (each commit
+   * awaited, but write-behind), then waits for the writes; returns how many commits were accepted and the
+   * first error reported. With `failAt`, the failAt-th transaction that writes pages fails after its
+   * first write, as one would on a disk error.
+   */
+  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0, from = 0): Promise<{ accepted: number, error?: { code: string, message: string } }> {
+    const { store } = await phone(name)
+    failPagesIn = failAt
+    let accepted = 0
+    // Text that does not compress: the database's own compression would otherwise hide its size.
+    let x = 88172645
+    const noise = (): string => {
+      let t = ''
+      for (let i = 0; i < textBytes; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; t += String.fromCharCode(33 + ((x >>> 0) % 90)) }
+      return t
+    }
+    try {
+      for (let b = 0; b < batches; b++) {
+        const messages: Message[] = []
+        for (let i = 0; i < size; i++) {
+          const n = from + b * size + i
+          messages.push({ conversation, id: `m${String(n).padStart(8, '0')}`, sender: 'u1', ts: 1_700_000_000_000 + n, kind: 'text', text: noise() })
+        }
+        await store.commit({ messages })
+        accepted++
+      }
+      await store.flushWrites()
+    } catch (err) {
+      return { accepted, error: isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) } }
+    }
+    return { accepted }
+  },
+
+  /** Every message of a conversation, read through messages() in pages of `limit`. */
+  async readAll (name: string, conversation: string, limit: number): Promise<Message[]> {
+    const { store } = await phone(name)
+    const out: Message[] = []
+    for (let after: MessagePosition | undefined; ;) {
+      const page = await store.messages(conversation, after, limit)
+      out.push(...page)
+      if (page.length < limit) return out
+      after = page[page.length - 1]
+    }
+  },
+
+  /** Reads a conversation through messages() and returns only how many there were. */
+  async scan (name: string, conversation: string): Promise<number> {
+    const { store } = await phone(name)
+    let n = 0
+    for (let after: MessagePosition | undefined; ;) {
+      const page = await store.messages(conversation, after, 1024)
+      n += page.length
+      if (page.length < 1024) return n
+      after = page[page.length - 1]
+    }
+  },
+
+  async find (name: string, conversation: string, ids: string[]): Promise<Message[]> {
+    return await (await phone(name)).store.findMessages(conversation, ids)
+  },
+
+  async latest (name: string, conversation: string, limit: number): Promise<Message[]> {
+    return await (await phone(name)).store.latest(conversation, limit)
+  },
+
+  async counts (name: string): Promise<Record<string, number>> {
+    const infos = await (await phone(name)).store.conversations()
+    return Object.fromEntries(infos.map(i => [i.conversation.id, i.messages]))
+  },
+
+  async exportText (name: string): Promise<string> {
+    return await exportNdjsonText((await phone(name)).store)
+  },
+
+  async mediaDigests (name: string): Promise<Record<string, string>> {
+    return await mediaDigests((await phone(name)).store)
+  },
+
+  chunkBytesPut: () => chunkBytesPut,
+
+  /** Counts of the database's records: how many chunk records hold media bytes, and partial files left. */
+  async census (name: string): Promise<{ chunks: number, chunkBytes: number, parts: number, files: number, kv: string[] }> {
+    const { db } = await phone(name)
+    const tx = db.transaction(['chunks', 'parts', 'files', 'kv'])
+    const all = <T>(r: IDBRequest<T>): Promise<T> => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error) })
+    const [chunks, parts, files, kv] = await Promise.all([
+      all(tx.objectStore('chunks').getAll()) as Promise<Uint8Array[]>,
+      all(tx.objectStore('parts').count()),
+      all(tx.objectStore('files').count()),
+      all(tx.objectStore('kv').getAllKeys())
+    ])
+    return { chunks: chunks.length, chunkBytes: chunks.reduce((n, c) => n + c.byteLength, 0), parts, files, kv: kv.map(String) }
+  },
+
+  /** Closes the phone's database: the next call opens it again, as a reload would. */
+  close (name: string): void {
+    phones.get(name)?.db.close()
+    phones.delete(name)
+  },
+
+  media: (spec: MediaSpec) => { const m = mediaOf(spec); return { sha256: m.sha256, size: m.size, mime: m.mime } },
+
+  // ---- the cross-tab lock ----------------------------------------------------------------------------
+
+  async lock (name: string, kind: LockKind | undefined, opts: { ttlMs?: number, renewMs?: number } = {}): Promise<{ kind: LockKind, acquired: boolean, elsewhere: boolean }> {
+    const { db } = await phone(name)
+    const lock = createTabLock(db, 'ferry-receive', { ...opts, kind })
+    const elsewhere = await lock.heldElsewhere()
+    const h = await lock.tryAcquire()
+    if (h !== undefined) {
+      held.set(name, h)
+      h.lost.addEventListener('abort', () => { (globalThis as { lockLost?: string }).lockLost = String((h.lost.reason as Error)?.message) })
+    }
+    return { kind: lock.kind, acquired: h !== undefined, elsewhere }
+  },
+
+  async unlock (name: string): Promise<void> {
+    await held.get(name)?.release()
+    held.delete(name)
+  }
+}
+
+declare global {
+  interface Window { harness?: typeof harness }
+}
+
+window.harness = harness

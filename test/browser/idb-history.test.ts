@@ -1,0 +1,303 @@
+// The browser phone's IndexedDB store and journal in a real Chromium: the real sender and receiver
+// machines move histories into IdbHistoryStore + IdbJournal (bundled with the harness and driven through
+// page.evaluate), and the store's pages are checked against a model of the History port.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { build } from 'esbuild'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserSha256 } from '../../scripts/build/page.js'
+import { comparePositions, type Contact, type Conversation, type Message } from '../../src/store/model.js'
+import type { HistoryChange } from '../../src/store/history.js'
+import { ROOT } from '../e2e/helpers/ferry-cli.js'
+import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import type { harness as Harness, HistorySpec, MediaSpec } from './idb-harness.js'
+
+const skipReason = await chromiumUnavailable()
+if (skipReason !== undefined) console.warn(`SKIP IndexedDB store tests: ${skipReason}`)
+
+type H = typeof Harness
+
+describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chromium', () => {
+  let browser: Browser
+  let server: Server
+  let bundle: string
+  let origin: string
+
+  beforeAll(async () => {
+    const out = await build({
+      entryPoints: [`${ROOT}/test/browser/idb-harness.ts`],
+      bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: ROOT, plugins: [browserSha256]
+    })
+    bundle = out.outputFiles[0].text
+    // IndexedDB wants a real origin: an empty page on loopback.
+    server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>idb</title>') })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    browser = await launchChromium()
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    server?.close()
+  })
+
+  async function harnessPage (): Promise<Page> {
+    const page = await browser.context.newPage()
+    await page.goto(origin)
+    await page.addScriptTag({ content: bundle })
+    return page
+  }
+
+  /** Calls harness[fn](...args) in the page. */
+  async function call<K extends keyof H> (page: Page, fn: K, ...args: Parameters<H[K]>): Promise<Awaited<ReturnType<H[K]>>> {
+    return await page.evaluate(async ({ fn, args }) => {
+      const h = window.harness as unknown as Record<string, (...a: unknown[]) => unknown>
+      return await h[fn](...args)
+    }, { fn, args: args as unknown[] }) as Awaited<ReturnType<H[K]>>
+  }
+
+  const contacts: Contact[] = [{ id: 'u1', name: 'Ana' }, { id: 'u2', name: 'Bo' }]
+  const conversations: Conversation[] = [
+    { id: 'c1', kind: 'direct', title: 'Ana', members: ['me', 'u1'] },
+    { id: 'c2', kind: 'direct', title: 'Bo', members: ['me', 'u2'] }
+  ]
+  const msg = (conversation: string, n: number, text: string, extra: Partial<Message> = {}): Message =>
+    ({ conversation, id: `m${String(n).padStart(4, '0')}`, sender: n % 3 === 0 ? 'me' : 'u1', ts: 1_700_000_000_000 + n * 1000, kind: 'text', text, ...extra })
+  /** Small frames, so a history of a few hundred messages crosses many batches and media chunks. */
+  const OPTIONS = { batchBytes: 2048, chunkBytes: 8 * 1024, windowBytes: 64 * 1024 }
+
+  it('undoes a refused transfer (what it added goes, what it replaced comes back) and never takes back a verified one', async () => {
+    const page = await harnessPage()
+    const photo: MediaSpec = { seed: 'photo', size: 50_000, mime: 'image/jpeg' }
+    const first: HistorySpec = {
+      contacts, conversations,
+      messages: [
+        ...Array.from({ length: 300 }, (_, i) => msg('c1', i, `kept ${i}`)),
+        msg('c2', 1, 'a photo', { kind: 'image', media: (await call(page, 'media', photo)).sha256 }),
+        msg('c2', 2, 'kept too')
+      ],
+      media: [photo]
+    }
+    const ok = await call(page, 'transfer', 'undo', 'old-phone', first, { options: OPTIONS })
+    expect(ok.error).toBeUndefined()
+    expect(ok.state).toBe('verified')
+    const verified = await call(page, 'exportText', 'undo')
+    expect(verified.split('\n').filter(l => l.startsWith('{"type":"message"'))).toHaveLength(302)
+
+    // The old phone changes: messages edited (one moved in time), some added in the middle and at the
+    // end, a new video. A sender that then lies about its digests is refused at Done, after every
+    // batch was written.
+    const video: MediaSpec = { seed: 'video', size: 100_000, mime: 'video/mp4' }
+    const changed: HistorySpec = {
+      ...first,
+      messages: [
+        ...first.messages.map(m => m.conversation === 'c1' && Number(m.id.slice(1)) % 50 === 7 ? { ...m, text: `forged ${m.id}` } : m)
+          .map(m => m.id === 'm0100' && m.conversation === 'c1' ? { ...m, ts: m.ts + 500_500, text: 'forged and moved' } : m),
+        ...Array.from({ length: 40 }, (_, i) => msg('c1', 1000 + i, `forged new ${i}`, { ts: 1_700_000_000_000 + i * 7000 + 1 })),
+        msg('c2', 3, 'a video', { kind: 'video', media: (await call(page, 'media', video)).sha256 })
+      ],
+      media: [photo, video]
+    }
+    const liar = await call(page, 'transfer', 'undo', 'old-phone', changed, { lie: 'digest', options: OPTIONS })
+    expect(liar.error?.code).toBe('DIGEST_MISMATCH')
+    // It really wrote before it was refused: the changed messages came, the unchanged were held.
+    expect(liar.messagesReceived).toBeGreaterThanOrEqual(46)
+    expect(liar.messagesHeld).toBeGreaterThan(250)
+    const afterRefusal = await call(page, 'exportText', 'undo')
+    const messageLines = (s: string): string[] => s.split('\n').filter(l => l.startsWith('{"type":"message"'))
+    expect(messageLines(afterRefusal)).toEqual(messageLines(verified))
+    expect(afterRefusal).not.toContain('forged')
+
+    // As it was after a reload too: the undo is in IndexedDB, not in the page's memory.
+    await call(page, 'close', 'undo')
+    expect(messageLines(await call(page, 'exportText', 'undo'))).toEqual(messageLines(verified))
+
+    // The honest session verifies, and holds exactly the changed history; then a lie about a later
+    // change takes back only that change, never what was verified.
+    const honest = await call(page, 'transfer', 'undo', 'old-phone', changed, { options: OPTIONS })
+    expect(honest.error).toBeUndefined()
+    expect(honest.state).toBe('verified')
+    const verifiedTwice = await call(page, 'exportText', 'undo')
+    expect(verifiedTwice).toContain('forged and moved')
+    expect(messageLines(verifiedTwice)).toHaveLength(343)
+    const later: HistorySpec = { ...changed, messages: [...changed.messages.map(m => m.id === 'm0007' && m.conversation === 'c1' ? { ...m, text: 'later' } : m), msg('c2', 9, 'later too')] }
+    const liar2 = await call(page, 'transfer', 'undo', 'old-phone', later, { lie: 'digest', options: OPTIONS })
+    expect(liar2.error?.code).toBe('DIGEST_MISMATCH')
+    expect(messageLines(await call(page, 'exportText', 'undo'))).toEqual(messageLines(verifiedTwice))
+
+    // Every media file is whole, and its bytes were written once: the store took the journal's chunks.
+    const digests = await call(page, 'mediaDigests', 'undo')
+    expect(Object.keys(digests)).toHaveLength(2)
+    for (const [name, actual] of Object.entries(digests)) expect(actual).toBe(name)
+    const census = await call(page, 'census', 'undo')
+    expect(census.parts).toBe(0)
+    expect(census.files).toBe(2)
+    expect(census.chunkBytes).toBe(photo.size + video.size)
+    expect(await call(page, 'chunkBytesPut')).toBe(photo.size + video.size)
+    // Verified: no undo log is left.
+    expect(census.kv.filter(k => k.startsWith('u/'))).toEqual([])
+    await page.close()
+  }, 120_000)
+
+  it('resumes after the link is cut and the page reopens, re-sending only what was not committed', async () => {
+    const page = await harnessPage()
+    const big: MediaSpec = { seed: 'big', size: 300_000, mime: 'video/mp4' }
+    const spec: HistorySpec = {
+      contacts, conversations,
+      messages: [...Array.from({ length: 700 }, (_, i) => msg(i % 2 === 0 ? 'c1' : 'c2', i, `text ${i}`)), msg('c1', 5000, 'video', { kind: 'video', media: (await call(page, 'media', big)).sha256 })],
+      media: [big]
+    }
+    // Cut once the messages and part of the video are in (the video goes last), then the page's
+    // database is closed and opened again, as a reload does.
+    const cut = await call(page, 'transfer', 'resume', 'old', spec, { options: OPTIONS, cutAt: 150_000 })
+    expect(cut.error?.code).toBe('TRUNCATED')
+    expect(cut.mediaBytesReceived).toBeGreaterThan(0)
+    expect(cut.mediaBytesReceived).toBeLessThan(big.size)
+    await call(page, 'close', 'resume')
+    const again = await call(page, 'transfer', 'resume', 'old', spec, { options: OPTIONS })
+    expect(again.error).toBeUndefined()
+    expect(again.state).toBe('verified')
+    // Nothing committed before the cut came again.
+    expect(again.messagesHeld).toBe(701)
+    expect(again.messagesReceived).toBe(0)
+    expect(again.mediaBytesReceived).toBeLessThanOrEqual(big.size - cut.mediaBytesReceived)
+    expect(await call(page, 'exportText', 'resume')).toBe(await call(page, 'sourceExport', spec))
+    expect(Object.values(await call(page, 'mediaDigests', 'resume'))).toEqual([(await call(page, 'media', big)).sha256])
+    const census = await call(page, 'census', 'resume')
+    expect(census.chunkBytes).toBe(big.size)
+    expect(census.parts).toBe(0)
+    await page.close()
+  }, 120_000)
+
+  it('reports a commit whose transaction fails after the page went on, and keeps a prefix of the commits', async () => {
+    const page = await harnessPage()
+    await call(page, 'commit', 'fail', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    // Commits are write-behind: the 5th fails once the page has already made the ones after it (here all
+    // of them). The failure is reported all the same, by the next call (here the wait for the writes).
+    const out = await call(page, 'appendBatches', 'fail', 'c1', 40, 300, 50, 5)
+    expect(out.error?.code).toBe('STORE')
+    expect(out.error?.message).toMatch(/storing the history/)
+    // Opened again: what is there is the first four batches, whole, and the count agrees. Nothing of the
+    // failed one, nor of those made after it.
+    await call(page, 'close', 'fail')
+    const stored = await call(page, 'readAll', 'fail', 'c1', 1000)
+    expect(stored.map(m => m.id)).toEqual(Array.from({ length: 4 * 300 }, (_, n) => `m${String(n).padStart(8, '0')}`))
+    expect((await call(page, 'counts', 'fail')).c1).toBe(4 * 300)
+    // And it takes writes again, after what it holds.
+    expect((await call(page, 'appendBatches', 'fail', 'c2', 2, 10, 10)).error).toBeUndefined()
+    expect(await call(page, 'readAll', 'fail', 'c2', 1000)).toHaveLength(20)
+    await page.close()
+  }, 120_000)
+
+  it('takes over from another tab that wrote meanwhile: appends follow what that tab left', async () => {
+    const first = await harnessPage()
+    const second = await harnessPage()
+    await call(first, 'commit', 'tabs', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    // The first tab shows the chats (it reads the conversations), then the second one receives.
+    expect((await call(first, 'counts', 'tabs')).c1).toBe(0)
+    expect((await call(second, 'appendBatches', 'tabs', 'c1', 2, 300, 20)).error).toBeUndefined()
+    // The second tab closes; the first takes the lock and receives more of the same conversation.
+    await second.close()
+    await call(first, 'takeOver', 'tabs')
+    expect((await call(first, 'appendBatches', 'tabs', 'c1', 2, 300, 20, 0, 600)).error).toBeUndefined()
+    const stored = await call(first, 'readAll', 'tabs', 'c1', 1000)
+    expect(stored.map(m => m.id)).toEqual(Array.from({ length: 1200 }, (_, n) => `m${String(n).padStart(8, '0')}`))
+    expect((await call(first, 'counts', 'tabs')).c1).toBe(1200)
+    await first.close()
+  }, 120_000)
+
+  it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
+    const page = await harnessPage()
+    const cdp = await browser.context.newCDPSession(page)
+    const heapMiB = async (): Promise<number> => {
+      await cdp.send('HeapProfiler.collectGarbage')
+      return (await cdp.send('Runtime.getHeapUsage')).usedSize / 2 ** 20
+    }
+    await call(page, 'commit', 'heap', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    const batch = async (from: number, batches: number): Promise<void> => {
+      expect((await call(page, 'appendBatches', 'heap', 'c1', batches, 1000, 60, 0, from)).error).toBeUndefined()
+    }
+    await batch(0, 50)
+    expect(await call(page, 'scan', 'heap', 'c1')).toBe(50_000)
+    const small = await heapMiB()
+    await batch(50_000, 200)
+    expect(await call(page, 'scan', 'heap', 'c1')).toBe(250_000)
+    const large = await heapMiB()
+    console.log(`page heap after GC: ${small.toFixed(2)} MiB holding 50,000 messages, ${large.toFixed(2)} MiB holding 250,000`)
+    // 200,000 more messages (about 25 MB as objects) leave the heap where it was, give or take.
+    expect(large - small).toBeLessThan(2)
+    expect(large).toBeLessThan(40)
+    await page.close()
+  }, 300_000)
+
+  it('keeps messages in canonical order through appends, upserts that move them, removals and reopens (seeded model check)', async () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
+    console.log(`idb pages model check: seed ${seed} (SEED=${seed} to repeat)`)
+    let x = seed || 1
+    const rand = (n: number): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n }
+    const page = await harnessPage()
+    // Ids where UTF-16 order and code point order disagree: astral characters, U+E000-U+FFFF, U+FFFD.
+    const alphabet = ['a', 'b', 'z', 'é', '\ue000', '\uffee', '\ufffd', '😀', '𝔸', '0']
+    const id = (): string => Array.from({ length: 1 + rand(4) }, () => alphabet[rand(alphabet.length)]).join('') + String(rand(1000))
+    const model = new Map<string, Map<string, Message>>()
+    const at = (c: string): Map<string, Message> => { let m = model.get(c); if (m === undefined) model.set(c, m = new Map()); return m }
+    const convs = ['c1', 'c2', 'c😀']
+    let clock = 1_700_000_000_000
+    const sorted = (c: string): Message[] => [...at(c).values()].sort(comparePositions)
+    const apply = async (change: HistoryChange): Promise<void> => {
+      await call(page, 'commit', 'model', change)
+      for (const r of change.remove?.messages ?? []) at(r.conversation).delete(r.id)
+      for (const m of change.messages ?? []) at(m.conversation).set(m.id, m)
+    }
+    const check = async (when: string): Promise<void> => {
+      for (const c of convs) {
+        const want = sorted(c)
+        const got = await call(page, 'readAll', 'model', c, 1 + rand(400))
+        expect(got, `${when}: ${c} (seed ${seed})`).toEqual(want)
+        expect(await call(page, 'latest', 'model', c, 50)).toEqual(want.slice(-50))
+      }
+      const counts = await call(page, 'counts', 'model')
+      for (const c of convs) expect(counts[c] ?? 0, `${when}: count of ${c}`).toBe(at(c).size)
+    }
+    await apply({ conversations: convs.map(c => ({ id: c, kind: 'group', title: c, members: ['me'] })) })
+    for (let step = 0; step < 40; step++) {
+      const c = convs[rand(convs.length)]
+      const op = rand(10)
+      if (op < 4) {
+        // As a new phone receives: a batch in order after the conversation's last message.
+        const batch: Message[] = []
+        for (let i = 0, n = 1 + rand(300); i < n; i++) {
+          clock += rand(3) * 1000
+          batch.push({ conversation: c, id: `${id()}-${step}-${i}`, sender: 'u1', ts: clock, kind: 'text', text: `t${step}.${i}` })
+        }
+        batch.sort(comparePositions)
+        await apply({ messages: batch.filter((m, i) => i === 0 || comparePositions(batch[i - 1], m) !== 0) })
+      } else if (op < 7) {
+        // Upserts: stored messages edited, some moved in time, and new ones anywhere, out of order.
+        const stored = [...at(c).values()]
+        const put: Message[] = []
+        for (let i = 0, n = rand(60); i < n && stored.length > 0; i++) {
+          const m = stored[rand(stored.length)]
+          put.push({ ...m, text: `edited ${step}`, ts: rand(3) === 0 ? 1_700_000_000_000 + rand(2_000_000) * 1000 : m.ts })
+        }
+        for (let i = 0, n = rand(40); i < n; i++) put.push({ conversation: c, id: `${id()}-u${step}-${i}`, sender: 'me', ts: 1_700_000_000_000 + rand(2_000_000) * 1000, kind: 'text', text: 'new' })
+        await apply({ messages: put })
+      } else if (op < 9) {
+        const stored = [...at(c).keys()]
+        const remove = Array.from({ length: rand(80) }, () => stored[rand(stored.length)]).filter(s => s !== undefined).map(i => ({ conversation: c, id: i }))
+        await apply({ remove: { messages: [...remove, { conversation: c, id: 'never-stored' }] } })
+      } else {
+        await call(page, 'close', 'model')
+      }
+      if (rand(3) === 0 || step === 39) await check(`after step ${step}`)
+      // findMessages: the stored versions of those that exist, none of the others.
+      const stored = [...at(c).values()]
+      const ask = [...Array.from({ length: rand(30) }, () => stored[rand(stored.length)]?.id).filter((s): s is string => s !== undefined), 'absent-1', 'absent-2']
+      const found = await call(page, 'find', 'model', c, ask)
+      const want = [...new Set(ask)].flatMap(i => { const m = at(c).get(i); return m === undefined ? [] : [m] })
+      expect(found.sort(comparePositions), `find after step ${step} (seed ${seed})`).toEqual(want.sort(comparePositions))
+    }
+    await page.close()
+  }, 300_000)
+})

@@ -1,0 +1,99 @@
+// One tab at a time receives: the cross-tab lock in a real Chromium, with two tabs of one origin. On
+// a secure origin (loopback) it is the Web Locks API; on a plain-HTTP LAN origin, which has no
+// navigator.locks, the lease in IndexedDB (here: a name that resolves to loopback, so not a secure
+// context).
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { build } from 'esbuild'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserSha256 } from '../../scripts/build/page.js'
+import { ROOT } from '../e2e/helpers/ferry-cli.js'
+import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+
+const skipReason = await chromiumUnavailable()
+if (skipReason !== undefined) console.warn(`SKIP tab lock tests: ${skipReason}`)
+
+describe.skipIf(skipReason !== undefined)('the lock across tabs', () => {
+  let browser: Browser
+  let server: Server
+  let bundle: string
+  let port: number
+
+  beforeAll(async () => {
+    const out = await build({
+      entryPoints: [`${ROOT}/test/browser/idb-harness.ts`],
+      bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: ROOT, plugins: [browserSha256]
+    })
+    bundle = out.outputFiles[0].text
+    server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>lock</title>') })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+    // ferry.test is the LAN phone's plain-HTTP origin; Chromium sends it to loopback.
+    browser = await launchChromium(['--host-resolver-rules=MAP ferry.test 127.0.0.1'])
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    server?.close()
+  })
+
+  async function tab (origin: string): Promise<Page> {
+    const page = await browser.context.newPage()
+    await page.goto(origin)
+    await page.addScriptTag({ content: bundle })
+    return page
+  }
+
+  type LockResult = { kind: string, acquired: boolean, elsewhere: boolean }
+  const lock = async (page: Page, opts: { ttlMs?: number, renewMs?: number } = {}): Promise<LockResult> =>
+    await page.evaluate(async opts => await window.harness!.lock('lock', undefined, opts), opts)
+  const unlock = async (page: Page): Promise<void> => { await page.evaluate(async () => { await window.harness!.unlock('lock') }) }
+  /** Tries to take the lock in `page` until it does (the other holder went or its lease expired). */
+  const acquireSoon = async (page: Page, within = 10_000): Promise<void> => {
+    for (const end = Date.now() + within; Date.now() < end;) {
+      if ((await lock(page)).acquired) return
+      await page.waitForTimeout(100)
+    }
+    throw new Error(`the lock was not free within ${within} ms`)
+  }
+
+  it('uses Web Locks on a secure origin: the second tab is refused until the first lets go', async () => {
+    const a = await tab(`http://127.0.0.1:${port}/`)
+    const b = await tab(`http://127.0.0.1:${port}/`)
+    expect(await a.evaluate(() => window.isSecureContext)).toBe(true)
+    expect(await lock(a)).toEqual({ kind: 'web-locks', acquired: true, elsewhere: false })
+    expect(await lock(b)).toEqual({ kind: 'web-locks', acquired: false, elsewhere: true })
+    await unlock(a)
+    expect(await lock(b)).toMatchObject({ acquired: true })
+    // A tab that closes lets go with it (once the browser has torn it down).
+    await b.close()
+    await acquireSoon(a)
+    await a.close()
+  })
+
+  it('falls back to a lease in IndexedDB on a plain-HTTP origin, which expires when its tab stops renewing it', async () => {
+    const a = await tab(`http://ferry.test:${port}/`)
+    const b = await tab(`http://ferry.test:${port}/`)
+    expect(await a.evaluate(() => ({ secure: window.isSecureContext, locks: 'locks' in navigator }))).toEqual({ secure: false, locks: false })
+    expect(await lock(a)).toEqual({ kind: 'lease', acquired: true, elsewhere: false })
+    expect(await lock(b)).toEqual({ kind: 'lease', acquired: false, elsewhere: true })
+    await unlock(a)
+    expect(await lock(b, { ttlMs: 2000 })).toMatchObject({ acquired: true })
+    // A closed tab's lease goes with it: at once when its release on pagehide lands, else once it expired.
+    await b.close()
+    await acquireSoon(a)
+    await unlock(a)
+
+    // A holder that stops renewing (a frozen tab: here one renewing far less often than its lease
+    // lasts) loses it to the next tab once it expired, and learns so at its next renewal.
+    const c = await tab(`http://ferry.test:${port}/`)
+    expect(await lock(a, { ttlMs: 300, renewMs: 1500 })).toMatchObject({ acquired: true })
+    expect(await lock(c)).toMatchObject({ acquired: false })
+    await acquireSoon(c)
+    await a.waitForFunction(() => (globalThis as { lockLost?: string }).lockLost !== undefined, null, { timeout: 10_000 })
+    expect(await a.evaluate(() => (globalThis as { lockLost?: string }).lockLost)).toMatch(/another tab took over/)
+    await a.close()
+    await c.close()
+  })
+})
