@@ -1,9 +1,12 @@
 // What the malicious-peer and disk-full tests assert about a store on disk: the media folder holds only
 // complete files under their content hash (work in progress stays in media/.part/), and a sender's store
-// is byte-for-byte what it was (logical export, media files, database file).
+// is what it was: its export, its media files, and every row of every table of history.db. The one
+// thing a sender may write is its kept leaves (the leaves table and its format), an index that lets its
+// next transfer read only what changed.
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import Database from 'better-sqlite3'
 import { exportStore } from './ferry-cli.js'
 
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex')
@@ -49,7 +52,7 @@ export interface StoreFingerprint {
   export: string
   /** sha256 over media/ file names and contents (content-addressed part only). */
   media: string
-  /** sha256 of history.db's bytes, and whether a -wal file is beside it. */
+  /** sha256 over history.db's schema and rows (but the kept leaves), and whether a -wal file is beside it. */
   db: string
   wal: boolean
 }
@@ -60,7 +63,28 @@ export async function fingerprint (store: string): Promise<StoreFingerprint> {
   const h = createHash('sha256')
   for (const f of media.complete) h.update(f).update('\0').update(readFileSync(join(store, 'media', f)))
   const db = join(store, 'history.db')
-  const fp = { db: sha256(readFileSync(db)), wal: existsSync(`${db}-wal`) && statSync(`${db}-wal`).size > 0, media: h.digest('hex') }
+  const fp = { db: tablesDigest(db), wal: existsSync(`${db}-wal`) && statSync(`${db}-wal`).size > 0, media: h.digest('hex') }
   // The export runs last: it opens the store itself, and must not be what changes the db bytes above.
   return { ...fp, export: sha256(await exportStore(store)) }
+}
+
+/** sha256 over the schema and every row of a database, in key order, leaving out the kept leaves. */
+function tablesDigest (path: string): string {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    const h = createHash('sha256')
+    const schema = db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").raw().all() as string[][]
+    for (const row of schema) h.update(JSON.stringify(row)).update('\n')
+    for (const [type, name] of schema) {
+      if (type !== 'table' || name === 'leaves') continue
+      const rows = db.prepare(`SELECT * FROM "${name}" ORDER BY 1, 2`).raw().all() as unknown[][]
+      for (const row of rows) {
+        if (name === 'meta' && row[0] === 'leaf_format') continue
+        h.update(name).update(JSON.stringify(row, (_k, v: unknown) => Buffer.isBuffer(v) ? v.toString('hex') : v)).update('\n')
+      }
+    }
+    return h.digest('hex')
+  } finally {
+    db.close()
+  }
 }
