@@ -198,14 +198,15 @@ export class ChatDb {
   }
 
   /**
-   * A chat's posts as the app shows them: oldest first, with the author's name when the app knows them.
+   * A chat's posts as the app shows them: oldest first (posts of the same moment by uid, the same order on
+   * every phone), with the author's name when the app knows them.
    * @param {number} chatId
    */
   timeline (chatId) {
     return /** @type {Array<{ post_id: number, uid: string, author: string, sent_at: number, kind: string, body: string | null, edited_at: number | null, attachment_id: number | null }>} */ (this.db.prepare(`
       SELECT post_id, uid, coalesce(display_name, author) AS author, sent_at, kind, body, edited_at, attachment_id
       FROM posts LEFT JOIN people ON people.handle = posts.author
-      WHERE chat_id = ? ORDER BY sent_at, post_id`).all(chatId))
+      WHERE chat_id = ? ORDER BY sent_at, uid`).all(chatId))
   }
 }
 

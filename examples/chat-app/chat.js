@@ -54,6 +54,9 @@ async function main () {
   const [command, dir, ...rest] = positionals
   if (command === undefined || dir === undefined) throw new UsageError('a command and a directory are needed')
   if (!['post', 'show', 'send', 'receive'].includes(command)) throw new UsageError(`unknown command '${command}'`)
+  if (command === 'receive' && rest[0] === undefined) throw new UsageError('receive wants the pairing link the old phone shows')
+  // The link is checked before anything is made: a mistyped one is BAD_INPUT, and no empty phone is left.
+  const pairing = command === 'receive' ? parseQrPayload(rest[0]) : undefined
   const app = ChatDb.open(dir)
   try {
     if (command === 'post') {
@@ -79,11 +82,9 @@ async function main () {
       } finally {
         await phone.stop()
       }
-    } else {
-      const [link] = rest
-      if (link === undefined) throw new UsageError('receive wants the pairing link the old phone shows')
-      const { code, peerId, addrs } = parseQrPayload(link)
-      const phone = await startFerry(app, { listen: values.listen ?? ['/ip4/0.0.0.0/tcp/0'] })
+    } else if (pairing !== undefined) {
+      const { code, peerId, addrs } = pairing
+      const phone = await startFerry(app, { listen: values.listen })
       try {
         await phone.ferry.receive({ code, addrs: addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)), onEvent: report })
       } finally {
