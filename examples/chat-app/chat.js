@@ -22,6 +22,12 @@ const USAGE = `Usage:
 
 /** @typedef {import('chat-ferry').FerryEvent} FerryEvent */
 
+/**
+ * @param {number} n
+ * @param {string} thing
+ */
+const counted = (n, thing) => `${n} ${thing}${n === 1 ? '' : 's'}`
+
 /** @param {FerryEvent} e */
 function report (e) {
   if (e.type === 'paired') console.error(`paired with ${e.peer}`)
@@ -30,9 +36,9 @@ function report (e) {
   if (e.type === 'verified') {
     const { stats } = e
     // The new phone names the chats it verified; the old phone hears only that it did.
-    const chats = e.summary.length > 0 ? ` in ${e.summary.length} chats` : ''
-    console.log(`verified: ${e.progress.totalMessages} messages${chats} ` +
-      `(${stats.messagesSent} sent, ${stats.messagesHeld} already there; ${stats.mediaFilesSent} attachments sent)`)
+    const chats = e.summary.length > 0 ? ` in ${counted(e.summary.length, 'chat')}` : ''
+    console.log(`verified: ${counted(e.progress.totalMessages, 'message')}${chats} ` +
+      `(${stats.messagesSent} sent, ${stats.messagesHeld} already there; ${counted(stats.mediaFilesSent, 'attachment')} sent)`)
   }
 }
 
@@ -67,7 +73,7 @@ async function main () {
       app.post(chatId, { author, body, kind: attachmentId === undefined ? 'text' : 'file', attachmentId })
     } else if (command === 'show') {
       for (const chat of app.chats()) {
-        console.log(`# ${chat.title} (${chat.posts} posts)`)
+        console.log(`# ${chat.title} (${counted(chat.posts, 'post')})`)
         for (const p of app.timeline(chat.chat_id)) {
           console.log(`  ${new Date(p.sent_at).toISOString()} ${p.author}: ${p.body ?? `[${p.kind}]`}${p.edited_at !== null ? ' (edited)' : ''}`)
         }

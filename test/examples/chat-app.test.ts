@@ -290,3 +290,25 @@ describe('a refused transfer into the example chat app', () => {
     })
   }
 })
+
+describe('a refused first transfer into the example chat app', () => {
+  it('takes back every chat and person it brought, but keeps a chat someone wrote in meanwhile', async () => {
+    const oldApp = openApp()
+    await useApp(oldApp)
+    const newApp = openApp()
+    const before = rows(newApp)
+    const lie: Tamper = f => {
+      if (f.body !== 'done') return [f]
+      // Every message is in by the time the sender says it is done: the new phone's user writes in a chat
+      // the transfer brought, then the sender lies about what it sent.
+      newApp.post(newApp.chatByTitle('Team ✓') as number, { author: 'me', body: 'written while it arrived' })
+      const d = f.done as ferry.Done
+      return [{ done: { ...d, conversations: d.conversations.map(c => ({ ...c, digest: new Uint8Array(32) })) } }]
+    }
+    const bad = await runTransfer(new ChatHistory(oldApp), new ChatHistory(newApp), { journal: journalOf(newApp), tamper: lie })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(newApp.chats().map(c => [c.title, c.posts])).toEqual([['Team ✓', 1]])
+    expect(newApp.timeline(newApp.chatByTitle('Team ✓') as number).map(p => p.body)).toEqual(['written while it arrived'])
+    expect(rows(newApp).people).toEqual(before.people)
+  })
+})

@@ -66,11 +66,11 @@ describe('examples/chat-app/chat.js', () => {
     const receiver = chat('receive', newPhone, link, '--listen', LOOPBACK)
     expect(await receiver.exit, receiver.err).toBe(0)
     expect(await sender.exit, sender.err).toBe(0)
-    expect(receiver.out).toContain('verified: 4 messages in 2 chats (4 sent, 0 already there; 1 attachments sent)')
+    expect(receiver.out).toContain('verified: 4 messages in 2 chats (4 sent, 0 already there; 1 attachment sent)')
 
     const shown = await succeeds('show', newPhone)
     expect(shown.map(l => l.replace(/^ {2}\S+ /, '  '))).toEqual([
-      '# Bo (1 posts)', '  bo: just us',
+      '# Bo (1 post)', '  bo: just us',
       '# Team (3 posts)', '  ana: Hello from the old phone', '  bo: Hi 👋', '  ana: the photo'
     ])
     expect(await succeeds('show', newPhone)).toEqual(await succeeds('show', oldPhone))
