@@ -98,7 +98,9 @@ export class ChatHistory {
     /** @type {Map<number, string[]>} */
     const members = new Map()
     for (const { chat_id: chatId, handle } of /** @type {Array<{ chat_id: number, handle: string }>} */ (this.sql.members.all())) {
-      members.set(chatId, [...(members.get(chatId) ?? []), handle])
+      const seats = members.get(chatId) ?? []
+      seats.push(handle)
+      members.set(chatId, seats)
     }
     return /** @type {Array<{ chat_id: number, handle: string, is_group: number, title: string, posts: number }>} */ (this.sql.chats.all()).map(c => ({
       conversation: { id: c.handle, kind: c.is_group === 1 ? 'group' : 'direct', title: c.title, members: members.get(c.chat_id) ?? [] },
