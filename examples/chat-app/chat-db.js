@@ -98,6 +98,10 @@ export class ChatDb {
     mkdirSync(join(abs, 'attachments'), { recursive: true, mode: 0o700 })
     const db = new Database(join(abs, 'chat.db'))
     db.pragma('journal_mode = WAL')
+    // Every commit synced (in WAL mode better-sqlite3 defaults to NORMAL, which may lose the last commits
+    // to a power cut): once Ferry has read a history back here it tells the old phone, which may then be
+    // wiped.
+    db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     const made = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'settings'").get() !== undefined
     if (!made) {
