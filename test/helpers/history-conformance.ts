@@ -1,0 +1,377 @@
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import * as vitest from 'vitest'
+import { afterEach, describe, expect } from 'vitest'
+import type { History, ReceivedMedia } from '../../src/store/history.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
+import { fc } from './property.js'
+
+// What any implementation of the History port (src/store/history.ts) must do, checked through the port
+// alone: a store an app wrote for its own database, the simulator's SQLite store, the browser's. Each
+// check starts from an empty history. Call describeHistoryConformance from a test file:
+//
+//   describeHistoryConformance('my store', async () => ({ history: await MyStore.open(tmp()), close: ... }))
+
+export interface OpenedHistory {
+  history: History
+  close: () => void | Promise<void>
+  /**
+   * A folder on the history's own file system (Node stores): received files are then also handed over
+   * by `path`, as Ferry's Node journal does. Without it, files come as bytes and as a stream only.
+   */
+  fileDir?: string
+}
+
+const CONTACTS: Contact[] = [
+  { id: 'u1', name: 'Ann', phone: '+44 20 7946 0000' },
+  { id: 'u😀', name: '' },
+  { id: 'me', name: '李雷' }
+]
+const CONVERSATIONS: Conversation[] = [
+  { id: 'c1', kind: 'direct', title: 'Ann', members: ['u1', 'me'] },
+  // Members keep their order, and may name people who are not contacts.
+  { id: 'g😀', kind: 'group', title: '', members: ['zed', 'u1', 'me', 'u😀'] }
+]
+
+/** Ids that sort differently by code point and by UTF-16 unit: U+1F600 is above U+FFFD, its surrogates below. */
+const AWKWARD_IDS = ['b', 'a', 'B', '10', '9', 'é', '\uFFFD', '\uFFFF', '😀', '𝄞', 'a😀', 'a\uFFFD', 'ab']
+const T = 1_700_000_000_000
+
+const msg = (conversation: string, id: string, ts: number, extra: Partial<Message> = {}): Message =>
+  ({ conversation, id, sender: 'u1', ts, kind: 'text', text: `${id} at ${ts}`, ...extra })
+
+const byPosition = (a: Message, b: Message): number => comparePositions(a, b)
+const byId = <X extends { id: string }>(a: X, b: X): number => compareStrings(a.id, b.id)
+
+/** A conversation's messages, read a page of `limit` at a time. */
+async function readAll (h: History, conversation: string, limit = 1000): Promise<Message[]> {
+  const out: Message[] = []
+  for (let after: { ts: number, id: string } | undefined; ;) {
+    const page = await h.messages(conversation, after, limit)
+    expect(page.length).toBeLessThanOrEqual(limit)
+    // A page that does not move on would loop here for ever, without yielding to a timeout.
+    if (after !== undefined && page.length > 0) expect(comparePositions(page[0], after), 'a page starts after its position').toBeGreaterThan(0)
+    out.push(...page)
+    if (page.length < limit) return out
+    after = page[page.length - 1]
+  }
+}
+
+async function readMediaRecords (h: History, limit = 1000): Promise<Array<MediaRecord & { stored: boolean }>> {
+  const out: Array<MediaRecord & { stored: boolean }> = []
+  for (let after: string | undefined; ;) {
+    const page = await h.media(after, limit)
+    if (after !== undefined && page.length > 0) expect(page[0].sha256 > after, 'a page starts after its sha256').toBe(true)
+    out.push(...page)
+    if (page.length < limit) return out
+    after = page[page.length - 1].sha256
+  }
+}
+
+/** Everything the history holds, in a fixed order, to compare before and after. */
+async function snapshot (h: History): Promise<unknown> {
+  const conversations = (await h.conversations()).sort((a, b) => byId(a.conversation, b.conversation))
+  const messages: Record<string, Message[]> = {}
+  for (const c of conversations) messages[c.conversation.id] = await readAll(h, c.conversation.id)
+  return { contacts: (await h.contacts()).sort(byId), conversations, media: await readMediaRecords(h), messages }
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** Deterministic bytes that differ at every offset that matters. */
+function bytesOf (size: number, seed: number): Uint8Array {
+  const b = new Uint8Array(size)
+  let x = seed * 2654435761 >>> 0
+  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24 }
+  return b
+}
+
+type Handover = 'bytes' | 'stream' | 'path'
+
+function received (bytes: Uint8Array, mime: string, how: Handover, fileDir?: string): ReceivedMedia {
+  const sha = sha256(bytes)
+  let path: string | undefined
+  if (how === 'path') {
+    path = join(fileDir as string, `${sha}.received`)
+    writeFileSync(path, bytes)
+  }
+  return {
+    sha256: sha,
+    size: bytes.byteLength,
+    mime,
+    bytes: how === 'bytes' ? bytes : undefined,
+    path,
+    async * stream () {
+      for (let o = 0; o < bytes.byteLength; o += 10_000) yield bytes.slice(o, o + 10_000)
+    }
+  }
+}
+
+/** A message whose `field` throws when a store reads it: a commit that fails half-way through. */
+function failingOnRead (m: Message, field: keyof Message): Message {
+  const out = { ...m }
+  Object.defineProperty(out, field, { enumerable: true, get () { throw new Error('the disk went away') } })
+  return out
+}
+
+export interface ConformanceOptions {
+  /**
+   * Checks this store is known to fail, by the start of their name, with the reason: they run as
+   * expected failures (it.fails), so the day the store is fixed the suite says so.
+   */
+  knownDeviations?: Record<string, string>
+}
+
+export function describeHistoryConformance (name: string, open: () => OpenedHistory | Promise<OpenedHistory>, options: ConformanceOptions = {}): void {
+  describe(`${name} keeps the History port's contract`, () => {
+    const known = Object.entries(options.knownDeviations ?? {})
+    const it = (title: string, fn: () => Promise<void>): void => {
+      const deviation = known.find(([start]) => title.startsWith(start))
+      if (deviation === undefined) vitest.it(title, fn)
+      else vitest.it.fails(`${title} [known deviation: ${deviation[1]}]`, fn)
+    }
+    const opened: OpenedHistory[] = []
+    afterEach(async () => {
+      for (const o of opened.splice(0)) await o.close()
+    })
+    const fresh = async (): Promise<OpenedHistory> => {
+      const o = await open()
+      opened.push(o)
+      return o
+    }
+    /** A history holding the contacts and conversations above. */
+    const withChats = async (): Promise<History> => {
+      const { history } = await fresh()
+      await history.commit({ contacts: CONTACTS, conversations: CONVERSATIONS })
+      return history
+    }
+
+    it('starts empty, with a history id that lasts', async () => {
+      const { history: h } = await fresh()
+      expect(typeof h.historyId).toBe('string')
+      expect(h.historyId.length).toBeGreaterThan(0)
+      expect(await h.conversations()).toEqual([])
+      expect(await h.contacts()).toEqual([])
+      expect(await h.media(undefined, 10)).toEqual([])
+      expect(await h.messages('c1', undefined, 10)).toEqual([])
+      expect(await h.findMessages('c1', ['m1'])).toEqual([])
+      const id = h.historyId
+      await h.commit({ contacts: CONTACTS })
+      expect(h.historyId).toBe(id)
+      const other = (await fresh()).history
+      expect(other.historyId).not.toBe(id)
+    })
+
+    it('keeps contacts and conversations as given, members in order, and replaces them whole', async () => {
+      const h = await withChats()
+      expect((await h.contacts()).sort(byId)).toEqual([...CONTACTS].sort(byId))
+      expect((await h.conversations()).sort((a, b) => byId(a.conversation, b.conversation)))
+        .toEqual([...CONVERSATIONS].sort(byId).map(conversation => ({ conversation, messages: 0 })))
+
+      // An upsert replaces the record: a field the new version lacks is gone.
+      await h.commit({
+        contacts: [{ id: 'u1', name: 'Ann B.' }],
+        conversations: [{ id: 'g😀', kind: 'direct', title: 'Renamed', members: ['me'] }]
+      })
+      expect((await h.contacts()).find(c => c.id === 'u1')).toStrictEqual({ id: 'u1', name: 'Ann B.' })
+      expect((await h.conversations()).find(c => c.conversation.id === 'g😀')?.conversation)
+        .toEqual({ id: 'g😀', kind: 'direct', title: 'Renamed', members: ['me'] })
+      expect(await h.contacts()).toHaveLength(CONTACTS.length)
+    })
+
+    it('reads a conversation in (ts, id) order, ids compared by code point', async () => {
+      const h = await withChats()
+      const messages = AWKWARD_IDS.flatMap((id, i) => [msg('c1', id, T), msg('c1', `${id}-${i}`, i % 3 === 0 ? -5 : T + i)])
+      // Committed in pieces and out of order: the order is the store's to keep.
+      await h.commit({ messages: messages.filter((_, i) => i % 2 === 1) })
+      await h.commit({ messages: messages.filter((_, i) => i % 2 === 0).reverse() })
+      await h.commit({ messages: [msg('g😀', 'a', T - 1)] })
+      const expected = [...messages].sort(byPosition)
+      expect((await readAll(h, 'c1')).map(m => m.id)).toEqual(expected.map(m => m.id))
+      expect(await readAll(h, 'c1')).toEqual(expected)
+      expect(await readAll(h, 'g😀')).toEqual([msg('g😀', 'a', T - 1)])
+      const counts = Object.fromEntries((await h.conversations()).map(c => [c.conversation.id, c.messages]))
+      expect(counts).toEqual({ c1: messages.length, 'g😀': 1 })
+    })
+
+    it('pages strictly after a position, whether or not a message is there', async () => {
+      const h = await withChats()
+      const messages = AWKWARD_IDS.flatMap((id, i) => [msg('c1', id, T), msg('c1', id, T + 1 + (i % 4))].map((m, j) => ({ ...m, id: `${m.id}${j === 0 ? '' : '~'}` })))
+      await h.commit({ messages })
+      const all = [...messages].sort(byPosition)
+      for (const limit of [1, 2, 3, 7]) expect(await readAll(h, 'c1', limit)).toEqual(all)
+      const probes = [
+        ...all.map(m => ({ ts: m.ts, id: m.id })),
+        { ts: T, id: '\uFFFE' }, // between U+FFFD and the astral ids: a UTF-16 comparison puts it after them
+        { ts: T, id: 'a\u0001' },
+        { ts: T - 1, id: 'zzz' },
+        { ts: T + 100, id: '' },
+        { ts: Number.MIN_SAFE_INTEGER, id: 'x' }
+      ]
+      for (const after of probes) {
+        const want = all.filter(m => comparePositions(m, after) > 0)
+        expect((await h.messages('c1', after, 1000)).map(m => m.id), `after (${after.ts}, ${JSON.stringify(after.id)})`).toEqual(want.map(m => m.id))
+        expect(await h.messages('c1', after, 2)).toEqual(want.slice(0, 2))
+      }
+    })
+
+    it('carries every field of a message exactly, and leaves absent ones absent', async () => {
+      const h = await withChats()
+      const photo = { sha256: sha256(bytesOf(10, 1)), size: 10, mime: 'image/jpeg' }
+      await h.commit({ media: [photo] })
+      const full: Message = {
+        conversation: 'c1',
+        id: 'full',
+        sender: 'u😀',
+        ts: T,
+        kind: 'image',
+        text: 'caption ✓ שלום',
+        media: photo.sha256,
+        durationMs: 4321,
+        location: { lat: -33.8688, lon: 151.2093, label: '' },
+        replyTo: 'bare',
+        status: 'read',
+        forwardedFrom: '',
+        viaBot: 'gifbot',
+        editedAt: T + 5,
+        pinned: 'bare',
+        fileName: 'IMG 0001.jpg',
+        links: [{ url: 'https://example.org/a?b=c' }, { text: 'here', url: 'https://example.org/' }]
+      }
+      const bare: Message = { conversation: 'c1', id: 'bare', sender: 'me', ts: T - 1, kind: 'system' }
+      const empty: Message = { conversation: 'c1', id: 'empty', sender: 'me', ts: T + 1, kind: 'text', text: '', location: { lat: 0, lon: 0 } }
+      await h.commit({ messages: [full, bare, empty] })
+      const back = await readAll(h, 'c1')
+      expect(back).toEqual([bare, full, empty])
+      for (const m of back) {
+        expect(Object.entries(m).filter(([, v]) => v === undefined || v === null), `${m.id} has no null or undefined fields`).toEqual([])
+      }
+      expect(Object.keys(back[0]).sort()).toEqual(Object.keys(bare).sort())
+      expect((await h.findMessages('c1', ['full']))[0]).toEqual(full)
+    })
+
+    it('upserts by (conversation, id): the incoming version replaces the stored one, whatever its ts', async () => {
+      const h = await withChats()
+      await h.commit({ messages: [msg('c1', 'x', T), msg('c1', 'y', T + 10), msg('g😀', 'x', T)] })
+      await h.commit({ messages: [msg('c1', 'x', T + 20, { text: 'edited', editedAt: T + 30 })] })
+      await h.commit({ messages: [msg('c1', 'y', T - 10, { kind: 'system', text: undefined })] })
+      expect(await readAll(h, 'c1')).toStrictEqual([
+        { conversation: 'c1', id: 'y', sender: 'u1', ts: T - 10, kind: 'system' },
+        msg('c1', 'x', T + 20, { text: 'edited', editedAt: T + 30 })
+      ])
+      // The same id in another conversation is another message.
+      expect(await readAll(h, 'g😀')).toEqual([msg('g😀', 'x', T)])
+      // Twice in one change: the later one is what stays.
+      await h.commit({ messages: [msg('c1', 'z', T), msg('c1', 'z', T + 1, { text: 'second' })] })
+      expect(await h.findMessages('c1', ['z'])).toEqual([msg('c1', 'z', T + 1, { text: 'second' })])
+      expect((await h.conversations()).find(c => c.conversation.id === 'c1')?.messages).toBe(3)
+    })
+
+    it('finds stored messages by id, and nothing for ids it does not hold', async () => {
+      const h = await withChats()
+      const stored = AWKWARD_IDS.map((id, i) => msg('c1', id, T + i))
+      await h.commit({ messages: [...stored, msg('g😀', 'only-in-g', T)] })
+      const found = await h.findMessages('c1', ['😀', 'absent', 'a', 'only-in-g', '😀x', '\uFFFD'])
+      expect(found.sort(byId)).toEqual(stored.filter(m => ['😀', 'a', '\uFFFD'].includes(m.id)).sort(byId))
+      expect(await h.findMessages('c1', [])).toEqual([])
+      expect(await h.findMessages('no-such-chat', ['a'])).toEqual([])
+      expect(await h.findMessages('c1', ['absent', 'also absent'])).toEqual([])
+      expect((await h.findMessages('c1', AWKWARD_IDS)).sort(byId)).toEqual([...stored].sort(byId))
+    })
+
+    it('removes messages, conversations and contacts, and ignores what it does not hold', async () => {
+      const h = await withChats()
+      await h.commit({ messages: [msg('c1', 'a', T), msg('c1', 'b', T + 1), msg('g😀', 'a', T)] })
+      await h.commit({ remove: { messages: [{ conversation: 'c1', id: 'a' }, { conversation: 'c1', id: 'absent' }, { conversation: 'gone', id: 'a' }] } })
+      expect(await readAll(h, 'c1')).toEqual([msg('c1', 'b', T + 1)])
+      expect(await readAll(h, 'g😀')).toEqual([msg('g😀', 'a', T)])
+      // As an undone transfer does: its messages first, then the conversation and contact it added.
+      await h.commit({ remove: { messages: [{ conversation: 'g😀', id: 'a' }], conversations: ['g😀', 'never'], contacts: ['u😀', 'nobody'] } })
+      expect((await h.conversations()).map(c => c.conversation.id)).toEqual(['c1'])
+      expect((await h.contacts()).map(c => c.id).sort(compareStrings)).toEqual(['me', 'u1'])
+      expect(await readAll(h, 'g😀')).toEqual([])
+    })
+
+    it('lists media records in sha256 order, a page after a sha256, each saying whether its file is here', async () => {
+      const { history: h } = await fresh()
+      const records = Array.from({ length: 9 }, (_, i) => ({ sha256: sha256(bytesOf(20 + i, i)), size: 20 + i, mime: i % 2 === 0 ? 'image/jpeg' : 'audio/ogg' }))
+      await h.commit({ media: records.slice(0, 4) })
+      await h.commit({ media: records.slice(4) })
+      const sorted = [...records].sort((a, b) => compareStrings(a.sha256, b.sha256)).map(r => ({ ...r, stored: false }))
+      expect(await readMediaRecords(h)).toEqual(sorted)
+      for (const limit of [1, 2, 4]) expect(await readMediaRecords(h, limit)).toEqual(sorted)
+      expect(await h.media(sorted[3].sha256, 3)).toEqual(sorted.slice(4, 7))
+      // A prefix of a stored sha256 is no record's, and sorts just before it.
+      expect(await h.media(sorted[5].sha256.slice(0, 40), 100)).toEqual(sorted.slice(5))
+      // A record again (a second transfer's manifest) replaces size and mime.
+      await h.commit({ media: [{ ...records[0], mime: 'image/png' }] })
+      expect((await readMediaRecords(h)).find(r => r.sha256 === records[0].sha256)?.mime).toBe('image/png')
+    })
+
+    it('takes received files durably and reads back any byte range', async () => {
+      const o = await fresh()
+      const h = o.history
+      const ways: Handover[] = o.fileDir !== undefined ? ['bytes', 'stream', 'path'] : ['bytes', 'stream']
+      const files = ways.map((how, i) => ({ how, bytes: bytesOf(70_001 + i * 3, 100 + i), mime: 'video/mp4' }))
+      const absent = { sha256: sha256(bytesOf(5, 9)), size: 5, mime: 'image/gif' }
+      await h.commit({ media: [...files.map(f => ({ sha256: sha256(f.bytes), size: f.bytes.byteLength, mime: f.mime })), absent] })
+      await Promise.all(files.map(async f => await h.putMedia(received(f.bytes, f.mime, f.how, o.fileDir))))
+      const listed = await readMediaRecords(h)
+      for (const f of files) {
+        const sha = sha256(f.bytes)
+        expect(listed.find(r => r.sha256 === sha), `a file handed over by ${f.how} is stored`).toEqual({ sha256: sha, size: f.bytes.byteLength, mime: f.mime, stored: true })
+        expect(Buffer.from(await h.readMedia(sha, 0, f.bytes.byteLength)).equals(f.bytes)).toBe(true)
+        expect(Buffer.from(await h.readMedia(sha, 12_345, 1000)).equals(f.bytes.subarray(12_345, 13_345))).toBe(true)
+        // Fewer bytes only at the end of the file.
+        expect(Buffer.from(await h.readMedia(sha, f.bytes.byteLength - 10, 64)).equals(f.bytes.subarray(f.bytes.byteLength - 10))).toBe(true)
+        const into = new Uint8Array(4096).fill(7)
+        expect(Buffer.from(await h.readMedia(sha, 500, 2048, into)).equals(f.bytes.subarray(500, 2548))).toBe(true)
+      }
+      expect(listed.find(r => r.sha256 === absent.sha256)?.stored).toBe(false)
+      // The record again (a later manifest) leaves the file where it is.
+      await h.commit({ media: [{ sha256: sha256(files[0].bytes), size: files[0].bytes.byteLength, mime: files[0].mime }] })
+      expect((await readMediaRecords(h)).find(r => r.sha256 === sha256(files[0].bytes))?.stored).toBe(true)
+    })
+
+    it('applies a change all or nothing: one that fails half-way leaves everything as it was', async () => {
+      const h = await withChats()
+      const photo = { sha256: sha256(bytesOf(33, 3)), size: 33, mime: 'image/jpeg' }
+      await h.commit({ media: [photo], messages: [msg('c1', 'a', T), msg('c1', 'b', T + 1), msg('g😀', 'a', T)] })
+      const before = await snapshot(h)
+      const change = {
+        contacts: [{ id: 'new', name: 'New' }, { id: 'u1', name: 'Renamed' }],
+        conversations: [{ id: 'c-new', kind: 'direct' as const, title: 'New', members: ['new'] }, { ...CONVERSATIONS[0], title: 'Renamed' }],
+        media: [{ sha256: sha256(bytesOf(44, 4)), size: 44, mime: 'image/png' }, { ...photo, mime: 'image/webp' }],
+        messages: [msg('c1', 'a', T, { text: 'replaced' }), msg('c1', 'c', T + 2), msg('c-new', 'n', T), failingOnRead(msg('c1', 'd', T + 3), 'text')],
+        remove: { messages: [{ conversation: 'c1', id: 'b' }], conversations: ['g😀'], contacts: ['u😀'] }
+      }
+      await expect(h.commit(change)).rejects.toThrow()
+      expect(await snapshot(h)).toEqual(before)
+      // And the store still works.
+      await h.commit({ messages: [msg('c1', 'c', T + 2)] })
+      expect((await readAll(h, 'c1')).map(m => m.id)).toEqual(['a', 'b', 'c'])
+    })
+
+    it('keeps any ids and timestamps in order, page by page (property)', async () => {
+      const h = await withChats()
+      let run = 0
+      const id = fc.string({ unit: 'binary', minLength: 1, maxLength: 4 })
+      const ts = fc.oneof(fc.integer({ min: -2, max: 2 }), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }))
+      await fc.assert(fc.asyncProperty(
+        fc.uniqueArray(fc.record({ id, ts }), { minLength: 1, maxLength: 40, selector: m => m.id }),
+        fc.integer({ min: 1, max: 9 }),
+        async (keys, limit) => {
+          const conversation = `p${run++}`
+          await h.commit({ conversations: [{ id: conversation, kind: 'group', title: '', members: [] }] })
+          const messages = keys.map(k => msg(conversation, k.id, k.ts))
+          await h.commit({ messages })
+          const want = [...messages].sort(byPosition)
+          expect(await readAll(h, conversation, limit)).toEqual(want)
+          const some = keys.filter((_, i) => i % 2 === 0).map(k => k.id)
+          expect((await h.findMessages(conversation, some)).sort(byId)).toEqual(want.filter(m => some.includes(m.id)).sort(byId))
+        }
+      ), { numRuns: 40 })
+    })
+  })
+}
