@@ -22,6 +22,11 @@ export interface Journal {
   list(prefix: string): AsyncIterable<[string, Uint8Array]>
   /** Applies every op or none. */
   write(ops: JournalOp[]): Promise<void>
+  /**
+   * Optional: makes every write so far durable (a journal whose writes are durable when they resolve
+   * needs none). Called after a transfer is recorded as verified, before the old phone is told.
+   */
+  flush?(): Promise<void>
   readonly parts: PartFiles
   close(): Promise<void>
 }

@@ -7,6 +7,9 @@ import { storeError } from '../errors.js'
 import type { Journal, JournalOp } from './journal.js'
 import { NodePartFiles } from './node-parts.js'
 
+/** Written by flush(): outside every prefix Ferry lists. */
+const DURABLE_KEY = '~durable'
+
 // The journal on Node: a small SQLite file of its own (key -> value) and a folder of partial media files,
 // in `<dir>/journal/`. `dir` is normally the store's directory: the partial files must be on the same
 // file system as the store's media, so that a finished file is handed over by a rename.
@@ -96,6 +99,23 @@ export class NodeJournal implements Journal {
           else this.putStmt.run(op.key, op.value)
         }
       })()
+    } catch (err) {
+      throw storeError(err, 'writing the journal')
+    }
+  }
+
+  /**
+   * synchronous=NORMAL syncs the WAL only at checkpoints: one write under FULL syncs it now, with every
+   * write before it (the WAL is a log: what precedes a synced frame is synced too).
+   */
+  async flush (): Promise<void> {
+    try {
+      this.db.pragma('synchronous = FULL')
+      try {
+        this.putStmt.run(DURABLE_KEY, new Uint8Array(0))
+      } finally {
+        this.db.pragma('synchronous = NORMAL')
+      }
     } catch (err) {
       throw storeError(err, 'writing the journal')
     }

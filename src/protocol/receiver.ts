@@ -225,7 +225,10 @@ export class ReceiverMachine {
     try {
       await this.intake?.abandon()
       if (this.transfer !== undefined) await this.log.undo(this.transfer, this.sink)
-    } catch {}
+    } catch (err) {
+      // The refusal is recorded before the undo begins: the next open of the journal finishes it.
+      log.error('undoing the refused transfer stopped (%s); it is finished when this phone next receives', (err as Error).message)
+    }
   }
 
   private async dispatch (frame: Frame, size: number): Promise<EncodedFrame[]> {
@@ -685,7 +688,12 @@ export class ReceiverMachine {
     await intake.settled()
     const summary = await this.verify(e, claimed)
     await intake.verifyPresent()
+    // "Verified" tells the old phone its history is safe here (its owner may wipe it): what the store
+    // committed must survive a power cut from now on, and so must the record that the transfer is verified
+    // (an unverified one is undone at the next open).
+    await this.sink.flush?.()
     await this.log.verified(this.transfer as TransferRecord)
+    await this.journal.flush?.()
     log('verified: %d messages received, %d held; %d media files received, %d held',
       this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld)
     this.summary = summary

@@ -135,6 +135,12 @@ export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafInde
    * leave a record pointing at lost bytes); Ferry keeps several in flight.
    */
   putMedia(file: ReceivedMedia): Promise<void>
+  /**
+   * Optional: makes every change committed so far durable, so that a power cut loses none of them.
+   * Ferry calls it once, before it tells the old phone that its history is safe here. A store whose
+   * commits are durable when they resolve needs none.
+   */
+  flush?(): Promise<void>
 }
 
 export type History = HistorySource & HistorySink

@@ -315,6 +315,22 @@ export class SqliteChatStore implements History {
     if (this.checkpointer === thread) restore()
   }
 
+  /**
+   * synchronous=NORMAL syncs the WAL only at checkpoints, and a transfer defers those: one write under
+   * FULL syncs the WAL now, and with it every commit before (the WAL is a log). One fsync, where a
+   * checkpoint would first copy the whole transfer into the database file.
+   */
+  async flush (): Promise<void> {
+    this.guard('making the history durable', () => {
+      this.db.pragma('synchronous = FULL')
+      try {
+        this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('durable_at', new Date().toISOString())
+      } finally {
+        this.db.pragma('synchronous = NORMAL')
+      }
+    })
+  }
+
   /** Waits for a checkpoint catch-up under way (tests, tools). */
   async checkpointsSettled (): Promise<void> {
     await this.catchUp

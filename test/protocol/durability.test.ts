@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { closeJournals, journalOf } from '../helpers/transfer.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { HistorySink } from '../../src/store/history.js'
+import type { Journal } from '../../src/journal/journal.js'
+
+// "Verified" tells the old phone its history is safe on the new one, and its owner may wipe it. So
+// before the receiver says it, the store must have made every commit durable, and the journal must
+// durably say the transfer is verified (an unverified transfer is undone at the next open). A power cut
+// cannot be staged here; the order of the calls that promise durability can be checked.
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+/** Wraps an object so that calls to `names` are recorded, in order, into `log`. */
+function recording<T extends object> (target: T, names: string[], log: string[], prefix: string): T {
+  return new Proxy(target, {
+    get (t, p) {
+      const v = Reflect.get(t, p, t) as unknown
+      if (typeof v !== 'function') return v
+      const fn = (v as (...a: unknown[]) => unknown).bind(t)
+      if (!names.includes(String(p))) return fn
+      return async (...args: unknown[]) => {
+        const r = await fn(...args)
+        log.push(`${prefix}.${String(p)}`)
+        return r
+      }
+    }
+  })
+}
+
+describe('before the receiver says verified', () => {
+  it('the store has flushed every commit, then the journal durably recorded the verification', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: 200, mediaSizes: [20_000] })
+    const target = openStore()
+    const log: string[] = []
+    const sink = recording<HistorySink>(target, ['commit', 'flush'], log, 'store')
+    const journal = recording<Journal>(journalOf(target), ['write', 'flush'], log, 'journal')
+    const pipe = memoryPipe()
+    const sender = new SenderMachine({ source })
+    const onFrame = sender.onFrame.bind(sender)
+    sender.onFrame = async frame => {
+      if (frame.body === 'verified') log.push('old phone told')
+      await onFrame(frame)
+    }
+    const receiver = new ReceiverMachine({ sink, journal })
+    await Promise.all([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+    expect(receiver.state).toBe('verified')
+
+    const told = log.indexOf('old phone told')
+    const storeFlush = log.lastIndexOf('store.flush')
+    const journalFlush = log.lastIndexOf('journal.flush')
+    expect(told).toBeGreaterThan(0)
+    expect(storeFlush).toBeGreaterThan(log.lastIndexOf('store.commit'))
+    // The verification record is the journal's last write, between the store's flush and its own.
+    expect(log.lastIndexOf('journal.write')).toBeGreaterThan(storeFlush)
+    expect(journalFlush).toBeGreaterThan(log.lastIndexOf('journal.write'))
+    expect(told).toBeGreaterThan(journalFlush)
+  })
+})
