@@ -8,7 +8,7 @@ import {
   decodePage, encodePage, keyOfPage, pageAtOrBefore, pagesAfter, putPage, type Page, type PageKey
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
-import { ID_INDEX, idbError, inTx, metaValue, randomId, req, writeBehind } from './idb.js'
+import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind } from './idb.js'
 
 // The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
 // It implements the HistorySink port, so the page receives through the same FerryService as Node.
@@ -325,6 +325,13 @@ export class IdbHistoryStore implements HistorySink {
       }
       this.version++
     })
+  }
+
+  /** Every commit written, then made durable (HistorySink.flush): the transfer is about to be verified. */
+  async flush (): Promise<void> {
+    await this.serial(async () => { await this.writing })
+    this.check()
+    await syncDb(this.db, 'making the history durable')
   }
 
   private async apply (change: HistoryChange): Promise<{ committed: Promise<void> }> {

@@ -2,7 +2,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { Journal, JournalOp, PartFiles } from '../journal/journal.js'
 import type { ReceivedMedia } from '../store/history.js'
 import { checkRead, chunksFrom, cutChunks, readChunks } from './idb-chunks.js'
-import { inTx, randomId, req } from './idb.js'
+import { inTx, randomId, req, syncDb } from './idb.js'
 
 // Ferry's journal in the browser: the `kv` store of the phone's database, and partial media files as
 // chunks (idb-chunks.ts) with a `parts` record each. Every write resolves once its transaction
@@ -55,6 +55,10 @@ export class IdbJournal implements Journal {
         else os.put(op.value.byteLength === op.value.buffer.byteLength ? op.value : op.value.slice(), op.key)
       }
     })
+  }
+
+  async flush (): Promise<void> {
+    await syncDb(this.db, 'writing the journal')
   }
 
   /** The database is the page's: it closes it (the store shares it). */

@@ -153,3 +153,23 @@ export async function metaValue<T> (db: IDBDatabase, key: string, make: () => T)
     return v
   })
 }
+
+/**
+ * Makes every transaction committed so far durable. Transactions commit with the browser's default
+ * durability, which may report a commit before it reached the disk; one write with 'strict' durability
+ * is flushed before it completes, and with it everything the database logged before it.
+ */
+export async function syncDb (db: IDBDatabase, what: string): Promise<void> {
+  let tx: IDBTransaction
+  try {
+    tx = db.transaction(['meta'], 'readwrite', { durability: 'strict' })
+  } catch (err) {
+    throw idbError(err, what)
+  }
+  tx.objectStore('meta').put(Date.now(), 'durableAt')
+  try {
+    await txDone(tx)
+  } catch (err) {
+    throw idbError(err, what)
+  }
+}

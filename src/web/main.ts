@@ -222,9 +222,10 @@ class App {
         this.progress = p
         entry.progress = p
         this.sessionStart ??= { t: performance.now(), bytes: p.bytesReceived ?? 0 }
-        // The session's first progress is where it started from: what this phone held when it began.
-        const prev = this.events[this.events.length - 1]
-        if (prev?.type === 'manifest' && prev.progress === undefined) prev.progress = p
+        // The session's first progress is where it started from: what this phone held when it began
+        // (other events, chats-ready, may come between).
+        const manifest = this.events.findLast(x => x.type === 'manifest' || x.type === 'progress')
+        if (manifest?.type === 'manifest' && manifest.progress === undefined) manifest.progress = p
         break
       }
       case 'interrupted':
