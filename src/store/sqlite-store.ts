@@ -5,7 +5,7 @@ import { rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
-import type { ConversationInfo, History, HistoryChange, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
+import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
 import { SqliteLeafIndex } from './leaf-index.js'
 import { StoreLock } from './store-lock.js'
@@ -118,14 +118,17 @@ export class SqliteChatStore implements History {
 
   /** This process's hold on the store (none for a read-only store). */
   private lock?: StoreLock
-  readonly leafIndex: SqliteLeafIndex
+  /** The port, not the class: the class's better-sqlite3 types stay out of the published declarations. */
+  readonly leafIndex: LeafIndex
+  private readonly leaves: SqliteLeafIndex
 
   private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
     this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
-    this.leafIndex = new SqliteLeafIndex(db, readOnly)
+    this.leaves = new SqliteLeafIndex(db, readOnly)
+    this.leafIndex = this.leaves
   }
 
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
@@ -563,7 +566,7 @@ export class SqliteChatStore implements History {
   /** Deletes a message written locally (the simulated phone's user deleting it). */
   deleteMessage (conversation: string, id: string): void {
     this.ensureMessageKey()
-    this.leafIndex.wrote(conversation)
+    this.leaves.wrote(conversation)
     this.transaction(() => { this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id) })
   }
 
@@ -587,7 +590,7 @@ export class SqliteChatStore implements History {
     for (const m of messages) {
       if (m.conversation !== conversation) {
         conversation = m.conversation
-        this.leafIndex.wrote(conversation)
+        this.leaves.wrote(conversation)
       }
       rows.add(m)
     }
@@ -669,7 +672,7 @@ export class SqliteChatStore implements History {
       if (remove !== undefined) {
         const m = this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?')
         for (const r of remove.messages ?? []) {
-          this.leafIndex.wrote(r.conversation)
+          this.leaves.wrote(r.conversation)
           m.run(r.conversation, r.id)
         }
         const v = this.stmt('DELETE FROM conversations WHERE id = ?')
