@@ -30,6 +30,13 @@ function unprivileged (): { uid: number, gid: number } | undefined {
 }
 const AS = unprivileged()
 
+/** The first js block under "## Embedding" in README.md ('' when there is none). */
+function readmeExample (): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const at = readme.indexOf('\n## Embedding')
+  return at < 0 ? '' : /```js\n([\s\S]*?)```/.exec(readme.slice(at))?.[1] ?? ''
+}
+
 let base: string
 let app: string
 let work: string
@@ -107,6 +114,8 @@ beforeAll(async () => {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
+  // The README's Embedding example, as a reader saves it.
+  writeFileSync(join(app, 'embed.mjs'), readmeExample())
   execFileSync('chmod', ['-R', 'a-w', app])
   installed = listing(app)
   work = join(base, 'work')
@@ -183,6 +192,15 @@ describe(`the packed package (${NAME})`, () => {
     expect(result.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verified']))
     expect(result.summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: 1001 }])
     expect(result).toMatchObject({ messages: 1001, same: true, media: true, badCode: 'BAD_INPUT' })
+  })
+
+  it('runs the README\'s Embedding example as written', async () => {
+    // Saved into the app before it was made read-only (see beforeAll), run by plain node from there.
+    expect(readmeExample(), 'README.md has a js block under ## Embedding').not.toBe('')
+    const { stdout } = await run(process.execPath, [join(app, 'embed.mjs')], { cwd: app, env: env(), ...AS })
+    expect(stdout).toMatch(/^code \d{3}-\d{4}-\d{4}$/m)
+    expect(stdout).toContain('2/2 messages')
+    expect(stdout).toContain('verified: Ana (2); 2 sent, 0 already here')
   })
 
   it('bundles the core for the browser with no Node built-in, and refuses the Node part there', async () => {
