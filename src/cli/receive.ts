@@ -12,6 +12,7 @@ import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { freeSpaceOf } from '../store/free-space.js'
 
 async function promptCode (): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
@@ -178,7 +179,7 @@ apart, phone went away, verification failed), 2 bad usage.`,
           else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
         }
       })
-      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route })
+      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir) })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

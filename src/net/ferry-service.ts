@@ -128,6 +128,12 @@ export interface ReceiveOptions {
    * ISOLATED is not). Default: `addrs` as given.
    */
   route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
+  /**
+   * Bytes free where this phone keeps media, asked before the media start (see ReceiverInit.freeBytes):
+   * a history that cannot fit ends with STORE_FULL, naming both numbers. createFerry and the CLI pass
+   * statfs of the store's folder (`freeSpaceOf` in chat-ferry/node).
+   */
+  freeBytes?: () => Promise<number>
 }
 
 interface ActiveOffer {
@@ -393,7 +399,7 @@ export class FerryService implements Startable {
     }
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,
