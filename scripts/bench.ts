@@ -8,6 +8,7 @@ import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
 import { NodeJournal } from '../src/journal/node-journal.js'
 import { seedStore } from '../src/sim/seed.js'
+import { formatCode, generateCode } from '../src/pairing/code.js'
 import { getProfile, isProfileName, PROFILE_NAMES } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
@@ -287,7 +288,8 @@ interface PhonesResult {
 
 async function twoPhones (sourceDir: string, n: number, profileIt: boolean, at: PhonesAt = LOOPBACK_PHONES): Promise<PhonesResult> {
   const target = targetDir('cli-target')
-  const code = `321-0000-${String(1000 + n).padStart(4, '0')}`
+  // A fresh code each run: the cached source store remembers every code it showed, and refuses a used one.
+  const code = formatCode(generateCode())
   const senderSpawnedAt = performance.now()
   const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--listen', `/ip4/${at.sender.host}/tcp/0`, '--json', '--timeout', '120'],
     'ferry send', profileIt ? 'ferry-send' : undefined, at.sender.wrap)

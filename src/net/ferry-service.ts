@@ -2,7 +2,7 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { CodeLifetime, type PairingCode } from '../pairing/index.js'
+import type { CodeLifetime, PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
@@ -11,6 +11,7 @@ import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
+import { CodeBudgets } from '../journal/code-budgets.js'
 import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
@@ -140,6 +141,8 @@ interface ActiveOffer {
   opts: OfferOptions
   emit: (e: EventBody) => void
   lifetime?: CodeLifetime
+  /** Resolves once the code's budget, as it stands, is in the journal. */
+  durable?: () => Promise<void>
   tokens: Map<string, Uint8Array>
   authorized: Set<string>
   running?: { peer: string, abort: AbortController }
@@ -158,9 +161,11 @@ export class FerryService implements Startable {
   /** The address of the receiver's last failed session (see dial). */
   private deadAddr?: Multiaddr
   private readonly pairings: PairingRecords
+  private readonly budgets: CodeBudgets
 
   constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
     this.pairings = new PairingRecords(init.journal)
+    this.budgets = new CodeBudgets(init.journal)
   }
 
   readonly [Symbol.toStringTag] = '@ferry/service'
@@ -194,11 +199,15 @@ export class FerryService implements Startable {
     if (opts.code === undefined && tokens.size === 0) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
     }
+    // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
+    // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
+    const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,
         emit: emitter(opts.onEvent),
-        lifetime: opts.code !== undefined ? new CodeLifetime() : undefined,
+        lifetime: budget?.lifetime,
+        durable: budget?.durable,
         tokens,
         authorized: new Set(),
         resolve: p => { this.offerState = undefined; resolve(p) },
@@ -219,8 +228,10 @@ export class FerryService implements Startable {
     const peer = connection.remotePeer.toString()
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
-        code: offer.opts.code, lifetime: offer.lifetime, tokens: offer.tokens
+        code: offer.opts.code, lifetime: offer.lifetime, tokens: offer.tokens, durable: offer.durable
       }, this.init.pairTimeoutMs)
+      // The code is used up: on disk before anything is sent under this pairing.
+      await offer.durable?.()
       if (outcome.resumeToken !== undefined) {
         offer.tokens.set(peer, outcome.resumeToken)
         await this.pairings.save({

@@ -81,6 +81,11 @@ export interface SenderAuth {
   lifetime?: CodeLifetime
   /** Resume tokens this phone accepts, by peer id. */
   tokens: Map<string, Uint8Array>
+  /**
+   * Resolves once the code's budget, as the attempt just charged left it, is on disk: awaited before the
+   * sender's first keyed message goes out, so a crash after it cannot hand a restarted sender that guess back.
+   */
+  durable?: () => Promise<void>
 }
 
 /** Sender side: answers either a code pairing or a resume, whichever the receiver starts. */
@@ -106,7 +111,17 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'this phone is not showing a pairing code')
     }
     const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })
-    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+    const step = m.onMessage(first.value)
+    if (step.error === undefined) {
+      try {
+        await auth.durable?.()
+      } catch (err) {
+        // The charge stands (only the disk failed); the peer is told we gave up, and learns nothing keyed.
+        await send(duplex, m.abort().send).catch(() => {})
+        throw err
+      }
+    }
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, step, () => m.abort(), timeoutMs)
     return { mode: 'code', resumeToken: r.resumeToken }
   } finally {
     clearTimeout(timer)
