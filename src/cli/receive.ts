@@ -15,10 +15,11 @@ import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseT
 import { ErrorCode, FerryError } from '../errors.js'
 import { freeSpaceOf } from '../store/free-space.js'
 
-async function promptCode (): Promise<PairingCode> {
+async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code: pass --code NNN-NNNN-NNNN or --qr PAYLOAD (stdin is not a terminal to ask on)')
+    throw new FerryError(ErrorCode.BAD_INPUT, `no pairing code${why}: pass --code NNN-NNNN-NNNN, --code-file FILE or --qr PAYLOAD (stdin is not a terminal to ask on)`)
   }
+  if (why !== '') process.stderr.write(`No pairing code${why}.\n`)
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
     for (;;) {
@@ -117,7 +118,8 @@ apart, phone went away, verification failed), 2 bad usage.`,
     const storage = await openStorage(storeDir, true)
     const record = storage.pairing
     const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
-    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode())
+    const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
+    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode(expired !== undefined ? ` (the pairing with ${expired.peerId} expired: unused for 24 hours)` : '').catch(async err => { await storage.close(); throw err }))
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
     const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')

@@ -57,7 +57,8 @@ const send: Command = {
 Offers the history in DIR to one new phone on the same network. Shows a pairing code (and a QR code):
 type it on the new phone with 'ferry receive'. Waits until the new phone has verified everything it
 received, through dropped links and reconnects. After a crash, run it again without --code: the two
-phones reconnect with the token they keep from pairing.
+phones reconnect with the token they keep from pairing. That token is good until the transfer is
+verified, for 24 hours after it was last used, and only until this phone pairs with another one by code.
 
 A code allows three wrong attempts in total, lives ten minutes from when it was first shown and pairs
 one phone, across restarts: DIR remembers what each code it showed has spent, so a code that was used,
@@ -135,6 +136,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       throw err
     }
     reportConnections(phone, json)
+    const expired = codeGiven === undefined && storage.expiredPairing?.role === 'sender' ? storage.expiredPairing : undefined
+    if (expired !== undefined) {
+      // Said, so nobody waits for the old new phone to come back: it cannot.
+      if (json) jsonEvent('pairing-expired', { peer: expired.peerId, lastUsedAt: new Date(expired.lastUsedAt ?? expired.createdAt).toISOString() })
+      else process.stderr.write(`The pairing with ${expired.peerId} expired (unused for 24 hours): it can no longer resume. Showing a new code.\n`)
+    }
     const printer = eventPrinter(json, 'sending  ')
     // The timeout bounds the wait for a pairing, never a transfer under way.
     const deadline = new AbortController()

@@ -15,7 +15,7 @@ import { CodeBudgets } from '../journal/code-budgets.js'
 import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
-import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
+import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender, type PairOutcome } from './pair-stream.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
@@ -143,8 +143,13 @@ interface ActiveOffer {
   lifetime?: CodeLifetime
   /** Resolves once the code's budget, as it stands, is in the journal. */
   durable?: () => Promise<void>
-  tokens: Map<string, Uint8Array>
-  authorized: Set<string>
+  /**
+   * The phone this one is paired with now (from the journal, or paired in this offer): the only one that
+   * may resume, run or stop a transfer. A pairing by code replaces it.
+   */
+  current?: { peer: string, token: Uint8Array, lastUsedAt: number }
+  /** Peers that proved the current pairing in this offer (by the code or its token). */
+  authenticated: Set<string>
   running?: { peer: string, abort: AbortController }
   resolve: (summary: Progress) => void
   reject: (err: FerryError) => void
@@ -193,11 +198,12 @@ export class FerryService implements Startable {
   async offer (opts: OfferOptions): Promise<Progress> {
     if (this.offerState !== undefined) throw new FerryError(ErrorCode.INTERNAL, 'this phone is already offering its history')
     this.source() // a phone that cannot send says so now, not when the receiver comes
-    const tokens = new Map<string, Uint8Array>()
-    const record = await this.pairings.load()
-    if (record?.role === 'sender') tokens.set(record.peerId, hexToBytes(record.token))
-    if (opts.code === undefined && tokens.size === 0) {
-      throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
+    const { record, expired } = await this.pairings.loadOrExpired()
+    const current = record?.role === 'sender' ? { peer: record.peerId, token: hexToBytes(record.token), lastUsedAt: record.lastUsedAt ?? record.createdAt } : undefined
+    if (opts.code === undefined && current === undefined) {
+      throw new FerryError(ErrorCode.BAD_INPUT, expired?.role === 'sender'
+        ? `no pairing code, and the pairing with ${expired.peerId} expired (unused for 24 hours): pair again with a code`
+        : 'no pairing code and no earlier pairing to resume')
     }
     // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
     // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
@@ -208,8 +214,8 @@ export class FerryService implements Startable {
         emit: emitter(opts.onEvent),
         lifetime: budget?.lifetime,
         durable: budget?.durable,
-        tokens,
-        authorized: new Set(),
+        current,
+        authenticated: new Set(),
         resolve: p => { this.offerState = undefined; resolve(p) },
         reject: e => { this.offerState = undefined; state.running?.abort.abort(); reject(e) }
       }
@@ -226,26 +232,44 @@ export class FerryService implements Startable {
       return
     }
     const peer = connection.remotePeer.toString()
+    // Only the current pairing's token resumes, and only while it is fresh.
+    const current = offer.current
+    const tokens = new Map<string, Uint8Array>()
+    if (current !== undefined && this.pairings.live(current.lastUsedAt)) tokens.set(current.peer, current.token)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
-        code: offer.opts.code, lifetime: offer.lifetime, tokens: offer.tokens, durable: offer.durable
+        code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable
       }, this.init.pairTimeoutMs)
-      // The code is used up: on disk before anything is sent under this pairing.
-      await offer.durable?.()
+      const now = Date.now()
       if (outcome.resumeToken !== undefined) {
-        offer.tokens.set(peer, outcome.resumeToken)
+        // The code is used up: on disk before anything is sent under this pairing.
+        await offer.durable?.()
+        // A new pairing by code replaces the one before: the phone paired before can no longer resume, and
+        // a transfer it is running stops.
+        offer.current = { peer, token: outcome.resumeToken, lastUsedAt: now }
+        offer.authenticated.clear()
+        if (offer.running !== undefined && offer.running.peer !== peer) {
+          const replaced = offer.running
+          offer.running = undefined
+          replaced.abort.abort()
+        }
         await this.pairings.save({
           role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '',
-          addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: Date.now()
+          addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: now, lastUsedAt: now
         })
+      } else {
+        // A resume that began before another phone paired by code proved a pairing that is gone.
+        if (offer.current?.peer !== peer) throw new FerryError(ErrorCode.NOT_PAIRED, 'resume: this phone paired with another phone meanwhile; pair again with a new code')
+        offer.current.lastUsedAt = now
+        await this.pairings.touch(peer)
       }
-      offer.authorized.add(peer)
+      offer.authenticated.add(peer)
       offer.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
       offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
-      if (dead && offer.authorized.size === 0 && offer.tokens.size === 0) {
+      if (dead && offer.current === undefined) {
         offer.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
           ? 'the pairing code expired (10 minutes); start again for a new one'
           : 'three wrong codes were tried; start again for a new code'))
@@ -257,7 +281,9 @@ export class FerryService implements Startable {
     const offer = this.offerState
     const peer = connection.remotePeer.toString()
     const duplex = streamToDuplex(stream)
-    if (offer === undefined || !offer.authorized.has(peer)) {
+    // Only the phone of the current pairing, once it proved it in this offer: a phone paired before can
+    // neither pull the history nor stop the current phone's transfer.
+    if (offer === undefined || offer.current?.peer !== peer || !offer.authenticated.has(peer) || (offer.running !== undefined && offer.running.peer !== peer)) {
       // Say why before closing, so an honest but unpaired phone shows a clear error.
       const f = encodeFrame({ error: { code: ErrorCode.NOT_PAIRED, message: 'pair with the code first' } })
       await duplex.write([prefix(f), ...f]).catch(() => {})
@@ -400,13 +426,26 @@ export class FerryService implements Startable {
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
     const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
-    const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
-    const outcome = await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer },
-      token !== undefined ? { token } : { code: opts.code }, this.init.pairTimeoutMs)
+    const pair = async (auth: { token: Uint8Array } | { code?: PairingCode }): Promise<PairOutcome> => {
+      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
+      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, auth, this.init.pairTimeoutMs)
+    }
+    let outcome: PairOutcome
+    try {
+      outcome = await pair(token !== undefined ? { token } : { code: opts.code })
+    } catch (err) {
+      // The old phone no longer holds this pairing (it paired with another phone, or forgot it): with a
+      // code at hand, pair anew rather than fail.
+      if (token === undefined || opts.code === undefined || !isFerryError(err, ErrorCode.NOT_PAIRED)) throw err
+      outcome = await pair({ code: opts.code })
+    }
+    const now = Date.now()
     if (outcome.resumeToken !== undefined) {
       await this.pairings.save({
-        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: Date.now()
+        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: now, lastUsedAt: now
       })
+    } else {
+      await this.pairings.touch(peer)
     }
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })

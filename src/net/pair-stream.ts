@@ -3,7 +3,7 @@ import {
   CodeLifetime, MAX_MESSAGE_BYTES, ReceiverHandshake, ResumeInitiator, ResumeResponder, SenderHandshake,
   type PairingCode
 } from '../pairing/index.js'
-import { MsgType } from '../pairing/messages.js'
+import { encodeAbort, MsgType } from '../pairing/messages.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { prefix, readFrames } from '../wire/framing.js'
 
@@ -99,9 +99,9 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
     if (first.value[1] === MsgType.RESUME_A) {
       const token = auth.tokens.get(ids.remotePeerId)
       if (token === undefined) {
-        const m = new ResumeResponder({ token: new Uint8Array(32), ...ids })
-        await send(duplex, m.abort().send)
-        throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one`)
+        // Said as NOT_PAIRED (not a bare cancel), so the other phone knows to pair again with a code.
+        await send(duplex, [encodeAbort(ErrorCode.NOT_PAIRED)])
+        throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one (or its pairing expired or was replaced)`)
       }
       const m = new ResumeResponder({ token: token.slice(), ...ids })
       await drive(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
