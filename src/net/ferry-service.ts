@@ -16,6 +16,7 @@ import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender, type PairOutcome } from './pair-stream.js'
+import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
@@ -36,6 +37,11 @@ export interface FerryComponents {
   }
   /** Where the other phone may be now (mDNS updates it): a redial after a dead link looks here first. */
   peerStore?: { get(peerId: PeerId): Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
+  /** libp2p's events: connections opening and closing, for the slot policy (ConnectionSlots). */
+  events?: {
+    addEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
+    removeEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
+  }
 }
 
 export interface FerryServiceInit {
@@ -54,6 +60,12 @@ export interface FerryServiceInit {
    * StallWatch): a phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up.
    */
   stallMs?: number
+  /**
+   * Who may hold a connection to this phone (see ConnectionSlots): peers that do not pair within a short
+   * time, or fail to, are let go; unpaired ones are capped in all, per address and per peer; the paired
+   * phone is never counted. `false` leaves connections to libp2p alone (an app whose node does more).
+   */
+  slots?: Partial<SlotLimits> | false
 }
 
 export const DEFAULT_STALL_MS = 5_000
@@ -167,6 +179,10 @@ export class FerryService implements Startable {
   private deadAddr?: Multiaddr
   private readonly pairings: PairingRecords
   private readonly budgets: CodeBudgets
+  /** Who may hold a connection; set while started, unless turned off. */
+  slots?: ConnectionSlots
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
+  private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => { this.slots?.gone(evt.detail) }
 
   constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
     this.pairings = new PairingRecords(init.journal)
@@ -176,6 +192,12 @@ export class FerryService implements Startable {
   readonly [Symbol.toStringTag] = '@ferry/service'
 
   async start (): Promise<void> {
+    const events = this.components.events
+    if (this.init.slots !== false && events !== undefined) {
+      this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offerState?.current?.peer === peer })
+      events.addEventListener('connection:open', this.onConnectionOpen)
+      events.addEventListener('connection:close', this.onConnectionClose)
+    }
     // One pairing and one transfer stream at a time per connection: a phone talks to one phone.
     await this.components.registrar.handle(PAIR_PROTOCOL, (s, c) => { void this.onPairStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
     await this.components.registrar.handle(TRANSFER_PROTOCOL, (s, c) => { void this.onTransferStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
@@ -185,6 +207,10 @@ export class FerryService implements Startable {
     await this.components.registrar.unhandle(PAIR_PROTOCOL)
     await this.components.registrar.unhandle(TRANSFER_PROTOCOL)
     this.offerState?.running?.abort.abort()
+    this.components.events?.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events?.removeEventListener('connection:close', this.onConnectionClose)
+    this.slots?.stop()
+    this.slots = undefined
   }
 
   get peerId (): string {
@@ -229,16 +255,19 @@ export class FerryService implements Startable {
     const duplex = streamToDuplex(stream)
     if (offer === undefined) {
       duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
+      this.slots?.attemptEnded(connection, false, false)
       return
     }
     const peer = connection.remotePeer.toString()
+    let began = false
     // Only the current pairing's token resumes, and only while it is fresh.
     const current = offer.current
     const tokens = new Map<string, Uint8Array>()
     if (current !== undefined && this.pairings.live(current.lastUsedAt)) tokens.set(current.peer, current.token)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
-        code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable
+        code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable,
+        onAttempt: () => { began = true; this.slots?.attemptBegan(connection) }
       }, this.init.pairTimeoutMs)
       const now = Date.now()
       if (outcome.resumeToken !== undefined) {
@@ -264,9 +293,13 @@ export class FerryService implements Startable {
         await this.pairings.touch(peer)
       }
       offer.authenticated.add(peer)
+      this.slots?.attemptEnded(connection, began, true)
+      // The phone paired before (if another) is now a stranger: its connections go.
+      if (outcome.mode === 'code') this.slots?.review()
       offer.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
+      this.slots?.attemptEnded(connection, began, false)
       offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
       if (dead && offer.current === undefined) {

@@ -86,6 +86,8 @@ export interface SenderAuth {
    * sender's first keyed message goes out, so a crash after it cannot hand a restarted sender that guess back.
    */
   durable?: () => Promise<void>
+  /** Called when an attempt really began: a code attempt was charged, or a resume with a token held here. */
+  onAttempt?: () => void
 }
 
 /** Sender side: answers either a code pairing or a resume, whichever the receiver starts. */
@@ -104,7 +106,9 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
         throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one (or its pairing expired or was replaced)`)
       }
       const m = new ResumeResponder({ token: token.slice(), ...ids })
-      await drive(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+      const step = m.onMessage(first.value)
+      if (step.error === undefined) auth.onAttempt?.()
+      await drive(duplex, rest, m, step, () => m.abort(), timeoutMs)
       return { mode: 'resume' }
     }
     if (auth.code === undefined || auth.lifetime === undefined) {
@@ -113,6 +117,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
     const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })
     const step = m.onMessage(first.value)
     if (step.error === undefined) {
+      auth.onAttempt?.()
       try {
         await auth.durable?.()
       } catch (err) {

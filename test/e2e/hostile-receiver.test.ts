@@ -16,7 +16,7 @@ import {
 } from './helpers/ferry-cli.js'
 import { haul, pairByHand } from './helpers/hostile-receiver.js'
 import { killFixture } from './helpers/kill-fixture.js'
-import { openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
+import { hungUp, openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
 import { fingerprint } from './helpers/store-check.js'
 import { ThrottleProxy } from './helpers/throttle-proxy.js'
 
@@ -143,7 +143,8 @@ describe('a hostile receiver over libp2p against a real `ferry send`', () => {
     const { messages } = await s.rest()
     expect(messages.map(m => decodeMessage(m, []).type)).toEqual([MsgType.ABORT])
     expect(abortReason(decodeMessage(messages[0], []))).toBe('CODE_EXPIRED')
-    // b. Straight to the transfer protocol: not paired.
+    // b. The sender hung up on it; back on a new connection, straight to the transfer protocol: not paired.
+    await hungUp(intruder, ready.peerId)
     const t = await tryTransfer(intruder, ready.addr)
     expect(t.frames.map(f => f.body)).toEqual(['error'])
     expect(t.frames[0].error?.code).toBe('NOT_PAIRED')

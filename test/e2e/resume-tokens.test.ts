@@ -21,7 +21,7 @@ import {
   cleanupTempDirs, copyStore, exportStore, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender
 } from './helpers/ferry-cli.js'
 import { killFixture } from './helpers/kill-fixture.js'
-import { openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
+import { hungUp, openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
 
 const CODE = '738-4626-4338'
 const HOUR = 60 * 60 * 1000
@@ -95,6 +95,7 @@ describe('resume tokens', () => {
     const holder = await track(createFerryNode({ privateKey: stale.receiverKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }))
     expect(await resumeByHand(holder, ready.addr, ready.peerId, stale.token)).toBe('NOT_PAIRED')
     expect((await sender.waitEvent('pair-failed')).code).toBe('NOT_PAIRED')
+    await hungUp(holder, ready.peerId)
     const t = await tryTransfer(holder, ready.addr)
     expect(t.frames.map(f => f.body)).toEqual(['error'])
     expect(sender.all('paired')).toEqual([])
@@ -142,6 +143,7 @@ describe('resume tokens', () => {
 
     // The phone paired before: its token opens nothing, and it cannot pull or stop anything.
     expect(await resumeByHand(old, ready.addr, ready.peerId, token)).toBe('NOT_PAIRED')
+    await hungUp(old, ready.peerId) // a failed pairing: the sender lets the connection go
     const pull = await tryTransfer(old, ready.addr)
     expect(pull.frames.map(f => f.body)).toEqual(['error'])
     expect(pull.frames[0].error?.code).toBe('NOT_PAIRED')
