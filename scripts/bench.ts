@@ -8,6 +8,7 @@ import { Session } from 'node:inspector/promises'
 import { SqliteChatStore } from '../src/store/sqlite-store.js'
 import { NodeJournal } from '../src/journal/node-journal.js'
 import { seedStore } from '../src/sim/seed.js'
+import { formatCode, generateCode } from '../src/pairing/code.js'
 import { getProfile, PROFILE_NAMES } from '../src/sim/profiles.js'
 import { SenderMachine } from '../src/protocol/sender.js'
 import { ReceiverMachine } from '../src/protocol/receiver.js'
@@ -373,11 +374,11 @@ interface PhonesResult {
 }
 
 type Transport = 'tcp' | 'webrtc'
-let codes = 0
 
 async function twoPhones (sourceDir: string, profileIt: boolean, at: PhonesAt = LOOPBACK_PHONES, transport: Transport = 'tcp'): Promise<PhonesResult> {
   const target = targetDir(transport === 'tcp' ? 'cli-target' : 'cli-target-webrtc')
-  const code = `321-0000-${String(1000 + codes++).padStart(4, '0')}`
+  // A fresh code each run: the cached source store remembers every code it showed, and refuses a used one.
+  const code = formatCode(generateCode())
   const listen = transport === 'tcp' ? `/ip4/${at.sender.host}/tcp/0` : `/ip4/${at.sender.host}/udp/0/webrtc-direct`
   const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--transport', transport, '--listen', listen, '--json', '--timeout', '120'],
     `ferry send (${transport})`, profileIt ? 'ferry-send' : undefined, at.sender.wrap)
@@ -590,7 +591,7 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       try {
         const r = await browserLane({
           chromium: tool('chromium'),
-          ferryBin, root, pageUrl: page.url, source: sourceDir, code: `321-0000-${String(1000 + codes++).padStart(4, '0')}`, profileDir,
+          ferryBin, root, pageUrl: page.url, source: sourceDir, code: formatCode(generateCode()), profileDir,
           expect: { messages: wire.messages, mediaBytes: wire.media }, storeBytes: store.bytes, timeoutMs: childTimeoutMs
         })
         clock[lane].push(r)

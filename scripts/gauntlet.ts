@@ -15,7 +15,8 @@ const USAGE = `npm run gauntlet -- [--quick] [--rounds N] [--frames N] [--seed N
 
 The reliability and security gauntlet in one run: the Wi-Fi namespace suite, seeded chaos (kills, link
 drops, loss bursts, address changes), the fuzzer, and the malicious-peer and resource-fault suites
-(hostile senders and receivers over real libp2p, code guessing, a full disk). Each part runs as its own
+(hostile senders and receivers over real libp2p, code guessing, strangers holding connections, stale
+resume tokens, a full disk). Each part runs as its own
 process with its output in a log file; the end is one table of figures.
 
   --quick       small counts (5 chaos rounds, 100000 fuzz frames): a check that every part runs
@@ -46,7 +47,9 @@ const ci = inCI()
 const NETNS_SUITES = readdirSync(join(ROOT, 'test/e2e')).filter(f => /^netns-.*\.test\.ts$/.test(f)).map(f => `test/e2e/${f}`)
 const HOSTILE_SUITES = [
   'test/e2e/hostile-sender.test.ts', 'test/e2e/hostile-receiver.test.ts', 'test/e2e/hostile-pairing.test.ts',
-  'test/e2e/pairing-code.test.ts', 'test/protocol/hostile-sender.test.ts'
+  'test/e2e/pairing-code.test.ts', 'test/protocol/hostile-sender.test.ts',
+  // Strangers holding connection slots; the code's guesses across restarts; resume tokens that expire or were replaced.
+  'test/e2e/hostile-slots.test.ts', 'test/e2e/code-budget.test.ts', 'test/e2e/resume-tokens.test.ts'
 ]
 const RESOURCE_SUITES = ['test/e2e/disk-full.test.ts']
 

@@ -3,6 +3,7 @@ import { createFerryNode, type FerryNode, type FerryNodeOptions } from './net/no
 import { ferry, type FerryService, type OfferOptions, type ReceiveOptions } from './net/ferry-service.js'
 import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
+import { freeSpaceOf } from './store/free-space.js'
 
 export interface Ferry {
   store: SqliteChatStore
@@ -31,6 +32,7 @@ export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'di
     node: n,
     send: async opts => await n.services.ferry.offer(opts),
     receive: async opts => await n.services.ferry.receive({
+      freeBytes: freeSpaceOf(dir),
       ...opts,
       // Every message is in: the store builds what a bulk load deferred while the media goes on.
       onEvent: e => {

@@ -5,6 +5,7 @@ export * from './index.js'
 export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } from './net/node.js'
 export { SqliteChatStore } from './store/sqlite-store.js'
 export { NodeJournal } from './journal/node-journal.js'
+export { freeSpaceOf } from './store/free-space.js'
 export { createFerry, type Ferry } from './create-ferry.js'
 // Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
 // choosing its address; see docs/design-notes.md, "Finding the other phone".

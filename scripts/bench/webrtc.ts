@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { seedStore } from '../../src/sim/seed.js'
+import { formatCode, generateCode } from '../../src/pairing/code.js'
 import { PROFILE_NAMES, type ProfileName } from '../../src/sim/profiles.js'
 import { countWireBytes } from './wire-bytes.js'
 import { installCleanup, removeTempDir, spawnNode, tempDir, type Event } from './proc.js'
@@ -64,7 +65,8 @@ async function transfer (source: string, transport: Kind, n: number): Promise<Ru
   execFileSync('sync')
   const target = join(tempDir(`target-${transport}`), 'phone')
   // The receiver saves nothing in the sender's store but a pairing record, which a verified transfer removes.
-  const code = `654-0000-${String(1000 + n).padStart(4, '0')}`
+  // A fresh code each run: the cached source store remembers every code it showed, and refuses a used one.
+  const code = formatCode(generateCode())
   const opts = { cwd: root, timeoutMs: 600_000 }
   const sender = spawnNode([ferryBin, 'send', '--store', source, '--code', code, '--no-mdns', '--json', '--transport', transport, '--listen', LISTEN[transport], '--timeout', '120'],
     { ...opts, label: `ferry send (${transport})` })

@@ -16,6 +16,8 @@ export interface Storage {
   store: SqliteChatStore
   journal: NodeJournal
   pairing?: PairingRecord
+  /** A pairing that expired (its token unused for 24 hours): there is nothing to resume, and why. */
+  expiredPairing?: PairingRecord
   close(): Promise<void>
 }
 
@@ -25,9 +27,9 @@ export async function openStorage (storeDir: string, create: boolean): Promise<S
   let journal: NodeJournal | undefined
   try {
     journal = NodeJournal.open(storeDir)
-    const pairing = await new PairingRecords(journal).load()
+    const { record: pairing, expired: expiredPairing } = await new PairingRecords(journal).loadOrExpired()
     const j = journal
-    return { store, journal, pairing, close: async () => { await j.close(); store.close() } }
+    return { store, journal, pairing, expiredPairing, close: async () => { await j.close(); store.close() } }
   } catch (err) {
     await journal?.close()
     store.close()

@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
+import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
@@ -12,11 +13,13 @@ import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { freeSpaceOf } from '../store/free-space.js'
 
-async function promptCode (): Promise<PairingCode> {
+async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code: pass --code NNN-NNNN-NNNN or --qr PAYLOAD (stdin is not a terminal to ask on)')
+    throw new FerryError(ErrorCode.BAD_INPUT, `no pairing code${why}: pass --code NNN-NNNN-NNNN, --code-file FILE or --qr PAYLOAD (stdin is not a terminal to ask on)`)
   }
+  if (why !== '') process.stderr.write(`No pairing code${why}.\n`)
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
     for (;;) {
@@ -46,7 +49,7 @@ const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
 const receive: Command = {
   name: 'receive',
   summary: 'receive a history from an old phone',
-  help: `Usage: ferry receive --store DIR [--code CODE | --qr PAYLOAD] [--peer MULTIADDR] [selection] [options]
+  help: `Usage: ferry receive --store DIR [--code CODE | --code-file FILE | --qr PAYLOAD] [--peer MULTIADDR] [selection] [options]
 
 Finds the old phone running 'ferry send' on the local network, pairs with the code it shows, and
 receives its history into DIR (created when missing). Asks for the code when it is not given and stdin
@@ -61,7 +64,10 @@ keeping devices apart (client isolation): that ends with exit 1 and the error co
 
 Options:
   --store DIR         the new phone's store (required; created when missing)
-  --code CODE         the code shown by the old phone (NNN-NNNN-NNNN; spaces or no hyphens are fine)
+  --code CODE         the code shown by the old phone (NNN-NNNN-NNNN; spaces or no hyphens are fine);
+                      other users of this machine can read a command line (ps): scripts should use
+                      --code - (the first line of stdin) or --code-file FILE
+  --code-file FILE    read the code from the first line of FILE
   --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses)
   --peer MULTIADDR    dial this address instead of discovering (e.g. /ip4/10.0.0.2/tcp/4001)
 ${SELECTION_HELP}
@@ -86,7 +92,7 @@ Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, the W
 apart, phone went away, verification failed), 2 bad usage.`,
   options: {
     store: { type: 'string' },
-    code: { type: 'string' },
+    ...CODE_OPTIONS,
     qr: { type: 'string' },
     peer: { type: 'string' },
     ...SELECTION_OPTIONS,
@@ -106,13 +112,14 @@ apart, phone went away, verification failed), 2 bad usage.`,
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const qrArg = optionalString(args, 'qr')
     const qr = qrArg !== undefined ? parseQrPayload(qrArg) : undefined
-    const codeArg = optionalString(args, 'code')
+    const codeArg = await codeFromArgs(args)
     const peerArg = optionalString(args, 'peer')
     let addrs: Multiaddr[] = peerArg !== undefined ? parsePeer(peerArg) : qr !== undefined ? withPeer(qr.addrs, qr.peerId) : []
     const storage = await openStorage(storeDir, true)
     const record = storage.pairing
     const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
-    const code = codeArg !== undefined ? parseCode(codeArg) : qr?.code ?? (resuming ? undefined : await promptCode())
+    const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
+    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode(expired !== undefined ? ` (the pairing with ${expired.peerId} expired: unused for 24 hours)` : '').catch(async err => { await storage.close(); throw err }))
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
     const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
@@ -178,7 +185,7 @@ apart, phone went away, verification failed), 2 bad usage.`,
           else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
         }
       })
-      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route })
+      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir) })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

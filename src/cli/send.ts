@@ -4,7 +4,9 @@ import { EXIT_OK, integerFlag, optionalString, requireString, type Command } fro
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
-import { buildQrPayload, formatCode, generateCode, parseCode } from '../pairing/index.js'
+import { buildQrPayload, formatCode, generateCode } from '../pairing/index.js'
+import { CodeBudgets } from '../journal/code-budgets.js'
+import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
 import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
@@ -50,16 +52,24 @@ function maxRate (v: string | undefined): number | undefined {
 const send: Command = {
   name: 'send',
   summary: 'offer this phone\'s history to a new phone',
-  help: `Usage: ferry send --store DIR [--code CODE] [selection] [options]
+  help: `Usage: ferry send --store DIR [--code CODE | --code-file FILE] [selection] [options]
 
 Offers the history in DIR to one new phone on the same network. Shows a pairing code (and a QR code):
 type it on the new phone with 'ferry receive'. Waits until the new phone has verified everything it
 received, through dropped links and reconnects. After a crash, run it again without --code: the two
-phones reconnect with the token they keep from pairing.
+phones reconnect with the token they keep from pairing. That token is good until the transfer is
+verified, for 24 hours after it was last used, and only until this phone pairs with another one by code.
+
+A code allows three wrong attempts in total, lives ten minutes from when it was first shown and pairs
+one phone, across restarts: DIR remembers what each code it showed has spent, so a code that was used,
+spent its attempts or expired is refused (exit 1, CODE_EXPIRED); start again without --code.
 
 Options:
   --store DIR         the old phone's store (required)
-  --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests)
+  --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests); other
+                      users of this machine can read a command line (ps): prefer --code - or --code-file
+  --code -            read the code from the first line of stdin
+  --code-file FILE    read the code from the first line of FILE
 ${SELECTION_HELP}
   --transport T       tcp (default), webrtc or auto (both). WebRTC is webrtc-direct: what a browser
                       phone can dial; its addresses carry the certificate hash (/certhash/...),
@@ -85,7 +95,7 @@ Examples:
 Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
   options: {
     store: { type: 'string' },
-    code: { type: 'string' },
+    ...CODE_OPTIONS,
     ...SELECTION_OPTIONS,
     listen: { type: 'string' },
     transport: { type: 'string' },
@@ -100,13 +110,15 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const storeDir = requireString(args, 'store', 'send')
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
-    const codeFlag = optionalString(args, 'code')
+    const codeGiven = await codeFromArgs(args)
     const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
     const storage = await openStorage(storeDir, false)
     const record = storage.pairing
-    const resuming = codeFlag === undefined && record?.role === 'sender'
-    const code = resuming ? undefined : (codeFlag !== undefined ? parseCode(codeFlag) : generateCode())
+    const resuming = codeGiven === undefined && record?.role === 'sender'
+    const code = resuming ? undefined : codeGiven ?? generateCode()
+    // A code that was used, spent its guesses or expired is refused before it is shown again.
+    if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     // A restarted sender listens where it listened before unless told otherwise.
     const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
@@ -124,6 +136,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       throw err
     }
     reportConnections(phone, json)
+    const expired = codeGiven === undefined && storage.expiredPairing?.role === 'sender' ? storage.expiredPairing : undefined
+    if (expired !== undefined) {
+      // Said, so nobody waits for the old new phone to come back: it cannot.
+      if (json) jsonEvent('pairing-expired', { peer: expired.peerId, lastUsedAt: new Date(expired.lastUsedAt ?? expired.createdAt).toISOString() })
+      else process.stderr.write(`The pairing with ${expired.peerId} expired (unused for 24 hours): it can no longer resume. Showing a new code.\n`)
+    }
     const printer = eventPrinter(json, 'sending  ')
     // The timeout bounds the wait for a pairing, never a transfer under way.
     const deadline = new AbortController()

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { CodeLifetime, type PairingCode } from '../pairing/index.js'
+import type { CodeLifetime, PairingCode } from '../pairing/index.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
@@ -12,10 +12,12 @@ import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
+import { CodeBudgets } from '../journal/code-budgets.js'
 import { encodeFrame } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
-import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from './pair-stream.js'
+import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender, type PairOutcome } from './pair-stream.js'
+import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
@@ -36,6 +38,11 @@ export interface FerryComponents {
   }
   /** Where the other phone may be now (mDNS updates it): a redial after a dead link looks here first. */
   peerStore?: { get(peerId: PeerId): Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
+  /** libp2p's events: connections opening and closing, for the slot policy (ConnectionSlots). */
+  events?: {
+    addEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
+    removeEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
+  }
 }
 
 export interface FerryServiceInit {
@@ -54,6 +61,12 @@ export interface FerryServiceInit {
    * StallWatch): a phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up.
    */
   stallMs?: number
+  /**
+   * Who may hold a connection to this phone (see ConnectionSlots): peers that do not pair within a short
+   * time, or fail to, are let go; unpaired ones are capped in all, per address and per peer; the paired
+   * phone is never counted. `false` leaves connections to libp2p alone (an app whose node does more).
+   */
+  slots?: Partial<SlotLimits> | false
 }
 
 const log = logger('ferry:service')
@@ -131,14 +144,27 @@ export interface ReceiveOptions {
    * ISOLATED is not). Default: `addrs` as given.
    */
   route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
+  /**
+   * Bytes free where this phone keeps media, asked before the media start (see ReceiverInit.freeBytes):
+   * a history that cannot fit ends with STORE_FULL, naming both numbers. createFerry and the CLI pass
+   * statfs of the store's folder (`freeSpaceOf` in chat-ferry/node).
+   */
+  freeBytes?: () => Promise<number>
 }
 
 interface ActiveOffer {
   opts: OfferOptions
   emit: (e: EventBody) => void
   lifetime?: CodeLifetime
-  tokens: Map<string, Uint8Array>
-  authorized: Set<string>
+  /** Resolves once the code's budget, as it stands, is in the journal. */
+  durable?: () => Promise<void>
+  /**
+   * The phone this one is paired with now (from the journal, or paired in this offer): the only one that
+   * may resume, run or stop a transfer. A pairing by code replaces it.
+   */
+  current?: { peer: string, token: Uint8Array, lastUsedAt: number }
+  /** Peers that proved the current pairing in this offer (by the code or its token). */
+  authenticated: Set<string>
   running?: { peer: string, abort: AbortController }
   resolve: (summary: Progress) => void
   reject: (err: FerryError) => void
@@ -155,14 +181,26 @@ export class FerryService implements Startable {
   /** The address of the receiver's last failed session (see dial). */
   private deadAddr?: Multiaddr
   private readonly pairings: PairingRecords
+  private readonly budgets: CodeBudgets
+  /** Who may hold a connection; set while started, unless turned off. */
+  slots?: ConnectionSlots
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
+  private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => { this.slots?.gone(evt.detail) }
 
   constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
     this.pairings = new PairingRecords(init.journal)
+    this.budgets = new CodeBudgets(init.journal)
   }
 
   readonly [Symbol.toStringTag] = '@ferry/service'
 
   async start (): Promise<void> {
+    const events = this.components.events
+    if (this.init.slots !== false && events !== undefined) {
+      this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offerState?.current?.peer === peer })
+      events.addEventListener('connection:open', this.onConnectionOpen)
+      events.addEventListener('connection:close', this.onConnectionClose)
+    }
     // One pairing and one transfer stream at a time per connection: a phone talks to one phone.
     await this.components.registrar.handle(PAIR_PROTOCOL, (s, c) => { void this.onPairStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
     await this.components.registrar.handle(TRANSFER_PROTOCOL, (s, c) => { void this.onTransferStream(s, c) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
@@ -172,6 +210,10 @@ export class FerryService implements Startable {
     await this.components.registrar.unhandle(PAIR_PROTOCOL)
     await this.components.registrar.unhandle(TRANSFER_PROTOCOL)
     this.offerState?.running?.abort.abort()
+    this.components.events?.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events?.removeEventListener('connection:close', this.onConnectionClose)
+    this.slots?.stop()
+    this.slots = undefined
   }
 
   get peerId (): string {
@@ -185,19 +227,24 @@ export class FerryService implements Startable {
   async offer (opts: OfferOptions): Promise<Progress> {
     if (this.offerState !== undefined) throw new FerryError(ErrorCode.INTERNAL, 'this phone is already offering its history')
     this.source() // a phone that cannot send says so now, not when the receiver comes
-    const tokens = new Map<string, Uint8Array>()
-    const record = await this.pairings.load()
-    if (record?.role === 'sender') tokens.set(record.peerId, hexToBytes(record.token))
-    if (opts.code === undefined && tokens.size === 0) {
-      throw new FerryError(ErrorCode.BAD_INPUT, 'no pairing code and no earlier pairing to resume')
+    const { record, expired } = await this.pairings.loadOrExpired()
+    const current = record?.role === 'sender' ? { peer: record.peerId, token: hexToBytes(record.token), lastUsedAt: record.lastUsedAt ?? record.createdAt } : undefined
+    if (opts.code === undefined && current === undefined) {
+      throw new FerryError(ErrorCode.BAD_INPUT, expired?.role === 'sender'
+        ? `no pairing code, and the pairing with ${expired.peerId} expired (unused for 24 hours): pair again with a code`
+        : 'no pairing code and no earlier pairing to resume')
     }
+    // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
+    // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
+    const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,
         emit: emitter(opts.onEvent),
-        lifetime: opts.code !== undefined ? new CodeLifetime() : undefined,
-        tokens,
-        authorized: new Set(),
+        lifetime: budget?.lifetime,
+        durable: budget?.durable,
+        current,
+        authenticated: new Set(),
         resolve: p => { this.offerState = undefined; resolve(p) },
         reject: e => { this.offerState = undefined; state.running?.abort.abort(); reject(e) }
       }
@@ -211,29 +258,56 @@ export class FerryService implements Startable {
     const duplex = streamToDuplex(stream)
     if (offer === undefined) {
       duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
+      this.slots?.attemptEnded(connection, false, false)
       return
     }
     const peer = connection.remotePeer.toString()
+    let began = false
+    // Only the current pairing's token resumes, and only while it is fresh.
+    const current = offer.current
+    const tokens = new Map<string, Uint8Array>()
+    if (current !== undefined && this.pairings.live(current.lastUsedAt)) tokens.set(current.peer, current.token)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
-        code: offer.opts.code, lifetime: offer.lifetime, tokens: offer.tokens
+        code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable,
+        onAttempt: () => { began = true; this.slots?.attemptBegan(connection) }
       }, this.init.pairTimeoutMs)
+      const now = Date.now()
       if (outcome.resumeToken !== undefined) {
-        offer.tokens.set(peer, outcome.resumeToken)
+        // The code is used up: on disk before anything is sent under this pairing.
+        await offer.durable?.()
+        // A new pairing by code replaces the one before: the phone paired before can no longer resume, and
+        // a transfer it is running stops.
+        offer.current = { peer, token: outcome.resumeToken, lastUsedAt: now }
+        offer.authenticated.clear()
+        if (offer.running !== undefined && offer.running.peer !== peer) {
+          const replaced = offer.running
+          offer.running = undefined
+          replaced.abort.abort()
+        }
         await this.pairings.save({
           role: 'sender', peerId: peer, token: hex(outcome.resumeToken), nameplate: offer.opts.code?.nameplate ?? '',
-          addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: Date.now()
+          addrs: (this.components.addressManager?.getAddresses() ?? []).map(String), createdAt: now, lastUsedAt: now
         })
+      } else {
+        // A resume that began before another phone paired by code proved a pairing that is gone.
+        if (offer.current?.peer !== peer) throw new FerryError(ErrorCode.NOT_PAIRED, 'resume: this phone paired with another phone meanwhile; pair again with a new code')
+        offer.current.lastUsedAt = now
+        await this.pairings.touch(peer)
       }
-      offer.authorized.add(peer)
+      offer.authenticated.add(peer)
+      this.slots?.attemptEnded(connection, began, true)
+      // The phone paired before (if another) is now a stranger: its connections go.
+      if (outcome.mode === 'code') this.slots?.review()
       log('paired with %s by %s', peer, outcome.mode)
       offer.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
       log('pairing attempt from %s failed: %s', peer, e.code)
+      this.slots?.attemptEnded(connection, began, false)
       offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
-      if (dead && offer.authorized.size === 0 && offer.tokens.size === 0) {
+      if (dead && offer.current === undefined) {
         offer.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
           ? 'the pairing code expired (10 minutes); start again for a new one'
           : 'three wrong codes were tried; start again for a new code'))
@@ -245,7 +319,9 @@ export class FerryService implements Startable {
     const offer = this.offerState
     const peer = connection.remotePeer.toString()
     const duplex = streamToDuplex(stream)
-    if (offer === undefined || !offer.authorized.has(peer)) {
+    // Only the phone of the current pairing, once it proved it in this offer: a phone paired before can
+    // neither pull the history nor stop the current phone's transfer.
+    if (offer === undefined || offer.current?.peer !== peer || !offer.authenticated.has(peer) || (offer.running !== undefined && offer.running.peer !== peer)) {
       // Say why before closing, so an honest but unpaired phone shows a clear error.
       const f = encodeFrame({ error: { code: ErrorCode.NOT_PAIRED, message: 'pair with the code first' } })
       await duplex.write([prefix(f), ...f]).catch(() => {})
@@ -390,18 +466,31 @@ export class FerryService implements Startable {
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
     const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
-    const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
-    const outcome = await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer },
-      token !== undefined ? { token } : { code: opts.code }, this.init.pairTimeoutMs)
+    const pair = async (auth: { token: Uint8Array } | { code?: PairingCode }): Promise<PairOutcome> => {
+      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
+      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, auth, this.init.pairTimeoutMs)
+    }
+    let outcome: PairOutcome
+    try {
+      outcome = await pair(token !== undefined ? { token } : { code: opts.code })
+    } catch (err) {
+      // The old phone no longer holds this pairing (it paired with another phone, or forgot it): with a
+      // code at hand, pair anew rather than fail.
+      if (token === undefined || opts.code === undefined || !isFerryError(err, ErrorCode.NOT_PAIRED)) throw err
+      outcome = await pair({ code: opts.code })
+    }
+    const now = Date.now()
     if (outcome.resumeToken !== undefined) {
       await this.pairings.save({
-        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: Date.now()
+        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: now, lastUsedAt: now
       })
+    } else {
+      await this.pairings.touch(peer)
     }
     log('paired with %s by %s, over %s', peer, outcome.mode, connection.remoteAddr.toString())
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,

@@ -5,15 +5,22 @@ import { mdns } from '@libp2p/mdns'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { logger } from '@libp2p/logger'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
-import { lanAnnounceFilter } from './addresses.js'
+import { hostOf, lanAnnounceFilter } from './addresses.js'
 import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
 
 export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
+
+const log = logger('ferry:node')
+
+/** host and port (TCP or UDP) of a multiaddr, whatever follows them (/p2p/, /webrtc-direct/...). */
+const endpoint = (ma: Multiaddr): string =>
+  ma.getComponents().filter(c => ['ip4', 'ip6', 'tcp', 'udp'].includes(c.name)).map(c => c.value).join(' ')
 
 /**
  * mDNS re-queries at this interval. A starting node queries at once and also answers its own query
@@ -47,10 +54,17 @@ export interface MdnsOptions {
 }
 
 export interface FerryNodeLimits {
-  /** Total open connections. Ferry talks to one peer; the slack covers a reconnect overlapping the old connection. */
+  /**
+   * Open connections, a hard ceiling past which libp2p refuses new ones before any handshake. Who may hold
+   * a connection is the Ferry service's business (ConnectionSlots: unpaired peers go soon, and few of
+   * them at once), so this stays well above what that lets in: a ceiling that strangers can fill keeps
+   * the real phone out.
+   */
   maxConnections?: number
   /** Inbound connections mid-handshake at once (a crowded café LAN can hold a port scanner). */
   maxIncomingPendingConnections?: number
+  /** ... of them from one IP address: one host stalling handshakes cannot hold every such slot. */
+  maxPendingPerAddress?: number
   /** Muxed streams per connection, all protocols together (ours, identify, the connection monitor's ping). */
   maxStreamsPerConnection?: number
   dialTimeout?: number
@@ -114,6 +128,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
     const kind = kindOf(ma)
     return kind !== undefined && !dialKinds.includes(kind)
   }
+  const handshakes = new HandshakesPerAddress(limits.maxPendingPerAddress ?? 2, INBOUND_UPGRADE_TIMEOUT_MS)
 
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (opts.mdns !== undefined && opts.mdns !== false) {
@@ -136,7 +151,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   } as unknown as ServiceFactoryMap<FerryServices<T>>
 
   try {
-    return await createLibp2p<FerryServices<T>>({
+    const node = await createLibp2p<FerryServices<T>>({
       privateKey,
       start: opts.start ?? true,
       addresses: {
@@ -154,26 +169,71 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
         }
       })],
       peerDiscovery,
-      connectionGater: { denyDialMultiaddr },
+      connectionGater: { denyDialMultiaddr, denyInboundConnection: async maConn => handshakes.deny(maConn) },
       connectionManager: {
-        maxConnections: limits.maxConnections ?? 8,
-        maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 4,
+        maxConnections: limits.maxConnections ?? 32,
+        maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 8,
         maxParallelDials: 4,
         maxDialQueueLength: 16,
         maxPeerAddrsToDial: 8,
         addressSorter: transportFirst,
         dialTimeout: limits.dialTimeout ?? 10_000,
         // A LAN handshake takes milliseconds; a peer that needs 5 s is not a phone next to us.
-        inboundUpgradeTimeout: 5_000
+        inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS
       },
       connectionMonitor: opts.connectionMonitor,
       services
     })
+    node.addEventListener('connection:open', evt => { handshakes.upgraded(evt.detail.remoteAddr) })
+    return node
   } catch (err) {
     if (err instanceof FerryError) throw err
     const code = (err as { code?: string }).code
     const hint = code === 'EADDRINUSE' ? ' (the port is taken)' : code === 'EADDRNOTAVAIL' ? ' (no such local address)' : ''
     throw new FerryError(ErrorCode.INTERNAL, `cannot start the network node${hint}: ${(err as Error).message}`, { listen: opts.listen }, { cause: err })
+  }
+}
+
+const INBOUND_UPGRADE_TIMEOUT_MS = 5_000
+
+/**
+ * Inbound handshakes under way, per remote address. libp2p bounds them in all (maxIncomingPendingConnections)
+ * but not per address, so one host that opens connections and stalls their handshakes could hold every
+ * slot. A handshake ends when its connection opens or closes, or at the upgrade deadline.
+ */
+class HandshakesPerAddress {
+  private readonly pending = new Map<string, Set<string>>()
+
+  constructor (private readonly max: number, private readonly deadlineMs: number) {}
+
+  deny (maConn: { remoteAddr: Multiaddr, addEventListener?: (type: 'close', fn: () => void, opts?: { once?: boolean }) => void }): boolean {
+    const host = hostOf(maConn.remoteAddr)
+    if (host === undefined) return false
+    const set = this.pending.get(host) ?? new Set<string>()
+    if (set.size >= this.max) {
+      log('refusing a handshake from %s: %d already under way', host, set.size)
+      return true
+    }
+    const key = endpoint(maConn.remoteAddr)
+    set.add(key)
+    this.pending.set(host, set)
+    const done = (): void => { this.end(host, key) }
+    maConn.addEventListener?.('close', done, { once: true })
+    setTimeout(done, this.deadlineMs + 1_000).unref?.()
+    return false
+  }
+
+  /** A connection opened: its handshake is over. */
+  upgraded (remoteAddr: Multiaddr): void {
+    const host = hostOf(remoteAddr)
+    if (host !== undefined) this.end(host, endpoint(remoteAddr))
+  }
+
+  private end (host: string, key: string): void {
+    const set = this.pending.get(host)
+    if (set === undefined) return
+    set.delete(key)
+    if (set.size === 0) this.pending.delete(host)
   }
 }
 

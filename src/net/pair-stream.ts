@@ -3,7 +3,7 @@ import {
   CodeLifetime, MAX_MESSAGE_BYTES, ReceiverHandshake, ResumeInitiator, ResumeResponder, SenderHandshake,
   type PairingCode
 } from '../pairing/index.js'
-import { MsgType } from '../pairing/messages.js'
+import { encodeAbort, MsgType } from '../pairing/messages.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { prefix, readFrames } from '../wire/framing.js'
 
@@ -81,6 +81,13 @@ export interface SenderAuth {
   lifetime?: CodeLifetime
   /** Resume tokens this phone accepts, by peer id. */
   tokens: Map<string, Uint8Array>
+  /**
+   * Resolves once the code's budget, as the attempt just charged left it, is on disk: awaited before the
+   * sender's first keyed message goes out, so a crash after it cannot hand a restarted sender that guess back.
+   */
+  durable?: () => Promise<void>
+  /** Called when an attempt really began: a code attempt was charged, or a resume with a token held here. */
+  onAttempt?: () => void
 }
 
 /** Sender side: answers either a code pairing or a resume, whichever the receiver starts. */
@@ -94,19 +101,32 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
     if (first.value[1] === MsgType.RESUME_A) {
       const token = auth.tokens.get(ids.remotePeerId)
       if (token === undefined) {
-        const m = new ResumeResponder({ token: new Uint8Array(32), ...ids })
-        await send(duplex, m.abort().send)
-        throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one`)
+        // Said as NOT_PAIRED (not a bare cancel), so the other phone knows to pair again with a code.
+        await send(duplex, [encodeAbort(ErrorCode.NOT_PAIRED)])
+        throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one (or its pairing expired or was replaced)`)
       }
       const m = new ResumeResponder({ token: token.slice(), ...ids })
-      await drive(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+      const step = m.onMessage(first.value)
+      if (step.error === undefined) auth.onAttempt?.()
+      await drive(duplex, rest, m, step, () => m.abort(), timeoutMs)
       return { mode: 'resume' }
     }
     if (auth.code === undefined || auth.lifetime === undefined) {
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'this phone is not showing a pairing code')
     }
     const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })
-    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, m.onMessage(first.value), () => m.abort(), timeoutMs)
+    const step = m.onMessage(first.value)
+    if (step.error === undefined) {
+      auth.onAttempt?.()
+      try {
+        await auth.durable?.()
+      } catch (err) {
+        // The charge stands (only the disk failed); the peer is told we gave up, and learns nothing keyed.
+        await send(duplex, m.abort().send).catch(() => {})
+        throw err
+      }
+    }
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, step, () => m.abort(), timeoutMs)
     return { mode: 'code', resumeToken: r.resumeToken }
   } finally {
     clearTimeout(timer)

@@ -15,6 +15,12 @@ import { ErrorCode, FerryError } from '../errors.js'
 // attempts. That is a denial of service, never a compromise; the user makes a new code.
 //
 // No timers: the clock is injected, and expiry is checked when an attempt begins.
+//
+// Across restarts. The budget belongs to the code, not to the process showing it: a sender restarted
+// with the same code must not grant three more guesses. So a lifetime can start where an earlier run
+// left off (`carry`: its expiry and the attempts it charged), and it reports every change (`onChange`)
+// to a caller that keeps that on disk (src/journal/code-budgets.ts). What it reports counts the
+// attempts in flight as spent: a run that dies mid-attempt may already have let that guess be tested.
 
 export interface CodeLifetimeOptions {
   /** Milliseconds since some epoch; `Date.now` by default. Injected so tests never sleep. */
@@ -23,6 +29,19 @@ export interface CodeLifetimeOptions {
   maxFailures?: number
   /** Lifetime from creation, in ms (10 minutes). */
   ttlMs?: number
+  /** Where an earlier run of the same code left off: the expiry it had and the attempts it charged. */
+  carry?: { expiresAt: number, charged: number }
+  /** Called synchronously after every change: an attempt charged, settled or given back, the code used. */
+  onChange?: (snapshot: CodeSnapshot) => void
+}
+
+/** What a lifetime is worth keeping across a restart. */
+export interface CodeSnapshot {
+  state: CodeState
+  /** Failed attempts plus those in flight: what a restart must count as spent. */
+  charged: number
+  used: boolean
+  expiresAt: number
 }
 
 export const MAX_FAILURES = 3
@@ -44,6 +63,7 @@ export class CodeLifetime {
   readonly #now: () => number
   readonly #maxFailures: number
   readonly #expiresAt: number
+  readonly #onChange?: (snapshot: CodeSnapshot) => void
   #failures = 0
   #inFlight = 0
   #used = false
@@ -54,7 +74,19 @@ export class CodeLifetime {
     const ttl = options.ttlMs ?? CODE_TTL_MS
     if (!(Number.isInteger(this.#maxFailures) && this.#maxFailures >= 1)) throw new RangeError('maxFailures must be a positive integer')
     if (!(ttl > 0)) throw new RangeError('ttlMs must be positive')
-    this.#expiresAt = this.#now() + ttl
+    const carry = options.carry
+    if (carry !== undefined && !(Number.isSafeInteger(carry.charged) && carry.charged >= 0 && Number.isFinite(carry.expiresAt))) {
+      throw new RangeError('carry needs a whole number of charged attempts and an expiry')
+    }
+    // An earlier run's expiry stands (a restart does not make the code younger), and never later than
+    // a fresh code's would be.
+    this.#expiresAt = carry !== undefined ? Math.min(carry.expiresAt, this.#now() + ttl) : this.#now() + ttl
+    this.#failures = carry?.charged ?? 0
+    this.#onChange = options.onChange
+  }
+
+  snapshot (): CodeSnapshot {
+    return { state: this.state, charged: this.#failures + this.#inFlight, used: this.#used, expiresAt: this.#expiresAt }
   }
 
   get state (): CodeState {
@@ -82,6 +114,7 @@ export class CodeLifetime {
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: this code has no attempts left right now', { state })
     }
     this.#inFlight++
+    this.#onChange?.(this.snapshot())
     let settled = false
     const settle = (how: 'succeed' | 'fail' | 'cancel'): void => {
       if (settled) return // idempotent: a driver may call fail() on close after the machine settled
@@ -89,6 +122,7 @@ export class CodeLifetime {
       this.#inFlight--
       if (how === 'succeed') this.#used = true
       else if (how === 'fail') this.#failures++
+      this.#onChange?.(this.snapshot())
     }
     return {
       succeed: () => settle('succeed'),

@@ -73,7 +73,8 @@ abstract class ResumeMachine {
       if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw new FerryError(ErrorCode.BAD_INPUT, 'resume: peer ids must be strings')
     }
     if (o.localPeerId === o.remotePeerId) throw new FerryError(ErrorCode.BAD_INPUT, 'resume: the peer has this phone\'s own peer id')
-    this.token = o.token.slice()
+    // A copy of our own to wipe: Buffer.slice() would be a view, and wiping it would wipe the caller's token.
+    this.token = Uint8Array.from(o.token)
     this.random = o.random ?? randomBytes
   }
 

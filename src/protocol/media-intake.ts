@@ -89,6 +89,16 @@ export class MediaIntake {
     return { mediaHave: have, partial }
   }
 
+  /** Media bytes still to arrive (known after resume): the wanted files less what their parts hold. */
+  get bytesToCome (): number {
+    let n = 0
+    for (let k = this.wantPos; k < this.want.length; k++) {
+      const i = this.want[k]
+      n += this.media.size(i) - (this.resumeAt.get(i) ?? 0)
+    }
+    return n
+  }
+
   private held (size: number): void {
     this.progress.mediaBytes += size
     this.progress.mediaFiles++

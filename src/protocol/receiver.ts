@@ -58,6 +58,12 @@ export interface ReceiverInit {
   request?: Selection
   agent?: string
   options?: Partial<TransferOptions>
+  /**
+   * Bytes free where the media will be written (Node: statfs of the store's folder). Asked once the
+   * manifest says which media this phone lacks, before any of it comes: a history that cannot fit stops
+   * there with STORE_FULL, rather than with a full disk hours later. Omitted: no such check.
+   */
+  freeBytes?: () => Promise<number>
 }
 
 interface Expected {
@@ -143,6 +149,7 @@ export class ReceiverMachine {
   private readonly request: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
+  private readonly freeBytes?: () => Promise<number>
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
@@ -166,6 +173,7 @@ export class ReceiverMachine {
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
+    this.freeBytes = init.freeBytes
   }
 
   start (): EncodedFrame[] {
@@ -292,10 +300,12 @@ export class ReceiverMachine {
     this.expected = expected
     const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
     this.manifestParts = []
-    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
-    await this.putMetadata(contacts, expected.conversations.map(c => c.conversation))
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
     const mediaResume = await this.intake.resume()
+    // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
+    await this.checkSpace(this.intake.bytesToCome)
+    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
+    await this.putMetadata(contacts, expected.conversations.map(c => c.conversation))
     const held = await this.findHoldings(expected)
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
@@ -304,6 +314,22 @@ export class ReceiverMachine {
     this.holdingsTask = this.sendHoldings(expected).catch(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
     this.checkChatsReady()
     return [encodeFrame({ resume: { ...mediaResume, held } })]
+  }
+
+  /** STORE_FULL, naming both numbers, when the media this phone still lacks exceed its free space. */
+  private async checkSpace (needed: number): Promise<void> {
+    if (this.freeBytes === undefined || needed === 0) return
+    let free: number
+    try {
+      free = await this.freeBytes()
+    } catch {
+      return // a file system that cannot say: the disk-full path still catches a full disk
+    }
+    if (!(free >= needed)) {
+      throw new FerryError(ErrorCode.STORE_FULL,
+        `not enough free space for this history: its media still to come take ${bytes(needed)}, this phone has ${bytes(free)} free; free at least ${bytes(needed - free)} more and start again`,
+        { neededBytes: needed, freeBytes: free })
+    }
   }
 
   private assembleManifest (): Expected {
@@ -807,6 +833,19 @@ export class ReceiverMachine {
     }
     return others
   }
+}
+
+/** "9,437,184 bytes (9.4 MB)": exact for scripts and support, rounded for people. */
+function bytes (n: number): string {
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let v = n
+  let unit = ''
+  for (const u of units) {
+    if (v < 1000) break
+    v /= 1000
+    unit = u
+  }
+  return `${n.toLocaleString('en-US')} bytes${unit === '' ? '' : ` (${v.toFixed(1)} ${unit})`}`
 }
 
 function isSet (bits: Uint8Array | undefined, i: number): boolean {

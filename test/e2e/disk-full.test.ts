@@ -4,7 +4,7 @@
 // complete data, keep unfinished media out of media/, and, once space is freed, resume without the
 // code to a verified end equal to the source. The sender's store is checksummed before and after.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,8 +15,13 @@ import { auditMedia, fingerprint } from './helpers/store-check.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 
 const CODE = '404-5040-4050'
-/** ~9 MB of media and ~1 MB of text against a 5 MiB disk: it fills during the media. */
-const SHAPE = { messages: 2000, textBytes: 400, mediaFiles: 4, mediaBytes: 2_250_000 }
+/**
+ * ~4.4 MB of media, which fit the free space of the 5 MiB disk when the manifest comes, and ~2.4 MB of
+ * text, which with them do not: it fills mid-transfer.
+ */
+const SHAPE = { messages: 6000, textBytes: 400, mediaFiles: 4, mediaBytes: 1_100_000 }
+/** ~9 MB of media against the same disk: more than it has free before anything is sent. */
+const TOO_BIG = { messages: 300, textBytes: 400, mediaFiles: 4, mediaBytes: 2_250_000 }
 
 let mnt: string | undefined
 
@@ -49,6 +54,45 @@ afterAll(() => {
 
 describe('the receiver\'s disk fills mid-transfer', () => {
   afterEach(async () => { await killAll() })
+
+  it('a history whose media exceed the free space is refused before any of it comes, naming both numbers', async (ctx) => {
+    if (mnt === undefined) { ctx.skip(); return } // cannotRun said why (and threw under CI=true)
+    const store = copyStore(await killFixture(TOO_BIG))
+    const before = await fingerprint(store)
+    const target = join(mnt, 'too-small-phone')
+    const sender = startSender(store, { code: CODE })
+    const ready = await senderReady(sender)
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr })
+    expect((await receiver.waitExit(60_000)).code, receiver.describe()).toBe(1)
+    expect(errorCode(receiver.stderr), receiver.describe()).toBe('STORE_FULL')
+    const line = receiver.stderr.trim()
+    expect(line.split('\n')).toHaveLength(1)
+    // Both numbers: the media still to come (all of it: this phone holds none) and what the disk has free.
+    const m = /media still to come take ([\d,]+) bytes .*this phone has ([\d,]+) bytes .*free/.exec(line)
+    expect(m, line).not.toBeNull()
+    const [needed, free] = [m![1], m![2]].map(x => Number(x.replace(/,/g, '')))
+    expect(needed).toBe(TOO_BIG.mediaFiles * TOO_BIG.mediaBytes)
+    expect(free).toBeLessThan(needed)
+    // What statfs said of this disk: most of its 5 MiB (a new store takes little), never more.
+    expect(free).toBeLessThanOrEqual(5 * 1024 * 1024)
+    expect(free).toBeGreaterThan(4 * 1024 * 1024)
+    process.stderr.write(`disk-full: refused up front: ${line}\n`)
+    // Refused before any data: no message, no media, no transfer left to resume.
+    expect(receiver.all('progress')).toEqual([])
+    const report = await inspect(target)
+    expect(report.stats).toMatchObject({ messages: 0, mediaPresent: 0 })
+    expect(report.transfers).toEqual([])
+    expect(auditMedia(target)).toMatchObject({ complete: [], parts: [], corrupt: [] })
+    // The sender heard why and stopped, or waits for a receiver that may come back (as below).
+    const senderExit = await Promise.race([sender.exited, sender.waitEvent('interrupted', 30_000).then(() => undefined, async () => await new Promise<never>(() => {}))])
+    if (senderExit !== undefined) {
+      expect(senderExit.code, sender.describe()).toBe(1)
+      expect(sender.stderr).toMatch(/STORE_FULL/)
+    }
+    await sender.kill9()
+    expect(await fingerprint(store)).toEqual(before)
+    rmSync(target, { recursive: true, force: true })
+  }, 120_000)
 
   it('stops with STORE_FULL, keeps a consistent store, and resumes to a verified end once space is freed', async (ctx) => {
     if (mnt === undefined) { ctx.skip(); return } // cannotRun said why (and threw under CI=true)

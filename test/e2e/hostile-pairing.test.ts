@@ -5,21 +5,21 @@
 // (Sequential wrong codes, replayed transcripts, unpaired transfer requests: pairing-code.test.ts.)
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { FerryNode } from '../../src/net/node.js'
+import type { Libp2p } from '@libp2p/interface'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
 import { parseCode, ReceiverHandshake } from '../../src/pairing/index.js'
 import { abortReason, decodeMessage, MsgType } from '../../src/pairing/messages.js'
 import {
   cleanupTempDirs, copyStore, errorCode, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender
 } from './helpers/ferry-cli.js'
-import { openStream, rawNode } from './helpers/raw-peer.js'
+import { hostNode, openStream } from './helpers/raw-peer.js'
 import { fingerprint } from './helpers/store-check.js'
 
 const CODE = '577-2156-6490'
 const ATTACKERS = 5
 
 let seeded: string
-const nodes: FerryNode[] = []
+const nodes: Libp2p[] = []
 
 describe('many peers trying codes at once', () => {
   beforeAll(async () => { seeded = await seedStore('tiny') }, 60_000)
@@ -34,9 +34,10 @@ describe('many peers trying codes at once', () => {
     const before = await fingerprint(store)
     const sender = startSender(store, { code: CODE })
     const ready = await senderReady(sender)
-    const attackers: FerryNode[] = []
+    const attackers: Libp2p[] = []
     for (let i = 0; i < ATTACKERS; i++) {
-      const n = await rawNode()
+      // Each from its own address: the sender keeps only a couple of unpaired connections per address.
+      const n = await hostNode(`127.0.0.${40 + i}`)
       nodes.push(n)
       // Connected first (the node admits only a few connections mid-handshake), then all guess at once.
       await n.dial(multiaddr(ready.addr))

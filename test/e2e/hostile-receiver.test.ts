@@ -16,11 +16,13 @@ import {
 } from './helpers/ferry-cli.js'
 import { haul, pairByHand } from './helpers/hostile-receiver.js'
 import { killFixture } from './helpers/kill-fixture.js'
-import { openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
+import { hungUp, openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
 import { fingerprint } from './helpers/store-check.js'
 import { ThrottleProxy } from './helpers/throttle-proxy.js'
 
 const CODE = '161-8033-9887'
+/** The same store offered again: a new code, since a code that paired can never be offered twice. */
+const CODE2 = '161-8033-9888'
 const OFFERED = ['c1', 'c3']
 
 interface SourceLine { type: string, conversation?: string, id?: string, media?: string, sha256?: string, ts?: number }
@@ -102,10 +104,10 @@ describe('a hostile receiver over libp2p against a real `ferry send`', () => {
     expect(await fingerprint(store)).toEqual(before)
 
     // 1. Only conversations the sender did not offer: told so in words, not one byte of history.
-    const again = startSender(store, { code: CODE, extra: ['--chats', OFFERED.join(',')] })
+    const again = startSender(store, { code: CODE2, extra: ['--chats', OFFERED.join(',')] })
     const ready2 = await senderReady(again)
     const thief2 = await node()
-    await pairByHand(thief2, ready2.addr, ready2.peerId, CODE)
+    await pairByHand(thief2, ready2.addr, ready2.peerId, CODE2)
     const outside = await haul(thief2, ready2.addr, { request: { conversations: ['c2', 'c4'] } })
     expect(outside.error?.code).toBe('SELECTION')
     expect(outside.error?.message).toMatch(/offers chats c1, c3.*asked for chats c2, c4/)
@@ -141,7 +143,8 @@ describe('a hostile receiver over libp2p against a real `ferry send`', () => {
     const { messages } = await s.rest()
     expect(messages.map(m => decodeMessage(m, []).type)).toEqual([MsgType.ABORT])
     expect(abortReason(decodeMessage(messages[0], []))).toBe('CODE_EXPIRED')
-    // b. Straight to the transfer protocol: not paired.
+    // b. The sender hung up on it; back on a new connection, straight to the transfer protocol: not paired.
+    await hungUp(intruder, ready.peerId)
     const t = await tryTransfer(intruder, ready.addr)
     expect(t.frames.map(f => f.body)).toEqual(['error'])
     expect(t.frames[0].error?.code).toBe('NOT_PAIRED')

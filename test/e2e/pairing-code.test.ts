@@ -14,7 +14,7 @@ import {
   cleanupTempDirs, copyStore, errorCode, exportStore, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver,
   startSender, type FerryProcess
 } from './helpers/ferry-cli.js'
-import { openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
+import { hungUp, openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
 
 const CODE = '271-8281-8284'
 const WRONG = ['271-8281-8285', '271-0000-8284', '271-8281-0000']
@@ -190,7 +190,9 @@ describe('pairing with real processes', () => {
       expect(aborts.map(m => m.type)).toEqual([MsgType.ABORT])
       expect(abortReason(aborts[0])).toBe('WRONG_CODE')
       expect((await second.waitNth('pair-failed', i + 1)).code).toBe('WRONG_CODE')
-      // And the replayer is not let in to the history.
+      // The sender hangs up on a failed pairing; asked again on a new connection, the replayer is not
+      // let in to the history.
+      await hungUp(replayer, two.peerId)
       const t = await tryTransfer(replayer, two.addr)
       expect(t.frames.map(f => f.body)).toEqual(['error'])
       expect(t.frames[0].error?.code).toBe('NOT_PAIRED')

@@ -20,6 +20,8 @@ export interface RunOptions extends PipeOptions {
   onReceived?: (frame: Frame) => void
   /** The receiver's journal (default: the one beside the target store). */
   journal?: Journal
+  /** The receiver's free-space probe (ReceiverInit.freeBytes). */
+  freeBytes?: () => Promise<number>
 }
 
 export interface RunResult {
@@ -94,7 +96,7 @@ export async function runTransfer (source: HistorySource, target: HistorySink & 
   const pipe = memoryPipe(opts)
   const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options })
   const journal = opts.journal ?? journalOf(target as { dir: string })
-  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options })
+  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes })
   if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived

@@ -58,8 +58,43 @@ describe('code lifetime', () => {
     expect(life.state).toBe('live')
   })
 
+  it('carries on from an earlier run: its charged attempts stay spent and its expiry stands', () => {
+    let now = 1_000_000
+    const life = new CodeLifetime({ now: () => now, carry: { expiresAt: now + 60_000, charged: 2 } })
+    expect(life.remaining).toBe(1)
+    expect(life.expiresAt).toBe(now + 60_000)
+    life.begin().fail()
+    expect(life.state).toBe('exhausted')
+    // An expiry later than a fresh code's would be is cut to a fresh code's.
+    expect(new CodeLifetime({ now: () => now, carry: { expiresAt: now + 3_600_000, charged: 0 } }).expiresAt).toBe(now + 600_000)
+    const late = new CodeLifetime({ now: () => now, carry: { expiresAt: now + 5, charged: 0 } })
+    now += 5
+    expect(expired(() => late.begin())).toEqual({ state: 'expired' })
+    expect(new CodeLifetime({ carry: { expiresAt: Date.now() + 1, charged: 3 } }).state).toBe('exhausted')
+  })
+
+  it('reports every change, counting attempts in flight as spent', () => {
+    const seen: Array<{ charged: number, used: boolean, state: string }> = []
+    const life = new CodeLifetime({ now: () => 0, onChange: s => seen.push({ charged: s.charged, used: s.used, state: s.state }) })
+    const a = life.begin()
+    const b = life.begin()
+    a.cancel()
+    b.fail()
+    life.begin().succeed()
+    expect(seen).toEqual([
+      { charged: 1, used: false, state: 'live' }, // a charged
+      { charged: 2, used: false, state: 'live' }, // b charged: both could be tested
+      { charged: 1, used: false, state: 'live' }, // a given back
+      { charged: 1, used: false, state: 'live' }, // b failed: still one
+      { charged: 2, used: false, state: 'live' },
+      { charged: 1, used: true, state: 'used' }
+    ])
+  })
+
   it('validates its options', () => {
     expect(() => new CodeLifetime({ maxFailures: 0 })).toThrow()
     expect(() => new CodeLifetime({ ttlMs: 0 })).toThrow()
+    expect(() => new CodeLifetime({ carry: { expiresAt: 0, charged: -1 } })).toThrow()
+    expect(() => new CodeLifetime({ carry: { expiresAt: NaN, charged: 0 } })).toThrow()
   })
 })

@@ -44,6 +44,18 @@ describe('resume-token re-authentication', () => {
     expect(hex(receiver.resumeToken)).toBe(hex(sender.resumeToken))
   })
 
+  it('a token handed over as a Node Buffer is not wiped either (Buffer.slice is a view, not a copy)', () => {
+    const { receiver, sender } = pairOnce()
+    const asBuffers = [Buffer.from(receiver.resumeToken), Buffer.from(sender.resumeToken)]
+    for (let i = 0; i < 2; i++) {
+      const run = resume(asBuffers[0], asBuffers[1])
+      expect(run.receiver.error).toBeUndefined()
+      expect(run.sender.error).toBeUndefined()
+    }
+    expect(hex(asBuffers[0])).toBe(hex(receiver.resumeToken))
+    expect(hex(asBuffers[1])).toBe(hex(sender.resumeToken))
+  })
+
   it('a wrong token fails on both sides with NOT_PAIRED', () => {
     const { receiver } = pairOnce()
     const other = pairOnce()

@@ -130,16 +130,19 @@ export class FerryProcess {
 export interface SpawnOptions {
   name?: string
   env?: NodeJS.ProcessEnv
+  /** Written to the process's stdin, which is then closed (default: no stdin). */
+  input?: string
 }
 
 /** Starts `node bin/ferry.js ...args`. */
 export function spawnFerry (args: string[], opts: SpawnOptions = {}): FerryProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     // A belt to the --no-mdns braces: a child that would start mDNS in the root namespace refuses to.
     env: { ...process.env, ...opts.env, FERRY_MDNS_NETNS_ONLY: '1', NO_COLOR: '1' }
   })
+  if (opts.input !== undefined) child.stdin!.end(opts.input)
   return new FerryProcess(opts.name ?? args[0] ?? 'ferry', args, child)
 }
 
@@ -221,12 +224,14 @@ export interface SendOptions {
   listen?: string
   extra?: string[]
   name?: string
+  /** stdin (e.g. the code, for --code -). */
+  input?: string
 }
 
 export function startSender (store: string, o: SendOptions = {}): FerryProcess {
   const args = ['send', '--store', store, NO_MDNS, '--json', '--listen', o.listen ?? LOOPBACK]
   if (o.code !== undefined) args.push('--code', o.code)
-  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender' })
+  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender', input: o.input })
 }
 
 export interface ReceiveOptions {
@@ -235,6 +240,8 @@ export interface ReceiveOptions {
   qr?: string
   extra?: string[]
   name?: string
+  /** stdin (e.g. the code, for --code -). */
+  input?: string
 }
 
 export function startReceiver (store: string, o: ReceiveOptions = {}): FerryProcess {
@@ -242,7 +249,7 @@ export function startReceiver (store: string, o: ReceiveOptions = {}): FerryProc
   if (o.code !== undefined) args.push('--code', o.code)
   if (o.peer !== undefined) args.push('--peer', o.peer)
   if (o.qr !== undefined) args.push('--qr', o.qr)
-  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'receiver' })
+  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'receiver', input: o.input })
 }
 
 /** The sender's first event: its code, QR payload and loopback address. */

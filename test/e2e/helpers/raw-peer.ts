@@ -3,7 +3,13 @@
 // /ferry/transfer/1.0.0 without having paired. Loopback only, mDNS off.
 import { PROTOCOL_VERSION } from '../../../src/protocol/options.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createFerryNode, type FerryNode } from '../../../src/net/node.js'
 import { streamToDuplex, type StreamDuplex } from '../../../src/net/stream-duplex.js'
 import { MAX_MESSAGE_BYTES } from '../../../src/pairing/index.js'
@@ -12,6 +18,30 @@ import { MAX_FRAME_BYTES, prefix, readFrames } from '../../../src/wire/framing.j
 
 export async function rawNode (): Promise<FerryNode> {
   return await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+}
+
+/**
+ * A bare libp2p node whose connections come from `from` (a loopback address, 127.0.0.x): another host on
+ * the LAN, as the sender sees it. It listens nowhere, answers pings (/ipfs/ping/1.0.0) and pings every
+ * connection it holds every `pingEveryMs`, as libp2p's connection monitor does.
+ */
+export async function hostNode (from: string, pingEveryMs = 10_000): Promise<Libp2p> {
+  const node = await createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    addresses: { listen: [] },
+    // net.connect takes localAddress; @libp2p/tcp passes dialOpts through to it.
+    transports: [tcp({ dialOpts: { localAddress: from } as TCPSocketOptions })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { pingInterval: pingEveryMs },
+    connectionManager: { maxConnections: 4 }
+  })
+  await node.handle('/ipfs/ping/1.0.0', async stream => {
+    // The ping protocol: echo each 32 bytes back.
+    for await (const chunk of stream) stream.send(chunk)
+    await stream.close()
+  })
+  return node
 }
 
 /** Length-prefixed messages in, length-prefixed messages out, over one stream. */
@@ -55,7 +85,24 @@ export class FramedStream {
   }
 }
 
-export async function openStream (node: FerryNode, addr: string, protocol: string, maxBytes = MAX_MESSAGE_BYTES): Promise<FramedStream> {
+/**
+ * Resolves once `node` holds no connection to `peer` any more: the sender hung up (it does on a failed
+ * pairing). A request sent before that could land on the connection while it closes.
+ */
+export async function hungUp (node: Pick<Libp2p, 'getConnections' | 'addEventListener' | 'removeEventListener'>, peer: string): Promise<void> {
+  const id = peerIdFromString(peer)
+  await new Promise<void>(resolve => {
+    const check = (): void => {
+      if (node.getConnections(id).length > 0) return
+      node.removeEventListener('connection:close', check)
+      resolve()
+    }
+    node.addEventListener('connection:close', check)
+    check()
+  })
+}
+
+export async function openStream (node: Pick<Libp2p, 'dialProtocol'>, addr: string, protocol: string, maxBytes = MAX_MESSAGE_BYTES): Promise<FramedStream> {
   const stream = await node.dialProtocol(multiaddr(addr), protocol)
   return new FramedStream(streamToDuplex(stream), maxBytes)
 }

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { ErrorCode, FerryError } from '../errors.js'
+import { parseCode, type PairingCode } from '../pairing/index.js'
+import { optionalString, type ParsedArgs } from './command.js'
+
+// Where a command takes the pairing code from. On the command line it is in every other local user's
+// `ps`; scripts should hand it over in a file (--code-file) or on stdin (--code -).
+
+export const CODE_OPTIONS = {
+  code: { type: 'string' },
+  'code-file': { type: 'string' }
+} as const
+
+/** The code given by --code or --code-file, or undefined when neither was. */
+export async function codeFromArgs (args: ParsedArgs): Promise<PairingCode | undefined> {
+  const inline = optionalString(args, 'code')
+  const file = optionalString(args, 'code-file')
+  if (inline !== undefined && file !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'give the code once: --code or --code-file, not both')
+  if (file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the code file ${file}: ${(err as Error).message}`)
+    }
+    return parseCode(firstLine(text, `the code file ${file}`))
+  }
+  if (inline === '-') return parseCode(await stdinLine())
+  return inline !== undefined ? parseCode(inline) : undefined
+}
+
+function firstLine (text: string, what: string): string {
+  const line = text.split(/\r?\n/)[0].trim()
+  if (line === '') throw new FerryError(ErrorCode.BAD_INPUT, `${what} holds no code on its first line`)
+  return line
+}
+
+/** The first line of stdin (then stdin is let go, so the process can end). */
+async function stdinLine (): Promise<string> {
+  const rl = createInterface({ input: process.stdin, terminal: false })
+  try {
+    const line = await new Promise<string | undefined>((resolve, reject) => {
+      rl.once('line', resolve)
+      rl.once('close', () => resolve(undefined))
+      process.stdin.once('error', reject)
+    })
+    return firstLine(line ?? '', 'stdin')
+  } catch (err) {
+    if (err instanceof FerryError) throw err
+    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the code from stdin: ${(err as Error).message}`)
+  } finally {
+    rl.close()
+    process.stdin.pause()
+  }
+}

@@ -1,0 +1,108 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { ErrorCode, FerryError } from '../errors.js'
+import { CodeLifetime, formatCode, MAX_FAILURES, type CodeSnapshot, type PairingCode } from '../pairing/index.js'
+import { fromJson, jsonValue, type Journal } from './journal.js'
+
+/**
+ * What an offered code has spent, kept in the journal so a restarted sender carries on from there: the
+ * three guesses belong to the code, not to one run of `ferry send`. A code that was used, spent its
+ * guesses or expired can never be offered again. Records are keyed by a hash of the code, never the
+ * code: the journal is private to its user anyway, and a hash of a code with 10^8 secrets stops only
+ * a casual reader, but nothing here needs the code itself.
+ */
+export interface CodeRecord {
+  /** When it was first offered (ms since the epoch). */
+  offeredAt: number
+  expiresAt: number
+  /** Failed attempts plus those in flight when last written (see CodeSnapshot). */
+  charged: number
+  used: boolean
+}
+
+const PREFIX = 'code/'
+const LABEL = new TextEncoder().encode('ferry/code-budget/1\0')
+
+/** A code's lifetime whose changes reach the journal; `durable` resolves once the last one is written. */
+export interface PersistedLifetime {
+  lifetime: CodeLifetime
+  durable: () => Promise<void>
+}
+
+export class CodeBudgets {
+  private readonly now: () => number
+
+  constructor (private readonly journal: Journal, opts: { now?: () => number } = {}) {
+    this.now = opts.now ?? Date.now
+  }
+
+  /** The journal key of a code. */
+  static key (code: PairingCode): string {
+    const text = new TextEncoder().encode(formatCode(code))
+    const input = new Uint8Array(LABEL.length + text.length)
+    input.set(LABEL)
+    input.set(text, LABEL.length)
+    return PREFIX + bytesToHex(sha256(input))
+  }
+
+  async load (code: PairingCode): Promise<CodeRecord | undefined> {
+    const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal\'s record of this code is damaged; use a new code')
+    const value = await this.journal.get(CodeBudgets.key(code))
+    if (value === undefined) return undefined
+    let r: CodeRecord | undefined
+    try {
+      r = fromJson<CodeRecord>(value)
+    } catch {
+      throw damaged()
+    }
+    const ok = typeof r === 'object' && r !== null && Number.isSafeInteger(r.charged) && r.charged >= 0 &&
+      Number.isFinite(r.expiresAt) && Number.isFinite(r.offeredAt) && typeof r.used === 'boolean'
+    if (!ok) throw damaged()
+    return r
+  }
+
+  /** Throws CODE_EXPIRED, saying why, when `code` cannot be offered (again). */
+  async check (code: PairingCode): Promise<CodeRecord | undefined> {
+    const r = await this.load(code)
+    if (r === undefined) return undefined
+    const why = r.used
+      ? 'was already used to pair a phone (to continue with that phone, run ferry send without a code)'
+      : r.charged >= MAX_FAILURES
+        ? `had ${r.charged} pairing attempts that did not succeed`
+        : this.now() >= r.expiresAt ? `expired ${new Date(r.expiresAt).toISOString()}, ten minutes after it was first shown` : undefined
+    if (why !== undefined) {
+      throw new FerryError(ErrorCode.CODE_EXPIRED, `the code ${formatCode(code)} ${why}; a code is good for one pairing: start again without --code for a new one`,
+        { used: r.used, charged: r.charged, expiresAt: r.expiresAt })
+    }
+    return r
+  }
+
+  /**
+   * The lifetime to offer `code` with: fresh, or where an earlier run left it. Throws CODE_EXPIRED for a
+   * code that is dead. Its record is written now (so a restart keeps its expiry) and on every change.
+   */
+  async open (code: PairingCode): Promise<PersistedLifetime> {
+    const earlier = await this.check(code)
+    const key = CodeBudgets.key(code)
+    const offeredAt = earlier?.offeredAt ?? this.now()
+    let chain: Promise<void> = Promise.resolve()
+    let failure: unknown
+    const write = (s: CodeSnapshot): void => {
+      const record: CodeRecord = { offeredAt, expiresAt: s.expiresAt, charged: s.charged, used: s.used }
+      // In order, one after the other: the last change is the one on disk.
+      chain = chain.then(async () => { await this.journal.write([{ key, value: jsonValue(record) }]) }).catch(err => { failure ??= err })
+    }
+    const lifetime = new CodeLifetime({
+      now: this.now,
+      carry: earlier !== undefined ? { expiresAt: earlier.expiresAt, charged: earlier.charged } : undefined,
+      onChange: write
+    })
+    write(lifetime.snapshot())
+    const durable = async (): Promise<void> => {
+      await chain
+      if (failure !== undefined) throw failure
+    }
+    await durable()
+    return { lifetime, durable }
+  }
+}

@@ -1,0 +1,210 @@
+import { logger } from '@libp2p/logger'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError } from '../errors.js'
+import { hostOf } from './addresses.js'
+
+// Who may hold a connection to this phone. Anyone on the LAN can open connections: Noise only proves
+// a key, and keys are free. A phone serves one other phone, so the connections worth keeping are few:
+// the phone it is paired with (and its reconnects), and a new phone about to pair. Everything else is
+// let in for a moment and then let go:
+//
+// - A connection whose peer has not begun pairing within `pairWithinMs` is closed; so is one whose
+//   pairing failed. Pinging keeps nothing alive.
+// - Unpaired connections are few (`maxUnpaired`), and few per address and per peer. A new one always
+//   gets in: when there is no room, the oldest unpaired connection that is not pairing right now goes.
+//   So a flood can make slots turn over, but never keeps a real phone out; and the connections that
+//   cannot be pushed out (those pairing) are bounded by the code's three attempts.
+// - The paired phone's connections are never counted against any of this (at most `maxPerPeer`: its
+//   reconnect overlaps the old, dead connection, which goes first).
+//
+// Only inbound connections are judged: those this phone dialled are its own business.
+
+const log = logger('ferry:slots')
+
+export interface SlotLimits {
+  /** Inbound connections from peers that have not paired, at once (a new phone about to pair is one). */
+  maxUnpaired: number
+  /** ... of them from one IP address. */
+  maxPerAddress: number
+  /** Connections of one peer (the paired phone's reconnect overlaps its old connection). */
+  maxPerPeer: number
+  /** An unpaired connection that has not begun pairing by then is closed. */
+  pairWithinMs: number
+}
+
+export const DEFAULT_SLOT_LIMITS: SlotLimits = { maxUnpaired: 8, maxPerAddress: 2, maxPerPeer: 2, pairWithinMs: 10_000 }
+
+/** The part of a libp2p connection the policy looks at and acts on. */
+export interface SlotConnection {
+  id: string
+  remotePeer: { toString: () => string }
+  remoteAddr: Multiaddr
+  direction: 'inbound' | 'outbound'
+  close: (options?: { signal?: AbortSignal }) => Promise<void>
+  abort: (err: Error) => void
+}
+
+/** Why a connection was closed (counted, for the figures and the tests). */
+export type CloseReason = 'not-paired-in-time' | 'pairing-failed' | 'pushed-out' | 'address-full' | 'peer-full'
+
+interface Held {
+  conn: SlotConnection
+  peer: string
+  host: string
+  openedAt: number
+  /** Pairing attempts under way on it (a charged code attempt, or a resume with a known token). */
+  attempts: number
+  timer?: { cancel: () => void }
+}
+
+export interface ConnectionSlotsOptions {
+  limits?: Partial<SlotLimits>
+  /** The phone this one is paired with now: its connections are never judged. */
+  trusted: (peer: string) => boolean
+  now?: () => number
+  /** Runs `fn` after `ms` (injected so tests drive the clock). */
+  schedule?: (ms: number, fn: () => void) => { cancel: () => void }
+  onClosed?: (conn: SlotConnection, reason: CloseReason) => void
+}
+
+const realSchedule = (ms: number, fn: () => void): { cancel: () => void } => {
+  const t = setTimeout(fn, ms)
+  t.unref?.()
+  return { cancel: () => clearTimeout(t) }
+}
+
+export class ConnectionSlots {
+  readonly limits: SlotLimits
+  /** How many connections were closed, by reason. */
+  readonly closed: Record<CloseReason, number> = { 'not-paired-in-time': 0, 'pairing-failed': 0, 'pushed-out': 0, 'address-full': 0, 'peer-full': 0 }
+  private readonly held = new Map<string, Held>()
+  private readonly now: () => number
+  private readonly schedule: NonNullable<ConnectionSlotsOptions['schedule']>
+
+  constructor (private readonly o: ConnectionSlotsOptions) {
+    this.limits = { ...DEFAULT_SLOT_LIMITS, ...o.limits }
+    const l = this.limits
+    if (![l.maxUnpaired, l.maxPerAddress, l.maxPerPeer].every(n => Number.isInteger(n) && n >= 1) || !(l.pairWithinMs > 0)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, 'connection slot limits must be positive')
+    }
+    this.now = o.now ?? (() => performance.now())
+    this.schedule = o.schedule ?? realSchedule
+  }
+
+  /** A connection opened: it gets a slot, and may push an older, idle unpaired one out. */
+  opened (conn: SlotConnection): void {
+    if (conn.direction !== 'inbound' || this.held.has(conn.id)) return
+    const peer = conn.remotePeer.toString()
+    const h: Held = { conn, peer, host: hostOf(conn.remoteAddr) ?? conn.remoteAddr.toString(), openedAt: this.now(), attempts: 0 }
+    this.held.set(conn.id, h)
+    if (this.o.trusted(peer)) {
+      this.trim(this.of(x => x.peer === peer), this.limits.maxPerPeer, h, 'peer-full')
+      return
+    }
+    this.arm(h, this.limits.pairWithinMs)
+    // Each limit makes room for the newcomer by closing the oldest idle connection it covers; when every
+    // one it covers is pairing, the newcomer goes instead.
+    if (!this.trim(this.unpaired(x => x.peer === peer), this.limits.maxPerPeer, h, 'peer-full')) return
+    if (!this.trim(this.unpaired(x => x.host === h.host), this.limits.maxPerAddress, h, 'address-full')) return
+    this.trim(this.unpaired(), this.limits.maxUnpaired, h, 'pushed-out')
+  }
+
+  /** A connection closed (by either side). */
+  gone (conn: SlotConnection): void {
+    const h = this.held.get(conn.id)
+    if (h === undefined) return
+    h.timer?.cancel()
+    this.held.delete(conn.id)
+  }
+
+  /** A pairing attempt really began on `conn`: it may not be pushed out while it runs. */
+  attemptBegan (conn: SlotConnection): void {
+    const h = this.held.get(conn.id)
+    if (h !== undefined) h.attempts++
+  }
+
+  /**
+   * A pairing attempt (or a refused one, e.g. a dead code) on `conn` ended. A connection whose peer did
+   * not pair is closed: it has had its chance.
+   */
+  attemptEnded (conn: SlotConnection, began: boolean, paired: boolean): void {
+    const h = this.held.get(conn.id)
+    if (h === undefined) return
+    if (began) h.attempts = Math.max(0, h.attempts - 1)
+    if (!paired && !this.o.trusted(h.peer)) this.close(h, 'pairing-failed')
+  }
+
+  /**
+   * Who is trusted changed (a new pairing replaced the old one): the phone paired before is judged like
+   * any other now, and its connections, long past their time to pair, go unless they are pairing.
+   */
+  review (only?: Held): void {
+    const now = this.now()
+    for (const h of only !== undefined ? [only] : [...this.held.values()]) {
+      if (!this.held.has(h.conn.id) || this.o.trusted(h.peer) || h.attempts > 0) continue
+      const left = this.limits.pairWithinMs - (now - h.openedAt)
+      if (left <= 0) this.close(h, 'not-paired-in-time')
+      else if (h.timer === undefined) this.arm(h, left) // a timer may fire a hair early: look again then
+    }
+  }
+
+  private arm (h: Held, ms: number): void {
+    h.timer = this.schedule(ms, () => {
+      h.timer = undefined
+      this.review(h)
+    })
+  }
+
+  /** Unpaired inbound connections held now. */
+  get unpairedCount (): number {
+    return this.unpaired().length
+  }
+
+  stop (): void {
+    for (const h of this.held.values()) h.timer?.cancel()
+    this.held.clear()
+  }
+
+  private of (pred: (h: Held) => boolean): Held[] {
+    return [...this.held.values()].filter(pred)
+  }
+
+  private unpaired (pred: (h: Held) => boolean = () => true): Held[] {
+    return this.of(h => !this.o.trusted(h.peer) && pred(h))
+  }
+
+  /**
+   * Brings `group` (which holds `newcomer`) down to `limit` by closing its oldest connections that are
+   * not pairing, never the newcomer; when that is not enough, the newcomer goes. False if it went.
+   */
+  private trim (group: Held[], limit: number, newcomer: Held, reason: CloseReason): boolean {
+    let excess = group.length - limit
+    if (excess <= 0) return true
+    const idle = group.filter(h => h !== newcomer && h.attempts === 0).sort((a, b) => a.openedAt - b.openedAt)
+    for (const h of idle) {
+      if (excess === 0) break
+      this.close(h, reason)
+      excess--
+    }
+    if (excess > 0) {
+      this.close(newcomer, reason)
+      return false
+    }
+    return true
+  }
+
+  private close (h: Held, reason: CloseReason): void {
+    if (!this.held.has(h.conn.id)) return
+    this.gone(h.conn)
+    this.closed[reason]++
+    log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
+    this.o.onClosed?.(h.conn, reason)
+    const err = new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`)
+    if (reason === 'pairing-failed') {
+      // Gracefully, so the pairing's ABORT (why it failed) is read before the connection goes.
+      void h.conn.close({ signal: AbortSignal.timeout(1_000) }).catch(() => { h.conn.abort(err) })
+    } else {
+      h.conn.abort(err)
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { CodeBudgets } from '../../src/journal/code-budgets.js'
+import { jsonValue } from '../../src/journal/journal.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
+import { parseCode } from '../../src/pairing/index.js'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+// A code's three guesses are kept in the journal: each run of the sender, closed and reopened here like
+// a process restarting, carries on where the last one left the code.
+
+const CODE = parseCode('123-4567-8901')
+const journals: NodeJournal[] = []
+afterEach(async () => {
+  for (const j of journals.splice(0)) await j.close()
+  cleanupTempDirs()
+})
+
+function open (dir: string): NodeJournal {
+  const j = NodeJournal.open(dir)
+  journals.push(j)
+  return j
+}
+
+/** One run of a sender: a fresh journal handle on the same store, as after a restart. */
+async function run (dir: string, now: () => number = Date.now): Promise<Awaited<ReturnType<CodeBudgets['open']>>> {
+  return await new CodeBudgets(open(dir), { now }).open(CODE)
+}
+
+async function refused (dir: string, now: () => number = Date.now): Promise<{ message: string, details?: Record<string, unknown> }> {
+  const err = await new CodeBudgets(open(dir), { now }).open(CODE).then(() => undefined, (e: unknown) => e) as { code?: string, message: string, details?: Record<string, unknown> } | undefined
+  expect(err?.code).toBe('CODE_EXPIRED')
+  return err!
+}
+
+describe('code budgets in the journal', () => {
+  it('three wrong attempts in total across restarts, then the code is refused for good', async () => {
+    const dir = tempDir()
+    const first = await run(dir)
+    first.lifetime.begin().fail()
+    first.lifetime.begin().fail()
+    await first.durable()
+    const second = await run(dir)
+    expect(second.lifetime.remaining).toBe(1)
+    second.lifetime.begin().fail()
+    await second.durable()
+    expect(second.lifetime.state).toBe('exhausted')
+    const r = await refused(dir)
+    expect(r.message).toBe('the code 123-4567-8901 had 3 pairing attempts that did not succeed; a code is good for one pairing: start again without --code for a new one')
+  })
+
+  it('an attempt in flight when the process died counts as spent', async () => {
+    const dir = tempDir()
+    const first = await run(dir)
+    first.lifetime.begin() // PAKE_B may have left: the peer can test its guess
+    await first.durable()
+    // no settle: the process is gone
+    expect((await run(dir)).lifetime.remaining).toBe(2)
+  })
+
+  it('a used code is refused, and a code keeps the expiry it got when first shown', async () => {
+    const dir = tempDir()
+    const used = await run(dir)
+    used.lifetime.begin().succeed()
+    await used.durable()
+    expect((await refused(dir)).message).toMatch(/was already used to pair a phone \(to continue with that phone, run ferry send without a code\)/)
+
+    const other = tempDir()
+    let now = 1_700_000_000_000
+    const shown = await run(other, () => now)
+    expect(shown.lifetime.expiresAt).toBe(now + 600_000)
+    now += 300_000
+    expect((await run(other, () => now)).lifetime.expiresAt).toBe(1_700_000_000_000 + 600_000)
+    now += 300_000
+    expect((await refused(other, () => now)).message).toMatch(/^the code 123-4567-8901 expired 2023-11-14T22:23:20\.000Z, ten minutes after it was first shown/)
+  })
+
+  it('keys the record by a hash: the code is nowhere in the journal', async () => {
+    const dir = tempDir()
+    const j = open(dir)
+    await (await new CodeBudgets(j).open(CODE)).durable()
+    const entries: Array<[string, Uint8Array]> = []
+    for await (const e of j.list('code/')) entries.push(e)
+    expect(entries).toHaveLength(1)
+    expect(entries[0][0]).toMatch(/^code\/[0-9a-f]{64}$/)
+    const all = entries[0][0] + new TextDecoder().decode(entries[0][1])
+    for (const digits of ['12345678901', '4567', '8901', '45678901']) expect(all).not.toContain(digits)
+    // Another code has its own budget.
+    expect(CodeBudgets.key(parseCode('123-4567-8902'))).not.toBe(entries[0][0])
+  })
+
+  it('a damaged record is a typed error that says what to do', async () => {
+    const dir = tempDir()
+    const j = open(dir)
+    for (const value of [jsonValue({ charged: 'x' }), jsonValue(null), new TextEncoder().encode('{')]) {
+      await j.write([{ key: CodeBudgets.key(CODE), value }])
+      await expect(new CodeBudgets(j).open(CODE)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('use a new code') })
+    }
+  })
+})
