@@ -4,7 +4,7 @@
 // node_modules: no network), and the app made read-only. Then, from there, with plain `node` and no
 // loader: the CLI, an app using the public API, a browser bundle of the core, and the types.
 import { execFile, execFileSync, spawn } from 'node:child_process'
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,16 +19,16 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const run = promisify(execFile)
 
 /**
- * Root writes through file modes, so as root the CLI and the app run as `nobody`, for whom the read-only
- * app is read-only. Otherwise they run as the user who made it.
+ * Root writes through file modes, so as root every command runs in a mount namespace of its own where the
+ * app is bind-mounted read-only: a write there fails as it would in a system-wide install. (Running as
+ * `nobody` instead would need every folder above the temp folder and the repository to be open to
+ * others, which a fresh clone in a private folder is not.) Otherwise the app's modes make it read-only.
  */
-function unprivileged (): { uid: number, gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find(l => l.startsWith('nobody:'))
-  const [, , uid, gid] = line?.split(':') ?? []
-  return { uid: Number(uid ?? 65534), gid: Number(gid ?? 65534) }
+const ROOT_USER = process.getuid?.() === 0
+const READ_ONLY = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+function readOnly (cmd: string, args: string[]): [string, string[]] {
+  return ROOT_USER ? ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', READ_ONLY, app, cmd, ...args]] : [cmd, args]
 }
-const AS = unprivileged()
 
 /** The first js block under "## Embedding" in README.md ('' when there is none). */
 function readmeExample (): string {
@@ -63,7 +63,8 @@ function env (): NodeJS.ProcessEnv {
 
 /** The installed `ferry` command, as npm links it (node_modules/.bin/ferry, run through its shebang). */
 function ferry (args: string[], name = args[0]): FerryProcess {
-  const child = spawn(join(app, 'node_modules', '.bin', 'ferry'), args, { cwd: work, env: env(), stdio: ['ignore', 'pipe', 'pipe'], ...AS })
+  const [cmd, argv] = readOnly(join(app, 'node_modules', '.bin', 'ferry'), args)
+  const child = spawn(cmd, argv, { cwd: work, env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
   return new FerryProcess(name ?? 'ferry', args, child)
 }
 
@@ -120,7 +121,6 @@ beforeAll(async () => {
   installed = listing(app)
   work = join(base, 'work')
   mkdirSync(work)
-  if (AS !== undefined) chownSync(work, AS.uid, AS.gid)
 }, 240_000)
 
 afterAll(() => {
@@ -186,8 +186,7 @@ describe(`the packed package (${NAME})`, () => {
   it('runs an app that moves a history through the public API in plain node', async () => {
     const dir = join(work, 'api')
     mkdirSync(dir)
-    if (AS !== undefined) chownSync(dir, AS.uid, AS.gid)
-    const { stdout } = await run(process.execPath, [join(app, 'app.mjs'), dir], { cwd: app, env: env(), ...AS })
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'app.mjs'), dir]), { cwd: app, env: env() })
     const result = JSON.parse(stdout) as { events: string[], summary: Array<{ messages: number }>, messages: number, same: boolean, media: boolean, badCode: string }
     expect(result.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verified']))
     expect(result.summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: 1001 }])
@@ -197,7 +196,7 @@ describe(`the packed package (${NAME})`, () => {
   it('runs the README\'s Embedding example as written', async () => {
     // Saved into the app before it was made read-only (see beforeAll), run by plain node from there.
     expect(readmeExample(), 'README.md has a js block under ## Embedding').not.toBe('')
-    const { stdout } = await run(process.execPath, [join(app, 'embed.mjs')], { cwd: app, env: env(), ...AS })
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'embed.mjs')]), { cwd: app, env: env() })
     expect(stdout).toMatch(/^code \d{3}-\d{4}-\d{4}$/m)
     expect(stdout).toContain('2/2 messages')
     expect(stdout).toContain('verified: Ana (2); 2 sent, 0 already here')
