@@ -123,7 +123,8 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
     const pageOrigin = await page.evaluate(() => performance.timeOrigin)
     await sender.done
-    const at = (type: PageEvent['type']): number | undefined => events.find(e => e.type === type)?.at
+    // Events carry their time since the epoch; the page's clock starts at its navigation (timeOrigin).
+    const at = (type: PageEvent['type']): number | undefined => { const e = events.find(e => e.type === type); return e === undefined ? undefined : e.at - pageOrigin }
     const verifiedAt = at('verified') as number
     // The page's clock starts at its navigation; on this process's clock that is:
     const pageStart = pageOrigin - performance.timeOrigin

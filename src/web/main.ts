@@ -38,6 +38,7 @@ export interface FerryDebug {
     rateBytesPerSec?: number
     sessionSeconds?: number
   }
+  /** `at`: the event's time in ms since the epoch, as every FerryEvent's. */
   events: Array<{ type: FerryEvent['type'], at: number, mode?: string, progress?: WebProgress, error?: string }>
   /** Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way). */
   pauseAt(at: { messages?: number, mediaBytes?: number }): void
