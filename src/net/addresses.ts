@@ -6,7 +6,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * Which of a node's addresses to tell peers about.
  *
  * A phone listening on 0.0.0.0 has 127.0.0.1 among its addresses. Announcing it made the peer try
- * its own loopback first (STACK.md: first dial 100 ms -> 540 ms), and over mDNS it is worse than
+ * its own loopback first (a dial that cannot succeed, before the one that can), and over mDNS it is worse than
  * useless. But a node that only has loopback (tests, the demo without namespaces) must still
  * announce it, or it announces nothing and cannot be reached from the QR payload.
  */

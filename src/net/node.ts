@@ -24,17 +24,16 @@ const endpoint = (ma: Multiaddr): string =>
 
 /**
  * mDNS re-queries at this interval. A starting node queries at once and also answers its own query
- * by multicast, so peers already up learn of it from that answer: across namespaces both sides
- * found each other ~25-150 ms after the later one started. The interval only bounds recovery from
+ * by multicast, so peers already up learn of it from that answer, well before the first re-query.
+ * The interval only bounds recovery from
  * a lost multicast packet (common on Wi-Fi), so it is short, but not chatty.
  */
 export const DEFAULT_MDNS_INTERVAL_MS = 500
 
 /**
  * Per-stream receive window cap. The yamux default (16 MiB) lets a peer push up to 16 MiB into a
- * paused stream, past libp2p's 4 MiB read buffer, which then resets the stream (STACK.md: "pause()
- * overflows the same buffer"). Staying well under 4 MiB makes pausing a safe backpressure signal;
- * measured on loopback it costs no throughput (see test/net/node.test.ts).
+ * paused stream, past libp2p's 4 MiB read buffer, which then resets the stream. Staying well under
+ * 4 MiB makes pausing a safe backpressure signal; test/net/node.test.ts shows it costs no throughput.
  */
 export const DEFAULT_STREAM_WINDOW = 2 * 1024 * 1024
 

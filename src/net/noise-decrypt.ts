@@ -11,8 +11,8 @@ import { Uint8ArrayList } from 'uint8arraylist'
 // node:crypto, which ignores it. And a message that spans two socket reads (nearly all of them: reads
 // are 64 KiB, messages 64 KiB + 2) arrives as a Uint8ArrayList, whose subarray() copies the pieces into
 // a new buffer. So the receiver allocated and copied every byte it received once for nothing, a third
-// of its buffer churn. V8 frees those buffers only when it collects: on the large profile they cost the
-// receiver ~5% of its CPU and a median 16 MiB of peak RSS (docs/performance.md, round 10).
+// of its buffer churn. V8 frees those buffers only when it collects, so they cost the receiver CPU and
+// peak RSS for nothing (docs/performance.md has what they cost).
 //
 // Below, a message that spans reads is decrypted without the copy (the node:crypto path reads the
 // pieces in turn; the WebAssembly one, for small messages, allocates its output as it would have

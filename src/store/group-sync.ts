@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { open } from 'node:fs/promises'
 
 // Group commit for file data. Every received photo must be on disk before it gets its content-addressed
-// name, and one fsync per photo costs a disk cache flush each: on this machine's virtual disk 1-4 ms, so
-// a history of 28,000 photos spent longer flushing than transferring. Here files waiting for durability
+// name, and one fsync per photo costs a disk cache flush each, so a
+// history of tens of thousands of photos spent longer flushing than transferring. Here files waiting for durability
 // are flushed together: they queue until GROUP files wait or GATHER_MS passed (or someone needs them now),
 // and the whole queue goes at once, with a single syncfs(2) of the filesystem (`sync --file-system`,
 // coreutils; Node has no binding, and a spawn costs a few ms, so it must carry many files). A small group,

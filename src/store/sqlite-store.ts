@@ -166,8 +166,8 @@ export class SqliteChatStore implements History {
       db.pragma('cache_size = -8192')
       db.pragma('temp_store = MEMORY')
       // Checkpoint the WAL every 8192 pages rather than every 1000: each checkpoint writes back and syncs
-      // the database file, and a transfer commits a batch every few milliseconds (+12% messages/s
-      // measured). A transfer's messages go in with none at all (see deferCheckpoints()).
+      // the database file, and a transfer commits a batch every few milliseconds, so frequent checkpoints cost
+      // messages/s. A transfer's messages go in with none at all (see deferCheckpoints()).
       const walPages = options.walPages ?? WAL_PAGES
       db.pragma(`wal_autocheckpoint = ${walPages}`)
       // A WAL grown past that (a transfer's deferred checkpoint) is cut back when it next starts over.
