@@ -1,0 +1,214 @@
+// `ferry send --web`: the old phone serves the browser phone over plain HTTP on its LAN address, and a
+// phone with nothing installed receives by opening the link in the QR code. On the namespace testbed:
+// the old phone in one namespace, headless Chromium in another (started there with `ip netns exec`),
+// the page loaded from the old phone's LAN address, so it runs in an insecure context, as on a real
+// phone. The page pairs from the link by itself, is reloaded mid-transfer, resumes, verifies, and holds
+// exactly the sender's export. The server hands out the page's files and nothing else, and only while
+// the offer is open.
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { checkNetnsSupport, createTestbed, type Phone, type Testbed } from '../../scripts/lib/netns.js'
+import { cleanupTempDirs, copyStore, exportStore, killAll, ROOT, seedStore, tempDir, type FerryProcess } from './helpers/ferry-cli.js'
+import { spawnFerryIn } from './helpers/netns-ferry.js'
+import { chromiumUnavailable, launchChromium, type Browser } from '../browser/chromium.js'
+import { cannotRun } from '../helpers/cannot-run.js'
+import type { FerryDebug } from '../../src/web/main.js'
+
+const support = await checkNetnsSupport()
+const skip = cannotRun('the browser phone served by the old phone (namespaces and Chromium)',
+  support.ok ? await chromiumUnavailable() : support.reason ?? 'unknown')
+
+const ARTIFACTS = join(ROOT, 'artifacts', 'browser')
+type State = ReturnType<FerryDebug['state']>
+
+interface Answer { status: number, headers: Record<string, string>, body: string, error?: string }
+
+/**
+ * Raw HTTP requests sent from inside a namespace, exactly as written (no client normalises `..` or
+ * decodes `%2e`): what a hostile page or a curious phone on the LAN could send.
+ */
+const RAW_CLIENT = `
+const net = require('node:net')
+const [host, port, reqs] = [process.argv[1], Number(process.argv[2]), JSON.parse(process.argv[3])]
+;(async () => {
+  const out = []
+  for (const r of reqs) {
+    out.push(await new Promise(resolve => {
+      const s = net.connect(port, host)
+      let data = ''
+      s.on('data', d => { data += d.toString('latin1') })
+      s.on('error', e => resolve({ status: 0, headers: {}, body: '', error: e.code }))
+      s.on('end', () => {
+        const [head, ...rest] = data.split('\\r\\n\\r\\n')
+        const lines = head.split('\\r\\n')
+        const headers = {}
+        for (const l of lines.slice(1)) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim() }
+        resolve({ status: Number(lines[0].split(' ')[1]), headers, body: rest.join('\\r\\n\\r\\n').slice(0, 8192) })
+      })
+      s.write(r.method + ' ' + r.path + ' HTTP/1.1\\r\\nHost: ' + (r.host ?? host + ':' + port) + '\\r\\nConnection: close\\r\\n\\r\\n')
+    }))
+  }
+  process.stdout.write(JSON.stringify(out))
+})()
+`
+
+async function raw (tb: Testbed, from: Phone, host: string, port: number, reqs: Array<{ method?: string, path: string, host?: string }>): Promise<Answer[]> {
+  const out = await tb.exec(from, [process.execPath, '-e', RAW_CLIENT, host, String(port), JSON.stringify(reqs.map(r => ({ method: 'GET', ...r })))])
+  return JSON.parse(out) as Answer[]
+}
+
+/** A wrapper that starts Debian's Chromium inside the phone's namespace; Playwright drives it over a pipe. */
+function chromiumIn (phone: Phone): string {
+  const path = join(tempDir('ferry-chromium-ns-'), 'chromium')
+  writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${phone.ns} /usr/bin/chromium "$@"\n`)
+  chmodSync(path, 0o755)
+  return path
+}
+
+describe.skipIf(skip)('the browser phone served by the old phone (ferry send --web)', () => {
+  let tb: Testbed
+  let source: string
+  const browsers: Browser[] = []
+
+  beforeAll(async () => {
+    tb = await createTestbed({ phones: 2 })
+    source = await seedStore('tiny', 7)
+    mkdirSync(ARTIFACTS, { recursive: true })
+  }, 120_000)
+  afterEach(async () => {
+    for (const b of browsers.splice(0)) await b.close()
+    await killAll()
+  })
+  afterAll(async () => {
+    await tb?.down()
+    cleanupTempDirs()
+  })
+
+  function startSender (store: string, extra: string[] = []): FerryProcess {
+    return spawnFerryIn(tb, tb.phones[0], ['send', '--store', store, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--json', ...extra], 'sender')
+  }
+
+  it('serves the page\'s own files on the LAN address, and nothing else', async () => {
+    const [p1, p2] = tb.phones
+    const sender = startSender(copyStore(source))
+    const code = await sender.waitEvent('code', 60_000)
+    const page = new URL(String(code.page))
+    // One link: the old phone's LAN address, the pairing payload in the fragment.
+    expect(page.hostname).toBe(p1.ip)
+    expect(page.pathname).toBe('/')
+    expect(decodeURIComponent(page.hash.slice(1))).toMatch(/^ferry:\/\/pair\?v=1&code=\d{3}-\d{4}-\d{4}&peer=/)
+    expect(page.hash).toContain('/webrtc-direct/certhash/')
+    expect(code.transport).toBe('auto')
+    const port = Number(page.port)
+
+    const ok = await raw(tb, p2, p1.ip, port, [{ path: '/' }, { path: '/index.html' }, { path: '/app.js' }, { path: '/app.js?v=2' }, { method: 'HEAD', path: '/app.js' }])
+    for (const a of ok) {
+      expect(a.status).toBe(200)
+      expect(a.headers['cache-control']).toBe('no-store')
+      expect(a.headers['x-content-type-options']).toBe('nosniff')
+    }
+    expect(ok[0].headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(ok[0].body).toContain('<script type="module" src="app.js">')
+    // Marked as served by the old phone: a link from its QR code then needs no click.
+    expect(ok[0].body).toContain('<meta name="ferry-served-by" content="sender">')
+    expect(ok[2].headers['content-type']).toBe('text/javascript; charset=utf-8')
+    expect(ok[4].body).toBe('')
+
+    const outside = ['/../package.json', '/%2e%2e/package.json', '/%2E%2E%2Fpackage.json', '/..%2fpackage.json', '/.%2e/.%2e/package.json',
+      '/src/web/main.ts', '/app.js.map', '//etc/passwd', '/./app.js', '/index.html/', '/APP.JS', '/..\\package.json', '/%5c..%5cpackage.json',
+      '/dist/browser-phone/app.js', '/browser-phone/index.html', 'http://localhost/package.json', '*', '/app.js%00.html', '/favicon.ico']
+    const refused = await raw(tb, p2, p1.ip, port, outside.map(path => ({ path })))
+    expect(refused.map((a, i) => `${outside[i]} ${a.status}`)).toEqual(outside.map(p => `${p} 404`))
+    for (const a of refused) expect(a.body).not.toMatch(/"name": "chat-ferry"|import |sourceMappingURL/)
+    // Only reading, and only at its own address (a name pointing at it is a DNS rebinding attempt).
+    const methods = await raw(tb, p2, p1.ip, port, [{ method: 'POST', path: '/' }, { method: 'PUT', path: '/app.js' }, { path: '/', host: `evil.example:${port}` }, { path: '/', host: '' }])
+    expect(methods.map(a => a.status)).toEqual([405, 405, 421, 421])
+    // Not on the old phone's other interfaces: loopback there has nothing.
+    const lo = await raw(tb, p1, '127.0.0.1', port, [{ path: '/' }])
+    expect(lo[0].error).toBe('ECONNREFUSED')
+
+    // The offer ends (the user stops it): the page is no longer served.
+    sender.child.kill('SIGINT')
+    await sender.waitExit(30_000)
+    const after = await raw(tb, p2, p1.ip, port, [{ path: '/' }])
+    expect(after[0].error).toBe('ECONNREFUSED')
+  })
+
+  it('receives from the link alone in an insecure context, resumes after a reload, and holds the sender\'s export', async () => {
+    const [p1, p2] = tb.phones
+    const store = copyStore(source)
+    const sender = startSender(store)
+    const code = await sender.waitEvent('code', 60_000)
+    const url = String(code.page)
+
+    const browser = await launchChromium([], chromiumIn(p2))
+    browsers.push(browser)
+    const page: Page = browser.context.pages()[0] ?? await browser.context.newPage()
+    const logs: string[] = []
+    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    // The page starts receiving as soon as it loads; to reload it mid-transfer, the test asks it to stop
+    // reading once the first media bytes are in, through its test hook, before the page's own script runs.
+    await page.addInitScript(() => {
+      if (sessionStorage.getItem('paused-once') !== null) return
+      let hook: FerryDebug | undefined
+      Object.defineProperty(window, '__ferry', {
+        configurable: true,
+        get: () => hook,
+        set: (v: FerryDebug) => { hook = v; sessionStorage.setItem('paused-once', '1'); v.pauseAt({ mediaBytes: 1 }) }
+      })
+    })
+    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+    // A function, not a string to evaluate: the page's Content-Security-Policy forbids eval, in tests too.
+    const waitState = async (what: string, until: 'paused' | 'ended', timeout = 60_000): Promise<State> => {
+      try {
+        await page.waitForFunction(until => {
+          const s = window.__ferry?.state()
+          return s !== undefined && (s.phase === 'failed' || (until === 'paused' ? s.paused : s.phase === 'verified'))
+        }, until, { timeout, polling: 50 })
+      } catch (err) {
+        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
+      }
+      return await state()
+    }
+
+    await page.goto(url)
+    // A LAN address over plain HTTP: no crypto.subtle, no Web Locks, no service workers, as on a real phone.
+    expect(await page.evaluate(() => ({ secure: window.isSecureContext, subtle: typeof crypto.subtle, host: location.hostname }))).toEqual({ secure: false, subtle: 'undefined', host: p1.ip })
+    // Nothing clicked: the link paired it.
+    const paused = await waitState('pause mid-transfer', 'paused')
+    expect(paused.error).toBeUndefined()
+    expect(paused.mode).toBe('code')
+    expect(paused.lock).toBe('lease')
+    const p = paused.progress!
+    expect(p.messages).toBe(p.totalMessages)
+    expect(p.mediaBytes).toBeGreaterThan(0)
+    expect(p.mediaBytes).toBeLessThan(p.totalMediaBytes)
+    // The code's secret left the address bar once it was spent.
+    expect(await page.evaluate(() => location.hash)).toBe('')
+    const connection = await sender.waitEvent('connection', 1)
+    expect(connection.addr).toContain(`/ip4/${p2.ip}/`)
+    expect(connection.transport).toBe('webrtc')
+
+    await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
+    await page.reload()
+    const done = await waitState('verified after the reload', 'ended', 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('resume')
+    expect(done.peerId).toBe(paused.peerId)
+    const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    // The reloaded page took its own lease back (no Web Locks here) rather than waiting for it to expire.
+    expect(events.map(e => e.type)).not.toContain('busy')
+    expect(events.find(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(p.mediaBytes)
+    expect(done.stats).toMatchObject({ messagesSent: 0, messagesHeld: p.totalMessages })
+    await sender.waitEvent('verified', 30_000)
+    expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-phone-served-by-old-phone.png'), fullPage: true })
+
+    // The offer is over: the old phone serves nothing any more.
+    expect((await raw(tb, p2, p1.ip, Number(new URL(url).port), [{ path: '/' }]))[0].error).toBe('ECONNREFUSED')
+  }, 240_000)
+})
