@@ -12,7 +12,7 @@ import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { pageHost, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
+import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -181,8 +181,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       const addrs = dialableAddresses(phone.node).map(String)
       if (code !== undefined) {
         const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
-        // The page's link carries only what a browser can dial, so its QR code stays small enough to scan.
-        const pageUrl = page?.urlFor(buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: addrs.filter(a => kindOf(a) === 'webrtc').slice(0, 2) }))
+        const pageUrl = page !== undefined ? pageLink(page, { code, peerId: phone.ferry.peerId, addrs }) : undefined
         if (json) {
           jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: pageUrl })
         } else if (pageUrl !== undefined) {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { isIPv6 } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
+import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 
 // The old phone serving the browser phone (the page in dist/browser-phone/) to the new phone over plain
 // HTTP on the LAN, so the new phone needs nothing installed: its camera opens the page, the page dials
@@ -193,4 +194,16 @@ export function pageHost (addrs: Array<string | { toString(): string }>): string
     if (m !== null) return m[2]
   }
   throw new FerryError(ErrorCode.BAD_INPUT, 'a browser phone can reach this phone only over WebRTC, and it listens on no webrtc-direct address (ferry send: --transport auto or webrtc, and any --listen with a /webrtc-direct address)')
+}
+
+/**
+ * The link to show as the one QR code: the page, with the pairing payload in its fragment. Only the
+ * webrtc-direct addresses go in (the page can dial nothing else), at most two, so the code stays small
+ * enough for a phone's camera from across a table. Without a code (a restarted offer resuming its
+ * pairing), the plain page: the browser that paired resumes by itself.
+ */
+export function pageLink (page: PageServer, offer: { code?: PairingCode, peerId: string, addrs: Array<string | { toString(): string }> }): string {
+  if (offer.code === undefined) return page.url
+  const webrtc = offer.addrs.map(String).filter(a => a.includes('/webrtc-direct')).slice(0, 2)
+  return page.urlFor(buildQrPayload({ code: offer.code, peerId: offer.peerId, addrs: webrtc }))
 }
