@@ -90,6 +90,43 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     return spawnFerryIn(tb, tb.phones[0], ['send', '--store', store, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--json', ...extra], 'sender')
   }
 
+  /**
+   * Chromium in the new phone's namespace, with an empty profile. The page starts receiving as soon as it
+   * loads; to act mid-transfer, the test asks it, through its test hook and before the page's own script
+   * runs, to stop reading once the first media bytes are in (once per tab: not again after a reload).
+   */
+  async function openPage (phone: Phone, sender: FerryProcess): Promise<{ page: Page, waitState: (what: string, until: 'paused' | 'ended', timeout?: number) => Promise<State> }> {
+    const browser = await launchChromium([], chromiumIn(phone))
+    browsers.push(browser)
+    const page: Page = browser.context.pages()[0] ?? await browser.context.newPage()
+    const logs: string[] = []
+    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
+    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    await page.addInitScript(() => {
+      if (sessionStorage.getItem('paused-once') !== null) return
+      let hook: FerryDebug | undefined
+      Object.defineProperty(window, '__ferry', {
+        configurable: true,
+        get: () => hook,
+        set: (v: FerryDebug) => { hook = v; sessionStorage.setItem('paused-once', '1'); v.pauseAt({ mediaBytes: 1 }) }
+      })
+    })
+    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+    // A function, not a string to evaluate: the page's Content-Security-Policy forbids eval, in tests too.
+    const waitState = async (what: string, until: 'paused' | 'ended', timeout = 60_000): Promise<State> => {
+      try {
+        await page.waitForFunction(until => {
+          const s = window.__ferry?.state()
+          return s !== undefined && (s.phase === 'failed' || (until === 'paused' ? s.paused : s.phase === 'verified'))
+        }, until, { timeout, polling: 50 })
+      } catch (err) {
+        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
+      }
+      return await state()
+    }
+    return { page, waitState }
+  }
+
   it('serves the page\'s own files on the LAN address, and nothing else', async () => {
     const [p1, p2] = tb.phones
     const sender = startSender(copyStore(source))
@@ -143,40 +180,11 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     const code = await sender.waitEvent('code', 60_000)
     const url = String(code.page)
 
-    const browser = await launchChromium([], chromiumIn(p2))
-    browsers.push(browser)
-    const page: Page = browser.context.pages()[0] ?? await browser.context.newPage()
-    const logs: string[] = []
-    page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
-    page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
-    // The page starts receiving as soon as it loads; to reload it mid-transfer, the test asks it to stop
-    // reading once the first media bytes are in, through its test hook, before the page's own script runs.
-    await page.addInitScript(() => {
-      if (sessionStorage.getItem('paused-once') !== null) return
-      let hook: FerryDebug | undefined
-      Object.defineProperty(window, '__ferry', {
-        configurable: true,
-        get: () => hook,
-        set: (v: FerryDebug) => { hook = v; sessionStorage.setItem('paused-once', '1'); v.pauseAt({ mediaBytes: 1 }) }
-      })
-    })
-    const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
-    // A function, not a string to evaluate: the page's Content-Security-Policy forbids eval, in tests too.
-    const waitState = async (what: string, until: 'paused' | 'ended', timeout = 60_000): Promise<State> => {
-      try {
-        await page.waitForFunction(until => {
-          const s = window.__ferry?.state()
-          return s !== undefined && (s.phase === 'failed' || (until === 'paused' ? s.paused : s.phase === 'verified'))
-        }, until, { timeout, polling: 50 })
-      } catch (err) {
-        throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
-      }
-      return await state()
-    }
-
+    const { page, waitState } = await openPage(p2, sender)
     await page.goto(url)
     // A LAN address over plain HTTP: no crypto.subtle, no Web Locks, no service workers, as on a real phone.
-    expect(await page.evaluate(() => ({ secure: window.isSecureContext, subtle: typeof crypto.subtle, host: location.hostname }))).toEqual({ secure: false, subtle: 'undefined', host: p1.ip })
+    expect(await page.evaluate(() => ({ secure: window.isSecureContext, subtle: typeof crypto.subtle, locks: 'locks' in navigator, sw: 'serviceWorker' in navigator, host: location.hostname })))
+      .toEqual({ secure: false, subtle: 'undefined', locks: false, sw: false, host: p1.ip })
     // Nothing clicked: the link paired it.
     const paused = await waitState('pause mid-transfer', 'paused')
     expect(paused.error).toBeUndefined()
@@ -210,5 +218,36 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
 
     // The offer is over: the old phone serves nothing any more.
     expect((await raw(tb, p2, p1.ip, Number(new URL(url).port), [{ path: '/' }]))[0].error).toBe('ECONNREFUSED')
+  }, 240_000)
+
+  it('carries on when the old phone is killed mid-transfer: started again with --web, it serves the page at the same address', async () => {
+    const [p1, p2] = tb.phones
+    const store = copyStore(source)
+    // The default port: a restarted old phone gets the same one, so the page's address still works.
+    const args = ['send', '--store', store, '--web', '--no-mdns', '--no-sweep', '--json']
+    const first = spawnFerryIn(tb, p1, args, 'sender')
+    const code = await first.waitEvent('code', 60_000)
+    const link = new URL(String(code.page))
+    const { page, waitState } = await openPage(p2, first)
+    await page.goto(link.href)
+    const paused = await waitState('pause mid-transfer', 'paused')
+    expect(paused.error).toBeUndefined()
+    await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
+    await first.kill9()
+    expect((await raw(tb, p2, p1.ip, Number(link.port), [{ path: '/' }]))[0].error).toBe('ECONNREFUSED')
+
+    // Started again without the code (it resumes its pairing): the page is back at the same address,
+    // and the reloaded page carries on by itself.
+    const second = spawnFerryIn(tb, p1, args, 'sender-again')
+    const resuming = await second.waitEvent('resuming', 60_000)
+    expect(resuming.page).toBe(`${link.origin}/`)
+    await page.reload()
+    const done = await waitState('verified after the old phone restarted', 'ended', 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('resume')
+    const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    expect(events.find(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(paused.progress!.mediaBytes)
+    expect((await second.waitExit(30_000)).code, second.describe()).toBe(0)
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
   }, 240_000)
 })
