@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { checkNetnsSupport, createTestbed, type Phone, type Testbed } from '../../scripts/lib/netns.js'
-import { cleanupTempDirs, copyStore, exportStore, killAll, ROOT, seedStore, tempDir, type FerryProcess } from './helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, exportStore, killAll, newStorePath, ROOT, seedStore, tempDir, type FerryProcess } from './helpers/ferry-cli.js'
 import { spawnFerryIn } from './helpers/netns-ferry.js'
 import { chromiumUnavailable, launchChromium, type Browser } from '../browser/chromium.js'
 import { cannotRun } from '../helpers/cannot-run.js'
@@ -250,4 +250,19 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     expect((await second.waitExit(30_000)).code, second.describe()).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
   }, 240_000)
+
+  it('a new phone with ferry installed takes the same link: ferry receive --qr', async () => {
+    const [p1, p2] = tb.phones
+    const store = copyStore(source)
+    const sender = startSender(store)
+    const link = String((await sender.waitEvent('code', 60_000)).page)
+    const target = newStorePath()
+    const receiver = spawnFerryIn(tb, p2, ['receive', '--store', target, '--qr', link, '--transport', 'auto', '--no-mdns', '--no-sweep', '--json'], 'receiver')
+    expect((await receiver.waitEvent('paired', 60_000)).mode).toBe('code')
+    expect((await receiver.waitExit(120_000)).code, receiver.describe()).toBe(0)
+    expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
+    expect(await exportStore(target)).toBe(await exportStore(store))
+    // Verified, the offer is over: so is the page.
+    expect((await raw(tb, p2, p1.ip, Number(new URL(link).port), [{ path: '/' }]))[0].error).toBe('ECONNREFUSED')
+  }, 180_000)
 })
