@@ -124,14 +124,6 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const codeGiven = await codeFromArgs(args)
     const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
-    const storage = await openStorage(storeDir, false)
-    const record = storage.pairing
-    const resuming = codeGiven === undefined && record?.role === 'sender'
-    const code = resuming ? undefined : codeGiven ?? generateCode()
-    // A code that was used, spent its guesses or expired is refused before it is shown again.
-    if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
-    const nameplate = code?.nameplate ?? record?.nameplate ?? ''
-    // A restarted sender listens where it listened before unless told otherwise.
     const web = args.values.web === true
     const webPort = args.values['web-port'] !== undefined ? integerFlag(args, 'web-port', 0) : undefined
     if (webPort !== undefined && !web) throw new FerryError(ErrorCode.BAD_INPUT, '--web-port goes with --web')
@@ -140,6 +132,14 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     if (web && transportGiven === 'tcp') {
       throw new FerryError(ErrorCode.BAD_INPUT, '--web serves a browser phone, and a browser can dial only WebRTC: use --transport auto (what --web picks) or webrtc')
     }
+    const storage = await openStorage(storeDir, false)
+    const record = storage.pairing
+    const resuming = codeGiven === undefined && record?.role === 'sender'
+    const code = resuming ? undefined : codeGiven ?? generateCode()
+    // A code that was used, spent its guesses or expired is refused before it is shown again.
+    if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
+    const nameplate = code?.nameplate ?? record?.nameplate ?? ''
+    // A restarted sender listens where it listened before unless told otherwise.
     let transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? (web ? 'auto' : 'tcp'))
     // A sender restarted with --web after a TCP-only start still offers WebRTC: the browser needs it.
     if (web && transport === 'tcp') transport = 'auto'

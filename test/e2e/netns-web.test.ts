@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { checkNetnsSupport, createTestbed, type Phone, type Testbed } from '../../scripts/lib/netns.js'
-import { cleanupTempDirs, copyStore, exportStore, killAll, newStorePath, ROOT, seedStore, tempDir, type FerryProcess } from './helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, exportStore, ferryOk, killAll, newStorePath, ROOT, runFerry, seedStore, tempDir, type FerryProcess } from './helpers/ferry-cli.js'
 import { spawnFerryIn } from './helpers/netns-ferry.js'
 import { chromiumUnavailable, launchChromium, type Browser } from '../browser/chromium.js'
 import { cannotRun } from '../helpers/cannot-run.js'
@@ -66,6 +66,19 @@ function chromiumIn (phone: Phone): string {
   chmodSync(path, 0o755)
   return path
 }
+
+describe('ferry send --web: usage', () => {
+  it('says what goes with --web', async () => {
+    const store = join(tempDir('ferry-no-store-'), 'never-made')
+    const tcp = await runFerry(['send', '--store', store, '--web', '--transport', 'tcp'])
+    expect(tcp.code).toBe(2)
+    expect(tcp.stderr).toMatch(/a browser can dial only WebRTC: use --transport auto/)
+    const port = await runFerry(['send', '--store', store, '--web-port', '8080'])
+    expect(port.code).toBe(2)
+    expect(port.stderr).toMatch(/--web-port goes with --web/)
+    expect(await ferryOk(['send', '--help'])).toMatch(/--web {15}also serve the browser phone/)
+  })
+})
 
 describe.skipIf(skip)('the browser phone served by the old phone (ferry send --web)', () => {
   let tb: Testbed
