@@ -87,7 +87,8 @@ ${SELECTION_HELP}
                       on its Wi-Fi address, while the offer is open: the QR code is then a link
                       (http://ADDRESS:PORT/#ferry://pair?...) that a phone's camera opens in its
                       browser, which pairs and receives with nothing installed. Implies
-                      --transport auto (WebRTC for the browser, TCP for ferry receive)
+                      --transport auto (WebRTC for the browser, TCP for ferry receive); with
+                      --json the code event carries the link (page)
   --web-port N        the port to serve the page on (default ${DEFAULT_PAGE_PORT}, or any free one when
                       that is taken; 0 for any free one)
   --json              print JSON events (code, connection, paired, manifest, progress, verified)
