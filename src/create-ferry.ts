@@ -56,7 +56,7 @@ export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'di
     send: async ({ web, ...opts }) => {
       if (web === undefined) return await n.services.ferry.offer(opts)
       const addrs = dialableAddresses(n)
-      const page = await servePage({ host: pageHost(addrs), port: web.port })
+      const page = await servePage({ host: pageHost(addrs), port: web.port, addrs: addrs.map(String) })
       try {
         web.onServing?.({ link: pageLink(page, { code: opts.code, peerId: n.peerId.toString(), addrs }), url: page.url })
         return await n.services.ferry.offer(opts)

@@ -155,7 +155,10 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       const host = args.values['no-sweep'] === true || nameplate === '' ? undefined : discoveryHost(listen ?? defaultListen(transport, 'sender'))
       responder = host === undefined ? undefined : await startResponder({ nameplate, host, answer: () => ({ peer: phone.ferry.peerId, addrs: dialableAddresses(phone.node).map(String) }) })
       // Served for as long as this offer is open, on the address the link names.
-      if (web) page = await servePage({ host: pageHost(dialableAddresses(phone.node)), port: webPort })
+      if (web) {
+        const addrs = dialableAddresses(phone.node)
+        page = await servePage({ host: pageHost(addrs), port: webPort, addrs: addrs.map(String) })
+      }
     } catch (err) {
       await responder?.close()
       await phone.close()
@@ -188,7 +191,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
         } else if (pageUrl !== undefined) {
           process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone, scan this with the camera: it opens the browser phone, which receives the history.\n`)
           qrcode.generate(pageUrl, { small: true }, (q: string) => process.stderr.write(q + '\n'))
-          process.stderr.write(`${pageUrl}\n\nOr run  ferry receive --store <dir>  on the new phone and type the code.\n` +
+          process.stderr.write(`${pageUrl}\n\nWithout a camera: open ${page!.url} in the new phone's browser and type the code.\n` +
             `Listening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         } else {
           process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)

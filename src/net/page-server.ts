@@ -64,6 +64,12 @@ export interface PageServerOptions {
   port?: number
   /** The built page (default PAGE_DIR): its index.html and app.js. */
   dir?: string
+  /**
+   * Where the page finds this phone (its webrtc-direct addresses, with /p2p/): written into the page, so
+   * a person who opens the plain address (typed, not scanned) only types the code. Not a secret: mDNS
+   * announces the same. The code never goes here: it travels only in the link's fragment.
+   */
+  addrs?: string[]
 }
 
 export interface PageServer {
@@ -80,7 +86,7 @@ export interface PageServer {
 interface PageFile { body: Buffer, type: string }
 
 /** The page's files by request path, read once: what the server can ever answer with. */
-export function loadPage (dir = PAGE_DIR): Map<string, PageFile> {
+export function loadPage (dir = PAGE_DIR, addrs: string[] = []): Map<string, PageFile> {
   if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
     throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${dir} has no index.html and app.js): run \`npm run build\` in the repository`)
   }
@@ -90,7 +96,7 @@ export function loadPage (dir = PAGE_DIR): Map<string, PageFile> {
     const path = join(dir, name)
     if (type === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || !statSync(path).isFile()) continue
     const body = readFileSync(path)
-    files.set(`/${name}`, { body: name === 'index.html' ? markServed(body) : body, type })
+    files.set(`/${name}`, { body: name === 'index.html' ? markServed(body, addrs) : body, type })
   }
   files.set('/', files.get('/index.html')!)
   return files
@@ -99,11 +105,14 @@ export function loadPage (dir = PAGE_DIR): Map<string, PageFile> {
 /** The page served by the old phone itself says so: a link from that phone's QR code then starts receiving without a click. */
 export const SERVED_BY_SENDER = '<meta name="ferry-served-by" content="sender">'
 
-function markServed (html: Buffer): Buffer {
+const escapeAttr = (v: string): string => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+function markServed (html: Buffer, addrs: string[]): Buffer {
   const text = html.toString('utf8')
   const at = text.indexOf('<head>')
   if (at < 0) throw new FerryError(ErrorCode.INTERNAL, 'the browser phone\'s index.html has no <head>: rebuild it with `npm run build`')
-  return Buffer.from(text.slice(0, at + 6) + '\n' + SERVED_BY_SENDER + text.slice(at + 6), 'utf8')
+  const offer = addrs.filter(a => a.includes('/webrtc-direct')).map(a => `\n<meta name="ferry-sender" content="${escapeAttr(a)}">`).join('')
+  return Buffer.from(text.slice(0, at + 6) + '\n' + SERVED_BY_SENDER + offer + text.slice(at + 6), 'utf8')
 }
 
 function hostHeaderFor (host: string, port: number): string {
@@ -112,7 +121,7 @@ function hostHeaderFor (host: string, port: number): string {
 
 /** Starts serving the page on host:port. */
 export async function servePage (o: PageServerOptions): Promise<PageServer> {
-  const files = loadPage(o.dir)
+  const files = loadPage(o.dir, o.addrs)
   const wanted = o.port ?? DEFAULT_PAGE_PORT
   let server: Server
   let port: number

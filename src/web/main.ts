@@ -85,6 +85,8 @@ class App {
   private release?: () => void
   private sessionStart?: { t: number, bytes: number }
   private progressShown?: WebProgress
+  /** The page came from the old phone, which wrote its addresses into it. */
+  private senderKnown = false
 
   constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
 
@@ -127,8 +129,10 @@ class App {
     const held = await this.store.stats()
     this.view.status(held.messages > 0
       ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
-      : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+      : this.senderKnown ? 'Type the code the old phone shows, then Receive.' : 'On the old phone run ferry send --transport webrtc, then type its code here.')
     if (await this.lock.heldElsewhere()) this.view.error(BUSY)
+    // On a phone this brings up the keyboard for the one thing left to type.
+    else if (this.senderKnown) document.getElementById('code')?.focus()
   }
 
   /** Shows that another tab is receiving, and returns once none is. */
@@ -160,7 +164,17 @@ class App {
       return hash
     }
     const peer = new URLSearchParams(location.search).get('peer')
-    if (peer !== null) this.view.prefill({ addr: peer })
+    if (peer !== null) {
+      this.view.prefill({ addr: peer })
+      return undefined
+    }
+    // Served by the old phone and opened at its plain address (typed, not scanned): the page knows where
+    // that phone is, and only the code is left to type.
+    const sender = Array.from(document.querySelectorAll('meta[name="ferry-sender"]'), m => m.getAttribute('content') ?? '').filter(a => a !== '')
+    if (sender.length > 0) {
+      this.view.prefill({ addr: sender.join(' ') })
+      this.senderKnown = true
+    }
     return undefined
   }
 

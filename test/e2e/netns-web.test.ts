@@ -106,24 +106,27 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
   /**
    * Chromium in the new phone's namespace, with an empty profile. The page starts receiving as soon as it
    * loads; to act mid-transfer, the test asks it, through its test hook and before the page's own script
-   * runs, to stop reading once the first media bytes are in (once per tab: not again after a reload).
+   * runs, to stop reading once the first media bytes are in (once per tab: not again after a reload;
+   * never with `pause: false`).
    */
-  async function openPage (phone: Phone, sender: FerryProcess): Promise<{ page: Page, waitState: (what: string, until: 'paused' | 'ended', timeout?: number) => Promise<State> }> {
+  async function openPage (phone: Phone, sender: FerryProcess, o: { pause?: boolean } = {}): Promise<{ page: Page, waitState: (what: string, until: 'paused' | 'ended', timeout?: number) => Promise<State> }> {
     const browser = await launchChromium([], chromiumIn(phone))
     browsers.push(browser)
     const page: Page = browser.context.pages()[0] ?? await browser.context.newPage()
     const logs: string[] = []
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
-    await page.addInitScript(() => {
-      if (sessionStorage.getItem('paused-once') !== null) return
-      let hook: FerryDebug | undefined
-      Object.defineProperty(window, '__ferry', {
-        configurable: true,
-        get: () => hook,
-        set: (v: FerryDebug) => { hook = v; sessionStorage.setItem('paused-once', '1'); v.pauseAt({ mediaBytes: 1 }) }
+    if (o.pause !== false) {
+      await page.addInitScript(() => {
+        if (sessionStorage.getItem('paused-once') !== null) return
+        let hook: FerryDebug | undefined
+        Object.defineProperty(window, '__ferry', {
+          configurable: true,
+          get: () => hook,
+          set: (v: FerryDebug) => { hook = v; sessionStorage.setItem('paused-once', '1'); v.pauseAt({ mediaBytes: 1 }) }
+        })
       })
-    })
+    }
     const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
     // A function, not a string to evaluate: the page's Content-Security-Policy forbids eval, in tests too.
     const waitState = async (what: string, until: 'paused' | 'ended', timeout = 60_000): Promise<State> => {
@@ -263,6 +266,29 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     expect((await second.waitExit(30_000)).code, second.describe()).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
   }, 240_000)
+
+  it('without a camera: the plain address, typed, knows the old phone and asks only for the code', async () => {
+    const p2 = tb.phones[1]
+    const store = copyStore(source)
+    const sender = startSender(store)
+    const shown = await sender.waitEvent('code', 60_000)
+    const plain = String(shown.page).slice(0, String(shown.page).indexOf('#'))
+    const { page, waitState } = await openPage(p2, sender, { pause: false })
+    await page.goto(plain)
+    await page.waitForFunction(() => window.__ferry?.state().phase === 'idle')
+    // Nothing happens by itself: there is no code in a typed address.
+    expect(sender.all('paired')).toHaveLength(0)
+    expect(await page.inputValue('#addr')).toBe((shown.webrtc as string[]).join(' '))
+    expect(await page.textContent('#status-text')).toBe('Type the code the old phone shows, then Receive.')
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('code')
+    await page.fill('#code', String(shown.code))
+    await page.click('#start')
+    const done = await waitState('verified', 'ended', 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('code')
+    expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
+  }, 180_000)
 
   it('a new phone with ferry installed takes the same link: ferry receive --qr', async () => {
     const [p1, p2] = tb.phones

@@ -55,6 +55,18 @@ describe('the page server', () => {
     expect((await get(page.port, '/', `attacker.example:${page.port}`)).status).toBe(421)
     expect(page.urlFor('ferry://pair?v=1')).toBe(`${page.url}#ferry://pair?v=1`)
     await page.close()
+  })
+
+  it('writes the old phone\'s webrtc-direct addresses into the page, never anything else of the offer', async () => {
+    const peer = '12D3KooWLaLfU1s167ed5reXyARg2naxczkmafTs7f1C4evZiwxo'
+    const rtc = `/ip4/10.1.2.3/udp/4002/webrtc-direct/certhash/uEiAodOoJiTNunpRnehFe1J2yDVkjyphxs4J_tfZr8OruJg/p2p/${peer}`
+    const page = await servePage({ host: '127.0.0.1', port: 0, dir: fixturePage(), addrs: [`/ip4/10.1.2.3/tcp/4001/p2p/${peer}`, rtc, '/dns4/"><script>x</script>/udp/1/webrtc-direct'] })
+    const html = (await get(page.port, '/')).body
+    expect(html).toContain(`<meta name="ferry-sender" content="${rtc}">`)
+    expect(html).not.toContain('/tcp/4001')
+    expect(html).not.toContain('<script>x')
+    expect(html).toContain('content="/dns4/&quot;&gt;&lt;script&gt;x&lt;/script&gt;/udp/1/webrtc-direct"')
+    await page.close()
     await expect(get(page.port, '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
   })
 
