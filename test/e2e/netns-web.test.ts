@@ -15,6 +15,8 @@ import { spawnFerryIn } from './helpers/netns-ferry.js'
 import { chromiumUnavailable, launchChromium, type Browser } from '../browser/chromium.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import type { FerryDebug } from '../../src/web/main.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { gradientPng } from '../browser/png.js'
 
 const support = await checkNetnsSupport()
 const skip = cannotRun('the browser phone served by the old phone (namespaces and Chromium)',
@@ -59,6 +61,27 @@ async function raw (tb: Testbed, from: Phone, host: string, port: number, reqs: 
   return JSON.parse(out) as Answer[]
 }
 
+/** A copy of the seeded phone plus a chat of real pictures, so the page has images to decode and show. */
+async function withPhotos (seeded: string): Promise<string> {
+  const dir = copyStore(seeded, 'phone-with-photos')
+  const store = SqliteChatStore.open(dir)
+  try {
+    const photos = []
+    for (const [i, rgb] of ([[230, 90, 40], [40, 140, 230]] as Array<[number, number, number]>).entries()) {
+      const png = gradientPng(160 + i * 20, 120, rgb)
+      const { sha256, size } = await store.writeMedia((async function * () { yield png })())
+      photos.push({ sha256, size, mime: 'image/png' })
+    }
+    store.putMetadata([{ id: 'ph', name: 'Photographer' }], [{ id: 'zz-photos', kind: 'direct', title: 'Photos', members: ['me', 'ph'] }], photos)
+    store.putMessages(photos.map((p, i) => ({
+      conversation: 'zz-photos', id: `p${i}`, sender: 'ph', ts: 1_700_000_000_000 + i * 60_000, kind: 'image' as const, media: p.sha256, text: `picture ${i + 1}`
+    })))
+  } finally {
+    store.close()
+  }
+  return dir
+}
+
 /** A wrapper that starts Debian's Chromium inside the phone's namespace; Playwright drives it over a pipe. */
 function chromiumIn (phone: Phone): string {
   const path = join(tempDir('ferry-chromium-ns-'), 'chromium')
@@ -87,7 +110,7 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
 
   beforeAll(async () => {
     tb = await createTestbed({ phones: 2 })
-    source = await seedStore('tiny', 7)
+    source = await withPhotos(await seedStore('tiny', 7))
     mkdirSync(ARTIFACTS, { recursive: true })
   }, 120_000)
   afterEach(async () => {
@@ -230,6 +253,9 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     await sender.waitEvent('verified', 30_000)
     expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
+    // The pictures render from IndexedDB under the page's Content-Security-Policy (blob: images).
+    await page.click('#chats li[data-id="zz-photos"]')
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#messages img')).filter(i => i.complete && i.naturalWidth > 0).length === 2)
     await page.screenshot({ path: join(ARTIFACTS, 'browser-phone-served-by-old-phone.png'), fullPage: true })
 
     // The offer is over: the old phone serves nothing any more.
