@@ -4,13 +4,36 @@ import { ferry, type FerryService, type OfferOptions, type ReceiveOptions } from
 import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
 import { freeSpaceOf } from './store/free-space.js'
+import { dialableAddresses } from './net/addresses.js'
+import { pageHost, pageLink, servePage } from './net/page-server.js'
+
+export interface SendOptions extends OfferOptions {
+  /**
+   * Also serve the browser phone over plain HTTP on this phone's LAN address while the offer is open,
+   * so the new phone needs nothing installed: its camera opens the link (show it as the QR code), and
+   * the page pairs from it and receives over WebRTC. Needs a node that listens on webrtc-direct
+   * (transport 'webrtc' or 'auto'); BAD_INPUT otherwise. The page is the one the package builds
+   * (dist/browser-phone/).
+   */
+  web?: WebPageOptions
+}
+
+export interface WebPageOptions {
+  /** Default 24760, or any free port when that one is taken; 0: any free port. */
+  port?: number
+  /**
+   * The page is being served: `link` opens it with the pairing payload in its fragment (the plain page
+   * when resuming without a code); `url` is the page alone.
+   */
+  onServing?: (page: { link: string, url: string }) => void
+}
 
 export interface Ferry {
   store: SqliteChatStore
   journal: NodeJournal
   node: FerryNode<{ ferry: FerryService }>
-  /** Offers this phone's history; resolves when the new phone verified it. */
-  send(opts: OfferOptions): ReturnType<FerryService['offer']>
+  /** Offers this phone's history (and with `web`, serves the browser phone meanwhile); resolves when the new phone verified it. */
+  send(opts: SendOptions): ReturnType<FerryService['offer']>
   /** Receives a history from the phone at `addrs`. */
   receive(opts: ReceiveOptions): ReturnType<FerryService['receive']>
   /** Addresses to show (QR) or hand to the other phone. */
@@ -30,7 +53,17 @@ export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'di
     store,
     journal,
     node: n,
-    send: async opts => await n.services.ferry.offer(opts),
+    send: async ({ web, ...opts }) => {
+      if (web === undefined) return await n.services.ferry.offer(opts)
+      const addrs = dialableAddresses(n)
+      const page = await servePage({ host: pageHost(addrs), port: web.port, addrs: addrs.map(String) })
+      try {
+        web.onServing?.({ link: pageLink(page, { code: opts.code, peerId: n.peerId.toString(), addrs }), url: page.url })
+        return await n.services.ferry.offer(opts)
+      } finally {
+        await page.close()
+      }
+    },
     receive: async opts => await n.services.ferry.receive({
       freeBytes: freeSpaceOf(dir),
       ...opts,

@@ -6,7 +6,9 @@ export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } 
 export { SqliteChatStore } from './store/sqlite-store.js'
 export { NodeJournal } from './journal/node-journal.js'
 export { freeSpaceOf } from './store/free-space.js'
-export { createFerry, type Ferry } from './create-ferry.js'
+export { createFerry, type Ferry, type SendOptions, type WebPageOptions } from './create-ferry.js'
+// The browser phone served by the old phone itself (ferry send --web).
+export { servePage, pageHost, pageLink, DEFAULT_PAGE_PORT, PAGE_DIR, type PageServer, type PageServerOptions } from './net/page-server.js'
 // Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
 // choosing its address; see docs/design-notes.md, "Finding the other phone".
 export { startResponder, DISCOVERY_PORTS, type DiscoveryResponder } from './net/probe.js'

@@ -14,7 +14,8 @@ export const CLI_DIR = join(DIST, 'cli')
 export const CLI_ENTRY = join(CLI_DIR, 'ferry.js')
 // Native addons stay packages, and so does WebRTC, loaded only when asked for: a native module and
 // ~280 packages that would otherwise load in every process.
-const EXTERNAL = ['better-sqlite3', '@libp2p/webrtc']
+// playwright-core (a development dependency) only for `ferry demo --web`, which says so when it is missing.
+const EXTERNAL = ['better-sqlite3', '@libp2p/webrtc', 'playwright-core']
 
 /**
  * `text` with every UTF-16 unit above U+00FF written as a `\uXXXX` escape. V8 keeps a module's source

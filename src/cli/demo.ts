@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { EXIT_FAILED, EXIT_OK, optionalString, type Command } from './command.js'
 import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
 import { formatBytes, terminalProgress, type ProgressSnapshot } from './progress.js'
@@ -10,13 +10,14 @@ import { getProfile } from '../sim/profiles.js'
 import { formatCode, generateCode } from '../pairing/index.js'
 import { createDemoLan, demoLanUnavailable, multicastDropUnavailable, type DemoLan } from './demo-lan.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { runWebDemo, webDemoUnavailable } from './demo-web.js'
 
 const say = (s: string): void => { process.stderr.write(s + '\n') }
 
 const demo: Command = {
   name: 'demo',
   summary: 'move a simulated history between two phones end to end',
-  help: `Usage: ferry demo [--profile tiny|small|medium] [--no-multicast | --loopback]
+  help: `Usage: ferry demo [--profile tiny|small|medium] [--no-multicast | --loopback | --web [--screenshot FILE]]
 
 Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
 code and move the history. Where it can (Linux, root, iproute2 installed), each phone gets its own
@@ -29,8 +30,14 @@ Options:
   --profile NAME   history size (default small: 20 chats, 20k messages, 100 MB media)
   --no-multicast   both phones drop multicast, as many Android phones and routers do: the new phone
                    finds the old one by sweeping its subnet instead of by mDNS
-  --loopback       skip the namespaces even where they could be made`,
-  options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' } },
+  --loopback       skip the namespaces even where they could be made
+  --web            the new phone has nothing installed: the old phone runs 'ferry send --web' and the
+                   new phone is a headless Chromium (/usr/bin/chromium, driven by playwright-core from
+                   the repository's dev dependencies) that opens the link of its QR code, pairs by
+                   itself and receives into the browser. Needs the simulated Wi-Fi
+  --screenshot F   with --web: where to save the picture of the page at the end
+                   (default: ferry-demo-web.png in the system's temp directory)`,
+  options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' }, web: { type: 'boolean' }, screenshot: { type: 'string' } },
   async run (args) {
     const profile = getProfile(optionalString(args, 'profile') ?? 'small')
     const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'))
@@ -50,6 +57,13 @@ Options:
       if (noMulticast && args.values.loopback === true) throw new FerryError(ErrorCode.BAD_INPUT, '--no-multicast and --loopback do not go together: on loopback there is no multicast to drop')
       const unavailable = noMulticast ? (await demoLanUnavailable()) ?? multicastDropUnavailable() : undefined
       if (unavailable !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `--no-multicast needs the simulated Wi-Fi, and there is none here (${unavailable})`)
+      const web = args.values.web === true
+      if (web && (noMulticast || args.values.loopback === true)) throw new FerryError(ErrorCode.BAD_INPUT, '--web goes with neither --loopback (a page from 127.0.0.1 is a secure context, which a phone on the Wi-Fi never gets) nor --no-multicast (the page finds nothing: it opens a link)')
+      if (!web && args.values.screenshot !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, '--screenshot goes with --web')
+      if (web) {
+        const why = (await demoLanUnavailable()) ?? await webDemoUnavailable()
+        if (why !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `--web needs the simulated Wi-Fi and Chromium, and ${why}`)
+      }
       say(`Seeding the old phone (${profile.name} profile)...`)
       const store = SqliteChatStore.open(oldPhone, { create: true })
       const seeded = await seedStore(store, profile.name, 1)
@@ -65,6 +79,10 @@ Options:
         }
       }
       const code = formatCode(generateCode())
+      if (web) {
+        if (lan === undefined) throw new FerryError(ErrorCode.INTERNAL, `--web needs the simulated Wi-Fi: ${noLan ?? 'unknown'}`)
+        return await runWebDemo({ lan, oldPhone, code, scratch: dir, screenshot: resolve(optionalString(args, 'screenshot') ?? join(tmpdir(), 'ferry-demo-web.png')), procs, say })
+      }
       let sender: FerryProcess
       let receiver: FerryProcess
       if (lan !== undefined) {

@@ -8,6 +8,7 @@ import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
 import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
@@ -68,7 +69,9 @@ Options:
                       other users of this machine can read a command line (ps): scripts should use
                       --code - (the first line of stdin) or --code-file FILE
   --code-file FILE    read the code from the first line of FILE
-  --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses)
+  --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses), or
+                      the http://...#ferry://pair?... link 'ferry send --web' shows (WebRTC only:
+                      add --transport webrtc or auto)
   --peer MULTIADDR    dial this address instead of discovering (e.g. /ip4/10.0.0.2/tcp/4001)
 ${SELECTION_HELP}
   --transport T       which of the old phone's addresses to dial: tcp (default), webrtc
@@ -111,7 +114,7 @@ apart, phone went away, verification failed), 2 bad usage.`,
     const timeoutMs = integerFlag(args, 'timeout', 60) * 1000
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const qrArg = optionalString(args, 'qr')
-    const qr = qrArg !== undefined ? parseQrPayload(qrArg) : undefined
+    const qr = qrArg !== undefined ? parseQrPayload(payloadOf(qrArg)) : undefined
     const codeArg = await codeFromArgs(args)
     const peerArg = optionalString(args, 'peer')
     let addrs: Multiaddr[] = peerArg !== undefined ? parsePeer(peerArg) : qr !== undefined ? withPeer(qr.addrs, qr.peerId) : []

@@ -12,6 +12,7 @@ import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -82,6 +83,14 @@ ${SELECTION_HELP}
   --no-sweep          do not answer the new phone's subnet sweep: no discovery port (TCP, the first
                       free of 24750-24757; it only says whether this phone shows the code's first
                       three digits). With --no-mdns too, the receiver needs --peer or --qr
+  --web               also serve the browser phone to the new phone, from this phone, over plain HTTP
+                      on its Wi-Fi address, while the offer is open: the QR code is then a link
+                      (http://ADDRESS:PORT/#ferry://pair?...) that a phone's camera opens in its
+                      browser, which pairs and receives with nothing installed. Implies
+                      --transport auto (WebRTC for the browser, TCP for ferry receive); with
+                      --json the code event carries the link (page)
+  --web-port N        the port to serve the page on (default ${DEFAULT_PAGE_PORT}, or any free one when
+                      that is taken; 0 for any free one)
   --json              print JSON events (code, connection, paired, manifest, progress, verified)
                       instead of a bar; code and resuming carry the discovery port
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
@@ -91,6 +100,7 @@ ${SELECTION_HELP}
 Examples:
   ferry send --store ./old-phone --chats family,work --since 2024-01-01
   ferry send --store ./old-phone --transport auto     # TCP and WebRTC, for a browser phone
+  ferry send --store ./old-phone --web                # the new phone scans the QR code: nothing to install
 
 Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
   options: {
@@ -102,6 +112,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     'ice-servers': { type: 'string' },
     'no-mdns': { type: 'boolean' },
     'no-sweep': { type: 'boolean' },
+    web: { type: 'boolean' },
+    'web-port': { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
     'max-rate': { type: 'string' }
@@ -113,6 +125,14 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     const codeGiven = await codeFromArgs(args)
     const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
+    const web = args.values.web === true
+    const webPort = args.values['web-port'] !== undefined ? integerFlag(args, 'web-port', 0) : undefined
+    if (webPort !== undefined && !web) throw new FerryError(ErrorCode.BAD_INPUT, '--web-port goes with --web')
+    if (webPort !== undefined && webPort > 65535) throw new FerryError(ErrorCode.BAD_INPUT, `--web-port must be at most 65535, got ${webPort}`)
+    const transportGiven = optionalString(args, 'transport')
+    if (web && transportGiven === 'tcp') {
+      throw new FerryError(ErrorCode.BAD_INPUT, '--web serves a browser phone, and a browser can dial only WebRTC: use --transport auto (what --web picks) or webrtc')
+    }
     const storage = await openStorage(storeDir, false)
     const record = storage.pairing
     const resuming = codeGiven === undefined && record?.role === 'sender'
@@ -121,17 +141,26 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     // A restarted sender listens where it listened before unless told otherwise.
-    const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
+    let transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? (web ? 'auto' : 'tcp'))
+    // A sender restarted with --web after a TCP-only start still offers WebRTC: the browser needs it.
+    if (web && transport === 'tcp') transport = 'auto'
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? [], transport) : undefined)
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
     // While the user types the code on the other phone, the history can come off the disk.
     phone.store.prefetch()
     let responder: DiscoveryResponder | undefined
+    let page: PageServer | undefined
     try {
       const host = args.values['no-sweep'] === true || nameplate === '' ? undefined : discoveryHost(listen ?? defaultListen(transport, 'sender'))
       responder = host === undefined ? undefined : await startResponder({ nameplate, host, answer: () => ({ peer: phone.ferry.peerId, addrs: dialableAddresses(phone.node).map(String) }) })
+      // Served for as long as this offer is open, on the address the link names.
+      if (web) {
+        const addrs = dialableAddresses(phone.node)
+        page = await servePage({ host: pageHost(addrs), port: webPort, addrs: addrs.map(String) })
+      }
     } catch (err) {
+      await responder?.close()
       await phone.close()
       throw err
     }
@@ -150,23 +179,30 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       if (e.type === 'paired') clearTimeout(timer)
       printer.onEvent(e)
     }
-    const onSigint = (): void => { void Promise.all([phone.close(), responder?.close()]).then(() => process.exit(130)) }
+    const onSigint = (): void => { void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(130)) }
     process.once('SIGINT', onSigint)
     try {
       const addrs = dialableAddresses(phone.node).map(String)
       if (code !== undefined) {
         const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
+        const pageUrl = page !== undefined ? pageLink(page, { code, peerId: phone.ferry.peerId, addrs }) : undefined
         if (json) {
-          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port })
+          jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: pageUrl })
+        } else if (pageUrl !== undefined) {
+          process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone, scan this with the camera: it opens the browser phone, which receives the history.\n`)
+          qrcode.generate(pageUrl, { small: true }, (q: string) => process.stderr.write(q + '\n'))
+          process.stderr.write(`${pageUrl}\n\nWithout a camera: open ${page!.url} in the new phone's browser and type the code.\n` +
+            `Listening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         } else {
           process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)
           qrcode.generate(qr, { small: true }, (q: string) => process.stderr.write(q + '\n'))
           process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         }
       } else if (json) {
-        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port })
+        jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: page?.url })
       } else {
         process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
+        if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
       const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(err => {
         if (deadline.signal.aborted) throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s`)
@@ -181,6 +217,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       clearTimeout(timer)
       process.off('SIGINT', onSigint)
       printer.stop()
+      await page?.close()
       await responder?.close()
       await phone.close()
     }

@@ -127,3 +127,23 @@ export function parseQrPayload (input: string): QrPayload {
   if (addrs.length > MAX_QR_ADDRS) throw bad(`more than ${MAX_QR_ADDRS} addresses`)
   return { code, peerId, addrs: addrs.map((a) => checkAddr(a, peerId)) }
 }
+
+/**
+ * The ferry://pair payload in what a QR code of the old phone holds: the payload itself, or the link of
+ * `ferry send --web` (http://ADDRESS:PORT/#ferry://pair?...), whose fragment is the payload (as written,
+ * or percent-encoded whole by whatever passed the link on). Anything else is returned unchanged, for
+ * parseQrPayload to refuse with its reason.
+ */
+export function payloadOf (scanned: string): string {
+  const text = scanned.trim()
+  if (!/^https?:\/\//i.test(text)) return text
+  const hash = text.indexOf('#')
+  if (hash < 0) return text
+  const fragment = text.slice(hash + 1)
+  if (fragment.toLowerCase().startsWith(PREFIX)) return fragment
+  try {
+    return decodeURIComponent(fragment)
+  } catch {
+    return text
+  }
+}

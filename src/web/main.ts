@@ -11,7 +11,7 @@ import { exportDigest, exportNdjsonText, mediaDigests } from './export.js'
 import { IdbHistoryStore, type StoreStats } from './idb-history.js'
 import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
-import { explain, parseInput, type PairInput } from './pair-input.js'
+import { explain, parseInput, servedBySender, type PairInput } from './pair-input.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
 import { View, type WebProgress } from './view.js'
 
@@ -38,8 +38,11 @@ export interface FerryDebug {
     rateBytesPerSec?: number
     sessionSeconds?: number
   }
-  /** `at`: the event's time in ms since the epoch, as every FerryEvent's. */
-  events: Array<{ type: FerryEvent['type'], at: number, mode?: string, progress?: WebProgress, error?: string }>
+  /**
+   * The service's events, and `busy` when this tab found another one receiving and waited or stopped;
+   * `at` is the event's time in ms since the epoch, as every FerryEvent's.
+   */
+  events: Array<{ type: FerryEvent['type'] | 'busy', at: number, mode?: string, progress?: WebProgress, error?: string }>
   /** Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way). */
   pauseAt(at: { messages?: number, mediaBytes?: number }): void
   unpause(): void
@@ -85,6 +88,8 @@ class App {
   private release?: () => void
   private sessionStart?: { t: number, bytes: number }
   private progressShown?: WebProgress
+  /** The page came from the old phone, which wrote its addresses into it. */
+  private senderKnown = false
 
   constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
 
@@ -97,7 +102,7 @@ class App {
       this.view.draw()
     }, 250)
     this.view.draw()
-    this.prefillFromUrl()
+    const link = this.prefillFromUrl()
     let record
     try {
       record = await new PairingRecords(this.journal).load()
@@ -105,21 +110,50 @@ class App {
       this.view.error(explain(err))
     }
     if (record?.role === 'receiver') {
-      // An unfinished transfer: carry on without the code, as the same peer with the kept token.
+      // An unfinished transfer: carry on without the code, as the same peer with the kept token, once
+      // no other tab is receiving it (a tab that was closed without freeing its lease frees it on expiry).
+      await this.whileOtherTabReceives()
+      record = await new PairingRecords(this.journal).load().catch(() => undefined)
+    }
+    if (record?.role === 'receiver') {
       this.view.status('Resuming the unfinished transfer…')
       await this.receive(record.addrs)
       return
     }
     this.phase = 'idle'
     this.view.showForm(true)
+    // ferry send --web marks the page it serves (src/net/page-server.ts); `ferry web` does not.
+    const fromSender = document.querySelector('meta[name="ferry-served-by"]')?.getAttribute('content') === 'sender'
+    if (link !== undefined && fromSender && servedBySender(link, location.hostname) && !await this.lock.heldElsewhere()) {
+      // Opened from the old phone's own QR code (ferry send --web): the link has everything, nothing to click.
+      await this.submit({ addr: link, code: '' })
+      return
+    }
     const held = await this.store.stats()
     this.view.status(held.messages > 0
       ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
-      : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+      : this.senderKnown ? 'Type the code the old phone shows, then Receive.' : 'On the old phone run ferry send --transport webrtc, then type its code here.')
     if (await this.lock.heldElsewhere()) this.view.error(BUSY)
+    // On a phone this brings up the keyboard for the one thing left to type.
+    else if (this.senderKnown) document.getElementById('code')?.focus()
   }
 
-  private prefillFromUrl (): void {
+  /** Shows that another tab is receiving, and returns once none is. */
+  private async whileOtherTabReceives (): Promise<void> {
+    if (!await this.lock.heldElsewhere()) return
+    this.events.push({ type: 'busy', at: Date.now() })
+    this.phase = 'busy'
+    this.error = new FerryError(ErrorCode.STORE, BUSY)
+    this.view.error(BUSY)
+    this.view.status('Waiting for the other tab.')
+    // No event says another tab let go (a lease simply expires): look again every second.
+    while (await this.lock.heldElsewhere()) await new Promise(resolve => setTimeout(resolve, 1000))
+    this.error = undefined
+    this.view.error(undefined)
+  }
+
+  /** Fills the form from the URL; returns the ferry://pair payload when the fragment held one. */
+  private prefillFromUrl (): string | undefined {
     // The QR payload goes in the fragment (#ferry://pair?...): it holds the code's secret, and a
     // fragment is never sent to the server.
     // As pasted, or percent-encoded whole by a link; never decoded twice (the payload has escapes of its own).
@@ -130,10 +164,21 @@ class App {
     }
     if (hash.toLowerCase().startsWith('ferry://pair?')) {
       this.view.prefill({ addr: hash })
-      return
+      return hash
     }
     const peer = new URLSearchParams(location.search).get('peer')
-    if (peer !== null) this.view.prefill({ addr: peer })
+    if (peer !== null) {
+      this.view.prefill({ addr: peer })
+      return undefined
+    }
+    // Served by the old phone and opened at its plain address (typed, not scanned): the page knows where
+    // that phone is, and only the code is left to type.
+    const sender = Array.from(document.querySelectorAll('meta[name="ferry-sender"]'), m => m.getAttribute('content') ?? '').filter(a => a !== '')
+    if (sender.length > 0) {
+      this.view.prefill({ addr: sender.join(' ') })
+      this.senderKnown = true
+    }
+    return undefined
   }
 
   private async submit (input: PairInput): Promise<void> {
@@ -152,6 +197,7 @@ class App {
   private async receive (addrs: string[], code?: PairingCode): Promise<void> {
     const held = await this.lock.tryAcquire()
     if (held === undefined) {
+      this.events.push({ type: 'busy', at: Date.now() })
       this.phase = 'busy'
       this.error = new FerryError(ErrorCode.STORE, BUSY)
       this.view.error(BUSY)
@@ -178,6 +224,8 @@ class App {
       this.phase = 'verified'
       this.stats = result.stats
       this.progress = this.snapshot(result.progress)
+      // The summary replaces the bar: the next tick must not draw it again ("checking…" under "Verified").
+      this.progressShown = this.progress
       this.view.summary(result.summary, result.progress, result.stats.mediaFilesSent + result.stats.mediaFilesHeld, this.seconds ?? 0)
       this.view.status('Done. The history is in this browser; browse it below.')
     } catch (err) {
@@ -212,6 +260,9 @@ class App {
         this.machine = undefined
         entry.mode = e.mode
         this.view.status(e.mode === 'code' ? 'Paired. Receiving the history…' : 'Reconnected to the old phone. Continuing where it stopped…')
+        // The code is spent and the pairing kept: the link's secret leaves the address bar and the
+        // history, and a reload resumes by the pairing instead of trying the code again.
+        if (location.hash !== '') history.replaceState(history.state, '', location.pathname + location.search)
         break
       case 'manifest':
         this.phase = 'receiving'

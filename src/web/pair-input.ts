@@ -49,3 +49,25 @@ export function explain (err: unknown): string {
   }
 }
 
+
+/**
+ * Whether a ferry://pair payload names the machine this page was loaded from (`hostname`, as
+ * `location.hostname` gives it). With the page's mark of `ferry send --web`, the old phone served the
+ * page itself and the link came from its QR code, so the page starts receiving at once. A page from
+ * elsewhere (`ferry web`, a pasted link) waits for a click.
+ */
+export function servedBySender (payload: string, hostname: string): boolean {
+  let addrs: string[]
+  try {
+    addrs = parseQrPayload(payload).addrs
+  } catch {
+    return false
+  }
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  if (host === '') return false
+  return addrs.some(a => {
+    if (!a.includes('/webrtc-direct')) return false
+    const ip = multiaddr(a).getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+    return ip?.toLowerCase() === host
+  })
+}

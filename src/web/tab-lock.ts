@@ -25,6 +25,12 @@ export interface TabLock {
 }
 
 export interface LeaseOptions {
+  /**
+   * Who holds the lease: this tab's id. Default: the id this tab had before a reload (kept in
+   * sessionStorage), so a reloaded page takes its own lease back at once instead of waiting out the
+   * expiry of the one the unloaded page could not free; any other load gets a new id.
+   */
+  owner?: string
   /** A lease not renewed for this long is free for another tab. */
   ttlMs?: number
   /** How often the holder renews it. */
@@ -70,12 +76,13 @@ interface Lease { owner: string, expires: number }
 class LeaseLock implements TabLock {
   readonly kind = 'lease'
   private readonly key: string
-  private readonly me = randomId(8)
+  private readonly me: string
   private readonly ttlMs: number
   private readonly renewMs: number
 
   constructor (private readonly db: IDBDatabase, name: string, opts: LeaseOptions) {
     this.key = `lease:${name}`
+    this.me = opts.owner ?? tabOwner(this.key)
     this.ttlMs = opts.ttlMs ?? 15_000
     this.renewMs = opts.renewMs ?? 3_000
   }
@@ -124,5 +131,24 @@ class LeaseLock implements TabLock {
 
   async heldElsewhere (): Promise<boolean> {
     return await this.update(lease => lease !== undefined && lease.owner !== this.me && lease.expires > Date.now())
+  }
+}
+
+/**
+ * This tab's lease owner id. sessionStorage lives as long as the tab, across reloads; but a tab
+ * duplicated from this one gets a copy of it, so the kept id is reused only when this load is a reload.
+ */
+function tabOwner (key: string): string {
+  const slot = `ferry-owner:${key}`
+  try {
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
+    const kept = sessionStorage.getItem(slot)
+    if (kept !== null && nav?.type === 'reload') return kept
+    const fresh = randomId(8)
+    sessionStorage.setItem(slot, fresh)
+    return fresh
+  } catch {
+    // No sessionStorage (a worker, a sandboxed frame): a reload then waits for the lease to expire.
+    return randomId(8)
   }
 }

@@ -32,12 +32,16 @@ export async function chromiumUnavailable (): Promise<string | undefined> {
   }
 }
 
-/** A fresh headless Chromium with an empty profile (user-data-dir), removed on close. */
-export async function launchChromium (extraArgs: string[] = []): Promise<Browser> {
+/**
+ * A fresh headless Chromium with an empty profile (user-data-dir), removed on close. `executable`: a
+ * wrapper that starts /usr/bin/chromium elsewhere (in a network namespace); Playwright drives it over
+ * a pipe, so it need not share the browser's network.
+ */
+export async function launchChromium (extraArgs: string[] = [], executable = CHROMIUM): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'ferry-chromium-'))
   try {
     const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: executable,
       headless: true,
       args: [...CHROMIUM_FLAGS, ...extraArgs],
       timeout: 60_000

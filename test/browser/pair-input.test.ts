@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, FerryError } from '../../src/errors.js'
 import { buildQrPayload, parseCode } from '../../src/pairing/index.js'
-import { explain, parseInput } from '../../src/web/pair-input.js'
+import { explain, parseInput, servedBySender } from '../../src/web/pair-input.js'
 import { Eta, formatDuration } from '../../src/web/view.js'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -28,6 +28,20 @@ describe('the pairing form', () => {
     expect(parseInput({ addr: qr, code: '' })).toEqual({ addrs: [webrtc], code: parseCode('123-4567-8901') })
     // A code typed from the old phone's screen wins over the payload's.
     expect(parseInput({ addr: qr, code: '999 8888 7777' }).code).toEqual(parseCode('999-8888-7777'))
+  })
+
+  it('starts by itself only when the link names the machine that served the page (ferry send --web)', () => {
+    const lan = `/ip4/10.20.30.11/udp/40000/webrtc-direct/certhash/uEiCJy90LqWGhWUO5q0VIFdqeLngRgHtezIf_9IuNm_bauA/p2p/${peer}`
+    const qr = buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [`/ip4/10.20.30.11/tcp/4101/p2p/${peer}`, lan] })
+    expect(servedBySender(qr, '10.20.30.11')).toBe(true)
+    // Another machine served the page (ferry web on this computer, a copy elsewhere): wait for a click.
+    expect(servedBySender(qr, '127.0.0.1')).toBe(false)
+    expect(servedBySender(qr, '10.20.30.12')).toBe(false)
+    // The old phone's address, but only over TCP, which a browser cannot dial.
+    expect(servedBySender(buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [`/ip4/10.20.30.11/tcp/4101/p2p/${peer}`] }), '10.20.30.11')).toBe(false)
+    expect(servedBySender('ferry://pair?v=1&code=nope', '10.20.30.11')).toBe(false)
+    const v6 = `/ip6/fd00::11/udp/40000/webrtc-direct/certhash/uEiCJy90LqWGhWUO5q0VIFdqeLngRgHtezIf_9IuNm_bauA/p2p/${peer}`
+    expect(servedBySender(buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [v6] }), '[fd00::11]')).toBe(true)
   })
 
   it('takes an address and a typed code', () => {

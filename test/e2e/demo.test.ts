@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FERRY_BIN } from '../../src/cli/ferry-process.js'
@@ -39,6 +39,34 @@ describe('ferry demo', () => {
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/found the old phone by sweeping the subnet \(at 10\.\d+\.\d+\.11\) in \d+ ms/)
     expect(r.stderr).toMatch(/Verified on the new phone: 300 messages/)
+  })
+
+  it('--web: a browser with nothing installed opens the old phone\'s link in the other namespace and receives', async () => {
+    const support = await checkNetnsSupport()
+    const skip = cannotRun('the web demo (namespaces and Chromium)', support.ok ? (existsSync('/usr/bin/chromium') ? undefined : 'no /usr/bin/chromium') : support.reason ?? 'unknown')
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-web-'))
+    const shot = join(dir, 'page.png')
+    try {
+      const r = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny', '--web', '--screenshot', shot], { encoding: 'utf8', timeout: 120_000 })
+      if (skip) {
+        expect(r.status).toBe(2)
+        expect(r.stderr).toMatch(/--web needs the simulated Wi-Fi and Chromium/)
+        return
+      }
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/shows one QR code: http:\/\/10\.\d+\.\d+\.11:\d+\/#ferry:\/\/pair\?/)
+      expect(r.stderr).toMatch(/insecure context: true/)
+      expect(r.stderr).toMatch(/Verified in the browser: 300 messages/)
+      expect(r.stderr).toMatch(/The page's export equals the old phone's: \d+ lines/)
+      expect(r.stderr).toMatch(/stopped serving the page with the offer \(connection ECONNREFUSED\)/)
+      // A PNG of the page, and nothing left of the namespaces.
+      expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG')
+      const id = /bridged in namespaces (ferry-\S+)-\*/.exec(r.stderr)?.[1]
+      expect(id, r.stderr).toMatch(/^ferry-/)
+      expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(`${id}-`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('falls back to loopback with the QR payload when asked', () => {

@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { parseCode } from '../../src/pairing/code.js'
-import { buildQrPayload, parseQrPayload, type QrPayload } from '../../src/pairing/qr-payload.js'
+import { buildQrPayload, parseQrPayload, payloadOf, type QrPayload } from '../../src/pairing/qr-payload.js'
 
 let peer: string
 let other: string
@@ -50,6 +50,16 @@ describe('QR payload', () => {
     expect(parseQrPayload(s.replace(/\//g, (m, i: number) => (i > 12 ? '%2F' : m)))).toEqual(payload)
     expect(parseQrPayload(`  ${s}\n`)).toEqual(payload)
     expect(parseQrPayload('FERRY://PAIR?' + s.slice('ferry://pair?'.length))).toEqual(payload)
+  })
+
+  it('finds the payload in the link of ferry send --web, as written or percent-encoded whole', () => {
+    const qr = buildQrPayload(payload)
+    expect(parseQrPayload(payloadOf(`http://192.168.1.20:24760/#${qr}`))).toEqual(payload)
+    expect(parseQrPayload(payloadOf(` HTTP://[fd00::20]:24760/#${encodeURIComponent(qr)}\n`))).toEqual(payload)
+    expect(payloadOf(qr)).toBe(qr)
+    // A link without a payload is left for parseQrPayload to refuse, with its reason.
+    expect(() => parseQrPayload(payloadOf('http://192.168.1.20:24760/'))).toThrow(/does not start with ferry:\/\/pair\?/)
+    expect(() => parseQrPayload(payloadOf('http://192.168.1.20:24760/#%E0%A4%A'))).toThrow(/does not start with ferry:\/\/pair\?/)
   })
 
   it('rejects malformed payloads with clear errors', () => {

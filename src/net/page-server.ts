@@ -1,0 +1,218 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isIPv6 } from 'node:net'
+import { logger } from '@libp2p/logger'
+import { ErrorCode, FerryError } from '../errors.js'
+import { buildQrPayload, type PairingCode } from '../pairing/index.js'
+
+// The old phone serving the browser phone (the page in dist/browser-phone/) to the new phone over plain
+// HTTP on the LAN, so the new phone needs nothing installed: its camera opens the page, the page dials
+// back over WebRTC. The server hands out the page's own files and nothing else:
+//
+// - The files are read into memory when it starts; a request is answered from that table by its exact
+//   path, never by touching the file system, so no spelling of a path (../, %2e%2e, //, backslashes)
+//   reaches another file. Source maps stay out: the page runs without them.
+// - It listens on the one LAN address the QR code names, not on every interface (a VPN, a container
+//   bridge), and answers only requests addressed to that address (a Host of another name is a DNS
+//   rebinding attempt, or a mistake).
+// - The pairing payload travels in the URL's fragment, which a browser never sends: the code's secret
+//   never reaches this server or its logs.
+
+const log = logger('ferry:page-server')
+
+/** Content types of the files a page may have; anything else in the directory is not served. */
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webmanifest': 'application/manifest+json'
+}
+
+/**
+ * Where the built page is: from the repository or package root, two levels above this module both in
+ * src/net/ and in dist/net/ (and in the CLI's bundle, dist/cli/).
+ */
+export const PAGE_DIR = fileURLToPath(new URL('../../dist/browser-phone/', import.meta.url))
+
+/** The port the old phone serves the page on unless told otherwise (any free one when it is taken). */
+export const DEFAULT_PAGE_PORT = 24760
+
+/**
+ * What every answer carries: no caching (the page of one offer is not kept for the next; a reload
+ * fetches it again), no MIME sniffing, no framing, no referrer. The policy allows the page's own
+ * script, its inline styles, and pictures it makes from IndexedDB (blob:, data:); WebRTC is not a
+ * fetch and needs no connect-src.
+ */
+const HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+export interface PageServerOptions {
+  /** The address to listen on: an IP literal (the phone's LAN address). */
+  host: string
+  /** 0: any free port. Default DEFAULT_PAGE_PORT, or any free port when that one is taken. */
+  port?: number
+  /** The built page (default PAGE_DIR): its index.html and app.js. */
+  dir?: string
+  /**
+   * Where the page finds this phone (its webrtc-direct addresses, with /p2p/): written into the page, so
+   * a person who opens the plain address (typed, not scanned) only types the code. Not a secret: mDNS
+   * announces the same. The code never goes here: it travels only in the link's fragment.
+   */
+  addrs?: string[]
+}
+
+export interface PageServer {
+  readonly host: string
+  readonly port: number
+  /** http://host:port/ */
+  readonly url: string
+  /** The URL that opens the page with a pairing payload (ferry://pair?...) in its fragment. */
+  urlFor(payload?: string): string
+  /** Stops serving: closes the listener and every open connection. */
+  close(): Promise<void>
+}
+
+interface PageFile { body: Buffer, type: string }
+
+/** The page's files by request path, read once: what the server can ever answer with. */
+export function loadPage (dir = PAGE_DIR, addrs: string[] = []): Map<string, PageFile> {
+  if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
+    throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${dir} has no index.html and app.js): run \`npm run build\` in the repository`)
+  }
+  const files = new Map<string, PageFile>()
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)]
+    const path = join(dir, name)
+    if (type === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || !statSync(path).isFile()) continue
+    const body = readFileSync(path)
+    files.set(`/${name}`, { body: name === 'index.html' ? markServed(body, addrs) : body, type })
+  }
+  files.set('/', files.get('/index.html')!)
+  return files
+}
+
+/** The page served by the old phone itself says so: a link from that phone's QR code then starts receiving without a click. */
+export const SERVED_BY_SENDER = '<meta name="ferry-served-by" content="sender">'
+
+const escapeAttr = (v: string): string => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+function markServed (html: Buffer, addrs: string[]): Buffer {
+  const text = html.toString('utf8')
+  const at = text.indexOf('<head>')
+  if (at < 0) throw new FerryError(ErrorCode.INTERNAL, 'the browser phone\'s index.html has no <head>: rebuild it with `npm run build`')
+  const offer = addrs.filter(a => a.includes('/webrtc-direct')).map(a => `\n<meta name="ferry-sender" content="${escapeAttr(a)}">`).join('')
+  return Buffer.from(text.slice(0, at + 6) + '\n' + SERVED_BY_SENDER + offer + text.slice(at + 6), 'utf8')
+}
+
+function hostHeaderFor (host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Starts serving the page on host:port. */
+export async function servePage (o: PageServerOptions): Promise<PageServer> {
+  const files = loadPage(o.dir, o.addrs)
+  const wanted = o.port ?? DEFAULT_PAGE_PORT
+  let server: Server
+  let port: number
+  try {
+    ({ server, port } = await listen(files, o.host, wanted))
+  } catch (err) {
+    // The default port is a preference: another program (or another ferry) may hold it.
+    if (o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenError(err, o.host, wanted)
+    ;({ server, port } = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0) }))
+  }
+  const url = `http://${hostHeaderFor(o.host, port)}/`
+  log('serving the browser phone on %s', url)
+  let closed: Promise<void> | undefined
+  return {
+    host: o.host,
+    port,
+    url,
+    urlFor: payload => payload === undefined ? url : `${url}#${payload}`,
+    close: async () => {
+      closed ??= new Promise<void>(resolve => {
+        server.close(() => resolve())
+        // Keep-alive connections would otherwise go on answering after the offer ended.
+        server.closeAllConnections()
+        log('stopped serving the browser phone on %s', url)
+      })
+      await closed
+    }
+  }
+}
+
+function listenError (err: unknown, host: string, port: number): FerryError {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE') return new FerryError(ErrorCode.BAD_INPUT, `port ${port} is taken on ${host}; pick another with --web-port`)
+  if (code === 'EADDRNOTAVAIL') return new FerryError(ErrorCode.BAD_INPUT, `${host} is not an address of this phone: cannot serve the browser phone there`)
+  return new FerryError(ErrorCode.INTERNAL, `cannot serve the browser phone on ${host}:${port}: ${(err as Error).message}`, undefined, { cause: err })
+}
+
+async function listen (files: Map<string, PageFile>, host: string, port: number): Promise<{ server: Server, port: number }> {
+  const server = createServer()
+  // A page is two files; a phone on the LAN has no business holding more connections than this.
+  server.maxConnections = 32
+  server.headersTimeout = 10_000
+  server.requestTimeout = 30_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  })
+  const actual = (server.address() as { port: number }).port
+  const hosts = new Set([hostHeaderFor(host, actual).toLowerCase()])
+  if (host === '127.0.0.1' || host === '::1') hosts.add(`localhost:${actual}`)
+  server.on('request', (req, res) => { answer(files, hosts, req, res) })
+  return { server, port: actual }
+}
+
+function answer (files: Map<string, PageFile>, hosts: Set<string>, req: IncomingMessage, res: ServerResponse): void {
+  const refuse = (status: number, text: string, extra: Record<string, string> = {}): void => {
+    res.writeHead(status, { ...HEADERS, ...extra, 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`)
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') { refuse(405, 'method not allowed', { allow: 'GET, HEAD' }); return }
+  if (!hosts.has((req.headers.host ?? '').toLowerCase())) { refuse(421, 'this server answers only at its own address'); return }
+  // The path exactly as sent, query dropped, nothing decoded or normalised: it names a file of the page or nothing.
+  const raw = req.url ?? ''
+  const q = raw.indexOf('?')
+  const file = files.get(q < 0 ? raw : raw.slice(0, q))
+  if (file === undefined) { refuse(404, 'not found'); return }
+  res.writeHead(200, { ...HEADERS, 'content-type': file.type, 'content-length': String(file.body.length) })
+  res.end(req.method === 'HEAD' ? undefined : file.body)
+}
+
+/**
+ * The address to serve the page on: the host of the best webrtc-direct address among `addrs` (best
+ * first, as dialableAddresses orders them), the one a browser on the same network reaches the old
+ * phone at. NO_PEER when there is none: a browser can dial nothing else.
+ */
+export function pageHost (addrs: Array<string | { toString(): string }>): string {
+  for (const a of addrs.map(String)) {
+    if (!a.includes('/webrtc-direct')) continue
+    const m = /^\/(ip4|ip6)\/([^/]+)\//.exec(a)
+    if (m !== null) return m[2]
+  }
+  throw new FerryError(ErrorCode.BAD_INPUT, 'a browser phone can reach this phone only over WebRTC, and it listens on no webrtc-direct address (ferry send: --transport auto or webrtc, and any --listen with a /webrtc-direct address)')
+}
+
+/**
+ * The link to show as the one QR code: the page, with the pairing payload in its fragment. Only the
+ * webrtc-direct addresses go in (the page can dial nothing else), at most two, so the code stays small
+ * enough for a phone's camera from across a table. Without a code (a restarted offer resuming its
+ * pairing), the plain page: the browser that paired resumes by itself.
+ */
+export function pageLink (page: PageServer, offer: { code?: PairingCode, peerId: string, addrs: Array<string | { toString(): string }> }): string {
+  if (offer.code === undefined) return page.url
+  const webrtc = offer.addrs.map(String).filter(a => a.includes('/webrtc-direct')).slice(0, 2)
+  return page.urlFor(buildQrPayload({ code: offer.code, peerId: offer.peerId, addrs: webrtc }))
+}
