@@ -58,7 +58,10 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     const out = fresh('ferry-bench-test-')
     const targets = fresh('ferry-bench-test-targets-')
     const json = join(out, 'bench.json')
-    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry,rsync,rsync-fsync,tar-socat,browser', '--tmp', targets, '--json', json])
+    // Its own temp folder, where its sshd's config lives: what is left of it is this run's, not another
+    // benchmark's on the same machine.
+    const tmp = fresh('ferry-bench-test-tmp-')
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry,rsync,rsync-fsync,tar-socat,browser', '--tmp', targets, '--json', json], { ...process.env, TMPDIR: tmp })
     expect(run.code, run.stderr).toBe(0)
     const report = JSON.parse(readFileSync(json, 'utf8'))
     expect(JSON.parse(run.stdout)).toEqual(report)
@@ -111,20 +114,23 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(run.stderr).toMatch(/^rsync-fsync\s+\d/m)
     // Nothing left: no sshd, no receiving store, no temp dir of the benchmark's.
     expect(readdirSync(targets)).toEqual([])
-    expect(processesMentioning('ferry-bench-sshd-')).toEqual([])
+    expect(processesMentioning(tmp)).toEqual([])
+    // (tsx keeps its compile cache there too: that one is tsx's to keep.)
+    expect(readdirSync(tmp).filter(f => !f.startsWith('tsx-'))).toEqual([])
   }, 300_000)
 
   it('stops its sshd and every lane\'s processes, and removes their files, when interrupted with Ctrl-C', async () => {
     const targets = fresh('ferry-bench-test-targets-')
+    const tmp = fresh('ferry-bench-test-tmp-')
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--profile', 'tiny', '--runs', '5', '--lanes', 'rsync,rsync-fsync,tar-socat', '--tmp', targets],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const exited = new Promise<number | null>(resolve => { child.on('close', code => { resolve(code) }) })
     // The benchmark's own sshd: a child of the benchmark with a config in its temp dir.
     let sshd: { pid: number, cmd: string } | undefined
     while (sshd === undefined) {
-      sshd = processesMentioning('ferry-bench-sshd-').find(p => / -D -e -f /.test(p.cmd) && readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(child.pid))
+      sshd = processesMentioning(join(tmp, 'ferry-bench-sshd-')).find(p => / -D -e -f /.test(p.cmd) && readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(child.pid))
       if (sshd === undefined) {
         if (child.exitCode !== null) throw new Error(`the benchmark ended before its sshd was seen: ${stderr}`)
         await new Promise(resolve => setTimeout(resolve, 20))
@@ -135,7 +141,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(stderr).toContain('SIGINT: stopping children, removing temp dirs')
-    expect(processesMentioning('ferry-bench-sshd-')).toEqual([])
+    expect(processesMentioning(tmp)).toEqual([])
     expect(processesMentioning(targets)).toEqual([])
     expect(() => statSync(config)).toThrow(/ENOENT/)
     expect(readdirSync(targets)).toEqual([])
