@@ -4,9 +4,8 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { ConversationInfo, HistorySource, MessagePosition, StoredMedia } from '../store/history.js'
 import { comparePositions, compareStrings, type Contact, type Message } from '../store/model.js'
 import { decodeFrame, ferry } from '../wire/codec.js'
-import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../protocol/message-wire.js'
-import { openSegment, parseSegmentPrefix, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES } from './format.js'
-import type { OpenedBackup } from './backup.js'
+import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
+import { openSegment, parseSegmentPrefix, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES, type OpenedBackup } from './format.js'
 
 // A backup file read as the old phone it was made from: restoring is then an ordinary transfer from it
 // (src/backup/backup.ts runs a SenderMachine over this source into the store's ReceiverMachine), with

@@ -17,9 +17,11 @@ import { BackupSource } from './backup-source.js'
 import { prefix, FrameDecoder } from '../wire/framing.js'
 import {
   CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES,
-  deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type FileKeys, type KdfParams
+  deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type KdfParams, type OpenedBackup
 } from './format.js'
 import { timingSafeEqual } from 'node:crypto'
+
+export type { OpenedBackup } from './format.js'
 
 export interface BackupOptions {
   /** No password: the file is integrity-protected only (anyone can read it). */
@@ -131,13 +133,6 @@ async function openBackupFile (path: string): ReturnType<typeof open> {
   }
 }
 
-/** An opened backup: its header and keys (the password was right), ready to stream its plaintext. */
-export interface OpenedBackup {
-  path: string
-  header: BackupHeader
-  keys: FileKeys
-  kdfMs: number
-}
 
 export async function openBackup (path: string, password?: string): Promise<OpenedBackup> {
   const name = basename(path)

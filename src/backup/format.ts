@@ -121,6 +121,14 @@ export interface FileKeys {
   nonce: Uint8Array
 }
 
+/** An opened backup: its header and keys (the password was right), ready to stream its plaintext. */
+export interface OpenedBackup {
+  path: string
+  header: BackupHeader
+  keys: FileKeys
+  kdfMs: number
+}
+
 /** 128·N·r·p: scrypt's work in bytes mixed, and (with p = 1) about its memory. */
 function kdfWork (k: KdfParams): number {
   return 128 * 2 ** k.log2N * k.r * k.p

@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { Message } from '../store/model.js'
 import { ferry } from '../wire/codec.js'
-import { messageFromWire, messageToWire } from '../protocol/message-wire.js'
+import { messageFromWire, messageToWire } from '../wire/message-wire.js'
 
 // The undo log's entries in a compact binary form: a transfer of a million messages logs every key it
 // writes, before it writes it, and JSON would double what the receiver writes to disk.

@@ -1,6 +1,6 @@
 export { bytesToHex as toHex } from '@noble/hashes/utils.js'
 import { encodeMessage } from '../wire/codec.js'
-import { messageToWire } from './message-wire.js'
+import { messageToWire } from '../wire/message-wire.js'
 import type { MediaRecord, Message } from '../store/model.js'
 import { createSha256, type Sha256 } from './sha256.js'
 import { ManifestMedia } from './manifest-media.js'

@@ -1,7 +1,7 @@
 import type { Message } from '../store/model.js'
 import type { MessagePosition } from '../store/history.js'
 import { encodeMessage } from '../wire/codec.js'
-import { messageToWire } from './message-wire.js'
+import { messageToWire } from '../wire/message-wire.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
 // A conversation is cut into leaves: runs of consecutive messages ending at a message whose key (ts, id)

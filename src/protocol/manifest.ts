@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
-import { contactToWire, conversationToWire } from './message-wire.js'
+import { contactToWire, conversationToWire } from '../wire/message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
 import { compareStrings, type Contact, type Conversation, type Selection } from '../store/model.js'

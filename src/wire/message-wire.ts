@@ -3,7 +3,7 @@ import {
   type Contact, type Conversation, type ConversationKind, type Link, type MediaRecord, type Message, type MessageKind, type MessageStatus
 } from '../store/model.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import type { ferry } from '../wire/codec.js'
+import type { ferry } from './codec.js'
 
 // Conversions between the chat model and wire objects. Inbound conversions are the receiver's first line
 // of defence: every field is checked, and absent optional fields stay absent (decoded protobufjs objects

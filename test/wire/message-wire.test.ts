@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { messageFromWire, messageToWire } from '../../src/protocol/message-wire.js'
+import { messageFromWire, messageToWire } from '../../src/wire/message-wire.js'
 import { ferry } from '../../src/wire/codec.js'
 import type { Message } from '../../src/store/model.js'
 
