@@ -8,7 +8,8 @@ import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
 import { childrenOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
 
 /** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
 const CHROMIUM_FLAGS = [
@@ -49,6 +50,11 @@ export interface BrowserLaneOptions {
   /** The source store's bytes (history.db + media), for MB/s on the page's clock. */
   storeBytes: number
   timeoutMs: number
+  /**
+   * Also CPU-profile the page (V8's sampling profiler over CDP) from the click to `verified`, and write
+   * the profile here, its frames mapped back to src/ through the bundle's source map.
+   */
+  cpuProfile?: string
 }
 
 /** The Chromium process the launch started (a child of this one, with our profile on its command line). */
@@ -111,9 +117,18 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     // The QR payload in the fragment fills in the address and the code: one click starts it.
     await page.goto(`${o.pageUrl}#${String(code.qr)}`)
     await wait('pairing form', "s.phase === 'idle'", 10)
+    if (o.cpuProfile !== undefined) {
+      await cdp.send('Profiler.enable')
+      await cdp.send('Profiler.setSamplingInterval', { interval: 500 })
+      await cdp.send('Profiler.start')
+    }
     await page.click('#start')
     await wait('verified summary', "s.phase === 'verified' || s.phase === 'failed'", 100)
     tree.stop()
+    if (o.cpuProfile !== undefined) {
+      const { profile } = await cdp.send('Profiler.stop')
+      writeFileSync(o.cpuProfile, JSON.stringify(await toSources(profile, async url => await page.evaluate(async u => await (await fetch(u)).text(), url))))
+    }
     const done = await state()
     if (done.phase !== 'verified') throw new Error(`the browser phone failed: ${done.error?.code ?? ''} ${done.error?.message ?? ''}\n${logs.slice(-10).join('\n')}`)
     const p = done.progress
@@ -161,4 +176,30 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     await sender?.done.catch(() => {})
     await context?.close().catch(() => {})
   }
+}
+
+interface ProfileFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
+
+/**
+ * The profile with each frame of the (minified) bundle named and placed as in the sources, through the
+ * bundle's linked source map, so that it reads like a Node process's profile (scripts/bench/cpu-top.ts).
+ */
+async function toSources<P extends { nodes: Array<{ callFrame: ProfileFrame }> }> (profile: P, fetchText: (url: string) => Promise<string>): Promise<P> {
+  const maps = new Map<string, TraceMap | undefined>()
+  for (const { callFrame: f } of profile.nodes) {
+    if (!f.url.endsWith('.js')) continue
+    if (!maps.has(f.url)) maps.set(f.url, await fetchText(`${f.url}.map`).then(t => new TraceMap(t), () => undefined))
+    const map = maps.get(f.url)
+    if (map === undefined) continue
+    const pos = originalPositionFor(map, { line: f.lineNumber + 1, column: f.columnNumber })
+    if (pos.source === null) continue
+    // The bundle's sources are relative to it (../../src/...): what matters is the part from src/ or node_modules/.
+    const src = pos.source.replace(/^(\.\.\/)+/, '/')
+    f.url = `file://${src}`
+    f.lineNumber = pos.line - 1
+    f.columnNumber = pos.column
+    // A minified name says nothing; the original name is the map's, where it has one.
+    if (pos.name !== null) f.functionName = pos.name
+  }
+  return profile
 }
