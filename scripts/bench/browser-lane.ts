@@ -8,7 +8,7 @@ import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
 import { childrenOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
 
 /** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
@@ -122,9 +122,11 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
       await cdp.send('Profiler.setSamplingInterval', { interval: 500 })
       await cdp.send('Profiler.start')
     }
+    const threadsBefore = threadTicks(pid)
     await page.click('#start')
     await wait('verified summary', "s.phase === 'verified' || s.phase === 'failed'", 100)
     tree.stop()
+    const threads = threadCpu(threadsBefore, threadTicks(pid))
     if (o.cpuProfile !== undefined) {
       const { profile } = await cdp.send('Profiler.stop')
       writeFileSync(o.cpuProfile, JSON.stringify(await toSources(profile, async url => await page.evaluate(async u => await (await fetch(u)).text(), url))))
@@ -168,7 +170,8 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
         messagesPerSec: p.totalMessages / (verifiedAt / 1000),
         jsHeapPeakMiB: heapPeak,
         jsHeapAfterGcMiB: heapAfterGc,
-        chromiumProcesses: tree.processes()
+        chromiumProcesses: tree.processes(),
+        ...threads
       }
     }
   } finally {
@@ -202,4 +205,49 @@ async function toSources<P extends { nodes: Array<{ callFrame: ProfileFrame }> }
     if (pos.name !== null) f.functionName = pos.name
   }
   return profile
+}
+
+/** Every thread of the process tree under `root`: CPU ticks by '<process type>/<thread name>'. */
+function threadTicks (root: number): Map<string, number> {
+  const out = new Map<string, number>()
+  const pids = [root]
+  for (let i = 0; i < pids.length; i++) pids.push(...childrenOf(pids[i]))
+  for (const pid of pids) {
+    let kind = 'browser'
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      kind = /--utility-sub-type=(?:[a-z]+\.mojom\.)?(\w+)/.exec(cmd)?.[1] ?? /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser'
+    } catch {}
+    let tids: string[] = []
+    try { tids = readdirSync(`/proc/${pid}/task`) } catch {}
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+        // A process's first thread is its main thread (named after the executable).
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+        const key = `${kind}/${name}`
+        out.set(key, (out.get(key) ?? 0) + Number(f[11]) + Number(f[12]))
+      } catch {}
+    }
+  }
+  return out
+}
+
+/**
+ * Where Chromium's CPU went during the transfer, in seconds by process type and thread (the page's JS
+ * runs on renderer/main; WebRTC's packets cross the network service and the renderer's WebRTC thread;
+ * IndexedDB writes on the browser's thread pool): what bounds the page when its main thread waits.
+ * Threads under a tenth of a second are summed.
+ */
+function threadCpu (before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  let rest = 0
+  const secs = [...after].map(([k, t]) => [k, (t - (before.get(k) ?? 0)) / 100] as const).sort((a, b) => b[1] - a[1])
+  for (const [k, sec] of secs) {
+    if (sec >= 0.1) out[`cpuSec ${k}`] = Math.round(sec * 10) / 10
+    else rest += Math.max(0, sec)
+  }
+  out['cpuSec other threads'] = Math.round(rest * 10) / 10
+  return out
 }
