@@ -199,6 +199,11 @@ export class IdbPartFiles implements PartFiles {
     return keys.map(String)
   }
 
+  /** This tab is about to write (it took the lock): another tab may have written meanwhile. */
+  takeOver (): void {
+    this.known.clear()
+  }
+
   /** The store took the file over (its record went with it). */
   adopted (sha: string): void {
     this.known.set(sha, undefined)

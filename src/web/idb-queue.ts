@@ -8,8 +8,9 @@ import { idbError, onTransaction, type StoreName } from './idb.js'
 // per media chunk.
 //
 // What a crash leaves is still a prefix of the writes, in order: the queue's transactions share their
-// scope, so IndexedDB runs them in the order they were made, and each one checks, as its first request,
-// that the one before it committed (a sequence number it reads and writes), aborting otherwise. Every
+// scope, so IndexedDB runs them in the order they were made, and each one made while the one before it
+// was still committing checks, as its first request, that it did (a sequence number it reads and
+// writes), aborting otherwise. Every
 // other transaction on the database first hands the queue's writes to IndexedDB (onTransaction), so it
 // runs after them and sees them; a store transaction that depends on the journal's last write checks the
 // same number (assertAfter).
@@ -98,7 +99,9 @@ export class IdbWriteQueue {
    * outlive it.
    */
   assertAfter (tx: IDBTransaction): void {
-    if (this.seq === 0) return
+    // With nothing of the queue committing, its last transaction is known to have committed (a failure
+    // stops the queue); and only then may another tab, which took the lock since, have written the number.
+    if (this.inFlight === 0) return
     const want = this.seq
     const r = tx.objectStore('kv').get(SEQ_KEY)
     r.onsuccess = () => { if (r.result !== want) tx.abort() }
@@ -119,6 +122,7 @@ export class IdbWriteQueue {
       return
     }
     const seq = ++this.seq
+    const chained = this.inFlight > 0
     this.inFlight++
     this.inFlightBytes += bytes
     const committed = new Promise<void>((resolve, reject) => {
@@ -139,7 +143,7 @@ export class IdbWriteQueue {
     })
     try {
       const kv = tx.objectStore('kv')
-      if (seq > 1) {
+      if (chained) {
         const r = kv.get(SEQ_KEY)
         r.onsuccess = () => { if (r.result !== seq - 1) tx.abort() }
       }

@@ -160,6 +160,7 @@ class App {
       return
     }
     this.store.takeOver()
+    this.journal.parts.takeOver()
     this.phase = 'pairing'
     this.error = undefined
     this.view.showForm(false)
