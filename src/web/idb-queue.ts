@@ -10,10 +10,10 @@ import { idbError, onTransaction, type StoreName } from './idb.js'
 // What a crash leaves is still a prefix of the writes, in order: the queue's transactions share their
 // scope, so IndexedDB runs them in the order they were made, and each one made while the one before it
 // was still committing checks, as its first request, that it did (a sequence number it reads and
-// writes), aborting otherwise. Every
-// other transaction on the database first hands the queue's writes to IndexedDB (onTransaction), so it
-// runs after them and sees them; a store transaction that depends on the journal's last write checks the
-// same number (assertAfter).
+// writes), aborting otherwise. Every other transaction on the database first hands the queue's writes
+// to IndexedDB (onTransaction), so it runs after them and sees them; a store transaction that depends
+// on the journal's last write checks the same number (assertAfter). After a failure the queue takes no
+// more writes, as the store takes no more commits: the page opens the database again.
 
 /** The stores the queue writes: the journal's key-values, partial media and media bytes. */
 export const QUEUE_SCOPE: StoreName[] = ['kv', 'parts', 'chunks']
