@@ -51,7 +51,8 @@ asserted.
   --link-mbit N    the shaped link's rate with --wifi (default 300)
   --loss P         its loss rate (default 0.001)
   --json FILE      also write the figures as JSON, for tracking
-  --cpu-prof DIR   also CPU-profile round 1 (engine in-process, ferry send/receive with node --cpu-prof)
+  --cpu-prof DIR   also CPU-profile round 1 (engine in-process, ferry send/receive with node --cpu-prof,
+                   the browser phone's page over CDP, mapped to src/ by its source map)
                    and print the top self-time functions; profiling slows what it watches, so that
                    round's figures are skewed
   --seed N         seed of the generated store (default 1)
@@ -592,7 +593,8 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
         const r = await browserLane({
           chromium: tool('chromium'),
           ferryBin, root, pageUrl: page.url, source: sourceDir, code: formatCode(generateCode()), profileDir,
-          expect: { messages: wire.messages, mediaBytes: wire.media }, storeBytes: store.bytes, timeoutMs: childTimeoutMs
+          expect: { messages: wire.messages, mediaBytes: wire.media }, storeBytes: store.bytes, timeoutMs: childTimeoutMs,
+          cpuProfile: profileIt && cpuDir !== undefined ? join(cpuDir, 'browser-page.cpuprofile') : undefined
         })
         clock[lane].push(r)
         const x = r.extra ?? {}
@@ -625,7 +627,7 @@ async function oneRound (i: number): Promise<void> {
   const list = LANES.filter((l): l is Exclude<Lane, 'engine'> => l !== 'engine' && lanes.has(l))
   const order = list.map((_, k) => list[(k + i) % list.length])
   orders.push(order)
-  for (const lane of order) await runLane(lane, profileIt && lane === 'ferry', notes)
+  for (const lane of order) await runLane(lane, profileIt && (lane === 'ferry' || lane === 'browser'), notes)
   process.stderr.write(`round ${i + 1}/${runs}: ${notes.join('; ')}${createUs[i] !== undefined ? `; file create ${Math.round(createUs[i])} us` : ''}\n`)
 }
 try {
@@ -799,6 +801,9 @@ if (cpuDir !== undefined) {
   const profiles: CpuSummary[] = []
   const engineProfile = join(cpuDir, 'engine-in-memory.cpuprofile')
   if (existsSync(engineProfile)) profiles.push(summarise(engineProfile, 15))
+  // The page's profile spans the click to `verified`: the transfer, with pairing.
+  const pageProfile = join(cpuDir, 'browser-page.cpuprofile')
+  if (existsSync(pageProfile)) profiles.push(summarise(pageProfile, 25))
   for (const [name, window] of cli.length === 0 ? [] : [['ferry-send', cli[0].transferWindow.sender], ['ferry-receive', cli[0].transferWindow.receiver]] as const) {
     const dir = join(cpuDir, name)
     if (!existsSync(dir)) continue

@@ -8,7 +8,8 @@ import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
 import { childrenOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
 
 /** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
 const CHROMIUM_FLAGS = [
@@ -49,6 +50,11 @@ export interface BrowserLaneOptions {
   /** The source store's bytes (history.db + media), for MB/s on the page's clock. */
   storeBytes: number
   timeoutMs: number
+  /**
+   * Also CPU-profile the page (V8's sampling profiler over CDP) from the click to `verified`, and write
+   * the profile here, its frames mapped back to src/ through the bundle's source map.
+   */
+  cpuProfile?: string
 }
 
 /** The Chromium process the launch started (a child of this one, with our profile on its command line). */
@@ -111,9 +117,20 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     // The QR payload in the fragment fills in the address and the code: one click starts it.
     await page.goto(`${o.pageUrl}#${String(code.qr)}`)
     await wait('pairing form', "s.phase === 'idle'", 10)
+    if (o.cpuProfile !== undefined) {
+      await cdp.send('Profiler.enable')
+      await cdp.send('Profiler.setSamplingInterval', { interval: 500 })
+      await cdp.send('Profiler.start')
+    }
+    const threadsBefore = threadTicks(pid)
     await page.click('#start')
     await wait('verified summary', "s.phase === 'verified' || s.phase === 'failed'", 100)
     tree.stop()
+    const threads = threadCpu(threadsBefore, threadTicks(pid))
+    if (o.cpuProfile !== undefined) {
+      const { profile } = await cdp.send('Profiler.stop')
+      writeFileSync(o.cpuProfile, JSON.stringify(await toSources(profile, async url => await page.evaluate(async u => await (await fetch(u)).text(), url))))
+    }
     const done = await state()
     if (done.phase !== 'verified') throw new Error(`the browser phone failed: ${done.error?.code ?? ''} ${done.error?.message ?? ''}\n${logs.slice(-10).join('\n')}`)
     const p = done.progress
@@ -148,12 +165,15 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
         /** The page's own clock: navigation start to `verified`. */
         pageMs: verifiedAt,
         pagePairedMs: at('paired') ?? NaN,
+        /** Every message in ('chats-ready') to 'verified': media, then the read-back that verifies. */
+        pageAfterChatsReadyMs: verifiedAt - (at('chats-ready') ?? NaN),
         pageMBPerSec: o.storeBytes / 1e6 / (verifiedAt / 1000),
         pageMediaMBPerSec: p.totalMediaBytes / 1e6 / (verifiedAt / 1000),
         messagesPerSec: p.totalMessages / (verifiedAt / 1000),
         jsHeapPeakMiB: heapPeak,
         jsHeapAfterGcMiB: heapAfterGc,
-        chromiumProcesses: tree.processes()
+        chromiumProcesses: tree.processes(),
+        ...threads
       }
     }
   } finally {
@@ -161,4 +181,75 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     await sender?.done.catch(() => {})
     await context?.close().catch(() => {})
   }
+}
+
+interface ProfileFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
+
+/**
+ * The profile with each frame of the (minified) bundle named and placed as in the sources, through the
+ * bundle's linked source map, so that it reads like a Node process's profile (scripts/bench/cpu-top.ts).
+ */
+async function toSources<P extends { nodes: Array<{ callFrame: ProfileFrame }> }> (profile: P, fetchText: (url: string) => Promise<string>): Promise<P> {
+  const maps = new Map<string, TraceMap | undefined>()
+  for (const { callFrame: f } of profile.nodes) {
+    if (!f.url.endsWith('.js')) continue
+    if (!maps.has(f.url)) maps.set(f.url, await fetchText(`${f.url}.map`).then(t => new TraceMap(t), () => undefined))
+    const map = maps.get(f.url)
+    if (map === undefined) continue
+    const pos = originalPositionFor(map, { line: f.lineNumber + 1, column: f.columnNumber })
+    if (pos.source === null) continue
+    // The bundle's sources are relative to it (../../src/...): what matters is the part from src/ or node_modules/.
+    const src = pos.source.replace(/^(\.\.\/)+/, '/')
+    f.url = `file://${src}`
+    f.lineNumber = pos.line - 1
+    f.columnNumber = pos.column
+    // A minified name says nothing; the original name is the map's, where it has one.
+    if (pos.name !== null) f.functionName = pos.name
+  }
+  return profile
+}
+
+/** Every thread of the process tree under `root`: CPU ticks by '<process type>/<thread name>'. */
+function threadTicks (root: number): Map<string, number> {
+  const out = new Map<string, number>()
+  const pids = [root]
+  for (let i = 0; i < pids.length; i++) pids.push(...childrenOf(pids[i]))
+  for (const pid of pids) {
+    let kind = 'browser'
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      kind = /--utility-sub-type=(?:[a-z]+\.mojom\.)?(\w+)/.exec(cmd)?.[1] ?? /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser'
+    } catch {}
+    let tids: string[] = []
+    try { tids = readdirSync(`/proc/${pid}/task`) } catch {}
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+        // A process's first thread is its main thread (named after the executable).
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+        const key = `${kind}/${name}`
+        out.set(key, (out.get(key) ?? 0) + Number(f[11]) + Number(f[12]))
+      } catch {}
+    }
+  }
+  return out
+}
+
+/**
+ * Where Chromium's CPU went during the transfer, in seconds by process type and thread (the page's JS
+ * runs on renderer/main; WebRTC's packets cross the network service and the renderer's WebRTC thread;
+ * IndexedDB writes on the browser's thread pool): what bounds the page when its main thread waits.
+ * Threads under a tenth of a second are summed.
+ */
+function threadCpu (before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  let rest = 0
+  const secs = [...after].map(([k, t]) => [k, (t - (before.get(k) ?? 0)) / 100] as const).sort((a, b) => b[1] - a[1])
+  for (const [k, sec] of secs) {
+    if (sec >= 0.1) out[`cpuSec ${k}`] = Math.round(sec * 10) / 10
+    else rest += Math.max(0, sec)
+  }
+  out['cpuSec other threads'] = Math.round(rest * 10) / 10
+  return out
 }

@@ -9,6 +9,7 @@ import {
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
 import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind } from './idb.js'
+import { IdbWriteQueue } from './idb-queue.js'
 
 // The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
 // It implements the HistorySink port, so the page receives through the same FerryService as Node.
@@ -67,8 +68,12 @@ export class IdbHistoryStore implements HistorySink {
   private failure?: FerryError
   private adoptions: Adoption[] = []
   private adopting?: Promise<void>
+  /** The journal's writes (the undo entry of each commit goes through it, just before the commit). */
+  private readonly queue: IdbWriteQueue
 
-  private constructor (readonly db: IDBDatabase, readonly historyId: string, private readonly seed: number) {}
+  private constructor (readonly db: IDBDatabase, readonly historyId: string, private readonly seed: number) {
+    this.queue = IdbWriteQueue.of(db)
+  }
 
   /** The store in the phone's database (openFerryDb). */
   static async open (db: IDBDatabase): Promise<IdbHistoryStore> {
@@ -331,15 +336,18 @@ export class IdbHistoryStore implements HistorySink {
   async flush (): Promise<void> {
     await this.serial(async () => { await this.writing })
     this.check()
+    await this.queue.settled()
     await syncDb(this.db, 'making the history durable')
   }
 
   private async apply (change: HistoryChange): Promise<{ committed: Promise<void> }> {
     const work = byConversation(change)
     const fast = this.fastAppend(work)
-    // The journal's store is in the scope only to order this after the journal write before it and
-    // before the one after it (the next undo entry, or the one an undo drops once this took it back).
+    // The journal's store is in the scope to order this after the journal write before it and before
+    // the one after it (the next undo entry, or the one an undo drops once this took it back).
     return await writeBehind(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages', 'kv'], 'storing the history', async tx => {
+      // The undo entry of this change may still be committing: if it does not, neither does this.
+      this.queue.assertAfter(tx)
       const r = change.remove
       for (const id of r?.contacts ?? []) tx.objectStore('contacts').delete(id)
       for (const id of r?.conversations ?? []) tx.objectStore('conversations').delete(id)
@@ -555,6 +563,7 @@ export class IdbHistoryStore implements HistorySink {
         this.version++
         for (const a of batch) {
           const err = failed.get(a)
+          if (err === undefined) a.file.parts.adopted(a.file.sha256)
           if (err === undefined) a.resolve()
           else a.reject(err)
         }

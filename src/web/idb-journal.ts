@@ -3,11 +3,12 @@ import type { Journal, JournalOp, PartFiles } from '../journal/journal.js'
 import type { ReceivedMedia } from '../store/history.js'
 import { checkRead, chunksFrom, cutChunks, readChunks } from './idb-chunks.js'
 import { inTx, randomId, req, syncDb } from './idb.js'
+import { IdbWriteQueue } from './idb-queue.js'
 
 // Ferry's journal in the browser: the `kv` store of the phone's database, and partial media files as
-// chunks (idb-chunks.ts) with a `parts` record each. Every write resolves once its transaction
-// committed; IndexedDB runs transactions that share a store in the order they were made, so what a
-// crash leaves is a prefix of the writes.
+// chunks (idb-chunks.ts) with a `parts` record each. Writes go through the database's write queue
+// (idb-queue.ts): each resolves once queued, commits with the writes around it, in order, and what a
+// crash leaves is a prefix of the writes. flush() waits for them all and makes them durable.
 
 /** Entries per read of a listing: no transaction stays open across the caller's awaits. */
 const PAGE = 256
@@ -23,9 +24,11 @@ export interface PartRecord { owner: string, size: number }
 
 export class IdbJournal implements Journal {
   readonly parts: IdbPartFiles
+  private readonly queue: IdbWriteQueue
 
   constructor (readonly db: IDBDatabase) {
-    this.parts = new IdbPartFiles(db)
+    this.queue = IdbWriteQueue.of(db)
+    this.parts = new IdbPartFiles(db, this.queue)
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
@@ -47,17 +50,22 @@ export class IdbJournal implements Journal {
   }
 
   async write (ops: JournalOp[]): Promise<void> {
-    await inTx(this.db, ['kv'], 'readwrite', 'writing the journal', tx => {
+    // A view would store its whole underlying buffer: only the bytes it shows go in. Copied now: the
+    // caller may reuse its buffers once this resolves, before the write is made.
+    const values = ops.map(op => op.value === undefined ? undefined : op.value.slice())
+    const bytes = values.reduce((n, v) => n + (v?.byteLength ?? 0), 0)
+    await this.queue.write(bytes, tx => {
       const os = tx.objectStore('kv')
-      for (const op of ops) {
-        if (op.value === undefined) os.delete(op.key)
-        // A view would store its whole underlying buffer: only the bytes it shows go in.
-        else os.put(op.value.byteLength === op.value.buffer.byteLength ? op.value : op.value.slice(), op.key)
-      }
+      ops.forEach((op, i) => {
+        const v = values[i]
+        if (v === undefined) os.delete(op.key)
+        else os.put(v, op.key)
+      })
     })
   }
 
   async flush (): Promise<void> {
+    await this.queue.settled()
     await syncDb(this.db, 'writing the journal')
   }
 
@@ -70,11 +78,22 @@ export class IdbJournal implements Journal {
  * record change in one transaction, so the size is always what the chunks hold.
  */
 export class IdbPartFiles implements PartFiles {
-  constructor (private readonly db: IDBDatabase) {}
+  /**
+   * The records of the parts this page wrote or read, as the queue will leave them: a chunk appended
+   * to one needs nothing read first. Dropped when a write fails.
+   */
+  private readonly known = new Map<string, PartRecord | undefined>()
+
+  constructor (private readonly db: IDBDatabase, private readonly queue: IdbWriteQueue = IdbWriteQueue.of(db)) {}
 
   private async record (sha: string): Promise<PartRecord | undefined> {
     checkSha(sha)
-    return await inTx(this.db, ['parts'], 'readonly', `reading partial media ${sha}`, async tx => await req(tx.objectStore('parts').get(sha)) as PartRecord | undefined)
+    this.queue.check()
+    if (this.known.has(sha)) return this.known.get(sha)
+    const rec = await inTx(this.db, ['parts'], 'readonly', `reading partial media ${sha}`, async tx => await req(tx.objectStore('parts').get(sha)) as PartRecord | undefined)
+    // Unless a write of this page came meanwhile (it knows better).
+    if (!this.known.has(sha)) this.known.set(sha, rec)
+    return this.known.get(sha)
   }
 
   async size (sha: string): Promise<number> {
@@ -85,26 +104,61 @@ export class IdbPartFiles implements PartFiles {
     checkSha(sha)
     // `data` is the receiver's buffer, reused once this call returns: copied now, before any await.
     const bytes = data.slice()
-    await inTx(this.db, ['parts', 'chunks'], 'readwrite', `writing partial media ${sha}`, async tx => {
-      const parts = tx.objectStore('parts')
-      const rec = (await req(parts.get(sha)) as PartRecord | undefined) ?? { owner: randomId(), size: 0 }
-      if (offset > rec.size) throw new FerryError(ErrorCode.STORE, `partial media ${sha}: a write at ${offset} would leave a gap after its ${rec.size} bytes`)
-      // A tail from an earlier session would otherwise survive past the end of this write.
-      if (rec.size > offset) await cutChunks(tx, rec.owner, offset)
-      if (bytes.byteLength > 0) tx.objectStore('chunks').put(bytes, [rec.owner, offset])
-      parts.put({ owner: rec.owner, size: offset + bytes.byteLength } satisfies PartRecord, sha)
-    })
+    if (offset === 0) {
+      // A file (re)starts: under a new owner, whatever was there before goes with this write. Nothing is
+      // read first (most photos come whole, in one chunk).
+      const known = this.known.has(sha)
+      const old = this.known.get(sha)
+      const next: PartRecord = { owner: randomId(), size: bytes.byteLength }
+      this.known.set(sha, next)
+      await this.guard(this.queue.write(bytes.byteLength, tx => {
+        const parts = tx.objectStore('parts')
+        const chunks = tx.objectStore('chunks')
+        if (old !== undefined) chunks.delete(chunksFrom(old.owner))
+        else if (!known) {
+          const r = parts.get(sha)
+          r.onsuccess = () => { const prev = r.result as PartRecord | undefined; if (prev !== undefined) chunks.delete(chunksFrom(prev.owner)) }
+        }
+        if (bytes.byteLength > 0) chunks.put(bytes, [next.owner, 0])
+        parts.put(next, sha)
+      }))
+      return
+    }
+    let rec = await this.record(sha) ?? { owner: randomId(), size: 0 }
+    if (offset > rec.size) throw new FerryError(ErrorCode.STORE, `partial media ${sha}: a write at ${offset} would leave a gap after its ${rec.size} bytes`)
+    // A tail from an earlier session would otherwise survive past the end of this write.
+    if (rec.size > offset) {
+      await this.truncate(sha, offset)
+      rec = await this.record(sha) ?? rec
+    }
+    const next: PartRecord = { owner: rec.owner, size: offset + bytes.byteLength }
+    this.known.set(sha, next)
+    await this.guard(this.queue.write(bytes.byteLength, tx => {
+      tx.objectStore('chunks').put(bytes, [next.owner, offset])
+      tx.objectStore('parts').put(next, sha)
+    }))
   }
 
   async truncate (sha: string, length: number): Promise<void> {
     checkSha(sha)
-    await inTx(this.db, ['parts', 'chunks'], 'readwrite', `cutting partial media ${sha}`, async tx => {
+    this.known.delete(sha)
+    await this.guard(inTx(this.db, ['parts', 'chunks'], 'readwrite', `cutting partial media ${sha}`, async tx => {
       const parts = tx.objectStore('parts')
       const rec = await req(parts.get(sha)) as PartRecord | undefined
       if (rec === undefined || rec.size <= length) return
       await cutChunks(tx, rec.owner, length)
       parts.put({ owner: rec.owner, size: length } satisfies PartRecord, sha)
-    })
+    }))
+  }
+
+  /** What this page knows of the parts is forgotten when a write fails: it may not have happened. */
+  private async guard (write: Promise<void>): Promise<void> {
+    try {
+      await write
+    } catch (err) {
+      this.known.clear()
+      throw err
+    }
   }
 
   async * read (sha: string, length: number): AsyncGenerator<Uint8Array> {
@@ -126,19 +180,33 @@ export class IdbPartFiles implements PartFiles {
 
   async remove (sha: string): Promise<void> {
     checkSha(sha)
-    await inTx(this.db, ['parts', 'chunks'], 'readwrite', `removing partial media ${sha}`, async tx => {
+    this.known.set(sha, undefined)
+    await this.guard(this.queue.write(0, tx => {
       const parts = tx.objectStore('parts')
-      const rec = await req(parts.get(sha)) as PartRecord | undefined
-      // No record: nothing of this file is the journal's (the store took it over).
-      if (rec === undefined) return
-      tx.objectStore('chunks').delete(chunksFrom(rec.owner))
-      parts.delete(sha)
-    })
+      const r = parts.get(sha)
+      r.onsuccess = () => {
+        const rec = r.result as PartRecord | undefined
+        // No record: nothing of this file is the journal's (the store took it over).
+        if (rec === undefined) return
+        tx.objectStore('chunks').delete(chunksFrom(rec.owner))
+        parts.delete(sha)
+      }
+    }))
   }
 
   async list (): Promise<string[]> {
     const keys = await inTx(this.db, ['parts'], 'readonly', 'listing partial media', async tx => await req(tx.objectStore('parts').getAllKeys()))
     return keys.map(String)
+  }
+
+  /** This tab is about to write (it took the lock): another tab may have written meanwhile. */
+  takeOver (): void {
+    this.known.clear()
+  }
+
+  /** The store took the file over (its record went with it). */
+  adopted (sha: string): void {
+    this.known.set(sha, undefined)
   }
 
   /** Whether `db` is where these parts live (a store in the same database can adopt them). */

@@ -51,6 +51,22 @@ export async function deleteFerryDb (name: string): Promise<void> {
   })
 }
 
+const beforeTransaction = new WeakMap<IDBDatabase, () => void>()
+
+/**
+ * Registers what must happen before any transaction on `db` is made: the journal's write queue
+ * (idb-queue.ts) hands over what it holds, so that every later transaction runs after those writes.
+ */
+export function onTransaction (db: IDBDatabase, fn: () => void): void {
+  beforeTransaction.set(db, fn)
+}
+
+/** A transaction on `db`, made after the writes queued before it. */
+export function transaction (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, options?: IDBTransactionOptions): IDBTransaction {
+  beforeTransaction.get(db)?.()
+  return db.transaction(stores, mode, options)
+}
+
 /**
  * A request's result. Awaiting it inside a transaction is safe: the continuation runs in the microtask
  * checkpoint of the success event, while the transaction is still active (as long as nothing but
@@ -80,7 +96,7 @@ export async function txDone (tx: IDBTransaction): Promise<void> {
 export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, what: string, fn: (tx: IDBTransaction) => Promise<T> | T): Promise<T> {
   let tx: IDBTransaction
   try {
-    tx = db.transaction(stores, mode)
+    tx = transaction(db, stores, mode)
   } catch (err) {
     throw idbError(err, what)
   }
@@ -110,7 +126,7 @@ export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTr
 export async function writeBehind (db: IDBDatabase, stores: StoreName[], what: string, fn: (tx: IDBTransaction) => Promise<void> | void): Promise<{ committed: Promise<void> }> {
   let tx: IDBTransaction
   try {
-    tx = db.transaction(stores, 'readwrite')
+    tx = transaction(db, stores, 'readwrite')
   } catch (err) {
     throw idbError(err, what)
   }
@@ -162,7 +178,7 @@ export async function metaValue<T> (db: IDBDatabase, key: string, make: () => T)
 export async function syncDb (db: IDBDatabase, what: string): Promise<void> {
   let tx: IDBTransaction
   try {
-    tx = db.transaction(['meta'], 'readwrite', { durability: 'strict' })
+    tx = transaction(db, ['meta'], 'readwrite', { durability: 'strict' })
   } catch (err) {
     throw idbError(err, what)
   }

@@ -206,6 +206,7 @@ class App {
       return
     }
     this.store.takeOver()
+    this.journal.parts.takeOver()
     this.phase = 'pairing'
     this.error = undefined
     this.view.showForm(false)

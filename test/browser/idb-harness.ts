@@ -159,9 +159,11 @@ export const harness = {
     return await exportNdjsonText(new MemorySource('source', spec))
   },
 
-  /** This tab is about to write (it took the lock): IdbHistoryStore.takeOver. */
+  /** This tab is about to write (it took the lock): what the page does (main.ts). */
   async takeOver (name: string): Promise<void> {
-    (await phone(name)).store.takeOver()
+    const p = await phone(name)
+    p.store.takeOver()
+    p.journal.parts.takeOver()
   },
 
   async commit (name: string, change: HistoryChange): Promise<void> {

@@ -207,6 +207,32 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await first.close()
   }, 120_000)
 
+  it('receives in one tab, then another, then the first again: each carries on after the other\'s journal writes', async () => {
+    const first = await harnessPage()
+    const second = await harnessPage()
+    const spec = async (page: Page, tag: string, from: number): Promise<HistorySpec> => {
+      const photo: MediaSpec = { seed: `photo-${tag}`, size: 40_000, mime: 'image/jpeg' }
+      return {
+        contacts, conversations,
+        messages: [...Array.from({ length: 200 }, (_, i) => msg(i % 2 === 0 ? 'c1' : 'c2', from + i, `${tag} ${i}`)), msg('c2', from + 999, 'photo', { kind: 'image', media: (await call(page, 'media', photo)).sha256 })],
+        media: [photo]
+      }
+    }
+    // Each receive writes the journal (undo entries, checkpoints, partial media) through its tab's
+    // write queue; the other tab's writes come between.
+    expect((await call(first, 'transfer', 'turns', 'old-1', await spec(first, 'one', 0), { options: OPTIONS })).state).toBe('verified')
+    await call(second, 'takeOver', 'turns')
+    expect((await call(second, 'transfer', 'turns', 'old-2', await spec(second, 'two', 2000), { options: OPTIONS })).state).toBe('verified')
+    await call(first, 'takeOver', 'turns')
+    const third = await call(first, 'transfer', 'turns', 'old-3', await spec(first, 'three', 4000), { options: OPTIONS })
+    expect(third.error).toBeUndefined()
+    expect(third.state).toBe('verified')
+    expect((await call(first, 'counts', 'turns'))).toEqual({ c1: 300, c2: 303 })
+    expect(Object.keys(await call(first, 'mediaDigests', 'turns'))).toHaveLength(3)
+    await first.close()
+    await second.close()
+  }, 120_000)
+
   it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
     const page = await harnessPage()
     const cdp = await browser.context.newCDPSession(page)
