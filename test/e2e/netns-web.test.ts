@@ -224,6 +224,9 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     // A LAN address over plain HTTP: no crypto.subtle, no Web Locks, no service workers, as on a real phone.
     expect(await page.evaluate(() => ({ secure: window.isSecureContext, subtle: typeof crypto.subtle, locks: 'locks' in navigator, sw: 'serviceWorker' in navigator, host: location.hostname })))
       .toEqual({ secure: false, subtle: 'undefined', locks: false, sw: false, host: p1.ip })
+    // The served page's policy lets it compile WebAssembly, where its fast sha256 lives.
+    expect(await page.evaluate(async () => await WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => 'compiles', (err: Error) => err.message)))
+      .toBe('compiles')
     // Nothing clicked: the link paired it.
     const paused = await waitState('pause mid-transfer', 'paused')
     expect(paused.error).toBeUndefined()
