@@ -32,6 +32,9 @@ export interface SlotLimits {
   pairWithinMs: number
 }
 
+/** How long a peer whose pairing failed has to read why before its connection is reset. */
+const GRACEFUL_CLOSE_MS = 5_000
+
 export const DEFAULT_SLOT_LIMITS: SlotLimits = { maxUnpaired: 8, maxPerAddress: 2, maxPerPeer: 2, pairWithinMs: 10_000 }
 
 /** The part of a libp2p connection the policy looks at and acts on. */
@@ -201,8 +204,10 @@ export class ConnectionSlots {
     this.o.onClosed?.(h.conn, reason)
     const err = new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`)
     if (reason === 'pairing-failed') {
-      // Gracefully, so the pairing's ABORT (why it failed) is read before the connection goes.
-      void h.conn.close({ signal: AbortSignal.timeout(1_000) }).catch(() => { h.conn.abort(err) })
+      // Gracefully, so the pairing's ABORT (why it failed) is read before the connection goes: a reset
+      // would drop it unread on a peer slow to read (a loaded phone). The connection holds no slot
+      // meanwhile, and an honest peer closes its side on reading the ABORT, which ends this at once.
+      void h.conn.close({ signal: AbortSignal.timeout(GRACEFUL_CLOSE_MS) }).catch(() => { h.conn.abort(err) })
     } else {
       h.conn.abort(err)
     }
