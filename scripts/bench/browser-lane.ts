@@ -123,7 +123,11 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
     const pageOrigin = await page.evaluate(() => performance.timeOrigin)
     await sender.done
-    const at = (type: PageEvent['type']): number | undefined => events.find(e => e.type === type)?.at
+    // A page event's `at` is ms since the epoch (FerryEvent.at): the page's clock counts from its navigation.
+    const at = (type: PageEvent['type']): number | undefined => {
+      const a = events.find(e => e.type === type)?.at
+      return a === undefined ? undefined : a - pageOrigin
+    }
     const verifiedAt = at('verified') as number
     // The page's clock starts at its navigation; on this process's clock that is:
     const pageStart = pageOrigin - performance.timeOrigin
