@@ -35,11 +35,12 @@ export interface LaneSummary {
   perRound: { userMs: number[], MBPerSec: number[] }
 }
 
-function medianOfKeys (rs: Array<Record<string, number> | undefined>): Record<string, number> {
+/** Each key's median over the runs, rounded once by `round` (rounding twice can pass a phase its lane's total). */
+function medianOfKeys (rs: Array<Record<string, number> | undefined>, round: (x: number) => number = r2): Record<string, number> {
   const keys = [...new Set(rs.flatMap(r => Object.keys(r ?? {})))]
   return Object.fromEntries(keys.map(k => {
     const xs = rs.map(r => r?.[k]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x))
-    return [k, r2(median(xs))]
+    return [k, round(median(xs))]
   }).filter(([, v]) => Number.isFinite(v)))
 }
 
@@ -50,7 +51,7 @@ export function summariseLane (runs: LaneRun[], storeBytes: number): LaneSummary
     runs: runs.length,
     userMs: Math.round(median(runs.map(r => r.userMs))),
     MBPerSec: r1(median(mbps)),
-    phasesMs: Object.fromEntries(Object.entries(medianOfKeys(runs.map(r => r.phases))).map(([k, v]) => [k, Math.round(v)])),
+    phasesMs: medianOfKeys(runs.map(r => r.phases), Math.round),
     cpuSec: { sender: r2(median(runs.map(r => r.cpuSec.sender))), receiver: r2(median(runs.map(r => r.cpuSec.receiver))) },
     peakRssMiB: { sender: median(runs.map(r => r.peakRssMiB.sender)), receiver: median(runs.map(r => r.peakRssMiB.receiver)) },
     ...(Object.keys(extra).length > 0 ? { extra } : {}),

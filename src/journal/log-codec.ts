@@ -72,6 +72,15 @@ class Writer {
       for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i)
       return
     }
+    // Other short keys: when even three bytes a character fit a one-byte length, the string is encoded in
+    // place, with no buffer of its own for each of a transfer's million ids.
+    if (s.length * 3 < 0x80) {
+      this.room(1 + s.length * 3)
+      const { written } = enc.encodeInto(s, this.buf.subarray(this.pos + 1))
+      this.buf[this.pos] = written
+      this.pos += 1 + written
+      return
+    }
     this.bytes(enc.encode(s))
   }
 

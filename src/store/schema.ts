@@ -26,6 +26,15 @@ export const MESSAGE_V4_COLUMNS: ReadonlyArray<[string, string]> = [
 export const MESSAGES_KEY = 'CREATE UNIQUE INDEX IF NOT EXISTS messages_key ON messages (conversation, id)'
 
 /**
+ * The insert half of the leaves' rule. A bulk load into an empty history (deferMessageKey in
+ * sqlite-store.ts) drops it with the messages' key and makes it again with the key: with no message
+ * stored there is no leaf for an insert to drop, and the trigger cost each inserted row a statement.
+ */
+export const LEAVES_ON_INSERT = `CREATE TRIGGER IF NOT EXISTS leaves_on_insert AFTER INSERT ON messages BEGIN
+  DELETE FROM leaves WHERE conversation = NEW.conversation AND (last_ts, last_id) >= (NEW.ts, NEW.id);
+END;`
+
+/**
  * The store's LeafIndex (src/store/history.ts, leaf-index.ts): the leaves the last transfer cut each
  * conversation into. The triggers make its one rule hold whoever writes the messages (a transfer, an
  * import, an undo, a person with the sqlite3 shell): a message written, moved or deleted at a key drops
@@ -42,9 +51,7 @@ CREATE TABLE IF NOT EXISTS leaves (
   digest BLOB NOT NULL,
   PRIMARY KEY (conversation, last_ts, last_id)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS leaves_on_insert AFTER INSERT ON messages BEGIN
-  DELETE FROM leaves WHERE conversation = NEW.conversation AND (last_ts, last_id) >= (NEW.ts, NEW.id);
-END;
+${LEAVES_ON_INSERT}
 CREATE TRIGGER IF NOT EXISTS leaves_on_update AFTER UPDATE ON messages BEGIN
   DELETE FROM leaves WHERE conversation = OLD.conversation AND (last_ts, last_id) >= (OLD.ts, OLD.id);
   DELETE FROM leaves WHERE conversation = NEW.conversation AND (last_ts, last_id) >= (NEW.ts, NEW.id);

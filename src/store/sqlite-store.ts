@@ -13,7 +13,7 @@ import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
-  CONTACT_COLUMNS, CONVERSATION_COLUMNS, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
   MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, migrateTo4, migrateTo5, upsertSql
 } from './schema.js'
@@ -719,6 +719,10 @@ export class SqliteChatStore implements History {
     this.keyDeferred = this.transaction(() => {
       if (this.one('SELECT 1 FROM messages LIMIT 1') !== undefined) return false
       this.db.exec('DROP INDEX messages_key')
+      // No message, so no true leaf: the insert trigger (which would find none to drop, once a row) goes
+      // with the key, and comes back with it.
+      this.db.exec('DELETE FROM leaves')
+      this.db.exec('DROP TRIGGER IF EXISTS leaves_on_insert')
       log('loading into an empty history: the (conversation, id) key is built once the messages are in')
       return true
     })
@@ -732,6 +736,8 @@ export class SqliteChatStore implements History {
     this.db.pragma('temp_store = FILE')
     const t0 = Date.now()
     try {
+      // The trigger first: a crash between the two leaves the key missing, which the next open builds.
+      this.db.exec(LEAVES_ON_INSERT)
       this.db.exec(MESSAGES_KEY)
       log('built the (conversation, id) key in %d ms', Date.now() - t0)
     } catch (err) {

@@ -6,6 +6,7 @@ import type { Message } from '../../src/store/model.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { TransferLog } from '../../src/journal/transfer-log.js'
 import { cleanupTempDirs, openStore } from '../helpers/stores.js'
+import { conversationLeaves, LEAF_FORMAT } from '../../src/protocol/conversation-leaves.js'
 
 // Messages committed into an empty history (a new phone's) go in without the (conversation, id) key,
 // which is built once they are all in, or as soon as something needs it. Whatever happens in between (a
@@ -133,6 +134,41 @@ describe('a load into an empty history', () => {
     expect(hasKey(s)).toBe(true)
     expect([...s.listMessages()]).toEqual(all)
     s.close()
+  })
+})
+
+/**
+ * Whether the leaves' rule holds for inserts: leaves kept for `conversation` over `messages`, then a
+ * message written before their end, must leave no kept leaf behind.
+ */
+async function insertDropsLeaves (store: SqliteChatStore, conversation: string, before: Message): Promise<boolean> {
+  const { token } = await store.leafIndex.keptLeaves(conversation, LEAF_FORMAT)
+  await store.leafIndex.keepLeaves(conversation, LEAF_FORMAT, token, await conversationLeaves(store, conversation, {}))
+  if ((await store.leafIndex.keptLeaves(conversation, LEAF_FORMAT)).leaves.length === 0) throw new Error('no leaf was kept')
+  await store.commit({ messages: [before] })
+  return (await store.leafIndex.keptLeaves(conversation, LEAF_FORMAT)).leaves.length === 0
+}
+
+describe('the leaves after a load into an empty history', () => {
+  it('are dropped by a later insert before their end, as in any other store', async () => {
+    const s = openStore()
+    const all = history(300)
+    await s.commit({ messages: all.slice(0, 150) })
+    await s.commit({ messages: all.slice(150) })
+    s.messagesDone()
+    expect(await insertDropsLeaves(s, 'c1', { ...all[0], id: 'inserted', ts: all[0].ts + 1 })).toBe(true)
+    s.close()
+  })
+
+  it('are dropped so after a load the process did not finish, once the store is reopened', async () => {
+    const s = openStore()
+    const all = history(200)
+    await s.commit({ messages: all.slice(0, 120) })
+    s.close()
+    const again = SqliteChatStore.open(s.dir)
+    await again.commit({ messages: all.slice(120) })
+    expect(await insertDropsLeaves(again, 'c1', { ...all[0], id: 'inserted', ts: all[0].ts + 1 })).toBe(true)
+    again.close()
   })
 })
 
