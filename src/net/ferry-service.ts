@@ -165,6 +165,12 @@ interface ActiveOffer {
   current?: { peer: string, token: Uint8Array, lastUsedAt: number }
   /** Peers that proved the current pairing in this offer (by the code or its token). */
   authenticated: Set<string>
+  /**
+   * Pairings under way, by peer, settled once the outcome is recorded. The other phone learns it paired
+   * when the handshake ends, before this phone has made the code's use durable and recorded the pairing;
+   * its transfer stream, opened at once, waits for that rather than being told NOT_PAIRED.
+   */
+  recording: Map<string, Promise<void>>
   running?: { peer: string, abort: AbortController }
   resolve: (summary: Progress) => void
   reject: (err: FerryError) => void
@@ -245,6 +251,7 @@ export class FerryService implements Startable {
         durable: budget?.durable,
         current,
         authenticated: new Set(),
+        recording: new Map(),
         resolve: p => { this.offerState = undefined; resolve(p) },
         reject: e => { this.offerState = undefined; state.running?.abort.abort(); reject(e) }
       }
@@ -267,6 +274,9 @@ export class FerryService implements Startable {
     const current = offer.current
     const tokens = new Map<string, Uint8Array>()
     if (current !== undefined && this.pairings.live(current.lastUsedAt)) tokens.set(current.peer, current.token)
+    let recorded!: () => void
+    const recording = new Promise<void>(resolve => { recorded = resolve })
+    offer.recording.set(peer, recording)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
         code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable,
@@ -312,12 +322,16 @@ export class FerryService implements Startable {
           ? 'the pairing code expired (10 minutes); start again for a new one'
           : 'three wrong codes were tried; start again for a new code'))
       }
+    } finally {
+      if (offer.recording.get(peer) === recording) offer.recording.delete(peer)
+      recorded()
     }
   }
 
   private async onTransferStream (stream: Stream, connection: Connection): Promise<void> {
-    const offer = this.offerState
     const peer = connection.remotePeer.toString()
+    await this.offerState?.recording.get(peer)
+    const offer = this.offerState
     const duplex = streamToDuplex(stream)
     // Only the phone of the current pairing, once it proved it in this offer: a phone paired before can
     // neither pull the history nor stop the current phone's transfer.
