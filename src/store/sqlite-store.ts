@@ -118,8 +118,6 @@ export class SqliteChatStore implements History {
 
   /** This process's hold on the store (none for a read-only store). */
   private lock?: StoreLock
-  /** The port, not the class: the class's better-sqlite3 types stay out of the published declarations. */
-  readonly leafIndex: LeafIndex
   private readonly leaves: SqliteLeafIndex
 
   private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
@@ -128,8 +126,10 @@ export class SqliteChatStore implements History {
     this.storeId = storeId
     this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
     this.leaves = new SqliteLeafIndex(db, readOnly)
-    this.leafIndex = this.leaves
   }
+
+  /** The port, not the class: the class's better-sqlite3 types stay out of the published declarations. */
+  get leafIndex (): LeafIndex { return this.leaves }
 
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { LaneSummary } from '../../scripts/bench/user-clock.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const dirs: string[] = []
@@ -40,17 +41,6 @@ function processesMentioning (needle: string): Array<{ pid: number, cmd: string 
 function bytesUnder (p: string): number {
   const st = statSync(p)
   return st.isDirectory() ? readdirSync(p).reduce((n, e) => n + bytesUnder(join(p, e)), 0) : st.size
-}
-
-interface LaneSummary {
-  runs: number
-  userMs: number
-  MBPerSec: number
-  phasesMs: Record<string, number>
-  cpuSec: { sender: number, receiver: number }
-  peakRssMiB: { sender: number, receiver: number }
-  extra?: Record<string, number>
-  perRound: { userMs: number[], MBPerSec: number[] }
 }
 
 describe('npm run bench: the lanes on the user\'s clock', () => {
