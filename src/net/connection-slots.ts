@@ -10,6 +10,10 @@ import { hostOf } from './addresses.js'
 //
 // - A connection whose peer has not begun pairing within `pairWithinMs` is closed; so is one whose
 //   pairing failed. Pinging keeps nothing alive.
+// - A connection whose pairing failed is not cut at once: its peer must first read the ABORT that says
+//   why, and a socket closed with bytes still coming (identify, the peer's window updates) is reset by
+//   the kernel, which drops the ABORT unread on the peer's side. It is left open for `lingerMs` (an
+//   honest phone hangs up on reading it), and it is the first to go when a newcomer needs room.
 // - Unpaired connections are few (`maxUnpaired`), and few per address and per peer. A new one always
 //   gets in: when there is no room, the oldest unpaired connection that is not pairing right now goes.
 //   So a flood can make slots turn over, but never keeps a real phone out; and the connections that
@@ -30,12 +34,14 @@ export interface SlotLimits {
   maxPerPeer: number
   /** An unpaired connection that has not begun pairing by then is closed. */
   pairWithinMs: number
+  /** How long a connection whose pairing failed stays open for its peer to read why and hang up. */
+  lingerMs: number
 }
 
-/** How long a peer whose pairing failed has to read why before its connection is reset. */
-const GRACEFUL_CLOSE_MS = 5_000
+/** How long closing a connection may take (flushing what was written) before it is reset. */
+const GRACEFUL_CLOSE_MS = 2_000
 
-export const DEFAULT_SLOT_LIMITS: SlotLimits = { maxUnpaired: 8, maxPerAddress: 2, maxPerPeer: 2, pairWithinMs: 10_000 }
+export const DEFAULT_SLOT_LIMITS: SlotLimits = { maxUnpaired: 8, maxPerAddress: 2, maxPerPeer: 2, pairWithinMs: 10_000, lingerMs: 2_000 }
 
 /** The part of a libp2p connection the policy looks at and acts on. */
 export interface SlotConnection {
@@ -57,6 +63,8 @@ interface Held {
   openedAt: number
   /** Pairing attempts under way on it (a charged code attempt, or a resume with a known token). */
   attempts: number
+  /** Its pairing failed: it lingers until its peer hangs up or `lingerMs` passes. */
+  failed: boolean
   timer?: { cancel: () => void }
 }
 
@@ -87,7 +95,7 @@ export class ConnectionSlots {
   constructor (private readonly o: ConnectionSlotsOptions) {
     this.limits = { ...DEFAULT_SLOT_LIMITS, ...o.limits }
     const l = this.limits
-    if (![l.maxUnpaired, l.maxPerAddress, l.maxPerPeer].every(n => Number.isInteger(n) && n >= 1) || !(l.pairWithinMs > 0)) {
+    if (![l.maxUnpaired, l.maxPerAddress, l.maxPerPeer].every(n => Number.isInteger(n) && n >= 1) || !(l.pairWithinMs > 0) || !(l.lingerMs >= 0)) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'connection slot limits must be positive')
     }
     this.now = o.now ?? (() => performance.now())
@@ -98,7 +106,7 @@ export class ConnectionSlots {
   opened (conn: SlotConnection): void {
     if (conn.direction !== 'inbound' || this.held.has(conn.id)) return
     const peer = conn.remotePeer.toString()
-    const h: Held = { conn, peer, host: hostOf(conn.remoteAddr) ?? conn.remoteAddr.toString(), openedAt: this.now(), attempts: 0 }
+    const h: Held = { conn, peer, host: hostOf(conn.remoteAddr) ?? conn.remoteAddr.toString(), openedAt: this.now(), attempts: 0, failed: false }
     this.held.set(conn.id, h)
     if (this.o.trusted(peer)) {
       this.trim(this.of(x => x.peer === peer), this.limits.maxPerPeer, h, 'peer-full')
@@ -134,7 +142,23 @@ export class ConnectionSlots {
     const h = this.held.get(conn.id)
     if (h === undefined) return
     if (began) h.attempts = Math.max(0, h.attempts - 1)
-    if (!paired && !this.o.trusted(h.peer)) this.close(h, 'pairing-failed')
+    if (!paired && !this.o.trusted(h.peer) && !h.failed) this.linger(h)
+  }
+
+  /** Counts `h` as closed for a failed pairing now, and closes it once its peer had time to read why. */
+  private linger (h: Held): void {
+    h.failed = true
+    h.timer?.cancel()
+    this.closed['pairing-failed']++
+    log('pairing failed on %s from %s (%s): closing in %d ms', h.conn.id, h.host, h.peer, this.limits.lingerMs)
+    this.o.onClosed?.(h.conn, 'pairing-failed')
+    h.timer = this.schedule(this.limits.lingerMs, () => {
+      h.timer = undefined
+      if (!this.held.has(h.conn.id)) return
+      this.gone(h.conn)
+      const err = new FerryError(ErrorCode.NOT_PAIRED, 'connection closed: pairing-failed')
+      void h.conn.close({ signal: AbortSignal.timeout(GRACEFUL_CLOSE_MS) }).catch(() => { h.conn.abort(err) })
+    })
   }
 
   /**
@@ -144,7 +168,7 @@ export class ConnectionSlots {
   review (only?: Held): void {
     const now = this.now()
     for (const h of only !== undefined ? [only] : [...this.held.values()]) {
-      if (!this.held.has(h.conn.id) || this.o.trusted(h.peer) || h.attempts > 0) continue
+      if (!this.held.has(h.conn.id) || this.o.trusted(h.peer) || h.attempts > 0 || h.failed) continue
       const left = this.limits.pairWithinMs - (now - h.openedAt)
       if (left <= 0) this.close(h, 'not-paired-in-time')
       else if (h.timer === undefined) this.arm(h, left) // a timer may fire a hair early: look again then
@@ -183,7 +207,9 @@ export class ConnectionSlots {
   private trim (group: Held[], limit: number, newcomer: Held, reason: CloseReason): boolean {
     let excess = group.length - limit
     if (excess <= 0) return true
-    const idle = group.filter(h => h !== newcomer && h.attempts === 0).sort((a, b) => a.openedAt - b.openedAt)
+    // Those whose pairing failed go first (they are on their way out), then the oldest.
+    const idle = group.filter(h => h !== newcomer && h.attempts === 0)
+      .sort((a, b) => Number(b.failed) - Number(a.failed) || a.openedAt - b.openedAt)
     for (const h of idle) {
       if (excess === 0) break
       this.close(h, reason)
@@ -199,17 +225,12 @@ export class ConnectionSlots {
   private close (h: Held, reason: CloseReason): void {
     if (!this.held.has(h.conn.id)) return
     this.gone(h.conn)
-    this.closed[reason]++
-    log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
-    this.o.onClosed?.(h.conn, reason)
-    const err = new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`)
-    if (reason === 'pairing-failed') {
-      // Gracefully, so the pairing's ABORT (why it failed) is read before the connection goes: a reset
-      // would drop it unread on a peer slow to read (a loaded phone). The connection holds no slot
-      // meanwhile, and an honest peer closes its side on reading the ABORT, which ends this at once.
-      void h.conn.close({ signal: AbortSignal.timeout(GRACEFUL_CLOSE_MS) }).catch(() => { h.conn.abort(err) })
-    } else {
-      h.conn.abort(err)
+    // One whose pairing failed was counted then; pushed out early, it is not counted twice.
+    if (!h.failed) {
+      this.closed[reason]++
+      this.o.onClosed?.(h.conn, reason)
     }
+    log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
+    h.conn.abort(new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`))
   }
 }

@@ -140,8 +140,8 @@ describe('a hostile receiver over libp2p against a real `ferry send`', () => {
     const s = await openStream(intruder, ready.addr, PAIR_PROTOCOL)
     const hs = new ReceiverHandshake({ code: parseCode(CODE), localPeerId: intruder.peerId.toString(), remotePeerId: ready.peerId })
     await s.write(hs.start().send)
-    const { messages } = await s.rest()
-    expect(messages.map(m => decodeMessage(m, []).type)).toEqual([MsgType.ABORT])
+    const { messages, error } = await s.rest()
+    expect(messages.map(m => decodeMessage(m, []).type), error?.message).toEqual([MsgType.ABORT])
     expect(abortReason(decodeMessage(messages[0], []))).toBe('CODE_EXPIRED')
     // b. The sender hung up on it; back on a new connection, straight to the transfer protocol: not paired.
     await hungUp(intruder, ready.peerId)

@@ -76,15 +76,39 @@ describe('connection slots', () => {
     expect(w.slots.closed).toMatchObject({ 'not-paired-in-time': 1, 'pairing-failed': 0 })
   })
 
-  it('a failed pairing closes the connection gracefully (its ABORT is read first); so does a refused one', () => {
+  it('a failed pairing leaves its connection open for the peer to read why, then closes it gracefully', () => {
     const w = world()
     const guess = w.open('guesser', '10.0.0.2')
     w.slots.attemptBegan(guess)
     w.slots.attemptEnded(guess, true, false)
-    expect(guess).toMatchObject({ how: 'closed', reason: 'pairing-failed' })
     const late = w.open('late', '10.0.0.3') // the code was dead: no attempt began
     w.slots.attemptEnded(late, false, false)
-    expect(late).toMatchObject({ how: 'closed', reason: 'pairing-failed' })
+    // Counted at once; cut only after the linger (closing at once can reset the ABORT away unread).
+    expect(w.slots.closed['pairing-failed']).toBe(2)
+    expect([open(guess), open(late)]).toEqual([true, true])
+    w.advance(w.slots.limits.lingerMs - 1)
+    expect([open(guess), open(late)]).toEqual([true, true])
+    // The honest peer hangs up on reading the ABORT: nothing is left to close.
+    w.gone(late)
+    w.advance(1)
+    expect(guess).toMatchObject({ how: 'closed', reason: 'pairing-failed' })
+    expect(late.how).toBeUndefined()
+    // The pairing deadline does not cut a lingering connection short, nor count it twice.
+    w.advance(60_000)
+    expect(w.slots.closed).toMatchObject({ 'pairing-failed': 2, 'not-paired-in-time': 0 })
+  })
+
+  it('a lingering connection is the first pushed out when a newcomer needs room, and counted once', () => {
+    const w = world()
+    const idle = w.open('idle', '10.0.0.9')
+    const failed = w.open('failed', '10.0.0.9') // younger than idle, but its pairing failed
+    w.slots.attemptEnded(failed, false, false)
+    const newcomer = w.open('new', '10.0.0.9')
+    expect(failed.how).toBe('aborted')
+    expect([open(idle), open(newcomer)]).toEqual([true, true])
+    expect(w.slots.closed).toMatchObject({ 'pairing-failed': 1, 'address-full': 0 })
+    w.advance(w.slots.limits.lingerMs)
+    expect(failed.how).toBe('aborted')
   })
 
   it('one address holds two unpaired connections: a third pushes out its oldest idle one, or goes itself', () => {
