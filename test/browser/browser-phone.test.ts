@@ -130,8 +130,8 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.waitForFunction(() => document.querySelectorAll('#chats li').length === 5)
     await page.click('#chats li[data-id="zz-photos"]')
     await page.waitForSelector('#messages .msg')
-    // The progress bar, with the rate and the time left.
-    expect(await page.isVisible('#bar')).toBe(true)
+    // The progress bar, with the rate and the time left (drawn on the page's next tick).
+    await page.waitForSelector('#bar', { state: 'visible' })
     expect(await page.textContent('#progress-text')).toMatch(/of [\d,]+ messages · [\d.]+ \w?B of [\d.]+ MB media · .*left/)
     await page.screenshot({ path: join(ARTIFACTS, 'browser-phone-mid-transfer.png'), fullPage: true })
 
