@@ -13,6 +13,7 @@ import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
+import { halfWindowUpdates } from './yamux-window.js'
 
 export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
 
@@ -160,13 +161,13 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
       },
       transports,
       connectionEncrypters: [nodeNoise()],
-      streamMuxers: [yamux({
+      streamMuxers: [halfWindowUpdates(yamux({
         maxInboundStreams: maxStreams,
         maxOutboundStreams: maxStreams,
         streamOptions: {
           maxStreamWindowSize: streamWindow
         }
-      })],
+      }))],
       peerDiscovery,
       connectionGater: { denyDialMultiaddr, denyInboundConnection: async maConn => handshakes.deny(maConn) },
       connectionManager: {
