@@ -373,7 +373,8 @@ export class FerryService implements Startable {
       const p = machine.progress
       offer.emit({
         type: 'verified',
-        summary: [],
+        // What the receiver verified: it checks each conversation's count and digest against this manifest.
+        summary: (machine.manifest?.conversations ?? []).map(c => ({ id: c.conversation.id, title: c.conversation.title, messages: c.messageCount })),
         progress: progress(),
         stats: { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent }
       })

@@ -77,6 +77,10 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(rv.progress).toMatchObject({ messages: total, totalMessages: total })
     expect(sv.progress).toMatchObject({ messages: total, totalMessages: total })
     expect((rv.summary as Array<{ messages: number }>).reduce((n, c) => n + c.messages, 0)).toBe(total)
+    // The old phone's summary is the same, chat by chat: what the new phone verified.
+    const chats0 = new Set(sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id as string))
+    expect((sv.summary as Array<{ id: string }>).map(c => c.id).sort()).toEqual([...chats0].sort())
+    expect(sv.summary).toEqual(rv.summary)
     // The chats are announced ready once, when the last message is in, before the media and the end.
     const order = receiver.events.map(e => e.event)
     expect(receiver.all('chats-ready').map(e => e.messages)).toEqual([total])

@@ -1,10 +1,13 @@
 // A TypeScript web app, type-checked against the installed declarations without Node's types.
-import { formatCode, generateCode, ReceiverMachine, type HistorySink, type FerryEvent, type PairingCode } from 'chat-ferry'
+import { formatCode, generateCode, parseQrPayload, ReceiverMachine, type HistorySink, type FerryEvent, type PairingCode, type QrPayload } from 'chat-ferry'
 
 export const code: PairingCode = generateCode()
 export const shown: string = formatCode(code)
 export type Store = HistorySink
 export const onEvent = (e: FerryEvent): string => e.type
+// What a scanned link holds, typed: the app keeps it until the user confirms the pairing.
+export const scanned = (link: string): QrPayload => parseQrPayload(link)
+export const peerOf = (p: QrPayload): string => p.peerId
 export { ReceiverMachine }
 // @ts-expect-error: formatCode takes a parsed code, not a string
 formatCode('123-4567-8901')
