@@ -28,7 +28,7 @@ interface StreamHooks {
 let warned = false
 
 /** Makes `stream` grant its receive window once at least half of it is used, not after every frame. */
-export function grantHalfWindows (stream: unknown): boolean {
+function grantHalfWindows (stream: unknown): boolean {
   if (!(stream instanceof YamuxStream)) return false
   const s = stream as unknown as WindowFields
   if (typeof s.recvWindow !== 'number' || typeof s.recvWindowCapacity !== 'number' || typeof s.sendWindowUpdate !== 'function') {

@@ -1,11 +1,10 @@
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createFerryNode, type FerryNode } from '../../src/net/node.js'
+import type { FerryNode } from '../../src/net/node.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import { ThrottleProxy } from '../e2e/helpers/throttle-proxy.js'
-import { hostNode } from '../e2e/helpers/raw-peer.js'
+import { hostNode, rawNode } from '../e2e/helpers/raw-peer.js'
 import { tcpPort } from '../e2e/helpers/ferry-cli.js'
 
 // The reading phone grants yamux window back once half of it is used, not after every data frame
@@ -28,7 +27,7 @@ afterAll(async () => {
 })
 
 async function writer (): Promise<FerryNode> {
-  const n = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+  const n = await rawNode()
   nodes.push(n)
   // Small writes, so the data goes as many small frames: the case where per-frame updates cost most.
   const chunk = new Uint8Array(16 * 1024).fill(7)
@@ -46,10 +45,10 @@ async function upBytesWhileReading (reader: Libp2p, w: FerryNode): Promise<{ got
   const proxy = await ThrottleProxy.start(port, Number.MAX_SAFE_INTEGER)
   proxies.push(proxy)
   const d = streamToDuplex(await reader.dialProtocol(multiaddr(proxy.addr(w.peerId.toString())), PROTO))
-  const upBefore = proxy.connections.reduce((n, c) => n + c.up, 0)
+  const upBefore = proxy.bytesUp
   let got = 0
   for await (const c of d.source) got += c.byteLength
-  const up = proxy.connections.reduce((n, c) => n + c.up, 0) - upBefore
+  const up = proxy.bytesUp - upBefore
   await d.close().catch(() => {})
   return { got, up }
 }
@@ -57,7 +56,7 @@ async function upBytesWhileReading (reader: Libp2p, w: FerryNode): Promise<{ got
 describe('yamux window updates', () => {
   it('a Ferry node reading 64 MiB grants window once per half window at most, not once per frame', async () => {
     const w = await writer()
-    const ferryReader = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const ferryReader = await rawNode()
     nodes.push(ferryReader)
     const ferry = await upBytesWhileReading(ferryReader, w)
     // The same bytes read by a stock libp2p node (yamux's own per-frame updates), for scale.

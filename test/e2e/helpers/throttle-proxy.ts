@@ -46,6 +46,11 @@ export class ThrottleProxy {
     return this.connections.reduce((n, c) => n + c.down, 0)
   }
 
+  /** Receiver -> sender bytes over all connections so far. */
+  get bytesUp (): number {
+    return this.connections.reduce((n, c) => n + c.up, 0)
+  }
+
   /** Sender -> receiver bytes on connections opened after `t` (performance.now()). */
   bytesDownSince (t: number): number {
     return this.connections.filter(c => c.openedAt >= t).reduce((n, c) => n + c.down, 0)
