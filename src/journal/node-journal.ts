@@ -14,8 +14,12 @@ const DURABLE_KEY = '~durable'
 // in `<dir>/journal/`. `dir` is normally the store's directory: the partial files must be on the same
 // file system as the store's media, so that a finished file is handed over by a rename.
 
-/** Entries per read of a listing: no statement stays open across the caller's awaits. */
-const PAGE = 256
+/**
+ * Entries per read of a listing: no statement stays open across the caller's awaits. Small, because a
+ * page stays alive while the caller works through it: an undo log's entries are a batch of keys each,
+ * and a page of hundreds of them outlived the young generation and grew the receiver's heap.
+ */
+const PAGE = 16
 
 export class NodeJournal implements Journal {
   readonly dir: string
@@ -84,7 +88,8 @@ export class NodeJournal implements Journal {
       }
       for (const r of rows) {
         if (!r.key.startsWith(prefix)) return
-        yield [r.key, new Uint8Array(r.value)]
+        // A view, not a copy: better-sqlite3 hands each row a Buffer of its own.
+        yield [r.key, new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength)]
       }
       if (rows.length < PAGE) return
       after = rows[rows.length - 1].key

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { Contact, Conversation, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
-import { packItems, unpackItems, type LogItem } from './log-codec.js'
+import { packItems, readItems, unpackItems, type LogItem } from './log-codec.js'
 
 const log = logger('ferry:journal')
 
@@ -125,7 +125,7 @@ export class TransferLog {
     const from = entryKey(rec.transferId, rec.sessionSeq)
     for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
       if (k < from || v[0] !== MESSAGES) continue
-      yield * unpackItems(v.subarray(1))
+      yield * readItems(v.subarray(1))
     }
   }
 

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { HistorySink, ReceivedMedia } from '../store/history.js'
 import { fromJson, jsonValue, type Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
-import { bitmapBytes, setBit } from './bitmap.js'
+import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
@@ -50,13 +50,13 @@ export class MediaIntake {
     const m = this.media
     const have = new Uint8Array(bitmapBytes(m.length))
     const partial: ferry.PartialMedia.$Properties[] = []
-    const stored = await this.storedSet()
+    const stored = await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
       const sha = m.sha256(i)
       const size = m.size(i)
-      if (stored.has(sha)) {
+      if (getBit(stored, i)) {
         setBit(have, i)
         this.held(size)
         continue
@@ -105,15 +105,22 @@ export class MediaIntake {
     this.progress.mediaFilesHeld++
   }
 
-  /** The sha256s of the store's media whose files it holds, among the manifest's. */
-  private async storedSet (): Promise<Set<string>> {
-    const out = new Set<string>()
+  /**
+   * Which of the manifest's media the store holds the files of: bit i for entry i. A bitmap, not a set
+   * of hashes: at the end of a large transfer a set of 100k+ hex strings was the receiver's peak RSS.
+   */
+  private async storedBits (): Promise<Uint8Array> {
+    const out = new Uint8Array(bitmapBytes(this.media.length))
     if (this.media.length === 0) return out
     let after: string | undefined
-    const page = 8192
+    const page = 4096
     for (;;) {
       const rows = await this.sink.media(after, page)
-      for (const r of rows) if (r.stored && this.media.indexOf(r.sha256) >= 0) out.add(r.sha256)
+      for (const r of rows) {
+        if (!r.stored) continue
+        const i = this.media.indexOf(r.sha256)
+        if (i >= 0) setBit(out, i)
+      }
       if (rows.length < page) return out
       after = rows[rows.length - 1].sha256
     }
@@ -215,9 +222,9 @@ export class MediaIntake {
 
   /** Every file of the manifest that the sender holds is in the store. */
   async verifyPresent (): Promise<void> {
-    const stored = await this.storedSet()
+    const stored = await this.storedBits()
     for (let i = 0; i < this.media.length; i++) {
-      if (!this.media.missing(i) && !stored.has(this.media.sha256(i))) {
+      if (!this.media.missing(i) && !getBit(stored, i)) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${this.media.sha256(i)} is not on this phone`)
       }
     }
