@@ -22,21 +22,49 @@ async function send (duplex: ByteDuplex, messages: Uint8Array[]): Promise<void> 
   if (messages.length > 0) await duplex.write(messages.flatMap(m => [prefix([m]), m]))
 }
 
-/** Sends a step's messages, then settles on its result or error; returns undefined to keep reading. */
-async function settle<R> (duplex: ByteDuplex, step: Step): Promise<R | undefined> {
-  await send(duplex, step.send)
-  if (step.error !== undefined) throw step.error
-  return step.result as R | undefined
+/**
+ * How long a receiver that refused the pairing (a wrong code, a bad confirmation) waits for the other to
+ * hang up after telling it why. Closing at once would let the process exit with the peer's last frames
+ * unread, and a socket closed with unread bytes is reset: the peer's kernel then drops the refusal
+ * before its phone reads it, and it reports a hang-up instead of the wrong code. The peer hangs up as
+ * soon as it reads the refusal; a peer that never does costs this much.
+ */
+const REFUSAL_LINGER_MS = 2_000
+
+/** Waits until the peer ends its side (what it still sends is dropped), or `ms` pass. */
+async function awaitHangUp (it: AsyncIterator<Uint8Array>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
+  const drained = (async () => {
+    try {
+      while ((await it.next()).done !== true) {}
+    } catch {} // a reset is a hang-up too
+  })()
+  try {
+    await Promise.race([drained, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
-async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number): Promise<R> {
+/**
+ * Runs a handshake machine over the stream. `lingerMs`: how long to wait for the peer to hang up after
+ * refusing it (the receiver's; the sender's connection slots keep a refused connection open instead).
+ */
+async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number, lingerMs = 0): Promise<R> {
   const timer = setTimeout(() => duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')), timeoutMs)
+  const it = messages[Symbol.asyncIterator]()
   try {
-    const r = await settle<R>(duplex, first)
-    if (r !== undefined) return r
-    for await (const msg of messages) {
-      const r = await settle<R>(duplex, machine.onMessage(msg))
-      if (r !== undefined) return r
+    for (let step: Step | undefined = first; step !== undefined;) {
+      await send(duplex, step.send)
+      if (step.error !== undefined) {
+        // Refused here, and the refusal just sent: let the peer read it before we go.
+        if (lingerMs > 0) await awaitHangUp(it, lingerMs)
+        throw step.error
+      }
+      if (step.result !== undefined) return step.result as R
+      const next = await it.next()
+      step = next.done === true ? undefined : machine.onMessage(next.value)
     }
     throw new FerryError(ErrorCode.TRUNCATED, 'the other phone hung up during pairing')
   } catch (err) {
@@ -48,6 +76,8 @@ async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>
     throw isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, `pairing failed: ${(err as Error).message}`, undefined, { cause: err })
   } finally {
     clearTimeout(timer)
+    // Let go of the reader, as leaving a for-await would; not awaited: a read may still be pending.
+    it.return?.().catch(() => {})
   }
 }
 
@@ -64,12 +94,12 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { 
   try {
     if (auth.token !== undefined) {
       const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
-      await drive(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs)
+      await drive(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, REFUSAL_LINGER_MS)
       return { mode: 'resume' }
     }
     if (auth.code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a pairing code is needed')
     const m = new ReceiverHandshake({ code: auth.code, ...ids })
-    const r = await drive<{ resumeToken: Uint8Array }>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs)
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, REFUSAL_LINGER_MS)
     return { mode: 'code', resumeToken: r.resumeToken }
   } finally {
     await duplex.close().catch(() => {})
