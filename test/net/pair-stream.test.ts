@@ -32,4 +32,14 @@ describe('pairing over a stream', () => {
     expect(log.indexOf('sender hung up')).toBeGreaterThanOrEqual(0)
     expect(log.indexOf('sender hung up')).toBeLessThan(log.indexOf('receiver refused'))
   })
+
+  it('a sender that never hangs up does not keep a refusing receiver: it lets go after its linger', async () => {
+    const pipe = memoryPipe()
+    const silent: ByteDuplex = { ...pipe.a, close: async () => {} } // reads the refusal, never ends its side
+    const sender = pairAsSender(silent, { localPeerId: SENDER, remotePeerId: RECEIVER },
+      { code: parseCode('271-4567-8901'), lifetime: new CodeLifetime(), tokens: new Map() }).catch((err: { code?: string }) => err.code)
+    const receiver = pairAsReceiver(pipe.b, { localPeerId: RECEIVER, remotePeerId: SENDER }, { code: parseCode('271-4567-8902') })
+    await expect(receiver).rejects.toMatchObject({ code: 'WRONG_CODE' })
+    expect(await sender).toBe('WRONG_CODE')
+  })
 })
