@@ -167,10 +167,6 @@ export function packItems (items: LogItem[]): Uint8Array {
   return w.finish()
 }
 
-export function unpackItems (b: Uint8Array): LogItem[] {
-  return [...readItems(b)]
-}
-
 /**
  * The items of a packed entry one at a time: verification walks a million of them, and an entry's items
  * decoded at once lived long enough to be promoted out of the young generation.

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { Contact, Conversation, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
-import { packItems, readItems, unpackItems, type LogItem } from './log-codec.js'
+import { packItems, readItems, type LogItem } from './log-codec.js'
 
 const log = logger('ferry:journal')
 
@@ -172,10 +172,9 @@ function inverse (entry: Uint8Array): HistoryChange {
     const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
     return { contacts: p.contacts, conversations: p.conversations, remove: { contacts: p.newContacts, conversations: p.newConversations } }
   }
-  const items = unpackItems(entry.subarray(1))
   const remove: Array<{ conversation: string, id: string }> = []
   const messages = []
-  for (const it of items) {
+  for (const it of readItems(entry.subarray(1))) {
     if (it.flag === 'new') remove.push({ conversation: it.conversation, id: it.id })
     else if (it.flag === 'prior' && it.prior !== undefined) messages.push(it.prior)
   }

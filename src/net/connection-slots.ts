@@ -147,11 +147,10 @@ export class ConnectionSlots {
 
   /** Counts `h` as closed for a failed pairing now, and closes it once its peer had time to read why. */
   private linger (h: Held): void {
+    this.count(h, 'pairing-failed')
     h.failed = true
     h.timer?.cancel()
-    this.closed['pairing-failed']++
     log('pairing failed on %s from %s (%s): closing in %d ms', h.conn.id, h.host, h.peer, this.limits.lingerMs)
-    this.o.onClosed?.(h.conn, 'pairing-failed')
     h.timer = this.schedule(this.limits.lingerMs, () => {
       h.timer = undefined
       if (!this.held.has(h.conn.id)) return
@@ -222,14 +221,17 @@ export class ConnectionSlots {
     return true
   }
 
+  /** Counts `h` as closed for `reason`, once: one whose pairing failed was counted when it failed. */
+  private count (h: Held, reason: CloseReason): void {
+    if (h.failed) return
+    this.closed[reason]++
+    this.o.onClosed?.(h.conn, reason)
+  }
+
   private close (h: Held, reason: CloseReason): void {
     if (!this.held.has(h.conn.id)) return
     this.gone(h.conn)
-    // One whose pairing failed was counted then; pushed out early, it is not counted twice.
-    if (!h.failed) {
-      this.closed[reason]++
-      this.o.onClosed?.(h.conn, reason)
-    }
+    this.count(h, reason)
     log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
     h.conn.abort(new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`))
   }

@@ -1,7 +1,9 @@
 import { fc } from '../helpers/property.js'
 import { describe, expect, it } from 'vitest'
-import { packItems, unpackItems, type LogItem } from '../../src/journal/log-codec.js'
+import { packItems, readItems, type LogItem } from '../../src/journal/log-codec.js'
 import { MESSAGE_KINDS, MESSAGE_STATUSES, type Message } from '../../src/store/model.js'
+
+const unpack = (b: Uint8Array): LogItem[] => [...readItems(b)]
 
 // The undo log's binary entries: what goes in comes out, whatever the conversations, timestamps and
 // message contents, and a damaged entry is a typed error rather than a wrong undo.
@@ -24,14 +26,14 @@ describe('the undo log codec', () => {
       { flag: 'new', conversation: 'c2', ts: 2 ** 52 - 2, id: 'there' },
       { flag: 'new', conversation: 'c2', ts: -3, id: 'and back' }
     ]
-    expect(unpackItems(packItems(items))).toEqual(items)
-    expect(unpackItems(packItems([]))).toEqual([])
+    expect(unpack(packItems(items))).toEqual(items)
+    expect(unpack(packItems([]))).toEqual([])
   })
 
   it('keeps a long run of one conversation small: its name once, its timestamps as deltas', () => {
     const items: LogItem[] = Array.from({ length: 1000 }, (_, i) => ({ flag: 'new', conversation: 'a conversation with a long id', ts: 1_700_000_000_000 + i * 1000, id: `m${i}` }))
     const packed = packItems(items)
-    expect(unpackItems(packed)).toEqual(items)
+    expect(unpack(packed)).toEqual(items)
     expect(packed.byteLength).toBeLessThan(JSON.stringify(items).length / 4)
   })
 
@@ -56,7 +58,7 @@ describe('the undo log codec', () => {
     const item = fc.tuple(fc.constantFrom('c1', 'c2', '𝒞'), fc.constantFrom('new', 'prior', 'held') as fc.Arbitrary<LogItem['flag']>, ts, id, message)
       .map(([conversation, flag, t, i, m]): LogItem => flag === 'prior' ? { flag, conversation, ts: t, id: i, prior: m } : { flag, conversation, ts: t, id: i })
     fc.assert(fc.property(fc.array(item, { maxLength: 40 }), items => {
-      expect(unpackItems(packItems(items))).toEqual(items)
+      expect(unpack(packItems(items))).toEqual(items)
     }), { numRuns: 500 })
   })
 
@@ -64,8 +66,8 @@ describe('the undo log codec', () => {
     const packed = packItems([{ flag: 'prior', conversation: 'c1', ts: 5, id: 'm1', prior: prior() }])
     const wrongFormat = packed.slice()
     wrongFormat[0] = 9
-    expect(() => unpackItems(wrongFormat)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('unknown format') }))
-    expect(() => unpackItems(new Uint8Array([1, 0xff]))).toThrow(expect.objectContaining({ code: 'STORE' }))
-    expect(() => unpackItems(new Uint8Array([1, 18]))).toThrow(expect.objectContaining({ code: 'STORE' })) // a head no writer makes
+    expect(() => unpack(wrongFormat)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('unknown format') }))
+    expect(() => unpack(new Uint8Array([1, 0xff]))).toThrow(expect.objectContaining({ code: 'STORE' }))
+    expect(() => unpack(new Uint8Array([1, 18]))).toThrow(expect.objectContaining({ code: 'STORE' })) // a head no writer makes
   })
 })
