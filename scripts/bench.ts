@@ -16,6 +16,7 @@ import { runReceiver, runSender } from '../src/protocol/session.js'
 import { memoryPipe } from '../src/wire/memory-duplex.js'
 import type { ByteDuplex } from '../src/wire/duplex.js'
 import { installCleanup, r2, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
+import { watchThreads } from './bench/process-tree.js'
 import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
@@ -66,6 +67,8 @@ Lanes, each moving the same store on the same machine:
   ferry-webrtc     the same over WebRTC (webrtc-direct on 127.0.0.1)
   bare-libp2p      two processes on Ferry's stack (createFerryNode: TCP + Noise + yamux), one stream,
                    the same byte count written in 256 KiB buffers through streamToDuplex
+  bare-libp2p-webrtc  the same over webrtc-direct (a data channel per stream): what libp2p's WebRTC
+                   moves here without Ferry, the ceiling of ferry-webrtc
   raw-socket       two processes, plain node:net, the same byte count
   libp2p-files     the bare libp2p pair moving the source store's media files instead: the writer
                    reads them, the reader writes, hashes, checks and renames each and syncs once at
@@ -122,7 +125,7 @@ const profileName = values.profile as BenchProfile
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const seed = numberOption(USAGE, 'seed', values.seed, 1)
 
-const LANES = ['engine', 'ferry', 'ferry-webrtc', 'bare-libp2p', 'raw-socket', 'libp2p-files', 'rsync', 'rsync-fsync', 'tar-socat', 'browser'] as const
+const LANES = ['engine', 'ferry', 'ferry-webrtc', 'bare-libp2p', 'bare-libp2p-webrtc', 'raw-socket', 'libp2p-files', 'rsync', 'rsync-fsync', 'tar-socat', 'browser'] as const
 type Lane = typeof LANES[number]
 const WIFI_LANES: readonly Lane[] = ['ferry', 'bare-libp2p', 'raw-socket', 'libp2p-files']
 const lanes: ReadonlySet<Lane> = (() => {
@@ -372,7 +375,11 @@ interface PhonesResult {
   transferWindow: { sender: [number, number], receiver: [number, number] }
   /** The user's clock: `ferry send` started to both processes exited, with every milestone on the way. */
   user: LaneRun
+  /** CPU seconds of each thread of each process, busiest first: is one thread the bound, or none? */
+  threads: { sender: ThreadCpu[], receiver: ThreadCpu[] }
 }
+
+type ThreadCpu = ReturnType<ReturnType<typeof watchThreads>>[number]
 
 type Transport = 'tcp' | 'webrtc'
 
@@ -383,6 +390,7 @@ async function twoPhones (sourceDir: string, profileIt: boolean, at: PhonesAt = 
   const listen = transport === 'tcp' ? `/ip4/${at.sender.host}/tcp/0` : `/ip4/${at.sender.host}/udp/0/webrtc-direct`
   const sender = ferry(['send', '--store', sourceDir, '--code', code, '--no-mdns', '--transport', transport, '--listen', listen, '--json', '--timeout', '120'],
     `ferry send (${transport})`, profileIt ? 'ferry-send' : undefined, at.sender.wrap)
+  const senderThreads = watchThreads(sender.pid)
   const senderSpawnedAt = sender.startedAt
   let receiver: ReturnType<typeof spawnNode> | undefined
   try {
@@ -390,6 +398,7 @@ async function twoPhones (sourceDir: string, profileIt: boolean, at: PhonesAt = 
     const t0 = performance.now()
     receiver = ferry(['receive', '--store', target, '--qr', codeEvent.qr as string, '--no-mdns', '--transport', transport, '--json', '--timeout', '60'],
       `ferry receive (${transport})`, profileIt ? 'ferry-receive' : undefined, at.receiver.wrap)
+    const receiverThreads = watchThreads(receiver.pid)
     const verified = await receiver.waitFor(e => e.event === 'verified' || e.event === 'error')
     if (verified.event === 'error') throw new Error(`ferry receive failed: ${verified.code as string} ${verified.message as string}`)
     await Promise.all([sender.done, receiver.done])
@@ -419,6 +428,7 @@ async function twoPhones (sourceDir: string, profileIt: boolean, at: PhonesAt = 
       systemCpuSec: { sender: sender.cpu.system(), receiver: receiver.cpu.system() },
       peakFds: { sender: sender.fds(), receiver: receiver.fds() },
       transferWindow: { sender: [paired.t - senderSpawnedAt, verified.t - senderSpawnedAt], receiver: [paired.t - t0, verified.t - t0] },
+      threads: { sender: senderThreads().filter(t => t.cpuSec > 0), receiver: receiverThreads().filter(t => t.cpuSec > 0) },
       user: {
         userMs: lastExit - senderSpawnedAt,
         phases: {
@@ -459,12 +469,13 @@ const engineErrors: string[] = []
 const cli: PhonesResult[] = []
 const cliWebrtc: PhonesResult[] = []
 const bare: BaselineResult[] = []
+const bareWebrtc: BaselineResult[] = []
 const withFiles: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
 const createUs: number[] = []
 const clock: Record<Exclude<Lane, 'engine' | 'ferry' | 'ferry-webrtc'>, LaneRun[]> = {
-  'bare-libp2p': [], 'raw-socket': [], 'libp2p-files': [], rsync: [], 'rsync-fsync': [], 'tar-socat': [], browser: []
+  'bare-libp2p': [], 'bare-libp2p-webrtc': [], 'raw-socket': [], 'libp2p-files': [], rsync: [], 'rsync-fsync': [], 'tar-socat': [], browser: []
 }
 /** The order each round ran its lanes in. */
 const orders: Lane[][] = []
@@ -525,14 +536,14 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       ferryMBps.push(mb(wire.total, c.transferMs))
       notes.push(`ferry ${user(c.user)}, verified +${Math.round(c.user.extra?.exitAfterVerifiedMs ?? NaN)} ms to exit, wire ${r1(mb(wire.total, c.transferMs))} MB/s, ` +
         `chats ready ${r1(c.phase.timeToChatsMs / 1000)} s after pairing (${Math.round(c.phase.messagesPerSec)} msgs/s), media ${r1(c.mediaMBPerSec)} MB/s, ` +
-        `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver})`)
+        `rss send/recv ${c.rssMiB.sender}/${c.rssMiB.receiver} MiB, cpu send/recv ${c.cpuSec.sender}/${c.cpuSec.receiver} s (system ${c.systemCpuSec.sender}/${c.systemCpuSec.receiver}); ${busiest(c)}`)
       return
     }
     case 'ferry-webrtc': {
       const c = await twoPhones(sourceDir, false, phonesAt, 'webrtc')
       checkCounts('the two-phone WebRTC run', c)
       cliWebrtc.push(c)
-      notes.push(`ferry webrtc ${user(c.user)}, wire ${r1(mb(wire.total, c.transferMs))} MB/s`)
+      notes.push(`ferry webrtc ${user(c.user)}, wire ${r1(mb(wire.total, c.transferMs))} MB/s; ${busiest(c)}`)
       return
     }
     case 'bare-libp2p': {
@@ -540,6 +551,13 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       bare.push(b)
       clock[lane].push(baselineRun(b))
       notes.push(`bare libp2p ${r1(b.mbPerSec)} MB/s`)
+      return
+    }
+    case 'bare-libp2p-webrtc': {
+      const b = await bareLibp2p(wire.total, { root, timeoutMs: childTimeoutMs, at: baselinesAt, transport: 'webrtc' })
+      bareWebrtc.push(b)
+      clock[lane].push(baselineRun(b))
+      notes.push(`bare libp2p webrtc ${r1(b.mbPerSec)} MB/s`)
       return
     }
     case 'raw-socket': {
@@ -724,6 +742,17 @@ const summary = {
         }
       }
     : {}),
+  ...(bareWebrtc.length > 0
+    ? {
+        bareLibp2pWebrtc: {
+          transferMs: Math.round(median(bareWebrtc.map(b => b.transferMs))),
+          dialMs: Math.round(median(bareWebrtc.map(b => b.dialMs))),
+          MBPerSec: r1(median(bareWebrtc.map(b => b.mbPerSec))),
+          peakRssMiB: { writer: median(bareWebrtc.map(b => b.rssMiB.writer)), reader: median(bareWebrtc.map(b => b.rssMiB.reader)) },
+          cpuSec: { writer: median(bareWebrtc.map(b => b.cpuSec.writer)), reader: median(bareWebrtc.map(b => b.cpuSec.reader)) }
+        }
+      }
+    : {}),
   ...(filesMed !== undefined
     ? {
         libp2pWithFiles: {
@@ -749,13 +778,16 @@ const summary = {
     ...(cli.length > 0 && raw.length > 0 ? { ferryOverRawSocket: r2(ferryMed / rawMed) } : {}),
     ...(bare.length > 0 && raw.length > 0 ? { bareLibp2pOverRawSocket: r2(bareMed / rawMed) } : {}),
     ...(cli.length > 0 && cliWebrtc.length > 0 ? { webrtcOverTcp: r2(median(cliWebrtc.map(c => mb(wire.total, c.transferMs))) / ferryMed) } : {}),
+    ...(bare.length > 0 && bareWebrtc.length > 0 ? { bareWebrtcOverBareTcp: r2(median(bareWebrtc.map(b => b.mbPerSec)) / bareMed) } : {}),
+    ...(cliWebrtc.length > 0 && bareWebrtc.length > 0 ? { ferryWebrtcOverBareWebrtc: r2(median(cliWebrtc.map(c => mb(wire.total, c.transferMs))) / median(bareWebrtc.map(b => b.mbPerSec))) } : {}),
     ...(filesMed !== undefined && cli.length > 0 ? { ferryMediaOverLibp2pWithFiles: r2(ferryMediaMed / filesMed) } : {}),
     ...(filesMed !== undefined && bare.length > 0 ? { libp2pWithFilesOverBare: r2(filesMed / bareMed) } : {}),
-    what: "medians of wire MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified); webrtcOverTcp compares Ferry's two transports alike. The user's clock has its own ratios (userClock.ratios)"
+    what: "medians of wire MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified); webrtcOverTcp compares Ferry's two transports alike, bareWebrtcOverBareTcp libp2p's own two without Ferry, ferryWebrtcOverBareWebrtc Ferry against that ceiling. The user's clock has its own ratios (userClock.ratios)"
   },
   perRunMBPerSec: {
     ...(cli.length > 0 ? { ferry: ferryMBps.map(r1), ferryMedia: cli.map(r => r1(r.mediaMBPerSec)) } : {}),
     ...(bare.length > 0 ? { bareLibp2p: bare.map(b => r1(b.mbPerSec)) } : {}),
+    ...(bareWebrtc.length > 0 ? { bareLibp2pWebrtc: bareWebrtc.map(b => r1(b.mbPerSec)) } : {}),
     ...(raw.length > 0 ? { rawSocket: raw.map(b => r1(b.mbPerSec)) } : {}),
     ...(filesMed !== undefined ? { libp2pWithFiles: withFiles.map(b => r1(b.mbPerSec)) } : {})
   }
@@ -763,6 +795,12 @@ const summary = {
 console.log(JSON.stringify(summary, null, 2))
 if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(summary, null, 2))
 process.stderr.write(`\n${userClockTable()}\n`)
+
+/** Each side's three busiest threads, with their share of the transfer ('paired' to 'verified'). */
+function busiest (c: PhonesResult): string {
+  const side = (ts: ThreadCpu[]): string => ts.slice(0, 3).map(t => `${t.name} ${t.cpuSec} s (${Math.round(100 * t.cpuSec * 1000 / c.transferMs)}%)`).join(', ')
+  return `threads send: ${side(c.threads.sender)}; recv: ${side(c.threads.receiver)}`
+}
 
 function phonesSummary (rs: PhonesResult[], wireMBps: number[]): Record<string, unknown> {
   return {
@@ -779,7 +817,8 @@ function phonesSummary (rs: PhonesResult[], wireMBps: number[]): Record<string, 
     cpuSec: { sender: median(rs.map(r => r.cpuSec.sender)), receiver: median(rs.map(r => r.cpuSec.receiver)) },
     systemCpuSec: { sender: median(rs.map(r => r.systemCpuSec.sender)), receiver: median(rs.map(r => r.systemCpuSec.receiver)) },
     cpuSecPerGB: { sender: r2(median(rs.map(r => r.cpuSec.sender)) / (wire.total / 1e9)), receiver: r2(median(rs.map(r => r.cpuSec.receiver)) / (wire.total / 1e9)) },
-    peakFds: { sender: Math.max(...rs.map(r => r.peakFds.sender)), receiver: Math.max(...rs.map(r => r.peakFds.receiver)) }
+    peakFds: { sender: Math.max(...rs.map(r => r.peakFds.sender)), receiver: Math.max(...rs.map(r => r.peakFds.receiver)) },
+    threadsFirstRound: { what: 'CPU seconds of each thread (main: the JS thread) over the whole process, round 1', ...rs[0].threads }
   }
 }
 

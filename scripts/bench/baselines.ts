@@ -64,17 +64,18 @@ async function pair (script: string, serveArgs: string[], fetchArgs: (listening:
  * `media.from` and the reader stores them into the folder `media.to` (bench/media-copy.ts); `bytes`
  * must then be their streamBytes().
  */
-export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number, at?: Placement, media?: { from: string, to: string } }): Promise<BaselineResult> {
+export async function bareLibp2p (bytes: number, o: { root: string, timeoutMs: number, at?: Placement, media?: { from: string, to: string }, transport?: 'tcp' | 'webrtc' }): Promise<BaselineResult> {
   const wdir = tempDir('libp2p-writer')
   const rdir = tempDir('libp2p-reader')
   const media = (flag: string, dir: string | undefined): string[] => dir === undefined ? [] : [flag, dir]
+  const transport = o.transport ?? 'tcp'
   try {
-    return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes), ...media('--store', o.media?.from)], l => {
+    return await pair('libp2p-peer.ts', ['--dir', wdir, '--bytes', String(bytes), '--transport', transport, ...media('--store', o.media?.from)], l => {
       const host = (o.at ?? LOOPBACK).writer.host
       const addrs = (l.addrs as string[]).filter(a => a.startsWith(`/ip4/${host}/`))
       if (addrs.length === 0) throw new Error(`the libp2p writer listens on no ${host} address: ${String(l.addrs)}`)
-      return ['--dir', rdir, '--bytes', String(bytes), '--addr', addrs[0], ...media('--media', o.media?.to)]
-    }, { ...o, label: o.media === undefined ? 'bare libp2p' : 'libp2p + files' })
+      return ['--dir', rdir, '--bytes', String(bytes), '--transport', transport, '--addr', addrs[0], ...media('--media', o.media?.to)]
+    }, { ...o, label: `${o.media === undefined ? 'bare libp2p' : 'libp2p + files'}${transport === 'webrtc' ? ' (webrtc)' : ''}` })
   } finally {
     removeTempDir(wdir)
     removeTempDir(rdir)

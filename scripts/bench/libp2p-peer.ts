@@ -1,5 +1,7 @@
 // One side of the bare-libp2p baseline: Ferry's own stack (createFerryNode: TCP + Noise + yamux,
 // mDNS off, 127.0.0.1 only) moving N opaque bytes over one stream, with nothing of Ferry's protocol.
+// With --transport webrtc the same over webrtc-direct (a data channel per stream, no yamux): what
+// libp2p's WebRTC moves on this machine without Ferry, the ceiling of the ferry-webrtc lane.
 // Run by scripts/bench.ts as `node --import tsx scripts/bench/libp2p-peer.ts ...`; JSON lines on stdout.
 //
 //   --role serve  --dir D --bytes N [--chunk 262144]   listens, prints {"event":"listening","addrs":[...]};
@@ -8,6 +10,7 @@
 //                                                      then waits for the reader's one-byte acknowledgement
 //   --role fetch  --dir D --bytes N --addr MULTIADDR    dials, opens the stream, counts bytes until N, prints
 //                                                      {"event":"done",...} with its timings, acknowledges
+//   --transport tcp|webrtc (both roles)                default tcp
 //   --store S (serve), --media M (fetch)               "libp2p + files": the writer sends the media files
 //                                                      of the store S instead (bench/media-copy.ts), the
 //                                                      reader stores them into the folder M and syncs
@@ -25,13 +28,16 @@ import { mediaOf, MediaSink, readMedia } from './media-copy.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
-const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--store DIR | --media DIR]',
-  ['dir', 'addr', 'store', 'media'], ['dir'])
+const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--transport tcp|webrtc] [--store DIR | --media DIR]',
+  ['dir', 'addr', 'store', 'media', 'transport'], ['dir'])
 
 const out = (event: string, data: Record<string, unknown> = {}): void => { process.stdout.write(JSON.stringify({ event, ...data }) + '\n') }
 const now = (): number => performance.now()
 
-const node = await createFerryNode({ dir: values.dir, mdns: false, listen: [`/ip4/${values.host as string}/tcp/0`] })
+const transport = values.transport === 'webrtc' ? 'webrtc' : 'tcp'
+const listen = values.role === 'fetch' && transport === 'webrtc' ? [] // a WebRTC reader only dials
+  : [transport === 'tcp' ? `/ip4/${values.host as string}/tcp/0` : `/ip4/${values.host as string}/udp/0/webrtc-direct`]
+const node = await createFerryNode({ dir: values.dir, mdns: false, transport, listen })
 
 if (values.role === 'serve') {
   // Listed before listening: the reader's clock starts when the stream opens.

@@ -92,3 +92,33 @@ export function watchTree (roots: number[], everyMs = 20): TreeWatch {
     stop
   }
 }
+
+/**
+ * CPU seconds of each thread of one process, sampled every `everyMs` while it runs (a thread's last
+ * sample counts): which threads a lane keeps busy, and whether any one of them is the bound. The
+ * process's first thread is named `main`; the others by their comm (libdatachannel's `RTC worker`,
+ * libjuice's `juice poll`, libuv's pool, V8's helpers...).
+ */
+export function watchThreads (pid: number, everyMs = 200): () => Array<{ name: string, cpuSec: number }> {
+  const last = new Map<string, { name: string, ticks: number }>()
+  const sample = (): void => {
+    let tids: string[] = []
+    try { tids = readdirSync(`/proc/${pid}/task`) } catch { return }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+        const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+        last.set(tid, { name, ticks: Number(f[11]) + Number(f[12]) })
+      } catch {}
+    }
+  }
+  sample()
+  const timer = setInterval(sample, everyMs)
+  timer.unref()
+  return () => {
+    sample()
+    clearInterval(timer)
+    return [...last.values()].map(t => ({ name: t.name, cpuSec: r2(t.ticks / 100) })).sort((a, b) => b.cpuSec - a.cpuSec)
+  }
+}

@@ -113,6 +113,30 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(readdirSync(tmp).filter(f => !f.startsWith('tsx-'))).toEqual([])
   }, 300_000)
 
+  it('sets libp2p\'s own WebRTC beside Ferry\'s, and names the threads each phone kept busy', async () => {
+    const out = fresh('ferry-bench-test-')
+    const targets = fresh('ferry-bench-test-targets-')
+    const json = join(out, 'bench.json')
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry-webrtc,bare-libp2p-webrtc', '--tmp', targets, '--json', json])
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(readFileSync(json, 'utf8'))
+    // The bare pair moved exactly the bytes Ferry's sender writes (its reader counts to that and no further).
+    expect(report.bareLibp2pWebrtc.MBPerSec).toBeGreaterThan(0)
+    expect(report.ratios.ferryWebrtcOverBareWebrtc).toBeCloseTo(report.twoPhonesWebrtc.MBPerSec / report.bareLibp2pWebrtc.MBPerSec, 1)
+    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['bare-libp2p-webrtc', 'ferry-webrtc'])
+    // Both phones' threads, busiest first, each named (main: the JS thread). The tiny history is too
+    // little for libdatachannel's threads to register a clock tick, so they are not asked for here.
+    const threads = report.twoPhonesWebrtc.threadsFirstRound as Record<'sender' | 'receiver', Array<{ name: string, cpuSec: number }>>
+    for (const side of ['sender', 'receiver'] as const) {
+      expect(threads[side].find(t => t.name === 'main')?.cpuSec, side).toBeGreaterThan(0)
+      for (const t of threads[side]) expect(t.name, side).toMatch(/\S/)
+      const secs = threads[side].map(t => t.cpuSec)
+      expect(secs, side).toEqual([...secs].sort((a, b) => b - a))
+    }
+    expect(run.stderr).toMatch(/^bare-libp2p-webrtc\s+\d/m)
+    expect(readdirSync(targets)).toEqual([])
+  }, 300_000)
+
   it('stops its sshd and every lane\'s processes, and removes their files, when interrupted with Ctrl-C', async () => {
     const targets = fresh('ferry-bench-test-targets-')
     const tmp = fresh('ferry-bench-test-tmp-')
