@@ -53,13 +53,14 @@ function maxRate (v: string | undefined): number | undefined {
 const send: Command = {
   name: 'send',
   summary: 'offer this phone\'s history to a new phone',
-  help: `Usage: ferry send --store DIR [--code CODE | --code-file FILE] [selection] [options]
+  help: `Usage: ferry send --store DIR [--code CODE | --code-file FILE | --new] [selection] [options]
 
 Offers the history in DIR to one new phone on the same network. Shows a pairing code (and a QR code):
 type it on the new phone with 'ferry receive'. Waits until the new phone has verified everything it
 received, through dropped links and reconnects. After a crash, run it again without --code: the two
 phones reconnect with the token they keep from pairing. That token is good until the transfer is
-verified, for 24 hours after it was last used, and only until this phone pairs with another one by code.
+verified, for 24 hours after it was last used, and only until this phone pairs with another one by code
+(--new shows a fresh code; until a phone pairs with it, the earlier one may still resume).
 
 A code allows three wrong attempts in total, lives ten minutes from when it was first shown and pairs
 one phone, across restarts: DIR remembers what each code it showed has spent, so a code that was used,
@@ -71,6 +72,8 @@ Options:
                       users of this machine can read a command line (ps): prefer --code - or --code-file
   --code -            read the code from the first line of stdin
   --code-file FILE    read the code from the first line of FILE
+  --new               pair a new phone with a fresh code, although an earlier pairing could resume
+                      (its phone was lost or reset); that phone can no longer resume once this one pairs
 ${SELECTION_HELP}
   --transport T       tcp (default), webrtc or auto (both). WebRTC is webrtc-direct: what a browser
                       phone can dial; its addresses carry the certificate hash (/certhash/...),
@@ -116,7 +119,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     'web-port': { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
-    'max-rate': { type: 'string' }
+    'max-rate': { type: 'string' },
+    new: { type: 'boolean' }
   },
   async run (args) {
     const storeDir = requireString(args, 'store', 'send')
@@ -135,7 +139,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
     }
     const storage = await openStorage(storeDir, false)
     const record = storage.pairing
-    const resuming = codeGiven === undefined && record?.role === 'sender'
+    const resuming = codeGiven === undefined && args.values.new !== true && record?.role === 'sender'
     const code = resuming ? undefined : codeGiven ?? generateCode()
     // A code that was used, spent its guesses or expired is refused before it is shown again.
     if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
@@ -201,7 +205,8 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       } else if (json) {
         jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: page?.url })
       } else {
-        process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n`)
+        process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n` +
+          'To send to another phone instead (this one was lost or reset), stop and run ferry send again with --new.\n')
         if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
       const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(err => {

@@ -112,6 +112,34 @@ describe('resume tokens', () => {
     expect(await exportStore(fresh.receiver)).toBe(await exportStore(tiny))
   })
 
+  it('a sender whose phone was lost shows a fresh code with --new; without it, it waits for that phone', async () => {
+    const lost = await pairedBefore(1)
+    // Restarted as after a crash: it waits for the phone it paired with, and shows no code.
+    const waiting = startSender(lost.sender, { extra: ['--timeout', '1'] })
+    expect((await waiting.waitExit(20_000)).code, waiting.describe()).toBe(1)
+    expect(waiting.events.map(e => e.event)).toEqual(['resuming', 'error'])
+    expect(waiting.all('resuming')[0].peer).toBe(lost.receiverId)
+    expect(waiting.all('code')).toEqual([])
+
+    // With --new it shows a fresh code, and another phone pairs with it and gets the history.
+    const sender = startSender(lost.sender, { extra: ['--new'], name: 'sender (--new)' })
+    const ready = await senderReady(sender)
+    expect(sender.events[0].event).toBe('code')
+    expect(ready.code).toMatch(/^\d{3}-\d{4}-\d{4}$/)
+    const other = newStorePath('other-phone')
+    const receiver = startReceiver(other, { code: ready.code, peer: ready.addr })
+    expect((await receiver.waitEvent('paired')).mode).toBe('code')
+    const [r, s] = await Promise.all([receiver.waitExit(30_000), sender.waitExit(30_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(sender.all('paired').map(e => e.peer)).not.toContain(lost.receiverId)
+    expect(await exportStore(other)).toBe(await exportStore(tiny))
+    // The lost phone's token went with the new pairing: a restarted sender has nothing to resume.
+    const after = startSender(lost.sender, { extra: ['--timeout', '1'], name: 'sender (after)' })
+    expect((await after.waitExit(20_000)).code, after.describe()).toBe(1)
+    expect(after.events[0].event).toBe('code')
+  })
+
   it('a new pairing by code replaces the old one: the phone paired before can neither resume, nor pull the history, nor stop the transfer', async () => {
     // Big enough, and paced, that the new phone's transfer is under way while the old one tries.
     const fixture = await killFixture({ messages: 2000, textBytes: 400, mediaFiles: 2, mediaBytes: 1_000_000 })
