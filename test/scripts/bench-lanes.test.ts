@@ -180,7 +180,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
   it('refuses an unknown lane, and the lanes that cannot run between namespaces with --wifi', async () => {
     const [bogus, wifi] = await Promise.all([bench(['--lanes', 'ferry,carrier-pigeon']), bench(['--wifi', '--lanes', 'ferry,rsync'])])
     expect([bogus.code, wifi.code]).toEqual([2, 2])
-    expect(bogus.stderr).toContain('--lanes: no lane is called "carrier-pigeon" (there are engine, ferry, ferry-webrtc, bare-libp2p, raw-socket, libp2p-files, rsync, rsync-fsync, tar-socat, browser)')
+    expect(bogus.stderr).toContain('--lanes: no lane is called "carrier-pigeon" (there are engine, ferry, ferry-webrtc, bare-libp2p, bare-libp2p-webrtc, raw-socket, libp2p-files, rsync, rsync-fsync, tar-socat, browser)')
     expect(wifi.stderr).toContain('--lanes: rsync cannot run with --wifi')
     expect(bogus.stdout + wifi.stdout).toBe('')
   }, 60_000)
