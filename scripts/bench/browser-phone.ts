@@ -298,13 +298,13 @@ async function transfer (store: string, exportSha: string, n: number): Promise<R
 async function serveUnminified (): Promise<{ waitFor: (pred: (e: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>, kill: () => void }> {
   const { build } = await import('esbuild')
   const { browserSha256, WEB_SRC } = await import('../build/page.js')
-  const { serveDir } = await import('../../src/cli/web.js')
+  const { servePage } = await import('../../src/net/page-server.js')
   const dir = join(work, 'web')
   mkdirSync(dir, { recursive: true })
   await build({ entryPoints: [join(WEB_SRC, 'main.ts')], outfile: join(dir, 'app.js'), bundle: true, format: 'esm', platform: 'browser', plugins: [browserSha256], target: ['chrome110'], minify: false, logLevel: 'silent' })
   writeFileSync(join(dir, 'index.html'), readFileSync(join(WEB_SRC, 'index.html')))
-  const { server, url } = await serveDir(dir, 0)
-  return { waitFor: async () => ({ url }), kill: () => { server.close() } }
+  const page = await servePage({ host: '127.0.0.1', port: 0, dir, servedBySender: false })
+  return { waitFor: async () => ({ url: page.url }), kill: () => { void page.close() } }
 }
 
 interface CpuProfile { nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }>, samples?: number[], timeDeltas?: number[] }

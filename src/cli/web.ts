@@ -1,60 +1,6 @@
-import { createServer, type Server } from 'node:http'
-import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import { extname, join, normalize, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { EXIT_OK, integerFlag, type Command } from './command.js'
 import { ErrorCode, FerryError } from '../errors.js'
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.map': 'application/json',
-  '.json': 'application/json'
-}
-
-/**
- * Serves a directory's files (GET/HEAD only, no listing, nothing outside it) on 127.0.0.1. The page
- * talks to the old phone directly over WebRTC; this server only hands out the page.
- */
-export async function serveDir (dir: string, port: number, host = '127.0.0.1'): Promise<{ server: Server, url: string }> {
-  const root = normalize(dir + sep)
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
-    const file = normalize(join(root, path === '/' ? 'index.html' : path))
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || !file.startsWith(root)) {
-      res.writeHead(req.method !== 'GET' && req.method !== 'HEAD' ? 405 : 404).end()
-      return
-    }
-    readFile(file).then(body => {
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' })
-      res.end(req.method === 'HEAD' ? undefined : body)
-    }, () => { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n') })
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new FerryError(err.code === 'EADDRINUSE' ? ErrorCode.BAD_INPUT : ErrorCode.INTERNAL,
-        err.code === 'EADDRINUSE' ? `port ${port} is taken; pick another with --port` : `cannot serve the page: ${err.message}`))
-    })
-    server.listen(port, host, resolve)
-  })
-  const addr = server.address()
-  const actual = typeof addr === 'object' && addr !== null ? addr.port : port
-  return { server, url: `http://${host}:${actual}/` }
-}
-
-/**
- * The page, built with the package (`npm run build`) into dist/browser-phone/. From the root rather than
- * this file, so the sources (FERRY_TSX=1) and the bundle in dist/cli/ find the same directory.
- */
-export const PAGE_DIR = fileURLToPath(new URL('../../dist/browser-phone/', import.meta.url))
-
-function builtPage (): string {
-  if (!existsSync(join(PAGE_DIR, 'index.html')) || !existsSync(join(PAGE_DIR, 'app.js'))) {
-    throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${PAGE_DIR} has no index.html and app.js): run \`npm run build\` in the repository`)
-  }
-  return PAGE_DIR
-}
+import { servePage } from '../net/page-server.js'
 
 const web: Command = {
   name: 'web',
@@ -85,17 +31,19 @@ Stop it with Ctrl-C.`,
   async run (args) {
     const port = integerFlag(args, 'port', 8080)
     if (port > 65535) throw new FerryError(ErrorCode.BAD_INPUT, `--port must be at most 65535, got ${port}`)
-    const { server, url } = await serveDir(builtPage(), port)
+    // The page server the old phone uses for --web (its files by exact path, a Host check, a content
+    // security policy), on loopback and with the page as built: the sender is started elsewhere.
+    const page = await servePage({ host: '127.0.0.1', port, servedBySender: false, portOption: '--port' })
     if (args.values.json === true) {
-      process.stdout.write(JSON.stringify({ event: 'listening', url }) + '\n')
+      process.stdout.write(JSON.stringify({ event: 'listening', url: page.url }) + '\n')
     } else {
-      process.stdout.write(`browser phone: ${url}\n`)
+      process.stdout.write(`browser phone: ${page.url}\n`)
     }
     await new Promise<void>(resolve => {
-      const stop = (): void => { server.close(); resolve() }
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
     })
+    await page.close()
     return EXIT_OK
   }
 }

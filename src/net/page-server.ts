@@ -70,6 +70,14 @@ export interface PageServerOptions {
    * announces the same. The code never goes here: it travels only in the link's fragment.
    */
   addrs?: string[]
+  /**
+   * Whether the old phone serves its own page (default): the page then says so, and a link from that
+   * phone's QR code starts receiving without a click. `ferry web` serves the page as built instead, on
+   * loopback, for a sender started elsewhere.
+   */
+  servedBySender?: boolean
+  /** The option that picks the port, named when the port is taken (default --web-port). */
+  portOption?: string
 }
 
 export interface PageServer {
@@ -86,7 +94,7 @@ export interface PageServer {
 interface PageFile { body: Buffer, type: string }
 
 /** The page's files by request path, read once: what the server can ever answer with. */
-export function loadPage (dir = PAGE_DIR, addrs: string[] = []): Map<string, PageFile> {
+export function loadPage (dir = PAGE_DIR, addrs: string[] = [], servedBySender = true): Map<string, PageFile> {
   if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
     throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${dir} has no index.html and app.js): run \`npm run build\` in the repository`)
   }
@@ -96,7 +104,7 @@ export function loadPage (dir = PAGE_DIR, addrs: string[] = []): Map<string, Pag
     const path = join(dir, name)
     if (type === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || !statSync(path).isFile()) continue
     const body = readFileSync(path)
-    files.set(`/${name}`, { body: name === 'index.html' ? markServed(body, addrs) : body, type })
+    files.set(`/${name}`, { body: name === 'index.html' && servedBySender ? markServed(body, addrs) : body, type })
   }
   files.set('/', files.get('/index.html')!)
   return files
@@ -121,16 +129,17 @@ function hostHeaderFor (host: string, port: number): string {
 
 /** Starts serving the page on host:port. */
 export async function servePage (o: PageServerOptions): Promise<PageServer> {
-  const files = loadPage(o.dir, o.addrs)
+  const files = loadPage(o.dir, o.addrs, o.servedBySender ?? true)
   const wanted = o.port ?? DEFAULT_PAGE_PORT
+  const option = o.portOption ?? '--web-port'
   let server: Server
   let port: number
   try {
     ({ server, port } = await listen(files, o.host, wanted))
   } catch (err) {
     // The default port is a preference: another program (or another ferry) may hold it.
-    if (o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenError(err, o.host, wanted)
-    ;({ server, port } = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0) }))
+    if (o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenError(err, o.host, wanted, option)
+    ;({ server, port } = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0, option) }))
   }
   const url = `http://${hostHeaderFor(o.host, port)}/`
   log('serving the browser phone on %s', url)
@@ -152,9 +161,9 @@ export async function servePage (o: PageServerOptions): Promise<PageServer> {
   }
 }
 
-function listenError (err: unknown, host: string, port: number): FerryError {
+function listenError (err: unknown, host: string, port: number, option: string): FerryError {
   const code = (err as NodeJS.ErrnoException).code
-  if (code === 'EADDRINUSE') return new FerryError(ErrorCode.BAD_INPUT, `port ${port} is taken on ${host}; pick another with --web-port`)
+  if (code === 'EADDRINUSE') return new FerryError(ErrorCode.BAD_INPUT, `port ${port} is taken on ${host}; pick another with ${option}`)
   if (code === 'EADDRNOTAVAIL') return new FerryError(ErrorCode.BAD_INPUT, `${host} is not an address of this phone: cannot serve the browser phone there`)
   return new FerryError(ErrorCode.INTERNAL, `cannot serve the browser phone on ${host}:${port}: ${(err as Error).message}`, undefined, { cause: err })
 }

@@ -2,6 +2,7 @@
 // Chromium opens the page that `ferry web` serves, types the code, and receives the history into
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
 import { mkdirSync } from 'node:fs'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -17,6 +18,20 @@ const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
 export const ARTIFACTS = join(ROOT, 'artifacts', 'browser')
 const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
 type State = ReturnType<FerryDebug['state']>
+/** What to wait for in the page's state: a phase among these, and/or paused or not. */
+interface Wanted { phases?: string[], paused?: boolean }
+
+/** One request with its path exactly as written (fetch would normalise it) and the Host given. */
+async function rawGet (port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, res => {
+      res.resume()
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0 }) })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 /** The tiny seeded phone plus a chat of real pictures, so the page has images that render. */
 async function senderStore (): Promise<string> {
@@ -64,7 +79,7 @@ describe.skipIf(skip)('the browser phone', () => {
    * The page in a new Chromium with an empty profile (a phone with nothing in IndexedDB), its debug
    * state, and a wait that reports the page's log and the sender's events on failure.
    */
-  async function openPage (sender: FerryProcess): Promise<{ page: Page, state: () => Promise<State>, waitState: (what: string, pred: string, timeout?: number) => Promise<State> }> {
+  async function openPage (sender: FerryProcess): Promise<{ page: Page, state: () => Promise<State>, waitState: (what: string, want: Wanted, timeout?: number) => Promise<State> }> {
     const browser = await launchChromium()
     browsers.push(browser)
     const page = browser.context.pages()[0] ?? await browser.context.newPage()
@@ -72,9 +87,13 @@ describe.skipIf(skip)('the browser phone', () => {
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
     const state = async (): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
-    const waitState = async (what: string, pred: string, timeout = 60_000): Promise<State> => {
+    const waitState = async (what: string, want: Wanted, timeout = 60_000): Promise<State> => {
       try {
-        await page.waitForFunction(`(() => { const s = window.__ferry?.state(); return s !== undefined && (${pred}) })()`, null, { timeout, polling: 50 })
+        // A function with its argument, not a string: the page's content security policy refuses eval.
+        await page.waitForFunction(w => {
+          const s = (window.__ferry as FerryDebug | undefined)?.state()
+          return s !== undefined && (w.phases === undefined || w.phases.includes(s.phase)) && (w.paused === undefined || s.paused === w.paused)
+        }, want, { timeout, polling: 50 })
       } catch (err) {
         throw new Error(`page: no ${what} within ${timeout} ms; state ${JSON.stringify(await state().catch(() => undefined))}\n${logs.slice(-20).join('\n')}\n${sender.describe()}`, { cause: err })
       }
@@ -91,6 +110,14 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await res.text()).toContain('<script type="module" src="app.js">')
     expect((await fetch(new URL('app.js', pageUrl))).headers.get('content-type')).toMatch(/javascript/)
     expect((await fetch(new URL('../../package.json', pageUrl))).status).toBe(404)
+    // The old phone's page server, as the page comes unmarked: no "served by the sender", and a content
+    // security policy; a malformed path or another Host gets an answer, not a crash.
+    expect(await (await fetch(pageUrl)).text()).not.toContain('ferry-served-by')
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/)
+    const port = Number(new URL(pageUrl).port)
+    expect((await rawGet(port, '/%E0%A4%A')).status).toBe(404)
+    expect((await rawGet(port, '/', `rebound.example:${port}`)).status).toBe(421)
+    expect((await fetch(pageUrl)).status).toBe(200)
   })
 
   it('pairs with the code, survives a reload mid-transfer, and holds exactly the sender\'s history', async () => {
@@ -103,14 +130,14 @@ describe.skipIf(skip)('the browser phone', () => {
 
     const { page, waitState } = await openPage(sender)
     await page.goto(`${pageUrl}?peer=${encodeURIComponent(addr)}`)
-    await waitState('idle form', "s.phase === 'idle'")
+    await waitState('idle form', { phases: ['idle'] })
     expect(await page.inputValue('#addr')).toBe(addr)
 
     // A wrong code: a clear message in the page, and the form is back for another try.
     const wrong = code.slice(0, -1) + String((Number(code.slice(-1)) + 1) % 10)
     await page.fill('#code', wrong)
     await page.click('#start')
-    const failed = await waitState('wrong-code failure', "s.phase === 'failed'")
+    const failed = await waitState('wrong-code failure', { phases: ['failed'] })
     expect(failed.error?.code).toBe('WRONG_CODE')
     expect(await page.isVisible('#error')).toBe(true)
     expect(await page.textContent('#error')).toMatch(/Wrong code/)
@@ -120,7 +147,7 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
     await page.fill('#code', code)
     await page.click('#start')
-    const paused = await waitState('pause mid-transfer', 's.paused')
+    const paused = await waitState('pause mid-transfer', { paused: true })
     const p = paused.progress!
     expect(paused.mode).toBe('code')
     expect(p.mediaBytes).toBeGreaterThanOrEqual(600_000)
@@ -147,7 +174,7 @@ describe.skipIf(skip)('the browser phone', () => {
     // Everything read so far is durable; then the reload. The page must resume alone, without the code.
     await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
     await page.reload()
-    const done = await waitState('verified summary after the reload', "s.phase === 'verified' || s.phase === 'failed'", 90_000)
+    const done = await waitState('verified summary after the reload', { phases: ['verified', 'failed'] }, 90_000)
     expect(done.error).toBeUndefined()
     expect(done.phase).toBe('verified')
     expect(done.mode).toBe('resume')
@@ -186,17 +213,17 @@ describe.skipIf(skip)('the browser phone', () => {
     const codeEvent = await first.waitEvent('code', 60_000)
     const { page, waitState } = await openPage(first)
     await page.goto(`${pageUrl}#${codeEvent.qr as string}`)
-    await waitState('idle form', "s.phase === 'idle'")
+    await waitState('idle form', { phases: ['idle'] })
     // The QR payload alone pairs: its code is filled in from the link.
     await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
     await page.click('#start')
-    const paused = await waitState('pause mid-transfer', 's.paused')
+    const paused = await waitState('pause mid-transfer', { paused: true })
     await first.kill9()
     // Started again without the code: it resumes its pairing and listens where it did (same certificate).
     const second = spawnFerry(args, { name: 'sender-again' })
     expect((await second.waitEvent('resuming', 60_000)).addrs).toEqual(codeEvent.addrs)
     await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
-    const done = await waitState('verified after the old phone restarted', "s.phase === 'verified' || s.phase === 'failed'", 90_000)
+    const done = await waitState('verified after the old phone restarted', { phases: ['verified', 'failed'] }, 90_000)
     expect(done.error).toBeUndefined()
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
     expect(events.some(e => e.type === 'interrupted')).toBe(true)

@@ -78,6 +78,18 @@ describe('the page server', () => {
     await taken.close()
   })
 
+  it('serves the page as built for ferry web: not marked as the sender\'s, and names --port when it is taken', async () => {
+    const dir = fixturePage()
+    const page = await servePage({ host: '127.0.0.1', port: 0, dir, servedBySender: false, portOption: '--port' })
+    const index = await get(page.port, '/')
+    expect(index.status).toBe(200)
+    expect(index.body).not.toContain(SERVED_BY_SENDER)
+    expect(index.body).toBe('<!doctype html><html><head><title>t</title></head><body><script type="module" src="app.js"></script></body></html>')
+    expect((await get(page.port, '/%E0%A4%A')).status).toBe(404)
+    await expect(servePage({ host: '127.0.0.1', port: page.port, dir, servedBySender: false, portOption: '--port' })).rejects.toMatchObject({ code: ErrorCode.BAD_INPUT, message: expect.stringMatching(/pick another with --port$/) })
+    await page.close()
+  })
+
   it('picks the address a browser can dial: the best webrtc-direct one', () => {
     const peer = '12D3KooWLaLfU1s167ed5reXyARg2naxczkmafTs7f1C4evZiwxo'
     const rtc = (ip: string): string => `/ip4/${ip}/udp/4002/webrtc-direct/certhash/uEiAodOoJiTNunpRnehFe1J2yDVkjyphxs4J_tfZr8OruJg/p2p/${peer}`
