@@ -147,7 +147,13 @@ export function parseIceServers (v: string | undefined): RTCIceServer[] {
   if (v === undefined || v.trim() === '') return []
   return v.split(',').map(s => s.trim()).map(url => {
     const m = /^(turns?):([^:@/]+):([^@/]+)@(.+)$/.exec(url)
-    if (m !== null) return { urls: `${m[1]}:${m[4]}`, username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) }
+    if (m !== null) {
+      try {
+        return { urls: `${m[1]}:${m[4]}`, username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) }
+      } catch {
+        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the user and password of '${m[1]}:…@${m[4]}' are not percent-encoded correctly (write % as %25)`)
+      }
+    }
     if (!/^(stun|turns?):[^\s]+$/.test(url)) {
       throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers wants stun:HOST:PORT or turn:USER:PASS@HOST:PORT entries, got '${url}'`)
     }

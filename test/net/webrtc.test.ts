@@ -86,6 +86,9 @@ describe('transport choice', () => {
       { urls: 'turn:turn.example.org:3478', username: 'al@x', credential: 'pw' }
     ])
     expect(() => parseIceServers('http://example.org')).toThrow(/stun:HOST:PORT/)
+    // A stray % is the person's typo, not a crash: and the password is not echoed back.
+    expect(() => parseIceServers('turn:al:p%E0ss@turn.example.org:3478')).toThrow(/not percent-encoded correctly \(write % as %25\)$/)
+    expect(() => parseIceServers('turn:al:p%E0ss@turn.example.org:3478')).not.toThrow(/p%E0ss/)
   })
 })
 
