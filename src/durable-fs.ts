@@ -1,5 +1,16 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { ErrorCode, FerryError } from './errors.js'
+
+/**
+ * Refuses to write a file where a directory is: checked before the work, since the rename that would
+ * find out comes after all of it (a whole export, a backup's key derivation and every segment).
+ */
+export function refuseDirectory (path: string, option: string, name: string): void {
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is a directory: name the file to write, like ${join(path, name)}`)
+  }
+}
 
 /**
  * Makes a rename or link durable: the new directory entry is only on disk once the directory is synced.

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, lstatSync, renameSync, rmSync, writeSync } from '
 import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { fsyncDir } from '../durable-fs.js'
+import { fsyncDir, refuseDirectory } from '../durable-fs.js'
 import { createPrivateFile } from '../private-files.js'
 import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
@@ -52,6 +52,7 @@ export interface BackupResult {
  * one media chunk whatever the history's size.
  */
 export async function writeBackup (source: HistorySource, path: string, o: BackupOptions = {}): Promise<BackupResult> {
+  refuseDirectory(path, 'the backup file', 'chats.ferrybak')
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)
@@ -125,12 +126,19 @@ export async function readBackupHeader (path: string): Promise<BackupHeader> {
 }
 
 async function openBackupFile (path: string): ReturnType<typeof open> {
+  let fh: Awaited<ReturnType<typeof open>>
   try {
-    return await open(path, 'r')
+    fh = await open(path, 'r')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     throw new FerryError(ErrorCode.BAD_INPUT, code === 'ENOENT' ? `no backup file at ${path}` : `cannot read ${path}: ${(err as Error).message}`)
   }
+  // Linux opens a directory for reading; only the first read fails.
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close()
+    throw new FerryError(ErrorCode.BAD_INPUT, `${path} is a directory, not a backup file`)
+  }
+  return fh
 }
 
 

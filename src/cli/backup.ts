@@ -4,6 +4,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selectio
 import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { writeBackup } from '../backup/backup.js'
+import { refuseDirectory } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -67,6 +68,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
   async run (args) {
     const storeDir = requireString(args, 'store', 'backup')
     const out = requireString(args, 'out', 'backup')
+    refuseDirectory(out, '--out', 'chats.ferrybak') // before the password is asked for
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)

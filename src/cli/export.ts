@@ -7,6 +7,7 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
 import { storeError } from '../errors.js'
+import { refuseDirectory } from '../durable-fs.js'
 
 const command: Command = {
   name: 'export',
@@ -63,6 +64,7 @@ Examples:
  */
 async function exportToFile (store: SqliteChatStore, file: string, mediaDir?: string): Promise<ExportResult> {
   const tmp = `${file}.${process.pid}.tmp`
+  refuseDirectory(file, '--out', 'history.ndjson')
   let fd: number
   try {
     await mkdir(dirname(file), { recursive: true })
@@ -80,7 +82,7 @@ async function exportToFile (store: SqliteChatStore, file: string, mediaDir?: st
   } catch (err) {
     stream.destroy()
     await rm(tmp, { force: true })
-    throw err
+    throw storeError(err, `writing the export ${file}`)
   }
 }
 

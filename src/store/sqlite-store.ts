@@ -134,6 +134,9 @@ export class SqliteChatStore implements History {
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)
     const dbPath = join(abs, 'history.db')
+    if (statSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${abs} is a file, not a Ferry store (a store is a directory)`)
+    }
     // An empty file is as fresh as none (a creation stopped before SQLite wrote anything).
     const fresh = (statSync(dbPath, { throwIfNoEntry: false })?.size ?? 0) === 0
     if (fresh && (options.create !== true || options.readOnly === true)) {

@@ -116,6 +116,21 @@ describe('ferry backup / restore', () => {
     expect(c.stderr).toMatch(/holds no conversation 'no-such-chat'/)
   })
 
+  it('a directory where the file goes, or a file where the store goes, is named before any work', () => {
+    const folder = tempDir('ferry-a-folder-')
+    const b = ferry('backup', '--store', old, '--out', folder, '--password-file', pw)
+    expect(b.status).toBe(2)
+    expect(b.stderr).toBe(`ferry: --out ${folder} is a directory: name the file to write, like ${join(folder, 'chats.ferrybak')} [BAD_INPUT]\n`)
+    const r = ferry('restore', '--store', join(dir, 'from-a-folder'), '--in', folder, '--password-file', pw)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`ferry: ${folder} is a directory, not a backup file [BAD_INPUT]\n`)
+    expect(existsSync(join(dir, 'from-a-folder'))).toBe(false)
+    const r2 = ferry('restore', '--store', pw, '--in', file, '--password-file', pw)
+    expect(r2.status).toBe(2)
+    expect(r2.stderr).toMatch(/is a file, not a Ferry store \(a store is a directory\) \[BAD_INPUT\]\n$/)
+    expect(readFileSync(pw, 'utf8')).toBe('correct horse battery staple\n')
+  })
+
   it('--help teaches with an example; both commands are listed', () => {
     for (const cmd of ['backup', 'restore']) {
       const h = ferry(cmd, '--help')

@@ -73,6 +73,20 @@ describe('ferry import / export / inspect', () => {
     expect(json.transfers).toEqual([])
   })
 
+  it('says so, with no stack, when a file is where the store goes or a directory where the file goes', () => {
+    const file = join(dir, 'a-file')
+    writeFileSync(file, 'mine\n')
+    for (const cmd of ['export', 'inspect']) {
+      const r = ferry(cmd, '--store', file)
+      expect(r.status, cmd).toBe(2)
+      expect(r.stderr, cmd).toBe(`ferry: ${file} is a file, not a Ferry store (a store is a directory) [BAD_INPUT]\n`)
+    }
+    const out = ferry('export', '--store', a, '--out', dir)
+    expect(out.status).toBe(2)
+    expect(out.stderr).toBe(`ferry: --out ${dir} is a directory: name the file to write, like ${join(dir, 'history.ndjson')} [BAD_INPUT]\n`)
+    expect(readFileSync(file, 'utf8')).toBe('mine\n')
+  })
+
   it('explains itself with an example, and rejects a missing store or FILE as bad usage', () => {
     for (const cmd of ['import', 'export', 'inspect']) {
       const r = ferry(cmd, '--help')
