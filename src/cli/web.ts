@@ -33,7 +33,8 @@ Stop it with Ctrl-C.`,
     if (port > 65535) throw new FerryError(ErrorCode.BAD_INPUT, `--port must be at most 65535, got ${port}`)
     // The page server the old phone uses for --web (its files by exact path, a Host check, a content
     // security policy), on loopback and with the page as built: the sender is started elsewhere.
-    const page = await servePage({ host: '127.0.0.1', port, servedBySender: false, portOption: '--port' })
+    // Source maps too: they hold nothing the package does not, and the bench's profiler reads them.
+    const page = await servePage({ host: '127.0.0.1', port, servedBySender: false, sourceMaps: true, portOption: '--port' })
     if (args.values.json === true) {
       process.stdout.write(JSON.stringify({ event: 'listening', url: page.url }) + '\n')
     } else {

@@ -78,6 +78,8 @@ export interface PageServerOptions {
   servedBySender?: boolean
   /** The option that picks the port, named when the port is taken (default --web-port). */
   portOption?: string
+  /** Also serve the page's source maps (`ferry web` on loopback: a profiler maps the page with them). */
+  sourceMaps?: boolean
 }
 
 export interface PageServer {
@@ -94,13 +96,14 @@ export interface PageServer {
 interface PageFile { body: Buffer, type: string }
 
 /** The page's files by request path, read once: what the server can ever answer with. */
-export function loadPage (dir = PAGE_DIR, addrs: string[] = [], servedBySender = true): Map<string, PageFile> {
+export function loadPage (dir = PAGE_DIR, addrs: string[] = [], o: { servedBySender?: boolean, sourceMaps?: boolean } = {}): Map<string, PageFile> {
+  const servedBySender = o.servedBySender ?? true
   if (!existsSync(join(dir, 'index.html')) || !existsSync(join(dir, 'app.js'))) {
     throw new FerryError(ErrorCode.INTERNAL, `the browser phone is not built (${dir} has no index.html and app.js): run \`npm run build\` in the repository`)
   }
   const files = new Map<string, PageFile>()
   for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)]
+    const type = extname(name) === '.map' && o.sourceMaps === true ? 'application/json' : TYPES[extname(name)]
     const path = join(dir, name)
     if (type === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || !statSync(path).isFile()) continue
     const body = readFileSync(path)
@@ -129,7 +132,7 @@ function hostHeaderFor (host: string, port: number): string {
 
 /** Starts serving the page on host:port. */
 export async function servePage (o: PageServerOptions): Promise<PageServer> {
-  const files = loadPage(o.dir, o.addrs, o.servedBySender ?? true)
+  const files = loadPage(o.dir, o.addrs, o)
   const wanted = o.port ?? DEFAULT_PAGE_PORT
   const option = o.portOption ?? '--web-port'
   let server: Server
