@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, rmSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
 import { seedStore, type SeedProgress, type SeedSummary } from '../sim/seed.js'
 import { PROFILE_NAMES, PROFILES, getProfile } from '../sim/profiles.js'
@@ -52,8 +52,7 @@ Examples:
     const json = args.values.json === true
 
     const created = !existsSync(dir)
-    if (!force) refuseForeignDirectory(dir)
-    const store = SqliteChatStore.open(dir, { create: true })
+    const store = SqliteChatStore.open(dir, { create: true, intoForeignDirectory: force, foreignHint: ' (or pass --force to create a store in it)' })
     let ok = false
     try {
       if (!force) refuseNonEmptyStore(store, dir)
@@ -76,19 +75,6 @@ Examples:
   }
 }
 
-/** A directory with files but no history.db is someone else's: never mix a store into it by accident. */
-function refuseForeignDirectory (dir: string): void {
-  if (!existsSync(dir) || existsSync(join(dir, 'history.db'))) return
-  let entries: string[]
-  try {
-    entries = readdirSync(dir)
-  } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `--store ${dir} is not a directory`, undefined, { cause: err })
-  }
-  if (entries.length > 0) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${dir} is not empty and holds no Ferry store; choose a new or empty directory (or pass --force to create a store in it)`)
-  }
-}
 
 function refuseNonEmptyStore (store: SqliteChatStore, dir: string): void {
   const s = store.stats()

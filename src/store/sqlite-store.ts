@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { logger } from '@libp2p/logger'
 import { randomUUID } from 'node:crypto'
-import { rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
@@ -33,6 +33,26 @@ export interface OpenOptions {
    * and backing up a store while a transfer writes it (SQLite's WAL lets readers and a writer overlap).
    */
   readOnly?: boolean
+  /**
+   * Create the store even in a directory that holds files of its own (default false: BAD_INPUT, since a
+   * store there would chmod the folder 0700 and mix a history into someone else's files).
+   */
+  intoForeignDirectory?: boolean
+  /** Appended to that refusal: what the caller offers instead (`seed` names --force). */
+  foreignHint?: string
+}
+
+/** Ferry's own names at the top of a store; anything else makes a directory someone else's. */
+const STORE_NAMES = /^(?:history\.db(?:-wal|-shm|-journal)?|media|journal|peer\.key(?:\..+\.tmp)?|store\.lock(?:\.json)?|webrtc-cert\.json(?:\..+)?)$/
+
+/** What `dir` holds besides a store's own files (nothing when it does not exist). */
+export function foreignEntries (dir: string): string[] {
+  try {
+    return readdirSync(dir).filter(n => !STORE_NAMES.test(n)).sort()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw storeError(err, `reading ${dir}`)
+  }
 }
 
 export interface StoreStats {
@@ -141,6 +161,13 @@ export class SqliteChatStore implements History {
     const fresh = (statSync(dbPath, { throwIfNoEntry: false })?.size ?? 0) === 0
     if (fresh && (options.create !== true || options.readOnly === true)) {
       throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
+    }
+    if (fresh && options.intoForeignDirectory !== true) {
+      const other = foreignEntries(abs)
+      if (other.length > 0) {
+        const some = other.slice(0, 3).join(', ') + (other.length > 3 ? `, … (${other.length} in all)` : '')
+        throw new FerryError(ErrorCode.BAD_INPUT, `${abs} is not empty and holds no Ferry store (it has ${some}); choose a new or empty directory${options.foreignHint ?? ''}`)
+      }
     }
     // The history is the owner's alone: the folder 0700, its files 0600 (private-files.ts).
     try {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -85,6 +85,20 @@ describe('ferry import / export / inspect', () => {
     expect(out.status).toBe(2)
     expect(out.stderr).toBe(`ferry: --out ${dir} is a directory: name the file to write, like ${join(dir, 'history.ndjson')} [BAD_INPUT]\n`)
     expect(readFileSync(file, 'utf8')).toBe('mine\n')
+  })
+
+  it('will not make a store inside someone else\'s folder: nothing written, its mode kept', () => {
+    const folder = join(dir, 'documents')
+    mkdirSync(folder, { mode: 0o755 })
+    chmodSync(folder, 0o755)
+    writeFileSync(join(folder, 'notes.txt'), 'mine\n')
+    for (const args of [['import', FIXTURE, '--store', folder], ['receive', '--store', folder, '--code', '123-4567-8901', '--no-mdns', '--no-sweep', '--timeout', '1']]) {
+      const r = ferry(...args)
+      expect(r.status, args[0]).toBe(2)
+      expect(r.stderr, args[0]).toBe(`ferry: ${folder} is not empty and holds no Ferry store (it has notes.txt); choose a new or empty directory [BAD_INPUT]\n`)
+    }
+    expect(readdirSync(folder)).toEqual(['notes.txt'])
+    expect(statSync(folder).mode & 0o777).toBe(0o755)
   })
 
   it('explains itself with an example, and rejects a missing store or FILE as bad usage', () => {
