@@ -1,10 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FerryError } from '../errors.js'
 
-/** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input. */
+/** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input, 130 stopped by Ctrl-C. */
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
+/** 128 + SIGINT, as a shell reports a process Ctrl-C ended. */
+export const EXIT_INTERRUPTED = 130
 
 export interface Command {
   name: string

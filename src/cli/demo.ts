@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { EXIT_FAILED, EXIT_OK, optionalString, type Command } from './command.js'
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, optionalString, type Command } from './command.js'
 import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
 import { formatBytes, terminalProgress, type ProgressSnapshot } from './progress.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
@@ -50,7 +50,7 @@ Options:
       await lan?.down()
       rmSync(dir, { recursive: true, force: true })
     }
-    const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
+    const onSignal = (): void => { void cleanup().then(() => process.exit(EXIT_INTERRUPTED)) }
     process.once('SIGINT', onSignal)
     try {
       const noMulticast = args.values['no-multicast'] === true

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
@@ -92,7 +92,8 @@ Examples:
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=1&code=...'
 
 Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, the Wi-Fi keeps devices
-apart, phone went away, verification failed), 2 bad usage.`,
+apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again
+to carry on).`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,
@@ -135,6 +136,15 @@ apart, phone went away, verification failed), 2 bad usage.`,
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving')
+    // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
+    // from the last one (what a killed process is tested for), so nothing is waited for.
+    const onSigint = (): void => {
+      printer.stop()
+      if (json) jsonEvent('stopped', { signal: 'SIGINT' })
+      else process.stderr.write(`\nStopped. Run ferry receive --store ${storeDir} again (no code needed) to carry on where it stopped.\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    process.once('SIGINT', onSigint)
     try {
       const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
       const search = new SenderSearch({
@@ -197,6 +207,7 @@ apart, phone went away, verification failed), 2 bad usage.`,
       }
       return EXIT_OK
     } finally {
+      process.off('SIGINT', onSigint)
       printer.stop()
       await phone.close()
     }

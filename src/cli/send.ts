@@ -1,6 +1,6 @@
 import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent } from './progress.js'
@@ -105,7 +105,7 @@ Examples:
   ferry send --store ./old-phone --transport auto     # TCP and WebRTC, for a browser phone
   ferry send --store ./old-phone --web                # the new phone scans the QR code: nothing to install
 
-Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
+Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with Ctrl-C.`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,
@@ -183,7 +183,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage.`,
       if (e.type === 'paired') clearTimeout(timer)
       printer.onEvent(e)
     }
-    const onSigint = (): void => { void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(130)) }
+    const onSigint = (): void => {
+      printer.stop()
+      if (json) jsonEvent('stopped', { signal: 'SIGINT' })
+      else process.stderr.write(`\nStopped. Run ferry send --store ${storeDir} again to carry on: a phone already paired reconnects without a code.\n`)
+      void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
+    }
     process.once('SIGINT', onSigint)
     try {
       const addrs = dialableAddresses(phone.node).map(String)

@@ -1,7 +1,8 @@
 // The resume token a pairing leaves on both phones is a key to the history: it must not outlive its use.
 // Against real `ferry send` / `ferry receive` processes: a token unused for 24 hours resumes nothing on
 // either side; a new pairing by code replaces the old one, so the phone paired before can neither come
-// back for the history nor stop the new phone's transfer.
+// back for the history nor stop the new phone's transfer. And what a person does with a pairing: stop
+// the new phone with Ctrl-C and start it again, or give up on a lost phone with ferry send --new.
 import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -110,6 +111,27 @@ describe('resume tokens', () => {
     expect(re.code, again.describe()).toBe(0)
     expect(se.code, s2.describe()).toBe(0)
     expect(await exportStore(fresh.receiver)).toBe(await exportStore(tiny))
+  })
+
+  it('Ctrl-C on the new phone exits 130 saying so; run again without the code, it carries on to verified', async () => {
+    const fixture = await killFixture({ messages: 2000, textBytes: 400, mediaFiles: 2, mediaBytes: 1_000_000 })
+    const store = copyStore(fixture)
+    const sender = startSender(store, { code: CODE, extra: ['--max-rate', '0.5'] })
+    const ready = await senderReady(sender)
+    const target = newStorePath()
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr })
+    await receiver.waitEvent('progress', 20_000)
+    receiver.child.kill('SIGINT')
+    const exit = await receiver.waitExit(20_000)
+    expect(exit.code, receiver.describe()).toBe(130)
+    expect(receiver.events.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
+    expect(receiver.all('verified')).toEqual([])
+    const again = startReceiver(target, { peer: ready.addr, name: 'receiver (again)' })
+    expect((await again.waitEvent('paired', 30_000)).mode).toBe('resume')
+    const [r, s] = await Promise.all([again.waitExit(60_000), sender.waitExit(60_000)])
+    expect(r.code, again.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(await exportStore(target)).toBe(await exportStore(fixture))
   })
 
   it('a sender whose phone was lost shows a fresh code with --new; without it, it waits for that phone', async () => {
