@@ -215,7 +215,10 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
         if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
       const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(err => {
-        if (deadline.signal.aborted) throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s`)
+        if (deadline.signal.aborted) {
+          throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s` +
+            (resuming ? ` (${record?.peerId} did not come back; ferry send --new shows a code for another phone)` : ''))
+        }
         throw err
       })
       printer.stop()

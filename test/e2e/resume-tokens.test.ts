@@ -142,6 +142,7 @@ describe('resume tokens', () => {
     expect(waiting.events.map(e => e.event)).toEqual(['resuming', 'error'])
     expect(waiting.all('resuming')[0].peer).toBe(lost.receiverId)
     expect(waiting.all('code')).toEqual([])
+    expect(waiting.events.at(-1)?.message).toBe(`no phone paired within 1 s (${lost.receiverId} did not come back; ferry send --new shows a code for another phone)`)
 
     // With --new it shows a fresh code, and another phone pairs with it and gets the history.
     const sender = startSender(lost.sender, { extra: ['--new'], name: 'sender (--new)' })
