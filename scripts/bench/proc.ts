@@ -85,7 +85,7 @@ export function watchRss (pid: number): () => number {
 /**
  * CPU seconds (user + system) a process has used, read from /proc/<pid>/stat while it runs: on a shared
  * machine, wall-clock MB/s moves with everyone else's load, CPU per byte much less. `system` is the
- * kernel's part alone: where this VM's cost of growing the page cache shows (docs/performance.md, round 8).
+ * kernel's part alone: where this VM's cost of growing the page cache shows (docs/performance.md).
  */
 export function watchCpu (pid: number): CpuWatch {
   let user = 0
