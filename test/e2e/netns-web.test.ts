@@ -207,7 +207,8 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
 
     // The offer ends (the user stops it): the page is no longer served.
     sender.child.kill('SIGINT')
-    await sender.waitExit(30_000)
+    expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(130)
+    expect(sender.events.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
     const after = await raw(tb, p2, p1.ip, port, [{ path: '/' }])
     expect(after[0].error).toBe('ECONNREFUSED')
   })
