@@ -16,7 +16,7 @@ import { runReceiver, runSender } from '../src/protocol/session.js'
 import { memoryPipe } from '../src/wire/memory-duplex.js'
 import type { ByteDuplex } from '../src/wire/duplex.js'
 import { installCleanup, r2, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
-import { watchThreads } from './bench/process-tree.js'
+import { watchThreads, type ThreadCpu } from './bench/process-tree.js'
 import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
@@ -379,7 +379,6 @@ interface PhonesResult {
   threads: { sender: ThreadCpu[], receiver: ThreadCpu[] }
 }
 
-type ThreadCpu = ReturnType<ReturnType<typeof watchThreads>>[number]
 
 type Transport = 'tcp' | 'webrtc'
 

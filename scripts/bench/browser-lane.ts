@@ -6,9 +6,9 @@
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
 import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
-import { childrenOf, watchTree } from './process-tree.js'
+import { childrenOf, threadsOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
 
 /** As the browser tests launch it (test/browser/chromium.ts), plus exact heap figures for performance.memory. */
@@ -224,17 +224,9 @@ function threadTicks (root: number): Map<string, number> {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
       kind = /--utility-sub-type=(?:[a-z]+\.mojom\.)?(\w+)/.exec(cmd)?.[1] ?? /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser'
     } catch {}
-    let tids: string[] = []
-    try { tids = readdirSync(`/proc/${pid}/task`) } catch {}
-    for (const tid of tids) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-        const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-        // A process's first thread is its main thread (named after the executable).
-        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
-        const key = `${kind}/${name}`
-        out.set(key, (out.get(key) ?? 0) + Number(f[11]) + Number(f[12]))
-      } catch {}
+    for (const t of threadsOf(pid)) {
+      const key = `${kind}/${t.name}`
+      out.set(key, (out.get(key) ?? 0) + t.ticks)
     }
   }
   return out

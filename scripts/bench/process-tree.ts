@@ -94,25 +94,34 @@ export function watchTree (roots: number[], everyMs = 20): TreeWatch {
 }
 
 /**
- * CPU seconds of each thread of one process, sampled every `everyMs` while it runs (a thread's last
- * sample counts): which threads a lane keeps busy, and whether any one of them is the bound. The
- * process's first thread is named `main`; the others by their comm (libdatachannel's `RTC worker`,
- * libjuice's `juice poll`, libuv's pool, V8's helpers...).
+ * Each thread of one process now, with its CPU ticks (user + system, USER_HZ = 100); none once it is
+ * gone. A process's first thread is named `main`; the others by their comm (libdatachannel's
+ * `RTC worker`, libjuice's `juice poll`, libuv's pool, V8's helpers, Chromium's named threads...).
  */
-export function watchThreads (pid: number, everyMs = 200): () => Array<{ name: string, cpuSec: number }> {
-  const last = new Map<string, { name: string, ticks: number }>()
-  const sample = (): void => {
-    let tids: string[] = []
-    try { tids = readdirSync(`/proc/${pid}/task`) } catch { return }
-    for (const tid of tids) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-        const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-        const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-        last.set(tid, { name, ticks: Number(f[11]) + Number(f[12]) })
-      } catch {}
-    }
+export function threadsOf (pid: number): Array<{ tid: string, name: string, ticks: number }> {
+  let tids: string[] = []
+  try { tids = readdirSync(`/proc/${pid}/task`) } catch { return [] }
+  const out: Array<{ tid: string, name: string, ticks: number }> = []
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      out.push({ tid, name, ticks: Number(f[11]) + Number(f[12]) })
+    } catch {}
   }
+  return out
+}
+
+export interface ThreadCpu { name: string, cpuSec: number }
+
+/**
+ * CPU seconds of each thread of one process, sampled every `everyMs` while it runs (a thread's last
+ * sample counts), busiest first: which threads a lane keeps busy, and whether any one is the bound.
+ */
+export function watchThreads (pid: number, everyMs = 200): () => ThreadCpu[] {
+  const last = new Map<string, { name: string, ticks: number }>()
+  const sample = (): void => { for (const t of threadsOf(pid)) last.set(t.tid, t) }
   sample()
   const timer = setInterval(sample, everyMs)
   timer.unref()

@@ -93,6 +93,13 @@ export function jsonEvent (event: string, data: Record<string, unknown> = {}): v
   process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
 }
 
+/** Ctrl-C: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
+export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string): void {
+  bar.stop()
+  if (json) jsonEvent('stopped', { signal: 'SIGINT' })
+  else process.stderr.write(`\nStopped. ${carryOn}\n`)
+}
+
 /** Machine-readable progress, at most every `intervalMs`. */
 export function jsonProgress (intervalMs = 500, now: () => number = () => performance.now()): ProgressView {
   let last = -Infinity

@@ -6,7 +6,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selectio
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
-import { formatBytes, jsonEvent } from './progress.js'
+import { formatBytes, jsonEvent, sayStopped } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
@@ -139,9 +139,7 @@ to carry on).`,
     // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
     const onSigint = (): void => {
-      printer.stop()
-      if (json) jsonEvent('stopped', { signal: 'SIGINT' })
-      else process.stderr.write(`\nStopped. Run ferry receive --store ${storeDir} again (no code needed) to carry on where it stopped.\n`)
+      sayStopped(printer, json, `Run ferry receive --store ${storeDir} again (no code needed) to carry on where it stopped.`)
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)

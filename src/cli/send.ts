@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
-import { formatBytes, jsonEvent } from './progress.js'
+import { formatBytes, jsonEvent, sayStopped } from './progress.js'
 import { buildQrPayload, formatCode, generateCode } from '../pairing/index.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
@@ -184,9 +184,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       printer.onEvent(e)
     }
     const onSigint = (): void => {
-      printer.stop()
-      if (json) jsonEvent('stopped', { signal: 'SIGINT' })
-      else process.stderr.write(`\nStopped. Run ferry send --store ${storeDir} again to carry on: a phone already paired reconnects without a code.\n`)
+      sayStopped(printer, json, `Run ferry send --store ${storeDir} again to carry on: a phone already paired reconnects without a code.`)
       void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
     }
     process.once('SIGINT', onSigint)

@@ -46,7 +46,7 @@ export interface OpenOptions {
 const STORE_NAMES = /^(?:history\.db(?:-wal|-shm|-journal)?|media|journal|peer\.key(?:\..+\.tmp)?|store\.lock(?:\.json)?|webrtc-cert\.json(?:\..+)?)$/
 
 /** What `dir` holds besides a store's own files (nothing when it does not exist). */
-export function foreignEntries (dir: string): string[] {
+function foreignEntries (dir: string): string[] {
   try {
     return readdirSync(dir).filter(n => !STORE_NAMES.test(n)).sort()
   } catch (err) {

@@ -2,7 +2,6 @@
 // Chromium opens the page that `ferry web` serves, types the code, and receives the history into
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
 import { mkdirSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -11,6 +10,7 @@ import type { Page } from 'playwright-core'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import { gradientPng } from './png.js'
 import { cannotRun } from '../helpers/cannot-run.js'
+import { rawGet } from '../helpers/raw-http.js'
 import type { FerryDebug } from '../../src/web/main.js'
 
 const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
@@ -20,18 +20,6 @@ const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
 type State = ReturnType<FerryDebug['state']>
 /** What to wait for in the page's state: a phase among these, and/or paused or not. */
 interface Wanted { phases?: string[], paused?: boolean }
-
-/** One request with its path exactly as written (fetch would normalise it) and the Host given. */
-async function rawGet (port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number }> {
-  return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, res => {
-      res.resume()
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0 }) })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 /** The tiny seeded phone plus a chat of real pictures, so the page has images that render. */
 async function senderStore (): Promise<string> {

@@ -3,26 +3,13 @@
 // (test/e2e/netns-web.test.ts) runs it on a LAN address with a real browser.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { request } from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createFerry } from '../../src/create-ferry.js'
 import { ErrorCode } from '../../src/errors.js'
 import { generateCode, parseQrPayload } from '../../src/pairing/index.js'
 import { pageHost, servePage, SERVED_BY_SENDER } from '../../src/net/page-server.js'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
-
-/** One request exactly as written (fetch would normalise the path), and its status and body. */
-async function get (port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number, type?: string, body: string }> {
-  return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, res => {
-      let body = ''
-      res.on('data', (d: Buffer) => { body += d.toString() })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }) })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+import { rawGet as get } from '../helpers/raw-http.js'
 
 /** A page of our own making: what the server may serve, and files beside it that it must not. */
 function fixturePage (): string {
