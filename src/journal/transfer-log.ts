@@ -120,12 +120,15 @@ export class TransferLog {
     await this.save(rec, tagged(METADATA, jsonValue(priors)))
   }
 
-  /** What the current session wrote, in the order it wrote it. */
-  async * sessionItems (rec: TransferRecord): AsyncGenerator<LogItem> {
+  /**
+   * What the current session wrote, in the order it wrote it, one logged batch at a time (a verification
+   * walks every key, and a page per await keeps the awaits off its per-message path).
+   */
+  async * sessionItems (rec: TransferRecord): AsyncGenerator<LogItem[]> {
     const from = entryKey(rec.transferId, rec.sessionSeq)
     for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
       if (k < from || v[0] !== MESSAGES) continue
-      yield * readItems(v.subarray(1))
+      yield [...readItems(v.subarray(1))]
     }
   }
 

@@ -4,7 +4,7 @@ import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
 import { contactToWire, conversationToWire } from '../wire/message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
-import { compareStrings, type Contact, type Conversation, type Selection } from '../store/model.js'
+import { compareStrings, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
 import { ManifestMedia, type MediaEntry } from './manifest-media.js'
 
 /** What a transfer will move, as the sender computes it from its store for the effective selection. */
@@ -54,25 +54,36 @@ export function inRange (sel: Selection, ts: number): boolean {
 /**
  * Every message of one conversation inside the selection's time bounds, read a page at a time, checked
  * to come in (ts, id) order: a store that breaks the order would otherwise fail every transfer on the
- * receiver's side, with the blame on the wrong phone.
+ * receiver's side, with the blame on the wrong phone. Yields the pages (never an empty one), so that a
+ * caller walking millions of messages awaits once a page, not once a message.
  */
-export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE) {
+export async function * selectedPages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE): AsyncGenerator<Message[]> {
   let pos = after
   // A caller that expects few messages (one leaf) asks for a small first page; pages grow from there.
   let size = Math.max(1, Math.min(PAGE, firstPage))
   for (;;) {
     const page = await source.messages(conversation, pos, size)
+    const out: Message[] = []
     for (const m of page) {
       if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
         throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
       }
       pos = m
-      if (sel.until !== undefined && m.ts >= sel.until) return
-      if (inRange(sel, m.ts)) yield m
+      if (sel.until !== undefined && m.ts >= sel.until) {
+        if (out.length > 0) yield out
+        return
+      }
+      if (inRange(sel, m.ts)) out.push(m)
     }
+    if (out.length > 0) yield out
     if (page.length < size) return
     size = Math.min(PAGE, size * 2)
   }
+}
+
+/** selectedPages, a message at a time. */
+export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE): AsyncGenerator<Message> {
+  for await (const page of selectedPages(source, conversation, sel, after, firstPage)) yield * page
 }
 
 /**

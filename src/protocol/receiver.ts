@@ -13,7 +13,7 @@ import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, messageHash, 
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, PAGE, selectedMessages, startOf } from './manifest.js'
+import { inRange, PAGE, selectedPages, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { leafToWire, type ListedItem } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
@@ -525,7 +525,9 @@ export class ReceiverMachine {
       if (leaf.kind === 'have') { held += leaf.count; continue }
       if (leaf.kind === 'need') { expect += leaf.count; continue }
       const mineHere = new Map<string, Uint8Array>()
-      for await (const m of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
+      for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) {
+        for (const m of page) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
+      }
       for (let i = leaf.from as number; i < (leaf.to as number); i++) {
         const it = inc.listed[i]
         const h = mineHere.get(`${it.ts}\u0000${it.id}`)
@@ -544,13 +546,13 @@ export class ReceiverMachine {
     return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
   }
 
-  /** A conversation's stored messages in (after, last], in order; `expect` of them, about. */
-  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message> {
-    for await (const m of selectedMessages(this.sink, conversation, sel, after, expect + 1)) {
-      const c = comparePositions(m, last)
-      if (c > 0) return
-      yield m
-      if (c === 0) return
+  /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
+  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
+    for await (const page of selectedPages(this.sink, conversation, sel, after, expect + 1)) {
+      let end = 0
+      while (end < page.length && comparePositions(page[end], last) <= 0) end++
+      if (end > 0) yield end === page.length ? page : page.slice(0, end)
+      if (end < page.length || comparePositions(page[end - 1], last) === 0) return
     }
   }
 
@@ -760,7 +762,7 @@ export class ReceiverMachine {
       } else {
         for (const leaf of inc.plan as PlanEntry[]) {
           if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
-          const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : listOf(inc.listed.slice(leaf.from, leaf.to))
+          const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : new ListedKeys(inc.listed, leaf.from as number, leaf.to as number)
           const hasher = new LeafHasher()
           await this.readBack(inc, e.selection, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)
           if (hasher.count !== leaf.count) {
@@ -796,9 +798,9 @@ export class ReceiverMachine {
     for (let i = 0; i < mine.length - 1; i++) root.add(mine[i])
     const cutter = new LeafCutter(l => root.add(l))
     let held = 0
-    for await (const m of this.range(id, sel, after, open.last, open.count)) {
-      cutter.add(m.ts, m.id, encodedMessage(m))
-      held++
+    for await (const page of this.range(id, sel, after, open.last, open.count)) {
+      for (const m of page) cutter.add(m.ts, m.id, encodedMessage(m))
+      held += page.length
     }
     if (held !== open.count) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${held} messages stored of a leaf of ${open.count}`, { conversation: id })
@@ -812,21 +814,22 @@ export class ReceiverMachine {
    * its encoding to `take`. A key the store does not hold is a message lost: COUNT_MISMATCH.
    */
   private async readBack (inc: Incoming, sel: Selection, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: AsyncIterable<MessagePosition>, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<number> {
-    const it = keys[Symbol.asyncIterator]()
-    const nextKey = async (): Promise<MessagePosition | undefined> => { const r = await it.next(); return r.done === true ? undefined : r.value }
-    let key = await nextKey()
+    keys: Keys, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<number> {
+    let key = await keys.next()
     let n = 0
     let others = 0
-    const stored = last === undefined ? selectedMessages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last, expect)
-    for await (const m of stored) {
-      if (key === undefined) break
-      const c = comparePositions(m, key)
-      if (c < 0) { others++; continue } // the phone's own message, not the sender's
-      if (c > 0) break
-      take(m, encodedMessage(m))
-      key = await nextKey()
-      if (++n % SLICE === 0) await breathe()
+    const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last, expect)
+    reading: for await (const page of stored) {
+      for (const m of page) {
+        if (key === undefined) break reading
+        const c = comparePositions(m, key)
+        if (c < 0) { others++; continue } // the phone's own message, not the sender's
+        if (c > 0) break reading
+        take(m, encodedMessage(m))
+        const k = keys.next()
+        key = k instanceof Promise ? await k : k
+        if (++n % SLICE === 0) await breathe()
+      }
     }
     if (key !== undefined) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
@@ -852,45 +855,79 @@ function isSet (bits: Uint8Array | undefined, i: number): boolean {
   return bits !== undefined && (bits[i >> 3] & (1 << (i & 7))) !== 0
 }
 
+/**
+ * Keys in order, one at a time: synchronously while a page lasts, a promise only when the next page must
+ * be read (a verification takes a million of them, and an await each would cost more than the hashing).
+ */
+interface Keys {
+  next(): MessagePosition | undefined | Promise<MessagePosition | undefined>
+}
+
+/** The keys of a plan's listed messages, [from, to). */
+class ListedKeys implements Keys {
+  constructor (private readonly items: ListedItem[], private i: number, private readonly to: number) {}
+
+  next (): MessagePosition | undefined {
+    return this.i < this.to ? this.items[this.i++] : undefined
+  }
+}
+
 /** The keys this session wrote, conversation by conversation, in order (they were written in order). */
 class WrittenKeys {
-  private readonly it: AsyncIterator<LogItem>
-  private head?: LogItem
-  private started = false
+  private readonly pages: AsyncIterator<LogItem[]>
+  private page: LogItem[] = []
+  private i = 0
+  private ended = false
 
-  constructor (items: AsyncIterable<LogItem>) {
-    this.it = items[Symbol.asyncIterator]()
+  constructor (pages: AsyncIterable<LogItem[]>) {
+    this.pages = pages[Symbol.asyncIterator]()
   }
 
-  private async peek (): Promise<LogItem | undefined> {
-    if (!this.started) {
-      this.started = true
-      await this.advance()
+  /** The next logged item, undefined once the log is read; a promise only when a page must be read. */
+  head (): LogItem | undefined | Promise<LogItem | undefined> {
+    return this.i < this.page.length || this.ended ? this.page[this.i] : this.more()
+  }
+
+  advance (): void {
+    this.i++
+  }
+
+  private async more (): Promise<LogItem | undefined> {
+    while (this.i >= this.page.length && !this.ended) {
+      const r = await this.pages.next()
+      if (r.done === true) this.ended = true
+      else { this.page = r.value; this.i = 0 }
     }
-    return this.head
-  }
-
-  private async advance (): Promise<void> {
-    const r = await this.it.next()
-    this.head = r.done === true ? undefined : r.value
+    return this.page[this.i]
   }
 
   /**
    * The written keys of `conversation` in (after, last] (all of them without bounds), read as they are
    * needed. Keys before the range (those of a listed leaf, verified by its list) are passed over.
    */
-  async * of (conversation: string, after?: MessagePosition, last?: MessagePosition): AsyncGenerator<MessagePosition> {
-    for (let it = await this.peek(); it !== undefined; it = await this.peek()) {
-      const c = compareStrings(it.conversation, conversation)
-      if (c > 0) return
-      if (c < 0 || (after !== undefined && comparePositions(it, after) <= 0)) { await this.advance(); continue }
-      if (last !== undefined && comparePositions(it, last) > 0) return
-      yield { ts: it.ts, id: it.id }
-      await this.advance()
+  of (conversation: string, after?: MessagePosition, last?: MessagePosition): Keys {
+    const step = (it: LogItem | undefined): MessagePosition | undefined | Promise<MessagePosition | undefined> => {
+      for (;;) {
+        if (it === undefined) return undefined
+        const c = compareStrings(it.conversation, conversation)
+        if (c > 0) return undefined
+        if (c < 0 || (after !== undefined && comparePositions(it, after) <= 0)) {
+          this.advance()
+          const h = this.head()
+          if (h instanceof Promise) return h.then(step)
+          it = h
+          continue
+        }
+        if (last !== undefined && comparePositions(it, last) > 0) return undefined
+        this.advance()
+        return it
+      }
+    }
+    return {
+      next: () => {
+        const h = this.head()
+        return h instanceof Promise ? h.then(step) : step(h)
+      }
     }
   }
-}
-
-async function * listOf<T> (xs: T[]): AsyncGenerator<T> {
-  yield * xs
 }

@@ -154,7 +154,7 @@ describe('the undo log', () => {
     const next = new TransferLog(journalOf(store))
     const found = await next.get(T1) as TransferRecord
     const logged: LogItem[] = []
-    for await (const it of next.sessionItems(found)) logged.push(it)
+    for await (const page of next.sessionItems(found)) logged.push(...page)
     expect(logged.map(i => [i.flag, i.id])).toEqual([['prior', own[0].id], ['new', 'new']])
     await next.undo(found, store)
     expect(await snapshot(store)).toEqual(before)
@@ -189,7 +189,7 @@ describe('the undo log', () => {
     // Reopened after the refusal, the transfer starts over from an empty log.
     const again = await log.open(T1, 'src', {}, store)
     const items: LogItem[] = []
-    for await (const it of log.sessionItems(again)) items.push(it)
+    for await (const page of log.sessionItems(again)) items.push(...page)
     expect(items).toEqual([])
     store.close()
   })
@@ -243,7 +243,7 @@ describe('the undo log', () => {
     const log = new TransferLog(journalOf(store))
     const items = async (rec: TransferRecord): Promise<string[]> => {
       const out: string[] = []
-      for await (const it of log.sessionItems(rec)) out.push(`${it.flag} ${it.conversation}/${it.id}`)
+      for await (const page of log.sessionItems(rec)) for (const it of page) out.push(`${it.flag} ${it.conversation}/${it.id}`)
       return out
     }
     const rec = await log.open(T1, 'src', {}, store)
