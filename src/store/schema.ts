@@ -221,6 +221,35 @@ export function messageFromRow (r: Row): Message {
   return m
 }
 
+// How a conversation's messages are read: the fields most messages have as columns, the rarely set
+// ones packed into one JSON array that is NULL when all of them are. Reads walk whole histories, and
+// every column costs a value conversion per row even when it is NULL. Floats stay columns: JSON would
+// round them.
+const PACKED_FIELDS = ['duration_ms', 'label', 'forwarded_from', 'via_bot', 'edited_at', 'pinned', 'file_name', 'links']
+export const MESSAGE_READ_COLUMNS = `id, sender, ts, kind, text, media, status, reply_to, lat, lon,
+  CASE WHEN ${PACKED_FIELDS.map(c => `${c} IS NULL`).join(' AND ')} THEN NULL ELSE json_array(${PACKED_FIELDS.join(', ')}) END`
+
+/** A message of `conversation` from a row of MESSAGE_READ_COLUMNS. */
+export function messageFromReadRow (conversation: string, r: Row): Message {
+  const m: Message = { conversation, id: r[0] as string, sender: r[1] as string, ts: r[2] as number, kind: r[3] as MessageKind }
+  if (r[4] !== null) m.text = r[4] as string
+  if (r[5] !== null) m.media = r[5] as string
+  if (r[6] !== null) m.status = r[6] as MessageStatus
+  if (r[7] !== null) m.replyTo = r[7] as string
+  if (r[8] !== null) m.location = { lat: r[8] as number, lon: r[9] as number }
+  if (r[10] === null) return m
+  const [durationMs, label, forwardedFrom, viaBot, editedAt, pinned, fileName, links] = JSON.parse(r[10] as string) as Array<string | number | null>
+  if (durationMs !== null) m.durationMs = durationMs as number
+  if (label !== null && m.location !== undefined) m.location.label = label as string
+  if (forwardedFrom !== null) m.forwardedFrom = forwardedFrom as string
+  if (viaBot !== null) m.viaBot = viaBot as string
+  if (editedAt !== null) m.editedAt = editedAt as number
+  if (pinned !== null) m.pinned = pinned as string
+  if (fileName !== null) m.fileName = fileName as string
+  if (links !== null) m.links = JSON.parse(links as string) as Link[]
+  return m
+}
+
 /** Parameters per message row: MESSAGE_COLUMNS. */
 export const MESSAGE_WIDTH = MESSAGE_COLUMNS.split(',').length
 

@@ -13,9 +13,9 @@ import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
-  CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_READ_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
-  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromRow, migrateTo4, migrateTo5, upsertSql
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow, messageFromRow, migrateTo4, migrateTo5, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
 
@@ -672,14 +672,14 @@ export class SqliteChatStore implements History {
 
   async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
     this.ensureMessageKey()
-    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT ?`
-    return this.guard('reading messages', () => this.all(sql, conversation, after?.ts ?? MIN_TS, after?.id ?? '', limit).map(messageFromRow))
+    const sql = `SELECT ${MESSAGE_READ_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT ?`
+    return this.guard('reading messages', () => this.all(sql, conversation, after?.ts ?? MIN_TS, after?.id ?? '', limit).map(r => messageFromReadRow(conversation, r)))
   }
 
   async findMessages (conversation: string, ids: string[]): Promise<Message[]> {
     this.ensureMessageKey()
-    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND id IN (SELECT value FROM json_each(?))`
-    return this.guard('reading messages', () => this.all(sql, conversation, JSON.stringify(ids)).map(messageFromRow))
+    const sql = `SELECT ${MESSAGE_READ_COLUMNS} FROM messages WHERE conversation = ? AND id IN (SELECT value FROM json_each(?))`
+    return this.guard('reading messages', () => this.all(sql, conversation, JSON.stringify(ids)).map(r => messageFromReadRow(conversation, r)))
   }
 
   async readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {

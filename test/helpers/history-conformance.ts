@@ -241,14 +241,17 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       }
       const bare: Message = { conversation: 'c1', id: 'bare', sender: 'me', ts: T - 1, kind: 'system' }
       const empty: Message = { conversation: 'c1', id: 'empty', sender: 'me', ts: T + 1, kind: 'text', text: '', location: { lat: 0, lon: 0 } }
-      await h.commit({ messages: [full, bare, empty] })
+      // One rare field alone, values at the edges of what a number or a string holds, floats that print long.
+      const rare: Message = { conversation: 'c1', id: 'rare', sender: 'me', ts: T + 2, kind: 'voice', durationMs: 0, editedAt: Number.MAX_SAFE_INTEGER, fileName: 'a"b\\c\n\u0000[null]', location: { lat: 0.1 + 0.2, lon: -5e-324, label: '\u{10ffff}' } }
+      await h.commit({ messages: [full, bare, empty, rare] })
       const back = await readAll(h, 'c1')
-      expect(back).toEqual([bare, full, empty])
+      expect(back).toEqual([bare, full, empty, rare])
       for (const m of back) {
         expect(Object.entries(m).filter(([, v]) => v === undefined || v === null), `${m.id} has no null or undefined fields`).toEqual([])
       }
       expect(Object.keys(back[0]).sort()).toEqual(Object.keys(bare).sort())
       expect((await h.findMessages('c1', ['full']))[0]).toEqual(full)
+      expect((await h.findMessages('c1', ['rare']))[0]).toEqual(rare)
     })
 
     it('upserts by (conversation, id): the incoming version replaces the stored one, whatever its ts', async () => {
