@@ -3,7 +3,7 @@ import type { HistorySource, KeptLeaves, LeafIndex } from '../store/history.js'
 import { comparePositions, type Selection } from '../store/model.js'
 import { breathe, SLICE } from './breathe.js'
 import { encodedMessage, LEAF_DIGEST_BYTES, LEAF_MAX, LEAF_SPAN, LeafCutter, type LeafSummary } from './leaves.js'
-import { selectedMessages } from './manifest.js'
+import { selectedPages } from './manifest.js'
 import { PROTOCOL_VERSION } from './options.js'
 
 // A conversation's leaves, from the store's LeafIndex where it keeps them and cut from its messages
@@ -62,9 +62,9 @@ export async function conversationLeaves (history: Reader, conversation: string,
   let n = 0
   // After kept leaves, what is left is mostly the open one: a few times LEAF_SPAN messages.
   const after = leaves.length > 0 ? leaves[leaves.length - 1].last : undefined
-  for await (const m of selectedMessages(history, conversation, selection, after, after === undefined ? undefined : 4 * LEAF_SPAN)) {
-    cutter.add(m.ts, m.id, encodedMessage(m))
-    if (++n % SLICE === 0) await breathe()
+  for await (const page of selectedPages(history, conversation, selection, after, after === undefined ? undefined : 4 * LEAF_SPAN)) {
+    for (const m of page) cutter.add(m.ts, m.id, encodedMessage(m))
+    if ((n += page.length) >= SLICE) { n = 0; await breathe() }
   }
   // The last leaf ends where the conversation does, not where the cut would: it is not kept.
   await keep(index, conversation, k.token, cut)

@@ -4,7 +4,7 @@ import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
 import { contactToWire, conversationToWire } from '../wire/message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
-import { compareStrings, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
 import { ManifestMedia, type MediaEntry } from './manifest-media.js'
 
 /** What a transfer will move, as the sender computes it from its store for the effective selection. */
@@ -81,9 +81,14 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
   }
 }
 
-/** selectedPages, a message at a time. */
-export async function * selectedMessages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE): AsyncGenerator<Message> {
-  for await (const page of selectedPages(source, conversation, sel, after, firstPage)) yield * page
+/** selectedPages of the messages in (after, last]: `expect` of them, about. */
+export async function * pagesThrough (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
+  for await (const page of selectedPages(source, conversation, sel, after, expect + 1)) {
+    let end = 0
+    while (end < page.length && comparePositions(page[end], last) <= 0) end++
+    if (end > 0) yield end === page.length ? page : page.slice(0, end)
+    if (end < page.length || comparePositions(page[end - 1], last) === 0) return
+  }
 }
 
 /**
@@ -107,10 +112,12 @@ export async function beginManifest (source: HistorySource, selection: Selection
     for (const { conversation } of chosen) {
       for (const member of conversation.members) people.add(member)
       let count = 0
-      for await (const m of selectedMessages(source, conversation.id, selection)) {
-        count++
-        people.add(m.sender)
-        if (m.media !== undefined) used.add(m.media)
+      for await (const page of selectedPages(source, conversation.id, selection)) {
+        count += page.length
+        for (const m of page) {
+          people.add(m.sender)
+          if (m.media !== undefined) used.add(m.media)
+        }
       }
       conversations.push({ conversation, messageCount: count })
     }

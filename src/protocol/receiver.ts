@@ -13,7 +13,7 @@ import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, messageHash, 
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, PAGE, selectedPages, startOf } from './manifest.js'
+import { inRange, PAGE, pagesThrough, selectedPages, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { leafToWire, type ListedItem } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
@@ -547,13 +547,8 @@ export class ReceiverMachine {
   }
 
   /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
-  private async * range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
-    for await (const page of selectedPages(this.sink, conversation, sel, after, expect + 1)) {
-      let end = 0
-      while (end < page.length && comparePositions(page[end], last) <= 0) end++
-      if (end > 0) yield end === page.length ? page : page.slice(0, end)
-      if (end < page.length || comparePositions(page[end - 1], last) === 0) return
-    }
+  private range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
+    return pagesThrough(this.sink, conversation, sel, after, last, expect)
   }
 
   /** Counts a processed data frame; the driver acknowledges the total once per read (takeAck). */

@@ -9,7 +9,7 @@ import { mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { equalBytes } from './digest.js'
-import { beginManifest, manifestFrames, selectedMessages, type ManifestData } from './manifest.js'
+import { beginManifest, manifestFrames, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
@@ -90,7 +90,10 @@ export class SenderMachine {
   private planning?: Promise<void>
   /** The conversation being sent (index into outgoing) and the reader over it. */
   private current = 0
-  private reader?: AsyncIterator<Outbound>
+  private reader?: AsyncIterator<Outbound[]>
+  /** The page of messages being sent, read ahead of the batch that takes them. */
+  private page: Outbound[] = []
+  private pageAt = 0
   private lookahead?: Outbound
   private mediaIndex = 0
   private mediaOffset = 0
@@ -331,7 +334,9 @@ export class SenderMachine {
       for (const leaf of plan) {
         if (leaf.kind !== 'list') continue
         leaf.items = []
-        for await (const m of this.leafMessages(o.id, leaf)) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
+        for await (const page of this.leafPages(o.id, leaf)) {
+          for (const m of page) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
+        }
       }
       for (const leaf of plan) if (leaf.kind === 'have') this.progress.skippedMessages += leaf.count
       o.plan = plan
@@ -358,9 +363,9 @@ export class SenderMachine {
     const hasher = new LeafHasher()
     let at: MessagePosition | undefined
     const leaf = { after: j === 0 ? undefined : mine[j - 1].last, last: theirs.last, count: mine[j].count }
-    for await (const m of this.leafMessages(conversation, leaf)) {
-      hasher.add(encodedMessage(m))
-      at = m
+    for await (const page of this.leafPages(conversation, leaf)) {
+      for (const m of page) hasher.add(encodedMessage(m))
+      at = page[page.length - 1]
     }
     if (at === undefined || comparePositions(at, theirs.last) !== 0) return undefined
     root.add({ count: hasher.count, digest: hasher.digest() })
@@ -376,14 +381,23 @@ export class SenderMachine {
     this.buffers.acked(bytes)
   }
 
-  /** The next message to send, in canonical order, or 'wait' (for a plan), or undefined when done. */
-  private async nextMessage (): Promise<Outbound | 'wait' | undefined> {
+  /**
+   * The next message to send, in canonical order, or 'wait' (for a plan), or undefined when done. A
+   * promise only when a page must be read: a transfer takes millions, and an await each would cost
+   * more than encoding them.
+   */
+  private nextMessage (): Outbound | 'wait' | undefined | Promise<Outbound | 'wait' | undefined> {
     if (this.lookahead !== undefined) {
       const m = this.lookahead
       this.lookahead = undefined
       return m
     }
+    return this.pageAt < this.page.length ? this.page[this.pageAt++] : this.nextPage()
+  }
+
+  private async nextPage (): Promise<Outbound | 'wait' | undefined> {
     for (;;) {
+      if (this.pageAt < this.page.length) return this.page[this.pageAt++]
       const o = this.outgoing[this.current]
       if (o === undefined) return undefined
       if (this.reader === undefined) {
@@ -394,23 +408,32 @@ export class SenderMachine {
         this.reader = this.messagesOf(o)[Symbol.asyncIterator]()
       }
       const r = await this.reader.next()
-      if (r.done !== true) return r.value
+      if (r.done !== true) {
+        this.page = r.value
+        this.pageAt = 0
+        continue
+      }
       this.reader = undefined
       this.current++
     }
   }
 
-  /** What goes of one conversation, encoded: everything (digested on the way), or what its plan says. */
-  private async * messagesOf (o: Outgoing): AsyncGenerator<Outbound> {
+  /**
+   * What goes of one conversation, encoded, a page at a time (never an empty one): everything (digested
+   * on the way), or what its plan says.
+   */
+  private async * messagesOf (o: Outgoing): AsyncGenerator<Outbound[]> {
     const selection = (this.manifest as ManifestData).selection
     if (o.plan === undefined) {
       const root = new ConversationRoot()
       const cutter = new KeepingCutter(this.source, o.id, selection, l => root.add(l))
       await cutter.begin()
-      for await (const m of selectedMessages(this.source, o.id, selection)) {
-        const encoded = encodedMessage(m)
-        cutter.add(m.ts, m.id, encoded)
-        yield { m, encoded }
+      for await (const page of selectedPages(this.source, o.id, selection)) {
+        yield page.map(m => {
+          const encoded = encodedMessage(m)
+          cutter.add(m.ts, m.id, encoded)
+          return { m, encoded }
+        })
       }
       await cutter.end(true)
       o.root = root
@@ -424,28 +447,26 @@ export class SenderMachine {
         const wanted = new Set<string>()
         for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
         if (wanted.size === 0) continue
-        for await (const m of this.leafMessages(o.id, leaf)) if (wanted.has(`${m.ts}\u0000${m.id}`)) yield { m, encoded: encodedMessage(m) }
+        for await (const page of this.leafPages(o.id, leaf)) {
+          const out = page.filter(m => wanted.has(`${m.ts}\u0000${m.id}`)).map(m => ({ m, encoded: encodedMessage(m) }))
+          if (out.length > 0) yield out
+        }
         continue
       }
-      for await (const m of this.leafMessages(o.id, leaf)) yield { m, encoded: encodedMessage(m) }
+      for await (const page of this.leafPages(o.id, leaf)) yield page.map(m => ({ m, encoded: encodedMessage(m) }))
     }
   }
 
-  private async * leafMessages (conversation: string, leaf: Pick<PlannedLeaf, 'after' | 'last' | 'count'>): AsyncGenerator<Message> {
-    const selection = (this.manifest as ManifestData).selection
-    for await (const m of selectedMessages(this.source, conversation, selection, leaf.after, leaf.count)) {
-      const c = comparePositions(m, leaf.last)
-      if (c > 0) return
-      yield m
-      if (c === 0) return
-    }
+  private leafPages (conversation: string, leaf: Pick<PlannedLeaf, 'after' | 'last' | 'count'>): AsyncGenerator<Message[]> {
+    return pagesThrough(this.source, conversation, (this.manifest as ManifestData).selection, leaf.after, leaf.last, leaf.count)
   }
 
   private async nextMessageFrame (): Promise<EncodedFrame | undefined> {
     const encoded: Uint8Array[] = []
     let size = 0
     for (;;) {
-      const m = await this.nextMessage()
+      const next = this.nextMessage()
+      const m = next instanceof Promise ? await next : next
       if (m === 'wait') break
       if (m === undefined) {
         if (encoded.length === 0) this.messagesDone()
