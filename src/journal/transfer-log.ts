@@ -121,14 +121,15 @@ export class TransferLog {
   }
 
   /**
-   * What the current session wrote, in the order it wrote it, one logged batch at a time (a verification
-   * walks every key, and a page per await keeps the awaits off its per-message path).
+   * What the current session wrote, in the order it wrote it: one logged batch per await, its items
+   * decoded as they are taken (a verification walks every key; an await per key cost more than the
+   * hashing, and a batch decoded at once lived long enough to be promoted out of the young generation).
    */
-  async * sessionItems (rec: TransferRecord): AsyncGenerator<LogItem[]> {
+  async * sessionItems (rec: TransferRecord): AsyncGenerator<Iterable<LogItem>> {
     const from = entryKey(rec.transferId, rec.sessionSeq)
     for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
       if (k < from || v[0] !== MESSAGES) continue
-      yield [...readItems(v.subarray(1))]
+      yield readItems(v.subarray(1))
     }
   }
 

@@ -869,31 +869,38 @@ class ListedKeys implements Keys {
 
 /** The keys this session wrote, conversation by conversation, in order (they were written in order). */
 class WrittenKeys {
-  private readonly pages: AsyncIterator<LogItem[]>
-  private page: LogItem[] = []
-  private i = 0
+  private readonly batches: AsyncIterator<Iterable<LogItem>>
+  private items: Iterator<LogItem> = [][Symbol.iterator]()
+  private current?: LogItem
   private ended = false
 
-  constructor (pages: AsyncIterable<LogItem[]>) {
-    this.pages = pages[Symbol.asyncIterator]()
+  constructor (batches: AsyncIterable<Iterable<LogItem>>) {
+    this.batches = batches[Symbol.asyncIterator]()
   }
 
-  /** The next logged item, undefined once the log is read; a promise only when a page must be read. */
+  /** The next logged item, undefined once the log is read; a promise only when a batch must be read. */
   head (): LogItem | undefined | Promise<LogItem | undefined> {
-    return this.i < this.page.length || this.ended ? this.page[this.i] : this.more()
+    if (this.current !== undefined || this.ended) return this.current
+    const r = this.items.next()
+    if (r.done !== true) return (this.current = r.value)
+    return this.more()
   }
 
   advance (): void {
-    this.i++
+    this.current = undefined
   }
 
   private async more (): Promise<LogItem | undefined> {
-    while (this.i >= this.page.length && !this.ended) {
-      const r = await this.pages.next()
-      if (r.done === true) this.ended = true
-      else { this.page = r.value; this.i = 0 }
+    for (;;) {
+      const b = await this.batches.next()
+      if (b.done === true) {
+        this.ended = true
+        return undefined
+      }
+      this.items = b.value[Symbol.iterator]()
+      const r = this.items.next()
+      if (r.done !== true) return (this.current = r.value)
     }
-    return this.page[this.i]
   }
 
   /**

@@ -154,7 +154,7 @@ describe('the undo log', () => {
     const next = new TransferLog(journalOf(store))
     const found = await next.get(T1) as TransferRecord
     const logged: LogItem[] = []
-    for await (const page of next.sessionItems(found)) logged.push(...page)
+    for await (const batch of next.sessionItems(found)) logged.push(...batch)
     expect(logged.map(i => [i.flag, i.id])).toEqual([['prior', own[0].id], ['new', 'new']])
     await next.undo(found, store)
     expect(await snapshot(store)).toEqual(before)
@@ -189,7 +189,7 @@ describe('the undo log', () => {
     // Reopened after the refusal, the transfer starts over from an empty log.
     const again = await log.open(T1, 'src', {}, store)
     const items: LogItem[] = []
-    for await (const page of log.sessionItems(again)) items.push(...page)
+    for await (const batch of log.sessionItems(again)) items.push(...batch)
     expect(items).toEqual([])
     store.close()
   })
@@ -243,7 +243,7 @@ describe('the undo log', () => {
     const log = new TransferLog(journalOf(store))
     const items = async (rec: TransferRecord): Promise<string[]> => {
       const out: string[] = []
-      for await (const page of log.sessionItems(rec)) for (const it of page) out.push(`${it.flag} ${it.conversation}/${it.id}`)
+      for await (const batch of log.sessionItems(rec)) for (const it of batch) out.push(`${it.flag} ${it.conversation}/${it.id}`)
       return out
     }
     const rec = await log.open(T1, 'src', {}, store)
