@@ -32,6 +32,13 @@ interface ChatRecord {
 /** A media file the store holds: its bytes are the chunks of `owner`. */
 interface FileRecord { owner: string, size: number, mime: string }
 
+/**
+ * Commits handed to IndexedDB and not yet committed beyond which the next commit waits for the oldest.
+ * Each pending transaction's requests keep its whole change alive: unbounded, a receiver faster than
+ * the database held every message still to be written (56 MiB of heap half-way into a million).
+ */
+const MAX_WRITING = 4
+
 /** Pages rewritten per transaction when a conversation is indexed. */
 const INDEX_BATCH = 64
 
@@ -64,6 +71,8 @@ export class IdbHistoryStore implements HistorySink {
   private readonly known = new Map<string, ChatRecord>()
   /** The commit of the last change, still being written (commits are write-behind). */
   private writing?: Promise<void>
+  /** The commits still being written, oldest first (at most MAX_WRITING). */
+  private readonly inFlight: Array<Promise<void>> = []
   /** The first write that failed: every later call reports it. */
   private failure?: FerryError
   private adoptions: Adoption[] = []
@@ -320,6 +329,8 @@ export class IdbHistoryStore implements HistorySink {
             this.failure ??= idbError(err, 'storing the history')
             this.forget()
           })
+          const done = this.writing.then(() => { this.inFlight.splice(this.inFlight.indexOf(done), 1) })
+          this.inFlight.push(done)
           break
         } catch (err) {
           // The transaction was aborted: what the caches saw of it never happened.
@@ -329,6 +340,7 @@ export class IdbHistoryStore implements HistorySink {
         }
       }
       this.version++
+      if (this.inFlight.length > MAX_WRITING) await this.inFlight[0]
     })
   }
 

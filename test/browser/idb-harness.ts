@@ -176,7 +176,7 @@ export const harness = {
    * first error reported. With `failAt`, the failAt-th transaction that writes pages fails after its
    * first write, as one would on a disk error.
    */
-  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0, from = 0): Promise<{ accepted: number, error?: { code: string, message: string } }> {
+  async appendBatches (name: string, conversation: string, batches: number, size: number, textBytes: number, failAt = 0, from = 0, flush = true): Promise<{ accepted: number, error?: { code: string, message: string } }> {
     const { store } = await phone(name)
     failPagesIn = failAt
     let accepted = 0
@@ -197,7 +197,7 @@ export const harness = {
         await store.commit({ messages })
         accepted++
       }
-      await store.flushWrites()
+      if (flush) await store.flushWrites()
     } catch (err) {
       return { accepted, error: isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) } }
     }

@@ -257,6 +257,25 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 300_000)
 
+  it('holds back commits that run ahead of the database: the heap stays small while they are written', async () => {
+    const page = await harnessPage()
+    const cdp = await browser.context.newCDPSession(page)
+    const heapMiB = async (): Promise<number> => {
+      await cdp.send('HeapProfiler.collectGarbage')
+      return (await cdp.send('Runtime.getHeapUsage')).usedSize / 2 ** 20
+    }
+    await call(page, 'commit', 'ahead', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
+    const before = await heapMiB()
+    // As a receiver commits: as fast as each commit resolves, 200,000 messages (~25 MB as objects),
+    // and the heap read the moment the last commit resolved, its writes still going on.
+    expect((await call(page, 'appendBatches', 'ahead', 'c1', 200, 1000, 60, 0, 0, false)).error).toBeUndefined()
+    const during = await heapMiB()
+    expect(await call(page, 'scan', 'ahead', 'c1')).toBe(200_000)
+    console.log(`page heap after GC: ${before.toFixed(2)} MiB before, ${during.toFixed(2)} MiB as 200,000 messages were still being written`)
+    expect(during - before).toBeLessThan(8)
+    await page.close()
+  }, 300_000)
+
   it('keeps messages in canonical order through appends, upserts that move them, removals and reopens (seeded model check)', async () => {
     const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
     console.log(`idb pages model check: seed ${seed} (SEED=${seed} to repeat)`)
