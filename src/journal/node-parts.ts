@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, createReadStream, fstatSync, ftruncateSync, openSync, readdirSync, rmSync, statSync, writeSync
+  closeSync, constants, createReadStream, fstatSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync, writeSync
 } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
@@ -134,7 +134,12 @@ export class NodePartFiles implements PartFiles {
 
   async remove (sha: string): Promise<void> {
     this.closePart(sha)
-    rmSync(this.path(sha), { force: true })
+    // Usually gone already (the store renamed it into place): one unlink, where rmSync stats first.
+    try {
+      unlinkSync(this.path(sha))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(err, `removing partial media ${sha}`)
+    }
   }
 
   async list (): Promise<string[]> {

@@ -37,6 +37,12 @@ export class MediaIntake {
   private hash?: { sha: string, h: Sha256 }
   private readonly pending = new Set<Promise<void>>()
   private failure?: unknown
+  /**
+   * The files with a committed length in the journal: those this phone resumes and those that came in
+   * several chunks. Only their records need deleting once the store has them (most photos come in one
+   * chunk and never had one: a journal write each for nothing was a tenth of a photo-heavy receiver).
+   */
+  private readonly keyed = new Set<string>()
 
   constructor (
     private readonly sink: HistorySink,
@@ -52,6 +58,7 @@ export class MediaIntake {
     const partial: ferry.PartialMedia.$Properties[] = []
     const stored = await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
+    for await (const [key] of this.journal.list(partKey(''))) this.keyed.add(key.slice(partKey('').length))
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
       const sha = m.sha256(i)
@@ -61,7 +68,7 @@ export class MediaIntake {
         this.held(size)
         continue
       }
-      let committed = onDisk.has(sha) ? (fromJson<number>(await this.journal.get(partKey(sha))) ?? 0) : 0
+      let committed = onDisk.has(sha) && this.keyed.has(sha) ? (fromJson<number>(await this.journal.get(partKey(sha))) ?? 0) : 0
       if (committed > 0) {
         // Bytes past the record were written but never committed; a file shorter than its record lost
         // its tail (a power cut), and what remains is still a valid prefix.
@@ -134,6 +141,7 @@ export class MediaIntake {
 
   private async forget (sha: string): Promise<void> {
     await this.journal.parts.remove(sha)
+    if (!this.keyed.delete(sha)) return
     await this.journal.write([{ key: partKey(sha) }])
   }
 
@@ -173,6 +181,7 @@ export class MediaIntake {
     this.hash?.h.update(data)
     this.offset = offset + data.byteLength
     this.resumeAt.delete(index)
+    this.keyed.add(m.sha256)
     await this.journal.write([{ key: partKey(m.sha256), value: jsonValue(this.offset) }])
     this.progress.mediaBytes += data.byteLength
     this.progress.mediaBytesReceived += data.byteLength

@@ -1,10 +1,10 @@
-import { appendFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { fromJson } from '../../src/journal/journal.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { ferry } from '../../src/wire/codec.js'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
+import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
 
 // A large media file interrupted mid-way resumes from the length the journal committed for it, whatever
 // the partial file on disk holds beyond or short of it, and never ends as a file with wrong bytes.
@@ -64,7 +64,11 @@ async function resume (target: SqliteChatStore): Promise<{ error?: string, first
 async function expectWhole (target: SqliteChatStore): Promise<void> {
   expect(await exportText(target)).toBe(sourceExport)
   expect(readFileSync(target.mediaPath(sha)).equals(readFileSync(source.mediaPath(sha)))).toBe(true)
+  // Nothing of the partial file is left: neither its bytes nor its committed length.
   expect(await journalOf(target).parts.list()).toEqual([])
+  const records: string[] = []
+  for await (const [key] of journalOf(target).list('p/')) records.push(key)
+  expect(records).toEqual([])
 }
 
 describe('a media file interrupted mid-way', () => {
@@ -100,6 +104,18 @@ describe('a media file interrupted mid-way', () => {
   it('starts a file over whose bytes were never recorded', async () => {
     const { target } = await interrupted()
     await journalOf(target).write([{ key: `p/${sha}` }])
+    const r = await resume(target)
+    expect(r.error).toBeUndefined()
+    expect(r).toMatchObject({ firstOffset: 0, bytes: SIZE })
+    await expectWhole(target)
+    target.close()
+  })
+
+  it('starts over a file whose record outlived its bytes (the store took them, the record was not yet gone)', async () => {
+    const { target, part } = await interrupted()
+    // As the next process finds it: the part gone, its record still in the journal.
+    await closeJournal(target)
+    rmSync(part)
     const r = await resume(target)
     expect(r.error).toBeUndefined()
     expect(r).toMatchObject({ firstOffset: 0, bytes: SIZE })
