@@ -39,8 +39,8 @@ export class MediaIntake {
   private failure?: unknown
   /**
    * The files with a committed length in the journal: those this phone resumes and those that came in
-   * several chunks. Only their records need deleting once the store has them (most photos come in one
-   * chunk and never had one: a journal write each for nothing was a tenth of a photo-heavy receiver).
+   * several chunks. Only their records need deleting once the store has them: most photos come in one
+   * chunk and never had one, and a photo-heavy phone receives 100k+ of them.
    */
   private readonly keyed = new Set<string>()
 

@@ -35,7 +35,7 @@ interface FileRecord { owner: string, size: number, mime: string }
 /**
  * Commits handed to IndexedDB and not yet committed beyond which the next commit waits for the oldest.
  * Each pending transaction's requests keep its whole change alive: unbounded, a receiver faster than
- * the database held every message still to be written (56 MiB of heap half-way into a million).
+ * the database held every message still to be written, and the page's heap grew with the history.
  */
 const MAX_WRITING = 4
 
