@@ -37,7 +37,7 @@ interface FileRecord { owner: string, size: number, mime: string }
  * Each pending transaction's requests keep its whole change alive: unbounded, a receiver faster than
  * the database held every message still to be written, and the page's heap grew with the history.
  */
-const MAX_WRITING = 4
+const MAX_WRITING = 12
 
 /** Pages rewritten per transaction when a conversation is indexed. */
 const INDEX_BATCH = 64
