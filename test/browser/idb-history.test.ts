@@ -233,13 +233,18 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await second.close()
   }, 120_000)
 
-  it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
-    const page = await harnessPage()
+  /** The page's JS heap after a forced GC, in MiB. */
+  const heapOf = async (page: Page): Promise<() => Promise<number>> => {
     const cdp = await browser.context.newCDPSession(page)
-    const heapMiB = async (): Promise<number> => {
+    return async () => {
       await cdp.send('HeapProfiler.collectGarbage')
       return (await cdp.send('Runtime.getHeapUsage')).usedSize / 2 ** 20
     }
+  }
+
+  it('holds no history in memory: the page\'s heap after GC does not grow with the history', async () => {
+    const page = await harnessPage()
+    const heapMiB = await heapOf(page)
     await call(page, 'commit', 'heap', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
     const batch = async (from: number, batches: number): Promise<void> => {
       expect((await call(page, 'appendBatches', 'heap', 'c1', batches, 1000, 60, 0, from)).error).toBeUndefined()
@@ -259,11 +264,7 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
 
   it('holds back commits that run ahead of the database: the heap stays small while they are written', async () => {
     const page = await harnessPage()
-    const cdp = await browser.context.newCDPSession(page)
-    const heapMiB = async (): Promise<number> => {
-      await cdp.send('HeapProfiler.collectGarbage')
-      return (await cdp.send('Runtime.getHeapUsage')).usedSize / 2 ** 20
-    }
+    const heapMiB = await heapOf(page)
     await call(page, 'commit', 'ahead', { conversations: [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }] })
     const before = await heapMiB()
     // As a receiver commits: as fast as each commit resolves, 200,000 messages (~25 MB as objects),
