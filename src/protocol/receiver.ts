@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
@@ -16,6 +16,7 @@ import { ManifestMedia } from './manifest-media.js'
 import { inRange, PAGE, pagesThrough, selectedPages, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { leafToWire, type ListedItem } from './plan.js'
+import { ListedKeys, WrittenKeys, type Keys } from './read-back-keys.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 
@@ -848,88 +849,4 @@ function bytes (n: number): string {
 
 function isSet (bits: Uint8Array | undefined, i: number): boolean {
   return bits !== undefined && (bits[i >> 3] & (1 << (i & 7))) !== 0
-}
-
-/**
- * Keys in order, one at a time: synchronously while a page lasts, a promise only when the next page must
- * be read (a verification takes a million of them, and an await each would cost more than the hashing).
- */
-interface Keys {
-  next(): MessagePosition | undefined | Promise<MessagePosition | undefined>
-}
-
-/** The keys of a plan's listed messages, [from, to). */
-class ListedKeys implements Keys {
-  constructor (private readonly items: ListedItem[], private i: number, private readonly to: number) {}
-
-  next (): MessagePosition | undefined {
-    return this.i < this.to ? this.items[this.i++] : undefined
-  }
-}
-
-/** The keys this session wrote, conversation by conversation, in order (they were written in order). */
-class WrittenKeys {
-  private readonly batches: AsyncIterator<Iterable<LogItem>>
-  private items: Iterator<LogItem> = [][Symbol.iterator]()
-  private current?: LogItem
-  private ended = false
-
-  constructor (batches: AsyncIterable<Iterable<LogItem>>) {
-    this.batches = batches[Symbol.asyncIterator]()
-  }
-
-  /** The next logged item, undefined once the log is read; a promise only when a batch must be read. */
-  head (): LogItem | undefined | Promise<LogItem | undefined> {
-    if (this.current !== undefined || this.ended) return this.current
-    const r = this.items.next()
-    if (r.done !== true) return (this.current = r.value)
-    return this.more()
-  }
-
-  advance (): void {
-    this.current = undefined
-  }
-
-  private async more (): Promise<LogItem | undefined> {
-    for (;;) {
-      const b = await this.batches.next()
-      if (b.done === true) {
-        this.ended = true
-        return undefined
-      }
-      this.items = b.value[Symbol.iterator]()
-      const r = this.items.next()
-      if (r.done !== true) return (this.current = r.value)
-    }
-  }
-
-  /**
-   * The written keys of `conversation` in (after, last] (all of them without bounds), read as they are
-   * needed. Keys before the range (those of a listed leaf, verified by its list) are passed over.
-   */
-  of (conversation: string, after?: MessagePosition, last?: MessagePosition): Keys {
-    const step = (it: LogItem | undefined): MessagePosition | undefined | Promise<MessagePosition | undefined> => {
-      for (;;) {
-        if (it === undefined) return undefined
-        const c = compareStrings(it.conversation, conversation)
-        if (c > 0) return undefined
-        if (c < 0 || (after !== undefined && comparePositions(it, after) <= 0)) {
-          this.advance()
-          const h = this.head()
-          if (h instanceof Promise) return h.then(step)
-          it = h
-          continue
-        }
-        if (last !== undefined && comparePositions(it, last) > 0) return undefined
-        this.advance()
-        return it
-      }
-    }
-    return {
-      next: () => {
-        const h = this.head()
-        return h instanceof Promise ? h.then(step) : step(h)
-      }
-    }
-  }
 }
