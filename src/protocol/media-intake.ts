@@ -18,7 +18,8 @@ interface MediaProgress {
 
 /** Files handed to the store and not yet durably there, at most. */
 const MAX_PENDING = 4096
-const partKey = (sha: string): string => `p/${sha}`
+const PART_PREFIX = 'p/'
+const partKey = (sha: string): string => `${PART_PREFIX}${sha}`
 
 /**
  * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
@@ -58,7 +59,13 @@ export class MediaIntake {
     const partial: ferry.PartialMedia.$Properties[] = []
     const stored = await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
-    for await (const [key] of this.journal.list(partKey(''))) this.keyed.add(key.slice(partKey('').length))
+    // Every committed length at once: the records, and which files have one (see keyed).
+    const records = new Map<string, number>()
+    for await (const [key, value] of this.journal.list(PART_PREFIX)) {
+      const sha = key.slice(PART_PREFIX.length)
+      this.keyed.add(sha)
+      records.set(sha, fromJson<number>(value) ?? 0)
+    }
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
       const sha = m.sha256(i)
@@ -68,7 +75,7 @@ export class MediaIntake {
         this.held(size)
         continue
       }
-      let committed = onDisk.has(sha) && this.keyed.has(sha) ? (fromJson<number>(await this.journal.get(partKey(sha))) ?? 0) : 0
+      let committed = onDisk.has(sha) ? records.get(sha) ?? 0 : 0
       if (committed > 0) {
         // Bytes past the record were written but never committed; a file shorter than its record lost
         // its tail (a power cut), and what remains is still a valid prefix.

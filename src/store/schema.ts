@@ -201,26 +201,6 @@ export function fillMediaParams (p: Row, at: number, m: MediaRecord): void {
   p[at + 2] = m.mime
 }
 
-export function messageFromRow (r: Row): Message {
-  const m: Message = { conversation: r[0] as string, id: r[1] as string, sender: r[2] as string, ts: r[3] as number, kind: r[4] as MessageKind }
-  if (r[5] !== null) m.text = r[5] as string
-  if (r[6] !== null) m.media = r[6] as string
-  if (r[7] !== null) m.durationMs = r[7] as number
-  if (r[8] !== null) {
-    m.location = { lat: r[8] as number, lon: r[9] as number }
-    if (r[10] !== null) m.location.label = r[10] as string
-  }
-  if (r[11] !== null) m.replyTo = r[11] as string
-  if (r[12] !== null) m.status = r[12] as MessageStatus
-  if (r[13] !== null) m.forwardedFrom = r[13] as string
-  if (r[14] !== null) m.viaBot = r[14] as string
-  if (r[15] !== null) m.editedAt = r[15] as number
-  if (r[16] !== null) m.pinned = r[16] as string
-  if (r[17] !== null) m.fileName = r[17] as string
-  if (r[18] !== null) m.links = JSON.parse(r[18] as string) as Link[]
-  return m
-}
-
 // How a conversation's messages are read: the fields most messages have as columns, the rarely set
 // ones packed into one JSON array that is NULL when all of them are. Reads walk whole histories, and
 // every column costs a value conversion per row even when it is NULL. Floats stay columns: JSON would
@@ -229,16 +209,16 @@ const PACKED_FIELDS = ['duration_ms', 'label', 'forwarded_from', 'via_bot', 'edi
 export const MESSAGE_READ_COLUMNS = `id, sender, ts, kind, text, media, status, reply_to, lat, lon,
   CASE WHEN ${PACKED_FIELDS.map(c => `${c} IS NULL`).join(' AND ')} THEN NULL ELSE json_array(${PACKED_FIELDS.join(', ')}) END`
 
-/** A message of `conversation` from a row of MESSAGE_READ_COLUMNS. */
-export function messageFromReadRow (conversation: string, r: Row): Message {
-  const m: Message = { conversation, id: r[0] as string, sender: r[1] as string, ts: r[2] as number, kind: r[3] as MessageKind }
-  if (r[4] !== null) m.text = r[4] as string
-  if (r[5] !== null) m.media = r[5] as string
-  if (r[6] !== null) m.status = r[6] as MessageStatus
-  if (r[7] !== null) m.replyTo = r[7] as string
-  if (r[8] !== null) m.location = { lat: r[8] as number, lon: r[9] as number }
-  if (r[10] === null) return m
-  const [durationMs, label, forwardedFrom, viaBot, editedAt, pinned, fileName, links] = JSON.parse(r[10] as string) as Array<string | number | null>
+/** A message of `conversation` from a row of MESSAGE_READ_COLUMNS, which start at `at`. */
+export function messageFromReadRow (conversation: string, r: Row, at = 0): Message {
+  const m: Message = { conversation, id: r[at] as string, sender: r[at + 1] as string, ts: r[at + 2] as number, kind: r[at + 3] as MessageKind }
+  if (r[at + 4] !== null) m.text = r[at + 4] as string
+  if (r[at + 5] !== null) m.media = r[at + 5] as string
+  if (r[at + 6] !== null) m.status = r[at + 6] as MessageStatus
+  if (r[at + 7] !== null) m.replyTo = r[at + 7] as string
+  if (r[at + 8] !== null) m.location = { lat: r[at + 8] as number, lon: r[at + 9] as number }
+  if (r[at + 10] === null) return m
+  const [durationMs, label, forwardedFrom, viaBot, editedAt, pinned, fileName, links] = JSON.parse(r[at + 10] as string) as Array<string | number | null>
   if (durationMs !== null) m.durationMs = durationMs as number
   if (label !== null && m.location !== undefined) m.location.label = label as string
   if (forwardedFrom !== null) m.forwardedFrom = forwardedFrom as string

@@ -15,7 +15,7 @@ import { compareStrings, type Contact, type Conversation, type MediaRecord, type
 import {
   CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_READ_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
-  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow, messageFromRow, migrateTo4, migrateTo5, upsertSql
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow, migrateTo4, migrateTo5, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
 
@@ -494,13 +494,13 @@ export class SqliteChatStore implements History {
   * listMessages (selection?: Selection, after?: MessageKey): Generator<Message> {
     const b = boundsOf(selection)
     if (b.conversations === undefined) {
-      const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (conversation, ts, id) > (?, ?, ?) AND ts >= ? AND ts < ?
+      const sql = `SELECT conversation, ${MESSAGE_READ_COLUMNS} FROM messages WHERE (conversation, ts, id) > (?, ?, ?) AND ts >= ? AND ts < ?
         ORDER BY conversation, ts, id LIMIT ${PAGE}`
       yield * this.pages(after ?? { conversation: '', ts: MIN_TS, id: '' }, k => [k.conversation, k.ts, k.id, b.since, b.until], sql)
       return
     }
     // A listed conversation is an equality on the index's first column, so each is one range scan.
-    const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) AND ts >= ? AND ts < ?
+    const sql = `SELECT conversation, ${MESSAGE_READ_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) AND ts >= ? AND ts < ?
       ORDER BY ts, id LIMIT ${PAGE}`
     for (const conversation of b.conversations) {
       if (after !== undefined && compareStrings(conversation, after.conversation) < 0) continue
@@ -513,8 +513,9 @@ export class SqliteChatStore implements History {
     let after = start
     for (;;) {
       const rows = this.guard('reading messages', () => this.all(sql, ...params(after)))
-      for (const r of rows) yield messageFromRow(r)
+      for (const r of rows) yield messageFromReadRow(r[0] as string, r, 1)
       if (rows.length < PAGE) return
+      // conversation, then MESSAGE_READ_COLUMNS: id, sender, ts...
       const last = rows[rows.length - 1]
       after = { conversation: last[0] as string, ts: last[3] as number, id: last[1] as string }
     }
