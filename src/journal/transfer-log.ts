@@ -160,7 +160,7 @@ export class TransferLog {
     for (const k of keys.reverse()) {
       const v = await this.journal.get(k)
       if (v === undefined) continue
-      await sink.commit(inverse(v))
+      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : inverse(v))
       await this.journal.write([{ key: k }])
     }
     rec.state = 'receiving'
@@ -171,11 +171,28 @@ export class TransferLog {
   }
 }
 
-function inverse (entry: Uint8Array): HistoryChange {
-  if (entry[0] === METADATA) {
-    const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
-    return { contacts: p.contacts, conversations: p.conversations, remove: { contacts: p.newContacts, conversations: p.newConversations } }
+/**
+ * The contacts and conversations a manifest added go, and those it replaced come back. A conversation
+ * it added that still holds messages once the transfer's are undone holds the app's own (a reply
+ * written while the transfer ran): it stays, with its members, or those messages would lose their chat.
+ */
+async function metadataInverse (entry: Uint8Array, sink: HistorySink): Promise<HistoryChange> {
+  const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
+  const added = new Set(p.newConversations)
+  const kept = new Set<string>()
+  for (const id of p.newConversations) if ((await sink.messages(id, undefined, 1)).length > 0) kept.add(id)
+  const members = new Set<string>()
+  if (kept.size > 0) {
+    for (const c of await sink.conversations()) if (kept.has(c.conversation.id) && added.has(c.conversation.id)) for (const m of c.conversation.members) members.add(m)
   }
+  return {
+    contacts: p.contacts,
+    conversations: p.conversations,
+    remove: { contacts: p.newContacts.filter(id => !members.has(id)), conversations: p.newConversations.filter(id => !kept.has(id)) }
+  }
+}
+
+function inverse (entry: Uint8Array): HistoryChange {
   const remove: Array<{ conversation: string, id: string }> = []
   const messages = []
   for (const it of readItems(entry.subarray(1))) {
