@@ -75,13 +75,16 @@ export async function conversationLeaves (history: Reader, conversation: string,
 
 /**
  * Cuts a conversation read whole, in order, for another purpose (sending it, reading it back), and
- * offers the leaves to the index at the end: `begin` before the first read, `end` after the last.
+ * offers the leaves to the index at the end: `begin` before the first read, `end` after the last (or
+ * `finish`, then `keep` once the leaves are known to be worth keeping).
  */
 export class KeepingCutter {
   private readonly cut: LeafSummary[] = []
   private readonly cutter = new LeafCutter(l => this.cut.push(l))
   private readonly index?: LeafIndex
   private token = 0
+  /** Leaves a boundary ended: the last one ends where the conversation does, not where the cut would. */
+  private complete = 0
 
   constructor (history: Reader, private readonly conversation: string, selection: Selection, private readonly onLeaf: (leaf: LeafSummary) => void) {
     this.index = indexFor(history, selection)
@@ -95,10 +98,21 @@ export class KeepingCutter {
     this.cutter.add(ts, id, encoded)
   }
 
-  /** Ends the cut; keeps its leaves when `whole` (everything of the conversation was fed). */
-  async end (whole: boolean): Promise<void> {
-    if (whole) await keep(this.index, this.conversation, this.token, this.cut)
+  /** Ends the cut: every leaf goes to `onLeaf`. */
+  finish (): void {
+    this.complete = this.cut.length
     this.cutter.finish()
     for (const l of this.cut) this.onLeaf(l)
+  }
+
+  /** Offers the finished cut's leaves to the index: only when everything of the conversation was fed. */
+  async keep (): Promise<void> {
+    await keep(this.index, this.conversation, this.token, this.cut.slice(0, this.complete))
+  }
+
+  /** Ends the cut; keeps its leaves when `whole`. */
+  async end (whole: boolean): Promise<void> {
+    this.finish()
+    if (whole) await this.keep()
   }
 }

@@ -739,36 +739,31 @@ export class ReceiverMachine {
   /**
    * Recomputes each conversation's digest from what the store reads back: the leaves this phone held
    * the same (read when the session began), and the messages the sender's part holds beyond them, read
-   * back now (those this session wrote, and those a listed leaf names).
+   * back now. Everything stored there is read first: when that is exactly the sender's part (the
+   * usual case) its digest matches and the journal's log is never read. When it is not (the app wrote
+   * a message of its own there meanwhile), only what this session wrote is read back, by the log's keys.
    */
   private async verify (e: Expected, claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<Array<{ id: string, title: string, messages: number }>> {
-    const written = new WrittenKeys(this.log.sessionItems(this.transfer as TransferRecord))
+    let log: WrittenKeys | undefined
+    const written = (): WrittenKeys => (log ??= new WrittenKeys(this.log.sessionItems(this.transfer as TransferRecord)))
     const summary: Array<{ id: string, title: string, messages: number }> = []
     for (const inc of e.conversations) {
       const id = inc.conversation.id
-      const root = new ConversationRoot()
-      if (!inc.held) {
-        const cutter = new KeepingCutter(this.sink, id, e.selection, l => root.add(l))
-        await cutter.begin()
-        const others = await this.readBack(inc, e.selection, undefined, undefined, written.of(id), (m, enc) => cutter.add(m.ts, m.id, enc))
-        // Kept only when the sender's part is the whole conversation (no message of this phone's own between).
-        await cutter.end(others === 0 && !inc.occupied)
-      } else if (inc.prefix === true) {
-        await this.verifyPrefix(inc, e.selection, written, root)
-      } else {
-        for (const leaf of inc.plan as PlanEntry[]) {
-          if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
-          const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : new ListedKeys(inc.listed, leaf.from as number, leaf.to as number)
-          const hasher = new LeafHasher()
-          await this.readBack(inc, e.selection, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)
-          if (hasher.count !== leaf.count) {
-            throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${hasher.count} messages stored of a leaf of ${leaf.count}`, { conversation: id })
-          }
-          root.add({ count: hasher.count, digest: hasher.digest() })
-        }
-      }
       const c = claimed.get(id)
       if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
+      const matches = (r: ConversationRoot): boolean => r.count === Number(c.count) && r.count === inc.declared && equalBytes(r.digest(), c.digest ?? new Uint8Array(0))
+      let root: ConversationRoot
+      if (!inc.held) {
+        const whole = await this.rootOfNew(inc, e.selection)
+        root = whole.root
+        if (matches(root)) await whole.cutter.keep()
+        else root = (await this.rootOfNew(inc, e.selection, written())).root
+      } else if (inc.prefix === true) {
+        root = await this.rootOfPrefix(inc, e.selection)
+        if (!matches(root)) root = await this.rootOfPrefix(inc, e.selection, written())
+      } else {
+        root = await this.rootOfPlan(inc, e.selection, written())
+      }
       if (root.count !== Number(c.count) || root.count !== inc.declared) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${root.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${inc.declared}`, { conversation: id })
       }
@@ -782,12 +777,43 @@ export class ReceiverMachine {
   }
 
   /**
+   * The root of a conversation this phone held nothing of in the selection: every stored message there,
+   * or those of `written`. Its leaves are the conversation's own when the cut was fed everything in it.
+   */
+  private async rootOfNew (inc: Incoming, sel: Selection, written?: WrittenKeys): Promise<{ root: ConversationRoot, cutter: KeepingCutter }> {
+    const root = new ConversationRoot()
+    const cutter = new KeepingCutter(this.sink, inc.conversation.id, sel, l => root.add(l))
+    await cutter.begin()
+    await this.readBack(inc, sel, undefined, undefined, written?.of(inc.conversation.id), (m, enc) => cutter.add(m.ts, m.id, enc))
+    cutter.finish()
+    return { root, cutter }
+  }
+
+  /** The root of a conversation whose leaves were compared: those held the same, the rest read back. */
+  private async rootOfPlan (inc: Incoming, sel: Selection, written: WrittenKeys): Promise<ConversationRoot> {
+    const id = inc.conversation.id
+    const root = new ConversationRoot()
+    for (const leaf of inc.plan as PlanEntry[]) {
+      if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
+      const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : new ListedKeys(inc.listed, leaf.from as number, leaf.to as number)
+      const hasher = new LeafHasher()
+      await this.readBack(inc, sel, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)
+      if (hasher.count !== leaf.count) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${hasher.count} messages stored of a leaf of ${leaf.count}`, { conversation: id })
+      }
+      root.add({ count: hasher.count, digest: hasher.digest() })
+    }
+    return root
+  }
+
+  /**
    * The root of a conversation this phone held a prefix of: its leaves before its last one as they
    * were, then, cut again as the sender cut them, its last leaf's messages (all the sender's: its root
-   * said so) and the messages this session wrote after them, read back.
+   * said so) and the messages stored after them (all, or those of `written`), read back.
    */
-  private async verifyPrefix (inc: Incoming, sel: Selection, written: WrittenKeys, root: ConversationRoot): Promise<void> {
+  private async rootOfPrefix (inc: Incoming, sel: Selection, written?: WrittenKeys): Promise<ConversationRoot> {
     const id = inc.conversation.id
+    const root = new ConversationRoot()
     const mine = inc.mine as LeafSummary[]
     const open = mine[mine.length - 1]
     const after = mine.length > 1 ? mine[mine.length - 2].last : undefined
@@ -801,25 +827,33 @@ export class ReceiverMachine {
     if (held !== open.count) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${held} messages stored of a leaf of ${open.count}`, { conversation: id })
     }
-    await this.readBack(inc, sel, open.last, undefined, written.of(id, open.last), (m, enc) => cutter.add(m.ts, m.id, enc))
+    await this.readBack(inc, sel, open.last, undefined, written?.of(id, open.last), (m, enc) => cutter.add(m.ts, m.id, enc))
     cutter.finish()
+    return root
   }
 
   /**
-   * Reads back the stored messages in (after, last] whose keys are `keys` (in order), handing each with
-   * its encoding to `take`. A key the store does not hold is a message lost: COUNT_MISMATCH.
+   * Reads back the stored messages in (after, last], all of them or those whose keys are `keys` (in
+   * order), handing each with its encoding to `take`. A key the store does not hold is a message lost:
+   * COUNT_MISMATCH.
    */
   private async readBack (inc: Incoming, sel: Selection, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: Keys, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<number> {
-    let key = await keys.next()
+    keys: Keys | undefined, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
     let n = 0
-    let others = 0
     const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last, expect)
+    if (keys === undefined) {
+      for await (const page of stored) {
+        for (const m of page) take(m, encodedMessage(m))
+        if ((n += page.length) >= SLICE) { n = 0; await breathe() }
+      }
+      return
+    }
+    let key = await keys.next()
     reading: for await (const page of stored) {
       for (const m of page) {
         if (key === undefined) break reading
         const c = comparePositions(m, key)
-        if (c < 0) { others++; continue } // the phone's own message, not the sender's
+        if (c < 0) continue // the phone's own message, not the sender's
         if (c > 0) break reading
         take(m, encodedMessage(m))
         const k = keys.next()
@@ -830,7 +864,6 @@ export class ReceiverMachine {
     if (key !== undefined) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
     }
-    return others
   }
 }
 
