@@ -19,18 +19,14 @@ export interface LogItem {
 }
 
 const FLAGS: LogFlag[] = ['new', 'prior', 'held']
+const FLAG_CODES: Record<LogFlag, number> = { new: 0, prior: 1, held: 2 }
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 /** Strings up to this length take the ASCII path when they can. */
 const SHORT = 64
 
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false
-  return true
-}
-
 class Writer {
-  buf = new Uint8Array(4096)
+  buf = new Uint8Array(64 * 1024)
   pos = 0
 
   private room (n: number): void {
@@ -44,6 +40,15 @@ class Writer {
 
   varint (n: number): void {
     this.room(10)
+    // Bit operations while the value fits 31 bits (a batch's heads, lengths and most time deltas).
+    if (n < 0x80000000) {
+      while (n >= 0x80) {
+        this.buf[this.pos++] = (n & 0x7f) | 0x80
+        n >>>= 7
+      }
+      this.buf[this.pos++] = n
+      return
+    }
     while (n >= 0x80) {
       this.buf[this.pos++] = (n % 0x80) | 0x80
       n = Math.floor(n / 0x80)
@@ -66,11 +71,23 @@ class Writer {
   string (s: string): void {
     // Ids and conversation names are short and mostly ASCII: written byte by byte, as a TextEncoder
     // call per key was a tenth of what a browser receiver spends on a text-heavy history.
-    if (s.length <= SHORT && isAscii(s)) {
-      this.varint(s.length)
-      this.room(s.length)
-      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i)
-      return
+    if (s.length <= SHORT) {
+      // Copied as it is checked: a non-ASCII character rewinds to the paths below.
+      this.room(1 + s.length)
+      const buf = this.buf
+      const start = this.pos
+      let p = start + 1
+      let i = 0
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[p++] = c
+      }
+      if (i === s.length) {
+        buf[start] = s.length
+        this.pos = p
+        return
+      }
     }
     // Other short keys: when even three bytes a character fit a one-byte length, the string is encoded in
     // place, with no buffer of its own for each of a transfer's million ids.
@@ -88,6 +105,12 @@ class Writer {
     return this.buf.slice(0, this.pos)
   }
 }
+
+/**
+ * One writer for every batch (packing is synchronous): a fresh buffer per batch was zero-filled each
+ * time, for a result that is copied out anyway. It keeps the largest size a batch needed.
+ */
+const scratch = new Writer()
 
 class Reader {
   pos = 0
@@ -145,7 +168,8 @@ const MAX_DELTA = 2 ** 52
  * ((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows).
  */
 export function packItems (items: LogItem[]): Uint8Array {
-  const w = new Writer()
+  const w = scratch
+  w.pos = 0
   w.varint(1) // format
   let conversation: string | undefined
   let ts = 0
@@ -153,7 +177,7 @@ export function packItems (items: LogItem[]): Uint8Array {
     const same = it.conversation === conversation
     const delta = it.ts - ts
     const how = Math.abs(delta) <= MAX_DELTA ? DELTA : it.ts < 0 ? ABSOLUTE_NEGATIVE : ABSOLUTE
-    w.varint((how * FLAGS.length + FLAGS.indexOf(it.flag)) * 2 + (same ? 0 : 1))
+    w.varint((how * FLAGS.length + FLAG_CODES[it.flag]) * 2 + (same ? 0 : 1))
     if (!same) {
       w.string(it.conversation)
       conversation = it.conversation
