@@ -98,7 +98,7 @@ export async function * pagesThrough (source: Pick<HistorySource, 'messages'>, c
  * receiver takes in each part while the next is read. A narrowed selection is read once first for its
  * counts, the people in it and the media its messages use.
  */
-export async function beginManifest (source: HistorySource, selection: Selection): Promise<{ manifest: ManifestData, media: AsyncIterable<MediaEntry> }> {
+export async function beginManifest (source: HistorySource, selection: Selection): Promise<{ manifest: ManifestData, media: AsyncIterable<MediaEntry[]> }> {
   const infos = (await source.conversations()).sort((a, b) => compareStrings(a.conversation.id, b.conversation.id))
   const wanted = selection.conversations === undefined ? undefined : new Set(selection.conversations)
   const chosen = wanted === undefined ? infos : infos.filter(i => wanted.has(i.conversation.id))
@@ -138,13 +138,16 @@ export async function beginManifest (source: HistorySource, selection: Selection
   return { manifest, media: mediaEntries(source, used) }
 }
 
-async function * mediaEntries (source: HistorySource, used: Set<string> | undefined): AsyncGenerator<MediaEntry> {
+/** The media index a page per await: an await per entry cost more than encoding it. */
+async function * mediaEntries (source: HistorySource, used: Set<string> | undefined): AsyncGenerator<MediaEntry[]> {
   let after: string | undefined
   for (;;) {
     const page = await source.media(after, MEDIA_PAGE)
+    const entries: MediaEntry[] = []
     for (const { sha256, size, mime, stored } of page) {
-      if (used === undefined || used.has(sha256)) yield { sha256, size, mime, missing: !stored }
+      if (used === undefined || used.has(sha256)) entries.push({ sha256, size, mime, missing: !stored })
     }
+    if (entries.length > 0) yield entries
     if (page.length < MEDIA_PAGE) return
     after = page[page.length - 1].sha256
   }
@@ -159,7 +162,7 @@ function addMedia (m: ManifestData, entry: MediaEntry): void {
 /** The whole manifest at once (tests, tools); a sender streams it with beginManifest. */
 export async function buildManifest (source: HistorySource, selection: Selection): Promise<ManifestData> {
   const { manifest, media } = await beginManifest(source, selection)
-  for await (const entry of media) addMedia(manifest, entry)
+  for await (const page of media) for (const entry of page) addMedia(manifest, entry)
   return manifest
 }
 
@@ -172,7 +175,7 @@ export async function buildManifest (source: HistorySource, selection: Selection
  * sender's flow-control window, goes in the first frame when it is finite (the receiver acks by it; an
  * unbounded one, a backup file's, has nothing to announce: nobody acks a file).
  */
-export async function * manifestFrames (m: ManifestData, frameBytes: number, media?: AsyncIterable<MediaEntry>, windowBytes = 0): AsyncGenerator<EncodedFrame> {
+export async function * manifestFrames (m: ManifestData, frameBytes: number, media?: AsyncIterable<MediaEntry[]>, windowBytes = 0): AsyncGenerator<EncodedFrame> {
   const ready: EncodedFrame[] = []
   let cur: ferry.Manifest.$Properties = {
     transferId: m.transferId,
@@ -204,11 +207,13 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     add('conversations', w, ferry.Conversation.encode(w).len)
     yield * ready.splice(0)
   }
-  const entries: AsyncIterable<MediaEntry> | Iterable<MediaEntry> = media ?? m.media
-  for await (const md of entries) {
-    if (media !== undefined) addMedia(m, md)
-    add('media', md, mediaInfoLength(md))
-    yield * ready.splice(0)
+  const pages: AsyncIterable<MediaEntry[]> | Iterable<Iterable<MediaEntry>> = media ?? [m.media]
+  for await (const page of pages) {
+    for (const md of page) {
+      if (media !== undefined) addMedia(m, md)
+      add('media', md, mediaInfoLength(md))
+      if (ready.length > 0) yield * ready.splice(0)
+    }
   }
   yield encodeFrame({ manifest: { ...cur, totalMediaBytes: m.totalMediaBytes, more: false } })
 }
