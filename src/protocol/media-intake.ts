@@ -52,12 +52,16 @@ export class MediaIntake {
     private readonly progress: MediaProgress
   ) {}
 
-  /** What this phone already holds of the manifest's media, for the Resume frame. */
-  async resume (): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[] }> {
+  /**
+   * What this phone already holds of the manifest's media, for the Resume frame. `noneStored`: the store
+   * held no media record before the manifest's were stored (a new phone), so it holds none of these
+   * files, and reading its records back (every one of them the manifest's) would only confirm that.
+   */
+  async resume (noneStored = false): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[] }> {
     const m = this.media
     const have = new Uint8Array(bitmapBytes(m.length))
     const partial: ferry.PartialMedia.$Properties[] = []
-    const stored = await this.storedBits()
+    const stored = noneStored ? new Uint8Array(bitmapBytes(m.length)) : await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
     // Every committed length at once: the records, and which files have one (see keyed).
     const records = new Map<string, number>()
@@ -66,15 +70,21 @@ export class MediaIntake {
       this.keyed.add(sha)
       records.set(sha, fromJson<number>(value) ?? 0)
     }
+    // With no partial file nor record left by an earlier session, every file not stored is wanted whole.
+    const leftovers = onDisk.size > 0 || records.size > 0
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
-      const sha = m.sha256(i)
       const size = m.size(i)
       if (getBit(stored, i)) {
         setBit(have, i)
         this.held(size)
         continue
       }
+      if (!leftovers) {
+        this.want.push(i)
+        continue
+      }
+      const sha = m.sha256(i)
       let committed = onDisk.has(sha) ? records.get(sha) ?? 0 : 0
       if (committed > 0) {
         // Bytes past the record were written but never committed; a file shorter than its record lost

@@ -155,6 +155,7 @@ export class ReceiverMachine {
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
   private manifestMediaFiles = 0
+  private mediaRecordsBefore?: boolean
   private manifestEntries = 0
   private manifestBytes = 0
   private current = -1
@@ -281,6 +282,8 @@ export class ReceiverMachine {
     if (this.manifestEntries > this.opts.maxManifestEntries) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
     }
+    // Whether the store held any media record before it holds the manifest's (see MediaIntake.resume).
+    this.mediaRecordsBefore ??= (await this.sink.media(undefined, 1)).length > 0
     // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
     // held as decoded objects. Their records are stored part by part, while the sender reads the next.
     const records: MediaRecord[] = []
@@ -302,7 +305,7 @@ export class ReceiverMachine {
     const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
     this.manifestParts = []
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
-    const mediaResume = await this.intake.resume()
+    const mediaResume = await this.intake.resume(!this.mediaRecordsBefore)
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
