@@ -598,7 +598,7 @@ export class ReceiverMachine {
     if (m.media !== undefined && e.media.indexOf(m.media) < 0) {
       throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} refers to media ${m.media} that the manifest does not list`)
     }
-    inc.last = { ts: m.ts, id: m.id }
+    inc.last = m // a message is its own position: no object per message to note where it stands
     return inc
   }
 
