@@ -7,18 +7,17 @@ import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
 import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
 import { bitmapBytes, setBit } from './bitmap.js'
-import { breathe, SLICE } from './breathe.js'
-import { equalBytes, mediaIndexDigest, toHex } from './digest.js'
-import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
-import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
+import { equalBytes, mediaIndexDigest } from './digest.js'
+import { ConversationRoot, encodedMessage, messageHash, type LeafSummary } from './leaves.js'
+import { conversationLeaves } from './conversation-leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, PAGE, pagesThrough, selectedPages, startOf } from './manifest.js'
+import { inRange, pagesThrough, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { leafToWire, type ListedItem } from './plan.js'
-import { ListedKeys, WrittenKeys, type Keys } from './read-back-keys.js'
+import { leafToWire } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 import { MediaIntake } from './media-intake.js'
+import { Verification, type ChatReceived, type PlanEntry } from './verification.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -81,34 +80,14 @@ interface Expected {
 }
 
 /** A sender's leaf as the receiver knows it from the plan. */
-interface PlanEntry {
-  kind: 'have' | 'need' | 'list'
-  after?: MessagePosition
-  last: MessagePosition
-  count: number
-  have?: number
-  /** list: the listed messages (into Incoming.listed). */
-  from?: number
-  to?: number
-}
-
 /** One conversation of the manifest, as this session receives it. */
-interface Incoming {
+interface Incoming extends ChatReceived {
   index: number
-  conversation: Conversation
-  declared: number
-  /** This phone held some of its messages inside the selection when the session began. */
-  held: boolean
   /** This phone held some of its messages at all: what arrives is first looked up, to keep what it replaces. */
   occupied: boolean
-  mine?: LeafSummary[]
   /** The sender asked for `mine` (its root differed from ours). */
   leavesSent?: boolean
-  /** The sender said this phone holds a prefix of its part: its last plan entry is the rest. */
-  prefix?: boolean
-  plan?: PlanEntry[]
   planDone: boolean
-  listed: ListedItem[]
   wanted?: Uint8Array
   /** Messages to arrive in this session, once known. */
   expect: number
@@ -713,7 +692,8 @@ export class ReceiverMachine {
     }
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
-    const summary = await this.verify(e, claimed)
+    const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord))
+    const summary = await verification.verify(e.conversations, claimed)
     await intake.verifyPresent()
     // "Verified" tells the old phone its history is safe here (its owner may wipe it): what the store
     // committed must survive a power cut from now on, and so must the record that the transfer is verified
@@ -737,136 +717,6 @@ export class ReceiverMachine {
         mediaHeld: p.mediaFilesHeld
       }
     })]
-  }
-
-  /**
-   * Recomputes each conversation's digest from what the store reads back: the leaves this phone held
-   * the same (read when the session began), and the messages the sender's part holds beyond them, read
-   * back now. Everything stored there is read first: when that is exactly the sender's part (the
-   * usual case) its digest matches and the journal's log is never read. When it is not (the app wrote
-   * a message of its own there meanwhile), only what this session wrote is read back, by the log's keys.
-   */
-  private async verify (e: Expected, claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<Array<{ id: string, title: string, messages: number }>> {
-    let log: WrittenKeys | undefined
-    const written = (): WrittenKeys => (log ??= new WrittenKeys(this.log.sessionItems(this.transfer as TransferRecord)))
-    const summary: Array<{ id: string, title: string, messages: number }> = []
-    for (const inc of e.conversations) {
-      const id = inc.conversation.id
-      const c = claimed.get(id)
-      if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
-      const matches = (r: ConversationRoot): boolean => r.count === Number(c.count) && r.count === inc.declared && equalBytes(r.digest(), c.digest ?? new Uint8Array(0))
-      let root: ConversationRoot
-      if (!inc.held) {
-        const whole = await this.rootOfNew(inc, e.selection)
-        root = whole.root
-        if (matches(root)) await whole.cutter.keep()
-        else root = (await this.rootOfNew(inc, e.selection, written())).root
-      } else if (inc.prefix === true) {
-        root = await this.rootOfPrefix(inc, e.selection)
-        if (!matches(root)) root = await this.rootOfPrefix(inc, e.selection, written())
-      } else {
-        root = await this.rootOfPlan(inc, e.selection, written())
-      }
-      if (root.count !== Number(c.count) || root.count !== inc.declared) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${root.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${inc.declared}`, { conversation: id })
-      }
-      const digest = root.digest()
-      if (!equalBytes(digest, c.digest ?? new Uint8Array(0))) {
-        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${id}: stored messages digest ${toHex(digest)} differs from the sender's`, { conversation: id })
-      }
-      summary.push({ id, title: inc.conversation.title, messages: root.count })
-    }
-    return summary
-  }
-
-  /**
-   * The root of a conversation this phone held nothing of in the selection: every stored message there,
-   * or those of `written`. Its leaves are the conversation's own when the cut was fed everything in it.
-   */
-  private async rootOfNew (inc: Incoming, sel: Selection, written?: WrittenKeys): Promise<{ root: ConversationRoot, cutter: KeepingCutter }> {
-    const root = new ConversationRoot()
-    const cutter = new KeepingCutter(this.sink, inc.conversation.id, sel, l => root.add(l))
-    await cutter.begin()
-    await this.readBack(inc, sel, undefined, undefined, written?.of(inc.conversation.id), (m, enc) => cutter.add(m.ts, m.id, enc))
-    cutter.finish()
-    return { root, cutter }
-  }
-
-  /** The root of a conversation whose leaves were compared: those held the same, the rest read back. */
-  private async rootOfPlan (inc: Incoming, sel: Selection, written: WrittenKeys): Promise<ConversationRoot> {
-    const id = inc.conversation.id
-    const root = new ConversationRoot()
-    for (const leaf of inc.plan as PlanEntry[]) {
-      if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
-      const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : new ListedKeys(inc.listed, leaf.from as number, leaf.to as number)
-      const hasher = new LeafHasher()
-      await this.readBack(inc, sel, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)
-      if (hasher.count !== leaf.count) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${hasher.count} messages stored of a leaf of ${leaf.count}`, { conversation: id })
-      }
-      root.add({ count: hasher.count, digest: hasher.digest() })
-    }
-    return root
-  }
-
-  /**
-   * The root of a conversation this phone held a prefix of: its leaves before its last one as they
-   * were, then, cut again as the sender cut them, its last leaf's messages (all the sender's: its root
-   * said so) and the messages stored after them (all, or those of `written`), read back.
-   */
-  private async rootOfPrefix (inc: Incoming, sel: Selection, written?: WrittenKeys): Promise<ConversationRoot> {
-    const id = inc.conversation.id
-    const root = new ConversationRoot()
-    const mine = inc.mine as LeafSummary[]
-    const open = mine[mine.length - 1]
-    const after = mine.length > 1 ? mine[mine.length - 2].last : undefined
-    for (let i = 0; i < mine.length - 1; i++) root.add(mine[i])
-    const cutter = new LeafCutter(l => root.add(l))
-    let held = 0
-    for await (const page of this.range(id, sel, after, open.last, open.count)) {
-      for (const m of page) cutter.add(m.ts, m.id, encodedMessage(m))
-      held += page.length
-    }
-    if (held !== open.count) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${held} messages stored of a leaf of ${open.count}`, { conversation: id })
-    }
-    await this.readBack(inc, sel, open.last, undefined, written?.of(id, open.last), (m, enc) => cutter.add(m.ts, m.id, enc))
-    cutter.finish()
-    return root
-  }
-
-  /**
-   * Reads back the stored messages in (after, last], all of them or those whose keys are `keys` (in
-   * order), handing each with its encoding to `take`. A key the store does not hold is a message lost:
-   * COUNT_MISMATCH.
-   */
-  private async readBack (inc: Incoming, sel: Selection, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: Keys | undefined, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
-    let n = 0
-    const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, sel, after) : this.range(inc.conversation.id, sel, after, last, expect)
-    if (keys === undefined) {
-      for await (const page of stored) {
-        for (const m of page) take(m, encodedMessage(m))
-        if ((n += page.length) >= SLICE) { n = 0; await breathe() }
-      }
-      return
-    }
-    let key = await keys.next()
-    reading: for await (const page of stored) {
-      for (const m of page) {
-        if (key === undefined) break reading
-        const c = comparePositions(m, key)
-        if (c < 0) continue // the phone's own message, not the sender's
-        if (c > 0) break reading
-        take(m, encodedMessage(m))
-        const k = keys.next()
-        key = k instanceof Promise ? await k : k
-        if (++n % SLICE === 0) await breathe()
-      }
-    }
-    if (key !== undefined) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
-    }
   }
 }
 
