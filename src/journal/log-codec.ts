@@ -22,7 +22,7 @@ const FLAGS: LogFlag[] = ['new', 'prior', 'held']
 const FLAG_CODES: Record<LogFlag, number> = { new: 0, prior: 1, held: 2 }
 const enc = new TextEncoder()
 const dec = new TextDecoder()
-/** Strings up to this length take the ASCII path when they can. */
+/** Format 1's strings up to this length take the ASCII path when they can. */
 const SHORT = 64
 
 class Writer {
@@ -68,41 +68,10 @@ class Writer {
     this.pos += b.byteLength
   }
 
-  string (s: string): void {
-    // Ids and conversation names are short and mostly ASCII: written byte by byte, as a TextEncoder
-    // call per key was a tenth of what a browser receiver spends on a text-heavy history.
-    if (s.length <= SHORT) {
-      // Copied as it is checked: a non-ASCII character rewinds to the paths below.
-      this.room(1 + s.length)
-      const buf = this.buf
-      const start = this.pos
-      let p = start + 1
-      let i = 0
-      for (; i < s.length; i++) {
-        const c = s.charCodeAt(i)
-        if (c >= 0x80) break
-        buf[p++] = c
-      }
-      if (i === s.length) {
-        buf[start] = s.length
-        this.pos = p
-        return
-      }
-    }
-    // Other short keys: when even three bytes a character fit a one-byte length, the string is encoded in
-    // place, with no buffer of its own for each of a transfer's million ids.
-    if (s.length * 3 < 0x80) {
-      this.room(1 + s.length * 3)
-      const { written } = enc.encodeInto(s, this.buf.subarray(this.pos + 1))
-      this.buf[this.pos] = written
-      this.pos += 1 + written
-      return
-    }
-    this.bytes(enc.encode(s))
-  }
-
-  finish (): Uint8Array {
-    return this.buf.slice(0, this.pos)
+  /** The UTF-8 of `s`, with no length before it. */
+  utf8 (s: string): void {
+    this.room(s.length * 3)
+    this.pos += enc.encodeInto(s, this.buf.subarray(this.pos)).written
   }
 }
 
@@ -120,7 +89,7 @@ class Reader {
     let n = 0
     let scale = 1
     for (;;) {
-      if (this.pos >= this.buf.byteLength) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+      if (this.pos >= this.buf.byteLength) throw damaged()
       const b = this.buf[this.pos++]
       n += (b & 0x7f) * scale
       if ((b & 0x80) === 0) return n
@@ -135,6 +104,7 @@ class Reader {
 
   bytes (): Uint8Array {
     const n = this.varint()
+    if (this.pos + n > this.buf.byteLength) throw damaged()
     const out = this.buf.subarray(this.pos, this.pos + n)
     this.pos += n
     return out
@@ -163,14 +133,21 @@ const ABSOLUTE = 1
 const ABSOLUTE_NEGATIVE = 2
 const MAX_DELTA = 2 ** 52
 
+/** Bytes kept free before an entry's numbers, for its header, written once their length is known. */
+const HEADER_ROOM = 16
+
 /**
- * Packs a batch's items: conversation names once per run, timestamps as deltas. An item's head is
- * ((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows).
+ * Packs a batch's items (format 2): a header (the format, the length of the numbers), then each item's
+ * numbers, then every string of the batch as one UTF-8 block. An item's numbers are its head,
+ * ((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows), the name's
+ * length when one follows, its timestamp (a delta from the item before, or see DELTA), its id's length
+ * (both lengths in UTF-16 units) and a prior's encoding. The strings go in with one encodeInto and come
+ * out with one decode: an id copied a character at a time was most of what packing cost.
  */
 export function packItems (items: LogItem[]): Uint8Array {
   const w = scratch
-  w.pos = 0
-  w.varint(1) // format
+  w.pos = HEADER_ROOM
+  const strings: string[] = []
   let conversation: string | undefined
   let ts = 0
   for (const it of items) {
@@ -179,32 +156,80 @@ export function packItems (items: LogItem[]): Uint8Array {
     const how = Math.abs(delta) <= MAX_DELTA ? DELTA : it.ts < 0 ? ABSOLUTE_NEGATIVE : ABSOLUTE
     w.varint((how * FLAGS.length + FLAG_CODES[it.flag]) * 2 + (same ? 0 : 1))
     if (!same) {
-      w.string(it.conversation)
+      w.varint(it.conversation.length)
+      strings.push(it.conversation)
       conversation = it.conversation
     }
     if (how === DELTA) w.signed(delta)
     else w.varint(Math.abs(it.ts))
     ts = it.ts
-    w.string(it.id)
+    w.varint(it.id.length)
+    strings.push(it.id)
     if (it.flag === 'prior') w.bytes(ferry.Message.encode(messageToWire(it.prior as Message)).finish())
   }
-  return w.finish()
+  const numbersEnd = w.pos
+  w.utf8(strings.join(''))
+  const end = w.pos
+  // The header, right before the numbers.
+  w.pos = 0
+  w.varint(2)
+  w.varint(numbersEnd - HEADER_ROOM)
+  const head = w.buf.slice(0, w.pos)
+  const start = HEADER_ROOM - head.byteLength
+  w.buf.set(head, start)
+  return w.buf.slice(start, end)
 }
 
 /**
  * The items of a packed entry one at a time: verification walks a million of them, and an entry's items
- * decoded at once lived long enough to be promoted out of the young generation.
+ * decoded at once lived long enough to be promoted out of the young generation. Reads both formats:
+ * an unverified transfer's log may have been written by an earlier version.
  */
 export function * readItems (b: Uint8Array): Generator<LogItem> {
   const r = new Reader(b)
-  if (r.varint() !== 1) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
+  const format = r.varint()
+  if (format === 1) return yield * readItemsV1(r)
+  if (format !== 2) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
+  const numbersEnd = r.varint() + r.pos
+  if (numbersEnd > b.byteLength) throw damaged()
+  const strings = dec.decode(b.subarray(numbersEnd))
+  const numbers = new Reader(b.subarray(0, numbersEnd))
+  numbers.pos = r.pos
+  let at = 0
+  const take = (length: number): string => {
+    if (at + length > strings.length) throw damaged()
+    const s = strings.slice(at, at + length)
+    at += length
+    return s
+  }
+  let conversation = ''
+  let ts = 0
+  while (!numbers.done) {
+    const head = numbers.varint()
+    const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
+    const how = Math.floor(head / 2 / FLAGS.length)
+    if (how > ABSOLUTE_NEGATIVE) throw damaged()
+    if (head % 2 === 1) conversation = take(numbers.varint())
+    if (how === DELTA) ts += numbers.signed()
+    else ts = how === ABSOLUTE ? numbers.varint() : -numbers.varint()
+    const item: LogItem = { flag, conversation, ts, id: take(numbers.varint()) }
+    if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(numbers.bytes()))
+    yield item
+  }
+  if (at !== strings.length) throw damaged()
+}
+
+const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+
+/** Format 1: each string in place, after its length in bytes. */
+function * readItemsV1 (r: Reader): Generator<LogItem> {
   let conversation = ''
   let ts = 0
   while (!r.done) {
     const head = r.varint()
     const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
     const how = Math.floor(head / 2 / FLAGS.length)
-    if (how > ABSOLUTE_NEGATIVE) throw new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
+    if (how > ABSOLUTE_NEGATIVE) throw damaged()
     if (head % 2 === 1) conversation = r.string()
     if (how === DELTA) ts += r.signed()
     else ts = how === ABSOLUTE ? r.varint() : -r.varint()

@@ -62,6 +62,28 @@ describe('the undo log codec', () => {
     }), { numRuns: 500 })
   })
 
+  it('still reads an entry an earlier version wrote (format 1), as an unverified transfer may have left', () => {
+    // packItems of format 1, kept as its bytes: each string in place after its length in bytes.
+    const v1 = Buffer.from('010102633180a0abfef962026d310400026d3202904e026d331c0a02633112026d331a02753120052a047465787432066265666f72650106672df09f9880a7eeabfef96204f09d929c07026332ffffffffffffff0f03666172', 'hex')
+    expect(unpack(v1)).toEqual([
+      { flag: 'new', conversation: 'c1', ts: 1_700_000_000_000, id: 'm1' },
+      { flag: 'held', conversation: 'c1', ts: 1_700_000_000_000, id: 'm2' },
+      { flag: 'prior', conversation: 'c1', ts: 1_700_000_005_000, id: 'm3', prior: prior({ id: 'm3', ts: 5, text: 'before' }) },
+      { flag: 'new', conversation: 'g-😀', ts: -12, id: '𝒜' },
+      { flag: 'new', conversation: 'c2', ts: Number.MAX_SAFE_INTEGER, id: 'far' }
+    ])
+  })
+
+  it('refuses an entry whose strings do not match its lengths, with a typed error', () => {
+    const packed = packItems([{ flag: 'new', conversation: 'c1', ts: 5, id: 'm1' }, { flag: 'new', conversation: 'c1', ts: 6, id: 'm2' }])
+    expect(() => unpack(packed.subarray(0, packed.byteLength - 1))).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('damaged') }))
+    const longer = new Uint8Array([...packed, 0x78])
+    expect(() => unpack(longer)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('damaged') }))
+    const numbersPastTheEnd = packed.slice()
+    numbersPastTheEnd[1] = 0x7f
+    expect(() => unpack(numbersPastTheEnd)).toThrow(expect.objectContaining({ code: 'STORE' }))
+  })
+
   it('refuses an entry of an unknown format or cut short, with a typed error', () => {
     const packed = packItems([{ flag: 'prior', conversation: 'c1', ts: 5, id: 'm1', prior: prior() }])
     const wrongFormat = packed.slice()
