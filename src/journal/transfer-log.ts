@@ -178,12 +178,11 @@ export class TransferLog {
  */
 async function metadataInverse (entry: Uint8Array, sink: HistorySink): Promise<HistoryChange> {
   const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
-  const added = new Set(p.newConversations)
   const kept = new Set<string>()
   for (const id of p.newConversations) if ((await sink.messages(id, undefined, 1)).length > 0) kept.add(id)
   const members = new Set<string>()
   if (kept.size > 0) {
-    for (const c of await sink.conversations()) if (kept.has(c.conversation.id) && added.has(c.conversation.id)) for (const m of c.conversation.members) members.add(m)
+    for (const c of await sink.conversations()) if (kept.has(c.conversation.id)) for (const m of c.conversation.members) members.add(m)
   }
   return {
     contacts: p.contacts,

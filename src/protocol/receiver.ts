@@ -79,7 +79,6 @@ interface Expected {
   totalMediaBytes: number
 }
 
-/** A sender's leaf as the receiver knows it from the plan. */
 /** One conversation of the manifest, as this session receives it. */
 interface Incoming extends ChatReceived {
   index: number
