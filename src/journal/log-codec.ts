@@ -188,7 +188,8 @@ export function packItems (items: LogItem[]): Uint8Array {
 export function * readItems (b: Uint8Array): Generator<LogItem> {
   const r = new Reader(b)
   const format = r.varint()
-  if (format === 1) return yield * readItemsV1(r)
+  // Format 1: each string in place, after its length in bytes.
+  if (format === 1) return yield * items(r, () => r.string())
   if (format !== 2) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
   const numbersEnd = r.varint() + r.pos
   if (numbersEnd > b.byteLength) throw damaged()
@@ -196,33 +197,16 @@ export function * readItems (b: Uint8Array): Generator<LogItem> {
   const numbers = new Reader(b.subarray(0, numbersEnd))
   numbers.pos = r.pos
   let at = 0
-  const take = (length: number): string => {
+  yield * items(numbers, () => {
+    const length = numbers.varint()
     if (at + length > strings.length) throw damaged()
-    const s = strings.slice(at, at + length)
-    at += length
-    return s
-  }
-  let conversation = ''
-  let ts = 0
-  while (!numbers.done) {
-    const head = numbers.varint()
-    const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
-    const how = Math.floor(head / 2 / FLAGS.length)
-    if (how > ABSOLUTE_NEGATIVE) throw damaged()
-    if (head % 2 === 1) conversation = take(numbers.varint())
-    if (how === DELTA) ts += numbers.signed()
-    else ts = how === ABSOLUTE ? numbers.varint() : -numbers.varint()
-    const item: LogItem = { flag, conversation, ts, id: take(numbers.varint()) }
-    if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(numbers.bytes()))
-    yield item
-  }
+    return strings.slice(at, at += length)
+  })
   if (at !== strings.length) throw damaged()
 }
 
-const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
-
-/** Format 1: each string in place, after its length in bytes. */
-function * readItemsV1 (r: Reader): Generator<LogItem> {
+/** The items whose numbers `r` holds; `text` reads the next string, where the format keeps it. */
+function * items (r: Reader, text: () => string): Generator<LogItem> {
   let conversation = ''
   let ts = 0
   while (!r.done) {
@@ -230,11 +214,13 @@ function * readItemsV1 (r: Reader): Generator<LogItem> {
     const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
     const how = Math.floor(head / 2 / FLAGS.length)
     if (how > ABSOLUTE_NEGATIVE) throw damaged()
-    if (head % 2 === 1) conversation = r.string()
+    if (head % 2 === 1) conversation = text()
     if (how === DELTA) ts += r.signed()
     else ts = how === ABSOLUTE ? r.varint() : -r.varint()
-    const item: LogItem = { flag, conversation, ts, id: r.string() }
+    const item: LogItem = { flag, conversation, ts, id: text() }
     if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(r.bytes()))
     yield item
   }
 }
+
+const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
