@@ -763,7 +763,7 @@ export class SqliteChatStore implements History {
   private restoreMessageKey (): void {
     if (!this.keyDeferred) return
     // The sort spills to a temporary file: in memory (temp_store, set for the rest) it raised the
-    // receiver's peak by ~50 MiB for 1 M messages.
+    // receiver's peak with the size of the history.
     this.db.pragma('temp_store = FILE')
     const t0 = Date.now()
     try {
