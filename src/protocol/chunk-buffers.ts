@@ -3,8 +3,8 @@
  * photos share one) and reused once the receiver has acknowledged every frame in them.
  *
  * Reading each chunk into a fresh Buffer made the sender allocate as many bytes as it sent. V8 frees
- * such buffers only when it collects, and starts a full collection whenever ~64 MiB of them pile up: on
- * the media set that was 30% of the sender's busy time, and the pile itself was RSS.
+ * such buffers only when it collects, and starts a full collection whenever enough of them pile up: on
+ * the media set those collections were a large part of the sender's busy time, and the pile was RSS.
  *
  * A chunk handed to the link may wait below us (yamux without window, the stream's write buffer) until
  * it is encrypted, so a slab is reused only after the receiver acknowledged the bytes its last frame
