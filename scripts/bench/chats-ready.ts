@@ -7,13 +7,12 @@
 //   git worktree add ../ferry-pre-port 9982148 && (cd ../ferry-pre-port && npm ci && npm run bench -- --profile large)
 //   npm run bench -- --profile large --lanes ferry --runs 1     # seeds this tree's store
 //   npx tsx scripts/bench/chats-ready.ts --runs 5 ../ferry-pre-port .
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { formatCode, generateCode } from '../../src/pairing/code.js'
 import { numberOption, scriptArgs, usageError } from '../lib/script-args.js'
+import { installCleanup, removeTempDir, spawnNode, tempDir, type Child, type Event } from './proc.js'
 
 const USAGE = `npx tsx scripts/bench/chats-ready.ts [--runs N] [--profile NAME] [TREE...]
 
@@ -44,60 +43,44 @@ for (const t of trees) {
   if (!existsSync(join(t, '.tmp/bench', `${profile}-1`, 'history.db'))) usageError(USAGE, `${t} has no seeded ${profile} store: run \`npm run bench -- --profile ${profile}\` there first`)
 }
 
-interface Event { event: string, [k: string]: unknown }
-
-/** A ferry process whose JSON events are timed as they arrive (older trees' events carry no time). */
-function ferry (tree: string, args: string[]): { child: ChildProcess, next: (name: string) => Promise<{ e: Event, t: number }> } {
-  const child = spawn(process.execPath, [join(tree, 'bin/ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const seen: Array<{ e: Event, t: number }> = []
-  const waiting: Array<() => void> = []
-  let exited = false
-  child.on('exit', () => { exited = true; for (const w of waiting.splice(0)) w() })
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', line => {
-    let e: Event
-    try { e = JSON.parse(line) as Event } catch { return }
-    seen.push({ e, t: performance.now() })
-    for (const w of waiting.splice(0)) w()
-  })
-  const next = async (name: string): Promise<{ e: Event, t: number }> => {
-    for (;;) {
-      const hit = seen.find(s => s.e.event === name || s.e.event === 'error')
-      if (hit?.e.event === 'error') throw new Error(`${tree}: ferry ${args[0]} failed: ${String(hit.e.code)} ${String(hit.e.message)}`)
-      if (hit !== undefined) return hit
-      if (exited) throw new Error(`${tree}: ferry ${args[0]} ended before ${name}`)
-      await new Promise<void>(resolve => waiting.push(resolve))
-    }
-  }
-  return { child, next }
+/** The first event named `name`; a failure event the process printed instead is thrown with its message. */
+async function next (child: Child, name: string): Promise<Event> {
+  const e = await child.waitFor(e => e.event === name || e.event === 'error')
+  if (e.event === 'error') throw new Error(`ferry failed: ${String(e.code)} ${String(e.message)}`)
+  return e
 }
 
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const gone = new Promise(resolve => child.once('exit', resolve))
-  child.kill('SIGKILL')
-  await gone
+async function stop (child: Child): Promise<void> {
+  child.kill()
+  await child.done.catch(() => {})
 }
 
 async function round (tree: string): Promise<{ ms: number, messages: number }> {
-  mkdirSync(join(tree, '.tmp'), { recursive: true })
-  const target = mkdtempSync(join(tree, '.tmp', 'chats-ready-'))
+  const target = tempDir('chats-ready-', mkdirp(join(tree, '.tmp')))
+  const ferry = (args: string[], label: string): Child => spawnNode([join(tree, 'bin/ferry.js'), ...args], { label: `${label} (${tree})`, timeoutMs: 600_000 })
   // A fresh code each round: a seeded store remembers every code it showed, and refuses a used one.
-  const sender = ferry(tree, ['send', '--store', join(tree, '.tmp/bench', `${profile}-1`), '--code', formatCode(generateCode()), '--no-mdns',
-    '--transport', 'tcp', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '300'])
-  let receiver: ReturnType<typeof ferry> | undefined
+  const sender = ferry(['send', '--store', join(tree, '.tmp/bench', `${profile}-1`), '--code', formatCode(generateCode()), '--no-mdns',
+    '--transport', 'tcp', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], 'ferry send')
+  let receiver: Child | undefined
   try {
-    const code = await sender.next('code')
-    receiver = ferry(tree, ['receive', '--store', target, '--qr', String(code.e.qr), '--no-mdns', '--transport', 'tcp', '--json', '--timeout', '120'])
-    const paired = await receiver.next('paired')
-    const ready = await receiver.next('chats-ready')
-    return { ms: ready.t - paired.t, messages: Number(ready.e.messages) }
+    const code = await next(sender, 'code')
+    receiver = ferry(['receive', '--store', target, '--qr', String(code.qr), '--no-mdns', '--transport', 'tcp', '--json'], 'ferry receive')
+    const paired = await next(receiver, 'paired')
+    const ready = await next(receiver, 'chats-ready')
+    return { ms: ready.t - paired.t, messages: Number(ready.messages) }
   } finally {
-    await stop(sender.child)
-    if (receiver !== undefined) await stop(receiver.child)
-    rmSync(target, { recursive: true, force: true })
+    await stop(sender)
+    if (receiver !== undefined) await stop(receiver)
+    removeTempDir(target)
   }
 }
 
+function mkdirp (dir: string): string {
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+installCleanup()
 const results = new Map<string, Array<{ ms: number, messages: number }>>(trees.map(t => [t, []]))
 for (let r = 0; r < runs; r++) {
   for (const t of trees) {

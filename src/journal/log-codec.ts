@@ -1,6 +1,6 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { Message } from '../store/model.js'
-import { ferry } from '../wire/codec.js'
+import { ferry, varintLength } from '../wire/codec.js'
 import { messageFromWire, messageToWire } from '../wire/message-wire.js'
 
 // The undo log's entries in a compact binary form: a transfer of a million messages logs every key it
@@ -167,18 +167,17 @@ export function packItems (items: LogItem[]): Uint8Array {
     strings.push(it.id)
     if (it.flag === 'prior') w.bytes(ferry.Message.encode(messageToWire(it.prior as Message)).finish())
   }
-  const numbersEnd = w.pos
+  const numbers = w.pos - HEADER_ROOM
   w.utf8(strings.join(''))
   const end = w.pos
-  // The header, right before the numbers.
-  w.pos = 0
+  // The header, written into the room right before the numbers.
+  const start = HEADER_ROOM - 1 - varintLength(numbers)
+  w.pos = start
   w.varint(2)
-  w.varint(numbersEnd - HEADER_ROOM)
-  const head = w.buf.slice(0, w.pos)
-  const start = HEADER_ROOM - head.byteLength
-  w.buf.set(head, start)
+  w.varint(numbers)
   return w.buf.slice(start, end)
 }
+
 
 /**
  * The items of a packed entry one at a time: verification walks a million of them, and an entry's items

@@ -75,8 +75,8 @@ export async function conversationLeaves (history: Reader, conversation: string,
 
 /**
  * Cuts a conversation read whole, in order, for another purpose (sending it, reading it back), and
- * offers the leaves to the index at the end: `begin` before the first read, `end` after the last (or
- * `finish`, then `keep` once the leaves are known to be worth keeping).
+ * offers the leaves to the index at the end: `begin` before the first read, `finish` after the last,
+ * then `keep` once the leaves are known to be worth keeping.
  */
 export class KeepingCutter {
   private readonly cut: LeafSummary[] = []
@@ -108,11 +108,5 @@ export class KeepingCutter {
   /** Offers the finished cut's leaves to the index: only when everything of the conversation was fed. */
   async keep (): Promise<void> {
     await keep(this.index, this.conversation, this.token, this.cut.slice(0, this.complete))
-  }
-
-  /** Ends the cut; keeps its leaves when `whole`. */
-  async end (whole: boolean): Promise<void> {
-    this.finish()
-    if (whole) await this.keep()
   }
 }

@@ -1,6 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { ferry, encodeFrame, type EncodedFrame } from '../wire/codec.js'
+import { ferry, encodeFrame, varintLength, type EncodedFrame } from '../wire/codec.js'
 import { contactToWire, conversationToWire } from '../wire/message-wire.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
@@ -216,12 +216,6 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     }
   }
   yield encodeFrame({ manifest: { ...cur, totalMediaBytes: m.totalMediaBytes, more: false } })
-}
-
-const varintLength = (n: number): number => {
-  let len = 1
-  while (n >= 128) { n = Math.floor(n / 128); len++ }
-  return len
 }
 
 /** UTF-8 length, at most: each half of a surrogate pair counts 3 bytes (the pair takes 4). */

@@ -435,7 +435,8 @@ export class SenderMachine {
           return { m, encoded }
         })
       }
-      await cutter.end(true)
+      cutter.finish()
+      await cutter.keep()
       o.root = root
       return
     }
