@@ -6,6 +6,10 @@
 //
 //   git worktree add ../ferry-pre-port 9982148 && (cd ../ferry-pre-port && npm ci)
 //   npx tsx scripts/bench/engine-cpu.ts --runs 3 ../ferry-pre-port .
+//
+// and what the port's async boundary itself costs, by crossing it more often than the code does:
+//
+//   npx tsx scripts/bench/engine-cpu.ts --runs 5 --hops 0,8
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -20,50 +24,74 @@ journal) over a text-only history, for each source tree given (default: this one
 rounds. Prints CPU to the last message received ("messages") and to verified ("total"), per round.
 
   --runs N        rounds (default 3)
-  --messages N    messages in the history (default 300000)`
+  --messages N    messages in the history (default 300000)
+  --hops LIST     for a tree with the port: rounds for each count of extra awaits (comma-separated,
+                  default 0) added to every call that returns a promise, of the app's HistorySource
+                  and HistorySink and of Ferry's journal; the difference, per call counted, is what
+                  one crossing of the async boundary costs`
 
 const here = resolve(fileURLToPath(import.meta.url), '../../..')
 
-interface Round { messagesCpu: number, totalCpu: number, totalMs: number }
+interface Round { messagesCpu: number, totalCpu: number, totalMs: number, calls?: number }
 
 if (process.argv[2] === '--child') {
-  const [root, storeDir, messages] = process.argv.slice(3)
-  process.stdout.write(`${JSON.stringify(await child(root, storeDir, Number(messages)))}\n`)
+  const [root, storeDir, messages, hops] = process.argv.slice(3)
+  process.stdout.write(`${JSON.stringify(await child(root, storeDir, Number(messages), Number(hops)))}\n`)
   process.exit(0)
 }
 
-const values = scriptArgs(USAGE, { runs: { type: 'string' }, messages: { type: 'string' } }, process.argv.slice(2).filter(a => !isTree(a)))
+// Options (and their values) apart from the trees.
+const options: string[] = []
+const trees: string[] = []
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i]
+  if (a === '--runs' || a === '--messages' || a === '--hops') options.push(a, process.argv[++i] ?? '')
+  else if (a.startsWith('-')) options.push(a)
+  else trees.push(resolve(a))
+}
+const values = scriptArgs(USAGE, { runs: { type: 'string' }, messages: { type: 'string' }, hops: { type: 'string' } }, options)
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const messages = numberOption(USAGE, 'messages', values.messages, 300_000, 1)
-const trees = process.argv.slice(2).filter(isTree).map(t => resolve(t))
+const hopCounts = (values.hops ?? '0').split(',').map(h => Number(h))
+if (hopCounts.some(h => !Number.isInteger(h) || h < 0)) usageError(USAGE, `--hops takes whole numbers, comma-separated: '${String(values.hops)}'`)
 if (trees.length === 0) trees.push(here)
 for (const t of trees) if (!existsSync(join(t, 'src/protocol/sender.ts'))) usageError(USAGE, `${t} is no Ferry source tree (no src/protocol/sender.ts)`)
 
-const rounds = new Map<string, Round[]>(trees.map(t => [t, []]))
+// One variant per tree and hop count, run in turn within each round.
+const variants = trees.flatMap(t => hopCounts.map(hops => ({ t, hops, name: hopCounts.length > 1 ? `${t} +${hops} awaits` : t })))
+const rounds = new Map<string, Round[]>(variants.map(v => [v.name, []]))
 for (let r = 0; r < runs; r++) {
-  for (const t of trees) {
+  for (const { t, hops, name } of variants) {
     const store = join(here, '.tmp/bench', `engine-text-${messages}-${createHash('sha256').update(t).digest('hex').slice(0, 8)}`)
     mkdirSync(join(here, '.tmp/bench'), { recursive: true })
-    const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', t, store, String(messages)], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', t, store, String(messages), String(hops)], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     const round = JSON.parse(out.trim().split('\n').pop() as string) as Round
-    rounds.get(t)?.push(round)
-    process.stdout.write(`round ${r + 1}/${runs} ${t}: messages ${round.messagesCpu.toFixed(2)} CPU-s, total ${round.totalCpu.toFixed(2)} CPU-s (${round.totalMs} ms)\n`)
+    rounds.get(name)?.push(round)
+    const calls = round.calls === undefined ? '' : `, ${round.calls} port calls`
+    process.stdout.write(`round ${r + 1}/${runs} ${name}: messages ${round.messagesCpu.toFixed(2)} CPU-s, total ${round.totalCpu.toFixed(2)} CPU-s (${round.totalMs} ms${calls})\n`)
   }
 }
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 process.stdout.write('\ntree  messages CPU-s  total CPU-s  (medians)\n')
-const base = median(rounds.get(trees[0])?.map(r => r.totalCpu) ?? [])
-for (const [t, rs] of rounds) {
+const first = rounds.get(variants[0].name) ?? []
+const base = median(first.map(r => r.totalCpu))
+for (const [name, rs] of rounds) {
   const total = median(rs.map(r => r.totalCpu))
-  process.stdout.write(`${t}  ${median(rs.map(r => r.messagesCpu)).toFixed(2)}  ${total.toFixed(2)}  (${(total / base).toFixed(2)}x the first)\n`)
+  process.stdout.write(`${name}  ${median(rs.map(r => r.messagesCpu)).toFixed(2)}  ${total.toFixed(2)}  (${(total / base).toFixed(3)}x the first)\n`)
 }
-
-function isTree (a: string): boolean {
-  return !a.startsWith('-') && !/^\d+$/.test(a)
+if (hopCounts.length > 1 && first[0]?.calls !== undefined) {
+  const last = variants[variants.length - 1]
+  const extra = last.hops - variants[0].hops
+  const delta = median((rounds.get(last.name) ?? []).map(r => r.totalCpu)) - base
+  const calls = first[0].calls
+  const perCrossing = delta / (calls * extra)
+  process.stdout.write(`\n${calls} port calls per transfer; ${extra} more awaits on each: ${delta >= 0 ? '+' : ''}${(delta * 1000).toFixed(0)} CPU-ms, ` +
+    `${(perCrossing * 1e6).toFixed(2)} CPU-us per crossing: the code's one crossing per call costs ~${(perCrossing * calls * 1000).toFixed(0)} CPU-ms ` +
+    `(${(perCrossing * calls / base * 100).toFixed(2)}% of the transfer)\n`)
 }
 
 /** One transfer with `root`'s own code, seeding its history first when there is none. */
-async function child (root: string, storeDir: string, count: number): Promise<Round> {
+async function child (root: string, storeDir: string, count: number, hops: number): Promise<Round> {
   // Another tree's modules, as that tree has them: their interfaces differ from this tree's.
   /* eslint-disable @typescript-eslint/no-explicit-any */
   const src = async (p: string): Promise<any> => await import(join(root, 'src', p))
@@ -80,9 +108,11 @@ async function child (root: string, storeDir: string, count: number): Promise<Ro
   // Before the port the receiver wrote its bookkeeping into the store; since, into its own journal.
   const hasJournal = existsSync(join(root, 'src/journal/node-journal.ts'))
   const journal = hasJournal ? (await src('journal/node-journal.js')).NodeJournal.open(dir) : undefined
-  const receiver = hasJournal ? new ReceiverMachine({ sink: target, journal }) : new ReceiverMachine({ store: target })
+  const calls = { n: 0 }
+  const sink = hasJournal ? crossing(target, hops, calls) : target
+  const receiver = hasJournal ? new ReceiverMachine({ sink, journal: crossing(journal, hops, calls) }) : new ReceiverMachine({ store: target })
   if (hasJournal) receiver.onChatsReady = () => { target.messagesDone() }
-  const sender = new SenderMachine({ source })
+  const sender = new SenderMachine({ source: hasJournal ? crossing(source, hops, calls) : source })
   const pipe = memoryPipe({ highWaterMark: 1024 * 1024 })
   const c0 = process.cpuUsage()
   const t0 = performance.now()
@@ -98,7 +128,31 @@ async function child (root: string, storeDir: string, count: number): Promise<Ro
   target.close()
   rmSync(dir, { recursive: true, force: true })
   const s = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6
-  return { messagesCpu: s(messagesCpu ?? total), totalCpu: s(total), totalMs }
+  return { messagesCpu: s(messagesCpu ?? total), totalCpu: s(total), totalMs, ...(hasJournal ? { calls: calls.n } : {}) }
+}
+
+/**
+ * `port` (a HistorySource, a HistorySink or the journal) with each call that returns a promise counted
+ * and, with `hops`, made to await that many times more before its result is seen. The steps of an async
+ * iterator a call returns (the journal's list) are not counted: the transfer lists the log twice.
+ */
+function crossing<T extends object> (port: T, hops: number, calls: { n: number }): T {
+  return new Proxy(port, {
+    get (target, key) {
+      const v = Reflect.get(target, key, target) as unknown
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => {
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args)
+        if (!(r instanceof Promise)) return r
+        calls.n++
+        if (hops === 0) return r
+        return (async () => {
+          for (let i = 0; i < hops; i++) await null
+          return await r
+        })()
+      }
+    }
+  })
 }
 
 /** The text set (scripts/bench/text-profile.ts) as `root`'s own generator and store write it. */
