@@ -44,12 +44,40 @@ export function isFerryError (err: unknown, code?: ErrorCode): err is FerryError
   return err instanceof FerryError && (code === undefined || err.code === code)
 }
 
-/** Maps a filesystem failure to a typed error, so a full disk reads as STORE_FULL everywhere. */
+/**
+ * Maps a filesystem failure to a typed error, so a full disk reads as STORE_FULL everywhere, and a
+ * SQLite that cannot load says how to install it.
+ */
 export function storeError (err: unknown, what: string): FerryError {
   if (err instanceof FerryError) return err
   const code = (err as { code?: string })?.code
   if (code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT') {
     return new FerryError(ErrorCode.STORE_FULL, `${what}: the disk is full`, undefined, { cause: err })
   }
+  const native = nativeSqliteProblem(err)
+  if (native !== undefined) return new FerryError(ErrorCode.STORE, `${what}: ${native}`, undefined, { cause: err })
   return new FerryError(ErrorCode.STORE, `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
+}
+
+const REBUILD = 'run `npm rebuild better-sqlite3` in the app\'s folder (where npm blocks install scripts, ' +
+  'allow this one first: `npm install-scripts approve better-sqlite3`)'
+
+/**
+ * better-sqlite3's native module not loading: a set-up problem, not a store's. It is built by an install
+ * script, which npm skips under --ignore-scripts and, from npm 12, unless the app allows it; the raw
+ * error lists the thirteen paths where the module was not found, and the way out nowhere.
+ */
+function nativeSqliteProblem (err: unknown): string | undefined {
+  const message = (err as Error)?.message ?? ''
+  if (message.startsWith('Could not locate the bindings file')) {
+    return `SQLite's native module (better-sqlite3) is not built: its install script did not run. To build it, ${REBUILD}`
+  }
+  if (!/better_sqlite3\.node/.test(message)) return undefined
+  if (message.includes('NODE_MODULE_VERSION')) {
+    return `SQLite's native module (better-sqlite3) was built for another version of Node.js than this one (${process.version}). To build it again, ${REBUILD}`
+  }
+  if ((err as { code?: string })?.code === 'ERR_DLOPEN_FAILED') {
+    return `SQLite's native module (better-sqlite3) does not load (${message.split('\n')[0]}). To build it again, ${REBUILD}`
+  }
+  return undefined
 }
