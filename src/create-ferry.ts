@@ -1,6 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, type FerryNode, type FerryNodeOptions } from './net/node.js'
 import { ferry, type FerryService, type OfferOptions, type ReceiveOptions } from './net/ferry-service.js'
+import { nodeBatchDeflate } from './wire/deflate-node.js'
 import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
 import { freeSpaceOf } from './store/free-space.js'
@@ -48,7 +49,7 @@ export interface Ferry {
 export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'dir' | 'services'> = {}): Promise<Ferry> {
   const store = SqliteChatStore.open(dir, { create: true })
   const journal = NodeJournal.open(dir)
-  const n = await createFerryNode({ ...node, dir, services: { ferry: ferry({ history: store, journal }) } })
+  const n = await createFerryNode({ ...node, dir, services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate }) } })
   return {
     store,
     journal,

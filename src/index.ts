@@ -9,6 +9,7 @@
 import './polyfill.js'
 
 export { ferry, FerryService, type FerryComponents, type FerryEvent, type FerryServiceInit, type OfferOptions, type ReceiveOptions, type ReceiveResult, type Progress, type TransferStats, type ConversationSummary } from './net/ferry-service.js'
+export type { BatchDeflate } from './wire/codec.js'
 export { TRANSFER_PROTOCOL } from './net/receive-transfer.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'
 export { generateCode, parseCode, formatCode, buildQrPayload, parseQrPayload, serviceTag, type PairingCode, type QrPayload } from './pairing/index.js'

@@ -6,6 +6,7 @@ export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } 
 export { SqliteChatStore } from './store/sqlite-store.js'
 export { NodeJournal } from './journal/node-journal.js'
 export { freeSpaceOf } from './store/free-space.js'
+export { nodeBatchDeflate } from './wire/deflate-node.js'
 export { createFerry, type Ferry, type SendOptions, type WebPageOptions } from './create-ferry.js'
 // The browser phone served by the old phone itself (ferry send --web).
 export { servePage, pageHost, pageLink, DEFAULT_PAGE_PORT, PAGE_DIR, type PageServer, type PageServerOptions } from './net/page-server.js'

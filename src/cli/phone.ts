@@ -5,6 +5,7 @@ import { kindOf, type TransportChoice } from '../net/transports.js'
 import { hostOf } from '../net/addresses.js'
 import { cidrOf, subnetFor } from '../net/subnets.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
+import { nodeBatchDeflate } from '../wire/deflate-node.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
@@ -62,7 +63,7 @@ export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Pho
       iceServers: o.iceServers,
       keepCertificate: storage.pairing !== undefined,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
-      services: { ferry: ferry({ history: store, journal }) }
+      services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate }) }
     })
     return {
       ...storage,

@@ -13,7 +13,7 @@ import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
-import { encodeFrame } from '../wire/codec.js'
+import { encodeFrame, type BatchDeflate } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
 import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender, type PairOutcome } from './pair-stream.js'
@@ -67,6 +67,19 @@ export interface FerryServiceInit {
    * phone is never counted. `false` leaves connections to libp2p alone (an app whose node does more).
    */
   slots?: Partial<SlotLimits> | false
+  /**
+   * Message batches deflated over WebRTC: Node's node:zlib (`nodeBatchDeflate` in chat-ferry/node), the
+   * browser's DecompressionStream. A receiver asks for them only over WebRTC, where every byte costs
+   * packets in SCTP and DTLS on both phones, several times the CPU that deflating it takes; over TCP a
+   * LAN moves bytes more cheaply than deflate and inflate cost. Media, compressed already, goes as it
+   * is. Omitted: batches go as they are.
+   */
+  batchDeflate?: BatchDeflate
+}
+
+/** Over WebRTC (webrtc-direct from a browser or a Node phone): where deflated batches pay. */
+function overWebRTC (connection: Connection): boolean {
+  return connection.remoteAddr.toString().includes('/webrtc')
 }
 
 const log = logger('ferry:service')
@@ -346,7 +359,7 @@ export class FerryService implements Startable {
     offer.running?.abort.abort()
     const abort = new AbortController()
     offer.running = { peer, abort }
-    const machine = new SenderMachine({ source: this.source(), offer: offer.opts.selection, options: this.init.options })
+    const machine = new SenderMachine({ source: this.source(), offer: offer.opts.selection, options: this.init.options, deflate: this.init.batchDeflate?.deflate })
     const progress = (): Progress => ({
       messages: machine.progress.skippedMessages + machine.progress.messagesSent,
       totalMessages: machine.progress.totalMessages,
@@ -505,7 +518,8 @@ export class FerryService implements Startable {
     log('paired with %s by %s, over %s', peer, outcome.mode, connection.remoteAddr.toString())
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes })
+    const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,

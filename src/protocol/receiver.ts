@@ -5,7 +5,8 @@ import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
-import { encodeFrame, ferry, type EncodedFrame, type Frame } from '../wire/codec.js'
+import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame } from '../wire/codec.js'
+import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, messageHash, type LeafSummary } from './leaves.js'
@@ -64,6 +65,11 @@ export interface ReceiverInit {
    * there with STORE_FULL, rather than with a full disk hours later. Omitted: no such check.
    */
   freeBytes?: () => Promise<number>
+  /**
+   * Inflates deflated message batches; given, this phone's Hello asks the sender for them. Worth it where
+   * the link's bytes cost more than inflating them (WebRTC: see FerryServiceInit.batchDeflate).
+   */
+  inflate?: BatchDeflate['inflate']
 }
 
 interface Expected {
@@ -129,6 +135,7 @@ export class ReceiverMachine {
   private readonly opts: TransferOptions
   private readonly agent: string
   private readonly freeBytes?: () => Promise<number>
+  private readonly inflate?: BatchDeflate['inflate']
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
@@ -154,10 +161,12 @@ export class ReceiverMachine {
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
     this.freeBytes = init.freeBytes
+    this.inflate = init.inflate
   }
 
   start (): EncodedFrame[] {
-    return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent, request: selectionToWire(this.request) } })]
+    const deflateBatches = this.inflate !== undefined ? true : undefined
+    return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent, request: selectionToWire(this.request), deflateBatches } })]
   }
 
   get finished (): boolean {
@@ -225,6 +234,7 @@ export class ReceiverMachine {
       case 'manifest': return await this.onManifest(frame.manifest as ferry.Manifest, size)
       case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
       case 'batch': return await this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
+      case 'deflatedBatch': return await this.onMessages(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
       case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
       case 'chunk': return await this.onChunk(frame.chunk as ferry.MediaChunk, size)
       case 'done': return await this.onDone(frame.done as ferry.Done)
@@ -549,6 +559,16 @@ export class ReceiverMachine {
     if (unacked === 0 || unacked < this.ackEvery) return undefined
     this.ackedBytes = this.progress.bytesReceived
     return encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })
+  }
+
+  /** The messages of a deflated batch, which must be a batch this phone asked for in that form. */
+  private async inflatedBatch (data: Uint8Array): Promise<Message[]> {
+    this.expect('messages')
+    if (this.inflate === undefined) throw new FerryError(ErrorCode.PROTOCOL, 'a deflated batch, which this phone did not ask for')
+    // No larger than the frame it stands for may be.
+    const inner = decodeFrame(await this.inflate(data, MAX_FRAME_BYTES))
+    if (inner.body !== 'batch') throw new FerryError(ErrorCode.MALFORMED_FRAME, `a deflated batch holds a ${inner.body} frame`)
+    return (inner.batch as ferry.MessageBatch).messages.map(messageFromWire)
   }
 
   /** Checks that `m` is what the sender may send next, and advances the conversation's place. */

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
 import {
-  batchEntryLength, encodeBatch, encodeFrame, encodeMediaChunk, ferry, frameLength, type EncodedFrame, type Frame
+  batchEntryLength, encodeBatch, encodeDeflatedBatch, encodeFrame, encodeMediaChunk, ferry, frameLength, type BatchDeflate, type EncodedFrame, type Frame
 } from '../wire/codec.js'
 import { mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
@@ -40,6 +40,8 @@ export interface SenderInit {
   offer?: Selection
   agent?: string
   options?: Partial<TransferOptions>
+  /** Deflates message batches, for a receiver whose Hello asks for them (it says when that pays). */
+  deflate?: BatchDeflate['deflate']
 }
 
 /** What is sent of one conversation, once planned. */
@@ -100,12 +102,16 @@ export class SenderMachine {
   private have?: Uint8Array
   private partial = new Map<number, number>()
   private readonly buffers: ChunkBuffers
+  private readonly deflateBy?: BatchDeflate['deflate']
+  /** Set once the receiver's Hello asked for deflated batches (and this phone can make them). */
+  private deflate?: BatchDeflate['deflate']
 
   constructor (init: SenderInit) {
     this.source = init.source
     this.offer = init.offer ?? {}
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
+    this.deflateBy = init.deflate
     const { chunkBytes, windowBytes } = this.opts
     // At most a window of frames is unacknowledged; one more slab is being filled. An unbounded window
     // (a backup file) is never acked, so nothing is kept for reuse.
@@ -215,6 +221,10 @@ export class SenderMachine {
     if (this.state !== 'hello') throw new FerryError(ErrorCode.PROTOCOL, 'unexpected second Hello')
     if (hello.version !== PROTOCOL_VERSION) {
       throw new FerryError(ErrorCode.VERSION, `receiver speaks protocol version ${hello.version}, this phone ${PROTOCOL_VERSION}`)
+    }
+    if (hello.deflateBatches === true) {
+      this.deflate = this.deflateBy
+      log('the receiver takes deflated batches%s', this.deflate === undefined ? ', which this phone cannot make' : '')
     }
     const request = selectionFromWire(hello.request)
     const selection = intersectSelections(this.offer, request)
@@ -485,7 +495,9 @@ export class SenderMachine {
       encoded.push(bytes)
       size += entry
     }
-    return encoded.length > 0 ? encodeBatch(encoded) : undefined
+    if (encoded.length === 0) return undefined
+    const batch = encodeBatch(encoded)
+    return this.deflate === undefined ? batch : encodeDeflatedBatch(this.deflate(batch[0]))
   }
 
   private messagesDone (): void {

@@ -92,6 +92,31 @@ export function encodeBatch (encoded: Uint8Array[]): EncodedFrame {
   return [out]
 }
 
+const DEFLATED_BATCH_TAG = (14 << 3) | 2 // Frame.deflated_batch
+
+/** A deflated MessageBatch frame as [header, data]: the deflated bytes are referenced, not copied. */
+export function encodeDeflatedBatch (deflated: Uint8Array): EncodedFrame {
+  const header = new Uint8Array(1 + varintLength(deflated.byteLength))
+  header[0] = DEFLATED_BATCH_TAG
+  writeVarint(header, 1, deflated.byteLength)
+  return [header, deflated]
+}
+
+/**
+ * Raw DEFLATE for message batches, where bytes cost more than the CPU that shrinks them (WebRTC). The
+ * platform supplies it: node:zlib (src/wire/deflate-node.ts), the browser's DecompressionStream
+ * (src/web/inflate.ts).
+ */
+export interface BatchDeflate {
+  /** A sender's: the batch frame's bytes, deflated. */
+  deflate?: (frame: Uint8Array) => Uint8Array
+  /**
+   * A receiver's: the bytes inflated, at most `maxBytes` of them (FRAME_TOO_LARGE beyond: a few KiB may
+   * inflate to gigabytes); MALFORMED_FRAME when they are no DEFLATE stream.
+   */
+  inflate?: (data: Uint8Array, maxBytes: number) => Promise<Uint8Array>
+}
+
 export function varintLength (n: number): number {
   let len = 1
   while (n >= 0x80) { n = Math.floor(n / 128); len++ }

@@ -2,7 +2,7 @@ import { SenderMachine } from '../../src/protocol/sender.js'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
 import { memoryPipe, type PipeOptions } from '../../src/wire/memory-duplex.js'
-import { decodeFrame, encodeFrame, frameLength, type EncodedFrame, type ferry, type Frame } from '../../src/wire/codec.js'
+import { decodeFrame, encodeFrame, frameLength, type BatchDeflate, type EncodedFrame, type ferry, type Frame } from '../../src/wire/codec.js'
 import type { HistorySink, HistorySource } from '../../src/store/history.js'
 import type { Journal } from '../../src/journal/journal.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
@@ -22,6 +22,10 @@ export interface RunOptions extends PipeOptions {
   journal?: Journal
   /** The receiver's free-space probe (ReceiverInit.freeBytes). */
   freeBytes?: () => Promise<number>
+  /** The sender's batch deflate (SenderInit.deflate). */
+  deflate?: BatchDeflate['deflate']
+  /** The receiver's batch inflate (ReceiverInit.inflate): given, it asks for deflated batches. */
+  inflate?: BatchDeflate['inflate']
 }
 
 export interface RunResult {
@@ -59,7 +63,7 @@ export function tamperSender (sender: SenderMachine, tamper: NonNullable<RunOpti
         const original = decodeFrame(concat(f))
         const replaced = tamper(original, n++).map(p => encodeFrame(p))
         // Keep the sender's flow-control books right, so only the receiver's checks judge the lie.
-        if (['batch', 'chunk', 'fragment'].includes(original.body)) {
+        if (['batch', 'deflatedBatch', 'chunk', 'fragment'].includes(original.body)) {
           sender.progress.bytesSent += replaced.reduce((x, r) => x + frameLength(r), 0) - frameLength(f)
         }
         pending.push(...replaced)
@@ -94,9 +98,9 @@ export async function closeJournals (): Promise<void> {
 /** Runs one session of the engine over an in-memory pipe; errors are returned, not thrown. */
 export async function runTransfer (source: HistorySource, target: HistorySink & { dir?: string }, opts: RunOptions = {}): Promise<RunResult> {
   const pipe = memoryPipe(opts)
-  const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options })
+  const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options, deflate: opts.deflate })
   const journal = opts.journal ?? journalOf(target as { dir: string })
-  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes })
+  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes, inflate: opts.inflate })
   if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived

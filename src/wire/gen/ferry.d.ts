@@ -23,7 +23,8 @@ export namespace ferry {
         holdings?: (ferry.Holdings.$Properties|null);
         plan?: (ferry.Plan.$Properties|null);
         want?: (ferry.Want.$Properties|null);
-        body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want");
+        deflatedBatch?: (Uint8Array|null);
+        body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|"deflatedBatch");
         static encode(m: ferry.Frame.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Frame & ferry.Frame.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -44,7 +45,8 @@ export namespace ferry {
             holdings?: (ferry.Holdings.$Properties|null);
             plan?: (ferry.Plan.$Properties|null);
             want?: (ferry.Want.$Properties|null);
-            body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want");
+            deflatedBatch?: (Uint8Array|null);
+            body?: ("hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|"deflatedBatch");
             $unknowns?: Uint8Array[];
         }
         type $Shape = {
@@ -61,9 +63,10 @@ export namespace ferry {
           holdings?: ferry.Holdings.$Shape|null;
           plan?: ferry.Plan.$Shape|null;
           want?: ferry.Want.$Shape|null;
+          deflatedBatch?: Uint8Array|null;
           $unknowns?: Uint8Array[];
         } & (
-          ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape })
+          ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null; deflatedBatch?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape; deflatedBatch?: null }|{ body?: "deflatedBatch"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch: Uint8Array })
         );
     }
 
@@ -100,6 +103,7 @@ export namespace ferry {
         version: number;
         agent: string;
         request?: (ferry.Selection.$Properties|null);
+        deflateBatches: boolean;
         static encode(m: ferry.Hello.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Hello & ferry.Hello.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -110,6 +114,7 @@ export namespace ferry {
             version?: (number|null);
             agent?: (string|null);
             request?: (ferry.Selection.$Properties|null);
+            deflateBatches?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Hello.$Properties;

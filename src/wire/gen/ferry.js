@@ -36,7 +36,8 @@ export const ferry = $root.ferry = (() => {
          * @property {ferry.Holdings.$Properties|null} [holdings] Frame holdings
          * @property {ferry.Plan.$Properties|null} [plan] Frame plan
          * @property {ferry.Want.$Properties|null} [want] Frame want
-         * @property {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"} [body] Frame body
+         * @property {Uint8Array|null} [deflatedBatch] Frame deflatedBatch
+         * @property {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|"deflatedBatch"} [body] Frame body
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -64,9 +65,10 @@ export const ferry = $root.ferry = (() => {
          *   holdings?: ferry.Holdings.$Shape|null;
          *   plan?: ferry.Plan.$Shape|null;
          *   want?: ferry.Want.$Shape|null;
+         *   deflatedBatch?: Uint8Array|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape })
+         *   ({ body?: undefined; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "hello"; hello: ferry.Hello.$Shape; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "manifest"; hello?: null; manifest: ferry.Manifest.$Shape; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "resume"; hello?: null; manifest?: null; resume: ferry.Resume.$Shape; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "batch"; hello?: null; manifest?: null; resume?: null; batch: ferry.MessageBatch.$Shape; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "fragment"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment: ferry.MessageFragment.$Shape; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "chunk"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk: ferry.MediaChunk.$Shape; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "ack"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack: ferry.Ack.$Shape; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "done"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done: ferry.Done.$Shape; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "verified"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified: ferry.Verified.$Shape; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "error"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error: ferry.Error.$Shape; holdings?: null; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "holdings"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings: ferry.Holdings.$Shape; plan?: null; want?: null; deflatedBatch?: null }|{ body?: "plan"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan: ferry.Plan.$Shape; want?: null; deflatedBatch?: null }|{ body?: "want"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want: ferry.Want.$Shape; deflatedBatch?: null }|{ body?: "deflatedBatch"; hello?: null; manifest?: null; resume?: null; batch?: null; fragment?: null; chunk?: null; ack?: null; done?: null; verified?: null; error?: null; holdings?: null; plan?: null; want?: null; deflatedBatch: Uint8Array })
          * )} ferry.Frame.$Shape
          */
 
@@ -189,17 +191,25 @@ export const ferry = $root.ferry = (() => {
          */
         Frame.prototype.want = null;
 
+        /**
+         * Frame deflatedBatch.
+         * @member {Uint8Array|null|undefined} deflatedBatch
+         * @memberof ferry.Frame
+         * @instance
+         */
+        Frame.prototype.deflatedBatch = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * Frame body.
-         * @member {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|undefined} body
+         * @member {"hello"|"manifest"|"resume"|"batch"|"fragment"|"chunk"|"ack"|"done"|"verified"|"error"|"holdings"|"plan"|"want"|"deflatedBatch"|undefined} body
          * @memberof ferry.Frame
          * @instance
          */
         $Object.defineProperty(Frame.prototype, "body", {
-            get: $util.oneOfGetter($oneOfFields = ["hello", "manifest", "resume", "batch", "fragment", "chunk", "ack", "done", "verified", "error", "holdings", "plan", "want"]),
+            get: $util.oneOfGetter($oneOfFields = ["hello", "manifest", "resume", "batch", "fragment", "chunk", "ack", "done", "verified", "error", "holdings", "plan", "want", "deflatedBatch"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -245,6 +255,8 @@ export const ferry = $root.ferry = (() => {
                 $root.ferry.Plan.encode(m.plan, w.uint32(/* id 12, wireType 2 =*/98).fork(), q + 1).ldelim();
             if (m.want != null && $Object.hasOwnProperty.call(m, "want"))
                 $root.ferry.Want.encode(m.want, w.uint32(/* id 13, wireType 2 =*/106).fork(), q + 1).ldelim();
+            if (m.deflatedBatch != null && $Object.hasOwnProperty.call(m, "deflatedBatch"))
+                w.uint32(/* id 14, wireType 2 =*/114).bytes(m.deflatedBatch);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -378,6 +390,13 @@ export const ferry = $root.ferry = (() => {
                             break;
                         m.want = $root.ferry.Want.decode(r, r.size(), $undefined, q + 1, m.want);
                         m.body = "want";
+                        continue;
+                    }
+                case 14: {
+                        if (u !== 2)
+                            break;
+                        m.deflatedBatch = r.bytes();
+                        m.body = "deflatedBatch";
                         continue;
                     }
                 }
@@ -625,6 +644,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [version] Hello version
          * @property {string|null} [agent] Hello agent
          * @property {ferry.Selection.$Properties|null} [request] Hello request
+         * @property {boolean|null} [deflateBatches] Hello deflateBatches
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -680,6 +700,14 @@ export const ferry = $root.ferry = (() => {
          */
         Hello.prototype.request = null;
 
+        /**
+         * Hello deflateBatches.
+         * @member {boolean} deflateBatches
+         * @memberof ferry.Hello
+         * @instance
+         */
+        Hello.prototype.deflateBatches = false;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
@@ -711,6 +739,8 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 2, wireType 2 =*/18).string(m.agent);
             if (m.request != null && $Object.hasOwnProperty.call(m, "request"))
                 $root.ferry.Selection.encode(m.request, w.uint32(/* id 3, wireType 2 =*/26).fork(), q + 1).ldelim();
+            if (m.deflateBatches != null && $Object.hasOwnProperty.call(m, "deflateBatches") && m.deflateBatches !== false)
+                w.uint32(/* id 4, wireType 0 =*/32).bool(m.deflateBatches);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -778,6 +808,15 @@ export const ferry = $root.ferry = (() => {
                             break;
                         m.request = $root.ferry.Selection.decode(r, r.size(), $undefined, q + 1, m.request);
                         m._request = "request";
+                        continue;
+                    }
+                case 4: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.deflateBatches = v;
+                        else
+                            delete m.deflateBatches;
                         continue;
                     }
                 }
