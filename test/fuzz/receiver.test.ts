@@ -4,7 +4,9 @@ import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { closeJournal, closeJournals, journalOf } from '../helpers/transfer.js'
-import { FUZZ_OPTIONS, honestTransfer, makeFixture, receiverCase, receiverFrames, runReceiverCase, type Fixture } from './harness.js'
+import { nodeBatchDeflate } from '../../src/wire/deflate-node.js'
+import { decodeFrame, encodeDeflatedBatch } from '../../src/wire/codec.js'
+import { concat, FUZZ_OPTIONS, honestTransfer, makeFixture, receiverCase, receiverFrames, runReceiverCase, type Fixture } from './harness.js'
 
 // A hostile sender: the honest frame stream reordered, repeated, cut, spliced with another transfer's
 // frames and with structural lies, also while the two phones reconcile what the receiver already holds.
@@ -38,6 +40,40 @@ describe('fuzz: a hostile sender against the receiver', () => {
     expect(honest.receiver.error).toBeUndefined()
     expect(honest.receiver.state).toBe('verified')
   })
+
+  it('the same lies inside deflated batches, some of them corrupted, to a receiver that takes them', async () => {
+    const store = openStore()
+    const receiver = (): ReceiverMachine => {
+      const r = new ReceiverMachine({ sink: store, journal: journalOf(store), options: FUZZ_OPTIONS, inflate: nodeBatchDeflate.inflate })
+      r.emit = () => {}
+      r.start()
+      return r
+    }
+    const isBatch = (body: Uint8Array): boolean => { try { return decodeFrame(body).body === 'batch' } catch { return false } }
+    let deflatedSent = 0
+    const refusals = new Set<string>()
+    await fc.assert(fc.asyncProperty(receiverCase, fc.nat(), fc.nat(), async (edits, corrupt, at) => {
+      let batches = 0
+      const bodies = receiverFrames(edits, fx.corpus).map(body => {
+        if (!isBatch(body)) return body
+        const deflated = Uint8Array.from(nodeBatchDeflate.deflate(body))
+        // One batch in four, somewhere in the stream, has a byte of its DEFLATE stream flipped.
+        if (batches++ % 4 === corrupt % 4) deflated[at % deflated.byteLength] ^= 0x5a
+        deflatedSent++
+        return concat(encodeDeflatedBatch(deflated))
+      })
+      const out = await runReceiverCase(receiver(), bodies, MAX_MESSAGE)
+      if (out.error !== undefined) refusals.add(out.error.code)
+    }), { numRuns: 500 })
+    // The cases reached the inflating path, and a flipped byte was caught there or by the checks after.
+    expect(deflatedSent).toBeGreaterThan(500)
+    expect([...refusals]).toEqual(expect.arrayContaining(['MALFORMED_FRAME']))
+    const honest = await honestTransfer(fx.source, store)
+    expect(honest.receiver.error).toBeUndefined()
+    expect(honest.receiver.state).toBe('verified')
+    await closeJournal(store)
+    store.close()
+  }, 300_000)
 
   it('after any rejection, an honest transfer into the same store verifies at once', async () => {
     await fc.assert(fc.asyncProperty(receiverCase, async edits => {
