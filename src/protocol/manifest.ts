@@ -25,8 +25,15 @@ const enc = new TextEncoder()
 
 /** Messages per read from the store. */
 export const PAGE = 1024
-/** Media records per read. */
-const MEDIA_PAGE = 8192
+/**
+ * Media records per read. The manifest is built while the sender's process is young, its V8 young
+ * generation still small: a page's records, alive as objects until they are in the index and a frame,
+ * were promoted to the old generation at 8,192 a page, and stayed there as garbage through the message
+ * phase (the large profile's sender peak).
+ */
+const MEDIA_PAGE = 1024
+/** Bytes per manifest frame, at most: the frame being filled holds its entries as objects, for the same reason. */
+export const MANIFEST_FRAME_BYTES = 32 * 1024
 
 /**
  * A transfer id names (source store, effective selection): the same two phones asking for the same thing

@@ -9,7 +9,7 @@ import { mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { equalBytes } from './digest.js'
-import { beginManifest, manifestFrames, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
+import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
@@ -239,7 +239,7 @@ export class SenderMachine {
     this.manifest = manifest
     log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
     this.progress.totalMessages = manifest.totalMessages
-    this.manifestOut = manifestFrames(manifest, this.opts.batchBytes, media, this.opts.windowBytes)[Symbol.asyncIterator]()
+    this.manifestOut = manifestFrames(manifest, Math.min(this.opts.batchBytes, MANIFEST_FRAME_BYTES), media, this.opts.windowBytes)[Symbol.asyncIterator]()
   }
 
   private onResume (resume: ferry.Resume): void {
