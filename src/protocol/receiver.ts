@@ -565,7 +565,7 @@ export class ReceiverMachine {
   private async inflatedBatch (data: Uint8Array): Promise<Message[]> {
     this.expect('messages')
     if (this.inflate === undefined) throw new FerryError(ErrorCode.PROTOCOL, 'a deflated batch, which this phone did not ask for')
-    // No larger than the frame it stands for may be.
+    // At most what a frame may hold: a few KiB of DEFLATE can stand for gigabytes.
     const inner = decodeFrame(await this.inflate(data, MAX_FRAME_BYTES))
     if (inner.body !== 'batch') throw new FerryError(ErrorCode.MALFORMED_FRAME, `a deflated batch holds a ${inner.body} frame`)
     return (inner.batch as ferry.MessageBatch).messages.map(messageFromWire)
