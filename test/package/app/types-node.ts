@@ -1,6 +1,6 @@
 // A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
-import { createFerry, SqliteChatStore, type Ferry } from 'chat-ferry/node'
-import { ErrorCode, isFerryError, type History, type FerryEvent, type Message } from 'chat-ferry'
+import { createFerry, createFerryNode, ferry, NodeJournal, nodeBatchDeflate, SqliteChatStore, type Ferry } from 'chat-ferry/node'
+import { ErrorCode, isFerryError, type BatchDeflate, type History, type FerryEvent, type Message } from 'chat-ferry'
 
 export async function phone (dir: string): Promise<Ferry> {
   SqliteChatStore.open(dir, { create: true }).close()
@@ -8,6 +8,12 @@ export async function phone (dir: string): Promise<Ferry> {
   const history: History = f.store
   void history
   return f
+}
+
+/** The README's "Your own database" composition, deflated batches included. */
+export async function ownNode (dir: string, history: History): Promise<unknown> {
+  const deflate: BatchDeflate = nodeBatchDeflate
+  return await createFerryNode({ dir, services: { ferry: ferry({ history, journal: NodeJournal.open(dir), batchDeflate: deflate }) } })
 }
 
 export function describe (e: FerryEvent): string {
