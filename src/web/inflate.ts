@@ -2,6 +2,18 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { BatchDeflate } from '../wire/codec.js'
 
 /**
+ * Whether this browser inflates raw DEFLATE (Chrome 103, Firefox 113, Safari 16.4 and later). One that
+ * does not asks for plain batches and still receives.
+ */
+export function canInflateRaw (): boolean {
+  try {
+    return typeof DecompressionStream === 'function' && new DecompressionStream('deflate-raw') !== undefined
+  } catch {
+    return false
+  }
+}
+
+/**
  * The browser's half of deflated batches: DecompressionStream, read until the stream ends or passes
  * `maxBytes` (it has no limit of its own, and a few KiB may inflate to gigabytes).
  */

@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { ferry, type FerryEvent, type FerryService, type TransferStats } from '../net/ferry-service.js'
-import { browserBatchInflate } from './inflate.js'
+import { browserBatchInflate, canInflateRaw } from './inflate.js'
 import type { PairingCode } from '../pairing/index.js'
 import type { ReceiverMachine } from '../protocol/receiver.js'
 import { createBrowserNode, loadOrCreateKey } from './browser-node.js'
@@ -352,7 +352,7 @@ async function boot (): Promise<void> {
   const db = await openFerryDb(DB_NAME)
   const store = await IdbHistoryStore.open(db)
   const journal = new IdbJournal(db)
-  const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: browserBatchInflate }) })
+  const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) })
   const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME))
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'

@@ -3,7 +3,7 @@
 import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { nodeBatchDeflate } from '../../src/wire/deflate-node.js'
-import { browserBatchInflate } from '../../src/web/inflate.js'
+import { browserBatchInflate, canInflateRaw } from '../../src/web/inflate.js'
 
 const text = new TextEncoder().encode(Array.from({ length: 4000 }, (_, i) => `message ${i} from contact-${i % 7}: see you at ${i % 24}:00`).join('\n'))
 
@@ -25,5 +25,21 @@ describe.each([['node:zlib', nodeBatchDeflate.inflate], ['DecompressionStream', 
     await expect(inflate(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x00, 0x13]), 1024)).rejects.toMatchObject({ code: 'MALFORMED_FRAME' })
     const deflated = nodeBatchDeflate.deflate(text)
     await expect(inflate(deflated.subarray(0, deflated.byteLength >> 1), text.byteLength)).rejects.toMatchObject({ code: 'MALFORMED_FRAME' })
+  })
+})
+
+describe('a browser without raw DEFLATE', () => {
+  it('is told apart, so that it asks for plain batches', () => {
+    expect(canInflateRaw()).toBe(true)
+    const real = globalThis.DecompressionStream
+    try {
+      // As an older browser's: the class exists, the format does not.
+      globalThis.DecompressionStream = class { constructor (format: string) { if (format === 'deflate-raw') throw new TypeError(`unsupported format ${format}`) } } as unknown as typeof DecompressionStream
+      expect(canInflateRaw()).toBe(false)
+      ;(globalThis as { DecompressionStream?: unknown }).DecompressionStream = undefined
+      expect(canInflateRaw()).toBe(false)
+    } finally {
+      globalThis.DecompressionStream = real
+    }
   })
 })
