@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatCode, generateCode } from '../../src/pairing/code.js'
-import { numberOption, scriptArgs, usageError } from '../lib/script-args.js'
+import { numberOption, scriptArgsAndPositionals, usageError } from '../lib/script-args.js'
 import { installCleanup, removeTempDir, spawnNode, tempDir, type Child, type Event } from './proc.js'
 
 const USAGE = `npx tsx scripts/bench/chats-ready.ts [--runs N] [--profile NAME] [TREE...]
@@ -25,16 +25,8 @@ and its own seeded store, .tmp/bench/NAME-1 (\`npm run bench -- --profile NAME\`
   --profile NAME  the seeded store to send (default large)`
 
 const here = resolve(fileURLToPath(import.meta.url), '../../..')
-// Options (and their values) apart from the trees.
-const options: string[] = []
-const trees: string[] = []
-for (let i = 2; i < process.argv.length; i++) {
-  const a = process.argv[i]
-  if (a === '--runs' || a === '--profile') options.push(a, process.argv[++i] ?? '')
-  else if (a.startsWith('-')) options.push(a)
-  else trees.push(resolve(a))
-}
-const values = scriptArgs(USAGE, { runs: { type: 'string' }, profile: { type: 'string' } }, options)
+const { values, positionals } = scriptArgsAndPositionals(USAGE, { runs: { type: 'string' }, profile: { type: 'string' } })
+const trees = positionals.map(t => resolve(t))
 const runs = numberOption(USAGE, 'runs', values.runs, 5, 1)
 const profile = values.profile ?? 'large'
 if (trees.length === 0) trees.push(here)

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { numberOption, scriptArgs, usageError } from '../lib/script-args.js'
+import { numberOption, scriptArgsAndPositionals, usageError } from '../lib/script-args.js'
 
 const USAGE = `npx tsx scripts/bench/engine-cpu.ts [--runs N] [--messages N] [TREE...]
 
@@ -40,16 +40,8 @@ if (process.argv[2] === '--child') {
   process.exit(0)
 }
 
-// Options (and their values) apart from the trees.
-const options: string[] = []
-const trees: string[] = []
-for (let i = 2; i < process.argv.length; i++) {
-  const a = process.argv[i]
-  if (a === '--runs' || a === '--messages' || a === '--hops') options.push(a, process.argv[++i] ?? '')
-  else if (a.startsWith('-')) options.push(a)
-  else trees.push(resolve(a))
-}
-const values = scriptArgs(USAGE, { runs: { type: 'string' }, messages: { type: 'string' }, hops: { type: 'string' } }, options)
+const { values, positionals } = scriptArgsAndPositionals(USAGE, { runs: { type: 'string' }, messages: { type: 'string' }, hops: { type: 'string' } })
+const trees = positionals.map(t => resolve(t))
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const messages = numberOption(USAGE, 'messages', values.messages, 300_000, 1)
 const hopCounts = (values.hops ?? '0').split(',').map(h => Number(h))

@@ -9,17 +9,26 @@ type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O, stric
  * usage on stderr and exits 2 (bad usage), where parseArgs alone would end in a stack trace.
  */
 export function scriptArgs<O extends Options> (usage: string, options: O, args = process.argv.slice(2)): Values<O> {
-  let values: Values<O> & { help?: boolean }
+  return parsed(usage, options, args, false).values
+}
+
+/** scriptArgs for a script that also takes arguments (source trees): the options, and the arguments in order. */
+export function scriptArgsAndPositionals<O extends Options> (usage: string, options: O, args = process.argv.slice(2)): { values: Values<O>, positionals: string[] } {
+  return parsed(usage, options, args, true)
+}
+
+function parsed<O extends Options> (usage: string, options: O, args: string[], allowPositionals: boolean): { values: Values<O>, positionals: string[] } {
+  let out: { values: Values<O> & { help?: boolean }, positionals: string[] }
   try {
-    ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }) as { values: Values<O> & { help?: boolean } })
+    out = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals }) as typeof out
   } catch (err) {
     usageError(usage, (err as Error).message)
   }
-  if (values.help === true) {
+  if (out.values.help === true) {
     process.stdout.write(`${usage.trimEnd()}\n`)
     process.exit(0)
   }
-  return values
+  return out
 }
 
 /** Prints what was wrong and the usage on stderr, and exits 2 (bad usage). */

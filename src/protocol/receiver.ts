@@ -234,7 +234,7 @@ export class ReceiverMachine {
       case 'manifest': return await this.onManifest(frame.manifest as ferry.Manifest, size)
       case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
       case 'batch': return await this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
-      case 'deflatedBatch': return await this.onMessages(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
+      case 'deflatedBatch': return await this.dispatch(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
       case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
       case 'chunk': return await this.onChunk(frame.chunk as ferry.MediaChunk, size)
       case 'done': return await this.onDone(frame.done as ferry.Done)
@@ -561,14 +561,14 @@ export class ReceiverMachine {
     return encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })
   }
 
-  /** The messages of a deflated batch, which must be a batch this phone asked for in that form. */
-  private async inflatedBatch (data: Uint8Array): Promise<Message[]> {
+  /** The batch frame a deflated one holds, which must be a batch this phone asked for in that form. */
+  private async inflatedBatch (data: Uint8Array): Promise<Frame> {
     this.expect('messages')
     if (this.inflate === undefined) throw new FerryError(ErrorCode.PROTOCOL, 'a deflated batch, which this phone did not ask for')
     // At most what a frame may hold: a few KiB of DEFLATE can stand for gigabytes.
     const inner = decodeFrame(await this.inflate(data, MAX_FRAME_BYTES))
     if (inner.body !== 'batch') throw new FerryError(ErrorCode.MALFORMED_FRAME, `a deflated batch holds a ${inner.body} frame`)
-    return (inner.batch as ferry.MessageBatch).messages.map(messageFromWire)
+    return inner
   }
 
   /** Checks that `m` is what the sender may send next, and advances the conversation's place. */
