@@ -7,10 +7,21 @@ import type { ReceivedMedia } from '../store/history.js'
 // (transfer-log.ts, pairing-records.ts) is the same everywhere. Implementations: Node
 // (node-journal.ts: a SQLite file and a folder beside the store) and the browser (IndexedDB).
 
-export interface JournalOp {
+/** One change of a write: a key's value put or deleted, or every key under a prefix deleted. */
+export type JournalOp = JournalKeyOp | JournalPrefixOp
+
+export interface JournalKeyOp {
   key: string
   /** undefined deletes the key. */
   value?: Uint8Array
+}
+
+/**
+ * Deletes every key that starts with `prefix`, without reading the values: a verified transfer's undo
+ * log, tens of MB on a large history, goes at once where reading it to name its keys held it in memory.
+ */
+export interface JournalPrefixOp {
+  prefix: string
 }
 
 export interface Journal {

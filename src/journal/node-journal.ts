@@ -29,6 +29,8 @@ export class NodeJournal implements Journal {
   private readonly listStmt: Database.Statement<[string, string], { key: string, value: Buffer }>
   private readonly putStmt: Database.Statement<[string, Uint8Array]>
   private readonly delStmt: Database.Statement<[string]>
+  private readonly delRangeStmt: Database.Statement<[string, string]>
+  private readonly delPrefixStmt: Database.Statement<[string, string, string]>
 
   private constructor (dir: string, db: Database.Database) {
     this.dir = dir
@@ -37,6 +39,9 @@ export class NodeJournal implements Journal {
     this.listStmt = db.prepare('SELECT key, value FROM kv WHERE key > ? AND key >= ? ORDER BY key LIMIT ' + String(PAGE))
     this.putStmt = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
     this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?')
+    this.delRangeStmt = db.prepare('DELETE FROM kv WHERE key >= ? AND key < ?')
+    // For a prefix prefixEnd() cannot bound: every key from it on is checked.
+    this.delPrefixStmt = db.prepare('DELETE FROM kv WHERE key >= ? AND substr(key, 1, length(?)) = ?')
     this.parts = new NodePartFiles(join(dir, 'parts'))
   }
 
@@ -103,7 +108,11 @@ export class NodeJournal implements Journal {
     try {
       this.db.transaction(() => {
         for (const op of ops) {
-          if (op.value === undefined) this.delStmt.run(op.key)
+          if ('prefix' in op) {
+            const end = prefixEnd(op.prefix)
+            if (end === undefined) this.delPrefixStmt.run(op.prefix, op.prefix, op.prefix)
+            else this.delRangeStmt.run(op.prefix, end)
+          } else if (op.value === undefined) this.delStmt.run(op.key)
           else this.putStmt.run(op.key, op.value)
         }
       })()
@@ -138,4 +147,16 @@ export class NodeJournal implements Journal {
   static stream (path: string): AsyncIterable<Uint8Array> {
     return createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Uint8Array>
   }
+}
+
+/**
+ * The least string above every key that starts with `prefix`: its last character raised by one. SQLite
+ * compares keys as UTF-8 bytes, which order as code points do, so a key lies in [prefix, end) exactly
+ * when it starts with the prefix. undefined when the last character has no plain successor (a surrogate
+ * half, or none at all).
+ */
+export function prefixEnd (prefix: string): string | undefined {
+  const last = prefix.charCodeAt(prefix.length - 1)
+  if (prefix.length === 0 || last >= 0xd7ff) return undefined
+  return prefix.slice(0, -1) + String.fromCharCode(last + 1)
 }

@@ -135,14 +135,11 @@ export class TransferLog {
 
   /** Verified: the log goes, and with it any way to take the transfer back. */
   async verified (rec: TransferRecord): Promise<void> {
-    const ops: Array<{ key: string, value?: Uint8Array }> = []
-    for await (const [k] of this.journal.list(entryPrefix(rec.transferId))) ops.push({ key: k })
     rec.state = 'verified'
     rec.verifiedAt = rec.updatedAt = Date.now()
     rec.written = 0
     rec.sessionSeq = rec.seq
-    ops.push({ key: RECORDS + rec.transferId, value: jsonValue(rec) })
-    await this.journal.write(ops)
+    await this.journal.write([{ prefix: entryPrefix(rec.transferId) }, { key: RECORDS + rec.transferId, value: jsonValue(rec) }])
   }
 
   /**

@@ -36,8 +36,8 @@ export class IdbJournal implements Journal {
   }
 
   async * list (prefix: string): AsyncGenerator<[string, Uint8Array]> {
-    const end = prefix + '\uffff'
-    let range = IDBKeyRange.bound(prefix, end, false, true)
+    let range = prefixRange(prefix)
+    const end = range.upper as string
     for (;;) {
       const [keys, values] = await inTx(this.db, ['kv'], 'readonly', 'reading the journal', async tx => {
         const os = tx.objectStore('kv')
@@ -52,13 +52,14 @@ export class IdbJournal implements Journal {
   async write (ops: JournalOp[]): Promise<void> {
     // A view would store its whole underlying buffer: only the bytes it shows go in. Copied now: the
     // caller may reuse its buffers once this resolves, before the write is made.
-    const values = ops.map(op => op.value === undefined ? undefined : op.value.slice())
+    const values = ops.map(op => 'prefix' in op || op.value === undefined ? undefined : op.value.slice())
     const bytes = values.reduce((n, v) => n + (v?.byteLength ?? 0), 0)
     await this.queue.write(bytes, tx => {
       const os = tx.objectStore('kv')
       ops.forEach((op, i) => {
         const v = values[i]
-        if (v === undefined) os.delete(op.key)
+        if ('prefix' in op) os.delete(prefixRange(op.prefix))
+        else if (v === undefined) os.delete(op.key)
         else os.put(v, op.key)
       })
     })
@@ -225,4 +226,9 @@ export class IdbPartMedia implements ReceivedMedia {
   stream (): AsyncIterable<Uint8Array> {
     return this.parts.read(this.sha256, this.size)
   }
+}
+
+/** The keys that start with `prefix` (IndexedDB compares strings by code unit). */
+function prefixRange (prefix: string): IDBKeyRange {
+  return IDBKeyRange.bound(prefix, prefix + '\uffff', false, true)
 }

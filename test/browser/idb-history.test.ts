@@ -118,6 +118,10 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     const honest = await call(page, 'transfer', 'undo', 'old-phone', changed, { options: OPTIONS })
     expect(honest.error).toBeUndefined()
     expect(honest.state).toBe('verified')
+    // Verified: its undo log goes in the write that records it, and the record stays.
+    const afterHonest = (await call(page, 'census', 'undo')).kv
+    expect(afterHonest.filter(k => k.startsWith('u/'))).toEqual([])
+    expect(afterHonest.filter(k => k.startsWith('t/'))).toHaveLength(1)
     const verifiedTwice = await call(page, 'exportText', 'undo')
     expect(verifiedTwice).toContain('forged and moved')
     expect(messageLines(verifiedTwice)).toHaveLength(343)

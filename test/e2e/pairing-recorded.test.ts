@@ -17,7 +17,7 @@ const CODE = '617-2201-4410'
 /** The journal of a phone whose disk takes `ms` to write what follows a pairing (the code's use, the record). */
 function slowJournal (journal: NodeJournal, ms: number): Journal {
   const afterPairing = (ops: Parameters<Journal['write']>[0]): boolean =>
-    ops.some(op => op.key.startsWith('pairing') || new TextDecoder().decode(op.value ?? new Uint8Array()).includes('"used":true'))
+    ops.some(op => 'key' in op && (op.key.startsWith('pairing') || new TextDecoder().decode(op.value ?? new Uint8Array()).includes('"used":true')))
   return new Proxy(journal, {
     get (target, key, receiver) {
       if (key === 'write') {

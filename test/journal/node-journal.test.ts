@@ -64,6 +64,23 @@ describe('the Node journal', () => {
     expect((await listed(j, 'p/')).sort()).toEqual(['p/a', 'p/~', 'p/\u00e9', 'p/\uffee', 'p/\u{1F600}', 'p/\u{10FFFF}'].sort())
   })
 
+  it('deletes every key under a prefix in one write, whatever follows it, and nothing else', async () => {
+    const j = journal()
+    const under = ['u/t/', 'u/t/a', 'u/t/~', 'u/t/\u00e9', 'u/t/\uffee', 'u/t/\u{1F600}', 'u/t/\u{10FFFF}']
+    const around = ['u/s', 'u/t', 'u/u', 'u/t0', 'u/\u00e9', 't/x', 'v']
+    const highs = ['h\u{1F600}', 'h\u{1F600}a', 'h\uffff', 'h\uffffz', 'h\u{1F601}', 'h']
+    await j.write([...under, ...around, ...highs].map(key => ({ key, value: bytes(key) })))
+    await j.write([{ prefix: 'u/t/' }, { key: 't/x', value: bytes('in the same write') }])
+    expect((await listed(j, '')).sort()).toEqual([...around, ...highs].sort())
+    expect(await j.get('t/x')).toEqual(bytes('in the same write'))
+    // Prefixes whose last character has no plain successor: a surrogate half, U+FFFF.
+    await j.write([{ prefix: 'h\u{1F600}' }, { prefix: 'h\uffff' }])
+    expect((await listed(j, 'h')).sort()).toEqual(['h', 'h\u{1F601}'])
+    await j.write([{ prefix: 'nothing here' }])
+    await j.write([{ prefix: '' }])
+    expect(await listed(j, '')).toEqual([])
+  })
+
   it('pages a long listing, in order, while the caller deletes what it has seen', async () => {
     const j = journal()
     const keys = Array.from({ length: 1000 }, (_, i) => `u/t/${String(i).padStart(12, '0')}`)

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, keystream, openStore } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer, type RunOptions } from '../helpers/transfer.js'
+import type { JournalOp } from '../../src/journal/journal.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { Message, Selection } from '../../src/store/model.js'
 import type { ferry } from '../../src/wire/codec.js'
@@ -116,7 +117,7 @@ describe('a refused second transfer', () => {
       // The process dies while refusing: the store and the journal are left as the kill left them.
       const write = journal.write.bind(journal)
       let refusing = false
-      const marksRefusal = (ops: Array<{ value?: Uint8Array }>): boolean => ops.some(o => o.value !== undefined && new TextDecoder().decode(o.value).includes('"state":"refused"'))
+      const marksRefusal = (ops: JournalOp[]): boolean => ops.some(o => 'value' in o && o.value !== undefined && new TextDecoder().decode(o.value).includes('"state":"refused"'))
       journal.write = async ops => {
         if (refusing || (when === 'before it records the refusal' && marksRefusal(ops))) throw new Error('killed')
         await write(ops)
