@@ -666,8 +666,10 @@ export class SqliteChatStore implements History {
   async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
     return this.guard('reading media records', () => {
       const has = this.folder.presence()
+      // One literal per row: a spread copy of mediaFromRow's object cost a verification that lists
+      // 100k+ files tens of MiB of old space (V8 tenured the copies) at the receiver's peak.
       return this.all(`SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? ORDER BY sha256 LIMIT ?`, after ?? '', limit)
-        .map(r => ({ ...mediaFromRow(r), stored: has(r[0] as string) }))
+        .map(r => ({ sha256: r[0] as string, size: r[1] as number, mime: r[2] as string, stored: has(r[0] as string) }))
     })
   }
 

@@ -152,7 +152,10 @@ export class IdbHistoryStore implements HistorySink {
       const records = await req(tx.objectStore('media').getAll(after === undefined ? undefined : IDBKeyRange.lowerBound(after, true), limit)) as MediaRecord[]
       if (records.length === 0) return []
       const held = new Set(await req(tx.objectStore('files').getAllKeys(IDBKeyRange.bound(records[0].sha256, records[records.length - 1].sha256))))
-      return records.map(r => ({ ...r, stored: held.has(r.sha256) }))
+      // Marked in place: IndexedDB handed this call its own copies, so no second object per file.
+      const out = records as StoredMedia[]
+      for (const r of out) r.stored = held.has(r.sha256)
+      return out
     })
   }
 
