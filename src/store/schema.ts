@@ -109,7 +109,7 @@ export const CONTACT_COLUMNS = 'id, name, phone'
 export const CONVERSATION_COLUMNS = 'id, kind, title, members'
 export const MEDIA_COLUMNS = 'sha256, size, mime'
 /** The message columns of schema 3, which a 2 -> 3 upgrade copies (the later ones are added after it). */
-const MESSAGE_V3_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
+export const MESSAGE_V3_COLUMNS = 'conversation, id, sender, ts, kind, text, media, duration_ms, lat, lon, label, reply_to, status'
 export const MESSAGE_COLUMNS = `${MESSAGE_V3_COLUMNS}, ${MESSAGE_V4_COLUMNS.map(([c]) => c).join(', ')}`
 
 /**
@@ -232,9 +232,32 @@ export function messageFromReadRow (conversation: string, r: Row, at = 0): Messa
 
 /** Parameters per message row: MESSAGE_COLUMNS. */
 export const MESSAGE_WIDTH = MESSAGE_COLUMNS.split(',').length
+/** Parameters per message row of the schema 3 columns (MESSAGE_V3_COLUMNS). */
+export const MESSAGE_V3_WIDTH = MESSAGE_V3_COLUMNS.split(',').length
+
+/**
+ * Whether a message has a field of the columns schema 4 added (the importers'): most messages have
+ * none, and are written through the schema 3 columns alone (fillMessageV3Params).
+ */
+export function hasV4Fields (m: Message): boolean {
+  return m.forwardedFrom !== undefined || m.viaBot !== undefined || m.editedAt !== undefined || m.pinned !== undefined ||
+    m.fileName !== undefined || m.links !== undefined
+}
 
 /** Writes a message's parameters (MESSAGE_COLUMNS) into `p` from `at`. */
 export function fillMessageParams (p: Row, at: number, m: Message): void {
+  fillMessageV3Params(p, at, m)
+  p[at + 13] = m.forwardedFrom ?? null
+  p[at + 14] = m.viaBot ?? null
+  p[at + 15] = m.editedAt ?? null
+  p[at + 16] = m.pinned ?? null
+  p[at + 17] = m.fileName ?? null
+  // Written with text before url whatever order the object has, so equal links are equal rows.
+  p[at + 18] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
+}
+
+/** Writes the parameters of MESSAGE_V3_COLUMNS into `p` from `at`. */
+export function fillMessageV3Params (p: Row, at: number, m: Message): void {
   const loc = m.location
   p[at] = m.conversation
   p[at + 1] = m.id
@@ -249,13 +272,6 @@ export function fillMessageParams (p: Row, at: number, m: Message): void {
   p[at + 10] = loc?.label ?? null
   p[at + 11] = m.replyTo ?? null
   p[at + 12] = m.status ?? null
-  p[at + 13] = m.forwardedFrom ?? null
-  p[at + 14] = m.viaBot ?? null
-  p[at + 15] = m.editedAt ?? null
-  p[at + 16] = m.pinned ?? null
-  p[at + 17] = m.fileName ?? null
-  // Written with text before url whatever order the object has, so equal links are equal rows.
-  p[at + 18] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
 }
 
 /** A plain insert of `columns` (comma-separated) for `rows` rows, one `?` per column of each. */
@@ -266,8 +282,10 @@ export function insertSql (table: string, columns: string, rows = 1): string {
 }
 
 /** An upsert of `columns` keyed by `key`: incoming content replaces every other column stored under the same key. */
-export function upsertSql (table: string, columns: string, key: string, rows = 1): string {
+export function upsertSql (table: string, columns: string, key: string, rows = 1, nulls: string[] = []): string {
   const keys = new Set(key.split(',').map(c => c.trim()))
-  const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`).join(', ')
-  return `${insertSql(table, columns, rows)} ON CONFLICT (${key}) DO UPDATE SET ${updates}`
+  const updates = columns.split(',').map(c => c.trim()).filter(c => !keys.has(c)).map(c => `${c} = excluded.${c}`)
+  // Columns the insert leaves out: a row that replaces another has none of their values either.
+  for (const c of nulls) updates.push(`${c} = NULL`)
+  return `${insertSql(table, columns, rows)} ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`
 }

@@ -15,7 +15,8 @@ import { compareStrings, type Contact, type Conversation, type MediaRecord, type
 import {
   CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_READ_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
-  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow, migrateTo4, migrateTo5, upsertSql
+  MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow,
+  MESSAGE_V3_COLUMNS, MESSAGE_V3_WIDTH, MESSAGE_V4_COLUMNS, fillMessageV3Params, hasV4Fields, migrateTo4, migrateTo5, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
 
@@ -610,22 +611,37 @@ export class SqliteChatStore implements History {
   private upsertMessages (messages: Iterable<Message>): void {
     // Plain INSERTs first: most messages are new to this phone, and without the upsert clause SQLite
     // inserts faster. Without the key (a bulk load) nothing can merge and the upsert does not compile:
-    // commit builds the key and tries again.
-    const rows = new RowWriter<Message>(
+    // commit builds the key and tries again. A message without the importers' fields (nearly all of
+    // them) binds only the schema 3 columns, six NULLs fewer per row. Rows go in their order: a switch
+    // between the two writers flushes the one left.
+    const merge = !this.keyDeferred
+    const wide = new RowWriter<Message>(
       MESSAGE_WIDTH,
       fillMessageParams,
       n => this.rowsStmt(INSERT_MESSAGES, n),
-      this.keyDeferred ? undefined : n => this.rowsStmt(UPSERT_MESSAGES, n)
+      merge ? n => this.rowsStmt(UPSERT_MESSAGES, n) : undefined
     )
+    const narrow = new RowWriter<Message>(
+      MESSAGE_V3_WIDTH,
+      fillMessageV3Params,
+      n => this.rowsStmt(INSERT_V3_MESSAGES, n),
+      merge ? n => this.rowsStmt(UPSERT_V3_MESSAGES, n) : undefined
+    )
+    let last = narrow
     let conversation: string | undefined
     for (const m of messages) {
       if (m.conversation !== conversation) {
         conversation = m.conversation
         this.leaves.wrote(conversation)
       }
+      const rows = hasV4Fields(m) ? wide : narrow
+      if (rows !== last) {
+        last.flush()
+        last = rows
+      }
       rows.add(m)
     }
-    rows.flush()
+    last.flush()
   }
 
   /** Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. */
@@ -811,4 +827,6 @@ export class SqliteChatStore implements History {
 
 const INSERT_MESSAGES = (rows: number): string => insertSql('messages', MESSAGE_COLUMNS, rows)
 const UPSERT_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_COLUMNS, 'conversation, id', rows)
+const INSERT_V3_MESSAGES = (rows: number): string => insertSql('messages', MESSAGE_V3_COLUMNS, rows)
+const UPSERT_V3_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_V3_COLUMNS, 'conversation, id', rows, MESSAGE_V4_COLUMNS.map(([c]) => c))
 const UPSERT_MEDIA = (rows: number): string => upsertSql('media', MEDIA_COLUMNS, 'sha256', rows)

@@ -271,6 +271,26 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       expect((await h.conversations()).find(c => c.conversation.id === 'c1')?.messages).toBe(3)
     })
 
+    it('replaces the importers\' fields with the version\'s own: cleared when it has none, in the change\'s order', async () => {
+      const h = await withChats()
+      await h.commit({ messages: [msg('c1', 'x', T, { editedAt: T + 30, pinned: 'x', fileName: 'x.jpg' }), msg('c1', 'y', T + 1)] })
+      expect((await h.findMessages('c1', ['x']))[0].editedAt).toBe(T + 30)
+      // One change holding versions with and without them, of the same message too.
+      const link = [{ url: 'https://example.org/' }]
+      await h.commit({
+        messages: [
+          msg('c1', 'x', T + 20, { text: 'plain again' }),
+          msg('c1', 'w', T, { pinned: 'x', forwardedFrom: 'someone' }), msg('c1', 'w', T + 2, { text: 'plain' }),
+          msg('c1', 'v', T, { text: 'plain' }), msg('c1', 'v', T + 3, { fileName: 'f.txt', links: link, viaBot: 'bot' })
+        ]
+      })
+      expect(await h.findMessages('c1', ['x'])).toStrictEqual([msg('c1', 'x', T + 20, { text: 'plain again' })])
+      expect(await h.findMessages('c1', ['w'])).toStrictEqual([msg('c1', 'w', T + 2, { text: 'plain' })])
+      expect(await h.findMessages('c1', ['v'])).toStrictEqual([msg('c1', 'v', T + 3, { fileName: 'f.txt', links: link, viaBot: 'bot' })])
+      expect(await h.findMessages('c1', ['y'])).toStrictEqual([msg('c1', 'y', T + 1)])
+      expect((await h.conversations()).find(c => c.conversation.id === 'c1')?.messages).toBe(4)
+    })
+
     it('finds stored messages by id, and nothing for ids it does not hold', async () => {
       const h = await withChats()
       const stored = AWKWARD_IDS.map((id, i) => msg('c1', id, T + i))
