@@ -136,20 +136,27 @@ export class ManifestMedia implements Iterable<MediaEntry> {
   }
 }
 
-function hexValue (c: number): number {
-  if (c >= 48 && c <= 57) return c - 48
-  if (c >= 97 && c <= 102) return c - 87
-  return -1
-}
+/** Each character's hex digit value, -1 for a character that is not a lowercase hex digit. */
+const HEX_VALUE = new Int8Array(128).fill(-1)
+for (let c = 48; c <= 57; c++) HEX_VALUE[c] = c - 48
+for (let c = 97; c <= 102; c++) HEX_VALUE[c] = c - 87
 
-/** Parses 64 lowercase hex digits into `out`; false (leaving `out` partly written) when it is not one. */
+/**
+ * Parses 64 lowercase hex digits into `out`; false (leaving `out` partly written) when it is not one.
+ * Branch-free per digit (a table, one check at the end): the receiver parses the media hash of every
+ * message that has one.
+ */
 function parseHex (hex: string, out: Uint8Array): boolean {
   if (hex.length !== HASH * 2) return false
-  for (let k = 0; k < HASH; k++) {
-    const hi = hexValue(hex.charCodeAt(2 * k))
-    const lo = hexValue(hex.charCodeAt(2 * k + 1))
-    if (hi < 0 || lo < 0) return false
+  let bad = 0
+  for (let k = 0, i = 0; k < HASH; k++, i += 2) {
+    const a = hex.charCodeAt(i)
+    const b = hex.charCodeAt(i + 1)
+    // A character past 127 makes 127 - c negative; a non-digit below it has the value -1.
+    const hi = HEX_VALUE[a & 127]
+    const lo = HEX_VALUE[b & 127]
+    bad |= hi | lo | (127 - a) | (127 - b)
     out[k] = (hi << 4) | lo
   }
-  return true
+  return bad >= 0
 }

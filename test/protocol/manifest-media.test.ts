@@ -31,6 +31,27 @@ describe('ManifestMedia', () => {
     expect(list.indexOf(a.toUpperCase())).toBe(-1)
     expect(list.indexOf(a.slice(1))).toBe(-1)
     expect(new ManifestMedia().indexOf(a)).toBe(-1)
+    // Characters next to the digits, and past ASCII where a character's low bits are a digit's.
+    for (const c of ['/', ':', '`', 'g', 'A', 'F', ' ', '\u00b0', '\u0161', '\u0130', '\u3030', '\u{1F630}']) {
+      for (const at of [0, 31, 63]) {
+        const bad = a.slice(0, at) + c + a.slice(at + 1)
+        expect(list.indexOf(bad), JSON.stringify(bad)).toBe(-1)
+        expect(() => new ManifestMedia().push({ sha256: bad, size: 1, mime: '', missing: false })).toThrow(expect.objectContaining({ code: 'MALFORMED_FRAME' }))
+      }
+    }
+  })
+
+  it('finds hashes that share their first bytes, and tells them apart', () => {
+    const prefix = randomBytes(6).toString('hex')
+    const hashes = [...hex(200).map(h => prefix + h.slice(prefix.length)), ...hex(200)].sort()
+    const list = ManifestMedia.from(hashes.map(sha256 => ({ sha256, size: 1, mime: '', missing: false })))
+    hashes.forEach((h, i) => expect(list.indexOf(h)).toBe(i))
+    // One digit off, anywhere: not held.
+    for (const h of hashes.slice(0, 50)) {
+      const at = (h.charCodeAt(5) % 64)
+      const other = h.slice(0, at) + (h[at] === '0' ? '1' : '0') + h.slice(at + 1)
+      if (!hashes.includes(other)) expect(list.indexOf(other)).toBe(-1)
+    }
   })
 
   it('refuses entries out of sha256 order, repeated, or not hashes, with MALFORMED_FRAME', () => {
