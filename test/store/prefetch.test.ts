@@ -55,7 +55,9 @@ describe.skipIf(skip)('prefetchFile', () => {
     expect(partly).toBeGreaterThanOrEqual(3 * MiB)
     expect(partly).toBeLessThan(16 * MiB) // the kernel may read a little ahead of the last read
     await prefetchFile(path, new AbortController().signal, Number.MAX_SAFE_INTEGER)
-    expect(cachedBytes(path)).toBe(32 * MiB)
+    // Everything, but for the odd page the kernel may already have dropped again (a full run once saw
+    // 9 pages of 8,192 gone with 19 GiB free): the point is far past the first prefetch's limit.
+    expect(cachedBytes(path)).toBeGreaterThanOrEqual(31 * MiB)
   })
 
   it('reads nothing once aborted, and never fails', async () => {
