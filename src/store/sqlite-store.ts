@@ -781,8 +781,11 @@ export class SqliteChatStore implements History {
   private restoreMessageKey (): void {
     if (!this.keyDeferred) return
     // The sort spills to a temporary file: in memory (temp_store, set for the rest) it raised the
-    // receiver's peak with the size of the history.
+    // receiver's peak with the size of the history. One helper thread sorts beside this one: the build
+    // comes as the media phase starts, when the old phone waits for this one, so a core is free; a
+    // second helper bought nothing more.
     this.db.pragma('temp_store = FILE')
+    this.db.pragma('threads = 1')
     const t0 = Date.now()
     try {
       // The trigger first: a crash between the two leaves the key missing, which the next open builds.
@@ -795,6 +798,7 @@ export class SqliteChatStore implements History {
       throw new FerryError(ErrorCode.ORDER, `message ${twice[0]}/${twice[1]} came twice (at different times)`)
     } finally {
       this.db.pragma('temp_store = MEMORY')
+      this.db.pragma('threads = 0')
     }
     this.keyDeferred = false
     this.duplicates = false
