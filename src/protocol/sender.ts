@@ -442,7 +442,7 @@ export class SenderMachine {
         yield page.map(m => {
           const encoded = encodedMessage(m)
           cutter.add(m.ts, m.id, encoded)
-          return { m, encoded }
+          return encoded
         })
       }
       cutter.finish()
@@ -459,12 +459,12 @@ export class SenderMachine {
         for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
         if (wanted.size === 0) continue
         for await (const page of this.leafPages(o.id, leaf)) {
-          const out = page.filter(m => wanted.has(`${m.ts}\u0000${m.id}`)).map(m => ({ m, encoded: encodedMessage(m) }))
+          const out = page.filter(m => wanted.has(`${m.ts}\u0000${m.id}`)).map(encodedMessage)
           if (out.length > 0) yield out
         }
         continue
       }
-      for await (const page of this.leafPages(o.id, leaf)) yield page.map(m => ({ m, encoded: encodedMessage(m) }))
+      for await (const page of this.leafPages(o.id, leaf)) yield page.map(encodedMessage)
     }
   }
 
@@ -477,20 +477,19 @@ export class SenderMachine {
     let size = 0
     for (;;) {
       const next = this.nextMessage()
-      const m = next instanceof Promise ? await next : next
-      if (m === 'wait') break
-      if (m === undefined) {
+      const bytes = next instanceof Promise ? await next : next
+      if (bytes === 'wait') break
+      if (bytes === undefined) {
         if (encoded.length === 0) this.messagesDone()
         break
       }
-      const bytes = m.encoded
       const entry = batchEntryLength(bytes)
       if (entry > this.opts.batchBytes) {
-        if (encoded.length > 0) { this.lookahead = m; break }
+        if (encoded.length > 0) { this.lookahead = bytes; break }
         this.progress.messagesSent++
         return this.fragment(bytes)
       }
-      if (size + entry > this.opts.batchBytes) { this.lookahead = m; break }
+      if (size + entry > this.opts.batchBytes) { this.lookahead = bytes; break }
       this.progress.messagesSent++
       encoded.push(bytes)
       size += entry
@@ -566,11 +565,8 @@ export class SenderMachine {
   }
 }
 
-/** A message on its way, with its encoding (made once: it is both sent and digested). */
-interface Outbound {
-  m: Message
-  encoded: Uint8Array
-}
+/** A message on its way: its encoding, made once (it is both sent and digested). */
+type Outbound = Uint8Array
 
 export type { MessagePosition }
 
