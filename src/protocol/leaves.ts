@@ -76,7 +76,9 @@ export function messageHash (encoded: Uint8Array): Uint8Array {
 export class LeafCutter {
   private hash?: Sha256
   private first?: MessagePosition
-  private last?: MessagePosition
+  // The last key as two fields, made a position once its leaf ends: an object per message was garbage.
+  private lastTs = 0
+  private lastId = ''
   private count = 0
   private keyBytes = 0
   private readonly len = new Uint8Array(4)
@@ -94,7 +96,8 @@ export class LeafCutter {
     this.hash.update(encoded)
     this.count++
     this.keyBytes += 24 + id.length * 3
-    this.last = { ts, id }
+    this.lastTs = ts
+    this.lastId = id
     if (this.count === LEAF_MAX || this.keyBytes >= LEAF_MAX_KEY_BYTES || endsLeaf(ts, id)) this.emit()
   }
 
@@ -109,10 +112,9 @@ export class LeafCutter {
 
   private emit (): void {
     const digest = (this.hash as Sha256).digest().subarray(0, LEAF_DIGEST_BYTES)
-    const leaf: LeafSummary = { first: this.first as MessagePosition, last: this.last as MessagePosition, count: this.count, digest }
+    const leaf: LeafSummary = { first: this.first as MessagePosition, last: { ts: this.lastTs, id: this.lastId }, count: this.count, digest }
     this.hash = undefined
     this.first = undefined
-    this.last = undefined
     this.count = 0
     this.keyBytes = 0
     this.onLeaf(leaf)
