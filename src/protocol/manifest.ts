@@ -68,6 +68,8 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
   let pos = after
   // A caller that expects few messages (one leaf) asks for a small first page; pages grow from there.
   let size = Math.max(1, Math.min(PAGE, firstPage))
+  // Without time bounds (the usual transfer) a page goes as the store gave it, once checked.
+  const bounded = sel.since !== undefined || sel.until !== undefined
   for (;;) {
     const page = await source.messages(conversation, pos, size)
     const out: Message[] = []
@@ -76,13 +78,15 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
         throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
       }
       pos = m
+      if (!bounded) continue
       if (sel.until !== undefined && m.ts >= sel.until) {
         if (out.length > 0) yield out
         return
       }
       if (inRange(sel, m.ts)) out.push(m)
     }
-    if (out.length > 0) yield out
+    if (!bounded && page.length > 0) yield page
+    else if (out.length > 0) yield out
     if (page.length < size) return
     size = Math.min(PAGE, size * 2)
   }
