@@ -1,11 +1,12 @@
 import {
   closeSync, constants, createReadStream, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync, writeSync
 } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import type { ReceivedMedia } from '../store/history.js'
 import type { PartFiles } from './journal.js'
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../private-files.js'
+import { childPath } from '../child-path.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -35,7 +36,7 @@ export class NodePartFiles implements PartFiles {
 
   path (sha: string): string {
     checkSha(sha)
-    return join(this.root, `${sha}.part`)
+    return childPath(this.root, `${sha}.part`)
   }
 
   async size (sha: string): Promise<number> {
@@ -83,8 +84,11 @@ export class NodePartFiles implements PartFiles {
     let part = this.openPart?.sha === sha ? this.openPart : undefined
     if (part === undefined) {
       this.closePart()
-      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
-      part = this.openPart = { sha, fd, end: fstatSync(fd).size }
+      // From the start (a file begun, nearly always), whatever is there goes: cut as it opens, with no
+      // length to ask for.
+      const fromStart = offset === 0 ? constants.O_TRUNC : 0
+      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | fromStart, PRIVATE_FILE_MODE)
+      part = this.openPart = { sha, fd, end: offset === 0 ? 0 : fstatSync(fd).size }
     }
     if (part.end > offset) {
       ftruncateSync(part.fd, offset)

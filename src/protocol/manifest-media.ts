@@ -70,6 +70,14 @@ export class ManifestMedia implements Iterable<MediaEntry> {
     return -1
   }
 
+  /** Whether entry i's hash is `digest` (32 bytes): a received file checked without its hex. */
+  hashIs (i: number, digest: Uint8Array): boolean {
+    if (digest.byteLength !== HASH) return false
+    const h = this.hashes
+    for (let k = 0, at = i * HASH; k < HASH; k++) if (h[at + k] !== digest[k]) return false
+    return true
+  }
+
   sha256 (i: number): string {
     return bytesToHex(this.hashes.subarray(i * HASH, i * HASH + HASH))
   }

@@ -182,8 +182,8 @@ export class MediaIntake {
       // The whole file in one chunk (most photos): checked in memory, with no committed length to record.
       const h = createSha256()
       h.update(data)
-      const actual = bytesToHex(h.digest())
-      if (actual !== m.sha256) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
+      const digest = h.digest()
+      if (!this.media.hashIs(index, digest)) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${bytesToHex(digest)}`)
       await parts.write(m.sha256, 0, data)
       this.progress.mediaBytes += m.size
       this.progress.mediaBytesReceived += m.size

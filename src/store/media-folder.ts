@@ -7,6 +7,7 @@ import { open, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fsyncDir } from '../durable-fs.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
+import { childPath } from '../child-path.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 
@@ -52,7 +53,8 @@ export class MediaFolder {
   private readonly promoting = new Set<string>()
   /** flush() calls waiting for `promoting` to empty. */
   private idle: Array<() => void> = []
-  private readonly fanouts = new Set<string>()
+  /** Fan-out directories made (or found) by this process, by their two hex digits. */
+  private readonly fanouts = new Map<string, string>()
   private readonly durability: GroupSync
 
   /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
@@ -70,7 +72,7 @@ export class MediaFolder {
 
   path (sha: string): string {
     assertSha256(sha)
-    return join(this.root, sha.slice(0, 2), sha)
+    return childPath(childPath(this.root, sha.slice(0, 2)), sha)
   }
 
   /** Size of the complete file, or undefined when it is not here. */
@@ -176,7 +178,7 @@ export class MediaFolder {
       await handle.sync()
       await handle.close()
       handle = undefined
-      await rename(tmp, join(this.fanout(sha256), sha256))
+      await rename(tmp, childPath(this.fanout(sha256), sha256))
       fsyncDir(this.fanout(sha256))
       return { sha256, size }
     } catch (err) {
@@ -204,10 +206,12 @@ export class MediaFolder {
 
   /** The fan-out directory of a sha, created when missing (at most 256 of them: each made once per process). */
   private fanout (sha: string): string {
-    const dir = join(this.root, sha.slice(0, 2))
-    if (!this.fanouts.has(dir)) {
+    const digits = sha.slice(0, 2)
+    let dir = this.fanouts.get(digits)
+    if (dir === undefined) {
+      dir = childPath(this.root, digits)
       mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
-      this.fanouts.add(dir)
+      this.fanouts.set(digits, dir)
     }
     return dir
   }
@@ -224,7 +228,7 @@ export class MediaFolder {
   async adopt (path: string, sha: string): Promise<void> {
     // The name becomes a path: nothing but a sha256 may reach it (see assertSha256).
     assertSha256(sha)
-    const target = join(this.fanout(sha), sha)
+    const target = childPath(this.fanout(sha), sha)
     if (this.promoting.size >= MAX_PROMOTING) {
       // Backpressure on memory: past the cap, this one is done in line.
       const fd = openSync(path, 'r')

@@ -68,6 +68,12 @@ describe('partial media files', () => {
     await again.parts.write(digest, 40_000, data.subarray(40_000))
     expect((await readAll(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
     expect(await again.parts.size(digest)).toBe(100_000)
+    await again.close()
+    // A file begun again from its start, over a longer one an earlier process left: nothing of it stays.
+    const third = journal(dir)
+    await third.parts.write(digest, 0, data.subarray(0, 10))
+    expect(await third.parts.size(digest)).toBe(10)
+    expect((await readAll(third.parts.read(digest, 10))).equals(data.subarray(0, 10))).toBe(true)
   })
 
   it('cuts a file to a length, and carries on from there', async () => {
