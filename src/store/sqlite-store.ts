@@ -682,8 +682,8 @@ export class SqliteChatStore implements History {
   async media (after: string | undefined, limit: number): Promise<StoredMedia[]> {
     return this.guard('reading media records', () => {
       const has = this.folder.presence()
-      // One literal per row: a spread copy of mediaFromRow's object cost a verification that lists
-      // 100k+ files tens of MiB of old space (V8 tenured the copies) at the receiver's peak.
+      // One literal per row: V8 tenured a spread copy of mediaFromRow's object, and a verification
+      // listing every file of a photo-heavy history made the receiver's peak of them.
       return this.all(`SELECT ${MEDIA_COLUMNS} FROM media WHERE sha256 > ? ORDER BY sha256 LIMIT ?`, after ?? '', limit)
         .map(r => ({ sha256: r[0] as string, size: r[1] as number, mime: r[2] as string, stored: has(r[0] as string) }))
     })
