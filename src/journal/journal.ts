@@ -18,7 +18,8 @@ export interface JournalKeyOp {
 
 /**
  * Deletes every key that starts with `prefix`, without reading the values: a verified transfer's undo
- * log, tens of MB on a large history, goes at once where reading it to name its keys held it in memory.
+ * log, which grows with the history it took in, goes at once, where reading it to name its keys held
+ * it in memory.
  */
 export interface JournalPrefixOp {
   prefix: string

@@ -155,7 +155,7 @@ export class NodeJournal implements Journal {
  * when it starts with the prefix. undefined when the last character has no plain successor (a surrogate
  * half, or none at all).
  */
-export function prefixEnd (prefix: string): string | undefined {
+function prefixEnd (prefix: string): string | undefined {
   const last = prefix.charCodeAt(prefix.length - 1)
   if (prefix.length === 0 || last >= 0xd7ff) return undefined
   return prefix.slice(0, -1) + String.fromCharCode(last + 1)
