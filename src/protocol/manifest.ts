@@ -72,7 +72,7 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
   const bounded = sel.since !== undefined || sel.until !== undefined
   for (;;) {
     const page = await source.messages(conversation, pos, size)
-    const out: Message[] = []
+    const out: Message[] = bounded ? [] : page
     for (const m of page) {
       if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
         throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
@@ -85,8 +85,7 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
       }
       if (inRange(sel, m.ts)) out.push(m)
     }
-    if (!bounded && page.length > 0) yield page
-    else if (out.length > 0) yield out
+    if (out.length > 0) yield out
     if (page.length < size) return
     size = Math.min(PAGE, size * 2)
   }

@@ -247,13 +247,14 @@ export function hasV4Fields (m: Message): boolean {
 /** Writes a message's parameters (MESSAGE_COLUMNS) into `p` from `at`. */
 export function fillMessageParams (p: Row, at: number, m: Message): void {
   fillMessageV3Params(p, at, m)
-  p[at + 13] = m.forwardedFrom ?? null
-  p[at + 14] = m.viaBot ?? null
-  p[at + 15] = m.editedAt ?? null
-  p[at + 16] = m.pinned ?? null
-  p[at + 17] = m.fileName ?? null
+  const v4 = at + MESSAGE_V3_WIDTH
+  p[v4] = m.forwardedFrom ?? null
+  p[v4 + 1] = m.viaBot ?? null
+  p[v4 + 2] = m.editedAt ?? null
+  p[v4 + 3] = m.pinned ?? null
+  p[v4 + 4] = m.fileName ?? null
   // Written with text before url whatever order the object has, so equal links are equal rows.
-  p[at + 18] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
+  p[v4 + 5] = m.links === undefined ? null : JSON.stringify(m.links.map(l => l.text === undefined ? { url: l.url } : { text: l.text, url: l.url }))
 }
 
 /** Writes the parameters of MESSAGE_V3_COLUMNS into `p` from `at`. */
