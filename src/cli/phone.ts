@@ -151,6 +151,7 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'manifest': say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`); break
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
       case 'chats-ready': view?.stop(); view = undefined; say(`all ${e.messages} messages are in: the chats can be opened while the media goes on`); break
+      case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${e.messages} messages and ${e.mediaFiles} media files back to verify them`); break
       case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
       case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats)); break
     }

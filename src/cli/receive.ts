@@ -7,6 +7,7 @@ import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
+import { collectGarbage } from './collect-garbage.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
@@ -82,7 +83,7 @@ ${SELECTION_HELP}
   --no-sweep          do not sweep the local subnets for the old phone (mDNS, --peer or --qr only)
   --listen ADDRS      multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0; none with --transport webrtc)
   --json              print JSON events (discovered, sweeping, swept, connection, paired, manifest,
-                      progress, chats-ready, verified) instead of a bar; discovered says how the
+                      progress, chats-ready, verifying, verified) instead of a bar; discovered says how the
                       old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
                       sweep round saw, connection which address and interface it runs over
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
@@ -184,6 +185,8 @@ to carry on).`,
         // Every message is in: the store builds what a bulk load deferred and lets go of its caches
         // while the media goes on.
         if (e.type === 'chats-ready') phone.store.messagesDone()
+        // Reading back is this process's peak of memory: it starts from a collected heap.
+        if (e.type === 'verifying') collectGarbage()
         printer.onEvent(e)
       }
       // Looking again for a sender that restarted elsewhere is a sweep: never where the guard forbids one.

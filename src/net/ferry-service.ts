@@ -113,6 +113,12 @@ export type FerryEvent = { at: number } & (
   | { type: 'progress', progress: Progress }
   /** The receiver holds every message: its chats can be opened while the media goes on. */
   | { type: 'chats-ready', messages: number }
+  /**
+   * The receiver holds everything the sender announced and reads it back against the sender's digests,
+   * which takes seconds on a large history, before `verified`. Reading back is the receiver's peak of
+   * memory: an app that can ask its collector for a full collection does it best here.
+   */
+  | { type: 'verifying', messages: number, mediaFiles: number }
   | { type: 'interrupted', error: FerryError }
   | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats }
 )
@@ -521,6 +527,7 @@ export class FerryService implements Startable {
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
     const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
+    machine.onVerifying = () => { emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles }) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,
       totalMessages: machine.progress.totalMessages,

@@ -152,6 +152,8 @@ export class ReceiverMachine {
   private messagesFinished = false
   /** Called once every message of the selection is on this phone. */
   onChatsReady?: () => void
+  /** Called once everything the sender announced is here, durably, as reading it back begins. */
+  onVerifying?: () => void
 
   constructor (init: ReceiverInit) {
     this.sink = init.sink
@@ -711,6 +713,7 @@ export class ReceiverMachine {
     }
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
+    this.onVerifying?.()
     const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord))
     const summary = await verification.verify(e.conversations, claimed)
     await intake.verifyPresent()

@@ -282,6 +282,9 @@ class App {
         if (manifest?.type === 'manifest' && manifest.progress === undefined) manifest.progress = p
         break
       }
+      case 'verifying':
+        this.view.status('Everything has arrived. Checking it against the old phone…')
+        break
       case 'interrupted':
         entry.error = `${e.error.code}: ${e.error.message}`
         this.view.status('The connection dropped. Reconnecting…')

@@ -90,6 +90,14 @@ describe('ferry send / ferry receive on loopback', () => {
     const progress = receiver.events.map((e, i) => ({ i, messages: e.messages as number })).filter(({ i }) => order[i] === 'progress')
     expect(progress.filter(p => p.i < chats).every(p => p.messages < total)).toBe(true)
     expect(progress.filter(p => p.i > chats).every(p => p.messages === total)).toBe(true)
+    // Reading back is announced once, with what it covers, after the last byte came and before the end.
+    const media = new Set(sourceLines.filter(l => l.rec.type === 'media').map(l => l.rec.sha256)).size
+    expect(media).toBeGreaterThan(0)
+    expect(receiver.all('verifying')).toEqual([expect.objectContaining({ messages: total, mediaFiles: media })])
+    const verifying = order.indexOf('verifying')
+    expect(verifying).toBeGreaterThan(chats)
+    expect(verifying).toBeLessThan(order.indexOf('verified'))
+    expect(progress.filter(p => p.i > verifying)).toEqual([])
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
