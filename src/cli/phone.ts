@@ -150,8 +150,8 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'manifest': say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`); break
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
-      case 'chats-ready': view?.stop(); view = undefined; say(`all ${e.messages} messages are in: the chats can be opened while the media goes on`); break
-      case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${e.messages} messages and ${e.mediaFiles} media files back to verify them`); break
+      case 'chats-ready': view?.stop(); view = undefined; say(`all ${count(e.messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`); break
+      case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${count(e.messages, 'message', 'messages')} and ${count(e.mediaFiles, 'media file', 'media files')} back to verify them`); break
       case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
       case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats)); break
     }
@@ -159,10 +159,14 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
   return { onEvent, stop: () => view?.stop() }
 }
 
+/** "1,024 messages", "1 media file". */
+function count (x: number, one: string, many: string): string {
+  return `${x.toLocaleString('en-US')} ${x === 1 ? one : many}`
+}
+
 /** "3 new messages, 1 new media file (2.1 MB), 12,418 messages already here". */
 export function describeStats (s: { messagesSent: number, messagesHeld: number, mediaFilesSent: number, mediaBytesSent: number, mediaFilesHeld: number }): string {
-  const n = (x: number, one: string, many: string): string => `${x.toLocaleString('en-US')} ${x === 1 ? one : many}`
-  const parts = [n(s.messagesSent, 'new message', 'new messages'), `${n(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
-  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${n(s.messagesHeld, 'message', 'messages')} and ${n(s.mediaFilesHeld, 'media file', 'media files')} already here`)
+  const parts = [count(s.messagesSent, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
   return parts.join(', ')
 }

@@ -169,6 +169,8 @@ describe.skipIf(skip)('the browser phone', () => {
     // The same peer after the reload: its key came back from IndexedDB (the resume token is bound to it).
     expect(done.peerId).toBe(paused.peerId)
     const events = await page.evaluate(() => (window.__ferry as FerryDebug).events)
+    // The page was told when the read-back began, once, and only then that the history is verified.
+    expect(events.map(e => e.type).filter(t => t === 'verifying' || t === 'verified')).toEqual(['verifying', 'verified'])
     const manifest = events.find(e => e.type === 'manifest')
     // Resumed where it stopped: the new session starts with what was committed before the reload, and
     // no message comes twice.

@@ -219,6 +219,14 @@ describe('ferry send / ferry receive on loopback', () => {
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
     expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), ${(total + 3).toLocaleString('en-US')} messages and \\d+ media files already here`))
+    // ...and says what it is doing while the bar stands still: the read-back, before the summary.
+    const all = (total + 3).toLocaleString('en-US')
+    const lines = plain.stderr.split('\n')
+    const reading = lines.findIndex(l => new RegExp(`^everything is here: reading ${all} messages and \\d+ media files back to verify them$`).test(l))
+    const chatsReady = lines.indexOf(`all ${all} messages are in: the chats can be opened while the media goes on`)
+    expect(chatsReady, plain.stderr).toBeGreaterThanOrEqual(0)
+    expect(reading, plain.stderr).toBeGreaterThan(chatsReady)
+    expect(reading).toBeLessThan(lines.findIndex(l => l.startsWith('0 new messages')))
   })
 
   it('selections that do not overlap: both phones exit 1 saying what each side wanted', async () => {
