@@ -31,6 +31,11 @@ export class NodeJournal implements Journal {
   private readonly delStmt: Database.Statement<[string]>
   private readonly delRangeStmt: Database.Statement<[string, string]>
   private readonly delPrefixStmt: Database.Statement<[string, string, string]>
+  /**
+   * One atomic write of ops, wrapped once: better-sqlite3's transaction() builds four functions and
+   * defines five properties on each per call, and a receiver writes here once per media chunk.
+   */
+  private readonly writeOps: (ops: JournalOp[]) => void
 
   private constructor (dir: string, db: Database.Database) {
     this.dir = dir
@@ -43,6 +48,16 @@ export class NodeJournal implements Journal {
     // For a prefix prefixEnd() cannot bound: every key from it on is checked.
     this.delPrefixStmt = db.prepare('DELETE FROM kv WHERE key >= ? AND substr(key, 1, length(?)) = ?')
     this.parts = new NodePartFiles(join(dir, 'parts'))
+    this.writeOps = db.transaction((ops: JournalOp[]) => {
+      for (const op of ops) {
+        if ('prefix' in op) {
+          const end = prefixEnd(op.prefix)
+          if (end === undefined) this.delPrefixStmt.run(op.prefix, op.prefix, op.prefix)
+          else this.delRangeStmt.run(op.prefix, end)
+        } else if (op.value === undefined) this.delStmt.run(op.key)
+        else this.putStmt.run(op.key, op.value)
+      }
+    })
   }
 
   /** The journal of the store in `storeDir`, or undefined when it has none (it never received). */
@@ -106,16 +121,7 @@ export class NodeJournal implements Journal {
 
   async write (ops: JournalOp[]): Promise<void> {
     try {
-      this.db.transaction(() => {
-        for (const op of ops) {
-          if ('prefix' in op) {
-            const end = prefixEnd(op.prefix)
-            if (end === undefined) this.delPrefixStmt.run(op.prefix, op.prefix, op.prefix)
-            else this.delRangeStmt.run(op.prefix, end)
-          } else if (op.value === undefined) this.delStmt.run(op.key)
-          else this.putStmt.run(op.key, op.value)
-        }
-      })()
+      this.writeOps(ops)
     } catch (err) {
       throw storeError(err, 'writing the journal')
     }

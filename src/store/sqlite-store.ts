@@ -140,6 +140,8 @@ export class SqliteChatStore implements History {
   /** This process's hold on the store (none for a read-only store). */
   private lock?: StoreLock
   private readonly leaves: SqliteLeafIndex
+  /** Runs a function in a transaction; wrapped once, as each better-sqlite3 wrapping builds four functions. */
+  private readonly inTransaction: <T>(fn: () => T) => T
 
   private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
     this.dir = dir
@@ -147,6 +149,7 @@ export class SqliteChatStore implements History {
     this.storeId = storeId
     this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
     this.leaves = new SqliteLeafIndex(db, readOnly)
+    this.inTransaction = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T
   }
 
   /** The port, not the class: the class's better-sqlite3 types stay out of the published declarations. */
@@ -409,7 +412,7 @@ export class SqliteChatStore implements History {
 
   /** Runs `fn` in one transaction (a savepoint when already inside one). */
   transaction<T> (fn: () => T): T {
-    return this.guard('writing the store', () => this.db.transaction(fn)())
+    return this.guard('writing the store', () => this.inTransaction(fn))
   }
 
   /**
