@@ -10,8 +10,8 @@ function unreachable (): WeakRef<Uint8Array> {
 describe('collectGarbage', () => {
   it('collects what nothing holds, without putting gc() among the program\'s globals', async () => {
     const exposedBefore = typeof (globalThis as { gc?: unknown }).gc
+    // Twice: the second call uses the collector the first one found.
     for (let round = 0; round < 2; round++) {
-      const held = new Uint8Array(1024)
       const ref = unreachable()
       // A WeakRef keeps its target until the job that made or read it has ended.
       await nextTurn()
@@ -19,7 +19,6 @@ describe('collectGarbage', () => {
       await nextTurn()
       expect(collectGarbage()).toBe(true)
       expect(ref.deref() === undefined).toBe(true)
-      expect(held.byteLength).toBe(1024)
     }
     expect(typeof (globalThis as { gc?: unknown }).gc).toBe(exposedBefore)
   })

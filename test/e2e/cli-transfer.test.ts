@@ -97,7 +97,6 @@ describe('ferry send / ferry receive on loopback', () => {
     const verifying = order.indexOf('verifying')
     expect(verifying).toBeGreaterThan(chats)
     expect(verifying).toBeLessThan(order.indexOf('verified'))
-    expect(progress.filter(p => p.i > verifying)).toEqual([])
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
