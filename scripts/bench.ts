@@ -1,7 +1,7 @@
 // Benchmarks, not tests: figures are printed, never asserted (USAGE below says what each lane measures).
 import '../src/polyfill.js'
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, statSync, openSync, readdirSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Session } from 'node:inspector/promises'
@@ -30,7 +30,7 @@ import { browserLane, startPageServer } from './bench/browser-lane.js'
 import { seedTextOnly, TEXT_PROFILE } from './bench/text-profile.js'
 import { bytesUnder, speedRatio, storeFiles, summariseLane, type LaneRun } from './bench/user-clock.js'
 
-const USAGE = `npm run bench -- [--profile NAME] [--runs N] [--lanes LIST] [--tmp DIR] [--no-install] [--wifi] [--json FILE] [--cpu-prof DIR]
+const USAGE = `npm run bench -- [--profile NAME | --store DIR] [--runs N] [--lanes LIST] [--tmp DIR] [--no-install] [--wifi] [--json FILE] [--cpu-prof DIR]
 
 Benchmarks, not tests: figures are printed (medians of the rounds, and ratios within the run), never
 asserted.
@@ -38,6 +38,9 @@ asserted.
   --profile NAME   tiny, small (default), medium, large (1 M messages, 5 GiB of media), media (the
                    media-heavy set: one 1 GiB video + ~2,000 files, 1.69 GiB) or text (the message-heavy
                    set: 300,000 messages, no media); seeded once, then kept in .tmp/bench
+  --store DIR      a history of your own instead of a profile: a Ferry store (history.db and media/),
+                   e.g. made with \`ferry import EXPORT --store DIR\`. Every lane reads it; only
+                   \`ferry send\` writes to it, as a phone would: its peer key and the codes it showed
   --runs N         rounds (default 3): each round runs every lane once, in an order that rotates from
                    round to round, so a machine that warms or cools favours no lane
   --lanes LIST     which lanes, comma-separated (default: all of them; with --wifi, the four that
@@ -105,7 +108,8 @@ installCleanup()
 const root = resolve(fileURLToPath(import.meta.url), '../..')
 const ferryBin = join(root, 'bin/ferry.js')
 const values = scriptArgs(USAGE, {
-  profile: { type: 'string', default: 'small' },
+  profile: { type: 'string' },
+  store: { type: 'string' },
   runs: { type: 'string' },
   lanes: { type: 'string' },
   json: { type: 'string' },
@@ -120,8 +124,13 @@ const values = scriptArgs(USAGE, {
 })
 const BENCH_PROFILES = [...PROFILE_NAMES, TEXT_PROFILE] as const
 type BenchProfile = typeof BENCH_PROFILES[number]
-if (!(BENCH_PROFILES as readonly string[]).includes(values.profile)) usageError(USAGE, `--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${BENCH_PROFILES.join(', ')})`)
-const profileName = values.profile as BenchProfile
+if (values.store !== undefined && (values.profile !== undefined || values.seed !== undefined)) usageError(USAGE, '--store brings its own history: it goes without --profile and --seed')
+if (values.profile !== undefined && !(BENCH_PROFILES as readonly string[]).includes(values.profile)) usageError(USAGE, `--profile: no profile is called ${JSON.stringify(values.profile)} (there are ${BENCH_PROFILES.join(', ')})`)
+const profileName = (values.profile ?? 'small') as BenchProfile
+/** A store of the user's own, or undefined for a seeded profile. */
+const ownStore = values.store !== undefined ? ownStoreDir(values.store) : undefined
+/** What the report calls the history it moved. */
+const historyName = ownStore !== undefined ? `the store ${ownStore}` : `${profileName} profile`
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const seed = numberOption(USAGE, 'seed', values.seed, 1)
 
@@ -147,7 +156,7 @@ const cpuDir = typeof values['cpu-prof'] === 'string' ? resolve(values['cpu-prof
 /** Deadline of every child process (ms): generous, so only a wedged child hits it. */
 const childTimeoutMs = values.timeout !== undefined
   ? numberOption(USAGE, 'timeout', values.timeout, 0, 1, false) * 1000
-  : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900, text: 600 } as const)[profileName] * 1000 * (values.wifi === true ? 4 : 1)
+  : (ownStore !== undefined ? 3600 : ({ tiny: 60, small: 180, medium: 900, large: 3600, media: 900, text: 600 } as const)[profileName]) * 1000 * (values.wifi === true ? 4 : 1)
 const linkMbit = numberOption(USAGE, 'link-mbit', values['link-mbit'], 300, 1, false)
 const loss = numberOption(USAGE, 'loss', values.loss, 0.001, 0, false)
 
@@ -186,7 +195,18 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 const mb = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const r1 = (x: number): number => Math.round(x * 10) / 10
 
+/** `--store`'s directory, checked before any work: a Ferry store holds history.db. */
+function ownStoreDir (given: string): string {
+  const dir = resolve(given)
+  const st = statSync(dir, { throwIfNoEntry: false })
+  if (st === undefined) usageError(USAGE, `--store: ${dir} does not exist`)
+  if (!st.isDirectory()) usageError(USAGE, `--store: ${dir} is a file; a Ferry store is a directory (history.db and media/)`)
+  if (!existsSync(join(dir, 'history.db'))) usageError(USAGE, `--store: ${dir} holds no history.db, so it is no Ferry store; make one from a chat export with \`ferry import EXPORT --store ${given}\``)
+  return dir
+}
+
 async function sourceStore (): Promise<string> {
+  if (ownStore !== undefined) return ownStore
   const dir = join(work, `${profileName}-${seed}`)
   if (!existsSync(join(dir, 'seeded'))) {
     rmSync(dir, { recursive: true, force: true }) // a seeding that was interrupted
@@ -684,7 +704,7 @@ const rawMed = raw.length > 0 ? median(raw.map(b => b.mbPerSec)) : NaN
 const filesMed = withFiles.length > 0 ? median(withFiles.map(b => b.mbPerSec)) : undefined
 const ferryMediaMed = cli.length > 0 ? median(cli.map(r => r.mediaMBPerSec)) : NaN
 const summary = {
-  profile: profileName,
+  ...(ownStore !== undefined ? { store: ownStore } : { profile: profileName }),
   runs,
   lanes: [...lanes],
   roundOrders: orders,
@@ -831,7 +851,7 @@ function userClockTable (): string {
     rows.push([lane, String(r2(s.userMs / 1000)), String(s.MBPerSec), ratio, `${s.cpuSec.sender}/${s.cpuSec.receiver}`, `${s.peakRssMiB.sender}/${s.peakRssMiB.receiver}`, [phases, extra].filter(x => x !== '').join('; ')])
   }
   const width = rows[0].map((_, c) => Math.max(...rows.map(r => r[c].length)))
-  const head = `The user's clock, ${profileName} profile (${r1(store.bytes / 1e6)} MB in ${store.files} file${store.files === 1 ? '' : 's'}: history.db and media/), medians of ${runs} round(s), receivers on ${filesystemOf(targets)}:`
+  const head = `The user's clock, ${historyName} (${r1(store.bytes / 1e6)} MB in ${store.files} file${store.files === 1 ? '' : 's'}: history.db and media/), medians of ${runs} round(s), receivers on ${filesystemOf(targets)}:`
   return [head, ...rows.map(r => r.map((x, c) => c === r.length - 1 ? x : x.padEnd(width[c])).join('  '))].join('\n')
 }
 

@@ -177,6 +177,44 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(run.stdout).toBe('')
   }, 60_000)
 
+  it('moves a history of one\'s own (--store) whole, beside another lane, and leaves it as it was', async () => {
+    const dir = join(fresh('ferry-bench-own-'), 'mine')
+    const ferryCli = async (args: string[]): Promise<string> => await new Promise((resolve, reject) => {
+      execFile(process.execPath, [join(ROOT, 'bin/ferry.js'), ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => { if (err !== null) reject(err); else resolve(stdout) })
+    })
+    await ferryCli(['seed', '--store', dir, '--profile', 'tiny', '--seed', '7'])
+    const before = await ferryCli(['export', '--store', dir])
+    const targets = fresh('ferry-bench-own-targets-')
+    const json = join(fresh('ferry-bench-own-out-'), 'bench.json')
+    const run = await bench(['--store', dir, '--runs', '1', '--lanes', 'ferry,tar-socat', '--tmp', targets, '--json', json])
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(readFileSync(json, 'utf8'))
+    expect(report.store).toBe(dir)
+    expect(report.profile).toBeUndefined()
+    // Every message of that store crossed, and the MB/s count its own history.db and media/.
+    expect(report.bytes.messages).toBe(before.split('\n').filter(l => l.startsWith('{"type":"message"')).length)
+    expect(report.userClock.storeBytes).toBe(bytesUnder(join(dir, 'history.db')) + bytesUnder(join(dir, 'media')))
+    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['ferry', 'tar-socat'])
+    expect(run.stderr).toContain(`The user's clock, the store ${dir} (`)
+    // The history is as it was (only the sender's journal and key were written, as on a phone).
+    expect(await ferryCli(['export', '--store', dir])).toBe(before)
+    expect(readdirSync(targets)).toEqual([])
+  }, 120_000)
+
+  it('refuses a --store that is no Ferry store, or that comes with a profile, before any work', async () => {
+    const empty = fresh('ferry-bench-not-a-store-')
+    const [none, notStore, both] = await Promise.all([
+      bench(['--store', join(empty, 'absent')]),
+      bench(['--store', empty]),
+      bench(['--store', empty, '--profile', 'tiny'])
+    ])
+    expect([none.code, notStore.code, both.code]).toEqual([2, 2, 2])
+    expect(none.stderr).toContain(`--store: ${join(empty, 'absent')} does not exist`)
+    expect(notStore.stderr).toContain(`--store: ${empty} holds no history.db, so it is no Ferry store; make one from a chat export with \`ferry import EXPORT --store ${empty}\``)
+    expect(both.stderr).toContain('--store brings its own history: it goes without --profile and --seed')
+    expect(none.stdout + notStore.stdout + both.stdout).toBe('')
+  }, 60_000)
+
   it('refuses an unknown lane, and the lanes that cannot run between namespaces with --wifi', async () => {
     const [bogus, wifi] = await Promise.all([bench(['--lanes', 'ferry,carrier-pigeon']), bench(['--wifi', '--lanes', 'ferry,rsync'])])
     expect([bogus.code, wifi.code]).toEqual([2, 2])
