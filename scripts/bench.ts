@@ -1,7 +1,7 @@
 // Benchmarks, not tests: figures are printed, never asserted (USAGE below says what each lane measures).
 import '../src/polyfill.js'
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, statSync, openSync, readdirSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Session } from 'node:inspector/promises'

@@ -178,8 +178,9 @@ export class MediaFolder {
       await handle.sync()
       await handle.close()
       handle = undefined
-      await rename(tmp, childPath(this.fanout(sha256), sha256))
-      fsyncDir(this.fanout(sha256))
+      const dir = this.fanout(sha256)
+      await rename(tmp, childPath(dir, sha256))
+      fsyncDir(dir)
       return { sha256, size }
     } catch (err) {
       await handle?.close().catch(() => {})
