@@ -226,13 +226,12 @@ export interface SendOptions {
   name?: string
   /** stdin (e.g. the code, for --code -). */
   input?: string
-  env?: NodeJS.ProcessEnv
 }
 
 export function startSender (store: string, o: SendOptions = {}): FerryProcess {
   const args = ['send', '--store', store, NO_MDNS, '--json', '--listen', o.listen ?? LOOPBACK]
   if (o.code !== undefined) args.push('--code', o.code)
-  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender', input: o.input, env: o.env })
+  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender', input: o.input })
 }
 
 export interface ReceiveOptions {
