@@ -3,8 +3,8 @@
 //   npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile [--top 20] [--from MS] [--to MS]
 //   npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile --callers openSync   (heaviest stacks above a function)
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { numberOption, scriptArgsAndPositionals, usageError } from '../lib/script-args.js'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
 interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
@@ -48,7 +48,7 @@ function packageOf (f: CallFrame): string {
  * transfer without the process's start-up and module loading.
  */
 export function summarise (file: string, topN = 20, window?: [number, number]): CpuSummary {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const p = readProfile(file)
   const byId = new Map(p.nodes.map(n => [n.id, n]))
   const self = new Map<number, number>()
   // timeDeltas[i] is the time before sample i; attribute each delta to the sample it ends.
@@ -89,7 +89,7 @@ export function summarise (file: string, topN = 20, window?: [number, number]): 
 
 /** Where a function's self time comes from: its heaviest call stacks (innermost caller first). */
 export function callers (file: string, fn: string, topN = 5, depth = 8): Array<{ selfMs: number, stack: string }> {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const p = readProfile(file)
   const byId = new Map(p.nodes.map(n => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -118,16 +118,58 @@ export function formatSummary (s: CpuSummary): string {
   return lines.join('\n')
 }
 
+/** A .cpuprofile's contents; a file that is none throws an Error that names it and says why. */
+function readProfile (file: string): CpuProfile {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    throw new Error(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory, not a .cpuprofile (the bench writes them inside ferry-send/ and ferry-receive/)' : e.message}`)
+  }
+  let p: Partial<CpuProfile>
+  try {
+    p = JSON.parse(text) as Partial<CpuProfile>
+  } catch {
+    p = {}
+  }
+  if (!Array.isArray(p.nodes) || !Array.isArray(p.samples) || !Array.isArray(p.timeDeltas)) {
+    throw new Error(`${file}: not a V8 CPU profile (node --cpu-prof writes them)`)
+  }
+  return p as CpuProfile
+}
+
+const USAGE = `npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile... [--top N] [--from MS] [--to MS] [--callers NAME]
+
+Summarises V8 CPU profiles (node --cpu-prof; \`npm run bench -- --cpu-prof DIR\` writes one per process):
+the functions with the most self time, and self time per package and Ferry module.
+
+  --top N          functions listed (default 20)
+  --from MS        only samples from MS after the profile's start (default 0)
+  --to MS          only samples up to MS after its start (default: its end)
+  --callers NAME   instead: the heaviest stacks above the function NAME
+
+Exit code: 0 printed, 1 a file is no profile, 2 bad usage.`
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' }, from: { type: 'string' }, to: { type: 'string' }, callers: { type: 'string' } } })
-  const window: [number, number] | undefined = values.from !== undefined || values.to !== undefined ? [Number(values.from ?? 0), Number(values.to ?? Infinity)] : undefined
-  for (const f of positionals) {
-    if (values.callers !== undefined) {
-      console.log(`${f}: callers of ${values.callers}`)
-      for (const c of callers(f, values.callers)) console.log(`  ${String(c.selfMs).padStart(7)} ms  ${c.stack}`)
-      console.log()
-    } else {
-      console.log(formatSummary(summarise(f, Number(values.top), window)) + '\n')
+  const { values, positionals } = scriptArgsAndPositionals(USAGE, { top: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, callers: { type: 'string' } })
+  if (positionals.length === 0) usageError(USAGE, 'name at least one .cpuprofile file')
+  const top = numberOption(USAGE, 'top', values.top, 20, 1)
+  const window: [number, number] | undefined = values.from !== undefined || values.to !== undefined
+    ? [numberOption(USAGE, 'from', values.from, 0, 0, false), numberOption(USAGE, 'to', values.to, Infinity, 0, false)]
+    : undefined
+  try {
+    for (const f of positionals) {
+      if (values.callers !== undefined) {
+        console.log(`${f}: callers of ${values.callers}`)
+        for (const c of callers(f, values.callers)) console.log(`  ${String(c.selfMs).padStart(7)} ms  ${c.stack}`)
+        console.log()
+      } else {
+        console.log(formatSummary(summarise(f, top, window)) + '\n')
+      }
     }
+  } catch (err) {
+    process.stderr.write(`cpu-top: ${(err as Error).message}\n`)
+    process.exit(1)
   }
 }

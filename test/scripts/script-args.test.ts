@@ -50,4 +50,19 @@ describe('the npm scripts (bench, chaos, fuzz, gauntlet)', () => {
     expect(rate.stdout).toBe('') // refused before it set up a testbed
     expect(loss.stderr).toContain('--loss wants a number of at least 0, not ""')
   }, 120_000)
+
+  it('cpu-top says what is wrong with a file that is no CPU profile, and stops at bad usage', async () => {
+    const [missing, dir, json, none] = await Promise.all([
+      script('bench/cpu-top', ['no-such.cpuprofile']),
+      script('bench/cpu-top', ['scripts']),
+      script('bench/cpu-top', ['package.json']),
+      script('bench/cpu-top', [])
+    ])
+    expect([missing.code, dir.code, json.code, none.code]).toEqual([1, 1, 1, 2])
+    expect(missing.stderr).toBe('cpu-top: no-such.cpuprofile: no such file\n')
+    expect(dir.stderr).toContain('cpu-top: scripts: a directory, not a .cpuprofile')
+    expect(json.stderr).toBe('cpu-top: package.json: not a V8 CPU profile (node --cpu-prof writes them)\n')
+    expect(none.stderr).toContain('name at least one .cpuprofile file')
+    expect(none.stderr).toContain('npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile...')
+  }, 60_000)
 })
