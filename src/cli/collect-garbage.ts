@@ -4,7 +4,9 @@ import { logger } from '@libp2p/logger'
 
 const log = logger('ferry:cli:collect-garbage')
 
-let collector: (() => void) | null | undefined
+type Collector = (options?: { type: 'major' | 'minor' }) => void
+
+let collector: Collector | null | undefined
 
 /**
  * Runs a full garbage collection now; false where this Node gives no way to.
@@ -21,24 +23,37 @@ let collector: (() => void) | null | undefined
  * were. This is what Jest's leak detector does.
  */
 export function collectGarbage (): boolean {
-  if (collector === undefined) collector = findCollector()
-  if (collector === null) {
-    log('this Node offers no collector to call')
-    return false
-  }
+  const gc = found()
+  if (gc === null) return false
   const start = performance.now()
-  collector()
+  gc()
   log('a full collection in %d ms', Math.round(performance.now() - start))
   return true
 }
 
-function findCollector (): (() => void) | null {
+/** Collects the young generation only (a scavenge, about a millisecond); false where Node gives no way to. */
+export function scavenge (): boolean {
+  const gc = found()
+  if (gc === null) return false
+  gc({ type: 'minor' })
+  return true
+}
+
+function found (): Collector | null {
+  if (collector === undefined) {
+    collector = findCollector()
+    if (collector === null) log('this Node offers no collector to call')
+  }
+  return collector
+}
+
+function findCollector (): Collector | null {
   const exposed = (globalThis as { gc?: unknown }).gc
-  if (typeof exposed === 'function') return exposed as () => void
+  if (typeof exposed === 'function') return exposed as Collector
   try {
     setFlagsFromString('--expose-gc')
     const gc: unknown = runInNewContext('gc')
-    return typeof gc === 'function' ? gc as () => void : null
+    return typeof gc === 'function' ? gc as Collector : null
   } catch {
     return null
   } finally {

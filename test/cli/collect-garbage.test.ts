@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { collectGarbage } from '../../src/cli/collect-garbage.js'
+import { collectGarbage, scavenge } from '../../src/cli/collect-garbage.js'
 
 /** A 16 MiB buffer only a WeakRef points at, made in a turn of its own. */
 function unreachable (): WeakRef<Uint8Array> {
@@ -21,5 +21,16 @@ describe('collectGarbage', () => {
       expect(ref.deref() === undefined).toBe(true)
     }
     expect(typeof (globalThis as { gc?: unknown }).gc).toBe(exposedBefore)
+  })
+})
+
+describe('scavenge', () => {
+  it('frees buffers that nothing holds in the young generation', () => {
+    const buffers = (): number => process.memoryUsage().arrayBuffers
+    for (let i = 0; i < 256; i++) Buffer.allocUnsafeSlow(64 * 1024) // 16 MiB, dropped at once
+    const before = buffers()
+    expect(scavenge()).toBe(true)
+    expect(before - buffers()).toBeGreaterThan(8 * 1024 * 1024)
+    expect(typeof (globalThis as { gc?: unknown }).gc).not.toBe('function')
   })
 })

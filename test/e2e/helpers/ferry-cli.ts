@@ -226,12 +226,13 @@ export interface SendOptions {
   name?: string
   /** stdin (e.g. the code, for --code -). */
   input?: string
+  env?: NodeJS.ProcessEnv
 }
 
 export function startSender (store: string, o: SendOptions = {}): FerryProcess {
   const args = ['send', '--store', store, NO_MDNS, '--json', '--listen', o.listen ?? LOOPBACK]
   if (o.code !== undefined) args.push('--code', o.code)
-  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender', input: o.input })
+  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'sender', input: o.input, env: o.env })
 }
 
 export interface ReceiveOptions {
@@ -242,6 +243,7 @@ export interface ReceiveOptions {
   name?: string
   /** stdin (e.g. the code, for --code -). */
   input?: string
+  env?: NodeJS.ProcessEnv
 }
 
 export function startReceiver (store: string, o: ReceiveOptions = {}): FerryProcess {
@@ -249,7 +251,7 @@ export function startReceiver (store: string, o: ReceiveOptions = {}): FerryProc
   if (o.code !== undefined) args.push('--code', o.code)
   if (o.peer !== undefined) args.push('--peer', o.peer)
   if (o.qr !== undefined) args.push('--qr', o.qr)
-  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'receiver', input: o.input })
+  return spawnFerry([...args, ...(o.extra ?? [])], { name: o.name ?? 'receiver', input: o.input, env: o.env })
 }
 
 /** The sender's first event: its code, QR payload and loopback address. */

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { BufferScavenger } from '../../src/cli/buffer-scavenger.js'
+
+const MiB = 1024 * 1024
+
+/** Allocates `mib` MiB of 64 KiB buffers that nothing holds, as a transfer drops them. */
+function drop (mib: number): void {
+  for (let i = 0; i < mib * 16; i++) Buffer.allocUnsafeSlow(64 * 1024)
+}
+
+describe('BufferScavenger', () => {
+  it('scavenges once dropped buffers have grown by its budget, and frees them', () => {
+    const buffers = (): number => process.memoryUsage().arrayBuffers
+    const scavenger = new BufferScavenger(4 * MiB)
+    drop(1)
+    expect(scavenger.check()).toBe(false) // under the budget
+    drop(16)
+    const before = buffers()
+    expect(scavenger.check()).toBe(true)
+    expect(scavenger.scavenges).toBe(1)
+    // Dropped young buffers go with the scavenge (17 MiB were dropped; room left for V8's own timing).
+    expect(before - buffers()).toBeGreaterThan(8 * MiB)
+  })
+
+  it('does not scavenge again for buffers that stay alive', () => {
+    const scavenger = new BufferScavenger(4 * MiB)
+    const held = Array.from({ length: 8 * 16 }, () => Buffer.allocUnsafeSlow(64 * 1024))
+    expect(scavenger.check()).toBe(true) // it cannot know they are alive
+    expect(scavenger.check()).toBe(false) // its budget counts from what is left after
+    expect(scavenger.check()).toBe(false)
+    expect(scavenger.scavenges).toBe(1)
+    expect(held.length).toBe(128)
+  })
+})
