@@ -60,9 +60,10 @@ describe('ferry send / ferry receive on loopback', () => {
   it('moves a tiny history: both exit 0 and the two exports are byte-identical', async () => {
     const store = copyStore(source)
     const target = newStorePath()
-    // Both say in their debug log that they paced scavenges by buffers (src/cli/buffer-scavenger.ts).
+    // Both say in their debug log that they paced scavenges by buffers (src/cli/buffer-scavenger.ts),
+    // and the sender that it widened V8's old-generation limit (src/cli/heap-growth.ts).
     const env = { DEBUG: 'ferry:cli:buffer-scavenger' }
-    const sender = startSender(store, { code: CODE, env })
+    const sender = startSender(store, { code: CODE, env: { DEBUG: 'ferry:cli:buffer-scavenger,ferry:cli:heap-growth' } })
     const ready = await senderReady(sender)
     expect(ready.code).toBe(CODE)
     const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env })
@@ -102,6 +103,7 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(verifying).toBeLessThan(order.indexOf('verified'))
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     for (const phone of [sender, receiver]) expect(phone.stderr).toMatch(/ferry:cli:buffer-scavenger \d+ scavenges for buffers/)
+    expect(sender.stderr).toContain('ferry:cli:heap-growth the old generation may grow by 300%')
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
     expect((await inspect(store)).pairing).toBeUndefined()
