@@ -31,7 +31,7 @@ export function collectGarbage (): boolean {
   return true
 }
 
-/** Collects the young generation only (a scavenge, about a millisecond); false where Node gives no way to. */
+/** Collects the young generation only (a scavenge); false where this Node gives no way to. */
 export function scavenge (): boolean {
   const gc = found()
   if (gc === null) return false

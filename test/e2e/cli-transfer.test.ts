@@ -62,11 +62,11 @@ describe('ferry send / ferry receive on loopback', () => {
     const target = newStorePath()
     // Both say in their debug log that they paced scavenges by buffers (src/cli/buffer-scavenger.ts),
     // and the sender that it widened V8's old-generation limit (src/cli/heap-growth.ts).
-    const env = { DEBUG: 'ferry:cli:buffer-scavenger' }
-    const sender = startSender(store, { code: CODE, env: { DEBUG: 'ferry:cli:buffer-scavenger,ferry:cli:heap-growth' } })
+    const scavenging = 'ferry:cli:buffer-scavenger'
+    const sender = startSender(store, { code: CODE, env: { DEBUG: `${scavenging},ferry:cli:heap-growth` } })
     const ready = await senderReady(sender)
     expect(ready.code).toBe(CODE)
-    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env })
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env: { DEBUG: scavenging } })
     await transfer(sender, receiver)
 
     const [a, b] = await Promise.all([exportStore(store), exportStore(target)])
