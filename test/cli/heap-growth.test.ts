@@ -4,20 +4,20 @@ import { describe, expect, it } from 'vitest'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-// A process that keeps a little of what it allocates and allocates slowly, as a sender's old
-// generation does, then runs five full collections. With --trace-gc-verbose, V8 prints the growing
-// factor it settled on after each one: "[HeapController] Limit: old size: ... new limit: ... (F)".
+// A process that keeps what it allocates and runs five full collections. With --trace-gc-verbose, V8
+// prints the growing factor it settled on after each one: "[HeapController] Limit: ... (F)". It starts
+// from a factor of 1.5: V8's own judgement depends on how fast the machine runs at that moment (a
+// slow allocator gets less than four, a loaded machine may get four anyway), a set one does not.
 const PROGRAM = `
 import { setFlagsFromString } from 'node:v8'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { letOldGenerationGrow } from './src/cli/heap-growth.ts'
 import { collectGarbage } from './src/cli/collect-garbage.ts'
+setFlagsFromString('--heap-growing-percent=50')
 if (process.argv.includes('grow')) letOldGenerationGrow()
 setFlagsFromString('--trace-gc-verbose')
 const keep = []
 for (let round = 0; round < 5; round++) {
   for (let i = 0; i < 20000; i++) keep.push({ i })
-  await sleep(100) // the allocation rate V8 measures, not a wait for anything
   collectGarbage()
 }
 `
@@ -29,11 +29,10 @@ function factors (...args: string[]): number[] {
 }
 
 describe('letOldGenerationGrow', () => {
-  it('holds the old generation\'s growing factor at four, where V8 would judge a slow allocator a lower one', () => {
-    const own = factors()
-    expect(own.length).toBeGreaterThanOrEqual(5)
-    // V8's own judgement after its first measurement: below four (what the sender's storm came from).
-    expect(Math.min(...own.slice(1))).toBeLessThan(4)
+  it('holds the old generation\'s growing factor at four, whatever it was before', () => {
+    const before = factors()
+    expect(before.length).toBeGreaterThanOrEqual(5)
+    expect(before.every(f => f === 1.5)).toBe(true)
     const grown = factors('grow')
     expect(grown.length).toBeGreaterThanOrEqual(5)
     expect(grown.every(f => f === 4)).toBe(true)
