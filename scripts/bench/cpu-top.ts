@@ -1,7 +1,5 @@
 // Summarises V8 .cpuprofile files (node --cpu-prof, or the inspector's Profiler): top functions by self
-// time and self time per package / Ferry module.
-//   npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile [--top 20] [--from MS] [--to MS]
-//   npx tsx scripts/bench/cpu-top.ts FILE.cpuprofile --callers openSync   (heaviest stacks above a function)
+// time and self time per package / Ferry module. USAGE below says how to run it.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { numberOption, scriptArgsAndPositionals, usageError } from '../lib/script-args.js'

@@ -6,11 +6,9 @@ const log = logger('ferry:cli:heap-growth')
 /** What V8 itself grows by at most: four times what survived the last full collection. */
 const GROWING_PERCENT = 300
 
-let applied = false
-
 /**
  * Lets V8's old generation grow to four times what survived its last full collection before V8 marks
- * it again. For a process that streams a history out; called once, before the node starts.
+ * it again. For a process that streams a history out, before its node starts.
  *
  * Node 20's V8 counts the bytes of every ArrayBuffer allocated since the last full collection as growth
  * of the old generation, and a sender seals each Noise message it sends into a fresh buffer (through
@@ -24,8 +22,6 @@ let applied = false
  * took the receiver's peak past what docs/performance.md holds it to.
  */
 export function letOldGenerationGrow (): void {
-  if (applied) return
-  applied = true
   setFlagsFromString(`--heap-growing-percent=${GROWING_PERCENT}`)
   log('the old generation may grow by %d%% between full collections', GROWING_PERCENT)
 }

@@ -11,6 +11,7 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { startBufferScavenger } from './buffer-scavenger.js'
 
 /** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */
 export interface Storage {
@@ -38,7 +39,10 @@ export async function openStorage (storeDir: string, create: boolean): Promise<S
   }
 }
 
-/** A simulated phone: a store, a libp2p node and the Ferry service on it. */
+/**
+ * A simulated phone: a store, a libp2p node and the Ferry service on it. Until it closes, it scavenges
+ * as the buffers it moves pile up (buffer-scavenger.ts).
+ */
 export interface Phone extends Storage {
   node: FerryNode<{ ferry: FerryService }>
   ferry: FerryService
@@ -65,11 +69,13 @@ export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Pho
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
       services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate }) }
     })
+    const stopScavenging = startBufferScavenger()
     return {
       ...storage,
       node,
       ferry: node.services.ferry,
       close: async () => {
+        stopScavenging()
         await hangUp(node)
         await node.stop()
         await storage.close()

@@ -7,7 +7,6 @@ import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
-import { startBufferScavenger } from './buffer-scavenger.js'
 import { collectGarbage } from './collect-garbage.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
@@ -145,7 +144,6 @@ to carry on).`,
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)
-    const stopScavenging = startBufferScavenger()
     try {
       const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
       const search = new SenderSearch({
@@ -210,7 +208,6 @@ to carry on).`,
       }
       return EXIT_OK
     } finally {
-      stopScavenging()
       process.off('SIGINT', onSigint)
       printer.stop()
       await phone.close()

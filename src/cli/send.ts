@@ -2,7 +2,6 @@ import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { startBufferScavenger } from './buffer-scavenger.js'
 import { letOldGenerationGrow } from './heap-growth.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
@@ -191,7 +190,6 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
     }
     process.once('SIGINT', onSigint)
-    const stopScavenging = startBufferScavenger()
     try {
       const addrs = dialableAddresses(phone.node).map(String)
       if (code !== undefined) {
@@ -229,7 +227,6 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       }
       return EXIT_OK
     } finally {
-      stopScavenging()
       clearTimeout(timer)
       process.off('SIGINT', onSigint)
       printer.stop()
