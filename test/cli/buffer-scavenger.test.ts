@@ -37,4 +37,13 @@ describe('BufferScavenger', () => {
     expect(scavenger.scavenges).toBe(1)
     expect(held.length).toBe(128)
   })
+
+  it('says whether buffers are moving, so that it looks less often while they are not', () => {
+    const scavenger = new BufferScavenger(64 * MiB)
+    drop(2)
+    scavenger.check()
+    expect(scavenger.moving).toBe(true)
+    scavenger.check()
+    expect(scavenger.moving).toBe(false)
+  })
 })
