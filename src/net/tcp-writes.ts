@@ -11,8 +11,8 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 // own. Above it, Noise seals each message as a list: its 2-byte length, one piece per buffer yamux
 // gave it (a 12-byte header, the data) and a 16-byte tag. So a phone sending media made five writes
 // per 64 KiB, four of them a few bytes long, each sent at once as its own TCP segment (libp2p sets
-// TCP_NODELAY): a quarter of the sender's CPU went to the kernel's TCP, and the receiver took in the
-// small segments one by one.
+// TCP_NODELAY): the sender paid the kernel's TCP per piece, and the receiver took in the small
+// segments one by one.
 //
 // Below, the buffers of one send are written with the socket corked, so Node hands them to the kernel
 // together, in one writev. Corking changes when write() reports a full socket (buffered bytes count
