@@ -41,7 +41,8 @@ export function sendCorked (this: SocketConnection, data: Uint8ArrayList): SendR
   } finally {
     socket.uncork()
   }
-  return { sentBytes, canSendMore: socket.writableLength < socket.writableHighWaterMark }
+  // As write() would say: a socket that is gone takes nothing more (its close then ends the connection).
+  return { sentBytes, canSendMore: !socket.destroyed && socket.writableLength < socket.writableHighWaterMark }
 }
 
 /** Makes a TCP connection of libp2p's write each send in one system call; leaves others as they are. */

@@ -109,6 +109,13 @@ describe('writeTogether', () => {
     expect(Buffer.from(await arriving).equals(sent)).toBe(true)
   })
 
+  it('says a socket that is gone takes nothing more, as write() does', async () => {
+    const { outbound } = await tcpPair()
+    writeTogether(outbound)
+    outbound.socket.destroy()
+    expect(sendCorked.call(outbound, sealedMessage()).canSendMore).toBe(false)
+  })
+
   it('leaves a connection without a TCP socket as it is', () => {
     const [a] = multiaddrConnectionPair()
     const before = (a as unknown as SocketConnection).sendData
