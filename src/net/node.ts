@@ -13,6 +13,7 @@ import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
+import { writingTogether } from './tcp-writes.js'
 import { halfWindowUpdates } from './yamux-window.js'
 
 export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
@@ -160,7 +161,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
         announceFilter: opts.announceFilter ?? lanAnnounceFilter
       },
       transports,
-      connectionEncrypters: [nodeNoise()],
+      connectionEncrypters: [writingTogether(nodeNoise())],
       streamMuxers: [halfWindowUpdates(yamux({
         maxInboundStreams: maxStreams,
         maxOutboundStreams: maxStreams,

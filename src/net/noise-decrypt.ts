@@ -1,7 +1,6 @@
 import type { SecuredConnection } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { writeTogether } from './tcp-writes.js'
 
 // @libp2p/noise 17 decrypts each received Noise message (up to 64 KiB) with
 //
@@ -67,9 +66,7 @@ function mend<T extends SecuredConnection<unknown>> (secured: T): T {
 
 /**
  * `noise()` whose connections decrypt without the copy described above. Node only: in a browser the
- * ChaCha is JavaScript that does decrypt into `dst`, so browser-node.ts keeps `noise()`. The raw
- * connection it secures passes through here too, the one place libp2p shows it for both directions:
- * a TCP one is made to write each send together (tcp-writes.ts).
+ * ChaCha is JavaScript that does decrypt into `dst`, so browser-node.ts keeps `noise()`.
  */
 export function nodeNoise (init?: Parameters<typeof noise>[0]): ReturnType<typeof noise> {
   const factory = noise(init)
@@ -77,8 +74,8 @@ export function nodeNoise (init?: Parameters<typeof noise>[0]): ReturnType<typeo
     const encrypter = factory(components)
     const inbound = encrypter.secureInbound.bind(encrypter)
     const outbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => { writeTogether(connection); return mend(await inbound(connection, options)) }
-    encrypter.secureOutbound = async (connection, options) => { writeTogether(connection); return mend(await outbound(connection, options)) }
+    encrypter.secureInbound = async (connection, options) => mend(await inbound(connection, options))
+    encrypter.secureOutbound = async (connection, options) => mend(await outbound(connection, options))
     return encrypter
   }
 }

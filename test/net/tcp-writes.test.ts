@@ -4,13 +4,16 @@ import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Socket } from 'node:net'
 import type { MultiaddrConnection } from '@libp2p/interface'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sendCorked, writeTogether } from '../../src/net/tcp-writes.js'
+import { nodeNoise } from '../../src/net/noise-decrypt.js'
+import { sendCorked, writeTogether, writingTogether } from '../../src/net/tcp-writes.js'
 
 type SocketConnection = MultiaddrConnection & { socket: Socket, sendData: (d: Uint8ArrayList) => { sentBytes: number, canSendMore: boolean } }
 
@@ -114,6 +117,23 @@ describe('writeTogether', () => {
     writeTogether(outbound)
     outbound.socket.destroy()
     expect(sendCorked.call(outbound, sealedMessage()).canSendMore).toBe(false)
+  })
+
+  it('is installed on both ends by the encrypter a Ferry node secures its connections with', async () => {
+    const { outbound, inbound } = await tcpPair()
+    const encrypter = async (): Promise<ReturnType<ReturnType<typeof nodeNoise>>> => {
+      const privateKey = await generateKeyPair('Ed25519')
+      return writingTogether(nodeNoise())({
+        privateKey,
+        peerId: peerIdFromPrivateKey(privateKey),
+        logger: defaultLogger(),
+        upgrader: { getStreamMuxers: () => new Map() }
+      } as unknown as Parameters<ReturnType<typeof nodeNoise>>[0])
+    }
+    const [a, b] = await Promise.all([encrypter(), encrypter()])
+    await Promise.all([a.secureOutbound(outbound), b.secureInbound(inbound)])
+    expect(outbound.sendData).toBe(sendCorked)
+    expect(inbound.sendData).toBe(sendCorked)
   })
 
   it('leaves a connection without a TCP socket as it is', () => {
