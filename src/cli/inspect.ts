@@ -1,7 +1,6 @@
 import type { Selection } from '../store/model.js'
 import { SqliteChatStore, type StoreStats } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
-import { fromJson } from '../journal/journal.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
@@ -56,7 +55,7 @@ export async function inspectStore (store: SqliteChatStore): Promise<InspectRepo
     }
     const sizes = new Map([...store.listMedia()].map(m => [m.sha256, m.size]))
     for (const sha256 of await journal.parts.list()) {
-      const length = fromJson<number>(await journal.get(`p/${sha256}`)) ?? 0
+      const length = await journal.parts.size(sha256)
       if (length === 0) continue
       const size = sizes.get(sha256)
       report.partialMedia.push(size === undefined ? { sha256, length } : { sha256, length, size })

@@ -44,13 +44,17 @@ export interface Journal {
 }
 
 /**
- * Partial media files being received. Their committed length is the journal's (a `part/` key written
- * after the bytes), so bytes beyond it, written before a crash, are cut when the file is resumed.
+ * Partial media files being received. A part's length is its committed length, what a resumed transfer
+ * continues from, so a part must only ever hold a prefix of the bytes written to it, in order, whatever
+ * stops a write midway: a killed process, a closed tab. No record is kept beside it (one per chunk was a
+ * journal commit per chunk). Bytes that are wrong all the same (a disk that kept a length and lost its
+ * bytes in a power cut) fail the file's sha256 when it completes: that session is refused and the file
+ * fetched again.
  */
 export interface PartFiles {
-  /** Bytes on disk (0 when there is no such file). */
+  /** The part's committed length (0 when there is no such part). */
   size(sha256: string): Promise<number>
-  /** Writes at `offset`; cuts the file there first when it is longer (an uncommitted tail). */
+  /** Writes at `offset` (at most the part's length); cuts the part there first when it is longer. */
   write(sha256: string, offset: number, data: Uint8Array): Promise<void>
   /** Cuts the file to `length` bytes. */
   truncate(sha256: string, length: number): Promise<void>

@@ -15,10 +15,11 @@ function checkSha (sha: string): void {
 }
 
 /**
- * Partial media files on Node, one `<sha256>.part` each. No fsync per write: a killed process loses
- * nothing the kernel holds, and after a power cut a committed length whose bytes never reached the disk
- * shows as a sha256 mismatch when the file completes, so that one file is fetched again. The store syncs
- * a file before it takes it under its name (HistorySink.putMedia).
+ * Partial media files on Node, one `<sha256>.part` each, its size its committed length: writes go in
+ * order at the end, and one a kill cuts short leaves a prefix of its bytes. No fsync per write: a killed
+ * process loses nothing the kernel holds, and after a power cut a length whose bytes never reached the
+ * disk shows as a sha256 mismatch when the file completes, so that one file is fetched again. The store
+ * syncs a file before it takes it under its name (HistorySink.putMedia).
  */
 export class NodePartFiles implements PartFiles {
   readonly root: string
@@ -77,8 +78,8 @@ export class NodePartFiles implements PartFiles {
   }
 
   /**
-   * The part, open, cut at `offset` when longer: a tail written and never committed (by this process or
-   * one before it) would otherwise survive past the end of this write.
+   * The part, open, cut at `offset` when longer: a part is a prefix of the file, so nothing it held past
+   * a write may outlive it.
    */
   private partFor (sha: string, offset: number): { fd: number, end: number } {
     let part = this.openPart?.sha === sha ? this.openPart : undefined

@@ -1,7 +1,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { HistorySink, ReceivedMedia } from '../store/history.js'
-import { fromJson, jsonValue, type Journal } from '../journal/journal.js'
+import type { Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
@@ -18,15 +18,16 @@ interface MediaProgress {
 
 /** Files handed to the store and not yet durably there, at most. */
 const MAX_PENDING = 4096
-const PART_PREFIX = 'p/'
-const partKey = (sha: string): string => `${PART_PREFIX}${sha}`
+/** Where earlier versions recorded each part's committed length, one journal write per chunk. */
+const OLD_LENGTH_RECORDS = 'p/'
 
 /**
  * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
- * of the rest written into the journal's partial files with their committed length, each finished file
- * checked against its sha256 and handed to the store. Hand-offs are not awaited one by one: a store
- * makes a file durable before it resolves, and it groups those flushes (one per photo would make a
- * photo-heavy transfer wait on the disk), so many are in flight and Done waits for them all.
+ * of the rest written into the journal's partial files, each finished file checked against its sha256
+ * and handed to the store. A part's length is what it has committed (PartFiles.size), so a chunk costs
+ * one write and no record. Hand-offs are not awaited one by one: a store makes a file durable before it
+ * resolves, and it groups those flushes (one per photo would make a photo-heavy transfer wait on the
+ * disk), so many are in flight and Done waits for them all.
  */
 export class MediaIntake {
   /** Media indexes still to receive, in order. */
@@ -38,12 +39,6 @@ export class MediaIntake {
   private hash?: { sha: string, h: Sha256 }
   private readonly pending = new Set<Promise<void>>()
   private failure?: unknown
-  /**
-   * The files with a committed length in the journal: those this phone resumes and those that came in
-   * several chunks. Only their records need deleting once the store has them: most photos come in one
-   * chunk and never had one, and a photo-heavy phone receives 100k+ of them.
-   */
-  private readonly keyed = new Set<string>()
 
   constructor (
     private readonly sink: HistorySink,
@@ -63,15 +58,7 @@ export class MediaIntake {
     const partial: ferry.PartialMedia.$Properties[] = []
     const stored = noneStored ? new Uint8Array(bitmapBytes(m.length)) : await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
-    // Every committed length at once: the records, and which files have one (see keyed).
-    const records = new Map<string, number>()
-    for await (const [key, value] of this.journal.list(PART_PREFIX)) {
-      const sha = key.slice(PART_PREFIX.length)
-      this.keyed.add(sha)
-      records.set(sha, fromJson<number>(value) ?? 0)
-    }
-    // With no partial file nor record left by an earlier session, every file not stored is wanted whole.
-    const leftovers = onDisk.size > 0 || records.size > 0
+    await this.dropOldLengthRecords()
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
       const size = m.size(i)
@@ -80,19 +67,13 @@ export class MediaIntake {
         this.held(size)
         continue
       }
-      if (!leftovers) {
+      // With no partial file left by an earlier session, every file not stored is wanted whole.
+      if (onDisk.size === 0) {
         this.want.push(i)
         continue
       }
       const sha = m.sha256(i)
-      let committed = onDisk.has(sha) ? records.get(sha) ?? 0 : 0
-      if (committed > 0) {
-        // Bytes past the record were written but never committed; a file shorter than its record lost
-        // its tail (a power cut), and what remains is still a valid prefix.
-        const disk = await this.journal.parts.size(sha)
-        if (disk > committed) await this.journal.parts.truncate(sha, committed)
-        committed = Math.min(committed, disk)
-      }
+      const committed = onDisk.has(sha) ? await this.journal.parts.size(sha) : 0
       if (committed > 0 && committed === size && await this.partHash(sha, committed) === sha) {
         // Complete and verified before an interruption: only its hand-off was lost.
         await this.sink.putMedia(this.journal.parts.handOff(sha, size, m.get(i).mime))
@@ -102,7 +83,8 @@ export class MediaIntake {
         continue
       }
       this.want.push(i)
-      if (committed >= size || (committed === 0 && onDisk.has(sha))) {
+      if (committed >= size) {
+        // Whole yet not this file, or longer than it: no prefix of it to keep.
         await this.forget(sha)
       } else if (committed > 0) {
         partial.push({ index: i, offset: committed })
@@ -158,8 +140,14 @@ export class MediaIntake {
 
   private async forget (sha: string): Promise<void> {
     await this.journal.parts.remove(sha)
-    if (!this.keyed.delete(sha)) return
-    await this.journal.write([{ key: partKey(sha) }])
+  }
+
+  /** Earlier versions' records go at once: nothing reads them, and a part's own length is its commit. */
+  private async dropOldLengthRecords (): Promise<void> {
+    for await (const _ of this.journal.list(OLD_LENGTH_RECORDS)) {
+      await this.journal.write([{ prefix: OLD_LENGTH_RECORDS }])
+      return
+    }
   }
 
   async chunk (index: number, offset: number, data: Uint8Array): Promise<void> {
@@ -198,8 +186,6 @@ export class MediaIntake {
     this.hash?.h.update(data)
     this.offset = offset + data.byteLength
     this.resumeAt.delete(index)
-    this.keyed.add(m.sha256)
-    await this.journal.write([{ key: partKey(m.sha256), value: jsonValue(this.offset) }])
     this.progress.mediaBytes += data.byteLength
     this.progress.mediaBytesReceived += data.byteLength
     if (this.offset < m.size) return

@@ -53,16 +53,16 @@ describe('partial media files', () => {
     await expect(readAll(parts.read(digest, 11))).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('shorter than its committed 11 bytes') })
   })
 
-  it('cuts a longer file where a write starts (an uncommitted tail), in this process or after a crash', async () => {
+  it('cuts a longer part where a write starts, in this process or after a crash', async () => {
     const dir = tempDir()
     const first = journal(dir)
     await first.parts.write(digest, 0, data.subarray(0, 30_000))
-    // A tail never committed: a write back at the committed length must not leave its end behind.
+    // A write back at an earlier length must not leave the part's old end behind.
     await first.parts.write(digest, 30_000, Buffer.alloc(20_000, 0xee))
     await first.parts.write(digest, 30_000, data.subarray(30_000, 40_000))
     expect(await first.parts.size(digest)).toBe(40_000)
     await first.close()
-    // The same after a crash: the tail is on disk, the next process writes at the committed length.
+    // The same after a crash: a tail is on disk, the next process writes at an earlier length.
     writeFileSync(join(dir, 'journal', 'parts', `${digest}.part`), Buffer.alloc(5000, 0xee), { flag: 'a' })
     const again = journal(dir)
     await again.parts.write(digest, 40_000, data.subarray(40_000))
