@@ -95,6 +95,8 @@ export class NodePartFiles implements PartFiles {
       ftruncateSync(part.fd, offset)
       part.end = offset
     }
+    // A hole would read as zeros, and the part's length is what a resumed transfer trusts.
+    if (offset > part.end) throw new FerryError(ErrorCode.STORE, `partial media ${sha}: a write at ${offset} would leave a gap after its ${part.end} bytes`)
     return part
   }
 

@@ -189,12 +189,16 @@ export class MediaIntake {
     this.progress.mediaBytes += data.byteLength
     this.progress.mediaBytesReceived += data.byteLength
     if (this.offset < m.size) return
-    const actual = this.hash !== undefined ? bytesToHex(this.hash.h.digest()) : await this.partHash(m.sha256, m.size)
+    const resumed = this.hash === undefined
+    const actual = resumed ? await this.partHash(m.sha256, m.size) : bytesToHex((this.hash as { h: Sha256 }).h.digest())
     this.hash = undefined
     if (actual !== m.sha256) {
       await this.forget(m.sha256)
       this.progress.mediaBytes -= m.size
-      throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${actual}`)
+      // A resumed file's first bytes came from this phone's disk: the sender may not be the liar.
+      throw new FerryError(ErrorCode.HASH_MISMATCH, resumed
+        ? `media ${m.sha256} has sha256 ${actual} with the part this phone kept from an earlier attempt; the part is gone, and the next attempt fetches the file whole`
+        : `media ${m.sha256} arrived with sha256 ${actual}`)
     }
     this.fileDone()
     await this.hand(parts.handOff(m.sha256, m.size, m.mime))

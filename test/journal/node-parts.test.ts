@@ -53,6 +53,20 @@ describe('partial media files', () => {
     await expect(readAll(parts.read(digest, 11))).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('shorter than its committed 11 bytes') })
   })
 
+  it('refuses a write past its end, which would leave a hole inside what a resume trusts', async () => {
+    const dir = tempDir()
+    const first = journal(dir)
+    await first.parts.write(digest, 0, data.subarray(0, 10_000))
+    await expect(first.parts.write(digest, 12_000, data.subarray(12_000, 20_000))).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('would leave a gap after its 10000 bytes') })
+    await first.close()
+    // The same for a part an earlier process left.
+    const again = journal(dir)
+    await expect(again.parts.write(digest, 10_001, data.subarray(10_001, 20_000))).rejects.toMatchObject({ code: 'STORE' })
+    expect(await again.parts.size(digest)).toBe(10_000)
+    await again.parts.write(digest, 10_000, data.subarray(10_000))
+    expect((await readAll(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
+  })
+
   it('cuts a longer part where a write starts, in this process or after a crash', async () => {
     const dir = tempDir()
     const first = journal(dir)

@@ -46,7 +46,7 @@ async function interrupted (): Promise<{ target: SqliteChatStore, committed: num
 }
 
 /** Runs the next session, noting where the file's chunks began again. */
-async function resume (target: SqliteChatStore): Promise<{ error?: string, firstOffset?: number, bytes: number }> {
+async function resume (target: SqliteChatStore): Promise<{ error?: string, message?: string, firstOffset?: number, bytes: number }> {
   let firstOffset: number | undefined
   let bytes = 0
   const r = await runTransfer(source, target, {
@@ -58,7 +58,7 @@ async function resume (target: SqliteChatStore): Promise<{ error?: string, first
       bytes += c.data.byteLength
     }
   })
-  return { error: r.receiverError?.code, firstOffset, bytes }
+  return { error: r.receiverError?.code, message: r.receiverError?.message, firstOffset, bytes }
 }
 
 async function expectWhole (target: SqliteChatStore): Promise<void> {
@@ -119,6 +119,8 @@ describe('a media file interrupted mid-way', () => {
 
   it('resumes mid-chunk from a part a kill cut short inside a write', async () => {
     const { target, committed, part } = await interrupted()
+    // As the next process finds it.
+    await closeJournal(target)
     truncateSync(part, committed - 3000)
     const r = await resume(target)
     expect(r.error).toBeUndefined()
@@ -129,10 +131,14 @@ describe('a media file interrupted mid-way', () => {
 
   it('never keeps a file whose part grew bytes it was never sent (a disk that lied in a power cut): that session is refused, the next one completes', async () => {
     const { target, committed, part } = await interrupted()
+    // As the next process finds it.
+    await closeJournal(target)
     appendFileSync(part, Buffer.alloc(20_000, 0xee))
     const r = await resume(target)
     expect(r.firstOffset).toBe(committed + 20_000)
     expect(r.error).toBe('HASH_MISMATCH')
+    // Not blamed on the sender: the bytes at fault were this phone's own.
+    expect(r.message).toContain('the part this phone kept from an earlier attempt')
     expect(target.hasMediaFile(sha)).toBe(false)
     expect(await journalOf(target).parts.list()).toEqual([])
     const again = await resume(target)
@@ -172,6 +178,7 @@ describe('a media file interrupted mid-way', () => {
     writeFileSync(part, bytes)
     const r = await resume(target)
     expect(r.error).toBe('HASH_MISMATCH')
+    expect(r.message).toContain('the part this phone kept from an earlier attempt')
     expect(target.hasMediaFile(sha)).toBe(false)
     expect(await journalOf(target).parts.list()).toEqual([])
     expect(committed).toBeGreaterThan(200)
