@@ -65,9 +65,18 @@ export class MediaFolder {
     if (o.readOnly === true) return
     try {
       mkdirSync(this.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      this.dropLeftovers()
     } catch (err) {
       throw storeError(err, `creating the media folder ${this.root}`)
     }
+  }
+
+  /**
+   * Copies a killed process left in .tmp (an import stopped mid-file): only the one process that holds
+   * the store (store-lock.ts) makes this folder, so whatever is there now belongs to none.
+   */
+  private dropLeftovers (): void {
+    for (const name of readdirSync(this.tmpDir)) if (name.endsWith('.tmp')) rmSync(join(this.tmpDir, name), { force: true })
   }
 
   path (sha: string): string {

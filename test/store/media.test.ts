@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ReceivedMedia } from '../../src/store/history.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, keystream, openStore, tempDir } from '../helpers/stores.js'
 
 // The store's content-addressed media folder: files appear under their sha256 only complete and
@@ -31,6 +32,22 @@ describe('the media folder', () => {
     // Nothing is left behind in the working directory.
     expect(readdirSync(join(s.dir, 'media', '.tmp'))).toEqual([])
     s.close()
+  })
+
+  it('drops the copies a killed process left in its work folder when the store next opens to write, not to read', async () => {
+    const dir = tempDir()
+    const s = openStore(dir)
+    const kept = await s.writeMedia(pieces(bytes(50_000), 16_384))
+    s.close()
+    // As `ferry import` killed mid-file leaves it: a copy cut short under a random name.
+    const left = join(dir, 'media', '.tmp', '2f1c6a0e-5d7b-4f7e-9a51-0c3f3b7c9d11.tmp')
+    writeFileSync(left, bytes(7_000))
+    SqliteChatStore.open(dir, { readOnly: true }).close()
+    expect(existsSync(left)).toBe(true)
+    const again = SqliteChatStore.open(dir)
+    expect(readdirSync(join(dir, 'media', '.tmp'))).toEqual([])
+    expect(again.hasMediaFile(kept.sha256)).toBe(true)
+    again.close()
   })
 
   it('writes a large stream without holding it whole', async () => {
