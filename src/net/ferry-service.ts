@@ -85,6 +85,8 @@ function overWebRTC (connection: Connection): boolean {
 const log = logger('ferry:service')
 
 export const DEFAULT_STALL_MS = 5_000
+/** How long a receiver that verified keeps reconnecting to tell the old phone so. */
+const TELL_AGAIN_MS = 20_000
 const ELSEWHERE_DIAL_MS = 2_000
 
 export interface Progress {
@@ -421,11 +423,30 @@ export class FerryService implements Startable {
     let peer: PeerId | undefined
     this.deadAddr = undefined
     const emit = emitter(opts.onEvent)
-    return await retryWhileAdvancing(async onAdvance => await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance), {
-      retryForMs: opts.retryForMs ?? 60_000,
-      signal: opts.signal,
-      onInterrupted: error => emit({ type: 'interrupted', error })
-    })
+    // A session that verified the history but lost the link before the old phone heard it: the next
+    // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
+    // history is verified here all the same.
+    let unheard: { result: ReceiveResult, at: number } | undefined
+    const verifiedUnheard = async (why: unknown): Promise<ReceiveResult> => {
+      const u = unheard as { result: ReceiveResult, at: number }
+      log('verified, but the other phone may not have heard it: %s', (why as Error)?.message ?? why)
+      await this.pairings.forget()
+      emit({ type: 'verified', ...u.result })
+      return u.result
+    }
+    try {
+      return await retryWhileAdvancing(async onAdvance => {
+        if (unheard !== undefined && Date.now() - unheard.at > TELL_AGAIN_MS) return await verifiedUnheard('no session got through to it')
+        return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
+      }, {
+        retryForMs: opts.retryForMs ?? 60_000,
+        signal: opts.signal,
+        onInterrupted: error => emit({ type: 'interrupted', error })
+      })
+    } catch (err) {
+      if (unheard === undefined || opts.signal?.aborted === true) throw err
+      return await verifiedUnheard(err)
+    }
   }
 
   /**
@@ -482,11 +503,11 @@ export class FerryService implements Startable {
       .map(ma => ma.toString().includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`))
   }
 
-  private async receiveOnce (opts: ReceiveOptions, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void): Promise<ReceiveResult> {
+  private async receiveOnce (opts: ReceiveOptions, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
     const connection = await this.dial(opts, known)
     onConnected(connection.remotePeer)
     try {
-      return await this.transferOn(connection, opts, emit, onAdvance)
+      return await this.transferOn(connection, opts, emit, onAdvance, onUnheard)
     } catch (err) {
       // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
       this.deadAddr = connection.remoteAddr
@@ -495,7 +516,7 @@ export class FerryService implements Startable {
     }
   }
 
-  private async transferOn (connection: Connection, opts: ReceiveOptions, emit: (e: EventBody) => void, onAdvance: () => void): Promise<ReceiveResult> {
+  private async transferOn (connection: Connection, opts: ReceiveOptions, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
     const sink = this.sink()
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
@@ -534,24 +555,33 @@ export class FerryService implements Startable {
       mediaBytes: machine.progress.mediaBytes,
       totalMediaBytes: machine.progress.totalMediaBytes
     })
-    await receiveTransfer(stream, machine, {
-      signal: opts.signal,
-      stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
-      beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
-      onAdvance,
-      onManifest: () => {
-        const e = machine.expected
-        if (e !== undefined) emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length })
-      },
-      onProgress: () => { emit({ type: 'progress', progress: progress() }) }
-    })
-    await this.pairings.forget()
-    const p = machine.progress
-    const result: ReceiveResult = {
-      summary: machine.summary ?? [],
-      progress: progress(),
-      stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
+    const resultOf = (): ReceiveResult => {
+      const p = machine.progress
+      return {
+        summary: machine.summary ?? [],
+        progress: progress(),
+        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
+      }
     }
+    try {
+      await receiveTransfer(stream, machine, {
+        signal: opts.signal,
+        stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
+        beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
+        onAdvance,
+        onManifest: () => {
+          const e = machine.expected
+          if (e !== undefined) emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length })
+        },
+        onProgress: () => { emit({ type: 'progress', progress: progress() }) }
+      })
+    } catch (err) {
+      // Verified here, but the link went before the old phone hung up: it may not have heard.
+      if (machine.state === 'verified') onUnheard(resultOf())
+      throw err
+    }
+    await this.pairings.forget()
+    const result = resultOf()
     log('verified from %s', peer)
     emit({ type: 'verified', ...result })
     return result

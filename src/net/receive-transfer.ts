@@ -37,10 +37,10 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
     await runReceiver(machine, duplex, {
       signal: opts.signal,
       onProgress: () => {
-        // From its first data on, the sender streams without pause until the end: silence means a dead
-        // link. Not before: after a resume the sender first digests what this phone already holds,
-        // seconds of silence on a large history.
-        watch.armed = machine.progress.bytesReceived > 0 && !machine.finished
+        // From its first data on, the sender streams without pause until the end, and hangs up as soon
+        // as it has read Verified: silence means a dead link. Not before: after a resume the sender
+        // first digests what this phone already holds, seconds of silence on a large history.
+        watch.armed = machine.progress.bytesReceived > 0
         opts.onAdvance?.()
         // Nothing to report before the manifest, and no progress before what this phone already holds is
         // known: a resumed transfer's progress must start where it stands, never go back.

@@ -14,6 +14,30 @@ export interface DriverOptions {
   /** Called after every frame that moved the transfer forward. */
   onProgress?: () => void
   signal?: AbortSignal
+  /** The receiver: how long it waits, once it sent Verified, for the sender to hang up (HEARD_MS). */
+  heardMs?: number
+}
+
+/**
+ * A sender hangs up as soon as it has read Verified, so on a live link the receiver sees the end of the
+ * stream at once; one that keeps the stream open longer is taken for a link that died.
+ */
+const HEARD_MS = 10_000
+
+/** Reads `reads` (the source of `duplex`) to its end, aborting `duplex` with TRUNCATED past `ms`. */
+async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, ms: number): Promise<void> {
+  const unheard = new FerryError(ErrorCode.TRUNCATED, `the other phone did not hang up within ${ms / 1000} s of Verified: it may not have heard it`)
+  let late = false
+  const timer = setTimeout(() => { late = true; duplex.abort(unheard) }, ms)
+  try {
+    // Nothing more is expected; whatever comes is ignored.
+    while ((await reads.next()).done !== true) { /* ignored */ }
+  } catch (err) {
+    throw late ? unheard : err
+  } finally {
+    clearTimeout(timer)
+  }
+  if (late) throw unheard
 }
 
 function asFerryError (err: unknown): FerryError {
@@ -70,12 +94,15 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     // Tell the sender and hang up: the read loop below then ends and reports it.
     send([encodeFrame({ error: { code: err.code, message: err.message } })]).then(async () => { await duplex.close() }, () => { duplex.abort(err) })
   }
+  // One reader of the source throughout: a stream's source can be read only once.
+  const reads = duplex.source[Symbol.asyncIterator]()
   try {
     await send(machine.start())
     // Chunk bodies are reassembled into reused buffers: the machine and the stores copy or write what
     // they keep of a chunk's bytes before onFrame returns (PartFiles.write).
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES, DEFAULT_OPTIONS.chunkBytes + CHUNK_HEADER_MAX)
-    read: for await (const chunk of duplex.source) {
+    read: for (let r = await reads.next(); r.done !== true; r = await reads.next()) {
+      const chunk = r.value
       let bodies: Uint8Array[]
       try {
         bodies = decoder.push(chunk)
@@ -107,6 +134,10 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
       decoder.end()
       throw new FerryError(ErrorCode.TRUNCATED, 'the sender went away before the transfer was verified')
     }
+    // Verified is written, not yet heard: a link that dies now would leave the old phone waiting for it.
+    // The sender hangs up once it has read it, so this phone waits for that; a link that dies first
+    // fails the session (TRUNCATED), and the next session verifies again and says so again.
+    await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
     opts.onProgress?.()
     await duplex.close()
   } catch (err) {
@@ -115,6 +146,8 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     return await giveUp(duplex, writer, e, background === undefined && !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
   } finally {
     unlisten()
+    // As a for-await loop left early would: the source may hold a read open.
+    void reads.return?.()?.catch(() => {})
   }
 }
 

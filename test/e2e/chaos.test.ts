@@ -61,4 +61,25 @@ describe.skipIf(skip)('chaos (quick seeded set)', () => {
     expect(summary.survived).toBe(summary.interruptions)
     expect(summary.interruptions).toBe(kinds.length)
   }, 90_000)
+
+  // The new phone's address changes as a second transfer ends: everything is in, the new phone verifies,
+  // and its Verified leaves on a link that is already dead. Seed 31337 puts the change there (the full
+  // run's phone and link); the old phone used to wait for that Verified forever.
+  it('tells the old phone a second transfer is verified when the new phone\'s address changed as it ended', async () => {
+    const lines: string[] = []
+    const { results, summary } = await runChaos({
+      rounds: 1,
+      seed: 31337,
+      kinds: ['ip-change'],
+      delta: 400,
+      roundTimeoutMs: 60_000,
+      log: l => lines.push(l),
+      onRound: r => lines.push(`${r.kind} @${r.aim.toFixed(2)}: ${survived(r) ? 'survived' : 'FAILED'} ${r.detail}, resume ${r.resumeMs ?? '--'} ms${r.error !== undefined ? `\n  ${r.error}` : ''}`)
+    })
+    console.log(`chaos, an address change as a second transfer ends:\n${lines.join('\n')}`)
+    expect(results[0].detail).toContain('receiver\'s address')
+    expect(results[0].error, results[0].error ?? '').toBeUndefined()
+    expect(summary.survived).toBe(1)
+    expect(summary.lost + summary.duplicated).toBe(0)
+  }, 90_000)
 })

@@ -11,6 +11,8 @@ import { buildManifest, manifestFrames } from '../../src/protocol/manifest.js'
 import { PROTOCOL_VERSION } from '../../src/protocol/options.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { decodeFrame, encodeFrame, encodeMediaChunk, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { runSender } from '../../src/protocol/session.js'
 import { prefix, readFrames } from '../../src/wire/framing.js'
 import type { StreamDuplex } from '../../src/net/stream-duplex.js'
 import {
@@ -186,6 +188,29 @@ describe('a hostile sender over libp2p against a real `ferry receive`', () => {
     // The refused partial file is dropped, and never promoted into media/.
     expect(auditMedia(target)).toEqual({ complete: [], corrupt: [], parts: [] })
   }, 120_000)
+
+  // A link that dies as the transfer ends looks, from the new phone, like an old phone that never hangs
+  // up after Verified: it cannot know Verified was heard. It says so again in new sessions; when none
+  // gets an answer, its history is verified all the same, and it says so.
+  it('an old phone that never hangs up after Verified: told again by new sessions, then the history is verified here all the same', async () => {
+    const deaf: Serve = async duplex => {
+      const machine = new SenderMachine({ source })
+      await runSender(machine, { source: duplex.source, write: async c => { await duplex.write(c) }, close: async () => {}, abort: e => { duplex.abort(e) } })
+      return machine.state
+    }
+    const liar = await hostile(deaf)
+    const target = newStorePath()
+    const receiver = startReceiver(target, { code: CODE, peer: liar.addr })
+    const exit = await receiver.waitExit(60_000)
+    expect(exit.code, receiver.describe()).toBe(0)
+    expect(receiver.all('verified')).toHaveLength(1)
+    // Every session verified; at least one more came to say it again.
+    const sessions = await Promise.all(liar.sessions)
+    expect(sessions.length).toBeGreaterThanOrEqual(2)
+    for (const s of sessions) expect(s).toEqual({ status: 'fulfilled', value: 'verified' })
+    expect(receiver.all('paired').map(e => e.mode)).toContain('resume')
+    expect(await exportStore(target)).toBe(sourceExport)
+  }, 90_000)
 })
 
 const mb = (n: number): string => (n / 1024 / 1024).toFixed(1)

@@ -62,3 +62,42 @@ describe('before the receiver says verified', () => {
     expect(told).toBeGreaterThan(journalFlush)
   })
 })
+
+describe('after the receiver says verified', () => {
+  it('waits for the old phone to hang up, which it does once it has read Verified', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 2, messagesPerConversation: 50, mediaSizes: [30_000] })
+    const target = openStore()
+    const pipe = memoryPipe()
+    const sender = new SenderMachine({ source })
+    const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target) })
+    let receiverDone = false
+    let senderHeard = false
+    const onFrame = sender.onFrame.bind(sender)
+    sender.onFrame = async frame => {
+      await onFrame(frame)
+      // The receiver is still waiting when Verified is read: it returns only once the sender hung up.
+      if (frame.body === 'verified') { senderHeard = true; expect(receiverDone).toBe(false) }
+    }
+    await Promise.all([runSender(sender, pipe.a), runReceiver(receiver, pipe.b).then(() => { receiverDone = true })])
+    expect(senderHeard).toBe(true)
+    expect(receiver.state).toBe('verified')
+  })
+
+  it('takes a hang-up that never comes for a dead link (TRUNCATED: the next session says it again), its history verified all the same', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 2, messagesPerConversation: 50, mediaSizes: [30_000] })
+    const target = openStore()
+    const pipe = memoryPipe()
+    const sender = new SenderMachine({ source })
+    // As a link that died as the transfer ended: the old phone's hang-up never arrives.
+    const senderSide = { ...pipe.a, close: async () => {} }
+    const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target) })
+    const [, received] = await Promise.allSettled([runSender(sender, senderSide), runReceiver(receiver, pipe.b, { heardMs: 300 })])
+    expect(received.status).toBe('rejected')
+    expect((received as PromiseRejectedResult).reason).toMatchObject({ code: 'TRUNCATED', message: expect.stringContaining('may not have heard it') })
+    expect(receiver.state).toBe('verified')
+    expect(target.stats().messages).toBe(source.stats().messages)
+    pipe.b.abort(new Error('test over'))
+  })
+})
