@@ -4,7 +4,8 @@ import { closeJournals, journalOf } from '../helpers/transfer.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
-import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import { memoryPipe, type MemoryPipe } from '../../src/wire/memory-duplex.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { HistorySink } from '../../src/store/history.js'
 import type { Journal } from '../../src/journal/journal.js'
 
@@ -63,14 +64,17 @@ describe('before the receiver says verified', () => {
   })
 })
 
+/** Two phones over an in-memory pipe, the old one holding a small history, the new one empty. */
+async function pair (): Promise<{ source: SqliteChatStore, target: SqliteChatStore, pipe: MemoryPipe, sender: SenderMachine, receiver: ReceiverMachine }> {
+  const source = openStore()
+  await fillStore(source, { conversations: 2, messagesPerConversation: 50, mediaSizes: [30_000] })
+  const target = openStore()
+  return { source, target, pipe: memoryPipe(), sender: new SenderMachine({ source }), receiver: new ReceiverMachine({ sink: target, journal: journalOf(target) }) }
+}
+
 describe('after the receiver says verified', () => {
   it('waits for the old phone to hang up, which it does once it has read Verified', async () => {
-    const source = openStore()
-    await fillStore(source, { conversations: 2, messagesPerConversation: 50, mediaSizes: [30_000] })
-    const target = openStore()
-    const pipe = memoryPipe()
-    const sender = new SenderMachine({ source })
-    const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target) })
+    const { pipe, sender, receiver } = await pair()
     let receiverDone = false
     let senderHeard = false
     const onFrame = sender.onFrame.bind(sender)
@@ -85,14 +89,9 @@ describe('after the receiver says verified', () => {
   })
 
   it('takes a hang-up that never comes for a dead link (TRUNCATED: the next session says it again), its history verified all the same', async () => {
-    const source = openStore()
-    await fillStore(source, { conversations: 2, messagesPerConversation: 50, mediaSizes: [30_000] })
-    const target = openStore()
-    const pipe = memoryPipe()
-    const sender = new SenderMachine({ source })
+    const { source, target, pipe, sender, receiver } = await pair()
     // As a link that died as the transfer ended: the old phone's hang-up never arrives.
     const senderSide = { ...pipe.a, close: async () => {} }
-    const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target) })
     const [, received] = await Promise.allSettled([runSender(sender, senderSide), runReceiver(receiver, pipe.b, { heardMs: 300 })])
     expect(received.status).toBe('rejected')
     expect((received as PromiseRejectedResult).reason).toMatchObject({ code: 'TRUNCATED', message: expect.stringContaining('may not have heard it') })
