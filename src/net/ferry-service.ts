@@ -427,16 +427,9 @@ export class FerryService implements Startable {
     // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
     // history is verified here all the same.
     let unheard: { result: ReceiveResult, at: number } | undefined
-    const verifiedUnheard = async (why: unknown): Promise<ReceiveResult> => {
-      const u = unheard as { result: ReceiveResult, at: number }
-      log('verified, but the other phone may not have heard it: %s', (why as Error)?.message ?? why)
-      await this.pairings.forget()
-      emit({ type: 'verified', ...u.result })
-      return u.result
-    }
     try {
       return await retryWhileAdvancing(async onAdvance => {
-        if (unheard !== undefined && Date.now() - unheard.at > TELL_AGAIN_MS) return await verifiedUnheard('no session got through to it')
+        if (unheard !== undefined && Date.now() - unheard.at > TELL_AGAIN_MS) return await this.verified(unheard.result, emit, 'no session got through to tell it')
         return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
       }, {
         retryForMs: opts.retryForMs ?? 60_000,
@@ -445,7 +438,7 @@ export class FerryService implements Startable {
       })
     } catch (err) {
       if (unheard === undefined || opts.signal?.aborted === true) throw err
-      return await verifiedUnheard(err)
+      return await this.verified(unheard.result, emit, `it may not have heard: ${(err as Error)?.message ?? String(err)}`)
     }
   }
 
@@ -580,9 +573,13 @@ export class FerryService implements Startable {
       if (machine.state === 'verified') onUnheard(resultOf())
       throw err
     }
+    return await this.verified(resultOf(), emit, `from ${peer}`)
+  }
+
+  /** The end of a receive: the pairing is no longer needed, and the app is told. */
+  private async verified (result: ReceiveResult, emit: (e: EventBody) => void, note: string): Promise<ReceiveResult> {
     await this.pairings.forget()
-    const result = resultOf()
-    log('verified from %s', peer)
+    log('verified, %s', note)
     emit({ type: 'verified', ...result })
     return result
   }

@@ -142,12 +142,9 @@ export class MediaIntake {
     await this.journal.parts.remove(sha)
   }
 
-  /** Earlier versions' records go at once: nothing reads them, and a part's own length is its commit. */
+  /** Earlier versions' records go at once (one write, none read): a part's own length is its commit. */
   private async dropOldLengthRecords (): Promise<void> {
-    for await (const _ of this.journal.list(OLD_LENGTH_RECORDS)) {
-      await this.journal.write([{ prefix: OLD_LENGTH_RECORDS }])
-      return
-    }
+    await this.journal.write([{ prefix: OLD_LENGTH_RECORDS }])
   }
 
   async chunk (index: number, offset: number, data: Uint8Array): Promise<void> {
