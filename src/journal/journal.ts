@@ -54,8 +54,17 @@ export interface Journal {
 export interface PartFiles {
   /** The part's committed length (0 when there is no such part). */
   size(sha256: string): Promise<number>
-  /** Writes at `offset` (at most the part's length); cuts the part there first when it is longer. */
+  /**
+   * Writes at `offset` (at most the part's length); cuts the part there first when it is longer. The
+   * caller keeps `data` unchanged until the promise settles, and starts the part's next write after it,
+   * unless the part files take several at once (writesAtOnce).
+   */
   write(sha256: string, offset: number, data: Uint8Array): Promise<void>
+  /**
+   * How many writes of one part a caller may have unsettled at once (1 when absent). Part files that take
+   * more take each write's bytes before write() returns, and land them in order.
+   */
+  readonly writesAtOnce?: number
   /** Cuts the file to `length` bytes. */
   truncate(sha256: string, length: number): Promise<void>
   /** The file's bytes from 0 to `length`, in pieces (to hash a part resumed from an earlier run). */

@@ -7,11 +7,30 @@ import type { ReceivedMedia } from '../store/history.js'
 import type { PartFiles } from './journal.js'
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
+import { DirectWriter } from './direct-writes.js'
+
+/** The largest chunk written direct; larger ones (no sender sends them) go through the page cache. */
+const DIRECT_STAGE_BYTES = 256 * 1024
+/** Direct writes landing at once. */
+const DIRECT_WRITES = 16
+/** Smaller writes go through the page cache: the disk's round trip would outweigh the copy. */
+const DIRECT_MIN_BYTES = 64 * 1024
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
 function checkSha (sha: string): void {
   if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+}
+
+interface OpenPart {
+  sha: string
+  fd: number
+  /** The same file opened for direct writes, once one is. */
+  direct?: number
+  /** Where its writes end, those landing included. */
+  end: number
+  /** Where the first direct write that failed began: what the part holds from there may have holes. */
+  failedAt?: number
 }
 
 /**
@@ -20,11 +39,26 @@ function checkSha (sha: string): void {
  * process loses nothing the kernel holds, and after a power cut a length whose bytes never reached the
  * disk shows as a sha256 mismatch when the file completes, so that one file is fetched again. The store
  * syncs a file before it takes it under its name (HistorySink.putMedia).
+ *
+ * Whole-block chunks are written past the page cache on the thread pool where the filesystem allows it
+ * (direct-writes.ts), several landing at once; a file's last, partial chunk and small files go through
+ * the page cache once those have landed. A killed process still leaves a prefix: a direct write in
+ * flight completes before the process is gone. A direct write that fails cuts the part where it began.
  */
 export class NodePartFiles implements PartFiles {
   readonly root: string
   /** Parts arrive one at a time: the one being written stays open, its length known. */
-  private openPart?: { sha: string, fd: number, end: number }
+  private openPart?: OpenPart
+  /** Direct writes: not yet probed (undefined), refused here (null), or the writer. */
+  private direct?: DirectWriter | null
+  /** Direct writes not yet landed (these never reject: their writers hear the errors). */
+  private readonly landing = new Set<Promise<void>>()
+  /** Writes waiting for those to land, in order: each starts after the one before it. */
+  private turn: Promise<void> = Promise.resolve()
+  private waiting = 0
+  private closed = false
+  /** A caller may start this many writes before the first has settled (PartFiles). */
+  readonly writesAtOnce = DIRECT_WRITES
 
   constructor (root: string) {
     this.root = resolve(root)
@@ -41,39 +75,90 @@ export class NodePartFiles implements PartFiles {
   }
 
   async size (sha: string): Promise<number> {
-    return this.sizeSync(sha)
-  }
-
-  sizeSync (sha: string): number {
+    await this.settle()
     return statSync(this.path(sha), { throwIfNoEntry: false })?.size ?? 0
   }
 
-  async write (sha: string, offset: number, data: Uint8Array): Promise<void> {
-    this.writeSync(sha, offset, data)
+  /**
+   * Resolves once the bytes are in the part. Takes them before it returns (into a stage, or a copy when
+   * it must wait), so a caller may have up to `writesAtOnce` writes unsettled; they land in order.
+   */
+  write (sha: string, offset: number, data: Uint8Array): Promise<void> {
+    const direct = data.byteLength >= DIRECT_MIN_BYTES ? this.directWriter() : undefined
+    const goesDirect = direct?.takes(offset, data.byteLength) === true
+    const now = this.waiting === 0 && (this.landing.size === 0 || (goesDirect && this.openPart?.sha === sha && direct?.ready === true))
+    if (now) return this.writeNow(sha, offset, data, goesDirect ? direct : undefined)
+    // Behind writes still landing (or waiting): a copy waits its turn.
+    // (A copy: Buffer.slice would be a view of the caller's bytes.)
+    const copy = new Uint8Array(data)
+    this.waiting++
+    const turn = this.turn.then(async () => {
+      this.waiting--
+      await this.landed()
+      const again = this.directWriter()
+      await this.writeNow(sha, offset, copy, again?.takes(offset, copy.byteLength) === true ? again : undefined)
+    })
+    this.turn = turn.catch(() => {})
+    return turn
   }
 
-  writeSync (sha: string, offset: number, data: Uint8Array): void {
+  /** Starts a write now: through the page cache (done when it returns) or direct (landing). */
+  private writeNow (sha: string, offset: number, data: Uint8Array, direct: DirectWriter | undefined): Promise<void> {
+    let part: OpenPart | undefined
     try {
-      const part = this.partFor(sha, offset)
-      let done = 0
-      while (done < data.byteLength) done += writeSync(part.fd, data, done, data.byteLength - done, offset + done)
+      if (this.closed) throw new FerryError(ErrorCode.STORE, 'the journal is closed')
+      part = this.partFor(sha, offset)
+      if (direct === undefined) {
+        this.writeBuffered(part, offset, data)
+        return Promise.resolve()
+      }
+      part.direct ??= direct.open(this.path(sha))
+      const writing = direct.write(part.direct, offset, data)
       part.end = offset + data.byteLength
+      const written = part
+      const landed: Promise<void> = writing.then(() => {}, () => { written.failedAt = Math.min(written.failedAt ?? offset, offset) })
+        .finally(() => { this.landing.delete(landed) })
+      this.landing.add(landed)
+      return writing.catch(err => { throw this.writeFailed(sha, err) })
     } catch (err) {
-      throw storeError(err, `writing partial media ${sha}`)
+      // Through the page cache: what a failed write leaves is a prefix; its length is read again.
+      if (part !== undefined && this.landing.size === 0) this.closePart(sha)
+      return Promise.reject(this.writeFailed(sha, err))
     }
   }
 
-  /** A whole file at once, replacing any earlier part (a photo that came in one chunk). */
-  writeWhole (sha: string, data: Uint8Array): void {
+  private writeFailed (sha: string, err: unknown): Error {
+    // A filesystem that refuses a direct write after all is written through the page cache from now on.
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') this.direct = null
+    return storeError(err, `writing partial media ${sha}`)
+  }
+
+  private writeBuffered (part: OpenPart, offset: number, data: Uint8Array): void {
+    let done = 0
+    while (done < data.byteLength) done += writeSync(part.fd, data, done, data.byteLength - done, offset + done)
+    part.end = offset + data.byteLength
+  }
+
+  private directWriter (): DirectWriter | undefined {
+    if (this.direct === undefined) this.direct = DirectWriter.probe(this.root, DIRECT_STAGE_BYTES, DIRECT_WRITES) ?? null
+    return this.direct ?? undefined
+  }
+
+  /** Waits for the writes waiting their turn and those landing. */
+  private async settle (): Promise<void> {
+    await this.turn
+    await this.landed()
+  }
+
+  /** Waits for the direct writes landing; a part one of them failed in is cut where that one began. */
+  private async landed (): Promise<void> {
+    while (this.landing.size > 0) await Promise.all([...this.landing])
+    const part = this.openPart
+    if (part?.failedAt === undefined) return
     try {
+      ftruncateSync(part.fd, part.failedAt)
+    } finally {
       this.closePart()
-      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
-      this.openPart = { sha, fd, end: 0 }
-      let done = 0
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
-      this.openPart.end = data.byteLength
-    } catch (err) {
-      throw storeError(err, `writing media ${sha}`)
     }
   }
 
@@ -81,7 +166,7 @@ export class NodePartFiles implements PartFiles {
    * The part, open, cut at `offset` when longer: a part is a prefix of the file, so nothing it held past
    * a write may outlive it.
    */
-  private partFor (sha: string, offset: number): { fd: number, end: number } {
+  private partFor (sha: string, offset: number): OpenPart {
     let part = this.openPart?.sha === sha ? this.openPart : undefined
     if (part === undefined) {
       this.closePart()
@@ -100,13 +185,21 @@ export class NodePartFiles implements PartFiles {
     return part
   }
 
+  /** Closes the open part; with a write still landing, once it has (its fds must not be reused under it). */
   private closePart (sha?: string): void {
-    if (this.openPart === undefined || (sha !== undefined && this.openPart.sha !== sha)) return
-    closeSync(this.openPart.fd)
+    const part = this.openPart
+    if (part === undefined || (sha !== undefined && part.sha !== sha)) return
     this.openPart = undefined
+    const close = (): void => {
+      closeSync(part.fd)
+      if (part.direct !== undefined) closeSync(part.direct)
+    }
+    if (this.landing.size === 0) close()
+    else void Promise.all([...this.landing]).then(close).catch(() => {})
   }
 
   async truncate (sha: string, length: number): Promise<void> {
+    await this.settle()
     try {
       this.closePart(sha)
       const fd = openSync(this.path(sha), 'r+')
@@ -117,6 +210,7 @@ export class NodePartFiles implements PartFiles {
   }
 
   async * read (sha: string, length: number): AsyncGenerator<Uint8Array> {
+    await this.settle()
     let got = 0
     if (length > 0) {
       for await (const chunk of createReadStream(this.path(sha), { start: 0, end: length - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
@@ -128,6 +222,8 @@ export class NodePartFiles implements PartFiles {
   }
 
   handOff (sha: string, size: number, mime: string): ReceivedMedia {
+    // The store syncs and renames what it is handed: a write still landing could miss that sync.
+    if (this.landing.size > 0 || this.waiting > 0) throw new FerryError(ErrorCode.STORE, `partial media ${sha} was handed over while a write to it was landing`)
     this.closePart(sha)
     const path = this.path(sha)
     return {
@@ -140,6 +236,7 @@ export class NodePartFiles implements PartFiles {
   }
 
   async remove (sha: string): Promise<void> {
+    await this.settle()
     this.closePart(sha)
     // Usually gone already (the store renamed it into place). Asked first: an unlink that fails builds
     // an exception, several times the cost of the question, for each of a transfer's 100k+ photos.
@@ -161,6 +258,7 @@ export class NodePartFiles implements PartFiles {
   }
 
   close (): void {
+    this.closed = true
     this.closePart()
   }
 }

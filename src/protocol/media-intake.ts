@@ -25,9 +25,11 @@ const OLD_LENGTH_RECORDS = 'p/'
  * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
  * of the rest written into the journal's partial files, each finished file checked against its sha256
  * and handed to the store. A part's length is what it has committed (PartFiles.size), so a chunk costs
- * one write and no record. Hand-offs are not awaited one by one: a store makes a file durable before it
- * resolves, and it groups those flushes (one per photo would make a photo-heavy transfer wait on the
- * disk), so many are in flight and Done waits for them all.
+ * one write and no record. Chunk writes land while the next chunks are decrypted and hashed (as many at
+ * once as the part files take): a file's end and Done wait for them. Hand-offs are not awaited one by
+ * one either: a store makes a file durable before it resolves, and it groups those flushes (one per
+ * photo would make a photo-heavy transfer wait on the disk), so many are in flight and Done waits for
+ * them all.
  */
 export class MediaIntake {
   /** Media indexes still to receive, in order. */
@@ -37,6 +39,8 @@ export class MediaIntake {
   private offset = -1
   private readonly resumeAt = new Map<number, number>()
   private hash?: { sha: string, h: Sha256 }
+  /** Writes of the file being received that may still be landing, oldest first. */
+  private readonly landing: Array<Promise<void>> = []
   private readonly pending = new Set<Promise<void>>()
   private failure?: unknown
 
@@ -147,7 +151,13 @@ export class MediaIntake {
     await this.journal.write([{ prefix: OLD_LENGTH_RECORDS }])
   }
 
+  /**
+   * Takes a chunk. Its bytes must stay as they are until the next chunk has been taken (or settled()
+   * has returned): its write may be landing until then.
+   */
   async chunk (index: number, offset: number, data: Uint8Array): Promise<void> {
+    const parts = this.journal.parts
+    while (this.landing.length >= (parts.writesAtOnce ?? 1)) await this.landing.shift()
     if (this.failure !== undefined) throw this.failure
     const wantIndex = this.want[this.wantPos]
     if (index !== wantIndex) {
@@ -162,14 +172,17 @@ export class MediaIntake {
     if (offset + data.byteLength > m.size || (data.byteLength === 0 && m.size > 0)) {
       throw new FerryError(ErrorCode.SIZE_MISMATCH, `media ${m.sha256} chunk ${offset}+${data.byteLength} does not fit its declared ${m.size} bytes`)
     }
-    const parts = this.journal.parts
     if (offset === 0 && data.byteLength === m.size) {
-      // The whole file in one chunk (most photos): checked in memory, with no committed length to record.
+      // The whole file in one chunk (most photos): hashed while its write lands.
+      const written = parts.write(m.sha256, 0, data)
       const h = createSha256()
       h.update(data)
       const digest = h.digest()
-      if (!this.media.hashIs(index, digest)) throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${bytesToHex(digest)}`)
-      await parts.write(m.sha256, 0, data)
+      await written
+      if (!this.media.hashIs(index, digest)) {
+        await this.forget(m.sha256)
+        throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${bytesToHex(digest)}`)
+      }
       this.progress.mediaBytes += m.size
       this.progress.mediaBytesReceived += m.size
       this.fileDone()
@@ -179,13 +192,17 @@ export class MediaIntake {
     if (offset === 0 || this.hash?.sha !== m.sha256) {
       this.hash = offset === 0 ? { sha: m.sha256, h: createSha256() } : undefined
     }
-    await parts.write(m.sha256, offset, data)
+    const written = parts.write(m.sha256, offset, data)
     this.hash?.h.update(data)
     this.offset = offset + data.byteLength
     this.resumeAt.delete(index)
     this.progress.mediaBytes += data.byteLength
     this.progress.mediaBytesReceived += data.byteLength
+    // Heard at a later chunk, the file's end or settled(); a failure must not go unhandled meanwhile.
+    written.catch(() => {})
+    this.landing.push(written)
     if (this.offset < m.size) return
+    await this.landed()
     const resumed = this.hash === undefined
     const actual = resumed ? await this.partHash(m.sha256, m.size) : bytesToHex((this.hash as { h: Sha256 }).h.digest())
     this.hash = undefined
@@ -227,8 +244,14 @@ export class MediaIntake {
     }
   }
 
-  /** Waits for every hand-off; throws the first failure. */
+  /** Waits for the writes landing; throws the first one's failure. */
+  private async landed (): Promise<void> {
+    while (this.landing.length > 0) await this.landing.shift()
+  }
+
+  /** Waits for the chunk writes landing and every hand-off; throws the first failure. */
   async settled (): Promise<void> {
+    await this.landed()
     while (this.pending.size > 0) await Promise.all([...this.pending])
     if (this.failure !== undefined) throw this.failure
   }
@@ -245,6 +268,7 @@ export class MediaIntake {
 
   /** A refused session: the file being received goes (its bytes may be a liar's). */
   async abandon (): Promise<void> {
+    await this.landed().catch(() => {})
     const index = this.want[this.wantPos]
     if (index === undefined || this.offset <= 0) return
     await this.forget(this.media.sha256(index))

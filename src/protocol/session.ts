@@ -98,9 +98,10 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   const reads = duplex.source[Symbol.asyncIterator]()
   try {
     await send(machine.start())
-    // Chunk bodies are reassembled into reused buffers: the machine and the stores copy or write what
-    // they keep of a chunk's bytes before onFrame returns (PartFiles.write).
+    // Chunk bodies are reassembled into reused buffers. A chunk's write may still be landing when
+    // onFrame returns (MediaIntake.chunk): its body is reused once the next chunk has been taken.
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES, DEFAULT_OPTIONS.chunkBytes + CHUNK_HEADER_MAX)
+    let lastChunk: Uint8Array | undefined
     read: for (let r = await reads.next(); r.done !== true; r = await reads.next()) {
       const chunk = r.value
       let bodies: Uint8Array[]
@@ -119,7 +120,10 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
         peerFailed = frame.body === 'error'
         const answers = await machine.onFrame(frame, body.byteLength)
         if (answers.length > 0) await send(answers)
-        if (frame.body === 'chunk') decoder.recycle(body)
+        if (frame.body === 'chunk') {
+          if (lastChunk !== undefined) decoder.recycle(lastChunk)
+          lastChunk = body
+        }
         if (machine.finished) break read
         if (background !== undefined) break read
       }
