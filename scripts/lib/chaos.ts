@@ -20,6 +20,7 @@ import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
 import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import { receiverArgs, SENDER_PORT, senderArgs, spawnFerryIn } from '../../test/e2e/helpers/netns-ferry.js'
+import { auditMedia } from '../../test/e2e/helpers/store-check.js'
 
 export const CHAOS_KINDS = ['kill-receiver', 'kill-sender', 'link-down', 'loss-burst', 'ip-change'] as const
 export type ChaosKind = typeof CHAOS_KINDS[number]
@@ -274,6 +275,9 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
       result.lost = env.sourceKeys.keys.size - present
       if (exported !== env.sourceExport) result.error ??= 'verified, but the receiver\'s export differs from the source\'s'
       if (parts > 0) result.error ??= `verified, but ${parts} partial media files are left`
+      // The transfer checks each file's sha256 as its bytes arrive; this reads what the disk holds.
+      const corrupt = auditMedia(target).corrupt
+      if (corrupt.length > 0) result.error ??= `verified, but ${corrupt.length} media files differ from their sha256 on disk (${corrupt[0]})`
     }
   } catch (err) {
     result.error ??= `cannot read the receiver's store: ${(err as Error).message}`
