@@ -192,6 +192,9 @@ export class MediaIntake {
     if (offset === 0 || this.hash?.sha !== m.sha256) {
       this.hash = offset === 0 ? { sha: m.sha256, h: createSha256() } : undefined
     }
+    // A file's last chunk is rarely whole blocks: the part files would copy it to keep it behind the
+    // direct writes still landing. Waiting for those first costs nothing, since the file's end waits.
+    if (offset + data.byteLength === m.size) await this.landed()
     const written = parts.write(m.sha256, offset, data)
     this.hash?.h.update(data)
     this.offset = offset + data.byteLength
