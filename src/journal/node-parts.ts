@@ -42,8 +42,10 @@ interface OpenPart {
  *
  * Whole-block chunks are written past the page cache on the thread pool where the filesystem allows it
  * (direct-writes.ts), several landing at once; a file's last, partial chunk and small files go through
- * the page cache once those have landed. A killed process still leaves a prefix: a direct write in
- * flight completes before the process is gone. A direct write that fails cuts the part where it began.
+ * the page cache once those have landed. A killed process still leaves a prefix: the pool takes writes
+ * in order, and one the kernel has taken completes although the process is gone (were a kill ever to
+ * leave a hole, the file's sha256 at its end refuses it and it is fetched again). A direct write that
+ * fails cuts the part where it began.
  */
 export class NodePartFiles implements PartFiles {
   readonly root: string
