@@ -11,8 +11,8 @@ import { PRIVATE_FILE_MODE } from '../private-files.js'
 //
 // Direct I/O wants memory, offset and length in whole blocks. JavaScript cannot ask where a buffer
 // lies, so a probe write finds the first aligned offset inside one (an ArrayBuffer's memory never
-// moves). Where the platform or the filesystem has no direct I/O (macOS, tmpfs), there is no writer and
-// parts are written as before.
+// moves). Where the platform or the filesystem has no direct I/O (macOS; tmpfs before Linux 6.6),
+// there is no writer and parts go through the page cache.
 
 /** Direct writes are aligned to this: a whole block on any disk (logical blocks are 512 or 4096 bytes). */
 export const BLOCK = 4096
@@ -22,7 +22,7 @@ export const BLOCK = 4096
  * disk takes several writes at once far faster than one after another.
  */
 export class DirectWriter {
-  private constructor (private readonly free: Uint8Array[]) {}
+  private constructor (private readonly free: Uint8Array[], private readonly stageBytes: number) {}
 
   /**
    * A writer for files in `dir` with `stages` stages of `stageBytes`, or undefined where direct writes
@@ -38,13 +38,11 @@ export class DirectWriter {
       return undefined
     }
     try {
-      const free: Uint8Array[] = []
-      for (let i = 0; i < stages; i++) {
-        const stage = aligned(fd, stageBytes)
-        if (stage === undefined) return undefined
-        free.push(stage)
-      }
-      return new DirectWriter(free)
+      // One aligned buffer cut into stages: whole blocks each, so each starts aligned.
+      const bytes = Math.ceil(stageBytes / BLOCK) * BLOCK
+      const memory = aligned(fd, bytes * stages)
+      if (memory === undefined) return undefined
+      return new DirectWriter(Array.from({ length: stages }, (_, i) => memory.subarray(i * bytes, i * bytes + stageBytes)), stageBytes)
     } finally {
       closeSync(fd)
       // A probe file left by a failed removal is harmless (part files are *.part), and removed next time.
@@ -54,7 +52,7 @@ export class DirectWriter {
 
   /** Whether `length` bytes at `offset` can go direct: whole blocks that fit a stage. */
   takes (offset: number, length: number): boolean {
-    return offset % BLOCK === 0 && length % BLOCK === 0 && length > 0 && length <= this.free[0]?.byteLength
+    return offset % BLOCK === 0 && length % BLOCK === 0 && length > 0 && length <= this.stageBytes
   }
 
   /** Whether a stage is free for a write now. */
