@@ -82,7 +82,9 @@ async function receive (j: NodeJournal, file: Buffer, opts: { from?: number, to?
   for (let at = opts.from ?? 0; at < to && failure === undefined; at += CHUNK) {
     const n = Math.min(CHUNK, to - at)
     file.copy(buffer, 0, at, at + n)
-    unsettled.push(j.parts.write(digest, at, buffer.subarray(0, n)))
+    const written = j.parts.write(digest, at, buffer.subarray(0, n))
+    written.catch(() => {}) // heard in turn below; a later write may fail before an earlier settles
+    unsettled.push(written)
     buffer.fill(0) // the chunk's buffer is the next chunk's
     opts.during?.()
     while (unsettled.length >= (j.parts.writesAtOnce ?? 1)) await settle(unsettled.shift() as Promise<unknown>)
