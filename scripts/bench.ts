@@ -75,7 +75,7 @@ Lanes, each moving the same store on the same machine:
   raw-socket       two processes, plain node:net, the same byte count
   libp2p-files     the bare libp2p pair moving the source store's media files instead: the writer
                    reads them, the reader writes, hashes, checks and renames each and syncs once at
-                   the end (bench/media-copy.ts). A floor for storing files on this machine
+                   the end (bench/media-copy.ts): storing files through the page cache here
   rsync            rsync -a over ssh (-c ${SSH_CIPHER}) into a fresh directory,
                    to an sshd the benchmark runs on 127.0.0.1 with keys it generates (stopped and
                    removed after)

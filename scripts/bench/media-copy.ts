@@ -2,8 +2,8 @@
 // baseline: the writer reads every media file the source store holds (its list and paths); the reader
 // writes each to a part file, hashes it with sha256, checks the hash, renames the file into place and
 // syncs the filesystem once at the end. No protocol, no database, no resume, no durability before a rename: a
-// floor, so Ferry's media phase over it is what Ferry's protocol and bookkeeping cost, and it over the
-// bare stream is what storing the files costs on this machine.
+// floor for storing the files through the page cache (Ferry writes whole chunks past it, so it can come in
+// under this), and it over the bare stream is what storing the files that way costs on this machine.
 import { createHash, type Hash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
