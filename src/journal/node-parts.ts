@@ -86,10 +86,9 @@ export class NodePartFiles implements PartFiles {
    * it must wait), so a caller may have up to `writesAtOnce` writes unsettled; they land in order.
    */
   write (sha: string, offset: number, data: Uint8Array): Promise<void> {
-    const direct = data.byteLength >= DIRECT_MIN_BYTES ? this.directWriter() : undefined
-    const goesDirect = direct?.takes(offset, data.byteLength) === true
-    const now = this.waiting === 0 && (this.landing.size === 0 || (goesDirect && this.openPart?.sha === sha && direct?.ready === true))
-    if (now) return this.writeNow(sha, offset, data, goesDirect ? direct : undefined)
+    const direct = this.directFor(offset, data.byteLength)
+    const now = this.waiting === 0 && (this.landing.size === 0 || (direct?.ready === true && this.openPart?.sha === sha))
+    if (now) return this.writeNow(sha, offset, data, direct)
     // Behind writes still landing (or waiting): a copy waits its turn.
     // (A copy: Buffer.slice would be a view of the caller's bytes.)
     const copy = new Uint8Array(data)
@@ -97,8 +96,7 @@ export class NodePartFiles implements PartFiles {
     const turn = this.turn.then(async () => {
       this.waiting--
       await this.landed()
-      const again = this.directWriter()
-      await this.writeNow(sha, offset, copy, again?.takes(offset, copy.byteLength) === true ? again : undefined)
+      await this.writeNow(sha, offset, copy, this.directFor(offset, copy.byteLength))
     })
     this.turn = turn.catch(() => {})
     return turn
@@ -141,9 +139,11 @@ export class NodePartFiles implements PartFiles {
     part.end = offset + data.byteLength
   }
 
-  private directWriter (): DirectWriter | undefined {
+  /** The direct writer, when `length` bytes at `offset` go direct (probing the filesystem once). */
+  private directFor (offset: number, length: number): DirectWriter | undefined {
+    if (length < DIRECT_MIN_BYTES) return undefined
     if (this.direct === undefined) this.direct = DirectWriter.probe(this.root, DIRECT_STAGE_BYTES, DIRECT_WRITES) ?? null
-    return this.direct ?? undefined
+    return this.direct?.takes(offset, length) === true ? this.direct : undefined
   }
 
   /** Waits for the writes waiting their turn and those landing. */

@@ -80,3 +80,10 @@ export async function fillStore (store: SqliteChatStore, spec: HistorySpec): Pro
   store.putMetadata(contacts, conversations, media)
   store.putMessages(messages)
 }
+
+/** Every piece of `it`, as one buffer. */
+export async function bytesOf (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const p of it) parts.push(Buffer.from(p))
+  return Buffer.concat(parts)
+}

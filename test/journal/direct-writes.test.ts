@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { cannotRun } from '../helpers/cannot-run.js'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { bytesOf, cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
 const CHUNK = 256 * 1024
 const O_DIRECT = 0o40000 // Linux's flag, as /proc shows a file's flags (octal)
@@ -48,12 +48,6 @@ function fileBytes (n: number, seed: number): Buffer {
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-async function readAll (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const p of it) parts.push(Buffer.from(p))
-  return Buffer.concat(parts)
-}
 
 /** Whether this process has `path` open for direct I/O right now. */
 function openDirect (path: string): boolean {
@@ -104,10 +98,10 @@ describe('media chunks written past the page cache', () => {
     // Whether they went direct: on a disk that refuses it the rest still holds, and CI=true fails.
     cannotRun('the direct-write check', direct ? undefined : `${dir} is on a filesystem that refuses O_DIRECT`)
     expect(await j.parts.size(sha(file))).toBe(file.byteLength)
-    expect((await readAll(j.parts.read(sha(file), file.byteLength))).equals(file)).toBe(true)
+    expect((await bytesOf(j.parts.read(sha(file), file.byteLength))).equals(file)).toBe(true)
     // Handed to the store whole: nothing of it still landing.
     const handed = j.parts.handOff(sha(file), file.byteLength, 'video/mp4')
-    expect((await readAll(handed.stream())).equals(file)).toBe(true)
+    expect((await bytesOf(handed.stream())).equals(file)).toBe(true)
   })
 
   it('resumes a part written direct at its length, in a later process', async () => {
@@ -120,7 +114,7 @@ describe('media chunks written past the page cache', () => {
     const again = journal(dir)
     expect(await again.parts.size(digest)).toBe(3 * CHUNK)
     expect(await receive(again, file, { from: 3 * CHUNK })).toBeUndefined()
-    expect((await readAll(again.parts.read(digest, file.byteLength))).equals(file)).toBe(true)
+    expect((await bytesOf(again.parts.read(digest, file.byteLength))).equals(file)).toBe(true)
   })
 
   it('tmpfs holds the same bytes, whether its kernel takes direct writes or refuses them', async (ctx) => {
@@ -129,7 +123,7 @@ describe('media chunks written past the page cache', () => {
     const j = journal(dir)
     const file = fileBytes(3 * CHUNK + 5, 3)
     expect(await receive(j, file)).toBeUndefined()
-    expect((await readAll(j.parts.read(sha(file), file.byteLength))).equals(file)).toBe(true)
+    expect((await bytesOf(j.parts.read(sha(file), file.byteLength))).equals(file)).toBe(true)
   })
 
   it('a disk that fills mid-file says so (STORE_FULL), keeps a prefix of the file, and carries on from it once there is room', async (ctx) => {
@@ -151,10 +145,10 @@ describe('media chunks written past the page cache', () => {
     const kept = await j.parts.size(digest)
     expect(kept).toBeLessThan(file.byteLength)
     // What the part holds is the file's start, to its last byte: no hole, nothing else.
-    expect((await readAll(j.parts.read(digest, kept))).equals(file.subarray(0, kept))).toBe(true)
+    expect((await bytesOf(j.parts.read(digest, kept))).equals(file.subarray(0, kept))).toBe(true)
     rmSync(filler)
     expect(await receive(j, file, { from: kept })).toBeUndefined()
-    expect((await readAll(j.parts.read(digest, file.byteLength))).equals(file)).toBe(true)
+    expect((await bytesOf(j.parts.read(digest, file.byteLength))).equals(file)).toBe(true)
   })
 })
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeJournal } from '../../src/journal/node-journal.js'
-import { cleanupTempDirs, openStore, tempDir } from '../helpers/stores.js'
+import { bytesOf, cleanupTempDirs, openStore, tempDir } from '../helpers/stores.js'
 
 // Partial media files in the journal's folder (<store>/journal/parts): written chunk by chunk, cut back
 // to their committed length, read back to hash, and handed whole to the store.
@@ -23,12 +23,6 @@ afterEach(async () => {
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const bytes = (n: number, seed = 1): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff))
 
-async function readAll (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const p of it) parts.push(Buffer.from(p))
-  return Buffer.concat(parts)
-}
-
 describe('partial media files', () => {
   const data = bytes(100_000, 3)
   const digest = sha(data)
@@ -39,18 +33,18 @@ describe('partial media files', () => {
     await parts.write(digest, 0, data.subarray(0, 40_000))
     await parts.write(digest, 40_000, data.subarray(40_000, 70_000))
     expect(await parts.size(digest)).toBe(70_000)
-    expect((await readAll(parts.read(digest, 70_000))).equals(data.subarray(0, 70_000))).toBe(true)
-    expect((await readAll(parts.read(digest, 1234))).equals(data.subarray(0, 1234))).toBe(true)
-    expect((await readAll(parts.read(digest, 0))).byteLength).toBe(0)
+    expect((await bytesOf(parts.read(digest, 70_000))).equals(data.subarray(0, 70_000))).toBe(true)
+    expect((await bytesOf(parts.read(digest, 1234))).equals(data.subarray(0, 1234))).toBe(true)
+    expect((await bytesOf(parts.read(digest, 0))).byteLength).toBe(0)
     await parts.write(digest, 70_000, data.subarray(70_000))
-    expect((await readAll(parts.read(digest, 100_000))).equals(data)).toBe(true)
+    expect((await bytesOf(parts.read(digest, 100_000))).equals(data)).toBe(true)
     expect(await parts.list()).toEqual([digest])
   })
 
   it('refuses to read more than is there', async () => {
     const { parts } = journal()
     await parts.write(digest, 0, data.subarray(0, 10))
-    await expect(readAll(parts.read(digest, 11))).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('shorter than its committed 11 bytes') })
+    await expect(bytesOf(parts.read(digest, 11))).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('shorter than its committed 11 bytes') })
   })
 
   it('refuses a write past its end, which would leave a hole inside what a resume trusts', async () => {
@@ -64,7 +58,7 @@ describe('partial media files', () => {
     await expect(again.parts.write(digest, 10_001, data.subarray(10_001, 20_000))).rejects.toMatchObject({ code: 'STORE' })
     expect(await again.parts.size(digest)).toBe(10_000)
     await again.parts.write(digest, 10_000, data.subarray(10_000))
-    expect((await readAll(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
+    expect((await bytesOf(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
   })
 
   it('cuts a longer part where a write starts, in this process or after a crash', async () => {
@@ -80,14 +74,14 @@ describe('partial media files', () => {
     writeFileSync(join(dir, 'journal', 'parts', `${digest}.part`), Buffer.alloc(5000, 0xee), { flag: 'a' })
     const again = journal(dir)
     await again.parts.write(digest, 40_000, data.subarray(40_000))
-    expect((await readAll(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
+    expect((await bytesOf(again.parts.read(digest, 100_000))).equals(data)).toBe(true)
     expect(await again.parts.size(digest)).toBe(100_000)
     await again.close()
     // A file begun again from its start, over a longer one an earlier process left: nothing of it stays.
     const third = journal(dir)
     await third.parts.write(digest, 0, data.subarray(0, 10))
     expect(await third.parts.size(digest)).toBe(10)
-    expect((await readAll(third.parts.read(digest, 10))).equals(data.subarray(0, 10))).toBe(true)
+    expect((await bytesOf(third.parts.read(digest, 10))).equals(data.subarray(0, 10))).toBe(true)
   })
 
   it('cuts a file to a length, and carries on from there', async () => {
@@ -96,7 +90,7 @@ describe('partial media files', () => {
     await parts.truncate(digest, 600)
     expect(await parts.size(digest)).toBe(600)
     await parts.write(digest, 600, data.subarray(600))
-    expect((await readAll(parts.read(digest, 100_000))).equals(data)).toBe(true)
+    expect((await bytesOf(parts.read(digest, 100_000))).equals(data)).toBe(true)
   })
 
   it('hands a finished file to the store, which moves it into its media folder', async () => {
@@ -106,7 +100,7 @@ describe('partial media files', () => {
     await parts.write(digest, 50_000, data.subarray(50_000))
     const file = parts.handOff(digest, data.byteLength, 'video/mp4')
     expect(file).toMatchObject({ sha256: digest, size: 100_000, mime: 'video/mp4' })
-    expect((await readAll(file.stream())).equals(data)).toBe(true)
+    expect((await bytesOf(file.stream())).equals(data)).toBe(true)
     await store.putMedia(file)
     expect(readFileSync(store.mediaPath(digest)).equals(data)).toBe(true)
     expect(await parts.list()).toEqual([])
@@ -122,7 +116,7 @@ describe('partial media files', () => {
     expect(await parts.size(digest)).toBe(0)
     expect(await parts.list()).toEqual([])
     await parts.write(digest, 0, data)
-    expect((await readAll(parts.read(digest, 100_000))).equals(data)).toBe(true)
+    expect((await bytesOf(parts.read(digest, 100_000))).equals(data)).toBe(true)
   })
 
   it('lists only partial media files, from an earlier process too', async () => {
