@@ -68,6 +68,13 @@ function writeMedia (path: string, bytes: number): void {
   }
 }
 
+if (photos > perChat) usageError(USAGE, `--photos ${photos} is more than the ${perChat} messages of a chat`)
+const photoAt = new Set(Array.from({ length: photos }, (_, i) => Math.floor((i + 0.5) * perChat / Math.max(photos, 1))))
+// A chat's video: half-way through, or the first message after that holds no photo or voice note.
+let videoAt = Math.floor(perChat / 2)
+while (photoAt.has(videoAt) || videoAt % 200 === 7) videoAt++
+if (videos > 0 && videoAt >= perChat) usageError(USAGE, `no message of a chat is left for a video: give more --messages or fewer --photos`)
+
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0')
 const names = ['Ana', 'Ben', 'Chioma', 'Dmitri', 'Elif', 'Farah']
 const exportsDir = join(out, 'exports')
@@ -76,7 +83,6 @@ let files = 0
 for (let c = 0; c < chats; c++) {
   const dir = join(exportsDir, `chat-${c + 1}`)
   mkdirSync(dir)
-  const photoAt = new Set(Array.from({ length: photos }, (_, i) => Math.floor((i + 0.5) * perChat / Math.max(photos, 1))))
   const lines: string[] = []
   let t = Date.UTC(2022, 0, 1) + c * 3_600_000
   let wa = 0
@@ -94,7 +100,7 @@ for (let c = 0; c < chats; c++) {
     }
     if (photoAt.has(i)) attach('IMG', 'jpg', 300_000 + rng.int(2_700_000))
     else if (i % 200 === 7) attach('PTT', 'opus', 20_000 + rng.int(200_000))
-    else if (c < videos && i === Math.floor(perChat / 2)) attach('VID', 'mp4', videoBytes)
+    else if (c < videos && i === videoAt) attach('VID', 'mp4', videoBytes)
     else lines.push(`${stamp} - ${who}: message ${i + 1} of chat ${c + 1}, ${rng.int(1e9).toString(36)}`)
   }
   writeFileSync(join(dir, `WhatsApp Chat with Group ${c + 1}.txt`), lines.join('\n') + '\n')

@@ -43,6 +43,16 @@ describe('scripts/bench/whatsapp-history.ts', () => {
     }
   })
 
+  it('writes the video asked for where a photo falls half-way through', async () => {
+    // 200 messages and 3 photos: the second photo is message 100, where the video would go.
+    const out = join(tempDir(), 'history')
+    const { code, stderr } = await run(['--out', out, '--chats', '1', '--messages', '200', '--photos', '3', '--videos', '1', '--video-mb', '1'])
+    expect(code, stderr).toBe(0)
+    const written = readdirSync(join(out, 'exports', 'chat-1'))
+    expect(written.filter(f => f.startsWith('IMG-'))).toHaveLength(3)
+    expect(written.filter(f => f.startsWith('VID-'))).toHaveLength(1)
+  })
+
   it('refuses an --out that exists, and a count that is not one, with exit 2', async () => {
     const dir = tempDir()
     const taken = await run(['--out', dir])
@@ -51,5 +61,8 @@ describe('scripts/bench/whatsapp-history.ts', () => {
     const bad = await run(['--out', join(dir, 'new'), '--photos', 'many'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain("--photos takes a whole number, not 'many'")
+    const crowded = await run(['--out', join(dir, 'new'), '--messages', '10', '--photos', '11'])
+    expect(crowded.code).toBe(2)
+    expect(crowded.stderr).toContain('--photos 11 is more than the 10 messages of a chat')
   })
 })
