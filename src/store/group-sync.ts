@@ -76,8 +76,13 @@ async function fsyncPath (path: string): Promise<void> {
   try { await h.sync() } finally { await h.close() }
 }
 
-/** Files that make a syncfs worth its process spawn; fewer are fsynced one by one. */
-const GROUP = 64
+/**
+ * Files that make a syncfs worth its process spawn; fewer are fsynced one by one. Each fsync of its own
+ * is a disk cache flush and three trips through libuv's thread pool, where the receiver's direct media
+ * writes wait behind them: a media-heavy transfer gathers a few dozen files per GATHER_MS, and fsynced
+ * one by one they were more than a thousand flushes.
+ */
+const GROUP = 8
 const GATHER_MS = 100
 
 interface Waiter { path: string, done: (err?: unknown) => void }

@@ -11,8 +11,8 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 const file = (i: number): Buffer => Buffer.from(`photo ${i}`)
 
 // Taking in received files is grouped: a file counts as present at once, gets its name after its
-// group's flush, and each caller learns of its own file's failure. 100 files make one group flushed
-// with syncfs (64) and one gathered group.
+// group's flush, and each caller learns of its own file's failure. 100 files make two groups flushed
+// with syncfs: the first 8, and the 92 that queued while that one ran.
 describe('adopting received files', () => {
   it('names every adopted file once its group is on disk, and flush waits for all of them', async () => {
     const root = tempDir()
