@@ -16,6 +16,8 @@ export interface DriverOptions {
   signal?: AbortSignal
   /** The receiver: how long it waits, once it sent Verified, for the sender to hang up (HEARD_MS). */
   heardMs?: number
+  /** The receiver: how long its own close may take once the sender hung up (GOODBYE_MS). */
+  goodbyeMs?: number
 }
 
 /**
@@ -23,6 +25,14 @@ export interface DriverOptions {
  * stream at once; one that keeps the stream open longer is taken for a link that died.
  */
 const HEARD_MS = 10_000
+
+/**
+ * Once the old phone has hung up, this phone's own close only says goodbye. A WebRTC stream's close
+ * waits for the peer to acknowledge it, and a sender that has already exited never does: the close
+ * would hold the verified transfer for the stream's own timeout (10 s). Past this, the stream is torn
+ * down instead.
+ */
+const GOODBYE_MS = 500
 
 /** Reads `reads` (the source of `duplex`) to its end, aborting `duplex` with TRUNCATED past `ms`. */
 async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, ms: number): Promise<void> {
@@ -38,6 +48,18 @@ async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, m
     clearTimeout(timer)
   }
   if (late) throw unheard
+}
+
+/** Closes `duplex`, or tears it down when the close is not done within `ms`; never fails. */
+async function sayGoodbye (duplex: ByteDuplex, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(true) }, ms) })
+  try {
+    const closed = duplex.close().then(() => false, () => false)
+    if (await Promise.race([closed, late])) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function asFerryError (err: unknown): FerryError {
@@ -143,7 +165,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     // fails the session (TRUNCATED), and the next session verifies again and says so again.
     await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
     opts.onProgress?.()
-    await duplex.close()
+    await sayGoodbye(duplex, opts.goodbyeMs ?? GOODBYE_MS)
   } catch (err) {
     const e = asFerryError(err)
     await chain.catch(() => {})

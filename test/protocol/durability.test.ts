@@ -88,6 +88,21 @@ describe('after the receiver says verified', () => {
     expect(receiver.state).toBe('verified')
   })
 
+  it('says verified once the old phone hung up, though its own close is never acknowledged', async () => {
+    // A WebRTC stream's close waits for the peer's acknowledgement, which a sender that exited at once
+    // never sends: the receiver reported verified only at the stream's own timeout.
+    const { source, target, pipe, sender, receiver } = await pair()
+    let closeAsked = false
+    const unanswered = { ...pipe.b, close: async () => { closeAsked = true; await new Promise<never>(() => {}) } }
+    let aborted: unknown
+    unanswered.abort = err => { aborted = err; pipe.b.abort(err) }
+    await Promise.all([runSender(sender, pipe.a), runReceiver(receiver, unanswered, { goodbyeMs: 50 })])
+    expect(receiver.state).toBe('verified')
+    expect(closeAsked).toBe(true)
+    expect(aborted).toMatchObject({ code: 'TRUNCATED' })
+    expect(target.stats().messages).toBe(source.stats().messages)
+  })
+
   it('takes a hang-up that never comes for a dead link (TRUNCATED: the next session says it again), its history verified all the same', async () => {
     const { source, target, pipe, sender, receiver } = await pair()
     // As a link that died as the transfer ended: the old phone's hang-up never arrives.
