@@ -63,32 +63,52 @@ export function inRange (sel: Selection, ts: number): boolean {
  * to come in (ts, id) order: a store that breaks the order would otherwise fail every transfer on the
  * receiver's side, with the blame on the wrong phone. Yields the pages (never an empty one), so that a
  * caller walking millions of messages awaits once a page, not once a message.
+ *
+ * `readAhead`, for a caller that reads the whole conversation: the next page is asked for before this
+ * one is yielded, so a store that answers on another thread (IndexedDB) reads it while the caller
+ * works on this one. A store that answers at once (SQLite) does the same work, a page earlier.
  */
-export async function * selectedPages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE): AsyncGenerator<Message[]> {
+export async function * selectedPages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE, readAhead = false): AsyncGenerator<Message[]> {
   let pos = after
   // A caller that expects few messages (one leaf) asks for a small first page; pages grow from there.
   let size = Math.max(1, Math.min(PAGE, firstPage))
   // Without time bounds (the usual transfer) a page goes as the store gave it, once checked.
   const bounded = sel.since !== undefined || sel.until !== undefined
-  for (;;) {
-    const page = await source.messages(conversation, pos, size)
-    const out: Message[] = bounded ? [] : page
-    for (const m of page) {
-      if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
-        throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
-      }
-      pos = m
-      if (!bounded) continue
-      if (sel.until !== undefined && m.ts >= sel.until) {
-        if (out.length > 0) yield out
-        return
-      }
-      if (inRange(sel, m.ts)) out.push(m)
+  let next: Promise<Message[]> | undefined
+  try {
+    for (;;) {
+      const page = await (next ?? source.messages(conversation, pos, size))
+      next = undefined
+      const out = checkedPage(page, conversation, sel, bounded, pos)
+      if (page.length > 0) pos = page[page.length - 1]
+      const more = page.length === size && !out.ended
+      size = Math.min(PAGE, size * 2)
+      if (more && readAhead) next = source.messages(conversation, pos, size)
+      if (out.messages.length > 0) yield out.messages
+      if (!more) return
     }
-    if (out.length > 0) yield out
-    if (page.length < size) return
-    size = Math.min(PAGE, size * 2)
+  } finally {
+    // A caller that stopped early: the page read ahead is not wanted, nor is its failure.
+    next?.catch(() => {})
   }
+}
+
+/**
+ * A page as selectedPages yields it: checked to come after `pos` in order, cut to the selection's time
+ * bounds when it has them (`ended`: a message at or past `until` was reached).
+ */
+function checkedPage (page: Message[], conversation: string, sel: Selection, bounded: boolean, pos: MessagePosition | undefined): { messages: Message[], ended: boolean } {
+  const out: Message[] = bounded ? [] : page
+  for (const m of page) {
+    if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
+      throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
+    }
+    pos = m
+    if (!bounded) continue
+    if (sel.until !== undefined && m.ts >= sel.until) return { messages: out, ended: true }
+    if (inRange(sel, m.ts)) out.push(m)
+  }
+  return { messages: out, ended: false }
 }
 
 /** selectedPages of the messages in (after, last]: `expect` of them, about. */

@@ -9,7 +9,7 @@ import { mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { equalBytes } from './digest.js'
-import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
+import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, PAGE, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
@@ -438,7 +438,7 @@ export class SenderMachine {
       const root = new ConversationRoot()
       const cutter = new KeepingCutter(this.source, o.id, selection, l => root.add(l))
       await cutter.begin()
-      for await (const page of selectedPages(this.source, o.id, selection)) {
+      for await (const page of selectedPages(this.source, o.id, selection, undefined, PAGE, true)) {
         yield page.map(m => {
           const encoded = encodedMessage(m)
           cutter.add(m.ts, m.id, encoded)

@@ -159,7 +159,7 @@ export class Verification {
   private async readBack (inc: ChatReceived, after: MessagePosition | undefined, last: MessagePosition | undefined,
     keys: Keys | undefined, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
     let n = 0
-    const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, this.selection, after) : this.stored(inc.conversation.id, after, last, expect)
+    const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, this.selection, after, PAGE, keys === undefined) : this.stored(inc.conversation.id, after, last, expect)
     if (keys === undefined) {
       for await (const page of stored) {
         for (const m of page) take(m, encodedMessage(m))
