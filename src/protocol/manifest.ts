@@ -25,6 +25,8 @@ const enc = new TextEncoder()
 
 /** Messages per read from the store. */
 export const PAGE = 1024
+/** The largest page asked of a store whatever it says suits it (HistorySource.messagesPerRead). */
+const MAX_READ = 16 * 1024
 /**
  * Media records per read. The manifest is built while the sender's process is young, its V8 young
  * generation still small: a page's records, alive as objects until they are in the index and a frame,
@@ -64,14 +66,17 @@ export function inRange (sel: Selection, ts: number): boolean {
  * receiver's side, with the blame on the wrong phone. Yields the pages (never an empty one), so that a
  * caller walking millions of messages awaits once a page, not once a message.
  *
- * `readAhead`, for a caller that reads the whole conversation: the next page is asked for before this
- * one is yielded, so a store that answers on another thread (IndexedDB) reads it while the caller
- * works on this one. A store that answers at once (SQLite) does the same work, a page earlier.
+ * `readAhead`, for a caller that reads the whole conversation: pages grow to the size the store asks
+ * for (messagesPerRead), and the next page is asked for before this one is yielded, so a store that
+ * answers on another thread (IndexedDB) reads it while the caller works on this one. A store that
+ * answers at once (SQLite) does the same work, a page earlier.
  */
-export async function * selectedPages (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE, readAhead = false): AsyncGenerator<Message[]> {
+export async function * selectedPages (source: Pick<HistorySource, 'messages' | 'messagesPerRead'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE, readAhead = false): AsyncGenerator<Message[]> {
   let pos = after
+  const asked = source.messagesPerRead ?? PAGE
+  const full = readAhead && Number.isFinite(asked) ? Math.max(1, Math.min(MAX_READ, Math.floor(asked))) : PAGE
   // A caller that expects few messages (one leaf) asks for a small first page; pages grow from there.
-  let size = Math.max(1, Math.min(PAGE, firstPage))
+  let size = Math.max(1, Math.min(full, firstPage))
   // Without time bounds (the usual transfer) a page goes as the store gave it, once checked.
   const bounded = sel.since !== undefined || sel.until !== undefined
   let next: Promise<Message[]> | undefined
@@ -82,7 +87,7 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages'>, 
       const out = checkedPage(page, conversation, sel, bounded, pos)
       if (page.length > 0) pos = page[page.length - 1]
       const more = page.length === size && !out.ended
-      size = Math.min(PAGE, size * 2)
+      size = Math.min(full, size * 2)
       if (more && readAhead) next = source.messages(conversation, pos, size)
       if (out.messages.length > 0) yield out.messages
       if (!more) return

@@ -83,6 +83,12 @@ export interface HistorySource {
   /** A conversation's messages in (ts, id) order, strictly after `after`, at most `limit` of them. */
   messages(conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]>
   /**
+   * The `limit` that suits this store when Ferry reads a whole conversation (sending it, reading it
+   * back): a store that answers each call from another thread (IndexedDB) wastes less time waiting on
+   * fewer, larger reads. Ferry holds two such pages at a time. Default 1,024; at most 16,384 is used.
+   */
+  readonly messagesPerRead?: number
+  /**
    * Bytes `offset` to `offset + length` of a stored media file (fewer only at its end). With `into` (at
    * least `length` bytes), the source may read into it and return a view of it.
    */
@@ -125,7 +131,7 @@ export interface ReceivedMedia {
  * The new phone's history, as Ferry writes it. Reads are the source's (Ferry reads back what it wrote to
  * verify it, and reads what the phone already holds to move only the difference).
  */
-export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafIndex' | 'conversations' | 'contacts' | 'media' | 'messages'> {
+export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafIndex' | 'conversations' | 'contacts' | 'media' | 'messages' | 'messagesPerRead'> {
   /** The stored versions of these messages (any that exist), in any order. */
   findMessages(conversation: string, ids: string[]): Promise<Message[]>
   /** Applies the change atomically. */

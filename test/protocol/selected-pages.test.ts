@@ -72,6 +72,27 @@ describe('selectedPages reading ahead', () => {
     expect(bounded.asked).toBe(1)
   })
 
+  it('grows a whole conversation\'s pages to the size the store asks for, and only then', async () => {
+    const all = history(20 * PAGE)
+    const sizes = async (messagesPerRead: number | undefined, readAhead: boolean): Promise<number[]> => {
+      const store = { ...laterStore(all), messagesPerRead }
+      const asked: number[] = []
+      const messages = store.messages
+      store.messages = async (c, after, limit) => { asked.push(limit); return await messages(c, after, limit) }
+      const got: Message[] = []
+      for await (const page of selectedPages(store, conversation, {}, undefined, PAGE, readAhead)) got.push(...page)
+      expect(got).toEqual(all)
+      return asked
+    }
+    // IndexedDB's history asks for 4,096: pages double up to it.
+    expect(await sizes(4 * PAGE, true)).toEqual([PAGE, 2 * PAGE, 4 * PAGE, 4 * PAGE, 4 * PAGE, 4 * PAGE, 4 * PAGE])
+    // A reader of part of a conversation (a leaf) keeps to PAGE, whatever the store asks for.
+    expect(new Set(await sizes(4 * PAGE, false))).toEqual(new Set([PAGE]))
+    // More than 16,384 is not taken, and a size that is not one is ignored.
+    expect(Math.max(...await sizes(1e9, true))).toBe(16 * PAGE)
+    expect(new Set(await sizes(Number.NaN, true))).toEqual(new Set([PAGE]))
+  })
+
   it('leaves no failure unheard when the reader stops before the page it read ahead', async () => {
     const unheard: unknown[] = []
     const listen = (err: unknown): void => { unheard.push(err) }
