@@ -27,10 +27,11 @@ export interface DriverOptions {
 const HEARD_MS = 10_000
 
 /**
- * Once the old phone has hung up, this phone's own close only says goodbye. A WebRTC stream's close
- * waits for the peer to acknowledge it, and a sender that has already exited never does: the close
- * would hold the verified transfer for the stream's own timeout (10 s). Past this, the stream is torn
- * down instead.
+ * This phone's own close only says goodbye, and a WebRTC stream's close waits for the peer to
+ * acknowledge it. So it goes as soon as Verified is written, while the old phone (about to read it) is
+ * there to answer; were the answer still missing once the old phone has hung up (it may exit at once),
+ * the close would hold the verified transfer for the stream's own timeout (10 s). Past this, the
+ * stream is torn down instead.
  */
 const GOODBYE_MS = 500
 
@@ -50,13 +51,12 @@ async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, m
   if (late) throw unheard
 }
 
-/** Closes `duplex`, or tears it down when the close is not done within `ms`; never fails. */
-async function sayGoodbye (duplex: ByteDuplex, ms: number): Promise<void> {
+/** Waits for `closed` (our close of `duplex`), tearing `duplex` down when it is not done within `ms`. */
+async function heardWithin (closed: Promise<boolean>, duplex: ByteDuplex, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(true) }, ms) })
+  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
   try {
-    const closed = duplex.close().then(() => false, () => false)
-    if (await Promise.race([closed, late])) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
+    if (!await Promise.race([closed, late])) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
   } finally {
     clearTimeout(timer)
   }
@@ -163,9 +163,10 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     // Verified is written, not yet heard: a link that dies now would leave the old phone waiting for it.
     // The sender hangs up once it has read it, so this phone waits for that; a link that dies first
     // fails the session (TRUNCATED), and the next session verifies again and says so again.
+    const goodbye = duplex.close().then(() => true, () => true)
     await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
     opts.onProgress?.()
-    await sayGoodbye(duplex, opts.goodbyeMs ?? GOODBYE_MS)
+    await heardWithin(goodbye, duplex, opts.goodbyeMs ?? GOODBYE_MS)
   } catch (err) {
     const e = asFerryError(err)
     await chain.catch(() => {})
