@@ -195,12 +195,13 @@ export class MediaIntake {
     // A file's last chunk is rarely whole blocks: the part files would copy it to keep it behind the
     // direct writes still landing. Waiting for those first costs nothing, since the file's end waits.
     if (offset + data.byteLength === m.size) await this.landed()
-    const written = parts.write(m.sha256, offset, data)
+    const length = data.byteLength
+    // On this phone once it has landed: a phone killed before then keeps the part without it.
+    const written = parts.write(m.sha256, offset, data).then(() => { this.progress.mediaBytes += length })
     this.hash?.h.update(data)
-    this.offset = offset + data.byteLength
+    this.offset = offset + length
     this.resumeAt.delete(index)
-    this.progress.mediaBytes += data.byteLength
-    this.progress.mediaBytesReceived += data.byteLength
+    this.progress.mediaBytesReceived += length
     // Heard at a later chunk, the file's end or settled(); a failure must not go unhandled meanwhile.
     written.catch(() => {})
     this.landing.push(written)
