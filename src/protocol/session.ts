@@ -163,6 +163,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     // Verified is written, not yet heard: a link that dies now would leave the old phone waiting for it.
     // The sender hangs up once it has read it, so this phone waits for that; a link that dies first
     // fails the session (TRUNCATED), and the next session verifies again and says so again.
+    // This phone's goodbye goes now, while the old phone is there to answer it (GOODBYE_MS).
     const goodbye = duplex.close().then(() => true, () => true)
     await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
     opts.onProgress?.()

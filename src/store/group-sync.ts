@@ -79,8 +79,8 @@ async function fsyncPath (path: string): Promise<void> {
 /**
  * Files that make a syncfs worth its process spawn; fewer are fsynced one by one. Each fsync of its own
  * is a disk cache flush and three trips through libuv's thread pool, where the receiver's direct media
- * writes wait behind them: a media-heavy transfer gathers a few dozen files per GATHER_MS, and fsynced
- * one by one they were more than a thousand flushes.
+ * writes wait behind them: a media-heavy transfer gathers a few dozen files per GATHER_MS, too many to
+ * flush one by one.
  */
 const GROUP = 8
 const GATHER_MS = 100
