@@ -39,6 +39,40 @@ const listen = values.role === 'fetch' && transport === 'webrtc' ? [] // a WebRT
   : [transport === 'tcp' ? `/ip4/${values.host as string}/tcp/0` : `/ip4/${values.host as string}/udp/0/webrtc-direct`]
 const node = await createFerryNode({ dir: values.dir, mdns: false, transport, listen })
 
+/**
+ * The reader acknowledges once it has counted every byte, and says so in its own report. Over WebRTC a
+ * reader that exits at once may take its acknowledgement with it (its last message not yet sent), and
+ * waiting on would hold the lane to its deadline: past ACK_MS the writer stops listening.
+ */
+const ACK_MS = 15_000
+
+async function acknowledged (duplex: ReturnType<typeof streamToDuplex>, ms: number): Promise<'acked' | 'closed' | 'silent'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const silent = new Promise<'silent'>(resolve => { timer = setTimeout(() => { resolve('silent') }, ms) })
+  const read = (async () => {
+    for await (const c of duplex.source) if (c.byteLength > 0) return 'acked' as const
+    return 'closed' as const
+  })()
+  read.catch(() => {}) // an abort after the silence ends the read
+  try {
+    return await Promise.race([read, silent])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A stopped node may leave handles behind (bin/ferry.js exits for the same reason), and the lane waits
+ * for this process's exit: each side exits once its node has stopped, or past STOP_MS.
+ */
+const STOP_MS = 5_000
+
+async function stopWithin (n: typeof node, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([Promise.resolve(n.stop()).catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
+
 if (values.role === 'serve') {
   // Listed before listening: the reader's clock starts when the stream opens.
   const files = values.store === undefined ? undefined : (() => {
@@ -66,10 +100,10 @@ if (values.role === 'serve') {
           }
         }
         const writeMs = now() - t0
-        let acked = false
-        for await (const c of duplex.source) { if (c.byteLength > 0) { acked = true; break } }
-        if (!acked) throw new Error('the reader closed without acknowledging')
-        await duplex.close()
+        const heard = await acknowledged(duplex, ACK_MS)
+        if (heard === 'closed') throw new Error('the reader closed without acknowledging')
+        if (heard === 'acked') await duplex.close()
+        else duplex.abort(new Error(`no word from the reader for ${ACK_MS} ms`))
         out('sent', { bytes: sent, writeMs })
         resolve()
       } catch (err) {
@@ -82,8 +116,9 @@ if (values.role === 'serve') {
   try {
     await finished
   } finally {
-    await node.stop()
+    await stopWithin(node, STOP_MS)
   }
+  process.exit(0)
 } else if (values.role === 'fetch') {
   try {
     if (values.addr === undefined) throw new Error('--addr is required for --role fetch')
@@ -123,8 +158,9 @@ if (values.role === 'serve') {
       if (stream.status === 'closed') { clearTimeout(t); resolve() }
     })
   } finally {
-    await node.stop()
+    await stopWithin(node, STOP_MS)
   }
+  process.exit(0)
 } else {
   await node.stop()
   process.stderr.write(`unknown --role ${values.role}\n`)
