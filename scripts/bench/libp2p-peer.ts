@@ -26,6 +26,7 @@ import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import { ByteCount, peerArgs } from './baseline-peer.js'
 import { mediaOf, MediaSink, readMedia } from './media-copy.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { within } from '../../src/within.js'
 
 const PROTOCOL = '/ferry-bench/bytes/1.0.0'
 const { values, total, chunk } = peerArgs('libp2p-peer', '--role serve|fetch --dir DIR --bytes N [--chunk B] [--addr MA] [--transport tcp|webrtc] [--store DIR | --media DIR]',
@@ -47,18 +48,12 @@ const node = await createFerryNode({ dir: values.dir, mdns: false, transport, li
 const ACK_MS = 15_000
 
 async function acknowledged (duplex: ReturnType<typeof streamToDuplex>, ms: number): Promise<'acked' | 'closed' | 'silent'> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const silent = new Promise<'silent'>(resolve => { timer = setTimeout(() => { resolve('silent') }, ms) })
   const read = (async () => {
     for await (const c of duplex.source) if (c.byteLength > 0) return 'acked' as const
     return 'closed' as const
   })()
   read.catch(() => {}) // an abort after the silence ends the read
-  try {
-    return await Promise.race([read, silent])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await within(read, ms, 'silent' as const)
 }
 
 /**
@@ -68,9 +63,7 @@ async function acknowledged (duplex: ReturnType<typeof streamToDuplex>, ms: numb
 const STOP_MS = 5_000
 
 async function stopWithin (n: typeof node, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([Promise.resolve(n.stop()).catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
-  clearTimeout(timer)
+  await within(Promise.resolve(n.stop()).catch(() => {}), ms, undefined)
 }
 
 if (values.role === 'serve') {

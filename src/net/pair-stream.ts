@@ -6,6 +6,7 @@ import {
 import { encodeAbort, MsgType } from '../pairing/messages.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { prefix, readFrames } from '../wire/framing.js'
+import { within } from '../within.js'
 
 // Binds the sans-I/O pairing handshakes to /ferry/pair/1.0.0: one handshake message per length-prefixed
 // frame of at most 1 KiB.
@@ -33,18 +34,12 @@ const REFUSAL_LINGER_MS = 2_000
 
 /** Waits until the peer ends its side (what it still sends is dropped), or `ms` pass. */
 async function awaitHangUp (it: AsyncIterator<Uint8Array>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
   const drained = (async () => {
     try {
       while ((await it.next()).done !== true) {}
     } catch {} // a reset is a hang-up too
   })()
-  try {
-    await Promise.race([drained, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
+  await within(drained, ms, undefined)
 }
 
 /**

@@ -5,6 +5,7 @@ import { FrameDecoder, FrameWriter, MAX_FRAME_BYTES, readFrames } from '../wire/
 import { DEFAULT_OPTIONS } from './options.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
+import { within } from '../within.js'
 
 // Drivers: the only place where a state machine meets a byte pipe. Same code for libp2p streams,
 // in-memory pipes and backup files.
@@ -49,17 +50,6 @@ async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, m
     clearTimeout(timer)
   }
   if (late) throw unheard
-}
-
-/** Waits for `closed` (our close of `duplex`), tearing `duplex` down when it is not done within `ms`. */
-async function heardWithin (closed: Promise<boolean>, duplex: ByteDuplex, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
-  try {
-    if (!await Promise.race([closed, late])) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 function asFerryError (err: unknown): FerryError {
@@ -167,7 +157,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     const goodbye = duplex.close().then(() => true, () => true)
     await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
     opts.onProgress?.()
-    await heardWithin(goodbye, duplex, opts.goodbyeMs ?? GOODBYE_MS)
+    if (!await within(goodbye, opts.goodbyeMs ?? GOODBYE_MS, false)) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
   } catch (err) {
     const e = asFerryError(err)
     await chain.catch(() => {})
