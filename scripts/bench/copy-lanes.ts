@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { spawnProcess } from './proc.js'
 import { childrenOf, watchTree } from './process-tree.js'
 import { freePort, waitListening } from './ports.js'
-import type { Sshd } from './sshd.js'
+import { rshCommand, type Sshd } from './sshd.js'
 import { checkCopy, type LaneRun } from './user-clock.js'
 
 export interface CopyOptions {
@@ -33,7 +33,7 @@ async function childrenGone (pid: number, maxMs = 5000): Promise<void> {
 export async function rsyncLane (o: CopyOptions & { rsync: string, sshd: Sshd, fsync: boolean }): Promise<LaneRun> {
   const label = o.fsync ? 'rsync --fsync' : 'rsync'
   const remote = watchTree([o.sshd.pid])
-  const c = spawnProcess([o.rsync, '-a', ...(o.fsync ? ['--fsync'] : []), '-e', o.sshd.ssh.join(' '),
+  const c = spawnProcess([o.rsync, '-a', ...(o.fsync ? ['--fsync'] : []), '-e', rshCommand(o.sshd.ssh),
     ...o.files.map(f => join(o.from, f)), `${o.sshd.user}@127.0.0.1:${o.to}/`], { label, timeoutMs: o.timeoutMs })
   const local = watchTree([c.pid])
   try {

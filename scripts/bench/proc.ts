@@ -47,6 +47,14 @@ export function installCleanup (): void {
   if (installed) return
   installed = true
   process.on('exit', () => { killAll(); removeDirs() })
+  // A lane that fails (a child that exited, a tool that refused) says so in one message, which carries
+  // the child's own stderr; where in the benchmark it failed is for whoever debugs it.
+  process.on('uncaughtException', err => {
+    process.stderr.write(process.env.BENCH_STACK === '1'
+      ? `${err.stack ?? String(err)}\n`
+      : `\nthe benchmark failed: ${err instanceof Error ? err.message : String(err)}\n(BENCH_STACK=1 shows where)\n`)
+    process.exit(1)
+  })
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       process.stderr.write(`\n${sig}: stopping children, removing temp dirs\n`)

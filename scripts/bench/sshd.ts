@@ -20,6 +20,29 @@ export interface Sshd {
   stop: () => Promise<void>
 }
 
+/**
+ * A path as one argument of an sshd_config line or an ssh -o option: both split on spaces outside
+ * double quotes (UserKnownHostsFile takes a list of files), and a temp dir may have spaces in it
+ * (TMPDIR). A double quote cannot be quoted there at all.
+ */
+function configValue (path: string): string {
+  if (path.includes('"')) throw new Error(`the benchmark's sshd cannot use a temp dir whose path holds a double quote: ${path}`)
+  return /\s/.test(path) ? `"${path}"` : path
+}
+
+/**
+ * The ssh command line as rsync's -e takes it, one string: rsync splits it on spaces outside single or
+ * double quotes (and knows no backslashes).
+ */
+export function rshCommand (args: string[]): string {
+  return args.map(a => {
+    if (!/[\s'"]/.test(a)) return a
+    if (!a.includes("'")) return `'${a}'`
+    if (!a.includes('"')) return `"${a}"`
+    throw new Error(`rsync -e cannot pass an argument holding both kinds of quote: ${a}`)
+  }).join(' ')
+}
+
 /** Where sshd, run as root, insists on finding its privilege-separation directory. */
 const PRIVSEP_DIR = '/run/sshd'
 
@@ -37,9 +60,9 @@ export async function startSshd (paths: { sshd: string, ssh: string, sshKeygen: 
   writeFileSync(join(dir, 'sshd_config'), [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
-    `HostKey ${join(dir, 'host_ed25519')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    `HostKey ${configValue(join(dir, 'host_ed25519'))}`,
+    `PidFile ${configValue(join(dir, 'sshd.pid'))}`,
+    `AuthorizedKeysFile ${configValue(join(dir, 'authorized_keys'))}`,
     `AllowUsers ${user}`,
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
@@ -87,7 +110,7 @@ export async function startSshd (paths: { sshd: string, ssh: string, sshKeygen: 
   const ssh = [
     paths.ssh, '-F', '/dev/null', '-p', String(port),
     '-i', join(dir, 'client_ed25519'), '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${configValue(join(dir, 'known_hosts'))}`, '-o', 'StrictHostKeyChecking=yes',
     '-o', 'BatchMode=yes', '-o', 'Compression=no', '-o', 'LogLevel=ERROR',
     '-c', SSH_CIPHER
   ]

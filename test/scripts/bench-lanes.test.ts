@@ -3,7 +3,7 @@
 // behind (also when interrupted), and a missing tool is named clearly. No figure is judged: timing
 // is never a pass/fail criterion.
 import { execFile, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -177,16 +177,19 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(run.stdout).toBe('')
   }, 60_000)
 
-  it('moves a history of one\'s own (--store) whole, beside another lane, and leaves it as it was', async () => {
-    const dir = join(fresh('ferry-bench-own-'), 'mine')
+  it('moves a history of one\'s own (--store) whole, beside rsync and another lane, where every path has a space, and leaves it as it was', async () => {
+    // The store, the receivers' directory and the temp dir (the sshd's keys and config) all under paths
+    // with spaces: sshd_config, ssh's -o options and rsync's -e split on them unless quoted.
+    const dir = join(fresh('ferry-bench-own-'), 'my history')
     const ferryCli = async (args: string[]): Promise<string> => await new Promise((resolve, reject) => {
       execFile(process.execPath, [join(ROOT, 'bin/ferry.js'), ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => { if (err !== null) reject(err); else resolve(stdout) })
     })
     await ferryCli(['seed', '--store', dir, '--profile', 'tiny', '--seed', '7'])
     const before = await ferryCli(['export', '--store', dir])
-    const targets = fresh('ferry-bench-own-targets-')
+    const targets = fresh('ferry-bench-own targets-')
+    const tmp = fresh('ferry-bench-own tmp-')
     const json = join(fresh('ferry-bench-own-out-'), 'bench.json')
-    const run = await bench(['--store', dir, '--runs', '1', '--lanes', 'ferry,tar-socat', '--tmp', targets, '--json', json])
+    const run = await bench(['--store', dir, '--runs', '1', '--lanes', 'ferry,rsync,tar-socat', '--tmp', targets, '--json', json], { ...process.env, TMPDIR: tmp })
     expect(run.code, run.stderr).toBe(0)
     const report = JSON.parse(readFileSync(json, 'utf8'))
     expect(report.store).toBe(dir)
@@ -194,11 +197,27 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     // Every message of that store crossed, and the MB/s count its own history.db and media/.
     expect(report.bytes.messages).toBe(before.split('\n').filter(l => l.startsWith('{"type":"message"')).length)
     expect(report.userClock.storeBytes).toBe(bytesUnder(join(dir, 'history.db')) + bytesUnder(join(dir, 'media')))
-    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['ferry', 'tar-socat'])
+    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['ferry', 'rsync', 'tar-socat'])
     expect(run.stderr).toContain(`The user's clock, the store ${dir} (`)
     // The history is as it was (only the sender's journal and key were written, as on a phone).
     expect(await ferryCli(['export', '--store', dir])).toBe(before)
     expect(readdirSync(targets)).toEqual([])
+    // (tsx keeps its compile cache there too.)
+    expect(readdirSync(tmp).filter(n => n.startsWith('ferry-bench-'))).toEqual([])
+  }, 120_000)
+
+  it('says in one message which lane failed and what it printed, and leaves nothing behind', async () => {
+    // An rsync that refuses: the lane fails after the sshd started and the store was seeded.
+    const bin = fresh('ferry-bench-bin-')
+    writeFileSync(join(bin, 'rsync'), '#!/bin/sh\necho "rsync: refused by this test" >&2\nexit 12\n', { mode: 0o755 })
+    const tmp = fresh('ferry-bench-failing-tmp-')
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'rsync'], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: tmp })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('the benchmark failed: rsync exited 12: rsync: refused by this test')
+    expect(run.stderr).not.toMatch(/^\s+at /m) // a message, not a stack trace
+    expect(processesMentioning(tmp)).toEqual([])
+    // (tsx keeps its compile cache there too.)
+    expect(readdirSync(tmp).filter(n => n.startsWith('ferry-bench-'))).toEqual([])
   }, 120_000)
 
   it('refuses a --store that is no Ferry store, or that comes with a profile, before any work', async () => {
