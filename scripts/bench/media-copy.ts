@@ -86,7 +86,9 @@ export class MediaSink {
 
   constructor (private readonly root: string) {
     this.folder = new MediaFolder(root)
+    // The sink's own: the store keeps no partial files in the media folder (the journal has them).
     this.partDir = join(root, '.part')
+    mkdirSync(this.partDir, { recursive: true })
   }
 
   push (piece: Uint8Array): void {

@@ -113,6 +113,26 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(readdirSync(tmp).filter(f => !f.startsWith('tsx-'))).toEqual([])
   }, 300_000)
 
+  it('runs the in-process engine and the bare pairs (libp2p, a raw socket, libp2p carrying the media files) alike', async () => {
+    const out = fresh('ferry-bench-test-')
+    const targets = fresh('ferry-bench-test-targets-')
+    const json = join(out, 'bench.json')
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'engine,bare-libp2p,raw-socket,libp2p-files', '--tmp', targets, '--json', json])
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(readFileSync(json, 'utf8'))
+    expect(report.engineInMemory.runs).toBe(1)
+    expect(report.engineInMemory.errors).toBeUndefined()
+    expect(report.engineInMemory.messagesPerSec).toBeGreaterThan(0)
+    for (const k of ['bareLibp2p', 'rawSocket', 'libp2pWithFiles']) expect(report[k]?.MBPerSec, k).toBeGreaterThan(0)
+    // The files lane stored every media file of the source, each checked against its name.
+    const media = join(ROOT, '.tmp', 'bench', 'tiny-1', 'media')
+    const files = readdirSync(media, { recursive: true, withFileTypes: true }).filter(e => e.isFile() && /^[0-9a-f]{64}$/.test(e.name)).length
+    expect(files).toBeGreaterThan(0)
+    expect(report.libp2pWithFiles.files).toBe(files)
+    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['bare-libp2p', 'libp2p-files', 'raw-socket'])
+    expect(readdirSync(targets)).toEqual([])
+  }, 300_000)
+
   it('sets libp2p\'s own WebRTC beside Ferry\'s, and names the threads each phone kept busy', async () => {
     const out = fresh('ferry-bench-test-')
     const targets = fresh('ferry-bench-test-targets-')
