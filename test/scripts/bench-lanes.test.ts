@@ -157,6 +157,23 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     expect(readdirSync(targets)).toEqual([])
   }, 300_000)
 
+  it('prices storing media in Chromium: IndexedDB as the browser phone writes it, and the OPFS from a worker', async () => {
+    const run = await new Promise<Ran>(resolve => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/bench/browser-storage.ts', '--mb', '32', '--runs', '1', '--json'], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : Number((err as { code?: number }).code), stdout, stderr })
+      })
+    })
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(run.stdout) as { summary: Array<{ way: string, MBPerSec: number, cpuMsPerMB: number, rounds: unknown[] }> }
+    expect(report.summary.map(s => s.way)).toEqual(['idb', 'idb-1', 'opfs'])
+    for (const s of report.summary) {
+      expect(s.rounds, s.way).toHaveLength(1)
+      expect(s.MBPerSec, s.way).toBeGreaterThan(0)
+      // Chromium's own processes did the writing: some CPU, counted from the round's start only.
+      expect(s.cpuMsPerMB, s.way).toBeGreaterThan(0)
+    }
+  }, 120_000)
+
   it('stops its sshd and every lane\'s processes, and removes their files, when interrupted with Ctrl-C', async () => {
     const targets = fresh('ferry-bench-test-targets-')
     const tmp = fresh('ferry-bench-test-tmp-')

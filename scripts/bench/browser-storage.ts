@@ -1,0 +1,153 @@
+// What storing media costs headless Chromium, without the network: the page writes the same 256 KiB
+// chunks (the protocol's media chunk) into IndexedDB as the browser phone does (a few chunks per
+// transaction, at most two transactions committing), one chunk per transaction, and into the Origin
+// Private File System from a worker (a sync access handle, flushed every 8 MiB). It reports MB/s and the
+// CPU all of Chromium's processes spent per MB, to set beside the ~57 CPU-ms per MB the browser phone
+// costs receiving media over WebRTC (docs/performance.md): which share of that is storage.
+//
+//   npx tsx scripts/bench/browser-storage.ts [--mb 200] [--runs 2] [--json]
+//
+// The page is served from 127.0.0.1, a secure context: the OPFS needs one, which a page served over
+// plain http from a LAN address is not.
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { chromium } from 'playwright-core'
+import { CHROMIUM, CHROMIUM_FLAGS } from '../../test/browser/chromium.js'
+import { numberOption, scriptArgs } from '../lib/script-args.js'
+import { installCleanup, r2, removeTempDir, tempDir } from './proc.js'
+import { childrenOf } from './process-tree.js'
+
+const USAGE = `Usage: npx tsx scripts/bench/browser-storage.ts [options]
+
+Writes media chunks (256 KiB) in headless Chromium into IndexedDB, as the browser phone does and one per
+transaction, and into the Origin Private File System from a worker; prints MB/s and Chromium's CPU-ms
+per MB for each, in alternating rounds.
+
+Options:
+  --mb N      megabytes each way writes (default 200)
+  --runs N    rounds (default 2)
+  --json      print the results as JSON
+`
+const args = scriptArgs(USAGE, { mb: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean', default: false } })
+const MB = numberOption(USAGE, 'mb', args.mb, 200, 1)
+const RUNS = numberOption(USAGE, 'runs', args.runs, 2, 1)
+installCleanup()
+
+const WAYS = ['idb', 'idb-1', 'opfs'] as const
+type Way = typeof WAYS[number]
+
+// Runs in the page: a string, so that no bundler helper sneaks into the function's source.
+const IN_PAGE = `async (way, mb) => {
+  const CHUNK = 256 * 1024
+  const n = Math.floor(mb * 1e6 / CHUNK)
+  const chunk = i => { const b = new Uint8Array(CHUNK); for (let at = 0; at < CHUNK; at += 4096) b[at] = i; return b }
+  const start = performance.now()
+  if (way === 'opfs') {
+    const src = 'onmessage = async e => { const d = e.data;' +
+      ' if (d.open) { const root = await navigator.storage.getDirectory(); const f = await root.getFileHandle(d.open, { create: true }); self.h = await f.createSyncAccessHandle(); postMessage(0); return }' +
+      ' if (d.bytes) { self.h.write(d.bytes, { at: d.at }); if (d.flush) { self.h.flush(); postMessage(d.at) } return }' +
+      ' self.h.flush(); self.h.close(); postMessage(0) }'
+    const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })))
+    const reply = () => new Promise(resolve => { w.onmessage = e => resolve(e.data) })
+    let r = reply(); w.postMessage({ open: 'bench-' + Math.random() }); await r
+    let flushed
+    for (let i = 0; i < n; i++) {
+      const b = chunk(i)
+      const flush = i % 32 === 31
+      if (flush) { await flushed; flushed = reply() }
+      w.postMessage({ bytes: b, at: i * CHUNK, flush }, [b.buffer])
+    }
+    await flushed
+    r = reply(); w.postMessage({ close: true }); await r
+    w.terminate()
+  } else {
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open('bench-' + Math.random(), 1)
+      r.onupgradeneeded = () => r.result.createObjectStore('chunks')
+      r.onsuccess = () => resolve(r.result)
+      r.onerror = () => reject(r.error)
+    })
+    const per = way === 'idb' ? 8 : 1
+    const committing = []
+    for (let i = 0; i < n; i += per) {
+      const tx = db.transaction('chunks', 'readwrite')
+      for (let j = i; j < Math.min(n, i + per); j++) tx.objectStore('chunks').put(chunk(j), j)
+      committing.push(new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error) }))
+      if (committing.length >= 2) await committing.shift()
+    }
+    await Promise.all(committing)
+    db.close()
+  }
+  return { ms: performance.now() - start, bytes: n * CHUNK }
+}`
+
+interface Result { way: Way, MBPerSec: number, cpuMsPerMB: number }
+
+const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>storage</title>') })
+await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+const profile = tempDir('chromium-storage')
+const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 60_000 })
+const results: Result[] = []
+try {
+  const page = await context.newPage()
+  await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+  const browser = childrenOf(process.pid).find(pid => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile) } catch { return false } })
+  if (browser === undefined) throw new Error('cannot find the Chromium process that was just launched')
+  for (let round = 0; round < RUNS; round++) {
+    // Each round in another order: a machine that warms or cools favours no way.
+    const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length])
+    for (const way of order) {
+      const before = treeTicks(browser)
+      const r = await page.evaluate(`(${IN_PAGE})(${JSON.stringify(way)}, ${MB})`) as { ms: number, bytes: number }
+      const sec = ticksSince(before, treeTicks(browser)) / 100
+      const mb = r.bytes / 1e6
+      results.push({ way, MBPerSec: r2(mb / (r.ms / 1000)), cpuMsPerMB: r2(sec * 1000 / mb) })
+    }
+  }
+} finally {
+  await context.close().catch(() => {})
+  server.close()
+  removeTempDir(profile)
+}
+
+/** CPU ticks (user + system) of `root` and every process under it, by pid. */
+function treeTicks (root: number): Map<number, number> {
+  const out = new Map<number, number>()
+  const walk = (pid: number): void => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      out.set(pid, Number(f[11]) + Number(f[12]))
+    } catch {
+      return
+    }
+    for (const c of childrenOf(pid)) walk(c)
+  }
+  walk(root)
+  return out
+}
+
+/** Ticks spent between two readings: a process that appeared meanwhile counts whole, one gone not at all. */
+function ticksSince (before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0)
+  return sum
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+const summary = WAYS.map(way => {
+  const mine = results.filter(r => r.way === way)
+  return { way, MBPerSec: median(mine.map(r => r.MBPerSec)), cpuMsPerMB: median(mine.map(r => r.cpuMsPerMB)), rounds: mine }
+})
+if (args.json === true) {
+  process.stdout.write(`${JSON.stringify({ mb: MB, runs: RUNS, summary }, null, 2)}\n`)
+} else {
+  const what: Record<Way, string> = {
+    idb: 'IndexedDB, 8 chunks a transaction, 2 committing (the browser phone)',
+    'idb-1': 'IndexedDB, 1 chunk a transaction',
+    opfs: 'OPFS sync access handle in a worker, flushed every 8 MiB'
+  }
+  for (const s of summary) process.stdout.write(`${s.way.padEnd(6)} ${String(s.MBPerSec).padStart(7)} MB/s  ${String(s.cpuMsPerMB).padStart(6)} Chromium CPU-ms/MB  ${what[s.way]}\n`)
+  process.stdout.write(`(medians of ${RUNS} round(s), ${MB} MB each)\n`)
+}
+
