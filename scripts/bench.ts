@@ -18,6 +18,7 @@ import type { ByteDuplex } from '../src/wire/duplex.js'
 import { installCleanup, r2, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
 import { watchThreads, type ThreadCpu } from './bench/process-tree.js'
 import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
+import { bareLibp2pBrowser, type BrowserBaselineResult } from './bench/bare-browser.js'
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
@@ -85,6 +86,10 @@ Lanes, each moving the same store on the same machine:
                    IndexedDB from \`ferry send --transport webrtc\`; timed by the page from its start
                    (navigation) to verified; reports MB/s, messages/s and the page's JS heap (peak, and
                    after a forced full GC at the end)
+  bare-libp2p-browser  the same byte count from the bare libp2p writer (webrtc-direct) into a page in
+                   headless Chromium on the browser phone's libp2p stack, read off one stream and
+                   nothing more (bench/bare-browser.ts): the ceiling of the browser lane, and what
+                   Chromium's processes spend per MB on libp2p's WebRTC alone
 rsync and tar-socat copy the store's history.db and media/, the bytes every MB/s on the user's clock
 is counted in. The tools of these lanes and the browser's come from Debian's packages (rsync,
 openssh-server, socat, chromium), installed when missing (apt-get update first) unless --no-install.
@@ -134,7 +139,7 @@ const historyName = ownStore !== undefined ? `the store ${ownStore}` : `${profil
 const runs = numberOption(USAGE, 'runs', values.runs, 3, 1)
 const seed = numberOption(USAGE, 'seed', values.seed, 1)
 
-const LANES = ['engine', 'ferry', 'ferry-webrtc', 'bare-libp2p', 'bare-libp2p-webrtc', 'raw-socket', 'libp2p-files', 'rsync', 'rsync-fsync', 'tar-socat', 'browser'] as const
+const LANES = ['engine', 'ferry', 'ferry-webrtc', 'bare-libp2p', 'bare-libp2p-webrtc', 'raw-socket', 'libp2p-files', 'rsync', 'rsync-fsync', 'tar-socat', 'browser', 'bare-libp2p-browser'] as const
 type Lane = typeof LANES[number]
 const WIFI_LANES: readonly Lane[] = ['ferry', 'bare-libp2p', 'raw-socket', 'libp2p-files']
 const lanes: ReadonlySet<Lane> = (() => {
@@ -177,7 +182,7 @@ const TOOLS: Record<string, Tool[]> = {
 const needTools = [
   ...(lanes.has('rsync') || lanes.has('rsync-fsync') ? TOOLS.rsync : []),
   ...(lanes.has('tar-socat') ? TOOLS['tar-socat'] : []),
-  ...(lanes.has('browser') ? TOOLS.browser : [])
+  ...(lanes.has('browser') || lanes.has('bare-libp2p-browser') ? TOOLS.browser : [])
 ]
 /** Absolute paths of the comparison lanes' programs, found (or installed) before any seeding. */
 let tools = new Map<string, string>()
@@ -489,12 +494,13 @@ const cli: PhonesResult[] = []
 const cliWebrtc: PhonesResult[] = []
 const bare: BaselineResult[] = []
 const bareWebrtc: BaselineResult[] = []
+const bareBrowser: BrowserBaselineResult[] = []
 const withFiles: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
 const createUs: number[] = []
 const clock: Record<Exclude<Lane, 'engine' | 'ferry' | 'ferry-webrtc'>, LaneRun[]> = {
-  'bare-libp2p': [], 'bare-libp2p-webrtc': [], 'raw-socket': [], 'libp2p-files': [], rsync: [], 'rsync-fsync': [], 'tar-socat': [], browser: []
+  'bare-libp2p': [], 'bare-libp2p-webrtc': [], 'raw-socket': [], 'libp2p-files': [], rsync: [], 'rsync-fsync': [], 'tar-socat': [], browser: [], 'bare-libp2p-browser': []
 }
 /** The order each round ran its lanes in. */
 const orders: Lane[][] = []
@@ -577,6 +583,13 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       bareWebrtc.push(b)
       clock[lane].push(baselineRun(b))
       notes.push(`bare libp2p webrtc ${r1(b.mbPerSec)} MB/s`)
+      return
+    }
+    case 'bare-libp2p-browser': {
+      const b = await bareLibp2pBrowser(wire.total, { root, timeoutMs: childTimeoutMs, chromium: tool('chromium') })
+      bareBrowser.push(b)
+      clock[lane].push(baselineRun(b))
+      notes.push(`bare libp2p into the browser ${r1(b.mbPerSec)} MB/s, Chromium ${r1(b.chromiumCpuSec * 1000 / (b.bytes / 1e6))} CPU-ms/MB`)
       return
     }
     case 'raw-socket': {
@@ -772,6 +785,17 @@ const summary = {
         }
       }
     : {}),
+  ...(bareBrowser.length > 0
+    ? {
+        bareLibp2pBrowser: {
+          transferMs: Math.round(median(bareBrowser.map(b => b.transferMs))),
+          dialMs: Math.round(median(bareBrowser.map(b => b.dialMs))),
+          MBPerSec: r1(median(bareBrowser.map(b => b.mbPerSec))),
+          chromiumCpuMsPerMB: r1(median(bareBrowser.map(b => b.chromiumCpuSec * 1000 / (b.bytes / 1e6)))),
+          cpuSec: { writer: median(bareBrowser.map(b => b.cpuSec.writer)), chromium: median(bareBrowser.map(b => b.chromiumCpuSec)) }
+        }
+      }
+    : {}),
   ...(filesMed !== undefined
     ? {
         libp2pWithFiles: {
@@ -799,14 +823,16 @@ const summary = {
     ...(cli.length > 0 && cliWebrtc.length > 0 ? { webrtcOverTcp: r2(median(cliWebrtc.map(c => mb(wire.total, c.transferMs))) / ferryMed) } : {}),
     ...(bare.length > 0 && bareWebrtc.length > 0 ? { bareWebrtcOverBareTcp: r2(median(bareWebrtc.map(b => b.mbPerSec)) / bareMed) } : {}),
     ...(cliWebrtc.length > 0 && bareWebrtc.length > 0 ? { ferryWebrtcOverBareWebrtc: r2(median(cliWebrtc.map(c => mb(wire.total, c.transferMs))) / median(bareWebrtc.map(b => b.mbPerSec))) } : {}),
+    ...(clock.browser.length > 0 && bareBrowser.length > 0 ? { browserOverBareBrowser: r2(median(clock.browser.map(r => r.extra?.pageMBPerSec ?? NaN)) / median(bareBrowser.map(b => b.mbPerSec))) } : {}),
     ...(filesMed !== undefined && cli.length > 0 ? { ferryMediaOverLibp2pWithFiles: r2(ferryMediaMed / filesMed) } : {}),
     ...(filesMed !== undefined && bare.length > 0 ? { libp2pWithFilesOverBare: r2(filesMed / bareMed) } : {}),
-    what: "medians of wire MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified); webrtcOverTcp compares Ferry's two transports alike, bareWebrtcOverBareTcp libp2p's own two without Ferry, ferryWebrtcOverBareWebrtc Ferry against that ceiling. The user's clock has its own ratios (userClock.ratios)"
+    what: "medians of wire MB/s; Ferry = bytes.moved / (verified - paired) on the receiver; Ferry media = media bytes / the media phase (chats-ready to verified); webrtcOverTcp compares Ferry's two transports alike, bareWebrtcOverBareTcp libp2p's own two without Ferry, ferryWebrtcOverBareWebrtc Ferry against that ceiling, browserOverBareBrowser the browser phone's MB/s (its page's clock) against libp2p's WebRTC into Chromium alone. The user's clock has its own ratios (userClock.ratios)"
   },
   perRunMBPerSec: {
     ...(cli.length > 0 ? { ferry: ferryMBps.map(r1), ferryMedia: cli.map(r => r1(r.mediaMBPerSec)) } : {}),
     ...(bare.length > 0 ? { bareLibp2p: bare.map(b => r1(b.mbPerSec)) } : {}),
     ...(bareWebrtc.length > 0 ? { bareLibp2pWebrtc: bareWebrtc.map(b => r1(b.mbPerSec)) } : {}),
+    ...(bareBrowser.length > 0 ? { bareLibp2pBrowser: bareBrowser.map(b => r1(b.mbPerSec)) } : {}),
     ...(raw.length > 0 ? { rawSocket: raw.map(b => r1(b.mbPerSec)) } : {}),
     ...(filesMed !== undefined ? { libp2pWithFiles: withFiles.map(b => r1(b.mbPerSec)) } : {})
   }

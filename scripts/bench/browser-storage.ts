@@ -16,7 +16,7 @@ import { chromium } from 'playwright-core'
 import { CHROMIUM, CHROMIUM_FLAGS } from '../../test/browser/chromium.js'
 import { numberOption, scriptArgs } from '../lib/script-args.js'
 import { installCleanup, r2, removeTempDir, tempDir } from './proc.js'
-import { childrenOf } from './process-tree.js'
+import { childrenOf, ticksSince, treeTicks } from './process-tree.js'
 
 const USAGE = `Usage: npx tsx scripts/bench/browser-storage.ts [options]
 
@@ -109,29 +109,6 @@ try {
   await context.close().catch(() => {})
   server.close()
   removeTempDir(profile)
-}
-
-/** CPU ticks (user + system) of `root` and every process under it, by pid. */
-function treeTicks (root: number): Map<number, number> {
-  const out = new Map<number, number>()
-  const walk = (pid: number): void => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-      out.set(pid, Number(f[11]) + Number(f[12]))
-    } catch {
-      return
-    }
-    for (const c of childrenOf(pid)) walk(c)
-  }
-  walk(root)
-  return out
-}
-
-/** Ticks spent between two readings: a process that appeared meanwhile counts whole, one gone not at all. */
-function ticksSince (before: Map<number, number>, after: Map<number, number>): number {
-  let sum = 0
-  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0)
-  return sum
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }

@@ -137,13 +137,17 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
     const out = fresh('ferry-bench-test-')
     const targets = fresh('ferry-bench-test-targets-')
     const json = join(out, 'bench.json')
-    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry-webrtc,bare-libp2p-webrtc', '--tmp', targets, '--json', json])
+    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry-webrtc,bare-libp2p-webrtc,bare-libp2p-browser', '--tmp', targets, '--json', json])
     expect(run.code, run.stderr).toBe(0)
     const report = JSON.parse(readFileSync(json, 'utf8'))
     // The bare pair moved exactly the bytes Ferry's sender writes (its reader counts to that and no further).
     expect(report.bareLibp2pWebrtc.MBPerSec).toBeGreaterThan(0)
     expect(report.ratios.ferryWebrtcOverBareWebrtc).toBeCloseTo(report.twoPhonesWebrtc.MBPerSec / report.bareLibp2pWebrtc.MBPerSec, 1)
-    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['bare-libp2p-webrtc', 'ferry-webrtc'])
+    // The same bytes into a page on the browser phone's libp2p stack, with Chromium's CPU for them.
+    expect(report.bareLibp2pBrowser.MBPerSec).toBeGreaterThan(0)
+    expect(report.bareLibp2pBrowser.cpuSec.chromium).toBeGreaterThanOrEqual(0)
+    expect(report.bareLibp2pBrowser.cpuSec.writer).toBeGreaterThan(0)
+    expect(Object.keys(report.userClock.lanes).sort()).toEqual(['bare-libp2p-browser', 'bare-libp2p-webrtc', 'ferry-webrtc'])
     // Both phones' threads, busiest first, each named (main: the JS thread). The tiny history is too
     // little for libdatachannel's threads to register a clock tick, so they are not asked for here.
     const threads = report.twoPhonesWebrtc.threadsFirstRound as Record<'sender' | 'receiver', Array<{ name: string, cpuSec: number }>>
@@ -274,7 +278,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
   it('refuses an unknown lane, and the lanes that cannot run between namespaces with --wifi', async () => {
     const [bogus, wifi] = await Promise.all([bench(['--lanes', 'ferry,carrier-pigeon']), bench(['--wifi', '--lanes', 'ferry,rsync'])])
     expect([bogus.code, wifi.code]).toEqual([2, 2])
-    expect(bogus.stderr).toContain('--lanes: no lane is called "carrier-pigeon" (there are engine, ferry, ferry-webrtc, bare-libp2p, bare-libp2p-webrtc, raw-socket, libp2p-files, rsync, rsync-fsync, tar-socat, browser)')
+    expect(bogus.stderr).toContain('--lanes: no lane is called "carrier-pigeon" (there are engine, ferry, ferry-webrtc, bare-libp2p, bare-libp2p-webrtc, raw-socket, libp2p-files, rsync, rsync-fsync, tar-socat, browser, bare-libp2p-browser)')
     expect(wifi.stderr).toContain('--lanes: rsync cannot run with --wifi')
     expect(bogus.stdout + wifi.stdout).toBe('')
   }, 60_000)
