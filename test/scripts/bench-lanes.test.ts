@@ -25,6 +25,15 @@ async function bench (args: string[], env: NodeJS.ProcessEnv = process.env, time
   })
 }
 
+/** One round of `lanes` on the tiny profile, into receivers' folders of its own; fails unless it succeeded. */
+async function tinyRound (lanes: string): Promise<{ report: ReturnType<typeof JSON.parse>, run: Ran, targets: string }> {
+  const targets = fresh('ferry-bench-test-targets-')
+  const json = join(fresh('ferry-bench-test-'), 'bench.json')
+  const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', lanes, '--tmp', targets, '--json', json])
+  expect(run.code, run.stderr).toBe(0)
+  return { report: JSON.parse(readFileSync(json, 'utf8')), run, targets }
+}
+
 /** Processes whose command line mentions `needle` (the benchmark's temp dirs are named ferry-bench-*). */
 function processesMentioning (needle: string): Array<{ pid: number, cmd: string }> {
   const out: Array<{ pid: number, cmd: string }> = []
@@ -114,12 +123,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
   }, 300_000)
 
   it('runs the in-process engine and the bare pairs (libp2p, a raw socket, libp2p carrying the media files) alike', async () => {
-    const out = fresh('ferry-bench-test-')
-    const targets = fresh('ferry-bench-test-targets-')
-    const json = join(out, 'bench.json')
-    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'engine,bare-libp2p,raw-socket,libp2p-files', '--tmp', targets, '--json', json])
-    expect(run.code, run.stderr).toBe(0)
-    const report = JSON.parse(readFileSync(json, 'utf8'))
+    const { report, targets } = await tinyRound('engine,bare-libp2p,raw-socket,libp2p-files')
     expect(report.engineInMemory.runs).toBe(1)
     expect(report.engineInMemory.errors).toBeUndefined()
     expect(report.engineInMemory.messagesPerSec).toBeGreaterThan(0)
@@ -134,12 +138,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
   }, 300_000)
 
   it('sets libp2p\'s own WebRTC beside Ferry\'s, and names the threads each phone kept busy', async () => {
-    const out = fresh('ferry-bench-test-')
-    const targets = fresh('ferry-bench-test-targets-')
-    const json = join(out, 'bench.json')
-    const run = await bench(['--profile', 'tiny', '--runs', '1', '--lanes', 'ferry-webrtc,bare-libp2p-webrtc,bare-libp2p-browser', '--tmp', targets, '--json', json])
-    expect(run.code, run.stderr).toBe(0)
-    const report = JSON.parse(readFileSync(json, 'utf8'))
+    const { report, run, targets } = await tinyRound('ferry-webrtc,bare-libp2p-webrtc,bare-libp2p-browser')
     // The bare pair moved exactly the bytes Ferry's sender writes (its reader counts to that and no further).
     expect(report.bareLibp2pWebrtc.MBPerSec).toBeGreaterThan(0)
     expect(report.ratios.ferryWebrtcOverBareWebrtc).toBeCloseTo(report.twoPhonesWebrtc.MBPerSec / report.bareLibp2pWebrtc.MBPerSec, 1)
