@@ -48,15 +48,16 @@ function hwmKiB (pid: number): number {
 
 /**
  * Samples the trees under `roots` every `everyMs`: each process's own CPU time (the last value seen
- * counts, so a process's last sampling interval before it exits is missed) and its VmHWM. The roots'
- * CPU is counted from the watch's start, so a long-lived root (sshd) adds only what it did meanwhile;
- * processes that appear below them are counted whole.
+ * counts, so a process's last sampling interval before it exits is missed) and its VmHWM. A process
+ * already there when the watch starts (a long-lived sshd, a Chromium launched before its page) is
+ * counted from then on, so it adds only what it did meanwhile; processes that appear later are counted
+ * whole.
  */
 export function watchTree (roots: number[], everyMs = 20): TreeWatch {
   const base = new Map<number, number>()
   const ticks = new Map<number, number>()
   let peak = 0
-  for (const r of roots) base.set(r, ticksOf(r) ?? 0)
+  for (const r of roots) for (const [pid, t] of treeTicks(r)) base.set(pid, t)
   const sample = (): void => {
     const seen = new Set<number>()
     const walk = (pid: number): void => {
