@@ -2,8 +2,8 @@
 // chunks (the protocol's media chunk) into IndexedDB as the browser phone does (a few chunks per
 // transaction, at most two transactions committing), one chunk per transaction, and into the Origin
 // Private File System from a worker (a sync access handle, flushed every 8 MiB). It reports MB/s and the
-// CPU all of Chromium's processes spent per MB, to set beside the ~57 CPU-ms per MB the browser phone
-// costs receiving media over WebRTC (docs/performance.md): which share of that is storage.
+// CPU all of Chromium's processes spent per MB, to set beside what receiving media over WebRTC costs the
+// browser phone per MB (docs/performance.md): which share of that is storage.
 //
 //   npx tsx scripts/bench/browser-storage.ts [--mb 200] [--runs 2] [--json]
 //
