@@ -765,32 +765,18 @@ const summary = {
   ...(cliWebrtc.length > 0 ? { twoPhonesWebrtc: phonesSummary(cliWebrtc, cliWebrtc.map(c => mb(wire.total, c.transferMs))) } : {}),
   ...(bare.length > 0
     ? {
-        bareLibp2p: {
-          transferMs: Math.round(median(bare.map(b => b.transferMs))),
-          dialMs: Math.round(median(bare.map(b => b.dialMs))),
-          MBPerSec: r1(bareMed),
-          peakRssMiB: { writer: median(bare.map(b => b.rssMiB.writer)), reader: median(bare.map(b => b.rssMiB.reader)) },
-          cpuSec: { writer: median(bare.map(b => b.cpuSec.writer)), reader: median(bare.map(b => b.cpuSec.reader)) }
-        }
+        bareLibp2p: pairSummary(bare)
       }
     : {}),
   ...(bareWebrtc.length > 0
     ? {
-        bareLibp2pWebrtc: {
-          transferMs: Math.round(median(bareWebrtc.map(b => b.transferMs))),
-          dialMs: Math.round(median(bareWebrtc.map(b => b.dialMs))),
-          MBPerSec: r1(median(bareWebrtc.map(b => b.mbPerSec))),
-          peakRssMiB: { writer: median(bareWebrtc.map(b => b.rssMiB.writer)), reader: median(bareWebrtc.map(b => b.rssMiB.reader)) },
-          cpuSec: { writer: median(bareWebrtc.map(b => b.cpuSec.writer)), reader: median(bareWebrtc.map(b => b.cpuSec.reader)) }
-        }
+        bareLibp2pWebrtc: pairSummary(bareWebrtc)
       }
     : {}),
   ...(bareBrowser.length > 0
     ? {
         bareLibp2pBrowser: {
-          transferMs: Math.round(median(bareBrowser.map(b => b.transferMs))),
-          dialMs: Math.round(median(bareBrowser.map(b => b.dialMs))),
-          MBPerSec: r1(median(bareBrowser.map(b => b.mbPerSec))),
+          ...pairSummary(bareBrowser),
           chromiumCpuMsPerMB: r1(median(bareBrowser.map(b => b.chromiumCpuSec * 1000 / (b.bytes / 1e6)))),
           cpuSec: { writer: median(bareBrowser.map(b => b.cpuSec.writer)), chromium: median(bareBrowser.map(b => b.chromiumCpuSec)) }
         }
@@ -845,6 +831,18 @@ process.stderr.write(`\n${userClockTable()}\n`)
 function busiest (c: PhonesResult): string {
   const side = (ts: ThreadCpu[]): string => ts.slice(0, 3).map(t => `${t.name} ${t.cpuSec} s (${Math.round(100 * t.cpuSec * 1000 / c.transferMs)}%)`).join(', ')
   return `threads send: ${side(c.threads.sender)}; recv: ${side(c.threads.receiver)}`
+}
+
+/** A bare pair's rounds, as medians: the reader's transfer, the dial, and each side's peak RSS and CPU. */
+function pairSummary (rs: BaselineResult[]): Record<string, unknown> {
+  const med = (f: (b: BaselineResult) => number): number => median(rs.map(f))
+  return {
+    transferMs: Math.round(med(b => b.transferMs)),
+    dialMs: Math.round(med(b => b.dialMs)),
+    MBPerSec: r1(med(b => b.mbPerSec)),
+    peakRssMiB: { writer: med(b => b.rssMiB.writer), reader: med(b => b.rssMiB.reader) },
+    cpuSec: { writer: med(b => b.cpuSec.writer), reader: med(b => b.cpuSec.reader) }
+  }
 }
 
 function phonesSummary (rs: PhonesResult[], wireMBps: number[]): Record<string, unknown> {

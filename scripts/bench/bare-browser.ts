@@ -3,7 +3,6 @@
 // does nothing else (bench/bare-browser-page.ts). It is to the browser lane what bare-libp2p-webrtc is
 // to ferry-webrtc: what libp2p's WebRTC carries into Chromium on this machine, measured in the same run,
 // and how much CPU Chromium spends on it.
-import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -13,7 +12,7 @@ import { CHROMIUM_FLAGS } from '../../test/browser/chromium.js'
 import type { BaselineResult } from './baselines.js'
 import type { BareFetch } from './bare-browser-page.js'
 import { removeTempDir, spawnNode, tempDir } from './proc.js'
-import { childrenOf, ticksSince, treeTicks, watchTree } from './process-tree.js'
+import { childMentioning, watchTree } from './process-tree.js'
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url))
 
@@ -64,13 +63,12 @@ export async function bareLibp2pBrowser (bytes: number, o: { root: string, timeo
     const page = await context.newPage()
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
     await page.waitForFunction(() => typeof (globalThis as unknown as { bareFetch?: unknown }).bareFetch === 'function', null, { timeout: 30_000 })
-    const browser = childrenOf(process.pid).find(pid => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile) } catch { return false } })
+    const browser = childMentioning(profile)
     if (browser === undefined) throw new Error('cannot find the Chromium process that was just launched')
-    const before = treeTicks(browser)
-    const memory = watchTree([browser])
+    const tree = watchTree([browser])
     const got = await page.evaluate(async ([a, n]) => await (globalThis as unknown as { bareFetch: (a: string, n: number) => Promise<BareFetch> }).bareFetch(a, n), [addr, bytes] as const)
-    const chromiumCpuSec = ticksSince(before, treeTicks(browser)) / 100
-    const chromiumRss = memory.peakRssMiB()
+    const chromiumCpuSec = tree.cpuSec()
+    const chromiumRss = tree.peakRssMiB()
     await writer.done
     return {
       bytes: got.bytes,

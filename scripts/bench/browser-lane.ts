@@ -6,7 +6,7 @@
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
 import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
-import { childrenOf, threadsOf, watchTree } from './process-tree.js'
+import { childMentioning, childrenOf, threadsOf, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
@@ -58,14 +58,6 @@ export interface BrowserLaneOptions {
 }
 
 /** The Chromium process the launch started (a child of this one, with our profile on its command line). */
-function chromiumPid (profileDir: string): number | undefined {
-  for (const pid of childrenOf(process.pid)) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profileDir)) return pid
-    } catch {}
-  }
-  return undefined
-}
 
 /** The page's V8 heap in use, MiB, sampled over CDP while it runs, and once after a full collection. */
 function heapWatch (cdp: CDPSession): { stop: () => Promise<number>, afterGc: () => Promise<number> } {
@@ -97,7 +89,7 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
     const page: Page = context.pages()[0] ?? await context.newPage()
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
-    const pid = chromiumPid(o.profileDir)
+    const pid = childMentioning(o.profileDir)
     if (pid === undefined) throw new Error('cannot find the Chromium process that was just launched')
     const cdp = await context.newCDPSession(page)
 

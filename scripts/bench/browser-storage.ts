@@ -9,14 +9,13 @@
 //
 // The page is served from 127.0.0.1, a secure context: the OPFS needs one, which a page served over
 // plain http from a LAN address is not.
-import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chromium } from 'playwright-core'
 import { CHROMIUM, CHROMIUM_FLAGS } from '../../test/browser/chromium.js'
 import { numberOption, scriptArgs } from '../lib/script-args.js'
 import { installCleanup, r2, removeTempDir, tempDir } from './proc.js'
-import { childrenOf, ticksSince, treeTicks } from './process-tree.js'
+import { childMentioning, watchTree } from './process-tree.js'
 
 const USAGE = `Usage: npx tsx scripts/bench/browser-storage.ts [options]
 
@@ -92,15 +91,15 @@ const results: Result[] = []
 try {
   const page = await context.newPage()
   await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
-  const browser = childrenOf(process.pid).find(pid => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile) } catch { return false } })
+  const browser = childMentioning(profile)
   if (browser === undefined) throw new Error('cannot find the Chromium process that was just launched')
   for (let round = 0; round < RUNS; round++) {
     // Each round in another order: a machine that warms or cools favours no way.
     const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length])
     for (const way of order) {
-      const before = treeTicks(browser)
+      const cpu = watchTree([browser])
       const r = await page.evaluate(`(${IN_PAGE})(${JSON.stringify(way)}, ${MB})`) as { ms: number, bytes: number }
-      const sec = ticksSince(before, treeTicks(browser)) / 100
+      const sec = cpu.cpuSec()
       const mb = r.bytes / 1e6
       results.push({ way, MBPerSec: r2(mb / (r.ms / 1000)), cpuMsPerMB: r2(sec * 1000 / mb) })
     }

@@ -133,25 +133,22 @@ export function watchThreads (pid: number, everyMs = 200): () => ThreadCpu[] {
   }
 }
 
-/** CPU ticks (user + system) of `root` and every process under it, by pid. */
-export function treeTicks (root: number): Map<number, number> {
+/** CPU ticks (user + system) of `root` and every process under it now, by pid. */
+function treeTicks (root: number): Map<number, number> {
   const out = new Map<number, number>()
   const walk = (pid: number): void => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-      out.set(pid, Number(f[11]) + Number(f[12]))
-    } catch {
-      return
-    }
+    const t = ticksOf(pid)
+    if (t === undefined) return
+    out.set(pid, t)
     for (const c of childrenOf(pid)) walk(c)
   }
   walk(root)
   return out
 }
 
-/** Ticks spent between two readings: a process that appeared meanwhile counts whole, one gone not at all. */
-export function ticksSince (before: Map<number, number>, after: Map<number, number>): number {
-  let sum = 0
-  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0)
-  return sum
+/** The child of this process whose command line mentions `needle` (a browser's profile directory). */
+export function childMentioning (needle: string): number | undefined {
+  return childrenOf(process.pid).find(pid => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle) } catch { return false }
+  })
 }

@@ -18,8 +18,13 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
 interface Ran { code: number, stdout: string, stderr: string }
 
 async function bench (args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 240_000): Promise<Ran> {
+  return await script('scripts/bench.ts', args, env, timeout)
+}
+
+/** One of the repository's scripts, run through tsx from its root. */
+async function script (file: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 240_000): Promise<Ran> {
   return await new Promise(resolve => {
-    execFile(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], { cwd: ROOT, timeout, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, timeout, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : Number((err as { code?: number }).code), stdout, stderr })
     })
   })
@@ -161,11 +166,7 @@ describe('npm run bench: the lanes on the user\'s clock', () => {
   }, 300_000)
 
   it('prices storing media in Chromium: IndexedDB as the browser phone writes it, and the OPFS from a worker', async () => {
-    const run = await new Promise<Ran>(resolve => {
-      execFile(process.execPath, ['--import', 'tsx', 'scripts/bench/browser-storage.ts', '--mb', '32', '--runs', '1', '--json'], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-        resolve({ code: err === null ? 0 : Number((err as { code?: number }).code), stdout, stderr })
-      })
-    })
+    const run = await script('scripts/bench/browser-storage.ts', ['--mb', '32', '--runs', '1', '--json'], process.env, 120_000)
     expect(run.code, run.stderr).toBe(0)
     const report = JSON.parse(run.stdout) as { summary: Array<{ way: string, MBPerSec: number, cpuMsPerMB: number, rounds: unknown[] }> }
     expect(report.summary.map(s => s.way)).toEqual(['idb', 'idb-1', 'opfs'])
