@@ -342,6 +342,9 @@ function releaseStore (dir: string): void {
   }
 }
 
+/** A file create slower than this (microseconds) says the filesystem is skipping freed inodes. */
+const SLOW_CREATE_US = 60
+
 /** Microseconds per file create (open O_CREAT + close) in the targets' filesystem, right now. */
 function fsCreateProbe (n = 300): number {
   const d = targetDir('fs-probe')
@@ -826,6 +829,23 @@ const summary = {
 console.log(JSON.stringify(summary, null, 2))
 if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(summary, null, 2))
 process.stderr.write(`\n${userClockTable()}\n`)
+const createNote = slowCreatesNote(createUs)
+if (createNote !== undefined) process.stderr.write(`\n${createNote}\n`)
+
+/**
+ * A filesystem that is slow to make files right now says so: ext4 without a journal (this machine's disk)
+ * skips, at each create, every free inode of the folder's group freed in the last minutes, one lookup
+ * each. After a run that deleted many files (this benchmark's receivers, at its end), every lane that
+ * makes files pays it for minutes, each as much as the group its receiver's folder lands in.
+ */
+function slowCreatesNote (us: number[]): string | undefined {
+  const worst = Math.max(...us)
+  if (us.length === 0 || worst < SLOW_CREATE_US) return undefined
+  return `note: making a file in ${targets} took up to ${Math.round(worst)} us in this run, against 10-20 on a filesystem at rest. ` +
+    'It skips inodes freed in the last minutes (ext4 without a journal does), so after deleting many files every lane that makes files ' +
+    'slows by the luck of where its folder lands, and a many-file history compares lanes by that luck. Give the disk a few minutes ' +
+    'after a run that deleted many files, or point --tmp at a filesystem that has not.'
+}
 
 /** Each side's three busiest threads, with their share of the transfer ('paired' to 'verified'). */
 function busiest (c: PhonesResult): string {
