@@ -34,6 +34,23 @@ export interface TransferRecord {
   verifiedAt?: number
 }
 
+/**
+ * What the last verified transfer verified, kept with its verification: a phone stopped before it could
+ * say so (killed once the old phone had heard) says it when it starts again (FerryService.receive).
+ */
+export interface VerifiedOutcome {
+  transferId: string
+  verifiedAt: number
+  summary: Array<{ id: string, title: string, messages: number }>
+  totalMessages: number
+  totalMediaBytes: number
+  messagesReceived: number
+  messagesHeld: number
+  mediaFilesReceived: number
+  mediaBytesReceived: number
+  mediaFilesHeld: number
+}
+
 interface MetadataPriors {
   contacts: Contact[]
   conversations: Conversation[]
@@ -42,6 +59,8 @@ interface MetadataPriors {
 }
 
 const RECORDS = 't/'
+/** The last VerifiedOutcome: one key, outside the records' prefix. */
+const LAST_VERIFIED = 'verified'
 const entryPrefix = (tid: string): string => `u/${tid}/`
 const entryKey = (tid: string, seq: number): string => `${entryPrefix(tid)}${String(seq).padStart(12, '0')}`
 const MESSAGES = 0x6d // 'm'
@@ -133,13 +152,27 @@ export class TransferLog {
     }
   }
 
-  /** Verified: the log goes, and with it any way to take the transfer back. */
-  async verified (rec: TransferRecord): Promise<void> {
+  /**
+   * Verified: the log goes, and with it any way to take the transfer back. What it verified is kept
+   * (lastVerified), in the same write.
+   */
+  async verified (rec: TransferRecord, outcome: Omit<VerifiedOutcome, 'transferId' | 'verifiedAt'>): Promise<void> {
     rec.state = 'verified'
     rec.verifiedAt = rec.updatedAt = Date.now()
     rec.written = 0
     rec.sessionSeq = rec.seq
-    await this.journal.write([{ prefix: entryPrefix(rec.transferId) }, { key: RECORDS + rec.transferId, value: jsonValue(rec) }])
+    const last: VerifiedOutcome = { ...outcome, transferId: rec.transferId, verifiedAt: rec.verifiedAt }
+    await this.journal.write([
+      { prefix: entryPrefix(rec.transferId) },
+      { key: RECORDS + rec.transferId, value: jsonValue(rec) },
+      { key: LAST_VERIFIED, value: jsonValue(last) }
+    ])
+  }
+
+  /** What the last verified transfer verified (none before a transfer verified here). */
+  async lastVerified (): Promise<VerifiedOutcome | undefined> {
+    const last = fromJson<VerifiedOutcome>(await this.journal.get(LAST_VERIFIED))
+    return typeof last?.verifiedAt === 'number' && Array.isArray(last.summary) ? last : undefined
   }
 
   /**

@@ -12,6 +12,7 @@ import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
+import { TransferLog } from '../journal/transfer-log.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { encodeFrame, type BatchDeflate } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
@@ -154,6 +155,12 @@ export interface ReceiveOptions {
   stallMs?: number
   /** This phone's name in its Hello (default 'ferry'). */
   agent?: string
+  /**
+   * How long a phone whose history is verified keeps trying to tell the old phone before it calls the
+   * transfer done all the same (default 20 s): after a link that died as the transfer ended, or a restart
+   * of a phone stopped before it could say so.
+   */
+  tellAgainMs?: number
   /**
    * Awaited before each read from the transfer stream (after the first): a store that buffers its writes
    * (the browser's) makes the receiver read no faster than it commits.
@@ -426,10 +433,11 @@ export class FerryService implements Startable {
     // A session that verified the history but lost the link before the old phone heard it: the next
     // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
     // history is verified here all the same.
-    let unheard: { result: ReceiveResult, at: number } | undefined
+    let unheard = opts.code === undefined ? await this.verifiedBeforeRestart() : undefined
+    const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
     try {
       return await retryWhileAdvancing(async onAdvance => {
-        if (unheard !== undefined && Date.now() - unheard.at > TELL_AGAIN_MS) return await this.verified(unheard.result, emit, 'no session got through to tell it')
+        if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.verified(unheard.result, emit, 'no session got through to tell it')
         return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
       }, {
         retryForMs: opts.retryForMs ?? 60_000,
@@ -439,6 +447,29 @@ export class FerryService implements Startable {
     } catch (err) {
       if (unheard === undefined || opts.signal?.aborted === true) throw err
       return await this.verified(unheard.result, emit, `it may not have heard: ${(err as Error)?.message ?? String(err)}`)
+    }
+  }
+
+  /**
+   * A phone that starts with a pairing last used before its last verification was stopped (killed, its
+   * battery gone) after it verified the history and before it forgot the pairing, whether or not the old
+   * phone heard. Its sessions only tell the old phone, as after a link that died as the transfer ended: one
+   * that still waits verifies again and hears it; one that has forgotten the pairing (it heard) or cannot
+   * be reached leaves the history verified here all the same.
+   */
+  private async verifiedBeforeRestart (): Promise<{ result: ReceiveResult, at: number } | undefined> {
+    const record = await this.pairings.load()
+    if (record?.role !== 'receiver') return undefined
+    const last = await new TransferLog(this.init.journal).lastVerified()
+    if (last === undefined || last.verifiedAt < (record.lastUsedAt ?? record.createdAt)) return undefined
+    log('the history was verified before this start (%s); the old phone may not have heard', new Date(last.verifiedAt).toISOString())
+    return {
+      at: Date.now(),
+      result: {
+        summary: last.summary,
+        progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
+        stats: { messagesSent: last.messagesReceived, messagesHeld: last.messagesHeld, mediaFilesSent: last.mediaFilesReceived, mediaBytesSent: last.mediaBytesReceived, mediaFilesHeld: last.mediaFilesHeld }
+      }
     }
   }
 

@@ -721,13 +721,22 @@ export class ReceiverMachine {
     // committed must survive a power cut from now on, and so must the record that the transfer is verified
     // (an unverified one is undone at the next open).
     await this.sink.flush?.()
-    await this.log.verified(this.transfer as TransferRecord)
+    const p = this.progress
+    await this.log.verified(this.transfer as TransferRecord, {
+      summary,
+      totalMessages: e.totalMessages,
+      totalMediaBytes: p.totalMediaBytes,
+      messagesReceived: p.messagesReceived,
+      messagesHeld: p.messagesHeld,
+      mediaFilesReceived: p.mediaFilesReceived,
+      mediaBytesReceived: p.mediaBytesReceived,
+      mediaFilesHeld: p.mediaFilesHeld
+    })
     await this.journal.flush?.()
     log('verified: %d messages received, %d held; %d media files received, %d held',
       this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld)
     this.summary = summary
     this.state = 'verified'
-    const p = this.progress
     return [encodeFrame({
       verified: {
         messages: e.totalMessages,

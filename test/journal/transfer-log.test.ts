@@ -16,6 +16,9 @@ import { cleanupTempDirs, exportText, openStore, tempDir } from '../helpers/stor
 // unverified transfer wrote can be taken back exactly, what a verified one wrote never is, and an undo a
 // crash cut short is finished before anything else happens.
 
+/** What a verification reports; these tests are about the log, not the report. */
+const OUTCOME = { summary: [], totalMessages: 0, totalMediaBytes: 0, messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0 }
+
 const journals: NodeJournal[] = []
 function journalOf (store: { dir: string }): NodeJournal {
   const j = NodeJournal.open(store.dir)
@@ -93,7 +96,7 @@ async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJou
   await receiveMetadata(log, earlier, store, [{ id: 'u2', name: 'Bo' }], [{ id: 'g1', kind: 'group', title: 'Team', members: ['u1', 'u2', 'me'] }])
   const verified = [msg('g1', 'v-1', 150, 'from the old phone'), msg('c1', 'v-2', 150, 'also from it')]
   await receive(log, earlier, store, verified)
-  await log.verified(earlier)
+  await log.verified(earlier, OUTCOME)
   return { store, journal, log, own, verified }
 }
 
@@ -199,7 +202,7 @@ describe('the undo log', () => {
     const rec = await log.open(T1, 'src', {}, store)
     const edited = { ...own[1], text: 'edited on the old phone' }
     await receive(log, rec, store, [edited, msg('c1', 'n-1', 250, 'added')])
-    await log.verified(rec)
+    await log.verified(rec, OUTCOME)
     expect(await entries(journal, T1)).toBe(0)
     expect(await log.get(T1)).toMatchObject({ state: 'verified', written: 0 })
     const verifiedState = await snapshot(store)
@@ -214,7 +217,7 @@ describe('the undo log', () => {
     // Received again and verified in turn: its rows stand, the earlier verified ones under them too.
     const third = await log.open(T1, 'src', {}, store)
     await receive(log, third, store, [{ ...edited, text: 'edited again' }, msg('c1', 'n-2', 260, 'new')])
-    await log.verified(third)
+    await log.verified(third, OUTCOME)
     await log.undo(third, store) // nothing left to take back
     const texts = new Map([...store.listMessages()].map(m => [m.id, m.text]))
     expect([texts.get(edited.id), texts.get('n-1'), texts.get('n-2'), texts.get(own[0].id)]).toEqual(['edited again', 'added', 'new', own[0].text])
@@ -255,7 +258,7 @@ describe('the undo log', () => {
     expect(await items(next)).toEqual([])
     await receive(log, next, store, [msg('c1', 'b', 2, 'b'), msg('c1', 'd', 3, 'd'), msg('c2', 'c', 0, 'changed')])
     expect(await items(next)).toEqual(['held c1/b', 'new c1/d', 'prior c2/c'])
-    await log.verified(next)
+    await log.verified(next, OUTCOME)
     expect(await items(next)).toEqual([])
     store.close()
   })
