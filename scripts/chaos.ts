@@ -16,7 +16,7 @@ and the round must end verified with nothing lost or duplicated. Needs root (net
   --rounds N    rounds to run (default 100)
   --seed N      seed of the run (default: random; printed, so a run can be replayed)
   --kinds K,K   only these interruptions: ${CHAOS_KINDS.join(', ')}
-  --rate MBIT   the shaped link's rate in Mbit/s (default 24, with 0.1% loss)
+  --rate MBIT   the shaped link's rate in Mbit/s (default 24, 8 with --delta; with 0.1% loss)
   --delta N     interrupt a second transfer instead: the new phone holds a verified first one, and
                 the old phone was used since (N messages added, inserted or edited, a new chat, a
                 new video); faults are aimed at the difference
@@ -29,13 +29,13 @@ const fmtBytes = (n: number): string => Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixe
 
 function line (r: RoundResult, rounds: number): string {
   const head = `round ${String(r.round).padStart(String(rounds).length)}/${rounds}  ${r.kind.padEnd(13)} @${r.aim.toFixed(2)}`
-  if (!r.injected && r.error === undefined) return `${head}  not injected (the transfer ended first)  ${(r.ms / 1000).toFixed(1)} s`
+  if (!r.injected && r.error === undefined) return `${head}  not injected (${r.detail !== '' ? r.detail : 'the transfer ended first'})  ${(r.ms / 1000).toFixed(1)} s`
   const verdict = survived(r) ? 'ok  ' : 'FAIL'
   const figures = r.injected
     ? `  resume ${r.resumeMs !== undefined ? `${r.resumeMs} ms` : '--'}, re-sent ${r.resentBytes !== undefined ? fmtBytes(r.resentBytes) : '--'}`
     : ''
   const lostDup = r.lost > 0 || r.duplicated > 0 ? `  LOST ${r.lost} DUPLICATED ${r.duplicated}` : ''
-  return `${head}  ${verdict} ${r.detail}${figures}${lostDup}  ${(r.ms / 1000).toFixed(1)} s${r.error !== undefined ? `\n    ${r.error.split('\n').slice(0, 12).join('\n    ')}` : ''}`
+  return `${head}  ${verdict} ${r.detail}${figures}${lostDup}  ${(r.ms / 1000).toFixed(1)} s${r.error !== undefined ? `\n    ${r.error.split('\n').slice(0, 40).join('\n    ')}` : ''}`
 }
 
 async function main (): Promise<number> {
@@ -79,6 +79,7 @@ async function main (): Promise<number> {
   say('')
   say(`rounds                 ${summary.rounds} (seed ${seed}; ${mins.toFixed(1)} min, setup ${(setupMs / 1000).toFixed(0)} s)`)
   say(`interruptions injected ${summary.interruptions}`)
+  if (summary.interruptions < summary.rounds) say(`not injected           ${summary.rounds - summary.interruptions} (the transfer ended before its fault; a lower --rate aims more of them)`)
   say(`survived               ${summary.survived}`)
   say(`messages lost          ${summary.lost}`)
   say(`messages duplicated    ${summary.duplicated}`)

@@ -159,7 +159,8 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
   const procs = new Set<FerryProcess>()
   try {
     const relay = await tb.startRelay({ delayMs: [2, 5], seed: opts.seed })
-    for (const p of tb.phones) await tb.shape(p, { rateMbit: opts.rateMbit ?? 24, loss: 0.001 })
+    const rateMbit = opts.rateMbit ?? (opts.delta !== undefined ? DELTA_RATE_MBIT : RATE_MBIT)
+    for (const p of tb.phones) await tb.shape(p, { rateMbit, loss: 0.001 })
     await relay.forward(tb.phones[0], SENDER_PORT)
     let source = await killFixture(fixture)
     let base: string | undefined
@@ -179,7 +180,7 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     if (!clean.verified || clean.error !== undefined) throw new Error(`the clean run failed: ${clean.error ?? clean.detail}`)
     env.baselineDown = clean.resentBytes ?? 0
     log(`chaos: seed ${opts.seed}, ${stats.messages} messages + ${(stats.mediaBytesPresent / 1e6).toFixed(1)} MB media${base !== undefined ? ` (a second transfer: ${opts.delta ?? 0} messages and a video new or changed)` : ''}, ` +
-      `${opts.rateMbit ?? 24} Mbit/s, 0.1% loss, 2-5 ms relay; clean run ${(clean.ms / 1000).toFixed(1)} s, ${(env.baselineDown / 1e6).toFixed(2)} MB through the relay`)
+      `${rateMbit} Mbit/s, 0.1% loss, 2-5 ms relay; clean run ${(clean.ms / 1000).toFixed(1)} s, ${(env.baselineDown / 1e6).toFixed(2)} MB through the relay`)
     const setupMs = performance.now() - t0
     const kinds = opts.kinds ?? CHAOS_KINDS
     const results: RoundResult[] = []
@@ -196,6 +197,14 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     await tb.down()
   }
 }
+
+/** The shaped link's default rate: a transfer of the default phone lasts a few seconds. */
+export const RATE_MBIT = 24
+/**
+ * A second transfer moves only the difference: at the first's rate it ends within a progress report or
+ * two, and faults aimed past them land after its end.
+ */
+export const DELTA_RATE_MBIT = 8
 
 interface RoundPlan { round: number, kind: ChaosKind, aim: number, rng: Rng, timeoutMs: number }
 
@@ -229,11 +238,14 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
     const aimed = env.heldWork + plan.aim * (total - env.heldWork)
     const trigger = await receiver.p.waitFor(`progress past ${plan.aim.toFixed(2)}`,
       e => e.event === 'verified' || (e.event === 'progress' && work(e, env.textBytes) >= aimed), left())
-    if (trigger.event === 'progress') {
+    // A progress report that came with the transfer's end (reports are throttled, so the last one past the
+    // aim may be it) leaves no transfer to interrupt: the round ended first.
+    if (trigger.event === 'progress' && receiver.p.all('verified').length === 0) {
       result.injected = true
       result.landedAt = Number((work(trigger, env.textBytes) / total).toFixed(3))
       const before = Math.max(...receiver.p.all('progress').map(e => work(e, env.textBytes)))
-      const mark = receiver.p.events.length
+      // From the trigger on: what the receiver says while the fault is set up counts.
+      const mark = receiver.p.events.indexOf(trigger) + 1
       const faultEnd = await inject(plan, env, () => {
         const restarted = spawn(receiverPhone, receiverArgs(target), 'receiver (restarted)')
         receivers.push(restarted)
@@ -241,18 +253,26 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
       }, async () => {
         sender = spawn(senderPhone, senderArgs(store, { listen: false }), 'sender (restarted)')
         await sender.p.waitEvent('resuming', left())
-      }, async () => await receivers[0].p.kill9(), async () => await sender.p.kill9(), result)
-      // Resumed: the receiver's first progress after the fault that goes past what it had reported before.
-      const from = receiver === receivers[0] ? mark : 0
-      const resumed = await receiver.p.waitFor('progress after the fault',
-        e => e.event === 'verified' || (e.event === 'progress' && work(e, env.textBytes) > before), left(), from)
-      result.resumeMs = Math.max(0, Math.round(receiver.at + resumed.at - faultEnd))
+      }, async () => {
+        await receivers[0].p.kill9()
+        // Verified is said once the old phone heard it and the pairing is forgotten: a kill after that
+        // has no transfer left to interrupt.
+        return receivers[0].p.all('verified').length > 0
+      }, async () => await sender.p.kill9(), result)
+      if (result.injected) {
+        // Resumed: the receiver's first progress after the fault that goes past what it had reported before.
+        const from = receiver === receivers[0] ? mark : 0
+        const resumed = await receiver.p.waitFor('progress after the fault',
+          e => e.event === 'verified' || (e.event === 'progress' && work(e, env.textBytes) > before), left(), from)
+        result.resumeMs = Math.max(0, Math.round(receiver.at + resumed.at - faultEnd))
+      }
       if (process.env.FERRY_CHAOS_DEBUG === '1') {
         for (const r of receivers) process.stderr.write(`${r.p.name} spawned at +${Math.round(r.at - faultEnd)} ms:\n${r.p.events.filter(e => e.event !== 'progress').map(e => `  +${Math.round(r.at + e.at - faultEnd)} ${JSON.stringify(e).slice(0, 200)}`).join('\n')}\n`)
       }
     }
     const [rExit, sExit] = await Promise.all([receiver.p.waitExit(left()), sender.p.waitExit(left())])
-    if (rExit.code !== 0) throw new Error(`the receiver exited ${rExit.code ?? rExit.signal}\n${receiver.p.describe()}`)
+    const killedAfterVerified = !result.injected && rExit.signal === 'SIGKILL' && receiver.p.all('verified').length === 1
+    if (rExit.code !== 0 && !killedAfterVerified) throw new Error(`the receiver exited ${rExit.code ?? rExit.signal}\n${receiver.p.describe()}`)
     if (sExit.code !== 0) throw new Error(`the sender exited ${sExit.code ?? sExit.signal}\n${sender.p.describe()}`)
     result.verified = receiver.p.all('verified').length === 1 && sender.p.all('verified').length === 1
     const down = await relayedDown(relay, since)
@@ -324,7 +344,7 @@ async function readStore (dir: string): Promise<{ exported: string, stats: Retur
 
 /** Injects the round's fault; resolves with the time (performance.now()) the fault ended. */
 async function inject (plan: RoundPlan, env: Env, restartReceiver: () => void, restartSender: () => Promise<void>,
-  killReceiver: () => Promise<unknown>, killSender: () => Promise<unknown>, result: RoundResult): Promise<number> {
+  killReceiver: () => Promise<boolean>, killSender: () => Promise<unknown>, result: RoundResult): Promise<number> {
   const tb = env.tb
   const rng = plan.rng
   const [senderPhone, receiverPhone] = tb.phones
@@ -332,7 +352,11 @@ async function inject (plan: RoundPlan, env: Env, restartReceiver: () => void, r
   switch (plan.kind) {
     case 'kill-receiver': {
       result.side = 'receiver'
-      await killReceiver()
+      if (await killReceiver()) {
+        result.injected = false
+        result.detail = 'the receiver had verified before the kill landed'
+        return performance.now()
+      }
       restartReceiver()
       result.detail = 'receiver SIGKILLed, restarted without the code'
       return performance.now()

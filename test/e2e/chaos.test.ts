@@ -4,7 +4,7 @@
 // round must end verified with the receiver's store equal to the source: nothing lost, nothing doubled.
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkNetnsSupport } from '../../scripts/lib/netns.js'
-import { CHAOS_KINDS, runChaos, survived } from '../../scripts/lib/chaos.js'
+import { CHAOS_KINDS, RATE_MBIT, runChaos, survived } from '../../scripts/lib/chaos.js'
 import { cleanupTempDirs } from './helpers/ferry-cli.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 
@@ -72,6 +72,7 @@ describe.skipIf(skip)('chaos (quick seeded set)', () => {
       seed: 31337,
       kinds: ['ip-change'],
       delta: 400,
+      rateMbit: RATE_MBIT,
       roundTimeoutMs: 60_000,
       log: l => lines.push(l),
       onRound: r => lines.push(`${r.kind} @${r.aim.toFixed(2)}: ${survived(r) ? 'survived' : 'FAILED'} ${r.detail}, resume ${r.resumeMs ?? '--'} ms${r.error !== undefined ? `\n  ${r.error}` : ''}`)

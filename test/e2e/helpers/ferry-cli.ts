@@ -72,7 +72,7 @@ export class FerryProcess {
   }
 
   describe (): string {
-    return `${this.name} (ferry ${this.args.join(' ')})\n  events: ${this.events.slice(-12).map(e => JSON.stringify(e)).join('\n          ')}` +
+    return `${this.name} (ferry ${this.args.join(' ')})\n  events: ${this.events.slice(-20).map(e => JSON.stringify(e)).join('\n          ')}` +
       `${this.otherLines.length > 0 ? `\n  other stdout: ${this.otherLines.slice(-5).join(' | ')}` : ''}\n  stderr: ${this.stderr.trim()}`
   }
 
