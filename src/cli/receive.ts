@@ -16,6 +16,9 @@ import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { freeSpaceOf } from '../store/free-space.js'
+import type { Journal } from '../journal/journal.js'
+import type { PairingRecord } from '../journal/pairing-records.js'
+import { TransferLog } from '../journal/transfer-log.js'
 
 async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
@@ -35,6 +38,13 @@ async function promptCode (why = ''): Promise<PairingCode> {
   } finally {
     rl.close()
   }
+}
+
+/** Why there is nothing to resume, when the store knows: an expired pairing, or a history already verified. */
+async function noResumeReason (journal: Journal, expired: PairingRecord | undefined): Promise<string> {
+  if (expired !== undefined) return ` (the pairing with ${expired.peerId} expired: unused for 24 hours)`
+  const last = await new TransferLog(journal).lastVerified()
+  return last === undefined ? '' : ` (the history received ${new Date(last.verifiedAt).toLocaleString()} is verified; there is nothing to resume)`
 }
 
 function parsePeer (v: string): Multiaddr[] {
@@ -124,7 +134,7 @@ to carry on).`,
     const record = storage.pairing
     const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
     const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
-    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode(expired !== undefined ? ` (the pairing with ${expired.peerId} expired: unused for 24 hours)` : '').catch(async err => { await storage.close(); throw err }))
+    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
     const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')

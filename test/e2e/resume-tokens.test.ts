@@ -113,7 +113,7 @@ describe('resume tokens', () => {
     expect(await exportStore(fresh.receiver)).toBe(await exportStore(tiny))
   })
 
-  it('Ctrl-C on the new phone exits 130 saying so; run again without the code, it carries on to verified', async () => {
+  it('Ctrl-C on the new phone exits 130 saying so; run again without the code, it carries on to verified, and then has nothing to resume', async () => {
     const fixture = await killFixture({ messages: 2000, textBytes: 400, mediaFiles: 2, mediaBytes: 1_000_000 })
     const store = copyStore(fixture)
     const sender = startSender(store, { code: CODE, extra: ['--max-rate', '0.5'] })
@@ -132,6 +132,10 @@ describe('resume tokens', () => {
     expect(r.code, again.describe()).toBe(0)
     expect(s.code, sender.describe()).toBe(0)
     expect(await exportStore(target)).toBe(await exportStore(fixture))
+    // Verified, there is nothing to carry on: run again without a code, it says so.
+    const done = startReceiver(target, { peer: ready.addr, name: 'receiver (done)' })
+    expect((await done.waitExit(20_000)).code, done.describe()).toBe(2)
+    expect(done.stderr).toMatch(/^ferry: no pairing code \(the history received .+ is verified; there is nothing to resume\): pass --code .*\[BAD_INPUT\]$/m)
   })
 
   it('a sender whose phone was lost shows a fresh code with --new; without it, it waits for that phone', async () => {
