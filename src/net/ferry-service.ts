@@ -386,6 +386,8 @@ export class FerryService implements Startable {
     try {
       await runSender(machine, cap === undefined ? duplex : rateLimited(duplex, cap), {
         signal: abort.signal,
+        // Forgotten before the hang-up that tells the new phone it was heard (DriverOptions.onVerified).
+        onVerified: async () => { await this.pairings.forget() },
         onProgress: () => {
           // Until the receiver's Resume is in, what it already holds is unknown: a progress of 0 here would
           // send a resumed transfer's bar back to the start (and the first progress is the one shown).
@@ -397,7 +399,6 @@ export class FerryService implements Startable {
           if (machine.progressKnown) offer.emit({ type: 'progress', progress: progress() })
         }
       })
-      await this.pairings.forget()
       const p = machine.progress
       offer.emit({
         type: 'verified',

@@ -19,6 +19,12 @@ export interface DriverOptions {
   heardMs?: number
   /** The receiver: how long its own close may take once the sender hung up (GOODBYE_MS). */
   goodbyeMs?: number
+  /**
+   * The sender: awaited once it has read Verified, before it hangs up. The hang-up is what tells the new
+   * phone it was heard, so what must not outlive the transfer (the pairing) goes here: a sender killed
+   * after its hang-up must not come back waiting for a phone that is done with it.
+   */
+  onVerified?: () => Promise<void>
 }
 
 /**
@@ -213,7 +219,10 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
       while ((frame = await machine.next()) !== undefined) await writer.push(frame)
       await writer.flush()
       opts.onProgress?.()
-      if (machine.state === 'verified') break
+      if (machine.state === 'verified') {
+        await opts.onVerified?.()
+        break
+      }
       if (incomingError !== undefined) throw incomingError
       if (incomingEnded) throw new FerryError(ErrorCode.TRUNCATED, 'the receiver went away before confirming the transfer')
       if (woken) continue

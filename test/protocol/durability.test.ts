@@ -88,6 +88,20 @@ describe('after the receiver says verified', () => {
     expect(receiver.state).toBe('verified')
   })
 
+  it('lets the old phone forget what must not outlive the transfer before it hangs up', async () => {
+    // The hang-up tells the new phone it was heard, and it is then done: an old phone killed after it
+    // must not come back still paired, waiting for that phone.
+    const { pipe, sender, receiver } = await pair()
+    const order: string[] = []
+    const hangUp = { ...pipe.a, close: async () => { order.push('hang-up'); await pipe.a.close() } }
+    await Promise.all([
+      runSender(sender, hangUp, { onVerified: async () => { order.push('verified, forgotten') } }),
+      runReceiver(receiver, pipe.b)
+    ])
+    expect(order).toEqual(['verified, forgotten', 'hang-up'])
+    expect(receiver.state).toBe('verified')
+  })
+
   it('says verified once the old phone hung up, though its own close is never acknowledged', async () => {
     // A WebRTC stream's close waits for the peer's acknowledgement, which a sender that exited at once
     // never sends: the receiver reported verified only at the stream's own timeout.
