@@ -16,7 +16,7 @@ and the round must end verified with nothing lost or duplicated. Needs root (net
   --rounds N    rounds to run (default 100)
   --seed N      seed of the run (default: random; printed, so a run can be replayed)
   --kinds K,K   only these interruptions: ${CHAOS_KINDS.join(', ')}
-  --rate MBIT   the shaped link's rate in Mbit/s (default 24, 8 with --delta; with 0.1% loss)
+  --rate MBIT   the shaped link's rate in Mbit/s (default 24, 4 with --delta; with 0.1% loss)
   --delta N     interrupt a second transfer instead: the new phone holds a verified first one, and
                 the old phone was used since (N messages added, inserted or edited, a new chat, a
                 new video); faults are aimed at the difference
