@@ -839,8 +839,9 @@ if (createNote !== undefined) process.stderr.write(`\n${createNote}\n`)
  * makes files pays it for minutes, each as much as the group its receiver's folder lands in.
  */
 function slowCreatesNote (us: number[]): string | undefined {
+  if (us.length === 0) return undefined
   const worst = Math.max(...us)
-  if (us.length === 0 || worst < SLOW_CREATE_US) return undefined
+  if (worst < SLOW_CREATE_US) return undefined
   return `note: making a file in ${targets} took up to ${Math.round(worst)} us in this run, against 10-20 on a filesystem at rest. ` +
     'It skips inodes freed in the last minutes (ext4 without a journal does), so after deleting many files every lane that makes files ' +
     'slows by the luck of where its folder lands, and a many-file history compares lanes by that luck. Give the disk a few minutes ' +
