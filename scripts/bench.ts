@@ -18,7 +18,7 @@ import type { ByteDuplex } from '../src/wire/duplex.js'
 import { installCleanup, r2, removeTempDir, spawnNode, tempDir, watchFds, type Event } from './bench/proc.js'
 import { watchThreads, type ThreadCpu } from './bench/process-tree.js'
 import { bareLibp2p, rawSocket, type BaselineResult, type Placement } from './bench/baselines.js'
-import { bareLibp2pBrowser, type BrowserBaselineResult } from './bench/bare-browser.js'
+import { bareLibp2pBrowser, chromiumCpuMsPerMB } from './bench/bare-browser.js'
 import { createTestbed, type Testbed } from './lib/netns.js'
 import { formatSummary, summarise, type CpuSummary } from './bench/cpu-top.js'
 import { countWireBytes } from './bench/wire-bytes.js'
@@ -497,7 +497,7 @@ const cli: PhonesResult[] = []
 const cliWebrtc: PhonesResult[] = []
 const bare: BaselineResult[] = []
 const bareWebrtc: BaselineResult[] = []
-const bareBrowser: BrowserBaselineResult[] = []
+const bareBrowser: BaselineResult[] = []
 const withFiles: BaselineResult[] = []
 const raw: BaselineResult[] = []
 const ferryMBps: number[] = []
@@ -592,7 +592,7 @@ async function runLane (lane: Exclude<Lane, 'engine'>, profileIt: boolean, notes
       const b = await bareLibp2pBrowser(wire.total, { root, timeoutMs: childTimeoutMs, chromium: tool('chromium') })
       bareBrowser.push(b)
       clock[lane].push(baselineRun(b))
-      notes.push(`bare libp2p into the browser ${r1(b.mbPerSec)} MB/s, Chromium ${r1(b.chromiumCpuSec * 1000 / (b.bytes / 1e6))} CPU-ms/MB`)
+      notes.push(`bare libp2p into the browser ${r1(b.mbPerSec)} MB/s, Chromium ${r1(chromiumCpuMsPerMB(b))} CPU-ms/MB`)
       return
     }
     case 'raw-socket': {
@@ -780,8 +780,8 @@ const summary = {
     ? {
         bareLibp2pBrowser: {
           ...pairSummary(bareBrowser),
-          chromiumCpuMsPerMB: r1(median(bareBrowser.map(b => b.chromiumCpuSec * 1000 / (b.bytes / 1e6)))),
-          cpuSec: { writer: median(bareBrowser.map(b => b.cpuSec.writer)), chromium: median(bareBrowser.map(b => b.chromiumCpuSec)) }
+          chromiumCpuMsPerMB: r1(median(bareBrowser.map(chromiumCpuMsPerMB))),
+          cpuSec: { writer: median(bareBrowser.map(b => b.cpuSec.writer)), chromium: median(bareBrowser.map(b => b.cpuSec.reader)) }
         }
       }
     : {}),

@@ -33,13 +33,14 @@ async function pageScript (root: string): Promise<string> {
   return await bundle
 }
 
-/** rssMiB.reader and cpuSec.reader are Chromium's: its largest process's peak, and all its processes' CPU. */
-export interface BrowserBaselineResult extends BaselineResult {
-  /** CPU seconds of every Chromium process while the bytes came in (dial to acknowledgement). */
-  chromiumCpuSec: number
-}
+/** CPU-ms that all of Chromium's processes spent per MB that came in (cpuSec.reader of bareLibp2pBrowser). */
+export const chromiumCpuMsPerMB = (b: BaselineResult): number => b.cpuSec.reader * 1000 / (b.bytes / 1e6)
 
-export async function bareLibp2pBrowser (bytes: number, o: { root: string, timeoutMs: number, chromium: string }): Promise<BrowserBaselineResult> {
+/**
+ * The reader is Chromium: rssMiB.reader is its largest process's peak, cpuSec.reader the CPU of all its
+ * processes while the bytes came in (dial to acknowledgement).
+ */
+export async function bareLibp2pBrowser (bytes: number, o: { root: string, timeoutMs: number, chromium: string }): Promise<BaselineResult> {
   const script = await pageScript(o.root)
   const server = createServer((req, res) => {
     if (req.url === '/bare.js') {
@@ -77,8 +78,7 @@ export async function bareLibp2pBrowser (bytes: number, o: { root: string, timeo
       mbPerSec: got.mbPerSec,
       userMs: writer.exitedAt() - writer.startedAt,
       rssMiB: { writer: writer.rss(), reader: chromiumRss },
-      cpuSec: { writer: writer.cpu(), reader: chromiumCpuSec },
-      chromiumCpuSec
+      cpuSec: { writer: writer.cpu(), reader: chromiumCpuSec }
     }
   } finally {
     writer.kill()

@@ -6,7 +6,7 @@
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core'
 import type { FerryDebug } from '../../src/web/main.js'
 import { spawnNode, type Child, type Event } from './proc.js'
-import { childMentioning, childrenOf, threadsOf, watchTree } from './process-tree.js'
+import { childMentioning, threadsOf, treePids, watchTree } from './process-tree.js'
 import type { LaneRun } from './user-clock.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping'
@@ -56,8 +56,6 @@ export interface BrowserLaneOptions {
    */
   cpuProfile?: string
 }
-
-/** The Chromium process the launch started (a child of this one, with our profile on its command line). */
 
 /** The page's V8 heap in use, MiB, sampled over CDP while it runs, and once after a full collection. */
 function heapWatch (cdp: CDPSession): { stop: () => Promise<number>, afterGc: () => Promise<number> } {
@@ -208,9 +206,7 @@ async function toSources<P extends { nodes: Array<{ callFrame: ProfileFrame }> }
 /** Every thread of the process tree under `root`: CPU ticks by '<process type>/<thread name>'. */
 function threadTicks (root: number): Map<string, number> {
   const out = new Map<string, number>()
-  const pids = [root]
-  for (let i = 0; i < pids.length; i++) pids.push(...childrenOf(pids[i]))
-  for (const pid of pids) {
+  for (const pid of treePids(root)) {
     let kind = 'browser'
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')

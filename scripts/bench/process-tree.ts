@@ -133,16 +133,20 @@ export function watchThreads (pid: number, everyMs = 200): () => ThreadCpu[] {
   }
 }
 
+/** `root` and every process under it now. */
+export function treePids (root: number): number[] {
+  const pids = [root]
+  for (let i = 0; i < pids.length; i++) pids.push(...childrenOf(pids[i]))
+  return pids
+}
+
 /** CPU ticks (user + system) of `root` and every process under it now, by pid. */
 function treeTicks (root: number): Map<number, number> {
   const out = new Map<number, number>()
-  const walk = (pid: number): void => {
+  for (const pid of treePids(root)) {
     const t = ticksOf(pid)
-    if (t === undefined) return
-    out.set(pid, t)
-    for (const c of childrenOf(pid)) walk(c)
+    if (t !== undefined) out.set(pid, t)
   }
-  walk(root)
   return out
 }
 
