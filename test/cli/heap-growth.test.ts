@@ -28,6 +28,52 @@ function factors (...args: string[]): number[] {
   return [...r.stdout.matchAll(/\[HeapController\] Limit: .*\(([\d.]+)\)$/gm)].map(m => Number(m[1]))
 }
 
+// A receiver's media phase: what is alive at its start (about 20 MB here, kept to the end) and a fixed
+// headroom over it set the factor for the collections that follow, until the read-back gives V8 its own
+// judgement back.
+const MEDIA = `
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { holdHeadroomForMedia, restoreOldGenerationGrowth } from './src/cli/heap-growth.ts'
+import { collectGarbage } from './src/cli/collect-garbage.ts'
+setFlagsFromString('--heap-growing-percent=50')
+const keep = []
+for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
+collectGarbage()
+setFlagsFromString('--trace-gc-verbose')
+console.log('HOLD')
+holdHeadroomForMedia()
+console.log('ALIVE', getHeapStatistics().used_heap_size)
+for (let round = 0; round < 3; round++) collectGarbage()
+console.log('RESTORE')
+restoreOldGenerationGrowth()
+for (let round = 0; round < 3; round++) collectGarbage()
+console.log(keep.length)
+`
+
+function limitFactors (text: string): number[] {
+  return [...text.matchAll(/\[HeapController\] Limit: .*\(([\d.]+)\)$/gm)].map(m => Number(m[1]))
+}
+
+describe('holdHeadroomForMedia', () => {
+  it('lets the old generation grow by a headroom over what is alive while media flows, then gives V8 its own factor back', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', MEDIA], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const held = r.stdout.slice(r.stdout.indexOf('HOLD'), r.stdout.indexOf('RESTORE'))
+    const alive = Number(/ALIVE (\d+)/.exec(r.stdout)?.[1])
+    // The first collection learns what is alive; from the second on, the limit is that plus 32 MiB.
+    const during = limitFactors(held).slice(1)
+    expect(during.length).toBeGreaterThanOrEqual(4)
+    const expected = 1 + Math.ceil(100 * 32 * 1024 * 1024 / alive) / 100
+    for (const f of during) expect(f).toBeCloseTo(expected, 1)
+    expect(expected).toBeGreaterThan(1.5)
+    expect(expected).toBeLessThan(4)
+    // Afterwards V8 judges for itself again: not the held factor, and not the 1.5 set before.
+    const after = limitFactors(r.stdout.slice(r.stdout.indexOf('RESTORE')))
+    expect(after.length).toBeGreaterThanOrEqual(3)
+    for (const f of after) expect([expected, 1.5]).not.toContain(f)
+  })
+})
+
 describe('letOldGenerationGrow', () => {
   it('holds the old generation\'s growing factor at four, whatever it was before', () => {
     const before = factors()

@@ -22,7 +22,7 @@ async function transfer (sender: FerryProcess, receiver: FerryProcess): Promise<
   expect(r.code, receiver.describe()).toBe(0)
   expect(s.code, sender.describe()).toBe(0)
   // --json: events on stdout, nothing for people on stderr (but a debug log a test asked for).
-  expect(receiver.stderr.replace(/^\S+ ferry:cli:buffer-scavenger \d+ scavenges for buffers\n/m, '')).toBe('')
+  expect(receiver.stderr.replace(/^\S+ ferry:cli:(buffer-scavenger|heap-growth) .*\n/gm, '')).toBe('')
   expect(receiver.otherLines).toEqual([])
   expect(sender.otherLines).toEqual([])
 }
@@ -66,7 +66,7 @@ describe('ferry send / ferry receive on loopback', () => {
     const sender = startSender(store, { code: CODE, env: { DEBUG: `${scavenging},ferry:cli:heap-growth` } })
     const ready = await senderReady(sender)
     expect(ready.code).toBe(CODE)
-    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env: { DEBUG: scavenging } })
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env: { DEBUG: `${scavenging},ferry:cli:heap-growth` } })
     await transfer(sender, receiver)
 
     const [a, b] = await Promise.all([exportStore(store), exportStore(target)])
@@ -104,6 +104,8 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
     for (const phone of [sender, receiver]) expect(phone.stderr).toMatch(/ferry:cli:buffer-scavenger \d+ scavenges for buffers/)
     expect(sender.stderr).toContain('ferry:cli:heap-growth the old generation may grow by 300%')
+    // 1.5 MB of media is over before V8 would mark often: the receiver keeps V8's own factor throughout.
+    expect(receiver.stderr).not.toContain('media to come')
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     // A verified transfer leaves no resume token behind on either phone, and no unfinished checkpoint.
     expect((await inspect(store)).pairing).toBeUndefined()
@@ -112,6 +114,25 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(report.transfers).toEqual([])
     expect(report.partialMedia).toEqual([])
   })
+
+  it('a new phone with 100 MB of media to come gives its collector a headroom while they flow, and V8 its own factor back to read back', async () => {
+    const small = await seedStore('small', 5)
+    const sender = startSender(copyStore(small), { code: CODE })
+    const ready = await senderReady(sender)
+    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, env: { DEBUG: 'ferry:cli:heap-growth' } })
+    await transfer(sender, receiver)
+    await receiver.waitEvent('verified')
+    const held = /ferry:cli:heap-growth media to come: (\d+) MB alive, the old generation may grow by (\d+)% between full collections/.exec(receiver.stderr)
+    expect(held, receiver.stderr).not.toBeNull()
+    const [alive, percent] = [Number(held?.[1]), Number(held?.[2])]
+    expect(alive).toBeGreaterThan(0)
+    // A headroom of 32 MiB over what is alive, never more than the sender's four times.
+    const forAlive = (bytes: number): number => Math.min(300, Math.ceil(100 * 32 * 1024 * 1024 / bytes))
+    expect(percent).toBeLessThanOrEqual(forAlive((alive - 0.5) * 1e6)) // the log rounds to MB
+    expect(percent).toBeGreaterThanOrEqual(forAlive((alive + 0.5) * 1e6))
+    const restored = receiver.stderr.indexOf("ferry:cli:heap-growth the old generation grows by V8's own factor again")
+    expect(restored).toBeGreaterThan(held?.index ?? Infinity)
+  }, 120_000)
 
   it('the sender offers only some chats (--chats): the receiver holds exactly those', async () => {
     const ids = sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id!)
