@@ -28,7 +28,7 @@ function factors (...args: string[]): number[] {
   return [...r.stdout.matchAll(/\[HeapController\] Limit: .*\(([\d.]+)\)$/gm)].map(m => Number(m[1]))
 }
 
-// A receiver's media phase: what is alive at its start (about 20 MB here, kept to the end) and a fixed
+// A receiver's media phase: what is alive at its start (about 35 MB here, kept to the end) and a fixed
 // headroom over it set the factor for the collections that follow, until the read-back gives V8 its own
 // judgement back.
 const MEDIA = `
@@ -67,10 +67,11 @@ describe('holdHeadroomForMedia', () => {
     for (const f of during) expect(f).toBeCloseTo(expected, 1)
     expect(expected).toBeGreaterThan(1.5)
     expect(expected).toBeLessThan(4)
-    // Afterwards V8 judges for itself again: not the held factor, and not the 1.5 set before.
+    // Afterwards V8 judges for itself again (with nothing allocated between collections it grants its
+    // most, four times): not the held factor.
     const after = limitFactors(r.stdout.slice(r.stdout.indexOf('RESTORE')))
     expect(after.length).toBeGreaterThanOrEqual(3)
-    for (const f of after) expect([expected, 1.5]).not.toContain(f)
+    for (const f of after) expect(Math.abs(f - expected)).toBeGreaterThan(0.05)
   })
 })
 
