@@ -1,31 +1,56 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8'
 import { logger } from '@libp2p/logger'
 import { collectGarbage } from './collect-garbage.js'
 
 const log = logger('ferry:cli:heap-growth')
 
-/** What a receiver's old generation may grow by between full collections while media flows. */
-const MEDIA_HEADROOM_BYTES = 32 * 1024 * 1024
+/** What a phone's old generation may grow by between full collections while it moves media. */
+const HEADROOM_BYTES = 32 * 1024 * 1024
 
-/** What V8 itself grows by at most: four times what survived the last full collection. */
-const GROWING_PERCENT = 300
+/** The most it may grow by, V8's own most: four times what survived the last full collection. */
+const MAX_GROWING_PERCENT = 300
+
+/** The bytes V8's old generation holds, what its limit is set from: the heap less the young generation. */
+function oldGenerationBytes (): number {
+  let young = 0
+  for (const space of getHeapSpaceStatistics()) if (space.space_name.startsWith('new_')) young += space.space_used_size
+  return getHeapStatistics().used_heap_size - young
+}
+
+/** Sets V8's growing factor, from its next full collection on, to the headroom over `alive`. */
+function holdHeadroomOver (alive: number): number {
+  const percent = Math.min(MAX_GROWING_PERCENT, Math.ceil(100 * HEADROOM_BYTES / alive))
+  setFlagsFromString(`--heap-growing-percent=${percent}`)
+  return percent
+}
 
 /**
- * Lets V8's old generation grow to four times what survived its last full collection before V8 marks
- * it again. For a process that streams a history out, before its node starts.
+ * For a process that streams a history out, before its node starts: from then on V8's old generation
+ * grows by a headroom over what each full collection leaves alive before V8 marks it again (at most
+ * four times over, and four times until the first).
  *
  * Node 20's V8 counts the bytes of every ArrayBuffer allocated since the last full collection as growth
  * of the old generation, and a sender seals each Noise message it sends into a fresh buffer (through
  * node:crypto). Even scavenged as they pile up (buffer-scavenger.ts), those bytes keep the account
  * moving, while what survives a full collection is a small heap that grows slowly: V8 judges a growing
  * factor near its minimum, the next limit sits a few MB above it, and V8 marks and compacts again and
- * again, taking a core from a phone pair that has two. Held at four times, the limit stays clear.
- *
- * A receiver holds a headroom instead, only while media flows (holdHeadroomForMedia).
+ * again, taking a core from a phone pair that has two. A headroom rather than a fixed four times: the
+ * buffers that die after a scavenge promoted them wait for the next full collection, and on a large
+ * history four times what is alive let them take the sender's peak to the bound docs/performance.md
+ * holds it to.
  */
 export function letOldGenerationGrow (): void {
-  setFlagsFromString(`--heap-growing-percent=${GROWING_PERCENT}`)
-  log('the old generation may grow by %d%% between full collections', GROWING_PERCENT)
+  setFlagsFromString(`--heap-growing-percent=${MAX_GROWING_PERCENT}`)
+  log('the old generation may grow by %d%% between full collections', MAX_GROWING_PERCENT)
+  // The observer hears of a collection after it, with what it left alive still there to read.
+  const observer = new PerformanceObserver(list => {
+    if (!list.getEntries().some(e => (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return
+    const alive = oldGenerationBytes()
+    const percent = holdHeadroomOver(alive)
+    log('%d MB alive, the old generation may grow by %d%% between full collections', Math.round(alive / 1e6), percent)
+  })
+  observer.observe({ entryTypes: ['gc'] })
 }
 
 /** V8 picks its growing factor again, from the next full collection on. */
@@ -36,22 +61,20 @@ export function restoreOldGenerationGrowth (): void {
 
 /**
  * For a receiver whose messages are all in, with media to come: until `verifying`, lets its old
- * generation grow by a fixed headroom over what is alive now before V8 marks it again (at most four
- * times over). Collects fully twice: to learn what is alive, then to set the limit from it.
+ * generation grow by the headroom over what is alive now before V8 marks it again. Collects fully
+ * twice: to learn what is alive, then to set the limit from it.
  *
  * There the receiver's heap is a small one that a gigabyte of buffers passes through, as the sender's
  * is, and V8 sets its limit little above it: in about half the transfers of one history, the same
  * start each time, V8 marked and compacted back to back (tens of times a second), its marking
- * taking the cores both phones share. A headroom rather than the sender's factor: a large history's
- * receiver holds more, and four times that would raise its peak. The messages before and the read-back
- * after (the receiver's peak) keep V8's own factor: restoreOldGenerationGrowth() at `verifying`, before
- * the full collection there (collect-garbage.ts).
+ * taking the cores both phones share. The messages before and the read-back after (the receiver's
+ * peak) keep V8's own factor: restoreOldGenerationGrowth() at `verifying`, before the full collection
+ * there (collect-garbage.ts).
  */
 export function holdHeadroomForMedia (): void {
   if (!collectGarbage()) return
-  const live = getHeapStatistics().used_heap_size
-  const percent = Math.min(GROWING_PERCENT, Math.ceil(100 * MEDIA_HEADROOM_BYTES / live))
-  setFlagsFromString(`--heap-growing-percent=${percent}`)
+  const alive = oldGenerationBytes()
+  const percent = holdHeadroomOver(alive)
   collectGarbage()
-  log('media to come: %d MB alive, the old generation may grow by %d%% between full collections', Math.round(live / 1e6), percent)
+  log('media to come: %d MB alive, the old generation may grow by %d%% between full collections', Math.round(alive / 1e6), percent)
 }

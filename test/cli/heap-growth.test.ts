@@ -75,8 +75,38 @@ describe('holdHeadroomForMedia', () => {
   })
 })
 
+// A sender holding about 35 MB: fourfold until the first full collection is heard of, then the headroom
+// over what each one left alive. The observer hears of a collection a turn of the event loop later.
+const SENDER = `
+import { setFlagsFromString } from 'node:v8'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { letOldGenerationGrow } from './src/cli/heap-growth.ts'
+import { collectGarbage } from './src/cli/collect-garbage.ts'
+setFlagsFromString('--heap-growing-percent=50')
+const keep = []
+for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
+letOldGenerationGrow()
+setFlagsFromString('--trace-gc-verbose')
+for (let round = 0; round < 4; round++) {
+  collectGarbage()
+  await sleep(50)
+}
+console.log(keep.length)
+`
+
 describe('letOldGenerationGrow', () => {
-  it('holds the old generation\'s growing factor at four, whatever it was before', () => {
+  it('grows fourfold until a full collection says what is alive, then by a headroom of 32 MiB over it', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SENDER], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const limits = [...r.stdout.matchAll(/\[HeapController\] Limit: old size: (\d+) KB, .*\(([\d.]+)\)$/gm)].map(m => ({ oldKB: Number(m[1]), factor: Number(m[2]) }))
+    expect(limits.length).toBeGreaterThanOrEqual(4)
+    expect(limits[0].factor).toBe(4)
+    const later = limits.filter(l => l.factor !== 4)
+    expect(later.length).toBeGreaterThanOrEqual(2)
+    for (const l of later) expect(l.factor).toBeCloseTo(1 + 32 * 1024 / l.oldKB, 1)
+  })
+
+  it('lets a small old generation grow fourfold, whatever the factor was before', () => {
     const before = factors()
     expect(before.length).toBeGreaterThanOrEqual(5)
     expect(before.every(f => f === 1.5)).toBe(true)
