@@ -65,9 +65,9 @@ export function restoreOldGenerationGrowth (): void {
  * twice: to learn what is alive, then to set the limit from it.
  *
  * There the receiver's heap is a small one that a gigabyte of buffers passes through, as the sender's
- * is, and V8 sets its limit little above it: in about half the transfers of one history, the same
- * start each time, V8 marked and compacted back to back (tens of times a second), its marking
- * taking the cores both phones share. The messages before and the read-back after (the receiver's
+ * is, and V8 sets its limit little above it: in some transfers of one history, with the same start as
+ * the others, V8 marked and compacted back to back, its marking taking the cores both phones share
+ * (docs/performance.md). The messages before and the read-back after (the receiver's
  * peak) keep V8's own factor: restoreOldGenerationGrowth() at `verifying`, before the full collection
  * there (collect-garbage.ts).
  */

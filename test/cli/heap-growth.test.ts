@@ -28,16 +28,22 @@ function factors (...args: string[]): number[] {
   return [...r.stdout.matchAll(/\[HeapController\] Limit: .*\(([\d.]+)\)$/gm)].map(m => Number(m[1]))
 }
 
-// A receiver's media phase: what is alive at its start (about 35 MB here, kept to the end) and a fixed
-// headroom over it set the factor for the collections that follow, until the read-back gives V8 its own
-// judgement back.
-const MEDIA = `
-import { getHeapStatistics, setFlagsFromString } from 'node:v8'
-import { holdHeadroomForMedia, restoreOldGenerationGrowth } from './src/cli/heap-growth.ts'
+// A process that keeps about 35 MB alive, from a growing factor of 1.5 (set, so not V8's judgement).
+const HOLDING = `
+import { setFlagsFromString } from 'node:v8'
 import { collectGarbage } from './src/cli/collect-garbage.ts'
 setFlagsFromString('--heap-growing-percent=50')
 const keep = []
 for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
+`
+
+// A receiver's media phase: what is alive at its start (about 35 MB here, kept to the end) and a fixed
+// headroom over it set the factor for the collections that follow, until the read-back gives V8 its own
+// judgement back.
+const MEDIA = `
+import { getHeapStatistics } from 'node:v8'
+import { holdHeadroomForMedia, restoreOldGenerationGrowth } from './src/cli/heap-growth.ts'
+${HOLDING}
 collectGarbage()
 setFlagsFromString('--trace-gc-verbose')
 console.log('HOLD')
@@ -78,13 +84,9 @@ describe('holdHeadroomForMedia', () => {
 // A sender holding about 35 MB: fourfold until the first full collection is heard of, then the headroom
 // over what each one left alive. The observer hears of a collection a turn of the event loop later.
 const SENDER = `
-import { setFlagsFromString } from 'node:v8'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { letOldGenerationGrow } from './src/cli/heap-growth.ts'
-import { collectGarbage } from './src/cli/collect-garbage.ts'
-setFlagsFromString('--heap-growing-percent=50')
-const keep = []
-for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
+${HOLDING}
 letOldGenerationGrow()
 setFlagsFromString('--trace-gc-verbose')
 for (let round = 0; round < 4; round++) {
