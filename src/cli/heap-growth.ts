@@ -18,11 +18,11 @@ function oldGenerationBytes (): number {
   return getHeapStatistics().used_heap_size - young
 }
 
-/** Sets V8's growing factor, from its next full collection on, to the headroom over `alive`. */
-function holdHeadroomOver (alive: number): number {
+/** Sets V8's growing factor, from its next full collection on, to the headroom over `alive`; `why` leads the log. */
+function holdHeadroomOver (alive: number, why = ''): void {
   const percent = Math.min(MAX_GROWING_PERCENT, Math.ceil(100 * HEADROOM_BYTES / alive))
   setFlagsFromString(`--heap-growing-percent=${percent}`)
-  return percent
+  log('%s%d MB alive, the old generation may grow by %d%% between full collections', why, Math.round(alive / 1e6), percent)
 }
 
 /**
@@ -46,9 +46,7 @@ export function letOldGenerationGrow (): void {
   // The observer hears of a collection after it, with what it left alive still there to read.
   const observer = new PerformanceObserver(list => {
     if (!list.getEntries().some(e => (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return
-    const alive = oldGenerationBytes()
-    const percent = holdHeadroomOver(alive)
-    log('%d MB alive, the old generation may grow by %d%% between full collections', Math.round(alive / 1e6), percent)
+    holdHeadroomOver(oldGenerationBytes())
   })
   observer.observe({ entryTypes: ['gc'] })
 }
@@ -73,8 +71,6 @@ export function restoreOldGenerationGrowth (): void {
  */
 export function holdHeadroomForMedia (): void {
   if (!collectGarbage()) return
-  const alive = oldGenerationBytes()
-  const percent = holdHeadroomOver(alive)
+  holdHeadroomOver(oldGenerationBytes(), 'media to come: ')
   collectGarbage()
-  log('media to come: %d MB alive, the old generation may grow by %d%% between full collections', Math.round(alive / 1e6), percent)
 }
