@@ -5,11 +5,10 @@
 // receiver dials only what its choice allows: 'tcp' and 'webrtc' keep their own kind of address;
 // 'auto' takes TCP first and WebRTC only when no TCP address works (libp2p dials a peer's addresses
 // one after another in the order given, see the address sorter in node.ts).
-import { tcp, type TCPOptions } from '@libp2p/tcp'
+import { tcp } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
-import { bulkReads } from './tcp-reads.js'
 
 export type TransportChoice = 'tcp' | 'webrtc' | 'auto'
 export type TransportKind = 'tcp' | 'webrtc'
@@ -128,9 +127,7 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
       // Wi-Fi stalls of tens of seconds are normal when a phone roams; 10 min of silence is not.
       inboundSocketInactivityTimeout: 10 * 60_000,
       outboundSocketInactivityTimeout: 10 * 60_000,
-      maxConnections: 32,
-      // `onread` is a net.connect option @libp2p/tcp passes on without naming it (tcp-reads.ts).
-      dialOpts: { onread: bulkReads() } as unknown as TCPOptions['dialOpts']
+      maxConnections: 32
     }))
   }
   if (o.kinds.includes('webrtc')) {

@@ -3,18 +3,54 @@ import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Socket } from 'node:net'
+import type { MultiaddrConnection } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeNoise } from '../../src/net/noise-decrypt.js'
 import { sendCorked, writeTogether, writingTogether } from '../../src/net/tcp-writes.js'
-import { receive, tcpPair, type SocketConnection } from '../helpers/tcp-pair.js'
+
+type SocketConnection = MultiaddrConnection & { socket: Socket, sendData: (d: Uint8ArrayList) => { sentBytes: number, canSendMore: boolean } }
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0)) await close() })
+
+/** Both ends of a real TCP connection on loopback, as @libp2p/tcp hands them to the upgrader. */
+async function tcpPair (): Promise<{ outbound: SocketConnection, inbound: SocketConnection }> {
+  const transport = tcp()({ logger: defaultLogger() } as unknown as Parameters<ReturnType<typeof tcp>>[0])
+  let inbound: SocketConnection | undefined
+  let arrived: () => void = () => {}
+  const accepted = new Promise<void>(resolve => { arrived = resolve })
+  const listener = transport.createListener({
+    upgrader: { upgradeInbound: async (c: SocketConnection) => { inbound = c; arrived() } }
+  } as unknown as Parameters<typeof transport.createListener>[0])
+  await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+  closers.push(async () => { await listener.close() })
+  let outbound: SocketConnection | undefined
+  await transport.dial(listener.getAddrs()[0], {
+    upgrader: { upgradeOutbound: async (c: SocketConnection) => { outbound = c; return {} } },
+    signal: AbortSignal.timeout(10_000)
+  } as unknown as Parameters<typeof transport.dial>[1])
+  await accepted
+  const pair = { outbound: outbound as SocketConnection, inbound: inbound as SocketConnection }
+  closers.unshift(async () => { pair.outbound.abort(new Error('done')); pair.inbound.abort(new Error('done')) })
+  return pair
+}
+
+/** Everything `c` receives until it holds `n` bytes. */
+async function receive (c: SocketConnection, n: number): Promise<Uint8Array> {
+  const got = new Uint8ArrayList()
+  for await (const piece of c) {
+    got.append(piece)
+    if (got.byteLength >= n) break
+  }
+  return got.subarray()
+}
 
 /** Counts the socket's calls into the kernel's write paths: one per buffer, or one for many. */
 function countWrites (socket: Socket): { write: number, writev: number, buffers: number } {
@@ -39,7 +75,7 @@ describe('writeTogether', () => {
   })
 
   it('hands the buffers of one send to the kernel together, and they arrive whole and in order', async () => {
-    const { outbound, inbound } = await tcpPair(closers)
+    const { outbound, inbound } = await tcpPair()
     writeTogether(outbound)
     expect(outbound.sendData).toBe(sendCorked)
     const writes = countWrites(outbound.socket)
@@ -53,7 +89,7 @@ describe('writeTogether', () => {
   })
 
   it('stops a sender while the other side does not read, and delivers everything once it does', async () => {
-    const { outbound, inbound } = await tcpPair(closers)
+    const { outbound, inbound } = await tcpPair()
     writeTogether(outbound)
     inbound.socket.pause()
     const total = 64 * 1024 * 1024
@@ -77,14 +113,14 @@ describe('writeTogether', () => {
   })
 
   it('says a socket that is gone takes nothing more, as write() does', async () => {
-    const { outbound } = await tcpPair(closers)
+    const { outbound } = await tcpPair()
     writeTogether(outbound)
     outbound.socket.destroy()
     expect(sendCorked.call(outbound, sealedMessage()).canSendMore).toBe(false)
   })
 
   it('is installed on both ends by the encrypter a Ferry node secures its connections with', async () => {
-    const { outbound, inbound } = await tcpPair(closers)
+    const { outbound, inbound } = await tcpPair()
     const encrypter = async (): Promise<ReturnType<ReturnType<typeof nodeNoise>>> => {
       const privateKey = await generateKeyPair('Ed25519')
       return writingTogether(nodeNoise())({
