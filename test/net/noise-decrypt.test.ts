@@ -32,6 +32,14 @@ function pieces (bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   return at.slice(1).map((end, i) => bytes.subarray(at[i], end))
 }
 
+/** Both ends of a Noise connection over an in-memory pair, secured by nodeNoise(). */
+async function securedPair (): Promise<{ client: { connection: { close: () => Promise<void> } }, server: { connection: { close: () => Promise<void> } }, sender: Sealing, receiver: Sealing }> {
+  const [a, b] = await Promise.all([encrypter(), encrypter()])
+  const [outbound, inbound] = multiaddrConnectionPair()
+  const [client, server] = await Promise.all([a.secureOutbound(outbound), b.secureInbound(inbound)])
+  return { client, server, sender: client.connection as unknown as Sealing, receiver: server.connection as unknown as Sealing }
+}
+
 /** Noise transport messages (without their 2-byte length prefixes) that carry `data`. */
 function messages (from: Sealing, data: Uint8Array): Uint8Array[] {
   const wire = from.encrypt(data).subarray()
@@ -85,11 +93,7 @@ describe('nodeNoise', () => {
   })
 
   it('decrypts a stream cut anywhere into the same bytes, each read\'s messages together', async () => {
-    const [a, b] = await Promise.all([encrypter(), encrypter()])
-    const [outbound, inbound] = multiaddrConnectionPair()
-    const [client, server] = await Promise.all([a.secureOutbound(outbound), b.secureInbound(inbound)])
-    const sender = client.connection as unknown as Sealing
-    const receiver = server.connection as unknown as Sealing
+    const { client, server, sender, receiver } = await securedPair()
     expect(receiver.decoder).toBeInstanceOf(NoiseMessageSplitter)
     const data = randomBytes(300_000)
     const wire = sender.encrypt(data).subarray()
@@ -111,11 +115,7 @@ describe('nodeNoise', () => {
   })
 
   it('secures real Noise connections that decrypt messages split across reads, whole ones and refuse forged ones', async () => {
-    const [a, b] = await Promise.all([encrypter(), encrypter()])
-    const [outbound, inbound] = multiaddrConnectionPair()
-    const [client, server] = await Promise.all([a.secureOutbound(outbound), b.secureInbound(inbound)])
-    const sender = client.connection as unknown as Sealing
-    const receiver = server.connection as unknown as Sealing
+    const { client, server, sender, receiver } = await securedPair()
     expect(receiver.decrypt).toBe(decryptMessages)
     expect(sender.decrypt).toBe(decryptMessages)
 
