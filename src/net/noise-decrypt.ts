@@ -133,7 +133,7 @@ function mend<T extends SecuredConnection<unknown>> (secured: T): T {
 }
 
 /**
- * `noise()` whose connections decrypt without the copy described above. Node only: in a browser the
+ * `noise()` whose connections read as described above. Node only: in a browser the
  * ChaCha is JavaScript that does decrypt into `dst`, so browser-node.ts keeps `noise()`.
  */
 export function nodeNoise (init?: Parameters<typeof noise>[0]): ReturnType<typeof noise> {
