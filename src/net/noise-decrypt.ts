@@ -1,6 +1,7 @@
 import type { SecuredConnection } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { hookSecuring } from './securing-hooks.js'
 
 // @libp2p/noise 17 decrypts each received Noise message (up to 64 KiB) with
 //
@@ -137,13 +138,5 @@ function mend<T extends SecuredConnection<unknown>> (secured: T): T {
  * ChaCha is JavaScript that does decrypt into `dst`, so browser-node.ts keeps `noise()`.
  */
 export function nodeNoise (init?: Parameters<typeof noise>[0]): ReturnType<typeof noise> {
-  const factory = noise(init)
-  return components => {
-    const encrypter = factory(components)
-    const inbound = encrypter.secureInbound.bind(encrypter)
-    const outbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => mend(await inbound(connection, options))
-    encrypter.secureOutbound = async (connection, options) => mend(await outbound(connection, options))
-    return encrypter
-  }
+  return hookSecuring(noise(init), { secured: mend })
 }

@@ -1,6 +1,7 @@
 import { Socket } from 'node:net'
 import type { ConnectionEncrypter } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { hookSecuring } from './securing-hooks.js'
 
 // @libp2p/tcp 11 hands a connection's queued bytes to its socket with
 //
@@ -54,16 +55,8 @@ export function writeTogether (connection: unknown): void {
 
 /**
  * Wraps a connection encrypter's factory (`nodeNoise()`) so every raw connection it secures, inbound
- * or outbound, first writes each send together: the one place libp2p shows that connection for both
- * directions before anything is sent on it.
+ * or outbound, first writes each send together.
  */
 export function writingTogether<C, E extends ConnectionEncrypter<unknown>> (make: (components: C) => E): (components: C) => E {
-  return components => {
-    const encrypter = make(components)
-    const inbound = encrypter.secureInbound.bind(encrypter)
-    const outbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => { writeTogether(connection); return await inbound(connection, options) }
-    encrypter.secureOutbound = async (connection, options) => { writeTogether(connection); return await outbound(connection, options) }
-    return encrypter
-  }
+  return hookSecuring(make, { raw: writeTogether })
 }
