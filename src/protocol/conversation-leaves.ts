@@ -2,8 +2,9 @@ import { logger } from '@libp2p/logger'
 import type { HistorySource, KeptLeaves, LeafIndex } from '../store/history.js'
 import { comparePositions, type Selection } from '../store/model.js'
 import { breathe, SLICE } from './breathe.js'
-import { encodedMessage, LEAF_DIGEST_BYTES, LEAF_MAX, LEAF_SPAN, LeafCutter, type LeafSummary } from './leaves.js'
+import { LEAF_DIGEST_BYTES, LEAF_MAX, LEAF_SPAN, LeafCutter, type LeafSummary } from './leaves.js'
 import { selectedPages } from './manifest.js'
+import { storedEncodings } from './stored-encodings.js'
 import { PROTOCOL_VERSION } from './options.js'
 
 // A conversation's leaves, from the store's LeafIndex where it keeps them and cut from its messages
@@ -16,7 +17,7 @@ const log = logger('ferry:leaves')
 /** Names how leaves are cut and digested: kept leaves of any other format are not used. */
 export const LEAF_FORMAT = `ferry-leaves/${PROTOCOL_VERSION}/${LEAF_SPAN}/${LEAF_MAX}/${LEAF_DIGEST_BYTES}`
 
-type Reader = Pick<HistorySource, 'messages' | 'leafIndex'>
+type Reader = Pick<HistorySource, 'messages' | 'messagesPerRead' | 'encodedMessages' | 'leafIndex'>
 
 function indexFor (history: Reader, selection: Selection): LeafIndex | undefined {
   return selection.since === undefined && selection.until === undefined ? history.leafIndex : undefined
@@ -62,8 +63,9 @@ export async function conversationLeaves (history: Reader, conversation: string,
   let n = 0
   // After kept leaves, what is left is mostly the open one: a few times LEAF_SPAN messages.
   const after = leaves.length > 0 ? leaves[leaves.length - 1].last : undefined
-  for await (const page of selectedPages(history, conversation, selection, after, after === undefined ? undefined : 4 * LEAF_SPAN)) {
-    for (const m of page) cutter.add(m.ts, m.id, encodedMessage(m))
+  const { pages, encodingOf } = storedEncodings(history)
+  for await (const page of selectedPages(pages, conversation, selection, after, after === undefined ? undefined : 4 * LEAF_SPAN)) {
+    for (const m of page) cutter.add(m.ts, m.id, encodingOf(m))
     if ((n += page.length) >= SLICE) { n = 0; await breathe() }
   }
   // The last leaf ends where the conversation does, not where the cut would: it is not kept.

@@ -60,6 +60,12 @@ export function inRange (sel: Selection, ts: number): boolean {
   return (sel.since === undefined || ts >= sel.since) && (sel.until === undefined || ts < sel.until)
 }
 
+/** What selectedPages reads: a store's messages, or anything kept in their order and read like them. */
+export interface PagedMessages<T extends MessagePosition> {
+  messages(conversation: string, after: MessagePosition | undefined, limit: number): Promise<T[]>
+  readonly messagesPerRead?: number
+}
+
 /**
  * Every message of one conversation inside the selection's time bounds, read a page at a time, checked
  * to come in (ts, id) order: a store that breaks the order would otherwise fail every transfer on the
@@ -71,7 +77,7 @@ export function inRange (sel: Selection, ts: number): boolean {
  * answers on another thread (IndexedDB) reads it while the caller works on this one. A store that
  * answers at once (SQLite) does the same work, a page earlier.
  */
-export async function * selectedPages (source: Pick<HistorySource, 'messages' | 'messagesPerRead'>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE, readAhead = false): AsyncGenerator<Message[]> {
+export async function * selectedPages<T extends MessagePosition = Message> (source: PagedMessages<T>, conversation: string, sel: Selection, after = startOf(sel), firstPage = PAGE, readAhead = false): AsyncGenerator<T[]> {
   let pos = after
   const asked = source.messagesPerRead ?? PAGE
   const full = readAhead && Number.isFinite(asked) ? Math.max(1, Math.min(MAX_READ, Math.floor(asked))) : PAGE
@@ -79,7 +85,7 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages' | 
   let size = Math.max(1, Math.min(full, firstPage))
   // Without time bounds (the usual transfer) a page goes as the store gave it, once checked.
   const bounded = sel.since !== undefined || sel.until !== undefined
-  let next: Promise<Message[]> | undefined
+  let next: Promise<T[]> | undefined
   try {
     for (;;) {
       const page = await (next ?? source.messages(conversation, pos, size))
@@ -102,8 +108,8 @@ export async function * selectedPages (source: Pick<HistorySource, 'messages' | 
  * A page as selectedPages yields it: checked to come after `pos` in order, cut to the selection's time
  * bounds when it has them (`ended`: a message at or past `until` was reached).
  */
-function checkedPage (page: Message[], conversation: string, sel: Selection, bounded: boolean, pos: MessagePosition | undefined): { messages: Message[], ended: boolean } {
-  const out: Message[] = bounded ? [] : page
+function checkedPage<T extends MessagePosition> (page: T[], conversation: string, sel: Selection, bounded: boolean, pos: MessagePosition | undefined): { messages: T[], ended: boolean } {
+  const out: T[] = bounded ? [] : page
   for (const m of page) {
     if (pos !== undefined && ((m.ts - pos.ts) || compareStrings(m.id, pos.id)) <= 0) {
       throw new FerryError(ErrorCode.STORE, `this phone's store returned message ${conversation}/${m.id} out of (ts, id) order, after ${pos.id}`)
@@ -117,7 +123,7 @@ function checkedPage (page: Message[], conversation: string, sel: Selection, bou
 }
 
 /** selectedPages of the messages in (after, last]: `expect` of them, about. */
-export async function * pagesThrough (source: Pick<HistorySource, 'messages'>, conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
+export async function * pagesThrough<T extends MessagePosition = Message> (source: PagedMessages<T>, conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<T[]> {
   for await (const page of selectedPages(source, conversation, sel, after, expect + 1)) {
     let end = 0
     while (end < page.length && comparePositions(page[end], last) <= 0) end++

@@ -5,7 +5,7 @@ import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
-import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame } from '../wire/codec.js'
+import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame, type ReceivedBatch } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
@@ -235,7 +235,10 @@ export class ReceiverMachine {
       case 'hello': return this.onHello(frame.hello as ferry.Hello)
       case 'manifest': return await this.onManifest(frame.manifest as ferry.Manifest, size)
       case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
-      case 'batch': return await this.onMessages((frame.batch as ferry.MessageBatch).messages.map(messageFromWire), size)
+      case 'batch': {
+        const batch = frame.batch as ReceivedBatch
+        return await this.onMessages(batch.messages.map(messageFromWire), size, batch.encoded)
+      }
       case 'deflatedBatch': return await this.dispatch(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
       case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
       case 'chunk': return await this.onChunk(frame.chunk as ferry.MediaChunk, size)
@@ -615,31 +618,38 @@ export class ReceiverMachine {
     return -1
   }
 
-  private async onMessages (messages: Message[], size: number): Promise<EncodedFrame[]> {
+  /** `encoded`: the messages' encodings as they came, when the frame's decoding kept them (HistoryChange.encoded). */
+  private async onMessages (messages: Message[], size: number, encoded?: Uint8Array[]): Promise<EncodedFrame[]> {
     this.expect('messages')
-    const runs: Array<{ inc: Incoming, messages: Message[] }> = []
-    for (const m of messages) {
-      const inc = this.admit(m)
+    const runs: Array<{ inc: Incoming, from: number, to: number }> = []
+    for (let i = 0; i < messages.length; i++) {
+      const inc = this.admit(messages[i])
       const run = runs[runs.length - 1]
-      if (run?.inc === inc) run.messages.push(m)
-      else runs.push({ inc, messages: [m] })
+      if (run?.inc === inc) run.to = i + 1
+      else runs.push({ inc, from: i, to: i + 1 })
     }
     const items: LogItem[] = []
     const write: Message[] = []
-    for (const { inc, messages: ms } of runs) {
+    const writeEncoded: Uint8Array[] = []
+    const take = (i: number): void => {
+      write.push(messages[i])
+      if (encoded !== undefined) writeEncoded.push(encoded[i])
+    }
+    for (const { inc, from, to } of runs) {
       // Into a conversation this phone holds nothing of (a new phone's), everything is new: no lookups.
-      const stored = inc.occupied ? new Map((await this.sink.findMessages(inc.conversation.id, ms.map(m => m.id))).map(s => [s.id, s])) : undefined
-      for (const m of ms) {
+      const stored = inc.occupied ? new Map((await this.sink.findMessages(inc.conversation.id, messages.slice(from, to).map(m => m.id))).map(s => [s.id, s])) : undefined
+      for (let i = from; i < to; i++) {
+        const m = messages[i]
         const prior = stored?.get(m.id)
-        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); write.push(m); continue }
+        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); take(i); continue }
         if (equalBytes(encodedMessage(prior), encodedMessage(m))) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
         items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior })
-        write.push(m)
+        take(i)
       }
     }
     if (items.length > 0) {
       await this.log.logItems(this.transfer as TransferRecord, items)
-      if (write.length > 0) await this.sink.commit({ messages: write })
+      if (write.length > 0) await this.sink.commit(encoded === undefined ? { messages: write } : { messages: write, encoded: writeEncoded })
       this.progress.messages += messages.length
       this.progress.messagesReceived += messages.length
       this.checkChatsReady()
@@ -681,7 +691,7 @@ export class ReceiverMachine {
     } catch (err) {
       throw new FerryError(ErrorCode.MALFORMED_FRAME, `reassembled message is malformed: ${(err as Error).message}`)
     }
-    return await this.onMessages([messageFromWire(decoded)], size)
+    return await this.onMessages([messageFromWire(decoded)], size, [fr.buf])
   }
 
   private async onChunk (c: ferry.MediaChunk, size: number): Promise<EncodedFrame[]> {

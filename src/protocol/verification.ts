@@ -1,15 +1,16 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { LogItem } from '../journal/log-codec.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
-import { comparePositions, type Conversation, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Conversation, type Selection } from '../store/model.js'
 import type { ferry } from '../wire/codec.js'
 import { breathe, SLICE } from './breathe.js'
 import { KeepingCutter } from './conversation-leaves.js'
 import { equalBytes, toHex } from './digest.js'
-import { ConversationRoot, encodedMessage, LeafCutter, LeafHasher, type LeafSummary } from './leaves.js'
+import { ConversationRoot, LeafCutter, LeafHasher, type LeafSummary } from './leaves.js'
 import { PAGE, pagesThrough, selectedPages } from './manifest.js'
 import type { ListedItem } from './plan.js'
 import { ListedKeys, WrittenKeys, type Keys } from './read-back-keys.js'
+import { storedEncodings, type StoredEncodings } from './stored-encodings.js'
 
 // Verification by read-back: once the sender says it is done, the receiver recomputes each
 // conversation's digest from what its store reads back, never from the frames it received, and compares
@@ -45,6 +46,8 @@ export interface ChatReceived {
 export interface VerifiedChat { id: string, title: string, messages: number }
 
 export class Verification {
+  private readonly stored: StoredEncodings
+
   /**
    * `sessionItems`: the journal's log of what this session wrote, batch by batch in the order written;
    * read only for a conversation whose whole read-back does not match.
@@ -53,7 +56,9 @@ export class Verification {
     private readonly sink: HistorySink,
     private readonly selection: Selection,
     private readonly sessionItems: () => AsyncIterable<Iterable<LogItem>>
-  ) {}
+  ) {
+    this.stored = storedEncodings(sink)
+  }
 
   /**
    * Recomputes each conversation's digest from what the store reads back: the leaves this phone held
@@ -139,8 +144,9 @@ export class Verification {
     for (let i = 0; i < mine.length - 1; i++) root.add(mine[i])
     const cutter = new LeafCutter(l => root.add(l))
     let held = 0
-    for await (const page of this.stored(id, after, open.last, open.count)) {
-      for (const m of page) cutter.add(m.ts, m.id, encodedMessage(m))
+    const { encodingOf } = this.stored
+    for await (const page of this.through(id, after, open.last, open.count)) {
+      for (const m of page) cutter.add(m.ts, m.id, encodingOf(m))
       held += page.length
     }
     if (held !== open.count) {
@@ -157,12 +163,13 @@ export class Verification {
    * COUNT_MISMATCH.
    */
   private async readBack (inc: ChatReceived, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: Keys | undefined, take: (m: Message, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
+    keys: Keys | undefined, take: (m: MessagePosition, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
     let n = 0
-    const stored = last === undefined ? selectedPages(this.sink, inc.conversation.id, this.selection, after, PAGE, keys === undefined) : this.stored(inc.conversation.id, after, last, expect)
+    const { pages, encodingOf } = this.stored
+    const stored = last === undefined ? selectedPages(pages, inc.conversation.id, this.selection, after, PAGE, keys === undefined) : this.through(inc.conversation.id, after, last, expect)
     if (keys === undefined) {
       for await (const page of stored) {
-        for (const m of page) take(m, encodedMessage(m))
+        for (const m of page) take(m, encodingOf(m))
         if ((n += page.length) >= SLICE) { n = 0; await breathe() }
       }
       return
@@ -174,7 +181,7 @@ export class Verification {
         const c = comparePositions(m, key)
         if (c < 0) continue // the phone's own message, not the sender's
         if (c > 0) break reading
-        take(m, encodedMessage(m))
+        take(m, encodingOf(m))
         const k = keys.next()
         key = k instanceof Promise ? await k : k
         if (++n % SLICE === 0) await breathe()
@@ -185,7 +192,7 @@ export class Verification {
     }
   }
 
-  private stored (conversation: string, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
-    return pagesThrough(this.sink, conversation, this.selection, after, last, expect)
+  private through (conversation: string, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<MessagePosition[]> {
+    return pagesThrough(this.stored.pages, conversation, this.selection, after, last, expect)
   }
 }

@@ -18,6 +18,14 @@ export interface MessagePosition {
   id: string
 }
 
+/**
+ * A stored message as its canonical encoding (src/wire/message-wire.ts, encoded by src/wire/codec.ts:
+ * what a transfer digests) and its key.
+ */
+export interface EncodedMessage extends MessagePosition {
+  encoded: Uint8Array
+}
+
 /** A conversation and how many messages it holds. */
 export interface ConversationInfo {
   conversation: Conversation
@@ -89,6 +97,12 @@ export interface HistorySource {
    */
   readonly messagesPerRead?: number
   /**
+   * Optional, for a store that keeps each message as its encoding: the same messages as `messages`, as
+   * those encodings. Ferry then reads back what it wrote by hashing the stored bytes, where it would
+   * decode each message and encode it again; the store's `messages` must be what these bytes decode to.
+   */
+  encodedMessages?(conversation: string, after: MessagePosition | undefined, limit: number): Promise<EncodedMessage[]>
+  /**
    * Bytes `offset` to `offset + length` of a stored media file (fewer only at its end). With `into` (at
    * least `length` bytes), the source may read into it and return a view of it.
    */
@@ -103,6 +117,12 @@ export interface HistoryChange {
   media?: MediaRecord[]
   /** Upserted by (conversation, id): the incoming version replaces the stored one, whatever its ts. */
   messages?: Message[]
+  /**
+   * When Ferry has them: each of `messages`' encoding as it came (the bytes each was decoded from), in
+   * the same order. A store that keeps messages as their encodings (encodedMessages) keeps these rather
+   * than encoding each message again; any other store ignores them.
+   */
+  encoded?: Uint8Array[]
   /** Removed (an undone transfer takes back what it added). */
   remove?: {
     messages?: Array<{ conversation: string, id: string }>
@@ -131,7 +151,7 @@ export interface ReceivedMedia {
  * The new phone's history, as Ferry writes it. Reads are the source's (Ferry reads back what it wrote to
  * verify it, and reads what the phone already holds to move only the difference).
  */
-export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafIndex' | 'conversations' | 'contacts' | 'media' | 'messages' | 'messagesPerRead'> {
+export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafIndex' | 'conversations' | 'contacts' | 'media' | 'messages' | 'messagesPerRead' | 'encodedMessages'> {
   /** The stored versions of these messages (any that exist), in any order. */
   findMessages(conversation: string, ids: string[]): Promise<Message[]>
   /** Applies the change atomically. */

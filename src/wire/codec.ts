@@ -23,15 +23,46 @@ export function frameLength (frame: EncodedFrame): number {
   return n
 }
 
+const BATCH_TAG = (4 << 3) | 2 // Frame.batch
+const BATCH_MESSAGE_TAG = (1 << 3) | 2 // MessageBatch.messages
+
+/** A decoded MessageBatch; `encoded` holds each message's bytes as they came, when decodeFrame kept them. */
+export type ReceivedBatch = ferry.MessageBatch & { encoded?: Uint8Array[] }
+
 export function decodeFrame (body: Uint8Array): Frame {
   let frame: ferry.Frame
   try {
-    frame = ferry.Frame.decode(body)
+    frame = (body[0] === BATCH_TAG ? batchFrame(body) : undefined) ?? ferry.Frame.decode(body)
   } catch (err) {
     throw new FerryError(ErrorCode.MALFORMED_FRAME, `malformed frame: ${(err as Error).message}`, undefined, { cause: err })
   }
   if (frame.body == null) throw new FerryError(ErrorCode.MALFORMED_FRAME, 'malformed frame: no known body')
   return frame as Frame
+}
+
+/**
+ * A frame that is a MessageBatch and nothing else, as encodeBatch writes them, decoded with each
+ * message's encoding kept beside it (views into `body`): a store that keeps messages as their encodings
+ * then stores those bytes instead of encoding each message again. Undefined for any other layout, which
+ * is decoded like any frame.
+ */
+function batchFrame (body: Uint8Array): ferry.Frame | undefined {
+  const r = protobuf.Reader.create(body)
+  r.pos = 1
+  if (r.uint32() !== body.byteLength - r.pos) return undefined
+  const batch: ReceivedBatch = new ferry.MessageBatch()
+  const encoded: Uint8Array[] = []
+  while (r.pos < r.len) {
+    if (r.uint32() !== BATCH_MESSAGE_TAG) return undefined
+    const length = r.uint32()
+    const start = r.pos
+    batch.messages.push(ferry.Message.decode(r, length))
+    encoded.push(body.subarray(start, r.pos))
+  }
+  batch.encoded = encoded
+  const frame = new ferry.Frame()
+  frame.batch = batch
+  return frame
 }
 
 /** A frame as the peer decodes it: for feeding a machine frames no peer sent (backup files, tests). */
@@ -66,9 +97,6 @@ export function encodeMediaChunk (index: number, offset: number, data: Uint8Arra
 export function encodeMessage (message: ferry.Message.$Properties): Uint8Array {
   return ferry.Message.encode(message).finish()
 }
-
-const BATCH_TAG = (4 << 3) | 2 // Frame.batch
-const BATCH_MESSAGE_TAG = (1 << 3) | 2 // MessageBatch.messages
 
 /** Size a message adds to a MessageBatch frame's body (tag + length + bytes). */
 export function batchEntryLength (encoded: Uint8Array): number {

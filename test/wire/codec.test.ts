@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { fc } from '../helpers/property.js'
-import { decodeFrame, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, ferry } from '../../src/wire/codec.js'
+import { decodeFrame, encodeBatch, encodeFrame, encodeMediaChunk, encodeMessage, ferry, type ReceivedBatch } from '../../src/wire/codec.js'
 import { FrameDecoder, MAX_FRAME_BYTES, prefix } from '../../src/wire/framing.js'
 import { isFerryError } from '../../src/errors.js'
 
@@ -67,6 +67,36 @@ describe('frame codec', () => {
     const fast = concat(encodeBatch(msgs.map(m => encodeMessage(m))))
     expect(fast).toEqual(concat(encodeFrame({ batch: { messages: msgs } })))
     expect((decodeFrame(fast).batch as ferry.MessageBatch).messages.map(m => m.id)).toEqual(['m1', 'm2', 'm3'])
+  })
+
+  it('decodes a batch with each message\'s bytes as they came, and any other layout without them', () => {
+    fc.assert(fc.property(fc.array(fc.record({ id: fc.string({ minLength: 1, maxLength: 20 }), ts: fc.integer({ min: -(2 ** 40), max: 2 ** 45 }), text: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }) }), { maxLength: 40 }), list => {
+      const msgs = list.map(m => ({ conversation: 'c', sender: 'u', kind: 'text', ...m }))
+      const encoded = msgs.map(m => encodeMessage(m))
+      const batch = decodeFrame(concat(encodeBatch(encoded))).batch as ReceivedBatch
+      const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+      expect(batch.encoded?.map(hex)).toEqual(encoded.map(hex))
+      expect(batch.messages.map(m => ({ id: m.id, ts: m.ts, text: m.text ?? undefined }))).toEqual(list)
+      batch.messages.forEach((m, i) => expect(encodeMessage(m)).toEqual(encoded[i]))
+    }))
+    // A batch beside another field, or with a field MessageBatch does not have: decoded as any frame is.
+    const msgs = [{ conversation: 'c', id: 'm1', sender: 'u', ts: 1, kind: 'text' }]
+    const plain = concat(encodeBatch(msgs.map(m => encodeMessage(m))))
+    const withAck = concat([plain, concat(encodeFrame({ ack: { bytes: 5 } }))])
+    const unknownInside = concat(encodeFrame({ batch: { messages: msgs } }))
+    unknownInside[1] += 2
+    const extended = concat([unknownInside, new Uint8Array([0x10, 0x07])]) // MessageBatch field 2 = 7
+    // (Of two fields of a oneof, the last one read is the frame's.)
+    expect(decodeFrame(withAck).body).toBe('ack')
+    const other = decodeFrame(extended).batch as ReceivedBatch
+    expect(other.encoded).toBeUndefined()
+    expect(other.messages.map(m => m.id)).toEqual(['m1'])
+    // Cut short: a typed error, as for any frame.
+    for (let cut = 1; cut < plain.byteLength; cut++) {
+      let thrown: unknown
+      try { decodeFrame(plain.subarray(0, cut)) } catch (err) { thrown = err }
+      expect(isFerryError(thrown) && thrown.code === 'MALFORMED_FRAME', `cut at ${cut}`).toBe(true)
+    }
   })
 
   it('rejects garbage with a typed error', () => {
