@@ -1,11 +1,11 @@
 import { ErrorCode, FerryError } from '../errors.js'
-import type { ConversationInfo, HistoryChange, HistorySink, MessagePosition, ReceivedMedia, StoredMedia } from '../store/history.js'
+import type { ConversationInfo, EncodedMessage, HistoryChange, HistorySink, MessagePosition, ReceivedMedia, StoredMedia } from '../store/history.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../store/model.js'
 import { checkRead, chunksFrom, readChunks } from './idb-chunks.js'
 import { IdbPartMedia, type PartRecord } from './idb-journal.js'
 import {
-  compareKeys, conversationRange, endPage, keyOfMessage, keyOfPosition, lowerBound, messageBytes, nextPageKey, PAGE_BYTES, PAGE_MESSAGES,
-  decodePage, encodePage, keyOfPage, pageAtOrBefore, pagesAfter, putPage, type Page, type PageKey
+  compareKeys, conversationRange, decodePage, encodedEntry, encodePage, endPage, entryBytes, keyOfPage, keyOfPosition, lowerBound, nextPageKey,
+  PAGE_BYTES, PAGE_MESSAGES, pageAtOrBefore, pageEntries, pageIds, pageMessage, pagesAfter, putPage, type Page, type PageKey
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
 import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind } from './idb.js'
@@ -165,16 +165,26 @@ export class IdbHistoryStore implements HistorySink {
   }
 
   async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
+    return await this.read(conversation, after, limit, decodePage)
+  }
+
+  /** The messages as the pages keep them (HistorySource.encodedMessages): a read-back decodes none. */
+  async encodedMessages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<EncodedMessage[]> {
+    return await this.read(conversation, after, limit, pageEntries)
+  }
+
+  /** Up to `limit` of a conversation's messages after `after`, in order, as `itemsOf` gives a page's. */
+  private async read<T extends MessagePosition> (conversation: string, after: MessagePosition | undefined, limit: number, itemsOf: (page: Page) => T[]): Promise<T[]> {
     this.check()
     if (limit <= 0) return []
     return await inTx(this.db, ['pages'], 'readonly', 'reading messages', async tx => {
       const pages = tx.objectStore('pages')
-      const out: Message[] = []
+      const out: T[] = []
       let range = conversationRange(conversation)
       if (after !== undefined) {
         const at = await pageAtOrBefore(pages, conversation, keyOfPosition(conversation, after))
         if (at !== undefined) {
-          const ms = decodePage(at.page)
+          const ms = itemsOf(at.page)
           let i = lowerBound(ms, after)
           if (i < ms.length && comparePositions(ms[i], after) === 0) i++
           while (i < ms.length && out.length < limit) out.push(ms[i++])
@@ -185,13 +195,13 @@ export class IdbHistoryStore implements HistorySink {
         const want = Math.min(64, Math.ceil((limit - out.length) / PAGE_MESSAGES) + 1)
         const batch = await req(pages.getAll(range, want)) as Page[]
         for (const p of batch) {
-          for (const m of decodePage(p)) {
+          for (const m of itemsOf(p)) {
             if (out.length === limit) break
             out.push(m)
           }
         }
         if (batch.length < want) break
-        range = pagesAfter(conversation, keyOfPage(batch[batch.length - 1]))
+        range = pagesAfter(conversation, keyOfPage(conversation, batch[batch.length - 1]))
       }
       return out
     })
@@ -236,7 +246,7 @@ export class IdbHistoryStore implements HistorySink {
           const want = new Set(ids)
           const out: Message[] = []
           for (const { page } of await this.pagesWithIds(tx.objectStore('pages'), conversation, want)) {
-            for (const m of decodePage(page)) if (want.has(m.id)) out.push(m)
+            pageIds(page).forEach((id, k) => { if (want.has(id)) out.push(pageMessage(page, k)) })
           }
           return out
         })
@@ -386,7 +396,7 @@ export class IdbHistoryStore implements HistorySink {
           const check = chats.get(conversation)
           check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, expected)) tx.abort() }
           const info = { ...expected }
-          this.append(pages, conversation, w.put, info, tail)
+          this.append(pages, conversation, w, info, tail)
           chats.put(info, conversation)
         }
         return
@@ -399,7 +409,7 @@ export class IdbHistoryStore implements HistorySink {
         const w = work.get(c) as Work
         if (this.canAppend(infos[i], w)) {
           const last = infos[i].n === 0 ? undefined : await endPage(pages, c, 'last')
-          this.append(pages, c, w.put, infos[i], last === undefined ? { messages: [], bytes: 0 } : tailOf(last.key, last.page))
+          this.append(pages, c, w, infos[i], last === undefined ? { messages: [], bytes: 0 } : tailOf(last.key, last.page))
         } else {
           await this.upsert(pages, c, w, infos[i])
         }
@@ -439,26 +449,35 @@ export class IdbHistoryStore implements HistorySink {
     return info.n === 0 || info.last === undefined || comparePositions(w.put[0], info.last) > 0
   }
 
-  /** Appends `put` after the last page `tail` (its messages are extended in place), and remembers where it ended. */
-  private append (pages: IDBObjectStore, conversation: string, put: Message[], info: ChatRecord, tail: TailPage): void {
+  /**
+   * Appends `w.put` after the last page `tail` (its messages are extended), and remembers where it ended:
+   * the last page as written, its entries views of the bytes this store made (not of the frame a
+   * message's encoding came in).
+   */
+  private append (pages: IDBObjectStore, conversation: string, w: Work, info: ChatRecord, tail: TailPage): void {
+    const { put, encoded } = w
     let page = tail
-    for (const m of put) {
-      const b = messageBytes(m)
+    for (let k = 0; k < put.length; k++) {
+      const m = put[k]
+      const enc = encoded[k]
+      const entry = enc === undefined ? encodedEntry(m) : { ts: m.ts, id: m.id, encoded: enc }
+      const b = entryBytes(entry)
       if (page.messages.length > 0 && (page.messages.length >= PAGE_MESSAGES || page.bytes + b > PAGE_BYTES)) {
-        pages.put(encodePage(page.messages, undefined), page.key ?? keyOfMessage(page.messages[0]))
+        pages.put(encodePage(conversation, page.messages, undefined), page.key ?? keyOfPosition(conversation, page.messages[0]))
         page = { messages: [], bytes: 0 }
       }
-      page.messages.push(m)
+      page.messages.push(entry)
       page.bytes += b
     }
-    page.key ??= keyOfMessage(page.messages[0])
-    pages.put(encodePage(page.messages, undefined), page.key)
+    const key = page.key ?? keyOfPosition(conversation, page.messages[0])
+    const written = encodePage(conversation, page.messages, undefined)
+    pages.put(written, key)
     const last = put[put.length - 1]
     info.n += put.length
     info.indexed = false
     info.appender = this.session
     info.last = { ts: last.ts, id: last.id }
-    this.tail = { conversation, page }
+    this.tail = { conversation, page: tailOf(key, written) }
     this.known.set(conversation, { ...info })
   }
 
@@ -471,25 +490,25 @@ export class IdbHistoryStore implements HistorySink {
     let removed = 0
     if (info.n > 0) {
       for (const { key, page } of await this.pagesWithIds(pages, conversation, ids)) {
-        const stored = decodePage(page)
+        const stored = pageEntries(page)
         const keep = stored.filter(m => !ids.has(m.id))
         if (keep.length === stored.length) continue
         removed += stored.length - keep.length
-        putPage(pages, key, keep, index)
+        putPage(pages, conversation, key, keep, index)
       }
     }
     // The last version of each id, in canonical order.
     const incoming = [...new Map(w.put.map(m => [m.id, m])).values()].sort(comparePositions)
-    let cur: { key?: PageKey, messages: Message[], next?: PageKey } | undefined
+    let cur: { key?: PageKey, messages: EncodedMessage[], next?: PageKey } | undefined
     for (const m of incoming) {
-      const k = keyOfMessage(m)
+      const k = keyOfPosition(conversation, m)
       if (cur === undefined || (cur.next !== undefined && compareKeys(k, cur.next) >= 0)) {
-        if (cur !== undefined) putPage(pages, cur.key, cur.messages, index)
+        if (cur !== undefined) putPage(pages, conversation, cur.key, cur.messages, index)
         cur = await this.pageFor(pages, conversation, k)
       }
-      cur.messages.splice(lowerBound(cur.messages, m), 0, m)
+      cur.messages.splice(lowerBound(cur.messages, m), 0, encodedEntry(m))
     }
-    if (cur !== undefined) putPage(pages, cur.key, cur.messages, index)
+    if (cur !== undefined) putPage(pages, conversation, cur.key, cur.messages, index)
     info.n += incoming.length - removed
     info.indexed = true
     delete info.appender
@@ -497,11 +516,11 @@ export class IdbHistoryStore implements HistorySink {
   }
 
   /** The page a message with key `k` goes into, and the key of the page after it. */
-  private async pageFor (pages: IDBObjectStore, conversation: string, k: PageKey): Promise<{ key?: PageKey, messages: Message[], next?: PageKey }> {
+  private async pageFor (pages: IDBObjectStore, conversation: string, k: PageKey): Promise<{ key?: PageKey, messages: EncodedMessage[], next?: PageKey }> {
     // Before every page, it opens the first one (which then takes its key).
     const base = await pageAtOrBefore(pages, conversation, k) ?? await endPage(pages, conversation, 'first')
     if (base === undefined) return { messages: [] }
-    return { key: base.key, messages: decodePage(base.page), next: await nextPageKey(pages, conversation, base.key) }
+    return { key: base.key, messages: pageEntries(base.page), next: await nextPageKey(pages, conversation, base.key) }
   }
 
   /** Gives the pages of a conversation filled without the index their id hashes. */
@@ -515,8 +534,8 @@ export class IdbHistoryStore implements HistorySink {
         const pages = tx.objectStore('pages')
         const batch = await req(pages.getAll(after === undefined ? conversationRange(conversation) : pagesAfter(conversation, after), INDEX_BATCH)) as Page[]
         for (const p of batch) {
-          after = keyOfPage(p)
-          p.x = p.m.map(m => idHash(index.seed, m.conversation, m.id))
+          after = keyOfPage(conversation, p)
+          p.x = pageIds(p).map(id => idHash(index.seed, conversation, id))
           pages.put(p, after)
         }
         if (batch.length === INDEX_BATCH) return false
@@ -621,14 +640,15 @@ export class IdbHistoryStore implements HistorySink {
   }
 }
 
-interface Work { put: Message[], remove: string[] }
+/** A conversation's part of a change: `encoded[k]` is `put[k]`'s encoding as it came, when the change had them. */
+interface Work { put: Message[], encoded: Array<Uint8Array | undefined>, remove: string[] }
 
 /** The last page of a conversation as the store is appending to it. */
-interface TailPage { key?: PageKey, messages: Message[], bytes: number }
+interface TailPage { key?: PageKey, messages: EncodedMessage[], bytes: number }
 
 function tailOf (key: PageKey, page: Page): TailPage {
-  const messages = decodePage(page)
-  return { key, messages, bytes: messages.reduce((n, m) => n + messageBytes(m), 0) }
+  const messages = pageEntries(page)
+  return { key, messages, bytes: messages.reduce((n, m) => n + entryBytes(m), 0) }
 }
 
 /** Whether the database's record is the one expected (an empty conversation is empty, whatever its record says). */
@@ -643,10 +663,16 @@ function byConversation (change: HistoryChange): Map<string, Work> {
   const out = new Map<string, Work>()
   const of = (c: string): Work => {
     let w = out.get(c)
-    if (w === undefined) { w = { put: [], remove: [] }; out.set(c, w) }
+    if (w === undefined) { w = { put: [], encoded: [], remove: [] }; out.set(c, w) }
     return w
   }
   for (const r of change.remove?.messages ?? []) of(r.conversation).remove.push(r.id)
-  for (const m of change.messages ?? []) of(m.conversation).put.push(m)
+  const messages = change.messages ?? []
+  const encoded = change.encoded?.length === messages.length ? change.encoded : undefined
+  messages.forEach((m, k) => {
+    const w = of(m.conversation)
+    w.put.push(m)
+    w.encoded.push(encoded?.[k])
+  })
   return out
 }

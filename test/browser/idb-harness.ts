@@ -16,6 +16,7 @@ import { exportNdjsonText, mediaDigests } from '../../src/web/export.js'
 import { IdbHistoryStore } from '../../src/web/idb-history.js'
 import { IdbJournal } from '../../src/web/idb-journal.js'
 import { openFerryDb } from '../../src/web/idb.js'
+import { orderKey } from '../../src/web/id-keys.js'
 import { createTabLock, type HeldLock, type LockKind } from '../../src/web/tab-lock.js'
 
 /** A media file of the test history: its bytes are made from `seed`. */
@@ -214,6 +215,35 @@ export const harness = {
       if (page.length < limit) return out
       after = page[page.length - 1]
     }
+  },
+
+  /** Every message of a conversation as encodedMessages() gives it, in pages of `limit`: keys and hex bytes. */
+  async readEncoded (name: string, conversation: string, limit: number): Promise<Array<{ ts: number, id: string, hex: string }>> {
+    const { store } = await phone(name)
+    const out: Array<{ ts: number, id: string, hex: string }> = []
+    for (let after: MessagePosition | undefined; ;) {
+      const page = await store.encodedMessages(conversation, after, limit)
+      for (const e of page) out.push({ ts: e.ts, id: e.id, hex: bytesToHex(e.encoded) })
+      if (page.length < limit) return out
+      after = page[page.length - 1]
+    }
+  },
+
+  /**
+   * Writes a conversation as a store written before pages kept encodings did: pages of `perPage` message
+   * objects, without the index of ids, and the conversation's record.
+   */
+  async putLegacyPages (name: string, conversation: Conversation, messages: Message[], perPage: number): Promise<void> {
+    const { db } = await phone(name)
+    const tx = db.transaction(['conversations', 'chats', 'pages'], 'readwrite')
+    tx.objectStore('conversations').put(conversation, conversation.id)
+    tx.objectStore('chats').put({ n: messages.length, indexed: false }, conversation.id)
+    const sorted = [...messages].sort(comparePositions)
+    for (let i = 0; i < sorted.length; i += perPage) {
+      const m = sorted.slice(i, i + perPage)
+      tx.objectStore('pages').put({ m }, [conversation.id, m[0].ts, orderKey(m[0].id)])
+    }
+    await new Promise<void>((resolve, reject) => { tx.oncomplete = () => resolve(); tx.onerror = () => reject(tx.error) })
   },
 
   /** Reads a conversation through messages() and returns only how many there were. */

@@ -7,6 +7,7 @@ import { build } from 'esbuild'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserSha256 } from '../../scripts/build/page.js'
+import { encodedMessage } from '../../src/protocol/leaves.js'
 import { comparePositions, type Contact, type Conversation, type Message } from '../../src/store/model.js'
 import type { HistoryChange } from '../../src/store/history.js'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
@@ -64,6 +65,7 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
   ]
   const msg = (conversation: string, n: number, text: string, extra: Partial<Message> = {}): Message =>
     ({ conversation, id: `m${String(n).padStart(4, '0')}`, sender: n % 3 === 0 ? 'me' : 'u1', ts: 1_700_000_000_000 + n * 1000, kind: 'text', text, ...extra })
+  const encodedOf = (m: Message): { ts: number, id: string, hex: string } => ({ ts: m.ts, id: m.id, hex: Buffer.from(encodedMessage(m)).toString('hex') })
   /** Small frames, so a history of a few hundred messages crosses many batches and media chunks. */
   const OPTIONS = { batchBytes: 2048, chunkBytes: 8 * 1024, windowBytes: 64 * 1024 }
 
@@ -237,6 +239,38 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await second.close()
   }, 120_000)
 
+  it('reads pages written before they kept encodings, and merges a transfer into them', async () => {
+    const page = await harnessPage()
+    // A browser phone that received before: its pages hold message objects, without the index of ids.
+    const old = Array.from({ length: 250 }, (_, i) => msg('c1', i, `before ${i}`, i % 40 === 3 ? { replyTo: `m${String(i - 1).padStart(4, '0')}`, status: 'read' } : {}))
+    await call(page, 'putLegacyPages', 'legacy', conversations[0], old, 100)
+    await call(page, 'close', 'legacy')
+    expect(await call(page, 'readAll', 'legacy', 'c1', 70)).toEqual(old)
+    expect(await call(page, 'readEncoded', 'legacy', 'c1', 70)).toEqual(old.map(encodedOf))
+    expect(await call(page, 'find', 'legacy', 'c1', ['m0007', 'm0249', 'absent'])).toEqual([old[7], old[249]])
+    // The old phone edited some, wrote some between them and after, and has a second chat: the transfer
+    // reads this phone's leaves from the old pages, writes into them and verifies what it wrote.
+    const spec: HistorySpec = {
+      contacts, conversations,
+      messages: [
+        ...old.map(m => Number(m.id.slice(1)) % 30 === 11 ? { ...m, text: `edited ${m.id}` } : m),
+        ...Array.from({ length: 30 }, (_, i) => msg('c1', 500 + i, `between ${i}`, { ts: 1_700_000_000_000 + i * 8000 + 1 })),
+        ...Array.from({ length: 20 }, (_, i) => msg('c1', 900 + i, `after ${i}`)),
+        ...Array.from({ length: 10 }, (_, i) => msg('c2', i, `second chat ${i}`))
+      ],
+      media: []
+    }
+    const out = await call(page, 'transfer', 'legacy', 'old-phone', spec, { options: OPTIONS })
+    expect(out.error).toBeUndefined()
+    expect(out.state).toBe('verified')
+    const edited = old.filter(m => Number(m.id.slice(1)) % 30 === 11).length
+    expect(out.messagesReceived).toBe(edited + 30 + 20 + 10)
+    expect(await call(page, 'exportText', 'legacy')).toBe(await call(page, 'sourceExport', spec))
+    const c1 = spec.messages.filter(m => m.conversation === 'c1').sort(comparePositions)
+    expect(await call(page, 'readEncoded', 'legacy', 'c1', 1000)).toEqual(c1.map(encodedOf))
+    await page.close()
+  }, 120_000)
+
   /** The page's JS heap after a forced GC, in MiB. */
   const heapOf = async (page: Page): Promise<() => Promise<number>> => {
     const cdp = await browser.context.newCDPSession(page)
@@ -305,6 +339,8 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
         const want = sorted(c)
         const got = await call(page, 'readAll', 'model', c, 1 + rand(400))
         expect(got, `${when}: ${c} (seed ${seed})`).toEqual(want)
+        // What a read-back hashes: each message's own encoding, in the same order.
+        expect(await call(page, 'readEncoded', 'model', c, 1 + rand(400)), `${when}: encodings of ${c} (seed ${seed})`).toEqual(want.map(encodedOf))
         expect(await call(page, 'latest', 'model', c, 50)).toEqual(want.slice(-50))
       }
       const counts = await call(page, 'counts', 'model')
