@@ -1,9 +1,10 @@
 // What storing media costs headless Chromium, without the network: the page writes the same 256 KiB
 // chunks (the protocol's media chunk) into IndexedDB as the browser phone does (a few chunks per
-// transaction, at most two transactions committing), one chunk per transaction, and into the Origin
-// Private File System from a worker (a sync access handle, flushed every 8 MiB). It reports MB/s and the
-// CPU all of Chromium's processes spent per MB, to set beside what receiving media over WebRTC costs the
-// browser phone per MB (docs/performance.md): which share of that is storage.
+// transaction, at most two transactions committing), the same as Blobs, one chunk per transaction, and
+// into the Origin Private File System from a worker (a sync access handle, flushed every 8 MiB). The
+// bytes do not compress, as photos and videos do not (IndexedDB compresses what it can). It reports MB/s,
+// the CPU all of Chromium's processes spent per MB, to set beside what receiving media over WebRTC costs
+// the browser phone per MB (docs/performance.md), and the page's own time in put().
 //
 //   npx tsx scripts/bench/browser-storage.ts [--mb 200] [--runs 2] [--json]
 //
@@ -19,9 +20,10 @@ import { childMentioning, watchTree } from './process-tree.js'
 
 const USAGE = `Usage: npx tsx scripts/bench/browser-storage.ts [options]
 
-Writes media chunks (256 KiB) in headless Chromium into IndexedDB, as the browser phone does and one per
-transaction, and into the Origin Private File System from a worker; prints MB/s and Chromium's CPU-ms
-per MB for each, in alternating rounds.
+Writes media chunks (256 KiB of bytes that do not compress) in headless Chromium into IndexedDB, as the
+browser phone does, as Blobs, and one per transaction, and into the Origin Private File System from a
+worker; prints MB/s, Chromium's CPU-ms per MB and the page's ms per MB inside put() for each, in
+alternating rounds.
 
 Options:
   --mb N      megabytes each way writes (default 200)
@@ -33,14 +35,18 @@ const MB = numberOption(USAGE, 'mb', args.mb, 200, 1)
 const RUNS = numberOption(USAGE, 'runs', args.runs, 2, 1)
 installCleanup()
 
-const WAYS = ['idb', 'idb-1', 'opfs'] as const
+const WAYS = ['idb', 'idb-blob', 'idb-1', 'opfs'] as const
 type Way = typeof WAYS[number]
 
 // Runs in the page: a string, so that no bundler helper sneaks into the function's source.
 const IN_PAGE = `async (way, mb) => {
   const CHUNK = 256 * 1024
   const n = Math.floor(mb * 1e6 / CHUNK)
-  const chunk = i => { const b = new Uint8Array(CHUNK); for (let at = 0; at < CHUNK; at += 4096) b[at] = i; return b }
+  // Bytes that do not compress, as photos and videos: a few random blocks, each used at rotating offsets.
+  const noise = new Uint8Array(CHUNK * 2)
+  for (let at = 0; at < noise.length; at += 65536) crypto.getRandomValues(noise.subarray(at, at + 65536))
+  const chunk = i => noise.slice((i * 4099) % CHUNK, (i * 4099) % CHUNK + CHUNK)
+  let putMs = 0
   const start = performance.now()
   if (way === 'opfs') {
     const src = 'onmessage = async e => { const d = e.data;' +
@@ -67,21 +73,26 @@ const IN_PAGE = `async (way, mb) => {
       r.onsuccess = () => resolve(r.result)
       r.onerror = () => reject(r.error)
     })
-    const per = way === 'idb' ? 8 : 1
+    const per = way === 'idb-1' ? 1 : 8
     const committing = []
     for (let i = 0; i < n; i += per) {
       const tx = db.transaction('chunks', 'readwrite')
-      for (let j = i; j < Math.min(n, i + per); j++) tx.objectStore('chunks').put(chunk(j), j)
+      for (let j = i; j < Math.min(n, i + per); j++) {
+        const c = chunk(j)
+        const t0 = performance.now()
+        tx.objectStore('chunks').put(way === 'idb-blob' ? new Blob([c]) : c, j)
+        putMs += performance.now() - t0
+      }
       committing.push(new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error) }))
       if (committing.length >= 2) await committing.shift()
     }
     await Promise.all(committing)
     db.close()
   }
-  return { ms: performance.now() - start, bytes: n * CHUNK }
+  return { ms: performance.now() - start, bytes: n * CHUNK, putMs }
 }`
 
-interface Result { way: Way, MBPerSec: number, cpuMsPerMB: number }
+interface Result { way: Way, MBPerSec: number, cpuMsPerMB: number, putMsPerMB: number }
 
 const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>storage</title>') })
 await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -98,10 +109,10 @@ try {
     const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length])
     for (const way of order) {
       const cpu = watchTree([browser])
-      const r = await page.evaluate(`(${IN_PAGE})(${JSON.stringify(way)}, ${MB})`) as { ms: number, bytes: number }
+      const r = await page.evaluate(`(${IN_PAGE})(${JSON.stringify(way)}, ${MB})`) as { ms: number, bytes: number, putMs: number }
       const sec = cpu.cpuSec()
       const mb = r.bytes / 1e6
-      results.push({ way, MBPerSec: r2(mb / (r.ms / 1000)), cpuMsPerMB: r2(sec * 1000 / mb) })
+      results.push({ way, MBPerSec: r2(mb / (r.ms / 1000)), cpuMsPerMB: r2(sec * 1000 / mb), putMsPerMB: r2(r.putMs / mb) })
     }
   }
 } finally {
@@ -113,17 +124,18 @@ try {
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const summary = WAYS.map(way => {
   const mine = results.filter(r => r.way === way)
-  return { way, MBPerSec: median(mine.map(r => r.MBPerSec)), cpuMsPerMB: median(mine.map(r => r.cpuMsPerMB)), rounds: mine }
+  return { way, MBPerSec: median(mine.map(r => r.MBPerSec)), cpuMsPerMB: median(mine.map(r => r.cpuMsPerMB)), putMsPerMB: median(mine.map(r => r.putMsPerMB)), rounds: mine }
 })
 if (args.json === true) {
   process.stdout.write(`${JSON.stringify({ mb: MB, runs: RUNS, summary }, null, 2)}\n`)
 } else {
   const what: Record<Way, string> = {
     idb: 'IndexedDB, 8 chunks a transaction, 2 committing (the browser phone)',
+    'idb-blob': 'the same, each chunk put as a Blob',
     'idb-1': 'IndexedDB, 1 chunk a transaction',
     opfs: 'OPFS sync access handle in a worker, flushed every 8 MiB'
   }
-  for (const s of summary) process.stdout.write(`${s.way.padEnd(6)} ${String(s.MBPerSec).padStart(7)} MB/s  ${String(s.cpuMsPerMB).padStart(6)} Chromium CPU-ms/MB  ${what[s.way]}\n`)
+  for (const s of summary) process.stdout.write(`${s.way.padEnd(8)} ${String(s.MBPerSec).padStart(7)} MB/s  ${String(s.cpuMsPerMB).padStart(6)} Chromium CPU-ms/MB  ${String(s.putMsPerMB).padStart(5)} ms/MB in put()  ${what[s.way]}\n`)
   process.stdout.write(`(medians of ${RUNS} round(s), ${MB} MB each)\n`)
 }
 
