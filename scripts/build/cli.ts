@@ -12,10 +12,12 @@ import { DIST, ROOT } from './paths.js'
 // the browser phone's page) resolve the same from the bundle as from the sources.
 export const CLI_DIR = join(DIST, 'cli')
 export const CLI_ENTRY = join(CLI_DIR, 'ferry.js')
-// Native addons stay packages, and so does WebRTC, loaded only when asked for: a native module and
-// ~280 packages that would otherwise load in every process.
+// Native addons stay packages (node-datachannel is WebRTC's). WebRTC itself is bundled into a chunk of
+// its own (src/net/transports.ts imports it when asked for), which only a process that uses WebRTC
+// loads: left as packages, resolving and compiling its ~280 modules one by one took Node longer than
+// all the rest of a sender's start before it could show its code.
 // playwright-core (a development dependency) only for `ferry demo --web`, which says so when it is missing.
-const EXTERNAL = ['better-sqlite3', '@libp2p/webrtc', 'playwright-core']
+const EXTERNAL = ['better-sqlite3', 'node-datachannel', 'playwright-core']
 
 /**
  * `text` with every UTF-16 unit above U+00FF written as a `\uXXXX` escape. V8 keeps a module's source

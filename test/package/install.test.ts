@@ -161,6 +161,20 @@ describe(`the packed package (${NAME})`, () => {
     expect(await ferryOut(['export', '--store', newPhone])).toBe(before)
   })
 
+  it('moves a history over WebRTC from the read-only install: the bundle\'s WebRTC chunk and its native addon', async () => {
+    const oldPhone = join(work, 'rtc-old-phone')
+    const newPhone = join(work, 'rtc-new-phone')
+    await ferryOut(['seed', '--store', oldPhone, '--profile', 'tiny'])
+    const sender = ferry(['send', '--store', oldPhone, '--no-mdns', '--transport', 'webrtc', '--listen', '/ip4/127.0.0.1/udp/0/webrtc-direct', '--json'], 'rtc sender')
+    const shown = await sender.waitEvent('code', 30_000)
+    const receiver = ferry(['receive', '--store', newPhone, '--qr', String(shown.qr), '--no-mdns', '--transport', 'webrtc', '--json'], 'rtc receiver')
+    const [r, s] = await Promise.all([receiver.waitExit(60_000), sender.waitExit(60_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(receiver.all('connection').map(e => e.transport)).toContain('webrtc')
+    expect(await ferryOut(['export', '--store', newPhone])).toBe(await ferryOut(['export', '--store', oldPhone]))
+  })
+
   it('runs the demo from the install: two ferry processes it starts from there', async () => {
     const demo = ferry(['demo', '--profile', 'tiny', '--loopback'], 'demo')
     const exit = await demo.waitExit(120_000)
