@@ -14,8 +14,8 @@ export const CLI_DIR = join(DIST, 'cli')
 export const CLI_ENTRY = join(CLI_DIR, 'ferry.js')
 // Native addons stay packages (node-datachannel is WebRTC's). WebRTC itself is bundled into a chunk of
 // its own (src/net/transports.ts imports it when asked for), which only a process that uses WebRTC
-// loads: left as packages, resolving and compiling its ~280 modules one by one took Node longer than
-// all the rest of a sender's start before it could show its code.
+// loads: left as packages, resolving and compiling its few hundred modules one by one took Node longer
+// than all the rest of a sender's start before it could show its code.
 // playwright-core (a development dependency) only for `ferry demo --web`, which says so when it is missing.
 const EXTERNAL = ['better-sqlite3', 'node-datachannel', 'playwright-core']
 
