@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import * as vitest from 'vitest'
 import { afterEach, describe, expect } from 'vitest'
-import type { History, ReceivedMedia } from '../../src/store/history.js'
+import type { History, MessagePosition, ReceivedMedia } from '../../src/store/history.js'
+import { encodeMessage, ferry } from '../../src/wire/codec.js'
+import { messageFromWire, messageToWire } from '../../src/wire/message-wire.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
 import { fc } from './property.js'
 
@@ -116,6 +118,11 @@ function failingOnRead (m: Message, field: keyof Message): Message {
 }
 
 export interface ConformanceOptions {
+  /**
+   * The store keeps each message as its encoding and offers them (HistorySource.encodedMessages): checks
+   * that they decode to its messages and come in the same pages.
+   */
+  keepsEncodings?: boolean
   /**
    * Checks this store is known to fail, by the start of their name, with the reason: they run as
    * expected failures (it.fails), so the day the store is fixed the suite says so.
@@ -290,6 +297,36 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       expect(await h.findMessages('c1', ['y'])).toStrictEqual([msg('c1', 'y', T + 1)])
       expect((await h.conversations()).find(c => c.conversation.id === 'c1')?.messages).toBe(4)
     })
+
+    if (options.keepsEncodings === true) {
+      it('offers each message as bytes that decode to it, paged as its messages are (encodedMessages)', async () => {
+        const h = await withChats()
+        expect(h.encodedMessages, 'the store offers encodedMessages').toBeTypeOf('function')
+        const read = (h.encodedMessages as NonNullable<History['encodedMessages']>).bind(h)
+        const messages = AWKWARD_IDS.map((id, i) => msg(i % 2 === 0 ? 'c1' : 'g😀', id, T + (i % 3), i % 4 === 0 ? { replyTo: 'a', status: 'read' } : {}))
+        // As Ferry commits what it received (with the bytes each message came in), then as an app or an
+        // undo does (without them): an edit that moves a message, and a removal.
+        await h.commit({ messages, encoded: messages.map(m => encodeMessage(messageToWire(m))) })
+        expect(await readAll(h, 'c1')).toEqual(messages.filter(m => m.conversation === 'c1').sort(byPosition))
+        await h.commit({ messages: [msg('c1', AWKWARD_IDS[0], T + 7, { text: 'edited' })] })
+        await h.commit({ remove: { messages: [{ conversation: 'g😀', id: AWKWARD_IDS[1] }] } })
+        for (const c of ['c1', 'g😀']) {
+          for (const limit of [1, 3, 1000]) {
+            let pages = 0
+            for (let after: MessagePosition | undefined; ;) {
+              const [ms, es] = await Promise.all([h.messages(c, after, limit), read(c, after, limit)])
+              pages++
+              expect(es.map(e => [e.ts, e.id]), `${c}, pages of ${limit}`).toEqual(ms.map(m => [m.ts, m.id]))
+              es.forEach((e, i) => { expect(messageFromWire(ferry.Message.decode(e.encoded))).toEqual(ms[i]) })
+              if (ms.length < limit) break
+              after = ms[ms.length - 1]
+            }
+            expect(pages, `${c} read in pages of ${limit}`).toBeGreaterThan(limit === 1 ? 5 : 0)
+          }
+        }
+        expect((await readAll(h, 'c1')).find(m => m.id === AWKWARD_IDS[0])?.text).toBe('edited')
+      })
+    }
 
     it('finds stored messages by id, and nothing for ids it does not hold', async () => {
       const h = await withChats()

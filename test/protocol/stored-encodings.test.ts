@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
 import { closeJournals, runTransfer } from '../helpers/transfer.js'
+import { keepingEncodings, keyOf } from '../helpers/kept-encodings.js'
 import { encodedMessage } from '../../src/protocol/leaves.js'
-import type { EncodedMessage, HistoryChange, MessagePosition } from '../../src/store/history.js'
 import type { Message } from '../../src/store/model.js'
-import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 // A new phone whose store keeps each message as its encoding (HistorySource.encodedMessages, as the
 // browser phone's pages do) is read back through those bytes: the transfer verifies by hashing what the
@@ -14,55 +13,6 @@ import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 afterEach(async () => { await closeJournals(); cleanupTempDirs() })
 
 const OPTIONS = { batchBytes: 8 * 1024, chunkBytes: 16 * 1024, windowBytes: 128 * 1024 }
-
-interface Keeping {
-  sink: SqliteChatStore
-  kept: Map<string, Uint8Array>
-  calls: { messagesRead: number, encodedMessages: number, committedWithBytes: number, committed: number }
-  /** The next commit that carries message `id` keeps other bytes for it (as a store that garbled them would). */
-  garble: (id: string) => void
-}
-
-const keyOf = (conversation: string, id: string): string => `${conversation}\u0000${id}`
-
-/** The SQLite store, with its messages' encodings kept beside it as the bytes each commit carried. */
-function keepingEncodings (store: SqliteChatStore): Keeping {
-  const kept = new Map<string, Uint8Array>()
-  const calls = { messagesRead: 0, encodedMessages: 0, committedWithBytes: 0, committed: 0 }
-  const garbled = new Set<string>()
-  const own = {
-    async commit (change: HistoryChange): Promise<void> {
-      await store.commit(change)
-      for (const r of change.remove?.messages ?? []) kept.delete(keyOf(r.conversation, r.id))
-      ;(change.messages ?? []).forEach((m, i) => {
-        calls.committed++
-        const came = change.encoded?.[i]
-        if (came !== undefined) calls.committedWithBytes++
-        const bytes = (came ?? encodedMessage(m)).slice()
-        if (garbled.delete(m.id)) bytes[bytes.length - 1] ^= 1
-        kept.set(keyOf(m.conversation, m.id), bytes)
-      })
-    },
-    async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
-      const page = await store.messages(conversation, after, limit)
-      calls.messagesRead += page.length
-      return page
-    },
-    async encodedMessages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<EncodedMessage[]> {
-      calls.encodedMessages++
-      const page = await store.messages(conversation, after, limit)
-      return page.map(m => ({ ts: m.ts, id: m.id, encoded: kept.get(keyOf(conversation, m.id)) ?? encodedMessage(m) }))
-    }
-  }
-  const sink = new Proxy(store, {
-    get: (t, p) => {
-      if (Object.prototype.hasOwnProperty.call(own, p)) return own[p as keyof typeof own]
-      const v = Reflect.get(t, p, t) as unknown
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v
-    }
-  })
-  return { sink, kept, calls, garble: id => { garbled.add(id) } }
-}
 
 describe('a store that keeps messages as their encodings', () => {
   it('is verified by the bytes it kept, which are the bytes that came: no message is read and encoded again', async () => {
