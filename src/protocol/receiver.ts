@@ -237,7 +237,7 @@ export class ReceiverMachine {
       case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
       case 'batch': {
         const batch = frame.batch as ReceivedBatch
-        return await this.onMessages(batch.messages.map(messageFromWire), size, batch.encoded)
+        return await this.onMessages(batch.messages.map(messageFromWire), size, this.keepsEncodings ? batch.encoded : undefined)
       }
       case 'deflatedBatch': return await this.dispatch(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
       case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
@@ -618,7 +618,12 @@ export class ReceiverMachine {
     return -1
   }
 
-  /** `encoded`: the messages' encodings as they came, when the frame's decoding kept them (HistoryChange.encoded). */
+  /** Only a store that keeps messages as their encodings takes them as they came (HistoryChange.encoded). */
+  private get keepsEncodings (): boolean {
+    return this.sink.encodedMessages !== undefined
+  }
+
+  /** `encoded`: the messages' encodings as they came, for a store that keeps them (keepsEncodings). */
   private async onMessages (messages: Message[], size: number, encoded?: Uint8Array[]): Promise<EncodedFrame[]> {
     this.expect('messages')
     const runs: Array<{ inc: Incoming, from: number, to: number }> = []
@@ -691,7 +696,7 @@ export class ReceiverMachine {
     } catch (err) {
       throw new FerryError(ErrorCode.MALFORMED_FRAME, `reassembled message is malformed: ${(err as Error).message}`)
     }
-    return await this.onMessages([messageFromWire(decoded)], size, [fr.buf])
+    return await this.onMessages([messageFromWire(decoded)], size, this.keepsEncodings ? [fr.buf] : undefined)
   }
 
   private async onChunk (c: ferry.MediaChunk, size: number): Promise<EncodedFrame[]> {

@@ -1,8 +1,9 @@
 import type { EncodedMessage, MessagePosition } from '../store/history.js'
 import { comparePositions, type Message } from '../store/model.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { encodeMessage, ferry } from '../wire/codec.js'
-import { messageFromWire, messageToWire } from '../wire/message-wire.js'
+import { encodedMessage } from '../protocol/leaves.js'
+import { ferry } from '../wire/codec.js'
+import { messageFromWire } from '../wire/message-wire.js'
 import { idHash, orderKey } from './id-keys.js'
 import { req } from './idb.js'
 
@@ -43,7 +44,7 @@ export interface Page {
 
 /** A message's encoding and key: how pages are written. */
 export function encodedEntry (m: Message): EncodedMessage {
-  return { ts: m.ts, id: m.id, encoded: encodeMessage(messageToWire(m)) }
+  return { ts: m.ts, id: m.id, encoded: encodedMessage(m) }
 }
 
 export function encodePage (conversation: string, entries: EncodedMessage[], index: { seed: number } | undefined): Page {

@@ -4,8 +4,9 @@ import { writeFileSync } from 'node:fs'
 import * as vitest from 'vitest'
 import { afterEach, describe, expect } from 'vitest'
 import type { History, MessagePosition, ReceivedMedia } from '../../src/store/history.js'
-import { encodeMessage, ferry } from '../../src/wire/codec.js'
-import { messageFromWire, messageToWire } from '../../src/wire/message-wire.js'
+import { encodedMessage } from '../../src/protocol/leaves.js'
+import { ferry } from '../../src/wire/codec.js'
+import { messageFromWire } from '../../src/wire/message-wire.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
 import { fc } from './property.js'
 
@@ -306,7 +307,7 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
         const messages = AWKWARD_IDS.map((id, i) => msg(i % 2 === 0 ? 'c1' : 'g😀', id, T + (i % 3), i % 4 === 0 ? { replyTo: 'a', status: 'read' } : {}))
         // As Ferry commits what it received (with the bytes each message came in), then as an app or an
         // undo does (without them): an edit that moves a message, and a removal.
-        await h.commit({ messages, encoded: messages.map(m => encodeMessage(messageToWire(m))) })
+        await h.commit({ messages, encoded: messages.map(encodedMessage) })
         expect(await readAll(h, 'c1')).toEqual(messages.filter(m => m.conversation === 'c1').sort(byPosition))
         await h.commit({ messages: [msg('c1', AWKWARD_IDS[0], T + 7, { text: 'edited' })] })
         await h.commit({ remove: { messages: [{ conversation: 'g😀', id: AWKWARD_IDS[1] }] } })
