@@ -11,7 +11,7 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
-import { startBufferScavenger } from './buffer-scavenger.js'
+import { startBufferScavenger } from '../memory/buffer-scavenger.js'
 
 /** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */
 export interface Storage {

@@ -22,7 +22,7 @@ async function transfer (sender: FerryProcess, receiver: FerryProcess): Promise<
   expect(r.code, receiver.describe()).toBe(0)
   expect(s.code, sender.describe()).toBe(0)
   // --json: events on stdout, nothing for people on stderr (but a debug log a test asked for).
-  expect(receiver.stderr.replace(/^\S+ ferry:cli:(buffer-scavenger|heap-growth) .*\n/gm, '')).toBe('')
+  expect(receiver.stderr.replace(/^\S+ ferry:memory:(buffer-scavenger|heap-growth) .*\n/gm, '')).toBe('')
   expect(receiver.otherLines).toEqual([])
   expect(sender.otherLines).toEqual([])
 }
@@ -60,13 +60,13 @@ describe('ferry send / ferry receive on loopback', () => {
   it('moves a tiny history: both exit 0 and the two exports are byte-identical', async () => {
     const store = copyStore(source)
     const target = newStorePath()
-    // Both say in their debug log that they paced scavenges by buffers (src/cli/buffer-scavenger.ts),
-    // and the sender that it widened V8's old-generation limit (src/cli/heap-growth.ts).
-    const scavenging = 'ferry:cli:buffer-scavenger'
-    const sender = startSender(store, { code: CODE, env: { DEBUG: `${scavenging},ferry:cli:heap-growth` } })
+    // Both say in their debug log that they paced scavenges by buffers (src/memory/buffer-scavenger.ts),
+    // and the sender that it widened V8's old-generation limit (src/memory/heap-growth.ts).
+    const scavenging = 'ferry:memory:buffer-scavenger'
+    const sender = startSender(store, { code: CODE, env: { DEBUG: `${scavenging},ferry:memory:heap-growth` } })
     const ready = await senderReady(sender)
     expect(ready.code).toBe(CODE)
-    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env: { DEBUG: `${scavenging},ferry:cli:heap-growth` } })
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, env: { DEBUG: `${scavenging},ferry:memory:heap-growth` } })
     await transfer(sender, receiver)
 
     const [a, b] = await Promise.all([exportStore(store), exportStore(target)])
@@ -102,8 +102,8 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(verifying).toBeGreaterThan(chats)
     expect(verifying).toBeLessThan(order.indexOf('verified'))
     expect(sender.all('paired')[0]).toMatchObject({ mode: 'code' })
-    for (const phone of [sender, receiver]) expect(phone.stderr).toMatch(/ferry:cli:buffer-scavenger \d+ scavenges for buffers/)
-    expect(sender.stderr).toContain('ferry:cli:heap-growth the old generation may grow by 300%')
+    for (const phone of [sender, receiver]) expect(phone.stderr).toMatch(/ferry:memory:buffer-scavenger \d+ scavenges for buffers/)
+    expect(sender.stderr).toContain('ferry:memory:heap-growth the old generation may grow by 300%')
     // 1.5 MB of media is over before V8 would mark often: the receiver keeps V8's own factor throughout.
     expect(receiver.stderr).not.toContain('media to come')
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
@@ -119,10 +119,10 @@ describe('ferry send / ferry receive on loopback', () => {
     const small = await seedStore('small', 5)
     const sender = startSender(copyStore(small), { code: CODE })
     const ready = await senderReady(sender)
-    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, env: { DEBUG: 'ferry:cli:heap-growth' } })
+    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, env: { DEBUG: 'ferry:memory:heap-growth' } })
     await transfer(sender, receiver)
     await receiver.waitEvent('verified')
-    const held = /ferry:cli:heap-growth media to come: (\d+) MB alive, the old generation may grow by (\d+)% between full collections/.exec(receiver.stderr)
+    const held = /ferry:memory:heap-growth media to come: (\d+) MB alive, the old generation may grow by (\d+)% between full collections/.exec(receiver.stderr)
     expect(held, receiver.stderr).not.toBeNull()
     const [alive, percent] = [Number(held?.[1]), Number(held?.[2])]
     expect(alive).toBeGreaterThan(0)
@@ -130,7 +130,7 @@ describe('ferry send / ferry receive on loopback', () => {
     const forAlive = (bytes: number): number => Math.min(300, Math.ceil(100 * 32 * 1024 * 1024 / bytes))
     expect(percent).toBeLessThanOrEqual(forAlive((alive - 0.5) * 1e6)) // the log rounds to MB
     expect(percent).toBeGreaterThanOrEqual(forAlive((alive + 0.5) * 1e6))
-    const restored = receiver.stderr.indexOf("ferry:cli:heap-growth the old generation grows by V8's own factor again")
+    const restored = receiver.stderr.indexOf("ferry:memory:heap-growth the old generation grows by V8's own factor again")
     expect(restored).toBeGreaterThan(held?.index ?? Infinity)
   }, 120_000)
 

@@ -2,7 +2,7 @@ import { getHeapStatistics } from 'node:v8'
 import { logger } from '@libp2p/logger'
 import { scavenge } from './collect-garbage.js'
 
-const log = logger('ferry:cli:buffer-scavenger')
+const log = logger('ferry:memory:buffer-scavenger')
 
 /**
  * Bytes outside V8's heap allowed to pile up between scavenges, and how often the pile is looked at.

@@ -3,7 +3,7 @@ import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'n
 import { logger } from '@libp2p/logger'
 import { collectGarbage } from './collect-garbage.js'
 
-const log = logger('ferry:cli:heap-growth')
+const log = logger('ferry:memory:heap-growth')
 
 /** What a phone's old generation may grow by between full collections while it moves media. */
 const HEADROOM_BYTES = 32 * 1024 * 1024

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { describe, expect, it } from 'vitest'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { collectGarbage, scavenge } from '../../src/cli/collect-garbage.js'
+import { collectGarbage, scavenge } from '../../src/memory/collect-garbage.js'
 
 // Freed buffers leave process.memoryUsage().arrayBuffers when V8 has swept them, which it does on a
 // background thread: on a busy machine, after the scavenge has returned (and after the next test has

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8'
 import { describe, expect, it } from 'vitest'
-import { BufferScavenger } from '../../src/cli/buffer-scavenger.js'
+import { BufferScavenger } from '../../src/memory/buffer-scavenger.js'
 
 // Freed buffers leave process.memoryUsage().arrayBuffers when V8 has swept them, which it does on a
 // background thread: on a busy machine, after the scavenge has returned (and after the next test has

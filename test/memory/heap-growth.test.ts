@@ -10,8 +10,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // slow allocator gets less than four, a loaded machine may get four anyway), a set one does not.
 const PROGRAM = `
 import { setFlagsFromString } from 'node:v8'
-import { letOldGenerationGrow } from './src/cli/heap-growth.ts'
-import { collectGarbage } from './src/cli/collect-garbage.ts'
+import { letOldGenerationGrow } from './src/memory/heap-growth.ts'
+import { collectGarbage } from './src/memory/collect-garbage.ts'
 setFlagsFromString('--heap-growing-percent=50')
 if (process.argv.includes('grow')) letOldGenerationGrow()
 setFlagsFromString('--trace-gc-verbose')
@@ -31,7 +31,7 @@ function factors (...args: string[]): number[] {
 // A process that keeps about 35 MB alive, from a growing factor of 1.5 (set, so not V8's judgement).
 const HOLDING = `
 import { setFlagsFromString } from 'node:v8'
-import { collectGarbage } from './src/cli/collect-garbage.ts'
+import { collectGarbage } from './src/memory/collect-garbage.ts'
 setFlagsFromString('--heap-growing-percent=50')
 const keep = []
 for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
@@ -42,7 +42,7 @@ for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
 // judgement back.
 const MEDIA = `
 import { getHeapStatistics } from 'node:v8'
-import { holdHeadroomForMedia, restoreOldGenerationGrowth } from './src/cli/heap-growth.ts'
+import { holdHeadroomForMedia, restoreOldGenerationGrowth } from './src/memory/heap-growth.ts'
 ${HOLDING}
 collectGarbage()
 setFlagsFromString('--trace-gc-verbose')
@@ -85,7 +85,7 @@ describe('holdHeadroomForMedia', () => {
 // over what each one left alive. The observer hears of a collection a turn of the event loop later.
 const SENDER = `
 import { setTimeout as sleep } from 'node:timers/promises'
-import { letOldGenerationGrow } from './src/cli/heap-growth.ts'
+import { letOldGenerationGrow } from './src/memory/heap-growth.ts'
 ${HOLDING}
 letOldGenerationGrow()
 setFlagsFromString('--trace-gc-verbose')

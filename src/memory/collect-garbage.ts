@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { logger } from '@libp2p/logger'
 
-const log = logger('ferry:cli:collect-garbage')
+const log = logger('ferry:memory:collect-garbage')
 
 type Collector = (options?: { type: 'major' | 'minor' }) => void
 
