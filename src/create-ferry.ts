@@ -1,6 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createFerryNode, type FerryNode, type FerryNodeOptions } from './net/node.js'
-import { ferry, type FerryService, type OfferOptions, type ReceiveOptions } from './net/ferry-service.js'
+import { ferry, type FerryService, type OfferOptions, type ReceiveOptions, type TransferMemory } from './net/ferry-service.js'
+import { nodeTransferMemory } from './memory/transfer-memory.js'
 import { nodeBatchDeflate } from './wire/deflate-node.js'
 import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
@@ -42,14 +43,26 @@ export interface Ferry {
   stop(): Promise<void>
 }
 
+export interface CreateFerryOptions extends Omit<FerryNodeOptions, 'dir' | 'services'> {
+  /**
+   * What keeps the process's garbage collector in step with transfers: by default
+   * `nodeTransferMemory`, which paces V8's collections by the buffers a transfer moves while one runs
+   * (fewer full collections and a lower peak of memory; docs/performance.md has what it changes).
+   * `false` leaves the collector to itself, for an app that tunes it its own way.
+   */
+  memory?: TransferMemory | false
+}
+
 /**
  * A phone with the embedded defaults: the simulator's SQLite store in `dir`, Ferry's journal and the
  * phone's identity kept in the same place.
  */
-export async function createFerry (dir: string, node: Omit<FerryNodeOptions, 'dir' | 'services'> = {}): Promise<Ferry> {
+export async function createFerry (dir: string, options: CreateFerryOptions = {}): Promise<Ferry> {
+  const { memory = nodeTransferMemory, ...node } = options
   const store = SqliteChatStore.open(dir, { create: true })
   const journal = NodeJournal.open(dir)
-  const n = await createFerryNode({ ...node, dir, services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate }) } })
+  const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
+  const n = await createFerryNode({ ...node, dir, services: { ferry: service } })
   return {
     store,
     journal,

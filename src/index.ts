@@ -8,7 +8,7 @@
 //   await node.services.ferry.receive({ addrs, code, onEvent })          // the new phone
 import './polyfill.js'
 
-export { ferry, FerryService, type FerryComponents, type FerryEvent, type FerryServiceInit, type OfferOptions, type ReceiveOptions, type ReceiveResult, type Progress, type TransferStats, type ConversationSummary } from './net/ferry-service.js'
+export { ferry, FerryService, type FerryComponents, type FerryEvent, type FerryServiceInit, type TransferMemory, type TransferTurns, type OfferOptions, type ReceiveOptions, type ReceiveResult, type Progress, type TransferStats, type ConversationSummary } from './net/ferry-service.js'
 export type { BatchDeflate } from './wire/codec.js'
 export { TRANSFER_PROTOCOL } from './net/receive-transfer.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'

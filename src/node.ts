@@ -7,7 +7,8 @@ export { SqliteChatStore } from './store/sqlite-store.js'
 export { NodeJournal } from './journal/node-journal.js'
 export { freeSpaceOf } from './store/free-space.js'
 export { nodeBatchDeflate } from './wire/deflate-node.js'
-export { createFerry, type Ferry, type SendOptions, type WebPageOptions } from './create-ferry.js'
+export { createFerry, type CreateFerryOptions, type Ferry, type SendOptions, type WebPageOptions } from './create-ferry.js'
+export { nodeTransferMemory } from './memory/transfer-memory.js'
 // The browser phone served by the old phone itself (ferry send --web).
 export { servePage, pageHost, pageLink, DEFAULT_PAGE_PORT, PAGE_DIR, type PageServer, type PageServerOptions } from './net/page-server.js'
 // Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and

@@ -2,7 +2,7 @@
 // Embedding Ferry: the app's database behind the History port, Ferry's journal beside it, and a libp2p
 // node that runs Ferry's service. This is all an app adds to move its history to a new phone.
 import { ferry } from 'chat-ferry'
-import { createFerryNode, NodeJournal } from 'chat-ferry/node'
+import { createFerryNode, NodeJournal, nodeTransferMemory } from 'chat-ferry/node'
 import { ChatHistory } from './chat-history.js'
 
 /**
@@ -20,7 +20,8 @@ export async function startFerry (app, { listen = ['/ip4/0.0.0.0/tcp/0'] } = {})
   // Ferry's own bookkeeping (transfer log, partial files, pairing records) in <app dir>/journal/.
   const journal = NodeJournal.open(app.dir)
   // `dir` keeps the phone's libp2p identity, so a transfer resumes with the phone it paired with.
-  const node = await createFerryNode({ dir: app.dir, listen, services: { ferry: ferry({ history, journal }) } })
+  // `memory` paces Node's garbage collector by the buffers a transfer moves, while one runs (process-wide).
+  const node = await createFerryNode({ dir: app.dir, listen, services: { ferry: ferry({ history, journal, memory: nodeTransferMemory }) } })
   return {
     node,
     /** @type {FerryService} */

@@ -11,7 +11,7 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
-import { startBufferScavenger } from '../memory/buffer-scavenger.js'
+import { nodeTransferMemory } from '../memory/transfer-memory.js'
 
 /** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */
 export interface Storage {
@@ -67,15 +67,13 @@ export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Pho
       iceServers: o.iceServers,
       keepCertificate: storage.pairing !== undefined,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
-      services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate }) }
+      services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: nodeTransferMemory }) }
     })
-    const stopScavenging = startBufferScavenger()
     return {
       ...storage,
       node,
       ferry: node.services.ferry,
       close: async () => {
-        stopScavenging()
         await hangUp(node)
         await node.stop()
         await storage.close()

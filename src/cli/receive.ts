@@ -7,8 +7,6 @@ import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
-import { collectGarbage } from '../memory/collect-garbage.js'
-import { holdHeadroomForMedia, restoreOldGenerationGrowth } from '../memory/heap-growth.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
@@ -40,12 +38,6 @@ async function promptCode (why = ''): Promise<PairingCode> {
     rl.close()
   }
 }
-
-/**
- * Media still to come at `chats-ready` worth a headroom for the collector (heap-growth.ts): below it
- * the media phase is over before V8 would mark often, and the two full collections would cost more.
- */
-const MEDIA_WORTH_HEADROOM = 64 * 1024 * 1024
 
 /** Why there is nothing to resume, when the store knows: an expired pairing, or a history already verified. */
 async function noResumeReason (journal: Journal, expired: PairingRecord | undefined): Promise<string> {
@@ -198,22 +190,10 @@ to carry on).`,
       if (json) jsonEvent('discovered', { peer: peerOf, addrs: addrs.map(String), via, ...(preferHost !== undefined ? { host: preferHost } : {}) })
       else if (via === 'mdns' || via === 'sweep') process.stderr.write(`Found ${peerOf ?? 'the old phone'} ${via === 'mdns' ? 'by mDNS' : `by the sweep at ${preferHost ?? '?'}`}\n`)
       if (qr !== undefined) peerIdFromString(qr.peerId)
-      let mediaToCome = 0
       const onEvent = (e: FerryEvent): void => {
         // Every message is in: the store builds what a bulk load deferred and lets go of its caches
-        // while the media goes on.
-        if (e.type === 'manifest') mediaToCome = e.totalMediaBytes
-        if (e.type === 'progress') mediaToCome = e.progress.totalMediaBytes - e.progress.mediaBytes
-        if (e.type === 'chats-ready') {
-          phone.store.messagesDone()
-          if (mediaToCome >= MEDIA_WORTH_HEADROOM) holdHeadroomForMedia()
-        }
-        // Reading back is this process's peak of memory: it starts from a collected heap, its limit set
-        // by V8's own factor again.
-        if (e.type === 'verifying') {
-          restoreOldGenerationGrowth()
-          collectGarbage()
-        }
+        // while the media goes on (before the service's memory hook collects: nodeTransferMemory).
+        if (e.type === 'chats-ready') phone.store.messagesDone()
         printer.onEvent(e)
       }
       // Looking again for a sender that restarted elsewhere is a sweep: never where the guard forbids one.

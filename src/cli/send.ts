@@ -2,7 +2,6 @@ import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
-import { letOldGenerationGrow } from '../memory/heap-growth.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
 import { buildQrPayload, formatCode, generateCode } from '../pairing/index.js'
@@ -138,7 +137,6 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
     if (web && transportGiven === 'tcp') {
       throw new FerryError(ErrorCode.BAD_INPUT, '--web serves a browser phone, and a browser can dial only WebRTC: use --transport auto (what --web picks) or webrtc')
     }
-    letOldGenerationGrow()
     const storage = await openStorage(storeDir, false)
     const record = storage.pairing
     const resuming = codeGiven === undefined && args.values.new !== true && record?.role === 'sender'

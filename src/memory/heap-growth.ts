@@ -11,6 +11,9 @@ const HEADROOM_BYTES = 32 * 1024 * 1024
 /** The most it may grow by, V8's own most: four times what survived the last full collection. */
 const MAX_GROWING_PERCENT = 300
 
+/** What keeps a sender's headroom over each full collection, while it does. */
+let observer: PerformanceObserver | undefined
+
 /** The bytes V8's old generation holds, what its limit is set from: the heap less the young generation. */
 function oldGenerationBytes (): number {
   let young = 0
@@ -44,7 +47,8 @@ export function letOldGenerationGrow (): void {
   setFlagsFromString(`--heap-growing-percent=${MAX_GROWING_PERCENT}`)
   log('the old generation may grow by %d%% between full collections', MAX_GROWING_PERCENT)
   // The observer hears of a collection after it, with what it left alive still there to read.
-  const observer = new PerformanceObserver(list => {
+  observer?.disconnect()
+  observer = new PerformanceObserver(list => {
     if (!list.getEntries().some(e => (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) return
     holdHeadroomOver(oldGenerationBytes())
   })
@@ -53,6 +57,8 @@ export function letOldGenerationGrow (): void {
 
 /** V8 picks its growing factor again, from the next full collection on. */
 export function restoreOldGenerationGrowth (): void {
+  observer?.disconnect()
+  observer = undefined
   setFlagsFromString('--heap-growing-percent=0')
   log('the old generation grows by V8\'s own factor again')
 }

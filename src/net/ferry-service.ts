@@ -76,6 +76,27 @@ export interface FerryServiceInit {
    * is. Omitted: batches go as they are.
    */
   batchDeflate?: BatchDeflate
+  /**
+   * Keeps the runtime's garbage collector in step with this phone's transfers: Node's
+   * (`nodeTransferMemory` in chat-ferry/node) scavenges as buffers pile up and gives V8's old
+   * generation room while media flows, which its own pacing does not. It acts on the whole process,
+   * hence a choice of the app's. Omitted: the collector is left to itself.
+   */
+  memory?: TransferMemory
+}
+
+/**
+ * What a runtime's collector hears of a transfer: the service calls begin() as an offer or a receive
+ * starts, then passes every event of it (after the app's own handler), then calls end() once, however it
+ * ended.
+ */
+export interface TransferMemory {
+  begin: (role: 'sender' | 'receiver') => TransferTurns
+}
+
+export interface TransferTurns {
+  onEvent: (e: FerryEvent) => void
+  end: () => void
 }
 
 /** Over WebRTC (webrtc-direct from a browser or a Node phone): where deflated batches pay. */
@@ -128,8 +149,12 @@ export type FerryEvent = { at: number } & (
 
 type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
 
-function emitter (onEvent?: (e: FerryEvent) => void): (e: EventBody) => void {
-  return e => onEvent?.({ ...e, at: Date.now() } as FerryEvent)
+function emitter (onEvent?: (e: FerryEvent) => void, turns?: TransferTurns): (e: EventBody) => void {
+  return e => {
+    const event = { ...e, at: Date.now() } as FerryEvent
+    onEvent?.(event)
+    turns?.onEvent(event)
+  }
 }
 
 export interface OfferOptions {
@@ -271,17 +296,18 @@ export class FerryService implements Startable {
     // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
     // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
     const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
+    const turns = this.init.memory?.begin('sender')
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,
-        emit: emitter(opts.onEvent),
+        emit: emitter(opts.onEvent, turns),
         lifetime: budget?.lifetime,
         durable: budget?.durable,
         current,
         authenticated: new Set(),
         recording: new Map(),
-        resolve: p => { this.offerState = undefined; resolve(p) },
-        reject: e => { this.offerState = undefined; state.running?.abort.abort(); reject(e) }
+        resolve: p => { this.offerState = undefined; turns?.end(); resolve(p) },
+        reject: e => { this.offerState = undefined; state.running?.abort.abort(); turns?.end(); reject(e) }
       }
       this.offerState = state
       opts.signal?.addEventListener('abort', () => state.reject(new FerryError(ErrorCode.CANCELLED, 'cancelled')), { once: true })
@@ -428,9 +454,17 @@ export class FerryService implements Startable {
    * transfers, reconnecting and resuming after dropped links until verified.
    */
   async receive (opts: ReceiveOptions): Promise<ReceiveResult> {
-    let peer: PeerId | undefined
     this.deadAddr = undefined
-    const emit = emitter(opts.onEvent)
+    const turns = this.init.memory?.begin('receiver')
+    try {
+      return await this.receiveWith(opts, emitter(opts.onEvent, turns))
+    } finally {
+      turns?.end()
+    }
+  }
+
+  private async receiveWith (opts: ReceiveOptions, emit: (e: EventBody) => void): Promise<ReceiveResult> {
+    let peer: PeerId | undefined
     // A session that verified the history but lost the link before the old phone heard it: the next
     // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
     // history is verified here all the same.

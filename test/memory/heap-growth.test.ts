@@ -96,7 +96,40 @@ for (let round = 0; round < 4; round++) {
 console.log(keep.length)
 `
 
+// The same sender, whose transfer then ends: the observer must stop holding the headroom.
+const SENDER_DONE = `
+import { setTimeout as sleep } from 'node:timers/promises'
+import { letOldGenerationGrow, restoreOldGenerationGrowth } from './src/memory/heap-growth.ts'
+${HOLDING}
+letOldGenerationGrow()
+setFlagsFromString('--trace-gc-verbose')
+for (let round = 0; round < 3; round++) {
+  collectGarbage()
+  await sleep(50)
+}
+console.log('RESTORE')
+restoreOldGenerationGrowth()
+for (let round = 0; round < 3; round++) {
+  collectGarbage()
+  await sleep(50)
+}
+console.log(keep.length)
+`
+
 describe('letOldGenerationGrow', () => {
+  it('stops holding the headroom once the growth is restored', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SENDER_DONE], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const restore = r.stdout.indexOf('RESTORE')
+    const held = limitFactors(r.stdout.slice(0, restore)).filter(f => f !== 4)
+    expect(held.length).toBeGreaterThanOrEqual(1)
+    const after = limitFactors(r.stdout.slice(restore))
+    expect(after.length).toBeGreaterThanOrEqual(3)
+    // The first collection after the restore may still carry the held factor; those after it are V8's.
+    for (const f of after.slice(1)) expect(Math.abs(f - held[held.length - 1])).toBeGreaterThan(0.05)
+  })
+
+
   it('grows fourfold until a full collection says what is alive, then by a headroom of 32 MiB over it', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SENDER], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
     expect(r.status, r.stderr).toBe(0)
