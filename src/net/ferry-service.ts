@@ -149,6 +149,21 @@ export type FerryEvent = { at: number } & (
 
 type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
 
+/** A transfer begun with the service's memory: end() reaches it once, and no event after it. */
+function beginTransfer (memory: TransferMemory | undefined, role: 'sender' | 'receiver'): TransferTurns | undefined {
+  const turns = memory?.begin(role)
+  if (turns === undefined) return undefined
+  let ended = false
+  return {
+    onEvent: e => { if (!ended) turns.onEvent(e) },
+    end: () => {
+      if (ended) return
+      ended = true
+      turns.end()
+    }
+  }
+}
+
 function emitter (onEvent?: (e: FerryEvent) => void, turns?: TransferTurns): (e: EventBody) => void {
   return e => {
     const event = { ...e, at: Date.now() } as FerryEvent
@@ -208,6 +223,8 @@ export interface ReceiveOptions {
 interface ActiveOffer {
   opts: OfferOptions
   emit: (e: EventBody) => void
+  /** What the runtime's collector hears of this offer (FerryServiceInit.memory). */
+  turns?: TransferTurns
   lifetime?: CodeLifetime
   /** Resolves once the code's budget, as it stands, is in the journal. */
   durable?: () => Promise<void>
@@ -269,6 +286,9 @@ export class FerryService implements Startable {
     await this.components.registrar.unhandle(PAIR_PROTOCOL)
     await this.components.registrar.unhandle(TRANSFER_PROTOCOL)
     this.offerState?.running?.abort.abort()
+    // An offer still open when its phone stops never settles; the process's collector must not stay
+    // paced for it.
+    this.offerState?.turns?.end()
     this.components.events?.removeEventListener('connection:open', this.onConnectionOpen)
     this.components.events?.removeEventListener('connection:close', this.onConnectionClose)
     this.slots?.stop()
@@ -296,11 +316,12 @@ export class FerryService implements Startable {
     // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
     // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
     const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
-    const turns = this.init.memory?.begin('sender')
+    const turns = beginTransfer(this.init.memory, 'sender')
     return await new Promise<Progress>((resolve, reject) => {
       const state: ActiveOffer = {
         opts,
         emit: emitter(opts.onEvent, turns),
+        turns,
         lifetime: budget?.lifetime,
         durable: budget?.durable,
         current,
@@ -455,7 +476,7 @@ export class FerryService implements Startable {
    */
   async receive (opts: ReceiveOptions): Promise<ReceiveResult> {
     this.deadAddr = undefined
-    const turns = this.init.memory?.begin('receiver')
+    const turns = beginTransfer(this.init.memory, 'receiver')
     try {
       return await this.receiveWith(opts, emitter(opts.onEvent, turns))
     } finally {

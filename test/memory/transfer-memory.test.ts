@@ -110,6 +110,11 @@ describe('TransferCollector', () => {
   })
 })
 
+/** Resolves once `cond` holds, checked on every turn of the event loop. */
+async function until (cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise(resolve => setImmediate(resolve))
+}
+
 /** A TransferMemory that writes down what the service told it, per transfer. */
 function listening (): { memory: TransferMemory, transfers: Array<{ role: string, events: string[], ends: number }> } {
   const transfers: Array<{ role: string, events: string[], ends: number }> = []
@@ -171,5 +176,21 @@ describe('the Ferry service and its memory', () => {
     stop.abort()
     await expect(offered).rejects.toSatisfy(err => isFerryError(err, 'CANCELLED'))
     expect(transfers.find(t => t.role === 'sender')?.ends).toBe(1)
+  })
+
+  it('is told the end of an offer still open when its phone stops, once', async () => {
+    const { memory, transfers } = listening()
+    const old = await phone(memory)
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 5, mediaSizes: [] })
+    const cancel = new AbortController()
+    const offered = old.send({ code: generateCode(), signal: cancel.signal }) // nobody comes
+    await until(() => transfers.length === 1)
+    expect(transfers[0].ends).toBe(0)
+    await old.stop()
+    expect(transfers[0].ends).toBe(1)
+    // The app cancels the offer afterwards: its end has been told already.
+    cancel.abort()
+    await expect(offered).rejects.toSatisfy(err => isFerryError(err, 'CANCELLED'))
+    expect(transfers[0].ends).toBe(1)
   })
 })
