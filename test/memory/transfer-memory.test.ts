@@ -5,6 +5,7 @@ import type { FerryEvent, TransferMemory, TransferTurns } from '../../src/net/fe
 import { generateCode } from '../../src/pairing/index.js'
 import { MEDIA_WORTH_HEADROOM, TransferCollector, type Collector } from '../../src/memory/transfer-memory.js'
 import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { until } from '../helpers/until.js'
 
 const MiB = 1024 * 1024
 const at = 0
@@ -110,11 +111,6 @@ describe('TransferCollector', () => {
   })
 })
 
-/** Resolves once `cond` holds, checked on every turn of the event loop. */
-async function until (cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise(resolve => setImmediate(resolve))
-}
-
 /** A TransferMemory that writes down what the service told it, per transfer. */
 function listening (): { memory: TransferMemory, transfers: Array<{ role: string, events: string[], ends: number }> } {
   const transfers: Array<{ role: string, events: string[], ends: number }> = []
@@ -184,7 +180,7 @@ describe('the Ferry service and its memory', () => {
     await fillStore(old.store, { conversations: 1, messagesPerConversation: 5, mediaSizes: [] })
     const cancel = new AbortController()
     const offered = old.send({ code: generateCode(), signal: cancel.signal }) // nobody comes
-    await until(() => transfers.length === 1)
+    await until('the offer to begin', () => transfers.length === 1)
     expect(transfers[0].ends).toBe(0)
     await old.stop()
     expect(transfers[0].ends).toBe(1)

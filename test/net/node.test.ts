@@ -11,6 +11,7 @@ import { createFerryNode, DEFAULT_STREAM_WINDOW, FERRY_STREAM_LIMITS, type Ferry
 import { peerKeyPath } from '../../src/net/peer-key.js'
 import { streamToDuplex, type StreamDuplex } from '../../src/net/stream-duplex.js'
 import { keystream } from '../e2e/helpers/bytes.js'
+import { until } from '../helpers/until.js'
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 const MiB = 1024 * 1024
@@ -18,15 +19,6 @@ const MiB = 1024 * 1024
 async function loopbackNode (): Promise<FerryNode> {
   // mDNS off: loopback tests run in the machine's root network namespace.
   return await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: LOOPBACK, mdns: false })
-}
-
-/** Resolves when `cond` holds, checked on every turn of the event loop; an event, not a sleep. */
-async function until (what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setImmediate(resolve))
-  }
 }
 
 function hashOf (chunk: Uint8Array | Iterable<Uint8Array>, h: ReturnType<typeof createHash>): void {
