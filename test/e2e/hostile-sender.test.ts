@@ -261,7 +261,9 @@ async function floodChunks (duplex: StreamDuplex, total: number, sample: (writte
     if (offset % (8 * 1024 * 1024) === 0) sample(offset + chunk.byteLength)
   }
   sample(total)
-  await send(encodeMediaChunk(0, total + 1, chunk))
+  // Out of order: the receiver refuses as soon as it reads this chunk, and may reset the stream while
+  // this write still waits for room (a loaded machine) before it is told the write went out.
+  await send(encodeMediaChunk(0, total + 1, chunk)).catch(() => {})
   await acks
   return lead
 }
