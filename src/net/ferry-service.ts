@@ -1,9 +1,10 @@
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { CodeLifetime, PairingCode } from '../pairing/index.js'
+import type { AbortReason } from '../pairing/messages.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
@@ -183,8 +184,11 @@ export interface OfferOptions {
 }
 
 export interface ReceiveOptions {
-  /** Where the sender is: its multiaddrs (with /p2p/<id>), from the QR payload, discovery or --peer. */
-  addrs: Multiaddr[]
+  /**
+   * Where the sender is: its multiaddrs (with /p2p/<id>), from its QR code (`qrDialAddrs`), discovery
+   * or --peer, parsed or as strings. BAD_INPUT, at once, for none or one that is no multiaddr.
+   */
+  addrs: Array<Multiaddr | string>
   code?: PairingCode
   request?: Selection
   onEvent?: (e: FerryEvent) => void
@@ -242,6 +246,8 @@ interface ActiveOffer {
    */
   recording: Map<string, Promise<void>>
   running?: { peer: string, abort: AbortController }
+  /** Resolved or rejected: nothing of it runs or is told after that. */
+  ended: boolean
   resolve: (summary: Progress) => void
   reject: (err: FerryError) => void
 }
@@ -254,6 +260,15 @@ const hex = (b: Uint8Array): string => bytesToHex(b)
  */
 export class FerryService implements Startable {
   private offerState?: ActiveOffer
+  /**
+   * Why the last offer ended (cancelled, or its code used or dead): what a phone that comes to pair
+   * after it is told.
+   */
+  private offerEnded?: AbortReason
+  /** Receives under way: stop() ends them. */
+  private readonly receives = new Set<AbortController>()
+  /** Set by stop(): an offer still on its way in (reading its code's budget) must not open after it. */
+  private stopped = false
   /** The address of the receiver's last failed session (see dial). */
   private deadAddr?: Multiaddr
   private readonly pairings: PairingRecords
@@ -271,6 +286,7 @@ export class FerryService implements Startable {
   readonly [Symbol.toStringTag] = '@ferry/service'
 
   async start (): Promise<void> {
+    this.stopped = false
     const events = this.components.events
     if (this.init.slots !== false && events !== undefined) {
       this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offerState?.current?.peer === peer })
@@ -285,10 +301,10 @@ export class FerryService implements Startable {
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(PAIR_PROTOCOL)
     await this.components.registrar.unhandle(TRANSFER_PROTOCOL)
-    this.offerState?.running?.abort.abort()
-    // An offer still open when its phone stops never settles; the process's collector must not stay
-    // paced for it.
-    this.offerState?.turns?.end()
+    // What waits on this phone's transfers hears that it stopped, rather than waiting for good.
+    this.stopped = true
+    this.offerState?.reject(stoppedError())
+    for (const r of this.receives) r.abort(stoppedError())
     this.components.events?.removeEventListener('connection:open', this.onConnectionOpen)
     this.components.events?.removeEventListener('connection:close', this.onConnectionClose)
     this.slots?.stop()
@@ -304,7 +320,8 @@ export class FerryService implements Startable {
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
   async offer (opts: OfferOptions): Promise<Progress> {
-    if (this.offerState !== undefined) throw new FerryError(ErrorCode.INTERNAL, 'this phone is already offering its history')
+    if (opts.signal?.aborted === true) throw this.cancelledOffer(opts.signal)
+    if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
     this.source() // a phone that cannot send says so now, not when the receiver comes
     const { record, expired } = await this.pairings.loadOrExpired()
     const current = record?.role === 'sender' ? { peer: record.peerId, token: hexToBytes(record.token), lastUsedAt: record.lastUsedAt ?? record.createdAt } : undefined
@@ -316,30 +333,71 @@ export class FerryService implements Startable {
     // The code's guesses are counted in the journal: a restarted offer of the same code carries on, and a
     // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
     const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
+    // Awaits above may have let the app cancel, stop the phone or start another offer meanwhile.
+    if (isAborted(opts.signal)) throw this.cancelledOffer(opts.signal)
+    if (this.stopped) throw stoppedError()
+    if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
+    this.offerEnded = undefined
     const turns = beginTransfer(this.init.memory, 'sender')
+    const emit = emitter(opts.onEvent, turns)
     return await new Promise<Progress>((resolve, reject) => {
+      const onAbort = (): void => { state.reject(cancelled(opts.signal)) }
+      /** Ends the offer once: false if it had ended already. */
+      const end = (): boolean => {
+        if (state.ended) return false
+        state.ended = true
+        if (this.offerState === state) this.offerState = undefined
+        opts.signal?.removeEventListener('abort', onAbort)
+        turns?.end()
+        return true
+      }
       const state: ActiveOffer = {
         opts,
-        emit: emitter(opts.onEvent, turns),
+        emit: e => { if (!state.ended) emit(e) },
         turns,
         lifetime: budget?.lifetime,
         durable: budget?.durable,
         current,
         authenticated: new Set(),
         recording: new Map(),
-        resolve: p => { this.offerState = undefined; turns?.end(); resolve(p) },
-        reject: e => { this.offerState = undefined; state.running?.abort.abort(); turns?.end(); reject(e) }
+        ended: false,
+        resolve: p => {
+          if (!end()) return
+          this.offerEnded = ErrorCode.CODE_EXPIRED // used
+          resolve(p)
+        },
+        reject: e => {
+          if (!end()) return
+          this.offerEnded = e.code === ErrorCode.CANCELLED ? ErrorCode.CANCELLED : ErrorCode.CODE_EXPIRED
+          state.running?.abort.abort()
+          reject(e)
+        }
       }
       this.offerState = state
-      opts.signal?.addEventListener('abort', () => state.reject(new FerryError(ErrorCode.CANCELLED, 'cancelled')), { once: true })
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
     })
+  }
+
+  /** An offer the app cancelled, whenever: a phone that comes with its code is told so. */
+  private cancelledOffer (signal?: AbortSignal): FerryError {
+    this.offerEnded = ErrorCode.CANCELLED
+    return cancelled(signal)
   }
 
   private async onPairStream (stream: Stream, connection: Connection): Promise<void> {
     const offer = this.offerState
     const duplex = streamToDuplex(stream)
     if (offer === undefined) {
-      duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
+      if (this.offerEnded === undefined) {
+        // No offer yet since this phone started: one may be opening (a sender restarted, reading its
+        // journal), and a hang-up has the other phone try again.
+        duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
+      } else {
+        // Its offer ended: say why, so the other phone stops at once rather than retrying a dead end.
+        await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: connection.remotePeer.toString() }, {
+          tokens: new Map(), refusal: this.offerEnded
+        }, this.init.pairTimeoutMs).catch(() => {})
+      }
       this.slots?.attemptEnded(connection, false, false)
       return
     }
@@ -457,6 +515,7 @@ export class FerryService implements Startable {
       offer.resolve(progress())
     } catch (err) {
       const e = err as FerryError
+      if (offer.ended) return // cancelled or stopped: the offer has said so
       if (abort.signal.aborted && offer.running?.abort !== abort) return // replaced by a newer session
       if (e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.CANCELLED) {
         log('session with %s interrupted: %s', peer, e.message)
@@ -475,16 +534,26 @@ export class FerryService implements Startable {
    * transfers, reconnecting and resuming after dropped links until verified.
    */
   async receive (opts: ReceiveOptions): Promise<ReceiveResult> {
+    if (opts.signal?.aborted === true) throw cancelled(opts.signal)
+    const addrs = dialAddresses(opts.addrs)
+    const stop = new AbortController()
+    const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal])
+    this.receives.add(stop)
     this.deadAddr = undefined
     const turns = beginTransfer(this.init.memory, 'receiver')
     try {
-      return await this.receiveWith(opts, emitter(opts.onEvent, turns))
+      return await this.receiveWith({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
+    } catch (err) {
+      // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
+      if (signal.aborted) throw cancelled(signal)
+      throw err
     } finally {
+      this.receives.delete(stop)
       turns?.end()
     }
   }
 
-  private async receiveWith (opts: ReceiveOptions, emit: (e: EventBody) => void): Promise<ReceiveResult> {
+  private async receiveWith (opts: Dialling, emit: (e: EventBody) => void): Promise<ReceiveResult> {
     let peer: PeerId | undefined
     // A session that verified the history but lost the link before the old phone heard it: the next
     // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
@@ -534,7 +603,7 @@ export class FerryService implements Startable {
    * dials it through the peer store first: mDNS keeps that up to date, and a phone that got a new address
    * mid-transfer is only found there (the addresses we were given are where it used to be).
    */
-  private async dial (opts: ReceiveOptions, known?: PeerId): Promise<Connection> {
+  private async dial (opts: Dialling, known?: PeerId): Promise<Connection> {
     // A route races the given addresses and looks for a sender that moved: it goes before the peer-store
     // dial, which would try the same dead addresses one at a time, seconds each.
     const targets: Array<PeerId | Multiaddr[]> = known === undefined ? [opts.addrs] : opts.route !== undefined ? [opts.addrs, known] : [known, opts.addrs]
@@ -583,7 +652,7 @@ export class FerryService implements Startable {
       .map(ma => ma.toString().includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`))
   }
 
-  private async receiveOnce (opts: ReceiveOptions, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
+  private async receiveOnce (opts: Dialling, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
     const connection = await this.dial(opts, known)
     onConnected(connection.remotePeer)
     try {
@@ -596,7 +665,7 @@ export class FerryService implements Startable {
     }
   }
 
-  private async transferOn (connection: Connection, opts: ReceiveOptions, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
+  private async transferOn (connection: Connection, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
     const sink = this.sink()
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
@@ -674,7 +743,7 @@ export class FerryService implements Startable {
   private source (): HistorySource {
     const h = this.init.history
     if (typeof h.readMedia !== 'function' || typeof h.messages !== 'function') {
-      throw new FerryError(ErrorCode.INTERNAL, 'this phone\'s history cannot be sent: it is no HistorySource')
+      throw new FerryError(ErrorCode.BAD_INPUT, 'this phone\'s history cannot be sent: it is no HistorySource')
     }
     return h as HistorySource
   }
@@ -682,10 +751,44 @@ export class FerryService implements Startable {
   private sink (): HistorySink {
     const h = this.init.history
     if (typeof h.commit !== 'function' || typeof h.putMedia !== 'function' || typeof h.findMessages !== 'function') {
-      throw new FerryError(ErrorCode.INTERNAL, 'this phone\'s history cannot receive: it is no HistorySink')
+      throw new FerryError(ErrorCode.BAD_INPUT, 'this phone\'s history cannot receive: it is no HistorySink')
     }
     return h as HistorySink
   }
+}
+
+/** ReceiveOptions with the addresses parsed and the service's own signal. */
+type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
+
+function stoppedError (): FerryError {
+  return new FerryError(ErrorCode.CANCELLED, 'this phone stopped before the transfer was verified')
+}
+
+function isAborted (signal?: AbortSignal): boolean {
+  return signal?.aborted === true
+}
+
+/** An AbortSignal's reason as Ferry reports a cancel: the app's own FerryError, or CANCELLED. */
+function cancelled (signal?: AbortSignal): FerryError {
+  const reason: unknown = signal?.reason
+  if (isFerryError(reason, ErrorCode.CANCELLED)) return reason
+  return new FerryError(ErrorCode.CANCELLED, 'cancelled', undefined, { cause: reason })
+}
+
+/** The other phone's addresses as an app may hold them (parsed, or as the QR payload's strings). */
+function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
+  if (!Array.isArray(addrs) || addrs.length === 0) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'no address to reach the other phone at: pass its multiaddrs (from its QR code)')
+  }
+  return addrs.map(a => {
+    if (isMultiaddr(a)) return a
+    if (typeof a === 'string') {
+      try {
+        return multiaddr(a)
+      } catch {}
+    }
+    throw new FerryError(ErrorCode.BAD_INPUT, `not an address of the other phone: ${String(a)} (want a multiaddr such as /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
+  })
 }
 
 export interface ReceiveResult {

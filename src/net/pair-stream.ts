@@ -3,7 +3,7 @@ import {
   CodeLifetime, MAX_MESSAGE_BYTES, ReceiverHandshake, ResumeInitiator, ResumeResponder, SenderHandshake,
   type PairingCode
 } from '../pairing/index.js'
-import { encodeAbort, MsgType } from '../pairing/messages.js'
+import { encodeAbort, MsgType, type AbortReason } from '../pairing/messages.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { prefix, readFrames } from '../wire/framing.js'
 import { within } from '../within.js'
@@ -113,6 +113,11 @@ export interface SenderAuth {
   durable?: () => Promise<void>
   /** Called when an attempt really began: a code attempt was charged, or a resume with a token held here. */
   onAttempt?: () => void
+  /**
+   * Why this phone pairs with no one now: told to a phone that comes with a code (CODE_EXPIRED by
+   * default); one that comes to resume hears NOT_PAIRED, or CANCELLED if that is the reason.
+   */
+  refusal?: AbortReason
 }
 
 /** Sender side: answers either a code pairing or a resume, whichever the receiver starts. */
@@ -127,7 +132,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       const token = auth.tokens.get(ids.remotePeerId)
       if (token === undefined) {
         // Said as NOT_PAIRED (not a bare cancel), so the other phone knows to pair again with a code.
-        await send(duplex, [encodeAbort(ErrorCode.NOT_PAIRED)])
+        await send(duplex, [encodeAbort(auth.refusal === ErrorCode.CANCELLED ? ErrorCode.CANCELLED : ErrorCode.NOT_PAIRED)])
         throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one (or its pairing expired or was replaced)`)
       }
       const m = new ResumeResponder({ token: token.slice(), ...ids })
@@ -137,6 +142,8 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       return { mode: 'resume' }
     }
     if (auth.code === undefined || auth.lifetime === undefined) {
+      // Told, or the other phone would take the hang-up for a dropped link and keep trying.
+      await send(duplex, [encodeAbort(auth.refusal ?? ErrorCode.CODE_EXPIRED)]).catch(() => {})
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'this phone is not showing a pairing code')
     }
     const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })

@@ -23,8 +23,17 @@ export async function retryWhileAdvancing<T> (attempt: (onAdvance: () => void) =
       const retryable = e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.NO_PEER
       if (!retryable || opts.signal?.aborted === true || Date.now() - lastProgressAt > opts.retryForMs) throw e
       opts.onInterrupted?.(e)
-      await new Promise(resolve => setTimeout(resolve, delay))
+      if (await pause(delay, opts.signal)) throw e
       delay = Math.min(delay * 2, 2000)
     }
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts meanwhile (a cancel must not wait out the backoff): aborted? */
+async function pause (ms: number, signal?: AbortSignal): Promise<boolean> {
+  return await new Promise<boolean>(resolve => {
+    const done = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(signal?.aborted === true) }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

@@ -147,3 +147,11 @@ export function payloadOf (scanned: string): string {
     return text
   }
 }
+
+/**
+ * The payload's addresses as a receiver dials them: each names the sender's peer id, so the connection
+ * is to that phone or fails (an address in the QR may leave it out to stay short).
+ */
+export function qrDialAddrs (p: QrPayload): string[] {
+  return p.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${p.peerId}`)
+}

@@ -1,0 +1,209 @@
+import { createServer } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
+import type { FerryEvent } from '../../src/net/ferry-service.js'
+import { buildQrPayload, generateCode, parseQrPayload, qrDialAddrs } from '../../src/pairing/index.js'
+import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+
+// What an app awaiting offer() or receive() hears when it cancels, stops its phone, or is refused:
+// every promise settles, with a code that says which of those it was.
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
+
+describe('an app awaiting a transfer', () => {
+  const phones: Ferry[] = []
+  afterEach(async () => {
+    for (const p of phones.splice(0)) await p.stop().catch(() => {})
+    cleanupTempDirs()
+  })
+
+  async function phone (): Promise<Ferry> {
+    const p = await createFerry(tempDir('lifecycle-'), { listen, memory: false })
+    phones.push(p)
+    return p
+  }
+
+  async function oldPhone (): Promise<Ferry> {
+    const p = await phone()
+    await fillStore(p.store, { conversations: 2, messagesPerConversation: 20, mediaSizes: [] })
+    return p
+  }
+
+  const messagesOn = (p: Ferry): number => p.store.stats().messages
+
+  /** An address where nothing listens: a phone that is gone. */
+  async function deadAddress (peer: Ferry): Promise<string> {
+    const server = createServer()
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    await new Promise<void>(resolve => server.close(() => resolve()))
+    return `/ip4/127.0.0.1/tcp/${port}/p2p/${peer.node.peerId.toString()}`
+  }
+
+  /** Resolves with the first event of `type` passed to the returned handler. */
+  function firstEvent (type: FerryEvent['type']): { onEvent: (e: FerryEvent) => void, seen: Promise<FerryEvent> } {
+    let heard!: (e: FerryEvent) => void
+    const seen = new Promise<FerryEvent>(resolve => { heard = resolve })
+    return { onEvent: e => { if (e.type === type) heard(e) }, seen }
+  }
+
+  it('an offer whose signal was aborted before it began rejects and serves nothing', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    await expect(old.send({ code, signal: AbortSignal.abort() })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    // The new phone holding the code is told, not served, and does not keep trying.
+    const interrupted: FerryEvent[] = []
+    await expect(fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e) } }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    expect(interrupted).toEqual([])
+    expect(messagesOn(fresh)).toBe(0)
+    // The phone can offer again.
+    const again = generateCode()
+    const offered = old.send({ code: again })
+    await fresh.receive({ addrs: old.addresses(), code: again })
+    await expect(offered).resolves.toMatchObject({ messages: 40, totalMessages: 40 })
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it('an offer\'s signal belongs to that offer: aborted later, it leaves the next offer alone', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const first = new AbortController()
+    const code = generateCode()
+    const offered = old.send({ code, signal: first.signal })
+    await fresh.receive({ addrs: old.addresses(), code })
+    await offered
+    // The source changes; the second offer has no signal of its own.
+    old.store.putMessages(Array.from({ length: 7 }, (_, i) => ({ conversation: 'c0', id: `later-${i}`, sender: 'u1', ts: 1_800_000_000_000 + i, kind: 'text' as const, text: `later ${i}` })))
+    const code2 = generateCode()
+    const second = old.send({ code: code2 })
+    // Aborted while the second offer is open and paired.
+    const { stats } = await fresh.receive({ addrs: old.addresses(), code: code2, onEvent: e => { if (e.type === 'paired') first.abort() } })
+    await expect(second).resolves.toMatchObject({ totalMessages: 47 })
+    expect(stats.messagesSent).toBe(7)
+    expect(messagesOn(fresh)).toBe(47)
+  })
+
+  it('stopping the old phone ends its open offer: the promise rejects CANCELLED', async () => {
+    const old = await oldPhone()
+    const offered = old.send({ code: generateCode() }) // nobody comes
+    await old.stop()
+    await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /stopped/.test(e.message))
+  })
+
+  it('an offer begun just before its phone stops does not open after it', async () => {
+    const old = await oldPhone()
+    const offered = old.send({ code: generateCode() })
+    const stopping = old.stop() // while the offer still reads its code's record
+    await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    await stopping
+  })
+
+  it('stopping the new phone ends a receive still trying to reach the old one: CANCELLED, not NO_PEER', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const addr = await deadAddress(old)
+    const { onEvent, seen } = firstEvent('interrupted')
+    const received = fresh.receive({ addrs: [addr], code: generateCode(), onEvent })
+    const outcome = received.then(() => undefined, (e: unknown) => e)
+    await seen // it failed once and waits to try again
+    await fresh.stop()
+    const err = await outcome
+    expect(isFerryError(err, ErrorCode.CANCELLED)).toBe(true)
+    expect((err as FerryError).message).toMatch(/this phone stopped/)
+  })
+
+  it('a receive cancelled by its signal says CANCELLED, before or while it dials', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    await expect(fresh.receive({ addrs: old.addresses(), code: generateCode(), signal: AbortSignal.abort() }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    const cancel = new AbortController()
+    const { onEvent, seen } = firstEvent('interrupted')
+    const received = fresh.receive({ addrs: [await deadAddress(old)], code: generateCode(), signal: cancel.signal, onEvent })
+    const outcome = received.then(() => undefined, (e: unknown) => e)
+    await seen
+    cancel.abort(new Error('the user left the screen'))
+    expect(isFerryError(await outcome, ErrorCode.CANCELLED)).toBe(true)
+  })
+
+  it('a phone whose offer ended says why, and the new phone stops at once with that reason', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const interrupted: FerryEvent[] = []
+    const onEvent = (e: FerryEvent): void => { if (e.type === 'interrupted') interrupted.push(e) }
+    // Verified, then the same code again (a phone the user set up twice): it is used.
+    const used = generateCode()
+    const verified = old.send({ code: used })
+    await fresh.receive({ addrs: old.addresses(), code: used })
+    await verified
+    const other = await phone()
+    await expect(other.receive({ addrs: old.addresses(), code: used, onEvent }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CODE_EXPIRED))
+    expect(messagesOn(other)).toBe(0)
+    // Offered, then cancelled by the old phone's user: that is the reason given.
+    const cancel = new AbortController()
+    const code = generateCode()
+    const offered = old.send({ code, signal: cancel.signal })
+    cancel.abort()
+    await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    await expect(other.receive({ addrs: old.addresses(), code, onEvent }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /peer cancelled/.test(e.message))
+    expect(interrupted).toEqual([])
+    expect(messagesOn(other)).toBe(0)
+  })
+
+  it('a phone that has not offered yet since it started is waited for: its offer may be opening', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    let offered: Promise<unknown> | undefined
+    // The old phone offers only once the new one has been turned away and is retrying.
+    await fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'interrupted') offered ??= old.send({ code }) } })
+    await offered
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it('a fourth try after three wrong codes hears that the code is dead', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const offered = old.send({ code: generateCode() })
+    const outcome = offered.then(() => undefined, (e: unknown) => e)
+    for (let i = 0; i < 3; i++) {
+      await expect(fresh.receive({ addrs: old.addresses(), code: generateCode() })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.WRONG_CODE))
+    }
+    expect(isFerryError(await outcome, ErrorCode.CODE_EXPIRED)).toBe(true)
+    await expect(fresh.receive({ addrs: old.addresses(), code: generateCode() })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CODE_EXPIRED))
+  })
+
+  it('the old phone\'s addresses: none is BAD_INPUT at once, and its QR code\'s strings dial', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    await expect(fresh.receive({ addrs: [], code: generateCode() })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.BAD_INPUT))
+    await expect(fresh.receive({ addrs: ['not an address'], code: generateCode() }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.BAD_INPUT) && /not an address of the other phone: not an address/.test(e.message))
+    const code = generateCode()
+    const offered = old.send({ code })
+    // The QR code carries the addresses without the peer id (it rides once, beside them).
+    const qr = buildQrPayload({ code, peerId: old.node.peerId.toString(), addrs: old.addresses().map(a => a.decapsulateCode(421).toString()) })
+    const scanned = parseQrPayload(qr)
+    expect(scanned.addrs.every(a => !a.includes('/p2p/'))).toBe(true)
+    await fresh.receive({ addrs: qrDialAddrs(scanned), code: scanned.code })
+    await offered
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it('a second offer while one is open is the app\'s mistake (BAD_INPUT), and leaves the first open', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = old.send({ code })
+    let second: Promise<unknown> | undefined
+    // Once paired, the first offer is surely open.
+    await fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'paired') second ??= old.send({ code: generateCode() }).then(() => undefined, (err: unknown) => err) } })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+    expect(isFerryError(await second, ErrorCode.BAD_INPUT)).toBe(true)
+  })
+})
