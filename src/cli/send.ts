@@ -4,14 +4,14 @@ import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, 
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
-import { buildQrPayload, formatCode, generateCode } from '../pairing/index.js'
+import { buildQrPayload, formatCode, generateCode, type PairingCode } from '../pairing/index.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
 import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 
 /**
@@ -142,7 +142,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
     const resuming = codeGiven === undefined && args.values.new !== true && record?.role === 'sender'
     const code = resuming ? undefined : codeGiven ?? generateCode()
     // A code that was used, spent its guesses or expired is refused before it is shown again.
-    if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw err })
+    if (code !== undefined) await new CodeBudgets(storage.journal).check(code).catch(async err => { await storage.close(); throw deadCode(err, code) })
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     // A restarted sender listens where it listened before unless told otherwise.
     let transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? (web ? 'auto' : 'tcp'))
@@ -236,3 +236,9 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
 }
 
 export default send
+
+/** A dead code as the person who typed it reads it: which code, and how to get a new one. */
+function deadCode (err: unknown, code: PairingCode): unknown {
+  if (!isFerryError(err, ErrorCode.CODE_EXPIRED) || typeof err.details?.why !== 'string') return err
+  return new FerryError(ErrorCode.CODE_EXPIRED, `the code ${formatCode(code)} ${err.details.why}; a code is good for one pairing: start again without --code for a new one`, err.details, { cause: err })
+}

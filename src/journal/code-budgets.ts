@@ -66,13 +66,14 @@ export class CodeBudgets {
     const r = await this.load(code)
     if (r === undefined) return undefined
     const why = r.used
-      ? 'was already used to pair a phone (to continue with that phone, run ferry send without a code)'
+      ? 'was already used to pair a phone (that phone resumes without a code)'
       : r.charged >= MAX_FAILURES
         ? `had ${r.charged} pairing attempts that did not succeed`
         : this.now() >= r.expiresAt ? `expired ${new Date(r.expiresAt).toISOString()}, ten minutes after it was first shown` : undefined
     if (why !== undefined) {
-      throw new FerryError(ErrorCode.CODE_EXPIRED, `the code ${formatCode(code)} ${why}; a code is good for one pairing: start again without --code for a new one`,
-        { used: r.used, charged: r.charged, expiresAt: r.expiresAt })
+      // The code stays out of the message: an app may log it, and the code was a secret.
+      throw new FerryError(ErrorCode.CODE_EXPIRED, `this pairing code ${why}; a code is good for one pairing: show a new one`,
+        { used: r.used, charged: r.charged, expiresAt: r.expiresAt, why })
     }
     return r
   }
