@@ -58,6 +58,16 @@ async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, m
   if (late) throw unheard
 }
 
+/**
+ * What the other phone is told of a failure here. A store's or a bug's message is this phone's own
+ * (file paths, an app's table names, a driver's text): the other phone hears the code and who knows why.
+ */
+function toPeer (err: FerryError): { code: ErrorCode, message: string } {
+  if (err.code === ErrorCode.STORE) return { code: err.code, message: 'its store failed (that phone says why)' }
+  if (err.code === ErrorCode.INTERNAL) return { code: err.code, message: 'it failed (that phone says why)' }
+  return { code: err.code, message: err.message }
+}
+
 function asFerryError (err: unknown): FerryError {
   if (isFerryError(err)) return err
   return new FerryError(ErrorCode.TRUNCATED, `connection lost: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
@@ -71,7 +81,7 @@ async function giveUp (duplex: ByteDuplex, writer: FrameWriter, err: FerryError,
   let closed = false
   if (tellPeer) {
     try {
-      await writer.push(encodeFrame({ error: { code: err.code, message: err.message } }))
+      await writer.push(encodeFrame({ error: toPeer(err) }))
       await writer.flush()
       await duplex.close()
       closed = true
@@ -110,7 +120,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     if (background !== undefined) return
     background = err
     // Tell the sender and hang up: the read loop below then ends and reports it.
-    send([encodeFrame({ error: { code: err.code, message: err.message } })]).then(async () => { await duplex.close() }, () => { duplex.abort(err) })
+    send([encodeFrame({ error: toPeer(err) })]).then(async () => { await duplex.close() }, () => { duplex.abort(err) })
   }
   // One reader of the source throughout: a stream's source can be read only once.
   const reads = duplex.source[Symbol.asyncIterator]()
