@@ -62,7 +62,15 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
   const store = SqliteChatStore.open(dir, { create: true })
   const journal = NodeJournal.open(dir)
   const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
-  const n = await createFerryNode({ ...node, dir, services: { ferry: service } })
+  let n: FerryNode<{ ferry: FerryService }>
+  try {
+    n = await createFerryNode({ ...node, dir, services: { ferry: service } })
+  } catch (err) {
+    // A node that cannot start (its port taken) leaves the phone's folder free for the next try.
+    await journal.close()
+    store.close()
+    throw err
+  }
   return {
     store,
     journal,

@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
@@ -193,6 +196,24 @@ describe('an app awaiting a transfer', () => {
     await fresh.receive({ addrs: qrDialAddrs(scanned), code: scanned.code })
     await offered
     expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it('a phone whose node cannot start leaves its folder free to try again', async () => {
+    const taken = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as { port: number }).port
+    const dir = tempDir('lifecycle-')
+    await expect(createFerry(dir, { listen: [`/ip4/127.0.0.1/tcp/${port}`], memory: false })).rejects.toThrow()
+    await new Promise<void>(resolve => taken.close(() => resolve()))
+    // Another process (the app restarted, a tool) may write the store: nothing holds its lock.
+    const store = pathToFileURL(join(process.cwd(), 'dist/store/sqlite-store.js')).href
+    const other = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `import { SqliteChatStore } from ${JSON.stringify(store)}
+       try { SqliteChatStore.open(${JSON.stringify(dir)}).close(); console.log('opened') } catch (e) { console.log(e.code) }`], { encoding: 'utf8' })
+    expect(other.trim()).toBe('opened')
+    const again = await createFerry(dir, { listen, memory: false })
+    phones.push(again)
+    expect(again.addresses().length).toBeGreaterThan(0)
   })
 
   it('a second offer while one is open is the app\'s mistake (BAD_INPUT), and leaves the first open', async () => {
