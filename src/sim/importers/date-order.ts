@@ -2,7 +2,7 @@ import { validDate } from './wall-clock.js'
 
 // Which field of a numeric date is the day: WhatsApp writes dates in the phone's locale (31/12/23,
 // 12/31/23, 31.12.23, 2023-12-31) and says nothing of the order. It is decided once for a whole file,
-// from the strongest evidence it holds:
+// from the strongest evidence most of its dates hold:
 //   1. a 4-digit first field: year first;
 //   2. a first field above 12 (day first) or a second above 12 (month first);
 //   3. dots between the fields: day first (no locale writes month.day.year);
@@ -72,27 +72,35 @@ function fileVotes (dates: readonly WrittenDate[]): { dmy: number, mdy: number }
   return votes
 }
 
+/** Do more than half of the dates say so? */
+const most = (dates: readonly WrittenDate[], test: (d: WrittenDate) => boolean): boolean => dates.filter(test).length * 2 > dates.length
+
 /** Decides the order of a file's dates (see the top of this file); `forced` wins. */
 export function decideDateOrder (dates: readonly WrittenDate[], forced?: DateOrder): DateOrderDecision {
   if (forced !== undefined) return { order: forced, reason: 'given with --date-order', ambiguous: false }
-  if (dates.some(d => d.aDigits === 4)) return { order: 'ymd', reason: 'a 4-digit year first', ambiguous: false }
-  const dayFirst = dates.some(d => d.a > 12)
-  const monthFirst = dates.some(d => d.b > 12)
-  if (dayFirst && !monthFirst) return { order: 'dmy', reason: 'a first field above 12', ambiguous: false }
-  if (monthFirst && !dayFirst) return { order: 'mdy', reason: 'a second field above 12', ambiguous: false }
-  if (dayFirst && monthFirst) {
-    // Both fields exceed 12 somewhere: no single order reads every date. Keep the one that reads more.
-    const order = stepsBack(dates, 'dmy') <= stepsBack(dates, 'mdy') ? 'dmy' : 'mdy'
+  // Evidence is weighed over the whole file: a line a person pasted into a message (a log line, a date
+  // from another phone) that happens to read as a header must not decide for every other line.
+  if (most(dates, d => d.aDigits === 4)) return { order: 'ymd', reason: 'a 4-digit year first', ambiguous: false }
+  const dayFirst = dates.filter(d => d.a > 12 && d.b <= 12).length
+  const monthFirst = dates.filter(d => d.b > 12 && d.a <= 12).length
+  if (dayFirst > 0 && monthFirst === 0) return { order: 'dmy', reason: 'a first field above 12', ambiguous: false }
+  if (monthFirst > 0 && dayFirst === 0) return { order: 'mdy', reason: 'a second field above 12', ambiguous: false }
+  if (dayFirst > 0 && monthFirst > 0) {
+    // Both fields exceed 12 somewhere: no single order reads every date. Far more on one side is the
+    // export's order, the few others text; a closer split is a guess.
+    if (dayFirst >= 3 * monthFirst) return { order: 'dmy', reason: 'most first fields above 12', ambiguous: false }
+    if (monthFirst >= 3 * dayFirst) return { order: 'mdy', reason: 'most second fields above 12', ambiguous: false }
+    const order = dayFirst !== monthFirst ? (dayFirst > monthFirst ? 'dmy' : 'mdy') : stepsBack(dates, 'dmy') <= stepsBack(dates, 'mdy') ? 'dmy' : 'mdy'
     return { order, reason: 'dates that no single order reads', ambiguous: true }
   }
   if (dates.every(d => d.a === d.b)) return { order: 'dmy', reason: 'every date reads the same either way', ambiguous: false }
-  if (dates.some(d => d.separator === '.')) return { order: 'dmy', reason: 'dots between day, month and year', ambiguous: false }
+  if (most(dates, d => d.separator === '.')) return { order: 'dmy', reason: 'dots between day, month and year', ambiguous: false }
   const votes = fileVotes(dates)
   if (votes.dmy !== votes.mdy) {
     return { order: votes.dmy > votes.mdy ? 'dmy' : 'mdy', reason: 'dates in attachment file names', ambiguous: false }
   }
   const back = { dmy: stepsBack(dates, 'dmy'), mdy: stepsBack(dates, 'mdy') }
   if (back.dmy !== back.mdy) return { order: back.dmy < back.mdy ? 'dmy' : 'mdy', reason: 'the order of the messages', ambiguous: false }
-  const us = dates.some(d => d.twelveHour) && dates.every(d => d.separator === '/')
+  const us = most(dates, d => d.twelveHour) && most(dates, d => d.separator === '/')
   return { order: us ? 'mdy' : 'dmy', reason: us ? 'a guess (12-hour clock)' : 'a guess', ambiguous: true }
 }

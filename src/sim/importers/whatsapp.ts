@@ -1,10 +1,11 @@
 import { basename } from 'node:path'
+import { ErrorCode, FerryError } from '../../errors.js'
 import type { Contact, Message } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, mimeOf, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
 import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from './date-order.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
-import { machineZone, ZoneClock } from './wall-clock.js'
+import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import {
   attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted
 } from './whatsapp-phrases.js'
@@ -60,6 +61,12 @@ export interface Header {
   ios: boolean
   /** The date and time as written: what message ids are made from, whatever zone or order they are read in. */
   stamp: string
+  /**
+   * How the header is written, apart from its values: brackets, separator, year first or last and its
+   * digits, am/pm, seconds. An export writes every header alike; one written otherwise is text a person
+   * pasted (a log line, a quoted message from another phone).
+   */
+  shape: string
 }
 
 /** The header of a line that starts a message, or undefined for a continuation line. */
@@ -71,16 +78,27 @@ export function parseHeader (line: string): Header | undefined {
   const word = (m[5] ?? m[9])?.toLowerCase().replace(/\s/g, '')
   const ampm = word === undefined ? undefined : AM.some(w => w.replace(/\s/g, '') === word) ? 'a' : 'p'
   const rest = m[10]
+  const separator = m[2] === '\u2011' ? '-' : m[2]
   return {
-    date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator: m[2] === '\u2011' ? '-' : m[2], twelveHour: ampm !== undefined },
+    date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator, twelveHour: ampm !== undefined },
     hour: Number(m[6]),
     minute: Number(m[7]),
     second: m[8] === undefined ? 0 : Number(m[8]),
     ampm,
     rest,
     ios: bracketed !== null,
-    stamp: s.slice(0, s.length - rest.length)
+    stamp: s.slice(0, s.length - rest.length),
+    shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', ampm === undefined ? '' : 'ampm', m[8] === undefined ? '' : 's'].join(' ')
   }
+}
+
+/** The shape most headers share (the first one's on a tie): the one the phone wrote. */
+function commonShape (headers: readonly Header[]): string | undefined {
+  const counts = new Map<string, number>()
+  for (const h of headers) counts.set(h.shape, (counts.get(h.shape) ?? 0) + 1)
+  let best: string | undefined
+  for (const [shape, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = shape
+  return best
 }
 
 /** Does this text look like a WhatsApp chat export (a message header among its first lines)? */
@@ -119,7 +137,19 @@ const PHONE = /^\+?[\d\s()\-\u00a0]{6,}$/
 
 interface Entry {
   header: Header
+  /** The header line as written, for when it turns out to be text. */
+  line: string
   lines: string[]
+}
+
+/** The wall-clock time a header names when its date is read in `order`; undefined when it names none. */
+function wallClockOf (header: Header, order: DateOrder): WallClock | undefined {
+  const d = readDate(header.date, order)
+  let hour = header.hour
+  if (header.ampm === 'p' && hour < 12) hour += 12
+  if (header.ampm === 'a' && hour === 12) hour = 0
+  if (d === undefined || hour > 23 || header.minute > 59 || header.second > 59) return undefined
+  return { ...d, hour, minute: header.minute, second: header.second }
 }
 
 /**
@@ -130,24 +160,22 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   const unmapped: Unmapped = {}
   const warnings: string[] = []
   const media = new MediaFiles(source, unmapped)
-  const entries: Entry[] = []
+  const lines = text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/).map(line => ({ line, header: parseHeader(line) }))
+  // A line written like a header but not the way this export writes them is text a person wrote.
+  const shape = commonShape(lines.flatMap(l => l.header === undefined ? [] : [l.header]))
+  let entries: Entry[] = []
   let orphans = 0
-  for (const line of text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/)) {
-    const header = parseHeader(line)
-    if (header !== undefined) entries.push({ header, lines: [header.rest] })
+  for (const { line, header } of lines) {
+    if (header !== undefined && header.shape === shape) entries.push({ header, line, lines: [header.rest] })
     else if (entries.length > 0) entries[entries.length - 1].lines.push(line)
     else if (line.trim() !== '') orphans++
   }
   if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans
-  // The file's last newline leaves an empty continuation line, which is no part of the message.
-  const last = entries[entries.length - 1]
-  while (last !== undefined && last.lines.length > 1 && last.lines[last.lines.length - 1].trim() === '') last.lines.pop()
   if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped, warnings, details: [] }
 
   // Dates in attachment names help decide the order of day and month.
-  const bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
-  for (const [i, e] of entries.entries()) {
-    const found = attachment(bodies[i].text.replace(LEADING_MARKS, ''))
+  for (const e of entries) {
+    const found = attachment(splitSender(e.lines.join('\n')).text.replace(LEADING_MARKS, ''))
     const fileDate = found === undefined ? undefined : dateInFileName(basename(found.file))
     if (fileDate !== undefined) e.header.date.fileDate = fileDate
   }
@@ -157,7 +185,33 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const other = order === 'dmy' ? 'mdy' : 'dmy'
     warnings.push(`the dates could be day/month or month/day (${decision.reason}): read as ${order}; if they are wrong, import again with --date-order ${other}`)
   }
+  // WhatsApp writes no header whose date does not read in the export's order: such a line is text too.
+  // The first header starts the file, so it stays a message whatever its date says.
+  const fitting: Entry[] = []
+  for (const e of entries) {
+    const prev = fitting[fitting.length - 1]
+    if (prev !== undefined && wallClockOf(e.header, order) === undefined) {
+      prev.lines.push(e.line, ...e.lines.slice(1))
+      note(unmapped, `line like a message header whose date is no ${ORDER_NAMES[order]} date (kept as text of the message before)`)
+    } else {
+      fitting.push(e)
+    }
+  }
+  entries = fitting
+  // The file's last newline leaves an empty continuation line, which is no part of the message.
+  const last = entries[entries.length - 1]
+  while (last.lines.length > 1 && last.lines[last.lines.length - 1].trim() === '') last.lines.pop()
+  const bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
+
   const clock = new ZoneClock(options.timeZone ?? machineZone())
+  const times = entries.map(e => wallClockOf(e.header, order))
+  const instants = times.map(w => w === undefined ? undefined : clock.toInstant(w))
+  if (instants[0] === undefined) {
+    // Only the first header can be left without a date: it takes the time of the message after it.
+    if (instants.length < 2) throw new FerryError(ErrorCode.BAD_INPUT, `${main}: no message date reads as ${ORDER_NAMES[order]} (${decision.reason})`)
+    instants[0] = instants[1]
+    note(unmapped, 'first message with an impossible date (time of the next message used)')
+  }
   const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, `times read in ${clock.zone}`]
 
   const dir = dirOf(main)
@@ -181,21 +235,8 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   const members: string[] = []
   const messages: Message[] = []
   let group = false
-  let previous = 0
   for (const [index, { header }] of entries.entries()) {
-    const d = readDate(header.date, order)
-    let hour = header.hour
-    if (header.ampm === 'p' && hour < 12) hour += 12
-    if (header.ampm === 'a' && hour === 12) hour = 0
-    let ts: number
-    if (d === undefined || hour > 23 || header.minute > 59 || header.second > 59) {
-      // Its text is kept, at the time of the message before it.
-      note(unmapped, 'invalid date (time of the message before used)')
-      ts = previous
-    } else {
-      ts = clock.toInstant({ ...d, hour, minute: header.minute, second: header.second })
-    }
-    previous = ts
+    const ts = instants[index] as number
     const { name, text: raw } = bodies[index]
     const id = `wa${String(index).padStart(8, '0')}-${digest(header.stamp, name ?? '', raw)}`
     let sender = SYSTEM_SENDER

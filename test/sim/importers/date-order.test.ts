@@ -78,6 +78,17 @@ describe('deciding the date order of a file', () => {
   it('a 4-digit first field is a year', () => {
     expect(decideDateOrder([{ a: 2023, b: 12, c: 31, aDigits: 4, separator: '-', twelveHour: false }]).order).toBe('ymd')
   })
+
+  it('one date against most of the file does not decide it', () => {
+    const dmy = write([{ year: 2023, month: 3, day: 14 }, { year: 2023, month: 3, day: 15 }, { year: 2023, month: 3, day: 16 }], 'dmy', '/', false, false)
+    const yearFirst: WrittenDate = { a: 2023, b: 3, c: 14, aDigits: 4, separator: '-', twelveHour: false }
+    expect(decideDateOrder([dmy[0], yearFirst, ...dmy.slice(1)])).toMatchObject({ order: 'dmy', ambiguous: false })
+    const monthFirst: WrittenDate = { a: 3, b: 14, c: 2023, aDigits: 1, separator: '/', twelveHour: false }
+    expect(decideDateOrder([...dmy, monthFirst])).toMatchObject({ order: 'dmy', ambiguous: false })
+    const dotted: WrittenDate = { a: 3, b: 4, c: 2023, aDigits: 1, separator: '.', twelveHour: false }
+    const us = write([{ year: 2023, month: 3, day: 4 }, { year: 2023, month: 3, day: 4 }, { year: 2023, month: 5, day: 6 }], 'mdy', '/', false, true)
+    expect(decideDateOrder([dotted, ...us]).reason).not.toMatch(/dots/)
+  })
 })
 
 describe('the date order in a WhatsApp file', () => {
@@ -95,6 +106,34 @@ describe('the date order in a WhatsApp file', () => {
     const forced = await map('[5/6/24, 9:00:00 PM] A: only one date\n', 'dmy')
     expect(forced.messages[0].ts).toBe(Date.UTC(2024, 5, 5, 21))
     expect(forced.warnings).toEqual([])
+  })
+
+  it('a pasted line that reads as a year-first header is text of the message it is in; the other dates stay day first', async () => {
+    const h = await map('14/03/2023, 09:00 - Ann: deploy log below\n2023-03-14 08:59 - build finished\n14/03/2023, 09:05 - Bob: thanks\n15/03/2023, 10:00 - Ann: ok\n')
+    expect(h.messages.map(m => [m.sender, m.text, m.ts])).toEqual([
+      ['wa:Ann', 'deploy log below\n2023-03-14 08:59 - build finished', Date.UTC(2023, 2, 14, 9)],
+      ['wa:Bob', 'thanks', Date.UTC(2023, 2, 14, 9, 5)],
+      ['wa:Ann', 'ok', Date.UTC(2023, 2, 15, 10)]
+    ])
+    expect(h.details?.[0]).toMatch(/day\/month\/year/)
+    const ios = await map('[14/03/2023, 09:00:00] Ann: log:\n[2023-03-14 08:59:00] INFO server up\n[14/03/2023, 09:05:00] Bob: thanks\n')
+    expect(ios.messages.map(m => [m.text, m.ts])).toEqual([['log:\n[2023-03-14 08:59:00] INFO server up', Date.UTC(2023, 2, 14, 9)], ['thanks', Date.UTC(2023, 2, 14, 9, 5)]])
+  })
+
+  it('a line written like the headers whose date reads in no way the file does is text of the message before', async () => {
+    const h = await map('14/03/2023, 09:00 - Ann: from the US office:\n03/15/2023, 10:00 - Joe: see you\n14/03/2023, 09:05 - Bob: ok\n15/03/2023, 10:00 - Ann: bye\n')
+    expect(h.messages.map(m => [m.sender, m.text])).toEqual([
+      ['wa:Ann', 'from the US office:\n03/15/2023, 10:00 - Joe: see you'], ['wa:Bob', 'ok'], ['wa:Ann', 'bye']
+    ])
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:Ann', 'wa:Bob'])
+    expect(h.warnings).toEqual([])
+  })
+
+  it('a first message with an impossible date takes the time of the next, never 1970', async () => {
+    const h = await map('31/02/2023, 09:00 - Ann: first\n01/03/2023, 09:05 - Bob: thanks\n')
+    expect(h.messages.map(m => [m.text, m.ts])).toEqual([['first', Date.UTC(2023, 2, 1, 9, 5)], ['thanks', Date.UTC(2023, 2, 1, 9, 5)]])
+    expect(h.unmapped).toEqual({ 'first message with an impossible date (time of the next message used)': 1 })
+    await expect(map('13/03/2023, 09:00 - Ann: first\n14/03/2023, 09:05 - Bob: thanks\n', 'mdy')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no message date reads as month\/day\/year/) })
   })
 
   it('"05.06.19" is 5 June', async () => {

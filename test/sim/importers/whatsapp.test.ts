@@ -189,10 +189,10 @@ describe('importWhatsApp', () => {
     expect((await inline('')).conversations).toEqual([])
   })
 
-  it('an impossible date is reported and the message kept at the time of the one before', async () => {
+  it('a header line with an impossible date is no header WhatsApp wrote: it is reported and kept as text of the message before', async () => {
     const h = await inline('12/31/23, 21:05 - A: ok\n2/30/24, 10:00 - A: hi\n')
-    expect(h.unmapped).toEqual({ 'invalid date (time of the message before used)': 1 })
-    expect(h.messages.map(x => [x.text, x.ts])).toEqual([['ok', UTC(2023, 12, 31, 21, 5)], ['hi', UTC(2023, 12, 31, 21, 5)]])
+    expect(h.unmapped).toEqual({ 'line like a message header whose date is no month/day/year date (kept as text of the message before)': 1 })
+    expect(h.messages.map(x => [x.text, x.ts])).toEqual([['ok\n2/30/24, 10:00 - A: hi', UTC(2023, 12, 31, 21, 5)]])
   })
 })
 
