@@ -30,9 +30,15 @@ export function checkZone (zone: string): string {
 
 const HOUR = 3_600_000
 
-/** Converts wall-clock times in one zone to instants; offsets are cached per hour, as a chat has many messages an hour. */
+/**
+ * Converts wall-clock times in one zone to instants. A chat has many messages an hour, so offsets are
+ * cached per UTC hour; zones change offset at any minute (Adelaide and St John's at half past a UTC
+ * hour), so an hour is cached only when its offset is the same at its start and its end, and an hour
+ * holding a change is asked anew each time.
+ */
 export class ZoneClock {
   private readonly format: Intl.DateTimeFormat
+  /** The offset of each whole UTC hour read so far; NaN for an hour the offset changes in. */
   private readonly offsets = new Map<number, number>()
 
   constructor (readonly zone: string) {
@@ -41,18 +47,25 @@ export class ZoneClock {
     })
   }
 
+  /** The offset at an instant, from Intl (whole seconds: the format shows no milliseconds). */
+  private measure (t: number): number {
+    const s = Math.floor(t / 1000) * 1000
+    const parts: Record<string, number> = {}
+    for (const p of this.format.formatToParts(new Date(s))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
+    // Zones whose offset is not whole minutes (historic local mean time) come out as whole seconds here.
+    return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - s
+  }
+
   /** The zone's offset from UTC (ms) at an instant. */
   offsetAt (t: number): number {
     const hour = Math.floor(t / HOUR)
     let offset = this.offsets.get(hour)
     if (offset === undefined) {
-      const parts: Record<string, number> = {}
-      for (const p of this.format.formatToParts(new Date(hour * HOUR))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
-      // Zones whose offset is not whole minutes (historic local mean time) come out as whole seconds here.
-      offset = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - hour * HOUR
+      const start = this.measure(hour * HOUR)
+      offset = start === this.measure(hour * HOUR + HOUR - 1000) ? start : NaN
       this.offsets.set(hour, offset)
     }
-    return offset
+    return Number.isNaN(offset) ? this.measure(t) : offset
   }
 
   /**
