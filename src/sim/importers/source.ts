@@ -131,6 +131,29 @@ export const ZIP_LIMITS = {
   totalRatio: 200
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * An entry's name. The zip format says names are CP437 unless a flag says UTF-8, but Info-ZIP and
+ * macOS Archive Utility write UTF-8 without the flag: names that are valid UTF-8 are read as UTF-8
+ * (CP437 text with letters above 127 is almost never valid UTF-8), the rest as yauzl decoded them.
+ */
+function entryName (entry: yauzl.Entry): string {
+  const flagged = (entry.generalPurposeBitFlag & 0x800) !== 0
+  const unicodeField = entry.extraFields.some(f => f.id === 0x7075)
+  if (flagged || unicodeField || entry.fileNameRaw.every(b => b < 0x80)) return entry.fileName
+  let name: string
+  try {
+    name = UTF8.decode(entry.fileNameRaw).replace(/\\/g, '/')
+  } catch {
+    return entry.fileName
+  }
+  // yauzl checked the CP437 reading; the path's ASCII parts ("/", "..") are the same bytes in both.
+  const problem = yauzl.validateFileName(name)
+  if (problem !== null) throw new Error(problem)
+  return name
+}
+
 /** A .zip archive, read in place: only the central directory is held, entries are streamed when read. */
 export class ZipSource implements ExportSource {
   private constructor (readonly label: string, private readonly zip: yauzl.ZipFile, private readonly entries: Map<string, yauzl.Entry>) {}
@@ -147,17 +170,18 @@ export class ZipSource implements ExportSource {
     try {
       if (zip.entryCount > ZIP_LIMITS.entries) throw bad(`${label} lists ${zip.entryCount} entries: more than ${ZIP_LIMITS.entries}, refused`)
       let total = 0
-      const all: yauzl.Entry[] = []
+      const all: Array<{ entry: yauzl.Entry, name: string }> = []
       try {
         for await (const entry of zip.eachEntry()) {
-          all.push(entry)
-          if (entry.fileName.endsWith('/')) continue
+          const name = entryName(entry)
+          all.push({ entry, name })
+          if (name.endsWith('/')) continue
           if (entry.uncompressedSize > ZIP_LIMITS.ratioFloor && entry.uncompressedSize > ZIP_LIMITS.ratio * Math.max(1, entry.compressedSize)) {
-            throw bad(`${label}: entry ${entry.fileName} would expand from ${entry.compressedSize} to ${entry.uncompressedSize} bytes: refused as a zip bomb`)
+            throw bad(`${label}: entry ${name} would expand from ${entry.compressedSize} to ${entry.uncompressedSize} bytes: refused as a zip bomb`)
           }
           total += entry.uncompressedSize
           // The first of two entries of one name is kept; later ones are what a tampered archive adds.
-          if (!entries.has(entry.fileName)) entries.set(entry.fileName, entry)
+          if (!entries.has(name)) entries.set(name, entry)
         }
       } catch (err) {
         if (err instanceof FerryError) throw err
@@ -170,11 +194,11 @@ export class ZipSource implements ExportSource {
       }
       // Entries whose data overlap (one compressed stream shared by many entries) are how the densest
       // zip bombs are built; no archiver writes them.
-      const byOffset = [...all].sort((x, y) => x.relativeOffsetOfLocalHeader - y.relativeOffsetOfLocalHeader)
+      const byOffset = [...all].sort((x, y) => x.entry.relativeOffsetOfLocalHeader - y.entry.relativeOffsetOfLocalHeader)
       for (let i = 1; i < byOffset.length; i++) {
         const prev = byOffset[i - 1]
-        if (prev.relativeOffsetOfLocalHeader + 30 + prev.compressedSize > byOffset[i].relativeOffsetOfLocalHeader) {
-          throw bad(`${label}: entries ${prev.fileName} and ${byOffset[i].fileName} overlap: refused as a zip bomb`)
+        if (prev.entry.relativeOffsetOfLocalHeader + 30 + prev.entry.compressedSize > byOffset[i].entry.relativeOffsetOfLocalHeader) {
+          throw bad(`${label}: entries ${prev.name} and ${byOffset[i].name} overlap: refused as a zip bomb`)
         }
       }
     } catch (err) {
@@ -196,15 +220,16 @@ export class ZipSource implements ExportSource {
   async open (path: string): Promise<AsyncIterable<Uint8Array>> {
     const entry = this.entry(path)
     if (entry === undefined) throw bad(`${path} is not in ${this.label}`)
-    if (entry.isEncrypted()) throw bad(`${this.label}: ${entry.fileName} is encrypted; Ferry reads only unencrypted archives`)
-    if (!entry.canDecodeFileData()) throw bad(`${this.label}: ${entry.fileName} uses compression method ${entry.compressionMethod}, which Ferry cannot read`)
+    const name = insidePath(path) ?? path
+    if (entry.isEncrypted()) throw bad(`${this.label}: ${name} is encrypted; Ferry reads only unencrypted archives`)
+    if (!entry.canDecodeFileData()) throw bad(`${this.label}: ${name} uses compression method ${entry.compressionMethod}, which Ferry cannot read`)
     const stream = await this.zip.openReadStreamPromise(entry)
     const label = this.label
     return (async function * () {
       try {
         for await (const chunk of stream) yield chunk as Uint8Array
       } catch (err) {
-        throw bad(`${label}: ${entry.fileName} is damaged: ${(err as Error).message}`)
+        throw bad(`${label}: ${name} is damaged: ${(err as Error).message}`)
       }
     })()
   }
@@ -212,7 +237,7 @@ export class ZipSource implements ExportSource {
   async readText (path: string, maxBytes: number): Promise<string> {
     const entry = this.entry(path)
     if (entry === undefined) throw bad(`${path} is not in ${this.label}`)
-    const what = `${this.label}: ${entry.fileName}`
+    const what = `${this.label}: ${insidePath(path) ?? path}`
     if (entry.uncompressedSize > maxBytes) throw bad(`${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
     return await decode(await this.open(path), what, maxBytes)
   }

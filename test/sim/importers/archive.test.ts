@@ -67,6 +67,27 @@ describe('importing archives', () => {
     expect(mediaFiles(b)).toEqual([sha(join(folder, 'files', 'LICENSE.md'))])
   })
 
+  it('entry names in UTF-8 without the UTF-8 flag (Info-ZIP, macOS) keep their letters: title and non-ASCII attachments', async () => {
+    const chat = '[13/04/2023, 10:00:00] Zoë 🌸: \u200eMenü Café • 1 page \u200e<attached: 00000002-Menü Café.pdf>\n[13/04/2023, 10:01:00] Bob: ok\n'
+    const zip = writeZip(join(dir, 'export.zip'), [
+      { name: 'WhatsApp Chat with Zoë 🌸.txt', data: Buffer.from(chat), noUtf8Flag: true },
+      { name: '00000002-Menü Café.pdf', data: Buffer.from('%PDF'), noUtf8Flag: true },
+      // Bytes that are no UTF-8: CP437, as the zip format had it before UTF-8 (0x81 is ü).
+      { name: 'Men\u00fc.txt', rawName: Buffer.from([0x4d, 0x65, 0x6e, 0x81, 0x2e, 0x74, 0x78, 0x74]), data: Buffer.from('x') }
+    ])
+    const o = await openExport(zip)
+    try {
+      expect(await o.source!.list()).toEqual(['00000002-Menü Café.pdf', 'Menü.txt', 'WhatsApp Chat with Zoë 🌸.txt'])
+      expect(o).toMatchObject({ format: 'whatsapp', main: 'WhatsApp Chat with Zoë 🌸.txt', title: 'Zoë 🌸' })
+      const s = openStore()
+      expect(await importWhatsApp(s, o.source!, o.main!, o.title!)).toMatchObject({ media: 1, mediaFiles: 1, messages: 2, unmapped: {} })
+      expect(s.listConversations().map(c => c.title)).toEqual(['Zoë 🌸'])
+      s.close()
+    } finally {
+      await o.source!.close()
+    }
+  })
+
   it('a Telegram HTML export is named as such', () => {
     const zip = writeZip(join(dir, 'html.zip'), [{ name: 'ChatExport/messages.html', data: Buffer.from('<html></html>') }])
     const r = ferry('import', zip, '--store', join(dir, 'html'))
@@ -87,6 +108,7 @@ describe('refusing archives built to hurt, writing nothing', () => {
   }
   const refused: Array<[string, Parameters<typeof writeZip>[1], RegExp]> = [
     ['an entry whose path leaves the archive (zip-slip)', [{ name: '_chat.txt', data: chat }, { name: '../../IMG-20231231-WA0001.jpg', data: photo }], /path leaves the archive.*refused/],
+    ['a UTF-8 entry name without the UTF-8 flag whose path leaves the archive', [{ name: '_chat.txt', data: chat }, { name: '../Zoë/IMG-20231231-WA0001.jpg', data: photo, noUtf8Flag: true }], /path leaves the archive.*refused/],
     ['an entry that expands a thousandfold (zip bomb)', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: Buffer.alloc(8 << 20) }], /would expand from \d+ to 8388608 bytes: refused as a zip bomb/],
     ['entries sharing their data (overlapping zip bomb)', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: photo }, { name: 'copy.jpg', data: photo, sharesWith: 'IMG-20231231-WA0001.jpg' }], /overlap: refused as a zip bomb/],
     ['a media entry longer than it declares', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: photo, declaredSize: 3 }], /IMG-20231231-WA0001\.jpg is damaged: too many bytes/],

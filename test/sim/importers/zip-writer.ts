@@ -15,6 +15,10 @@ export interface ZipEntry {
   /** Point this entry's central record at the local data of an earlier entry (overlapping entries). */
   sharesWith?: string
   encrypted?: boolean
+  /** Leave the UTF-8 flag off (as Info-ZIP and macOS Archive Utility do), the name still written as UTF-8. */
+  noUtf8Flag?: boolean
+  /** The name's bytes as written, instead of `name` in UTF-8 (an archiver writing CP437). */
+  rawName?: Uint8Array
 }
 
 export function zipBytes (entries: ZipEntry[]): Buffer {
@@ -23,8 +27,8 @@ export function zipBytes (entries: ZipEntry[]): Buffer {
   const offsets = new Map<string, { offset: number, csize: number, crc: number, usize: number, method: number }>()
   let offset = 0
   for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8')
-    const flags = 0x0800 | (e.encrypted === true ? 1 : 0)
+    const name = e.rawName === undefined ? Buffer.from(e.name, 'utf8') : Buffer.from(e.rawName)
+    const flags = (e.noUtf8Flag === true || e.rawName !== undefined ? 0 : 0x0800) | (e.encrypted === true ? 1 : 0)
     let rec = e.sharesWith === undefined ? undefined : offsets.get(e.sharesWith)
     if (rec === undefined) {
       const method = e.method === 'store' ? 0 : 8
