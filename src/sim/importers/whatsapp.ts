@@ -114,8 +114,10 @@ function cleanName (name: string): string {
 
 /** Splits "Name: text" (a sent message) from a system line. */
 function splitSender (rest: string): { name?: string, text: string } {
-  const i = rest.indexOf(': ')
-  const bare = rest.endsWith(':') && !rest.slice(0, -1).includes(': ') ? rest.length - 1 : -1
+  // The name stands on the header line: a colon in the lines after it is the message's text.
+  const first = rest.split('\n', 1)[0]
+  const i = first.indexOf(': ')
+  const bare = first.endsWith(':') && !first.slice(0, -1).includes(': ') ? first.length - 1 : -1
   const at = i >= 0 ? i : bare
   if (at <= 0) return { text: rest }
   const raw = rest.slice(0, at)

@@ -196,6 +196,16 @@ describe('importWhatsApp', () => {
   })
 })
 
+describe('WhatsApp senders', () => {
+  it('the sender is found on the header line only: a colon on the lines after it is text', async () => {
+    const h = await inline('13/04/2023, 10:00 - Ann:\nTodo: milk\n13/04/2023, 10:01 - Ann left\nNote: for later\n13/04/2023, 10:02 - Bob: fine\n')
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:Ann', 'wa:Bob'])
+    expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
+      ['wa:Ann', 'text', 'Todo: milk'], ['system', 'system', 'Ann left\nNote: for later'], ['wa:Bob', 'text', 'fine']
+    ])
+  })
+})
+
 describe('WhatsApp conversation ids', () => {
   it('two chats whose first line is the same generic system line get different ids; the same chat the same id', async () => {
     const text = '12/31/23, 21:00 - Messages and calls are end-to-end encrypted.\n12/31/23, 21:01 - A: hi\n'
