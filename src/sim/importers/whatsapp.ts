@@ -233,6 +233,13 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   const conversation = `wa-${digest(chatTitle, entries[0].header.stamp + entries[0].header.rest)}`
   const me = options.me === undefined ? undefined : cleanName(options.me)
   const authors = new Set(bodies.map(b => b.name).filter((n): n is string => n !== undefined))
+  // iOS attributes what WhatsApp says in a group (a member's new number, pinned messages, disappearing
+  // messages...) to the group's title, every such line marked. A sender named as the chat who never
+  // writes an unmarked line is that voice, not a person; in a direct chat the other person, whom the
+  // chat is named after, writes unmarked lines.
+  const chatNames = new Set([chatTitle, cleanName(title)])
+  const isMarked = (text: string): boolean => /^[\u200e\u200f]/.test(text)
+  const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text))
   const contacts = new Map<string, Contact>()
   const members: string[] = []
   const messages: Message[] = []
@@ -250,7 +257,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       }
     }
     const msg: Message = { conversation, id, sender, ts, kind: 'text' }
-    const marked = /^[\u200e\u200f]/.test(raw)
+    const marked = isMarked(raw)
     // U+200E is WhatsApp's mark, never the writer's: it goes from the text wherever it stands.
     const content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
     const setText = (t: string): void => {
@@ -288,7 +295,8 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     } else if (isPoll(content)) {
       note(unmapped, 'poll (kept as text)')
       msg.text = content
-    } else if (marked && (isDistinctSystem(content) || isCall(content) || (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
+    } else if (marked && (isDistinctSystem(content) || isCall(content) || (chatSpeaks && chatNames.has(name)) ||
+      (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
       // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'
       msg.text = content

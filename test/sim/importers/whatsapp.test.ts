@@ -206,6 +206,30 @@ describe('WhatsApp senders', () => {
   })
 })
 
+describe('WhatsApp iOS group notices', () => {
+  it('lines iOS marked and attributed to the group\'s own title are system messages, whatever they say', async () => {
+    const h = await inline([
+      '[03/04/2023, 09:15:02] Hiking Club: \u200eAnn created group “Hiking Club”',
+      '[03/04/2023, 09:16:00] Ann: Hi all',
+      '[03/04/2023, 09:17:00] Hiking Club: \u200eBob changed their phone number to a new number. Tap to message or add the new number.',
+      '[03/04/2023, 09:18:00] Hiking Club: \u200eAnn turned on disappearing messages. New messages will disappear from this chat 7 days after they’re sent.',
+      '[03/04/2023, 09:19:00] Hiking Club: \u200eAnn pinned a message',
+      '[13/04/2023, 09:20:00] Bob: ok'
+    ].join('\n'), 'Hiking Club')
+    expect(h.messages.map(x => [x.sender, x.kind])).toEqual([
+      ['system', 'system'], ['wa:Ann', 'text'], ['system', 'system'], ['system', 'system'], ['system', 'system'], ['wa:Bob', 'text']
+    ])
+    expect(h.messages[4].text).toBe('Ann pinned a message')
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:Ann', 'wa:Bob'])
+    expect(h.conversations[0].members).toEqual(['wa:Ann', 'wa:Bob'])
+  })
+
+  it('in a direct chat the person the chat is named after keeps their marked lines', async () => {
+    const h = await inline('[03/04/2023, 09:16:00] Dave: hi\n[03/04/2023, 09:17:00] Dave: \u200eWaiting for this message. This may take a while.\n[13/04/2023, 09:20:00] Eve: ok\n', 'Dave')
+    expect(h.messages.map(x => [x.sender, x.kind])).toEqual([['wa:Dave', 'text'], ['wa:Dave', 'text'], ['wa:Eve', 'text']])
+  })
+})
+
 describe('WhatsApp conversation ids', () => {
   it('two chats whose first line is the same generic system line get different ids; the same chat the same id', async () => {
     const text = '12/31/23, 21:00 - Messages and calls are end-to-end encrypted.\n12/31/23, 21:01 - A: hi\n'
