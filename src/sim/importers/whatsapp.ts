@@ -38,8 +38,8 @@ const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').re
 
 const DATE = String.raw`(\d{1,4})([./\-\u2011])\s?(\d{1,2})[./\-\u2011]\s?(\d{1,4})\.?`
 const TIME = String.raw`(?:(${AMPM})\s?)?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:\s?(${AMPM}))?`
-/** Between date and time: a comma, spaces, or a word ("31/12/2023 à 21:05" in French). */
-const JOIN = String.raw`(?:,\s*|\s+(?:à\s+|às\s+)?)`
+/** Between date and time: a comma, spaces, or a word ("31/12/2023 à 21:05" in French, "12.3.2022 klo 14.08" in Finnish). */
+const JOIN = String.raw`(?:,\s*|\s+(?:à\s+|às\s+|klo\s+)?)`
 const BRACKETED = new RegExp(String.raw`^\[${DATE}${JOIN}${TIME}\]\s?(.*)$`, 'iu')
 const PLAIN = new RegExp(String.raw`^${DATE}${JOIN}${TIME}(?:\s[-–]\s|:\s)(.*)$`, 'iu')
 /** Marks WhatsApp puts around names and in front of what it wrote itself. */

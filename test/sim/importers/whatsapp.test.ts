@@ -30,6 +30,15 @@ describe('WhatsApp headers', () => {
     expect(parseHeader('[12/31/23, 9:05:33\u202fPM] Name: text')).toMatchObject({ ampm: 'p', ios: true })
     expect(parseHeader('just a continuation line')).toBeUndefined()
   })
+
+  it('reads Finnish headers: "klo" between date and time, dots in the time', async () => {
+    expect(parseHeader('[12.3.2022 klo 14.08.18] Matti: Moi')).toMatchObject({ date: { a: 12, b: 3, c: 2022 }, hour: 14, minute: 8, second: 18, rest: 'Matti: Moi' })
+    expect(parseHeader('12.3.2022 klo 9.01 - Matti: Moi')).toMatchObject({ date: { a: 12, b: 3, c: 2022 }, hour: 9, minute: 1, rest: 'Matti: Moi' })
+    const h = await inline('[12.3.2022 klo 14.08.18] Matti: Moi\n[12.3.2022 klo 14.09.02] Liisa: Hei\n[13.3.2022 klo 9.01.00] Matti: Huomenta\n')
+    expect(h.messages.map(x => [x.sender, x.text, x.ts])).toEqual([
+      ['wa:Matti', 'Moi', UTC(2022, 3, 12, 14, 8, 18)], ['wa:Liisa', 'Hei', UTC(2022, 3, 12, 14, 9, 2)], ['wa:Matti', 'Huomenta', UTC(2022, 3, 13, 9, 1)]
+    ])
+  })
 })
 
 describe('WhatsApp Android export (month first, 2-digit year)', async () => {
