@@ -133,9 +133,14 @@ const GROUP_EVENT = [
 ]
 
 const ATTACHED_ANDROID = new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(ATTACHED_SUFFIX)})\\)$`, 'iu')
-/** WhatsApp's own names for received and sent media on Android and iOS. */
-const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:\.[\w]+|$)/
+/** WhatsApp's own names for received and sent media on Android and iOS (iOS before 2017: 2016-09-28-PHOTO-00000004.jpg). */
+const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2}-[A-Z]+-\d+)(?:\.[\w]+|$)/
 const ANDROID_ANY_SUFFIX = /^(\S.*?\.[\p{L}\p{N}]{1,8}) \([^()]{2,40}\)$/u
+/** Older Android writes some of its own names without their extension ("AUD-20190113-WA0000. (file attached)"). */
+const ANDROID_NO_EXTENSION = /^((?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+\.) \([^()]{2,40}\)$/u
+/** iOS before 2017: "FILE <attached>". */
+const ATTACHED_OLD_IOS = new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <(?:${anyOf(ATTACHED_PREFIX)})>$`, 'iu')
+const OLD_IOS_ANY_WORD = /^(\S.*?\.[\p{L}\p{N}]{1,8}) <[^<>:]{2,30}>$/u
 const ATTACHED_IOS = new RegExp(`<(?:${anyOf(ATTACHED_PREFIX)}): ([^<>]+)>`, 'iu')
 const IOS_ANY_PREFIX = /<[^<>:]{1,30}: (\d{8}-[^<>]+)>/u
 const MEDIA_OMITTED_RE = new RegExp(`^(?:${anyOf(MEDIA_OMITTED)})$`, 'iu')
@@ -146,13 +151,18 @@ const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
 const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
 const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
 
-/** An attachment's file name when the text is an attachment marker, with what stands before and after it. */
+/**
+ * An attachment's file name when the text is an attachment marker, with what stands before and after it.
+ * A name ending in "." is one whose extension WhatsApp left out.
+ */
 export function attachment (content: string): { file: string, before: string, after: string } | undefined {
   const firstLine = content.split('\n')[0]
-  const android = ATTACHED_ANDROID.exec(firstLine) ?? (() => {
-    const m = ANDROID_ANY_SUFFIX.exec(firstLine)
+  const ownName = (re: RegExp): RegExpExecArray | null => {
+    const m = re.exec(firstLine)
     return m !== null && WHATSAPP_FILE.test(m[1]) ? m : null
-  })()
+  }
+  const android = ATTACHED_ANDROID.exec(firstLine) ?? ownName(ANDROID_ANY_SUFFIX) ?? ANDROID_NO_EXTENSION.exec(firstLine) ??
+    ATTACHED_OLD_IOS.exec(firstLine) ?? ownName(OLD_IOS_ANY_WORD)
   if (android !== null) return { file: android[1].trim(), before: '', after: content.slice(firstLine.length) }
   const ios = ATTACHED_IOS.exec(content) ?? IOS_ANY_PREFIX.exec(content)
   if (ios !== null) {
@@ -222,8 +232,9 @@ export function kindOfFile (file: string, mime: string): MessageKind {
   return 'file'
 }
 
-/** A date inside a WhatsApp media file name (IMG-20231231-WA0001.jpg, 00000012-PHOTO-2023-12-31-21-05-33.jpg). */
+/** A date inside a WhatsApp media file name (IMG-20231231-WA0001.jpg, 00000012-PHOTO-2023-12-31-21-05-33.jpg, 2016-09-28-PHOTO-00000004.jpg). */
 export function dateInFileName (file: string): { year: number, month: number, day: number } | undefined {
-  const m = /^(?:IMG|VID|AUD|PTT|STK|DOC)-(\d{4})(\d{2})(\d{2})-WA/.exec(file) ?? /^\d{8}-[A-Z]+-(\d{4})-(\d{2})-(\d{2})-/.exec(file)
+  const m = /^(?:IMG|VID|AUD|PTT|STK|DOC)-(\d{4})(\d{2})(\d{2})-WA/.exec(file) ?? /^\d{8}-[A-Z]+-(\d{4})-(\d{2})-(\d{2})-/.exec(file) ??
+    /^(\d{4})-(\d{2})-(\d{2})-[A-Z]+-\d/.exec(file)
   return m === null ? undefined : { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) }
 }

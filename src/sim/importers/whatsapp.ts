@@ -218,12 +218,17 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
 
   const dir = dirOf(main)
   let listing: string[] | undefined
-  /** An attachment's path: beside the chat file, else the one entry of that name anywhere in the export. */
+  /**
+   * An attachment's path: beside the chat file, else the one entry of that name anywhere in the export.
+   * A name WhatsApp wrote without its extension ("AUD-20190113-WA0000.") is the one file it begins.
+   */
   const locate = async (file: string): Promise<string> => {
     const beside = joinPath(dir, file)
     if (await source.has(beside)) return beside
     listing ??= await source.list()
-    const named = listing.filter(p => basename(p) === file)
+    const fits = file.endsWith('.') ? (p: string) => basename(p).startsWith(basename(file)) : (p: string) => basename(p) === file
+    const near = listing.filter(p => fits(p) && dirOf(p) === dir)
+    const named = near.length > 0 ? near : listing.filter(fits)
     return named.length === 1 ? named[0] : beside
   }
 
@@ -272,7 +277,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       if (isGroupEvent(content)) group = true
     } else if ((found = attachment(content)) !== undefined) {
       const path = await locate(found.file)
-      const fileName = basename(found.file)
+      const fileName = basename(path)
       msg.kind = kindOfFile(fileName, mimeOf(fileName))
       msg.fileName = fileName
       const sha = await media.add(path)

@@ -129,6 +129,33 @@ describe('WhatsApp exports of old iOS (before 2017)', () => {
   })
 })
 
+describe('attachments as older WhatsApp wrote them', () => {
+  const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+  it('old iOS "FILE <attached>", WhatsApp\'s Android and iOS file names: media beside the .txt', async () => {
+    const dir = join(DIR, 'old-ios-attached')
+    const h = await load(dir)
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text])).toEqual([
+      ['wa:Tara', 'image', 'IMG-20160928-WA0003.jpg', undefined],
+      ['wa:Alex', 'image', '2016-09-28-PHOTO-00000004.jpg', undefined],
+      ['wa:Alex', 'text', undefined, 'the view from the ridge'],
+      ['wa:Tara', 'image', 'IMG-20160928-WA0009.jpg', undefined]
+    ])
+    expect(h.messages[0].media).toBe(sha(join(dir, 'IMG-20160928-WA0003.jpg')))
+    expect(h.messages[1].media).toBe(sha(join(dir, '2016-09-28-PHOTO-00000004.jpg')))
+    expect(h.unmapped).toEqual({ 'media file missing from the export (message kept without it)': 1 })
+  })
+
+  it('Android "AUD-...-WA0000. (file attached)", the extension left out: the one file of that name, whatever its extension', async () => {
+    const dir = join(DIR, 'android-2019')
+    const h = await load(dir)
+    expect(h.messages[0]).toMatchObject({ sender: 'wa:Ann', fileName: 'AUD-20190113-WA0000.opus', media: sha(join(dir, 'AUD-20190113-WA0000.opus')) })
+    expect(h.messages[0].text).toBeUndefined()
+    expect(h.messages[3]).toMatchObject({ sender: 'wa:Bob', kind: 'voice', fileName: 'PTT-20190113-WA0004.' })
+    expect(h.messages[3].media).toBeUndefined()
+  })
+})
+
 describe('lines WhatsApp wrote itself and lines people wrote', () => {
   const map = async (text: string): Promise<MappedHistory> => {
     const o = await openExport(join(DIR, 'locales', 'en'))
