@@ -89,6 +89,17 @@ const DELETED = [
   'Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini' // id
 ]
 
+/** The mark WhatsApp puts after an edited message ("text <This message was edited>"), per language. */
+const EDITED = [
+  'This message was edited', // en
+  'Se editó este mensaje', // es
+  'Mensagem editada', 'Esta mensagem foi editada', // pt
+  'Questo messaggio è stato modificato', // it
+  'Ce message a été modifié', // fr
+  'Diese Nachricht wurde bearbeitet', // de
+  'Dit bericht is bewerkt' // nl
+]
+
 /** The first line of a poll ("POLL:"), per language. */
 const POLL = ['POLL', 'ENCUESTA', 'ENQUETE', 'SONDAGGIO', 'SONDAGE', 'UMFRAGE', 'PEILING', 'ОПРОС', 'ANKET', 'POLLING', 'JAJAK PENDAPAT']
 
@@ -146,6 +157,7 @@ const IOS_ANY_PREFIX = /<[^<>:]{1,30}: (\d{8}-[^<>]+)>/u
 const MEDIA_OMITTED_RE = new RegExp(`^(?:${anyOf(MEDIA_OMITTED)})$`, 'iu')
 const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
 const DELETED_RE = new RegExp(`^(?:${anyOf(DELETED)})\\.?$`, 'iu')
+const EDITED_RE = new RegExp(`\\s*<(?:${anyOf(EDITED)})\\.?>\\s*$`, 'iu')
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
 const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
 const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
@@ -178,6 +190,12 @@ export function omitted (content: string): MessageKind | 'contact' | undefined {
   if (m === null) return undefined
   const word = m[1].toLowerCase()
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
+}
+
+/** The text without the mark of an edited message at its end, or undefined when it has none. */
+export function withoutEditMark (content: string): string | undefined {
+  const m = EDITED_RE.exec(content)
+  return m === null ? undefined : content.slice(0, m.index)
 }
 
 export const isDeleted = (content: string): boolean => DELETED_RE.test(content)

@@ -7,7 +7,7 @@ import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from './d
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import {
-  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted
+  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted, withoutEditMark
 } from './whatsapp-phrases.js'
 
 // WhatsApp's "Export chat" text file. A message starts with a header line; the lines after it without
@@ -264,7 +264,13 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const msg: Message = { conversation, id, sender, ts, kind: 'text' }
     const marked = isMarked(raw)
     // U+200E is WhatsApp's mark, never the writer's: it goes from the text wherever it stands.
-    const content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
+    let content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
+    // The edit mark says only that the text changed, not when: the message keeps the text it ended with.
+    const unedited = withoutEditMark(content)
+    if (unedited !== undefined) {
+      content = unedited
+      note(unmapped, 'mark of an edited message (dropped: the export gives no time of the edit)')
+    }
     const setText = (t: string): void => {
       const trimmed = t.replace(/^[ \n]+|[ \n]+$/g, '')
       if (trimmed !== '') msg.text = trimmed

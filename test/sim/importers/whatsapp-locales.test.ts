@@ -39,7 +39,7 @@ interface Case {
 const S = 'system'
 const CASES: Case[] = [
   { lang: 'en', title: 'Sam', first: rome(2023, 12, 1, 21, 5), attachment: [2, 'IMG-20231201-WA0007.jpg', 'the venue'],
-    messages: [[S, 'system'], ['wa:Sam', 'text', 'Are we still on for Friday?'], ['wa:Kim', 'image'], ['wa:Sam', 'file'], ['wa:Kim', 'text', 'recalled'], ['wa:Sam', 'text', 'See you at 8 <This message was edited>']] },
+    messages: [[S, 'system'], ['wa:Sam', 'text', 'Are we still on for Friday?'], ['wa:Kim', 'image'], ['wa:Sam', 'file'], ['wa:Kim', 'text', 'recalled'], ['wa:Sam', 'text', 'See you at 8']] },
   { lang: 'es', title: 'Lucía', first: rome(2023, 12, 31, 21, 5), group: true, attachment: [3, 'IMG-20231231-WA0005.jpg'],
     messages: [[S, 'system'], [S, 'system', 'Lucía creó el grupo "Fiesta"'], ['wa:Lucía', 'text', '¿Quién trae la tarta?'], ['wa:Pablo', 'image'], ['wa:Pablo', 'file'], ['wa:Lucía', 'text', 'recalled'], ['wa:Pablo', 'location']] },
   { lang: 'pt', title: 'Ana', first: rome(2023, 12, 31, 21, 5), attachment: [2, 'IMG-20231231-WA0011.jpg'],

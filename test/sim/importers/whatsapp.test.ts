@@ -215,6 +215,16 @@ describe('WhatsApp senders', () => {
   })
 })
 
+describe('WhatsApp edited messages', () => {
+  it('the mark WhatsApp puts after an edited message is no part of its text, in Android, iOS and other languages', async () => {
+    const android = await inline('13/04/2023, 10:01 - Bob: fine <This message was edited>\n13/04/2023, 10:02 - Ann: two\nlines <This message was edited>\n13/04/2023, 10:03 - Ann: Texto real <Se editó este mensaje.>\n')
+    expect(android.messages.map(x => x.text)).toEqual(['fine', 'two\nlines', 'Texto real'])
+    expect(android.unmapped).toEqual({ 'mark of an edited message (dropped: the export gives no time of the edit)': 3 })
+    const ios = await inline('[03/02/2023, 08:00:00] Ann: This is edited \u200e<This message was edited>\n\u200e[03/02/2023, 08:01:00] Ann: \u200e<attached: 00000030-PHOTO-2023-02-03-08-01-00.jpg> \u200e<This message was edited>\n')
+    expect(ios.messages.map(x => [x.kind, x.text])).toEqual([['text', 'This is edited'], ['image', undefined]])
+  })
+})
+
 describe('WhatsApp iOS group notices', () => {
   it('lines iOS marked and attributed to the group\'s own title are system messages, whatever they say', async () => {
     const h = await inline([
