@@ -27,7 +27,13 @@ export function detectFormat (head: string, name = ''): ImportFormat | undefined
   if (trimmed.startsWith('{')) {
     try {
       const v = JSON.parse(trimmed) as unknown
-      if (typeof v === 'object' && v !== null && !Array.isArray(v) && 'type' in v) return 'ndjson'
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        // A Telegram result.json minified onto one line is a whole object too, with a "type" of its own
+        // ("personal_chat"); its messages or chats tell it from a canonical record, which has neither.
+        const { messages, chats } = v as { messages?: unknown, chats?: unknown }
+        if (Array.isArray(messages) || (typeof chats === 'object' && chats !== null)) return 'telegram'
+        if ('type' in v) return 'ndjson'
+      }
     } catch {}
     // A JSON document over many lines: Telegram's keys show near the top ("name", "type", "id", "messages"
     // for one chat; "about", "personal_information", "contacts", "chats" for a full export).

@@ -22,6 +22,8 @@ describe('import format detection', () => {
   it('Telegram: a JSON document with "messages" or "chats", even on one line; or any multi-line JSON named .json', () => {
     expect(detectFormat('{\n "name": "A",\n "type": "personal_chat",\n "id": 1,\n "messages": [')).toBe('telegram')
     expect(detectFormat('{"about":"x","chats":{"list":[]}}')).toBe('telegram')
+    // A whole single-chat result.json minified onto one line: a "type" too, but Telegram's.
+    expect(detectFormat('{"name":"Alice","type":"personal_chat","id":2000,"messages":[{"id":1,"type":"message","date":"2024-02-01T10:00:00","from":"Alice","text":"hi"}]}\n', 'result.json')).toBe('telegram')
     expect(detectFormat('\ufeff{\n "about": "x"', 'result.json')).toBe('telegram')
   })
 
