@@ -22,7 +22,8 @@ const HEAD_BYTES = 64 * 1024
 export function detectFormat (head: string, name = ''): ImportFormat | undefined {
   const text = head.replace(/^\ufeff/, '')
   const first = text.split(/\r?\n/).find(l => l.trim() !== '')
-  if (first === undefined) return 'ndjson'
+  // A file with nothing in it holds no history: importing it would only make an empty store.
+  if (first === undefined) return undefined
   const trimmed = first.trim()
   if (trimmed.startsWith('{')) {
     try {

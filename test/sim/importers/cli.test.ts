@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -74,6 +74,18 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     expect(json.status).toBe(2)
     expect(json.stderr).toMatch(/not a recognised chat export \(tried: canonical NDJSON, Telegram JSON, WhatsApp text\)/)
     expect(existsSync(target)).toBe(false)
+  })
+
+  it('an empty or blank file is no chat export either: exit 2, no store', () => {
+    const target = join(dir, 'never-empty')
+    for (const [name, text] of [['empty.txt', ''], ['blank.ndjson', '\n   \n\n']]) {
+      const file = join(dir, name)
+      writeFileSync(file, text)
+      const r = ferry('import', file, '--store', target)
+      expect(r.status, name).toBe(2)
+      expect(r.stderr).toMatch(new RegExp(`${name.replace('.', '\\.')}: not a recognised chat export \\(tried: canonical NDJSON, Telegram JSON, WhatsApp text\\)`))
+      expect(existsSync(target)).toBe(false)
+    }
   })
 
   it('bad --tz and --date-order values are bad usage', () => {

@@ -34,8 +34,9 @@ describe('import format detection', () => {
     expect(detectFormat('[12/31/23, 9:05:33 PM] Alice: hi\n')).toBe('whatsapp')
   })
 
-  it('an empty file is an empty NDJSON history; a broken canonical line is NDJSON (its import says what is wrong); anything else is none', () => {
-    expect(detectFormat('')).toBe('ndjson')
+  it('an empty or blank file is none; a broken canonical line is NDJSON (its import says what is wrong); anything else is none', () => {
+    expect(detectFormat('')).toBeUndefined()
+    expect(detectFormat('\ufeff\n  \r\n\t\n')).toBeUndefined()
     expect(detectFormat('{"type":"contact",\n')).toBe('ndjson')
     expect(detectFormat('hello world\n')).toBeUndefined()
     expect(detectFormat('{ not json')).toBeUndefined()
