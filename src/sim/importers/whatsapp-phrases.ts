@@ -229,9 +229,17 @@ export function isGroupEventBy (content: string, members: ReadonlySet<string>): 
   return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase())
 }
 
-/** A shared location: "location: https://maps.google.com/?q=LAT,LON" (the word in the phone's language). */
+const LOCATION = /^[^\n:]{0,40}: ?https?:\/\/\S*?[?&](?:q|ll)=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/u
+/** The "location: URL" line alone, ending the message. */
+const LOCATION_LAST = new RegExp(`${LOCATION.source}\\S*$`, 'u')
+
+/**
+ * A shared location: "location: https://maps.google.com/?q=LAT,LON" (the word in the phone's language).
+ * Android puts a named place's name and address on the lines before it.
+ */
 export function location (content: string): { lat: number, lon: number } | undefined {
-  const m = /^[^\n:]{0,40}: ?https?:\/\/\S*?[?&](?:q|ll)=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/u.exec(content)
+  const lines = content.split('\n')
+  const m = LOCATION.exec(content) ?? (lines.length <= 4 ? LOCATION_LAST.exec(lines[lines.length - 1]) : null)
   if (m === null) return undefined
   const lat = Number(m[1])
   const lon = Number(m[2])

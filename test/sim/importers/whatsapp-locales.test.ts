@@ -154,6 +154,14 @@ describe('attachments as older WhatsApp wrote them', () => {
     expect(h.messages[3]).toMatchObject({ sender: 'wa:Bob', kind: 'voice', fileName: 'PTT-20190113-WA0004.' })
     expect(h.messages[3].media).toBeUndefined()
   })
+
+  it('Android: a named place\'s name and address on the lines before "location: URL" -> a location, its text kept', async () => {
+    const h = await load(join(DIR, 'android-2019'))
+    expect(h.messages[1]).toMatchObject({
+      kind: 'location', location: { lat: 60.171, lon: 24.941 }, text: 'Helsinki Central Station\nKaivokatu 1, Helsinki\nlocation: https://maps.google.com/?q=60.171,24.941'
+    })
+    expect(h.messages[2]).toMatchObject({ kind: 'text', text: 'see you there' })
+  })
 })
 
 describe('lines WhatsApp wrote itself and lines people wrote', () => {
