@@ -87,6 +87,13 @@ async function sourceHead (source: ExportSource, path: string): Promise<string> 
 
 const depth = (p: string): number => p.split('/').length
 
+/** Telegram Desktop's HTML export: its pages are messages.html, messages2.html... */
+const HTML_PAGE = /^messages\d*\.html$/i
+
+function htmlExport (label: string): FerryError {
+  return bad(`${label} is a Telegram export in HTML: Ferry reads the JSON one (in Telegram Desktop's export, choose "Machine-readable JSON")`)
+}
+
 /** The export inside a folder or archive: its main file and format. */
 async function findInside (source: ExportSource, label: string, forced?: ImportFormat): Promise<{ format: ImportFormat, main: string }> {
   if (forced === 'ndjson') throw bad(`${label}: --format ndjson reads a file, not a folder or an archive`)
@@ -113,9 +120,7 @@ async function findInside (source: ExportSource, label: string, forced?: ImportF
     const txt = pick(chats, 'WhatsApp chat')
     if (txt !== undefined) return { format: 'whatsapp', main: txt }
   }
-  if (files.some(f => basename(f) === 'messages.html')) {
-    throw bad(`${label} is a Telegram export in HTML: Ferry reads the JSON one (in Telegram Desktop's export, choose "Machine-readable JSON")`)
-  }
+  if (files.some(f => basename(f) === 'messages.html')) throw htmlExport(label)
   throw bad(`${label}: ${forced === undefined ? NOT_RECOGNISED : `no ${forced === 'telegram' ? 'Telegram result.json' : 'WhatsApp chat .txt'} in it`}`)
 }
 
@@ -155,7 +160,7 @@ export async function openExport (path: string, forced?: ImportFormat): Promise<
     throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   const format = forced ?? detectFormat(head, abs)
-  if (format === undefined) throw bad(`${path}: ${NOT_RECOGNISED}`)
+  if (format === undefined) throw HTML_PAGE.test(basename(abs)) ? htmlExport(path) : bad(`${path}: ${NOT_RECOGNISED}`)
   if (format === 'ndjson') return { format, file: abs }
   const name = basename(abs)
   return { format, file: abs, source: new FolderSource(dirname(abs)), main: name, title: whatsAppTitle(name, dirname(abs)) }

@@ -1,9 +1,13 @@
+import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
-import { detectFileFormat, detectFormat } from '../../../src/sim/importers/detect.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { detectFileFormat, detectFormat, openExport } from '../../../src/sim/importers/detect.js'
+import { cleanupTempDirs, tempDir } from '../../helpers/stores.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures')
+
+afterAll(() => cleanupTempDirs())
 
 describe('import format detection', () => {
   it('detects the fixtures by content', async () => {
@@ -50,6 +54,14 @@ describe('import format detection', () => {
     expect(detectFormat('08/10/13 14:07:41: Marta: ciao\n')).toBe('whatsapp')
     expect(detectFormat('31/12/2023 à 21:05 - Claire : Bonne année !\n')).toBe('whatsapp')
     expect(detectFormat('20/08/24 14.30 - Budi: Halo\n')).toBe('whatsapp')
+  })
+
+  it('a Telegram HTML page given alone is named as such, as its folder is', async () => {
+    const dir = tempDir()
+    for (const name of ['messages.html', 'messages2.html']) {
+      writeFileSync(join(dir, name), '<!DOCTYPE html>\n<html><head><meta charset="utf-8"/><title>Exported Data</title></head><body></body></html>\n')
+      await expect(openExport(join(dir, name))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is a Telegram export in HTML: .*Machine-readable JSON/) })
+    }
   })
 
   it('a missing file is bad input', async () => {
