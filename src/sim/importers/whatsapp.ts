@@ -144,6 +144,12 @@ interface Entry {
   lines: string[]
 }
 
+/** Makes an entry, its header line included, text of the entry before it. */
+function absorb (into: Entry, e: Entry): void {
+  into.lines.push(e.line)
+  for (let i = 1; i < e.lines.length; i++) into.lines.push(e.lines[i])
+}
+
 /** The wall-clock time a header names when its date is read in `order`; undefined when it names none. */
 function wallClockOf (header: Header, order: DateOrder): WallClock | undefined {
   const d = readDate(header.date, order)
@@ -162,16 +168,24 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   const unmapped: Unmapped = {}
   const warnings: string[] = []
   const media = new MediaFiles(source, unmapped)
-  const lines = text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/).map(line => ({ line, header: parseHeader(line) }))
-  // A line written like a header but not the way this export writes them is text a person wrote.
-  const shape = commonShape(lines.flatMap(l => l.header === undefined ? [] : [l.header]))
   let entries: Entry[] = []
   let orphans = 0
-  for (const { line, header } of lines) {
-    if (header !== undefined && header.shape === shape) entries.push({ header, line, lines: [header.rest] })
+  for (const line of text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/)) {
+    const header = parseHeader(line)
+    if (header !== undefined) entries.push({ header, line, lines: [header.rest] })
     else if (entries.length > 0) entries[entries.length - 1].lines.push(line)
     else if (line.trim() !== '') orphans++
   }
+  // A line written like a header but not the way this export writes them is text a person wrote.
+  const shape = commonShape(entries.map(e => e.header))
+  const shaped: Entry[] = []
+  for (const e of entries) {
+    const prev = shaped[shaped.length - 1]
+    if (e.header.shape === shape) shaped.push(e)
+    else if (prev !== undefined) absorb(prev, e)
+    else orphans += [e.line, ...e.lines.slice(1)].filter(l => l.trim() !== '').length
+  }
+  entries = shaped
   if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans
   if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped, warnings, details: [] }
 
@@ -193,7 +207,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   for (const e of entries) {
     const prev = fitting[fitting.length - 1]
     if (prev !== undefined && wallClockOf(e.header, order) === undefined) {
-      prev.lines.push(e.line, ...e.lines.slice(1))
+      absorb(prev, e)
       note(unmapped, `line like a message header whose date is no ${ORDER_NAMES[order]} date (kept as text of the message before)`)
     } else {
       fitting.push(e)
