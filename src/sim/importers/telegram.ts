@@ -187,12 +187,22 @@ function idFor (m: Json, seen: Map<string, number>, unmapped: Unmapped): string 
   return n === 1 ? base : `${base}-${n}`
 }
 
-async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, previous: number): Promise<Message> {
-  let time = instant(m, 'date', ctx.clock)
-  if (time === undefined) {
+/**
+ * A message's time. One without a date takes the time of the message before it, or, before the first
+ * dated message of its chat, that message's time.
+ */
+function timeOf (ctx: Context, m: Json, previous: number | undefined, first: number): number {
+  const time = instant(m, 'date', ctx.clock)
+  if (time !== undefined) return time
+  if (previous !== undefined) {
     note(ctx.unmapped, 'message without a date (time of the message before used)')
-    time = previous
+    return previous
   }
+  note(ctx.unmapped, 'message without a date before the first with one (time of that one used)')
+  return first
+}
+
+async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, time: number): Promise<Message> {
   const text = messageText(m)
   const type = str(m.type)
   const { links, formatted } = entitiesOf(m)
@@ -352,9 +362,15 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
       chatCtx.me = chat.messages.filter(isObject).map(m => idOf(m.from_id)).find(f => f !== undefined)
     }
     const seen = new Map<string, number>()
-    let previous = 0
-    for (const m of chat.messages.filter(isObject)) {
-      const msg = await mapMessage(chatCtx, `tg${chatId}`, m, idFor(m, seen, unmapped), previous)
+    const chatMessages = chat.messages.filter(isObject)
+    let first: number | undefined
+    for (const m of chatMessages) if ((first = instant(m, 'date', ctx.clock)) !== undefined) break
+    if (first === undefined && chatMessages.length > 0) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `no message of chat ${JSON.stringify(str(chat.name) ?? chatId)} has a date: nothing to place them in time by`)
+    }
+    let previous: number | undefined
+    for (const m of chatMessages) {
+      const msg = await mapMessage(chatCtx, `tg${chatId}`, m, idFor(m, seen, unmapped), timeOf(chatCtx, m, previous, first as number))
       previous = msg.ts
       if (msg.sender !== 'unknown') appear(members, msg.sender)
       messages.push(msg)

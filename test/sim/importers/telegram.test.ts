@@ -184,6 +184,13 @@ describe('Telegram export: less common shapes', () => {
     expect(rome.messages[0].ts).toBe(Date.UTC(2023, 11, 31, 20))
   })
 
+  it('messages without a date before the first with one take its time, never 1970', async () => {
+    const h = await map(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, text: 'a' }, { ...base, id: 2, text: 'b' }]))
+    expect(h.messages.map(m => m.ts)).toEqual([1700000000000, 1700000000000])
+    expect(h.unmapped).toEqual({ 'message without a date before the first with one (time of that one used)': 1 })
+    await expect(map(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, text: 'a' }]))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no message of chat "X" has a date/) })
+  })
+
   it('video_message -> video, live location -> location with its period, an impossible location reported', async () => {
     const h = await map(chat('private_supergroup', [
       { ...base, id: 1, file: '(File not included. Change data exporting settings to download.)', media_type: 'video_message', duration_seconds: 5 },
