@@ -16,10 +16,13 @@ import {
 //   iOS              [31/12/2023, 21:05:33] Alice: text   [12/31/23, 9:05:33 PM] Alice: text
 //   iOS before 2017  30/08/16, 17:03:58: Alice: text      08/10/13 14:07:41: Alice: text
 // with am/pm in the phone's language (a. m., vorm., ÖS...), before the time in some (오후 9:05).
+// One export writes all its headers alike: a line that reads as a header but is written otherwise, or
+// whose date is no date in the file's order, is text someone pasted into a message.
 // A header without "Name: " is a system line. iOS marks what WhatsApp wrote itself (attachments,
 // omitted media, system lines it attributes to the chat) with a leading U+200E; such a line with an
-// author becomes a system message only when its text is a known system phrase. Dates are read in one
-// order for the whole file (date-order.ts), times in one time zone (wall-clock.ts).
+// author becomes a system message only when its text is a known system phrase or its author is the
+// chat itself. Dates are read in one order for the whole file (date-order.ts), times in one time zone
+// (wall-clock.ts).
 
 export interface WhatsAppOptions {
   /** The exporter's display name in the chat: their messages get sender "me". */
