@@ -134,7 +134,7 @@ describe('every fixture: import -> transfer -> export', () => {
   const whatsapp = join(FIXTURES, 'whatsapp')
   const exports = [
     ...['de', 'en', 'es', 'fr', 'id', 'it', 'nl', 'pt', 'ru', 'tr'].map(l => join(whatsapp, 'locales', l)),
-    join(whatsapp, 'old-ios'), join(whatsapp, 'old-ios-2013'),
+    join(whatsapp, 'old-ios'), join(whatsapp, 'old-ios-2013'), join(whatsapp, 'old-ios-attached'), join(whatsapp, 'android-2019'),
     join(FIXTURES, 'telegram', 'era1'), join(FIXTURES, 'telegram', 'era2'), join(FIXTURES, 'telegram', 'current')
   ]
 
