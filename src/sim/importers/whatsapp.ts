@@ -191,10 +191,14 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   entries = shaped
   if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans
   if (entries.length === 0) return { contacts: [], conversations: [], media: [], messages: [], unmapped, warnings, details: [] }
+  // The file's last newline leaves an empty continuation line, which is no part of the message.
+  const last = entries[entries.length - 1]
+  while (last.lines.length > 1 && last.lines[last.lines.length - 1].trim() === '') last.lines.pop()
+  let bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
 
   // Dates in attachment names help decide the order of day and month.
-  for (const e of entries) {
-    const found = attachment(splitSender(e.lines.join('\n')).text.replace(LEADING_MARKS, ''))
+  for (const [i, e] of entries.entries()) {
+    const found = attachment(bodies[i].text.replace(LEADING_MARKS, ''))
     const fileDate = found === undefined ? undefined : dateInFileName(basename(found.file))
     if (fileDate !== undefined) e.header.date.fileDate = fileDate
   }
@@ -216,11 +220,10 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       fitting.push(e)
     }
   }
-  entries = fitting
-  // The file's last newline leaves an empty continuation line, which is no part of the message.
-  const last = entries[entries.length - 1]
-  while (last.lines.length > 1 && last.lines[last.lines.length - 1].trim() === '') last.lines.pop()
-  const bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
+  if (fitting.length < entries.length) {
+    entries = fitting
+    bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
+  }
 
   const clock = new ZoneClock(options.timeZone ?? machineZone())
   const times = entries.map(e => wallClockOf(e.header, order))
