@@ -95,15 +95,6 @@ export function parseHeader (line: string): Header | undefined {
   }
 }
 
-/** The shape most headers share (the first one's on a tie): the one the phone wrote. */
-function commonShape (headers: readonly Header[]): string | undefined {
-  const counts = new Map<string, number>()
-  for (const h of headers) counts.set(h.shape, (counts.get(h.shape) ?? 0) + 1)
-  let best: string | undefined
-  for (const [shape, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = shape
-  return best
-}
-
 /** Does this text look like a WhatsApp chat export (a message header among its first lines)? */
 export function looksLikeWhatsApp (text: string): boolean {
   const lines = text.split(/\r\n|\r|\n/).filter(l => l.replace(BIDI, '').trim() !== '').slice(0, 10)
@@ -179,14 +170,13 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     else if (entries.length > 0) entries[entries.length - 1].lines.push(line)
     else if (line.trim() !== '') orphans++
   }
-  // A line written like a header but not the way this export writes them is text a person wrote.
-  const shape = commonShape(entries.map(e => e.header))
+  // An export begins with a header the phone wrote, and writes all the others the same way: a line
+  // written like a header but otherwise is text a person pasted, however many such lines there are
+  // (a log pasted into a short chat can hold more of them than the chat has messages).
   const shaped: Entry[] = []
   for (const e of entries) {
-    const prev = shaped[shaped.length - 1]
-    if (e.header.shape === shape) shaped.push(e)
-    else if (prev !== undefined) absorb(prev, e)
-    else orphans += [e.line, ...e.lines.slice(1)].filter(l => l.trim() !== '').length
+    if (shaped.length === 0 || e.header.shape === shaped[0].header.shape) shaped.push(e)
+    else absorb(shaped[shaped.length - 1], e)
   }
   entries = shaped
   if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans
