@@ -183,7 +183,9 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       if (e.type === 'paired') clearTimeout(timer)
       printer.onEvent(e)
     }
+    let interrupted = false
     const onSigint = (): void => {
+      interrupted = true
       sayStopped(printer, json, `Run ferry send --store ${storeDir} again to carry on: a phone already paired reconnects without a code.`)
       void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
     }
@@ -212,7 +214,9 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
           'To send to another phone instead (this one was lost or reset), stop and run ferry send again with --new.\n')
         if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
-      const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(err => {
+      const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(async err => {
+        // Ctrl-C stopped the phone, which ends its offer: the handler has said goodbye and exits.
+        if (interrupted) return await new Promise<never>(() => {})
         if (deadline.signal.aborted) {
           throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s` +
             (resuming ? ` (${record?.peerId} did not come back; ferry send --new shows a code for another phone)` : ''))

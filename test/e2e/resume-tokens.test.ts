@@ -113,6 +113,17 @@ describe('resume tokens', () => {
     expect(await exportStore(fresh.receiver)).toBe(await exportStore(tiny))
   })
 
+  it('Ctrl-C on the old phone while it shows its code exits 130 saying so, and nothing else', async () => {
+    const sender = startSender(copyStore(tiny), { code: CODE })
+    await senderReady(sender)
+    sender.child.kill('SIGINT')
+    const exit = await sender.waitExit(20_000)
+    expect(exit.code, sender.describe()).toBe(130)
+    expect(sender.events.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
+    expect(sender.all('error')).toEqual([])
+    expect(sender.stderr).not.toMatch(/\[CANCELLED\]/)
+  })
+
   it('Ctrl-C on the new phone exits 130 saying so; run again without the code, it carries on to verified, and then has nothing to resume', async () => {
     const fixture = await killFixture({ messages: 2000, textBytes: 400, mediaFiles: 2, mediaBytes: 1_000_000 })
     const store = copyStore(fixture)
