@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { ErrorCode, FerryError } from './errors.js'
 
 /**
@@ -9,6 +9,39 @@ import { ErrorCode, FerryError } from './errors.js'
 export function refuseDirectory (path: string, option: string, name: string): void {
   if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
     throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is a directory: name the file to write, like ${join(path, name)}`)
+  }
+}
+
+/**
+ * Refuses to write into a store's folder: a file there may be the store's own (an export or a backup
+ * written over history.db destroys the history it was taken from), and the store owns every name in
+ * it. Compared by real paths, so a symlinked or relative spelling of the store is caught too. A file
+ * is replaced by a rename, which replaces a symlink rather than writing through it: only its folder's
+ * real path counts; a folder is written through, so its own does.
+ */
+export function refuseInsideStore (path: string, option: string, storeDir: string, kind: 'file' | 'folder'): void {
+  const store = realPathOf(storeDir)
+  const target = kind === 'file' ? join(realPathOf(dirname(resolve(path))), basename(resolve(path))) : realPathOf(path)
+  const rel = relative(store, target)
+  const outside = rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)
+  if (!outside) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is inside the store ${storeDir}: writing there would damage the store; choose a ${kind} outside it`)
+  }
+}
+
+/** The real path of `path`, which need not exist: its nearest existing ancestor's, with the rest appended. */
+function realPathOf (path: string): string {
+  const rest: string[] = []
+  let p = resolve(path)
+  for (;;) {
+    try {
+      return join(realpathSync(p), ...rest.reverse())
+    } catch {
+      const parent = dirname(p)
+      if (parent === p) return resolve(path)
+      rest.push(basename(p))
+      p = parent
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selectio
 import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { writeBackup } from '../backup/backup.js'
-import { refuseDirectory } from '../durable-fs.js'
+import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -68,7 +68,9 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
   async run (args) {
     const storeDir = requireString(args, 'store', 'backup')
     const out = requireString(args, 'out', 'backup')
-    refuseDirectory(out, '--out', 'chats.ferrybak') // before the password is asked for
+    // Before the password is asked for.
+    refuseDirectory(out, '--out', 'chats.ferrybak')
+    refuseInsideStore(out, '--out', storeDir, 'file')
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)

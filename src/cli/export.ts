@@ -6,8 +6,8 @@ import { exportNdjson, type ExportResult } from '../sim/export.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
-import { storeError } from '../errors.js'
-import { refuseDirectory } from '../durable-fs.js'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 
 const command: Command = {
   name: 'export',
@@ -38,16 +38,21 @@ Examples:
     media: { type: 'string' }
   },
   async run (args) {
+    const storeDir = requireString(args, 'store', 'export')
+    const out = optionalString(args, 'out')
+    const mediaDir = optionalString(args, 'media')
+    if (out === '') throw new FerryError(ErrorCode.BAD_INPUT, '--out wants a file name (leave it out to write to stdout)')
+    if (mediaDir === '') throw new FerryError(ErrorCode.BAD_INPUT, '--media wants a folder name')
+    if (out !== undefined) refuseInsideStore(out, '--out', storeDir, 'file')
+    if (mediaDir !== undefined) refuseInsideStore(mediaDir, '--media', storeDir, 'folder')
     // Read-only: one consistent snapshot, even while a transfer writes the store.
-    const store = SqliteChatStore.open(requireString(args, 'store', 'export'), { readOnly: true })
+    const store = SqliteChatStore.open(storeDir, { readOnly: true })
     try {
-      const out = optionalString(args, 'out')
-      const mediaDir = optionalString(args, 'media')
       if (out === undefined) {
         await exportNdjson(store, process.stdout, { mediaDir })
         return EXIT_OK
       }
-      const r = await exportToFile(store, resolve(out), mediaDir)
+      const r = await exportToFile(store, out, mediaDir)
       process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
         `(${r.mediaFiles} files copied), ${r.messages} messages to ${out}\n`)
       return EXIT_OK
@@ -62,9 +67,10 @@ Examples:
  * file holds the whole history, so it is made as private as the store (0600), and new, never through a
  * symlink (the rename replaces a link at FILE rather than writing where it points).
  */
-async function exportToFile (store: SqliteChatStore, file: string, mediaDir?: string): Promise<ExportResult> {
+async function exportToFile (store: SqliteChatStore, out: string, mediaDir?: string): Promise<ExportResult> {
+  refuseDirectory(out, '--out', 'history.ndjson')
+  const file = resolve(out)
   const tmp = `${file}.${process.pid}.tmp`
-  refuseDirectory(file, '--out', 'history.ndjson')
   let fd: number
   try {
     await mkdir(dirname(file), { recursive: true })

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+// Where the CLI writes and reads: paths a person gets wrong are refused with a sentence that names
+// the path and the way out, exit 2, and nothing is harmed.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const FERRY = join(ROOT, 'bin', 'ferry.js')
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
+
+function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const dir = tempDir()
+const store = join(dir, 'phone')
+let db: Buffer
+let exported: string
+
+beforeAll(() => {
+  expect(ferry('import', FIXTURE, '--store', store).status).toBe(0)
+  db = readFileSync(join(store, 'history.db'))
+  exported = ferry('export', '--store', store).stdout
+}, 60_000)
+
+afterAll(() => cleanupTempDirs())
+
+function expectStoreUnchanged (): void {
+  expect(readFileSync(join(store, 'history.db')).equals(db)).toBe(true)
+  expect(ferry('export', '--store', store).stdout).toBe(exported)
+}
+
+describe('an --out or --media inside the store', () => {
+  it('export and backup refuse to write over the store\'s own database', () => {
+    const e = ferry('export', '--store', store, '--out', join(store, 'history.db'))
+    expect(e.stderr).toMatch(/--out .*history\.db is inside the store .*phone: writing there would damage the store; choose a file outside it/)
+    expect(e.status).toBe(2)
+    expectStoreUnchanged()
+    const b = ferry('backup', '--store', store, '--out', join(store, 'history.db'), '--no-password')
+    expect(b.stderr).toMatch(/is inside the store .*: writing there would damage the store/)
+    expect(b.status).toBe(2)
+    expectStoreUnchanged()
+  })
+
+  it('sees through another spelling of the store: a symlink to it, a path through its subfolders', () => {
+    const link = join(dir, 'link-to-phone')
+    symlinkSync(store, link)
+    const e = ferry('export', '--store', link, '--out', join(store, 'media', '..', 'history.db'))
+    expect(e.stderr).toMatch(/is inside the store/)
+    expect(e.status).toBe(2)
+    const b = ferry('backup', '--store', store, '--out', join(link, 'chats.ferrybak'), '--no-password')
+    expect(b.stderr).toMatch(/is inside the store/)
+    expect(b.status).toBe(2)
+    expect(existsSync(join(store, 'chats.ferrybak'))).toBe(false)
+    expectStoreUnchanged()
+  })
+
+  it('export refuses an empty --media and a --media inside the store, creating nothing', () => {
+    const empty = ferry('export', '--store', store, '--media', '')
+    expect(empty.stderr).toMatch(/--media wants a folder name/)
+    expect(empty.status).toBe(2)
+    const inside = ferry('export', '--store', store, '--out', join(dir, 'x.ndjson'), '--media', join(store, 'copies'))
+    expect(inside.stderr).toMatch(/--media .*copies is inside the store .*: writing there would damage the store; choose a folder outside it/)
+    expect(inside.status).toBe(2)
+    expect(existsSync(join(store, 'copies'))).toBe(false)
+    expect(existsSync(join(dir, 'x.ndjson'))).toBe(false)
+    expectStoreUnchanged()
+  })
+})
