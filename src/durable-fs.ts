@@ -1,13 +1,20 @@
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { ErrorCode, FerryError } from './errors.js'
+import { fsError } from './fs-errors.js'
 
 /**
  * Refuses to write a file where a directory is: checked before the work, since the rename that would
  * find out comes after all of it (a whole export, a backup's key derivation and every segment).
  */
 export function refuseDirectory (path: string, option: string, name: string): void {
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
+  let isDirectory: boolean
+  try {
+    isDirectory = statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+  } catch (err) {
+    throw fsError(err, `${option} ${path}`, path)
+  }
+  if (isDirectory) {
     throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is a directory: name the file to write, like ${join(path, name)}`)
   }
 }

@@ -78,6 +78,19 @@ export function reportError (err: unknown, json = false): number {
     process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)
     return err.code === ErrorCode.BAD_INPUT ? EXIT_USAGE : EXIT_FAILED
   }
-  process.stderr.write(`ferry: ${(err as Error)?.stack ?? String(err)}\n`)
+  // Not a failure Ferry knows how to describe: a bug. One line still, not a stack trace a person cannot
+  // act on; whoever debugs it asks for the stack.
+  const message = (err as Error)?.message ?? String(err)
+  if (showStacks()) {
+    process.stderr.write(`ferry: ${(err as Error)?.stack ?? String(err)}\n`)
+  } else {
+    process.stderr.write(`ferry: unexpected error: ${message} (run with DEBUG=ferry for the details) [${ErrorCode.INTERNAL}]\n`)
+  }
   return EXIT_FAILED
+}
+
+/** DEBUG=ferry (or ferry:*, as the library's logs take it) or FERRY_TSX=1, the sources' development path. */
+function showStacks (): boolean {
+  const debug = process.env.DEBUG ?? ''
+  return process.env.FERRY_TSX === '1' || debug.split(/[\s,]+/).some(d => d === '*' || d.startsWith('ferry'))
 }

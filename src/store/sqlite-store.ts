@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3'
 import { logger } from '@libp2p/logger'
 import { randomUUID } from 'node:crypto'
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { fileInTheWay, fsError } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { MediaFolder, type MediaDigest } from './media-folder.js'
@@ -158,11 +159,12 @@ export class SqliteChatStore implements History {
   static open (dir: string, options: OpenOptions = {}): SqliteChatStore {
     const abs = resolve(dir)
     const dbPath = join(abs, 'history.db')
-    if (statSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) {
+    const dirStat = statStore(abs, abs)
+    if (dirStat?.isDirectory() === false) {
       throw new FerryError(ErrorCode.BAD_INPUT, `${abs} is a file, not a Ferry store (a store is a directory)`)
     }
     // An empty file is as fresh as none (a creation stopped before SQLite wrote anything).
-    const fresh = (statSync(dbPath, { throwIfNoEntry: false })?.size ?? 0) === 0
+    const fresh = (statStore(dbPath, abs)?.size ?? 0) === 0
     if (fresh && (options.create !== true || options.readOnly === true)) {
       throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
     }
@@ -837,3 +839,21 @@ const UPSERT_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_
 const INSERT_V3_MESSAGES = (rows: number): string => insertSql('messages', MESSAGE_V3_COLUMNS, rows)
 const UPSERT_V3_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_V3_COLUMNS, 'conversation, id', rows, MESSAGE_V4_COLUMNS.map(([c]) => c))
 const UPSERT_MEDIA = (rows: number): string => upsertSql('media', MEDIA_COLUMNS, 'sha256', rows)
+
+/**
+ * stat() for opening a store, undefined when nothing is there. The failures a person can fix (a file
+ * where a folder of the path should be, a folder they may not read) are said as such: Node's own text
+ * names neither the culprit nor what it means for the store.
+ */
+function statStore (path: string, store: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOTDIR') {
+      const file = fileInTheWay(path) ?? 'a part of the path'
+      throw new FerryError(ErrorCode.BAD_INPUT, `${file} is a file, so ${store} cannot be a store`, { path }, { cause: err })
+    }
+    throw fsError(err, `cannot read the store ${store}`, path)
+  }
+}

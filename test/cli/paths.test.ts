@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,5 +70,26 @@ describe('an --out or --media inside the store', () => {
     expect(existsSync(join(store, 'copies'))).toBe(false)
     expect(existsSync(join(dir, 'x.ndjson'))).toBe(false)
     expectStoreUnchanged()
+  })
+})
+
+describe('a file where a folder of the path should be', () => {
+  it('a store under a file: says which file, exit 2', () => {
+    const file = join(dir, 'notes.txt')
+    writeFileSync(file, 'x')
+    const r = ferry('inspect', '--store', join(file, 'sub'))
+    expect(r.stderr).toBe(`ferry: ${file} is a file, so ${join(file, 'sub')} cannot be a store [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+  })
+
+  it('export --out and backup --out under a file: says which file, exit 2', () => {
+    const file = join(dir, 'notes.txt')
+    writeFileSync(file, 'x')
+    const e = ferry('export', '--store', store, '--out', join(file, 'x.ndjson'))
+    expect(e.stderr).toBe(`ferry: --out ${join(file, 'x.ndjson')}: ${file} is a file, not a folder [BAD_INPUT]\n`)
+    expect(e.status).toBe(2)
+    const b = ferry('backup', '--store', store, '--out', join(file, 'x.ferrybak'), '--no-password')
+    expect(b.stderr).toBe(`ferry: --out ${join(file, 'x.ferrybak')}: ${file} is a file, not a folder [BAD_INPUT]\n`)
+    expect(b.status).toBe(2)
   })
 })

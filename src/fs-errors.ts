@@ -1,0 +1,56 @@
+import { statSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ErrorCode, FerryError, storeError } from './errors.js'
+
+/**
+ * Why `path` could not be used, in a person's words, for the filesystem failures a person causes and
+ * can fix (a name that is not there, a file where a folder goes, a folder where a file goes, no right to
+ * it). Node's own text ("ENOTDIR: not a directory, stat 'a/b'") names neither the culprit nor the way
+ * out. Undefined for any other failure.
+ */
+export function fsReason (err: unknown, path: string): string | undefined {
+  switch ((err as { code?: string })?.code) {
+    case 'ENOENT': return `${path} does not exist`
+    case 'EISDIR': return `${path} is a folder, not a file`
+    case 'ENOTDIR': {
+      const file = fileInTheWay(path)
+      return file === undefined ? `a part of ${path} is a file, not a folder` : `${file} is a file, not a folder`
+    }
+    case 'EEXIST':
+      return statSync(path, { throwIfNoEntry: false })?.isDirectory() === false ? `${path} is a file, not a folder` : `${path} already exists`
+    case 'EACCES':
+    case 'EPERM': return 'permission denied'
+    case 'EROFS': return 'the file system is read-only'
+    case 'ENAMETOOLONG': return 'the name is too long'
+    default: return undefined
+  }
+}
+
+/**
+ * A filesystem failure while `doing` something with `path` as a typed error: the failures fsReason
+ * explains are the user's to fix (BAD_INPUT, exit 2); any other (a full disk, an I/O error) is the
+ * store's, as storeError reports it.
+ */
+export function fsError (err: unknown, doing: string, path: string): FerryError {
+  if (err instanceof FerryError) return err
+  const reason = fsReason(err, path)
+  if (reason === undefined) return storeError(err, doing)
+  return new FerryError(ErrorCode.BAD_INPUT, `${doing}: ${reason}`, { path }, { cause: err })
+}
+
+/** The nearest ancestor of `path` that exists and is not a folder: what makes a path fail with ENOTDIR. */
+export function fileInTheWay (path: string): string | undefined {
+  // Walks the path as written, so that the answer reads as the user wrote it.
+  let p = path
+  for (;;) {
+    const parent = dirname(p)
+    if (parent === p) return undefined
+    p = parent
+    try {
+      const st = statSync(p, { throwIfNoEntry: false })
+      if (st !== undefined) return st.isDirectory() ? undefined : p
+    } catch {
+      // ENOTDIR again: the file is further up.
+    }
+  }
+}
