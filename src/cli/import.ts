@@ -123,7 +123,9 @@ Examples:
     } finally {
       store?.close()
       await opened.source?.close()
-      if (!ok) for (const p of created) rmSync(p, { recursive: true, force: true })
+      // Cleanup is best effort: its own failure (a --store that is a file cannot have history.db removed
+      // from it) must not replace the error that made the import fail.
+      if (!ok) for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
     }
   }
 }

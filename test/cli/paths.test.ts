@@ -93,3 +93,14 @@ describe('a file where a folder of the path should be', () => {
     expect(b.status).toBe(2)
   })
 })
+
+describe('import into a --store that is a file', () => {
+  it('says so (the cleanup of a refused import does not hide it) and leaves the file alone', () => {
+    const file = join(dir, 'not-a-store')
+    writeFileSync(file, 'mine')
+    const r = ferry('import', FIXTURE, '--store', file)
+    expect(r.stderr).toBe(`ferry: ${file} is a file, not a Ferry store (a store is a directory) [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+    expect(readFileSync(file, 'utf8')).toBe('mine')
+  })
+})
