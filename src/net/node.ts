@@ -189,10 +189,43 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
     return node
   } catch (err) {
     if (err instanceof FerryError) throw err
-    const code = (err as { code?: string }).code
-    const hint = code === 'EADDRINUSE' ? ' (the port is taken)' : code === 'EADDRNOTAVAIL' ? ' (no such local address)' : ''
-    throw new FerryError(ErrorCode.INTERNAL, `cannot start the network node${hint}: ${(err as Error).message}`, { listen: opts.listen }, { cause: err })
+    throw listenFailure(err, listen) ?? new FerryError(ErrorCode.INTERNAL, `cannot start the network node: ${firstLines((err as Error).message)}`, { listen: opts.listen }, { cause: err })
   }
+}
+
+/** Why a listen address cannot be used, by the socket error's code, as the one who chose it can act on it. */
+const LISTEN_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: 'the port is taken (use tcp/0 for any free port)',
+  EADDRNOTAVAIL: 'this machine has no such address (listen on one of its own, or on 0.0.0.0)',
+  EACCES: 'permission denied (ports below 1024 need privileges; use tcp/0 for any free port)'
+}
+
+/**
+ * A listen address that failed, as a usage error. libp2p wraps the socket errors in one error with no code
+ * and no cause: each failed address and its error are only in its message, one `  ADDR: Error: listen CODE`
+ * line each, stack traces after them.
+ */
+function listenFailure (err: unknown, listen: string[]): FerryError | undefined {
+  const message = (err as Error)?.message ?? ''
+  const direct = (err as { code?: string })?.code
+  const found = /^\s*(\/\S+): .*?\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/m.exec(message) ??
+    (direct !== undefined && direct in LISTEN_PROBLEMS && listen.length === 1 ? [, listen[0], direct] : null)
+  if (found === null) return undefined
+  const [, addr, code] = found as [unknown, string, string]
+  return new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${hostPort(addr)}: ${LISTEN_PROBLEMS[code]}`, { listen: addr }, { cause: err })
+}
+
+/** /ip4/127.0.0.1/tcp/45123 as 127.0.0.1:45123, the way people write it. */
+function hostPort (addr: string): string {
+  const m = /^\/(ip4|ip6|dns4|dns6|dns)\/([^/]+)\/(tcp|udp)\/(\d+)/.exec(addr)
+  if (m === null) return addr
+  const host = m[1] === 'ip6' ? `[${m[2]}]` : m[2]
+  return m[4] === '0' ? host : `${host}:${m[4]}`
+}
+
+/** A wrapped error's message without the stack traces it quotes. */
+function firstLines (message: string): string {
+  return message.split('\n').filter(l => !/^\s+at /.test(l)).join('\n').trim()
 }
 
 const INBOUND_UPGRADE_TIMEOUT_MS = 5_000

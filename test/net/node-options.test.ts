@@ -50,12 +50,12 @@ describe('node options', () => {
     }
   })
 
-  it('reports a taken port as a typed error', async () => {
+  it('reports a taken port as a usage error naming it', async () => {
     const a = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
       const port = a.getMultiaddrs()[0].toString().split('/')[4]
       await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: [`/ip4/127.0.0.1/tcp/${port}`] }))
-        .rejects.toSatisfy(err => isFerryError(err, 'INTERNAL'))
+        .rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT') && err.message === `cannot listen on 127.0.0.1:${port}: the port is taken (use tcp/0 for any free port)`)
     } finally {
       await a.stop()
     }

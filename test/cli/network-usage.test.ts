@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+
+// send and receive as a person runs them, up to the network and no further: how a bad flag, a taken
+// port or an unknown chat is said, and what it leaves behind. Loopback only, never mDNS or a sweep.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const FERRY = join(ROOT, 'bin', 'ferry.js')
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
+const QUIET = ['--no-mdns', '--no-sweep']
+
+interface Run { status: number | null, stdout: string, stderr: string }
+
+/** Runs ferry to its end (killed after `ms`: a run that should have refused at once but waits fails). */
+async function ferry (args: string[], ms = 20_000): Promise<Run> {
+  const child = spawn(process.execPath, [FERRY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+  const status = await new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+  clearTimeout(timer)
+  return { status, stdout, stderr }
+}
+
+const dir = tempDir()
+const store = join(dir, 'old')
+
+beforeAll(async () => {
+  expect((await ferry(['import', FIXTURE, '--store', store])).status).toBe(0)
+}, 60_000)
+
+afterAll(() => cleanupTempDirs())
+
+describe('--listen an address that cannot be listened on', () => {
+  let taken: Server
+  beforeAll(async () => {
+    taken = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+  })
+  afterAll(() => { taken.close() })
+
+  it('a taken port: says which and what to do, exit 2, no stack', async () => {
+    const port = (taken.address() as AddressInfo).port
+    const r = await ferry(['send', '--store', store, '--listen', `/ip4/127.0.0.1/tcp/${port}`, ...QUIET])
+    expect(r.stderr).toBe(`ferry: cannot listen on 127.0.0.1:${port}: the port is taken (use tcp/0 for any free port) [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+  })
+
+  it('an address this machine does not have: says so, exit 2', async () => {
+    const r = await ferry(['send', '--store', store, '--listen', '/ip4/192.0.2.1/tcp/0', ...QUIET])
+    expect(r.stderr).toBe('ferry: cannot listen on 192.0.2.1: this machine has no such address (listen on one of its own, or on 0.0.0.0) [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+  })
+})
