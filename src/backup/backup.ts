@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { fsyncDir, refuseDirectory } from '../durable-fs.js'
+import { refuseUnknownChats } from '../protocol/selection-check.js'
 import { createPrivateFile } from '../private-files.js'
 import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
@@ -233,9 +234,7 @@ export interface RestoreResult {
 export async function restoreBackup (store: HistorySink, journal: Journal, b: OpenedBackup, o: RestoreOptions = {}): Promise<RestoreResult> {
   const source = await BackupSource.open(b)
   try {
-    const known = new Set((await source.conversations()).map(c => c.conversation.id))
-    const unknown = (o.chats ?? []).filter(c => !known.has(c))
-    if (unknown.length > 0) throw new FerryError(ErrorCode.BAD_INPUT, `this backup holds no conversation ${unknown.map(c => `'${c}'`).join(', ')}`)
+    await refuseUnknownChats(source, o.chats, 'this backup')
     const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
     const receiver = new ReceiverMachine({ sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore' })
     const pipe = memoryPipe()

@@ -7,6 +7,7 @@ import { writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 
 /** What a backup without a password is, said when one is written (its checks are public: anyone can redo them). */
 export const NO_PASSWORD_NOTE = 'Warning: this backup has no password. It is NOT confidential: anyone who gets the file can read ' +
@@ -73,11 +74,15 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
     refuseInsideStore(out, '--out', storeDir, 'file')
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
-    const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
     // Read-only: one consistent snapshot, even while a transfer writes the store.
     const store = SqliteChatStore.open(storeDir, { readOnly: true })
-    const view = json ? undefined : terminalProgress('backing up')
+    let view: ReturnType<typeof terminalProgress> | undefined
     try {
+      // Before the password is asked for: a selection that names a chat not held, or holds no message.
+      await refuseUnknownChats(store, selection.conversations, 'this phone')
+      await refuseEmptySelection(store, selection, 'this phone', 'back up')
+      const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
+      view = json ? undefined : terminalProgress('backing up')
       const t0 = performance.now()
       const r = await writeBackup(store, out, {
         password,

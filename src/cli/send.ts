@@ -12,6 +12,7 @@ import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 
 /**
@@ -138,6 +139,14 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       throw new FerryError(ErrorCode.BAD_INPUT, '--web serves a browser phone, and a browser can dial only WebRTC: use --transport auto (what --web picks) or webrtc')
     }
     const storage = await openStorage(storeDir, false)
+    // Before a code is shown: a receiver pairing for a selection that moves nothing would spend it.
+    try {
+      await refuseUnknownChats(storage.store, selection.conversations, 'this phone')
+      await refuseEmptySelection(storage.store, selection, 'this phone', 'send')
+    } catch (err) {
+      await storage.close()
+      throw err
+    }
     const record = storage.pairing
     const resuming = codeGiven === undefined && args.values.new !== true && record?.role === 'sender'
     const code = resuming ? undefined : codeGiven ?? generateCode()

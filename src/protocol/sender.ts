@@ -234,7 +234,7 @@ export class SenderMachine {
     this.state = 'manifest'
     const { manifest, media } = await beginManifest(this.source, selection)
     if (selection.conversations !== undefined && manifest.conversations.length === 0) {
-      throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone has none of the chats asked for (${describeSelection(request)})`)
+      throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone holds none of the chats to move (${describeSelection(selection)})`)
     }
     this.manifest = manifest
     log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)

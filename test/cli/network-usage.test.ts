@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,5 +57,39 @@ describe('--listen an address that cannot be listened on', () => {
     const r = await ferry(['send', '--store', store, '--listen', '/ip4/192.0.2.1/tcp/0', ...QUIET])
     expect(r.stderr).toBe('ferry: cannot listen on 192.0.2.1: this machine has no such address (listen on one of its own, or on 0.0.0.0) [BAD_INPUT]\n')
     expect(r.status).toBe(2)
+  })
+})
+
+describe('a selection that names a chat this phone does not hold, or holds no message', () => {
+  const HELD = "it holds c1, cｚ, c😀, empty, g-family"
+
+  it('send refuses before showing a code, naming the unknown chats and the ones it holds', async () => {
+    const r = await ferry(['send', '--store', store, '--chats', 'nosuch', '--listen', '/ip4/127.0.0.1/tcp/0', ...QUIET])
+    expect(r.stderr).toBe(`ferry: this phone holds no conversation 'nosuch' (${HELD}) [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+    const mixed = await ferry(['send', '--store', store, '--chats', 'c1,nosuch', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...QUIET])
+    expect(mixed.stderr).toBe(`ferry: this phone holds no conversation 'nosuch' (${HELD}) [BAD_INPUT]\n`)
+    expect(mixed.stdout).not.toMatch(/"event":"code"/)
+    expect(mixed.status).toBe(2)
+  })
+
+  it('backup refuses unknown chats, alone or among known ones, and writes no file', async () => {
+    const out = join(dir, 'sel.ferrybak')
+    const r = await ferry(['backup', '--store', store, '--out', out, '--no-password', '--chats', 'c1,nosuch,other'])
+    expect(r.stderr).toBe(`ferry: this phone holds no conversation 'nosuch', 'other' (${HELD}) [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('send and backup refuse a selection that holds no message, before a code or a file', async () => {
+    const s = await ferry(['send', '--store', store, '--since', '2030-01-01T00:00Z', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...QUIET])
+    expect(s.stderr).toBe('ferry: no message on this phone is in the selection (every chat from 2030-01-01T00:00:00.000Z): nothing to send [BAD_INPUT]\n')
+    expect(s.stdout).not.toMatch(/"event":"code"/)
+    expect(s.status).toBe(2)
+    const out = join(dir, 'empty.ferrybak')
+    const b = await ferry(['backup', '--store', store, '--out', out, '--no-password', '--chats', 'empty'])
+    expect(b.stderr).toBe('ferry: no message on this phone is in the selection (chats empty): nothing to back up [BAD_INPUT]\n')
+    expect(b.status).toBe(2)
+    expect(existsSync(out)).toBe(false)
   })
 })

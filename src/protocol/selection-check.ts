@@ -1,0 +1,44 @@
+import { ErrorCode, FerryError } from '../errors.js'
+import type { HistorySource } from '../store/history.js'
+import { compareStrings, type Selection } from '../store/model.js'
+import { isFiltered, selectedPages } from './manifest.js'
+import { describeSelection } from './selection.js'
+
+// A selection checked against the history it selects from, before anything is offered or written: a
+// transfer finds out only once a new phone has paired (and spent the code), then moves a part of what
+// was asked, or nothing, and calls that verified.
+
+/** How many of a history's chat ids a refusal lists. */
+const LISTED = 20
+
+/**
+ * Refuses chats `source` does not hold, naming them and those it holds: a typo in --chats would
+ * otherwise move the other chats asked for without a word, or nothing at all.
+ */
+export async function refuseUnknownChats (source: Pick<HistorySource, 'conversations'>, chats: readonly string[] | undefined, holder: string): Promise<void> {
+  if (chats === undefined) return
+  const held = (await source.conversations()).map(c => c.conversation.id).sort(compareStrings)
+  const known = new Set(held)
+  const unknown = chats.filter(c => !known.has(c))
+  if (unknown.length === 0) return
+  const list = held.length === 0
+    ? 'it holds none'
+    : `it holds ${held.slice(0, LISTED).join(', ')}${held.length > LISTED ? `, … (${held.length} in all; ferry inspect lists them)` : ''}`
+  throw new FerryError(ErrorCode.BAD_INPUT, `${holder} holds no conversation ${unknown.map(c => `'${c}'`).join(', ')} (${list})`, { unknown })
+}
+
+/**
+ * Refuses a narrowed selection (chats, dates) that holds no message: the other side would get empty
+ * chats and a "verified". Reads at most the first message in range of each chat selected.
+ */
+export async function refuseEmptySelection (source: HistorySource, sel: Selection, holder: string, verb: string): Promise<void> {
+  if (!isFiltered(sel)) return
+  const wanted = sel.conversations === undefined ? undefined : new Set(sel.conversations)
+  for (const { conversation } of await source.conversations()) {
+    if (wanted !== undefined && !wanted.has(conversation.id)) continue
+    for await (const page of selectedPages(source, conversation.id, sel, undefined, 1)) {
+      if (page.length > 0) return
+    }
+  }
+  throw new FerryError(ErrorCode.BAD_INPUT, `no message on ${holder} is in the selection (${describeSelection(sel)}): nothing to ${verb}`)
+}
