@@ -152,7 +152,10 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
     switch (e.type) {
       case 'paired': say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
-      case 'manifest': say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`); break
+      case 'manifest':
+        say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`)
+        if (e.unsent !== undefined) say(`warning: the old phone does not send ${e.unsent.map(c => `'${c}'`).join(', ')}: it holds no such chat, or does not offer it`)
+        break
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
       case 'chats-ready': view?.stop(); view = undefined; say(`all ${count(e.messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`); break
       case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${count(e.messages, 'message', 'messages')} and ${count(e.mediaFiles, 'media file', 'media files')} back to verify them`); break

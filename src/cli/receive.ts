@@ -120,6 +120,10 @@ to carry on).`,
   },
   async run (args) {
     const storeDir = requireString(args, 'store', 'receive')
+    // The chats asked for are named by the old phone's ids, which nothing here can check before pairing.
+    // Once paired, the old phone sends what it holds of them (and refuses, naming both sides, when that is
+    // nothing); refusing then would spend the code and drop the chats that do exist, so the chats it does
+    // not send are named in a warning instead (the manifest event's `unsent`).
     const request = selectionFromArgs(args)
     const json = args.values.json === true
     const timeoutMs = integerFlag(args, 'timeout', 60) * 1000

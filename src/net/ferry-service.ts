@@ -134,7 +134,11 @@ export interface ConversationSummary { id: string, title: string, messages: numb
 export type FerryEvent = { at: number } & (
   | { type: 'paired', peer: string, mode: 'code' | 'resume' }
   | { type: 'pair-failed', peer: string, error: FerryError }
-  | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number }
+  /**
+   * What the sender offers. On the receiver, `unsent` lists the chats it asked for (--chats) that the
+   * sender does not send: it does not hold them, or does not offer them.
+   */
+  | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number, unsent?: string[] }
   | { type: 'progress', progress: Progress }
   /** The receiver holds every message: its chats can be opened while the media goes on. */
   | { type: 'chats-ready', messages: number }
@@ -720,7 +724,10 @@ export class FerryService implements Startable {
         onAdvance,
         onManifest: () => {
           const e = machine.expected
-          if (e !== undefined) emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length })
+          if (e === undefined) return
+          const sent = new Set(e.conversations.map(c => c.conversation.id))
+          const unsent = opts.request?.conversations?.filter(id => !sent.has(id)) ?? []
+          emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length, ...(unsent.length > 0 ? { unsent } : {}) })
         },
         onProgress: () => { emit({ type: 'progress', progress: progress() }) }
       })

@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { killAll, senderReady, startSender } from '../e2e/helpers/ferry-cli.js'
 
 // send and receive as a person runs them, up to the network and no further: how a bad flag, a taken
 // port or an unknown chat is said, and what it leaves behind. Loopback only, never mDNS or a sweep.
@@ -13,6 +14,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 const QUIET = ['--no-mdns', '--no-sweep']
+const CODE = '161-8033-9887'
 
 interface Run { status: number | null, stdout: string, stderr: string }
 
@@ -91,5 +93,20 @@ describe('a selection that names a chat this phone does not hold, or holds no me
     expect(b.stderr).toBe('ferry: no message on this phone is in the selection (chats empty): nothing to back up [BAD_INPUT]\n')
     expect(b.status).toBe(2)
     expect(existsSync(out)).toBe(false)
+  })
+})
+
+describe('receive --chats naming a chat the old phone does not send', () => {
+  afterEach(async () => { await killAll() })
+
+  it('receives the chats in common and names the ones that did not come', async () => {
+    const sender = startSender(store, { code: CODE, extra: ['--no-sweep'] })
+    const ready = await senderReady(sender)
+    const target = join(dir, 'new')
+    const r = await ferry(['receive', '--store', target, '--code', CODE, '--peer', ready.addr, '--chats', 'c1,nosuch', '--timeout', '20', ...QUIET, '--listen', '/ip4/127.0.0.1/tcp/0'], 45_000)
+    expect(r.stderr).toMatch(/\nwarning: the old phone does not send 'nosuch': it holds no such chat, or does not offer it\n/)
+    expect(r.stderr).toMatch(/Verified: 7 messages/)
+    expect(r.status).toBe(0)
+    expect((await sender.waitExit(20_000)).code).toBe(0)
   })
 })
