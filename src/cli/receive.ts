@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -51,6 +53,17 @@ function parsePeer (v: string): Multiaddr[] {
     return v.split(',').map(a => multiaddr(a.trim()))
   } catch (err) {
     throw new FerryError(ErrorCode.BAD_INPUT, `--peer wants a multiaddr like /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...: ${(err as Error).message}`)
+  }
+}
+
+const needsAddress = (): FerryError => new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
+
+/** Whether DIR holds a store's history already (one that may remember a pairing to resume). */
+function holdsHistory (dir: string): boolean {
+  try {
+    return (statSync(join(dir, 'history.db'), { throwIfNoEntry: false })?.size ?? 0) > 0
+  } catch {
+    return false // not a folder: opening the store says so
   }
 }
 
@@ -133,20 +146,29 @@ to carry on).`,
     const codeArg = await codeFromArgs(args)
     const peerArg = optionalString(args, 'peer')
     let addrs: Multiaddr[] = peerArg !== undefined ? parsePeer(peerArg) : qr !== undefined ? withPeer(qr.addrs, qr.peerId) : []
+    // Everything that can be told wrong without the store is, before it is created: bad usage leaves nothing.
+    const transportGiven = optionalString(args, 'transport')
+    if (transportGiven !== undefined) parseTransport(transportGiven)
+    const listenGiven = parseListen(optionalString(args, 'listen'))
+    // A phone given a code or a QR code pairs anew; so does a new store, which holds no pairing to resume.
+    const pairsAnew = codeArg !== undefined || qr !== undefined || !holdsHistory(storeDir)
+    if (pairsAnew && addrs.length === 0 && args.values['no-mdns'] === true && args.values['no-sweep'] === true) throw needsAddress()
+    if (qr !== undefined) addressesToDial(addrs, parseTransport(transportGiven))
+    const asked = codeArg ?? qr?.code ?? (pairsAnew ? await promptCode() : undefined)
     const storage = await openStorage(storeDir, true)
     const record = storage.pairing
-    const resuming = codeArg === undefined && qr === undefined && record?.role === 'receiver'
+    const resuming = asked === undefined && record?.role === 'receiver'
     const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
-    const code = codeArg ?? qr?.code ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
+    const code = asked ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
-    const transport = parseTransport(optionalString(args, 'transport'), (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
+    const transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')
     // Before anything starts: a TCP-only phone shown a WebRTC-only QR code says so at once.
     addrs = addressesToDial(addrs, transport)
     const nameplate = code?.nameplate ?? record?.nameplate ?? ''
     const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
     const sweeping = args.values['no-sweep'] !== true && nameplate !== ''
-    const listen = parseListen(optionalString(args, 'listen')) ?? defaultListen(transport, 'receiver')
+    const listen = listenGiven ?? defaultListen(transport, 'receiver')
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving')
@@ -183,7 +205,7 @@ to carry on).`,
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
       let preferHost: string | undefined
       if (addrs.length === 0) {
-        if (mdns === false && !sweeping) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
+        if (mdns === false && !sweeping) throw needsAddress()
         if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
         const found = await search.find()
         addrs = addressesToDial(found.addrs, transport)

@@ -110,3 +110,19 @@ describe('receive --chats naming a chat the old phone does not send', () => {
     expect((await sender.waitExit(20_000)).code).toBe(0)
   })
 })
+
+describe('receive with bad usage', () => {
+  it('refuses before it creates the store: nothing is left behind', async () => {
+    const target = join(dir, 'never')
+    const transport = await ferry(['receive', '--store', target, '--transport', 'udp', '--code', CODE, '--peer', '/ip4/127.0.0.1/tcp/9', ...QUIET])
+    expect(transport.stderr).toBe("ferry: --transport wants one of tcp, webrtc, auto, got 'udp' [BAD_INPUT]\n")
+    expect(transport.status).toBe(2)
+    const nowhere = await ferry(['receive', '--store', target, '--code', CODE, ...QUIET])
+    expect(nowhere.stderr).toBe("ferry: with --no-mdns and --no-sweep the old phone's address is needed: --peer MULTIADDR or --qr PAYLOAD [BAD_INPUT]\n")
+    expect(nowhere.status).toBe(2)
+    const noCode = await ferry(['receive', '--store', target, '--peer', '/ip4/127.0.0.1/tcp/9', ...QUIET])
+    expect(noCode.stderr).toMatch(/^ferry: no pairing code: pass --code/)
+    expect(noCode.status).toBe(2)
+    expect(existsSync(target)).toBe(false)
+  })
+})

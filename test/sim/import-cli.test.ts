@@ -92,7 +92,7 @@ describe('ferry import / export / inspect', () => {
     mkdirSync(folder, { mode: 0o755 })
     chmodSync(folder, 0o755)
     writeFileSync(join(folder, 'notes.txt'), 'mine\n')
-    for (const args of [['import', FIXTURE, '--store', folder], ['receive', '--store', folder, '--code', '123-4567-8901', '--no-mdns', '--no-sweep', '--timeout', '1']]) {
+    for (const args of [['import', FIXTURE, '--store', folder], ['receive', '--store', folder, '--code', '123-4567-8901', '--peer', '/ip4/127.0.0.1/tcp/9', '--no-mdns', '--no-sweep', '--timeout', '1']]) {
       const r = ferry(...args)
       expect(r.status, args[0]).toBe(2)
       expect(r.stderr, args[0]).toBe(`ferry: ${folder} is not empty and holds no Ferry store (it has notes.txt); choose a new or empty directory [BAD_INPUT]\n`)
