@@ -139,6 +139,10 @@ export function reportConnections (phone: Phone, json: boolean): void {
 export function eventPrinter (json: boolean, label: string): { onEvent: (e: FerryEvent) => void, stop: () => void } {
   let view: ProgressView | undefined
   const say = (line: string): void => { process.stderr.write(line + '\n') }
+  // A link that never was cannot be interrupted: before the first pairing an 'interrupted' is a dial
+  // that failed. Retries repeat it every second or so; a line is said again only when the reason changes.
+  let linked = false
+  let lastInterruption: string | undefined
   const onEvent = (e: FerryEvent): void => {
     if (json) {
       if (e.type === 'progress') { view ??= jsonProgress(); view.update(e.progress); return }
@@ -149,8 +153,9 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       jsonEvent(e.type, { ...e, type: undefined })
       return
     }
+    if (e.type === 'paired' || e.type === 'progress') lastInterruption = undefined
     switch (e.type) {
-      case 'paired': say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
+      case 'paired': linked = true; say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'manifest':
         say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`)
@@ -159,7 +164,15 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
       case 'chats-ready': view?.stop(); view = undefined; say(`all ${count(e.messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`); break
       case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${count(e.messages, 'message', 'messages')} and ${count(e.mediaFiles, 'media file', 'media files')} back to verify them`); break
-      case 'interrupted': view?.stop(); view = undefined; say(`link interrupted (${e.error.message}); resuming when the other phone is back...`); break
+      case 'interrupted':
+        view?.stop()
+        view = undefined
+        if (e.error.message === lastInterruption) break
+        lastInterruption = e.error.message
+        say(linked
+          ? `link interrupted (${e.error.message}); resuming when the other phone is back...`
+          : `cannot reach the other phone (${e.error.message}); retrying...`)
+        break
       case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats)); break
     }
   }

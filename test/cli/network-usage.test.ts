@@ -126,3 +126,17 @@ describe('receive with bad usage', () => {
     expect(existsSync(target)).toBe(false)
   })
 })
+
+describe('receive from an address that refuses the connection', () => {
+  it('says once that it cannot reach the old phone, not that a link was interrupted', async () => {
+    const closed = createServer()
+    await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise(resolve => closed.close(resolve))
+    const peer = `/ip4/127.0.0.1/tcp/${port}/p2p/12D3KooWDRgaVgAMmzPJKSGxmhEERwbkQhzMUeffETvnszrzrYCY`
+    const r = await ferry(['receive', '--store', join(dir, 'unreached'), '--code', CODE, '--peer', peer, '--timeout', '4', ...QUIET, '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(r.stderr).not.toMatch(/link interrupted/)
+    expect(r.stderr.match(/^cannot reach the other phone \(the old phone at 127\.0\.0\.1 refused the connection: is 'ferry send' still running there\?\); retrying\.\.\.$/gm)).toHaveLength(1)
+    expect(r.status).toBe(1)
+  })
+})
