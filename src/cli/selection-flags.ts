@@ -9,16 +9,45 @@ export const SELECTION_OPTIONS = {
 } as const
 
 export const SELECTION_HELP = `  --chats ID,...      only these conversations (ids as 'ferry inspect' lists them)
-  --since DATE        only messages from this date/time on (ISO 8601, e.g. 2024-01-31 or 2024-01-31T18:00Z)
-  --until DATE        only messages before this date/time`
+  --since DATE        only messages from this date/time on: 2024-01-31 (its midnight) or
+                      2024-01-31T18:00, in this machine's time zone, or with a zone of its
+                      own: 2024-01-31T18:00Z, 2024-01-31T18:00+01:00
+  --until DATE        only messages before this date/time (the same forms)`
 
+const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/i
+
+/**
+ * A date flag as the person means it: a date or time without a zone is on this machine's clock (their
+ * midnight, not UTC's, which Date.parse takes for a date alone), and an impossible one (February 30th,
+ * 25:00), which Date.parse rolls over into another day, is refused.
+ */
 function parseDate (flag: string, v: string): number {
-  const t = Date.parse(v)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `--${flag} wants a date like 2024-01-31 or 2024-01-31T18:00:00Z, got '${v}'`)
+  const bad = (): FerryError => new FerryError(ErrorCode.BAD_INPUT, `--${flag} wants a date like 2024-01-31, 2024-01-31T18:00 or 2024-01-31T18:00Z, got '${v}'`)
+  const m = DATE.exec(v.trim())
+  if (m === null) throw bad()
+  const [y, mo, d, h = 0, mi = 0, sec = 0] = m.slice(1, 7).map(x => x === undefined ? undefined : Number(x)) as number[]
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'))
+  if (mo < 1 || mo > 12) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a date (there is no month ${mo})`)
+  const daysInMonth = new Date(Date.UTC(2000, mo, 0)).getUTCDate() - (mo === 2 && !leap(y) ? 1 : 0)
+  if (d < 1 || d > daysInMonth) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a date (${MONTHS[mo - 1]} ${y} has ${daysInMonth} days)`)
+  if (h > 23 || mi > 59 || sec > 59) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a time of day`)
+  const zone = m[8]
+  if (zone === undefined) {
+    const local = new Date(2000, 0, 1)
+    local.setFullYear(y, mo - 1, d) // not new Date(y, ...), which reads years 0-99 as 1900-1999
+    local.setHours(h, mi, sec, ms)
+    return local.getTime()
   }
-  return t
+  const offset = zone.toUpperCase() === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)))
+  const utc = new Date(0)
+  utc.setUTCFullYear(y, mo - 1, d)
+  utc.setUTCHours(h, mi, sec, ms)
+  return utc.getTime() - offset * 60_000
 }
+
+const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
 
 export function selectionFromArgs (args: ParsedArgs): Selection {
   const sel: Selection = {}
