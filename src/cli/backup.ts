@@ -1,4 +1,5 @@
-import { basename } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
@@ -7,6 +8,7 @@ import { writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
+import { fsError } from '../fs-errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 
 /** What a backup without a password is, said when one is written (its checks are public: anyone can redo them). */
@@ -83,6 +85,12 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       await refuseEmptySelection(store, selection, 'this phone', 'back up')
       const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
       view = json ? undefined : terminalProgress('backing up')
+      // As export does: a folder named for the file is made, not refused.
+      try {
+        mkdirSync(dirname(resolve(out)), { recursive: true })
+      } catch (err) {
+        throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
+      }
       const t0 = performance.now()
       const r = await writeBackup(store, out, {
         password,
@@ -98,7 +106,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
           password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds
         })
       } else {
-        process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${basename(out)} ` +
+        process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${out} ` +
           `(${formatBytes(r.fileBytes)} in ${seconds.toFixed(1)} s, ${(r.fileBytes / 1e6 / seconds).toFixed(1)} MB/s).\n`)
         if (password !== undefined) process.stderr.write('Encrypted with your password: without it the backup cannot be restored.\n')
       }

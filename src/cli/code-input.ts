@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { ErrorCode, FerryError } from '../errors.js'
+import { fsError } from '../fs-errors.js'
 import { parseCode, type PairingCode } from '../pairing/index.js'
 import { optionalString, type ParsedArgs } from './command.js'
 
@@ -22,7 +23,7 @@ export async function codeFromArgs (args: ParsedArgs): Promise<PairingCode | und
     try {
       text = readFileSync(file, 'utf8')
     } catch (err) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the code file ${file}: ${(err as Error).message}`)
+      throw fsError(err, `cannot read the code file ${file}`, file)
     }
     return parseCode(firstLine(text, `the code file ${file}`))
   }

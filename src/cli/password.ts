@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { ErrorCode, FerryError } from '../errors.js'
+import { fsError } from '../fs-errors.js'
 
 /** Reads a password from a file: its first line, without the line ending (a trailing newline is common). */
 export function readPasswordFile (path: string): string {
@@ -7,7 +8,7 @@ export function readPasswordFile (path: string): string {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the password file ${path}: ${(err as Error).message}`)
+    throw fsError(err, `cannot read the password file ${path}`, path)
   }
   const password = text.split(/\r?\n/)[0]
   if (password === '') throw new FerryError(ErrorCode.BAD_INPUT, `the password file ${path} is empty`)

@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { fsError } from '../fs-errors.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings } from '../store/model.js'
@@ -84,7 +85,7 @@ class MediaCopier {
     try {
       await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
-      throw storeError(err, `creating ${dir}`)
+      throw fsError(err, `cannot create the media folder ${mediaDir}`, mediaDir)
     }
     return new MediaCopier(store, dir, resolve(relativeTo))
   }

@@ -104,3 +104,37 @@ describe('import into a --store that is a file', () => {
     expect(readFileSync(file, 'utf8')).toBe('mine')
   })
 })
+
+describe('a folder where a file goes, a file where a folder goes, a name that is not there', () => {
+  it('--password-file and --code-file naming a folder or nothing say so, not EISDIR', () => {
+    const p = ferry('backup', '--store', store, '--out', join(dir, 'pw.ferrybak'), '--password-file', dir)
+    expect(p.stderr).toBe(`ferry: cannot read the password file ${dir}: ${dir} is a folder, not a file [BAD_INPUT]\n`)
+    expect(p.status).toBe(2)
+    const missing = join(dir, 'no-such-file')
+    const m = ferry('backup', '--store', store, '--out', join(dir, 'pw.ferrybak'), '--password-file', missing)
+    expect(m.stderr).toBe(`ferry: cannot read the password file ${missing}: ${missing} does not exist [BAD_INPUT]\n`)
+    expect(m.status).toBe(2)
+    const target = join(dir, 'never')
+    const c = ferry('receive', '--store', target, '--code-file', dir, '--no-mdns', '--no-sweep')
+    expect(c.stderr).toBe(`ferry: cannot read the code file ${dir}: ${dir} is a folder, not a file [BAD_INPUT]\n`)
+    expect(c.status).toBe(2)
+    expect(existsSync(target)).toBe(false)
+  })
+
+  it('export --media naming a file: says it is a file, exit 2', () => {
+    const file = join(dir, 'notes.txt')
+    writeFileSync(file, 'x')
+    const r = ferry('export', '--store', store, '--out', join(dir, 'm.ndjson'), '--media', file)
+    expect(r.stderr).toBe(`ferry: cannot create the media folder ${file}: ${file} is a file, not a folder [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+    expect(existsSync(join(dir, 'm.ndjson'))).toBe(false)
+  })
+
+  it('backup --out in a folder that does not exist yet makes it, as export does, and names the file written', () => {
+    const out = join(dir, 'new-folder', 'sub', 'chats.ferrybak')
+    const r = ferry('backup', '--store', store, '--out', out, '--no-password')
+    expect(r.stderr).toContain(`Backed up 19 messages and 100 B of media to ${out} (`)
+    expect(r.status).toBe(0)
+    expect(existsSync(out)).toBe(true)
+  })
+})

@@ -97,7 +97,7 @@ describe('the guess budget outlives the process', () => {
     // Bad input is told as such (exit 2), never a stack trace.
     const missing = startSender(copyStore(source), { extra: ['--code-file', join(tempDir(), 'nope.txt')], name: 'no file' })
     expect((await missing.waitExit(20_000)).code).toBe(2)
-    expect(missing.stderr).toMatch(/^ferry: cannot read the code file .*nope\.txt: ENOENT.*\[BAD_INPUT\]$/m)
+    expect(missing.stderr).toMatch(/^ferry: cannot read the code file (.*nope\.txt): \1 does not exist \[BAD_INPUT\]$/m)
     const empty = startReceiver(newStorePath(), { peer: ready.addr, extra: ['--code', '-'], input: '', name: 'empty stdin' })
     expect((await empty.waitExit(20_000)).code).toBe(2)
     expect(empty.stderr).toMatch(/^ferry: stdin holds no code on its first line \[BAD_INPUT\]$/m)
