@@ -33,6 +33,11 @@ export interface ImportOptions {
    * into the store, checked against its sha256 and size, once every line has passed, like `path` files.
    */
   media?: MediaBytes[]
+  /**
+   * Take a history without a single message (contacts, chats or media records alone). Refused by
+   * default: a person importing an export means its chats, and an empty or cut file is no export.
+   */
+  allowNoMessages?: boolean
 }
 
 /** Bytes for a media record, read when the import writes them. */
@@ -149,6 +154,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
   try {
     return await store.transactionAsync(async () => {
       const result = await readAll(store, input, baseDir)
+      if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(typeof file === 'string' ? file : 'the input', result.counts)
       // Every line passed: only now do media files enter the store.
       for (const f of result.files) {
         if (store.hasMediaFile(f.expect.sha256)) continue
@@ -182,6 +188,13 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
     // The input itself failed to read (a missing file, a broken pipe): the user's input, not the store.
     throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${typeof file === 'string' ? file : 'the input'}: ${(err as Error).message}`, undefined, { cause: err })
   }
+}
+
+/** An NDJSON history without a message, said with what it did hold. */
+function noMessages (name: string, counts: { contacts: number, conversations: number, media: number, lines: number }): FerryError {
+  const held = ([[counts.contacts, 'contact'], [counts.conversations, 'conversation'], [counts.media, 'media record']] as const)
+    .filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}${n === 1 ? '' : 's'}`)
+  return new FerryError(ErrorCode.BAD_INPUT, `no message in ${name} (${held.length === 0 ? 'it is empty' : `only ${held.join(', ')}`}): nothing was imported`)
 }
 
 async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {

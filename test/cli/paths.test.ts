@@ -138,3 +138,28 @@ describe('a folder where a file goes, a file where a folder goes, a name that is
     expect(existsSync(out)).toBe(true)
   })
 })
+
+describe('import of an NDJSON without a message', () => {
+  it('an empty file or contacts alone: refused as --help says, exit 2, no store created', () => {
+    const empty = join(dir, 'empty.ndjson')
+    writeFileSync(empty, '')
+    const target = join(dir, 'imported')
+    const e = ferry('import', empty, '--store', target)
+    expect(e.stderr).toBe(`ferry: no message in ${empty} (it is empty): nothing was imported [BAD_INPUT]\n`)
+    expect(e.status).toBe(2)
+    const contacts = join(dir, 'contacts.ndjson')
+    writeFileSync(contacts, exported.split('\n').filter(l => l.startsWith('{"type":"contact"')).join('\n') + '\n')
+    const c = ferry('import', contacts, '--store', target)
+    expect(c.stderr).toMatch(/^ferry: no message in .*contacts\.ndjson \(only \d+ contacts\): nothing was imported \[BAD_INPUT\]\n$/)
+    expect(c.status).toBe(2)
+    expect(existsSync(target)).toBe(false)
+  })
+
+  it('into an existing store: refused, the store unchanged', () => {
+    const contacts = join(dir, 'contacts.ndjson')
+    writeFileSync(contacts, '{"type":"contact","id":"someone-new","name":"New"}\n')
+    const r = ferry('import', contacts, '--store', store)
+    expect(r.status).toBe(2)
+    expectStoreUnchanged()
+  })
+})
