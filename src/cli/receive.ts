@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
@@ -139,7 +139,7 @@ to carry on).`,
     // not send are named in a warning instead (the manifest event's `unsent`).
     const request = selectionFromArgs(args)
     const json = args.values.json === true
-    const timeoutMs = integerFlag(args, 'timeout', 60) * 1000
+    const timeoutMs = integerFlag(args, 'timeout', 60, TIMEOUT_LIMITS) * 1000
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const qrArg = optionalString(args, 'qr')
     const qr = qrArg !== undefined ? parseQrPayload(payloadOf(qrArg)) : undefined

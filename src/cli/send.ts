@@ -1,6 +1,6 @@
 import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
@@ -128,7 +128,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const codeGiven = await codeFromArgs(args)
-    const timeoutMs = integerFlag(args, 'timeout', 600) * 1000
+    const timeoutMs = integerFlag(args, 'timeout', 600, TIMEOUT_LIMITS) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
     const web = args.values.web === true
     const webPort = args.values['web-port'] !== undefined ? integerFlag(args, 'web-port', 0) : undefined

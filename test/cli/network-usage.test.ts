@@ -140,3 +140,23 @@ describe('receive from an address that refuses the connection', () => {
     expect(r.status).toBe(1)
   })
 })
+
+describe('numeric flags', () => {
+  it('a negative number or a zero timeout gets the flag\'s own message, not parseArgs\' "ambiguous"', async () => {
+    for (const [cmd, v] of [['send', '-1'], ['send', '0'], ['receive', '-1'], ['receive', '0']]) {
+      const r = await ferry([cmd, '--store', join(dir, cmd === 'send' ? 'old' : 'never'), '--timeout', v, ...QUIET])
+      expect(r.stderr).toBe(`ferry: --timeout must be a whole number of seconds, from 1 to 2147483; got '${v}' [BAD_INPUT]\n`)
+      expect(r.status).toBe(2)
+    }
+    const seed = await ferry(['seed', '--store', join(dir, 'never'), '--profile', 'tiny', '--seed', '-1'])
+    expect(seed.stderr).toBe("ferry: --seed must be a whole number, 0 or more; got '-1' [BAD_INPUT]\n")
+    expect(seed.status).toBe(2)
+    expect(existsSync(join(dir, 'never'))).toBe(false)
+  })
+
+  it('a flag followed by another flag is still told it lacks its value', async () => {
+    const r = await ferry(['send', '--store', '--json'])
+    expect(r.stderr).toMatch(/^ferry: Option '--store' argument is ambiguous/)
+    expect(r.status).toBe(2)
+  })
+})
