@@ -164,9 +164,10 @@ export class SqliteChatStore implements History {
       throw new FerryError(ErrorCode.BAD_INPUT, `${abs} is a file, not a Ferry store (a store is a directory)`)
     }
     // An empty file is as fresh as none (a creation stopped before SQLite wrote anything).
-    const fresh = (statStore(dbPath, abs)?.size ?? 0) === 0
+    const dbStat = statStore(dbPath, abs)
+    const fresh = (dbStat?.size ?? 0) === 0
     if (fresh && (options.create !== true || options.readOnly === true)) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (it has no history.db)`)
+      throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (${dbStat === undefined ? 'it has no history.db' : 'its history.db is empty'})`)
     }
     if (fresh && options.intoForeignDirectory !== true) {
       const other = foreignEntries(abs)
@@ -220,7 +221,7 @@ export class SqliteChatStore implements History {
     } catch (err) {
       db?.close()
       lock.release()
-      throw storeError(err, `opening the store ${abs}`)
+      throw openError(err, abs)
     }
   }
 
@@ -244,7 +245,7 @@ export class SqliteChatStore implements History {
       return new SqliteChatStore(abs, db, storeId, WAL_PAGES, true)
     } catch (err) {
       if (db?.open === true) db.close()
-      throw storeError(err, `opening the store ${abs}`)
+      throw openError(err, abs)
     }
   }
 
@@ -856,4 +857,12 @@ function statStore (path: string, store: string): Stats | undefined {
     }
     throw fsError(err, `cannot read the store ${store}`, path)
   }
+}
+
+/** A failure to open a store's database. A history.db SQLite cannot read is the person's to fix: they named the wrong folder. */
+function openError (err: unknown, store: string): FerryError {
+  if ((err as { code?: string })?.code === 'SQLITE_NOTADB') {
+    return new FerryError(ErrorCode.BAD_INPUT, `${store} is not a Ferry store (history.db is not a SQLite database)`, undefined, { cause: err })
+  }
+  return storeError(err, `opening the store ${store}`)
 }

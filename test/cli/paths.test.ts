@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -161,5 +162,27 @@ describe('import of an NDJSON without a message', () => {
     const r = ferry('import', contacts, '--store', store)
     expect(r.status).toBe(2)
     expectStoreUnchanged()
+  })
+})
+
+describe('a folder that is not a Ferry store', () => {
+  it('an empty history.db is said as such, not as a missing one', () => {
+    const folder = join(dir, 'empty-db')
+    mkdirSync(folder)
+    writeFileSync(join(folder, 'history.db'), '')
+    const r = ferry('inspect', '--store', folder)
+    expect(r.stderr).toBe(`ferry: no Ferry store at ${folder} (its history.db is empty) [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+  })
+
+  it('a history.db that is not SQLite: the wrong folder, exit 2', () => {
+    const folder = join(dir, 'random-db')
+    mkdirSync(folder)
+    writeFileSync(join(folder, 'history.db'), randomBytes(5000))
+    for (const args of [['inspect', '--store', folder], ['export', '--store', folder]]) {
+      const r = ferry(...args)
+      expect(r.stderr).toBe(`ferry: ${folder} is not a Ferry store (history.db is not a SQLite database) [BAD_INPUT]\n`)
+      expect(r.status).toBe(2)
+    }
   })
 })
