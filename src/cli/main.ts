@@ -40,6 +40,8 @@ export async function main (argv: string[]): Promise<number> {
   // A reader that went away (`ferry export | head`) is not our failure.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
   const [name, ...rest] = argv
+  // `ferry help seed` is `ferry seed --help`.
+  if (name === 'help' && rest.length > 0) return await main([...rest.slice(0, 1), '--help'])
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n')
     return name === undefined ? EXIT_USAGE : EXIT_OK

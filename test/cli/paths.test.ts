@@ -186,3 +186,12 @@ describe('a folder that is not a Ferry store', () => {
     }
   })
 })
+
+describe('ferry help COMMAND', () => {
+  it('prints that command\'s help, as COMMAND --help does', () => {
+    const r = ferry('help', 'seed')
+    expect(r.stdout).toBe(ferry('seed', '--help').stdout)
+    expect(r.stdout).toMatch(/^Usage: ferry seed /)
+    expect(r.status).toBe(0)
+  })
+})
