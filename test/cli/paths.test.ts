@@ -146,7 +146,8 @@ describe('import of an NDJSON without a message', () => {
     writeFileSync(empty, '')
     const target = join(dir, 'imported')
     const e = ferry('import', empty, '--store', target)
-    expect(e.stderr).toBe(`ferry: no message in ${empty} (it is empty): nothing was imported [BAD_INPUT]\n`)
+    // An empty file is no export of any kind: the format detection refuses it before the NDJSON reader.
+    expect(e.stderr).toBe(`ferry: ${empty}: not a recognised chat export (tried: canonical NDJSON, Telegram JSON, WhatsApp text) [BAD_INPUT]\n`)
     expect(e.status).toBe(2)
     const contacts = join(dir, 'contacts.ndjson')
     writeFileSync(contacts, exported.split('\n').filter(l => l.startsWith('{"type":"contact"')).join('\n') + '\n')
