@@ -114,7 +114,7 @@ export type FerryNode<T extends ServiceMap = ServiceMap> = Libp2p<FerryServices<
 export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: FerryNodeOptions<T> = {}): Promise<FerryNode<T>> {
   const privateKey = opts.privateKey ?? (opts.dir !== undefined ? (await loadOrCreatePeerKey(opts.dir)).privateKey : undefined)
   if (privateKey === undefined) {
-    throw new FerryError(ErrorCode.INTERNAL, 'createFerryNode needs a store directory (dir) or a privateKey: a phone must keep its peer id')
+    throw new FerryError(ErrorCode.BAD_INPUT, 'createFerryNode needs a store directory (dir) or a privateKey: a phone must keep its peer id')
   }
   const limits = opts.limits ?? {}
   const streamWindow = limits.streamWindow ?? DEFAULT_STREAM_WINDOW

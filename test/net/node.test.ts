@@ -44,8 +44,8 @@ describe('peer identity', () => {
     expect(other.peerId.toString()).not.toBe(id)
   })
 
-  it('needs an identity', async () => {
-    await expect(createFerryNode({ listen: LOOPBACK })).rejects.toSatisfy(err => isFerryError(err, 'INTERNAL'))
+  it('needs an identity: without one it is the app\'s mistake (BAD_INPUT)', async () => {
+    await expect(createFerryNode({ listen: LOOPBACK })).rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT'))
   })
 })
 
