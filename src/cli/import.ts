@@ -9,11 +9,12 @@ import { importTelegram } from '../sim/importers/telegram.js'
 import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
+import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
 /** What SqliteChatStore.open creates in a store directory (the directory itself first). */
-const STORE_PATHS = ['.', 'history.db', 'history.db-wal', 'history.db-shm', 'media']
+const STORE_PATHS = ['.', 'history.db', 'history.db-wal', 'history.db-shm', 'media', LOCK_FILE, HOLDER_FILE]
 
 const command: Command = {
   name: 'import',

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -155,6 +155,16 @@ describe('import of an NDJSON without a message', () => {
     expect(c.stderr).toMatch(/^ferry: no message in .*contacts\.ndjson \(only \d+ contacts\): nothing was imported \[BAD_INPUT\]\n$/)
     expect(c.status).toBe(2)
     expect(existsSync(target)).toBe(false)
+  })
+
+  it('into an empty folder made for it: refused, the folder left empty', () => {
+    const folder = join(dir, 'made-for-it')
+    mkdirSync(folder)
+    const contacts = join(dir, 'contacts-only.ndjson')
+    writeFileSync(contacts, '{"type":"contact","id":"someone","name":"Someone"}\n')
+    const r = ferry('import', contacts, '--store', folder)
+    expect(r.status).toBe(2)
+    expect(readdirSync(folder)).toEqual([])
   })
 
   it('into an existing store: refused, the store unchanged', () => {
