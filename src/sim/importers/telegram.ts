@@ -3,7 +3,7 @@ import type { Contact, Conversation, Link, Location, Message, MessageKind } from
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, NOT_RECOGNISED, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
-import { machineZone, ZoneClock } from './wall-clock.js'
+import { machineZone, validDate, ZoneClock } from './wall-clock.js'
 
 // Telegram Desktop's JSON export (result.json), either one chat ({name, type, id, messages}) or a full
 // export ({personal_information?, contacts?: {list}, chats: {list}, left_chats?: {list}}). Media paths
@@ -64,19 +64,54 @@ const MEDIA_KINDS: Record<string, MessageKind> = {
   audio_file: 'file'
 }
 
-/** An instant from `<key>_unixtime` when present, else from `<key>` (a wall-clock date, or one with a zone). */
-function instant (m: Json, key: string, clock: ZoneClock): number | undefined {
+/**
+ * The last second a date written with a 4-digit year can name (9999-12-31T23:59:59Z): a unix time past
+ * it is no time an export could have written, and would be stored as a date no reader can show.
+ */
+const LAST_UNIX_SECOND = 253_402_300_799
+const DAY = 86_400_000
+
+/** An ISO date as Telegram writes it (a wall clock), or with a fraction and a zone. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d\d:\d\d)?$/i
+
+/**
+ * What a message writes of one of its times. `ts` is the instant; `impossible` says that something
+ * was written there that names no real time (a 13th month, a 30 February, a negative or far-future
+ * unix time): such a value is read as no date, never rolled over into another one.
+ */
+interface Stamp {
+  ts?: number
+  impossible?: 'unixtime' | 'date'
+}
+
+/** The instant from `<key>_unixtime` when it is a real time, else from `<key>` (a wall-clock date, or one with a zone). */
+function stampOf (m: Json, key: string, clock: ZoneClock): Stamp {
   const unix = str(m[`${key}_unixtime`])
-  if (unix !== undefined && /^-?\d+$/.test(unix)) return Number(unix) * 1000
+  const unixOk = unix !== undefined && /^\d+$/.test(unix) && Number(unix) <= LAST_UNIX_SECOND
+  if (unixOk) return { ts: Number(unix) * 1000 }
   const date = str(m[key])
-  if (date === undefined) return undefined
-  if (/[zZ]$|[+-]\d\d:\d\d$/.test(date)) {
-    const t = Date.parse(date)
-    return Number.isNaN(t) ? undefined : t
-  }
-  const w = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(date)
+  const ts = date === undefined ? undefined : dateOf(date, clock)
+  // A unix time that is no time is reported even when the wall-clock date stands in for it: that date
+  // is read in the import's zone, which may not be the zone it was written in.
+  const impossible = unix !== undefined ? 'unixtime' : date !== undefined && ts === undefined ? 'date' : undefined
+  return impossible === undefined ? { ts } : { ts, impossible }
+}
+
+/** The instant an ISO date names, or undefined when it names none (fields out of range, a day the month lacks). */
+function dateOf (date: string, clock: ZoneClock): number | undefined {
+  const w = ISO_DATE.exec(date)
   if (w === null) return undefined
-  return clock.toInstant({ year: Number(w[1]), month: Number(w[2]), day: Number(w[3]), hour: Number(w[4]), minute: Number(w[5]), second: Number(w[6] ?? 0) })
+  const [year, month, day, hour, minute, second] = w.slice(1, 7).map(x => Number(x ?? 0))
+  // Before 1969 is refused here as well as below: Date.UTC would read years 0-99 as 1900-1999.
+  if (year < 1969 || !validDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined
+  const zone = w[8]
+  const offset = zone === undefined || /^z$/i.test(zone) ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)))
+  if (zone !== undefined && (Math.abs(offset) > 18 * 60 || Number(zone.slice(4, 6)) > 59)) return undefined
+  const ms = Number((w[7] ?? '').padEnd(3, '0').slice(0, 3))
+  const ts = zone === undefined ? clock.toInstant({ year, month, day, hour, minute, second }) : Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset * 60_000
+  // Telegram began long after 1970; the day before is let through because old exports write the epoch
+  // (as the exporter's wall clock, so 31 December 1969 west of UTC) for a message never edited.
+  return ts >= -DAY && ts <= LAST_UNIX_SECOND * 1000 ? ts : undefined
 }
 
 /** Entities that only style text: the canonical model keeps plain text. */
@@ -188,17 +223,21 @@ function idFor (m: Json, seen: Map<string, number>, unmapped: Unmapped): string 
 }
 
 /**
- * A message's time. One without a date takes the time of the message before it, or, before the first
- * dated message of its chat, that message's time.
+ * A message's time. One without a date, or whose date names no real time, takes the time of the
+ * message before it, or, before the first dated message of its chat, that message's time.
  */
 function timeOf (ctx: Context, m: Json, previous: number | undefined, first: number): number {
-  const time = instant(m, 'date', ctx.clock)
-  if (time !== undefined) return time
+  const { ts, impossible } = stampOf(m, 'date', ctx.clock)
+  if (ts !== undefined) {
+    if (impossible !== undefined) note(ctx.unmapped, 'date_unixtime that is no real time (its wall-clock date used)')
+    return ts
+  }
+  const bad = impossible !== undefined
   if (previous !== undefined) {
-    note(ctx.unmapped, 'message without a date (time of the message before used)')
+    note(ctx.unmapped, bad ? 'message with an impossible date (read as none: time of the message before used)' : 'message without a date (time of the message before used)')
     return previous
   }
-  note(ctx.unmapped, 'message without a date before the first with one (time of that one used)')
+  note(ctx.unmapped, bad ? 'message with an impossible date before the first dated one (time of that one used)' : 'message without a date before the first with one (time of that one used)')
   return first
 }
 
@@ -208,7 +247,8 @@ async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, ti
   const { links, formatted } = entitiesOf(m)
   const extras = (msg: Message): Message => {
     // Old exports write the epoch as the edit date of a message never edited.
-    const edited = instant(m, 'edited', ctx.clock)
+    const { ts: edited, impossible } = stampOf(m, 'edited', ctx.clock)
+    if (impossible !== undefined && edited === undefined) note(ctx.unmapped, 'impossible edit date (dropped; the message kept)')
     if (edited !== undefined && edited > 0 && edited >= msg.ts) msg.editedAt = edited
     if (links.length > 0) msg.links = links
     if (formatted) note(ctx.unmapped, 'text formatting (bold, italic...) dropped')
@@ -364,9 +404,12 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
     const seen = new Map<string, number>()
     const chatMessages = chat.messages.filter(isObject)
     let first: number | undefined
-    for (const m of chatMessages) if ((first = instant(m, 'date', ctx.clock)) !== undefined) break
+    for (const m of chatMessages) if ((first = stampOf(m, 'date', ctx.clock).ts) !== undefined) break
     if (first === undefined && chatMessages.length > 0) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `no message of chat ${JSON.stringify(str(chat.name) ?? chatId)} has a date: nothing to place them in time by`)
+      const impossible = chatMessages.filter(m => stampOf(m, 'date', ctx.clock).impossible !== undefined).length
+      const example = chatMessages.map(m => str(m.date_unixtime) ?? str(m.date)).find(d => d !== undefined)
+      const some = impossible > 0 ? ` (${impossible} impossible, such as ${JSON.stringify(example)})` : ''
+      throw new FerryError(ErrorCode.BAD_INPUT, `no message of chat ${JSON.stringify(str(chat.name) ?? chatId)} has a date${some}: nothing to place them in time by`)
     }
     let previous: number | undefined
     for (const m of chatMessages) {

@@ -191,6 +191,49 @@ describe('Telegram export: less common shapes', () => {
     await expect(map(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, text: 'a' }]))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no message of chat "X" has a date/) })
   })
 
+  it('an impossible date is read as none, never rolled over into another date, and is counted', async () => {
+    const wall = { ...base, date_unixtime: undefined }
+    const h = await map(chat('private_group', [
+      { ...wall, id: 1, date: '2024-13-01T10:00:00', text: 'month 13, first' },
+      { ...wall, id: 2, date: '2024-02-01T10:00:00', text: 'real' },
+      { ...wall, id: 3, date: '2023-02-29T10:00:00', text: '29 February of a common year' },
+      { ...wall, id: 4, date: '2024-02-01T24:30:00', text: 'hour 24' },
+      { ...wall, id: 5, date: '2024-02-30T10:00:00Z', text: '30 February, with a zone' },
+      { ...wall, id: 6, date: '0070-01-05T10:00:00', text: 'year 70 is not 1970' },
+      { ...wall, id: 7, date: '2024-02-29T11:00:00', text: 'leap day' }
+    ]))
+    const feb1 = Date.UTC(2024, 1, 1, 10)
+    expect(h.messages.map(m => m.ts)).toEqual([feb1, feb1, feb1, feb1, feb1, feb1, Date.UTC(2024, 1, 29, 11)])
+    expect(h.unmapped).toEqual({
+      'message with an impossible date before the first dated one (time of that one used)': 1,
+      'message with an impossible date (read as none: time of the message before used)': 4
+    })
+  })
+
+  it('a date_unixtime that is no time (not a number, negative, past year 9999) gives way to the date, else to a neighbour', async () => {
+    const h = await map(chat('private_group', [
+      { ...base, id: 1, text: 'good' },
+      { ...base, id: 2, date_unixtime: 'soon', date: '2024-02-01T10:00:00', text: 'words' },
+      { ...base, id: 3, date_unixtime: '-86400', text: 'negative, no date' },
+      { ...base, id: 4, date_unixtime: '99999999999999', text: 'far future, no date' },
+      { ...base, id: 5, date_unixtime: '1e9', text: 'exponent' },
+      { ...base, id: 6, date_unixtime: '253402300799', text: 'the last second of 9999' }
+    ]))
+    expect(h.messages.map(m => m.ts)).toEqual([1700000000000, Date.UTC(2024, 1, 1, 10), Date.UTC(2024, 1, 1, 10), Date.UTC(2024, 1, 1, 10), Date.UTC(2024, 1, 1, 10), 253402300799000])
+    expect(h.unmapped).toEqual({
+      'date_unixtime that is no real time (its wall-clock date used)': 1,
+      'message with an impossible date (read as none: time of the message before used)': 3
+    })
+  })
+
+  it('an impossible edit date is dropped and counted; a chat whose every date is impossible is refused, naming one', async () => {
+    const h = await map(chat('private_group', [{ ...base, id: 1, text: 'a', edited: '2023-11-31T10:00:00' }, { ...base, id: 2, text: 'b', edited_unixtime: '-1' }]))
+    expect(h.messages.map(m => m.editedAt)).toEqual([undefined, undefined])
+    expect(h.unmapped).toEqual({ 'impossible edit date (dropped; the message kept)': 2 })
+    await expect(map(chat('private_group', [{ ...base, id: 1, date_unixtime: undefined, date: '2024-13-01T10:00:00', text: 'a' }])))
+      .rejects.toMatchObject({ code: 'BAD_INPUT', message: 'no message of chat "X" has a date (1 impossible, such as "2024-13-01T10:00:00"): nothing to place them in time by' })
+  })
+
   it('video_message -> video, live location -> location with its period, an impossible location reported', async () => {
     const h = await map(chat('private_supergroup', [
       { ...base, id: 1, file: '(File not included. Change data exporting settings to download.)', media_type: 'video_message', duration_seconds: 5 },
