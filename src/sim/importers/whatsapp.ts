@@ -39,12 +39,25 @@ const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', '上午', '오전', '�
 const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', '下午', '오후', '午後', 'μ.μ.']
 const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s?')).join('|')
 
-const DATE = String.raw`(\d{1,4})([./\-\u2011])\s?(\d{1,2})[./\-\u2011]\s?(\d{1,4})\.?`
-const TIME = String.raw`(?:(${AMPM})\s?)?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:\s?(${AMPM}))?`
-/** Between date and time: a comma, spaces, or a word ("31/12/2023 à 21:05" in French, "12.3.2022 klo 14.08" in Finnish). */
-const JOIN = String.raw`(?:,\s*|\s+(?:à\s+|às\s+|klo\s+)?)`
-const BRACKETED = new RegExp(String.raw`^\[${DATE}${JOIN}${TIME}\]\s?(.*)$`, 'iu')
-const PLAIN = new RegExp(String.raw`^${DATE}${JOIN}${TIME}(?:\s[-–]\s|:\s)(.*)$`, 'iu')
+/**
+ * Direction marks a right-to-left phone writes inside its headers (U+200F after the day and the month,
+ * U+061C, U+200E): they may stand wherever a header allows a space, and around its separators.
+ */
+const MARKS = String.raw`[\u200e\u200f\u061c]*`
+const GAP = String.raw`${MARKS}\s?${MARKS}`
+const DATE = String.raw`${MARKS}(\d{1,4})${MARKS}([./\-\u2011])${GAP}(\d{1,2})${MARKS}[./\-\u2011]${GAP}(\d{1,4})${MARKS}\.?`
+const TIME = String.raw`(?:(${AMPM})${GAP})?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:${GAP}(${AMPM}))?`
+/**
+ * Between date and time: a comma (the Arabic one in Arabic, Persian and Urdu), spaces, or a word
+ * ("31/12/2023 à 21:05" in French, "12.3.2022 klo 14.08" in Finnish).
+ */
+const JOIN = String.raw`(?:${MARKS}[,\u060c][\s\u200e\u200f\u061c]*|\s+(?:à\s+|às\s+|klo\s+)?)`
+const BRACKETED = new RegExp(String.raw`^\[${DATE}${JOIN}${TIME}${MARKS}\]\s?(.*)$`, 'iu')
+const PLAIN = new RegExp(String.raw`^${DATE}${JOIN}${TIME}(?:${MARKS}\s${MARKS}[-–]${MARKS}\s|:\s)(.*)$`, 'iu')
+/** Arabic-Indic digits (Arabic) and Extended Arabic-Indic digits (Persian, Urdu), which phones in those languages write dates in. */
+const EASTERN_DIGITS = /[\u0660-\u0669\u06f0-\u06f9]/g
+/** The same text with its Eastern Arabic digits as ASCII ones, each still one UTF-16 unit, so positions stay the same. */
+const asciiDigits = (s: string): string => s.replace(EASTERN_DIGITS, d => String(d.charCodeAt(0) & 0xf))
 /** Marks WhatsApp puts around names and in front of what it wrote itself. */
 const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
 const LEADING_MARKS = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
@@ -66,7 +79,7 @@ export interface Header {
   stamp: string
   /**
    * How the header is written, apart from its values: brackets, separator, year first or last and its
-   * digits, am/pm, seconds. An export writes every header alike; one written otherwise is text a person
+   * digits, am/pm, seconds, the script of its digits. An export writes every header alike; one written otherwise is text a person
    * pasted (a log line, a quoted message from another phone).
    */
   shape: string
@@ -75,12 +88,16 @@ export interface Header {
 /** The header of a line that starts a message, or undefined for a continuation line. */
 export function parseHeader (line: string): Header | undefined {
   const s = line.replace(LEADING_MARKS, '')
-  const bracketed = BRACKETED.exec(s)
-  const m = bracketed ?? PLAIN.exec(s)
+  // The header is read with ASCII digits; the message after it is taken from the line as written.
+  const ascii = asciiDigits(s)
+  const bracketed = BRACKETED.exec(ascii)
+  const m = bracketed ?? PLAIN.exec(ascii)
   if (m === null) return undefined
   const word = (m[5] ?? m[9])?.toLowerCase().replace(/\s/g, '')
   const ampm = word === undefined ? undefined : AM.some(w => w.replace(/\s/g, '') === word) ? 'a' : 'p'
-  const rest = m[10]
+  const rest = s.slice(s.length - m[10].length)
+  const stamp = s.slice(0, s.length - rest.length)
+  const digits = /[\u0660-\u0669]/.test(stamp) ? 'ar' : /[\u06f0-\u06f9]/.test(stamp) ? 'fa' : ''
   const separator = m[2] === '\u2011' ? '-' : m[2]
   return {
     date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator, twelveHour: ampm !== undefined },
@@ -90,8 +107,8 @@ export function parseHeader (line: string): Header | undefined {
     ampm,
     rest,
     ios: bracketed !== null,
-    stamp: s.slice(0, s.length - rest.length),
-    shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', ampm === undefined ? '' : 'ampm', m[8] === undefined ? '' : 's'].join(' ')
+    stamp,
+    shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', ampm === undefined ? '' : 'ampm', m[8] === undefined ? '' : 's', digits].join(' ')
   }
 }
 

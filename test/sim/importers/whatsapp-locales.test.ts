@@ -108,6 +108,49 @@ describe('WhatsApp exports in ten languages', () => {
   })
 })
 
+describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200F in dates, ص and م)', () => {
+  const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+  it('Android "٣٠‏/١٢‏/٢٠٢٣، ٩:٠٥ م - Name: text": authors, times, the attachment; digits in the text stay as written', async () => {
+    const dir = join(DIR, 'arabic', 'android')
+    const h = await load(dir)
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['system', 'system', 'الرسائل والمكالمات مشفرة بين الطرفين.'],
+      ['wa:سارة', 'text', 'مساء الخير! موعدنا ١٠:٣٠ م - لا تتأخر'],
+      ['wa:عمر', 'text', 'كل عام وأنتم بخير\n٢٠٢٤ سنة سعيدة'],
+      ['wa:سارة', 'image', 'صورة الحفلة'],
+      ['wa:عمر', 'text', '١\u200f/١\u200f/٢٠٢٤، ٩:٠٠ ص - سأكون هناك']
+    ])
+    expect(h.messages.map(m => m.ts)).toEqual([rome(2023, 12, 30, 21, 5), rome(2023, 12, 30, 21, 6), rome(2023, 12, 31, 0, 15), rome(2023, 12, 31, 12, 40), rome(2023, 12, 31, 13, 2)])
+    expect(h.messages[3]).toMatchObject({ fileName: 'IMG-20231231-WA0003.jpg', media: sha(join(dir, 'IMG-20231231-WA0003.jpg')) })
+    expect(h.details).toContain('dates read as day/month/year (a first field above 12)')
+    expect(h.warnings).toEqual([])
+  })
+
+  it('iOS "[١٨‏/٣‏/٢٠٢٢، ٢:٥٦:٠٠ م] Name: text" after U+200F, U+00A0 before م, CRLF: the chat\'s notices, authors, times, the attachment', async () => {
+    const dir = join(DIR, 'arabic', 'ios', 'WhatsApp Chat - عائلة')
+    const h = await load(join(DIR, 'arabic', 'ios'))
+    expect(h.title).toBe('عائلة')
+    expect(h.messages.map(m => [m.sender, m.kind])).toEqual([['system', 'system'], ['wa:ليلى', 'text'], ['wa:يوسف', 'image'], ['wa:ليلى', 'text']])
+    expect(h.messages.map(m => m.ts)).toEqual([rome(2022, 3, 18, 14, 56), rome(2022, 3, 18, 14, 57, 30), rome(2022, 3, 18, 23, 4, 5), rome(2022, 3, 19, 0, 0, 1)])
+    expect(h.messages[2]).toMatchObject({ fileName: '00000004-PHOTO-2022-03-18-23-04-05.jpg', media: sha(join(dir, '00000004-PHOTO-2022-03-18-23-04-05.jpg')) })
+    expect(h.messages[3].text).toBe('تصبحون على خير')
+  })
+
+  const inline = async (text: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'UTC' })
+  }
+
+  it('Persian digits (U+06F0-U+06F9) and U+061C marks; a header in ASCII digits inside such an export is pasted text', async () => {
+    const h = await inline('۱۴\u061c/۰۳\u061c/۲۰۲۳، ۱۰:۰۵ - علی: سلام ۱۲۳\n۱۴\u061c/۰۳\u061c/۲۰۲۳، ۱۰:۰۶ - رضا: 14/03/2023, 10:07 - x: y\n14/03/2023, 10:08 - x: y\n')
+    expect(h.messages.map(m => [m.sender, m.ts, m.text])).toEqual([
+      ['wa:علی', Date.UTC(2023, 2, 14, 10, 5), 'سلام ۱۲۳'],
+      ['wa:رضا', Date.UTC(2023, 2, 14, 10, 6), '14/03/2023, 10:07 - x: y\n14/03/2023, 10:08 - x: y']
+    ])
+  })
+})
+
 describe('WhatsApp exports of old iOS (before 2017)', () => {
   it('"30/08/16, 17:03:58: Name: text" with CRLF: authors, multi-line messages, colons inside text', async () => {
     const h = await load(join(DIR, 'old-ios'))
