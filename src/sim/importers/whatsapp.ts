@@ -63,6 +63,7 @@ const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
 const LEADING_MARKS = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
 
 const SYSTEM_SENDER = 'system'
+const FIRST_WHATSAPP_YEAR = 2009
 const ORDER_NAMES = { dmy: 'day/month/year', mdy: 'month/day/year', ymd: 'year/month/day' }
 /** Largest chat text read: the whole text is held while it is mapped. */
 const MAX_TEXT_BYTES = 512 * 1024 * 1024
@@ -240,6 +241,12 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     if (instants.length < 2) throw new FerryError(ErrorCode.BAD_INPUT, `${main}: no message date reads as ${ORDER_NAMES[order]} (${decision.reason})`)
     instants[0] = instants[1]
     note(unmapped, 'first message with an impossible date (time of the next message used)')
+  }
+  // WhatsApp began in 2009: a year before it is a calendar other than the Gregorian (the Solar Hijri
+  // 1402 or the Hijri 1445 a phone in Persian or Arabic may write), which would be stored as a wrong date.
+  const year = (times[0] ?? times[1])?.year
+  if (year !== undefined && year < FIRST_WHATSAPP_YEAR) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${main}: the first message is dated ${year}, before WhatsApp existed: the phone wrote its dates in a calendar other than the Gregorian, which is not read; export again with the phone set to the Gregorian calendar`)
   }
   const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, `times read in ${clock.zone}`]
 

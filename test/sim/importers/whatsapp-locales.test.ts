@@ -149,6 +149,11 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
       ['wa:رضا', Date.UTC(2023, 2, 14, 10, 6), '14/03/2023, 10:07 - x: y\n14/03/2023, 10:08 - x: y']
     ])
   })
+
+  it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
+    await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
+    await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
+  })
 })
 
 describe('WhatsApp exports of old iOS (before 2017)', () => {
