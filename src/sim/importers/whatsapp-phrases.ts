@@ -97,7 +97,10 @@ const EDITED = [
   'Questo messaggio è stato modificato', // it
   'Ce message a été modifié', // fr
   'Diese Nachricht wurde bearbeitet', // de
-  'Dit bericht is bewerkt' // nl
+  'Dit bericht is bewerkt', // nl
+  'Сообщение изменено', // ru
+  'Bu mesaj düzenlendi', // tr
+  'Pesan ini diedit' // id
 ]
 
 /** The first line of a poll ("POLL:"), per language. */

@@ -223,6 +223,14 @@ describe('WhatsApp edited messages', () => {
     const ios = await inline('[03/02/2023, 08:00:00] Ann: This is edited \u200e<This message was edited>\n\u200e[03/02/2023, 08:01:00] Ann: \u200e<attached: 00000030-PHOTO-2023-02-03-08-01-00.jpg> \u200e<This message was edited>\n')
     expect(ios.messages.map(x => [x.kind, x.text])).toEqual([['text', 'This is edited'], ['image', undefined]])
   })
+
+  it('the mark in Russian, Turkish and Indonesian; the same words inside a text stay', async () => {
+    const ru = await inline('28.10.2023, 23:42 - Таня: Встретимся в 8 <Сообщение изменено>\n')
+    const tr = await inline('12.10.2023 09:05 - Ayşe: düzelttim <Bu mesaj düzenlendi>\n')
+    const id = await inline('20/10/2023 14.30 - Budi: jadi jam 8 ya <Pesan ini diedit>\n20/10/2023 14.31 - Budi: ia menulis <Pesan ini diedit> di tengah\n')
+    expect([...ru.messages, ...tr.messages, ...id.messages].map(x => x.text)).toEqual(['Встретимся в 8', 'düzelttim', 'jadi jam 8 ya', 'ia menulis <Pesan ini diedit> di tengah'])
+    for (const h of [ru, tr, id]) expect(h.unmapped).toEqual({ 'mark of an edited message (dropped: the export gives no time of the edit)': 1 })
+  })
 })
 
 describe('WhatsApp iOS group notices', () => {
