@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { fsReason } from '../fs-errors.js'
 import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
@@ -139,7 +140,7 @@ async function checkMediaFile (f: MediaFile): Promise<void> {
   try {
     size = (await stat(f.path)).size
   } catch (err) {
-    throw lineError(f.line, `cannot read media file ${f.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw lineError(f.line, `cannot read media file ${f.path}: ${fsReason(err, f.path) ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   if (size !== f.expect.size) throw lineError(f.line, `media file ${f.path} has ${size} bytes, the record says ${f.expect.size}`)
   const actual = await hashFile(f.path)

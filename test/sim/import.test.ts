@@ -113,7 +113,7 @@ describe('a refused import', () => {
     ['a media file of the wrong size', [mediaLine({ size: PHOTO.byteLength + 1 })], 1, /has 38 bytes, the record says 39/],
     ['a media file with the wrong bytes', [mediaLine({ sha256: sha('something else') })], 1, /has sha256 [0-9a-f]{64}, the record says/],
     ['one sha256 with two sizes', [mediaLine(), mediaLine({ size: 1, path: undefined })], 2, /has size 1, but line 3 says 38/],
-    ['a missing media file', [mediaLine({ path: 'files/nope.jpg' })], 1, /cannot read media file .*nope\.jpg: ENOENT/]
+    ['a missing media file', [mediaLine({ path: 'files/nope.jpg' })], 1, /cannot read media file .*nope\.jpg: .*nope\.jpg does not exist/]
   ]
 
   for (const [name, lines, line, reason] of cases) {

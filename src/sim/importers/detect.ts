@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises'
 import { basename, dirname, extname, resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../../errors.js'
+import { fsReason } from '../../fs-errors.js'
 import { NOT_RECOGNISED } from './common.js'
 import { dirOf, FolderSource, isZipFile, ZipSource, type ExportSource } from './source.js'
 import { looksLikeWhatsApp, titleFromName } from './whatsapp.js'
@@ -136,7 +137,7 @@ export async function openExport (path: string, forced?: ImportFormat): Promise<
   try {
     st = await stat(abs)
   } catch (err) {
-    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw bad(unreadable(path, err))
   }
   if (st.isDirectory()) {
     const source = new FolderSource(abs)
@@ -157,7 +158,7 @@ export async function openExport (path: string, forced?: ImportFormat): Promise<
   try {
     head = await fileHead(abs)
   } catch (err) {
-    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw bad(unreadable(path, err))
   }
   const format = forced ?? detectFormat(head, abs)
   if (format === undefined) throw HTML_PAGE.test(basename(abs)) ? htmlExport(path) : bad(`${path}: ${NOT_RECOGNISED}`)
@@ -171,6 +172,11 @@ export async function detectFileFormat (path: string): Promise<ImportFormat | un
   try {
     return detectFormat(await fileHead(path), path)
   } catch (err) {
-    throw bad(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw bad(unreadable(path, err))
   }
+}
+
+/** Why `path` cannot be read, as a person fixes it ("x does not exist"), else the system's own word. */
+function unreadable (path: string, err: unknown): string {
+  return fsReason(err, path) ?? `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
 }
