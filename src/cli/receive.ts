@@ -232,12 +232,19 @@ to carry on).`,
           else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
         }
       })
-      const { summary, progress } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir) })
+      const { summary, progress, stats } = await phone.ferry.receive({ addrs, code, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir) })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))
         process.stderr.write(`\nVerified: ${progress.totalMessages} messages and ${formatBytes(progress.totalMediaBytes)} of media.\n`)
         for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+      }
+      // With --json the verified event's stats say it (mediaFilesDamaged).
+      const damaged = stats.mediaFilesDamaged ?? 0
+      if (!json && damaged > 0) {
+        process.stderr.write(`warning: ${damaged === 1 ? '1 media file was' : `${damaged} media files were`} damaged on the old phone ` +
+          '(its copy is not the file its record names) and did not come: the chats show them as missing. ' +
+          'ferry inspect lists them; a later transfer tries again.\n')
       }
       return EXIT_OK
     } finally {

@@ -126,6 +126,11 @@ export interface TransferStats {
   mediaFilesSent: number
   mediaBytesSent: number
   mediaFilesHeld: number
+  /**
+   * The receiver: files the old phone sent whole that are not what their sha256 names (its copy is
+   * damaged). They are not on this phone; a later transfer asks for them again.
+   */
+  mediaFilesDamaged?: number
 }
 
 export interface ConversationSummary { id: string, title: string, messages: number }
@@ -713,7 +718,7 @@ export class FerryService implements Startable {
       return {
         summary: machine.summary ?? [],
         progress: progress(),
-        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
+        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld, mediaFilesDamaged: p.mediaFilesDamaged }
       }
     }
     try {

@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { HistorySink, ReceivedMedia } from '../store/history.js'
@@ -7,6 +8,8 @@ import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
+const log = logger('ferry:media-intake')
+
 /** Progress counters the intake keeps (the receiver's). */
 interface MediaProgress {
   mediaBytes: number
@@ -14,6 +17,7 @@ interface MediaProgress {
   mediaFilesReceived: number
   mediaBytesReceived: number
   mediaFilesHeld: number
+  mediaFilesDamaged: number
 }
 
 /** Files handed to the store and not yet durably there, at most. */
@@ -43,6 +47,8 @@ export class MediaIntake {
   private readonly landing: Array<Promise<void>> = []
   private readonly pending = new Set<Promise<void>>()
   private failure?: unknown
+  /** Files that came whole and did not match their sha256: the old phone's copy is not the file. */
+  private readonly damaged = new Set<number>()
 
   constructor (
     private readonly sink: HistorySink,
@@ -180,8 +186,8 @@ export class MediaIntake {
       const digest = h.digest()
       await written
       if (!this.media.hashIs(index, digest)) {
-        await this.forget(m.sha256)
-        throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} arrived with sha256 ${bytesToHex(digest)}`)
+        await this.damagedAtSource(index, bytesToHex(digest))
+        return
       }
       this.progress.mediaBytes += m.size
       this.progress.mediaBytesReceived += m.size
@@ -211,15 +217,37 @@ export class MediaIntake {
     const actual = resumed ? await this.partHash(m.sha256, m.size) : bytesToHex((this.hash as { h: Sha256 }).h.digest())
     this.hash = undefined
     if (actual !== m.sha256) {
-      await this.forget(m.sha256)
       this.progress.mediaBytes -= m.size
+      if (!resumed) {
+        await this.damagedAtSource(index, actual)
+        return
+      }
+      await this.forget(m.sha256)
       // A resumed file's first bytes came from this phone's disk: the sender may not be the liar.
-      throw new FerryError(ErrorCode.HASH_MISMATCH, resumed
-        ? `media ${m.sha256} has sha256 ${actual} with the part this phone kept from an earlier attempt; the part is gone, and the next attempt fetches the file whole`
-        : `media ${m.sha256} arrived with sha256 ${actual}`)
+      throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} has sha256 ${actual} with the part this phone kept from an earlier attempt; the part is gone, and the next attempt fetches the file whole`)
     }
     this.fileDone()
     await this.hand(parts.handOff(m.sha256, m.size, m.mime))
+  }
+
+  /**
+   * A file that came whole, all of it from the old phone, and is not the file its sha256 names: the old
+   * phone's copy is damaged (a bad sector, a file cut short and padded), and every attempt would bring
+   * it so. It is left out, as a file the old phone lacks is, and counted: refusing the whole transfer
+   * for it would keep the rest of the history off the new phone for good. A lying sender gains nothing
+   * by it: it can as well announce the file missing. The file stays wanted: a later transfer tries again.
+   */
+  private async damagedAtSource (index: number, actual: string): Promise<void> {
+    const m = this.media.get(index)
+    await this.forget(m.sha256)
+    this.damaged.add(index)
+    this.progress.mediaFilesDamaged++
+    // Settled, for progress: the bar reaches its end, and the damage is reported beside it.
+    this.progress.mediaBytes += m.size
+    this.progress.mediaFiles++
+    this.wantPos++
+    this.offset = -1
+    log.error('media %s arrived whole with sha256 %s: the old phone\'s copy is damaged, left out', m.sha256, actual)
   }
 
   private fileDone (): void {
@@ -264,7 +292,7 @@ export class MediaIntake {
   async verifyPresent (): Promise<void> {
     const stored = await this.storedBits()
     for (let i = 0; i < this.media.length; i++) {
-      if (!this.media.missing(i) && !getBit(stored, i)) {
+      if (!this.media.missing(i) && !getBit(stored, i) && !this.damaged.has(i)) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${this.media.sha256(i)} is not on this phone`)
       }
     }

@@ -50,6 +50,11 @@ export interface ReceiverProgress {
   mediaFilesReceived: number
   mediaBytesReceived: number
   mediaFilesHeld: number
+  /**
+   * Files the old phone sent whole that are not what their sha256 names (its copy is damaged): left out,
+   * as files it lacks are, and not on this phone.
+   */
+  mediaFilesDamaged: number
 }
 
 export interface ReceiverInit {
@@ -115,7 +120,7 @@ export class ReceiverMachine {
   state: ReceiverState = 'hello'
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
-    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0
+    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0
   }
 
   error?: FerryError
@@ -748,8 +753,8 @@ export class ReceiverMachine {
       mediaFilesHeld: p.mediaFilesHeld
     })
     await this.journal.flush?.()
-    log('verified: %d messages received, %d held; %d media files received, %d held',
-      this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld)
+    log('verified: %d messages received, %d held; %d media files received, %d held, %d damaged on the old phone',
+      this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
     this.summary = summary
     this.state = 'verified'
     return [encodeFrame({

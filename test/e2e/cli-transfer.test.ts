@@ -1,12 +1,13 @@
 // `ferry send` and `ferry receive` as two real processes on loopback: a whole tiny history, a selection
 // made on either phone, and pairing from the QR payload.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
   spawnFerry, tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
+import { auditMedia } from './helpers/store-check.js'
 
 const CODE = '161-8033-9887'
 
@@ -133,6 +134,32 @@ describe('ferry send / ferry receive on loopback', () => {
     const restored = receiver.stderr.indexOf("ferry:memory:heap-growth the old generation grows by V8's own factor again")
     expect(restored).toBeGreaterThan(held?.index ?? Infinity)
   }, 120_000)
+
+  it('a photo damaged on the old phone\'s disk: the history moves, the photo is left out and the new phone says so', async () => {
+    const store = copyStore(source)
+    const files = auditMedia(store).complete
+    expect(files.length).toBeGreaterThan(1)
+    // A bad sector: one byte of one file is not what it was; its name (its sha256) no longer fits it.
+    const bad = join(store, 'media', files[0])
+    const bytes = readFileSync(bad)
+    bytes[bytes.length >> 1] ^= 0xff
+    writeFileSync(bad, bytes)
+    const sender = startSender(store, { code: CODE })
+    const ready = await senderReady(sender)
+    const target = newStorePath()
+    // As a person runs it (no --json): the warning is for them.
+    const receiver = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', CODE, '--peer', ready.addr], { name: 'receiver' })
+    const [r, s] = await Promise.all([receiver.waitExit(45_000), sender.waitExit(45_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(receiver.stderr).toMatch(/warning: 1 media file was damaged on the old phone/)
+    const notMedia = (t: string): string[] => t.trim().split('\n').filter(l => !l.startsWith('{"type":"media"'))
+    expect(notMedia(await exportStore(target))).toEqual(notMedia(sourceExport))
+    const moved = auditMedia(target)
+    expect(moved.corrupt).toEqual([])
+    expect(moved.complete.sort()).toEqual(files.slice(1).sort())
+    expect((await inspect(target)).stats.mediaPresent).toBe(files.length - 1)
+  })
 
   it('the sender offers only some chats (--chats): the receiver holds exactly those', async () => {
     const ids = sourceLines.filter(l => l.rec.type === 'conversation').map(l => l.rec.id!)

@@ -234,17 +234,6 @@ const LIES: Array<{ name: string, code: string, tamper: Tamper }> = [
     code: 'DIGEST_MISMATCH',
     tamper: f => f.body === 'batch' ? [{ batch: { messages: (f.batch as ferry.MessageBatch).messages.map(m => ({ ...m, text: 'forged' })) } }] : [f]
   },
-  {
-    name: 'a photo whose bytes are not its sha256',
-    code: 'HASH_MISMATCH',
-    tamper: f => {
-      if (f.body !== 'chunk') return [f]
-      const c = f.chunk as ferry.MediaChunk
-      const data = c.data.slice()
-      data[0] ^= 1
-      return [{ chunk: { index: c.index, offset: c.offset, data } }]
-    }
-  }
 ]
 
 describe('a refused transfer into the example chat app', () => {
