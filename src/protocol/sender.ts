@@ -529,10 +529,8 @@ export class SenderMachine {
       const length = Math.min(this.opts.chunkBytes, size - offset)
       const sha256 = media.sha256(i)
       const into = length > 0 ? this.buffers.take(length) : undefined
-      const data = into !== undefined ? await this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
-      if (data.byteLength !== length) {
-        throw new FerryError(ErrorCode.STORE, `media ${sha256} on this phone is shorter than its record (${size} bytes)`)
-      }
+      let data = into !== undefined ? await this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
+      if (data.byteLength < length) data = this.padShortFile(sha256, size, offset, data, into as Uint8Array)
       this.progress.mediaBytesSent += length
       if (offset + length >= size) {
         this.progress.mediaFilesSent++
@@ -549,6 +547,22 @@ export class SenderMachine {
     this.state = 'done-sent'
     return undefined
   }
+
+  /**
+   * A file on this phone shorter than its record (cut short by a crash or a full disk): its missing tail
+   * goes as zeros. The receiver then finds a file that is not its sha256 and leaves it out as damaged,
+   * as it does any damaged copy; stopping here instead would keep the whole history from moving.
+   */
+  private padShortFile (sha256: string, size: number, offset: number, data: Uint8Array, into: Uint8Array): Uint8Array {
+    if (this.shortFile !== sha256) log.error('media %s at %d on this phone is shorter than its record (%d bytes): sent padded, the new phone leaves it out', sha256, offset, size)
+    this.shortFile = sha256
+    if (data.buffer !== into.buffer || data.byteOffset !== into.byteOffset) into.set(data)
+    into.fill(0, data.byteLength)
+    return into
+  }
+
+  /** The last file found short (its warning is logged once). */
+  private shortFile?: string
 
   private nextMedia (): void {
     this.mediaIndex++

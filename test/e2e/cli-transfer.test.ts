@@ -135,15 +135,18 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(restored).toBeGreaterThan(held?.index ?? Infinity)
   }, 120_000)
 
-  it('a photo damaged on the old phone\'s disk: the history moves, the photo is left out and the new phone says so', async () => {
+  it('files damaged on the old phone\'s disk: the history moves, those files are left out and the new phone says so', async () => {
     const store = copyStore(source)
     const files = auditMedia(store).complete
-    expect(files.length).toBeGreaterThan(1)
+    expect(files.length).toBeGreaterThan(2)
     // A bad sector: one byte of one file is not what it was; its name (its sha256) no longer fits it.
     const bad = join(store, 'media', files[0])
     const bytes = readFileSync(bad)
     bytes[bytes.length >> 1] ^= 0xff
     writeFileSync(bad, bytes)
+    // A file cut short (a crash as it was written, a full disk).
+    const cut = join(store, 'media', files[1])
+    writeFileSync(cut, readFileSync(cut).subarray(0, 100))
     const sender = startSender(store, { code: CODE })
     const ready = await senderReady(sender)
     const target = newStorePath()
@@ -152,13 +155,13 @@ describe('ferry send / ferry receive on loopback', () => {
     const [r, s] = await Promise.all([receiver.waitExit(45_000), sender.waitExit(45_000)])
     expect(r.code, receiver.describe()).toBe(0)
     expect(s.code, sender.describe()).toBe(0)
-    expect(receiver.stderr).toMatch(/warning: 1 media file was damaged on the old phone/)
+    expect(receiver.stderr).toMatch(/warning: 2 media files were damaged on the old phone/)
     const notMedia = (t: string): string[] => t.trim().split('\n').filter(l => !l.startsWith('{"type":"media"'))
     expect(notMedia(await exportStore(target))).toEqual(notMedia(sourceExport))
     const moved = auditMedia(target)
     expect(moved.corrupt).toEqual([])
-    expect(moved.complete.sort()).toEqual(files.slice(1).sort())
-    expect((await inspect(target)).stats.mediaPresent).toBe(files.length - 1)
+    expect(moved.complete.sort()).toEqual(files.slice(2).sort())
+    expect((await inspect(target)).stats.mediaPresent).toBe(files.length - 2)
   })
 
   it('the sender offers only some chats (--chats): the receiver holds exactly those', async () => {
