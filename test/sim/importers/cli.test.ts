@@ -1,22 +1,14 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../../helpers/stores.js'
+import { ferry, ROOT } from '../../helpers/ferry-sync.js'
 
 // `ferry import` on foreign exports, as a user runs it: the format detected, what was not mapped printed.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURES = join(ROOT, 'test', 'fixtures')
 
 afterAll(() => cleanupTempDirs())
-
-function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 describe('ferry import of Telegram and WhatsApp exports', () => {
   const dir = tempDir()
@@ -54,7 +46,7 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     expect(bad.stderr).toMatch(/--format must be one of ndjson, telegram, whatsapp/)
     const missing = ferry('import', join(dir, 'nope.txt'), '--store', join(dir, 'y'))
     expect(missing.status).toBe(2)
-    expect(missing.stderr).toMatch(/cannot read .*nope\.txt/)
+    expect(missing.stderr).toMatch(/nope\.txt does not exist \[BAD_INPUT\]/)
     expect(existsSync(join(dir, 'x'))).toBe(false)
     expect(existsSync(join(dir, 'y'))).toBe(false)
   })
