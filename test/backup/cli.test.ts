@@ -1,21 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import Database from 'better-sqlite3'
 import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
+import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
 
 // `ferry backup` and `ferry restore` as a user runs them: real processes, exit codes, messages.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
-
-function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 const dir = tempDir()
 const old = join(dir, 'old')

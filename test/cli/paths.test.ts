@@ -1,22 +1,14 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { ferry, ROOT } from '../helpers/ferry-sync.js'
 
 // Where the CLI writes and reads: paths a person gets wrong are refused with a sentence that names
 // the path and the way out, exit 2, and nothing is harmed.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
-
-function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 const dir = tempDir()
 const store = join(dir, 'phone')

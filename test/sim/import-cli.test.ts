@@ -1,22 +1,15 @@
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
 
 // The import, export and inspect commands as a user runs them: real processes, exit codes, pipes.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 
 afterAll(() => cleanupTempDirs())
-
-function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 function shell (script: string): { status: number | null, stdout: string, stderr: string } {
   const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, FERRY: `${process.execPath} ${FERRY}` } })

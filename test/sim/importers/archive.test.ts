@@ -1,28 +1,21 @@
-import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openExport } from '../../../src/sim/importers/detect.js'
 import { importWhatsApp } from '../../../src/sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../../../src/store/sqlite-store.js'
 import { cleanupTempDirs, exportText, openStore, tempDir } from '../../helpers/stores.js'
 import { folderEntries, writeZip } from './zip-writer.js'
+import { ferry, ROOT } from '../../helpers/ferry-sync.js'
 
 // Exports as archives, the way the phones hand them over, and archives built to hurt: `ferry import`
 // reads the good ones in place with their media, and refuses the others with exit 2, writing nothing.
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-const FERRY = join(ROOT, 'bin', 'ferry.js')
 const FIXTURES = join(ROOT, 'test', 'fixtures')
 
 afterAll(() => cleanupTempDirs())
 
-function ferry (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 const mediaFiles = (store: string): string[] => existsSync(join(store, 'media'))
   ? readdirSync(join(store, 'media')).filter(d => /^[0-9a-f]{2}$/.test(d)).flatMap(d => readdirSync(join(store, 'media', d)))
