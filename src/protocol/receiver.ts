@@ -379,10 +379,17 @@ export class ReceiverMachine {
     return { transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.manifestMedia, totalMessages: total, totalMediaBytes: this.manifestMediaBytes }
   }
 
-  /** Stores the manifest's contacts and conversations, first logging the versions they replace. */
-  private async putMetadata (contacts: Contact[], conversations: Conversation[]): Promise<void> {
+  /**
+   * Stores the manifest's contacts and conversations, first logging the versions they replace. Into a
+   * phone in use they merge rather than replace: the old phone's name and title win (there is no clock
+   * to say which side changed them last), but what only this phone knows stays: a contact's phone
+   * number, and a chat's members (a member added here, whose messages are here, must not be dropped).
+   */
+  private async putMetadata (incomingContacts: Contact[], incomingConversations: Conversation[]): Promise<void> {
     const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
     const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
+    const contacts = incomingContacts.map(c => mergeContact(mineC.get(c.id), c))
+    const conversations = incomingConversations.map(c => mergeConversation(mineV.get(c.id), c))
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))
     const changedConversations = conversations.filter(c => !same(mineV.get(c.id), c))
@@ -769,6 +776,19 @@ export class ReceiverMachine {
       }
     })]
   }
+}
+
+/** The old phone's contact, keeping the phone number only this phone has. */
+function mergeContact (mine: Contact | undefined, theirs: Contact): Contact {
+  return mine?.phone !== undefined && theirs.phone === undefined ? { ...theirs, phone: mine.phone } : theirs
+}
+
+/** The old phone's conversation, with the members only this phone has after its own. */
+function mergeConversation (mine: Conversation | undefined, theirs: Conversation): Conversation {
+  if (mine === undefined) return theirs
+  const members = new Set(theirs.members)
+  const extra = mine.members.filter(m => !members.has(m))
+  return extra.length === 0 ? theirs : { ...theirs, members: [...theirs.members, ...extra] }
 }
 
 /** "9,437,184 bytes (9.4 MB)": exact for scripts and support, rounded for people. */

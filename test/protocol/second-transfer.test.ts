@@ -182,3 +182,26 @@ describe('a refused second transfer', () => {
     target.close()
   })
 })
+
+describe('a second transfer into a phone in use', () => {
+  it('keeps what only the new phone knows of a contact or a chat: a phone number, the members it added', async () => {
+    const { source, target } = await afterFirstTransfer({})
+    // On the new phone: a number for a contact the old phone has none for, a member added to a group
+    // (who wrote there), and the group renamed.
+    const group = target.listConversations().find(c => c.id === 'c-😀') as { id: string, kind: 'group', title: string, members: string[] }
+    expect(group.members).not.toContain('x')
+    target.putMetadata([{ id: 'x', name: 'Xavier' }, { id: 'u3', name: 'مريم', phone: '+33 1 23 45 67 89' }], [{ ...group, title: 'Renamed here', members: [...group.members, 'x'] }], [])
+    target.putMessages([{ conversation: 'c-😀', id: 'from-x', sender: 'x', ts: 1_950_000_000_000, kind: 'text', text: 'added on the new phone' }])
+    await useOldPhone(source)
+    const second = await runTransfer(source, target, { options: OPTIONS })
+    expect(second.receiver.state).toBe('verified')
+    const after = target.listConversations().find(c => c.id === 'c-😀') as { title: string, members: string[] }
+    // The old phone's title wins (no clock says which side renamed it last); the members of both stay.
+    expect(after.title).toBe('Chat 1')
+    expect(after.members).toEqual([...group.members, 'x'])
+    expect(target.listContacts().find(c => c.id === 'u3')?.phone).toBe('+33 1 23 45 67 89')
+    expect(await exportText(target)).toContain('added on the new phone')
+    source.close()
+    target.close()
+  })
+})
