@@ -1,5 +1,5 @@
 import { logger } from '@libp2p/logger'
-import type { FerryEvent, TransferMemory, TransferTurns } from '../net/ferry-service.js'
+import type { FerryEvent, TransferMemory, TransferTurns } from '../net/transfer-events.js'
 import { startBufferScavenger } from './buffer-scavenger.js'
 import { collectGarbage } from './collect-garbage.js'
 import { holdHeadroomForMedia, letOldGenerationGrow, restoreOldGenerationGrowth } from './heap-growth.js'

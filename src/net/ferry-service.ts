@@ -23,8 +23,13 @@ import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
+import {
+  beginTransfer, cancelled, emitter, isAborted, stoppedError,
+  type ConversationSummary, type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferStats, type TransferTurns
+} from './transfer-events.js'
 
 export { TRANSFER_PROTOCOL }
+export type { ConversationSummary, FerryEvent, Progress, TransferMemory, TransferStats, TransferTurns } from './transfer-events.js'
 
 /** What the service needs from libp2p (a subset of its components, as @libp2p/ping takes them). */
 export interface FerryComponents {
@@ -86,20 +91,6 @@ export interface FerryServiceInit {
   memory?: TransferMemory
 }
 
-/**
- * What a runtime's collector hears of a transfer: the service calls begin() as an offer or a receive
- * starts, then passes every event of it (after the app's own handler), then calls end() once, however it
- * ended.
- */
-export interface TransferMemory {
-  begin: (role: 'sender' | 'receiver') => TransferTurns
-}
-
-export interface TransferTurns {
-  onEvent: (e: FerryEvent) => void
-  end: () => void
-}
-
 /** Over WebRTC (webrtc-direct from a browser or a Node phone): where deflated batches pay. */
 function overWebRTC (connection: Connection): boolean {
   return connection.remoteAddr.toString().includes('/webrtc')
@@ -111,76 +102,6 @@ export const DEFAULT_STALL_MS = 5_000
 /** How long a receiver that verified keeps reconnecting to tell the old phone so. */
 const TELL_AGAIN_MS = 20_000
 const ELSEWHERE_DIAL_MS = 2_000
-
-export interface Progress {
-  messages: number
-  totalMessages: number
-  mediaBytes: number
-  totalMediaBytes: number
-}
-
-/** What one session moved, and what the receiving phone already held (a second transfer moves little). */
-export interface TransferStats {
-  messagesSent: number
-  messagesHeld: number
-  mediaFilesSent: number
-  mediaBytesSent: number
-  mediaFilesHeld: number
-  /**
-   * The receiver: files the old phone sent whole that are not what their sha256 names (its copy is
-   * damaged). They are not on this phone; a later transfer asks for them again.
-   */
-  mediaFilesDamaged?: number
-}
-
-export interface ConversationSummary { id: string, title: string, messages: number }
-
-/** Every event carries `at`, its time in ms since the epoch. */
-export type FerryEvent = { at: number } & (
-  | { type: 'paired', peer: string, mode: 'code' | 'resume' }
-  | { type: 'pair-failed', peer: string, error: FerryError }
-  /**
-   * What the sender offers. On the receiver, `unsent` lists the chats it asked for (--chats) that the
-   * sender does not send: it does not hold them, or does not offer them.
-   */
-  | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number, unsent?: string[] }
-  | { type: 'progress', progress: Progress }
-  /** The receiver holds every message: its chats can be opened while the media goes on. */
-  | { type: 'chats-ready', messages: number }
-  /**
-   * The receiver holds everything the sender announced and reads it back against the sender's digests,
-   * which takes seconds on a large history, before `verified`. Reading back is the receiver's peak of
-   * memory: an app that can ask its collector for a full collection does it best here.
-   */
-  | { type: 'verifying', messages: number, mediaFiles: number }
-  | { type: 'interrupted', error: FerryError }
-  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats }
-)
-
-type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
-
-/** A transfer begun with the service's memory: end() reaches it once, and no event after it. */
-function beginTransfer (memory: TransferMemory | undefined, role: 'sender' | 'receiver'): TransferTurns | undefined {
-  const turns = memory?.begin(role)
-  if (turns === undefined) return undefined
-  let ended = false
-  return {
-    onEvent: e => { if (!ended) turns.onEvent(e) },
-    end: () => {
-      if (ended) return
-      ended = true
-      turns.end()
-    }
-  }
-}
-
-function emitter (onEvent?: (e: FerryEvent) => void, turns?: TransferTurns): (e: EventBody) => void {
-  return e => {
-    const event = { ...e, at: Date.now() } as FerryEvent
-    onEvent?.(event)
-    turns?.onEvent(event)
-  }
-}
 
 export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
@@ -771,21 +692,6 @@ export class FerryService implements Startable {
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */
 type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
-
-function stoppedError (): FerryError {
-  return new FerryError(ErrorCode.CANCELLED, 'this phone stopped before the transfer was verified')
-}
-
-function isAborted (signal?: AbortSignal): boolean {
-  return signal?.aborted === true
-}
-
-/** An AbortSignal's reason as Ferry reports a cancel: the app's own FerryError, or CANCELLED. */
-function cancelled (signal?: AbortSignal): FerryError {
-  const reason: unknown = signal?.reason
-  if (isFerryError(reason, ErrorCode.CANCELLED)) return reason
-  return new FerryError(ErrorCode.CANCELLED, 'cancelled', undefined, { cause: reason })
-}
 
 /** The other phone's addresses as an app may hold them (parsed, or as the QR payload's strings). */
 function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {

@@ -1,4 +1,4 @@
-import type { ConversationSummary } from '../net/ferry-service.js'
+import type { ConversationSummary } from '../net/transfer-events.js'
 import type { Contact, MediaRecord, Message } from '../store/model.js'
 import type { IdbHistoryStore } from './idb-history.js'
 import type { PairInput } from './pair-input.js'

@@ -1,0 +1,105 @@
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+
+// What a transfer tells the app that runs it (its events, its progress and stats), what the runtime's
+// collector hears of it, and how a cancel reads: shared by the service's offer and receive.
+
+/**
+ * What a runtime's collector hears of a transfer: the service calls begin() as an offer or a receive
+ * starts, then passes every event of it (after the app's own handler), then calls end() once, however it
+ * ended.
+ */
+export interface TransferMemory {
+  begin: (role: 'sender' | 'receiver') => TransferTurns
+}
+
+export interface TransferTurns {
+  onEvent: (e: FerryEvent) => void
+  end: () => void
+}
+
+export interface Progress {
+  messages: number
+  totalMessages: number
+  mediaBytes: number
+  totalMediaBytes: number
+}
+
+/** What one session moved, and what the receiving phone already held (a second transfer moves little). */
+export interface TransferStats {
+  messagesSent: number
+  messagesHeld: number
+  mediaFilesSent: number
+  mediaBytesSent: number
+  mediaFilesHeld: number
+  /**
+   * The receiver: files the old phone sent whole that are not what their sha256 names (its copy is
+   * damaged). They are not on this phone; a later transfer asks for them again.
+   */
+  mediaFilesDamaged?: number
+}
+
+export interface ConversationSummary { id: string, title: string, messages: number }
+
+/** Every event carries `at`, its time in ms since the epoch. */
+export type FerryEvent = { at: number } & (
+  | { type: 'paired', peer: string, mode: 'code' | 'resume' }
+  | { type: 'pair-failed', peer: string, error: FerryError }
+  /**
+   * What the sender offers. On the receiver, `unsent` lists the chats it asked for (--chats) that the
+   * sender does not send: it does not hold them, or does not offer them.
+   */
+  | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number, unsent?: string[] }
+  | { type: 'progress', progress: Progress }
+  /** The receiver holds every message: its chats can be opened while the media goes on. */
+  | { type: 'chats-ready', messages: number }
+  /**
+   * The receiver holds everything the sender announced and reads it back against the sender's digests,
+   * which takes seconds on a large history, before `verified`. Reading back is the receiver's peak of
+   * memory: an app that can ask its collector for a full collection does it best here.
+   */
+  | { type: 'verifying', messages: number, mediaFiles: number }
+  | { type: 'interrupted', error: FerryError }
+  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats }
+)
+
+export type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
+
+/** A transfer begun with the service's memory: end() reaches it once, and no event after it. */
+export function beginTransfer (memory: TransferMemory | undefined, role: 'sender' | 'receiver'): TransferTurns | undefined {
+  const turns = memory?.begin(role)
+  if (turns === undefined) return undefined
+  let ended = false
+  return {
+    onEvent: e => { if (!ended) turns.onEvent(e) },
+    end: () => {
+      if (ended) return
+      ended = true
+      turns.end()
+    }
+  }
+}
+
+/** Stamps each event with its time and passes it to the app, then to the memory. */
+export function emitter (onEvent?: (e: FerryEvent) => void, turns?: TransferTurns): (e: EventBody) => void {
+  return e => {
+    const event = { ...e, at: Date.now() } as FerryEvent
+    onEvent?.(event)
+    turns?.onEvent(event)
+  }
+}
+
+/** What a transfer under way hears when its phone stops. */
+export function stoppedError (): FerryError {
+  return new FerryError(ErrorCode.CANCELLED, 'this phone stopped before the transfer was verified')
+}
+
+export function isAborted (signal?: AbortSignal): boolean {
+  return signal?.aborted === true
+}
+
+/** An AbortSignal's reason as Ferry reports a cancel: the app's own FerryError, or CANCELLED. */
+export function cancelled (signal?: AbortSignal): FerryError {
+  const reason: unknown = signal?.reason
+  if (isFerryError(reason, ErrorCode.CANCELLED)) return reason
+  return new FerryError(ErrorCode.CANCELLED, 'cancelled', undefined, { cause: reason })
+}
