@@ -141,7 +141,7 @@ export class View {
     this.eta.reset()
   }
 
-  summary (summary: ConversationSummary[], p: WebProgress, mediaFiles: number, seconds: number): void {
+  summary (summary: ConversationSummary[], p: WebProgress, mediaFiles: number, seconds: number, damaged = 0): void {
     $('progress').hidden = true
     const el = $('summary')
     el.hidden = false
@@ -149,7 +149,8 @@ export class View {
     $('summary-title').textContent = `✓ Verified: ${total.toLocaleString('en')} messages in ${summary.length} chats, ` +
       `${mediaFiles} media files (${formatBytes(p.totalMediaBytes)})`
     $('summary-detail').textContent = 'Every conversation was read back from this browser\'s storage and matches the old phone' +
-      (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '')
+      (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '') +
+      (damaged > 0 ? ` · ${damaged === 1 ? '1 media file was' : `${damaged} media files were`} damaged on the old phone and did not come` : '')
     const list = $('summary-list')
     list.replaceChildren(...summary.map(c => {
       const li = document.createElement('li')
