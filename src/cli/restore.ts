@@ -84,7 +84,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
       if (json) {
         jsonEvent('restored', {
           messages: p.totalMessages, mediaBytes: p.totalMediaBytes, mediaFiles: p.totalMediaFiles, skippedMessages, skippedMediaBytes,
-          seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary
+          seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary, mediaFilesDamaged: p.mediaFilesDamaged
         })
       } else {
         const summary = r.receiver.summary ?? []
@@ -94,6 +94,11 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
           process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
         }
         for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+        if (p.mediaFilesDamaged > 0) {
+          const [files, were] = p.mediaFilesDamaged === 1 ? ['1 media file', 'was'] : [`${p.mediaFilesDamaged} media files`, 'were']
+          process.stderr.write(`warning: ${files} ${were} damaged on the phone the backup was made from (its copy was not the file ` +
+            `its record names) and ${were} not restored: the chats show them as missing.\n`)
+        }
       }
       return EXIT_OK
     } finally {

@@ -186,6 +186,7 @@ export class MediaIntake {
       const digest = h.digest()
       await written
       if (!this.media.hashIs(index, digest)) {
+        this.progress.mediaBytesReceived += m.size // it came, all of it: it is not held from before
         await this.damagedAtSource(index, bytesToHex(digest))
         return
       }

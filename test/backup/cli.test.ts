@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import Database from 'better-sqlite3'
-import { existsSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
@@ -122,6 +122,28 @@ describe('ferry backup / restore', () => {
     expect(r2.status).toBe(2)
     expect(r2.stderr).toMatch(/is a file, not a Ferry store \(a store is a directory\) \[BAD_INPUT\]\n$/)
     expect(readFileSync(pw, 'utf8')).toBe('correct horse battery staple\n')
+  })
+
+  it('a media file damaged on the phone before its backup: the restore completes without it, and says so', () => {
+    const phone = join(dir, 'damaged-phone')
+    expect(ferry('seed', '--store', phone, '--profile', 'tiny').status).toBe(0)
+    const media = join(phone, 'media')
+    const files = (readdirSync(media, { recursive: true }) as string[]).filter(f => /[0-9a-f]{64}$/.test(f))
+    expect(files.length).toBeGreaterThan(1)
+    const bad = join(media, files[0])
+    const bytes = readFileSync(bad)
+    bytes[0] ^= 0xff
+    writeFileSync(bad, bytes)
+    const backup = join(dir, 'damaged.ferrybak')
+    expect(ferry('backup', '--store', phone, '--out', backup, '--password-file', pw).status).toBe(0)
+    const target = join(dir, 'restored-without-it')
+    const r = ferry('restore', '--store', target, '--in', backup, '--password-file', pw)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/Restored and verified/)
+    expect(r.stderr).toMatch(/warning: 1 media file was damaged on the phone the backup was made from .* and was not restored/)
+    expect(r.stderr).not.toMatch(/already here/)
+    const messages = (t: string): string[] => t.split('\n').filter(l => l.startsWith('{"type":"message"'))
+    expect(messages(ferry('export', '--store', target).stdout)).toEqual(messages(ferry('export', '--store', phone).stdout))
   })
 
   it('--help teaches with an example; both commands are listed', () => {
