@@ -94,6 +94,16 @@ export function jsonEvent (event: string, data: Record<string, unknown> = {}): v
 }
 
 /** Ctrl-C: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
+/**
+ * The line a person reads when media came damaged from `source` (a phone, a backup's): left out, shown
+ * as missing. Undefined when none did.
+ */
+export function damagedMediaNote (files: number, source: string, after: string): string | undefined {
+  if (files === 0) return undefined
+  const [what, were] = files === 1 ? ['1 media file', 'was'] : [`${files} media files`, 'were']
+  return `warning: ${what} ${were} damaged on ${source} (its copy was not the file its record names) and ${were} not ${after}: the chats show them as missing.`
+}
+
 export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string): void {
   bar.stop()
   if (json) jsonEvent('stopped', { signal: 'SIGINT' })

@@ -8,7 +8,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selectio
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
-import { formatBytes, jsonEvent, sayStopped } from './progress.js'
+import { damagedMediaNote, formatBytes, jsonEvent, sayStopped } from './progress.js'
 import { parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
@@ -240,12 +240,8 @@ to carry on).`,
         for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
       }
       // With --json the verified event's stats say it (mediaFilesDamaged).
-      const damaged = stats.mediaFilesDamaged ?? 0
-      if (!json && damaged > 0) {
-        process.stderr.write(`warning: ${damaged === 1 ? '1 media file was' : `${damaged} media files were`} damaged on the old phone ` +
-          '(its copy is not the file its record names) and did not come: the chats show them as missing. ' +
-          'ferry inspect lists them; a later transfer tries again.\n')
-      }
+      const damaged = damagedMediaNote(stats.mediaFilesDamaged ?? 0, 'the old phone', 'moved')
+      if (!json && damaged !== undefined) process.stderr.write(`${damaged} ferry inspect lists them; a later transfer tries again.\n`)
       return EXIT_OK
     } finally {
       process.off('SIGINT', onSigint)

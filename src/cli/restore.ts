@@ -1,5 +1,5 @@
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
-import { formatBytes, jsonEvent, terminalProgress } from './progress.js'
+import { damagedMediaNote, formatBytes, jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
 import { openStorage } from './phone.js'
@@ -94,11 +94,8 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
           process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
         }
         for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
-        if (p.mediaFilesDamaged > 0) {
-          const [files, were] = p.mediaFilesDamaged === 1 ? ['1 media file', 'was'] : [`${p.mediaFilesDamaged} media files`, 'were']
-          process.stderr.write(`warning: ${files} ${were} damaged on the phone the backup was made from (its copy was not the file ` +
-            `its record names) and ${were} not restored: the chats show them as missing.\n`)
-        }
+        const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
+        if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
       }
       return EXIT_OK
     } finally {

@@ -28,7 +28,9 @@ function parseDate (flag: string, v: string): number {
   const [y, mo, d, h = 0, mi = 0, sec = 0] = m.slice(1, 7).map(x => x === undefined ? undefined : Number(x)) as number[]
   const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'))
   if (mo < 1 || mo > 12) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a date (there is no month ${mo})`)
-  const daysInMonth = new Date(Date.UTC(2000, mo, 0)).getUTCDate() - (mo === 2 && !leap(y) ? 1 : 0)
+  // Day 0 of the next month is this month's last; the calendar repeats every 400 years, and Date.UTC
+  // reads years 0-99 as 1900-1999, so the year is taken into 2000-2399 first.
+  const daysInMonth = new Date(Date.UTC(2000 + (y % 400), mo, 0)).getUTCDate()
   if (d < 1 || d > daysInMonth) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a date (${MONTHS[mo - 1]} ${y} has ${daysInMonth} days)`)
   if (h > 23 || mi > 59 || sec > 59) throw new FerryError(ErrorCode.BAD_INPUT, `--${flag}: ${v} is not a time of day`)
   const zone = m[8]
@@ -44,8 +46,6 @@ function parseDate (flag: string, v: string): number {
   utc.setUTCHours(h, mi, sec, ms)
   return utc.getTime() - offset * 60_000
 }
-
-const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
 

@@ -250,8 +250,7 @@ export class FerryService implements Startable {
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
   async offer (opts: OfferOptions): Promise<Progress> {
-    if (opts.signal?.aborted === true) throw this.cancelledOffer(opts.signal)
-    if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
+    this.refuseOffer(opts.signal)
     this.source() // a phone that cannot send says so now, not when the receiver comes
     const { record, expired } = await this.pairings.loadOrExpired()
     const current = record?.role === 'sender' ? { peer: record.peerId, token: hexToBytes(record.token), lastUsedAt: record.lastUsedAt ?? record.createdAt } : undefined
@@ -264,9 +263,7 @@ export class FerryService implements Startable {
     // code that was used, spent its guesses or expired is refused here (CODE_EXPIRED).
     const budget = opts.code !== undefined ? await this.budgets.open(opts.code) : undefined
     // Awaits above may have let the app cancel, stop the phone or start another offer meanwhile.
-    if (isAborted(opts.signal)) throw this.cancelledOffer(opts.signal)
-    if (this.stopped) throw stoppedError()
-    if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
+    this.refuseOffer(opts.signal)
     this.offerEnded = undefined
     const turns = beginTransfer(this.init.memory, 'sender')
     const emit = emitter(opts.onEvent, turns)
@@ -308,10 +305,17 @@ export class FerryService implements Startable {
     })
   }
 
-  /** An offer the app cancelled, whenever: a phone that comes with its code is told so. */
-  private cancelledOffer (signal?: AbortSignal): FerryError {
-    this.offerEnded = ErrorCode.CANCELLED
-    return cancelled(signal)
+  /**
+   * Throws when an offer cannot open now: the app cancelled it (a phone that comes with its code is told
+   * so), this phone stopped, or another offer is open.
+   */
+  private refuseOffer (signal?: AbortSignal): void {
+    if (isAborted(signal)) {
+      this.offerEnded = ErrorCode.CANCELLED
+      throw cancelled(signal)
+    }
+    if (this.stopped) throw stoppedError()
+    if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
   }
 
   private async onPairStream (stream: Stream, connection: Connection): Promise<void> {

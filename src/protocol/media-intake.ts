@@ -185,13 +185,12 @@ export class MediaIntake {
       h.update(data)
       const digest = h.digest()
       await written
+      this.progress.mediaBytes += m.size
+      this.progress.mediaBytesReceived += m.size
       if (!this.media.hashIs(index, digest)) {
-        this.progress.mediaBytesReceived += m.size // it came, all of it: it is not held from before
         await this.damagedAtSource(index, bytesToHex(digest))
         return
       }
-      this.progress.mediaBytes += m.size
-      this.progress.mediaBytesReceived += m.size
       this.fileDone()
       await this.hand(parts.handOff(m.sha256, m.size, m.mime))
       return
@@ -218,11 +217,11 @@ export class MediaIntake {
     const actual = resumed ? await this.partHash(m.sha256, m.size) : bytesToHex((this.hash as { h: Sha256 }).h.digest())
     this.hash = undefined
     if (actual !== m.sha256) {
-      this.progress.mediaBytes -= m.size
       if (!resumed) {
         await this.damagedAtSource(index, actual)
         return
       }
+      this.progress.mediaBytes -= m.size
       await this.forget(m.sha256)
       // A resumed file's first bytes came from this phone's disk: the sender may not be the liar.
       throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} has sha256 ${actual} with the part this phone kept from an earlier attempt; the part is gone, and the next attempt fetches the file whole`)
@@ -243,17 +242,20 @@ export class MediaIntake {
     await this.forget(m.sha256)
     this.damaged.add(index)
     this.progress.mediaFilesDamaged++
-    // Settled, for progress: the bar reaches its end, and the damage is reported beside it.
-    this.progress.mediaBytes += m.size
-    this.progress.mediaFiles++
-    this.wantPos++
-    this.offset = -1
+    // Settled, for progress (its bytes counted as they came): the bar reaches its end, and the damage
+    // is reported beside it.
+    this.nextFile()
     log.error('media %s arrived whole with sha256 %s: the old phone\'s copy is damaged, left out', m.sha256, actual)
   }
 
   private fileDone (): void {
-    this.progress.mediaFiles++
     this.progress.mediaFilesReceived++
+    this.nextFile()
+  }
+
+  /** The file being received is done with, taken or left out: on to the next wanted. */
+  private nextFile (): void {
+    this.progress.mediaFiles++
     this.wantPos++
     this.offset = -1
   }

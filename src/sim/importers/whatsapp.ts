@@ -219,13 +219,16 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // WhatsApp writes no header whose date does not read in the export's order: such a line is text too.
   // The first header starts the file, so it stays a message whatever its date says.
   const fitting: Entry[] = []
+  const times: Array<WallClock | undefined> = []
   for (const e of entries) {
     const prev = fitting[fitting.length - 1]
-    if (prev !== undefined && wallClockOf(e.header, order) === undefined) {
+    const time = wallClockOf(e.header, order)
+    if (prev !== undefined && time === undefined) {
       absorb(prev, e)
       note(unmapped, `line like a message header whose date is no ${ORDER_NAMES[order]} date (kept as text of the message before)`)
     } else {
       fitting.push(e)
+      times.push(time)
     }
   }
   if (fitting.length < entries.length) {
@@ -234,7 +237,6 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   }
 
   const clock = new ZoneClock(options.timeZone ?? machineZone())
-  const times = entries.map(e => wallClockOf(e.header, order))
   const instants = times.map(w => w === undefined ? undefined : clock.toInstant(w))
   if (instants[0] === undefined) {
     // Only the first header can be left without a date: it takes the time of the message after it.
