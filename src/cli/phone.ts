@@ -4,7 +4,7 @@ import { createFerryNode, type FerryNode } from '../net/node.js'
 import { kindOf, type TransportChoice } from '../net/transports.js'
 import { hostOf } from '../net/addresses.js'
 import { cidrOf, subnetFor } from '../net/subnets.js'
-import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
+import { ferry, type FerryEvent, type FerryService, type TransferStats } from '../net/ferry-service.js'
 import { nodeBatchDeflate } from '../wire/deflate-node.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
@@ -185,8 +185,10 @@ function count (x: number, one: string, many: string): string {
 }
 
 /** "3 new messages, 1 new media file (2.1 MB), 12,418 messages already here". */
-export function describeStats (s: { messagesSent: number, messagesHeld: number, mediaFilesSent: number, mediaBytesSent: number, mediaFilesHeld: number }): string {
-  const parts = [count(s.messagesSent, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+export function describeStats (s: TransferStats): string {
+  const kept = s.messagesKept ?? 0
+  const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+  if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
   if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
   return parts.join(', ')
 }

@@ -10,7 +10,10 @@ import { messageFromWire, messageToWire } from '../wire/message-wire.js'
 export type LogFlag = 'new' | 'prior' | 'held'
 
 export interface LogItem {
-  /** new: the store had no such message; prior: it had another version (kept here); held: the same one. */
+  /**
+   * new: the store had no such message; prior: it had another version (kept here); held: the same one,
+   * or a version this phone changed later and kept (nothing written either way).
+   */
   flag: LogFlag
   conversation: string
   ts: number

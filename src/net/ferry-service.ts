@@ -643,7 +643,7 @@ export class FerryService implements Startable {
       return {
         summary: machine.summary ?? [],
         progress: progress(),
-        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld, mediaFilesDamaged: p.mediaFilesDamaged }
+        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld, mediaFilesDamaged: p.mediaFilesDamaged, messagesKept: p.messagesKept }
       }
     }
     try {

@@ -36,6 +36,11 @@ export interface TransferStats {
    * damaged). They are not on this phone; a later transfer asks for them again.
    */
   mediaFilesDamaged?: number
+  /**
+   * The receiver: messages this phone recalled, or edited later than the old phone's copy. They stay as
+   * they are here (counted in messagesSent too).
+   */
+  messagesKept?: number
 }
 
 export interface ConversationSummary { id: string, title: string, messages: number }

@@ -18,7 +18,8 @@ import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './optio
 import { leafToWire } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 import { MediaIntake } from './media-intake.js'
-import { Verification, type ChatReceived, type PlanEntry } from './verification.js'
+import { keepsOwnVersion } from './own-versions.js'
+import { ownVersionKey, Verification, type ChatReceived, type PlanEntry } from './verification.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -55,6 +56,11 @@ export interface ReceiverProgress {
    * as files it lacks are, and not on this phone.
    */
   mediaFilesDamaged: number
+  /**
+   * Messages this phone changed after the old phone's version (recalled here, or edited here later):
+   * kept as they are here (own-versions.ts). Counted in messagesReceived too.
+   */
+  messagesKept: number
 }
 
 export interface ReceiverInit {
@@ -120,7 +126,8 @@ export class ReceiverMachine {
   state: ReceiverState = 'hello'
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
-    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0
+    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
+    messagesKept: 0
   }
 
   error?: FerryError
@@ -128,6 +135,11 @@ export class ReceiverMachine {
   transfer?: TransferRecord
   /** Per-conversation outcome after verification. */
   summary?: Array<{ id: string, title: string, messages: number }>
+  /**
+   * The old phone's encodings of the messages this session kept this phone's version of. A session that
+   * resumes after a crash is sent those messages again (their leaves differ) and decides again.
+   */
+  private readonly ownVersions = new Map<string, Uint8Array>()
   /** Frames made in the background; set by the driver. */
   emit?: (frames: EncodedFrame[]) => void
   /** A failure of background work; set by the driver, which ends the session with it. */
@@ -659,7 +671,15 @@ export class ReceiverMachine {
         const m = messages[i]
         const prior = stored?.get(m.id)
         if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); take(i); continue }
-        if (equalBytes(encodedMessage(prior), encodedMessage(m))) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
+        const theirs = encodedMessage(m)
+        if (equalBytes(encodedMessage(prior), theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
+        if (keepsOwnVersion(prior, m)) {
+          // Nothing written, so nothing to undo: logged as held, which verification reads back.
+          items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id })
+          this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
+          this.progress.messagesKept++
+          continue
+        }
         items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior })
         take(i)
       }
@@ -741,7 +761,7 @@ export class ReceiverMachine {
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
     this.onVerifying?.()
-    const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord))
+    const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
     const summary = await verification.verify(e.conversations, claimed)
     await intake.verifyPresent()
     // "Verified" tells the old phone its history is safe here (its owner may wipe it): what the store
@@ -760,8 +780,8 @@ export class ReceiverMachine {
       mediaFilesHeld: p.mediaFilesHeld
     })
     await this.journal.flush?.()
-    log('verified: %d messages received, %d held; %d media files received, %d held, %d damaged on the old phone',
-      this.progress.messagesReceived, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
+    log('verified: %d messages received (%d kept as this phone changed them), %d held; %d media files received, %d held, %d damaged on the old phone',
+      this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
     this.summary = summary
     this.state = 'verified'
     return [encodeFrame({

@@ -15,7 +15,7 @@ import { storedEncodings, type StoredEncodings } from './stored-encodings.js'
 // Verification by read-back: once the sender says it is done, the receiver recomputes each
 // conversation's digest from what its store reads back, never from the frames it received, and compares
 // it with the sender's. A match proves the store holds exactly the old phone's part of the conversation,
-// whatever else it holds.
+// whatever else it holds, but for messages this phone changed later and kept (OwnVersions).
 
 /** One leaf of a conversation's plan, as the receiver agreed it with the sender. */
 export interface PlanEntry {
@@ -45,6 +45,17 @@ export interface ChatReceived {
 
 export interface VerifiedChat { id: string, title: string, messages: number }
 
+/**
+ * The old phone's encodings of the messages this phone kept its own version of (own-versions.ts), by
+ * `ownVersionKey`: a kept message counts as the old phone's in its digest, so a match proves the store
+ * holds the old phone's part but for those, and each of those is still on this phone.
+ */
+export type OwnVersions = ReadonlyMap<string, Uint8Array>
+
+export function ownVersionKey (conversation: string, m: MessagePosition): string {
+  return `${conversation}\u0000${m.ts}\u0000${m.id}`
+}
+
 export class Verification {
   private readonly stored: StoredEncodings
 
@@ -55,9 +66,29 @@ export class Verification {
   constructor (
     private readonly sink: HistorySink,
     private readonly selection: Selection,
-    private readonly sessionItems: () => AsyncIterable<Iterable<LogItem>>
+    private readonly sessionItems: () => AsyncIterable<Iterable<LogItem>>,
+    private readonly ownVersions: OwnVersions = new Map()
   ) {
     this.stored = storedEncodings(sink)
+  }
+
+  /**
+   * How a read-back message of `conversation` is digested: as stored, or, where this phone kept its own
+   * version, as the old phone sent it. `substituted` says whether that happened.
+   */
+  private encodingIn (conversation: string): { encodingOf: (m: MessagePosition) => Uint8Array, substituted: () => boolean } {
+    const { encodingOf } = this.stored
+    if (this.ownVersions.size === 0) return { encodingOf, substituted: () => false }
+    let any = false
+    return {
+      encodingOf: m => {
+        const theirs = this.ownVersions.get(ownVersionKey(conversation, m))
+        if (theirs === undefined) return encodingOf(m)
+        any = true
+        return theirs
+      },
+      substituted: () => any
+    }
   }
 
   /**
@@ -80,7 +111,8 @@ export class Verification {
       if (!inc.held) {
         const whole = await this.rootOfNew(inc)
         root = whole.root
-        if (matches(root)) await whole.cutter.keep()
+        // Leaves kept for this phone describe what it stores, never the old phone's versions.
+        if (matches(root) && !whole.substituted) await whole.cutter.keep()
         else root = (await this.rootOfNew(inc, written())).root
       } else if (inc.prefix === true) {
         root = await this.rootOfPrefix(inc)
@@ -104,13 +136,13 @@ export class Verification {
    * The root of a conversation this phone held nothing of in the selection: every stored message there,
    * or those of `written`. Its leaves are the conversation's own when the cut was fed everything in it.
    */
-  private async rootOfNew (inc: ChatReceived, written?: WrittenKeys): Promise<{ root: ConversationRoot, cutter: KeepingCutter }> {
+  private async rootOfNew (inc: ChatReceived, written?: WrittenKeys): Promise<{ root: ConversationRoot, cutter: KeepingCutter, substituted: boolean }> {
     const root = new ConversationRoot()
     const cutter = new KeepingCutter(this.sink, inc.conversation.id, this.selection, l => root.add(l))
     await cutter.begin()
-    await this.readBack(inc, undefined, undefined, written?.of(inc.conversation.id), (m, enc) => cutter.add(m.ts, m.id, enc))
+    const substituted = await this.readBack(inc, undefined, undefined, written?.of(inc.conversation.id), (m, enc) => cutter.add(m.ts, m.id, enc))
     cutter.finish()
-    return { root, cutter }
+    return { root, cutter, substituted }
   }
 
   /** The root of a conversation whose leaves were compared: those held the same, the rest read back. */
@@ -160,19 +192,20 @@ export class Verification {
   /**
    * Reads back the stored messages in (after, last], all of them or those whose keys are `keys` (in
    * order), handing each with its encoding to `take`. A key the store does not hold is a message lost:
-   * COUNT_MISMATCH.
+   * COUNT_MISMATCH. True when a kept version was digested as the old phone's.
    */
   private async readBack (inc: ChatReceived, after: MessagePosition | undefined, last: MessagePosition | undefined,
-    keys: Keys | undefined, take: (m: MessagePosition, encoded: Uint8Array) => void, expect = PAGE): Promise<void> {
+    keys: Keys | undefined, take: (m: MessagePosition, encoded: Uint8Array) => void, expect = PAGE): Promise<boolean> {
     let n = 0
-    const { pages, encodingOf } = this.stored
+    const { pages } = this.stored
+    const { encodingOf, substituted } = this.encodingIn(inc.conversation.id)
     const stored = last === undefined ? selectedPages(pages, inc.conversation.id, this.selection, after, PAGE, keys === undefined) : this.through(inc.conversation.id, after, last, expect)
     if (keys === undefined) {
       for await (const page of stored) {
         for (const m of page) take(m, encodingOf(m))
         if ((n += page.length) >= SLICE) { n = 0; await breathe() }
       }
-      return
+      return substituted()
     }
     let key = await keys.next()
     reading: for await (const page of stored) {
@@ -190,6 +223,7 @@ export class Verification {
     if (key !== undefined) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
     }
+    return substituted()
   }
 
   private through (conversation: string, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<MessagePosition[]> {

@@ -120,6 +120,7 @@ export interface TransferOutcome {
   messagesHeld: number
   mediaFilesReceived: number
   mediaBytesReceived: number
+  messagesKept: number
 }
 
 const held = new Map<string, HeldLock>()
@@ -151,7 +152,8 @@ export const harness = {
       messagesReceived: p.messagesReceived,
       messagesHeld: p.messagesHeld,
       mediaFilesReceived: p.mediaFilesReceived,
-      mediaBytesReceived: p.mediaBytesReceived
+      mediaBytesReceived: p.mediaBytesReceived,
+      messagesKept: p.messagesKept
     }
   },
 

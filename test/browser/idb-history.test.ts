@@ -271,6 +271,41 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('keeps a recall and a later edit made on the browser phone through a second transfer, and verifies', async () => {
+    const page = await harnessPage()
+    const first: HistorySpec = { contacts, conversations, messages: Array.from({ length: 200 }, (_, i) => msg('c1', i, `first ${i}`)), media: [] }
+    expect((await call(page, 'transfer', 'mine', 'old-phone', first, { options: OPTIONS })).state).toBe('verified')
+    // The browser phone recalls one message and edits two; the old phone edits one of those later, and
+    // adds messages.
+    const here = 1_800_000_000_000
+    const m = (n: number): Message => first.messages[n]
+    await call(page, 'commit', 'mine', {
+      messages: [
+        { ...m(20), text: undefined, status: 'recalled' },
+        { ...m(60), text: 'edited here', editedAt: here },
+        { ...m(100), text: 'edited here, then there', editedAt: here }
+      ]
+    })
+    const later: HistorySpec = {
+      ...first,
+      messages: [
+        ...first.messages.map(x => x.id === m(100).id ? { ...x, text: 'edited there last', editedAt: here + 1 } : x),
+        ...Array.from({ length: 20 }, (_, i) => msg('c1', 500 + i, `added ${i}`))
+      ]
+    }
+    const second = await call(page, 'transfer', 'mine', 'old-phone', later, { options: OPTIONS })
+    expect(second.error).toBeUndefined()
+    expect(second.state).toBe('verified')
+    expect(second.messagesKept).toBe(2)
+    const [recalled, edited, editedThere] = await call(page, 'find', 'mine', 'c1', [m(20).id, m(60).id, m(100).id])
+    expect(recalled.status).toBe('recalled')
+    expect(recalled.text).toBeUndefined()
+    expect(edited.text).toBe('edited here')
+    expect(editedThere.text).toBe('edited there last')
+    expect((await call(page, 'readAll', 'mine', 'c1', 1000)).length).toBe(220)
+    await page.close()
+  }, 120_000)
+
   /** The page's JS heap after a forced GC, in MiB. */
   const heapOf = async (page: Page): Promise<() => Promise<number>> => {
     const cdp = await browser.context.newCDPSession(page)

@@ -205,3 +205,95 @@ describe('a second transfer into a phone in use', () => {
     target.close()
   })
 })
+
+describe('a second transfer into a phone that changed messages it moved', () => {
+  /** The messages of c0 by id, as the store holds them. */
+  const byId = (store: SqliteChatStore): Map<string, Message> => new Map([...store.listMessages({ conversations: ['c0'] })].map(m => [m.id, m]))
+
+  /**
+   * After a first transfer, both phones change messages of c0: the new phone recalls one and edits
+   * three, the old phone edits two of those three (one later than the new phone, one earlier) and
+   * recalls one the new phone edited. Returns the ids, in that order.
+   */
+  async function changeBoth ({ source, target }: Phones): Promise<{ recalledHere: string, editedHere: string, editedLaterThere: string, editedEarlierThere: string, recalledThere: string }> {
+    const c0 = [...target.listMessages({ conversations: ['c0'] })].filter(m => m.status !== 'recalled')
+    const [a, b, c, d, e] = [c0[3], c0[5], c0[7], c0[9], c0[11]]
+    const here = 1_800_000_000_000
+    const text = (m: Message, t: string, editedAt: number): Message => {
+      const out: Message = { ...m, kind: 'text', text: t, editedAt }
+      delete out.media
+      return out
+    }
+    target.putMessages([
+      { conversation: a.conversation, id: a.id, sender: a.sender, ts: a.ts, kind: 'text', status: 'recalled' },
+      text(b, 'edited on the new phone', here),
+      text(c, 'edited on the new phone, then on the old one', here),
+      text(d, 'edited on the new phone after the old one', here),
+      text(e, 'edited on the new phone, recalled on the old one', here)
+    ])
+    source.putMessages([
+      text(c, 'the old phone edited it last', here + 60_000),
+      text(d, 'the old phone edited it first', here - 60_000),
+      { conversation: e.conversation, id: e.id, sender: e.sender, ts: e.ts, kind: 'text', status: 'recalled' }
+    ])
+    await useOldPhone(source)
+    return { recalledHere: a.id, editedHere: b.id, editedLaterThere: c.id, editedEarlierThere: d.id, recalledThere: e.id }
+  }
+
+  it('keeps a recall and a later edit made on the new phone, takes the old phone\'s later ones, and verifies', async () => {
+    const phones = await afterFirstTransfer({})
+    const { source, target } = phones
+    const ids = await changeBoth(phones)
+    const second = await runTransfer(source, target, { options: OPTIONS })
+    expect(second.receiverError).toBeUndefined()
+    expect(second.receiver.state).toBe('verified')
+    const now = byId(target)
+    expect(now.get(ids.recalledHere)?.status).toBe('recalled')
+    expect(now.get(ids.editedHere)?.text).toBe('edited on the new phone')
+    expect(now.get(ids.editedEarlierThere)?.text).toBe('edited on the new phone after the old one')
+    expect(now.get(ids.editedLaterThere)?.text).toBe('the old phone edited it last')
+    expect(now.get(ids.recalledThere)?.status).toBe('recalled')
+    expect(second.receiver.progress.messagesKept).toBe(3)
+    // Everything else is the old phone's: what it added, and each message it holds the same way.
+    const theirs = byId(source)
+    expect(now.get('added')?.text).toBe('added in the middle')
+    for (const [id, m] of theirs) if (![ids.recalledHere, ids.editedHere, ids.editedEarlierThere].includes(id)) expect(now.get(id)).toEqual(m)
+    // A transfer after it is sent the kept messages again (their leaves differ), keeps them again, and
+    // verifies; the new phone's leaves still describe what it holds.
+    const third = await runTransfer(source, target, { options: OPTIONS })
+    expect(third.receiver.state).toBe('verified')
+    expect(third.receiver.progress.messagesKept).toBe(3)
+    expect(third.receiver.progress.messagesReceived).toBeLessThan(200)
+    expect(byId(target)).toEqual(now)
+    source.close()
+    target.close()
+  })
+
+  it('that is refused leaves the new phone\'s own changes as they were', async () => {
+    const phones = await afterFirstTransfer({})
+    const { source, target } = phones
+    const ids = await changeBoth(phones)
+    const before = byId(target)
+    const second = await runTransfer(source, target, { options: OPTIONS, tamper: LIES[1].tamper })
+    expect(second.receiver.state).toBe('failed')
+    expect(second.receiverError?.code).toBe('DIGEST_MISMATCH')
+    const now = byId(target)
+    for (const id of Object.values(ids)) expect(now.get(id)).toEqual(before.get(id))
+    source.close()
+    target.close()
+  })
+
+  it('refuses a sender that forges a message this phone keeps its own version of', async () => {
+    const phones = await afterFirstTransfer({})
+    const { source, target } = phones
+    const ids = await changeBoth(phones)
+    const forge: Tamper = f => f.body === 'batch'
+      ? [{ batch: { messages: (f.batch as ferry.MessageBatch).messages.map(m => m.id === ids.editedHere ? { ...m, text: 'forged' } : m) } }]
+      : [f]
+    const second = await runTransfer(source, target, { options: OPTIONS, tamper: forge })
+    expect(second.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(byId(target).get(ids.editedHere)?.text).toBe('edited on the new phone')
+    source.close()
+    target.close()
+  })
+})
