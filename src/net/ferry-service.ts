@@ -1,11 +1,10 @@
-import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Connection, Startable, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { CodeLifetime, PairingCode } from '../pairing/index.js'
 import type { AbortReason } from '../pairing/messages.js'
-import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
 import type { TransferOptions } from '../protocol/options.js'
@@ -13,38 +12,32 @@ import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
-import { TransferLog } from '../journal/transfer-log.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { encodeFrame, type BatchDeflate } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
-import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender, type PairOutcome } from './pair-stream.js'
+import { PAIR_PROTOCOL, pairAsSender } from './pair-stream.js'
 import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
-import { retryWhileAdvancing } from './retry.js'
-import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
+import { TRANSFER_PROTOCOL } from './receive-transfer.js'
+import { dialAddresses, Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingComponents } from './receiving.js'
 import { streamToDuplex } from './stream-duplex.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
-  type ConversationSummary, type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferStats, type TransferTurns
+  type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferTurns
 } from './transfer-events.js'
 
 export { TRANSFER_PROTOCOL }
 export type { ConversationSummary, FerryEvent, Progress, TransferMemory, TransferStats, TransferTurns } from './transfer-events.js'
+export { DEFAULT_STALL_MS, type ReceiveOptions, type ReceiveResult } from './receiving.js'
 
 /** What the service needs from libp2p (a subset of its components, as @libp2p/ping takes them). */
-export interface FerryComponents {
-  peerId: PeerId
+export interface FerryComponents extends ReceivingComponents {
   registrar: {
     handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }): Promise<void>
     unhandle(protocol: string): Promise<void>
   }
   /** Our own addresses, kept in the pairing record so a restarted sender can listen where it was. */
   addressManager?: { getAddresses(): Multiaddr[] }
-  connectionManager: {
-    openConnection(target: PeerId | Multiaddr | Multiaddr[], options?: { signal?: AbortSignal }): Promise<Connection>
-  }
-  /** Where the other phone may be now (mDNS updates it): a redial after a dead link looks here first. */
-  peerStore?: { get(peerId: PeerId): Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
   /** libp2p's events: connections opening and closing, for the slot policy (ConnectionSlots). */
   events?: {
     addEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
@@ -91,17 +84,7 @@ export interface FerryServiceInit {
   memory?: TransferMemory
 }
 
-/** Over WebRTC (webrtc-direct from a browser or a Node phone): where deflated batches pay. */
-function overWebRTC (connection: Connection): boolean {
-  return connection.remoteAddr.toString().includes('/webrtc')
-}
-
 const log = logger('ferry:service')
-
-export const DEFAULT_STALL_MS = 5_000
-/** How long a receiver that verified keeps reconnecting to tell the old phone so. */
-const TELL_AGAIN_MS = 20_000
-const ELSEWHERE_DIAL_MS = 2_000
 
 export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
@@ -111,47 +94,6 @@ export interface OfferOptions {
   maxBytesPerSecond?: number
   onEvent?: (e: FerryEvent) => void
   signal?: AbortSignal
-}
-
-export interface ReceiveOptions {
-  /**
-   * Where the sender is: its multiaddrs (with /p2p/<id>), from its QR code (`qrDialAddrs`), discovery
-   * or --peer, parsed or as strings. BAD_INPUT, at once, for none or one that is no multiaddr.
-   */
-  addrs: Array<Multiaddr | string>
-  code?: PairingCode
-  request?: Selection
-  onEvent?: (e: FerryEvent) => void
-  signal?: AbortSignal
-  /** How long to keep reconnecting after the link drops without progress. */
-  retryForMs?: number
-  /** Silence from the sender, mid-transfer, after which the link counts as dead (default: the service's). */
-  stallMs?: number
-  /** This phone's name in its Hello (default 'ferry'). */
-  agent?: string
-  /**
-   * How long a phone whose history is verified keeps trying to tell the old phone before it calls the
-   * transfer done all the same (default 20 s): after a link that died as the transfer ended, or a restart
-   * of a phone stopped before it could say so.
-   */
-  tellAgainMs?: number
-  /**
-   * Awaited before each read from the transfer stream (after the first): a store that buffers its writes
-   * (the browser's) makes the receiver read no faster than it commits.
-   */
-  beforeRead?: (machine: ReceiverMachine) => Promise<void>
-  /**
-   * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
-   * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
-   * ISOLATED is not). Default: `addrs` as given.
-   */
-  route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
-  /**
-   * Bytes free where this phone keeps media, asked before the media start (see ReceiverInit.freeBytes):
-   * a history that cannot fit ends with STORE_FULL, naming both numbers. createFerry and the CLI pass
-   * statfs of the store's folder (`freeSpaceOf` in chat-ferry/node).
-   */
-  freeBytes?: () => Promise<number>
 }
 
 interface ActiveOffer {
@@ -199,8 +141,6 @@ export class FerryService implements Startable {
   private readonly receives = new Set<AbortController>()
   /** Set by stop(): an offer still on its way in (reading its code's budget) must not open after it. */
   private stopped = false
-  /** The address of the receiver's last failed session (see dial). */
-  private deadAddr?: Multiaddr
   private readonly pairings: PairingRecords
   private readonly budgets: CodeBudgets
   /** Who may hold a connection; set while started, unless turned off. */
@@ -473,10 +413,9 @@ export class FerryService implements Startable {
     const stop = new AbortController()
     const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal])
     this.receives.add(stop)
-    this.deadAddr = undefined
     const turns = beginTransfer(this.init.memory, 'receiver')
     try {
-      return await this.receiveWith({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
+      return await new Receiving(this.components, this.init, this.pairings).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal)
@@ -487,196 +426,6 @@ export class FerryService implements Startable {
     }
   }
 
-  private async receiveWith (opts: Dialling, emit: (e: EventBody) => void): Promise<ReceiveResult> {
-    let peer: PeerId | undefined
-    // A session that verified the history but lost the link before the old phone heard it: the next
-    // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
-    // history is verified here all the same.
-    let unheard = opts.code === undefined ? await this.verifiedBeforeRestart() : undefined
-    const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
-    try {
-      return await retryWhileAdvancing(async onAdvance => {
-        if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.verified(unheard.result, emit, 'no session got through to tell it')
-        return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
-      }, {
-        retryForMs: opts.retryForMs ?? 60_000,
-        signal: opts.signal,
-        onInterrupted: error => emit({ type: 'interrupted', error })
-      })
-    } catch (err) {
-      if (unheard === undefined || opts.signal?.aborted === true) throw err
-      return await this.verified(unheard.result, emit, `it may not have heard: ${(err as Error)?.message ?? String(err)}`)
-    }
-  }
-
-  /**
-   * A phone that starts with a pairing last used before its last verification was stopped (killed, its
-   * battery gone) after it verified the history and before it forgot the pairing, whether or not the old
-   * phone heard. Its sessions only tell the old phone, as after a link that died as the transfer ended: one
-   * that still waits verifies again and hears it; one that has forgotten the pairing (it heard) or cannot
-   * be reached leaves the history verified here all the same.
-   */
-  private async verifiedBeforeRestart (): Promise<{ result: ReceiveResult, at: number } | undefined> {
-    const record = await this.pairings.load()
-    if (record?.role !== 'receiver') return undefined
-    const last = await new TransferLog(this.init.journal).lastVerified()
-    if (last === undefined || last.verifiedAt < (record.lastUsedAt ?? record.createdAt)) return undefined
-    log('the history was verified before this start (%s); the old phone may not have heard', new Date(last.verifiedAt).toISOString())
-    return {
-      at: Date.now(),
-      result: {
-        summary: last.summary,
-        progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
-        stats: { messagesSent: last.messagesReceived, messagesHeld: last.messagesHeld, mediaFilesSent: last.mediaFilesReceived, mediaBytesSent: last.mediaBytesReceived, mediaFilesHeld: last.mediaFilesHeld }
-      }
-    }
-  }
-
-  /**
-   * Connects to the other phone. After the first connection the phone is known by its peer id, so a retry
-   * dials it through the peer store first: mDNS keeps that up to date, and a phone that got a new address
-   * mid-transfer is only found there (the addresses we were given are where it used to be).
-   */
-  private async dial (opts: Dialling, known?: PeerId): Promise<Connection> {
-    // A route races the given addresses and looks for a sender that moved: it goes before the peer-store
-    // dial, which would try the same dead addresses one at a time, seconds each.
-    const targets: Array<PeerId | Multiaddr[]> = known === undefined ? [opts.addrs] : opts.route !== undefined ? [opts.addrs, known] : [known, opts.addrs]
-    // libp2p dials a peer's addresses one at a time, 6 s each, and would start with the one whose link just
-    // died: a sender that moved is found ~6 s sooner by trying its other known addresses first.
-    const elsewhere = known !== undefined ? await this.otherAddresses(known) : []
-    if (elsewhere.length > 0) targets.unshift(elsewhere)
-    let last: unknown
-    let verdict: unknown
-    for (const target of targets) {
-      // The other addresses may be stale too (an address it had before): on a LAN a live one answers at
-      // once, so they get a short deadline before the usual dial.
-      const short = target === elsewhere ? AbortSignal.timeout(ELSEWHERE_DIAL_MS) : undefined
-      const signal = short !== undefined && opts.signal !== undefined ? AbortSignal.any([opts.signal, short]) : short ?? opts.signal
-      let dialed = target
-      if (target === opts.addrs && opts.route !== undefined) {
-        try {
-          dialed = await opts.route(opts.addrs, { known, signal: opts.signal })
-        } catch (err) {
-          // The route's own verdict (ISOLATED, or NO_PEER saying why) is the one to report.
-          verdict = err
-          if (isFerryError(err, ErrorCode.ISOLATED) || opts.signal?.aborted === true) throw err
-          continue
-        }
-      }
-      try {
-        return await this.components.connectionManager.openConnection(dialed, { signal })
-      } catch (err) {
-        last = err
-        if (opts.signal?.aborted === true) break
-      }
-    }
-    if (isFerryError(verdict)) throw verdict
-    throw new FerryError(ErrorCode.NO_PEER, `cannot reach the other phone at ${opts.addrs.map(String).join(', ')}: ${(last as Error)?.message}`, undefined, { cause: last })
-  }
-
-  /** The other phone's known addresses except the one the last failed session used, each with /p2p/. */
-  private async otherAddresses (peer: PeerId): Promise<Multiaddr[]> {
-    const dead = this.deadAddr
-    if (dead === undefined || this.components.peerStore === undefined) return []
-    const hostPort = (ma: Multiaddr): string => ma.toString().split('/p2p/')[0]
-    const known = await this.components.peerStore.get(peer).catch(() => undefined)
-    return (known?.addresses ?? [])
-      .map(a => a.multiaddr)
-      .filter(ma => hostPort(ma) !== hostPort(dead))
-      .map(ma => ma.toString().includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`))
-  }
-
-  private async receiveOnce (opts: Dialling, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
-    const connection = await this.dial(opts, known)
-    onConnected(connection.remotePeer)
-    try {
-      return await this.transferOn(connection, opts, emit, onAdvance, onUnheard)
-    } catch (err) {
-      // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
-      this.deadAddr = connection.remoteAddr
-      connection.abort(err instanceof Error ? err : new Error(String(err)))
-      throw err
-    }
-  }
-
-  private async transferOn (connection: Connection, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
-    const sink = this.sink()
-    const peer = connection.remotePeer.toString()
-    const record = await this.pairings.load()
-    const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
-    const pair = async (auth: { token: Uint8Array } | { code?: PairingCode }): Promise<PairOutcome> => {
-      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
-      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, auth, this.init.pairTimeoutMs)
-    }
-    let outcome: PairOutcome
-    try {
-      outcome = await pair(token !== undefined ? { token } : { code: opts.code })
-    } catch (err) {
-      // The old phone no longer holds this pairing (it paired with another phone, or forgot it): with a
-      // code at hand, pair anew rather than fail.
-      if (token === undefined || opts.code === undefined || !isFerryError(err, ErrorCode.NOT_PAIRED)) throw err
-      outcome = await pair({ code: opts.code })
-    }
-    const now = Date.now()
-    if (outcome.resumeToken !== undefined) {
-      await this.pairings.save({
-        role: 'receiver', peerId: peer, token: hex(outcome.resumeToken), nameplate: opts.code?.nameplate ?? '', addrs: opts.addrs.map(String), createdAt: now, lastUsedAt: now
-      })
-    } else {
-      await this.pairings.touch(peer)
-    }
-    log('paired with %s by %s, over %s', peer, outcome.mode, connection.remoteAddr.toString())
-    emit({ type: 'paired', peer, mode: outcome.mode })
-    const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
-    const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate })
-    machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
-    machine.onVerifying = () => { emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles }) }
-    const progress = (): Progress => ({
-      messages: machine.progress.messages,
-      totalMessages: machine.progress.totalMessages,
-      mediaBytes: machine.progress.mediaBytes,
-      totalMediaBytes: machine.progress.totalMediaBytes
-    })
-    const resultOf = (): ReceiveResult => {
-      const p = machine.progress
-      return {
-        summary: machine.summary ?? [],
-        progress: progress(),
-        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld, mediaFilesDamaged: p.mediaFilesDamaged, messagesKept: p.messagesKept }
-      }
-    }
-    try {
-      await receiveTransfer(stream, machine, {
-        signal: opts.signal,
-        stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
-        beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
-        onAdvance,
-        onManifest: () => {
-          const e = machine.expected
-          if (e === undefined) return
-          const sent = new Set(e.conversations.map(c => c.conversation.id))
-          const unsent = opts.request?.conversations?.filter(id => !sent.has(id)) ?? []
-          emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length, ...(unsent.length > 0 ? { unsent } : {}) })
-        },
-        onProgress: () => { emit({ type: 'progress', progress: progress() }) }
-      })
-    } catch (err) {
-      // Verified here, but the link went before the old phone hung up: it may not have heard.
-      if (machine.state === 'verified') onUnheard(resultOf())
-      throw err
-    }
-    return await this.verified(resultOf(), emit, `from ${peer}`)
-  }
-
-  /** The end of a receive: the pairing is no longer needed, and the app is told. */
-  private async verified (result: ReceiveResult, emit: (e: EventBody) => void, note: string): Promise<ReceiveResult> {
-    await this.pairings.forget()
-    log('verified, %s', note)
-    emit({ type: 'verified', ...result })
-    return result
-  }
-
   private source (): HistorySource {
     const h = this.init.history
     if (typeof h.readMedia !== 'function' || typeof h.messages !== 'function') {
@@ -684,39 +433,6 @@ export class FerryService implements Startable {
     }
     return h as HistorySource
   }
-
-  private sink (): HistorySink {
-    const h = this.init.history
-    if (typeof h.commit !== 'function' || typeof h.putMedia !== 'function' || typeof h.findMessages !== 'function') {
-      throw new FerryError(ErrorCode.BAD_INPUT, 'this phone\'s history cannot receive: it is no HistorySink')
-    }
-    return h as HistorySink
-  }
-}
-
-/** ReceiveOptions with the addresses parsed and the service's own signal. */
-type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
-
-/** The other phone's addresses as an app may hold them (parsed, or as the QR payload's strings). */
-function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
-  if (!Array.isArray(addrs) || addrs.length === 0) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'no address to reach the other phone at: pass its multiaddrs (from its QR code)')
-  }
-  return addrs.map(a => {
-    if (isMultiaddr(a)) return a
-    if (typeof a === 'string') {
-      try {
-        return multiaddr(a)
-      } catch {}
-    }
-    throw new FerryError(ErrorCode.BAD_INPUT, `not an address of the other phone: ${String(a)} (want a multiaddr such as /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
-  })
-}
-
-export interface ReceiveResult {
-  summary: ConversationSummary[]
-  progress: Progress
-  stats: TransferStats
 }
 
 /** The libp2p service factory: `services: { ferry: ferry({ history, journal }) }`. */
