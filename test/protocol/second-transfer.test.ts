@@ -269,6 +269,36 @@ describe('a second transfer into a phone that changed messages it moved', () => 
     target.close()
   })
 
+  it('cut anywhere and resumed, keeps the same messages and verifies', async () => {
+    const phones = await afterFirstTransfer({})
+    const ids = await changeBoth(phones)
+    const mine = byId(phones.target)
+    // Sessions that die as a frame arrives (before the receiver takes it): the first batch of messages,
+    // the first media chunk, and Done, after every message came.
+    const dieAt = (body: string, nth: number): RunOptions['onReceived'] => {
+      let seen = 0
+      return frame => { if (frame.body === body && ++seen === nth) throw new Error('killed') }
+    }
+    const kept: number[] = []
+    for (const [body, nth] of [['batch', 1], ['chunk', 1], ['done', 1]] as const) {
+      const cut = await runTransfer(phones.source, phones.target, { options: OPTIONS, onReceived: dieAt(body, nth) })
+      expect(cut.receiver.state).not.toBe('verified')
+      kept.push(cut.receiver.progress.messagesKept)
+    }
+    // The last cut session had kept them all: the next one decides again.
+    expect(kept[2]).toBe(3)
+    const resumed = await runTransfer(phones.source, phones.target, { options: OPTIONS })
+    expect(resumed.receiverError).toBeUndefined()
+    expect(resumed.receiver.state).toBe('verified')
+    expect(resumed.receiver.progress.messagesKept).toBe(3)
+    const now = byId(phones.target)
+    for (const id of [ids.recalledHere, ids.editedHere, ids.editedEarlierThere]) expect(now.get(id)).toEqual(mine.get(id))
+    expect(now.get(ids.editedLaterThere)?.text).toBe('the old phone edited it last')
+    expect(now.get('added')?.text).toBe('added in the middle')
+    phones.source.close()
+    phones.target.close()
+  })
+
   it('that is refused leaves the new phone\'s own changes as they were', async () => {
     const phones = await afterFirstTransfer({})
     const { source, target } = phones
