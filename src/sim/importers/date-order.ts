@@ -16,6 +16,13 @@ import { validDate } from './wall-clock.js'
 export type DateOrder = 'dmy' | 'mdy' | 'ymd'
 export const DATE_ORDERS: readonly DateOrder[] = ['dmy', 'mdy', 'ymd']
 
+/**
+ * The era a file counts its years in: the Gregorian, or the Buddhist Era that phones in Thailand write
+ * (2567, or 67, is 2024). Dates are checked in the Gregorian year they name: 29 February 2567 is a day.
+ */
+export type Era = 'gregorian' | 'buddhist'
+const BUDDHIST_ERA_AHEAD = 543
+
 /** One date as written: its three numbers in the order written. */
 export interface WrittenDate {
   a: number
@@ -28,6 +35,8 @@ export interface WrittenDate {
   twelveHour: boolean
   /** A date found in the name of the message's attachment (year, month, day), when there is one. */
   fileDate?: { year: number, month: number, day: number }
+  /** Is the year marked as one of the Buddhist Era ("2567 BE")? */
+  buddhist?: boolean
 }
 
 export interface DateOrderDecision {
@@ -38,12 +47,19 @@ export interface DateOrderDecision {
   ambiguous: boolean
 }
 
-const fullYear = (y: number): number => y < 100 ? 2000 + y : y
+/** The Gregorian year a written year names in an era; two digits are of the era's current century. */
+export function gregorianYear (written: number, era: Era = 'gregorian'): number {
+  if (era === 'buddhist') return (written < 100 ? 2500 + written : written) - BUDDHIST_ERA_AHEAD
+  return written < 100 ? 2000 + written : written
+}
 
-/** (year, month, day) of a written date in an order, or undefined when that reading is no date. */
-export function readDate (d: WrittenDate, order: DateOrder): { year: number, month: number, day: number } | undefined {
-  const [year, month, day] = order === 'ymd' ? [d.a, d.b, d.c] : order === 'dmy' ? [d.c, d.b, d.a] : [d.c, d.a, d.b]
-  const y = fullYear(year)
+/** The year of a written date in an order, as written. */
+export const writtenYear = (d: WrittenDate, order: DateOrder): number => order === 'ymd' ? d.a : d.c
+
+/** (year, month, day) of a written date in an order and era, or undefined when that reading is no date. */
+export function readDate (d: WrittenDate, order: DateOrder, era: Era = 'gregorian'): { year: number, month: number, day: number } | undefined {
+  const [month, day] = order === 'ymd' ? [d.b, d.c] : order === 'dmy' ? [d.b, d.a] : [d.a, d.b]
+  const y = gregorianYear(writtenYear(d, order), era)
   return validDate(y, month, day) ? { year: y, month, day } : undefined
 }
 
@@ -65,7 +81,8 @@ function fileVotes (dates: readonly WrittenDate[]): { dmy: number, mdy: number }
   const votes = { dmy: 0, mdy: 0 }
   for (const d of dates) {
     const f = d.fileDate
-    if (f === undefined || d.a === d.b || fullYear(d.c) !== f.year) continue
+    // WhatsApp names its files in the Gregorian calendar, whatever era the headers count in.
+    if (f === undefined || d.a === d.b || (gregorianYear(d.c) !== f.year && gregorianYear(d.c, 'buddhist') !== f.year)) continue
     if (d.a === f.day && d.b === f.month) votes.dmy++
     else if (d.a === f.month && d.b === f.day) votes.mdy++
   }

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError } from '../../errors.js'
 import type { Contact, Message } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, mimeOf, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
-import { decideDateOrder, readDate, type DateOrder, type WrittenDate } from './date-order.js'
+import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, type Era, type WrittenDate } from './date-order.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import {
@@ -15,7 +15,8 @@ import {
 //   Android          12/31/23, 9:05 PM - Alice: text      31.12.23, 21:05 - Alice: text    20/08/24 14.30 - Alice: text
 //   iOS              [31/12/2023, 21:05:33] Alice: text   [12/31/23, 9:05:33 PM] Alice: text
 //   iOS before 2017  30/08/16, 17:03:58: Alice: text      08/10/13 14:07:41: Alice: text
-// with am/pm in the phone's language (a. m., vorm., ÖS...), before the time in some (오후 9:05).
+// with am/pm in the phone's language (a. m., vorm., ÖS...), before the time in some (오후 9:05), and
+// years in the Buddhist Era on phones in Thailand (5/1/67, [1/5/2567 BE, 20:15:33]).
 // One export writes all its headers alike: a line that reads as a header but is written otherwise, or
 // whose date is no date in the file's order, is text someone pasted into a message.
 // A header without "Name: " is a system line. iOS marks what WhatsApp wrote itself (attachments,
@@ -35,8 +36,8 @@ export interface WhatsAppOptions {
   timeZone?: string
 }
 
-const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', '上午', '오전', '午前', 'π.μ.']
-const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', '下午', '오후', '午後', 'μ.μ.']
+const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', '上午', '오전', '午前', 'π.μ.', 'ก่อนเที่ยง']
+const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', '下午', '오후', '午後', 'μ.μ.', 'หลังเที่ยง']
 const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s?')).join('|')
 
 /**
@@ -45,7 +46,8 @@ const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').re
  */
 const MARKS = String.raw`[\u200e\u200f\u061c]*`
 const GAP = String.raw`${MARKS}\s?${MARKS}`
-const DATE = String.raw`${MARKS}(\d{1,4})${MARKS}([./\-\u2011])${GAP}(\d{1,2})${MARKS}[./\-\u2011]${GAP}(\d{1,4})${MARKS}\.?`
+/** A year may carry the Buddhist Era's mark: iOS with the Buddhist calendar writes "2/29/2567 BE". */
+const DATE = String.raw`${MARKS}(\d{1,4})${MARKS}([./\-\u2011])${GAP}(\d{1,2})${MARKS}[./\-\u2011]${GAP}(\d{1,4})(\sBE)?${MARKS}\.?`
 const TIME = String.raw`(?:(${AMPM})${GAP})?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?(?:${GAP}(${AMPM}))?`
 /**
  * Between date and time: a comma (the Arabic one in Arabic, Persian and Urdu), spaces, or a word
@@ -94,22 +96,22 @@ export function parseHeader (line: string): Header | undefined {
   const bracketed = BRACKETED.exec(ascii)
   const m = bracketed ?? PLAIN.exec(ascii)
   if (m === null) return undefined
-  const word = (m[5] ?? m[9])?.toLowerCase().replace(/\s/g, '')
+  const word = (m[6] ?? m[10])?.toLowerCase().replace(/\s/g, '')
   const ampm = word === undefined ? undefined : AM.some(w => w.replace(/\s/g, '') === word) ? 'a' : 'p'
-  const rest = s.slice(s.length - m[10].length)
+  const rest = s.slice(s.length - m[11].length)
   const stamp = s.slice(0, s.length - rest.length)
   const digits = /[\u0660-\u0669]/.test(stamp) ? 'ar' : /[\u06f0-\u06f9]/.test(stamp) ? 'fa' : ''
   const separator = m[2] === '\u2011' ? '-' : m[2]
   return {
-    date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator, twelveHour: ampm !== undefined },
-    hour: Number(m[6]),
-    minute: Number(m[7]),
-    second: m[8] === undefined ? 0 : Number(m[8]),
+    date: { a: Number(m[1]), b: Number(m[3]), c: Number(m[4]), aDigits: m[1].length, separator, twelveHour: ampm !== undefined, buddhist: m[5] !== undefined },
+    hour: Number(m[7]),
+    minute: Number(m[8]),
+    second: m[9] === undefined ? 0 : Number(m[9]),
     ampm,
     rest,
     ios: bracketed !== null,
     stamp,
-    shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', ampm === undefined ? '' : 'ampm', m[8] === undefined ? '' : 's', digits].join(' ')
+    shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', m[5] === undefined ? '' : 'BE', ampm === undefined ? '' : 'ampm', m[9] === undefined ? '' : 's', digits].join(' ')
   }
 }
 
@@ -162,14 +164,41 @@ function absorb (into: Entry, e: Entry): void {
   for (let i = 1; i < e.lines.length; i++) into.lines.push(e.lines[i])
 }
 
-/** The wall-clock time a header names when its date is read in `order`; undefined when it names none. */
-function wallClockOf (header: Header, order: DateOrder): WallClock | undefined {
-  const d = readDate(header.date, order)
+/** The wall-clock time a header names when its date is read in `order` and `era`; undefined when it names none. */
+function wallClockOf (header: Header, order: DateOrder, era: Era): WallClock | undefined {
+  const d = readDate(header.date, order, era)
   let hour = header.hour
   if (header.ampm === 'p' && hour < 12) hour += 12
   if (header.ampm === 'a' && hour === 12) hour = 0
   if (d === undefined || hour > 23 || header.minute > 59 || header.second > 59) return undefined
   return { ...d, hour, minute: header.minute, second: header.second }
+}
+
+/**
+ * The era the file counts its years in, judged by its first date that reads. WhatsApp began in 2009:
+ * a year before it is a calendar other than the Gregorian (the Solar Hijri 1402 or the Hijri 1445 a
+ * phone in Persian or Arabic may write). A year past the next is no Gregorian year a phone wrote; when
+ * it is one in the Buddhist Era, which phones in Thailand count in, the file is read so. Any other year
+ * is refused rather than stored as a wrong date, as is a year marked "BE" that names no such time.
+ */
+function eraOf (entries: readonly Entry[], order: DateOrder, main: string): { era: Era, detail?: string } {
+  const first = entries.find(e => readDate(e.header.date, order) !== undefined || readDate(e.header.date, order, 'buddhist') !== undefined)?.header.date
+  if (first === undefined) return { era: 'gregorian' }
+  const written = writtenYear(first, order)
+  const latest = new Date().getUTCFullYear() + 1
+  const plausible = (y: number): boolean => y >= FIRST_WHATSAPP_YEAR && y <= latest
+  const buddhist = gregorianYear(written, 'buddhist')
+  const era: Era = first.buddhist === true || (gregorianYear(written) > latest && plausible(buddhist)) ? 'buddhist' : 'gregorian'
+  const year = gregorianYear(written, era)
+  const dated = era === 'buddhist' ? `${written}${first.buddhist === true ? ' BE' : ''} (${year})` : String(year)
+  if (year < FIRST_WHATSAPP_YEAR) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${main}: the first message is dated ${dated}, before WhatsApp existed: the phone wrote its dates in a calendar other than the Gregorian, which is not read; export again with the phone set to the Gregorian calendar`)
+  }
+  if (year > latest) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${main}: the first message is dated ${dated}, in the future: the phone wrote its dates in a calendar that is not read (the Gregorian and the Buddhist Era are), or its clock was wrong; export again with the phone set to the Gregorian calendar and the right date`)
+  }
+  if (era === 'gregorian') return { era }
+  return { era, detail: `years read in the Buddhist Era (the first, written ${written}${first.buddhist === true ? ' BE' : ''}, is ${year})` }
 }
 
 /**
@@ -216,13 +245,14 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const other = order === 'dmy' ? 'mdy' : 'dmy'
     warnings.push(`the dates could be day/month or month/day (${decision.reason}): read as ${order}; if they are wrong, import again with --date-order ${other}`)
   }
+  const { era, detail: eraDetail } = eraOf(entries, order, main)
   // WhatsApp writes no header whose date does not read in the export's order: such a line is text too.
   // The first header starts the file, so it stays a message whatever its date says.
   const fitting: Entry[] = []
   const times: Array<WallClock | undefined> = []
   for (const e of entries) {
     const prev = fitting[fitting.length - 1]
-    const time = wallClockOf(e.header, order)
+    const time = wallClockOf(e.header, order, era)
     if (prev !== undefined && time === undefined) {
       absorb(prev, e)
       note(unmapped, `line like a message header whose date is no ${ORDER_NAMES[order]} date (kept as text of the message before)`)
@@ -244,13 +274,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     instants[0] = instants[1]
     note(unmapped, 'first message with an impossible date (time of the next message used)')
   }
-  // WhatsApp began in 2009: a year before it is a calendar other than the Gregorian (the Solar Hijri
-  // 1402 or the Hijri 1445 a phone in Persian or Arabic may write), which would be stored as a wrong date.
-  const year = (times[0] ?? times[1])?.year
-  if (year !== undefined && year < FIRST_WHATSAPP_YEAR) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${main}: the first message is dated ${year}, before WhatsApp existed: the phone wrote its dates in a calendar other than the Gregorian, which is not read; export again with the phone set to the Gregorian calendar`)
-  }
-  const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, `times read in ${clock.zone}`]
+  const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, ...(eraDetail === undefined ? [] : [eraDetail]), `times read in ${clock.zone}`]
 
   const dir = dirOf(main)
   let listing: string[] | undefined

@@ -240,3 +240,63 @@ describe('lines WhatsApp wrote itself and lines people wrote', () => {
     expect(h.messages.map(m => [m.kind, m.fileName, m.text])).toEqual([['file', '00000004-Report.pdf', 'Report.pdf • 3 pages'], ['text', undefined, 'next\nline']])
   })
 })
+
+describe('WhatsApp exports from phones counting years in the Buddhist Era (Thailand: 2567 is 2024)', () => {
+  const BANGKOK = 'Asia/Bangkok'
+  /** A Bangkok wall-clock time (UTC+7 all year) as an instant. */
+  const bangkok = (y: number, mo: number, d: number, h: number, mi: number, s = 0): number => Date.UTC(y, mo - 1, d, h - 7, mi, s)
+  const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+  const inline = async (text: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'thai', 'android'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: BANGKOK })
+  }
+
+  it('Android in Thai "5/1/67 20:15 - Name: text": two-digit Buddhist years are 2024, the attachment found, said in the details', async () => {
+    const dir = join(DIR, 'thai', 'android')
+    const h = await load(dir, BANGKOK)
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['system', 'system', 'ข้อความและการโทรได้รับการเข้ารหัสตั้งแต่ต้นทางถึงปลายทาง'],
+      ['wa:สมชาย', 'text', 'สวัสดีปีใหม่ 2567'],
+      ['wa:มาลี', 'image', 'รูปจากงานเลี้ยง'],
+      ['wa:สมชาย', 'text', 'ตื่นยัง'],
+      ['wa:มาลี', 'text', 'ฝันดี']
+    ])
+    expect(h.messages.map(m => m.ts)).toEqual([
+      bangkok(2024, 1, 5, 20, 14), bangkok(2024, 1, 5, 20, 15), bangkok(2024, 1, 5, 20, 16), bangkok(2024, 1, 6, 8, 3), bangkok(2024, 2, 11, 23, 59)
+    ])
+    expect(h.messages[2]).toMatchObject({ fileName: 'IMG-20240105-WA0002.jpg', media: sha(join(dir, 'IMG-20240105-WA0002.jpg')) })
+    // The attachment's name is dated in the Gregorian calendar: it still tells day from month.
+    expect(h.details).toEqual(['dates read as day/month/year (dates in attachment file names)', 'years read in the Buddhist Era (the first, written 67, is 2024)', 'times read in Asia/Bangkok'])
+    expect(h.warnings).toEqual([])
+  })
+
+  it('29 February of Buddhist 2567 (2024, a leap year) is a date, with 4-digit years as older Android writes them', async () => {
+    const h = await inline('28/2/2567 23:50 - มาลี: ก\n29/2/2567 0:10 - สมชาย: ข\n1/3/2567 9:00 - มาลี: ค\n')
+    expect(h.messages.map(m => [m.sender, m.text, m.ts])).toEqual([
+      ['wa:มาลี', 'ก', bangkok(2024, 2, 28, 23, 50)], ['wa:สมชาย', 'ข', bangkok(2024, 2, 29, 0, 10)], ['wa:มาลี', 'ค', bangkok(2024, 3, 1, 9, 0)]
+    ])
+    expect(h.unmapped).toEqual({})
+  })
+
+  it('iOS with the Buddhist calendar marks its years: "[2/29/2567 BE, 2:05:33 PM] Name: text"', async () => {
+    const h = await inline('[2/29/2567 BE, 2:05:33 PM] Ann: hi\n[3/1/2567 BE, 9:00:00 AM] Bob: morning\n')
+    expect(h.messages.map(m => [m.sender, m.text, m.ts])).toEqual([
+      ['wa:Ann', 'hi', bangkok(2024, 2, 29, 14, 5, 33)], ['wa:Bob', 'morning', bangkok(2024, 3, 1, 9, 0)]
+    ])
+    expect(h.details).toContain('years read in the Buddhist Era (the first, written 2567 BE, is 2024)')
+  })
+
+  it('the Thai words for am and pm (ก่อนเที่ยง, หลังเที่ยง)', async () => {
+    const h = await inline('13/1/67 8:05 ก่อนเที่ยง - มาลี: ก\n13/1/67 8:05 หลังเที่ยง - สมชาย: ข\n14/1/67 12:00 ก่อนเที่ยง - มาลี: ค\n')
+    expect(h.messages.map(m => m.ts)).toEqual([bangkok(2024, 1, 13, 8, 5), bangkok(2024, 1, 13, 20, 5), bangkok(2024, 1, 14, 0, 0)])
+  })
+
+  it('a first year in the future that is no Buddhist year is refused, not stored; next year is read as it is', async () => {
+    await expect(inline('[14/03/2100, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 2100, in the future/) })
+    await expect(inline('14/03/40, 10:05 - Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 2040, in the future/) })
+    const next = new Date().getUTCFullYear() + 1
+    const h = await inline(`[1/1/${next}, 00:05:00] Ali: happy new year\n`)
+    expect(h.messages[0].ts).toBe(bangkok(next, 1, 1, 0, 5))
+    expect(h.details?.join('; ')).not.toMatch(/Buddhist/)
+  })
+})
