@@ -36,8 +36,9 @@ export interface WhatsAppOptions {
   timeZone?: string
 }
 
-const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', '上午', '오전', '午前', 'π.μ.', 'ก่อนเที่ยง']
-const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', '下午', '오후', '午後', 'μ.μ.', 'หลังเที่ยง']
+/** Persian writes its am/pm with a final dot or without ("ب.ظ." or "ب.ظ"). */
+const AM = ['am', 'a.m.', 'a. m.', 'vorm.', 'öö', 'ص', 'ق.ظ.', 'ق.ظ', '上午', '오전', '午前', 'π.μ.', 'ก่อนเที่ยง']
+const PM = ['pm', 'p.m.', 'p. m.', 'nachm.', 'ös', 'م', 'ب.ظ.', 'ب.ظ', '下午', '오후', '午後', 'μ.μ.', 'หลังเที่ยง']
 const AMPM = [...AM, ...PM].map(w => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s?')).join('|')
 
 /**

@@ -150,6 +150,27 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     ])
   })
 
+  it('Persian am/pm, ق.ظ before noon and ب.ظ after, with or without their final dot, after U+200F and Persian digits', async () => {
+    const tehran = (mo: number, d: number, h: number, mi: number, s = 0): number => Date.UTC(2024, mo - 1, d, h - 3, mi - 30, s)
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const read = async (text: string): Promise<MappedHistory> => await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'Asia/Tehran' })
+    const android = await read([
+      '\u200f۲۹\u200f/۲\u200f/۲۰۲۴، ۹:۰۵ ق.ظ - علی: صبح بخیر',
+      '\u200f۲۹\u200f/۲\u200f/۲۰۲۴، ۲:۴۰ ب.ظ - رضا: ساعت ۲:۴۰ ب.ظ رسیدم',
+      '\u200f۲۹\u200f/۲\u200f/۲۰۲۴، ۱۲:۱۵ ب.ظ - علی: ظهر',
+      '\u200f۱\u200f/۳\u200f/۲۰۲۴، ۱۲:۰۱ ق.ظ - رضا: شب بخیر'
+    ].join('\n'))
+    expect(android.messages.map(m => [m.sender, m.ts, m.text])).toEqual([
+      ['wa:علی', tehran(2, 29, 9, 5), 'صبح بخیر'],
+      ['wa:رضا', tehran(2, 29, 14, 40), 'ساعت ۲:۴۰ ب.ظ رسیدم'],
+      ['wa:علی', tehran(2, 29, 12, 15), 'ظهر'],
+      ['wa:رضا', tehran(3, 1, 0, 1), 'شب بخیر']
+    ])
+    const ios = await read('[۲۰۲۴/۲/۲۹, ۸:۵۹:۱۰ ق.ظ.] علی: سلام\n[۲۰۲۴/۲/۲۹, ۱۱:۰۰:۰۰ ب.ظ.] رضا: خداحافظ\n')
+    expect(ios.messages.map(m => [m.sender, m.ts])).toEqual([['wa:علی', tehran(2, 29, 8, 59, 10)], ['wa:رضا', tehran(2, 29, 23, 0)]])
+    expect(ios.details).toContain('dates read as year/month/day (a 4-digit year first)')
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
