@@ -20,7 +20,8 @@ const ATTACHED_SUFFIX = [
   'bestand bijgevoegd', // nl
   'файл добавлен', 'файл прикреплен', // ru
   'dosya ekli', // tr
-  'file terlampir' // id
+  'file terlampir', // id
+  'الملف مرفق', 'ملف مرفق' // ar
 ]
 
 /** iOS: "<attached: FILE>" — the word before the colon. */
@@ -34,7 +35,8 @@ const ATTACHED_PREFIX = [
   'bijgevoegd', // nl
   'вложение', 'прикреплено', // ru
   'ekli', 'ek', // tr
-  'terlampir', 'lampiran' // id
+  'terlampir', 'lampiran', // id
+  'المُرفق', 'المرفق' // ar
 ]
 
 /** Android: the whole message when media was left out of the export. */
@@ -48,7 +50,8 @@ const MEDIA_OMITTED = [
   '<Media weggelaten>', // nl
   '<Без медиафайлов>', // ru
   '<Medya dahil edilmedi>', // tr
-  '<Media tidak disertakan>' // id
+  '<Media tidak disertakan>', // id
+  '<تم استبعاد الوسائط>', '<الوسائط غير مضمنة>', '<الوسائط غير مضمّنة>' // ar
 ]
 
 /** iOS: "image omitted" and its siblings: a type word and an "omitted" word, per language. */
@@ -86,7 +89,8 @@ const DELETED = [
   'Dit bericht is verwijderd', 'Je hebt dit bericht verwijderd', // nl
   'Данное сообщение удалено', 'Это сообщение удалено', 'Вы удалили это сообщение', // ru
   'Bu mesaj silindi', 'Bu mesajı sildiniz', // tr
-  'Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini' // id
+  'Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini', // id
+  'تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة' // ar
 ]
 
 /** The mark WhatsApp puts after an edited message ("text <This message was edited>"), per language. */

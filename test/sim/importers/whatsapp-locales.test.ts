@@ -137,6 +137,46 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(h.messages[3].text).toBe('تصبحون على خير')
   })
 
+  it('Android in Arabic: "FILE (الملف مرفق)" and "(ملف مرفق)" link documents under their own names; omitted media and deleted messages known', async () => {
+    const dir = join(DIR, 'arabic', 'android-media')
+    const riyadh = (d: number, h: number, mi: number): number => Date.UTC(2024, 2, d, h - 3, mi)
+    const h = await load(dir, 'Asia/Riyadh')
+    expect(h.messages.map(m => [m.sender, m.kind, m.text, m.status])).toEqual([
+      ['system', 'system', 'الرسائل والمكالمات مشفرة تمامًا بين الطرفين.', undefined],
+      ['wa:ليلى', 'file', 'التقرير كاملاً', undefined],
+      ['wa:يوسف', 'file', undefined, undefined],
+      ['wa:ليلى', 'file', undefined, undefined],
+      ['wa:يوسف', 'file', undefined, undefined],
+      ['wa:ليلى', 'text', undefined, 'recalled'],
+      ['wa:يوسف', 'text', undefined, 'recalled'],
+      ['wa:ليلى', 'text', 'صباح الخير', undefined]
+    ])
+    expect(h.messages.map(m => m.ts)).toEqual([0, 1, 2, 3, 4, 5, 6].map(mi => riyadh(13, 20, mi)).concat(riyadh(14, 9, 0)))
+    expect(h.messages[1]).toMatchObject({ fileName: 'تقرير الرحلة.pdf', media: sha(join(dir, 'تقرير الرحلة.pdf')) })
+    expect(h.messages[2]).toMatchObject({ fileName: 'ملاحظات.txt', media: sha(join(dir, 'ملاحظات.txt')) })
+    expect(h.media.map(m => basename(m.path)).sort()).toEqual(['تقرير الرحلة.pdf', 'ملاحظات.txt'].sort())
+    expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 2 })
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:ليلى', 'wa:يوسف'])
+  })
+
+  it('iOS in Arabic: "<المُرفق: FILE>" with or without its damma; deleted messages, by others and by the exporter', async () => {
+    const h = await inline([
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] ليلى: \u200e<المرفق: 00000007-PHOTO-2024-03-10-20-01-00.jpg>',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٢:٠٠ م] يوسف: \u200e<المُرفق: 00000008-تقرير.pdf>',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٣:٠٠ م] ليلى: \u200eتم حذف هذه الرسالة.',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٤:٠٠ م] يوسف: \u200eلقد حذَفت هذه الرسالة.',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٥:٠٠ م] يوسف: \u200eلقد حذفت هذه الرسالة.'
+    ].join('\r\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.status])).toEqual([
+      ['wa:ليلى', 'image', '00000007-PHOTO-2024-03-10-20-01-00.jpg', undefined],
+      ['wa:يوسف', 'file', '00000008-تقرير.pdf', undefined],
+      ['wa:ليلى', 'text', undefined, 'recalled'],
+      ['wa:يوسف', 'text', undefined, 'recalled'],
+      ['wa:يوسف', 'text', undefined, 'recalled']
+    ])
+    expect(h.messages.every(m => m.text === undefined)).toBe(true)
+  })
+
   const inline = async (text: string): Promise<MappedHistory> => {
     const o = await openExport(join(DIR, 'arabic', 'android'))
     return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'UTC' })
