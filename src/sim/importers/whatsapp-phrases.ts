@@ -150,6 +150,32 @@ const GROUP_EVENT = [
   'membuat grup', 'menambahkan', 'mengeluarkan', 'keluar', 'bergabung', 'mengubah subjek'
 ]
 
+/**
+ * The exporter's own group events. English, Portuguese and Indonesian put "You" before the verb of
+ * the third person ("You added", "Você adicionou", "Anda menambahkan"); the other languages conjugate
+ * the verb itself, which names the exporter as who acted.
+ */
+const GROUP_EVENT_YOU = [
+  'Creaste el grupo', 'Creaste este grupo', 'Has creado el grupo', 'Has creado este grupo', 'Añadiste a', 'Has añadido a', 'Eliminaste a',
+  'Has eliminado a', 'Saliste del grupo', 'Has salido del grupo', 'Te uniste', 'Cambiaste el asunto', 'Has cambiado el asunto',
+  'Cambiaste el ícono', 'Cambiaste el icono', 'Has cambiado el icono', 'Cambiaste la descripción', 'Has cambiado la descripción', // es
+  'Hai creato il gruppo', 'Hai creato questo gruppo', 'Hai aggiunto', 'Hai rimosso', 'Sei uscito', 'Hai abbandonato',
+  'Hai cambiato l’oggetto', "Hai cambiato l'oggetto", 'Hai cambiato l’immagine', "Hai cambiato l'immagine", 'Hai cambiato la descrizione', // it
+  'Vous avez créé le groupe', 'Vous avez créé ce groupe', 'Vous avez ajouté', 'Vous avez retiré', 'Vous êtes parti', 'Vous avez quitté',
+  'Vous avez rejoint', 'Vous avez changé le sujet', 'Vous avez changé l’icône', "Vous avez changé l'icône", 'Vous avez changé la description', // fr
+  'Du hast die Gruppe', 'Du hast diese Gruppe', 'Du hast den Betreff', 'Du hast das Gruppenbild', 'Du hast die Gruppenbeschreibung', // de
+  'Je hebt de groep', 'Je hebt deze groep', 'Je hebt het onderwerp', 'Je hebt de groepsafbeelding', 'Je hebt de afbeelding van deze groep', // nl
+  'Вы создали группу', 'Вы создали эту группу', 'Вы добавили', 'Вы удалили', 'Вы вышли', 'Вы изменили тему', 'Вы изменили название',
+  'Вы изменили изображение', // ru
+  'oluşturdunuz', 'eklediniz', 'çıkardınız', 'ayrıldınız', 'katıldınız' // tr
+]
+
+/**
+ * German and Dutch put the participle last ("Du hast Ann hinzugefügt", "Je hebt Ann toegevoegd"): the
+ * group event's word is the third person's, the exporter stands first.
+ */
+const YOU_BEFORE_PARTICIPLE = /^(?:du hast|je hebt)(?:\s|$)/iu
+
 const ATTACHED_ANDROID = new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(ATTACHED_SUFFIX)})\\)$`, 'iu')
 /** WhatsApp's own names for received and sent media on Android and iOS (iOS before 2017: 2016-09-28-PHOTO-00000004.jpg). */
 const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2}-[A-Z]+-\d+)(?:\.[\w]+|$)/
@@ -169,6 +195,7 @@ const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
 const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
 const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
 const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
+const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
 
 /**
  * An attachment's file name when the text is an attachment marker, with what stands before and after it.
@@ -219,21 +246,23 @@ export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE
 /** A missed or silenced call. */
 export const isCall = (content: string): boolean => CALL_RE.test(content)
 
-/** A group event ("X added Y", "X left"...). */
-export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content)
+/** A group event ("X added Y", "X left", "You left", "Hai aggiunto Y"...). */
+export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content)
 
 /** "You" as the actor of a group event, per language. */
-const YOU = new Set(['you', 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
+const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
 
 /**
  * Is this a group event done by someone the chat knows ("Ann added Bob" where Ann is a member, "You
- * left", "Hai aggiunto Bob")? A person's "I added the photos" is not: "I" is no member.
+ * left", "Hai aggiunto Bob", "Du hast Bob hinzugefügt")? A person's "I added the photos" is not: "I"
+ * is no member.
  */
 export function isGroupEventBy (content: string, members: ReadonlySet<string>): boolean {
+  if (GROUP_EVENT_YOU_RE.test(content)) return true
   const m = GROUP_EVENT_RE.exec(content)
   if (m === null) return false
   const actor = content.slice(0, m.index).trim()
-  return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase())
+  return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase()) || YOU_BEFORE_PARTICIPLE.test(actor)
 }
 
 const LOCATION = /^[^\n:]{0,40}: ?https?:\/\/\S*?[?&](?:q|ll)=(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)/u

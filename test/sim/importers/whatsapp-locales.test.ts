@@ -361,3 +361,51 @@ describe('WhatsApp exports from phones counting years in the Buddhist Era (Thail
     expect(h.details?.join('; ')).not.toMatch(/Buddhist/)
   })
 })
+
+describe('what the exporter did in a group, as WhatsApp words it in the second person of each language', () => {
+  // Android writes such a line without "Name: "; iOS marks it and attributes it to the group. Either
+  // way it is WhatsApp's, and it says the chat is a group however few members write in it.
+  const YOU: Array<[string, string[]]> = [
+    ['en', ['You created group “Trip”', 'You added Ann', 'You’re now an admin']],
+    ['es', ['Creaste el grupo “Viaje”', 'Has creado el grupo “Viaje”', 'Añadiste a Ann', 'Cambiaste el asunto de “A” a “Viaje”']],
+    ['pt', ['Você criou o grupo “Viagem”', 'Você adicionou Ann', 'Você mudou o assunto de “A” para “Viagem”']],
+    ['it', ['Hai creato il gruppo “Gita”', 'Hai aggiunto Ann', 'Hai cambiato l’oggetto da “A” a “Gita”']],
+    ['fr', ['Vous avez créé le groupe « Voyage »', 'Vous avez ajouté Ann', 'Vous avez changé le sujet de « A » à « Voyage »']],
+    ['de', ['Du hast die Gruppe „Reise“ erstellt', 'Du hast Ann hinzugefügt', 'Du hast den Betreff von „A“ zu „Reise“ geändert']],
+    ['nl', ['Je hebt de groep "Reis" aangemaakt', 'Je hebt Ann toegevoegd', 'Je hebt het onderwerp gewijzigd van "A" naar "Reis"']],
+    ['ru', ['Вы создали группу «Поездка»', 'Вы добавили Ann', 'Вы изменили тему с «A» на «Поездка»']],
+    ['tr', ['“Gezi” grubunu oluşturdunuz', 'Ann kişisini eklediniz']],
+    ['id', ['Anda membuat grup "Liburan"', 'Anda menambahkan Ann']]
+  ]
+  const map = async (text: string, title: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'locales', 'en'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', title, { timeZone: 'UTC', me: 'Bob' })
+  }
+  const expectGroupOfAnnAndMe = (h: MappedHistory, line: string): void => {
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([['system', 'system', line], ['wa:Ann', 'text', 'hi'], ['me', 'text', 'hello']])
+    expect(h.conversations[0]).toMatchObject({ kind: 'group', members: ['wa:Ann', 'me'] })
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:Ann'])
+  }
+
+  for (const [lang, lines] of YOU) {
+    it(`${lang}: on Android, a group the exporter made with one other person is a group`, async () => {
+      for (const line of lines) {
+        expectGroupOfAnnAndMe(await map(`31/12/2023, 21:05 - ${line}\n31/12/2023, 21:06 - Ann: hi\n31/12/2023, 21:07 - Bob: hello\n`, 'Trip'), line)
+      }
+    })
+
+    it(`${lang}: on iOS, the line is WhatsApp's, not a contact's, even when the group is named otherwise than the chat`, async () => {
+      for (const title of ['Trip', 'Trip 2023']) {
+        for (const line of lines) {
+          expectGroupOfAnnAndMe(await map(`[31/12/2023, 21:05:00] Trip: \u200e${line}\n[31/12/2023, 21:06:00] Ann: hi\n[31/12/2023, 21:07:00] Bob: hello\n`, title), line)
+        }
+      }
+    })
+  }
+
+  it('the same words written by a person stay theirs, and a chat of two stays direct', async () => {
+    const h = await map('[31/12/2023, 21:05:00] Dave: Du hast Ann hinzugefügt?\n[31/12/2023, 21:06:00] Dave: Hai aggiunto Ann?\n[31/12/2023, 21:07:00] Bob: ja\n', 'Dave')
+    expect(h.messages.map(m => [m.sender, m.kind])).toEqual([['wa:Dave', 'text'], ['wa:Dave', 'text'], ['me', 'text']])
+    expect(h.conversations[0].kind).toBe('direct')
+  })
+})
