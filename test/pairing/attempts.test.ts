@@ -30,6 +30,17 @@ describe('code lifetime', () => {
     expect(expired(() => life.begin())).toEqual({ state: 'used' })
   })
 
+  it('one success uses the code: a second attempt in flight cannot succeed as well', () => {
+    const life = new CodeLifetime({ now: () => 0 })
+    const first = life.begin()
+    const second = life.begin()
+    first.succeed()
+    expect(expired(() => second.succeed())).toEqual({ state: 'used' })
+    expect(life.state).toBe('used')
+    second.succeed() // settled already: a no-op, and still no second success
+    expect(life.snapshot()).toMatchObject({ used: true, charged: 1 })
+  })
+
   it('expires after ten minutes on the injected clock', () => {
     let now = 5_000
     const life = new CodeLifetime({ now: () => now })

@@ -241,6 +241,27 @@ describe('pairing handshake with the code lifetime', () => {
     expect(r.sender.error?.code).toBe(ErrorCode.CODE_EXPIRED)
   })
 
+  it('a code pairs one phone: a second phone that had begun with the same code is refused at its confirmation', () => {
+    // Two phones holding the code (the right phone, and one whose user saw the code over a shoulder)
+    // both begin before either confirms. The one that confirms second must not pair too: at the
+    // service it would replace the first pairing, stopping that phone's transfer and taking the history.
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const runs = [RECEIVER, MALLORY].map((id) => {
+      const r = new ReceiverHandshake({ code: CODE, localPeerId: id, remotePeerId: SENDER })
+      const s = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: id, lifetime })
+      const pakeB = s.onMessage(r.start().send[0])
+      return { s, confirm: r.onMessage(pakeB.send[0]) }
+    })
+    const first = runs[0].s.onMessage(runs[0].confirm.send[0])
+    expect(first.result).toBeDefined()
+    expect(lifetime.state).toBe('used')
+    const second = runs[1].s.onMessage(runs[1].confirm.send[0])
+    expect(second.result).toBeUndefined()
+    expect(second.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    // ...and that phone is told why.
+    expect(second.send.map((m) => hex(m))).toEqual([hex(encodeMessage(MsgType.ABORT, Uint8Array.of(1)))])
+  })
+
   it('three attempts in flight at once exhaust the budget for a fourth', () => {
     const lifetime = new CodeLifetime({ now: () => 0 })
     const starts = [0, 1, 2, 3].map(() => {

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { ErrorCode } from '../../src/errors.js'
+import type { FerryEvent } from '../../src/net/ferry-service.js'
+import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
+import type { FerryNode } from '../../src/net/node.js'
+import { generateCode, ReceiverHandshake } from '../../src/pairing/index.js'
+import { abortReason, decodeMessage, MsgType } from '../../src/pairing/messages.js'
+import { openStream, rawNode, tryTransfer } from '../e2e/helpers/raw-peer.js'
+import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { until } from '../helpers/until.js'
+
+// A code pairs one phone. Someone who saw the code (over a shoulder, on a shared screen) and begins
+// pairing with it before the right phone confirms must not be able to finish afterwards: the code is
+// used by then, and finishing would replace the right phone's pairing, stop its transfer and hand the
+// history to the other phone.
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
+
+describe('one code, one phone', () => {
+  const phones: Ferry[] = []
+  const nodes: FerryNode[] = []
+  afterEach(async () => {
+    for (const p of phones.splice(0)) await p.stop().catch(() => {})
+    for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
+    cleanupTempDirs()
+  })
+
+  it('a second phone that began with the code before the first confirmed is refused when it confirms', async () => {
+    const old = await createFerry(tempDir('one-code-old-'), { listen, memory: false })
+    phones.push(old)
+    // Media, and a capped rate, so the right phone's transfer is still running when the other confirms.
+    await fillStore(old.store, { conversations: 2, messagesPerConversation: 20, mediaSizes: [3 * 1024 * 1024] })
+    const fresh = await createFerry(tempDir('one-code-new-'), { listen, memory: false })
+    phones.push(fresh)
+    const code = generateCode()
+    const events: FerryEvent[] = []
+    const offered = old.send({ code, maxBytesPerSecond: 1024 * 1024, onEvent: e => { events.push(e) } })
+    offered.catch(() => {})
+    const addr = old.addresses()[0].toString()
+
+    // The other phone begins with the code and holds its confirmation.
+    const other = await rawNode()
+    nodes.push(other)
+    const s = await openStream(other, addr, PAIR_PROTOCOL)
+    const hs = new ReceiverHandshake({ code, localPeerId: other.peerId.toString(), remotePeerId: old.node.peerId.toString() })
+    await s.write(hs.start().send)
+    const pakeB = await s.next()
+    const held = hs.onMessage(pakeB!)
+    expect(held.result).toBeDefined()
+
+    // The right phone pairs with the same code, and its transfer begins.
+    const received = fresh.receive({ addrs: old.addresses(), code })
+    received.catch(() => {})
+    await until('the right phone\'s transfer to begin', () => events.some(e => e.type === 'manifest'), 20_000)
+
+    // Now the other phone confirms: the code is used, so it is told CODE_EXPIRED and pairs with nothing.
+    await s.write(held.send)
+    const reply = await s.rest()
+    expect(reply.messages.map(m => abortReason(decodeMessage(m, [])))).toEqual([ErrorCode.CODE_EXPIRED])
+    const pulled = await tryTransfer(other, addr)
+    expect(pulled.frames.map(f => f.body)).toEqual(['error'])
+    expect(pulled.frames[0].error?.code).toBe(ErrorCode.NOT_PAIRED)
+
+    // The right phone's transfer goes on to verified, uninterrupted.
+    await expect(received).resolves.toBeDefined()
+    await expect(offered).resolves.toBeDefined()
+    expect(events.filter(e => e.type === 'paired').map(e => e.type === 'paired' ? e.peer : '')).toEqual([fresh.node.peerId.toString()])
+    expect(events.filter(e => e.type === 'interrupted')).toEqual([])
+  })
+})
+
+// (decodeMessage with [] still accepts an ABORT: it is acceptable in every state.)
+void MsgType
