@@ -51,7 +51,10 @@ export type CodeState = 'live' | 'used' | 'exhausted' | 'expired'
 
 /** One attempt to pair with the code. Settle it exactly once; unsettled, it stays charged. */
 export interface Attempt {
-  /** The peer proved the code: the code is now used up. */
+  /**
+   * The peer proved the code: the code is now used up. Throws CODE_EXPIRED (and settles the attempt as
+   * failed) when another attempt used the code first: a code pairs one phone.
+   */
   succeed: () => void
   /** The peer failed or vanished after a guess could have been tested. */
   fail: () => void
@@ -125,7 +128,15 @@ export class CodeLifetime {
       this.#onChange?.(this.snapshot())
     }
     return {
-      succeed: () => settle('succeed'),
+      succeed: () => {
+        // Attempts run side by side, so another may have used the code while this one was in flight;
+        // a second success would pair a second phone, which at the service replaces the first.
+        if (!settled && this.#used) {
+          settle('fail')
+          throw expired('used')
+        }
+        settle('succeed')
+      },
       fail: () => settle('fail'),
       cancel: () => settle('cancel')
     }

@@ -310,8 +310,8 @@ export class SenderHandshake extends Machine {
       const ok = ctEqual(hmac(sha512, key, lvCat(this.#Ya!, this.#ADa!)), Ta)
       key.fill(0)
       if (!ok) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone typed a different code')
+      this.#attempt!.succeed() // CODE_EXPIRED if another phone used the code meanwhile: no keys for this one
       const result = outputs(this.#isk!, this.#sid!, this.#ADa!)
-      this.#attempt!.succeed()
       this.state = 'done'
       this.wipe()
       return { send: [], result }
