@@ -75,6 +75,42 @@ describe('code budgets in the journal', () => {
     expect((await refused(other, () => now)).message).toMatch(/^this pairing code expired 2023-11-14T22:23:20\.000Z, ten minutes after it was first shown/)
   })
 
+  it('offered again in the same process while attempts of the first offer are in flight: still three guesses in total', async () => {
+    // FerryService opens the code's budget at each offer; an offer cancelled and made again with the
+    // same code leaves the first offer's pairing streams running, on the lifetime it opened then.
+    const budgets = new CodeBudgets(open(tempDir()))
+    const first = await budgets.open(CODE)
+    const a = first.lifetime.begin() // PAKE_B sent: two guesses testable
+    const b = first.lifetime.begin()
+    await first.durable()
+    const second = await budgets.open(CODE)
+    expect(second.lifetime.remaining).toBe(1)
+    second.lifetime.begin().fail()
+    await second.durable()
+    // The first offer's guesses end (wrong, or the peers hang up) after the third was spent.
+    a.fail()
+    b.fail()
+    await first.durable()
+    await second.durable()
+    await expect(budgets.open(CODE)).rejects.toMatchObject({ code: 'CODE_EXPIRED' })
+    expect(await budgets.load(CODE)).toMatchObject({ charged: 3 })
+  })
+
+  it('a code used by an attempt of an earlier offer stays used, whatever the later offer writes', async () => {
+    const budgets = new CodeBudgets(open(tempDir()))
+    const first = await budgets.open(CODE)
+    const a = first.lifetime.begin()
+    await first.durable()
+    const second = await budgets.open(CODE)
+    a.succeed() // the first offer's attempt pairs a phone
+    await first.durable()
+    // Anything the second offer's lifetime reports next must not write the code back to unused.
+    try { second.lifetime.begin().cancel() } catch {}
+    await second.durable()
+    expect(await budgets.load(CODE)).toMatchObject({ used: true })
+    await expect(budgets.open(CODE)).rejects.toMatchObject({ code: 'CODE_EXPIRED' })
+  })
+
   it('keys the record by a hash: the code is nowhere in the journal', async () => {
     const dir = tempDir()
     const j = open(dir)
