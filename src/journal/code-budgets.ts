@@ -31,6 +31,14 @@ export interface PersistedLifetime {
 
 export class CodeBudgets {
   private readonly now: () => number
+  /**
+   * The lifetime opened for each code, by key. An offer made again with the same code (an app that
+   * cancelled and offers again) gets the same one: the first offer's pairing streams run on after the
+   * cancel and settle their attempts on it. Two lifetimes of one code would each write the record, and
+   * the one written last, counting only its own attempts, could give back spent guesses or unmark a
+   * code that paired a phone.
+   */
+  private readonly opened = new Map<string, Promise<PersistedLifetime>>()
 
   constructor (private readonly journal: Journal, opts: { now?: () => number } = {}) {
     this.now = opts.now ?? Date.now
@@ -83,8 +91,23 @@ export class CodeBudgets {
    * code that is dead. Its record is written now (so a restart keeps its expiry) and on every change.
    */
   async open (code: PairingCode): Promise<PersistedLifetime> {
-    const earlier = await this.check(code)
     const key = CodeBudgets.key(code)
+    const held = this.opened.get(key)
+    if (held !== undefined) {
+      const persisted = await held
+      // Its writes are the only ones to this record: once they are in, the record says where it stands.
+      await persisted.durable().catch(() => {})
+      await this.check(code)
+      return persisted
+    }
+    const opening = this.openFresh(code, key)
+    this.opened.set(key, opening)
+    opening.catch(() => { if (this.opened.get(key) === opening) this.opened.delete(key) })
+    return await opening
+  }
+
+  private async openFresh (code: PairingCode, key: string): Promise<PersistedLifetime> {
+    const earlier = await this.check(code)
     const offeredAt = earlier?.offeredAt ?? this.now()
     let chain: Promise<void> = Promise.resolve()
     let failure: unknown

@@ -324,10 +324,14 @@ export class FerryService implements Startable {
       this.slots?.attemptEnded(connection, began, false)
       offer.emit({ type: 'pair-failed', peer, error: e })
       const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
-      if (dead && offer.current === undefined) {
-        offer.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
-          ? 'the pairing code expired (10 minutes); start again for a new one'
-          : 'three wrong codes were tried; start again for a new code'))
+      // An offer made again with the same code shares this lifetime (CodeBudgets), so an attempt begun
+      // under the earlier offer can kill the code the later one shows: tell whichever shows it now.
+      for (const o of new Set([offer, this.offerState])) {
+        if (dead && o !== undefined && o.lifetime === offer.lifetime && o.current === undefined) {
+          o.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
+            ? 'the pairing code expired (10 minutes); start again for a new one'
+            : 'three wrong codes were tried; start again for a new code'))
+        }
       }
     } finally {
       if (offer.recording.get(peer) === recording) offer.recording.delete(peer)
