@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
-import { ErrorCode } from '../../src/errors.js'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
+import { PairingRecords } from '../../src/journal/pairing-records.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
 import type { FerryNode } from '../../src/net/node.js'
@@ -67,6 +68,37 @@ describe('one code, one phone', () => {
     await expect(offered).resolves.toBeDefined()
     expect(events.filter(e => e.type === 'paired').map(e => e.type === 'paired' ? e.peer : '')).toEqual([fresh.node.peerId.toString()])
     expect(events.filter(e => e.type === 'interrupted')).toEqual([])
+  })
+
+  it('an offer cancelled while a phone is pairing pairs no one', async () => {
+    // The person showing the code stops the offer (they saw someone else type it, say). A phone whose
+    // attempt began before that must not end up paired: its pairing record would let it resume, and be
+    // served the history, the next time this phone offers without a code.
+    const old = await createFerry(tempDir('one-code-cancel-'), { listen, memory: false })
+    phones.push(old)
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 5, mediaSizes: [] })
+    const code = generateCode()
+    const cancel = new AbortController()
+    const offered = old.send({ code, signal: cancel.signal })
+    offered.catch(() => {})
+    const addr = old.addresses()[0].toString()
+
+    const other = await rawNode()
+    nodes.push(other)
+    const s = await openStream(other, addr, PAIR_PROTOCOL)
+    const hs = new ReceiverHandshake({ code, localPeerId: other.peerId.toString(), remotePeerId: old.node.peerId.toString() })
+    await s.write(hs.start().send)
+    const held = hs.onMessage((await s.next())!)
+    expect(held.result).toBeDefined()
+
+    cancel.abort()
+    await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    // It confirms after the cancel (the stream may already be gone: then it cannot).
+    await s.write(held.send).catch(() => {})
+    await s.rest()
+
+    expect(await new PairingRecords(old.journal).load()).toBeUndefined()
+    await expect(old.send({})).rejects.toSatisfy(e => isFerryError(e, ErrorCode.BAD_INPUT))
   })
 })
 
