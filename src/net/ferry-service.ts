@@ -21,6 +21,7 @@ import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { dialAddresses, Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingComponents } from './receiving.js'
 import { streamToDuplex } from './stream-duplex.js'
+import type { ByteDuplex } from '../wire/duplex.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
   type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferTurns
@@ -118,6 +119,11 @@ interface ActiveOffer {
    */
   recording: Map<string, Promise<void>>
   running?: { peer: string, abort: AbortController }
+  /**
+   * Pairing streams under way. When the offer ends they are cut: an attempt begun before a cancel must
+   * not pair a phone after it (its pairing record would let that phone resume later).
+   */
+  pairing: Set<ByteDuplex>
   /** Resolved or rejected: nothing of it runs or is told after that. */
   ended: boolean
   resolve: (summary: Progress) => void
@@ -125,6 +131,7 @@ interface ActiveOffer {
 }
 
 const hex = (b: Uint8Array): string => bytesToHex(b)
+const offerEnded = (): FerryError => new FerryError(ErrorCode.CANCELLED, 'this phone stopped offering its history')
 
 /**
  * Ferry as a libp2p service: `/ferry/pair/1.0.0` authenticates a peer with the short code (or its resume
@@ -216,6 +223,7 @@ export class FerryService implements Startable {
         if (this.offerState === state) this.offerState = undefined
         opts.signal?.removeEventListener('abort', onAbort)
         turns?.end()
+        for (const d of state.pairing) d.abort(offerEnded())
         return true
       }
       const state: ActiveOffer = {
@@ -227,6 +235,7 @@ export class FerryService implements Startable {
         current,
         authenticated: new Set(),
         recording: new Map(),
+        pairing: new Set(),
         ended: false,
         resolve: p => {
           if (!end()) return
@@ -284,15 +293,18 @@ export class FerryService implements Startable {
     let recorded!: () => void
     const recording = new Promise<void>(resolve => { recorded = resolve })
     offer.recording.set(peer, recording)
+    offer.pairing.add(duplex)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
         code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable,
         onAttempt: () => { began = true; this.slots?.attemptBegan(connection) }
       }, this.init.pairTimeoutMs)
+      if (offer.ended) throw offerEnded()
       const now = Date.now()
       if (outcome.resumeToken !== undefined) {
         // The code is used up: on disk before anything is sent under this pairing.
         await offer.durable?.()
+        if (offer.ended) throw offerEnded()
         // A new pairing by code replaces the one before: the phone paired before can no longer resume, and
         // a transfer it is running stops.
         offer.current = { peer, token: outcome.resumeToken, lastUsedAt: now }
@@ -334,6 +346,7 @@ export class FerryService implements Startable {
         }
       }
     } finally {
+      offer.pairing.delete(duplex)
       if (offer.recording.get(peer) === recording) offer.recording.delete(peer)
       recorded()
     }
