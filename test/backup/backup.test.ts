@@ -132,6 +132,16 @@ describe('backup and restore', () => {
     target.close()
   })
 
+  it('a file without a password is refused when a password was given: anyone could have written it', async () => {
+    // `ferry restore` reads the header, asks for the password, then opens the file again: a file
+    // swapped in between for one without a password must not open silently, as if it had one.
+    const file = await backup()
+    const target = openStore()
+    await expectBadInput(restore(target, file, 'pw'), /has no password/)
+    expect(await exportText(target)).toBe(emptyExport)
+    target.close()
+  })
+
   it('a damaged segment stops the restore there: what came before stays, nothing after it', async () => {
     const file = await backup({ password: 'pw', segmentBytes: 8192 })
     const starts = segmentStarts(file)
