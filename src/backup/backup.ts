@@ -151,8 +151,13 @@ export async function openBackup (path: string, password?: string): Promise<Open
     const { bytesRead } = await fh.read(buf, 0, PREAMBLE_BYTES, 0)
     const header = parseHeader(buf.subarray(0, bytesRead), name)
     if (bytesRead < PREAMBLE_BYTES) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside its header`)
+    // A caller with a password expects a file only its holder could have written; one without a password
+    // (the header is read here again, and the file may have changed since the caller looked) anyone could.
+    if (!header.password && password !== undefined) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${name} has no password (anyone could have written or altered it), but a password was given`)
+    }
     const t0 = performance.now()
-    const keys = deriveKeys(header, header.password ? password : undefined)
+    const keys = deriveKeys(header, password)
     const kdfMs = performance.now() - t0
     if (!timingSafeEqual(keys.check, buf.subarray(HEADER_BYTES, HEADER_BYTES + CHECK_BYTES))) {
       throw new FerryError(ErrorCode.BAD_INPUT, header.password

@@ -70,7 +70,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     }
     // The password is checked before the store is opened: a wrong one changes nothing.
     const backup = await openBackup(file, password)
-    if (!header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
+    if (!backup.header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
     const { store, journal, close } = await openStorage(storeDir, true)
     const view = json ? undefined : terminalProgress('restoring')
     try {
