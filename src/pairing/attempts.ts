@@ -11,8 +11,13 @@ import { ErrorCode, FerryError } from '../errors.js'
 // `maxFailures` guesses can ever be in flight or spent. With 3 guesses against 10^8 secrets an
 // attacker wins with probability 3 * 10^-8.
 //
-// The flip side: anyone on the LAN who knows the (public) nameplate can burn a code with three bogus
-// attempts. That is a denial of service, never a compromise; the user makes a new code.
+// The flip side: anyone who reaches the sender can burn a typed code with three bogus attempts (the
+// nameplate is not even needed: it is checked only through the keys). That is a denial of service, never
+// a compromise; the user makes a new code. A phone that scans the QR code cannot be stopped that way:
+// the QR carries a 128-bit key beside the code (code.ts, qrPrs), which no one can guess online, so its
+// attempts (`begin({ qr: true })`) are not charged. They neither spend the three guesses nor wait for
+// them: a code whose typed guesses are spent still pairs the phone that scans it, until it is used
+// or ten minutes old (`pairsByQr`).
 //
 // No timers: the clock is injected, and expiry is checked when an attempt begins.
 //
@@ -108,24 +113,36 @@ export class CodeLifetime {
 
   get expiresAt (): number { return this.#expiresAt }
 
-  /** Charges one attempt, or throws CODE_EXPIRED if the code is used, exhausted or out of time. */
-  begin (): Attempt {
+  /** Whether a phone that scans the QR code may still pair: the code is neither used nor out of time. */
+  get pairsByQr (): boolean {
+    return !this.#used && this.#now() < this.#expiresAt
+  }
+
+  /**
+   * Charges one attempt, or throws CODE_EXPIRED if the code is used, exhausted or out of time. An
+   * attempt with the QR code's key (`qr`) is not charged: it needs only a code not used and in time.
+   */
+  begin (opts: { qr?: boolean } = {}): Attempt {
     const state = this.state
-    if (state !== 'live') throw expired(state)
-    if (this.#failures + this.#inFlight >= this.#maxFailures) {
+    const charged = opts.qr !== true
+    if (!charged && !this.pairsByQr) throw expired(state)
+    if (charged && state !== 'live') throw expired(state)
+    if (charged && this.#failures + this.#inFlight >= this.#maxFailures) {
       // Not dead yet, but every remaining guess is already in flight: refusing keeps the bound strict.
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: this code has no attempts left right now', { state })
     }
-    this.#inFlight++
-    this.#onChange?.(this.snapshot())
+    if (charged) {
+      this.#inFlight++
+      this.#onChange?.(this.snapshot())
+    }
     let settled = false
     const settle = (how: 'succeed' | 'fail' | 'cancel'): void => {
       if (settled) return // idempotent: a driver may call fail() on close after the machine settled
       settled = true
-      this.#inFlight--
+      if (charged) this.#inFlight--
       if (how === 'succeed') this.#used = true
-      else if (how === 'fail') this.#failures++
-      this.#onChange?.(this.snapshot())
+      else if (how === 'fail' && charged) this.#failures++
+      if (charged || how === 'succeed') this.#onChange?.(this.snapshot())
     }
     return {
       succeed: () => {

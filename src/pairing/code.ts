@@ -128,3 +128,27 @@ export function codePrs (code: PairingCode): Uint8Array {
   assertDigits(code.secret, SECRET_DIGITS, 'secret')
   return new TextEncoder().encode(code.secret)
 }
+
+/** Bytes of the key a QR code carries beside the code. */
+export const QR_KEY_BYTES = 16
+
+/**
+ * A fresh key for the QR code. Typed codes share three guesses, so a neighbour can burn them; the QR's
+ * 128-bit key cannot be guessed, so a phone that scans pairs outside that budget and no neighbour can
+ * stop it (attempts.ts).
+ */
+export function generateQrKey (random: (len: number) => Uint8Array = randomBytes): Uint8Array {
+  const key = random(QR_KEY_BYTES).slice()
+  if (key.length !== QR_KEY_BYTES) throw new RangeError('the random source returned the wrong length')
+  return key
+}
+
+/** The PRS of a pairing by the QR code: the code's secret digits, then the key only the QR carries. */
+export function qrPrs (code: PairingCode, key: Uint8Array): Uint8Array {
+  if (!(key instanceof Uint8Array) || key.length !== QR_KEY_BYTES) throw new FerryError(ErrorCode.BAD_INPUT, `pairing: a QR key is ${QR_KEY_BYTES} bytes`)
+  const digits = codePrs(code)
+  const out = new Uint8Array(digits.length + key.length)
+  out.set(digits)
+  out.set(key, digits.length)
+  return out
+}

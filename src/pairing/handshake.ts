@@ -4,7 +4,7 @@ import { sha512 } from '@noble/hashes/sha2.js'
 import { concatBytes, randomBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { Attempt, CodeLifetime } from './attempts.js'
-import { codePrs, formatCode, type PairingCode } from './code.js'
+import { codePrs, formatCode, qrPrs, type PairingCode } from './code.js'
 import { cpaceIsk, cpaceShare, ctEqual, lvCat, sampleScalar, transcriptIr } from './cpace.js'
 import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, MsgType, type AbortReason } from './messages.js'
 
@@ -19,7 +19,9 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 //   CONFIRM_A Ta                            ---->        verify Ta; the code is used up
 //
 // CPace inputs (the draft leaves their encoding to the application):
-//   PRS = the code's 8 secret digits, ASCII.
+//   PRS = the code's 8 secret digits, ASCII. A receiver that scanned the QR code sends PAKE_A_QR instead
+//         of PAKE_A, and PRS = the digits || the QR's 16-byte key (code.ts, qrPrs): the sender charges
+//         no attempt for it (attempts.ts), as no one can guess that key online.
 //   CI  = lv_cat("ferry/pair/1", nameplate, receiver peer id, sender peer id)
 //         Both libp2p peer ids (Noise authenticated them underneath), initiator first as the draft
 //         recommends, so a man in the middle (two Noise sessions, two peer ids) or a splice of two
@@ -56,6 +58,11 @@ export interface HandshakeOptions {
   sid?: Uint8Array
   /** Associated data to send in clear and have authenticated (0..256 bytes), e.g. a device name. */
   ad?: Uint8Array
+  /**
+   * The QR code's key (16 bytes), when the code came from the QR code (receiver) or the QR code shown
+   * carries one (sender).
+   */
+  qrKey?: Uint8Array
   /** Randomness, injectable for tests; crypto.getRandomValues by default. */
   random?: (len: number) => Uint8Array
 }
@@ -146,7 +153,7 @@ function peerAborted (reason: AbortReason, role: string): FerryError {
   const what: Record<AbortReason, string> = {
     WRONG_CODE: 'the code does not match',
     // The abort carries no detail, so name every way a code dies: the user can tell which one it was.
-    CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old); make a new one on the old phone',
+    CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old); after three wrong tries the QR code on the old phone still pairs, else make a new code there',
     PROTOCOL: 'the peer reported a protocol error',
     VERSION: 'the peer speaks another pairing version',
     NOT_PAIRED: 'the peer does not know this pairing',
@@ -158,6 +165,8 @@ function peerAborted (reason: AbortReason, role: string): FerryError {
 abstract class Machine {
   protected state: HandshakeState = 'start'
   protected readonly prs: Uint8Array
+  /** The PRS with the QR code's key, when this phone has the key. */
+  protected readonly qrPrs?: Uint8Array
   protected readonly ci: Uint8Array
   protected readonly callerSid: Uint8Array
   protected readonly ad: Uint8Array
@@ -166,6 +175,7 @@ abstract class Machine {
   constructor (o: HandshakeOptions, receiverPeerId: string, senderPeerId: string) {
     checkOptions(o)
     this.prs = codePrs(o.code)
+    if (o.qrKey !== undefined) this.qrPrs = qrPrs(o.code, o.qrKey)
     this.ci = channelIdentifier(o.code.nameplate, receiverPeerId, senderPeerId)
     this.callerSid = o.sid?.slice() ?? new Uint8Array(0)
     this.ad = o.ad?.slice() ?? new Uint8Array(0)
@@ -188,23 +198,26 @@ abstract class Machine {
 
   protected wipe (): void {
     this.prs.fill(0)
+    this.qrPrs?.fill(0)
   }
 
   /** Runs one transition; any throw becomes a failed Step, with an ABORT unless the peer sent one. */
-  protected guard (message: Uint8Array, expected: readonly MsgType[], role: string, run: (fields: Uint8Array[]) => Step): Step {
+  protected guard (message: Uint8Array, expected: readonly MsgType[], role: string, run: (fields: Uint8Array[], type: MsgType) => Step): Step {
     if (this.state === 'done' || this.state === 'failed') {
       return { send: [], error: new FerryError(ErrorCode.PROTOCOL, `pairing: message after the handshake ended (${this.state})`) }
     }
     let fields: Uint8Array[]
+    let type: MsgType
     try {
       const m = decodeMessage(message, expected)
       if (m.type === MsgType.ABORT) return this.fail(peerAborted(abortReason(m), role), false)
       fields = m.fields
+      type = m.type
     } catch (err) {
       return this.fail(asFerryError(err), true)
     }
     try {
-      return run(fields)
+      return run(fields, type)
     } catch (err) {
       return this.fail(asFerryError(err), true)
     }
@@ -228,11 +241,11 @@ export class ReceiverHandshake extends Machine {
       const nonce = this.random(NONCE_BYTES).slice()
       if (nonce.length !== NONCE_BYTES) throw new RangeError('the random source returned the wrong length')
       this.#sid = sessionId(this.callerSid, nonce)
-      const { y, Y } = cpaceShare(this.prs, this.ci, this.#sid, sampleScalar(this.random))
+      const { y, Y } = cpaceShare(this.qrPrs ?? this.prs, this.ci, this.#sid, sampleScalar(this.random))
       this.#y = y
       this.#Ya = Y
       this.state = 'wait-pake-b'
-      return { send: [encodeMessage(MsgType.PAKE_A, nonce, Y, this.ad)] }
+      return { send: [encodeMessage(this.qrPrs !== undefined ? MsgType.PAKE_A_QR : MsgType.PAKE_A, nonce, Y, this.ad)] }
     } catch (err) {
       return this.fail(asFerryError(err), false)
     }
@@ -282,11 +295,15 @@ export class SenderHandshake extends Machine {
 
   onMessage (message: Uint8Array): Step {
     if (this.state === 'wait-pake-a') {
-      return this.guard(message, [MsgType.PAKE_A], 'receiver', ([nonce, Ya, ADa]) => {
-        // Charge the attempt before anything keyed from the code leaves: Tb lets the peer test one guess offline.
-        this.#attempt = this.#lifetime.begin() // throws CODE_EXPIRED when the code is dead
+      return this.guard(message, [MsgType.PAKE_A, MsgType.PAKE_A_QR], 'receiver', ([nonce, Ya, ADa], type) => {
+        const qr = type === MsgType.PAKE_A_QR
+        // Nothing keyed has left: refused without a charge, as no guess was tested.
+        if (qr && this.qrPrs === undefined) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone scanned a QR code this phone is not showing')
+        // Charge the attempt before anything keyed from the code leaves: Tb lets the peer test one guess
+        // offline. One with the QR code's key is not charged: that key cannot be guessed.
+        this.#attempt = this.#lifetime.begin({ qr }) // throws CODE_EXPIRED when the code is dead
         const sid = sessionId(this.callerSid, nonce)
-        const { y, Y: Yb } = cpaceShare(this.prs, this.ci, sid, sampleScalar(this.random)) // fresh yb: a replayed PAKE_A meets a new Yb
+        const { y, Y: Yb } = cpaceShare(qr ? this.qrPrs as Uint8Array : this.prs, this.ci, sid, sampleScalar(this.random)) // fresh yb: a replayed PAKE_A meets a new Yb
         let isk: Uint8Array
         try {
           isk = cpaceIsk(y, Ya, sid, transcriptIr(Ya, ADa, Yb, this.ad))

@@ -19,6 +19,7 @@ import { prependLen } from './cpace.js'
 //   5     RESUME_A        receiver -> sender       nonce (32)
 //   6     RESUME_B        sender -> receiver       nonce (32), tag (32)
 //   7     RESUME_CONFIRM  receiver -> sender       tag (32)
+//   8     PAKE_A_QR       receiver -> sender       as PAKE_A; the PRS holds the QR code's key too
 
 export const PAIR_VERSION = 1
 export const MAX_MESSAGE_BYTES = 1024
@@ -31,7 +32,8 @@ export const MsgType = {
   ABORT: 4,
   RESUME_A: 5,
   RESUME_B: 6,
-  RESUME_CONFIRM: 7
+  RESUME_CONFIRM: 7,
+  PAKE_A_QR: 8
 } as const
 export type MsgType = typeof MsgType[keyof typeof MsgType]
 
@@ -43,7 +45,8 @@ const SHAPES: Record<MsgType, Array<number | [number, number]>> = {
   [MsgType.ABORT]: [1],
   [MsgType.RESUME_A]: [32],
   [MsgType.RESUME_B]: [32, 32],
-  [MsgType.RESUME_CONFIRM]: [32]
+  [MsgType.RESUME_CONFIRM]: [32],
+  [MsgType.PAKE_A_QR]: [16, 32, [0, MAX_AD_BYTES]]
 }
 
 /** Why a side gave up; carried by ABORT so both phones show the same reason. */

@@ -1,18 +1,21 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
-import { formatCode, parseCode, type PairingCode } from './code.js'
+import { formatCode, parseCode, QR_KEY_BYTES, type PairingCode } from './code.js'
 
 // The QR payload the sender shows next to its code, so the receiver skips typing and discovery:
 //
-//   ferry://pair?v=1&code=123-4567-8901&peer=<peer id>&addr=<multiaddr>&addr=<multiaddr>...
+//   ferry://pair?v=2&code=123-4567-8901&key=<22 characters>&peer=<peer id>&addr=<multiaddr>...
 //
-// Fields in that order, each once except `addr` (0..8 times; none means "find me by mDNS"). An addr
+// Fields in that order, each once except `addr` (0..8 times; none means "find me by mDNS"). `key` is
+// the QR code's own 16 random bytes (base64url, no padding): a phone that scans pairs with it outside
+// the three guesses a typed code has, so no neighbour can burn its way in front of it (attempts.ts).
+// Version 1 is the same without `key`, still read (its scanner pairs as one that typed the code). An addr
 // is TCP (/ip4/../tcp/N/p2p/..) or WebRTC (/ip4/../udp/N/webrtc-direct/certhash/../p2p/..), the only
 // kind a browser phone can dial; `ferry send --transport auto` offers both (src/net/transports.ts).
 // Values are percent-encoded (RFC 3986 query component) except `/` and `:`, which a query may hold
 // as they are, so multiaddrs stay readable and the QR small. The payload carries the SECRET part of
-// the code: it is as sensitive as the code on screen; never log it.
+// the code and the key: it is as sensitive as the code on screen; never log it.
 //
 // Parsing is strict, and everything it returns is canonical: exactly this scheme and host, no
 // fragment, no unknown or repeated keys, the code in its `NNN-NNNN-NNNN` form, a peer id that
@@ -20,13 +23,15 @@ import { formatCode, parseCode, type PairingCode } from './code.js'
 // writes back unchanged, and any /p2p/ component naming that same peer. Errors are BAD_INPUT, or
 // VERSION for a payload from a newer Ferry.
 
-export const QR_VERSION = 1
+export const QR_VERSION = 2
 export const MAX_QR_ADDRS = 8
 export const MAX_QR_PAYLOAD = 2048
 const PREFIX = 'ferry://pair?'
 
 export interface QrPayload {
   code: PairingCode
+  /** The QR code's key (16 bytes); absent in a version 1 payload. */
+  key?: Uint8Array
   /** The sender's libp2p peer id (canonical string). */
   peerId: string
   /** Where the sender listens (canonical multiaddr strings). */
@@ -65,6 +70,21 @@ function checkAddr (s: string, peerId: string): string {
   return s
 }
 
+const B64URL = /^[A-Za-z0-9_-]{22}$/
+
+function encodeKey (key: Uint8Array): string {
+  if (!(key instanceof Uint8Array) || key.length !== QR_KEY_BYTES) throw bad(`the key is not ${QR_KEY_BYTES} bytes`)
+  return btoa(String.fromCharCode(...key)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+function decodeKey (s: string): Uint8Array {
+  if (!B64URL.test(s)) throw bad(`the key is not ${QR_KEY_BYTES} bytes in base64url`)
+  const key = Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '=='), c => c.charCodeAt(0))
+  // 22 characters hold 132 bits: the last 4 must be zero, or two spellings would name one key.
+  if (encodeKey(key) !== s) throw bad('the key is not in canonical form')
+  return key
+}
+
 function checkCode (s: string): PairingCode {
   if (!/^[0-9]{3}-[0-9]{4}-[0-9]{4}$/.test(s)) throw bad('the code is not NNN-NNNN-NNNN')
   return parseCode(s)
@@ -75,7 +95,9 @@ export function buildQrPayload (p: QrPayload): string {
   const code = formatCode(p.code)
   checkPeerId(p.peerId)
   if (p.addrs.length > MAX_QR_ADDRS) throw bad(`at most ${MAX_QR_ADDRS} addresses`)
-  const parts = [`v=${QR_VERSION}`, `code=${code}`, `peer=${encodeValue(p.peerId)}`]
+  const parts = p.key === undefined
+    ? ['v=1', `code=${code}`, `peer=${encodeValue(p.peerId)}`]
+    : [`v=${QR_VERSION}`, `code=${code}`, `key=${encodeKey(p.key)}`, `peer=${encodeValue(p.peerId)}`]
   for (const a of p.addrs) parts.push(`addr=${encodeValue(checkAddr(a, p.peerId))}`)
   const out = PREFIX + parts.join('&')
   if (out.length > MAX_QR_PAYLOAD) throw bad('too long for a QR code')
@@ -91,7 +113,7 @@ export function parseQrPayload (input: string): QrPayload {
   const query = text.slice(PREFIX.length)
   if (query.includes('#')) throw bad('it has a fragment')
   const seen = new Map<string, string[]>()
-  const order = ['v', 'code', 'peer', 'addr']
+  const order = ['v', 'code', 'key', 'peer', 'addr']
   let last = -1
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=')
@@ -118,14 +140,16 @@ export function parseQrPayload (input: string): QrPayload {
   }
   const v = one('v')
   if (!/^[1-9][0-9]{0,3}$/.test(v)) throw bad('the version is not a number')
-  if (Number(v) !== QR_VERSION) {
-    throw new FerryError(ErrorCode.VERSION, `this pairing QR code is version ${v}; this Ferry reads version ${QR_VERSION}: update Ferry`)
+  if (Number(v) > QR_VERSION) {
+    throw new FerryError(ErrorCode.VERSION, `this pairing QR code is version ${v}; this Ferry reads up to version ${QR_VERSION}: update Ferry`)
   }
   const code = checkCode(one('code'))
+  if (Number(v) === 1 && seen.has('key')) throw bad('a version 1 payload has no key')
+  const key = Number(v) === 1 ? undefined : decodeKey(one('key'))
   const peerId = checkPeerId(one('peer'))
   const addrs = seen.get('addr') ?? []
   if (addrs.length > MAX_QR_ADDRS) throw bad(`more than ${MAX_QR_ADDRS} addresses`)
-  return { code, peerId, addrs: addrs.map((a) => checkAddr(a, peerId)) }
+  return { code, ...(key !== undefined ? { key } : {}), peerId, addrs: addrs.map((a) => checkAddr(a, peerId)) }
 }
 
 /**

@@ -109,3 +109,29 @@ describe('code lifetime', () => {
     expect(() => new CodeLifetime({ carry: { expiresAt: NaN, charged: 0 } })).toThrow()
   })
 })
+
+describe('code lifetime: attempts with the QR code\'s key', () => {
+  it('are not charged and do not wait for the typed guesses: three held open by strangers block none', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const held = [lifetime.begin(), lifetime.begin(), lifetime.begin()]
+    expired(() => lifetime.begin())
+    const scan = lifetime.begin({ qr: true })
+    lifetime.begin({ qr: true }).fail()
+    expect(lifetime.snapshot().charged).toBe(3)
+    for (const a of held) a.fail()
+    expect(lifetime.state).toBe('exhausted')
+    expect(lifetime.pairsByQr).toBe(true)
+    scan.succeed()
+    expect(lifetime.state).toBe('used')
+    expect(lifetime.pairsByQr).toBe(false)
+    expect(expired(() => lifetime.begin({ qr: true }))?.state).toBe('used')
+  })
+
+  it('one success still uses the code: a typed attempt in flight cannot succeed after a scan did', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const typed = lifetime.begin()
+    lifetime.begin({ qr: true }).succeed()
+    expired(() => typed.succeed())
+    expect(lifetime.failures).toBe(1)
+  })
+})

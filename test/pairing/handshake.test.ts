@@ -277,3 +277,54 @@ describe('pairing handshake with the code lifetime', () => {
     expect(lifetime.state).toBe('used')
   })
 })
+
+describe('pairing by the QR code (its key beside the code)', () => {
+  const KEY = Uint8Array.from({ length: 16 }, (_, i) => 200 - i)
+  const qr = { qrKey: KEY }
+
+  it('pairs, and uses the code up, without charging a guess', () => {
+    const changes: number[] = []
+    const lifetime = new CodeLifetime({ now: () => 0, onChange: s => changes.push(s.charged) })
+    const r = pair({ lifetime, receiverView: qr, senderView: qr })
+    expect(r.receiver.error).toBeUndefined()
+    expect(hex(r.receiver.result!.sessionKey)).toBe(hex(r.sender.result!.sessionKey))
+    expect(r.wire[0].bytes[1]).toBe(MsgType.PAKE_A_QR)
+    expect(lifetime.state).toBe('used')
+    expect(changes.every(c => c === 0)).toBe(true)
+  })
+
+  it('still pairs the phone that scans once neighbours spent the typed code\'s three guesses', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    for (let i = 0; i < 3; i++) expect(pair({ lifetime, receiverCode: parseCode(`123-0000-000${i}`), senderView: qr }).sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(lifetime.state).toBe('exhausted')
+    // Typing the right code no longer pairs; scanning does.
+    expect(pair({ lifetime, senderView: qr }).receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    const scanned = pair({ lifetime, receiverView: qr, senderView: qr })
+    expect(scanned.receiver.result).toBeDefined()
+    expect(scanned.sender.result).toBeDefined()
+    expect(lifetime.state).toBe('used')
+  })
+
+  it('a wrong key, or a key the sender does not show, fails without spending a guess', () => {
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const wrongKey = pair({ lifetime, receiverView: { qrKey: KEY.map(b => b ^ 1) }, senderView: qr })
+    expect(wrongKey.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(wrongKey.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+    const noKeyShown = pair({ lifetime, receiverView: qr })
+    expect(noKeyShown.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(lifetime.failures).toBe(0)
+    expect(lifetime.remaining).toBe(3)
+    // A phone that types the code still pairs beside the QR code (its attempt charged as always).
+    expect(pair({ lifetime, senderView: qr }).receiver.result).toBeDefined()
+  })
+
+  it('a code already used, or ten minutes old, does not pair by the QR code either', () => {
+    let now = 0
+    const lifetime = new CodeLifetime({ now: () => now })
+    expect(pair({ lifetime, receiverView: qr, senderView: qr }).receiver.result).toBeDefined()
+    expect(pair({ lifetime, receiverView: qr, senderView: qr }).receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    const fresh = new CodeLifetime({ now: () => now })
+    now += 10 * 60 * 1000
+    expect(pair({ lifetime: fresh, receiverView: qr, senderView: qr }).receiver.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+  })
+})

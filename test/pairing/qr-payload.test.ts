@@ -73,7 +73,10 @@ describe('QR payload', () => {
     expect(rejects(`${ok}&`)).toMatch(/no name/)
     expect(rejects(ok.replace('v=1&', ''))).toMatch(/v is missing/)
     expect(rejects(ok.replace('v=1', 'v=x'))).toMatch(/version is not a number/)
-    expect(rejects(ok.replace('v=1', 'v=2'), ErrorCode.VERSION)).toMatch(/update Ferry/)
+    expect(rejects(ok.replace('v=1', 'v=3'), ErrorCode.VERSION)).toMatch(/update Ferry/)
+    // Version 2 carries the QR code's key, and only version 2 does.
+    expect(rejects(ok.replace('v=1', 'v=2'))).toMatch(/key is missing/)
+    expect(rejects(ok.replace('code=123-4567-8901&', `code=123-4567-8901&key=${'A'.repeat(22)}&`))).toMatch(/version 1 payload has no key/)
     expect(rejects(ok.replace('v=1&', 'v=1&v=1&'))).toMatch(/repeated or out of order/)
     expect(rejects(ok.replace(`code=123-4567-8901&peer=${peer}`, `peer=${peer}&code=123-4567-8901`))).toMatch(/out of order/)
     expect(rejects(ok.replace('code=123-4567-8901&', ''))).toMatch(/code is missing/)
@@ -89,6 +92,23 @@ describe('QR payload', () => {
     expect(rejects(ok + '&addr=/ip4/10.0.0.3/tcp/1'.repeat(8))).toMatch(/more than 8/)
     expect(rejects(ok + '&addr=' + 'a'.repeat(3000))).toMatch(/too long/)
     expect(rejects(42 as unknown as string)).toMatch(/not text/)
+  })
+
+  it('carries the QR code\'s key in version 2: 16 bytes, base64url, one spelling each', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => i * 17 + 3)
+    const s = buildQrPayload({ ...payload, key })
+    expect(s).toMatch(/^ferry:\/\/pair\?v=2&code=123-4567-8901&key=[A-Za-z0-9_-]{22}&peer=/)
+    expect(parseQrPayload(s)).toEqual({ ...payload, key })
+    expect(s).toMatch(/^[A-Za-z0-9\-._~/:?=&%]+$/)
+    const at = s.indexOf('key=') + 4
+    const spelled = s.slice(at, at + 22)
+    expect(rejects(s.replace(`key=${spelled}`, `key=${spelled.slice(0, 21)}`))).toMatch(/16 bytes/)
+    expect(rejects(s.replace(`key=${spelled}`, `key=${spelled.slice(0, 21)}+`))).toMatch(/16 bytes/)
+    // The last character holds 4 bits beyond the 128: a spelling with them set names the same key.
+    const last = 'AQgw'.indexOf(spelled[21]) >= 0 ? spelled.slice(0, 21) + 'B' : spelled.slice(0, 21) + 'A'
+    if (last !== spelled) expect(rejects(s.replace(`key=${spelled}`, `key=${last}`))).toMatch(/16 bytes|canonical/)
+    expect(rejects(s.replace(`&key=${spelled}`, ''))).toMatch(/key is missing/)
+    expect(() => buildQrPayload({ ...payload, key: new Uint8Array(15) })).toThrow(/16 bytes/)
   })
 
   it('a CIDv1 spelling of the peer id is refused as non-canonical', async () => {
