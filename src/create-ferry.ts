@@ -8,6 +8,7 @@ import { NodeJournal } from './journal/node-journal.js'
 import { freeSpaceOf } from './store/free-space.js'
 import { dialableAddresses } from './net/addresses.js'
 import { pageHost, pageLink, servePage } from './net/page-server.js'
+import { generateQrKey } from './pairing/index.js'
 
 export interface SendOptions extends OfferOptions {
   /**
@@ -75,12 +76,14 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     store,
     journal,
     node: n,
-    send: async ({ web, ...opts }) => {
-      if (web === undefined) return await n.services.ferry.offer(opts)
+    send: async ({ web, ...given }) => {
+      if (web === undefined) return await n.services.ferry.offer(given)
+      // The link is the QR code the new phone scans: with a key of its own, no neighbour can burn it.
+      const opts = { ...given, qrKey: given.qrKey ?? (given.code !== undefined ? generateQrKey() : undefined) }
       const addrs = dialableAddresses(n)
       const page = await servePage({ host: pageHost(addrs), port: web.port, addrs: addrs.map(String) })
       try {
-        web.onServing?.({ link: pageLink(page, { code: opts.code, peerId: n.peerId.toString(), addrs }), url: page.url })
+        web.onServing?.({ link: pageLink(page, { code: opts.code, qrKey: opts.qrKey, peerId: n.peerId.toString(), addrs }), url: page.url })
         return await n.services.ferry.offer(opts)
       } finally {
         await page.close()

@@ -12,7 +12,7 @@ export { ferry, FerryService, type FerryComponents, type FerryEvent, type FerryS
 export type { BatchDeflate } from './wire/codec.js'
 export { TRANSFER_PROTOCOL } from './net/receive-transfer.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'
-export { generateCode, parseCode, formatCode, buildQrPayload, parseQrPayload, qrDialAddrs, serviceTag, type PairingCode, type QrPayload } from './pairing/index.js'
+export { generateCode, generateQrKey, parseCode, formatCode, buildQrPayload, parseQrPayload, qrDialAddrs, serviceTag, type PairingCode, type QrPayload } from './pairing/index.js'
 export { SenderMachine } from './protocol/sender.js'
 export { ReceiverMachine } from './protocol/receiver.js'
 export { runSender, runReceiver } from './protocol/session.js'

@@ -4,7 +4,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString,
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes, jsonEvent, sayStopped } from './progress.js'
-import { buildQrPayload, formatCode, generateCode, type PairingCode } from '../pairing/index.js'
+import { buildQrPayload, formatCode, generateCode, generateQrKey, type PairingCode } from '../pairing/index.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
@@ -201,9 +201,11 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
     process.once('SIGINT', onSigint)
     try {
       const addrs = dialableAddresses(phone.node).map(String)
+      // A new key each run: the QR code it shows pairs outside the typed code's three guesses.
+      const qrKey = code !== undefined ? generateQrKey() : undefined
       if (code !== undefined) {
-        const qr = buildQrPayload({ code, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
-        const pageUrl = page !== undefined ? pageLink(page, { code, peerId: phone.ferry.peerId, addrs }) : undefined
+        const qr = buildQrPayload({ code, key: qrKey, peerId: phone.ferry.peerId, addrs: pickOffered(addrs, MAX_QR_ADDRS) })
+        const pageUrl = page !== undefined ? pageLink(page, { code, qrKey, peerId: phone.ferry.peerId, addrs }) : undefined
         if (json) {
           jsonEvent('code', { code: formatCode(code), qr, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: pageUrl })
         } else if (pageUrl !== undefined) {
@@ -223,7 +225,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
           'To send to another phone instead (this one was lost or reset), stop and run ferry send again with --new.\n')
         if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
-      const p = await phone.ferry.offer({ code, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(async err => {
+      const p = await phone.ferry.offer({ code, qrKey, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(async err => {
         // Ctrl-C stopped the phone, which ends its offer: the handler has said goodbye and exits.
         if (interrupted) return await new Promise<never>(() => {})
         if (deadline.signal.aborted) {

@@ -90,6 +90,13 @@ const log = logger('ferry:service')
 export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
   code?: PairingCode
+  /**
+   * The key of the QR code shown beside the code (`generateQrKey`; `buildQrPayload` puts it in). A phone
+   * that scans pairs with it outside the three guesses a typed code has: once neighbours spent those,
+   * the offer goes on for the QR code (a `typed-code-spent` event says so) until it is used or ten
+   * minutes old.
+   */
+  qrKey?: Uint8Array
   selection?: Selection
   /** Caps the transfer's send rate (bytes per second), e.g. to leave room on a shared Wi-Fi; default none. */
   maxBytesPerSecond?: number
@@ -124,6 +131,8 @@ interface ActiveOffer {
    * not pair a phone after it (its pairing record would let that phone resume later).
    */
   pairing: Set<ByteDuplex>
+  /** Three wrong codes were typed; only the QR code's key pairs now (`typed-code-spent` was said). */
+  typedCodeSpent?: boolean
   /** Resolved or rejected: nothing of it runs or is told after that. */
   ended: boolean
   resolve: (summary: Progress) => void
@@ -296,7 +305,7 @@ export class FerryService implements Startable {
     offer.pairing.add(duplex)
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
-        code: offer.opts.code, lifetime: offer.lifetime, tokens, durable: offer.durable,
+        code: offer.opts.code, qrKey: offer.opts.qrKey, lifetime: offer.lifetime, tokens, durable: offer.durable,
         onAttempt: () => { began = true; this.slots?.attemptBegan(connection) }
       }, this.init.pairTimeoutMs)
       if (offer.ended) throw offerEnded()
@@ -335,15 +344,21 @@ export class FerryService implements Startable {
       log('pairing attempt from %s failed: %s', peer, e.code)
       this.slots?.attemptEnded(connection, began, false)
       offer.emit({ type: 'pair-failed', peer, error: e })
-      const dead = offer.lifetime !== undefined && offer.lifetime.state !== 'live' && offer.lifetime.state !== 'used'
+      const lifetime = offer.lifetime
+      const dead = lifetime !== undefined && lifetime.state !== 'live' && lifetime.state !== 'used'
       // An offer made again with the same code shares this lifetime (CodeBudgets), so an attempt begun
       // under the earlier offer can kill the code the later one shows: tell whichever shows it now.
       for (const o of new Set([offer, this.offerState])) {
-        if (dead && o !== undefined && o.lifetime === offer.lifetime && o.current === undefined) {
-          o.reject(new FerryError(ErrorCode.CODE_EXPIRED, offer.lifetime?.state === 'expired'
-            ? 'the pairing code expired (10 minutes); start again for a new one'
-            : 'three wrong codes were tried; start again for a new code'))
+        if (!dead || o === undefined || o.lifetime !== lifetime || o.current !== undefined) continue
+        if (o.opts.qrKey !== undefined && lifetime.pairsByQr) {
+          // The typed code is spent, not the QR code: no neighbour can stop the phone that scans it.
+          if (!o.typedCodeSpent) o.emit({ type: 'typed-code-spent' })
+          o.typedCodeSpent = true
+          continue
         }
+        o.reject(new FerryError(ErrorCode.CODE_EXPIRED, lifetime.state === 'expired'
+          ? 'the pairing code expired (10 minutes); start again for a new one'
+          : 'three wrong codes were tried; start again for a new code'))
       }
     } finally {
       offer.pairing.delete(duplex)

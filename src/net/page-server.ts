@@ -223,8 +223,8 @@ export function pageHost (addrs: Array<string | { toString(): string }>): string
  * enough for a phone's camera from across a table. Without a code (a restarted offer resuming its
  * pairing), the plain page: the browser that paired resumes by itself.
  */
-export function pageLink (page: PageServer, offer: { code?: PairingCode, peerId: string, addrs: Array<string | { toString(): string }> }): string {
+export function pageLink (page: PageServer, offer: { code?: PairingCode, qrKey?: Uint8Array, peerId: string, addrs: Array<string | { toString(): string }> }): string {
   if (offer.code === undefined) return page.url
   const webrtc = offer.addrs.map(String).filter(a => a.includes('/webrtc-direct')).slice(0, 2)
-  return page.urlFor(buildQrPayload({ code: offer.code, peerId: offer.peerId, addrs: webrtc }))
+  return page.urlFor(buildQrPayload({ code: offer.code, key: offer.qrKey, peerId: offer.peerId, addrs: webrtc }))
 }

@@ -85,7 +85,7 @@ export interface PairOutcome {
 }
 
 /** Receiver side: pairs with the code, or re-authenticates with a resume token. */
-export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { code?: PairingCode, token?: Uint8Array }, timeoutMs = 60_000): Promise<PairOutcome> {
+export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { code?: PairingCode, qrKey?: Uint8Array, token?: Uint8Array }, timeoutMs = 60_000): Promise<PairOutcome> {
   try {
     if (auth.token !== undefined) {
       const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
@@ -93,7 +93,7 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { 
       return { mode: 'resume' }
     }
     if (auth.code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a pairing code is needed')
-    const m = new ReceiverHandshake({ code: auth.code, ...ids })
+    const m = new ReceiverHandshake({ code: auth.code, qrKey: auth.qrKey, ...ids })
     const r = await drive<{ resumeToken: Uint8Array }>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, REFUSAL_LINGER_MS)
     return { mode: 'code', resumeToken: r.resumeToken }
   } finally {
@@ -103,6 +103,8 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { 
 
 export interface SenderAuth {
   code?: PairingCode
+  /** The key of the QR code shown beside the code, if one is (generateQrKey). */
+  qrKey?: Uint8Array
   lifetime?: CodeLifetime
   /** Resume tokens this phone accepts, by peer id. */
   tokens: Map<string, Uint8Array>
@@ -146,7 +148,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       await send(duplex, [encodeAbort(auth.refusal ?? ErrorCode.CODE_EXPIRED)]).catch(() => {})
       throw new FerryError(ErrorCode.CODE_EXPIRED, 'this phone is not showing a pairing code')
     }
-    const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, ...ids })
+    const m = new SenderHandshake({ code: auth.code, lifetime: auth.lifetime, qrKey: auth.qrKey, ...ids })
     const step = m.onMessage(first.value)
     if (step.error === undefined) {
       auth.onAttempt?.()

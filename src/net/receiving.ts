@@ -36,6 +36,8 @@ export interface ReceiveOptions {
    */
   addrs: Array<Multiaddr | string>
   code?: PairingCode
+  /** The key of the QR code the code came from (`parseQrPayload(...).key`): pairs outside a typed code's three guesses. */
+  qrKey?: Uint8Array
   request?: Selection
   onEvent?: (e: FerryEvent) => void
   signal?: AbortSignal
@@ -226,18 +228,18 @@ export class Receiving {
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
     const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
-    const pair = async (auth: { token: Uint8Array } | { code?: PairingCode }): Promise<PairOutcome> => {
+    const pair = async (auth: { token: Uint8Array } | { code?: PairingCode, qrKey?: Uint8Array }): Promise<PairOutcome> => {
       const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
       return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, auth, this.init.pairTimeoutMs)
     }
     let outcome: PairOutcome
     try {
-      outcome = await pair(token !== undefined ? { token } : { code: opts.code })
+      outcome = await pair(token !== undefined ? { token } : { code: opts.code, qrKey: opts.qrKey })
     } catch (err) {
       // The old phone no longer holds this pairing (it paired with another phone, or forgot it): with a
       // code at hand, pair anew rather than fail.
       if (token === undefined || opts.code === undefined || !isFerryError(err, ErrorCode.NOT_PAIRED)) throw err
-      outcome = await pair({ code: opts.code })
+      outcome = await pair({ code: opts.code, qrKey: opts.qrKey })
     }
     const now = Date.now()
     if (outcome.resumeToken !== undefined) {

@@ -50,6 +50,11 @@ export type FerryEvent = { at: number } & (
   | { type: 'paired', peer: string, mode: 'code' | 'resume' }
   | { type: 'pair-failed', peer: string, error: FerryError }
   /**
+   * The sender: three wrong codes were tried, so typing this code pairs no one now; the QR code shown
+   * with it (OfferOptions.qrKey) still pairs, until it is used or ten minutes old.
+   */
+  | { type: 'typed-code-spent' }
+  /**
    * What the sender offers. On the receiver, `unsent` lists the chats it asked for (--chats) that the
    * sender does not send: it does not hold them, or does not offer them.
    */

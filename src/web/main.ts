@@ -186,16 +186,17 @@ class App {
     this.view.error(undefined)
     let addrs: string[]
     let code: PairingCode
+    let qrKey: Uint8Array | undefined
     try {
-      ({ addrs, code } = parseInput(input))
+      ({ addrs, code, qrKey } = parseInput(input))
     } catch (err) {
       this.view.error(explain(err))
       return
     }
-    await this.receive(addrs, code)
+    await this.receive(addrs, code, qrKey)
   }
 
-  private async receive (addrs: string[], code?: PairingCode): Promise<void> {
+  private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array): Promise<void> {
     const held = await this.lock.tryAcquire()
     if (held === undefined) {
       this.events.push({ type: 'busy', at: Date.now() })
@@ -217,6 +218,7 @@ class App {
       const result = await this.node.services.ferry.receive({
         addrs: addrs.map(a => multiaddr(a)),
         code,
+        qrKey,
         agent: 'ferry-web',
         stallMs: STALL_MS,
         signal: held.lost,

@@ -8,12 +8,13 @@ import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pair
 export interface PairInput { addr: string, code: string }
 
 /** The old phone's addresses and the code, from the form: a ferry://pair payload, or addresses plus a typed code. */
-export function parseInput (input: PairInput): { addrs: string[], code: PairingCode } {
+export function parseInput (input: PairInput): { addrs: string[], code: PairingCode, qrKey?: Uint8Array } {
   let addrs: string[] = []
   let code: PairingCode | undefined
+  let qr: ReturnType<typeof parseQrPayload> | undefined
   if (input.addr.toLowerCase().startsWith('ferry://pair?')) {
-    const qr = parseQrPayload(input.addr)
-    addrs = qr.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${qr.peerId}`)
+    qr = parseQrPayload(input.addr)
+    addrs = qr.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${qr?.peerId ?? ''}`)
     code = qr.code
   } else if (input.addr !== '') {
     addrs = input.addr.split(/[\s,]+/).filter(a => a !== '')
@@ -32,7 +33,9 @@ export function parseInput (input: PairInput): { addrs: string[], code: PairingC
     throw new FerryError(ErrorCode.BAD_INPUT, 'A browser can only reach the old phone over WebRTC: start it with ferry send --transport webrtc (or auto) and use the webrtc-direct address it shows.')
   }
   if (code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'Type the code the old phone shows, like 123-4567-8901.')
-  return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)) }
+  // The QR code's key pairs outside the typed code's three guesses, but only with the QR code's own code.
+  const qrKey = qr?.key !== undefined && formatCode(qr.code) === formatCode(code) ? qr.key : undefined
+  return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)), ...(qrKey !== undefined ? { qrKey } : {}) }
 }
 
 /** What went wrong, for a person. */

@@ -44,6 +44,14 @@ describe('the pairing form', () => {
     expect(servedBySender(buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [v6] }), '[fd00::11]')).toBe(true)
   })
 
+  it('takes the QR code\'s key with its own code, and not with another one typed over it', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => i + 1)
+    const qr = buildQrPayload({ code: parseCode('123-4567-8901'), key, peerId: peer, addrs: [webrtc] })
+    expect(parseInput({ addr: qr, code: '' }).qrKey).toEqual(key)
+    expect(parseInput({ addr: qr, code: '123 4567 8901' }).qrKey).toEqual(key)
+    expect(parseInput({ addr: qr, code: '999-8888-7777' }).qrKey).toBeUndefined()
+  })
+
   it('takes an address and a typed code', () => {
     expect(parseInput({ addr: ` ${webrtc} `.trim(), code: '１２３-４５６７-８９０１' })).toEqual({ addrs: [webrtc], code: parseCode('123-4567-8901') })
   })

@@ -174,7 +174,7 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     // One link: the old phone's LAN address, the pairing payload in the fragment.
     expect(page.hostname).toBe(p1.ip)
     expect(page.pathname).toBe('/')
-    expect(decodeURIComponent(page.hash.slice(1))).toMatch(/^ferry:\/\/pair\?v=1&code=\d{3}-\d{4}-\d{4}&peer=/)
+    expect(decodeURIComponent(page.hash.slice(1))).toMatch(/^ferry:\/\/pair\?v=2&code=\d{3}-\d{4}-\d{4}&key=[A-Za-z0-9_-]{22}&peer=/)
     expect(page.hash).toContain('/webrtc-direct/certhash/')
     expect(code.transport).toBe('auto')
     const port = Number(page.port)

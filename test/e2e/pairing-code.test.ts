@@ -73,7 +73,7 @@ describe('pairing with real processes', () => {
     expect(sender.all('paired')).toEqual([])
   })
 
-  it('the third wrong attempt kills the code: the sender gives up, the right code then gets nothing', async () => {
+  it('the third wrong attempt ends typing the code; its QR code still pairs, so guessing neighbours cannot block it', async () => {
     const sender = startSender(copyStore(source), { code: CODE })
     const ready = await senderReady(sender)
     const stores: string[] = []
@@ -83,17 +83,23 @@ describe('pairing with real processes', () => {
       expect(code).toBe('WRONG_CODE')
       expect((await sender.waitNth('pair-failed', i + 1)).code).toBe('WRONG_CODE')
     }
-    // Three failures in total end the code, and with it this offer.
-    const exit = await sender.waitExit(15_000)
-    expect(exit.code, sender.describe()).toBe(1)
-    expect(sender.stderr).toMatch(/\[CODE_EXPIRED\]$/m)
-    expect(sender.all('pair-failed').map(e => e.code)).toEqual(['WRONG_CODE', 'WRONG_CODE', 'WRONG_CODE'])
+    // Three failures in total end typing the code; the offer goes on for its QR code, and says so.
+    await sender.waitEvent('typed-code-spent')
+    expect(sender.exit).toBeUndefined()
     expect(sender.all('paired')).toEqual([])
-    // The 4th attempt, with the right code, finds nobody serving it any more.
-    const fourth = await failedAttempt(ready, CODE, 'receiver 4 (right code, too late)', ['--timeout', '1'])
-    expect(fourth.code).toBe('NO_PEER')
+    // The right code, typed, is refused now, with the reason.
+    const fourth = await failedAttempt(ready, CODE, 'receiver 4 (right code, typed)')
+    expect(fourth.code).toBe('CODE_EXPIRED')
     await expectNoData([...stores, fourth.store])
+    // The QR code the sender shows pairs, and the history moves.
+    const target = newStorePath()
+    const scanning = startReceiver(target, { qr: ready.qr, name: 'receiver 5 (scans the QR code)' })
+    const [r, s] = await Promise.all([scanning.waitExit(30_000), sender.waitExit(30_000)])
+    expect(r.code, scanning.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    expect(await exportStore(target)).toBe(await exportStore(source))
   })
+
 
   it('a sender that outlives its dead code (it waits for an earlier pairing) answers the right code with CODE_EXPIRED', async () => {
     // This phone paired before with another phone that has not finished yet: it keeps waiting for that
