@@ -3,9 +3,11 @@ import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
+import { MsgType } from '../../src/pairing/messages.js'
 import type { FerryNode } from '../../src/net/node.js'
 import { buildQrPayload, generateCode, generateQrKey, parseCode, parseQrPayload, qrDialAddrs, ReceiverHandshake, type PairingCode } from '../../src/pairing/index.js'
-import { openStream, rawNode } from '../e2e/helpers/raw-peer.js'
+import type { Libp2p } from '@libp2p/interface'
+import { hostNode, openStream, rawNode } from '../e2e/helpers/raw-peer.js'
 import { cleanupTempDirs, exportText, fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
@@ -16,7 +18,7 @@ const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('pairing by the QR code, with a neighbour guessing', () => {
   const phones: Ferry[] = []
-  const nodes: FerryNode[] = []
+  const nodes: Array<FerryNode | Libp2p> = []
   afterEach(async () => {
     for (const p of phones.splice(0)) await p.stop().catch(() => {})
     for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
@@ -70,6 +72,35 @@ describe('pairing by the QR code, with a neighbour guessing', () => {
     await expect(offered).resolves.toBeDefined()
     expect(await exportText(scanning.store)).toBe(await exportText(old.store))
     expect(events.filter(e => e.type === 'typed-code-spent')).toHaveLength(1)
+  })
+
+  it('strangers holding scans with made-up keys in every connection slot do not keep the scanning phone out', async () => {
+    // The slots protect a connection while its pairing runs, and only the code's three charged guesses
+    // bounded how many could run. A scan is not charged, so a scan that anyone can begin would let eight
+    // strangers (two each from four addresses) hold every slot for the whole pairing timeout and turn the
+    // phone that scans away at the door: the very neighbour the QR key is there to defeat.
+    const { old, code, qr, offered } = await phonesWithHistory()
+    const addr = old.addresses()[0].toString()
+    const sender = old.node.peerId.toString()
+    const answers: Array<number | undefined> = []
+    for (let i = 0; i < 8; i++) {
+      const n = await hostNode(`127.0.0.${70 + (i >> 1)}`)
+      nodes.push(n)
+      const s = await openStream(n, addr, PAIR_PROTOCOL)
+      // Even the right digits: a stranger who read the code off the screen still lacks the QR's key.
+      const hs = new ReceiverHandshake({ code, qrKey: generateQrKey(), localPeerId: n.peerId.toString(), remotePeerId: sender })
+      await s.write(hs.start().send)
+      // Whatever the answer, the stranger says nothing more and keeps its stream open.
+      answers.push((await s.next().catch(() => undefined))?.[1])
+    }
+    // Refused at once, before the sender spends a scalar multiplication on a key it can check for free.
+    expect(answers).toEqual(Array(8).fill(MsgType.ABORT))
+    const scanning = await createFerry(tempDir('qr-crowded-'), { listen, memory: false })
+    phones.push(scanning)
+    const scanned = parseQrPayload(qr)
+    const got = await scanning.receive({ addrs: qrDialAddrs(scanned), code: scanned.code, qrKey: scanned.key, retryForMs: 10_000 })
+    expect(got.progress.messages).toBe(60)
+    await expect(offered).resolves.toBeDefined()
   })
 
   it('without a QR key the third wrong guess ends the offer, as before', async () => {

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/errors.js'
 import { CodeLifetime } from '../../src/pairing/attempts.js'
 import { generateCode, parseCode, type PairingCode } from '../../src/pairing/code.js'
 import { ReceiverHandshake, SenderHandshake, type HandshakeOptions, type PairingResult } from '../../src/pairing/handshake.js'
-import { encodeMessage, MsgType } from '../../src/pairing/messages.js'
+import { decodeMessage, encodeMessage, MsgType } from '../../src/pairing/messages.js'
 import { hex, run } from './helpers.js'
 
 const RECEIVER = '12D3KooWReceiverPeerIdForTestsOnlyAAAAAAAAAAAAAAAAAA'
@@ -316,6 +316,31 @@ describe('pairing by the QR code (its key beside the code)', () => {
     expect(lifetime.remaining).toBe(3)
     // A phone that types the code still pairs beside the QR code (its attempt charged as always).
     expect(pair({ lifetime, senderView: qr }).receiver.result).toBeDefined()
+  })
+
+  it('a scan with a wrong key is refused before the sender does any CPace work or begins an attempt', () => {
+    // Uncharged attempts are unbounded: one that anyone could begin would hold a protected connection
+    // slot for the whole pairing timeout, and cost the sender two scalar multiplications, for free.
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    let begun = 0
+    const begin = lifetime.begin.bind(lifetime)
+    lifetime.begin = (opts) => { begun++; return begin(opts) }
+    for (const receiverView of [{ qrKey: KEY.map(b => b ^ 1) }, { ...qr, remotePeerId: MALLORY }]) {
+      const r = pair({ lifetime, receiverView, senderView: qr })
+      expect(r.sender.error?.code).toBe(ErrorCode.WRONG_CODE)
+      expect(r.receiver.error?.code).toBe(ErrorCode.WRONG_CODE)
+      expect(r.wire.map(m => m.bytes[1])).toEqual([MsgType.PAKE_A_QR, MsgType.ABORT])
+    }
+    expect(begun).toBe(0)
+    // A proof is bound to its own message: a real scan's proof with another share does not pass.
+    const scan = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER, ...qr })
+    const real = decodeMessage(scan.start().send[0], [MsgType.PAKE_A_QR]).fields
+    const other = decodeMessage(new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER, ...qr }).start().send[0], [MsgType.PAKE_A_QR]).fields
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime, ...qr })
+    expect(sender.onMessage(encodeMessage(MsgType.PAKE_A_QR, real[0], other[1], real[2], real[3])).error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(begun).toBe(0)
+    expect(pair({ lifetime, receiverView: qr, senderView: qr }).receiver.result).toBeDefined()
+    expect(begun).toBe(1)
   })
 
   it('a code already used, or ten minutes old, does not pair by the QR code either', () => {
