@@ -17,7 +17,8 @@ import { hostOf } from './addresses.js'
 // - Unpaired connections are few (`maxUnpaired`), and few per address and per peer. A new one always
 //   gets in: when there is no room, the oldest unpaired connection that is not pairing right now goes.
 //   So a flood can make slots turn over, but never keeps a real phone out; and the connections that
-//   cannot be pushed out (those pairing) are bounded by the code's three attempts.
+//   cannot be pushed out (those pairing) are bounded by the code's three attempts (a scan of the QR code
+//   is not charged, but only a phone that proves the QR's key begins one: handshake.ts).
 // - The paired phone's connections are never counted against any of this (at most `maxPerPeer`: its
 //   reconnect overlaps the old, dead connection, which goes first).
 //

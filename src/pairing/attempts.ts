@@ -17,7 +17,8 @@ import { ErrorCode, FerryError } from '../errors.js'
 // the QR carries a 128-bit key beside the code (code.ts, qrPrs), which no one can guess online, so its
 // attempts (`begin({ qr: true })`) are not charged. They neither spend the three guesses nor wait for
 // them: a code whose typed guesses are spent still pairs the phone that scans it, until it is used
-// or ten minutes old (`pairsByQr`).
+// or ten minutes old (`pairsByQr`). Nothing bounds their number, so the handshake begins one only for a
+// phone that proves it holds the key (handshake.ts, the QR proof).
 //
 // No timers: the clock is injected, and expiry is checked when an attempt begins.
 //

@@ -33,6 +33,14 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 //         the transcript; empty by default.
 //   Transcript: initiator-responder, transcript_ir(Ya, ADa, Yb, ADb).
 //
+// PAKE_A_QR also carries a proof that its sender holds the key:
+//   proof = HMAC-SHA-512(key, lv_cat("ferry/pair/1 qr proof", CI, sid, Ya, ADa)), first 32 bytes
+// checked (in constant time) before the sender begins an attempt or computes anything from the PRS.
+// Scans are uncharged, so nothing else bounds how many run: without it, strangers with made-up keys
+// could each hold a connection slot the whole pairing timeout (a pairing's slot cannot be pushed out),
+// filling them all, and make the sender do two scalar multiplications per message. It is keyed by the
+// key alone, so it says nothing of the digits, and 128 bits cannot be tested offline.
+//
 // Key confirmation, as the draft's "Key confirmation" section suggests:
 //   mac_key = SHA-512(b"CPaceMac" || sid || ISK)
 //   Ta = HMAC-SHA-512(mac_key, lv_cat(Ya, ADa)),  Tb = HMAC-SHA-512(mac_key, lv_cat(Yb, ADb))
@@ -107,6 +115,13 @@ export function sessionId (callerSid: Uint8Array, nonce: Uint8Array): Uint8Array
   return lvCat(callerSid, nonce)
 }
 
+const QR_PROOF_BYTES = 32
+
+/** Proves the QR code's key, bound to this run's channel, sid and share (see the header). */
+function qrProof (key: Uint8Array, ci: Uint8Array, sid: Uint8Array, Ya: Uint8Array, ADa: Uint8Array): Uint8Array {
+  return hmac(sha512, key, lvCat(utf8(`${LABEL} qr proof`), ci, sid, Ya, ADa)).slice(0, QR_PROOF_BYTES)
+}
+
 function macKey (sid: Uint8Array, isk: Uint8Array): Uint8Array {
   return sha512(concatBytes(utf8('CPaceMac'), sid, isk))
 }
@@ -167,6 +182,8 @@ abstract class Machine {
   protected readonly prs: Uint8Array
   /** The PRS with the QR code's key, when this phone has the key. */
   protected readonly qrPrs?: Uint8Array
+  /** The QR code's key itself, for its proof. */
+  protected readonly qrKey?: Uint8Array
   protected readonly ci: Uint8Array
   protected readonly callerSid: Uint8Array
   protected readonly ad: Uint8Array
@@ -175,7 +192,10 @@ abstract class Machine {
   constructor (o: HandshakeOptions, receiverPeerId: string, senderPeerId: string) {
     checkOptions(o)
     this.prs = codePrs(o.code)
-    if (o.qrKey !== undefined) this.qrPrs = qrPrs(o.code, o.qrKey)
+    if (o.qrKey !== undefined) {
+      this.qrPrs = qrPrs(o.code, o.qrKey) // checks its length
+      this.qrKey = o.qrKey.slice()
+    }
     this.ci = channelIdentifier(o.code.nameplate, receiverPeerId, senderPeerId)
     this.callerSid = o.sid?.slice() ?? new Uint8Array(0)
     this.ad = o.ad?.slice() ?? new Uint8Array(0)
@@ -199,6 +219,7 @@ abstract class Machine {
   protected wipe (): void {
     this.prs.fill(0)
     this.qrPrs?.fill(0)
+    this.qrKey?.fill(0)
   }
 
   /** Runs one transition; any throw becomes a failed Step, with an ABORT unless the peer sent one. */
@@ -245,7 +266,10 @@ export class ReceiverHandshake extends Machine {
       this.#y = y
       this.#Ya = Y
       this.state = 'wait-pake-b'
-      return { send: [encodeMessage(this.qrPrs !== undefined ? MsgType.PAKE_A_QR : MsgType.PAKE_A, nonce, Y, this.ad)] }
+      const message = this.qrKey !== undefined
+        ? encodeMessage(MsgType.PAKE_A_QR, nonce, Y, qrProof(this.qrKey, this.ci, this.#sid, Y, this.ad), this.ad)
+        : encodeMessage(MsgType.PAKE_A, nonce, Y, this.ad)
+      return { send: [message] }
     } catch (err) {
       return this.fail(asFerryError(err), false)
     }
@@ -295,10 +319,16 @@ export class SenderHandshake extends Machine {
 
   onMessage (message: Uint8Array): Step {
     if (this.state === 'wait-pake-a') {
-      return this.guard(message, [MsgType.PAKE_A, MsgType.PAKE_A_QR], 'receiver', ([nonce, Ya, ADa], type) => {
+      return this.guard(message, [MsgType.PAKE_A, MsgType.PAKE_A_QR], 'receiver', (fields, type) => {
         const qr = type === MsgType.PAKE_A_QR
+        const [nonce, Ya] = fields
+        const ADa = fields[fields.length - 1]
         // Nothing keyed has left: refused without a charge, as no guess was tested.
-        if (qr && this.qrPrs === undefined) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone scanned a QR code this phone is not showing')
+        if (qr && this.qrKey === undefined) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone scanned a QR code this phone is not showing')
+        // Uncharged, so checked first: a scan without the key begins nothing and costs no CPace (header).
+        if (qr && !ctEqual(qrProof(this.qrKey as Uint8Array, this.ci, sessionId(this.callerSid, nonce), Ya, ADa), fields[2])) {
+          throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone scanned another QR code (its key does not match)')
+        }
         // Charge the attempt before anything keyed from the code leaves: Tb lets the peer test one guess
         // offline. One with the QR code's key is not charged: that key cannot be guessed.
         this.#attempt = this.#lifetime.begin({ qr }) // throws CODE_EXPIRED when the code is dead

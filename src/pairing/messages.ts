@@ -19,7 +19,8 @@ import { prependLen } from './cpace.js'
 //   5     RESUME_A        receiver -> sender       nonce (32)
 //   6     RESUME_B        sender -> receiver       nonce (32), tag (32)
 //   7     RESUME_CONFIRM  receiver -> sender       tag (32)
-//   8     PAKE_A_QR       receiver -> sender       as PAKE_A; the PRS holds the QR code's key too
+//   8     PAKE_A_QR       receiver -> sender       nonce (16), Ya (32), key proof (32), ADa (0..256);
+//                                                  the PRS holds the QR code's key too (handshake.ts)
 
 export const PAIR_VERSION = 1
 export const MAX_MESSAGE_BYTES = 1024
@@ -46,7 +47,7 @@ const SHAPES: Record<MsgType, Array<number | [number, number]>> = {
   [MsgType.RESUME_A]: [32],
   [MsgType.RESUME_B]: [32, 32],
   [MsgType.RESUME_CONFIRM]: [32],
-  [MsgType.PAKE_A_QR]: [16, 32, [0, MAX_AD_BYTES]]
+  [MsgType.PAKE_A_QR]: [16, 32, 32, [0, MAX_AD_BYTES]]
 }
 
 /** Why a side gave up; carried by ABORT so both phones show the same reason. */
