@@ -94,6 +94,16 @@ describe('QR payload', () => {
     expect(rejects(42 as unknown as string)).toMatch(/not text/)
   })
 
+  it('a payload from a newer Ferry says update Ferry, even when it brings parameters this one does not know', () => {
+    // The v1 parser refused an unknown parameter before it read the version, so a v1 Ferry reads this
+    // release's key= as "not a Ferry pairing QR code". A newer version will add parameters too.
+    const s = buildQrPayload({ ...payload, key: new Uint8Array(16), addrs: ['/ip4/10.0.0.2/tcp/1'] })
+    expect(rejects(s.replace('v=2', 'v=3').replace('&peer=', '&relay=%2Fdns4%2Fx&peer='), ErrorCode.VERSION)).toMatch(/version 3.*update Ferry/)
+    expect(rejects(`${s.replace('v=2', 'v=3')}&ttl=600`, ErrorCode.VERSION)).toMatch(/update Ferry/)
+    // This version's own payloads still refuse what they do not know.
+    expect(rejects(`${s}&ttl=600`)).toMatch(/unknown parameter "ttl"/)
+  })
+
   it('carries the QR code\'s key in version 2: 16 bytes, base64url, one spelling each', () => {
     const key = Uint8Array.from({ length: 16 }, (_, i) => i * 17 + 3)
     const s = buildQrPayload({ ...payload, key })
