@@ -21,7 +21,9 @@ import { formatCode, parseCode, QR_KEY_BYTES, type PairingCode } from './code.js
 // fragment, no unknown or repeated keys, the code in its `NNN-NNNN-NNNN` form, a peer id that
 // @libp2p/peer-id reads and writes back unchanged, multiaddrs that @multiformats/multiaddr reads and
 // writes back unchanged, and any /p2p/ component naming that same peer. Errors are BAD_INPUT, or
-// VERSION for a payload from a newer Ferry.
+// VERSION for a payload from a newer Ferry, whatever parameters it adds. (A v1 Ferry refused unknown
+// parameters before it read the version: it calls a v2 payload "not a Ferry pairing QR code: unknown
+// parameter "key"". Its user can still type the code.)
 
 export const QR_VERSION = 2
 export const MAX_QR_ADDRS = 8
@@ -115,12 +117,17 @@ export function parseQrPayload (input: string): QrPayload {
   const seen = new Map<string, string[]>()
   const order = ['v', 'code', 'key', 'peer', 'addr']
   let last = -1
+  // Refused only once the version is known: a newer Ferry's parameters mean "update", not "not Ferry".
+  let unknown: string | undefined
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=')
     if (eq <= 0) throw bad('a parameter has no name or no value')
     const key = pair.slice(0, eq)
     const rank = order.indexOf(key)
-    if (rank < 0) throw bad(`unknown parameter ${JSON.stringify(key.slice(0, 32))}`)
+    if (rank < 0) {
+      unknown ??= key
+      continue
+    }
     if (rank < last || (rank === last && key !== 'addr')) throw bad(`parameter ${key} repeated or out of order`)
     last = rank
     let value: string
@@ -143,6 +150,7 @@ export function parseQrPayload (input: string): QrPayload {
   if (Number(v) > QR_VERSION) {
     throw new FerryError(ErrorCode.VERSION, `this pairing QR code is version ${v}; this Ferry reads up to version ${QR_VERSION}: update Ferry`)
   }
+  if (unknown !== undefined) throw bad(`unknown parameter ${JSON.stringify(unknown.slice(0, 32))}`)
   const code = checkCode(one('code'))
   if (Number(v) === 1 && seen.has('key')) throw bad('a version 1 payload has no key')
   const key = Number(v) === 1 ? undefined : decodeKey(one('key'))
