@@ -5,8 +5,9 @@ import { fsError } from '../fs-errors.js'
 import { parseCode, type PairingCode } from '../pairing/index.js'
 import { optionalString, type ParsedArgs } from './command.js'
 
-// Where a command takes the pairing code from. On the command line it is in every other local user's
-// `ps`; scripts should hand it over in a file (--code-file) or on stdin (--code -).
+// Where a command takes the pairing code from, and receive the QR code's payload (which holds the code
+// and the QR's key). On the command line either is in every other local user's `ps`; scripts should hand
+// it over in a file (--code-file, --qr-file) or on stdin (--code -, --qr -).
 
 export const CODE_OPTIONS = {
   code: { type: 'string' },
@@ -31,14 +32,37 @@ export async function codeFromArgs (args: ParsedArgs): Promise<PairingCode | und
   return inline !== undefined ? parseCode(inline) : undefined
 }
 
-function firstLine (text: string, what: string): string {
+export const QR_OPTIONS = {
+  qr: { type: 'string' },
+  'qr-file': { type: 'string' }
+} as const
+
+/** The QR code's payload given by --qr or --qr-file (the text, unparsed), or undefined when neither was. */
+export async function qrFromArgs (args: ParsedArgs): Promise<string | undefined> {
+  const inline = optionalString(args, 'qr')
+  const file = optionalString(args, 'qr-file')
+  if (inline !== undefined && file !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'give the QR code once: --qr or --qr-file, not both')
+  if (file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw fsError(err, `cannot read the QR code file ${file}`, file)
+    }
+    return firstLine(text, `the QR code file ${file}`, 'QR code')
+  }
+  if (inline === '-') return await stdinLine('QR code')
+  return inline
+}
+
+function firstLine (text: string, what: string, holds = 'code'): string {
   const line = text.split(/\r?\n/)[0].trim()
-  if (line === '') throw new FerryError(ErrorCode.BAD_INPUT, `${what} holds no code on its first line`)
+  if (line === '') throw new FerryError(ErrorCode.BAD_INPUT, `${what} holds no ${holds} on its first line`)
   return line
 }
 
 /** The first line of stdin (then stdin is let go, so the process can end). */
-async function stdinLine (): Promise<string> {
+async function stdinLine (holds = 'code'): Promise<string> {
   const rl = createInterface({ input: process.stdin, terminal: false })
   try {
     const line = await new Promise<string | undefined>((resolve, reject) => {
@@ -46,10 +70,10 @@ async function stdinLine (): Promise<string> {
       rl.once('close', () => resolve(undefined))
       process.stdin.once('error', reject)
     })
-    return firstLine(line ?? '', 'stdin')
+    return firstLine(line ?? '', 'stdin', holds)
   } catch (err) {
     if (err instanceof FerryError) throw err
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the code from stdin: ${(err as Error).message}`)
+    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read the ${holds} from stdin: ${(err as Error).message}`)
   } finally {
     rl.close()
     process.stdin.pause()

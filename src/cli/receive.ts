@@ -6,7 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
-import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
+import { codeFromArgs, CODE_OPTIONS, qrFromArgs, QR_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { damagedMediaNote, formatBytes, jsonEvent, sayStopped } from './progress.js'
 import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
@@ -73,7 +73,7 @@ const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
 const receive: Command = {
   name: 'receive',
   summary: 'receive a history from an old phone',
-  help: `Usage: ferry receive --store DIR [--code CODE | --code-file FILE | --qr PAYLOAD] [--peer MULTIADDR] [selection] [options]
+  help: `Usage: ferry receive --store DIR [--code CODE | --code-file FILE | --qr PAYLOAD | --qr-file FILE] [--peer MULTIADDR] [selection] [options]
 
 Finds the old phone running 'ferry send' on the local network, pairs with the code it shows, and
 receives its history into DIR (created when missing). Asks for the code when it is not given and stdin
@@ -92,9 +92,11 @@ Options:
                       other users of this machine can read a command line (ps): scripts should use
                       --code - (the first line of stdin) or --code-file FILE
   --code-file FILE    read the code from the first line of FILE
-  --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code and addresses), or
-                      the http://...#ferry://pair?... link 'ferry send --web' shows (WebRTC only:
-                      add --transport webrtc or auto)
+  --qr PAYLOAD        the ferry://pair?... payload of the old phone's QR code (code, its key and
+                      addresses), or the http://...#ferry://pair?... link 'ferry send --web' shows
+                      (WebRTC only: add --transport webrtc or auto). Its key pairs even after three
+                      wrong codes were tried. Like the code it is secret: --qr - reads it from stdin
+  --qr-file FILE      read the QR code's payload from the first line of FILE
   --peer MULTIADDR    dial this address instead of discovering (e.g. /ip4/10.0.0.2/tcp/4001)
 ${SELECTION_HELP}
   --transport T       which of the old phone's addresses to dial: tcp (default), webrtc
@@ -112,7 +114,7 @@ ${SELECTION_HELP}
 
 Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
-  ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=1&code=...'
+  ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=2&code=...'
 
 Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, the Wi-Fi keeps devices
 apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again
@@ -120,7 +122,7 @@ to carry on).`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,
-    qr: { type: 'string' },
+    ...QR_OPTIONS,
     peer: { type: 'string' },
     ...SELECTION_OPTIONS,
     transport: { type: 'string' },
@@ -141,7 +143,7 @@ to carry on).`,
     const json = args.values.json === true
     const timeoutMs = integerFlag(args, 'timeout', 60, TIMEOUT_LIMITS) * 1000
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
-    const qrArg = optionalString(args, 'qr')
+    const qrArg = await qrFromArgs(args)
     const qr = qrArg !== undefined ? parseQrPayload(payloadOf(qrArg)) : undefined
     const codeArg = await codeFromArgs(args)
     const peerArg = optionalString(args, 'peer')

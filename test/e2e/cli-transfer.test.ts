@@ -322,4 +322,24 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
     expect(await exportStore(target)).toBe(sourceExport)
   })
+
+  it('takes the QR payload from a file or stdin, so its code and key are never on a command line', async () => {
+    for (const how of ['file', 'stdin'] as const) {
+      const sender = startSender(copyStore(source), { code: how === 'file' ? CODE : '271-8281-8284' })
+      const ready = await senderReady(sender)
+      expect(new URL(ready.qr).searchParams.get('key')).toMatch(/^[A-Za-z0-9_-]{22}$/)
+      const target = newStorePath()
+      let receiver: FerryProcess
+      if (how === 'file') {
+        const file = join(tempDir(), 'qr.txt')
+        writeFileSync(file, `${ready.qr}\n`, { mode: 0o600 })
+        receiver = startReceiver(target, { extra: ['--qr-file', file] })
+      } else {
+        receiver = startReceiver(target, { extra: ['--qr', '-'], input: `${ready.qr}\n` })
+      }
+      await transfer(sender, receiver)
+      expect(receiver.all('paired')[0]).toMatchObject({ mode: 'code', peer: ready.peerId })
+      expect(await exportStore(target)).toBe(sourceExport)
+    }
+  })
 })
