@@ -16,20 +16,8 @@ export const CODE_OPTIONS = {
 
 /** The code given by --code or --code-file, or undefined when neither was. */
 export async function codeFromArgs (args: ParsedArgs): Promise<PairingCode | undefined> {
-  const inline = optionalString(args, 'code')
-  const file = optionalString(args, 'code-file')
-  if (inline !== undefined && file !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'give the code once: --code or --code-file, not both')
-  if (file !== undefined) {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw fsError(err, `cannot read the code file ${file}`, file)
-    }
-    return parseCode(firstLine(text, `the code file ${file}`))
-  }
-  if (inline === '-') return parseCode(await stdinLine())
-  return inline !== undefined ? parseCode(inline) : undefined
+  const text = await secretFromArgs(args, 'code', 'code file', 'code')
+  return text !== undefined ? parseCode(text) : undefined
 }
 
 export const QR_OPTIONS = {
@@ -39,19 +27,27 @@ export const QR_OPTIONS = {
 
 /** The QR code's payload given by --qr or --qr-file (the text, unparsed), or undefined when neither was. */
 export async function qrFromArgs (args: ParsedArgs): Promise<string | undefined> {
-  const inline = optionalString(args, 'qr')
-  const file = optionalString(args, 'qr-file')
-  if (inline !== undefined && file !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'give the QR code once: --qr or --qr-file, not both')
-  if (file !== undefined) {
+  return await secretFromArgs(args, 'qr', 'QR code file', 'QR code')
+}
+
+/**
+ * `--FLAG TEXT`, `--FLAG -` (the first line of stdin) or `--FLAG-file F` (its first line): `holds` names
+ * what it is for a person, `file` the file's kind.
+ */
+async function secretFromArgs (args: ParsedArgs, flag: 'code' | 'qr', file: string, holds: string): Promise<string | undefined> {
+  const inline = optionalString(args, flag)
+  const path = optionalString(args, `${flag}-file`)
+  if (inline !== undefined && path !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `give the ${holds} once: --${flag} or --${flag}-file, not both`)
+  if (path !== undefined) {
     let text: string
     try {
-      text = readFileSync(file, 'utf8')
+      text = readFileSync(path, 'utf8')
     } catch (err) {
-      throw fsError(err, `cannot read the QR code file ${file}`, file)
+      throw fsError(err, `cannot read the ${file} ${path}`, path)
     }
-    return firstLine(text, `the QR code file ${file}`, 'QR code')
+    return firstLine(text, `the ${file} ${path}`, holds)
   }
-  if (inline === '-') return await stdinLine('QR code')
+  if (inline === '-') return await stdinLine(holds)
   return inline
 }
 
