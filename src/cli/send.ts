@@ -65,7 +65,9 @@ verified, for 24 hours after it was last used, and only until this phone pairs w
 
 A code allows three wrong attempts in total, lives ten minutes from when it was first shown and pairs
 one phone, across restarts: DIR remembers what each code it showed has spent, so a code that was used,
-spent its attempts or expired is refused (exit 1, CODE_EXPIRED); start again without --code.
+spent its attempts or expired is refused (exit 1, CODE_EXPIRED); start again without --code. Anyone
+who reaches this phone can spend those three attempts; the QR code also holds a key no one can guess,
+so after three wrong codes this phone says so and waits on for a phone that scans it.
 
 Options:
   --store DIR         the old phone's store (required)
@@ -95,8 +97,9 @@ ${SELECTION_HELP}
                       --json the code event carries the link (page)
   --web-port N        the port to serve the page on (default ${DEFAULT_PAGE_PORT}, or any free one when
                       that is taken; 0 for any free one)
-  --json              print JSON events (code, connection, paired, manifest, progress, verified)
-                      instead of a bar; code and resuming carry the discovery port
+  --json              print JSON events (code, connection, paired, pair-failed, typed-code-spent,
+                      manifest, progress, verified) instead of a bar; code and resuming carry the
+                      discovery port
   --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
   --max-rate MB/S     send at most this many megabytes per second (leave room on a shared Wi-Fi);
                       default: as fast as the link and the new phone take it
