@@ -9,7 +9,7 @@ import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS, qrFromArgs, QR_OPTIONS } from './code-input.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { damagedMediaNote, formatBytes, jsonEvent, sayStopped } from './progress.js'
-import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+import { parseCode, parseQrPayload, qrKeyFor, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
 import type { FoundVia } from '../net/isolation.js'
@@ -162,8 +162,7 @@ to carry on).`,
     const resuming = asked === undefined && record?.role === 'receiver'
     const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
     const code = asked ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
-    // The QR code's key goes with its own code only (a --code given beside it is another pairing).
-    const qrKey = qr !== undefined && code !== undefined && formatCode(code) === formatCode(qr.code) ? qr.key : undefined
+    const qrKey = qrKeyFor(qr, code)
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
     const transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')

@@ -4,7 +4,7 @@ import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { PairingCode } from '../pairing/index.js'
-import { ReceiverMachine } from '../protocol/receiver.js'
+import { ReceiverMachine, type ReceiverProgress } from '../protocol/receiver.js'
 import type { TransferOptions } from '../protocol/options.js'
 import type { HistorySink } from '../store/history.js'
 import type { Selection } from '../store/model.js'
@@ -151,7 +151,7 @@ export class Receiving {
       result: {
         summary: last.summary,
         progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
-        stats: { messagesSent: last.messagesReceived, messagesHeld: last.messagesHeld, mediaFilesSent: last.mediaFilesReceived, mediaBytesSent: last.mediaBytesReceived, mediaFilesHeld: last.mediaFilesHeld }
+        stats: statsOf(last)
       }
     }
   }
@@ -267,7 +267,7 @@ export class Receiving {
       return {
         summary: machine.summary ?? [],
         progress: progress(),
-        stats: { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld, mediaFilesDamaged: p.mediaFilesDamaged, messagesKept: p.messagesKept }
+        stats: statsOf(p)
       }
     }
     try {
@@ -327,6 +327,18 @@ export function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
     }
     throw new FerryError(ErrorCode.BAD_INPUT, `not an address of the other phone: ${String(a)} (want a multiaddr such as /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
   })
+}
+
+/**
+ * What a receive moved, as the app hears it, from the receiver's counts: a session's (ReceiverProgress),
+ * or what the journal kept of the last verification (which keeps no damaged or kept counts).
+ */
+function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
+  Partial<Pick<ReceiverProgress, 'mediaFilesDamaged' | 'messagesKept'>>): TransferStats {
+  const stats: TransferStats = { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
+  if (p.mediaFilesDamaged !== undefined) stats.mediaFilesDamaged = p.mediaFilesDamaged
+  if (p.messagesKept !== undefined) stats.messagesKept = p.messagesKept
+  return stats
 }
 
 export interface ReceiveResult {

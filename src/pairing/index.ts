@@ -7,5 +7,5 @@ export {
   type HandshakeOptions, type HandshakeState, type PairingResult, type SenderHandshakeOptions, type Step
 } from './handshake.js'
 export { MAX_MESSAGE_BYTES, PAIR_VERSION } from './messages.js'
-export { buildQrPayload, parseQrPayload, qrDialAddrs, type QrPayload } from './qr-payload.js'
+export { buildQrPayload, parseQrPayload, qrDialAddrs, qrKeyFor, type QrPayload } from './qr-payload.js'
 export { ResumeInitiator, ResumeResponder, type ResumeOptions, type ResumeStep } from './resume.js'

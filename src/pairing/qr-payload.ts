@@ -181,6 +181,14 @@ export function payloadOf (scanned: string): string {
 }
 
 /**
+ * The QR code's key for a pairing with `code`: only with the QR code's own code, as a code typed over it
+ * is another pairing.
+ */
+export function qrKeyFor (qr: QrPayload | undefined, code: PairingCode | undefined): Uint8Array | undefined {
+  return qr !== undefined && code !== undefined && formatCode(qr.code) === formatCode(code) ? qr.key : undefined
+}
+
+/**
  * The payload's addresses as a receiver dials them: each names the sender's peer id, so the connection
  * is to that phone or fails (an address in the QR may leave it out to stay short).
  */

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { formatCode, parseCode, parseQrPayload, type PairingCode } from '../pairing/index.js'
+import { formatCode, parseCode, parseQrPayload, qrDialAddrs, qrKeyFor, type PairingCode } from '../pairing/index.js'
 
 // What a person gives the page (a ferry://pair payload, or an address and a typed code) and what the
 // page tells them when something fails. No DOM: unit-tested in Node.
@@ -14,7 +14,7 @@ export function parseInput (input: PairInput): { addrs: string[], code: PairingC
   let qr: ReturnType<typeof parseQrPayload> | undefined
   if (input.addr.toLowerCase().startsWith('ferry://pair?')) {
     qr = parseQrPayload(input.addr)
-    addrs = qr.addrs.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${qr?.peerId ?? ''}`)
+    addrs = qrDialAddrs(qr)
     code = qr.code
   } else if (input.addr !== '') {
     addrs = input.addr.split(/[\s,]+/).filter(a => a !== '')
@@ -33,8 +33,8 @@ export function parseInput (input: PairInput): { addrs: string[], code: PairingC
     throw new FerryError(ErrorCode.BAD_INPUT, 'A browser can only reach the old phone over WebRTC: start it with ferry send --transport webrtc (or auto) and use the webrtc-direct address it shows.')
   }
   if (code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'Type the code the old phone shows, like 123-4567-8901.')
-  // The QR code's key pairs outside the typed code's three guesses, but only with the QR code's own code.
-  const qrKey = qr?.key !== undefined && formatCode(qr.code) === formatCode(code) ? qr.key : undefined
+  // The QR code's key pairs outside the typed code's three guesses.
+  const qrKey = qrKeyFor(qr, code)
   return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)), ...(qrKey !== undefined ? { qrKey } : {}) }
 }
 

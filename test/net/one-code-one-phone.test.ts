@@ -3,11 +3,10 @@ import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { PairingRecords } from '../../src/journal/pairing-records.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
-import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
 import type { FerryNode } from '../../src/net/node.js'
-import { generateCode, ReceiverHandshake } from '../../src/pairing/index.js'
+import { generateCode } from '../../src/pairing/index.js'
 import { abortReason, decodeMessage, MsgType } from '../../src/pairing/messages.js'
-import { openStream, rawNode, tryTransfer } from '../e2e/helpers/raw-peer.js'
+import { beginPairing, rawNode, tryTransfer } from '../e2e/helpers/raw-peer.js'
 import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
@@ -43,11 +42,7 @@ describe('one code, one phone', () => {
     // The other phone begins with the code and holds its confirmation.
     const other = await rawNode()
     nodes.push(other)
-    const s = await openStream(other, addr, PAIR_PROTOCOL)
-    const hs = new ReceiverHandshake({ code, localPeerId: other.peerId.toString(), remotePeerId: old.node.peerId.toString() })
-    await s.write(hs.start().send)
-    const pakeB = await s.next()
-    const held = hs.onMessage(pakeB!)
+    const { s, step: held } = await beginPairing(other, addr, old.node.peerId.toString(), code)
     expect(held.result).toBeDefined()
 
     // The right phone pairs with the same code, and its transfer begins.
@@ -85,10 +80,7 @@ describe('one code, one phone', () => {
 
     const other = await rawNode()
     nodes.push(other)
-    const s = await openStream(other, addr, PAIR_PROTOCOL)
-    const hs = new ReceiverHandshake({ code, localPeerId: other.peerId.toString(), remotePeerId: old.node.peerId.toString() })
-    await s.write(hs.start().send)
-    const held = hs.onMessage((await s.next())!)
+    const { s, step: held } = await beginPairing(other, addr, old.node.peerId.toString(), code)
     expect(held.result).toBeDefined()
 
     cancel.abort()

@@ -7,7 +7,7 @@ import { MsgType } from '../../src/pairing/messages.js'
 import type { FerryNode } from '../../src/net/node.js'
 import { buildQrPayload, generateCode, generateQrKey, parseCode, parseQrPayload, qrDialAddrs, ReceiverHandshake, type PairingCode } from '../../src/pairing/index.js'
 import type { Libp2p } from '@libp2p/interface'
-import { hostNode, openStream, rawNode } from '../e2e/helpers/raw-peer.js'
+import { beginPairing, hostNode, openStream, rawNode } from '../e2e/helpers/raw-peer.js'
 import { cleanupTempDirs, exportText, fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
@@ -29,11 +29,8 @@ describe('pairing by the QR code, with a neighbour guessing', () => {
   async function guessWrong (addr: string, sender: string, code: PairingCode): Promise<string | undefined> {
     const stranger = await rawNode()
     nodes.push(stranger)
-    const s = await openStream(stranger, addr, PAIR_PROTOCOL)
     const wrong = parseCode(`${code.nameplate}-${code.secret === '00000000' ? '00000001' : '00000000'}`)
-    const hs = new ReceiverHandshake({ code: wrong, localPeerId: stranger.peerId.toString(), remotePeerId: sender })
-    await s.write(hs.start().send)
-    const step = hs.onMessage((await s.next())!)
+    const { s, step } = await beginPairing(stranger, addr, sender, wrong)
     await s.write(step.send).catch(() => {})
     await s.rest().catch(() => {})
     return step.error?.code

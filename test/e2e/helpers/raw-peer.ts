@@ -12,7 +12,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createFerryNode, type FerryNode } from '../../../src/net/node.js'
 import { streamToDuplex, type StreamDuplex } from '../../../src/net/stream-duplex.js'
-import { MAX_MESSAGE_BYTES } from '../../../src/pairing/index.js'
+import { MAX_MESSAGE_BYTES, ReceiverHandshake, type PairingCode, type Step } from '../../../src/pairing/index.js'
+import { PAIR_PROTOCOL } from '../../../src/net/pair-stream.js'
 import { decodeFrame, encodeFrame, type Frame } from '../../../src/wire/codec.js'
 import { MAX_FRAME_BYTES, prefix, readFrames } from '../../../src/wire/framing.js'
 
@@ -129,4 +130,16 @@ export async function tryTransfer (node: FerryNode, addr: string): Promise<{ fra
       return { frames }
     }
   }
+}
+
+/**
+ * A phone with `code` begins pairing with the sender at `addr` (peer id `sender`): its PAKE_A out, the
+ * sender's answer read. `step` is what the handshake makes of that answer (its confirmation, or a
+ * refusal), not yet sent: the test decides when, or whether, it goes.
+ */
+export async function beginPairing (node: FerryNode, addr: string, sender: string, code: PairingCode): Promise<{ s: FramedStream, step: Step }> {
+  const s = await openStream(node, addr, PAIR_PROTOCOL)
+  const hs = new ReceiverHandshake({ code, localPeerId: node.peerId.toString(), remotePeerId: sender })
+  await s.write(hs.start().send)
+  return { s, step: hs.onMessage((await s.next())!) }
 }
