@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -8,9 +9,14 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most of a test file's time waits on sockets, child processes and timers rather than a core, so
+    // two files at a time fit even a two-core machine, where vitest's default (cores - 1) runs one.
+    // Test files never share names on disk or in the kernel: stores live in their own temporary
+    // folders, and network namespaces carry the owning process id.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // Guard rail: mDNS refuses to start outside a named network namespace, so no test multicasts
     // out of this machine's real interface.
     env: { FERRY_MDNS_NETNS_ONLY: '1' },
-    reporters: process.env.CI ? ['default'] : ['default']
+    reporters: ['default']
   }
 })
