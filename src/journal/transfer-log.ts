@@ -2,7 +2,7 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
 import type { Contact, Conversation, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
-import { fromJson, jsonValue, type Journal } from './journal.js'
+import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 
 const log = logger('ferry:journal')
@@ -154,9 +154,10 @@ export class TransferLog {
 
   /**
    * Verified: the log goes, and with it any way to take the transfer back. What it verified is kept
-   * (lastVerified), in the same write.
+   * (lastVerified), in the same write, and so are `also`: what holds only once the transfer is verified
+   * (name-bases.ts).
    */
-  async verified (rec: TransferRecord, outcome: Omit<VerifiedOutcome, 'transferId' | 'verifiedAt'>): Promise<void> {
+  async verified (rec: TransferRecord, outcome: Omit<VerifiedOutcome, 'transferId' | 'verifiedAt'>, also: JournalOp[] = []): Promise<void> {
     rec.state = 'verified'
     rec.verifiedAt = rec.updatedAt = Date.now()
     rec.written = 0
@@ -165,7 +166,8 @@ export class TransferLog {
     await this.journal.write([
       { prefix: entryPrefix(rec.transferId) },
       { key: RECORDS + rec.transferId, value: jsonValue(rec) },
-      { key: LAST_VERIFIED, value: jsonValue(last) }
+      { key: LAST_VERIFIED, value: jsonValue(last) },
+      ...also
     ])
   }
 

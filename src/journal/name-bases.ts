@@ -1,0 +1,97 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { logger } from '@libp2p/logger'
+import type { Contact, Conversation } from '../store/model.js'
+import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
+
+const log = logger('ferry:journal')
+
+// The base of the three-way rule for names (src/protocol/own-names.ts): per old phone's history, what
+// the last verified transfer from it carried of each contact's and chat's user-editable fields. A
+// second transfer compares both phones' values with it to tell which side changed a name since.
+//
+// Only digests are kept, never the names: the journal outlives what the app deletes from its own tables,
+// and must not become a second copy of the person's address book. A digest is salted with the source's
+// history id, which keeps bases of different old phones apart; a short name can still be guessed from
+// it by someone who reads the journal, which is private to its user like the rest of it.
+
+/** Every key of this module's records. */
+export const NAME_BASES = 'n/'
+const LABEL = 'ferry/name-base/1'
+
+/** Digests of a contact's fields as the old phone last sent them (see NameBases.digest). */
+export interface ContactBase { name: string, phone: string }
+/** Digests of a conversation's fields as the old phone last sent them. */
+export interface ConversationBase { title: string }
+
+const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
+const sourcePrefix = (sourceId: string): string => `${NAME_BASES}${hash('source', sourceId)}/`
+const CONTACT = 'p/'
+const CONVERSATION = 'c/'
+
+/** The bases of one source, read from the journal at the start of a session. */
+export class NameBases {
+  private constructor (
+    private readonly sourceId: string,
+    private readonly contacts: Map<string, ContactBase>,
+    private readonly conversations: Map<string, ConversationBase>
+  ) {}
+
+  /**
+   * The bases the journal holds for `sourceId` (none before a transfer from it was verified with them).
+   * An entry that does not read as one counts as none: a base only ever makes this phone keep its own
+   * name, and without one the old phone's name is taken, as at a first transfer.
+   */
+  static async load (journal: Journal, sourceId: string): Promise<NameBases> {
+    const prefix = sourcePrefix(sourceId)
+    const contacts = new Map<string, ContactBase>()
+    const conversations = new Map<string, ConversationBase>()
+    for await (const [k, v] of journal.list(prefix)) {
+      const key = k.slice(prefix.length)
+      let b: Record<string, unknown> | undefined
+      try {
+        b = fromJson<Record<string, unknown>>(v)
+      } catch {}
+      if (key.startsWith(CONTACT) && typeof b?.name === 'string' && typeof b.phone === 'string') {
+        contacts.set(key.slice(CONTACT.length), { name: b.name, phone: b.phone })
+      } else if (key.startsWith(CONVERSATION) && typeof b?.title === 'string') {
+        conversations.set(key.slice(CONVERSATION.length), { title: b.title })
+      } else {
+        log('ignoring a damaged name base %s', k)
+      }
+    }
+    return new NameBases(sourceId, contacts, conversations)
+  }
+
+  contact (id: string): ContactBase | undefined {
+    return this.contacts.get(hash('id', id))
+  }
+
+  conversation (id: string): ConversationBase | undefined {
+    return this.conversations.get(hash('id', id))
+  }
+
+  /** The digest a base holds for a field's value; an absent value (a contact without a number) has its own. */
+  digest (field: 'name' | 'phone' | 'title', value: string | undefined): string {
+    return hash('value', this.sourceId, field, value ?? null)
+  }
+
+  /**
+   * The journal ops that make what the old phone sent this session the bases of its next transfer:
+   * written with the transfer's verification, in the same write (TransferLog.verified), so a transfer
+   * refused or never verified leaves the bases as they were.
+   */
+  record (contacts: Contact[], conversations: Conversation[]): JournalOp[] {
+    const prefix = sourcePrefix(this.sourceId)
+    const ops: JournalOp[] = []
+    for (const c of contacts) {
+      const base: ContactBase = { name: this.digest('name', c.name), phone: this.digest('phone', c.phone) }
+      ops.push({ key: `${prefix}${CONTACT}${hash('id', c.id)}`, value: jsonValue(base) })
+    }
+    for (const c of conversations) {
+      const base: ConversationBase = { title: this.digest('title', c.title) }
+      ops.push({ key: `${prefix}${CONVERSATION}${hash('id', c.id)}`, value: jsonValue(base) })
+    }
+    return ops
+  }
+}
