@@ -1,8 +1,8 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
-import type { Journal } from '../journal/journal.js'
+import type { Journal, JournalOp } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
 import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame, type ReceivedBatch } from '../wire/codec.js'
@@ -19,6 +19,8 @@ import { leafToWire } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { keepsOwnVersion } from './own-versions.js'
+import { mergeNames } from './own-names.js'
+import { NameBases } from '../journal/name-bases.js'
 import { ownVersionKey, Verification, type ChatReceived, type PlanEntry } from './verification.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
@@ -61,6 +63,11 @@ export interface ReceiverProgress {
    * kept as they are here (own-versions.ts). Counted in messagesReceived too.
    */
   messagesKept: number
+  /**
+   * Contacts and chats this phone renamed (or gave another number) since the last transfer from the old
+   * phone, which did not: kept as they are here (own-names.ts).
+   */
+  namesKept: number
 }
 
 export interface ReceiverInit {
@@ -127,7 +134,7 @@ export class ReceiverMachine {
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
     messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
-    messagesKept: 0
+    messagesKept: 0, namesKept: 0
   }
 
   error?: FerryError
@@ -140,6 +147,8 @@ export class ReceiverMachine {
    * resumes after a crash is sent those messages again (their leaves differ) and decides again.
    */
   private readonly ownVersions = new Map<string, Uint8Array>()
+  /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
+  private nameBases: JournalOp[] = []
   /** Frames made in the background; set by the driver. */
   emit?: (frames: EncodedFrame[]) => void
   /** A failure of background work; set by the driver, which ends the session with it. */
@@ -319,7 +328,7 @@ export class ReceiverMachine {
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
-    await this.putMetadata(contacts, expected.conversations.map(c => c.conversation))
+    await this.putMetadata(expected, contacts)
     const held = await this.findHoldings(expected)
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
@@ -393,15 +402,21 @@ export class ReceiverMachine {
 
   /**
    * Stores the manifest's contacts and conversations, first logging the versions they replace. Into a
-   * phone in use they merge rather than replace: the old phone's name and title win (there is no clock
-   * to say which side changed them last), but what only this phone knows stays: a contact's phone
-   * number, and a chat's members (a member added here, whose messages are here, must not be dropped).
+   * phone in use they merge rather than replace (own-names.ts): a name or title this phone changed since
+   * the last transfer from the old phone, which did not, stays; otherwise the old phone's wins. What only
+   * this phone knows stays too: a contact's phone number, and a chat's members (a member added here,
+   * whose messages are here, must not be dropped).
    */
-  private async putMetadata (incomingContacts: Contact[], incomingConversations: Conversation[]): Promise<void> {
+  private async putMetadata (e: Expected, incomingContacts: Contact[]): Promise<void> {
     const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
     const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
-    const contacts = incomingContacts.map(c => mergeContact(mineC.get(c.id), c))
-    const conversations = incomingConversations.map(c => mergeConversation(mineV.get(c.id), c))
+    const incomingConversations = e.conversations.map(c => c.conversation)
+    const bases = await NameBases.load(this.journal, e.sourceId)
+    const { contacts, conversations, kept } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases)
+    this.progress.namesKept = kept
+    this.nameBases = bases.record(incomingContacts, incomingConversations)
+    // The summary names each chat as this phone does.
+    for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))
     const changedConversations = conversations.filter(c => !same(mineV.get(c.id), c))
@@ -778,10 +793,10 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld
-    })
+    }, this.nameBases)
     await this.journal.flush?.()
-    log('verified: %d messages received (%d kept as this phone changed them), %d held; %d media files received, %d held, %d damaged on the old phone',
-      this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
+    log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
+      this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
     this.summary = summary
     this.state = 'verified'
     return [encodeFrame({
@@ -796,19 +811,6 @@ export class ReceiverMachine {
       }
     })]
   }
-}
-
-/** The old phone's contact, keeping the phone number only this phone has. */
-function mergeContact (mine: Contact | undefined, theirs: Contact): Contact {
-  return mine?.phone !== undefined && theirs.phone === undefined ? { ...theirs, phone: mine.phone } : theirs
-}
-
-/** The old phone's conversation, with the members only this phone has after its own. */
-function mergeConversation (mine: Conversation | undefined, theirs: Conversation): Conversation {
-  if (mine === undefined) return theirs
-  const members = new Set(theirs.members)
-  const extra = mine.members.filter(m => !members.has(m))
-  return extra.length === 0 ? theirs : { ...theirs, members: [...theirs.members, ...extra] }
 }
 
 /** "9,437,184 bytes (9.4 MB)": exact for scripts and support, rounded for people. */

@@ -121,6 +121,7 @@ export interface TransferOutcome {
   mediaFilesReceived: number
   mediaBytesReceived: number
   messagesKept: number
+  namesKept: number
 }
 
 const held = new Map<string, HeldLock>()
@@ -153,7 +154,8 @@ export const harness = {
       messagesHeld: p.messagesHeld,
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
-      messagesKept: p.messagesKept
+      messagesKept: p.messagesKept,
+      namesKept: p.namesKept
     }
   },
 

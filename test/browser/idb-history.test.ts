@@ -306,6 +306,29 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('keeps a chat title and a contact name the browser phone changed through a second transfer, takes the old phone\'s renames', async () => {
+    const page = await harnessPage()
+    const first: HistorySpec = { contacts, conversations, messages: Array.from({ length: 50 }, (_, i) => msg('c1', i, `first ${i}`)), media: [] }
+    expect((await call(page, 'transfer', 'names', 'old-phone', first, { options: OPTIONS })).state).toBe('verified')
+    // Renamed here: chat c1 and contact u1. Renamed on the old phone: chat c2 and contact u2.
+    await call(page, 'commit', 'names', { conversations: [{ ...conversations[0], title: 'Ana (work)' }], contacts: [{ id: 'u1', name: 'Ana M.' }] })
+    const later: HistorySpec = {
+      contacts: [contacts[0], { id: 'u2', name: 'Bo (there)' }],
+      conversations: [conversations[0], { ...conversations[1], title: 'Bo (there)' }],
+      messages: [...first.messages, ...Array.from({ length: 10 }, (_, i) => msg('c1', 100 + i, `added ${i}`))],
+      media: []
+    }
+    const second = await call(page, 'transfer', 'names', 'old-phone', later, { options: OPTIONS })
+    expect(second.error).toBeUndefined()
+    expect(second.state).toBe('verified')
+    expect(second.messagesReceived).toBe(10)
+    const records = (await call(page, 'exportText', 'names')).split('\n').filter(l => /^{"type":"(contact|conversation)"/.test(l)).map(l => JSON.parse(l) as { id: string, name?: string, title?: string })
+    const named = Object.fromEntries(records.map(r => [r.id, r.name ?? r.title]))
+    expect(named).toEqual({ u1: 'Ana M.', u2: 'Bo (there)', c1: 'Ana (work)', c2: 'Bo (there)' })
+    expect(second.namesKept).toBe(2)
+    await page.close()
+  }, 120_000)
+
   /** The page's JS heap after a forced GC, in MiB. */
   const heapOf = async (page: Page): Promise<() => Promise<number>> => {
     const cdp = await browser.context.newCDPSession(page)

@@ -196,8 +196,9 @@ describe('a second transfer into a phone in use', () => {
     const second = await runTransfer(source, target, { options: OPTIONS })
     expect(second.receiver.state).toBe('verified')
     const after = target.listConversations().find(c => c.id === 'c-😀') as { title: string, members: string[] }
-    // The old phone's title wins (no clock says which side renamed it last); the members of both stay.
-    expect(after.title).toBe('Chat 1')
+    // Renamed here and not on the old phone since the first transfer: this phone's title stays
+    // (own-names.ts); the members of both stay.
+    expect(after.title).toBe('Renamed here')
     expect(after.members).toEqual([...group.members, 'x'])
     expect(target.listContacts().find(c => c.id === 'u3')?.phone).toBe('+33 1 23 45 67 89')
     expect(await exportText(target)).toContain('added on the new phone')

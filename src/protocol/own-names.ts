@@ -1,0 +1,73 @@
+import type { Contact, Conversation } from '../store/model.js'
+import type { ContactBase, ConversationBase, NameBases } from '../journal/name-bases.js'
+
+// Which name a phone in use keeps when a transfer brings the old phone's version of a contact or a
+// chat. A name has no clock, so the rule is three-way, against its base: what the last verified
+// transfer from the same old phone carried (src/journal/name-bases.ts).
+//
+// - Only this phone changed it since (its name differs from the base, the old phone's does not): this
+//   phone's stays. A chat renamed here must not get its old name back at every transfer.
+// - Only the old phone changed it: the old phone's is taken.
+// - Both changed it: the old phone's is taken, as own-versions.ts takes the old phone's message when
+//   nothing says this phone's change came later. A second transfer happens because the old phone went
+//   on being used, and the person runs it to bring what was done there; taking this phone's instead
+//   would drop the old phone's rename for good (the next base records it, so no later transfer would
+//   bring it), while a name lost here is set again once and sticks from then on.
+// - No base (the first transfer from that phone, or a journal from before bases were kept): the old
+//   phone's is taken, as it always was.
+//
+// Whatever the base, a chat keeps every member of both phones (one added on either side has its
+// messages there), and a contact keeps a number the old phone has none of: moving never deletes.
+
+/** The contacts and conversations to store, and how many of them kept a value of this phone's. */
+export interface MergedNames {
+  contacts: Contact[]
+  conversations: Conversation[]
+  /** Contacts and chats of which a name, title or number the old phone sent otherwise stays as it is here. */
+  kept: number
+}
+
+export function mergeNames (mine: { contacts: Map<string, Contact>, conversations: Map<string, Conversation> },
+  theirs: { contacts: Contact[], conversations: Conversation[] }, bases: NameBases): MergedNames {
+  let kept = 0
+  const contacts = theirs.contacts.map(c => {
+    const m = mergeContact(mine.contacts.get(c.id), c, bases.contact(c.id), bases)
+    if (m.kept) kept++
+    return m.contact
+  })
+  const conversations = theirs.conversations.map(c => {
+    const m = mergeConversation(mine.conversations.get(c.id), c, bases.conversation(c.id), bases)
+    if (m.kept) kept++
+    return m.conversation
+  })
+  return { contacts, conversations, kept }
+}
+
+type Digest = Pick<NameBases, 'digest'>
+
+/** True when this phone's value of a field stays: only this phone changed it since the base. */
+function keepsMine (field: 'name' | 'phone' | 'title', mine: string | undefined, theirs: string | undefined, base: string | undefined, d: Digest): boolean {
+  return base !== undefined && mine !== theirs && d.digest(field, theirs) === base && d.digest(field, mine) !== base
+}
+
+function mergeContact (mine: Contact | undefined, theirs: Contact, base: ContactBase | undefined, d: Digest): { contact: Contact, kept: boolean } {
+  if (mine === undefined) return { contact: theirs, kept: false }
+  const name = keepsMine('name', mine.name, theirs.name, base?.name, d)
+  // A number the old phone lacks is this phone's whatever the base; one it has follows the rule.
+  const phone = theirs.phone === undefined || keepsMine('phone', mine.phone, theirs.phone, base?.phone, d)
+  const contact: Contact = { ...theirs, name: name ? mine.name : theirs.name }
+  if (phone) {
+    if (mine.phone === undefined) delete contact.phone
+    else contact.phone = mine.phone
+  }
+  return { contact, kept: name || (phone && theirs.phone !== undefined) }
+}
+
+function mergeConversation (mine: Conversation | undefined, theirs: Conversation, base: ConversationBase | undefined, d: Digest): { conversation: Conversation, kept: boolean } {
+  if (mine === undefined) return { conversation: theirs, kept: false }
+  const title = keepsMine('title', mine.title, theirs.title, base?.title, d)
+  const members = new Set(theirs.members)
+  const extra = mine.members.filter(m => !members.has(m))
+  if (!title && extra.length === 0) return { conversation: theirs, kept: false }
+  return { conversation: { ...theirs, title: title ? mine.title : theirs.title, members: [...theirs.members, ...extra] }, kept: title }
+}
