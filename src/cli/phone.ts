@@ -192,6 +192,8 @@ export function describeStats (s: TransferStats): string {
   const kept = s.messagesKept ?? 0
   const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
   if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
+  const names = s.namesKept ?? 0
+  if (names > 0) parts.push(`${count(names, 'chat or contact name', 'chat or contact names')} kept as this phone changed ${names === 1 ? 'it' : 'them'} and the old phone did not`)
   if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
   return parts.join(', ')
 }

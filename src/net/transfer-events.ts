@@ -41,6 +41,11 @@ export interface TransferStats {
    * they are here (counted in messagesSent too).
    */
   messagesKept?: number
+  /**
+   * The receiver: contacts and chats this phone renamed (or gave another number) since the last transfer
+   * from the old phone, which did not. They keep this phone's name.
+   */
+  namesKept?: number
 }
 
 export interface ConversationSummary { id: string, title: string, messages: number }

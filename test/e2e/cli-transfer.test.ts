@@ -271,8 +271,9 @@ describe('ferry send / ferry receive on loopback', () => {
     // The new phone's owner recalls a message the old phone still shows: the next transfer is sent it
     // again (the two phones' versions differ), and the recall stays.
     const other = sourceLines.filter(l => l.rec.type === 'message' && l.rec.conversation === chat.id)[1]
+    // The owner renames the chat too: the old phone did not, so the name stays.
     const recall = join(tempDir(), 'recall.ndjson')
-    writeFileSync(recall, JSON.stringify({ ...(JSON.parse(other.raw) as object), status: 'recalled' }) + '\n')
+    writeFileSync(recall, [JSON.stringify({ ...chat, title: 'renamed on the new phone' }), JSON.stringify({ ...(JSON.parse(other.raw) as object), status: 'recalled' })].join('\n') + '\n')
     await ferryOk(['import', recall, '--store', target])
 
     // Without --json the summary says it in words.
@@ -281,9 +282,11 @@ describe('ferry send / ferry receive on loopback', () => {
     const plain = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', '314-1592-6535', '--peer', ready.addr])
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
-    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 1 message kept as this phone changed it \\(recalled, or edited after the old phone's copy\\), ${(total + 2).toLocaleString('en-US')} messages and \\d+ media files already here`))
+    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 1 message kept as this phone changed it \\(recalled, or edited after the old phone's copy\\), 1 chat or contact name kept as this phone changed it and the old phone did not, ${(total + 2).toLocaleString('en-US')} messages and \\d+ media files already here`))
     const recalled = messageLines(await exportStore(target)).map(l => JSON.parse(l) as Line & { status?: string }).find(m => m.conversation === chat.id && m.id === other.rec.id)
     expect(recalled?.status).toBe('recalled')
+    const chats = (await exportStore(target)).split('\n').filter(l => l.startsWith('{"type":"conversation"')).map(l => JSON.parse(l) as { id: string, title: string })
+    expect(chats.find(c => c.id === chat.id)?.title).toBe('renamed on the new phone')
     // ...and says what it is doing while the bar stands still: the read-back, before the summary.
     const all = (total + 3).toLocaleString('en-US')
     const lines = plain.stderr.split('\n')
