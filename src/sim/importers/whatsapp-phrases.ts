@@ -134,6 +134,19 @@ const CALL = [
   'Panggilan suara tak terjawab', 'Panggilan video tak terjawab'
 ]
 
+/**
+ * The exporter blocking or unblocking the other person of a direct chat. iOS attributes the line to
+ * that person, so only its wording tells it from what they wrote. Languages are listed only where the
+ * wording is known for certain.
+ */
+const BLOCKED = [
+  'You blocked this contact', 'You unblocked this contact', // en
+  'Bloqueaste a este contacto', 'Desbloqueaste a este contacto', // es
+  'Você bloqueou este contato', 'Você desbloqueou este contato', // pt (Brazil)
+  'Hai bloccato questo contatto', 'Hai sbloccato questo contatto', // it
+  'Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben' // de
+]
+
 /** Group events ("X added Y"): words too common to trust alone, so only on lines WhatsApp marked or left without an author. */
 const GROUP_EVENT = [
   'created group', 'created this group', 'added', 'removed', 'left', 'joined using', 'changed the subject', "changed this group's",
@@ -194,6 +207,8 @@ const EDITED_RE = new RegExp(`\\s*<(?:${anyOf(EDITED)})\\.?>\\s*$`, 'iu')
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
 const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
 const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
+/** Android adds what to tap ("You blocked this contact. Tap to unblock."): the phrase starts the line and ends a sentence. */
+const BLOCKED_RE = new RegExp(`^(?:${anyOf(BLOCKED)})(?:\\.|$)`, 'iu')
 const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
 const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
 
@@ -242,6 +257,9 @@ export const isPoll = (content: string): boolean => {
 
 /** A line WhatsApp wrote about the chat (encryption, security code), in any supported language. */
 export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE.test(content)
+
+/** The exporter blocked or unblocked the other person of a direct chat. */
+export const isBlockChange = (content: string): boolean => BLOCKED_RE.test(content)
 
 /** A missed or silenced call. */
 export const isCall = (content: string): boolean => CALL_RE.test(content)

@@ -7,7 +7,7 @@ import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, 
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import {
-  attachment, dateInFileName, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted, withoutEditMark
+  attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted, withoutEditMark
 } from './whatsapp-phrases.js'
 
 // WhatsApp's "Export chat" text file. A message starts with a header line; the lines after it without
@@ -367,7 +367,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     } else if (isPoll(content)) {
       note(unmapped, 'poll (kept as text)')
       msg.text = content
-    } else if (marked && (isDistinctSystem(content) || isCall(content) || (chatSpeaks && chatNames.has(name)) ||
+    } else if (marked && (isDistinctSystem(content) || isBlockChange(content) || isCall(content) || (chatSpeaks && chatNames.has(name)) ||
       (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
       // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'

@@ -257,6 +257,32 @@ describe('WhatsApp iOS group notices', () => {
   })
 })
 
+describe('WhatsApp block notices', () => {
+  const direct = async (text: string): Promise<Awaited<ReturnType<typeof mapWhatsApp>>> =>
+    await mapWhatsApp(text, new FolderSource(DIR), 'x.txt', 'Dave', { timeZone: 'UTC', me: 'Eve' })
+
+  it('iOS attributes "You blocked this contact." to the contact: a system line, not their message, in each language known', async () => {
+    const notices = [
+      'You blocked this contact.', 'You unblocked this contact.', 'Bloqueaste a este contacto.', 'Desbloqueaste a este contacto.',
+      'Você bloqueou este contato.', 'Você desbloqueou este contato.', 'Hai bloccato questo contatto.', 'Hai sbloccato questo contatto.',
+      'Du hast diesen Kontakt blockiert.', 'Du hast diesen Kontakt freigegeben.'
+    ]
+    const h = await direct([
+      '[03/04/2023, 09:16:00] Dave: hi',
+      ...notices.map((n, i) => `[03/04/2023, 10:${String(i).padStart(2, '0')}:00] Dave: \u200e${n}`),
+      '[04/04/2023, 09:20:00] Eve: sorry',
+      '[04/04/2023, 09:21:00] Dave: You blocked this contact. Really?'
+    ].join('\n'))
+    expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
+      ['wa:Dave', 'text', 'hi'],
+      ...notices.map(n => ['system', 'system', n]),
+      ['me', 'text', 'sorry'],
+      ['wa:Dave', 'text', 'You blocked this contact. Really?']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Dave', 'me'] })
+  })
+})
+
 describe('WhatsApp conversation ids', () => {
   it('two chats whose first line is the same generic system line get different ids; the same chat the same id', async () => {
     const text = '12/31/23, 21:00 - Messages and calls are end-to-end encrypted.\n12/31/23, 21:01 - A: hi\n'
