@@ -127,6 +127,9 @@ function cleanName (name: string): string {
   return name.replace(BIDI, '').replace(/\u2011/g, '-').replace(/^~[\s\u202f]*/, '').trim()
 }
 
+/** The quotes a system line puts around a group's subject, in any language. */
+const QUOTES = /["“”„«»]/g
+
 /** Splits "Name: text" (a sent message) from a system line. */
 function splitSender (rest: string): { name?: string, text: string } {
   // The name stands on the header line: a colon in the lines after it is the message's text.
@@ -136,8 +139,10 @@ function splitSender (rest: string): { name?: string, text: string } {
   const at = i >= 0 ? i : bare
   if (at <= 0) return { text: rest }
   const raw = rest.slice(0, at)
-  // Names hold no quotes and are short; a system line quoting a subject with a colon is not a name.
-  if (/["“”„«»]/.test(raw) || raw.length > 80) return { text: rest }
+  // Names are short, and hold quotes only in pairs (Robert "Bob" Smith, a nickname in the phone's
+  // contacts); a colon inside the subject a system line quotes ("Ann created group "Plans: 2024"")
+  // comes after an opening quote not yet closed.
+  if ((raw.match(QUOTES)?.length ?? 0) % 2 === 1 || raw.length > 80) return { text: rest }
   const name = cleanName(raw)
   if (name === '') return { text: rest }
   return { name, text: rest.slice(at + 2) }

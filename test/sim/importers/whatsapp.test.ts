@@ -215,6 +215,19 @@ describe('WhatsApp senders', () => {
   })
 })
 
+describe('WhatsApp senders whose names hold quotes', () => {
+  it('a nickname in quotes is part of the name: their messages stay theirs; a subject quoted with a colon in it is still a system line', async () => {
+    const names = ['Robert "Bob" Smith', 'Anna «Nana» Rossi', 'Jörg „Jo“ Meier', 'Kim “KJ” Lee']
+    const ios = await inline(names.map((n, i) => `[13/04/2023, 10:0${i}:00] ${n}: hi from ${i}`).join('\n'))
+    const subjects = ['Ann changed the subject from "Trip" to "Trip: day 2"', 'Ann created group «Plans: 2024»']
+    const android = await inline([...subjects, ...names.map((n, i) => `${n}: hi from ${i}`)].map((l, i) => `13/04/2023, 10:0${i} - ${l}`).join('\n'))
+    const said = names.map((n, i) => [`wa:${n}`, 'text', `hi from ${i}`])
+    expect(ios.messages.map(x => [x.sender, x.kind, x.text])).toEqual(said)
+    expect(android.messages.map(x => [x.sender, x.kind, x.text])).toEqual([...subjects.map(t => ['system', 'system', t]), ...said])
+    for (const h of [ios, android]) expect(h.contacts.map(c => c.name)).toEqual(names)
+  })
+})
+
 describe('WhatsApp edited messages', () => {
   it('the mark WhatsApp puts after an edited message is no part of its text, in Android, iOS and other languages', async () => {
     const android = await inline('13/04/2023, 10:01 - Bob: fine <This message was edited>\n13/04/2023, 10:02 - Ann: two\nlines <This message was edited>\n13/04/2023, 10:03 - Ann: Texto real <Se editó este mensaje.>\n')
