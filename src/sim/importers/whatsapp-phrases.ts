@@ -9,50 +9,56 @@ import type { MessageKind } from '../../store/model.js'
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const anyOf = (words: readonly string[]): string => words.map(escape).join('|')
 
+/** The languages the tables below hold WhatsApp's wording in (ISO 639-1). */
+export type Language = 'en' | 'es' | 'pt' | 'it' | 'fr' | 'de' | 'nl' | 'ru' | 'tr' | 'id' | 'ar'
+/** Phrases by language: which language a line is written in is evidence of how the phone writes dates. */
+type Wording = Partial<Record<Language, readonly string[]>>
+const inAnyLanguage = (w: Wording): string[] => Object.values(w).flat()
+
 /** Android: "FILE (file attached)" — the words in the brackets. */
-const ATTACHED_SUFFIX = [
-  'file attached', // en
-  'archivo adjunto', // es
-  'arquivo anexado', 'ficheiro anexado', // pt
-  'file allegato', // it
-  'fichier joint', // fr
-  'Datei angehängt', // de
-  'bestand bijgevoegd', // nl
-  'файл добавлен', 'файл прикреплен', // ru
-  'dosya ekli', // tr
-  'file terlampir', // id
-  'الملف مرفق', 'ملف مرفق' // ar
-]
+const ATTACHED_SUFFIX: Wording = {
+  en: ['file attached'],
+  es: ['archivo adjunto'],
+  pt: ['arquivo anexado', 'ficheiro anexado'],
+  it: ['file allegato'],
+  fr: ['fichier joint'],
+  de: ['Datei angehängt'],
+  nl: ['bestand bijgevoegd'],
+  ru: ['файл добавлен', 'файл прикреплен'],
+  tr: ['dosya ekli'],
+  id: ['file terlampir'],
+  ar: ['الملف مرفق', 'ملف مرفق']
+}
 
 /** iOS: "<attached: FILE>" — the word before the colon. */
-const ATTACHED_PREFIX = [
-  'attached', // en
-  'adjunto', // es
-  'anexado', 'anexo', // pt
-  'allegato', // it
-  'pièce jointe', 'joint', // fr
-  'Anhang', // de
-  'bijgevoegd', // nl
-  'вложение', 'прикреплено', // ru
-  'ekli', 'ek', // tr
-  'terlampir', 'lampiran', // id
-  'المُرفق', 'المرفق' // ar
-]
+const ATTACHED_PREFIX: Wording = {
+  en: ['attached'],
+  es: ['adjunto'],
+  pt: ['anexado', 'anexo'],
+  it: ['allegato'],
+  fr: ['pièce jointe', 'joint'],
+  de: ['Anhang'],
+  nl: ['bijgevoegd'],
+  ru: ['вложение', 'прикреплено'],
+  tr: ['ekli', 'ek'],
+  id: ['terlampir', 'lampiran'],
+  ar: ['المُرفق', 'المرفق']
+}
 
 /** Android: the whole message when media was left out of the export. */
-const MEDIA_OMITTED = [
-  '<Media omitted>', // en
-  '<Multimedia omitido>', '<Archivo omitido>', // es
-  '<Mídia oculta>', '<Arquivo de mídia oculto>', '<Mídia omitida>', // pt
-  '<Media omessi>', '<Media omesso>', // it
-  '<Médias omis>', // fr
-  '<Medien ausgeschlossen>', '<Medien weggelassen>', // de
-  '<Media weggelaten>', // nl
-  '<Без медиафайлов>', // ru
-  '<Medya dahil edilmedi>', // tr
-  '<Media tidak disertakan>', // id
-  '<تم استبعاد الوسائط>', '<الوسائط غير مضمنة>', '<الوسائط غير مضمّنة>' // ar
-]
+const MEDIA_OMITTED: Wording = {
+  en: ['<Media omitted>'],
+  es: ['<Multimedia omitido>', '<Archivo omitido>'],
+  pt: ['<Mídia oculta>', '<Arquivo de mídia oculto>', '<Mídia omitida>'],
+  it: ['<Media omessi>', '<Media omesso>'],
+  fr: ['<Médias omis>'],
+  de: ['<Medien ausgeschlossen>', '<Medien weggelassen>'],
+  nl: ['<Media weggelaten>'],
+  ru: ['<Без медиафайлов>'],
+  tr: ['<Medya dahil edilmedi>'],
+  id: ['<Media tidak disertakan>'],
+  ar: ['<تم استبعاد الوسائط>', '<الوسائط غير مضمنة>', '<الوسائط غير مضمّنة>']
+}
 
 /** iOS: "image omitted" and its siblings: a type word and an "omitted" word, per language. */
 const OMITTED_WORD = [
@@ -79,73 +85,81 @@ const OMITTED_TYPES: Array<[MessageKind | 'contact', readonly string[]]> = [
 ]
 
 /** Deleted messages, by someone else and by the exporter. */
-const DELETED = [
-  'This message was deleted', 'You deleted this message', // en
-  'Se eliminó este mensaje', 'Eliminaste este mensaje', 'Este mensaje fue eliminado', // es
-  'Mensagem apagada', 'Esta mensagem foi apagada', 'Você apagou esta mensagem', // pt
-  'Questo messaggio è stato eliminato', 'Hai eliminato questo messaggio', // it
-  'Ce message a été supprimé', 'Vous avez supprimé ce message', // fr
-  'Diese Nachricht wurde gelöscht', 'Du hast diese Nachricht gelöscht', // de
-  'Dit bericht is verwijderd', 'Je hebt dit bericht verwijderd', // nl
-  'Данное сообщение удалено', 'Это сообщение удалено', 'Вы удалили это сообщение', // ru
-  'Bu mesaj silindi', 'Bu mesajı sildiniz', // tr
-  'Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini', // id
-  'تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة' // ar
-]
+const DELETED: Wording = {
+  en: ['This message was deleted', 'You deleted this message'],
+  es: ['Se eliminó este mensaje', 'Eliminaste este mensaje', 'Este mensaje fue eliminado'],
+  pt: ['Mensagem apagada', 'Esta mensagem foi apagada', 'Você apagou esta mensagem'],
+  it: ['Questo messaggio è stato eliminato', 'Hai eliminato questo messaggio'],
+  fr: ['Ce message a été supprimé', 'Vous avez supprimé ce message'],
+  de: ['Diese Nachricht wurde gelöscht', 'Du hast diese Nachricht gelöscht'],
+  nl: ['Dit bericht is verwijderd', 'Je hebt dit bericht verwijderd'],
+  ru: ['Данное сообщение удалено', 'Это сообщение удалено', 'Вы удалили это сообщение'],
+  tr: ['Bu mesaj silindi', 'Bu mesajı sildiniz'],
+  id: ['Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini'],
+  ar: ['تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة']
+}
 
 /** The mark WhatsApp puts after an edited message ("text <This message was edited>"), per language. */
-const EDITED = [
-  'This message was edited', // en
-  'Se editó este mensaje', // es
-  'Mensagem editada', 'Esta mensagem foi editada', // pt
-  'Questo messaggio è stato modificato', // it
-  'Ce message a été modifié', // fr
-  'Diese Nachricht wurde bearbeitet', // de
-  'Dit bericht is bewerkt', // nl
-  'Сообщение изменено', // ru
-  'Bu mesaj düzenlendi', // tr
-  'Pesan ini diedit' // id
-]
+const EDITED: Wording = {
+  en: ['This message was edited'],
+  es: ['Se editó este mensaje'],
+  pt: ['Mensagem editada', 'Esta mensagem foi editada'],
+  it: ['Questo messaggio è stato modificato'],
+  fr: ['Ce message a été modifié'],
+  de: ['Diese Nachricht wurde bearbeitet'],
+  nl: ['Dit bericht is bewerkt'],
+  ru: ['Сообщение изменено'],
+  tr: ['Bu mesaj düzenlendi'],
+  id: ['Pesan ini diedit']
+}
 
 /** The first line of a poll ("POLL:"), per language. */
 const POLL = ['POLL', 'ENCUESTA', 'ENQUETE', 'SONDAGGIO', 'SONDAGE', 'UMFRAGE', 'PEILING', 'ОПРОС', 'ANKET', 'POLLING', 'JAJAK PENDAPAT']
 
 /**
  * System phrases distinctive enough to mark a line as WhatsApp's own wherever it appears: the
- * encryption notice and the security-code change, in each language.
+ * encryption notice and the security-code change, in each language. Italian, Dutch and Indonesian
+ * keep the English "end-to-end" in their notice.
  */
-const SYSTEM_DISTINCT = [
-  'end-to-end', 'extremo a extremo', 'ponta a ponta', 'bout en bout', 'Ende-zu-Ende', 'сквозным шифрованием', 'uçtan uca',
-  'security code', 'código de seguridad', 'código de segurança', 'codice di sicurezza', 'code de sécurité', 'Sicherheitsnummer',
-  'beveiligingscode', 'код безопасности', 'güvenlik kodu', 'kode keamanan'
-]
+const SYSTEM_DISTINCT: Wording = {
+  en: ['end-to-end', 'security code'],
+  es: ['extremo a extremo', 'código de seguridad'],
+  pt: ['ponta a ponta', 'código de segurança'],
+  it: ['end-to-end', 'codice di sicurezza'],
+  fr: ['bout en bout', 'code de sécurité'],
+  de: ['Ende-zu-Ende', 'Sicherheitsnummer'],
+  nl: ['end-to-end', 'beveiligingscode'],
+  ru: ['сквозным шифрованием', 'код безопасности'],
+  tr: ['uçtan uca', 'güvenlik kodu'],
+  id: ['end-to-end', 'kode keamanan']
+}
 
 /** Missed and silenced calls: a system line that still belongs to the caller. */
-const CALL = [
-  'Missed voice call', 'Missed video call', 'Missed group voice call', 'Missed group video call', 'Silenced voice call', 'Silenced video call',
-  'Llamada perdida', 'Videollamada perdida', 'Llamada de voz perdida',
-  'Chamada de voz perdida', 'Chamada de vídeo perdida',
-  'Chiamata vocale persa', 'Videochiamata persa',
-  'Appel vocal manqué', 'Appel vidéo manqué',
-  'Verpasster Sprachanruf', 'Verpasster Videoanruf',
-  'Gemiste spraakoproep', 'Gemiste video-oproep',
-  'Пропущенный аудиозвонок', 'Пропущенный видеозвонок',
-  'Cevapsız sesli arama', 'Cevapsız görüntülü arama',
-  'Panggilan suara tak terjawab', 'Panggilan video tak terjawab'
-]
+const CALL: Wording = {
+  en: ['Missed voice call', 'Missed video call', 'Missed group voice call', 'Missed group video call', 'Silenced voice call', 'Silenced video call'],
+  es: ['Llamada perdida', 'Videollamada perdida', 'Llamada de voz perdida'],
+  pt: ['Chamada de voz perdida', 'Chamada de vídeo perdida'],
+  it: ['Chiamata vocale persa', 'Videochiamata persa'],
+  fr: ['Appel vocal manqué', 'Appel vidéo manqué'],
+  de: ['Verpasster Sprachanruf', 'Verpasster Videoanruf'],
+  nl: ['Gemiste spraakoproep', 'Gemiste video-oproep'],
+  ru: ['Пропущенный аудиозвонок', 'Пропущенный видеозвонок'],
+  tr: ['Cevapsız sesli arama', 'Cevapsız görüntülü arama'],
+  id: ['Panggilan suara tak terjawab', 'Panggilan video tak terjawab']
+}
 
 /**
  * The exporter blocking or unblocking the other person of a direct chat. iOS attributes the line to
  * that person, so only its wording tells it from what they wrote. Languages are listed only where the
- * wording is known for certain.
+ * wording is known for certain (Portuguese: Brazil's).
  */
-const BLOCKED = [
-  'You blocked this contact', 'You unblocked this contact', // en
-  'Bloqueaste a este contacto', 'Desbloqueaste a este contacto', // es
-  'Você bloqueou este contato', 'Você desbloqueou este contato', // pt (Brazil)
-  'Hai bloccato questo contatto', 'Hai sbloccato questo contatto', // it
-  'Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben' // de
-]
+const BLOCKED: Wording = {
+  en: ['You blocked this contact', 'You unblocked this contact'],
+  es: ['Bloqueaste a este contacto', 'Desbloqueaste a este contacto'],
+  pt: ['Você bloqueou este contato', 'Você desbloqueou este contato'],
+  it: ['Hai bloccato questo contatto', 'Hai sbloccato questo contatto'],
+  de: ['Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben']
+}
 
 /** Group events ("X added Y"): words too common to trust alone, so only on lines WhatsApp marked or left without an author. */
 const GROUP_EVENT = [
@@ -189,26 +203,38 @@ const GROUP_EVENT_YOU = [
  */
 const YOU_BEFORE_PARTICIPLE = /^(?:du hast|je hebt)(?:\s|$)/iu
 
-const ATTACHED_ANDROID = new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(ATTACHED_SUFFIX)})\\)$`, 'iu')
+// Each shape is built from a table's phrases: those of every language to read a line, those of one
+// language to tell which language a line is in.
+const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(w)})\\)$`, 'iu')
+/** iOS before 2017: "FILE <attached>". */
+const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <(?:${anyOf(w)})>$`, 'iu')
+const attachedIos = (w: readonly string[]): RegExp => new RegExp(`<(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
+const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
+const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
+const edited = (w: readonly string[]): RegExp => new RegExp(`\\s*<(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
+const distinct = (w: readonly string[]): RegExp => new RegExp(anyOf(w), 'iu')
+const call = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\b`, 'iu')
+/** Android adds what to tap ("You blocked this contact. Tap to unblock."): the phrase starts the line and ends a sentence. */
+const blocked = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})(?:\\.|$)`, 'iu')
+
+const ATTACHED_ANDROID = attachedAndroid(inAnyLanguage(ATTACHED_SUFFIX))
 /** WhatsApp's own names for received and sent media on Android and iOS (iOS before 2017: 2016-09-28-PHOTO-00000004.jpg). */
 const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2}-[A-Z]+-\d+)(?:\.[\w]+|$)/
 const ANDROID_ANY_SUFFIX = /^(\S.*?\.[\p{L}\p{N}]{1,8}) \([^()]{2,40}\)$/u
 /** Older Android writes some of its own names without their extension ("AUD-20190113-WA0000. (file attached)"). */
 const ANDROID_NO_EXTENSION = /^((?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+\.) \([^()]{2,40}\)$/u
-/** iOS before 2017: "FILE <attached>". */
-const ATTACHED_OLD_IOS = new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <(?:${anyOf(ATTACHED_PREFIX)})>$`, 'iu')
+const ATTACHED_OLD_IOS = attachedOldIos(inAnyLanguage(ATTACHED_PREFIX))
 const OLD_IOS_ANY_WORD = /^(\S.*?\.[\p{L}\p{N}]{1,8}) <[^<>:]{2,30}>$/u
-const ATTACHED_IOS = new RegExp(`<(?:${anyOf(ATTACHED_PREFIX)}): ([^<>]+)>`, 'iu')
+const ATTACHED_IOS = attachedIos(inAnyLanguage(ATTACHED_PREFIX))
 const IOS_ANY_PREFIX = /<[^<>:]{1,30}: (\d{8}-[^<>]+)>/u
-const MEDIA_OMITTED_RE = new RegExp(`^(?:${anyOf(MEDIA_OMITTED)})$`, 'iu')
+const MEDIA_OMITTED_RE = mediaOmitted(inAnyLanguage(MEDIA_OMITTED))
 const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
-const DELETED_RE = new RegExp(`^(?:${anyOf(DELETED)})\\.?$`, 'iu')
-const EDITED_RE = new RegExp(`\\s*<(?:${anyOf(EDITED)})\\.?>\\s*$`, 'iu')
+const DELETED_RE = deleted(inAnyLanguage(DELETED))
+const EDITED_RE = edited(inAnyLanguage(EDITED))
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
-const SYSTEM_DISTINCT_RE = new RegExp(anyOf(SYSTEM_DISTINCT), 'iu')
-const CALL_RE = new RegExp(`^(?:${anyOf(CALL)})\\b`, 'iu')
-/** Android adds what to tap ("You blocked this contact. Tap to unblock."): the phrase starts the line and ends a sentence. */
-const BLOCKED_RE = new RegExp(`^(?:${anyOf(BLOCKED)})(?:\\.|$)`, 'iu')
+const SYSTEM_DISTINCT_RE = distinct(inAnyLanguage(SYSTEM_DISTINCT))
+const CALL_RE = call(inAnyLanguage(CALL))
+const BLOCKED_RE = blocked(inAnyLanguage(BLOCKED))
 const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
 const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
 
