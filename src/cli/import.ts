@@ -39,8 +39,9 @@ is 2. An export that yields no message is refused the same way.
 What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
 out of the export, formatting...) or drops is counted per kind and printed after the import.
 WhatsApp writes dates in the phone's order (31/12/23 or 12/31/23) and times on its clock,
-without a zone: the order is decided from the whole file (a warning says when it stays a
-guess), and times are read in this machine's time zone unless --tz names another.
+without a zone: the order is decided from the whole file's dates or, where they cannot tell,
+from the language it is written in (a warning says when it stays a guess), and times are read
+in this machine's time zone unless --tz names another.
 
 Options:
   -s, --store DIR       the store (a directory holding history.db and media/)

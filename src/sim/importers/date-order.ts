@@ -9,6 +9,8 @@ import { validDate } from './wall-clock.js'
 //   4. dates inside attachment names (IMG-20231231-WA0001.jpg, 00000012-PHOTO-2023-12-31-...) that
 //      match the message's date read one way and not the other;
 //   5. chronology: an export lists messages in order, so the reading whose dates step back less often;
+//   6. the language the export is written in, when every region of it puts the day first (Arabic,
+//      German...: whatsapp-language.ts);
 // and when none decides, a guess (12-hour clocks with slashes are month first, as in the US; the rest of
 // the world is day first) reported as a warning. When every date reads the same both ways, nothing is
 // ambiguous.
@@ -37,6 +39,14 @@ export interface WrittenDate {
   fileDate?: { year: number, month: number, day: number }
   /** Is the year marked as one of the Buddhist Era ("2567 BE")? */
   buddhist?: boolean
+}
+
+/** What the language an export is written in says of the order of day and month. */
+export interface LanguageHint {
+  /** Does every region of the language put the day first? False: some put the month first. */
+  dayFirst: boolean
+  /** What was told, for the report ("the export is in Arabic (its am/pm), which puts the day first in every region"). */
+  said: string
 }
 
 export interface DateOrderDecision {
@@ -92,8 +102,12 @@ function fileVotes (dates: readonly WrittenDate[]): { dmy: number, mdy: number }
 /** Do more than half of the dates say so? */
 const most = (dates: readonly WrittenDate[], test: (d: WrittenDate) => boolean): boolean => dates.filter(test).length * 2 > dates.length
 
-/** Decides the order of a file's dates (see the top of this file); `forced` wins. */
-export function decideDateOrder (dates: readonly WrittenDate[], forced?: DateOrder): DateOrderDecision {
+/**
+ * Decides the order of a file's dates (see the top of this file); `forced` wins. `languageOf` tells the
+ * export's language; it is asked only when the dates decide nothing, as reading it takes a pass over
+ * every line.
+ */
+export function decideDateOrder (dates: readonly WrittenDate[], forced?: DateOrder, languageOf?: () => LanguageHint | undefined): DateOrderDecision {
   if (forced !== undefined) return { order: forced, reason: 'given with --date-order', ambiguous: false }
   // Evidence is weighed over the whole file: a line a person pasted into a message (a log line, a date
   // from another phone) that happens to read as a header must not decide for every other line.
@@ -118,6 +132,13 @@ export function decideDateOrder (dates: readonly WrittenDate[], forced?: DateOrd
   }
   const back = { dmy: stepsBack(dates, 'dmy'), mdy: stepsBack(dates, 'mdy') }
   if (back.dmy !== back.mdy) return { order: back.dmy < back.mdy ? 'dmy' : 'mdy', reason: 'the order of the messages', ambiguous: false }
+  const language = languageOf?.()
+  if (language?.dayFirst === true) {
+    return { order: 'dmy', reason: `no date tells day from month; ${language.said}`, ambiguous: false }
+  }
   const us = most(dates, d => d.twelveHour) && most(dates, d => d.separator === '/')
-  return { order: us ? 'mdy' : 'dmy', reason: us ? 'a guess (12-hour clock)' : 'a guess', ambiguous: true }
+  const why = language === undefined
+    ? 'no date, and no word of the phone\'s language, tells day from month'
+    : `no date tells day from month, and ${language.said}`
+  return { order: us ? 'mdy' : 'dmy', reason: `${us ? 'a guess from the 12-hour clock' : 'a guess'}: ${why}`, ambiguous: true }
 }

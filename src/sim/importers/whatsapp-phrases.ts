@@ -131,7 +131,8 @@ const SYSTEM_DISTINCT: Wording = {
   nl: ['end-to-end', 'beveiligingscode'],
   ru: ['сквозным шифрованием', 'код безопасности'],
   tr: ['uçtan uca', 'güvenlik kodu'],
-  id: ['end-to-end', 'kode keamanan']
+  id: ['end-to-end', 'kode keamanan'],
+  ar: ['الرسائل والمكالمات مشفرة']
 }
 
 /** Missed and silenced calls: a system line that still belongs to the caller. */
@@ -237,6 +238,33 @@ const CALL_RE = call(inAnyLanguage(CALL))
 const BLOCKED_RE = blocked(inAnyLanguage(BLOCKED))
 const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.,:])`, 'iu')
 const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
+
+/** Every language a table holds wording in. */
+const LANGUAGES: readonly Language[] = ['en', 'es', 'pt', 'it', 'fr', 'de', 'nl', 'ru', 'tr', 'id', 'ar']
+/** The patterns of one language's wording in the tables, those it has no wording for left out. */
+const inLanguage = (language: Language, tables: Array<[Wording, (w: readonly string[]) => RegExp]>): RegExp[] =>
+  tables.flatMap(([wording, pattern]) => (wording[language] ?? []).length > 0 ? [pattern(wording[language] ?? [])] : [])
+const WORDING = LANGUAGES.map(language => ({
+  language,
+  markers: inLanguage(language, [[ATTACHED_SUFFIX, attachedAndroid], [ATTACHED_PREFIX, attachedOldIos], [ATTACHED_PREFIX, attachedIos],
+    [MEDIA_OMITTED, mediaOmitted], [DELETED, deleted], [EDITED, edited]]),
+  notices: inLanguage(language, [[SYSTEM_DISTINCT, distinct], [CALL, call], [BLOCKED, blocked]])
+}))
+
+/**
+ * The languages whose WhatsApp wording a line holds. The markers WhatsApp writes into a person's
+ * message (an attachment, media left out, a deleted message, the edit mark) count on any line; its
+ * notices (encryption, security code, calls, blocking) only on a line WhatsApp wrote itself (`own`:
+ * without an author, or marked), where a person's own words are not taken for them. A phrase several
+ * languages share ("end-to-end" in English, Italian, Dutch and Indonesian) names them all.
+ */
+export function languagesOf (content: string, own: boolean): Language[] {
+  const firstLine = content.split('\n', 1)[0]
+  const reads = (re: RegExp): boolean => re.test(firstLine) || re.test(content)
+  // Most lines are a person's text: one pattern for every language tells they hold no marker.
+  if (!own && ![ATTACHED_ANDROID, ATTACHED_OLD_IOS, ATTACHED_IOS, MEDIA_OMITTED_RE, DELETED_RE, EDITED_RE].some(reads)) return []
+  return WORDING.filter(w => w.markers.some(reads) || (own && w.notices.some(reads))).map(w => w.language)
+}
 
 /**
  * An attachment's file name when the text is an attachment marker, with what stands before and after it.

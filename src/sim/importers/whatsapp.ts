@@ -3,9 +3,10 @@ import { ErrorCode, FerryError } from '../../errors.js'
 import type { Contact, Message } from '../../store/model.js'
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, mimeOf, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
-import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, type Era, type WrittenDate } from './date-order.js'
+import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, type Era, type LanguageHint, type WrittenDate } from './date-order.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
+import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
   attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted, withoutEditMark
 } from './whatsapp-phrases.js'
@@ -54,7 +55,9 @@ const TIME = String.raw`(?:(${AMPM})${GAP})?(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?
  * Between date and time: a comma (the Arabic one in Arabic, Persian and Urdu), spaces, or a word
  * ("31/12/2023 à 21:05" in French, "12.3.2022 klo 14.08" in Finnish).
  */
-const JOIN = String.raw`(?:${MARKS}[,\u060c][\s\u200e\u200f\u061c]*|\s+(?:à\s+|às\s+|klo\s+)?)`
+const JOIN_WORDS = ['à', 'às', 'klo']
+const JOIN = String.raw`(?:${MARKS}[,\u060c][\s\u200e\u200f\u061c]*|\s+(?:(?:${JOIN_WORDS.join('|')})\s+)?)`
+const JOIN_WORD = new RegExp(String.raw`\s(${JOIN_WORDS.join('|')})\s`, 'iu')
 const BRACKETED = new RegExp(String.raw`^\[${DATE}${JOIN}${TIME}${MARKS}\]\s?(.*)$`, 'iu')
 const PLAIN = new RegExp(String.raw`^${DATE}${JOIN}${TIME}(?:${MARKS}\s${MARKS}[-–]${MARKS}\s|:\s)(.*)$`, 'iu')
 /** Arabic-Indic digits (Arabic) and Extended Arabic-Indic digits (Persian, Urdu), which phones in those languages write dates in. */
@@ -81,6 +84,8 @@ export interface Header {
   ios: boolean
   /** The date and time as written: what message ids are made from, whatever zone or order they are read in. */
   stamp: string
+  /** The words of the phone's language in the header, which may tell how it orders day and month. */
+  words: HeaderWords
   /**
    * How the header is written, apart from its values: brackets, separator, year first or last and its
    * digits, am/pm, seconds, the script of its digits. An export writes every header alike; one written otherwise is text a person
@@ -97,7 +102,8 @@ export function parseHeader (line: string): Header | undefined {
   const bracketed = BRACKETED.exec(ascii)
   const m = bracketed ?? PLAIN.exec(ascii)
   if (m === null) return undefined
-  const word = (m[6] ?? m[10])?.toLowerCase().replace(/\s/g, '')
+  const written = m[6] ?? m[10]
+  const word = written?.toLowerCase().replace(/\s/g, '')
   const ampm = word === undefined ? undefined : AM.some(w => w.replace(/\s/g, '') === word) ? 'a' : 'p'
   const rest = s.slice(s.length - m[11].length)
   const stamp = s.slice(0, s.length - rest.length)
@@ -112,6 +118,7 @@ export function parseHeader (line: string): Header | undefined {
     rest,
     ios: bracketed !== null,
     stamp,
+    words: { ampm: written?.replace(/\s+/g, ' '), join: JOIN_WORD.exec(stamp)?.[1], digits: digits === 'ar' ? 'arabic-indic' : digits === 'fa' ? 'extended-arabic-indic' : 'latin' },
     shape: [bracketed !== null ? '[]' : '', separator, m[1].length === 4 ? 'Y' : 'd', m[4].length > 2 ? 'Y' : 'y', m[5] === undefined ? '' : 'BE', ampm === undefined ? '' : 'ampm', m[9] === undefined ? '' : 's', digits].join(' ')
   }
 }
@@ -129,6 +136,9 @@ function cleanName (name: string): string {
 
 /** The quotes a system line puts around a group's subject, in any language. */
 const QUOTES = /["“”„«»]/g
+
+/** Does the text start with the mark iOS puts before what WhatsApp wrote itself? */
+const isMarked = (text: string): boolean => /^[\u200e\u200f]/.test(text)
 
 /** Splits "Name: text" (a sent message) from a system line. */
 function splitSender (rest: string): { name?: string, text: string } {
@@ -245,7 +255,10 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const fileDate = found === undefined ? undefined : dateInFileName(basename(found.file))
     if (fileDate !== undefined) e.header.date.fileDate = fileDate
   }
-  const decision = decideDateOrder(entries.map(e => e.header.date), options.dateOrder)
+  // What WhatsApp wrote itself is in the phone's language: a line without an author, or one it marked.
+  const language = (): LanguageHint | undefined => languageHint(entries.map(e => e.header.words),
+    bodies.map(b => ({ text: b.text.replace(LEADING_MARKS, '').replace(/\u200e/g, ''), own: b.name === undefined || isMarked(b.text) })))
+  const decision = decideDateOrder(entries.map(e => e.header.date), options.dateOrder, language)
   const order = decision.order
   if (decision.ambiguous) {
     const other = order === 'dmy' ? 'mdy' : 'dmy'
@@ -309,7 +322,6 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // writes an unmarked line is that voice, not a person; in a direct chat the other person, whom the
   // chat is named after, writes unmarked lines.
   const chatNames = new Set([chatTitle, cleanName(title)])
-  const isMarked = (text: string): boolean => /^[\u200e\u200f]/.test(text)
   const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text))
   const contacts = new Map<string, Contact>()
   const members: string[] = []

@@ -35,6 +35,20 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     expect(inspect.stdout).toMatch(/\b8 contacts, 4 conversations, 39 messages/)
   })
 
+  it('an Arabic export whose days never pass 12 is read day first, as Arabic phones write: the summary says why, no warning', () => {
+    const arabic = join(dir, 'arabic')
+    const r = ferry('import', join(FIXTURES, 'whatsapp', 'arabic', 'android-early-days', 'محادثة مع مريم.txt'), '--store', arabic, '--tz', 'Asia/Riyadh')
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/dates read as day\/month\/year \(no date tells day from month; the export is in Arabic \(Arabic-Indic digits, its am\/pm, WhatsApp's wording\), which puts the day first in every region\); times read in Asia\/Riyadh\n/)
+    const exported = ferry('export', '--store', arabic).stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, sender?: string, ts?: number })
+    const riyadh = (mo: number, d: number, h: number, mi: number): number => Date.UTC(2024, mo - 1, d, h - 3, mi)
+    expect(exported.filter(x => x.type === 'message').map(x => [x.sender, x.ts])).toEqual([
+      ['system', riyadh(3, 1, 21, 5)], ['wa:مريم', riyadh(3, 1, 21, 6)], ['wa:خالد', riyadh(3, 2, 10, 15)], ['wa:خالد', riyadh(3, 2, 10, 16)],
+      ['wa:مريم', riyadh(3, 9, 19, 40)], ['wa:خالد', riyadh(4, 11, 8, 0)]
+    ])
+  })
+
   it('--format overrides detection; an export read as the wrong format yields no message: exit 2, no store', () => {
     const fresh = join(dir, 'fresh')
     const forced = ferry('import', join(FIXTURES, 'telegram', 'result.json'), '--store', fresh, '--format', 'whatsapp')

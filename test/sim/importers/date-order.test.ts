@@ -75,6 +75,22 @@ describe('deciding the date order of a file', () => {
     }), params)
   })
 
+  it('where the dates decide nothing, a language that puts the day first in every region decides; it never overrides the dates', () => {
+    const dayFirst = { dayFirst: true, said: 'the export is in Arabic' }
+    const either = { dayFirst: false, said: 'the export is in Spanish' }
+    fc.assert(fc.property(chronology, fc.boolean(), fc.boolean(), (days, shortYear, twelveHour) => {
+      const dates = write(days, 'dmy', '/', shortYear, twelveHour)
+      const alone = decideDateOrder(dates)
+      const told = decideDateOrder(dates, undefined, () => dayFirst)
+      if (alone.ambiguous) expect(told).toEqual({ order: 'dmy', reason: 'no date tells day from month; the export is in Arabic', ambiguous: false })
+      else expect(told).toEqual(alone)
+      // A language some of whose regions put the month first leaves the guess as it was, and says so.
+      const unsure = decideDateOrder(dates, undefined, () => either)
+      expect([unsure.order, unsure.ambiguous]).toEqual([alone.order, alone.ambiguous])
+      if (alone.ambiguous) expect(unsure.reason).toMatch(/^a guess.*: no date tells day from month, and the export is in Spanish$/)
+    }), params)
+  })
+
   it('a 4-digit first field is a year', () => {
     expect(decideDateOrder([{ a: 2023, b: 12, c: 31, aDigits: 4, separator: '-', twelveHour: false }]).order).toBe('ymd')
   })

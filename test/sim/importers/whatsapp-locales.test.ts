@@ -409,3 +409,78 @@ describe('what the exporter did in a group, as WhatsApp words it in the second p
     expect(h.conversations[0].kind).toBe('direct')
   })
 })
+
+describe('the order of day and month where no day passes 12: the language the export is in', () => {
+  const map = async (text: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'locales', 'en'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'UTC' })
+  }
+  const M = '\u200f'
+  /** 1 March 2024 21:05, 2 March 10:00, 9 March 19:40: read month first they are as chronological (3 Jan, 3 Feb, 3 Sep). */
+  const MARCH = [Date.UTC(2024, 2, 1, 21, 5), Date.UTC(2024, 2, 2, 10, 0), Date.UTC(2024, 2, 9, 19, 40)]
+  const DAY_FIRST: Array<[string, string, string[]]> = [
+    ['Arabic: Arabic-Indic digits and ص/م', 'Arabic (Arabic-Indic digits, its am/pm)', [
+      `١${M}/٣${M}/٢٠٢٤، ٩:٠٥ م - سارة: مساء الخير`, `٢${M}/٣${M}/٢٠٢٤، ١٠:٠٠ ص - عمر: صباح الخير`, `٩${M}/٣${M}/٢٠٢٤، ٧:٤٠ م - سارة: وصلت`]],
+    ['Arabic on iOS: Arabic-Indic digits', 'Arabic (Arabic-Indic digits, its am/pm)', [
+      `${M}[١${M}/٣${M}/٢٠٢٤، ٩:٠٥:٠٠ م] سارة: مساء الخير`, `${M}[٢${M}/٣${M}/٢٠٢٤، ١٠:٠٠:٠٠ ص] عمر: صباح الخير`, `${M}[٩${M}/٣${M}/٢٠٢٤، ٧:٤٠:٠٠ م] سارة: وصلت`]],
+    ['Arabic with Latin digits (Algeria): ص/م', 'Arabic (its am/pm)', [
+      `1${M}/3${M}/2024، 9:05 م - سارة: مساء الخير`, `2${M}/3${M}/2024، 10:00 ص - عمر: صباح الخير`, `9${M}/3${M}/2024، 7:40 م - سارة: وصلت`]],
+    ['Arabic with Latin digits and a 24-hour clock (Morocco): WhatsApp\'s notice', 'Arabic (WhatsApp\'s wording)', [
+      `1${M}/3${M}/2024، 21:05 - الرسائل والمكالمات مشفرة تمامًا بين الطرفين.`, `2${M}/3${M}/2024، 10:00 - عمر: صباح الخير`, `9${M}/3${M}/2024، 19:40 - سارة: وصلت`]],
+    ['French: "à" before the time', 'French (the word before the time)', [
+      '01/03/2024 à 21:05 - Claire : Salut', '02/03/2024 à 10:00 - Luc : Coucou', '09/03/2024 à 19:40 - Claire : Arrivée']],
+    ['Portuguese: WhatsApp\'s notice and attachment marker', 'Portuguese (WhatsApp\'s wording)', [
+      '01/03/2024 21:05 - As mensagens e as chamadas são protegidas com a criptografia de ponta a ponta.', '02/03/2024 10:00 - Ana: bom dia',
+      '09/03/2024 19:40 - João: foto.jpg (arquivo anexado)']],
+    ['Italian on iOS: a deleted message and the edit mark', 'Italian (WhatsApp\'s wording)', [
+      '[01/03/24, 21:05:00] Giulia: \u200eQuesto messaggio è stato eliminato', '[02/03/24, 10:00:00] Marco: A domani <Questo messaggio è stato modificato>',
+      '[09/03/24, 19:40:00] Giulia: Arrivata']],
+    ['Dutch: dashes and omitted media', 'Dutch (WhatsApp\'s wording)', [
+      '01-03-2024 21:05 - Sanne: <Media weggelaten>', '02-03-2024 10:00 - Jeroen: Goedemorgen', '09-03-2024 19:40 - Sanne: Ik ben er']],
+    ['Indonesian: the security-code notice', 'Indonesian (WhatsApp\'s wording)', [
+      '01/03/24 21.05 - Kode keamanan Anda dengan Budi telah berubah.', '02/03/24 10.00 - Budi: Selamat pagi', '09/03/24 19.40 - Sari: Sudah sampai']],
+    ['Thai: ก่อนเที่ยง/หลังเที่ยง', 'Thai (its am/pm)', [
+      '1/3/67 9:05 หลังเที่ยง - มาลี: สวัสดี', '2/3/67 10:00 ก่อนเที่ยง - สมชาย: อรุณสวัสดิ์', '9/3/67 7:40 หลังเที่ยง - มาลี: ถึงแล้ว']],
+    ['Greek: π.μ./μ.μ.', 'Greek (its am/pm)', [
+      '1/3/24, 9:05 μ.μ. - Νίκος: Γεια', '2/3/24, 10:00 π.μ. - Ελένη: Καλημέρα', '9/3/24, 7:40 μ.μ. - Νίκος: Έφτασα']]
+  ]
+
+  for (const [name, language, lines] of DAY_FIRST) {
+    it(`${name}: day first, without a warning, the details saying why`, async () => {
+      const h = await map(lines.join('\n'))
+      expect(h.messages.map(m => m.ts)).toEqual(MARCH)
+      expect(h.warnings).toEqual([])
+      expect(h.details?.[0]).toBe(`dates read as day/month/year (no date tells day from month; the export is in ${language}, which puts the day first in every region)`)
+    })
+  }
+
+  it('Spanish and English put the month first in some regions (es-PA, en-US): the guess stays, and the details say why', async () => {
+    const es = await map('3/1/24, 9:05 p. m. - Los mensajes y las llamadas están cifrados de extremo a extremo.\n3/2/24, 10:00 a. m. - Ana: hola\n9/3/24, 7:40 p. m. - Ana: llegué\n')
+    const en = await map('3/1/24, 9:05 PM - Sam: <Media omitted>\n3/2/24, 10:00 AM - Kim: morning\n9/3/24, 7:40 PM - Sam: here\n')
+    for (const h of [es, en]) {
+      expect(h.messages.map(m => m.ts)).toEqual([Date.UTC(2024, 2, 1, 21, 5), Date.UTC(2024, 2, 2, 10, 0), Date.UTC(2024, 8, 3, 19, 40)])
+      expect(h.warnings?.[0]).toMatch(/could be day\/month or month\/day .*--date-order dmy/)
+    }
+    expect(es.details?.[0]).toBe('dates read as month/day/year (a guess from the 12-hour clock: no date tells day from month, and the export is in Spanish (its am/pm, WhatsApp\'s wording), which puts the month first in some regions)')
+    expect(en.details?.[0]).toBe('dates read as month/day/year (a guess from the 12-hour clock: no date tells day from month, and the export is in English (WhatsApp\'s wording), which puts the month first in some regions)')
+  })
+
+  it('with nothing of the language to go on, or languages that disagree, the guess stays, and the details say so', async () => {
+    const none = await map('3/1/24, 9:05 PM - Sam: hi\n3/2/24, 10:00 AM - Kim: morning\n')
+    expect(none.details?.[0]).toBe('dates read as month/day/year (a guess from the 12-hour clock: no date, and no word of the phone\'s language, tells day from month)')
+    const both = await map('3/1/24, 9:05 p. m. - Ana: \u200eDiese Nachricht wurde gelöscht\n3/2/24, 10:00 a. m. - Ana: hola\n')
+    expect(both.details?.[0]).toMatch(/a guess from the 12-hour clock: .*Spanish \(its am\/pm\), which puts the month first in some regions, and in German \(WhatsApp's wording\)\)$/)
+    for (const h of [none, both]) expect(h.messages.map(m => m.ts)).toEqual([Date.UTC(2024, 2, 1, 21, 5), Date.UTC(2024, 2, 2, 10, 0)])
+  })
+
+  it('the language decides only where the dates do not: days above 12 and the messages\' order come first', async () => {
+    const ambiguous = await map(`3${M}/1${M}/2024، 9:05 م - سارة: مساء الخير\n3${M}/2${M}/2024، 10:00 ص - عمر: صباح الخير\n`)
+    expect(ambiguous.messages.map(m => m.ts)).toEqual([Date.UTC(2024, 0, 3, 21, 5), Date.UTC(2024, 1, 3, 10, 0)])
+    // The same phone, had it written the month first, would be read so: the days tell, whatever the language says.
+    const monthFirst = await map(`3${M}/13${M}/2024، 9:05 م - سارة: مساء الخير\n3${M}/14${M}/2024، 10:00 ص - عمر: صباح الخير\n`)
+    expect(monthFirst.details?.[0]).toBe('dates read as month/day/year (a second field above 12)')
+    // 5/3 then 1/4: 5 March, 1 April read day first; 3 May, then back to 4 January, month first.
+    const order = await map(`5${M}/3${M}/2024، 9:05 م - سارة: مساء الخير\n1${M}/4${M}/2024، 10:00 ص - عمر: صباح الخير\n`)
+    expect(order.details?.[0]).toBe('dates read as day/month/year (the order of the messages)')
+  })
+})
