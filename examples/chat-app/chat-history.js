@@ -11,7 +11,7 @@
 //   posts         -> Message        uid = id (see chat-db.js), chat's handle = conversation, author = sender,
 //                                   sent_at = ts, body = text, the attachment's sha256 = media, reply_to,
 //                                   status, edited_at; Ferry's other fields live in `extras` (JSON)
-import { open } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { moveFileDurably, writeFileDurably } from './chat-db.js'
 
 /**
@@ -77,6 +77,8 @@ export class ChatHistory {
       // A chat someone wrote in since the transfer made it keeps those posts, and so stays.
       deleteChat: db.prepare('DELETE FROM chats WHERE handle = ? AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.chat_id = chats.chat_id)'),
       deletePerson: db.prepare('DELETE FROM people WHERE handle = ?'),
+      deleteAttachment: db.prepare(`DELETE FROM attachments WHERE sha256 = ?
+        AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.attachment_id = attachments.attachment_id) RETURNING attachment_id`).pluck(),
       upsertPerson: db.prepare(`INSERT INTO people (handle, display_name, phone_number) VALUES (?, ?, ?)
         ON CONFLICT (handle) DO UPDATE SET display_name = excluded.display_name, phone_number = excluded.phone_number`),
       upsertChat: db.prepare(`INSERT INTO chats (handle, is_group, title) VALUES (?, ?, ?)
@@ -176,10 +178,16 @@ export class ChatHistory {
 
   /** @param {HistoryChange} change */
   async commit (change) {
-    this.apply(change)
+    const dropped = /** @type {number[]} */ (this.apply(change))
+    // An attachment's bytes go once its row is gone for good. A crash in between leaves a file no row
+    // names: the app never opens it, and an attachment given its number later writes over it.
+    for (const id of dropped) await rm(this.app.attachmentPath(id), { force: true })
   }
 
-  /** @param {HistoryChange} change */
+  /**
+   * @param {HistoryChange} change
+   * @returns {number[]} the attachments whose rows went (remove.media), for their files to go after
+   */
   #apply ({ contacts = [], conversations = [], media = [], messages = [], remove = {} }) {
     const s = this.sql
     for (const { conversation, id } of remove.messages ?? []) {
@@ -203,6 +211,17 @@ export class ChatHistory {
       if (postId === undefined) s.insertPost.run(row)
       else s.updatePost.run({ ...row, post_id: postId })
     }
+    // Last, once the change's posts are in: an attachment a post refers to stays (a post the person wrote
+    // with a photo that came in a transfer since taken back), and so does one the change puts.
+    const putting = new Set(media.map(m => m.sha256))
+    /** @type {number[]} */
+    const dropped = []
+    for (const sha256 of remove.media ?? []) {
+      if (putting.has(sha256)) continue
+      const id = /** @type {number | undefined} */ (s.deleteAttachment.get(sha256))
+      if (id !== undefined) dropped.push(id)
+    }
+    return dropped
   }
 
   /** @param {Message} m */

@@ -128,6 +128,16 @@ export interface HistoryChange {
     messages?: Array<{ conversation: string, id: string }>
     conversations?: string[]
     contacts?: string[]
+    /**
+     * Media records by sha256: an undone transfer takes back the records it added. The store drops each
+     * record and its file, if it holds one (a file with no record too: an undo a crash cut short runs
+     * again). A record that a message refers to once the rest of the change is applied stays, with its
+     * file: media are content-addressed, and a message the app wrote meanwhile, or one an earlier
+     * transfer brought, may name the same file. So does a record this change also puts. The check and
+     * the record's removal are part of the change; the file may go after it commits, as a file no
+     * record names is never listed (media() lists records).
+     */
+    media?: string[]
   }
 }
 

@@ -7,7 +7,7 @@ import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fileInTheWay, fsError } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
-import { MediaFolder, type MediaDigest } from './media-folder.js'
+import { assertSha256, MediaFolder, type MediaDigest } from './media-folder.js'
 import { SqliteLeafIndex } from './leaf-index.js'
 import { StoreLock } from './store-lock.js'
 import { prefetchFile } from './prefetch.js'
@@ -723,6 +723,8 @@ export class SqliteChatStore implements History {
       if (!this.bulkDecided) this.deferMessageKey()
     }
     if ((remove?.messages?.length ?? 0) > 0) this.ensureMessageKey(true)
+    for (const sha of remove?.media ?? []) this.guard('removing media records', () => { assertSha256(sha) })
+    let dropped: string[] = []
     const apply = (): void => this.transaction(() => {
       if (remove !== undefined) {
         const m = this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?')
@@ -737,6 +739,7 @@ export class SqliteChatStore implements History {
       }
       this.putRecords(change.contacts ?? [], change.conversations ?? [], change.media ?? [])
       if (messages.length > 0) this.upsertMessages(messages)
+      dropped = this.dropMediaRecords(remove?.media ?? [], change.media ?? [])
     })
     try {
       apply()
@@ -746,6 +749,28 @@ export class SqliteChatStore implements History {
       this.ensureMessageKey()
       apply()
     }
+    // The files once their records are gone for good: a crash between the two leaves files no record
+    // names, which nothing lists or counts, and which the same removal, run again, takes.
+    if (dropped.length === 0) return
+    const has = this.guard('listing media files', () => this.folder.presence())
+    for (const sha of dropped.sort()) if (has(sha)) this.removeMediaFile(sha)
+  }
+
+  /**
+   * Inside commit's transaction, once its messages are written: deletes the records of `shas` that no
+   * message refers to and the change does not put, and returns those (their files go after the commit).
+   */
+  private dropMediaRecords (shas: string[], put: MediaRecord[]): string[] {
+    if (shas.length === 0) return []
+    const putting = new Set(put.map(m => m.sha256))
+    const candidates = [...new Set(shas)].filter(s => !putting.has(s))
+    // One scan of the messages for the whole list (nothing indexes messages by media, and an index would
+    // cost every message written): the list is what SQLite builds its lookup from.
+    const referenced = new Set(this.all('SELECT DISTINCT media FROM messages WHERE media IN (SELECT value FROM json_each(?))', JSON.stringify(candidates)).map(r => r[0] as string))
+    const drop = candidates.filter(s => !referenced.has(s))
+    this.stmt('DELETE FROM media WHERE sha256 IN (SELECT value FROM json_each(?))').run(JSON.stringify(drop))
+    if (referenced.size > 0) log('kept %d media records that messages still refer to', referenced.size)
+    return drop
   }
 
   /**

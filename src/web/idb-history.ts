@@ -8,7 +8,8 @@ import {
   PAGE_BYTES, PAGE_MESSAGES, pageAtOrBefore, pageEntries, pageIds, pageMessage, pagesAfter, putPage, type Page, type PageKey
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
-import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind } from './idb.js'
+import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind, type StoreName } from './idb.js'
+import { dropMedia } from './idb-drop-media.js'
 import { IdbWriteQueue } from './idb-queue.js'
 
 // The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
@@ -373,9 +374,13 @@ export class IdbHistoryStore implements HistorySink {
   private async apply (change: HistoryChange): Promise<{ committed: Promise<void> }> {
     const work = byConversation(change)
     const fast = this.fastAppend(work)
+    const dropping = change.remove?.media ?? []
     // The journal's store is in the scope to order this after the journal write before it and before
-    // the one after it (the next undo entry, or the one an undo drops once this took it back).
-    return await writeBehind(this.db, ['contacts', 'conversations', 'media', 'chats', 'pages', 'kv'], 'storing the history', async tx => {
+    // the one after it (the next undo entry, or the one an undo drops once this took it back). Files
+    // only when records go with them: a commit whose scope held them would wait for files being adopted.
+    const scope: StoreName[] = ['contacts', 'conversations', 'media', 'chats', 'pages', 'kv']
+    if (dropping.length > 0) scope.push('files', 'chunks')
+    return await writeBehind(this.db, scope, 'storing the history', async tx => {
       // The undo entry of this change may still be committing: if it does not, neither does this.
       this.queue.assertAfter(tx)
       const r = change.remove
@@ -384,39 +389,45 @@ export class IdbHistoryStore implements HistorySink {
       for (const c of change.contacts ?? []) tx.objectStore('contacts').put(c, c.id)
       for (const c of change.conversations ?? []) tx.objectStore('conversations').put(c, c.id)
       for (const m of change.media ?? []) tx.objectStore('media').put({ sha256: m.sha256, size: m.size, mime: m.mime } satisfies MediaRecord, m.sha256)
-      if (work.size === 0) return
-      const chats = tx.objectStore('chats')
-      const pages = tx.objectStore('pages')
-      if (fast !== undefined) {
-        // Appends whose conversations this session knows (it wrote or read their records): written from
-        // what it knows, with no read to wait for (a read would hold this until the writes before it
-        // committed). Each record is read all the same, and if it is not what this session expects (a
-        // commit before this one failed), the transaction is aborted: the database keeps a prefix.
-        for (const { conversation, w, expected, tail } of fast) {
-          const check = chats.get(conversation)
-          check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, expected)) tx.abort() }
-          const info = { ...expected }
-          this.append(pages, conversation, w, info, tail)
-          chats.put(info, conversation)
-        }
-        return
-      }
-      const convs = [...work.keys()]
-      const infos = await Promise.all(convs.map(async c => (await req(chats.get(c)) as ChatRecord | undefined) ?? { n: 0, indexed: true }))
-      const unindexed = convs.filter((c, i) => !this.canAppend(infos[i], work.get(c) as Work) && infos[i].n > 0 && !infos[i].indexed)
-      if (unindexed.length > 0) throw new NeedsIndex(unindexed)
-      for (const [i, c] of convs.entries()) {
-        const w = work.get(c) as Work
-        if (this.canAppend(infos[i], w)) {
-          const last = infos[i].n === 0 ? undefined : await endPage(pages, c, 'last')
-          this.append(pages, c, w, infos[i], last === undefined ? { messages: [], bytes: 0 } : tailOf(last.key, last.page))
-        } else {
-          await this.upsert(pages, c, w, infos[i])
-        }
-        chats.put(infos[i], c)
-        this.known.set(c, { ...infos[i] })
-      }
+      if (work.size > 0) await this.writeMessages(tx, work, fast)
+      // Last: a message this change wrote may refer to a record it would take back.
+      if (dropping.length > 0) await dropMedia(tx, dropping, new Set((change.media ?? []).map(m => m.sha256)))
     })
+  }
+
+  /** The messages and removals of a change, inside its transaction (see apply). */
+  private async writeMessages (tx: IDBTransaction, work: Map<string, Work>, fast: ReturnType<IdbHistoryStore['fastAppend']>): Promise<void> {
+    const chats = tx.objectStore('chats')
+    const pages = tx.objectStore('pages')
+    if (fast !== undefined) {
+      // Appends whose conversations this session knows (it wrote or read their records): written from
+      // what it knows, with no read to wait for (a read would hold this until the writes before it
+      // committed). Each record is read all the same, and if it is not what this session expects (a
+      // commit before this one failed), the transaction is aborted: the database keeps a prefix.
+      for (const { conversation, w, expected, tail } of fast) {
+        const check = chats.get(conversation)
+        check.onsuccess = () => { if (!sameRecord(check.result as ChatRecord | undefined, expected)) tx.abort() }
+        const info = { ...expected }
+        this.append(pages, conversation, w, info, tail)
+        chats.put(info, conversation)
+      }
+      return
+    }
+    const convs = [...work.keys()]
+    const infos = await Promise.all(convs.map(async c => (await req(chats.get(c)) as ChatRecord | undefined) ?? { n: 0, indexed: true }))
+    const unindexed = convs.filter((c, i) => !this.canAppend(infos[i], work.get(c) as Work) && infos[i].n > 0 && !infos[i].indexed)
+    if (unindexed.length > 0) throw new NeedsIndex(unindexed)
+    for (const [i, c] of convs.entries()) {
+      const w = work.get(c) as Work
+      if (this.canAppend(infos[i], w)) {
+        const last = infos[i].n === 0 ? undefined : await endPage(pages, c, 'last')
+        this.append(pages, c, w, infos[i], last === undefined ? { messages: [], bytes: 0 } : tailOf(last.key, last.page))
+      } else {
+        await this.upsert(pages, c, w, infos[i])
+      }
+      chats.put(infos[i], c)
+      this.known.set(c, { ...infos[i] })
+    }
   }
 
   /**

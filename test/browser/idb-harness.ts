@@ -307,6 +307,17 @@ export const harness = {
 
   media: (spec: MediaSpec) => { const m = mediaOf(spec); return { sha256: m.sha256, size: m.size, mime: m.mime } },
 
+  /** Hands a file to the store as a receiver from another journal would (its bytes copied in). */
+  async putMedia (name: string, spec: MediaSpec): Promise<void> {
+    const { sha256, size, mime, bytes } = mediaOf(spec)
+    await (await phone(name)).store.putMedia({ sha256, size, mime, bytes, async * stream () { yield bytes } })
+  },
+
+  /** Every media record, and whether the store holds its file. */
+  async mediaRecords (name: string): Promise<StoredMedia[]> {
+    return await (await phone(name)).store.media(undefined, 100_000)
+  },
+
   // ---- the cross-tab lock ----------------------------------------------------------------------------
 
   async lock (name: string, kind: LockKind | undefined, opts: { ttlMs?: number, renewMs?: number } = {}): Promise<{ kind: LockKind, acquired: boolean, elsewhere: boolean }> {

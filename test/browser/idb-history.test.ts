@@ -146,6 +146,29 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('takes back media records with their files in the change, but for those a message refers to or the change puts', async () => {
+    const page = await harnessPage()
+    const specs: MediaSpec[] = ['taken', 'bare', 'in use', 'used now', 'put again', 'other'].map((seed, i) => ({ seed, size: 20_000 + i * 1000, mime: 'image/jpeg' }))
+    const [taken, bare, inUse, usedNow, putAgain, other] = await Promise.all(specs.map(async spec => await call(page, 'media', spec)))
+    await call(page, 'commit', 'drop', { contacts, conversations, media: [taken, bare, inUse, usedNow, putAgain, other] })
+    for (const spec of specs.filter(x => x.seed !== 'bare')) await call(page, 'putMedia', 'drop', spec)
+    await call(page, 'commit', 'drop', { messages: [msg('c1', 1, 'a photo', { kind: 'image', media: inUse.sha256 })] })
+    await call(page, 'commit', 'drop', {
+      media: [{ ...putAgain, mime: 'image/png' }],
+      messages: [msg('c2', 1, 'sent on', { kind: 'image', media: usedNow.sha256 })],
+      remove: { media: [taken, bare, inUse, usedNow, putAgain].map(m => m.sha256) }
+    })
+    const bySha = (a: { sha256: string }, b: { sha256: string }): number => a.sha256 < b.sha256 ? -1 : 1
+    expect(await call(page, 'mediaRecords', 'drop')).toEqual([inUse, usedNow, { ...putAgain, mime: 'image/png' }, other].map(m => ({ ...m, stored: true })).sort(bySha))
+    // The files' bytes went in the same transaction: what is left is the four files kept.
+    const kept = [inUse, usedNow, putAgain, other]
+    expect(await call(page, 'census', 'drop')).toMatchObject({ files: 4, chunkBytes: kept.reduce((n, m) => n + m.size, 0) })
+    // Read again after a reload: nothing of it lived only in the page.
+    await call(page, 'close', 'drop')
+    expect((await call(page, 'mediaRecords', 'drop')).map(m => m.sha256)).toEqual(kept.map(m => m.sha256).sort())
+    await page.close()
+  }, 60_000)
+
   it('resumes after the link is cut and the page reopens, re-sending only what was not committed', async () => {
     const page = await harnessPage()
     const big: MediaSpec = { seed: 'big', size: 300_000, mime: 'video/mp4' }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import * as vitest from 'vitest'
 import { afterEach, describe, expect } from 'vitest'
-import type { History, MessagePosition, ReceivedMedia } from '../../src/store/history.js'
+import type { History, MessagePosition, ReceivedMedia, StoredMedia } from '../../src/store/history.js'
 import { encodedMessage } from '../../src/protocol/leaves.js'
 import { ferry } from '../../src/wire/codec.js'
 import { messageFromWire } from '../../src/wire/message-wire.js'
@@ -393,6 +393,50 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       // The record again (a later manifest) leaves the file where it is.
       await h.commit({ media: [{ sha256: sha256(files[0].bytes), size: files[0].bytes.byteLength, mime: files[0].mime }] })
       expect((await readMediaRecords(h)).find(r => r.sha256 === sha256(files[0].bytes))?.stored).toBe(true)
+    })
+
+    it('removes media records with their files, keeping those a message refers to or the change puts', async () => {
+      const o = await fresh()
+      const h = o.history
+      await h.commit({ contacts: CONTACTS, conversations: CONVERSATIONS })
+      const file = (seed: number): { bytes: Uint8Array, record: MediaRecord } => {
+        const bytes = bytesOf(3000 + seed, 200 + seed)
+        return { bytes, record: { sha256: sha256(bytes), size: bytes.byteLength, mime: 'image/jpeg' } }
+      }
+      // What an undone transfer had added: a record with its file, one without, one a message the app
+      // wrote meanwhile refers to, one a message of this same change comes to refer to, and one the change
+      // puts again. And a record it never added, which stays.
+      const [taken, bare, inUse, usedNow, putAgain, other] = [1, 2, 3, 4, 5, 6].map(file)
+      await h.commit({ media: [taken, bare, inUse, usedNow, putAgain, other].map(f => f.record) })
+      for (const f of [taken, inUse, usedNow, putAgain, other]) await h.putMedia(received(f.bytes, f.record.mime, 'bytes'))
+      await h.commit({ messages: [msg('c1', 'photo', T, { kind: 'image', media: inUse.record.sha256 })] })
+      const gone = [taken, bare, inUse, usedNow, putAgain].map(f => f.record.sha256)
+      await h.commit({
+        media: [{ ...putAgain.record, mime: 'image/png' }],
+        messages: [msg('g😀', 'forward', T, { kind: 'image', media: usedNow.record.sha256 })],
+        remove: { media: [...gone, sha256(bytesOf(1, 99)), taken.record.sha256] }
+      })
+      const stored = (f: { record: MediaRecord }): StoredMedia => ({ ...f.record, stored: true })
+      const bySha = (a: MediaRecord, b: MediaRecord): number => compareStrings(a.sha256, b.sha256)
+      expect(await readMediaRecords(h)).toEqual([stored(inUse), stored(usedNow), { ...stored(putAgain), mime: 'image/png' }, stored(other)].sort(bySha))
+      expect(Buffer.from(await h.readMedia(inUse.record.sha256, 0, 10_000)).equals(inUse.bytes)).toBe(true)
+      // The file went with its record: the record again (a later transfer) finds no file.
+      await h.commit({ media: [taken.record] })
+      expect((await h.media(taken.record.sha256.slice(0, 63), 1))[0]).toEqual({ ...taken.record, stored: false })
+
+      // Once no message refers to it, it can go.
+      await h.commit({ remove: { messages: [{ conversation: 'c1', id: 'photo' }], media: [inUse.record.sha256, taken.record.sha256] } })
+      expect((await readMediaRecords(h)).map(r => r.sha256).sort()).toEqual([usedNow, putAgain, other].map(f => f.record.sha256).sort())
+      // A file handed over before its record is the record's once it comes (a resumed transfer's order);
+      // one handed over and then removed is gone, whether or not a record named it (an undo a crash cut
+      // short, run again, finds the record gone and the file still there).
+      const early = file(7)
+      const undone = file(8)
+      for (const f of [early, undone]) await h.putMedia(received(f.bytes, f.record.mime, 'bytes'))
+      await h.commit({ remove: { media: [undone.record.sha256] } })
+      await h.commit({ media: [early.record, undone.record] })
+      expect(await readMediaRecords(h)).toContainEqual(stored(early))
+      expect(await readMediaRecords(h)).toContainEqual({ ...undone.record, stored: false })
     })
 
     it('applies a change all or nothing: one that fails half-way leaves everything as it was', async () => {

@@ -431,6 +431,38 @@ describe('the History port: commit', () => {
     s.close()
   })
 
+  it('removes media records in the change and their files after it; a file a crash left between the two breaks nothing', async () => {
+    const s = filled()
+    const bytes = Buffer.from('a photo that an undone transfer brought')
+    const { sha256 } = await s.writeMedia((async function * () { yield bytes })())
+    const record = { sha256, size: bytes.byteLength, mime: 'image/jpeg' }
+    s.putMetadata([], [], [record])
+    const before = await exportText(s)
+    // A name that is not a sha256 never reaches the media folder, and nothing of the change is applied.
+    await expect(s.commit({ remove: { media: [sha256, '../history.db'] } })).rejects.toMatchObject({ code: 'BAD_INPUT' })
+    expect(await exportText(s)).toBe(before)
+    expect(s.hasMediaFile(sha256)).toBe(true)
+    // SHA_A: a message refers to it, so it stays.
+    await s.commit({ remove: { media: [SHA_A] } })
+    expect(s.hasMediaRecord(SHA_A)).toBe(true)
+
+    // Killed after the commit, before the file went: the record is gone, the file is left.
+    s.close()
+    const db = new Database(join(s.dir, 'history.db'))
+    db.prepare('DELETE FROM media WHERE sha256 = ?').run(sha256)
+    db.close()
+    const again = SqliteChatStore.open(s.dir)
+    expect(again.stats()).toMatchObject({ media: media.length, mediaMissing: media.length })
+    expect((await again.media(undefined, 100)).map(m => m.sha256)).toEqual(media.map(m => m.sha256))
+    // The file comes again over the one left, with its record; the same removal then takes both.
+    await again.putMedia({ sha256, size: bytes.byteLength, mime: 'image/jpeg', bytes, stream: async function * () { yield bytes } })
+    await again.commit({ media: [record] })
+    expect((await again.media(sha256.slice(0, 63), 1))[0]).toEqual({ ...record, stored: true })
+    await again.commit({ remove: { media: [sha256] } })
+    expect([again.hasMediaRecord(sha256), again.hasMediaFile(sha256)]).toEqual([false, false])
+    again.close()
+  })
+
   it('applies all of a change or none of it, into an empty history and into one in use', async () => {
     const broken = { ...messages[4], sender: null } as unknown as Message
     for (const make of [openStore, filled]) {
