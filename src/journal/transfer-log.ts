@@ -4,14 +4,15 @@ import type { Contact, Conversation, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
+import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
 
 const log = logger('ferry:journal')
 
 // A receiver's record of each incoming transfer, and the undo log of what an unverified transfer wrote.
 //
 // Every batch is logged before it is written (write-ahead): its keys, and the version of every message it
-// replaces. Verification drops the log: what a verified transfer wrote is the phone's history, and no
-// later failure takes it back. A refusal replays the log backwards, so the store is as it was before the
+// replaces; so are the manifest's contacts, conversations and media records. Verification drops the log:
+// what a verified transfer wrote is the phone's history, and no later failure takes it back. A refusal replays the log backwards, so the store is as it was before the
 // transfer's unverified sessions, whatever other transfers or the app itself wrote meanwhile elsewhere.
 // One transfer at a time may be unverified: opening another first undoes it (it is the old phone's data,
 // never verified here, and the next transfer fetches it again if it is still wanted).
@@ -65,6 +66,7 @@ const entryPrefix = (tid: string): string => `u/${tid}/`
 const entryKey = (tid: string, seq: number): string => `${entryPrefix(tid)}${String(seq).padStart(12, '0')}`
 const MESSAGES = 0x6d // 'm'
 const METADATA = 0x63 // 'c'
+const MEDIA = 0x66 // 'f'
 
 function tagged (tag: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.byteLength + 1)
@@ -96,15 +98,9 @@ export class TransferLog {
    */
   async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink): Promise<TransferRecord> {
     const tid = bytesToHex(transferId)
-    for (const other of await this.unfinished()) {
-      if (other.transferId === tid) continue
-      log('undoing unverified transfer %s before %s', other.transferId, tid)
-      await this.undo(other, sink)
-      await this.journal.write([{ key: RECORDS + other.transferId }])
-    }
+    await this.undoBefore(transferId, sink)
     const now = Date.now()
     const found = fromJson<TransferRecord>(await this.journal.get(RECORDS + tid))
-    if (found?.state === 'refused') await this.undo(found, sink)
     const rec: TransferRecord = found ?? { transferId: tid, sourceId, selection, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 0, written: 0, startedAt: now, updatedAt: now }
     if (rec.state === 'verified') {
       rec.state = 'receiving'
@@ -115,6 +111,27 @@ export class TransferLog {
     rec.updatedAt = now
     await this.save(rec)
     return rec
+  }
+
+  /**
+   * What goes before a session of `transferId` begins: every other transfer left unverified is undone
+   * and forgotten, and an undo of its own that a crash cut short is finished. The receiver calls it as
+   * soon as a manifest names the transfer, before it counts what this phone holds: an undo takes back
+   * the media files its transfer brought.
+   */
+  async undoBefore (transferId: Uint8Array, sink: HistorySink): Promise<void> {
+    const tid = bytesToHex(transferId)
+    for (const r of await this.unfinished()) {
+      if (r.transferId === tid) {
+        if (r.state !== 'refused') continue
+        log('finishing the undo of refused transfer %s', tid)
+        await this.undo(r, sink)
+        continue
+      }
+      log('undoing unverified transfer %s before %s', r.transferId, tid)
+      await this.undo(r, sink)
+      await this.journal.write([{ key: RECORDS + r.transferId }])
+    }
   }
 
   private async save (rec: TransferRecord, entry?: Uint8Array): Promise<void> {
@@ -137,6 +154,13 @@ export class TransferLog {
     if (priors.contacts.length + priors.conversations.length + priors.newContacts.length + priors.newConversations.length === 0) return
     rec.seq++
     await this.save(rec, tagged(METADATA, jsonValue(priors)))
+  }
+
+  /** Logs the media records a manifest is about to add or replace. */
+  async logMedia (rec: TransferRecord, priors: MediaPriors): Promise<void> {
+    if (priors.added.length + priors.replaced.length === 0) return
+    rec.seq++
+    await this.save(rec, tagged(MEDIA, packMedia(priors)))
   }
 
   /**
@@ -179,8 +203,9 @@ export class TransferLog {
 
   /**
    * Takes back everything the transfer wrote since it was last verified, newest first: messages it added
-   * are removed, those it replaced put back, and the same for contacts and conversations. Each entry is
-   * dropped once undone, so an undo cut short by a crash carries on where it stopped.
+   * are removed, those it replaced put back, and the same for contacts and conversations; media records
+   * last (undoMedia). Each entry is dropped once undone, so an undo cut short by a crash carries on where
+   * it stopped.
    */
   async undo (rec: TransferRecord, sink: HistorySink): Promise<void> {
     if (rec.state !== 'refused') {
@@ -189,17 +214,33 @@ export class TransferLog {
     }
     const keys: string[] = []
     for await (const [k] of this.journal.list(entryPrefix(rec.transferId))) keys.push(k)
+    const media: Array<[string, Uint8Array]> = []
     for (const k of keys.reverse()) {
       const v = await this.journal.get(k)
       if (v === undefined) continue
+      if (v[0] === MEDIA) { media.push([k, v]); continue }
       await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : inverse(v))
       await this.journal.write([{ key: k }])
     }
+    await this.undoMedia(media, sink)
     rec.state = 'receiving'
     rec.written = 0
     rec.sessionSeq = rec.seq
     rec.updatedAt = Date.now()
     await this.save(rec)
+  }
+
+  /**
+   * The media entries (newest first), once every message the transfer wrote is gone: a record it added
+   * stays only if a message it did not write refers to it (the store checks that as it removes it,
+   * HistoryChange.remove.media). One change for all of them, as the store reads every message for that
+   * check; a crash before their keys are dropped applies it again, to the same end.
+   */
+  private async undoMedia (entries: Array<[string, Uint8Array]>, sink: HistorySink): Promise<void> {
+    if (entries.length === 0) return
+    const change = mediaInverse(entries.map(([, v]) => readMedia(v.subarray(1))))
+    if (change !== undefined) await sink.commit(change)
+    await this.journal.write(entries.map(([key]) => ({ key })))
   }
 }
 
