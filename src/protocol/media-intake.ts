@@ -301,8 +301,13 @@ export class MediaIntake {
     }
   }
 
-  /** A refused session: the file being received goes (its bytes may be a liar's). */
+  /**
+   * A refused session: the file being received goes (its bytes may be a liar's), and the files handed to
+   * the store are in before the undo begins, which takes back those whose records the transfer added:
+   * one landing after it would stay, with no record to name it.
+   */
   async abandon (): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
     await this.landed().catch(() => {})
     const index = this.want[this.wantPos]
     if (index === undefined || this.offset <= 0) return

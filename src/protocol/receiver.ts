@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Contact, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
@@ -18,6 +18,7 @@ import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './optio
 import { leafToWire } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
 import { MediaIntake } from './media-intake.js'
+import { storeMediaRecords } from './media-records.js'
 import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { NameBases } from '../journal/name-bases.js'
@@ -304,18 +305,16 @@ export class ReceiverMachine {
     // Whether the store held any media record before it holds the manifest's (see MediaIntake.resume).
     this.mediaRecordsBefore ??= (await this.sink.media(undefined, 1)).length > 0
     // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
-    // held as decoded objects. Their records are stored part by part, while the sender reads the next.
-    const records: MediaRecord[] = []
+    // held as decoded objects. Their records are stored once the transfer is opened (storeMediaRecords),
+    // logged to be undone: a manifest refused before then leaves none.
     for (const w of part.media) {
       const m = mediaFromWire(w)
       this.manifestMedia.push(m)
-      records.push({ sha256: m.sha256, size: m.size, mime: m.mime })
       if (!m.missing) {
         this.manifestMediaBytes += m.size
         this.manifestMediaFiles++
       }
     }
-    if (records.length > 0) await this.sink.commit({ media: records })
     part.media = []
     this.manifestParts.push(part)
     if (part.more) return []
@@ -323,12 +322,16 @@ export class ReceiverMachine {
     this.expected = expected
     const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
     this.manifestParts = []
+    // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
+    // their transfers brought, which the Resume would otherwise count as held here.
+    await this.log.undoBefore(expected.transferId, this.sink)
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
     const mediaResume = await this.intake.resume(!this.mediaRecordsBefore)
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
     await this.putMetadata(expected, contacts)
+    await storeMediaRecords(this.sink, this.log, this.transfer, expected.media)
     const held = await this.findHoldings(expected)
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,

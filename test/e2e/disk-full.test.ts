@@ -77,10 +77,11 @@ describe('the receiver\'s disk fills mid-transfer', () => {
     expect(free).toBeLessThanOrEqual(5 * 1024 * 1024)
     expect(free).toBeGreaterThan(4 * 1024 * 1024)
     process.stderr.write(`disk-full: refused up front: ${line}\n`)
-    // Refused before any data: no message, no media, no transfer left to resume.
+    // Refused before any data: no message, no media (no record of it either, so none counted missing),
+    // no transfer left to resume.
     expect(receiver.all('progress')).toEqual([])
     const report = await inspect(target)
-    expect(report.stats).toMatchObject({ messages: 0, mediaPresent: 0 })
+    expect(report.stats).toMatchObject({ messages: 0, media: 0, mediaPresent: 0, mediaMissing: 0 })
     expect(report.transfers).toEqual([])
     expect(auditMedia(target)).toMatchObject({ complete: [], parts: [], corrupt: [] })
     // The sender heard why and stopped, or waits for a receiver that may come back (as below).

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 // The package by its name, as the example imports it (dist/, built by test/global-setup.ts).
@@ -93,6 +94,9 @@ function view (app: ChatDb): unknown {
 }
 
 const count = (app: ChatDb, sql: string): number => app.db.prepare(sql).pluck().get() as number
+
+/** The files in the app's attachments folder. */
+const attachmentFiles = (app: ChatDb): string[] => readdirSync(join(app.dir, 'attachments')).sort()
 
 /** Every row of the app's own tables (attachments apart), to compare before and after. */
 function rows (app: ChatDb): Record<string, unknown[]> {
@@ -258,15 +262,15 @@ describe('a refused transfer into the example chat app', () => {
       oldApp.edit(oldApp.timeline(team)[12].post_id, 'edited')
       oldApp.post(team, { author: 'me', kind: 'image', attachmentId: await oldApp.attach(bytes(50_000, 4), 'image/png'), sentAt: T + 90_000 })
       const before = rows(newApp)
-      const attachmentsBefore = newApp.db.prepare('SELECT * FROM attachments ORDER BY attachment_id').all()
+      const attachmentsBefore = newApp.db.prepare('SELECT * FROM attachments ORDER BY attachment_id').all() as Array<{ attachment_id: number, sha256: string, on_device: number }>
+      const filesBefore = attachmentFiles(newApp)
       const bad = await run(lie.tamper)
       expect(bad.receiverError?.code).toBe(lie.code)
       expect(rows(newApp)).toEqual(before)
-      // Attachments are not taken back: a record a manifest announced says only that such a file exists,
-      // and a file is taken only once its bytes are its sha256. The app's own attachments are as they were.
-      const attachmentsAfter = newApp.db.prepare('SELECT * FROM attachments ORDER BY attachment_id').all() as Array<{ attachment_id: number, sha256: string, on_device: number }>
-      expect(attachmentsAfter.slice(0, attachmentsBefore.length)).toEqual(attachmentsBefore)
-      for (const a of attachmentsAfter.filter(a => a.on_device === 1)) expect(sha256(readFileSync(newApp.attachmentPath(a.attachment_id)))).toBe(a.sha256)
+      // The attachment the transfer added went, with its file; those the app held are as they were.
+      expect(newApp.db.prepare('SELECT * FROM attachments ORDER BY attachment_id').all()).toEqual(attachmentsBefore)
+      expect(attachmentFiles(newApp)).toEqual(filesBefore)
+      for (const a of attachmentsBefore.filter(a => a.on_device === 1)) expect(sha256(readFileSync(newApp.attachmentPath(a.attachment_id)))).toBe(a.sha256)
 
       // The honest retry brings exactly the change.
       const good = await run()
@@ -301,5 +305,8 @@ describe('a refused first transfer into the example chat app', () => {
     // The chat kept is still legible: its members are the people it names.
     expect(before.people).toEqual([])
     expect((rows(newApp).people as Array<{ handle: string, display_name: string }>).map(p => [p.handle, p.display_name])).toEqual([['ana', 'Ana'], ['bo', 'Bo 😀']])
+    // No attachment of the transfer's is left, nor any of their files: no post here refers to one.
+    expect(count(newApp, 'SELECT count(*) FROM attachments')).toBe(0)
+    expect(attachmentFiles(newApp)).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -21,6 +21,12 @@ export function cleanupTempDirs (): void {
 
 export function openStore (dir = tempDir()): SqliteChatStore {
   return SqliteChatStore.open(dir, { create: true })
+}
+
+/** The files in a store's content-addressed media folder, by name, whatever its records say. */
+export function mediaFiles (store: { dir: string }): string[] {
+  const root = join(store.dir, 'media')
+  return readdirSync(root).filter(d => /^[0-9a-f]{2}$/.test(d)).flatMap(d => readdirSync(join(root, d))).sort()
 }
 
 export async function exportText (store: SqliteChatStore): Promise<string> {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,9 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log.js'
 import type { LogItem } from '../../src/journal/log-codec.js'
-import type { Contact, Conversation, Message } from '../../src/store/model.js'
+import { ManifestMedia } from '../../src/protocol/manifest-media.js'
+import { storeMediaRecords } from '../../src/protocol/media-records.js'
+import type { Contact, Conversation, MediaRecord, Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import { cleanupTempDirs, exportText, openStore, tempDir } from '../helpers/stores.js'
+import { cleanupTempDirs, exportText, mediaFiles, openStore, tempDir } from '../helpers/stores.js'
 
 // The receiver's transfer records and the undo log, against a real SqliteChatStore as the sink: what an
 // unverified transfer wrote can be taken back exactly, what a verified one wrote never is, and an undo a
@@ -73,10 +76,27 @@ async function receiveMetadata (log: TransferLog, rec: TransferRecord, store: Sq
   await store.commit({ contacts: changedC, conversations: changedV })
 }
 
-/** Everything a user sees of a history. */
-async function snapshot (store: SqliteChatStore): Promise<{ text: string, messages: Message[] }> {
-  return { text: await exportText(store), messages: [...store.listMessages()] }
+/** Everything a user sees of a history: its export (media records too), its messages, its media files. */
+async function snapshot (store: SqliteChatStore): Promise<{ text: string, messages: Message[], files: string[] }> {
+  return { text: await exportText(store), messages: [...store.listMessages()], files: mediaFiles(store) }
 }
+
+/** A media file's bytes, made from `seed`, written into the store as a transfer would hand it over. */
+async function putFile (store: SqliteChatStore, seed: string, mime = 'image/jpeg'): Promise<MediaRecord> {
+  const bytes = new TextEncoder().encode(`the bytes of ${seed}`)
+  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  await store.putMedia({ sha256, size: bytes.byteLength, mime, bytes, stream: async function * () { yield bytes } })
+  return { sha256, size: bytes.byteLength, mime }
+}
+
+const recordOf = (seed: string, mime = 'image/jpeg'): MediaRecord => {
+  const bytes = new TextEncoder().encode(`the bytes of ${seed}`)
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.byteLength, mime }
+}
+
+/** A manifest's media index of these records (sorted, as a manifest lists them). */
+const manifestOf = (records: MediaRecord[]): ManifestMedia =>
+  ManifestMedia.from([...records].sort((a, b) => a.sha256 < b.sha256 ? -1 : 1).map(r => ({ ...r, missing: false })))
 
 async function entries (journal: NodeJournal, transferId: Uint8Array): Promise<number> {
   let n = 0
@@ -84,8 +104,11 @@ async function entries (journal: NodeJournal, transferId: Uint8Array): Promise<n
   return n
 }
 
-/** A phone in use: its own chat, and what an earlier transfer from another phone wrote and verified. */
-async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJournal, log: TransferLog, own: Message[], verified: Message[] }> {
+/**
+ * A phone in use: its own chat, and what an earlier transfer from another phone wrote and verified: a
+ * photo among it, and the record of a video whose file that phone lacked.
+ */
+async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJournal, log: TransferLog, own: Message[], verified: Message[], media: MediaRecord[] }> {
   const store = openStore()
   const journal = journalOf(store)
   const log = new TransferLog(journal)
@@ -94,10 +117,13 @@ async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJou
   store.putMessages(own)
   const earlier = await log.open(VERIFIED, 'old-phone', {}, store)
   await receiveMetadata(log, earlier, store, [{ id: 'u2', name: 'Bo' }], [{ id: 'g1', kind: 'group', title: 'Team', members: ['u1', 'u2', 'me'] }])
-  const verified = [msg('g1', 'v-1', 150, 'from the old phone'), msg('c1', 'v-2', 150, 'also from it')]
+  const media = [recordOf('a verified photo'), recordOf('a video the old phone lacked', 'video/mp4')]
+  await storeMediaRecords(store, log, earlier, manifestOf(media))
+  await putFile(store, 'a verified photo')
+  const verified = [msg('g1', 'v-1', 150, 'from the old phone'), msg('c1', 'v-2', 150, 'also from it', { kind: 'image', media: media[0].sha256 })]
   await receive(log, earlier, store, verified)
   await log.verified(earlier, OUTCOME)
-  return { store, journal, log, own, verified }
+  return { store, journal, log, own, verified, media }
 }
 
 describe('transfer records', () => {
@@ -197,6 +223,41 @@ describe('the undo log', () => {
     store.close()
   })
 
+  it('takes back the media records a refused transfer added, with their files, and puts back those it replaced', async () => {
+    const { store, log, media } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    // The manifest announces the verified photo again, the video under another type, and two new files.
+    const manifest = [media[0], { ...media[1], mime: 'video/quicktime' }, recordOf('a new photo'), recordOf('a new voice note', 'audio/ogg')]
+    await storeMediaRecords(store, log, rec, manifestOf(manifest))
+    for (const [seed, mime] of [['a new photo', 'image/jpeg'], ['a new voice note', 'audio/ogg'], ['a video the old phone lacked', 'video/quicktime']]) await putFile(store, seed, mime)
+    await receive(log, rec, store, [msg('c1', 'n-1', 300, '', { kind: 'image', media: manifest[2].sha256 }), msg('g1', 'n-2', 300, '', { kind: 'voice', media: manifest[3].sha256 })])
+    expect(store.stats()).toMatchObject({ media: 4, mediaMissing: 0 })
+    await log.undo(rec, store)
+    // The video's file came for a record this phone held: it is the file that record names, and stays.
+    expect(await snapshot(store)).toEqual({ ...before, files: [...before.files, media[1].sha256].sort() })
+    expect(store.stats()).toMatchObject({ media: 2, mediaMissing: 0 })
+    store.close()
+  })
+
+  it('keeps a media record a refused transfer added while a message it did not write refers to it', async () => {
+    const { store, log, own } = await phoneInUse()
+    const rec = await log.open(T1, 'src', {}, store)
+    const [photo, other] = [recordOf('a photo the app forwarded'), recordOf('a photo nobody kept')]
+    await storeMediaRecords(store, log, rec, manifestOf([photo, other]))
+    for (const seed of ['a photo the app forwarded', 'a photo nobody kept']) await putFile(store, seed)
+    await receive(log, rec, store, [msg('c1', 'n-1', 300, '', { kind: 'image', media: photo.sha256 }), msg('c1', 'n-2', 301, '', { kind: 'image', media: other.sha256 })])
+    // While it ran, the person forwarded the first photo in a message of their own.
+    const forwarded = msg('c1', 'own-3', 400, 'look', { kind: 'image', media: photo.sha256 })
+    store.putMessages([forwarded])
+    await log.undo(rec, store)
+    expect([...store.listMessages({ conversations: ['c1'] })].map(m => m.id).sort()).toEqual([own[0].id, own[1].id, forwarded.id, 'v-2'].sort())
+    expect(store.hasMediaRecord(photo.sha256) && store.hasMediaFile(photo.sha256)).toBe(true)
+    expect(store.hasMediaRecord(other.sha256) || store.hasMediaFile(other.sha256)).toBe(false)
+    expect(store.stats().mediaMissing).toBe(1) // the video the first old phone lacked, as before
+    store.close()
+  })
+
   it('is dropped at verification: a refused later run of the same transfer takes back only its own writes', async () => {
     const { store, journal, log, own } = await phoneInUse()
     const rec = await log.open(T1, 'src', {}, store)
@@ -265,11 +326,15 @@ describe('the undo log', () => {
 })
 
 // An undo killed part-way: a real process (tsx) runs it over the same store and journal and is killed
-// with SIGKILL right after its sink committed the inverse of its second entry, before it dropped that
-// entry. The next open finishes it; replaying the entry it had already applied changes nothing.
+// with SIGKILL right after its sink committed the inverse of an entry, before it dropped that entry, or
+// inside the commit that takes back the media records, once they went and before their files did. The
+// next open finishes it; replaying what it had already applied changes nothing.
 const SRC = (path: string): string => JSON.stringify(fileURLToPath(new URL(`../../src/${path}`, import.meta.url)))
 
-function undoUntilKilled (dir: string, transferId: Uint8Array, killAfterCommits: number): { status: number | null, signal: string | null, stderr: string } {
+/** After that many commits, or (`files`) as the first media file is about to go. */
+type KillPoint = number | 'files'
+
+function undoUntilKilled (dir: string, transferId: Uint8Array, kill: KillPoint): { status: number | null, signal: string | null, stderr: string } {
   const script = join(tempDir(), 'undo.mts')
   writeFileSync(script, `
     import { SqliteChatStore } from ${SRC('store/sqlite-store.ts')}
@@ -278,13 +343,16 @@ function undoUntilKilled (dir: string, transferId: Uint8Array, killAfterCommits:
     const store = SqliteChatStore.open(${JSON.stringify(dir)})
     const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}))
     const rec = await log.get(new Uint8Array(${JSON.stringify([...transferId])}))
+    const kill = ${JSON.stringify(kill)}
+    // The store removes a file after the transaction that dropped its record has committed.
+    if (kill === 'files') store.removeMediaFile = () => { process.kill(process.pid, 'SIGKILL') }
     let commits = 0
     const sink = new Proxy(store, {
       get (target, key) {
         if (key !== 'commit') { const v = Reflect.get(target, key, target); return typeof v === 'function' ? v.bind(target) : v }
         return async (change) => {
           await target.commit(change)
-          if (++commits === ${killAfterCommits}) process.kill(process.pid, 'SIGKILL')
+          if (++commits === kill) process.kill(process.pid, 'SIGKILL')
         }
       }
     })
@@ -296,41 +364,52 @@ function undoUntilKilled (dir: string, transferId: Uint8Array, killAfterCommits:
 }
 
 describe('an undo cut short by a crash', () => {
-  async function refusedHalfWay (): Promise<{ store: SqliteChatStore, before: { text: string, messages: Message[] } }> {
-    const { store, log, own, verified } = await phoneInUse()
+  /** The refused transfer wrote metadata, three batches and media records (five commits to undo, media last). */
+  async function refusedHalfWay (kill: KillPoint): Promise<{ store: SqliteChatStore, before: Awaited<ReturnType<typeof snapshot>> }> {
+    const { store, log, own, verified, media } = await phoneInUse()
     const before = await snapshot(store)
     const rec = await log.open(T1, 'src', {}, store)
     await receiveMetadata(log, rec, store, [{ id: 'u9', name: 'New' }], [{ id: 'c9', kind: 'direct', title: 'New', members: ['u9'] }])
-    await receive(log, rec, store, [{ ...own[0], text: 'forged' }, msg('c9', 'a', 1, 'new')])
+    await storeMediaRecords(store, log, rec, manifestOf([{ ...media[0], mime: 'image/png' }, recordOf('a new photo'), recordOf('another')]))
+    for (const seed of ['a new photo', 'another']) await putFile(store, seed)
+    await receive(log, rec, store, [{ ...own[0], text: 'forged' }, msg('c9', 'a', 1, 'new', { kind: 'image', media: recordOf('a new photo').sha256 })])
     await receive(log, rec, store, [{ ...verified[0], ts: 5, text: 'forged' }, msg('c1', 'b', 2, 'new')])
-    await receive(log, rec, store, [{ ...own[0], text: 'forged again' }, msg('c1', 'c', 3, 'new')])
+    await receive(log, rec, store, [{ ...own[0], text: 'forged again' }, msg('c1', 'c', 3, 'new', { kind: 'image', media: recordOf('another').sha256 })])
     store.close()
     for (const j of journals.splice(0)) await j.close()
-    const killed = undoUntilKilled(store.dir, T1, 2)
+    const killed = undoUntilKilled(store.dir, T1, kill)
     expect(killed.stderr).toBe('')
     expect(killed.signal).toBe('SIGKILL')
     const reopened = openStore(store.dir)
-    expect(await snapshot(reopened)).not.toEqual(before) // part of it undone, not all
+    // Cut short: entries are left to undo (after all five commits, only the media one, already applied).
+    const journal = NodeJournal.open(store.dir)
+    expect(await entries(journal, T1)).toBe(kill === 2 ? 4 : 1)
+    await journal.close()
+    if (kill === 'files') expect(mediaFiles(reopened)).not.toEqual(before.files)
     return { store: reopened, before }
   }
 
-  it('is finished when the same transfer opens again, before it resumes', async () => {
-    const { store, before } = await refusedHalfWay()
-    const log = new TransferLog(journalOf(store))
-    expect(await log.get(T1)).toMatchObject({ state: 'refused' })
-    expect((await log.unfinished()).map(r => r.state)).toEqual(['refused'])
-    const rec = await log.open(T1, 'src', {}, store)
-    expect(rec).toMatchObject({ state: 'receiving', written: 0 })
-    expect(await snapshot(store)).toEqual(before)
-    store.close()
-  })
+  for (const kill of [2, 5, 'files'] as KillPoint[]) {
+    const when = kill === 'files' ? 'as the media records had gone, before their files' : `after ${kill} of its 5 commits`
+    it(`is finished when the same transfer opens again, before it resumes (killed ${when})`, async () => {
+      const { store, before } = await refusedHalfWay(kill)
+      const log = new TransferLog(journalOf(store))
+      expect(await log.get(T1)).toMatchObject({ state: 'refused' })
+      expect((await log.unfinished()).map(r => r.state)).toEqual(['refused'])
+      const rec = await log.open(T1, 'src', {}, store)
+      expect(rec).toMatchObject({ state: 'receiving', written: 0 })
+      expect(await snapshot(store)).toEqual(before)
+      expect(store.stats().mediaMissing).toBe(1) // the video the first old phone lacked, as before
+      store.close()
+    })
 
-  it('is finished when another transfer opens', async () => {
-    const { store, before } = await refusedHalfWay()
-    const log = new TransferLog(journalOf(store))
-    await log.open(T2, 'other', {}, store)
-    expect(await snapshot(store)).toEqual(before)
-    expect(await log.get(T1)).toBeUndefined()
-    store.close()
-  })
+    it(`is finished when another transfer opens (killed ${when})`, async () => {
+      const { store, before } = await refusedHalfWay(kill)
+      const log = new TransferLog(journalOf(store))
+      await log.open(T2, 'other', {}, store)
+      expect(await snapshot(store)).toEqual(before)
+      expect(await log.get(T1)).toBeUndefined()
+      store.close()
+    })
+  }
 })

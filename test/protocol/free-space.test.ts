@@ -55,7 +55,7 @@ describe('free space for the media still to come', () => {
     expect(r.receiver.progress.messagesReceived).toBe(0)
     expect(r.receiver.progress.mediaBytesReceived).toBe(0)
     expect(target.stats().messages).toBe(0)
-    expect([...target.listMedia()].filter(m => target.hasMediaFile(m.sha256))).toEqual([])
+    expect([...target.listMedia()]).toEqual([])
     expect(await new TransferLog(journalOf(target)).unfinished()).toEqual([])
     expect(await journalOf(target).parts.list()).toEqual([])
     target.close()

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
+import { cleanupTempDirs, exportText, fillStore, mediaFiles, openStore } from '../helpers/stores.js'
 import { runTransfer } from '../helpers/transfer.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { ferry } from '../../src/wire/codec.js'
@@ -24,11 +24,17 @@ afterAll(() => {
 
 type Tamper = (f: ferry.Frame, n: number) => ferry.Frame.$Properties[]
 
+/** What a new phone holds before anything came. */
+const EMPTY = { contacts: 0, conversations: 0, messages: 0, media: 0, mediaPresent: 0, mediaMissing: 0, mediaBytesPresent: 0, mediaBytesMissing: 0 }
+
 async function refusedThenHealed (tamper: Tamper, code: string, request?: { conversations: string[] }): Promise<SqliteChatStore> {
   const target = openStore()
   const bad = await runTransfer(source, target, { options: OPTIONS, tamper, request })
   expect(bad.receiver.state).toBe('failed')
   expect(bad.receiverError?.code).toBe(code)
+  // The new phone is as it was: no message, contact, chat or media record of the liar's, and no file.
+  expect(target.stats()).toEqual(EMPTY)
+  expect(mediaFiles(target)).toEqual([])
   // The sender hears why.
   expect(bad.senderError?.code).toBe('PEER_ERROR')
   expect(bad.senderError?.details?.peerCode).toBe(code)

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, exportText, fillStore, keystream, openStore } from '../helpers/stores.js'
+import { cleanupTempDirs, exportText, fillStore, keystream, mediaFiles, openStore } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer, type RunOptions } from '../helpers/transfer.js'
 import type { JournalOp } from '../../src/journal/journal.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { Message, Selection } from '../../src/store/model.js'
+import type { MediaRecord, Message, Selection } from '../../src/store/model.js'
 import type { ferry } from '../../src/wire/codec.js'
 
 // A second transfer from the same old phone, refused for any reason, must never take back what the
@@ -14,7 +14,7 @@ const REQUEST = { conversations: ['c0', 'c2'] }
 
 afterEach(async () => { await closeJournals(); cleanupTempDirs() })
 
-interface Phones { source: SqliteChatStore, target: SqliteChatStore, verified: string }
+interface Phones { source: SqliteChatStore, target: SqliteChatStore, verified: string, files: string[] }
 
 /** An old phone, and a new phone in use (a chat of its own) that verified a first transfer from it. */
 async function afterFirstTransfer (request: Selection = REQUEST): Promise<Phones> {
@@ -25,7 +25,8 @@ async function afterFirstTransfer (request: Selection = REQUEST): Promise<Phones
   target.putMessages([{ conversation: 'own', id: 'o1', sender: 'me', ts: 1, kind: 'text', text: 'written on the new phone' }])
   const first = await runTransfer(source, target, { options: OPTIONS, request })
   expect(first.receiver.state).toBe('verified')
-  return { source, target, verified: await exportText(target) }
+  expect(target.stats().mediaMissing).toBe(0)
+  return { source, target, verified: await exportText(target), files: mediaFiles(target) }
 }
 
 /** The old phone goes on being used: a message added, one edited, a new photo with its message. */
@@ -43,17 +44,13 @@ async function useOldPhone (source: SqliteChatStore): Promise<void> {
 }
 
 /**
- * The store holds exactly what it verified, and its own chats: the same contacts, conversations and
- * messages, every media file. (A refused manifest may leave records of media it announced: a record
- * only says such a file exists somewhere.)
+ * The store holds exactly what it verified, and its own chats: the same contacts, conversations,
+ * messages and media records, and the same media files, none missing.
  */
-async function expectIntact (store: SqliteChatStore, verified: string): Promise<void> {
-  const now = (await exportText(store)).split('\n')
-  const before = verified.split('\n')
-  const notMedia = (l: string): boolean => !l.startsWith('{"type":"media"')
-  expect(now.filter(notMedia)).toEqual(before.filter(notMedia))
-  for (const line of before.filter(l => !notMedia(l))) expect(now).toContain(line)
-  for (const m of store.listMedia()) if (before.some(l => l.includes(m.sha256))) expect(store.hasMediaFile(m.sha256)).toBe(true)
+async function expectIntact (store: SqliteChatStore, { verified, files }: Pick<Phones, 'verified' | 'files'>): Promise<void> {
+  expect(await exportText(store)).toBe(verified)
+  expect(mediaFiles(store)).toEqual(files)
+  expect(store.stats().mediaMissing).toBe(0)
 }
 
 type Tamper = NonNullable<RunOptions['tamper']>
@@ -76,12 +73,13 @@ const LIES: Array<{ name: string, code: string, tamper: Tamper }> = [
 
 describe('a refused second transfer', () => {
   for (const lie of LIES) {
-    it(`keeps the first transfer's verified history and the phone's own chats: ${lie.name}`, async () => {
-      const { source, target, verified } = await afterFirstTransfer()
+    it(`keeps the first transfer's verified history, media and the phone's own chats, and takes back its own: ${lie.name}`, async () => {
+      const phones = await afterFirstTransfer()
+      const { source, target } = phones
       await useOldPhone(source)
       const bad = await runTransfer(source, target, { options: OPTIONS, request: REQUEST, tamper: lie.tamper })
       expect(bad.receiverError?.code).toBe(lie.code)
-      await expectIntact(target, verified)
+      await expectIntact(target, phones)
 
       // The honest retry verifies on its first attempt and brings exactly what changed.
       const good = await runTransfer(source, target, { options: OPTIONS, request: REQUEST })
@@ -97,6 +95,40 @@ describe('a refused second transfer', () => {
       target.close()
     })
   }
+
+  it('puts back a media record it replaced, and keeps a photo it brought that the person sent on meanwhile', async () => {
+    const phones = await afterFirstTransfer()
+    const { source, target } = phones
+    await useOldPhone(source)
+    const photo = [...source.listMedia()].find(m => !phones.verified.includes(m.sha256)) as MediaRecord
+    // The old phone now types a file the first transfer brought otherwise: the manifest replaces its record.
+    const retyped = [...target.listMedia()][0]
+    source.putMetadata([], [], [{ ...retyped, mime: 'image/heic' }])
+    const forward: Message = { conversation: 'own', id: 'o2', sender: 'me', ts: 2, kind: 'image', media: photo.sha256 }
+    const bad = await runTransfer(source, target, {
+      options: OPTIONS,
+      request: REQUEST,
+      tamper: LIES[1].tamper,
+      // Every file is in by Done: the person forwards the new photo in a chat of their own.
+      onReceived: f => {
+        if (f.body !== 'done') return
+        expect(target.hasMediaRecord(photo.sha256) && target.hasMediaFile(photo.sha256)).toBe(true)
+        expect([...target.listMedia()].find(m => m.sha256 === retyped.sha256)?.mime).toBe('image/heic')
+        target.putMessages([forward])
+      }
+    })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    // As verified, but for the forward and the photo it refers to, which stays whole.
+    const lines = (s: string): string[] => s.trim().split('\n')
+    const now = lines(await exportText(target))
+    const added = now.filter(l => !lines(phones.verified).includes(l))
+    expect(now.filter(l => !added.includes(l))).toEqual(lines(phones.verified))
+    expect(added.map(l => JSON.parse(l) as { type: string, id?: string, sha256?: string }).map(r => r.id ?? r.sha256).sort()).toEqual(['o2', photo.sha256].sort())
+    expect(mediaFiles(target)).toEqual([...phones.files, photo.sha256].sort())
+    expect(target.stats().mediaMissing).toBe(0)
+    source.close()
+    target.close()
+  })
 
   it('whose new photo arrives damaged verifies the rest, keeps everything before, and leaves the photo out', async () => {
     const { source, target, verified } = await afterFirstTransfer()
@@ -165,17 +197,22 @@ describe('a refused second transfer', () => {
       expect(now.length).toBeGreaterThan(80)
       for (const line of now) expect(after).toContain(line)
       for (const line of verified.split('\n').filter(l => l.includes('"type":"message"') && !l.includes('"id":"m4"'))) expect(after).toContain(line)
+      // Every file of the selection is here, the new photo too: the undo finished before the files were counted.
+      const photo = [...source.listMedia()].find(m => !verified.includes(m.sha256)) as MediaRecord
+      expect(reopened.hasMediaFile(photo.sha256)).toBe(true)
+      expect(reopened.stats().mediaMissing).toBe(0)
       source.close()
       reopened.close()
     })
   }
 
   it('keeps it whatever the selection: a second transfer of the whole history refused by a lie', async () => {
-    const { source, target, verified } = await afterFirstTransfer({})
+    const phones = await afterFirstTransfer({})
+    const { source, target } = phones
     await useOldPhone(source)
     const bad = await runTransfer(source, target, { options: OPTIONS, tamper: LIES[0].tamper })
     expect(bad.receiverError?.code).toBe('COUNT_MISMATCH')
-    await expectIntact(target, verified)
+    await expectIntact(target, phones)
     const good = await runTransfer(source, target, { options: OPTIONS })
     expect(good.receiver.state).toBe('verified')
     source.close()

@@ -1,0 +1,63 @@
+import type { HistorySink, StoredMedia } from '../store/history.js'
+import type { MediaRecord } from '../store/model.js'
+import type { TransferLog, TransferRecord } from '../journal/transfer-log.js'
+import type { MediaPriors } from '../journal/media-log.js'
+import type { ManifestMedia } from './manifest-media.js'
+
+// The manifest's media records go into the store once the transfer is opened, a slice at a time, each
+// slice's undo entry logged first (write-ahead, as every batch): the records the store did not hold,
+// which an undo takes back, and the versions of those it held otherwise, which it puts back. A record
+// the store holds as it is, is neither logged nor written: it was there before this transfer, and an
+// undo must leave it (an earlier transfer verified it, or the app wrote it).
+
+/** Manifest entries per undo entry and commit. */
+const SLICE = 4096
+/** Stored records per read. */
+const PAGE = 4096
+
+/** Stores `media`'s records for the transfer `rec`, logging each slice in `log` before it is written. */
+export async function storeMediaRecords (sink: HistorySink, log: TransferLog, rec: TransferRecord, media: ManifestMedia): Promise<void> {
+  const held = await storedRecords(sink)
+  for (let from = 0; from < media.length; from += SLICE) {
+    const priors: MediaPriors = { added: [], replaced: [] }
+    const write: MediaRecord[] = []
+    for (let i = from; i < Math.min(from + SLICE, media.length); i++) {
+      const { sha256, size, mime } = media.get(i)
+      const mine = held === undefined ? undefined : await held.find(sha256)
+      if (mine === undefined) priors.added.push(sha256)
+      else if (mine.size !== size || mine.mime !== mime) priors.replaced.push({ sha256, size: mine.size, mime: mine.mime })
+      else continue
+      write.push({ sha256, size, mime })
+    }
+    if (write.length === 0) continue
+    await log.logMedia(rec, priors)
+    await sink.commit({ media: write })
+  }
+}
+
+/**
+ * The store's records, looked up in increasing sha256 order a page at a time (jumping ahead to the one
+ * asked for); undefined for a store that holds none (a new phone), whose lookups would all miss.
+ */
+async function storedRecords (sink: HistorySink): Promise<{ find: (sha256: string) => Promise<StoredMedia | undefined> } | undefined> {
+  if ((await sink.media(undefined, 1)).length === 0) return undefined
+  let page: StoredMedia[] = []
+  let at = 0
+  let exhausted = false
+  return {
+    async find (sha256) {
+      for (;;) {
+        while (at < page.length && page[at].sha256 < sha256) at++
+        if (at < page.length) return page[at].sha256 === sha256 ? page[at] : undefined
+        if (exhausted) return undefined
+        // Past the page: on from its end, or from just before `sha256` (a 63-digit prefix sorts
+        // before it and after every sha256 below it) when that is further.
+        const last = page[page.length - 1]?.sha256
+        const prefix = sha256.slice(0, 63)
+        page = await sink.media(last !== undefined && last > prefix ? last : prefix, PAGE)
+        at = 0
+        exhausted = page.length < PAGE
+      }
+    }
+  }
+}
