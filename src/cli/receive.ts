@@ -116,9 +116,9 @@ Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=2&code=...'
 
-Exit codes: 0 received and verified, 1 failed (wrong code, no phone found, the Wi-Fi keeps devices
-apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again
-to carry on).`,
+Exit codes: 0 received and verified, 1 failed (wrong code; a code that expired or already paired
+another phone, CODE_EXPIRED: ask for a new one; no phone found, the Wi-Fi keeps devices apart, phone
+went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,

@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import {
   CodeLifetime, MAX_MESSAGE_BYTES, ReceiverHandshake, ResumeInitiator, ResumeResponder, SenderHandshake,
-  type PairingCode
+  type PairingCode, type PairingResult
 } from '../pairing/index.js'
 import { encodeAbort, MsgType, type AbortReason } from '../pairing/messages.js'
 import type { ByteDuplex } from '../wire/duplex.js'
@@ -43,21 +43,29 @@ async function awaitHangUp (it: AsyncIterator<Uint8Array>, ms: number): Promise<
 }
 
 /**
- * Runs a handshake machine over the stream. `lingerMs`: how long to wait for the peer to hang up after
- * refusing it (the receiver's; the sender's connection slots keep a refused connection open instead).
+ * Runs a handshake machine over the stream, as `role`. The receiver, after refusing the peer, waits up
+ * to REFUSAL_LINGER_MS for it to hang up (the sender's connection slots keep a refused connection open
+ * instead). The sender decides the outcome: its result stands whether or not what goes with it (PAIRED)
+ * arrives, as a receiver that misses it keeps its token and resumes with it. `onEnd` is the machine's
+ * abort: called when the stream ends, fails or times out first, it may still give a result (a receiver
+ * whose confirmation is out).
  */
-async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number, lingerMs = 0): Promise<R> {
+async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number, role: 'receiver' | 'sender'): Promise<R> {
   const timer = setTimeout(() => duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')), timeoutMs)
   const it = messages[Symbol.asyncIterator]()
   try {
     for (let step: Step | undefined = first; step !== undefined;) {
+      if (step.result !== undefined && role === 'sender') {
+        await send(duplex, step.send).catch(() => {})
+        return step.result as R
+      }
       await send(duplex, step.send)
+      if (step.result !== undefined) return step.result as R
       if (step.error !== undefined) {
         // Refused here, and the refusal just sent: let the peer read it before we go.
-        if (lingerMs > 0) await awaitHangUp(it, lingerMs)
+        if (role === 'receiver') await awaitHangUp(it, REFUSAL_LINGER_MS)
         throw step.error
       }
-      if (step.result !== undefined) return step.result as R
       const next = await it.next()
       step = next.done === true ? undefined : machine.onMessage(next.value)
     }
@@ -65,6 +73,7 @@ async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>
   } catch (err) {
     // A vanished peer still spends the attempt if it could have tested a guess: abort() decides that.
     const end = onEnd()
+    if (end.result !== undefined) return end.result as R
     if (end.error !== undefined && !isFerryError(err, ErrorCode.WRONG_CODE)) {
       await send(duplex, end.send).catch(() => {})
     }
@@ -82,6 +91,8 @@ export interface PairOutcome {
   mode: 'code' | 'resume'
   /** Set after a code pairing: the token to keep for resuming. */
   resumeToken?: Uint8Array
+  /** A receiver's code pairing whose verdict never came: the sender may not have paired it (resume tells). */
+  unconfirmed?: true
 }
 
 /** Receiver side: pairs with the code, or re-authenticates with a resume token. */
@@ -89,13 +100,13 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { 
   try {
     if (auth.token !== undefined) {
       const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
-      await drive(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, REFUSAL_LINGER_MS)
+      await drive(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
       return { mode: 'resume' }
     }
     if (auth.code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a pairing code is needed')
     const m = new ReceiverHandshake({ code: auth.code, qrKey: auth.qrKey, ...ids })
-    const r = await drive<{ resumeToken: Uint8Array }>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, REFUSAL_LINGER_MS)
-    return { mode: 'code', resumeToken: r.resumeToken }
+    const r = await drive<PairingResult>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+    return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
   } finally {
     await duplex.close().catch(() => {})
   }
@@ -140,7 +151,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       const m = new ResumeResponder({ token: token.slice(), ...ids })
       const step = m.onMessage(first.value)
       if (step.error === undefined) auth.onAttempt?.()
-      await drive(duplex, rest, m, step, () => m.abort(), timeoutMs)
+      await drive(duplex, rest, m, step, () => m.abort(), timeoutMs, 'sender')
       return { mode: 'resume' }
     }
     if (auth.code === undefined || auth.lifetime === undefined) {
@@ -160,7 +171,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
         throw err
       }
     }
-    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, step, () => m.abort(), timeoutMs)
+    const r = await drive<{ resumeToken: Uint8Array }>(duplex, rest, m, step, () => m.abort(), timeoutMs, 'sender')
     return { mode: 'code', resumeToken: r.resumeToken }
   } finally {
     clearTimeout(timer)

@@ -249,7 +249,8 @@ export class Receiving {
     } else {
       await this.pairings.touch(peer)
     }
-    log('paired with %s by %s, over %s', peer, outcome.mode, connection.remoteAddr.toString())
+    log('paired with %s by %s, over %s%s', peer, outcome.mode, connection.remoteAddr.toString(),
+      outcome.unconfirmed === true ? ' (its verdict never came: the token is kept, and a resume tells)' : '')
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined

@@ -17,6 +17,7 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 //   PAKE_A    nonce_A, Ya, ADa              ---->        charge an attempt; Yb; ISK; Tb
 //             verify Tb; Ta                 <----        PAKE_B     Yb, ADb, Tb
 //   CONFIRM_A Ta                            ---->        verify Ta; the code is used up
+//   paired                                  <----        PAIRED     (or ABORT: the verdict)
 //
 // CPace inputs (the draft leaves their encoding to the application):
 //   PRS = the code's 8 secret digits, ASCII. A receiver that scanned the QR code sends PAKE_A_QR instead
@@ -54,6 +55,19 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 //
 // Failures: a wrong code (or a MITM, or a splice) shows as WRONG_CODE on both phones: the side that
 // detects it sends ABORT(WRONG_CODE). An invalid share is PROTOCOL. A dead code is CODE_EXPIRED.
+//
+// The sender's verdict. The receiver knows the keys once Tb checks out, but the sender decides only on
+// CONFIRM_A: attempts run side by side, and one that another phone's success overtook is refused there
+// (the code pairs one phone, attempts.ts). So the sender answers CONFIRM_A with PAIRED, or with
+// ABORT(CODE_EXPIRED) when the code was used meanwhile, and the receiver calls itself paired only on
+// PAIRED: a phone that lost the race hears so as part of pairing, not as NOT_PAIRED on its transfer.
+// That refusal tells nothing of the code: the sender checks Ta first, so only a peer that proved the
+// code hears it, and such a peer learned it held the right code from Tb already.
+// PAIRED carries no tag: the stream runs inside the Noise session whose peer ids CI binds, as ABORT does.
+// A verdict that never comes (the link went, or a sender from before PAIRED, which closes instead) is
+// no refusal: the sender may have paired this phone, so `abort()` then gives the result, marked
+// `unconfirmed`, and the caller keeps the resume token. A resume then tells; a sender that did not pair
+// it answers NOT_PAIRED, and the receiver pairs again with the code.
 
 export interface HandshakeOptions {
   /** The pairing code (typed on the receiver, shown on the sender). */
@@ -87,6 +101,11 @@ export interface PairingResult {
   resumeToken: Uint8Array
   /** The peer's associated data (ADb on the receiver, ADa on the sender). */
   peerAd: Uint8Array
+  /**
+   * The receiver's only, when the sender's verdict never came (see the header): the sender may or may
+   * not have paired this phone.
+   */
+  unconfirmed?: true
 }
 
 /** What the driver does next: send `send` in order, then stop on `error` or use `result`. */
@@ -96,7 +115,7 @@ export interface Step {
   error?: FerryError
 }
 
-export type HandshakeState = 'start' | 'wait-pake-b' | 'wait-pake-a' | 'wait-confirm' | 'done' | 'failed'
+export type HandshakeState = 'start' | 'wait-pake-b' | 'wait-verdict' | 'wait-pake-a' | 'wait-confirm' | 'done' | 'failed'
 
 export const NONCE_BYTES = 16
 const MAX_SID_BYTES = 64
@@ -222,8 +241,12 @@ abstract class Machine {
     this.qrKey?.fill(0)
   }
 
-  /** Runs one transition; any throw becomes a failed Step, with an ABORT unless the peer sent one. */
-  protected guard (message: Uint8Array, expected: readonly MsgType[], role: string, run: (fields: Uint8Array[], type: MsgType) => Step): Step {
+  /**
+   * Runs one transition; any throw becomes a failed Step, with an ABORT unless the peer sent one.
+   * `aborted` says what the peer's ABORT means in this state, when it can say more than its reason.
+   */
+  protected guard (message: Uint8Array, expected: readonly MsgType[], role: string, run: (fields: Uint8Array[], type: MsgType) => Step,
+    aborted: (reason: AbortReason) => FerryError = reason => peerAborted(reason, role)): Step {
     if (this.state === 'done' || this.state === 'failed') {
       return { send: [], error: new FerryError(ErrorCode.PROTOCOL, `pairing: message after the handshake ended (${this.state})`) }
     }
@@ -231,7 +254,7 @@ abstract class Machine {
     let type: MsgType
     try {
       const m = decodeMessage(message, expected)
-      if (m.type === MsgType.ABORT) return this.fail(peerAborted(abortReason(m), role), false)
+      if (m.type === MsgType.ABORT) return this.fail(aborted(abortReason(m)), false)
       fields = m.fields
       type = m.type
     } catch (err) {
@@ -250,6 +273,8 @@ export class ReceiverHandshake extends Machine {
   #y?: Uint8Array
   #Ya?: Uint8Array
   #sid?: Uint8Array
+  /** The outputs, from this phone's confirmation until the sender's verdict. */
+  #result?: PairingResult
 
   constructor (o: HandshakeOptions) {
     super(o, o.localPeerId, o.remotePeerId)
@@ -277,6 +302,14 @@ export class ReceiverHandshake extends Machine {
 
   onMessage (message: Uint8Array): Step {
     if (this.state === 'start') return this.fail(new FerryError(ErrorCode.PROTOCOL, 'pairing: the sender spoke first'), true)
+    if (this.state === 'wait-verdict') {
+      return this.guard(message, [MsgType.PAIRED], 'sender', () => {
+        const result = this.#result as PairingResult
+        this.#result = undefined
+        this.state = 'done'
+        return { send: [], result }
+      }, refusedAtConfirmation)
+    }
     return this.guard(message, [MsgType.PAKE_B], 'sender', ([Yb, ADb, Tb]) => {
       const sid = this.#sid!
       const isk = cpaceIsk(this.#y!, Yb, sid, transcriptIr(this.#Ya!, this.ad, Yb, ADb))
@@ -285,19 +318,48 @@ export class ReceiverHandshake extends Machine {
         throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the code does not match (check the digits, or make a new code)')
       }
       const Ta = hmac(sha512, key, lvCat(this.#Ya!, this.ad))
-      const result = outputs(isk, sid, ADb)
+      this.#result = outputs(isk, sid, ADb)
       isk.fill(0)
       key.fill(0)
-      this.state = 'done'
+      this.state = 'wait-verdict'
       this.wipe()
-      return { send: [encodeMessage(MsgType.CONFIRM_A, Ta)], result }
+      return { send: [encodeMessage(MsgType.CONFIRM_A, Ta)] }
     })
+  }
+
+  /**
+   * Stops a handshake that is not over (see Machine.abort). Once this phone has confirmed, there is
+   * nothing left to refuse, and the sender may have paired it with its verdict lost on the way: the
+   * result comes back `unconfirmed`, for the caller to keep its resume token (see the header).
+   */
+  override abort (reason: AbortReason = ErrorCode.CANCELLED): Step {
+    if (this.state !== 'wait-verdict') return super.abort(reason)
+    const result: PairingResult = { ...this.#result as PairingResult, unconfirmed: true }
+    this.#result = undefined
+    this.state = 'done'
+    return { send: [], result }
+  }
+
+  protected override fail (err: FerryError, tellPeer: boolean): Step {
+    // Refused at its confirmation: the keys are no one's.
+    this.#result?.sessionKey.fill(0)
+    this.#result?.resumeToken.fill(0)
+    this.#result = undefined
+    return super.fail(err, tellPeer)
   }
 
   protected override wipe (): void {
     super.wipe()
     this.#y?.fill(0)
   }
+}
+
+/** The sender's refusal of a confirmation: past Ta, CODE_EXPIRED means one thing, another phone won the code. */
+function refusedAtConfirmation (reason: AbortReason): FerryError {
+  if (reason !== ErrorCode.CODE_EXPIRED) return peerAborted(reason, 'sender')
+  return new FerryError(ErrorCode.CODE_EXPIRED,
+    'pairing: this code has already paired another phone; ask for a new code (if that phone is not yours, stop the transfer on the old phone)',
+    { from: 'sender', state: 'used' })
 }
 
 /** The sender's side (the phone that shows the code): the CPace responder. */
@@ -356,12 +418,13 @@ export class SenderHandshake extends Machine {
       const key = macKey(this.#sid!, this.#isk!)
       const ok = ctEqual(hmac(sha512, key, lvCat(this.#Ya!, this.#ADa!)), Ta)
       key.fill(0)
+      // Ta first: the refusal below goes only to a peer that proved the code (see the header).
       if (!ok) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone typed a different code')
       this.#attempt!.succeed() // CODE_EXPIRED if another phone used the code meanwhile: no keys for this one
       const result = outputs(this.#isk!, this.#sid!, this.#ADa!)
       this.state = 'done'
       this.wipe()
-      return { send: [], result }
+      return { send: [encodeMessage(MsgType.PAIRED)], result }
     })
   }
 

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { prependLen } from './cpace.js'
 
 // The pairing protocol's messages (/ferry/pair/1.0.0): one message per length-prefixed stream frame
-// (the transport's framing; at most MAX_MESSAGE_BYTES). No protobuf: five tiny fixed shapes.
+// (the transport's framing; at most MAX_MESSAGE_BYTES). No protobuf: nine tiny fixed shapes.
 //
 //   message = version (1 byte, = 1) || type (1 byte) || field* ; each field = prepend_len(bytes)
 //
@@ -21,6 +21,8 @@ import { prependLen } from './cpace.js'
 //   7     RESUME_CONFIRM  receiver -> sender       tag (32)
 //   8     PAKE_A_QR       receiver -> sender       nonce (16), Ya (32), key proof (32), ADa (0..256);
 //                                                  the PRS holds the QR code's key too (handshake.ts)
+//   9     PAIRED          sender -> receiver       none: the sender's verdict on CONFIRM_A, it paired
+//                                                  this phone (an ABORT is the other verdict)
 
 export const PAIR_VERSION = 1
 export const MAX_MESSAGE_BYTES = 1024
@@ -34,7 +36,8 @@ export const MsgType = {
   RESUME_A: 5,
   RESUME_B: 6,
   RESUME_CONFIRM: 7,
-  PAKE_A_QR: 8
+  PAKE_A_QR: 8,
+  PAIRED: 9
 } as const
 export type MsgType = typeof MsgType[keyof typeof MsgType]
 
@@ -47,7 +50,8 @@ const SHAPES: Record<MsgType, Array<number | [number, number]>> = {
   [MsgType.RESUME_A]: [32],
   [MsgType.RESUME_B]: [32, 32],
   [MsgType.RESUME_CONFIRM]: [32],
-  [MsgType.PAKE_A_QR]: [16, 32, 32, [0, MAX_AD_BYTES]]
+  [MsgType.PAKE_A_QR]: [16, 32, 32, [0, MAX_AD_BYTES]],
+  [MsgType.PAIRED]: []
 }
 
 /** Why a side gave up; carried by ABORT so both phones show the same reason. */

@@ -43,7 +43,10 @@ export function explain (err: unknown): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
   switch (err.code) {
     case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again (the old phone allows three tries).'
-    case ErrorCode.CODE_EXPIRED: return 'The old phone\'s code is no longer valid (it expired or was tried three times). Start ferry send again for a new code.'
+    case ErrorCode.CODE_EXPIRED:
+      // Refused at its confirmation: this browser lost the code to another phone (handshake.ts).
+      if (err.details?.state === 'used') return 'This code has already paired another phone. Ask for a new code: start ferry send again on the old phone (if that phone is not yours, stop its transfer there).'
+      return 'The old phone\'s code is no longer valid: it expired, another phone used it, or three wrong codes were tried (scanning its QR code still works then). Start ferry send again for a new code.'
     case ErrorCode.NO_PEER: return `Cannot reach the old phone. Is ferry send still running, with --transport webrtc? (${err.message})`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
     case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'

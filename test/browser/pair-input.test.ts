@@ -68,6 +68,8 @@ describe('the pairing form', () => {
   it('explains failures to a person', () => {
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x'))).toMatch(/^Wrong code/)
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/no longer valid/)
+    // A browser that lost the code to another phone at its confirmation is told that, not a guess at why.
+    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x', { from: 'sender', state: 'used' }))).toMatch(/^This code has already paired another phone\. Ask for a new code/)
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
   })
 })

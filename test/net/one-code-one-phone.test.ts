@@ -42,8 +42,8 @@ describe('one code, one phone', () => {
     // The other phone begins with the code and holds its confirmation.
     const other = await rawNode()
     nodes.push(other)
-    const { s, step: held } = await beginPairing(other, addr, old.node.peerId.toString(), code)
-    expect(held.result).toBeDefined()
+    const { s, step: held, hs } = await beginPairing(other, addr, old.node.peerId.toString(), code)
+    expect(held.send.map(m => m[1])).toEqual([MsgType.CONFIRM_A])
 
     // The right phone pairs with the same code, and its transfer begins.
     const received = fresh.receive({ addrs: old.addresses(), code })
@@ -54,6 +54,10 @@ describe('one code, one phone', () => {
     await s.write(held.send)
     const reply = await s.rest()
     expect(reply.messages.map(m => abortReason(decodeMessage(m, [])))).toEqual([ErrorCode.CODE_EXPIRED])
+    // That refusal is its verdict: the phone knows it did not pair, and why.
+    const verdict = hs.onMessage(reply.messages[0])
+    expect(verdict.result).toBeUndefined()
+    expect(verdict.error?.message).toMatch(/this code has already paired another phone/)
     const pulled = await tryTransfer(other, addr)
     expect(pulled.frames.map(f => f.body)).toEqual(['error'])
     expect(pulled.frames[0].error?.code).toBe(ErrorCode.NOT_PAIRED)
@@ -81,7 +85,7 @@ describe('one code, one phone', () => {
     const other = await rawNode()
     nodes.push(other)
     const { s, step: held } = await beginPairing(other, addr, old.node.peerId.toString(), code)
-    expect(held.result).toBeDefined()
+    expect(held.send.map(m => m[1])).toEqual([MsgType.CONFIRM_A])
 
     cancel.abort()
     await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
@@ -95,4 +99,3 @@ describe('one code, one phone', () => {
 })
 
 // (decodeMessage with [] still accepts an ABORT: it is acceptable in every state.)
-void MsgType

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ErrorCode, type FerryError } from '../../src/errors.js'
 import { CodeLifetime, parseCode } from '../../src/pairing/index.js'
 import { pairAsReceiver, pairAsSender } from '../../src/net/pair-stream.js'
 import { memoryPipe } from '../../src/wire/memory-duplex.js'
@@ -6,6 +7,8 @@ import type { ByteDuplex } from '../../src/wire/duplex.js'
 
 const SENDER = '12D3KooWSenderSenderSenderSenderSenderSenderSender1'
 const RECEIVER = '12D3KooWReceiverReceiverReceiverReceiverReceiverR1'
+const OTHER = '12D3KooWOtherOtherOtherOtherOtherOtherOtherOtherOth1'
+const hex = (b?: Uint8Array): string => Buffer.from(b ?? []).toString('hex')
 
 /** The duplex, with each half-close recorded in `log` under `who`. */
 function logged (d: ByteDuplex, who: string, log: string[]): ByteDuplex {
@@ -31,6 +34,62 @@ describe('pairing over a stream', () => {
     // The sender read the refusal (and hung up) before the receiver was done.
     expect(log.indexOf('sender hung up')).toBeGreaterThanOrEqual(0)
     expect(log.indexOf('sender hung up')).toBeLessThan(log.indexOf('receiver refused'))
+  })
+
+  it('a phone that another phone beat to the code is told so as part of pairing, and is not paired', async () => {
+    // Both phones hold the code and begin; this one's confirmation reaches the sender only after the
+    // other phone's. The code pairs one phone, so the sender refuses it: it must hear that now, with a
+    // reason a person can act on, rather than think it paired and meet NOT_PAIRED on its transfer.
+    const code = parseCode('271-4567-8901')
+    const lifetime = new CodeLifetime()
+    const late = memoryPipe()
+    let confirming!: () => void
+    const atConfirmation = new Promise<void>(resolve => { confirming = resolve })
+    let letGo!: () => void
+    const held = new Promise<void>(resolve => { letGo = resolve })
+    let writes = 0
+    const slow: ByteDuplex = {
+      ...late.b,
+      write: async chunks => {
+        if (++writes === 2) { confirming(); await held } // its CONFIRM_A waits
+        await late.b.write(chunks)
+      }
+    }
+    const lateSender = pairAsSender(late.a, { localPeerId: SENDER, remotePeerId: OTHER }, { code, lifetime, tokens: new Map() }).catch((err: { code?: string }) => err.code)
+    const lateReceiver = pairAsReceiver(slow, { localPeerId: OTHER, remotePeerId: SENDER }, { code })
+    lateReceiver.catch(() => {})
+    await atConfirmation
+
+    const first = memoryPipe()
+    const [s, r] = await Promise.all([
+      pairAsSender(first.a, { localPeerId: SENDER, remotePeerId: RECEIVER }, { code, lifetime, tokens: new Map() }),
+      pairAsReceiver(first.b, { localPeerId: RECEIVER, remotePeerId: SENDER }, { code })
+    ])
+    expect(hex(r.resumeToken)).toBe(hex(s.resumeToken))
+    expect(r.unconfirmed).toBeUndefined()
+
+    letGo()
+    const refused = await lateReceiver.then(() => undefined, (err: FerryError) => err)
+    expect(refused?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused?.message).toBe('pairing: this code has already paired another phone; ask for a new code (if that phone is not yours, stop the transfer on the old phone)')
+    expect(await lateSender).toBe(ErrorCode.CODE_EXPIRED)
+  })
+
+  it('a receiver whose verdict is lost keeps its token, unconfirmed: the sender did pair it', async () => {
+    // The link goes as the sender's PAIRED leaves (or the sender predates PAIRED and just hangs up).
+    // The sender holds the pairing; a phone that dropped its token would have to pair with a code that
+    // is used by now, so it keeps the token and a resume tells.
+    const code = parseCode('271-4567-8901')
+    const pipe = memoryPipe()
+    let writes = 0
+    const lossy: ByteDuplex = { ...pipe.a, write: async chunks => { if (++writes !== 2) await pipe.a.write(chunks) } }
+    const [s, r] = await Promise.all([
+      pairAsSender(lossy, { localPeerId: SENDER, remotePeerId: RECEIVER }, { code, lifetime: new CodeLifetime(), tokens: new Map() }),
+      pairAsReceiver(pipe.b, { localPeerId: RECEIVER, remotePeerId: SENDER }, { code })
+    ])
+    expect(writes).toBe(2)
+    expect(r).toMatchObject({ mode: 'code', unconfirmed: true })
+    expect(hex(r.resumeToken)).toBe(hex(s.resumeToken))
   })
 
   it('a sender that never hangs up does not keep a refusing receiver: it lets go after its linger', async () => {

@@ -27,7 +27,7 @@ function pair (s: Setup = {}) {
 }
 
 describe('pairing handshake', () => {
-  it('the right code pairs: same session key and resume token on both sides, three messages', () => {
+  it('the right code pairs: same session key and resume token on both sides, four messages', () => {
     const r = pair()
     expect(r.receiver.error).toBeUndefined()
     expect(r.sender.error).toBeUndefined()
@@ -38,7 +38,8 @@ describe('pairing handshake', () => {
     expect(hex(a.sessionKey)).toBe(hex(b.sessionKey))
     expect(hex(a.resumeToken)).toBe(hex(b.resumeToken))
     expect(hex(a.sessionKey)).not.toBe(hex(a.resumeToken))
-    expect(r.wire.map((m) => m.dir)).toEqual(['r>s', 's>r', 'r>s'])
+    expect(r.wire.map((m) => m.dir)).toEqual(['r>s', 's>r', 'r>s', 's>r'])
+    expect(r.wire.map((m) => m.bytes[1])).toEqual([MsgType.PAKE_A, MsgType.PAKE_B, MsgType.CONFIRM_A, MsgType.PAIRED])
     expect(r.machines.receiver.status).toBe('done')
     expect(r.machines.sender.status).toBe('done')
     expect(r.lifetime.state).toBe('used')
@@ -104,7 +105,7 @@ describe('pairing handshake', () => {
     const b2 = s2.onMessage(a2).send[0]
     expect(r1.onMessage(b2).error?.code).toBe(ErrorCode.WRONG_CODE)
     const ok2 = r2.onMessage(b2)
-    expect(ok2.result).toBeDefined()
+    expect(ok2.error).toBeUndefined()
     expect(s1.onMessage(ok2.send[0]).error?.code).toBe(ErrorCode.WRONG_CODE)
   })
 
@@ -250,16 +251,63 @@ describe('pairing handshake with the code lifetime', () => {
       const r = new ReceiverHandshake({ code: CODE, localPeerId: id, remotePeerId: SENDER })
       const s = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: id, lifetime })
       const pakeB = s.onMessage(r.start().send[0])
-      return { s, confirm: r.onMessage(pakeB.send[0]) }
+      return { r, s, confirm: r.onMessage(pakeB.send[0]) }
     })
+    // Having confirmed, neither receiver calls itself paired yet: that is the sender's to say.
+    expect(runs.map(x => [x.confirm.result, x.r.status])).toEqual([[undefined, 'wait-verdict'], [undefined, 'wait-verdict']])
     const first = runs[0].s.onMessage(runs[0].confirm.send[0])
     expect(first.result).toBeDefined()
     expect(lifetime.state).toBe('used')
+    expect(first.send.map((m) => m[1])).toEqual([MsgType.PAIRED])
+    expect(hex(runs[0].r.onMessage(first.send[0]).result?.resumeToken)).toBe(hex(first.result?.resumeToken))
     const second = runs[1].s.onMessage(runs[1].confirm.send[0])
     expect(second.result).toBeUndefined()
     expect(second.error?.code).toBe(ErrorCode.CODE_EXPIRED)
-    // ...and that phone is told why.
+    // ...and that phone is told why, as part of pairing: it never holds a pairing it does not have.
     expect(second.send.map((m) => hex(m))).toEqual([hex(encodeMessage(MsgType.ABORT, Uint8Array.of(1)))])
+    const refused = runs[1].r.onMessage(second.send[0])
+    expect(refused.result).toBeUndefined()
+    expect(refused.error?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused.error?.message).toMatch(/this code has already paired another phone; ask for a new code/)
+    expect(refused.error?.details).toEqual({ from: 'sender', state: 'used' })
+    expect(runs[1].r.status).toBe('failed')
+  })
+
+  it('a confirmation that does not prove the code is refused as a wrong code, even once the code is used', () => {
+    // "Already paired another phone" is said only to a peer whose confirmation proved the code (which
+    // it knew from Tb anyway): a guesser learns nothing from the verdict.
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const guesser = new ReceiverHandshake({ code: parseCode('123-0000-0000'), localPeerId: MALLORY, remotePeerId: SENDER })
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: MALLORY, lifetime })
+    sender.onMessage(guesser.start().send[0])
+    expect(pair({ lifetime }).sender.result).toBeDefined()
+    expect(lifetime.state).toBe('used')
+    const verdict = sender.onMessage(encodeMessage(MsgType.CONFIRM_A, new Uint8Array(64)))
+    expect(verdict.error?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(verdict.send.map((m) => hex(m))).toEqual([hex(encodeMessage(MsgType.ABORT, Uint8Array.of(0)))])
+  })
+
+  it('a receiver whose verdict never comes keeps the result, marked unconfirmed; one that has not confirmed aborts', () => {
+    // The link may go with the sender's PAIRED on it: the sender has paired this phone, so the phone
+    // keeps its resume token, and a resume then tells (a sender that did not pair it says NOT_PAIRED).
+    const lifetime = new CodeLifetime({ now: () => 0 })
+    const receiver = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
+    const confirm = receiver.onMessage(sender.onMessage(receiver.start().send[0]).send[0])
+    const paired = sender.onMessage(confirm.send[0])
+    const lost = receiver.abort()
+    expect(lost.send).toEqual([])
+    expect(lost.result?.unconfirmed).toBe(true)
+    expect(hex(lost.result?.resumeToken)).toBe(hex(paired.result?.resumeToken))
+    expect(receiver.status).toBe('done')
+    expect(paired.result?.unconfirmed).toBeUndefined()
+
+    const early = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
+    early.start()
+    const cut = early.abort()
+    expect(cut.result).toBeUndefined()
+    expect(cut.error?.code).toBe(ErrorCode.CANCELLED)
+    expect(cut.send.map((m) => m[1])).toEqual([MsgType.ABORT])
   })
 
   it('three attempts in flight at once exhaust the budget for a fourth', () => {

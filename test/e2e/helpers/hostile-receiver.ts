@@ -21,8 +21,13 @@ export async function pairByHand (node: FerryNode, addr: string, senderPeerId: s
   if (answer === undefined) throw new Error('the sender hung up during pairing')
   const step = hs.onMessage(answer)
   if (step.error !== undefined) throw step.error
-  if (step.result === undefined) throw new Error('pairing did not complete in one round trip')
   await s.write(step.send)
+  // The sender's verdict on the confirmation: PAIRED, or a refusal.
+  const verdict = await s.next()
+  if (verdict === undefined) throw new Error('the sender hung up without its verdict')
+  const done = hs.onMessage(verdict)
+  if (done.error !== undefined) throw done.error
+  if (done.result === undefined) throw new Error('pairing did not complete in two round trips')
   await s.duplex.close()
 }
 

@@ -135,11 +135,11 @@ export async function tryTransfer (node: FerryNode, addr: string): Promise<{ fra
 /**
  * A phone with `code` begins pairing with the sender at `addr` (peer id `sender`): its PAKE_A out, the
  * sender's answer read. `step` is what the handshake makes of that answer (its confirmation, or a
- * refusal), not yet sent: the test decides when, or whether, it goes.
+ * refusal), not yet sent: the test decides when, or whether, it goes; `hs` then takes the verdict.
  */
-export async function beginPairing (node: FerryNode, addr: string, sender: string, code: PairingCode): Promise<{ s: FramedStream, step: Step }> {
+export async function beginPairing (node: FerryNode, addr: string, sender: string, code: PairingCode): Promise<{ s: FramedStream, step: Step, hs: ReceiverHandshake }> {
   const s = await openStream(node, addr, PAIR_PROTOCOL)
   const hs = new ReceiverHandshake({ code, localPeerId: node.peerId.toString(), remotePeerId: sender })
   await s.write(hs.start().send)
-  return { s, step: hs.onMessage((await s.next())!) }
+  return { s, step: hs.onMessage((await s.next())!), hs }
 }
