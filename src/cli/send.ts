@@ -67,7 +67,8 @@ A code allows three wrong attempts in total, lives ten minutes from when it was 
 one phone, across restarts: DIR remembers what each code it showed has spent, so a code that was used,
 spent its attempts or expired is refused (exit 1, CODE_EXPIRED); start again without --code. Anyone
 who reaches this phone can spend those three attempts; the QR code also holds a key no one can guess,
-so after three wrong codes this phone says so and waits on for a phone that scans it.
+so after three wrong codes this phone says so and waits on for a phone that scans it. When the code
+expires with no phone paired, QR code included, ferry send ends: exit 1, CODE_EXPIRED.
 
 Options:
   --store DIR         the old phone's store (required)
@@ -99,8 +100,11 @@ ${SELECTION_HELP}
                       that is taken; 0 for any free one)
   --json              print JSON events (code, connection, paired, pair-failed, typed-code-spent,
                       manifest, progress, verified) instead of a bar; code and resuming carry the
-                      discovery port
-  --timeout SECONDS   give up when nobody has paired within this time (default 600, the code's life)
+                      discovery port. A failure ends with an error event and its code: CODE_EXPIRED
+                      when the code expired unused, NO_PEER when --timeout passed
+  --timeout SECONDS   give up when nobody has paired within this time (default: the code's own life,
+                      ten minutes from when it was first shown; 600 while waiting for a phone paired
+                      before to come back)
   --max-rate MB/S     send at most this many megabytes per second (leave room on a shared Wi-Fi);
                       default: as fast as the link and the new phone take it
 
@@ -109,7 +113,8 @@ Examples:
   ferry send --store ./old-phone --transport auto     # TCP and WebRTC, for a browser phone
   ferry send --store ./old-phone --web                # the new phone scans the QR code: nothing to install
 
-Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with Ctrl-C.`,
+Exit codes: 0 transferred and verified, 1 failed (CODE_EXPIRED: the code expired unused, or was
+refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with Ctrl-C.`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,
@@ -131,6 +136,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     const codeGiven = await codeFromArgs(args)
+    const timeoutGiven = args.values.timeout !== undefined
     const timeoutMs = integerFlag(args, 'timeout', 600, TIMEOUT_LIMITS) * 1000
     const maxBytesPerSecond = maxRate(optionalString(args, 'max-rate'))
     const web = args.values.web === true
@@ -188,9 +194,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
       else process.stderr.write(`The pairing with ${expired.peerId} expired (unused for 24 hours): it can no longer resume. Showing a new code.\n`)
     }
     const printer = eventPrinter(json, 'sending  ')
-    // The timeout bounds the wait for a pairing, never a transfer under way.
+    // The timeout bounds the wait for a pairing, never a transfer under way. A code with no phone paired
+    // before ends the offer itself when it expires (CODE_EXPIRED), so by default nothing else does:
+    // a timer of the code's own ten minutes would race it and say NO_PEER instead.
     const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(), timeoutMs)
+    const codeEndsIt = code !== undefined && record?.role !== 'sender'
+    const timer = timeoutGiven || !codeEndsIt ? setTimeout(() => deadline.abort(), timeoutMs) : undefined
     const onEvent = (e: Parameters<typeof printer.onEvent>[0]): void => {
       if (e.type === 'paired') clearTimeout(timer)
       printer.onEvent(e)
@@ -235,7 +244,7 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
           throw new FerryError(ErrorCode.NO_PEER, `no phone paired within ${timeoutMs / 1000} s` +
             (resuming ? ` (${record?.peerId} did not come back; ferry send --new shows a code for another phone)` : ''))
         }
-        throw err
+        throw code !== undefined ? expiredUnused(err, code, codeGiven !== undefined) : err
       })
       printer.stop()
       if (!json) {
@@ -254,6 +263,12 @@ Exit codes: 0 transferred and verified, 1 failed, 2 bad usage, 130 stopped with 
 }
 
 export default send
+
+/** A code that aged out while shown, with no phone paired: which code, and how to get a new one. */
+function expiredUnused (err: unknown, code: PairingCode, given: boolean): unknown {
+  if (!isFerryError(err, ErrorCode.CODE_EXPIRED) || err.details?.state !== 'expired') return err
+  return new FerryError(ErrorCode.CODE_EXPIRED, `the code ${formatCode(code)} expired: ten minutes have passed since it was first shown, and no phone paired with it; run ferry send again${given ? ' without --code' : ''} for a new one`, err.details, { cause: err })
+}
 
 /** A dead code as the person who typed it reads it: which code, and how to get a new one. */
 function deadCode (err: unknown, code: PairingCode): unknown {

@@ -133,6 +133,13 @@ interface ActiveOffer {
   pairing: Set<ByteDuplex>
   /** Three wrong codes were typed; only the QR code's key pairs now (`typed-code-spent` was said). */
   typedCodeSpent?: boolean
+  /**
+   * Pairing attempts under way that began (a code attempt, a scan, a resume): a code that dies meanwhile
+   * ends the offer only once they have, as one of them may still pair a phone.
+   */
+  attempting: number
+  /** Fires when the code is ten minutes old (see expireWhenDue). */
+  expiry?: ReturnType<typeof setTimeout>
   /** Resolved or rejected: nothing of it runs or is told after that. */
   ended: boolean
   resolve: (summary: Progress) => void
@@ -231,6 +238,7 @@ export class FerryService implements Startable {
         state.ended = true
         if (this.offerState === state) this.offerState = undefined
         opts.signal?.removeEventListener('abort', onAbort)
+        clearTimeout(state.expiry)
         turns?.end()
         for (const d of state.pairing) d.abort(offerEnded())
         return true
@@ -245,6 +253,7 @@ export class FerryService implements Startable {
         authenticated: new Set(),
         recording: new Map(),
         pairing: new Set(),
+        attempting: 0,
         ended: false,
         resolve: p => {
           if (!end()) return
@@ -260,7 +269,47 @@ export class FerryService implements Startable {
       }
       this.offerState = state
       opts.signal?.addEventListener('abort', onAbort, { once: true })
+      this.expireWhenDue(state)
     })
+  }
+
+  /**
+   * Ends the offer when its code grows too old to pair, if no phone paired with it by then. Expiry is
+   * checked only when an attempt begins, so without this an offer whose code aged out unused would wait
+   * on (for its QR code too, after `typed-code-spent`), showing a code that pairs no phone.
+   */
+  private expireWhenDue (offer: ActiveOffer): void {
+    const lifetime = offer.lifetime
+    if (lifetime === undefined || offer.ended) return
+    // A timer may fire a moment before the lifetime's clock says so: then it waits the rest.
+    if (lifetime.msLeft > 0) {
+      offer.expiry = setTimeout(() => { this.expireWhenDue(offer) }, lifetime.msLeft)
+      return
+    }
+    this.codeNews(offer)
+  }
+
+  /**
+   * Tells an offer what became of its code, when that is news: typing it is over but its QR code still
+   * pairs (`typed-code-spent`, once), or it can pair no phone any more, which ends an offer that no phone
+   * paired with (a phone paired before may still resume, so such an offer goes on).
+   */
+  private codeNews (o: ActiveOffer): void {
+    const lifetime = o.lifetime
+    if (lifetime === undefined || o.ended || o.current !== undefined) return
+    const state = lifetime.state
+    if (state === 'live' || state === 'used') return
+    if (o.opts.qrKey !== undefined && lifetime.pairsByQr) {
+      // The typed code is spent, not the QR code: no neighbour can stop the phone that scans it.
+      if (!o.typedCodeSpent) o.emit({ type: 'typed-code-spent' })
+      o.typedCodeSpent = true
+      return
+    }
+    if (o.attempting > 0) return // one may still pair a phone; its end looks again
+    // Too old is the news once it is so, though a code whose guesses were spent says 'exhausted'.
+    o.reject(lifetime.msLeft === 0
+      ? new FerryError(ErrorCode.CODE_EXPIRED, 'the pairing code expired unused: ten minutes have passed since it was first shown; offer again with a new code', { state: 'expired' })
+      : new FerryError(ErrorCode.CODE_EXPIRED, 'three wrong codes were tried; start again for a new code', { state: 'exhausted' }))
   }
 
   /**
@@ -295,6 +344,13 @@ export class FerryService implements Startable {
     }
     const peer = connection.remotePeer.toString()
     let began = false
+    /** This stream's phone used the code: no other can pair with it now. */
+    let usedCode = false
+    /** This stream's attempt is over: it no longer holds the offer open (see ActiveOffer.attempting). */
+    const settled = (): void => {
+      if (began) offer.attempting--
+      began = false
+    }
     // Only the current pairing's token resumes, and only while it is fresh.
     const current = offer.current
     const tokens = new Map<string, Uint8Array>()
@@ -306,8 +362,9 @@ export class FerryService implements Startable {
     try {
       const outcome = await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: peer }, {
         code: offer.opts.code, qrKey: offer.opts.qrKey, lifetime: offer.lifetime, tokens, durable: offer.durable,
-        onAttempt: () => { began = true; this.slots?.attemptBegan(connection) }
+        onAttempt: () => { began = true; offer.attempting++; this.slots?.attemptBegan(connection) }
       }, this.init.pairTimeoutMs)
+      usedCode = outcome.mode === 'code'
       if (offer.ended) throw offerEnded()
       const now = Date.now()
       if (outcome.resumeToken !== undefined) {
@@ -343,24 +400,18 @@ export class FerryService implements Startable {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
       log('pairing attempt from %s failed: %s', peer, e.code)
       this.slots?.attemptEnded(connection, began, false)
+      settled()
       offer.emit({ type: 'pair-failed', peer, error: e })
-      const lifetime = offer.lifetime
-      const dead = lifetime !== undefined && lifetime.state !== 'live' && lifetime.state !== 'used'
+      // The code paired that phone, and this one could not keep the pairing (its journal failed): the
+      // code pairs no other phone, so unless a phone paired before may resume, the offer ends with why.
+      if (usedCode && offer.current === undefined) offer.reject(e)
       // An offer made again with the same code shares this lifetime (CodeBudgets), so an attempt begun
       // under the earlier offer can kill the code the later one shows: tell whichever shows it now.
       for (const o of new Set([offer, this.offerState])) {
-        if (!dead || o === undefined || o.lifetime !== lifetime || o.current !== undefined) continue
-        if (o.opts.qrKey !== undefined && lifetime.pairsByQr) {
-          // The typed code is spent, not the QR code: no neighbour can stop the phone that scans it.
-          if (!o.typedCodeSpent) o.emit({ type: 'typed-code-spent' })
-          o.typedCodeSpent = true
-          continue
-        }
-        o.reject(new FerryError(ErrorCode.CODE_EXPIRED, lifetime.state === 'expired'
-          ? 'the pairing code expired (10 minutes); start again for a new one'
-          : 'three wrong codes were tried; start again for a new code'))
+        if (o !== undefined && o.lifetime === offer.lifetime) this.codeNews(o)
       }
     } finally {
+      settled()
       offer.pairing.delete(duplex)
       if (offer.recording.get(peer) === recording) offer.recording.delete(peer)
       recorded()

@@ -20,7 +20,8 @@ import { ErrorCode, FerryError } from '../errors.js'
 // or ten minutes old (`pairsByQr`). Nothing bounds their number, so the handshake begins one only for a
 // phone that proves it holds the key (handshake.ts, the QR proof).
 //
-// No timers: the clock is injected, and expiry is checked when an attempt begins.
+// No timers: the clock is injected, and expiry is checked when an attempt begins (an offer keeps its own
+// timer for the expiry, net/ferry-service.ts).
 //
 // Across restarts. The budget belongs to the code, not to the process showing it: a sender restarted
 // with the same code must not grant three more guesses. So a lifetime can start where an earlier run
@@ -113,6 +114,9 @@ export class CodeLifetime {
   }
 
   get expiresAt (): number { return this.#expiresAt }
+
+  /** Milliseconds until the code is too old to pair, by this lifetime's clock (0 once it is). */
+  get msLeft (): number { return Math.max(0, this.#expiresAt - this.#now()) }
 
   /** Whether a phone that scans the QR code may still pair: the code is neither used nor out of time. */
   get pairsByQr (): boolean {
