@@ -158,7 +158,7 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'paired': linked = true; say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'typed-code-spent':
-        say('three wrong codes were tried, so typing this code pairs no phone now (someone nearby may be guessing); scanning its QR code still does, or stop and run ferry send again for a new code')
+        say('three wrong codes were tried, so typing this code pairs no phone now (someone nearby may be guessing); scanning its QR code still does until the code expires, or stop and run ferry send again for a new code')
         break
       case 'manifest':
         say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`)

@@ -166,8 +166,9 @@ export class CodeLifetime {
 }
 
 function expired (state: CodeState): FerryError {
-  const why = state === 'used'
-    ? 'this code was already used to pair'
-    : state === 'exhausted' ? 'this code had three failed attempts' : 'this code is older than ten minutes'
+  // Said on the phone that shows the code. Once it paired a phone, a new code is not what its user
+  // needs: it is moving the history to that phone.
+  if (state === 'used') return new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: this code already paired a phone, and pairs no other', { state })
+  const why = state === 'exhausted' ? 'this code had three failed attempts' : 'this code is older than ten minutes'
   return new FerryError(ErrorCode.CODE_EXPIRED, `pairing: ${why}; make a new code`, { state })
 }

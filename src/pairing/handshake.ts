@@ -184,14 +184,16 @@ function reasonFor (err: FerryError): AbortReason {
 }
 
 function peerAborted (reason: AbortReason, role: string): FerryError {
+  // Named as the person knows it: the sender is the old phone, the receiver the new one.
+  const who = role === 'sender' ? 'the old phone' : 'the new phone'
   const what: Record<AbortReason, string> = {
     WRONG_CODE: 'the code does not match',
     // The abort carries no detail, so name every way a code dies: the user can tell which one it was.
     CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old); after three wrong tries the QR code on the old phone still pairs, else make a new code there',
-    PROTOCOL: 'the peer reported a protocol error',
-    VERSION: 'the peer speaks another pairing version',
-    NOT_PAIRED: 'the peer does not know this pairing',
-    CANCELLED: 'the peer cancelled'
+    PROTOCOL: `${who} reported a protocol error`,
+    VERSION: `${who} speaks another pairing version (update Ferry on the older phone)`,
+    NOT_PAIRED: `${who} does not know this pairing`,
+    CANCELLED: `${who} cancelled the pairing`
   }
   return new FerryError(reason, `pairing: ${what[reason]}`, { from: role })
 }

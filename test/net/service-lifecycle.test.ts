@@ -153,7 +153,7 @@ describe('an app awaiting a transfer', () => {
     cancel.abort()
     await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
     await expect(other.receive({ addrs: old.addresses(), code, onEvent }))
-      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /peer cancelled/.test(e.message))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /old phone cancelled the pairing/.test(e.message))
     expect(interrupted).toEqual([])
     expect(messagesOn(other)).toBe(0)
   })
