@@ -155,6 +155,10 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
     }
     if (e.type === 'paired' || e.type === 'progress') lastInterruption = undefined
     switch (e.type) {
+      case 'offering':
+        // Said once the code's life is known: a sender restarted with the same code has less than ten minutes.
+        if (e.codeExpiresAt !== undefined) say(`The code pairs a phone until ${new Date(e.codeExpiresAt).toTimeString().slice(0, 5)} (ten minutes after it was first shown).`)
+        break
       case 'paired': linked = true; say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'typed-code-spent':

@@ -270,6 +270,8 @@ export class FerryService implements Startable {
       this.offerState = state
       opts.signal?.addEventListener('abort', onAbort, { once: true })
       this.expireWhenDue(state)
+      const codeExpiresAt = budget?.lifetime.snapshot().expiresAt
+      state.emit({ type: 'offering', ...(codeExpiresAt !== undefined ? { codeExpiresAt } : {}) })
     })
   }
 

@@ -52,6 +52,12 @@ export interface ConversationSummary { id: string, title: string, messages: numb
 
 /** Every event carries `at`, its time in ms since the epoch. */
 export type FerryEvent = { at: number } & (
+  /**
+   * The sender's offer is open and waits for a phone. `codeExpiresAt`: when its code stops pairing, ten
+   * minutes after the code was first shown (an offer restarted with the same code keeps that time);
+   * absent when only a phone paired before may come back.
+   */
+  | { type: 'offering', codeExpiresAt?: number }
   | { type: 'paired', peer: string, mode: 'code' | 'resume' }
   | { type: 'pair-failed', peer: string, error: FerryError }
   /**

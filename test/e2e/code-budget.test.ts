@@ -9,6 +9,7 @@ import {
   cleanupTempDirs, copyStore, errorCode, exportStore, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
   tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
+import { CODE_TTL_MS } from '../../src/pairing/index.js'
 
 const CODE = '466-2718-2818'
 const WRONG = ['466-0000-0001', '466-0000-0002', '466-0000-0003']
@@ -41,14 +42,21 @@ describe('the guess budget outlives the process', () => {
   it('three wrong guesses in total across a crash and a restart; then the code is refused for good', async () => {
     const store = copyStore(source)
     // Run 1: two wrong guesses, then the old phone dies (SIGKILL: nothing is saved on the way out).
+    const started = Date.now()
     const first = startSender(store, { code: CODE, name: 'sender (run 1)' })
     const one = await senderReady(first)
+    // The sender says until when its code pairs: ten minutes from now.
+    const expiresAt = (await first.waitEvent('offering')).codeExpiresAt as number
+    expect(expiresAt).toBeGreaterThanOrEqual(started + CODE_TTL_MS)
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + CODE_TTL_MS)
     await wrongGuess(first, one.addr, WRONG[0], 1)
     await wrongGuess(first, one.addr, WRONG[1], 2)
     await first.kill9()
     // Run 2, same code: one guess is left, and the first wrong one ends the code.
     const second = startSender(store, { code: CODE, name: 'sender (run 2)' })
     const two = await senderReady(second)
+    // A restart gives the code no more time: it says the first run's expiry again.
+    expect((await second.waitEvent('offering')).codeExpiresAt).toBe(expiresAt)
     await wrongGuess(second, two.addr, WRONG[2], 1)
     // Typing the code is over; the offer waits on for its QR code (whose key no one can guess).
     await second.waitEvent('typed-code-spent')

@@ -154,7 +154,9 @@ describe('resume tokens', () => {
     // Restarted as after a crash: it waits for the phone it paired with, and shows no code.
     const waiting = startSender(lost.sender, { extra: ['--timeout', '1'] })
     expect((await waiting.waitExit(20_000)).code, waiting.describe()).toBe(1)
-    expect(waiting.events.map(e => e.event)).toEqual(['resuming', 'error'])
+    expect(waiting.events.map(e => e.event)).toEqual(['resuming', 'offering', 'error'])
+    // Waiting for a phone paired before: no code, so no code's expiry either.
+    expect(waiting.all('offering')[0].codeExpiresAt).toBeUndefined()
     expect(waiting.all('resuming')[0].peer).toBe(lost.receiverId)
     expect(waiting.all('code')).toEqual([])
     expect(waiting.events.at(-1)?.message).toBe(`no phone paired within 1 s (${lost.receiverId} did not come back; ferry send --new shows a code for another phone)`)

@@ -66,7 +66,7 @@ describe('a code that expires while ferry send shows it', () => {
       expect(p.events.at(-1)).toMatchObject({ event: 'error', code: 'CODE_EXPIRED' })
       expect(p.all('paired')).toEqual([])
     }
-    expect(quiet.events.map(e => e.event).filter(e => e !== 'connection')).toEqual(['code', 'error'])
-    expect(guessed.events.map(e => e.event).filter(e => e !== 'connection')).toEqual(['code', 'pair-failed', 'typed-code-spent', 'error'])
+    expect(quiet.events.map(e => e.event).filter(e => e !== 'connection')).toEqual(['code', 'offering', 'error'])
+    expect(guessed.events.map(e => e.event).filter(e => e !== 'connection')).toEqual(['code', 'offering', 'pair-failed', 'typed-code-spent', 'error'])
   })
 })

@@ -56,7 +56,9 @@ describe('an offer whose code can pair no phone any more', () => {
     expect(ended?.details).toEqual({ state: 'expired' })
     expect(ended?.message).toMatch(/^the pairing code expired unused/)
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt)
-    expect(events.map(e => e.type)).toEqual([])
+    // The offer said when the code would stop pairing: the time the journal carried, not ten minutes on.
+    expect(events.map(e => e.type)).toEqual(['offering'])
+    expect(events[0]).toMatchObject({ type: 'offering', codeExpiresAt: expiresAt })
 
     // A phone that comes with the code now is told the code is dead, not left to retry.
     const late = await createFerry(tempDir('expiry-late-'), { listen, memory: false })
@@ -85,7 +87,7 @@ describe('an offer whose code can pair no phone any more', () => {
     expect(ended?.code).toBe(ErrorCode.CODE_EXPIRED)
     expect(ended?.details).toEqual({ state: 'expired' })
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt)
-    expect(events.map(e => e.type)).toEqual(['pair-failed', 'typed-code-spent'])
+    expect(events.map(e => e.type)).toEqual(['offering', 'pair-failed', 'typed-code-spent'])
   })
 
   it('ends, saying why, when its code paired a phone whose pairing this phone could not keep', async () => {
