@@ -187,7 +187,16 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     for (let i = 1; i <= opts.rounds; i++) {
       const rng = new Rng(opts.seed, `round-${i}`)
       const kind = opts.cycle === true ? kinds[(i - 1) % kinds.length] : kinds[rng.int(kinds.length)]
-      const r = await runRound(env, procs, { round: i, kind, aim: 0.1 + 0.6 * rng.float(), rng, timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+      const aim = 0.1 + 0.6 * rng.float()
+      let r = await runRound(env, procs, { round: i, kind, aim, rng, timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+      // A transfer that ended before its fault fired tested nothing, and whether it does depends on how
+      // busy the machine is (progress reports are throttled by time, and a kill takes time to arrive).
+      // So such a round runs again, at the same aim once and then earlier, until its fault lands.
+      for (let again = 1; again <= MISSED_FAULT_RETRIES && !r.injected && r.error === undefined; again++) {
+        const retryAim = again === 1 ? aim : aim / 2 ** (again - 1)
+        log(`${kind} @${aim.toFixed(2)}: the transfer ended before the fault; again at ${retryAim.toFixed(2)}`)
+        r = await runRound(env, procs, { round: i, kind, aim: retryAim, rng: new Rng(opts.seed, `round-${i}-again-${again}`), timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+      }
       results.push(r)
       opts.onRound?.(r, i)
     }
@@ -197,6 +206,9 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     await tb.down()
   }
 }
+
+/** How often a round whose transfer ended before its fault fired runs again (see runChaos). */
+const MISSED_FAULT_RETRIES = 3
 
 /** The shaped link's default rate: a transfer of the default phone lasts a few seconds. */
 export const RATE_MBIT = 24
