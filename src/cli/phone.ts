@@ -4,7 +4,8 @@ import { createFerryNode, type FerryNode } from '../net/node.js'
 import { kindOf, type TransportChoice } from '../net/transports.js'
 import { hostOf } from '../net/addresses.js'
 import { cidrOf, subnetFor } from '../net/subnets.js'
-import { ferry, type FerryEvent, type FerryService, type TransferStats } from '../net/ferry-service.js'
+import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
+import { count, describeStats } from '../net/describe-stats.js'
 import { nodeBatchDeflate } from '../wire/deflate-node.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
@@ -180,24 +181,8 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
           ? `link interrupted (${e.error.message}); resuming when the other phone is back...`
           : `cannot reach the other phone (${e.error.message}); retrying...`)
         break
-      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats)); break
+      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats, formatBytes)); break
     }
   }
   return { onEvent, stop: () => view?.stop() }
-}
-
-/** "1,024 messages", "1 media file". */
-function count (x: number, one: string, many: string): string {
-  return `${x.toLocaleString('en-US')} ${x === 1 ? one : many}`
-}
-
-/** "3 new messages, 1 new media file (2.1 MB), 12,418 messages already here". */
-export function describeStats (s: TransferStats): string {
-  const kept = s.messagesKept ?? 0
-  const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
-  if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
-  const names = s.namesKept ?? 0
-  if (names > 0) parts.push(`${count(names, 'chat or contact name', 'chat or contact names')} kept as this phone changed ${names === 1 ? 'it' : 'them'} and the old phone did not`)
-  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
-  return parts.join(', ')
 }

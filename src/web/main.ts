@@ -230,7 +230,7 @@ class App {
       this.progress = this.snapshot(result.progress)
       // The summary replaces the bar: the next tick must not draw it again ("checking…" under "Verified").
       this.progressShown = this.progress
-      this.view.summary(result.summary, result.progress, result.stats.mediaFilesSent + result.stats.mediaFilesHeld, this.seconds ?? 0, result.stats.mediaFilesDamaged)
+      this.view.summary(result.summary, result.progress, result.stats, this.seconds ?? 0)
       this.view.status('Done. The history is in this browser; browse it below.')
     } catch (err) {
       const e = held.lost.aborted && isFerryError(held.lost.reason)

@@ -1,4 +1,5 @@
-import type { ConversationSummary } from '../net/transfer-events.js'
+import { describeStats } from '../net/describe-stats.js'
+import type { ConversationSummary, TransferStats } from '../net/transfer-events.js'
 import type { Contact, MediaRecord, Message } from '../store/model.js'
 import type { IdbHistoryStore } from './idb-history.js'
 import type { PairInput } from './pair-input.js'
@@ -141,16 +142,19 @@ export class View {
     this.eta.reset()
   }
 
-  summary (summary: ConversationSummary[], p: WebProgress, mediaFiles: number, seconds: number, damaged = 0): void {
+  summary (summary: ConversationSummary[], p: WebProgress, stats: TransferStats, seconds: number): void {
     $('progress').hidden = true
     const el = $('summary')
     el.hidden = false
     const total = summary.reduce((n, c) => n + c.messages, 0)
+    const damaged = stats.mediaFilesDamaged ?? 0
     $('summary-title').textContent = `✓ Verified: ${total.toLocaleString('en')} messages in ${summary.length} chats, ` +
-      `${mediaFiles} media files (${formatBytes(p.totalMediaBytes)})`
+      `${stats.mediaFilesSent + stats.mediaFilesHeld} media files (${formatBytes(p.totalMediaBytes)})`
     $('summary-detail').textContent = 'Every conversation was read back from this browser\'s storage and matches the old phone' +
       (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '') +
       (damaged > 0 ? ` · ${damaged === 1 ? '1 media file was' : `${damaged} media files were`} damaged on the old phone and did not come` : '')
+    // What this session moved and what it kept of this phone's own changes, as `ferry receive` says it.
+    $('summary-moved').textContent = `This time: ${describeStats(stats, formatBytes)}.`
     const list = $('summary-list')
     list.replaceChildren(...summary.map(c => {
       const li = document.createElement('li')

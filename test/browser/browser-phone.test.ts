@@ -3,6 +3,7 @@
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, copyStore, ferryOk, killAll, ROOT, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
@@ -12,6 +13,8 @@ import { gradientPng } from './png.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import { rawGet } from '../helpers/raw-http.js'
 import type { FerryDebug } from '../../src/web/main.js'
+import { browserSha256 } from '../../scripts/build/page.js'
+import type { appEdits as AppEdits } from './app-edits.js'
 
 const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
 
@@ -224,4 +227,50 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.evaluate(() => (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
     await page.close()
   })
+  it('says in its summary what it kept of the browser phone\'s own changes when the old phone sends again', async () => {
+    const dir = await senderStore()
+    const send = (name: string): FerryProcess => spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
+    const first = send('sender')
+    const { page, waitState } = await openPage(first)
+    await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
+    await waitState('idle form', { phases: ['idle'] })
+    await page.click('#start')
+    expect((await waitState('the first transfer verified', { phases: ['verified', 'failed'] }, 90_000)).error).toBeUndefined()
+    expect(await page.textContent('#summary-moved')).toMatch(/^This time: \d[\d,]* new messages, \d+ new media files \([\d.]+ MB\)\.$/)
+    expect((await first.waitExit(30_000)).code).toBe(0)
+
+    // An app on the browser phone recalls a picture, edits another's caption and renames their chat, in
+    // the page, through the store's own API.
+    const bundle = await build({
+      entryPoints: [join(ROOT, 'test/browser/app-edits.ts')],
+      bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: ROOT, plugins: [browserSha256]
+    })
+    await page.evaluate(bundle.outputFiles[0].text)
+    const edited = await page.evaluate(async () => {
+      const app = window.appEdits as typeof AppEdits
+      const [p0, p1] = await app.find('zz-photos', ['p0', 'p1'])
+      await app.commit({
+        messages: [{ ...p0, text: undefined, status: 'recalled' }, { ...p1, text: 'picture 2, edited here', editedAt: p1.ts + 3_600_000 }],
+        conversations: [{ id: 'zz-photos', kind: 'direct', title: 'Photos (mine)', members: ['me', 'ph'] }]
+      })
+      return await app.find('zz-photos', ['p0', 'p1'])
+    })
+    expect(edited.map(m => m.status ?? m.text)).toEqual(['recalled', 'picture 2, edited here'])
+
+    // The old phone offers its history again, unchanged: the same browser (its IndexedDB) receives it.
+    const second = send('sender-again')
+    await page.goto('about:blank')
+    await page.goto(`${pageUrl}#${(await second.waitEvent('code', 60_000)).qr as string}`)
+    await waitState('idle form', { phases: ['idle'] })
+    await page.click('#start')
+    const done = await waitState('the second transfer verified', { phases: ['verified', 'failed'] }, 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.stats).toMatchObject({ messagesKept: 2, namesKept: 1, mediaFilesSent: 0 })
+    // The page says what it kept, as ferry receive says it.
+    expect(await page.textContent('#summary-moved')).toBe('This time: 0 new messages, 0 new media files (0 B), ' +
+      '2 messages kept as this phone changed them (recalled, or edited after the old phone\'s copy), ' +
+      `1 chat or contact name kept as this phone changed it and the old phone did not, ${(done.progress!.totalMessages - 2).toLocaleString('en-US')} messages and ${done.stats!.mediaFilesHeld} media files already here.`)
+    expect(await page.locator('#summary-list li').allTextContents()).toContain('Photos (mine) — 3')
+    expect((await second.waitExit(30_000)).code).toBe(0)
+  }, 240_000)
 })

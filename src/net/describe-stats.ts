@@ -1,0 +1,25 @@
+import type { TransferStats } from './transfer-events.js'
+
+// What a verified transfer moved, in words for the person holding the new phone: the CLI prints it and
+// the browser phone shows it under its summary, so both say the same things the same way (what is new,
+// what this phone kept as it changed it, what was already here). No runtime of its own: each caller
+// brings its way of writing sizes.
+
+/** "1,024 messages", "1 media file". */
+export function count (x: number, one: string, many: string): string {
+  return `${x.toLocaleString('en-US')} ${x === 1 ? one : many}`
+}
+
+/**
+ * "3 new messages, 1 new media file (2.1 MB), 1 message kept as this phone changed it (...), 12,418
+ * messages and 40 media files already here".
+ */
+export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string): string {
+  const kept = s.messagesKept ?? 0
+  const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+  if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
+  const names = s.namesKept ?? 0
+  if (names > 0) parts.push(`${count(names, 'chat or contact name', 'chat or contact names')} kept as this phone changed ${names === 1 ? 'it' : 'them'} and the old phone did not`)
+  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
+  return parts.join(', ')
+}
