@@ -242,7 +242,7 @@ class App {
         // The old phone no longer knows us (it finished, or was reset): only a new code can help.
         await new PairingRecords(this.journal).forget().catch(() => {})
       }
-      this.view.error(explain(e))
+      this.view.error(explain(e, { qr: qrKey !== undefined }))
       this.view.status('Stopped.')
       this.view.showForm(true)
     } finally {

@@ -38,15 +38,25 @@ export function parseInput (input: PairInput): { addrs: string[], code: PairingC
   return { addrs: addrs.filter(a => a.includes('/webrtc-direct')), code: parseCode(formatCode(code)), ...(qrKey !== undefined ? { qrKey } : {}) }
 }
 
+/** What the page knows of the attempt that failed, which changes what a person can do about it. */
+export interface FailureContext {
+  /** The attempt carried the QR code's key (the link or a pasted payload), not only a typed code. */
+  qr?: boolean
+}
+
 /** What went wrong, for a person. */
-export function explain (err: unknown): string {
+export function explain (err: unknown, context: FailureContext = {}): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
   switch (err.code) {
-    case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again (the old phone allows three tries).'
+    case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again. After three wrong tries typing no longer pairs, but scanning the old phone\'s QR code still does.'
     case ErrorCode.CODE_EXPIRED:
       // Refused at its confirmation: this browser lost the code to another phone (handshake.ts).
       if (err.details?.state === 'used') return 'This code has already paired another phone. Ask for a new code: start ferry send again on the old phone (if that phone is not yours, stop its transfer there).'
-      return 'The old phone\'s code is no longer valid: it expired, another phone used it, or three wrong codes were tried (scanning its QR code still works then). Start ferry send again for a new code.'
+      return context.qr === true
+        ? 'The old phone\'s code is no longer valid: another phone used it, or it is more than ten minutes old. Start ferry send there again for a new one.'
+        // Three wrong tries end typing, not the QR code: the person is sent to the one thing that still
+        // works first, not away from it.
+        : 'Typing this code no longer pairs: it was tried three times, or used, or it is more than ten minutes old. Scan the QR code the old phone shows (after wrong tries it still pairs), or start ferry send there again for a new code.'
     case ErrorCode.NO_PEER: return `Cannot reach the old phone. Is ferry send still running, with --transport webrtc? (${err.message})`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
     case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'

@@ -273,4 +273,38 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.locator('#summary-list li').allTextContents()).toContain('Photos (mine) — 3')
     expect((await second.waitExit(30_000)).code).toBe(0)
   }, 240_000)
+
+  it('after three wrong codes says that scanning the QR code still pairs, and it does', async () => {
+    const dir = await senderStore()
+    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const shown = await sender.waitEvent('code', 60_000)
+    const code = String(shown.code)
+    const { page, waitState } = await openPage(sender)
+    await page.goto(`${pageUrl}?peer=${encodeURIComponent((shown.webrtc as string[])[0])}`)
+    await waitState('idle form', { phases: ['idle'] })
+    const wrong = code.slice(0, -1) + String((Number(code.slice(-1)) + 1) % 10)
+    // Three wrong codes typed, then the right one: typing pairs no one now.
+    for (const [i, typed] of [wrong, wrong, wrong, code].entries()) {
+      await page.fill('#code', typed)
+      await page.click('#start')
+      // The old phone has refused this attempt, so the page's next failure is this attempt's.
+      await sender.waitNth('pair-failed', i + 1, 30_000)
+      const failed = await waitState(`attempt ${i + 1} failed`, { phases: ['failed'] })
+      // Before the last try, the person learns what three wrong ones do, and what still works then.
+      if (i === 2) {
+        expect(failed.error?.code).toBe('WRONG_CODE')
+        expect(await page.textContent('#error')).toMatch(/After three wrong tries typing no longer pairs, but scanning the old phone's QR code still does/)
+      }
+    }
+    expect((await page.evaluate(() => (window.__ferry as FerryDebug).state())).error?.code).toBe('CODE_EXPIRED')
+    // The person is sent to what still works first: the QR code, whose key no wrong guess spends.
+    expect(await page.textContent('#error')).toMatch(/^Typing this code no longer pairs: .* Scan the QR code the old phone shows \(after wrong tries it still pairs\)/)
+    await page.goto(`${pageUrl}#${shown.qr as string}`)
+    await waitState('idle form with the QR payload', { phases: ['idle'] })
+    await page.click('#start')
+    const done = await waitState('verified by the QR code', { phases: ['verified', 'failed'] }, 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('code')
+    expect((await sender.waitExit(30_000)).code).toBe(0)
+  }, 180_000)
 })

@@ -67,7 +67,10 @@ describe('the pairing form', () => {
 
   it('explains failures to a person', () => {
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x'))).toMatch(/^Wrong code/)
-    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/no longer valid/)
+    // Typed after three wrong tries: the QR code still pairs, and the person is told so first.
+    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/^Typing this code no longer pairs.*Scan the QR code the old phone shows/)
+    // The QR code's key was tried too: only a new code helps.
+    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'), { qr: true })).toMatch(/^The old phone's code is no longer valid.*Start ferry send there again/)
     // A browser that lost the code to another phone at its confirmation is told that, not a guess at why.
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x', { from: 'sender', state: 'used' }))).toMatch(/^This code has already paired another phone\. Ask for a new code/)
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
