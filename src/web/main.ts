@@ -91,6 +91,8 @@ class App {
   private progressShown?: WebProgress
   /** The page came from the old phone, which wrote its addresses into it. */
   private senderKnown = false
+  /** This attempt reached the old phone and paired (by code or by resuming): a pairing is kept for a reload. */
+  private linked = false
 
   constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
 
@@ -214,6 +216,7 @@ class App {
     this.view.showForm(false)
     this.view.error(undefined)
     this.view.status('Connecting to the old phone…')
+    this.linked = false
     try {
       const result = await this.node.services.ferry.receive({
         addrs: addrs.map(a => multiaddr(a)),
@@ -242,7 +245,9 @@ class App {
         // The old phone no longer knows us (it finished, or was reset): only a new code can help.
         await new PairingRecords(this.journal).forget().catch(() => {})
       }
-      this.view.error(explain(e, { qr: qrKey !== undefined }))
+      // A pairing this attempt made or resumed, still kept: the old phone started again carries on.
+      const kept = (this.linked || code === undefined) && (await new PairingRecords(this.journal).load().catch(() => undefined))?.role === 'receiver'
+      this.view.error(explain(e, { resumable: kept, qr: qrKey !== undefined }))
       this.view.status('Stopped.')
       this.view.showForm(true)
     } finally {
@@ -260,6 +265,7 @@ class App {
     const entry: FerryDebug['events'][number] = { type: e.type, at: e.at }
     switch (e.type) {
       case 'paired':
+        this.linked = true
         this.mode = e.mode
         this.machine = undefined
         entry.mode = e.mode

@@ -40,6 +40,11 @@ export function parseInput (input: PairInput): { addrs: string[], code: PairingC
 
 /** What the page knows of the attempt that failed, which changes what a person can do about it. */
 export interface FailureContext {
+  /**
+   * This browser keeps a pairing with the old phone (it paired, or was resuming): started again, that
+   * phone takes this browser back without a code, and what arrived here stays.
+   */
+  resumable?: boolean
   /** The attempt carried the QR code's key (the link or a pasted payload), not only a typed code. */
   qr?: boolean
 }
@@ -57,7 +62,9 @@ export function explain (err: unknown, context: FailureContext = {}): string {
         // Three wrong tries end typing, not the QR code: the person is sent to the one thing that still
         // works first, not away from it.
         : 'Typing this code no longer pairs: it was tried three times, or used, or it is more than ten minutes old. Scan the QR code the old phone shows (after wrong tries it still pairs), or start ferry send there again for a new code.'
-    case ErrorCode.NO_PEER: return `Cannot reach the old phone. Is ferry send still running, with --transport webrtc? (${err.message})`
+    case ErrorCode.NO_PEER: return context.resumable === true
+      ? 'The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.'
+      : `Cannot reach the old phone. Is ferry send still running, with --web or --transport webrtc? (${err.message})`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
     case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'
     case ErrorCode.BAD_INPUT: return err.message

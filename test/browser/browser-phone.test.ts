@@ -1,6 +1,7 @@
 // The browser phone in a real browser: a Node phone runs `ferry send --transport webrtc`, headless
 // Chromium opens the page that `ferry web` serves, types the code, and receives the history into
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
@@ -307,4 +308,42 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(done.mode).toBe('code')
     expect((await sender.waitExit(30_000)).code).toBe(0)
   }, 180_000)
+
+  it('when the old phone stops mid-transfer, says what is kept and how to carry on, and carries on so', async () => {
+    const dir = await senderStore()
+    // More media than the sender puts in flight at once: what is left cannot have arrived when it stops.
+    const store = SqliteChatStore.open(dir)
+    try {
+      const video = randomBytes(4 * 1024 * 1024)
+      const { sha256, size } = await store.writeMedia((async function * () { yield video })())
+      store.putMetadata([], [], [{ sha256, size, mime: 'video/mp4' }])
+      store.putMessages([{ conversation: 'zz-photos', id: 'v0', sender: 'ph', ts: 1_700_000_900_000, kind: 'video', media: sha256 }])
+    } finally {
+      store.close()
+    }
+    const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
+    const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
+    const { page, waitState } = await openPage(first)
+    await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
+    await waitState('idle form', { phases: ['idle'] })
+    await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
+    await page.click('#start')
+    await waitState('pause mid-transfer', { paused: true })
+    // The old phone stops for good (a dead battery); the page tries to reach it again, then gives up.
+    await first.kill9()
+    await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+    const failed = await waitState('giving up on the old phone', { phases: ['failed', 'verified'] }, 150_000)
+    expect(failed.error?.code).toBe('NO_PEER')
+    expect(await page.textContent('#error')).toBe('The old phone stopped answering. What arrived is kept in this browser: ' +
+      'start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
+    // As it says: the old phone started again without a code, the page reloaded.
+    const second = spawnFerry(args, { name: 'sender-again' })
+    await second.waitEvent('resuming', 60_000)
+    await page.reload()
+    const done = await waitState('verified after the reload', { phases: ['verified', 'failed'] }, 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('resume')
+    expect((await second.waitExit(30_000)).code).toBe(0)
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
+  }, 300_000)
 })

@@ -73,6 +73,10 @@ describe('the pairing form', () => {
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'), { qr: true })).toMatch(/^The old phone's code is no longer valid.*Start ferry send there again/)
     // A browser that lost the code to another phone at its confirmation is told that, not a guess at why.
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x', { from: 'sender', state: 'used' }))).toMatch(/^This code has already paired another phone\. Ask for a new code/)
+    // Lost mid-transfer with the pairing kept: nothing is lost, and the old phone started again carries on.
+    expect(explain(new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/…'), { resumable: true }))
+      .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
+    expect(explain(new FerryError(ErrorCode.NO_PEER, 'no answer'))).toMatch(/^Cannot reach the old phone\. Is ferry send still running/)
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
   })
 })
