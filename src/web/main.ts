@@ -295,7 +295,8 @@ class App {
         break
       case 'interrupted':
         entry.error = `${e.error.code}: ${e.error.message}`
-        this.view.status('The connection dropped. Reconnecting…')
+        // Before the first pairing nothing dropped: the old phone was not reached (yet).
+        this.view.status(this.linked ? 'The connection dropped. Reconnecting…' : 'Cannot reach the old phone yet. Trying again…')
         break
       case 'verified': {
         const p = this.snapshot(e.progress)

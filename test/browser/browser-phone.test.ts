@@ -346,4 +346,18 @@ describe.skipIf(skip)('the browser phone', () => {
     expect((await second.waitExit(30_000)).code).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
   }, 300_000)
+
+  it('says it cannot reach the old phone, not that a connection dropped, before it ever paired', async () => {
+    const dir = await senderStore()
+    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const qr = (await sender.waitEvent('code', 60_000)).qr as string
+    // The old phone is gone before the new one tries its link.
+    await sender.kill9()
+    const { page, waitState } = await openPage(sender)
+    await page.goto(`${pageUrl}#${qr}`)
+    await waitState('idle form', { phases: ['idle'] })
+    await page.click('#start')
+    await page.waitForFunction(() => (window.__ferry as FerryDebug).events.some(e => e.type === 'interrupted'), null, { timeout: 60_000, polling: 100 })
+    expect(await page.textContent('#status-text')).toBe('Cannot reach the old phone yet. Trying again…')
+  }, 120_000)
 })
