@@ -70,7 +70,7 @@ const LOCK_NAME = 'ferry-receive'
  * throttled for a moment, so a little more patience than the Node receiver's.
  */
 const STALL_MS = 10_000
-const BUSY = 'Ferry is already receiving in another tab. Let it finish there (or close it), then try again here.'
+const BUSY = 'Ferry is already receiving in another tab. This tab waits until it is done (or closed), then shows what it received.'
 
 type Node = Libp2p<{ ferry: FerryService }>
 
@@ -106,18 +106,17 @@ class App {
     }, 250)
     this.view.draw()
     const link = this.prefillFromUrl()
+    // Another tab is receiving into this browser (it opened the same link, or carries on a transfer):
+    // wait for it (a tab closed without freeing its lease frees it on expiry). Then nothing starts from
+    // the link by itself: that tab has spent the link's code, and what it received is here.
+    const waited = await this.whileOtherTabReceives()
     let record
     try {
       record = await new PairingRecords(this.journal).load()
     } catch (err) {
       this.view.error(explain(err))
     }
-    if (record?.role === 'receiver') {
-      // An unfinished transfer: carry on without the code, as the same peer with the kept token, once
-      // no other tab is receiving it (a tab that was closed without freeing its lease frees it on expiry).
-      await this.whileOtherTabReceives()
-      record = await new PairingRecords(this.journal).load().catch(() => undefined)
-    }
+    // An unfinished transfer: carry on without the code, as the same peer with the kept token.
     if (record?.role === 'receiver') {
       this.view.status('Resuming the unfinished transfer…')
       await this.receive(record.addrs)
@@ -127,32 +126,39 @@ class App {
     this.view.showForm(true)
     // ferry send --web marks the page it serves (src/net/page-server.ts); `ferry web` does not.
     const fromSender = document.querySelector('meta[name="ferry-served-by"]')?.getAttribute('content') === 'sender'
-    if (link !== undefined && fromSender && servedBySender(link, location.hostname) && !await this.lock.heldElsewhere()) {
+    if (link !== undefined && !waited && fromSender && servedBySender(link, location.hostname) && !await this.lock.heldElsewhere()) {
       // Opened from the old phone's own QR code (ferry send --web): the link has everything, nothing to click.
       await this.submit({ addr: link, code: '' })
       return
     }
-    const held = await this.store.stats()
-    this.view.status(held.messages > 0
-      ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
-      : this.senderKnown ? 'Type the code the old phone shows, then Receive.' : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+    await this.showHeld()
     if (await this.lock.heldElsewhere()) this.view.error(BUSY)
     // On a phone this brings up the keyboard for the one thing left to type.
     else if (this.senderKnown) document.getElementById('code')?.focus()
   }
 
-  /** Shows that another tab is receiving, and returns once none is. */
-  private async whileOtherTabReceives (): Promise<void> {
-    if (!await this.lock.heldElsewhere()) return
+  /** Says what this browser holds, or what to do to receive a history. */
+  private async showHeld (): Promise<void> {
+    const held = await this.store.stats()
+    this.view.status(held.messages > 0
+      ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
+      : this.senderKnown ? 'Type the code the old phone shows, then Receive.' : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+  }
+
+  /** Shows that another tab is receiving, and returns once none is: true when it waited. */
+  private async whileOtherTabReceives (): Promise<boolean> {
+    if (!await this.lock.heldElsewhere()) return false
     this.events.push({ type: 'busy', at: Date.now() })
     this.phase = 'busy'
     this.error = new FerryError(ErrorCode.STORE, BUSY)
     this.view.error(BUSY)
     this.view.status('Waiting for the other tab.')
+    this.view.showForm(false)
     // No event says another tab let go (a lease simply expires): look again every second.
     while (await this.lock.heldElsewhere()) await new Promise(resolve => setTimeout(resolve, 1000))
     this.error = undefined
     this.view.error(undefined)
+    return true
   }
 
   /** Fills the form from the URL; returns the ferry://pair payload when the fragment held one. */
@@ -201,12 +207,12 @@ class App {
   private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array): Promise<void> {
     const held = await this.lock.tryAcquire()
     if (held === undefined) {
-      this.events.push({ type: 'busy', at: Date.now() })
-      this.phase = 'busy'
-      this.error = new FerryError(ErrorCode.STORE, BUSY)
-      this.view.error(BUSY)
-      this.view.status('Waiting for the other tab.')
+      // Another tab took the lock first (both opened the same link at once): once it is done, what it
+      // received is here, and this tab starts nothing by itself (that tab spent the code).
+      await this.whileOtherTabReceives()
+      this.phase = 'idle'
       this.view.showForm(true)
+      await this.showHeld()
       return
     }
     this.store.takeOver()

@@ -360,4 +360,40 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.waitForFunction(() => (window.__ferry as FerryDebug).events.some(e => e.type === 'interrupted'), null, { timeout: 60_000, polling: 100 })
     expect(await page.textContent('#status-text')).toBe('Cannot reach the old phone yet. Trying again…')
   }, 120_000)
+
+  it('a second tab opened on the same link waits for the first, then shows what it received and pairs no one', async () => {
+    const dir = await senderStore()
+    // The old phone serves the page itself (ferry send --web), on loopback: its link starts the page by itself.
+    const sender = spawnFerry(['send', '--store', dir, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--listen', `${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`, '--json'], { name: 'sender' })
+    const link = String((await sender.waitEvent('code', 60_000)).page)
+    const { page, waitState } = await openPage(sender)
+    // The first tab stops reading mid-transfer, asked before its own script starts from the link.
+    await page.addInitScript(() => {
+      let hook: FerryDebug | undefined
+      Object.defineProperty(window, '__ferry', {
+        configurable: true,
+        get: () => hook,
+        set: (v: FerryDebug) => { hook = v; v.pauseAt({ mediaBytes: 1 }) }
+      })
+    })
+    await page.goto(link)
+    await waitState('the first tab paused mid-transfer', { paused: true })
+
+    // The same link again, in another tab of the same browser (scanned twice, or opened from history).
+    const second = await page.context().newPage()
+    await second.goto(link)
+    await second.waitForFunction(() => (window.__ferry as FerryDebug | undefined)?.state().phase === 'busy', null, { timeout: 30_000 })
+    await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+    expect((await waitState('the first tab verified', { phases: ['verified', 'failed'] }, 90_000)).error).toBeUndefined()
+    // The first tab spent the link's code and the history is here: the second one says so, and does not
+    // try the spent code on an old phone that has finished.
+    await second.waitForFunction(() => document.getElementById('status-text')?.textContent?.startsWith('This browser holds ') === true, null, { timeout: 30_000 })
+    const after = await second.evaluate(() => ({ state: (window.__ferry as FerryDebug).state(), events: (window.__ferry as FerryDebug).events.map(e => e.type) }))
+    expect(after.state.phase).toBe('idle')
+    expect(after.state.error).toBeUndefined()
+    expect(after.events).toEqual(['busy'])
+    expect(await second.isVisible('#error')).toBe(false)
+    expect((await sender.waitExit(30_000)).code).toBe(0)
+    expect(sender.all('paired')).toHaveLength(1)
+  }, 180_000)
 })
