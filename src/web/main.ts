@@ -12,7 +12,7 @@ import { exportDigest, exportNdjsonText, mediaDigests } from './export.js'
 import { IdbHistoryStore, type StoreStats } from './idb-history.js'
 import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
-import { explain, parseInput, servedBySender, type PairInput } from './pair-input.js'
+import { explain, parseInput, peerOfLink, servedBySender, type PairInput } from './pair-input.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
 import { View, type WebProgress } from './view.js'
 
@@ -116,8 +116,12 @@ class App {
     } catch (err) {
       this.view.error(explain(err))
     }
-    // An unfinished transfer: carry on without the code, as the same peer with the kept token.
-    if (record?.role === 'receiver') {
+    const linkPeer = link !== undefined ? peerOfLink(link) : undefined
+    // An unfinished transfer: carry on without the code, as the same peer with the kept token. Unless the
+    // link names another old phone: the person scanned that one's code, and the phone this browser was
+    // receiving from is not where it was (its history was replaced, or it is elsewhere); what arrived
+    // from it, never verified, is undone when the new transfer starts, and that phone still holds it.
+    if (record?.role === 'receiver' && (linkPeer === undefined || linkPeer === record.peerId)) {
       this.view.status('Resuming the unfinished transfer…')
       await this.receive(record.addrs)
       return

@@ -72,6 +72,14 @@ export function explain (err: unknown, context: FailureContext = {}): string {
   }
 }
 
+/** The old phone a ferry://pair payload names (its peer id), or undefined when it is not one. */
+export function peerOfLink (payload: string): string | undefined {
+  try {
+    return parseQrPayload(payload).peerId
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Whether a ferry://pair payload names the machine this page was loaded from (`hostname`, as

@@ -396,4 +396,35 @@ describe.skipIf(skip)('the browser phone', () => {
     expect((await sender.waitExit(30_000)).code).toBe(0)
     expect(sender.all('paired')).toHaveLength(1)
   }, 180_000)
+
+  it('opened with another old phone\'s link while a transfer is unfinished, pairs with that phone rather than wait for the first', async () => {
+    const send = (dir: string, name: string): FerryProcess => spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
+    const first = send(await senderStore(), 'sender')
+    const { page, waitState } = await openPage(first)
+    await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
+    await waitState('idle form', { phases: ['idle'] })
+    await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
+    await page.click('#start')
+    await waitState('pause mid-transfer', { paused: true })
+    await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
+    // That old phone is gone, and another one (another history, another peer) offers a code.
+    await first.kill9()
+    const other = copyStore(await seedStore('tiny', 9), 'other-phone')
+    const second = send(other, 'sender-other')
+    const qr = (await second.waitEvent('code', 60_000)).qr as string
+    await page.goto('about:blank')
+    await page.goto(`${pageUrl}#${qr}`)
+    // The person scanned the other phone's code: the page takes it, rather than resume a phone that is not there.
+    const idle = await waitState('the form with the other phone\'s link', { phases: ['idle'] }, 30_000)
+    expect(idle.error).toBeUndefined()
+    expect(await page.inputValue('#addr')).toBe(qr)
+    await page.click('#start')
+    const done = await waitState('verified from the other phone', { phases: ['verified', 'failed'] }, 90_000)
+    expect(done.error).toBeUndefined()
+    expect(done.mode).toBe('code')
+    expect((await second.waitExit(30_000)).code).toBe(0)
+    // What came of the first phone's transfer, never verified, was taken back: the browser holds exactly
+    // the other phone's history.
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', other]))
+  }, 180_000)
 })

@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, FerryError } from '../../src/errors.js'
 import { buildQrPayload, parseCode } from '../../src/pairing/index.js'
-import { explain, parseInput, servedBySender } from '../../src/web/pair-input.js'
+import { explain, parseInput, peerOfLink, servedBySender } from '../../src/web/pair-input.js'
 import { Eta, formatDuration } from '../../src/web/view.js'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -78,6 +78,14 @@ describe('the pairing form', () => {
       .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'no answer'))).toMatch(/^Cannot reach the old phone\. Is ferry send still running/)
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
+  })
+})
+
+describe('a link\'s old phone', () => {
+  it('is the peer its ferry://pair payload names, and none for anything else', () => {
+    expect(peerOfLink(buildQrPayload({ code: parseCode('123-4567-8901'), peerId: peer, addrs: [webrtc] }))).toBe(peer)
+    expect(peerOfLink('ferry://pair?v=1&code=nope')).toBeUndefined()
+    expect(peerOfLink(webrtc)).toBeUndefined()
   })
 })
 
