@@ -99,6 +99,13 @@ class App {
   async start (): Promise<void> {
     this.view.onSubmit(input => { void this.submit(input) })
     this.view.onStartOver(() => { void this.startOver() })
+    // A new link opened in this tab over the old one (pasted in the address bar, or a scanner reusing the
+    // tab) differs only in its fragment, and a browser loads nothing for that: load the page again, so it
+    // starts from the new link as it would in a new tab. Not while this tab receives: the transfer would
+    // stop for a reload (it would carry on, but the person did not ask for that).
+    addEventListener('hashchange', () => {
+      if (location.hash !== '' && (this.phase === 'idle' || this.phase === 'verified' || this.phase === 'failed')) location.reload()
+    })
     setInterval(() => {
       // Progress comes with every read of the transfer: the page shows it a few times a second.
       if (this.progressShown !== this.progress && this.progress !== undefined) this.view.progress(this.progressShown = this.progress)

@@ -427,4 +427,21 @@ describe.skipIf(skip)('the browser phone', () => {
     // the other phone's history.
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', other]))
   }, 180_000)
+
+  it('takes a new link opened over the page in the same tab', async () => {
+    const dir = await senderStore()
+    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const qr = (await sender.waitEvent('code', 60_000)).qr as string
+    const { page, waitState } = await openPage(sender)
+    await page.goto(pageUrl)
+    await waitState('idle form', { phases: ['idle'] })
+    // Only the fragment differs: the browser loads nothing by itself for that.
+    await page.goto(`${pageUrl}#${qr}`)
+    await page.waitForFunction(q => (document.getElementById('addr') as HTMLInputElement | null)?.value === q, qr, { timeout: 30_000 })
+    await waitState('idle form with the link', { phases: ['idle'] })
+    await page.click('#start')
+    const done = await waitState('verified', { phases: ['verified', 'failed'] }, 90_000)
+    expect(done.error).toBeUndefined()
+    expect((await sender.waitExit(30_000)).code).toBe(0)
+  }, 180_000)
 })
