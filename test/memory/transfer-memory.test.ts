@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { isFerryError } from '../../src/errors.js'
 import type { FerryEvent, TransferMemory, TransferTurns } from '../../src/net/ferry-service.js'
 import { generateCode } from '../../src/pairing/index.js'
 import { MEDIA_WORTH_HEADROOM, TransferCollector, type Collector } from '../../src/memory/transfer-memory.js'
-import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
 const MiB = 1024 * 1024
@@ -127,11 +128,7 @@ function listening (): { memory: TransferMemory, transfers: Array<{ role: string
 }
 
 describe('the Ferry service and its memory', () => {
-  const phones: Ferry[] = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones } = stoppedAfterEach()
 
   async function phone (memory: TransferMemory): Promise<Ferry> {
     const p = await createFerry(tempDir('memory-'), { listen: ['/ip4/127.0.0.1/tcp/0'], memory })

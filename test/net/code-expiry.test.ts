@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
 import { CodeBudgets } from '../../src/journal/code-budgets.js'
@@ -8,7 +9,7 @@ import { ferry, type FerryEvent } from '../../src/net/ferry-service.js'
 import { createFerryNode, type FerryNode } from '../../src/net/node.js'
 import { CODE_TTL_MS, generateCode, generateQrKey, parseCode, type PairingCode } from '../../src/pairing/index.js'
 import { beginPairing, rawNode } from '../e2e/helpers/raw-peer.js'
-import { cleanupTempDirs, fillStore, openStore, tempDir } from '../helpers/stores.js'
+import { fillStore, openStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
 // A code lives ten minutes from when it was first shown. An offer whose code can pair no phone any more
@@ -31,13 +32,7 @@ async function agedCode (journal: Journal, code: PairingCode, msLeft: number, sp
 }
 
 describe('an offer whose code can pair no phone any more', () => {
-  const phones: Ferry[] = []
-  const nodes: FerryNode[] = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones, nodes } = stoppedAfterEach<FerryNode>()
 
   async function oldPhone (): Promise<Ferry> {
     const old = await createFerry(tempDir('expiry-old-'), { listen, memory: false })

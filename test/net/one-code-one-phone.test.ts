@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
+import { createFerry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { PairingRecords } from '../../src/journal/pairing-records.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
@@ -7,7 +8,7 @@ import type { FerryNode } from '../../src/net/node.js'
 import { generateCode } from '../../src/pairing/index.js'
 import { abortReason, decodeMessage, MsgType } from '../../src/pairing/messages.js'
 import { beginPairing, rawNode, tryTransfer } from '../e2e/helpers/raw-peer.js'
-import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
 // A code pairs one phone. Someone who saw the code (over a shoulder, on a shared screen) and begins
@@ -18,13 +19,7 @@ import { until } from '../helpers/until.js'
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('one code, one phone', () => {
-  const phones: Ferry[] = []
-  const nodes: FerryNode[] = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones, nodes } = stoppedAfterEach<FerryNode>()
 
   it('a second phone that began with the code before the first confirmed is refused when it confirms', async () => {
     const old = await createFerry(tempDir('one-code-old-'), { listen, memory: false })

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
@@ -8,7 +9,7 @@ import type { FerryNode } from '../../src/net/node.js'
 import { buildQrPayload, generateCode, generateQrKey, parseCode, parseQrPayload, qrDialAddrs, ReceiverHandshake, type PairingCode } from '../../src/pairing/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import { beginPairing, hostNode, openStream, rawNode } from '../e2e/helpers/raw-peer.js'
-import { cleanupTempDirs, exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
 // A neighbour on the LAN can burn a typed code: three wrong guesses end it. The QR code shown beside it
@@ -17,13 +18,7 @@ import { until } from '../helpers/until.js'
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('pairing by the QR code, with a neighbour guessing', () => {
-  const phones: Ferry[] = []
-  const nodes: Array<FerryNode | Libp2p> = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
 
   /** A stranger's wrong guess, over a connection of its own, to its end. */
   async function guessWrong (addr: string, sender: string, code: PairingCode): Promise<string | undefined> {

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { CodeBudgets } from '../../src/journal/code-budgets.js'
@@ -7,7 +8,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { parseCode, ReceiverHandshake, type PairingCode } from '../../src/pairing/index.js'
 import { decodeMessage, encodeMessage, MsgType } from '../../src/pairing/messages.js'
 import { hostNode, openStream, type FramedStream } from '../e2e/helpers/raw-peer.js'
-import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { fillStore, tempDir } from '../helpers/stores.js'
 
 // An app may cancel an offer and offer the same code again (the code's budget is in the journal for
 // that). The guesses the first offer's peers could test stay spent: three in total across both.
@@ -16,13 +17,7 @@ const listen = ['/ip4/127.0.0.1/tcp/0']
 const CODE = parseCode('381-5402-7719')
 
 describe('a code offered again in the same process', () => {
-  const phones: Ferry[] = []
-  const nodes: Libp2p[] = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    for (const n of nodes.splice(0)) await Promise.resolve(n.stop()).catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones, nodes } = stoppedAfterEach<Libp2p>()
 
   /** A guess with a wrong code that has read the sender's PAKE_B (so it could test it) and holds. */
   async function guess (old: Ferry, wrong: PairingCode): Promise<{ s: FramedStream, answer: number }> {

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import type { FerryEvent, ReceiveResult } from '../../src/net/ferry-service.js'
 import { generateCode } from '../../src/pairing/index.js'
-import { cleanupTempDirs, exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
 // A new phone that verified a history and was stopped (killed, its battery gone) before it forgot the
 // pairing: the old phone may have heard Verified and gone. Started again without a code, it must not end
@@ -11,12 +12,7 @@ import { cleanupTempDirs, exportText, fillStore, tempDir } from '../helpers/stor
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 const PAIRING_KEY = 'pairing'
-const phones: Ferry[] = []
-
-afterEach(async () => {
-  for (const p of phones.splice(0)) await p.stop().catch(() => {})
-  cleanupTempDirs()
-})
+const { phones } = stoppedAfterEach()
 
 async function phone (): Promise<Ferry> {
   const p = await createFerry(tempDir('restart-'), { listen: LOOPBACK })

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
 import { buildQrPayload, generateCode, parseQrPayload, qrDialAddrs } from '../../src/pairing/index.js'
-import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
+import { fillStore, tempDir } from '../helpers/stores.js'
 
 // What an app awaiting offer() or receive() hears when it cancels, stops its phone, or is refused:
 // every promise settles, with a code that says which of those it was.
@@ -15,11 +16,7 @@ import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('an app awaiting a transfer', () => {
-  const phones: Ferry[] = []
-  afterEach(async () => {
-    for (const p of phones.splice(0)) await p.stop().catch(() => {})
-    cleanupTempDirs()
-  })
+  const { phones } = stoppedAfterEach()
 
   async function phone (): Promise<Ferry> {
     const p = await createFerry(tempDir('lifecycle-'), { listen, memory: false })
