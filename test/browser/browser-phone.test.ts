@@ -238,6 +238,7 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.click('#start')
     expect((await waitState('the first transfer verified', { phases: ['verified', 'failed'] }, 90_000)).error).toBeUndefined()
     expect(await page.textContent('#summary-moved')).toMatch(/^This time: \d[\d,]* new messages, \d+ new media files \([\d.]+ MB\)\.$/)
+    expect(await page.textContent('#summary-detail')).toMatch(/^Every conversation was read back from this browser's storage and matches the old phone( ·|$)/)
     expect((await first.waitExit(30_000)).code).toBe(0)
 
     // An app on the browser phone recalls a picture, edits another's caption and renames their chat, in
@@ -267,7 +268,8 @@ describe.skipIf(skip)('the browser phone', () => {
     const done = await waitState('the second transfer verified', { phases: ['verified', 'failed'] }, 90_000)
     expect(done.error).toBeUndefined()
     expect(done.stats).toMatchObject({ messagesKept: 2, namesKept: 1, mediaFilesSent: 0 })
-    // The page says what it kept, as ferry receive says it.
+    // The page says what it kept, as ferry receive says it, and does not call the kept copies the old phone's.
+    expect(await page.textContent('#summary-detail')).toMatch(/^Every conversation was read back from this browser's storage and matches the old phone, but for what this phone kept as its own \(below\)/)
     expect(await page.textContent('#summary-moved')).toBe('This time: 0 new messages, 0 new media files (0 B), ' +
       '2 messages kept as this phone changed them (recalled, or edited after the old phone\'s copy), ' +
       `1 chat or contact name kept as this phone changed it and the old phone did not, ${(done.progress!.totalMessages - 2).toLocaleString('en-US')} messages and ${done.stats!.mediaFilesHeld} media files already here.`)
