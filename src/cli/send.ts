@@ -98,10 +98,11 @@ ${SELECTION_HELP}
                       --json the code event carries the link (page)
   --web-port N        the port to serve the page on (default ${DEFAULT_PAGE_PORT}, or any free one when
                       that is taken; 0 for any free one)
-  --json              print JSON events (code, connection, paired, pair-failed, typed-code-spent,
-                      manifest, progress, verified) instead of a bar; code and resuming carry the
-                      discovery port. A failure ends with an error event and its code: CODE_EXPIRED
-                      when the code expired unused, NO_PEER when --timeout passed
+  --json              print JSON events (code, offering, connection, paired, pair-failed,
+                      typed-code-spent, manifest, progress, verified) instead of a bar; code and
+                      resuming carry the discovery port, offering the code's expiry
+                      (codeExpiresAt). A failure ends with an error event and its code:
+                      CODE_EXPIRED when the code expired unused, NO_PEER when --timeout passed
   --timeout SECONDS   give up when nobody has paired within this time (default: the code's own life,
                       ten minutes from when it was first shown; 600 while waiting for a phone paired
                       before to come back)
