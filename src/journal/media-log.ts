@@ -1,4 +1,4 @@
-import { hexToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { HistoryChange } from '../store/history.js'
 import type { MediaRecord } from '../store/model.js'
@@ -36,7 +36,7 @@ export function readMedia (b: Uint8Array): MediaPriors {
   const end = 5 + n * HASH
   if (end > b.byteLength) throw damaged()
   const added = new Array<string>(n)
-  for (let i = 0; i < n; i++) added[i] = hexOf(b, 5 + i * HASH)
+  for (let i = 0; i < n; i++) added[i] = bytesToHex(b.subarray(5 + i * HASH, 5 + (i + 1) * HASH))
   const replaced = end === b.byteLength ? [] : fromJson<MediaRecord[]>(b.subarray(end))
   if (!Array.isArray(replaced)) throw damaged()
   return { added, replaced }
@@ -61,15 +61,6 @@ export function mediaInverse (entries: Iterable<MediaPriors>): HistoryChange | u
     else media.push(r)
   }
   return { media, remove: { media: remove } }
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
-/** The 32 bytes at `at` as 64 hex digits: an undo reads 100k+ of them. */
-function hexOf (b: Uint8Array, at: number): string {
-  let s = ''
-  for (let k = at; k < at + HASH; k++) s += HEX[b[k]]
-  return s
 }
 
 const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
