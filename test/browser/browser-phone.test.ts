@@ -25,6 +25,11 @@ type State = ReturnType<FerryDebug['state']>
 /** What to wait for in the page's state: a phase among these, and/or paused or not. */
 interface Wanted { phases?: string[], paused?: boolean }
 
+/** An old phone offering its history over WebRTC on loopback, as the page dials it. */
+function sendOverWebRTC (dir: string, name: string): FerryProcess {
+  return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
+}
+
 /** The tiny seeded phone plus a chat of real pictures, so the page has images that render. */
 async function senderStore (): Promise<string> {
   const dir = copyStore(await seedStore('tiny', 7))
@@ -114,7 +119,7 @@ describe.skipIf(skip)('the browser phone', () => {
 
   it('pairs with the code, survives a reload mid-transfer, and holds exactly the sender\'s history', async () => {
     const dir = await senderStore()
-    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const sender = sendOverWebRTC(dir, 'sender')
     const codeEvent = await sender.waitEvent('code', 60_000)
     const code = String(codeEvent.code)
     const addr = (codeEvent.webrtc as string[])[0]
@@ -230,7 +235,7 @@ describe.skipIf(skip)('the browser phone', () => {
   })
   it('says in its summary what it kept of the browser phone\'s own changes when the old phone sends again', async () => {
     const dir = await senderStore()
-    const send = (name: string): FerryProcess => spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
+    const send = (name: string): FerryProcess => sendOverWebRTC(dir, name)
     const first = send('sender')
     const { page, waitState } = await openPage(first)
     await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
@@ -279,7 +284,7 @@ describe.skipIf(skip)('the browser phone', () => {
 
   it('after three wrong codes says that scanning the QR code still pairs, and it does', async () => {
     const dir = await senderStore()
-    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const sender = sendOverWebRTC(dir, 'sender')
     const shown = await sender.waitEvent('code', 60_000)
     const code = String(shown.code)
     const { page, waitState } = await openPage(sender)
@@ -351,7 +356,7 @@ describe.skipIf(skip)('the browser phone', () => {
 
   it('says it cannot reach the old phone, not that a connection dropped, before it ever paired', async () => {
     const dir = await senderStore()
-    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const sender = sendOverWebRTC(dir, 'sender')
     const qr = (await sender.waitEvent('code', 60_000)).qr as string
     // The old phone is gone before the new one tries its link.
     await sender.kill9()
@@ -400,7 +405,7 @@ describe.skipIf(skip)('the browser phone', () => {
   }, 180_000)
 
   it('opened with another old phone\'s link while a transfer is unfinished, pairs with that phone rather than wait for the first', async () => {
-    const send = (dir: string, name: string): FerryProcess => spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
+    const send = sendOverWebRTC
     const first = send(await senderStore(), 'sender')
     const { page, waitState } = await openPage(first)
     await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
@@ -432,7 +437,7 @@ describe.skipIf(skip)('the browser phone', () => {
 
   it('takes a new link opened over the page in the same tab', async () => {
     const dir = await senderStore()
-    const sender = spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name: 'sender' })
+    const sender = sendOverWebRTC(dir, 'sender')
     const qr = (await sender.waitEvent('code', 60_000)).qr as string
     const { page, waitState } = await openPage(sender)
     await page.goto(pageUrl)
