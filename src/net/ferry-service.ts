@@ -13,6 +13,7 @@ import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
+import { TriedCodes } from '../journal/tried-codes.js'
 import { encodeFrame, type BatchDeflate } from '../wire/codec.js'
 import { prefix } from '../wire/framing.js'
 import { rateLimited } from '../wire/rate-limit.js'
@@ -166,6 +167,8 @@ export class FerryService implements Startable {
   private stopped = false
   private readonly pairings: PairingRecords
   private readonly budgets: CodeBudgets
+  /** The codes this phone typed and how many guesses each tested, shared by its receives. */
+  private readonly tried: TriedCodes
   /** Who may hold a connection; set while started, unless turned off. */
   slots?: ConnectionSlots
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
@@ -174,6 +177,7 @@ export class FerryService implements Startable {
   constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
     this.pairings = new PairingRecords(init.journal)
     this.budgets = new CodeBudgets(init.journal)
+    this.tried = new TriedCodes(init.journal)
   }
 
   readonly [Symbol.toStringTag] = '@ferry/service'
@@ -500,7 +504,7 @@ export class FerryService implements Startable {
     this.receives.add(stop)
     const turns = beginTransfer(this.init.memory, 'receiver')
     try {
-      return await new Receiving(this.components, this.init, this.pairings).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
+      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal)

@@ -4,6 +4,7 @@ import {
   type PairingCode, type PairingResult
 } from '../pairing/index.js'
 import { encodeAbort, MsgType, type AbortReason } from '../pairing/messages.js'
+import type { CodeTry } from '../journal/tried-codes.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import { prefix, readFrames } from '../wire/framing.js'
 import { within } from '../within.js'
@@ -95,8 +96,19 @@ export interface PairOutcome {
   unconfirmed?: true
 }
 
+export interface ReceiverAuth {
+  code?: PairingCode
+  qrKey?: Uint8Array
+  token?: Uint8Array
+  /**
+   * This phone's count of the guesses its code pairings tested (journal/tried-codes.ts), for a typed
+   * code: `charge` is awaited once the other phone's PAKE_B is in, before this phone answers it.
+   */
+  tries?: CodeTry
+}
+
 /** Receiver side: pairs with the code, or re-authenticates with a resume token. */
-export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { code?: PairingCode, qrKey?: Uint8Array, token?: Uint8Array }, timeoutMs = 60_000): Promise<PairOutcome> {
+export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: ReceiverAuth, timeoutMs = 60_000): Promise<PairOutcome> {
   try {
     if (auth.token !== undefined) {
       const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
@@ -105,10 +117,34 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: { 
     }
     if (auth.code === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a pairing code is needed')
     const m = new ReceiverHandshake({ code: auth.code, qrKey: auth.qrKey, ...ids })
-    const r = await drive<PairingResult>(duplex, readFrames(duplex.source, MAX_MESSAGE_BYTES), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+    const tries = auth.tries
+    const frames = readFrames(duplex.source, MAX_MESSAGE_BYTES)
+    let r: PairingResult
+    try {
+      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, tries), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+    } catch (err) {
+      await tries?.settle(m.codeProved ? 'proved' : 'failed')
+      throw err
+    }
+    await tries?.settle('paired')
     return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
   } finally {
     await duplex.close().catch(() => {})
+  }
+}
+
+/**
+ * The frames, with the try charged before the other phone's PAKE_B reaches the handshake: this phone's
+ * answer to it (CONFIRM_A, or a refusal) tells the other phone whether its guess of the code was right.
+ */
+async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, tries: CodeTry): AsyncGenerator<Uint8Array> {
+  let charged = false
+  for await (const frame of frames) {
+    if (!charged && frame[1] === MsgType.PAKE_B) {
+      charged = true
+      await tries.charge()
+    }
+    yield frame
   }
 }
 

@@ -10,6 +10,7 @@ import type { HistorySink } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import type { PairingRecords } from '../journal/pairing-records.js'
+import type { TriedCodes } from '../journal/tried-codes.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import type { BatchDeflate } from '../wire/codec.js'
 import { PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
@@ -104,7 +105,12 @@ export class Receiving {
   /** The address of the last failed session (see dial). */
   private deadAddr?: Multiaddr
 
-  constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords) {}
+  /**
+   * `tried` counts the guesses this phone's typed-code pairings tested, one count per service: someone
+   * posing as the old phone learns from each whether its guess of the code was right.
+   */
+  constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords,
+    private readonly tried: TriedCodes) {}
 
   private get peerId (): string {
     return this.components.peerId.toString()
@@ -113,6 +119,8 @@ export class Receiving {
   /** One receive, to its end: FerryService.receive, with its addresses parsed. */
   async run (opts: Dialling, emit: (e: EventBody) => void): Promise<ReceiveResult> {
     let peer: PeerId | undefined
+    // A typed code whose guesses this phone spent is refused before the old phone is even looked for.
+    if (opts.code !== undefined && opts.qrKey === undefined) await this.tried.check(opts.code)
     // A session that verified the history but lost the link before the old phone heard it: the next
     // sessions verify again to tell it. Once that has failed for TELL_AGAIN_MS, or cannot go on, the
     // history is verified here all the same.
@@ -229,8 +237,12 @@ export class Receiving {
     const record = await this.pairings.load()
     const token = record?.role === 'receiver' && record.peerId === peer ? hexToBytes(record.token) : undefined
     const pair = async (auth: { token: Uint8Array } | { code?: PairingCode, qrKey?: Uint8Array }): Promise<PairOutcome> => {
+      // A QR code's key cannot be guessed, so its pairings test no guess of the code: they are not counted.
+      const typed = 'code' in auth && auth.code !== undefined && auth.qrKey === undefined ? auth.code : undefined
+      // Checked before the stream opens: a code with no guesses left sends nothing of CPace.
+      const tries = typed !== undefined ? await this.tried.begin(typed) : undefined
       const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
-      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, auth, this.init.pairTimeoutMs)
+      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs)
     }
     let outcome: PairOutcome
     try {

@@ -277,10 +277,17 @@ export class ReceiverHandshake extends Machine {
   #sid?: Uint8Array
   /** The outputs, from this phone's confirmation until the sender's verdict. */
   #result?: PairingResult
+  #proved = false
 
   constructor (o: HandshakeOptions) {
     super(o, o.localPeerId, o.remotePeerId)
   }
+
+  /**
+   * Whether the sender's tag checked out: the other phone holds the code, so this run tested no guess of
+   * it, whatever its verdict (the receiver's own count of tried codes gives the try back then).
+   */
+  get codeProved (): boolean { return this.#proved }
 
   /** The first message, PAKE_A. */
   start (): Step {
@@ -319,6 +326,7 @@ export class ReceiverHandshake extends Machine {
       if (!ctEqual(hmac(sha512, key, lvCat(Yb, ADb)), Tb)) {
         throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the code does not match (check the digits, or make a new code)')
       }
+      this.#proved = true
       const Ta = hmac(sha512, key, lvCat(this.#Ya!, this.ad))
       this.#result = outputs(isk, sid, ADb)
       isk.fill(0)

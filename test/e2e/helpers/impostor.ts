@@ -1,0 +1,47 @@
+// Someone posing as the old phone: a bare libp2p node that answers /ferry/pair with the real CPace, but
+// with a code of its own (a guess), as a neighbour would who answered the new phone's dial for the same
+// nameplate. It never runs out of guesses (a fresh lifetime for each stream): the only bound on them is
+// the new phone's. Loopback only, mDNS off.
+import type { Stream } from '@libp2p/interface'
+import type { FerryNode } from '../../../src/net/node.js'
+import { PAIR_PROTOCOL, pairAsSender } from '../../../src/net/pair-stream.js'
+import { streamToDuplex } from '../../../src/net/stream-duplex.js'
+import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode } from '../../../src/pairing/index.js'
+import { readFrames } from '../../../src/wire/framing.js'
+import { rawNode } from './raw-peer.js'
+
+export interface Impostor {
+  node: FerryNode
+  /** Loopback multiaddr with /p2p/. */
+  addr: string
+  /** Pairing streams the new phone opened to it, each the start of a CPace run. */
+  streams: number
+  stop(): Promise<void>
+}
+
+/**
+ * `guess` is the code it pretends to show. The first `dropFirst` pairing streams it cuts once the new
+ * phone's PAKE_A is in, before any answer: a link that failed before CPace could test anything.
+ */
+export async function startImpostor (guess: string, opts: { dropFirst?: number } = {}): Promise<Impostor> {
+  const node = await rawNode()
+  const self = node.peerId.toString()
+  const addr = node.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))
+  if (addr === undefined) throw new Error('the impostor has no loopback address')
+  const me: Impostor = { node, addr, streams: 0, stop: async () => { await node.stop() } }
+  await node.handle(PAIR_PROTOCOL, (stream: Stream, connection) => {
+    me.streams++
+    const duplex = streamToDuplex(stream)
+    if (me.streams <= (opts.dropFirst ?? 0)) {
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        duplex.abort(new Error('the impostor drops the link'))
+      })().catch(() => {})
+      return
+    }
+    void pairAsSender(duplex, { localPeerId: self, remotePeerId: connection.remotePeer.toString() },
+      { code: parseCode(guess), lifetime: new CodeLifetime(), tokens: new Map() })
+      .catch(() => {})
+  })
+  return me
+}

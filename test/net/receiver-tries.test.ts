@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest'
+import type { Libp2p } from '@libp2p/interface'
+import { stoppedAfterEach } from '../helpers/stopped.js'
+import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
+import type { FerryNode } from '../../src/net/node.js'
+import { generateQrKey, parseCode } from '../../src/pairing/index.js'
+import { startImpostor, type Impostor } from '../e2e/helpers/impostor.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+
+// Someone nearby may pose as the old phone: each pairing the new phone runs against it tests one guess
+// of the code. So the new phone, too, tries a typed code three times at most without pairing, counted
+// in its journal so that starting the receive again grants no new guesses.
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
+const CODE = parseCode('472-1180-3356')
+/** What the impostor guesses: the nameplate is public (mDNS), the rest it must guess. */
+const GUESS = '472-0000-0001'
+
+describe('the new phone bounds how often it tries a code', () => {
+  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
+
+  async function newPhone (dir: string): Promise<Ferry> {
+    const p = await createFerry(dir, { listen, memory: false })
+    phones.push(p)
+    return p
+  }
+
+  async function impostor (opts?: { dropFirst?: number }): Promise<Impostor> {
+    const i = await startImpostor(GUESS, opts)
+    nodes.push(i.node)
+    return i
+  }
+
+  async function failure (p: Promise<unknown>): Promise<FerryError> {
+    const err = await p.then(() => undefined, (e: unknown) => e)
+    expect(isFerryError(err), String(err)).toBe(true)
+    return err as FerryError
+  }
+
+  it('three failed tries, then the code is refused before any CPace, also after a restart', async () => {
+    const dir = tempDir('tries-new-')
+    const fake = await impostor()
+    let phone = await newPhone(dir)
+    for (let i = 1; i <= 3; i++) {
+      expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+      expect(fake.streams).toBe(i)
+    }
+    // The phone restarts on the same folder: its journal still counts the three.
+    await phone.stop()
+    phone = await newPhone(dir)
+    const refused = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(refused.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused.message).toContain('tried 3 times without pairing')
+    expect(refused.message).toContain('posing as the old phone')
+    expect(refused.message).toContain('Ask the old phone for a new code')
+    expect(refused.message).not.toContain('472-1180-3356')
+    expect(refused.details).toMatchObject({ from: 'receiver', state: 'tried', tried: 3 })
+    // Nothing of CPace went out: the impostor never saw a fourth pairing stream.
+    expect(fake.streams).toBe(3)
+  })
+
+  it('a link that fails before the other phone answers PAKE_A tests no guess and is not counted', async () => {
+    const dir = tempDir('tries-drop-')
+    // Four dropped links (the receive redials after each), then a wrong guess answered in full.
+    const fake = await impostor({ dropFirst: 4 })
+    const phone = await newPhone(dir)
+    expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+    expect(fake.streams).toBe(5)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 1 })
+    // Two more guesses are left.
+    for (let i = 0; i < 2; i++) expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+    expect(fake.streams).toBe(7)
+    expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(fake.streams).toBe(7)
+  })
+
+  it('pairing with the real old phone clears the count', async () => {
+    const dir = tempDir('tries-clear-')
+    const fake = await impostor()
+    const phone = await newPhone(dir)
+    for (let i = 0; i < 2; i++) expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+
+    const old = await createFerry(tempDir('tries-old-'), { listen, memory: false })
+    phones.push(old)
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [] })
+    const offered = old.send({ code: CODE })
+    offered.catch(() => {})
+    const got = await phone.receive({ addrs: old.addresses(), code: CODE })
+    expect(got.progress.messages).toBe(10)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+
+    // The count starts over: three more tries with the code reach the other phone.
+    for (let i = 0; i < 3; i++) expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+    expect(fake.streams).toBe(5)
+  })
+
+  it('pairings with the QR code\'s key are neither counted nor refused: the key cannot be guessed', async () => {
+    const dir = tempDir('tries-qr-')
+    const fake = await impostor()
+    const phone = await newPhone(dir)
+    for (let i = 0; i < 3; i++) expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+    // The impostor cannot prove a key it never saw; the scan still tries, and is refused by the key.
+    const scanned = await failure(phone.receive({ addrs: [fake.addr], code: CODE, qrKey: generateQrKey() }))
+    expect(scanned.code).toBe(ErrorCode.WRONG_CODE)
+    expect(fake.streams).toBe(4)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 3 })
+  })
+})
