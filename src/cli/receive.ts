@@ -15,11 +15,12 @@ import { SenderSearch, senderRoute } from '../net/find-sender.js'
 import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import type { Journal } from '../journal/journal.js'
 import type { PairingRecord } from '../journal/pairing-records.js'
 import { TransferLog } from '../journal/transfer-log.js'
+import { TriedCodes } from '../journal/tried-codes.js'
 
 async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
@@ -67,6 +68,15 @@ function holdsHistory (dir: string): boolean {
   }
 }
 
+/** The refusal of a code this phone tried too often, with what to do in the CLI's words. */
+function spentCode (err: unknown): unknown {
+  if (!isFerryError(err, ErrorCode.CODE_EXPIRED) || err.details?.state !== 'tried') return err
+  return new FerryError(ErrorCode.CODE_EXPIRED,
+    `this code was tried ${String(err.details.tried)} times without pairing, so it will not be tried again: someone nearby may be ` +
+    'posing as the old phone, or the code was mistyped. Ask for a new code: run ferry send again on the old phone, ' +
+    'or pass its QR code with --qr, which cannot be mistyped', err.details, { cause: err })
+}
+
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
   addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
 
@@ -79,6 +89,10 @@ Finds the old phone running 'ferry send' on the local network, pairs with the co
 receives its history into DIR (created when missing). Asks for the code when it is not given and stdin
 is a terminal. Resumes by itself after a dropped link; after a crash, run it again without a code: the
 phones reconnect with the token kept from pairing.
+
+A typed code is tried three times at most without pairing, counted in DIR across runs: someone nearby
+posing as the old phone learns from each try whether they guessed the code. After that the code is
+refused at once (CODE_EXPIRED): ask for a new one, or use the QR code, whose key cannot be guessed.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on
@@ -117,7 +131,8 @@ Examples:
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=2&code=...'
 
 Exit codes: 0 received and verified, 1 failed (wrong code; a code that expired or already paired
-another phone, CODE_EXPIRED: ask for a new one; no phone found, the Wi-Fi keeps devices apart, phone
+another phone, or that this phone tried three times without pairing, CODE_EXPIRED: ask for a new
+one; no phone found, the Wi-Fi keeps devices apart, phone
 went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
   options: {
     store: { type: 'string' },
@@ -163,6 +178,8 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
     const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
     const code = asked ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
     const qrKey = qrKeyFor(qr, code)
+    // A typed code this phone spent its guesses on is refused before anything looks for the old phone.
+    if (code !== undefined && qrKey === undefined) await new TriedCodes(storage.journal).check(code).catch(async err => { await storage.close(); throw spentCode(err) })
     if (resuming && addrs.length === 0) addrs = withPeer(record?.addrs ?? [], record?.peerId ?? '')
     // A resumed phone dials what it dialled before unless told otherwise.
     const transport = parseTransport(transportGiven, (resuming ? choiceCovering(record?.addrs ?? []) : undefined) ?? 'tcp')

@@ -1,0 +1,41 @@
+// A neighbour posing as the old phone, against a real `ferry receive` process: each run with the same
+// typed code tries it once, and the fourth run refuses the code at once, telling the person why and
+// what to do, with exit 1 and CODE_EXPIRED. (The library's side, restarts and clearing by a pairing:
+// test/net/receiver-tries.test.ts.)
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, errorCode, killAll, newStorePath, startReceiver } from './helpers/ferry-cli.js'
+import { startImpostor, type Impostor } from './helpers/impostor.js'
+
+const CODE = '318-6642-0975'
+const impostors: Impostor[] = []
+
+describe('ferry receive against someone posing as the old phone', () => {
+  afterEach(async () => {
+    await killAll()
+    await Promise.all(impostors.splice(0).map(async i => { await i.stop() }))
+  })
+  afterAll(() => cleanupTempDirs())
+
+  it('three runs try the code; the fourth refuses it before pairing, saying what to do', async () => {
+    const fake = await startImpostor('318-0000-0001')
+    impostors.push(fake)
+    const store = newStorePath()
+    for (let i = 1; i <= 3; i++) {
+      const p = startReceiver(store, { code: CODE, peer: fake.addr, name: `receiver ${i}` })
+      const exit = await p.waitExit(30_000)
+      expect(exit.code, p.describe()).toBe(1)
+      expect(errorCode(p.stderr), p.describe()).toBe('WRONG_CODE')
+      expect(fake.streams).toBe(i)
+    }
+    const p = startReceiver(store, { code: CODE, peer: fake.addr, name: 'receiver 4' })
+    const exit = await p.waitExit(30_000)
+    expect(exit.code, p.describe()).toBe(1)
+    expect(errorCode(p.stderr), p.describe()).toBe('CODE_EXPIRED')
+    expect(p.stderr).toContain('this code was tried 3 times without pairing')
+    expect(p.stderr).toContain('someone nearby may be posing as the old phone, or the code was mistyped')
+    expect(p.stderr).toContain('run ferry send again on the old phone, or pass its QR code with --qr')
+    expect(p.stderr).not.toContain(CODE)
+    expect(p.events.at(-1)).toMatchObject({ event: 'error', code: 'CODE_EXPIRED' })
+    expect(fake.streams).toBe(3)
+  })
+})
