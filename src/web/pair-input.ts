@@ -57,6 +57,8 @@ export function explain (err: unknown, context: FailureContext = {}): string {
     case ErrorCode.CODE_EXPIRED:
       // Refused at its confirmation: this browser lost the code to another phone (handshake.ts).
       if (err.details?.state === 'used') return 'This code has already paired another phone. Ask for a new code: start ferry send again on the old phone (if that phone is not yours, stop its transfer there).'
+      // This browser's own count (journal/tried-codes.ts): the old phone may never have seen these tries.
+      if (err.details?.state === 'tried') return 'This browser tried this code three times without pairing, so it will not try it again: someone nearby may be posing as the old phone, or the code was mistyped. Scan the QR code the old phone shows (it cannot be mistyped), or start ferry send there again for a new code.'
       return context.qr === true
         ? 'The old phone\'s code is no longer valid: another phone used it, or it is more than ten minutes old. Start ferry send there again for a new one.'
         // Three wrong tries end typing, not the QR code: the person is sent to the one thing that still

@@ -73,6 +73,9 @@ describe('the pairing form', () => {
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'), { qr: true })).toMatch(/^The old phone's code is no longer valid.*Start ferry send there again/)
     // A browser that lost the code to another phone at its confirmation is told that, not a guess at why.
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x', { from: 'sender', state: 'used' }))).toMatch(/^This code has already paired another phone\. Ask for a new code/)
+    // This browser spent the code's tries itself (someone may pose as the old phone): said so, the QR code first.
+    expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x', { from: 'receiver', state: 'tried', tried: 3 })))
+      .toMatch(/^This browser tried this code three times without pairing.*posing as the old phone.*Scan the QR code the old phone shows/)
     // Lost mid-transfer with the pairing kept: nothing is lost, and the old phone started again carries on.
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/…'), { resumable: true }))
       .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
