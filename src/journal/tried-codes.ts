@@ -44,12 +44,9 @@ export class TriedCodes {
   /** Every read-modify-write of a record, one after the other: two attempts at once must both count. */
   private chain: Promise<unknown> = Promise.resolve()
 
-  constructor (private readonly journal: Journal, opts: { now?: () => number, maxFailures?: number } = {}) {
+  constructor (private readonly journal: Journal, opts: { now?: () => number } = {}) {
     this.now = opts.now ?? Date.now
-    this.maxFailures = opts.maxFailures ?? MAX_FAILURES
   }
-
-  readonly maxFailures: number
 
   /** The journal key of a code. */
   static key (code: PairingCode): string {
@@ -77,7 +74,7 @@ export class TriedCodes {
   /** Throws CODE_EXPIRED, saying why and what to do, when `code` has had its guesses on this phone. */
   async check (code: PairingCode): Promise<void> {
     const r = await this.load(code)
-    if (r === undefined || r.failed < this.maxFailures) return
+    if (r === undefined || r.failed < MAX_FAILURES) return
     // The code stays out of the message: an app may log it, and the code was a secret.
     throw new FerryError(ErrorCode.CODE_EXPIRED,
       `this pairing code was tried ${r.failed} times without pairing, so this phone will not try it again: ` +
@@ -94,7 +91,7 @@ export class TriedCodes {
       charge: async () => {
         await this.update(code, r => {
           // Another attempt with the code at once may have spent the last guess meanwhile.
-          if ((r?.failed ?? 0) >= this.maxFailures) return r
+          if ((r?.failed ?? 0) >= MAX_FAILURES) return r
           charged = true
           return { failed: (r?.failed ?? 0) + 1, lastAt: this.now() }
         })

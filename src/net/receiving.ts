@@ -36,6 +36,11 @@ export interface ReceiveOptions {
    * or --peer, parsed or as strings. BAD_INPUT, at once, for none or one that is no multiaddr.
    */
   addrs: Array<Multiaddr | string>
+  /**
+   * The code typed. This phone tries one three times at most without pairing, across restarts (its
+   * journal counts them: someone posing as the old phone learns from each try whether it guessed the
+   * code); then CODE_EXPIRED, `details.state: 'tried'`, before anything is dialled.
+   */
   code?: PairingCode
   /** The key of the QR code the code came from (`parseQrPayload(...).key`): pairs outside a typed code's three guesses. */
   qrKey?: Uint8Array
