@@ -4,6 +4,9 @@ import { CodeLifetime, parseCode } from '../../src/pairing/index.js'
 import { pairAsReceiver, pairAsSender } from '../../src/net/pair-stream.js'
 import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { ByteDuplex } from '../../src/wire/duplex.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
 const SENDER = '12D3KooWSenderSenderSenderSenderSenderSenderSender1'
 const RECEIVER = '12D3KooWReceiverReceiverReceiverReceiverReceiverR1'
@@ -73,6 +76,49 @@ describe('pairing over a stream', () => {
     expect(refused?.code).toBe(ErrorCode.CODE_EXPIRED)
     expect(refused?.message).toBe('pairing: this code has already paired another phone; ask for a new code (if that phone is not yours, stop the transfer on the old phone)')
     expect(await lateSender).toBe(ErrorCode.CODE_EXPIRED)
+  })
+
+  it('a phone that another phone beat to the code counts no try of it: the old phone proved the code', async () => {
+    // Refused at its confirmation, yet the old phone's tag showed it holds the code: nothing was
+    // guessed, so the try is given back, and the person may still use the code's three tries elsewhere.
+    const code = parseCode('271-4567-8901')
+    const lifetime = new CodeLifetime()
+    const journal = NodeJournal.open(tempDir('pair-tries-'))
+    try {
+      const tried = new TriedCodes(journal)
+      await (await tried.begin(code)).charge() // an earlier wrong try, against someone else
+      const late = memoryPipe()
+      let confirming!: () => void
+      const atConfirmation = new Promise<void>(resolve => { confirming = resolve })
+      let letGo!: () => void
+      const held = new Promise<void>(resolve => { letGo = resolve })
+      let writes = 0
+      const slow: ByteDuplex = {
+        ...late.b,
+        write: async chunks => {
+          if (++writes === 2) { confirming(); await held } // its CONFIRM_A waits
+          await late.b.write(chunks)
+        }
+      }
+      const lateSender = pairAsSender(late.a, { localPeerId: SENDER, remotePeerId: OTHER }, { code, lifetime, tokens: new Map() }).catch(() => {})
+      const lateReceiver = pairAsReceiver(slow, { localPeerId: OTHER, remotePeerId: SENDER }, { code, tries: await tried.begin(code) })
+      lateReceiver.catch(() => {})
+      await atConfirmation
+      // Its PAKE_B was in and charged before it answered.
+      expect(await tried.load(code)).toMatchObject({ failed: 2 })
+      const first = memoryPipe()
+      await Promise.all([
+        pairAsSender(first.a, { localPeerId: SENDER, remotePeerId: RECEIVER }, { code, lifetime, tokens: new Map() }),
+        pairAsReceiver(first.b, { localPeerId: RECEIVER, remotePeerId: SENDER }, { code })
+      ])
+      letGo()
+      expect((await lateReceiver.then(() => undefined, (err: FerryError) => err))?.code).toBe(ErrorCode.CODE_EXPIRED)
+      await lateSender
+      expect(await tried.load(code)).toMatchObject({ failed: 1 })
+    } finally {
+      await journal.close()
+      cleanupTempDirs()
+    }
   })
 
   it('a receiver whose verdict is lost keeps its token, unconfirmed: the sender did pair it', async () => {
