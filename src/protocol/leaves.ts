@@ -145,10 +145,13 @@ export class ConversationRoot {
   private readonly hash = createSha256()
   private done?: Uint8Array
   count = 0
+  /** The leaf digests, in order. */
+  readonly leaves: Uint8Array[] = []
 
   add (leaf: Pick<LeafSummary, 'count' | 'digest'>): void {
     if (this.done !== undefined) throw new Error('a conversation root was added to after its digest')
     this.hash.update(leaf.digest)
+    this.leaves.push(leaf.digest)
     this.count += leaf.count
   }
 

@@ -214,9 +214,10 @@ export async function buildManifest (source: HistorySource, selection: Selection
  * sender peak). With `media` (beginManifest's), the index is read from it as it goes into the frames and
  * into `m`, whose media and totalMediaBytes are complete once the last frame is out. `windowBytes`, the
  * sender's flow-control window, goes in the first frame when it is finite (the receiver acks by it; an
- * unbounded one, a backup file's, has nothing to announce: nobody acks a file).
+ * unbounded one, a backup file's, has nothing to announce: nobody acks a file). `plansBases`: the sender
+ * answers Holdings with a base (a file answers nothing).
  */
-export async function * manifestFrames (m: ManifestData, frameBytes: number, media?: AsyncIterable<MediaEntry[]>, windowBytes = 0): AsyncGenerator<EncodedFrame> {
+export async function * manifestFrames (m: ManifestData, frameBytes: number, media?: AsyncIterable<MediaEntry[]>, windowBytes = 0, plansBases = false): AsyncGenerator<EncodedFrame> {
   const ready: EncodedFrame[] = []
   let cur: ferry.Manifest.$Properties = {
     transferId: m.transferId,
@@ -228,6 +229,7 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     media: []
   }
   if (windowBytes > 0 && windowBytes < Number.MAX_SAFE_INTEGER) cur.windowBytes = windowBytes
+  if (plansBases) cur.plansBases = true
   let size = 0
   const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
     if (size + entrySize > frameBytes && size > 0) {

@@ -7,7 +7,9 @@ import { equalBytes } from './digest.js'
 
 // Setting the sender's leaves of a conversation against the receiver's (its Holdings): a leaf the
 // receiver holds the same is skipped, one it holds nothing of goes whole, and of one it holds some of,
-// the sender lists the messages (key and hash) so the receiver can ask for exactly those it lacks.
+// the sender lists the messages (key and hash) so the receiver can ask for exactly those it lacks. A
+// leaf whose digest is in the receiver's base (Holdings.base: the last verified transfer carried it as
+// it is) is kept: whatever the receiver holds in its range is its owner's doing, and nothing of it goes.
 
 export interface ListedItem {
   ts: number
@@ -17,7 +19,7 @@ export interface ListedItem {
 }
 
 export interface PlannedLeaf {
-  kind: 'have' | 'need' | 'list'
+  kind: 'have' | 'need' | 'list' | 'kept'
   /** have: the receiver's leaf index. */
   have?: number
   /** Where a read of the leaf starts: the end of the leaf before it (undefined for the first). */
@@ -27,13 +29,20 @@ export interface PlannedLeaf {
   count: number
   /** list: the leaf's messages. */
   items?: ListedItem[]
+  /** kept: the leaf's digest, one of the receiver's base. */
+  digest?: Uint8Array
+}
+
+/** The receiver's base of a conversation: digests of leaves the last verified transfer carried. */
+export interface BaseDigests {
+  has(digest: Uint8Array): boolean
 }
 
 /**
  * The plan for one conversation: `mine` and `theirs` are both in order. A receiver's leaves that overlap
  * or run backwards were refused when they arrived (leafFromWire, checkHoldings).
  */
-export function planConversation (mine: LeafSummary[], theirs: LeafSummary[]): PlannedLeaf[] {
+export function planConversation (mine: LeafSummary[], theirs: LeafSummary[], base?: BaseDigests): PlannedLeaf[] {
   const byLast = new Map<string, number>()
   theirs.forEach((l, i) => byLast.set(`${l.last.ts}\u0000${l.last.id}`, i))
   const plan: PlannedLeaf[] = []
@@ -42,10 +51,11 @@ export function planConversation (mine: LeafSummary[], theirs: LeafSummary[]): P
     const r = byLast.get(`${leaf.last.ts}\u0000${leaf.last.id}`)
     const same = r !== undefined && theirs[r].count === leaf.count && comparePositions(theirs[r].first, leaf.first) === 0 &&
       equalBytes(theirs[r].digest, leaf.digest)
-    const base = { after, first: leaf.first, last: leaf.last, count: leaf.count }
-    if (same) plan.push({ kind: 'have', have: r, ...base })
-    else if (!overlaps(theirs, leaf.first, leaf.last)) plan.push({ kind: 'need', ...base })
-    else plan.push({ kind: 'list', ...base })
+    const at = { after, first: leaf.first, last: leaf.last, count: leaf.count }
+    if (same) plan.push({ kind: 'have', have: r, ...at })
+    else if (base?.has(leaf.digest) === true) plan.push({ kind: 'kept', digest: leaf.digest, ...at })
+    else if (!overlaps(theirs, leaf.first, leaf.last)) plan.push({ kind: 'need', ...at })
+    else plan.push({ kind: 'list', ...at })
     after = leaf.last
   }
   return plan
@@ -111,6 +121,9 @@ export function leafPlanToWire (conversation: number, plan: PlannedLeaf[], frame
     if (l.kind === 'have') {
       w = { kind: ferry.PlanLeaf.Kind.HAVE, have: l.have }
       size += 4
+    } else if (l.kind === 'kept') {
+      w = { kind: ferry.PlanLeaf.Kind.KEPT, lastTs: l.last.ts, lastId: l.last.id, count: l.count, digest: l.digest }
+      size += 16 + LEAF_DIGEST_BYTES + l.last.id.length * 3
     } else {
       w = { kind: l.kind === 'need' ? ferry.PlanLeaf.Kind.NEED : ferry.PlanLeaf.Kind.LIST, lastTs: l.last.ts, lastId: l.last.id, count: l.count }
       size += 16 + l.last.id.length * 3

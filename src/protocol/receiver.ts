@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, type Contact, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
@@ -9,7 +9,7 @@ import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, 
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
-import { ConversationRoot, encodedMessage, messageHash, type LeafSummary } from './leaves.js'
+import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves } from './conversation-leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
@@ -22,6 +22,7 @@ import { storeMediaRecords } from './media-records.js'
 import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { NameBases } from '../journal/name-bases.js'
+import { LeafBases, type LeafBase } from '../journal/leaf-bases.js'
 import { ownVersionKey, Verification, type ChatReceived, type PlanEntry } from './verification.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
@@ -69,6 +70,14 @@ export interface ReceiverProgress {
    * phone, which did not: kept as they are here (own-names.ts).
    */
   namesKept: number
+  /**
+   * Messages of the old phone's this phone's owner deleted since the last transfer from it, in leaves the
+   * old phone did not change since: they stay deleted (about: a leaf's count less what this phone holds
+   * in its range). Counted in `messages`, so the total is reached, not in messagesReceived or messagesHeld.
+   */
+  messagesLeftDeleted: number
+  /** Chats deleted here since the last transfer, of which the old phone brought nothing new: not made again. */
+  chatsLeftDeleted: number
 }
 
 export interface ReceiverInit {
@@ -89,6 +98,12 @@ export interface ReceiverInit {
    * the link's bytes cost more than inflating them (WebRTC: see FerryServiceInit.batchDeflate).
    */
   inflate?: BatchDeflate['inflate']
+  /**
+   * Brings back what this phone's owner deleted since the last verified transfer from the same old phone
+   * (chats and messages the old phone did not change since), as a first transfer would. Off: they stay
+   * deleted (see messagesLeftDeleted), and a chat or message the old phone changed still comes.
+   */
+  restoreDeleted?: boolean
 }
 
 interface Expected {
@@ -102,6 +117,8 @@ interface Expected {
   media: ManifestMedia
   totalMessages: number
   totalMediaBytes: number
+  /** Whether the sender plans against a base (Manifest.plans_bases). */
+  plansBases: boolean
 }
 
 /** One conversation of the manifest, as this session receives it. */
@@ -119,6 +136,13 @@ interface Incoming extends ChatReceived {
   /** Where the data of this conversation stands: the last message, and the plan entry it fell in. */
   last?: MessagePosition
   entry: number
+  /** The base this phone offers the sender (leaf-bases.ts), when it does. */
+  base?: LeafBase
+  /**
+   * Made only once the plan shows the old phone has something new of it: this phone's owner deleted
+   * the chat, and it is not made again for leaves that stay deleted.
+   */
+  deferred?: Conversation
 }
 
 /**
@@ -135,7 +159,7 @@ export class ReceiverMachine {
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
     messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
-    messagesKept: 0, namesKept: 0
+    messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0
   }
 
   error?: FerryError
@@ -150,6 +174,8 @@ export class ReceiverMachine {
   private readonly ownVersions = new Map<string, Uint8Array>()
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
+  /** The leaf digests this phone verified from the same old phone (leaf-bases.ts), once a manifest came. */
+  private leafBases?: LeafBases
   /** Frames made in the background; set by the driver. */
   emit?: (frames: EncodedFrame[]) => void
   /** A failure of background work; set by the driver, which ends the session with it. */
@@ -163,6 +189,7 @@ export class ReceiverMachine {
   private readonly agent: string
   private readonly freeBytes?: () => Promise<number>
   private readonly inflate?: BatchDeflate['inflate']
+  private readonly restoreDeleted: boolean
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
@@ -191,6 +218,7 @@ export class ReceiverMachine {
     this.agent = init.agent ?? 'ferry'
     this.freeBytes = init.freeBytes
     this.inflate = init.inflate
+    this.restoreDeleted = init.restoreDeleted === true
   }
 
   start (): EncodedFrame[] {
@@ -330,6 +358,7 @@ export class ReceiverMachine {
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
+    await this.offerBases(expected)
     await this.putMetadata(expected, contacts)
     await storeMediaRecords(this.sink, this.log, this.transfer, expected.media)
     const held = await this.findHoldings(expected)
@@ -400,7 +429,26 @@ export class ReceiverMachine {
     this.progress.totalMessages = total
     this.progress.totalMediaBytes = this.manifestMediaBytes
     this.progress.totalMediaFiles = this.manifestMediaFiles
-    return { transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.manifestMedia, totalMessages: total, totalMediaBytes: this.manifestMediaBytes }
+    return {
+      transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.manifestMedia, totalMessages: total,
+      totalMediaBytes: this.manifestMediaBytes, plansBases: head.plansBases === true
+    }
+  }
+
+  /**
+   * Reads the bases of this (old phone, store) pair, and picks those offered to the sender: only to one
+   * that plans against them (an older one would not know what to do with them), not when the person
+   * asked for everything back, and only what fits the first Holdings frame whole (a conversation whose
+   * base would not comes as if it had none: its deleted leaves come back, nothing worse).
+   */
+  private async offerBases (e: Expected): Promise<void> {
+    this.leafBases = await LeafBases.load(this.journal, e.sourceId, this.sink.historyId)
+    if (!e.plansBases || this.restoreDeleted) return
+    const maxBytes = Math.min(MAX_FRAME_BYTES / 2, this.opts.maxManifestEntries * LEAF_DIGEST_BYTES)
+    for (const inc of e.conversations) {
+      const base = this.leafBases.of(inc.conversation.id)
+      if (base !== undefined && inc.declared > 0 && base.packed.byteLength <= maxBytes) inc.base = base
+    }
   }
 
   /**
@@ -420,9 +468,15 @@ export class ReceiverMachine {
     this.nameBases = bases.record(incomingContacts, incomingConversations)
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
+    // A chat deleted here that the old phone verified last time waits for its plan (want()).
+    const deferred = new Set<string>()
+    for (const c of conversations) {
+      const inc = e.byId.get(c.id) as Incoming
+      if (inc.base !== undefined && !mineV.has(c.id)) { inc.deferred = c; deferred.add(c.id) }
+    }
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))
-    const changedConversations = conversations.filter(c => !same(mineV.get(c.id), c))
+    const changedConversations = conversations.filter(c => !deferred.has(c.id) && !same(mineV.get(c.id), c))
     await this.log.logMetadata(this.transfer as TransferRecord, {
       contacts: changedContacts.flatMap(c => { const p = mineC.get(c.id); return p === undefined ? [] : [p] }),
       conversations: changedConversations.flatMap(c => { const p = mineV.get(c.id); return p === undefined ? [] : [p] }),
@@ -439,9 +493,12 @@ export class ReceiverMachine {
     for (const inc of e.conversations) {
       const first = await this.sink.messages(inc.conversation.id, undefined, 1)
       inc.occupied = first.length > 0
-      if (!inc.occupied) continue
-      const inSel = sel.since === undefined ? first : await this.sink.messages(inc.conversation.id, startOf(sel), 1)
-      inc.held = inSel.length > 0 && inRange(sel, inSel[0].ts)
+      if (inc.occupied) {
+        const inSel = sel.since === undefined ? first : await this.sink.messages(inc.conversation.id, startOf(sel), 1)
+        inc.held = inSel.length > 0 && inRange(sel, inSel[0].ts)
+      }
+      // Holding nothing where a base says the old phone's leaves were verified: its owner deleted them.
+      if (inc.base !== undefined) inc.held = true
       if (inc.held) {
         setBit(held, inc.index)
         inc.expect = -1 // known once the plan is in
@@ -462,8 +519,15 @@ export class ReceiverMachine {
       if (this.finished) return
       const root = new ConversationRoot()
       for (const l of mine) root.add(l)
+      const base = inc.base?.packed
+      if (mine.length === 0) {
+        // Nothing here (only a base makes such a conversation held): no leaves follow, the sender plans.
+        inc.leavesSent = true
+        this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: 0, base } })])
+        continue
+      }
       const last = mine[mine.length - 1].last
-      this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: root.count, lastTs: last.ts, lastId: last.id } })])
+      this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: root.count, lastTs: last.ts, lastId: last.id, base } })])
     }
   }
 
@@ -528,7 +592,14 @@ export class ReceiverMachine {
       if (!Number.isSafeInteger(last.ts) || count < 1 || (after !== undefined && comparePositions(last, after) <= 0)) {
         throw new FerryError(ErrorCode.PROTOCOL, 'Plan leaves are out of order')
       }
-      if (w.kind === ferry.PlanLeaf.Kind.LIST) {
+      if (w.kind === ferry.PlanLeaf.Kind.KEPT) {
+        // Only a digest of this phone's own base: the sender cannot make this phone take any other.
+        const digest = w.digest ?? new Uint8Array(0)
+        if (inc.base === undefined || digest.byteLength !== LEAF_DIGEST_BYTES || !inc.base.has(digest)) {
+          throw new FerryError(ErrorCode.PROTOCOL, `Plan keeps a leaf of ${inc.conversation.id} that is not in this phone's base`)
+        }
+        inc.plan.push({ kind: 'kept', after, last, count, digest: digest.slice() })
+      } else if (w.kind === ferry.PlanLeaf.Kind.LIST) {
         const from = inc.listed.length
         let pos = after
         const items = w.items ?? []
@@ -560,9 +631,17 @@ export class ReceiverMachine {
     const bits = new Uint8Array(bitmapBytes(inc.listed.length))
     let expect = 0
     let held = 0
+    let kept = 0
     for (const leaf of inc.plan as PlanEntry[]) {
       if (leaf.kind === 'have') { held += leaf.count; continue }
       if (leaf.kind === 'need') { expect += leaf.count; continue }
+      if (leaf.kind === 'kept') {
+        kept += leaf.count
+        let here = 0
+        if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
+        this.progress.messagesLeftDeleted += Math.max(0, leaf.count - here)
+        continue
+      }
       const mineHere = new Map<string, Uint8Array>()
       for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) {
         for (const m of page) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
@@ -576,13 +655,29 @@ export class ReceiverMachine {
     }
     inc.wanted = bits
     inc.expect = expect
-    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held', inc.conversation.id, (inc.plan as PlanEntry[]).length,
-      (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held)
-    this.progress.messages += held
+    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d in leaves kept as they are here', inc.conversation.id, (inc.plan as PlanEntry[]).length,
+      (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
+    if (inc.deferred !== undefined) await this.makeDeferred(inc)
+    this.progress.messages += held + kept
     this.progress.messagesHeld += held
     this.checkChatsReady()
     if (inc.listed.length === 0) return []
     return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
+  }
+
+  /**
+   * A chat deleted here comes back only when the old phone has a leaf of it this phone did not verify
+   * last time (a new message there brings it back, as on one phone); all kept, it stays deleted.
+   */
+  private async makeDeferred (inc: Incoming): Promise<void> {
+    const c = inc.deferred as Conversation
+    inc.deferred = undefined
+    if ((inc.plan as PlanEntry[]).every(l => l.kind === 'kept')) {
+      this.progress.chatsLeftDeleted++
+      return
+    }
+    await this.log.logMetadata(this.transfer as TransferRecord, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
+    await this.sink.commit({ conversations: [c] })
   }
 
   /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
@@ -757,6 +852,15 @@ export class ReceiverMachine {
     return this.processed(size)
   }
 
+  /** What this transfer verified of the old phone's leaves becomes the base of the next (leaf-bases.ts). */
+  private leafBaseOps (e: Expected, verification: Verification): JournalOp[] {
+    const bases = this.leafBases as LeafBases
+    const whole = e.selection.since === undefined && e.selection.until === undefined
+    const ops: JournalOp[] = []
+    for (const [id, digests] of verification.leaves) for (const op of bases.record(id, digests, whole)) ops.push(op)
+    return ops
+  }
+
   private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     const e = this.expected as Expected
@@ -796,7 +900,7 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld
-    }, this.nameBases)
+    }, [...this.nameBases, ...this.leafBaseOps(e, verification)])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
       this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)

@@ -6,15 +6,15 @@ import {
   batchEntryLength, encodeBatch, encodeDeflatedBatch, encodeFrame, encodeMediaChunk, ferry, frameLength, type BatchDeflate, type EncodedFrame, type Frame
 } from '../wire/codec.js'
 import { mediaIndexDigest } from './digest.js'
-import { ConversationRoot, encodedMessage, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
+import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
-import { equalBytes } from './digest.js'
+import { equalBytes, toHex } from './digest.js'
 import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, PAGE, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
 import { getBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
-import { checkHoldings, leafFromWire, leafPlanToWire, type PlannedLeaf, planConversation } from './plan.js'
+import { checkHoldings, leafFromWire, leafPlanToWire, type BaseDigests, type PlannedLeaf, planConversation } from './plan.js'
 
 const log = logger('ferry:sender')
 
@@ -239,7 +239,7 @@ export class SenderMachine {
     this.manifest = manifest
     log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
     this.progress.totalMessages = manifest.totalMessages
-    this.manifestOut = manifestFrames(manifest, Math.min(this.opts.batchBytes, MANIFEST_FRAME_BYTES), media, this.opts.windowBytes)[Symbol.asyncIterator]()
+    this.manifestOut = manifestFrames(manifest, Math.min(this.opts.batchBytes, MANIFEST_FRAME_BYTES), media, this.opts.windowBytes, true)[Symbol.asyncIterator]()
   }
 
   private onResume (resume: ferry.Resume): void {
@@ -317,9 +317,17 @@ export class SenderMachine {
         this.onWake?.()
         continue
       }
+      const base = theirs.base
+      if (theirs.count === 0) {
+        // The receiver holds nothing of it, and said so with its base: no leaves of its own follow.
+        await this.planLeaves(o, mine, [], base)
+        continue
+      }
       const prefix = await this.heldPrefix(o.id, mine, theirs)
       if (this.finished) return
-      if (prefix !== undefined) {
+      // A prefix whose rest holds a leaf of the base is not all to send: the receiver's owner deleted
+      // what it lacks of that leaf.
+      if (prefix !== undefined && (base === undefined || !mine.slice(prefix).some(l => base.has(l.digest)))) {
         // The receiver holds exactly this phone's messages up to its last: everything after it goes.
         const end = mine[mine.length - 1].last
         const tail = counted - theirs.count
@@ -338,24 +346,29 @@ export class SenderMachine {
       }
       this.control.push(encodeFrame({ plan: { conversation: o.index, answer: ferry.Plan.Answer.LEAVES } }))
       this.onWake?.()
-      const plan = planConversation(mine, await holding.leaves())
-      if (this.finished) return
-      // Listed leaves go with each message's hash, read again now (a plan is small next to its history).
-      for (const leaf of plan) {
-        if (leaf.kind !== 'list') continue
-        leaf.items = []
-        for await (const page of this.leafPages(o.id, leaf)) {
-          for (const m of page) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
-        }
-      }
-      for (const leaf of plan) if (leaf.kind === 'have') this.progress.skippedMessages += leaf.count
-      o.plan = plan
-      log('plan of %s: %d leaves, %d the same, %d needed, %d listed', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
-        plan.filter(l => l.kind === 'need').length, plan.filter(l => l.kind === 'list').length)
-      if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
-      for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
-      this.onWake?.()
+      await this.planLeaves(o, mine, await holding.leaves(), base)
     }
+  }
+
+  /** Plans a conversation's leaves against the receiver's (and its base) and queues the plan. */
+  private async planLeaves (o: Outgoing, mine: LeafSummary[], theirs: LeafSummary[], base: BaseDigests | undefined): Promise<void> {
+    const plan = planConversation(mine, theirs, base)
+    if (this.finished) return
+    // Listed leaves go with each message's hash, read again now (a plan is small next to its history).
+    for (const leaf of plan) {
+      if (leaf.kind !== 'list') continue
+      leaf.items = []
+      for await (const page of this.leafPages(o.id, leaf)) {
+        for (const m of page) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
+      }
+    }
+    for (const leaf of plan) if (leaf.kind === 'have' || leaf.kind === 'kept') this.progress.skippedMessages += leaf.count
+    o.plan = plan
+    log('plan of %s: %d leaves, %d the same, %d needed, %d listed, %d kept as the receiver has them', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
+      plan.filter(l => l.kind === 'need').length, plan.filter(l => l.kind === 'list').length, plan.filter(l => l.kind === 'kept').length)
+    if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
+    for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
+    this.onWake?.()
   }
 
   /**
@@ -453,7 +466,7 @@ export class SenderMachine {
     const want = o.want as Uint8Array
     let listed = 0
     for (const leaf of o.plan) {
-      if (leaf.kind === 'have') continue
+      if (leaf.kind === 'have' || leaf.kind === 'kept') continue
       if (leaf.kind === 'list') {
         const wanted = new Set<string>()
         for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
@@ -597,8 +610,21 @@ function popcount (b: number): number {
 /** The receiver's root of a conversation: over `count` messages, the last of them at `last`. */
 interface HeldRoot {
   digest: Uint8Array
+  /** 0: the receiver holds nothing of it, and sent a base; `last` means nothing then. */
   count: number
   last: MessagePosition
+  /** Digests of the old phone's leaves the receiver verified last time (Holdings.base). */
+  base?: BaseDigests
+}
+
+/** A Holdings' base, checked: packed digests, at most `max` of them. */
+function baseFromWire (packed: Uint8Array | null | undefined, max: number, conversation: number): BaseDigests | undefined {
+  if (packed === null || packed === undefined || packed.byteLength === 0) return undefined
+  if (packed.byteLength % LEAF_DIGEST_BYTES !== 0) throw new FerryError(ErrorCode.MALFORMED_FRAME, `the base of conversation ${conversation} is not whole leaf digests`)
+  if (packed.byteLength / LEAF_DIGEST_BYTES > max) throw new FerryError(ErrorCode.TOO_LARGE, `the base of conversation ${conversation} exceeds ${max} leaves`)
+  const set = new Set<string>()
+  for (let i = 0; i < packed.byteLength; i += LEAF_DIGEST_BYTES) set.add(toHex(packed.subarray(i, i + LEAF_DIGEST_BYTES)))
+  return { has: d => set.has(toHex(d)) }
 }
 
 class Holding {
@@ -612,11 +638,15 @@ class Holding {
       const digest = h.root ?? new Uint8Array(0)
       const count = Number(h.count ?? 0)
       const last = { ts: Number(h.lastTs ?? 0), id: h.lastId ?? '' }
-      if (digest.byteLength !== 32 || h.leaves.length > 0 || h.more === true || !Number.isSafeInteger(count) || count < 1 ||
-        !Number.isSafeInteger(last.ts) || last.id === '') {
+      const base = baseFromWire(h.base, maxLeaves, h.conversation ?? 0)
+      // Nothing held is said only with a base (the receiver's owner deleted the chat): it has no leaves.
+      const empty = count === 0 && base !== undefined && last.id === ''
+      if (digest.byteLength !== 32 || h.leaves.length > 0 || h.more === true || !Number.isSafeInteger(count) || (!empty && count < 1) ||
+        !Number.isSafeInteger(last.ts) || (!empty && last.id === '')) {
         throw new FerryError(ErrorCode.MALFORMED_FRAME, `the first Holdings of conversation ${h.conversation ?? 0} must carry its root, count and last key alone`)
       }
-      this.theirRoot = { digest: digest.slice(), count, last }
+      this.theirRoot = { digest: digest.slice(), count, last, base }
+      this.leavesDone = empty
     } else {
       if (this.leavesDone || (h.root?.byteLength ?? 0) > 0) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Holdings for conversation ${h.conversation ?? 0}`)
       for (const l of h.leaves) this.theirLeaves.push(leafFromWire(l as ferry.Leaf))

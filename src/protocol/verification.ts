@@ -15,11 +15,13 @@ import { storedEncodings, type StoredEncodings } from './stored-encodings.js'
 // Verification by read-back: once the sender says it is done, the receiver recomputes each
 // conversation's digest from what its store reads back, never from the frames it received, and compares
 // it with the sender's. A match proves the store holds exactly the old phone's part of the conversation,
-// whatever else it holds, but for messages this phone changed later and kept (OwnVersions).
+// whatever else it holds, but for messages this phone changed later and kept (OwnVersions), and for
+// leaves the sender kept out of the plan because this phone's base holds their digest (a KEPT leaf is
+// digested as that digest, which only this phone's own journal can have given: plan.ts).
 
 /** One leaf of a conversation's plan, as the receiver agreed it with the sender. */
 export interface PlanEntry {
-  kind: 'have' | 'need' | 'list'
+  kind: 'have' | 'need' | 'list' | 'kept'
   after?: MessagePosition
   last: MessagePosition
   count: number
@@ -27,6 +29,8 @@ export interface PlanEntry {
   /** list: the listed messages (into ChatReceived.listed). */
   from?: number
   to?: number
+  /** kept: the digest of the base this phone's journal holds, which the sender named. */
+  digest?: Uint8Array
 }
 
 /** What verification needs of a conversation the receiver took in. */
@@ -58,6 +62,8 @@ export function ownVersionKey (conversation: string, m: MessagePosition): string
 
 export class Verification {
   private readonly stored: StoredEncodings
+  /** The old phone's leaf digests of each verified conversation, in order: the next transfer's base. */
+  readonly leaves = new Map<string, Uint8Array[]>()
 
   /**
    * `sessionItems`: the journal's log of what this session wrote, batch by batch in the order written;
@@ -128,6 +134,7 @@ export class Verification {
         throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${id}: stored messages digest ${toHex(digest)} differs from the sender's`, { conversation: id })
       }
       summary.push({ id, title: inc.conversation.title, messages: root.count })
+      this.leaves.set(id, root.leaves)
     }
     return summary
   }
@@ -151,6 +158,7 @@ export class Verification {
     const root = new ConversationRoot()
     for (const leaf of inc.plan as PlanEntry[]) {
       if (leaf.kind === 'have') { root.add((inc.mine as LeafSummary[])[leaf.have as number]); continue }
+      if (leaf.kind === 'kept') { root.add({ count: leaf.count, digest: leaf.digest as Uint8Array }); continue }
       const keys = leaf.kind === 'need' ? written.of(id, leaf.after, leaf.last) : new ListedKeys(inc.listed, leaf.from as number, leaf.to as number)
       const hasher = new LeafHasher()
       await this.readBack(inc, leaf.after, leaf.last, keys, (_m, enc) => hasher.add(enc), leaf.count)

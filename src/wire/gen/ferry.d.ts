@@ -214,6 +214,7 @@ export namespace ferry {
         totalMediaBytes: number;
         more: boolean;
         windowBytes: number;
+        plansBases: boolean;
         static encode(m: ferry.Manifest.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Manifest & ferry.Manifest.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -231,6 +232,7 @@ export namespace ferry {
             totalMediaBytes?: (number|null);
             more?: (boolean|null);
             windowBytes?: (number|null);
+            plansBases?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Manifest.$Properties;
@@ -423,6 +425,7 @@ export namespace ferry {
         count: number;
         lastTs: number;
         lastId: string;
+        base: Uint8Array;
         static encode(m: ferry.Holdings.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Holdings & ferry.Holdings.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -437,6 +440,7 @@ export namespace ferry {
             count?: (number|null);
             lastTs?: (number|null);
             lastId?: (string|null);
+            base?: (Uint8Array|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Holdings.$Properties;
@@ -478,6 +482,7 @@ export namespace ferry {
         lastId: string;
         count: number;
         items: ferry.ListedMessage.$Properties[];
+        digest: Uint8Array;
         static encode(m: ferry.PlanLeaf.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.PlanLeaf & ferry.PlanLeaf.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -491,6 +496,7 @@ export namespace ferry {
             lastId?: (string|null);
             count?: (number|null);
             items?: (ferry.ListedMessage.$Properties[]|null);
+            digest?: (Uint8Array|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.PlanLeaf.$Properties;
@@ -498,7 +504,8 @@ export namespace ferry {
         enum Kind {
             HAVE = 0,
             NEED = 1,
-            LIST = 2
+            LIST = 2,
+            KEPT = 3
         }
     }
 

@@ -1507,6 +1507,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [totalMediaBytes] Manifest totalMediaBytes
          * @property {boolean|null} [more] Manifest more
          * @property {number|null} [windowBytes] Manifest windowBytes
+         * @property {boolean|null} [plansBases] Manifest plansBases
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1622,6 +1623,14 @@ export const ferry = $root.ferry = (() => {
         Manifest.prototype.windowBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
         /**
+         * Manifest plansBases.
+         * @member {boolean} plansBases
+         * @memberof ferry.Manifest
+         * @instance
+         */
+        Manifest.prototype.plansBases = false;
+
+        /**
          * Encodes the specified Manifest message. Does not implicitly {@link ferry.Manifest.verify|verify} messages.
          * @function encode
          * @memberof ferry.Manifest
@@ -1663,6 +1672,8 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 9, wireType 0 =*/72).bool(m.more);
             if (m.windowBytes != null && $Object.hasOwnProperty.call(m, "windowBytes") && (typeof m.windowBytes === "object" ? m.windowBytes.low || m.windowBytes.high : m.windowBytes !== 0))
                 w.uint32(/* id 10, wireType 0 =*/80).uint64(m.windowBytes);
+            if (m.plansBases != null && $Object.hasOwnProperty.call(m, "plansBases") && m.plansBases !== false)
+                w.uint32(/* id 11, wireType 0 =*/88).bool(m.plansBases);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -1789,6 +1800,15 @@ export const ferry = $root.ferry = (() => {
                             m.windowBytes = v;
                         else
                             delete m.windowBytes;
+                        continue;
+                    }
+                case 11: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.plansBases = v;
+                        else
+                            delete m.plansBases;
                         continue;
                     }
                 }
@@ -3342,6 +3362,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [count] Holdings count
          * @property {number|null} [lastTs] Holdings lastTs
          * @property {string|null} [lastId] Holdings lastId
+         * @property {Uint8Array|null} [base] Holdings base
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3431,6 +3452,14 @@ export const ferry = $root.ferry = (() => {
         Holdings.prototype.lastId = "";
 
         /**
+         * Holdings base.
+         * @member {Uint8Array} base
+         * @memberof ferry.Holdings
+         * @instance
+         */
+        Holdings.prototype.base = $util.newBuffer([]);
+
+        /**
          * Encodes the specified Holdings message. Does not implicitly {@link ferry.Holdings.verify|verify} messages.
          * @function encode
          * @memberof ferry.Holdings
@@ -3462,6 +3491,8 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 6, wireType 0 =*/48).int64(m.lastTs);
             if (m.lastId != null && $Object.hasOwnProperty.call(m, "lastId") && m.lastId !== "")
                 w.uint32(/* id 7, wireType 2 =*/58).string(m.lastId);
+            if (m.base != null && $Object.hasOwnProperty.call(m, "base") && m.base.length)
+                w.uint32(/* id 8, wireType 2 =*/66).bytes(m.base);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -3566,6 +3597,15 @@ export const ferry = $root.ferry = (() => {
                             m.lastId = v;
                         else
                             delete m.lastId;
+                        continue;
+                    }
+                case 8: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.base = v;
+                        else
+                            delete m.base;
                         continue;
                     }
                 }
@@ -3803,6 +3843,7 @@ export const ferry = $root.ferry = (() => {
          * @property {string|null} [lastId] PlanLeaf lastId
          * @property {number|null} [count] PlanLeaf count
          * @property {Array.<ferry.ListedMessage.$Properties>|null} [items] PlanLeaf items
+         * @property {Uint8Array|null} [digest] PlanLeaf digest
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -3884,6 +3925,14 @@ export const ferry = $root.ferry = (() => {
         PlanLeaf.prototype.items = $util.emptyArray;
 
         /**
+         * PlanLeaf digest.
+         * @member {Uint8Array} digest
+         * @memberof ferry.PlanLeaf
+         * @instance
+         */
+        PlanLeaf.prototype.digest = $util.newBuffer([]);
+
+        /**
          * Encodes the specified PlanLeaf message. Does not implicitly {@link ferry.PlanLeaf.verify|verify} messages.
          * @function encode
          * @memberof ferry.PlanLeaf
@@ -3913,6 +3962,8 @@ export const ferry = $root.ferry = (() => {
                 for (var i = 0; i < m.items.length; ++i)
                     $root.ferry.ListedMessage.encode(m.items[i], w.uint32(/* id 6, wireType 2 =*/50).fork(), q + 1).ldelim();
             }
+            if (m.digest != null && $Object.hasOwnProperty.call(m, "digest") && m.digest.length)
+                w.uint32(/* id 7, wireType 2 =*/58).bytes(m.digest);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -4010,6 +4061,15 @@ export const ferry = $root.ferry = (() => {
                         m.items.push($root.ferry.ListedMessage.decode(r, r.size(), $undefined, q + 1));
                         continue;
                     }
+                case 7: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.digest = v;
+                        else
+                            delete m.digest;
+                        continue;
+                    }
                 }
                 r.skipType(u, q, t);
                 if (!r.discardUnknown) {
@@ -4048,12 +4108,14 @@ export const ferry = $root.ferry = (() => {
          * @property {number} HAVE=0 HAVE value
          * @property {number} NEED=1 NEED value
          * @property {number} LIST=2 LIST value
+         * @property {number} KEPT=3 KEPT value
          */
         PlanLeaf.Kind = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "HAVE"] = 0;
             values[valuesById[1] = "NEED"] = 1;
             values[valuesById[2] = "LIST"] = 2;
+            values[valuesById[3] = "KEPT"] = 3;
             return values;
         })();
 
