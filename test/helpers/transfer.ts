@@ -26,6 +26,8 @@ export interface RunOptions extends PipeOptions {
   deflate?: BatchDeflate['deflate']
   /** The receiver's batch inflate (ReceiverInit.inflate): given, it asks for deflated batches. */
   inflate?: BatchDeflate['inflate']
+  /** ReceiverInit.restoreDeleted: bring back what the new phone's owner deleted. */
+  restoreDeleted?: boolean
 }
 
 export interface RunResult {
@@ -100,7 +102,7 @@ export async function runTransfer (source: HistorySource, target: HistorySink & 
   const pipe = memoryPipe(opts)
   const sender = new SenderMachine({ source, offer: opts.offer, options: opts.options, deflate: opts.deflate })
   const journal = opts.journal ?? journalOf(target as { dir: string })
-  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes, inflate: opts.inflate })
+  const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes, inflate: opts.inflate, restoreDeleted: opts.restoreDeleted })
   if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived

@@ -1,0 +1,347 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { closeJournals, journalOf, runTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
+import { LEAF_BASES } from '../../src/journal/leaf-bases.js'
+import { endsLeaf, LEAF_MAX } from '../../src/protocol/leaves.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { HistoryChange } from '../../src/store/history.js'
+import type { Message } from '../../src/store/model.js'
+import { ferry } from '../../src/wire/codec.js'
+
+// A chat or messages the new phone's owner deleted must stay deleted through every later transfer from
+// the same old phone, unless the old phone changed them since (a new message brings a deleted chat back,
+// as it does on one phone); verification must still prove the rest is the old phone's.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+const PER_CHAT = 400
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+interface Phones { source: SqliteChatStore, target: SqliteChatStore }
+
+/** An old phone, and a new phone that verified a first transfer of its whole history. */
+async function afterFirstTransfer (): Promise<Phones> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [10_000] })
+  const target = openStore()
+  await verified(source, target)
+  return { source, target }
+}
+
+async function verified (source: SqliteChatStore, target: SqliteChatStore, opts: RunOptions = {}): Promise<RunResult> {
+  const run = await runTransfer(source, target, { options: OPTIONS, ...opts })
+  expect(run.receiverError).toBeUndefined()
+  expect(run.receiver.state).toBe('verified')
+  return run
+}
+
+const messagesOf = (store: SqliteChatStore, conversation: string): Message[] => [...store.listMessages({ conversations: [conversation] })]
+const idsOf = (store: SqliteChatStore, conversation: string): string[] => messagesOf(store, conversation).map(m => m.id)
+
+/** What the app does when its owner deletes messages or a whole chat: a change through the store port. */
+async function remove (store: SqliteChatStore, conversation: string, ids: string[], chat = false): Promise<void> {
+  const change: HistoryChange = { remove: { messages: ids.map(id => ({ conversation, id })) } }
+  if (chat) (change.remove as NonNullable<HistoryChange['remove']>).conversations = [conversation]
+  await store.commit(change)
+}
+const deleteChat = async (store: SqliteChatStore, conversation: string): Promise<void> => { await remove(store, conversation, idsOf(store, conversation), true) }
+
+let added = 0
+/** The old phone goes on being used: a message more in `conversation`, after all the others. */
+function writeOnOldPhone (source: SqliteChatStore, conversation: string): string {
+  const id = `later-${++added}`
+  source.putMessages([{ conversation, id, sender: 'u1', ts: 1_900_000_000_000 + added, kind: 'text', text: 'written on the old phone since' }])
+  return id
+}
+
+/** Indices of the messages of a conversation that end a leaf, but for its last message (whose leaf is open). */
+function leafEnds (store: SqliteChatStore, conversation: string): number[] {
+  const ms = messagesOf(store, conversation)
+  return ms.flatMap((m, i) => i < ms.length - 1 && endsLeaf(m.ts, m.id) ? [i] : [])
+}
+
+async function leafBases (target: SqliteChatStore): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = []
+  for await (const [k, v] of journalOf(target).list(LEAF_BASES)) out.push([k, Buffer.from(v).toString('hex')])
+  return out
+}
+
+describe('a second transfer into a phone whose owner deleted a chat', () => {
+  it('leaves it deleted, at the second transfer and the third, and verifies', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    for (let i = 0; i < 2; i++) {
+      const later = writeOnOldPhone(source, 'c2')
+      const run = await verified(source, target)
+      expect(target.hasConversation('c0')).toBe(false)
+      expect(idsOf(target, 'c0')).toEqual([])
+      expect(idsOf(target, 'c2')).toContain(later)
+      // Nothing of it moved: only what the old phone wrote since.
+      expect(run.sender.progress.messagesSent).toBe(1)
+      expect(run.receiver.progress.messagesReceived).toBe(1)
+      expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
+      expect(run.receiver.summary?.find(c => c.id === 'c0')?.messages).toBe(PER_CHAT)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('brings it back with what the old phone wrote in it since, and leaves deleted the leaves it did not change', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    const ends = leafEnds(source, 'c0')
+    const later = writeOnOldPhone(source, 'c0')
+    const run = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    // The old phone's last leaf changed (the new message joined it): it comes whole, the rest stays deleted.
+    const tail = messagesOf(source, 'c0').slice(ends[ends.length - 1] + 1)
+    expect(messagesOf(target, 'c0')).toEqual(tail)
+    expect(tail.map(m => m.id)).toContain(later)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(ends[ends.length - 1] + 1)
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    // The next transfer brings nothing of it back.
+    const next = await verified(source, target)
+    expect(next.sender.progress.messagesSent).toBe(0)
+    expect(messagesOf(target, 'c0')).toEqual(tail)
+    source.close()
+    target.close()
+  })
+})
+
+describe('a second transfer into a phone whose owner deleted messages', () => {
+  it('leaves them deleted while a new message of the same chat arrives', async () => {
+    const { source, target } = await afterFirstTransfer()
+    const ids = idsOf(target, 'c0')
+    const gone = [ids[50], ids[51], ids[120]]
+    await remove(target, 'c0', gone)
+    for (let i = 0; i < 2; i++) {
+      const later = writeOnOldPhone(source, 'c0')
+      const run = await verified(source, target)
+      const now = idsOf(target, 'c0')
+      expect(now).toContain(later)
+      for (const id of gone) expect(now).not.toContain(id)
+      expect(now).toEqual(idsOf(source, 'c0').filter(id => !gone.includes(id)))
+      expect(run.receiver.progress.messagesReceived).toBe(1)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(3)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('leaves deleted a message that ended a leaf, and one in a leaf cut by its length', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 1, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    // c1: more messages than a leaf holds, none of whose keys cut one.
+    const run: Message[] = []
+    for (let k = 0; run.length < LEAF_MAX + 40; k++) {
+      const m: Message = { conversation: 'c1', id: `x${k}`, sender: 'u1', ts: 1_750_000_000_000 + k, kind: 'text', text: `run ${k}` }
+      if (!endsLeaf(m.ts, m.id)) run.push(m)
+    }
+    source.putMetadata([], [{ id: 'c1', kind: 'direct', title: 'Long', members: ['u1', 'me'] }], [])
+    source.putMessages(run)
+    const target = openStore()
+    await verified(source, target)
+
+    const ends = leafEnds(target, 'c0')
+    expect(ends.length).toBeGreaterThan(2)
+    const endOfLeaf = idsOf(target, 'c0')[ends[1]]
+    const inLongLeaf = run[10].id
+    await remove(target, 'c0', [endOfLeaf])
+    await remove(target, 'c1', [inLongLeaf])
+    const later = [writeOnOldPhone(source, 'c0'), writeOnOldPhone(source, 'c1')]
+    const second = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0').filter(id => id !== endOfLeaf))
+    expect(idsOf(target, 'c1')).toEqual(idsOf(source, 'c1').filter(id => id !== inLongLeaf))
+    expect(second.receiver.progress.messagesReceived).toBe(2)
+    expect(second.receiver.progress.messagesLeftDeleted).toBe(2)
+    for (const id of later) expect([...idsOf(target, 'c0'), ...idsOf(target, 'c1')]).toContain(id)
+    const third = await verified(source, target)
+    expect(third.sender.progress.messagesSent).toBe(0)
+    expect(idsOf(target, 'c0')).not.toContain(endOfLeaf)
+    source.close()
+    target.close()
+  })
+})
+
+describe('what stays deleted', () => {
+  it('all comes back with restoreDeleted, and stays deleted again once deleted again', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await remove(target, 'c2', [idsOf(target, 'c2')[30]])
+    const run = await verified(source, target, { restoreDeleted: true })
+    expect(target.listConversations()).toEqual(source.listConversations())
+    for (const c of ['c0', 'c2']) expect(messagesOf(target, c)).toEqual(messagesOf(source, c))
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(0)
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+
+    await deleteChat(target, 'c0')
+    const next = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(false)
+    expect(next.receiver.progress.chatsLeftDeleted).toBe(1)
+    source.close()
+    target.close()
+  })
+
+  it('comes from another old phone, which has no base here', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(false)
+    // Another phone with a chat of the same id, whose messages are the first phone's first ones: the
+    // same leaves, but nothing says this phone's owner deleted them after that phone's transfer.
+    const other = openStore()
+    await fillStore(other, { conversations: 1, messagesPerConversation: 100, mediaSizes: [] })
+    const run = await verified(other, target)
+    expect(messagesOf(target, 'c0')).toEqual(messagesOf(other, 'c0'))
+    expect(target.hasConversation('c0')).toBe(true)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(0)
+    source.close()
+    other.close()
+    target.close()
+  })
+
+  it('comes from an older sender, which does not plan against a base, and verifies', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(false)
+    const older: NonNullable<RunOptions['tamper']> = f => f.body === 'manifest' ? [{ manifest: { ...(f.manifest as ferry.Manifest), plansBases: false } }] : [f]
+    let bases = 0
+    const run = await verified(source, target, { tamper: older, onReceived: f => { if (f.body === 'plan' && (f.plan as ferry.Plan).leaves.some(l => l.kind === ferry.PlanLeaf.Kind.KEPT)) bases++ } })
+    expect(bases).toBe(0)
+    expect(messagesOf(target, 'c0')).toEqual(messagesOf(source, 'c0'))
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(0)
+    source.close()
+    target.close()
+  })
+
+  it('comes into a store made again beside the same journal, which inherits no base', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(false)
+    // The app wiped its store and made a new, empty one; Ferry's journal is the same.
+    const fresh = openStore()
+    const run = await verified(source, fresh, { journal: journalOf(target) })
+    for (const c of ['c0', 'c-😀', 'c2']) expect(messagesOf(fresh, c)).toEqual(messagesOf(source, c))
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(0)
+    source.close()
+    fresh.close()
+    target.close()
+  })
+})
+
+describe('a second transfer that is refused or cut short, into a phone whose owner deleted', () => {
+  const lie: NonNullable<RunOptions['tamper']> = f => f.body === 'done'
+    ? [{ done: { ...(f.done as ferry.Done), conversations: (f.done as ferry.Done).conversations.map(c => ({ ...c, digest: new Uint8Array(32) })) } }]
+    : [f]
+
+  it('leaves the base as it was: what it brought and took back still comes, and the deleted chat stays deleted', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    const before = await leafBases(target)
+    expect(before.length).toBeGreaterThan(0)
+    const later = writeOnOldPhone(source, 'c2')
+
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: lie })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(idsOf(target, 'c2')).not.toContain(later)
+    expect(await leafBases(target)).toEqual(before)
+    let seen = 0
+    const cut = await runTransfer(source, target, { options: OPTIONS, onReceived: f => { if (f.body === 'done' && ++seen === 1) throw new Error('killed') } })
+    expect(cut.receiver.state).not.toBe('verified')
+    expect(await leafBases(target)).toEqual(before)
+
+    // Had either moved the base, the old phone's changed leaf of c2 would count as verified, and stay out.
+    await verified(source, target)
+    expect(idsOf(target, 'c2')).toEqual(idsOf(source, 'c2'))
+    expect(target.hasConversation('c0')).toBe(false)
+    source.close()
+    target.close()
+  })
+
+  it('takes back the deleted chat it made again for a new message, and the next transfer decides the same', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    const later = writeOnOldPhone(source, 'c0')
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: lie })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(target.hasConversation('c0')).toBe(false)
+    expect(idsOf(target, 'c0')).toEqual([])
+    await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(idsOf(target, 'c0').length).toBeLessThan(PER_CHAT)
+    source.close()
+    target.close()
+  })
+})
+
+describe('verification of a conversation with leaves kept as the new phone has them', () => {
+  /** After a first transfer: messages of an early leaf of c0 deleted here, one written there after. */
+  async function deletedAndWritten (): Promise<Phones & { gone: string[], later: string }> {
+    const phones = await afterFirstTransfer()
+    const gone = idsOf(phones.target, 'c0').slice(10, 14)
+    await remove(phones.target, 'c0', gone)
+    return { ...phones, gone, later: writeOnOldPhone(phones.source, 'c0') }
+  }
+
+  it('refuses a message altered on the way elsewhere in the conversation, and the next transfer keeps the deletion', async () => {
+    const { source, target, gone, later } = await deletedAndWritten()
+    const before = await leafBases(target)
+    const alter: NonNullable<RunOptions['tamper']> = f => f.body === 'batch'
+      ? [{ batch: { messages: (f.batch as ferry.MessageBatch).messages.map(m => m.id === later ? { ...m, text: 'not what the old phone wrote' } : m) } }]
+      : [f]
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: alter })
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(idsOf(target, 'c0')).not.toContain(later)
+    expect(await leafBases(target)).toEqual(before)
+
+    const good = await verified(source, target)
+    expect(good.receiver.progress.messagesLeftDeleted).toBe(gone.length)
+    expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0').filter(id => !gone.includes(id)))
+    source.close()
+    target.close()
+  })
+
+  it('refuses a sender that keeps out a leaf whose digest this phone never verified', async () => {
+    const { source, target, gone, later } = await deletedAndWritten()
+    // The sender turns its needed leaf into a kept one, naming a digest of its own.
+    const forge: NonNullable<RunOptions['tamper']> = f => {
+      if (f.body !== 'plan') return [f]
+      const p = f.plan as ferry.Plan
+      return [{ plan: { ...p, leaves: p.leaves.map(l => l.kind === ferry.PlanLeaf.Kind.LIST || l.kind === ferry.PlanLeaf.Kind.NEED ? { ...l, kind: ferry.PlanLeaf.Kind.KEPT, items: [], digest: new Uint8Array(16).fill(7) } : l) } }]
+    }
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: forge })
+    expect(bad.receiverError?.code).toBe('PROTOCOL')
+    expect(idsOf(target, 'c0')).not.toContain(later)
+    const good = await verified(source, target)
+    expect(good.receiver.progress.messagesLeftDeleted).toBe(gone.length)
+    expect(idsOf(target, 'c0')).toContain(later)
+    source.close()
+    target.close()
+  })
+
+  it('fails when this phone\'s store loses a message it was sent, whatever the leaves kept', async () => {
+    const { source, target, later } = await deletedAndWritten()
+    // A damaged store: it takes every change but drops the old phone's new message.
+    const damaged = new Proxy(target, {
+      get (t, k) {
+        if (k === 'commit') {
+          return async (change: HistoryChange) => {
+            const messages = change.messages?.filter(m => m.id !== later)
+            await t.commit({ ...change, messages, encoded: undefined })
+          }
+        }
+        const v = Reflect.get(t, k, t)
+        return typeof v === 'function' ? v.bind(t) : v
+      }
+    })
+    const bad = await runTransfer(source, damaged, { options: OPTIONS, journal: journalOf(target) })
+    expect(bad.receiverError?.code).toBe('COUNT_MISMATCH')
+    expect(bad.receiver.progress.messagesLeftDeleted).toBeGreaterThan(0)
+    source.close()
+    target.close()
+  })
+})
