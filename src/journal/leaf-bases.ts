@@ -40,6 +40,20 @@ export class LeafBase {
     return this.set.has(bytesToHex(digest))
   }
 
+  /** The digests it holds but for `held`, packed (empty when it holds no other). */
+  without (held: Uint8Array[]): Uint8Array {
+    const skip = new Set(held.map(d => bytesToHex(d)))
+    const out = new Uint8Array(this.packed.byteLength)
+    let n = 0
+    for (let i = 0; i + DIGEST <= this.packed.byteLength; i += DIGEST) {
+      const d = this.packed.subarray(i, i + DIGEST)
+      if (skip.has(bytesToHex(d))) continue
+      out.set(d, n)
+      n += DIGEST
+    }
+    return out.subarray(0, n)
+  }
+
   /** True when it holds exactly `digests`, in any order. */
   equals (digests: Uint8Array[]): boolean {
     const mine = new Set(digests.map(d => bytesToHex(d)))

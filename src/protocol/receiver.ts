@@ -509,7 +509,9 @@ export class ReceiverMachine {
 
   /**
    * Reads this phone's leaves of each held conversation and sends their root, while data flows
-   * meanwhile; the leaves themselves go only if the sender asks (its root differs).
+   * meanwhile; the leaves themselves go only if the sender asks (its root differs). With the root goes
+   * the base, but for the digests of leaves this phone still holds: a sender's leaf with one of those
+   * is held the same here anyway, so an unchanged or merely grown history sends none.
    */
   private async sendHoldings (e: Expected): Promise<void> {
     for (const inc of e.conversations) {
@@ -519,7 +521,8 @@ export class ReceiverMachine {
       if (this.finished) return
       const root = new ConversationRoot()
       for (const l of mine) root.add(l)
-      const base = inc.base?.packed
+      const unheld = inc.base?.without(mine.map(l => l.digest))
+      const base = unheld === undefined || unheld.byteLength === 0 ? undefined : unheld
       if (mine.length === 0) {
         // Nothing here (only a base makes such a conversation held): no leaves follow, the sender plans.
         inc.leavesSent = true
