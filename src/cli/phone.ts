@@ -181,7 +181,7 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
           ? `link interrupted (${e.error.message}); resuming when the other phone is back...`
           : `cannot reach the other phone (${e.error.message}); retrying...`)
         break
-      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats, formatBytes)); break
+      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats, formatBytes, 'ferry receive --restore-deleted brings them back')); break
     }
   }
   return { onEvent, stop: () => view?.stop() }

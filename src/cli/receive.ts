@@ -125,6 +125,10 @@ ${SELECTION_HELP}
                       old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
                       sweep round saw, connection which address and interface it runs over
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
+  --restore-deleted   bring back the chats and messages deleted on this phone since the last transfer
+                      from the same old phone. Without it they stay deleted: a later transfer brings
+                      only what the old phone changed since (a new message in a deleted chat brings
+                      the chat back with it), and says how many stay deleted
 
 Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
@@ -146,7 +150,8 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
     'no-sweep': { type: 'boolean' },
     listen: { type: 'string' },
     json: { type: 'boolean' },
-    timeout: { type: 'string' }
+    timeout: { type: 'string' },
+    'restore-deleted': { type: 'boolean' }
   },
   async run (args) {
     const storeDir = requireString(args, 'store', 'receive')
@@ -252,7 +257,7 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
           else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
         }
       })
-      const { summary, progress, stats } = await phone.ferry.receive({ addrs, code, qrKey, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir) })
+      const { summary, progress, stats } = await phone.ferry.receive({ addrs, code, qrKey, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir), restoreDeleted: args.values['restore-deleted'] === true })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

@@ -12,14 +12,21 @@ export function count (x: number, one: string, many: string): string {
 
 /**
  * "3 new messages, 1 new media file (2.1 MB), 1 message kept as this phone changed it (...), 12,418
- * messages and 40 media files already here".
+ * messages and 40 media files already here". `restoreHint`: how this caller brings back what stays
+ * deleted (the CLI's flag), said after it.
  */
-export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string): string {
+export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string): string {
   const kept = s.messagesKept ?? 0
   const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
   if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
   const names = s.namesKept ?? 0
   if (names > 0) parts.push(`${count(names, 'chat or contact name', 'chat or contact names')} kept as this phone changed ${names === 1 ? 'it' : 'them'} and the old phone did not`)
+  const deleted = s.messagesLeftDeleted ?? 0
+  const chats = s.chatsLeftDeleted ?? 0
+  if (deleted > 0) {
+    parts.push(`${count(deleted, 'message', 'messages')} deleted on this phone ${deleted === 1 ? 'stays' : 'stay'} deleted` +
+      (chats > 0 ? `, ${count(chats, 'whole chat', 'whole chats')} among them` : '') + (restoreHint === undefined ? '' : ` (${restoreHint})`))
+  }
   if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
   return parts.join(', ')
 }

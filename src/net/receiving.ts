@@ -76,6 +76,12 @@ export interface ReceiveOptions {
    * statfs of the store's folder (`freeSpaceOf` in chat-ferry/node).
    */
   freeBytes?: () => Promise<number>
+  /**
+   * Brings back the chats and messages this phone's owner deleted since the last transfer from the same
+   * old phone, which that phone did not change since (ReceiverInit.restoreDeleted). Off by default: they
+   * stay deleted, and the verified event's stats count them (messagesLeftDeleted, chatsLeftDeleted).
+   */
+  restoreDeleted?: boolean
 }
 
 /** What receiving needs of libp2p (part of FerryComponents). */
@@ -271,7 +277,7 @@ export class Receiving {
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     machine.onVerifying = () => { emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles }) }
     const progress = (): Progress => ({
@@ -352,11 +358,13 @@ export function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
  * or what the journal kept of the last verification (which keeps no damaged or kept counts).
  */
 function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
-  Partial<Pick<ReceiverProgress, 'mediaFilesDamaged' | 'messagesKept' | 'namesKept'>>): TransferStats {
+  Partial<Pick<ReceiverProgress, 'mediaFilesDamaged' | 'messagesKept' | 'namesKept' | 'messagesLeftDeleted' | 'chatsLeftDeleted'>>): TransferStats {
   const stats: TransferStats = { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
   if (p.mediaFilesDamaged !== undefined) stats.mediaFilesDamaged = p.mediaFilesDamaged
   if (p.messagesKept !== undefined) stats.messagesKept = p.messagesKept
   if (p.namesKept !== undefined) stats.namesKept = p.namesKept
+  if (p.messagesLeftDeleted !== undefined) stats.messagesLeftDeleted = p.messagesLeftDeleted
+  if (p.chatsLeftDeleted !== undefined) stats.chatsLeftDeleted = p.chatsLeftDeleted
   return stats
 }
 

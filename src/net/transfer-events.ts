@@ -46,6 +46,14 @@ export interface TransferStats {
    * from the old phone, which did not. They keep this phone's name.
    */
   namesKept?: number
+  /**
+   * The receiver: messages of the old phone's this phone's owner deleted since the last transfer from it,
+   * which the old phone did not change since. They stay deleted (ReceiveOptions.restoreDeleted brings
+   * them back).
+   */
+  messagesLeftDeleted?: number
+  /** The receiver: of those, whole chats deleted here: not made again. */
+  chatsLeftDeleted?: number
 }
 
 export interface ConversationSummary { id: string, title: string, messages: number }

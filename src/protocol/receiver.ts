@@ -73,7 +73,8 @@ export interface ReceiverProgress {
   /**
    * Messages of the old phone's this phone's owner deleted since the last transfer from it, in leaves the
    * old phone did not change since: they stay deleted (about: a leaf's count less what this phone holds
-   * in its range). Counted in `messages`, so the total is reached, not in messagesReceived or messagesHeld.
+   * in its range, which counts as held). Counted in `messages`, so the total is reached, not in
+   * messagesReceived or messagesHeld.
    */
   messagesLeftDeleted: number
   /** Chats deleted here since the last transfer, of which the old phone brought nothing new: not made again. */
@@ -639,10 +640,14 @@ export class ReceiverMachine {
       if (leaf.kind === 'have') { held += leaf.count; continue }
       if (leaf.kind === 'need') { expect += leaf.count; continue }
       if (leaf.kind === 'kept') {
-        kept += leaf.count
+        // What is here of it counts as held; the rest its owner deleted (about: a message of its own
+        // written in the range counts as one of the old phone's).
         let here = 0
         if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
-        this.progress.messagesLeftDeleted += Math.max(0, leaf.count - here)
+        const deleted = Math.max(0, leaf.count - here)
+        this.progress.messagesLeftDeleted += deleted
+        kept += deleted
+        held += leaf.count - deleted
         continue
       }
       const mineHere = new Map<string, Uint8Array>()
@@ -658,7 +663,7 @@ export class ReceiverMachine {
     }
     inc.wanted = bits
     inc.expect = expect
-    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d in leaves kept as they are here', inc.conversation.id, (inc.plan as PlanEntry[]).length,
+    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
       (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
     if (inc.deferred !== undefined) await this.makeDeferred(inc)
     this.progress.messages += held + kept

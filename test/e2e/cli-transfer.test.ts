@@ -8,6 +8,7 @@ import {
   spawnFerry, tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
 import { auditMedia } from './helpers/store-check.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 const CODE = '161-8033-9887'
 
@@ -268,8 +269,8 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(got).toContain('"id":"mine-1"')
     expect((await inspect(target)).stats.messages).toBe(total + 4)
 
-    // The new phone's owner recalls a message the old phone still shows: the next transfer is sent it
-    // again (the two phones' versions differ), and the recall stays.
+    // The new phone's owner recalls a message the old phone still shows: the old phone did not change it
+    // since the last transfer, so the next one is not sent it again, and the recall stays.
     const other = sourceLines.filter(l => l.rec.type === 'message' && l.rec.conversation === chat.id)[1]
     // The owner renames the chat too: the old phone did not, so the name stays.
     const recall = join(tempDir(), 'recall.ndjson')
@@ -282,7 +283,7 @@ describe('ferry send / ferry receive on loopback', () => {
     const plain = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', '314-1592-6535', '--peer', ready.addr])
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
-    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 1 message kept as this phone changed it \\(recalled, or edited after the old phone's copy\\), 1 chat or contact name kept as this phone changed it and the old phone did not, ${(total + 2).toLocaleString('en-US')} messages and \\d+ media files already here`))
+    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 1 chat or contact name kept as this phone changed it and the old phone did not, ${(total + 3).toLocaleString('en-US')} messages and \\d+ media files already here`))
     const recalled = messageLines(await exportStore(target)).map(l => JSON.parse(l) as Line & { status?: string }).find(m => m.conversation === chat.id && m.id === other.rec.id)
     expect(recalled?.status).toBe('recalled')
     const chats = (await exportStore(target)).split('\n').filter(l => l.startsWith('{"type":"conversation"')).map(l => JSON.parse(l) as { id: string, title: string })
@@ -295,6 +296,37 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(chatsReady, plain.stderr).toBeGreaterThanOrEqual(0)
     expect(reading, plain.stderr).toBeGreaterThan(chatsReady)
     expect(reading).toBeLessThan(lines.findIndex(l => l.startsWith('0 new messages')))
+  })
+
+  it('a chat deleted on the new phone stays deleted at the next transfer and says so; --restore-deleted brings it back', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    let sender = startSender(store, { code: CODE })
+    let ready = await senderReady(sender)
+    await transfer(sender, startReceiver(target, { code: CODE, peer: ready.addr }))
+    // The new phone's owner deletes a chat, as the app does: through the store.
+    const chat = sourceLines.find(l => l.rec.type === 'conversation')!.rec
+    const phone = SqliteChatStore.open(target)
+    const gone = [...phone.listMessages({ conversations: [chat.id!] })].map(m => ({ conversation: chat.id!, id: m.id }))
+    expect(gone.length).toBeGreaterThan(0)
+    await phone.commit({ remove: { messages: gone, conversations: [chat.id!] } })
+    phone.close()
+
+    sender = startSender(store, { code: '271-8281-8284' })
+    ready = await senderReady(sender)
+    const plain = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', '271-8281-8284', '--peer', ready.addr])
+    expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
+    expect((await sender.waitExit(45_000)).code).toBe(0)
+    const deleted = gone.length.toLocaleString('en-US')
+    expect(plain.stderr).toContain(`${deleted} messages deleted on this phone stay deleted, 1 whole chat among them (ferry receive --restore-deleted brings them back)`)
+    expect((await inspect(target)).conversations.map(c => c.id)).not.toContain(chat.id)
+
+    sender = startSender(store, { code: '314-1592-6535' })
+    ready = await senderReady(sender)
+    const receiver = startReceiver(target, { code: '314-1592-6535', peer: ready.addr, extra: ['--restore-deleted'] })
+    await transfer(sender, receiver)
+    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: gone.length, messagesLeftDeleted: 0, chatsLeftDeleted: 0 })
+    expect(await exportStore(target)).toBe(await exportStore(store))
   })
 
   it('selections that do not overlap: both phones exit 1 saying what each side wanted', async () => {
