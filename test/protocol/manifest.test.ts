@@ -35,7 +35,7 @@ describe('manifest frames', () => {
     const whole = await buildManifest(source, {})
     const frameBytes = 16 * 1024
     const eager: Uint8Array[] = []
-    for await (const f of manifestFrames(whole, frameBytes, undefined, DEFAULT_OPTIONS.windowBytes)) eager.push(concat(f))
+    for await (const f of manifestFrames(whole, frameBytes, undefined, DEFAULT_OPTIONS.windowBytes, true)) eager.push(concat(f))
     const sender = new SenderMachine({ source, options: { batchBytes: frameBytes } })
     sender.start()
     await sender.onFrame(frame({ body: 'hello', hello: { version: PROTOCOL_VERSION, agent: 't', request: null } }))
@@ -47,6 +47,8 @@ describe('manifest frames', () => {
     expect(parts.map(p => p.more)).toEqual([...parts.slice(1).map(() => true), false])
     // The first part announces the sender's window (the receiver acks by it).
     expect(parts.map(p => Number(p.windowBytes))).toEqual([DEFAULT_OPTIONS.windowBytes, ...parts.slice(1).map(() => 0)])
+    // ...and that it plans against a receiver's base (Holdings.base).
+    expect(parts.map(p => p.plansBases)).toEqual([true, ...parts.slice(1).map(() => false)])
     expect(Number(parts[parts.length - 1].totalMediaBytes)).toBe(whole.totalMediaBytes)
     expect(whole.totalMediaBytes).toBe(30_000) // the two files it holds; the records without one are missing
     expect(parts.flatMap(p => p.media).length).toBe(RECORDS + 2)
