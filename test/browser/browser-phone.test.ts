@@ -246,8 +246,8 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.textContent('#summary-detail')).toMatch(/^Every conversation was read back from this browser's storage and matches the old phone( ·|$)/)
     expect((await first.waitExit(30_000)).code).toBe(0)
 
-    // An app on the browser phone recalls a picture, edits another's caption and renames their chat, in
-    // the page, through the store's own API.
+    // An app on the browser phone recalls a picture, edits another's caption, deletes the third and renames
+    // their chat, in the page, through the store's own API.
     const bundle = await build({
       entryPoints: [join(ROOT, 'test/browser/app-edits.ts')],
       bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: ROOT, plugins: [browserSha256]
@@ -258,7 +258,8 @@ describe.skipIf(skip)('the browser phone', () => {
       const [p0, p1] = await app.find('zz-photos', ['p0', 'p1'])
       await app.commit({
         messages: [{ ...p0, text: undefined, status: 'recalled' }, { ...p1, text: 'picture 2, edited here', editedAt: p1.ts + 3_600_000 }],
-        conversations: [{ id: 'zz-photos', kind: 'direct', title: 'Photos (mine)', members: ['me', 'ph'] }]
+        conversations: [{ id: 'zz-photos', kind: 'direct', title: 'Photos (mine)', members: ['me', 'ph'] }],
+        remove: { messages: [{ conversation: 'zz-photos', id: 'p2' }] }
       })
       return await app.find('zz-photos', ['p0', 'p1'])
     })
@@ -272,12 +273,17 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.click('#start')
     const done = await waitState('the second transfer verified', { phases: ['verified', 'failed'] }, 90_000)
     expect(done.error).toBeUndefined()
-    expect(done.stats).toMatchObject({ messagesKept: 2, namesKept: 1, mediaFilesSent: 0 })
+    // The old phone did not change the pictures since the first transfer: nothing of them moves, the
+    // recall and the edit stay, and so does the deletion.
+    expect(done.stats).toMatchObject({ messagesSent: 0, namesKept: 1, messagesLeftDeleted: 1, mediaFilesSent: 0 })
+    await page.evaluate(bundle.outputFiles[0].text)
+    expect((await page.evaluate(async () => await (window.appEdits as typeof AppEdits).find('zz-photos', ['p0', 'p1', 'p2']))).map(m => m.status ?? m.text))
+      .toEqual(['recalled', 'picture 2, edited here'])
     // The page says what it kept, as ferry receive says it, and does not call the kept copies the old phone's.
     expect(await page.textContent('#summary-detail')).toMatch(/^Every conversation was read back from this browser's storage and matches the old phone, but for what this phone kept as its own \(below\)/)
     expect(await page.textContent('#summary-moved')).toBe('This time: 0 new messages, 0 new media files (0 B), ' +
-      '2 messages kept as this phone changed them (recalled, or edited after the old phone\'s copy), ' +
-      `1 chat or contact name kept as this phone changed it and the old phone did not, ${(done.progress!.totalMessages - 2).toLocaleString('en-US')} messages and ${done.stats!.mediaFilesHeld} media files already here.`)
+      '1 chat or contact name kept as this phone changed it and the old phone did not, 1 message deleted on this phone stays deleted, ' +
+      `${(done.progress!.totalMessages - 1).toLocaleString('en-US')} messages and ${done.stats!.mediaFilesHeld} media files already here.`)
     expect(await page.locator('#summary-list li').allTextContents()).toContain('Photos (mine) — 3')
     expect((await second.waitExit(30_000)).code).toBe(0)
   }, 240_000)
