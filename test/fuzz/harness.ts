@@ -467,6 +467,7 @@ export type SenderOp =
   | { t: 'hello', version: number, request?: ferry.Selection.$Properties }
   | { t: 'resume', held: 'none' | 'all' | Uint8Array, have: 'none' | 'all' | Uint8Array, partial: Array<{ index: number, offset: number | { rel: number } }> }
   | { t: 'holdings', conversation: number, leaves: Array<{ first: number, span: number, id: string, count: number, digest: Uint8Array }>, more: boolean, real: boolean }
+  | { t: 'root', conversation: number, count: number, last: boolean, base: Uint8Array }
   | { t: 'want', conversation: number, items: Uint8Array }
   | { t: 'ack', from: 'sent' | 'acked', delta: number }
   | { t: 'verified' } | { t: 'error' } | { t: 'other', mut: FrameMutation }
@@ -490,7 +491,15 @@ export const senderOp: fc.Arbitrary<SenderOp> = fc.oneof(
     more: fc.boolean(),
     real: fc.boolean()
   }), weight: 3 },
-  { arbitrary: fc.record({ t: fc.constant('want' as const), conversation: fc.oneof(fc.nat({ max: 4 }), u32), items: fc.uint8Array({ maxLength: 40 }) }), weight: 2 }
+  { arbitrary: fc.record({ t: fc.constant('want' as const), conversation: fc.oneof(fc.nat({ max: 4 }), u32), items: fc.uint8Array({ maxLength: 40 }) }), weight: 2 },
+  // A root, with a base of whole digests or not, counting nothing (a deleted chat) or something.
+  { arbitrary: fc.record({
+    t: fc.constant('root' as const),
+    conversation: fc.oneof(fc.nat({ max: 4 }), u32),
+    count: fc.oneof(fc.constant(0), fc.nat({ max: 80 }), u32),
+    last: fc.boolean(),
+    base: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.nat({ max: 6 }).map(n => new Uint8Array(16 * n).fill(n)))
+  }), weight: 2 }
 )
 
 const honestStart: SenderOp[] = [{ t: 'hello', version: 2 }, { t: 'resume', held: 'none', have: 'none', partial: [] }]
@@ -521,6 +530,10 @@ function senderFrame (op: SenderOp, sender: SenderMachine, corpus: Corpus): ferr
       const honest = op.real ? corpus.reconcileHoldings.find(h => (h.holdings?.conversation ?? 0) === op.conversation)?.holdings : undefined
       const leaves = op.leaves.map(l => ({ firstTs: l.first, firstId: l.id, lastTs: l.first + l.span, lastId: l.id, count: l.count, digest: l.digest }))
       return { holdings: { conversation: op.conversation, leaves: [...(honest?.leaves ?? []), ...leaves], more: op.more } }
+    }
+    case 'root': {
+      const last = op.last ? { lastTs: 1_700_000_000_000, lastId: 'm0' } : {}
+      return { holdings: { conversation: op.conversation, root: new Uint8Array(32), count: op.count, base: op.base, ...last } }
     }
     case 'want': return { want: { conversation: op.conversation, items: op.items } }
     case 'ack': {
