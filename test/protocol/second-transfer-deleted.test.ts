@@ -164,6 +164,25 @@ describe('a second transfer into a phone whose owner deleted messages', () => {
   })
 })
 
+describe('a second transfer of part of a chat', () => {
+  it('keeps the base of the rest: messages deleted before its window stay deleted at the next whole transfer', async () => {
+    const { source, target } = await afterFirstTransfer()
+    const ms = messagesOf(target, 'c0')
+    const gone = ms.slice(5, 8).map(m => m.id)
+    await remove(target, 'c0', gone)
+    // A transfer of the last part of the chats only: what it verifies joins the base, which keeps the rest.
+    const since = ms[Math.floor(ms.length * 3 / 4)].ts
+    await verified(source, target, { request: { since } })
+    const later = writeOnOldPhone(source, 'c0')
+    const whole = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0').filter(id => !gone.includes(id)))
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(whole.receiver.progress.messagesLeftDeleted).toBe(gone.length)
+    source.close()
+    target.close()
+  })
+})
+
 describe('what stays deleted', () => {
   it('all comes back with restoreDeleted, and stays deleted again once deleted again', async () => {
     const { source, target } = await afterFirstTransfer()
