@@ -4,7 +4,7 @@ import type { AddressSorter, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } 
 import { mdns } from '@libp2p/mdns'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -112,6 +112,8 @@ export type FerryNode<T extends ServiceMap = ServiceMap> = Libp2p<FerryServices<
  * node that serves one peer at a time.
  */
 export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: FerryNodeOptions<T> = {}): Promise<FerryNode<T>> {
+  const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
+  checkAddresses(listen, opts.announce ?? [])
   const privateKey = opts.privateKey ?? (opts.dir !== undefined ? (await loadOrCreatePeerKey(opts.dir)).privateKey : undefined)
   if (privateKey === undefined) {
     throw new FerryError(ErrorCode.BAD_INPUT, 'createFerryNode needs a store directory (dir) or a privateKey: a phone must keep its peer id')
@@ -120,7 +122,6 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   const streamWindow = limits.streamWindow ?? DEFAULT_STREAM_WINDOW
   const maxStreams = limits.maxStreamsPerConnection ?? 16
 
-  const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
   const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers, keepCertificate: opts.keepCertificate })
   // Listening may need a transport the choice does not dial with (a WebRTC-only phone told to listen on
   // TCP): the gater keeps every dial, including a retry by peer id through the peer store, to the choice.
@@ -192,6 +193,30 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
     throw listenFailure(err, listen) ?? new FerryError(ErrorCode.INTERNAL, `cannot start the network node: ${firstLines((err as Error).message)}`, { listen: opts.listen }, { cause: err })
   }
 }
+
+/**
+ * Listen and announce addresses are the app's to choose, so a mistake in one is a usage error, said
+ * before anything starts: libp2p would reject a listen address it has no transport for only as an
+ * internal failure, and a malformed announce address only later, from inside its address manager, as
+ * an exception no caller can catch.
+ */
+function checkAddresses (listen: string[], announce: string[]): void {
+  for (const [what, addrs] of [['listen', listen], ['announce', announce]] as const) {
+    for (const a of addrs) {
+      let ma: Multiaddr
+      try {
+        ma = multiaddr(a)
+      } catch (err) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `cannot ${what === 'listen' ? 'listen on' : 'announce'} ${JSON.stringify(a)}: it is no multiaddr (${(err as Error).message}); want one like ${EXAMPLE_ADDRESS}`, { [what]: a })
+      }
+      if (what === 'listen' && kindOf(ma) === undefined) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${a}: Ferry listens on TCP or on UDP with webrtc-direct only; want one like ${EXAMPLE_ADDRESS}`, { listen: a })
+      }
+    }
+  }
+}
+
+const EXAMPLE_ADDRESS = '/ip4/0.0.0.0/tcp/0 or /ip4/0.0.0.0/udp/0/webrtc-direct'
 
 /** Why a listen address cannot be used, by the socket error's code, as the one who chose it can act on it. */
 const LISTEN_PROBLEMS: Record<string, string> = {

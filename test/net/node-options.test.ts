@@ -50,6 +50,21 @@ describe('node options', () => {
     }
   })
 
+  it('refuses a listen or announce address it cannot use as a usage error naming it, before anything starts', async () => {
+    // An app's typo: a host:port, a UDP address with no WebRTC on it, a malformed announce address (which
+    // libp2p otherwise throws later, from a timer, where no caller can catch it).
+    const cases: Array<[{ listen: string[], announce?: string[] }, string]> = [
+      [{ listen: ['127.0.0.1:4001'] }, '127.0.0.1:4001'],
+      [{ listen: ['/ip4/127.0.0.1/udp/0'] }, '/ip4/127.0.0.1/udp/0'],
+      [{ listen: ['/ip4/127.0.0.1/tcp/0'], announce: ['192.168.1.20:4001'] }, '192.168.1.20:4001']
+    ]
+    for (const [opts, named] of cases) {
+      const err = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), ...opts }).then(n => n, e => e)
+      if (!isFerryError(err)) await (err as FerryNode).stop?.()
+      expect(err).toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message.includes(named) && e.message.includes('/ip4/0.0.0.0/tcp/0'))
+    }
+  })
+
   it('reports a taken port as a usage error naming it', async () => {
     const a = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
