@@ -1,4 +1,6 @@
+import { realpathSync } from 'node:fs'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError } from './errors.js'
 import { createFerryNode, type FerryNode, type FerryNodeOptions } from './net/node.js'
 import { ferry, type FerryService, type OfferOptions, type ReceiveOptions, type TransferMemory } from './net/ferry-service.js'
 import { nodeTransferMemory } from './memory/transfer-memory.js'
@@ -55,12 +57,29 @@ export interface CreateFerryOptions extends Omit<FerryNodeOptions, 'dir' | 'serv
 }
 
 /**
+ * The store folders (real paths) of this process's phones that have not stopped. The store's lock keeps
+ * other processes out, but it is the process's: within one, a second phone on the same folder would be a
+ * second libp2p node with the same peer id and a second journal writing the same partial files, the
+ * interleaving the lock exists to prevent.
+ */
+const running = new Set<string>()
+
+/**
  * A phone with the embedded defaults: the simulator's SQLite store in `dir`, Ferry's journal and the
- * phone's identity kept in the same place.
+ * phone's identity kept in the same place. A folder another phone uses, in this process or another, is
+ * STORE_BUSY until that phone stops.
  */
 export async function createFerry (dir: string, options: CreateFerryOptions = {}): Promise<Ferry> {
   const { memory = nodeTransferMemory, ...node } = options
   const store = SqliteChatStore.open(dir, { create: true })
+  const key = realpathSync(dir)
+  if (running.has(key)) {
+    store.close()
+    throw new FerryError(ErrorCode.STORE_BUSY,
+      `store ${dir} is in use by a phone this process made and has not stopped: one phone at a time may use a store; stop() it first, or use it`,
+      { dir, pid: process.pid })
+  }
+  running.add(key)
   const journal = NodeJournal.open(dir)
   const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
   let n: FerryNode<{ ferry: FerryService }>
@@ -70,6 +89,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     // A node that cannot start (its port taken) leaves the phone's folder free for the next try.
     await journal.close()
     store.close()
+    running.delete(key)
     throw err
   }
   return {
@@ -99,6 +119,14 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       }
     }),
     addresses: () => n.getMultiaddrs(),
-    stop: async () => { await n.stop(); await journal.close(); store.close() }
+    stop: async () => {
+      try {
+        await n.stop()
+        await journal.close()
+        store.close()
+      } finally {
+        running.delete(key)
+      }
+    }
   }
 }

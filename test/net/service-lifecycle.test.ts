@@ -213,6 +213,24 @@ describe('an app awaiting a transfer', () => {
     expect(again.addresses().length).toBeGreaterThan(0)
   })
 
+  it('a second phone on the folder of a running one is STORE_BUSY, and the first moves its history all the same', async () => {
+    const old = await oldPhone()
+    // Same process, so the store's lock (the process's own) does not stand in the way: createFerry does.
+    const second = await createFerry(old.store.dir, { listen, memory: false }).then(p => { phones.push(p); return p }, (err: unknown) => err)
+    expect(second).toSatisfy(e => isFerryError(e, ErrorCode.STORE_BUSY) && e.message.includes(old.store.dir))
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = old.send({ code })
+    await fresh.receive({ addrs: old.addresses(), code })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+    // Once the first stops, the folder takes a phone again, with its history.
+    await old.stop()
+    const again = await createFerry(old.store.dir, { listen, memory: false })
+    phones.push(again)
+    expect(messagesOn(again)).toBe(40)
+    expect(again.node.peerId.equals(old.node.peerId)).toBe(true)
+  })
+
   it('a second offer while one is open is the app\'s mistake (BAD_INPUT), and leaves the first open', async () => {
     const old = await oldPhone()
     const fresh = await phone()
