@@ -11,6 +11,7 @@ import { freeSpaceOf } from './store/free-space.js'
 import { dialableAddresses } from './net/addresses.js'
 import { pageHost, pageLink, servePage } from './net/page-server.js'
 import { generateQrKey } from './pairing/index.js'
+import { guardHandler } from './app-handler.js'
 
 export interface SendOptions extends OfferOptions {
   /**
@@ -96,7 +97,8 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     store,
     journal,
     node: n,
-    send: async ({ web, ...given }) => {
+    send: async ({ web, ...asked }) => {
+      const given = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
       if (web === undefined) return await n.services.ferry.offer(given)
       // The link is the QR code the new phone scans: with a key of its own, no neighbour can burn it.
       const opts = { ...given, qrKey: given.qrKey ?? (given.code !== undefined ? generateQrKey() : undefined) }
@@ -109,15 +111,19 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
         await page.close()
       }
     },
-    receive: async opts => await n.services.ferry.receive({
-      freeBytes: freeSpaceOf(dir),
-      ...opts,
-      // Every message is in: the store builds what a bulk load deferred while the media goes on.
-      onEvent: e => {
-        if (e.type === 'chats-ready') store.messagesDone()
-        opts.onEvent?.(e)
-      }
-    }),
+    receive: async opts => {
+      const app = guardHandler(opts.onEvent, opts.signal)
+      return await n.services.ferry.receive({
+        freeBytes: freeSpaceOf(dir),
+        ...opts,
+        signal: app.signal,
+        // Every message is in: the store builds what a bulk load deferred while the media goes on.
+        onEvent: e => {
+          if (e.type === 'chats-ready') store.messagesDone()
+          app.onEvent?.(e)
+        }
+      })
+    },
     addresses: () => n.getMultiaddrs(),
     stop: async () => {
       try {

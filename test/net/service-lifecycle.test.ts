@@ -231,6 +231,31 @@ describe('an app awaiting a transfer', () => {
     expect(again.node.peerId.equals(old.node.peerId)).toBe(true)
   })
 
+  it('a receive whose onEvent throws ends with CANCELLED naming the throw, and resumes without the code', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = old.send({ code })
+    const bug = new Error('the chat list is not mounted')
+    const ended = await fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'manifest') throw bug } }).then(() => 'verified', (err: unknown) => err)
+    expect(ended).toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message.includes('the chat list is not mounted') && e.cause === bug)
+    // The app mended, the transfer carries on with the pairing it kept.
+    await expect(fresh.receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it('an offer whose onEvent throws ends with CANCELLED naming the throw, and the phone can offer again', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    await expect(old.send({ code: generateCode(), onEvent: e => { if (e.type === 'offering') throw new Error('no QR view yet') } }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message.includes('no QR view yet'))
+    const code = generateCode()
+    const offered = old.send({ code })
+    await fresh.receive({ addrs: old.addresses(), code })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+  })
+
   it('a second offer while one is open is the app\'s mistake (BAD_INPUT), and leaves the first open', async () => {
     const old = await oldPhone()
     const fresh = await phone()
