@@ -10,6 +10,7 @@ import './polyfill.js'
 
 export { ferry, FerryService, type FerryComponents, type FerryEvent, type FerryServiceInit, type TransferMemory, type TransferTurns, type OfferOptions, type ReceiveOptions, type ReceiveResult, type Progress, type TransferStats, type ConversationSummary } from './net/ferry-service.js'
 export type { BatchDeflate } from './wire/codec.js'
+export type { SlotLimits } from './net/connection-slots.js'
 export { TRANSFER_PROTOCOL } from './net/receive-transfer.js'
 export { PAIR_PROTOCOL } from './net/pair-stream.js'
 export { generateCode, generateQrKey, parseCode, formatCode, buildQrPayload, parseQrPayload, qrDialAddrs, serviceTag, type PairingCode, type QrPayload } from './pairing/index.js'

@@ -2,8 +2,10 @@
 // in Node imports everything from here; a browser bundle that imports this fails at build time rather
 // than shipping stubs.
 export * from './index.js'
-export { createFerryNode, discoverPeer, type FerryNode, type FerryNodeOptions } from './net/node.js'
-export { SqliteChatStore } from './store/sqlite-store.js'
+export { createFerryNode, discoverPeer, type DiscoverOptions, type FerryNode, type FerryNodeLimits, type FerryNodeOptions, type MdnsOptions } from './net/node.js'
+export type { TransportChoice } from './net/transports.js'
+export { SqliteChatStore, type OpenOptions, type StoreStats } from './store/sqlite-store.js'
+export type { MediaDigest } from './store/media-folder.js'
 export { NodeJournal } from './journal/node-journal.js'
 export { freeSpaceOf } from './store/free-space.js'
 export { nodeBatchDeflate } from './wire/deflate-node.js'

@@ -1,6 +1,6 @@
 // A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
-import { createFerry, createFerryNode, ferry, NodeJournal, nodeBatchDeflate, SqliteChatStore, type Ferry } from 'chat-ferry/node'
-import { ErrorCode, isFerryError, type BatchDeflate, type History, type FerryEvent, type Message } from 'chat-ferry'
+import { createFerry, createFerryNode, ferry, NodeJournal, nodeBatchDeflate, SqliteChatStore, type DiscoverOptions, type Ferry, type FerryNodeLimits, type FerryNodeOptions, type MdnsOptions, type MediaDigest, type OpenOptions, type StoreStats, type TransportChoice } from 'chat-ferry/node'
+import { ErrorCode, isFerryError, type BatchDeflate, type History, type FerryEvent, type Message, type SlotLimits } from 'chat-ferry'
 
 export async function phone (dir: string): Promise<Ferry> {
   SqliteChatStore.open(dir, { create: true }).close()
@@ -25,3 +25,15 @@ export const isBadInput = (err: unknown): boolean => isFerryError(err, ErrorCode
 const hello: Message = { conversation: 'c', id: 'm', sender: 's', ts: 0, kind: 'text', text: 'hi' }
 // @ts-expect-error: a kind of message Ferry does not know (the declarations are real types, not any)
 export const fax: Message = { ...hello, kind: 'fax' }
+
+// The types the public API's own signatures name, each importable: an app keeps its options and
+// results in variables and functions of its own.
+export const storeOptions: OpenOptions = { create: true }
+export const transport: TransportChoice = 'auto'
+export const limits: FerryNodeLimits = { maxConnections: 64 }
+export const mdns: MdnsOptions = { serviceTag: '_ferry-123._udp.local' }
+export const lan: Pick<FerryNodeOptions, 'mdns' | 'transport' | 'limits'> = { mdns, transport, limits }
+export const discover: DiscoverOptions = { timeout: 10_000 }
+export const slots: Partial<SlotLimits> = { maxUnpaired: 4 }
+export async function addPhoto (store: SqliteChatStore, path: string): Promise<MediaDigest> { return await store.addMediaFromFile(path) }
+export const missing = (stats: StoreStats): number => stats.mediaMissing
