@@ -68,8 +68,9 @@ export class SenderSearch {
 
   async find (): Promise<FoundSender> {
     const o = this.o
-    if (!o.mdns && !o.sweep) throw new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
-    if (o.mdns && o.node === undefined) throw new FerryError(ErrorCode.INTERNAL, 'SenderSearch needs the node to look by mDNS')
+    // An app's mistakes, said in the library's words (the CLI names its own flags before it gets here).
+    if (!o.mdns && !o.sweep) throw new FerryError(ErrorCode.BAD_INPUT, 'a search with neither mdns nor sweep cannot look anywhere: turn one on, or pass receive() the old phone\'s addresses (from its QR code)')
+    if (o.mdns && o.node === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a search by mDNS listens through a libp2p node: pass `node`, one created with `mdns` for this nameplate')
     if (o.sweep) assertSweepAllowed((o.sweepOptions?.subnets ?? localSubnets()).map(s => s.address), o.sweepOptions?.env)
     const started = Date.now()
     const stop = new AbortController()

@@ -84,6 +84,16 @@ describe('choosing and finding the old phone\'s address', () => {
     expect(relocated).toEqual([`${net}.51`])
   })
 
+  it('refuses a search that cannot look as the app\'s mistake, in the library\'s words', async () => {
+    for (const [opts, said] of [
+      [{ mdns: false, sweep: false }, /neither mdns nor sweep/],
+      [{ mdns: true, sweep: false }, /pass `node`/]
+    ] as const) {
+      const err = await new SenderSearch({ ...opts, nameplate: '553', timeoutMs: 1_000 }).find().then(() => undefined, (e: unknown) => e)
+      expect(err).toSatisfy(e => isFerryError(e, 'BAD_INPUT') && said.test(e.message) && !e.message.includes('--'))
+    }
+  })
+
   it('finds the phone with the nameplate by the sweep alone, and says what it tried when there is none', async () => {
     const peer = await newPeer()
     const addr = `/ip4/${net}.60/tcp/4001/p2p/${peer}`
