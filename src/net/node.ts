@@ -59,17 +59,18 @@ export interface FerryNodeLimits {
    * Open connections, a hard ceiling past which libp2p refuses new ones before any handshake. Who may hold
    * a connection is the Ferry service's business (ConnectionSlots: unpaired peers go soon, and few of
    * them at once), so this stays well above what that lets in: a ceiling that strangers can fill keeps
-   * the real phone out.
+   * the real phone out. Default 32.
    */
   maxConnections?: number
-  /** Inbound connections mid-handshake at once (a crowded café LAN can hold a port scanner). */
+  /** Inbound connections mid-handshake at once (a crowded café LAN can hold a port scanner). Default 8. */
   maxIncomingPendingConnections?: number
-  /** ... of them from one IP address: one host stalling handshakes cannot hold every such slot. */
+  /** ... of them from one IP address: one host stalling handshakes cannot hold every such slot. Default 2. */
   maxPendingPerAddress?: number
-  /** Muxed streams per connection, all protocols together (ours, identify, the connection monitor's ping). */
+  /** Muxed streams per connection, all protocols together (ours, identify, the connection monitor's ping). Default 16. */
   maxStreamsPerConnection?: number
+  /** How long one dial of the other phone may take, handshakes included, in ms (libp2p's own); default 10 s. */
   dialTimeout?: number
-  /** Per-stream yamux receive window cap; keep below 4 MiB (the stream read buffer). */
+  /** Per-stream yamux receive window cap; keep below 4 MiB (the stream read buffer). Default DEFAULT_STREAM_WINDOW. */
   streamWindow?: number
 }
 
