@@ -35,8 +35,11 @@ export interface WebPageOptions {
 }
 
 export interface Ferry {
+  /** The phone's history: write an old phone's with its put* methods, read a new phone's with list*. */
   store: SqliteChatStore
+  /** Ferry's own state beside the store (checkpoints, partial media, pairing records). */
   journal: NodeJournal
+  /** The libp2p node, started; `node.services.ferry` is the FerryService that send and receive use. */
   node: FerryNode<{ ferry: FerryService }>
   /** Offers this phone's history (and with `web`, serves the browser phone meanwhile); resolves when the new phone verified it. */
   send(opts: SendOptions): ReturnType<FerryService['offer']>
@@ -44,6 +47,11 @@ export interface Ferry {
   receive(opts: ReceiveOptions): ReturnType<FerryService['receive']>
   /** Addresses to show (QR) or hand to the other phone. */
   addresses(): Multiaddr[]
+  /**
+   * Stops the node and closes the store and the journal: a send or receive still under way rejects with
+   * CANCELLED (what arrived stays, for a resume). Once it resolves nothing of the phone keeps the process
+   * alive, and the folder takes a new phone. Calling it again does nothing.
+   */
   stop(): Promise<void>
 }
 
