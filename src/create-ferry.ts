@@ -11,7 +11,6 @@ import { freeSpaceOf } from './store/free-space.js'
 import { dialableAddresses } from './net/addresses.js'
 import { pageHost, pageLink, servePage } from './net/page-server.js'
 import { generateQrKey } from './pairing/index.js'
-import { guardHandler } from './app-handler.js'
 
 export interface SendOptions extends OfferOptions {
   /**
@@ -105,8 +104,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     store,
     journal,
     node: n,
-    send: async ({ web, ...asked }) => {
-      const given = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
+    send: async ({ web, ...given }) => {
       if (web === undefined) return await n.services.ferry.offer(given)
       // The link is the QR code the new phone scans: with a key of its own, no neighbour can burn it.
       const opts = { ...given, qrKey: given.qrKey ?? (given.code !== undefined ? generateQrKey() : undefined) }
@@ -119,19 +117,15 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
         await page.close()
       }
     },
-    receive: async opts => {
-      const app = guardHandler(opts.onEvent, opts.signal)
-      return await n.services.ferry.receive({
-        freeBytes: freeSpaceOf(dir),
-        ...opts,
-        signal: app.signal,
-        // Every message is in: the store builds what a bulk load deferred while the media goes on.
-        onEvent: e => {
-          if (e.type === 'chats-ready') store.messagesDone()
-          app.onEvent?.(e)
-        }
-      })
-    },
+    receive: async opts => await n.services.ferry.receive({
+      freeBytes: freeSpaceOf(dir),
+      ...opts,
+      // Every message is in: the store builds what a bulk load deferred while the media goes on.
+      onEvent: e => {
+        if (e.type === 'chats-ready') store.messagesDone()
+        opts.onEvent?.(e)
+      }
+    }),
     addresses: () => n.getMultiaddrs(),
     stop: async () => {
       try {

@@ -22,6 +22,7 @@ import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { dialAddresses, Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingComponents } from './receiving.js'
 import { streamToDuplex } from './stream-duplex.js'
+import { guardHandler } from './app-handler.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
@@ -216,7 +217,8 @@ export class FerryService implements Startable {
    * Offers this phone's history: resolves once a paired receiver verified it. Survives dropped links and
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
-  async offer (opts: OfferOptions): Promise<Progress> {
+  async offer (asked: OfferOptions): Promise<Progress> {
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
     this.refuseOffer(opts.signal)
     this.source() // a phone that cannot send says so now, not when the receiver comes
     const { record, expired } = await this.pairings.loadOrExpired()
@@ -496,7 +498,8 @@ export class FerryService implements Startable {
    * Receives a history from the phone at `addrs`: pairs with the code (or the stored resume token), then
    * transfers, reconnecting and resuming after dropped links until verified.
    */
-  async receive (opts: ReceiveOptions): Promise<ReceiveResult> {
+  async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
     if (opts.signal?.aborted === true) throw cancelled(opts.signal)
     const addrs = dialAddresses(opts.addrs)
     const stop = new AbortController()

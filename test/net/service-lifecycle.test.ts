@@ -231,28 +231,34 @@ describe('an app awaiting a transfer', () => {
     expect(again.node.peerId.equals(old.node.peerId)).toBe(true)
   })
 
-  it('a receive whose onEvent throws ends with CANCELLED naming the throw, and resumes without the code', async () => {
+  // The app's handler is guarded where the service runs it, so an app on FerryService itself is too.
+  const faces: Array<[string, (p: Ferry) => Pick<Ferry, 'send' | 'receive'>]> = [
+    ['createFerry', p => p],
+    ['FerryService', p => ({ send: async o => await p.node.services.ferry.offer(o), receive: async o => await p.node.services.ferry.receive(o) })]
+  ]
+
+  it.each(faces)('a receive whose onEvent throws ends with CANCELLED naming the throw, and resumes without the code (%s)', async (_, face) => {
     const old = await oldPhone()
     const fresh = await phone()
     const code = generateCode()
-    const offered = old.send({ code })
+    const offered = face(old).send({ code })
     const bug = new Error('the chat list is not mounted')
-    const ended = await fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'manifest') throw bug } }).then(() => 'verified', (err: unknown) => err)
+    const ended = await face(fresh).receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'manifest') throw bug } }).then(() => 'verified', (err: unknown) => err)
     expect(ended).toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message.includes('the chat list is not mounted') && e.cause === bug)
     // The app mended, the transfer carries on with the pairing it kept.
-    await expect(fresh.receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
+    await expect(face(fresh).receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
     await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
     expect(messagesOn(fresh)).toBe(40)
   })
 
-  it('an offer whose onEvent throws ends with CANCELLED naming the throw, and the phone can offer again', async () => {
+  it.each(faces)('an offer whose onEvent throws ends with CANCELLED naming the throw, and the phone can offer again (%s)', async (_, face) => {
     const old = await oldPhone()
     const fresh = await phone()
-    await expect(old.send({ code: generateCode(), onEvent: e => { if (e.type === 'offering') throw new Error('no QR view yet') } }))
+    await expect(face(old).send({ code: generateCode(), onEvent: e => { if (e.type === 'offering') throw new Error('no QR view yet') } }))
       .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message.includes('no QR view yet'))
     const code = generateCode()
-    const offered = old.send({ code })
-    await fresh.receive({ addrs: old.addresses(), code })
+    const offered = face(old).send({ code })
+    await face(fresh).receive({ addrs: old.addresses(), code })
     await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
   })
 

@@ -1,5 +1,5 @@
-import { ErrorCode, FerryError } from './errors.js'
-import type { FerryEvent } from './net/transfer-events.js'
+import { ErrorCode, FerryError } from '../errors.js'
+import type { FerryEvent } from './transfer-events.js'
 
 /**
  * An app's `onEvent` with a `signal` that ends the transfer it watches should the handler throw. Thrown
