@@ -5,12 +5,12 @@
 //
 //   node examples/chat-app/chat.js post old-phone "Team" ana "Hello from the old phone"
 //   node examples/chat-app/chat.js send old-phone                  (prints a pairing link)
-//   node examples/chat-app/chat.js receive new-phone 'ferry://pair?v=1&code=...'
+//   node examples/chat-app/chat.js receive new-phone 'ferry://pair?v=2&code=...'
 //   node examples/chat-app/chat.js show new-phone
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import { buildQrPayload, generateCode, isFerryError, parseQrPayload } from 'chat-ferry'
+import { buildQrPayload, generateCode, generateQrKey, isFerryError, parseQrPayload } from 'chat-ferry'
 import { ChatDb } from './chat-db.js'
 import { startFerry } from './ferry-phone.js'
 
@@ -82,17 +82,20 @@ async function main () {
       const phone = await startFerry(app, { listen: values.listen })
       try {
         const code = generateCode()
-        const link = buildQrPayload({ code, peerId: phone.node.peerId.toString(), addrs: phone.node.getMultiaddrs().map(a => a.toString()) })
+        // A key of the link's own: a phone with the link pairs outside the typed code's three guesses,
+        // so no neighbour guessing the code can spend it first.
+        const key = generateQrKey()
+        const link = buildQrPayload({ code, key, peerId: phone.node.peerId.toString(), addrs: phone.node.getMultiaddrs().map(a => a.toString()) })
         console.log(`pairing link: ${link}`)
-        await phone.ferry.offer({ code, onEvent: report })
+        await phone.ferry.offer({ code, qrKey: key, onEvent: report })
       } finally {
         await phone.stop()
       }
     } else if (pairing !== undefined) {
-      const { code, peerId, addrs } = pairing
+      const { code, key, peerId, addrs } = pairing
       const phone = await startFerry(app, { listen: values.listen })
       try {
-        await phone.ferry.receive({ code, addrs: addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)), onEvent: report })
+        await phone.ferry.receive({ code, qrKey: key, addrs: addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)), onEvent: report })
       } finally {
         await phone.stop()
       }
