@@ -150,6 +150,8 @@ interface ActiveOffer {
 
 const hex = (b: Uint8Array): string => bytesToHex(b)
 const offerEnded = (): FerryError => new FerryError(ErrorCode.CANCELLED, 'this phone stopped offering its history')
+/** A send or receive asked of a stopped phone: nothing had begun, so nothing stopped before verifying. */
+const notRunning = (): FerryError => new FerryError(ErrorCode.CANCELLED, 'this phone is stopped: it sends and receives nothing until it starts again')
 
 /**
  * Ferry as a libp2p service: `/ferry/pair/1.0.0` authenticates a peer with the short code (or its resume
@@ -329,7 +331,7 @@ export class FerryService implements Startable {
       this.offerEnded = ErrorCode.CANCELLED
       throw cancelled(signal)
     }
-    if (this.stopped) throw stoppedError()
+    if (this.stopped) throw notRunning()
     if (this.offerState !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
   }
 
@@ -501,6 +503,7 @@ export class FerryService implements Startable {
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
     const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
     if (opts.signal?.aborted === true) throw cancelled(opts.signal)
+    if (this.stopped) throw notRunning()
     const addrs = dialAddresses(opts.addrs)
     const stop = new AbortController()
     const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal])

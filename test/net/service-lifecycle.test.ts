@@ -93,6 +93,17 @@ describe('an app awaiting a transfer', () => {
     await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /stopped/.test(e.message))
   })
 
+  it('a send or receive asked of a stopped phone says it is stopped, not that a transfer stopped', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const addrs = old.addresses()
+    await old.stop()
+    await fresh.stop()
+    const stopped = (e: unknown): boolean => isFerryError(e, ErrorCode.CANCELLED) && /this phone is stopped/.test(e.message)
+    await expect(old.send({ code: generateCode() })).rejects.toSatisfy(stopped)
+    await expect(fresh.receive({ addrs, code: generateCode() })).rejects.toSatisfy(stopped)
+  })
+
   it('an offer begun just before its phone stops does not open after it', async () => {
     const old = await oldPhone()
     const offered = old.send({ code: generateCode() })
