@@ -29,7 +29,7 @@ export interface ReceiveTransferOptions {
 export async function receiveTransfer (stream: Stream, machine: ReceiverMachine, opts: ReceiveTransferOptions): Promise<void> {
   const watch = new StallWatch(opts.stallMs, waited =>
     new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
-  const watched = watch.wrap(streamToDuplex(stream))
+  const watched = watch.wrap(hangUpOnly(stream, streamToDuplex(stream)))
   const beforeRead = opts.beforeRead
   const duplex = beforeRead === undefined ? watched : gated(watched, beforeRead)
   let announced = false
@@ -63,6 +63,30 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
     throw err
   } finally {
     watch.stop()
+  }
+}
+
+/**
+ * `duplex` (over `stream`), whose source ends only when the other phone closed its end of the stream
+ * itself: that hang-up is how a sender says it heard Verified (protocol/session.ts). The link going
+ * under the stream also ends a libp2p stream's source, as quietly (a WebRTC data channel that closes
+ * because the old phone was killed, a connection the muxer lost): that one throws TRUNCATED instead, so
+ * the transfer is not taken for heard and the next session says Verified again.
+ */
+function hangUpOnly (stream: Stream, duplex: ByteDuplex): ByteDuplex {
+  // A WebRTC stream's data channel is already closed when its close ends the stream; a FIN (the
+  // hang-up) comes as a message while it is open. Other streams end on the remote's close only.
+  const channel = (stream as unknown as { channel?: { readyState?: string } }).channel
+  let hungUp = false
+  stream.addEventListener('remoteCloseWrite', () => { hungUp = channel?.readyState !== 'closed' }, { once: true })
+  return {
+    source: (async function * () {
+      yield * duplex.source
+      if (!hungUp) throw new FerryError(ErrorCode.TRUNCATED, 'the link to the other phone went down (it did not hang up)')
+    })(),
+    write: async chunks => { await duplex.write(chunks) },
+    close: async () => { await duplex.close() },
+    abort: err => { duplex.abort(err) }
   }
 }
 
