@@ -60,6 +60,15 @@ export interface ReceiveOptions {
    */
   tellAgainMs?: number
   /**
+   * When no session got through to tell the old phone within `tellAgainMs`: keep the pairing (and with
+   * it the journal's word that the history was verified after the pairing's last use) instead of
+   * forgetting it, and resolve with `unheard: true`. A later receive without a code then only tells the
+   * old phone, as after a restart (`unheardVerification` says whether there is one to tell). For a
+   * phone that stays open after it verified (the browser page), so an old phone started again after it
+   * was stopped before it heard hears it then, rather than wait for a phone that is done with it.
+   */
+  keepUnheard?: boolean
+  /**
    * Awaited before each read from the transfer stream (after the first): a store that buffers its writes
    * (the browser's) makes the receiver read no faster than it commits.
    */
@@ -139,7 +148,7 @@ export class Receiving {
     const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
     try {
       return await retryWhileAdvancing(async onAdvance => {
-        if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.verified(unheard.result, emit, 'no session got through to tell it')
+        if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
         return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
       }, {
         retryForMs: opts.retryForMs ?? 60_000,
@@ -148,8 +157,21 @@ export class Receiving {
       })
     } catch (err) {
       if (unheard === undefined || opts.signal?.aborted === true) throw err
-      return await this.verified(unheard.result, emit, `it may not have heard: ${(err as Error)?.message ?? String(err)}`)
+      const note = `it may not have heard: ${(err as Error)?.message ?? String(err)}`
+      // Only an old phone that could not be reached may still wait: one that answered (NOT_PAIRED: it
+      // heard, or paired with another phone; its offer ended) waits for nothing from this phone.
+      if (isFerryError(err, ErrorCode.NO_PEER) || isFerryError(err, ErrorCode.TRUNCATED)) return await this.untold(unheard.result, emit, opts, note)
+      return await this.verified(unheard.result, emit, note)
     }
+  }
+
+  /** The end of a receive whose verification the old phone was not told of: kept to tell it later, if asked. */
+  private async untold (result: ReceiveResult, emit: (e: EventBody) => void, opts: Dialling, note: string): Promise<ReceiveResult> {
+    if (opts.keepUnheard !== true) return await this.verified(result, emit, note)
+    log('verified, the old phone not told (%s): the pairing is kept to tell it later', note)
+    const untold: ReceiveResult = { ...result, unheard: true }
+    emit({ type: 'verified', ...untold })
+    return untold
   }
 
   /**
@@ -160,19 +182,8 @@ export class Receiving {
    * be reached leaves the history verified here all the same.
    */
   private async verifiedBeforeRestart (): Promise<{ result: ReceiveResult, at: number } | undefined> {
-    const record = await this.pairings.load()
-    if (record?.role !== 'receiver') return undefined
-    const last = await new TransferLog(this.init.journal).lastVerified()
-    if (last === undefined || last.verifiedAt < (record.lastUsedAt ?? record.createdAt)) return undefined
-    log('the history was verified before this start (%s); the old phone may not have heard', new Date(last.verifiedAt).toISOString())
-    return {
-      at: Date.now(),
-      result: {
-        summary: last.summary,
-        progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
-        stats: statsOf(last)
-      }
-    }
+    const result = await unheardVerification(this.init.journal, this.pairings)
+    return result === undefined ? undefined : { at: Date.now(), result }
   }
 
   /**
@@ -334,6 +345,25 @@ export class Receiving {
   }
 }
 
+/**
+ * The verification a receiver's journal holds that the old phone may not have heard: the receiver's
+ * pairing is still kept, and was last used before the last verification (a phone stopped between the
+ * two, or a receive with `keepUnheard` that could not tell it). What it verified, as a receive reports
+ * it; undefined when there is none (no pairing, or one used since: a transfer begun after it).
+ */
+export async function unheardVerification (journal: Journal, pairings: PairingRecords): Promise<ReceiveResult | undefined> {
+  const record = await pairings.load()
+  if (record?.role !== 'receiver') return undefined
+  const last = await new TransferLog(journal).lastVerified()
+  if (last === undefined || last.verifiedAt < (record.lastUsedAt ?? record.createdAt)) return undefined
+  log('the history was verified at %s, and the old phone may not have heard', new Date(last.verifiedAt).toISOString())
+  return {
+    summary: last.summary,
+    progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
+    stats: statsOf(last)
+  }
+}
+
 /** ReceiveOptions with the addresses parsed and the service's own signal. */
 export type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
 
@@ -372,4 +402,6 @@ export interface ReceiveResult {
   summary: ConversationSummary[]
   progress: Progress
   stats: TransferStats
+  /** Verified here, but the old phone was not told (ReceiveOptions.keepUnheard): the pairing is kept to tell it. */
+  unheard?: true
 }

@@ -88,7 +88,8 @@ export type FerryEvent = { at: number } & (
    */
   | { type: 'verifying', messages: number, mediaFiles: number }
   | { type: 'interrupted', error: FerryError }
-  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats }
+  /** `unheard`: the old phone was not told (ReceiveOptions.keepUnheard), and the pairing is kept to tell it. */
+  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats, unheard?: true }
 )
 
 export type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never
