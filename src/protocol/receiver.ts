@@ -207,8 +207,11 @@ export class ReceiverMachine {
   private messagesFinished = false
   /** Called once every message of the selection is on this phone. */
   onChatsReady?: () => void
-  /** Called once everything the sender announced is here, durably, as reading it back begins. */
-  onVerifying?: () => void
+  /**
+   * Called once everything the sender announced is here, durably, as reading it back begins; awaited
+   * before it is read back and the sender told (the browser page holds a transfer there for its tests).
+   */
+  onVerifying?: () => void | Promise<void>
 
   constructor (init: ReceiverInit) {
     this.sink = init.sink
@@ -890,7 +893,7 @@ export class ReceiverMachine {
     }
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
-    this.onVerifying?.()
+    await this.onVerifying?.()
     const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
     const summary = await verification.verify(e.conversations, claimed)
     await intake.verifyPresent()

@@ -1,9 +1,11 @@
 import '../polyfill.js'
 import type { Libp2p } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { PairingRecords } from '../journal/pairing-records.js'
-import { ferry, type FerryEvent, type FerryService, type TransferStats } from '../net/ferry-service.js'
+import { ferry, type FerryEvent, type FerryService, type ReceiveOptions, type ReceiveResult, type TransferStats } from '../net/ferry-service.js'
+import { unheardVerification } from '../net/receiving.js'
 import { browserBatchInflate, canInflateRaw } from './inflate.js'
 import type { PairingCode } from '../pairing/index.js'
 import type { ReceiverMachine } from '../protocol/receiver.js'
@@ -35,6 +37,11 @@ export interface FerryDebug {
     progress?: WebProgress
     /** What the last verified session moved, and what this browser already held. */
     stats?: TransferStats
+    /**
+     * Verified here, and the old phone has not heard so (it was stopped, or the link went, first): this
+     * page goes on telling it. False once it heard.
+     */
+    unheard?: boolean
     error?: { code: string, message: string }
     rateBytesPerSec?: number
     sessionSeconds?: number
@@ -43,9 +50,12 @@ export interface FerryDebug {
    * The service's events, and `busy` when this tab found another one receiving and waited or stopped;
    * `at` is the event's time in ms since the epoch, as every FerryEvent's.
    */
-  events: Array<{ type: FerryEvent['type'] | 'busy', at: number, mode?: string, progress?: WebProgress, error?: string }>
-  /** Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way). */
-  pauseAt(at: { messages?: number, mediaBytes?: number }): void
+  events: Array<{ type: FerryEvent['type'] | 'busy', at: number, mode?: string, progress?: WebProgress, error?: string, unheard?: boolean }>
+  /**
+   * Stop reading the transfer once this much is on this phone (the transfer then waits, mid-way); with
+   * `verifying`, once everything has arrived, before it is verified and the old phone told so.
+   */
+  pauseAt(at: { messages?: number, mediaBytes?: number, verifying?: boolean }): void
   unpause(): void
   /** Resolves once every change and media file handed to the store is committed. */
   flush(): Promise<void>
@@ -71,6 +81,17 @@ const LOCK_NAME = 'ferry-receive'
  */
 const STALL_MS = 10_000
 const BUSY = 'Ferry is already receiving in another tab. This tab waits until it is done (or closed), then shows what it received.'
+const UNHEARD = 'Everything arrived and is verified here. The old phone did not hear it yet: if you start ferry send again there, this page will tell it.'
+const HEARD = 'Done. The old phone heard that everything arrived. The history is in this browser; browse it below.'
+/**
+ * Between tries to tell an old phone that did not hear (each a receive that tries for its tellAgainMs):
+ * the first pause, doubled after each try up to the last. A restarted `ferry send` waits at most about
+ * this long past its start; the telling ends with the pairing (24 hours after its last use).
+ */
+const TELL_PAUSE_MS = 1_000
+const TELL_PAUSE_MAX_MS = 30_000
+
+const log = logger('ferry:web')
 
 type Node = Libp2p<{ ferry: FerryService }>
 
@@ -80,12 +101,17 @@ class App {
   progress?: WebProgress
   stats?: TransferStats
   error?: FerryError
+  unheard?: boolean
   paused = false
   rate?: number
   seconds?: number
   readonly events: FerryDebug['events'] = []
   private machine?: ReceiverMachine
-  private pauseRule?: { messages?: number, mediaBytes?: number }
+  private pauseRule?: { messages?: number, mediaBytes?: number, verifying?: boolean }
+  /** Machines whose start of verification this page hooked (for pauseAt's `verifying`). */
+  private readonly hooked = new WeakSet<ReceiverMachine>()
+  /** Telling an old phone that did not hear that everything arrived; stopped by a new receive. */
+  private telling?: { stop: AbortController, done: Promise<void> }
   private release?: () => void
   private sessionStart?: { t: number, bytes: number }
   private progressShown?: WebProgress
@@ -129,6 +155,14 @@ class App {
     // receiving from is not where it was (its history was replaced, or it is elsewhere); what arrived
     // from it, never verified, is undone when the new transfer starts, and that phone still holds it.
     if (record?.role === 'receiver' && (linkPeer === undefined || linkPeer === record.peerId)) {
+      // Verified here before the page was closed or reloaded, and the old phone never heard: tell it.
+      const untold = await unheardVerification(this.journal, new PairingRecords(this.journal)).catch(() => undefined)
+      if (untold !== undefined) {
+        this.showVerified(untold)
+        this.view.showForm(true)
+        this.tell(record.addrs)
+        return
+      }
       this.view.status('Resuming the unfinished transfer…')
       await this.receive(record.addrs)
       return
@@ -216,6 +250,8 @@ class App {
   }
 
   private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array): Promise<void> {
+    // A new receive replaces telling the old phone of the last one (a new pairing replaces that one).
+    await this.stopTelling()
     const held = await this.lock.tryAcquire()
     if (held === undefined) {
       // Another tab took the lock first (both opened the same link at once): once it is done, what it
@@ -234,24 +270,12 @@ class App {
     this.view.error(undefined)
     this.view.status('Connecting to the old phone…')
     this.linked = false
+    this.unheard = undefined
+    let untold = false
     try {
-      const result = await this.node.services.ferry.receive({
-        addrs: addrs.map(a => multiaddr(a)),
-        code,
-        qrKey,
-        agent: 'ferry-web',
-        stallMs: STALL_MS,
-        signal: held.lost,
-        onEvent: e => { this.onEvent(e) },
-        beforeRead: async machine => { await this.beforeRead(machine) }
-      })
-      this.phase = 'verified'
-      this.stats = result.stats
-      this.progress = this.snapshot(result.progress)
-      // The summary replaces the bar: the next tick must not draw it again ("checking…" under "Verified").
-      this.progressShown = this.progress
-      this.view.summary(result.summary, result.progress, result.stats, this.seconds ?? 0)
-      this.view.status('Done. The history is in this browser; browse it below.')
+      const result = await this.node.services.ferry.receive(this.receiveOptions(addrs, held.lost, { code, qrKey }))
+      this.showVerified(result)
+      untold = result.unheard === true
     } catch (err) {
       const e = held.lost.aborted && isFerryError(held.lost.reason)
         ? held.lost.reason
@@ -270,6 +294,97 @@ class App {
     } finally {
       await held.release().catch(() => {})
     }
+    if (untold) {
+      this.view.showForm(true)
+      const record = await new PairingRecords(this.journal).load().catch(() => undefined)
+      this.tell(record?.role === 'receiver' ? record.addrs : addrs)
+    }
+  }
+
+  /** What every receive of this page asks of the service. */
+  private receiveOptions (addrs: string[], signal: AbortSignal, pairing: { code?: PairingCode, qrKey?: Uint8Array } = {}): ReceiveOptions {
+    return {
+      addrs: addrs.map(a => multiaddr(a)),
+      ...pairing,
+      agent: 'ferry-web',
+      stallMs: STALL_MS,
+      signal,
+      // The page stays open: an old phone that did not hear it verified is told when it comes back.
+      keepUnheard: true,
+      onEvent: e => { this.onEvent(e) },
+      beforeRead: async machine => { await this.beforeRead(machine) }
+    }
+  }
+
+  /** Shows a verified history's summary, and whether the old phone heard. */
+  private showVerified (result: ReceiveResult): void {
+    this.phase = 'verified'
+    this.error = undefined
+    this.view.error(undefined)
+    this.stats = result.stats
+    this.unheard = result.unheard === true
+    this.progress = this.snapshot(result.progress)
+    // The summary replaces the bar: the next tick must not draw it again ("checking…" under "Verified").
+    this.progressShown = this.progress
+    this.view.summary(result.summary, result.progress, result.stats, this.seconds ?? 0)
+    this.view.status(this.unheard ? UNHEARD : 'Done. The history is in this browser; browse it below.')
+  }
+
+  /**
+   * Tells the old phone at `addrs` that everything arrived, as long as the pairing lasts: it was stopped
+   * (or the link went) after it sent everything and before it heard, and a `ferry send` started there
+   * again waits for this phone. Each try is a receive without a code, which only tells (net/receiving.ts);
+   * between tries the lock is free for another tab.
+   */
+  private tell (addrs: string[]): void {
+    const stop = new AbortController()
+    const done = this.tellUntilHeard(addrs, stop.signal).catch(err => { log.error('telling the old phone failed: %s', (err as Error)?.message ?? err) })
+    this.telling = { stop, done }
+  }
+
+  private async stopTelling (): Promise<void> {
+    const telling = this.telling
+    if (telling === undefined) return
+    telling.stop.abort()
+    await telling.done
+    this.telling = undefined
+  }
+
+  private async tellUntilHeard (addrs: string[], signal: AbortSignal): Promise<void> {
+    let pause = TELL_PAUSE_MS
+    const pairings = new PairingRecords(this.journal)
+    while (!signal.aborted && (await pairings.load())?.role === 'receiver') {
+      const held = await this.lock.tryAcquire()
+      // Another tab receives (or tells) meanwhile: try again after the pause.
+      if (held !== undefined) {
+        try {
+          this.store.takeOver()
+          this.journal.parts.takeOver()
+          const result = await this.node.services.ferry.receive(this.receiveOptions(addrs, AbortSignal.any([signal, held.lost])))
+          this.showVerified(result)
+          if (result.unheard !== true) {
+            this.view.status(HEARD)
+            return
+          }
+        } catch (err) {
+          if (signal.aborted || held.lost.aborted) return
+          // A try that got through and failed as a transfer fails (the old phone began another history, or
+          // a session that resumed went): the telling goes on while the old phone is not reached; any
+          // other failure is the person's to see.
+          if (!isFerryError(err, ErrorCode.NO_PEER) && !isFerryError(err, ErrorCode.TRUNCATED)) {
+            this.phase = 'failed'
+            this.error = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String((err as Error)?.message ?? err))
+            this.view.error(explain(this.error, { resumable: true }))
+            return
+          }
+          log('could not tell the old phone: %s', (err as Error)?.message)
+        } finally {
+          await held.release().catch(() => {})
+        }
+      }
+      if (await pauseFor(pause, signal)) return
+      pause = Math.min(pause * 2, TELL_PAUSE_MAX_MS)
+    }
   }
 
   /** The progress to show: the machine's, with the bytes of this session, once the transfer is reading. */
@@ -280,6 +395,14 @@ class App {
 
   private onEvent (e: FerryEvent): void {
     const entry: FerryDebug['events'][number] = { type: e.type, at: e.at }
+    if (e.type === 'verified' && e.unheard === true) entry.unheard = true
+    // Telling the old phone: each try that cannot reach it is no news to the person (the page says why it tries).
+    if (this.telling !== undefined && this.phase === 'verified' && (e.type === 'interrupted' || e.type === 'paired')) {
+      if (e.type === 'interrupted') entry.error = `${e.error.code}: ${e.error.message}`
+      else entry.mode = e.mode
+      this.events.push(entry)
+      return
+    }
     switch (e.type) {
       case 'paired':
         this.linked = true
@@ -331,15 +454,29 @@ class App {
 
   private async beforeRead (machine: ReceiverMachine): Promise<void> {
     this.machine = machine
+    if (!this.hooked.has(machine)) {
+      this.hooked.add(machine)
+      const announce = machine.onVerifying
+      machine.onVerifying = async () => {
+        announce?.()
+        if (this.pauseRule?.verifying === true) await this.hold(machine)
+      }
+    }
     const rule = this.pauseRule
     const p = machine.progress
     if (rule !== undefined && ((rule.messages !== undefined && p.messages >= rule.messages) || (rule.mediaBytes !== undefined && p.mediaBytes >= rule.mediaBytes))) {
-      this.pauseRule = undefined
-      this.paused = true
-      this.progress = { messages: p.messages, totalMessages: p.totalMessages, mediaBytes: p.mediaBytes, totalMediaBytes: p.totalMediaBytes, bytesReceived: p.bytesReceived }
-      await new Promise<void>(resolve => { this.release = resolve })
-      this.paused = false
+      await this.hold(machine)
     }
+  }
+
+  /** Holds the transfer (pauseAt) until unpause(). */
+  private async hold (machine: ReceiverMachine): Promise<void> {
+    const p = machine.progress
+    this.pauseRule = undefined
+    this.paused = true
+    this.progress = { messages: p.messages, totalMessages: p.totalMessages, mediaBytes: p.mediaBytes, totalMediaBytes: p.totalMediaBytes, bytesReceived: p.bytesReceived }
+    await new Promise<void>(resolve => { this.release = resolve })
+    this.paused = false
   }
 
   debug (): FerryDebug {
@@ -352,6 +489,7 @@ class App {
         mode: this.mode,
         progress: this.progress,
         stats: this.stats,
+        unheard: this.unheard,
         error: this.error !== undefined ? { code: this.error.code, message: this.error.message } : undefined,
         rateBytesPerSec: this.rate,
         sessionSeconds: this.seconds
@@ -375,6 +513,15 @@ class App {
     location.hash = ''
     location.reload()
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts meanwhile: aborted? */
+async function pauseFor (ms: number, signal: AbortSignal): Promise<boolean> {
+  return await new Promise<boolean>(resolve => {
+    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(signal.aborted) }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 async function boot (): Promise<void> {

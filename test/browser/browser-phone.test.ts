@@ -233,6 +233,57 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.evaluate(() => (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
     await page.close()
   })
+  it('tells an old phone stopped before it heard Verified, when it is started again long after, across a reload', async () => {
+    const dir = await senderStore()
+    const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
+    const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
+    const codeEvent = await first.waitEvent('code', 60_000)
+    const { page, state, waitState } = await openPage(first)
+    const unheard = async (what: string, want: boolean): Promise<void> => {
+      try {
+        await page.waitForFunction(w => (window.__ferry as FerryDebug | undefined)?.state().unheard === w, want, { timeout: 90_000, polling: 100 })
+      } catch (err) {
+        throw new Error(`page: no ${what}; state ${JSON.stringify(await state().catch(() => undefined))}`, { cause: err })
+      }
+    }
+    await page.goto(`${pageUrl}#${codeEvent.qr as string}`)
+    await waitState('idle form', { phases: ['idle'] })
+    // Held once everything has arrived, before the page verifies it: the old phone has sent it all and
+    // waits for Verified. It is stopped there, for good, so it never hears it.
+    await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ verifying: true }) })
+    await page.click('#start')
+    await waitState('everything arrived', { paused: true })
+    await first.kill9()
+    await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+    // The page tried to tell it for as long as a receiver does (the Node one then forgets the pairing),
+    // and says what it goes on doing.
+    await unheard('verified with the old phone not told', true)
+    expect((await state()).phase).toBe('verified')
+    const told = 'Everything arrived and is verified here. The old phone did not hear it yet: if you start ferry send again there, this page will tell it.'
+    expect(await page.textContent('#status-text')).toBe(told)
+    const expected = await ferryOk(['export', '--store', dir])
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(expected)
+    // A reload keeps knowing it.
+    await page.reload()
+    await unheard('the old phone still not told after the reload', true)
+    expect(await page.textContent('#status-text')).toBe(told)
+
+    // The old phone started again without a code: it waits for this phone, which tells it, and it is done.
+    const second = spawnFerry(args, { name: 'sender-again' })
+    expect((await second.waitEvent('resuming', 60_000)).addrs).toEqual(codeEvent.addrs)
+    const exit = await second.waitExit(90_000)
+    expect(exit.code, second.describe()).toBe(0)
+    // Its verified summary: the whole history, held by the page already, nothing sent again.
+    const [verified] = second.all('verified') as unknown as Array<{ summary: Array<{ messages: number }>, stats: { messagesSent: number, messagesHeld: number } }>
+    const messages = expected.split('\n').filter(l => l.startsWith('{"type":"message"')).length
+    expect(verified.summary.reduce((n, c) => n + c.messages, 0)).toBe(messages)
+    expect(verified.stats).toMatchObject({ messagesSent: 0, messagesHeld: messages })
+    await unheard('the old phone told', false)
+    expect(await page.textContent('#status-text')).toBe('Done. The old phone heard that everything arrived. The history is in this browser; browse it below.')
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(expected)
+    await page.close()
+  }, 300_000)
+
   it('says in its summary what it kept of the browser phone\'s own changes when the old phone sends again', async () => {
     const dir = await senderStore()
     const send = (name: string): FerryProcess => sendOverWebRTC(dir, name)
