@@ -15,6 +15,7 @@ import { IdbHistoryStore, type StoreStats } from './idb-history.js'
 import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
 import { explain, parseInput, peerOfLink, servedBySender, type PairInput } from './pair-input.js'
+import { SpentCodes } from './spent-codes.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
 import { View, type WebProgress } from './view.js'
 
@@ -82,7 +83,8 @@ const LOCK_NAME = 'ferry-receive'
 const STALL_MS = 10_000
 const BUSY = 'Ferry is already receiving in another tab. This tab waits until it is done (or closed), then shows what it received.'
 const UNHEARD = 'Everything arrived and is verified here. The old phone did not hear it yet: if you start ferry send again there, this page will tell it.'
-const HEARD = 'Done. The old phone heard that everything arrived. The history is in this browser; browse it below.'
+const SPENT = 'This browser has already used this link (in this tab or another), and what came with it is here. To receive again, start ferry send on the old phone again and open its new link.'
+const HEARD = 'Done. The old phone no longer waits: everything arrived and is verified here. Browse it below.'
 /**
  * Between tries to tell an old phone that did not hear (each a receive that tries for its tellAgainMs):
  * the first pause, doubled after each try up to the last. A restarted `ferry send` waits at most about
@@ -110,6 +112,8 @@ class App {
   private pauseRule?: { messages?: number, mediaBytes?: number, verifying?: boolean }
   /** Machines whose start of verification this page hooked (for pauseAt's `verifying`). */
   private readonly hooked = new WeakSet<ReceiverMachine>()
+  /** The code of the receive under way, until it pairs. */
+  private code?: PairingCode
   /** Telling an old phone that did not hear that everything arrived; stopped by a new receive. */
   private telling?: { stop: AbortController, done: Promise<void> }
   private release?: () => void
@@ -246,6 +250,17 @@ class App {
       this.view.error(explain(err))
       return
     }
+    // A used code pairs no one again, and the old phone it paired with may have finished and gone:
+    // say so now rather than after a minute of trying. Unless this browser still holds that pairing
+    // (the transfer is unfinished): the receive then resumes by it.
+    const record = await new PairingRecords(this.journal).load().catch(() => undefined)
+    const resumes = record?.role === 'receiver' && addrs.some(a => a.includes(`/p2p/${record.peerId}`))
+    if (!resumes && await new SpentCodes(this.journal).spent(addrs, code).catch(() => false)) {
+      this.phase = 'failed'
+      this.error = new FerryError(ErrorCode.CODE_EXPIRED, SPENT, { state: 'used' })
+      this.view.error(SPENT)
+      return
+    }
     await this.receive(addrs, code, qrKey)
   }
 
@@ -270,6 +285,7 @@ class App {
     this.view.error(undefined)
     this.view.status('Connecting to the old phone…')
     this.linked = false
+    this.code = code
     this.unheard = undefined
     let untold = false
     try {
@@ -405,6 +421,11 @@ class App {
     }
     switch (e.type) {
       case 'paired':
+        if (e.mode === 'code' && this.code !== undefined) {
+          const code = this.code
+          this.code = undefined
+          void new SpentCodes(this.journal).spend(e.peer, code).catch(err => { log.error('cannot note the used code: %s', (err as Error)?.message) })
+        }
         this.linked = true
         this.mode = e.mode
         this.machine = undefined

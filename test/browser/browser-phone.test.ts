@@ -279,7 +279,7 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(verified.summary.reduce((n, c) => n + c.messages, 0)).toBe(messages)
     expect(verified.stats).toMatchObject({ messagesSent: 0, messagesHeld: messages })
     await unheard('the old phone told', false)
-    expect(await page.textContent('#status-text')).toBe('Done. The old phone heard that everything arrived. The history is in this browser; browse it below.')
+    expect(await page.textContent('#status-text')).toBe('Done. The old phone no longer waits: everything arrived and is verified here. Browse it below.')
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(expected)
     await page.close()
   }, 300_000)
@@ -459,6 +459,15 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await second.isVisible('#error')).toBe(false)
     expect((await sender.waitExit(30_000)).code).toBe(0)
     expect(sender.all('paired')).toHaveLength(1)
+    // Receive clicked there all the same: the link's code is used and its old phone gone. The tab says
+    // so at once, and tries no one.
+    await second.click('#start')
+    await second.waitForFunction(() => (window.__ferry as FerryDebug).state().phase === 'failed', null, { timeout: 30_000 })
+    const spent = await second.evaluate(() => ({ state: (window.__ferry as FerryDebug).state(), events: (window.__ferry as FerryDebug).events.map(e => e.type) }))
+    expect(spent.state.error?.code).toBe('CODE_EXPIRED')
+    expect(spent.events).toEqual(['busy'])
+    expect(await second.textContent('#error')).toBe('This browser has already used this link (in this tab or another), and what came with it is here. ' +
+      'To receive again, start ferry send on the old phone again and open its new link.')
   }, 180_000)
 
   it('opened with another old phone\'s link while a transfer is unfinished, pairs with that phone rather than wait for the first', async () => {
