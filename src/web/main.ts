@@ -298,6 +298,8 @@ class App {
         : isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String((err as Error)?.message ?? err))
       this.error = e
       this.phase = 'failed'
+      // The page says it in words a person understands (explain); the details are the log's.
+      log('the receive failed: %s: %s', e.code, e.message)
       if (e.code === ErrorCode.NOT_PAIRED && code === undefined) {
         // The old phone no longer knows us (it finished, or was reset): only a new code can help.
         await new PairingRecords(this.journal).forget().catch(() => {})

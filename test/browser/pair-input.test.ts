@@ -79,7 +79,9 @@ describe('the pairing form', () => {
     // Lost mid-transfer with the pairing kept: nothing is lost, and the old phone started again carries on.
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/…'), { resumable: true }))
       .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
-    expect(explain(new FerryError(ErrorCode.NO_PEER, 'no answer'))).toMatch(/^Cannot reach the old phone\. Is ferry send still running/)
+    // Before anything was reached: a sentence a person understands, not libp2p's text of each dial.
+    const unreached = new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/127.0.0.1/udp/9/webrtc-direct: The operation was aborted')
+    expect(explain(unreached)).toBe('Cannot reach the old phone. Is ferry send still running there, with --web or --transport webrtc, and is this device on the same network?')
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
   })
 })
