@@ -47,6 +47,10 @@ export function generateCode (random: (len: number) => Uint8Array = randomBytes)
 
 /** The canonical form, `NNN-NNNN-NNNN`. */
 export function formatCode (code: PairingCode): string {
+  // An app in JavaScript may hand over the text the person typed: say how a code is made from it.
+  if (typeof code !== 'object' || code === null) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `a pairing code is an object made by parseCode('123-4567-8901') or generateCode(), not ${code === null ? 'null' : typeof code}`)
+  }
   assertDigits(code.nameplate, NAMEPLATE_DIGITS, 'nameplate')
   assertDigits(code.secret, SECRET_DIGITS, 'secret')
   return `${code.nameplate}-${code.secret.slice(0, 4)}-${code.secret.slice(4)}`

@@ -7,7 +7,7 @@ import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
 import type { FerryEvent } from '../../src/net/ferry-service.js'
-import { buildQrPayload, generateCode, parseQrPayload, qrDialAddrs } from '../../src/pairing/index.js'
+import { buildQrPayload, generateCode, parseQrPayload, qrDialAddrs, type PairingCode } from '../../src/pairing/index.js'
 import { fillStore, tempDir } from '../helpers/stores.js'
 
 // What an app awaiting offer() or receive() hears when it cancels, stops its phone, or is refused:
@@ -91,6 +91,15 @@ describe('an app awaiting a transfer', () => {
     const offered = old.send({ code: generateCode() }) // nobody comes
     await old.stop()
     await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /stopped/.test(e.message))
+  })
+
+  it('a code handed over as the text typed is BAD_INPUT saying how a code is made, on both phones', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const typed = '123-4567-8901' as unknown as PairingCode
+    const told = (e: unknown): boolean => isFerryError(e, ErrorCode.BAD_INPUT) && /parseCode/.test(e.message)
+    await expect(old.send({ code: typed })).rejects.toSatisfy(told)
+    await expect(fresh.receive({ addrs: old.addresses(), code: typed })).rejects.toSatisfy(told)
   })
 
   it('a send or receive asked of a stopped phone says it is stopped, not that a transfer stopped', async () => {

@@ -1,7 +1,7 @@
 import { fc } from '../helpers/property.js'
 import { describe, expect, it } from 'vitest'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
-import { codePrs, formatCode, generateCode, parseCode, serviceTag, uniformInt } from '../../src/pairing/code.js'
+import { codePrs, formatCode, generateCode, parseCode, serviceTag, uniformInt, type PairingCode } from '../../src/pairing/code.js'
 
 function badInput (f: () => unknown): string {
   try {
@@ -50,6 +50,8 @@ describe('pairing codes', () => {
     expect(badInput(() => parseCode(42 as unknown as string))).toMatch(/text/)
     expect(badInput(() => formatCode({ nameplate: '1234', secret: '12345678' }))).toMatch(/nameplate/)
     expect(badInput(() => formatCode({ nameplate: '123', secret: '1234567a' }))).toMatch(/secret/)
+    // The text a person typed, handed over as it is by an app in JavaScript.
+    expect(badInput(() => formatCode('123-4567-8901' as unknown as PairingCode))).toMatch(/made by parseCode\('123-4567-8901'\)/)
   })
 
   it('parseCode(formatCode(x)) is x, and parsing is insensitive to separators and spacing (property)', () => {
