@@ -21,7 +21,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 // phone that proves it holds the key (handshake.ts, the QR proof).
 //
 // No timers: the clock is injected, and expiry is checked when an attempt begins (an offer keeps its own
-// timer for the expiry, net/ferry-service.ts).
+// timer for the expiry, net/offering.ts).
 //
 // Across restarts. The budget belongs to the code, not to the process showing it: a sender restarted
 // with the same code must not grant three more guesses. So a lifetime can start where an earlier run
