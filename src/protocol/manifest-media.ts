@@ -78,6 +78,11 @@ export class ManifestMedia implements Iterable<MediaEntry> {
     return true
   }
 
+  /** Entry i's hash, 32 bytes: a view, valid until the next push. */
+  hashAt (i: number): Uint8Array {
+    return this.hashes.subarray(i * HASH, i * HASH + HASH)
+  }
+
   sha256 (i: number): string {
     return bytesToHex(this.hashes.subarray(i * HASH, i * HASH + HASH))
   }

@@ -6,6 +6,7 @@ import type { Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
+import type { MediaBase } from '../journal/media-bases.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
 const log = logger('ferry:media-intake')
@@ -49,12 +50,24 @@ export class MediaIntake {
   private failure?: unknown
   /** Files that came whole and did not match their sha256: the old phone's copy is not the file. */
   private readonly damaged = new Set<number>()
+  /**
+   * Files left deleted (resume()): in the base, with no record here. Each stays in `want`, but may be
+   * passed over: it comes only if a message that arrives refers to it.
+   */
+  private leftDeleted?: Uint8Array
+  /** Of those, the ones whose record this transfer stored (a message or a chunk of it arrived). */
+  private claimed?: Uint8Array
 
+  /**
+   * `storeRecord`: stores the record of left-deleted files that come after all, logged to be undone
+   * (the receiver's, as the manifest's other records).
+   */
   constructor (
     private readonly sink: HistorySink,
     private readonly journal: Journal,
     private readonly media: ManifestMedia,
-    private readonly progress: MediaProgress
+    private readonly progress: MediaProgress,
+    private readonly storeRecord: (index: number) => Promise<void> = async () => {}
   ) {}
 
   /**
@@ -62,19 +75,29 @@ export class MediaIntake {
    * held no media record before the manifest's were stored (a new phone), so it holds none of these
    * files, and reading its records back (every one of them the manifest's) would only confirm that.
    */
-  async resume (noneStored = false): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[] }> {
+  async resume (noneStored = false, base?: MediaBase): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[], leftDeleted?: Uint8Array }> {
     const m = this.media
     const have = new Uint8Array(bitmapBytes(m.length))
     const partial: ferry.PartialMedia.$Properties[] = []
-    const stored = noneStored ? new Uint8Array(bitmapBytes(m.length)) : await this.storedBits()
+    const { stored, recorded } = noneStored ? { stored: new Uint8Array(bitmapBytes(m.length)), recorded: new Uint8Array(bitmapBytes(m.length)) } : await this.storedBits()
     const onDisk = new Set(await this.journal.parts.list())
     await this.dropOldLengthRecords()
+    const left = base === undefined || base.size === 0 ? undefined : new Uint8Array(bitmapBytes(m.length))
+    let anyLeft = false
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) continue
       const size = m.size(i)
       if (getBit(stored, i)) {
         setBit(have, i)
         this.held(size)
+        continue
+      }
+      // No record here of a file the last verified transfer carried: the app removed it with the
+      // messages that named it (a record a message refers to stays), so its owner deleted it.
+      if (left !== undefined && !getBit(recorded, i) && (base as MediaBase).has(m.hashAt(i))) {
+        setBit(left, i)
+        anyLeft = true
+        this.want.push(i)
         continue
       }
       // With no partial file left by an earlier session, every file not stored is wanted whole.
@@ -102,7 +125,40 @@ export class MediaIntake {
         this.progress.mediaBytes += committed
       }
     }
-    return { mediaHave: have, partial }
+    if (!anyLeft) return { mediaHave: have, partial }
+    this.leftDeleted = left
+    this.claimed = new Uint8Array(bitmapBytes(m.length))
+    return { mediaHave: have, partial, leftDeleted: left }
+  }
+
+  /** Whether any file is left deleted: only then do messages' media need looking at (claim()). */
+  get leavesDeleted (): boolean {
+    return this.leftDeleted !== undefined
+  }
+
+  /**
+   * A message referring to media entry i is about to be stored: true when that file was left deleted
+   * and its record must now be stored with the message (the file is then wanted like any other: a
+   * message here must not point at nothing, and a session cut before the file came finds its record).
+   */
+  claim (i: number): boolean {
+    if (this.leftDeleted === undefined || i < 0 || !getBit(this.leftDeleted, i) || getBit(this.claimed as Uint8Array, i)) return false
+    setBit(this.claimed as Uint8Array, i)
+    return true
+  }
+
+  private isLeftDeleted (i: number): boolean {
+    return this.leftDeleted !== undefined && getBit(this.leftDeleted, i)
+  }
+
+  /** Passes over the left-deleted files before `index` (or all that remain) that the sender did not send. */
+  private passOver (index?: number): void {
+    if (this.offset >= 0) return
+    for (;;) {
+      const i = this.want[this.wantPos]
+      if (i === undefined || i === index || !this.isLeftDeleted(i) || (index !== undefined && i > index)) return
+      this.wantPos++
+    }
   }
 
   /** Media bytes still to arrive (known after resume): the wanted files less what their parts hold. */
@@ -110,6 +166,7 @@ export class MediaIntake {
     let n = 0
     for (let k = this.wantPos; k < this.want.length; k++) {
       const i = this.want[k]
+      if (this.isLeftDeleted(i)) continue
       n += this.media.size(i) - (this.resumeAt.get(i) ?? 0)
     }
     return n
@@ -125,19 +182,21 @@ export class MediaIntake {
    * Which of the manifest's media the store holds the files of: bit i for entry i. A bitmap, not a set
    * of hashes: at the end of a large transfer a set of 100k+ hex strings was the receiver's peak RSS.
    */
-  private async storedBits (): Promise<Uint8Array> {
+  private async storedBits (): Promise<{ stored: Uint8Array, recorded: Uint8Array }> {
     const out = new Uint8Array(bitmapBytes(this.media.length))
-    if (this.media.length === 0) return out
+    const recorded = new Uint8Array(bitmapBytes(this.media.length))
+    if (this.media.length === 0) return { stored: out, recorded }
     let after: string | undefined
     const page = 4096
     for (;;) {
       const rows = await this.sink.media(after, page)
       for (const r of rows) {
-        if (!r.stored) continue
         const i = this.media.indexOf(r.sha256)
-        if (i >= 0) setBit(out, i)
+        if (i < 0) continue
+        setBit(recorded, i)
+        if (r.stored) setBit(out, i)
       }
-      if (rows.length < page) return out
+      if (rows.length < page) return { stored: out, recorded }
       after = rows[rows.length - 1].sha256
     }
   }
@@ -165,6 +224,7 @@ export class MediaIntake {
     const parts = this.journal.parts
     while (this.landing.length >= (parts.writesAtOnce ?? 1)) await this.landing.shift()
     if (this.failure !== undefined) throw this.failure
+    if (this.leftDeleted !== undefined) await this.leftDeletedChunk(index)
     const wantIndex = this.want[this.wantPos]
     if (index !== wantIndex) {
       throw new FerryError(ErrorCode.ORDER, wantIndex === undefined
@@ -231,6 +291,17 @@ export class MediaIntake {
   }
 
   /**
+   * A chunk while some files are left deleted: those the sender passed over before it are, and a file
+   * left deleted that comes all the same (a message that came refers to it, or an older sender sends
+   * every file) is taken, its record stored first.
+   */
+  private async leftDeletedChunk (index: number): Promise<void> {
+    this.passOver(index)
+    if (this.offset >= 0 || this.want[this.wantPos] !== index || !this.isLeftDeleted(index)) return
+    if (this.claim(index)) await this.storeRecord(index)
+  }
+
+  /**
    * A file that came whole, all of it from the old phone, and is not the file its sha256 names: the old
    * phone's copy is damaged (a bad sector, a file cut short and padded), and every attempt would bring
    * it so. It is left out, as a file the old phone lacks is, and counted: refusing the whole transfer
@@ -273,6 +344,7 @@ export class MediaIntake {
 
   /** Done arrived: every wanted file must have come. */
   finishing (): void {
+    this.passOver()
     if (this.wantPos < this.want.length) {
       const sha256 = this.media.sha256(this.want[this.wantPos])
       throw new FerryError(ErrorCode.TRUNCATED, `Done before media ${sha256} (${this.want.length - this.wantPos} files missing)`)
@@ -291,14 +363,31 @@ export class MediaIntake {
     if (this.failure !== undefined) throw this.failure
   }
 
-  /** Every file of the manifest that the sender holds is in the store. */
-  async verifyPresent (): Promise<void> {
-    const stored = await this.storedBits()
+  /**
+   * Every file of the manifest that the sender holds is in the store, but for those left deleted that no
+   * message here refers to: such a file still has no record here (a message that came referring to it
+   * stored its record with it, and the store keeps a record a message refers to). Returns how many
+   * were left deleted.
+   */
+  async verifyPresent (): Promise<number> {
+    const { stored, recorded } = await this.storedBits()
+    let left = 0
     for (let i = 0; i < this.media.length; i++) {
-      if (!this.media.missing(i) && !getBit(stored, i) && !this.damaged.has(i)) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `media ${this.media.sha256(i)} is not on this phone`)
-      }
+      if (this.media.missing(i) || getBit(stored, i) || this.damaged.has(i)) continue
+      if (this.isLeftDeleted(i) && !getBit(recorded, i)) { left++; continue }
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, this.isLeftDeleted(i)
+        ? `media ${this.media.sha256(i)}, which a message sent in this transfer refers to, is not on this phone: the sender left it out as deleted here`
+        : `media ${this.media.sha256(i)} is not on this phone`)
     }
+    return left
+  }
+
+  /**
+   * The sha256s (32 bytes each) of the files this transfer verified as the old phone's: every one it
+   * holds, but for those damaged there (never here, so not deleted here). The next base.
+   */
+  * carried (): Iterable<Uint8Array> {
+    for (let i = 0; i < this.media.length; i++) if (!this.media.missing(i) && !this.damaged.has(i)) yield this.media.hashAt(i)
   }
 
   /**

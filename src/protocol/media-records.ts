@@ -15,13 +15,17 @@ const SLICE = 4096
 /** Stored records per read. */
 const PAGE = 4096
 
-/** Stores `media`'s records for the transfer `rec`, logging each slice in `log` before it is written. */
-export async function storeMediaRecords (sink: HistorySink, log: TransferLog, rec: TransferRecord, media: ManifestMedia): Promise<void> {
+/**
+ * Stores `media`'s records for the transfer `rec`, logging each slice in `log` before it is written; but
+ * for those `skip` says (files left deleted here, whose records come only with a message naming them).
+ */
+export async function storeMediaRecords (sink: HistorySink, log: TransferLog, rec: TransferRecord, media: ManifestMedia, skip: (i: number) => boolean = () => false): Promise<void> {
   const held = await storedRecords(sink)
   for (let from = 0; from < media.length; from += SLICE) {
     const priors: MediaPriors = { added: [], replaced: [] }
     const write: MediaRecord[] = []
     for (let i = from; i < Math.min(from + SLICE, media.length); i++) {
+      if (skip(i)) continue
       const { sha256, size, mime } = media.get(i)
       const mine = held === undefined ? undefined : await held.find(sha256)
       if (mine === undefined) priors.added.push(sha256)

@@ -1,13 +1,13 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
+import { comparePositions, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
 import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame, type ReceivedBatch } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
-import { bitmapBytes, setBit } from './bitmap.js'
+import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
 import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves } from './conversation-leaves.js'
@@ -23,6 +23,7 @@ import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { NameBases } from '../journal/name-bases.js'
 import { LeafBases, type LeafBase } from '../journal/leaf-bases.js'
+import { MediaBase } from '../journal/media-bases.js'
 import { ownVersionKey, Verification, type ChatReceived, type PlanEntry } from './verification.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
@@ -79,6 +80,11 @@ export interface ReceiverProgress {
   messagesLeftDeleted: number
   /** Chats deleted here since the last transfer, of which the old phone brought nothing new: not made again. */
   chatsLeftDeleted: number
+  /**
+   * Media files the last verified transfer from this old phone carried, that this phone no longer holds
+   * (removed with what its owner deleted) and that stay out: no message here refers to them.
+   */
+  mediaLeftDeleted: number
 }
 
 export interface ReceiverInit {
@@ -144,6 +150,10 @@ interface Incoming extends ChatReceived {
    * the chat, and it is not made again for leaves that stay deleted.
    */
   deferred?: Conversation
+  /** Messages of its kept leaves this phone no longer holds: its owner deleted them, and they stay so. */
+  messagesLeftDeleted?: number
+  /** Its owner deleted the chat, and no leaf of it is new: it is not made again. */
+  chatLeftDeleted?: boolean
 }
 
 /**
@@ -160,7 +170,7 @@ export class ReceiverMachine {
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
     messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
-    messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0
+    messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0, mediaLeftDeleted: 0
   }
 
   error?: FerryError
@@ -177,6 +187,8 @@ export class ReceiverMachine {
   private nameBases: JournalOp[] = []
   /** The leaf digests this phone verified from the same old phone (leaf-bases.ts), once a manifest came. */
   private leafBases?: LeafBases
+  /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
+  private mediaBase?: MediaBase
   /** Frames made in the background; set by the driver. */
   emit?: (frames: EncodedFrame[]) => void
   /** A failure of background work; set by the driver, which ends the session with it. */
@@ -357,14 +369,25 @@ export class ReceiverMachine {
     // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
     // their transfers brought, which the Resume would otherwise count as held here.
     await this.log.undoBefore(expected.transferId, this.sink)
-    this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress)
-    const mediaResume = await this.intake.resume(!this.mediaRecordsBefore)
+    this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
+    // Files are left deleted only for a sender that plans against a base: it sends such a file only if
+    // a message it sends refers to it (an older one sends them all, and they are taken).
+    this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId)
+    const declines = expected.plansBases && !this.restoreDeleted
+    const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, declines ? this.mediaBase : undefined)
+    if (leftDeleted !== undefined) {
+      for (let i = 0; i < expected.media.length; i++) {
+        if (!getBit(leftDeleted, i)) continue
+        this.progress.totalMediaFiles--
+        this.progress.totalMediaBytes -= expected.media.size(i)
+      }
+    }
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
     await this.offerBases(expected)
     await this.putMetadata(expected, contacts)
-    await storeMediaRecords(this.sink, this.log, this.transfer, expected.media)
+    await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, leftDeleted === undefined ? undefined : i => getBit(leftDeleted, i))
     const held = await this.findHoldings(expected)
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
@@ -372,7 +395,7 @@ export class ReceiverMachine {
     this.state = 'messages'
     this.holdingsTask = this.sendHoldings(expected).catch(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
     this.checkChatsReady()
-    return [encodeFrame({ resume: { ...mediaResume, held } })]
+    return [encodeFrame({ resume: { ...mediaResume, held, mediaLeftDeleted: leftDeleted } })]
   }
 
   /** STORE_FULL, naming both numbers, when the media this phone still lacks exceed its free space. */
@@ -649,6 +672,7 @@ export class ReceiverMachine {
         if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
         const deleted = Math.max(0, leaf.count - here)
         this.progress.messagesLeftDeleted += deleted
+        inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + deleted
         kept += deleted
         held += leaf.count - deleted
         continue
@@ -685,6 +709,7 @@ export class ReceiverMachine {
     inc.deferred = undefined
     if ((inc.plan as PlanEntry[]).every(l => l.kind === 'kept')) {
       this.progress.chatsLeftDeleted++
+      inc.chatLeftDeleted = true
       return
     }
     await this.log.logMetadata(this.transfer as TransferRecord, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
@@ -810,12 +835,45 @@ export class ReceiverMachine {
     }
     if (items.length > 0) {
       await this.log.logItems(this.transfer as TransferRecord, items)
-      if (write.length > 0) await this.sink.commit(encoded === undefined ? { messages: write } : { messages: write, encoded: writeEncoded })
+      // A file left deleted that a message written now refers to comes after all: its record is stored
+      // with the message, so that no message here points at a file without one.
+      const records = this.intake?.leavesDeleted === true ? await this.claimLeftDeleted(write) : undefined
+      if (write.length > 0) await this.sink.commit(encoded === undefined ? { messages: write, media: records } : { messages: write, encoded: writeEncoded, media: records })
       this.progress.messages += messages.length
       this.progress.messagesReceived += messages.length
       this.checkChatsReady()
     }
     return this.processed(size)
+  }
+
+  /** The records of the files left deleted that `messages` refer to, logged to be undone; undefined for none. */
+  private async claimLeftDeleted (messages: Message[]): Promise<MediaRecord[] | undefined> {
+    const e = this.expected as Expected
+    const intake = this.intake as MediaIntake
+    const claimed: number[] = []
+    for (const m of messages) {
+      if (m.media === undefined) continue
+      const i = e.media.indexOf(m.media)
+      if (intake.claim(i)) claimed.push(i)
+    }
+    return claimed.length === 0 ? undefined : await this.leftDeletedRecords(claimed)
+  }
+
+  /** Logs the records of left-deleted files that come after all, and counts them back in the totals. */
+  private async leftDeletedRecords (indexes: number[]): Promise<MediaRecord[]> {
+    const e = this.expected as Expected
+    const records = indexes.map(i => { const { sha256, size, mime } = e.media.get(i); return { sha256, size, mime } })
+    await this.log.logMedia(this.transfer as TransferRecord, { added: records.map(r => r.sha256), replaced: [] })
+    for (const r of records) {
+      this.progress.totalMediaFiles++
+      this.progress.totalMediaBytes += r.size
+    }
+    return records
+  }
+
+  /** A left-deleted file the sender sends all the same: its record goes in before it does. */
+  private async storeLeftDeletedRecords (index: number): Promise<void> {
+    await this.sink.commit({ media: await this.leftDeletedRecords([index]) })
   }
 
   /** Every message of the selection on this phone: the chats can be opened while media goes on. */
@@ -872,6 +930,14 @@ export class ReceiverMachine {
     return ops
   }
 
+  /** What this transfer verified of the old phone's files becomes the base of the next (media-bases.ts). */
+  private mediaBaseOps (e: Expected, intake: MediaIntake): JournalOp[] {
+    const sel = e.selection
+    // A selection's media index holds only its chats' files: the rest of the base stays.
+    const whole = sel.conversations === undefined && sel.since === undefined && sel.until === undefined
+    return (this.mediaBase as MediaBase).record(intake.carried(), whole)
+  }
+
   private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     const e = this.expected as Expected
@@ -895,8 +961,13 @@ export class ReceiverMachine {
     await intake.settled()
     await this.onVerifying?.()
     const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
-    const summary = await verification.verify(e.conversations, claimed)
-    await intake.verifyPresent()
+    // Only what this phone now holds: a chat that stays deleted is not listed, and a chat's count leaves
+    // out its messages that stay deleted (the stats count both).
+    const summary = (await verification.verify(e.conversations, claimed)).flatMap(c => {
+      const inc = e.byId.get(c.id) as Incoming
+      return inc.chatLeftDeleted === true ? [] : [{ ...c, messages: c.messages - (inc.messagesLeftDeleted ?? 0) }]
+    })
+    this.progress.mediaLeftDeleted = await intake.verifyPresent()
     // "Verified" tells the old phone its history is safe here (its owner may wipe it): what the store
     // committed must survive a power cut from now on, and so must the record that the transfer is verified
     // (an unverified one is undone at the next open).
@@ -911,7 +982,7 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld
-    }, [...this.nameBases, ...this.leafBaseOps(e, verification)])
+    }, [...this.nameBases, ...this.leafBaseOps(e, verification), ...this.mediaBaseOps(e, intake)])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
       this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)

@@ -12,7 +12,7 @@ import { equalBytes, toHex } from './digest.js'
 import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, PAGE, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
-import { getBit } from './bitmap.js'
+import { getBit, setBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type BaseDigests, type PlannedLeaf, planConversation } from './plan.js'
 
@@ -98,6 +98,12 @@ export class SenderMachine {
   private pageAt = 0
   private lookahead?: Outbound
   private mediaIndex = 0
+  /**
+   * Files the receiver lacks as its owner removed them (Resume.media_left_deleted), and of those the ones
+   * a message sent refers to: only those go, or a message there would point at nothing.
+   */
+  private leftDeleted?: Uint8Array
+  private referenced?: Uint8Array
   private mediaOffset = 0
   private have?: Uint8Array
   private partial = new Map<number, number>()
@@ -246,6 +252,11 @@ export class SenderMachine {
     const manifest = this.manifest
     if (this.state !== 'resume' || manifest === undefined) throw new FerryError(ErrorCode.PROTOCOL, 'Resume before the whole manifest was sent')
     this.have = resume.mediaHave ?? new Uint8Array(0)
+    const left = resume.mediaLeftDeleted ?? new Uint8Array(0)
+    if (left.some(b => b !== 0)) {
+      this.leftDeleted = left
+      this.referenced = new Uint8Array(left.byteLength)
+    }
     for (const p of resume.partial ?? []) {
       const index = p.index ?? 0
       const offset = Number(p.offset ?? 0)
@@ -453,6 +464,7 @@ export class SenderMachine {
       await cutter.begin()
       for await (const page of selectedPages(this.source, o.id, selection, undefined, PAGE, true)) {
         yield page.map(m => {
+          this.refers(m)
           const encoded = encodedMessage(m)
           cutter.add(m.ts, m.id, encoded)
           return encoded
@@ -472,13 +484,25 @@ export class SenderMachine {
         for (const item of leaf.items ?? []) if (getBit(want, listed++)) wanted.add(`${item.ts}\u0000${item.id}`)
         if (wanted.size === 0) continue
         for await (const page of this.leafPages(o.id, leaf)) {
-          const out = page.filter(m => wanted.has(`${m.ts}\u0000${m.id}`)).map(encodedMessage)
+          const out = page.filter(m => wanted.has(`${m.ts}\u0000${m.id}`)).map(m => this.encoded(m))
           if (out.length > 0) yield out
         }
         continue
       }
-      for await (const page of this.leafPages(o.id, leaf)) yield page.map(encodedMessage)
+      for await (const page of this.leafPages(o.id, leaf)) yield page.map(m => this.encoded(m))
     }
+  }
+
+  private encoded (m: Message): Uint8Array {
+    this.refers(m)
+    return encodedMessage(m)
+  }
+
+  /** Notes a message that goes, when it refers to a file the receiver left deleted. */
+  private refers (m: Message): void {
+    if (this.leftDeleted === undefined || m.media === undefined) return
+    const i = (this.manifest as ManifestData).media.indexOf(m.media)
+    if (i >= 0 && getBit(this.leftDeleted, i)) setBit(this.referenced as Uint8Array, i)
   }
 
   private leafPages (conversation: string, leaf: Pick<PlannedLeaf, 'after' | 'last' | 'count'>): AsyncGenerator<Message[]> {
@@ -536,6 +560,11 @@ export class SenderMachine {
     while (this.mediaIndex < media.length) {
       const i = this.mediaIndex
       if (media.missing(i) || getBit(this.have as Uint8Array, i)) { this.nextMedia(); continue }
+      if (this.staysDeleted(i)) {
+        this.progress.skippedMediaBytes += media.size(i)
+        this.nextMedia()
+        continue
+      }
       if (this.mediaOffset === 0) this.mediaOffset = this.partial.get(i) ?? 0
       const offset = this.mediaOffset
       const size = media.size(i)
@@ -576,6 +605,10 @@ export class SenderMachine {
 
   /** The last file found short (its warning is logged once). */
   private shortFile?: string
+
+  private staysDeleted (i: number): boolean {
+    return this.leftDeleted !== undefined && getBit(this.leftDeleted, i) && !getBit(this.referenced as Uint8Array, i)
+  }
 
   private nextMedia (): void {
     this.mediaIndex++

@@ -367,6 +367,7 @@ export namespace ferry {
         mediaHave: Uint8Array;
         partial: ferry.PartialMedia.$Properties[];
         held: Uint8Array;
+        mediaLeftDeleted: Uint8Array;
         static encode(m: ferry.Resume.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Resume & ferry.Resume.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -377,6 +378,7 @@ export namespace ferry {
             mediaHave?: (Uint8Array|null);
             partial?: (ferry.PartialMedia.$Properties[]|null);
             held?: (Uint8Array|null);
+            mediaLeftDeleted?: (Uint8Array|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Resume.$Properties;

@@ -2916,6 +2916,7 @@ export const ferry = $root.ferry = (() => {
          * @property {Uint8Array|null} [mediaHave] Resume mediaHave
          * @property {Array.<ferry.PartialMedia.$Properties>|null} [partial] Resume partial
          * @property {Uint8Array|null} [held] Resume held
+         * @property {Uint8Array|null} [mediaLeftDeleted] Resume mediaLeftDeleted
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2973,6 +2974,14 @@ export const ferry = $root.ferry = (() => {
         Resume.prototype.held = $util.newBuffer([]);
 
         /**
+         * Resume mediaLeftDeleted.
+         * @member {Uint8Array} mediaLeftDeleted
+         * @memberof ferry.Resume
+         * @instance
+         */
+        Resume.prototype.mediaLeftDeleted = $util.newBuffer([]);
+
+        /**
          * Encodes the specified Resume message. Does not implicitly {@link ferry.Resume.verify|verify} messages.
          * @function encode
          * @memberof ferry.Resume
@@ -2996,6 +3005,8 @@ export const ferry = $root.ferry = (() => {
             }
             if (m.held != null && $Object.hasOwnProperty.call(m, "held") && m.held.length)
                 w.uint32(/* id 4, wireType 2 =*/34).bytes(m.held);
+            if (m.mediaLeftDeleted != null && $Object.hasOwnProperty.call(m, "mediaLeftDeleted") && m.mediaLeftDeleted.length)
+                w.uint32(/* id 5, wireType 2 =*/42).bytes(m.mediaLeftDeleted);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -3064,6 +3075,15 @@ export const ferry = $root.ferry = (() => {
                             m.held = v;
                         else
                             delete m.held;
+                        continue;
+                    }
+                case 5: {
+                        if (u !== 2)
+                            break;
+                        if ((v = r.bytes()).length)
+                            m.mediaLeftDeleted = v;
+                        else
+                            delete m.mediaLeftDeleted;
                         continue;
                     }
                 }

@@ -1,0 +1,95 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { logger } from '@libp2p/logger'
+import type { Journal, JournalOp } from './journal.js'
+
+const log = logger('ferry:journal')
+
+// The media side of the base of the three-way rule for deletions (docs/design-notes.md, "What the new
+// phone deleted stays deleted"): per old phone's history and per store it went into (as leaf-bases.ts),
+// which files the last verified transfer from it carried. A file in it that this phone holds no record
+// of was removed here (the app removes a record no message refers to), and stays out unless a message
+// that arrives refers to it.
+//
+// A history can list 100k+ files: each is kept as 8 bytes, a salted digest of its sha256, sorted, in
+// one journal value (800 kB for 100k files). Salted, so the journal does not list which known files
+// this phone had; 64 bits, so a file the base does not hold matches one by chance once in ~2^64/n.
+
+/** Every key of this module's records. */
+export const MEDIA_BASES = 'm/'
+const LABEL = 'ferry/media-base/1'
+/** Bytes of one kept digest. */
+const DIGEST = 8
+
+const label = (...parts: unknown[]): Uint8Array => sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts])))
+
+/** The files one (old phone, this store) pair's last verified transfers carried. */
+export class MediaBase {
+  private constructor (
+    private readonly key: string,
+    private readonly salt: Uint8Array,
+    private digests: BigUint64Array
+  ) {}
+
+  static async load (journal: Journal, sourceId: string, storeId: string): Promise<MediaBase> {
+    const key = `${MEDIA_BASES}${bytesToHex(label('pair', sourceId, storeId).subarray(0, 16))}`
+    const salt = label('salt', sourceId, storeId).subarray(0, 16)
+    const v = await journal.get(key)
+    let digests = new BigUint64Array(0)
+    // A damaged entry counts as none: without a base every file comes, as at a first transfer.
+    if (v !== undefined && v.byteLength % DIGEST === 0) digests = new BigUint64Array(v.slice().buffer)
+    else if (v !== undefined) log('ignoring a damaged media base %s', key)
+    return new MediaBase(key, salt, digests)
+  }
+
+  get size (): number {
+    return this.digests.length
+  }
+
+  /** Whether the file with this sha256 (32 bytes) was carried. */
+  has (hash: Uint8Array): boolean {
+    const d = this.digestOf(hash)
+    const a = this.digests
+    let lo = 0
+    let hi = a.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (a[mid] === d) return true
+      if (a[mid] < d) lo = mid + 1
+      else hi = mid - 1
+    }
+    return false
+  }
+
+  /**
+   * The ops that make `carried` (sha256s, 32 bytes each, of the files a verified transfer carried) the
+   * base: none when it already is. `replace` for a transfer of everything; otherwise (a selection's
+   * media are only its chats') they join the files kept.
+   */
+  record (carried: Iterable<Uint8Array>, replace: boolean): JournalOp[] {
+    const add: bigint[] = []
+    for (const h of carried) if (replace || !this.has(h)) add.push(this.digestOf(h))
+    if (!replace && add.length === 0) return []
+    const next = new BigUint64Array(replace ? add.length : this.digests.length + add.length)
+    next.set(add)
+    if (!replace) next.set(this.digests, add.length)
+    next.sort()
+    if (replace && sameDigests(next, this.digests)) return []
+    if (next.length === 0) return [{ key: this.key }]
+    return [{ key: this.key, value: new Uint8Array(next.buffer) }]
+  }
+
+  private digestOf (hash: Uint8Array): bigint {
+    const input = new Uint8Array(this.salt.byteLength + hash.byteLength)
+    input.set(this.salt)
+    input.set(hash, this.salt.byteLength)
+    const out = sha256(input)
+    return new DataView(out.buffer, out.byteOffset, out.byteLength).getBigUint64(0, true)
+  }
+}
+
+function sameDigests (a: BigUint64Array, b: BigUint64Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
