@@ -125,7 +125,7 @@ ${SELECTION_HELP}
                       old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
                       sweep round saw, connection which address and interface it runs over
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
-  --restore-deleted   bring back the chats and messages deleted on this phone since the last transfer
+  --restore-deleted   bring back the chats, messages and media deleted on this phone since the last transfer
                       from the same old phone. Without it they stay deleted: a later transfer brings
                       only what the old phone changed since (a new message in a deleted chat brings
                       the chat back with it), and says how many stay deleted
@@ -261,7 +261,9 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))
-        process.stderr.write(`\nVerified: ${progress.totalMessages} messages and ${formatBytes(progress.totalMediaBytes)} of media.\n`)
+        // What this phone now holds of the old phone's history: what stays deleted here is not counted.
+        const messages = summary.reduce((n, s) => n + s.messages, 0)
+        process.stderr.write(`\nVerified: ${messages} messages and ${formatBytes(progress.totalMediaBytes)} of media.\n`)
         for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
       }
       // With --json the verified event's stats say it (mediaFilesDamaged).

@@ -388,13 +388,14 @@ export function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
  * or what the journal kept of the last verification (which keeps no damaged or kept counts).
  */
 function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
-  Partial<Pick<ReceiverProgress, 'mediaFilesDamaged' | 'messagesKept' | 'namesKept' | 'messagesLeftDeleted' | 'chatsLeftDeleted'>>): TransferStats {
+  Partial<Pick<ReceiverProgress, 'mediaFilesDamaged' | 'messagesKept' | 'namesKept' | 'messagesLeftDeleted' | 'chatsLeftDeleted' | 'mediaLeftDeleted'>>): TransferStats {
   const stats: TransferStats = { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
   if (p.mediaFilesDamaged !== undefined) stats.mediaFilesDamaged = p.mediaFilesDamaged
   if (p.messagesKept !== undefined) stats.messagesKept = p.messagesKept
   if (p.namesKept !== undefined) stats.namesKept = p.namesKept
   if (p.messagesLeftDeleted !== undefined) stats.messagesLeftDeleted = p.messagesLeftDeleted
   if (p.chatsLeftDeleted !== undefined) stats.chatsLeftDeleted = p.chatsLeftDeleted
+  if (p.mediaLeftDeleted !== undefined) stats.mediaLeftDeleted = p.mediaLeftDeleted
   return stats
 }
 

@@ -54,6 +54,11 @@ export interface TransferStats {
   messagesLeftDeleted?: number
   /** The receiver: of those, whole chats deleted here: not made again. */
   chatsLeftDeleted?: number
+  /**
+   * The receiver: media files the last transfer from the old phone brought that this phone's owner
+   * removed (with the messages that named them); no message here refers to them, so they stay out.
+   */
+  mediaLeftDeleted?: number
 }
 
 export interface ConversationSummary { id: string, title: string, messages: number }

@@ -152,7 +152,7 @@ export class View {
       `${stats.mediaFilesSent + stats.mediaFilesHeld} media files (${formatBytes(p.totalMediaBytes)})`
     // A message or name this phone kept as its owner changed it, or a message its owner deleted that stays
     // deleted, is not the old phone's: say so, not "matches".
-    const kept = (stats.messagesKept ?? 0) + (stats.namesKept ?? 0) + (stats.messagesLeftDeleted ?? 0) > 0
+    const kept = (stats.messagesKept ?? 0) + (stats.namesKept ?? 0) + (stats.messagesLeftDeleted ?? 0) + (stats.mediaLeftDeleted ?? 0) > 0
     $('summary-detail').textContent = 'Every conversation was read back from this browser\'s storage and matches the old phone' +
       (kept ? ', but for what this phone kept as its own (below)' : '') +
       (seconds > 0 ? ` · this session took ${formatDuration(seconds)}` : '') +
