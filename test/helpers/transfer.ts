@@ -16,6 +16,8 @@ export interface RunOptions extends PipeOptions {
   options?: Partial<TransferOptions>
   /** Rewrites the sender's outgoing frames: return a list to send instead (empty drops the frame). */
   tamper?: (frame: ferry.Frame, n: number) => ferry.Frame.$Properties[]
+  /** Rewrites each frame the sender decoded before it processes it (an older sender ignoring a field). */
+  senderHears?: (frame: Frame) => Frame
   /** Sees every frame the receiver decoded (before processing). */
   onReceived?: (frame: Frame) => void
   /** The receiver's journal (default: the one beside the target store). */
@@ -104,6 +106,11 @@ export async function runTransfer (source: HistorySource, target: HistorySink & 
   const journal = opts.journal ?? journalOf(target as { dir: string })
   const receiver = new ReceiverMachine({ sink: target, journal, request: opts.request, options: opts.options, freeBytes: opts.freeBytes, inflate: opts.inflate, restoreDeleted: opts.restoreDeleted })
   if (opts.tamper !== undefined) tamperSender(sender, opts.tamper)
+  if (opts.senderHears !== undefined) {
+    const hears = opts.senderHears
+    const onFrame = sender.onFrame.bind(sender)
+    sender.onFrame = async frame => { await onFrame(hears(frame)) }
+  }
   if (opts.onReceived !== undefined) {
     const seen = opts.onReceived
     const onFrame = receiver.onFrame.bind(receiver)

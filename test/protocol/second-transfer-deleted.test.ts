@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
 import { LEAF_BASES } from '../../src/journal/leaf-bases.js'
 import { endsLeaf, LEAF_MAX } from '../../src/protocol/leaves.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { HistoryChange } from '../../src/store/history.js'
 import type { Message } from '../../src/store/model.js'
-import { ferry } from '../../src/wire/codec.js'
+import { ferry, type Frame } from '../../src/wire/codec.js'
 
 // A chat or messages the new phone's owner deleted must stay deleted through every later transfer from
 // the same old phone, unless the old phone changed them since (a new message brings a deleted chat back,
@@ -81,7 +81,9 @@ describe('a second transfer into a phone whose owner deleted a chat', () => {
       expect(run.receiver.progress.messagesReceived).toBe(1)
       expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
       expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
-      expect(run.receiver.summary?.find(c => c.id === 'c0')?.messages).toBe(PER_CHAT)
+      // The summary lists what this phone holds: not the chat that stays deleted.
+      expect(run.receiver.summary?.map(c => c.id)).not.toContain('c0')
+      expect(run.receiver.summary?.find(c => c.id === 'c2')?.messages).toBe(idsOf(target, 'c2').length)
     }
     source.close()
     target.close()
@@ -360,6 +362,192 @@ describe('verification of a conversation with leaves kept as the new phone has t
     const bad = await runTransfer(source, damaged, { options: OPTIONS, journal: journalOf(target) })
     expect(bad.receiverError?.code).toBe('COUNT_MISMATCH')
     expect(bad.receiver.progress.messagesLeftDeleted).toBeGreaterThan(0)
+    source.close()
+    target.close()
+  })
+})
+
+// Media: a person deletes a chat (often to free space), and the app removes its photos with it (a
+// record no message refers to goes, with its file). They must stay out too, unless a message that
+// arrives refers to one: then it must come, or that message would point at nothing.
+
+const PHOTOS = 4
+
+/**
+ * An old phone whose chats c0 and c2 each begin with PHOTOS photos of their own (before every other
+ * message: in the chat's first leaf), and a new phone that verified a first transfer of it.
+ */
+async function withPhotos (): Promise<Phones & { photos: Map<string, string[]> }> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+  const photos = new Map<string, string[]>()
+  for (const c of ['c0', 'c2']) {
+    const shas: string[] = []
+    for (let k = 0; k < PHOTOS; k++) {
+      const { sha256 } = await source.writeMedia(keystream(`${c}-photo-${k}`, 6_000 + k))
+      source.putMetadata([], [], [{ sha256, size: 6_000 + k, mime: 'image/jpeg' }])
+      source.putMessages([{ conversation: c, id: `p${k}`, sender: 'u1', ts: 1_600_000_000_000 + k, kind: 'image', media: sha256 }])
+      shas.push(sha256)
+    }
+    photos.set(c, shas)
+  }
+  const target = openStore()
+  await verified(source, target)
+  for (const shas of photos.values()) for (const sha of shas) expect(target.hasMediaFile(sha)).toBe(true)
+  return { source, target, photos }
+}
+
+/** What the app does when its owner deletes a chat: its messages, the chat, and the photos only it showed. */
+async function deleteChatAndPhotos (store: SqliteChatStore, conversation: string, photos: string[]): Promise<void> {
+  await store.commit({ remove: { messages: idsOf(store, conversation).map(id => ({ conversation, id })), conversations: [conversation], media: photos } })
+}
+
+/** `ferry inspect`'s consistency: every record has its file, every message's media has both. */
+async function expectConsistent (store: SqliteChatStore): Promise<void> {
+  const records = await store.media(undefined, 100_000)
+  for (const r of records) expect(r.stored, `record ${r.sha256} without its file`).toBe(true)
+  for (const c of store.listConversations()) {
+    for (const m of messagesOf(store, c.id)) {
+      if (m.media === undefined) continue
+      expect(store.hasMediaRecord(m.media), `${c.id}/${m.id} points at a missing record`).toBe(true)
+      expect(store.hasMediaFile(m.media), `${c.id}/${m.id} points at a missing file`).toBe(true)
+    }
+  }
+}
+
+const referred = (store: SqliteChatStore, sha: string): boolean => store.listConversations().some(c => messagesOf(store, c.id).some(m => m.media === sha))
+
+/** The old phone writes, after all the others, a message in `conversation` that shows `sha256`. */
+function photoOnOldPhone (source: SqliteChatStore, conversation: string, sha256: string): string {
+  const id = `later-${++added}`
+  source.putMessages([{ conversation, id, sender: 'u1', ts: 1_900_000_000_000 + added, kind: 'image', media: sha256 }])
+  return id
+}
+
+describe('the media of what the new phone deleted', () => {
+  it('stay deleted with their chat, at the second transfer and the third, and the store stays consistent', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    for (const sha of gone) expect(target.hasMediaRecord(sha)).toBe(false)
+    for (let i = 0; i < 2; i++) {
+      writeOnOldPhone(source, 'c2')
+      const run = await verified(source, target)
+      for (const sha of gone) {
+        expect(target.hasMediaRecord(sha)).toBe(false)
+        expect(target.hasMediaFile(sha)).toBe(false)
+      }
+      await expectConsistent(target)
+      expect(run.sender.progress.mediaFilesSent).toBe(0)
+      expect(run.receiver.progress.mediaFilesReceived).toBe(0)
+      expect(run.receiver.progress.mediaLeftDeleted).toBe(PHOTOS)
+      expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
+      // Counted as what this phone holds: c2's photos, not c0's.
+      expect(run.receiver.progress.totalMediaFiles).toBe(PHOTOS)
+      expect(run.receiver.summary?.map(c => c.id)).not.toContain('c0')
+    }
+    source.close()
+    target.close()
+  })
+
+  it('come with a message the old phone wrote since that refers to one, and the rest stay deleted', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    const later = photoOnOldPhone(source, 'c0', gone[1])
+    const run = await verified(source, target)
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(target.hasMediaFile(gone[1])).toBe(true)
+    await expectConsistent(target)
+    // A photo comes only when a message here refers to it (the leaves that came may hold more of them).
+    let left = 0
+    for (const sha of gone) {
+      expect(target.hasMediaRecord(sha)).toBe(referred(target, sha))
+      if (!referred(target, sha)) left++
+    }
+    expect(left).toBeGreaterThan(0)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(left)
+    expect(run.receiver.progress.mediaFilesReceived).toBe(PHOTOS - left)
+    // The next transfer brings nothing more.
+    const next = await verified(source, target)
+    expect(next.sender.progress.mediaFilesSent).toBe(0)
+    expect(next.receiver.progress.mediaLeftDeleted).toBe(left)
+    await expectConsistent(target)
+    source.close()
+    target.close()
+  })
+
+  it('stay deleted when one photo was deleted with its message, while the chat stays', async () => {
+    const { source, target, photos } = await withPhotos()
+    const photo = (photos.get('c2') as string[])[2]
+    await target.commit({ remove: { messages: [{ conversation: 'c2', id: 'p2' }], media: [photo] } })
+    for (let i = 0; i < 2; i++) {
+      const run = await verified(source, target)
+      expect(idsOf(target, 'c2')).not.toContain('p2')
+      expect(target.hasMediaRecord(photo)).toBe(false)
+      expect(run.receiver.progress.mediaLeftDeleted).toBe(1)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(1)
+      expect(run.receiver.summary?.find(c => c.id === 'c2')?.messages).toBe(idsOf(target, 'c2').length)
+      await expectConsistent(target)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('all come back with restoreDeleted, and stay deleted again once deleted again', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    await verified(source, target)
+    const run = await verified(source, target, { restoreDeleted: true })
+    expect(messagesOf(target, 'c0')).toEqual(messagesOf(source, 'c0'))
+    for (const sha of gone) expect(target.hasMediaFile(sha)).toBe(true)
+    expect(run.receiver.progress.mediaFilesReceived).toBe(PHOTOS)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(0)
+    await expectConsistent(target)
+    await deleteChatAndPhotos(target, 'c0', gone)
+    const again = await verified(source, target)
+    expect(again.receiver.progress.mediaLeftDeleted).toBe(PHOTOS)
+    for (const sha of gone) expect(target.hasMediaRecord(sha)).toBe(false)
+    source.close()
+    target.close()
+  })
+
+  it('are taken when a sender sends them all the same, as an older one does', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    // An older sender does not know Resume.media_left_deleted: it sends every file the receiver lacks.
+    const older = (f: Frame): Frame => {
+      if (f.body === 'resume') (f.resume as ferry.Resume).mediaLeftDeleted = new Uint8Array(0)
+      return f
+    }
+    const run = await verified(source, target, { senderHears: older })
+    for (const sha of gone) expect(target.hasMediaFile(sha)).toBe(true)
+    expect(run.receiver.progress.mediaFilesReceived).toBe(PHOTOS)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(0)
+    await expectConsistent(target)
+    source.close()
+    target.close()
+  })
+
+  it('refuses a sender that leaves out a file a message it sent refers to, and the next transfer brings it', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    const later = photoOnOldPhone(source, 'c0', gone[1])
+    // It sends the message, and keeps the file out as if this phone's owner had deleted it.
+    const run = await runTransfer(source, target, { options: OPTIONS, tamper: f => f.body === 'chunk' ? [] : [f] })
+    expect(run.receiverError?.code).toBe('COUNT_MISMATCH')
+    expect(run.receiverError?.message).toMatch(/refers to/)
+    // Taken back whole: no message pointing at nothing, no record without its file.
+    expect(idsOf(target, 'c0')).not.toContain(later)
+    expect(target.hasMediaRecord(gone[1])).toBe(false)
+    await expectConsistent(target)
+    await verified(source, target)
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(target.hasMediaFile(gone[1])).toBe(true)
+    await expectConsistent(target)
     source.close()
     target.close()
   })
