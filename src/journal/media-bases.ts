@@ -11,9 +11,13 @@ const log = logger('ferry:journal')
 // of was removed here (the app removes a record no message refers to), and stays out unless a message
 // that arrives refers to it.
 //
-// A history can list 100k+ files: each is kept as 8 bytes, a salted digest of its sha256, sorted, in
-// one journal value (800 kB for 100k files). Salted, so the journal does not list which known files
-// this phone had; 64 bits, so a file the base does not hold matches one by chance once in ~2^64/n.
+// A history can list 100k+ files: each is kept as 8 bytes of its sha256, sorted, in one journal value
+// (800 kB for 100k files), masked with 8 bytes derived from the pair: a list of known files' hashes made
+// once does not read every phone's journal. (The pair's ids are in the store, so a reader of both can
+// still test a file; the store lists the files it holds anyway.) The sha256s are already uniform, so
+// masking them costs nothing a verification of 100k files would feel, where hashing each did. 64 bits:
+// a file not carried matches one by chance once in ~2^64/n, and at worst it then stays out while no
+// message here needs it.
 
 /** Every key of this module's records. */
 export const MEDIA_BASES = 'm/'
@@ -27,19 +31,20 @@ const label = (...parts: unknown[]): Uint8Array => sha256(new TextEncoder().enco
 export class MediaBase {
   private constructor (
     private readonly key: string,
-    private readonly salt: Uint8Array,
+    private readonly mask: bigint,
     private digests: BigUint64Array
   ) {}
 
   static async load (journal: Journal, sourceId: string, storeId: string): Promise<MediaBase> {
     const key = `${MEDIA_BASES}${bytesToHex(label('pair', sourceId, storeId).subarray(0, 16))}`
-    const salt = label('salt', sourceId, storeId).subarray(0, 16)
+    const m = label('mask', sourceId, storeId)
+    const mask = new DataView(m.buffer, m.byteOffset, m.byteLength).getBigUint64(0, true)
     const v = await journal.get(key)
     let digests = new BigUint64Array(0)
     // A damaged entry counts as none: without a base every file comes, as at a first transfer.
     if (v !== undefined && v.byteLength % DIGEST === 0) digests = new BigUint64Array(v.slice().buffer)
     else if (v !== undefined) log('ignoring a damaged media base %s', key)
-    return new MediaBase(key, salt, digests)
+    return new MediaBase(key, mask, digests)
   }
 
   get size (): number {
@@ -80,11 +85,7 @@ export class MediaBase {
   }
 
   private digestOf (hash: Uint8Array): bigint {
-    const input = new Uint8Array(this.salt.byteLength + hash.byteLength)
-    input.set(this.salt)
-    input.set(hash, this.salt.byteLength)
-    const out = sha256(input)
-    return new DataView(out.buffer, out.byteOffset, out.byteLength).getBigUint64(0, true)
+    return new DataView(hash.buffer, hash.byteOffset, hash.byteLength).getBigUint64(0, true) ^ this.mask
   }
 }
 
