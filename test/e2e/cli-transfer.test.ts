@@ -307,9 +307,16 @@ describe('ferry send / ferry receive on loopback', () => {
     // The new phone's owner deletes a chat, as the app does: through the store.
     const chat = sourceLines.find(l => l.rec.type === 'conversation')!.rec
     const phone = SqliteChatStore.open(target)
-    const gone = [...phone.listMessages({ conversations: [chat.id!] })].map(m => ({ conversation: chat.id!, id: m.id }))
+    const messages = [...phone.listMessages({ conversations: [chat.id!] })]
+    const gone = messages.map(m => ({ conversation: chat.id!, id: m.id }))
     expect(gone.length).toBeGreaterThan(0)
-    await phone.commit({ remove: { messages: gone, conversations: [chat.id!] } })
+    // With the media only this chat shows, as an app that frees their space does.
+    const others = new Set([...phone.listMessages()].filter(m => m.conversation !== chat.id).flatMap(m => m.media === undefined ? [] : [m.media]))
+    const photos = [...new Set(messages.flatMap(m => m.media === undefined || others.has(m.media) ? [] : [m.media]))]
+    expect(photos.length).toBeGreaterThan(0)
+    const title = phone.listConversations().find(c => c.id === chat.id)?.title as string
+    expect(title).toBeDefined()
+    await phone.commit({ remove: { messages: gone, conversations: [chat.id!], media: photos } })
     phone.close()
 
     sender = startSender(store, { code: '271-8281-8284' })
@@ -318,14 +325,24 @@ describe('ferry send / ferry receive on loopback', () => {
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
     const deleted = gone.length.toLocaleString('en-US')
-    expect(plain.stderr).toContain(`${deleted} messages deleted on this phone stay deleted, 1 whole chat among them (ferry receive --restore-deleted brings them back)`)
-    expect((await inspect(target)).conversations.map(c => c.id)).not.toContain(chat.id)
+    expect(plain.stderr).toContain(`${deleted} messages deleted on this phone stay deleted, 1 whole chat among them, with ${photos.length.toLocaleString('en-US')} media files (ferry receive --restore-deleted brings them back)`)
+    const report = await inspect(target)
+    expect(report.conversations.map(c => c.id)).not.toContain(chat.id)
+    // Its media stayed out too, and nothing here points at a file that is not.
+    expect(report.stats.mediaMissing).toBe(0)
+    expect(report.stats.media).toBe((await inspect(store)).stats.media - photos.length)
+    // The summary lists what this phone holds: not the chat that stays deleted.
+    const listed = plain.stderr.slice(plain.stderr.indexOf('\nVerified: '))
+    expect(listed).toMatch(/^\nVerified: \d+ messages/)
+    const lines = listed.split('\n')
+    expect(lines.some(l => /^ {2}\S.* messages$/.test(l)), listed).toBe(true)
+    expect(lines.filter(l => l.startsWith(`  ${title}  `)), listed).toEqual([])
 
     sender = startSender(store, { code: '314-1592-6535' })
     ready = await senderReady(sender)
     const receiver = startReceiver(target, { code: '314-1592-6535', peer: ready.addr, extra: ['--restore-deleted'] })
     await transfer(sender, receiver)
-    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: gone.length, messagesLeftDeleted: 0, chatsLeftDeleted: 0 })
+    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: gone.length, messagesLeftDeleted: 0, chatsLeftDeleted: 0, mediaLeftDeleted: 0, mediaFilesSent: photos.length })
     expect(await exportStore(target)).toBe(await exportStore(store))
   })
 
