@@ -86,9 +86,10 @@ export interface ReceiveOptions {
    */
   freeBytes?: () => Promise<number>
   /**
-   * Brings back the chats and messages this phone's owner deleted since the last transfer from the same
-   * old phone, which that phone did not change since (ReceiverInit.restoreDeleted). Off by default: they
-   * stay deleted, and the verified event's stats count them (messagesLeftDeleted, chatsLeftDeleted).
+   * Brings back the chats, messages and media this phone's owner deleted since the last transfer from the
+   * same old phone, which that phone did not change since (ReceiverInit.restoreDeleted). Off by default:
+   * they stay deleted, and the verified event's stats count them (messagesLeftDeleted, chatsLeftDeleted,
+   * mediaLeftDeleted).
    */
   restoreDeleted?: boolean
 }

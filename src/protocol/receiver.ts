@@ -107,8 +107,9 @@ export interface ReceiverInit {
   inflate?: BatchDeflate['inflate']
   /**
    * Brings back what this phone's owner deleted since the last verified transfer from the same old phone
-   * (chats and messages the old phone did not change since), as a first transfer would. Off: they stay
-   * deleted (see messagesLeftDeleted), and a chat or message the old phone changed still comes.
+   * (chats and messages the old phone did not change since, and media removed with them), as a first
+   * transfer would. Off: they stay deleted (see messagesLeftDeleted, mediaLeftDeleted), and a chat or
+   * message the old phone changed still comes, with the media it refers to.
    */
   restoreDeleted?: boolean
 }
