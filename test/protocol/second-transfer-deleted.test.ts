@@ -531,6 +531,26 @@ describe('the media of what the new phone deleted', () => {
     target.close()
   })
 
+  it('come with a message that needs one even when the session is cut before the file came', async () => {
+    const { source, target, photos } = await withPhotos()
+    const gone = photos.get('c0') as string[]
+    await deleteChatAndPhotos(target, 'c0', gone)
+    const later = photoOnOldPhone(source, 'c0', gone[1])
+    const cut = await runTransfer(source, target, { options: OPTIONS, onReceived: f => { if (f.body === 'chunk') throw new Error('killed') } })
+    expect(cut.receiver.state).not.toBe('verified')
+    // The message is here before its file: the file's record came with it, so a later session wants it.
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(target.hasMediaRecord(gone[1])).toBe(true)
+    await verified(source, target)
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(target.hasMediaFile(gone[1])).toBe(true)
+    // The photos no message here needs stayed out all along.
+    for (const sha of gone) expect(target.hasMediaRecord(sha)).toBe(referred(target, sha))
+    await expectConsistent(target)
+    source.close()
+    target.close()
+  })
+
   it('refuses a sender that leaves out a file a message it sent refers to, and the next transfer brings it', async () => {
     const { source, target, photos } = await withPhotos()
     const gone = photos.get('c0') as string[]
