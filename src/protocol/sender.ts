@@ -273,7 +273,8 @@ export class SenderMachine {
     this.outgoing = manifest.conversations.map(({ conversation }, index) => ({ index, id: conversation.id }))
     const planned = this.outgoing.filter(o => getBit(held, o.index))
     for (const o of planned) this.holdings.set(o.index, new Holding())
-    log('resume: the receiver holds some of %d conversations and %d media files', planned.length, this.have.reduce((n, b) => n + popcount(b), 0))
+    log('resume: the receiver holds some of %d conversations and %d media files; %d files it left deleted go only for a message sent', planned.length,
+      this.have.reduce((n, b) => n + popcount(b), 0), left.reduce((n, b) => n + popcount(b), 0))
     this.state = 'messages'
     // Plans are made in the background, in order, while the conversations before them are sent.
     this.planning = this.plan(planned).catch(err => { this.fail(err) })
