@@ -132,7 +132,7 @@ const SYSTEM_DISTINCT: Wording = {
   ru: ['сквозным шифрованием', 'код безопасности'],
   tr: ['uçtan uca', 'güvenlik kodu'],
   id: ['end-to-end', 'kode keamanan'],
-  ar: ['الرسائل والمكالمات مشفرة']
+  ar: ['الرسائل والمكالمات مشفرة', 'تغيّر رمز أمانك']
 }
 
 /** Missed and silenced calls: a system line that still belongs to the caller. */
@@ -308,6 +308,16 @@ export const isPoll = (content: string): boolean => {
   const lines = content.split('\n')
   return lines.length >= 2 && POLL_RE.test(lines[0].trim())
 }
+
+/** Languages written right to left, in which iOS puts U+200F, not U+200E, before what WhatsApp wrote itself. */
+const RIGHT_TO_LEFT: readonly Language[] = ['ar']
+
+/**
+ * Is the text WhatsApp's own wording in a right-to-left language (a marker, a notice)? A phone in
+ * Arabic writes U+200F before such text, and a person's own right-to-left text may begin with U+200F
+ * too: only this wording makes that mark WhatsApp's.
+ */
+export const isRightToLeftWording = (content: string): boolean => languagesOf(content, true).some(l => RIGHT_TO_LEFT.includes(l))
 
 /** A line WhatsApp wrote about the chat (encryption, security code), in any supported language. */
 export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE.test(content)

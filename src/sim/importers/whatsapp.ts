@@ -8,7 +8,8 @@ import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
-  attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, kindOfFile, location, omitted, withoutEditMark
+  attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, kindOfFile, location, omitted,
+  withoutEditMark
 } from './whatsapp-phrases.js'
 
 // WhatsApp's "Export chat" text file. A message starts with a header line; the lines after it without
@@ -21,9 +22,10 @@ import {
 // One export writes all its headers alike: a line that reads as a header but is written otherwise, or
 // whose date is no date in the file's order, is text someone pasted into a message.
 // A header without "Name: " is a system line. iOS marks what WhatsApp wrote itself (attachments,
-// omitted media, system lines it attributes to the chat) with a leading U+200E; such a line with an
-// author becomes a system message only when its text is a known system phrase or its author is the
-// chat itself. Dates are read in one order for the whole file (date-order.ts), times in one time zone
+// omitted media, system lines it attributes to the chat) with a leading U+200E; in Arabic it writes
+// U+200F, which a person's text may begin with too, so there the mark counts only before WhatsApp's
+// own wording. Such a line with an author becomes a system message only when its text is a known
+// system phrase or its author is the chat itself. Dates are read in one order for the whole file (date-order.ts), times in one time zone
 // (wall-clock.ts).
 
 export interface WhatsAppOptions {
@@ -137,8 +139,14 @@ function cleanName (name: string): string {
 /** The quotes a system line puts around a group's subject, in any language. */
 const QUOTES = /["“”„«»]/g
 
-/** Does the text start with the mark iOS puts before what WhatsApp wrote itself? */
-const isMarked = (text: string): boolean => /^[\u200e\u200f]/.test(text)
+/**
+ * Does the text start with the mark iOS puts before what WhatsApp wrote itself? That mark is U+200E.
+ * A phone in Arabic puts U+200F there instead, a mark a person's own right-to-left text may begin
+ * with too: it marks the line only before WhatsApp's own wording in such a language, so a person's
+ * message is never taken for WhatsApp's for its first character.
+ */
+const isMarked = (text: string): boolean =>
+  text.startsWith('\u200e') || (text.startsWith('\u200f') && isRightToLeftWording(text.replace(LEADING_MARKS, '').replace(/\u200e/g, '')))
 
 /** Splits "Name: text" (a sent message) from a system line. */
 function splitSender (rest: string): { name?: string, text: string } {

@@ -182,6 +182,25 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     return await mapWhatsApp(text, o.source!, 'x.txt', 'T', { timeZone: 'UTC' })
   }
 
+  it('iOS in Arabic: a message a person began with U+200F stays theirs; WhatsApp\'s notices, after U+200E or U+200F, are its own', async () => {
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const h = await mapWhatsApp([
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٠:٠٠ م] سارة: \u200eالرسائل والمكالمات مشفرة تمامًا بين الطرفين.',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] سارة: \u200fمرحبا، هل وصلت؟',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٢:٠٠ م] ليلى: نعم',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٣:٠٠ م] سارة: \u200fسأكتب لك رمز الأمان لاحقًا',
+      '\u200f[١١\u200f/٣\u200f/٢٠٢٤، ٩:٠٠:٠٠ ص] سارة: \u200f\u200fتغيّر رمز أمانك المُستخدَم مع سارة. \u200fانقر هنا لمعرفة المزيد.'
+    ].join('\n'), o.source!, 'x.txt', 'سارة', { timeZone: 'UTC', me: 'ليلى' })
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['system', 'system', 'الرسائل والمكالمات مشفرة تمامًا بين الطرفين.'],
+      ['wa:سارة', 'text', 'مرحبا، هل وصلت؟'],
+      ['me', 'text', 'نعم'],
+      ['wa:سارة', 'text', 'سأكتب لك رمز الأمان لاحقًا'],
+      ['system', 'system', 'تغيّر رمز أمانك المُستخدَم مع سارة. \u200fانقر هنا لمعرفة المزيد.']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:سارة', 'me'] })
+  })
+
   it('Persian digits (U+06F0-U+06F9) and U+061C marks; a header in ASCII digits inside such an export is pasted text', async () => {
     const h = await inline('۱۴\u061c/۰۳\u061c/۲۰۲۳، ۱۰:۰۵ - علی: سلام ۱۲۳\n۱۴\u061c/۰۳\u061c/۲۰۲۳، ۱۰:۰۶ - رضا: 14/03/2023, 10:07 - x: y\n14/03/2023, 10:08 - x: y\n')
     expect(h.messages.map(m => [m.sender, m.ts, m.text])).toEqual([
