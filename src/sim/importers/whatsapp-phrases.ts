@@ -110,7 +110,8 @@ const EDITED: Wording = {
   nl: ['Dit bericht is bewerkt'],
   ru: ['Сообщение изменено'],
   tr: ['Bu mesaj düzenlendi'],
-  id: ['Pesan ini diedit']
+  id: ['Pesan ini diedit'],
+  ar: ['تم تعديل هذه الرسالة']
 }
 
 /** The first line of a poll ("POLL:"), per language. */
@@ -162,6 +163,9 @@ const BLOCKED: Wording = {
   de: ['Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben']
 }
 
+/** Arabic group events: created the group, added, removed, left, joined, changed the subject. */
+const GROUP_EVENT_AR = ['أنشأ المجموعة', 'أضاف', 'أزال', 'غادر', 'انضم', 'غيّر الموضوع']
+
 /** Group events ("X added Y"): words too common to trust alone, so only on lines WhatsApp marked or left without an author. */
 const GROUP_EVENT = [
   'created group', 'created this group', 'added', 'removed', 'left', 'joined using', 'changed the subject', "changed this group's",
@@ -175,7 +179,8 @@ const GROUP_EVENT = [
   'heeft de groep', 'toegevoegd', 'verwijderd', 'heeft het onderwerp', 'heeft de groepsafbeelding',
   'создал(а) группу', 'создал группу', 'добавил(а)', 'добавил', 'удалил(а)', 'вышел(-ла)', 'вышел', 'изменил(а) тему', 'изменил(а) название',
   'grubu oluşturdu', 'ekledi', 'çıkardı', 'ayrıldı', 'katıldı', 'konuyu değiştirdi',
-  'membuat grup', 'menambahkan', 'mengeluarkan', 'keluar', 'bergabung', 'mengubah subjek'
+  'membuat grup', 'menambahkan', 'mengeluarkan', 'keluar', 'bergabung', 'mengubah subjek',
+  ...GROUP_EVENT_AR
 ]
 
 /**
@@ -204,6 +209,12 @@ const GROUP_EVENT_YOU = [
  */
 const YOU_BEFORE_PARTICIPLE = /^(?:du hast|je hebt)(?:\s|$)/iu
 
+/**
+ * A phone in Arabic writes U+200F before the words WhatsApp puts in its markers ("‏<تم تعديل هذه الرسالة>"),
+ * where left-to-right ones write U+200E, which is taken out of the text before it is read.
+ */
+const RTL_MARK = '\\u200f?'
+
 // Each shape is built from a table's phrases: those of every language to read a line, those of one
 // language to tell which language a line is in.
 const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(w)})\\)$`, 'iu')
@@ -212,7 +223,7 @@ const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.
 const attachedIos = (w: readonly string[]): RegExp => new RegExp(`<(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
 const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
-const edited = (w: readonly string[]): RegExp => new RegExp(`\\s*<(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
+const edited = (w: readonly string[]): RegExp => new RegExp(`[\\s\\u200f]*<${RTL_MARK}(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
 const distinct = (w: readonly string[]): RegExp => new RegExp(anyOf(w), 'iu')
 const call = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\b`, 'iu')
 /** Android adds what to tap ("You blocked this contact. Tap to unblock."): the phrase starts the line and ends a sentence. */
@@ -315,7 +326,8 @@ const RIGHT_TO_LEFT: readonly Language[] = ['ar']
 /**
  * Is the text WhatsApp's own wording in a right-to-left language (a marker, a notice)? A phone in
  * Arabic writes U+200F before such text, and a person's own right-to-left text may begin with U+200F
- * too: only this wording makes that mark WhatsApp's.
+ * too: only this wording makes that mark WhatsApp's. Group events are words a person uses too
+ * ("غادر", left): they are left out here.
  */
 export const isRightToLeftWording = (content: string): boolean => languagesOf(content, true).some(l => RIGHT_TO_LEFT.includes(l))
 

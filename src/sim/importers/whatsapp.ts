@@ -330,7 +330,10 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // writes an unmarked line is that voice, not a person; in a direct chat the other person, whom the
   // chat is named after, writes unmarked lines.
   const chatNames = new Set([chatTitle, cleanName(title)])
-  const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text))
+  // A group event after U+200F (Arabic) counts as the chat's voice only where every line of that
+  // sender is WhatsApp's: the words are a person's too, and U+200F may begin a person's text.
+  const rtlGroupEvent = (text: string): boolean => text.startsWith('\u200f') && isGroupEvent(text.replace(LEADING_MARKS, '').replace(/\u200e/g, ''))
+  const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text) || rtlGroupEvent(b.text))
   const contacts = new Map<string, Contact>()
   const members: string[] = []
   const messages: Message[] = []
@@ -348,7 +351,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       }
     }
     const msg: Message = { conversation, id, sender, ts, kind: 'text' }
-    const marked = isMarked(raw)
+    const marked = isMarked(raw) || (chatSpeaks && chatNames.has(name ?? '') && rtlGroupEvent(raw))
     // U+200E is WhatsApp's mark, never the writer's: it goes from the text wherever it stands.
     let content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
     // The edit mark says only that the text changed, not when: the message keeps the text it ended with.

@@ -189,6 +189,7 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
       '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] سارة: \u200fمرحبا، هل وصلت؟',
       '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٢:٠٠ م] ليلى: نعم',
       '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٣:٠٠ م] سارة: \u200fسأكتب لك رمز الأمان لاحقًا',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٤:٠٠ م] سارة: \u200fغادر القطار للتو',
       '\u200f[١١\u200f/٣\u200f/٢٠٢٤، ٩:٠٠:٠٠ ص] سارة: \u200f\u200fتغيّر رمز أمانك المُستخدَم مع سارة. \u200fانقر هنا لمعرفة المزيد.'
     ].join('\n'), o.source!, 'x.txt', 'سارة', { timeZone: 'UTC', me: 'ليلى' })
     expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
@@ -196,9 +197,42 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
       ['wa:سارة', 'text', 'مرحبا، هل وصلت؟'],
       ['me', 'text', 'نعم'],
       ['wa:سارة', 'text', 'سأكتب لك رمز الأمان لاحقًا'],
+      ['wa:سارة', 'text', 'غادر القطار للتو'],
       ['system', 'system', 'تغيّر رمز أمانك المُستخدَم مع سارة. \u200fانقر هنا لمعرفة المزيد.']
     ])
     expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:سارة', 'me'] })
+  })
+
+  it('group events in Arabic: on Android a group of two is a group; on iOS, after U+200F, the group\'s name speaks them', async () => {
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const read = async (text: string): Promise<MappedHistory> => await mapWhatsApp(text, o.source!, 'x.txt', 'رحلة', { timeZone: 'UTC', me: 'ليلى' })
+    const android = await read([
+      '٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٥ م - سارة أنشأ المجموعة "رحلة"',
+      '٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٦ م - سارة أضاف ليلى',
+      '٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٧ م - سارة: أهلاً',
+      '٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٨ م - ليلى: مرحبا'
+    ].join('\n'))
+    const ios = await read([
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٥:٠٠ م] رحلة: \u200fسارة أنشأ المجموعة "رحلة"',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٦:٠٠ م] رحلة: \u200fسارة أضاف ليلى',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٧:٠٠ م] سارة: أهلاً',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٨:٠٠ م] ليلى: مرحبا'
+    ].join('\n'))
+    for (const h of [android, ios]) {
+      expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+        ['system', 'system', 'سارة أنشأ المجموعة "رحلة"'], ['system', 'system', 'سارة أضاف ليلى'], ['wa:سارة', 'text', 'أهلاً'], ['me', 'text', 'مرحبا']
+      ])
+      expect(h.conversations[0]).toMatchObject({ kind: 'group', members: ['wa:سارة', 'me'] })
+    }
+  })
+
+  it('iOS in Arabic: the edit mark after U+200F is dropped from the text and counted', async () => {
+    const h = await inline([
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] ليلى: سأتأخر قليلاً \u200f<تم تعديل هذه الرسالة>',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٢:٠٠ م] يوسف: لا بأس'
+    ].join('\n'))
+    expect(h.messages.map(m => m.text)).toEqual(['سأتأخر قليلاً', 'لا بأس'])
+    expect(h.unmapped).toEqual({ 'mark of an edited message (dropped: the export gives no time of the edit)': 1 })
   })
 
   it('Persian digits (U+06F0-U+06F9) and U+061C marks; a header in ASCII digits inside such an export is pasted text', async () => {
