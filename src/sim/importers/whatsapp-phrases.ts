@@ -10,7 +10,7 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const anyOf = (words: readonly string[]): string => words.map(escape).join('|')
 
 /** The languages the tables below hold WhatsApp's wording in (ISO 639-1). */
-export type Language = 'en' | 'es' | 'pt' | 'it' | 'fr' | 'de' | 'nl' | 'ru' | 'tr' | 'id' | 'ar'
+export type Language = 'en' | 'es' | 'pt' | 'it' | 'fr' | 'de' | 'nl' | 'ru' | 'tr' | 'id' | 'ar' | 'th' | 'fa'
 /** Phrases by language: which language a line is written in is evidence of how the phone writes dates. */
 type Wording = Partial<Record<Language, readonly string[]>>
 const inAnyLanguage = (w: Wording): string[] => Object.values(w).flat()
@@ -27,7 +27,8 @@ const ATTACHED_SUFFIX: Wording = {
   ru: ['файл добавлен', 'файл прикреплен'],
   tr: ['dosya ekli'],
   id: ['file terlampir'],
-  ar: ['الملف مرفق', 'ملف مرفق']
+  ar: ['الملف مرفق', 'ملف مرفق'],
+  th: ['ไฟล์ที่แนบ']
 }
 
 /** iOS: "<attached: FILE>" — the word before the colon. */
@@ -42,7 +43,9 @@ const ATTACHED_PREFIX: Wording = {
   ru: ['вложение', 'прикреплено'],
   tr: ['ekli', 'ek'],
   id: ['terlampir', 'lampiran'],
-  ar: ['المُرفق', 'المرفق']
+  ar: ['المُرفق', 'المرفق'],
+  th: ['แนบ'],
+  fa: ['پیوست']
 }
 
 /** Android: the whole message when media was left out of the export. */
@@ -210,8 +213,9 @@ const GROUP_EVENT_YOU = [
 const YOU_BEFORE_PARTICIPLE = /^(?:du hast|je hebt)(?:\s|$)/iu
 
 /**
- * A phone in Arabic writes U+200F before the words WhatsApp puts in its markers ("‏<تم تعديل هذه الرسالة>"),
- * where left-to-right ones write U+200E, which is taken out of the text before it is read.
+ * A phone in a right-to-left language writes U+200F around the markers WhatsApp puts in a message
+ * ("‏<‏پیوست: FILE>", "‏<تم تعديل هذه الرسالة>"), where left-to-right ones write U+200E, which is
+ * taken out of the text before it is read.
  */
 const RTL_MARK = '\\u200f?'
 
@@ -219,8 +223,8 @@ const RTL_MARK = '\\u200f?'
 // language to tell which language a line is in.
 const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(w)})\\)$`, 'iu')
 /** iOS before 2017: "FILE <attached>". */
-const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <(?:${anyOf(w)})>$`, 'iu')
-const attachedIos = (w: readonly string[]): RegExp => new RegExp(`<(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
+const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <${RTL_MARK}(?:${anyOf(w)})>$`, 'iu')
+const attachedIos = (w: readonly string[]): RegExp => new RegExp(`${RTL_MARK}<${RTL_MARK}(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
 const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
 const edited = (w: readonly string[]): RegExp => new RegExp(`[\\s\\u200f]*<${RTL_MARK}(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
@@ -251,7 +255,7 @@ const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.
 const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
 
 /** Every language a table holds wording in. */
-const LANGUAGES: readonly Language[] = ['en', 'es', 'pt', 'it', 'fr', 'de', 'nl', 'ru', 'tr', 'id', 'ar']
+const LANGUAGES: readonly Language[] = ['en', 'es', 'pt', 'it', 'fr', 'de', 'nl', 'ru', 'tr', 'id', 'ar', 'th', 'fa']
 /** The patterns of one language's wording in the tables, those it has no wording for left out. */
 const inLanguage = (language: Language, tables: Array<[Wording, (w: readonly string[]) => RegExp]>): RegExp[] =>
   tables.flatMap(([wording, pattern]) => (wording[language] ?? []).length > 0 ? [pattern(wording[language] ?? [])] : [])
@@ -321,7 +325,7 @@ export const isPoll = (content: string): boolean => {
 }
 
 /** Languages written right to left, in which iOS puts U+200F, not U+200E, before what WhatsApp wrote itself. */
-const RIGHT_TO_LEFT: readonly Language[] = ['ar']
+const RIGHT_TO_LEFT: readonly Language[] = ['ar', 'fa']
 
 /**
  * Is the text WhatsApp's own wording in a right-to-left language (a marker, a notice)? A phone in

@@ -264,6 +264,13 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(ios.details).toContain('dates read as year/month/day (a 4-digit year first)')
   })
 
+  it('Persian on iOS: "<پیوست: FILE>", U+200F before the word, names the attachment', async () => {
+    const h = await inline('[۲۰۲۴/۲/۲۹, ۸:۵۹:۱۰ ق.ظ.] علی: \u200fگزارش سفر.pdf \u200f<\u200fپیوست: گزارش سفر.pdf>\n[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] رضا: ممنون\n')
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text])).toEqual([
+      ['wa:علی', 'file', 'گزارش سفر.pdf', 'گزارش سفر.pdf'], ['wa:رضا', 'text', undefined, 'ممنون']
+    ])
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
@@ -400,6 +407,14 @@ describe('WhatsApp exports from phones counting years in the Buddhist Era (Thail
     expect(h.details).toContain('years read in the Buddhist Era (the first, written 2567 BE, is 2024)')
   })
 
+  it('Android in Thai: "FILE (ไฟล์ที่แนบ)" names a document by its own name', async () => {
+    const h = await inline('13/1/67 20:15 - มาลี: รายงานประชุม.pdf (ไฟล์ที่แนบ)\n13/1/67 20:16 - สมชาย: ขอบคุณ\n')
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text])).toEqual([
+      ['wa:มาลี', 'file', 'รายงานประชุม.pdf', undefined], ['wa:สมชาย', 'text', undefined, 'ขอบคุณ']
+    ])
+    expect(h.unmapped).toEqual({ 'media file missing from the export (message kept without it)': 1 })
+  })
+
   it('the Thai words for am and pm (ก่อนเที่ยง, หลังเที่ยง)', async () => {
     const h = await inline('13/1/67 8:05 ก่อนเที่ยง - มาลี: ก\n13/1/67 8:05 หลังเที่ยง - สมชาย: ข\n14/1/67 12:00 ก่อนเที่ยง - มาลี: ค\n')
     expect(h.messages.map(m => m.ts)).toEqual([bangkok(2024, 1, 13, 8, 5), bangkok(2024, 1, 13, 20, 5), bangkok(2024, 1, 14, 0, 0)])
@@ -494,6 +509,8 @@ describe('the order of day and month where no day passes 12: the language the ex
       '01/03/24 21.05 - Kode keamanan Anda dengan Budi telah berubah.', '02/03/24 10.00 - Budi: Selamat pagi', '09/03/24 19.40 - Sari: Sudah sampai']],
     ['Thai: ก่อนเที่ยง/หลังเที่ยง', 'Thai (its am/pm)', [
       '1/3/67 9:05 หลังเที่ยง - มาลี: สวัสดี', '2/3/67 10:00 ก่อนเที่ยง - สมชาย: อรุณสวัสดิ์', '9/3/67 7:40 หลังเที่ยง - มาลี: ถึงแล้ว']],
+    ['Thai on iOS: WhatsApp\'s attachment marker', 'Thai (WhatsApp\'s wording)', [
+      '[1/3/24 21:05:00] มาลี: \u200e<แนบ: 00000004-รายงาน.pdf>', '[2/3/24 10:00:00] สมชาย: อรุณสวัสดิ์', '[9/3/24 19:40:00] มาลี: ถึงแล้ว']],
     ['Greek: π.μ./μ.μ.', 'Greek (its am/pm)', [
       '1/3/24, 9:05 μ.μ. - Νίκος: Γεια', '2/3/24, 10:00 π.μ. - Ελένη: Καλημέρα', '9/3/24, 7:40 μ.μ. - Νίκος: Έφτασα']]
   ]
