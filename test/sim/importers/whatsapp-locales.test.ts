@@ -277,6 +277,28 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
   })
 })
 
+describe('WhatsApp exports from phones set to Korean (year first, 오전/오후 before the time)', () => {
+  /** A Seoul wall-clock time (UTC+9 all year) as an instant. */
+  const seoul = (mo: number, d: number, h: number, mi: number, s = 0): number => Date.UTC(2024, mo - 1, d, h - 9, mi, s)
+  const read = async (text: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'locales', 'en'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', '지민', { timeZone: 'Asia/Seoul' })
+  }
+
+  it('Android "2024. 3. 5. 오후 2:05 - Name: text" and iOS "[2024. 3. 5. 오후 2:05:33] Name: text": year, month, day; 오전 12 is midnight', async () => {
+    const android = await read('2024. 3. 5. 오후 12:30 - 서준: 점심 먹었어?\n2024. 3. 5. 오후 2:05 - 지민: 안녕하세요\n2024. 3. 6. 오전 12:10 - 지민: 잘 자\n')
+    const ios = await read('[2024. 3. 5. 오후 12:30:00] 서준: 점심 먹었어?\n[2024. 3. 5. 오후 2:05:33] 지민: 안녕하세요\n[2024. 3. 6. 오전 12:10:05] 지민: 잘 자\n')
+    expect(android.messages.map(m => [m.sender, m.ts, m.text])).toEqual([
+      ['wa:서준', seoul(3, 5, 12, 30), '점심 먹었어?'], ['wa:지민', seoul(3, 5, 14, 5), '안녕하세요'], ['wa:지민', seoul(3, 6, 0, 10), '잘 자']
+    ])
+    expect(ios.messages.map(m => m.ts)).toEqual([seoul(3, 5, 12, 30), seoul(3, 5, 14, 5, 33), seoul(3, 6, 0, 10, 5)])
+    for (const h of [android, ios]) {
+      expect(h.details?.[0]).toBe('dates read as year/month/day (a 4-digit year first)')
+      expect(h.warnings).toEqual([])
+    }
+  })
+})
+
 describe('WhatsApp exports of old iOS (before 2017)', () => {
   it('"30/08/16, 17:03:58: Name: text" with CRLF: authors, multi-line messages, colons inside text', async () => {
     const h = await load(join(DIR, 'old-ios'))
