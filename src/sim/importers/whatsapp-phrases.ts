@@ -87,6 +87,24 @@ const OMITTED_TYPES: Array<[MessageKind | 'contact', readonly string[]]> = [
     'карточка контакта', 'kişi kartı', 'kartu kontak']]
 ]
 
+/**
+ * iOS: media left out, in languages that word it as a phrase of its own rather than a type word and
+ * an "omitted" word. A document's name may stand before it.
+ */
+const OMITTED_PHRASES: Array<[MessageKind | 'contact', Wording]> = [
+  ['image', { ar: ['لم يتم إدراج الصورة'], th: ['ไม่มีรูปภาพ'] }],
+  ['video', { ar: ['لم يتم إدراج الفيديوهات', 'لم يتم إدراج صورة GIF'], th: ['วิดีโอถูกลบ', 'ละเว้น GIF'] }],
+  ['voice', { ar: ['لم يتم إدراج المقاطع الصوتية'], th: ['ไม่มีไฟล์เสียง'] }],
+  ['sticker', { ar: ['تم حذف الملصقات'], th: ['ไม่มีสติกเกอร์'] }],
+  ['file', { ar: ['لم يتم إدراج المستند'], th: ['ละเว้นเอกสาร'] }],
+  ['contact', { ar: ['لم يتم إدراج بطاقة جهة اتصال'], th: ['บัตรรายชื่อที่ละเว้น'] }]
+]
+/** The same phrases by language, whatever the kind. */
+const OMITTED_PHRASE: Wording = {
+  ar: OMITTED_PHRASES.flatMap(([, w]) => w.ar ?? []),
+  th: OMITTED_PHRASES.flatMap(([, w]) => w.th ?? [])
+}
+
 /** Deleted messages, by someone else and by the exporter. */
 const DELETED: Wording = {
   en: ['This message was deleted', 'You deleted this message'],
@@ -99,7 +117,8 @@ const DELETED: Wording = {
   ru: ['Данное сообщение удалено', 'Это сообщение удалено', 'Вы удалили это сообщение'],
   tr: ['Bu mesaj silindi', 'Bu mesajı sildiniz'],
   id: ['Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini'],
-  ar: ['تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة']
+  ar: ['تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة'],
+  th: ['ข้อความนี้ถูกลบแล้ว', 'ข้อความนี้ได้ถูกลบ', 'คุณได้ลบข้อความนี้', 'คุณลบข้อความนี้']
 }
 
 /** The mark WhatsApp puts after an edited message ("text <This message was edited>"), per language. */
@@ -136,7 +155,8 @@ const SYSTEM_DISTINCT: Wording = {
   ru: ['сквозным шифрованием', 'код безопасности'],
   tr: ['uçtan uca', 'güvenlik kodu'],
   id: ['end-to-end', 'kode keamanan'],
-  ar: ['الرسائل والمكالمات مشفرة', 'تغيّر رمز أمانك']
+  ar: ['الرسائل والمكالمات مشفرة', 'تغيّر رمز أمانك'],
+  th: ['ข้อความและการโทรได้รับการเข้ารหัส', 'รหัสความปลอดภัยของคุณกับ']
 }
 
 /** Missed and silenced calls: a system line that still belongs to the caller. */
@@ -226,6 +246,7 @@ const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\
 const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <${RTL_MARK}(?:${anyOf(w)})>$`, 'iu')
 const attachedIos = (w: readonly string[]): RegExp => new RegExp(`${RTL_MARK}<${RTL_MARK}(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
 const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
+const omittedPhrase = (w: readonly string[]): RegExp => new RegExp(`(?:^|\\s)${RTL_MARK}(?:${anyOf(w)})$`, 'iu')
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
 const edited = (w: readonly string[]): RegExp => new RegExp(`[\\s\\u200f]*<${RTL_MARK}(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
 const distinct = (w: readonly string[]): RegExp => new RegExp(anyOf(w), 'iu')
@@ -245,6 +266,8 @@ const ATTACHED_IOS = attachedIos(inAnyLanguage(ATTACHED_PREFIX))
 const IOS_ANY_PREFIX = /<[^<>:]{1,30}: (\d{8}-[^<>]+)>/u
 const MEDIA_OMITTED_RE = mediaOmitted(inAnyLanguage(MEDIA_OMITTED))
 const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
+const OMITTED_PHRASE_RES = OMITTED_PHRASES.map(([kind, w]) => [kind, omittedPhrase(inAnyLanguage(w))] as const)
+const OMITTED_PHRASE_RE = omittedPhrase(inAnyLanguage(OMITTED_PHRASE))
 const DELETED_RE = deleted(inAnyLanguage(DELETED))
 const EDITED_RE = edited(inAnyLanguage(EDITED))
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
@@ -262,7 +285,7 @@ const inLanguage = (language: Language, tables: Array<[Wording, (w: readonly str
 const WORDING = LANGUAGES.map(language => ({
   language,
   markers: inLanguage(language, [[ATTACHED_SUFFIX, attachedAndroid], [ATTACHED_PREFIX, attachedOldIos], [ATTACHED_PREFIX, attachedIos],
-    [MEDIA_OMITTED, mediaOmitted], [DELETED, deleted], [EDITED, edited]]),
+    [MEDIA_OMITTED, mediaOmitted], [OMITTED_PHRASE, omittedPhrase], [DELETED, deleted], [EDITED, edited]]),
   notices: inLanguage(language, [[SYSTEM_DISTINCT, distinct], [CALL, call], [BLOCKED, blocked]])
 }))
 
@@ -277,7 +300,7 @@ export function languagesOf (content: string, own: boolean): Language[] {
   const firstLine = content.split('\n', 1)[0]
   const reads = (re: RegExp): boolean => re.test(firstLine) || re.test(content)
   // Most lines are a person's text: one pattern for every language tells they hold no marker.
-  if (!own && ![ATTACHED_ANDROID, ATTACHED_OLD_IOS, ATTACHED_IOS, MEDIA_OMITTED_RE, DELETED_RE, EDITED_RE].some(reads)) return []
+  if (!own && ![ATTACHED_ANDROID, ATTACHED_OLD_IOS, ATTACHED_IOS, MEDIA_OMITTED_RE, OMITTED_PHRASE_RE, DELETED_RE, EDITED_RE].some(reads)) return []
   return WORDING.filter(w => w.markers.some(reads) || (own && w.notices.some(reads))).map(w => w.language)
 }
 
@@ -305,7 +328,7 @@ export function attachment (content: string): { file: string, before: string, af
 export function omitted (content: string): MessageKind | 'contact' | undefined {
   if (MEDIA_OMITTED_RE.test(content)) return 'file'
   const m = OMITTED_RE.exec(content)
-  if (m === null) return undefined
+  if (m === null) return OMITTED_PHRASE_RES.find(([, re]) => re.test(content))?.[0]
   const word = m[1].toLowerCase()
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
 }

@@ -226,6 +226,19 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     }
   })
 
+  it('iOS in Arabic: media left out, worded as phrases of their own after U+200F, a document\'s name before one', async () => {
+    const lines = [
+      ['ليلى', 'لم يتم إدراج الصورة'], ['يوسف', 'لم يتم إدراج الفيديوهات'], ['ليلى', 'لم يتم إدراج صورة GIF'], ['يوسف', 'لم يتم إدراج المقاطع الصوتية'],
+      ['ليلى', 'تم حذف الملصقات'], ['يوسف', 'جدول الرحلة.xlsx \u200fلم يتم إدراج المستند'], ['ليلى', 'لم يتم إدراج بطاقة جهة اتصال']
+    ]
+    const h = await inline(lines.map(([name, text], i) => `\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠${i}:٠٠ م] ${name}: \u200f${text}`).join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind])).toEqual([
+      ['wa:ليلى', 'image'], ['wa:يوسف', 'video'], ['wa:ليلى', 'video'], ['wa:يوسف', 'voice'], ['wa:ليلى', 'sticker'], ['wa:يوسف', 'file'], ['wa:ليلى', 'text']
+    ])
+    expect(h.messages[6].text).toBe('لم يتم إدراج بطاقة جهة اتصال')
+    expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 6, 'contact card left out of the export (kept as text)': 1 })
+  })
+
   it('iOS in Arabic: the edit mark after U+200F is dropped from the text and counted', async () => {
     const h = await inline([
       '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] ليلى: سأتأخر قليلاً \u200f<تم تعديل هذه الرسالة>',
@@ -435,6 +448,27 @@ describe('WhatsApp exports from phones counting years in the Buddhist Era (Thail
       ['wa:มาลี', 'file', 'รายงานประชุม.pdf', undefined], ['wa:สมชาย', 'text', undefined, 'ขอบคุณ']
     ])
     expect(h.unmapped).toEqual({ 'media file missing from the export (message kept without it)': 1 })
+  })
+
+  it('iOS in Thai: the chat\'s notices, deleted messages and media left out, as WhatsApp words them', async () => {
+    const h = await inline([
+      '[5/1/67 20:14:00] มาลี: \u200eข้อความและการโทรได้รับการเข้ารหัสจากต้นทางถึงปลายทาง',
+      '[5/1/67 20:15:00] มาลี: สวัสดี',
+      '\u200e[5/1/67 20:16:00] สมชาย: \u200eไม่มีรูปภาพ',
+      '\u200e[5/1/67 20:17:00] มาลี: \u200eวิดีโอถูกลบ',
+      '\u200e[5/1/67 20:18:00] สมชาย: \u200eไม่มีไฟล์เสียง',
+      '\u200e[5/1/67 20:19:00] มาลี: \u200eไม่มีสติกเกอร์',
+      '\u200e[5/1/67 20:20:00] สมชาย: \u200eละเว้น GIF',
+      '\u200e[5/1/67 20:21:00] มาลี: แผนที่.pdf \u200eละเว้นเอกสาร',
+      '[5/1/67 20:22:00] สมชาย: \u200eคุณได้ลบข้อความนี้',
+      '[5/1/67 20:23:00] มาลี: \u200eข้อความนี้ถูกลบแล้ว',
+      '[6/1/67 08:00:00] มาลี: \u200e\u200eรหัสความปลอดภัยของคุณกับ มาลี มีการเปลี่ยนแปลง \u200eแตะเพื่อเรียนรู้เพิ่มเติม'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.status])).toEqual([
+      ['system', 'system', undefined], ['wa:มาลี', 'text', undefined], ['wa:สมชาย', 'image', undefined], ['wa:มาลี', 'video', undefined],
+      ['wa:สมชาย', 'voice', undefined], ['wa:มาลี', 'sticker', undefined], ['wa:สมชาย', 'video', undefined], ['wa:มาลี', 'file', undefined],
+      ['wa:สมชาย', 'text', 'recalled'], ['wa:มาลี', 'text', 'recalled'], ['system', 'system', undefined]
+    ])
   })
 
   it('the Thai words for am and pm (ก่อนเที่ยง, หลังเที่ยง)', async () => {
