@@ -25,8 +25,8 @@ import {
 // omitted media, system lines it attributes to the chat) with a leading U+200E; in Arabic it writes
 // U+200F, which a person's text may begin with too, so there the mark counts only before WhatsApp's
 // own wording. Such a line with an author becomes a system message only when its text is a known
-// system phrase or its author is the chat itself. Dates are read in one order for the whole file (date-order.ts), times in one time zone
-// (wall-clock.ts).
+// system phrase or its author is the chat itself. Dates are read in one order for the whole file
+// (date-order.ts), times in one time zone (wall-clock.ts).
 
 export interface WhatsAppOptions {
   /** The exporter's display name in the chat: their messages get sender "me". */
