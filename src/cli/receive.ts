@@ -18,9 +18,11 @@ import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseT
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import type { Journal } from '../journal/journal.js'
-import type { PairingRecord } from '../journal/pairing-records.js'
+import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import { TriedCodes } from '../journal/tried-codes.js'
+import { unheardVerification } from '../net/receiving.js'
+import { holdAtVerifying } from './test-hold.js'
 
 async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
@@ -77,6 +79,12 @@ function spentCode (err: unknown): unknown {
     'or pass its QR code with --qr, which cannot be mistyped', err.details, { cause: err })
 }
 
+/** What a person reads when the history is verified here but the old phone did not hear so. */
+const unheardNote = (storeDir: string): string =>
+  'Everything arrived and is verified here, but the old phone did not hear so (its ferry send was stopped, or lost ' +
+  'the link, just before). The history is safe on this phone. If ferry send is started there again, it waits for ' +
+  `this phone: then run ferry receive --store ${storeDir} here (no code needed) to tell it.\n`
+
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
   addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
 
@@ -89,6 +97,12 @@ Finds the old phone running 'ferry send' on the local network, pairs with the co
 receives its history into DIR (created when missing). Asks for the code when it is not given and stdin
 is a terminal. Resumes by itself after a dropped link; after a crash, run it again without a code: the
 phones reconnect with the token kept from pairing.
+
+When everything arrived and is verified but the old phone could not be told (its 'ferry send' was
+stopped, or lost the link, just before it heard), this phone tries to tell it for 20 s, then says so
+and exits 0: the history is safe here. The pairing is kept: if 'ferry send' is started there again
+(it then waits for this phone), run 'ferry receive --store DIR' here again, without a code, to tell it;
+both then exit 0.
 
 A typed code is tried three times at most without pairing, counted in DIR across runs: someone nearby
 posing as the old phone learns from each try whether they guessed the code. After that the code is
@@ -123,7 +137,8 @@ ${SELECTION_HELP}
   --json              print JSON events (discovered, sweeping, swept, connection, paired, manifest,
                       progress, chats-ready, verifying, verified) instead of a bar; discovered says how the
                       old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
-                      sweep round saw, connection which address and interface it runs over
+                      sweep round saw, connection which address and interface it runs over;
+                      verified has unheard: true when the old phone did not hear it
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
   --restore-deleted   bring back the chats, messages and media deleted on this phone since the last transfer
                       from the same old phone. Without it they stay deleted: a later transfer brings
@@ -134,7 +149,7 @@ Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=2&code=...'
 
-Exit codes: 0 received and verified, 1 failed (wrong code; a code that expired or already paired
+Exit codes: 0 received and verified (also when the old phone did not hear it: see above), 1 failed (wrong code; a code that expired or already paired
 another phone, or that this phone tried three times without pairing, CODE_EXPIRED: ask for a new
 one; no phone found, the Wi-Fi keeps devices apart, phone
 went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
@@ -180,6 +195,8 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
     const storage = await openStorage(storeDir, true)
     const record = storage.pairing
     const resuming = asked === undefined && record?.role === 'receiver'
+    // A history verified here that the old phone did not hear: this run only tells it.
+    const telling = resuming ? await unheardVerification(storage.journal, new PairingRecords(storage.journal)).catch(async err => { await storage.close(); throw err }) : undefined
     const expired = storage.expiredPairing?.role === 'receiver' ? storage.expiredPairing : undefined
     const code = asked ?? (resuming ? undefined : await promptCode(await noResumeReason(storage.journal, expired)).catch(async err => { await storage.close(); throw err }))
     const qrKey = qrKeyFor(qr, code)
@@ -227,6 +244,9 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
             : `${reached} device${reached === 1 ? '' : 's'} answered, ${ferry === 0 ? 'none of them a Ferry phone' : `${ferry} Ferry phone${ferry === 1 ? '' : 's'} showing other codes`}. Still looking...\n`)
         }
       })
+      if (telling !== undefined) {
+        process.stderr.write(`The history received earlier (${telling.progress.totalMessages} messages) is verified here, but the old phone did not hear so: telling it...\n`)
+      }
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
       let preferHost: string | undefined
       if (addrs.length === 0) {
@@ -257,7 +277,20 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
           else process.stderr.write(`Found ${hit.peer} again by the sweep at ${hit.host}\n`)
         }
       })
-      const { summary, progress, stats } = await phone.ferry.receive({ addrs, code, qrKey, request, onEvent, retryForMs: timeoutMs, route, freeBytes: freeSpaceOf(storeDir), restoreDeleted: args.values['restore-deleted'] === true })
+      // keepUnheard: an old phone that did not hear the verification can still be told by a later run.
+      const { summary, progress, stats, unheard } = await phone.ferry.receive({
+        addrs,
+        code,
+        qrKey,
+        request,
+        onEvent,
+        retryForMs: timeoutMs,
+        route,
+        freeBytes: freeSpaceOf(storeDir),
+        restoreDeleted: args.values['restore-deleted'] === true,
+        keepUnheard: true,
+        beforeRead: holdAtVerifying()
+      })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))
@@ -269,6 +302,9 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
       // With --json the verified event's stats say it (mediaFilesDamaged).
       const damaged = damagedMediaNote(stats.mediaFilesDamaged ?? 0, 'the old phone', 'moved')
       if (!json && damaged !== undefined) process.stderr.write(`${damaged} ferry inspect lists them; a later transfer tries again.\n`)
+      // Said with --json too, as errors are: a person must know the history is safe and what the old phone needs.
+      if (unheard === true) process.stderr.write(unheardNote(storeDir))
+      else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } finally {
       process.off('SIGINT', onSigint)
