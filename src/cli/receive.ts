@@ -79,6 +79,16 @@ function spentCode (err: unknown): unknown {
     'or pass its QR code with --qr, which cannot be mistyped', err.details, { cause: err })
 }
 
+/** A wrong typed code, with the tries of it this phone has left, in the CLI's words. */
+function wrongCode (err: unknown): unknown {
+  if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
+  const left = err.details?.triesLeft
+  if (typeof left !== 'number') return err
+  return new FerryError(ErrorCode.WRONG_CODE, 'the code does not match the old phone\'s: ' + (left === 0
+    ? 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be mistyped'
+    : `check the digits. ${left} ${left === 1 ? 'try' : 'tries'} of this code left here; the QR code (--qr) cannot be mistyped`), err.details, { cause: err })
+}
+
 /** What a person reads when the history is verified here but the old phone did not hear so. */
 const unheardNote = (storeDir: string): string =>
   'Everything arrived and is verified here, but the old phone did not hear so (its ferry send was stopped, or lost ' +
@@ -105,8 +115,9 @@ and exits 0: the history is safe here. The pairing is kept: if 'ferry send' is s
 both then exit 0.
 
 A typed code is tried three times at most without pairing, counted in DIR across runs: someone nearby
-posing as the old phone learns from each try whether they guessed the code. After that the code is
-refused at once (CODE_EXPIRED): ask for a new one, or use the QR code, whose key cannot be guessed.
+posing as the old phone learns from each try whether they guessed the code; a wrong code says how many
+tries of it are left. After that the code is refused at once (CODE_EXPIRED): ask for a new one, or use
+the QR code, whose key cannot be guessed.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on
@@ -290,7 +301,7 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
         restoreDeleted: args.values['restore-deleted'] === true,
         keepUnheard: true,
         beforeRead: holdAtVerifying()
-      })
+      }).catch(err => { throw wrongCode(err) })
       printer.stop()
       if (!json) {
         const width = Math.max(12, ...summary.map(s => s.title.length))

@@ -37,6 +37,8 @@ export interface CodeTry {
   charge: () => Promise<void>
   /** After the attempt: `proved` when the other phone's tag checked out, `paired` when it paired too. */
   settle: (outcome: 'failed' | 'proved' | 'paired') => Promise<void>
+  /** How many more tries of the code this phone allows, once the attempt is counted and settled. */
+  left: () => Promise<number>
 }
 
 export class TriedCodes {
@@ -107,6 +109,11 @@ export class TriedCodes {
           // The guess stays counted: one too many, never one too few.
           log('could not give back a try of a code that proved itself: %s', (err as Error)?.message)
         }
+      },
+      left: async () => {
+        // After every count and give-back queued so far.
+        await this.chain
+        return Math.max(0, MAX_FAILURES - ((await this.load(code))?.failed ?? 0))
       }
     }
   }

@@ -124,13 +124,26 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
       r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, tries), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
     } catch (err) {
       await tries?.settle(m.codeProved ? 'proved' : 'failed')
-      throw err
+      throw tries !== undefined && isFerryError(err, ErrorCode.WRONG_CODE) ? await withTriesLeft(err, tries) : err
     }
     await tries?.settle('paired')
     return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
   } finally {
     await duplex.close().catch(() => {})
   }
+}
+
+/**
+ * A wrong typed code, with how many more tries of it this phone allows (`details.triesLeft`): a person
+ * who mistyped it knows whether to type it again, or to turn to the QR code.
+ */
+async function withTriesLeft (err: FerryError, tries: CodeTry): Promise<FerryError> {
+  const left = await tries.left().catch(() => undefined)
+  if (left === undefined) return err
+  const said = left === 0
+    ? 'no tries of this code are left on this phone: ask the old phone for a new code, or scan its QR code, which cannot be mistyped'
+    : `${left} ${left === 1 ? 'try' : 'tries'} of this code left on this phone; its QR code cannot be mistyped`
+  return new FerryError(ErrorCode.WRONG_CODE, `${err.message}; ${said}`, { ...err.details, triesLeft: left }, { cause: err })
 }
 
 /**

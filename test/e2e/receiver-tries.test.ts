@@ -25,6 +25,9 @@ describe('ferry receive against someone posing as the old phone', () => {
       const exit = await p.waitExit(30_000)
       expect(exit.code, p.describe()).toBe(1)
       expect(errorCode(p.stderr), p.describe()).toBe('WRONG_CODE')
+      expect(p.stderr).toContain(i < 3
+        ? `check the digits. ${3 - i} ${i === 2 ? 'try' : 'tries'} of this code left here; the QR code (--qr) cannot be mistyped`
+        : 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr')
       expect(fake.streams).toBe(i)
     }
     const p = startReceiver(store, { code: CODE, peer: fake.addr, name: 'receiver 4' })

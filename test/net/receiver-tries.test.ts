@@ -43,8 +43,15 @@ describe('the new phone bounds how often it tries a code', () => {
     const dir = tempDir('tries-new-')
     const fake = await impostor()
     let phone = await newPhone(dir)
+    // Each wrong try says how many are left, so a person knows whether to type again or scan instead.
+    const said = ['2 tries of this code left on this phone; its QR code cannot be mistyped', '1 try of this code left on this phone; its QR code cannot be mistyped',
+      'no tries of this code are left on this phone: ask the old phone for a new code, or scan its QR code, which cannot be mistyped']
     for (let i = 1; i <= 3; i++) {
-      expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+      const wrong = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+      expect(wrong.code).toBe(ErrorCode.WRONG_CODE)
+      expect(wrong.details).toMatchObject({ triesLeft: 3 - i })
+      expect(wrong.message).toContain(said[i - 1])
+      expect(wrong.message).not.toContain('472-1180-3356')
       expect(fake.streams).toBe(i)
     }
     // The phone restarts on the same folder: its journal still counts the three.
@@ -66,7 +73,9 @@ describe('the new phone bounds how often it tries a code', () => {
     // Four dropped links (the receive redials after each), then a wrong guess answered in full.
     const fake = await impostor({ dropFirst: 4 })
     const phone = await newPhone(dir)
-    expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.WRONG_CODE)
+    const wrong = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(wrong.code).toBe(ErrorCode.WRONG_CODE)
+    expect(wrong.details, 'the dropped links cost no try').toMatchObject({ triesLeft: 2 })
     expect(fake.streams).toBe(5)
     expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 1 })
     // Two more guesses are left.
@@ -106,6 +115,7 @@ describe('the new phone bounds how often it tries a code', () => {
     // The impostor cannot prove a key it never saw; the scan still tries, and is refused by the key.
     const scanned = await failure(phone.receive({ addrs: [fake.addr], code: CODE, qrKey: generateQrKey() }))
     expect(scanned.code).toBe(ErrorCode.WRONG_CODE)
+    expect(scanned.details?.triesLeft, 'a scan spends no try, so it counts none').toBeUndefined()
     expect(fake.streams).toBe(4)
     expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 3 })
   })
