@@ -89,11 +89,17 @@ function wrongCode (err: unknown): unknown {
     : `check the digits. ${left} ${left === 1 ? 'try' : 'tries'} of this code left here; the QR code (--qr) cannot be mistyped`), err.details, { cause: err })
 }
 
-/** What a person reads when the history is verified here but the old phone did not hear so. */
-const unheardNote = (storeDir: string): string =>
-  'Everything arrived and is verified here, but the old phone did not hear so (its ferry send was stopped, or lost ' +
-  'the link, just before). The history is safe on this phone. If ferry send is started there again, it waits for ' +
-  `this phone: then run ferry receive --store ${storeDir} here (no code needed) to tell it.\n`
+/**
+ * What a person reads when the history is verified here but the old phone was not told. A run that only
+ * tried to tell it cannot know whether it heard before this phone stopped: it says what it knows.
+ */
+const unheardNote = (storeDir: string, telling: boolean): string =>
+  (telling
+    ? 'The history is verified and safe on this phone, but the old phone could not be reached to tell it (it may have heard before). '
+    : 'Everything arrived and is verified here, but the old phone did not hear so (its ferry send was stopped, or lost ' +
+      'the link, just before). The history is safe on this phone. ') +
+  `If ferry send is started there again, it waits for this phone: then run ferry receive --store ${storeDir} here ` +
+  '(no code needed) to tell it.\n'
 
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
   addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
@@ -314,7 +320,7 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
       const damaged = damagedMediaNote(stats.mediaFilesDamaged ?? 0, 'the old phone', 'moved')
       if (!json && damaged !== undefined) process.stderr.write(`${damaged} ferry inspect lists them; a later transfer tries again.\n`)
       // Said with --json too, as errors are: a person must know the history is safe and what the old phone needs.
-      if (unheard === true) process.stderr.write(unheardNote(storeDir))
+      if (unheard === true) process.stderr.write(unheardNote(storeDir, telling !== undefined))
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } finally {
