@@ -166,10 +166,10 @@ Examples:
   ferry receive --store ./new-phone --code 123-4567-8901
   ferry receive --store ./new-phone --transport webrtc --qr 'ferry://pair?v=2&code=...'
 
-Exit codes: 0 received and verified (also when the old phone did not hear it: see above), 1 failed (wrong code; a code that expired or already paired
-another phone, or that this phone tried three times without pairing, CODE_EXPIRED: ask for a new
-one; no phone found, the Wi-Fi keeps devices apart, phone
-went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
+Exit codes: 0 received and verified (also when the old phone did not hear it: see above), 1 failed
+(wrong code; a code that expired or already paired another phone, or that this phone tried three
+times without pairing, CODE_EXPIRED: ask for a new one; no phone found, the Wi-Fi keeps devices
+apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
   options: {
     store: { type: 'string' },
     ...CODE_OPTIONS,
@@ -262,7 +262,7 @@ went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it ag
         }
       })
       if (telling !== undefined) {
-        process.stderr.write(`The history received earlier (${telling.progress.totalMessages} messages) is verified here, but the old phone did not hear so: telling it...\n`)
+        process.stderr.write(`The history received earlier (${telling.progress.totalMessages} messages) is verified here, and the old phone may not have heard so: telling it...\n`)
       }
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
       let preferHost: string | undefined
