@@ -56,9 +56,9 @@ describe('ferry receive when the old phone did not hear Verified', () => {
     expect(receiver.stderr).toContain('Everything arrived and is verified here, but the old phone did not hear so')
     expect(receiver.stderr).toContain(`run ferry receive --store ${target} here (no code needed) to tell it`)
     expect((await inspect(target)).pairing, 'the pairing is kept to tell the old phone').toMatchObject({ role: 'receiver', peer: ready.peerId })
-    // The relay stays where the new phone found the old one: it relays to the same port again.
 
-    // The old phone, started again on the same folder and port without a code, resumes its pairing and waits.
+    // The old phone, started again on the same folder and port without a code, resumes its pairing and
+    // waits. The relay stays where the new phone found it, and relays to that port again.
     const newPhone = sender.all('paired')[0]?.peer
     expect(newPhone).toBeDefined()
     const again = startSender(store, { name: 'sender again', listen: `/ip4/127.0.0.1/tcp/${tcpPort(ready.addr)}` })
