@@ -53,7 +53,14 @@ export interface FailureContext {
 export function explain (err: unknown, context: FailureContext = {}): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
   switch (err.code) {
-    case ErrorCode.WRONG_CODE: return 'Wrong code: that is not the code the old phone shows. Check it and try again. After three wrong tries typing no longer pairs, but scanning the old phone\'s QR code still does.'
+    case ErrorCode.WRONG_CODE: {
+      // This browser's own count of the code's tries (journal/tried-codes.ts), when the service gave it.
+      const left = err.details?.triesLeft
+      const tries = typeof left !== 'number'
+        ? 'After three wrong tries typing no longer pairs'
+        : left > 0 ? `${left === 1 ? 'One try' : `${left} tries`} of this code left here; after that typing no longer pairs` : 'This code cannot be typed here again: ask for a new one'
+      return `Wrong code: that is not the code the old phone shows. Check it and try again. ${tries}, but scanning the old phone's QR code still does.`
+    }
     case ErrorCode.CODE_EXPIRED:
       // Refused at its confirmation: this browser lost the code to another phone (handshake.ts).
       if (err.details?.state === 'used') return 'This code has already paired another phone. Ask for a new code: start ferry send again on the old phone (if that phone is not yours, stop its transfer there).'

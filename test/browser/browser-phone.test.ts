@@ -360,7 +360,7 @@ describe.skipIf(skip)('the browser phone', () => {
       // Before the last try, the person learns what three wrong ones do, and what still works then.
       if (i === 2) {
         expect(failed.error?.code).toBe('WRONG_CODE')
-        expect(await page.textContent('#error')).toMatch(/After three wrong tries typing no longer pairs, but scanning the old phone's QR code still does/)
+        expect(await page.textContent('#error')).toMatch(/This code cannot be typed here again: ask for a new one, but scanning the old phone's QR code still does/)
       }
     }
     expect((await page.evaluate(() => (window.__ferry as FerryDebug).state())).error?.code).toBe('CODE_EXPIRED')

@@ -67,6 +67,10 @@ describe('the pairing form', () => {
 
   it('explains failures to a person', () => {
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x'))).toMatch(/^Wrong code/)
+    // The browser's own count of the code's tries, as the service reports it.
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 2 }))).toMatch(/2 tries of this code left here; after that typing no longer pairs, but scanning .* QR code still does/)
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 1 }))).toMatch(/One try of this code left here/)
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 0 }))).toMatch(/cannot be typed here again: ask for a new one, but scanning .* QR code still does/)
     // Typed after three wrong tries: the QR code still pairs, and the person is told so first.
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/^Typing this code no longer pairs.*Scan the QR code the old phone shows/)
     // The QR code's key was tried too: only a new code helps.
