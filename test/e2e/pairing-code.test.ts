@@ -64,7 +64,7 @@ describe('pairing with real processes', () => {
     const { p, code, store } = await failedAttempt(ready, WRONG[0], 'receiver (wrong code)')
     expect(code).toBe('WRONG_CODE')
     await expectNoData([store])
-    expect(p.stderr).toMatch(/^ferry: pairing: the code does not match.*\[WRONG_CODE\]$/m)
+    expect(p.stderr).toMatch(/^ferry: the code does not match the old phone's: check the digits\. 2 tries of this code left here; the QR code \(--qr\) cannot be mistyped \[WRONG_CODE\]$/m)
     const failed = await sender.waitEvent('pair-failed')
     expect(failed.code).toBe('WRONG_CODE')
     // One wrong guess does not end the code: the sender is still offering, and nothing was sent.
