@@ -21,6 +21,7 @@ import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
+import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
 import { LeafBases, type LeafBase } from '../journal/leaf-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
@@ -186,6 +187,8 @@ export class ReceiverMachine {
   private readonly ownVersions = new Map<string, Uint8Array>()
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
+  /** The manifest's contacts as this session stored them (merged: own-names.ts), read back to verify. */
+  private contacts: Contact[] = []
   /** The leaf digests this phone verified from the same old phone (leaf-bases.ts), once a manifest came. */
   private leafBases?: LeafBases
   /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
@@ -494,6 +497,7 @@ export class ReceiverMachine {
     const { contacts, conversations, kept } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases)
     this.progress.namesKept = kept
     this.nameBases = bases.record(incomingContacts, incomingConversations)
+    this.contacts = contacts
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     // A chat deleted here that the old phone verified last time waits for its plan (want()).
@@ -961,6 +965,8 @@ export class ReceiverMachine {
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
     await this.onVerifying?.()
+    // The chats as stored (merged), but for those that stay deleted here: absent, as they should be.
+    await verifyNames(this.sink, this.contacts, e.conversations.flatMap(c => c.chatLeftDeleted === true ? [] : [c.conversation]))
     const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
     // Only what this phone now holds: a chat that stays deleted is not listed, and a chat's count leaves
     // out its messages that stay deleted (the stats count both).

@@ -1,0 +1,53 @@
+import { ErrorCode, FerryError } from '../errors.js'
+import type { HistorySink } from '../store/history.js'
+import type { Contact, Conversation } from '../store/model.js'
+
+// Read-back of the contacts and chats a transfer stored, as verification.ts reads back its messages: a
+// store that silently drops a contact, or mangles a chat's title or members, must not pass as verified,
+// or the old phone's owner wipes it believing the address book is safe here.
+//
+// What is checked is what the transfer committed: the merged value (own-names.ts), the old phone's or
+// the one this phone kept. Equality is what the port promises (history.ts, the store conformance suite):
+// fields by value, an optional field absent or undefined alike. Members are checked as a set, and only
+// that each one committed is stored: moving never removes a member, and the app may add one here while
+// the transfer runs (a member is an id whose messages the chat holds), as it may write a message of its
+// own. Errors name the contact or chat by id, never by its name: a name is the owner's, an id is the
+// app's, and errors reach logs.
+
+/**
+ * Throws COUNT_MISMATCH for a contact or chat the store does not hold, DIGEST_MISMATCH for one it holds
+ * otherwise than committed. `conversations`: those this phone must now hold (not those that stay
+ * deleted here). One read of each list, whatever the size of the history.
+ */
+export async function verifyNames (sink: HistorySink, contacts: readonly Contact[], conversations: readonly Conversation[]): Promise<void> {
+  if (contacts.length > 0) {
+    const stored = new Map((await sink.contacts()).map(c => [c.id, c]))
+    for (const c of committed(contacts)) {
+      const s = stored.get(c.id)
+      if (s === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `contact ${c.id} is not on this phone after it was stored`, { contact: c.id })
+      if (s.name !== c.name || (s.phone ?? undefined) !== (c.phone ?? undefined)) {
+        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `contact ${c.id}: its stored name or number differs from what this transfer stored`, { contact: c.id })
+      }
+    }
+  }
+  if (conversations.length > 0) {
+    const stored = new Map((await sink.conversations()).map(c => [c.conversation.id, c.conversation]))
+    for (const c of committed(conversations)) {
+      const s = stored.get(c.id)
+      if (s === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${c.id} is not on this phone after it was stored`, { conversation: c.id })
+      if (s.title !== c.title || s.kind !== c.kind) {
+        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${c.id}: its stored title or kind differs from what this transfer stored`, { conversation: c.id })
+      }
+      const members = new Set(s.members)
+      const missing = c.members.filter(m => !members.has(m)).length
+      if (missing > 0) {
+        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${c.id}: ${missing} of its ${c.members.length} members are not stored`, { conversation: c.id })
+      }
+    }
+  }
+}
+
+/** By id, the last of each: a change upserts its records in order, so a repeated id stores the last. */
+function committed<T extends { id: string }> (records: readonly T[]): Iterable<T> {
+  return new Map(records.map(r => [r.id, r])).values()
+}
