@@ -4,7 +4,9 @@ import type { Contact, Conversation } from '../store/model.js'
 
 // Read-back of the contacts and chats a transfer stored, as verification.ts reads back its messages: a
 // store that silently drops a contact, or mangles a chat's title or members, must not pass as verified,
-// or the old phone's owner wipes it believing the address book is safe here.
+// or the old phone's owner wipes it believing the address book is safe here. The receiver reads them
+// back as soon as it wrote them, not at the end: a rename the app makes while the transfer runs is its
+// owner's, and must neither fail the transfer nor be undone by its refusal.
 //
 // What is checked is what the transfer committed: the merged value (own-names.ts), the old phone's or
 // the one this phone kept. Equality is what the port promises (history.ts, the store conformance suite):

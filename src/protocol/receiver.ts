@@ -187,8 +187,6 @@ export class ReceiverMachine {
   private readonly ownVersions = new Map<string, Uint8Array>()
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
-  /** The manifest's contacts as this session stored them (merged: own-names.ts), read back to verify. */
-  private contacts: Contact[] = []
   /** The leaf digests this phone verified from the same old phone (leaf-bases.ts), once a manifest came. */
   private leafBases?: LeafBases
   /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
@@ -497,7 +495,6 @@ export class ReceiverMachine {
     const { contacts, conversations, kept } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases)
     this.progress.namesKept = kept
     this.nameBases = bases.record(incomingContacts, incomingConversations)
-    this.contacts = contacts
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     // A chat deleted here that the old phone verified last time waits for its plan (want()).
@@ -515,7 +512,12 @@ export class ReceiverMachine {
       newContacts: changedContacts.filter(c => !mineC.has(c.id)).map(c => c.id),
       newConversations: changedConversations.filter(c => !mineV.has(c.id)).map(c => c.id)
     })
-    if (changedContacts.length + changedConversations.length > 0) await this.sink.commit({ contacts: changedContacts, conversations: changedConversations })
+    if (changedContacts.length + changedConversations.length > 0) {
+      await this.sink.commit({ contacts: changedContacts, conversations: changedConversations })
+      // Read back at once: the app may rename a chat while the transfer runs, and a read at the end
+      // could not tell that from a store that mangled the write.
+      await verifyNames(this.sink, changedContacts, changedConversations)
+    }
   }
 
   /** Which conversations this phone holds some of (inside the selection, and at all). */
@@ -719,6 +721,7 @@ export class ReceiverMachine {
     }
     await this.log.logMetadata(this.transfer as TransferRecord, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
     await this.sink.commit({ conversations: [c] })
+    await verifyNames(this.sink, [], [c])
   }
 
   /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
@@ -965,8 +968,6 @@ export class ReceiverMachine {
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
     await this.onVerifying?.()
-    // The chats as stored (merged), but for those that stay deleted here: absent, as they should be.
-    await verifyNames(this.sink, this.contacts, e.conversations.flatMap(c => c.chatLeftDeleted === true ? [] : [c.conversation]))
     const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
     // Only what this phone now holds: a chat that stays deleted is not listed, and a chat's count leaves
     // out its messages that stay deleted (the stats count both).

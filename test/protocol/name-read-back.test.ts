@@ -145,4 +145,26 @@ describe('a transfer into an honest store', () => {
     const third = await verified(source, target)
     expect(third.sender.progress.messagesSent).toBe(0)
   })
+
+  it('verifies, keeping the app\'s names, when the app renames a chat and a contact while the transfer runs', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    // The person renames on the new phone once messages flow, before the old phone says it is done:
+    // the app's write, not a store that mangled the transfer's.
+    let renamed = false
+    const run = await runTransfer(source, target, {
+      options: OPTIONS,
+      onReceived: frame => {
+        if (renamed || frame.body !== 'batch') return
+        renamed = true
+        const c0 = chat(target, 'c0') as Conversation
+        target.putMetadata([{ id: 'u1', name: 'Mum' }], [{ ...c0, title: 'Renamed while it ran' }], [])
+      }
+    })
+    expect(renamed).toBe(true)
+    expect(run.receiverError).toBeUndefined()
+    expect(run.receiver.state).toBe('verified')
+    expect(chat(target, 'c0')?.title).toBe('Renamed while it ran')
+    expect(target.listContacts().find(c => c.id === 'u1')?.name).toBe('Mum')
+  })
 })
