@@ -369,14 +369,17 @@ export class Offering {
         }
       })
       const p = machine.progress
-      this.emit({
+      // Settled before the app hears it: a handler that throws on 'verified' must not turn a verified
+      // offer into a cancelled one (its guard aborts the offer's signal). Heard only by the offer it ended.
+      const open = !this.ended
+      this.resolve(progress())
+      if (open) this.emitEvent({
         type: 'verified',
         // What the receiver verified: it checks each conversation's count and digest against this manifest.
         summary: (machine.manifest?.conversations ?? []).map(c => ({ id: c.conversation.id, title: c.conversation.title, messages: c.messageCount })),
         progress: progress(),
         stats: { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent }
       })
-      this.resolve(progress())
     } catch (err) {
       const e = err as FerryError
       if (this.ended) return // cancelled or stopped: the offer has said so

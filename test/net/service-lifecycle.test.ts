@@ -282,6 +282,18 @@ describe('an app awaiting a transfer', () => {
     await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
   })
 
+  it.each(faces)('an offer whose onEvent throws on verified still resolves verified: the history arrived (%s)', async (_, face) => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = face(old).send({ code, onEvent: e => { if (e.type === 'verified') throw new Error('the done screen is not mounted') } })
+    await face(fresh).receive({ addrs: old.addresses(), code })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+    // The code paired a phone: one that comes with it now hears it was used, not that the offer was cancelled.
+    const late = await phone()
+    await expect(late.receive({ addrs: old.addresses(), code })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CODE_EXPIRED))
+  })
+
   it('a second offer while one is open is the app\'s mistake (BAD_INPUT), and leaves the first open', async () => {
     const old = await oldPhone()
     const fresh = await phone()
