@@ -219,6 +219,7 @@ export async function * backupFrames (b: OpenedBackup): AsyncGenerator<Uint8Arra
   decoder.end()
 }
 
+/** A restore brings back all that the backup (or `chats` of it) holds, also what was deleted here since. */
 export interface RestoreOptions {
   /** Restore only these conversations (their contacts and the media their messages use). */
   chats?: string[]
@@ -241,7 +242,12 @@ export async function restoreBackup (store: HistorySink, journal: Journal, b: Op
   try {
     await refuseUnknownChats(source, o.chats, 'this backup')
     const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
-    const receiver = new ReceiverMachine({ sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore' })
+    // A restore brings back what the backup holds, what this phone's owner deleted since an earlier
+    // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and
+    // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted).
+    const receiver = new ReceiverMachine({
+      sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true
+    })
     const pipe = memoryPipe()
     const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)
     const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])

@@ -774,7 +774,7 @@ export class ReceiverMachine {
       while (inc.entry < plan.length && comparePositions(m, plan[inc.entry].last) > 0) inc.entry++
       const leaf = plan[inc.entry]
       const listed = leaf?.kind === 'list' ? this.listedIndex(inc, leaf, m) : -1
-      if (leaf === undefined || leaf.kind === 'have' || (leaf.kind === 'list' && (listed < 0 || !isSet(inc.wanted, listed)))) {
+      if (leaf === undefined || leaf.kind === 'have' || leaf.kind === 'kept' || (leaf.kind === 'list' && (listed < 0 || !isSet(inc.wanted, listed)))) {
         throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} was not asked for`)
       }
     }

@@ -70,6 +70,25 @@ describe('backup and restore', () => {
     target.close()
   })
 
+  it('brings back a chat and its photos deleted since an earlier transfer from the same phone', async () => {
+    // A live transfer first: the new phone keeps a base of what it verified, so a second live transfer
+    // keeps a chat deleted here out. A restore is how the person gets it back.
+    const target = openStore()
+    expect((await runTransfer(source, target, { options: TRANSFER })).receiverError).toBeUndefined()
+    const chat = 'c3'
+    const gone = [...target.listMessages({ conversations: [chat] })]
+    const photos = [...new Set(gone.flatMap(m => m.media === undefined ? [] : [m.media]))]
+    expect(gone.length).toBeGreaterThan(0)
+    await target.commit({ remove: { messages: gone.map(m => ({ conversation: chat, id: m.id })), conversations: [chat], media: photos } })
+    const r = await restore(target, await backup(), undefined, [chat])
+    expect(r.receiver.state).toBe('verified')
+    expect(r.receiver.progress.chatsLeftDeleted).toBe(0)
+    expect(r.receiver.progress.messagesLeftDeleted).toBe(0)
+    expect([...target.listMessages({ conversations: [chat] })].length).toBe(gone.length)
+    expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
   it('without a password the file is readable by anyone but still verified end to end', async () => {
     const file = await backup()
     const target = openStore()
