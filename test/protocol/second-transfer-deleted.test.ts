@@ -326,6 +326,31 @@ describe('verification of a conversation with leaves kept as the new phone has t
     target.close()
   })
 
+  it('refuses a message sent into a leaf it kept, before writing it: the deleted message does not come back', async () => {
+    const { source, target, gone, later } = await deletedAndWritten()
+    const deleted = messagesOf(source, 'c0').find(m => m.id === gone[0]) as Message
+    let written = false
+    // The sender slips a message the owner deleted here in front of the one it was asked for.
+    const slip: NonNullable<RunOptions['tamper']> = f => {
+      if (f.body !== 'batch') return [f]
+      const messages = (f.batch as ferry.MessageBatch).messages
+      const at = messages.findIndex(m => m.id === later)
+      if (at < 0) return [f]
+      return [{ batch: { messages: [...messages.slice(0, at), { ...messages[at], id: deleted.id, ts: deleted.ts, text: deleted.text }, ...messages.slice(at)] } }]
+    }
+    const bad = await runTransfer(source, target, {
+      options: OPTIONS,
+      tamper: slip,
+      onReceived: f => { if (f.body === 'batch' && idsOf(target, 'c0').includes(deleted.id)) written = true }
+    })
+    expect(bad.receiverError?.code).toBe('PROTOCOL')
+    expect(bad.receiverError?.message).toMatch(/was not asked for/)
+    expect(written).toBe(false)
+    expect(idsOf(target, 'c0')).not.toContain(deleted.id)
+    source.close()
+    target.close()
+  })
+
   it('refuses a sender that keeps out a leaf whose digest this phone never verified', async () => {
     const { source, target, gone, later } = await deletedAndWritten()
     // The sender turns its needed leaf into a kept one, naming a digest of its own.
