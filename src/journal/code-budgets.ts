@@ -1,7 +1,6 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { CodeLifetime, formatCode, MAX_FAILURES, type CodeSnapshot, type PairingCode } from '../pairing/index.js'
+import { CodeLifetime, MAX_FAILURES, type CodeSnapshot, type PairingCode } from '../pairing/index.js'
+import { codeKey } from './code-key.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
 
 /**
@@ -21,7 +20,7 @@ export interface CodeRecord {
 }
 
 const PREFIX = 'code/'
-const LABEL = new TextEncoder().encode('ferry/code-budget/1\0')
+const LABEL = 'ferry/code-budget/1'
 
 /** A code's lifetime whose changes reach the journal; `durable` resolves once the last one is written. */
 export interface PersistedLifetime {
@@ -46,11 +45,7 @@ export class CodeBudgets {
 
   /** The journal key of a code. */
   static key (code: PairingCode): string {
-    const text = new TextEncoder().encode(formatCode(code))
-    const input = new Uint8Array(LABEL.length + text.length)
-    input.set(LABEL)
-    input.set(text, LABEL.length)
-    return PREFIX + bytesToHex(sha256(input))
+    return codeKey(PREFIX, LABEL, code)
   }
 
   async load (code: PairingCode): Promise<CodeRecord | undefined> {

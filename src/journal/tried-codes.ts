@@ -1,8 +1,7 @@
 import { logger } from '@libp2p/logger'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { formatCode, MAX_FAILURES, type PairingCode } from '../pairing/index.js'
+import { MAX_FAILURES, type PairingCode } from '../pairing/index.js'
+import { codeKey } from './code-key.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
 
 /**
@@ -26,7 +25,7 @@ export interface TriedCodeRecord {
 const log = logger('ferry:tried-codes')
 
 const PREFIX = 'tried-code/'
-const LABEL = new TextEncoder().encode('ferry/tried-code/1\0')
+const LABEL = 'ferry/tried-code/1'
 
 /** One attempt's charge on a code, settled once the attempt is over. */
 export interface CodeTry {
@@ -52,11 +51,7 @@ export class TriedCodes {
 
   /** The journal key of a code. */
   static key (code: PairingCode): string {
-    const text = new TextEncoder().encode(formatCode(code))
-    const input = new Uint8Array(LABEL.length + text.length)
-    input.set(LABEL)
-    input.set(text, LABEL.length)
-    return PREFIX + bytesToHex(sha256(input))
+    return codeKey(PREFIX, LABEL, code)
   }
 
   async load (code: PairingCode): Promise<TriedCodeRecord | undefined> {
