@@ -147,7 +147,9 @@ export class Offering {
   private ended = false
   private readonly done: Promise<Progress>
   private settle!: { resolve: (summary: Progress) => void, reject: (err: FerryError) => void }
-  private readonly onAbort = (): void => { this.reject(cancelled(this.opts.signal)) }
+  /** Set as the new phone's verification is told: from then on the offer ends verified. */
+  private verified = false
+  private readonly onAbort = (): void => { if (!this.verified) this.reject(cancelled(this.opts.signal)) }
 
   constructor (private readonly components: OfferingComponents, private readonly init: OfferingInit, private readonly pairings: PairingRecords,
     private readonly opts: OfferOptions, start: OfferStart, private readonly host: OfferingHost) {
@@ -369,17 +371,17 @@ export class Offering {
         }
       })
       const p = machine.progress
-      // Settled before the app hears it: a handler that throws on 'verified' must not turn a verified
-      // offer into a cancelled one (its guard aborts the offer's signal). Heard only by the offer it ended.
-      const open = !this.ended
-      this.resolve(progress())
-      if (open) this.emitEvent({
+      // Verified, whatever the app does on hearing it: a handler that throws on 'verified' aborts the
+      // offer's signal (its guard), which must not turn this offer into a cancelled one.
+      this.verified = true
+      this.emit({
         type: 'verified',
         // What the receiver verified: it checks each conversation's count and digest against this manifest.
         summary: (machine.manifest?.conversations ?? []).map(c => ({ id: c.conversation.id, title: c.conversation.title, messages: c.messageCount })),
         progress: progress(),
         stats: { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent }
       })
+      this.resolve(progress())
     } catch (err) {
       const e = err as FerryError
       if (this.ended) return // cancelled or stopped: the offer has said so
