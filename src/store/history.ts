@@ -82,9 +82,12 @@ export interface HistorySource {
   readonly leafIndex?: LeafIndex
   /** A random id made once for this history; names the source of a transfer. */
   readonly historyId: string
-  /** Every conversation with its message count. */
+  /**
+   * Every conversation with its message count; each as committed, its fields as given (Ferry reads back
+   * what a transfer wrote to verify it: a store that trims or rewrites a title fails every transfer).
+   */
   conversations(): Promise<ConversationInfo[]>
-  /** Every contact. */
+  /** Every contact, as committed, its fields as given (see conversations()). */
   contacts(): Promise<Contact[]>
   /** Media records in sha256 order, strictly after `after`, at most `limit` of them. */
   media(after: string | undefined, limit: number): Promise<StoredMedia[]>
