@@ -18,6 +18,26 @@ function logged (d: ByteDuplex, who: string, log: string[]): ByteDuplex {
   return { ...d, close: async () => { log.push(`${who} hung up`); await d.close() } }
 }
 
+/**
+ * The receiving end of `pipe`, whose second write (its CONFIRM_A) waits until `letGo()`: `confirming`
+ * resolves as it is held there, so another phone can pair first.
+ */
+function heldAtConfirmation (pipe: ReturnType<typeof memoryPipe>): { slow: ByteDuplex, confirming: Promise<void>, letGo: () => void } {
+  let atConfirmation!: () => void
+  const confirming = new Promise<void>(resolve => { atConfirmation = resolve })
+  let letGo!: () => void
+  const held = new Promise<void>(resolve => { letGo = resolve })
+  let writes = 0
+  const slow: ByteDuplex = {
+    ...pipe.b,
+    write: async chunks => {
+      if (++writes === 2) { atConfirmation(); await held }
+      await pipe.b.write(chunks)
+    }
+  }
+  return { slow, confirming, letGo }
+}
+
 describe('pairing over a stream', () => {
   it('a receiver that refuses a wrong code waits for the sender to read why before it lets go', async () => {
     // Letting go at once lets a CLI exit with the sender's last frames unread: its socket is then
@@ -46,22 +66,11 @@ describe('pairing over a stream', () => {
     const code = parseCode('271-4567-8901')
     const lifetime = new CodeLifetime()
     const late = memoryPipe()
-    let confirming!: () => void
-    const atConfirmation = new Promise<void>(resolve => { confirming = resolve })
-    let letGo!: () => void
-    const held = new Promise<void>(resolve => { letGo = resolve })
-    let writes = 0
-    const slow: ByteDuplex = {
-      ...late.b,
-      write: async chunks => {
-        if (++writes === 2) { confirming(); await held } // its CONFIRM_A waits
-        await late.b.write(chunks)
-      }
-    }
+    const { slow, confirming, letGo } = heldAtConfirmation(late)
     const lateSender = pairAsSender(late.a, { localPeerId: SENDER, remotePeerId: OTHER }, { code, lifetime, tokens: new Map() }).catch((err: { code?: string }) => err.code)
     const lateReceiver = pairAsReceiver(slow, { localPeerId: OTHER, remotePeerId: SENDER }, { code })
     lateReceiver.catch(() => {})
-    await atConfirmation
+    await confirming
 
     const first = memoryPipe()
     const [s, r] = await Promise.all([
@@ -88,22 +97,11 @@ describe('pairing over a stream', () => {
       const tried = new TriedCodes(journal)
       await (await tried.begin(code)).charge() // an earlier wrong try, against someone else
       const late = memoryPipe()
-      let confirming!: () => void
-      const atConfirmation = new Promise<void>(resolve => { confirming = resolve })
-      let letGo!: () => void
-      const held = new Promise<void>(resolve => { letGo = resolve })
-      let writes = 0
-      const slow: ByteDuplex = {
-        ...late.b,
-        write: async chunks => {
-          if (++writes === 2) { confirming(); await held } // its CONFIRM_A waits
-          await late.b.write(chunks)
-        }
-      }
+      const { slow, confirming, letGo } = heldAtConfirmation(late)
       const lateSender = pairAsSender(late.a, { localPeerId: SENDER, remotePeerId: OTHER }, { code, lifetime, tokens: new Map() }).catch(() => {})
       const lateReceiver = pairAsReceiver(slow, { localPeerId: OTHER, remotePeerId: SENDER }, { code, tries: await tried.begin(code) })
       lateReceiver.catch(() => {})
-      await atConfirmation
+      await confirming
       // Its PAKE_B was in and charged before it answered.
       expect(await tried.load(code)).toMatchObject({ failed: 2 })
       const first = memoryPipe()
