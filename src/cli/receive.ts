@@ -306,7 +306,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         freeBytes: freeSpaceOf(storeDir),
         restoreDeleted: args.values['restore-deleted'] === true,
         keepUnheard: true,
-        beforeRead: holdAtVerifying()
+        beforeVerifying: holdAtVerifying()
       }).catch(err => { throw wrongCode(err) })
       printer.stop()
       if (!json) {

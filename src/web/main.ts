@@ -110,8 +110,6 @@ class App {
   readonly events: FerryDebug['events'] = []
   private machine?: ReceiverMachine
   private pauseRule?: { messages?: number, mediaBytes?: number, verifying?: boolean }
-  /** Machines whose start of verification this page hooked (for pauseAt's `verifying`). */
-  private readonly hooked = new WeakSet<ReceiverMachine>()
   /** The code of the receive under way, until it pairs. */
   private code?: PairingCode
   /** Telling an old phone that did not hear that everything arrived; stopped by a new receive. */
@@ -330,7 +328,8 @@ class App {
       // The page stays open: an old phone that did not hear it verified is told when it comes back.
       keepUnheard: true,
       onEvent: e => { this.onEvent(e) },
-      beforeRead: async machine => { await this.beforeRead(machine) }
+      beforeRead: async machine => { await this.beforeRead(machine) },
+      beforeVerifying: async machine => { if (this.pauseRule?.verifying === true) await this.hold(machine) }
     }
   }
 
@@ -477,14 +476,6 @@ class App {
 
   private async beforeRead (machine: ReceiverMachine): Promise<void> {
     this.machine = machine
-    if (!this.hooked.has(machine)) {
-      this.hooked.add(machine)
-      const announce = machine.onVerifying
-      machine.onVerifying = async () => {
-        announce?.()
-        if (this.pauseRule?.verifying === true) await this.hold(machine)
-      }
-    }
     const rule = this.pauseRule
     const p = machine.progress
     if (rule !== undefined && ((rule.messages !== undefined && p.messages >= rule.messages) || (rule.mediaBytes !== undefined && p.mediaBytes >= rule.mediaBytes))) {
