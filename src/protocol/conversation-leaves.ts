@@ -4,6 +4,7 @@ import { comparePositions, type Selection } from '../store/model.js'
 import { breathe, SLICE } from './breathe.js'
 import { LEAF_DIGEST_BYTES, LEAF_MAX, LEAF_SPAN, LeafCutter, type LeafSummary } from './leaves.js'
 import { selectedPages } from './manifest.js'
+import { wholeConversations } from './selection.js'
 import { storedEncodings } from './stored-encodings.js'
 import { PROTOCOL_VERSION } from './options.js'
 
@@ -20,7 +21,7 @@ export const LEAF_FORMAT = `ferry-leaves/${PROTOCOL_VERSION}/${LEAF_SPAN}/${LEAF
 type Reader = Pick<HistorySource, 'messages' | 'messagesPerRead' | 'encodedMessages' | 'leafIndex'>
 
 function indexFor (history: Reader, selection: Selection): LeafIndex | undefined {
-  return selection.since === undefined && selection.until === undefined ? history.leafIndex : undefined
+  return wholeConversations(selection) ? history.leafIndex : undefined
 }
 
 /** The kept leaves, checked: a damaged index is read as an empty one, never trusted. */

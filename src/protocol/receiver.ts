@@ -16,7 +16,7 @@ import { ManifestMedia } from './manifest-media.js'
 import { inRange, pagesThrough, startOf } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { leafToWire } from './plan.js'
-import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire } from './selection.js'
+import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { keepsOwnVersion } from './own-versions.js'
@@ -932,7 +932,7 @@ export class ReceiverMachine {
   /** What this transfer verified of the old phone's leaves becomes the base of the next (leaf-bases.ts). */
   private leafBaseOps (e: Expected, verification: Verification): JournalOp[] {
     const bases = this.leafBases as LeafBases
-    const whole = e.selection.since === undefined && e.selection.until === undefined
+    const whole = wholeConversations(e.selection)
     const ops: JournalOp[] = []
     for (const [id, digests] of verification.leaves) for (const op of bases.record(id, digests, whole)) ops.push(op)
     return ops
@@ -942,7 +942,7 @@ export class ReceiverMachine {
   private mediaBaseOps (e: Expected, intake: MediaIntake): JournalOp[] {
     const sel = e.selection
     // A selection's media index holds only its chats' files: the rest of the base stays.
-    const whole = sel.conversations === undefined && sel.since === undefined && sel.until === undefined
+    const whole = sel.conversations === undefined && wholeConversations(sel)
     return (this.mediaBase as MediaBase).record(intake.carried(), whole)
   }
 

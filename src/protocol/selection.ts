@@ -60,6 +60,11 @@ export function inSelection (sel: Selection, m: Pick<Message, 'conversation' | '
   return sel.conversations === undefined || sel.conversations.includes(m.conversation)
 }
 
+/** True when the selection takes its conversations whole: no time window cuts them. */
+export function wholeConversations (sel: Selection): boolean {
+  return sel.since === undefined && sel.until === undefined
+}
+
 /** Canonical text of a selection: equal selections give equal text (part of the transfer id). */
 export function selectionKey (sel: Selection): string {
   const n = sel
