@@ -1,8 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
+import { codeKey } from '../journal/code-key.js'
 import type { Journal } from '../journal/journal.js'
-import { formatCode, type PairingCode } from '../pairing/index.js'
+import type { PairingCode } from '../pairing/index.js'
 
 // The codes this browser has paired with. An old phone takes a code once (src/journal/code-budgets.ts),
 // and once its transfer is verified it exits: a link opened again in another tab, or from the browser's
@@ -13,7 +12,7 @@ import { formatCode, type PairingCode } from '../pairing/index.js'
 const PREFIX = 'web/spent-code/'
 
 function keyOf (peer: string, code: PairingCode): string {
-  return PREFIX + bytesToHex(sha256(utf8ToBytes(`${peer}\n${formatCode(code)}`)))
+  return codeKey(PREFIX, `ferry/spent-code/1 ${peer}`, code)
 }
 
 /** The old phone the addresses name (their /p2p/ part), if they name one. */
