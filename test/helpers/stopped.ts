@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest'
 import type { Ferry } from '../../src/create-ferry.js'
+import { NodeJournal } from '../../src/journal/node-journal.js'
 import { cleanupTempDirs } from './stores.js'
 
 /**
@@ -15,4 +16,21 @@ export function stoppedAfterEach<N extends { stop: () => unknown } = { stop: () 
     cleanupTempDirs()
   })
   return { phones, nodes }
+}
+
+/**
+ * Opens a journal on a folder, as a process does on starting: after each test every journal opened so
+ * is closed (a restart is a second open of the same folder) and the temporary folders go.
+ */
+export function journalsClosedAfterEach (): (dir: string) => NodeJournal {
+  const journals: NodeJournal[] = []
+  afterEach(async () => {
+    for (const j of journals.splice(0)) await j.close()
+    cleanupTempDirs()
+  })
+  return dir => {
+    const j = NodeJournal.open(dir)
+    journals.push(j)
+    return j
+  }
 }

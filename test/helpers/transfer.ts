@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
@@ -125,4 +126,12 @@ export async function runTransfer (source: HistorySource, target: HistorySink & 
     bytesAtoB: pipe.bytesAtoB,
     bytesBtoA: pipe.bytesBtoA
   }
+}
+
+/** runTransfer, expected to end verified, the receiver with no error. */
+export async function verifiedTransfer (source: HistorySource, target: HistorySink & { dir?: string }, opts: RunOptions = {}): Promise<RunResult> {
+  const run = await runTransfer(source, target, opts)
+  expect(run.receiverError).toBeUndefined()
+  expect(run.receiver.state).toBe('verified')
+  return run
 }

@@ -1,25 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { CodeBudgets } from '../../src/journal/code-budgets.js'
 import { jsonValue } from '../../src/journal/journal.js'
-import { NodeJournal } from '../../src/journal/node-journal.js'
 import { parseCode } from '../../src/pairing/index.js'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { tempDir } from '../helpers/stores.js'
+import { journalsClosedAfterEach } from '../helpers/stopped.js'
 
 // A code's three guesses are kept in the journal: each run of the sender, closed and reopened here like
 // a process restarting, carries on where the last one left the code.
 
 const CODE = parseCode('123-4567-8901')
-const journals: NodeJournal[] = []
-afterEach(async () => {
-  for (const j of journals.splice(0)) await j.close()
-  cleanupTempDirs()
-})
-
-function open (dir: string): NodeJournal {
-  const j = NodeJournal.open(dir)
-  journals.push(j)
-  return j
-}
+const open = journalsClosedAfterEach()
 
 /** One run of a sender: a fresh journal handle on the same store, as after a restart. */
 async function run (dir: string, now: () => number = Date.now): Promise<Awaited<ReturnType<CodeBudgets['open']>>> {

@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { jsonValue } from '../../src/journal/journal.js'
-import { NodeJournal } from '../../src/journal/node-journal.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
 import { parseCode } from '../../src/pairing/index.js'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { tempDir } from '../helpers/stores.js'
+import { journalsClosedAfterEach } from '../helpers/stopped.js'
 
 // The new phone's count of the tries of a code, as the journal keeps it. (Over real libp2p, against
 // someone posing as the old phone: test/net/receiver-tries.test.ts.)
 
 const CODE = parseCode('204-8816-3390')
-const journals: NodeJournal[] = []
-afterEach(async () => {
-  for (const j of journals.splice(0)) await j.close()
-  cleanupTempDirs()
-})
-
-function open (dir: string): NodeJournal {
-  const j = NodeJournal.open(dir)
-  journals.push(j)
-  return j
-}
+const open = journalsClosedAfterEach()
 
 describe('tried codes in the journal', () => {
   it('two tries at once both count, and neither can go past the third', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, runTransfer, type RunResult } from '../helpers/transfer.js'
+import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
 import type { HistoryChange } from '../../src/store/history.js'
 import type { Contact, Conversation } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -20,10 +20,7 @@ async function oldPhone (): Promise<SqliteChatStore> {
 }
 
 async function verified (source: SqliteChatStore, target: SqliteChatStore): Promise<RunResult> {
-  const run = await runTransfer(source, target, { options: OPTIONS })
-  expect(run.receiverError).toBeUndefined()
-  expect(run.receiver.state).toBe('verified')
-  return run
+  return await verifiedTransfer(source, target, { options: OPTIONS })
 }
 
 /**

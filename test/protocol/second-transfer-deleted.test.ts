@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, runTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
+import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
 import { LEAF_BASES } from '../../src/journal/leaf-bases.js'
 import { endsLeaf, LEAF_MAX } from '../../src/protocol/leaves.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -29,10 +29,7 @@ async function afterFirstTransfer (): Promise<Phones> {
 }
 
 async function verified (source: SqliteChatStore, target: SqliteChatStore, opts: RunOptions = {}): Promise<RunResult> {
-  const run = await runTransfer(source, target, { options: OPTIONS, ...opts })
-  expect(run.receiverError).toBeUndefined()
-  expect(run.receiver.state).toBe('verified')
-  return run
+  return await verifiedTransfer(source, target, { options: OPTIONS, ...opts })
 }
 
 const messagesOf = (store: SqliteChatStore, conversation: string): Message[] => [...store.listMessages({ conversations: [conversation] })]

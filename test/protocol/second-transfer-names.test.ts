@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, runTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
+import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
 import { NAME_BASES } from '../../src/journal/name-bases.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { Contact, Conversation, Selection } from '../../src/store/model.js'
@@ -25,10 +25,7 @@ async function afterFirstTransfer (): Promise<Phones> {
 }
 
 async function verified (source: SqliteChatStore, target: SqliteChatStore, opts: RunOptions = {}): Promise<RunResult> {
-  const run = await runTransfer(source, target, { options: OPTIONS, ...opts })
-  expect(run.receiverError).toBeUndefined()
-  expect(run.receiver.state).toBe('verified')
-  return run
+  return await verifiedTransfer(source, target, { options: OPTIONS, ...opts })
 }
 
 const chat = (store: SqliteChatStore, id: string): Conversation => store.listConversations().find(c => c.id === id) as Conversation
