@@ -13,6 +13,8 @@ import { Rng } from '../../src/sim/prng.js'
 import { copyStore, median, newStorePath, type FerryJsonEvent, type FerryProcess } from '../../test/e2e/helpers/ferry-cli.js'
 import { exportText } from '../../test/helpers/stores.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
+import { PairingRecords } from '../../src/journal/pairing-records.js'
+import { TransferLog } from '../../src/journal/transfer-log.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { killFixture, useFixturePhone, type KillFixtureShape } from '../../test/e2e/helpers/kill-fixture.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
@@ -239,6 +241,8 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
   let sender = spawn(senderPhone, senderArgs(store, { code }), 'sender')
   /** The sender was killed after it had read Verified (restarted, it offers anew). */
   let senderHeard = false
+  /** The receiver was killed after it had verified and told the old phone (restarted, it has nothing to do). */
+  let finishedBeforeKill = false
   let receiver = spawn(receiverPhone, receiverArgs(target, { code }), 'receiver')
   const receivers = [receiver]
   const deadline = started + plan.timeoutMs
@@ -273,8 +277,9 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
       }, async () => {
         await receivers[0].p.kill9()
         // Verified is said once the old phone heard it and the pairing is forgotten: a kill after that
-        // has no transfer left to interrupt.
-        return receivers[0].p.all('verified').length > 0
+        // has no transfer left to interrupt. The journal tells when the kill fell between the two.
+        finishedBeforeKill = receivers[0].p.all('verified').length > 0 || await heardBeforeKill(target, since)
+        return finishedBeforeKill
       }, async () => await sender.p.kill9(), result)
       if (result.injected) {
         // Resumed: the receiver's first progress after the fault that goes past what it had reported before.
@@ -291,10 +296,10 @@ async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): P
     // A sender restarted after it had read Verified offers its history anew: nothing more to wait for.
     if (senderHeard) await sender.p.kill9()
     const sExit = senderHeard ? undefined : await sender.p.waitExit(left())
-    const killedAfterVerified = !result.injected && rExit.signal === 'SIGKILL' && receiver.p.all('verified').length === 1
+    const killedAfterVerified = !result.injected && rExit.signal === 'SIGKILL' && finishedBeforeKill
     if (rExit.code !== 0 && !killedAfterVerified) throw new Error(`the receiver exited ${rExit.code ?? rExit.signal}\n${receiver.p.describe()}`)
     if (sExit !== undefined && sExit.code !== 0) throw new Error(`the sender exited ${sExit.code ?? sExit.signal}\n${sender.p.describe()}`)
-    result.verified = receiver.p.all('verified').length === 1 && (senderHeard || sender.p.all('verified').length === 1)
+    result.verified = (receiver.p.all('verified').length === 1 || killedAfterVerified) && (senderHeard || sender.p.all('verified').length === 1)
     const down = await relayedDown(relay, since)
     // A clean run's own count varies by a few hundred bytes (pairing, identify): less than it is none.
     result.resentBytes = plan.round === 0 ? down : Math.max(0, down - env.baselineDown)
@@ -359,6 +364,21 @@ async function readStore (dir: string): Promise<{ exported: string, stats: Retur
     return { exported: await exportText(store), stats: store.stats(), parts }
   } finally {
     store.close()
+  }
+}
+
+/**
+ * Whether a killed receiver had finished: a verification recorded this round, and the pairing forgotten,
+ * which the receiver does only once the old phone heard (just before it prints `verified`).
+ */
+async function heardBeforeKill (dir: string, since: number): Promise<boolean> {
+  const journal = NodeJournal.existing(dir)
+  if (journal === undefined) return false
+  try {
+    const last = await new TransferLog(journal).lastVerified()
+    return last !== undefined && last.verifiedAt >= since && await new PairingRecords(journal).load() === undefined
+  } finally {
+    await journal.close()
   }
 }
 
