@@ -4,7 +4,7 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
-import { formatBytes } from './progress.js'
+import { formatBytes } from '../format-bytes.js'
 
 /** What `inspect --json` prints: stable keys for scripts and tests. */
 export interface InspectReport {

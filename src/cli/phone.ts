@@ -11,7 +11,8 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
-import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { formatBytes } from '../format-bytes.js'
+import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { nodeTransferMemory } from '../memory/transfer-memory.js'
 
 /** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */

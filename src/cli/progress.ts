@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress'
+import { formatBytes } from '../format-bytes.js'
 
 /** A transfer's progress as the CLI shows it; both machines' counters map onto this. */
 export interface ProgressSnapshot {
@@ -13,12 +14,6 @@ export interface ProgressView {
   stop(): void
 }
 
-export function formatBytes (n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let i = 0
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++ }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
-}
 
 export function formatDuration (s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--'

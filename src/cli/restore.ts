@@ -1,5 +1,6 @@
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
-import { damagedMediaNote, formatBytes, jsonEvent, terminalProgress } from './progress.js'
+import { formatBytes } from '../format-bytes.js'
+import { damagedMediaNote, jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
 import { openStorage } from './phone.js'

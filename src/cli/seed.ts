@@ -5,7 +5,8 @@ import { seedStore, type SeedProgress, type SeedSummary } from '../sim/seed.js'
 import { PROFILE_NAMES, PROFILES, getProfile } from '../sim/profiles.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, integerFlag, requireString, type Command } from './command.js'
-import { formatBytes, jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { formatBytes } from '../format-bytes.js'
+import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 
 const profileLines = PROFILE_NAMES.map(name => {
   const p = PROFILES[name]

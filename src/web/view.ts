@@ -1,3 +1,4 @@
+import { formatBytes } from '../format-bytes.js'
 import { describeStats } from '../net/describe-stats.js'
 import type { ConversationSummary, TransferStats } from '../net/transfer-events.js'
 import type { Contact, MediaRecord, Message } from '../store/model.js'
@@ -28,12 +29,6 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T
 }
 
-export function formatBytes (n: number): string {
-  if (n < 1000) return `${n} B`
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`
-  return `${(n / 1e9).toFixed(2)} GB`
-}
 
 export function formatDuration (s: number): string {
   if (!Number.isFinite(s)) return '…'
