@@ -1,7 +1,6 @@
 // The terminal and the page show sizes in one style: a person watching both sees the same figure.
 import { describe, expect, it } from 'vitest'
 import { formatBytes } from '../../src/format-bytes.js'
-import { describeStats } from '../../src/net/describe-stats.js'
 
 describe('sizes as people read them', () => {
   it('uses decimal units with a lower-case k, as disks and networks are sold', () => {
