@@ -10,8 +10,9 @@ import { fromJson, jsonValue, type Journal } from './journal.js'
  * poses as the old phone, answering the new phone's dial for the same nameplate: each pairing the new
  * phone runs against it tests one guess of the code (it answers PAKE_B with CONFIRM_A only for the
  * right one). So the new phone too allows a code three guesses in total, across runs of `ferry receive`.
- * A guess is counted once the other phone's PAKE_B is in, before this phone answers it; an attempt
- * that never got that far (a link that failed, an old phone that refused at once) tested nothing.
+ * A guess is counted once the other phone's PAKE_B is in and valid, before this phone answers it; an
+ * attempt that never got that far (a link that failed, an old phone that refused at once, an answer
+ * that is no valid PAKE_B) tested nothing.
  * The count goes once the other phone proved it holds the code. Records are keyed by a hash of the
  * code, never the code, as the sender's are.
  */

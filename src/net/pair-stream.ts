@@ -121,7 +121,7 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
     const frames = readFrames(duplex.source, MAX_MESSAGE_BYTES)
     let r: PairingResult
     try {
-      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, tries), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, m, tries), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
     } catch (err) {
       await tries?.settle(m.codeProved ? 'proved' : 'failed')
       throw tries !== undefined && isFerryError(err, ErrorCode.WRONG_CODE) ? await withTriesLeft(err, tries) : err
@@ -147,13 +147,15 @@ async function withTriesLeft (err: FerryError, tries: CodeTry): Promise<FerryErr
 }
 
 /**
- * The frames, with the try charged before the other phone's PAKE_B reaches the handshake: this phone's
- * answer to it (CONFIRM_A, or a refusal) tells the other phone whether its guess of the code was right.
+ * The frames, with the try charged, on disk, before the other phone's PAKE_B reaches the handshake: this
+ * phone's answer to it (CONFIRM_A, or a refusal) tells the other phone whether its guess of the code was
+ * right. Only a PAKE_B the handshake would answer that way is charged (`testsGuess`): a malformed one,
+ * or one whose share is no valid element, is refused the same whatever the code, and tests no guess.
  */
-async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, tries: CodeTry): AsyncGenerator<Uint8Array> {
+async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, hs: ReceiverHandshake, tries: CodeTry): AsyncGenerator<Uint8Array> {
   let charged = false
   for await (const frame of frames) {
-    if (!charged && frame[1] === MsgType.PAKE_B) {
+    if (!charged && hs.testsGuess(frame)) {
       charged = true
       await tries.charge()
     }

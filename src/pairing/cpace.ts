@@ -139,6 +139,19 @@ export function scalarMultVfy (y: Uint8Array, X: Uint8Array): Uint8Array {
   return P.multiply(s).toBytes()
 }
 
+/**
+ * Whether X is a share scalar_mult_vfy would accept: a canonical ristretto255 encoding of an element
+ * other than G.I. Only such a share yields a K that depends on the password; any other aborts the run
+ * whatever the password is. Reads public bytes only.
+ */
+export function isValidShare (X: Uint8Array): boolean {
+  try {
+    return !ristretto255.Point.fromBytes(X).is0()
+  } catch {
+    return false
+  }
+}
+
 /** Constant-time equality for equal-length secrets; different lengths are unequal (lengths are public). */
 export function ctEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false

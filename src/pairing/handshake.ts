@@ -5,7 +5,7 @@ import { concatBytes, randomBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { Attempt, CodeLifetime } from './attempts.js'
 import { codePrs, formatCode, qrPrs, type PairingCode } from './code.js'
-import { cpaceIsk, cpaceShare, ctEqual, lvCat, sampleScalar, transcriptIr } from './cpace.js'
+import { cpaceIsk, cpaceShare, ctEqual, isValidShare, lvCat, sampleScalar, transcriptIr } from './cpace.js'
 import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, MsgType, type AbortReason } from './messages.js'
 
 // The pairing handshake (/ferry/pair/1.0.0), sans I/O: bytes in, bytes out, no sockets, no clocks.
@@ -288,6 +288,23 @@ export class ReceiverHandshake extends Machine {
    * it, whatever its verdict (the receiver's own count of tried codes gives the try back then).
    */
   get codeProved (): boolean { return this.#proved }
+
+  /**
+   * Whether answering `message` would test a guess of the code: it is the PAKE_B this phone waits for,
+   * well formed, its share a valid element. Only then does the answer depend on the code (CONFIRM_A for
+   * the right one, WRONG_CODE for any other); anything else is refused the same whatever the code, and
+   * tells the other phone nothing. Reads the message only: a caller that counts guesses asks this,
+   * counts, and only then hands the message to `onMessage`, whose answer it sends.
+   */
+  testsGuess (message: Uint8Array): boolean {
+    if (this.state !== 'wait-pake-b') return false
+    try {
+      const m = decodeMessage(message, [MsgType.PAKE_B])
+      return m.type === MsgType.PAKE_B && isValidShare(m.fields[0])
+    } catch {
+      return false
+    }
+  }
 
   /** The first message, PAKE_A. */
   start (): Step {

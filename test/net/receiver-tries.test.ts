@@ -6,6 +6,8 @@ import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
 import type { FerryNode } from '../../src/net/node.js'
 import { generateQrKey, parseCode } from '../../src/pairing/index.js'
+import { encodeAbort, encodeMessage, MsgType } from '../../src/pairing/messages.js'
+import { ristretto255 } from '@noble/curves/ed25519.js'
 import { startImpostor, type Impostor } from '../e2e/helpers/impostor.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
@@ -27,7 +29,7 @@ describe('the new phone bounds how often it tries a code', () => {
     return p
   }
 
-  async function impostor (opts?: { dropFirst?: number }): Promise<Impostor> {
+  async function impostor (opts?: { dropFirst?: number, answers?: Uint8Array[] }): Promise<Impostor> {
     const i = await startImpostor(GUESS, opts)
     nodes.push(i.node)
     return i
@@ -83,6 +85,36 @@ describe('the new phone bounds how often it tries a code', () => {
     expect(fake.streams).toBe(7)
     expect((await failure(phone.receive({ addrs: [fake.addr], code: CODE }))).code).toBe(ErrorCode.CODE_EXPIRED)
     expect(fake.streams).toBe(7)
+  })
+
+  it('an answer to PAKE_A that is no valid PAKE_B tests no guess and is not counted', async () => {
+    // Refused as a protocol error whatever the code is, so the refusal tells the other phone nothing of
+    // it: only a PAKE_B this phone would answer according to the code may cost a try.
+    const point = ristretto255.Point.BASE.multiply(7n).toBytes() // a valid share, from no code
+    const tag = new Uint8Array(64).fill(9)
+    const pakeB = encodeMessage(MsgType.PAKE_B, point, new Uint8Array(0), tag)
+    const malformed: Array<[string, Uint8Array, ErrorCode]> = [
+      ['a share that is no ristretto255 element', encodeMessage(MsgType.PAKE_B, new Uint8Array(32).fill(0xff), new Uint8Array(0), tag), ErrorCode.PROTOCOL],
+      ['the identity element as the share', encodeMessage(MsgType.PAKE_B, new Uint8Array(32), new Uint8Array(0), tag), ErrorCode.PROTOCOL],
+      ['a share of the wrong length', encodeMessage(MsgType.PAKE_B, point.subarray(1), new Uint8Array(0), tag), ErrorCode.PROTOCOL],
+      ['a tag of the wrong length', encodeMessage(MsgType.PAKE_B, point, new Uint8Array(0), tag.subarray(1)), ErrorCode.PROTOCOL],
+      ['trailing bytes', Uint8Array.of(...pakeB, 0), ErrorCode.PROTOCOL],
+      ['another pairing version', Uint8Array.of(2, ...pakeB.subarray(1)), ErrorCode.VERSION],
+      ['a message that is not a PAKE_B', encodeMessage(MsgType.CONFIRM_A, tag), ErrorCode.PROTOCOL],
+      ['a refusal', encodeAbort(ErrorCode.WRONG_CODE), ErrorCode.WRONG_CODE]
+    ]
+    const fake = await impostor({ answers: malformed.map(([, bytes]) => bytes) })
+    const phone = await newPhone(tempDir('tries-malformed-'))
+    for (const [what, , code] of malformed) {
+      const err = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+      expect(err.code, what).toBe(code)
+      expect(await new TriedCodes(phone.journal).load(CODE), what).toBeUndefined()
+    }
+    expect(fake.streams).toBe(malformed.length)
+    // A PAKE_B that does test a guess still costs one, and three remain for it.
+    const wrong = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(wrong.code).toBe(ErrorCode.WRONG_CODE)
+    expect(wrong.details).toMatchObject({ triesLeft: 2 })
   })
 
   it('pairing with the real old phone clears the count', async () => {

@@ -7,7 +7,7 @@ import type { FerryNode } from '../../../src/net/node.js'
 import { PAIR_PROTOCOL, pairAsSender } from '../../../src/net/pair-stream.js'
 import { streamToDuplex } from '../../../src/net/stream-duplex.js'
 import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode } from '../../../src/pairing/index.js'
-import { readFrames } from '../../../src/wire/framing.js'
+import { prefix, readFrames } from '../../../src/wire/framing.js'
 import { rawNode } from './raw-peer.js'
 
 export interface Impostor {
@@ -21,9 +21,11 @@ export interface Impostor {
 
 /**
  * `guess` is the code it pretends to show. The first `dropFirst` pairing streams it cuts once the new
- * phone's PAKE_A is in, before any answer: a link that failed before CPace could test anything.
+ * phone's PAKE_A is in, before any answer: a link that failed before CPace could test anything. The
+ * streams after those answer PAKE_A with `answers`, one each, in order, while any are left (bytes no
+ * honest phone sends: a malformed PAKE_B), then hang up once the new phone's reply (its refusal) is in.
  */
-export async function startImpostor (guess: string, opts: { dropFirst?: number } = {}): Promise<Impostor> {
+export async function startImpostor (guess: string, opts: { dropFirst?: number, answers?: Uint8Array[] } = {}): Promise<Impostor> {
   const node = await rawNode()
   const self = node.peerId.toString()
   const addr = node.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))
@@ -36,6 +38,17 @@ export async function startImpostor (guess: string, opts: { dropFirst?: number }
       void (async () => {
         await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
         duplex.abort(new Error('the impostor drops the link'))
+      })().catch(() => {})
+      return
+    }
+    const answer = opts.answers?.[me.streams - (opts.dropFirst ?? 0) - 1]
+    if (answer !== undefined) {
+      void (async () => {
+        const it = readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]()
+        await it.next()
+        await duplex.write([prefix([answer]), answer])
+        await it.next()
+        await duplex.close()
       })().catch(() => {})
       return
     }
