@@ -1,8 +1,8 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
-import { MAX_FAILURES, type PairingCode } from '../pairing/index.js'
+import { CODE_TTL_MS, MAX_FAILURES, type PairingCode } from '../pairing/index.js'
 import { codeKey } from './code-key.js'
-import { fromJson, jsonValue, type Journal } from './journal.js'
+import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 
 /**
  * The receiving phone's own count of the codes it tried, kept in its journal. The old phone's budget
@@ -27,6 +27,14 @@ const log = logger('ferry:tried-codes')
 
 const PREFIX = 'tried-code/'
 const LABEL = 'ferry/tried-code/1'
+
+/**
+ * How long after its last try a code's record is kept. A code pairs for ten minutes from when the old
+ * phone first showed it (CODE_TTL_MS), and that was before this phone tried it, so by then no old phone
+ * pairs with it and a guess of it is worth nothing: the record may go. A day more, because the time is
+ * this phone's clock, which a phone that booted with the wrong time may set right meanwhile.
+ */
+export const TRIED_CODE_KEPT_MS = CODE_TTL_MS + 24 * 60 * 60 * 1000
 
 /** One attempt's charge on a code, settled once the attempt is over. */
 export interface CodeTry {
@@ -114,15 +122,36 @@ export class TriedCodes {
     }
   }
 
+  /**
+   * Changes the record of `code`, and deletes in the same write the records of codes that no old phone
+   * pairs with any more (TRIED_CODE_KEPT_MS): each code ever tried would otherwise stay for good.
+   */
   private async update (code: PairingCode, change: (r: TriedCodeRecord | undefined) => TriedCodeRecord | undefined): Promise<void> {
     const key = TriedCodes.key(code)
     const run = this.chain.then(async () => {
       const before = await this.load(code)
       const after = change(before)
-      if (after === before) return
-      await this.journal.write([{ key, value: after === undefined ? undefined : jsonValue(after) }])
+      const ops: JournalOp[] = after === before ? [] : [{ key, value: after === undefined ? undefined : jsonValue(after) }]
+      for (const old of await this.outlived(key)) ops.push({ key: old })
+      if (ops.length > 0) await this.journal.write(ops)
     })
     this.chain = run.catch(() => {})
     await run
+  }
+
+  /** The keys of records, other than `except`, whose code outlived every old phone's pairing with it. */
+  private async outlived (except: string): Promise<string[]> {
+    const keys: string[] = []
+    const now = this.now()
+    for await (const [key, value] of this.journal.list(PREFIX)) {
+      if (key === except) continue
+      let lastAt: unknown
+      try {
+        lastAt = fromJson<TriedCodeRecord>(value)?.lastAt
+      } catch {}
+      // A damaged record stays: it cannot say how old it is, and it refuses its code (load) until a new one.
+      if (typeof lastAt === 'number' && Number.isFinite(lastAt) && now - lastAt > TRIED_CODE_KEPT_MS) keys.push(key)
+    }
+    return keys
   }
 }
