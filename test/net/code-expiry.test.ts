@@ -5,10 +5,16 @@ import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
 import { CodeBudgets } from '../../src/journal/code-budgets.js'
 import type { Journal } from '../../src/journal/journal.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
 import { ferry, type FerryEvent } from '../../src/net/ferry-service.js'
 import { createFerryNode, type FerryNode } from '../../src/net/node.js'
-import { CODE_TTL_MS, generateCode, generateQrKey, parseCode, type PairingCode } from '../../src/pairing/index.js'
+import { PAIR_PROTOCOL, pairAsReceiver, pairAsSender } from '../../src/net/pair-stream.js'
+import { streamToDuplex } from '../../src/net/stream-duplex.js'
+import { CODE_TTL_MS, CodeLifetime, generateCode, generateQrKey, MAX_MESSAGE_BYTES, parseCode, type PairingCode } from '../../src/pairing/index.js'
+import type { ByteDuplex } from '../../src/wire/duplex.js'
+import { readFrames } from '../../src/wire/framing.js'
 import { beginPairing, rawNode } from '../e2e/helpers/raw-peer.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { fillStore, openStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
@@ -120,6 +126,106 @@ describe('an offer whose code can pair no phone any more', () => {
       await node.stop()
       await disk.close()
       store.close()
+    }
+  })
+})
+
+/**
+ * The old phone's side of pairing on a bare node, with its code's clock in the test's hands (`clock.t`):
+ * the service keeps the wall clock, and waiting ten minutes is no test. It pairs as the service does
+ * (pairAsSender, one lifetime for every stream); the stream numbered `dropAt` it cuts once the new
+ * phone's PAKE_A is in, moving the clock past the code's expiry first: the code dies while the link is
+ * down. `beforePakeB` runs as its PAKE_B is about to leave.
+ */
+async function oldPhoneWithClock (code: PairingCode, opts: { dropAt?: number, beforePakeB?: () => void } = {}): Promise<{
+  node: FerryNode, addr: string, lifetime: CodeLifetime, clock: { t: number }, streams: () => number
+}> {
+  const clock = { t: 1_000_000 }
+  const lifetime = new CodeLifetime({ now: () => clock.t })
+  const node = await rawNode()
+  const addr = `${node.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))}`
+  let streams = 0
+  await node.handle(PAIR_PROTOCOL, (stream, connection) => {
+    const n = ++streams
+    const duplex = streamToDuplex(stream)
+    if (n === opts.dropAt) {
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        clock.t = lifetime.expiresAt
+        duplex.abort(new Error('the link drops'))
+      })().catch(() => {})
+      return
+    }
+    let writes = 0
+    const watched: ByteDuplex = {
+      source: duplex.source,
+      write: async chunks => {
+        if (++writes === 1) opts.beforePakeB?.()
+        await duplex.write(chunks)
+      },
+      close: async () => { await duplex.close() },
+      abort: err => { duplex.abort(err) }
+    }
+    void pairAsSender(watched, { localPeerId: node.peerId.toString(), remotePeerId: connection.remotePeer.toString() },
+      { code, lifetime, tokens: new Map() }).catch(() => {})
+  })
+  return { node, addr, lifetime, clock, streams: () => streams }
+}
+
+describe('a new phone trying the code as it expires', () => {
+  const { phones, nodes } = stoppedAfterEach<FerryNode>()
+  const code = parseCode('638-2210-4457')
+  const wrong = parseCode('638-2210-4458')
+
+  it('hears from the old phone that the code expired, which costs it no try of the code', async () => {
+    // One wrong try first, counted; then the right code, whose link drops after its PAKE_A as the code
+    // turns ten minutes old. The receive dials again by itself and meets a dead code: it must say the
+    // old phone's code expired (not that this phone tried it too often, nor that another phone used
+    // it), stop there rather than retry, and count no try, as nothing keyed from the code came back.
+    const old = await oldPhoneWithClock(code, { dropAt: 2 })
+    nodes.push(old.node)
+    const phone = await createFerry(tempDir('expiry-new-'), { listen, memory: false })
+    phones.push(phone)
+    const first = await phone.receive({ addrs: [old.addr], code: wrong }).then(() => undefined, (e: FerryError) => e)
+    expect(first?.code).toBe(ErrorCode.WRONG_CODE)
+    expect(await new TriedCodes(phone.journal).load(wrong)).toMatchObject({ failed: 1 })
+
+    const events: FerryEvent[] = []
+    const refused = await phone.receive({ addrs: [old.addr], code, onEvent: e => { events.push(e) } }).then(() => undefined, (e: FerryError) => e)
+    expect(refused?.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused?.details).toEqual({ from: 'sender' })
+    expect(refused?.message).toMatch(/^pairing: the code has expired \(already used by another phone, three wrong tries, or ten minutes old\)/)
+    expect(old.lifetime.state).toBe('expired')
+    // Dialled again once after the drop, and not after the refusal.
+    expect(old.streams()).toBe(3)
+    expect(events.filter(e => e.type === 'interrupted')).toHaveLength(1)
+    // Neither the dropped link nor the refusal tested a guess: no try of the code is counted.
+    expect(await new TriedCodes(phone.journal).load(code)).toBeUndefined()
+    expect(await new TriedCodes(phone.journal).load(wrong)).toMatchObject({ failed: 1 })
+  })
+
+  it('pairs when the code expires during an attempt the old phone had begun', async () => {
+    // The old phone checks the code's age when an attempt begins, and charged this one then: a code
+    // that turns ten minutes old under it still pairs the phone that holds it, and that phone's count
+    // of the code's tries is cleared, as for any pairing.
+    const old = await oldPhoneWithClock(code, { beforePakeB: () => { old.clock.t = old.lifetime.expiresAt } })
+    nodes.push(old.node)
+    const me = await rawNode()
+    nodes.push(me)
+    const journal = NodeJournal.open(tempDir('expiry-attempt-'))
+    try {
+      const tried = new TriedCodes(journal)
+      await (await tried.begin(code)).charge() // an earlier try, against someone else
+      const stream = await me.dialProtocol(multiaddr(old.addr), PAIR_PROTOCOL)
+      const outcome = await pairAsReceiver(streamToDuplex(stream), { localPeerId: me.peerId.toString(), remotePeerId: old.node.peerId.toString() },
+        { code, tries: await tried.begin(code) })
+      expect(outcome.mode).toBe('code')
+      expect(outcome.unconfirmed).toBeUndefined()
+      expect(old.lifetime.state).toBe('used')
+      expect(old.lifetime.msLeft).toBe(0)
+      expect(await tried.load(code)).toBeUndefined()
+    } finally {
+      await journal.close()
     }
   })
 })
