@@ -16,6 +16,7 @@ import { SenderSearch, senderRoute } from '../net/find-sender.js'
 import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
+import { firstPeerIdOf } from '../net/addresses.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import type { Journal } from '../journal/journal.js'
@@ -275,7 +276,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         via = found.via
         preferHost = found.host
       }
-      const peerOf = addrs.map(a => a.getComponents().findLast(c => c.name === 'p2p')?.value).find(p => p !== undefined)
+      const peerOf = firstPeerIdOf(addrs)
       if (json) jsonEvent('discovered', { peer: peerOf, addrs: addrs.map(String), via, ...(preferHost !== undefined ? { host: preferHost } : {}) })
       else if (via === 'mdns' || via === 'sweep') process.stderr.write(`Found ${peerOf ?? 'the old phone'} ${via === 'mdns' ? 'by mDNS' : `by the sweep at ${preferHost ?? '?'}`}\n`)
       if (qr !== undefined) peerIdFromString(qr.peerId)

@@ -2,6 +2,20 @@ import type { Libp2p } from '@libp2p/interface'
 import { isLinkLocal, isLoopback, isPrivate, tryGetNetConfig } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
+/** The peer an address names (its last /p2p/ part), if it names one. */
+export function peerIdOf (ma: Multiaddr): string | undefined {
+  return ma.getComponents().findLast(c => c.name === 'p2p')?.value
+}
+
+/** The peer the first of the addresses that names one names. */
+export function firstPeerIdOf (addrs: Multiaddr[]): string | undefined {
+  for (const a of addrs) {
+    const p = peerIdOf(a)
+    if (p !== undefined) return p
+  }
+  return undefined
+}
+
 /**
  * Which of a node's addresses to tell peers about.
  *

@@ -4,6 +4,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './happy-dial.js'
 import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
+import { firstPeerIdOf, peerIdOf } from './addresses.js'
 import { assertSweepAllowed } from './lan-guard.js'
 import { discoverPeer } from './node.js'
 import { localSubnets, onSubnet } from './subnets.js'
@@ -160,7 +161,7 @@ export function senderRoute (o: RouteOptions): Route {
       return r.winner
     }
     const firstContact = known === undefined && !reachedOnce
-    const peer = known?.toString() ?? peerOf(tcp)
+    const peer = known?.toString() ?? firstPeerIdOf(tcp)
     /** Sweeps for the same phone, round after round for up to `forMs`. */
     const relocate = async (forMs: number, stop = signal): Promise<Multiaddr[] | undefined> => {
       const stopped = (): boolean => stop?.aborted === true
@@ -226,16 +227,8 @@ export function senderRoute (o: RouteOptions): Route {
   }
 }
 
-function peerOf (addrs: Multiaddr[]): string | undefined {
-  for (const a of addrs) {
-    const p = a.getComponents().findLast(c => c.name === 'p2p')?.value
-    if (p !== undefined) return p
-  }
-  return undefined
-}
-
 function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {
-  return ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${peer.toString()}`)
+  return peerIdOf(ma) !== undefined ? ma : ma.encapsulate(`/p2p/${peer.toString()}`)
 }
 
 async function sleep (ms: number, signal: AbortSignal): Promise<void> {

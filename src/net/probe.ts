@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdOf } from './addresses.js'
 
 // The discovery probe: how a receiver that cannot use multicast asks a host on its subnet "are you the
 // phone showing nameplate N?" over plain TCP, on a port of a small fixed range the sender listens on.
@@ -259,7 +260,7 @@ export function parseAnswer (bytes: Uint8Array): { peer: string, addrs: Multiadd
     const addrs = v.addrs.map(a => {
       if (typeof a !== 'string') throw new Error('not a string')
       const ma = multiaddr(a)
-      const named = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      const named = peerIdOf(ma)
       if (named !== undefined && named !== peer) throw new Error('another peer\'s address')
       return named !== undefined ? ma : ma.encapsulate(`/p2p/${peer}`)
     })

@@ -1,4 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdOf } from '../net/addresses.js'
 import { codeKey } from '../journal/code-key.js'
 import type { Journal } from '../journal/journal.js'
 import type { PairingCode } from '../pairing/index.js'
@@ -19,7 +20,7 @@ function keyOf (peer: string, code: PairingCode): string {
 function peerOf (addrs: string[]): string | undefined {
   for (const a of addrs) {
     try {
-      const peer = multiaddr(a).getComponents().findLast(c => c.name === 'p2p')?.value
+      const peer = peerIdOf(multiaddr(a))
       if (peer !== undefined) return peer
     } catch {}
   }
