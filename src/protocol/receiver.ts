@@ -23,9 +23,10 @@ import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
-import { LeafBases, type LeafBase } from '../journal/leaf-bases.js'
+import { LeafBases } from '../journal/leaf-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
-import { ownVersionKey, Verification, type ChatReceived, type PlanEntry } from './verification.js'
+import { ownVersionKey, Verification, type PlanEntry } from './verification.js'
+import type { Expected, Incoming } from './incoming.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -113,49 +114,6 @@ export interface ReceiverInit {
    * message the old phone changed still comes, with the media it refers to.
    */
   restoreDeleted?: boolean
-}
-
-interface Expected {
-  transferId: Uint8Array
-  sourceId: string
-  selection: Selection
-  /** In manifest order (conversation id order). */
-  conversations: Incoming[]
-  byId: Map<string, Incoming>
-  /** In sha256 order; indexOf finds a message's media. */
-  media: ManifestMedia
-  totalMessages: number
-  totalMediaBytes: number
-  /** Whether the sender plans against a base (Manifest.plans_bases). */
-  plansBases: boolean
-}
-
-/** One conversation of the manifest, as this session receives it. */
-interface Incoming extends ChatReceived {
-  index: number
-  /** This phone held some of its messages at all: what arrives is first looked up, to keep what it replaces. */
-  occupied: boolean
-  /** The sender asked for `mine` (its root differed from ours). */
-  leavesSent?: boolean
-  planDone: boolean
-  wanted?: Uint8Array
-  /** Messages to arrive in this session, once known. */
-  expect: number
-  arrived: number
-  /** Where the data of this conversation stands: the last message, and the plan entry it fell in. */
-  last?: MessagePosition
-  entry: number
-  /** The base this phone offers the sender (leaf-bases.ts), when it does. */
-  base?: LeafBase
-  /**
-   * Made only once the plan shows the old phone has something new of it: this phone's owner deleted
-   * the chat, and it is not made again for leaves that stay deleted.
-   */
-  deferred?: Conversation
-  /** Messages of its kept leaves this phone no longer holds: its owner deleted them, and they stay so. */
-  messagesLeftDeleted?: number
-  /** Its owner deleted the chat, and no leaf of it is new: it is not made again. */
-  chatLeftDeleted?: boolean
 }
 
 /**
