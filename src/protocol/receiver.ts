@@ -9,13 +9,11 @@ import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, 
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
-import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
-import { conversationLeaves } from './conversation-leaves.js'
+import { encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, pagesThrough, startOf } from './manifest.js'
+import { inRange, pagesThrough } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { leafToWire } from './plan.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
@@ -23,10 +21,10 @@ import { keepsOwnVersion } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
-import { LeafBases } from '../journal/leaf-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { ownVersionKey, Verification, type PlanEntry } from './verification.js'
 import type { Expected, Incoming } from './incoming.js'
+import { Reconciliation } from './reconciliation.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -145,8 +143,8 @@ export class ReceiverMachine {
   private readonly ownVersions = new Map<string, Uint8Array>()
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
-  /** The leaf digests this phone verified from the same old phone (leaf-bases.ts), once a manifest came. */
-  private leafBases?: LeafBases
+  /** Settles what this phone holds of the manifest's conversations, and so what is to come; once a manifest came. */
+  private reconciliation?: Reconciliation
   /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
   private mediaBase?: MediaBase
   /** Frames made in the background; set by the driver. */
@@ -175,7 +173,6 @@ export class ReceiverMachine {
   private fragment?: { buf: Uint8Array, filled: number }
   private ackedBytes = 0
   private ackEvery = 0
-  private holdingsTask?: Promise<void>
   private messagesFinished = false
   /** Called once every message of the selection is on this phone. */
   onChatsReady?: () => void
@@ -345,15 +342,23 @@ export class ReceiverMachine {
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
-    await this.offerBases(expected)
+    this.reconciliation = await Reconciliation.open({
+      sink: this.sink,
+      journal: this.journal,
+      expected,
+      restoreDeleted: this.restoreDeleted,
+      maxManifestEntries: this.opts.maxManifestEntries,
+      emit: frames => { this.emit?.(frames) },
+      ended: () => this.finished
+    })
     await this.putMetadata(expected, contacts)
     await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, leftDeleted === undefined ? undefined : i => getBit(leftDeleted, i))
-    const held = await this.findHoldings(expected)
+    const held = await this.reconciliation.findHoldings()
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
       this.manifestMediaFiles, this.manifestMediaBytes, this.transfer.transferId, this.transfer.sessions)
     this.state = 'messages'
-    this.holdingsTask = this.sendHoldings(expected).catch(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
+    this.reconciliation.startHoldings(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
     this.checkChatsReady()
     return [encodeFrame({ resume: { ...mediaResume, held, mediaLeftDeleted: leftDeleted } })]
   }
@@ -423,22 +428,6 @@ export class ReceiverMachine {
   }
 
   /**
-   * Reads the bases of this (old phone, store) pair, and picks those offered to the sender: only to one
-   * that plans against them (an older one would not know what to do with them), not when the person
-   * asked for everything back, and only what fits the first Holdings frame whole (a conversation whose
-   * base would not comes as if it had none: its deleted leaves come back, nothing worse).
-   */
-  private async offerBases (e: Expected): Promise<void> {
-    this.leafBases = await LeafBases.load(this.journal, e.sourceId, this.sink.historyId)
-    if (!e.plansBases || this.restoreDeleted) return
-    const maxBytes = Math.min(MAX_FRAME_BYTES / 2, this.opts.maxManifestEntries * LEAF_DIGEST_BYTES)
-    for (const inc of e.conversations) {
-      const base = this.leafBases.of(inc.conversation.id)
-      if (base !== undefined && inc.declared > 0 && base.packed.byteLength <= maxBytes) inc.base = base
-    }
-  }
-
-  /**
    * Stores the manifest's contacts and conversations, first logging the versions they replace. Into a
    * phone in use they merge rather than replace (own-names.ts): a name or title this phone changed since
    * the last transfer from the old phone, which did not, stays; otherwise the old phone's wins. What only
@@ -478,77 +467,17 @@ export class ReceiverMachine {
     }
   }
 
-  /** Which conversations this phone holds some of (inside the selection, and at all). */
-  private async findHoldings (e: Expected): Promise<Uint8Array> {
-    const held = new Uint8Array(bitmapBytes(e.conversations.length))
-    const sel = e.selection
-    for (const inc of e.conversations) {
-      const first = await this.sink.messages(inc.conversation.id, undefined, 1)
-      inc.occupied = first.length > 0
-      if (inc.occupied) {
-        const inSel = sel.since === undefined ? first : await this.sink.messages(inc.conversation.id, startOf(sel), 1)
-        inc.held = inSel.length > 0 && inRange(sel, inSel[0].ts)
-      }
-      // Holding nothing where a base says the old phone's leaves were verified: its owner deleted them.
-      if (inc.base !== undefined) inc.held = true
-      if (inc.held) {
-        setBit(held, inc.index)
-        inc.expect = -1 // known once the plan is in
-      }
-    }
-    return held
-  }
-
-  /**
-   * Reads this phone's leaves of each held conversation and sends their root, while data flows
-   * meanwhile; the leaves themselves go only if the sender asks (its root differs). With the root goes
-   * the base, but for the digests of leaves this phone still holds: a sender's leaf with one of those
-   * is held the same here anyway, so an unchanged or merely grown history sends none.
-   */
-  private async sendHoldings (e: Expected): Promise<void> {
-    for (const inc of e.conversations) {
-      if (!inc.held) continue
-      const mine = await conversationLeaves(this.sink, inc.conversation.id, e.selection)
-      inc.mine = mine
-      if (this.finished) return
-      const root = new ConversationRoot()
-      for (const l of mine) root.add(l)
-      const unheld = inc.base?.without(mine.map(l => l.digest))
-      const base = unheld === undefined || unheld.byteLength === 0 ? undefined : unheld
-      if (mine.length === 0) {
-        // Nothing here (only a base makes such a conversation held): no leaves follow, the sender plans.
-        inc.leavesSent = true
-        this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: 0, base } })])
-        continue
-      }
-      const last = mine[mine.length - 1].last
-      this.emit?.([encodeFrame({ holdings: { conversation: inc.index, root: root.digest(), count: root.count, lastTs: last.ts, lastId: last.id, base } })])
-    }
-  }
-
-  /** This phone's leaves of a conversation, as Holdings frames: the sender asked for them. */
-  private leavesFrames (inc: Incoming): EncodedFrame[] {
-    const mine = inc.mine as LeafSummary[]
-    inc.leavesSent = true
-    const frames: EncodedFrame[] = []
-    const step = 4096
-    for (let i = 0; i < mine.length; i += step) {
-      frames.push(encodeFrame({ holdings: { conversation: inc.index, leaves: mine.slice(i, i + step).map(leafToWire), more: i + step < mine.length } }))
-    }
-    return frames
-  }
-
   private async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {
     this.expect('messages')
     const e = this.expected as Expected
     const inc = e.conversations[p.conversation ?? 0]
     if (inc === undefined || !inc.held || inc.planDone) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan for conversation ${p.conversation ?? 0}`)
-    if (inc.mine === undefined) await this.holdingsTask // the plan answers our holdings: they were sent
+    if (inc.mine === undefined) await (this.reconciliation as Reconciliation).holdingsSent() // the plan answers our holdings: they were sent
     const mine = inc.mine as LeafSummary[]
     const answer = p.answer ?? ferry.Plan.Answer.PLANNED
     if (answer !== ferry.Plan.Answer.PLANNED) {
       if (inc.leavesSent === true || (p.leaves.length > 0 && answer !== ferry.Plan.Answer.PREFIX)) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan answer for conversation ${inc.conversation.id}`)
-      if (answer === ferry.Plan.Answer.LEAVES) return this.leavesFrames(inc)
+      if (answer === ferry.Plan.Answer.LEAVES) return (this.reconciliation as Reconciliation).leavesFrames(inc)
       if (answer !== ferry.Plan.Answer.SAME && answer !== ferry.Plan.Answer.PREFIX) throw new FerryError(ErrorCode.MALFORMED_FRAME, `unknown Plan answer ${String(answer)}`)
       // The sender's part is exactly what this phone holds (and, for a prefix, what follows): verify()
       // checks the roots against its Done.
@@ -887,15 +816,6 @@ export class ReceiverMachine {
     return this.processed(size)
   }
 
-  /** What this transfer verified of the old phone's leaves becomes the base of the next (leaf-bases.ts). */
-  private leafBaseOps (e: Expected, verification: Verification): JournalOp[] {
-    const bases = this.leafBases as LeafBases
-    const whole = wholeConversations(e.selection)
-    const ops: JournalOp[] = []
-    for (const [id, digests] of verification.leaves) for (const op of bases.record(id, digests, whole)) ops.push(op)
-    return ops
-  }
-
   /** What this transfer verified of the old phone's files becomes the base of the next (media-bases.ts). */
   private mediaBaseOps (e: Expected, intake: MediaIntake): JournalOp[] {
     const sel = e.selection
@@ -948,7 +868,7 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld
-    }, [...this.nameBases, ...this.leafBaseOps(e, verification), ...this.mediaBaseOps(e, intake)])
+    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves), ...this.mediaBaseOps(e, intake)])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
       this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
