@@ -1,18 +1,18 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { comparePositions, type Contact, type Conversation, type MediaRecord, type Message, type Selection } from '../store/model.js'
-import type { HistorySink, MessagePosition } from '../store/history.js'
+import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
+import type { HistorySink } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
 import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
 import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame, type ReceivedBatch } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
-import { bitmapBytes, getBit, setBit } from './bitmap.js'
+import { getBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
-import { encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
+import { encodedMessage } from './leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange, pagesThrough } from './manifest.js'
+import { inRange } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
@@ -22,9 +22,9 @@ import { mergeNames } from './own-names.js'
 import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
-import { ownVersionKey, Verification, type PlanEntry } from './verification.js'
+import { ownVersionKey, Verification } from './verification.js'
 import type { Expected, Incoming } from './incoming.js'
-import { Reconciliation } from './reconciliation.js'
+import { askedFor, Reconciliation } from './reconciliation.js'
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -348,8 +348,12 @@ export class ReceiverMachine {
       expected,
       restoreDeleted: this.restoreDeleted,
       maxManifestEntries: this.opts.maxManifestEntries,
+      log: this.log,
+      transfer: this.transfer,
+      progress: this.progress,
       emit: frames => { this.emit?.(frames) },
-      ended: () => this.finished
+      ended: () => this.finished,
+      counted: () => { this.checkChatsReady() }
     })
     await this.putMetadata(expected, contacts)
     await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, leftDeleted === undefined ? undefined : i => getBit(leftDeleted, i))
@@ -444,7 +448,7 @@ export class ReceiverMachine {
     this.nameBases = bases.record(incomingContacts, incomingConversations)
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
-    // A chat deleted here that the old phone verified last time waits for its plan (want()).
+    // A chat deleted here that the old phone verified last time waits for its plan (Reconciliation.want).
     const deferred = new Set<string>()
     for (const c of conversations) {
       const inc = e.byId.get(c.id) as Incoming
@@ -469,151 +473,7 @@ export class ReceiverMachine {
 
   private async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {
     this.expect('messages')
-    const e = this.expected as Expected
-    const inc = e.conversations[p.conversation ?? 0]
-    if (inc === undefined || !inc.held || inc.planDone) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan for conversation ${p.conversation ?? 0}`)
-    if (inc.mine === undefined) await (this.reconciliation as Reconciliation).holdingsSent() // the plan answers our holdings: they were sent
-    const mine = inc.mine as LeafSummary[]
-    const answer = p.answer ?? ferry.Plan.Answer.PLANNED
-    if (answer !== ferry.Plan.Answer.PLANNED) {
-      if (inc.leavesSent === true || (p.leaves.length > 0 && answer !== ferry.Plan.Answer.PREFIX)) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan answer for conversation ${inc.conversation.id}`)
-      if (answer === ferry.Plan.Answer.LEAVES) return (this.reconciliation as Reconciliation).leavesFrames(inc)
-      if (answer !== ferry.Plan.Answer.SAME && answer !== ferry.Plan.Answer.PREFIX) throw new FerryError(ErrorCode.MALFORMED_FRAME, `unknown Plan answer ${String(answer)}`)
-      // The sender's part is exactly what this phone holds (and, for a prefix, what follows): verify()
-      // checks the roots against its Done.
-      inc.plan = mine.map((l, have): PlanEntry => ({ kind: 'have', after: have === 0 ? undefined : mine[have - 1].last, last: l.last, count: l.count, have }))
-      if (answer === ferry.Plan.Answer.PREFIX) {
-        const mineLast = mine[mine.length - 1].last
-        const w = p.leaves[0]
-        const tail = { last: { ts: Number(w?.lastTs ?? 0), id: w?.lastId ?? '' }, count: w?.count ?? 0 }
-        if (p.leaves.length !== 1 || w.kind !== ferry.PlanLeaf.Kind.NEED || !Number.isSafeInteger(tail.last.ts) || tail.count < 1 ||
-          comparePositions(tail.last, mineLast) <= 0) {
-          throw new FerryError(ErrorCode.PROTOCOL, `a prefix Plan for ${inc.conversation.id} must name one needed run after this phone's last message`)
-        }
-        inc.plan.push({ kind: 'need', after: mineLast, last: tail.last, count: tail.count })
-        inc.prefix = true
-      }
-      inc.planDone = true
-      if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
-        throw new FerryError(ErrorCode.COUNT_MISMATCH, `the sender says this phone holds all of ${inc.conversation.id}, but it holds ${inc.plan.reduce((n, l) => n + l.count, 0)} messages of the ${inc.declared} declared`)
-      }
-      return await this.want(inc)
-    }
-    if (inc.leavesSent !== true) throw new FerryError(ErrorCode.PROTOCOL, `a Plan for conversation ${inc.conversation.id} before it asked for the leaves`)
-    inc.plan ??= []
-    for (const w of p.leaves) {
-      const prev = inc.plan[inc.plan.length - 1]
-      const after = prev?.last
-      if (w.kind === ferry.PlanLeaf.Kind.HAVE) {
-        const have = w.have ?? 0
-        const leaf = mine[have]
-        if (leaf === undefined || (after !== undefined && comparePositions(leaf.first, after) <= 0)) throw new FerryError(ErrorCode.PROTOCOL, `Plan names leaf ${have}, which this phone did not send`)
-        inc.plan.push({ kind: 'have', after, last: leaf.last, count: leaf.count, have })
-        continue
-      }
-      const last = { ts: Number(w.lastTs ?? 0), id: w.lastId ?? '' }
-      const count = w.count ?? 0
-      if (!Number.isSafeInteger(last.ts) || count < 1 || (after !== undefined && comparePositions(last, after) <= 0)) {
-        throw new FerryError(ErrorCode.PROTOCOL, 'Plan leaves are out of order')
-      }
-      if (w.kind === ferry.PlanLeaf.Kind.KEPT) {
-        // Only a digest of this phone's own base: the sender cannot make this phone take any other.
-        const digest = w.digest ?? new Uint8Array(0)
-        if (inc.base === undefined || digest.byteLength !== LEAF_DIGEST_BYTES || !inc.base.has(digest)) {
-          throw new FerryError(ErrorCode.PROTOCOL, `Plan keeps a leaf of ${inc.conversation.id} that is not in this phone's base`)
-        }
-        inc.plan.push({ kind: 'kept', after, last, count, digest: digest.slice() })
-      } else if (w.kind === ferry.PlanLeaf.Kind.LIST) {
-        const from = inc.listed.length
-        let pos = after
-        const items = w.items ?? []
-        for (const it of items) {
-          const item = { ts: Number(it.ts ?? 0), id: it.id ?? '', hash: it.hash ?? new Uint8Array(0) }
-          if (!Number.isSafeInteger(item.ts) || item.hash.byteLength !== 8 || (pos !== undefined && comparePositions(item, pos) <= 0) || comparePositions(item, last) > 0) {
-            throw new FerryError(ErrorCode.PROTOCOL, 'listed messages are out of order or outside their leaf')
-          }
-          pos = item
-          inc.listed.push(item)
-        }
-        if (items.length !== count) throw new FerryError(ErrorCode.COUNT_MISMATCH, `a listed leaf of ${inc.conversation.id} lists ${items.length} messages for ${count}`)
-        inc.plan.push({ kind: 'list', after, last, count, from, to: inc.listed.length })
-      } else {
-        inc.plan.push({ kind: 'need', after, last, count })
-      }
-    }
-    if (p.more === true) return []
-    inc.planDone = true
-    if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plan.reduce((n, l) => n + l.count, 0)} messages, the manifest ${inc.declared}`)
-    }
-    return this.want(inc)
-  }
-
-  /** Answers a plan's listed messages: those this phone lacks, or holds in another version. */
-  private async want (inc: Incoming): Promise<EncodedFrame[]> {
-    const e = this.expected as Expected
-    const bits = new Uint8Array(bitmapBytes(inc.listed.length))
-    let expect = 0
-    let held = 0
-    let kept = 0
-    for (const leaf of inc.plan as PlanEntry[]) {
-      if (leaf.kind === 'have') { held += leaf.count; continue }
-      if (leaf.kind === 'need') { expect += leaf.count; continue }
-      if (leaf.kind === 'kept') {
-        // What is here of it counts as held; the rest its owner deleted (about: a message of its own
-        // written in the range counts as one of the old phone's).
-        let here = 0
-        if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
-        const deleted = Math.max(0, leaf.count - here)
-        this.progress.messagesLeftDeleted += deleted
-        inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + deleted
-        kept += deleted
-        held += leaf.count - deleted
-        continue
-      }
-      const mineHere = new Map<string, Uint8Array>()
-      for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) {
-        for (const m of page) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
-      }
-      for (let i = leaf.from as number; i < (leaf.to as number); i++) {
-        const it = inc.listed[i]
-        const h = mineHere.get(`${it.ts}\u0000${it.id}`)
-        if (h !== undefined && equalBytes(h, it.hash)) held++
-        else { setBit(bits, i); expect++ }
-      }
-    }
-    inc.wanted = bits
-    inc.expect = expect
-    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
-      (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
-    if (inc.deferred !== undefined) await this.makeDeferred(inc)
-    this.progress.messages += held + kept
-    this.progress.messagesHeld += held
-    this.checkChatsReady()
-    if (inc.listed.length === 0) return []
-    return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
-  }
-
-  /**
-   * A chat deleted here comes back only when the old phone has a leaf of it this phone did not verify
-   * last time (a new message there brings it back, as on one phone); all kept, it stays deleted.
-   */
-  private async makeDeferred (inc: Incoming): Promise<void> {
-    const c = inc.deferred as Conversation
-    inc.deferred = undefined
-    if ((inc.plan as PlanEntry[]).every(l => l.kind === 'kept')) {
-      this.progress.chatsLeftDeleted++
-      inc.chatLeftDeleted = true
-      return
-    }
-    await this.log.logMetadata(this.transfer as TransferRecord, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
-    await this.sink.commit({ conversations: [c] })
-    await verifyNames(this.sink, [], [c])
-  }
-
-  /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
-  private range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
-    return pagesThrough(this.sink, conversation, sel, after, last, expect)
+    return await (this.reconciliation as Reconciliation).onPlan(p)
   }
 
   /** Counts a processed data frame; the driver acknowledges the total once per read (takeAck). */
@@ -657,13 +517,7 @@ export class ReceiverMachine {
     }
     if (inc.held) {
       if (inc.wanted === undefined) throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} came before the plan of its conversation was agreed`)
-      const plan = inc.plan as PlanEntry[]
-      while (inc.entry < plan.length && comparePositions(m, plan[inc.entry].last) > 0) inc.entry++
-      const leaf = plan[inc.entry]
-      const listed = leaf?.kind === 'list' ? this.listedIndex(inc, leaf, m) : -1
-      if (leaf === undefined || leaf.kind === 'have' || leaf.kind === 'kept' || (leaf.kind === 'list' && (listed < 0 || !isSet(inc.wanted, listed)))) {
-        throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} was not asked for`)
-      }
+      if (!askedFor(inc, m)) throw new FerryError(ErrorCode.PROTOCOL, `message ${m.conversation}/${m.id} was not asked for`)
     }
     if (++inc.arrived > inc.expect) throw new FerryError(ErrorCode.COUNT_MISMATCH, `sender sent more messages of ${m.conversation} than it declared`)
     if (m.media !== undefined && e.media.indexOf(m.media) < 0) {
@@ -671,19 +525,6 @@ export class ReceiverMachine {
     }
     inc.last = m // a message is its own position: no object per message to note where it stands
     return inc
-  }
-
-  private listedIndex (inc: Incoming, leaf: PlanEntry, m: Message): number {
-    let lo = leaf.from as number
-    let hi = (leaf.to as number) - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const c = comparePositions(inc.listed[mid], m)
-      if (c === 0) return mid
-      if (c < 0) lo = mid + 1
-      else hi = mid - 1
-    }
-    return -1
   }
 
   /** Only a store that keeps messages as their encodings takes them as they came (HistoryChange.encoded). */
@@ -899,8 +740,4 @@ function bytes (n: number): string {
     unit = u
   }
   return `${n.toLocaleString('en-US')} bytes${unit === '' ? '' : ` (${v.toFixed(1)} ${unit})`}`
-}
-
-function isSet (bits: Uint8Array | undefined, i: number): boolean {
-  return bits !== undefined && (bits[i >> 3] & (1 << (i & 7))) !== 0
 }

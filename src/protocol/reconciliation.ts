@@ -1,14 +1,21 @@
-import type { HistorySink } from '../store/history.js'
+import { logger } from '@libp2p/logger'
+import { ErrorCode, FerryError } from '../errors.js'
+import { comparePositions, type Conversation, type Message, type Selection } from '../store/model.js'
+import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
+import type { TransferLog, TransferRecord } from '../journal/transfer-log.js'
 import { LeafBases } from '../journal/leaf-bases.js'
-import { encodeFrame, type EncodedFrame } from '../wire/codec.js'
+import { encodeFrame, ferry, type EncodedFrame } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, setBit } from './bitmap.js'
-import { ConversationRoot, LEAF_DIGEST_BYTES, type LeafSummary } from './leaves.js'
+import { equalBytes } from './digest.js'
+import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves } from './conversation-leaves.js'
-import { inRange, startOf } from './manifest.js'
+import { inRange, pagesThrough, startOf } from './manifest.js'
 import { leafToWire } from './plan.js'
 import { wholeConversations } from './selection.js'
+import { verifyNames } from './name-check.js'
+import type { PlanEntry } from './verification.js'
 import type { Expected, Incoming } from './incoming.js'
 
 // The receiver's side of reconciliation (docs/architecture.md, step 4): which conversations this phone
@@ -18,10 +25,25 @@ import type { Expected, Incoming } from './incoming.js'
 // each frame against the session's state and hands the reconciliation's frames to it; what this phone
 // holds, and so what is still to come, is settled here.
 
+// The receiver's log: a plan is part of what a person following a receive (DEBUG=ferry:receiver) reads.
+const log = logger('ferry:receiver')
+
+/** Progress counters the reconciliation keeps (the receiver's): what is held here, and what stays deleted. */
+export interface PlanProgress {
+  messages: number
+  messagesHeld: number
+  messagesLeftDeleted: number
+  chatsLeftDeleted: number
+}
+
 export interface ReconciliationInit {
   sink: HistorySink
   journal: Journal
+  /** The transfer's log, opened: a chat deleted here that comes back is logged to be undone. */
+  log: TransferLog
+  transfer: TransferRecord
   expected: Expected
+  progress: PlanProgress
   /** The person asked for everything back (ReceiverInit.restoreDeleted): no base is offered. */
   restoreDeleted: boolean
   /** TransferOptions.maxManifestEntries: a base offered is no larger than a manifest may be. */
@@ -30,12 +52,25 @@ export interface ReconciliationInit {
   emit: (frames: EncodedFrame[]) => void
   /** Whether the session has ended: holdings still being read are then not sent. */
   ended: () => boolean
+  /** Called once a plan counted what this phone holds of its conversation into `progress`. */
+  counted: () => void
 }
 
 export class Reconciliation {
+  private readonly sink: HistorySink
+  private readonly log: TransferLog
+  private readonly transfer: TransferRecord
+  private readonly expected: Expected
+  private readonly progress: PlanProgress
   private holdingsTask?: Promise<void>
 
-  private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {}
+  private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {
+    this.sink = init.sink
+    this.log = init.log
+    this.transfer = init.transfer
+    this.expected = init.expected
+    this.progress = init.progress
+  }
 
   /** Reads the leaf bases of this (old phone, store) pair, and offers the sender those it may take. */
   static async open (init: ReconciliationInit): Promise<Reconciliation> {
@@ -51,7 +86,7 @@ export class Reconciliation {
    * deleted leaves come back, nothing worse).
    */
   private offerBases (): void {
-    const e = this.init.expected
+    const e = this.expected
     if (!e.plansBases || this.init.restoreDeleted) return
     const maxBytes = Math.min(MAX_FRAME_BYTES / 2, this.init.maxManifestEntries * LEAF_DIGEST_BYTES)
     for (const inc of e.conversations) {
@@ -62,14 +97,14 @@ export class Reconciliation {
 
   /** Which conversations this phone holds some of (inside the selection, and at all). */
   async findHoldings (): Promise<Uint8Array> {
-    const e = this.init.expected
+    const e = this.expected
     const held = new Uint8Array(bitmapBytes(e.conversations.length))
     const sel = e.selection
     for (const inc of e.conversations) {
-      const first = await this.init.sink.messages(inc.conversation.id, undefined, 1)
+      const first = await this.sink.messages(inc.conversation.id, undefined, 1)
       inc.occupied = first.length > 0
       if (inc.occupied) {
-        const inSel = sel.since === undefined ? first : await this.init.sink.messages(inc.conversation.id, startOf(sel), 1)
+        const inSel = sel.since === undefined ? first : await this.sink.messages(inc.conversation.id, startOf(sel), 1)
         inc.held = inSel.length > 0 && inRange(sel, inSel[0].ts)
       }
       // Holding nothing where a base says the old phone's leaves were verified: its owner deleted them.
@@ -90,11 +125,6 @@ export class Reconciliation {
     this.holdingsTask = this.sendHoldings().catch(onError)
   }
 
-  /** Once the holdings are sent, or their reading failed. */
-  async holdingsSent (): Promise<void> {
-    await this.holdingsTask
-  }
-
   /**
    * Reads this phone's leaves of each held conversation and sends their root, while data flows
    * meanwhile; the leaves themselves go only if the sender asks (its root differs). With the root goes
@@ -102,10 +132,10 @@ export class Reconciliation {
    * is held the same here anyway, so an unchanged or merely grown history sends none.
    */
   private async sendHoldings (): Promise<void> {
-    const e = this.init.expected
+    const e = this.expected
     for (const inc of e.conversations) {
       if (!inc.held) continue
-      const mine = await conversationLeaves(this.init.sink, inc.conversation.id, e.selection)
+      const mine = await conversationLeaves(this.sink, inc.conversation.id, e.selection)
       inc.mine = mine
       if (this.init.ended()) return
       const root = new ConversationRoot()
@@ -124,7 +154,7 @@ export class Reconciliation {
   }
 
   /** This phone's leaves of a conversation, as Holdings frames: the sender asked for them. */
-  leavesFrames (inc: Incoming): EncodedFrame[] {
+  private leavesFrames (inc: Incoming): EncodedFrame[] {
     const mine = inc.mine as LeafSummary[]
     inc.leavesSent = true
     const frames: EncodedFrame[] = []
@@ -136,13 +166,197 @@ export class Reconciliation {
   }
 
   /**
+   * Takes a Plan, the sender's answer to a conversation's holdings: answers with this phone's leaves
+   * when the sender asks for them, with its Want once the plan is whole, and with nothing while more of
+   * it is to come.
+   */
+  async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {
+    const e = this.expected
+    const inc = e.conversations[p.conversation ?? 0]
+    if (inc === undefined || !inc.held || inc.planDone) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan for conversation ${p.conversation ?? 0}`)
+    if (inc.mine === undefined) await this.holdingsTask // the plan answers our holdings: they were sent
+    const mine = inc.mine as LeafSummary[]
+    const answer = p.answer ?? ferry.Plan.Answer.PLANNED
+    if (answer !== ferry.Plan.Answer.PLANNED) {
+      if (inc.leavesSent === true || (p.leaves.length > 0 && answer !== ferry.Plan.Answer.PREFIX)) throw new FerryError(ErrorCode.PROTOCOL, `unexpected Plan answer for conversation ${inc.conversation.id}`)
+      if (answer === ferry.Plan.Answer.LEAVES) return this.leavesFrames(inc)
+      if (answer !== ferry.Plan.Answer.SAME && answer !== ferry.Plan.Answer.PREFIX) throw new FerryError(ErrorCode.MALFORMED_FRAME, `unknown Plan answer ${String(answer)}`)
+      // The sender's part is exactly what this phone holds (and, for a prefix, what follows): verify()
+      // checks the roots against its Done.
+      inc.plan = mine.map((l, have): PlanEntry => ({ kind: 'have', after: have === 0 ? undefined : mine[have - 1].last, last: l.last, count: l.count, have }))
+      if (answer === ferry.Plan.Answer.PREFIX) {
+        const mineLast = mine[mine.length - 1].last
+        const w = p.leaves[0]
+        const tail = { last: { ts: Number(w?.lastTs ?? 0), id: w?.lastId ?? '' }, count: w?.count ?? 0 }
+        if (p.leaves.length !== 1 || w.kind !== ferry.PlanLeaf.Kind.NEED || !Number.isSafeInteger(tail.last.ts) || tail.count < 1 ||
+          comparePositions(tail.last, mineLast) <= 0) {
+          throw new FerryError(ErrorCode.PROTOCOL, `a prefix Plan for ${inc.conversation.id} must name one needed run after this phone's last message`)
+        }
+        inc.plan.push({ kind: 'need', after: mineLast, last: tail.last, count: tail.count })
+        inc.prefix = true
+      }
+      inc.planDone = true
+      if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `the sender says this phone holds all of ${inc.conversation.id}, but it holds ${inc.plan.reduce((n, l) => n + l.count, 0)} messages of the ${inc.declared} declared`)
+      }
+      return await this.want(inc)
+    }
+    if (inc.leavesSent !== true) throw new FerryError(ErrorCode.PROTOCOL, `a Plan for conversation ${inc.conversation.id} before it asked for the leaves`)
+    inc.plan ??= []
+    for (const w of p.leaves) {
+      const prev = inc.plan[inc.plan.length - 1]
+      const after = prev?.last
+      if (w.kind === ferry.PlanLeaf.Kind.HAVE) {
+        const have = w.have ?? 0
+        const leaf = mine[have]
+        if (leaf === undefined || (after !== undefined && comparePositions(leaf.first, after) <= 0)) throw new FerryError(ErrorCode.PROTOCOL, `Plan names leaf ${have}, which this phone did not send`)
+        inc.plan.push({ kind: 'have', after, last: leaf.last, count: leaf.count, have })
+        continue
+      }
+      const last = { ts: Number(w.lastTs ?? 0), id: w.lastId ?? '' }
+      const count = w.count ?? 0
+      if (!Number.isSafeInteger(last.ts) || count < 1 || (after !== undefined && comparePositions(last, after) <= 0)) {
+        throw new FerryError(ErrorCode.PROTOCOL, 'Plan leaves are out of order')
+      }
+      if (w.kind === ferry.PlanLeaf.Kind.KEPT) {
+        // Only a digest of this phone's own base: the sender cannot make this phone take any other.
+        const digest = w.digest ?? new Uint8Array(0)
+        if (inc.base === undefined || digest.byteLength !== LEAF_DIGEST_BYTES || !inc.base.has(digest)) {
+          throw new FerryError(ErrorCode.PROTOCOL, `Plan keeps a leaf of ${inc.conversation.id} that is not in this phone's base`)
+        }
+        inc.plan.push({ kind: 'kept', after, last, count, digest: digest.slice() })
+      } else if (w.kind === ferry.PlanLeaf.Kind.LIST) {
+        const from = inc.listed.length
+        let pos = after
+        const items = w.items ?? []
+        for (const it of items) {
+          const item = { ts: Number(it.ts ?? 0), id: it.id ?? '', hash: it.hash ?? new Uint8Array(0) }
+          if (!Number.isSafeInteger(item.ts) || item.hash.byteLength !== 8 || (pos !== undefined && comparePositions(item, pos) <= 0) || comparePositions(item, last) > 0) {
+            throw new FerryError(ErrorCode.PROTOCOL, 'listed messages are out of order or outside their leaf')
+          }
+          pos = item
+          inc.listed.push(item)
+        }
+        if (items.length !== count) throw new FerryError(ErrorCode.COUNT_MISMATCH, `a listed leaf of ${inc.conversation.id} lists ${items.length} messages for ${count}`)
+        inc.plan.push({ kind: 'list', after, last, count, from, to: inc.listed.length })
+      } else {
+        inc.plan.push({ kind: 'need', after, last, count })
+      }
+    }
+    if (p.more === true) return []
+    inc.planDone = true
+    if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plan.reduce((n, l) => n + l.count, 0)} messages, the manifest ${inc.declared}`)
+    }
+    return this.want(inc)
+  }
+
+  /** Answers a plan's listed messages: those this phone lacks, or holds in another version. */
+  private async want (inc: Incoming): Promise<EncodedFrame[]> {
+    const e = this.expected
+    const bits = new Uint8Array(bitmapBytes(inc.listed.length))
+    let expect = 0
+    let held = 0
+    let kept = 0
+    for (const leaf of inc.plan as PlanEntry[]) {
+      if (leaf.kind === 'have') { held += leaf.count; continue }
+      if (leaf.kind === 'need') { expect += leaf.count; continue }
+      if (leaf.kind === 'kept') {
+        // What is here of it counts as held; the rest its owner deleted (about: a message of its own
+        // written in the range counts as one of the old phone's).
+        let here = 0
+        if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
+        const deleted = Math.max(0, leaf.count - here)
+        this.progress.messagesLeftDeleted += deleted
+        inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + deleted
+        kept += deleted
+        held += leaf.count - deleted
+        continue
+      }
+      const mineHere = new Map<string, Uint8Array>()
+      for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) {
+        for (const m of page) mineHere.set(`${m.ts}\u0000${m.id}`, messageHash(encodedMessage(m)))
+      }
+      for (let i = leaf.from as number; i < (leaf.to as number); i++) {
+        const it = inc.listed[i]
+        const h = mineHere.get(`${it.ts}\u0000${it.id}`)
+        if (h !== undefined && equalBytes(h, it.hash)) held++
+        else { setBit(bits, i); expect++ }
+      }
+    }
+    inc.wanted = bits
+    inc.expect = expect
+    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
+      (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
+    if (inc.deferred !== undefined) await this.makeDeferred(inc)
+    this.progress.messages += held + kept
+    this.progress.messagesHeld += held
+    this.init.counted()
+    if (inc.listed.length === 0) return []
+    return [encodeFrame({ want: { conversation: inc.index, items: bits } })]
+  }
+
+  /**
+   * A chat deleted here comes back only when the old phone has a leaf of it this phone did not verify
+   * last time (a new message there brings it back, as on one phone); all kept, it stays deleted.
+   */
+  private async makeDeferred (inc: Incoming): Promise<void> {
+    const c = inc.deferred as Conversation
+    inc.deferred = undefined
+    if ((inc.plan as PlanEntry[]).every(l => l.kind === 'kept')) {
+      this.progress.chatsLeftDeleted++
+      inc.chatLeftDeleted = true
+      return
+    }
+    await this.log.logMetadata(this.transfer, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
+    await this.sink.commit({ conversations: [c] })
+    await verifyNames(this.sink, [], [c])
+  }
+
+  /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */
+  private range (conversation: string, sel: Selection, after: MessagePosition | undefined, last: MessagePosition, expect: number): AsyncGenerator<Message[]> {
+    return pagesThrough(this.sink, conversation, sel, after, last, expect)
+  }
+
+  /**
    * What this transfer verified of the old phone's leaves (Verification.leaves) becomes the base of the
    * next (leaf-bases.ts).
    */
   leafBaseOps (verified: ReadonlyMap<string, Uint8Array[]>): JournalOp[] {
-    const whole = wholeConversations(this.init.expected.selection)
+    const whole = wholeConversations(this.expected.selection)
     const ops: JournalOp[] = []
     for (const [id, digests] of verified) for (const op of this.leafBases.record(id, digests, whole)) ops.push(op)
     return ops
   }
+}
+
+/**
+ * Whether the plan of a held conversation asked for `m`, the next of its messages that came (admitted in
+ * order): moves `inc.entry` on to the plan entry `m` falls in.
+ */
+export function askedFor (inc: Incoming, m: MessagePosition): boolean {
+  const plan = inc.plan as PlanEntry[]
+  while (inc.entry < plan.length && comparePositions(m, plan[inc.entry].last) > 0) inc.entry++
+  const leaf = plan[inc.entry]
+  if (leaf?.kind === 'need') return true
+  if (leaf?.kind !== 'list') return false
+  const listed = listedIndex(inc, leaf, m)
+  return listed >= 0 && isSet(inc.wanted, listed)
+}
+
+function listedIndex (inc: Incoming, leaf: PlanEntry, m: MessagePosition): number {
+  let lo = leaf.from as number
+  let hi = (leaf.to as number) - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const c = comparePositions(inc.listed[mid], m)
+    if (c === 0) return mid
+    if (c < 0) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
+}
+
+function isSet (bits: Uint8Array | undefined, i: number): boolean {
+  return bits !== undefined && (bits[i >> 3] & (1 << (i & 7))) !== 0
 }
