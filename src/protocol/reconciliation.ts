@@ -46,7 +46,7 @@ export interface ReconciliationInit {
   progress: PlanProgress
   /** The person asked for everything back (ReceiverInit.restoreDeleted): no base is offered. */
   restoreDeleted: boolean
-  /** TransferOptions.maxManifestEntries: a base offered is no larger than a manifest may be. */
+  /** TransferOptions.maxManifestEntries: a base offered holds no more digests than a manifest may hold entries. */
   maxManifestEntries: number
   /** Sends frames made in the background (the machine's `emit`, which the driver sets). */
   emit: (frames: EncodedFrame[]) => void
