@@ -26,11 +26,11 @@ import { ownVersionKey, Verification } from './verification.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
 
+const log = logger('ferry:receiver')
+
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
 // sees the link, it throws TRUNCATED only for a Done that comes too early.
-const log = logger('ferry:receiver')
-
 const REFUSALS = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
   ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE, ErrorCode.TRUNCATED,
