@@ -176,14 +176,21 @@ const CALL: Wording = {
 /**
  * The exporter blocking or unblocking the other person of a direct chat. iOS attributes the line to
  * that person, so only its wording tells it from what they wrote. Languages are listed only where the
- * wording is known for certain (Portuguese: Brazil's).
+ * wording is known for certain (Portuguese: Brazil's); French, Russian, Turkish, Dutch, Indonesian
+ * and Arabic as WhatsApp's iOS strings word them (Dutch with the formal "U", as the app writes it).
  */
 const BLOCKED: Wording = {
   en: ['You blocked this contact', 'You unblocked this contact'],
   es: ['Bloqueaste a este contacto', 'Desbloqueaste a este contacto'],
   pt: ['Você bloqueou este contato', 'Você desbloqueou este contato'],
   it: ['Hai bloccato questo contatto', 'Hai sbloccato questo contatto'],
-  de: ['Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben']
+  fr: ['Vous avez bloqué ce contact', 'Vous avez débloqué ce contact'],
+  de: ['Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben'],
+  nl: ['U hebt dit contact geblokkeerd', 'U hebt dit contact gedeblokkeerd'],
+  ru: ['Вы заблокировали этот контакт', 'Вы разблокировали этот контакт'],
+  tr: ['Bu kişiyi engellediniz', 'Bu kişinin engelini kaldırdınız'],
+  id: ['Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini'],
+  ar: ['لقد حظرت جهة الاتصال هذه', 'لقد رفعت الحظر عن جهة الاتصال هذه']
 }
 
 /** Arabic group events: created the group, added, removed, left, joined, changed the subject. */

@@ -278,21 +278,42 @@ describe('WhatsApp block notices', () => {
     const notices = [
       'You blocked this contact.', 'You unblocked this contact.', 'Bloqueaste a este contacto.', 'Desbloqueaste a este contacto.',
       'Você bloqueou este contato.', 'Você desbloqueou este contato.', 'Hai bloccato questo contatto.', 'Hai sbloccato questo contatto.',
-      'Du hast diesen Kontakt blockiert.', 'Du hast diesen Kontakt freigegeben.'
+      'Du hast diesen Kontakt blockiert.', 'Du hast diesen Kontakt freigegeben.', 'Vous avez bloqué ce contact', 'Vous avez débloqué ce contact',
+      'Вы заблокировали этот контакт', 'Вы разблокировали этот контакт', 'Bu kişiyi engellediniz', 'Bu kişinin engelini kaldırdınız',
+      'U hebt dit contact geblokkeerd.', 'U hebt dit contact gedeblokkeerd.', 'Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini'
     ]
     const h = await direct([
       '[03/04/2023, 09:16:00] Dave: hi',
       ...notices.map((n, i) => `[03/04/2023, 10:${String(i).padStart(2, '0')}:00] Dave: \u200e${n}`),
       '[04/04/2023, 09:20:00] Eve: sorry',
-      '[04/04/2023, 09:21:00] Dave: You blocked this contact. Really?'
+      '[04/04/2023, 09:21:00] Dave: You blocked this contact. Really?',
+      '[04/04/2023, 09:22:00] Dave: Вы заблокировали этот контакт',
+      '[04/04/2023, 09:23:00] Dave: \u200eBu kişiyi engellediniz mi?'
     ].join('\n'))
     expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
       ['wa:Dave', 'text', 'hi'],
       ...notices.map(n => ['system', 'system', n]),
       ['me', 'text', 'sorry'],
-      ['wa:Dave', 'text', 'You blocked this contact. Really?']
+      ['wa:Dave', 'text', 'You blocked this contact. Really?'],
+      ['wa:Dave', 'text', 'Вы заблокировали этот контакт'],
+      ['wa:Dave', 'text', 'Bu kişiyi engellediniz mi?']
     ])
     expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Dave', 'me'] })
+  })
+
+  it('iOS in Arabic marks the notice with U+200F, which only WhatsApp\'s wording makes its own', async () => {
+    const h = await mapWhatsApp([
+      '\u200f[٣\u200f/٤\u200f/٢٠٢٣، ٩:١٦:٠٠ ص] سارة: مرحبا',
+      '\u200f[٣\u200f/٤\u200f/٢٠٢٣، ٩:١٧:٠٠ ص] سارة: \u200fلقد حظرت جهة الاتصال هذه.',
+      '\u200f[٣\u200f/٤\u200f/٢٠٢٣، ٩:١٨:٠٠ ص] سارة: \u200fلقد رفعت الحظر عن جهة الاتصال هذه.',
+      '\u200f[٣\u200f/٤\u200f/٢٠٢٣، ٩:١٩:٠٠ ص] سارة: \u200fلقد حظرت جهة الاتصال هذه؟ لماذا'
+    ].join('\n'), new FolderSource(DIR), 'x.txt', 'سارة', { timeZone: 'UTC', me: 'ليلى' })
+    expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
+      ['wa:سارة', 'text', 'مرحبا'],
+      ['system', 'system', 'لقد حظرت جهة الاتصال هذه.'],
+      ['system', 'system', 'لقد رفعت الحظر عن جهة الاتصال هذه.'],
+      ['wa:سارة', 'text', 'لقد حظرت جهة الاتصال هذه؟ لماذا']
+    ])
   })
 })
 
