@@ -10,7 +10,7 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const anyOf = (words: readonly string[]): string => words.map(escape).join('|')
 
 /** The languages the tables below hold WhatsApp's wording in (ISO 639-1). */
-export type Language = 'en' | 'es' | 'pt' | 'it' | 'fr' | 'de' | 'nl' | 'ru' | 'tr' | 'id' | 'ar' | 'th' | 'fa'
+export type Language = 'en' | 'es' | 'pt' | 'it' | 'fr' | 'de' | 'nl' | 'ru' | 'tr' | 'id' | 'ar' | 'th' | 'fa' | 'ko'
 /** Phrases by language: which language a line is written in is evidence of how the phone writes dates. */
 type Wording = Partial<Record<Language, readonly string[]>>
 const inAnyLanguage = (w: Wording): string[] => Object.values(w).flat()
@@ -28,7 +28,13 @@ const ATTACHED_SUFFIX: Wording = {
   tr: ['dosya ekli'],
   id: ['file terlampir'],
   ar: ['الملف مرفق', 'ملف مرفق'],
-  th: ['ไฟล์ที่แนบ']
+  th: ['ไฟล์ที่แนบ'],
+  ko: ['파일 첨부됨']
+}
+
+/** Android in Persian puts its words before the file: "فایل پیوست شد FILE". */
+const ATTACHED_BEFORE: Wording = {
+  fa: ['فایل پیوست شد']
 }
 
 /** iOS: "<attached: FILE>" — the word before the colon. */
@@ -45,7 +51,8 @@ const ATTACHED_PREFIX: Wording = {
   id: ['terlampir', 'lampiran'],
   ar: ['المُرفق', 'المرفق'],
   th: ['แนบ'],
-  fa: ['پیوست']
+  fa: ['پیوست'],
+  ko: ['첨부됨']
 }
 
 /** Android: the whole message when media was left out of the export. */
@@ -60,7 +67,10 @@ const MEDIA_OMITTED: Wording = {
   ru: ['<Без медиафайлов>'],
   tr: ['<Medya dahil edilmedi>'],
   id: ['<Media tidak disertakan>'],
-  ar: ['<تم استبعاد الوسائط>', '<الوسائط غير مضمنة>', '<الوسائط غير مضمّنة>']
+  ar: ['<تم استبعاد الوسائط>', '<الوسائط غير مضمنة>', '<الوسائط غير مضمّنة>'],
+  th: ['<สื่อถูกลบ>', '<ไฟล์สื่อถูกลบ>'],
+  fa: ['<رسانه حذف شد>', '< پيوست نما/آهنگ حذف شد >'],
+  ko: ['<미디어 파일 제외됨>', '<미디어 파일을 생략한 대화내용>']
 }
 
 /** iOS: "image omitted" and its siblings: a type word and an "omitted" word, per language. */
@@ -99,6 +109,19 @@ const OMITTED_PHRASES: Array<[MessageKind | 'contact', Wording]> = [
   ['file', { ar: ['لم يتم إدراج المستند'], th: ['ละเว้นเอกสาร'] }],
   ['contact', { ar: ['لم يتم إدراج بطاقة جهة اتصال'], th: ['บัตรรายชื่อที่ละเว้น'] }]
 ]
+/**
+ * iOS in Persian and Korean: media left out, worded as phrases people say too ("تصویر حذف شد", the
+ * image was deleted). They count only after the mark iOS puts before what it wrote (U+200E, U+200F in
+ * Persian), as the whole message or after a document's name.
+ */
+const OMITTED_MARKED: Array<[MessageKind | 'contact', Wording]> = [
+  ['image', { fa: ['تصویر حذف شد'], ko: ['이미지 생략됨'] }],
+  ['video', { fa: ['ویدیو حذف شد', 'GIF حذف شد'], ko: ['비디오 생략됨', 'GIF 생략됨'] }],
+  ['voice', { fa: ['صدا حذف شد'], ko: ['오디오 생략됨'] }],
+  ['sticker', { fa: ['استیکر حذف شد'], ko: ['스티커 제외됨'] }],
+  ['file', { fa: ['سند حذف شد'], ko: ['문서 생략됨'] }],
+  ['contact', { fa: ['برگ مخاطب حذف شد'], ko: ['연락처 카드 생략됨'] }]
+]
 /** The same phrases by language, whatever the kind. */
 const OMITTED_PHRASE: Wording = {
   ar: OMITTED_PHRASES.flatMap(([, w]) => w.ar ?? []),
@@ -118,7 +141,9 @@ const DELETED: Wording = {
   tr: ['Bu mesaj silindi', 'Bu mesajı sildiniz'],
   id: ['Pesan ini telah dihapus', 'Pesan ini dihapus', 'Anda menghapus pesan ini'],
   ar: ['تم حذف هذه الرسالة', 'لقد حذفت هذه الرسالة', 'لقد حذَفت هذه الرسالة', 'أنت حذفت هذه الرسالة'],
-  th: ['ข้อความนี้ถูกลบแล้ว', 'ข้อความนี้ได้ถูกลบ', 'คุณได้ลบข้อความนี้', 'คุณลบข้อความนี้']
+  th: ['ข้อความนี้ถูกลบแล้ว', 'ข้อความนี้ได้ถูกลบ', 'คุณได้ลบข้อความนี้', 'คุณลบข้อความนี้'],
+  fa: ['این پیام حذف شد', 'این پیام حذف شده است', 'شما این پیام را حذف کردید'],
+  ko: ['이 메시지는 삭제되었습니다', '이 메시지를 삭제했습니다', '삭제한 메시지입니다']
 }
 
 /** The mark WhatsApp puts after an edited message ("text <This message was edited>"), per language. */
@@ -251,7 +276,9 @@ const RTL_MARK = '\\u200f?'
 const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\\p{L}\\p{N}]{1,8}) \\((?:${anyOf(w)})\\)$`, 'iu')
 /** iOS before 2017: "FILE <attached>". */
 const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <${RTL_MARK}(?:${anyOf(w)})>$`, 'iu')
-const attachedIos = (w: readonly string[]): RegExp => new RegExp(`${RTL_MARK}<${RTL_MARK}(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
+/** Korean iOS writes a space after the bracket ("< 첨부됨: FILE>"). */
+const attachedIos = (w: readonly string[]): RegExp => new RegExp(`${RTL_MARK}< ?${RTL_MARK}(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
+const attachedBefore = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)}) (\\S.*?\\.[\\p{L}\\p{N}]{1,8})$`, 'iu')
 const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
 const omittedPhrase = (w: readonly string[]): RegExp => new RegExp(`(?:^|\\s)${RTL_MARK}(?:${anyOf(w)})$`, 'iu')
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
@@ -267,6 +294,7 @@ const WHATSAPP_FILE = /^(?:(?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+|\d{8}-[A-Z]+-
 const ANDROID_ANY_SUFFIX = /^(\S.*?\.[\p{L}\p{N}]{1,8}) \([^()]{2,40}\)$/u
 /** Older Android writes some of its own names without their extension ("AUD-20190113-WA0000. (file attached)"). */
 const ANDROID_NO_EXTENSION = /^((?:IMG|VID|AUD|PTT|STK|DOC)-\d{8}-WA\d+\.) \([^()]{2,40}\)$/u
+const ATTACHED_BEFORE_RE = attachedBefore(inAnyLanguage(ATTACHED_BEFORE))
 const ATTACHED_OLD_IOS = attachedOldIos(inAnyLanguage(ATTACHED_PREFIX))
 const OLD_IOS_ANY_WORD = /^(\S.*?\.[\p{L}\p{N}]{1,8}) <[^<>:]{2,30}>$/u
 const ATTACHED_IOS = attachedIos(inAnyLanguage(ATTACHED_PREFIX))
@@ -275,6 +303,9 @@ const MEDIA_OMITTED_RE = mediaOmitted(inAnyLanguage(MEDIA_OMITTED))
 const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
 const OMITTED_PHRASE_RES = OMITTED_PHRASES.map(([kind, w]) => [kind, omittedPhrase(inAnyLanguage(w))] as const)
 const OMITTED_PHRASE_RE = omittedPhrase(inAnyLanguage(OMITTED_PHRASE))
+/** The whole message, or a document's name before it; the mark right before the phrase. */
+const OMITTED_MARKED_RES = OMITTED_MARKED.map(([kind, w]) =>
+  [kind, new RegExp(`^${kind === 'file' ? '(?:.*?\\.[\\p{L}\\p{N}]{1,8}(?![\\p{L}\\p{N}]).*?\\s)?' : ''}[\\u200e\\u200f]+(?:${anyOf(inAnyLanguage(w))})\\.?$`, 'iu')] as const)
 const DELETED_RE = deleted(inAnyLanguage(DELETED))
 const EDITED_RE = edited(inAnyLanguage(EDITED))
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
@@ -285,13 +316,13 @@ const GROUP_EVENT_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT)})(?:\\s|$|[.
 const GROUP_EVENT_YOU_RE = new RegExp(`(?:^|\\s)(?:${anyOf(GROUP_EVENT_YOU)})(?![\\p{L}\\p{N}])`, 'iu')
 
 /** Every language a table holds wording in. */
-const LANGUAGES: readonly Language[] = ['en', 'es', 'pt', 'it', 'fr', 'de', 'nl', 'ru', 'tr', 'id', 'ar', 'th', 'fa']
+const LANGUAGES: readonly Language[] = ['en', 'es', 'pt', 'it', 'fr', 'de', 'nl', 'ru', 'tr', 'id', 'ar', 'th', 'fa', 'ko']
 /** The patterns of one language's wording in the tables, those it has no wording for left out. */
 const inLanguage = (language: Language, tables: Array<[Wording, (w: readonly string[]) => RegExp]>): RegExp[] =>
   tables.flatMap(([wording, pattern]) => (wording[language] ?? []).length > 0 ? [pattern(wording[language] ?? [])] : [])
 const WORDING = LANGUAGES.map(language => ({
   language,
-  markers: inLanguage(language, [[ATTACHED_SUFFIX, attachedAndroid], [ATTACHED_PREFIX, attachedOldIos], [ATTACHED_PREFIX, attachedIos],
+  markers: inLanguage(language, [[ATTACHED_SUFFIX, attachedAndroid], [ATTACHED_BEFORE, attachedBefore], [ATTACHED_PREFIX, attachedOldIos], [ATTACHED_PREFIX, attachedIos],
     [MEDIA_OMITTED, mediaOmitted], [OMITTED_PHRASE, omittedPhrase], [DELETED, deleted], [EDITED, edited]]),
   notices: inLanguage(language, [[SYSTEM_DISTINCT, distinct], [CALL, call], [BLOCKED, blocked]])
 }))
@@ -307,7 +338,7 @@ export function languagesOf (content: string, own: boolean): Language[] {
   const firstLine = content.split('\n', 1)[0]
   const reads = (re: RegExp): boolean => re.test(firstLine) || re.test(content)
   // Most lines are a person's text: one pattern for every language tells they hold no marker.
-  if (!own && ![ATTACHED_ANDROID, ATTACHED_OLD_IOS, ATTACHED_IOS, MEDIA_OMITTED_RE, OMITTED_PHRASE_RE, DELETED_RE, EDITED_RE].some(reads)) return []
+  if (!own && ![ATTACHED_ANDROID, ATTACHED_BEFORE_RE, ATTACHED_OLD_IOS, ATTACHED_IOS, MEDIA_OMITTED_RE, OMITTED_PHRASE_RE, DELETED_RE, EDITED_RE].some(reads)) return []
   return WORDING.filter(w => w.markers.some(reads) || (own && w.notices.some(reads))).map(w => w.language)
 }
 
@@ -321,7 +352,7 @@ export function attachment (content: string): { file: string, before: string, af
     const m = re.exec(firstLine)
     return m !== null && WHATSAPP_FILE.test(m[1]) ? m : null
   }
-  const android = ATTACHED_ANDROID.exec(firstLine) ?? ownName(ANDROID_ANY_SUFFIX) ?? ANDROID_NO_EXTENSION.exec(firstLine) ??
+  const android = ATTACHED_ANDROID.exec(firstLine) ?? ATTACHED_BEFORE_RE.exec(firstLine) ?? ownName(ANDROID_ANY_SUFFIX) ?? ANDROID_NO_EXTENSION.exec(firstLine) ??
     ATTACHED_OLD_IOS.exec(firstLine) ?? ownName(OLD_IOS_ANY_WORD)
   if (android !== null) return { file: android[1].trim(), before: '', after: content.slice(firstLine.length) }
   const ios = ATTACHED_IOS.exec(content) ?? IOS_ANY_PREFIX.exec(content)
@@ -331,11 +362,14 @@ export function attachment (content: string): { file: string, before: string, af
   return undefined
 }
 
-/** The kind of media an "omitted" marker stands for ('contact' for a contact card), or undefined. */
-export function omitted (content: string): MessageKind | 'contact' | undefined {
+/**
+ * The kind of media an "omitted" marker stands for ('contact' for a contact card), or undefined.
+ * `written` is the message as the export wrote it, with the marks iOS puts before its own words.
+ */
+export function omitted (content: string, written = content): MessageKind | 'contact' | undefined {
   if (MEDIA_OMITTED_RE.test(content)) return 'file'
   const m = OMITTED_RE.exec(content)
-  if (m === null) return OMITTED_PHRASE_RES.find(([, re]) => re.test(content))?.[0]
+  if (m === null) return OMITTED_PHRASE_RES.find(([, re]) => re.test(content))?.[0] ?? OMITTED_MARKED_RES.find(([, re]) => re.test(written))?.[0]
   const word = m[1].toLowerCase()
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
 }

@@ -378,7 +378,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
       setText(`${found.before}${found.after}`)
-    } else if ((kind = omitted(content)) !== undefined) {
+    } else if ((kind = omitted(content, raw)) !== undefined) {
       if (kind === 'contact') {
         note(unmapped, 'contact card left out of the export (kept as text)')
         msg.text = content

@@ -284,6 +284,45 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     ])
   })
 
+  it('Android in Persian: "فایل پیوست شد FILE" names the attachment; media left out and deleted messages known', async () => {
+    const dir = join(DIR, 'arabic', 'android')
+    const h = await inline([
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۵ ب.ظ - علی: فایل پیوست شد IMG-20231231-WA0003.jpg',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۶ ب.ظ - رضا: فایل پیوست شد گزارش سفر.pdf',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۷ ب.ظ - علی: <رسانه حذف شد>',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۸ ب.ظ - رضا: < پيوست نما/آهنگ حذف شد >',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۹ ب.ظ - علی: این پیام حذف شد',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۱۰ ب.ظ - رضا: شما این پیام را حذف کردید.',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۱۱ ب.ظ - علی: فایل پیوست شد، دیدی؟'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.status, m.text])).toEqual([
+      ['wa:علی', 'image', 'IMG-20231231-WA0003.jpg', undefined, undefined],
+      ['wa:رضا', 'file', 'گزارش سفر.pdf', undefined, undefined],
+      ['wa:علی', 'file', undefined, undefined, undefined],
+      ['wa:رضا', 'file', undefined, undefined, undefined],
+      ['wa:علی', 'text', undefined, 'recalled', undefined],
+      ['wa:رضا', 'text', undefined, 'recalled', undefined],
+      ['wa:علی', 'text', undefined, undefined, 'فایل پیوست شد، دیدی؟']
+    ])
+    expect(h.messages[0].media).toBe(sha(join(dir, 'IMG-20231231-WA0003.jpg')))
+  })
+
+  it('iOS in Persian: media left out and deleted messages after U+200F; the same words without the mark stay the person\'s', async () => {
+    const lines = [
+      ['علی', '\u200fتصویر حذف شد'], ['رضا', '\u200fویدیو حذف شد'], ['علی', '\u200fGIF حذف شد'], ['رضا', '\u200fصدا حذف شد'],
+      ['علی', '\u200fاستیکر حذف شد'], ['رضا', 'گزارش.pdf \u200fسند حذف شد'], ['علی', '\u200fبرگ مخاطب حذف شد.'],
+      ['رضا', '\u200fاین پیام حذف شده است.'], ['علی', '\u200fشما این پیام را حذف کردید.'], ['رضا', 'تصویر حذف شد']
+    ]
+    const h = await inline(lines.map(([name, text], i) => `[۲۰۲۴/۲/۲۹, ۹:۰${i}:۰۰ ق.ظ.] ${name}: ${text}`).join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.status])).toEqual([
+      ['wa:علی', 'image', undefined], ['wa:رضا', 'video', undefined], ['wa:علی', 'video', undefined], ['wa:رضا', 'voice', undefined],
+      ['wa:علی', 'sticker', undefined], ['wa:رضا', 'file', undefined], ['wa:علی', 'text', undefined],
+      ['wa:رضا', 'text', 'recalled'], ['wa:علی', 'text', 'recalled'], ['wa:رضا', 'text', undefined]
+    ])
+    expect([h.messages[6].text, h.messages[9].text]).toEqual(['برگ مخاطب حذف شد.', 'تصویر حذف شد'])
+    expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 6, 'contact card left out of the export (kept as text)': 1 })
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
@@ -309,6 +348,40 @@ describe('WhatsApp exports from phones set to Korean (year first, 오전/오후 
       expect(h.details?.[0]).toBe('dates read as year/month/day (a 4-digit year first)')
       expect(h.warnings).toEqual([])
     }
+  })
+
+  it('Android in Korean: "FILE (파일 첨부됨)" names the attachment; media left out and deleted messages known', async () => {
+    const h = await read([
+      '2024. 3. 5. 오후 2:05 - 지민: IMG-20231201-WA0007.jpg (파일 첨부됨)',
+      '2024. 3. 5. 오후 2:06 - 서준: <미디어 파일 제외됨>',
+      '2024. 3. 5. 오후 2:07 - 지민: <미디어 파일을 생략한 대화내용>',
+      '2024. 3. 5. 오후 2:08 - 서준: 이 메시지는 삭제되었습니다',
+      '2024. 3. 5. 오후 2:09 - 지민: 삭제한 메시지입니다'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.status, m.text])).toEqual([
+      ['wa:지민', 'image', 'IMG-20231201-WA0007.jpg', undefined, undefined],
+      ['wa:서준', 'file', undefined, undefined, undefined],
+      ['wa:지민', 'file', undefined, undefined, undefined],
+      ['wa:서준', 'text', undefined, 'recalled', undefined],
+      ['wa:지민', 'text', undefined, 'recalled', undefined]
+    ])
+    expect(h.messages[0].media).toBeDefined()
+  })
+
+  it('iOS in Korean: "< 첨부됨: FILE>", media left out after U+200E, deleted messages; the same words unmarked stay the person\'s', async () => {
+    const lines = [
+      ['지민', '\u200e< 첨부됨: 00000012-PHOTO-2024-03-05-14-05-33.jpg>'], ['서준', '\u200e이미지 생략됨'], ['지민', '\u200e비디오 생략됨'],
+      ['서준', '\u200eGIF 생략됨'], ['지민', '\u200e오디오 생략됨'], ['서준', '\u200e스티커 제외됨'], ['지민', '보고서.pdf • \u200e3페이지 \u200e문서 생략됨'],
+      ['서준', '\u200e연락처 카드 생략됨'], ['지민', '\u200e이 메시지는 삭제되었습니다.'], ['서준', '\u200e이 메시지를 삭제했습니다.'], ['지민', '이미지 생략됨']
+    ]
+    const h = await read(lines.map(([name, text], i) => `[2024. 3. 5. 오후 2:${String(10 + i)}:00] ${name}: ${text}`).join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.status])).toEqual([
+      ['wa:지민', 'image', undefined], ['wa:서준', 'image', undefined], ['wa:지민', 'video', undefined], ['wa:서준', 'video', undefined],
+      ['wa:지민', 'voice', undefined], ['wa:서준', 'sticker', undefined], ['wa:지민', 'file', undefined], ['wa:서준', 'text', undefined],
+      ['wa:지민', 'text', 'recalled'], ['wa:서준', 'text', 'recalled'], ['wa:지민', 'text', undefined]
+    ])
+    expect(h.messages[0].fileName).toBe('00000012-PHOTO-2024-03-05-14-05-33.jpg')
+    expect([h.messages[7].text, h.messages[10].text]).toEqual(['연락처 카드 생략됨', '이미지 생략됨'])
   })
 })
 
@@ -440,6 +513,12 @@ describe('WhatsApp exports from phones counting years in the Buddhist Era (Thail
       ['wa:Ann', 'hi', bangkok(2024, 2, 29, 14, 5, 33)], ['wa:Bob', 'morning', bangkok(2024, 3, 1, 9, 0)]
     ])
     expect(h.details).toContain('years read in the Buddhist Era (the first, written 2567 BE, is 2024)')
+  })
+
+  it('Android in Thai: media left out, "<สื่อถูกลบ>" and "<ไฟล์สื่อถูกลบ>", keep their message without the file', async () => {
+    const h = await inline('13/1/67 20:15 - มาลี: <สื่อถูกลบ>\n13/1/67 20:16 - สมชาย: <ไฟล์สื่อถูกลบ>\n13/1/67 20:17 - มาลี: ขอบคุณ\n')
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([['wa:มาลี', 'file', undefined], ['wa:สมชาย', 'file', undefined], ['wa:มาลี', 'text', 'ขอบคุณ']])
+    expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 2 })
   })
 
   it('Android in Thai: "FILE (ไฟล์ที่แนบ)" names a document by its own name', async () => {
