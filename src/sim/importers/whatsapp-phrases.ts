@@ -184,7 +184,7 @@ const SYSTEM_DISTINCT: Wording = {
   th: ['ข้อความและการโทรได้รับการเข้ารหัส', 'รหัสความปลอดภัยของคุณกับ']
 }
 
-/** Missed and silenced calls: a system line that still belongs to the caller. */
+/** Missed and silenced calls: a system line that still belongs to the caller. Thai, Persian and Korean as WhatsApp's iOS and Android strings word them. */
 const CALL: Wording = {
   en: ['Missed voice call', 'Missed video call', 'Missed group voice call', 'Missed group video call', 'Silenced voice call', 'Silenced video call'],
   es: ['Llamada perdida', 'Videollamada perdida', 'Llamada de voz perdida'],
@@ -195,7 +195,11 @@ const CALL: Wording = {
   nl: ['Gemiste spraakoproep', 'Gemiste video-oproep'],
   ru: ['Пропущенный аудиозвонок', 'Пропущенный видеозвонок'],
   tr: ['Cevapsız sesli arama', 'Cevapsız görüntülü arama'],
-  id: ['Panggilan suara tak terjawab', 'Panggilan video tak terjawab']
+  id: ['Panggilan suara tak terjawab', 'Panggilan video tak terjawab'],
+  th: ['สายที่ไม่ได้รับ', 'วิดีโอคอลที่ไม่ได้รับ', 'สายโทรวิดีโอที่ไม่ได้รับ', 'สายโทรเสียงแบบกลุ่มที่ไม่ได้รับ', 'วิดีโอคอลกลุ่มที่ไม่ได้รับ'],
+  fa: ['تماس صوتی پاسخ داده نشده', 'تماس تصویری پاسخ داده نشده', 'تماس تصویری بی\u200cپاسخ', 'تماس صوتی گروهی پاسخ داده نشده',
+    'تماس تصویری گروهی پاسخ داده نشده'],
+  ko: ['부재중 전화', '부재중 영상통화', '부재중 그룹 통화', '부재중 그룹 영상통화']
 }
 
 /**
@@ -284,7 +288,8 @@ const omittedPhrase = (w: readonly string[]): RegExp => new RegExp(`(?:^|\\s)${R
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
 const edited = (w: readonly string[]): RegExp => new RegExp(`[\\s\\u200f]*<${RTL_MARK}(?:${anyOf(w)})\\.?>\\s*$`, 'iu')
 const distinct = (w: readonly string[]): RegExp => new RegExp(anyOf(w), 'iu')
-const call = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\b`, 'iu')
+/** The phrase ends a word: `\b` knows only ASCII letters, and Thai, Persian or Korean end in none. */
+const call = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})(?![\\p{L}\\p{N}\\p{M}])`, 'iu')
 /** Android adds what to tap ("You blocked this contact. Tap to unblock."): the phrase starts the line and ends a sentence. */
 const blocked = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})(?:\\.|$)`, 'iu')
 

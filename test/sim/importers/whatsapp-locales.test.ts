@@ -323,6 +323,17 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 6, 'contact card left out of the export (kept as text)': 1 })
   })
 
+  it('iOS in Persian: missed calls after U+200F are WhatsApp\'s lines, still the caller\'s; the same words unmarked are a message', async () => {
+    const calls = ['تماس صوتی پاسخ داده نشده', 'تماس تصویری بی\u200cپاسخ', 'تماس تصویری گروهی پاسخ داده نشده']
+    const h = await inline([
+      ...calls.map((c, i) => `[۲۰۲۴/۲/۲۹, ۹:۰${i}:۰۰ ق.ظ.] علی: \u200f${c}`),
+      '[۲۰۲۴/۲/۲۹, ۹:۰۵:۰۰ ق.ظ.] رضا: تماس صوتی پاسخ داده نشده'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ...calls.map(c => ['wa:علی', 'system', c]), ['wa:رضا', 'text', 'تماس صوتی پاسخ داده نشده']
+    ])
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
@@ -366,6 +377,15 @@ describe('WhatsApp exports from phones set to Korean (year first, 오전/오후 
       ['wa:지민', 'text', undefined, 'recalled', undefined]
     ])
     expect(h.messages[0].media).toBeDefined()
+  })
+
+  it('iOS in Korean: missed calls after U+200E are WhatsApp\'s lines, still the caller\'s; the same words unmarked are a message', async () => {
+    const calls = ['부재중 전화', '부재중 영상통화', '부재중 그룹 통화', '부재중 그룹 영상통화']
+    const h = await read([
+      ...calls.map((c, i) => `[2024. 3. 5. 오후 2:0${i}:00] 지민: \u200e${c}`),
+      '[2024. 3. 5. 오후 2:05:00] 서준: 부재중 전화'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([...calls.map(c => ['wa:지민', 'system', c]), ['wa:서준', 'text', '부재중 전화']])
   })
 
   it('iOS in Korean: "< 첨부됨: FILE>", media left out after U+200E, deleted messages; the same words unmarked stay the person\'s', async () => {
@@ -548,6 +568,15 @@ describe('WhatsApp exports from phones counting years in the Buddhist Era (Thail
       ['wa:สมชาย', 'voice', undefined], ['wa:มาลี', 'sticker', undefined], ['wa:สมชาย', 'video', undefined], ['wa:มาลี', 'file', undefined],
       ['wa:สมชาย', 'text', 'recalled'], ['wa:มาลี', 'text', 'recalled'], ['system', 'system', undefined]
     ])
+  })
+
+  it('iOS in Thai: missed calls after U+200E are WhatsApp\'s lines, still the caller\'s; the same words unmarked are a message', async () => {
+    const calls = ['สายที่ไม่ได้รับ', 'วิดีโอคอลที่ไม่ได้รับ', 'สายโทรเสียงแบบกลุ่มที่ไม่ได้รับ', 'วิดีโอคอลกลุ่มที่ไม่ได้รับ']
+    const h = await inline([
+      ...calls.map((c, i) => `[5/1/67 20:1${i}:00] มาลี: \u200e${c}`),
+      '[5/1/67 20:15:00] สมชาย: สายที่ไม่ได้รับ'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([...calls.map(c => ['wa:มาลี', 'system', c]), ['wa:สมชาย', 'text', 'สายที่ไม่ได้รับ']])
   })
 
   it('the Thai words for am and pm (ก่อนเที่ยง, หลังเที่ยง)', async () => {
