@@ -1,4 +1,5 @@
 import type { MessageKind } from '../../store/model.js'
+import { isGroupLine, isGroupLineBy } from './whatsapp-group-lines.js'
 
 // What WhatsApp writes itself into an export, in the phone's language: attachment markers, "media
 // omitted", deleted messages, polls, and system lines. Gathered from public parsers' documentation and
@@ -413,8 +414,8 @@ export const isBlockChange = (content: string): boolean => BLOCKED_RE.test(conte
 /** A missed or silenced call. */
 export const isCall = (content: string): boolean => CALL_RE.test(content)
 
-/** A group event ("X added Y", "X left", "You left", "Hai aggiunto Y"...). */
-export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content)
+/** A group event ("X added Y", "X left", "You left", "Hai aggiunto Y"; in Thai, Persian and Korean, one of WhatsApp's whole sentences). */
+export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content)
 
 /** "You" as the actor of a group event, per language. */
 const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
@@ -425,7 +426,7 @@ const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu',
  * is no member.
  */
 export function isGroupEventBy (content: string, members: ReadonlySet<string>): boolean {
-  if (GROUP_EVENT_YOU_RE.test(content)) return true
+  if (GROUP_EVENT_YOU_RE.test(content) || isGroupLineBy(content, members)) return true
   const m = GROUP_EVENT_RE.exec(content)
   if (m === null) return false
   const actor = content.slice(0, m.index).trim()

@@ -642,6 +642,59 @@ describe('what the exporter did in a group, as WhatsApp words it in the second p
   })
 })
 
+describe('group events in Thai, Persian and Korean: WhatsApp\'s whole sentences, names where they have them', () => {
+  // [language, the exporter, the other member, the group's name, events: the other member's, then the exporter's]
+  const EVENTS: Array<[string, string, string, string, string[]]> = [
+    ['th', 'มาลี', 'สมชาย', 'ทริป', [
+      'สมชาย ได้สร้างกลุ่ม “ทริป”', 'สมชาย ได้เพิ่ม มาลี เข้ากลุ่ม', 'สมชาย ได้เปลี่ยนหัวข้อเป็น “ทริป”', 'สมชาย ได้เปลี่ยนไอคอนกลุ่มนี้แล้ว',
+      'สมชาย เข้าร่วมกลุ่มโดยใช้ลิงก์เชิญของกลุ่มนี้', 'สมชาย ออกจากกลุ่ม',
+      'คุณได้เพิ่ม นิด เข้ากลุ่ม', 'คุณได้ลบ นิด ออก', 'คุณได้เปลี่ยนไอคอนกลุ่มนี้', 'คุณออกจากกลุ่มแล้ว'
+    ]],
+    ['fa', 'مریم', 'علی رضایی', 'سفر', [
+      'علی رضایی گروه «سفر» را ایجاد کرد', 'مریم توسط علی رضایی اضافه شد', 'علی رضایی سارا را حذف کرد', 'علی رضایی موضوع را به «سفر» تغییر داد',
+      'علی رضایی علامت این گروه را تغییر داد', 'علی رضایی با لینک دعوت به گروه پیوست', 'علی رضایی گروه را ترک کرد',
+      'شما سارا را اضافه کردید', 'شما  سارا را اضافه کردید', 'شما موضوع را به "سفر" تغییر داده اید', 'شما گروه را ترک کردید'
+    ]],
+    ['ko', '지민', '서준', '여행', [
+      '서준님이 “여행” 그룹을 만들었습니다.', '서준님이 지민님을 추가했습니다', '서준님이 하늘님을 퇴장시켰습니다', '서준님이 그룹 이름을 “여행”(으)로 변경했습니다.',
+      '서준님이 그룹 아이콘을 변경했습니다', '서준님이 이 그룹 초대 링크로 참여했습니다', '서준님이 그룹에서 나갔습니다',
+      '하늘님을 추가했습니다.', '하늘님을 퇴장시켰습니다', '그룹 이름을 “여행”(으)로 변경했습니다.', '퇴장했습니다'
+    ]]
+  ]
+  const map = async (text: string, title: string, me: string): Promise<MappedHistory> => {
+    const o = await openExport(join(DIR, 'locales', 'en'))
+    return await mapWhatsApp(text, o.source!, 'x.txt', title, { timeZone: 'UTC', me })
+  }
+  const at = (i: number): string => `31/12/2023, 21:${String(10 + i)}`
+
+  for (const [lang, me, other, group, events] of EVENTS) {
+    const expectGroup = (h: MappedHistory): void => {
+      expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([...events.map(e => ['system', 'system', e]), [`wa:${other}`, 'text', 'hello'], ['me', 'text', 'hi']])
+      expect(h.conversations[0]).toMatchObject({ kind: 'group', members: [`wa:${other}`, 'me'] })
+    }
+    const talk = (ios: boolean): string[] => ios
+      ? [`[${at(40)}:00] ${other}: hello`, `[${at(41)}:00] ${me}: hi`]
+      : [`${at(40)} - ${other}: hello`, `${at(41)} - ${me}: hi`]
+
+    it(`${lang}: on Android, lines without an author; a group of two that holds them is a group`, async () => {
+      expectGroup(await map([...events.map((e, i) => `${at(i)} - ${e}`), ...talk(false)].join('\n'), group, me))
+    })
+
+    it(`${lang}: on iOS, marked lines from the group's name, or from another name when a member or the exporter acted`, async () => {
+      const mark = lang === 'fa' ? '\u200f' : '\u200e'
+      const ios = (name: string): string => [...events.map((e, i) => `[${at(i)}:00] ${name}: ${mark}${e}`), ...talk(true)].join('\n')
+      expectGroup(await map(ios(group), group, me))
+      // Persian's mark, U+200F, may begin a person's own text: only the chat's own voice speaks such lines.
+      if (lang !== 'fa') expectGroup(await map(ios(group), `${group} 2024`, me))
+      // The same sentence a person writes, unmarked, stays theirs, and a chat of two stays direct.
+      const said = events[events.length - 4]
+      const direct = await map(`[${at(0)}:00] ${other}: ${said}\n[${at(1)}:00] ${me}: ?\n`, other, me)
+      expect(direct.messages.map(m => [m.sender, m.kind, m.text])).toEqual([[`wa:${other}`, 'text', said], ['me', 'text', '?']])
+      expect(direct.conversations[0].kind).toBe('direct')
+    })
+  }
+})
+
 describe('the order of day and month where no day passes 12: the language the export is in', () => {
   const map = async (text: string): Promise<MappedHistory> => {
     const o = await openExport(join(DIR, 'locales', 'en'))
