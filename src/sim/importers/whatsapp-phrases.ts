@@ -206,8 +206,9 @@ const CALL: Wording = {
 /**
  * The exporter blocking or unblocking the other person of a direct chat. iOS attributes the line to
  * that person, so only its wording tells it from what they wrote. Languages are listed only where the
- * wording is known for certain (Portuguese: Brazil's); French, Russian, Turkish, Dutch, Indonesian
- * and Arabic as WhatsApp's iOS strings word them (Dutch with the formal "U", as the app writes it).
+ * wording is known for certain (Portuguese: Brazil's); French, Russian, Turkish, Dutch, Indonesian,
+ * Arabic, Thai, Persian and Korean as WhatsApp's iOS strings word them (Dutch with the formal "U", as
+ * the app writes it; Persian's unblocking as "you added this person back to your contacts").
  */
 const BLOCKED: Wording = {
   en: ['You blocked this contact', 'You unblocked this contact'],
@@ -220,7 +221,10 @@ const BLOCKED: Wording = {
   ru: ['Вы заблокировали этот контакт', 'Вы разблокировали этот контакт'],
   tr: ['Bu kişiyi engellediniz', 'Bu kişinin engelini kaldırdınız'],
   id: ['Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini'],
-  ar: ['لقد حظرت جهة الاتصال هذه', 'لقد رفعت الحظر عن جهة الاتصال هذه']
+  ar: ['لقد حظرت جهة الاتصال هذه', 'لقد رفعت الحظر عن جهة الاتصال هذه'],
+  th: ['คุณได้บล็อครายชื่อนี้', 'คุณเลิกบล็อครายชื่อนี้แล้ว'],
+  fa: ['شما این مخاطب را مسدود کردید', 'این فرد را دوباره به فهرست مخاطبان خود افزودید'],
+  ko: ['이 연락처를 차단했습니다', '이 연락처가 차단해제되었습니다']
 }
 
 /** Arabic group events: created the group, added, removed, left, joined, changed the subject. */

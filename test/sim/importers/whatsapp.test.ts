@@ -280,7 +280,8 @@ describe('WhatsApp block notices', () => {
       'Você bloqueou este contato.', 'Você desbloqueou este contato.', 'Hai bloccato questo contatto.', 'Hai sbloccato questo contatto.',
       'Du hast diesen Kontakt blockiert.', 'Du hast diesen Kontakt freigegeben.', 'Vous avez bloqué ce contact', 'Vous avez débloqué ce contact',
       'Вы заблокировали этот контакт', 'Вы разблокировали этот контакт', 'Bu kişiyi engellediniz', 'Bu kişinin engelini kaldırdınız',
-      'U hebt dit contact geblokkeerd.', 'U hebt dit contact gedeblokkeerd.', 'Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini'
+      'U hebt dit contact geblokkeerd.', 'U hebt dit contact gedeblokkeerd.', 'Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini',
+      'คุณได้บล็อครายชื่อนี้', 'คุณเลิกบล็อครายชื่อนี้แล้ว', '이 연락처를 차단했습니다', '이 연락처가 차단해제되었습니다'
     ]
     const h = await direct([
       '[03/04/2023, 09:16:00] Dave: hi',
@@ -313,6 +314,21 @@ describe('WhatsApp block notices', () => {
       ['system', 'system', 'لقد حظرت جهة الاتصال هذه.'],
       ['system', 'system', 'لقد رفعت الحظر عن جهة الاتصال هذه.'],
       ['wa:سارة', 'text', 'لقد حظرت جهة الاتصال هذه؟ لماذا']
+    ])
+  })
+
+  it('iOS in Persian, after U+200F: blocking, and unblocking worded as adding the person back to the contacts', async () => {
+    const h = await mapWhatsApp([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] علی: سلام',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] علی: \u200fشما این مخاطب را مسدود کردید.',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] علی: \u200fاین فرد را دوباره به فهرست مخاطبان خود افزودید',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۳:۰۰ ق.ظ.] علی: شما این مخاطب را مسدود کردید'
+    ].join('\n'), new FolderSource(DIR), 'x.txt', 'علی', { timeZone: 'UTC', me: 'رضا' })
+    expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
+      ['wa:علی', 'text', 'سلام'],
+      ['system', 'system', 'شما این مخاطب را مسدود کردید.'],
+      ['system', 'system', 'این فرد را دوباره به فهرست مخاطبان خود افزودید'],
+      ['wa:علی', 'text', 'شما این مخاطب را مسدود کردید']
     ])
   })
 })
