@@ -185,7 +185,10 @@ const SYSTEM_DISTINCT: Wording = {
   th: ['ข้อความและการโทรได้รับการเข้ารหัส', 'รหัสความปลอดภัยของคุณกับ']
 }
 
-/** Missed and silenced calls: a system line that still belongs to the caller. Thai, Persian and Korean as WhatsApp's iOS and Android strings word them. */
+/**
+ * Missed and silenced calls: a system line that still belongs to the caller. Thai, Persian and Korean
+ * as WhatsApp's iOS and Android strings word them.
+ */
 const CALL: Wording = {
   en: ['Missed voice call', 'Missed video call', 'Missed group voice call', 'Missed group video call', 'Silenced voice call', 'Silenced video call'],
   es: ['Llamada perdida', 'Videollamada perdida', 'Llamada de voz perdida'],
