@@ -110,12 +110,14 @@ export const isGroupLine = (line: string): boolean => [BY, YOU, DONE].some(list 
 /**
  * Is the line, whole, one of these group events done by the exporter or by one of `members`? A name
  * may hold spaces, and Persian puts one between who acted and whom ("علی رضا را حذف کرد"): every
- * member the line begins with is tried.
+ * member the line begins with is tried. A sentence naming who acted is judged by that name, though a
+ * second-person one may read it too (Korean "X님을 추가했습니다", you added X, ends "A님이 X님을
+ * 추가했습니다", A added X).
  */
 export function isGroupLineBy (line: string, members: ReadonlySet<string>): boolean {
-  if (YOU.some(s => s.whole.test(line))) return true
-  return BY.some(s => {
-    if (!s.whole.test(line)) return false
+  const by = BY.filter(s => s.whole.test(line))
+  if (by.length === 0) return YOU.some(s => s.whole.test(line))
+  return by.some(s => {
     if (s.after !== undefined) {
       const after = s.after
       return [...members].some(m => m !== '' && line.startsWith(m) && after.test(line.slice(m.length)))

@@ -685,7 +685,13 @@ describe('group events in Thai, Persian and Korean: WhatsApp\'s whole sentences,
       const ios = (name: string): string => [...events.map((e, i) => `[${at(i)}:00] ${name}: ${mark}${e}`), ...talk(true)].join('\n')
       expectGroup(await map(ios(group), group, me))
       // Persian's mark, U+200F, may begin a person's own text: only the chat's own voice speaks such lines.
-      if (lang !== 'fa') expectGroup(await map(ios(group), `${group} 2024`, me))
+      if (lang !== 'fa') {
+        expectGroup(await map(ios(group), `${group} 2024`, me))
+        // From a name other than the chat's, the sentence is WhatsApp's only when a member acted.
+        const stranger = events[1].replace(other, 'Zed')
+        const h = await map(`[${at(0)}:00] ${group}: \u200e${stranger}\n${talk(true).join('\n')}`, `${group} 2024`, me)
+        expect(h.messages[0]).toMatchObject({ sender: `wa:${group}`, kind: 'text', text: stranger })
+      }
       // The same sentence a person writes, unmarked, stays theirs, and a chat of two stays direct.
       const said = events[events.length - 4]
       const direct = await map(`[${at(0)}:00] ${other}: ${said}\n[${at(1)}:00] ${me}: ?\n`, other, me)
