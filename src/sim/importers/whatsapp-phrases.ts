@@ -209,14 +209,15 @@ const CALL: Wording = {
 /**
  * The exporter blocking or unblocking the other person of a direct chat. iOS attributes the line to
  * that person, so only its wording tells it from what they wrote. Languages are listed only where the
- * wording is known for certain (Portuguese: Brazil's); French, Russian, Turkish, Dutch, Indonesian,
- * Arabic, Thai, Persian and Korean as WhatsApp's iOS strings word them (Dutch with the formal "U", as
- * the app writes it; Persian's unblocking as "you added this person back to your contacts").
+ * wording is known for certain (Portuguese: Brazil's, with "este" and with "esse", as WhatsApp's iOS
+ * strings word it); French, Russian, Turkish, Dutch, Indonesian, Arabic, Thai, Persian and Korean as
+ * WhatsApp's iOS strings word them (Dutch with the formal "U", as the app writes it; Persian's unblocking
+ * as "you added this person back to your contacts").
  */
 const BLOCKED: Wording = {
   en: ['You blocked this contact', 'You unblocked this contact'],
   es: ['Bloqueaste a este contacto', 'Desbloqueaste a este contacto'],
-  pt: ['Você bloqueou este contato', 'Você desbloqueou este contato'],
+  pt: ['Você bloqueou este contato', 'Você desbloqueou este contato', 'Você bloqueou esse contato', 'Você desbloqueou esse contato'],
   it: ['Hai bloccato questo contatto', 'Hai sbloccato questo contatto'],
   fr: ['Vous avez bloqué ce contact', 'Vous avez débloqué ce contact'],
   de: ['Du hast diesen Kontakt blockiert', 'Du hast diesen Kontakt freigegeben'],

@@ -277,7 +277,7 @@ describe('WhatsApp block notices', () => {
   it('iOS attributes "You blocked this contact." to the contact: a system line, not their message, in each language known', async () => {
     const notices = [
       'You blocked this contact.', 'You unblocked this contact.', 'Bloqueaste a este contacto.', 'Desbloqueaste a este contacto.',
-      'Você bloqueou este contato.', 'Você desbloqueou este contato.', 'Hai bloccato questo contatto.', 'Hai sbloccato questo contatto.',
+      'Você bloqueou este contato.', 'Você desbloqueou este contato.', 'Você bloqueou esse contato.', 'Você desbloqueou esse contato.', 'Hai bloccato questo contatto.', 'Hai sbloccato questo contatto.',
       'Du hast diesen Kontakt blockiert.', 'Du hast diesen Kontakt freigegeben.', 'Vous avez bloqué ce contact', 'Vous avez débloqué ce contact',
       'Вы заблокировали этот контакт', 'Вы разблокировали этот контакт', 'Bu kişiyi engellediniz', 'Bu kişinin engelini kaldırdınız',
       'U hebt dit contact geblokkeerd.', 'U hebt dit contact gedeblokkeerd.', 'Anda telah memblokir kontak ini', 'Anda membuka blokir kontak ini',
