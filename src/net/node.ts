@@ -9,6 +9,7 @@ import { logger } from '@libp2p/logger'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { hostOf, lanAnnounceFilter } from './addresses.js'
+import { clearAddressWriteOnStop } from './address-write-timer.js'
 import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
@@ -188,6 +189,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
       services
     })
     node.addEventListener('connection:open', evt => { handshakes.upgraded(evt.detail.remoteAddr) })
+    clearAddressWriteOnStop(node)
     return node
   } catch (err) {
     if (err instanceof FerryError) throw err

@@ -233,6 +233,35 @@ describe('an app awaiting a transfer', () => {
     expect(again.addresses().length).toBeGreaterThan(0)
   })
 
+  it('stopped after a transfer, the phones leave no timer that keeps the app\'s process running', () => {
+    // The README's example in a process of its own (the built package, as an app has it), which then
+    // lists the timers still holding its event loop: libp2p's address manager left a one-second write
+    // behind each stopped node, so an app that had finished waited that long to exit.
+    const node = pathToFileURL(join(process.cwd(), 'dist/node.js')).href
+    const dir = tempDir('lifecycle-')
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `import { createHook } from 'node:async_hooks'
+       import { join } from 'node:path'
+       import { createFerry, generateCode } from ${JSON.stringify(node)}
+       const timers = new Map()
+       createHook({ init (id, type, _t, res) { if (type === 'Timeout') timers.set(id, res) }, destroy (id) { timers.delete(id) } }).enable()
+       const listen = ${JSON.stringify(listen)}
+       const oldPhone = await createFerry(join(${JSON.stringify(dir)}, 'old'), { listen })
+       const newPhone = await createFerry(join(${JSON.stringify(dir)}, 'new'), { listen })
+       oldPhone.store.putMetadata([{ id: 'ana', name: 'Ana' }], [{ id: 'c', kind: 'direct', title: 'Ana', members: ['ana'] }], [])
+       oldPhone.store.putMessages([{ conversation: 'c', id: 'm1', sender: 'ana', ts: 1, kind: 'text', text: 'hi' }])
+       const code = generateCode()
+       const offered = oldPhone.send({ code })
+       const { summary } = await newPhone.receive({ addrs: oldPhone.addresses(), code })
+       await offered
+       await oldPhone.stop()
+       await newPhone.stop()
+       // A timer of a tick or two is work finishing; one of 100 ms or more holds an app that is done.
+       const held = [...timers.values()].filter(t => t.hasRef() && t._idleTimeout >= 100).map(t => t._idleTimeout)
+       console.log(JSON.stringify({ messages: summary[0].messages, held }))`], { encoding: 'utf8' })
+    expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ messages: 1, held: [] })
+  })
+
   it('a second phone on the folder of a running one is STORE_BUSY, and the first moves its history all the same', async () => {
     const old = await oldPhone()
     // Same process, so the store's lock (the process's own) does not stand in the way: createFerry does.
