@@ -119,12 +119,16 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
     const m = new ReceiverHandshake({ code: auth.code, qrKey: auth.qrKey, ...ids })
     const tries = auth.tries
     const frames = readFrames(duplex.source, MAX_MESSAGE_BYTES)
+    const charge = { done: false }
     let r: PairingResult
     try {
-      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, m, tries), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, m, tries, charge), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
     } catch (err) {
       await tries?.settle(m.codeProved ? 'proved' : 'failed')
-      throw tries !== undefined && isFerryError(err, ErrorCode.WRONG_CODE) ? await withTriesLeft(err, tries) : err
+      if (tries === undefined) throw err
+      if (isFerryError(err, ErrorCode.WRONG_CODE)) throw await withTriesLeft(err, tries)
+      if (charge.done && !m.codeProved && isFerryError(err, ErrorCode.TRUNCATED)) throw await cutWhileChecking(err, tries)
+      throw err
     }
     await tries?.settle('paired')
     return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
@@ -147,17 +151,40 @@ async function withTriesLeft (err: FerryError, tries: CodeTry): Promise<FerryErr
 }
 
 /**
+ * A link that went after this phone's try of a typed code was charged, and before the other phone's tag
+ * proved the code. Said as WRONG_CODE, not as the TRUNCATED of a cut, so the receive is not tried again
+ * by itself: the charge stands (the answer may have got out), and a neighbour posing as the old phone
+ * that resets after each PAKE_B would otherwise spend every try of the code before the person saw
+ * anything. It is a wrong code as this phone knows it: the handshake checked the other phone's tag
+ * before answering, and the tag did not prove the code. `details.linkDropped` tells it from a refusal
+ * that was heard; `details.triesLeft` is as a wrong code's.
+ */
+async function cutWhileChecking (err: FerryError, tries: CodeTry): Promise<FerryError> {
+  const left = await tries.left().catch(() => undefined)
+  const cut = 'pairing: the link to the other phone dropped while the phones were checking the code, and the other phone ' +
+    'had not shown that it holds this code. This counted as one try of the code'
+  const said = left === undefined
+    ? '; try again with the same code (check its digits), or scan the old phone\'s QR code, which cannot be guessed and is not counted'
+    : left === 0
+      ? ', and no tries of it are left on this phone: ask the old phone for a new code, or scan its QR code, which cannot be guessed and is not counted'
+      : `: ${left} ${left === 1 ? 'try' : 'tries'} of it left on this phone. Try again with the same code (check its digits), or scan the old phone's QR code, which cannot be guessed and is not counted`
+  return new FerryError(ErrorCode.WRONG_CODE, cut + said, { linkDropped: true, ...(left !== undefined ? { triesLeft: left } : {}) }, { cause: err })
+}
+
+/**
  * The frames, with the try charged, on disk, before the other phone's PAKE_B reaches the handshake: this
  * phone's answer to it (CONFIRM_A, or a refusal) tells the other phone whether its guess of the code was
  * right. Only a PAKE_B the handshake would answer that way is charged (`testsGuess`): a malformed one,
  * or one whose share is no valid element, is refused the same whatever the code, and tests no guess.
+ * `charge.done` says the try was charged.
  */
-async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, hs: ReceiverHandshake, tries: CodeTry): AsyncGenerator<Uint8Array> {
-  let charged = false
+async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, hs: ReceiverHandshake, tries: CodeTry, charge: { done: boolean }): AsyncGenerator<Uint8Array> {
+  let charging = false
   for await (const frame of frames) {
-    if (!charged && hs.testsGuess(frame)) {
-      charged = true
+    if (!charging && hs.testsGuess(frame)) {
+      charging = true
       await tries.charge()
+      charge.done = true
     }
     yield frame
   }

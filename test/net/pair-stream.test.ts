@@ -38,6 +38,18 @@ function heldAtConfirmation (pipe: ReturnType<typeof memoryPipe>): { slow: ByteD
   return { slow, confirming, letGo }
 }
 
+/** The receiving end of `pipe`, whose link goes as it answers the other phone's PAKE_B (its second write). */
+function cutAtAnswer (pipe: ReturnType<typeof memoryPipe>): ByteDuplex {
+  let writes = 0
+  return {
+    ...pipe.b,
+    write: async chunks => {
+      if (++writes === 2) pipe.a.abort(new Error('the other phone resets the link'))
+      await pipe.b.write(chunks)
+    }
+  }
+}
+
 describe('pairing over a stream', () => {
   it('a receiver that refuses a wrong code waits for the sender to read why before it lets go', async () => {
     // Letting go at once lets a CLI exit with the sender's last frames unread: its socket is then
@@ -145,4 +157,36 @@ describe('pairing over a stream', () => {
     await expect(receiver).rejects.toMatchObject({ code: 'WRONG_CODE' })
     expect(await sender).toBe('WRONG_CODE')
   })
+  for (const [who, code, ends] of [
+    ['another code', parseCode('271-4567-8902'), 'ends as a wrong code, the try kept: it is not tried again by itself'],
+    ['the code', parseCode('271-4567-8901'), 'pairs, unconfirmed, and the count goes: the tag proved the code']
+  ] as const) {
+    it(`a link cut as this phone answers the PAKE_B of a phone that holds ${who} ${ends}`, async () => {
+      const journal = NodeJournal.open(tempDir('pair-cut-'))
+      try {
+        const tried = new TriedCodes(journal)
+        const mine = parseCode('271-4567-8901')
+        const pipe = memoryPipe()
+        pairAsSender(pipe.a, { localPeerId: SENDER, remotePeerId: RECEIVER }, { code, lifetime: new CodeLifetime(), tokens: new Map() }).catch(() => {})
+        const outcome = await pairAsReceiver(cutAtAnswer(pipe), { localPeerId: RECEIVER, remotePeerId: SENDER }, { code: mine, tries: await tried.begin(mine) })
+          .catch((e: FerryError) => e)
+        if (who === 'the code') {
+          // Its confirmation was out: the old phone may have paired it, and a resume tells (see above).
+          expect(outcome).toMatchObject({ mode: 'code', unconfirmed: true })
+          expect(await tried.load(mine)).toBeUndefined()
+        } else {
+          const err = outcome as FerryError
+          expect(err?.code).toBe(ErrorCode.WRONG_CODE)
+          expect(err?.details).toEqual({ linkDropped: true, triesLeft: 2 })
+          expect(err?.message).toBe('pairing: the link to the other phone dropped while the phones were checking the code, and the other phone had not ' +
+            'shown that it holds this code. This counted as one try of the code: 2 tries of it left on this phone. Try again with the same code ' +
+            '(check its digits), or scan the old phone\'s QR code, which cannot be guessed and is not counted')
+          expect(await tried.load(mine)).toMatchObject({ failed: 1 })
+        }
+      } finally {
+        await journal.close()
+        cleanupTempDirs()
+      }
+    })
+  }
 })

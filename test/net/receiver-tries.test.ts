@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
 import type { FerryNode } from '../../src/net/node.js'
-import { generateQrKey, parseCode } from '../../src/pairing/index.js'
+import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
+import { streamToDuplex } from '../../src/net/stream-duplex.js'
+import type { JournalOp } from '../../src/journal/journal.js'
+import { generateQrKey, MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
 import { encodeAbort, encodeMessage, MsgType } from '../../src/pairing/messages.js'
 import { ristretto255 } from '@noble/curves/ed25519.js'
-import { startImpostor, type Impostor } from '../e2e/helpers/impostor.js'
+import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
+import { readFrames } from '../../src/wire/framing.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
 // Someone nearby may pose as the old phone: each pairing the new phone runs against it tests one guess
@@ -20,6 +24,37 @@ const CODE = parseCode('472-1180-3356')
 /** What the impostor guesses: the nameplate is public (mDNS), the rest it must guess. */
 const GUESS = '472-0000-0001'
 
+const chargesATry = (ops: JournalOp[]): boolean => ops.some(o => 'key' in o && o.key === TriedCodes.key(CODE) && o.value !== undefined)
+
+/**
+ * Makes an impostor's reset land between this phone's charge of a try and its answer, every time: each
+ * write that charges a try of CODE waits until the pairing stream it came in on is gone; the impostor
+ * (its `cutAfterPakeB`) resets once that write began.
+ */
+function resetWhileCharging (phone: Ferry): () => Promise<void> {
+  let charging = deferred()
+  const write = phone.journal.write.bind(phone.journal)
+  phone.journal.write = async ops => {
+    if (chargesATry(ops)) {
+      const stream = phone.node.getConnections().flatMap(c => c.streams).find(s => s.protocol === PAIR_PROTOCOL && s.status === 'open')
+      const gone = stream === undefined ? Promise.resolve() : new Promise<void>(resolve => { stream.addEventListener('close', () => { resolve() }, { once: true }) })
+      charging.resolve()
+      await gone
+    }
+    await write(ops)
+  }
+  return async () => {
+    await charging.promise
+    charging = deferred()
+  }
+}
+
+function deferred (): { promise: Promise<void>, resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>(r => { resolve = r })
+  return { promise, resolve }
+}
+
 describe('the new phone bounds how often it tries a code', () => {
   const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
 
@@ -29,7 +64,7 @@ describe('the new phone bounds how often it tries a code', () => {
     return p
   }
 
-  async function impostor (opts?: { dropFirst?: number, answers?: Uint8Array[] }): Promise<Impostor> {
+  async function impostor (opts?: ImpostorOptions): Promise<Impostor> {
     const i = await startImpostor(GUESS, opts)
     nodes.push(i.node)
     return i
@@ -150,5 +185,64 @@ describe('the new phone bounds how often it tries a code', () => {
     expect(scanned.details?.triesLeft, 'a scan spends no try, so it counts none').toBeUndefined()
     expect(fake.streams).toBe(4)
     expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 3 })
+  })
+  it('a link cut once the other phone\'s PAKE_B is in ends the receive at once: one try spent, no retry', async () => {
+    // Someone posing as the old phone answers with a valid PAKE_B and resets the stream: this phone's
+    // answer never goes out, yet the try must stay charged (an answer may get out). Were the cut retried
+    // as a dropped link is, one receive would spend every try of the code before the person saw anything.
+    const phone = await newPhone(tempDir('tries-cut-'))
+    const fake = await impostor({ cutAfterPakeB: resetWhileCharging(phone) })
+    const cut = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(cut.code).toBe(ErrorCode.WRONG_CODE)
+    expect(cut.details).toMatchObject({ linkDropped: true, triesLeft: 2 })
+    expect(cut.message).toContain('the link to the other phone dropped while the phones were checking the code')
+    expect(cut.message).toContain('This counted as one try of the code: 2 tries of it left on this phone. Try again with the same code')
+    expect(cut.message).toContain('scan the old phone\'s QR code, which cannot be guessed and is not counted')
+    expect(cut.message).not.toContain('472-1180-3356')
+    expect(fake.streams, 'the cut was not retried').toBe(1)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 1 })
+
+    // Run again, it tries again: the person chose to spend another try.
+    const again = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(again.details).toMatchObject({ linkDropped: true, triesLeft: 1 })
+    expect(again.message).toContain('1 try of it left on this phone')
+    expect(fake.streams).toBe(2)
+    const last = await failure(phone.receive({ addrs: [fake.addr], code: CODE }))
+    expect(last.details).toMatchObject({ linkDropped: true, triesLeft: 0 })
+    expect(last.message).toContain('no tries of it are left on this phone: ask the old phone for a new code, or scan its QR code')
+    expect(fake.streams).toBe(3)
+  })
+
+  it('a link that drops before the other phone\'s PAKE_B is still retried, free, and the real old phone pairs', async () => {
+    const old = await createFerry(tempDir('tries-drop-old-'), { listen, memory: false })
+    phones.push(old)
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [] })
+    // The old phone's first pairing stream goes once the new phone's PAKE_A is in, before its answer;
+    // the streams after it go to the old phone's own handler, as they would without the cut.
+    const service = old.node.services.ferry
+    let pairStreams = 0
+    await old.node.unhandle(PAIR_PROTOCOL)
+    await old.node.handle(PAIR_PROTOCOL, (stream: Stream, connection) => {
+      if (++pairStreams > 1) {
+        void service['onPairStream'](stream, connection)
+        return
+      }
+      const duplex = streamToDuplex(stream)
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        duplex.abort(new Error('the link drops'))
+      })().catch(() => {})
+    }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    const offered = old.send({ code: CODE })
+    offered.catch(() => {})
+    const phone = await newPhone(tempDir('tries-drop-new-'))
+    const interrupted: string[] = []
+    const got = await phone.receive({ addrs: old.addresses(), code: CODE, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e.error.code) } })
+    expect(got.progress.messages).toBe(10)
+    await expect(offered).resolves.toBeDefined()
+    expect(interrupted).toEqual([ErrorCode.TRUNCATED])
+    expect(pairStreams).toBe(2)
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 })

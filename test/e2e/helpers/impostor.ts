@@ -6,7 +6,7 @@ import type { Stream } from '@libp2p/interface'
 import type { FerryNode } from '../../../src/net/node.js'
 import { PAIR_PROTOCOL, pairAsSender } from '../../../src/net/pair-stream.js'
 import { streamToDuplex } from '../../../src/net/stream-duplex.js'
-import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode } from '../../../src/pairing/index.js'
+import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode, SenderHandshake } from '../../../src/pairing/index.js'
 import { prefix, readFrames } from '../../../src/wire/framing.js'
 import { rawNode } from './raw-peer.js'
 
@@ -19,13 +19,26 @@ export interface Impostor {
   stop(): Promise<void>
 }
 
-/**
- * `guess` is the code it pretends to show. The first `dropFirst` pairing streams it cuts once the new
- * phone's PAKE_A is in, before any answer: a link that failed before CPace could test anything. The
- * streams after those answer PAKE_A with `answers`, one each, in order, while any are left (bytes no
- * honest phone sends: a malformed PAKE_B), then hang up once the new phone's reply (its refusal) is in.
- */
-export async function startImpostor (guess: string, opts: { dropFirst?: number, answers?: Uint8Array[] } = {}): Promise<Impostor> {
+export interface ImpostorOptions {
+  /**
+   * The first `dropFirst` pairing streams it cuts once the new phone's PAKE_A is in, before any answer:
+   * a link that failed before CPace could test anything.
+   */
+  dropFirst?: number
+  /**
+   * The streams after those answer PAKE_A with these, one each, in order, while any are left (bytes no
+   * honest phone sends: a malformed PAKE_B), then hang up once the new phone's reply (its refusal) is in.
+   */
+  answers?: Uint8Array[]
+  /**
+   * Every other stream it answers with a valid PAKE_B for its guess and then resets, never reading the
+   * new phone's answer: this is awaited between the two (the test decides when the cut lands).
+   */
+  cutAfterPakeB?: () => Promise<void>
+}
+
+/** `guess` is the code it pretends to show; what it does with each pairing stream is in `opts`. */
+export async function startImpostor (guess: string, opts: ImpostorOptions = {}): Promise<Impostor> {
   const node = await rawNode()
   const self = node.peerId.toString()
   const addr = node.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))
@@ -49,6 +62,19 @@ export async function startImpostor (guess: string, opts: { dropFirst?: number, 
         await duplex.write([prefix([answer]), answer])
         await it.next()
         await duplex.close()
+      })().catch(() => {})
+      return
+    }
+    const cutAfterPakeB = opts.cutAfterPakeB
+    if (cutAfterPakeB !== undefined) {
+      void (async () => {
+        const hs = new SenderHandshake({ code: parseCode(guess), lifetime: new CodeLifetime(), localPeerId: self, remotePeerId: connection.remotePeer.toString() })
+        const pakeA = await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        if (pakeA.done === true) return
+        const [pakeB] = hs.onMessage(pakeA.value).send
+        await duplex.write([prefix([pakeB]), pakeB])
+        await cutAfterPakeB()
+        duplex.abort(new Error('the impostor resets the stream'))
       })().catch(() => {})
       return
     }
