@@ -82,10 +82,16 @@ function spentCode (err: unknown): unknown {
 }
 
 /** A wrong typed code, with the tries of it this phone has left, in the CLI's words. */
-function wrongCode (err: unknown): unknown {
+export function wrongCode (err: unknown): unknown {
   if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
+  if (err.details?.linkDropped === true) {
+    // A try spent as the link went (net/pair-stream.ts): not retried, so the person hears of it.
+    return new FerryError(ErrorCode.WRONG_CODE, 'the link dropped while the phones were checking the code, and that counted as one try: ' + (left === 0
+      ? 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be guessed and is not counted'
+      : `${left} ${left === 1 ? 'try' : 'tries'} of this code left here. Run ferry receive again with the same code, or pass the QR code with --qr, which cannot be guessed and is not counted`), err.details, { cause: err })
+  }
   return new FerryError(ErrorCode.WRONG_CODE, 'the code does not match the old phone\'s: ' + (left === 0
     ? 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be mistyped'
     : `check the digits. ${left} ${left === 1 ? 'try' : 'tries'} of this code left here; the QR code (--qr) cannot be mistyped`), err.details, { cause: err })
@@ -124,8 +130,10 @@ both then exit 0.
 
 A typed code is tried three times at most without pairing, counted in DIR across runs: someone nearby
 posing as the old phone learns from each try whether they guessed the code; a wrong code says how many
-tries of it are left. After that the code is refused at once (CODE_EXPIRED): ask for a new one, or use
-the QR code, whose key cannot be guessed.
+tries of it are left. A link that drops while the phones check the code, before the other phone showed
+it holds the code, counts as a try too: that run ends (WRONG_CODE) rather than reconnect by itself,
+saying how many are left. After three the code is refused at once (CODE_EXPIRED): ask for a new one,
+or use the QR code, whose key cannot be guessed.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on

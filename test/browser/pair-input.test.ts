@@ -71,6 +71,13 @@ describe('the pairing form', () => {
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 2 }))).toMatch(/2 tries of this code left here; after that typing no longer pairs, but scanning .* QR code still does/)
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 1 }))).toMatch(/One try of this code left here/)
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 0 }))).toMatch(/cannot be typed here again: ask for a new one, but scanning .* QR code still does/)
+    // The link went as the phones checked the code: a try spent without a wrong code seen, said as such.
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 2, linkDropped: true })))
+      .toBe('The link to the old phone dropped while the phones were checking the code, and that counted as one try of it. ' +
+        '2 tries of this code left here: try again with the same code, or scan the old phone\'s QR code, which is not counted.')
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 1, linkDropped: true }))).toMatch(/one try of it\. One try of this code left here: try again/)
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 0, linkDropped: true })))
+      .toMatch(/one try of it\. This code cannot be typed here again: ask for a new one, or scan the old phone's QR code, which is not counted\.$/)
     // Typed after three wrong tries: the QR code still pairs, and the person is told so first.
     expect(explain(new FerryError(ErrorCode.CODE_EXPIRED, 'x'))).toMatch(/^Typing this code no longer pairs.*Scan the QR code the old phone shows/)
     // The QR code's key was tried too: only a new code helps.

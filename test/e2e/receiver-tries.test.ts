@@ -41,4 +41,21 @@ describe('ferry receive against someone posing as the old phone', () => {
     expect(p.events.at(-1)).toMatchObject({ event: 'error', code: 'CODE_EXPIRED' })
     expect(fake.streams).toBe(3)
   })
+  it('a neighbour that resets as the phones check the code spends one try per run, and each run says so', async () => {
+    // Its PAKE_B is valid and the stream goes at once: whether this phone's refusal got out first is the
+    // network's timing, and either way the run ends after that one try (a link that drops before the
+    // answer, net/pair-stream.ts; test/net/receiver-tries.test.ts makes the reset land first every time).
+    const fake = await startImpostor('318-0000-0001', { cutAfterPakeB: async () => {} })
+    impostors.push(fake)
+    const store = newStorePath()
+    for (let i = 1; i <= 2; i++) {
+      const p = startReceiver(store, { code: CODE, peer: fake.addr, name: `receiver ${i}` })
+      const exit = await p.waitExit(30_000)
+      expect(exit.code, p.describe()).toBe(1)
+      expect(errorCode(p.stderr), p.describe()).toBe('WRONG_CODE')
+      expect(p.stderr).toContain(`${3 - i} ${i === 2 ? 'try' : 'tries'} of this code left here`)
+      expect(p.stderr).not.toContain(CODE)
+      expect(fake.streams, 'one pairing per run: the cut is not retried').toBe(i)
+    }
+  })
 })

@@ -1,0 +1,36 @@
+import { describe, expect, it, vi } from 'vitest'
+import { ErrorCode, FerryError } from '../../src/errors.js'
+import { reportError } from '../../src/cli/main.js'
+import { wrongCode } from '../../src/cli/receive.js'
+
+// What `ferry receive` says when a typed code did not pair, with the tries of it left in the store.
+
+function said (err: FerryError): { code: number, text: string } {
+  let text = ''
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { text += String(s); return true })
+  try {
+    return { code: reportError(wrongCode(err)), text }
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+describe('ferry receive on a try of a typed code that did not pair', () => {
+  it('a link that dropped while the phones checked the code: one try spent, how many are left, what to do', () => {
+    // The receive does not reconnect by itself after it (net/pair-stream.ts), so the person must hear it.
+    const cut = (left: number): FerryError => new FerryError(ErrorCode.WRONG_CODE, 'pairing: ...', { linkDropped: true, triesLeft: left })
+    expect(said(cut(2))).toEqual({
+      code: 1,
+      text: 'ferry: the link dropped while the phones were checking the code, and that counted as one try: 2 tries of this code left here. ' +
+        'Run ferry receive again with the same code, or pass the QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n'
+    })
+    expect(said(cut(1)).text).toContain('that counted as one try: 1 try of this code left here. Run ferry receive again with the same code')
+    expect(said(cut(0)).text).toBe('ferry: the link dropped while the phones were checking the code, and that counted as one try: no tries of this code ' +
+      'are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n')
+  })
+
+  it('a refusal that was heard still reads as a wrong code to check', () => {
+    expect(said(new FerryError(ErrorCode.WRONG_CODE, 'pairing: ...', { triesLeft: 2 })).text)
+      .toBe('ferry: the code does not match the old phone\'s: check the digits. 2 tries of this code left here; the QR code (--qr) cannot be mistyped [WRONG_CODE]\n')
+  })
+})
