@@ -39,7 +39,9 @@ export interface ReceiveOptions {
   /**
    * The code typed. This phone tries one three times at most without pairing, across restarts (its
    * journal counts them: someone posing as the old phone learns from each try whether it guessed the
-   * code); then CODE_EXPIRED, `details.state: 'tried'`, before anything is dialled.
+   * code); then CODE_EXPIRED, `details.state: 'tried'`, before anything is dialled. A try spent is
+   * never retried by the receive itself: a link that drops once the other phone's answer was in and did
+   * not prove the code ends it with WRONG_CODE, `details.linkDropped` and `triesLeft`.
    */
   code?: PairingCode
   /** The key of the QR code the code came from (`parseQrPayload(...).key`): pairs outside a typed code's three guesses. */
