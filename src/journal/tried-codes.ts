@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
-import { CODE_TTL_MS, MAX_FAILURES, type PairingCode } from '../pairing/index.js'
+import { MAX_FAILURES, type PairingCode } from '../pairing/index.js'
 import { codeKey } from './code-key.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 
@@ -19,8 +19,13 @@ import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 export interface TriedCodeRecord {
   /** Attempts that tested a guess and did not prove the code, plus one in flight when last written. */
   failed: number
-  /** When the last one was counted (ms since the epoch): for a person reading the journal. */
+  /** When the last one was counted (ms since the epoch): for a person reading the journal, never for pruning. */
   lastAt: number
+  /**
+   * Where its last write stands among the records' writes: higher is later. Absent from records written
+   * before the journal kept it, which order before every record that has one.
+   */
+  seq?: number
 }
 
 const log = logger('ferry:tried-codes')
@@ -29,12 +34,15 @@ const PREFIX = 'tried-code/'
 const LABEL = 'ferry/tried-code/1'
 
 /**
- * How long after its last try a code's record is kept. A code pairs for ten minutes from when the old
- * phone first showed it (CODE_TTL_MS), and that was before this phone tried it, so by then no old phone
- * pairs with it and a guess of it is worth nothing: the record may go. A day more, because the time is
- * this phone's clock, which a phone that booted with the wrong time may set right meanwhile.
+ * How many records of tried codes the journal keeps: the latest written, by the order of their writes,
+ * never by this phone's clock. A clock is no bound here: a new phone often boots with a date years
+ * behind and has it set right by the network, and then a record written minutes ago looks years old,
+ * and one written before a jump back looks new. Nor does the time the old phone first showed a code
+ * bound its life, since `ferry send --code` shows a fixed code again. A count does: only this phone's
+ * own user adds records, one per code typed, so a code whose tries were spent keeps its record until
+ * the user has typed this many other codes since, far more than a person types for one move.
  */
-export const TRIED_CODE_KEPT_MS = CODE_TTL_MS + 24 * 60 * 60 * 1000
+export const TRIED_CODES_KEPT = 64
 
 /** One attempt's charge on a code, settled once the attempt is over. */
 export interface CodeTry {
@@ -66,15 +74,9 @@ export class TriedCodes {
   async load (code: PairingCode): Promise<TriedCodeRecord | undefined> {
     const value = await this.journal.get(TriedCodes.key(code))
     if (value === undefined) return undefined
-    let r: TriedCodeRecord | undefined
-    try {
-      r = fromJson<TriedCodeRecord>(value)
-    } catch {
-      r = undefined
-    }
-    const ok = typeof r === 'object' && r !== null && Number.isSafeInteger(r.failed) && r.failed >= 0 && Number.isFinite(r.lastAt)
-    if (!ok) throw new FerryError(ErrorCode.STORE, 'the journal\'s record of the tries of this pairing code is damaged; ask the old phone for a new code')
-    return r as TriedCodeRecord
+    const r = parse(value)
+    if (r === undefined) throw new FerryError(ErrorCode.STORE, 'the journal\'s record of the tries of this pairing code is damaged; ask the old phone for a new code')
+    return r
   }
 
   /** Throws CODE_EXPIRED, saying why and what to do, when `code` has had its guesses on this phone. */
@@ -123,35 +125,75 @@ export class TriedCodes {
   }
 
   /**
-   * Changes the record of `code`, and deletes in the same write the records of codes that no old phone
-   * pairs with any more (TRIED_CODE_KEPT_MS): each code ever tried would otherwise stay for good.
+   * Changes the record of `code`, stamping it as the latest written, and deletes in the same write the
+   * records beyond the TRIED_CODES_KEPT latest: each code ever tried would otherwise stay for good.
    */
   private async update (code: PairingCode, change: (r: TriedCodeRecord | undefined) => TriedCodeRecord | undefined): Promise<void> {
     const key = TriedCodes.key(code)
     const run = this.chain.then(async () => {
       const before = await this.load(code)
       const after = change(before)
-      const ops: JournalOp[] = after === before ? [] : [{ key, value: after === undefined ? undefined : jsonValue(after) }]
-      for (const old of await this.outlived(key)) ops.push({ key: old })
+      const others = await this.others(key)
+      const ops: JournalOp[] = []
+      if (after !== before) {
+        // One past every record's, this one's included: later than any record there is.
+        const seq = Math.max(before?.seq ?? 0, ...others.map(o => o.seq)) + 1
+        ops.push({ key, value: after === undefined ? undefined : jsonValue({ ...after, seq }) })
+      }
+      // The code written now always stays, latest of all (or as it was, when unchanged: a spent code).
+      const room = TRIED_CODES_KEPT - (after === undefined ? 0 : 1)
+      for (const old of others.sort(latestFirst).slice(Math.max(0, room))) ops.push({ key: old.key })
       if (ops.length > 0) await this.journal.write(ops)
     })
     this.chain = run.catch(() => {})
     await run
   }
 
-  /** The keys of records, other than `except`, whose code outlived every old phone's pairing with it. */
-  private async outlived (except: string): Promise<string[]> {
-    const keys: string[] = []
-    const now = this.now()
+  /**
+   * The well-formed records other than `except`, with where their writes stand. A damaged record is
+   * left out, so it stays and takes no place among the latest: it refuses its code (load) until a new
+   * one, and were it counted, damaged records could push out the record of a code spent minutes ago,
+   * handing that code fresh tries. Only a damaged disk makes one, and nothing here writes one, so they
+   * cannot grow the journal as tries go on.
+   */
+  private async others (except: string): Promise<Placed[]> {
+    const out: Placed[] = []
     for await (const [key, value] of this.journal.list(PREFIX)) {
       if (key === except) continue
-      let lastAt: unknown
-      try {
-        lastAt = fromJson<TriedCodeRecord>(value)?.lastAt
-      } catch {}
-      // A damaged record stays: it cannot say how old it is, and it refuses its code (load) until a new one.
-      if (typeof lastAt === 'number' && Number.isFinite(lastAt) && now - lastAt > TRIED_CODE_KEPT_MS) keys.push(key)
+      const r = parse(value)
+      if (r !== undefined) out.push({ key, seq: r.seq ?? 0, lastAt: r.lastAt })
     }
-    return keys
+    return out
   }
+}
+
+/** A record's key and where it stands among the others (seq 0: written before the journal kept the order). */
+interface Placed {
+  key: string
+  seq: number
+  lastAt: number
+}
+
+/** A record as the journal holds it, or undefined when it is damaged. */
+function parse (value: Uint8Array): TriedCodeRecord | undefined {
+  let r: TriedCodeRecord | undefined
+  try {
+    r = fromJson<TriedCodeRecord>(value)
+  } catch {
+    return undefined
+  }
+  const ok = typeof r === 'object' && r !== null && Number.isSafeInteger(r.failed) && r.failed >= 0 && Number.isFinite(r.lastAt) &&
+    (r.seq === undefined || (Number.isSafeInteger(r.seq) && r.seq > 0))
+  return ok ? r : undefined
+}
+
+/**
+ * Latest written first. Records from before the journal kept the order of writes (seq 0) come after
+ * every other; among themselves their time is all there is to go by, then the key, so the order is
+ * the same on every read.
+ */
+function latestFirst (a: Placed, b: Placed): number {
+  if (a.seq !== b.seq) return b.seq - a.seq
+  if (a.lastAt !== b.lastAt) return b.lastAt - a.lastAt
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 }
