@@ -35,6 +35,29 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
 }
 
 /**
+ * A restarted sender told to listen on any free port (`/tcp/0`, as a script, a test or a command line
+ * run again from the shell's history passes it) takes the port it had on that host instead: the phone
+ * paired with it redials the addresses it knows, and with mDNS and the sweep off (or on loopback, where
+ * neither looks) nothing else could tell it a new one. A fixed port given is kept as given.
+ */
+function keepPreviousPorts (given: string[], previous: string[]): string[] {
+  const hostAndPort = (a: string): { host?: string, port?: string } => {
+    const parts = multiaddr(a).getComponents()
+    return { host: parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value, port: parts.find(c => c.name === 'tcp' || c.name === 'udp')?.value }
+  }
+  return given.map(a => {
+    const kind = kindOf(a)
+    const { host, port } = hostAndPort(a)
+    if (kind === undefined || host === undefined || port !== '0') return a
+    const any = host === '0.0.0.0' || host === '::'
+    const prev = previous.map(p => ({ kind: kindOf(p), ...hostAndPort(p) })).find(p => p.kind === kind && p.port !== undefined && p.port !== '0' && (any || p.host === host))
+    if (prev === undefined) return a
+    const proto = kind === 'tcp' ? 'tcp' : 'udp'
+    return a.replace(`/${proto}/0`, `/${proto}/${prev.port ?? '0'}`)
+  })
+}
+
+/**
  * Where the discovery port listens: on every interface when the phone does, on its one LAN address when
  * it was told to listen on one, and nowhere when it listens on loopback only (no sweep looks there).
  */
@@ -84,7 +107,8 @@ ${SELECTION_HELP}
                       phone can dial; its addresses carry the certificate hash (/certhash/...),
                       kept in DIR/webrtc-cert.json so a restarted sender keeps its address
   --listen ADDRS      multiaddrs to listen on, comma-separated (default for the transport:
-                      /ip4/0.0.0.0/tcp/0 and/or /ip4/0.0.0.0/udp/0/webrtc-direct)
+                      /ip4/0.0.0.0/tcp/0 and/or /ip4/0.0.0.0/udp/0/webrtc-direct); run again to
+                      resume, a port 0 (any free one) is the port it had, where the new phone redials
   --ice-servers URLS  STUN/TURN servers for WebRTC, comma-separated (stun:HOST:PORT,
                       turn:USER:PASS@HOST:PORT); none by default, which suits one network
   --no-mdns           do not announce on the local network by mDNS
@@ -169,7 +193,10 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     // A sender restarted with --web after a TCP-only start still offers WebRTC: the browser needs it.
     if (web && transport === 'tcp') transport = 'auto'
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
-    const listen = parseListen(optionalString(args, 'listen')) ?? (resuming ? previousListen(record?.addrs ?? [], transport) : undefined)
+    const listenGiven = parseListen(optionalString(args, 'listen'))
+    const listen = resuming
+      ? (listenGiven !== undefined ? keepPreviousPorts(listenGiven, record?.addrs ?? []) : previousListen(record?.addrs ?? [], transport))
+      : listenGiven
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
     // While the user types the code on the other phone, the history can come off the disk.
     phone.store.prefetch()
