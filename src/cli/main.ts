@@ -50,7 +50,15 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write('ferry 0.1.0\n')
     return EXIT_OK
   }
-  const entry = COMMANDS[name]
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  // `ferry --store ./phone inspect`: the options came first. Said with the line put right, not as an
+  // unknown command '--store' and the whole usage.
+  const named = name.startsWith('-') ? argv.findIndex(a => Object.hasOwn(COMMANDS, a)) : -1
+  if (entry === undefined && named > 0) {
+    const line = [argv[named], ...argv.filter((_, i) => i !== named)].map(shellWord).join(' ')
+    process.stderr.write(`ferry: the command comes first, then its options: ferry ${line}\nRun 'ferry ${argv[named]} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
+    return EXIT_USAGE
+  }
   if (entry === undefined) {
     process.stderr.write(`ferry: unknown command '${name}'\n\n${usage()}\n`)
     return EXIT_USAGE
@@ -68,6 +76,11 @@ export async function main (argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err, rest.includes('--json'))
   }
+}
+
+/** An argument as a shell reads it back: quoted when it holds anything but plain characters. */
+function shellWord (a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`
 }
 
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */
