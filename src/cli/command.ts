@@ -33,8 +33,58 @@ export function parse (cmd: Command, argv: string[]): ParsedArgs {
     })
     return { values: values as ParsedArgs['values'], positionals }
   } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${(err as Error).message}\nRun 'ferry ${cmd.name} --help' for usage.`)
+    throw new FerryError(ErrorCode.BAD_INPUT, `${usageMistake(err as Error & { code?: string }, cmd, argv)}\nRun 'ferry ${cmd.name} --help' for usage.`)
   }
+}
+
+/**
+ * parseArgs' complaint in the words of the person who typed the line: a flag whose value was left out
+ * is told so (parseArgs calls the next flag an "ambiguous" value and suggests `--store=-XYZ`), a bare
+ * word is shown as the option it was probably meant for, and a misspelt option gets the one it resembles.
+ */
+function usageMistake (err: Error & { code?: string }, cmd: Command, argv: string[]): string {
+  const options = cmd.options
+  const longOf = (typed: string): string | undefined => typed.startsWith('--')
+    ? typed.slice(2)
+    : Object.keys(options).find(k => options[k].short === typed.slice(1))
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const typed = /^Option '(-[\w-]+)/.exec(err.message)?.[1]
+    const name = typed === undefined ? undefined : longOf(typed)
+    if (typed !== undefined && name !== undefined) {
+      const placeholder = new RegExp(`--${name} ([A-Z][\\w.,/-]*)`).exec(cmd.help)?.[1] ?? 'VALUE'
+      const at = argv.lastIndexOf(typed)
+      const next = at >= 0 ? argv[at + 1] : undefined
+      return `--${name} needs a value, like --${name} ${placeholder}` + (next !== undefined ? `: '${next}' after it is another option` : '')
+    }
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const word = /^Unexpected argument '([^]*)'\. /.exec(err.message)?.[1]
+    if (word !== undefined) {
+      const storeMissing = options.store !== undefined && !argv.some(a => a === '--store' || a === '-s' || a.startsWith('--store='))
+      return `unexpected '${word}': ferry ${cmd.name} takes named options only` + (storeMissing ? ` (did you mean --store ${word}?)` : '')
+    }
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const typed = /^Unknown option '(-[^']*)'/.exec(err.message)?.[1]
+    const near = typed?.startsWith('--') === true ? closest(typed.slice(2).split('=')[0], [...Object.keys(options), 'help']) : undefined
+    if (typed !== undefined) return `unknown option '${typed}'` + (near !== undefined ? ` (did you mean --${near}?)` : '')
+  }
+  return err.message
+}
+
+/** The option within two typing slips (insertions, deletions, substitutions) of `typed`, if one is. */
+function closest (typed: string, names: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i]
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      row = next
+    }
+    return row[b.length]
+  }
+  const best = names.map(n => ({ n, d: distance(typed, n) })).sort((x, y) => x.d - y.d)[0]
+  return best !== undefined && best.d <= Math.min(2, Math.floor(typed.length / 2)) ? best.n : undefined
 }
 
 /**

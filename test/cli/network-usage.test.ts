@@ -156,7 +156,7 @@ describe('numeric flags', () => {
 
   it('a flag followed by another flag is still told it lacks its value', async () => {
     const r = await ferry(['send', '--store', '--json'])
-    expect(r.stderr).toMatch(/^ferry: Option '--store' argument is ambiguous/)
+    expect(r.stderr).toMatch(/^ferry: --store needs a value, like --store DIR: '--json' after it is another option\n/)
     expect(r.status).toBe(2)
   })
 })
