@@ -74,7 +74,8 @@ export async function main (argv: string[]): Promise<number> {
     }
     return await cmd.run(args)
   } catch (err) {
-    return reportError(err, rest.includes('--json'))
+    // Only a command that speaks JSON answers in it: export's stdout is the history, not events.
+    return reportError(err, rest.includes('--json') && Object.hasOwn(cmd.options, 'json'))
   }
 }
 

@@ -43,3 +43,15 @@ describe('a command line in the wrong shape', () => {
     expect(far.stderr).toBe("ferry: unknown option '--verbose'\nRun 'ferry inspect --help' for usage. [BAD_INPUT]\n")
   })
 })
+
+describe('--json given to a command that does not take it', () => {
+  it('is refused on stderr alone: export\'s stdout is the history, not an error event', () => {
+    const r = ferry('export', '--store', './old-phone', '--json')
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe("ferry: unknown option '--json'\nRun 'ferry export --help' for usage. [BAD_INPUT]\n")
+    expect(r.status).toBe(2)
+    // A command that takes it still answers in JSON.
+    const inspect = ferry('inspect', '--store', '--json')
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ event: 'error', code: 'BAD_INPUT' })
+  })
+})
