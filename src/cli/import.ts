@@ -10,7 +10,7 @@ import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
-import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
 /** What SqliteChatStore.open creates in a store directory (the directory itself first). */
@@ -34,7 +34,8 @@ the store by content (sha256), so an archive of any size needs no room to unpack
 Messages are keyed by (conversation, id): importing the same export twice changes nothing, and
 chats already in the store are kept. All or nothing: everything is checked first, and on a
 problem nothing is written (no record, no media file), the reason is printed and the exit code
-is 2. An export that yields no message is refused the same way.
+is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
+an import leaves nothing either.
 
 What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
 out of the export, formatting...) or drops is counted per kind and printed after the import.
@@ -98,6 +99,16 @@ Examples:
     const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
     let ok = false
     let store: SqliteChatStore | undefined
+    // Ctrl-C: the import's one transaction was never committed, so nothing of it is in the store; a store
+    // this import created holds nothing else and goes too (the media copied into it with it), as a refused
+    // import leaves nothing. Said, so nobody wonders what an interrupted import left.
+    const onSigint = (): void => {
+      if (ok) return
+      for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
+      process.stderr.write(`\nStopped: nothing was imported${created.includes(resolve(dir)) ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    process.once('SIGINT', onSigint)
     try {
       store = SqliteChatStore.open(dir, { create: true })
       const { format, source, main } = opened
@@ -123,6 +134,7 @@ Examples:
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
       return EXIT_OK
     } finally {
+      process.off('SIGINT', onSigint)
       store?.close()
       await opened.source?.close()
       // Cleanup is best effort: its own failure (a --store that is a file cannot have history.db removed
