@@ -1,6 +1,6 @@
-import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
-import { damagedMediaNote, jsonEvent, terminalProgress } from './progress.js'
+import { damagedMediaNote, jsonEvent, sayStopped, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
 import { openStorage } from './phone.js'
@@ -57,52 +57,78 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
       chats = args.values.chats.split(',').map(s => s.trim()).filter(s => s !== '')
       if (chats.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
     }
-    const header = await readBackupHeader(file)
-    const passwordFile = optionalString(args, 'password-file')
-    let password: string | undefined
-    if (!header.password && passwordFile !== undefined) {
-      // A password was expected: a file without one could be a forgery (anyone can write such a file).
-      throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (anyone could have written or altered it), but --password-file was given: run without --password-file to restore it anyway`)
+    // Ctrl-C: say how to carry on, then go at once. What is restored is committed as it goes and a
+    // restore run again continues after it, so nothing is waited for.
+    let view: ReturnType<typeof terminalProgress> | undefined
+    const onSigint = (): void => {
+      sayStopped(view ?? { stop: () => {} }, json, `Run ferry restore --store ${storeDir} --in ${file} again to carry on where it stopped: what is restored stays.`)
+      process.exit(EXIT_INTERRUPTED)
     }
-    if (header.password) {
-      if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
-      else if (isTerminal()) password = await promptPassword('Password of the backup: ')
-      else throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
-    }
-    // The password is checked before the store is opened: a wrong one changes nothing.
-    const backup = await openBackup(file, password)
-    if (!backup.header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
-    const { store, journal, close } = await openStorage(storeDir, true)
-    const view = json ? undefined : terminalProgress('restoring')
+    process.once('SIGINT', onSigint)
     try {
-      const t0 = performance.now()
-      const r = await restoreBackup(store, journal, backup, { chats, onProgress: m => view?.update(m.progress) })
-      const seconds = (performance.now() - t0) / 1000
-      view?.stop()
-      const p = r.receiver.progress
-      const skippedMessages = p.messagesHeld
-      const skippedMediaBytes = p.mediaBytes - p.mediaBytesReceived
-      if (json) {
-        jsonEvent('restored', {
-          messages: p.totalMessages, mediaBytes: p.totalMediaBytes, mediaFiles: p.totalMediaFiles, skippedMessages, skippedMediaBytes,
-          seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary, mediaFilesDamaged: p.mediaFilesDamaged
-        })
-      } else {
-        const summary = r.receiver.summary ?? []
-        const width = Math.max(12, ...summary.map(s => s.title.length))
-        process.stderr.write(`Restored and verified: ${p.totalMessages} messages and ${formatBytes(p.totalMediaBytes)} of media (${seconds.toFixed(1)} s).\n`)
-        if (skippedMessages > 0 || skippedMediaBytes > 0) {
-          process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
-        }
-        for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
-        const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
-        if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
-      }
-      return EXIT_OK
+      return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v } })
     } finally {
-      view?.stop()
-      await close()
+      process.off('SIGINT', onSigint)
     }
+  }
+}
+
+interface RestoreRun {
+  storeDir: string
+  file: string
+  json: boolean
+  chats?: string[]
+  passwordFile?: string
+  /** Told the progress bar once it shows, for Ctrl-C to clear it. */
+  showing: (view: ReturnType<typeof terminalProgress>) => void
+}
+
+async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing }: RestoreRun): Promise<number> {
+  const header = await readBackupHeader(file)
+  let password: string | undefined
+  if (!header.password && passwordFile !== undefined) {
+    // A password was expected: a file without one could be a forgery (anyone can write such a file).
+    throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (anyone could have written or altered it), but --password-file was given: run without --password-file to restore it anyway`)
+  }
+  if (header.password) {
+    if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
+    else if (isTerminal()) password = await promptPassword('Password of the backup: ')
+    else throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
+  }
+  // The password is checked before the store is opened: a wrong one changes nothing.
+  const backup = await openBackup(file, password)
+  if (!backup.header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
+  const { store, journal, close } = await openStorage(storeDir, true)
+  const view = json ? undefined : terminalProgress('restoring')
+  if (view !== undefined) showing(view)
+  try {
+    const t0 = performance.now()
+    const r = await restoreBackup(store, journal, backup, { chats, onProgress: m => view?.update(m.progress) })
+    const seconds = (performance.now() - t0) / 1000
+    view?.stop()
+    const p = r.receiver.progress
+    const skippedMessages = p.messagesHeld
+    const skippedMediaBytes = p.mediaBytes - p.mediaBytesReceived
+    if (json) {
+      jsonEvent('restored', {
+        messages: p.totalMessages, mediaBytes: p.totalMediaBytes, mediaFiles: p.totalMediaFiles, skippedMessages, skippedMediaBytes,
+        seconds, kdfMs: Math.round(backup.kdfMs), summary: r.receiver.summary, mediaFilesDamaged: p.mediaFilesDamaged
+      })
+    } else {
+      const summary = r.receiver.summary ?? []
+      const width = Math.max(12, ...summary.map(s => s.title.length))
+      process.stderr.write(`Restored and verified: ${p.totalMessages} messages and ${formatBytes(p.totalMediaBytes)} of media (${seconds.toFixed(1)} s).\n`)
+      if (skippedMessages > 0 || skippedMediaBytes > 0) {
+        process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
+      }
+      for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+      const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
+      if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
+    }
+    return EXIT_OK
+  } finally {
+    view?.stop()
+    await close()
   }
 }
 

@@ -1,0 +1,43 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
+
+// `ferry restore` stopped with Ctrl-C: as `ferry receive` does, it says how to carry on and exits 130,
+// rather than vanish without a word. The password comes through a FIFO the test holds open, so the
+// signal lands while the restore is under way, deterministically.
+
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
+const dir = tempDir()
+const backup = join(dir, 'chats.ferrybak')
+
+beforeAll(() => {
+  const password = join(dir, 'password')
+  writeFileSync(password, 'correct horse\n')
+  expect(ferry('import', FIXTURE, '--store', join(dir, 'old-phone')).status).toBe(0)
+  expect(ferry('backup', '--store', join(dir, 'old-phone'), '--out', backup, '--password-file', password).status).toBe(0)
+}, 60_000)
+
+afterAll(() => cleanupTempDirs())
+
+describe('ferry restore stopped with Ctrl-C', () => {
+  it('says to run it again to carry on, and exits 130', async () => {
+    const fifo = join(dir, 'password.fifo')
+    execFileSync('mkfifo', [fifo])
+    const store = join(dir, 'new-phone')
+    const child = spawn(process.execPath, [FERRY, 'restore', '--store', store, '--in', backup, '--password-file', fifo], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    // Opening the FIFO to write completes once the restore has opened it to read its password.
+    const writer = await open(fifo, 'w')
+    child.kill('SIGINT')
+    await writer.write('correct horse\n')
+    await writer.close()
+    expect(await closed, stderr).toEqual({ code: 130, signal: null })
+    expect(stderr).toBe(`\nStopped. Run ferry restore --store ${store} --in ${backup} again to carry on where it stopped: what is restored stays.\n`)
+  })
+})
