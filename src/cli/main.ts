@@ -2,6 +2,7 @@ import '../polyfill.js'
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command.js'
 import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
+import { shellWord } from './command-line.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
 const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
@@ -77,11 +78,6 @@ export async function main (argv: string[]): Promise<number> {
     // Only a command that speaks JSON answers in it: export's stdout is the history, not events.
     return reportError(err, rest.includes('--json') && Object.hasOwn(cmd.options, 'json'))
   }
-}
-
-/** An argument as a shell reads it back: quoted when it holds anything but plain characters. */
-function shellWord (a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`
 }
 
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */

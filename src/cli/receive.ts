@@ -25,6 +25,10 @@ import { TransferLog } from '../journal/transfer-log.js'
 import { TriedCodes } from '../journal/tried-codes.js'
 import { unheardVerification } from '../net/receiving.js'
 import { holdAtVerifying } from './test-hold.js'
+import { commandLine } from './command-line.js'
+
+/** The options that pair anew: a run that carries on after Ctrl-C goes without them. */
+const CODE_FLAGS = ['code', 'code-file', 'qr', 'qr-file']
 
 async function promptCode (why = ''): Promise<PairingCode> {
   if (process.stdin.isTTY !== true) {
@@ -244,7 +248,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
     const onSigint = (): void => {
-      sayStopped(printer, json, `Run ferry receive --store ${storeDir} again (no code needed) to carry on where it stopped.`)
+      sayStopped(printer, json, `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`)
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)

@@ -15,6 +15,7 @@ import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseT
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
+import { commandLine } from './command-line.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -236,7 +237,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     let interrupted = false
     const onSigint = (): void => {
       interrupted = true
-      sayStopped(printer, json, `Run ferry send --store ${storeDir} again to carry on: a phone already paired reconnects without a code.`)
+      sayStopped(printer, json, `Run ${commandLine('send', args, ['code', 'code-file', 'new'])} again to carry on: a phone already paired reconnects without a code.`)
       void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
     }
     process.once('SIGINT', onSigint)

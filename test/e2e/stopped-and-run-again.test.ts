@@ -1,0 +1,100 @@
+// `ferry send` and `ferry receive` stopped with Ctrl-C mid-transfer and run again as a person does: the
+// very same command line from the shell's history, or the line the stopped command printed. Two phones
+// on one machine, as the README runs them: loopback (`--listen /ip4/127.0.0.1/tcp/0`), mDNS and the
+// sweep off. The new phone redials the address it knows, and nothing may start discovery.
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  cleanupTempDirs, copyStore, exportStore, killAll, LOOPBACK, newStorePath, ROOT, seedStore, senderReady, spawnFerry, startReceiver,
+  startSender, type FerryProcess
+} from './helpers/ferry-cli.js'
+import { until } from '../helpers/until.js'
+
+const CODE = '577-2156-6490'
+
+describe('ferry send stopped with Ctrl-C and run again with the same command line', () => {
+  let source: string
+  let sourceExport: string
+
+  beforeAll(async () => {
+    source = await seedStore('tiny')
+    sourceExport = await exportStore(source)
+  }, 120_000)
+  afterEach(async () => { await killAll() })
+
+  it('listens where it did before, so the new phone resumes and both end verified', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    // --timeout bounds how long the restarted sender waits for the new phone (a failure bound).
+    const args = { listen: '/ip4/127.0.0.1/tcp/0', extra: ['--timeout', '60'] }
+    const sender = startSender(store, { ...args, code: CODE })
+    const ready = await senderReady(sender)
+    // Held before its read-back: the old phone cannot have heard Verified when it is stopped.
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, extra: ['--no-sweep', '--timeout', '30'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+    await receiver.waitEvent('manifest', 30_000)
+    sender.child.kill('SIGINT')
+    expect((await sender.waitExit()).code, sender.describe()).toBe(130)
+
+    const again = startSender(store, { ...args, name: 'sender again' })
+    const resuming = await again.waitEvent('resuming')
+    expect(resuming.addrs, 'the same address as before').toEqual(sender.all('code')[0].addrs)
+    receiver.child.kill('SIGUSR2')
+
+    const [r, s] = await Promise.all([receiver.waitExit(60_000), again.waitExit(60_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, again.describe()).toBe(0)
+    expect((await receiver.waitEvent('verified')).unheard).toBeUndefined()
+    expect(again.all('verified')).toHaveLength(1)
+    expect(await exportStore(target)).toBe(sourceExport)
+  }, 180_000)
+})
+
+describe('ferry send and ferry receive stopped with Ctrl-C say the line that carries on', () => {
+  let source: string
+  let sourceExport: string
+
+  beforeAll(async () => {
+    source = await seedStore('tiny')
+    sourceExport = await exportStore(source)
+  }, 120_000)
+  afterEach(async () => { await killAll() })
+
+  it('with the options the run needed (loopback, no mDNS, no sweep) and without the code; run, they finish the transfer', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    const sender = spawnFerry(['send', '--store', store, '--no-mdns', '--listen', LOOPBACK, '--code', CODE], { name: 'sender' })
+    await until('the sender listens', () => /Listening on \S+/.test(sender.stderr), 30_000)
+    const addr = /Listening on (\S+)/.exec(sender.stderr)![1]
+    // Held before its read-back, so the transfer is unfinished when both are stopped.
+    const receiver = spawnFerry(['receive', '--store', target, '--no-mdns', '--no-sweep', '--listen', LOOPBACK, '--code', CODE, '--peer', addr],
+      { name: 'receiver', env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+    await until('the phones paired', () => receiver.stderr.includes('paired with'), 30_000)
+    receiver.child.kill('SIGINT')
+    sender.child.kill('SIGINT')
+    expect((await receiver.waitExit()).code, receiver.describe()).toBe(130)
+    expect((await sender.waitExit()).code, sender.describe()).toBe(130)
+
+    const carryOn = (p: FerryProcess): string => {
+      const line = /Run (ferry \S+ .*?) again/.exec(p.stderr)?.[1]
+      if (line === undefined) throw new Error(`no line to carry on with:\n${p.describe()}`)
+      return line
+    }
+    const sendLine = carryOn(sender)
+    const receiveLine = carryOn(receiver)
+    expect(sendLine).toBe(`ferry send --store ${store} --no-mdns --listen ${LOOPBACK}`)
+    expect(receiveLine).toBe(`ferry receive --store ${target} --no-mdns --no-sweep --listen ${LOOPBACK} --peer ${addr}`)
+
+    // Run as printed, by a shell, with the guard that fails any discovery outside a namespace.
+    const ferryFn = `ferry () { node ${JSON.stringify(join(ROOT, 'bin', 'ferry.js'))} "$@"; }; `
+    const env = { ...process.env, FERRY_MDNS_NETNS_ONLY: '1' }
+    const again = spawn('bash', ['-c', ferryFn + sendLine], { env, stdio: 'ignore' })
+    const sentAgain = new Promise<number | null>(resolve => again.on('close', resolve))
+    const received = spawnSync('bash', ['-c', ferryFn + receiveLine], { env, encoding: 'utf8', timeout: 60_000 })
+    expect(received.status, received.stderr).toBe(0)
+    expect(await sentAgain).toBe(0)
+    expect(await exportStore(target)).toBe(sourceExport)
+  }, 180_000)
+})
+
+afterAll(() => cleanupTempDirs())
