@@ -16,6 +16,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
+import { portFree } from './port-free.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -37,25 +38,26 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
 
 /**
  * A restarted sender told to listen on any free port (`/tcp/0`, as a script, a test or a command line
- * run again from the shell's history passes it) takes the port it had on that host instead: the phone
- * paired with it redials the addresses it knows, and with mDNS and the sweep off (or on loopback, where
- * neither looks) nothing else could tell it a new one. A fixed port given is kept as given.
+ * run again from the shell's history passes it) takes the port it had on that host instead, while that
+ * port is free: the phone paired with it redials the addresses it knows, and with mDNS and the sweep
+ * off (or on loopback, where neither looks) nothing else could tell it a new one. A fixed port given is
+ * kept as given.
  */
-function keepPreviousPorts (given: string[], previous: string[]): string[] {
+async function keepPreviousPorts (given: string[], previous: string[]): Promise<string[]> {
   const hostAndPort = (a: string): { host?: string, port?: string } => {
     const parts = multiaddr(a).getComponents()
     return { host: parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value, port: parts.find(c => c.name === 'tcp' || c.name === 'udp')?.value }
   }
-  return given.map(a => {
+  return await Promise.all(given.map(async a => {
     const kind = kindOf(a)
     const { host, port } = hostAndPort(a)
     if (kind === undefined || host === undefined || port !== '0') return a
     const any = host === '0.0.0.0' || host === '::'
     const prev = previous.map(p => ({ kind: kindOf(p), ...hostAndPort(p) })).find(p => p.kind === kind && p.port !== undefined && p.port !== '0' && (any || p.host === host))
-    if (prev === undefined) return a
+    if (prev?.port === undefined || !await portFree(kind, host, Number(prev.port))) return a
     const proto = kind === 'tcp' ? 'tcp' : 'udp'
-    return a.replace(`/${proto}/0`, `/${proto}/${prev.port ?? '0'}`)
-  })
+    return a.replace(`/${proto}/0`, `/${proto}/${prev.port}`)
+  }))
 }
 
 /**
@@ -196,7 +198,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const listenGiven = parseListen(optionalString(args, 'listen'))
     const listen = resuming
-      ? (listenGiven !== undefined ? keepPreviousPorts(listenGiven, record?.addrs ?? []) : previousListen(record?.addrs ?? [], transport))
+      ? (listenGiven !== undefined ? await keepPreviousPorts(listenGiven, record?.addrs ?? []) : previousListen(record?.addrs ?? [], transport))
       : listenGiven
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
     // While the user types the code on the other phone, the history can come off the disk.

@@ -3,11 +3,12 @@
 // on one machine, as the README runs them: loopback (`--listen /ip4/127.0.0.1/tcp/0`), mDNS and the
 // sweep off. The new phone redials the address it knows, and nothing may start discovery.
 import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   cleanupTempDirs, copyStore, exportStore, killAll, LOOPBACK, newStorePath, ROOT, seedStore, senderReady, spawnFerry, startReceiver,
-  startSender, type FerryProcess
+  startSender, tcpPort, type FerryProcess
 } from './helpers/ferry-cli.js'
 import { until } from '../helpers/until.js'
 
@@ -48,6 +49,30 @@ describe('ferry send stopped with Ctrl-C and run again with the same command lin
     expect(again.all('verified')).toHaveLength(1)
     expect(await exportStore(target)).toBe(sourceExport)
   }, 180_000)
+
+  it('takes another free port when its old one was taken meanwhile, rather than fail on a port it was not given', async () => {
+    const store = copyStore(source)
+    const args = { listen: '/ip4/127.0.0.1/tcp/0' }
+    const sender = startSender(store, { ...args, code: CODE })
+    const ready = await senderReady(sender)
+    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, extra: ['--no-sweep'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+    await receiver.waitEvent('manifest', 30_000)
+    sender.child.kill('SIGINT')
+    expect((await sender.waitExit()).code, sender.describe()).toBe(130)
+    await receiver.kill9()
+
+    const squatter = createServer()
+    await new Promise<void>(resolve => squatter.listen(tcpPort(ready.addr), '127.0.0.1', resolve))
+    try {
+      const again = startSender(store, { ...args, name: 'sender again' })
+      const resuming = await again.waitEvent('resuming')
+      const addr = (resuming.addrs as string[])[0]
+      expect(addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\//)
+      expect(tcpPort(addr)).not.toBe(tcpPort(ready.addr))
+    } finally {
+      await new Promise(resolve => squatter.close(resolve))
+    }
+  }, 120_000)
 })
 
 describe('ferry send and ferry receive stopped with Ctrl-C say the line that carries on', () => {
