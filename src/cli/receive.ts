@@ -105,12 +105,12 @@ export function wrongCode (err: unknown): unknown {
  * What a person reads when the history is verified here but the old phone was not told. A run that only
  * tried to tell it cannot know whether it heard before this phone stopped: it says what it knows.
  */
-const unheardNote = (storeDir: string, telling: boolean): string =>
+const unheardNote = (again: string, telling: boolean): string =>
   (telling
     ? 'The history is verified and safe on this phone, but the old phone could not be reached to tell it (it may have heard before). '
     : 'Everything arrived and is verified here, but the old phone did not hear so (its ferry send was stopped, or lost ' +
       'the link, just before). The history is safe on this phone. ') +
-  `If ferry send is started there again, it waits for this phone: then run ferry receive --store ${storeDir} here ` +
+  `If ferry send is started there again, it waits for this phone: then run ${again} here ` +
   '(no code needed) to tell it.\n'
 
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
@@ -334,7 +334,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       const damaged = damagedMediaNote(stats.mediaFilesDamaged ?? 0, 'the old phone', 'moved')
       if (!json && damaged !== undefined) process.stderr.write(`${damaged} ferry inspect lists them; a later transfer tries again.\n`)
       // Said with --json too, as errors are: a person must know the history is safe and what the old phone needs.
-      if (unheard === true) process.stderr.write(unheardNote(storeDir, telling !== undefined))
+      if (unheard === true) process.stderr.write(unheardNote(commandLine('receive', args, CODE_FLAGS), telling !== undefined))
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } finally {

@@ -54,7 +54,8 @@ describe('ferry receive when the old phone did not hear Verified', () => {
     expect(untold.unheard, 'verified, and the old phone did not hear it (the link that ended was no hang-up)').toBe(true)
     expect(untold.progress).toMatchObject({ messages: verifying.messages, totalMessages: verifying.messages })
     expect(receiver.stderr).toContain('Everything arrived and is verified here, but the old phone did not hear so')
-    expect(receiver.stderr).toContain(`run ferry receive --store ${target} here (no code needed) to tell it`)
+    // The line to run names the options this run needed (loopback, no mDNS), not the code.
+    expect(receiver.stderr).toContain(`run ferry receive --store ${target} ${NO_MDNS} --json --listen ${LOOPBACK} --peer ${relay.addr(ready.peerId)} --timeout 5 here (no code needed) to tell it`)
     expect((await inspect(target)).pairing, 'the pairing is kept to tell the old phone').toMatchObject({ role: 'receiver', peer: ready.peerId })
 
     // The old phone, started again on the same folder and port without a code, resumes its pairing and
