@@ -292,7 +292,8 @@ const attachedAndroid = (w: readonly string[]): RegExp => new RegExp(`^(.+?\\.[\
 const attachedOldIos = (w: readonly string[]): RegExp => new RegExp(`^(\\S.*?\\.[\\p{L}\\p{N}]{1,8}) <${RTL_MARK}(?:${anyOf(w)})>$`, 'iu')
 /** Korean iOS writes a space after the bracket ("< 첨부됨: FILE>"). */
 const attachedIos = (w: readonly string[]): RegExp => new RegExp(`${RTL_MARK}< ?${RTL_MARK}(?:${anyOf(w)}): ([^<>]+)>`, 'iu')
-const attachedBefore = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)}) (\\S.*?\\.[\\p{L}\\p{N}]{1,8})$`, 'iu')
+/** Persian Android: "فایل پیوست شد FILE". WhatsApp's file names end in an ASCII extension, which a sentence in Persian does not. */
+const attachedBefore = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)}) (\\S.*?\\.[a-z0-9]{1,8})$`, 'iu')
 const mediaOmitted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})$`, 'iu')
 const omittedPhrase = (w: readonly string[]): RegExp => new RegExp(`(?:^|\\s)${RTL_MARK}(?:${anyOf(w)})$`, 'iu')
 const deleted = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
@@ -357,22 +358,37 @@ export function languagesOf (content: string, own: boolean): Language[] {
   return WORDING.filter(w => w.markers.some(reads) || (own && w.notices.some(reads))).map(w => w.language)
 }
 
+export interface Attachment {
+  file: string
+  before: string
+  after: string
+  /**
+   * The marker is words people write too ("فایل پیوست شد ..." is "the file is attached ..."): it names
+   * an attachment only when the export holds the file. WhatsApp's own file names need no such proof.
+   */
+  needsFile: boolean
+}
+
 /**
  * An attachment's file name when the text is an attachment marker, with what stands before and after it.
  * A name ending in "." is one whose extension WhatsApp left out.
  */
-export function attachment (content: string): { file: string, before: string, after: string } | undefined {
+export function attachment (content: string): Attachment | undefined {
   const firstLine = content.split('\n')[0]
   const ownName = (re: RegExp): RegExpExecArray | null => {
     const m = re.exec(firstLine)
     return m !== null && WHATSAPP_FILE.test(m[1]) ? m : null
   }
-  const android = ATTACHED_ANDROID.exec(firstLine) ?? ATTACHED_BEFORE_RE.exec(firstLine) ?? ownName(ANDROID_ANY_SUFFIX) ?? ANDROID_NO_EXTENSION.exec(firstLine) ??
+  const before = ATTACHED_BEFORE_RE.exec(firstLine)
+  const android = ATTACHED_ANDROID.exec(firstLine) ?? before ?? ownName(ANDROID_ANY_SUFFIX) ?? ANDROID_NO_EXTENSION.exec(firstLine) ??
     ATTACHED_OLD_IOS.exec(firstLine) ?? ownName(OLD_IOS_ANY_WORD)
-  if (android !== null) return { file: android[1].trim(), before: '', after: content.slice(firstLine.length) }
+  if (android !== null) {
+    const file = android[1].trim()
+    return { file, before: '', after: content.slice(firstLine.length), needsFile: android === before && !WHATSAPP_FILE.test(file) }
+  }
   const ios = ATTACHED_IOS.exec(content) ?? IOS_ANY_PREFIX.exec(content)
   if (ios !== null) {
-    return { file: ios[1].trim(), before: content.slice(0, ios.index), after: content.slice(ios.index + ios[0].length) }
+    return { file: ios[1].trim(), before: content.slice(0, ios.index), after: content.slice(ios.index + ios[0].length), needsFile: false }
   }
   return undefined
 }

@@ -8,7 +8,7 @@ import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
-  attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, kindOfFile, location, omitted,
+  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, kindOfFile, location, omitted,
   withoutEditMark
 } from './whatsapp-phrases.js'
 
@@ -324,6 +324,12 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     return named.length === 1 ? named[0] : beside
   }
 
+  /** The attachment the text marks, unless its marker is words people write too and the export lacks the file. */
+  const attachmentIn = async (content: string): Promise<Attachment | undefined> => {
+    const found = attachment(content)
+    return found?.needsFile === true && !(await source.has(await locate(found.file))) ? undefined : found
+  }
+
   const chatTitle = options.title ?? title
   // The chat's id: its title and first line, the same on every import of the file (and of later exports
   // of the same chat), different for two chats whose first line (a generic system line) is alike.
@@ -375,7 +381,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       msg.kind = 'system'
       msg.text = content
       if (isGroupEvent(content)) group = true
-    } else if ((found = attachment(content)) !== undefined) {
+    } else if ((found = await attachmentIn(content)) !== undefined) {
       const path = await locate(found.file)
       const fileName = basename(path)
       msg.kind = kindOfFile(fileName, mimeOf(fileName))

@@ -307,6 +307,23 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(h.messages[0].media).toBe(sha(join(dir, 'IMG-20231231-WA0003.jpg')))
   })
 
+  it('Android in Persian: "فایل پیوست شد" ("the file is attached") begins people\'s sentences too: without a file WhatsApp names or the export holds, they stay text', async () => {
+    const dir = join(DIR, 'arabic', 'android')
+    const h = await inline([
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۵ ب.ظ - علی: فایل پیوست شد به ایمیلت از info@digikala.com',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۶ ب.ظ - رضا: فایل پیوست شد ولی باز نمیشه.چرا',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۷ ب.ظ - علی: فایل پیوست شد IMG-20230403-WA0001.jpg',
+      '\u200f۲۹\u200f/۱۲\u200f/۲۰۲۳، ۹:۰۸ ب.ظ - رضا: فایل پیوست شد گزارش سفر.pdf'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text])).toEqual([
+      ['wa:علی', 'text', undefined, 'فایل پیوست شد به ایمیلت از info@digikala.com'],
+      ['wa:رضا', 'text', undefined, 'فایل پیوست شد ولی باز نمیشه.چرا'],
+      ['wa:علی', 'image', 'IMG-20230403-WA0001.jpg', undefined],
+      ['wa:رضا', 'file', 'گزارش سفر.pdf', undefined]
+    ])
+    expect(h.messages[3].media).toBe(sha(join(dir, 'گزارش سفر.pdf')))
+  })
+
   it('iOS in Persian: media left out and deleted messages after U+200F; the same words without the mark stay the person\'s', async () => {
     // iOS begins the line of media it left out with U+200F before the bracket, as its Arabic exports show.
     const lines = [
