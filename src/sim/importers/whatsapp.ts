@@ -341,9 +341,11 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // writes an unmarked line is that voice, not a person; in a direct chat the other person, whom the
   // chat is named after, writes unmarked lines.
   const chatNames = new Set([chatTitle, cleanName(title)])
-  // A group event after U+200F (Arabic) counts as the chat's voice only where every line of that
-  // sender is WhatsApp's: the words are a person's too, and U+200F may begin a person's text.
-  const rtlGroupEvent = (text: string): boolean => text.startsWith('\u200f') && isGroupEvent(text.replace(LEADING_MARKS, '').replace(/\u200e/g, ''))
+  // A group event after U+200F (Arabic, Persian) counts as the chat's voice only where every line of
+  // that sender is WhatsApp's: the words are a person's too, and U+200F may begin a person's text. It
+  // must name who acted as someone in the chat (or the exporter): a Persian sentence's open actor
+  // ("{A} ترک کرد", left) reads a person's "بابا سیگار را ترک کرد" (Dad quit smoking) as well.
+  const rtlGroupEvent = (text: string): boolean => text.startsWith('\u200f') && isGroupEventBy(text.replace(LEADING_MARKS, '').replace(/\u200e/g, ''), authors)
   const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text) || rtlGroupEvent(b.text))
   const contacts = new Map<string, Contact>()
   const members: string[] = []

@@ -366,6 +366,21 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     ])
   })
 
+  it('iOS in Persian, a direct chat: the other person\'s U+200F-led sentences shaped like group events stay theirs, and the chat direct', async () => {
+    // "Mum deleted the photos", "Dad quit smoking": WhatsApp's "{A} {X} را حذف کرد" and "{A} ترک کرد" with who acted no one in the chat.
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const h = await mapWhatsApp([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] مریم: \u200fعکس‌ها کجاست؟',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] رضا: \u200fمامان عکس‌ها را حذف کرد',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] مریم: \u200fچرا؟',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۳:۰۰ ق.ظ.] رضا: \u200fبابا سیگار را ترک کرد'
+    ].join('\n'), o.source!, 'x.txt', 'رضا', { timeZone: 'UTC', me: 'مریم' })
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['me', 'text', 'عکس‌ها کجاست؟'], ['wa:رضا', 'text', 'مامان عکس‌ها را حذف کرد'], ['me', 'text', 'چرا؟'], ['wa:رضا', 'text', 'بابا سیگار را ترک کرد']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['me', 'wa:رضا'] })
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
