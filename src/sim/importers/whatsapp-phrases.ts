@@ -432,12 +432,29 @@ export const isPoll = (content: string): boolean => {
 const RIGHT_TO_LEFT: readonly Language[] = ['ar', 'fa']
 
 /**
- * Is the text WhatsApp's own wording in a right-to-left language (a marker, a notice)? A phone in
- * Arabic writes U+200F before such text, and a person's own right-to-left text may begin with U+200F
- * too: only this wording makes that mark WhatsApp's. Group events are words a person uses too
- * ("غادر", left): they are left out here.
+ * After U+200F, which a person's text may begin with too, a call counts only as the whole message (a
+ * final dot allowed), as iOS writes it: a person's "تماس صوتی پاسخ داده نشده از طرف مامان داشتم" (I had
+ * a missed voice call from Mum) begins with the words of one.
  */
-export const isRightToLeftWording = (content: string): boolean => languagesOf(content, true).some(l => RIGHT_TO_LEFT.includes(l))
+const wholeNotice = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
+const CALL_WHOLE_RE = wholeNotice(inAnyLanguage(CALL))
+/** The markers of each right-to-left language, and its notices as they must stand after U+200F. */
+const RIGHT_TO_LEFT_WORDING = WORDING.filter(w => RIGHT_TO_LEFT.includes(w.language)).map(w => ({
+  markers: w.markers,
+  notices: inLanguage(w.language, [[SYSTEM_DISTINCT, distinct], [CALL, wholeNotice], [BLOCKED, blocked]])
+}))
+
+/**
+ * Is the text WhatsApp's own wording in a right-to-left language (a marker, a notice)? A phone in
+ * Arabic or Persian writes U+200F before such text, and a person's own right-to-left text may begin
+ * with U+200F too: only this wording makes that mark WhatsApp's, and a notice that a person's words
+ * may begin with must be the whole message. Group events are words a person uses too ("غادر", left):
+ * they are left out here.
+ */
+export function isRightToLeftWording (content: string): boolean {
+  const firstLine = content.split('\n', 1)[0]
+  return RIGHT_TO_LEFT_WORDING.some(w => w.markers.some(re => re.test(firstLine) || re.test(content)) || w.notices.some(re => re.test(content)))
+}
 
 /** A line WhatsApp wrote about the chat (encryption, security code), in any supported language. */
 export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE.test(content)
@@ -445,8 +462,8 @@ export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE
 /** The exporter blocked or unblocked the other person of a direct chat. */
 export const isBlockChange = (content: string): boolean => BLOCKED_RE.test(content)
 
-/** A missed or silenced call. */
-export const isCall = (content: string): boolean => CALL_RE.test(content)
+/** A missed or silenced call; `whole`: the call's words must be the whole message, as after U+200F. */
+export const isCall = (content: string, whole = false): boolean => (whole ? CALL_WHOLE_RE : CALL_RE).test(content)
 
 /** A group event ("X added Y", "X left", "You left", "Hai aggiunto Y"; in Thai, Persian and Korean, one of WhatsApp's whole sentences). */
 export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content)

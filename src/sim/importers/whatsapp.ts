@@ -379,6 +379,8 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     }
     let found
     let kind
+    // A call's words after U+200F, which may begin a person's text, are WhatsApp's only as the whole message.
+    const call = isCall(content, !raw.startsWith('\u200e'))
     if (name === undefined) {
       msg.kind = 'system'
       msg.text = content
@@ -408,13 +410,13 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     } else if (isPoll(content)) {
       note(unmapped, 'poll (kept as text)')
       msg.text = content
-    } else if (marked && (isDistinctSystem(content) || isBlockChange(content) || isCall(content) || (chatSpeaks && chatNames.has(name)) ||
+    } else if (marked && (isDistinctSystem(content) || isBlockChange(content) || call || (chatSpeaks && chatNames.has(name)) ||
       (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
       // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'
       msg.text = content
       if (isGroupEvent(content)) group = true
-      if (!isCall(content)) {
+      if (!call) {
         msg.sender = SYSTEM_SENDER
         messages.push(msg)
         continue

@@ -366,6 +366,20 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     ])
   })
 
+  it('iOS in Persian: a person\'s U+200F-led message that begins with a missed call\'s words and says more stays theirs', async () => {
+    // "I had a missed voice call from Mum": after U+200F, which a person's text may begin with, a call is WhatsApp's only as the whole message.
+    const h = await inline([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] علی: \u200fتماس صوتی پاسخ داده نشده از طرف مامان داشتم',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] رضا: \u200fتماس تصویری پاسخ داده نشده.',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] علی: \u200eتماس صوتی پاسخ داده نشده'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['wa:علی', 'text', 'تماس صوتی پاسخ داده نشده از طرف مامان داشتم'],
+      ['wa:رضا', 'system', 'تماس تصویری پاسخ داده نشده.'],
+      ['wa:علی', 'system', 'تماس صوتی پاسخ داده نشده']
+    ])
+  })
+
   it('iOS in Persian, a direct chat: the other person\'s U+200F-led sentences shaped like group events stay theirs, and the chat direct', async () => {
     // "Mum deleted the photos", "Dad quit smoking": WhatsApp's "{A} {X} را حذف کرد" and "{A} ترک کرد" with who acted no one in the chat.
     const o = await openExport(join(DIR, 'arabic', 'android'))
