@@ -432,16 +432,19 @@ export const isPoll = (content: string): boolean => {
 const RIGHT_TO_LEFT: readonly Language[] = ['ar', 'fa']
 
 /**
- * After U+200F, which a person's text may begin with too, a call counts only as the whole message (a
- * final dot allowed), as iOS writes it: a person's "تماس صوتی پاسخ داده نشده از طرف مامان داشتم" (I had
- * a missed voice call from Mum) begins with the words of one.
+ * After U+200F, which a person's text may begin with too, a call or a block notice counts only as the
+ * whole message (a final dot allowed), as iOS writes it: a person's "تماس صوتی پاسخ داده نشده از طرف
+ * مامان داشتم" (I had a missed voice call from Mum) begins with the words of one, and "شما این مخاطب را
+ * مسدود کردید. چرا؟" (you blocked this contact. why?) with a notice and its dot. What Android adds
+ * after a block notice ("Tap to unblock.") stands on a line without an author, which is WhatsApp's anyway.
  */
 const wholeNotice = (w: readonly string[]): RegExp => new RegExp(`^(?:${anyOf(w)})\\.?$`, 'iu')
 const CALL_WHOLE_RE = wholeNotice(inAnyLanguage(CALL))
+const BLOCKED_WHOLE_RE = wholeNotice(inAnyLanguage(BLOCKED))
 /** The markers of each right-to-left language, and its notices as they must stand after U+200F. */
 const RIGHT_TO_LEFT_WORDING = WORDING.filter(w => RIGHT_TO_LEFT.includes(w.language)).map(w => ({
   markers: w.markers,
-  notices: inLanguage(w.language, [[SYSTEM_DISTINCT, distinct], [CALL, wholeNotice], [BLOCKED, blocked]])
+  notices: inLanguage(w.language, [[SYSTEM_DISTINCT, distinct], [CALL, wholeNotice], [BLOCKED, wholeNotice]])
 }))
 
 /**
@@ -459,8 +462,8 @@ export function isRightToLeftWording (content: string): boolean {
 /** A line WhatsApp wrote about the chat (encryption, security code), in any supported language. */
 export const isDistinctSystem = (content: string): boolean => SYSTEM_DISTINCT_RE.test(content)
 
-/** The exporter blocked or unblocked the other person of a direct chat. */
-export const isBlockChange = (content: string): boolean => BLOCKED_RE.test(content)
+/** The exporter blocked or unblocked the other person of a direct chat; `whole`: the notice must be the whole message, as after U+200F. */
+export const isBlockChange = (content: string, whole = false): boolean => (whole ? BLOCKED_WHOLE_RE : BLOCKED_RE).test(content)
 
 /** A missed or silenced call; `whole`: the call's words must be the whole message, as after U+200F. */
 export const isCall = (content: string, whole = false): boolean => (whole ? CALL_WHOLE_RE : CALL_RE).test(content)

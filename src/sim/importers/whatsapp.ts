@@ -379,8 +379,10 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     }
     let found
     let kind
-    // A call's words after U+200F, which may begin a person's text, are WhatsApp's only as the whole message.
-    const call = isCall(content, !raw.startsWith('\u200e'))
+    // A call's or a block notice's words after U+200F, which may begin a person's text, are WhatsApp's
+    // only as the whole message.
+    const whole = !raw.startsWith('\u200e')
+    const call = isCall(content, whole)
     if (name === undefined) {
       msg.kind = 'system'
       msg.text = content
@@ -410,7 +412,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     } else if (isPoll(content)) {
       note(unmapped, 'poll (kept as text)')
       msg.text = content
-    } else if (marked && (isDistinctSystem(content) || isBlockChange(content) || call || (chatSpeaks && chatNames.has(name)) ||
+    } else if (marked && (isDistinctSystem(content) || isBlockChange(content, whole) || call || (chatSpeaks && chatNames.has(name)) ||
       (isGroupEvent(content) && (name === chatTitle || isGroupEventBy(content, authors))))) {
       // iOS attributes what WhatsApp says about the chat to the chat's name; a call stays the caller's.
       msg.kind = 'system'

@@ -331,6 +331,23 @@ describe('WhatsApp block notices', () => {
       ['wa:علی', 'text', 'شما این مخاطب را مسدود کردید']
     ])
   })
+
+  it('after U+200F, in Arabic and Persian, a block notice is WhatsApp\'s only as the whole message: what a person says after its dot stays theirs', async () => {
+    // U+200F may begin a person's text, so "You blocked this contact. Why?" is theirs, not WhatsApp's notice with a tail.
+    const h = await mapWhatsApp([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] علی: سلام',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] علی: \u200fشما این مخاطب را مسدود کردید. چرا؟',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] علی: \u200fلقد حظرت جهة الاتصال هذه. لماذا؟',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۳:۰۰ ق.ظ.] علی: \u200fشما این مخاطب را مسدود کردید'
+    ].join('\n'), new FolderSource(DIR), 'x.txt', 'علی', { timeZone: 'UTC', me: 'رضا' })
+    expect(h.messages.map(x => [x.sender, x.kind, x.text])).toEqual([
+      ['wa:علی', 'text', 'سلام'],
+      ['wa:علی', 'text', 'شما این مخاطب را مسدود کردید. چرا؟'],
+      ['wa:علی', 'text', 'لقد حظرت جهة الاتصال هذه. لماذا؟'],
+      ['system', 'system', 'شما این مخاطب را مسدود کردید']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:علی', 'me'] })
+  })
 })
 
 describe('WhatsApp conversation ids', () => {
