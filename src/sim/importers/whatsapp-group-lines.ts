@@ -72,18 +72,36 @@ const SENTENCES: Record<'th' | 'fa' | 'ko', Sentences> = {
 }
 
 const QUOTE = /["“”„«»']/
+const QUOTES = /["“”„«»']/g
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
-/** A sentence's words as a pattern: any quote for a quote, any run of spaces (or U+200C, which Persian writes between parts of a word) for a space. */
+// Every part of a sentence is bounded, so a long message is rejected at once and never searched for
+// the many ways its words could fill the sentence's open parts.
+/** Longest name read as who acted ({A}): names are short. */
+const NAME = 100
+/** Longest anything else ({X}): a member, several members added at once, a group's subject. */
+const WHAT = 1000
+/** Most spaces (or U+200C) read where a sentence has one. */
+const SPACES = 8
+
+/** A sentence's words as a pattern: any quote for a quote, a run of spaces (or U+200C, which Persian writes between parts of a word) for a space. */
 const literal = (s: string): string =>
-  [...s].map(c => QUOTE.test(c) ? '["“”„«»\']' : c === ' ' ? '[\\s\\u200c]+' : escape(c)).join('')
+  [...s].map(c => QUOTE.test(c) ? '["“”„«»\']' : c === ' ' ? `[\\s\\u200c]{1,${SPACES}}` : escape(c)).join('')
 
 /** The pattern of a sentence, `actor` standing for {A}; its final dot may be left out. */
 function pattern (sentence: string, actor: string): string {
-  return sentence.replace(/\.$/, '').split(/(\{[AX]\})/).map(part => part === '{A}' ? actor : part === '{X}' ? '.+' : literal(part)).join('') + '\\.?'
+  return sentence.replace(/\.$/, '').split(/(\{[AX]\})/).map(part => part === '{A}' ? actor : part === '{X}' ? `.{1,${WHAT}}` : literal(part)).join('') + '\\.?'
 }
 
+/** The line with every run of spaces (or U+200C) one space and every quote a straight one, as a sentence's fixed words are compared. */
+const plain = (line: string): string => line.replace(/[\s\u200c]+/g, ' ').replace(QUOTES, '"')
+
 interface Sentence {
+  /** Its fixed words before its first open part and after its last, plain. */
+  head: string
+  tail: string
+  /** The longest line it can be. */
+  longest: number
   /** The whole line as the sentence, whoever acted. */
   whole: RegExp
   /** For {A} at the start: the sentence after the actor. */
@@ -92,20 +110,36 @@ interface Sentence {
   actor?: RegExp
 }
 
-const compile = (sentence: string): Sentence => ({
-  whole: new RegExp(`^${pattern(sentence, '.+')}$`, 'iu'),
-  ...(sentence.startsWith('{A}')
-    ? { after: new RegExp(`^${pattern(sentence.slice('{A}'.length), '')}$`, 'iu') }
-    : sentence.includes('{A}') ? { actor: new RegExp(`^${pattern(sentence, '(.+)')}$`, 'iu') } : {})
-})
+function compile (sentence: string): Sentence {
+  const parts = sentence.replace(/\.$/, '').split(/(\{[AX]\})/)
+  return {
+    head: plain(parts[0]),
+    tail: plain(parts[parts.length - 1]),
+    longest: parts.reduce((n, part) => n + (part === '{A}' ? NAME : part === '{X}' ? WHAT : [...part].reduce((m, c) => m + (c === ' ' ? SPACES : c.length), 0)), 1),
+    whole: new RegExp(`^${pattern(sentence, `.{1,${NAME}}`)}$`, 'iu'),
+    ...(sentence.startsWith('{A}')
+      ? { after: new RegExp(`^${pattern(sentence.slice('{A}'.length), '')}$`, 'iu') }
+      : sentence.includes('{A}') ? { actor: new RegExp(`^${pattern(sentence, `(.{1,${NAME}})`)}$`, 'iu') } : {})
+  }
+}
+
+/** Is the line, whole, the sentence? Its length and fixed words are checked first, which costs no more than reading the line once. */
+const fits = (s: Sentence, line: string, words: string): boolean =>
+  line.length <= s.longest && words.startsWith(s.head) && (words.endsWith(s.tail) || words.endsWith(`${s.tail}.`)) && s.whole.test(line)
 
 const all = Object.values(SENTENCES)
 const BY = all.flatMap(s => s.by).map(compile)
 const YOU = all.flatMap(s => s.you).map(compile)
 const DONE = all.flatMap(s => s.done).map(compile)
 
+const LONGEST = Math.max(...[...BY, ...YOU, ...DONE].map(s => s.longest))
+
 /** Is the line, whole, one of these group events? */
-export const isGroupLine = (line: string): boolean => [BY, YOU, DONE].some(list => list.some(s => s.whole.test(line)))
+export function isGroupLine (line: string): boolean {
+  if (line.length > LONGEST) return false
+  const words = plain(line)
+  return [BY, YOU, DONE].some(list => list.some(s => fits(s, line, words)))
+}
 
 /**
  * Is the line, whole, one of these group events done by the exporter or by one of `members`? A name
@@ -115,8 +149,10 @@ export const isGroupLine = (line: string): boolean => [BY, YOU, DONE].some(list 
  * 추가했습니다", A added X).
  */
 export function isGroupLineBy (line: string, members: ReadonlySet<string>): boolean {
-  const by = BY.filter(s => s.whole.test(line))
-  if (by.length === 0) return YOU.some(s => s.whole.test(line))
+  if (line.length > LONGEST) return false
+  const words = plain(line)
+  const by = BY.filter(s => fits(s, line, words))
+  if (by.length === 0) return YOU.some(s => fits(s, line, words))
   return by.some(s => {
     if (s.after !== undefined) {
       const after = s.after

@@ -395,6 +395,19 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['me', 'wa:رضا'] })
   })
 
+  it('iOS in Persian: a long message that ends like a group event imports whole, as its author\'s text', async () => {
+    // Group events are read only as WhatsApp's short sentences: a long message is never searched for the ways its words could fill one.
+    const long = 'سلام '.repeat(40_000) + 'را'
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const h = await mapWhatsApp([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] مریم: \u200fسلام',
+      `[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] رضا: \u200f${long}`,
+      `[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] ${long}`
+    ].join('\n'), o.source!, 'x.txt', 'رضا', { timeZone: 'UTC', me: 'مریم' })
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([['me', 'text', 'سلام'], ['wa:رضا', 'text', long], ['system', 'system', long]])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['me', 'wa:رضا'] })
+  })
+
   it('a first date before 2009 is another calendar (Solar Hijri 1402): refused, not stored as a wrong date', async () => {
     await expect(inline('۱۴\u061c/۰۳\u061c/۱۴۰۲، ۱۰:۰۵ - علی: سلام\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402, before WhatsApp existed/) })
     await expect(inline('[14/03/1402, 10:05:00] Ali: hi\n')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/dated 1402/) })
