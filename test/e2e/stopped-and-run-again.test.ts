@@ -14,16 +14,17 @@ import { until } from '../helpers/until.js'
 
 const CODE = '577-2156-6490'
 
+// One old phone's history for every case: each copies it.
+let source: string
+let sourceExport: string
+
+beforeAll(async () => {
+  source = await seedStore('tiny')
+  sourceExport = await exportStore(source)
+}, 120_000)
+afterEach(async () => { await killAll() })
+
 describe('ferry send stopped with Ctrl-C and run again with the same command line', () => {
-  let source: string
-  let sourceExport: string
-
-  beforeAll(async () => {
-    source = await seedStore('tiny')
-    sourceExport = await exportStore(source)
-  }, 120_000)
-  afterEach(async () => { await killAll() })
-
   it('listens where it did before, so the new phone resumes and both end verified', async () => {
     const store = copyStore(source)
     const target = newStorePath()
@@ -76,15 +77,6 @@ describe('ferry send stopped with Ctrl-C and run again with the same command lin
 })
 
 describe('ferry send and ferry receive stopped with Ctrl-C say the line that carries on', () => {
-  let source: string
-  let sourceExport: string
-
-  beforeAll(async () => {
-    source = await seedStore('tiny')
-    sourceExport = await exportStore(source)
-  }, 120_000)
-  afterEach(async () => { await killAll() })
-
   it('with the options the run needed (loopback, no mDNS, no sweep) and without the code; run, they finish the transfer', async () => {
     const store = copyStore(source)
     const target = newStorePath()
