@@ -71,6 +71,15 @@ const SENTENCES: Record<'th' | 'fa' | 'ko', Sentences> = {
   }
 }
 
+/**
+ * Sentences whose fixed words are everyday ones around an open actor: "{A} ترک کرد" (A left) is also
+ * "بابا سیگار را ترک کرد" (Dad quit smoking), "{A} {X} را حذف کرد" (A removed X) "مامان عکس‌ها را حذف
+ * کرد" (Mum deleted the photos), "{X} توسط {A} اضافه شد" (X was added by A) any "added by". Where
+ * nothing but the words tells WhatsApp's line from a person's, such a sentence counts only with who
+ * acted known (isGroupLineBy); the others are WhatsApp's by their shape alone.
+ */
+const OPEN = new Set(['{A} ترک کرد', '{X} توسط {A} اضافه شد', '{A} {X} را حذف کرد', '{A} {X} را حذف كرد'])
+
 const QUOTE = /["“”„«»']/
 const QUOTES = /["“”„«»']/g
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -97,6 +106,8 @@ function pattern (sentence: string, actor: string): string {
 const plain = (line: string): string => line.replace(/[\s\u200c]+/g, ' ').replace(QUOTES, '"')
 
 interface Sentence {
+  /** One of the OPEN sentences. */
+  open: boolean
   /** Its fixed words before its first open part and after its last, plain. */
   head: string
   tail: string
@@ -113,6 +124,7 @@ interface Sentence {
 function compile (sentence: string): Sentence {
   const parts = sentence.replace(/\.$/, '').split(/(\{[AX]\})/)
   return {
+    open: OPEN.has(sentence),
     head: plain(parts[0]),
     tail: plain(parts[parts.length - 1]),
     longest: parts.reduce((n, part) => n + (part === '{A}' ? NAME : part === '{X}' ? WHAT : [...part].reduce((m, c) => m + (c === ' ' ? SPACES : c.length), 0)), 1),
@@ -134,11 +146,11 @@ const DONE = all.flatMap(s => s.done).map(compile)
 
 const LONGEST = Math.max(...[...BY, ...YOU, ...DONE].map(s => s.longest))
 
-/** Is the line, whole, one of these group events? */
-export function isGroupLine (line: string): boolean {
+/** Is the line, whole, one of these group events? `specific`: one whose shape alone tells it is WhatsApp's, not one of the OPEN sentences. */
+export function isGroupLine (line: string, specific = false): boolean {
   if (line.length > LONGEST) return false
   const words = plain(line)
-  return [BY, YOU, DONE].some(list => list.some(s => fits(s, line, words)))
+  return [BY, YOU, DONE].some(list => list.some(s => !(specific && s.open) && fits(s, line, words)))
 }
 
 /**

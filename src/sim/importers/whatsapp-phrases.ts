@@ -471,6 +471,12 @@ export const isCall = (content: string, whole = false): boolean => (whole ? CALL
 /** A group event ("X added Y", "X left", "You left", "Hai aggiunto Y"; in Thai, Persian and Korean, one of WhatsApp's whole sentences). */
 export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content)
 
+/**
+ * A group event whose wording alone makes it WhatsApp's, whoever acted: any but Persian's sentences
+ * around an open actor ("{A} ترک کرد", left), which a person's everyday sentence fills as well.
+ */
+export const isSpecificGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content, true)
+
 /** "You" as the actor of a group event, per language. */
 const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
 

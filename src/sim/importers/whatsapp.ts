@@ -8,7 +8,7 @@ import { dirOf, joinPath, type ExportSource } from './source.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
-  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, kindOfFile, location, omitted,
+  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted,
   withoutEditMark
 } from './whatsapp-phrases.js'
 
@@ -342,10 +342,15 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // chat is named after, writes unmarked lines.
   const chatNames = new Set([chatTitle, cleanName(title)])
   // A group event after U+200F (Arabic, Persian) counts as the chat's voice only where every line of
-  // that sender is WhatsApp's: the words are a person's too, and U+200F may begin a person's text. It
-  // must name who acted as someone in the chat (or the exporter): a Persian sentence's open actor
-  // ("{A} ترک کرد", left) reads a person's "بابا سیگار را ترک کرد" (Dad quit smoking) as well.
-  const rtlGroupEvent = (text: string): boolean => text.startsWith('\u200f') && isGroupEventBy(text.replace(LEADING_MARKS, '').replace(/\u200e/g, ''), authors)
+  // that sender is WhatsApp's: the words are a person's too, and U+200F may begin a person's text.
+  // Who acted (a group's creator, whoever added its members) need never write in the chat; only a
+  // Persian sentence around an open actor ("{A} ترک کرد", left), which a person's "بابا سیگار را ترک
+  // کرد" (Dad quit smoking) fills as well, must name someone who writes in it (or the exporter).
+  const rtlGroupEvent = (text: string): boolean => {
+    if (!text.startsWith('\u200f')) return false
+    const content = text.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
+    return isSpecificGroupEvent(content) || isGroupEventBy(content, authors)
+  }
   const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text) || rtlGroupEvent(b.text))
   const contacts = new Map<string, Contact>()
   const members: string[] = []

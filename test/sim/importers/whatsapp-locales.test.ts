@@ -226,6 +226,33 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     }
   })
 
+  it('group events in Arabic on iOS: a creator who never writes in the chat still makes them the group\'s, not a member named after it', async () => {
+    // Whoever created the group or added its members need never post; WhatsApp's Arabic verbs are its own wording, whoever acted.
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    const h = await mapWhatsApp([
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٥:٠٠ م] رحلة: \u200fسارة أنشأ المجموعة "رحلة"',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٦:٠٠ م] رحلة: \u200fسارة أضاف ليلى',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٦:٣٠ م] رحلة: \u200fسارة أضاف يوسف',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٧:٠٠ م] يوسف: أهلاً',
+      '\u200f[٣\u200f/٣\u200f/٢٠٢٤، ٩:٠٨:٠٠ م] ليلى: مرحبا'
+    ].join('\n'), o.source!, 'x.txt', 'رحلة', { timeZone: 'UTC', me: 'ليلى' })
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['system', 'system', 'سارة أنشأ المجموعة "رحلة"'], ['system', 'system', 'سارة أضاف ليلى'], ['system', 'system', 'سارة أضاف يوسف'],
+      ['wa:يوسف', 'text', 'أهلاً'], ['me', 'text', 'مرحبا']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'group', members: ['wa:يوسف', 'me'] })
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:يوسف'])
+    // Persian sentences of a shape a person's words do not take ("created group «سفر»", "added you") need no known actor either.
+    const fa = await mapWhatsApp([
+      '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] سفر: \u200fسارا گروه «سفر» را ایجاد کرد',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] سفر: \u200fسارا شما را اضافه کرد',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] رضا: سلام',
+      '[۲۰۲۴/۲/۲۹, ۹:۰۳:۰۰ ق.ظ.] مریم: سلام'
+    ].join('\n'), o.source!, 'x.txt', 'سفر', { timeZone: 'UTC', me: 'مریم' })
+    expect(fa.messages.map(m => [m.sender, m.kind])).toEqual([['system', 'system'], ['system', 'system'], ['wa:رضا', 'text'], ['me', 'text']])
+    expect(fa.conversations[0]).toMatchObject({ kind: 'group', members: ['wa:رضا', 'me'] })
+  })
+
   it('iOS in Arabic: media left out, worded as phrases of their own after U+200F, a document\'s name before one', async () => {
     const lines = [
       ['ليلى', 'لم يتم إدراج الصورة'], ['يوسف', 'لم يتم إدراج الفيديوهات'], ['ليلى', 'لم يتم إدراج صورة GIF'], ['يوسف', 'لم يتم إدراج المقاطع الصوتية'],
