@@ -112,9 +112,10 @@ const OMITTED_PHRASES: Array<[MessageKind | 'contact', Wording]> = [
 ]
 /**
  * iOS in Persian and Korean: media left out, worded as phrases people say too ("تصویر حذف شد", the
- * image was deleted). They count only after the mark iOS puts before what it wrote, as the whole
- * message or after a document's name. U+200E never begins a person's text; U+200F, Persian's mark,
- * may, so after it alone the phrase counts only on a line iOS marked as holding media (see omitted()).
+ * image was deleted). They count only after U+200E, the mark iOS puts before what it wrote, as the
+ * whole message or after a document's name. U+200F, which a phone in Persian writes there, is no
+ * sign: a person's right-to-left message may begin with it, and iOS may begin any header line with
+ * it, so after U+200F alone the phrase stays text, WhatsApp's words kept rather than a person's lost.
  */
 const OMITTED_MARKED: Array<[MessageKind | 'contact', Wording]> = [
   ['image', { fa: ['تصویر حذف شد'], ko: ['이미지 생략됨'] }],
@@ -319,9 +320,9 @@ const MEDIA_OMITTED_RE = mediaOmitted(inAnyLanguage(MEDIA_OMITTED))
 const OMITTED_RE = new RegExp(`(?:^|\\s|[<‹])(${OMITTED_TYPES.flatMap(([, w]) => w).map(escape).join('|')}) (?:${anyOf(OMITTED_WORD)})[>›]?$`, 'iu')
 const OMITTED_PHRASE_RES = OMITTED_PHRASES.map(([kind, w]) => [kind, omittedPhrase(inAnyLanguage(w))] as const)
 const OMITTED_PHRASE_RE = omittedPhrase(inAnyLanguage(OMITTED_PHRASE))
-/** The whole message, or a document's name before it; the marks right before the phrase, captured. */
+/** The whole message, or a document's name before it; U+200E among the marks right before the phrase. */
 const OMITTED_MARKED_RES = OMITTED_MARKED.map(([kind, w]) =>
-  [kind, new RegExp(`^${kind === 'file' ? '(?:.*?\\.[\\p{L}\\p{N}]{1,8}(?![\\p{L}\\p{N}]).*?\\s)?' : ''}([\\u200e\\u200f]+)(?:${anyOf(inAnyLanguage(w))})\\.?$`, 'iu')] as const)
+  [kind, new RegExp(`^${kind === 'file' ? '(?:.*?\\.[\\p{L}\\p{N}]{1,8}(?![\\p{L}\\p{N}]).*?\\s)?' : ''}\\u200f*\\u200e[\\u200e\\u200f]*(?:${anyOf(inAnyLanguage(w))})\\.?$`, 'iu')] as const)
 const DELETED_RE = deleted(inAnyLanguage(DELETED))
 const EDITED_RE = edited(inAnyLanguage(EDITED))
 const POLL_RE = new RegExp(`^(?:${anyOf(POLL)}) ?:$`, 'u')
@@ -396,20 +397,11 @@ export function attachment (content: string): Attachment | undefined {
 /**
  * The kind of media an "omitted" marker stands for ('contact' for a contact card), or undefined.
  * `written` is the message as the export wrote it, with the marks iOS puts before its own words.
- * `mediaLine`: the export began the message's header line with a direction mark, as iOS does on the
- * lines of media it left out or attached (and not on a person's text), the only sign that a phrase
- * after U+200F alone is WhatsApp's.
  */
-export function omitted (content: string, written = content, mediaLine = false): MessageKind | 'contact' | undefined {
+export function omitted (content: string, written = content): MessageKind | 'contact' | undefined {
   if (MEDIA_OMITTED_RE.test(content)) return 'file'
   const m = OMITTED_RE.exec(content)
-  if (m === null) {
-    return OMITTED_PHRASE_RES.find(([, re]) => re.test(content))?.[0] ??
-      OMITTED_MARKED_RES.find(([, re]) => {
-        const marks = re.exec(written)?.[1]
-        return marks !== undefined && (marks.includes('\u200e') || mediaLine)
-      })?.[0]
-  }
+  if (m === null) return OMITTED_PHRASE_RES.find(([, re]) => re.test(content))?.[0] ?? OMITTED_MARKED_RES.find(([, re]) => re.test(written))?.[0]
   const word = m[1].toLowerCase()
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
 }

@@ -69,11 +69,6 @@ const asciiDigits = (s: string): string => s.replace(EASTERN_DIGITS, d => String
 /** Marks WhatsApp puts around names and in front of what it wrote itself. */
 const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g
 const LEADING_MARKS = /^[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/
-/**
- * iOS begins the header line of a message holding media (left out of the export or attached) with the
- * direction mark of the phone's language, before the bracket, where a person's text never stands.
- */
-const MEDIA_LINE = /^[\u200e\u200f]/
 
 const SYSTEM_SENDER = 'system'
 const FIRST_WHATSAPP_YEAR = 2009
@@ -400,7 +395,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
       setText(`${found.before}${found.after}`)
-    } else if ((kind = omitted(content, raw, MEDIA_LINE.test(entries[index].line))) !== undefined) {
+    } else if ((kind = omitted(content, raw)) !== undefined) {
       if (kind === 'contact') {
         note(unmapped, 'contact card left out of the export (kept as text)')
         msg.text = content

@@ -351,25 +351,28 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(h.messages[3].media).toBe(sha(join(dir, 'گزارش سفر.pdf')))
   })
 
-  it('iOS in Persian: media left out and deleted messages after U+200F; the same words without the mark stay the person\'s', async () => {
-    // iOS begins the line of media it left out with U+200F before the bracket, as its Arabic exports show.
+  it('iOS in Persian: media left out after U+200E, deleted messages after U+200F; the media phrases after U+200F alone stay text, WhatsApp\'s words kept', async () => {
+    // iOS begins every line with U+200F, and a person's right-to-left text may begin with it: only U+200E makes "تصویر حذف شد" WhatsApp's.
+    const fa = (i: number): string => String(i).padStart(2, '0').replace(/\d/g, d => '۰۱۲۳۴۵۶۷۸۹'[Number(d)])
     const lines = [
-      ['\u200f', 'علی', '\u200fتصویر حذف شد'], ['\u200f', 'رضا', '\u200fویدیو حذف شد'], ['\u200f', 'علی', '\u200fGIF حذف شد'], ['\u200f', 'رضا', '\u200fصدا حذف شد'],
-      ['\u200f', 'علی', '\u200fاستیکر حذف شد'], ['\u200f', 'رضا', 'گزارش.pdf \u200fسند حذف شد'], ['\u200f', 'علی', '\u200fبرگ مخاطب حذف شد.'],
-      ['', 'رضا', '\u200fاین پیام حذف شده است.'], ['', 'علی', '\u200fشما این پیام را حذف کردید.'], ['\u200f', 'رضا', 'تصویر حذف شد']
+      ['علی', '\u200eتصویر حذف شد'], ['رضا', '\u200eویدیو حذف شد'], ['علی', '\u200f\u200eGIF حذف شد'], ['رضا', '\u200eصدا حذف شد'],
+      ['علی', '\u200eاستیکر حذف شد'], ['رضا', 'گزارش.pdf \u200eسند حذف شد'], ['علی', '\u200eبرگ مخاطب حذف شد.'],
+      ['رضا', '\u200fاین پیام حذف شده است.'], ['علی', '\u200fشما این پیام را حذف کردید.'], ['رضا', 'تصویر حذف شد'],
+      ['علی', '\u200fویدیو حذف شد'], ['رضا', 'گزارش.pdf \u200fسند حذف شد']
     ]
-    const h = await inline(lines.map(([mark, name, text], i) => `${mark}[۲۰۲۴/۲/۲۹, ۹:۰${i}:۰۰ ق.ظ.] ${name}: ${text}`).join('\n'))
+    const h = await inline(lines.map(([name, text], i) => `\u200f[۲۰۲۴/۲/۲۹, ۹:${fa(i)}:۰۰ ق.ظ.] ${name}: ${text}`).join('\n'))
     expect(h.messages.map(m => [m.sender, m.kind, m.status])).toEqual([
       ['wa:علی', 'image', undefined], ['wa:رضا', 'video', undefined], ['wa:علی', 'video', undefined], ['wa:رضا', 'voice', undefined],
       ['wa:علی', 'sticker', undefined], ['wa:رضا', 'file', undefined], ['wa:علی', 'text', undefined],
-      ['wa:رضا', 'text', 'recalled'], ['wa:علی', 'text', 'recalled'], ['wa:رضا', 'text', undefined]
+      ['wa:رضا', 'text', 'recalled'], ['wa:علی', 'text', 'recalled'], ['wa:رضا', 'text', undefined],
+      ['wa:علی', 'text', undefined], ['wa:رضا', 'text', undefined]
     ])
-    expect([h.messages[6].text, h.messages[9].text]).toEqual(['برگ مخاطب حذف شد.', 'تصویر حذف شد'])
+    expect([6, 9, 10, 11].map(i => h.messages[i].text)).toEqual(['برگ مخاطب حذف شد.', 'تصویر حذف شد', 'ویدیو حذف شد', 'گزارش.pdf \u200fسند حذف شد'])
     expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 6, 'contact card left out of the export (kept as text)': 1 })
   })
 
   it('iOS in Persian: a person\'s message that begins with U+200F and says "the image was deleted" stays their text', async () => {
-    // A person's right-to-left text may begin with U+200F; only a line iOS marked as media, or U+200E, makes the words WhatsApp's.
+    // A person's right-to-left text may begin with U+200F; only U+200E makes the words WhatsApp's.
     const h = await inline([
       '[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] علی: \u200fعکس‌ها رو فرستادی؟',
       '[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] رضا: \u200fتصویر حذف شد',
@@ -378,6 +381,20 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     ].join('\n'))
     expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
       ['wa:علی', 'text', 'عکس‌ها رو فرستادی؟'], ['wa:رضا', 'text', 'تصویر حذف شد'], ['wa:رضا', 'text', 'گزارش.pdf رو دیدی؟ \u200fسند حذف شد'], ['wa:علی', 'image', undefined]
+    ])
+    expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 1 })
+  })
+
+  it('iOS in Persian: "the image was deleted" after U+200F stays the person\'s text even on a line iOS began with U+200F', async () => {
+    // iOS begins any line with U+200F in a right-to-left language, a person's message too: that mark says nothing of whose words follow.
+    const h = await inline([
+      '\u200f[۲۰۲۴/۲/۲۹, ۹:۰۰:۰۰ ق.ظ.] علی: \u200fعکس‌ها رو فرستادی؟',
+      '\u200f[۲۰۲۴/۲/۲۹, ۹:۰۱:۰۰ ق.ظ.] رضا: \u200fتصویر حذف شد',
+      '\u200f[۲۰۲۴/۲/۲۹, ۹:۰۲:۰۰ ق.ظ.] رضا: گزارش.pdf \u200fسند حذف شد',
+      '\u200f[۲۰۲۴/۲/۲۹, ۹:۰۳:۰۰ ق.ظ.] علی: \u200eتصویر حذف شد'
+    ].join('\n'))
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['wa:علی', 'text', 'عکس‌ها رو فرستادی؟'], ['wa:رضا', 'text', 'تصویر حذف شد'], ['wa:رضا', 'text', 'گزارش.pdf \u200fسند حذف شد'], ['wa:علی', 'image', undefined]
     ])
     expect(h.unmapped).toEqual({ 'media left out of the export (message kept without it)': 1 })
   })
