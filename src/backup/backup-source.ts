@@ -5,7 +5,7 @@ import type { ConversationInfo, HistorySource, MessagePosition, StoredMedia } fr
 import { comparePositions, compareStrings, type Contact, type Message } from '../store/model.js'
 import { decodeFrame, ferry } from '../wire/codec.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
-import { openSegment, parseSegmentPrefix, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES, type OpenedBackup } from './format.js'
+import { cutOff, openSegment, parseSegmentPrefix, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES, type OpenedBackup } from './format.js'
 
 // A backup file read as the old phone it was made from: restoring is then an ordinary transfer from it
 // (src/backup/backup.ts runs a SenderMachine over this source into the store's ReceiverMachine), with
@@ -85,19 +85,19 @@ export class BackupSource implements HistorySource {
     const where = `segment ${n} (byte ${pos})`
     const head = Buffer.alloc(SEGMENT_PREFIX_BYTES)
     if ((await this.fh.read(head, 0, SEGMENT_PREFIX_BYTES, pos)).bytesRead < SEGMENT_PREFIX_BYTES) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated inside ${where}`)
+      throw cutOff(this.name, this.fileSize, where)
     }
     const { length, final } = parseSegmentPrefix(head)
     if (length > this.b.header.segmentBytes) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is corrupted at ${where}: its length field is damaged`)
     const end = pos + SEGMENT_PREFIX_BYTES + length + TAG_BYTES
-    if (end > this.fileSize) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated inside ${where}`)
+    if (end > this.fileSize) throw cutOff(this.name, this.fileSize, where)
     if (final && end < this.fileSize) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} has ${this.fileSize - end} unexpected bytes after its end marker`)
     if (!final && (end === this.fileSize || length !== this.b.header.segmentBytes)) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated: it ends before its end marker`)
+      throw cutOff(this.name, this.fileSize, `${where}: it ends before its end marker`)
     }
     const body = Buffer.alloc(length + TAG_BYTES)
     if ((await this.fh.read(body, 0, body.byteLength, pos + SEGMENT_PREFIX_BYTES)).bytesRead < body.byteLength) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} is truncated inside ${where}`)
+      throw cutOff(this.name, this.fileSize, where)
     }
     const plain = openSegment(this.b.keys, n, final, body.subarray(0, length), body.subarray(length))
     if (plain === undefined) {

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, lstatSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
-import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsyncDir, refuseDirectory } from '../durable-fs.js'
 import { refuseUnknownChats } from '../protocol/selection-check.js'
 import { createPrivateFile } from '../private-files.js'
@@ -17,7 +17,7 @@ import type { Journal } from '../journal/journal.js'
 import { BackupSource } from './backup-source.js'
 import { prefix, FrameDecoder } from '../wire/framing.js'
 import {
-  CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES,
+  CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES, cutOff,
   deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type KdfParams, type OpenedBackup
 } from './format.js'
 import { timingSafeEqual } from 'node:crypto'
@@ -150,7 +150,7 @@ export async function openBackup (path: string, password?: string): Promise<Open
     const buf = Buffer.alloc(PREAMBLE_BYTES)
     const { bytesRead } = await fh.read(buf, 0, PREAMBLE_BYTES, 0)
     const header = parseHeader(buf.subarray(0, bytesRead), name)
-    if (bytesRead < PREAMBLE_BYTES) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside its header`)
+    if (bytesRead < PREAMBLE_BYTES) throw cutOff(name, bytesRead, 'its header')
     // A caller with a password expects a file only its holder could have written; one without a password
     // (the header is read here again, and the file may have changed since the caller looked) anyone could.
     if (!header.password && password !== undefined) {
@@ -186,15 +186,15 @@ export async function * backupPlaintext (b: OpenedBackup): AsyncGenerator<Buffer
     const body = Buffer.alloc(b.header.segmentBytes + TAG_BYTES)
     for (let n = 0; ; n++) {
       const where = `segment ${n} (byte ${pos})`
-      if (pos >= size) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated: it ends before ${where} without its end marker`)
+      if (pos >= size) throw cutOff(name, size, `before ${where}, without its end marker`)
       if ((await fh.read(head, 0, SEGMENT_PREFIX_BYTES, pos)).bytesRead < SEGMENT_PREFIX_BYTES) {
-        throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside ${where}`)
+        throw cutOff(name, size, where)
       }
       const { length, final } = parseSegmentPrefix(head)
       if (length > b.header.segmentBytes) throw new FerryError(ErrorCode.BAD_INPUT, `${name} is corrupted at ${where}: its length field is damaged`)
       const total = length + TAG_BYTES
       if ((await fh.read(body, 0, total, pos + SEGMENT_PREFIX_BYTES)).bytesRead < total) {
-        throw new FerryError(ErrorCode.BAD_INPUT, `${name} is truncated inside ${where}`)
+        throw cutOff(name, size, where)
       }
       const plain = openSegment(b.keys, n, final, body.subarray(0, length), body.subarray(length, total))
       if (plain === undefined) {
@@ -238,9 +238,30 @@ export interface RestoreResult {
  * request) and ends verified by reading the store back; a refused one is undone like a transfer.
  */
 export async function restoreBackup (store: HistorySink, journal: Journal, b: OpenedBackup, o: RestoreOptions = {}): Promise<RestoreResult> {
-  const source = await BackupSource.open(b)
+  return await restoreFrom(store, journal, await openRestore(b, o.chats), o)
+}
+
+/**
+ * Reads and checks what a restore needs from the file (its end, its manifest and messages, the chats
+ * asked for) before any store is touched: an app (the CLI) opens or creates the store only after, so a
+ * file refused here leaves no store behind.
+ */
+export async function openRestore (b: OpenedBackup, chats?: string[]): Promise<BackupSource> {
+  let source: BackupSource | undefined
   try {
-    await refuseUnknownChats(source, o.chats, 'this backup')
+    source = await BackupSource.open(b)
+    await refuseUnknownChats(source, chats, 'this backup')
+    return source
+  } catch (err) {
+    await source?.close()
+    if (!isFerryError(err, ErrorCode.BAD_INPUT)) throw err
+    throw new FerryError(err.code, `${err.message}. Nothing was restored from it.`, err.details, { cause: err })
+  }
+}
+
+/** Restores from a source `openRestore` gave, and closes it. */
+export async function restoreFrom (store: HistorySink, journal: Journal, source: BackupSource, o: RestoreOptions = {}): Promise<RestoreResult> {
+  try {
     const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
     // A restore brings back what the backup holds, what this phone's owner deleted since an earlier
     // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and

@@ -92,7 +92,7 @@ export function parseHeader (b: Uint8Array, name: string): BackupHeader {
     throw bad(`${name} was written by a newer Ferry (backup format version ${version}); this Ferry reads version ${FORMAT_VERSION}: update Ferry to restore it`)
   }
   if (version < 1) throw bad(`${name} has an unknown backup format version ${version}: the file is damaged`)
-  if (buf.byteLength < HEADER_BYTES) throw bad(`${name} is truncated inside its header`)
+  if (buf.byteLength < HEADER_BYTES) throw cutOff(name, buf.byteLength, 'its header')
   const flags = buf[9]
   if ((flags & ~FLAG_PASSWORD) !== 0) throw bad(`${name} has unknown header flags 0x${flags.toString(16)}: the file is damaged`)
   const password = (flags & FLAG_PASSWORD) !== 0
@@ -230,4 +230,15 @@ export class SegmentWriter {
     this.out(sealSegment(this.keys, this.counter++, final, this.buf.subarray(0, this.fill)))
     this.fill = 0
   }
+}
+
+/**
+ * A backup file that ends before its end marker: almost always a copy or download that did not finish.
+ * A person needs to know that, not which segment the cut fell in; that stays in the details (--json)
+ * for whoever looks into it.
+ */
+export function cutOff (name: string, fileSize: number, where: string): FerryError {
+  return new FerryError(ErrorCode.BAD_INPUT,
+    `${name} is incomplete: it is cut off after ${fileSize} bytes, before the backup ends (a copy or download that did not finish?)`,
+    { reason: 'truncated', fileBytes: fileSize, at: where })
 }

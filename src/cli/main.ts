@@ -83,8 +83,10 @@ export async function main (argv: string[]): Promise<number> {
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */
 export function reportError (err: unknown, json = false): number {
   if (json) {
-    const e = isFerryError(err) ? err : { code: ErrorCode.INTERNAL, message: String((err as Error)?.message ?? err) }
-    process.stdout.write(JSON.stringify({ event: 'error', at: Date.now(), code: e.code, message: e.message }) + '\n')
+    const e = isFerryError(err) ? err : { code: ErrorCode.INTERNAL, message: String((err as Error)?.message ?? err), details: undefined }
+    // The details (where in a file, what a peer said) are for whoever looks into it; the line people
+    // read on stderr stays plain.
+    process.stdout.write(JSON.stringify({ event: 'error', at: Date.now(), code: e.code, message: e.message, details: e.details }) + '\n')
   }
   if (isFerryError(err)) {
     process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)

@@ -2,7 +2,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command 
 import { formatBytes } from '../format-bytes.js'
 import { damagedMediaNote, jsonEvent, sayStopped, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
-import { openBackup, readBackupHeader, restoreBackup } from '../backup/backup.js'
+import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -98,12 +98,22 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   // The password is checked before the store is opened: a wrong one changes nothing.
   const backup = await openBackup(file, password)
   if (!backup.header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
-  const { store, journal, close } = await openStorage(storeDir, true)
+  // The file is read and checked before the store is opened: a store this restore would create is not
+  // left behind, empty, by a file that is refused.
+  const source = await openRestore(backup, chats)
+  let storage: Awaited<ReturnType<typeof openStorage>>
+  try {
+    storage = await openStorage(storeDir, true)
+  } catch (err) {
+    await source.close()
+    throw err
+  }
+  const { store, journal, close } = storage
   const view = json ? undefined : terminalProgress('restoring')
   if (view !== undefined) showing(view)
   try {
     const t0 = performance.now()
-    const r = await restoreBackup(store, journal, backup, { chats, onProgress: m => view?.update(m.progress) })
+    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update(m.progress) })
     const seconds = (performance.now() - t0) / 1000
     view?.stop()
     const p = r.receiver.progress

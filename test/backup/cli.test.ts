@@ -87,10 +87,34 @@ describe('ferry backup / restore', () => {
     const target = join(dir, 'resumed')
     const r = ferry('restore', '--store', target, '--in', cut, '--password-file', pw)
     expect(r.status).toBe(2)
-    expect(r.stderr).toMatch(/cut.ferrybak is truncated/)
+    expect(r.stderr).toMatch(/cut.ferrybak is incomplete: it is cut off after \d+ bytes/)
     const ok = ferry('restore', '--store', target, '--in', file, '--password-file', pw)
     expect(ok.status).toBe(0)
     expect(ferry('export', '--store', target).stdout).toBe(oldExport)
+  })
+
+  it('a copy cut off part-way says so in plain words, restores nothing and leaves no store, nor changes one', () => {
+    const cut = join(dir, 'half.ferrybak')
+    copyFileSync(file, cut)
+    const half = Math.floor(statSync(file).size / 2)
+    truncateSync(cut, half)
+    const target = join(dir, 'from-half')
+    const r = ferry('restore', '--store', target, '--in', cut, '--password-file', pw)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`ferry: half.ferrybak is incomplete: it is cut off after ${half} bytes, before the backup ends ` +
+      '(a copy or download that did not finish?). Nothing was restored from it. [BAD_INPUT]\n')
+    expect(existsSync(target)).toBe(false)
+    const j = ferry('restore', '--store', target, '--in', cut, '--password-file', pw, '--json')
+    expect(j.status).toBe(2)
+    expect(JSON.parse(j.stdout)).toMatchObject({ event: 'error', code: 'BAD_INPUT', details: { reason: 'truncated', fileBytes: half, at: 'segment 0 (byte 60)' } })
+    expect(existsSync(target)).toBe(false)
+    // A store that is there stays exactly as it was.
+    const here = join(dir, 'here')
+    expect(ferry('import', FIXTURE, '--store', here).status).toBe(0)
+    const before = readdirSync(here).map(f => [f, statSync(join(here, f)).mtimeMs, statSync(join(here, f)).size])
+    expect(ferry('restore', '--store', here, '--in', cut, '--password-file', pw).status).toBe(2)
+    expect(readdirSync(here).map(f => [f, statSync(join(here, f)).mtimeMs, statSync(join(here, f)).size])).toEqual(before)
+    expect(ferry('export', '--store', here).stdout).toBe(oldExport)
   })
 
   it('refuses a backup from a newer Ferry, a file that is not a backup, and unknown --chats', () => {
