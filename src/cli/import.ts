@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
-import { importNdjson } from '../sim/import.js'
+import { importNdjson, type ImportResult } from '../sim/import.js'
 import type { ForeignImportResult } from '../sim/importers/common.js'
 import { DATE_ORDERS, type DateOrder } from '../sim/importers/date-order.js'
 import { IMPORT_FORMATS, openExport, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
@@ -11,6 +11,7 @@ import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { jsonEvent } from './progress.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
 /** What SqliteChatStore.open creates in a store directory (the directory itself first). */
@@ -20,7 +21,7 @@ const command: Command = {
   name: 'import',
   summary: 'import a canonical NDJSON history, a Telegram export or a WhatsApp chat export into a store',
   help: `Usage: ferry import PATH --store DIR [--format F] [--me NAME] [--title T]
-                    [--date-order dmy|mdy|ymd] [--tz ZONE] [--base DIR]
+                    [--date-order dmy|mdy|ymd] [--tz ZONE] [--base DIR] [--json]
 
 Merges a history into the store in DIR, creating the store when there is none. PATH is
   - a canonical NDJSON file (see 'ferry export'), or - for standard input;
@@ -31,8 +32,8 @@ Merges a history into the store in DIR, creating the store when there is none. P
 The format is decided by the content; archives are read in place, their media streamed into
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
-Messages are keyed by (conversation, id): importing the same export twice changes nothing, and
-chats already in the store are kept. All or nothing: everything is checked first, and on a
+Messages are keyed by (conversation, id): importing the same export twice changes nothing (it
+says how many of the export's messages are new to the store), and chats already in the store are kept. All or nothing: everything is checked first, and on a
 problem nothing is written (no record, no media file), the reason is printed and the exit code
 is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
 an import leaves nothing either.
@@ -54,6 +55,7 @@ Options:
                         (default: this machine's, now ${machineZone()}); e.g. Europe/Rome
   --base DIR            NDJSON: directory that media "path" values are relative to
                         (default: the file's directory; the current directory for stdin)
+  --json                print one JSON event with the figures instead of lines
 
 Exit codes: 0 imported, 1 the store failed (disk full...), 2 bad usage or an export Ferry
 cannot read (nothing written).
@@ -71,11 +73,13 @@ Examples:
     me: { type: 'string' },
     title: { type: 'string' },
     'date-order': { type: 'string' },
-    tz: { type: 'string' }
+    tz: { type: 'string' },
+    json: { type: 'boolean' }
   },
   allowPositionals: true,
   async run (args) {
     const dir = requireString(args, 'store', 'import')
+    const json = args.values.json === true
     if (args.positionals.length !== 1) {
       throw new FerryError(ErrorCode.BAD_INPUT, `expected one PATH to import, got ${args.positionals.length}\nRun 'ferry import --help' for usage.`)
     }
@@ -111,12 +115,12 @@ Examples:
     process.once('SIGINT', onSigint)
     try {
       store = SqliteChatStore.open(dir, { create: true })
+      const held = store.stats().messages
       const { format, source, main } = opened
       if (format === 'ndjson') {
         const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base') })
         ok = true
-        process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
-          `(${r.mediaFiles} files copied), ${r.messages} messages into ${store.dir}\n`)
+        sayImported(r, store.stats().messages - held, store.dir, json)
         return EXIT_OK
       }
       if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
@@ -126,11 +130,10 @@ Examples:
           me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone
         })
       ok = true
-      process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
-        `(${r.mediaFiles} files copied), ${r.messages} messages into ${store.dir}\n`)
-      process.stdout.write(`format: ${format} (${main} in ${source.label})${r.details.map(d => `; ${d}`).join('')}\n`)
+      sayImported(r, store.stats().messages - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
+      if (!json) process.stdout.write(`format: ${format} (${main} in ${source.label})${r.details.map(d => `; ${d}`).join('')}\n`)
       const unmapped = Object.entries(r.unmapped)
-      process.stdout.write(`dropped or simplified: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
+      if (!json) process.stdout.write(`dropped or simplified: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
       return EXIT_OK
     } finally {
@@ -142,6 +145,28 @@ Examples:
       if (!ok) for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
     }
   }
+}
+
+/**
+ * What an import did. Messages are keyed, so an export imported again re-applies what the store already
+ * holds: its count of messages is what it holds, not what it added, and saying only that reads as if
+ * the messages were imported twice.
+ */
+function sayImported (r: ImportResult, added: number, dir: string, json: boolean, foreign?: Record<string, unknown>): void {
+  if (json) {
+    jsonEvent('imported', {
+      contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, messages: r.messages,
+      newMessages: added, store: dir, ...foreign
+    })
+    return
+  }
+  if (added === 0 && r.mediaFiles === 0) {
+    process.stdout.write(`nothing new: the ${r.messages} messages of this export were already in ${dir}\n`)
+    return
+  }
+  const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`
+  process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
+    `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}\n`)
 }
 
 export default command

@@ -27,6 +27,24 @@ describe('ferry import / export / inspect', () => {
     expect(r.stdout).toMatch(/imported 6 contacts, 5 conversations, 5 media records \(4 files copied\), 19 messages/)
   })
 
+  it('importing the same export again says nothing new came in, in text and in --json', () => {
+    const r = ferry('import', FIXTURE, '--store', a)
+    expect(r.status).toBe(0)
+    expect(r.stdout).toBe(`nothing new: the 19 messages of this export were already in ${a}\n`)
+    const j = ferry('import', FIXTURE, '--store', a, '--json')
+    expect(j.status).toBe(0)
+    expect(JSON.parse(j.stdout)).toMatchObject({ event: 'imported', messages: 19, newMessages: 0, mediaFiles: 0 })
+    // A store that holds some of them: the new ones are told apart from the ones it held.
+    const some = join(dir, 'some')
+    const part = join(dir, 'part.ndjson')
+    const lines = readFileSync(FIXTURE, 'utf8').split('\n')
+    const lastMessage = lines.findLastIndex(l => l.includes('"type":"message"'))
+    writeFileSync(part, lines.filter((_, i) => i !== lastMessage).join('\n'))
+    expect(ferry('import', part, '--store', some, '--base', join(ROOT, 'test', 'fixtures')).stderr).toBe('')
+    const more = ferry('import', FIXTURE, '--store', some, '--json')
+    expect(JSON.parse(more.stdout)).toMatchObject({ event: 'imported', messages: 19, newMessages: 1 })
+  })
+
   it('pipes an export into an import: the copy exports the same bytes', () => {
     const b = join(dir, 'b')
     const r = shell(`$FERRY export --store ${a} | $FERRY import /dev/stdin --store ${b} && $FERRY export --store ${b} > ${dir}/b.ndjson && $FERRY export --store ${a} --out ${dir}/a.ndjson --media ${dir}/media`)
