@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
 import { createFerryNode, type FerryNode } from '../net/node.js'
@@ -14,6 +15,8 @@ import { serviceTag } from '../pairing/index.js'
 import { formatBytes } from '../format-bytes.js'
 import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { nodeTransferMemory } from '../memory/transfer-memory.js'
+
+const log = logger('ferry:cli')
 
 /** A simulated phone's storage: its store, Ferry's journal beside it, and the pairing it remembers. */
 export interface Storage {
@@ -138,7 +141,11 @@ export function reportConnections (phone: Phone, json: boolean): void {
 }
 
 /** Renders service events: a progress bar and lines for people, or JSON events with --json. */
-export function eventPrinter (json: boolean, label: string): { onEvent: (e: FerryEvent) => void, stop: () => void } {
+/**
+ * Says a phone's transfer events to a person (or as JSON events). `other` names the other phone as the
+ * person knows it: 'the new phone' for the sender, 'the old phone' for the receiver.
+ */
+export function eventPrinter (json: boolean, label: string, other: string): { onEvent: (e: FerryEvent) => void, stop: () => void } {
   let view: ProgressView | undefined
   const say = (line: string): void => { process.stderr.write(line + '\n') }
   // A link that never was cannot be interrupted: before the first pairing an 'interrupted' is a dial
@@ -173,15 +180,22 @@ export function eventPrinter (json: boolean, label: string): { onEvent: (e: Ferr
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
       case 'chats-ready': view?.stop(); view = undefined; say(`all ${count(e.messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`); break
       case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${count(e.messages, 'message', 'messages')} and ${count(e.mediaFiles, 'media file', 'media files')} back to verify them`); break
-      case 'interrupted':
+      case 'interrupted': {
         view?.stop()
         view = undefined
-        if (e.error.message === lastInterruption) break
-        lastInterruption = e.error.message
-        say(linked
-          ? `link interrupted (${e.error.message}); resuming when the other phone is back...`
-          : `cannot reach the other phone (${e.error.message}); retrying...`)
+        // A dropped link reads in the transport's words (a stream closed, a connection reset), which a
+        // person cannot act on: what matters is that the transfer carries on by itself. The cause stays
+        // in the debug log and the JSON event. Before the first link, the reason a dial failed (refused,
+        // isolated) is what the person can act on, so it is said.
+        log('interrupted (%s): %s', e.error.code, e.error.message)
+        const line = linked
+          ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`
+          : `cannot reach the other phone (${e.error.message}); retrying...`
+        if (line === lastInterruption) break
+        lastInterruption = line
+        say(line)
         break
+      }
       case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats, formatBytes, 'ferry receive --restore-deleted brings them back')); break
     }
   }

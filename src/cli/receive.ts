@@ -244,7 +244,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     const listen = listenGiven ?? defaultListen(transport, 'receiver')
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
-    const printer = eventPrinter(json, 'receiving')
+    const printer = eventPrinter(json, 'receiving', 'the old phone')
     // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
     const onSigint = (): void => {

@@ -225,7 +225,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
       if (json) jsonEvent('pairing-expired', { peer: expired.peerId, lastUsedAt: new Date(expired.lastUsedAt ?? expired.createdAt).toISOString() })
       else process.stderr.write(`The pairing with ${expired.peerId} expired (unused for 24 hours): it can no longer resume. Showing a new code.\n`)
     }
-    const printer = eventPrinter(json, 'sending  ')
+    const printer = eventPrinter(json, 'sending  ', 'the new phone')
     // The timeout bounds the wait for a pairing, never a transfer under way. A code with no phone paired
     // before ends the offer itself when it expires (CODE_EXPIRED), so by default nothing else does:
     // a timer of the code's own ten minutes would race it and say NO_PEER instead.

@@ -4,9 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
-  cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender,
-  spawnFerry, tempDir, type FerryProcess
+  cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, LOOPBACK, newStorePath, NO_MDNS, seedStore, senderReady, startReceiver,
+  startSender, spawnFerry, tempDir, type FerryProcess
 } from './helpers/ferry-cli.js'
+import { until } from '../helpers/until.js'
 import { auditMedia } from './helpers/store-check.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
@@ -394,4 +395,20 @@ describe('ferry send / ferry receive on loopback', () => {
       expect(await exportStore(target)).toBe(sourceExport)
     }
   })
+  it('a link that drops mid-transfer is said to the person in plain words, the cause kept for the log', async () => {
+    // The old phone as a person runs it: its lines on stderr, not JSON.
+    const sender = spawnFerry(['send', '--store', copyStore(source), NO_MDNS, '--listen', LOOPBACK, '--code', CODE], { name: 'sender', env: { DEBUG: 'ferry:cli' } })
+    await until('the QR payload', () => /^ferry:\/\/pair\?\S+$/m.test(sender.stderr), 30_000)
+    const qr = /^(ferry:\/\/pair\?\S+)$/m.exec(sender.stderr)![1]
+    // Held before its read-back, then killed: the link drops with the old phone waiting to hear Verified.
+    const receiver = startReceiver(newStorePath(), { qr, extra: ['--no-sweep'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+    await receiver.waitEvent('verifying', 30_000)
+    await receiver.kill9()
+    await until('the sender to say the link dropped', () => sender.stderr.includes('dropped'), 30_000)
+    const said = sender.stderr.split('\n').filter(l => !l.includes(' ferry:cli '))
+    expect(said).toContain('the link to the new phone dropped; the transfer carries on where it stopped once the new phone is back...')
+    expect(said.join('\n')).not.toMatch(/stream|interrupted/i)
+    // The transport's own words stay for whoever debugs it.
+    expect(sender.stderr).toMatch(/ferry:cli interrupted \((TRUNCATED|CANCELLED)\): \S/)
+  }, 90_000)
 })
