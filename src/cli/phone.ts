@@ -152,6 +152,12 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
   // that failed. Retries repeat it every second or so; a line is said again only when the reason changes.
   let linked = false
   let lastInterruption: string | undefined
+  // The receiver can hear its chats are ready before the manifest is told (a selection holding no
+  // message is complete at once): said in that order, 'all 0 messages are in' comes before what they
+  // are. The manifest line goes first, then what was held back, or, with nothing to move, that.
+  let totalMessages: number | undefined
+  let readyBeforeManifest: number | undefined
+  const sayReady = (messages: number): void => { say(`all ${count(messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`) }
   const onEvent = (e: FerryEvent): void => {
     if (json) {
       if (e.type === 'progress') { view ??= jsonProgress(); view.update(e.progress); return }
@@ -168,7 +174,7 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         // Said once the code's life is known: a sender restarted with the same code has less than ten minutes.
         if (e.codeExpiresAt !== undefined) say(`The code pairs a phone until ${new Date(e.codeExpiresAt).toTimeString().slice(0, 5)} (ten minutes after it was first shown).`)
         break
-      case 'paired': linked = true; say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
+      case 'paired': linked = true; totalMessages = undefined; say(e.mode === 'code' ? `paired with ${e.peer}` : `reconnected to ${e.peer} (resume token)`); break
       case 'pair-failed': say(`pairing attempt from ${e.peer} failed: ${e.error.message}`); break
       case 'typed-code-spent':
         say('three wrong codes were tried, so typing this code pairs no phone now (someone nearby may be guessing); scanning its QR code still does until the code expires, or stop and run ferry send again for a new code')
@@ -176,9 +182,18 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
       case 'manifest':
         say(`${e.conversations} conversations, ${e.totalMessages} messages, ${formatBytes(e.totalMediaBytes)} of media`)
         if (e.unsent !== undefined) say(`warning: the old phone does not send ${e.unsent.map(c => `'${c}'`).join(', ')}: it holds no such chat, or does not offer it`)
+        totalMessages = e.totalMessages
+        if (totalMessages === 0) say(`no message is in the selection: only the ${count(e.conversations, 'conversation', 'conversations')} (names and members) move`)
+        else if (readyBeforeManifest !== undefined) sayReady(readyBeforeManifest)
+        readyBeforeManifest = undefined
         break
       case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
-      case 'chats-ready': view?.stop(); view = undefined; say(`all ${count(e.messages, 'message', 'messages')} are in: the chats can be opened while the media goes on`); break
+      case 'chats-ready':
+        view?.stop()
+        view = undefined
+        if (totalMessages === undefined) readyBeforeManifest = e.messages
+        else if (totalMessages > 0) sayReady(e.messages)
+        break
       case 'verifying': view?.stop(); view = undefined; say(`everything is here: reading ${count(e.messages, 'message', 'messages')} and ${count(e.mediaFiles, 'media file', 'media files')} back to verify them`); break
       case 'interrupted': {
         view?.stop()

@@ -411,4 +411,18 @@ describe('ferry send / ferry receive on loopback', () => {
     // The transport's own words stay for whoever debugs it.
     expect(sender.stderr).toMatch(/ferry:cli interrupted \((TRUNCATED|CANCELLED)\): \S/)
   }, 90_000)
+  it('a time window that holds no message: the new phone says so after what the manifest holds, not \'all 0 messages are in\' before it', async () => {
+    const sender = startSender(copyStore(source), { code: CODE })
+    const ready = await senderReady(sender)
+    // The new phone as a person runs it: its lines on stderr, not JSON.
+    const receiver = spawnFerry(['receive', '--store', newStorePath(), NO_MDNS, '--no-sweep', '--listen', LOOPBACK, '--qr', ready.qr, '--since', '2099-01-01'], { name: 'receiver' })
+    const [r, s] = await Promise.all([receiver.waitExit(45_000), sender.waitExit(45_000)])
+    expect(r.code, receiver.describe()).toBe(0)
+    expect(s.code, sender.describe()).toBe(0)
+    const lines = receiver.stderr.split('\n')
+    const manifest = lines.findIndex(l => /^\d+ conversations, 0 messages, 0 B of media$/.test(l))
+    expect(manifest, receiver.stderr).toBeGreaterThan(0)
+    expect(lines[manifest + 1]).toMatch(/^no message is in the selection: only the \d+ conversations \(names and members\) move$/)
+    expect(receiver.stderr).not.toMatch(/all 0 messages are in/)
+  }, 90_000)
 })
