@@ -1,5 +1,6 @@
+import { logger } from '@libp2p/logger'
 import { constants } from 'node:fs'
-import { chmod, copyFile, mkdir, open, rename, rm } from 'node:fs/promises'
+import { chmod, copyFile, lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
@@ -8,6 +9,8 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings } from '../store/model.js'
 import { toLine } from './ndjson.js'
+
+const log = logger('ferry:export')
 
 /** A source that can name a media file on disk (the SQLite store): export clones it rather than reading it. */
 type ExportSource = HistorySource & { mediaPath?: (sha256: string) => string }
@@ -40,12 +43,13 @@ const WRITE_BYTES = 64 * 1024
 export async function exportNdjson (store: ExportSource, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
   const sink = new LineSink(out)
   const result: ExportResult = { contacts: 0, conversations: 0, media: 0, mediaFiles: 0, messages: 0, bytes: 0 }
+  let copier: MediaCopier | undefined
   try {
     const contacts = (await store.contacts()).sort((a, b) => compareStrings(a.id, b.id))
     result.contacts = await sink.lines(contacts.map(c => toLine('contact', c)))
     const conversations = (await store.conversations()).map(i => i.conversation).sort((a, b) => compareStrings(a.id, b.id))
     result.conversations = await sink.lines(conversations.map(c => toLine('conversation', c)))
-    const copier = options.mediaDir === undefined ? undefined : await MediaCopier.create(store, options.mediaDir, options.relativeTo)
+    copier = options.mediaDir === undefined ? undefined : await MediaCopier.create(store, options.mediaDir, options.relativeTo)
     for (let after: string | undefined; ;) {
       const page = await store.media(after, PAGE)
       for (const { stored, ...m } of page) {
@@ -66,6 +70,9 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
       }
     }
     await sink.flush()
+  } catch (err) {
+    await copier?.undo()
+    throw err
   } finally {
     sink.release()
   }
@@ -76,18 +83,39 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
 /** Records or messages per read. */
 const PAGE = 1024
 
-/** Copies media files beside the export and names them relative to the NDJSON file. */
+/**
+ * Copies media files beside the export and names them relative to the NDJSON file. Keeps what it
+ * created, so that a failed export takes it away again: half the media in a folder reads as a complete
+ * export to whoever finds it. What was there before stays.
+ */
 class MediaCopier {
-  private constructor (private readonly store: ExportSource, private readonly dir: string, private readonly base: string) {}
+  /** Files this export added to the folder (not those it replaced by the same bytes). */
+  private readonly created: string[] = []
+
+  private constructor (
+    private readonly store: ExportSource, private readonly dir: string, private readonly base: string,
+    /** The outermost folder this export created, when it created any. */
+    private readonly createdDir: string | undefined
+  ) {}
 
   static async create (store: ExportSource, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
     const dir = resolve(mediaDir)
+    let createdDir: string | undefined
     try {
-      await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      createdDir = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw fsError(err, `cannot create the media folder ${mediaDir}`, mediaDir)
     }
-    return new MediaCopier(store, dir, resolve(relativeTo))
+    return new MediaCopier(store, dir, resolve(relativeTo), createdDir)
+  }
+
+  /** Removes what this export added; best effort, as the failure that called it is what gets reported. */
+  async undo (): Promise<void> {
+    if (this.createdDir !== undefined) {
+      await rm(this.createdDir, { recursive: true, force: true }).catch(err => { log.error('removing %s: %s', this.createdDir, (err as Error).message) })
+      return
+    }
+    for (const f of this.created) await rm(f, { force: true }).catch(err => { log.error('removing %s: %s', f, (err as Error).message) })
   }
 
   /** The file's path for the NDJSON line (with '/' on every platform). */
@@ -113,7 +141,10 @@ class MediaCopier {
           await file.close()
         }
       }
-      await rename(tmp, dest)
+      const isNew = await lstat(dest).then(() => false, () => true)
+      // Failing here is the folder's doing (a folder or a read-only file where the copy goes): said so.
+      await rename(tmp, dest).catch(err => { throw fsError(err, `cannot copy media into ${this.dir}`, dest) })
+      if (isNew) this.created.push(dest)
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {})
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)

@@ -58,6 +58,25 @@ describe('ferry import / export / inspect', () => {
     expect(existsSync(join(dir, 'media', '74d55450ef8e1c75a5d13697fb9c63b39a9b9c7bc6cfade62b4a64dde88e4384'))).toBe(true)
   })
 
+  it('an export --media that fails part-way takes away the media it copied, keeps what was there, and says so', () => {
+    const whole = join(dir, 'whole-media')
+    expect(ferry('export', '--store', a, '--out', join(dir, 'whole.ndjson'), '--media', whole).status).toBe(0)
+    const shas = readdirSync(whole).sort()
+    expect(shas).toHaveLength(4)
+    // Media are copied in sha256 order: a folder where the last one goes stops the export after the others.
+    const media = join(dir, 'half-media')
+    mkdirSync(join(media, shas[3]), { recursive: true })
+    writeFileSync(join(media, 'notes.txt'), 'mine\n')
+    const out = join(dir, 'half.ndjson')
+    const r = ferry('export', '--store', a, '--out', out, '--media', media)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`ferry: cannot copy media into ${media}: ${join(media, shas[3])} is a folder, not a file. The export failed: ` +
+      `nothing it copied is left in ${media} (what was there before is kept) [BAD_INPUT]\n`)
+    expect(readdirSync(media).sort()).toEqual([shas[3], 'notes.txt'].sort())
+    expect(readFileSync(join(media, 'notes.txt'), 'utf8')).toBe('mine\n')
+    expect(existsSync(out)).toBe(false)
+  })
+
   it('refuses bad input with exit code 2, the line number, and no store left behind', () => {
     const bad = join(dir, 'bad.ndjson')
     writeFileSync(bad, '{"type":"conversation","id":"c1","kind":"direct","title":"","members":[]}\n{"type":"message","conversation":"c1","id":"m","sender":"u","ts":1,"kind":"gif"}\n')
