@@ -65,6 +65,21 @@ function parsePeer (v: string): Multiaddr[] {
   }
 }
 
+/**
+ * Under the LAN guard (FERRY_MDNS_NETNS_ONLY=1, outside a network namespace), the discovery a pairing
+ * would start is refused here, before the store is created, and said with the flags that avoid it: the
+ * engine's own refusal comes only once the phone runs, and cannot know what the person gave.
+ */
+function refuseGuardedDiscovery (mdns: boolean, sweep: boolean, addressGiven: boolean): void {
+  if ((!mdns && !sweep) || !lanDiscoveryForbidden()) return
+  const what = mdns && sweep ? 'mDNS and the subnet sweep' : mdns ? 'mDNS' : 'the subnet sweep'
+  const add = [mdns ? '--no-mdns' : '', sweep ? '--no-sweep' : ''].filter(f => f !== '').join(' ')
+  throw new FerryError(ErrorCode.BAD_INPUT, `looking for the old phone on the local network (${what}) is only allowed inside a network ` +
+    `namespace here (FERRY_MDNS_NETNS_ONLY=1): ${addressGiven
+      ? `the old phone's address is given, so add ${add}`
+      : `give the old phone's address with --peer MULTIADDR or --qr PAYLOAD and add ${add}`}, or run in a namespace`)
+}
+
 const needsAddress = (): FerryError => new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
 
 /** Whether DIR holds a store's history already (one that may remember a pairing to resume). */
@@ -221,6 +236,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     // A phone given a code or a QR code pairs anew; so does a new store, which holds no pairing to resume.
     const pairsAnew = codeArg !== undefined || qr !== undefined || !holdsHistory(storeDir)
     if (pairsAnew && addrs.length === 0 && args.values['no-mdns'] === true && args.values['no-sweep'] === true) throw needsAddress()
+    if (pairsAnew) refuseGuardedDiscovery(args.values['no-mdns'] !== true, args.values['no-sweep'] !== true && addrs.length === 0, addrs.length > 0)
     if (qr !== undefined) addressesToDial(addrs, parseTransport(transportGiven))
     const asked = codeArg ?? qr?.code ?? (pairsAnew ? await promptCode() : undefined)
     const storage = await openStorage(storeDir, true)

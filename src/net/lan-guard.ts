@@ -29,7 +29,7 @@ export function lanDiscoveryForbidden (env: NodeJS.ProcessEnv = process.env): bo
 
 export function assertMdnsAllowed (env: NodeJS.ProcessEnv = process.env): void {
   if (lanDiscoveryForbidden(env)) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'mDNS is only allowed inside a network namespace here (FERRY_MDNS_NETNS_ONLY=1); use --peer <multiaddr> or run in a namespace')
+    throw new FerryError(ErrorCode.BAD_INPUT, 'mDNS is only allowed inside a network namespace here (FERRY_MDNS_NETNS_ONLY=1); turn it off (--no-mdns, giving the other phone\'s address instead) or run in a namespace')
   }
 }
 

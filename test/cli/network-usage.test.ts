@@ -112,6 +112,8 @@ describe('receive --chats naming a chat the old phone does not send', () => {
 })
 
 describe('receive with bad usage', () => {
+  afterEach(async () => { await killAll() })
+
   it('refuses before it creates the store: nothing is left behind', async () => {
     const target = join(dir, 'never')
     const transport = await ferry(['receive', '--store', target, '--transport', 'udp', '--code', CODE, '--peer', '/ip4/127.0.0.1/tcp/9', ...QUIET])
@@ -123,6 +125,16 @@ describe('receive with bad usage', () => {
     const noCode = await ferry(['receive', '--store', target, '--peer', '/ip4/127.0.0.1/tcp/9', ...QUIET])
     expect(noCode.stderr).toMatch(/^ferry: no pairing code: pass --code/)
     expect(noCode.status).toBe(2)
+    expect(existsSync(target)).toBe(false)
+  })
+
+  it('a QR code with mDNS left on, where the LAN guard forbids it, is refused naming --no-mdns, and no store is made', async () => {
+    const ready = await senderReady(startSender(store, { code: '414-2135-6237' }))
+    const target = join(dir, 'guarded')
+    const r = await ferry(['receive', '--store', target, '--qr', ready.qr, '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(r.stderr).toBe('ferry: looking for the old phone on the local network (mDNS) is only allowed inside a network namespace here ' +
+      '(FERRY_MDNS_NETNS_ONLY=1): the old phone\'s address is given, so add --no-mdns, or run in a namespace [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
     expect(existsSync(target)).toBe(false)
   })
 })

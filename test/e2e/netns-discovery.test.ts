@@ -37,7 +37,8 @@ describe('discovery outside a network namespace, under FERRY_MDNS_NETNS_ONLY', (
     const receiver = spawnFerry(['receive', '--store', newStorePath(), '--code', '551-1234-5678', '--no-mdns', '--json', '--listen', LOOPBACK])
     const exit = await receiver.waitExit(30_000)
     expect(exit.code, receiver.describe()).toBe(2)
-    expect(receiver.stderr).toMatch(/the subnet sweep is only allowed inside a network namespace here \(FERRY_MDNS_NETNS_ONLY=1\); use --peer <multiaddr>, --qr, or run in a namespace \[BAD_INPUT\]/)
+    expect(receiver.stderr).toBe('ferry: looking for the old phone on the local network (the subnet sweep) is only allowed inside a network namespace here ' +
+      '(FERRY_MDNS_NETNS_ONLY=1): give the old phone\'s address with --peer MULTIADDR or --qr PAYLOAD and add --no-sweep, or run in a namespace [BAD_INPUT]\n')
     expect(receiver.all('sweeping')).toEqual([])
     const neither = spawnFerry(['receive', '--store', newStorePath(), '--code', '551-1234-5678', '--no-mdns', '--no-sweep', '--json', '--listen', LOOPBACK])
     expect((await neither.waitExit(30_000)).code).toBe(2)
