@@ -6,7 +6,7 @@ import { exportNdjson, type ExportResult } from '../sim/export.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
-import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 
 const command: Command = {
@@ -57,11 +57,6 @@ Examples:
       process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
         `(${r.mediaFiles} files copied), ${r.messages} messages to ${out}\n`)
       return EXIT_OK
-    } catch (err) {
-      // The export took away the media it had copied: said, so nobody goes looking for a partial export.
-      if (mediaDir === undefined || !isFerryError(err)) throw err
-      throw new FerryError(err.code, `${err.message}. The export failed: ${out === undefined ? 'what it wrote to stdout is incomplete, and ' : ''}` +
-        `nothing it copied is left in ${mediaDir} (what was there before is kept)`, err.details, { cause: err })
     } finally {
       store.close()
     }

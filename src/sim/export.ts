@@ -3,7 +3,7 @@ import { constants } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
-import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
@@ -71,8 +71,11 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
     }
     await sink.flush()
   } catch (err) {
-    await copier?.undo()
-    throw err
+    const removed = await copier?.undo() ?? 0
+    // Said, so nobody goes looking for the rest of a partial export.
+    if (removed === 0 || !isFerryError(err)) throw err
+    throw new FerryError(err.code, `${err.message}. The export failed: the ${removed === 1 ? 'media file' : `${removed} media files`} it had ` +
+      `copied into ${options.mediaDir} ${removed === 1 ? 'was' : 'were'} removed again (what was there before is kept)`, err.details, { cause: err })
   } finally {
     sink.release()
   }
@@ -109,13 +112,17 @@ class MediaCopier {
     return new MediaCopier(store, dir, resolve(relativeTo), createdDir)
   }
 
-  /** Removes what this export added; best effort, as the failure that called it is what gets reported. */
-  async undo (): Promise<void> {
+  /**
+   * Removes what this export added, and says how many files that was. Best effort: the failure that
+   * called it is what gets reported.
+   */
+  async undo (): Promise<number> {
     if (this.createdDir !== undefined) {
       await rm(this.createdDir, { recursive: true, force: true }).catch(err => { log.error('removing %s: %s', this.createdDir, (err as Error).message) })
-      return
+    } else {
+      for (const f of this.created) await rm(f, { force: true }).catch(err => { log.error('removing %s: %s', f, (err as Error).message) })
     }
-    for (const f of this.created) await rm(f, { force: true }).catch(err => { log.error('removing %s: %s', f, (err as Error).message) })
+    return this.created.length
   }
 
   /** The file's path for the NDJSON line (with '/' on every platform). */

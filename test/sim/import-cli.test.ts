@@ -71,7 +71,7 @@ describe('ferry import / export / inspect', () => {
     const r = ferry('export', '--store', a, '--out', out, '--media', media)
     expect(r.status).toBe(2)
     expect(r.stderr).toBe(`ferry: cannot copy media into ${media}: ${join(media, shas[3])} is a folder, not a file. The export failed: ` +
-      `nothing it copied is left in ${media} (what was there before is kept) [BAD_INPUT]\n`)
+      `the 3 media files it had copied into ${media} were removed again (what was there before is kept) [BAD_INPUT]\n`)
     expect(readdirSync(media).sort()).toEqual([shas[3], 'notes.txt'].sort())
     expect(readFileSync(join(media, 'notes.txt'), 'utf8')).toBe('mine\n')
     expect(existsSync(out)).toBe(false)
