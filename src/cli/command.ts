@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FerryError } from '../errors.js'
+import { secretKind, shownArgv } from './secret-words.js'
 
 /** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input, 130 stopped by Ctrl-C. */
 export const EXIT_OK = 0
@@ -54,11 +55,18 @@ function usageMistake (err: Error & { code?: string }, cmd: Command, argv: strin
       const placeholder = new RegExp(`--${name} ([A-Z][\\w.,/-]*)`).exec(cmd.help)?.[1] ?? 'VALUE'
       const at = argv.lastIndexOf(typed)
       const next = at >= 0 ? argv[at + 1] : undefined
-      return `--${name} needs a value, like --${name} ${placeholder}` + (next !== undefined ? `: '${next}' after it is another option` : '')
+      return `--${name} needs a value, like --${name} ${placeholder}` + (next !== undefined ? `: '${shownArgv([next])[0]}' after it is another option` : '')
     }
   }
   if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
     const word = /^Unexpected argument '([^]*)'\. /.exec(err.message)?.[1]
+    // A code or a QR payload typed without its option is not echoed back (apps keep what ferry prints).
+    const secret = word === undefined ? undefined : secretKind(word)
+    if (secret !== undefined) {
+      const what = secret === 'code' ? 'pairing code' : 'QR code payload'
+      return `unexpected ${what}: ferry ${cmd.name} takes named options only` +
+        (Object.hasOwn(options, secret) ? ` (did you mean --${secret} followed by the ${secret === 'code' ? 'code' : 'payload'} you typed?)` : '')
+    }
     if (word !== undefined) {
       const storeMissing = options.store !== undefined && !argv.some(a => a === '--store' || a === '-s' || a.startsWith('--store='))
       return `unexpected '${word}': ferry ${cmd.name} takes named options only` + (storeMissing ? ` (did you mean --store ${word}?)` : '')

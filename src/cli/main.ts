@@ -3,6 +3,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command
 import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
+import { shownArgv } from './secret-words.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
 const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
@@ -56,7 +57,9 @@ export async function main (argv: string[]): Promise<number> {
   // unknown command '--store' and the whole usage.
   const named = name.startsWith('-') ? argv.findIndex(a => Object.hasOwn(COMMANDS, a)) : -1
   if (entry === undefined && named > 0) {
-    const line = [argv[named], ...argv.filter((_, i) => i !== named)].map(shellWord).join(' ')
+    // Shown without its secrets: apps keep what ferry prints, and a code or QR key must not be in it.
+    const shown = shownArgv(argv)
+    const line = [argv[named], ...shown.filter((_, i) => i !== named)].map(shellWord).join(' ')
     process.stderr.write(`ferry: the command comes first, then its options: ferry ${line}\nRun 'ferry ${argv[named]} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
     return EXIT_USAGE
   }

@@ -12,6 +12,17 @@ describe('a command line in the wrong shape', () => {
     expect(r.status).toBe(2)
   })
 
+  it('options before the command: the line put right never shows a code, a QR payload or a TURN password', () => {
+    const code = ferry('--code', '204-8816-3390', 'receive', '--store', 'x')
+    expect(code.stderr).toBe("ferry: the command comes first, then its options: ferry receive --code ... --store x\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+    expect(code.status).toBe(2)
+    const qr = ferry('--store', 'x', '--qr=ferry://pair?v=2&code=20488163390&k=c2VjcmV0', 'receive', '--ice-servers', 'stun:s.example:3478,turn:bob:hunter2@t.example:3478')
+    expect(qr.stderr).toBe("ferry: the command comes first, then its options: ferry receive --store x --qr=... --ice-servers 'stun:s.example:3478,turn:bob:***@t.example:3478'\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+    // A code typed bare, and the path of a file holding one (no secret), are shown as such.
+    const bare = ferry('--code-file', './code.txt', '204 8816 3390', 'receive')
+    expect(bare.stderr).toBe("ferry: the command comes first, then its options: ferry receive --code-file ./code.txt ...\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+  })
+
   it('a word that names no command, even one every object has, is an unknown command', () => {
     for (const word of ['constructor', 'toString']) {
       const r = ferry(word)
@@ -36,6 +47,14 @@ describe('a command line in the wrong shape', () => {
     const bare = ferry('inspect', './old-phone')
     expect(bare.stderr).toBe("ferry: unexpected './old-phone': ferry inspect takes named options only (did you mean --store ./old-phone?)\nRun 'ferry inspect --help' for usage. [BAD_INPUT]\n")
     expect(bare.status).toBe(2)
+    // A pairing code typed without --code is taken for a code, and never echoed back.
+    const code = ferry('receive', '204-8816-3390')
+    expect(code.stderr).toBe("ferry: unexpected pairing code: ferry receive takes named options only (did you mean --code followed by the code you typed?)\nRun 'ferry receive --help' for usage. [BAD_INPUT]\n")
+    expect(code.status).toBe(2)
+    const qr = ferry('receive', '--store', 'x', 'http://192.168.1.20:8080/#ferry://pair?v=2&k=c2VjcmV0')
+    expect(qr.stderr).toBe("ferry: unexpected QR code payload: ferry receive takes named options only (did you mean --qr followed by the payload you typed?)\nRun 'ferry receive --help' for usage. [BAD_INPUT]\n")
+    const elsewhere = ferry('inspect', '20488163390')
+    expect(elsewhere.stderr).toBe("ferry: unexpected pairing code: ferry inspect takes named options only\nRun 'ferry inspect --help' for usage. [BAD_INPUT]\n")
     const slip = ferry('send', '--store', './old-phone', '--no-mnds')
     expect(slip.stderr).toBe("ferry: unknown option '--no-mnds' (did you mean --no-mdns?)\nRun 'ferry send --help' for usage. [BAD_INPUT]\n")
     expect(slip.status).toBe(2)
