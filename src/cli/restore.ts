@@ -4,6 +4,7 @@ import { damagedMediaNote, jsonEvent, sayStopped, terminalProgress } from './pro
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
+import { commandLine } from './command-line.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
 /** Said (on stderr, with --json too) before restoring a backup that has no password. */
@@ -61,7 +62,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     // restore run again continues after it, so nothing is waited for.
     let view: ReturnType<typeof terminalProgress> | undefined
     const onSigint = (): void => {
-      sayStopped(view ?? { stop: () => {} }, json, `Run ferry restore --store ${storeDir} --in ${file} again to carry on where it stopped: what is restored stays.`)
+      sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`)
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)

@@ -24,11 +24,11 @@ beforeAll(() => {
 afterAll(() => cleanupTempDirs())
 
 describe('ferry restore stopped with Ctrl-C', () => {
-  it('says to run it again to carry on, and exits 130', async () => {
+  it('says the whole line to run again to carry on, and exits 130', async () => {
     const fifo = join(dir, 'password.fifo')
     execFileSync('mkfifo', [fifo])
-    const store = join(dir, 'new-phone')
-    const child = spawn(process.execPath, [FERRY, 'restore', '--store', store, '--in', backup, '--password-file', fifo], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const store = join(dir, 'new phone')
+    const child = spawn(process.execPath, [FERRY, 'restore', '--store', store, '--in', backup, '--password-file', fifo, '--chats', 'g-family,c1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
@@ -38,6 +38,8 @@ describe('ferry restore stopped with Ctrl-C', () => {
     await writer.write('correct horse\n')
     await writer.close()
     expect(await closed, stderr).toEqual({ code: 130, signal: null })
-    expect(stderr).toBe(`\nStopped. Run ferry restore --store ${store} --in ${backup} again to carry on where it stopped: what is restored stays.\n`)
+    // The line as run, so that running it carries on the same restore: the chats asked for and no
+    // others, the password file a script needs (a path, no secret), the store's path quoted for its space.
+    expect(stderr).toBe(`\nStopped. Run ferry restore --store '${store}' --in ${backup} --password-file ${fifo} --chats g-family,c1 again to carry on where it stopped: what is restored stays.\n`)
   })
 })
