@@ -7,7 +7,7 @@ import { parseCode } from '../pairing/code.js'
 
 /** Shown in place of a code or a QR code's payload. */
 export const HIDDEN = '...'
-/** Shown in place of a TURN password. */
+/** Shown in place of a TURN password; parseIceServers refuses it back, saying to put the password there. */
 export const HIDDEN_PASSWORD = '***'
 
 /** The options whose whole value is a secret. */

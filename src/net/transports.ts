@@ -148,6 +148,11 @@ export function parseIceServers (v: string | undefined): RTCIceServer[] {
   return v.split(',').map(s => s.trim()).map(url => {
     const m = /^(turns?):([^:@/]+):([^@/]+)@(.+)$/.exec(url)
     if (m !== null) {
+      // The mark ferry prints in place of a TURN password (src/cli/secret-words.ts): a line pasted as
+      // printed says what to put back rather than fail the TURN server's login later, unexplained.
+      if (m[3] === '***') {
+        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the password of '${m[1]}:${m[2]}:***@${m[4]}' is the mark ferry prints in its place: put the TURN server's password there`)
+      }
       try {
         return { urls: `${m[1]}:${m[4]}`, username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) }
       } catch {
