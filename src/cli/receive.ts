@@ -106,10 +106,12 @@ export function wrongCode (err: unknown): unknown {
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
   if (err.details?.linkDropped === true) {
-    // A try spent as the link went (net/pair-stream.ts): not retried, so the person hears of it.
+    // A try spent as the link went (net/pair-stream.ts): not retried, so the person hears of it. The
+    // other phone had not proved it holds the code typed, which may be mistyped: run again unchecked,
+    // a mistyped code spends another try.
     return new FerryError(ErrorCode.WRONG_CODE, 'the link dropped while the phones were checking the code, and that counted as one try: ' + (left === 0
       ? 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be guessed and is not counted'
-      : `${left} ${left === 1 ? 'try' : 'tries'} of this code left here. Run ferry receive again with the same code, or pass the QR code with --qr, which cannot be guessed and is not counted`), err.details, { cause: err })
+      : `${left} ${left === 1 ? 'try' : 'tries'} of this code left here. Check its digits against the old phone's, then run ferry receive again, or pass the QR code with --qr, which cannot be guessed and is not counted`), err.details, { cause: err })
   }
   return new FerryError(ErrorCode.WRONG_CODE, 'the code does not match the old phone\'s: ' + (left === 0
     ? 'no tries of this code are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be mistyped'

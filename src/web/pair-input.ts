@@ -57,9 +57,10 @@ export function explain (err: unknown, context: FailureContext = {}): string {
       // This browser's own count of the code's tries (journal/tried-codes.ts), when the service gave it.
       const left = err.details?.triesLeft
       if (err.details?.linkDropped === true && typeof left === 'number') {
-        // The try was spent as the link went (net/pair-stream.ts): the person did not see a wrong code.
+        // The try was spent as the link went (net/pair-stream.ts): the person did not see a wrong code, but
+        // the old phone had not proved the code typed either, so a mistyped one would spend another try.
         return 'The link to the old phone dropped while the phones were checking the code, and that counted as one try of it. ' + (left > 0
-          ? `${left === 1 ? 'One try' : `${left} tries`} of this code left here: try again with the same code, or scan the old phone's QR code, which is not counted.`
+          ? `${left === 1 ? 'One try' : `${left} tries`} of this code left here: check its digits against the old phone's and try again, or scan the old phone's QR code, which is not counted.`
           : 'This code cannot be typed here again: ask for a new one, or scan the old phone\'s QR code, which is not counted.')
       }
       const tries = typeof left !== 'number'

@@ -74,8 +74,8 @@ describe('the pairing form', () => {
     // The link went as the phones checked the code: a try spent without a wrong code seen, said as such.
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 2, linkDropped: true })))
       .toBe('The link to the old phone dropped while the phones were checking the code, and that counted as one try of it. ' +
-        '2 tries of this code left here: try again with the same code, or scan the old phone\'s QR code, which is not counted.')
-    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 1, linkDropped: true }))).toMatch(/one try of it\. One try of this code left here: try again/)
+        '2 tries of this code left here: check its digits against the old phone\'s and try again, or scan the old phone\'s QR code, which is not counted.')
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 1, linkDropped: true }))).toMatch(/one try of it\. One try of this code left here: check its digits against the old phone's and try again/)
     expect(explain(new FerryError(ErrorCode.WRONG_CODE, 'x', { triesLeft: 0, linkDropped: true })))
       .toMatch(/one try of it\. This code cannot be typed here again: ask for a new one, or scan the old phone's QR code, which is not counted\.$/)
     // Typed after three wrong tries: the QR code still pairs, and the person is told so first.

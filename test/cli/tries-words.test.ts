@@ -22,9 +22,10 @@ describe('ferry receive on a try of a typed code that did not pair', () => {
     expect(said(cut(2))).toEqual({
       code: 1,
       text: 'ferry: the link dropped while the phones were checking the code, and that counted as one try: 2 tries of this code left here. ' +
-        'Run ferry receive again with the same code, or pass the QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n'
+        'Check its digits against the old phone\'s, then run ferry receive again, or pass the QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n'
     })
-    expect(said(cut(1)).text).toContain('that counted as one try: 1 try of this code left here. Run ferry receive again with the same code')
+    // The other phone never proved it holds the code typed: a mistyped one, tried again unchecked, spends another try.
+    expect(said(cut(1)).text).toContain('that counted as one try: 1 try of this code left here. Check its digits against the old phone\'s, then run ferry receive again')
     expect(said(cut(0)).text).toBe('ferry: the link dropped while the phones were checking the code, and that counted as one try: no tries of this code ' +
       'are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n')
   })
