@@ -103,11 +103,18 @@ Examples:
     const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
     let ok = false
     let store: SqliteChatStore | undefined
+    // Told before each media file is written, so a Ctrl-C mid-file knows it too.
+    const writing: string[] = []
+    const onMediaWriting = (sha256: string): void => { writing.push(sha256) }
     // Ctrl-C: the import's one transaction was never committed, so nothing of it is in the store; a store
     // this import created holds nothing else and goes too (the media copied into it with it), as a refused
-    // import leaves nothing. Said, so nobody wonders what an interrupted import left.
+    // import leaves nothing. In a store that was there, the media files it copied go: no record points at
+    // them. Said, so nobody wonders what an interrupted import left.
     const onSigint = (): void => {
       if (ok) return
+      // Closing rolls the import's transaction back, before its media files are weighed against the records.
+      try { store?.close() } catch {}
+      if (!created.includes(resolve(dir))) removeUnrecorded(dir, writing)
       for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
       process.stderr.write(`\nStopped: nothing was imported${created.includes(resolve(dir)) ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.\n`)
       process.exit(EXIT_INTERRUPTED)
@@ -118,16 +125,16 @@ Examples:
       const held = store.stats().messages
       const { format, source, main } = opened
       if (format === 'ndjson') {
-        const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base') })
+        const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
         ok = true
         sayImported(r, store.stats().messages - held, store.dir, json)
         return EXIT_OK
       }
       if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
       const r: ForeignImportResult = format === 'telegram'
-        ? await importTelegram(store, source, main, { timeZone })
+        ? await importTelegram(store, source, main, { timeZone, onMediaWriting })
         : await importWhatsApp(store, source, main, opened.title ?? main, {
-          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone
+          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting
         })
       ok = true
       sayImported(r, store.stats().messages - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
@@ -167,6 +174,26 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
   const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`
   process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
     `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}\n`)
+}
+
+/**
+ * Removes the media files a stopped import wrote into a store that was there before: each was written
+ * only because the store did not hold it, and once the import's transaction is rolled back, none is
+ * needed unless a record the store already held names it (a file a transfer had not brought yet).
+ * Opening the store again also clears the copy it was in the middle of (media-folder.ts). Best effort:
+ * should another process have taken the store meanwhile, the files stay, unreferenced and so no harm to
+ * the history.
+ */
+function removeUnrecorded (dir: string, written: readonly string[]): void {
+  if (written.length === 0) return
+  try {
+    const store = SqliteChatStore.open(dir)
+    try {
+      for (const sha of written) if (!store.hasMediaRecord(sha)) store.removeMediaFile(sha)
+    } finally {
+      store.close()
+    }
+  } catch {}
 }
 
 export default command

@@ -39,6 +39,12 @@ export interface ImportOptions {
    * default: a person importing an export means its chats, and an empty or cut file is no export.
    */
   allowNoMessages?: boolean
+  /**
+   * Told the sha256 of each media file the import is about to write, one the store did not hold: a
+   * process stopped before the import commits removes them (its records never were), as a failed import
+   * does itself.
+   */
+  onMediaWriting?: (sha256: string) => void
 }
 
 /** Bytes for a media record, read when the import writes them. */
@@ -159,6 +165,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
       // Every line passed: only now do media files enter the store.
       for (const f of result.files) {
         if (store.hasMediaFile(f.expect.sha256)) continue
+        options.onMediaWriting?.(f.expect.sha256)
         try {
           await store.addMediaFromFile(f.path, f.expect)
         } catch (err) {
@@ -171,6 +178,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
       }
       for (const m of options.media ?? []) {
         if (store.hasMediaFile(m.sha256)) continue
+        options.onMediaWriting?.(m.sha256)
         try {
           await store.writeMedia(await m.open(), { sha256: m.sha256, size: m.size })
         } catch (err) {

@@ -1,9 +1,11 @@
-import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
-import { FERRY, ROOT } from '../helpers/ferry-sync.js'
+import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
 import { until } from '../helpers/until.js'
 
 // `ferry import` stopped with Ctrl-C half way: an import is all or nothing, and a person who stops one
@@ -30,5 +32,68 @@ describe('ferry import stopped with Ctrl-C', () => {
     expect(exit, stderr).toEqual({ code: 130, signal: null })
     expect(stderr).toBe(`\nStopped: nothing was imported (the new store ${store} is removed). Run the same import again to import it.\n`)
     expect(existsSync(store)).toBe(false)
+  })
+})
+
+describe('ferry import stopped with Ctrl-C into a store that was there', () => {
+  it('removes the media files it copied, and none that was there before or that a record names', async () => {
+    const dir = tempDir()
+    const store = join(dir, 'phone')
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+    const file = (name: string, text: string): { path: string, sha256: string, size: number } => {
+      const path = join(dir, name)
+      writeFileSync(path, text)
+      return { path, sha256: sha(Buffer.from(text)), size: Buffer.byteLength(text) }
+    }
+    const ndjson = (name: string, media: Array<{ path: string, sha256: string, size: number }>): string => {
+      const path = join(dir, name)
+      writeFileSync(path, [
+        { type: 'contact', id: 'u1', name: 'Ann' },
+        { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
+        ...media.map(m => ({ type: 'media', sha256: m.sha256, size: m.size, mime: 'image/jpeg', path: m.path })),
+        ...media.map((m, i) => ({ type: 'message', conversation: 'c1', id: `${name}-${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'image', media: m.sha256 }))
+      ].map(l => JSON.stringify(l)).join('\n') + '\n')
+      return path
+    }
+    // The store as it was: a photo it holds, and one whose record came without its file (as a transfer
+    // that has not brought it yet leaves it).
+    const held = file('held.jpg', 'a photo the store holds')
+    const awaited = file('awaited.jpg', 'a photo the store has a record of, not the file')
+    expect(ferry('import', ndjson('before.ndjson', [held, awaited]), '--store', store).status).toBe(0)
+    const mediaPath = (s: string): string => join(store, 'media', s.slice(0, 2), s)
+    rmSync(mediaPath(awaited.sha256))
+
+    // The import to stop: it brings both again, a new photo, and last an empty file read from a FIFO, whose
+    // copy waits on the test: the photos before it are in media/ by then, its transaction not committed.
+    const added = file('new.jpg', 'a photo only this import brings')
+    const fifo = join(dir, 'empty.fifo')
+    execFileSync('mkfifo', [fifo])
+    const empty = { path: fifo, sha256: sha(Buffer.alloc(0)), size: 0 }
+    const child = spawn(process.execPath, [FERRY, 'import', ndjson('stopped.ndjson', [held, awaited, added, empty]), '--store', store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    // Read once to check it (an empty file), then, once the photos before it are copied, opened again to
+    // copy it: that open, held without a byte, keeps the import waiting there for the Ctrl-C.
+    await (await open(fifo, 'w')).close()
+    await until('the photos before the FIFO are copied', () => existsSync(mediaPath(added.sha256)))
+    const copying = await open(fifo, 'w')
+    child.kill('SIGINT')
+    // Its exit waits for the read of the FIFO to end (Node joins its I/O threads): let it go once stopped.
+    await until('the import says it stopped', () => stderr.includes('Stopped'))
+    await copying.close()
+    const exit = await closed
+    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    expect(stderr).toBe('\nStopped: nothing was imported. Run the same import again to import it.\n')
+
+    expect(existsSync(mediaPath(added.sha256)), 'the new photo, which no record names').toBe(false)
+    expect(existsSync(mediaPath(empty.sha256)), 'the file it was copying').toBe(false)
+    expect(existsSync(mediaPath(held.sha256)), 'a file the store held before').toBe(true)
+    expect(existsSync(mediaPath(awaited.sha256)), 'a file a record the store held names').toBe(true)
+    expect(readdirSync(join(store, 'media', '.tmp'))).toEqual([])
+    // And the records are as they were: the stopped import's messages are not there.
+    const exported = ferry('export', '--store', store)
+    expect(exported.stdout).toContain('before.ndjson-1')
+    expect(exported.stdout).not.toContain('stopped.ndjson')
   })
 })

@@ -3,6 +3,7 @@ import type { Contact, Conversation, Link, Location, Message, MessageKind } from
 import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, NOT_RECOGNISED, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
+import type { ImportOptions } from '../import.js'
 import { machineZone, validDate, ZoneClock } from './wall-clock.js'
 
 // Telegram Desktop's JSON export (result.json), either one chat ({name, type, id, messages}) or a full
@@ -14,7 +15,7 @@ import { machineZone, validDate, ZoneClock } from './wall-clock.js'
 // A date without date_unixtime is the exporting computer's wall clock: it is read in the import's zone.
 // See the mapping table in the docs of mapTelegram below.
 
-export interface TelegramOptions {
+export interface TelegramOptions extends Pick<ImportOptions, 'onMediaWriting'> {
   /** IANA time zone wall-clock dates (old exports) are read in (default: the machine's). */
   timeZone?: string
 }
@@ -439,5 +440,5 @@ export async function importTelegram (store: SqliteChatStore, source: ExportSour
     throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: not JSON (${(err as Error).message})`)
   }
   if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: a JSON document without Telegram's "messages" or "chats"`)
-  return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram')
+  return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram', options.onMediaWriting)
 }

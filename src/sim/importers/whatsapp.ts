@@ -5,6 +5,7 @@ import type { SqliteChatStore } from '../../store/sqlite-store.js'
 import { appear, digest, MediaFiles, mimeOf, note, writeHistory, type ForeignImportResult, type MappedHistory, type Unmapped } from './common.js'
 import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, type Era, type LanguageHint, type WrittenDate } from './date-order.js'
 import { dirOf, joinPath, type ExportSource } from './source.js'
+import type { ImportOptions } from '../import.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
@@ -28,7 +29,7 @@ import {
 // system phrase or its author is the chat itself. Dates are read in one order for the whole file
 // (date-order.ts), times in one time zone (wall-clock.ts).
 
-export interface WhatsAppOptions {
+export interface WhatsAppOptions extends Pick<ImportOptions, 'onMediaWriting'> {
   /** The exporter's display name in the chat: their messages get sender "me". */
   me?: string
   /** The chat's title (default: from the file or archive name, "WhatsApp Chat with X"). */
@@ -447,5 +448,5 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
 /** Imports a WhatsApp chat (`main`, a .txt inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
 export async function importWhatsApp (store: SqliteChatStore, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
   const text = await source.readText(main, MAX_TEXT_BYTES)
-  return await writeHistory(store, await mapWhatsApp(text, source, main, title, options), source, main, 'whatsapp')
+  return await writeHistory(store, await mapWhatsApp(text, source, main, title, options), source, main, 'whatsapp', options.onMediaWriting)
 }
