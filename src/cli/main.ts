@@ -3,7 +3,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command
 import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
-import { shownArgv } from './secret-words.js'
+import { secretKind, shownArgv } from './secret-words.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
 const COMMANDS: Record<string, { summary: string, load: () => Promise<Command> }> = {
@@ -61,6 +61,12 @@ export async function main (argv: string[]): Promise<number> {
     const shown = shownArgv(argv)
     const line = [argv[named], ...shown.filter((_, i) => i !== named)].map(shellWord).join(' ')
     process.stderr.write(`ferry: the command comes first, then its options: ferry ${line}\nRun 'ferry ${argv[named]} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
+    return EXIT_USAGE
+  }
+  // A code or a QR payload typed first is not echoed back either.
+  const secret = entry === undefined ? secretKind(name) : undefined
+  if (secret !== undefined) {
+    process.stderr.write(`ferry: a ${secret === 'code' ? 'pairing code' : 'QR code payload'} is not a command: ferry receive --store DIR --${secret} followed by it receives with it\nRun 'ferry receive --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
     return EXIT_USAGE
   }
   if (entry === undefined) {

@@ -23,6 +23,14 @@ describe('a command line in the wrong shape', () => {
     expect(bare.stderr).toBe("ferry: the command comes first, then its options: ferry receive --code-file ./code.txt ...\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
   })
 
+  it('a code or a QR payload typed where the command goes is not echoed back', () => {
+    const code = ferry('204-8816-3390', 'receive', '--store', 'x')
+    expect(code.stderr).toBe("ferry: a pairing code is not a command: ferry receive --store DIR --code followed by it receives with it\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+    expect(code.status).toBe(2)
+    const qr = ferry('ferry://pair?v=2&code=20488163390&k=c2VjcmV0')
+    expect(qr.stderr).toBe("ferry: a QR code payload is not a command: ferry receive --store DIR --qr followed by it receives with it\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+  })
+
   it('a word that names no command, even one every object has, is an unknown command', () => {
     for (const word of ['constructor', 'toString']) {
       const r = ferry(word)
