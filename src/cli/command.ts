@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FerryError } from '../errors.js'
-import { secretKind, shownArgv } from './secret-words.js'
+import { codePart, secretKind, shownArgv } from './secret-words.js'
 
 /** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input, 130 stopped by Ctrl-C. */
 export const EXIT_OK = 0
@@ -66,6 +66,10 @@ function usageMistake (err: Error & { code?: string }, cmd: Command, argv: strin
       const what = secret === 'code' ? 'pairing code' : 'QR code payload'
       return `unexpected ${what}: ferry ${cmd.name} takes named options only` +
         (Object.hasOwn(options, secret) ? ` (did you mean --${secret} followed by the ${secret === 'code' ? 'code' : 'payload'} you typed?)` : '')
+    }
+    if (word !== undefined && codePart(word)) {
+      return `unexpected digits after the options: ferry ${cmd.name} takes named options only` +
+        (Object.hasOwn(options, 'code') ? ' (a code typed with spaces is several words: write it with dashes, like --code 123-4567-8901, or in quotes)' : '')
     }
     if (word !== undefined) {
       const storeMissing = options.store !== undefined && !argv.some(a => a === '--store' || a === '-s' || a.startsWith('--store='))

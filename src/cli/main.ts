@@ -70,7 +70,8 @@ export async function main (argv: string[]): Promise<number> {
     return EXIT_USAGE
   }
   if (entry === undefined) {
-    process.stderr.write(`ferry: unknown command '${name}'\n\n${usage()}\n`)
+    // Shown without a secret it may hold (`--code=...` with no command).
+    process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}'\n\n${usage()}\n`)
     return EXIT_USAGE
   }
   // Named in the lock of every store this process opens, for another process it refuses.

@@ -24,10 +24,19 @@ export function secretKind (word: string): 'code' | 'qr' | undefined {
   }
 }
 
+/**
+ * Whether a word may be a piece of a pairing code: `--code 204 8816 3390` typed without quotes reaches
+ * ferry as three words, and the two after the first hold the code's secret digits.
+ */
+export function codePart (word: string): boolean {
+  return /^[\d-]+$/.test(word) && /\d/.test(word)
+}
+
 /** `--ice-servers` with each TURN password hidden: the servers and users stay, to be run again. */
 export function hideTurnPasswords (servers: string): string {
   return servers.split(',').map(entry => {
-    const m = /^(\s*turns?:[^:@/]+:)[^@/]+(@.+)$/.exec(entry)
+    // As parseIceServers reads it: the password runs to the last @, whatever it holds.
+    const m = /^(\s*turns?:[^:@/]+:).+(@[^@]+)$/.exec(entry)
     return m === null ? entry : `${m[1]}${HIDDEN_PASSWORD}${m[2]}`
   }).join(',')
 }
@@ -53,7 +62,7 @@ export function shownArgv (argv: readonly string[]): string[] {
     } else if (a.startsWith('--') && i + 1 < argv.length && (SECRET_OPTIONS.has(a.slice(2)) || a === '--ice-servers') && !argv[i + 1].startsWith('--')) {
       out.push(a, shownValue(a.slice(2), argv[++i]))
     } else {
-      out.push(!a.startsWith('-') && secretKind(a) !== undefined ? HIDDEN : a)
+      out.push(!a.startsWith('-') && (secretKind(a) !== undefined || codePart(a)) ? HIDDEN : a)
     }
   }
   return out

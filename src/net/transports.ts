@@ -146,7 +146,8 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
 export function parseIceServers (v: string | undefined): RTCIceServer[] {
   if (v === undefined || v.trim() === '') return []
   return v.split(',').map(s => s.trim()).map(url => {
-    const m = /^(turns?):([^:@/]+):([^@/]+)@(.+)$/.exec(url)
+    // The password runs to the last @: a TURN server's shared-secret password is base64, with / and + in it.
+    const m = /^(turns?):([^:@/]+):(.+)@([^@]+)$/.exec(url)
     if (m !== null) {
       // The mark ferry prints in place of a TURN password (src/cli/secret-words.ts): a line pasted as
       // printed says what to put back rather than fail the TURN server's login later, unexplained.

@@ -31,6 +31,23 @@ describe('a command line in the wrong shape', () => {
     expect(qr.stderr).toBe("ferry: a QR code payload is not a command: ferry receive --store DIR --qr followed by it receives with it\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
   })
 
+  it('a code typed with spaces and no quotes (several words) shows none of its digits', () => {
+    const after = ferry('receive', '--store', 'x', '--code', '204', '8816', '3390')
+    expect(after.stderr).toBe('ferry: unexpected digits after the options: ferry receive takes named options only (a code typed with spaces is several ' +
+      "words: write it with dashes, like --code 123-4567-8901, or in quotes)\nRun 'ferry receive --help' for usage. [BAD_INPUT]\n")
+    expect(after.status).toBe(2)
+    const first = ferry('--code', '204', '8816', '3390', 'receive', '--store', 'x')
+    expect(first.stderr).toBe("ferry: the command comes first, then its options: ferry receive --code ... ... ... --store x\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+  })
+
+  it('an option with its secret and no command is no command, and its secret is not shown', () => {
+    expect(ferry('--code=204-8816-3390').stderr).toMatch(/^ferry: unknown command '--code=\.\.\.'\n/)
+    // A TURN password runs to the last @ and may hold / and + (a server's shared-secret password is base64).
+    const turn = ferry('--ice-servers=turn:bob:ab/cd+ef=@t.example:3478')
+    expect(turn.stderr).toMatch(/^ferry: unknown command '--ice-servers=turn:bob:\*\*\*@t\.example:3478'\n/)
+    expect(turn.stderr).not.toContain('ab/cd')
+  })
+
   it('a word that names no command, even one every object has, is an unknown command', () => {
     for (const word of ['constructor', 'toString']) {
       const r = ferry(word)
