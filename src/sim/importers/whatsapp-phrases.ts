@@ -466,8 +466,11 @@ export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(co
 /**
  * A group event whose wording alone makes it WhatsApp's, whoever acted: any but Persian's sentences
  * around an open actor ("{A} ترک کرد", left), which a person's everyday sentence fills as well.
+ * `verbs`: also a group verb anywhere ("أزال", removed), which a person's sentence may hold as well
+ * ("أبي أزال الصور", Dad removed the photos); without it, only whole sentences of WhatsApp's.
  */
-export const isSpecificGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(content) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content, true)
+export const isSpecificGroupEvent = (content: string, verbs = true): boolean =>
+  (verbs && GROUP_EVENT_RE.test(content)) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content, true)
 
 /** "You" as the actor of a group event, per language. */
 const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])

@@ -342,10 +342,15 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   // Who acted (a group's creator, whoever added its members) need never write in the chat; only a
   // Persian sentence around an open actor ("{A} ترک کرد", left), which a person's "بابا سیگار را ترک
   // کرد" (Dad quit smoking) fills as well, must name someone who writes in it (or the exporter).
+  // A group verb with an actor the chat does not know ("أبي أزال الصور", Dad removed the photos) is a
+  // person's sentence as well: it counts only where the chat cannot be direct, someone other than the
+  // person it is named after and the exporter writing in it.
+  const others = [...authors].filter(n => !chatNames.has(n) && n !== me)
+  const mayBeDirect = others.length <= (me === undefined ? 1 : 0)
   const rtlGroupEvent = (text: string): boolean => {
     if (!text.startsWith('\u200f')) return false
     const content = text.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
-    return isSpecificGroupEvent(content) || isGroupEventBy(content, authors)
+    return isSpecificGroupEvent(content, !mayBeDirect) || isGroupEventBy(content, authors)
   }
   const chatSpeaks = bodies.every(b => b.name === undefined || !chatNames.has(b.name) || isMarked(b.text) || rtlGroupEvent(b.text))
   const contacts = new Map<string, Contact>()

@@ -253,6 +253,24 @@ describe('WhatsApp exports from phones set to Arabic (Arabic-Indic digits, U+200
     expect(fa.conversations[0]).toMatchObject({ kind: 'group', members: ['wa:رضا', 'me'] })
   })
 
+  it('a direct chat in Arabic: the other person\'s U+200F-led sentences with a group verb stay theirs', async () => {
+    // A verb WhatsApp uses for group events ("أزال", removed; "غادر", left) with an actor nobody in the chat
+    // is: with only the chat's namesake and the exporter writing, the chat may be direct, so these are her words.
+    const o = await openExport(join(DIR, 'arabic', 'android'))
+    // "Where are the photos?" / "Dad removed the photos" / "Why?" / "My brother left the house"
+    const h = await mapWhatsApp([
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠١:٠٠ م] ليلى: \u200fأين الصور؟',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٢:٠٠ م] سارة: \u200fأبي أزال الصور',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٣:٠٠ م] ليلى: \u200fلماذا؟',
+      '\u200f[١٠\u200f/٣\u200f/٢٠٢٤، ٨:٠٤:٠٠ م] سارة: \u200fأخي غادر البيت'
+    ].join('\n'), o.source!, 'x.txt', 'سارة', { timeZone: 'UTC', me: 'ليلى' })
+    expect(h.messages.map(m => [m.sender, m.kind, m.text])).toEqual([
+      ['me', 'text', 'أين الصور؟'], ['wa:سارة', 'text', 'أبي أزال الصور'], ['me', 'text', 'لماذا؟'], ['wa:سارة', 'text', 'أخي غادر البيت']
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['me', 'wa:سارة'] })
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:سارة'])
+  })
+
   it('iOS in Arabic: media left out, worded as phrases of their own after U+200F, a document\'s name before one', async () => {
     const lines = [
       ['ليلى', 'لم يتم إدراج الصورة'], ['يوسف', 'لم يتم إدراج الفيديوهات'], ['ليلى', 'لم يتم إدراج صورة GIF'], ['يوسف', 'لم يتم إدراج المقاطع الصوتية'],
