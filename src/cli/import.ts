@@ -122,12 +122,12 @@ Examples:
     process.once('SIGINT', onSigint)
     try {
       store = SqliteChatStore.open(dir, { create: true })
-      const held = store.stats().messages
+      const held = messagesIn(store)
       const { format, source, main } = opened
       if (format === 'ndjson') {
         const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
         ok = true
-        sayImported(r, store.stats().messages - held, store.dir, json)
+        sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK
       }
       if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
@@ -137,7 +137,7 @@ Examples:
           me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting
         })
       ok = true
-      sayImported(r, store.stats().messages - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
+      sayImported(r, messagesIn(store) - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
       if (!json) process.stdout.write(`format: ${format} (${main} in ${source.label})${r.details.map(d => `; ${d}`).join('')}\n`)
       const unmapped = Object.entries(r.unmapped)
       if (!json) process.stdout.write(`dropped or simplified: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
@@ -154,6 +154,13 @@ Examples:
   }
 }
 
+/** Messages the store holds, counted from its index: stats() also looks at every media file on disk. */
+function messagesIn (store: SqliteChatStore): number {
+  let n = 0
+  for (const c of store.messageCounts().values()) n += c
+  return n
+}
+
 /**
  * What an import did. Messages are keyed, so an export imported again re-applies what the store already
  * holds: its count of messages is what it holds, not what it added, and saying only that reads as if
@@ -168,7 +175,9 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
     return
   }
   if (added === 0 && r.mediaFiles === 0) {
-    process.stdout.write(`nothing new: the ${r.messages} messages of this export were already in ${dir}\n`)
+    // Messages already there are written again as the export has them (an edit in a re-export lands),
+    // so this says no message is new, not that nothing changed.
+    process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}\n`)
     return
   }
   const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`

@@ -30,7 +30,7 @@ describe('ferry import / export / inspect', () => {
   it('importing the same export again says nothing new came in, in text and in --json', () => {
     const r = ferry('import', FIXTURE, '--store', a)
     expect(r.status).toBe(0)
-    expect(r.stdout).toBe(`nothing new: the 19 messages of this export were already in ${a}\n`)
+    expect(r.stdout).toBe(`no new messages: the 19 messages of this export were already in ${a}\n`)
     const j = ferry('import', FIXTURE, '--store', a, '--json')
     expect(j.status).toBe(0)
     expect(JSON.parse(j.stdout)).toMatchObject({ event: 'imported', messages: 19, newMessages: 0, mediaFiles: 0 })

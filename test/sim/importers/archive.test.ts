@@ -44,7 +44,7 @@ describe('importing archives', () => {
     const store = join(dir, 'android')
     expect(ferry('import', zip, '--store', store, '--me', 'Bob').stdout).toMatch(/4 media records \(4 files copied\), 15 messages/)
     const once = ferry('export', '--store', store).stdout
-    expect(ferry('import', zip, '--store', store, '--me', 'Bob').stdout).toMatch(/^nothing new: the 15 messages of this export were already in /)
+    expect(ferry('import', zip, '--store', store, '--me', 'Bob').stdout).toMatch(/^no new messages: the 15 messages of this export were already in /)
     expect(ferry('export', '--store', store).stdout).toBe(once)
   })
 
