@@ -81,11 +81,16 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir?: str
   }
   const stream = createWriteStream(tmp, { fd })
   try {
-    const result = await exportNdjson(store, stream, { mediaDir, relativeTo: dirname(file) })
-    stream.end()
-    await finished(stream)
-    await rename(tmp, file)
-    return result
+    return await exportNdjson(store, stream, {
+      mediaDir,
+      relativeTo: dirname(file),
+      // A write that fails at the end (a full disk) surfaces only here: the media copied go with it.
+      complete: async () => {
+        stream.end()
+        await finished(stream)
+        await rename(tmp, file)
+      }
+    })
   } catch (err) {
     stream.destroy()
     await rm(tmp, { force: true })

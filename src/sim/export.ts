@@ -20,6 +20,11 @@ export interface ExportOptions {
   mediaDir?: string
   /** The directory `path` values are relative to: the NDJSON file's own (default: the current directory). */
   relativeTo?: string
+  /**
+   * The caller's last steps once every line is written (ending its file, renaming it into place): a
+   * failure there fails the export too, and takes away the media it copied.
+   */
+  complete?: () => Promise<void>
 }
 
 export interface ExportResult {
@@ -70,12 +75,15 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
       }
     }
     await sink.flush()
+    await options.complete?.()
   } catch (err) {
     const removed = await copier?.undo() ?? 0
     // Said, so nobody goes looking for the rest of a partial export.
-    if (removed === 0 || !isFerryError(err)) throw err
-    throw new FerryError(err.code, `${err.message}. The export failed: the ${removed === 1 ? 'media file' : `${removed} media files`} it had ` +
-      `copied into ${options.mediaDir} ${removed === 1 ? 'was' : 'were'} removed again (what was there before is kept)`, err.details, { cause: err })
+    if (removed === 0) throw err
+    // A failure of the write itself (a full disk) is said as the store's errors are, with the removal.
+    const e = isFerryError(err) ? err : storeError(err, 'writing the export')
+    throw new FerryError(e.code, `${e.message}. The export failed: the ${removed === 1 ? 'media file' : `${removed} media files`} it had ` +
+      `copied into ${options.mediaDir} ${removed === 1 ? 'was' : 'were'} removed again (what was there before is kept)`, e.details, { cause: err })
   } finally {
     sink.release()
   }

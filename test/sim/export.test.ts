@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -8,7 +8,7 @@ import { exportNdjson } from '../../src/sim/export.js'
 import { importNdjson } from '../../src/sim/import.js'
 import { parseLine } from '../../src/sim/ndjson.js'
 import { compareKeys, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
-import { cleanupTempDirs, exportText, openStore, tempDir } from '../helpers/stores.js'
+import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
 
 afterEach(() => cleanupTempDirs())
 
@@ -130,6 +130,19 @@ describe('canonical export', () => {
     s.putMetadata([{ id: 'u', name: 'x'.repeat(100_000) }], [], [])
     const broken = new Writable({ write (_c, _e, cb) { cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })) } })
     await expect(exportNdjson(s, broken)).rejects.toMatchObject({ code: 'STORE', message: expect.stringMatching(/EPIPE/) })
+    s.close()
+  })
+
+  it('takes away the media it copied when the export fails at its very end (the file full, its rename refused)', async () => {
+    const s = openStore()
+    await fillStore(s, { conversations: 1, messagesPerConversation: 3, mediaSizes: [1000, 2000] })
+    const dir = tempDir()
+    const mediaDir = join(dir, 'media')
+    const sink = new Writable({ write (_c, _e, cb) { cb() } })
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    const failed = await exportNdjson(s, sink, { mediaDir, relativeTo: dir, complete: async () => { throw full } }).catch((e: unknown) => e)
+    expect(failed).toMatchObject({ code: 'STORE_FULL', message: expect.stringMatching(/^writing the export: the disk is full\. The export failed: the 2 media files it had copied into .* were removed again/) })
+    expect(existsSync(mediaDir)).toBe(false)
     s.close()
   })
 })
