@@ -1,4 +1,5 @@
 import { parseCode } from '../pairing/code.js'
+import { turnParts } from '../net/turn-url.js'
 
 // What a printed command line never shows: a pairing code, a QR code's payload (its key pairs even after
 // three wrong codes), a TURN server's password. Apps and scripts keep what ferry prints (logs, CI output,
@@ -35,9 +36,8 @@ export function codePart (word: string): boolean {
 /** `--ice-servers` with each TURN password hidden: the servers and users stay, to be run again. */
 export function hideTurnPasswords (servers: string): string {
   return servers.split(',').map(entry => {
-    // As parseIceServers reads it: the password runs to the last @, whatever it holds.
-    const m = /^(\s*turns?:[^:@/]+:).+(@[^@]+)$/.exec(entry)
-    return m === null ? entry : `${m[1]}${HIDDEN_PASSWORD}${m[2]}`
+    const t = turnParts(entry.trim())
+    return t === undefined ? entry : `${t.scheme}:${t.user}:${HIDDEN_PASSWORD}@${t.server}`
   }).join(',')
 }
 

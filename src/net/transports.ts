@@ -9,6 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
+import { turnParts } from './turn-url.js'
 
 export type TransportChoice = 'tcp' | 'webrtc' | 'auto'
 export type TransportKind = 'tcp' | 'webrtc'
@@ -146,18 +147,17 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
 export function parseIceServers (v: string | undefined): RTCIceServer[] {
   if (v === undefined || v.trim() === '') return []
   return v.split(',').map(s => s.trim()).map(url => {
-    // The password runs to the last @: a TURN server's shared-secret password is base64, with / and + in it.
-    const m = /^(turns?):([^:@/]+):(.+)@([^@]+)$/.exec(url)
-    if (m !== null) {
+    const t = turnParts(url)
+    if (t !== undefined) {
       // The mark ferry prints in place of a TURN password (src/cli/secret-words.ts): a line pasted as
       // printed says what to put back rather than fail the TURN server's login later, unexplained.
-      if (m[3] === '***') {
-        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the password of '${m[1]}:${m[2]}:***@${m[4]}' is the mark ferry prints in its place: put the TURN server's password there`)
+      if (t.password === '***') {
+        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the password of '${t.scheme}:${t.user}:***@${t.server}' is the mark ferry prints in its place: put the TURN server's password there`)
       }
       try {
-        return { urls: `${m[1]}:${m[4]}`, username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) }
+        return { urls: `${t.scheme}:${t.server}`, username: decodeURIComponent(t.user), credential: decodeURIComponent(t.password) }
       } catch {
-        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the user and password of '${m[1]}:…@${m[4]}' are not percent-encoded correctly (write % as %25)`)
+        throw new FerryError(ErrorCode.BAD_INPUT, `--ice-servers: the user and password of '${t.scheme}:…@${t.server}' are not percent-encoded correctly (write % as %25)`)
       }
     }
     if (!/^(stun|turns?):[^\s]+$/.test(url)) {
