@@ -16,6 +16,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
+import { hostOf } from '../net/addresses.js'
 import { portFree } from './port-free.js'
 
 /**
@@ -45,8 +46,8 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
  */
 async function keepPreviousPorts (given: string[], previous: string[]): Promise<string[]> {
   const hostAndPort = (a: string): { host?: string, port?: string } => {
-    const parts = multiaddr(a).getComponents()
-    return { host: parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value, port: parts.find(c => c.name === 'tcp' || c.name === 'udp')?.value }
+    const ma = multiaddr(a)
+    return { host: hostOf(ma), port: ma.getComponents().find(c => c.name === 'tcp' || c.name === 'udp')?.value }
   }
   return await Promise.all(given.map(async a => {
     const kind = kindOf(a)

@@ -1,5 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdOf } from '../net/addresses.js'
+import { firstPeerIdOf } from '../net/addresses.js'
 import { codeKey } from '../journal/code-key.js'
 import type { Journal } from '../journal/journal.js'
 import type { PairingCode } from '../pairing/index.js'
@@ -16,15 +16,15 @@ function keyOf (peer: string, code: PairingCode): string {
   return codeKey(PREFIX, `ferry/spent-code/1 ${peer}`, code)
 }
 
-/** The old phone the addresses name (their /p2p/ part), if they name one. */
+/** The old phone the addresses name (their /p2p/ part), if they name one; an address that does not parse names none. */
 function peerOf (addrs: string[]): string | undefined {
-  for (const a of addrs) {
+  return firstPeerIdOf(addrs.flatMap(a => {
     try {
-      const peer = peerIdOf(multiaddr(a))
-      if (peer !== undefined) return peer
-    } catch {}
-  }
-  return undefined
+      return [multiaddr(a)]
+    } catch {
+      return []
+    }
+  }))
 }
 
 export class SpentCodes {
