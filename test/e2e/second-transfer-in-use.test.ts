@@ -200,6 +200,29 @@ describe('transfers of selections that do not overlap, then of everything', () =
   }, 120_000)
 })
 
+describe('a group whose members change between transfers', () => {
+  it('loses the members removed on either phone and gains those added on the old one', async () => {
+    const old = await phone('old')
+    await fillStore(old.store, { conversations: 2, messagesPerConversation: 50, mediaSizes: [] })
+    const fresh = await phone('new')
+    await move(old, fresh)
+    const group = chat(old.store, 'c-😀') as Conversation
+    expect(group.members).toEqual(['u3', 'me', 'u2'])
+
+    // On the old phone u2 left the group and u4 joined; on the new phone its owner removed u3.
+    old.store.putMetadata([{ id: 'u4', name: 'Dana' }], [{ ...group, members: ['u3', 'me', 'u4'] }], [])
+    fresh.store.putMetadata([], [{ ...group, members: ['me', 'u2'] }], [])
+    await move(old, fresh)
+    expect(chat(fresh.store, 'c-😀')?.members).toEqual(['me', 'u4'])
+
+    // A member added on the new phone stays; the next transfer keeps every decision.
+    fresh.store.putMetadata([{ id: 'u5', name: 'Eve' }], [{ ...group, members: ['me', 'u4', 'u5'] }], [])
+    write(old.store, 'c-😀', 'still here', 'u4')
+    await move(old, fresh)
+    expect(chat(fresh.store, 'c-😀')?.members).toEqual(['me', 'u4', 'u5'])
+  }, 120_000)
+})
+
 describe('a second transfer cut in the middle and resumed', () => {
   it('brings everything new once, keeps what the new phone wrote and deleted, and verifies', async () => {
     const old = await phone('old')

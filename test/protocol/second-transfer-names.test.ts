@@ -159,6 +159,41 @@ describe('a second transfer into a phone whose owner renamed chats and contacts'
     target.close()
   })
 
+  it('keeps removed a member the new phone removed, and removes one the old phone removed', async () => {
+    const { source, target } = await afterFirstTransfer()
+    const group = chat(target, 'c-😀')
+    expect(group.members).toEqual(['u3', 'me', 'u2'])
+    change(target, { 'c-😀': { members: ['me', 'u2'] } })
+    change(source, { 'c-😀': { members: ['u3', 'me'] } })
+    for (let i = 0; i < 2; i++) {
+      await verified(source, target)
+      expect(chat(target, 'c-😀')).toEqual({ ...group, members: ['me'] })
+    }
+    source.close()
+    target.close()
+  })
+
+  it('from a journal whose bases hold no members: the members of both phones stay once, then removals stick', async () => {
+    const { source, target } = await afterFirstTransfer()
+    // Bases as a Ferry that kept only titles wrote them.
+    const older = []
+    for await (const [k, v] of journalOf(target).list(NAME_BASES)) {
+      const b = JSON.parse(Buffer.from(v).toString('utf8')) as Record<string, unknown>
+      delete b.members
+      older.push({ key: k, value: new TextEncoder().encode(JSON.stringify(b)) })
+    }
+    await journalOf(target).write(older)
+    change(target, { 'c-😀': { members: ['me', 'u2'] } })
+    await verified(source, target)
+    expect(chat(target, 'c-😀').members).toEqual(['u3', 'me', 'u2'])
+
+    change(target, { 'c-😀': { members: ['me', 'u2'] } })
+    await verified(source, target)
+    expect(chat(target, 'c-😀').members).toEqual(['me', 'u2'])
+    source.close()
+    target.close()
+  })
+
   it('cut and resumed, decides the same and verifies', async () => {
     const { source, target } = await afterFirstTransfer()
     change(target, { c0: { title: 'Family' } })
