@@ -21,8 +21,11 @@ const LABEL = 'ferry/name-base/1'
 
 /** Digests of a contact's fields as the old phone last sent them (see NameBases.digest). */
 export interface ContactBase { name: string, phone: string }
-/** Digests of a conversation's fields as the old phone last sent them. */
-export interface ConversationBase { title: string }
+/**
+ * Digests of a conversation's fields as the old phone last sent them. `members`: one digest per member id;
+ * absent in a base written before members were kept (the merge then keeps both phones' members).
+ */
+export interface ConversationBase { title: string, members?: Set<string> }
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
 const sourcePrefix = (sourceId: string): string => `${NAME_BASES}${hash('source', sourceId)}/`
@@ -55,7 +58,8 @@ export class NameBases {
       if (key.startsWith(CONTACT) && typeof b?.name === 'string' && typeof b.phone === 'string') {
         contacts.set(key.slice(CONTACT.length), { name: b.name, phone: b.phone })
       } else if (key.startsWith(CONVERSATION) && typeof b?.title === 'string') {
-        conversations.set(key.slice(CONVERSATION.length), { title: b.title })
+        const members = Array.isArray(b.members) && b.members.every(m => typeof m === 'string') ? new Set(b.members as string[]) : undefined
+        conversations.set(key.slice(CONVERSATION.length), members === undefined ? { title: b.title } : { title: b.title, members })
       } else {
         log('ignoring a damaged name base %s', k)
       }
@@ -71,8 +75,11 @@ export class NameBases {
     return this.conversations.get(hash('id', id))
   }
 
-  /** The digest a base holds for a field's value; an absent value (a contact without a number) has its own. */
-  digest (field: 'name' | 'phone' | 'title', value: string | undefined): string {
+  /**
+   * The digest a base holds for a field's value; an absent value (a contact without a number) has its own.
+   * A chat's members are digested one by one (`member`), so the base holds a set.
+   */
+  digest (field: 'name' | 'phone' | 'title' | 'member', value: string | undefined): string {
     return hash('value', this.sourceId, field, value ?? null)
   }
 
@@ -89,7 +96,7 @@ export class NameBases {
       ops.push({ key: `${prefix}${CONTACT}${hash('id', c.id)}`, value: jsonValue(base) })
     }
     for (const c of conversations) {
-      const base: ConversationBase = { title: this.digest('title', c.title) }
+      const base = { title: this.digest('title', c.title), members: [...new Set(c.members.map(m => this.digest('member', m)))].sort() }
       ops.push({ key: `${prefix}${CONVERSATION}${hash('id', c.id)}`, value: jsonValue(base) })
     }
     return ops

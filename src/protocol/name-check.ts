@@ -11,10 +11,9 @@ import type { Contact, Conversation } from '../store/model.js'
 // What is checked is what the transfer committed: the merged value (own-names.ts), the old phone's or
 // the one this phone kept. Equality is what the port promises (history.ts, the store conformance suite):
 // fields by value, an optional field absent or undefined alike. Members are checked as a set, and only
-// that each one committed is stored: moving never removes a member, and the app may add one here while
-// the transfer runs (a member is an id whose messages the chat holds), as it may write a message of its
-// own. Errors name the contact or chat by id, never by its name: a name is the owner's, an id is the
-// app's, and errors reach logs.
+// that each one committed is stored: the app may add one here while the transfer runs (a member is an id
+// whose messages the chat holds), as it may write a message of its own. Errors name the contact or chat
+// by id, never by its name: a name is the owner's, an id is the app's, and errors reach logs.
 
 /**
  * Throws COUNT_MISMATCH for a contact or chat the store does not hold, DIGEST_MISMATCH for one it holds

@@ -16,8 +16,11 @@ import type { ContactBase, ConversationBase, NameBases } from '../journal/name-b
 // - No base (the first transfer from that phone, or a journal from before bases were kept): the old
 //   phone's is taken, as it always was.
 //
-// Whatever the base, a chat keeps every member of both phones (one added on either side has its
-// messages there), and a contact keeps a number the old phone has none of: moving never deletes.
+// A chat's members follow the same rule one member at a time, against the members the base holds: one
+// this phone removed since (in the base, still on the old phone) stays removed, one the old phone removed
+// since (in the base, still here) goes, and one added on either phone since (in no base) stays. Without a
+// members base (a first transfer, a journal from before they were kept) a chat keeps every member of
+// both phones, as it always did. A contact keeps a number the old phone has none of whatever the base.
 
 /** The contacts and conversations to store, and how many of them kept a value of this phone's. */
 export interface MergedNames {
@@ -66,8 +69,24 @@ function mergeContact (mine: Contact | undefined, theirs: Contact, base: Contact
 function mergeConversation (mine: Conversation | undefined, theirs: Conversation, base: ConversationBase | undefined, d: Digest): { conversation: Conversation, kept: boolean } {
   if (mine === undefined) return { conversation: theirs, kept: false }
   const title = keepsMine('title', mine.title, theirs.title, base?.title, d)
-  const members = new Set(theirs.members)
-  const extra = mine.members.filter(m => !members.has(m))
-  if (!title && extra.length === 0) return { conversation: theirs, kept: false }
-  return { conversation: { ...theirs, title: title ? mine.title : theirs.title, members: [...theirs.members, ...extra] }, kept: title }
+  const members = mergeMembers(mine.members, theirs.members, base?.members, d)
+  if (!title && members === undefined) return { conversation: theirs, kept: false }
+  return {
+    conversation: { ...theirs, title: title ? mine.title : theirs.title, members: members ?? theirs.members },
+    kept: title
+  }
+}
+
+/**
+ * The members a chat keeps, the old phone's in its order, then those only this phone has; undefined when
+ * that is the old phone's list as it came.
+ */
+function mergeMembers (mine: string[], theirs: string[], base: Set<string> | undefined, d: Digest): string[] | undefined {
+  const inBase = (m: string): boolean => base?.has(d.digest('member', m)) === true
+  const here = new Set(mine)
+  const there = new Set(theirs)
+  const fromTheirs = theirs.filter(m => here.has(m) || !inBase(m))
+  const fromMine = mine.filter(m => !there.has(m) && !inBase(m))
+  if (fromTheirs.length === theirs.length && fromMine.length === 0) return undefined
+  return [...fromTheirs, ...fromMine]
 }

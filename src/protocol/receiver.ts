@@ -435,8 +435,8 @@ export class ReceiverMachine {
    * Stores the manifest's contacts and conversations, first logging the versions they replace. Into a
    * phone in use they merge rather than replace (own-names.ts): a name or title this phone changed since
    * the last transfer from the old phone, which did not, stays; otherwise the old phone's wins. What only
-   * this phone knows stays too: a contact's phone number, and a chat's members (a member added here,
-   * whose messages are here, must not be dropped).
+   * this phone knows stays too: a contact's phone number, and a member added to a chat here (whose
+   * messages are here); a member removed on either phone since stays removed.
    */
   private async putMetadata (e: Expected, incomingContacts: Contact[]): Promise<void> {
     const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
