@@ -93,42 +93,47 @@ describe('a second and a third transfer while both phones are in use', () => {
     expect(leafOf(old.store, 'c0', 'm150')).not.toBe(leafOf(old.store, 'c0', oldNews[0].id))
     await deleteMessages(fresh.store, 'c0', ['m150'])
     await deleteMessages(fresh.store, 'c3', messagesOf(fresh.store, 'c3').map(m => m.id), true)
+    // Renamed on the old phone, with nothing written in it: a name is no reason to bring it back.
+    old.store.putMetadata([], [{ ...chat(old.store, 'c3') as Conversation, title: 'Renamed there' }], [])
 
     const second = await move(old, fresh)
     expect(second.stats.messagesLeftDeleted).toBe(301)
     expect(second.stats.chatsLeftDeleted).toBe(1)
     expect(second.stats.messagesSent).toBe(oldNews.length + newChat.length + 2)
-    holdsBoth()
+    expect(byKey(fresh.store.listMessages()).get(keyOf(edited))?.text).toBe('edited on the old phone')
+    holdsBoth(['c0/m150'])
 
-    // A third transfer after more use on both phones decides the same and moves only what is new.
+    // A third transfer after more use on both phones decides the same and moves only what is new; what
+    // the second brought and the new phone deleted since stays deleted too.
     const later = write(old.store, 'c9', 'and later still', 'u9')
+    await deleteMessages(fresh.store, 'c2', ['m5'])
     ownNews.push(write(fresh.store, 'c9', 'answered on the new phone'))
     const third = await move(old, fresh)
     expect(third.stats.messagesSent).toBe(1)
+    expect(messagesOf(fresh.store, 'c2').map(m => m.id)).not.toContain('m5')
     expect(byKey(fresh.store.listMessages()).get(keyOf(later))).toEqual(later)
-    holdsBoth()
-    // The summary lists the old phone's chats this phone holds, each less what stays deleted here.
-    const oldCounts = old.store.messageCounts()
-    expect(Object.fromEntries(third.summary.map(c => [c.id, c.messages]))).toEqual({ ...Object.fromEntries([...oldCounts].filter(([id]) => id !== 'c3')), c0: (oldCounts.get('c0') as number) - 1 })
+    holdsBoth(['c0/m150', 'c2/m5'])
+    // The summary lists the old phone's chats this phone holds, not the one that stays deleted.
+    expect(third.summary.map(c => c.id)).toEqual(['c-😀', 'c0', 'c2', 'c9'])
+    expect(third.summary.find(c => c.id === 'c0')?.messages).toBe((old.store.messageCounts().get('c0') as number) - 1)
 
-    function holdsBoth (): void {
-      for (const m of ownNews) expect(byKey(fresh.store.listMessages()).get(keyOf(m)), `${m.id}, written on the new phone`).toEqual(m)
-      expect(fresh.store.hasConversation('c3')).toBe(false)
-      expect(messagesOf(fresh.store, 'c0').map(m => m.id)).not.toContain('m150')
-      // Everything of the old phone's is here as it is there, but for what the new phone deleted.
+    /** `deleted`: what this phone's owner deleted of the old phone's messages, as conversation/id. */
+    function holdsBoth (deleted: string[]): void {
       const here = byKey(fresh.store.listMessages())
+      for (const m of ownNews) expect(here.get(keyOf(m)), `${m.id}, written on the new phone`).toEqual(m)
+      expect(fresh.store.hasConversation('c3')).toBe(false)
+      // Everything of the old phone's is here as it is there, but for what the new phone deleted.
       for (const m of old.store.listMessages()) {
-        if (m.conversation === 'c3' || (m.conversation === 'c0' && m.id === 'm150')) continue
-        expect(here.get(keyOf(m)), `${m.conversation}/${m.id}`).toEqual(m)
-    }
-    for (const m of [...oldNews, ...newChat]) expect(here.has(keyOf(m))).toBe(true)
-    expect(chat(fresh.store, 'c9')).toEqual(chat(old.store, 'c9'))
-    expect(here.get(keyOf(edited))?.text).toBe('edited on the old phone')
-    // Moving never deletes: the message the old phone deleted stays here.
-    expect(here.has(keyOf({ ...edited, id: 'm10' }))).toBe(true)
-    expect(here.get(keyOf(photo))?.media).toBe(replaced.sha256)
-    expect(Buffer.from(fresh.store.readMediaSync(replaced.sha256, 0, 30_000))).toEqual(Buffer.from(old.store.readMediaSync(replaced.sha256, 0, 30_000)))
-    mediaConsistent(fresh.store)
+        if (m.conversation === 'c3') continue
+        expect(here.get(keyOf(m)), `${m.conversation}/${m.id}`).toEqual(deleted.includes(`${m.conversation}/${m.id}`) ? undefined : m)
+      }
+      for (const m of [...oldNews, ...newChat]) expect(here.has(keyOf(m))).toBe(true)
+      expect(chat(fresh.store, 'c9')).toEqual(chat(old.store, 'c9'))
+      // Moving never deletes: the message the old phone deleted stays here.
+      expect(here.has(keyOf({ ...edited, id: 'm10' }))).toBe(true)
+      expect(here.get(keyOf(photo))?.media).toBe(replaced.sha256)
+      expect(Buffer.from(fresh.store.readMediaSync(replaced.sha256, 0, 30_000))).toEqual(Buffer.from(old.store.readMediaSync(replaced.sha256, 0, 30_000)))
+      mediaConsistent(fresh.store)
     }
   }, 120_000)
 })
@@ -182,6 +187,18 @@ describe('transfers of selections that do not overlap, then of everything', () =
     expect(all.stats.messagesSent).toBe(0)
     expect(all.stats.mediaFilesSent).toBe(0)
     expect(all.summary.map(c => [c.id, c.messages])).toEqual([['a1', 200], ['a2', 200], ['b1', 200], ['b2', 200]])
+
+    // What the new phone deleted of chats A after their transfer stays deleted through the transfer of
+    // chats B, which does not carry A, and the next one of everything.
+    const other = await phone('other')
+    await move(old, other, { request: { conversations: ['a1', 'a2'] } })
+    await deleteMessages(other.store, 'a1', ['a1-50'])
+    await deleteMessages(other.store, 'a2', messagesOf(other.store, 'a2').map(m => m.id), true)
+    await move(old, other, { request: { conversations: ['b1', 'b2'] } })
+    const again = await move(old, other)
+    expect(again.stats.messagesSent).toBe(0)
+    expect(other.store.hasConversation('a2')).toBe(false)
+    expect(messagesOf(other.store, 'a1').map(m => m.id)).toEqual(messagesOf(old.store, 'a1').map(m => m.id).filter(id => id !== 'a1-50'))
   }, 120_000)
 
   it('January, then February: the union is the old phone\'s history, and the last moves nothing', async () => {
