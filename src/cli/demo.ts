@@ -5,6 +5,7 @@ import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, optionalString, type Command } 
 import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
 import { formatBytes } from '../format-bytes.js'
 import { terminalProgress, type ProgressSnapshot } from './progress.js'
+import { cell } from './text-width.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { seedStore } from '../sim/seed.js'
 import { getProfile } from '../sim/profiles.js'
@@ -136,7 +137,7 @@ Options:
       const v = receiver.events.find(e => e.event === 'verified') as FerryJsonEvent & { summary: Array<{ title: string, messages: number }>, progress: ProgressSnapshot }
       say(`\nVerified on the new phone: ${v.progress.totalMessages} messages and ${formatBytes(v.progress.totalMediaBytes)} of media in ${secs.toFixed(1)} s ` +
         `(${formatBytes(v.progress.totalMediaBytes / secs)}/s, ${Math.round(v.progress.totalMessages / secs)} messages/s).`)
-      for (const c of v.summary.slice(0, 8)) say(`  ${c.title.padEnd(24)} ${String(c.messages).padStart(6)} messages`)
+      for (const c of v.summary.slice(0, 8)) say(`  ${cell(c.title, 24)} ${String(c.messages).padStart(6)} messages`)
       if (v.summary.length > 8) say(`  ... and ${v.summary.length - 8} more chats`)
       return EXIT_OK
     } finally {

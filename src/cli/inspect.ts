@@ -5,6 +5,7 @@ import { TransferLog } from '../journal/transfer-log.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
+import { cell, displayWidth, printable } from './text-width.js'
 
 /** What `inspect --json` prints: stable keys for scripts and tests. */
 export interface InspectReport {
@@ -84,10 +85,14 @@ export function renderReport (r: InspectReport): string {
   ]
   if (r.conversations.length > 0) {
     lines.push('', 'Conversations:')
-    const width = Math.min(24, Math.max(...r.conversations.map(c => c.id.length)))
-    for (const c of r.conversations) {
-      lines.push(`  ${c.id.padEnd(width)}  ${c.kind.padEnd(6)}  ${String(c.messages).padStart(8)} messages  ${c.members} members  ${JSON.stringify(c.title)}`)
-    }
+    const ids = r.conversations.map(c => printable(c.id))
+    const width = Math.min(24, Math.max(...ids.map(displayWidth)))
+    r.conversations.forEach((c, i) => {
+      const rest = `${c.kind.padEnd(6)}  ${String(c.messages).padStart(8)} messages  ${c.members} members  ${printable(JSON.stringify(c.title))}`
+      // An id is what --chats takes, so it is never cut: one too wide for its column has a line of its own.
+      if (displayWidth(ids[i]) > width) lines.push(`  ${ids[i]}`, `  ${' '.repeat(width)}  ${rest}`)
+      else lines.push(`  ${cell(c.id, width)}  ${rest}`)
+    })
   }
   if (r.transfers.length > 0) {
     lines.push('', 'Unfinished incoming transfers (run the same receive again to resume):')

@@ -10,6 +10,7 @@ import { codeFromArgs, CODE_OPTIONS, qrFromArgs, QR_OPTIONS } from './code-input
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes } from '../format-bytes.js'
 import { damagedMediaNote, jsonEvent, sayStopped } from './progress.js'
+import { chatSummaryLines } from './chat-summary.js'
 import { parseCode, parseQrPayload, qrKeyFor, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute } from '../net/find-sender.js'
@@ -342,11 +343,10 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       }).catch(err => { throw wrongCode(err) })
       printer.stop()
       if (!json) {
-        const width = Math.max(12, ...summary.map(s => s.title.length))
         // What this phone now holds of the old phone's history: what stays deleted here is not counted.
         const messages = summary.reduce((n, s) => n + s.messages, 0)
         process.stderr.write(`\nVerified: ${messages} messages and ${formatBytes(progress.totalMediaBytes)} of media.\n`)
-        for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+        for (const line of chatSummaryLines(summary)) process.stderr.write(`${line}\n`)
       }
       // With --json the verified event's stats say it (mediaFilesDamaged).
       const damaged = damagedMediaNote(stats.mediaFilesDamaged ?? 0, 'the old phone', 'moved')

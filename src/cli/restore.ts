@@ -1,6 +1,7 @@
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
 import { damagedMediaNote, jsonEvent, sayStopped, terminalProgress } from './progress.js'
+import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
@@ -127,12 +128,11 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
       })
     } else {
       const summary = r.receiver.summary ?? []
-      const width = Math.max(12, ...summary.map(s => s.title.length))
       process.stderr.write(`Restored and verified: ${p.totalMessages} messages and ${formatBytes(p.totalMediaBytes)} of media (${seconds.toFixed(1)} s).\n`)
       if (skippedMessages > 0 || skippedMediaBytes > 0) {
         process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
       }
-      for (const s of summary) process.stderr.write(`  ${s.title.padEnd(width)}  ${String(s.messages).padStart(7)} messages\n`)
+      for (const line of chatSummaryLines(summary)) process.stderr.write(`${line}\n`)
       const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
       if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
     }
