@@ -7,6 +7,8 @@ export interface ProgressSnapshot {
   totalMessages: number
   mediaBytes: number
   totalMediaBytes: number
+  /** Data bytes this session moved over the link (Progress.sessionBytes), when the source says. */
+  sessionBytes?: number
 }
 
 export interface ProgressView {
@@ -22,36 +24,82 @@ export function formatDuration (s: number): string {
   return m < 60 ? `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
 }
 
+/** Progress comes per frame, thousands a second: a sample per SAMPLE_MS is plenty for a rate. */
+const SAMPLE_MS = 50
 /**
- * Rate and ETA over a sliding window of samples: a lifetime average lies after a stall, and messages and
- * media move at very different speeds, so work is counted as bytes with messages weighted by their
- * observed share.
+ * A session's first second is no window's start. It is a burst: --max-rate's token bucket is a second
+ * deep and full when a session starts, and the flow-control window opens as fast as the link takes it.
+ * A window starting there would show the burst as the link's pace for a whole window.
+ */
+const SETTLE_MS = 1000
+
+/**
+ * A rate over the last window of samples (a lifetime average lies after a stall). It says nothing until
+ * it has a whole window, after the session's first second.
  */
 export class RateMeter {
   private readonly samples: Array<{ t: number, work: number }> = []
+  private start?: number
+  private last = 0
   constructor (private readonly windowMs = 5000, private readonly now: () => number = () => performance.now()) {}
 
-  /** Records cumulative work done; returns units per second over the window. */
-  add (work: number): number {
+  /** Records cumulative work done; returns units per second over the last window, undefined until there is one. */
+  add (work: number): number | undefined {
     const t = this.now()
-    // Progress comes per frame, thousands a second; a sample per 50 ms is plenty for a rate.
-    const last = this.samples[this.samples.length - 1]
-    if (last !== undefined && t - last.t < 50) return this.lastRate
-    this.samples.push({ t, work })
-    while (this.samples.length > 2 && t - this.samples[0].t > this.windowMs) this.samples.shift()
-    const first = this.samples[0]
-    const dt = (t - first.t) / 1000
-    this.lastRate = dt > 0 ? (work - first.work) / dt : 0
-    return this.lastRate
+    const s = this.samples
+    // A counter that went back is a new session's: what came before says nothing of this one.
+    if (this.start === undefined || work < this.last) {
+      s.length = 0
+      this.start = t
+    }
+    this.last = work
+    if (t - this.start < SETTLE_MS) return undefined
+    if (s.length === 0 || t - s[s.length - 1].t >= SAMPLE_MS) s.push({ t, work })
+    // The window starts at the newest sample at least windowMs old.
+    while (s.length > 1 && t - s[1].t >= this.windowMs) s.shift()
+    const base = s[0]
+    if (t - base.t < this.windowMs) return undefined
+    return (work - base.work) / ((t - base.t) / 1000)
   }
-
-  private lastRate = 0
 }
 
 const MESSAGE_WEIGHT = 200 // bytes a message costs on the wire, roughly: lets one ETA cover both phases
 
 function work (p: ProgressSnapshot): { done: number, total: number } {
   return { done: p.messages * MESSAGE_WEIGHT + p.mediaBytes, total: p.totalMessages * MESSAGE_WEIGHT + p.totalMediaBytes }
+}
+
+/**
+ * The pace a transfer shows: its rate, bytes a second on the link (sessionBytes) over the last window,
+ * which is what --max-rate caps; and its time left, from how fast the history itself has been moving
+ * (messages weighted as bytes, so that one estimate covers both phases). Without sessionBytes (a source
+ * that does not count them) the rate is the history's too.
+ */
+export class Pace {
+  private readonly wire: RateMeter
+  private readonly work: RateMeter
+  constructor (now: () => number = () => performance.now(), windowMs = 5000) {
+    this.wire = new RateMeter(windowMs, now)
+    this.work = new RateMeter(windowMs, now)
+  }
+
+  /** The rate in bytes a second and the seconds left: each undefined until a window has passed. */
+  update (p: ProgressSnapshot): { rate?: number, etaSec?: number } {
+    const w = work(p)
+    const workRate = this.work.add(w.done)
+    const rate = p.sessionBytes === undefined ? workRate : this.wire.add(p.sessionBytes)
+    return { rate, etaSec: workRate !== undefined && workRate > 0 ? (w.total - w.done) / workRate : undefined }
+  }
+}
+
+/** The bar's fields for a snapshot: what it moved, and its pace ('--' until a window has passed). */
+export function barFields (p: ProgressSnapshot, pace: { rate?: number, etaSec?: number }): Record<string, string> {
+  return {
+    msgs: `${p.messages}/${p.totalMessages}`,
+    bytes: `${formatBytes(p.mediaBytes)}/${formatBytes(p.totalMediaBytes)}`,
+    rate: pace.rate === undefined ? '--' : formatBytes(pace.rate),
+    eta_h: pace.etaSec === undefined ? '--' : formatDuration(pace.etaSec)
+  }
 }
 
 /** A progress bar on a terminal; nothing otherwise (the final summary still prints). */
@@ -64,18 +112,12 @@ export function terminalProgress (label: string, stream: NodeJS.WriteStream = pr
     barsize: 24,
     etaBuffer: 50
   }, cliProgress.Presets.shades_classic)
-  const meter = new RateMeter()
+  const pace = new Pace()
   let started = false
   return {
     update (p) {
       const w = work(p)
-      const rate = meter.add(p.mediaBytes + p.messages * MESSAGE_WEIGHT)
-      const payload = {
-        msgs: `${p.messages}/${p.totalMessages}`,
-        bytes: `${formatBytes(p.mediaBytes)}/${formatBytes(p.totalMediaBytes)}`,
-        rate: formatBytes(rate),
-        eta_h: rate > 0 ? formatDuration((w.total - w.done) / rate) : '--'
-      }
+      const payload = barFields(p, pace.update(p))
       if (!started) { bar.start(Math.max(1, w.total), w.done, payload); started = true } else bar.update(w.done, payload)
     },
     stop () { if (started) bar.stop() }
@@ -108,15 +150,14 @@ export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: s
 /** Machine-readable progress, at most every `intervalMs`. */
 export function jsonProgress (intervalMs = 500, now: () => number = () => performance.now()): ProgressView {
   let last = -Infinity
-  const meter = new RateMeter()
+  const pace = new Pace(now)
   return {
     update (p) {
-      const rate = meter.add(p.mediaBytes + p.messages * MESSAGE_WEIGHT)
+      const { rate, etaSec } = pace.update(p)
       const t = now()
       if (t - last < intervalMs) return
       last = t
-      const w = work(p)
-      jsonEvent('progress', { ...p, rateBytesPerSec: Math.round(rate), etaSec: rate > 0 ? Math.round((w.total - w.done) / rate) : null })
+      jsonEvent('progress', { ...p, rateBytesPerSec: rate === undefined ? null : Math.round(rate), etaSec: etaSec === undefined ? null : Math.round(etaSec) })
     },
     stop () {}
   }

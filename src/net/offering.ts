@@ -367,7 +367,7 @@ export class Offering {
             announced = true
             this.emit({ type: 'manifest', totalMessages: machine.manifest.totalMessages, totalMediaBytes: machine.manifest.totalMediaBytes, conversations: machine.manifest.conversations.length })
           }
-          if (machine.progressKnown) this.emit({ type: 'progress', progress: progress() })
+          if (machine.progressKnown) this.emit({ type: 'progress', progress: { ...progress(), sessionBytes: machine.progress.bytesSent } })
         }
       })
       const p = machine.progress

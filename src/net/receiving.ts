@@ -329,7 +329,7 @@ export class Receiving {
           const unsent = opts.request?.conversations?.filter(id => !sent.has(id)) ?? []
           emit({ type: 'manifest', totalMessages: e.totalMessages, totalMediaBytes: e.totalMediaBytes, conversations: e.conversations.length, ...(unsent.length > 0 ? { unsent } : {}) })
         },
-        onProgress: () => { emit({ type: 'progress', progress: progress() }) }
+        onProgress: () => { emit({ type: 'progress', progress: { ...progress(), sessionBytes: machine.progress.bytesReceived } }) }
       })
     } catch (err) {
       // Verified here, but the link went before the old phone hung up: it may not have heard.

@@ -22,6 +22,13 @@ export interface Progress {
   totalMessages: number
   mediaBytes: number
   totalMediaBytes: number
+  /**
+   * In `progress` events: the data bytes this session has put on the link (the old phone) or taken off
+   * it (the new one), messages as compressed for the wire. A rate is measured by these: messages and
+   * media bytes say how far the history is, not what the link carries. Counts from 0 again in each
+   * session (after an interruption).
+   */
+  sessionBytes?: number
 }
 
 /** What one session moved, and what the receiving phone already held (a second transfer moves little). */
