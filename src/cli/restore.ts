@@ -115,7 +115,7 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   if (view !== undefined) showing(view)
   try {
     const t0 = performance.now()
-    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update(m.progress) })
+    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }) })
     const seconds = (performance.now() - t0) / 1000
     view?.stop()
     const p = r.receiver.progress
