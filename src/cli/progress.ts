@@ -63,7 +63,9 @@ export class RateMeter {
   }
 }
 
-const MESSAGE_WEIGHT = 200 // bytes a message costs on the wire, roughly: lets one ETA cover both phases
+// What a message weighs against a media byte in the time left, so that one estimate covers both phases.
+// Not a rate: compressed batches carry messages in far fewer bytes.
+const MESSAGE_WEIGHT = 200
 
 function work (p: ProgressSnapshot): { done: number, total: number } {
   return { done: p.messages * MESSAGE_WEIGHT + p.mediaBytes, total: p.totalMessages * MESSAGE_WEIGHT + p.totalMediaBytes }
