@@ -21,8 +21,11 @@ function virtualClock (): Clock {
 
 const sink: ByteDuplex = { source: (async function * () {})(), write: async () => {}, close: async () => {}, abort: () => {} }
 
-/** What the bar shows after each progress event of a capped send: the time, the rate and its text. */
-async function capturedSend (): Promise<Array<{ t: number, rate?: number, shown: string }>> {
+/**
+ * What the bar shows after each progress event of a capped send: the time, the rate and its text. A new
+ * phone that commits each batch of messages in `receiverMsPerBatch` holds the messages phase below the cap.
+ */
+async function capturedSend (receiverMsPerBatch = 0): Promise<Array<{ t: number, rate?: number, shown: string }>> {
   const clock = virtualClock()
   const wire = rateLimited(sink, LIMIT, clock)
   const pace = new Pace(() => clock.now())
@@ -41,6 +44,8 @@ async function capturedSend (): Promise<Array<{ t: number, rate?: number, shown:
     p.sessionBytes = (p.sessionBytes ?? 0) + FRAME
     tell()
     await wire.write([frame])
+    // The flow-control window holds the sender back while the new phone commits.
+    if (i < MESSAGE_FRAMES && receiverMsPerBatch > 0) await clock.sleep(receiverMsPerBatch)
     tell()
   }
   return shown
@@ -60,6 +65,25 @@ describe('the rate a capped send shows', () => {
     }
     // The messages phase, when a message weighed as 200 bytes showed three times the cap, is in there.
     expect(settled[0].t).toBeLessThan(MESSAGE_FRAMES * FRAME / LIMIT * 1000)
+  })
+
+  it('after a slower stretch, shows the second the cap lets out at once, then the cap again', async () => {
+    // The messages go as fast as the new phone commits them, below the cap; the token bucket fills
+    // meanwhile and lets a second's worth out when the media start. The link does carry that, so the
+    // rate shows it, spread over its window, and no more; a window later it is the cap again.
+    const shown = await capturedSend(100)
+    const start = shown[0].t
+    const mediaStart = shown[2 * MESSAGE_FRAMES].t
+    const messagesRate = FRAME / 0.1 // a frame per commit: the wire bytes, not messages weighed at a guess
+    for (const s of shown.filter(s => s.t - start >= 6000)) {
+      const rate = s.rate as number
+      expect(rate, `at ${s.t} ms`).toBeLessThanOrEqual(LIMIT * (1 + 1000 / 5000) * 1.01)
+      if (s.t < mediaStart) expect(Math.abs(rate / messagesRate - 1), `at ${s.t} ms`).toBeLessThan(0.03)
+      if (s.t > mediaStart + 5100) {
+        expect(rate, `at ${s.t} ms`).toBeLessThanOrEqual(LIMIT * 1.02)
+        expect(rate, `at ${s.t} ms`).toBeGreaterThanOrEqual(LIMIT * 0.95)
+      }
+    }
   })
 
   it('says nothing of the rate until it has a window after the first burst', async () => {
