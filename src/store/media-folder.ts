@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import {
-  closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, readSync,
+  closeSync, constants, fsyncSync, mkdirSync, openSync, readSync,
   readdirSync, renameSync, rmSync, statSync, writeSync
 } from 'node:fs'
 import { open, rename, rm } from 'node:fs/promises'
@@ -10,6 +10,7 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { readStream } from '../read-stream.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
@@ -29,7 +30,7 @@ export interface MediaDigest {
 export async function hashFile (path: string): Promise<MediaDigest> {
   const hash = createHash('sha256')
   let size = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of await readStream(path)) {
     hash.update(chunk)
     size += chunk.byteLength
   }
@@ -201,7 +202,7 @@ export class MediaFolder {
   /** Copies a file into the folder (hashing it on the way); see write(). */
   async addFile (source: string, expect?: MediaDigest): Promise<MediaDigest> {
     try {
-      return await this.write(createReadStream(source, { highWaterMark: 1024 * 1024 }), expect)
+      return await this.write(await readStream(source), expect)
     } catch (err) {
       if (err instanceof FerryError) throw new FerryError(err.code, `${source}: ${err.message}`, err.details, { cause: err.cause ?? err })
       throw err
