@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
 import {
-  closeSync, constants, fsyncSync, mkdirSync, openSync, readSync,
-  readdirSync, renameSync, rmSync, statSync, writeSync
+  close, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync,
+  readdirSync, renameSync, rmSync, statSync, write, writeSync
 } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { fsyncDir } from '../durable-fs.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
@@ -20,6 +21,11 @@ import { readStream } from '../read-stream.js'
 // Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
+
+const writeAsync = async (fd: number, data: Uint8Array, offset: number, length: number): Promise<number> =>
+  (await promisify(write)(fd, data, offset, length)).bytesWritten
+const fsyncAsync = promisify(fsync)
+const closeAsync = promisify(close)
 
 export interface MediaDigest {
   sha256: string
@@ -164,9 +170,12 @@ export class MediaFolder {
    */
   async write (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
     const tmp = join(this.tmpDir, `${randomUUID()}.tmp`)
-    let handle
+    let fd: number | undefined
     try {
-      handle = await open(tmp, 'wx', PRIVATE_FILE_MODE)
+      // Names are made only by synchronous calls (the new file in .tmp, the rename under its sha256): a
+      // process stopped with Ctrl-C cleans the folder in a signal handler, which runs between them, and
+      // an asynchronous one still on the thread pool would make its name after that cleanup.
+      fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE)
       const hash = createHash('sha256')
       let size = 0
       for await (const chunk of chunks) {
@@ -176,7 +185,7 @@ export class MediaFolder {
           throw new FerryError(ErrorCode.SIZE_MISMATCH, `more than the expected ${expect.size} bytes`)
         }
         let done = 0
-        while (done < chunk.byteLength) done += (await handle.write(chunk, done, chunk.byteLength - done)).bytesWritten
+        while (done < chunk.byteLength) done += await writeAsync(fd, chunk, done, chunk.byteLength - done)
       }
       const sha256 = hash.digest('hex')
       if (expect !== undefined && size !== expect.size) {
@@ -185,15 +194,16 @@ export class MediaFolder {
       if (expect !== undefined && sha256 !== expect.sha256) {
         throw new FerryError(ErrorCode.HASH_MISMATCH, `sha256 is ${sha256}, expected ${expect.sha256}`)
       }
-      await handle.sync()
-      await handle.close()
-      handle = undefined
+      await fsyncAsync(fd)
+      const done = fd
+      fd = undefined
+      await closeAsync(done)
       const dir = this.fanout(sha256)
-      await rename(tmp, childPath(dir, sha256))
+      this.moveIntoPlace(tmp, childPath(dir, sha256))
       fsyncDir(dir)
       return { sha256, size }
     } catch (err) {
-      await handle?.close().catch(() => {})
+      if (fd !== undefined) await closeAsync(fd).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
       throw storeError(err, 'writing media')
     }
