@@ -1,13 +1,14 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { createWriteStream, renameSync, rmSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { finished } from 'node:stream/promises'
-import { exportNdjson, type ExportResult } from '../sim/export.js'
+import { exportNdjson, type ExportOptions, type ExportResult } from '../sim/export.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
-import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
+import { holdAfterMediaCopy } from './test-hold.js'
 
 const command: Command = {
   name: 'export',
@@ -25,7 +26,8 @@ Options:
   -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout)
   --media DIR       also copy the media files into DIR and give each media line a "path"
                     (relative to FILE's directory, or to the current directory for stdout);
-                    an export that fails takes away the files it copied (and DIR, if it made it)
+                    an export that fails, or is stopped with Ctrl-C (exit 130), takes away the
+                    files it copied (and DIR, if it made it); what was in DIR before stays
 
 FILE and the media copies hold the history, so they are private to you (mode 0600, a DIR Ferry
 creates 0700), as the store is; what you redirect stdout into gets your umask's mode.
@@ -48,19 +50,56 @@ Examples:
     if (mediaDir !== undefined) refuseInsideStore(mediaDir, '--media', storeDir, 'folder')
     // Read-only: one consistent snapshot, even while a transfer writes the store.
     const store = SqliteChatStore.open(storeDir, { readOnly: true })
+    // Ctrl-C: what this export made goes, as it does when the export fails: FILE's copy in the making
+    // (FILE itself is written only at the end) and the media files it copied (those that were there
+    // before stay). Said, so nobody takes half the media in a folder for an export.
+    const run: ExportRun = {
+      written: false,
+      media: { onMediaCopying: remove => { run.removeCopies = remove }, afterMediaCopy: holdAfterMediaCopy() }
+    }
+    const onSigint = (): void => {
+      if (run.written) return
+      const removed = run.removeCopies?.() ?? 0
+      if (run.tmp !== undefined) try { rmSync(run.tmp, { force: true }) } catch {}
+      process.stderr.write(`\n${stoppedLine(out, mediaDir, removed)}\n`)
+      process.exit(EXIT_INTERRUPTED)
+    }
+    process.once('SIGINT', onSigint)
     try {
       if (out === undefined) {
-        await exportNdjson(store, process.stdout, { mediaDir })
+        await exportNdjson(store, process.stdout, { mediaDir, ...run.media })
         return EXIT_OK
       }
-      const r = await exportToFile(store, out, mediaDir)
+      const r = await exportToFile(store, out, mediaDir, run)
       process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
         `(${r.mediaFiles} files copied), ${r.messages} messages to ${out}\n`)
       return EXIT_OK
     } finally {
+      process.off('SIGINT', onSigint)
       store.close()
     }
   }
+}
+
+/** What a stopped export says it left: FILE not written, the media it copied taken back. */
+function stoppedLine (out: string | undefined, mediaDir: string | undefined, removed: number): string {
+  const media = removed === 0
+    ? undefined
+    : `the ${removed === 1 ? 'media file' : `${removed} media files`} it copied into ${mediaDir ?? ''} ${removed === 1 ? 'is' : 'are'} removed again, what was there before is kept`
+  // Standard output cannot be taken back: what went there is said to be incomplete.
+  if (out === undefined) return `Stopped: the history written to standard output is incomplete${media === undefined ? '' : ` (${media})`}. Run the same export again to export it whole.`
+  return `Stopped: nothing was exported (${[`${out} is not written`, media].filter(p => p !== undefined).join('; ')}). Run the same export again to export.`
+}
+
+/** What a Ctrl-C handler needs to know of an export under way. */
+interface ExportRun {
+  /** FILE is in place: the export is done, and a Ctrl-C has nothing to take back. */
+  written: boolean
+  /** FILE's copy in the making. */
+  tmp?: string
+  /** Takes away the media files this export copied. */
+  removeCopies?: () => number
+  media: Pick<ExportOptions, 'onMediaCopying' | 'afterMediaCopy'>
 }
 
 /**
@@ -68,7 +107,7 @@ Examples:
  * file holds the whole history, so it is made as private as the store (0600), and new, never through a
  * symlink (the rename replaces a link at FILE rather than writing where it points).
  */
-async function exportToFile (store: SqliteChatStore, out: string, mediaDir?: string): Promise<ExportResult> {
+async function exportToFile (store: SqliteChatStore, out: string, mediaDir: string | undefined, run: ExportRun): Promise<ExportResult> {
   refuseDirectory(out, '--out', 'history.ndjson')
   const file = resolve(out)
   const tmp = `${file}.${process.pid}.tmp`
@@ -76,6 +115,7 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir?: str
   try {
     await mkdir(dirname(file), { recursive: true })
     fd = createPrivateFile(tmp)
+    run.tmp = tmp
   } catch (err) {
     throw storeError(err, `writing the export ${file}`)
   }
@@ -84,11 +124,14 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir?: str
     return await exportNdjson(store, stream, {
       mediaDir,
       relativeTo: dirname(file),
+      ...run.media,
       // A write that fails at the end (a full disk) surfaces only here: the media copied go with it.
       complete: async () => {
         stream.end()
         await finished(stream)
-        await rename(tmp, file)
+        // In one step with saying so: a Ctrl-C after it must not take the media of a written export.
+        renameSync(tmp, file)
+        run.written = true
       }
     })
   } catch (err) {

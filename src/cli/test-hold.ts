@@ -7,7 +7,21 @@
  * Returns the receive's `beforeVerifying`, or undefined when the variable is not set.
  */
 export function holdAtVerifying (env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
-  if (env.FERRY_TEST_HOLD_VERIFYING !== '1') return undefined
+  return env.FERRY_TEST_HOLD_VERIFYING === '1' ? holdOnce() : undefined
+}
+
+/**
+ * For the CLI tests: with FERRY_TEST_HOLD_EXPORT_MEDIA=1, `ferry export --media DIR` holds once its
+ * first media file is in DIR, until SIGUSR2. A test stops it there with Ctrl-C, some of its media
+ * copied and the rest not: the export of a small store ends before a signal sent on seeing the file
+ * could land. Returns the export's `afterMediaCopy`, or undefined when the variable is not set.
+ */
+export function holdAfterMediaCopy (env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  return env.FERRY_TEST_HOLD_EXPORT_MEDIA === '1' ? holdOnce() : undefined
+}
+
+/** Waits, the first time it is called, for SIGUSR2; at once after that. */
+function holdOnce (): () => Promise<void> {
   // Listening from the start: a test that signals once it reads the event is always heard (SIGUSR2
   // with no listener would end the process).
   const released = new Promise<void>(resolve => { process.once('SIGUSR2', () => { resolve() }) })
@@ -15,6 +29,13 @@ export function holdAtVerifying (env: NodeJS.ProcessEnv = process.env): (() => P
   return async () => {
     if (held) return
     held = true
-    await released
+    // A signal listener does not keep a process alive: with nothing else under way (an export's files
+    // are copied synchronously) it would end here, its work unsettled.
+    const alive = setInterval(() => {}, 2 ** 31 - 1)
+    try {
+      await released
+    } finally {
+      clearInterval(alive)
+    }
   }
 }

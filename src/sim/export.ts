@@ -1,6 +1,5 @@
 import { logger } from '@libp2p/logger'
-import { constants } from 'node:fs'
-import { chmod, copyFile, lstat, mkdir, open, rename, rm } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
@@ -25,6 +24,14 @@ export interface ExportOptions {
    * failure there fails the export too, and takes away the media it copied.
    */
   complete?: () => Promise<void>
+  /**
+   * Handed, once media copying begins, what takes this export's copies away again at once (what was in
+   * the folder before stays), returning how many files it removed: a process stopped with Ctrl-C calls
+   * it from its signal handler and exits, rather than wait for the export to fail.
+   */
+  onMediaCopying?: (removeCopies: () => number) => void
+  /** Awaited after each media file copied: tests hold an export there, some of its media copied. */
+  afterMediaCopy?: () => Promise<void>
 }
 
 export interface ExportResult {
@@ -54,12 +61,16 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
     result.contacts = await sink.lines(contacts.map(c => toLine('contact', c)))
     const conversations = (await store.conversations()).map(i => i.conversation).sort((a, b) => compareStrings(a.id, b.id))
     result.conversations = await sink.lines(conversations.map(c => toLine('conversation', c)))
-    copier = options.mediaDir === undefined ? undefined : await MediaCopier.create(store, options.mediaDir, options.relativeTo)
+    copier = options.mediaDir === undefined ? undefined : MediaCopier.create(store, options.mediaDir, options.relativeTo)
+    if (copier !== undefined) options.onMediaCopying?.(copier.remove)
     for (let after: string | undefined; ;) {
       const page = await store.media(after, PAGE)
       for (const { stored, ...m } of page) {
         const path = stored ? await copier?.copy(m.sha256, m.size) : undefined
-        if (path !== undefined) result.mediaFiles++
+        if (path !== undefined) {
+          result.mediaFiles++
+          await options.afterMediaCopy?.()
+        }
         await sink.lines([toLine('media', path === undefined ? m : { ...m, path })])
         result.media++
       }
@@ -77,7 +88,7 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
     await sink.flush()
     await options.complete?.()
   } catch (err) {
-    const removed = await copier?.undo() ?? 0
+    const removed = copier?.remove() ?? 0
     // Said, so nobody goes looking for the rest of a partial export.
     if (removed === 0) throw err
     // A failure of the write itself (a full disk) is said as the store's errors are, with the removal.
@@ -102,6 +113,8 @@ const PAGE = 1024
 class MediaCopier {
   /** Files this export added to the folder (not those it replaced by the same bytes). */
   private readonly created: string[] = []
+  /** The copy being made, before its rename. */
+  private copying?: string
 
   private constructor (
     private readonly store: ExportSource, private readonly dir: string, private readonly base: string,
@@ -109,11 +122,11 @@ class MediaCopier {
     private readonly createdDir: string | undefined
   ) {}
 
-  static async create (store: ExportSource, mediaDir: string, relativeTo = '.'): Promise<MediaCopier> {
+  static create (store: ExportSource, mediaDir: string, relativeTo = '.'): MediaCopier {
     const dir = resolve(mediaDir)
     let createdDir: string | undefined
     try {
-      createdDir = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      createdDir = mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     } catch (err) {
       throw fsError(err, `cannot create the media folder ${mediaDir}`, mediaDir)
     }
@@ -121,16 +134,20 @@ class MediaCopier {
   }
 
   /**
-   * Removes what this export added, and says how many files that was. Best effort: the failure that
-   * called it is what gets reported.
+   * Removes what this export added (with a copy under way), and says how many files that was. At once,
+   * for a signal handler that exits next. Best effort: the failure or the Ctrl-C that called it is what
+   * gets reported.
    */
-  async undo (): Promise<number> {
-    if (this.createdDir !== undefined) {
-      await rm(this.createdDir, { recursive: true, force: true }).catch(err => { log.error('removing %s: %s', this.createdDir, (err as Error).message) })
-    } else {
-      for (const f of this.created) await rm(f, { force: true }).catch(err => { log.error('removing %s: %s', f, (err as Error).message) })
+  readonly remove = (): number => {
+    const removeQuietly = (path: string, recursive = false): void => {
+      try { rmSync(path, { recursive, force: true }) } catch (err) { log.error('removing %s: %s', path, (err as Error).message) }
     }
-    return this.created.length
+    if (this.copying !== undefined) removeQuietly(this.copying)
+    if (this.createdDir !== undefined) removeQuietly(this.createdDir, true)
+    else for (const f of this.created) removeQuietly(f)
+    const removed = this.created.length
+    this.created.length = 0
+    return removed
   }
 
   /** The file's path for the NDJSON line (with '/' on every platform). */
@@ -139,29 +156,40 @@ class MediaCopier {
     const tmp = `${dest}.${process.pid}.tmp`
     try {
       // Into a new file (EXCL), made private, then renamed over any earlier copy: never written through a
-      // symlink at `dest`. A clone where the filesystem can (copy-on-write), a copy elsewhere.
+      // symlink at `dest`. A clone where the filesystem can (copy-on-write), a copy elsewhere. Names are
+      // made only by synchronous calls: a Ctrl-C's handler runs between them, so it finds each file
+      // either known to remove() or not made, never made by a call still on the thread pool after it.
       if (this.store.mediaPath !== undefined) {
-        await copyFile(this.store.mediaPath(sha256), tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
-        await chmod(tmp, PRIVATE_FILE_MODE)
+        copyFileSync(this.store.mediaPath(sha256), tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+        chmodSync(tmp, PRIVATE_FILE_MODE)
       } else {
-        const file = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
+        const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
+        // Awaited reads follow, between which a Ctrl-C may come: it takes this file too.
+        this.copying = tmp
         try {
           for (let offset = 0; offset < size;) {
             const piece = await this.store.readMedia(sha256, offset, Math.min(1024 * 1024, size - offset))
             if (piece.byteLength === 0) throw new Error(`the store holds fewer bytes than its record's ${size}`)
-            await file.write(piece)
+            for (let done = 0; done < piece.byteLength;) done += writeSync(fd, piece, done)
             offset += piece.byteLength
           }
         } finally {
-          await file.close()
+          closeSync(fd)
         }
       }
-      const isNew = await lstat(dest).then(() => false, () => true)
-      // Failing here is the folder's doing (a folder or a read-only file where the copy goes): said so.
-      await rename(tmp, dest).catch(err => { throw fsError(err, `cannot copy media into ${this.dir}`, dest) })
+      let isNew = true
+      try { isNew = lstatSync(dest, { throwIfNoEntry: false }) === undefined } catch {}
+      try {
+        renameSync(tmp, dest)
+      } catch (err) {
+        // Failing here is the folder's doing (a folder or a read-only file where the copy goes): said so.
+        throw fsError(err, `cannot copy media into ${this.dir}`, dest)
+      }
+      this.copying = undefined
       if (isNew) this.created.push(dest)
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => {})
+      this.copying = undefined
+      try { rmSync(tmp, { force: true }) } catch {}
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)
     }
     return relative(this.base, dest).split(sep).join('/')
