@@ -119,22 +119,34 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
     const m = new ReceiverHandshake({ code: auth.code, qrKey: auth.qrKey, ...ids })
     const tries = auth.tries
     const frames = readFrames(duplex.source, MAX_MESSAGE_BYTES)
-    const charge = { done: false }
+    const charge = { done: false, untested: false }
     let r: PairingResult
     try {
       r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, m, tries, charge), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
     } catch (err) {
       await tries?.settle(m.codeProved ? 'proved' : 'failed')
       if (tries === undefined) throw err
-      if (isFerryError(err, ErrorCode.WRONG_CODE)) throw await withTriesLeft(err, tries)
+      const said = charge.untested && !charge.done ? unproved(err) : err
+      if (isFerryError(said, ErrorCode.WRONG_CODE)) throw await withTriesLeft(said, tries)
       if (charge.done && !m.codeProved && isFerryError(err, ErrorCode.TRUNCATED)) throw await cutWhileChecking(err, tries)
-      throw err
+      throw said
     }
     await tries?.settle('paired')
     return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
   } finally {
     await duplex.close().catch(() => {})
   }
+}
+
+/**
+ * A typed code's pairing that the other phone ended with an answer that tested no guess (a refusal, or
+ * bytes that are no valid PAKE_B), before any try was charged: `details.unproved`. Nothing of the code
+ * was checked, so it is no verdict on the code: whoever answers for the public nameplate can say it, and
+ * a receive that found this phone by a search looks for another (net/receiving.ts).
+ */
+function unproved (err: unknown): unknown {
+  if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || err.code === ErrorCode.CANCELLED) return err
+  return new FerryError(err.code, err.message, { ...err.details, unproved: true }, { cause: err })
 }
 
 /**
@@ -176,15 +188,18 @@ async function cutWhileChecking (err: FerryError, tries: CodeTry): Promise<Ferry
  * phone's answer to it (CONFIRM_A, or a refusal) tells the other phone whether its guess of the code was
  * right. Only a PAKE_B the handshake would answer that way is charged (`testsGuess`): a malformed one,
  * or one whose share is no valid element, is refused the same whatever the code, and tests no guess.
- * `charge.done` says the try was charged.
+ * `charge.done` says the try was charged; `charge.untested`, that the other phone answered with a
+ * message that tested no guess (the handshake refuses it, whatever the code).
  */
-async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, hs: ReceiverHandshake, tries: CodeTry, charge: { done: boolean }): AsyncGenerator<Uint8Array> {
+async function * chargedAtPakeB (frames: AsyncIterable<Uint8Array>, hs: ReceiverHandshake, tries: CodeTry, charge: { done: boolean, untested: boolean }): AsyncGenerator<Uint8Array> {
   let charging = false
   for await (const frame of frames) {
     if (!charging && hs.testsGuess(frame)) {
       charging = true
       await tries.charge()
       charge.done = true
+    } else if (!charging) {
+      charge.untested = true
     }
     yield frame
   }

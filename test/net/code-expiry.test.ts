@@ -193,7 +193,9 @@ describe('a new phone trying the code as it expires', () => {
     const events: FerryEvent[] = []
     const refused = await phone.receive({ addrs: [old.addr], code, onEvent: e => { events.push(e) } }).then(() => undefined, (e: FerryError) => e)
     expect(refused?.code).toBe(ErrorCode.CODE_EXPIRED)
-    expect(refused?.details).toEqual({ from: 'sender' })
+    // Said before any PAKE_B, so nothing of the code was checked: `unproved` (with the address given,
+    // there is no other phone to look for, and the refusal ends the receive).
+    expect(refused?.details).toEqual({ from: 'sender', unproved: true })
     expect(refused?.message).toMatch(/^pairing: the code has expired \(already used by another phone, three wrong tries, or ten minutes old\)/)
     expect(old.lifetime.state).toBe('expired')
     // Dialled again once after the drop, and not after the refusal.
