@@ -16,4 +16,4 @@ export { servePage, pageHost, pageLink, DEFAULT_PAGE_PORT, PAGE_DIR, type PageSe
 // Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
 // choosing its address; see docs/design-notes.md, "Finding the other phone".
 export { startResponder, DISCOVERY_PORTS, type DiscoveryResponder } from './net/probe.js'
-export { SenderSearch, senderRoute, type FoundSender, type FindOptions } from './net/find-sender.js'
+export { SenderSearch, senderRoute, type FoundSender, type FindOptions, type FindAgain } from './net/find-sender.js'

@@ -57,6 +57,14 @@ export interface FindOptions {
   onSweepRound?: (round: number, stats: SubnetStats[], ms: number) => void
 }
 
+/** A search again, past phones already tried. */
+export interface FindAgain {
+  /** Peer ids not to take, whatever `accept` says. */
+  except?: ReadonlySet<string>
+  /** Stops this find (besides the search's own signal). */
+  signal?: AbortSignal
+}
+
 /**
  * Looks for the phone showing the nameplate and keeps what its sweeps saw, for the isolation diagnosis
  * and for finding the same phone again later.
@@ -64,20 +72,30 @@ export interface FindOptions {
 export class SenderSearch {
   /** What the latest sweep round saw. */
   sweeps?: SubnetStats[]
+  /** When the first find began: the finds after it share its `timeoutMs`. */
+  private began?: number
 
   constructor (private readonly o: FindOptions) {}
 
-  async find (): Promise<FoundSender> {
+  /**
+   * The first phone showing the nameplate that `accept` takes. Called again with `except` (peer ids), it
+   * looks on past those phones, for what is left of the same `timeoutMs`: a receive sets aside a phone
+   * that refused the code before checking it (net/receiving.ts), and the old phone is still to be found
+   * within the time the person gave the search.
+   */
+  async find (again: FindAgain = {}): Promise<FoundSender> {
     const o = this.o
     // An app's mistakes, said in the library's words (the CLI names its own flags before it gets here).
     if (!o.mdns && !o.sweep) throw new FerryError(ErrorCode.BAD_INPUT, 'a search with neither mdns nor sweep cannot look anywhere: turn one on, or pass receive() the old phone\'s addresses (from its QR code)')
     if (o.mdns && o.node === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a search by mDNS listens through a libp2p node: pass `node`, one created with `mdns` for this nameplate')
     if (o.sweep) assertSweepAllowed((o.sweepOptions?.subnets ?? localSubnets()).map(s => s.address), o.sweepOptions?.env)
-    const started = Date.now()
+    const began = this.began ??= Date.now()
     const stop = new AbortController()
-    const signal = o.signal !== undefined ? AbortSignal.any([o.signal, stop.signal]) : stop.signal
-    const deadline = setTimeout(() => { stop.abort() }, o.timeoutMs)
-    const accept = o.accept ?? (() => true)
+    const asked = [o.signal, again.signal].filter(s => s !== undefined)
+    const signal = AbortSignal.any([...asked, stop.signal])
+    const deadline = setTimeout(() => { stop.abort() }, Math.max(0, began + o.timeoutMs - Date.now()))
+    const except = again.except
+    const accept = (peer: string): boolean => (o.accept?.(peer) ?? true) && except?.has(peer) !== true
     const tasks: Array<Promise<FoundSender>> = []
     if (o.mdns) {
       tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) }).then(info => ({
@@ -90,10 +108,10 @@ export class SenderSearch {
     try {
       return await Promise.any(tasks)
     } catch (err) {
-      if (o.signal?.aborted === true) throw new FerryError(ErrorCode.CANCELLED, 'cancelled')
+      if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
       if (cause !== undefined && !stop.signal.aborted) throw cause
-      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - started, mdns: o.mdns, sweeps: this.sweeps })
+      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps })
     } finally {
       clearTimeout(deadline)
       stop.abort()
