@@ -46,6 +46,17 @@ export interface ReceiveOptions {
   code?: PairingCode
   /** The key of the QR code the code came from (`parseQrPayload(...).key`): pairs outside a typed code's three guesses. */
   qrKey?: Uint8Array
+  /**
+   * The search that found `addrs` for a typed code (the SenderSearch, or anything with its `find`). The
+   * code's first three digits are public, so a neighbour can answer that search and refuse the code at
+   * once: a refusal that came before the other phone's PAKE_B tested no guess and proved nothing of the
+   * code (`details.unproved`). That phone is then set aside and the receive goes on with the next phone
+   * `find({ except })` turns up (an `interrupted` event says so). When none does within the search's
+   * time, the receive ends with the refusal it heard: its code and details, `details.unproved` and
+   * `details.setAside` (how many phones refused so), worded so. Without it (the addresses were given:
+   * a QR code, --peer) such a refusal ends the receive at once.
+   */
+  search?: { find(again: { except: ReadonlySet<string>, signal?: AbortSignal }): Promise<{ addrs: Multiaddr[] }> }
   request?: Selection
   onEvent?: (e: FerryEvent) => void
   signal?: AbortSignal
@@ -154,10 +165,22 @@ export class Receiving {
     // history is verified here all the same.
     let unheard = opts.code === undefined ? await this.verifiedBeforeRestart() : undefined
     const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
+    // Where the old phone is: another phone the search finds once one refused the code unproved.
+    let dialling = opts
+    const setAside = new Set<string>()
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
-        return await this.receiveOnce(opts, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
+        for (;;) {
+          try {
+            return await this.receiveOnce(dialling, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
+          } catch (err) {
+            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance)
+            if (other === undefined) throw err
+            dialling = { ...dialling, addrs: other }
+            peer = undefined
+          }
+        }
       }, {
         retryForMs: opts.retryForMs ?? 60_000,
         signal: opts.signal,
@@ -171,6 +194,35 @@ export class Receiving {
       if (isFerryError(err, ErrorCode.NO_PEER) || isFerryError(err, ErrorCode.TRUNCATED)) return await this.untold(unheard.result, emit, opts, note)
       return await this.verified(unheard.result, emit, note)
     }
+  }
+
+  /**
+   * After a phone found by the search refused a typed code before checking it: sets that phone aside and
+   * looks for another showing the nameplate, whose addresses it gives. Undefined for any other failure,
+   * or with nothing to search (addresses given). When the search finds no other, the refusal heard ends
+   * the receive, said as one no phone proved.
+   */
+  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
+    if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true) return undefined
+    setAside.add(peer.toString())
+    const said = err.message.replace(/^pairing: /, '')
+    log('%s refused the code before checking it (%s): set aside, looking for another phone', peer, err.code)
+    emit({
+      type: 'interrupted',
+      error: new FerryError(err.code, `a phone showing this code's first three digits refused the code before checking it (it said: ${said}); ` +
+        'it proved nothing of the code, so the search goes on for the old phone...', { ...err.details, setAside: setAside.size }, { cause: err })
+    })
+    let found: { addrs: Multiaddr[] }
+    try {
+      found = await opts.search.find({ except: setAside, signal: opts.signal })
+    } catch (searchErr) {
+      if (opts.signal?.aborted === true) throw searchErr
+      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      throw unprovedRefusal(err, said, setAside.size)
+    }
+    // Another phone to try is a step towards the old phone: the time to retry a dropped link starts over.
+    onAdvance()
+    return dialAddresses(found.addrs)
   }
 
   /** The end of a receive whose verification the old phone was not told of: kept to tell it later, if asked. */
@@ -373,6 +425,20 @@ export async function unheardVerification (journal: Journal, pairings: PairingRe
     progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
     stats: statsOf(last)
   }
+}
+
+/**
+ * The refusal a typed-code receive heard, from the only phones the search found, none of which checked
+ * the code. It may be the old phone's own (its code did expire), or a neighbour's answering for the
+ * code's public first digits: said as both, with the refusal's own words and code.
+ */
+function unprovedRefusal (err: FerryError, said: string, setAside: number): FerryError {
+  const one = setAside === 1
+  return new FerryError(err.code,
+    `pairing: ${one ? 'a phone' : `${setAside} phones`} showing this code's first three digits refused the code before checking it ` +
+    `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
+    'if the old phone still shows this code, someone nearby may be refusing in its place, and the old phone\'s QR code, which names it, pairs all the same',
+    { ...err.details, unproved: true, setAside }, { cause: err })
 }
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */

@@ -7,6 +7,7 @@ import type { FerryNode } from '../../../src/net/node.js'
 import { PAIR_PROTOCOL, pairAsSender } from '../../../src/net/pair-stream.js'
 import { streamToDuplex } from '../../../src/net/stream-duplex.js'
 import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode, SenderHandshake } from '../../../src/pairing/index.js'
+import { encodeAbort, type AbortReason } from '../../../src/pairing/messages.js'
 import { prefix, readFrames } from '../../../src/wire/framing.js'
 import { rawNode } from './raw-peer.js'
 
@@ -35,6 +36,11 @@ export interface ImpostorOptions {
    * new phone's answer: this is awaited between the two (the test decides when the cut lands).
    */
   cutAfterPakeB?: () => Promise<void>
+  /**
+   * Every stream after the dropped ones it refuses at once with this reason, before any PAKE_B, and
+   * hangs up: a refusal that checked nothing of the code (the new phone learns nothing, nor does it).
+   */
+  refuseAtOnce?: AbortReason
 }
 
 /** `guess` is the code it pretends to show; what it does with each pairing stream is in `opts`. */
@@ -51,6 +57,16 @@ export async function startImpostor (guess: string, opts: ImpostorOptions = {}):
       void (async () => {
         await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
         duplex.abort(new Error('the impostor drops the link'))
+      })().catch(() => {})
+      return
+    }
+    const refusal = opts.refuseAtOnce
+    if (refusal !== undefined) {
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        const abort = encodeAbort(refusal)
+        await duplex.write([prefix([abort]), abort])
+        await duplex.close()
       })().catch(() => {})
       return
     }

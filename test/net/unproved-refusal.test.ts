@@ -1,0 +1,141 @@
+// The code's first three digits are public (mDNS carries them, the sweep answers for them), so a
+// neighbour can answer the new phone's search for them and refuse the code at once, before any PAKE_B:
+// a refusal that checked nothing of the code. It must not end the receive while the old phone is there
+// to be found: the phone that refused is set aside and the search goes on. Real libp2p nodes on
+// loopback, found by the real sweep over a 127.x.y.0/24 (nothing leaves the machine); where each phone's
+// discovery port sits decides which one the sweep finds first: the first port is asked on every host
+// before another port is asked on any, so the impostor, on the first, is always found first.
+import { randomInt } from 'node:crypto'
+import type { Libp2p } from '@libp2p/interface'
+import { describe, expect, it } from 'vitest'
+import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
+import { SenderSearch } from '../../src/net/find-sender.js'
+import type { FerryNode } from '../../src/net/node.js'
+import { startResponder } from '../../src/net/probe.js'
+import type { LocalSubnet } from '../../src/net/subnets.js'
+import type { FerryEvent } from '../../src/net/transfer-events.js'
+import { parseCode } from '../../src/pairing/index.js'
+import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
+import { stoppedAfterEach } from '../helpers/stopped.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
+const CODE = parseCode('647-2093-5518')
+const GUESS = '647-0000-0001'
+
+describe('a phone that refuses the code before checking it does not end the receive', () => {
+  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
+  const net = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`
+  const host = `${net}.60`
+  const self: LocalSubnet = { ifname: 'lo-test', address: `${net}.100`, prefix: 24, sweepPrefix: 24, virtual: false }
+  const base = randomInt(30_000, 40_000)
+  const ports = [base, base + 1, base + 2]
+
+  /** Answers the sweep for the nameplate on `host`, at `port` only, as `peer` at `addrs`. */
+  async function showNameplate (port: number, peer: string, addrs: string[]): Promise<void> {
+    const r = await startResponder({ nameplate: CODE.nameplate, host, ports: [port], answer: () => ({ peer, addrs }) })
+    if (r === undefined) throw new Error(`port ${port} is taken`)
+    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
+  }
+
+  async function impostor (port: number, opts?: ImpostorOptions): Promise<Impostor> {
+    const i = await startImpostor(GUESS, opts)
+    nodes.push(i.node)
+    await showNameplate(port, i.node.peerId.toString(), [i.addr])
+    return i
+  }
+
+  async function oldPhone (port: number): Promise<{ phone: Ferry, offered: Promise<unknown> }> {
+    const phone = await createFerry(tempDir('unproved-old-'), { listen, memory: false })
+    phones.push(phone)
+    await fillStore(phone.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
+    const offered = phone.send({ code: CODE })
+    offered.catch(() => {})
+    await showNameplate(port, phone.node.peerId.toString(), phone.addresses().map(String))
+    return { phone, offered }
+  }
+
+  async function newPhone (): Promise<Ferry> {
+    const p = await createFerry(tempDir('unproved-new-'), { listen, memory: false })
+    phones.push(p)
+    return p
+  }
+
+  const search = (timeoutMs: number): SenderSearch => new SenderSearch({
+    nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }
+  })
+
+  async function failure (p: Promise<unknown>): Promise<FerryError> {
+    const err = await p.then(() => undefined, (e: unknown) => e)
+    expect(isFerryError(err), String(err)).toBe(true)
+    return err as FerryError
+  }
+
+  for (const refusal of [ErrorCode.CODE_EXPIRED, ErrorCode.WRONG_CODE] as const) {
+    it(`found first, a phone that refuses at once (${refusal}) is set aside: the receive pairs with the old phone and verifies`, async () => {
+      const fake = await impostor(ports[0], { refuseAtOnce: refusal })
+      const { phone: old, offered } = await oldPhone(ports[1])
+      const phone = await newPhone()
+      const looking = search(20_000)
+      const found = await looking.find()
+      expect(found.peer, 'the sweep finds the impostor first').toBe(fake.node.peerId.toString())
+
+      const events: FerryEvent[] = []
+      const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) })
+      expect(got.progress.messages).toBe(12)
+      await expect(offered).resolves.toBeDefined()
+      expect(await exportText(phone.store)).toBe(await exportText(old.store))
+      expect(fake.streams, 'the phone that refused was not asked again').toBe(1)
+      // The app (and the person) hears why the receive went on looking.
+      const interrupted = events.filter(e => e.type === 'interrupted')
+      expect(interrupted).toHaveLength(1)
+      const said = interrupted[0].type === 'interrupted' ? interrupted[0].error : undefined
+      expect(said?.code).toBe(refusal)
+      expect(said?.details).toMatchObject({ unproved: true, setAside: 1 })
+      expect(said?.message).toContain('refused the code before checking it')
+      expect(said?.message).toContain('the search goes on for the old phone')
+      expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+    })
+  }
+
+  it('with no other phone showing the digits, the receive ends with the refusal it heard, said as unproved, no try spent', async () => {
+    const fake = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+    const phone = await newPhone()
+    const looking = search(2_000)
+    const found = await looking.find()
+    const events: FerryEvent[] = []
+    const refused = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) }))
+    // The code and details an app branches on stay those of the refusal; `unproved` says nothing checked it.
+    expect(refused.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused.details).toMatchObject({ from: 'sender', unproved: true, setAside: 1 })
+    expect(refused.message).toContain('a phone showing this code\'s first three digits refused the code before checking it')
+    // An old phone whose code did expire is still said to be that, in the refusal's own words.
+    expect(refused.message).toContain('it said: the code has expired (already used by another phone, three wrong tries, or ten minutes old)')
+    expect(refused.message).toContain('no other phone nearby shows them')
+    expect(refused.message).toContain('someone nearby may be refusing in its place')
+    expect(refused.message).not.toContain('2093')
+    expect(events.filter(e => e.type === 'interrupted')).toHaveLength(1)
+    expect(fake.streams).toBe(1)
+    expect(await new TriedCodes(phone.journal).load(CODE), 'a refusal that checked nothing costs no try').toBeUndefined()
+  })
+
+  it('a guess charged on the next phone still ends the receive as a wrong code', async () => {
+    // Set aside is only what tested no guess: a phone that answered with a valid PAKE_B had this phone
+    // check the code against it, and its WRONG_CODE ends the receive with a try spent, as always.
+    const refuser = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+    const guesser = await impostor(ports[1])
+    const phone = await newPhone()
+    const looking = search(20_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(refuser.node.peerId.toString())
+    const wrong = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking }))
+    expect(wrong.code).toBe(ErrorCode.WRONG_CODE)
+    expect(wrong.details).toMatchObject({ triesLeft: 2 })
+    expect(wrong.details?.unproved).toBeUndefined()
+    expect(refuser.streams).toBe(1)
+    expect(guesser.streams).toBe(1)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toMatchObject({ failed: 1 })
+  })
+})
