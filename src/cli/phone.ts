@@ -164,7 +164,10 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
       // After an interruption the next session's first progress is printed at once, whatever the
       // throttle: it is where the resumed transfer starts (a restarted phone reconnects within 0.3 s).
       if (e.type === 'interrupted') view = undefined
-      if (e.type === 'pair-failed' || e.type === 'interrupted') { jsonEvent(e.type, { at: e.at, code: e.error.code, message: e.error.message }); return }
+      if (e.type === 'pair-failed' || e.type === 'interrupted') {
+        jsonEvent(e.type, { at: e.at, code: e.error.code, message: e.error.message, ...(e.error.details?.unproved === true ? { unproved: true } : {}) })
+        return
+      }
       jsonEvent(e.type, { ...e, type: undefined })
       return
     }
@@ -203,9 +206,13 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         // in the debug log and the JSON event. Before the first link, the reason a dial failed (refused,
         // isolated) is what the person can act on, so it is said.
         log('interrupted (%s): %s', e.error.code, e.error.message)
-        const line = linked
-          ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`
-          : `cannot reach the other phone (${e.error.message}); retrying...`
+        // A phone that refused the code without checking it is set aside while the search goes on: its
+        // refusal is no verdict on the code, and the message says so.
+        const line = e.error.details?.unproved === true
+          ? e.error.message
+          : linked
+            ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`
+            : `cannot reach the other phone (${e.error.message}); retrying...`
         if (line === lastInterruption) break
         lastInterruption = line
         say(line)

@@ -13,7 +13,7 @@ import { damagedMediaNote, jsonEvent, sayStopped } from './progress.js'
 import { chatSummaryLines } from './chat-summary.js'
 import { parseCode, parseQrPayload, qrKeyFor, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
-import { SenderSearch, senderRoute } from '../net/find-sender.js'
+import { SenderSearch, senderRoute, type FindAgain } from '../net/find-sender.js'
 import type { FoundVia } from '../net/isolation.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
@@ -104,6 +104,9 @@ function spentCode (err: unknown): unknown {
 /** A wrong typed code, with the tries of it this phone has left, in the CLI's words. */
 export function wrongCode (err: unknown): unknown {
   if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
+  // Refused unchecked by every phone the search found (net/receiving.ts): no verdict on the digits, and
+  // its own words say so.
+  if (err.details?.setAside !== undefined) return err
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
   if (err.details?.linkDropped === true) {
@@ -299,6 +302,15 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       }
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
       let preferHost: string | undefined
+      const sayFound = (found: { addrs: Multiaddr[], via: FoundVia, host?: string }): void => {
+        const peerOf = firstPeerIdOf(found.addrs)
+        if (json) jsonEvent('discovered', { peer: peerOf, addrs: found.addrs.map(String), via: found.via, ...(found.host !== undefined ? { host: found.host } : {}) })
+        else if (found.via === 'mdns' || found.via === 'sweep') process.stderr.write(`Found ${peerOf ?? 'the old phone'} ${found.via === 'mdns' ? 'by mDNS' : `by the sweep at ${found.host ?? '?'}`}\n`)
+      }
+      // A phone the search found may refuse the code without checking it (anyone can show its first
+      // digits): the receive then sets it aside and looks on through the same search. Addresses given
+      // (--peer, --qr) leave nothing else to look for.
+      let searched: { find: (again: FindAgain) => Promise<{ addrs: Multiaddr[] }> } | undefined
       if (addrs.length === 0) {
         if (mdns === false && !sweeping) throw needsAddress()
         if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
@@ -306,10 +318,16 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         addrs = addressesToDial(found.addrs, transport)
         via = found.via
         preferHost = found.host
+        searched = {
+          find: async again => {
+            const other = await search.find(again)
+            const dial = addressesToDial(other.addrs, transport)
+            sayFound({ ...other, addrs: dial })
+            return { addrs: dial }
+          }
+        }
       }
-      const peerOf = firstPeerIdOf(addrs)
-      if (json) jsonEvent('discovered', { peer: peerOf, addrs: addrs.map(String), via, ...(preferHost !== undefined ? { host: preferHost } : {}) })
-      else if (via === 'mdns' || via === 'sweep') process.stderr.write(`Found ${peerOf ?? 'the old phone'} ${via === 'mdns' ? 'by mDNS' : `by the sweep at ${preferHost ?? '?'}`}\n`)
+      sayFound({ addrs, via, host: preferHost })
       if (qr !== undefined) peerIdFromString(qr.peerId)
       const onEvent = (e: FerryEvent): void => {
         // Every message is in: the store builds what a bulk load deferred and lets go of its caches
@@ -332,6 +350,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         addrs,
         code,
         qrKey,
+        search: searched,
         request,
         onEvent,
         retryForMs: timeoutMs,

@@ -30,6 +30,16 @@ describe('ferry receive on a try of a typed code that did not pair', () => {
       'are left here. Run ferry send again on the old phone for a new code, or pass its QR code with --qr, which cannot be guessed and is not counted [WRONG_CODE]\n')
   })
 
+  it('a refusal from every phone the search found, none of which checked the code, is said as that, not as digits to check', () => {
+    // Anyone can show the code's first digits and refuse at once (net/receiving.ts): the digits typed
+    // were never tested, so telling the person to check them would send them the wrong way.
+    const message = 'pairing: a phone showing this code\'s first three digits refused the code before checking it (it said: the code does not match), ' +
+      'and no other phone nearby shows them. It proved nothing of the code: if the old phone still shows this code, someone nearby may be refusing in its place'
+    const text = said(new FerryError(ErrorCode.WRONG_CODE, message, { triesLeft: 3, unproved: true, setAside: 1 })).text
+    expect(text).toBe(`ferry: ${message} [WRONG_CODE]\n`)
+    expect(text).not.toContain('check the digits')
+  })
+
   it('a refusal that was heard still reads as a wrong code to check', () => {
     expect(said(new FerryError(ErrorCode.WRONG_CODE, 'pairing: ...', { triesLeft: 2 })).text)
       .toBe('ferry: the code does not match the old phone\'s: check the digits. 2 tries of this code left here; the QR code (--qr) cannot be mistyped [WRONG_CODE]\n')
