@@ -13,7 +13,7 @@ import { rawNode } from './raw-peer.js'
 
 export interface Impostor {
   node: FerryNode
-  /** Loopback multiaddr with /p2p/. */
+  /** Its loopback multiaddr with /p2p/ (its first, where it listens on no loopback). */
   addr: string
   /** Pairing streams the new phone opened to it, each the start of a CPace run. */
   streams: number
@@ -41,17 +41,23 @@ export interface ImpostorOptions {
    * hangs up: a refusal that checked nothing of the code (the new phone learns nothing, nor does it).
    */
   refuseAtOnce?: AbortReason
+  /** Where it listens (default loopback only). */
+  listen?: string[]
+  /** Told of each pairing stream, once `streams` counts it. */
+  onStream?: () => void
 }
 
 /** `guess` is the code it pretends to show; what it does with each pairing stream is in `opts`. */
 export async function startImpostor (guess: string, opts: ImpostorOptions = {}): Promise<Impostor> {
-  const node = await rawNode()
+  const node = await rawNode(opts.listen)
   const self = node.peerId.toString()
-  const addr = node.getMultiaddrs().map(String).find(a => a.startsWith('/ip4/127.0.0.1/'))
-  if (addr === undefined) throw new Error('the impostor has no loopback address')
+  const addrs = node.getMultiaddrs().map(String)
+  const addr = addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? addrs[0]
+  if (addr === undefined) throw new Error('the impostor listens nowhere')
   const me: Impostor = { node, addr, streams: 0, stop: async () => { await node.stop() } }
   await node.handle(PAIR_PROTOCOL, (stream: Stream, connection) => {
     me.streams++
+    opts.onStream?.()
     const duplex = streamToDuplex(stream)
     if (me.streams <= (opts.dropFirst ?? 0)) {
       void (async () => {

@@ -17,8 +17,8 @@ import { PAIR_PROTOCOL } from '../../../src/net/pair-stream.js'
 import { decodeFrame, encodeFrame, type Frame } from '../../../src/wire/codec.js'
 import { MAX_FRAME_BYTES, prefix, readFrames } from '../../../src/wire/framing.js'
 
-export async function rawNode (): Promise<FerryNode> {
-  return await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+export async function rawNode (listen = ['/ip4/127.0.0.1/tcp/0']): Promise<FerryNode> {
+  return await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), listen, mdns: false })
 }
 
 /**
