@@ -279,6 +279,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     process.once('SIGINT', onSigint)
     try {
       const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
+      // Set once the search looks on past a phone that refused the code unchecked.
+      let lookingPast = false
       const search = new SenderSearch({
         node: phone.node,
         nameplate,
@@ -288,11 +290,13 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         timeoutMs,
         onSweepStart: subnets => {
           if (json) jsonEvent('sweeping', { subnets })
-          else process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
+          else if (!lookingPast) process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
         },
         onSweepRound: (round, stats, ms) => {
           if (json) { jsonEvent('swept', { round, ms, subnets: stats }); return }
-          if (round !== 1) return
+          // Looking past a phone set aside, the person has been told why, and the phone set aside would
+          // count among those "showing other codes".
+          if (round !== 1 || lookingPast) return
           const reached = stats.reduce((n, st) => n + st.reached, 0)
           const ferry = stats.reduce((n, st) => n + st.ferry, 0)
           process.stderr.write(reached === 0
@@ -323,6 +327,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         preferHost = found.host
         searched = {
           find: async again => {
+            lookingPast = true
             const other = await search.find(again)
             const dial = addressesToDial(other.addrs, transport)
             sayFound({ ...other, addrs: dial })

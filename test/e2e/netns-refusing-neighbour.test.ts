@@ -82,6 +82,8 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     const refusedAt = lines.findIndex(l => l.startsWith('a phone showing this code\'s first three digits refused the code before checking it (it said: the code has expired'))
     expect(refusedAt, receiver.describe()).toBeGreaterThan(-1)
     expect(lines[refusedAt]).toContain('it proved nothing of the code, so the search goes on for the old phone...')
+    // What the sweep sees after that would count the phone set aside as one "showing other codes".
+    expect(lines.slice(refusedAt + 1).filter(l => !l.startsWith('ferry: ') && l !== ''), receiver.describe()).toEqual([])
     const end = lines.find(l => l.startsWith('ferry: '))
     expect(end).toContain('a phone showing this code\'s first three digits refused the code before checking it (it said: the code has expired')
     expect(end).toContain('no other phone nearby shows them')
