@@ -160,8 +160,8 @@ it holds the code, counts as a try too: that run ends (WRONG_CODE) rather than r
 saying how many are left. After three the code is refused at once (CODE_EXPIRED): ask for a new one,
 or use the QR code, whose key cannot be guessed. A phone found by the search that refuses the code
 before checking it (anyone nearby can show its first three digits) costs no try: it is set aside and
-the search goes on; only when no other phone shows them within --timeout does the run end with that
-refusal.
+the search goes on; only when no other phone shows them within 12 s (or --timeout) does the run end
+with that refusal.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on

@@ -28,6 +28,13 @@ const log = logger('ferry:service')
 export const DEFAULT_STALL_MS = 5_000
 /** How long a receiver that verified keeps reconnecting to tell the old phone so. */
 const TELL_AGAIN_MS = 20_000
+/**
+ * How long a receive looks for another phone once one refused the code unchecked. An old phone whose
+ * code did expire refuses the same way, and its person should hear so soon, not when the whole search
+ * gives up; a phone on the LAN answers mDNS at once and the sweep's next round within seconds, so this
+ * covers two of its rounds.
+ */
+const LOOK_ON_MS = 12_000
 const ELSEWHERE_DIAL_MS = 2_000
 
 export interface ReceiveOptions {
@@ -51,8 +58,8 @@ export interface ReceiveOptions {
    * code's first three digits are public, so a neighbour can answer that search and refuse the code at
    * once: a refusal that came before the other phone's PAKE_B tested no guess and proved nothing of the
    * code (`details.unproved`). That phone is then set aside and the receive goes on with the next phone
-   * `find({ except })` turns up (an `interrupted` event says so). When none does within the search's
-   * time, the receive ends with the refusal it heard: its code and details, `details.unproved` and
+   * `find({ except })` turns up (an `interrupted` event says so). When none does within `lookOnMs` (and
+   * the search's own time), the receive ends with the refusal it heard: its code and details, `details.unproved` and
    * `details.setAside` (how many phones refused so), worded so. Without it (the addresses were given:
    * a QR code, --peer) such a refusal ends the receive at once.
    */
@@ -72,6 +79,8 @@ export interface ReceiveOptions {
    * of a phone stopped before it could say so.
    */
   tellAgainMs?: number
+  /** How long to look for another phone after one refused a typed code unchecked (see `search`; default 12 s, within the search's own time). */
+  lookOnMs?: number
   /**
    * When no session got through to tell the old phone within `tellAgainMs`: keep the pairing (and with
    * it the journal's word that the history was verified after the pairing's last use) instead of
@@ -214,7 +223,8 @@ export class Receiving {
     })
     let found: { addrs: Multiaddr[] }
     try {
-      found = await opts.search.find({ except: setAside, signal: opts.signal })
+      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
+      found = await opts.search.find({ except: setAside, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)

@@ -121,6 +121,21 @@ describe('a phone that refuses the code before checking it does not end the rece
     expect(await new TriedCodes(phone.journal).load(CODE), 'a refusal that checked nothing costs no try').toBeUndefined()
   })
 
+  it('an old phone whose code did expire is heard once the look past it is over, not when the whole search gives up', async () => {
+    // Its refusal looks on the wire as the neighbour's does. The search is given ten minutes, as a patient
+    // app might: the person must still hear "expired" once looking past that phone found nobody else, or
+    // this test times out.
+    const expired = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+    const phone = await newPhone()
+    const looking = search(600_000)
+    const found = await looking.find()
+    const refused = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 1_000 }))
+    expect(refused.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(refused.details).toMatchObject({ unproved: true, setAside: 1 })
+    expect(refused.message).toContain('it said: the code has expired')
+    expect(expired.streams).toBe(1)
+  })
+
   it('a guess charged on the next phone still ends the receive as a wrong code', async () => {
     // Set aside is only what tested no guess: a phone that answered with a valid PAKE_B had this phone
     // check the code against it, and its WRONG_CODE ends the receive with a try spent, as always.
