@@ -23,10 +23,10 @@ async function phone (name: string): Promise<Ferry> {
 }
 
 /** One transfer with a fresh code, from offer to verified. */
-async function move (old: Ferry, fresh: Ferry, opts: { offer?: Selection, request?: Selection, onEvent?: (e: FerryEvent) => void } = {}): Promise<ReceiveResult> {
+async function move (old: Ferry, fresh: Ferry, opts: { offer?: Selection, request?: Selection, onEvent?: (e: FerryEvent) => void, restoreDeleted?: boolean } = {}): Promise<ReceiveResult> {
   const code = generateCode()
   const offered = old.send({ code, selection: opts.offer })
-  const result = await fresh.receive({ addrs: old.addresses(), code, request: opts.request, onEvent: opts.onEvent, retryForMs: 30_000 })
+  const result = await fresh.receive({ addrs: old.addresses(), code, request: opts.request, onEvent: opts.onEvent, restoreDeleted: opts.restoreDeleted, retryForMs: 30_000 })
   await offered
   return result
 }
@@ -281,5 +281,33 @@ describe('a second transfer cut in the middle and resumed', () => {
     expect(here).toEqual([...old.store.listMessages()].filter(m => !(m.conversation === 'c0' && m.id === 'm100')).concat(own).sort((x, y) => x.conversation < y.conversation ? -1 : x.conversation > y.conversation ? 1 : x.ts - y.ts || (x.id < y.id ? -1 : 1)))
     expect(fresh.store.hasMediaFile(big.sha256)).toBe(true)
     mediaConsistent(fresh.store)
+  }, 120_000)
+})
+
+describe('a contact deleted on the new phone', () => {
+  it('stays deleted through later transfers, comes back when asked, and one added on the old phone arrives', async () => {
+    const old = await phone('old')
+    await fillStore(old.store, { conversations: 2, messagesPerConversation: 50, mediaSizes: [] })
+    const fresh = await phone('new')
+    await move(old, fresh)
+    expect(fresh.store.listContacts()).toEqual(old.store.listContacts())
+
+    // The new phone's owner deletes u2; on the old phone u2 goes on writing and is renamed, and Nina is added.
+    await fresh.store.commit({ remove: { contacts: ['u2'] } })
+    const fromU2 = write(old.store, 'c-😀', 'u2 still writes', 'u2')
+    old.store.putMetadata([{ id: 'u2', name: 'Li Lei' }, { id: 'u9', name: 'Nina' }], [], [])
+    const second = await move(old, fresh)
+    expect(second.stats.contactsLeftDeleted).toBe(1)
+    expect(fresh.store.listContacts().map(c => c.id)).toEqual(['u1', 'u3', 'u9'])
+    expect(byKey(fresh.store.listMessages()).get(keyOf(fromU2))).toEqual(fromU2)
+
+    write(old.store, 'c0', 'later', 'u1')
+    const third = await move(old, fresh)
+    expect(third.stats.contactsLeftDeleted).toBe(1)
+    expect(fresh.store.listContacts().map(c => c.id)).toEqual(['u1', 'u3', 'u9'])
+
+    const restored = await move(old, fresh, { restoreDeleted: true })
+    expect(restored.stats.contactsLeftDeleted).toBe(0)
+    expect(fresh.store.listContacts()).toEqual(old.store.listContacts())
   }, 120_000)
 })
