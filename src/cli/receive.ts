@@ -195,8 +195,8 @@ ${SELECTION_HELP}
                       sweep round saw, connection which address and interface it runs over;
                       verified has unheard: true when the old phone did not hear it
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
-  --restore-deleted   bring back the chats, messages and media deleted on this phone since the last transfer
-                      from the same old phone. Without it they stay deleted: a later transfer brings
+  --restore-deleted   bring back the chats, messages, media and contacts deleted on this phone since the last
+                      transfer from the same old phone. Without it they stay deleted: a later transfer brings
                       only what the old phone changed since (a new message in a deleted chat brings
                       the chat back with it), and says how many stay deleted
 

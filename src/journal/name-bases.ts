@@ -14,13 +14,22 @@ const log = logger('ferry:journal')
 // and must not become a second copy of the person's address book. A digest is salted with the source's
 // history id, which keeps bases of different old phones apart; a short name can still be guessed from
 // it by someone who reads the journal, which is private to its user like the rest of it.
+//
+// A contact's base also says which store the transfer carried it into (a digest of that store's history
+// id): a contact in the base of this store and missing from it was deleted here, and stays deleted
+// (own-names.ts). Keyed by the store as the leaf bases are (leaf-bases.ts): a store wiped and made again
+// beside the same journal must not take every contact the old phone sent before as deleted.
 
 /** Every key of this module's records. */
 export const NAME_BASES = 'n/'
 const LABEL = 'ferry/name-base/1'
 
-/** Digests of a contact's fields as the old phone last sent them (see NameBases.digest). */
-export interface ContactBase { name: string, phone: string }
+/**
+ * Digests of a contact's fields as the old phone last sent them (see NameBases.digest). `store`: the
+ * store that transfer went into; absent in a base written before it was kept (the contact then is not
+ * taken as deleted here, and the next verification records it).
+ */
+export interface ContactBase { name: string, phone: string, store?: string }
 /**
  * Digests of a conversation's fields as the old phone last sent them. `members`: one digest per member id;
  * absent in a base written before members were kept (the merge then keeps both phones' members).
@@ -36,16 +45,18 @@ const CONVERSATION = 'c/'
 export class NameBases {
   private constructor (
     private readonly sourceId: string,
+    private readonly storeId: string,
     private readonly contacts: Map<string, ContactBase>,
     private readonly conversations: Map<string, ConversationBase>
   ) {}
 
   /**
-   * The bases the journal holds for `sourceId` (none before a transfer from it was verified with them).
-   * An entry that does not read as one counts as none: a base only ever makes this phone keep its own
-   * name, and without one the old phone's name is taken, as at a first transfer.
+   * The bases the journal holds for `sourceId` (none before a transfer from it was verified with them),
+   * for the store whose history id is `storeId`. An entry that does not read as one counts as none: a
+   * base only ever makes this phone keep its own name or deletion, and without one the old phone's
+   * contact or chat is taken, as at a first transfer.
    */
-  static async load (journal: Journal, sourceId: string): Promise<NameBases> {
+  static async load (journal: Journal, sourceId: string, storeId: string): Promise<NameBases> {
     const prefix = sourcePrefix(sourceId)
     const contacts = new Map<string, ContactBase>()
     const conversations = new Map<string, ConversationBase>()
@@ -56,7 +67,9 @@ export class NameBases {
         b = fromJson<Record<string, unknown>>(v)
       } catch {}
       if (key.startsWith(CONTACT) && typeof b?.name === 'string' && typeof b.phone === 'string') {
-        contacts.set(key.slice(CONTACT.length), { name: b.name, phone: b.phone })
+        const base: ContactBase = { name: b.name, phone: b.phone }
+        if (typeof b.store === 'string') base.store = b.store
+        contacts.set(key.slice(CONTACT.length), base)
       } else if (key.startsWith(CONVERSATION) && typeof b?.title === 'string') {
         const members = Array.isArray(b.members) && b.members.every(m => typeof m === 'string') ? new Set(b.members as string[]) : undefined
         conversations.set(key.slice(CONVERSATION.length), members === undefined ? { title: b.title } : { title: b.title, members })
@@ -64,11 +77,20 @@ export class NameBases {
         log('ignoring a damaged name base %s', k)
       }
     }
-    return new NameBases(sourceId, contacts, conversations)
+    return new NameBases(sourceId, storeId, contacts, conversations)
   }
 
   contact (id: string): ContactBase | undefined {
     return this.contacts.get(hash('id', id))
+  }
+
+  /**
+   * True when the last verified transfer from the old phone carried contact `id` into this store: missing
+   * here, its owner deleted it.
+   */
+  carriedHere (id: string): boolean {
+    const base = this.contact(id)
+    return base?.store !== undefined && base.store === this.digest('store', this.storeId)
   }
 
   conversation (id: string): ConversationBase | undefined {
@@ -79,20 +101,21 @@ export class NameBases {
    * The digest a base holds for a field's value; an absent value (a contact without a number) has its own.
    * A chat's members are digested one by one (`member`), so the base holds a set.
    */
-  digest (field: 'name' | 'phone' | 'title' | 'member', value: string | undefined): string {
+  digest (field: 'name' | 'phone' | 'title' | 'member' | 'store', value: string | undefined): string {
     return hash('value', this.sourceId, field, value ?? null)
   }
 
   /**
    * The journal ops that make what the old phone sent this session the bases of its next transfer:
    * written with the transfer's verification, in the same write (TransferLog.verified), so a transfer
-   * refused or never verified leaves the bases as they were.
+   * refused or never verified leaves the bases as they were. A contact left deleted here is recorded
+   * too: it was carried, and stays deleted at the next transfer.
    */
   record (contacts: Contact[], conversations: Conversation[]): JournalOp[] {
     const prefix = sourcePrefix(this.sourceId)
     const ops: JournalOp[] = []
     for (const c of contacts) {
-      const base: ContactBase = { name: this.digest('name', c.name), phone: this.digest('phone', c.phone) }
+      const base: ContactBase = { name: this.digest('name', c.name), phone: this.digest('phone', c.phone), store: this.digest('store', this.storeId) }
       ops.push({ key: `${prefix}${CONTACT}${hash('id', c.id)}`, value: jsonValue(base) })
     }
     for (const c of conversations) {

@@ -13,7 +13,7 @@ export function count (x: number, one: string, many: string): string {
 /**
  * "3 new messages, 1 new media file (2.1 MB), 1 message kept as this phone changed it (...), 12,418
  * messages and 40 media files already here"; what stays deleted here (messages, whole chats, media
- * files) is said once, with the hint. `restoreHint`: how this caller brings back what stays
+ * files, contacts) is said once, with the hint. `restoreHint`: how this caller brings back what stays
  * deleted (the CLI's flag), said after it.
  */
 export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string): string {
@@ -25,13 +25,16 @@ export function describeStats (s: TransferStats, formatBytes: (bytes: number) =>
   const deleted = s.messagesLeftDeleted ?? 0
   const chats = s.chatsLeftDeleted ?? 0
   const media = s.mediaLeftDeleted ?? 0
+  const contacts = s.contactsLeftDeleted ?? 0
   const hint = restoreHint === undefined ? '' : ` (${restoreHint})`
+  // Media files and contacts go with the messages when there are some: "with 2 media files and 1 contact".
+  const along = [...(media > 0 ? [count(media, 'media file', 'media files')] : []), ...(contacts > 0 ? [count(contacts, 'contact', 'contacts')] : [])].join(' and ')
   if (deleted > 0) {
     parts.push(`${count(deleted, 'message', 'messages')} deleted on this phone ${deleted === 1 ? 'stays' : 'stay'} deleted` +
       (chats > 0 ? `, ${count(chats, 'whole chat', 'whole chats')} among them` : '') +
-      (media > 0 ? `, with ${count(media, 'media file', 'media files')}` : '') + hint)
-  } else if (media > 0) {
-    parts.push(`${count(media, 'media file', 'media files')} deleted on this phone ${media === 1 ? 'stays' : 'stay'} deleted${hint}`)
+      (along !== '' ? `, with ${along}` : '') + hint)
+  } else if (along !== '') {
+    parts.push(`${along} deleted on this phone ${media + contacts === 1 ? 'stays' : 'stay'} deleted${hint}`)
   }
   if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
   return parts.join(', ')

@@ -471,7 +471,7 @@ export function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
 }
 
 /** The counts a journal written before they existed does not have: left out of the stats, not zero. */
-const OPTIONAL_STATS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'mediaLeftDeleted'] as const
+const OPTIONAL_STATS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
 
 /**
  * What a receive moved, as the app hears it, from the receiver's counts: a session's (ReceiverProgress),

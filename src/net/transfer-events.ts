@@ -62,6 +62,12 @@ export interface TransferStats {
   /** The receiver: of those, whole chats deleted here: not made again. */
   chatsLeftDeleted?: number
   /**
+   * The receiver: contacts the last transfer from the old phone brought that this phone's owner deleted
+   * since: not made again, even if the old phone renamed them (ReceiveOptions.restoreDeleted brings them
+   * back).
+   */
+  contactsLeftDeleted?: number
+  /**
    * The receiver: media files the last transfer from the old phone brought that this phone's owner
    * removed (with the messages that named them); no message here refers to them, so they stay out.
    */

@@ -17,8 +17,8 @@ import type { Contact, Conversation } from '../store/model.js'
 
 /**
  * Throws COUNT_MISMATCH for a contact or chat the store does not hold, DIGEST_MISMATCH for one it holds
- * otherwise than committed. `conversations`: those this phone must now hold (not those that stay
- * deleted here). One read of each list, whatever the size of the history.
+ * otherwise than committed. `contacts`, `conversations`: those this phone must now hold (not those that
+ * stay deleted here). One read of each list, whatever the size of the history.
  */
 export async function verifyNames (sink: HistorySink, contacts: readonly Contact[], conversations: readonly Conversation[]): Promise<void> {
   if (contacts.length > 0) {

@@ -21,29 +21,52 @@ import type { ContactBase, ConversationBase, NameBases } from '../journal/name-b
 // since (in the base, still here) goes, and one added on either phone since (in no base) stays. Without a
 // members base (a first transfer, a journal from before they were kept) a chat keeps every member of
 // both phones, as it always did. A contact keeps a number the old phone has none of whatever the base.
+//
+// A contact the base says the last transfer carried into this store, and which this phone no longer
+// holds, was deleted here since: it stays deleted (unless the person asks for what was deleted back,
+// restoreDeleted), as a chat deleted here does. It stays deleted even when the old phone renamed it or
+// changed its number since, as a chat deleted here and renamed there does (reconciliation.ts makes a chat
+// again only for a message the last transfer did not verify): the person deleted the contact, and a new
+// name there is no reason to show it again. Unlike a rename kept here, nothing is lost for good: receiving
+// with restoreDeleted at any later time brings the contact back as the old phone has it then. Nothing
+// else needs the record: the store port holds messages whose sender is no contact (history.ts and its
+// conformance suite ask for no such link, and an app names such a sender by its id), so a message from a
+// deleted contact that arrives does not bring the contact back either, as on one phone.
+// A contact in no base of this store (added on the old phone since, or a first transfer) arrives.
 
 /** The contacts and conversations to store, and how many of them kept a value of this phone's. */
 export interface MergedNames {
+  /** The old phone's contacts as this phone stores them: without those left deleted. */
   contacts: Contact[]
   conversations: Conversation[]
   /** Contacts and chats of which a name, title or number the old phone sent otherwise stays as it is here. */
   kept: number
+  /** Contacts the old phone sent that were deleted here since the last transfer, and stay deleted. */
+  contactsLeftDeleted: number
 }
 
+/** `restoreDeleted`: the person asked for what was deleted here back (ReceiverInit.restoreDeleted). */
 export function mergeNames (mine: { contacts: Map<string, Contact>, conversations: Map<string, Conversation> },
-  theirs: { contacts: Contact[], conversations: Conversation[] }, bases: NameBases): MergedNames {
+  theirs: { contacts: Contact[], conversations: Conversation[] }, bases: NameBases, restoreDeleted: boolean): MergedNames {
   let kept = 0
-  const contacts = theirs.contacts.map(c => {
-    const m = mergeContact(mine.contacts.get(c.id), c, bases.contact(c.id), bases)
+  let contactsLeftDeleted = 0
+  const contacts: Contact[] = []
+  for (const c of theirs.contacts) {
+    const here = mine.contacts.get(c.id)
+    if (here === undefined && !restoreDeleted && bases.carriedHere(c.id)) {
+      contactsLeftDeleted++
+      continue
+    }
+    const m = mergeContact(here, c, bases.contact(c.id), bases)
     if (m.kept) kept++
-    return m.contact
-  })
+    contacts.push(m.contact)
+  }
   const conversations = theirs.conversations.map(c => {
     const m = mergeConversation(mine.conversations.get(c.id), c, bases.conversation(c.id), bases)
     if (m.kept) kept++
     return m.conversation
   })
-  return { contacts, conversations, kept }
+  return { contacts, conversations, kept, contactsLeftDeleted }
 }
 
 type Digest = Pick<NameBases, 'digest'>

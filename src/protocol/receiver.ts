@@ -81,6 +81,11 @@ export interface ReceiverProgress {
   /** Chats deleted here since the last transfer, of which the old phone brought nothing new: not made again. */
   chatsLeftDeleted: number
   /**
+   * Contacts deleted here since the last transfer from the old phone carried them: not made again, even
+   * if the old phone renamed them since (own-names.ts).
+   */
+  contactsLeftDeleted: number
+  /**
    * Media files the last verified transfer from this old phone carried, that this phone no longer holds
    * (removed with what its owner deleted) and that stay out: no message here refers to them.
    */
@@ -107,8 +112,9 @@ export interface ReceiverInit {
   inflate?: BatchDeflate['inflate']
   /**
    * Brings back what this phone's owner deleted since the last verified transfer from the same old phone
-   * (chats and messages the old phone did not change since, and media removed with them), as a first
-   * transfer would. Off: they stay deleted (see messagesLeftDeleted, mediaLeftDeleted), and a chat or
+   * (chats and messages the old phone did not change since, media removed with them, and contacts), as a
+   * first transfer would. Off: they stay deleted (see messagesLeftDeleted, contactsLeftDeleted,
+   * mediaLeftDeleted), and a chat or
    * message the old phone changed still comes, with the media it refers to.
    */
   restoreDeleted?: boolean
@@ -128,7 +134,7 @@ export class ReceiverMachine {
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
     messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
-    messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0, mediaLeftDeleted: 0
+    messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0, contactsLeftDeleted: 0, mediaLeftDeleted: 0
   }
 
   error?: FerryError
@@ -436,15 +442,17 @@ export class ReceiverMachine {
    * phone in use they merge rather than replace (own-names.ts): a name or title this phone changed since
    * the last transfer from the old phone, which did not, stays; otherwise the old phone's wins. What only
    * this phone knows stays too: a contact's phone number, and a member added to a chat here (whose
-   * messages are here); a member removed on either phone since stays removed.
+   * messages are here); a member removed on either phone since stays removed, and so does a contact
+   * deleted here since the last transfer carried it (unless restoreDeleted).
    */
   private async putMetadata (e: Expected, incomingContacts: Contact[]): Promise<void> {
     const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
     const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
     const incomingConversations = e.conversations.map(c => c.conversation)
-    const bases = await NameBases.load(this.journal, e.sourceId)
-    const { contacts, conversations, kept } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases)
+    const bases = await NameBases.load(this.journal, e.sourceId, this.sink.historyId)
+    const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted)
     this.progress.namesKept = kept
+    this.progress.contactsLeftDeleted = contactsLeftDeleted
     this.nameBases = bases.record(incomingContacts, incomingConversations)
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
