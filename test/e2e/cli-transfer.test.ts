@@ -299,7 +299,7 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(reading).toBeLessThan(lines.findIndex(l => l.startsWith('0 new messages')))
   })
 
-  it('a chat deleted on the new phone stays deleted at the next transfer and says so; --restore-deleted brings it back', async () => {
+  it('a chat and a contact deleted on the new phone stay deleted at the next transfer and say so; --restore-deleted brings them back', async () => {
     const store = copyStore(source)
     const target = newStorePath()
     let sender = startSender(store, { code: CODE })
@@ -317,7 +317,9 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(photos.length).toBeGreaterThan(0)
     const title = phone.listConversations().find(c => c.id === chat.id)?.title as string
     expect(title).toBeDefined()
-    await phone.commit({ remove: { messages: gone, conversations: [chat.id!], media: photos } })
+    // And a contact.
+    const person = sourceLines.find(l => l.rec.type === 'contact')!.rec
+    await phone.commit({ remove: { messages: gone, conversations: [chat.id!], media: photos, contacts: [person.id!] } })
     phone.close()
 
     sender = startSender(store, { code: '271-8281-8284' })
@@ -326,8 +328,9 @@ describe('ferry send / ferry receive on loopback', () => {
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
     const deleted = gone.length.toLocaleString('en-US')
-    expect(plain.stderr).toContain(`${deleted} messages deleted on this phone stay deleted, 1 whole chat among them, with ${photos.length.toLocaleString('en-US')} media files (ferry receive --restore-deleted brings them back)`)
+    expect(plain.stderr).toContain(`${deleted} messages deleted on this phone stay deleted, 1 whole chat among them, with ${photos.length.toLocaleString('en-US')} media files and 1 contact (ferry receive --restore-deleted brings them back)`)
     const report = await inspect(target)
+    expect(report.stats.contacts).toBe((await inspect(store)).stats.contacts - 1)
     expect(report.conversations.map(c => c.id)).not.toContain(chat.id)
     // Its media stayed out too, and nothing here points at a file that is not.
     expect(report.stats.mediaMissing).toBe(0)
@@ -343,7 +346,7 @@ describe('ferry send / ferry receive on loopback', () => {
     ready = await senderReady(sender)
     const receiver = startReceiver(target, { code: '314-1592-6535', peer: ready.addr, extra: ['--restore-deleted'] })
     await transfer(sender, receiver)
-    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: gone.length, messagesLeftDeleted: 0, chatsLeftDeleted: 0, mediaLeftDeleted: 0, mediaFilesSent: photos.length })
+    expect((await receiver.waitEvent('verified')).stats).toMatchObject({ messagesSent: gone.length, messagesLeftDeleted: 0, chatsLeftDeleted: 0, contactsLeftDeleted: 0, mediaLeftDeleted: 0, mediaFilesSent: photos.length })
     expect(await exportStore(target)).toBe(await exportStore(store))
   })
 
