@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
 import { MAX_FAILURES, type PairingCode } from '../pairing/index.js'
 import { codeKey } from './code-key.js'
+import { placeWrite, type Placed } from './latest-writes.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 
 /**
@@ -135,14 +136,10 @@ export class TriedCodes {
       const after = change(before)
       const others = await this.others(key)
       const ops: JournalOp[] = []
-      if (after !== before) {
-        // One past every record's, this one's included: later than any record there is.
-        const seq = Math.max(before?.seq ?? 0, ...others.map(o => o.seq)) + 1
-        ops.push({ key, value: after === undefined ? undefined : jsonValue({ ...after, seq }) })
-      }
       // The code written now always stays, latest of all (or as it was, when unchanged: a spent code).
-      const room = TRIED_CODES_KEPT - (after === undefined ? 0 : 1)
-      for (const old of others.sort(latestFirst).slice(Math.max(0, room))) ops.push({ key: old.key })
+      const { seq, drop } = placeWrite(others, TRIED_CODES_KEPT, { seq: before?.seq, stays: after !== undefined })
+      if (after !== before) ops.push({ key, value: after === undefined ? undefined : jsonValue({ ...after, seq }) })
+      for (const old of drop) ops.push({ key: old })
       if (ops.length > 0) await this.journal.write(ops)
     })
     this.chain = run.catch(() => {})
@@ -167,13 +164,6 @@ export class TriedCodes {
   }
 }
 
-/** A record's key and where it stands among the others (seq 0: written before the journal kept the order). */
-interface Placed {
-  key: string
-  seq: number
-  lastAt: number
-}
-
 /** A record as the journal holds it, or undefined when it is damaged. */
 function parse (value: Uint8Array): TriedCodeRecord | undefined {
   let r: TriedCodeRecord | undefined
@@ -185,15 +175,4 @@ function parse (value: Uint8Array): TriedCodeRecord | undefined {
   const ok = typeof r === 'object' && r !== null && Number.isSafeInteger(r.failed) && r.failed >= 0 && Number.isFinite(r.lastAt) &&
     (r.seq === undefined || (Number.isSafeInteger(r.seq) && r.seq > 0))
   return ok ? r : undefined
-}
-
-/**
- * Latest written first. Records from before the journal kept the order of writes (seq 0) come after
- * every other; among themselves their time is all there is to go by, then the key, so the order is
- * the same on every read.
- */
-function latestFirst (a: Placed, b: Placed): number {
-  if (a.seq !== b.seq) return b.seq - a.seq
-  if (a.lastAt !== b.lastAt) return b.lastAt - a.lastAt
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 }
