@@ -18,6 +18,7 @@ import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } fro
 import { commandLine } from './command-line.js'
 import { hostOf } from '../net/addresses.js'
 import { portFree } from './port-free.js'
+import { pagePortFor, rememberPagePort } from './page-port.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -126,11 +127,14 @@ ${SELECTION_HELP}
                       --transport auto (WebRTC for the browser, TCP for ferry receive); with
                       --json the code event carries the link (page)
   --web-port N        the port to serve the page on (default ${DEFAULT_PAGE_PORT}, or any free one when
-                      that is taken; 0 for any free one)
+                      that is taken; 0 for any free one); run again to resume, the default or 0 is
+                      the port the page had when the new phone paired, while it is free: the
+                      browser keeps what it received for that address and port
   --json              print JSON events (code, offering, connection, paired, pair-failed,
                       typed-code-spent, manifest, progress, verified) instead of a bar; code and
                       resuming carry the discovery port, offering the code's expiry
-                      (codeExpiresAt). A failure ends with an error event and its code:
+                      (codeExpiresAt); page-moved (was, page) when a resumed sender cannot serve
+                      the page where it was. A failure ends with an error event and its code:
                       CODE_EXPIRED when the code expired unused, NO_PEER when --timeout passed
   --timeout SECONDS   give up when nobody has paired within this time (default: the code's own life,
                       ten minutes from when it was first shown; 600 while waiting for a phone paired
@@ -206,13 +210,20 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     phone.store.prefetch()
     let responder: DiscoveryResponder | undefined
     let page: PageServer | undefined
+    let pageMovedFrom: number | undefined
     try {
       const host = args.values['no-sweep'] === true || nameplate === '' ? undefined : discoveryHost(listen ?? defaultListen(transport, 'sender'))
       responder = host === undefined ? undefined : await startResponder({ nameplate, host, answer: () => ({ peer: phone.ferry.peerId, addrs: dialableAddresses(phone.node).map(String) }) })
       // Served for as long as this offer is open, on the address the link names.
       if (web) {
         const addrs = dialableAddresses(phone.node)
-        page = await servePage({ host: pageHost(addrs), port: webPort, addrs: addrs.map(String) })
+        const at = pageHost(addrs)
+        // Resuming, where the page was when its phone paired: the browser's storage belongs to that origin.
+        const { port, previous } = await pagePortFor(storage.journal, { peer: resuming ? record?.peerId : undefined, host: at, given: webPort })
+        const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host: at, port: p, addrs: addrs.map(String) })
+        // Free a moment ago, taken since: the page goes where it would have without a port kept.
+        page = port === previous && port !== webPort ? await serve(port).catch(async () => await serve(webPort)) : await serve(port)
+        if (previous !== undefined && page.port !== previous) pageMovedFrom = previous
       }
     } catch (err) {
       await responder?.close()
@@ -233,8 +244,10 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     const deadline = new AbortController()
     const codeEndsIt = code !== undefined && record?.role !== 'sender'
     const timer = timeoutGiven || !codeEndsIt ? setTimeout(() => deadline.abort(), timeoutMs) : undefined
+    let remembering: Promise<void> | undefined
     const onEvent = (e: Parameters<typeof printer.onEvent>[0]): void => {
       if (e.type === 'paired') clearTimeout(timer)
+      if (e.type === 'paired' && e.mode === 'code' && page !== undefined) remembering = rememberPagePort(storage.journal, { peer: e.peer, host: page.host, port: page.port })
       printer.onEvent(e)
     }
     let interrupted = false
@@ -264,11 +277,15 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
           process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         }
       } else if (json) {
+        if (page !== undefined && pageMovedFrom !== undefined) jsonEvent('page-moved', { was: withPort(page.url, pageMovedFrom), page: page.url })
         jsonEvent('resuming', { peer: record?.peerId, peerId: phone.ferry.peerId, addrs, transport, webrtc: addrs.filter(a => kindOf(a) === 'webrtc'), discoveryPort: responder?.port, page: page?.url })
       } else {
         process.stderr.write(`Waiting for ${record?.peerId} to reconnect (resume), listening on ${addrs.join(', ')}\n` +
           'To send to another phone instead (this one was lost or reset), stop and run ferry send again with --new.\n')
-        if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
+        if (page !== undefined && pageMovedFrom !== undefined) {
+          process.stderr.write(`The browser phone was served on port ${pageMovedFrom} when the new phone paired, and that port is taken now: it is served at ${page.url} instead,\n` +
+            `where the new phone's browser holds nothing of this transfer. To carry on where it stopped, free port ${pageMovedFrom} and run ferry send again.\n`)
+        } else if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
       }
       const p = await phone.ferry.offer({ code, qrKey, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(async err => {
         // Ctrl-C stopped the phone, which ends its offer: the handler has said goodbye and exits.
@@ -288,6 +305,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
       clearTimeout(timer)
       process.off('SIGINT', onSigint)
       printer.stop()
+      await remembering
       await page?.close()
       await responder?.close()
       await phone.close()
@@ -296,6 +314,13 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
 }
 
 export default send
+
+/** `url` on another port. */
+function withPort (url: string, port: number): string {
+  const u = new URL(url)
+  u.port = String(port)
+  return u.href
+}
 
 /** A code that aged out while shown, with no phone paired: which code, and how to get a new one. */
 function expiredUnused (err: unknown, code: PairingCode, given: boolean): unknown {
