@@ -472,6 +472,60 @@ describe.skipIf(skip)('the browser phone', () => {
       'To receive again, start ferry send on the old phone again and open its new link.')
   }, 180_000)
 
+  /**
+   * An old phone serving its own page (ferry send --web, on loopback) stopped mid-transfer and started
+   * again without the code, listening where `listenAgain` says, asked while the first still runs (default: as before). The new phone's browser opened its
+   * link, paused mid-transfer and closed the tab; it opens what the started-again phone serves.
+   */
+  async function servedPageResumed (listenAgain?: () => Promise<string>): Promise<{ dir: string, first: FerryProcess, second: FerryProcess, pausedAt: number, again: Page }> {
+    const dir = await senderStore()
+    const args = (listen: string): string[] => ['send', '--store', dir, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--listen', listen, '--json']
+    const first = spawnFerry(args(`${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`), { name: 'sender' })
+    const link = String((await first.waitEvent('code', 60_000)).page)
+    const { page, waitState } = await openPage(first)
+    await page.addInitScript(() => {
+      let hook: FerryDebug | undefined
+      Object.defineProperty(window, '__ferry', {
+        configurable: true,
+        get: () => hook,
+        set: (v: FerryDebug) => { hook = v; v.pauseAt({ mediaBytes: 1 }) }
+      })
+    })
+    await page.goto(link)
+    const paused = await waitState('paused mid-transfer', { paused: true })
+    await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
+    const listen = await listenAgain?.() ?? `${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`
+    await first.kill9()
+    await page.goto('about:blank')
+    const second = spawnFerry(args(listen), { name: 'sender-again' })
+    const resuming = await second.waitEvent('resuming', 60_000)
+    // A new tab, as a person opens the address again (the first one's pause stays with it).
+    const again = await page.context().newPage()
+    await again.goto(String(resuming.page))
+    return { dir, first, second, pausedAt: paused.progress!.mediaBytes, again }
+  }
+
+  /** Waits for the resumed page to be done, and checks it carried on (not from nothing) and holds the sender's history. */
+  async function carriedOn (r: { dir: string, second: FerryProcess, pausedAt: number, again: Page }): Promise<void> {
+    try {
+      await r.again.waitForFunction(() => ['verified', 'failed'].includes((window.__ferry as FerryDebug | undefined)?.state().phase ?? ''), null, { timeout: 90_000, polling: 100 })
+    } catch (err) {
+      throw new Error(`page: not done; state ${JSON.stringify(await r.again.evaluate(() => (window.__ferry as FerryDebug | undefined)?.state()).catch(() => undefined))}\n${r.second.describe()}`, { cause: err })
+    }
+    const done = await r.again.evaluate(() => ({ state: (window.__ferry as FerryDebug).state(), events: (window.__ferry as FerryDebug).events }))
+    expect(done.state.error).toBeUndefined()
+    expect(done.events.filter(e => e.type === 'paired').map(e => e.mode)).toEqual(['resume'])
+    expect(done.events.find(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(r.pausedAt)
+    expect((await r.second.waitExit(30_000)).code).toBe(0)
+    expect(await r.again.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', r.dir]))
+  }
+
+  it('carries on from the page an old phone started again serves, at the address it served it before', async () => {
+    const r = await servedPageResumed()
+    expect(new URL(String(r.second.all('resuming')[0].page)).origin).toBe(new URL(String(r.first.all('code')[0].page)).origin)
+    await carriedOn(r)
+  }, 180_000)
+
   it('opened with another old phone\'s link while a transfer is unfinished, pairs with that phone rather than wait for the first', async () => {
     const send = sendOverWebRTC
     const first = send(await senderStore(), 'sender')
