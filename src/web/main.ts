@@ -15,6 +15,7 @@ import { IdbHistoryStore, type StoreStats } from './idb-history.js'
 import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
 import { explain, parseInput, peerOfLink, servedBySender, type PairInput } from './pair-input.js'
+import { resumeAddrs } from './resume-addrs.js'
 import { SpentCodes } from './spent-codes.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
 import { View, type WebProgress } from './view.js'
@@ -157,16 +158,17 @@ class App {
     // receiving from is not where it was (its history was replaced, or it is elsewhere); what arrived
     // from it, never verified, is undone when the new transfer starts, and that phone still holds it.
     if (record?.role === 'receiver' && (linkPeer === undefined || linkPeer === record.peerId)) {
+      const addrs = resumeAddrs(record.peerId, record.addrs, servedAddrs())
       // Verified here before the page was closed or reloaded, and the old phone never heard: tell it.
       const untold = await unheardVerification(this.journal, new PairingRecords(this.journal)).catch(() => undefined)
       if (untold !== undefined) {
         this.showVerified(untold)
         this.view.showForm(true)
-        this.tell(record.addrs)
+        this.tell(addrs)
         return
       }
       this.view.status('Resuming the unfinished transfer…')
-      await this.receive(record.addrs)
+      await this.receive(addrs)
       return
     }
     this.phase = 'idle'
@@ -229,7 +231,7 @@ class App {
     }
     // Served by the old phone and opened at its plain address (typed, not scanned): the page knows where
     // that phone is, and only the code is left to type.
-    const sender = Array.from(document.querySelectorAll('meta[name="ferry-sender"]'), m => m.getAttribute('content') ?? '').filter(a => a !== '')
+    const sender = servedAddrs()
     if (sender.length > 0) {
       this.view.prefill({ addr: sender.join(' ') })
       this.senderKnown = true
@@ -313,7 +315,7 @@ class App {
     if (untold) {
       this.view.showForm(true)
       const record = await new PairingRecords(this.journal).load().catch(() => undefined)
-      this.tell(record?.role === 'receiver' ? record.addrs : addrs)
+      this.tell(record?.role === 'receiver' ? resumeAddrs(record.peerId, record.addrs, servedAddrs()) : addrs)
     }
   }
 
@@ -527,6 +529,11 @@ class App {
     location.hash = ''
     location.reload()
   }
+}
+
+/** Where the old phone that serves this page listened when it served it (src/net/page-server.ts writes them in). */
+function servedAddrs (): string[] {
+  return Array.from(document.querySelectorAll('meta[name="ferry-sender"]'), m => m.getAttribute('content') ?? '').filter(a => a !== '')
 }
 
 /** Waits `ms`, or less if `signal` aborts meanwhile: aborted? */

@@ -2,6 +2,7 @@
 // Chromium opens the page that `ferry web` serves, types the code, and receives the history into
 // IndexedDB over webrtc-direct, reloading once mid-transfer.
 import { randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
@@ -523,6 +524,22 @@ describe.skipIf(skip)('the browser phone', () => {
   it('carries on from the page an old phone started again serves, at the address it served it before', async () => {
     const r = await servedPageResumed()
     expect(new URL(String(r.second.all('resuming')[0].page)).origin).toBe(new URL(String(r.first.all('code')[0].page)).origin)
+    await carriedOn(r)
+  }, 180_000)
+
+  it('carries on from the page an old phone started again on another port serves, dialling where it listens now', async () => {
+    // Another port than before, given: the pairing saved the old one, where nothing answers now.
+    let port = 0
+    const r = await servedPageResumed(async () => {
+      const udp = createSocket('udp4')
+      port = await new Promise<number>(resolve => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)))
+      await new Promise<void>(resolve => udp.close(() => resolve()))
+      return `/ip4/127.0.0.1/udp/${port}/webrtc-direct,/ip4/127.0.0.1/tcp/0`
+    })
+    const before = (r.first.all('code')[0].webrtc as string[])[0]
+    const now = (r.second.all('resuming')[0].webrtc as string[])[0]
+    expect(now).toContain(`/udp/${port}/`)
+    expect(now).not.toBe(before)
     await carriedOn(r)
   }, 180_000)
 
