@@ -1,8 +1,9 @@
 import '../polyfill.js'
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { firstPeerIdOf } from '../net/addresses.js'
 import { PairingRecords } from '../journal/pairing-records.js'
 import { ferry, type FerryEvent, type FerryService, type ReceiveOptions, type ReceiveResult, type TransferStats } from '../net/ferry-service.js'
 import { unheardVerification } from '../net/receiving.js'
@@ -16,6 +17,7 @@ import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
 import { explain, parseInput, peerOfLink, servedBySender, type PairInput } from './pair-input.js'
 import { resumeAddrs } from './resume-addrs.js'
+import { senderAddrsIn, senderAddrsNow } from './sender-addrs.js'
 import { SpentCodes } from './spent-codes.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
 import { View, type WebProgress } from './view.js'
@@ -326,6 +328,7 @@ class App {
       ...pairing,
       agent: 'ferry-web',
       stallMs: STALL_MS,
+      route: servedAddrs().length > 0 ? async (dial, ctx) => await whereNow(dial, ctx.signal) : undefined,
       signal,
       // The page stays open: an old phone that did not hear it verified is told when it comes back.
       keepUnheard: true,
@@ -531,9 +534,20 @@ class App {
   }
 }
 
-/** Where the old phone that serves this page listened when it served it (src/net/page-server.ts writes them in). */
+/** Where the old phone that serves this page listened when it served it. */
 function servedAddrs (): string[] {
-  return Array.from(document.querySelectorAll('meta[name="ferry-sender"]'), m => m.getAttribute('content') ?? '').filter(a => a !== '')
+  return senderAddrsIn(document)
+}
+
+/**
+ * Each dial of a page the old phone serves goes first where that phone listens now, as the page it
+ * serves now says: started again on another port while this tab stayed open, it is reached without a
+ * reload. The addresses must name the phone dialled; nothing else is dialled first.
+ */
+async function whereNow (addrs: Multiaddr[], signal?: AbortSignal): Promise<Multiaddr[]> {
+  const peer = firstPeerIdOf(addrs)
+  if (peer === undefined) return addrs
+  return resumeAddrs(peer, addrs.map(String), await senderAddrsNow(signal)).map(a => multiaddr(a))
 }
 
 /** Waits `ms`, or less if `signal` aborts meanwhile: aborted? */

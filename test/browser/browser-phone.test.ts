@@ -31,6 +31,14 @@ function sendOverWebRTC (dir: string, name: string): FerryProcess {
   return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', WEBRTC_LISTEN, '--json'], { name })
 }
 
+/** A webrtc-direct listen address on a UDP port free now (another than any a running sender holds), and TCP. */
+async function anotherPort (): Promise<string> {
+  const udp = createSocket('udp4')
+  const port = await new Promise<number>(resolve => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)))
+  await new Promise<void>(resolve => udp.close(() => resolve()))
+  return `/ip4/127.0.0.1/udp/${port}/webrtc-direct,/ip4/127.0.0.1/tcp/0`
+}
+
 /** The tiny seeded phone plus a chat of real pictures, so the page has images that render. */
 async function senderStore (): Promise<string> {
   const dir = copyStore(await seedStore('tiny', 7))
@@ -475,10 +483,11 @@ describe.skipIf(skip)('the browser phone', () => {
 
   /**
    * An old phone serving its own page (ferry send --web, on loopback) stopped mid-transfer and started
-   * again without the code, listening where `listenAgain` says, asked while the first still runs (default: as before). The new phone's browser opened its
-   * link, paused mid-transfer and closed the tab; it opens what the started-again phone serves.
+   * again without the code, where `listenAgain` says (asked while the first still runs; default: where
+   * it listened). The new phone's browser opened its link and paused mid-transfer; then it closed the
+   * tab and opens what the started-again phone serves, or with `stayOpen` carries on in the same tab.
    */
-  async function servedPageResumed (listenAgain?: () => Promise<string>): Promise<{ dir: string, first: FerryProcess, second: FerryProcess, pausedAt: number, again: Page }> {
+  async function servedPageResumed (listenAgain?: () => Promise<string>, o: { stayOpen?: boolean } = {}): Promise<{ dir: string, first: FerryProcess, second: FerryProcess, pausedAt: number, again: Page }> {
     const dir = await senderStore()
     const args = (listen: string): string[] => ['send', '--store', dir, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--listen', listen, '--json']
     const first = spawnFerry(args(`${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`), { name: 'sender' })
@@ -497,9 +506,13 @@ describe.skipIf(skip)('the browser phone', () => {
     await page.evaluate(async () => { await (window.__ferry as FerryDebug).flush() })
     const listen = await listenAgain?.() ?? `${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`
     await first.kill9()
-    await page.goto('about:blank')
+    if (o.stayOpen !== true) await page.goto('about:blank')
     const second = spawnFerry(args(listen), { name: 'sender-again' })
     const resuming = await second.waitEvent('resuming', 60_000)
+    if (o.stayOpen === true) {
+      await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+      return { dir, first, second, pausedAt: paused.progress!.mediaBytes, again: page }
+    }
     // A new tab, as a person opens the address again (the first one's pause stays with it).
     const again = await page.context().newPage()
     await again.goto(String(resuming.page))
@@ -507,7 +520,7 @@ describe.skipIf(skip)('the browser phone', () => {
   }
 
   /** Waits for the resumed page to be done, and checks it carried on (not from nothing) and holds the sender's history. */
-  async function carriedOn (r: { dir: string, second: FerryProcess, pausedAt: number, again: Page }): Promise<void> {
+  async function carriedOn (r: { dir: string, second: FerryProcess, pausedAt: number, again: Page }, pairings = ['resume']): Promise<void> {
     try {
       await r.again.waitForFunction(() => ['verified', 'failed'].includes((window.__ferry as FerryDebug | undefined)?.state().phase ?? ''), null, { timeout: 90_000, polling: 100 })
     } catch (err) {
@@ -515,8 +528,8 @@ describe.skipIf(skip)('the browser phone', () => {
     }
     const done = await r.again.evaluate(() => ({ state: (window.__ferry as FerryDebug).state(), events: (window.__ferry as FerryDebug).events }))
     expect(done.state.error).toBeUndefined()
-    expect(done.events.filter(e => e.type === 'paired').map(e => e.mode)).toEqual(['resume'])
-    expect(done.events.find(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(r.pausedAt)
+    expect(done.events.filter(e => e.type === 'paired').map(e => e.mode)).toEqual(pairings)
+    expect(done.events.findLast(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(r.pausedAt)
     expect((await r.second.waitExit(30_000)).code).toBe(0)
     expect(await r.again.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', r.dir]))
   }
@@ -529,18 +542,16 @@ describe.skipIf(skip)('the browser phone', () => {
 
   it('carries on from the page an old phone started again on another port serves, dialling where it listens now', async () => {
     // Another port than before, given: the pairing saved the old one, where nothing answers now.
-    let port = 0
-    const r = await servedPageResumed(async () => {
-      const udp = createSocket('udp4')
-      port = await new Promise<number>(resolve => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)))
-      await new Promise<void>(resolve => udp.close(() => resolve()))
-      return `/ip4/127.0.0.1/udp/${port}/webrtc-direct,/ip4/127.0.0.1/tcp/0`
-    })
+    const r = await servedPageResumed(anotherPort)
     const before = (r.first.all('code')[0].webrtc as string[])[0]
-    const now = (r.second.all('resuming')[0].webrtc as string[])[0]
-    expect(now).toContain(`/udp/${port}/`)
-    expect(now).not.toBe(before)
+    expect((r.second.all('resuming')[0].webrtc as string[])[0]).not.toBe(before)
     await carriedOn(r)
+  }, 180_000)
+
+  it('carries on in the tab left open when the old phone comes back on another port, without a reload', async () => {
+    const r = await servedPageResumed(anotherPort, { stayOpen: true })
+    expect((r.second.all('resuming')[0].webrtc as string[])[0]).not.toBe((r.first.all('code')[0].webrtc as string[])[0])
+    await carriedOn(r, ['code', 'resume'])
   }, 180_000)
 
   it('opened with another old phone\'s link while a transfer is unfinished, pairs with that phone rather than wait for the first', async () => {
