@@ -254,7 +254,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     const onSigint = (): void => {
       interrupted = true
       sayStopped(printer, json, `Run ${commandLine('send', args, ['code', 'code-file', 'new'])} again to carry on: a phone already paired reconnects without a code.`)
-      void Promise.all([phone.close(), responder?.close(), page?.close()]).then(() => process.exit(EXIT_INTERRUPTED))
+      void Promise.resolve(remembering).then(async () => await Promise.all([phone.close(), responder?.close(), page?.close()])).then(() => process.exit(EXIT_INTERRUPTED))
     }
     process.once('SIGINT', onSigint)
     try {
