@@ -101,7 +101,10 @@ export class FerryService implements Startable {
   private readonly budgets: CodeBudgets
   /** The codes this phone typed and how many guesses each tested, shared by its receives. */
   private readonly tried: TriedCodes
-  /** Who may hold a connection; set while started, unless turned off. */
+  /**
+   * Who may hold a connection; set while started, unless turned off.
+   * @internal The offering's and the tests' (an app sets the limits through FerryServiceInit.slots).
+   */
   slots?: ConnectionSlots
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
   private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => { this.slots?.gone(evt.detail) }

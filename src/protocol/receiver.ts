@@ -138,7 +138,9 @@ export class ReceiverMachine {
   }
 
   error?: FerryError
+  /** @internal What the manifest announced, for Ferry's own driver (the protocol's, not an app's). */
   expected?: Expected
+  /** @internal The journal's record of this transfer, for Ferry's own driver. */
   transfer?: TransferRecord
   /** Per-conversation outcome after verification. */
   summary?: Array<{ id: string, title: string, messages: number }>
@@ -153,7 +155,10 @@ export class ReceiverMachine {
   private reconciliation?: Reconciliation
   /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
   private mediaBase?: MediaBase
-  /** Frames made in the background; set by the driver. */
+  /**
+   * Frames made in the background; set by the driver.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
+   */
   emit?: (frames: EncodedFrame[]) => void
   /** A failure of background work; set by the driver, which ends the session with it. */
   onBackgroundError?: (err: FerryError) => void
@@ -200,6 +205,7 @@ export class ReceiverMachine {
     this.restoreDeleted = init.restoreDeleted === true
   }
 
+  /** @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations. */
   start (): EncodedFrame[] {
     const deflateBatches = this.inflate !== undefined ? true : undefined
     return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent, request: selectionToWire(this.request), deflateBatches } })]
@@ -225,6 +231,7 @@ export class ReceiverMachine {
   /**
    * Handles one frame; `size` is its encoded body length (what acknowledgements count). Returns the frames
    * to send back. Throws a FerryError when the frame is refused, after undoing what the transfer wrote.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
    */
   async onFrame (frame: Frame, size: number): Promise<EncodedFrame[]> {
     if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
@@ -494,6 +501,7 @@ export class ReceiverMachine {
    * The acknowledgement of everything processed so far, if one is due; the driver asks after each read.
    * Acks are cumulative, one per quarter of the sender's window: a sender blocked on a full window
    * always has a quarter unacknowledged once its bytes are read.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
    */
   takeAck (): EncodedFrame | undefined {
     const unacked = this.progress.bytesReceived - this.ackedBytes

@@ -67,7 +67,10 @@ interface Outgoing {
  */
 export class SenderMachine {
   state: SenderState = 'hello'
-  /** Its media index and media total are complete once its last frame is out (see manifestFrames). */
+  /**
+   * Its media index and media total are complete once its last frame is out (see manifestFrames).
+   * @internal For Ferry's own driver: the manifest is the protocol's, read by the offering phone.
+   */
   manifest?: ManifestData
   readonly progress: SenderProgress = {
     messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, mediaFilesSent: 0, bytesSent: 0, bytesAcked: 0
@@ -134,7 +137,10 @@ export class SenderMachine {
     return this.outgoing.every(o => !this.holdings.has(o.index) || (o.plan !== undefined && o.want !== undefined))
   }
 
-  /** Frames to send at once: our Hello. */
+  /**
+   * Frames to send at once: our Hello.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
+   */
   start (): EncodedFrame[] {
     return [encodeFrame({ hello: { version: PROTOCOL_VERSION, agent: this.agent } })]
   }
@@ -144,6 +150,7 @@ export class SenderMachine {
     return this.state === 'verified' || this.state === 'failed'
   }
 
+  /** @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations. */
   async onFrame (frame: Frame): Promise<void> {
     if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
     try {
@@ -186,7 +193,10 @@ export class SenderMachine {
     }
   }
 
-  /** The next frame to send, or undefined while waiting for the receiver, the window or the store. */
+  /**
+   * The next frame to send, or undefined while waiting for the receiver, the window or the store.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
+   */
   async next (): Promise<EncodedFrame | undefined> {
     if (this.state === 'failed') throw this.error as FerryError
     const control = this.control.shift()
