@@ -10,6 +10,7 @@ import type { Libp2pOptions } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
 import { turnParts } from './turn-url.js'
+import { loadWebRTC } from './webrtc-package.js'
 
 export type TransportChoice = 'tcp' | 'webrtc' | 'auto'
 export type TransportKind = 'tcp' | 'webrtc'
@@ -120,7 +121,10 @@ export interface TransportOptions {
 
 type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
 
-/** The libp2p transport factories for `kinds`. WebRTC (a native module, ~280 packages) is loaded only when asked for. */
+/**
+ * The libp2p transport factories for `kinds`. WebRTC (a native module, and an optional package:
+ * webrtc-package.ts) is loaded only when asked for.
+ */
 export async function buildTransports (o: TransportOptions): Promise<TransportFactory[]> {
   const out: TransportFactory[] = []
   if (o.kinds.includes('tcp')) {
@@ -132,7 +136,7 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
     }))
   }
   if (o.kinds.includes('webrtc')) {
-    const { webRTCDirect } = await import('@libp2p/webrtc')
+    const { webRTCDirect } = await loadWebRTC()
     const { loadOrCreateCertificate } = await import('./webrtc-cert.js')
     const certificate = o.dir !== undefined ? await loadOrCreateCertificate(o.dir, o.keepCertificate === true) : undefined
     out.push(webRTCDirect({

@@ -111,7 +111,7 @@ beforeAll(async () => {
     chmodSync(join(pkgDir, file), 0o755) // npm makes bins executable when it installs them
     symlinkSync(join('..', NAME, file), join(app, 'node_modules', '.bin', cmd))
   }
-  for (const f of ['app.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
+  for (const f of ['app.mjs', 'webrtc-missing.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
@@ -205,6 +205,21 @@ describe(`the packed package (${NAME})`, () => {
     expect(result.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verified']))
     expect(result.summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: 1001 }])
     expect(result).toMatchObject({ messages: 1001, same: true, media: true, badCode: 'BAD_INPUT' })
+  })
+
+  it('leaves WebRTC out unless an app installs it: one that asks for it without is told how, as a FerryError', async () => {
+    // @libp2p/webrtc brings React Native (react-native-webrtc): an optional peer dependency, so an app
+    // that moves histories over TCP, as the one above did, installs none of it.
+    const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, peerDependencies?: Record<string, string>, peerDependenciesMeta?: Record<string, { optional?: boolean }> }
+    expect(Object.keys(manifest.dependencies)).not.toContain('@libp2p/webrtc')
+    expect(manifest.peerDependenciesMeta?.['@libp2p/webrtc']?.optional).toBe(true)
+    expect(existsSync(join(app, 'node_modules', '@libp2p', 'webrtc'))).toBe(false)
+    const dir = join(work, 'no-webrtc')
+    mkdirSync(dir)
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'webrtc-missing.mjs'), dir]), { cwd: app, env: env() })
+    const told = JSON.parse(stdout) as { ferryError?: boolean, code?: string, message?: string, details?: unknown }
+    expect(told).toMatchObject({ ferryError: true, code: 'BAD_INPUT', details: { missing: '@libp2p/webrtc' } })
+    expect(told.message).toContain(`npm install @libp2p/webrtc@${manifest.peerDependencies?.['@libp2p/webrtc']}`)
   })
 
   it('runs the README\'s Embedding example as written', async () => {
