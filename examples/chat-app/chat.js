@@ -37,9 +37,7 @@ function report (e) {
     const { stats } = e
     // The new phone names the chats it verified; the old phone hears only that it did.
     const chats = e.summary.length > 0 ? ` in ${counted(e.summary.length, 'chat')}` : ''
-    // The new phone's progress counts what this transfer brought; its chats say what it now holds.
-    const messages = e.summary.length > 0 ? e.summary.reduce((n, c) => n + c.messages, 0) : e.progress.totalMessages
-    console.log(`verified: ${counted(messages, 'message')}${chats} ` +
+    console.log(`verified: ${counted(e.progress.totalMessages, 'message')}${chats} ` +
       `(${stats.messagesSent} sent, ${stats.messagesHeld} already there; ${counted(stats.mediaFilesSent, 'attachment')} sent)`)
   }
 }

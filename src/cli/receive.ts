@@ -305,7 +305,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         }
       })
       if (telling !== undefined) {
-        process.stderr.write(`The history received earlier (${telling.summary.reduce((n, c) => n + c.messages, 0)} messages) is verified here, and the old phone may not have heard so: telling it...\n`)
+        process.stderr.write(`The history received earlier (${telling.progress.totalMessages} messages) is verified here, and the old phone may not have heard so: telling it...\n`)
       }
       let via: FoundVia = peerArg !== undefined ? 'peer' : qr !== undefined ? 'qr' : 'resume'
       let preferHost: string | undefined

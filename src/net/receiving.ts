@@ -16,7 +16,6 @@ import type { BatchDeflate } from '../wire/codec.js'
 import { PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
-import { ReceiveProgress } from './receive-progress.js'
 import { streamToDuplex } from './stream-duplex.js'
 import type { ConversationSummary, EventBody, FerryEvent, Progress, TransferStats } from './transfer-events.js'
 
@@ -153,8 +152,6 @@ const hex = (b: Uint8Array): string => bytesToHex(b)
 export class Receiving {
   /** The address of the last failed session (see dial). */
   private deadAddr?: Multiaddr
-  /** What this receive brought, across its sessions (ReceiveResult.progress). */
-  private readonly brought = new ReceiveProgress()
 
   /**
    * `tried` counts the guesses this phone's typed-code pairings tested, one count per service: someone
@@ -367,7 +364,12 @@ export class Receiving {
       emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles })
       await opts.beforeVerifying?.(machine)
     }
-    const progress = (): Progress => this.brought.of(machine.progress)
+    const progress = (): Progress => ({
+      messages: machine.progress.messages,
+      totalMessages: machine.progress.totalMessages,
+      mediaBytes: machine.progress.mediaBytes,
+      totalMediaBytes: machine.progress.totalMediaBytes
+    })
     const resultOf = (): ReceiveResult => {
       const p = machine.progress
       return {
@@ -430,7 +432,7 @@ export async function unheardVerification (journal: Journal, pairings: PairingRe
   log('the history was verified at %s, and the old phone may not have heard', new Date(last.verifiedAt).toISOString())
   return {
     summary: last.summary,
-    progress: { messages: last.messagesReceived, totalMessages: last.messagesReceived, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
+    progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },
     stats: statsOf(last)
   }
 }

@@ -17,14 +17,6 @@ export interface TransferTurns {
   end: () => void
 }
 
-/**
- * Where a transfer stands. On the receiving phone, `messages` of `totalMessages` are the messages this
- * receive brings: a second transfer, or a selection partly here already, counts only what it moves (the
- * `manifest` event says what the old phone offers, and ReceiveResult.summary what this phone holds), and
- * a reconnect goes on counting where it stood. The media bytes are the selection's on this phone, held
- * before or received. On the sending phone, both count the selection, what the new phone already held
- * included.
- */
 export interface Progress {
   messages: number
   totalMessages: number
