@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, lstatSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
+import { fsError } from '../fs-errors.js'
 import { fsyncDir, refuseDirectory } from '../durable-fs.js'
 import { refuseUnknownChats } from '../protocol/selection-check.js'
 import { createPrivateFile } from '../private-files.js'
@@ -17,7 +18,7 @@ import type { Journal } from '../journal/journal.js'
 import { BackupSource } from './backup-source.js'
 import { prefix, FrameDecoder } from '../wire/framing.js'
 import {
-  CHECK_BYTES, HEADER_BYTES, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES, cutOff,
+  CHECK_BYTES, HEADER_BYTES, MAGIC, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, SegmentWriter, TAG_BYTES, cutOff,
   deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type KdfParams, type OpenedBackup
 } from './format.js'
 import { timingSafeEqual } from 'node:crypto'
@@ -54,6 +55,7 @@ export interface BackupResult {
  */
 export async function writeBackup (source: HistorySource, path: string, o: BackupOptions = {}): Promise<BackupResult> {
   refuseDirectory(path, 'the backup file', 'chats.ferrybak')
+  refuseToReplace(path, 'the backup file')
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)
@@ -91,6 +93,42 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     if (unclosed !== undefined) closeSync(unclosed)
     rmSync(tmp, { force: true })
     throw storeError(err, `writing the backup ${path}`)
+  }
+}
+
+/**
+ * Refuses a `path` whose replacement would lose something that is not a backup: the rename that ends a
+ * backup replaces whatever is there. An older backup (or an empty file, or a symlink, of which only the
+ * link goes) is the file's to replace; a file with other content is someone's data, most likely named
+ * by mistake, and a device or a pipe (/dev/stdout, a FIFO) would be swapped for a plain file.
+ */
+export function refuseToReplace (path: string, option: string): void {
+  let st
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false })
+  } catch (err) {
+    throw fsError(err, `${option} ${path}`, path)
+  }
+  if (st === undefined || st.isSymbolicLink()) return
+  if (!st.isFile()) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is not a regular file (a device, a pipe or a socket): a backup is written to a file on disk; name one`, { path })
+  }
+  if (st.size === 0 || startsWithMagic(path)) return
+  throw new FerryError(ErrorCode.BAD_INPUT,
+    `${option} ${path} already exists and is not a Ferry backup: a backup replaces only an older backup, never other data; move that file away or name another one`, { path })
+}
+
+/** Whether the file at `path` begins as a backup does (its FERRYBAK magic); false when it cannot be read. */
+function startsWithMagic (path: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const head = Buffer.alloc(MAGIC.byteLength)
+    return readSync(fd, head, 0, head.byteLength, 0) === head.byteLength && head.equals(MAGIC)
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -5,7 +5,7 @@ import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selectio
 import { formatBytes } from '../format-bytes.js'
 import { jsonEvent, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
-import { writeBackup } from '../backup/backup.js'
+import { refuseToReplace, writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -50,7 +50,8 @@ run while another process uses it; it backs up the store as it was when it start
 
 Options:
   --store DIR          the phone's store (required)
-  --out FILE           the backup file to write (required; replaced if it exists)
+  --out FILE           the backup file to write (required; an older backup there is replaced,
+                       any other file is refused)
 ${SELECTION_HELP}
   --password-file F    read the password from the first line of F (scripts)
   --no-password        no password: readable and forgeable by anyone who gets the file
@@ -75,6 +76,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
     // Before the password is asked for.
     refuseDirectory(out, '--out', 'chats.ferrybak')
     refuseInsideStore(out, '--out', storeDir, 'file')
+    refuseToReplace(out, '--out')
     const selection = selectionFromArgs(args)
     const json = args.values.json === true
     // Read-only: one consistent snapshot, even while a transfer writes the store.

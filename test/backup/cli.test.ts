@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import Database from 'better-sqlite3'
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
@@ -146,6 +146,29 @@ describe('ferry backup / restore', () => {
     expect(r2.status).toBe(2)
     expect(r2.stderr).toMatch(/is a file, not a Ferry store \(a store is a directory\) \[BAD_INPUT\]\n$/)
     expect(readFileSync(pw, 'utf8')).toBe('correct horse battery staple\n')
+  })
+
+  it('--out replaces an older backup, never a file that is not one, nor a pipe or device', () => {
+    const notes = join(dir, 'notes.txt')
+    writeFileSync(notes, 'my notes\n')
+    const r = ferry('backup', '--store', old, '--out', notes, '--password-file', pw)
+    expect(r.stderr).toBe(`ferry: --out ${notes} already exists and is not a Ferry backup: a backup replaces only an older backup, never other data; move that file away or name another one [BAD_INPUT]\n`)
+    expect(r.status).toBe(2)
+    expect(readFileSync(notes, 'utf8')).toBe('my notes\n')
+    expect(existsSync(`${notes}.partial`)).toBe(false)
+    // A FIFO stands for a device as /dev/stdout would: a rename would put a plain file in its place.
+    const fifo = join(dir, 'pipe')
+    execFileSync('mkfifo', [fifo])
+    const p = ferry('backup', '--store', old, '--out', fifo, '--password-file', pw)
+    expect(p.stderr).toMatch(/--out .*pipe is not a regular file \(a device, a pipe or a socket\): a backup is written to a file on disk; name one \[BAD_INPUT\]\n$/)
+    expect(p.status).toBe(2)
+    expect(lstatSync(fifo).isFIFO()).toBe(true)
+    // An older backup is the file to replace.
+    const again = join(dir, 'again.ferrybak')
+    expect(ferry('backup', '--store', old, '--out', again, '--no-password').status).toBe(0)
+    const second = ferry('backup', '--store', old, '--out', again, '--password-file', pw)
+    expect(second.status, second.stderr).toBe(0)
+    expect(ferry('restore', '--store', join(dir, 'from-again'), '--in', again, '--password-file', pw).status).toBe(0)
   })
 
   it('a media file damaged on the phone before its backup: the restore completes without it, and says so', () => {
