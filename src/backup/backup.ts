@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
@@ -165,6 +165,12 @@ export async function readBackupHeader (path: string): Promise<BackupHeader> {
 }
 
 async function openBackupFile (path: string): ReturnType<typeof open> {
+  // Before it is opened: opening a FIFO waits for a writer. A backup is read at random and more than
+  // once, which a pipe (`cat b | ferry restore --in /dev/stdin`) or a device cannot give.
+  const st = await stat(path).catch(() => undefined)
+  if (st !== undefined && !st.isFile() && !st.isDirectory()) {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${path} is not a regular file (a pipe or a device): a backup is read from a file on disk; save it to one first`, { path })
+  }
   let fh: Awaited<ReturnType<typeof open>>
   try {
     fh = await open(path, 'r')

@@ -32,7 +32,7 @@ it (its checks catch accidental damage only), so restore it only if you know whe
 
 Options:
   --store DIR          the phone's store (required; created when missing)
-  --in FILE            the backup file (required)
+  --in FILE            the backup file (required; a file on disk: a pipe cannot be read at random)
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
   --chats ID,...       restore only these conversations (with their contacts and media)

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import Database from 'better-sqlite3'
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -169,6 +169,17 @@ describe('ferry backup / restore', () => {
     const second = ferry('backup', '--store', old, '--out', again, '--password-file', pw)
     expect(second.status, second.stderr).toBe(0)
     expect(ferry('restore', '--store', join(dir, 'from-again'), '--in', again, '--password-file', pw).status).toBe(0)
+  })
+
+  it('a backup given through a pipe is refused in plain words: a restore reads its file at random', () => {
+    const piped = join(dir, 'piped.ferrybak')
+    expect(ferry('backup', '--store', old, '--out', piped, '--no-password').status).toBe(0)
+    // As a shell pipes it: `cat FILE | ferry restore --in /dev/stdin`.
+    const r = spawnSync('sh', ['-c', 'cat "$1" | "$2" "$3" restore --store "$4" --in /dev/stdin', 'sh', piped, process.execPath, FERRY, join(dir, 'from-a-pipe')],
+      { cwd: ROOT, encoding: 'utf8' })
+    expect(r.stderr).toBe('ferry: /dev/stdin is not a regular file (a pipe or a device): a backup is read from a file on disk; save it to one first [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(join(dir, 'from-a-pipe'))).toBe(false)
   })
 
   it('a media file damaged on the phone before its backup: the restore completes without it, and says so', () => {
