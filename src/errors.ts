@@ -54,6 +54,13 @@ export function storeError (err: unknown, what: string): FerryError {
   if (code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT') {
     return new FerryError(ErrorCode.STORE_FULL, `${what}: the disk is full`, undefined, { cause: err })
   }
+  if (typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')) {
+    // SQLite's "database disk image is malformed" alone tells a person neither what broke nor what to
+    // do: Ferry cannot mend the file, so the way out is another copy of the history.
+    return new FerryError(ErrorCode.STORE, `${what}: the store's database (history.db) is damaged, so its history cannot be read in full ` +
+      `(SQLite: ${(err as Error).message}). Bring the history back from another copy into a new store: ` +
+      '\'ferry restore\' from a backup, or \'ferry receive\' from the old phone', { reason: 'damaged-database' }, { cause: err })
+  }
   const native = nativeSqliteProblem(err)
   if (native !== undefined) return new FerryError(ErrorCode.STORE, `${what}: ${native}`, undefined, { cause: err })
   return new FerryError(ErrorCode.STORE, `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })

@@ -1,0 +1,68 @@
+import Database from 'better-sqlite3'
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { ferry } from '../helpers/ferry-sync.js'
+
+// A store whose history.db was damaged (a disk fault, a copy cut short): the commands that read it say
+// that the database is damaged and where another copy of the history comes from, in one line and not
+// as SQLite's "database disk image is malformed" alone; exit 1; and they leave nothing half-written.
+
+const dir = tempDir()
+const phone = join(dir, 'phone')
+
+beforeAll(() => {
+  expect(ferry('seed', '--store', phone, '--profile', 'tiny').status).toBe(0)
+}, 60_000)
+
+afterAll(() => cleanupTempDirs())
+
+const DAMAGED = /^ferry: [^\n]*: the store's database \(history\.db\) is damaged, so its history cannot be read in full \(SQLite: database disk image is malformed\)\. Bring the history back from another copy into a new store: 'ferry restore' from a backup, or 'ferry receive' from the old phone[^\n]* \[STORE\]\n$/
+
+function damagedCopy (name: string, damage: (db: string) => void): string {
+  const copy = join(dir, name)
+  cpSync(phone, copy, { recursive: true })
+  damage(join(copy, 'history.db'))
+  return copy
+}
+
+/** Overwrites the first page that holds messages (SQLite's dbstat says which), as a bad sector would. */
+function damageMessages (db: string): void {
+  const d = new Database(db, { readonly: true })
+  const pageSize = d.pragma('page_size', { simple: true }) as number
+  const page = d.prepare("SELECT min(pageno) AS p FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf'").get() as { p: number }
+  d.close()
+  const bytes = readFileSync(db)
+  bytes.fill(0xaa, (page.p - 1) * pageSize, page.p * pageSize)
+  writeFileSync(db, bytes)
+}
+
+describe('a damaged store', () => {
+  it('cut short: inspect, export and backup say it is damaged and what to do, and change nothing', () => {
+    const store = damagedCopy('cut', db => { truncateSync(db, Math.floor(statSync(db).size / 2)) })
+    const before = readFileSync(join(store, 'history.db'))
+    for (const args of [['inspect'], ['export'], ['backup', '--out', join(dir, 'cut.ferrybak'), '--no-password']]) {
+      const r = ferry(...args, '--store', store)
+      expect(r.stderr, args[0]).toMatch(DAMAGED)
+      expect(r.status, args[0]).toBe(1)
+    }
+    expect(readFileSync(join(store, 'history.db')).equals(before)).toBe(true)
+    expect(readdirSync(dir).filter(f => f.startsWith('cut.'))).toEqual([])
+  })
+
+  it('damaged where its messages are: export --out and backup stop with the reason and leave no file', () => {
+    const store = damagedCopy('bad-page', damageMessages)
+    const out = join(dir, 'bad-page.ndjson')
+    const e = ferry('export', '--store', store, '--out', out, '--media', join(dir, 'bad-page-media'))
+    expect(e.stderr).toMatch(DAMAGED)
+    expect(e.status).toBe(1)
+    expect(existsSync(out)).toBe(false)
+    expect(existsSync(join(dir, 'bad-page-media'))).toBe(false)
+    const bak = join(dir, 'bad-page.ferrybak')
+    const b = ferry('backup', '--store', store, '--out', bak, '--no-password')
+    expect(b.stderr).toMatch(DAMAGED)
+    expect(b.status).toBe(1)
+    expect(readdirSync(dir).filter(f => f.startsWith('bad-page.'))).toEqual([])
+  })
+})
