@@ -28,7 +28,8 @@ Merges a history into the store in DIR, creating the store when there is none. P
   - a Telegram Desktop export ("Machine-readable JSON"): its folder, its result.json, or a .zip
     of it, with the photos, files and voice messages it holds;
   - a WhatsApp "Export chat": the .zip it makes ("attach media"), the unpacked folder, or the
-    .txt alone (WhatsApp Chat with X.txt, _chat.txt), Android or iOS, any language and era.
+    .txt alone (WhatsApp Chat with X.txt, _chat.txt), Android or iOS, any language and era,
+    in UTF-8 or in UTF-16 (as some phones write it).
 The format is decided by the content; archives are read in place, their media streamed into
 the store by content (sha256), so an archive of any size needs no room to unpack.
 

@@ -5,6 +5,7 @@ import { fsReason } from '../../fs-errors.js'
 import { NOT_RECOGNISED } from './common.js'
 import { dirOf, FolderSource, isZipFile, ZipSource, type ExportSource } from './source.js'
 import { looksLikeWhatsApp, titleFromName } from './whatsapp.js'
+import { decodeHead } from './text-encoding.js'
 
 // What an import path holds, decided by its content (names only break ties):
 // - a file: canonical NDJSON (the first non-blank line is a JSON object with a "type"), Telegram JSON
@@ -69,7 +70,7 @@ async function fileHead (path: string): Promise<string> {
   try {
     const buf = Buffer.alloc(HEAD_BYTES)
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0)
-    return buf.subarray(0, bytesRead).toString('utf8')
+    return decodeHead(buf.subarray(0, bytesRead))
   } finally {
     await fh.close()
   }
@@ -83,7 +84,7 @@ async function sourceHead (source: ExportSource, path: string): Promise<string> 
     size += chunk.byteLength
     if (size >= HEAD_BYTES) break
   }
-  return Buffer.concat(parts).subarray(0, HEAD_BYTES).toString('utf8')
+  return decodeHead(Buffer.concat(parts).subarray(0, HEAD_BYTES))
 }
 
 const depth = (p: string): number => p.split('/').length

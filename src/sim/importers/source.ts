@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import yauzl from 'yauzl'
 import { ErrorCode, FerryError } from '../../errors.js'
+import { decodeText, encodingName } from './text-encoding.js'
 
 // Where an export's files are read from: a folder (an unpacked export, or the folder of a single .txt or
 // result.json) or a .zip archive, read in place and streamed entry by entry, so an archive of any size
@@ -15,7 +16,7 @@ export interface ExportSource {
   has: (path: string) => Promise<boolean>
   /** A file's bytes, streamed. */
   open: (path: string) => Promise<AsyncIterable<Uint8Array>>
-  /** A whole file as UTF-8 text (refused past maxBytes). */
+  /** A whole file as text, UTF-8 or UTF-16 by its byte order mark (refused past maxBytes). */
   readText: (path: string, maxBytes: number) => Promise<string>
   /** The files of the export (relative paths); for a folder, only where the caller lists it. */
   list: () => Promise<string[]>
@@ -47,10 +48,11 @@ async function decode (chunks: AsyncIterable<Uint8Array>, what: string, maxBytes
     if (size > maxBytes) throw bad(`${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
     parts.push(Buffer.from(c))
   }
+  const bytes = Buffer.concat(parts)
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts))
+    return decodeText(bytes)
   } catch {
-    throw bad(`${what} is not UTF-8 text`)
+    throw bad(`${what} is not ${encodingName(bytes)} text`)
   }
 }
 

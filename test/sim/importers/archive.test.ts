@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openExport } from '../../../src/sim/importers/detect.js'
@@ -46,6 +46,33 @@ describe('importing archives', () => {
     const once = ferry('export', '--store', store).stdout
     expect(ferry('import', zip, '--store', store, '--me', 'Bob').stdout).toMatch(/^no new messages: the 15 messages of this export were already in /)
     expect(ferry('export', '--store', store).stdout).toBe(once)
+  })
+
+  it('a WhatsApp chat written in UTF-16 (as some phones do), alone or in its .zip: the same history as in UTF-8', () => {
+    const android = join(FIXTURES, 'whatsapp', 'android')
+    const name = 'WhatsApp Chat with Family.txt'
+    const utf8 = join(dir, 'utf8')
+    expect(ferry('import', join(android, name), '--store', utf8, '--me', 'Bob', '--tz', 'UTC').status).toBe(0)
+    const expected = ferry('export', '--store', utf8).stdout
+    const text = readFileSync(join(android, name), 'utf8')
+    // Little-endian behind its byte order mark (what the phones write), and big-endian too.
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])
+    const be = Buffer.from(le.subarray(2)).swap16()
+    const folder = join(dir, 'utf16')
+    mkdirSync(folder)
+    for (const f of readdirSync(android)) if (f !== name) copyFileSync(join(android, f), join(folder, f))
+    writeFileSync(join(folder, name), le)
+    const store = join(dir, 'from-utf16')
+    const r = ferry('import', join(folder, name), '--store', store, '--me', 'Bob', '--tz', 'UTC')
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/4 media records \(4 files copied\), 15 messages/)
+    expect(ferry('export', '--store', store).stdout).toBe(expected)
+    const zip = writeZip(join(dir, 'utf16be.zip'), [...folderEntries(android).filter(e => e.name !== name), { name, data: Buffer.concat([Buffer.from([0xfe, 0xff]), be]) }])
+    const zipped = join(dir, 'from-utf16-zip')
+    const z = ferry('import', zip, '--store', zipped, '--me', 'Bob', '--tz', 'UTC', '--title', 'Family')
+    expect(z.status, z.stderr).toBe(0)
+    expect(ferry('export', '--store', zipped).stdout).toBe(expected)
   })
 
   it('a Telegram export folder, and the same folder zipped (result.json one folder down)', () => {
