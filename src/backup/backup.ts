@@ -268,6 +268,12 @@ export interface RestoreOptions {
   /** Restore only these conversations (their contacts and the media their messages use). */
   chats?: string[]
   onProgress?: (r: ReceiverMachine) => void
+  /**
+   * Bytes free where the store keeps media (`freeSpaceOf(storeDir)` on Node): a backup whose media do
+   * not fit is refused before they come, with STORE_FULL naming both numbers, as a transfer is
+   * (ReceiverInit.freeBytes), rather than stopping with a full disk part-way. Omitted: no such check.
+   */
+  freeBytes?: () => Promise<number>
 }
 
 export interface RestoreResult {
@@ -311,7 +317,8 @@ export async function restoreFrom (store: HistorySink, journal: Journal, source:
     // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and
     // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted).
     const receiver = new ReceiverMachine({
-      sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true
+      sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true,
+      freeBytes: o.freeBytes
     })
     const pipe = memoryPipe()
     const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)

@@ -5,6 +5,7 @@ import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
+import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
 import { ErrorCode, FerryError } from '../errors.js'
 
@@ -115,7 +116,7 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   if (view !== undefined) showing(view)
   try {
     const t0 = performance.now()
-    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }) })
+    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }), freeBytes: freeSpaceOf(storeDir) })
     const seconds = (performance.now() - t0) / 1000
     view?.stop()
     const p = r.receiver.progress
