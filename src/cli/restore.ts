@@ -7,7 +7,7 @@ import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backu
 import { openStorage } from './phone.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 
 /** Said (on stderr, with --json too) before restoring a backup that has no password. */
 export const NO_PASSWORD_RESTORE_NOTE = 'Warning: this backup has no password, so nothing shows who wrote it: anyone could have ' +
@@ -138,6 +138,13 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
       if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
     }
     return EXIT_OK
+  } catch (err) {
+    // A disk that filled part-way: the store holds what came before it, whole, and a restore run
+    // again carries on after it. Said, so that a person frees space rather than starting over.
+    if (isFerryError(err, ErrorCode.STORE_FULL) && err.details?.neededBytes === undefined) {
+      throw new FerryError(err.code, `${err.message}. What is restored so far stays: free some space and run the same restore again to carry on`, err.details, { cause: err })
+    }
+    throw err
   } finally {
     view?.stop()
     await close()

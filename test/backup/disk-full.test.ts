@@ -1,6 +1,8 @@
 // `ferry restore` onto a disk too small for the backup: a real process whose store lives on a small
 // tmpfs this test mounts (root only; skipped with the reason otherwise, a failure under CI=true). A
-// backup whose media cannot fit is refused before they come, naming both numbers.
+// backup whose media cannot fit is refused before they come, naming both numbers; one that fills the
+// disk part-way says that what is restored stays and how to carry on, and leaves a store that reads;
+// once there is room, the same restore ends verified and equal to the phone the backup was made of.
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -13,6 +15,7 @@ const dir = tempDir()
 const phone = join(dir, 'phone')
 const pw = join(dir, 'pw')
 const bak = join(dir, 'phone.ferrybak')
+let phoneExport: string
 let mnt: string | undefined
 
 /** Mounts a 2 MiB tmpfs, about the size of the tiny profile's media and history; says why not where it cannot. */
@@ -32,6 +35,7 @@ function mountSmallDisk (): string | undefined {
 beforeAll(() => {
   if (cannotRun('the restore disk-full tests', mountSmallDisk())) return
   expect(ferry('seed', '--store', phone, '--profile', 'tiny').status).toBe(0)
+  phoneExport = ferry('export', '--store', phone).stdout
   writeFileSync(pw, 'correct horse battery staple\n')
   expect(ferry('backup', '--store', phone, '--out', bak, '--password-file', pw).status).toBe(0)
 }, 60_000)
@@ -57,5 +61,23 @@ describe('ferry restore onto a disk that is too small', () => {
     expect(report.stats).toMatchObject({ messages: 0, mediaPresent: 0 })
     rmSync(onDisk)
     rmSync(target, { recursive: true })
+  })
+
+  it('a disk that fills part-way: says what stays and how to carry on; run again with room, it ends verified', (ctx) => {
+    if (mnt === undefined) { ctx.skip(); return }
+    const target = join(mnt, 'new-phone')
+    const r = ferry('restore', '--store', target, '--in', bak, '--password-file', pw)
+    expect(r.stderr).toMatch(/^ferry: [^\n]*the disk is full\. What is restored so far stays: free some space and run the same restore again to carry on \[STORE_FULL\]\n$/)
+    expect(r.status).toBe(1)
+    // The full store still reads, and holds only what the phone held.
+    const i = ferry('inspect', '--store', target)
+    expect(i.status, i.stderr).toBe(0)
+    const lines = new Set(phoneExport.trim().split('\n'))
+    for (const line of ferry('export', '--store', target).stdout.trim().split('\n')) expect(lines.has(line), line).toBe(true)
+    execFileSync('mount', ['-o', 'remount,size=16m', mnt], { stdio: 'pipe' })
+    const again = ferry('restore', '--store', target, '--in', bak, '--password-file', pw)
+    expect(again.stderr).toMatch(/Restored and verified: 300 messages/)
+    expect(again.status).toBe(0)
+    expect(ferry('export', '--store', target).stdout).toBe(phoneExport)
   })
 })
