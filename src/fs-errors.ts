@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ErrorCode, FerryError, storeError } from './errors.js'
 
@@ -52,5 +52,34 @@ export function fileInTheWay (path: string): string | undefined {
     } catch {
       // ENOTDIR again: the file is further up.
     }
+  }
+}
+
+/**
+ * mkdirSync(path, { recursive: true }), failing with the error of the folder that could not be made:
+ * Node's recursive mkdir says ENOENT for the whole path when a parent cannot be made (a read-only file
+ * system, no permission), which reads as a typo in the path rather than the disk it is.
+ */
+export function makeFolders (path: string): void {
+  try {
+    mkdirSync(path, { recursive: true })
+  } catch (err) {
+    if ((err as { code?: string })?.code !== 'ENOENT') throw err
+    const missing: string[] = []
+    for (let p = path; statSync(p, { throwIfNoEntry: false }) === undefined && dirname(p) !== p; p = dirname(p)) missing.push(p)
+    const first = missing.at(-1)
+    if (first !== undefined) mkdirSync(first) // throws the real reason; when it does not, say Node's
+    throw err
+  }
+}
+
+/** Why no file can be written in the folder `dir` (read-only file system, no permission), or undefined. */
+export function unwritable (dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (err) {
+    const code = (err as { code?: string })?.code
+    return code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? fsReason(err, dir) : undefined
   }
 }

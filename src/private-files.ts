@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { logger } from '@libp2p/logger'
+import { makeFolders } from './fs-errors.js'
 
 // A chat history is private to the phone's owner, so is every file that holds a piece of it or a secret
 // that opens it: the store's folder is 0700 and each file Ferry writes into it, or writes elsewhere with
@@ -20,7 +21,7 @@ const log = logger('ferry:private-files')
  * older Ferry or a copy tool may have left it.
  */
 export function makePrivateDir (dir: string): void {
-  mkdirSync(dirname(dir), { recursive: true })
+  makeFolders(dirname(dir))
   try {
     mkdirSync(dir, { mode: PRIVATE_DIR_MODE })
     // Exact, whatever the umask took away.

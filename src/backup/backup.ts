@@ -148,7 +148,7 @@ function createPartial (tmp: string): number {
         : `${tmp} already exists: another backup to this file is running, or one was interrupted; remove it (once no backup runs) and try again`,
       { path: tmp }, { cause: err })
     }
-    throw storeError(err, `writing the backup ${tmp}`)
+    throw fsError(err, `cannot write the backup ${tmp}`, tmp)
   }
 }
 

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
@@ -9,7 +8,7 @@ import { refuseToReplace, writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import { fsError } from '../fs-errors.js'
+import { fsError, makeFolders } from '../fs-errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 
 /** What a backup without a password is, said when one is written (its checks are public: anyone can redo them). */
@@ -90,7 +89,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       view = json ? undefined : terminalProgress('backing up')
       // As export does: a folder named for the file is made, not refused.
       try {
-        mkdirSync(dirname(resolve(out)), { recursive: true })
+        makeFolders(dirname(resolve(out)))
       } catch (err) {
         throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
       }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { readdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
-import { fileInTheWay, fsError } from '../fs-errors.js'
+import { fileInTheWay, fsError, unwritable } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
 import { assertSha256, MediaFolder, type MediaDigest } from './media-folder.js'
@@ -182,7 +182,7 @@ export class SqliteChatStore implements History {
       else tighten(abs)
       makeDatabasePrivate(dbPath)
     } catch (err) {
-      throw storeError(err, `${fresh ? 'creating' : 'opening'} the store ${abs}`)
+      throw fsError(err, `${fresh ? 'creating' : 'opening'} the store ${abs}`, abs)
     }
     if (options.readOnly === true) return SqliteChatStore.openReadOnly(abs, dbPath)
     // One process at a time writes a store (store-lock.ts): a second one is refused here, at once.
@@ -886,8 +886,16 @@ function statStore (path: string, store: string): Stats | undefined {
 
 /** A failure to open a store's database. A history.db SQLite cannot read is the person's to fix: they named the wrong folder. */
 function openError (err: unknown, store: string): FerryError {
-  if ((err as { code?: string })?.code === 'SQLITE_NOTADB') {
+  const code = (err as { code?: string })?.code
+  if (code === 'SQLITE_NOTADB') {
     return new FerryError(ErrorCode.BAD_INPUT, `${store} is not a Ferry store (history.db is not a SQLite database)`, undefined, { cause: err })
+  }
+  // SQLite's "unable to open database file": it writes beside history.db (its -wal and -shm files) even
+  // to read a store, so a folder it cannot write in fails every command, the readers' too.
+  const why = code === 'SQLITE_CANTOPEN' || code?.startsWith('SQLITE_READONLY') === true ? unwritable(store) : undefined
+  if (why !== undefined) {
+    return new FerryError(ErrorCode.BAD_INPUT, `cannot open the store ${store}: ${why}, and SQLite writes beside history.db even to read it; ` +
+      'copy the store to a folder you can write in', { path: store }, { cause: err })
   }
   return storeError(err, `opening the store ${store}`)
 }
