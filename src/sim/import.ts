@@ -193,6 +193,10 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
     })
   } catch (err) {
     for (const sha of added) store.removeMediaFile(sha)
+    // The disk alone says nothing of the import: all or nothing, so a person need not look for half of it.
+    if (isFerryError(err, ErrorCode.STORE_FULL)) {
+      throw new FerryError(err.code, `${err.message}: nothing was imported; free some space and run the same import again`, err.details, { cause: err })
+    }
     if (isFerryError(err)) throw err
     // The input itself failed to read (a missing file, a broken pipe): the user's input, not the store.
     throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${typeof file === 'string' ? file : 'the input'}: ${(err as Error).message}`, undefined, { cause: err })
