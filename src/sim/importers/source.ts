@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path'
 import yauzl from 'yauzl'
 import { ErrorCode, FerryError } from '../../errors.js'
 import { decodeText, encodingName } from './text-encoding.js'
+import { crc32 } from './crc32.js'
 
 // Where an export's files are read from: a folder (an unpacked export, or the folder of a single .txt or
 // result.json) or a .zip archive, read in place and streamed entry by entry, so an archive of any size
@@ -228,10 +229,20 @@ export class ZipSource implements ExportSource {
     const stream = await this.zip.openReadStreamPromise(entry)
     const label = this.label
     return (async function * () {
+      // yauzl checks an entry's size, not its CRC-32: a stored entry (media are stored, not deflated)
+      // with a damaged byte would otherwise be imported as if intact. Checked once the entry is read to
+      // its end; a reader that stops early (telling the format from the first bytes) checks nothing.
+      let crc = 0
       try {
-        for await (const chunk of stream) yield chunk as Uint8Array
+        for await (const chunk of stream) {
+          crc = crc32(chunk as Uint8Array, crc)
+          yield chunk as Uint8Array
+        }
       } catch (err) {
         throw bad(`${label}: ${name} is damaged: ${(err as Error).message}`)
+      }
+      if (crc !== entry.crc32) {
+        throw bad(`${label}: ${name} is damaged: its bytes do not match the archive's checksum for it (the archive was damaged in a copy or download?); nothing was imported`)
       }
     })()
   }

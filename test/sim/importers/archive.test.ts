@@ -132,6 +132,8 @@ describe('refusing archives built to hurt, writing nothing', () => {
     ['an entry that expands a thousandfold (zip bomb)', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: Buffer.alloc(8 << 20) }], /would expand from \d+ to 8388608 bytes: refused as a zip bomb/],
     ['entries sharing their data (overlapping zip bomb)', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: photo }, { name: 'copy.jpg', data: photo, sharesWith: 'IMG-20231231-WA0001.jpg' }], /overlap: refused as a zip bomb/],
     ['a media entry longer than it declares', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: photo, declaredSize: 3 }], /IMG-20231231-WA0001\.jpg is damaged: too many bytes/],
+    ['a stored media entry damaged after it was archived (its CRC-32 fails)', [{ name: '_chat.txt', data: chat }, { name: 'IMG-20231231-WA0001.jpg', data: photo, method: 'store', damaged: true }], /IMG-20231231-WA0001\.jpg is damaged: its bytes do not match the archive's checksum for it .*nothing was imported/],
+    ['a stored chat damaged after it was archived', [{ name: '_chat.txt', data: chat, method: 'store', damaged: true }], /_chat\.txt is damaged: its bytes do not match the archive's checksum/],
     ['an encrypted chat', [{ name: '_chat.txt', data: chat, encrypted: true }], /_chat\.txt is encrypted/]
   ]
   for (const [what, entries, reason] of refused) {

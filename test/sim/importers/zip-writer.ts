@@ -19,6 +19,8 @@ export interface ZipEntry {
   noUtf8Flag?: boolean
   /** The name's bytes as written, instead of `name` in UTF-8 (an archiver writing CP437). */
   rawName?: Uint8Array
+  /** Flip the first byte written after its CRC-32 was taken, as a bad copy or download would. */
+  damaged?: boolean
 }
 
 export function zipBytes (entries: ZipEntry[]): Buffer {
@@ -34,6 +36,7 @@ export function zipBytes (entries: ZipEntry[]): Buffer {
       const method = e.method === 'store' ? 0 : 8
       const body = method === 8 ? deflateRawSync(e.data) : Buffer.from(e.data)
       const crc = crc32(e.data)
+      if (e.damaged === true) body[0] ^= 0xff
       const usize = e.declaredSize ?? e.data.byteLength
       const local = Buffer.alloc(30)
       local.writeUInt32LE(0x04034b50, 0)
