@@ -167,7 +167,7 @@ export class ZipSource implements ExportSource {
     try {
       zip = await yauzl.openPromise(label, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false })
     } catch (err) {
-      throw bad(`${label} is not a readable zip archive: ${(err as Error).message}`)
+      throw bad(`${label} is not a readable zip archive: ${zipProblem(err)}`)
     }
     const entries = new Map<string, yauzl.Entry>()
     try {
@@ -262,6 +262,19 @@ export class ZipSource implements ExportSource {
   async close (): Promise<void> {
     this.zip.close()
   }
+}
+
+/**
+ * What yauzl's refusal of a whole archive means to a person. A zip's index is at its end, so an archive
+ * cut short (a download or copy that did not finish) has none, which yauzl says as "End of central
+ * directory record signature not found"; its other refusals keep their words.
+ */
+function zipProblem (err: unknown): string {
+  const message = (err as Error)?.message ?? String(err)
+  if (/end of central directory record signature not found/i.test(message)) {
+    return 'it has no end (its index of entries is missing): it was cut off, as by a download or copy that did not finish, or is no zip at all'
+  }
+  return message
 }
 
 /** Does this file start like a zip archive? */

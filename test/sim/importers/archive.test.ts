@@ -152,6 +152,19 @@ describe('refusing archives built to hurt, writing nothing', () => {
     })
   }
 
+  it('an archive cut off (a download that did not finish) says so in plain words: exit 2, no store', () => {
+    const zip = writeZip(join(dir, 'WhatsApp Chat with Family.zip'), folderEntries(join(FIXTURES, 'whatsapp', 'android')))
+    const cut = join(dir, 'cut.zip')
+    const bytes = readFileSync(zip)
+    writeFileSync(cut, bytes.subarray(0, bytes.byteLength - 30))
+    const fresh = join(dir, 'from-cut')
+    const r = ferry('import', cut, '--store', fresh)
+    expect(r.stderr).toBe(`ferry: ${cut} is not a readable zip archive: it has no end (its index of entries is missing): it was cut off, ` +
+      'as by a download or copy that did not finish, or is no zip at all [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(fresh)).toBe(false)
+  })
+
   it('a store write failing after some media went in: records rolled back, those media files removed', async () => {
     const zip = writeZip(join(dir, 'WhatsApp Chat with Family.zip'), folderEntries(join(FIXTURES, 'whatsapp', 'android')))
     const storeDir = tempDir()
