@@ -86,6 +86,8 @@ export function newHeader (o: { password: boolean, kdf?: KdfParams, segmentBytes
 /** Parses and checks a header; `name` goes into error messages (the file's name). */
 export function parseHeader (b: Uint8Array, name: string): BackupHeader {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  // Not "no FERRYBAK header", which reads as some other file: an empty one is a copy that never started.
+  if (buf.byteLength === 0) throw bad(`${name} is empty: it holds no backup (a copy or download that did not finish?)`)
   if (buf.byteLength < 9 || !buf.subarray(0, 8).equals(MAGIC)) throw bad(`${name} is not a Ferry backup (no FERRYBAK header)`)
   const version = buf[8]
   if (version > FORMAT_VERSION) {

@@ -193,7 +193,7 @@ describe('backup and restore', () => {
     writeFileSync(f, 'hello world, not a backup at all')
     await expectBadInput(openBackup(f), /not a Ferry backup/)
     writeFileSync(f, '')
-    await expectBadInput(openBackup(f), /not a Ferry backup/)
+    await expectBadInput(openBackup(f), /x is empty: it holds no backup/)
     await expectBadInput(openBackup(join(tempDir(), 'missing')), /no backup file/)
   })
 })

@@ -133,6 +133,15 @@ describe('ferry backup / restore', () => {
     expect(c.stderr).toMatch(/holds no conversation 'no-such-chat'/)
   })
 
+  it('an empty file is said to be empty, not some other kind of file; nothing is created', () => {
+    const empty = join(dir, 'empty.ferrybak')
+    writeFileSync(empty, '')
+    const r = ferry('restore', '--store', join(dir, 'from-empty'), '--in', empty)
+    expect(r.stderr).toBe('ferry: empty.ferrybak is empty: it holds no backup (a copy or download that did not finish?) [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(join(dir, 'from-empty'))).toBe(false)
+  })
+
   it('a directory where the file goes, or a file where the store goes, is named before any work', () => {
     const folder = tempDir('ferry-a-folder-')
     const b = ferry('backup', '--store', old, '--out', folder, '--password-file', pw)
