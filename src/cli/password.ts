@@ -1,16 +1,39 @@
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { ErrorCode, FerryError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
 
-/** Reads a password from a file: its first line, without the line ending (a trailing newline is common). */
+/** How far a password file is read for its first line: a password is far shorter, a wrong file far longer. */
+const MAX_PASSWORD_LINE_BYTES = 64 * 1024
+
+/**
+ * Reads a password from a file: its first line, without the line ending (a trailing newline is common).
+ * Only that line is read: a device that never ends (/dev/zero, /dev/urandom) or a large file named by
+ * mistake would otherwise be read whole, or for ever.
+ */
 export function readPasswordFile (path: string): string {
-  let text: string
+  const chunks: Buffer[] = []
+  let size = 0
+  let fd: number | undefined
   try {
-    text = readFileSync(path, 'utf8')
+    fd = openSync(path, 'r')
+    const buf = Buffer.alloc(4096)
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.byteLength, null)
+      if (n === 0) break
+      const chunk = Buffer.from(buf.subarray(0, n))
+      chunks.push(chunk)
+      size += n
+      if (chunk.includes(0x0a)) break
+      if (size > MAX_PASSWORD_LINE_BYTES) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `the password file ${path} has no line end in its first ${MAX_PASSWORD_LINE_BYTES / 1024} KiB: it is not a password file; name the file that holds the password on its first line`)
+      }
+    }
   } catch (err) {
     throw fsError(err, `cannot read the password file ${path}`, path)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
-  const password = text.split(/\r?\n/)[0]
+  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0]
   if (password === '') throw new FerryError(ErrorCode.BAD_INPUT, `the password file ${path} is empty`)
   return password
 }

@@ -142,6 +142,17 @@ describe('ferry backup / restore', () => {
     expect(existsSync(join(dir, 'from-empty'))).toBe(false)
   })
 
+  it('a --password-file that never ends (a device named by mistake) is refused after its first 64 KiB, not read for ever', () => {
+    const out = join(dir, 'zero.ferrybak')
+    // The cap only turns the hang this guards against into a failure; a refusal takes well under it.
+    const r = spawnSync(process.execPath, [FERRY, 'backup', '--store', old, '--out', out, '--password-file', '/dev/zero'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+    expect(r.stderr).toBe('ferry: the password file /dev/zero has no line end in its first 64 KiB: it is not a password file; ' +
+      'name the file that holds the password on its first line [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(out)).toBe(false)
+  })
+
   it('a directory where the file goes, or a file where the store goes, is named before any work', () => {
     const folder = tempDir('ferry-a-folder-')
     const b = ferry('backup', '--store', old, '--out', folder, '--password-file', pw)
