@@ -110,14 +110,23 @@ export class NameBases {
    * written with the transfer's verification, in the same write (TransferLog.verified), so a transfer
    * refused or never verified leaves the bases as they were. A contact left deleted here is recorded
    * too: it was carried, and stays deleted at the next transfer.
+   *
+   * `everyContact`: the old phone sent all its contacts (a transfer of the whole history). The base of a
+   * contact it no longer has then goes: deleted there too, it is no longer "carried here", and one added
+   * there again later under the same id (apps key contacts by phone number) arrives as new. A selection
+   * sends only its chats' people, so it says nothing of the others and leaves their bases.
    */
-  record (contacts: Contact[], conversations: Conversation[]): JournalOp[] {
+  record (contacts: Contact[], conversations: Conversation[], everyContact = false): JournalOp[] {
     const prefix = sourcePrefix(this.sourceId)
     const ops: JournalOp[] = []
+    const carried = new Set<string>()
     for (const c of contacts) {
       const base: ContactBase = { name: this.digest('name', c.name), phone: this.digest('phone', c.phone), store: this.digest('store', this.storeId) }
-      ops.push({ key: `${prefix}${CONTACT}${hash('id', c.id)}`, value: jsonValue(base) })
+      const key = hash('id', c.id)
+      carried.add(key)
+      ops.push({ key: `${prefix}${CONTACT}${key}`, value: jsonValue(base) })
     }
+    if (everyContact) for (const key of this.contacts.keys()) if (!carried.has(key)) ops.push({ key: `${prefix}${CONTACT}${key}` })
     for (const c of conversations) {
       const base = { title: this.digest('title', c.title), members: [...new Set(c.members.map(m => this.digest('member', m)))].sort() }
       ops.push({ key: `${prefix}${CONVERSATION}${hash('id', c.id)}`, value: jsonValue(base) })

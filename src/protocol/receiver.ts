@@ -12,7 +12,7 @@ import { equalBytes, mediaIndexDigest } from './digest.js'
 import { encodedMessage } from './leaves.js'
 import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { ManifestMedia } from './manifest-media.js'
-import { inRange } from './manifest.js'
+import { inRange, isFiltered } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
@@ -460,7 +460,7 @@ export class ReceiverMachine {
     const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted)
     this.progress.namesKept = kept
     this.progress.contactsLeftDeleted = contactsLeftDeleted
-    this.nameBases = bases.record(incomingContacts, incomingConversations)
+    this.nameBases = bases.record(incomingContacts, incomingConversations, !isFiltered(e.selection))
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     // A chat deleted here that the old phone verified last time waits for its plan (Reconciliation.want).

@@ -105,6 +105,37 @@ describe('a contact deleted on the new phone', () => {
     source.close()
     target.close()
   })
+
+  it('arrives when the old phone adds it again under the same id after it was deleted there too', async () => {
+    // Apps key contacts by phone number: the person deletes someone on both phones, then adds them again
+    // on the old one. A whole transfer that no longer carries the contact forgets it was carried here.
+    const { source, target } = await afterFirstTransfer()
+    const u2 = contact(source, 'u2') as Contact
+    await deleteContact(target, 'u2')
+    await source.commit({ remove: { contacts: ['u2'] } })
+    await verified(source, target)
+    source.putMetadata([{ ...u2, name: 'Added again' }], [], [])
+    const again = await verified(source, target)
+    expect(contact(target, 'u2')).toEqual({ ...u2, name: 'Added again' })
+    expect(again.receiver.progress.contactsLeftDeleted).toBe(0)
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted past a transfer of other chats, whose people say nothing of it', async () => {
+    // A selection carries only its chats' people: that the contact is not among them is no sign the
+    // old phone no longer has it.
+    const { source, target } = await afterFirstTransfer()
+    await deleteContact(target, 'u2')
+    const others = source.listConversations().filter(c => !c.members.includes('u2')).map(c => c.id)
+    expect(others.length).toBeGreaterThan(0)
+    await verified(source, target, { request: { conversations: others } })
+    const whole = await verified(source, target)
+    expect(contact(target, 'u2')).toBeUndefined()
+    expect(whole.receiver.progress.contactsLeftDeleted).toBe(1)
+    source.close()
+    target.close()
+  })
 })
 
 describe('a contact missing on the new phone without a base of this store', () => {
