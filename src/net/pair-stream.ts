@@ -145,7 +145,9 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
  * a receive that found this phone by a search looks for another (net/receiving.ts).
  */
 function unproved (err: unknown): unknown {
-  if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || err.code === ErrorCode.CANCELLED) return err
+  // CANCELLED said by the other phone (its ABORT names where it came from) is as unproved as any other
+  // refusal; one without `from` is this phone's own cancel, which ends the receive.
+  if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || (err.code === ErrorCode.CANCELLED && err.details?.from === undefined)) return err
   return new FerryError(err.code, err.message, { ...err.details, unproved: true }, { cause: err })
 }
 

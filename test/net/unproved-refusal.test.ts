@@ -73,7 +73,8 @@ describe('a phone that refuses the code before checking it does not end the rece
     return err as FerryError
   }
 
-  for (const refusal of [ErrorCode.CODE_EXPIRED, ErrorCode.WRONG_CODE] as const) {
+  // CANCELLED too: the old phone's person may cancel, and a neighbour may say it as well.
+  for (const refusal of [ErrorCode.CODE_EXPIRED, ErrorCode.WRONG_CODE, ErrorCode.CANCELLED] as const) {
     it(`found first, a phone that refuses at once (${refusal}) is set aside: the receive pairs with the old phone and verifies`, async () => {
       const fake = await impostor(ports[0], { refuseAtOnce: refusal })
       const { phone: old, offered } = await oldPhone(ports[1])
