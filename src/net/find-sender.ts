@@ -90,6 +90,9 @@ export class SenderSearch {
     if (o.mdns && o.node === undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'a search by mDNS listens through a libp2p node: pass `node`, one created with `mdns` for this nameplate')
     if (o.sweep) assertSweepAllowed((o.sweepOptions?.subnets ?? localSubnets()).map(s => s.address), o.sweepOptions?.env)
     const began = this.began ??= Date.now()
+    // Past the search's time no find starts: mDNS answers from the peer store at once, before any timer
+    // fires, so a neighbour announcing a fresh peer id for each refusal would keep a receive looking.
+    if (Date.now() - began >= o.timeoutMs) throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps })
     const stop = new AbortController()
     const asked = [o.signal, again.signal].filter(s => s !== undefined)
     const signal = AbortSignal.any([...asked, stop.signal])

@@ -10,7 +10,8 @@ import { raceAddresses, rankAddresses } from '../../src/net/happy-dial.js'
 import { SenderSearch, senderRoute } from '../../src/net/find-sender.js'
 import { startResponder } from '../../src/net/probe.js'
 import type { LocalSubnet } from '../../src/net/subnets.js'
-import { isFerryError } from '../../src/errors.js'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
+import { rawNode } from '../e2e/helpers/raw-peer.js'
 
 const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 
@@ -82,6 +83,29 @@ describe('choosing and finding the old phone\'s address', () => {
     const route = senderRoute({ via: 'sweep', search, race: { subnets: [self] }, onRelocated: hit => relocated.push(hit.host) })
     expect((await route([oldAddr], { known: peerIdFromString(peer) })).map(String)).toEqual([now])
     expect(relocated).toEqual([`${net}.51`])
+  })
+
+  it('starts no find once its time is spent: a phone set aside for each refusal cannot keep it looking', async () => {
+    // mDNS answers from the peer store at once, before any timer could fire: a neighbour announcing a
+    // fresh peer id for each refusal would otherwise be found again and again past the search's time.
+    // The node runs no mDNS here; the peer store stands in for what it heard.
+    const node = await rawNode()
+    cleanup.push(async () => { await node.stop() })
+    const announce = async (): Promise<string> => {
+      const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      await node.peerStore.merge(id, { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${randomInt(10_000, 60_000)}`)] })
+      return id.toString()
+    }
+    const seen = new Set([await announce(), await announce()])
+    const search = new SenderSearch({ node, nameplate: '647', mdns: true, sweep: false, timeoutMs: 300 })
+    expect(seen.has((await search.find()).peer)).toBe(true)
+    // Both set aside: this find waits out the search's time and finds nobody.
+    const none = await search.find({ except: seen }).then(() => undefined, (e: unknown) => e)
+    expect(isFerryError(none, ErrorCode.NO_PEER), String(none)).toBe(true)
+    // A fresh id after that: the search is over all the same.
+    await announce()
+    const late = await search.find({ except: seen }).then(f => f.peer, (e: unknown) => e)
+    expect(isFerryError(late, ErrorCode.NO_PEER), String(late)).toBe(true)
   })
 
   it('refuses a search that cannot look as the app\'s mistake, in the library\'s words', async () => {
