@@ -3,13 +3,14 @@
 // backup whose media cannot fit is refused before they come, naming both numbers; one that fills the
 // disk part-way says that what is restored stays and how to carry on, and leaves a store that reads;
 // once there is room, the same restore ends verified and equal to the phone the backup was made of.
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { ferry } from '../helpers/ferry-sync.js'
 import { cannotRun } from '../helpers/cannot-run.js'
+import { mountTmpfs, unmount } from '../helpers/tmpfs.js'
 
 const dir = tempDir()
 const phone = join(dir, 'phone')
@@ -18,18 +19,11 @@ const bak = join(dir, 'phone.ferrybak')
 let phoneExport: string
 let mnt: string | undefined
 
-/** Mounts a 2 MiB tmpfs, about the size of the tiny profile's media and history; says why not where it cannot. */
+/** A 2 MiB tmpfs, about the size of the tiny profile's media and history; says why not where it cannot. */
 function mountSmallDisk (): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs'
-  const at = join(tempDir('ferry-restore-full-'), 'mnt')
-  mkdirSync(at)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', at], { stdio: 'pipe' })
-    mnt = at
-    return undefined
-  } catch (err) {
-    return `cannot mount tmpfs: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`
-  }
+  const m = mountTmpfs('ferry-restore-full-', '2m')
+  mnt = m.at
+  return m.why
 }
 
 beforeAll(() => {
@@ -41,9 +35,7 @@ beforeAll(() => {
 }, 60_000)
 
 afterAll(() => {
-  if (mnt !== undefined) {
-    try { execFileSync('umount', [mnt], { stdio: 'pipe' }) } catch { execFileSync('umount', ['-l', mnt], { stdio: 'pipe' }) }
-  }
+  unmount(mnt)
   cleanupTempDirs()
 })
 

@@ -3,12 +3,13 @@
 // command says the file system is read-only in one line, exit 2, instead of Node's "EROFS: ..." or
 // SQLite's "unable to open database file", nor "does not exist" for a folder it could not make.
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { ferry, ROOT } from '../helpers/ferry-sync.js'
 import { cannotRun } from '../helpers/cannot-run.js'
+import { mountTmpfs, unmount } from '../helpers/tmpfs.js'
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 const dir = tempDir()
@@ -19,12 +20,11 @@ let mnt: string | undefined
 
 /** Mounts a tmpfs holding a copy of the store, then makes it read-only; says why not where it cannot. */
 function mountReadOnly (): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs'
-  const at = join(tempDir('ferry-read-only-'), 'mnt')
-  mkdirSync(at)
+  const m = mountTmpfs('ferry-read-only-', '8m')
+  if (m.at === undefined) return m.why
+  const at = m.at
+  mnt = at
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', at], { stdio: 'pipe' })
-    mnt = at
     cpSync(phone, join(at, 'phone'), { recursive: true })
     // As a writer that closed it last leaves it: the backup, a reader, made an -shm (and an empty -wal).
     expect(statSync(join(at, 'phone', 'history.db-wal'), { throwIfNoEntry: false })?.size ?? 0).toBe(0)
@@ -46,9 +46,7 @@ beforeAll(() => {
 }, 60_000)
 
 afterAll(() => {
-  if (mnt !== undefined) {
-    try { execFileSync('umount', [mnt], { stdio: 'pipe' }) } catch { execFileSync('umount', ['-l', mnt], { stdio: 'pipe' }) }
-  }
+  unmount(mnt)
   cleanupTempDirs()
 })
 

@@ -2,13 +2,13 @@
 // on a small tmpfs this test mounts (root only; skipped with the reason otherwise, a failure under
 // CI=true). The disk fills mid-import: it says so and that nothing was imported, exit 1, and leaves
 // no new store, or a store that was there exactly as it was, without the media it had copied.
-import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../../helpers/stores.js'
 import { ferry, ROOT } from '../../helpers/ferry-sync.js'
 import { cannotRun } from '../../helpers/cannot-run.js'
+import { mountTmpfs, unmount } from '../../helpers/tmpfs.js'
 
 const FIXTURES = join(ROOT, 'test', 'fixtures')
 const dir = tempDir()
@@ -16,16 +16,9 @@ const chat = join(dir, 'WhatsApp Chat with Family')
 let mnt: string | undefined
 
 function mountSmallDisk (): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs'
-  const at = join(tempDir('ferry-import-full-'), 'mnt')
-  mkdirSync(at)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', at], { stdio: 'pipe' })
-    mnt = at
-    return undefined
-  } catch (err) {
-    return `cannot mount tmpfs: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`
-  }
+  const m = mountTmpfs('ferry-import-full-', '2m')
+  mnt = m.at
+  return m.why
 }
 
 beforeAll(() => {
@@ -40,9 +33,7 @@ beforeAll(() => {
 })
 
 afterAll(() => {
-  if (mnt !== undefined) {
-    try { execFileSync('umount', [mnt], { stdio: 'pipe' }) } catch { execFileSync('umount', ['-l', mnt], { stdio: 'pipe' }) }
-  }
+  unmount(mnt)
   cleanupTempDirs()
 })
 
