@@ -9,7 +9,9 @@ import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
 import { freeSpaceOf } from './store/free-space.js'
 import { dialableAddresses } from './net/addresses.js'
-import { pageHost, pageLink, servePage } from './net/page-server.js'
+import { pageHost, pageLink, servePage, type PageServer } from './net/page-server.js'
+import { pagePortFor, rememberPagePort } from './net/page-port.js'
+import { PairingRecords } from './journal/pairing-records.js'
 import { generateQrKey } from './pairing/index.js'
 
 export interface SendOptions extends OfferOptions {
@@ -24,7 +26,11 @@ export interface SendOptions extends OfferOptions {
 }
 
 export interface WebPageOptions {
-  /** Default 24760, or any free port when that one is taken; 0: any free port. */
+  /**
+   * Default 24760, or any free port when that one is taken; 0: any free port. Resuming a pairing a
+   * phone made while the page was served (no code), the port it had then while it is free: the browser
+   * phone's storage belongs to the page's origin.
+   */
   port?: number
   /**
    * The page is being served: `link` opens it with the pairing payload in its fragment (the plain page
@@ -109,11 +115,26 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       // The link is the QR code the new phone scans: with a key of its own, no neighbour can burn it.
       const opts = { ...given, qrKey: given.qrKey ?? (given.code !== undefined ? generateQrKey() : undefined) }
       const addrs = dialableAddresses(n)
-      const page = await servePage({ host: pageHost(addrs), port: web.port, addrs: addrs.map(String) })
+      const host = pageHost(addrs)
+      // Resuming, where the page was when its phone paired: the browser's storage belongs to that origin
+      // (as `ferry send --web` does, src/cli/send.ts).
+      const record = opts.code === undefined ? await new PairingRecords(journal).load() : undefined
+      const { port, previous } = await pagePortFor(journal, { peer: record?.role === 'sender' ? record.peerId : undefined, host, given: web.port })
+      const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host, port: p, addrs: addrs.map(String) })
+      // Free a moment ago, taken since: the page goes where it would have without a port kept.
+      const page = port === previous && port !== web.port ? await serve(port).catch(async () => await serve(web.port)) : await serve(port)
+      let remembering: Promise<void> | undefined
       try {
         web.onServing?.({ link: pageLink(page, { code: opts.code, qrKey: opts.qrKey, peerId: n.peerId.toString(), addrs }), url: page.url })
-        return await n.services.ferry.offer(opts)
+        return await n.services.ferry.offer({
+          ...opts,
+          onEvent: e => {
+            if (e.type === 'paired' && e.mode === 'code') remembering = rememberPagePort(journal, { peer: e.peer, host: page.host, port: page.port })
+            opts.onEvent?.(e)
+          }
+        })
       } finally {
+        await remembering
         await page.close()
       }
     },

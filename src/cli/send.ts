@@ -17,8 +17,8 @@ import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-
 import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
 import { hostOf } from '../net/addresses.js'
-import { portFree } from './port-free.js'
-import { pagePortFor, rememberPagePort } from './page-port.js'
+import { portFree } from '../net/port-free.js'
+import { pagePortFor, rememberPagePort } from '../net/page-port.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address

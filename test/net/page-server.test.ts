@@ -8,7 +8,7 @@ import { createFerry } from '../../src/create-ferry.js'
 import { ErrorCode } from '../../src/errors.js'
 import { generateCode, parseQrPayload } from '../../src/pairing/index.js'
 import { pageHost, servePage, SERVED_BY_SENDER } from '../../src/net/page-server.js'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
 import { rawGet as get } from '../helpers/raw-http.js'
 
 /** A page of our own making: what the server may serve, and files beside it that it must not. */
@@ -111,6 +111,48 @@ describe('the page server', () => {
       await expect(get(Number(link.port), '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
     } finally {
       await phone.stop()
+    }
+  })
+
+  it('createFerry, resuming a pairing made while the page was served, serves it on the port it had', async () => {
+    // The browser phone's storage belongs to the page's origin: served elsewhere after a restart, it
+    // would start the history from nothing. A Node phone over WebRTC stands in for the browser here.
+    const dir = tempDir('ferry-web-resume-')
+    const listen = ['/ip4/127.0.0.1/udp/0/webrtc-direct']
+    const old = await createFerry(dir, { transport: 'webrtc', listen, mdns: false })
+    const phone = await createFerry(tempDir('ferry-web-new-'), { transport: 'webrtc', listen: [], mdns: false })
+    let first: URL | undefined
+    try {
+      await fillStore(old.store, { conversations: 2, messagesPerConversation: 50, mediaSizes: [] })
+      const offer = new AbortController()
+      let served: { link: string } | undefined
+      const sent = old.send({ code: generateCode(), signal: offer.signal, web: { port: 0, onServing: p => { served = p } } })
+      sent.catch(() => {})
+      await expect.poll(() => served, { timeout: 10_000 }).toBeDefined()
+      first = new URL(served!.link)
+      const qr = parseQrPayload(decodeURIComponent(first.hash.slice(1)))
+      // The new phone pairs, then goes before the history is through (a reload, a tab closed).
+      const away = new AbortController()
+      await expect(phone.receive({ addrs: qr.addrs, code: qr.code, qrKey: qr.key, signal: away.signal, onEvent: e => { if (e.type === 'paired') away.abort() } }))
+        .rejects.toMatchObject({ code: ErrorCode.CANCELLED })
+      offer.abort()
+      await expect(sent).rejects.toBeDefined()
+    } finally {
+      await old.stop()
+      await phone.stop()
+    }
+    const again = await createFerry(dir, { transport: 'webrtc', listen, mdns: false })
+    try {
+      const offer = new AbortController()
+      let served: { url: string } | undefined
+      const sent = again.send({ signal: offer.signal, web: { port: 0, onServing: p => { served = p } } })
+      sent.catch(() => {})
+      await expect.poll(() => served, { timeout: 10_000 }).toBeDefined()
+      expect(new URL(served!.url).origin).toBe(first.origin)
+      offer.abort()
+      await expect(sent).rejects.toBeDefined()
+    } finally {
+      await again.stop()
     }
   })
 
