@@ -9,8 +9,8 @@ import { SqliteChatStore } from './store/sqlite-store.js'
 import { NodeJournal } from './journal/node-journal.js'
 import { freeSpaceOf } from './store/free-space.js'
 import { dialableAddresses } from './net/addresses.js'
-import { pageHost, pageLink, servePage, type PageServer } from './net/page-server.js'
-import { pagePortFor, rememberPagePort } from './net/page-port.js'
+import { pageHost, pageLink } from './net/page-server.js'
+import { rememberPagePort, serveKeptPage } from './net/page-port.js'
 import { PairingRecords } from './journal/pairing-records.js'
 import { generateQrKey } from './pairing/index.js'
 
@@ -119,10 +119,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       // Resuming, where the page was when its phone paired: the browser's storage belongs to that origin
       // (as `ferry send --web` does, src/cli/send.ts).
       const record = opts.code === undefined ? await new PairingRecords(journal).load() : undefined
-      const { port, previous } = await pagePortFor(journal, { peer: record?.role === 'sender' ? record.peerId : undefined, host, given: web.port })
-      const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host, port: p, addrs: addrs.map(String) })
-      // Free a moment ago, taken since: the page goes where it would have without a port kept.
-      const page = port === previous && port !== web.port ? await serve(port).catch(async () => await serve(web.port)) : await serve(port)
+      const { page } = await serveKeptPage(journal, { peer: record?.role === 'sender' ? record.peerId : undefined, host, given: web.port, addrs: addrs.map(String) })
       let remembering: Promise<void> | undefined
       try {
         web.onServing?.({ link: pageLink(page, { code: opts.code, qrKey: opts.qrKey, peerId: n.peerId.toString(), addrs }), url: page.url })

@@ -14,11 +14,11 @@ import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
-import { pageHost, pageLink, servePage, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
+import { pageHost, pageLink, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
 import { hostOf } from '../net/addresses.js'
 import { portFree } from '../net/port-free.js'
-import { pagePortFor, rememberPagePort } from '../net/page-port.js'
+import { serveKeptPage, rememberPagePort } from '../net/page-port.js'
 
 /**
  * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
@@ -219,11 +219,9 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
         const addrs = dialableAddresses(phone.node)
         const at = pageHost(addrs)
         // Resuming, where the page was when its phone paired: the browser's storage belongs to that origin.
-        const { port, previous } = await pagePortFor(storage.journal, { peer: resuming ? record?.peerId : undefined, host: at, given: webPort })
-        const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host: at, port: p, addrs: addrs.map(String) })
-        // Free a moment ago, taken since: the page goes where it would have without a port kept.
-        page = port === previous && port !== webPort ? await serve(port).catch(async () => await serve(webPort)) : await serve(port)
-        if (previous !== undefined && page.port !== previous) pageMovedFrom = previous
+        const served = await serveKeptPage(storage.journal, { peer: resuming ? record?.peerId : undefined, host: at, given: webPort, addrs: addrs.map(String) })
+        page = served.page
+        pageMovedFrom = served.movedFrom
       }
     } catch (err) {
       await responder?.close()

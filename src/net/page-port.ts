@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { fromJson, jsonValue, type Journal } from '../journal/journal.js'
 import { portFree } from './port-free.js'
+import { servePage, type PageServer } from './page-server.js'
 
 // Where `ferry send --web` served the page when the new phone paired with it. A browser keeps what it
 // received, and the pairing it resumes by, in storage that belongs to the page's origin: this phone's
@@ -39,6 +40,19 @@ export async function pagePortFor (journal: Journal, o: { peer?: string, host: s
   const place = await load(journal)
   if (place === undefined || place.peer !== o.peer) return { port: o.given }
   return { port: await portFree('tcp', o.host, place.port) ? place.port : o.given, previous: place.port }
+}
+
+/**
+ * Serves the page at `host` for an offer: resuming `peer`'s pairing, on the port it had when that phone
+ * paired (pagePortFor). `movedFrom`: that port, when the page could not have it (the browser holds
+ * nothing of the transfer at the new origin, so the caller says so).
+ */
+export async function serveKeptPage (journal: Journal, o: { peer?: string, host: string, given?: number, addrs: string[] }): Promise<{ page: PageServer, movedFrom?: number }> {
+  const { port, previous } = await pagePortFor(journal, o)
+  const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host: o.host, port: p, addrs: o.addrs })
+  // Free a moment ago, taken since: the page goes where it would have without a port kept.
+  const page = port === previous && port !== o.given ? await serve(port).catch(async () => await serve(o.given)) : await serve(port)
+  return { page, movedFrom: previous !== undefined && page.port !== previous ? previous : undefined }
 }
 
 async function load (journal: Journal): Promise<PagePlace | undefined> {
