@@ -52,7 +52,8 @@ async function awaitHangUp (it: AsyncIterator<Uint8Array>, ms: number): Promise<
  * whose confirmation is out).
  */
 async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>, machine: Machine, first: Step, onEnd: () => Step, timeoutMs: number, role: 'receiver' | 'sender'): Promise<R> {
-  const timer = setTimeout(() => duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')), timeoutMs)
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'pairing timed out')) }, timeoutMs)
   const it = messages[Symbol.asyncIterator]()
   try {
     for (let step: Step | undefined = first; step !== undefined;) {
@@ -78,6 +79,8 @@ async function drive<R> (duplex: ByteDuplex, messages: AsyncIterable<Uint8Array>
     if (end.error !== undefined && !isFerryError(err, ErrorCode.WRONG_CODE)) {
       await send(duplex, end.send).catch(() => {})
     }
+    // A stall is told from a cut (`details.timedOut`): a phone that stalls has the whole timeout each time.
+    if (timedOut && (!isFerryError(err) || err.code === ErrorCode.TRUNCATED)) throw new FerryError(ErrorCode.TRUNCATED, 'pairing timed out: the other phone stopped answering', { timedOut: true }, { cause: err })
     throw isFerryError(err) ? err : new FerryError(ErrorCode.TRUNCATED, `pairing failed: ${(err as Error).message}`, undefined, { cause: err })
   } finally {
     clearTimeout(timer)
@@ -129,6 +132,7 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
       const said = charge.untested && !charge.done ? unproved(err) : err
       if (isFerryError(said, ErrorCode.WRONG_CODE)) throw await withTriesLeft(said, tries)
       if (charge.done && !m.codeProved && isFerryError(err, ErrorCode.TRUNCATED)) throw await cutWhileChecking(err, tries)
+      if (!charge.done) throw cutUnchecked(said)
       throw said
     }
     await tries?.settle('paired')
@@ -149,6 +153,18 @@ function unproved (err: unknown): unknown {
   // refusal; one without `from` is this phone's own cancel, which ends the receive.
   if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || (err.code === ErrorCode.CANCELLED && err.details?.from === undefined)) return err
   return new FerryError(err.code, err.message, { ...err.details, unproved: true }, { cause: err })
+}
+
+/**
+ * A typed code's pairing whose link went (a hang-up, a reset, bytes that cut the stream, a stall past the
+ * pairing's timeout) before any valid PAKE_B: `details.cut`. No try was charged and nothing of the code
+ * was tested, so it says nothing of who the other phone is: an honest phone on a bad link does it, and
+ * so can whoever answers for the public nameplate. A receive retries it, and one that found this phone
+ * by a search looks for another after a few (net/receiving.ts).
+ */
+function cutUnchecked (err: unknown): unknown {
+  if (!isFerryError(err, ErrorCode.TRUNCATED)) return err
+  return new FerryError(err.code, err.message, { ...err.details, cut: true }, { cause: err })
 }
 
 /**
