@@ -35,6 +35,13 @@ const TELL_AGAIN_MS = 20_000
  * covers two of its rounds.
  */
 const LOOK_ON_MS = 12_000
+/**
+ * How many times a phone found by the search may drop the link before any valid PAKE_B before
+ * the receive looks for another phone showing the nameplate. An honest phone on a bad link pairs on a
+ * retry or two; a neighbour that cuts every pairing would otherwise hold the receive until its time is
+ * spent, the old phone beside it never tried.
+ */
+export const CUTS_BEFORE_LOOKING_ON = 3
 const ELSEWHERE_DIAL_MS = 2_000
 
 export interface ReceiveOptions {
@@ -177,6 +184,7 @@ export class Receiving {
     // Where the old phone is: another phone the search finds once one refused the code unproved.
     let dialling = opts
     const setAside = new Set<string>()
+    const cut = new CutPhones()
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
@@ -184,7 +192,8 @@ export class Receiving {
           try {
             return await this.receiveOnce(dialling, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
-            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance)
+            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance) ??
+              await this.lookPastCut(err, peer, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined })
             if (other === undefined) throw err
             dialling = { ...dialling, addrs: other }
             peer = undefined
@@ -196,6 +205,8 @@ export class Receiving {
         onInterrupted: error => emit({ type: 'interrupted', error })
       })
     } catch (err) {
+      // Only cuts, by phones none of which tested the code, until the receive's time was spent.
+      if (cut.phones > 0 && isFerryError(err, ErrorCode.TRUNCATED) && err.details?.cut === true && opts.signal?.aborted !== true) throw cutUntilTheEnd(err, cut)
       if (unheard === undefined || opts.signal?.aborted === true) throw err
       const note = `it may not have heard: ${(err as Error)?.message ?? String(err)}`
       // Only an old phone that could not be reached may still wait: one that answered (NOT_PAIRED: it
@@ -212,7 +223,7 @@ export class Receiving {
    * the receive, said as one no phone proved.
    */
   private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
-    if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true) return undefined
+    if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
     setAside.add(peer.toString())
     const said = err.message.replace(/^pairing: /, '')
     log('%s refused the code before checking it (%s): set aside, looking for another phone', peer, err.code)
@@ -233,6 +244,45 @@ export class Receiving {
     // Another phone to try is a step towards the old phone: the time to retry a dropped link starts over.
     onAdvance()
     return dialAddresses(found.addrs)
+  }
+
+  /**
+   * After a phone found by the search dropped the link before any valid PAKE_B (`details.cut`: no try
+   * charged, nothing of the code tested): the same phone is retried as after any dropped link, and each
+   * CUTS_BEFORE_LOOKING_ON cuts by it the search looks, for up to `lookOnMs`, for another phone
+   * showing the nameplate, past every phone set aside or cut: the addresses of one it finds. When it
+   * finds none, the receive goes back (`goBack`) to the phone cut least, which may be the old phone on a
+   * bad link, and throws a TRUNCATED saying so, for the retry to try it after its pause and within its
+   * time. Undefined (retried as before) for any other failure, a cut before the count is reached, or with
+   * nothing to search.
+   */
+  private async lookPastCut (err: unknown, peer: PeerId | undefined, cut: CutPhones, setAside: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void,
+    goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
+    if (opts.search === undefined || peer === undefined || !isFerryError(err, ErrorCode.TRUNCATED) || err.details?.cut !== true) return undefined
+    const cuts = cut.add(peer.toString(), opts.addrs)
+    // A stall took the pairing's whole timeout: the receive's time allows few of them, so one is enough.
+    const stalled = err.details?.timedOut === true
+    if (cuts % CUTS_BEFORE_LOOKING_ON !== 0 && !stalled) return undefined
+    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, stalled ? 'stopped answering' : `dropped the link ${cuts} times`)
+    emit({
+      type: 'interrupted',
+      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${stalled ? 'stopped answering' : `dropped the link ${cuts} times`} before the phones could check the code; ` +
+        'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...',
+      { ...err.details, unproved: true, cuts }, { cause: err })
+    })
+    try {
+      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
+      const except = new Set([...setAside, ...cut.peers()])
+      const found = await opts.search.find({ except, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      return dialAddresses(found.addrs)
+    } catch (searchErr) {
+      if (opts.signal?.aborted === true) throw searchErr
+      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+    }
+    const back = cut.leastCut()
+    goBack(back.addrs)
+    throw new FerryError(ErrorCode.TRUNCATED, `no other phone showing this code's first three digits answered: trying ${cut.phones === 1 ? 'the one that dropped the link' : 'the phones that dropped the link'} again...`,
+      { ...err.details, unproved: true, cuts: cut.total }, { cause: err })
   }
 
   /** The end of a receive whose verification the old phone was not told of: kept to tell it later, if asked. */
@@ -333,7 +383,12 @@ export class Receiving {
       const typed = 'code' in auth && auth.code !== undefined && auth.qrKey === undefined ? auth.code : undefined
       // Checked before the stream opens: a code with no guesses left sends nothing of CPace.
       const tries = typed !== undefined ? await this.tried.begin(typed) : undefined
-      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal })
+      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal }).catch((err: unknown) => {
+        // A phone that answered the search for the nameplate but takes no pairing stream tested nothing
+        // of the code: a cut before PAKE_B, as one during the handshake (pair-stream.ts).
+        if (typed === undefined || isFerryError(err) || opts.signal?.aborted === true) throw err
+        throw new FerryError(ErrorCode.TRUNCATED, `the other phone took no pairing stream: ${(err as Error)?.message ?? String(err)}`, { cut: true }, { cause: err })
+      })
       return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs)
     }
     let outcome: PairOutcome
@@ -449,6 +504,55 @@ function unprovedRefusal (err: FerryError, said: string, setAside: number): Ferr
     `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
     'if the old phone still shows this code, someone nearby may be refusing in its place, and the old phone\'s QR code, which names it, pairs all the same',
     { ...err.details, unproved: true, setAside }, { cause: err })
+}
+
+/**
+ * The phones found by the search that dropped the link before any valid PAKE_B, in the order they were
+ * found, with their addresses and how often each did.
+ */
+class CutPhones {
+  private readonly byPeer = new Map<string, { addrs: Multiaddr[], cuts: number }>()
+
+  /** One more cut by `peer`, found at `addrs`: how many it has made. */
+  add (peer: string, addrs: Multiaddr[]): number {
+    const phone = this.byPeer.get(peer) ?? { addrs, cuts: 0 }
+    phone.cuts++
+    this.byPeer.set(peer, phone)
+    return phone.cuts
+  }
+
+  peers (): string[] {
+    return [...this.byPeer.keys()]
+  }
+
+  get phones (): number {
+    return this.byPeer.size
+  }
+
+  get total (): number {
+    return [...this.byPeer.values()].reduce((n, p) => n + p.cuts, 0)
+  }
+
+  /** The phone to go back to: the one cut least (the first found among equals), so each is tried in turn. */
+  leastCut (): { addrs: Multiaddr[], cuts: number } {
+    return [...this.byPeer.values()].reduce((a, b) => b.cuts < a.cuts ? b : a)
+  }
+}
+
+/**
+ * How a typed-code receive ends when its time ran out with every phone the search found dropping the
+ * link before the phones could check the code: no try was spent, and nothing tells the old phone on a
+ * bad link from a neighbour cutting in its place, so it says both, and what to do for each.
+ */
+function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
+  const one = cut.phones === 1
+  return new FerryError(ErrorCode.TRUNCATED,
+    `pairing: ${one ? 'the phone' : `the ${cut.phones} phones`} showing this code's first three digits cut the pairing off ${cut.total === 1 ? 'once' : `${cut.total} times`} ` +
+    '(the link dropped, or the other phone stopped answering) before the phones could check the code, ' +
+    'and no other phone nearby that shows them paired. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
+    'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place, and the old phone\'s ' +
+    'QR code, which names it, pairs all the same',
+  { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })
 }
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */

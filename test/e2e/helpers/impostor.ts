@@ -41,6 +41,13 @@ export interface ImpostorOptions {
    * hangs up: a refusal that checked nothing of the code (the new phone learns nothing, nor does it).
    */
   refuseAtOnce?: AbortReason
+  /**
+   * Every stream after the dropped ones it cuts this way once the new phone's PAKE_A is in, before any
+   * answer: `close` hangs up, `reset` resets the stream, `connection` aborts the whole connection,
+   * `stall` never answers (the new phone's pairing times out). A neighbour that blocks the pairing
+   * without testing any guess.
+   */
+  cutEvery?: 'close' | 'reset' | 'connection' | 'stall'
   /** Where it listens (default loopback only). */
   listen?: string[]
   /** Told of each pairing stream, once `streams` counts it. */
@@ -63,6 +70,16 @@ export async function startImpostor (guess: string, opts: ImpostorOptions = {}):
       void (async () => {
         await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
         duplex.abort(new Error('the impostor drops the link'))
+      })().catch(() => {})
+      return
+    }
+    const cut = opts.cutEvery
+    if (cut !== undefined) {
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        if (cut === 'close') await duplex.close()
+        else if (cut === 'reset') duplex.abort(new Error('the impostor resets the stream'))
+        else if (cut === 'connection') connection.abort(new Error('the impostor drops the connection'))
       })().catch(() => {})
       return
     }
