@@ -161,7 +161,10 @@ saying how many are left. After three the code is refused at once (CODE_EXPIRED)
 or use the QR code, whose key cannot be guessed. A phone found by the search that refuses the code
 before checking it (anyone nearby can show its first three digits) costs no try: it is set aside and
 the search goes on; only when no other phone shows them within 12 s (or --timeout) does the run end
-with that refusal.
+with that refusal. Nor does a phone found by the search that drops the link before the phones check
+the code: it is tried again, as the old phone on a bad link would be, and after three such drops the
+search looks for another phone showing those digits, going back to it when none shows up; when
+--timeout passes that way the run ends (TRUNCATED) saying so.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on

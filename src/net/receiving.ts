@@ -69,6 +69,12 @@ export interface ReceiveOptions {
    * the search's own time), the receive ends with the refusal it heard: its code and details, `details.unproved` and
    * `details.setAside` (how many phones refused so), worded so. Without it (the addresses were given:
    * a QR code, --peer) such a refusal ends the receive at once.
+   *
+   * A phone that cuts the pairing before any valid PAKE_B (`details.cut`: the link drops, or it stops
+   * answering) tested nothing either, but an honest phone on a bad link does that too: it is retried,
+   * and every CUTS_BEFORE_LOOKING_ON cuts (or one stall) the search looks for another phone for
+   * `lookOnMs`, going back to the phones that cut when none shows up, all within `retryForMs`. Ends
+   * with TRUNCATED, `details.unproved`, `cut`, `cuts` and `phones`, when time runs out that way.
    */
   search?: { find(again: { except: ReadonlySet<string>, signal?: AbortSignal }): Promise<{ addrs: Multiaddr[] }> }
   request?: Selection
@@ -86,7 +92,7 @@ export interface ReceiveOptions {
    * of a phone stopped before it could say so.
    */
   tellAgainMs?: number
-  /** How long to look for another phone after one refused a typed code unchecked (see `search`; default 12 s, within the search's own time). */
+  /** How long to look for another phone after one refused or cut a typed code's pairing unchecked (see `search`; default 12 s, within the search's own time). */
   lookOnMs?: number
   /**
    * When no session got through to tell the old phone within `tellAgainMs`: keep the pairing (and with
