@@ -36,8 +36,8 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
   })
 
   /** The neighbour on `phone`'s machine, showing `code`'s nameplate; resolves once it answers the sweep. */
-  async function neighbour (phone: Phone, code: string): Promise<{ process: FerryProcess, peer: string }> {
-    const args = [JSON.stringify({ nameplate: code.slice(0, 3), reason: 'CODE_EXPIRED' })]
+  async function neighbour (phone: Phone, code: string, reason = 'CODE_EXPIRED'): Promise<{ process: FerryProcess, peer: string }> {
+    const args = [JSON.stringify({ nameplate: code.slice(0, 3), reason })]
     const child = tb.spawn(phone, [process.execPath, '--import', 'tsx', NEIGHBOUR, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
     const p = new FerryProcess('neighbour', args, child)
     const ready = await p.waitEvent('ready', 30_000)
@@ -67,6 +67,32 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     expect(String(interrupted[0].message)).toContain('refused the code before checking it')
     expect(String(interrupted[0].message)).toContain('the search goes on for the old phone')
     expect(fake.process.all('stream')).toHaveLength(1)
+  }, 180_000)
+
+  it('a neighbour found first that cuts every pairing before checking the code is left after three: the receiver finds the old phone and verifies', async () => {
+    const [p1, p2] = tb.phones
+    const code = newCode()
+    const fake = await neighbour(p1, code, 'cut')
+    const store = copyStore(source)
+    const target = newStorePath()
+    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code, listen: false }), 'sender')
+    const shown = await sender.waitEvent('code', 30_000)
+    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
+    // As a person runs it, without --json: what it says while it looks past the neighbour.
+    const receiver = spawnFerryIn(tb, p2, ['receive', '--store', target, '--code', code], 'receiver')
+    const rExit = await receiver.waitExit(120_000)
+    expect(rExit.code, receiver.describe()).toBe(0)
+    expect((await sender.waitExit(60_000)).code, sender.describe()).toBe(0)
+    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    const lines = receiver.stderr.split('\n')
+    expect(lines, receiver.describe()).toContain(`Found ${fake.peer} by the sweep at ${p1.ip}`)
+    // The first cuts are retried as a bad link's would be; the third has it say why it looks elsewhere,
+    // and then the old phone is found.
+    const lookingOn = lines.indexOf('a phone showing this code\'s first three digits dropped the link 3 times before the phones could check the code; ' +
+      'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...')
+    expect(lookingOn, receiver.describe()).toBeGreaterThan(-1)
+    expect(lines.indexOf(`Found ${String(shown.peerId)} by the sweep at ${p1.ip}`), receiver.describe()).toBeGreaterThan(lookingOn)
+    expect(fake.process.all('stream')).toHaveLength(3)
   }, 180_000)
 
   it('with only the neighbour showing the digits, the receiver ends after its search with the refusal, said as unproved', async () => {
