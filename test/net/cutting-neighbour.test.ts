@@ -22,6 +22,7 @@ import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
 import { readFrames } from '../../src/wire/framing.js'
 import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
+import { rawNode } from '../e2e/helpers/raw-peer.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
@@ -145,6 +146,25 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(said).toHaveLength(1)
     expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
     expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+  })
+
+  it('found first, a phone that takes no pairing stream at all is left after a few, as one that cuts', async () => {
+    // A libp2p node that answers the search for the nameplate and speaks no pairing protocol.
+    const fake = await rawNode()
+    nodes.push(fake)
+    await showNameplate(ports[0], fake.peerId.toString(), fake.getMultiaddrs().map(String))
+    const { phone: old, offered } = await oldPhone(ports[1])
+    const phone = await newPhone()
+    const looking = search(30_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(fake.peerId.toString())
+    const events: FerryEvent[] = []
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, retryForMs: 30_000, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(lookedOn(events).map(e => e.details)).toMatchObject([{ unproved: true, cut: true, cuts: CUTS_BEFORE_LOOKING_ON }])
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
