@@ -20,7 +20,8 @@ import { resumeAddrs } from './resume-addrs.js'
 import { senderAddrsIn, senderAddrsNow } from './sender-addrs.js'
 import { SpentCodes } from './spent-codes.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
-import { View, type WebProgress } from './view.js'
+import type { WebProgress } from './progress-line.js'
+import { View } from './view.js'
 
 // The browser phone: pairs with a Node phone running `ferry send --transport webrtc` and receives its
 // history through the same FerryService as Node (pairing, transfer, verification, forgetting the

@@ -1,24 +1,16 @@
 import { formatBytes } from '../format-bytes.js'
+import { Pace } from '../pace.js'
 import { describeStats } from '../net/describe-stats.js'
 import type { ConversationSummary, TransferStats } from '../net/transfer-events.js'
 import type { Contact, MediaRecord, Message } from '../store/model.js'
 import type { IdbHistoryStore } from './idb-history.js'
 import type { PairInput } from './pair-input.js'
+import { formatDuration, progressLine, type WebProgress } from './progress-line.js'
 
 // The page's DOM: the pairing form, the progress bar with its ETA, the verified summary, the
 // conversations list and a conversation's messages. Plain DOM, redrawn on a timer from what the store
 // reads back for the screen (the chats, and the newest messages of the open one): the page never holds
 // the history itself.
-
-/** What the progress bar shows. */
-export interface WebProgress {
-  messages: number
-  totalMessages: number
-  mediaBytes: number
-  totalMediaBytes: number
-  /** Bytes received in this session, for the rate (when known). */
-  bytesReceived?: number
-}
 
 /** Messages of the open chat on screen, newest last. */
 const SHOWN = 300
@@ -30,38 +22,6 @@ const $ = <T extends HTMLElement>(id: string): T => {
 }
 
 
-export function formatDuration (s: number): string {
-  if (!Number.isFinite(s)) return '…'
-  if (s < 60) return `${Math.max(1, Math.round(s))} s`
-  const m = Math.floor(s / 60)
-  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`
-}
-
-/**
- * Rate and ETA over what is left to move. The rate is a moving average of recent samples, so one stall
- * does not swing the estimate; a message counts as its share of the session's bytes.
- */
-export class Eta {
-  private samples: Array<{ t: number, bytes: number }> = []
-
-  update (bytes: number, now = performance.now()): void {
-    this.samples.push({ t: now, bytes })
-    while (this.samples.length > 2 && now - this.samples[0].t > 5000) this.samples.shift()
-  }
-
-  /** Bytes per second, or undefined before there is a second sample. */
-  rate (): number | undefined {
-    const a = this.samples[0]
-    const b = this.samples[this.samples.length - 1]
-    if (a === undefined || b === undefined || b.t - a.t < 200) return undefined
-    return (b.bytes - a.bytes) / ((b.t - a.t) / 1000)
-  }
-
-  reset (): void {
-    this.samples = []
-  }
-}
-
 export class View {
   private selected?: string
   private drawing = false
@@ -71,7 +31,8 @@ export class View {
   private drawnConversation = ''
   /** Object URLs of the media on screen (revoked when they leave it). */
   private readonly urls = new Map<string, string>()
-  private readonly eta = new Eta()
+  /** The pace of the session under way: a new one for each session. */
+  private pace = new Pace()
 
   constructor (private readonly store: IdbHistoryStore) {
     $('chats').addEventListener('click', evt => {
@@ -115,26 +76,15 @@ export class View {
 
   progress (p: WebProgress): void {
     $('progress').hidden = false
-    const totalBytes = p.totalMediaBytes
-    // Messages are a small part of the bytes but most of what a person waits to see: give them the
-    // first tenth of the bar, the media the rest.
-    const msgShare = p.totalMessages === 0 ? 1 : p.messages / p.totalMessages
-    const mediaShare = totalBytes === 0 ? 1 : p.mediaBytes / totalBytes
-    const fraction = 0.1 * msgShare + 0.9 * mediaShare
+    const { fraction, text } = progressLine(p, this.pace.update({ ...p, sessionBytes: p.bytesReceived }))
     const bar = $<HTMLProgressElement>('bar')
     bar.max = 1000
     bar.value = Math.round(fraction * 1000)
-    if (p.bytesReceived !== undefined) this.eta.update(p.bytesReceived)
-    const rate = this.eta.rate()
-    const left = Math.max(0, totalBytes - p.mediaBytes) + (p.totalMessages - p.messages) * 100
-    const eta = rate !== undefined && rate > 0 ? formatDuration(left / rate) : '…'
-    $('progress-text').textContent = `${p.messages.toLocaleString('en')} of ${p.totalMessages.toLocaleString('en')} messages · ` +
-      `${formatBytes(p.mediaBytes)} of ${formatBytes(totalBytes)} media · ` +
-      (rate !== undefined ? `${formatBytes(rate)}/s · ` : '') + (fraction >= 1 ? 'checking…' : `about ${eta} left`)
+    $('progress-text').textContent = text
   }
 
   resetRate (): void {
-    this.eta.reset()
+    this.pace = new Pace()
   }
 
   summary (summary: ConversationSummary[], p: WebProgress, stats: TransferStats, seconds: number): void {

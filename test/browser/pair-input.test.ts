@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { ErrorCode, FerryError } from '../../src/errors.js'
 import { buildQrPayload, parseCode } from '../../src/pairing/index.js'
 import { explain, parseInput, peerOfLink, servedBySender } from '../../src/web/pair-input.js'
-import { Eta, formatDuration } from '../../src/web/view.js'
+import { formatDuration } from '../../src/web/progress-line.js'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 const webrtc = `/ip4/127.0.0.1/udp/40000/webrtc-direct/certhash/uEiCJy90LqWGhWUO5q0VIFdqeLngRgHtezIf_9IuNm_bauA/p2p/${peer}`
@@ -105,17 +105,8 @@ describe('a link\'s old phone', () => {
   })
 })
 
-describe('the progress estimate', () => {
-  it('measures the rate over recent samples and formats the time left', () => {
-    const eta = new Eta()
-    expect(eta.rate()).toBeUndefined()
-    eta.update(0, 0)
-    eta.update(5_000_000, 1000)
-    expect(eta.rate()).toBe(5_000_000)
-    // Samples older than 5 s stop counting: a stall long ago does not drag the estimate.
-    eta.update(5_000_000, 9000)
-    eta.update(7_000_000, 10_000)
-    expect(eta.rate()).toBe(2_000_000)
+describe('the time left', () => {
+  it('is said in seconds, minutes and hours, and … when there is no estimate', () => {
     expect(formatDuration(42.4)).toBe('42 s')
     expect(formatDuration(125)).toBe('2 min 5 s')
     expect(formatDuration(Infinity)).toBe('…')
