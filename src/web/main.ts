@@ -20,6 +20,7 @@ import { resumeAddrs } from './resume-addrs.js'
 import { senderAddrsIn, senderAddrsNow } from './sender-addrs.js'
 import { SpentCodes } from './spent-codes.js'
 import { createTabLock, type LockKind, type TabLock } from './tab-lock.js'
+import { pageTestSeams, type PageTestSeams } from './test-seams.js'
 import type { WebProgress } from './progress-line.js'
 import { View } from './view.js'
 
@@ -126,7 +127,8 @@ class App {
   /** This attempt reached the old phone and paired (by code or by resuming): a pairing is kept for a reload. */
   private linked = false
 
-  constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock) {}
+  constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock,
+    private readonly seams: PageTestSeams = {}) {}
 
   async start (): Promise<void> {
     this.view.onSubmit(input => { void this.submit(input) })
@@ -328,7 +330,10 @@ class App {
       addrs: addrs.map(a => multiaddr(a)),
       ...pairing,
       agent: 'ferry-web',
-      stallMs: STALL_MS,
+      stallMs: this.seams.stallMs ?? STALL_MS,
+      // Unset on a person's page: the service's own patience (a test's seam shortens it).
+      retryForMs: this.seams.retryForMs,
+      tellAgainMs: this.seams.tellAgainMs,
       route: servedAddrs().length > 0 ? async (dial, ctx) => await whereNow(dial, ctx.signal) : undefined,
       signal,
       // The page stays open: an old phone that did not hear it verified is told when it comes back.
@@ -374,7 +379,8 @@ class App {
   }
 
   private async tellUntilHeard (addrs: string[], signal: AbortSignal): Promise<void> {
-    let pause = TELL_PAUSE_MS
+    const longest = this.seams.tellPauseMaxMs ?? TELL_PAUSE_MAX_MS
+    let pause = Math.min(TELL_PAUSE_MS, longest)
     const pairings = new PairingRecords(this.journal)
     while (!signal.aborted && (await pairings.load())?.role === 'receiver') {
       const held = await this.lock.tryAcquire()
@@ -406,7 +412,7 @@ class App {
         }
       }
       if (await pauseFor(pause, signal)) return
-      pause = Math.min(pause * 2, TELL_PAUSE_MAX_MS)
+      pause = Math.min(pause * 2, longest)
     }
   }
 
@@ -565,7 +571,7 @@ async function boot (): Promise<void> {
   const store = await IdbHistoryStore.open(db)
   const journal = new IdbJournal(db)
   const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) })
-  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME))
+  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME), pageTestSeams())
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'
   await app.start()

@@ -15,6 +15,7 @@ import { gradientPng } from './png.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import { rawGet } from '../helpers/raw-http.js'
 import type { FerryDebug } from '../../src/web/main.js'
+import type { PageTestSeams } from '../../src/web/test-seams.js'
 import { browserSha256 } from '../../scripts/build/page.js'
 import type { appEdits as AppEdits } from './app-edits.js'
 
@@ -25,6 +26,16 @@ const WEBRTC_LISTEN = '/ip4/127.0.0.1/udp/0/webrtc-direct'
 type State = ReturnType<FerryDebug['state']>
 /** What to wait for in the page's state: a phase among these, and/or paused or not. */
 interface Wanted { phases?: string[], paused?: boolean }
+
+/**
+ * The page's waits on an old phone that is gone, shortened (its test seams) so a test does not wait
+ * out the minute a person's page waits: silence that counts as a dead link, then how long it keeps
+ * trying to reach that phone, or to tell it. Each wait longer than the silence, so the page still
+ * notices the link died, tries again, and only then gives up.
+ */
+const DEAD_LINK: PageTestSeams = { stallMs: 3000 }
+const GIVE_UP: PageTestSeams = { ...DEAD_LINK, retryForMs: 6000 }
+const STOP_TELLING: PageTestSeams = { ...DEAD_LINK, tellAgainMs: 6000, tellPauseMaxMs: 1000 }
 
 /** An old phone offering its history over WebRTC on loopback, as the page dials it. */
 function sendOverWebRTC (dir: string, name: string): FerryProcess {
@@ -83,11 +94,13 @@ describe.skipIf(skip)('the browser phone', () => {
 
   /**
    * The page in a new Chromium with an empty profile (a phone with nothing in IndexedDB), its debug
-   * state, and a wait that reports the page's log and the sender's events on failure.
+   * state, and a wait that reports the page's log and the sender's events on failure. `seams`: the
+   * page's test seams, in each of its tabs and after each reload.
    */
-  async function openPage (sender: FerryProcess): Promise<{ page: Page, state: () => Promise<State>, waitState: (what: string, want: Wanted, timeout?: number) => Promise<State> }> {
+  async function openPage (sender: FerryProcess, seams?: PageTestSeams): Promise<{ page: Page, state: () => Promise<State>, waitState: (what: string, want: Wanted, timeout?: number) => Promise<State> }> {
     const browser = await launchChromium()
     browsers.push(browser)
+    if (seams !== undefined) await browser.context.addInitScript(s => { window.__ferryTestSeams = s }, seams)
     const page = browser.context.pages()[0] ?? await browser.context.newPage()
     const logs: string[] = []
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
@@ -235,7 +248,7 @@ describe.skipIf(skip)('the browser phone', () => {
     const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
     const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
     const codeEvent = await first.waitEvent('code', 60_000)
-    const { page, waitState } = await openPage(first)
+    const { page, waitState } = await openPage(first, DEAD_LINK)
     await page.goto(`${pageUrl}#${codeEvent.qr as string}`)
     await waitState('idle form', { phases: ['idle'] })
     // The QR payload alone pairs: its code is filled in from the link.
@@ -263,7 +276,7 @@ describe.skipIf(skip)('the browser phone', () => {
     const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
     const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
     const codeEvent = await first.waitEvent('code', 60_000)
-    const { page, state, waitState } = await openPage(first)
+    const { page, state, waitState } = await openPage(first, STOP_TELLING)
     const unheard = async (what: string, want: boolean): Promise<void> => {
       try {
         await page.waitForFunction(w => (window.__ferry as FerryDebug | undefined)?.state().unheard === w, want, { timeout: 90_000, polling: 100 })
@@ -280,8 +293,8 @@ describe.skipIf(skip)('the browser phone', () => {
     await waitState('everything arrived', { paused: true })
     await first.kill9()
     await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
-    // The page tried to tell it for as long as a receiver does (the Node one then forgets the pairing),
-    // and says what it goes on doing.
+    // The page tried to tell it for as long as a receiver does (the Node one then forgets the pairing;
+    // here as long as the test's seam says), and says what it goes on doing.
     await unheard('verified with the old phone not told', true)
     expect((await state()).phase).toBe('verified')
     const told = 'Everything arrived and is verified here. The old phone did not hear it yet: if you start ferry send again there, this page will tell it.'
@@ -414,17 +427,20 @@ describe.skipIf(skip)('the browser phone', () => {
     }
     const args = ['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--json']
     const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
-    const { page, waitState } = await openPage(first)
+    const { page, waitState } = await openPage(first, GIVE_UP)
     await page.goto(`${pageUrl}#${(await first.waitEvent('code', 60_000)).qr as string}`)
     await waitState('idle form', { phases: ['idle'] })
     await page.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 600_000 }) })
     await page.click('#start')
     await waitState('pause mid-transfer', { paused: true })
-    // The old phone stops for good (a dead battery); the page tries to reach it again, then gives up.
+    // The old phone stops for good (a dead battery); the page tries to reach it again, then gives up
+    // (after a minute; here after the test's seam's few seconds).
     await first.kill9()
     await page.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
     const failed = await waitState('giving up on the old phone', { phases: ['failed', 'verified'] }, 150_000)
     expect(failed.error?.code).toBe('NO_PEER')
+    // It tried again before it gave up.
+    expect((await page.evaluate(() => (window.__ferry as FerryDebug).events)).some(e => e.type === 'interrupted')).toBe(true)
     expect(await page.textContent('#error')).toBe('The old phone stopped answering. What arrived is kept in this browser: ' +
       'start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
     // As it says: the old phone started again without a code, the page reloaded.
@@ -508,7 +524,8 @@ describe.skipIf(skip)('the browser phone', () => {
     const args = (listen: string): string[] => ['send', '--store', dir, '--web', '--web-port', '0', '--no-mdns', '--no-sweep', '--listen', listen, '--json']
     const first = spawnFerry(args(`${WEBRTC_LISTEN},/ip4/127.0.0.1/tcp/0`), { name: 'sender' })
     const link = String((await first.waitEvent('code', 60_000)).page)
-    const { page, waitState } = await openPage(first)
+    // The tab left open notices the link died only by its silence.
+    const { page, waitState } = await openPage(first, o.stayOpen === true ? DEAD_LINK : undefined)
     await page.addInitScript(() => {
       let hook: FerryDebug | undefined
       Object.defineProperty(window, '__ferry', {
