@@ -167,7 +167,9 @@ class App {
       // Verified here before the page was closed or reloaded, and the old phone never heard: tell it.
       const untold = await unheardVerification(this.journal, new PairingRecords(this.journal)).catch(() => undefined)
       if (untold !== undefined) {
-        this.showVerified(untold)
+        // The journal's verified result does not say so itself: this page says the old phone did not hear
+        // from the start, not "done" until its first try to tell it gives up.
+        this.showVerified({ ...untold, unheard: true })
         this.view.showForm(true)
         this.tell(addrs)
         return

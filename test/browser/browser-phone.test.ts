@@ -277,6 +277,14 @@ describe.skipIf(skip)('the browser phone', () => {
     const first = spawnFerry([...args, '--listen', WEBRTC_LISTEN], { name: 'sender' })
     const codeEvent = await first.waitEvent('code', 60_000)
     const { page, state, waitState } = await openPage(first, STOP_TELLING)
+    // Every status line the page shows, from each load of it.
+    await page.addInitScript(() => {
+      addEventListener('DOMContentLoaded', () => {
+        const el = document.getElementById('status-text') as HTMLElement
+        const shown: string[] = (window as unknown as { statusesShown: string[] }).statusesShown = []
+        new MutationObserver(() => { shown.push(el.textContent ?? '') }).observe(el, { childList: true, characterData: true, subtree: true })
+      })
+    })
     const unheard = async (what: string, want: boolean): Promise<void> => {
       try {
         await page.waitForFunction(w => (window.__ferry as FerryDebug | undefined)?.state().unheard === w, want, { timeout: 90_000, polling: 100 })
@@ -301,10 +309,11 @@ describe.skipIf(skip)('the browser phone', () => {
     expect(await page.textContent('#status-text')).toBe(told)
     const expected = await ferryOk(['export', '--store', dir])
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(expected)
-    // A reload keeps knowing it.
+    // A reload keeps knowing it, and says so from the start: never that it is done while the old phone waits.
     await page.reload()
     await unheard('the old phone still not told after the reload', true)
     expect(await page.textContent('#status-text')).toBe(told)
+    expect(new Set(await page.evaluate(() => (window as unknown as { statusesShown: string[] }).statusesShown))).toEqual(new Set([told]))
 
     // The old phone started again without a code: it waits for this phone, which tells it, and it is done.
     const second = spawnFerry(args, { name: 'sender-again' })
