@@ -1,7 +1,6 @@
 import type { Message } from '../store/model.js'
 import type { MessagePosition } from '../store/history.js'
-import { encodeMessage } from '../wire/codec.js'
-import { messageToWire } from '../wire/message-wire.js'
+import { encodeChatMessage } from '../wire/message-encoder.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
 // A conversation is cut into leaves: runs of consecutive messages ending at a message whose key (ts, id)
@@ -59,7 +58,7 @@ export interface LeafSummary {
 
 /** The encoding a message is digested and sent as. */
 export function encodedMessage (m: Message): Uint8Array {
-  return encodeMessage(messageToWire(m))
+  return encodeChatMessage(m)
 }
 
 /** The first 8 bytes of the sha256 of a message's encoding: how a listed message is compared. */
