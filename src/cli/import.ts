@@ -29,7 +29,10 @@ Merges a history into the store in DIR, creating the store when there is none. P
     of it, with the photos, files and voice messages it holds;
   - a WhatsApp "Export chat": the .zip it makes ("attach media"), the unpacked folder, or the
     .txt alone (WhatsApp Chat with X.txt, _chat.txt), Android or iOS, any language and era,
-    in UTF-8 or in UTF-16 (as some phones write it).
+    in UTF-8 or in UTF-16 (as some phones write it);
+  - a pipe, <(command) or a FIFO, carrying one such file (not a .zip: a zip is read from its end).
+    NDJSON streams through; a Telegram or WhatsApp chat is held in memory whole (up to 512 MiB),
+    as from a file, without the media a pipe cannot carry.
 The format is decided by the content; archives are read in place, their media streamed into
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
@@ -55,7 +58,7 @@ Options:
   --tz ZONE             the IANA time zone of the times WhatsApp and old Telegram exports wrote
                         (default: this machine's, now ${machineZone()}); e.g. Europe/Rome
   --base DIR            NDJSON: directory that media "path" values are relative to
-                        (default: the file's directory; the current directory for stdin)
+                        (default: the file's directory; the current directory for stdin or a pipe)
   --json                print one JSON event with the figures instead of lines
 
 Exit codes: 0 imported, 1 the store failed (disk full...), 2 bad usage or an export Ferry
@@ -126,7 +129,7 @@ Examples:
       const held = messagesIn(store)
       const { format, source, main } = opened
       if (format === 'ndjson') {
-        const r = await importNdjson(store, fromStdin ? process.stdin : opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
+        const r = await importNdjson(store, fromStdin ? process.stdin : opened.input ?? opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
         ok = true
         sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK

@@ -3,7 +3,8 @@ import { basename, dirname, extname, resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../../errors.js'
 import { fsReason } from '../../fs-errors.js'
 import { NOT_RECOGNISED } from './common.js'
-import { dirOf, FolderSource, isZipFile, ZipSource, type ExportSource } from './source.js'
+import { dirOf, FolderSource, isZipFile, PipedFileSource, ZipSource, type ExportSource } from './source.js'
+import { readStream } from '../../read-stream.js'
 import { looksLikeWhatsApp, titleFromName } from './whatsapp.js'
 import { decodeHead } from './text-encoding.js'
 
@@ -54,6 +55,8 @@ export interface OpenedExport {
   format: ImportFormat
   /** The file to read for NDJSON. */
   file: string
+  /** NDJSON from a pipe: its bytes, read once (the first of them already taken to tell the format). */
+  input?: AsyncIterable<Uint8Array>
   /** For Telegram and WhatsApp: the export's files, and the main one among them. */
   source?: ExportSource
   main?: string
@@ -145,6 +148,8 @@ export async function openExport (path: string, forced?: ImportFormat): Promise<
     const { format, main } = await findInside(source, abs, forced)
     return { format, file: abs, source, main, title: whatsAppTitle(main, abs) }
   }
+  // A pipe is read once, from its start: its first bytes tell the format, and are kept for the import.
+  if (st.isFIFO()) return await openPipe(path, abs, forced)
   if (await isZipFile(abs)) {
     const source = await ZipSource.open(abs)
     try {
@@ -166,6 +171,57 @@ export async function openExport (path: string, forced?: ImportFormat): Promise<
   if (format === 'ndjson') return { format, file: abs }
   const name = basename(abs)
   return { format, file: abs, source: new FolderSource(dirname(abs)), main: name, title: whatsAppTitle(name, dirname(abs)) }
+}
+
+/** Largest chat text read from a pipe: as for a file, Telegram's JSON and WhatsApp's text are parsed whole. */
+const MAX_PIPED_TEXT = 512 * 1024 * 1024
+
+const isZipHead = (b: Buffer): boolean => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6))
+
+/**
+ * A pipe (`<(command)`, a FIFO): it cannot be read at a position, so its first bytes are read as they
+ * come and tell the format. NDJSON goes on streaming from there (only those first bytes are held); a
+ * Telegram or WhatsApp chat is held whole (up to MAX_PIPED_TEXT), as its importer parses it whole. A zip
+ * keeps its index at its end and is read at random: a pipe cannot carry one.
+ */
+async function openPipe (path: string, abs: string, forced?: ImportFormat): Promise<OpenedExport> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let rest: AsyncIterator<Uint8Array>
+  try {
+    rest = (await readStream(abs))[Symbol.asyncIterator]()
+    while (size < HEAD_BYTES) {
+      const next = await rest.next()
+      if (next.done === true) break
+      chunks.push(Buffer.from(next.value))
+      size += next.value.byteLength
+    }
+  } catch (err) {
+    throw bad(unreadable(path, err))
+  }
+  const head = Buffer.concat(chunks)
+  if (isZipHead(head)) {
+    throw bad(`${path} is a pipe carrying a zip archive: a zip is read from its end, which a pipe cannot give. Save it to a file and import that`)
+  }
+  const format = forced ?? detectFormat(decodeHead(head.subarray(0, HEAD_BYTES)), abs)
+  if (format === undefined) throw bad(`${path}: ${NOT_RECOGNISED}`)
+  const remaining = { [Symbol.asyncIterator]: () => rest }
+  if (format === 'ndjson') {
+    return { format, file: abs, input: (async function * () { yield head; yield * remaining })() }
+  }
+  try {
+    for await (const chunk of remaining) {
+      size += chunk.byteLength
+      if (size > MAX_PIPED_TEXT) throw bad(`${path} is larger than ${MAX_PIPED_TEXT / 1024 / 1024} MiB: too large to read as a chat`)
+      chunks.push(Buffer.from(chunk))
+    }
+  } catch (err) {
+    throw err instanceof FerryError ? err : bad(unreadable(path, err))
+  }
+  const name = basename(abs)
+  // `<(command)` is named by a number (/dev/fd/63), which is no chat's title.
+  const title = /^\d+$/.test(name) ? 'WhatsApp chat' : titleFromName(name)
+  return { format, file: abs, source: new PipedFileSource(path, name, Buffer.concat(chunks)), main: name, title }
 }
 
 /** Reads a file's first bytes and decides its format (undefined when it is none). */

@@ -124,6 +124,35 @@ export class FolderSource implements ExportSource {
   async close (): Promise<void> {}
 }
 
+/**
+ * One file that came through a pipe (`<(command)`, a FIFO), held in memory: a pipe has no folder, so
+ * the media an export keeps beside its chat are not in it, and messages that name them are kept
+ * without them, as for an export sent without its media.
+ */
+export class PipedFileSource implements ExportSource {
+  constructor (readonly label: string, private readonly name: string, private readonly bytes: Buffer) {}
+
+  async has (path: string): Promise<boolean> {
+    return insidePath(path) === this.name
+  }
+
+  async open (path: string): Promise<AsyncIterable<Uint8Array>> {
+    if (insidePath(path) !== this.name) throw bad(`${path} is not in ${this.label}: a pipe carries one file`)
+    const bytes = this.bytes
+    return (async function * () { yield bytes })()
+  }
+
+  async readText (path: string, maxBytes: number): Promise<string> {
+    return await decode(await this.open(path), this.label, maxBytes)
+  }
+
+  async list (): Promise<string[]> {
+    return [this.name]
+  }
+
+  async close (): Promise<void> {}
+}
+
 /** Limits that tell an archive worth reading from one built to exhaust the machine. */
 export const ZIP_LIMITS = {
   entries: 500_000,
