@@ -50,7 +50,8 @@ run while another process uses it; it backs up the store as it was when it start
 Options:
   --store DIR          the phone's store (required)
   --out FILE           the backup file to write (required; an older backup there is replaced,
-                       any other file is refused)
+                       any other file is refused; a file on disk, not standard output, since
+                       'ferry restore' reads a backup at random)
 ${SELECTION_HELP}
   --password-file F    read the password from the first line of F (scripts)
   --no-password        no password: readable and forgeable by anyone who gets the file
@@ -72,6 +73,10 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
   async run (args) {
     const storeDir = requireString(args, 'store', 'backup')
     const out = requireString(args, 'out', 'backup')
+    // '-' means standard output to a person; a backup cannot go there, as restore cannot read it back from a pipe.
+    if (out === '-') {
+      throw new FerryError(ErrorCode.BAD_INPUT, "--out - would write a file named '-': a backup cannot go to standard output, since 'ferry restore' reads it at random from a file on disk; name the file, like chats.ferrybak")
+    }
     // Before the password is asked for.
     refuseDirectory(out, '--out', 'chats.ferrybak')
     refuseInsideStore(out, '--out', storeDir, 'file')
