@@ -56,19 +56,20 @@ export function fileInTheWay (path: string): string | undefined {
 }
 
 /**
- * mkdirSync(path, { recursive: true }), failing with the error of the folder that could not be made:
+ * mkdirSync(path, { recursive: true, mode }), returning the first folder it made (undefined when there
+ * was none to make), and failing with the error of the folder that could not be made:
  * Node's recursive mkdir says ENOENT for the whole path when a parent cannot be made (a read-only file
  * system, no permission), which reads as a typo in the path rather than the disk it is.
  */
-export function makeFolders (path: string): void {
+export function makeFolders (path: string, mode?: number): string | undefined {
   try {
-    mkdirSync(path, { recursive: true })
+    return mkdirSync(path, { recursive: true, mode })
   } catch (err) {
     if ((err as { code?: string })?.code !== 'ENOENT') throw err
     const missing: string[] = []
     for (let p = path; statSync(p, { throwIfNoEntry: false }) === undefined && dirname(p) !== p; p = dirname(p)) missing.push(p)
     const first = missing.at(-1)
-    if (first !== undefined) mkdirSync(first) // throws the real reason; when it does not, say Node's
+    if (first !== undefined) mkdirSync(first, { mode }) // throws the real reason; when it does not, say Node's
     throw err
   }
 }

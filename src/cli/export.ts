@@ -1,5 +1,5 @@
 import { createWriteStream, renameSync, rmSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { finished } from 'node:stream/promises'
 import { exportNdjson, type ExportOptions, type ExportResult } from '../sim/export.js'
@@ -8,6 +8,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command 
 import { createPrivateFile } from '../private-files.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
+import { fsError, makeFolders } from '../fs-errors.js'
 import { holdAfterMediaCopy } from './test-hold.js'
 
 const command: Command = {
@@ -111,13 +112,18 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir: stri
   refuseDirectory(out, '--out', 'history.ndjson')
   const file = resolve(out)
   const tmp = `${file}.${process.pid}.tmp`
+  try {
+    makeFolders(dirname(file))
+  } catch (err) {
+    throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
+  }
   let fd: number
   try {
-    await mkdir(dirname(file), { recursive: true })
     fd = createPrivateFile(tmp)
     run.tmp = tmp
   } catch (err) {
-    throw storeError(err, `writing the export ${file}`)
+    // Said of FILE, not of the copy in the making that a person never named.
+    throw fsError(err, `cannot write the export ${file}`, file)
   }
   const stream = createWriteStream(tmp, { fd })
   try {

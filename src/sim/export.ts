@@ -1,9 +1,9 @@
 import { logger } from '@libp2p/logger'
-import { chmodSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants, copyFileSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
-import { fsError } from '../fs-errors.js'
+import { fsError, makeFolders } from '../fs-errors.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings } from '../store/model.js'
@@ -126,7 +126,7 @@ class MediaCopier {
     const dir = resolve(mediaDir)
     let createdDir: string | undefined
     try {
-      createdDir = mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      createdDir = makeFolders(dir, PRIVATE_DIR_MODE)
     } catch (err) {
       throw fsError(err, `cannot create the media folder ${mediaDir}`, mediaDir)
     }

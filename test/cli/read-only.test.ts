@@ -64,6 +64,16 @@ describe('a read-only file system', () => {
       `cannot create the folder of --out ${join(mnt, 'new', 'b.ferrybak')}: the file system is read-only`)
   })
 
+  it('export --out there, or in a folder to make there, says it is read-only', (ctx) => {
+    if (mnt === undefined) { ctx.skip(); return }
+    expectReadOnly(ferry('export', '--store', phone, '--out', join(mnt, 'new', 'history.ndjson')),
+      `cannot create the folder of --out ${join(mnt, 'new', 'history.ndjson')}: the file system is read-only`)
+    expectReadOnly(ferry('export', '--store', phone, '--out', join(mnt, 'history.ndjson')),
+      `cannot write the export ${join(mnt, 'history.ndjson')}: the file system is read-only`)
+    expectReadOnly(ferry('export', '--store', phone, '--media', join(mnt, 'media')),
+      `cannot create the media folder ${join(mnt, 'media')}: the file system is read-only`)
+  })
+
   it('restore and import into a new store there say it is read-only', (ctx) => {
     if (mnt === undefined) { ctx.skip(); return }
     const target = join(mnt, 'deep', 'new-phone')
