@@ -1,4 +1,4 @@
-import { createWriteStream, renameSync, rmSync } from 'node:fs'
+import { createWriteStream, renameSync, rmdirSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { finished } from 'node:stream/promises'
@@ -24,7 +24,9 @@ when it started, consistently.
 
 Options:
   -s, --store DIR   the store to read
-  -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout)
+  -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout);
+                    the folders it is in are made when missing, and taken away again (only
+                    those it made) should the export fail or be stopped
   --media DIR       also copy the media files into DIR and give each media line a "path"
                     (relative to FILE's directory, or to the current directory for stdout);
                     an export that fails, or is stopped with Ctrl-C (exit 130), takes away the
@@ -56,12 +58,14 @@ Examples:
     // before stay). Said, so nobody takes half the media in a folder for an export.
     const run: ExportRun = {
       written: false,
+      madeFolders: [],
       media: { onMediaCopying: remove => { run.removeCopies = remove }, afterMediaCopy: holdAfterMediaCopy() }
     }
     const onSigint = (): void => {
       if (run.written) return
       const removed = run.removeCopies?.() ?? 0
       if (run.tmp !== undefined) try { rmSync(run.tmp, { force: true }) } catch {}
+      removeFoldersMade(run)
       process.stderr.write(`\n${stoppedLine(out, mediaDir, removed)}\n`)
       process.exit(EXIT_INTERRUPTED)
     }
@@ -98,6 +102,8 @@ interface ExportRun {
   written: boolean
   /** FILE's copy in the making. */
   tmp?: string
+  /** The folders made for FILE, innermost first: taken away with it when it is not written. */
+  madeFolders: string[]
   /** Takes away the media files this export copied. */
   removeCopies?: () => number
   media: Pick<ExportOptions, 'onMediaCopying' | 'afterMediaCopy'>
@@ -113,7 +119,7 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir: stri
   const file = resolve(out)
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    makeFolders(dirname(file))
+    run.madeFolders = foldersMade(makeFolders(dirname(file)), dirname(file))
   } catch (err) {
     throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
   }
@@ -122,6 +128,7 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir: stri
     fd = createPrivateFile(tmp)
     run.tmp = tmp
   } catch (err) {
+    removeFoldersMade(run)
     // Said of FILE, not of the copy in the making that a person never named.
     throw fsError(err, `cannot write the export ${file}`, file)
   }
@@ -143,7 +150,29 @@ async function exportToFile (store: SqliteChatStore, out: string, mediaDir: stri
   } catch (err) {
     stream.destroy()
     await rm(tmp, { force: true })
+    removeFoldersMade(run)
     throw storeError(err, `writing the export ${file}`)
+  }
+}
+
+/** The folders makeFolders made for `deepest`, innermost first, from the outermost one it made (`first`). */
+function foldersMade (first: string | undefined, deepest: string): string[] {
+  if (first === undefined) return []
+  const made: string[] = []
+  for (let p = deepest; ; p = dirname(p)) {
+    made.push(p)
+    if (p === first || dirname(p) === p) return made
+  }
+}
+
+/**
+ * Removes the folders this export made for FILE, once FILE is not written: an empty folder left by an
+ * export reads as one that went somewhere. Only while empty (rmdir), so a folder someone put a file in
+ * meanwhile stays, and never a folder that was there before: those are not in the list.
+ */
+function removeFoldersMade (run: ExportRun): void {
+  for (const folder of run.madeFolders.splice(0)) {
+    try { rmdirSync(folder) } catch { return }
   }
 }
 

@@ -11,6 +11,8 @@ import { until } from '../helpers/until.js'
 // whoever finds it, so what the export copied goes again, as when it fails, and what was in the folder
 // before stays. The export holds after its first copy (FERRY_TEST_HOLD_EXPORT_MEDIA), so the signal
 // lands with some media copied and the rest not, deterministically.
+// The folders an export made for --out go too, stopped or failed, as an empty folder reads as an export
+// that went somewhere; folders that were there stay.
 
 const dir = tempDir()
 const store = join(dir, 'phone')
@@ -78,5 +80,32 @@ describe('ferry export --media stopped with Ctrl-C', () => {
     expect(exit, stderr).toEqual({ code: 130, signal: null })
     expect(stderr).toBe(`\nStopped: the history written to standard output is incomplete (the media file it copied into ${media} is removed again, what was there before is kept). Run the same export again to export it whole.\n`)
     expect(existsSync(media)).toBe(false)
+  })
+
+  it('removes the folders it made for --out, and never one that was there', async () => {
+    const kept = join(dir, 'kept')
+    mkdirSync(kept)
+    writeFileSync(join(kept, 'mine.txt'), 'mine')
+    const out = join(kept, 'new', 'deeper', 'history.ndjson')
+    const { exit, stderr } = await stoppedExport(join(dir, 'stopped-media'), '--out', out)
+    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    expect(readdirSync(kept), 'kept/new is gone, kept and its file stay').toEqual(['mine.txt'])
+    expect(existsSync(join(dir, 'stopped-media'))).toBe(false)
+  })
+})
+
+describe('ferry export that fails', () => {
+  it('removes the folders it made for --out, and never one that was there', () => {
+    // Media are copied in sha256 order: a folder where the last one goes fails the export after the others.
+    const media = join(dir, 'failing-media')
+    mkdirSync(join(media, last.sha256), { recursive: true })
+    const kept = join(dir, 'kept-on-failure')
+    mkdirSync(kept)
+    const out = join(kept, 'new', 'deeper', 'history.ndjson')
+    const r = ferry('export', '--store', store, '--out', out, '--media', media)
+    expect(r.stderr).toMatch(/^ferry: cannot copy media into .*The export failed/)
+    expect(r.status).toBe(2)
+    expect(readdirSync(kept), 'kept/new is gone, kept stays').toEqual([])
+    expect(readdirSync(media)).toEqual([last.sha256])
   })
 })
