@@ -43,6 +43,8 @@ export interface BackupResult {
   /** Plaintext bytes (the frame stream). */
   plainBytes: number
   progress: SenderProgress
+  /** Media files the backed-up chats name that the store does not hold: their messages went without them. */
+  mediaFilesMissing: number
   /** Milliseconds spent deriving the key. */
   kdfMs: number
 }
@@ -88,12 +90,20 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     // A rename replaces whatever `path` is (a file, a symlink) without writing through it.
     renameSync(tmp, path)
     fsyncDir(dirname(path))
-    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, kdfMs }
+    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, mediaFilesMissing: missingMedia(sender), kdfMs }
   } catch (err) {
     if (unclosed !== undefined) closeSync(unclosed)
     rmSync(tmp, { force: true })
     throw storeError(err, `writing the backup ${path}`)
   }
+}
+
+/** The media of the backed-up chats whose file the store did not hold (its manifest marks them missing). */
+function missingMedia (sender: FileSender): number {
+  const media = sender.machine.manifest?.media
+  let n = 0
+  for (let i = 0; i < (media?.length ?? 0); i++) if (media?.missing(i) === true) n++
+  return n
 }
 
 /**

@@ -32,6 +32,17 @@ async function backupPassword (file: string | undefined, none: boolean): Promise
   }
 }
 
+/**
+ * Said when the chats name media files the store does not hold (lost from its folder, or never brought
+ * in): the backup is written, but a person would otherwise take it for the whole history.
+ */
+export function missingMediaNote (files: number): string | undefined {
+  if (files === 0) return undefined
+  const [what, are, them] = files === 1 ? ['1 media file', 'is', 'it'] : [`${files} media files`, 'are', 'them']
+  return `warning: ${what} the chats name ${are} not in this store (lost from its folder, or never brought in), so the backup ` +
+    `holds ${files === 1 ? 'its message' : 'their messages'} without ${them}: restored, the chats show ${them} as missing.`
+}
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -46,6 +57,8 @@ confidential nor authentic: anyone who gets it can read the chats, and anyone ca
 file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
 under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
 run while another process uses it; it backs up the store as it was when it started.
+Media files the chats name that DIR does not hold (lost from its folder, or never brought in) cannot
+go into the backup: it is written without them, and a warning says how many (exit code 0).
 
 Options:
   --store DIR          the phone's store (required)
@@ -110,7 +123,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       if (json) {
         jsonEvent('backup', {
           file: out, fileBytes: r.fileBytes, plainBytes: r.plainBytes, messages: p.messagesSent, mediaBytes: p.mediaBytesSent,
-          password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds
+          password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds,
+          mediaFilesMissing: r.mediaFilesMissing
         })
       } else {
         process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${out} ` +
@@ -119,6 +133,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       }
       // Also beside --json's event (on stderr, which scripts show their user).
       if (password === undefined) process.stderr.write(`${NO_PASSWORD_NOTE}\n`)
+      const missing = missingMediaNote(r.mediaFilesMissing)
+      if (missing !== undefined) process.stderr.write(`${missing}\n`)
       return EXIT_OK
     } finally {
       view?.stop()
