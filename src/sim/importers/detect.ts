@@ -25,8 +25,9 @@ const HEAD_BYTES = 64 * 1024
 export function detectFormat (head: string, name = ''): ImportFormat | undefined {
   const text = head.replace(/^\ufeff/, '')
   const first = text.split(/\r?\n/).find(l => l.trim() !== '')
-  // A file with nothing in it holds no history: importing it would only make an empty store.
-  if (first === undefined) return undefined
+  // A file with nothing in it holds no history: importing it would only make an empty store. Named as
+  // Telegram names its export, it is one that did not finish: its import says so.
+  if (first === undefined) return basename(name) === 'result.json' ? 'telegram' : undefined
   const trimmed = first.trim()
   if (trimmed.startsWith('{')) {
     try {

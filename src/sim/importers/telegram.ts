@@ -427,17 +427,45 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
   return { contacts: [...contacts.values()], conversations, media: [...ctx.media.records.values()], messages, unmapped, details }
 }
 
+/**
+ * Does this JSON text stop inside a string, an object or an array? What a file cut short looks like, as
+ * against one with a wrong byte in it, which closes what it opens.
+ */
+function endsOpen (text: string): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return inString || depth > 0
+}
+
 /** Largest result.json read: it is parsed whole. */
 const MAX_JSON_BYTES = 512 * 1024 * 1024
 
 /** Imports a Telegram export (`main`, its result.json inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
 export async function importTelegram (store: SqliteChatStore, source: ExportSource, main: string, options: TelegramOptions = {}): Promise<ForeignImportResult> {
-  const text = await source.readText(main, MAX_JSON_BYTES)
+  const text = (await source.readText(main, MAX_JSON_BYTES)).replace(/^\ufeff/, '')
+  const where = `${main} (in ${source.label})`
+  // An export that did not finish, or a copy or download of it that did not, is the usual way a
+  // result.json goes bad: said so, rather than as a file that is no chat export at all.
+  if (text.trim() === '') {
+    throw new FerryError(ErrorCode.BAD_INPUT, `${where} is an empty Telegram export: the file has nothing in it, as when the export or its copy did not finish. Export the chat again from Telegram Desktop`)
+  }
   let root: unknown
   try {
-    root = JSON.parse(text.replace(/^\ufeff/, ''))
+    root = JSON.parse(text)
   } catch (err) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: not JSON (${(err as Error).message})`)
+    if (endsOpen(text)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${where} is a Telegram export cut off part-way (its JSON stops before it closes), as when the export or its copy did not finish. Export the chat again, or copy the export whole`)
+    }
+    throw new FerryError(ErrorCode.BAD_INPUT, `${where}: ${NOT_RECOGNISED}: not JSON (${(err as Error).message})`)
   }
   if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: a JSON document without Telegram's "messages" or "chats"`)
   return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram', options.onMediaWriting)
