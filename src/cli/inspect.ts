@@ -28,6 +28,9 @@ export interface InspectReport {
 }
 
 export async function inspectStore (store: SqliteChatStore): Promise<InspectReport> {
+  // Counts come from indexes: a damaged page of messages would show as a store that reads well, which
+  // export and backup then refuse.
+  store.checkPages()
   const counts = store.messageCounts()
   const report: InspectReport = {
     store: store.dir,
@@ -124,6 +127,7 @@ its message count, media files present and missing (with their bytes), and any i
 that has not finished, with how far it got (messages committed, partly received media).
 It only reads, so it may run while another process (a receive) writes the store: it shows the
 store as it was when it started.
+It reads the whole database once, to say so when it is damaged (exit 1), as export and backup would.
 
 Options:
   -s, --store DIR   the store to inspect

@@ -561,6 +561,21 @@ export class SqliteChatStore implements History {
     return this.folder.path(sha256)
   }
 
+  /**
+   * Reads every page of the database, as SQLite's quick_check does, and fails as any read of a damaged
+   * page does (storeError's damaged-database error). Counts are read from indexes, so without it a damaged
+   * page of a table goes unseen until something reads the rows on it. Costs one read of the whole file.
+   */
+  checkPages (): void {
+    this.guard('checking the store', () => {
+      const problem = this.db.pragma('quick_check(1)', { simple: true }) as string
+      if (problem === 'ok') return
+      log.error('quick_check: %s', problem)
+      // As SQLite says it when a statement meets such a page: one wording of damage for every command.
+      throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' })
+    })
+  }
+
   stats (): StoreStats {
     return this.guard('reading store statistics', () => {
       const [contacts, conversations, messages] = this.one(`SELECT (SELECT count(*) FROM contacts),

@@ -51,8 +51,16 @@ describe('a damaged store', () => {
     expect(readdirSync(dir).filter(f => f.startsWith('cut.'))).toEqual([])
   })
 
-  it('damaged where its messages are: export --out and backup stop with the reason and leave no file', () => {
+  it('damaged where its messages are: inspect says so, export --out and backup stop with the reason and leave no file', () => {
     const store = damagedCopy('bad-page', damageMessages)
+    // Its counts come from indexes, which are whole: inspect reads every page to see the damage too.
+    const i = ferry('inspect', '--store', store)
+    expect(i.stderr).toMatch(DAMAGED)
+    expect(i.stdout, 'no report of a store that reads well').toBe('')
+    expect(i.status).toBe(1)
+    const j = ferry('inspect', '--store', store, '--json')
+    expect(JSON.parse(j.stdout)).toMatchObject({ event: 'error', code: 'STORE' })
+    expect(j.status).toBe(1)
     const out = join(dir, 'bad-page.ndjson')
     const e = ferry('export', '--store', store, '--out', out, '--media', join(dir, 'bad-page-media'))
     expect(e.stderr).toMatch(DAMAGED)
