@@ -88,7 +88,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
     const out = requireString(args, 'out', 'backup')
     // '-' means standard output to a person; a backup cannot go there, as restore cannot read it back from a pipe.
     if (out === '-') {
-      throw new FerryError(ErrorCode.BAD_INPUT, "--out - would write a file named '-': a backup cannot go to standard output, since 'ferry restore' reads it at random from a file on disk; name the file, like chats.ferrybak")
+      throw new FerryError(ErrorCode.BAD_INPUT, `--out - would write a file named '-': a backup cannot go to standard output, since 'ferry restore' reads it at random from a file on disk; name the file, like chats.ferrybak`)
     }
     // Before the password is asked for.
     refuseDirectory(out, '--out', 'chats.ferrybak')

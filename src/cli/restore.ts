@@ -55,7 +55,7 @@ password, damaged or incomplete file, a backup from a newer Ferry).`,
     const storeDir = requireString(args, 'store', 'restore')
     const file = requireString(args, 'in', 'restore')
     if (file === '-') {
-      throw new FerryError(ErrorCode.BAD_INPUT, "--in -: a backup cannot come from standard input, since it is read at random; save it to a file on disk and name that")
+      throw new FerryError(ErrorCode.BAD_INPUT, '--in -: a backup cannot come from standard input, since it is read at random; save it to a file on disk and name that')
     }
     const json = args.values.json === true
     let chats: string[] | undefined
