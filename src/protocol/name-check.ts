@@ -10,17 +10,22 @@ import type { Contact, Conversation } from '../store/model.js'
 //
 // What is checked is what the transfer committed: the merged value (own-names.ts), the old phone's or
 // the one this phone kept. Equality is what the port promises (history.ts, the store conformance suite):
-// fields by value, an optional field absent or undefined alike. Members are checked as a set, and only
-// that each one committed is stored: the app may add one here while the transfer runs (a member is an id
-// whose messages the chat holds), as it may write a message of its own. Errors name the contact or chat
-// by id, never by its name: a name is the owner's, an id is the app's, and errors reach logs.
+// fields by value, an optional field absent or undefined alike. Members are checked as a set: each one
+// committed must be stored, and each one the merge took away (held here before, not committed: the
+// three-way rule removed it) must be gone, or a store that merges members instead of replacing them
+// would keep someone who left the group while the transfer says verified. Any other member stored is
+// the app's: it may add one here while the transfer runs (a member is an id whose messages the chat
+// holds), as it may write a message of its own. Errors name the contact or chat by id, never by its
+// name: a name is the owner's, an id is the app's, and errors reach logs.
 
 /**
  * Throws COUNT_MISMATCH for a contact or chat the store does not hold, DIGEST_MISMATCH for one it holds
  * otherwise than committed. `contacts`, `conversations`: those this phone must now hold (not those that
- * stay deleted here). One read of each list, whatever the size of the history.
+ * stay deleted here); `replaced`: the versions of those chats the store held before the commit, by id.
+ * One read of each list, whatever the size of the history.
  */
-export async function verifyNames (sink: HistorySink, contacts: readonly Contact[], conversations: readonly Conversation[]): Promise<void> {
+export async function verifyNames (sink: HistorySink, contacts: readonly Contact[], conversations: readonly Conversation[],
+  replaced: ReadonlyMap<string, Conversation> = new Map()): Promise<void> {
   if (contacts.length > 0) {
     const stored = new Map((await sink.contacts()).map(c => [c.id, c]))
     for (const c of committed(contacts)) {
@@ -43,6 +48,11 @@ export async function verifyNames (sink: HistorySink, contacts: readonly Contact
       const missing = c.members.filter(m => !members.has(m)).length
       if (missing > 0) {
         throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${c.id}: ${missing} of its ${c.members.length} members are not stored`, { conversation: c.id })
+      }
+      const kept = new Set(c.members)
+      const removed = (replaced.get(c.id)?.members ?? []).filter(m => !kept.has(m) && members.has(m)).length
+      if (removed > 0) {
+        throw new FerryError(ErrorCode.DIGEST_MISMATCH, `conversation ${c.id}: ${removed} member${removed === 1 ? '' : 's'} removed by this transfer ${removed === 1 ? 'is' : 'are'} still stored`, { conversation: c.id })
       }
     }
   }

@@ -482,7 +482,7 @@ export class ReceiverMachine {
       await this.sink.commit({ contacts: changedContacts, conversations: changedConversations })
       // Read back at once: the app may rename a chat while the transfer runs, and a read at the end
       // could not tell that from a store that mangled the write.
-      await verifyNames(this.sink, changedContacts, changedConversations)
+      await verifyNames(this.sink, changedContacts, changedConversations, mineV)
     }
   }
 

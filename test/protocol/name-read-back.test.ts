@@ -119,6 +119,24 @@ describe('a transfer into a store that loses what it was given of the address bo
     expect(good.receiver.progress.namesKept).toBe(1)
     expect(chat(target, 'c0')).toEqual({ ...mine, title: 'Family', members: ['u1', 'me', 'u2', 'u3'] })
   })
+
+  it('is refused at a second transfer when a member the old phone removed stays stored, and the next honest one removes it', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    await verified(source, target)
+    const mine = chat(target, 'c-😀') as Conversation
+    expect(mine.members).toContain('u3')
+    // Someone left the group on the old phone: the three-way rule removes them here too.
+    source.putMetadata([], [{ ...(chat(source, 'c-😀') as Conversation), members: mine.members.filter(m => m !== 'u3') }], [])
+    // A store that merges a chat's members into those it holds instead of replacing them keeps u3.
+    const bad = await refusedInto(source, target, c => withChat(c, 'c-😀', x => ({ ...x, members: [...x.members, 'u3'] })))
+    expect(bad.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(bad.receiverError?.message).toContain('conversation c-😀: 1 member removed by this transfer is still stored')
+    expect(bad.receiverError?.details).toEqual({ conversation: 'c-😀' })
+    expect(chat(target, 'c-😀')).toEqual(mine)
+    await verified(source, target)
+    expect(chat(target, 'c-😀')?.members).toEqual(mine.members.filter(m => m !== 'u3'))
+  })
 })
 
 describe('a transfer into an honest store', () => {
