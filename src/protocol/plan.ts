@@ -10,6 +10,9 @@ import { equalBytes } from './digest.js'
 // the sender lists the messages (key and hash) so the receiver can ask for exactly those it lacks. A
 // leaf whose digest is in the receiver's base (Holdings.base: the last verified transfer carried it as
 // it is) is kept: whatever the receiver holds in its range is its owner's doing, and nothing of it goes.
+// A kept leaf whose range the receiver holds some of goes with its messages' keys (no hash): what the
+// receiver holds there may include messages this phone deleted since (moving never deletes) or wrote by
+// the app there, so only the keys say how many of this phone's its owner deleted (messagesLeftDeleted).
 
 export interface ListedItem {
   ts: number
@@ -27,8 +30,10 @@ export interface PlannedLeaf {
   first: MessagePosition
   last: MessagePosition
   count: number
-  /** list: the leaf's messages. */
+  /** list: the leaf's messages; kept, when `keys`: their keys, each with an empty hash. */
   items?: ListedItem[]
+  /** kept: the receiver holds some of its range, so the keys of its messages go with it. */
+  keys?: boolean
   /** kept: the leaf's digest, one of the receiver's base. */
   digest?: Uint8Array
 }
@@ -53,7 +58,7 @@ export function planConversation (mine: LeafSummary[], theirs: LeafSummary[], ba
       equalBytes(theirs[r].digest, leaf.digest)
     const at = { after, first: leaf.first, last: leaf.last, count: leaf.count }
     if (same) plan.push({ kind: 'have', have: r, ...at })
-    else if (base?.has(leaf.digest) === true) plan.push({ kind: 'kept', digest: leaf.digest, ...at })
+    else if (base?.has(leaf.digest) === true) plan.push({ kind: 'kept', digest: leaf.digest, keys: holdsAfter(theirs, after, leaf.last), ...at })
     else if (!overlaps(theirs, leaf.first, leaf.last)) plan.push({ kind: 'need', ...at })
     else plan.push({ kind: 'list', ...at })
     after = leaf.last
@@ -68,6 +73,21 @@ export function overlaps (leaves: Array<Pick<LeafSummary, 'first' | 'last'>>, fi
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if (comparePositions(leaves[mid].last, first) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo < leaves.length && comparePositions(leaves[lo].first, last) <= 0
+}
+
+/**
+ * True when a leaf of `leaves` (in order, not overlapping) may hold a position in (after, last]: the
+ * range a plan entry covers, gap before its first message included.
+ */
+export function holdsAfter (leaves: Array<Pick<LeafSummary, 'first' | 'last'>>, after: MessagePosition | undefined, last: MessagePosition): boolean {
+  let lo = 0
+  let hi = leaves.length
+  while (after !== undefined && lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (comparePositions(leaves[mid].last, after) <= 0) lo = mid + 1
     else hi = mid
   }
   return lo < leaves.length && comparePositions(leaves[lo].first, last) <= 0
@@ -124,6 +144,10 @@ export function leafPlanToWire (conversation: number, plan: PlannedLeaf[], frame
     } else if (l.kind === 'kept') {
       w = { kind: ferry.PlanLeaf.Kind.KEPT, lastTs: l.last.ts, lastId: l.last.id, count: l.count, digest: l.digest }
       size += 16 + LEAF_DIGEST_BYTES + l.last.id.length * 3
+      if (l.items !== undefined) {
+        w.items = l.items.map(i => ({ ts: i.ts, id: i.id }))
+        for (const i of l.items) size += 16 + i.id.length * 3
+      }
     } else {
       w = { kind: l.kind === 'need' ? ferry.PlanLeaf.Kind.NEED : ferry.PlanLeaf.Kind.LIST, lastTs: l.last.ts, lastId: l.last.id, count: l.count }
       size += 16 + l.last.id.length * 3

@@ -224,7 +224,7 @@ export class Reconciliation {
         if (inc.base === undefined || digest.byteLength !== LEAF_DIGEST_BYTES || !inc.base.has(digest)) {
           throw new FerryError(ErrorCode.PROTOCOL, `Plan keeps a leaf of ${inc.conversation.id} that is not in this phone's base`)
         }
-        inc.plan.push({ kind: 'kept', after, last, count, digest: digest.slice() })
+        inc.plan.push({ kind: 'kept', after, last, count, digest: digest.slice(), keys: keptKeys(inc.conversation.id, w, after, last, count) })
       } else if (w.kind === ferry.PlanLeaf.Kind.LIST) {
         const from = inc.listed.length
         let pos = after
@@ -262,10 +262,18 @@ export class Reconciliation {
       if (leaf.kind === 'have') { held += leaf.count; continue }
       if (leaf.kind === 'need') { expect += leaf.count; continue }
       if (leaf.kind === 'kept') {
-        // What is here of it counts as held; the rest its owner deleted (about: a message of its own
-        // written in the range counts as one of the old phone's).
+        // What is here of it counts as held; the rest its owner deleted. Where the sender named the
+        // leaf's keys, only those count: this phone may hold a message there the old phone deleted since,
+        // or one the app wrote. Without them (an older sender, or one that saw nothing here in the range),
+        // whatever is here counts.
         let here = 0
-        if (inc.occupied) for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) here += page.length
+        const keys = leaf.keys === undefined ? undefined : new Set(leaf.keys.map(k => `${k.ts}\u0000${k.id}`))
+        if (inc.occupied) {
+          for await (const page of this.range(inc.conversation.id, e.selection, leaf.after, leaf.last, leaf.count)) {
+            here += keys === undefined ? page.length : page.filter(m => keys.has(`${m.ts}\u0000${m.id}`)).length
+          }
+        }
+        leaf.keys = undefined // counted: not kept for the rest of the session
         const deleted = Math.max(0, leaf.count - here)
         this.progress.messagesLeftDeleted += deleted
         inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + deleted
@@ -328,6 +336,27 @@ export class Reconciliation {
     for (const [id, digests] of verified) for (const op of this.leafBases.record(id, digests, whole)) ops.push(op)
     return ops
   }
+}
+
+/**
+ * The keys a KEPT plan leaf names (none from an older sender, or when this phone held nothing in its
+ * range), checked as a listed leaf's are: in order, inside the leaf, as many as it holds.
+ */
+function keptKeys (conversation: string, w: ferry.PlanLeaf.$Properties, after: MessagePosition | undefined, last: MessagePosition, count: number): MessagePosition[] | undefined {
+  const items = w.items ?? []
+  if (items.length === 0) return undefined
+  if (items.length !== count) throw new FerryError(ErrorCode.COUNT_MISMATCH, `a kept leaf of ${conversation} names ${items.length} messages for ${count}`)
+  const keys: MessagePosition[] = []
+  let pos = after
+  for (const it of items) {
+    const key = { ts: Number(it.ts ?? 0), id: it.id ?? '' }
+    if (!Number.isSafeInteger(key.ts) || (pos !== undefined && comparePositions(key, pos) <= 0) || comparePositions(key, last) > 0) {
+      throw new FerryError(ErrorCode.PROTOCOL, 'the keys of a kept leaf are out of order or outside it')
+    }
+    keys.push(key)
+    pos = key
+  }
+  return keys
 }
 
 /**

@@ -17,6 +17,8 @@ import { ChunkBuffers } from './chunk-buffers.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type BaseDigests, type PlannedLeaf, planConversation } from './plan.js'
 
 const log = logger('ferry:sender')
+/** A kept leaf's keys say which messages are this phone's; their versions are not asked about. */
+const NO_HASH = new Uint8Array(0)
 
 export type SenderState = 'hello' | 'manifest' | 'resume' | 'messages' | 'media' | 'done-sent' | 'verified' | 'failed'
 
@@ -306,6 +308,7 @@ export class SenderMachine {
     o.want = w.items ?? new Uint8Array(0)
     let listed = 0
     for (const leaf of o.plan) {
+      if (leaf.kind !== 'list') continue
       for (const _ of leaf.items ?? []) if (!getBit(o.want, listed++)) this.progress.skippedMessages++
     }
     const wake = this.wants.get(index)
@@ -376,12 +379,14 @@ export class SenderMachine {
   private async planLeaves (o: Outgoing, mine: LeafSummary[], theirs: LeafSummary[], base: BaseDigests | undefined): Promise<void> {
     const plan = planConversation(mine, theirs, base)
     if (this.finished) return
-    // Listed leaves go with each message's hash, read again now (a plan is small next to its history).
+    // Listed leaves go with each message's hash, read again now (a plan is small next to its history);
+    // kept leaves the receiver holds some of, with their keys only.
     for (const leaf of plan) {
-      if (leaf.kind !== 'list') continue
+      if (leaf.kind !== 'list' && leaf.keys !== true) continue
+      const hashed = leaf.kind === 'list'
       leaf.items = []
       for await (const page of this.leafPages(o.id, leaf)) {
-        for (const m of page) leaf.items.push({ ts: m.ts, id: m.id, hash: messageHash(encodedMessage(m)) })
+        for (const m of page) leaf.items.push({ ts: m.ts, id: m.id, hash: hashed ? messageHash(encodedMessage(m)) : NO_HASH })
       }
     }
     for (const leaf of plan) if (leaf.kind === 'have' || leaf.kind === 'kept') this.progress.skippedMessages += leaf.count

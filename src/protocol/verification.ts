@@ -31,6 +31,8 @@ export interface PlanEntry {
   to?: number
   /** kept: the digest of the base this phone's journal holds, which the sender named. */
   digest?: Uint8Array
+  /** kept: the keys of the old phone's messages in it, when the sender named them (until counted). */
+  keys?: MessagePosition[]
 }
 
 /** What verification needs of a conversation the receiver took in. */

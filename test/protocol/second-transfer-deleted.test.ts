@@ -128,6 +128,48 @@ describe('a second transfer into a phone whose owner deleted messages', () => {
     target.close()
   })
 
+  it('counts exactly what stays deleted when the same run holds a message the old phone deleted', async () => {
+    const { source, target } = await afterFirstTransfer()
+    const ends = leafEnds(source, 'c0')
+    // Two messages of one leaf, neither ending it: deleting either leaves the old phone's cut as it was.
+    const leaf = idsOf(source, 'c0').slice(ends[1] + 1, ends[2] + 1)
+    expect(leaf.length).toBeGreaterThan(4)
+    const [deletedThere, deletedHere] = [leaf[1], leaf[3]]
+    // Deleted on the old phone, then a transfer: moving never deletes, so this phone keeps it.
+    await remove(source, 'c0', [deletedThere])
+    await verified(source, target)
+    expect(idsOf(target, 'c0')).toContain(deletedThere)
+    // This phone's owner deletes another message of the same run, and the app writes one of its own there.
+    await remove(target, 'c0', [deletedHere])
+    const at = messagesOf(target, 'c0').find(m => m.id === leaf[4]) as Message
+    target.putMessages([{ conversation: 'c0', id: `${at.id}-own`, sender: 'me', ts: at.ts, kind: 'text', text: 'written here' }])
+    for (let i = 0; i < 2; i++) {
+      const run = await verified(source, target)
+      expect(idsOf(target, 'c0')).not.toContain(deletedHere)
+      expect(idsOf(target, 'c0')).toContain(deletedThere)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(1)
+      expect(run.receiver.summary?.find(c => c.id === 'c0')?.messages).toBe(idsOf(source, 'c0').length - 1)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('refuses a sender whose kept leaf names fewer keys than it holds', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await remove(target, 'c0', [idsOf(target, 'c0')[20]])
+    writeOnOldPhone(source, 'c0')
+    const short: NonNullable<RunOptions['tamper']> = f => f.body === 'plan'
+      ? [{ plan: { ...(f.plan as ferry.Plan), leaves: (f.plan as ferry.Plan).leaves.map(l => l.kind === ferry.PlanLeaf.Kind.KEPT && (l.items ?? []).length > 0 ? { ...l, items: (l.items ?? []).slice(1) } : l) } }]
+      : [f]
+    const bad = await runTransfer(source, target, { options: OPTIONS, tamper: short })
+    expect(bad.receiverError?.code).toBe('COUNT_MISMATCH')
+    expect(bad.receiverError?.message).toMatch(/a kept leaf of c0 names/)
+    const good = await verified(source, target)
+    expect(good.receiver.progress.messagesLeftDeleted).toBe(1)
+    source.close()
+    target.close()
+  })
+
   it('leaves deleted a message that ended a leaf, and one in a leaf cut by its length', async () => {
     const source = openStore()
     await fillStore(source, { conversations: 1, messagesPerConversation: PER_CHAT, mediaSizes: [] })
