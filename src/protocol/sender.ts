@@ -11,10 +11,11 @@ import { conversationLeaves, KeepingCutter } from './conversation-leaves.js'
 import { equalBytes, toHex } from './digest.js'
 import { beginManifest, MANIFEST_FRAME_BYTES, manifestFrames, PAGE, pagesThrough, selectedPages, type ManifestData } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { describeSelection, intersectSelections, selectionFromWire } from './selection.js'
+import { describeSelection, intersectSelections, selectionFromWire, wholeConversations } from './selection.js'
 import { getBit, setBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type BaseDigests, type PlannedLeaf, planConversation } from './plan.js'
+import { keptRuns, type PlannedRun, type RunReader } from './kept-runs.js'
 
 const log = logger('ferry:sender')
 /** A kept leaf's keys say which messages are this phone's; their versions are not asked about. */
@@ -350,9 +351,9 @@ export class SenderMachine {
       }
       const prefix = await this.heldPrefix(o.id, mine, theirs)
       if (this.finished) return
-      // A prefix whose rest holds a leaf of the base is not all to send: the receiver's owner deleted
-      // what it lacks of that leaf.
-      if (prefix !== undefined && (base === undefined || !mine.slice(prefix).some(l => base.has(l.digest)))) {
+      // A prefix whose rest holds a leaf (or a run) of the base is not all to send: the receiver's owner
+      // deleted what it lacks of it.
+      if (prefix !== undefined && (base === undefined || !(await this.holdsBase(o.id, mine, prefix, base)))) {
         // The receiver holds exactly this phone's messages up to its last: everything after it goes.
         const end = mine[mine.length - 1].last
         const tail = counted - theirs.count
@@ -375,9 +376,20 @@ export class SenderMachine {
     }
   }
 
-  /** Plans a conversation's leaves against the receiver's (and its base) and queues the plan. */
+  /**
+   * Plans a conversation's leaves against the receiver's (and its base) and queues the plan. Against a
+   * base, runs of it at a leaf's ends are kept too (a date selection's edge cut them out of the leaf, or
+   * messages joined it since: kept-runs.ts), and the root is then over the runs as planned.
+   */
   private async planLeaves (o: Outgoing, mine: LeafSummary[], theirs: LeafSummary[], base: BaseDigests | undefined): Promise<void> {
-    const plan = planConversation(mine, theirs, base)
+    let runs: PlannedRun[] = planConversation(mine, theirs, base).map((entry, i) => ({ entry, digest: mine[i].digest }))
+    if (base !== undefined) {
+      runs = await keptRuns(runs, theirs, base, this.runReader(o.id))
+      const root = new ConversationRoot()
+      for (const r of runs) root.add({ count: r.entry.count, digest: r.digest })
+      o.root = root
+    }
+    const plan = runs.map(r => r.entry)
     if (this.finished) return
     // Listed leaves go with each message's hash, read again now (a plan is small next to its history);
     // kept leaves the receiver holds some of, with their keys only.
@@ -396,6 +408,33 @@ export class SenderMachine {
     if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
     for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
     this.onWake?.()
+  }
+
+  /** Whether any of `leaves` is, or ends in, a run of the receiver's base. */
+  private async holdsBase (conversation: string, mine: LeafSummary[], from: number, base: BaseDigests): Promise<boolean> {
+    if (mine.slice(from).some(l => base.has(l.digest))) return true
+    let after = from === 0 ? undefined : mine[from - 1].last
+    const runs = mine.slice(from).map((l): PlannedRun => {
+      const entry: PlannedLeaf = { kind: 'need', after, first: l.first, last: l.last, count: l.count }
+      after = l.last
+      return { entry, digest: l.digest }
+    })
+    return (await keptRuns(runs, [], base, this.runReader(conversation, from === 0))).some(r => r.entry.kind === 'kept')
+  }
+
+  /**
+   * How kept-runs.ts reads this phone's messages of a conversation, and its whole leaves under a time
+   * window; `fromFirst`: the runs it is given begin with the selection's first leaf.
+   */
+  private runReader (conversation: string, fromFirst = true): RunReader {
+    const selection = (this.manifest as ManifestData).selection
+    const whole: Selection = selection.conversations === undefined ? {} : { conversations: selection.conversations }
+    return {
+      messages: entry => this.leafPages(conversation, entry),
+      wholeLeaves: wholeConversations(selection) ? undefined : async () => await conversationLeaves(this.source, conversation, whole),
+      since: fromFirst && selection.since !== undefined,
+      until: selection.until !== undefined
+    }
   }
 
   /**

@@ -86,23 +86,23 @@ describe('a second transfer into a phone whose owner deleted a chat', () => {
     target.close()
   })
 
-  it('brings it back with what the old phone wrote in it since, and leaves deleted the leaves it did not change', async () => {
+  it('brings it back with only what the old phone wrote in it since: the rest of the leaf it joined stays deleted', async () => {
     const { source, target } = await afterFirstTransfer()
     await deleteChat(target, 'c0')
-    const ends = leafEnds(source, 'c0')
     const later = writeOnOldPhone(source, 'c0')
     const run = await verified(source, target)
     expect(target.hasConversation('c0')).toBe(true)
-    // The old phone's last leaf changed (the new message joined it): it comes whole, the rest stays deleted.
-    const tail = messagesOf(source, 'c0').slice(ends[ends.length - 1] + 1)
-    expect(messagesOf(target, 'c0')).toEqual(tail)
-    expect(tail.map(m => m.id)).toContain(later)
-    expect(run.receiver.progress.messagesLeftDeleted).toBe(ends[ends.length - 1] + 1)
+    // The new message joined the old phone's last leaf; the part of it the first transfer verified is a
+    // run of the base (kept-runs.ts), so only the new message comes, as on one phone.
+    expect(idsOf(target, 'c0')).toEqual([later])
+    expect(run.receiver.progress.messagesReceived).toBe(1)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
     expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
     // The next transfer brings nothing of it back.
     const next = await verified(source, target)
     expect(next.sender.progress.messagesSent).toBe(0)
-    expect(messagesOf(target, 'c0')).toEqual(tail)
+    expect(idsOf(target, 'c0')).toEqual([later])
+    expect(next.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
     source.close()
     target.close()
   })
@@ -219,6 +219,85 @@ describe('a second transfer of part of a chat', () => {
     expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0').filter(id => !gone.includes(id)))
     expect(idsOf(target, 'c0')).toContain(later)
     expect(whole.receiver.progress.messagesLeftDeleted).toBe(gone.length)
+    source.close()
+    target.close()
+  })
+})
+
+describe('a message deleted in a run a date selection\'s edge cut out of a leaf', () => {
+  /**
+   * The index in c0 of a message some way into a leaf (at least 4 from either end), the first of its
+   * timestamp, so that a `since` at its ts starts the window there; and the leaf's first and last index.
+   */
+  function insideLeaf (store: SqliteChatStore, k = 2): { at: number, first: number, last: number } {
+    const ends = leafEnds(store, 'c0')
+    for (let j = k; j < ends.length; j++) {
+      const first = ends[j - 1] + 1
+      const last = ends[j]
+      if (last - first < 10) continue
+      let at = first + 4
+      if (at % 2 === 1) at++
+      return { at, first, last }
+    }
+    throw new Error('no leaf long enough')
+  }
+
+  it('stays deleted at the next whole transfer after a first transfer of a time window', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    const target = openStore()
+    const { at, last } = insideLeaf(source)
+    const ms = messagesOf(source, 'c0')
+    await verified(source, target, { request: { since: ms[at].ts } })
+    expect(idsOf(target, 'c0')).toEqual(ms.slice(at).map(m => m.id))
+    // Deleted in the part of its leaf the window held.
+    const gone = ms[at + 2].id
+    expect(at + 2).toBeLessThan(last)
+    await remove(target, 'c0', [gone])
+    for (let i = 0; i < 2; i++) {
+      const whole = await verified(source, target)
+      // Everything before the window arrives, the rest of the cut leaf's first part too; the deletion stays.
+      expect(idsOf(target, 'c0')).toEqual(ms.map(m => m.id).filter(id => id !== gone))
+      expect(whole.receiver.progress.messagesLeftDeleted).toBe(1)
+      if (i === 1) expect(whole.sender.progress.messagesSent).toBe(0)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted at the next whole transfer after a first transfer up to a date, deleted as the last one here', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    const target = openStore()
+    const { at } = insideLeaf(source)
+    const ms = messagesOf(source, 'c0')
+    await verified(source, target, { request: { until: ms[at].ts } })
+    expect(idsOf(target, 'c0')).toEqual(ms.slice(0, at).map(m => m.id))
+    // The last message here: what this phone holds is then exactly the start of the old phone's history.
+    const gone = ms[at - 1].id
+    await remove(target, 'c0', [gone])
+    const whole = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual(ms.map(m => m.id).filter(id => id !== gone))
+    expect(whole.receiver.progress.messagesLeftDeleted).toBe(1)
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted at a transfer of a time window after a whole transfer, and at the whole one after', async () => {
+    const { source, target } = await afterFirstTransfer()
+    const { at, last } = insideLeaf(source)
+    const ms = messagesOf(source, 'c0')
+    const gone = ms[at + 2].id
+    expect(at + 2).toBeLessThan(last)
+    await remove(target, 'c0', [gone])
+    const later = writeOnOldPhone(source, 'c0')
+    const window = await verified(source, target, { request: { since: ms[at].ts } })
+    expect(idsOf(target, 'c0')).not.toContain(gone)
+    expect(idsOf(target, 'c0')).toContain(later)
+    expect(window.receiver.progress.messagesLeftDeleted).toBe(1)
+    const whole = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0').filter(id => id !== gone))
+    expect(whole.receiver.progress.messagesLeftDeleted).toBe(1)
     source.close()
     target.close()
   })
