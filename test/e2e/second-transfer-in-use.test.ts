@@ -215,6 +215,26 @@ describe('transfers of selections that do not overlap, then of everything', () =
     expect(all.stats.messagesSent).toBe(0)
     expect(all.stats.mediaFilesSent).toBe(0)
   }, 120_000)
+
+  it('January, a message deleted in the run February\'s bound cut, then everything: it stays deleted', async () => {
+    const old = await phone('old')
+    await twoMonths(old.store)
+    const fresh = await phone('new')
+    await move(old, fresh, { offer: { since: JAN, until: FEB } })
+    // A chat whose last January message does not end its leaf: the bound cut that leaf in two.
+    const c = ['a1', 'a2', 'b1', 'b2'].find(id => !endsLeaf(FEB - 1000, `${id}-99`)) as string
+    expect(c).toBeDefined()
+    const gone = `${c}-99`
+    await deleteMessages(fresh.store, c, [gone])
+    for (let i = 0; i < 2; i++) {
+      const all = await move(old, fresh)
+      expect(messagesOf(fresh.store, c).map(m => m.id)).toEqual(messagesOf(old.store, c).map(m => m.id).filter(id => id !== gone))
+      expect(all.stats.messagesLeftDeleted).toBe(1)
+      if (i === 0) expect(all.stats.messagesSent).toBe(400)
+      else expect(all.stats.messagesSent).toBe(0)
+    }
+    mediaConsistent(fresh.store)
+  }, 120_000)
 })
 
 describe('a group whose members change between transfers', () => {
