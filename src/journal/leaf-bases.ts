@@ -7,8 +7,9 @@ const log = logger('ferry:journal')
 
 // The base of the three-way rule for deletions (docs/design-notes.md, "What the new phone deleted"):
 // per old phone's history and per store it went into, the digests of the old phone's leaves of each
-// conversation as the last verified transfer carried them. A leaf of the old phone's whose digest is
-// here was not changed there since; whatever this phone holds in its range is its owner's doing.
+// conversation as the last verified transfer carried them (or of the runs it planned them as, where a
+// date selection's edge cut a leaf: src/protocol/kept-runs.ts). A leaf of the old phone's whose digest
+// is here was not changed there since; whatever this phone holds in its range is its owner's doing.
 //
 // Keyed by this store's history id too: a store wiped and made again must not inherit a base, which
 // would keep everything the old phone sent before out of it. Conversation ids are salted like the
