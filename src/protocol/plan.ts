@@ -11,8 +11,8 @@ import { equalBytes } from './digest.js'
 // leaf whose digest is in the receiver's base (Holdings.base: the last verified transfer carried it as
 // it is) is kept: whatever the receiver holds in its range is its owner's doing, and nothing of it goes.
 // A kept leaf whose range the receiver holds some of goes with its messages' keys (no hash): what the
-// receiver holds there may include messages this phone deleted since (moving never deletes) or wrote by
-// the app there, so only the keys say how many of this phone's its owner deleted (messagesLeftDeleted).
+// receiver holds there may include messages this phone deleted since (moving never deletes) or that its
+// app wrote there, so only the keys say how many of this phone's its owner deleted (messagesLeftDeleted).
 
 export interface ListedItem {
   ts: number

@@ -410,7 +410,7 @@ export class SenderMachine {
     this.onWake?.()
   }
 
-  /** Whether any of `leaves` is, or ends in, a run of the receiver's base. */
+  /** Whether a leaf of `mine` from `from` on is, or begins or ends with, a run of the receiver's base. */
   private async holdsBase (conversation: string, mine: LeafSummary[], from: number, base: BaseDigests): Promise<boolean> {
     if (mine.slice(from).some(l => base.has(l.digest))) return true
     let after = from === 0 ? undefined : mine[from - 1].last
