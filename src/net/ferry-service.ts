@@ -51,6 +51,12 @@ export interface FerryServiceInit {
   /** Per pairing-stream deadline; a stalled attempt must not hold one of the code's three charges. */
   pairTimeoutMs?: number
   /**
+   * How long a receive pairing by a typed code waits for the other phone's first reply before it counts
+   * as a stall (FIRST_REPLY_MS, 10 s, by default: an honest phone answers in milliseconds). A phone that
+   * stalls is then left as one that cuts (ReceiveOptions.search), rather than after `pairTimeoutMs`.
+   */
+  pairFirstReplyMs?: number
+  /**
    * The receiver drops a link on which nothing arrived for this long mid-transfer, and redials (see
    * StallWatch): a phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up.
    */

@@ -110,8 +110,24 @@ export interface ReceiverAuth {
   tries?: CodeTry
 }
 
-/** Receiver side: pairs with the code, or re-authenticates with a resume token. */
-export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: ReceiverAuth, timeoutMs = 60_000): Promise<PairOutcome> {
+/**
+ * How long a receiver pairing by a typed code waits for the other phone's first reply (its PAKE_B, or a
+ * refusal) before it counts as a stall. An honest old phone answers PAKE_A at once: one CPace step and
+ * one write of its code's budget, milliseconds, a few seconds on a link that retransmits; it never
+ * queues a pairing behind another (attempts run side by side, or are refused when none is left). The
+ * code's first digits are public, so a neighbour can answer the search for them and then say nothing:
+ * without this deadline that costs the pairing's whole timeout, as long as a receive's default time.
+ * A stall is no verdict: the receive looks for another phone, and comes back to this one when none
+ * shows up (net/receiving.ts), so an honest phone slower than this is retried, not lost.
+ */
+export const FIRST_REPLY_MS = 10_000
+
+/**
+ * Receiver side: pairs with the code, or re-authenticates with a resume token. `firstReplyMs` bounds the
+ * wait for a typed code's first reply (`auth.tries` given; FIRST_REPLY_MS by default), `timeoutMs` the
+ * whole pairing.
+ */
+export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: ReceiverAuth, timeoutMs = 60_000, firstReplyMs = FIRST_REPLY_MS): Promise<PairOutcome> {
   try {
     if (auth.token !== undefined) {
       const m = new ResumeInitiator({ token: auth.token.slice(), ...ids })
@@ -123,22 +139,64 @@ export async function pairAsReceiver (duplex: ByteDuplex, ids: PairIds, auth: Re
     const tries = auth.tries
     const frames = readFrames(duplex.source, MAX_MESSAGE_BYTES)
     const charge = { done: false, untested: false }
+    // Only a typed code's: its search may have found a neighbour (a QR code or a resume names the phone).
+    const reply = tries === undefined ? undefined : new FirstReply(duplex, firstReplyMs)
     let r: PairingResult
     try {
-      r = await drive<PairingResult>(duplex, tries === undefined ? frames : chargedAtPakeB(frames, m, tries, charge), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
-    } catch (err) {
+      r = await drive<PairingResult>(duplex, tries === undefined || reply === undefined ? frames : chargedAtPakeB(reply.watch(frames), m, tries, charge), m, m.start(), () => m.abort(), timeoutMs, 'receiver')
+    } catch (caught) {
+      reply?.clear()
       await tries?.settle(m.codeProved ? 'proved' : 'failed')
-      if (tries === undefined) throw err
+      if (tries === undefined) throw caught
+      const err = reply?.missed === true ? reply.stall(caught) : caught
       const said = charge.untested && !charge.done ? unproved(err) : err
       if (isFerryError(said, ErrorCode.WRONG_CODE)) throw await withTriesLeft(said, tries)
       if (charge.done && !m.codeProved && isFerryError(err, ErrorCode.TRUNCATED)) throw await cutWhileChecking(err, tries)
       if (!charge.done) throw cutUnchecked(said)
       throw said
     }
+    reply?.clear()
     await tries?.settle('paired')
     return { mode: 'code', resumeToken: r.resumeToken, ...(r.unconfirmed === true ? { unconfirmed: true } : {}) }
   } finally {
     await duplex.close().catch(() => {})
+  }
+}
+
+/**
+ * The deadline for the other phone's first reply: the stream is cut when it passes with nothing come,
+ * and the pairing's failure is then said as the stall it was (TRUNCATED, `timedOut`).
+ */
+class FirstReply {
+  /** The deadline passed before any reply. */
+  missed = false
+  private readonly timer: ReturnType<typeof setTimeout>
+
+  constructor (duplex: ByteDuplex, private readonly ms: number) {
+    this.timer = setTimeout(() => {
+      this.missed = true
+      duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the pairing'))
+    }, ms)
+  }
+
+  /** The frames, the deadline cleared as the first comes in (or the stream ends), before it is charged or handled. */
+  async * watch (frames: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const frame of frames) {
+        clearTimeout(this.timer)
+        yield frame
+      }
+    } finally {
+      clearTimeout(this.timer)
+    }
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+  }
+
+  stall (err: unknown): FerryError {
+    return new FerryError(ErrorCode.TRUNCATED, `pairing timed out: the other phone did not answer within ${Math.round(this.ms / 1000)} s`, { timedOut: true }, { cause: err })
   }
 }
 

@@ -150,6 +150,7 @@ export interface ReceivingInit {
   journal: Journal
   options?: Partial<TransferOptions>
   pairTimeoutMs?: number
+  pairFirstReplyMs?: number
   stallMs?: number
   batchDeflate?: BatchDeflate
 }
@@ -395,7 +396,7 @@ export class Receiving {
         if (typed === undefined || isFerryError(err) || opts.signal?.aborted === true) throw err
         throw new FerryError(ErrorCode.TRUNCATED, `the other phone took no pairing stream: ${(err as Error)?.message ?? String(err)}`, { cut: true }, { cause: err })
       })
-      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs)
+      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs, this.init.pairFirstReplyMs)
     }
     let outcome: PairOutcome
     try {

@@ -149,6 +149,28 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
+  it('found first, a phone that stops answering is left after its first reply is overdue, within a default receive\'s time', async () => {
+    const fake = await impostor(ports[0], { cutEvery: 'stall' })
+    const { phone: old, offered } = await oldPhone(ports[1])
+    const phone = await newPhone()
+    // As ferry receive runs by default: the pairing's own timeout is the service's (a minute), and the
+    // search and the retry have --timeout's 60 s. Waiting out that timeout would spend them all.
+    const looking = search(60_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(fake.node.peerId.toString())
+    const events: FerryEvent[] = []
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, retryForMs: 60_000, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(fake.streams, 'one stall, and the receive looked elsewhere').toBe(1)
+    const said = lookedOn(events)
+    expect(said).toHaveLength(1)
+    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
+    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+  }, 120_000)
+
   it('found first, a phone that takes no pairing stream at all is left after a few, as one that cuts', async () => {
     // A libp2p node that answers the search for the nameplate and speaks no pairing protocol.
     const fake = await rawNode()
