@@ -13,6 +13,7 @@ import type { PairingRecords } from '../journal/pairing-records.js'
 import type { TriedCodes } from '../journal/tried-codes.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import type { BatchDeflate } from '../wire/codec.js'
+import { firstPeerIdOf } from './addresses.js'
 import { PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
@@ -192,6 +193,8 @@ export class Receiving {
     let dialling = opts
     const setAside = new Set<string>()
     const cut = new CutPhones()
+    // Phones the search found that could not be reached at all: looked past, as refusals are.
+    const unreachable = new Set<string>()
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
@@ -199,8 +202,9 @@ export class Receiving {
           try {
             return await this.receiveOnce(dialling, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
-            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance) ??
-              await this.lookPastCut(err, peer, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined })
+            const other = await this.lookPast(err, peer, setAside, unreachable, dialling, emit, onAdvance) ??
+              await this.lookPastCut(err, peer, cut, new Set([...setAside, ...unreachable]), dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
+              await this.lookPastUnreachable(err, peer, unreachable, new Set([...setAside, ...cut.peers()]), dialling, emit)
             if (other === undefined) throw err
             dialling = { ...dialling, addrs: other }
             peer = undefined
@@ -229,7 +233,7 @@ export class Receiving {
    * or with nothing to search (addresses given). When the search finds no other, the refusal heard ends
    * the receive, said as one no phone proved.
    */
-  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
+  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, unreachable: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
     if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
     setAside.add(peer.toString())
     const said = err.message.replace(/^pairing: /, '')
@@ -242,7 +246,7 @@ export class Receiving {
     let found: { addrs: Multiaddr[] }
     try {
       const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      found = await opts.search.find({ except: setAside, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      found = await opts.search.find({ except: new Set([...setAside, ...unreachable]), signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
@@ -290,6 +294,44 @@ export class Receiving {
     goBack(back.addrs)
     throw new FerryError(ErrorCode.TRUNCATED, `no other phone showing this code's first three digits answered: trying ${cut.phones === 1 ? 'the one that dropped the link' : 'the phones that dropped the link'} again...`,
       { ...err.details, unproved: true, cuts: cut.total }, { cause: err })
+  }
+
+  /**
+   * After a phone found by the search for a typed code could not be reached at all (its dial failed:
+   * NO_PEER, or ISOLATED when every address was silent), before it ever answered: the code's first digits
+   * are public, and a neighbour can announce addresses that drop or refuse every packet. That phone is
+   * set aside (`interrupted` says so, with the dial's own diagnosis, at once) and the search looks for
+   * another phone showing the nameplate for up to `lookOnMs`, past every phone set aside, cut or
+   * unreachable: the addresses of one it finds. Undefined when it finds none, so the failure ends
+   * (ISOLATED) or is retried (NO_PEER) as it always was, and for any other failure, or with nothing to
+   * search. A network whose sweep reached no device at all could connect to no other phone either: its
+   * ISOLATED is not delayed. No find starts past the search's own time, so a neighbour announcing a
+   * fresh peer id each time cannot keep the receive looking.
+   */
+  private async lookPastUnreachable (err: unknown, peer: PeerId | undefined, unreachable: Set<string>, passed: ReadonlySet<string>, opts: Dialling,
+    emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
+    if (opts.search === undefined || opts.code === undefined || peer !== undefined) return undefined
+    if (!isFerryError(err, ErrorCode.NO_PEER) && !isFerryError(err, ErrorCode.ISOLATED)) return undefined
+    if (isFerryError(err, ErrorCode.ISOLATED) && sweptNobody(err.details?.sweeps)) return undefined
+    const phone = firstPeerIdOf(opts.addrs)
+    if (phone === undefined) return undefined
+    unreachable.add(phone)
+    log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
+    emit({
+      type: 'interrupted',
+      error: new FerryError(err.code, `a phone showing this code's first three digits cannot be reached: ${err.message.replace(/[.\s]*$/, '')}. ` +
+        'Someone nearby could be showing those digits in the old phone\'s place, so the search looks for another phone showing them...',
+      { ...err.details, unreachable: true }, { cause: err })
+    })
+    try {
+      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
+      const found = await opts.search.find({ except: new Set([...passed, ...unreachable]), signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      return dialAddresses(found.addrs)
+    } catch (searchErr) {
+      if (opts.signal?.aborted === true) throw searchErr
+      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      return undefined
+    }
   }
 
   /** The end of a receive whose verification the old phone was not told of: kept to tell it later, if asked. */
@@ -511,6 +553,15 @@ function unprovedRefusal (err: FerryError, said: string, setAside: number): Ferr
     `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
     'if the old phone still shows this code, someone nearby may be refusing in its place, and the old phone\'s QR code, which names it, pairs all the same',
     { ...err.details, unproved: true, setAside }, { cause: err })
+}
+
+/**
+ * Whether an ISOLATED's sweeps (isolation.ts, which the browser does not load) ran and reached no device
+ * at all, not even with a refusal: unicast reaches nothing on this network, so no other phone on it
+ * could be reached either.
+ */
+function sweptNobody (sweeps: unknown): boolean {
+  return Array.isArray(sweeps) && sweeps.length > 0 && sweeps.every(s => (s as { reached?: unknown })?.reached === 0)
 }
 
 /**
