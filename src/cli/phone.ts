@@ -140,6 +140,20 @@ export function reportConnections (phone: Phone, json: boolean): void {
   })
 }
 
+/**
+ * What an `interrupted` event's JSON says of a phone the search found and the receive looks past: it
+ * proved nothing of the code (`unproved`), cut the pairing (`cut`, after `cuts` cuts) or could not be
+ * reached (`unreachable`).
+ */
+function lookingOn (details: Record<string, unknown> | undefined): Record<string, unknown> {
+  const said: Record<string, unknown> = {}
+  if (details?.unproved === true) said.unproved = true
+  if (details?.cut === true) said.cut = true
+  if (typeof details?.cuts === 'number') said.cuts = details.cuts
+  if (details?.unreachable === true) said.unreachable = true
+  return said
+}
+
 /** Renders service events: a progress bar and lines for people, or JSON events with --json. */
 /**
  * Says a phone's transfer events to a person (or as JSON events). `other` names the other phone as the
@@ -165,7 +179,7 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
       // throttle: it is where the resumed transfer starts (a restarted phone reconnects within 0.3 s).
       if (e.type === 'interrupted') view = undefined
       if (e.type === 'pair-failed' || e.type === 'interrupted') {
-        jsonEvent(e.type, { at: e.at, code: e.error.code, message: e.error.message, ...(e.error.details?.unproved === true ? { unproved: true } : {}) })
+        jsonEvent(e.type, { at: e.at, code: e.error.code, message: e.error.message, ...lookingOn(e.error.details) })
         return
       }
       jsonEvent(e.type, { ...e, type: undefined })
@@ -206,9 +220,9 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         // in the debug log and the JSON event. Before the first link, the reason a dial failed (refused,
         // isolated) is what the person can act on, so it is said.
         log('interrupted (%s): %s', e.error.code, e.error.message)
-        // A phone that refused the code without checking it is set aside while the search goes on: its
-        // refusal is no verdict on the code, and the message says so.
-        const line = e.error.details?.unproved === true
+        // A phone that refused the code without checking it, cut the pairing or could not be reached is
+        // looked past while the search goes on: the message says so, and why.
+        const line = e.error.details?.unproved === true || e.error.details?.unreachable === true
           ? e.error.message
           : linked
             ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`
