@@ -162,15 +162,19 @@ or use the QR code, whose key cannot be guessed. A phone found by the search tha
 before checking it (anyone nearby can show its first three digits) costs no try: it is set aside and
 the search goes on; only when no other phone shows them within 12 s (or --timeout) does the run end
 with that refusal. Nor does a phone found by the search that drops the link before the phones check
-the code: it is tried again, as the old phone on a bad link would be, and after three such drops the
-search looks for another phone showing those digits, going back to it when none shows up; when
---timeout passes that way the run ends (TRUNCATED) saying so.
+the code: it is tried again, as the old phone on a bad link would be, and after three such drops (or
+when it gives no answer within 10 s) the search looks for another phone showing those digits, going
+back to it when none shows up; when --timeout passes that way the run ends (TRUNCATED) saying so.
+Nor does a phone found by the search whose addresses cannot be reached: the run says why (a refusal,
+or a Wi-Fi that keeps devices apart) and looks for another phone showing the digits; when none shows
+up within 12 s it goes on as below (ISOLATED then ends it, 12 s later).
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on
 the old phone's discovery port, whether it shows those three digits (at most 254 hosts per subnet,
 200 connects a second). When the old phone is found but none of its addresses answers, the Wi-Fi is
-keeping devices apart (client isolation): that ends with exit 1 and the error code ISOLATED.
+keeping devices apart (client isolation): that ends with exit 1 and the error code ISOLATED (after
+12 s more of looking for another phone, unless the sweep reached no device at all).
 
 Options:
   --store DIR         the new phone's store (required; created when missing)
@@ -196,7 +200,9 @@ ${SELECTION_HELP}
                       progress, chats-ready, verifying, verified) instead of a bar; discovered says how the
                       old phone was found (via: mdns, sweep, qr, peer or resume), swept what a
                       sweep round saw, connection which address and interface it runs over;
-                      verified has unheard: true when the old phone did not hear it
+                      verified has unheard: true when the old phone did not hear it; interrupted
+                      has unproved: true (and cut, cuts, or unreachable: true) when it looks past
+                      a phone the search found
   --timeout SECONDS   how long to look for the old phone, and to retry after the link drops (default 60)
   --restore-deleted   bring back the chats, messages, media and contacts deleted on this phone since the last
                       transfer from the same old phone. Without it they stay deleted: a later transfer brings

@@ -75,7 +75,13 @@ export interface ReceiveOptions {
    * answering) tested nothing either, but an honest phone on a bad link does that too: it is retried,
    * and every CUTS_BEFORE_LOOKING_ON cuts (or one stall) the search looks for another phone for
    * `lookOnMs`, going back to the phones that cut when none shows up, all within `retryForMs`. Ends
-   * with TRUNCATED, `details.unproved`, `cut`, `cuts` and `phones`, when time runs out that way.
+   * with TRUNCATED, `details.unproved`, `cut`, `cuts` and `phones`, when time runs out that way. A
+   * phone that gives no first reply within FerryServiceInit.pairFirstReplyMs (10 s) stalled.
+   *
+   * A phone found that cannot be reached at all (its dial fails with NO_PEER, or ISOLATED) is set
+   * aside the same way, after an `interrupted` event with the dial's own error and
+   * `details.unreachable`; when no other phone shows up within `lookOnMs`, the failure goes on as
+   * without a search (ISOLATED ends the receive, `lookOnMs` later; NO_PEER is retried).
    */
   search?: { find(again: { except: ReadonlySet<string>, signal?: AbortSignal }): Promise<{ addrs: Multiaddr[] }> }
   request?: Selection
@@ -93,7 +99,7 @@ export interface ReceiveOptions {
    * of a phone stopped before it could say so.
    */
   tellAgainMs?: number
-  /** How long to look for another phone after one refused or cut a typed code's pairing unchecked (see `search`; default 12 s, within the search's own time). */
+  /** How long to look for another phone after one refused, cut or could not be reached for a typed code's pairing (see `search`; default 12 s, within the search's own time). */
   lookOnMs?: number
   /**
    * When no session got through to tell the old phone within `tellAgainMs`: keep the pairing (and with
