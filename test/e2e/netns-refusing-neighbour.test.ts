@@ -95,6 +95,30 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     expect(fake.process.all('stream')).toHaveLength(3)
   }, 180_000)
 
+  it('a neighbour found first whose address refuses every connection is left: the receiver says why, finds the old phone and verifies', async () => {
+    const [p1, p2] = tb.phones
+    const code = newCode()
+    const fake = await neighbour(p1, code, 'unreachable')
+    const store = copyStore(source)
+    const target = newStorePath()
+    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code, listen: false }), 'sender')
+    const shown = await sender.waitEvent('code', 30_000)
+    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
+    const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
+    const rExit = await receiver.waitExit(120_000)
+    expect(rExit.code, receiver.describe()).toBe(0)
+    expect((await sender.waitExit(60_000)).code, sender.describe()).toBe(0)
+    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    // Found the neighbour, could not reach it, said why it looks on, then found the old phone.
+    expect(receiver.all('discovered').map(e => e.peer)).toEqual([fake.peer, shown.peerId])
+    const interrupted = receiver.all('interrupted')
+    expect(interrupted, receiver.describe()).toHaveLength(1)
+    expect(interrupted[0]).toMatchObject({ code: 'NO_PEER', unreachable: true })
+    expect(String(interrupted[0].message)).toContain(`a phone showing this code's first three digits cannot be reached: the old phone at ${p1.ip} refused the connection`)
+    expect(String(interrupted[0].message)).toContain('the search looks for another phone showing them')
+    expect(fake.process.all('stream')).toHaveLength(0)
+  }, 180_000)
+
   it('with only the neighbour showing the digits, the receiver ends after its search with the refusal, said as unproved', async () => {
     const [p1, p2] = tb.phones
     const code = newCode()
