@@ -196,7 +196,7 @@ class FirstReply {
   }
 
   stall (err: unknown): FerryError {
-    return new FerryError(ErrorCode.TRUNCATED, `pairing timed out: the other phone did not answer within ${Math.round(this.ms / 1000)} s`, { timedOut: true }, { cause: err })
+    return new FerryError(ErrorCode.TRUNCATED, `pairing timed out: the other phone did not answer within ${Number((this.ms / 1000).toFixed(1))} s`, { timedOut: true }, { cause: err })
   }
 }
 

@@ -131,6 +131,26 @@ describe('pairing over a stream', () => {
     }
   })
 
+  it('a typed code\'s pairing whose first reply does not come in time ends as a stall, no try charged', async () => {
+    // A neighbour answering the search for the public nameplate can take the stream and say nothing: the
+    // receive leaves it after the first reply's deadline, not the pairing's whole timeout (a minute).
+    const code = parseCode('271-4567-8901')
+    const journal = NodeJournal.open(tempDir('pair-first-reply-'))
+    try {
+      const tried = new TriedCodes(journal)
+      const pipe = memoryPipe() // nobody reads or answers at the other end
+      const err = await pairAsReceiver(pipe.b, { localPeerId: RECEIVER, remotePeerId: SENDER }, { code, tries: await tried.begin(code) }, 60_000, 200)
+        .then(() => undefined, (e: FerryError) => e)
+      expect(err?.code).toBe(ErrorCode.TRUNCATED)
+      expect(err?.details).toMatchObject({ timedOut: true, cut: true })
+      expect(err?.message).toBe('pairing timed out: the other phone did not answer within 0.2 s')
+      expect(await tried.load(code), 'nothing of the code was tested').toBeUndefined()
+    } finally {
+      await journal.close()
+      cleanupTempDirs()
+    }
+  })
+
   it('a receiver whose verdict is lost keeps its token, unconfirmed: the sender did pair it', async () => {
     // The link goes as the sender's PAIRED leaves (or the sender predates PAIRED and just hangs up).
     // The sender holds the pairing; a phone that dropped its token would have to pair with a code that
