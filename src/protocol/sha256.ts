@@ -7,8 +7,8 @@ export interface Sha256 {
 }
 
 /**
- * node:crypto's sha256 (SHA-NI here: a million messages digest in ~0.1 s, against ~1 s for the pure
- * JavaScript one). Browser bundles get sha256-browser.ts instead: the page's build swaps it
+ * node:crypto's sha256 (OpenSSL, with the CPU's SHA instructions where it has them: several times the pure
+ * JavaScript one's speed; docs/performance.md). Browser bundles get sha256-browser.ts instead: the page's build swaps it
  * (scripts/build/page.ts), and the package's "browser" field tells an app's bundler to.
  */
 export function createSha256 (): Sha256 {

@@ -103,7 +103,7 @@ export class MediaFolder {
 
   /**
    * A `has` for many lookups in sha256 order: one listing of each fan-out directory instead of a stat
-   * per file (the large profile's 138k stats took ~0.6 s on each phone before the first message).
+   * per file (a stat per file of a large history held up each phone before its first message).
    * Lookups out of order stay correct; they only list a directory again.
    */
   presence (): (sha: string) => boolean {

@@ -321,7 +321,7 @@ export class SqliteChatStore implements History {
 
   /**
    * A transfer's message phase runs without WAL checkpoints: each stalled a commit, on the thread that
-   * is the transfer's bottleneck, for 0.3-0.45 s of a 1 M-message phase of ~5 s. Commits stay as
+   * is the transfer's bottleneck, for a large part of a message phase. Commits stay as
    * durable as before (synchronous=NORMAL syncs the WAL only at checkpoints anyway, and a lost commit is
    * re-sent on resume). A backstop still checkpoints every eight times the usual size.
    */
