@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url'
+import protobuf from 'protobufjs'
 import { fc } from '../helpers/property.js'
 import { describe, expect, it } from 'vitest'
 import { encodeChatMessage } from '../../src/wire/message-encoder.js'
@@ -22,7 +24,9 @@ const text = fc.oneof(
 const int = fc.oneof(fc.constantFrom(0, -0, 1, -1, 2 ** 31, -(2 ** 31), 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1)), fc.maxSafeInteger(), fc.integer())
 const coordinate = fc.oneof(fc.constantFrom(0, -0, 1.5, -179.999999), fc.double({ noNaN: true }))
 
-const message: fc.Arbitrary<Message> = fc.record({
+const locationFields = { lat: coordinate, lon: coordinate, label: text }
+const linkFields = { text, url: text }
+const messageFields = {
   conversation: text,
   id: text,
   sender: text,
@@ -31,7 +35,7 @@ const message: fc.Arbitrary<Message> = fc.record({
   text,
   media: fc.constantFrom('a'.repeat(64), ''),
   durationMs: int,
-  location: fc.record({ lat: coordinate, lon: coordinate, label: text }, { requiredKeys: ['lat', 'lon'] }),
+  location: fc.record(locationFields, { requiredKeys: ['lat', 'lon'] }),
   replyTo: text,
   status: fc.constantFrom(...MESSAGE_STATUSES),
   forwardedFrom: text,
@@ -39,10 +43,21 @@ const message: fc.Arbitrary<Message> = fc.record({
   editedAt: int,
   pinned: text,
   fileName: text,
-  links: fc.array(fc.record({ text, url: text }, { requiredKeys: ['url'] }), { maxLength: 3 })
-}, { requiredKeys: ['conversation', 'id', 'sender', 'ts', 'kind'] })
+  links: fc.array(fc.record(linkFields, { requiredKeys: ['url'] }), { maxLength: 3 })
+}
+const message: fc.Arbitrary<Message> = fc.record(messageFields, { requiredKeys: ['conversation', 'id', 'sender', 'ts', 'kind'] })
 
 describe('a chat message encoded for sending and digesting', () => {
+  // A field proto/ferry.proto gains must reach the encoder, or both phones would digest and send
+  // messages without it and verify all the same: the property below varies every field the proto has.
+  it('is checked over every field the proto gives a message, its location and its links', () => {
+    const root = protobuf.loadSync(fileURLToPath(new URL('../../proto/ferry.proto', import.meta.url)))
+    const fields = (type: string): string[] => Object.keys(root.lookupType(type).fields).sort()
+    expect(Object.keys(messageFields).sort()).toEqual(fields('ferry.Message'))
+    expect(Object.keys(locationFields).sort()).toEqual(fields('ferry.Location'))
+    expect(Object.keys(linkFields).sort()).toEqual(fields('ferry.Link'))
+  })
+
   it('is byte for byte what the generated protobuf code writes', () => {
     fc.assert(fc.property(message, m => {
       expect(Buffer.from(encodeChatMessage(m)).toString('hex')).toBe(Buffer.from(generated(m)).toString('hex'))
