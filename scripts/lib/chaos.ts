@@ -45,6 +45,8 @@ export interface ChaosOptions {
    * is aimed at the difference, the work the first transfer did not do.
    */
   delta?: number
+  /** The phone a fault that may hit either one (link-down, ip-change...) hits; default: drawn per round. */
+  side?: 'sender' | 'receiver'
   onRound?: (r: RoundResult, index: number) => void
   log?: (line: string) => void
 }
@@ -178,7 +180,7 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
     const { exported: sourceExport, stats } = await readStore(source)
     const env: Env = { tb, relay, source, sourceExport, sourceKeys: messageKeys(sourceExport), textBytes: fixture.textBytes, baselineDown: 0, base, heldWork }
     // A clean round: the bytes a transfer costs with no fault, and proof the bed works before faults are blamed.
-    const clean = await runRound(env, procs, { round: 0, kind: 'kill-receiver', aim: 2, rng: new Rng(opts.seed, 'clean'), timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+    const clean = await runRound(env, procs, { round: 0, kind: 'kill-receiver', aim: 2, rng: new Rng(opts.seed, 'clean'), timeoutMs: opts.roundTimeoutMs ?? 120_000, side: 'receiver' })
     if (!clean.verified || clean.error !== undefined) throw new Error(`the clean run failed: ${clean.error ?? clean.detail}`)
     env.baselineDown = clean.resentBytes ?? 0
     log(`chaos: seed ${opts.seed}, ${stats.messages} messages + ${(stats.mediaBytesPresent / 1e6).toFixed(1)} MB media${base !== undefined ? ` (a second transfer: ${opts.delta ?? 0} messages and a video new or changed)` : ''}, ` +
@@ -190,14 +192,16 @@ export async function runChaos (opts: ChaosOptions): Promise<{ results: RoundRes
       const rng = new Rng(opts.seed, `round-${i}`)
       const kind = opts.cycle === true ? kinds[(i - 1) % kinds.length] : kinds[rng.int(kinds.length)]
       const aim = 0.1 + 0.6 * rng.float()
-      let r = await runRound(env, procs, { round: i, kind, aim, rng, timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+      const side = opts.side ?? (new Rng(opts.seed, `round-${i}-side`).int(2) === 0 ? 'sender' : 'receiver')
+      let r = await runRound(env, procs, { round: i, kind, aim, rng, timeoutMs: opts.roundTimeoutMs ?? 120_000, side })
       // A transfer that ended before its fault fired tested nothing, and whether it does depends on how
       // busy the machine is (progress reports are throttled by time, and a kill takes time to arrive).
-      // So such a round runs again, at the same aim once and then earlier, until its fault lands.
+      // So such a round runs again, at the same aim once and then earlier, until its fault lands, on the
+      // same phone: the fault the seed names, whatever the machine's hour.
       for (let again = 1; again <= MISSED_FAULT_RETRIES && !r.injected && r.error === undefined; again++) {
         const retryAim = again === 1 ? aim : aim / 2 ** (again - 1)
         log(`${kind} @${aim.toFixed(2)}: the transfer ended before the fault; again at ${retryAim.toFixed(2)}`)
-        r = await runRound(env, procs, { round: i, kind, aim: retryAim, rng: new Rng(opts.seed, `round-${i}-again-${again}`), timeoutMs: opts.roundTimeoutMs ?? 120_000 })
+        r = await runRound(env, procs, { round: i, kind, aim: retryAim, rng: new Rng(opts.seed, `round-${i}-again-${again}`), timeoutMs: opts.roundTimeoutMs ?? 120_000, side })
       }
       results.push(r)
       opts.onRound?.(r, i)
@@ -220,7 +224,8 @@ export const RATE_MBIT = 24
  */
 export const DELTA_RATE_MBIT = 4
 
-interface RoundPlan { round: number, kind: ChaosKind, aim: number, rng: Rng, timeoutMs: number }
+/** `side`: the phone a fault that may hit either one hits. */
+interface RoundPlan { round: number, kind: ChaosKind, aim: number, rng: Rng, timeoutMs: number, side: 'sender' | 'receiver' }
 
 async function runRound (env: Env, procs: Set<FerryProcess>, plan: RoundPlan): Promise<RoundResult> {
   const { tb, relay } = env
@@ -388,7 +393,10 @@ async function inject (plan: RoundPlan, env: Env, restartReceiver: () => void, r
   const tb = env.tb
   const rng = plan.rng
   const [senderPhone, receiverPhone] = tb.phones
-  const pick = (): { phone: Phone, side: 'sender' | 'receiver' } => rng.int(2) === 0 ? { phone: senderPhone, side: 'sender' } : { phone: receiverPhone, side: 'receiver' }
+  const pick = (): { phone: Phone, side: 'sender' | 'receiver' } => {
+    const side = plan.side
+    return side === 'sender' ? { phone: senderPhone, side } : { phone: receiverPhone, side }
+  }
   switch (plan.kind) {
     case 'kill-receiver': {
       result.side = 'receiver'

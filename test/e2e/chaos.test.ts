@@ -71,6 +71,7 @@ describe.skipIf(skip)('chaos (quick seeded set)', () => {
       rounds: 1,
       seed: 31337,
       kinds: ['ip-change'],
+      side: 'receiver',
       delta: 400,
       rateMbit: RATE_MBIT,
       roundTimeoutMs: 60_000,
