@@ -1,28 +1,54 @@
 // Every failure Ferry reports carries a stable code: apps branch on `code`, people read `message`.
+// Each code's comment is JSDoc so that it reaches the declarations (dist/errors.d.ts): an app that
+// installed the package branches on these codes with no src/ to read.
 export const ErrorCode = {
-  BAD_INPUT: 'BAD_INPUT', // malformed user input (NDJSON line, CLI flag, code)
+  /** Input a person or the app gave is not usable (a mistyped code, an option, an NDJSON line, a folder): the message says what to change. */
+  BAD_INPUT: 'BAD_INPUT',
+  /** The other phone sent a frame larger than this phone accepts (or a deflated batch that inflates past it). */
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The other phone sent bytes that do not decode as a Ferry frame. */
   MALFORMED_FRAME: 'MALFORMED_FRAME',
-  PROTOCOL: 'PROTOCOL', // a frame that is valid but not allowed here
+  /** The other phone sent a valid frame where the protocol does not allow it (or a history that contradicts itself). */
+  PROTOCOL: 'PROTOCOL',
+  /** The other phone (or a QR code) speaks a version of Ferry's protocol this one does not: update the older Ferry. */
   VERSION: 'VERSION',
-  SELECTION: 'SELECTION', // data outside the agreed selection
-  ORDER: 'ORDER', // data out of the canonical order (duplicate or reordered)
+  /** The sender sent data outside the selection the phones agreed on. */
+  SELECTION: 'SELECTION',
+  /** The sender sent data out of the canonical order (duplicated or reordered). */
+  ORDER: 'ORDER',
+  /** A media file's bytes do not add up to its declared size. */
   SIZE_MISMATCH: 'SIZE_MISMATCH',
+  /** A media file's bytes do not hash to its sha256. */
   HASH_MISMATCH: 'HASH_MISMATCH',
+  /** Verification: the new phone holds another number of messages (or chats, contacts, media) than the old phone sent. */
   COUNT_MISMATCH: 'COUNT_MISMATCH',
+  /** Verification: what the new phone's store reads back differs from what the old phone sent (`details` names the chat or contact). */
   DIGEST_MISMATCH: 'DIGEST_MISMATCH',
-  TOO_LARGE: 'TOO_LARGE', // a declared size beyond the receiver's limits
+  /** A size the other phone declared is beyond this phone's limits. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** The disk (or the browser's storage quota) is full: free some room and run again; what arrived stays. */
   STORE_FULL: 'STORE_FULL',
+  /** The store or the journal cannot be read or written (damaged, read-only, closed): the message says which and what to do. */
   STORE: 'STORE',
-  STORE_BUSY: 'STORE_BUSY', // another process is using the store
-  TRUNCATED: 'TRUNCATED', // the stream ended before the transfer did
-  PEER_ERROR: 'PEER_ERROR', // the peer sent an Error frame
+  /** Another phone (in this process or another) is using the store: `details.pid` names the process. */
+  STORE_BUSY: 'STORE_BUSY',
+  /** The link or the file ended before the transfer did; a receive retries it for `retryForMs` first. */
+  TRUNCATED: 'TRUNCATED',
+  /** The other phone reported an error and ended the transfer: `details.peerCode` is its code. */
+  PEER_ERROR: 'PEER_ERROR',
+  /** Stopped on purpose: the `signal` was aborted, `stop()` was called, an `onEvent` handler threw, or the old phone ended its offer. */
   CANCELLED: 'CANCELLED',
+  /** The typed code did not match: `details.triesLeft` says how many tries of it are left on this phone. */
   WRONG_CODE: 'WRONG_CODE',
+  /** The code can pair no phone any more (expired, spent, already paired another phone, tried three times here): ask for a new one (`details.state`). */
   CODE_EXPIRED: 'CODE_EXPIRED',
+  /** The other phone does not know this one: no pairing with it to resume (it was forgotten, or it paired another phone). */
   NOT_PAIRED: 'NOT_PAIRED',
+  /** The other phone could not be found or reached. */
   NO_PEER: 'NO_PEER',
-  ISOLATED: 'ISOLATED', // the other phone is on the network but the network keeps the two apart
+  /** The other phone is on the network but the network keeps the two apart (client isolation): use one phone's hotspot or another network. */
+  ISOLATED: 'ISOLATED',
+  /** A fault of Ferry's own (or of its build): not the user's doing. */
   INTERNAL: 'INTERNAL'
 } as const
 

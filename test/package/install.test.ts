@@ -12,6 +12,7 @@ import { promisify } from 'node:util'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import { ErrorCode } from '../../src/errors.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const NAME = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string }).name
@@ -242,6 +243,13 @@ describe(`the packed package (${NAME})`, () => {
     const refused = await build({ entryPoints: [join(app, 'browser-node.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', absWorkingDir: app })
       .then(() => 'bundled', (err: { errors: Array<{ text: string }> }) => err.errors.map(e => e.text).join('\n'))
     expect(refused).toContain(`Could not resolve "${NAME}/node"`)
+  })
+
+  it('says in its declarations what each error code means, for an app that branches on them', () => {
+    // An installed package has no src/: a comment tsc drops leaves an app with bare names.
+    const declared = readFileSync(join(pkgDir, 'dist', 'errors.d.ts'), 'utf8')
+    const undocumented = Object.keys(ErrorCode).filter(code => !new RegExp(`\\*/\\s*readonly ${code}:`).test(declared))
+    expect(undocumented).toEqual([])
   })
 
   it('type-checks an app against the package\'s declarations, in Node and in the browser', async () => {
