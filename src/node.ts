@@ -22,3 +22,7 @@ export type { SubnetStats, SweepHit, SweepOptions } from './net/sweep.js'
 export type { LocalSubnet } from './net/subnets.js'
 export type { FoundVia } from './net/isolation.js'
 export type { RaceOptions } from './net/happy-dial.js'
+// The offline way (ferry backup, ferry restore): a backup file is a transfer recorded, and restoring it
+// is a transfer from it into any HistorySink, resumable and verified; docs/architecture.md, "Backups".
+export { writeBackup, readBackupHeader, openBackup, restoreBackup, type BackupOptions, type BackupResult, type OpenedBackup, type RestoreOptions, type RestoreResult } from './backup/backup.js'
+export type { BackupHeader, FileKeys, KdfParams } from './backup/format.js'

@@ -197,6 +197,11 @@ async function openBackupFile (path: string): ReturnType<typeof open> {
 }
 
 
+/**
+ * Opens a backup for restoreBackup: reads its header and derives its key from `password` (scrypt at the
+ * cost the header names: 256 MiB of memory by default). BAD_INPUT for a wrong password (or a
+ * damaged header), a password given for a file made without one, or a file that is no backup.
+ */
 export async function openBackup (path: string, password?: string): Promise<OpenedBackup> {
   const name = basename(path)
   const fh = await openBackupFile(path)

@@ -112,7 +112,7 @@ beforeAll(async () => {
     chmodSync(join(pkgDir, file), 0o755) // npm makes bins executable when it installs them
     symlinkSync(join('..', NAME, file), join(app, 'node_modules', '.bin', cmd))
   }
-  for (const f of ['app.mjs', 'webrtc-missing.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
+  for (const f of ['app.mjs', 'backup.mjs', 'webrtc-missing.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
@@ -206,6 +206,15 @@ describe(`the packed package (${NAME})`, () => {
     expect(result.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verified']))
     expect(result.summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: 1001 }])
     expect(result).toMatchObject({ messages: 1001, same: true, media: true, badCode: 'BAD_INPUT' })
+  })
+
+  it('writes an encrypted backup and restores it through the public API, as ferry backup and restore do', async () => {
+    const dir = join(work, 'backup')
+    mkdirSync(dir)
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'backup.mjs'), dir]), { cwd: app, env: env() })
+    const result = JSON.parse(stdout) as { fileBytes: number, password: boolean, wrong: unknown, messages: number, same: boolean }
+    expect(result).toMatchObject({ password: true, wrong: { code: 'BAD_INPUT' }, messages: 50, same: true })
+    expect(result.fileBytes).toBeGreaterThan(0)
   })
 
   it('leaves WebRTC out unless an app installs it: one that asks for it without is told how, as a FerryError', async () => {
