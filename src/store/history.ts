@@ -118,7 +118,11 @@ export interface HistoryChange {
   conversations?: Conversation[]
   /** Records only: files arrive through putMedia. */
   media?: MediaRecord[]
-  /** Upserted by (conversation, id): the incoming version replaces the stored one, whatever its ts. */
+  /**
+   * Upserted by (conversation, id): the incoming version replaces the stored one, whatever its ts. A
+   * field that is `undefined` (or missing) is absent: read back, the message has no such key, and a
+   * field the stored version had and this one lacks is gone.
+   */
   messages?: Message[]
   /**
    * When Ferry has them: each of `messages`' encoding as it came (the bytes each was decoded from), in
