@@ -623,10 +623,16 @@ export class SqliteChatStore implements History {
     this.transaction(() => { this.stmt('DELETE FROM messages WHERE conversation = ? AND id = ?').run(conversation, id) })
   }
 
-  /** Upserts messages written locally in one transaction: the importer's and simulator's path. */
+  /**
+   * Upserts messages written locally in one transaction: the importer's and simulator's path, and an
+   * app's. Put a message's conversation, and the media record it names, with putMetadata first: a
+   * message in a conversation the store does not hold is never sent (Ferry sends conversations), and one
+   * that names a media record the store does not hold fails every transfer. A message whose key is not
+   * one (`ts` not an integer, an empty `id`) is refused with BAD_INPUT, nothing of the call written.
+   */
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()
-    this.transaction(() => this.upsertMessages(messages))
+    this.transaction(() => this.upsertMessages(checkedKeys(messages)))
   }
 
   private upsertMessages (messages: Iterable<Message>): void {
@@ -665,7 +671,10 @@ export class SqliteChatStore implements History {
     last.flush()
   }
 
-  /** Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. */
+  /**
+   * Copies a file into media/ (hashing while copying); with `expect`, a mismatch adds nothing. The file
+   * only: its record (the digest this returns, with its mime) goes in with putMetadata.
+   */
   async addMediaFromFile (path: string, expect?: MediaDigest): Promise<MediaDigest> {
     return await this.folder.addFile(path, expect)
   }
@@ -913,4 +922,22 @@ function openError (err: unknown, store: string): FerryError {
       'copy the store to a folder you can write in', { path: store }, { cause: err })
   }
   return storeError(err, `opening the store ${store}`)
+}
+
+/**
+ * Passes `messages` on, refusing one whose key is not one: SQLite would store a `ts` of any type in its
+ * INTEGER column, and such a message reads back unlike what a transfer sends, failing every transfer
+ * of its conversation at verification (DIGEST_MISMATCH) where the app can no longer tell why.
+ */
+function * checkedKeys (messages: Iterable<Message>): Generator<Message> {
+  for (const m of messages) {
+    const where = `message ${JSON.stringify(m.conversation)}/${JSON.stringify(m.id)}`
+    if (typeof m.conversation !== 'string' || m.conversation === '' || typeof m.id !== 'string' || m.id === '') {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${where}: a message needs a non-empty conversation and id`, { conversation: m.conversation, id: m.id })
+    }
+    if (!Number.isSafeInteger(m.ts)) {
+      throw new FerryError(ErrorCode.BAD_INPUT, `${where}: its ts must be an integer (milliseconds since the epoch), not ${JSON.stringify(m.ts) ?? String(m.ts)}`, { conversation: m.conversation, id: m.id })
+    }
+    yield m
+  }
 }
