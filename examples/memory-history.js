@@ -1,10 +1,10 @@
 // @ts-check
 // The smallest store an app can give Ferry: the History port (HistorySource and HistorySink, see
 // src/store/history.ts) over Maps in memory. A template for an app's own database, not a store to keep
-// a history in: nothing here survives the process, so a "durable" commit only means "applied".
+// a history in: nothing here survives the process, so a "durable" commit only means "applied". It uses
+// nothing of Node's, so it runs in a browser app as well.
 // test/examples/memory-history.test.ts runs the port's conformance suite on it and moves a history
 // with it between two phones.
-import { randomUUID } from 'node:crypto'
 import { comparePositions, compareStrings } from 'chat-ferry'
 
 /**
@@ -27,8 +27,11 @@ function copy (record) {
 
 /** @implements {History} */
 export class MemoryHistory {
-  /** Names this history as a transfer's source: made once, kept for the history's life. */
-  historyId = randomUUID()
+  /**
+   * Names this history as a transfer's source: made once, kept for the history's life. From
+   * getRandomValues, which a page served over plain HTTP has too (randomUUID needs a secure context).
+   */
+  historyId = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, '0')).join('')
   /** @type {Map<string, import('chat-ferry').Contact>} */
   #contacts = new Map()
   /** @type {Map<string, import('chat-ferry').Conversation>} */
@@ -125,13 +128,16 @@ export class MemoryHistory {
 
   /** @param {ReceivedMedia} file */
   async putMedia (file) {
-    let bytes = file.bytes
-    if (bytes === undefined) {
-      /** @type {Uint8Array[]} */
-      const chunks = []
-      for await (const chunk of file.stream()) chunks.push(chunk)
-      bytes = Buffer.concat(chunks)
+    // The whole file, in a buffer of its own.
+    const bytes = new Uint8Array(file.size)
+    if (file.bytes !== undefined) bytes.set(file.bytes)
+    else {
+      let at = 0
+      for await (const chunk of file.stream()) {
+        bytes.set(chunk, at)
+        at += chunk.byteLength
+      }
     }
-    this.#files.set(file.sha256, Uint8Array.from(bytes))
+    this.#files.set(file.sha256, bytes)
   }
 }

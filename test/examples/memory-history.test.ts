@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 import { afterAll, afterEach, expect, it } from 'vitest'
 // The package by its name, as an app imports it (dist/, built by test/global-setup.ts).
 import { createFerry, createFerryNode, ferry, generateCode, NodeJournal, type Ferry, type History } from 'chat-ferry/node'
@@ -32,6 +34,15 @@ async function simPhone (): Promise<Ferry> {
   toStop.push(async () => await phone.stop())
   return phone
 }
+
+it('bundles for a browser app with no Node built-in', async () => {
+  // No plugin and nothing external: a Node built-in anywhere in its graph fails this build.
+  const entry = fileURLToPath(new URL('../../examples/memory-history.js', import.meta.url))
+  // tsconfigRaw: not the repository's tsconfig, whose paths point `chat-ferry` at src/: the name then
+  // resolves to the package's build, whose `browser` field a bundler follows, as in an app.
+  const bundle = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', tsconfigRaw: '{}' })
+  expect(bundle.outputFiles[0].text).not.toMatch(/["']node:/)
+})
 
 const photo = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251)
 
