@@ -16,8 +16,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
-import { hostOf } from '../net/addresses.js'
-import { portFree } from '../net/port-free.js'
+import { keepPreviousPorts } from '../net/previous-ports.js'
 import { serveKeptPage, rememberPagePort } from '../net/page-port.js'
 
 /**
@@ -36,30 +35,6 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
     const port = prev?.parts.find(c => c.name === (kind === 'tcp' ? 'tcp' : 'udp'))?.value ?? '0'
     return kind === 'tcp' ? `/ip4/${host}/tcp/${port}` : `/ip4/${host}/udp/${port}/webrtc-direct`
   })
-}
-
-/**
- * A restarted sender told to listen on any free port (`/tcp/0`, as a script, a test or a command line
- * run again from the shell's history passes it) takes the port it had on that host instead, while that
- * port is free: the phone paired with it redials the addresses it knows, and with mDNS and the sweep
- * off (or on loopback, where neither looks) nothing else could tell it a new one. A fixed port given is
- * kept as given.
- */
-async function keepPreviousPorts (given: string[], previous: string[]): Promise<string[]> {
-  const hostAndPort = (a: string): { host?: string, port?: string } => {
-    const ma = multiaddr(a)
-    return { host: hostOf(ma), port: ma.getComponents().find(c => c.name === 'tcp' || c.name === 'udp')?.value }
-  }
-  return await Promise.all(given.map(async a => {
-    const kind = kindOf(a)
-    const { host, port } = hostAndPort(a)
-    if (kind === undefined || host === undefined || port !== '0') return a
-    const any = host === '0.0.0.0' || host === '::'
-    const prev = previous.map(p => ({ kind: kindOf(p), ...hostAndPort(p) })).find(p => p.kind === kind && p.port !== undefined && p.port !== '0' && (any || p.host === host))
-    if (prev?.port === undefined || !await portFree(kind, host, Number(prev.port))) return a
-    const proto = kind === 'tcp' ? 'tcp' : 'udp'
-    return a.replace(`/${proto}/0`, `/${proto}/${prev.port}`)
-  }))
 }
 
 /**

@@ -8,7 +8,7 @@ import { kindOf } from './transports.js'
  * the port it listened on when it paired instead, while that port is free: the new phone redials the
  * addresses it knows, and with discovery off (or on loopback, where none looks) nothing else could tell
  * it a new one. A fixed port is kept as given. `previous` is what the pairing record kept of this
- * phone's own addresses. (ferry send does the same for its --listen.)
+ * phone's own addresses. ferry send passes its --listen through it, createFerry its `listen`.
  */
 export async function keepPreviousPorts (given: string[], previous: string[]): Promise<string[]> {
   const hostAndPort = (a: string): { host?: string, port?: string } => {
