@@ -4,7 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { importNdjson, type ImportResult } from '../sim/import.js'
 import type { ForeignImportResult } from '../sim/importers/common.js'
 import { DATE_ORDERS, type DateOrder } from '../sim/importers/date-order.js'
-import { IMPORT_FORMATS, openExport, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
+import { IMPORT_FORMATS, openExport, openStdin, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
 import { importTelegram } from '../sim/importers/telegram.js'
 import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
@@ -24,15 +24,15 @@ const command: Command = {
                     [--date-order dmy|mdy|ymd] [--tz ZONE] [--base DIR] [--json]
 
 Merges a history into the store in DIR, creating the store when there is none. PATH is
-  - a canonical NDJSON file (see 'ferry export'), or - for standard input;
+  - a canonical NDJSON file (see 'ferry export');
   - a Telegram Desktop export ("Machine-readable JSON"): its folder, its result.json, or a .zip
     of it, with the photos, files and voice messages it holds;
   - a WhatsApp "Export chat": the .zip it makes ("attach media"), the unpacked folder, or the
     .txt alone (WhatsApp Chat with X.txt, _chat.txt), Android or iOS, any language and era,
     in UTF-8 or in UTF-16 (as some phones write it);
-  - a pipe, <(command) or a FIFO, carrying one such file (not a .zip: a zip is read from its end).
-    NDJSON streams through; a Telegram or WhatsApp chat is held in memory whole (up to 512 MiB),
-    as from a file, without the media a pipe cannot carry.
+  - - for standard input, a pipe, <(command) or a FIFO, carrying one such file (not a .zip: a zip
+    is read from its end). NDJSON streams through; a Telegram or WhatsApp chat is held in memory
+    whole (up to 512 MiB), as from a file, without the media a pipe cannot carry.
 The format is decided by the content; archives are read in place, their media streamed into
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
@@ -67,6 +67,7 @@ cannot read (nothing written).
 Examples:
   ferry import old-phone.ndjson --store ./new-phone
   ferry export --store ./a | ferry import - --store ./b     copy a store's records
+  ssh laptop cat export/result.json | ferry import - --store ./new-phone
   ferry import ~/Downloads/Telegram\\ Desktop/ChatExport_2024-01-01 --store ./new-phone
   ferry import "WhatsApp Chat - Alice.zip" --me Bob --tz Europe/Rome --store ./new-phone
   ferry import "WhatsApp Chat with Alice.txt" --date-order mdy --store ./new-phone`,
@@ -99,10 +100,8 @@ Examples:
     }
     const tz = optionalString(args, 'tz')
     const timeZone = tz === undefined ? undefined : checkZone(tz)
-    if (fromStdin && forced !== undefined && forced !== 'ndjson') {
-      throw new FerryError(ErrorCode.BAD_INPUT, 'standard input is read as NDJSON: give a Telegram or WhatsApp export as a path')
-    }
-    const opened: OpenedExport = fromStdin ? { format: 'ndjson', file: path } : await openExport(path, forced as ImportFormat | undefined)
+    // Standard input is read as a pipe given as PATH is: its first bytes tell the format.
+    const opened: OpenedExport = fromStdin ? await openStdin(process.stdin, forced as ImportFormat | undefined) : await openExport(path, forced as ImportFormat | undefined)
     // Whatever opening the store creates is removed again should the import fail: a refused import leaves nothing.
     const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
     let ok = false
@@ -129,7 +128,7 @@ Examples:
       const held = messagesIn(store)
       const { format, source, main } = opened
       if (format === 'ndjson') {
-        const r = await importNdjson(store, fromStdin ? process.stdin : opened.input ?? opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
+        const r = await importNdjson(store, opened.input ?? opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
         ok = true
         sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK
@@ -142,7 +141,7 @@ Examples:
         })
       ok = true
       sayImported(r, messagesIn(store) - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
-      if (!json) process.stdout.write(`format: ${format} (${main} in ${source.label})${r.details.map(d => `; ${d}`).join('')}\n`)
+      if (!json) process.stdout.write(`format: ${format} (${main === source.label ? main : `${main} in ${source.label}`})${r.details.map(d => `; ${d}`).join('')}\n`)
       const unmapped = Object.entries(r.unmapped)
       if (!json) process.stdout.write(`dropped or simplified: ${unmapped.length === 0 ? 'nothing' : unmapped.map(([why, n]) => `${n} ${why}`).join(', ')}\n`)
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)

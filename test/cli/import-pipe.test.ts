@@ -75,3 +75,47 @@ describe('ferry import from a pipe', () => {
     expect(existsSync(store)).toBe(false)
   })
 })
+
+describe('ferry import - (standard input)', () => {
+  const dir = tempDir()
+
+  it('reads a Telegram result.json and a WhatsApp chat, told by their first bytes as a pipe is', () => {
+    const telegram = join(dir, 'telegram')
+    const t = shell(`cat '${TELEGRAM}' | $FERRY import - --store '${telegram}'`)
+    expect(t.stderr).toBe('')
+    expect(t.status).toBe(0)
+    expect(t.stdout).toMatch(/^imported \d+ contacts, \d+ conversations, \d+ media records \(0 files copied\), 20 messages into /)
+    expect(t.stdout).toMatch(/^format: telegram \(standard input\)/m)
+    const whatsapp = join(dir, 'whatsapp')
+    const w = shell(`$FERRY import - --store '${whatsapp}' --me Bob --json < '${WHATSAPP}'`)
+    expect(w.stderr).toBe('')
+    expect(w.status).toBe(0)
+    expect(JSON.parse(w.stdout)).toMatchObject({ format: 'whatsapp', messages: 15, mediaFiles: 0 })
+    expect(exported(whatsapp)).toContain('"title":"WhatsApp chat"')
+  })
+
+  it('takes --format for what it carries, as for a path', () => {
+    const store = join(dir, 'forced')
+    const r = shell(`cat '${TELEGRAM}' | $FERRY import - --format telegram --store '${store}' --json`)
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'telegram', messages: 20 })
+  })
+
+  it('refuses a zip, saying to give its path, and makes no store', () => {
+    const zip = join(dir, 'telegram.zip')
+    const store = join(dir, 'zip')
+    const r = shell(`cd '${join(FIXTURES, 'telegram')}' && zip -qr '${zip}' result.json && cd '${ROOT}' && $FERRY import - --store '${store}' < '${zip}'`)
+    expect(r.stderr).toBe('ferry: standard input carries a zip archive: a zip is read from its end, which a stream cannot give. Give the archive\'s path instead (ferry import FILE.zip) [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(store)).toBe(false)
+  })
+
+  it('names standard input when what it carries is no export', () => {
+    const store = join(dir, 'nothing')
+    const r = shell(`echo 'hello there' | $FERRY import - --store '${store}'`)
+    expect(r.stderr).toBe('ferry: standard input: not a recognised chat export (tried: canonical NDJSON, Telegram JSON, WhatsApp text) [BAD_INPUT]\n')
+    expect(r.status).toBe(2)
+    expect(existsSync(store)).toBe(false)
+  })
+})

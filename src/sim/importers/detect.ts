@@ -180,49 +180,86 @@ const MAX_PIPED_TEXT = 512 * 1024 * 1024
 const isZipHead = (b: Buffer): boolean => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6))
 
 /**
- * A pipe (`<(command)`, a FIFO): it cannot be read at a position, so its first bytes are read as they
- * come and tell the format. NDJSON goes on streaming from there (only those first bytes are held); a
- * Telegram or WhatsApp chat is held whole (up to MAX_PIPED_TEXT), as its importer parses it whole. A zip
- * keeps its index at its end and is read at random: a pipe cannot carry one.
+ * Has the head read so far told the format for good, so reading can stop there? A zip's first four
+ * bytes tell it, and a complete first line that is a canonical record tells NDJSON: reading on to
+ * HEAD_BYTES would hold an NDJSON stream that is still being written (`ferry export | ferry import -`,
+ * a FIFO fed by hand) until its writer wrote that much or went away. Anything else waits for the
+ * whole head, as its format is told from more than one line.
  */
-async function openPipe (path: string, abs: string, forced?: ImportFormat): Promise<OpenedExport> {
+function headTells (head: Buffer, forced?: ImportFormat): boolean {
+  if (head.length >= 4 && isZipHead(head)) return true
+  if (forced === 'ndjson') return head.length >= 4
+  if (!head.includes(0x0a)) return false
+  const text = decodeHead(head.subarray(0, head.lastIndexOf(0x0a) + 1)).replace(/^\ufeff/, '')
+  const first = text.split(/\r?\n/).find(l => l.trim() !== '')
+  return first !== undefined && detectFormat(first + '\n') === 'ndjson' && !/"(messages|chats)"\s*:/.test(first)
+}
+
+/**
+ * A pipe (`<(command)`, a FIFO) or standard input: it cannot be read at a position, so its first bytes
+ * are read as they come and tell the format. NDJSON goes on streaming from there (only those first
+ * bytes are held); a Telegram or WhatsApp chat is held whole (up to MAX_PIPED_TEXT), as its importer
+ * parses it whole. A zip keeps its index at its end and is read at random: a stream cannot carry one.
+ */
+async function openStream (read: () => Promise<AsyncIterable<Uint8Array>>, stream: { name: string, label: string, main: string, zip: string, title: string }, forced?: ImportFormat): Promise<OpenedExport> {
   const chunks: Buffer[] = []
   let size = 0
   let rest: AsyncIterator<Uint8Array>
   try {
-    rest = (await readStream(abs))[Symbol.asyncIterator]()
-    while (size < HEAD_BYTES) {
+    rest = (await read())[Symbol.asyncIterator]()
+    while (size < HEAD_BYTES && !headTells(Buffer.concat(chunks), forced)) {
       const next = await rest.next()
       if (next.done === true) break
       chunks.push(Buffer.from(next.value))
       size += next.value.byteLength
     }
   } catch (err) {
-    throw bad(unreadable(path, err))
+    throw bad(unreadable(stream.label, err))
   }
   const head = Buffer.concat(chunks)
-  if (isZipHead(head)) {
-    throw bad(`${path} is a pipe carrying a zip archive: a zip is read from its end, which a pipe cannot give. Save it to a file and import that`)
-  }
-  const format = forced ?? detectFormat(decodeHead(head.subarray(0, HEAD_BYTES)), abs)
-  if (format === undefined) throw bad(`${path}: ${NOT_RECOGNISED}`)
+  if (isZipHead(head)) throw bad(stream.zip)
+  const format = forced ?? detectFormat(decodeHead(head.subarray(0, HEAD_BYTES)), stream.name)
+  if (format === undefined) throw bad(`${stream.label}: ${NOT_RECOGNISED}`)
   const remaining = { [Symbol.asyncIterator]: () => rest }
   if (format === 'ndjson') {
-    return { format, file: abs, input: (async function * () { yield head; yield * remaining })() }
+    return { format, file: stream.name, input: (async function * () { yield head; yield * remaining })() }
   }
   try {
     for await (const chunk of remaining) {
       size += chunk.byteLength
-      if (size > MAX_PIPED_TEXT) throw bad(`${path} is larger than ${MAX_PIPED_TEXT / 1024 / 1024} MiB: too large to read as a chat`)
+      if (size > MAX_PIPED_TEXT) throw bad(`${stream.label} is larger than ${MAX_PIPED_TEXT / 1024 / 1024} MiB: too large to read as a chat`)
       chunks.push(Buffer.from(chunk))
     }
   } catch (err) {
-    throw err instanceof FerryError ? err : bad(unreadable(path, err))
+    throw err instanceof FerryError ? err : bad(unreadable(stream.label, err))
   }
+  return { format, file: stream.name, source: new PipedFileSource(stream.label, stream.main, Buffer.concat(chunks)), main: stream.main, title: stream.title }
+}
+
+async function openPipe (path: string, abs: string, forced?: ImportFormat): Promise<OpenedExport> {
   const name = basename(abs)
-  // `<(command)` is named by a number (/dev/fd/63), which is no chat's title.
-  const title = /^\d+$/.test(name) ? 'WhatsApp chat' : titleFromName(name)
-  return { format, file: abs, source: new PipedFileSource(path, name, Buffer.concat(chunks)), main: name, title }
+  return await openStream(async () => await readStream(abs), {
+    name: abs,
+    label: path,
+    main: name,
+    zip: `${path} is a pipe carrying a zip archive: a zip is read from its end, which a pipe cannot give. Save it to a file and import that`,
+    // `<(command)` is named by a number (/dev/fd/63), which is no chat's title.
+    title: /^\d+$/.test(name) ? 'WhatsApp chat' : titleFromName(name)
+  }, forced)
+}
+
+/** How standard input is named in what an import says. */
+export const STDIN_LABEL = 'standard input'
+
+/** Standard input (`ferry import -`), read as a pipe is: any format one file can be, told by its first bytes. */
+export async function openStdin (input: AsyncIterable<Uint8Array>, forced?: ImportFormat): Promise<OpenedExport> {
+  return await openStream(async () => input, {
+    name: STDIN_LABEL,
+    label: STDIN_LABEL,
+    main: STDIN_LABEL,
+    zip: `${STDIN_LABEL} carries a zip archive: a zip is read from its end, which a stream cannot give. Give the archive's path instead (ferry import FILE.zip)`,
+    title: 'WhatsApp chat'
+  }, forced)
 }
 
 /** Reads a file's first bytes and decides its format (undefined when it is none). */
