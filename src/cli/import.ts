@@ -4,7 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { importNdjson, type ImportResult } from '../sim/import.js'
 import type { ForeignImportResult } from '../sim/importers/common.js'
 import { DATE_ORDERS, type DateOrder } from '../sim/importers/date-order.js'
-import { IMPORT_FORMATS, openExport, openStdin, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
+import { IMPORT_FORMATS, openExport, openStdin, STDIN_LABEL, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
 import { importTelegram } from '../sim/importers/telegram.js'
 import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
@@ -128,7 +128,9 @@ Examples:
       const held = messagesIn(store)
       const { format, source, main } = opened
       if (format === 'ndjson') {
-        const r = await importNdjson(store, opened.input ?? opened.file, { baseDir: optionalString(args, 'base'), onMediaWriting })
+        const r = await importNdjson(store, opened.input ?? opened.file, {
+          baseDir: optionalString(args, 'base'), onMediaWriting, inputName: opened.input === undefined ? undefined : fromStdin ? STDIN_LABEL : path
+        })
         ok = true
         sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK

@@ -45,6 +45,8 @@ export interface ImportOptions {
    * does itself.
    */
   onMediaWriting?: (sha256: string) => void
+  /** What the input is called in what the import says (default: the file's path, or "the input" for a stream). */
+  inputName?: string
 }
 
 /** Bytes for a media record, read when the import writes them. */
@@ -158,10 +160,11 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
   const baseDir = resolve(options.baseDir ?? (typeof file === 'string' ? dirname(resolve(file)) : '.'))
   const input = typeof file === 'string' ? createReadStream(file, { highWaterMark: 1024 * 1024 }) : file
   const added: string[] = []
+  const name = options.inputName ?? (typeof file === 'string' ? file : 'the input')
   try {
     return await store.transactionAsync(async () => {
       const result = await readAll(store, input, baseDir)
-      if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(typeof file === 'string' ? file : 'the input', result.counts)
+      if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(name, result.counts)
       // Every line passed: only now do media files enter the store.
       for (const f of result.files) {
         if (store.hasMediaFile(f.expect.sha256)) continue
@@ -199,7 +202,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
     }
     if (isFerryError(err)) throw err
     // The input itself failed to read (a missing file, a broken pipe): the user's input, not the store.
-    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${typeof file === 'string' ? file : 'the input'}: ${(err as Error).message}`, undefined, { cause: err })
+    throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${name}: ${(err as Error).message}`, undefined, { cause: err })
   }
 }
 

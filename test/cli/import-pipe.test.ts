@@ -119,3 +119,19 @@ describe('ferry import - (standard input)', () => {
     expect(existsSync(store)).toBe(false)
   })
 })
+
+describe('ferry import of NDJSON without a message, through a stream', () => {
+  const contact = `echo '{"type":"contact","id":"u1","name":"Ann"}'`
+
+  it('names standard input, or the pipe given as PATH, as what held no message', () => {
+    const dir = tempDir()
+    const stdin = shell(`${contact} | $FERRY import - --store '${join(dir, 'a')}'`)
+    expect(stdin.stderr).toBe('ferry: no message in standard input (only 1 contact): nothing was imported [BAD_INPUT]\n')
+    expect(stdin.status).toBe(2)
+    const piped = shell(`$FERRY import <(${contact}) --store '${join(dir, 'b')}'`)
+    expect(piped.stderr).toMatch(/^ferry: no message in \/dev\/fd\/\d+ \(only 1 contact\): nothing was imported \[BAD_INPUT\]\n$/)
+    expect(piped.status).toBe(2)
+    expect(existsSync(join(dir, 'a'))).toBe(false)
+    expect(existsSync(join(dir, 'b'))).toBe(false)
+  })
+})
