@@ -3,6 +3,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command
 import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
+import { wrapHelp } from './help-wrap.js'
 import { secretKind, shownArgv } from './secret-words.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
@@ -80,7 +81,7 @@ export async function main (argv: string[]): Promise<number> {
   try {
     const args = parse(cmd, rest)
     if (args.values.help === true) {
-      process.stdout.write(cmd.help.trimEnd() + '\n')
+      process.stdout.write(wrapHelp(cmd.help.trimEnd()) + '\n')
       return EXIT_OK
     }
     return await cmd.run(args)

@@ -11,7 +11,8 @@ import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './
 const profileLines = PROFILE_NAMES.map(name => {
   const p = PROFILES[name]
   const shape = `${p.directChats + p.groupChats} chats, ${p.messages.toLocaleString('en-US')} messages, ${formatBytes(p.mediaBytes)} of media`
-  return `                    ${name.padEnd(7)} ${shape.padEnd(50)} ${p.purpose}`
+  // Its purpose on a line of its own: beside the shape, the longest passes the help's width.
+  return `                    ${name.padEnd(7)} ${shape}\n                            ${p.purpose}`
 }).join('\n')
 
 const command: Command = {

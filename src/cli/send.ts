@@ -119,8 +119,10 @@ ${SELECTION_HELP}
 
 Examples:
   ferry send --store ./old-phone --chats family,work --since 2024-01-01
-  ferry send --store ./old-phone --transport auto     # TCP and WebRTC, for a browser phone
-  ferry send --store ./old-phone --web                # the new phone scans the QR code: nothing to install
+  # TCP and WebRTC, for a browser phone
+  ferry send --store ./old-phone --transport auto
+  # the new phone scans the QR code: nothing to install
+  ferry send --store ./old-phone --web
 
 Exit codes: 0 transferred and verified, 1 failed (CODE_EXPIRED: the code expired unused, or was
 refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with Ctrl-C.`,

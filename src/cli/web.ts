@@ -12,7 +12,8 @@ phone over WebRTC (webrtc-direct), pairs with the code, and keeps the history in
 IndexedDB. Reload it mid-transfer and it carries on where it stopped, without the code.
 
 On the old phone, offer the history over WebRTC:
-  ferry send --store ./old-phone --transport webrtc --no-mdns --listen /ip4/127.0.0.1/udp/0/webrtc-direct
+  ferry send --store ./old-phone --transport webrtc --no-mdns \\
+    --listen /ip4/127.0.0.1/udp/0/webrtc-direct
 It shows a code and a ferry://pair?... payload. In the page, paste the payload (or the
 /webrtc-direct/ address) and type the code; or open the page as URL#ferry://pair?... directly.
 
