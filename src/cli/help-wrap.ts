@@ -50,10 +50,23 @@ function blocks (text: string): Block[] {
   return out
 }
 
+/** A number's unit stays on the number's line ("12 s", "512 MiB"): a line that began "s (or" reads as nonsense. */
+const UNIT = /^(s|ms|min|h|B|kB|KiB|MB|MiB|GB|GiB|%)[.,;:)]*$/
+
+function unitsKept (words: string[]): string[] {
+  const out: string[] = []
+  for (const w of words) {
+    const prev = out.at(-1)
+    if (prev !== undefined && /\d$/.test(prev) && UNIT.test(w)) out[out.length - 1] = `${prev} ${w}`
+    else out.push(w)
+  }
+  return out
+}
+
 /** Fills a block's words to `width`, its later lines at its hang; left as written when it fits. */
 function fill (b: Block, width: number): string[] {
   if (b.lines.every(l => displayWidth(l) <= width)) return b.lines
-  const words = [b.lines[0].slice(b.hang), ...b.lines.slice(1)].join(' ').trim().split(/ +/)
+  const words = unitsKept([b.lines[0].slice(b.hang), ...b.lines.slice(1)].join(' ').trim().split(/ +/))
   const out: string[] = []
   let line = b.lead
   let fresh = true
