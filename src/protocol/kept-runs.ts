@@ -1,6 +1,7 @@
 import { comparePositions, type Message } from '../store/model.js'
 import type { MessagePosition } from '../store/history.js'
-import { encodedMessage, LeafHasher, type LeafSummary } from './leaves.js'
+import { encodedMessage, LEAF_DIGEST_BYTES, type LeafSummary } from './leaves.js'
+import { createSha256, prefixDigests } from './sha256.js'
 import { holdsAfter, overlaps, type BaseDigests, type PlannedLeaf } from './plan.js'
 
 // The receiver's base holds digests of runs of the old phone's messages as a verified transfer carried
@@ -88,10 +89,39 @@ function keptEntry (after: MessagePosition | undefined, first: MessagePosition, 
   return { kind: 'kept', digest, keys: holdsAfter(theirs, after, last), after, first, last, count }
 }
 
-const digestOf = (encodings: Uint8Array[]): Uint8Array => {
-  const h = new LeafHasher()
-  for (const enc of encodings) h.add(enc)
-  return h.digest()
+/**
+ * A leaf's messages framed as LeafHasher digests them (length, then encoding), in one buffer, with where
+ * each message's frame begins. The suffixes of a leaf share no hash state, so their search digests up to
+ * n^2 / 2 messages: as one update over a part of the buffer each, not two small updates a message, which
+ * cost several times the hashing itself. The prefixes share one hash carried along (prefixDigests).
+ */
+interface Framed {
+  bytes: Uint8Array
+  /** at[i]: where message i's frame begins; at[n]: the buffer's length. */
+  at: number[]
+}
+
+function framed (encodings: Uint8Array[]): Framed {
+  let total = 0
+  for (const enc of encodings) total += 4 + enc.byteLength
+  const bytes = new Uint8Array(total)
+  const view = new DataView(bytes.buffer)
+  const at = [0]
+  let off = 0
+  for (const enc of encodings) {
+    view.setUint32(off, enc.byteLength)
+    bytes.set(enc, off + 4)
+    off += 4 + enc.byteLength
+    at.push(off)
+  }
+  return { bytes, at }
+}
+
+/** The leaf digest of messages [from, to): the same bytes as a LeafHasher fed them one by one. */
+function runDigest (f: Framed, from: number, to: number): Uint8Array {
+  const h = createSha256()
+  h.update(f.bytes.subarray(f.at[from], f.at[to]))
+  return h.digest().subarray(0, LEAF_DIGEST_BYTES)
 }
 
 /**
@@ -101,17 +131,20 @@ const digestOf = (encodings: Uint8Array[]): Uint8Array => {
  */
 function splitAtEnds (e: PlannedLeaf, messages: Message[], base: BaseDigests, theirs: LeafSummary[]): PlannedRun[] | undefined {
   const n = messages.length
-  const encodings = messages.map(encodedMessage)
+  const f = framed(messages.map(encodedMessage))
   let suffix = 0
   let suffixDigest: Uint8Array | undefined
   for (let from = 1; from < n && suffixDigest === undefined; from++) {
-    const d = digestOf(encodings.slice(from))
+    const d = runDigest(f, from, n)
     if (base.has(d)) { suffix = n - from; suffixDigest = d }
   }
   let prefix = 0
   let prefixDigest: Uint8Array | undefined
-  for (let to = n - suffix - (suffix === 0 ? 1 : 0); to > 0 && prefixDigest === undefined; to--) {
-    const d = digestOf(encodings.slice(0, to))
+  const longest = n - suffix - (suffix === 0 ? 1 : 0)
+  // Every prefix's digest in one pass; the longest the base holds is kept.
+  const prefixes = longest > 0 ? prefixDigests(f.bytes, f.at.slice(1, longest + 1)) : []
+  for (let to = longest; to > 0 && prefixDigest === undefined; to--) {
+    const d = prefixes[to - 1].subarray(0, LEAF_DIGEST_BYTES)
     if (base.has(d)) { prefix = to; prefixDigest = d }
   }
   if (suffixDigest === undefined && prefixDigest === undefined) return undefined
@@ -128,7 +161,7 @@ function splitAtEnds (e: PlannedLeaf, messages: Message[], base: BaseDigests, th
     const first = key(messages[prefix])
     const last = key(messages[n - suffix - 1])
     const kind = overlaps(theirs, first, last) ? 'list' : 'need'
-    out.push({ entry: { kind, after, first, last, count: middle }, digest: digestOf(encodings.slice(prefix, n - suffix)) })
+    out.push({ entry: { kind, after, first, last, count: middle }, digest: runDigest(f, prefix, n - suffix) })
     after = last
   }
   if (suffixDigest !== undefined) {

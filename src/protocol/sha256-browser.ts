@@ -66,3 +66,19 @@ export function createSha256 (): Sha256 {
   refill()
   return h === undefined ? sha256.create() : new WasmSha256(h)
 }
+
+/**
+ * sha256.ts's prefixDigests: @noble/hashes, whose state can be cloned at each end (a lent WebAssembly
+ * hasher's cannot, synchronously); one pass over the bytes still beats digesting every prefix anew.
+ */
+export function prefixDigests (bytes: Uint8Array, ends: number[]): Uint8Array[] {
+  const h = sha256.create()
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const end of ends) {
+    h.update(bytes.subarray(at, end))
+    at = end
+    out.push(h.clone().digest())
+  }
+  return out
+}

@@ -14,3 +14,19 @@ export interface Sha256 {
 export function createSha256 (): Sha256 {
   return createHash('sha256')
 }
+
+/**
+ * The sha256 of bytes[0, end) for each of `ends` (ascending): one hash carried along and copied at each
+ * end, so all the prefixes cost one pass over the bytes.
+ */
+export function prefixDigests (bytes: Uint8Array, ends: number[]): Uint8Array[] {
+  const h = createHash('sha256')
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const end of ends) {
+    h.update(bytes.subarray(at, end))
+    at = end
+    out.push(h.copy().digest())
+  }
+  return out
+}

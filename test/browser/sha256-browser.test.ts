@@ -11,9 +11,10 @@ const skipReason = await chromiumUnavailable()
 if (skipReason !== undefined) console.warn(`SKIP browser sha256 tests: ${skipReason}`)
 
 const ENTRY = `
-import { createSha256, sha256Ready } from './src/protocol/sha256-browser.ts'
+import { createSha256, prefixDigests, sha256Ready } from './src/protocol/sha256-browser.ts'
 window.sha = {
   ready: sha256Ready,
+  prefixes: (bytes, ends) => prefixDigests(new Uint8Array(bytes), ends).map(d => Array.from(d, b => b.toString(16).padStart(2, '0')).join('')),
   /** Each input hashed in its pieces, several hashers open at once (interleaved), as the protocol does. */
   digests (inputs) {
     const hs = inputs.map(() => createSha256())
@@ -55,6 +56,19 @@ describe.skipIf(skipReason !== undefined)('the browser\'s sha256', () => {
     expect(got.kinds.filter(k => k !== 'WasmSha256').length).toBeGreaterThan(0)
     // A lent hasher is someone else's once it gave its digest.
     expect(got.reused).toMatch(/already/)
+    await page.close()
+  }, 120_000)
+
+  it('digests every prefix of a buffer in one pass as sha256 of each prefix (a leaf\'s kept runs)', async () => {
+    const out = await build({ stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'js' }, bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: ROOT })
+    const page = await browser.context.newPage()
+    await page.setContent('<!doctype html><title>sha</title>')
+    await page.addScriptTag({ content: out.outputFiles[0].text })
+    const bytes = Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) & 0xff)
+    // Ends around the block size, a repeated end (an empty step) and the whole buffer.
+    const ends = [0, 1, 55, 64, 64, 65, 1000, 4096, 5000]
+    const got = await page.evaluate(([bytes, ends]) => (window as unknown as { sha: { prefixes: (b: number[], e: number[]) => string[] } }).sha.prefixes(bytes, ends), [bytes, ends])
+    expect(got).toEqual(ends.map(e => bytesToHex(sha256(new Uint8Array(bytes.slice(0, e))))))
     await page.close()
   }, 120_000)
 })
