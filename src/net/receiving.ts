@@ -1,4 +1,4 @@
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
@@ -14,7 +14,7 @@ import type { TriedCodes } from '../journal/tried-codes.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import type { BatchDeflate } from '../wire/codec.js'
 import { firstPeerIdOf } from './addresses.js'
-import { PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
+import { FIRST_REPLY_MS, PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
@@ -44,6 +44,12 @@ const LOOK_ON_MS = 12_000
  */
 export const CUTS_BEFORE_LOOKING_ON = 3
 const ELSEWHERE_DIAL_MS = 2_000
+/**
+ * How long a stream's protocol may take to be agreed, as libp2p bounds it when given no signal of its
+ * own: given one (a receive's, to cancel it), libp2p waits on that alone, and a phone that completes the
+ * connection, answers pings and never echoes the protocol would hold the receive for good.
+ */
+const NEGOTIATION_MS = 10_000
 
 export interface ReceiveOptions {
   /**
@@ -438,13 +444,19 @@ export class Receiving {
       const typed = 'code' in auth && auth.code !== undefined && auth.qrKey === undefined ? auth.code : undefined
       // Checked before the stream opens: a code with no guesses left sends nothing of CPace.
       const tries = typed !== undefined ? await this.tried.begin(typed) : undefined
-      const pairStream = await connection.newStream(PAIR_PROTOCOL, { signal: opts.signal }).catch((err: unknown) => {
+      // A typed code's first reply is due within the first-reply deadline of asking for the stream: a
+      // phone that never finishes taking it stalled as surely as one that takes it and says nothing.
+      const firstReplyMs = this.init.pairFirstReplyMs ?? FIRST_REPLY_MS
+      const asked = Date.now()
+      const pairStream = await openStream(connection, PAIR_PROTOCOL, 'pairing', typed !== undefined ? firstReplyMs : NEGOTIATION_MS, opts.signal).catch((err: unknown) => {
         // A phone that answered the search for the nameplate but takes no pairing stream tested nothing
         // of the code: a cut before PAKE_B, as one during the handshake (pair-stream.ts).
-        if (typed === undefined || isFerryError(err) || opts.signal?.aborted === true) throw err
-        throw new FerryError(ErrorCode.TRUNCATED, `the other phone took no pairing stream: ${(err as Error)?.message ?? String(err)}`, { cut: true }, { cause: err })
+        if (typed === undefined || opts.signal?.aborted === true || (isFerryError(err) && !isFerryError(err, ErrorCode.TRUNCATED))) throw err
+        const message = isFerryError(err) ? err.message : `the other phone took no pairing stream: ${(err as Error)?.message ?? String(err)}`
+        throw new FerryError(ErrorCode.TRUNCATED, message, { ...(isFerryError(err) ? err.details : {}), cut: true }, { cause: err })
       })
-      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs, this.init.pairFirstReplyMs)
+      const replyDue = Math.max(1, firstReplyMs - (Date.now() - asked))
+      return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs, replyDue)
     }
     let outcome: PairOutcome
     try {
@@ -466,7 +478,7 @@ export class Receiving {
     log('paired with %s by %s, over %s%s', peer, outcome.mode, connection.remoteAddr.toString(),
       outcome.unconfirmed === true ? ' (its verdict never came: the token is kept, and a resume tells)' : '')
     emit({ type: 'paired', peer, mode: outcome.mode })
-    const stream = await connection.newStream(TRANSFER_PROTOCOL, { signal: opts.signal })
+    const stream = await openStream(connection, TRANSFER_PROTOCOL, 'transfer', NEGOTIATION_MS, opts.signal)
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
     const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted })
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
@@ -617,6 +629,21 @@ function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
     'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place, and the old phone\'s ' +
     'QR code, which names it, pairs all the same',
   { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })
+}
+
+/**
+ * A new stream for `protocol` on `connection`, its negotiation given up after `ms` (or when `signal`
+ * aborts): a phone that lets that pass stalled, said as such (TRUNCATED, `timedOut`), retried as a
+ * dropped link.
+ */
+async function openStream (connection: Connection, protocol: string, what: string, ms: number, signal?: AbortSignal): Promise<Stream> {
+  const deadline = AbortSignal.timeout(ms)
+  try {
+    return await connection.newStream(protocol, { signal: signal !== undefined ? AbortSignal.any([signal, deadline]) : deadline })
+  } catch (err) {
+    if (!deadline.aborted || signal?.aborted === true) throw err
+    throw new FerryError(ErrorCode.TRUNCATED, `${what} timed out: the other phone did not take the ${what} stream within ${Number((ms / 1000).toFixed(1))} s`, { timedOut: true }, { cause: err })
+  }
 }
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */

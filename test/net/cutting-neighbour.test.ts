@@ -190,6 +190,41 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
+  it('found first, a phone that never finishes agreeing the pairing protocol is left once its first reply is overdue', async () => {
+    // A libp2p node that connects, answers pings, takes the pairing stream and swallows its echo of
+    // the protocol: the new phone waits to hear it agreed, which libp2p bounds only when given no signal.
+    const fake = await rawNode()
+    nodes.push(fake)
+    let asked = 0
+    fake.addEventListener('connection:open', evt => {
+      const muxer = (evt.detail as unknown as { muxer: EventTarget }).muxer
+      muxer.addEventListener('stream', (e: Event) => {
+        const stream = (e as CustomEvent<Stream>).detail
+        const send = stream.send.bind(stream)
+        stream.send = data => new TextDecoder().decode(data.subarray()).includes(PAIR_PROTOCOL) ? true : send(data)
+      })
+    })
+    await fake.handle(PAIR_PROTOCOL, () => { asked++ })
+    await showNameplate(ports[0], fake.peerId.toString(), fake.getMultiaddrs().map(String))
+    const { phone: old, offered } = await oldPhone(ports[1])
+    const phone = await newPhone()
+    phone.node.services.ferry['init'].pairFirstReplyMs = 1_000
+    const looking = search(30_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(fake.peerId.toString())
+    const events: FerryEvent[] = []
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, retryForMs: 30_000, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(asked, 'the stalling phone was asked once, and left').toBe(1)
+    const said = lookedOn(events)
+    expect(said).toHaveLength(1)
+    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
+    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+  })
+
   it('the old phone alone on a bad link, its first pairings cut, still pairs: tried again once no other phone shows up', async () => {
     // One cut more than makes the receive look elsewhere: it finds nobody else, and goes back.
     const cuts = CUTS_BEFORE_LOOKING_ON + 1
