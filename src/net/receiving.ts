@@ -205,18 +205,23 @@ export class Receiving {
     let dialling = opts
     const setAside = new Set<string>()
     const cut = new CutPhones()
-    // Phones the search found that could not be reached at all: looked past, as refusals are.
+    // Phones the search found that could not be reached at all: looked past, as refusals are, but only
+    // while the search looks on from them; a dial that failed once says nothing for good (the old
+    // phone may have announced an address it has since left), so later looks may find them again.
     const unreachable = new Set<string>()
+    // Phones this receive ever connected to: one of them failing a dial is a dropped link, not a phone
+    // nothing reaches.
+    const connected = new Set<string>()
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
         for (;;) {
           try {
-            return await this.receiveOnce(dialling, emit, peer, p => { peer = p }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
+            return await this.receiveOnce(dialling, emit, peer, p => { peer = p; connected.add(p.toString()) }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
-            const other = await this.lookPast(err, peer, setAside, unreachable, dialling, emit, onAdvance) ??
-              await this.lookPastCut(err, peer, cut, new Set([...setAside, ...unreachable]), dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
-              await this.lookPastUnreachable(err, peer, unreachable, new Set([...setAside, ...cut.peers()]), dialling, emit)
+            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance) ??
+              await this.lookPastCut(err, peer, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
+              await this.lookPastUnreachable(err, peer, unreachable, connected, new Set([...setAside, ...cut.peers()]), dialling, emit)
             if (other === undefined) throw err
             dialling = { ...dialling, addrs: other }
             peer = undefined
@@ -245,7 +250,7 @@ export class Receiving {
    * or with nothing to search (addresses given). When the search finds no other, the refusal heard ends
    * the receive, said as one no phone proved.
    */
-  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, unreachable: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
+  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
     if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
     setAside.add(peer.toString())
     const said = err.message.replace(/^pairing: /, '')
@@ -258,7 +263,7 @@ export class Receiving {
     let found: { addrs: Multiaddr[] }
     try {
       const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      found = await opts.search.find({ except: new Set([...setAside, ...unreachable]), signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      found = await opts.search.find({ except: setAside, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
@@ -310,23 +315,25 @@ export class Receiving {
 
   /**
    * After a phone found by the search for a typed code could not be reached at all (its dial failed:
-   * NO_PEER, or ISOLATED when every address was silent), before it ever answered: the code's first digits
-   * are public, and a neighbour can announce addresses that drop or refuse every packet. That phone is
-   * set aside (`interrupted` says so, with the dial's own diagnosis, at once) and the search looks for
-   * another phone showing the nameplate for up to `lookOnMs`, past every phone set aside, cut or
-   * unreachable: the addresses of one it finds. Undefined when it finds none, so the failure ends
-   * (ISOLATED) or is retried (NO_PEER) as it always was, and for any other failure, or with nothing to
-   * search. A network whose sweep reached no device at all could connect to no other phone either: its
+   * NO_PEER, or ISOLATED when every address was silent), and never connected in this receive: the code's
+   * first digits are public, and a neighbour can announce addresses that drop or refuse every packet. That
+   * phone is set aside (`interrupted` says so, with the dial's own diagnosis, at once) and the search looks
+   * for another phone showing the nameplate for up to `lookOnMs`, past every phone set aside, cut or
+   * unreachable since the last look that found none: the addresses of one it finds. Set aside for that look only: the
+   * old phone may have announced an address it left, so later looks (after a refusal or cuts, or this
+   * one's failure retried) may find it again, at the addresses it shows then. Undefined when it finds
+   * none, so the failure ends (ISOLATED) or is retried (NO_PEER) as it always was, and for any other
+   * failure, a phone once connected (its failed dial is a dropped link), or with nothing to search. A network whose sweep reached no device at all could connect to no other phone either: its
    * ISOLATED is not delayed. No find starts past the search's own time, so a neighbour announcing a
    * fresh peer id each time cannot keep the receive looking.
    */
-  private async lookPastUnreachable (err: unknown, peer: PeerId | undefined, unreachable: Set<string>, passed: ReadonlySet<string>, opts: Dialling,
+  private async lookPastUnreachable (err: unknown, peer: PeerId | undefined, unreachable: Set<string>, connected: ReadonlySet<string>, passed: ReadonlySet<string>, opts: Dialling,
     emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
     if (opts.search === undefined || opts.code === undefined || peer !== undefined) return undefined
     if (!isFerryError(err, ErrorCode.NO_PEER) && !isFerryError(err, ErrorCode.ISOLATED)) return undefined
     if (isFerryError(err, ErrorCode.ISOLATED) && sweptNobody(err.details?.sweeps)) return undefined
     const phone = firstPeerIdOf(opts.addrs)
-    if (phone === undefined) return undefined
+    if (phone === undefined || connected.has(phone)) return undefined
     unreachable.add(phone)
     log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
     emit({
@@ -342,6 +349,8 @@ export class Receiving {
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      // Their look-on is over: the next finds may go back to them, at the addresses they show then.
+      unreachable.clear()
       return undefined
     }
   }

@@ -20,6 +20,7 @@ import { startResponder } from '../../src/net/probe.js'
 import type { LocalSubnet } from '../../src/net/subnets.js'
 import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { parseCode } from '../../src/pairing/index.js'
+import { startImpostor } from '../e2e/helpers/impostor.js'
 import { silentPort } from '../helpers/silent-port.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
@@ -137,6 +138,36 @@ describe('a phone the search found that cannot be reached does not block the rec
     expect(said).toHaveLength(1)
     expect(said[0].code).toBe(ErrorCode.NO_PEER)
     expect(said[0].message).toContain('refused the connection')
+  }, 120_000)
+
+  it('the old phone that could not be reached once is gone back to, at its new address, past a neighbour that refuses', async () => {
+    // The old phone's first answer names an address it has left (nothing listens there); its later
+    // answers, where it is. A neighbour showing the same digits refuses the code at once.
+    const phone0 = await createFerry(tempDir('unreach-old-'), { listen, memory: false })
+    phones.push(phone0)
+    await fillStore(phone0.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
+    const offered = phone0.send({ code: CODE })
+    offered.catch(() => {})
+    const oldPeer = phone0.node.peerId.toString()
+    const left = `/ip4/127.0.0.1/tcp/${await refusedPort()}/p2p/${oldPeer}`
+    let answers = 0
+    await showNameplate(ports[0], () => ({ peer: oldPeer, addrs: answers++ === 0 ? [left] : phone0.addresses().map(String) }))
+    const fake = await startImpostor('529-0000-0001', { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+    nodes.push(fake.node)
+    await showNameplate(ports[1], () => ({ peer: fake.node.peerId.toString(), addrs: [fake.addr] }))
+    const phone = await newPhone()
+    const looking = search(30_000)
+    const found = await looking.find()
+    expect(found.addrs.map(String)).toEqual([left])
+    const events: FerryEvent[] = []
+    const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, lookOnMs: 2_000, retryForMs: 30_000, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(phone0.store))
+    expect(lookedOn(events)).toHaveLength(1)
+    expect(fake.streams, 'the neighbour refused once').toBe(1)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   }, 120_000)
 
   it('with only a neighbour that announces a fresh peer id at a refused address each time, the receive still ends, with today\'s NO_PEER', async () => {
