@@ -216,11 +216,12 @@ export class Receiving {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
         for (;;) {
+          const attempt = Date.now()
           try {
             return await this.receiveOnce(dialling, emit, peer, p => { peer = p; connected.add(p.toString()) }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
             const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance) ??
-              await this.lookPastCut(err, peer, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
+              await this.lookPastCut(err, peer, Date.now() - attempt, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
               await this.lookPastUnreachable(err, peer, unreachable, connected, new Set([...setAside, ...cut.peers()]), dialling, emit)
             if (other === undefined) throw err
             dialling = { ...dialling, addrs: other }
@@ -276,25 +277,27 @@ export class Receiving {
 
   /**
    * After a phone found by the search dropped the link before any valid PAKE_B (`details.cut`: no try
-   * charged, nothing of the code tested): the same phone is retried as after any dropped link, and each
-   * CUTS_BEFORE_LOOKING_ON cuts by it the search looks, for up to `lookOnMs`, for another phone
-   * showing the nameplate, past every phone set aside or cut: the addresses of one it finds. When it
+   * charged, nothing of the code tested): the same phone is retried as after any dropped link, and once
+   * it has cut CUTS_BEFORE_LOOKING_ON times, or its cut attempts took the first-reply deadline together
+   * (a phone can hang up just before it, each time), the search looks, for up to `lookOnMs`, for another
+   * phone showing the nameplate, past every phone set aside or cut: the addresses of one it finds. When it
    * finds none, the receive goes back (`goBack`) to the phone cut least, which may be the old phone on a
    * bad link, and throws a TRUNCATED saying so, for the retry to try it after its pause and within its
-   * time. Undefined (retried as before) for any other failure, a cut before the count is reached, or with
+   * time. Undefined (retried as before) for any other failure, a cut before either is reached, or with
    * nothing to search.
    */
-  private async lookPastCut (err: unknown, peer: PeerId | undefined, cut: CutPhones, setAside: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void,
+  private async lookPastCut (err: unknown, peer: PeerId | undefined, spentMs: number, cut: CutPhones, setAside: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void,
     goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
     if (opts.search === undefined || peer === undefined || !isFerryError(err, ErrorCode.TRUNCATED) || err.details?.cut !== true) return undefined
-    const cuts = cut.add(peer.toString(), opts.addrs)
-    // A stall took the pairing's whole timeout: the receive's time allows few of them, so one is enough.
+    // A stall took the first-reply deadline: the receive's time allows few of them, so one is enough;
+    // cuts that together took as long (each hung up just before the deadline) are as costly.
     const stalled = err.details?.timedOut === true
-    if (cuts % CUTS_BEFORE_LOOKING_ON !== 0 && !stalled) return undefined
-    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, stalled ? 'stopped answering' : `dropped the link ${cuts} times`)
+    const { cuts, due } = cut.add(peer.toString(), opts.addrs, spentMs, this.init.pairFirstReplyMs ?? FIRST_REPLY_MS)
+    if (!due && !stalled) return undefined
+    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`)
     emit({
       type: 'interrupted',
-      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${stalled ? 'stopped answering' : `dropped the link ${cuts} times`} before the phones could check the code; ` +
+      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`} before the phones could check the code; ` +
         'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...',
       { ...err.details, unproved: true, cuts }, { cause: err })
     })
@@ -596,14 +599,24 @@ function sweptNobody (sweeps: unknown): boolean {
  * found, with their addresses and how often each did.
  */
 class CutPhones {
-  private readonly byPeer = new Map<string, { addrs: Multiaddr[], cuts: number }>()
-
-  /** One more cut by `peer`, found at `addrs`: how many it has made. */
-  add (peer: string, addrs: Multiaddr[]): number {
-    const phone = this.byPeer.get(peer) ?? { addrs, cuts: 0 }
+  private readonly byPeer = new Map<string, { addrs: Multiaddr[], cuts: number, since: number, spentMs: number }>()
+  /**
+   * One more cut by `peer`, found at `addrs`, after an attempt of `spentMs`: how many it has made, and
+   * whether to look for another phone now: CUTS_BEFORE_LOOKING_ON cuts since it was last looked past,
+   * or cuts that took `dueMs` (the first-reply deadline) together, whichever comes first.
+   */
+  add (peer: string, addrs: Multiaddr[], spentMs: number, dueMs: number): { cuts: number, due: boolean } {
+    const phone = this.byPeer.get(peer) ?? { addrs, cuts: 0, since: 0, spentMs: 0 }
     phone.cuts++
+    phone.since++
+    phone.spentMs += spentMs
     this.byPeer.set(peer, phone)
-    return phone.cuts
+    const due = phone.since >= CUTS_BEFORE_LOOKING_ON || phone.spentMs >= dueMs
+    if (due) {
+      phone.since = 0
+      phone.spentMs = 0
+    }
+    return { cuts: phone.cuts, due }
   }
 
   peers (): string[] {
@@ -634,7 +647,7 @@ function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
   return new FerryError(ErrorCode.TRUNCATED,
     `pairing: ${one ? 'the phone' : `the ${cut.phones} phones`} showing this code's first three digits cut the pairing off ${cut.total === 1 ? 'once' : `${cut.total} times`} ` +
     '(the link dropped, or the other phone stopped answering) before the phones could check the code, ' +
-    'and no other phone nearby that shows them paired. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
+    'and no other phone showing them paired within the receive\'s time. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
     'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place, and the old phone\'s ' +
     'QR code, which names it, pairs all the same',
   { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })

@@ -225,6 +225,42 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
+  it('found first, a phone that hangs up just before its first reply is due is left once its cuts took about that deadline', async () => {
+    // Each pairing it holds almost to the first-reply deadline, then hangs up: a cut, not a stall, and
+    // three of them would outlast the search's time (the receive's --timeout), the old phone never tried.
+    const firstReplyMs = 3_000
+    const fake = await rawNode()
+    nodes.push(fake)
+    let asked = 0
+    await fake.handle(PAIR_PROTOCOL, (stream: Stream) => {
+      asked++
+      const duplex = streamToDuplex(stream)
+      void (async () => {
+        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+        await new Promise(resolve => setTimeout(resolve, firstReplyMs - 200))
+        await duplex.close()
+      })().catch(() => {})
+    })
+    await showNameplate(ports[0], fake.peerId.toString(), fake.getMultiaddrs().map(String))
+    const { phone: old, offered } = await oldPhone(ports[1])
+    const phone = await newPhone()
+    phone.node.services.ferry['init'].pairFirstReplyMs = firstReplyMs
+    // Time for two such cuts and a look, not for the three that count alone.
+    const looking = search(firstReplyMs * 2.5)
+    const found = await looking.find()
+    expect(found.peer).toBe(fake.peerId.toString())
+    const events: FerryEvent[] = []
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, retryForMs: 30_000, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(asked, 'its cuts took the deadline\'s time before they were many: the receive looked elsewhere').toBeLessThan(CUTS_BEFORE_LOOKING_ON)
+    const said = lookedOn(events)
+    expect(said).toHaveLength(1)
+    expect(said[0].details).toMatchObject({ unproved: true, cut: true, cuts: asked })
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+  })
+
   it('the old phone alone on a bad link, its first pairings cut, still pairs: tried again once no other phone shows up', async () => {
     // One cut more than makes the receive look elsewhere: it finds nobody else, and goes back.
     const cuts = CUTS_BEFORE_LOOKING_ON + 1
@@ -259,7 +295,7 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(ended.code).toBe(ErrorCode.TRUNCATED)
     expect(ended.details).toMatchObject({ unproved: true, cut: true, phones: 2 })
     expect(ended.message).toContain('the 2 phones showing this code\'s first three digits cut the pairing off')
-    expect(ended.message).toContain('before the phones could check the code, and no other phone nearby that shows them paired. No try of the code was spent')
+    expect(ended.message).toContain("before the phones could check the code, and no other phone showing them paired within the receive's time. No try of the code was spent")
     expect(ended.message).toContain('someone nearby may be cutting in its place')
     expect(ended.message).toContain('QR code')
     expect(ended.message).not.toContain('4452')
