@@ -220,7 +220,7 @@ export class Receiving {
           try {
             return await this.receiveOnce(dialling, emit, peer, p => { peer = p; connected.add(p.toString()) }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
-            const other = await this.lookPast(err, peer, setAside, dialling, emit, onAdvance) ??
+            const other = await this.lookPast(err, peer, setAside, dialling, emit) ??
               await this.lookPastCut(err, peer, Date.now() - attempt, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
               await this.lookPastUnreachable(err, peer, unreachable, connected, new Set([...setAside, ...cut.peers()]), dialling, emit)
             if (other === undefined) throw err
@@ -251,7 +251,7 @@ export class Receiving {
    * or with nothing to search (addresses given). When the search finds no other, the refusal heard ends
    * the receive, said as one no phone proved.
    */
-  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void): Promise<Multiaddr[] | undefined> {
+  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
     if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
     setAside.add(peer.toString())
     const said = err.message.replace(/^pairing: /, '')
@@ -270,8 +270,8 @@ export class Receiving {
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
       throw unprovedRefusal(err, said, setAside.size)
     }
-    // Another phone to try is a step towards the old phone: the time to retry a dropped link starts over.
-    onAdvance()
+    // Not progress: the time to retry a dropped link runs on. A neighbour with fresh peer ids could
+    // refuse until the search's time is spent and then cut, and each refusal would start that time over.
     return dialAddresses(found.addrs)
   }
 

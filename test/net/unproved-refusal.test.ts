@@ -16,7 +16,13 @@ import type { FerryNode } from '../../src/net/node.js'
 import { startResponder } from '../../src/net/probe.js'
 import type { LocalSubnet } from '../../src/net/subnets.js'
 import type { FerryEvent } from '../../src/net/transfer-events.js'
-import { parseCode } from '../../src/pairing/index.js'
+import type { Stream } from '@libp2p/interface'
+import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
+import { streamToDuplex } from '../../src/net/stream-duplex.js'
+import { MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
+import { encodeAbort } from '../../src/pairing/messages.js'
+import { prefix, readFrames } from '../../src/wire/framing.js'
+import { rawNode } from '../e2e/helpers/raw-peer.js'
 import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
@@ -135,6 +141,48 @@ describe('a phone that refuses the code before checking it does not end the rece
     expect(refused.details).toMatchObject({ unproved: true, setAside: 1 })
     expect(refused.message).toContain('it said: the code has expired')
     expect(expired.streams).toBe(1)
+  })
+
+  it('looking past refusals is no progress: a neighbour with fresh peer ids that refuses and then cuts does not stretch the receive\'s time', async () => {
+    // Fresh peer ids, each refusing a while after PAKE_A, over more than the receive's time; then a
+    // phone that cuts. Had each refusal started the time to retry over, the cuts would go on for it all again.
+    const refusers = await Promise.all(Array.from({ length: 4 }, async () => {
+      const node = await rawNode()
+      nodes.push(node)
+      await node.handle(PAIR_PROTOCOL, (stream: Stream) => {
+        const duplex = streamToDuplex(stream)
+        void (async () => {
+          await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
+          await new Promise(resolve => setTimeout(resolve, 1_500))
+          const abort = encodeAbort(ErrorCode.CODE_EXPIRED)
+          await duplex.write([prefix([abort]), abort])
+          await duplex.close()
+        })().catch(() => {})
+      })
+      return node
+    }))
+    let answered = 0
+    const r = await startResponder({
+      nameplate: CODE.nameplate,
+      host,
+      ports: [ports[0]],
+      answer: () => {
+        const node = refusers[Math.min(answered++, refusers.length - 1)]
+        return { peer: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }
+      }
+    })
+    if (r === undefined) throw new Error(`port ${ports[0]} is taken`)
+    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
+    const cutter = await impostor(ports[1], { cutEvery: 'reset' })
+    const phone = await newPhone()
+    const looking = search(30_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(refusers[0].peerId.toString())
+    const ended = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 1_000, retryForMs: 3_000 }))
+    expect(ended.code).toBe(ErrorCode.TRUNCATED)
+    expect(ended.details).toMatchObject({ unproved: true, cut: true })
+    expect(cutter.streams, 'the receive\'s time was spent on the refusals: the first cut ended it').toBe(1)
+    expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
   it('a guess charged on the next phone still ends the receive as a wrong code', async () => {
