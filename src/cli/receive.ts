@@ -162,12 +162,13 @@ or use the QR code, whose key cannot be guessed. A phone found by the search tha
 before checking it (anyone nearby can show its first three digits) costs no try: it is set aside and
 the search goes on; only when no other phone shows them within 12 s (or --timeout) does the run end
 with that refusal. Nor does a phone found by the search that drops the link before the phones check
-the code: it is tried again, as the old phone on a bad link would be, and after three such drops (or
-when it gives no answer within 10 s) the search looks for another phone showing those digits, going
+the code: it is tried again, as the old phone on a bad link would be, and after three such drops, or
+drops that took 10 s together, or when it gives no answer within 10 s, the search looks for another phone showing those digits, going
 back to it when none shows up; when --timeout passes that way the run ends (TRUNCATED) saying so.
 Nor does a phone found by the search whose addresses cannot be reached: the run says why (a refusal,
-or a Wi-Fi that keeps devices apart) and looks for another phone showing the digits; when none shows
-up within 12 s it goes on as below (ISOLATED then ends it, 12 s later).
+or a Wi-Fi that keeps devices apart) and looks for another phone showing the digits, without ruling
+it out for good (it may be the old phone, moved); when none shows up within 12 s it goes on as below
+(ISOLATED then ends it, 12 s later).
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on

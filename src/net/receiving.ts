@@ -79,14 +79,17 @@ export interface ReceiveOptions {
    *
    * A phone that cuts the pairing before any valid PAKE_B (`details.cut`: the link drops, or it stops
    * answering) tested nothing either, but an honest phone on a bad link does that too: it is retried,
-   * and every CUTS_BEFORE_LOOKING_ON cuts (or one stall) the search looks for another phone for
-   * `lookOnMs`, going back to the phones that cut when none shows up, all within `retryForMs`. Ends
-   * with TRUNCATED, `details.unproved`, `cut`, `cuts` and `phones`, when time runs out that way. A
-   * phone that gives no first reply within FerryServiceInit.pairFirstReplyMs (10 s) stalled.
+   * and after CUTS_BEFORE_LOOKING_ON cuts (or cuts that took the first-reply deadline together, or one
+   * stall) the search looks for another phone for `lookOnMs`, going back to the phones that cut when
+   * none shows up, all within `retryForMs`, which looking past a phone does not start over. Ends with
+   * TRUNCATED, `details.unproved`, `cut`, `cuts` and `phones`, when time runs out that way. A phone
+   * that gives no first reply within FerryServiceInit.pairFirstReplyMs (10 s) of being asked for the
+   * pairing stream (its negotiation included) stalled.
    *
-   * A phone found that cannot be reached at all (its dial fails with NO_PEER, or ISOLATED) is set
-   * aside the same way, after an `interrupted` event with the dial's own error and
-   * `details.unreachable`; when no other phone shows up within `lookOnMs`, the failure goes on as
+   * A phone found that cannot be reached at all (its dial fails with NO_PEER, or ISOLATED) and was
+   * never connected in this receive is set aside the same way, for that look only (a later one may
+   * find it again, at the addresses it shows then), after an `interrupted` event with the dial's own
+   * error and `details.unreachable`; when no other phone shows up within `lookOnMs`, the failure goes on as
    * without a search (ISOLATED ends the receive, `lookOnMs` later; NO_PEER is retried).
    */
   search?: { find(again: { except: ReadonlySet<string>, signal?: AbortSignal }): Promise<{ addrs: Multiaddr[] }> }
