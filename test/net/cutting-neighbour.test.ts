@@ -7,9 +7,10 @@
 // the first port is always found first. (Refusals: test/net/unproved-refusal.test.ts.)
 import { randomInt } from 'node:crypto'
 import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
-import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
 import { SenderSearch } from '../../src/net/find-sender.js'
 import type { FerryNode } from '../../src/net/node.js'
@@ -280,6 +281,40 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(said[0]).toContain('the search looks for another phone showing them')
     expect(said[1]).toContain('no other phone showing this code\'s first three digits answered: trying the one that dropped the link again')
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
+  })
+
+  it('the old phone gone back to after its cuts is not taken for one nothing reaches when a dial of it fails once', async () => {
+    const { phone: old, offered } = await oldPhone(ports[0], CUTS_BEFORE_LOOKING_ON)
+    const phone = await newPhone()
+    const looking = search(30_000)
+    const found = await looking.find()
+    // Where to dial, as the CLI's route decides: once, just as the receive goes back to it, it finds
+    // nothing (the phone's Wi-Fi blinked).
+    let blink = false
+    const route = async (addrs: Multiaddr[]): Promise<Multiaddr[]> => {
+      if (!blink) return addrs
+      blink = false
+      throw new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone: its Wi-Fi blinked')
+    }
+    const events: FerryEvent[] = []
+    const got = await phone.receive({
+      addrs: found.addrs,
+      code: CODE,
+      search: looking,
+      route,
+      lookOnMs: 1_000,
+      retryForMs: 30_000,
+      onEvent: e => {
+        events.push(e)
+        if (e.type === 'interrupted' && e.error.message.includes('trying the one that dropped the link again')) blink = true
+      }
+    })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    expect(events.some(e => e.type === 'interrupted' && e.error.code === ErrorCode.NO_PEER), 'the failed dial was heard').toBe(true)
+    // A phone that answered is not said to be someone nearby that cannot be reached.
+    expect(events.filter(e => e.type === 'interrupted' && e.error.details?.unreachable === true)).toHaveLength(0)
   })
 
   it('with only phones that cut, the receive ends within its time with a clear error, no try spent', async () => {
