@@ -24,6 +24,7 @@ import { MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
 import { readFrames } from '../../src/wire/framing.js'
 import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
 import { rawNode } from '../e2e/helpers/raw-peer.js'
+import { echoes } from '../helpers/mss-echo.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
@@ -202,7 +203,7 @@ describe('a phone that cuts the pairing before checking the code does not block 
       muxer.addEventListener('stream', (e: Event) => {
         const stream = (e as CustomEvent<Stream>).detail
         const send = stream.send.bind(stream)
-        stream.send = data => new TextDecoder().decode(data.subarray()).includes(PAIR_PROTOCOL) ? true : send(data)
+        stream.send = data => echoes(data.subarray(), PAIR_PROTOCOL) ? true : send(data)
       })
     })
     await fake.handle(PAIR_PROTOCOL, () => { asked++ })
