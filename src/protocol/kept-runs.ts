@@ -3,6 +3,7 @@ import type { MessagePosition } from '../store/history.js'
 import { encodedMessage, LEAF_DIGEST_BYTES, type LeafSummary } from './leaves.js'
 import { createSha256, prefixDigests } from './sha256.js'
 import { holdsAfter, overlaps, type BaseDigests, type PlannedLeaf } from './plan.js'
+import { toHex } from './digest.js'
 
 // The receiver's base holds digests of runs of the old phone's messages as a verified transfer carried
 // them: whole leaves, and where a date selection's edge cut a leaf, the part of it inside the selection.
@@ -45,11 +46,23 @@ export interface RunReader {
 
 /**
  * The runs of a plan against the receiver's base: entries whose messages go (NEED, LIST) replaced by the
- * kept runs at their ends and what is left of them. `theirs`: the receiver's leaves.
+ * kept runs at their ends and what is left of them. `theirs`: the receiver's leaves; `own`: this
+ * phone's leaves of the conversation (the selection's), all of them.
+ *
+ * A run's messages are part of one leaf here, so its digest is none of this phone's whole leaves'. Where
+ * the base lists its digests, those its whole leaves (and, under a time window, the conversation's
+ * whole leaves) do not name are the only ones a search can find: once each is found, or when there is
+ * none (a second transfer of a history that only grew, or changed whole leaves), no leaf is searched.
  */
-export async function keptRuns (runs: PlannedRun[], theirs: LeafSummary[], base: BaseDigests, reader: RunReader): Promise<PlannedRun[]> {
+export async function keptRuns (runs: PlannedRun[], theirs: LeafSummary[], base: BaseDigests, reader: RunReader, own: readonly LeafSummary[] = []): Promise<PlannedRun[]> {
   const out: PlannedRun[] = []
   let whole: LeafSummary[] | undefined
+  const open = base.hexes === undefined ? undefined : new Set(base.hexes)
+  for (const l of own) open?.delete(toHex(l.digest))
+  if (open !== undefined && open.size > 0 && reader.wholeLeaves !== undefined) {
+    whole = await reader.wholeLeaves()
+    for (const l of whole) open.delete(toHex(l.digest))
+  }
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]
     const e = run.entry
@@ -63,11 +76,17 @@ export async function keptRuns (runs: PlannedRun[], theirs: LeafSummary[], base:
         continue
       }
     }
+    if (open !== undefined && open.size === 0) { out.push(run); continue }
     const messages: Message[] = []
     for await (const page of reader.messages(e)) for (const m of page) messages.push(m)
     const split = messages.length === e.count ? splitAtEnds(e, messages, base, theirs) : undefined
     if (split === undefined) out.push(run)
-    else for (const r of split) out.push(r)
+    else {
+      for (const r of split) {
+        out.push(r)
+        if (r.entry.kind === 'kept') open?.delete(toHex(r.digest))
+      }
+    }
   }
   return out
 }

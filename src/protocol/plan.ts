@@ -41,6 +41,8 @@ export interface PlannedLeaf {
 /** The receiver's base of a conversation: digests of leaves the last verified transfer carried. */
 export interface BaseDigests {
   has(digest: Uint8Array): boolean
+  /** Every digest of the base, in hex, where known: tells a planner when no run is left to look for (kept-runs.ts). */
+  readonly hexes?: ReadonlySet<string>
 }
 
 /**

@@ -384,7 +384,7 @@ export class SenderMachine {
   private async planLeaves (o: Outgoing, mine: LeafSummary[], theirs: LeafSummary[], base: BaseDigests | undefined): Promise<void> {
     let runs: PlannedRun[] = planConversation(mine, theirs, base).map((entry, i) => ({ entry, digest: mine[i].digest }))
     if (base !== undefined) {
-      runs = await keptRuns(runs, theirs, base, this.runReader(o.id))
+      runs = await keptRuns(runs, theirs, base, this.runReader(o.id), mine)
       const root = new ConversationRoot()
       for (const r of runs) root.add({ count: r.entry.count, digest: r.digest })
       o.root = root
@@ -419,7 +419,7 @@ export class SenderMachine {
       after = l.last
       return { entry, digest: l.digest }
     })
-    return (await keptRuns(runs, [], base, this.runReader(conversation, from === 0))).some(r => r.entry.kind === 'kept')
+    return (await keptRuns(runs, [], base, this.runReader(conversation, from === 0), mine)).some(r => r.entry.kind === 'kept')
   }
 
   /**
@@ -712,7 +712,7 @@ function baseFromWire (packed: Uint8Array | null | undefined, max: number, conve
   if (packed.byteLength / LEAF_DIGEST_BYTES > max) throw new FerryError(ErrorCode.TOO_LARGE, `the base of conversation ${conversation} exceeds ${max} leaves`)
   const set = new Set<string>()
   for (let i = 0; i < packed.byteLength; i += LEAF_DIGEST_BYTES) set.add(toHex(packed.subarray(i, i + LEAF_DIGEST_BYTES)))
-  return { has: d => set.has(toHex(d)) }
+  return { has: d => set.has(toHex(d)), hexes: set }
 }
 
 class Holding {
