@@ -131,6 +131,8 @@ export class SqliteChatStore implements History {
   /** Stops prefetch() at close. */
   private readonly prefetching = new AbortController()
   private prefetched = false
+  /** What the messages put in the transaction under way name, checked as it commits (checkReferences). */
+  private references?: References
   /** See deferMessageKey(). */
   private keyDeferred = false
   /** Whether this process decided on a bulk load yet (at its first batch of messages). */
@@ -413,9 +415,21 @@ export class SqliteChatStore implements History {
     }
   }
 
-  /** Runs `fn` in one transaction (a savepoint when already inside one). */
+  /**
+   * Runs `fn` in one transaction (a savepoint when already inside one). The outermost one checks, before
+   * it commits, that what its messages name is there (see putMessages).
+   */
   transaction<T> (fn: () => T): T {
-    return this.guard('writing the store', () => this.inTransaction(fn))
+    if (this.db.inTransaction) return this.guard('writing the store', () => this.inTransaction(fn))
+    try {
+      return this.guard('writing the store', () => this.inTransaction(() => {
+        const result = fn()
+        this.checkReferences()
+        return result
+      }))
+    } finally {
+      this.references = undefined
+    }
   }
 
   /**
@@ -429,7 +443,9 @@ export class SqliteChatStore implements History {
     let result: T
     try {
       result = await fn()
+      this.checkReferences()
     } catch (err) {
+      this.references = undefined
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw err
     }
@@ -440,6 +456,36 @@ export class SqliteChatStore implements History {
       throw storeError(err, 'committing')
     }
     return result
+  }
+
+  /**
+   * Refuses (BAD_INPUT) the transaction under way when a message put in it names a conversation or a
+   * media record the store does not hold by now: such a message would be lost (never sent) or fail every
+   * transfer (the receiver finds no record for its media and blames this phone's peer).
+   */
+  private checkReferences (): void {
+    const refs = this.references
+    this.references = undefined
+    if (refs === undefined) return
+    const missing = (table: string, column: string, names: Map<string, MessageRef>): [string, MessageRef] | undefined => {
+      if (names.size === 0) return undefined
+      const sql = `SELECT value FROM json_each(?) WHERE value NOT IN (SELECT ${column} FROM ${table})`
+      const absent = new Set(this.all(sql, JSON.stringify([...names.keys()])).map(r => r[0] as string))
+      for (const entry of names) if (absent.has(entry[0])) return entry
+      return undefined
+    }
+    const conversation = missing('conversations', 'id', refs.conversations)
+    if (conversation !== undefined) {
+      const [id, m] = conversation
+      throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: its conversation ${JSON.stringify(id)} is not in the store, so it would never be sent; ` +
+        'put the conversation with putMetadata first', { ...m, missing: 'conversation' })
+    }
+    const media = missing('media', 'sha256', refs.media)
+    if (media !== undefined) {
+      const [sha256, m] = media
+      throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: it names media ${sha256}, which has no record in the store, so no transfer of it could succeed; ` +
+        'put its record with putMetadata first (addMediaFromFile and writeMedia store the file, not its record)', { ...m, missing: 'media', sha256 })
+    }
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -632,7 +678,16 @@ export class SqliteChatStore implements History {
    */
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()
-    this.transaction(() => this.upsertMessages(checkedKeys(messages)))
+    this.transaction(() => {
+      const refs = this.references ?? { conversations: new Map(), media: new Map() }
+      // Merged only once the call's rows are in: a call refused inside a caller's transaction, which
+      // the caller may catch and go on from, leaves nothing of it to check.
+      const call: References = { conversations: new Map(), media: new Map() }
+      this.upsertMessages(referencesOf(checkedKeys(messages), call, refs))
+      for (const [k, v] of call.conversations) refs.conversations.set(k, v)
+      for (const [k, v] of call.media) refs.media.set(k, v)
+      this.references = refs
+    })
   }
 
   private upsertMessages (messages: Iterable<Message>): void {
@@ -923,6 +978,34 @@ function openError (err: unknown, store: string): FerryError {
   }
   return storeError(err, `opening the store ${store}`)
 }
+
+/** A message, as an error names it. */
+interface MessageRef { conversation: string, id: string }
+
+/** The conversations and media records some messages name, each with the first message naming it. */
+interface References {
+  conversations: Map<string, MessageRef>
+  media: Map<string, MessageRef>
+}
+
+/**
+ * Passes `messages` on, noting in `into` each conversation and media record they name that `seen` does
+ * not hold yet: a set per call, checked once (checkReferences), the order of a call's rows free.
+ */
+function * referencesOf (messages: Iterable<Message>, into: References, seen: References): Generator<Message> {
+  let last: string | undefined
+  for (const m of messages) {
+    if (m.conversation !== last) {
+      last = m.conversation
+      if (!seen.conversations.has(last) && !into.conversations.has(last)) into.conversations.set(last, { conversation: last, id: m.id })
+    }
+    const media = m.media
+    if (media !== undefined && !seen.media.has(media) && !into.media.has(media)) into.media.set(media, { conversation: m.conversation, id: m.id })
+    yield m
+  }
+}
+
+const nameOf = (m: MessageRef): string => `message ${JSON.stringify(m.conversation)}/${JSON.stringify(m.id)}`
 
 /**
  * Passes `messages` on, refusing one whose key is not one: SQLite would store a `ts` of any type in its

@@ -23,6 +23,20 @@ export function openStore (dir = tempDir()): SqliteChatStore {
   return SqliteChatStore.open(dir, { create: true })
 }
 
+/**
+ * Puts `messages` with a bare conversation and media record for each one they name that the store does
+ * not hold (it refuses a message naming either): for tests about the messages alone.
+ */
+export function putWithPlaces (store: SqliteChatStore, messages: Message[]): void {
+  store.transaction(() => {
+    const chats = [...new Set(messages.map(m => m.conversation))].filter(id => !store.hasConversation(id))
+    const media = [...new Set(messages.flatMap(m => m.media ?? []))].filter(sha256 => !store.hasMediaRecord(sha256))
+    store.putMetadata([], chats.map(id => ({ id, kind: 'direct' as const, title: id, members: [] })),
+      media.map(sha256 => ({ sha256, size: 0, mime: 'application/octet-stream' })))
+    store.putMessages(messages)
+  })
+}
+
 /** The files in a store's content-addressed media folder, by name, whatever its records say. */
 export function mediaFiles (store: { dir: string }): string[] {
   const root = join(store.dir, 'media')

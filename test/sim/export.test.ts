@@ -89,9 +89,12 @@ describe('canonical export', () => {
     a.putMetadata(contacts, conversations, media)
     a.putMessages(messages)
     const b = openStore()
-    for (const m of [...messages].reverse()) b.putMessages([m])
-    b.putMetadata([...contacts].reverse(), [], [])
-    b.putMetadata([], [...conversations].reverse(), [...media].reverse())
+    // Messages before their conversations and media records: free within one transaction.
+    b.transaction(() => {
+      for (const m of [...messages].reverse()) b.putMessages([m])
+      b.putMetadata([...contacts].reverse(), [], [])
+      b.putMetadata([], [...conversations].reverse(), [...media].reverse())
+    })
     const text = await exportText(a)
     expect(await exportText(b)).toBe(text)
     expect(await exportText(a)).toBe(text) // and stable

@@ -5,7 +5,7 @@ import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { Message } from '../../src/store/model.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { TransferLog } from '../../src/journal/transfer-log.js'
-import { cleanupTempDirs, openStore } from '../helpers/stores.js'
+import { cleanupTempDirs, openStore, putWithPlaces } from '../helpers/stores.js'
 import { conversationLeaves, LEAF_FORMAT } from '../../src/protocol/conversation-leaves.js'
 
 // Messages committed into an empty history (a new phone's) go in without the (conversation, id) key,
@@ -91,7 +91,7 @@ describe('a load into an empty history', () => {
 
   it('keeps the key when the history already holds messages', async () => {
     const s = openStore()
-    s.putMessages(history(1, 'local'))
+    putWithPlaces(s, history(1, 'local'))
     await s.commit({ messages: history(50) })
     expect(hasKey(s)).toBe(true)
     s.close()
@@ -101,7 +101,7 @@ describe('a load into an empty history', () => {
     const s = openStore()
     const all = history(30)
     await s.commit({ messages: all.slice(0, 20) })
-    s.putMessages([{ ...all[0], ts: 1, text: 'edited here' }])
+    putWithPlaces(s, [{ ...all[0], ts: 1, text: 'edited here' }])
     expect(hasKey(s)).toBe(true)
     expect(s.stats().messages).toBe(20)
     await s.commit({ messages: [{ ...all[5], ts: 2 }] })

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { compareKeys, type Message } from '../../src/store/model.js'
-import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { cleanupTempDirs, putWithPlaces, tempDir } from '../helpers/stores.js'
 
 // Stores written by earlier Ferry versions, laid out by hand as those versions laid them out, open in
 // this one: every row of the history kept in canonical order, and the transfer bookkeeping that now
@@ -160,7 +160,7 @@ describe('upgrading a schema-3 store (transfer bookkeeping in the history)', () 
 
     const s = SqliteChatStore.open(dir)
     expect(s.stats().messages).toBe(0)
-    s.putMessages([msg('c1', 'x', 1, 'one'), msg('c1', 'x', 2, 'the same message, edited')])
+    putWithPlaces(s, [msg('c1', 'x', 1, 'one'), msg('c1', 'x', 2, 'the same message, edited')])
     expect([...s.listMessages()]).toEqual([msg('c1', 'x', 2, 'the same message, edited')])
     s.close()
     expect(layout(dir)).toEqual(CURRENT_LAYOUT)
@@ -199,7 +199,7 @@ describe('upgrading a schema-1 or schema-2 store (rows keyed by id)', () => {
       const s = SqliteChatStore.open(dir)
       expect([...s.listMessages()]).toEqual(sorted([...own, ...received]))
       const moved = { ...received[0], ts: 100, text: 'edited' }
-      s.putMessages([moved])
+      putWithPlaces(s, [moved])
       expect([...s.listMessages({ conversations: ['a'] })].map(m => m.id)).toEqual(['b', 'q', 'c'])
       expect(s.stats().messages).toBe(5)
       s.close()

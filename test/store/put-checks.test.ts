@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { isFerryError } from '../../src/errors.js'
+import type { Conversation, MediaRecord, Message } from '../../src/store/model.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { cleanupTempDirs, openStore } from '../helpers/stores.js'
+
+// A message an app puts must name what the store holds: one in a conversation the store does not hold
+// is never sent (a transfer walks conversations) while the transfer still verifies, and one naming a
+// media record the store does not hold fails every transfer on the new phone, blamed on this one.
+
+afterEach(cleanupTempDirs)
+
+const SHA = 'a'.repeat(64)
+const chat: Conversation = { id: 'c', kind: 'direct', title: 'Ana', members: ['ana'] }
+const photo: MediaRecord = { sha256: SHA, size: 3, mime: 'image/jpeg' }
+const msg = (id: string, extra: Partial<Message> = {}): Message => ({ conversation: 'c', id, sender: 'ana', ts: 1000, kind: 'text', text: id, ...extra })
+
+function refusal (fn: () => unknown): Error {
+  try {
+    fn()
+  } catch (err) {
+    expect(isFerryError(err, 'BAD_INPUT'), String(err)).toBe(true)
+    return err as Error
+  }
+  throw new Error('not refused')
+}
+
+function withChat (): SqliteChatStore {
+  const s = openStore()
+  s.putMetadata([], [chat], [])
+  return s
+}
+
+describe('putMessages checks what its messages name', () => {
+  it('refuses a message in a conversation the store does not hold, naming it, and writes nothing of the call', () => {
+    const s = withChat()
+    const err = refusal(() => s.putMessages([msg('m1'), msg('m2', { conversation: 'nope' }), msg('m3')]))
+    expect(err.message).toBe('message "nope"/"m2": its conversation "nope" is not in the store, so it would never be sent; put the conversation with putMetadata first')
+    expect(s.stats().messages).toBe(0)
+    // A caller that catches a refused call inside its own transaction commits the rest of it.
+    s.transaction(() => {
+      s.putMessages([msg('m1')])
+      refusal(() => s.putMessages([msg('x', { conversation: 'nope' }), msg('bad', { ts: 1.5 })]))
+      s.putMessages([msg('m3')])
+    })
+    expect([...s.listMessages()].map(m => m.id)).toEqual(['m1', 'm3'])
+    s.close()
+  })
+
+  it('refuses a message naming a media record the store does not hold, and takes it once the record is in', () => {
+    const s = withChat()
+    const err = refusal(() => s.putMessages([msg('m1'), msg('m2', { kind: 'image', media: SHA })]))
+    expect(err.message).toBe(`message "c"/"m2": it names media ${SHA}, which has no record in the store, so no transfer of it could succeed; ` +
+      'put its record with putMetadata first (addMediaFromFile and writeMedia store the file, not its record)')
+    expect(s.stats().messages).toBe(0)
+    s.putMetadata([], [], [photo])
+    s.putMessages([msg('m1'), msg('m2', { kind: 'image', media: SHA })])
+    expect(s.stats().messages).toBe(2)
+    s.close()
+  })
+
+  it('checks a transaction\'s messages as it commits: their order within it is free, what it never put is refused', async () => {
+    const s = openStore()
+    expect(refusal(() => s.transaction(() => {
+      s.putMetadata([], [{ ...chat, id: 'other' }], [])
+      s.putMessages([msg('m1')])
+    })).message).toMatch(/^message "c"\/"m1": its conversation "c" is not in the store/)
+    let err: unknown
+    try {
+      await s.transactionAsync(async () => {
+        s.putMetadata([], [chat], [])
+        s.putMessages([msg('m1', { kind: 'image', media: SHA })])
+      })
+    } catch (e) {
+      err = e
+    }
+    expect(isFerryError(err, 'BAD_INPUT') && err.message.startsWith(`message "c"/"m1": it names media ${SHA}`), String(err)).toBe(true)
+    expect(s.stats()).toMatchObject({ conversations: 0, messages: 0, media: 0 })
+    // Nothing of a refused transaction is left to check in the next one, and a message may come before
+    // its conversation and media record within one (an import's records come in any order).
+    s.transaction(() => {
+      s.putMessages([msg('m1', { kind: 'image', media: SHA })])
+      s.putMetadata([], [chat], [photo])
+    })
+    await s.transactionAsync(async () => {
+      s.putMessages([msg('d1', { conversation: 'd' })])
+      s.putMetadata([], [{ ...chat, id: 'd' }], [])
+    })
+    expect(s.messageCounts()).toEqual(new Map([['c', 1], ['d', 1]]))
+    s.close()
+  })
+})
