@@ -57,7 +57,7 @@ describe('reconciliation between transfers (property)', () => {
 async function run (source: SqliteChatStore, target: SqliteChatStore, steps: Step[]): Promise<void> {
   source.putMetadata([{ id: 'u', name: 'U' }], CHATS.map(id => ({ id, kind: 'group' as const, title: id, members: ['u', 'me'] })), [])
   // The new phone is in use: a chat of its own, and messages of its own in a group both phones are in.
-  target.putMetadata([], [{ id: 'own', kind: 'direct', title: 'own', members: ['me'] }], [])
+  target.putMetadata([], [{ id: 'own', kind: 'direct', title: 'own', members: ['me'] }, { id: 'shared', kind: 'group', title: 'shared', members: ['u', 'me'] }], [])
   const own: Message[] = [
     { conversation: 'own', id: 'o1', sender: 'me', ts: T0 + 5, kind: 'text', text: 'mine' },
     ...Array.from({ length: 20 }, (_, i): Message => ({ conversation: 'shared', id: `r${i}`, sender: 'me', ts: T0 + i * 37, kind: 'text', text: `new phone ${i}` }))
