@@ -553,11 +553,21 @@ export class SenderMachine {
     return encodedMessage(m)
   }
 
-  /** Notes a message that goes, when it refers to a file the receiver left deleted. */
+  /**
+   * Checks a message that goes against the media records this phone listed, and notes it when it refers
+   * to a file the receiver left deleted. A message naming a file the store holds no record of would fail
+   * on the new phone as the old phone's protocol error, while the fault is this phone's store (an app's
+   * own store wrote the message without the record): it is said here, as this store's.
+   */
   private refers (m: Message): void {
-    if (this.leftDeleted === undefined || m.media === undefined) return
+    if (m.media === undefined) return
     const i = (this.manifest as ManifestData).media.indexOf(m.media)
-    if (i >= 0 && getBit(this.leftDeleted, i)) setBit(this.referenced as Uint8Array, i)
+    if (i < 0) {
+      throw new FerryError(ErrorCode.STORE, `this phone's store has a message referring to a photo or file it holds no record of: message ` +
+        `${JSON.stringify(m.conversation)}/${JSON.stringify(m.id)} names media ${m.media}, which the store's media() does not list; ` +
+        'put its record in the store (or take the reference out of the message), then send again', { conversation: m.conversation, id: m.id, sha256: m.media })
+    }
+    if (this.leftDeleted !== undefined && getBit(this.leftDeleted, i)) setBit(this.referenced as Uint8Array, i)
   }
 
   private leafPages (conversation: string, leaf: Pick<PlannedLeaf, 'after' | 'last' | 'count'>): AsyncGenerator<Message[]> {
