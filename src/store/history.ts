@@ -8,6 +8,13 @@ import type { Contact, Conversation, MediaRecord, Message } from './model.js'
 // optional index (LeafIndex) lives with the history, because it must change in the same transaction as
 // the messages it summarises.
 //
+// References: every message of a source is in a conversation its conversations() lists, and the media
+// a message names is a record its media() lists (the file itself may be missing). Ferry reads messages
+// conversation by conversation, so a message of an unlisted conversation is never sent while the
+// transfer still verifies: an app writes a message's conversation and media record with it or before
+// it. A message naming an unlisted record is refused by the old phone as its store's fault (STORE) when
+// a transfer would send it. Ferry's own commits keep both.
+//
 // Order: a conversation's messages are ordered by (ts, id), ids compared by Unicode code point (the byte
 // order of their UTF-8; SQLite's default BINARY collation). Ids are unique within their conversation and
 // never empty.

@@ -673,8 +673,10 @@ export class SqliteChatStore implements History {
    * Upserts messages written locally in one transaction: the importer's and simulator's path, and an
    * app's. Put a message's conversation, and the media record it names, with putMetadata first: a
    * message in a conversation the store does not hold is never sent (Ferry sends conversations), and one
-   * that names a media record the store does not hold fails every transfer. A message whose key is not
-   * one (`ts` not an integer, an empty `id`) is refused with BAD_INPUT, nothing of the call written.
+   * that names a media record the store does not hold fails every transfer. Either is refused with
+   * BAD_INPUT, nothing of the call written; inside a caller's transaction the check waits for it to
+   * commit, so its writes may come in any order (an import's records do). A message whose key is not
+   * one (`ts` not an integer, an empty `id`) is refused likewise.
    */
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()
