@@ -593,7 +593,7 @@ export interface Fixture {
   other: Store
   corpus: Corpus
   /** Makes `target` hold what the reconciling transfer's receiver held: part of the source, an edit, a chat of its own. */
-  fillPartial: (target: Store) => void
+  fillPartial: (target: Store) => Promise<void>
 }
 
 /** Two seeded source stores (a fragmented message, media of several chunks, a missing file) and the corpus of their honest transfers. */
@@ -605,12 +605,17 @@ export async function makeFixture (open: () => Store, fill: (s: never, spec: obj
   const first = await honestTransfer(source, open())
   const foreign = await honestTransfer(other, open())
   const held = [...source.listMessages()].filter((m, i) => i % 3 !== 0)
-  const fillPartial = (t: Store): void => {
+  const conversations = (await source.conversations()).map(c => c.conversation)
+  const named = new Set(held.flatMap(m => m.media ?? []))
+  const records = (await source.media(undefined, 1000)).filter(r => named.has(r.sha256)).map(({ stored, ...r }) => r)
+  const fillPartial = async (t: Store): Promise<void> => {
+    // As a transfer cut short leaves it: the chats and the records of what arrived, then messages.
+    await t.commit({ conversations, media: records })
     t.putMessages(held.map((m, i) => i === 1 ? { ...m, text: 'edited on the new phone' } : m))
     t.putMessages([{ conversation: 'c0', id: 'own', sender: 'me', ts: 1_700_000_000_500, kind: 'text', text: 'mine' }])
   }
   const partial = open()
-  fillPartial(partial)
+  await fillPartial(partial)
   const reconciling = await honestTransfer(source, partial)
   for (const r of [first, foreign, reconciling]) if (r.receiver.state !== 'verified') throw new Error(`honest fixture transfer failed: receiver ${r.receiver.state} ${r.receiver.error?.message}, sender ${r.sender.state} ${r.sender.progress.bytesSent}/${r.sender.progress.bytesAcked}`)
   const reconcileHoldings = reconciling.toSender.filter(f => f.body === 'holdings')

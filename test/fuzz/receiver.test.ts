@@ -95,7 +95,7 @@ describe('fuzz: a hostile sender against the receiver', () => {
     await fc.assert(fc.asyncProperty(receiverCase, async edits => {
       const store = openStore()
       try {
-        fx.fillPartial(store as never)
+        await fx.fillPartial(store as never)
         const before = [...store.listMessages()]
         const receiver = receiverFor(store)
         await runReceiverCase(receiver, receiverFrames(edits, fx.corpus, fx.corpus.reconcile), MAX_MESSAGE)
