@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { isLinkLocal, isLoopback, isPrivate, tryGetNetConfig } from '@libp2p/utils'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, FerryError } from '../errors.js'
 
 /** The peer an address names (its last /p2p/ part), if it names one. */
 export function peerIdOf (ma: Multiaddr): string | undefined {
@@ -70,4 +71,20 @@ export function dialableAddresses (node: Pick<Libp2p, 'getMultiaddrs'>): Multiad
 /** The IP address of a multiaddr (/ip4/ or /ip6/), or undefined for one without. */
 export function hostOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+}
+
+/** The other phone's addresses as an app may hold them (parsed, or as the QR payload's strings). */
+export function dialAddresses (addrs: ReadonlyArray<Multiaddr | string> | undefined): Multiaddr[] {
+  if (!Array.isArray(addrs) || addrs.length === 0) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'no address to reach the other phone at: pass its multiaddrs (from its QR code)')
+  }
+  return addrs.map(a => {
+    if (isMultiaddr(a)) return a
+    if (typeof a === 'string') {
+      try {
+        return multiaddr(a)
+      } catch {}
+    }
+    throw new FerryError(ErrorCode.BAD_INPUT, `not an address of the other phone: ${String(a)} (want a multiaddr such as /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
+  })
 }

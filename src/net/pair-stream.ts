@@ -118,7 +118,7 @@ export interface ReceiverAuth {
  * code's first digits are public, so a neighbour can answer the search for them and then say nothing:
  * without this deadline that costs the pairing's whole timeout, as long as a receive's default time.
  * A stall is no verdict: the receive looks for another phone, and comes back to this one when none
- * shows up (net/receiving.ts), so an honest phone slower than this is retried, not lost.
+ * shows up (net/look-past.ts), so an honest phone slower than this is retried, not lost.
  */
 export const FIRST_REPLY_MS = 10_000
 
@@ -204,7 +204,7 @@ class FirstReply {
  * A typed code's pairing that the other phone ended with an answer that tested no guess (a refusal, or
  * bytes that are no valid PAKE_B), before any try was charged: `details.unproved`. Nothing of the code
  * was checked, so it is no verdict on the code: whoever answers for the public nameplate can say it, and
- * a receive that found this phone by a search looks for another (net/receiving.ts).
+ * a receive that found this phone by a search looks for another (net/look-past.ts).
  */
 function unproved (err: unknown): unknown {
   // CANCELLED said by the other phone (its ABORT names where it came from) is as unproved as any other
@@ -218,7 +218,7 @@ function unproved (err: unknown): unknown {
  * pairing's timeout) before any valid PAKE_B: `details.cut`. No try was charged and nothing of the code
  * was tested, so it says nothing of who the other phone is: an honest phone on a bad link does it, and
  * so can whoever answers for the public nameplate. A receive retries it, and one that found this phone
- * by a search looks for another after a few (net/receiving.ts).
+ * by a search looks for another after a few (net/look-past.ts).
  */
 function cutUnchecked (err: unknown): unknown {
   if (!isFerryError(err, ErrorCode.TRUNCATED)) return err

@@ -1,6 +1,6 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { isMultiaddr, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { PairingCode } from '../pairing/index.js'
@@ -13,7 +13,7 @@ import type { PairingRecords } from '../journal/pairing-records.js'
 import type { TriedCodes } from '../journal/tried-codes.js'
 import { TransferLog } from '../journal/transfer-log.js'
 import type { BatchDeflate } from '../wire/codec.js'
-import { firstPeerIdOf } from './addresses.js'
+import { LookPast } from './look-past.js'
 import { FIRST_REPLY_MS, PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
@@ -29,20 +29,6 @@ const log = logger('ferry:service')
 export const DEFAULT_STALL_MS = 5_000
 /** How long a receiver that verified keeps reconnecting to tell the old phone so. */
 const TELL_AGAIN_MS = 20_000
-/**
- * How long a receive looks for another phone once one refused the code unchecked. An old phone whose
- * code did expire refuses the same way, and its person should hear so soon, not when the whole search
- * gives up; a phone on the LAN answers mDNS at once and the sweep's next round within seconds, so this
- * covers two of its rounds.
- */
-const LOOK_ON_MS = 12_000
-/**
- * How many times a phone found by the search may drop the link before any valid PAKE_B before
- * the receive looks for another phone showing the nameplate. An honest phone on a bad link pairs on a
- * retry or two; a neighbour that cuts every pairing would otherwise hold the receive until its time is
- * spent, the old phone beside it never tried.
- */
-export const CUTS_BEFORE_LOOKING_ON = 3
 const ELSEWHERE_DIAL_MS = 2_000
 /**
  * How long a stream's protocol may take to be agreed, as libp2p bounds it when given no signal of its
@@ -204,28 +190,18 @@ export class Receiving {
     // history is verified here all the same.
     let unheard = opts.code === undefined ? await this.verifiedBeforeRestart() : undefined
     const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
-    // Where the old phone is: another phone the search finds once one refused the code unproved.
+    // Where the old phone is: another phone the search finds once one proved nothing of the code.
     let dialling = opts
-    const setAside = new Set<string>()
-    const cut = new CutPhones()
-    // Phones the search found that could not be reached at all: looked past, as refusals are, but only
-    // while the search looks on from them; a dial that failed once says nothing for good (the old
-    // phone may have announced an address it has since left), so later looks may find them again.
-    const unreachable = new Set<string>()
-    // Phones this receive ever connected to: one of them failing a dial is a dropped link, not a phone
-    // nothing reaches.
-    const connected = new Set<string>()
+    const looking = new LookPast(this.init.pairFirstReplyMs ?? FIRST_REPLY_MS)
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
         for (;;) {
           const attempt = Date.now()
           try {
-            return await this.receiveOnce(dialling, emit, peer, p => { peer = p; connected.add(p.toString()) }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
+            return await this.receiveOnce(dialling, emit, peer, p => { peer = p; looking.reached(p) }, onAdvance, result => { unheard ??= { result, at: Date.now() } })
           } catch (err) {
-            const other = await this.lookPast(err, peer, setAside, dialling, emit) ??
-              await this.lookPastCut(err, peer, Date.now() - attempt, cut, setAside, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined }) ??
-              await this.lookPastUnreachable(err, peer, unreachable, connected, new Set([...setAside, ...cut.peers()]), dialling, emit)
+            const other = await looking.after(err, peer, Date.now() - attempt, dialling, emit, addrs => { dialling = { ...dialling, addrs }; peer = undefined })
             if (other === undefined) throw err
             dialling = { ...dialling, addrs: other }
             peer = undefined
@@ -237,127 +213,14 @@ export class Receiving {
         onInterrupted: error => emit({ type: 'interrupted', error })
       })
     } catch (err) {
-      // Only cuts, by phones none of which tested the code, until the receive's time was spent.
-      if (cut.phones > 0 && isFerryError(err, ErrorCode.TRUNCATED) && err.details?.cut === true && opts.signal?.aborted !== true) throw cutUntilTheEnd(err, cut)
+      const ended = looking.ending(err, opts.signal)
+      if (ended !== err) throw ended
       if (unheard === undefined || opts.signal?.aborted === true) throw err
       const note = `it may not have heard: ${(err as Error)?.message ?? String(err)}`
       // Only an old phone that could not be reached may still wait: one that answered (NOT_PAIRED: it
       // heard, or paired with another phone; its offer ended) waits for nothing from this phone.
       if (isFerryError(err, ErrorCode.NO_PEER) || isFerryError(err, ErrorCode.TRUNCATED)) return await this.untold(unheard.result, emit, opts, note)
       return await this.verified(unheard.result, emit, note)
-    }
-  }
-
-  /**
-   * After a phone found by the search refused a typed code before checking it: sets that phone aside and
-   * looks for another showing the nameplate, whose addresses it gives. Undefined for any other failure,
-   * or with nothing to search (addresses given). When the search finds no other, the refusal heard ends
-   * the receive, said as one no phone proved.
-   */
-  private async lookPast (err: unknown, peer: PeerId | undefined, setAside: Set<string>, opts: Dialling, emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
-    if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
-    setAside.add(peer.toString())
-    const said = err.message.replace(/^pairing: /, '')
-    log('%s refused the code before checking it (%s): set aside, looking for another phone', peer, err.code)
-    emit({
-      type: 'interrupted',
-      error: new FerryError(err.code, `a phone showing this code's first three digits refused the code before checking it (it said: ${said}); ` +
-        'it proved nothing of the code, so the search goes on for the old phone...', { ...err.details, setAside: setAside.size }, { cause: err })
-    })
-    let found: { addrs: Multiaddr[] }
-    try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      found = await opts.search.find({ except: setAside, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
-    } catch (searchErr) {
-      if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
-      throw unprovedRefusal(err, said, setAside.size)
-    }
-    // Not progress: the time to retry a dropped link runs on. A neighbour with fresh peer ids could
-    // refuse until the search's time is spent and then cut, and each refusal would start that time over.
-    return dialAddresses(found.addrs)
-  }
-
-  /**
-   * After a phone found by the search dropped the link before any valid PAKE_B (`details.cut`: no try
-   * charged, nothing of the code tested): the same phone is retried as after any dropped link, and once
-   * it has cut CUTS_BEFORE_LOOKING_ON times, or its cut attempts took the first-reply deadline together
-   * (a phone can hang up just before it, each time), the search looks, for up to `lookOnMs`, for another
-   * phone showing the nameplate, past every phone set aside or cut: the addresses of one it finds. When it
-   * finds none, the receive goes back (`goBack`) to the phone cut least, which may be the old phone on a
-   * bad link, and throws a TRUNCATED saying so, for the retry to try it after its pause and within its
-   * time. Undefined (retried as before) for any other failure, a cut before either is reached, or with
-   * nothing to search.
-   */
-  private async lookPastCut (err: unknown, peer: PeerId | undefined, spentMs: number, cut: CutPhones, setAside: ReadonlySet<string>, opts: Dialling, emit: (e: EventBody) => void,
-    goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
-    if (opts.search === undefined || peer === undefined || !isFerryError(err, ErrorCode.TRUNCATED) || err.details?.cut !== true) return undefined
-    // A stall took the first-reply deadline: the receive's time allows few of them, so one is enough;
-    // cuts that together took as long (each hung up just before the deadline) are as costly.
-    const stalled = err.details?.timedOut === true
-    const { cuts, due } = cut.add(peer.toString(), opts.addrs, spentMs, this.init.pairFirstReplyMs ?? FIRST_REPLY_MS)
-    if (!due && !stalled) return undefined
-    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`)
-    emit({
-      type: 'interrupted',
-      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`} before the phones could check the code; ` +
-        'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...',
-      { ...err.details, unproved: true, cuts }, { cause: err })
-    })
-    try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      const except = new Set([...setAside, ...cut.peers()])
-      const found = await opts.search.find({ except, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
-      return dialAddresses(found.addrs)
-    } catch (searchErr) {
-      if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
-    }
-    const back = cut.leastCut()
-    goBack(back.addrs)
-    throw new FerryError(ErrorCode.TRUNCATED, `no other phone showing this code's first three digits answered: trying ${cut.phones === 1 ? 'the one that dropped the link' : 'the phones that dropped the link'} again...`,
-      { ...err.details, unproved: true, cuts: cut.total }, { cause: err })
-  }
-
-  /**
-   * After a phone found by the search for a typed code could not be reached at all (its dial failed:
-   * NO_PEER, or ISOLATED when every address was silent), and never connected in this receive: the code's
-   * first digits are public, and a neighbour can announce addresses that drop or refuse every packet. That
-   * phone is set aside (`interrupted` says so, with the dial's own diagnosis, at once) and the search looks
-   * for another phone showing the nameplate for up to `lookOnMs`, past every phone set aside, cut or
-   * unreachable since the last look that found none: the addresses of one it finds. Set aside for that look only: the
-   * old phone may have announced an address it left, so later looks (after a refusal or cuts, or this
-   * one's failure retried) may find it again, at the addresses it shows then. Undefined when it finds
-   * none, so the failure ends (ISOLATED) or is retried (NO_PEER) as it always was, and for any other
-   * failure, a phone once connected (its failed dial is a dropped link), or with nothing to search. A network whose sweep reached no device at all could connect to no other phone either: its
-   * ISOLATED is not delayed. No find starts past the search's own time, so a neighbour announcing a
-   * fresh peer id each time cannot keep the receive looking.
-   */
-  private async lookPastUnreachable (err: unknown, peer: PeerId | undefined, unreachable: Set<string>, connected: ReadonlySet<string>, passed: ReadonlySet<string>, opts: Dialling,
-    emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
-    if (opts.search === undefined || opts.code === undefined || peer !== undefined) return undefined
-    if (!isFerryError(err, ErrorCode.NO_PEER) && !isFerryError(err, ErrorCode.ISOLATED)) return undefined
-    if (isFerryError(err, ErrorCode.ISOLATED) && sweptNobody(err.details?.sweeps)) return undefined
-    const phone = firstPeerIdOf(opts.addrs)
-    if (phone === undefined || connected.has(phone)) return undefined
-    unreachable.add(phone)
-    log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
-    emit({
-      type: 'interrupted',
-      error: new FerryError(err.code, `a phone showing this code's first three digits cannot be reached: ${err.message.replace(/[.\s]*$/, '')}. ` +
-        'Someone nearby could be showing those digits in the old phone\'s place, so the search looks for another phone showing them...',
-      { ...err.details, unreachable: true }, { cause: err })
-    })
-    try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      const found = await opts.search.find({ except: new Set([...passed, ...unreachable]), signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
-      return dialAddresses(found.addrs)
-    } catch (searchErr) {
-      if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
-      // Their look-on is over: the next finds may go back to them, at the addresses they show then.
-      unreachable.clear()
-      return undefined
     }
   }
 
@@ -575,88 +438,6 @@ export async function unheardVerification (journal: Journal, pairings: PairingRe
 }
 
 /**
- * The refusal a typed-code receive heard, from the only phones the search found, none of which checked
- * the code. It may be the old phone's own (its code did expire), or a neighbour's answering for the
- * code's public first digits: said as both, with the refusal's own words and code.
- */
-function unprovedRefusal (err: FerryError, said: string, setAside: number): FerryError {
-  const one = setAside === 1
-  return new FerryError(err.code,
-    `pairing: ${one ? 'a phone' : `${setAside} phones`} showing this code's first three digits refused the code before checking it ` +
-    `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
-    'if the old phone still shows this code, someone nearby may be refusing in its place, and the old phone\'s QR code, which names it, pairs all the same',
-    { ...err.details, unproved: true, setAside }, { cause: err })
-}
-
-/**
- * Whether an ISOLATED's sweeps (isolation.ts, which the browser does not load) ran and reached no device
- * at all, not even with a refusal: unicast reaches nothing on this network, so no other phone on it
- * could be reached either.
- */
-function sweptNobody (sweeps: unknown): boolean {
-  return Array.isArray(sweeps) && sweeps.length > 0 && sweeps.every(s => (s as { reached?: unknown })?.reached === 0)
-}
-
-/**
- * The phones found by the search that dropped the link before any valid PAKE_B, in the order they were
- * found, with their addresses and how often each did.
- */
-class CutPhones {
-  private readonly byPeer = new Map<string, { addrs: Multiaddr[], cuts: number, since: number, spentMs: number }>()
-  /**
-   * One more cut by `peer`, found at `addrs`, after an attempt of `spentMs`: how many it has made, and
-   * whether to look for another phone now: CUTS_BEFORE_LOOKING_ON cuts since it was last looked past,
-   * or cuts that took `dueMs` (the first-reply deadline) together, whichever comes first.
-   */
-  add (peer: string, addrs: Multiaddr[], spentMs: number, dueMs: number): { cuts: number, due: boolean } {
-    const phone = this.byPeer.get(peer) ?? { addrs, cuts: 0, since: 0, spentMs: 0 }
-    phone.cuts++
-    phone.since++
-    phone.spentMs += spentMs
-    this.byPeer.set(peer, phone)
-    const due = phone.since >= CUTS_BEFORE_LOOKING_ON || phone.spentMs >= dueMs
-    if (due) {
-      phone.since = 0
-      phone.spentMs = 0
-    }
-    return { cuts: phone.cuts, due }
-  }
-
-  peers (): string[] {
-    return [...this.byPeer.keys()]
-  }
-
-  get phones (): number {
-    return this.byPeer.size
-  }
-
-  get total (): number {
-    return [...this.byPeer.values()].reduce((n, p) => n + p.cuts, 0)
-  }
-
-  /** The phone to go back to: the one cut least (the first found among equals), so each is tried in turn. */
-  leastCut (): { addrs: Multiaddr[], cuts: number } {
-    return [...this.byPeer.values()].reduce((a, b) => b.cuts < a.cuts ? b : a)
-  }
-}
-
-/**
- * How a typed-code receive ends when its time ran out with every phone the search found dropping the
- * link before the phones could check the code: no try was spent, and nothing tells the old phone on a
- * bad link from a neighbour cutting in its place, so it says both, and what to do for each.
- */
-function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
-  const one = cut.phones === 1
-  return new FerryError(ErrorCode.TRUNCATED,
-    `pairing: ${one ? 'the phone' : `the ${cut.phones} phones`} showing this code's first three digits cut the pairing off ${cut.total === 1 ? 'once' : `${cut.total} times`} ` +
-    '(the link dropped, or the other phone stopped answering) before the phones could check the code, ' +
-    'and no other phone showing them paired within the receive\'s time. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
-    'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place, and the old phone\'s ' +
-    'QR code, which names it, pairs all the same',
-  { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })
-}
-
-/**
  * A new stream for `protocol` on `connection`, its negotiation given up after `ms` (or when `signal`
  * aborts): a phone that lets that pass stalled, said as such (TRUNCATED, `timedOut`), retried as a
  * dropped link.
@@ -673,22 +454,6 @@ async function openStream (connection: Connection, protocol: string, what: strin
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */
 export type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
-
-/** The other phone's addresses as an app may hold them (parsed, or as the QR payload's strings). */
-export function dialAddresses (addrs: ReceiveOptions['addrs']): Multiaddr[] {
-  if (!Array.isArray(addrs) || addrs.length === 0) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'no address to reach the other phone at: pass its multiaddrs (from its QR code)')
-  }
-  return addrs.map(a => {
-    if (isMultiaddr(a)) return a
-    if (typeof a === 'string') {
-      try {
-        return multiaddr(a)
-      } catch {}
-    }
-    throw new FerryError(ErrorCode.BAD_INPUT, `not an address of the other phone: ${String(a)} (want a multiaddr such as /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
-  })
-}
 
 /** The counts a journal written before they existed does not have: left out of the stats, not zero. */
 const OPTIONAL_STATS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
