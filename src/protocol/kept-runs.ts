@@ -49,20 +49,18 @@ export interface RunReader {
  * kept runs at their ends and what is left of them. `theirs`: the receiver's leaves; `own`: this
  * phone's leaves of the conversation (the selection's), all of them.
  *
- * A run's messages are part of one leaf here, so its digest is none of this phone's whole leaves'. Where
- * the base lists its digests, those its whole leaves (and, under a time window, the conversation's
- * whole leaves) do not name are the only ones a search can find: once each is found, or when there is
- * none (a second transfer of a history that only grew, or changed whole leaves), no leaf is searched.
+ * A digest of one of these leaves names exactly its messages, and the leaves do not overlap, so it is no
+ * proper part of another: where the base lists its digests, those the leaves do not name are the only
+ * ones a search can find. Once each is found, or when there is none (a second transfer of a history
+ * that only grew), no leaf is searched.
  */
 export async function keptRuns (runs: PlannedRun[], theirs: LeafSummary[], base: BaseDigests, reader: RunReader, own: readonly LeafSummary[] = []): Promise<PlannedRun[]> {
   const out: PlannedRun[] = []
   let whole: LeafSummary[] | undefined
   const open = base.hexes === undefined ? undefined : new Set(base.hexes)
+  // Not the conversation's whole leaves under a window: a cut by count or size falls elsewhere when the
+  // cutter starts at the window's first message, so a whole leaf can be the end of a window's leaf.
   for (const l of own) open?.delete(toHex(l.digest))
-  if (open !== undefined && open.size > 0 && reader.wholeLeaves !== undefined) {
-    whole = await reader.wholeLeaves()
-    for (const l of whole) open.delete(toHex(l.digest))
-  }
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]
     const e = run.entry

@@ -72,6 +72,23 @@ describe('the search for runs of the base in leaves that go', () => {
     expect(reads).toEqual([all[0], all[64], all[128], all[192], all[256], all[320]].map(m => m.id))
   })
 
+  it('under a window, finds a whole leaf of the history at the end of a window\'s leaf cut elsewhere', async () => {
+    // The whole history cut W1 by count (no key boundary), then W2; a window starting inside W1 cuts
+    // from its own first message, so its first leaf E1 is W1's end and all of W2. The base holds W2.
+    const all = Array.from({ length: 300 }, (_, i) => msg(i))
+    const w1 = all.slice(0, 200)
+    const w2 = all.slice(200)
+    const summary = (ms: Message[]): LeafSummary => ({ first: pos(ms[0]), last: pos(ms[ms.length - 1]), count: ms.length, digest: digestOf(ms) })
+    const e1 = all.slice(150)
+    const own = [summary(e1)]
+    const runs: PlannedRun[] = [{ entry: { kind: 'need', first: own[0].first, last: own[0].last, count: own[0].count }, digest: own[0].digest }]
+    const { reader } = reading(all)
+    reader.since = true
+    reader.wholeLeaves = async () => [summary(w1), summary(w2)]
+    const out = await keptRuns(runs, [], baseOf([summary(w2).digest]), reader, own)
+    expect(out.map(r => [r.entry.kind, r.entry.first.id, r.entry.count])).toEqual([['need', e1[0].id, 50], ['kept', w2[0].id, 100]])
+  })
+
   it('searches every leaf when the base does not list its digests', async () => {
     const { all, own, runs } = leaves(256, 64)
     const { reader, reads } = reading(all)
