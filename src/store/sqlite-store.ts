@@ -133,6 +133,11 @@ export class SqliteChatStore implements History {
   private prefetched = false
   /** What the messages put in the transaction under way name, checked as it commits (checkReferences). */
   private references?: References
+  /**
+   * Per savepoint open (innermost last), the names its putMessages calls added to `references`: a
+   * savepoint that rolls back takes its messages with it, and so what they name.
+   */
+  private readonly namedIn: Array<Array<[keyof References, string]>> = []
   /** See deferMessageKey(). */
   private keyDeferred = false
   /** Whether this process decided on a bulk load yet (at its first batch of messages). */
@@ -420,7 +425,21 @@ export class SqliteChatStore implements History {
    * it commits, that what its messages name is there (see putMessages).
    */
   transaction<T> (fn: () => T): T {
-    if (this.db.inTransaction) return this.guard('writing the store', () => this.inTransaction(fn))
+    if (this.db.inTransaction) {
+      const named: Array<[keyof References, string]> = []
+      this.namedIn.push(named)
+      try {
+        const result = this.guard('writing the store', () => this.inTransaction(fn))
+        this.namedIn.pop()
+        const outer = this.namedIn.at(-1)
+        if (outer !== undefined) for (const n of named) outer.push(n)
+        return result
+      } catch (err) {
+        this.namedIn.pop()
+        for (const [kind, key] of named) this.references?.[kind].delete(key)
+        throw err
+      }
+    }
     try {
       return this.guard('writing the store', () => this.inTransaction(() => {
         const result = fn()
@@ -686,8 +705,9 @@ export class SqliteChatStore implements History {
       // the caller may catch and go on from, leaves nothing of it to check.
       const call: References = { conversations: new Map(), media: new Map() }
       this.upsertMessages(referencesOf(checkedKeys(messages), call, refs))
-      for (const [k, v] of call.conversations) refs.conversations.set(k, v)
-      for (const [k, v] of call.media) refs.media.set(k, v)
+      const named = this.namedIn.at(-1)
+      for (const [k, v] of call.conversations) { refs.conversations.set(k, v); named?.push(['conversations', k]) }
+      for (const [k, v] of call.media) { refs.media.set(k, v); named?.push(['media', k]) }
       this.references = refs
     })
   }

@@ -89,4 +89,22 @@ describe('putMessages checks what its messages name', () => {
     expect(s.messageCounts()).toEqual(new Map([['c', 1], ['d', 1]]))
     s.close()
   })
+
+  it('forgets what a savepoint that rolled back put: an app that skips a chat it could not take commits the rest', () => {
+    const s = openStore()
+    const chats = [{ ...chat, id: 'ok' }, { ...chat, id: 'bad' }]
+    s.transaction(() => {
+      for (const c of chats) {
+        try {
+          s.transaction(() => {
+            s.putMetadata([], [c], [])
+            s.putMessages([msg(`${c.id}-1`, { conversation: c.id })])
+            if (c.id === 'bad') throw new Error('the app refuses this chat')
+          })
+        } catch {}
+      }
+    })
+    expect(s.messageCounts()).toEqual(new Map([['ok', 1]]))
+    s.close()
+  })
 })
