@@ -20,7 +20,11 @@ export async function keepPreviousPorts (given: string[], previous: string[]): P
     const { host, port } = hostAndPort(a)
     if (kind === undefined || host === undefined || port !== '0') return a
     const any = host === '0.0.0.0' || host === '::'
-    const prev = previous.map(p => ({ kind: kindOf(p), ...hostAndPort(p) })).find(p => p.kind === kind && p.port !== undefined && p.port !== '0' && (any || p.host === host))
+    // An IPv6 listener takes an IPv6 address's port, an IPv4 one an IPv4's: the new phone redials each
+    // address it knows at its own port.
+    const v6 = (h?: string): boolean => h?.includes(':') === true
+    const prev = previous.map(p => ({ kind: kindOf(p), ...hostAndPort(p) }))
+      .find(p => p.kind === kind && p.port !== undefined && p.port !== '0' && (any ? v6(p.host) === v6(host) : p.host === host))
     if (prev?.port === undefined || !await portFree(kind, host, Number(prev.port))) return a
     const proto = kind === 'tcp' ? 'tcp' : 'udp'
     return a.replace(`/${proto}/0`, `/${proto}/${prev.port}`)
