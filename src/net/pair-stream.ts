@@ -118,7 +118,8 @@ export interface ReceiverAuth {
  * code's first digits are public, so a neighbour can answer the search for them and then say nothing:
  * without this deadline that costs the pairing's whole timeout, as long as a receive's default time.
  * A stall is no verdict: the receive looks for another phone, and comes back to this one when none
- * shows up (net/look-past.ts), so an honest phone slower than this is retried, not lost.
+ * shows up (net/look-past.ts), so an honest phone now and then slower than this is retried, not lost;
+ * one always slower pairs by its QR code, which has no first-reply deadline.
  */
 export const FIRST_REPLY_MS = 10_000
 
