@@ -57,6 +57,7 @@ confidential nor authentic: anyone who gets it can read the chats, and anyone ca
 file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
 under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
 run while another process uses it; it backs up the store as it was when it started.
+
 Media files the chats name that DIR does not hold (lost from its folder, or never brought in) cannot
 go into the backup: it is written without them, and a warning says how many (exit code 0).
 

@@ -19,7 +19,8 @@ const say = (s: string): void => { process.stderr.write(s + '\n') }
 const demo: Command = {
   name: 'demo',
   summary: 'move a simulated history between two phones end to end',
-  help: `Usage: ferry demo [--profile tiny|small|medium] [--no-multicast | --loopback | --web [--screenshot FILE]]
+  help: `Usage: ferry demo [--profile tiny|small|medium]
+                  [--no-multicast | --loopback | --web [--screenshot FILE]]
 
 Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
 code and move the history. Where it can (Linux, root, iproute2 installed), each phone gets its own
