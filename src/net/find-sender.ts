@@ -1,4 +1,4 @@
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -35,6 +35,8 @@ export interface FoundSender {
   via: 'mdns' | 'sweep'
   /** Where the sweep reached it. */
   host?: string
+  /** The discovery port that answered there. */
+  port?: number
 }
 
 export interface FindOptions {
@@ -59,7 +61,10 @@ export interface FindOptions {
 
 /** A search again, past phones already tried. */
 export interface FindAgain {
-  /** Peer ids not to take, whatever `accept` says. */
+  /**
+   * Peer ids not to take, whatever `accept` says. A phone this search found is passed by at the place it
+   * answered from as well (placesOf), whatever peer id it answers with there now.
+   */
   except?: ReadonlySet<string>
   /** Stops this find (besides the search's own signal). */
   signal?: AbortSignal
@@ -74,6 +79,11 @@ export class SenderSearch {
   sweeps?: SubnetStats[]
   /** When the first find began: the finds after it share its `timeoutMs`. */
   private began?: number
+  /**
+   * Where each phone this search found answered from. A neighbour picks its own peer ids and can answer
+   * each find with a fresh one; where its answer came from it cannot change so freely.
+   */
+  private readonly places = new Map<string, Places>()
 
   constructor (private readonly o: FindOptions) {}
 
@@ -99,17 +109,22 @@ export class SenderSearch {
     const deadline = setTimeout(() => { stop.abort() }, Math.max(0, began + o.timeoutMs - Date.now()))
     const except = again.except
     const accept = (peer: string): boolean => (o.accept?.(peer) ?? true) && except?.has(peer) !== true
+    const passed = this.placesOf(except)
     const tasks: Array<Promise<FoundSender>> = []
     if (o.mdns) {
-      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) }).then(info => ({
+      // The addresses are the phone's own word: any one of them where a phone set aside was found passes it by.
+      const fresh = (p: PeerInfo): boolean => !tcpPlaces(p.multiaddrs).some(at => passed.mdns.has(at))
+      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) && fresh(p) }).then(info => ({
         peer: info.id.toString(),
         addrs: info.multiaddrs.map(a => withPeer(a, info.id)),
         via: 'mdns' as const
       })))
     }
-    if (o.sweep) tasks.push(this.sweepUntilFound(accept, signal))
+    if (o.sweep) tasks.push(this.sweepUntilFound((peer, at) => accept(peer) && !passed.sweep.has(`${at.host}:${at.port}`), signal))
     try {
-      return await Promise.any(tasks)
+      const found = await Promise.any(tasks)
+      this.remember(found)
+      return found
     } catch (err) {
       if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
@@ -121,25 +136,48 @@ export class SenderSearch {
     }
   }
 
+  /**
+   * Where the phones with these peer ids answered when this search found them: for the sweep, the host
+   * and discovery port its probe reached; for mDNS, the IP and port of each TCP address it announced
+   * (several phones on one machine differ by port alone).
+   */
+  private placesOf (peers: ReadonlySet<string> | undefined): { sweep: Set<string>, mdns: Set<string> } {
+    const sweep = new Set<string>()
+    const mdns = new Set<string>()
+    for (const peer of peers ?? []) {
+      const at = this.places.get(peer)
+      at?.sweep.forEach(p => sweep.add(p))
+      at?.mdns.forEach(p => mdns.add(p))
+    }
+    return { sweep, mdns }
+  }
+
+  private remember (found: FoundSender): void {
+    const at = this.places.get(found.peer) ?? { sweep: new Set<string>(), mdns: new Set<string>() }
+    if (found.via === 'sweep' && found.host !== undefined && found.port !== undefined) at.sweep.add(`${found.host}:${found.port}`)
+    if (found.via === 'mdns') tcpPlaces(found.addrs).forEach(p => at.mdns.add(p))
+    this.places.set(found.peer, at)
+  }
+
   /** Whether `host` lies in a subnet the sweep covers. */
   covers (host: string): boolean {
     return (this.o.sweepOptions?.subnets ?? localSubnets()).some(s => onSubnet(host, { address: s.address, prefix: s.sweepPrefix }))
   }
 
   /** One sweep round for a phone (a sender that restarted elsewhere); undefined when it is not there. */
-  async sweepOnce (accept: (peer: string) => boolean, signal?: AbortSignal): Promise<SweepHit | undefined> {
+  async sweepOnce (accept: (peer: string, at: { host: string, port: number }) => boolean, signal?: AbortSignal): Promise<SweepHit | undefined> {
     const r = await sweep({ ...this.o.sweepOptions, nameplate: this.o.nameplate, accept, signal })
     this.sweeps = r.stats
     return r.hit
   }
 
-  private async sweepUntilFound (accept: (peer: string) => boolean, signal: AbortSignal): Promise<FoundSender> {
+  private async sweepUntilFound (accept: (peer: string, at: { host: string, port: number }) => boolean, signal: AbortSignal): Promise<FoundSender> {
     await sleep(this.o.mdns ? this.o.sweepAfterMs ?? SWEEP_AFTER_MS : 0, signal)
     for (let round = 1; !signal.aborted; round++) {
       const t0 = Date.now()
       if (round === 1) this.o.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(s => `${s.address}/${s.prefix} (${s.ifname})`))
       const hit = await this.sweepOnce(accept, signal)
-      if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host }
+      if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host, port: hit.port }
       log('sweep round %d found nobody', round)
       this.o.onSweepRound?.(round, this.sweeps ?? [], Date.now() - t0)
       await sleep(Math.max(0, (this.o.roundGapMs ?? SWEEP_ROUND_GAP_MS) - (Date.now() - t0)), signal)
@@ -246,6 +284,20 @@ export function senderRoute (o: RouteOptions): Route {
     // After a working link, silence means the phone went away or moved: keep looking (NO_PEER is retried).
     throw unreachableError({ via: firstContact ? o.via : 'resume', attempts, sweeps: o.search?.sweeps })
   }
+}
+
+interface Places {
+  /** host:port of the discovery responder the sweep reached. */
+  sweep: Set<string>
+  /** ip:port of each TCP address announced over mDNS. */
+  mdns: Set<string>
+}
+
+function tcpPlaces (addrs: Multiaddr[]): string[] {
+  return addrs.flatMap(a => {
+    const at = hostPort(a)
+    return at !== undefined ? [`${at.host}:${at.port}`] : []
+  })
 }
 
 function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {

@@ -25,8 +25,11 @@ export interface SweepOptions {
   probeTimeoutMs?: number
   /** Probes open at once, whatever the rate (a subnet of silent hosts holds each until its timeout). */
   maxInFlight?: number
-  /** Which matching phones to stop at (e.g. the peer id a QR code or a pairing record names). */
-  accept?: (peer: string) => boolean
+  /**
+   * Which matching phones to stop at (e.g. the peer id a QR code or a pairing record names), told too
+   * where the answer came from: a phone set aside there is passed by, the round going on to the next.
+   */
+  accept?: (peer: string, at: { host: string, port: number }) => boolean
   signal?: AbortSignal
   env?: NodeJS.ProcessEnv
 }
@@ -113,7 +116,7 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
     const isFerry = o.kind === 'no' || o.kind === 'busy' || o.kind === 'match'
     if (isFerry) ferry[job.subnet].add(job.host)
     if (o.kind === 'match') {
-      if (opts.accept === undefined || opts.accept(o.answer.peer)) {
+      if (opts.accept === undefined || opts.accept(o.answer.peer, { host: job.host, port: job.port })) {
         hit ??= { peer: o.answer.peer, addrs: o.answer.addrs, host: job.host, port: job.port }
         stop.abort()
         return

@@ -146,7 +146,10 @@ describe('a phone that refuses the code before checking it does not end the rece
   it('looking past refusals is no progress: a neighbour with fresh peer ids that refuses and then cuts does not stretch the receive\'s time', async () => {
     // Fresh peer ids, each refusing a while after PAKE_A, over more than the receive's time; then a
     // phone that cuts. Had each refusal started the time to retry over, the cuts would go on for it all again.
-    const refusers = await Promise.all(Array.from({ length: 4 }, async () => {
+    // A phone set aside is passed by where it answered too, so each of the neighbour's ids answers on a
+    // discovery port of its own, the cutter on the next.
+    const wide = [base, base + 1, base + 2, base + 3, base + 4]
+    const refusers = await Promise.all(wide.slice(0, 4).map(async port => {
       const node = await rawNode()
       nodes.push(node)
       await node.handle(PAIR_PROTOCOL, (stream: Stream) => {
@@ -159,23 +162,15 @@ describe('a phone that refuses the code before checking it does not end the rece
           await duplex.close()
         })().catch(() => {})
       })
+      await showNameplate(port, node.peerId.toString(), node.getMultiaddrs().map(String))
       return node
     }))
-    let answered = 0
-    const r = await startResponder({
-      nameplate: CODE.nameplate,
-      host,
-      ports: [ports[0]],
-      answer: () => {
-        const node = refusers[Math.min(answered++, refusers.length - 1)]
-        return { peer: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }
-      }
-    })
-    if (r === undefined) throw new Error(`port ${ports[0]} is taken`)
-    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
-    const cutter = await impostor(ports[1], { cutEvery: 'reset' })
+    const cutter = await impostor(wide[4], { cutEvery: 'reset' })
     const phone = await newPhone()
-    const looking = search(30_000)
+    // One probe at a time: a host's other ports are asked in order, so its ids are found in turn.
+    const looking = new SenderSearch({
+      nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs: 30_000, sweepOptions: { subnets: [self], ports: wide, ratePerSecond: 2000, maxInFlight: 1 }
+    })
     const found = await looking.find()
     expect(found.peer).toBe(refusers[0].peerId.toString())
     const ended = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 1_000, retryForMs: 3_000 }))
