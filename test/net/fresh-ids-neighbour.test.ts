@@ -1,0 +1,123 @@
+// A neighbour answering the search for the code's public first three digits picks its own peer ids:
+// set aside by peer id alone, it could answer each find with a fresh one and, reached first, win every
+// round of the sweep, the old phone beside it never tried. Set aside where it answered from too, it is
+// passed by. Real libp2p nodes on loopback, found by the real sweep over a 127.x.y.0/24 (nothing leaves
+// the machine); the first discovery port is asked on every host before another port on any, so the
+// neighbour on the first port is always found first. (One peer id: test/net/unproved-refusal.test.ts.)
+import { randomInt } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Libp2p } from '@libp2p/interface'
+import { describe, expect, it } from 'vitest'
+import { createFerry } from '../../src/create-ferry.js'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
+import { SenderSearch } from '../../src/net/find-sender.js'
+import type { FerryNode } from '../../src/net/node.js'
+import { startResponder } from '../../src/net/probe.js'
+import type { LocalSubnet } from '../../src/net/subnets.js'
+import type { FerryEvent } from '../../src/net/transfer-events.js'
+import { parseCode } from '../../src/pairing/index.js'
+import { startImpostor, type Impostor } from '../e2e/helpers/impostor.js'
+import { rawNode } from '../e2e/helpers/raw-peer.js'
+import { stoppedAfterEach } from '../helpers/stopped.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
+const CODE = parseCode('529-6614-0382')
+const GUESS = '529-0000-0001'
+/** Peer ids the neighbour holds, each a phone that refuses at once; it answers the sweep with the next each time. */
+const IDS = 6
+
+describe('a neighbour answering each search with a fresh peer id is passed by where it answers', () => {
+  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
+  const net = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`
+  const host = `${net}.60`
+  const self: LocalSubnet = { ifname: 'lo-test', address: `${net}.100`, prefix: 24, sweepPrefix: 24, virtual: false }
+  const base = randomInt(50_000, 60_000)
+  const ports = [base, base + 1, base + 2]
+
+  async function responder (port: number, answer: () => { peer: string, addrs: string[] }): Promise<void> {
+    const r = await startResponder({ nameplate: CODE.nameplate, host, ports: [port], answer })
+    if (r === undefined) throw new Error(`port ${port} is taken`)
+    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
+  }
+
+  it('found first with a fresh peer id each round, refusing at once: the receive pairs with the old phone and verifies', async () => {
+    const fakes: Impostor[] = []
+    for (let i = 0; i < IDS; i++) {
+      const f = await startImpostor(GUESS, { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+      nodes.push(f.node)
+      fakes.push(f)
+    }
+    let answered = 0
+    await responder(ports[0], () => {
+      const f = fakes[answered++ % IDS]
+      return { peer: f.node.peerId.toString(), addrs: [f.addr] }
+    })
+    const old = await createFerry(tempDir('fresh-ids-old-'), { listen, memory: false })
+    phones.push(old)
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
+    const offered = old.send({ code: CODE })
+    offered.catch(() => {})
+    await responder(ports[1], () => ({ peer: old.node.peerId.toString(), addrs: old.addresses().map(String) }))
+    const phone = await createFerry(tempDir('fresh-ids-new-'), { listen, memory: false })
+    phones.push(phone)
+
+    const looking = new SenderSearch({
+      nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs: 30_000, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }
+    })
+    const found = await looking.find()
+    expect(found.peer, 'the sweep finds the neighbour first').toBe(fakes[0].node.peerId.toString())
+
+    const events: FerryEvent[] = []
+    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) })
+    expect(got.progress.messages).toBe(12)
+    await expect(offered).resolves.toBeDefined()
+    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    // Once it refused, its place was passed by: none of its other peer ids was tried.
+    expect(fakes.map(f => f.streams), 'only the neighbour\'s first peer id was asked').toEqual([1, ...Array(IDS - 1).fill(0)])
+    const said = events.flatMap(e => e.type === 'interrupted' ? [e.error] : [])
+    expect(said).toHaveLength(1)
+    expect(said[0].details).toMatchObject({ unproved: true, setAside: 1 })
+    expect(await new TriedCodes(phone.journal).load(CODE), 'a refusal that checked nothing costs no try').toBeUndefined()
+  })
+})
+
+describe('phones found by mDNS are passed by at the addresses they announced', () => {
+  const { nodes } = stoppedAfterEach<FerryNode>()
+
+  it('a neighbour announcing many peer ids at one address is passed by there once one of them is set aside', async () => {
+    // The peer store mDNS fills, filled here by hand (no multicast leaves the machine): the neighbour's
+    // peer ids all at one address, the old phone at another port of the same host.
+    const node = await rawNode()
+    nodes.push(node)
+    const neighbour = `/ip4/127.0.0.1/tcp/${randomInt(20_000, 30_000)}`
+    const oldAt = `/ip4/127.0.0.1/tcp/${randomInt(30_000, 40_000)}`
+    const placeOf = new Map<string, string>()
+    for (let i = 0; i < 5; i++) {
+      const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      await node.peerStore.merge(id, { multiaddrs: [multiaddr(neighbour)] })
+      placeOf.set(id.toString(), neighbour)
+    }
+    const old = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await node.peerStore.merge(old, { multiaddrs: [multiaddr(oldAt)] })
+    placeOf.set(old.toString(), oldAt)
+
+    const looking = new SenderSearch({ node, nameplate: '529', mdns: true, sweep: false, timeoutMs: 1_500 })
+    const except = new Set<string>()
+    const places: string[] = []
+    // Each find past every phone found before: two places, so two finds, whichever comes first.
+    for (let i = 0; i < 2; i++) {
+      const found = await looking.find({ except })
+      expect(found.via).toBe('mdns')
+      places.push(placeOf.get(found.peer)!)
+      except.add(found.peer)
+    }
+    expect(places.sort()).toEqual([neighbour, oldAt].sort())
+    // Nothing is left but the neighbour's other peer ids, at the address passed by: nothing is found.
+    const err = await looking.find({ except }).then(() => undefined, (e: unknown) => e)
+    expect(isFerryError(err, ErrorCode.NO_PEER), String(err)).toBe(true)
+  })
+})
