@@ -1,4 +1,4 @@
-import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -62,8 +62,8 @@ export interface FindOptions {
 /** A search again, past phones already tried. */
 export interface FindAgain {
   /**
-   * Peer ids not to take, whatever `accept` says. A phone this search found is passed by at the place it
-   * answered from as well (placesOf), whatever peer id it answers with there now.
+   * Peer ids not to take, whatever `accept` says. A phone this search's sweep found is passed by at the
+   * host and port it answered from as well (placesOf), whatever peer id it answers with there now.
    */
   except?: ReadonlySet<string>
   /** Stops this find (besides the search's own signal). */
@@ -80,10 +80,10 @@ export class SenderSearch {
   /** When the first find began: the finds after it share its `timeoutMs`. */
   private began?: number
   /**
-   * Where each phone this search found answered from. A neighbour picks its own peer ids and can answer
-   * each find with a fresh one; where its answer came from it cannot change so freely.
+   * Where each phone this search's sweep found answered from (host:port). A neighbour picks its own peer
+   * ids and can answer each find with a fresh one; where its answer came from it cannot change so freely.
    */
-  private readonly places = new Map<string, Places>()
+  private readonly places = new Map<string, Set<string>>()
 
   constructor (private readonly o: FindOptions) {}
 
@@ -112,9 +112,9 @@ export class SenderSearch {
     const passed = this.placesOf(except)
     const tasks: Array<Promise<FoundSender>> = []
     if (o.mdns) {
-      // The addresses are the phone's own word: any one of them where a phone set aside was found passes it by.
-      const fresh = (p: PeerInfo): boolean => !tcpPlaces(p.multiaddrs).some(at => passed.mdns.has(at))
-      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) && fresh(p) }).then(info => ({
+      // By peer id alone: the addresses a phone announces are its own word, and a neighbour announcing
+      // the old phone's would have it passed by.
+      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) }).then(info => ({
         peer: info.id.toString(),
         addrs: info.multiaddrs.map(a => withPeer(a, info.id)),
         via: 'mdns' as const
@@ -137,25 +137,19 @@ export class SenderSearch {
   }
 
   /**
-   * Where the phones with these peer ids answered when this search found them: for the sweep, the host
-   * and discovery port its probe reached; for mDNS, the IP and port of each TCP address it announced
-   * (several phones on one machine differ by port alone).
+   * Where the phones with these peer ids answered the sweep when this search found them: the host and
+   * discovery port its probe reached (several phones on one machine differ by port alone).
    */
-  private placesOf (peers: ReadonlySet<string> | undefined): { sweep: Set<string>, mdns: Set<string> } {
+  private placesOf (peers: ReadonlySet<string> | undefined): { sweep: Set<string> } {
     const sweep = new Set<string>()
-    const mdns = new Set<string>()
-    for (const peer of peers ?? []) {
-      const at = this.places.get(peer)
-      at?.sweep.forEach(p => sweep.add(p))
-      at?.mdns.forEach(p => mdns.add(p))
-    }
-    return { sweep, mdns }
+    for (const peer of peers ?? []) this.places.get(peer)?.forEach(p => sweep.add(p))
+    return { sweep }
   }
 
   private remember (found: FoundSender): void {
-    const at = this.places.get(found.peer) ?? { sweep: new Set<string>(), mdns: new Set<string>() }
-    if (found.via === 'sweep' && found.host !== undefined && found.port !== undefined) at.sweep.add(`${found.host}:${found.port}`)
-    if (found.via === 'mdns') tcpPlaces(found.addrs).forEach(p => at.mdns.add(p))
+    if (found.via !== 'sweep' || found.host === undefined || found.port === undefined) return
+    const at = this.places.get(found.peer) ?? new Set<string>()
+    at.add(`${found.host}:${found.port}`)
     this.places.set(found.peer, at)
   }
 
@@ -284,20 +278,6 @@ export function senderRoute (o: RouteOptions): Route {
     // After a working link, silence means the phone went away or moved: keep looking (NO_PEER is retried).
     throw unreachableError({ via: firstContact ? o.via : 'resume', attempts, sweeps: o.search?.sweeps })
   }
-}
-
-interface Places {
-  /** host:port of the discovery responder the sweep reached. */
-  sweep: Set<string>
-  /** ip:port of each TCP address announced over mDNS. */
-  mdns: Set<string>
-}
-
-function tcpPlaces (addrs: Multiaddr[]): string[] {
-  return addrs.flatMap(a => {
-    const at = hostPort(a)
-    return at !== undefined ? [`${at.host}:${at.port}`] : []
-  })
 }
 
 function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {
