@@ -51,8 +51,8 @@ export interface RunReader {
  *
  * A digest of one of these leaves names exactly its messages, and the leaves do not overlap, so it is no
  * proper part of another: where the base lists its digests, those the leaves do not name are the only
- * ones a search can find. Once each is found, or when there is none (a second transfer of a history
- * that only grew), no leaf is searched.
+ * ones a search can find. Once each is found, or when there is none, no further leaf is searched (in a
+ * second transfer of a history that only grew, the leaf that grew holds the one such digest).
  */
 export async function keptRuns (runs: PlannedRun[], theirs: LeafSummary[], base: BaseDigests, reader: RunReader, own: readonly LeafSummary[] = []): Promise<PlannedRun[]> {
   const out: PlannedRun[] = []
