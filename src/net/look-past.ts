@@ -38,6 +38,13 @@ export interface Looking {
   code?: unknown
 }
 
+/** One look for another phone showing the nameplate, past `except`, for `lookOnMs` at most. */
+async function lookOn (opts: Looking, except: ReadonlySet<string>): Promise<{ addrs: Multiaddr[] }> {
+  if (opts.search === undefined) throw new FerryError(ErrorCode.INTERNAL, 'a look on without a search')
+  const time = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
+  return await opts.search.find({ except, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, time]) : time })
+}
+
 /** One receive's phones that proved nothing of the code, and the looks past them. */
 export class LookPast {
   private readonly setAside = new Set<string>()
@@ -95,8 +102,7 @@ export class LookPast {
     })
     let found: { addrs: Multiaddr[] }
     try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      found = await opts.search.find({ except: setAside, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      found = await lookOn(opts, setAside)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
@@ -135,9 +141,8 @@ export class LookPast {
       { ...err.details, unproved: true, cuts }, { cause: err })
     })
     try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
       const except = new Set([...setAside, ...cut.peers()])
-      const found = await opts.search.find({ except, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      const found = await lookOn(opts, except)
       return dialAddresses(found.addrs)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
@@ -180,8 +185,7 @@ export class LookPast {
       { ...err.details, unreachable: true }, { cause: err })
     })
     try {
-      const lookOn = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
-      const found = await opts.search.find({ except: new Set([...passed, ...unreachable]), signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, lookOn]) : lookOn })
+      const found = await lookOn(opts, new Set([...passed, ...unreachable]))
       return dialAddresses(found.addrs)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
