@@ -12,6 +12,7 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { jsonEvent } from './progress.js'
+import { standardInput, TERMINAL_PROMPT } from './standard-input.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
 /** What SqliteChatStore.open creates in a store directory (the directory itself first). */
@@ -32,7 +33,9 @@ Merges a history into the store in DIR, creating the store when there is none. P
     in UTF-8 or in UTF-16 (as some phones write it);
   - - for standard input, a pipe, <(command) or a FIFO, carrying one such file (not a .zip: a zip
     is read from its end). NDJSON streams through; a Telegram or WhatsApp chat is held in memory
-    whole (up to 512 MiB), as from a file, without the media a pipe cannot carry.
+    whole (up to 512 MiB), as from a file, without the media a pipe cannot carry. A file given
+    to standard input (- < export.zip) is read as its path is, a zip included; on a terminal,
+    ferry import - says how to end what you paste (Ctrl-D).
 The format is decided by the content; archives are read in place, their media streamed into
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
@@ -58,7 +61,7 @@ Options:
   --tz ZONE             the IANA time zone of the times WhatsApp and old Telegram exports wrote
                         (default: this machine's, now ${machineZone()}); e.g. Europe/Rome
   --base DIR            NDJSON: directory that media "path" values are relative to
-                        (default: the file's directory; the current directory for stdin or a pipe)
+                        (default: the file's directory; the current directory for - or a pipe)
   --json                print one JSON event with the figures instead of lines
 
 Exit codes: 0 imported, 1 the store failed (disk full...), 2 bad usage or an export Ferry
@@ -100,8 +103,7 @@ Examples:
     }
     const tz = optionalString(args, 'tz')
     const timeZone = tz === undefined ? undefined : checkZone(tz)
-    // Standard input is read as a pipe given as PATH is: its first bytes tell the format.
-    const opened: OpenedExport = fromStdin ? await openStdin(process.stdin, forced as ImportFormat | undefined) : await openExport(path, forced as ImportFormat | undefined)
+    const opened = await openInput(path, fromStdin, forced as ImportFormat | undefined)
     // Whatever opening the store creates is removed again should the import fail: a refused import leaves nothing.
     const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
     let ok = false
@@ -129,7 +131,10 @@ Examples:
       const { format, source, main } = opened
       if (format === 'ndjson') {
         const r = await importNdjson(store, opened.input ?? opened.file, {
-          baseDir: optionalString(args, 'base'), onMediaWriting, inputName: opened.input === undefined ? undefined : fromStdin ? STDIN_LABEL : path
+          // A file on standard input keeps standard input's base: `ferry export > F` wrote its paths from here.
+          baseDir: optionalString(args, 'base') ?? (fromStdin ? '.' : undefined),
+          onMediaWriting,
+          inputName: opened.input === undefined ? undefined : fromStdin ? STDIN_LABEL : path
         })
         ok = true
         sayImported(r, messagesIn(store) - held, store.dir, json)
@@ -157,6 +162,20 @@ Examples:
       if (!ok) for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
     }
   }
+}
+
+/**
+ * Opens PATH, or standard input for `-`. A regular file on standard input (`< export.zip`) is opened by
+ * its path, as it can be read at any position: a zip is read from its end, which a stream cannot give.
+ * Anything else on it is read as a pipe given as PATH is: its first bytes tell the format. A terminal
+ * is told first what it is waiting for, as a command that reads it says nothing until it ends.
+ */
+async function openInput (path: string, fromStdin: boolean, forced: ImportFormat | undefined): Promise<OpenedExport> {
+  if (!fromStdin) return await openExport(path, forced)
+  const input = standardInput()
+  if (input.kind === 'file') return await openExport(input.path, forced)
+  if (input.kind === 'terminal') process.stderr.write(TERMINAL_PROMPT)
+  return await openStdin(process.stdin, forced)
 }
 
 /** Messages the store holds, counted from its index: stats() also looks at every media file on disk. */

@@ -87,7 +87,7 @@ describe('ferry import - (standard input)', () => {
     expect(t.stdout).toMatch(/^imported \d+ contacts, \d+ conversations, \d+ media records \(0 files copied\), 20 messages into /)
     expect(t.stdout).toMatch(/^format: telegram \(standard input\)/m)
     const whatsapp = join(dir, 'whatsapp')
-    const w = shell(`$FERRY import - --store '${whatsapp}' --me Bob --json < '${WHATSAPP}'`)
+    const w = shell(`cat '${WHATSAPP}' | $FERRY import - --store '${whatsapp}' --me Bob --json`)
     expect(w.stderr).toBe('')
     expect(w.status).toBe(0)
     expect(JSON.parse(w.stdout)).toMatchObject({ format: 'whatsapp', messages: 15, mediaFiles: 0 })
@@ -102,13 +102,37 @@ describe('ferry import - (standard input)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ format: 'telegram', messages: 20 })
   })
 
-  it('refuses a zip, saying to give its path, and makes no store', () => {
+  it('refuses a zip through a pipe, saying to give its path, and makes no store', () => {
     const zip = join(dir, 'telegram.zip')
     const store = join(dir, 'zip')
-    const r = shell(`cd '${join(FIXTURES, 'telegram')}' && zip -qr '${zip}' result.json && cd '${ROOT}' && $FERRY import - --store '${store}' < '${zip}'`)
+    const r = shell(`cd '${join(FIXTURES, 'telegram')}' && zip -qr '${zip}' result.json && cd '${ROOT}' && cat '${zip}' | $FERRY import - --store '${store}'`)
     expect(r.stderr).toBe('ferry: standard input carries a zip archive: a zip is read from its end, which a stream cannot give. Give the archive\'s path instead (ferry import FILE.zip) [BAD_INPUT]\n')
     expect(r.status).toBe(2)
     expect(existsSync(store)).toBe(false)
+  })
+
+  it('imports a file given to standard input as its path: a zip with its media, a chat with its title', () => {
+    const zip = join(dir, 'telegram-with-media.zip')
+    const fromPath = join(dir, 'zip-from-path')
+    const r = shell(`cd '${join(FIXTURES, 'telegram')}' && zip -qr '${zip}' result.json photos files voice_messages && cd '${ROOT}' && $FERRY import '${zip}' --store '${fromPath}' --json`)
+    expect(r.status, r.stderr).toBe(0)
+    const fromStdin = join(dir, 'zip-from-stdin')
+    const z = shell(`$FERRY import - --store '${fromStdin}' --json < '${zip}'`)
+    expect(z.stderr).toBe('')
+    expect(z.status).toBe(0)
+    const imported = JSON.parse(z.stdout) as { format: string, messages: number, mediaFiles: number }
+    expect(imported).toMatchObject({ format: 'telegram', messages: 20, mediaFiles: JSON.parse(r.stdout).mediaFiles })
+    expect(imported.mediaFiles).toBeGreaterThan(0)
+    expect(exported(fromStdin)).toBe(exported(fromPath))
+
+    // A WhatsApp .txt on standard input: titled by its name, its media beside it imported, as from its path.
+    const whatsapp = join(dir, 'whatsapp-file')
+    const w = shell(`$FERRY import - --store '${whatsapp}' --me Bob --json < '${WHATSAPP}'`)
+    expect(w.stderr).toBe('')
+    expect(w.status).toBe(0)
+    expect(JSON.parse(w.stdout)).toMatchObject({ format: 'whatsapp', messages: 15 })
+    expect(JSON.parse(w.stdout).mediaFiles).toBeGreaterThan(0)
+    expect(exported(whatsapp)).toContain('"title":"Family"')
   })
 
   it('names standard input when what it carries is no export', () => {
