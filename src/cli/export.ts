@@ -29,8 +29,9 @@ Options:
                     those it made) should the export fail or be stopped
   --media DIR       also copy the media files into DIR and give each media line a "path"
                     (relative to FILE's directory, or to the current directory for stdout);
-                    an export that fails, or is stopped with Ctrl-C (exit 130), takes away the
-                    files it copied (and DIR, if it made it); what was in DIR before stays
+                    an export that fails, or is stopped with Ctrl-C (exit 130, at once even in
+                    the middle of a large video), takes away the files it copied, a partial one
+                    too (and DIR, if it made it); what was in DIR before stays
 
 FILE and the media copies hold the history, so they are private to you (mode 0600, a DIR Ferry
 creates 0700), as the store is; what you redirect stdout into gets your umask's mode.

@@ -29,8 +29,8 @@ function holdOnce (): () => Promise<void> {
   return async () => {
     if (held) return
     held = true
-    // A signal listener does not keep a process alive: with nothing else under way (an export's files
-    // are copied synchronously) it would end here, its work unsettled.
+    // A signal listener does not keep a process alive: with nothing else under way (an export's small
+    // files are copied synchronously) it would end here, its work unsettled.
     const alive = setInterval(() => {}, 2 ** 31 - 1)
     try {
       await released

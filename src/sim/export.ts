@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
-import { chmodSync, closeSync, constants, copyFileSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants, copyFileSync, lstatSync, openSync, renameSync, rmSync, write } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
@@ -115,6 +116,8 @@ class MediaCopier {
   private readonly created: string[] = []
   /** The copy being made, before its rename. */
   private copying?: string
+  /** Cleared once a clone fails for want of the filesystem's support: the others would fail as well. */
+  private clones = true
 
   private constructor (
     private readonly store: ExportSource, private readonly dir: string, private readonly base: string,
@@ -156,23 +159,16 @@ class MediaCopier {
     const tmp = `${dest}.${process.pid}.tmp`
     try {
       // Into a new file (EXCL), made private, then renamed over any earlier copy: never written through a
-      // symlink at `dest`. A clone where the filesystem can (copy-on-write), a copy elsewhere. Names are
-      // made only by synchronous calls: a Ctrl-C's handler runs between them, so it finds each file
-      // either known to remove() or not made, never made by a call still on the thread pool after it.
-      if (this.store.mediaPath !== undefined) {
-        copyFileSync(this.store.mediaPath(sha256), tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
-        chmodSync(tmp, PRIVATE_FILE_MODE)
-      } else {
+      // symlink at `dest`. Names are made only by synchronous calls: a Ctrl-C's handler runs between them,
+      // so it finds each file either known to remove() or not made, never made by a call still on the
+      // thread pool after it.
+      const from = this.store.mediaPath?.(sha256)
+      if (from === undefined || !this.copyAtOnce(from, tmp, size)) {
         const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
-        // Awaited reads follow, between which a Ctrl-C may come: it takes this file too.
+        // Awaited reads and writes follow, between which a Ctrl-C may come: it takes this file too.
         this.copying = tmp
         try {
-          for (let offset = 0; offset < size;) {
-            const piece = await this.store.readMedia(sha256, offset, Math.min(1024 * 1024, size - offset))
-            if (piece.byteLength === 0) throw new Error(`the store holds fewer bytes than its record's ${size}`)
-            for (let done = 0; done < piece.byteLength;) done += writeSync(fd, piece, done)
-            offset += piece.byteLength
-          }
+          await copyBytes(from === undefined ? async (offset, length) => await this.store.readMedia(sha256, offset, length) : from, fd, size)
         } finally {
           closeSync(fd)
         }
@@ -194,6 +190,70 @@ class MediaCopier {
     }
     return relative(this.base, dest).split(sep).join('/')
   }
+
+  /**
+   * Copies a file in one synchronous call, where that ends at once: a small file, or a clone where the
+   * filesystem makes one (copy-on-write: no bytes move, whatever the size). False when a large file
+   * cannot be cloned: its bytes are to be copied piece by piece, as one synchronous copy of a video
+   * would hold a Ctrl-C until its end.
+   */
+  private copyAtOnce (from: string, tmp: string, size: number): boolean {
+    if (size <= COPY_PIECE_BYTES) {
+      copyFileSync(from, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+    } else {
+      if (!this.clones) return false
+      try {
+        copyFileSync(from, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL)
+      } catch (err) {
+        // Not a filesystem that clones (or not across these two folders): the next file is no different.
+        // Any other failure (a source gone, a file where the copy goes) is the piecewise copy's to report.
+        if (NO_CLONE.has((err as NodeJS.ErrnoException).code ?? '')) this.clones = false
+        return false
+      }
+    }
+    chmodSync(tmp, PRIVATE_FILE_MODE)
+    return true
+  }
+}
+
+/** Larger media files are copied in pieces of this size, so that a Ctrl-C is heard between them. */
+const COPY_PIECE_BYTES = 1024 * 1024
+
+/** What a clone fails with where the filesystem cannot make one (no reflink, two filesystems). */
+const NO_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY'])
+
+/**
+ * Copies `size` bytes into `fd`, from a file or from the store's reads, a piece at a time through the
+ * thread pool: the event loop stays free, so a Ctrl-C's handler runs (and removes the copy) while a
+ * large file is under way, rather than after it.
+ */
+async function copyBytes (from: string | ((offset: number, length: number) => Promise<Uint8Array>), fd: number, size: number): Promise<void> {
+  const file = typeof from === 'string' ? await open(from, 'r') : undefined
+  try {
+    const buffer = file === undefined ? undefined : Buffer.alloc(Math.min(COPY_PIECE_BYTES, size))
+    for (let offset = 0; offset < size;) {
+      const length = Math.min(COPY_PIECE_BYTES, size - offset)
+      let piece: Uint8Array
+      if (file !== undefined && buffer !== undefined) {
+        const { bytesRead } = await file.read(buffer, 0, length, offset)
+        piece = buffer.subarray(0, bytesRead)
+      } else {
+        piece = await (from as (offset: number, length: number) => Promise<Uint8Array>)(offset, length)
+      }
+      if (piece.byteLength === 0) throw new Error(`the store holds fewer bytes than its record's ${size}`)
+      for (let done = 0; done < piece.byteLength;) done += await writeAt(fd, piece.subarray(done), offset + done)
+      offset += piece.byteLength
+    }
+  } finally {
+    await file?.close()
+  }
+}
+
+/** One write at a position, through the thread pool. */
+async function writeAt (fd: number, bytes: Uint8Array, position: number): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    write(fd, bytes, 0, bytes.byteLength, position, (err, written) => { if (err === null) resolve(written); else reject(err) })
+  })
 }
 
 /** Buffers lines and writes them with backpressure, surfacing the stream's errors (EPIPE...) as a rejection. */

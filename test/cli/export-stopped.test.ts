@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
 import { until } from '../helpers/until.js'
+import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 // `ferry export --media DIR` stopped with Ctrl-C: half the media in a folder reads as an export to
 // whoever finds it, so what the export copied goes again, as when it fails, and what was in the folder
@@ -107,5 +108,92 @@ describe('ferry export that fails', () => {
     expect(r.status).toBe(2)
     expect(readdirSync(kept), 'kept/new is gone, kept stays').toEqual([])
     expect(readdirSync(media)).toEqual([last.sha256])
+  })
+})
+
+// One large video: a copy made in one synchronous call would hold the Ctrl-C until the whole file is
+// copied. The video is a sparse file (a gigabyte of zeros that takes no room on the disk), planted where
+// the store keeps its media; the copy is caught in the making by opening its partial file, which the
+// test then holds open: once the export has removed it, what it holds tells how far the copy got.
+describe('ferry export --media stopped with Ctrl-C in the middle of a large file', () => {
+  const VIDEO_BYTES = 1024 * 1024 * 1024
+  const big = tempDir()
+  const bigStore = join(big, 'phone')
+  let sha256 = ''
+  let video = ''
+
+  beforeAll(() => {
+    const zeros = Buffer.alloc(8 * 1024 * 1024)
+    const hash = createHash('sha256')
+    for (let n = 0; n < VIDEO_BYTES; n += zeros.byteLength) hash.update(zeros)
+    sha256 = hash.digest('hex')
+    const lines: object[] = [
+      { type: 'contact', id: 'u1', name: 'Ann' },
+      { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
+      { type: 'media', sha256, size: VIDEO_BYTES, mime: 'video/mp4' },
+      { type: 'message', conversation: 'c1', id: 'm1', sender: 'u1', ts: 1_700_000_000_000, kind: 'video', media: sha256 }
+    ]
+    writeFileSync(join(big, 'history.ndjson'), lines.map(l => JSON.stringify(l)).join('\n') + '\n')
+    const imported = ferry('import', join(big, 'history.ndjson'), '--store', bigStore)
+    expect(imported.status, imported.stderr).toBe(0)
+    const store = SqliteChatStore.open(bigStore)
+    try {
+      video = store.mediaPath(sha256)
+    } finally {
+      store.close()
+    }
+    mkdirSync(dirname(video), { recursive: true })
+    const fd = openSync(video, 'w')
+    try { ftruncateSync(fd, VIDEO_BYTES) } finally { closeSync(fd) }
+  })
+
+  it('stops in the middle of the copy and takes the partial file away, the store untouched', async (ctx) => {
+    // A filesystem that clones (btrfs, XFS, APFS) copies any file at once: there is no middle to stop in.
+    let clones = true
+    try {
+      copyFileSync(video, join(big, 'clone'), constants.COPYFILE_FICLONE_FORCE)
+      rmSync(join(big, 'clone'))
+    } catch {
+      clones = false
+    }
+    if (clones) ctx.skip('this filesystem clones files: a copy has no middle to stop in')
+    const before = statSync(video)
+    const records = ferry('export', '--store', bigStore).stdout
+    const backup = join(big, 'backup')
+    const out = join(backup, 'history.ndjson')
+    const media = join(backup, 'media')
+    const child = spawn(process.execPath, [FERRY, 'export', '--store', bigStore, '--out', out, '--media', media], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stdout.resume()
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    const partial = join(media, `${sha256}.${child.pid ?? 0}.tmp`)
+    let held: number | undefined
+    try {
+      await until('the copy of the video to begin', () => {
+        try {
+          held = openSync(partial, 'r')
+          return true
+        } catch {
+          return child.exitCode !== null
+        }
+      })
+      expect(held, `no partial copy seen; the export said: ${stderr}`).toBeDefined()
+      child.kill('SIGINT')
+      expect(await closed, stderr).toEqual({ code: 130, signal: null })
+      const copy = fstatSync(held as number)
+      expect(copy.nlink, 'the partial copy is removed').toBe(0)
+      expect(copy.size, 'stopped before the copy could end').toBeLessThan(VIDEO_BYTES)
+    } finally {
+      if (held !== undefined) closeSync(held)
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+    expect(stderr).toBe(`\nStopped: nothing was exported (${out} is not written). Run the same export again to export.\n`)
+    expect(existsSync(backup), 'the folders it made are gone, with nothing partial in them').toBe(false)
+    const after = statSync(video)
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs])
+    expect(ferry('export', '--store', bigStore).stdout).toBe(records)
   })
 })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -146,6 +146,23 @@ describe('canonical export', () => {
     const failed = await exportNdjson(s, sink, { mediaDir, relativeTo: dir, complete: async () => { throw full } }).catch((e: unknown) => e)
     expect(failed).toMatchObject({ code: 'STORE_FULL', message: expect.stringMatching(/^writing the export: the disk is full\. The export failed: the 2 media files it had copied into .* were removed again/) })
     expect(existsSync(mediaDir)).toBe(false)
+    s.close()
+  })
+
+  it('copies media larger than one piece byte for byte, private to the user', async () => {
+    const s = openStore()
+    // Past the size copied in one call, and not a whole number of pieces: read and written piece by piece.
+    const size = 2 * 1024 * 1024 + 12345
+    await fillStore(s, { conversations: 1, messagesPerConversation: 3, mediaSizes: [size] })
+    const [video] = await s.media(undefined, 10)
+    const dir = tempDir()
+    const sink = new Writable({ write (_c, _e, cb) { cb() } })
+    const result = await exportNdjson(s, sink, { mediaDir: join(dir, 'media'), relativeTo: dir })
+    expect(result.mediaFiles).toBe(1)
+    const copy = join(dir, 'media', video.sha256)
+    expect(createHash('sha256').update(readFileSync(copy)).digest('hex')).toBe(video.sha256)
+    expect(statSync(copy).mode & 0o777).toBe(0o600)
+    expect(readdirSync(join(dir, 'media'))).toEqual([video.sha256])
     s.close()
   })
 })
