@@ -8,20 +8,21 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
 import { until } from '../helpers/until.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
 const FIXTURES = join(ROOT, 'test', 'fixtures')
 const NDJSON = join(FIXTURES, 'edge-cases.ndjson')
 const PROMPT = 'Reading the export to import from the terminal: paste it, then press Ctrl-D at the start of a line to end it (Ctrl-C stops, importing nothing).'
 
 /** `script` runs a command on a new pseudo-terminal; util-linux's ends its input with Ctrl-D once its own ends. */
-const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null']).status === 0
+const skip = cannotRun('the terminal import test', spawnSync('script', ['-qec', 'true', '/dev/null']).status === 0 ? undefined : 'util-linux\'s `script` is missing (apt-get install bsdutils)')
 
 afterAll(() => cleanupTempDirs())
 
 const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
 
 describe('ferry import - on a terminal', () => {
-  it.skipIf(!hasScript)('says what it waits for and how to end it before reading, then imports what is pasted', async () => {
+  it.skipIf(skip)('says what it waits for and how to end it before reading, then imports what is pasted', async () => {
     const store = join(tempDir(), 'pasted')
     const command = [process.execPath, FERRY, 'import', '-', '--store', store, '--base', FIXTURES].map(quote).join(' ')
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
