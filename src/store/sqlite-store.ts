@@ -131,13 +131,12 @@ export class SqliteChatStore implements History {
   /** Stops prefetch() at close. */
   private readonly prefetching = new AbortController()
   private prefetched = false
-  /** What the messages put in the transaction under way name, checked as it commits (checkReferences). */
-  private references?: References
   /**
-   * Per savepoint open (innermost last), the names its putMessages calls added to `references`: a
-   * savepoint that rolls back takes its messages with it, and so what they name.
+   * What the messages put in the transaction under way name, checked as it commits (checkReferences)
+   * against what the store then holds: a name outlives the message that named it (deleted, replaced, or
+   * gone with a savepoint that rolled back), so it only says where to look.
    */
-  private readonly namedIn: Array<Array<[keyof References, string]>> = []
+  private references?: References
   /** See deferMessageKey(). */
   private keyDeferred = false
   /** Whether this process decided on a bulk load yet (at its first batch of messages). */
@@ -425,21 +424,7 @@ export class SqliteChatStore implements History {
    * it commits, that what its messages name is there (see putMessages).
    */
   transaction<T> (fn: () => T): T {
-    if (this.db.inTransaction) {
-      const named: Array<[keyof References, string]> = []
-      this.namedIn.push(named)
-      try {
-        const result = this.guard('writing the store', () => this.inTransaction(fn))
-        this.namedIn.pop()
-        const outer = this.namedIn.at(-1)
-        if (outer !== undefined) for (const n of named) outer.push(n)
-        return result
-      } catch (err) {
-        this.namedIn.pop()
-        for (const [kind, key] of named) this.references?.[kind].delete(key)
-        throw err
-      }
-    }
+    if (this.db.inTransaction) return this.guard('writing the store', () => this.inTransaction(fn))
     try {
       return this.guard('writing the store', () => this.inTransaction(() => {
         const result = fn()
@@ -478,33 +463,62 @@ export class SqliteChatStore implements History {
   }
 
   /**
-   * Refuses (BAD_INPUT) the transaction under way when a message put in it names a conversation or a
-   * media record the store does not hold by now: such a message would be lost (never sent) or fail every
-   * transfer (the receiver finds no record for its media and blames this phone's peer).
+   * Refuses (BAD_INPUT) the transaction under way when a message it put, still in the store as it
+   * commits, names a conversation or a media record the store does not hold by then: such a message
+   * would be lost (never sent) or fail every transfer (the receiver finds no record for its media and
+   * blames this phone's peer). A message put and deleted again (or replaced, or rolled back with its
+   * savepoint) within the transaction is no longer there, and refuses nothing.
    */
   private checkReferences (): void {
     const refs = this.references
     this.references = undefined
     if (refs === undefined) return
-    const missing = (table: string, column: string, names: Map<string, MessageRef>): [string, MessageRef] | undefined => {
-      if (names.size === 0) return undefined
-      const sql = `SELECT value FROM json_each(?) WHERE value NOT IN (SELECT ${column} FROM ${table})`
-      const absent = new Set(this.all(sql, JSON.stringify([...names.keys()])).map(r => r[0] as string))
-      for (const entry of names) if (absent.has(entry[0])) return entry
-      return undefined
-    }
-    const conversation = missing('conversations', 'id', refs.conversations)
+    const conversation = this.strandedConversation(refs.conversations)
     if (conversation !== undefined) {
       const [id, m] = conversation
       throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: its conversation ${JSON.stringify(id)} is not in the store, so it would never be sent; ` +
         'put the conversation with putMetadata first', { ...m, missing: 'conversation' })
     }
-    const media = missing('media', 'sha256', refs.media)
+    const media = this.strandedMedia(refs.media)
     if (media !== undefined) {
       const [sha256, m] = media
       throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: it names media ${sha256}, which has no record in the store, so no transfer of it could succeed; ` +
         'put its record with putMetadata first (addMediaFromFile and writeMedia store the file, not its record)', { ...m, missing: 'media', sha256 })
     }
+  }
+
+  /** Of `names`, those `table` does not hold, in the order they were named: the one query a transaction that put what it names pays. */
+  private absent (table: 'conversations' | 'media', column: 'id' | 'sha256', names: Map<string, MessageRef>): Array<[string, MessageRef]> {
+    if (names.size === 0) return []
+    const sql = `SELECT value FROM json_each(?) WHERE value NOT IN (SELECT ${column} FROM ${table})`
+    const absent = new Set(this.all(sql, JSON.stringify([...names.keys()])).map(r => r[0] as string))
+    return absent.size === 0 ? [] : [...names].filter(([name]) => absent.has(name))
+  }
+
+  /** A conversation the store lacks with a message still in it: the first message that named it, when still there. */
+  private strandedConversation (names: Map<string, MessageRef>): [string, MessageRef] | undefined {
+    for (const [id, first] of this.absent('conversations', 'id', names)) {
+      if (this.one('SELECT 1 FROM messages WHERE conversation = ? AND id = ?', id, first.id) !== undefined) return [id, first]
+      const left = this.one('SELECT id FROM messages WHERE conversation = ? ORDER BY id LIMIT 1', id)
+      if (left !== undefined) return [id, { conversation: id, id: left[0] as string }]
+    }
+    return undefined
+  }
+
+  /**
+   * A media record the store lacks that a message still names. Nothing indexes messages by media (an
+   * index would cost every message written), so when the messages that first named the lacking records
+   * are gone or name another, one scan looks for any other: only a transaction that put a message
+   * naming a record it never put pays for it.
+   */
+  private strandedMedia (names: Map<string, MessageRef>): [string, MessageRef] | undefined {
+    const absent = this.absent('media', 'sha256', names)
+    if (absent.length === 0) return undefined
+    for (const [sha256, first] of absent) {
+      if (this.one('SELECT 1 FROM messages WHERE conversation = ? AND id = ? AND media = ?', first.conversation, first.id, sha256) !== undefined) return [sha256, first]
+    }
+    const left = this.one('SELECT media, conversation, id FROM messages WHERE media IN (SELECT value FROM json_each(?)) LIMIT 1', JSON.stringify(absent.map(([sha256]) => sha256)))
+    return left === undefined ? undefined : [left[0] as string, { conversation: left[1] as string, id: left[2] as string }]
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -705,9 +719,8 @@ export class SqliteChatStore implements History {
       // the caller may catch and go on from, leaves nothing of it to check.
       const call: References = { conversations: new Map(), media: new Map() }
       this.upsertMessages(referencesOf(checkedKeys(messages), call, refs))
-      const named = this.namedIn.at(-1)
-      for (const [k, v] of call.conversations) { refs.conversations.set(k, v); named?.push(['conversations', k]) }
-      for (const [k, v] of call.media) { refs.media.set(k, v); named?.push(['media', k]) }
+      for (const [k, v] of call.conversations) refs.conversations.set(k, v)
+      for (const [k, v] of call.media) refs.media.set(k, v)
       this.references = refs
     })
   }

@@ -108,3 +108,94 @@ describe('putMessages checks what its messages name', () => {
     s.close()
   })
 })
+
+describe('the check at commit looks at what the transaction leaves in the store', () => {
+  it('commits a transaction that puts a message and deletes it (or replaces it) before it ends', () => {
+    const s = withChat()
+    s.transaction(() => {
+      s.putMessages([msg('lost', { conversation: 'never-put' })])
+      s.deleteMessage('never-put', 'lost')
+      s.putMessages([msg('photo', { kind: 'image', media: SHA })])
+      s.deleteMessage('c', 'photo')
+      // The same message again, without the media it first named.
+      s.putMessages([msg('m1', { kind: 'image', media: SHA }), msg('m1')])
+    })
+    expect([...s.listMessages()].map(m => [m.id, m.media])).toEqual([['m1', undefined]])
+    expect(s.stats()).toMatchObject({ conversations: 1, media: 0 })
+    s.close()
+  })
+
+  it('still refuses a message the transaction leaves behind, naming that one', () => {
+    const s = withChat()
+    const err = refusal(() => s.transaction(() => {
+      s.putMessages([msg('a', { conversation: 'never-put' }), msg('b', { conversation: 'never-put' })])
+      s.deleteMessage('never-put', 'a')
+    }))
+    expect(err.message).toMatch(/^message "never-put"\/"b": its conversation "never-put" is not in the store/)
+    const photoErr = refusal(() => s.transaction(() => {
+      s.putMessages([msg('a', { kind: 'image', media: SHA }), msg('b', { kind: 'image', media: SHA })])
+      s.deleteMessage('c', 'a')
+    }))
+    expect(photoErr.message).toMatch(new RegExp(`^message "c"/"b": it names media ${SHA}`))
+    expect(s.stats()).toMatchObject({ conversations: 1, messages: 0, media: 0 })
+    s.close()
+  })
+
+  it('commits a transaction that puts a chat and its messages and then deletes the chat whole', async () => {
+    const s = openStore()
+    await s.transactionAsync(async () => {
+      s.putMessages([msg('m1', { kind: 'image', media: SHA }), msg('m2')])
+      s.putMetadata([], [chat], [])
+      await s.commit({ remove: { messages: [{ conversation: 'c', id: 'm1' }, { conversation: 'c', id: 'm2' }], conversations: ['c'] } })
+    })
+    expect(s.stats()).toMatchObject({ conversations: 0, messages: 0, media: 0 })
+    // The chat deleted without its messages leaves them behind, never to be sent: refused.
+    let err: unknown
+    try {
+      await s.transactionAsync(async () => {
+        s.putMetadata([], [chat], [])
+        s.putMessages([msg('m1')])
+        await s.commit({ remove: { conversations: ['c'] } })
+      })
+    } catch (e) {
+      err = e
+    }
+    expect(isFerryError(err, 'BAD_INPUT') && err.message.startsWith('message "c"/"m1": its conversation "c" is not in the store'), String(err)).toBe(true)
+    expect(s.stats()).toMatchObject({ conversations: 0, messages: 0 })
+    s.close()
+  })
+
+  it('judges nested savepoints by what is left once the inner ones rolled back or were released', () => {
+    const s = openStore()
+    // The outer transaction's message is gone; a savepoint that named the same chat rolled back.
+    s.transaction(() => {
+      s.putMessages([msg('m1', { conversation: 'x' })])
+      s.deleteMessage('x', 'm1')
+      try {
+        s.transaction(() => {
+          s.putMessages([msg('m2', { conversation: 'x' })])
+          throw new Error('the app gives this one up')
+        })
+      } catch {}
+      // A released savepoint that put and deleted its own.
+      s.transaction(() => {
+        s.putMessages([msg('m3', { conversation: 'y', kind: 'image', media: SHA })])
+        s.deleteMessage('y', 'm3')
+      })
+    })
+    expect(s.stats()).toMatchObject({ conversations: 0, messages: 0 })
+    // A savepoint that deleted the outer one's message rolled back: the message is back, and refused.
+    const err = refusal(() => s.transaction(() => {
+      s.putMessages([msg('m1', { conversation: 'x' })])
+      try {
+        s.transaction(() => {
+          s.deleteMessage('x', 'm1')
+          throw new Error('the app gives this one up')
+        })
+      } catch {}
+    }))
+    expect(err.message).toMatch(/^message "x"\/"m1": its conversation "x" is not in the store/)
+    expect(s.stats()).toMatchObject({ messages: 0 })
+    s.close()
+  })
+})
