@@ -238,9 +238,22 @@ function listenFailure (err: unknown, listen: string[]): FerryError | undefined 
   const direct = (err as { code?: string })?.code
   const found = /^\s*(\/\S+): .*?\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/m.exec(message) ??
     (direct !== undefined && direct in LISTEN_PROBLEMS && listen.length === 1 ? [, listen[0], direct] : null)
-  if (found === null) return undefined
+  if (found === null) return udpListenFailure(message, listen, err)
   const [, addr, code] = found as [unknown, string, string]
   return new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${hostPort(addr)}: ${LISTEN_PROBLEMS[code]}`, { listen: addr }, { cause: err })
+}
+
+/**
+ * webrtc-direct's UDP socket (libjuice's, native) that could not be bound: its error names neither the
+ * address nor why, so it is put down to the one webrtc-direct address with a port of its own, when
+ * there is one (on port 0 the transport picks a free port itself).
+ */
+function udpListenFailure (message: string, listen: string[], err: unknown): FerryError | undefined {
+  if (!message.includes('ICE UDP mux listener')) return undefined
+  const fixed = listen.filter(a => kindOf(a) === 'webrtc' && !/\/udp\/0(?:\/|$)/.test(a))
+  if (fixed.length !== 1) return undefined
+  return new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${hostPort(fixed[0])} (UDP): the port is taken, or this machine has no such address (use udp/0 for any free port)`,
+    { listen: fixed[0] }, { cause: err })
 }
 
 /** /ip4/127.0.0.1/tcp/45123 as 127.0.0.1:45123, the way people write it. */

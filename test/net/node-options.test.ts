@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, Startable } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -73,6 +74,19 @@ describe('node options', () => {
         .rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT') && err.message === `cannot listen on 127.0.0.1:${port}: the port is taken (use tcp/0 for any free port)`)
     } finally {
       await a.stop()
+    }
+  })
+
+  it('reports a webrtc-direct UDP port it cannot bind as a usage error naming it', async () => {
+    const socket = createSocket('udp4')
+    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+    try {
+      const port = socket.address().port
+      await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), transport: 'webrtc', listen: [`/ip4/127.0.0.1/udp/${port}/webrtc-direct`] }))
+        .rejects.toSatisfy(err => isFerryError(err, 'BAD_INPUT') && err.details?.listen === `/ip4/127.0.0.1/udp/${port}/webrtc-direct` &&
+          err.message === `cannot listen on 127.0.0.1:${port} (UDP): the port is taken, or this machine has no such address (use udp/0 for any free port)`)
+    } finally {
+      await new Promise<void>(resolve => socket.close(resolve))
     }
   })
 })
