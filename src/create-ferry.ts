@@ -13,7 +13,7 @@ import { pageHost, pageLink } from './net/page-server.js'
 import { rememberPagePort, serveKeptPage } from './net/page-port.js'
 import { PairingRecords } from './journal/pairing-records.js'
 import { generateQrKey } from './pairing/index.js'
-import { keepPreviousPorts } from './net/previous-ports.js'
+import { startOnPreviousPorts } from './net/previous-ports.js'
 import { defaultListen } from './net/transports.js'
 
 export interface SendOptions extends OfferOptions {
@@ -84,8 +84,9 @@ const running = new Set<string>()
  * A phone with the embedded defaults: the simulator's SQLite store in `dir`, Ferry's journal and the
  * phone's identity kept in the same place. A folder another phone uses, in this process or another, is
  * STORE_BUSY until that phone stops. Made again on the folder of an old phone that paired, it listens on
- * the ports it had then wherever `listen` leaves the port open (0) and they are free, so the new phone
- * finds it where it was and `send({})` resumes.
+ * the ports it had then wherever `listen` leaves the port open (0) and they can be bound, so the new
+ * phone finds it where it was and `send({})` resumes; on a port another process took meanwhile it
+ * listens on any free port instead.
  */
 export async function createFerry (dir: string, options: CreateFerryOptions = {}): Promise<Ferry> {
   const { memory = nodeTransferMemory, ...node } = options
@@ -102,7 +103,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
   const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
   let n: FerryNode<{ ferry: FerryService }>
   try {
-    n = await createFerryNode({ ...node, listen: await listenWhereItWas(journal, node), dir, services: { ferry: service } })
+    n = await startWhereItWas(journal, node, async listen => await createFerryNode({ ...node, listen, dir, services: { ferry: service } }))
   } catch (err) {
     // A node that cannot start (its port taken) leaves the phone's folder free for the next try.
     await journal.close()
@@ -163,11 +164,11 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
 
 /**
  * An old phone started again to resume listens on the ports it had when it paired, where a port given
- * as 0 (any) leaves the choice open and the old one is free: the new phone redials the addresses it
- * knows, and with discovery off nothing would tell it of another port.
+ * as 0 (any) leaves the choice open and the old one can still be bound: the new phone redials the
+ * addresses it knows, and with discovery off nothing would tell it of another port.
  */
-async function listenWhereItWas (journal: NodeJournal, node: Omit<FerryNodeOptions, 'dir' | 'services'>): Promise<string[] | undefined> {
+async function startWhereItWas<N> (journal: NodeJournal, node: Omit<FerryNodeOptions, 'dir' | 'services'>, start: (listen: string[] | undefined) => Promise<N>): Promise<N> {
   const record = await new PairingRecords(journal).load()
-  if (record?.role !== 'sender' || record.addrs.length === 0) return node.listen
-  return await keepPreviousPorts(node.listen ?? defaultListen(node.transport ?? 'tcp', 'sender'), record.addrs)
+  if (record?.role !== 'sender' || record.addrs.length === 0) return await start(node.listen)
+  return await startOnPreviousPorts(node.listen ?? defaultListen(node.transport ?? 'tcp', 'sender'), record.addrs, start)
 }

@@ -2,7 +2,8 @@ import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
 import { createFerryNode, type FerryNode } from '../net/node.js'
-import { kindOf, type TransportChoice } from '../net/transports.js'
+import { defaultListen, kindOf, type TransportChoice } from '../net/transports.js'
+import { startOnPreviousPorts } from '../net/previous-ports.js'
 import { hostOf } from '../net/addresses.js'
 import { cidrOf, subnetFor } from '../net/subnets.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
@@ -60,20 +61,29 @@ export interface PhoneOptions {
   mdnsNameplate?: string | false
   transport?: TransportChoice
   iceServers?: RTCIceServer[]
+  /**
+   * A resumed sender's own addresses when it paired: where `listen` leaves a port open (0), it listens
+   * on the one it had then while that can be bound (startOnPreviousPorts).
+   */
+  previousAddrs?: string[]
 }
 
 export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Phone> {
   const { store, journal } = storage
   try {
-    const node = await createFerryNode({
+    const start = async (listen: string[] | undefined): Promise<FerryNode<{ ferry: FerryService }>> => await createFerryNode({
       dir: o.storeDir,
-      listen: o.listen,
+      listen,
       transport: o.transport,
       iceServers: o.iceServers,
       keepCertificate: storage.pairing !== undefined,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
       services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: nodeTransferMemory }) }
     })
+    const previous = o.previousAddrs ?? []
+    const node = previous.length > 0
+      ? await startOnPreviousPorts(o.listen ?? defaultListen(o.transport ?? 'tcp', 'sender'), previous, start)
+      : await start(o.listen)
     return {
       ...storage,
       node,

@@ -16,12 +16,13 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 import { pageHost, pageLink, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
-import { keepPreviousPorts } from '../net/previous-ports.js'
 import { serveKeptPage, rememberPagePort } from '../net/page-port.js'
 
 /**
- * A restarted sender listens on the ports it had (TCP and UDP), so a receiver holding its old address
- * finds it again; the webrtc-direct certificate is kept in the store, so its certhash is unchanged too.
+ * Where a restarted sender listens: on the hosts and transports it had, at any port, which openPhone
+ * turns into the ports it had (TCP and UDP) while they can be bound, so a receiver holding its old
+ * address finds it again; the webrtc-direct certificate is kept in the store, so its certhash is
+ * unchanged too.
  */
 function previousListen (addrs: string[], choice: TransportChoice): string[] | undefined {
   if (addrs.length === 0) return undefined
@@ -32,8 +33,7 @@ function previousListen (addrs: string[], choice: TransportChoice): string[] | u
   return kindsOf(choice).map(kind => {
     const prev = parsed.find(p => p.kind === kind)
     const host = prev !== undefined ? (ip4Of(prev.parts) === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0') : onlyLoopback ? '127.0.0.1' : '0.0.0.0'
-    const port = prev?.parts.find(c => c.name === (kind === 'tcp' ? 'tcp' : 'udp'))?.value ?? '0'
-    return kind === 'tcp' ? `/ip4/${host}/tcp/${port}` : `/ip4/${host}/udp/${port}/webrtc-direct`
+    return kind === 'tcp' ? `/ip4/${host}/tcp/0` : `/ip4/${host}/udp/0/webrtc-direct`
   })
 }
 
@@ -179,10 +179,15 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     if (web && transport === 'tcp') transport = 'auto'
     const iceServers = parseIceServers(optionalString(args, 'ice-servers'))
     const listenGiven = parseListen(optionalString(args, 'listen'))
-    const listen = resuming
-      ? (listenGiven !== undefined ? await keepPreviousPorts(listenGiven, record?.addrs ?? []) : previousListen(record?.addrs ?? [], transport))
-      : listenGiven
-    const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate })
+    const listen = resuming ? listenGiven ?? previousListen(record?.addrs ?? [], transport) : listenGiven
+    const phone = await openPhone(storage, {
+      storeDir,
+      listen,
+      transport,
+      iceServers,
+      mdnsNameplate: args.values['no-mdns'] === true || nameplate === '' ? false : nameplate,
+      previousAddrs: resuming ? record?.addrs : undefined
+    })
     // While the user types the code on the other phone, the history can come off the disk.
     phone.store.prefetch()
     let responder: DiscoveryResponder | undefined
