@@ -9,13 +9,14 @@ import { encodeFrame, ferry, type EncodedFrame } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { bitmapBytes, setBit } from './bitmap.js'
 import { equalBytes } from './digest.js'
-import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, messageHash, type LeafSummary } from './leaves.js'
+import { ConversationRoot, encodedMessage, LEAF_DIGEST_BYTES, LeafHasher, messageHash, type LeafSummary } from './leaves.js'
 import { conversationLeaves } from './conversation-leaves.js'
 import { inRange, pagesThrough, startOf } from './manifest.js'
 import { leafToWire } from './plan.js'
 import { wholeConversations } from './selection.js'
 import { verifyNames } from './name-check.js'
-import type { PlanEntry } from './verification.js'
+import type { HeldMessage, PlanEntry } from './verification.js'
+import { storedEncodings } from './stored-encodings.js'
 import type { Expected, Incoming } from './incoming.js'
 
 // The receiver's side of reconciliation (docs/architecture.md, step 4): which conversations this phone
@@ -27,6 +28,11 @@ import type { Expected, Incoming } from './incoming.js'
 
 // The receiver's log: a plan is part of what a person following a receive (DEBUG=ferry:receiver) reads.
 const log = logger('ferry:receiver')
+/**
+ * The most bytes of a prefix plan's last held leaf kept in memory until the end (openLeafOf): a leaf
+ * holds LEAF_MAX messages at most, and a chat's latest ones are most often far fewer and short.
+ */
+const OPEN_LEAF_BYTES = 4 * 1024 * 1024
 
 /** Progress counters the reconciliation keeps (the receiver's): what is held here, and what stays deleted. */
 export interface PlanProgress {
@@ -194,6 +200,7 @@ export class Reconciliation {
         }
         inc.plan.push({ kind: 'need', after: mineLast, last: tail.last, count: tail.count })
         inc.prefix = true
+        inc.openLeaf = await this.openLeafOf(inc, mine)
       }
       inc.planDone = true
       if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
@@ -249,6 +256,33 @@ export class Reconciliation {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plan.reduce((n, l) => n + l.count, 0)} messages, the manifest ${inc.declared}`)
     }
     return this.want(inc)
+  }
+
+  /**
+   * This phone's last leaf of a conversation the sender holds more of (a prefix plan), as it holds it
+   * now, encodings included: verification digests the leaf from these rather than from the store at the
+   * end, so that the person reading, editing or deleting the chat's latest messages while the rest
+   * arrives does not fail the transfer (what they changed stays theirs, as an own version or a deletion
+   * does). Undefined, and read again at the end as before, when the leaf no longer reads as the one the
+   * sender compared (the store changed since the holdings) or weighs more than OPEN_LEAF_BYTES.
+   */
+  private async openLeafOf (inc: Incoming, mine: LeafSummary[]): Promise<HeldMessage[] | undefined> {
+    const open = mine[mine.length - 1]
+    const after = mine.length > 1 ? mine[mine.length - 2].last : undefined
+    const { pages, encodingOf } = storedEncodings(this.sink)
+    const held: HeldMessage[] = []
+    const hasher = new LeafHasher()
+    let bytes = 0
+    for await (const page of pagesThrough(pages, inc.conversation.id, this.expected.selection, after, open.last, open.count)) {
+      for (const m of page) {
+        // A copy: a store may hand out views of buffers it reuses.
+        const encoded = encodingOf(m).slice()
+        if ((bytes += encoded.byteLength) > OPEN_LEAF_BYTES) return undefined
+        hasher.add(encoded)
+        held.push({ ts: m.ts, id: m.id, encoded })
+      }
+    }
+    return held.length === open.count && equalBytes(hasher.digest(), open.digest) ? held : undefined
   }
 
   /** Answers a plan's listed messages: those this phone lacks, or holds in another version. */

@@ -45,8 +45,15 @@ export interface ChatReceived {
   mine?: LeafSummary[]
   /** The sender said this phone holds a prefix of its part: its last plan entry is the rest. */
   prefix?: boolean
+  /** With `prefix`: this phone's last leaf as it held it when the plan came (reconciliation.ts openLeafOf). */
+  openLeaf?: HeldMessage[]
   plan?: PlanEntry[]
   listed: ListedItem[]
+}
+
+/** A message this phone held, with its encoding as it was read. */
+export interface HeldMessage extends MessagePosition {
+  encoded: Uint8Array
 }
 
 export interface VerifiedChat { id: string, title: string, messages: number }
@@ -175,7 +182,8 @@ export class Verification {
   /**
    * The root of a conversation this phone held a prefix of: its leaves before its last one as they
    * were, then, cut again as the sender cut them, its last leaf's messages (all the sender's: its root
-   * said so) and the messages stored after them (all, or those of `written`), read back.
+   * said so; as held when the plan came, where they were kept) and the messages stored after them (all,
+   * or those of `written`), read back.
    */
   private async rootOfPrefix (inc: ChatReceived, written?: WrittenKeys): Promise<ConversationRoot> {
     const id = inc.conversation.id
@@ -186,10 +194,15 @@ export class Verification {
     for (let i = 0; i < mine.length - 1; i++) root.add(mine[i])
     const cutter = new LeafCutter(l => root.add(l))
     let held = 0
-    const { encodingOf } = this.stored
-    for await (const page of this.through(id, after, open.last, open.count)) {
-      for (const m of page) cutter.add(m.ts, m.id, encodingOf(m))
-      held += page.length
+    if (inc.openLeaf !== undefined) {
+      for (const m of inc.openLeaf) cutter.add(m.ts, m.id, m.encoded)
+      held = inc.openLeaf.length
+    } else {
+      const { encodingOf } = this.stored
+      for await (const page of this.through(id, after, open.last, open.count)) {
+        for (const m of page) cutter.add(m.ts, m.id, encodingOf(m))
+        held += page.length
+      }
     }
     if (held !== open.count) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${held} messages stored of a leaf of ${open.count}`, { conversation: id })

@@ -95,3 +95,51 @@ describe('a transfer verified while the app writes', () => {
     target.close()
   })
 })
+
+// A second transfer of a chat that only grew on the old phone (a prefix plan): the person reads the
+// chat's latest messages on the new phone while the rest arrives, and their app marks one read, or they
+// edit or delete it. Those messages were this phone's before the transfer began: what the person did to
+// them is theirs, and the transfer still verifies what the old phone sent.
+describe('a second transfer while the person changes the chat\'s latest held messages', () => {
+  async function grown (): Promise<{ source: SqliteChatStore, target: SqliteChatStore, latest: Message }> {
+    const source = await oldPhone()
+    const target = openStore()
+    expect((await runTransfer(source, target, { options: OPTIONS })).receiver.state).toBe('verified')
+    source.putMessages([0, 1, 2].map(i => ({ conversation: 'c0', id: `late-${i}`, sender: 'u1', ts: 1_950_000_000_000 + i, kind: 'text' as const, text: `late ${i}` })))
+    const held = [...target.listMessages({ conversations: ['c0'] })]
+    return { source, target, latest: held[held.length - 1] }
+  }
+
+  // The last field: whether the change outlasts the next transfer from the unchanged old phone (an edit
+  // and a deletion do; a read mark is the old phone's to overwrite, as any change without an edit mark).
+  const changes: Array<[string, (target: SqliteChatStore, latest: Message) => void, (now: Message | undefined, latest: Message) => void, boolean]> = [
+    ['marks the latest read', (t, m) => t.putMessages([{ ...m, status: 'read' }]), now => expect(now?.status).toBe('read'), false],
+    ['edits the latest', (t, m) => t.putMessages([{ ...m, text: 'edited here', editedAt: 1_960_000_000_000 }]), now => expect(now?.text).toBe('edited here'), true],
+    ['deletes the latest', (t, m) => t.deleteMessage(m.conversation, m.id), now => expect(now).toBeUndefined(), true]
+  ]
+  for (const [what, change, check, lasts] of changes) {
+    it(`${what}: verified, the new messages in, and the change kept`, async () => {
+      const { source, target, latest } = await grown()
+      let changed = false
+      const r = await runTransfer(source, target, {
+        options: OPTIONS,
+        // Once the new messages are in, before the old phone's Done is checked.
+        onReceived: f => { if (f.body === 'done' && !changed) { changed = true; change(target, latest) } }
+      })
+      expect(changed).toBe(true)
+      expect(r.receiverError).toBeUndefined()
+      expect(r.receiver.state).toBe('verified')
+      expect(r.receiver.progress.messagesReceived).toBe(3)
+      expect((await target.findMessages('c0', ['late-0', 'late-1', 'late-2'])).map(m => m.text)).toEqual(['late 0', 'late 1', 'late 2'])
+      check((await target.findMessages('c0', [latest.id]))[0], latest)
+      if (lasts) {
+        const again = await runTransfer(source, target, { options: OPTIONS })
+        expect(again.receiver.state).toBe('verified')
+        expect(again.receiver.progress.messagesReceived).toBe(0)
+        check((await target.findMessages('c0', [latest.id]))[0], latest)
+      }
+      source.close()
+      target.close()
+    })
+  }
+})
