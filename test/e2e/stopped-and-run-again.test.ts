@@ -51,53 +51,37 @@ describe('ferry send stopped with Ctrl-C and run again with the same command lin
     expect(await exportStore(target)).toBe(sourceExport)
   }, 180_000)
 
-  it('takes another free port when its old one was taken meanwhile, rather than fail on a port it was not given', async () => {
-    const store = copyStore(source)
-    const args = { listen: '/ip4/127.0.0.1/tcp/0' }
-    const sender = startSender(store, { ...args, code: CODE })
-    const ready = await senderReady(sender)
-    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, extra: ['--no-sweep'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
-    await receiver.waitEvent('manifest', 30_000)
-    sender.child.kill('SIGINT')
-    expect((await sender.waitExit()).code, sender.describe()).toBe(130)
-    await receiver.kill9()
+  // Run again as given (--listen tcp/0), or as a person runs it again (where it listens is the pairing's to say).
+  const runsAgain: Array<[string, string | undefined]> = [
+    ['with --listen tcp/0, takes another free port when its old one was taken meanwhile, rather than fail on a port it was not given', '/ip4/127.0.0.1/tcp/0'],
+    ['without --listen, takes another free port when its old one was taken meanwhile', undefined]
+  ]
+  for (const [what, listen] of runsAgain) {
+    it(`run again ${what}`, async () => {
+      const store = copyStore(source)
+      const sender = startSender(store, { listen, code: CODE })
+      const ready = await senderReady(sender)
+      const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, extra: ['--no-sweep'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+      await receiver.waitEvent('manifest', 30_000)
+      sender.child.kill('SIGINT')
+      expect((await sender.waitExit()).code, sender.describe()).toBe(130)
+      await receiver.kill9()
 
-    const squatter = createServer()
-    await new Promise<void>(resolve => squatter.listen(tcpPort(ready.addr), '127.0.0.1', resolve))
-    try {
-      const again = startSender(store, { ...args, name: 'sender again' })
-      const resuming = await again.waitEvent('resuming')
-      const addr = (resuming.addrs as string[])[0]
-      expect(addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\//)
-      expect(tcpPort(addr)).not.toBe(tcpPort(ready.addr))
-    } finally {
-      await new Promise(resolve => squatter.close(resolve))
-    }
-  }, 120_000)
-
-  it('run again without --listen, takes another free port when its old one was taken meanwhile', async () => {
-    const store = copyStore(source)
-    const sender = startSender(store, { code: CODE })
-    const ready = await senderReady(sender)
-    const receiver = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, extra: ['--no-sweep'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
-    await receiver.waitEvent('manifest', 30_000)
-    sender.child.kill('SIGINT')
-    expect((await sender.waitExit()).code, sender.describe()).toBe(130)
-    await receiver.kill9()
-
-    const squatter = createServer()
-    await new Promise<void>(resolve => squatter.listen(tcpPort(ready.addr), '127.0.0.1', resolve))
-    try {
-      // As a person runs it again: where it listens is the pairing's to say.
-      const again = spawnFerry(['send', '--store', store, '--no-mdns', '--no-sweep', '--json'], { name: 'sender again' })
-      const resuming = await again.waitEvent('resuming')
-      const addr = (resuming.addrs as string[])[0]
-      expect(addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\//)
-      expect(tcpPort(addr)).not.toBe(tcpPort(ready.addr))
-    } finally {
-      await new Promise(resolve => squatter.close(resolve))
-    }
-  }, 120_000)
+      const squatter = createServer()
+      await new Promise<void>(resolve => squatter.listen(tcpPort(ready.addr), '127.0.0.1', resolve))
+      try {
+        const again = listen !== undefined
+          ? startSender(store, { listen, name: 'sender again' })
+          : spawnFerry(['send', '--store', store, '--no-mdns', '--no-sweep', '--json'], { name: 'sender again' })
+        const resuming = await again.waitEvent('resuming')
+        const addr = (resuming.addrs as string[])[0]
+        expect(addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\//)
+        expect(tcpPort(addr)).not.toBe(tcpPort(ready.addr))
+      } finally {
+        await new Promise(resolve => squatter.close(resolve))
+      }
+    }, 120_000)
+  }
 })
 
 describe('ferry send and ferry receive stopped with Ctrl-C say the line that carries on', () => {
