@@ -15,10 +15,12 @@ const log = logger('ferry:journal')
 // history id, which keeps bases of different old phones apart; a short name can still be guessed from
 // it by someone who reads the journal, which is private to its user like the rest of it.
 //
-// A contact's base also says which store the transfer carried it into (a digest of that store's history
-// id): a contact in the base of this store and missing from it was deleted here, and stays deleted
-// (own-names.ts). Keyed by the store as the leaf bases are (leaf-bases.ts): a store wiped and made again
-// beside the same journal must not take every contact the old phone sent before as deleted.
+// A contact's and a chat's base also say which store the transfer carried it into (a digest of that
+// store's history id): a contact in the base of this store and missing from it was deleted here, and
+// stays deleted (own-names.ts); so does such a chat of which the old phone sends no message
+// (receiver.ts: one it sends messages of is decided by its leaves). Keyed by the store as the leaf bases
+// are (leaf-bases.ts): a store wiped and made again beside the same journal must not take every contact
+// or chat the old phone sent before as deleted.
 
 /** Every key of this module's records. */
 export const NAME_BASES = 'n/'
@@ -33,8 +35,10 @@ export interface ContactBase { name: string, phone: string, store?: string }
 /**
  * Digests of a conversation's fields as the old phone last sent them. `members`: one digest per member id;
  * absent in a base written before members were kept (the merge then keeps both phones' members).
+ * `store`: as a contact's; absent in a base written before it was kept (the chat then is not taken as
+ * deleted here for it, and the next verification records it).
  */
-export interface ConversationBase { title: string, members?: Set<string> }
+export interface ConversationBase { title: string, members?: Set<string>, store?: string }
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
 const sourcePrefix = (sourceId: string): string => `${NAME_BASES}${hash('source', sourceId)}/`
@@ -72,7 +76,9 @@ export class NameBases {
         contacts.set(key.slice(CONTACT.length), base)
       } else if (key.startsWith(CONVERSATION) && typeof b?.title === 'string') {
         const members = Array.isArray(b.members) && b.members.every(m => typeof m === 'string') ? new Set(b.members as string[]) : undefined
-        conversations.set(key.slice(CONVERSATION.length), members === undefined ? { title: b.title } : { title: b.title, members })
+        const base: ConversationBase = members === undefined ? { title: b.title } : { title: b.title, members }
+        if (typeof b.store === 'string') base.store = b.store
+        conversations.set(key.slice(CONVERSATION.length), base)
       } else {
         log('ignoring a damaged name base %s', k)
       }
@@ -89,12 +95,23 @@ export class NameBases {
    * here, its owner deleted it.
    */
   carriedHere (id: string): boolean {
-    const base = this.contact(id)
-    return base?.store !== undefined && base.store === this.digest('store', this.storeId)
+    return this.isThisStore(this.contact(id)?.store)
   }
 
   conversation (id: string): ConversationBase | undefined {
     return this.conversations.get(hash('id', id))
+  }
+
+  /**
+   * True when the last verified transfer from the old phone carried chat `id` into this store: missing
+   * here, its owner deleted it.
+   */
+  chatCarriedHere (id: string): boolean {
+    return this.isThisStore(this.conversation(id)?.store)
+  }
+
+  private isThisStore (store: string | undefined): boolean {
+    return store !== undefined && store === this.digest('store', this.storeId)
   }
 
   /**
@@ -108,8 +125,8 @@ export class NameBases {
   /**
    * The journal ops that make what the old phone sent this session the bases of its next transfer:
    * written with the transfer's verification, in the same write (TransferLog.verified), so a transfer
-   * refused or never verified leaves the bases as they were. A contact left deleted here is recorded
-   * too: it was carried, and stays deleted at the next transfer.
+   * refused or never verified leaves the bases as they were. A contact or chat left deleted here is
+   * recorded too: it was carried, and stays deleted at the next transfer.
    *
    * `everyContact`: the old phone sent all its contacts (a transfer of the whole history). The base of a
    * contact it no longer has then goes: deleted there too, it is no longer "carried here", and one added
@@ -128,7 +145,7 @@ export class NameBases {
     }
     if (everyContact) for (const key of this.contacts.keys()) if (!carried.has(key)) ops.push({ key: `${prefix}${CONTACT}${key}` })
     for (const c of conversations) {
-      const base = { title: this.digest('title', c.title), members: [...new Set(c.members.map(m => this.digest('member', m)))].sort() }
+      const base = { title: this.digest('title', c.title), members: [...new Set(c.members.map(m => this.digest('member', m)))].sort(), store: this.digest('store', this.storeId) }
       ops.push({ key: `${prefix}${CONVERSATION}${hash('id', c.id)}`, value: jsonValue(base) })
     }
     return ops

@@ -464,10 +464,20 @@ export class ReceiverMachine {
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     // A chat deleted here that the old phone verified last time waits for its plan (Reconciliation.want).
+    // One it sends no message of (none in the selection, or cleared there) has no plan: carried here by
+    // the last transfer, it stays deleted; a message there since would have come, and brought it back.
     const deferred = new Set<string>()
     for (const c of conversations) {
       const inc = e.byId.get(c.id) as Incoming
-      if (inc.base !== undefined && !mineV.has(c.id)) { inc.deferred = c; deferred.add(c.id) }
+      if (mineV.has(c.id)) continue
+      if (inc.base !== undefined) {
+        inc.deferred = c
+        deferred.add(c.id)
+      } else if (inc.declared === 0 && !this.restoreDeleted && bases.chatCarriedHere(c.id)) {
+        inc.chatLeftDeleted = true
+        this.progress.chatsLeftDeleted++
+        deferred.add(c.id)
+      }
     }
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
 import { LEAF_BASES } from '../../src/journal/leaf-bases.js'
+import { NAME_BASES } from '../../src/journal/name-bases.js'
 import { endsLeaf, LEAF_MAX } from '../../src/protocol/leaves.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { HistoryChange } from '../../src/store/history.js'
@@ -104,6 +105,135 @@ describe('a second transfer into a phone whose owner deleted a chat', () => {
     expect(idsOf(target, 'c0')).toEqual([later])
     expect(next.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
     source.close()
+    target.close()
+  })
+})
+
+describe('a chat deleted here of which the old phone sends no message', () => {
+  /** A transfer after which c0 must still be deleted here, counted so, while c2's new message arrived. */
+  async function staysDeleted (source: SqliteChatStore, target: SqliteChatStore, opts: RunOptions = {}): Promise<RunResult> {
+    const later = writeOnOldPhone(source, 'c2')
+    const run = await verified(source, target, opts)
+    expect(target.hasConversation('c0')).toBe(false)
+    expect(idsOf(target, 'c0')).toEqual([])
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
+    expect(run.receiver.summary?.map(c => c.id)).not.toContain('c0')
+    if (opts.request?.conversations === undefined) expect(idsOf(target, 'c2')).toContain(later)
+    return run
+  }
+
+  it('stays deleted when the old phone cleared it since, at the whole transfer and the next', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    // "Clear chat" there: the chat stays, its messages go. Moving never deletes, and the chat is not new.
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    expect(source.hasConversation('c0')).toBe(true)
+    // A chat made there since, as empty: this phone never held it, and it arrives.
+    const c9 = { id: 'c9', kind: 'group' as const, title: 'New there', members: ['u1', 'me'] }
+    source.putMetadata([], [c9], [])
+    for (let i = 0; i < 2; i++) {
+      const run = await staysDeleted(source, target)
+      expect(target.listConversations().find(c => c.id === 'c9')).toEqual(c9)
+      expect(run.receiver.summary?.find(c => c.id === 'c9')?.messages).toBe(0)
+    }
+    // A message written there since brings it back, with that message only, as on one phone.
+    const later = writeOnOldPhone(source, 'c0')
+    const back = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual([later])
+    expect(back.receiver.progress.chatsLeftDeleted).toBe(0)
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted at a transfer of a time window in which it has no message, and at the whole one after', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await staysDeleted(source, target, { request: { since: 1_900_000_000_000 } })
+    const whole = await staysDeleted(source, target)
+    expect(whole.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted when it alone is selected, with nothing new in the window', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    const run = await staysDeleted(source, target, { request: { conversations: ['c0'], since: 1_900_000_000_000 } })
+    expect(run.receiver.summary).toEqual([])
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted when the old phone renamed it and changed its members since, as one with messages does', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    const c0 = source.listConversations().find(c => c.id === 'c0') as NonNullable<ReturnType<SqliteChatStore['listConversations']>[number]>
+    source.putMetadata([], [{ ...c0, title: 'Renamed there', members: [...c0.members, 'u3'] }], [])
+    await staysDeleted(source, target)
+    source.close()
+    target.close()
+  })
+
+  it('stays deleted when it was empty at the first transfer', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: 50, mediaSizes: [] })
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    const target = openStore()
+    await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    await target.commit({ remove: { conversations: ['c0'] } })
+    await staysDeleted(source, target)
+    source.close()
+    target.close()
+  })
+
+  it('comes back, empty, with restoreDeleted, and stays deleted again once deleted again', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    const run = await verified(source, target, { restoreDeleted: true })
+    expect(target.listConversations()).toEqual(source.listConversations())
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    await target.commit({ remove: { conversations: ['c0'] } })
+    await staysDeleted(source, target)
+    source.close()
+    target.close()
+  })
+
+  it('from a journal whose name bases do not say which store: it comes back once, then a deletion sticks', async () => {
+    const { source, target } = await afterFirstTransfer()
+    // Bases as a Ferry that kept no store in a chat's base wrote them.
+    const older = []
+    for await (const [k, v] of journalOf(target).list(NAME_BASES)) {
+      const b = JSON.parse(Buffer.from(v).toString('utf8')) as Record<string, unknown>
+      delete b.store
+      older.push({ key: k, value: new TextEncoder().encode(JSON.stringify(b)) })
+    }
+    await journalOf(target).write(older)
+    await deleteChat(target, 'c0')
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    const second = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    expect(second.receiver.progress.chatsLeftDeleted).toBe(0)
+
+    await target.commit({ remove: { conversations: ['c0'] } })
+    await staysDeleted(source, target)
+    source.close()
+    target.close()
+  })
+
+  it('arrives into a store made again beside the same journal, which inherits no base', async () => {
+    const { source, target } = await afterFirstTransfer()
+    await deleteChat(target, 'c0')
+    await remove(source, 'c0', idsOf(source, 'c0'))
+    await staysDeleted(source, target)
+    const fresh = openStore()
+    const run = await verified(source, fresh, { journal: journalOf(target) })
+    expect(fresh.hasConversation('c0')).toBe(true)
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    source.close()
+    fresh.close()
     target.close()
   })
 })
