@@ -6,6 +6,7 @@ import { fsReason } from '../fs-errors.js'
 import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
+import { mergeConversations, mergeMessages } from './import-merge.js'
 import { parseLine, readLines } from './ndjson.js'
 
 // Import of a canonical NDJSON history into a store, all or nothing.
@@ -20,7 +21,10 @@ import { parseLine, readLines } from './ndjson.js'
 // - a media line with `path` (relative to the NDJSON file's directory) must name a file whose size and
 //   sha256 match; it is copied into the store. Without `path` only the record is stored.
 // - the same key twice (contact id, conversation id, media sha256, or message conversation+id): the later
-//   line wins, as in any merge; but one sha256 declared with two different sizes is refused.
+//   line wins; but one sha256 declared with two different sizes is refused.
+// - merged with the store as a transfer merges (import-merge.ts): a message the store, or an earlier line,
+//   holds a newer version of (recalled, or edited later) keeps it, and a chat's members are never shrunk,
+//   so an older export imported after a newer one undoes nothing.
 // Any refusal is a FerryError BAD_INPUT "line N: reason" and leaves the store as it was: every row is
 // written inside one transaction that is rolled back, and media files are copied only once every line has
 // passed (and removed again should the commit still fail). Memory stays bounded by the metadata: messages
@@ -127,14 +131,14 @@ class Batches {
 
   constructor (private readonly store: SqliteChatStore) {}
 
-  added (): void {
-    if (++this.pending >= BATCH) this.flush()
+  async added (): Promise<void> {
+    if (++this.pending >= BATCH) await this.flush()
   }
 
-  flush (): void {
+  async flush (): Promise<void> {
     if (this.pending === 0) return
-    this.store.putMetadata(this.contacts, this.conversations, this.media)
-    this.store.putMessages(this.messages)
+    this.store.putMetadata(this.contacts, mergeConversations(this.store, this.conversations), this.media)
+    this.store.putMessages(await mergeMessages(this.store, this.messages))
     this.contacts = []
     this.conversations = []
     this.media = []
@@ -274,9 +278,9 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
         break
       }
     }
-    batches.added()
+    await batches.added()
   }
-  batches.flush()
+  await batches.flush()
   checkReferences(conversations, media)
   return { counts, files: [...files.values()] }
 }

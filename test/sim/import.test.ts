@@ -77,6 +77,44 @@ describe('import', () => {
     s.close()
   })
 
+  it('an older export imported after a newer one undoes nothing: edits, recalls and members stay', async () => {
+    const s = openStore()
+    const group = (members: string[]): string => JSON.stringify({ type: 'conversation', id: 'g', kind: 'group', title: 'Trip', members })
+    const newer = ndjson([
+      group(['me', 'u1', 'u2', 'u3']),
+      message('g', 'm1', { text: 'see you at 8', editedAt: 1_700_000_060_000 }),
+      message('g', 'm2', { status: 'recalled', text: undefined }),
+      message('g', 'm3', { text: 'ok' })
+    ])
+    const older = ndjson([
+      group(['me', 'u1', 'u2']),
+      message('g', 'm1', { text: 'see you at 7' }),
+      message('g', 'm2', { text: 'something I took back' }),
+      message('g', 'm3', { text: 'ok' })
+    ])
+    await importNdjson(s, newer)
+    const after = await exportText(s)
+    await importNdjson(s, older)
+    expect(await exportText(s)).toBe(after)
+    expect(s.listConversations()[0].members).toEqual(['me', 'u1', 'u2', 'u3'])
+    expect([...s.listMessages()].map(m => [m.id, m.text, m.editedAt, m.status])).toEqual([
+      ['m1', 'see you at 8', 1_700_000_060_000, undefined],
+      ['m2', undefined, undefined, 'recalled'],
+      ['m3', 'ok', undefined, undefined]
+    ])
+    s.close()
+  })
+
+  it('a newer export imported after an older one brings its edits, recalls and new members', async () => {
+    const s = openStore()
+    const group = (members: string[]): string => JSON.stringify({ type: 'conversation', id: 'g', kind: 'group', title: 'Trip', members })
+    await importNdjson(s, ndjson([group(['me', 'u1']), message('g', 'm1', { text: 'see you at 7' }), message('g', 'm2', { text: 'oops' })]))
+    await importNdjson(s, ndjson([group(['u2', 'me']), message('g', 'm1', { text: 'see you at 8', editedAt: 1_700_000_060_000 }), message('g', 'm2', { status: 'recalled', text: undefined })]))
+    expect(s.listConversations()[0].members).toEqual(['u2', 'me', 'u1'])
+    expect([...s.listMessages()].map(m => [m.id, m.text, m.status])).toEqual([['m1', 'see you at 8', undefined], ['m2', undefined, 'recalled']])
+    s.close()
+  })
+
   it('stores a media record without a path as metadata only', async () => {
     const s = openStore()
     await importNdjson(s, ndjson([JSON.stringify({ type: 'media', sha256: 'e'.repeat(64), size: 5, mime: 'video/mp4' })]), { allowNoMessages: true })

@@ -1,0 +1,53 @@
+import { keepsOwnVersion } from '../protocol/own-versions.js'
+import type { Conversation, Message } from '../store/model.js'
+import type { SqliteChatStore } from '../store/sqlite-store.js'
+
+// How an import merges into what the store holds: as a transfer does. An export is a snapshot of one
+// moment, and a person may import an older one after a newer one (a backup found later, the first of two
+// exports of the same chat): it must not undo what the store already knows happened since.
+// - A message the store holds a newer version of keeps it: a recall stays (a person who took a message
+//   back must never see it return) and a later edit stands (own-versions.ts, the rule a transfer keeps).
+//   Otherwise the file's version is written, so a re-export that carries a change lands.
+// - A chat keeps every member it has: an export names the members it knew then (a WhatsApp export only
+//   those who wrote in it), so members an import does not list may have joined since or written only
+//   outside it. The file's members come first, in its order, then those only the store has.
+// The same rule holds between two lines of one file, the earlier being what the store then holds.
+
+/** The file's conversations with the members the store holds of each added after the file's. */
+export function mergeConversations (store: SqliteChatStore, conversations: Conversation[]): Conversation[] {
+  if (conversations.length === 0) return conversations
+  const held = new Map(store.listConversations({ conversations: [...new Set(conversations.map(c => c.id))] }).map(c => [c.id, c]))
+  return conversations.map(c => {
+    const mine = held.get(c.id)
+    const only = mine?.members.filter(m => !c.members.includes(m)) ?? []
+    return only.length === 0 ? c : { ...c, members: [...c.members, ...only] }
+  })
+}
+
+/** The messages to write: the file's, less those the store (or an earlier line) holds a newer version of. */
+export async function mergeMessages (store: SqliteChatStore, messages: Message[]): Promise<Message[]> {
+  if (messages.length === 0) return messages
+  // Within the batch, one version per key: the later line unless the earlier is newer.
+  const latest = new Map<string, Message>()
+  const byConversation = new Map<string, string[]>()
+  for (const m of messages) {
+    const key = `${m.conversation}\0${m.id}`
+    const before = latest.get(key)
+    if (before === undefined) {
+      const ids = byConversation.get(m.conversation)
+      if (ids === undefined) byConversation.set(m.conversation, [m.id])
+      else ids.push(m.id)
+    }
+    if (before === undefined || !keepsOwnVersion(before, m)) latest.set(key, m)
+  }
+  const write: Message[] = []
+  for (const [conversation, ids] of byConversation) {
+    const held = new Map((await store.findMessages(conversation, ids)).map(m => [m.id, m]))
+    for (const id of ids) {
+      const m = latest.get(`${conversation}\0${id}`) as Message
+      const mine = held.get(id)
+      if (mine === undefined || !keepsOwnVersion(mine, m)) write.push(m)
+    }
+  }
+  return write
+}
