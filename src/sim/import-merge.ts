@@ -8,6 +8,9 @@ import type { SqliteChatStore } from '../store/sqlite-store.js'
 // - A message the store holds a newer version of keeps it: a recall stays (a person who took a message
 //   back must never see it return) and a later edit stands (own-versions.ts, the rule a transfer keeps).
 //   Otherwise the file's version is written, so a re-export that carries a change lands.
+// - A message the store holds with its media, imported from an export that left its media out (a
+//   WhatsApp export "without media", a Telegram one without files), keeps its media: such an export
+//   says only that the message held some, and what else it says of the message is written.
 // - A chat keeps every member it has: an export names the members it knew then (a WhatsApp export only
 //   those who wrote in it), so members an import does not list may have joined since or written only
 //   outside it. The file's members come first, in its order, then those only the store has.
@@ -38,7 +41,8 @@ export async function mergeMessages (store: SqliteChatStore, messages: Message[]
       if (ids === undefined) byConversation.set(m.conversation, [m.id])
       else ids.push(m.id)
     }
-    if (before === undefined || !keepsOwnVersion(before, m)) latest.set(key, m)
+    if (before === undefined) latest.set(key, m)
+    else if (!keepsOwnVersion(before, m)) latest.set(key, withHeldMedia(before, m))
   }
   const write: Message[] = []
   for (const [conversation, ids] of byConversation) {
@@ -46,8 +50,16 @@ export async function mergeMessages (store: SqliteChatStore, messages: Message[]
     for (const id of ids) {
       const m = latest.get(`${conversation}\0${id}`) as Message
       const mine = held.get(id)
-      if (mine === undefined || !keepsOwnVersion(mine, m)) write.push(m)
+      if (mine === undefined) write.push(m)
+      else if (!keepsOwnVersion(mine, m)) write.push(withHeldMedia(mine, m))
     }
   }
   return write
+}
+
+/** `theirs`, with the media of `mine` when `theirs` is the same message from an export that left it out. */
+function withHeldMedia (mine: Message, theirs: Message): Message {
+  if (mine.media === undefined || theirs.media !== undefined || theirs.kind === 'text' || theirs.status === 'recalled' || mine.ts !== theirs.ts) return theirs
+  // Fields the export left out (a file's name, a caption a WhatsApp export without media drops) stay.
+  return { ...mine, ...theirs, kind: mine.kind, media: mine.media }
 }
