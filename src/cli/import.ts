@@ -40,7 +40,8 @@ The format is decided by the content; archives are read in place, their media st
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
 Messages are keyed by (conversation, id): importing the same export twice changes nothing (it
-says how many of the export's messages are new to the store), and chats already in the store are kept. All or nothing: everything is checked first, and on a
+says how many of the export's messages are new to the store), a later export of the same chat adds
+what is new in it, an older one undoes no edit, recall or member, and chats already in the store are kept. All or nothing: everything is checked first, and on a
 problem nothing is written (no record, no media file), the reason is printed and the exit code
 is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
 an import leaves nothing either.
@@ -199,8 +200,8 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
     return
   }
   if (added === 0 && r.mediaFiles === 0) {
-    // Messages already there are written again as the export has them (an edit in a re-export lands),
-    // so this says no message is new, not that nothing changed.
+    // Messages already there are written again as the export has them unless the store holds a newer
+    // version (an edit in a re-export lands), so this says no message is new, not that nothing changed.
     process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}\n`)
     return
   }

@@ -7,6 +7,7 @@ import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, 
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import type { ImportOptions } from '../import.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
+import { matchStore } from './whatsapp-identity.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
   attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted,
@@ -227,6 +228,25 @@ function eraOf (entries: readonly Entry[], order: DateOrder, main: string): { er
 }
 
 /**
+ * A message's id: what the message is, so that every export of the chat gives it the same one whatever
+ * it leaves out (messages deleted "for me" since, media, the oldest messages of a capped export): its
+ * time as written, its sender, and how many messages that sender wrote at that time before it. Its
+ * text is no part of it (an edit changes the text of the same message), nor its line's place in the
+ * file. The store orders messages of one time by id, and a minute holds many: the id begins with the
+ * message's place among those of its time, so they keep the export's order. Only that place can move
+ * between exports (a message deleted "for me" earlier in the same minute), and the import then knows
+ * the message by its content (whatsapp-identity.ts).
+ */
+function messageId (stamp: string, name: string | undefined, ts: number, atTime: Map<number, number>, bySender: Map<string, number>): string {
+  const place = atTime.get(ts) ?? 0
+  atTime.set(ts, place + 1)
+  const who = `${stamp}\0${name ?? ''}`
+  const nth = bySender.get(who) ?? 0
+  bySender.set(who, nth + 1)
+  return `wa_${String(place).padStart(4, '0')}-${digest(stamp, name ?? '', String(nth))}`
+}
+
+/**
  * Maps the text of a WhatsApp export to the canonical model. `main` is the chat file's path inside the
  * export; attachments are looked for beside it (and, in an archive, by name anywhere in it).
  */
@@ -327,9 +347,10 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   }
 
   const chatTitle = options.title ?? title
-  // The chat's id: its title and first line, the same on every import of the file (and of later exports
-  // of the same chat), different for two chats whose first line (a generic system line) is alike.
-  const conversation = `wa-${digest(chatTitle, entries[0].header.stamp + entries[0].header.rest)}`
+  // The chat's id: its title, the one thing every export of the chat shares, however many of its first
+  // messages WhatsApp left out (it caps an export). Two chats of one name are told apart on import, by
+  // the messages the store holds (whatsapp-identity.ts).
+  const conversation = `wa-${digest(chatTitle)}`
   const me = options.me === undefined ? undefined : cleanName(options.me)
   const authors = new Set(bodies.map(b => b.name).filter((n): n is string => n !== undefined))
   // iOS attributes what WhatsApp says in a group (a member's new number, pinned messages, disappearing
@@ -357,10 +378,12 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   const members: string[] = []
   const messages: Message[] = []
   let group = false
+  const atTime = new Map<number, number>()
+  const bySender = new Map<string, number>()
   for (const [index, { header }] of entries.entries()) {
     const ts = instants[index] as number
     const { name, text: raw } = bodies[index]
-    const id = `wa${String(index).padStart(8, '0')}-${digest(header.stamp, name ?? '', raw)}`
+    const id = messageId(header.stamp, name, ts, atTime, bySender)
     let sender = SYSTEM_SENDER
     if (name !== undefined) {
       if (me !== undefined && name === me) sender = 'me'
@@ -453,5 +476,6 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
 /** Imports a WhatsApp chat (`main`, a .txt inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
 export async function importWhatsApp (store: SqliteChatStore, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
   const text = await source.readText(main, MAX_TEXT_BYTES)
-  return await writeHistory(store, await mapWhatsApp(text, source, main, title, options), source, main, 'whatsapp', options.onMediaWriting)
+  const history = matchStore(store, await mapWhatsApp(text, source, main, title, options))
+  return await writeHistory(store, history, source, main, 'whatsapp', options.onMediaWriting)
 }

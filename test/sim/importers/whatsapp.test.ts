@@ -105,11 +105,12 @@ describe('WhatsApp Android export (month first, 2-digit year)', async () => {
     expect(h.messages).toHaveLength(15)
   })
 
-  it('ids come from position + content: ordered by position within a minute, stable, unique', async () => {
+  it('ids keep the export\'s order within a minute (the store orders by time, then id), stable, unique', async () => {
     const ids = h.messages.map(x => x.id)
     expect(new Set(ids).size).toBe(ids.length)
-    expect([...ids].sort()).toEqual(ids)
-    expect(ids[0]).toMatch(/^wa00000000-[0-9a-f]{16}$/)
+    const stored = [...h.messages].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    expect(stored.map(x => x.id)).toEqual(ids)
+    expect(ids[0]).toMatch(/^wa_0000-[0-9a-f]{16}$/)
     expect((await load(ANDROID, 'Bob')).messages.map(x => x.id)).toEqual(ids)
   })
 

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { writeHistory } from '../../../src/sim/importers/common.js'
+import { FolderSource } from '../../../src/sim/importers/source.js'
+import { importWhatsApp, mapWhatsApp } from '../../../src/sim/importers/whatsapp.js'
+import type { Message } from '../../../src/store/model.js'
+import type { SqliteChatStore } from '../../../src/store/sqlite-store.js'
+import { cleanupTempDirs, openStore, tempDir } from '../../helpers/stores.js'
+
+// Two exports of one chat, made at different times or with different options, imported into one store:
+// each message must be there once, whatever the later export leaves out or adds.
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'whatsapp', 'reimport')
+const CHAT = 'WhatsApp Chat with Dave.txt'
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+afterEach(() => cleanupTempDirs())
+
+async function importExport (store: SqliteChatStore, dir: string, title = 'Dave'): Promise<void> {
+  await importWhatsApp(store, new FolderSource(dir), CHAT, title, { timeZone: 'UTC' })
+}
+
+/** Each message as a person sees it: who wrote what, when. */
+const shown = (s: SqliteChatStore): string[] => [...s.listMessages()].map(m => `${new Date(m.ts).toISOString().slice(0, 16)} ${m.sender}: ${m.kind === 'text' || m.kind === 'system' ? (m.text ?? '').slice(0, 20) : `[${m.kind}]${m.text === undefined ? '' : ' ' + m.text}`}`)
+
+const JANUARY = [
+  '2024-01-05T21:00 system: Messages and calls a',
+  '2024-01-05T21:01 wa:Dave: Are you coming tonig',
+  '2024-01-05T21:01 wa:Ann: Yes',
+  '2024-01-05T21:01 wa:Ann: Bringing the cake',
+  '2024-01-05T21:02 wa:Dave: [file]',
+  '2024-01-05T21:02 wa:Dave: That\'s the door',
+  '2024-01-05T21:03 wa:Ann: ok',
+  '2024-01-05T21:03 wa:Ann: ok',
+  '2024-01-13T10:15 wa:Dave: [file]',
+  '2024-01-13T10:16 wa:Ann: Nice photo',
+  '2024-01-13T10:16 wa:Dave: Thanks'
+]
+const FEBRUARY = ['2024-02-10T18:30 wa:Dave: See you Saturday', '2024-02-10T18:31 wa:Ann: 👍']
+
+describe('importing two exports of one WhatsApp chat', () => {
+  it('a later export, with a message deleted "for me" in the middle and two new ones, adds only the new ones', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'without-media'))
+    expect(shown(s)).toEqual(JANUARY)
+    await importExport(s, join(DIR, 'later'))
+    // The message deleted on the phone since stays: an import adds, and the store held it.
+    expect(shown(s)).toEqual([...JANUARY, ...FEBRUARY])
+    expect(s.listConversations()).toHaveLength(1)
+    s.close()
+  })
+
+  it('an export without media, then one with: each message once, with its media', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'without-media'))
+    await importExport(s, join(DIR, 'with-media'))
+    expect(shown(s)).toEqual(JANUARY.map(l => l.replace('[file]', '[image]')).map((l, i) => i === 4 ? l + ' The way in' : l))
+    const photos = [...s.listMessages()].filter(m => m.kind === 'image')
+    expect(photos.map(m => [m.fileName, m.media])).toEqual([
+      ['IMG-20240105-WA0001.jpg', sha(join(DIR, 'with-media', 'IMG-20240105-WA0001.jpg'))],
+      ['IMG-20240113-WA0002.jpg', sha(join(DIR, 'with-media', 'IMG-20240113-WA0002.jpg'))]
+    ])
+    expect(photos.every(m => s.hasMediaFile(m.media as string))).toBe(true)
+    s.close()
+  })
+
+  it('an export with media, then one without: the messages keep their media', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'with-media'))
+    const before = [...s.listMessages()]
+    await importExport(s, join(DIR, 'without-media'))
+    expect([...s.listMessages()]).toEqual(before)
+    s.close()
+  })
+
+  it('an export capped at the most recent messages, then the full one: one chat, each message once', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'capped'))
+    await importExport(s, join(DIR, 'later'))
+    expect(s.listConversations()).toHaveLength(1)
+    expect(shown(s)).toEqual([...JANUARY.filter(l => !l.endsWith('Ann: Yes')), ...FEBRUARY])
+    s.close()
+  })
+
+  it('the full export, then a capped one: nothing changes', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'later'))
+    const before = [...s.listMessages()]
+    await importExport(s, join(DIR, 'capped'))
+    expect([...s.listMessages()]).toEqual(before)
+    s.close()
+  })
+
+  it('keeps the ids a store imported before ids were stable holds, adding nothing twice', async () => {
+    const s = openStore()
+    // The chat as an earlier Ferry stored it: ids from each line's place, the chat's from its first line.
+    const dir = join(DIR, 'without-media')
+    const mapped = await mapWhatsApp(readFileSync(join(dir, CHAT), 'utf8'), new FolderSource(dir), CHAT, 'Dave', { timeZone: 'UTC' })
+    const old = 'wa-0123456789abcdef'
+    await writeHistory(s, {
+      ...mapped,
+      conversations: [{ ...mapped.conversations[0], id: old }],
+      messages: mapped.messages.map((m, i): Message => ({ ...m, conversation: old, id: `wa${String(i).padStart(8, '0')}-${'f'.repeat(16)}` }))
+    }, new FolderSource(dir), CHAT, 'whatsapp')
+    await importExport(s, join(DIR, 'later'))
+    expect(s.listConversations().map(c => c.id)).toEqual([old])
+    expect(shown(s)).toEqual([...JANUARY, ...FEBRUARY])
+    s.close()
+  })
+
+  it('two chats of one title that share no message stay two chats, each imported again onto itself', async () => {
+    const s = openStore()
+    const family = (lines: string[]): string => {
+      const dir = tempDir()
+      writeFileSync(join(dir, CHAT), lines.join('\n') + '\n')
+      return dir
+    }
+    const mine = family(['13/01/2024, 10:00 - Mum: Lunch on Sunday?', '13/01/2024, 10:01 - Dad: Yes'])
+    const inLaws = family(['14/01/2024, 18:00 - Rosa: Who brings the wine?', '14/01/2024, 18:05 - Luis: Me'])
+    await importExport(s, mine, 'Family')
+    await importExport(s, inLaws, 'Family')
+    await importExport(s, inLaws, 'Family')
+    await importExport(s, mine, 'Family')
+    const chats = s.listConversations()
+    expect(chats.map(c => c.title)).toEqual(['Family', 'Family'])
+    const of = (id: string): string[] => [...s.listMessages({ conversations: [id] })].map(m => m.text as string)
+    expect(chats.map(c => of(c.id)).sort()).toEqual([['Lunch on Sunday?', 'Yes'], ['Who brings the wine?', 'Me']])
+    s.close()
+  })
+})
