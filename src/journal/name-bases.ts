@@ -134,10 +134,25 @@ export class NameBases {
    * sends only its chats' people, so it says nothing of the others and leaves their bases.
    */
   record (contacts: Contact[], conversations: Conversation[], everyContact = false): JournalOp[] {
+    return this.ops(contacts, conversations, everyContact, false)
+  }
+
+  /**
+   * The ops a restore writes: bases only for the contacts and chats that have none. A backup is the old
+   * phone as it was, maybe before the last transfer from it, so it never replaces what that transfer
+   * recorded; where nothing was recorded, what the restore carried into this store is the base (a
+   * contact of it deleted here stays deleted at the next transfer, as after one).
+   */
+  recordMissing (contacts: Contact[], conversations: Conversation[]): JournalOp[] {
+    return this.ops(contacts, conversations, false, true)
+  }
+
+  private ops (contacts: Contact[], conversations: Conversation[], everyContact: boolean, missingOnly: boolean): JournalOp[] {
     const prefix = sourcePrefix(this.sourceId)
     const ops: JournalOp[] = []
     const carried = new Set<string>()
     for (const c of contacts) {
+      if (missingOnly && this.contact(c.id) !== undefined) continue
       const base: ContactBase = { name: this.digest('name', c.name), phone: this.digest('phone', c.phone), store: this.digest('store', this.storeId) }
       const key = hash('id', c.id)
       carried.add(key)
@@ -145,6 +160,7 @@ export class NameBases {
     }
     if (everyContact) for (const key of this.contacts.keys()) if (!carried.has(key)) ops.push({ key: `${prefix}${CONTACT}${key}` })
     for (const c of conversations) {
+      if (missingOnly && this.conversation(c.id) !== undefined) continue
       const base = { title: this.digest('title', c.title), members: [...new Set(c.members.map(m => this.digest('member', m)))].sort(), store: this.digest('store', this.storeId) }
       ops.push({ key: `${prefix}${CONVERSATION}${hash('id', c.id)}`, value: jsonValue(base) })
     }

@@ -118,6 +118,12 @@ export interface ReceiverInit {
    * message the old phone changed still comes, with the media it refers to.
    */
   restoreDeleted?: boolean
+  /**
+   * The sender is a backup of the old phone (restoreBackup), the phone as it was when the file was
+   * written, maybe before the last transfer from it: the bases the transfers from the old phone
+   * recorded stay as they are, gaining only what they had none of.
+   */
+  restoring?: boolean
 }
 
 /**
@@ -172,6 +178,7 @@ export class ReceiverMachine {
   private readonly freeBytes?: () => Promise<number>
   private readonly inflate?: BatchDeflate['inflate']
   private readonly restoreDeleted: boolean
+  private readonly restoring: boolean
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
@@ -203,6 +210,7 @@ export class ReceiverMachine {
     this.freeBytes = init.freeBytes
     this.inflate = init.inflate
     this.restoreDeleted = init.restoreDeleted === true
+    this.restoring = init.restoring === true
   }
 
   /** @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations. */
@@ -460,7 +468,9 @@ export class ReceiverMachine {
     const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted)
     this.progress.namesKept = kept
     this.progress.contactsLeftDeleted = contactsLeftDeleted
-    this.nameBases = bases.record(incomingContacts, incomingConversations, !isFiltered(e.selection))
+    this.nameBases = this.restoring
+      ? bases.recordMissing(incomingContacts, incomingConversations)
+      : bases.record(incomingContacts, incomingConversations, !isFiltered(e.selection))
     // The summary names each chat as this phone does.
     for (const c of conversations) (e.byId.get(c.id) as Incoming).conversation = c
     // A chat deleted here that the old phone verified last time waits for its plan (Reconciliation.want).
@@ -687,7 +697,8 @@ export class ReceiverMachine {
   private mediaBaseOps (e: Expected, intake: MediaIntake): JournalOp[] {
     const sel = e.selection
     // A selection's media index holds only its chats' files: the rest of the base stays.
-    const whole = sel.conversations === undefined && wholeConversations(sel)
+    // A restore's files join it too: the backup may be older than the last transfer, whose files stay.
+    const whole = sel.conversations === undefined && wholeConversations(sel) && !this.restoring
     return (this.mediaBase as MediaBase).record(intake.carried(), whole)
   }
 
@@ -735,7 +746,7 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld
-    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves), ...this.mediaBaseOps(e, intake)])
+    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake)])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
       this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)

@@ -362,12 +362,18 @@ export class Reconciliation {
 
   /**
    * What this transfer verified of the old phone's leaves (Verification.leaves) becomes the base of the
-   * next (leaf-bases.ts).
+   * next (leaf-bases.ts). `missingOnly` (a restore): only for the conversations that have none. A
+   * backup's leaves are the old phone's as they were, maybe before the last transfer from it: made the
+   * base, they would take a message that transfer brought, and this phone's owner deleted since, for one
+   * the old phone wrote since, and the next transfer would bring it back.
    */
-  leafBaseOps (verified: ReadonlyMap<string, Uint8Array[]>): JournalOp[] {
+  leafBaseOps (verified: ReadonlyMap<string, Uint8Array[]>, missingOnly = false): JournalOp[] {
     const whole = wholeConversations(this.expected.selection)
     const ops: JournalOp[] = []
-    for (const [id, digests] of verified) for (const op of this.leafBases.record(id, digests, whole)) ops.push(op)
+    for (const [id, digests] of verified) {
+      if (missingOnly && this.leafBases.of(id) !== undefined) continue
+      for (const op of this.leafBases.record(id, digests, whole)) ops.push(op)
+    }
     return ops
   }
 }

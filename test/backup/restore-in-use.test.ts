@@ -1,0 +1,79 @@
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, fillStore, keystream, openStore, tempDir } from '../helpers/stores.js'
+import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
+import { openBackup, restoreBackup, writeBackup, type RestoreResult } from '../../src/backup/backup.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { Message } from '../../src/store/model.js'
+
+// Restoring an older backup of the old phone onto the new phone in use: the backup is the old phone as
+// it was, not as it is. It adds what the phone lacks (and brings back what was deleted here), but must
+// not roll back what the phone got or did since, nor make the next transfer from the old phone bring
+// back what is deleted here after the restore.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+const FAST_KDF = { log2N: 4, r: 8, p: 1 } // tests only: new files cost 2^18 (kdf.test.ts)
+const PASSWORD = 'correct horse'
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+interface Phones { source: SqliteChatStore, target: SqliteChatStore, file: string }
+
+/** An old phone, a new phone that verified a first transfer of it, and a backup of the old phone then. */
+async function backedUp (): Promise<Phones> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 150, mediaSizes: [10_000] })
+  const target = openStore()
+  await transfer(source, target)
+  const file = join(tempDir(), 'old-phone.ferrybak')
+  await writeBackup(source, file, { password: PASSWORD, kdf: FAST_KDF, transfer: OPTIONS })
+  return { source, target, file }
+}
+
+async function transfer (source: SqliteChatStore, target: SqliteChatStore): Promise<RunResult> {
+  return await verifiedTransfer(source, target, { options: OPTIONS })
+}
+
+async function restore (target: SqliteChatStore, file: string): Promise<RestoreResult> {
+  const r = await restoreBackup(target, journalOf(target), await openBackup(file, PASSWORD))
+  expect(r.receiver.state).toBe('verified')
+  return r
+}
+
+const messagesOf = (store: SqliteChatStore, conversation: string): Message[] => [...store.listMessages({ conversations: [conversation] })]
+const has = (store: SqliteChatStore, conversation: string, id: string): boolean => messagesOf(store, conversation).some(m => m.id === id)
+
+let added = 0
+/** The old phone goes on being used after the backup: a photo more in `conversation`. */
+async function photoOnOldPhone (source: SqliteChatStore, conversation: string): Promise<Message> {
+  const id = `later-${++added}`
+  const { sha256, size } = await source.writeMedia(keystream(id, 5000))
+  source.putMetadata([], [], [{ sha256, size, mime: 'image/jpeg' }])
+  const m: Message = { conversation, id, sender: 'u1', ts: 1_900_000_000_000 + added, kind: 'image', media: sha256 }
+  source.putMessages([m])
+  return m
+}
+
+const holdsMedia = async (store: SqliteChatStore, sha256: string): Promise<boolean> => (await store.media(undefined, 1000)).some(r => r.sha256 === sha256)
+
+describe('restoring an older backup onto the new phone in use', () => {
+  for (const restored of [true, false]) {
+    it(`leaves deleted at the next transfer a photo deleted here ${restored ? 'after a restore' : '(no restore: the control)'}`, async () => {
+      const { source, target, file } = await backedUp()
+      const later = await photoOnOldPhone(source, 'c2')
+      const photo = later.media as string
+      await transfer(source, target)
+      if (restored) await restore(target, file)
+      expect(has(target, 'c2', later.id) && await holdsMedia(target, photo)).toBe(true)
+
+      await target.commit({ remove: { messages: [{ conversation: 'c2', id: later.id }], media: [photo] } })
+      const next = await transfer(source, target)
+      expect(has(target, 'c2', later.id)).toBe(false)
+      expect(await holdsMedia(target, photo)).toBe(false)
+      expect(next.receiver.progress.messagesLeftDeleted).toBe(1)
+      expect(next.receiver.progress.mediaLeftDeleted).toBe(1)
+      source.close()
+      target.close()
+    })
+  }
+})
