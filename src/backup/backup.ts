@@ -330,8 +330,9 @@ export async function restoreFrom (store: HistorySink, journal: Journal, source:
     const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
     // A restore brings back what the backup holds, what this phone's owner deleted since an earlier
     // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and
-    // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted). The bases
-    // the transfers from that phone recorded stay (ReceiverInit.restoring): the backup may be older.
+    // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted). Otherwise
+    // it only adds (ReceiverInit.restoring): the backup may be older than what this phone holds, names,
+    // members and message versions, and than the bases the transfers from that phone recorded.
     const receiver = new ReceiverMachine({
       sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true,
       restoring: true, freeBytes: o.freeBytes

@@ -33,6 +33,16 @@ import type { ContactBase, ConversationBase, NameBases } from '../journal/name-b
 // conformance suite ask for no such link, and an app names such a sender by its id), so a message from a
 // deleted contact that arrives does not bring the contact back either, as on one phone.
 // A contact in no base of this store (added on the old phone since, or a first transfer) arrives.
+//
+// A restore (`restoring`) merges otherwise: its sender is a backup, the old phone as it was when the file
+// was written, which may be before the last transfer from it. The bases say what that transfer carried,
+// not how old the backup is, so a backup's name differing from its base may be a rename the old phone
+// made before the backup or one it undid since, and taking it would roll back what this phone received
+// since; so may a member it lacks (one who left the group since, there or here). So a restore only adds:
+// a contact or chat this phone holds stays as it is (name, number, title, members), and what this phone
+// lacks (a contact or chat deleted here, or never here) comes as the backup has it. Nothing is lost for
+// good where the backup was the newer: what the old phone changed after the last transfer from it still
+// comes with the next one, whose bases the restore leaves as they were.
 
 /** The contacts and conversations to store, and how many of them kept a value of this phone's. */
 export interface MergedNames {
@@ -45,9 +55,13 @@ export interface MergedNames {
   contactsLeftDeleted: number
 }
 
-/** `restoreDeleted`: the person asked for what was deleted here back (ReceiverInit.restoreDeleted). */
+/**
+ * `restoreDeleted`: the person asked for what was deleted here back (ReceiverInit.restoreDeleted).
+ * `restoring`: the sender is a backup (ReceiverInit.restoring), which only adds.
+ */
 export function mergeNames (mine: { contacts: Map<string, Contact>, conversations: Map<string, Conversation> },
-  theirs: { contacts: Contact[], conversations: Conversation[] }, bases: NameBases, restoreDeleted: boolean): MergedNames {
+  theirs: { contacts: Contact[], conversations: Conversation[] }, bases: NameBases, restoreDeleted: boolean, restoring = false): MergedNames {
+  if (restoring) return restoreNames(mine, theirs)
   let kept = 0
   let contactsLeftDeleted = 0
   const contacts: Contact[] = []
@@ -67,6 +81,25 @@ export function mergeNames (mine: { contacts: Map<string, Contact>, conversation
     return m.conversation
   })
   return { contacts, conversations, kept, contactsLeftDeleted }
+}
+
+/** A restore's merge: what this phone holds stays as it is, the backup adds only what it lacks. */
+function restoreNames (mine: { contacts: Map<string, Contact>, conversations: Map<string, Conversation> },
+  theirs: { contacts: Contact[], conversations: Conversation[] }): MergedNames {
+  let kept = 0
+  const contacts = theirs.contacts.map(c => {
+    const here = mine.contacts.get(c.id)
+    if (here === undefined) return c
+    if (here.name !== c.name || (c.phone !== undefined && here.phone !== c.phone)) kept++
+    return here
+  })
+  const conversations = theirs.conversations.map(c => {
+    const here = mine.conversations.get(c.id)
+    if (here === undefined) return c
+    if (here.title !== c.title) kept++
+    return here
+  })
+  return { contacts, conversations, kept, contactsLeftDeleted: 0 }
 }
 
 type Digest = Pick<NameBases, 'digest'>

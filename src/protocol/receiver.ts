@@ -17,7 +17,7 @@ import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './optio
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
-import { keepsOwnVersion } from './own-versions.js'
+import { keepsOwnVersion, keepsOwnVersionOnRestore } from './own-versions.js'
 import { mergeNames } from './own-names.js'
 import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
@@ -120,7 +120,9 @@ export interface ReceiverInit {
   restoreDeleted?: boolean
   /**
    * The sender is a backup of the old phone (restoreBackup), the phone as it was when the file was
-   * written, maybe before the last transfer from it: the bases the transfers from the old phone
+   * written, maybe before the last transfer from it: what this phone holds stays (a contact, a chat
+   * with its title and members, a message unless the backup's version is recalled or edited later;
+   * own-names.ts, own-versions.ts), the backup adds what it lacks, and the bases the transfers from the old phone
    * recorded stay as they are, gaining only what they had none of.
    */
   restoring?: boolean
@@ -465,7 +467,7 @@ export class ReceiverMachine {
     const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
     const incomingConversations = e.conversations.map(c => c.conversation)
     const bases = await NameBases.load(this.journal, e.sourceId, this.sink.historyId)
-    const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted)
+    const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted, this.restoring)
     this.progress.namesKept = kept
     this.progress.contactsLeftDeleted = contactsLeftDeleted
     this.nameBases = this.restoring
@@ -594,7 +596,7 @@ export class ReceiverMachine {
         if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); take(i); continue }
         const theirs = encodedMessage(m)
         if (equalBytes(encodedMessage(prior), theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
-        if (keepsOwnVersion(prior, m)) {
+        if (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m)) {
           // Nothing written, so nothing to undo: logged as held, which verification reads back.
           items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id })
           this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)

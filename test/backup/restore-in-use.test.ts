@@ -4,7 +4,7 @@ import { cleanupTempDirs, fillStore, keystream, openStore, tempDir } from '../he
 import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
 import { openBackup, restoreBackup, writeBackup, type RestoreResult } from '../../src/backup/backup.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { Message } from '../../src/store/model.js'
+import type { Conversation, Message } from '../../src/store/model.js'
 
 // Restoring an older backup of the old phone onto the new phone in use: the backup is the old phone as
 // it was, not as it is. It adds what the phone lacks (and brings back what was deleted here), but must
@@ -40,8 +40,13 @@ async function restore (target: SqliteChatStore, file: string): Promise<RestoreR
   return r
 }
 
+const chat = (store: SqliteChatStore, id: string): Conversation => store.listConversations().find(c => c.id === id) as Conversation
 const messagesOf = (store: SqliteChatStore, conversation: string): Message[] => [...store.listMessages({ conversations: [conversation] })]
 const has = (store: SqliteChatStore, conversation: string, id: string): boolean => messagesOf(store, conversation).some(m => m.id === id)
+
+function rename (store: SqliteChatStore, id: string, change: Partial<Conversation>): void {
+  store.putMetadata([], [{ ...chat(store, id), ...change }], [])
+}
 
 let added = 0
 /** The old phone goes on being used after the backup: a photo more in `conversation`. */
@@ -57,6 +62,53 @@ async function photoOnOldPhone (source: SqliteChatStore, conversation: string): 
 const holdsMedia = async (store: SqliteChatStore, sha256: string): Promise<boolean> => (await store.media(undefined, 1000)).some(r => r.sha256 === sha256)
 
 describe('restoring an older backup onto the new phone in use', () => {
+  it('keeps the titles the phone has now: renamed on both phones since the backup, or on the old phone only', async () => {
+    const { source, target, file } = await backedUp()
+    rename(source, 'c0', { title: 'Trip' })
+    rename(source, 'c2', { title: 'Work' })
+    await transfer(source, target)
+    rename(target, 'c0', { title: 'Holiday' })
+
+    await restore(target, file)
+    expect(chat(target, 'c0').title).toBe('Holiday')
+    expect(chat(target, 'c2').title).toBe('Work')
+    // The old phone's bases are untouched: a later rename there still arrives, this phone's stays.
+    rename(source, 'c2', { title: 'Office' })
+    await transfer(source, target)
+    expect(chat(target, 'c0').title).toBe('Holiday')
+    expect(chat(target, 'c2').title).toBe('Office')
+    source.close()
+    target.close()
+  })
+
+  it('keeps a member the old phone added to a group since the backup, and one it removed stays out', async () => {
+    const { source, target, file } = await backedUp()
+    const group = 'c-😀'
+    rename(source, group, { members: [...chat(source, group).members.filter(m => m !== 'u2'), 'u1'] })
+    await transfer(source, target)
+    expect(chat(target, group).members).toEqual(chat(source, group).members)
+
+    await restore(target, file)
+    expect(chat(target, group).members).toEqual(chat(source, group).members)
+    // And the next transfer from the old phone, unchanged, leaves the group as it is.
+    await transfer(source, target)
+    expect(chat(target, group).members).toEqual(chat(source, group).members)
+    source.close()
+    target.close()
+  })
+
+  it('keeps a message status the old phone moved on since the backup', async () => {
+    const { source, target, file } = await backedUp()
+    const m = messagesOf(source, 'c0').find(x => x.status === undefined && x.editedAt === undefined) as Message
+    source.putMessages([{ ...m, status: 'read' }])
+    await transfer(source, target)
+
+    await restore(target, file)
+    expect(messagesOf(target, 'c0').find(x => x.id === m.id)?.status).toBe('read')
+    source.close()
+    target.close()
+  })
+
   for (const restored of [true, false]) {
     it(`leaves deleted at the next transfer a photo deleted here ${restored ? 'after a restore' : '(no restore: the control)'}`, async () => {
       const { source, target, file } = await backedUp()
