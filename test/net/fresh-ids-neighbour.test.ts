@@ -5,41 +5,26 @@
 // are its own word, and a neighbour announcing the old phone's would have it passed by.) Real libp2p nodes on loopback, found by the real sweep over a 127.x.y.0/24 (nothing leaves
 // the machine); the first discovery port is asked on every host before another port on any, so the
 // neighbour on the first port is always found first. (One peer id: test/net/unproved-refusal.test.ts.)
-import { randomInt } from 'node:crypto'
-import type { Libp2p } from '@libp2p/interface'
 import { describe, expect, it } from 'vitest'
-import { createFerry } from '../../src/create-ferry.js'
 import { ErrorCode } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
-import { SenderSearch } from '../../src/net/find-sender.js'
-import type { FerryNode } from '../../src/net/node.js'
-import { startResponder } from '../../src/net/probe.js'
-import type { LocalSubnet } from '../../src/net/subnets.js'
 import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { parseCode } from '../../src/pairing/index.js'
 import { startImpostor, type Impostor } from '../e2e/helpers/impostor.js'
+import { interruptions } from '../helpers/failure.js'
+import { expectMovedFrom, loopbackPhone, offeringPhone } from '../helpers/loopback-phones.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
-import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { sweptLan } from '../helpers/swept-lan.js'
 
-const listen = ['/ip4/127.0.0.1/tcp/0']
 const CODE = parseCode('529-6614-0382')
 const GUESS = '529-0000-0001'
 /** Peer ids the neighbour holds, each a phone that refuses at once; it answers the sweep with the next each time. */
 const IDS = 6
 
 describe('a neighbour answering each search with a fresh peer id is passed by where it answers', () => {
-  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
-  const net = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`
-  const host = `${net}.60`
-  const self: LocalSubnet = { ifname: 'lo-test', address: `${net}.100`, prefix: 24, sweepPrefix: 24, virtual: false }
-  const base = randomInt(50_000, 60_000)
-  const ports = [base, base + 1, base + 2]
-
-  async function responder (port: number, answer: () => { peer: string, addrs: string[] }): Promise<void> {
-    const r = await startResponder({ nameplate: CODE.nameplate, host, ports: [port], answer })
-    if (r === undefined) throw new Error(`port ${port} is taken`)
-    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
-  }
+  const { phones, nodes } = stoppedAfterEach()
+  const lan = sweptLan(CODE.nameplate, nodes)
+  const { ports } = lan
 
   it('found first with a fresh peer id each round, refusing at once: the receive pairs with the old phone and verifies', async () => {
     const fakes: Impostor[] = []
@@ -49,33 +34,24 @@ describe('a neighbour answering each search with a fresh peer id is passed by wh
       fakes.push(f)
     }
     let answered = 0
-    await responder(ports[0], () => {
+    await lan.showNameplate(ports[0], () => {
       const f = fakes[answered++ % IDS]
       return { peer: f.node.peerId.toString(), addrs: [f.addr] }
     })
-    const old = await createFerry(tempDir('fresh-ids-old-'), { listen, memory: false })
-    phones.push(old)
-    await fillStore(old.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
-    const offered = old.send({ code: CODE })
-    offered.catch(() => {})
-    await responder(ports[1], () => ({ peer: old.node.peerId.toString(), addrs: old.addresses().map(String) }))
-    const phone = await createFerry(tempDir('fresh-ids-new-'), { listen, memory: false })
-    phones.push(phone)
+    const old = await offeringPhone(phones, 'fresh-ids-old-', CODE)
+    await lan.showNameplate(ports[1], old.shown)
+    const phone = await loopbackPhone(phones, 'fresh-ids-new-')
 
-    const looking = new SenderSearch({
-      nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs: 30_000, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }
-    })
+    const looking = lan.search(30_000)
     const found = await looking.find()
     expect(found.peer, 'the sweep finds the neighbour first').toBe(fakes[0].node.peerId.toString())
 
     const events: FerryEvent[] = []
     const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) })
-    expect(got.progress.messages).toBe(12)
-    await expect(offered).resolves.toBeDefined()
-    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    await expectMovedFrom(old, phone, got)
     // Once it refused, its place was passed by: none of its other peer ids was tried.
     expect(fakes.map(f => f.streams), 'only the neighbour\'s first peer id was asked').toEqual([1, ...Array(IDS - 1).fill(0)])
-    const said = events.flatMap(e => e.type === 'interrupted' ? [e.error] : [])
+    const said = interruptions(events)
     expect(said).toHaveLength(1)
     expect(said[0].details).toMatchObject({ unproved: true, setAside: 1 })
     expect(await new TriedCodes(phone.journal).load(CODE), 'a refusal that checked nothing costs no try').toBeUndefined()

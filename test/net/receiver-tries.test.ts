@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 import { stoppedAfterEach } from '../helpers/stopped.js'
 import { createFerry, type Ferry } from '../../src/create-ferry.js'
-import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
+import { ErrorCode } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
 import type { FerryNode } from '../../src/net/node.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
-import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import type { JournalOp } from '../../src/journal/journal.js'
-import { generateQrKey, MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
+import { generateQrKey, parseCode } from '../../src/pairing/index.js'
 import { encodeAbort, encodeMessage, MsgType } from '../../src/pairing/messages.js'
 import { ristretto255 } from '@noble/curves/ed25519.js'
 import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
-import { readFrames } from '../../src/wire/framing.js'
+import { cutFirstPairings } from '../helpers/cut-pairings.js'
+import { failure } from '../helpers/failure.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 
 // Someone nearby may pose as the old phone: each pairing the new phone runs against it tests one guess
@@ -70,11 +70,6 @@ describe('the new phone bounds how often it tries a code', () => {
     return i
   }
 
-  async function failure (p: Promise<unknown>): Promise<FerryError> {
-    const err = await p.then(() => undefined, (e: unknown) => e)
-    expect(isFerryError(err), String(err)).toBe(true)
-    return err as FerryError
-  }
 
   it('three failed tries, then the code is refused before any CPace, also after a restart', async () => {
     const dir = tempDir('tries-new-')
@@ -217,22 +212,8 @@ describe('the new phone bounds how often it tries a code', () => {
     const old = await createFerry(tempDir('tries-drop-old-'), { listen, memory: false })
     phones.push(old)
     await fillStore(old.store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [] })
-    // The old phone's first pairing stream goes once the new phone's PAKE_A is in, before its answer;
-    // the streams after it go to the old phone's own handler, as they would without the cut.
-    const service = old.node.services.ferry
-    let pairStreams = 0
-    await old.node.unhandle(PAIR_PROTOCOL)
-    await old.node.handle(PAIR_PROTOCOL, (stream: Stream, connection) => {
-      if (++pairStreams > 1) {
-        void service['onPairStream'](stream, connection)
-        return
-      }
-      const duplex = streamToDuplex(stream)
-      void (async () => {
-        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
-        duplex.abort(new Error('the link drops'))
-      })().catch(() => {})
-    }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    // The old phone's first pairing stream goes once the new phone's PAKE_A is in, before its answer.
+    const pairStreams = await cutFirstPairings(old, 1)
     const offered = old.send({ code: CODE })
     offered.catch(() => {})
     const phone = await newPhone(tempDir('tries-drop-new-'))
@@ -241,7 +222,7 @@ describe('the new phone bounds how often it tries a code', () => {
     expect(got.progress.messages).toBe(10)
     await expect(offered).resolves.toBeDefined()
     expect(interrupted).toEqual([ErrorCode.TRUNCATED])
-    expect(pairStreams).toBe(2)
+    expect(pairStreams()).toBe(2)
     expect(await exportText(phone.store)).toBe(await exportText(old.store))
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })

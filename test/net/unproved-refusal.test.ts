@@ -5,18 +5,12 @@
 // loopback, found by the real sweep over a 127.x.y.0/24 (nothing leaves the machine); where each phone's
 // discovery port sits decides which one the sweep finds first: the first port is asked on every host
 // before another port is asked on any, so the impostor, on the first, is always found first.
-import { randomInt } from 'node:crypto'
-import type { Libp2p } from '@libp2p/interface'
-import { describe, expect, it } from 'vitest'
-import { createFerry, type Ferry } from '../../src/create-ferry.js'
-import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
-import { TriedCodes } from '../../src/journal/tried-codes.js'
-import { SenderSearch } from '../../src/net/find-sender.js'
-import type { FerryNode } from '../../src/net/node.js'
-import { startResponder } from '../../src/net/probe.js'
-import type { LocalSubnet } from '../../src/net/subnets.js'
-import type { FerryEvent } from '../../src/net/transfer-events.js'
 import type { Stream } from '@libp2p/interface'
+import { describe, expect, it } from 'vitest'
+import type { Ferry } from '../../src/create-ferry.js'
+import { ErrorCode } from '../../src/errors.js'
+import { TriedCodes } from '../../src/journal/tried-codes.js'
+import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
 import { streamToDuplex } from '../../src/net/stream-duplex.js'
 import { MAX_MESSAGE_BYTES, parseCode } from '../../src/pairing/index.js'
@@ -24,85 +18,56 @@ import { encodeAbort } from '../../src/pairing/messages.js'
 import { prefix, readFrames } from '../../src/wire/framing.js'
 import { rawNode } from '../e2e/helpers/raw-peer.js'
 import { startImpostor, type Impostor, type ImpostorOptions } from '../e2e/helpers/impostor.js'
+import { failure, interruptions } from '../helpers/failure.js'
+import { expectMovedFrom, loopbackPhone, offeringPhone, type OldPhone } from '../helpers/loopback-phones.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
-import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { sweptLan } from '../helpers/swept-lan.js'
 
-const listen = ['/ip4/127.0.0.1/tcp/0']
 const CODE = parseCode('647-2093-5518')
 const GUESS = '647-0000-0001'
 
 describe('a phone that refuses the code before checking it does not end the receive', () => {
-  const { phones, nodes } = stoppedAfterEach<FerryNode | Libp2p>()
-  const net = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`
-  const host = `${net}.60`
-  const self: LocalSubnet = { ifname: 'lo-test', address: `${net}.100`, prefix: 24, sweepPrefix: 24, virtual: false }
-  const base = randomInt(30_000, 40_000)
-  const ports = [base, base + 1, base + 2]
-
-  /** Answers the sweep for the nameplate on `host`, at `port` only, as `peer` at `addrs`. */
-  async function showNameplate (port: number, peer: string, addrs: string[]): Promise<void> {
-    const r = await startResponder({ nameplate: CODE.nameplate, host, ports: [port], answer: () => ({ peer, addrs }) })
-    if (r === undefined) throw new Error(`port ${port} is taken`)
-    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
-  }
+  const { phones, nodes } = stoppedAfterEach()
+  const lan = sweptLan(CODE.nameplate, nodes)
+  const { ports } = lan
 
   async function impostor (port: number, opts?: ImpostorOptions): Promise<Impostor> {
     const i = await startImpostor(GUESS, opts)
     nodes.push(i.node)
-    await showNameplate(port, i.node.peerId.toString(), [i.addr])
+    await lan.showNameplate(port, { peer: i.node.peerId.toString(), addrs: [i.addr] })
     return i
   }
 
-  async function oldPhone (port: number): Promise<{ phone: Ferry, offered: Promise<unknown> }> {
-    const phone = await createFerry(tempDir('unproved-old-'), { listen, memory: false })
-    phones.push(phone)
-    await fillStore(phone.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
-    const offered = phone.send({ code: CODE })
-    offered.catch(() => {})
-    await showNameplate(port, phone.node.peerId.toString(), phone.addresses().map(String))
-    return { phone, offered }
+  async function oldPhone (port: number): Promise<OldPhone> {
+    const old = await offeringPhone(phones, 'unproved-old-', CODE)
+    await lan.showNameplate(port, old.shown())
+    return old
   }
 
-  async function newPhone (): Promise<Ferry> {
-    const p = await createFerry(tempDir('unproved-new-'), { listen, memory: false })
-    phones.push(p)
-    return p
-  }
-
-  const search = (timeoutMs: number): SenderSearch => new SenderSearch({
-    nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }
-  })
-
-  async function failure (p: Promise<unknown>): Promise<FerryError> {
-    const err = await p.then(() => undefined, (e: unknown) => e)
-    expect(isFerryError(err), String(err)).toBe(true)
-    return err as FerryError
-  }
+  const newPhone = async (): Promise<Ferry> => await loopbackPhone(phones, 'unproved-new-')
 
   // CANCELLED too: the old phone's person may cancel, and a neighbour may say it as well.
   for (const refusal of [ErrorCode.CODE_EXPIRED, ErrorCode.WRONG_CODE, ErrorCode.CANCELLED] as const) {
     it(`found first, a phone that refuses at once (${refusal}) is set aside: the receive pairs with the old phone and verifies`, async () => {
       const fake = await impostor(ports[0], { refuseAtOnce: refusal })
-      const { phone: old, offered } = await oldPhone(ports[1])
+      const old = await oldPhone(ports[1])
       const phone = await newPhone()
-      const looking = search(20_000)
+      const looking = lan.search(20_000)
       const found = await looking.find()
       expect(found.peer, 'the sweep finds the impostor first').toBe(fake.node.peerId.toString())
 
       const events: FerryEvent[] = []
       const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) })
-      expect(got.progress.messages).toBe(12)
-      await expect(offered).resolves.toBeDefined()
-      expect(await exportText(phone.store)).toBe(await exportText(old.store))
+      await expectMovedFrom(old, phone, got)
       expect(fake.streams, 'the phone that refused was not asked again').toBe(1)
       // The app (and the person) hears why the receive went on looking.
-      const interrupted = events.filter(e => e.type === 'interrupted')
+      const interrupted = interruptions(events)
       expect(interrupted).toHaveLength(1)
-      const said = interrupted[0].type === 'interrupted' ? interrupted[0].error : undefined
-      expect(said?.code).toBe(refusal)
-      expect(said?.details).toMatchObject({ unproved: true, setAside: 1 })
-      expect(said?.message).toContain('refused the code before checking it')
-      expect(said?.message).toContain('the search goes on for the old phone')
+      const said = interrupted[0]
+      expect(said.code).toBe(refusal)
+      expect(said.details).toMatchObject({ unproved: true, setAside: 1 })
+      expect(said.message).toContain('refused the code before checking it')
+      expect(said.message).toContain('the search goes on for the old phone')
       expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
     })
   }
@@ -110,7 +75,7 @@ describe('a phone that refuses the code before checking it does not end the rece
   it('with no other phone showing the digits, the receive ends with the refusal it heard, said as unproved, no try spent', async () => {
     const fake = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
     const phone = await newPhone()
-    const looking = search(2_000)
+    const looking = lan.search(2_000)
     const found = await looking.find()
     const events: FerryEvent[] = []
     const refused = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, onEvent: e => events.push(e) }))
@@ -123,7 +88,7 @@ describe('a phone that refuses the code before checking it does not end the rece
     expect(refused.message).toContain('no other phone nearby shows them')
     expect(refused.message).toContain('someone nearby may be refusing in its place')
     expect(refused.message).not.toContain('2093')
-    expect(events.filter(e => e.type === 'interrupted')).toHaveLength(1)
+    expect(interruptions(events)).toHaveLength(1)
     expect(fake.streams).toBe(1)
     expect(await new TriedCodes(phone.journal).load(CODE), 'a refusal that checked nothing costs no try').toBeUndefined()
   })
@@ -134,7 +99,7 @@ describe('a phone that refuses the code before checking it does not end the rece
     // this test times out.
     const expired = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
     const phone = await newPhone()
-    const looking = search(600_000)
+    const looking = lan.search(600_000)
     const found = await looking.find()
     const refused = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 1_000 }))
     expect(refused.code).toBe(ErrorCode.CODE_EXPIRED)
@@ -148,7 +113,7 @@ describe('a phone that refuses the code before checking it does not end the rece
     // phone that cuts. Had each refusal started the time to retry over, the cuts would go on for it all again.
     // A phone set aside is passed by where it answered too, so each of the neighbour's ids answers on a
     // discovery port of its own, the cutter on the next.
-    const wide = [base, base + 1, base + 2, base + 3, base + 4]
+    const wide = lan.morePorts(5)
     const refusers = await Promise.all(wide.slice(0, 4).map(async port => {
       const node = await rawNode()
       nodes.push(node)
@@ -162,15 +127,13 @@ describe('a phone that refuses the code before checking it does not end the rece
           await duplex.close()
         })().catch(() => {})
       })
-      await showNameplate(port, node.peerId.toString(), node.getMultiaddrs().map(String))
+      await lan.showNameplate(port, { peer: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) })
       return node
     }))
     const cutter = await impostor(wide[4], { cutEvery: 'reset' })
     const phone = await newPhone()
     // One probe at a time: a host's other ports are asked in order, so its ids are found in turn.
-    const looking = new SenderSearch({
-      nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs: 30_000, sweepOptions: { subnets: [self], ports: wide, ratePerSecond: 2000, maxInFlight: 1 }
-    })
+    const looking = lan.search(30_000, { ports: wide, maxInFlight: 1 })
     const found = await looking.find()
     expect(found.peer).toBe(refusers[0].peerId.toString())
     const ended = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 1_000, retryForMs: 3_000 }))
@@ -186,7 +149,7 @@ describe('a phone that refuses the code before checking it does not end the rece
     const refuser = await impostor(ports[0], { refuseAtOnce: ErrorCode.CODE_EXPIRED })
     const guesser = await impostor(ports[1])
     const phone = await newPhone()
-    const looking = search(20_000)
+    const looking = lan.search(20_000)
     const found = await looking.find()
     expect(found.peer).toBe(refuser.node.peerId.toString())
     const wrong = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking }))

@@ -6,60 +6,38 @@
 // dialled through the CLI's own route (senderRoute: the race, and the isolation diagnosis); the first
 // discovery port is asked on every host before another port on any, so the phone on the first port is
 // always found first.
-import { randomInt } from 'node:crypto'
-import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
-import { createFerry, type Ferry } from '../../src/create-ferry.js'
-import { ErrorCode, isFerryError, type FerryError } from '../../src/errors.js'
+import type { Ferry } from '../../src/create-ferry.js'
+import { ErrorCode, type FerryError } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
-import { SenderSearch, senderRoute } from '../../src/net/find-sender.js'
-import { startResponder } from '../../src/net/probe.js'
-import type { LocalSubnet } from '../../src/net/subnets.js'
+import { senderRoute } from '../../src/net/find-sender.js'
 import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { parseCode } from '../../src/pairing/index.js'
 import { startImpostor } from '../e2e/helpers/impostor.js'
+import { failure, interruptions } from '../helpers/failure.js'
+import { expectMovedFrom, loopbackPhone, offeringPhone, type OldPhone } from '../helpers/loopback-phones.js'
+import { refusedPort } from '../helpers/refused-port.js'
 import { silentPort } from '../helpers/silent-port.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
-import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { sweptLan } from '../helpers/swept-lan.js'
 
-const listen = ['/ip4/127.0.0.1/tcp/0']
 const CODE = parseCode('529-3817-4406')
 
 describe('a phone the search found that cannot be reached does not block the receive', () => {
-  const { phones, nodes } = stoppedAfterEach<Libp2p>()
-  const net = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`
-  const host = `${net}.60`
-  const self: LocalSubnet = { ifname: 'lo-test', address: `${net}.100`, prefix: 24, sweepPrefix: 24, virtual: false }
-  const base = randomInt(50_000, 60_000)
-  const ports = [base, base + 1, base + 2]
-
-  /** Answers the sweep for the nameplate on `host`, at `port` only, with what `answer` says each time. */
-  async function showNameplate (port: number, answer: () => { peer: string, addrs: string[] }): Promise<void> {
-    const r = await startResponder({ nameplate: CODE.nameplate, host, ports: [port], answer })
-    if (r === undefined) throw new Error(`port ${port} is taken`)
-    nodes.push({ stop: async () => { await r.close() } } as unknown as Libp2p)
-  }
+  const { phones, nodes } = stoppedAfterEach()
+  const lan = sweptLan(CODE.nameplate, nodes)
+  const { ports } = lan
 
   const newPeerId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-
-  /** A loopback port nothing listens on: a connect there is refused. */
-  async function refusedPort (): Promise<number> {
-    const server = createServer()
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    const port = (server.address() as { port: number }).port
-    await new Promise<void>(resolve => server.close(() => { resolve() }))
-    return port
-  }
 
   /** A neighbour showing the nameplate as a phone (a fresh peer id each time, with `fresh`) at `addr`. */
   async function neighbour (port: number, addr: string, fresh = false): Promise<() => number> {
     let answered = 0
     const first = await newPeerId()
     const ids = fresh ? await Promise.all(Array.from({ length: 64 }, newPeerId)) : []
-    await showNameplate(port, () => {
+    await lan.showNameplate(port, () => {
       const peer = fresh ? ids[answered % ids.length] : first
       answered++
       return { peer, addrs: [`${addr}/p2p/${peer}`] }
@@ -67,51 +45,29 @@ describe('a phone the search found that cannot be reached does not block the rec
     return () => answered
   }
 
-  async function oldPhone (port: number): Promise<{ phone: Ferry, offered: Promise<unknown> }> {
-    const phone = await createFerry(tempDir('unreach-old-'), { listen, memory: false })
-    phones.push(phone)
-    await fillStore(phone.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
-    const offered = phone.send({ code: CODE })
-    offered.catch(() => {})
-    const peer = phone.node.peerId.toString()
-    const addrs = phone.addresses().map(String)
-    await showNameplate(port, () => ({ peer, addrs }))
-    return { phone, offered }
+  async function oldPhone (port: number): Promise<OldPhone> {
+    const old = await offeringPhone(phones, 'unreach-old-', CODE)
+    await lan.showNameplate(port, old.shown())
+    return old
   }
 
-  async function newPhone (): Promise<Ferry> {
-    const p = await createFerry(tempDir('unreach-new-'), { listen, memory: false })
-    phones.push(p)
-    return p
-  }
+  const newPhone = async (): Promise<Ferry> => await loopbackPhone(phones, 'unreach-new-')
 
-  const search = (timeoutMs: number): SenderSearch => new SenderSearch({
-    nameplate: CODE.nameplate, mdns: false, sweep: true, timeoutMs, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }
-  })
-
-  const lookedOn = (events: FerryEvent[]): FerryError[] => events.flatMap(e => e.type === 'interrupted' && e.error.details?.unreachable === true ? [e.error] : [])
-
-  async function failure (p: Promise<unknown>): Promise<FerryError> {
-    const err = await p.then(() => undefined, (e: unknown) => e)
-    expect(isFerryError(err), String(err)).toBe(true)
-    return err as FerryError
-  }
+  const lookedOn = (events: FerryEvent[]): FerryError[] => interruptions(events).filter(e => e.details?.unreachable === true)
 
   it('found first, a phone whose address drops every packet is left: the receive pairs with the old phone and verifies', async () => {
     const silent = await silentPort()
-    nodes.push(silent as unknown as Libp2p)
+    nodes.push(silent)
     await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${silent.port}`)
-    const { phone: old, offered } = await oldPhone(ports[1])
+    const old = await oldPhone(ports[1])
     const phone = await newPhone()
-    const looking = search(60_000)
+    const looking = lan.search(60_000)
     const found = await looking.find()
     expect(found.addrs.map(String)[0]).toContain(`/tcp/${silent.port}/`)
     const events: FerryEvent[] = []
     const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
     const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, retryForMs: 60_000, onEvent: e => events.push(e) })
-    expect(got.progress.messages).toBe(12)
-    await expect(offered).resolves.toBeDefined()
-    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    await expectMovedFrom(old, phone, got)
     // The person heard the dial's own diagnosis at once, and that the search went on.
     const said = lookedOn(events)
     expect(said).toHaveLength(1)
@@ -124,16 +80,14 @@ describe('a phone the search found that cannot be reached does not block the rec
 
   it('found first, a phone whose address refuses every connection is left: the receive pairs with the old phone and verifies', async () => {
     await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${await refusedPort()}`)
-    const { phone: old, offered } = await oldPhone(ports[1])
+    const old = await oldPhone(ports[1])
     const phone = await newPhone()
-    const looking = search(30_000)
+    const looking = lan.search(30_000)
     const found = await looking.find()
     const events: FerryEvent[] = []
     const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
     const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, retryForMs: 30_000, onEvent: e => events.push(e) })
-    expect(got.progress.messages).toBe(12)
-    await expect(offered).resolves.toBeDefined()
-    expect(await exportText(phone.store)).toBe(await exportText(old.store))
+    await expectMovedFrom(old, phone, got)
     const said = lookedOn(events)
     expect(said).toHaveLength(1)
     expect(said[0].code).toBe(ErrorCode.NO_PEER)
@@ -143,28 +97,22 @@ describe('a phone the search found that cannot be reached does not block the rec
   it('the old phone that could not be reached once is gone back to, at its new address, past a neighbour that refuses', async () => {
     // The old phone's first answer names an address it has left (nothing listens there); its later
     // answers, where it is. A neighbour showing the same digits refuses the code at once.
-    const phone0 = await createFerry(tempDir('unreach-old-'), { listen, memory: false })
-    phones.push(phone0)
-    await fillStore(phone0.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [] })
-    const offered = phone0.send({ code: CODE })
-    offered.catch(() => {})
-    const oldPeer = phone0.node.peerId.toString()
+    const old = await offeringPhone(phones, 'unreach-old-', CODE)
+    const oldPeer = old.phone.node.peerId.toString()
     const left = `/ip4/127.0.0.1/tcp/${await refusedPort()}/p2p/${oldPeer}`
     let answers = 0
-    await showNameplate(ports[0], () => ({ peer: oldPeer, addrs: answers++ === 0 ? [left] : phone0.addresses().map(String) }))
+    await lan.showNameplate(ports[0], () => answers++ === 0 ? { peer: oldPeer, addrs: [left] } : old.shown())
     const fake = await startImpostor('529-0000-0001', { refuseAtOnce: ErrorCode.CODE_EXPIRED })
     nodes.push(fake.node)
-    await showNameplate(ports[1], () => ({ peer: fake.node.peerId.toString(), addrs: [fake.addr] }))
+    await lan.showNameplate(ports[1], { peer: fake.node.peerId.toString(), addrs: [fake.addr] })
     const phone = await newPhone()
-    const looking = search(30_000)
+    const looking = lan.search(30_000)
     const found = await looking.find()
     expect(found.addrs.map(String)).toEqual([left])
     const events: FerryEvent[] = []
     const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
     const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, lookOnMs: 2_000, retryForMs: 30_000, onEvent: e => events.push(e) })
-    expect(got.progress.messages).toBe(12)
-    await expect(offered).resolves.toBeDefined()
-    expect(await exportText(phone.store)).toBe(await exportText(phone0.store))
+    await expectMovedFrom(old, phone, got)
     expect(lookedOn(events)).toHaveLength(1)
     expect(fake.streams, 'the neighbour refused once').toBe(1)
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
@@ -174,7 +122,7 @@ describe('a phone the search found that cannot be reached does not block the rec
     const answered = await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${await refusedPort()}`, true)
     const phone = await newPhone()
     // Short times, so that the test ends soon: only the bound on looking on ends it at all.
-    const looking = search(3_000)
+    const looking = lan.search(3_000)
     const found = await looking.find()
     const events: FerryEvent[] = []
     const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })

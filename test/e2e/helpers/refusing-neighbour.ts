@@ -6,9 +6,9 @@
 // one JSON line per event, as `ferry --json` does: `ready` (its peer id and discovery port), `stream`
 // for each pairing the new phone opens to it.
 //   node --import tsx refusing-neighbour.ts '{"nameplate":"123","reason":"CODE_EXPIRED"}'
-import { createServer } from 'node:net'
 import { startResponder } from '../../../src/net/probe.js'
 import type { AbortReason } from '../../../src/pairing/messages.js'
+import { refusedPort } from '../../helpers/refused-port.js'
 import { startImpostor } from './impostor.js'
 
 const { nameplate, reason } = JSON.parse(process.argv[2] ?? '{}') as { nameplate: string, reason: AbortReason | 'cut' | 'unreachable' }
@@ -21,15 +21,7 @@ const impostor = await startImpostor(`${nameplate}-0000-0001`, {
   onStream: () => { say('stream', { streams: ++streams }) }
 })
 const peer = impostor.node.peerId.toString()
-/** A port nothing listens on now: bound, then let go. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '0.0.0.0', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
-const dead = reason === 'unreachable' ? await closedPort() : undefined
+const dead = reason === 'unreachable' ? await refusedPort('0.0.0.0') : undefined
 const addrs = impostor.node.getMultiaddrs().map(String).filter(a => !a.startsWith('/ip4/127.'))
   .map(a => dead === undefined ? a : a.replace(/\/tcp\/\d+\//, `/tcp/${dead}/`))
 const responder = await startResponder({ nameplate, answer: () => ({ peer, addrs }) })
