@@ -30,8 +30,9 @@ export async function loadOrCreateKey (db: IDBDatabase): Promise<PrivateKey> {
 /**
  * A dial-only libp2p node for the browser: webrtc-direct (what a page can dial without a server), Noise,
  * yamux (libp2p's upgrader wants one; webrtc-direct muxes over data channels), no listening.
+ * `addressDialTimeoutMs`: libp2p's own per-address dial timeout unless given (the page's test seam).
  */
-export async function createBrowserNode<S extends ServiceMap> (privateKey: PrivateKey, services: ServiceFactoryMap<S>): Promise<Libp2p<S>> {
+export async function createBrowserNode<S extends ServiceMap> (privateKey: PrivateKey, services: ServiceFactoryMap<S>, addressDialTimeoutMs?: number): Promise<Libp2p<S>> {
   return await createLibp2p<S>({
     privateKey,
     addresses: { listen: [] },
@@ -41,7 +42,7 @@ export async function createBrowserNode<S extends ServiceMap> (privateKey: Priva
     streamMuxers: [yamux()],
     // The default gater in browsers refuses private and loopback addresses: exactly where the old phone is.
     connectionGater: { denyDialMultiaddr: async () => false },
-    connectionManager: { dialTimeout: 15_000, maxConnections: 4 },
+    connectionManager: { dialTimeout: 15_000, maxConnections: 4, ...(addressDialTimeoutMs !== undefined ? { addressDialTimeout: addressDialTimeoutMs } : {}) },
     services
   })
 }

@@ -572,8 +572,9 @@ async function boot (): Promise<void> {
   const db = await openFerryDb(DB_NAME)
   const store = await IdbHistoryStore.open(db)
   const journal = new IdbJournal(db)
-  const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) })
-  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME), pageTestSeams())
+  const seams = pageTestSeams()
+  const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) }, seams.addressDialTimeoutMs)
+  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME), seams)
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'
   await app.start()

@@ -18,13 +18,19 @@ export interface PageTestSeams {
   tellAgainMs?: number
   /** The longest pause between tries to tell such a phone, once it is unheard. */
   tellPauseMaxMs?: number
+  /**
+   * How long each dial of one of the old phone's addresses may take before libp2p gives it up (its
+   * connection manager's addressDialTimeout): an old phone that is gone never answers a webrtc-direct
+   * dial, so each address tried costs this much, where a live one on a LAN answers well within it.
+   */
+  addressDialTimeoutMs?: number
 }
 
 declare global {
   interface Window { __ferryTestSeams?: PageTestSeams }
 }
 
-const KNOBS = ['retryForMs', 'stallMs', 'tellAgainMs', 'tellPauseMaxMs'] as const
+const KNOBS = ['retryForMs', 'stallMs', 'tellAgainMs', 'tellPauseMaxMs', 'addressDialTimeoutMs'] as const
 
 /** The seams a test set on `from` (the page's window), each a positive time; none on a person's page. */
 export function pageTestSeams (from: { __ferryTestSeams?: unknown } = window): PageTestSeams {
