@@ -76,6 +76,14 @@ describe('a phone that cuts the pairing before checking the code does not block 
 
   const lookedOn = (events: FerryEvent[]): FerryError[] => interruptions(events).filter(e => e.details?.unproved === true)
 
+  /** The app (and the person) heard once that the phone found first stopped answering, and the receive looked elsewhere. */
+  function expectOneStallHeard (events: FerryEvent[]): void {
+    const said = lookedOn(events)
+    expect(said).toHaveLength(1)
+    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
+    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+  }
+
   for (const cut of ['close', 'reset', 'connection'] as const) {
     it(`found first, a phone that cuts every pairing before PAKE_B (${cut}) is left after a few: the receive pairs with the old phone and verifies`, async () => {
       const fake = await impostor(ports[0], { cutEvery: cut })
@@ -105,10 +113,7 @@ describe('a phone that cuts the pairing before checking the code does not block 
     const { got, events } = await receiveFromFirstFound(phone, lan.search(30_000), fake.node.peerId.toString(), { retryForMs: 30_000 })
     await expectMovedFrom(old, phone, got)
     expect(fake.streams, 'one stall, and the receive looked elsewhere').toBe(1)
-    const said = lookedOn(events)
-    expect(said).toHaveLength(1)
-    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
-    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expectOneStallHeard(events)
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 
@@ -121,10 +126,7 @@ describe('a phone that cuts the pairing before checking the code does not block 
     const { got, events } = await receiveFromFirstFound(phone, lan.search(60_000), fake.node.peerId.toString(), { retryForMs: 60_000 })
     await expectMovedFrom(old, phone, got)
     expect(fake.streams, 'one stall, and the receive looked elsewhere').toBe(1)
-    const said = lookedOn(events)
-    expect(said).toHaveLength(1)
-    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
-    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expectOneStallHeard(events)
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   }, 120_000)
 
@@ -151,10 +153,7 @@ describe('a phone that cuts the pairing before checking the code does not block 
     const { got, events } = await receiveFromFirstFound(phone, lan.search(30_000), fake.peerId.toString(), { retryForMs: 30_000 })
     await expectMovedFrom(old, phone, got)
     expect(asked, 'the stalling phone was asked once, and left').toBe(1)
-    const said = lookedOn(events)
-    expect(said).toHaveLength(1)
-    expect(said[0].details).toMatchObject({ unproved: true, cut: true, timedOut: true })
-    expect(said[0].message).toContain('stopped answering before the phones could check the code')
+    expectOneStallHeard(events)
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
 

@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest'
 import type { Ferry } from '../../src/create-ferry.js'
 import { ErrorCode, type FerryError } from '../../src/errors.js'
 import { TriedCodes } from '../../src/journal/tried-codes.js'
-import { senderRoute } from '../../src/net/find-sender.js'
+import { senderRoute, type SenderSearch } from '../../src/net/find-sender.js'
+import type { ReceiveOptions } from '../../src/net/receiving.js'
 import type { FerryEvent } from '../../src/net/transfer-events.js'
 import { parseCode } from '../../src/pairing/index.js'
 import { startImpostor } from '../e2e/helpers/impostor.js'
@@ -55,18 +56,22 @@ describe('a phone the search found that cannot be reached does not block the rec
 
   const lookedOn = (events: FerryEvent[]): FerryError[] => interruptions(events).filter(e => e.details?.unreachable === true)
 
+  /** A receive from what the search found first, dialled through the CLI's route, as `ferry receive` asks it. */
+  async function routed (looking: SenderSearch): Promise<Pick<ReceiveOptions, 'addrs' | 'code' | 'search' | 'route'>> {
+    const found = await looking.find()
+    return { addrs: found.addrs, code: CODE, search: looking, route: senderRoute({ via: found.via, preferHost: found.host, search: looking }) }
+  }
+
   it('found first, a phone whose address drops every packet is left: the receive pairs with the old phone and verifies', async () => {
     const silent = await silentPort()
     nodes.push(silent)
     await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${silent.port}`)
     const old = await oldPhone(ports[1])
     const phone = await newPhone()
-    const looking = lan.search(60_000)
-    const found = await looking.find()
-    expect(found.addrs.map(String)[0]).toContain(`/tcp/${silent.port}/`)
+    const dial = await routed(lan.search(60_000))
+    expect(dial.addrs.map(String)[0]).toContain(`/tcp/${silent.port}/`)
     const events: FerryEvent[] = []
-    const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
-    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, retryForMs: 60_000, onEvent: e => events.push(e) })
+    const got = await phone.receive({ ...dial, retryForMs: 60_000, onEvent: e => events.push(e) })
     await expectMovedFrom(old, phone, got)
     // The person heard the dial's own diagnosis at once, and that the search went on.
     const said = lookedOn(events)
@@ -82,11 +87,8 @@ describe('a phone the search found that cannot be reached does not block the rec
     await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${await refusedPort()}`)
     const old = await oldPhone(ports[1])
     const phone = await newPhone()
-    const looking = lan.search(30_000)
-    const found = await looking.find()
     const events: FerryEvent[] = []
-    const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
-    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, retryForMs: 30_000, onEvent: e => events.push(e) })
+    const got = await phone.receive({ ...await routed(lan.search(30_000)), retryForMs: 30_000, onEvent: e => events.push(e) })
     await expectMovedFrom(old, phone, got)
     const said = lookedOn(events)
     expect(said).toHaveLength(1)
@@ -106,12 +108,10 @@ describe('a phone the search found that cannot be reached does not block the rec
     nodes.push(fake.node)
     await lan.showNameplate(ports[1], { peer: fake.node.peerId.toString(), addrs: [fake.addr] })
     const phone = await newPhone()
-    const looking = lan.search(30_000)
-    const found = await looking.find()
-    expect(found.addrs.map(String)).toEqual([left])
+    const dial = await routed(lan.search(30_000))
+    expect(dial.addrs.map(String)).toEqual([left])
     const events: FerryEvent[] = []
-    const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
-    const got = await phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, lookOnMs: 2_000, retryForMs: 30_000, onEvent: e => events.push(e) })
+    const got = await phone.receive({ ...dial, lookOnMs: 2_000, retryForMs: 30_000, onEvent: e => events.push(e) })
     await expectMovedFrom(old, phone, got)
     expect(lookedOn(events)).toHaveLength(1)
     expect(fake.streams, 'the neighbour refused once').toBe(1)
@@ -122,11 +122,8 @@ describe('a phone the search found that cannot be reached does not block the rec
     const answered = await neighbour(ports[0], `/ip4/127.0.0.1/tcp/${await refusedPort()}`, true)
     const phone = await newPhone()
     // Short times, so that the test ends soon: only the bound on looking on ends it at all.
-    const looking = lan.search(3_000)
-    const found = await looking.find()
     const events: FerryEvent[] = []
-    const route = senderRoute({ via: found.via, preferHost: found.host, search: looking })
-    const ended = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, route, lookOnMs: 1_000, retryForMs: 4_000, onEvent: e => events.push(e) }))
+    const ended = await failure(phone.receive({ ...await routed(lan.search(3_000)), lookOnMs: 1_000, retryForMs: 4_000, onEvent: e => events.push(e) }))
     expect(ended.code).toBe(ErrorCode.NO_PEER)
     expect(ended.message).toContain('refused the connection: is \'ferry send\' still running there?')
     expect(lookedOn(events).length, 'it looked past the neighbour\'s fresh ids').toBeGreaterThanOrEqual(1)
