@@ -45,22 +45,32 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     return { process: p, peer: String(ready.peer) }
   }
 
+  /** The old phone on `phone`'s machine beside the neighbour, offering `code` on the next discovery port. */
+  async function oldPhone (phone: Phone, code: string): Promise<{ sender: FerryProcess, peer: string }> {
+    const sender = spawnFerryIn(tb, phone, senderArgs(copyStore(source), { code, listen: false }), 'sender')
+    const shown = await sender.waitEvent('code', 30_000)
+    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
+    return { sender, peer: String(shown.peerId) }
+  }
+
+  /** Both phones ended well and the new phone's store, `target`, holds the old phone's history. */
+  async function expectMoved (receiver: FerryProcess, old: { sender: FerryProcess }, target: string): Promise<void> {
+    const rExit = await receiver.waitExit(120_000)
+    expect(rExit.code, receiver.describe()).toBe(0)
+    expect((await old.sender.waitExit(60_000)).code, old.sender.describe()).toBe(0)
+    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+  }
+
   it('the neighbour is found first and refuses: the receiver says so, finds the old phone and verifies', async () => {
     const [p1, p2] = tb.phones
     const code = newCode()
     const fake = await neighbour(p1, code)
-    const store = copyStore(source)
+    const old = await oldPhone(p1, code)
     const target = newStorePath()
-    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code, listen: false }), 'sender')
-    const shown = await sender.waitEvent('code', 30_000)
-    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
     const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
-    const rExit = await receiver.waitExit(120_000)
-    expect(rExit.code, receiver.describe()).toBe(0)
-    expect((await sender.waitExit(60_000)).code, sender.describe()).toBe(0)
-    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    await expectMoved(receiver, old, target)
     // Found the neighbour, heard its refusal, said why it looks on, then found the old phone.
-    expect(receiver.all('discovered').map(e => e.peer)).toEqual([fake.peer, shown.peerId])
+    expect(receiver.all('discovered').map(e => e.peer)).toEqual([fake.peer, old.peer])
     const interrupted = receiver.all('interrupted')
     expect(interrupted).toHaveLength(1)
     expect(interrupted[0]).toMatchObject({ code: 'CODE_EXPIRED', unproved: true })
@@ -73,17 +83,11 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     const [p1, p2] = tb.phones
     const code = newCode()
     const fake = await neighbour(p1, code, 'cut')
-    const store = copyStore(source)
+    const old = await oldPhone(p1, code)
     const target = newStorePath()
-    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code, listen: false }), 'sender')
-    const shown = await sender.waitEvent('code', 30_000)
-    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
     // As a person runs it, without --json: what it says while it looks past the neighbour.
     const receiver = spawnFerryIn(tb, p2, ['receive', '--store', target, '--code', code], 'receiver')
-    const rExit = await receiver.waitExit(120_000)
-    expect(rExit.code, receiver.describe()).toBe(0)
-    expect((await sender.waitExit(60_000)).code, sender.describe()).toBe(0)
-    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    await expectMoved(receiver, old, target)
     const lines = receiver.stderr.split('\n')
     expect(lines, receiver.describe()).toContain(`Found ${fake.peer} by the sweep at ${p1.ip}`)
     // The first cuts are retried as a bad link's would be; the third has it say why it looks elsewhere,
@@ -91,7 +95,7 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     const lookingOn = lines.indexOf('a phone showing this code\'s first three digits dropped the link 3 times before the phones could check the code; ' +
       'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...')
     expect(lookingOn, receiver.describe()).toBeGreaterThan(-1)
-    expect(lines.indexOf(`Found ${String(shown.peerId)} by the sweep at ${p1.ip}`), receiver.describe()).toBeGreaterThan(lookingOn)
+    expect(lines.indexOf(`Found ${old.peer} by the sweep at ${p1.ip}`), receiver.describe()).toBeGreaterThan(lookingOn)
     expect(fake.process.all('stream')).toHaveLength(3)
   }, 180_000)
 
@@ -99,18 +103,12 @@ describe.skipIf(!support.ok)('ferry receive past a neighbour that refuses the co
     const [p1, p2] = tb.phones
     const code = newCode()
     const fake = await neighbour(p1, code, 'unreachable')
-    const store = copyStore(source)
+    const old = await oldPhone(p1, code)
     const target = newStorePath()
-    const sender = spawnFerryIn(tb, p1, senderArgs(store, { code, listen: false }), 'sender')
-    const shown = await sender.waitEvent('code', 30_000)
-    expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[1])
     const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
-    const rExit = await receiver.waitExit(120_000)
-    expect(rExit.code, receiver.describe()).toBe(0)
-    expect((await sender.waitExit(60_000)).code, sender.describe()).toBe(0)
-    expect(await exportStore(target) === await exportStore(source)).toBe(true)
+    await expectMoved(receiver, old, target)
     // Found the neighbour, could not reach it, said why it looks on, then found the old phone.
-    expect(receiver.all('discovered').map(e => e.peer)).toEqual([fake.peer, shown.peerId])
+    expect(receiver.all('discovered').map(e => e.peer)).toEqual([fake.peer, old.peer])
     const interrupted = receiver.all('interrupted')
     expect(interrupted, receiver.describe()).toHaveLength(1)
     expect(interrupted[0]).toMatchObject({ code: 'NO_PEER', unreachable: true })
