@@ -26,6 +26,7 @@ import { TransferLog } from '../journal/transfer-log.js'
 import { TriedCodes } from '../journal/tried-codes.js'
 import { unheardVerification } from '../net/receiving.js'
 import { holdAtVerifying } from './test-hold.js'
+import { tellAgainMsFrom } from './test-waits.js'
 import { commandLine } from './command-line.js'
 
 /** The options that pair anew: a run that carries on after Ctrl-C goes without them. */
@@ -376,6 +377,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         freeBytes: freeSpaceOf(storeDir),
         restoreDeleted: args.values['restore-deleted'] === true,
         keepUnheard: true,
+        tellAgainMs: tellAgainMsFrom(),
         beforeVerifying: holdAtVerifying()
       }).catch(err => { throw wrongCode(err) })
       printer.stop()

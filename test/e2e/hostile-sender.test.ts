@@ -211,7 +211,10 @@ describe('a hostile sender over libp2p against a real `ferry receive`', () => {
     }
     const liar = await hostile(deaf)
     const target = newStorePath()
-    const receiver = startReceiver(target, { code: CODE, peer: liar.addr })
+    // Each session waits its while for the hang-up that never comes; the next starts as soon as one gives
+    // up, so a time to tell again shorter than that wait (the seam; 20 s by default) still sees a second
+    // session start and then ends the receive after it, rather than after a third.
+    const receiver = startReceiver(target, { code: CODE, peer: liar.addr, env: { FERRY_TEST_TELL_AGAIN_MS: '5000' } })
     const exit = await receiver.waitExit(60_000)
     expect(exit.code, receiver.describe()).toBe(0)
     expect(receiver.all('verified')).toHaveLength(1)
