@@ -9,6 +9,7 @@ import { streamToDuplex } from '../../../src/net/stream-duplex.js'
 import { CodeLifetime, MAX_MESSAGE_BYTES, parseCode, SenderHandshake } from '../../../src/pairing/index.js'
 import { encodeAbort, type AbortReason } from '../../../src/pairing/messages.js'
 import { prefix, readFrames } from '../../../src/wire/framing.js'
+import { dropOncePakeAIsIn } from '../../helpers/cut-pairings.js'
 import { rawNode } from './raw-peer.js'
 
 export interface Impostor {
@@ -65,14 +66,11 @@ export async function startImpostor (guess: string, opts: ImpostorOptions = {}):
   await node.handle(PAIR_PROTOCOL, (stream: Stream, connection) => {
     me.streams++
     opts.onStream?.()
-    const duplex = streamToDuplex(stream)
     if (me.streams <= (opts.dropFirst ?? 0)) {
-      void (async () => {
-        await readFrames(duplex.source, MAX_MESSAGE_BYTES)[Symbol.asyncIterator]().next()
-        duplex.abort(new Error('the impostor drops the link'))
-      })().catch(() => {})
+      dropOncePakeAIsIn(stream)
       return
     }
+    const duplex = streamToDuplex(stream)
     const cut = opts.cutEvery
     if (cut !== undefined) {
       void (async () => {
