@@ -104,9 +104,10 @@ Examples:
     }
     const tz = optionalString(args, 'tz')
     const timeZone = tz === undefined ? undefined : checkZone(tz)
-    const opened = await openInput(path, fromStdin, forced as ImportFormat | undefined)
-    // Whatever opening the store creates is removed again should the import fail: a refused import leaves nothing.
-    const created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
+    // Whatever opening the store creates is removed again should the import fail: a refused import leaves
+    // nothing. Known only once the input is open, just before the store is: a store another process makes
+    // while this one waits on its input is not this import's to remove.
+    let created: string[] = []
     let ok = false
     let store: SqliteChatStore | undefined
     // Told before each media file is written, so a Ctrl-C mid-file knows it too.
@@ -115,18 +116,23 @@ Examples:
     // Ctrl-C: the import's one transaction was never committed, so nothing of it is in the store; a store
     // this import created holds nothing else and goes too (the media copied into it with it), as a refused
     // import leaves nothing. In a store that was there, the media files it copied go: no record points at
-    // them. Said, so nobody wonders what an interrupted import left.
+    // them. Said, so nobody wonders what an interrupted import left. Listened for before the input is
+    // opened: a terminal waiting for a paste, or a FIFO waiting for its writer, is stopped the same way.
     const onSigint = (): void => {
       if (ok) return
       // Closing rolls the import's transaction back, before its media files are weighed against the records.
       try { store?.close() } catch {}
-      if (!created.includes(resolve(dir))) removeUnrecorded(dir, writing)
+      const madeStore = created.includes(resolve(dir))
+      if (store !== undefined && !madeStore) removeUnrecorded(dir, writing)
       for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
-      process.stderr.write(`\nStopped: nothing was imported${created.includes(resolve(dir)) ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.\n`)
+      process.stderr.write(`\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.\n`)
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)
+    let opened: OpenedExport | undefined
     try {
+      opened = await openInput(path, fromStdin, forced as ImportFormat | undefined)
+      created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
       store = SqliteChatStore.open(dir, { create: true })
       const held = messagesIn(store)
       const { format, source, main } = opened
@@ -157,7 +163,7 @@ Examples:
     } finally {
       process.off('SIGINT', onSigint)
       store?.close()
-      await opened.source?.close()
+      await opened?.source?.close()
       // Cleanup is best effort: its own failure (a --store that is a file cannot have history.db removed
       // from it) must not replace the error that made the import fail.
       if (!ok) for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}

@@ -2,7 +2,7 @@
 // only look stuck: it says what it waits for and how to end it, before reading. A real pseudo-terminal,
 // made by util-linux's `script`, is its standard input (and output); a pipe or a file is never told.
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -43,6 +43,28 @@ describe('ferry import - on a terminal', () => {
     }
     expect(output).toMatch(/imported 6 contacts, 5 conversations, 5 media records \(4 files copied\), 19 messages into /)
     expect(ferry('export', '--store', store).stdout).toBe(exportOf(NDJSON))
+  })
+
+  it.skipIf(skip)('stopped with Ctrl-C while it waits, says so as a stopped import does, exits 130 and makes no store', async () => {
+    const store = join(tempDir(), 'never-pasted')
+    const command = [process.execPath, FERRY, 'import', '-', '--store', store].map(quote).join(' ')
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    const closed = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+
+    try {
+      await until('the import to say what it waits for', () => output.includes(PROMPT) || child.exitCode !== null)
+      // Ctrl-C typed on the terminal: its line discipline signals the import, as a person's key does.
+      child.stdin.write('\x03')
+      // script exits as the command it ran did (128 + the signal when one ended it).
+      expect(await closed, output).toBe(130)
+    } finally {
+      if (child.exitCode === null) child.kill()
+    }
+    expect(output.replace(/\r\n/g, '\n')).toContain('\nStopped: nothing was imported. Run the same import again to import it.\n')
+    expect(existsSync(store)).toBe(false)
   })
 })
 
