@@ -137,6 +137,9 @@ export async function buildTransports (o: TransportOptions): Promise<TransportFa
   }
   if (o.kinds.includes('webrtc')) {
     const { webRTCDirect } = await loadWebRTC()
+    // Before the listener binds its UDP port: the native libraries would print a failure on stdout.
+    const { routeNativeWebRTCLogs } = await import('./webrtc-native-log.js')
+    await routeNativeWebRTCLogs()
     const { loadOrCreateCertificate } = await import('./webrtc-cert.js')
     const certificate = o.dir !== undefined ? await loadOrCreateCertificate(o.dir, o.keepCertificate === true) : undefined
     out.push(webRTCDirect({
