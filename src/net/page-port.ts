@@ -1,6 +1,5 @@
 import { logger } from '@libp2p/logger'
 import { fromJson, jsonValue, type Journal } from '../journal/journal.js'
-import { portFree } from './port-free.js'
 import { servePage, type PageServer } from './page-server.js'
 
 // Where `ferry send --web` served the page when the new phone paired with it. A browser keeps what it
@@ -30,29 +29,26 @@ export async function rememberPagePort (journal: Journal, place: PagePlace): Pro
 }
 
 /**
- * The port to serve the page on for a sender resuming its pairing with `peer`, at `host`: with `given`
- * 0 or absent (any free one, or the default), the port the page had when that phone paired, while it is
- * free (a hint only: listening says so when another process took it in between). `previous` is that
- * port whether taken or not, so the caller can say the page moved; undefined when nothing is known.
+ * The port the page had when `peer` paired with it, for a sender resuming that pairing at `host`, with
+ * `given` 0 or absent (any free one, or the default); undefined when nothing is kept for that phone, or
+ * a port was given. Whether it is free is for the bind to say (servePage's keptPort).
  */
-export async function pagePortFor (journal: Journal, o: { peer?: string, host: string, given?: number }): Promise<{ port?: number, previous?: number }> {
-  if (o.peer === undefined || (o.given !== undefined && o.given !== 0)) return { port: o.given }
+export async function keptPagePort (journal: Journal, o: { peer?: string, given?: number }): Promise<number | undefined> {
+  if (o.peer === undefined || (o.given !== undefined && o.given !== 0)) return undefined
   const place = await load(journal)
-  if (place === undefined || place.peer !== o.peer) return { port: o.given }
-  return { port: await portFree('tcp', o.host, place.port) ? place.port : o.given, previous: place.port }
+  return place === undefined || place.peer !== o.peer ? undefined : place.port
 }
 
 /**
  * Serves the page at `host` for an offer: resuming `peer`'s pairing, on the port it had when that phone
- * paired (pagePortFor). `movedFrom`: that port, when the page could not have it (the browser holds
- * nothing of the transfer at the new origin, so the caller says so).
+ * paired (keptPagePort) where it can still be bound, and where it cannot (another process took it) as
+ * it would have without a port kept. `movedFrom`: that port, when the page could not have it (the
+ * browser holds nothing of the transfer at the new origin, so the caller says so).
  */
 export async function serveKeptPage (journal: Journal, o: { peer?: string, host: string, given?: number, addrs: string[] }): Promise<{ page: PageServer, movedFrom?: number }> {
-  const { port, previous } = await pagePortFor(journal, o)
-  const serve = async (p: number | undefined): Promise<PageServer> => await servePage({ host: o.host, port: p, addrs: o.addrs })
-  // Free a moment ago, taken since: the page goes where it would have without a port kept.
-  const page = port === previous && port !== o.given ? await serve(port).catch(async () => await serve(o.given)) : await serve(port)
-  return { page, movedFrom: previous !== undefined && page.port !== previous ? previous : undefined }
+  const kept = await keptPagePort(journal, o)
+  const page = await servePage({ host: o.host, port: o.given, keptPort: kept, addrs: o.addrs })
+  return { page, movedFrom: kept !== undefined && page.port !== kept ? kept : undefined }
 }
 
 async function load (journal: Journal): Promise<PagePlace | undefined> {

@@ -62,6 +62,12 @@ export interface PageServerOptions {
   host: string
   /** 0: any free port. Default DEFAULT_PAGE_PORT, or any free port when that one is taken. */
   port?: number
+  /**
+   * A port to serve on rather than `port` while it can be had: the one a resumed offer's page had when
+   * its phone paired (page-port.ts). Taken by another process, the page goes where `port` puts it.
+   * Trying it is the check: a port looked at first could be taken before the server binds it.
+   */
+  keptPort?: number
   /** The built page (default PAGE_DIR): its index.html and app.js. */
   dir?: string
   /**
@@ -135,15 +141,24 @@ export async function servePage (o: PageServerOptions): Promise<PageServer> {
   const files = loadPage(o.dir, o.addrs, o)
   const wanted = o.port ?? DEFAULT_PAGE_PORT
   const option = o.portOption ?? '--web-port'
-  let server: Server
-  let port: number
+  const taken = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+  let listening: { server: Server, port: number } | undefined
+  const kept = o.keptPort
+  if (kept !== undefined) {
+    listening = await listen(files, o.host, kept).catch(err => {
+      if (!taken(err)) throw listenError(err, o.host, kept, option)
+      log('port %d, where the page was served when its phone paired, is taken: serving it elsewhere', kept)
+      return undefined
+    })
+  }
   try {
-    ({ server, port } = await listen(files, o.host, wanted))
+    listening ??= await listen(files, o.host, wanted)
   } catch (err) {
     // The default port is a preference: another program (or another ferry) may hold it.
-    if (o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw listenError(err, o.host, wanted, option)
-    ;({ server, port } = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0, option) }))
+    if (o.port !== undefined || !taken(err)) throw listenError(err, o.host, wanted, option)
+    listening = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0, option) })
   }
+  const { server, port } = listening
   const url = `http://${hostHeaderFor(o.host, port)}/`
   log('serving the browser phone on %s', url)
   let closed: Promise<void> | undefined
