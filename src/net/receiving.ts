@@ -181,7 +181,17 @@ export class Receiving {
   }
 
   /** One receive, to its end: FerryService.receive, with its addresses parsed. */
-  async run (opts: Dialling, emit: (e: EventBody) => void): Promise<ReceiveResult> {
+  async run (opts: Dialling, emitAll: (e: EventBody) => void): Promise<ReceiveResult> {
+    // Each session's machine says its chats are ready once it holds every message; after a reconnect the
+    // next session says so again of the same chats. An app hears it once a receive.
+    let chatsReady = false
+    const emit = (e: EventBody): void => {
+      if (e.type === 'chats-ready') {
+        if (chatsReady) return
+        chatsReady = true
+      }
+      emitAll(e)
+    }
     let peer: PeerId | undefined
     // A typed code whose guesses this phone spent is refused before the old phone is even looked for.
     if (opts.code !== undefined && opts.qrKey === undefined) await this.tried.check(opts.code)

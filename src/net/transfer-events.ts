@@ -97,7 +97,7 @@ export type FerryEvent = { at: number } & (
    */
   | { type: 'manifest', totalMessages: number, totalMediaBytes: number, conversations: number, unsent?: string[] }
   | { type: 'progress', progress: Progress }
-  /** The receiver holds every message: its chats can be opened while the media goes on. */
+  /** The receiver holds every message: its chats can be opened while the media goes on. Once a receive. */
   | { type: 'chats-ready', messages: number }
   /**
    * The receiver holds everything the sender announced and reads it back against the sender's digests,

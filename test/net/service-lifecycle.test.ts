@@ -121,6 +121,33 @@ describe('an app awaiting a transfer', () => {
     await stopping
   })
 
+  it('hears chats-ready once a receive, though a reconnect makes the next session find its chats ready again', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = old.send({ code })
+    const heard: Array<FerryEvent['type']> = []
+    let cut = false
+    const { stats } = await fresh.receive({
+      addrs: old.addresses(),
+      code,
+      onEvent: e => { heard.push(e.type) },
+      // The first session holds every message, and its link is lost before it verifies: the next one
+      // resumes holding them all.
+      beforeVerifying: async () => {
+        if (cut) return
+        cut = true
+        await fresh.node.hangUp(old.node.peerId)
+      }
+    })
+    await offered
+    expect(heard.filter(t => t === 'interrupted').length).toBeGreaterThanOrEqual(1)
+    expect(heard.filter(t => t === 'chats-ready')).toEqual(['chats-ready'])
+    expect(heard.indexOf('chats-ready')).toBeLessThan(heard.indexOf('interrupted'))
+    expect(stats.messagesHeld + stats.messagesSent).toBe(40)
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
   it('stopping the new phone ends a receive still trying to reach the old one: CANCELLED, not NO_PEER', async () => {
     const old = await oldPhone()
     const fresh = await phone()
