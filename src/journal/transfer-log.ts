@@ -50,6 +50,16 @@ export interface VerifiedOutcome {
   mediaFilesReceived: number
   mediaBytesReceived: number
   mediaFilesHeld: number
+  // What else the verification counted, so that a phone restarted before the old phone heard reports it
+  // as the receive did (a damaged file's warning, what stayed deleted). Absent in a journal written
+  // before they were kept: left out of the stats then, not zero.
+  mediaFilesDamaged?: number
+  messagesKept?: number
+  namesKept?: number
+  messagesLeftDeleted?: number
+  chatsLeftDeleted?: number
+  contactsLeftDeleted?: number
+  mediaLeftDeleted?: number
 }
 
 interface MetadataPriors {

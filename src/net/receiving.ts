@@ -470,7 +470,7 @@ const OPTIONAL_STATS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messa
 
 /**
  * What a receive moved, as the app hears it, from the receiver's counts: a session's (ReceiverProgress),
- * or what the journal kept of the last verification (which keeps no damaged or kept counts).
+ * or what the journal kept of the last verification.
  */
 function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
   Partial<Pick<ReceiverProgress, typeof OPTIONAL_STATS[number]>>): TransferStats {

@@ -747,7 +747,14 @@ export class ReceiverMachine {
       messagesHeld: p.messagesHeld,
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
-      mediaFilesHeld: p.mediaFilesHeld
+      mediaFilesHeld: p.mediaFilesHeld,
+      mediaFilesDamaged: p.mediaFilesDamaged,
+      messagesKept: p.messagesKept,
+      namesKept: p.namesKept,
+      messagesLeftDeleted: p.messagesLeftDeleted,
+      chatsLeftDeleted: p.chatsLeftDeleted,
+      contactsLeftDeleted: p.contactsLeftDeleted,
+      mediaLeftDeleted: p.mediaLeftDeleted
     }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake)])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',

@@ -53,6 +53,8 @@ describe('a new phone started again after it verified, before it forgot the pair
     const again = await fresh.receive({ addrs, tellAgainMs: 1_000, retryForMs: 30_000, onEvent: e => events.push(e) })
     expect(again.summary).toEqual(result.summary)
     expect(again.progress).toEqual(result.progress)
+    // Every count the receive reported, a damaged file's and what stayed deleted included.
+    expect(again.stats).toEqual(result.stats)
     expect(events.filter(e => e.type === 'verified')).toHaveLength(1)
     expect(await fresh.journal.get(PAIRING_KEY)).toBeUndefined()
     expect(await exportText(fresh.store)).toBe(source)
