@@ -19,7 +19,16 @@ export interface LogItem {
   ts: number
   id: string
   prior?: Message
+  /**
+   * The digest (WRITTEN_DIGEST_BYTES) of the encoding the store held once the batch was written: what
+   * the transfer wrote, or what it found and left (held). The undo touches only a message still stored
+   * so; absent in entries written before it was kept (format 2 and earlier), which undo as they did.
+   */
+  written?: Uint8Array
 }
+
+/** Bytes of LogItem.written. */
+export const WRITTEN_DIGEST_BYTES = 16
 
 const FLAGS: LogFlag[] = ['new', 'prior', 'held']
 const FLAG_CODES: Record<LogFlag, number> = { new: 0, prior: 1, held: 2 }
@@ -66,6 +75,11 @@ class Writer {
 
   bytes (b: Uint8Array): void {
     this.varint(b.byteLength)
+    this.raw(b)
+  }
+
+  /** `b`, with no length before it. */
+  raw (b: Uint8Array): void {
     this.room(b.byteLength)
     this.buf.set(b, this.pos)
     this.pos += b.byteLength
@@ -106,7 +120,11 @@ class Reader {
   }
 
   bytes (): Uint8Array {
-    const n = this.varint()
+    return this.raw(this.varint())
+  }
+
+  /** The next `n` bytes, a view. */
+  raw (n: number): Uint8Array {
     if (this.pos + n > this.buf.byteLength) throw damaged()
     const out = this.buf.subarray(this.pos, this.pos + n)
     this.pos += n
@@ -140,12 +158,13 @@ const MAX_DELTA = 2 ** 52
 const HEADER_ROOM = 16
 
 /**
- * Packs a batch's items (format 2): a header (the format, the length of the numbers), then each item's
+ * Packs a batch's items (format 3): a header (the format, the length of the numbers), then each item's
  * numbers, then every string of the batch as one UTF-8 block. An item's numbers are its head,
- * ((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows), the name's
- * length when one follows, its timestamp (a delta from the item before, or see DELTA), its id's length
- * (both lengths in UTF-16 units) and a prior's encoding. The strings go in with one encodeInto and come
- * out with one decode, where format 1 copied each id in and decoded each out on its own.
+ * (((how its ts is written) * 3 + its flag) * 2 + (1 when a new conversation name follows)) * 2 + (1 when
+ * a written digest follows), the name's length when one follows, its timestamp (a delta from the item
+ * before, or see DELTA), its id's length (both lengths in UTF-16 units), its written digest's bytes and a
+ * prior's encoding. Format 2 is the same without the digest bit and bytes. The strings go in with one
+ * encodeInto and come out with one decode, where format 1 copied each id in and decoded each out on its own.
  */
 export function packItems (items: LogItem[]): Uint8Array {
   const w = scratch
@@ -157,7 +176,9 @@ export function packItems (items: LogItem[]): Uint8Array {
     const same = it.conversation === conversation
     const delta = it.ts - ts
     const how = Math.abs(delta) <= MAX_DELTA ? DELTA : it.ts < 0 ? ABSOLUTE_NEGATIVE : ABSOLUTE
-    w.varint((how * FLAGS.length + FLAG_CODES[it.flag]) * 2 + (same ? 0 : 1))
+    const digest = it.written
+    if (digest !== undefined && digest.byteLength !== WRITTEN_DIGEST_BYTES) throw new FerryError(ErrorCode.INTERNAL, 'a written digest of the wrong length')
+    w.varint(((how * FLAGS.length + FLAG_CODES[it.flag]) * 2 + (same ? 0 : 1)) * 2 + (digest === undefined ? 0 : 1))
     if (!same) {
       w.varint(it.conversation.length)
       strings.push(it.conversation)
@@ -168,6 +189,7 @@ export function packItems (items: LogItem[]): Uint8Array {
     ts = it.ts
     w.varint(it.id.length)
     strings.push(it.id)
+    if (digest !== undefined) w.raw(digest)
     if (it.flag === 'prior') w.bytes(ferry.Message.encode(messageToWire(it.prior as Message)).finish())
   }
   const numbers = w.pos - HEADER_ROOM
@@ -176,7 +198,7 @@ export function packItems (items: LogItem[]): Uint8Array {
   // The header, written into the room right before the numbers.
   const start = HEADER_ROOM - 1 - varintLength(numbers)
   w.pos = start
-  w.varint(2)
+  w.varint(3)
   w.varint(numbers)
   return w.buf.slice(start, end)
 }
@@ -184,15 +206,15 @@ export function packItems (items: LogItem[]): Uint8Array {
 
 /**
  * The items of a packed entry one at a time: verification walks a million of them, and an entry's items
- * decoded at once lived long enough to be promoted out of the young generation. Reads both formats:
+ * decoded at once lived long enough to be promoted out of the young generation. Reads every format:
  * an unverified transfer's log may have been written by an earlier version.
  */
 export function * readItems (b: Uint8Array): Generator<LogItem> {
   const r = new Reader(b)
   const format = r.varint()
   // Format 1: each string in place, after its length in bytes.
-  if (format === 1) return yield * items(r, () => r.string())
-  if (format !== 2) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
+  if (format === 1) return yield * items(r, () => r.string(), false)
+  if (format !== 2 && format !== 3) throw new FerryError(ErrorCode.STORE, 'the journal holds an undo entry of an unknown format')
   const numbersEnd = r.varint() + r.pos
   if (numbersEnd > b.byteLength) throw damaged()
   const strings = dec.decode(b.subarray(numbersEnd))
@@ -203,16 +225,21 @@ export function * readItems (b: Uint8Array): Generator<LogItem> {
     const length = numbers.varint()
     if (at + length > strings.length) throw damaged()
     return strings.slice(at, at += length)
-  })
+  }, format === 3)
   if (at !== strings.length) throw damaged()
 }
 
-/** The items whose numbers `r` holds; `text` reads the next string, where the format keeps it. */
-function * items (r: Reader, text: () => string): Generator<LogItem> {
+/**
+ * The items whose numbers `r` holds; `text` reads the next string, where the format keeps it.
+ * `digests`: heads carry the written digest's bit (format 3).
+ */
+function * items (r: Reader, text: () => string, digests: boolean): Generator<LogItem> {
   let conversation = ''
   let ts = 0
   while (!r.done) {
-    const head = r.varint()
+    let head = r.varint()
+    const digested = digests && head % 2 === 1
+    if (digests) head = Math.floor(head / 2)
     const flag = FLAGS[Math.floor(head / 2) % FLAGS.length]
     const how = Math.floor(head / 2 / FLAGS.length)
     if (how > ABSOLUTE_NEGATIVE) throw damaged()
@@ -220,6 +247,7 @@ function * items (r: Reader, text: () => string): Generator<LogItem> {
     if (how === DELTA) ts += r.signed()
     else ts = how === ABSOLUTE ? r.varint() : -r.varint()
     const item: LogItem = { flag, conversation, ts, id: text() }
+    if (digested) item.written = r.raw(WRITTEN_DIGEST_BYTES).slice()
     if (flag === 'prior') item.prior = messageFromWire(ferry.Message.decode(r.bytes()))
     yield item
   }

@@ -1,6 +1,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
-import type { Contact, Conversation, Selection } from '../store/model.js'
+import { ErrorCode, FerryError } from '../errors.js'
+import type { Contact, Conversation, Message, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
@@ -14,6 +15,9 @@ const log = logger('ferry:journal')
 // replaces; so are the manifest's contacts, conversations and media records. Verification drops the log:
 // what a verified transfer wrote is the phone's history, and no later failure takes it back. A refusal replays the log backwards, so the store is as it was before the
 // transfer's unverified sessions, whatever other transfers or the app itself wrote meanwhile elsewhere.
+// Only what is still as the transfer wrote it is taken back: each message is logged with a digest of
+// the encoding written (LogItem.written), and one the person, the app or an import changed or deleted
+// since stays as they left it (a recall must never be undone into the message coming back).
 // One transfer at a time may be unverified: opening another first undoes it (it is the old phone's data,
 // never verified here, and the next transfer fetches it again if it is still wanted).
 
@@ -85,8 +89,12 @@ function tagged (tag: number, body: Uint8Array): Uint8Array {
   return out
 }
 
+/** LogItem.written of a message as the store reads it back (the protocol's writtenDigest). */
+export type StoredDigest = (m: Message) => Uint8Array
+
 export class TransferLog {
-  constructor (private readonly journal: Journal) {}
+  /** `digestOf`: needed to undo, once an entry keeps digests; reading records needs none. */
+  constructor (private readonly journal: Journal, private readonly digestOf?: StoredDigest) {}
 
   /** Transfers not verified (yet or since they were received again). */
   async unfinished (): Promise<TransferRecord[]> {
@@ -213,7 +221,9 @@ export class TransferLog {
 
   /**
    * Takes back everything the transfer wrote since it was last verified, newest first: messages it added
-   * are removed, those it replaced put back, and the same for contacts and conversations; media records
+   * are removed, those it replaced put back (each only while it is still as the transfer wrote it), and
+   * the same for contacts and conversations (a conversation it added stays while a message is left in
+   * it); media records
    * last (undoMedia). Each entry is dropped once undone, so an undo cut short by a crash carries on where
    * it stopped.
    */
@@ -229,7 +239,7 @@ export class TransferLog {
       const v = await this.journal.get(k)
       if (v === undefined) continue
       if (v[0] === MEDIA) { media.push([k, v]); continue }
-      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : inverse(v))
+      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : await inverseOf(v, sink, this.digestOf))
       await this.journal.write([{ key: k }])
     }
     await this.undoMedia(media, sink)
@@ -274,12 +284,45 @@ async function metadataInverse (entry: Uint8Array, sink: HistorySink): Promise<H
   }
 }
 
-function inverse (entry: Uint8Array): HistoryChange {
+/**
+ * What takes back one logged batch: a message it added is removed, one it replaced put back; where the
+ * item keeps the digest of what was written, only while the store still holds exactly that. The stored
+ * versions are read a conversation's run at a time, as the batch wrote them.
+ */
+async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: StoredDigest | undefined): Promise<HistoryChange> {
   const remove: Array<{ conversation: string, id: string }> = []
-  const messages = []
-  for (const it of readItems(entry.subarray(1))) {
-    if (it.flag === 'new') remove.push({ conversation: it.conversation, id: it.id })
-    else if (it.flag === 'prior' && it.prior !== undefined) messages.push(it.prior)
+  const messages: Message[] = []
+  let run: LogItem[] = []
+  const flush = async (): Promise<void> => {
+    if (run.length === 0) return
+    const items = run
+    run = []
+    if (digestOf === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
+    const stored = new Map((await sink.findMessages(items[0].conversation, items.map(it => it.id))).map(m => [m.id, m]))
+    for (const it of items) {
+      const now = stored.get(it.id)
+      // Deleted since, or changed since (by the person, the app, an import, another transfer): theirs.
+      if (now === undefined || !sameBytes(digestOf(now), it.written as Uint8Array)) continue
+      undoItem(it, remove, messages)
+    }
   }
+  for (const it of readItems(entry.subarray(1))) {
+    if (it.flag === 'held' || (it.flag === 'prior' && it.prior === undefined)) continue
+    if (it.written === undefined) { undoItem(it, remove, messages); continue }
+    if (run.length > 0 && run[0].conversation !== it.conversation) await flush()
+    run.push(it)
+  }
+  await flush()
   return { messages, remove: { messages: remove } }
+}
+
+function undoItem (it: LogItem, remove: Array<{ conversation: string, id: string }>, messages: Message[]): void {
+  if (it.flag === 'new') remove.push({ conversation: it.conversation, id: it.id })
+  else if (it.prior !== undefined) messages.push(it.prior)
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

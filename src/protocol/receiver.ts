@@ -23,6 +23,7 @@ import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { ownVersionKey, Verification } from './verification.js'
+import { storedDigest, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
 
@@ -205,7 +206,7 @@ export class ReceiverMachine {
   constructor (init: ReceiverInit) {
     this.sink = init.sink
     this.journal = init.journal
-    this.log = new TransferLog(init.journal)
+    this.log = new TransferLog(init.journal, storedDigest)
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
@@ -593,17 +594,18 @@ export class ReceiverMachine {
       for (let i = from; i < to; i++) {
         const m = messages[i]
         const prior = stored?.get(m.id)
-        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id }); take(i); continue }
         const theirs = encodedMessage(m)
-        if (equalBytes(encodedMessage(prior), theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id }); continue }
+        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(theirs) }); take(i); continue }
+        const mine = encodedMessage(prior)
+        if (equalBytes(mine, theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) }); continue }
         if (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m)) {
           // Nothing written, so nothing to undo: logged as held, which verification reads back.
-          items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id })
+          items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) })
           this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
           this.progress.messagesKept++
           continue
         }
-        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior })
+        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior, written: writtenDigest(theirs) })
         take(i)
       }
     }

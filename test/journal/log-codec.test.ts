@@ -55,8 +55,13 @@ describe('the undo log codec', () => {
       status: fc.option(fc.constantFrom(...MESSAGE_STATUSES), { nil: undefined })
     }, { requiredKeys: ['conversation', 'id', 'sender', 'ts', 'kind'] }) as fc.Arbitrary<Message>
     // Items of a few conversations (so runs form), each flag, priors with every optional field.
-    const item = fc.tuple(fc.constantFrom('c1', 'c2', '𝒞'), fc.constantFrom('new', 'prior', 'held') as fc.Arbitrary<LogItem['flag']>, ts, id, message)
-      .map(([conversation, flag, t, i, m]): LogItem => flag === 'prior' ? { flag, conversation, ts: t, id: i, prior: m } : { flag, conversation, ts: t, id: i })
+    const written = fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: undefined })
+    const item = fc.tuple(fc.constantFrom('c1', 'c2', '𝒞'), fc.constantFrom('new', 'prior', 'held') as fc.Arbitrary<LogItem['flag']>, ts, id, message, written)
+      .map(([conversation, flag, t, i, m, w]): LogItem => {
+        const it: LogItem = flag === 'prior' ? { flag, conversation, ts: t, id: i, prior: m } : { flag, conversation, ts: t, id: i }
+        if (w !== undefined) it.written = w
+        return it
+      })
     fc.assert(fc.property(fc.array(item, { maxLength: 40 }), items => {
       expect(unpack(packItems(items))).toEqual(items)
     }), { numRuns: 500 })
@@ -71,6 +76,29 @@ describe('the undo log codec', () => {
       { flag: 'prior', conversation: 'c1', ts: 1_700_000_005_000, id: 'm3', prior: prior({ id: 'm3', ts: 5, text: 'before' }) },
       { flag: 'new', conversation: 'g-😀', ts: -12, id: '𝒜' },
       { flag: 'new', conversation: 'c2', ts: Number.MAX_SAFE_INTEGER, id: 'far' }
+    ])
+  })
+
+  it('keeps with each item the digest of what was written, where one is given', () => {
+    const digest = (n: number): Uint8Array => new Uint8Array(16).fill(n)
+    const items: LogItem[] = [
+      { flag: 'new', conversation: 'c1', ts: 1_700_000_000_000, id: 'm1', written: digest(1) },
+      { flag: 'held', conversation: 'c1', ts: 1_700_000_000_000, id: 'm2', written: digest(2) },
+      { flag: 'prior', conversation: 'g-😀', ts: 5, id: 'm3', prior: prior({ id: 'm3', ts: 5, text: 'before' }), written: digest(3) },
+      { flag: 'new', conversation: 'g-😀', ts: Number.MAX_SAFE_INTEGER, id: 'no digest' }
+    ]
+    expect(unpack(packItems(items))).toEqual(items)
+    expect(() => packItems([{ flag: 'new', conversation: 'c1', ts: 1, id: 'm1', written: new Uint8Array(3) }])).toThrow(expect.objectContaining({ code: 'INTERNAL' }))
+  })
+
+  it('still reads an entry of format 2, which kept no digests: its items undo as they always did', () => {
+    // packItems of format 2, kept as its bytes: every string of the batch in one block after the numbers.
+    const v2 = Buffer.from('0236010280a0abfef9620204000202904e021c0a02633112026d331a02753120052a047465787432066265666f72650104a7eeabfef9620263316d316d326d33672df09f9880f09d929c', 'hex')
+    expect(unpack(v2)).toEqual([
+      { flag: 'new', conversation: 'c1', ts: 1_700_000_000_000, id: 'm1' },
+      { flag: 'held', conversation: 'c1', ts: 1_700_000_000_000, id: 'm2' },
+      { flag: 'prior', conversation: 'c1', ts: 1_700_000_005_000, id: 'm3', prior: prior({ id: 'm3', ts: 5, text: 'before' }) },
+      { flag: 'new', conversation: 'g-😀', ts: -12, id: '𝒜' }
     ])
   })
 

@@ -11,6 +11,7 @@ import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log
 import type { LogItem } from '../../src/journal/log-codec.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { storeMediaRecords } from '../../src/protocol/media-records.js'
+import { storedDigest } from '../../src/protocol/written-digest.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, exportText, mediaFiles, openStore, tempDir } from '../helpers/stores.js'
@@ -48,12 +49,12 @@ async function receive (log: TransferLog, rec: TransferRecord, store: SqliteChat
   for (const m of batch) {
     const [stored] = await store.findMessages(m.conversation, [m.id])
     if (stored === undefined) {
-      items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id })
+      items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest(m) })
       write.push(m)
     } else if (isDeepStrictEqual(stored, m)) {
-      items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id })
+      items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest(stored) })
     } else {
-      items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior: stored })
+      items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior: stored, written: storedDigest(m) })
       write.push(m)
     }
   }
@@ -111,7 +112,7 @@ async function entries (journal: NodeJournal, transferId: Uint8Array): Promise<n
 async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJournal, log: TransferLog, own: Message[], verified: Message[], media: MediaRecord[] }> {
   const store = openStore()
   const journal = journalOf(store)
-  const log = new TransferLog(journal)
+  const log = new TransferLog(journal, storedDigest)
   store.putMetadata([{ id: 'u1', name: 'Ann' }, { id: 'me', name: 'Me' }], [{ id: 'c1', kind: 'direct', title: 'Ann', members: ['u1', 'me'] }], [])
   const own = [msg('c1', 'own-1', 100, 'written on this phone'), msg('c1', 'own-2', 200, 'also mine', { status: 'read' })]
   store.putMessages(own)
@@ -129,7 +130,7 @@ async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJou
 describe('transfer records', () => {
   it('are made at open, found again after a restart, and count their sessions and writes', async () => {
     const store = openStore()
-    const log = new TransferLog(journalOf(store))
+    const log = new TransferLog(journalOf(store), storedDigest)
     const rec = await log.open(T1, 'source-1', { conversations: ['c1'] }, store)
     expect(rec).toMatchObject({ transferId: bytesToHex(T1), sourceId: 'source-1', selection: { conversations: ['c1'] }, state: 'receiving', sessions: 1, written: 0 })
     expect(await log.get(T1)).toEqual(rec)
@@ -140,7 +141,7 @@ describe('transfer records', () => {
     expect(rec.written).toBe(3)
     for (const j of journals.splice(0)) await j.close()
 
-    const again = new TransferLog(journalOf(store))
+    const again = new TransferLog(journalOf(store), storedDigest)
     expect(await again.get(T1)).toEqual(rec)
     const resumed = await again.open(T1, 'source-1', { conversations: ['c1'] }, store)
     expect(resumed).toMatchObject({ transferId: rec.transferId, state: 'receiving', sessions: 2, written: 3 })
@@ -162,7 +163,7 @@ describe('a damaged journal', () => {
   it('is a typed error, not a crash', async () => {
     const store = openStore()
     const journal = journalOf(store)
-    const log = new TransferLog(journal)
+    const log = new TransferLog(journal, storedDigest)
     await journal.write([{ key: `t/${bytesToHex(T1)}`, value: new TextEncoder().encode('{"transferId":"01') }])
     await expect(log.get(T1)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('damaged') })
     await expect(log.unfinished()).rejects.toMatchObject({ code: 'STORE' })
@@ -180,7 +181,7 @@ describe('the undo log', () => {
     // Logged, then the process died before its commit: the entry is on disk for the next process.
     await log.logItems(rec, [{ flag: 'prior', conversation: 'c1', ts: own[0].ts, id: own[0].id, prior: own[0] }, { flag: 'new', conversation: 'c1', ts: 300, id: 'new' }])
     await journal.close()
-    const next = new TransferLog(journalOf(store))
+    const next = new TransferLog(journalOf(store), storedDigest)
     const found = await next.get(T1) as TransferRecord
     const logged: LogItem[] = []
     for await (const batch of next.sessionItems(found)) logged.push(...batch)
@@ -285,6 +286,52 @@ describe('the undo log', () => {
     store.close()
   })
 
+  it('takes back only what is still as the transfer wrote it: a message changed or deleted since stays so', async () => {
+    const { store, log, own, verified } = await phoneInUse()
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store, [{ id: 'u9', name: 'New' }], [{ id: 'c9', kind: 'group', title: 'New chat', members: ['u9', 'me'] }])
+    await receive(log, rec, store, [
+      { ...own[0], text: 'replaced' }, { ...own[1], text: 'replaced too' }, { ...verified[0], text: 'replaced as well' },
+      msg('c9', 'n-1', 10, 'added'), msg('c9', 'n-2', 11, 'added'), msg('c1', 'n-3', 300, 'added')
+    ])
+    // Meanwhile on this phone: a replaced message recalled, another deleted; an added one edited, another deleted.
+    store.putMessages([{ ...own[0], text: 'replaced', status: 'recalled' }, msg('c9', 'n-1', 10, 'added, then edited here', { editedAt: 5 })])
+    store.deleteMessage('c1', own[1].id)
+    store.deleteMessage('c9', 'n-2')
+    await log.undo(rec, store)
+    const now = new Map([...store.listMessages()].map(m => [`${m.conversation}/${m.id}`, m]))
+    expect(now.get(`c1/${own[0].id}`)).toMatchObject({ text: 'replaced', status: 'recalled' })
+    expect(now.has(`c1/${own[1].id}`)).toBe(false)
+    expect(now.get(`c9/n-1`)).toMatchObject({ text: 'added, then edited here' })
+    expect(now.has('c9/n-2')).toBe(false)
+    // What nobody touched is taken back: the replaced message put back, the added one gone.
+    expect(now.get(`g1/${verified[0].id}`)).toEqual(verified[0])
+    expect(now.has('c1/n-3')).toBe(false)
+    // The chat the transfer added holds a message left, so it stays, with its members.
+    expect((await store.conversations()).map(c => c.conversation.id)).toContain('c9')
+    expect((await store.contacts()).map(c => c.id)).toContain('u9')
+    store.close()
+  })
+
+  it('still undoes an entry an earlier version logged (format 2, no digests) as it always did', async () => {
+    const store = openStore()
+    const journal = journalOf(store)
+    const log = new TransferLog(journal, storedDigest)
+    store.putMetadata([], [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }, { id: 'g-😀', kind: 'group', title: 'g', members: ['me'] }], [])
+    const before = msg('c1', 'm3', 5, 'before')
+    store.putMessages([before])
+    const held = msg('c1', 'm2', 1_700_000_000_000, 'held')
+    store.putMessages([held])
+    const rec = await log.open(T1, 'src', {}, store)
+    // What format 2 logged for: m1 new, m2 held, m3 replaced (prior 'before'), 𝒜 new; then the batch written.
+    const v2 = Buffer.from('0236010280a0abfef9620204000202904e021c0a02633112026d331a02753120052a047465787432066265666f72650104a7eeabfef9620263316d316d326d33672df09f9880f09d929c', 'hex')
+    await journal.write([{ key: `u/${bytesToHex(T1)}/000000000000`, value: new Uint8Array([0x6d, ...v2]) }])
+    store.putMessages([msg('c1', 'm1', 1_700_000_000_000, 'new'), { ...before, text: 'after' }, msg('g-😀', '𝒜', -12, 'new')])
+    await log.undo(rec, store)
+    expect([...store.listMessages()]).toEqual([before, held])
+    store.close()
+  })
+
   it('is replayed by opening another transfer: one left unverified is undone first, and forgotten', async () => {
     const { store, log, own } = await phoneInUse()
     const before = await snapshot(store)
@@ -304,7 +351,7 @@ describe('the undo log', () => {
 
   it('tells the current session what it wrote, in order, and nothing of earlier sessions', async () => {
     const store = openStore()
-    const log = new TransferLog(journalOf(store))
+    const log = new TransferLog(journalOf(store), storedDigest)
     const items = async (rec: TransferRecord): Promise<string[]> => {
       const out: string[] = []
       for await (const batch of log.sessionItems(rec)) for (const it of batch) out.push(`${it.flag} ${it.conversation}/${it.id}`)
@@ -340,8 +387,9 @@ function undoUntilKilled (dir: string, transferId: Uint8Array, kill: KillPoint):
     import { SqliteChatStore } from ${SRC('store/sqlite-store.ts')}
     import { NodeJournal } from ${SRC('journal/node-journal.ts')}
     import { TransferLog } from ${SRC('journal/transfer-log.ts')}
+    import { storedDigest } from ${SRC('protocol/written-digest.ts')}
     const store = SqliteChatStore.open(${JSON.stringify(dir)})
-    const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}))
+    const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}), storedDigest)
     const rec = await log.get(new Uint8Array(${JSON.stringify([...transferId])}))
     const kill = ${JSON.stringify(kill)}
     // The store removes a file after the transaction that dropped its record has committed.
@@ -393,7 +441,7 @@ describe('an undo cut short by a crash', () => {
     const when = kill === 'files' ? 'as the media records had gone, before their files' : `after ${kill} of its 5 commits`
     it(`is finished when the same transfer opens again, before it resumes (killed ${when})`, async () => {
       const { store, before } = await refusedHalfWay(kill)
-      const log = new TransferLog(journalOf(store))
+      const log = new TransferLog(journalOf(store), storedDigest)
       expect(await log.get(T1)).toMatchObject({ state: 'refused' })
       expect((await log.unfinished()).map(r => r.state)).toEqual(['refused'])
       const rec = await log.open(T1, 'src', {}, store)
@@ -405,7 +453,7 @@ describe('an undo cut short by a crash', () => {
 
     it(`is finished when another transfer opens (killed ${when})`, async () => {
       const { store, before } = await refusedHalfWay(kill)
-      const log = new TransferLog(journalOf(store))
+      const log = new TransferLog(journalOf(store), storedDigest)
       await log.open(T2, 'other', {}, store)
       expect(await snapshot(store)).toEqual(before)
       expect(await log.get(T1)).toBeUndefined()
