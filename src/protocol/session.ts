@@ -65,6 +65,8 @@ async function untilHungUp (reads: AsyncIterator<unknown>, duplex: ByteDuplex, m
 function toPeer (err: FerryError): { code: ErrorCode, message: string } {
   if (err.code === ErrorCode.STORE) return { code: err.code, message: 'its store failed (that phone says why)' }
   if (err.code === ErrorCode.INTERNAL) return { code: err.code, message: 'it failed (that phone says why)' }
+  // The old phone's history is not in question: the new phone's own person or app changed what it received.
+  if (err.details?.changedHere === true) return { code: err.code, message: 'messages the transfer wrote were changed or deleted on the new phone while it ran (by its person or app): nothing is wrong with this history, and the transfer can be run again' }
   return { code: err.code, message: err.message }
 }
 

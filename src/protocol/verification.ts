@@ -4,6 +4,7 @@ import type { HistorySink, MessagePosition } from '../store/history.js'
 import { comparePositions, type Conversation, type Selection } from '../store/model.js'
 import type { ferry } from '../wire/codec.js'
 import { breathe, SLICE } from './breathe.js'
+import { firstChangedHere } from './changed-here.js'
 import { KeepingCutter } from './conversation-leaves.js'
 import { equalBytes, toHex } from './digest.js'
 import { ConversationRoot, LeafCutter, LeafHasher, type LeafSummary } from './leaves.js'
@@ -114,6 +115,31 @@ export class Verification {
    * a message of its own there meanwhile), only what this session wrote is read back, by the log's keys.
    */
   async verify (chats: ChatReceived[], claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<VerifiedChat[]> {
+    try {
+      return await this.verifyAll(chats, claimed)
+    } catch (err) {
+      throw await this.explained(err)
+    }
+  }
+
+  /**
+   * A mismatch that messages changed on this phone explain (changed-here.ts) says so, under the same
+   * code: the transfer is refused all the same (what it wrote cannot be shown to be the old phone's), but
+   * neither person should think the old phone's history damaged, and the changes made here are kept
+   * (the undo leaves them: transfer-log.ts).
+   */
+  private async explained (err: unknown): Promise<unknown> {
+    if (!(err instanceof FerryError) || (err.code !== ErrorCode.DIGEST_MISMATCH && err.code !== ErrorCode.COUNT_MISMATCH)) return err
+    const changed = await firstChangedHere(this.sink, this.sessionItems())
+    if (changed === undefined) return err
+    const { conversation, id, deleted } = changed
+    return new FerryError(err.code,
+      `messages this transfer wrote were changed or deleted on this phone while it ran (message ${id} of conversation ${conversation} was ${deleted ? 'deleted' : 'changed'}), ` +
+      'or the store did not keep them as written: the transfer is not verified, and the changes made here are kept (receiving again moves the rest and verifies it)',
+      { ...err.details, changedHere: true, conversation, messageId: id }, { cause: err })
+  }
+
+  private async verifyAll (chats: ChatReceived[], claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<VerifiedChat[]> {
     let log: WrittenKeys | undefined
     const written = (): WrittenKeys => (log ??= new WrittenKeys(this.sessionItems()))
     const summary: VerifiedChat[] = []

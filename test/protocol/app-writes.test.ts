@@ -88,6 +88,8 @@ describe('a transfer verified while the app writes', () => {
       tamper: f => f.body === 'batch' ? [{ batch: { messages: (f.batch?.messages ?? []).map(m => ({ ...m, text: 'forged' })) } }] : [f]
     })
     expect(r.receiverError?.code).toBe('DIGEST_MISMATCH')
+    // The forged messages read back as they were written: nothing was changed here, the sender lied.
+    expect(r.receiverError?.details?.changedHere).toBeUndefined()
     const after = await exportText(target)
     expect(after).not.toContain('forged')
     expect(messageLines(after)).toEqual([expect.stringContaining('written by the app: app-4')])

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Message } from '../../src/store/model.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import type { Frame } from '../../src/wire/codec.js'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { closeJournals, runTransfer, verifiedTransfer } from '../helpers/transfer.js'
+
+// The new phone is in use while it receives: once its chats are ready the person or app may recall,
+// edit or delete a message the transfer wrote, or import an export over it. A transfer refused or left
+// unverified is undone, and that undo must take back only what is still as the transfer wrote it: a
+// message someone took back must never return, and nothing the person wrote may go.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+async function oldPhone (): Promise<SqliteChatStore> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 200, mediaSizes: [200_000] })
+  return source
+}
+
+/** Runs `write` on the new phone's store as the old phone's Done arrives: after chats-ready, before the read-back. */
+function atDone (write: () => void): (frame: Frame) => void {
+  return frame => { if (frame.body === 'done') write() }
+}
+
+const stored = (store: SqliteChatStore, conversation: string, id: string): Message | undefined =>
+  [...store.listMessages({ conversations: [conversation] })].find(m => m.id === id)
+
+describe('changes made on the new phone while a transfer runs', () => {
+  it('a recall after chats-ready survives the refusal and the next transfer: the message stays recalled', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const original = stored(source, 'c0', 'm5') as Message
+    expect(original.status).toBeUndefined()
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: atDone(() => { target.putMessages([{ ...original, status: 'recalled' }]) }) })
+    expect(r.receiver.chatsReady).toBe(true)
+    expect(r.receiverError?.code).toBe('DIGEST_MISMATCH')
+    expect(r.receiverError?.details).toMatchObject({ changedHere: true, conversation: 'c0', messageId: 'm5' })
+    expect(r.receiverError?.message).toContain('changed or deleted on this phone')
+    // The old phone is not told its history is damaged: what it hears names the new phone's changes.
+    expect(r.senderError?.code).toBe('PEER_ERROR')
+    expect(r.senderError?.message).toContain('changed or deleted on the new phone')
+    // The refusal took back the rest of what the transfer wrote, and left the recall.
+    expect([...target.listMessages()].map(m => [m.conversation, m.id, m.status])).toEqual([['c0', 'm5', 'recalled']])
+
+    // The next transfer brings everything else, and the recalled message stays recalled.
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(stored(target, 'c0', 'm5')?.status).toBe('recalled')
+    expect(target.stats().messages).toBe(source.stats().messages)
+    source.close()
+    target.close()
+  })
+
+  it('a message deleted after chats-ready stays deleted after the refusal, also one the transfer replaced', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    // The old phone edits a message; the second transfer replaces the new phone's copy of it.
+    const edited = { ...(stored(source, 'c2', 'm8') as Message), text: 'edited on the old phone', editedAt: 1_800_000_000_000 }
+    source.putMessages([edited])
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: atDone(() => { target.deleteMessage('c2', 'm8') }) })
+    expect(r.receiver.progress.messagesReceived).toBe(1)
+    expect(r.receiverError?.code).toBe('COUNT_MISMATCH')
+    expect(r.receiverError?.details).toMatchObject({ changedHere: true, conversation: 'c2', messageId: 'm8' })
+    expect(r.receiverError?.message).toContain('was deleted')
+    expect(stored(target, 'c2', 'm8')).toBeUndefined()
+    expect(target.stats().messages).toBe(source.stats().messages - 1)
+    source.close()
+    target.close()
+  })
+})
