@@ -1,7 +1,10 @@
 import { existsSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
-import { importNdjson, type ImportResult } from '../sim/import.js'
+import { KeptWrites } from '../journal/kept-writes.js'
+import { NodeJournal } from '../journal/node-journal.js'
+import { TransferLog } from '../journal/transfer-log.js'
+import { importNdjson, type ImportResult, type WrittenRecords } from '../sim/import.js'
 import type { ForeignImportResult } from '../sim/importers/common.js'
 import { DATE_ORDERS, type DateOrder } from '../sim/importers/date-order.js'
 import { IMPORT_FORMATS, openExport, openStdin, STDIN_LABEL, type ImportFormat, type OpenedExport } from '../sim/importers/detect.js'
@@ -110,6 +113,7 @@ Examples:
     let created: string[] = []
     let ok = false
     let store: SqliteChatStore | undefined
+    let journal: NodeJournal | undefined
     // Told before each media file is written, so a Ctrl-C mid-file knows it too.
     const writing: string[] = []
     const onMediaWriting = (sha256: string): void => { writing.push(sha256) }
@@ -135,25 +139,35 @@ Examples:
       created = STORE_PATHS.map(p => resolve(dir, p)).filter(p => !existsSync(p))
       store = SqliteChatStore.open(dir, { create: true })
       const held = messagesIn(store)
+      // What this import writes is the person's: a transfer left unverified must not take it back when
+      // it is undone, even where it holds what that transfer wrote (an export of the same chats).
+      journal = NodeJournal.existing(store.dir)
+      const transfers = journal === undefined ? undefined : new TransferLog(journal)
+      const kept = transfers !== undefined && (await transfers.unfinished()).length > 0 ? new KeptWrites() : undefined
+      const onWritten = kept === undefined ? undefined : (w: WrittenRecords): void => { kept.add(w) }
+      const keep = async (): Promise<void> => { if (kept !== undefined) await transfers?.keep(kept) }
       const { format, source, main } = opened
       if (format === 'ndjson') {
         const r = await importNdjson(store, opened.input ?? opened.file, {
           // A file on standard input keeps standard input's base: `ferry export > F` wrote its paths from here.
           baseDir: optionalString(args, 'base') ?? (fromStdin ? '.' : undefined),
           onMediaWriting,
+          onWritten,
           inputName: opened.input === undefined ? undefined : fromStdin ? STDIN_LABEL : path
         })
         ok = true
+        await keep()
         sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK
       }
       if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
       const r: ForeignImportResult = format === 'telegram'
-        ? await importTelegram(store, source, main, { timeZone, onMediaWriting })
+        ? await importTelegram(store, source, main, { timeZone, onMediaWriting, onWritten })
         : await importWhatsApp(store, source, main, opened.title ?? main, {
-          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting
+          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting, onWritten
         })
       ok = true
+      await keep()
       sayImported(r, messagesIn(store) - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
       if (!json) process.stdout.write(`format: ${format} (${main === source.label ? main : `${main} in ${source.label}`})${r.details.map(d => `; ${d}`).join('')}\n`)
       const unmapped = Object.entries(r.unmapped)
@@ -162,6 +176,7 @@ Examples:
       return EXIT_OK
     } finally {
       process.off('SIGINT', onSigint)
+      await journal?.close()
       store?.close()
       await opened?.source?.close()
       // Cleanup is best effort: its own failure (a --store that is a file cannot have history.db removed

@@ -4,6 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { Contact, Conversation, Message, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
+import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
 
@@ -251,6 +252,29 @@ export class TransferLog {
   }
 
   /**
+   * What the person wrote over unverified transfers' writes by their own doing (an import) is theirs:
+   * every unfinished transfer's log forgets those keys, so no undo takes them back, even where they hold
+   * exactly what the transfer wrote. Entry by entry, as an undo reads them; each rewrite stands alone.
+   */
+  async keep (kept: KeptWrites): Promise<void> {
+    if (kept.empty) return
+    for (const r of await this.unfinished()) {
+      const keys: string[] = []
+      for await (const [k] of this.journal.list(entryPrefix(r.transferId))) keys.push(k)
+      let forgotten = 0
+      for (const k of keys) {
+        const v = await this.journal.get(k)
+        if (v === undefined) continue
+        const rest = without(v, kept)
+        if (rest === v) continue
+        forgotten++
+        await this.journal.write([rest === undefined ? { key: k } : { key: k, value: rest }])
+      }
+      if (forgotten > 0) log('%d undo entries of transfer %s leave what was written over them', forgotten, r.transferId)
+    }
+  }
+
+  /**
    * The media entries (newest first), once every message the transfer wrote is gone: a record it added
    * stays only if a message it did not write refers to it (the store checks that as it removes it,
    * HistoryChange.remove.media). One change for all of them, as the store reads every message for that
@@ -282,6 +306,32 @@ async function metadataInverse (entry: Uint8Array, sink: HistorySink): Promise<H
     conversations: p.conversations,
     remove: { contacts: p.newContacts.filter(id => !members.has(id)), conversations: p.newConversations.filter(id => !kept.has(id)) }
   }
+}
+
+/** An undo entry without what `kept` names: itself when it names none of it, undefined when nothing is left. */
+function without (entry: Uint8Array, kept: KeptWrites): Uint8Array | undefined {
+  if (entry[0] === MESSAGES) {
+    const items = [...readItems(entry.subarray(1))]
+    const left = items.filter(it => !kept.hasMessage(it.conversation, it.id))
+    if (left.length === items.length) return entry
+    return left.length === 0 ? undefined : tagged(MESSAGES, packItems(left))
+  }
+  if (entry[0] === METADATA) {
+    const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
+    const left: MetadataPriors = {
+      contacts: p.contacts.filter(c => !kept.contacts.has(c.id)),
+      conversations: p.conversations.filter(c => !kept.conversations.has(c.id)),
+      newContacts: p.newContacts.filter(id => !kept.contacts.has(id)),
+      newConversations: p.newConversations.filter(id => !kept.conversations.has(id))
+    }
+    const n = (q: MetadataPriors): number => q.contacts.length + q.conversations.length + q.newContacts.length + q.newConversations.length
+    if (n(left) === n(p)) return entry
+    return n(left) === 0 ? undefined : tagged(METADATA, jsonValue(left))
+  }
+  const p = readMedia(entry.subarray(1))
+  const left: MediaPriors = { added: p.added.filter(sha => !kept.media.has(sha)), replaced: p.replaced.filter(r => !kept.media.has(r.sha256)) }
+  if (left.added.length + left.replaced.length === p.added.length + p.replaced.length) return entry
+  return left.added.length + left.replaced.length === 0 ? undefined : tagged(MEDIA, packMedia(left))
 }
 
 /**

@@ -51,6 +51,20 @@ export interface ImportOptions {
   onMediaWriting?: (sha256: string) => void
   /** What the input is called in what the import says (default: the file's path, or "the input" for a stream). */
   inputName?: string
+  /**
+   * Told each batch of the file's records as the import merges them in (inside its transaction), those
+   * the store keeps a newer version of too: what the person now holds by their own doing, which an
+   * unverified transfer's undo must leave (KeptWrites).
+   */
+  onWritten?: (written: WrittenRecords) => void
+}
+
+/** A batch of records an import wrote. */
+export interface WrittenRecords {
+  contacts: readonly Contact[]
+  conversations: readonly Conversation[]
+  media: readonly MediaRecord[]
+  messages: readonly Message[]
 }
 
 /** Bytes for a media record, read when the import writes them. */
@@ -129,7 +143,7 @@ class Batches {
   messages: Message[] = []
   private pending = 0
 
-  constructor (private readonly store: SqliteChatStore) {}
+  constructor (private readonly store: SqliteChatStore, private readonly onWritten?: (written: WrittenRecords) => void) {}
 
   async added (): Promise<void> {
     if (++this.pending >= BATCH) await this.flush()
@@ -139,6 +153,8 @@ class Batches {
     if (this.pending === 0) return
     this.store.putMetadata(this.contacts, mergeConversations(this.store, this.conversations), this.media)
     this.store.putMessages(await mergeMessages(this.store, this.messages))
+    // Every record the file holds, also one the store kept its newer version of: the person imported it.
+    this.onWritten?.({ contacts: this.contacts, conversations: this.conversations, media: this.media, messages: this.messages })
     this.contacts = []
     this.conversations = []
     this.media = []
@@ -167,7 +183,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
   const name = options.inputName ?? (typeof file === 'string' ? file : 'the input')
   try {
     return await store.transactionAsync(async () => {
-      const result = await readAll(store, input, baseDir)
+      const result = await readAll(store, input, baseDir, options.onWritten)
       if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(name, result.counts)
       // Every line passed: only now do media files enter the store.
       for (const f of result.files) {
@@ -217,14 +233,14 @@ function noMessages (name: string, counts: { contacts: number, conversations: nu
   return new FerryError(ErrorCode.BAD_INPUT, `no message in ${name} (${held.length === 0 ? 'it is empty' : `only ${held.join(', ')}`}): nothing was imported`)
 }
 
-async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
+async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string, onWritten?: (written: WrittenRecords) => void): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
   const counts = { contacts: 0, conversations: 0, media: 0, messages: 0, lines: 0 }
   const conversations = new References('conversation', name => store.hasConversation(name))
   const media = new References('media', name => store.hasMediaRecord(name))
   const files = new Map<string, MediaFile>() // sha256 -> the first file that provides it
   const checked = new Set<string>() // path + sha256 already verified
   const sizes = new Map<string, { size: number, line: number }>()
-  const batches = new Batches(store)
+  const batches = new Batches(store, onWritten)
   for await (const { n, text } of readLines(input)) {
     counts.lines = n
     if (text.trim() === '') continue

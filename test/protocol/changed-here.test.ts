@@ -1,9 +1,12 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import type { Frame } from '../../src/wire/codec.js'
-import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournals, runTransfer, verifiedTransfer } from '../helpers/transfer.js'
+import { ferry } from '../helpers/ferry-sync.js'
+import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
+import { closeJournal, closeJournals, runTransfer, verifiedTransfer } from '../helpers/transfer.js'
 
 // The new phone is in use while it receives: once its chats are ready the person or app may recall,
 // edit or delete a message the transfer wrote, or import an export over it. A transfer refused or left
@@ -69,5 +72,40 @@ describe('changes made on the new phone while a transfer runs', () => {
     expect(target.stats().messages).toBe(source.stats().messages - 1)
     source.close()
     target.close()
+  })
+
+  it('an export imported over an interrupted transfer is kept when another transfer undoes it', async () => {
+    const source = await oldPhone()
+    let target = openStore()
+    // The first transfer stops in its media: every message is in, unverified.
+    const full = await runTransfer(source, openStore(), { options: OPTIONS })
+    const first = await runTransfer(source, target, { options: OPTIONS, cutAtAtoB: full.bytesAtoB - 100_000 })
+    expect(first.receiver.chatsReady).toBe(true)
+    expect(first.receiver.state).not.toBe('verified')
+    // The person imports an export of the same chats, edited in one place.
+    const exported = (await exportText(source)).replace('"id":"m1","sender":"u1"', '"id":"m1","sender":"u1","editedAt":1800000000000')
+    // With `ferry import`, the person's own command, while the store is not in use.
+    const file = join(tempDir(), 'export.ndjson')
+    writeFileSync(file, exported)
+    await closeJournal(target)
+    target.close()
+    const imported = ferry('import', file, '--store', target.dir)
+    expect(imported.stderr).toBe('')
+    expect(imported.status).toBe(0)
+    target = openStore(target.dir)
+    // Every contact, chat, media record and message the person now holds.
+    const lines = (await exportText(target)).split('\n').filter(l => l !== '')
+    expect(lines.filter(l => l.includes('"type":"message"'))).toHaveLength(600)
+
+    // A transfer from another phone undoes the first one: the imported messages stay.
+    const other = openStore()
+    other.putMetadata([{ id: 'u9', name: 'Zoe' }], [{ id: 'z', kind: 'direct', title: 'Zoe', members: ['u9', 'me'] }], [])
+    other.putMessages([{ conversation: 'z', id: 'z1', sender: 'u9', ts: 1_700_000_000_000, kind: 'text', text: 'hi' }])
+    await verifiedTransfer(other, target, { options: OPTIONS })
+    const after = await exportText(target)
+    for (const line of lines) expect(after).toContain(line)
+    source.close()
+    target.close()
+    other.close()
   })
 })

@@ -15,7 +15,7 @@ import { machineZone, validDate, ZoneClock } from './wall-clock.js'
 // A date without date_unixtime is the exporting computer's wall clock: it is read in the import's zone.
 // See the mapping table in the docs of mapTelegram below.
 
-export interface TelegramOptions extends Pick<ImportOptions, 'onMediaWriting'> {
+export interface TelegramOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten'> {
   /** IANA time zone wall-clock dates (old exports) are read in (default: the machine's). */
   timeZone?: string
 }
@@ -468,5 +468,5 @@ export async function importTelegram (store: SqliteChatStore, source: ExportSour
     throw new FerryError(ErrorCode.BAD_INPUT, `${where}: ${NOT_RECOGNISED}: not JSON (${(err as Error).message})`)
   }
   if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, `${main} (in ${source.label}): ${NOT_RECOGNISED}: a JSON document without Telegram's "messages" or "chats"`)
-  return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram', options.onMediaWriting)
+  return await writeHistory(store, await mapTelegram(root, source, main, options), source, main, 'telegram', options)
 }

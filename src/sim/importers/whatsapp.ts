@@ -30,7 +30,7 @@ import {
 // system phrase or its author is the chat itself. Dates are read in one order for the whole file
 // (date-order.ts), times in one time zone (wall-clock.ts).
 
-export interface WhatsAppOptions extends Pick<ImportOptions, 'onMediaWriting'> {
+export interface WhatsAppOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten'> {
   /** The exporter's display name in the chat: their messages get sender "me". */
   me?: string
   /** The chat's title (default: from the file or archive name, "WhatsApp Chat with X"). */
@@ -477,5 +477,5 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
 export async function importWhatsApp (store: SqliteChatStore, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
   const text = await source.readText(main, MAX_TEXT_BYTES)
   const history = matchStore(store, await mapWhatsApp(text, source, main, title, options))
-  return await writeHistory(store, history, source, main, 'whatsapp', options.onMediaWriting)
+  return await writeHistory(store, history, source, main, 'whatsapp', options)
 }
