@@ -817,8 +817,10 @@ export class SqliteChatStore implements History {
 
   async findMessages (conversation: string, ids: string[]): Promise<Message[]> {
     this.ensureMessageKey()
-    const sql = `SELECT ${MESSAGE_READ_COLUMNS} FROM messages WHERE conversation = ? AND id IN (SELECT value FROM json_each(?))`
-    return this.guard('reading messages', () => this.all(sql, conversation, JSON.stringify(ids)).map(r => messageFromReadRow(conversation, r)))
+    // Each id looked up by the (conversation, id) key: written as `id IN (...)`, SQLite scanned the whole
+    // conversation by its primary key for every call, and an undo or a second transfer makes one per batch.
+    const sql = `SELECT ${MESSAGE_READ_COLUMNS} FROM (SELECT value AS wanted FROM json_each(?)) CROSS JOIN messages ON conversation = ? AND id = wanted`
+    return this.guard('reading messages', () => this.all(sql, JSON.stringify(ids), conversation).map(r => messageFromReadRow(conversation, r)))
   }
 
   async readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
