@@ -1,7 +1,7 @@
 import { WRITTEN_DIGEST_BYTES } from '../journal/log-codec.js'
 import type { Message } from '../store/model.js'
 import { encodedMessage } from './leaves.js'
-import { createSha256 } from './sha256.js'
+import { sha256Of } from './sha256.js'
 
 /**
  * The digest the undo log keeps of a message's encoding as a transfer wrote it (LogItem.written): an
@@ -11,9 +11,7 @@ import { createSha256 } from './sha256.js'
  * compares it with a message read from the store, which any store gives as a Message.
  */
 export function writtenDigest (encoded: Uint8Array): Uint8Array {
-  const h = createSha256()
-  h.update(encoded)
-  return h.digest().subarray(0, WRITTEN_DIGEST_BYTES)
+  return sha256Of(encoded).subarray(0, WRITTEN_DIGEST_BYTES)
 }
 
 /** writtenDigest of a message as a store reads it back. */
