@@ -47,7 +47,8 @@ says how many of the export's messages are new to the store), a later export of 
 what is new in it, an older one undoes no edit, recall or member, and chats already in the store are kept. All or nothing: everything is checked first, and on a
 problem nothing is written (no record, no media file), the reason is printed and the exit code
 is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
-an import leaves nothing either.
+an import leaves nothing either. What an import writes is the person's: a transfer left unverified in
+DIR, taken back later, leaves it as imported.
 
 What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
 out of the export, formatting...) or drops is counted per kind and printed after the import.

@@ -1,6 +1,6 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { Contact, Conversation, Message, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
@@ -348,7 +348,17 @@ async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: Stored
     const items = run
     run = []
     if (digestOf === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
-    const stored = new Map((await sink.findMessages(items[0].conversation, items.map(it => it.id))).map(m => [m.id, m]))
+    let found: Message[]
+    try {
+      found = await sink.findMessages(items[0].conversation, items.map(it => it.id))
+    } catch (err) {
+      // A store that cannot look keys up because the transfer stored an id twice (a lying sender's bulk
+      // load, sqlite-store.ts) refuses every other write until it is undone: nothing changed them since.
+      if (!isFerryError(err, ErrorCode.ORDER)) throw err
+      for (const it of items) undoItem(it, remove, messages)
+      return
+    }
+    const stored = new Map(found.map(m => [m.id, m]))
     for (const it of items) {
       const now = stored.get(it.id)
       // Deleted since, or changed since (by the person, the app, an import, another transfer): theirs.

@@ -130,7 +130,12 @@ export class Verification {
    */
   private async explained (err: unknown): Promise<unknown> {
     if (!(err instanceof FerryError) || (err.code !== ErrorCode.DIGEST_MISMATCH && err.code !== ErrorCode.COUNT_MISMATCH)) return err
-    const changed = await firstChangedHere(this.sink, this.sessionItems())
+    let changed
+    try {
+      changed = await firstChangedHere(this.sink, this.sessionItems())
+    } catch {
+      return err // the mismatch stands as found; the refusal undoes what it can
+    }
     if (changed === undefined) return err
     const { conversation, id, deleted } = changed
     return new FerryError(err.code,
