@@ -20,9 +20,15 @@ export const ErrorCode = {
   SIZE_MISMATCH: 'SIZE_MISMATCH',
   /** A media file's bytes do not hash to its sha256. */
   HASH_MISMATCH: 'HASH_MISMATCH',
-  /** Verification: the new phone holds another number of messages (or chats, contacts, media) than the old phone sent. */
+  /**
+   * Verification: the new phone holds another number of messages (or chats, contacts, media) than the old phone sent.
+   * `details.changedHere`: a message the transfer wrote was changed or deleted on the new phone meanwhile (`details.messageId`).
+   */
   COUNT_MISMATCH: 'COUNT_MISMATCH',
-  /** Verification: what the new phone's store reads back differs from what the old phone sent (`details` names the chat or contact). */
+  /**
+   * Verification: what the new phone's store reads back differs from what the old phone sent (`details` names the chat or contact).
+   * `details.changedHere`: a message the transfer wrote was changed or deleted on the new phone meanwhile (`details.messageId`).
+   */
   DIGEST_MISMATCH: 'DIGEST_MISMATCH',
   /** A size the other phone declared is beyond this phone's limits. */
   TOO_LARGE: 'TOO_LARGE',
