@@ -12,7 +12,9 @@ const log = logger('ferry:journal')
 // is here was not changed there since; whatever this phone holds in its range is its owner's doing.
 //
 // Keyed by this store's history id too: a store wiped and made again must not inherit a base, which
-// would keep everything the old phone sent before out of it. Conversation ids are salted like the
+// would keep everything the old phone sent before out of it. For the same reason bases the store's
+// generation no longer matches (base-generation.ts: history.db put back to an older copy) are not read,
+// and the next verification drops them before it records its own. Conversation ids are salted like the
 // name bases' (name-bases.ts); the digests themselves are sha256 over whole messages and say nothing a
 // reader of the journal could not learn from the store.
 
@@ -66,17 +68,26 @@ export class LeafBase {
 
 /** The bases of one (old phone, this store) pair, read from the journal when a manifest comes. */
 export class LeafBases {
-  private constructor (private readonly prefix: string, private readonly byConversation: Map<string, LeafBase>) {}
+  private constructor (private readonly prefix: string, private readonly byConversation: Map<string, LeafBase>, private readonly stale: boolean) {}
 
-  static async load (journal: Journal, sourceId: string, storeId: string): Promise<LeafBases> {
+  /** `trusted` false: the bases recorded describe another generation of the store; none is read. */
+  static async load (journal: Journal, sourceId: string, storeId: string, trusted = true): Promise<LeafBases> {
     const prefix = `${LEAF_BASES}${hash('pair', sourceId, storeId)}/`
     const bases = new Map<string, LeafBase>()
-    for await (const [k, v] of journal.list(prefix)) {
+    if (trusted) for await (const [k, v] of journal.list(prefix)) {
       // A damaged entry counts as none: without a base the old phone's leaves come, as at a first transfer.
       if (v.byteLength === 0 || v.byteLength % DIGEST !== 0) { log('ignoring a damaged leaf base %s', k); continue }
       bases.set(k.slice(prefix.length), new LeafBase(v.slice()))
     }
-    return new LeafBases(prefix, bases)
+    return new LeafBases(prefix, bases, !trusted)
+  }
+
+  /**
+   * The ops that drop the bases of another generation of the store (none when they were trusted): written
+   * before the ops of record(), so that a conversation this transfer does not verify keeps none of them.
+   */
+  dropStale (): JournalOp[] {
+    return this.stale ? [{ prefix: this.prefix }] : []
   }
 
   /** The base of a conversation, undefined when none was recorded. */

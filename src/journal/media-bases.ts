@@ -32,19 +32,22 @@ export class MediaBase {
   private constructor (
     private readonly key: string,
     private readonly mask: bigint,
-    private digests: BigUint64Array
+    private digests: BigUint64Array,
+    /** The journal holds a base of another generation of the store (base-generation.ts), not read. */
+    private readonly stale: boolean
   ) {}
 
-  static async load (journal: Journal, sourceId: string, storeId: string): Promise<MediaBase> {
+  /** `trusted` false: the base recorded describes another generation of the store; it is not read. */
+  static async load (journal: Journal, sourceId: string, storeId: string, trusted = true): Promise<MediaBase> {
     const key = `${MEDIA_BASES}${bytesToHex(label('pair', sourceId, storeId).subarray(0, 16))}`
     const m = label('mask', sourceId, storeId)
     const mask = new DataView(m.buffer, m.byteOffset, m.byteLength).getBigUint64(0, true)
-    const v = await journal.get(key)
+    const v = trusted ? await journal.get(key) : undefined
     let digests = new BigUint64Array(0)
     // A damaged entry counts as none: without a base every file comes, as at a first transfer.
     if (v !== undefined && v.byteLength % DIGEST === 0) digests = new BigUint64Array(v.slice().buffer)
     else if (v !== undefined) log('ignoring a damaged media base %s', key)
-    return new MediaBase(key, mask, digests)
+    return new MediaBase(key, mask, digests, !trusted)
   }
 
   get size (): number {
@@ -69,17 +72,17 @@ export class MediaBase {
   /**
    * The ops that make `carried` (sha256s, 32 bytes each, of the files a verified transfer carried) the
    * base: none when it already is. `replace` for a transfer of everything; otherwise (a selection's
-   * media are only its chats') they join the files kept.
+   * media are only its chats') they join the files kept. A stale base (load) is replaced either way.
    */
   record (carried: Iterable<Uint8Array>, replace: boolean): JournalOp[] {
     const add: bigint[] = []
     for (const h of carried) if (replace || !this.has(h)) add.push(this.digestOf(h))
-    if (!replace && add.length === 0) return []
+    if (!replace && add.length === 0) return this.stale ? [{ key: this.key }] : []
     const next = new BigUint64Array(replace ? add.length : this.digests.length + add.length)
     next.set(add)
     if (!replace) next.set(this.digests, add.length)
     next.sort()
-    if (replace && sameDigests(next, this.digests)) return []
+    if (replace && !this.stale && sameDigests(next, this.digests)) return []
     if (next.length === 0) return [{ key: this.key }]
     return [{ key: this.key, value: new Uint8Array(next.buffer) }]
   }

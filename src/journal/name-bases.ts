@@ -20,7 +20,10 @@ const log = logger('ferry:journal')
 // stays deleted (own-names.ts); so does such a chat of which the old phone sends no message
 // (receiver.ts: one it sends messages of is decided by its leaves). Keyed by the store as the leaf bases
 // are (leaf-bases.ts): a store wiped and made again beside the same journal must not take every contact
-// or chat the old phone sent before as deleted.
+// or chat the old phone sent before as deleted. Nor must a store put back to an older copy of itself
+// (base-generation.ts): then no base of the source is read, and the next verification drops them all
+// (a store beside the same journal that another store replaced has no use for its own) before it
+// records its own.
 
 /** Every key of this module's records. */
 export const NAME_BASES = 'n/'
@@ -51,20 +54,22 @@ export class NameBases {
     private readonly sourceId: string,
     private readonly storeId: string,
     private readonly contacts: Map<string, ContactBase>,
-    private readonly conversations: Map<string, ConversationBase>
+    private readonly conversations: Map<string, ConversationBase>,
+    private readonly stale: boolean
   ) {}
 
   /**
    * The bases the journal holds for `sourceId` (none before a transfer from it was verified with them),
    * for the store whose history id is `storeId`. An entry that does not read as one counts as none: a
    * base only ever makes this phone keep its own name or deletion, and without one the old phone's
-   * contact or chat is taken, as at a first transfer.
+   * contact or chat is taken, as at a first transfer. `trusted` false: the bases describe another
+   * generation of the store, and none is read.
    */
-  static async load (journal: Journal, sourceId: string, storeId: string): Promise<NameBases> {
+  static async load (journal: Journal, sourceId: string, storeId: string, trusted = true): Promise<NameBases> {
     const prefix = sourcePrefix(sourceId)
     const contacts = new Map<string, ContactBase>()
     const conversations = new Map<string, ConversationBase>()
-    for await (const [k, v] of journal.list(prefix)) {
+    if (trusted) for await (const [k, v] of journal.list(prefix)) {
       const key = k.slice(prefix.length)
       let b: Record<string, unknown> | undefined
       try {
@@ -83,7 +88,7 @@ export class NameBases {
         log('ignoring a damaged name base %s', k)
       }
     }
-    return new NameBases(sourceId, storeId, contacts, conversations)
+    return new NameBases(sourceId, storeId, contacts, conversations, !trusted)
   }
 
   contact (id: string): ContactBase | undefined {
@@ -149,7 +154,7 @@ export class NameBases {
 
   private ops (contacts: Contact[], conversations: Conversation[], everyContact: boolean, missingOnly: boolean): JournalOp[] {
     const prefix = sourcePrefix(this.sourceId)
-    const ops: JournalOp[] = []
+    const ops: JournalOp[] = this.stale ? [{ prefix }] : []
     const carried = new Set<string>()
     for (const c of contacts) {
       if (missingOnly && this.contact(c.id) !== undefined) continue

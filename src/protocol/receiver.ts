@@ -22,6 +22,7 @@ import { mergeNames } from './own-names.js'
 import { verifyNames } from './name-check.js'
 import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
+import { BaseGeneration } from '../journal/base-generation.js'
 import { ownVersionKey, Verification } from './verification.js'
 import { storedDigest, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
@@ -164,6 +165,8 @@ export class ReceiverMachine {
   private reconciliation?: Reconciliation
   /** The files the last verified transfers from the same old phone carried (media-bases.ts). */
   private mediaBase?: MediaBase
+  /** Whether the bases describe the store as it is, and the token a verification renews (base-generation.ts). */
+  private generation?: BaseGeneration
   /**
    * Frames made in the background; set by the driver.
    * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
@@ -353,7 +356,8 @@ export class ReceiverMachine {
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all, and they are taken).
-    this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId)
+    this.generation = await BaseGeneration.check(this.journal, this.sink.generations, expected.sourceId, this.sink.historyId)
+    this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     const declines = expected.plansBases && !this.restoreDeleted
     const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, declines ? this.mediaBase : undefined)
     if (leftDeleted !== undefined) {
@@ -370,6 +374,7 @@ export class ReceiverMachine {
       sink: this.sink,
       journal: this.journal,
       expected,
+      basesTrusted: this.generation.trusted,
       restoreDeleted: this.restoreDeleted,
       maxManifestEntries: this.opts.maxManifestEntries,
       log: this.log,
@@ -467,7 +472,7 @@ export class ReceiverMachine {
     const mineC = new Map((await this.sink.contacts()).map(c => [c.id, c]))
     const mineV = new Map((await this.sink.conversations()).map(c => [c.conversation.id, c.conversation]))
     const incomingConversations = e.conversations.map(c => c.conversation)
-    const bases = await NameBases.load(this.journal, e.sourceId, this.sink.historyId)
+    const bases = await NameBases.load(this.journal, e.sourceId, this.sink.historyId, (this.generation as BaseGeneration).trusted)
     const { contacts, conversations, kept, contactsLeftDeleted } = mergeNames({ contacts: mineC, conversations: mineV }, { contacts: incomingContacts, conversations: incomingConversations }, bases, this.restoreDeleted, this.restoring)
     this.progress.namesKept = kept
     this.progress.contactsLeftDeleted = contactsLeftDeleted
@@ -744,6 +749,9 @@ export class ReceiverMachine {
       return inc.chatLeftDeleted === true ? [] : [{ ...c, messages: c.messages - (inc.messagesLeftDeleted ?? 0) }]
     })
     this.progress.mediaLeftDeleted = await intake.verifyPresent()
+    // The store's new generation goes in after everything the transfer wrote and before the journal
+    // names it (base-generation.ts); the flush below makes it durable with the rest.
+    const generation = await (this.generation as BaseGeneration).renew()
     // "Verified" tells the old phone its history is safe here (its owner may wipe it): what the store
     // committed must survive a power cut from now on, and so must the record that the transfer is verified
     // (an unverified one is undone at the next open).
@@ -765,7 +773,7 @@ export class ReceiverMachine {
       chatsLeftDeleted: p.chatsLeftDeleted,
       contactsLeftDeleted: p.contactsLeftDeleted,
       mediaLeftDeleted: p.mediaLeftDeleted
-    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake)])
+    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
       this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)

@@ -50,6 +50,8 @@ export interface ReconciliationInit {
   transfer: TransferRecord
   expected: Expected
   progress: PlanProgress
+  /** Whether the bases recorded describe the store as it is (base-generation.ts); if not, none is read. */
+  basesTrusted: boolean
   /** The person asked for everything back (ReceiverInit.restoreDeleted): no base is offered. */
   restoreDeleted: boolean
   /** TransferOptions.maxManifestEntries: a base offered holds no more digests than a manifest may hold entries. */
@@ -80,7 +82,7 @@ export class Reconciliation {
 
   /** Reads the leaf bases of this (old phone, store) pair, and offers the sender those it may take. */
   static async open (init: ReconciliationInit): Promise<Reconciliation> {
-    const r = new Reconciliation(init, await LeafBases.load(init.journal, init.expected.sourceId, init.sink.historyId))
+    const r = new Reconciliation(init, await LeafBases.load(init.journal, init.expected.sourceId, init.sink.historyId, init.basesTrusted))
     r.offerBases()
     return r
   }
@@ -369,7 +371,7 @@ export class Reconciliation {
    */
   leafBaseOps (verified: ReadonlyMap<string, Uint8Array[]>, missingOnly = false): JournalOp[] {
     const whole = wholeConversations(this.expected.selection)
-    const ops: JournalOp[] = []
+    const ops: JournalOp[] = this.leafBases.dropStale()
     for (const [id, digests] of verified) {
       if (missingOnly && this.leafBases.of(id) !== undefined) continue
       for (const op of this.leafBases.record(id, digests, whole)) ops.push(op)

@@ -83,6 +83,27 @@ export interface LeafIndex {
   keepLeaves(conversation: string, format: string, token: number, leaves: LeafRecord[]): Promise<void>
 }
 
+/**
+ * Optional, on the new phone: which generation of the store's contents Ferry's bases describe. Ferry
+ * keeps, in its journal, what the last verified transfer from an old phone carried here (the bases that
+ * keep what this phone's owner deleted deleted). When history.db is put back to an older copy of itself
+ * (the app's own restore of its files, a copy made before the last transfer) while the journal is not,
+ * those bases describe messages the store no longer holds, which would then stay out as if deleted
+ * here. With this port Ferry writes a fresh token here as each transfer from a source is verified, and
+ * records it with the bases; a store that holds another token (or none) at the next transfer does not
+ * get them trusted, and what they would have kept out comes again, as at a first transfer.
+ *
+ * A store without it keeps its bases whatever happens to its files: an app that may put its database
+ * back to an older copy should implement it. The tokens belong in the same database as the messages, so
+ * that a copy of it carries the token of what it holds; they need no transaction of their own.
+ */
+export interface StoreGenerations {
+  /** The token last kept for `source` (an old phone's history id); undefined when none is. */
+  generation(source: string): Promise<string | undefined>
+  /** Keeps `token` for `source`, replacing the one before (others' stay). */
+  keepGeneration(source: string, token: string): Promise<void>
+}
+
 /** The old phone's history, as Ferry reads it to send it. */
 export interface HistorySource {
   /** See LeafIndex. */
@@ -185,6 +206,8 @@ export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafInde
    * leave a record pointing at lost bytes); Ferry keeps several in flight.
    */
   putMedia(file: ReceivedMedia): Promise<void>
+  /** See StoreGenerations. */
+  readonly generations?: StoreGenerations
   /**
    * Optional: makes every change committed so far durable, so that a power cut loses none of them.
    * Ferry calls it once, before it tells the old phone that its history is safe here. A store whose

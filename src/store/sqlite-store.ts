@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fileInTheWay, fsError, unwritable } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
-import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia } from './history.js'
+import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia, StoreGenerations } from './history.js'
 import { assertSha256, MediaFolder, type MediaDigest } from './media-folder.js'
 import { SqliteLeafIndex } from './leaf-index.js'
 import { StoreLock } from './store-lock.js'
@@ -102,6 +102,9 @@ function boundsOf (sel: Selection = {}): Bounds {
 
 /** At most this much of history.db is prefetched: ~1.7 M messages of the simulator's, no more of a phone's memory. */
 const PREFETCH_BYTES = 512 * 1024 * 1024
+
+/** Meta rows of the generations of the store's contents (StoreGenerations), one per source. */
+const GENERATION_KEY = 'generation:'
 
 /** WAL pages between checkpoints, outside a transfer's message phase (OpenOptions.walPages). */
 const WAL_PAGES = 8192
@@ -783,6 +786,21 @@ export class SqliteChatStore implements History {
 
   get historyId (): string {
     return this.storeId
+  }
+
+  /**
+   * See StoreGenerations: one meta row per source, in history.db itself, so that a copy of the file
+   * carries the token of the contents it holds. Meta rows are outside every schema the app reads.
+   */
+  readonly generations: StoreGenerations = {
+    generation: async source => this.guard('reading the store\'s generation', () => {
+      return this.one('SELECT value FROM meta WHERE key = ?', GENERATION_KEY + source)?.[0] as string | undefined
+    }),
+    keepGeneration: async (source, token) => {
+      this.guard('writing the store\'s generation', () => {
+        this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(GENERATION_KEY + source, token)
+      })
+    }
   }
 
   async conversations (): Promise<ConversationInfo[]> {
