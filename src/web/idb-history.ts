@@ -1,5 +1,5 @@
 import { ErrorCode, FerryError } from '../errors.js'
-import type { ConversationInfo, EncodedMessage, HistoryChange, HistorySink, MessagePosition, ReceivedMedia, StoredMedia } from '../store/history.js'
+import type { ConversationInfo, EncodedMessage, HistoryChange, HistorySink, MessagePosition, ReceivedMedia, StoredMedia, StoreGenerations } from '../store/history.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../store/model.js'
 import { checkRead, chunksFrom, readChunks } from './idb-chunks.js'
 import { IdbPartMedia, type PartRecord } from './idb-journal.js'
@@ -39,6 +39,9 @@ interface FileRecord { owner: string, size: number, mime: string }
  * the database held every message still to be written, and the page's heap grew with the history.
  */
 const MAX_WRITING = 12
+
+/** Meta entries of the generations of the store's contents (StoreGenerations), one per source. */
+const GENERATION_KEY = 'generation:'
 
 /** Pages rewritten per transaction when a conversation is indexed. */
 const INDEX_BATCH = 64
@@ -85,6 +88,18 @@ export class IdbHistoryStore implements HistorySink {
   private adopting?: Promise<void>
   /** The journal's writes (the undo entry of each commit goes through it, just before the commit). */
   private readonly queue: IdbWriteQueue
+
+  /**
+   * See StoreGenerations: meta entries in the history's own database. The page's journal lives in the
+   * same database, so the two are rarely put back apart; the tokens keep the rule the same on every store.
+   */
+  readonly generations: StoreGenerations = {
+    generation: async source => await inTx(this.db, ['meta'], 'readonly', 'reading the store\'s generation', async tx =>
+      await req(tx.objectStore('meta').get(GENERATION_KEY + source)) as string | undefined),
+    keepGeneration: async (source, token) => {
+      await inTx(this.db, ['meta'], 'readwrite', 'writing the store\'s generation', tx => { tx.objectStore('meta').put(token, GENERATION_KEY + source) })
+    }
+  }
 
   private constructor (readonly db: IDBDatabase, readonly historyId: string, private readonly seed: number) {
     this.queue = IdbWriteQueue.of(db)
