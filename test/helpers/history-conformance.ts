@@ -329,6 +329,23 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       })
     }
 
+    it('keeps a generation token per source, when it offers StoreGenerations, whatever the history changes', async () => {
+      const h = await withChats()
+      // Optional (src/store/history.ts): a store without it keeps Ferry's bases whatever happens to its files.
+      if (h.generations === undefined) return
+      const g = h.generations
+      expect(await g.generation('old-phone')).toBeUndefined()
+      await g.keepGeneration('old-phone', 'a1')
+      await g.keepGeneration('other-phone', 'b1')
+      await h.commit({ messages: [msg('c1', 'a', T)] })
+      await h.commit({ remove: { messages: [{ conversation: 'c1', id: 'a' }], contacts: ['u😀'] } })
+      expect(await g.generation('old-phone')).toBe('a1')
+      await g.keepGeneration('old-phone', 'a2')
+      expect(await g.generation('old-phone')).toBe('a2')
+      expect(await g.generation('other-phone')).toBe('b1')
+      expect(await g.generation('a1')).toBeUndefined()
+    })
+
     it('finds stored messages by id, and nothing for ids it does not hold', async () => {
       const h = await withChats()
       const stored = AWKWARD_IDS.map((id, i) => msg('c1', id, T + i))
