@@ -122,6 +122,7 @@ export interface TransferOutcome {
   mediaBytesReceived: number
   messagesKept: number
   namesKept: number
+  messagesLeftDeleted: number
 }
 
 const held = new Map<string, HeldLock>()
@@ -155,7 +156,8 @@ export const harness = {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       messagesKept: p.messagesKept,
-      namesKept: p.namesKept
+      namesKept: p.namesKept,
+      messagesLeftDeleted: p.messagesLeftDeleted
     }
   },
 
@@ -169,6 +171,16 @@ export const harness = {
     const p = await phone(name)
     p.store.takeOver()
     p.journal.parts.takeOver()
+  },
+
+  /** The generation the store holds for a source (StoreGenerations). */
+  async generation (name: string, sourceId: string): Promise<string | undefined> {
+    return await (await phone(name)).store.generations.generation(sourceId)
+  },
+
+  /** Sets it, as a copy of the database from another time would hold another. */
+  async keepGeneration (name: string, sourceId: string, token: string): Promise<void> {
+    await (await phone(name)).store.generations.keepGeneration(sourceId, token)
   },
 
   async commit (name: string, change: HistoryChange): Promise<void> {

@@ -358,6 +358,26 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     await page.close()
   }, 120_000)
 
+  it('keeps a deletion deleted while the store holds the generation its bases describe, and not once it holds an older one', async () => {
+    const page = await harnessPage()
+    const spec: HistorySpec = { contacts, conversations, messages: Array.from({ length: 60 }, (_, i) => msg('c1', i, `m ${i}`)), media: [] }
+    expect((await call(page, 'transfer', 'gens', 'old-phone', spec, { options: OPTIONS })).state).toBe('verified')
+    const first = await call(page, 'generation', 'gens', 'old-phone')
+    expect(first).toBeTypeOf('string')
+    const deleted = spec.messages.slice(0, 10).map(m => m.id)
+    await call(page, 'commit', 'gens', { remove: { messages: deleted.map(id => ({ conversation: 'c1', id })) } })
+    const kept = await call(page, 'transfer', 'gens', 'old-phone', spec, { options: OPTIONS })
+    expect(kept.state).toBe('verified')
+    expect(kept.messagesLeftDeleted).toBe(10)
+    // The history as an older copy of the database holds it: the generation of the first transfer.
+    await call(page, 'keepGeneration', 'gens', 'old-phone', first as string)
+    const back = await call(page, 'transfer', 'gens', 'old-phone', spec, { options: OPTIONS })
+    expect(back.state).toBe('verified')
+    expect(back.messagesLeftDeleted).toBe(0)
+    expect((await call(page, 'find', 'gens', 'c1', deleted)).length).toBe(10)
+    await page.close()
+  }, 120_000)
+
   /** The page's JS heap after a forced GC, in MiB. */
   const heapOf = async (page: Page): Promise<() => Promise<number>> => {
     const cdp = await browser.context.newCDPSession(page)
