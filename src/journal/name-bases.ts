@@ -22,8 +22,8 @@ const log = logger('ferry:journal')
 // are (leaf-bases.ts): a store wiped and made again beside the same journal must not take every contact
 // or chat the old phone sent before as deleted. Nor must a store put back to an older copy of itself
 // (base-generation.ts): then no base of the source is read, and the next verification drops them all
-// (a store beside the same journal that another store replaced has no use for its own) before it
-// records its own.
+// before it records its own (another store's beside the same journal too: keyed by source, they are
+// not told apart, and a base dropped only ever lets something come back).
 
 /** Every key of this module's records. */
 export const NAME_BASES = 'n/'

@@ -95,7 +95,8 @@ export interface LeafIndex {
  *
  * A store without it keeps its bases whatever happens to its files: an app that may put its database
  * back to an older copy should implement it. The tokens belong in the same database as the messages, so
- * that a copy of it carries the token of what it holds; they need no transaction of their own.
+ * that a copy of it carries the token of what it holds: a copy that holds a token must hold every change
+ * committed before it was kept (a store whose commits are written behind writes them first).
  */
 export interface StoreGenerations {
   /** The token last kept for `source` (an old phone's history id); undefined when none is. */

@@ -97,6 +97,8 @@ export class IdbHistoryStore implements HistorySink {
     generation: async source => await inTx(this.db, ['meta'], 'readonly', 'reading the store\'s generation', async tx =>
       await req(tx.objectStore('meta').get(GENERATION_KEY + source)) as string | undefined),
     keepGeneration: async (source, token) => {
+      // After the commits before it (StoreGenerations): they are written behind, in other object stores.
+      await this.flushWrites()
       await inTx(this.db, ['meta'], 'readwrite', 'writing the store\'s generation', tx => { tx.objectStore('meta').put(token, GENERATION_KEY + source) })
     }
   }
