@@ -472,6 +472,9 @@ export const isGroupEvent = (content: string): boolean => GROUP_EVENT_RE.test(co
 export const isSpecificGroupEvent = (content: string, verbs = true): boolean =>
   (verbs && GROUP_EVENT_RE.test(content)) || GROUP_EVENT_YOU_RE.test(content) || isGroupLine(content, true)
 
+/** The "~ " WhatsApp puts before the name of someone not in the phone's contacts. */
+const NON_CONTACT = /^~[\s\u202f]*/
+
 /** "You" as the actor of a group event, per language. */
 const YOU = new Set(['you', 'you’re', "you're", 'tú', 'usted', 'você', 'tu', 'vous', 'du', 'sie', 'je', 'jij', 'u', 'вы', 'ты', 'siz', 'sen', 'anda', 'kamu'])
 
@@ -484,7 +487,8 @@ export function isGroupEventBy (content: string, members: ReadonlySet<string>): 
   if (GROUP_EVENT_YOU_RE.test(content) || isGroupLineBy(content, members)) return true
   const m = GROUP_EVENT_RE.exec(content)
   if (m === null) return false
-  const actor = content.slice(0, m.index).trim()
+  // iOS names a non-contact "~ Ann" in the sentence as on the header, where the name is read without it.
+  const actor = content.slice(0, m.index).replace(NON_CONTACT, '').trim()
   return actor === '' || members.has(actor) || YOU.has(actor.toLowerCase()) || YOU_BEFORE_PARTICIPLE.test(actor)
 }
 
