@@ -184,6 +184,17 @@ interface Entry {
   lines: string[]
 }
 
+/**
+ * What follows an attachment's marker, without the document's title Android writes on the line after
+ * it ("Budget 2024.pdf (file attached)", then "Budget 2024"): that is the file's name again, not a caption.
+ */
+function withoutTitle (after: string, file: string): string {
+  const [first, ...rest] = after.replace(/^\n/, '').split('\n')
+  const name = basename(file)
+  const stem = name.replace(/\.[^.]*$/, '')
+  return after.startsWith('\n') && (first.trim() === stem || first.trim() === name) ? rest.join('\n') : after
+}
+
 /** Makes an entry, its header line included, text of the entry before it. */
 function absorb (into: Entry, e: Entry): void {
   into.lines.push(e.line)
@@ -423,7 +434,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       msg.fileName = fileName
       const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
-      setText(`${found.before}${found.after}`)
+      setText(`${found.before}${withoutTitle(found.after, found.file)}`)
     } else if ((kind = omitted(content, raw)) !== undefined) {
       if (kind === 'contact') {
         note(unmapped, 'contact card left out of the export (kept as text)')

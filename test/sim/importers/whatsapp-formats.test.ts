@@ -36,3 +36,15 @@ describe('WhatsApp senders not in the phone\'s contacts ("~ Name")', () => {
     expect(h.conversations[0]).toMatchObject({ kind: 'group', title: 'Allotment', members: ['wa:Omar', 'wa:Rosa'] })
   })
 })
+
+describe('WhatsApp documents on Android', () => {
+  it('the document\'s title Android writes on the line after "FILE (file attached)" is its name again, not a caption', async () => {
+    const h = await load('android-document/WhatsApp Chat with Tom.txt')
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text, m.ts])).toEqual([
+      ['wa:Tom', 'file', 'Budget 2024.pdf', undefined, UTC(2023, 4, 3, 9, 15)],
+      ['wa:Ann', 'file', 'Minutes.pdf', 'for Thursday', UTC(2023, 4, 3, 9, 16)],
+      ['wa:Ann', 'text', undefined, 'Budget 2024\nlooks fine', UTC(2023, 4, 13, 18, 2)]
+    ])
+    expect(h.messages.slice(0, 2).every(m => m.media !== undefined)).toBe(true)
+  })
+})
