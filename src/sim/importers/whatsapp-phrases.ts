@@ -406,6 +406,12 @@ export function omitted (content: string, written = content): MessageKind | 'con
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
 }
 
+/** Where an iOS "omitted" marker ("document omitted") starts in the text, or undefined when it holds none. */
+export function omittedAt (content: string): number | undefined {
+  const m = OMITTED_RE.exec(content)
+  return m === null ? undefined : m.index + (m[0].length - m[0].trimStart().length)
+}
+
 /** The text without the mark of an edited message at its end, or undefined when it has none. */
 export function withoutEditMark (content: string): string | undefined {
   const m = EDITED_RE.exec(content)

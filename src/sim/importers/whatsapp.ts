@@ -7,10 +7,11 @@ import { decideDateOrder, gregorianYear, readDate, writtenYear, type DateOrder, 
 import { dirOf, joinPath, type ExportSource } from './source.js'
 import type { ImportOptions } from '../import.js'
 import { machineZone, ZoneClock, type WallClock } from './wall-clock.js'
+import { captionOf, omittedDocument } from './whatsapp-documents.js'
 import { matchStore } from './whatsapp-identity.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
-  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted,
+  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted, omittedAt,
   withoutEditMark
 } from './whatsapp-phrases.js'
 
@@ -182,17 +183,6 @@ interface Entry {
   /** The header line as written, for when it turns out to be text. */
   line: string
   lines: string[]
-}
-
-/**
- * What follows an attachment's marker, without the document's title Android writes on the line after
- * it ("Budget 2024.pdf (file attached)", then "Budget 2024"): that is the file's name again, not a caption.
- */
-function withoutTitle (after: string, file: string): string {
-  const [first, ...rest] = after.replace(/^\n/, '').split('\n')
-  const name = basename(file)
-  const stem = name.replace(/\.[^.]*$/, '')
-  return after.startsWith('\n') && (first.trim() === stem || first.trim() === name) ? rest.join('\n') : after
 }
 
 /** Makes an entry, its header line included, text of the entry before it. */
@@ -434,13 +424,19 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       msg.fileName = fileName
       const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
-      setText(`${found.before}${withoutTitle(found.after, found.file)}`)
+      setText(captionOf(found.before, found.after, found.file))
     } else if ((kind = omitted(content, raw)) !== undefined) {
       if (kind === 'contact') {
         note(unmapped, 'contact card left out of the export (kept as text)')
         msg.text = content
       } else {
         msg.kind = kind
+        // iOS names a document it left out and counts its pages: what a document brought with it is kept.
+        const document = kind === 'file' ? omittedDocument(content, omittedAt(content)) : undefined
+        if (document !== undefined) {
+          msg.fileName = document.name
+          msg.text = document.description
+        }
         note(unmapped, 'media left out of the export (message kept without it)')
       }
     } else if (isDeleted(content)) {

@@ -48,3 +48,17 @@ describe('WhatsApp documents on Android', () => {
     expect(h.messages.slice(0, 2).every(m => m.media !== undefined)).toBe(true)
   })
 })
+
+describe('WhatsApp documents on iOS', () => {
+  it('a document left out of the export keeps the name and page count iOS writes before "document omitted", as one it holds does', async () => {
+    const h = await load('ios-document/WhatsApp Chat - Tom')
+    expect(h.messages.map(m => [m.sender, m.kind, m.fileName, m.text, m.ts])).toEqual([
+      ['wa:Tom', 'file', '00000013-Budget 2024.pdf', 'Budget 2024.pdf • 3 pages', UTC(2023, 4, 3, 9, 15, 2)],
+      ['wa:Ann', 'file', 'Minutes.pdf', 'Minutes.pdf • 1 page', UTC(2023, 4, 3, 9, 16, 40)],
+      ['wa:Ann', 'text', undefined, 'Budget 2024.pdf • 3 pages is too long\nask Tom', UTC(2023, 4, 13, 18, 2, 11)]
+    ])
+    expect(h.messages[0].media).toBeDefined()
+    expect(h.messages[1].media).toBeUndefined()
+    expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
+  })
+})
