@@ -90,7 +90,7 @@ const OMITTED_WORD = [
 
 const OMITTED_TYPES: Array<[MessageKind | 'contact', readonly string[]]> = [
   ['image', ['image', 'imagen', 'imagem', 'immagine', 'Bild', 'afbeelding', 'изображение', 'фото', 'görüntü', 'gambar', 'foto', 'photo']],
-  ['video', ['video', 'vídeo', 'vidéo', 'Video', 'видео', 'GIF']],
+  ['video', ['video', 'vídeo', 'vidéo', 'Video', 'видео', 'GIF', 'video note']],
   ['voice', ['audio', 'áudio', 'Audio', 'аудио', 'аудиофайл', 'ses']],
   ['sticker', ['sticker', 'figurinha', 'autocollant', 'стикер', 'çıkartma', 'stiker']],
   ['file', ['document', 'documento', 'Dokument', 'документ', 'belge', 'dokumen']],

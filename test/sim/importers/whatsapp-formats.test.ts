@@ -62,3 +62,21 @@ describe('WhatsApp documents on iOS', () => {
     expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
   })
 })
+
+describe('WhatsApp video notes left out of the export', () => {
+  it('iOS "video note omitted" and Android "<Video note omitted>" are a video without its file, not text', async () => {
+    const ios = await load('ios-video-note/WhatsApp Chat - Kim')
+    expect(ios.messages.map(m => [m.sender, m.kind, m.text, m.ts])).toEqual([
+      ['wa:Kim', 'video', undefined, UTC(2023, 4, 3, 9, 15, 2)],
+      ['wa:Lee', 'image', undefined, UTC(2023, 4, 3, 9, 15, 40)],
+      ['wa:Lee', 'text', 'your video note omitted the ending', UTC(2023, 4, 13, 18, 2, 11)]
+    ])
+    const android = await load('android-video-note/WhatsApp Chat with Kim.txt')
+    expect(android.messages.map(m => [m.sender, m.kind, m.text, m.ts])).toEqual([
+      ['wa:Kim', 'video', undefined, UTC(2023, 4, 3, 9, 15)],
+      ['wa:Lee', 'file', undefined, UTC(2023, 4, 3, 9, 16)],
+      ['wa:Lee', 'text', 'ok', UTC(2023, 4, 13, 18, 2)]
+    ])
+    expect(android.unmapped['media left out of the export (message kept without it)']).toBe(2)
+  })
+})
