@@ -22,9 +22,8 @@ export function captionOf (before: string, after: string, file: string): string 
 }
 
 /**
- * A document iOS left out of the export, from the description it writes before the marker (which starts
- * at `markerAt`): its name and
- * that description ("Minutes.pdf • 1 page"), or undefined when the text holds none.
+ * A document iOS left out of the export, from the description it writes before the marker that starts at
+ * `markerAt`: its name and that description ("Minutes.pdf • 1 page"), or undefined when the text holds none.
  */
 export function omittedDocument (content: string, markerAt: number | undefined): { name: string, description: string } | undefined {
   if (markerAt === undefined || content.includes('\n')) return undefined
