@@ -44,7 +44,14 @@ export interface TransferRecord {
  * What the last verified transfer verified, kept with its verification: a phone stopped before it could
  * say so (killed once the old phone had heard) says it when it starts again (FerryService.receive).
  */
-export interface VerifiedOutcome {
+/**
+ * What else a verification counts (TransferStats says what each is), kept with it so that a phone
+ * restarted before the old phone heard reports it as the receive did (a damaged file's warning, what
+ * stayed deleted). Absent in a journal written before they were kept: left out of the stats, not zero.
+ */
+export const VERIFIED_COUNTS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
+
+export interface VerifiedOutcome extends Partial<Record<typeof VERIFIED_COUNTS[number], number>> {
   transferId: string
   verifiedAt: number
   summary: Array<{ id: string, title: string, messages: number }>
@@ -55,16 +62,6 @@ export interface VerifiedOutcome {
   mediaFilesReceived: number
   mediaBytesReceived: number
   mediaFilesHeld: number
-  // What else the verification counted, so that a phone restarted before the old phone heard reports it
-  // as the receive did (a damaged file's warning, what stayed deleted). Absent in a journal written
-  // before they were kept: left out of the stats then, not zero.
-  mediaFilesDamaged?: number
-  messagesKept?: number
-  namesKept?: number
-  messagesLeftDeleted?: number
-  chatsLeftDeleted?: number
-  contactsLeftDeleted?: number
-  mediaLeftDeleted?: number
 }
 
 interface MetadataPriors {

@@ -11,7 +11,7 @@ import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
 import type { PairingRecords } from '../journal/pairing-records.js'
 import type { TriedCodes } from '../journal/tried-codes.js'
-import { TransferLog } from '../journal/transfer-log.js'
+import { TransferLog, VERIFIED_COUNTS } from '../journal/transfer-log.js'
 import type { BatchDeflate } from '../wire/codec.js'
 import { LookPast } from './look-past.js'
 import { FIRST_REPLY_MS, PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from './pair-stream.js'
@@ -465,17 +465,16 @@ async function openStream (connection: Connection, protocol: string, what: strin
 /** ReceiveOptions with the addresses parsed and the service's own signal. */
 export type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
 
-/** The counts a journal written before they existed does not have: left out of the stats, not zero. */
-const OPTIONAL_STATS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
 
 /**
  * What a receive moved, as the app hears it, from the receiver's counts: a session's (ReceiverProgress),
  * or what the journal kept of the last verification.
  */
 function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
-  Partial<Pick<ReceiverProgress, typeof OPTIONAL_STATS[number]>>): TransferStats {
+  Partial<Pick<ReceiverProgress, typeof VERIFIED_COUNTS[number]>>): TransferStats {
   const stats: TransferStats = { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
-  for (const k of OPTIONAL_STATS) if (p[k] !== undefined) stats[k] = p[k]
+  // A journal written before a count was kept has none: left out of the stats, not zero.
+  for (const k of VERIFIED_COUNTS) if (p[k] !== undefined) stats[k] = p[k]
   return stats
 }
 

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
-import { TransferLog, type TransferRecord } from '../journal/transfer-log.js'
+import { TransferLog, VERIFIED_COUNTS, type TransferRecord } from '../journal/transfer-log.js'
 import type { LogItem } from '../journal/log-codec.js'
 import { decodeFrame, encodeFrame, ferry, type BatchDeflate, type EncodedFrame, type Frame, type ReceivedBatch } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
@@ -766,13 +766,7 @@ export class ReceiverMachine {
       mediaFilesReceived: p.mediaFilesReceived,
       mediaBytesReceived: p.mediaBytesReceived,
       mediaFilesHeld: p.mediaFilesHeld,
-      mediaFilesDamaged: p.mediaFilesDamaged,
-      messagesKept: p.messagesKept,
-      namesKept: p.namesKept,
-      messagesLeftDeleted: p.messagesLeftDeleted,
-      chatsLeftDeleted: p.chatsLeftDeleted,
-      contactsLeftDeleted: p.contactsLeftDeleted,
-      mediaLeftDeleted: p.mediaLeftDeleted
+      ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
     }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
     log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
