@@ -292,7 +292,7 @@ export class ReceiverMachine {
       case 'plan': return await this.onPlan(frame.plan as ferry.Plan)
       case 'batch': {
         const batch = frame.batch as ReceivedBatch
-        return await this.onMessages(batch.messages.map(messageFromWire), size, batch.encoded)
+        return await this.onMessages(batch.messages.map(messageFromWire), size, this.keepsEncodings ? batch.encoded : undefined)
       }
       case 'deflatedBatch': return await this.dispatch(await this.inflatedBatch(frame.deflatedBatch as Uint8Array), size)
       case 'fragment': return await this.onFragment(frame.fragment as ferry.MessageFragment, size)
@@ -576,17 +576,9 @@ export class ReceiverMachine {
     return this.sink.encodedMessages !== undefined
   }
 
-  /**
-   * `came`: the messages' encodings as they came (when the frame kept them), which a store that keeps
-   * encodings takes as they are (keepsEncodings), and which the undo log digests for a message new here
-   * (writtenDigest): an honest sender's are the encodings made from the messages (message-encoder.ts),
-   * and encoding each message again only to digest it would cost a message-heavy transfer a large part
-   * of its CPU. A sender that sends other bytes for the same messages only makes the undo of its own
-   * unverified transfer leave them, as changed since.
-   */
-  private async onMessages (messages: Message[], size: number, came?: Uint8Array[]): Promise<EncodedFrame[]> {
+  /** `encoded`: the messages' encodings as they came, for a store that keeps them (keepsEncodings). */
+  private async onMessages (messages: Message[], size: number, encoded?: Uint8Array[]): Promise<EncodedFrame[]> {
     this.expect('messages')
-    const encoded = this.keepsEncodings ? came : undefined
     const runs: Array<{ inc: Incoming, from: number, to: number }> = []
     for (let i = 0; i < messages.length; i++) {
       const inc = this.admit(messages[i])
@@ -607,8 +599,8 @@ export class ReceiverMachine {
       for (let i = from; i < to; i++) {
         const m = messages[i]
         const prior = stored?.get(m.id)
-        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(came?.[i] ?? encodedMessage(m)) }); take(i); continue }
         const theirs = encodedMessage(m)
+        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(theirs) }); take(i); continue }
         const mine = encodedMessage(prior)
         if (equalBytes(mine, theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) }); continue }
         if (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m)) {
@@ -699,7 +691,7 @@ export class ReceiverMachine {
     } catch (err) {
       throw new FerryError(ErrorCode.MALFORMED_FRAME, `reassembled message is malformed: ${(err as Error).message}`)
     }
-    return await this.onMessages([messageFromWire(decoded)], size, [fr.buf])
+    return await this.onMessages([messageFromWire(decoded)], size, this.keepsEncodings ? [fr.buf] : undefined)
   }
 
   private async onChunk (c: ferry.MediaChunk, size: number): Promise<EncodedFrame[]> {
