@@ -22,6 +22,8 @@ export function keepsOwnVersion (mine: Message, theirs: Message): boolean {
 /** keepsOwnVersion for a restore: `theirs` is a backup's version of the message. */
 export function keepsOwnVersionOnRestore (mine: Message, theirs: Message): boolean {
   if (mine.ts !== theirs.ts) return false
-  if (theirs.status === 'recalled') return mine.status === 'recalled'
+  // A recall here stays, whatever the backup holds: a message someone took back never returns.
+  if (mine.status === 'recalled') return true
+  if (theirs.status === 'recalled') return false
   return theirs.editedAt === undefined || (mine.editedAt !== undefined && mine.editedAt >= theirs.editedAt)
 }

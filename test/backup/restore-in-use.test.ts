@@ -97,6 +97,21 @@ describe('restoring an older backup onto the new phone in use', () => {
     target.close()
   })
 
+  it('keeps a message recalled here, though the backup holds a later edit of it', async () => {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: 150, mediaSizes: [10_000] })
+    const m = messagesOf(source, 'c0').find(x => x.status === undefined && x.editedAt === undefined) as Message
+    source.putMessages([{ ...m, text: 'edited on the old phone', editedAt: m.ts + 1000 }])
+    const file = join(tempDir(), 'old-phone.ferrybak')
+    await writeBackup(source, file, { password: PASSWORD, kdf: FAST_KDF, transfer: OPTIONS })
+    const target = openStore()
+    await transfer(source, target)
+    const held = messagesOf(target, 'c0').find(x => x.id === m.id) as Message
+    target.putMessages([{ ...held, status: 'recalled', editedAt: undefined }])
+    await restore(target, file)
+    expect(messagesOf(target, 'c0').find(x => x.id === m.id)?.status).toBe('recalled')
+  })
+
   it('keeps a message status the old phone moved on since the backup', async () => {
     const { source, target, file } = await backedUp()
     const m = messagesOf(source, 'c0').find(x => x.status === undefined && x.editedAt === undefined) as Message
