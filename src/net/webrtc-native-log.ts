@@ -17,7 +17,8 @@ let routed: Promise<void> | undefined
  * what went wrong itself. Once per process: the native loggers are the process's, not a node's.
  */
 export async function routeNativeWebRTCLogs (): Promise<void> {
-  routed ??= route()
+  // Only where the native lines go: should the throwaway connection fail, WebRTC goes on without it.
+  routed ??= route().catch(err => { log.error('could not route the native WebRTC logs: %s', (err as Error)?.message ?? String(err)) })
   await routed
 }
 
