@@ -29,6 +29,8 @@ export interface MappedHistory {
   warnings?: string[]
   /** How the export was read (the date order and why, the time zone). */
   details?: string[]
+  /** Ids of the messages the export marks as edited (it gives no time of the edit). */
+  edited?: ReadonlySet<string>
 }
 
 export interface ForeignImportResult extends ImportResult {

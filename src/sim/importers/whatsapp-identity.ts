@@ -24,26 +24,41 @@ import { digest, type MappedHistory } from './common.js'
 // What the store holds of a message that is matched so (a recall, an edit, its media) stays as an import
 // merges it (import-merge.ts).
 
+function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
+
+/** When a message was written and by whom: what two versions of one message share when it was edited. */
+function whenKey (m: Message): string {
+  return `${m.ts}\0${m.sender}`
+}
+
 /** A message as two exports of it show it alike: its time, sender and text, and whether it holds media. */
 function contentKey (m: Message): string {
   const what = m.status === 'recalled' ? 'recalled' : m.kind === 'text' || m.kind === 'system' || m.kind === 'location' ? m.kind : 'media'
   return `${m.ts}\0${m.sender}\0${what}\0${m.text ?? ''}`
 }
 
-/** Messages of a stored chat by id and by content, each to be matched at most once. */
+/** Messages of a stored chat by id, by content and by when and who, each to be matched at most once. */
 class StoredChat {
   readonly byId = new Map<string, Message>()
   private readonly byContent = new Map<string, Message[]>()
+  private readonly byWhen = new Map<string, Message[]>()
   private readonly taken = new Set<string>()
 
   constructor (messages: Iterable<Message>) {
     for (const m of messages) {
       this.byId.set(m.id, m)
-      const key = contentKey(m)
-      const same = this.byContent.get(key)
-      if (same === undefined) this.byContent.set(key, [m])
-      else same.push(m)
+      push(this.byContent, contentKey(m), m)
+      push(this.byWhen, whenKey(m), m)
     }
+  }
+
+  /** The messages not matched yet that `m`'s sender wrote at `m`'s time: those an edit of `m` may be. */
+  sameWhen (m: Message): Message[] {
+    return (this.byWhen.get(whenKey(m)) ?? []).filter(s => !this.taken.has(s.id))
   }
 
   /** How many of `messages` a message of this chat shows alike. */
@@ -71,21 +86,22 @@ function storedChat (store: SqliteChatStore, id: string): StoredChat {
 export function matchStore (store: SqliteChatStore, history: MappedHistory): MappedHistory {
   const [mapped] = history.conversations
   if (mapped === undefined) return history
-  const { id, chat } = whichChat(store, mapped, history.messages)
+  const edited = history.edited ?? new Set<string>()
+  const { id, chat } = whichChat(store, mapped, history.messages, edited)
   const messages = history.messages.map(m => ({ ...m, conversation: id }))
-  if (chat !== undefined) keepIds(chat, messages)
+  if (chat !== undefined) keepIds(chat, messages, edited)
   const conversation: Conversation = { ...mapped, id }
   return { ...history, conversations: [conversation], messages }
 }
 
 /** The id the chat has in the store, with its messages; or a new id when the store holds it not. */
-function whichChat (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[]): { id: string, chat?: StoredChat } {
+function whichChat (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>): { id: string, chat?: StoredChat } {
   let best: { id: string, chat: StoredChat, shared: number } | undefined
   for (const c of store.listConversations()) {
     if (!c.id.startsWith('wa-') || c.title !== mapped.title) continue
     const chat = storedChat(store, c.id)
     const shared = chat.shared(messages)
-    if (shared > 0 && (best === undefined || shared > best.shared)) best = { id: c.id, chat, shared }
+    if (sameChat(shared, messages, chat, edited) && (best === undefined || shared > best.shared)) best = { id: c.id, chat, shared }
   }
   if (best !== undefined) return best
   // Another chat of this title holds the title's id: this one is told apart by its first message.
@@ -94,8 +110,28 @@ function whichChat (store: SqliteChatStore, mapped: Conversation, messages: read
   return { id: `wa-${digest(mapped.title, String(first.ts), first.sender, first.text ?? '')}` }
 }
 
-/** Gives each message the id of the stored message it is, where that id is another. */
-function keepIds (chat: StoredChat, messages: Message[]): void {
+/**
+ * Whether a stored chat of the export's title that shows `shared` of its messages alike is the same chat:
+ * every message of the export with words (but those it marks edited), or at least two and a fifth of
+ * the smaller of the two. One message alike of several is not enough: a message forwarded to two groups
+ * of one name in the same minute is one.
+ */
+function sameChat (shared: number, messages: readonly Message[], chat: StoredChat, edited: ReadonlySet<string>): boolean {
+  if (shared === 0) return false
+  const worded = messages.filter(m => m.text !== undefined).length
+  if (shared === messages.filter(m => m.text !== undefined && !edited.has(m.id)).length) return true
+  return shared >= 2 && shared * 5 >= Math.min(worded, chat.byId.size)
+}
+
+/**
+ * Gives each message the id of the stored message it is, where that id is another. A message whose id
+ * the store holds for a message with other words, and that is none of the store's, is another message
+ * (one before it in its minute was deleted "for me", moving its place): it takes an id of its own rather
+ * than be written over that one. One the export marks edited is the one message of its sender and time
+ * not matched otherwise, where there is exactly one; where there are several, which one it is cannot be
+ * told, and it too takes an id of its own: a version twice is better than a message lost.
+ */
+function keepIds (chat: StoredChat, messages: Message[], edited: ReadonlySet<string>): void {
   const moved: number[] = []
   // First every message held under its own id as it shows, so none of them is taken by another.
   for (const [i, m] of messages.entries()) {
@@ -103,11 +139,29 @@ function keepIds (chat: StoredChat, messages: Message[]): void {
     if (held !== undefined && contentKey(held) === contentKey(m)) chat.take(m.id)
     else moved.push(i)
   }
+  const unmatched: number[] = []
   for (const i of moved) {
     const alike = chat.alike(messages[i])
     if (alike !== undefined) {
       chat.take(alike.id)
       messages[i].id = alike.id
+    } else {
+      unmatched.push(i)
     }
+  }
+  for (const i of unmatched) {
+    const m = messages[i]
+    if (edited.has(m.id)) {
+      const versions = chat.sameWhen(m)
+      if (versions.length === 1) {
+        chat.take(versions[0].id)
+        m.id = versions[0].id
+        continue
+      }
+    }
+    // Held for another message, whose words differ (not only its media, which one export may leave
+    // out): an id of its own, the same at every import of this export.
+    const held = chat.byId.get(m.id)
+    if (held !== undefined && held.text !== undefined && m.text !== undefined && held.text !== m.text) m.id = `${m.id}-${digest(contentKey(m))}`
   }
 }

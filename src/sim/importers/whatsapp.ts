@@ -381,6 +381,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   let group = false
   const atTime = new Map<number, number>()
   const bySender = new Map<string, number>()
+  const edited = new Set<string>()
   for (const [index, { header }] of entries.entries()) {
     const ts = instants[index] as number
     const { name, text: raw } = bodies[index]
@@ -401,6 +402,7 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const unedited = withoutEditMark(content)
     if (unedited !== undefined) {
       content = unedited
+      edited.add(id)
       note(unmapped, 'mark of an edited message (dropped: the export gives no time of the edit)')
     }
     const setText = (t: string): void => {
@@ -476,7 +478,8 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     messages,
     unmapped,
     warnings,
-    details
+    details,
+    edited
   }
 }
 

@@ -131,3 +131,45 @@ describe('importing two exports of one WhatsApp chat', () => {
     s.close()
   })
 })
+
+// What a re-import must never do: write one message over another. Exports written here as text.
+describe('a re-import never writes one message over another', () => {
+  async function fromLines (store: SqliteChatStore, lines: string[], title: string): Promise<void> {
+    const dir = tempDir()
+    writeFileSync(join(dir, CHAT), lines.join('\n') + '\n')
+    await importExport(store, dir, title)
+  }
+  const texts = (s: SqliteChatStore): string[] => [...s.listMessages()].map(m => `${m.sender}: ${m.text ?? ''}`)
+
+  it('a message deleted "for me" before an edited one of the same sender and minute: both stay, the edit too', async () => {
+    const store = openStore()
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Yes', '05/01/2024, 21:01 - Ann: Bringing the cake', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Bringing a pie <This message was edited>', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    const now = texts(store)
+    expect(now).toContain('wa:Ann: Yes')
+    expect(now).toContain('wa:Ann: Bringing a pie')
+    expect(now.filter(t => t === 'wa:Dave: ok')).toHaveLength(1)
+    // Imported again, the same export changes nothing.
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Bringing a pie <This message was edited>', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    expect(texts(store)).toEqual(now)
+    store.close()
+  })
+
+  it('an edit the export marks, of the one message of its sender and minute: the message takes the new text', async () => {
+    const store = openStore()
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Bringing the cake', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Bringing a pie <This message was edited>', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    expect(texts(store)).toEqual(['wa:Ann: Bringing a pie', 'wa:Dave: ok'])
+    store.close()
+  })
+
+  it('two groups of one title that share one forwarded message stay two chats', async () => {
+    const store = openStore()
+    await fromLines(store, ['05/01/2024, 09:00 - Mom: Happy birthday!', '05/01/2024, 10:00 - Dad: see you at 6'], 'Family')
+    await fromLines(store, ['05/01/2024, 09:00 - Mom: Happy birthday!', '05/01/2024, 10:00 - Dad: call me'], 'Family')
+    expect(texts(store)).toContain('wa:Dad: see you at 6')
+    expect(texts(store)).toContain('wa:Dad: call me')
+    expect([...store.listConversations()]).toHaveLength(2)
+    store.close()
+  })
+})
