@@ -146,7 +146,9 @@ Examples:
       const transfers = journal === undefined ? undefined : new TransferLog(journal)
       const kept = transfers !== undefined && (await transfers.unfinished()).length > 0 ? new KeptWrites() : undefined
       const onWritten = kept === undefined ? undefined : (w: WrittenRecords): void => { kept.add(w) }
-      const keep = async (): Promise<void> => { if (kept !== undefined) await transfers?.keep(kept) }
+      // Recorded before the import commits: a crash after its commit must not leave what it wrote to that
+      // undo. A crash between the two leaves the transfer's writes at those keys unverified, not undone.
+      const beforeCommit = kept === undefined ? undefined : async (): Promise<void> => { await transfers?.keep(kept) }
       const { format, source, main } = opened
       if (format === 'ndjson') {
         const r = await importNdjson(store, opened.input ?? opened.file, {
@@ -154,21 +156,20 @@ Examples:
           baseDir: optionalString(args, 'base') ?? (fromStdin ? '.' : undefined),
           onMediaWriting,
           onWritten,
+          beforeCommit,
           inputName: opened.input === undefined ? undefined : fromStdin ? STDIN_LABEL : path
         })
         ok = true
-        await keep()
         sayImported(r, messagesIn(store) - held, store.dir, json)
         return EXIT_OK
       }
       if (source === undefined || main === undefined) throw new FerryError(ErrorCode.INTERNAL, `no export opened for ${path}`)
       const r: ForeignImportResult = format === 'telegram'
-        ? await importTelegram(store, source, main, { timeZone, onMediaWriting, onWritten })
+        ? await importTelegram(store, source, main, { timeZone, onMediaWriting, onWritten, beforeCommit })
         : await importWhatsApp(store, source, main, opened.title ?? main, {
-          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting, onWritten
+          me: optionalString(args, 'me'), title: optionalString(args, 'title'), dateOrder: dateOrder as DateOrder | undefined, timeZone, onMediaWriting, onWritten, beforeCommit
         })
       ok = true
-      await keep()
       sayImported(r, messagesIn(store) - held, store.dir, json, { format, file: main, in: source.label, details: r.details, unmapped: r.unmapped, warnings: r.warnings })
       if (!json) process.stdout.write(`format: ${format} (${main === source.label ? main : `${main} in ${source.label}`})${r.details.map(d => `; ${d}`).join('')}\n`)
       const unmapped = Object.entries(r.unmapped)

@@ -57,6 +57,12 @@ export interface ImportOptions {
    * unverified transfer's undo must leave (KeptWrites).
    */
   onWritten?: (written: WrittenRecords) => void
+  /**
+   * Awaited once every line passed, inside the import's transaction, before it commits: what must be
+   * recorded before the import's rows can be found committed (a crash after the commit must not leave
+   * them to an undo that does not know they are the person's).
+   */
+  beforeCommit?: () => Promise<void>
 }
 
 /** A batch of records an import wrote. */
@@ -212,6 +218,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
         }
         added.push(m.sha256)
       }
+      await options.beforeCommit?.()
       return { ...result.counts, mediaFiles: added.length }
     })
   } catch (err) {

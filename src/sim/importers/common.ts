@@ -145,11 +145,11 @@ async function * lines (h: MappedHistory): AsyncGenerator<string> {
  * one transaction, all or nothing (media files it added are removed again on failure). A history with
  * no message is refused: an export that yields none was not read as what it is.
  */
-export async function writeHistory (store: SqliteChatStore, history: MappedHistory, source: ExportSource, main: string, format: string, hooks: Pick<ImportOptions, 'onMediaWriting' | 'onWritten'> = {}): Promise<ForeignImportResult> {
+export async function writeHistory (store: SqliteChatStore, history: MappedHistory, source: ExportSource, main: string, format: string, hooks: Pick<ImportOptions, 'onMediaWriting' | 'onWritten' | 'beforeCommit'> = {}): Promise<ForeignImportResult> {
   if (history.messages.length === 0) {
     throw new FerryError(ErrorCode.BAD_INPUT, `no ${format === 'whatsapp' ? 'WhatsApp' : 'Telegram'} message found in ${main} (in ${source.label}): nothing was imported`)
   }
   const media: MediaBytes[] = history.media.map(m => ({ sha256: m.sha256, size: m.size, name: `${source.label}: ${m.path}`, open: async () => await source.open(m.path) }))
-  const result = await importNdjson(store, lines(history), { media, onMediaWriting: hooks.onMediaWriting, onWritten: hooks.onWritten })
+  const result = await importNdjson(store, lines(history), { media, onMediaWriting: hooks.onMediaWriting, onWritten: hooks.onWritten, beforeCommit: hooks.beforeCommit })
   return { ...result, format, unmapped: history.unmapped, warnings: history.warnings ?? [], details: history.details ?? [] }
 }

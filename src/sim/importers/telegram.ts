@@ -15,7 +15,7 @@ import { machineZone, validDate, ZoneClock } from './wall-clock.js'
 // A date without date_unixtime is the exporting computer's wall clock: it is read in the import's zone.
 // See the mapping table in the docs of mapTelegram below.
 
-export interface TelegramOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten'> {
+export interface TelegramOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten' | 'beforeCommit'> {
   /** IANA time zone wall-clock dates (old exports) are read in (default: the machine's). */
   timeZone?: string
 }

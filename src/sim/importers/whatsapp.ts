@@ -31,7 +31,7 @@ import {
 // system phrase or its author is the chat itself. Dates are read in one order for the whole file
 // (date-order.ts), times in one time zone (wall-clock.ts).
 
-export interface WhatsAppOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten'> {
+export interface WhatsAppOptions extends Pick<ImportOptions, 'onMediaWriting' | 'onWritten' | 'beforeCommit'> {
   /** The exporter's display name in the chat: their messages get sender "me". */
   me?: string
   /** The chat's title (default: from the file or archive name, "WhatsApp Chat with X"). */
