@@ -28,7 +28,7 @@ export interface LogItem {
 }
 
 /** Bytes of LogItem.written. */
-export const WRITTEN_DIGEST_BYTES = 16
+export const WRITTEN_DIGEST_BYTES = 8
 
 const FLAGS: LogFlag[] = ['new', 'prior', 'held']
 const FLAG_CODES: Record<LogFlag, number> = { new: 0, prior: 1, held: 2 }

@@ -1,6 +1,6 @@
 import { fc } from '../helpers/property.js'
 import { describe, expect, it } from 'vitest'
-import { packItems, readItems, type LogItem } from '../../src/journal/log-codec.js'
+import { packItems, readItems, WRITTEN_DIGEST_BYTES, type LogItem } from '../../src/journal/log-codec.js'
 import { MESSAGE_KINDS, MESSAGE_STATUSES, type Message } from '../../src/store/model.js'
 
 const unpack = (b: Uint8Array): LogItem[] => [...readItems(b)]
@@ -55,7 +55,7 @@ describe('the undo log codec', () => {
       status: fc.option(fc.constantFrom(...MESSAGE_STATUSES), { nil: undefined })
     }, { requiredKeys: ['conversation', 'id', 'sender', 'ts', 'kind'] }) as fc.Arbitrary<Message>
     // Items of a few conversations (so runs form), each flag, priors with every optional field.
-    const written = fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: undefined })
+    const written = fc.option(fc.uint8Array({ minLength: WRITTEN_DIGEST_BYTES, maxLength: WRITTEN_DIGEST_BYTES }), { nil: undefined })
     const item = fc.tuple(fc.constantFrom('c1', 'c2', '𝒞'), fc.constantFrom('new', 'prior', 'held') as fc.Arbitrary<LogItem['flag']>, ts, id, message, written)
       .map(([conversation, flag, t, i, m, w]): LogItem => {
         const it: LogItem = flag === 'prior' ? { flag, conversation, ts: t, id: i, prior: m } : { flag, conversation, ts: t, id: i }
@@ -80,7 +80,7 @@ describe('the undo log codec', () => {
   })
 
   it('keeps with each item the digest of what was written, where one is given', () => {
-    const digest = (n: number): Uint8Array => new Uint8Array(16).fill(n)
+    const digest = (n: number): Uint8Array => new Uint8Array(WRITTEN_DIGEST_BYTES).fill(n)
     const items: LogItem[] = [
       { flag: 'new', conversation: 'c1', ts: 1_700_000_000_000, id: 'm1', written: digest(1) },
       { flag: 'held', conversation: 'c1', ts: 1_700_000_000_000, id: 'm2', written: digest(2) },
