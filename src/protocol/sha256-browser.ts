@@ -82,10 +82,3 @@ export function prefixDigests (bytes: Uint8Array, ends: number[]): Uint8Array[] 
   }
   return out
 }
-
-/** The sha256 of `bytes`, in one call (sha256.ts's one-shot). */
-export function sha256Of (bytes: Uint8Array): Uint8Array {
-  const h = createSha256()
-  h.update(bytes)
-  return h.digest()
-}

@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto'
 import { createHash } from 'node:crypto'
 
 /** An incremental sha256, as the protocol's digests use it. */
@@ -30,12 +29,4 @@ export function prefixDigests (bytes: Uint8Array, ends: number[]): Uint8Array[] 
     out.push(h.copy().digest())
   }
   return out
-}
-
-/** node:crypto's one-shot hash (Node 20.12 and later): a hasher object per short message cost twice the hashing. */
-const once = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash
-
-/** The sha256 of `bytes`, in one call: for many short inputs (a digest per message). */
-export function sha256Of (bytes: Uint8Array): Uint8Array {
-  return once !== undefined ? once('sha256', bytes, 'buffer') : createHash('sha256').update(bytes).digest()
 }
