@@ -245,15 +245,16 @@ function listenFailure (err: unknown, listen: string[]): FerryError | undefined 
 
 /**
  * webrtc-direct's UDP socket (libjuice's, native) that could not be bound: its error names neither the
- * address nor why, so it is put down to the one webrtc-direct address with a port of its own, when
- * there is one (on port 0 the transport picks a free port itself).
+ * address nor why, so it is put down to the webrtc-direct addresses with a port of their own (on port 0
+ * the transport picks a free port itself): the one, or all of them (`details.listen` a list).
  */
 function udpListenFailure (message: string, listen: string[], err: unknown): FerryError | undefined {
   if (!message.includes('ICE UDP mux listener')) return undefined
   const fixed = listen.filter(a => kindOf(a) === 'webrtc' && !/\/udp\/0(?:\/|$)/.test(a))
-  if (fixed.length !== 1) return undefined
-  return new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${hostPort(fixed[0])} (UDP): the port is taken, or this machine has no such address (use udp/0 for any free port)`,
-    { listen: fixed[0] }, { cause: err })
+  if (fixed.length === 0) return undefined
+  const which = fixed.length === 1 ? hostPort(fixed[0]) : `one of ${fixed.map(hostPort).join(', ')}`
+  return new FerryError(ErrorCode.BAD_INPUT, `cannot listen on ${which} (UDP): the port is taken, or this machine has no such address (use udp/0 for any free port)`,
+    { listen: fixed.length === 1 ? fixed[0] : fixed }, { cause: err })
 }
 
 /** /ip4/127.0.0.1/tcp/45123 as 127.0.0.1:45123, the way people write it. */

@@ -48,11 +48,15 @@ export async function startOnPreviousPorts<N> (given: string[], previous: string
     try {
       return await start(listen)
     } catch (err) {
-      const failed = isFerryError(err, ErrorCode.BAD_INPUT) && typeof err.details?.listen === 'string' ? same(err.details.listen) : undefined
-      const i = failed === undefined ? -1 : listen.findIndex((a, j) => a !== given[j] && same(a) === failed)
-      if (i < 0) throw err
-      log('cannot listen on %s, where this phone listened when it paired: listening on %s instead', listen[i], given[i])
-      listen[i] = given[i]
+      // The address that failed, or the addresses one of which did (a UDP failure names none).
+      const named = isFerryError(err, ErrorCode.BAD_INPUT) ? err.details?.listen : undefined
+      const failed = new Set((typeof named === 'string' ? [named] : Array.isArray(named) ? named : []).map(a => same(String(a))))
+      const kept = listen.flatMap((a, j) => a !== given[j] && failed.has(same(a)) ? [j] : [])
+      if (kept.length === 0) throw err
+      for (const i of kept) {
+        log('cannot listen on %s, where this phone listened when it paired: listening on %s instead', listen[i], given[i])
+        listen[i] = given[i]
+      }
     }
   }
 }

@@ -74,6 +74,19 @@ describe('the ports a restarted old phone listens on', () => {
     expect(portsOf(node, 'udp')[0]).not.toBe(taken)
   })
 
+  it('fall back on both families when a kept UDP port of one is taken: the failure names neither', async () => {
+    const taken = await squat('udp')
+    // The IPv6 one's old port: one the system handed out and that is free again.
+    const v6 = createSocket('udp6')
+    await new Promise<void>(resolve => v6.bind(0, '::1', resolve))
+    const free = v6.address().port
+    await new Promise<void>(resolve => v6.close(resolve))
+    const node = await startOnPreviousPorts(['/ip4/127.0.0.1/udp/0/webrtc-direct', '/ip6/::1/udp/0/webrtc-direct'],
+      [`/ip4/127.0.0.1/udp/${taken}/webrtc-direct`, `/ip6/::1/udp/${free}/webrtc-direct`], start)
+    expect(portsOf(node, 'udp')).toHaveLength(2)
+    expect(portsOf(node, 'udp')).not.toContain(taken)
+  })
+
   it('refuse a fixed port the caller gave that is taken, naming it: only a kept port falls back', async () => {
     const taken = await squat('tcp')
     const err = await startOnPreviousPorts([`/ip4/127.0.0.1/tcp/${taken}`], ['/ip4/127.0.0.1/tcp/41000'], start).catch(e => e)
