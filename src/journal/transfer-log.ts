@@ -41,16 +41,16 @@ export interface TransferRecord {
 }
 
 /**
- * What the last verified transfer verified, kept with its verification: a phone stopped before it could
- * say so (killed once the old phone had heard) says it when it starts again (FerryService.receive).
- */
-/**
  * What else a verification counts (TransferStats says what each is), kept with it so that a phone
  * restarted before the old phone heard reports it as the receive did (a damaged file's warning, what
  * stayed deleted). Absent in a journal written before they were kept: left out of the stats, not zero.
  */
 export const VERIFIED_COUNTS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
 
+/**
+ * What the last verified transfer verified, kept with its verification: a phone stopped before it could
+ * say so (killed once the old phone had heard) says it when it starts again (FerryService.receive).
+ */
 export interface VerifiedOutcome extends Partial<Record<typeof VERIFIED_COUNTS[number], number>> {
   transferId: string
   verifiedAt: number
@@ -87,12 +87,12 @@ function tagged (tag: number, body: Uint8Array): Uint8Array {
   return out
 }
 
-/** LogItem.written of a message as the store reads it back (the protocol's writtenDigest). */
-export type StoredDigest = (m: Message) => Uint8Array
+/** Whether a message as the store reads it back is still the one logged with LogItem.written (the protocol's stillAsWritten). */
+export type StillAsWritten = (stored: Message, written: Uint8Array) => boolean
 
 export class TransferLog {
-  /** `digestOf`: needed to undo, once an entry keeps digests; reading records needs none. */
-  constructor (private readonly journal: Journal, private readonly digestOf?: StoredDigest) {}
+  /** `asWritten`: needed to undo, once an entry keeps digests; reading records needs none. */
+  constructor (private readonly journal: Journal, private readonly asWritten?: StillAsWritten) {}
 
   /** Transfers not verified (yet or since they were received again). */
   async unfinished (): Promise<TransferRecord[]> {
@@ -237,7 +237,7 @@ export class TransferLog {
       const v = await this.journal.get(k)
       if (v === undefined) continue
       if (v[0] === MEDIA) { media.push([k, v]); continue }
-      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : await inverseOf(v, sink, this.digestOf))
+      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : await inverseOf(v, sink, this.asWritten))
       await this.journal.write([{ key: k }])
     }
     await this.undoMedia(media, sink)
@@ -336,7 +336,7 @@ function without (entry: Uint8Array, kept: KeptWrites): Uint8Array | undefined {
  * item keeps the digest of what was written, only while the store still holds exactly that. The stored
  * versions are read a conversation's run at a time, as the batch wrote them.
  */
-async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: StoredDigest | undefined): Promise<HistoryChange> {
+async function inverseOf (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<HistoryChange> {
   const remove: Array<{ conversation: string, id: string }> = []
   const messages: Message[] = []
   let run: LogItem[] = []
@@ -344,7 +344,7 @@ async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: Stored
     if (run.length === 0) return
     const items = run
     run = []
-    if (digestOf === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
+    if (asWritten === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
     let found: Message[]
     try {
       found = await sink.findMessages(items[0].conversation, items.map(it => it.id))
@@ -359,7 +359,7 @@ async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: Stored
     for (const it of items) {
       const now = stored.get(it.id)
       // Deleted since, or changed since (by the person, the app, an import, another transfer): theirs.
-      if (now === undefined || !sameBytes(digestOf(now), it.written as Uint8Array)) continue
+      if (now === undefined || !asWritten(now, it.written as Uint8Array)) continue
       undoItem(it, remove, messages)
     }
   }
@@ -376,10 +376,4 @@ async function inverseOf (entry: Uint8Array, sink: HistorySink, digestOf: Stored
 function undoItem (it: LogItem, remove: Array<{ conversation: string, id: string }>, messages: Message[]): void {
   if (it.flag === 'new') remove.push({ conversation: it.conversation, id: it.id })
   else if (it.prior !== undefined) messages.push(it.prior)
-}
-
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
 }

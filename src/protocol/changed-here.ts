@@ -1,7 +1,6 @@
 import type { LogItem } from '../journal/log-codec.js'
 import type { HistorySink } from '../store/history.js'
-import { equalBytes } from './digest.js'
-import { storedDigest } from './written-digest.js'
+import { stillAsWritten } from './written-digest.js'
 
 // Why a read-back can differ from the sender's digest other than a sender that lied: the new phone is in
 // use once its chats are ready, and its person or app may recall, edit or delete a message the transfer
@@ -31,7 +30,7 @@ export async function firstChangedHere (sink: HistorySink, batches: AsyncIterabl
     for (const it of items) {
       const now = stored.get(it.id)
       if (now === undefined) return { conversation: it.conversation, id: it.id, deleted: true }
-      if (!equalBytes(storedDigest(now), it.written as Uint8Array)) return { conversation: it.conversation, id: it.id, deleted: false }
+      if (!stillAsWritten(now, it.written as Uint8Array)) return { conversation: it.conversation, id: it.id, deleted: false }
     }
     return undefined
   }

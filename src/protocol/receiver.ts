@@ -24,7 +24,7 @@ import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
 import { ownVersionKey, Verification } from './verification.js'
-import { storedDigest, writtenDigest } from './written-digest.js'
+import { stillAsWritten, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
 
@@ -209,7 +209,7 @@ export class ReceiverMachine {
   constructor (init: ReceiverInit) {
     this.sink = init.sink
     this.journal = init.journal
-    this.log = new TransferLog(init.journal, storedDigest)
+    this.log = new TransferLog(init.journal, stillAsWritten)
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'

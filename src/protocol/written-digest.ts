@@ -1,5 +1,6 @@
 import { WRITTEN_DIGEST_BYTES } from '../journal/log-codec.js'
 import type { Message } from '../store/model.js'
+import { equalBytes } from './digest.js'
 import { encodedMessage } from './leaves.js'
 
 /**
@@ -34,4 +35,9 @@ export function writtenDigest (encoded: Uint8Array): Uint8Array {
 /** writtenDigest of a message as a store reads it back. */
 export function storedDigest (m: Message): Uint8Array {
   return writtenDigest(encodedMessage(m))
+}
+
+/** Whether a message as the store reads it back is still the one logged with `written`. */
+export function stillAsWritten (m: Message, written: Uint8Array): boolean {
+  return equalBytes(storedDigest(m), written)
 }

@@ -11,7 +11,7 @@ import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log
 import type { LogItem } from '../../src/journal/log-codec.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { storeMediaRecords } from '../../src/protocol/media-records.js'
-import { storedDigest } from '../../src/protocol/written-digest.js'
+import { stillAsWritten, storedDigest } from '../../src/protocol/written-digest.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, exportText, mediaFiles, openStore, tempDir } from '../helpers/stores.js'
@@ -112,7 +112,7 @@ async function entries (journal: NodeJournal, transferId: Uint8Array): Promise<n
 async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJournal, log: TransferLog, own: Message[], verified: Message[], media: MediaRecord[] }> {
   const store = openStore()
   const journal = journalOf(store)
-  const log = new TransferLog(journal, storedDigest)
+  const log = new TransferLog(journal, stillAsWritten)
   store.putMetadata([{ id: 'u1', name: 'Ann' }, { id: 'me', name: 'Me' }], [{ id: 'c1', kind: 'direct', title: 'Ann', members: ['u1', 'me'] }], [])
   const own = [msg('c1', 'own-1', 100, 'written on this phone'), msg('c1', 'own-2', 200, 'also mine', { status: 'read' })]
   store.putMessages(own)
@@ -130,7 +130,7 @@ async function phoneInUse (): Promise<{ store: SqliteChatStore, journal: NodeJou
 describe('transfer records', () => {
   it('are made at open, found again after a restart, and count their sessions and writes', async () => {
     const store = openStore()
-    const log = new TransferLog(journalOf(store), storedDigest)
+    const log = new TransferLog(journalOf(store), stillAsWritten)
     const rec = await log.open(T1, 'source-1', { conversations: ['c1'] }, store)
     expect(rec).toMatchObject({ transferId: bytesToHex(T1), sourceId: 'source-1', selection: { conversations: ['c1'] }, state: 'receiving', sessions: 1, written: 0 })
     expect(await log.get(T1)).toEqual(rec)
@@ -141,7 +141,7 @@ describe('transfer records', () => {
     expect(rec.written).toBe(3)
     for (const j of journals.splice(0)) await j.close()
 
-    const again = new TransferLog(journalOf(store), storedDigest)
+    const again = new TransferLog(journalOf(store), stillAsWritten)
     expect(await again.get(T1)).toEqual(rec)
     const resumed = await again.open(T1, 'source-1', { conversations: ['c1'] }, store)
     expect(resumed).toMatchObject({ transferId: rec.transferId, state: 'receiving', sessions: 2, written: 3 })
@@ -163,7 +163,7 @@ describe('a damaged journal', () => {
   it('is a typed error, not a crash', async () => {
     const store = openStore()
     const journal = journalOf(store)
-    const log = new TransferLog(journal, storedDigest)
+    const log = new TransferLog(journal, stillAsWritten)
     await journal.write([{ key: `t/${bytesToHex(T1)}`, value: new TextEncoder().encode('{"transferId":"01') }])
     await expect(log.get(T1)).rejects.toMatchObject({ code: 'STORE', message: expect.stringContaining('damaged') })
     await expect(log.unfinished()).rejects.toMatchObject({ code: 'STORE' })
@@ -181,7 +181,7 @@ describe('the undo log', () => {
     // Logged, then the process died before its commit: the entry is on disk for the next process.
     await log.logItems(rec, [{ flag: 'prior', conversation: 'c1', ts: own[0].ts, id: own[0].id, prior: own[0] }, { flag: 'new', conversation: 'c1', ts: 300, id: 'new' }])
     await journal.close()
-    const next = new TransferLog(journalOf(store), storedDigest)
+    const next = new TransferLog(journalOf(store), stillAsWritten)
     const found = await next.get(T1) as TransferRecord
     const logged: LogItem[] = []
     for await (const batch of next.sessionItems(found)) logged.push(...batch)
@@ -316,7 +316,7 @@ describe('the undo log', () => {
   it('still undoes an entry an earlier version logged (format 2, no digests) as it always did', async () => {
     const store = openStore()
     const journal = journalOf(store)
-    const log = new TransferLog(journal, storedDigest)
+    const log = new TransferLog(journal, stillAsWritten)
     store.putMetadata([], [{ id: 'c1', kind: 'direct', title: 'c1', members: ['me'] }, { id: 'g-😀', kind: 'group', title: 'g', members: ['me'] }], [])
     const before = msg('c1', 'm3', 5, 'before')
     store.putMessages([before])
@@ -351,7 +351,7 @@ describe('the undo log', () => {
 
   it('tells the current session what it wrote, in order, and nothing of earlier sessions', async () => {
     const store = openStore()
-    const log = new TransferLog(journalOf(store), storedDigest)
+    const log = new TransferLog(journalOf(store), stillAsWritten)
     const items = async (rec: TransferRecord): Promise<string[]> => {
       const out: string[] = []
       for await (const batch of log.sessionItems(rec)) for (const it of batch) out.push(`${it.flag} ${it.conversation}/${it.id}`)
@@ -387,9 +387,9 @@ function undoUntilKilled (dir: string, transferId: Uint8Array, kill: KillPoint):
     import { SqliteChatStore } from ${SRC('store/sqlite-store.ts')}
     import { NodeJournal } from ${SRC('journal/node-journal.ts')}
     import { TransferLog } from ${SRC('journal/transfer-log.ts')}
-    import { storedDigest } from ${SRC('protocol/written-digest.ts')}
+    import { stillAsWritten } from ${SRC('protocol/written-digest.ts')}
     const store = SqliteChatStore.open(${JSON.stringify(dir)})
-    const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}), storedDigest)
+    const log = new TransferLog(NodeJournal.open(${JSON.stringify(dir)}), stillAsWritten)
     const rec = await log.get(new Uint8Array(${JSON.stringify([...transferId])}))
     const kill = ${JSON.stringify(kill)}
     // The store removes a file after the transaction that dropped its record has committed.
@@ -441,7 +441,7 @@ describe('an undo cut short by a crash', () => {
     const when = kill === 'files' ? 'as the media records had gone, before their files' : `after ${kill} of its 5 commits`
     it(`is finished when the same transfer opens again, before it resumes (killed ${when})`, async () => {
       const { store, before } = await refusedHalfWay(kill)
-      const log = new TransferLog(journalOf(store), storedDigest)
+      const log = new TransferLog(journalOf(store), stillAsWritten)
       expect(await log.get(T1)).toMatchObject({ state: 'refused' })
       expect((await log.unfinished()).map(r => r.state)).toEqual(['refused'])
       const rec = await log.open(T1, 'src', {}, store)
@@ -453,7 +453,7 @@ describe('an undo cut short by a crash', () => {
 
     it(`is finished when another transfer opens (killed ${when})`, async () => {
       const { store, before } = await refusedHalfWay(kill)
-      const log = new TransferLog(journalOf(store), storedDigest)
+      const log = new TransferLog(journalOf(store), stillAsWritten)
       await log.open(T2, 'other', {}, store)
       expect(await snapshot(store)).toEqual(before)
       expect(await log.get(T1)).toBeUndefined()
