@@ -24,6 +24,7 @@ import { moveFileDurably, writeFileDurably } from './chat-db.js'
  * @typedef {import('chat-ferry').StoredMedia} StoredMedia
  * @typedef {import('chat-ferry').MessagePosition} MessagePosition
  * @typedef {import('chat-ferry').ReceivedMedia} ReceivedMedia
+ * @typedef {import('chat-ferry').StoreGenerations} StoreGenerations
  * @typedef {import('./chat-db.js').ChatDb} ChatDb
  *
  * @typedef {object} PostRow
@@ -39,6 +40,9 @@ import { moveFileDurably, writeFileDurably } from './chat-db.js'
  * @property {number | null} edited_at
  * @property {string | null} extras
  */
+
+/** Settings rows naming the generation Ferry last recorded for each old phone (StoreGenerations). */
+const GENERATION = 'ferry_generation:'
 
 // Before every message: ids are never empty, so (MIN_SAFE_INTEGER, '') precedes any real position.
 const START = { ts: Number.MIN_SAFE_INTEGER, id: '' }
@@ -87,7 +91,18 @@ export class ChatHistory {
       seat: db.prepare('INSERT INTO chat_members (chat_id, seat, handle) VALUES (?, ?, ?)'),
       upsertAttachment: db.prepare(`INSERT INTO attachments (sha256, byte_size, mime_type) VALUES (?, ?, ?)
         ON CONFLICT (sha256) DO UPDATE SET byte_size = excluded.byte_size, mime_type = excluded.mime_type RETURNING attachment_id`).pluck(),
-      onDevice: db.prepare('UPDATE attachments SET on_device = 1 WHERE attachment_id = ?')
+      onDevice: db.prepare('UPDATE attachments SET on_device = 1 WHERE attachment_id = ?'),
+      generation: db.prepare('SELECT value FROM settings WHERE name = ?').pluck(),
+      keepGeneration: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value')
+    }
+    // An app whose database can be put back to an older copy of itself (its own backup restored, a file
+    // copied back by hand) keeps, in that database, which generation of it Ferry's journal describes:
+    // otherwise what Ferry recorded as carried here, and no longer found, would stay out as if deleted
+    // here. A settings row is enough; it travels with every copy of chat.db.
+    /** @type {StoreGenerations} */
+    this.generations = {
+      generation: async source => /** @type {string | undefined} */ (this.sql.generation.get(GENERATION + source)),
+      keepGeneration: async (source, token) => { this.sql.keepGeneration.run(GENERATION + source, token) }
     }
     // All of a change or none of it: better-sqlite3 rolls the transaction back when the function throws.
     this.apply = db.transaction(/** @param {HistoryChange} change */ change => this.#apply(change))

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -11,7 +11,7 @@ import { startFerry } from '../../examples/chat-app/ferry-phone.js'
 import { exportNdjson } from '../../src/sim/export.js'
 import type { ferry } from '../../src/wire/codec.js'
 import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
-import { closeJournals, journalOf, runTransfer, type RunOptions } from '../helpers/transfer.js'
+import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunOptions } from '../helpers/transfer.js'
 
 // The example chat app (examples/chat-app), a database Ferry did not design, moving histories through
 // the port: between two such apps and to and from the simulator's store, over real libp2p on loopback,
@@ -308,5 +308,43 @@ describe('a refused first transfer into the example chat app', () => {
     // No attachment of the transfer's is left, nor any of their files: no post here refers to one.
     expect(count(newApp, 'SELECT count(*) FROM attachments')).toBe(0)
     expect(attachmentFiles(newApp)).toEqual([])
+  })
+})
+
+describe('the example chat app\'s database put back to an older copy of itself', () => {
+  it('gets again what a later transfer brought, where it would have stayed out as deleted here', async () => {
+    const oldApp = openApp()
+    await useApp(oldApp)
+    const dir = tempDir('chat-app-')
+    let newApp = ChatDb.open(dir)
+    toClose.push(() => newApp.close())
+    await verifiedTransfer(new ChatHistory(oldApp), new ChatHistory(newApp), { journal: journalOf(newApp) })
+    // The app's own backup of its database, after the first transfer.
+    newApp.db.pragma('wal_checkpoint(TRUNCATE)')
+    const snap = tempDir('chat-app-copy-')
+    copyFileSync(join(dir, 'chat.db'), join(snap, 'chat.db'))
+    // The old phone is used on, and a second transfer brings that here.
+    const ana = oldApp.chatByTitle('Ana') as number
+    for (let i = 0; i < 20; i++) oldApp.post(ana, { author: 'ana', body: `later ${i}`, sentAt: T + (100 + i) * 60_000 })
+    await verifiedTransfer(new ChatHistory(oldApp), new ChatHistory(newApp), { journal: journalOf(newApp) })
+    expect(count(newApp, 'SELECT count(*) FROM posts')).toBe(232)
+    // The app puts its database back to the copy (the WAL and its index are newer: they go); Ferry's journal stays.
+    newApp.close()
+    for (const f of ['chat.db', 'chat.db-wal', 'chat.db-shm']) if (existsSync(join(dir, f))) rmSync(join(dir, f))
+    copyFileSync(join(snap, 'chat.db'), join(dir, 'chat.db'))
+    newApp = ChatDb.open(dir)
+    expect(count(newApp, 'SELECT count(*) FROM posts')).toBe(212)
+
+    const again = await verifiedTransfer(new ChatHistory(oldApp), new ChatHistory(newApp), { journal: journalOf(newApp) })
+
+    // Nobody deleted the twenty posts here: they come again, and the old phone may be wiped.
+    expect(again.receiver.progress.messagesLeftDeleted).toBe(0)
+    expect(view(newApp)).toEqual(view(oldApp))
+    // From now on the journal describes this database: a post its owner deletes stays deleted.
+    const gone = newApp.timeline(newApp.chatByTitle('Ana') as number).find(p => p.body === 'later 3')
+    newApp.db.prepare('DELETE FROM posts WHERE post_id = ?').run(gone?.post_id)
+    const next = await verifiedTransfer(new ChatHistory(oldApp), new ChatHistory(newApp), { journal: journalOf(newApp) })
+    expect(next.receiver.progress.messagesLeftDeleted).toBe(1)
+    expect(count(newApp, 'SELECT count(*) FROM posts')).toBe(231)
   })
 })
