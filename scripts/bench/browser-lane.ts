@@ -159,7 +159,7 @@ export async function browserLane (o: BrowserLaneOptions): Promise<LaneRun> {
         /** The page's own clock: navigation start to `verified`. */
         pageMs: verifiedAt,
         pagePairedMs: at('paired') ?? NaN,
-        /** Every message in ('chats-ready') to 'verified': media, then the read-back that verifies. */
+        /** Every message in and read back ('chats-ready') to 'verified': the media, then the check that verifies. */
         pageAfterChatsReadyMs: verifiedAt - (at('chats-ready') ?? NaN),
         pageMBPerSec: o.storeBytes / 1e6 / (verifiedAt / 1000),
         pageMediaMBPerSec: p.totalMediaBytes / 1e6 / (verifiedAt / 1000),

@@ -1,7 +1,9 @@
 // How long after pairing every message is on the new phone ("chats-ready"), two real `ferry` processes
 // over loopback TCP, for each source tree given, in alternating rounds. Each tree runs its own built CLI
 // over the store its own bench seeded (same profile, same seed: the same history), and both processes
-// are stopped at chats-ready: the media phase is not what this measures. How the async port's cost in
+// are stopped at chats-ready: the media phase is not what this measures. A tree whose receiver reads
+// the messages back before chats-ready (read-back before the chats are opened) counts that read-back
+// here, one from before that change does not: compare such trees by engine-cpu.ts. How the async port's cost in
 // messages/s (issue 19) is measured against the tree before it:
 //
 //   git worktree add ../ferry-pre-port 9982148 && (cd ../ferry-pre-port && npm ci && npm run bench -- --profile large)
@@ -16,7 +18,7 @@ import { installCleanup, removeTempDir, spawnNode, tempDir, type Child, type Eve
 
 const USAGE = `npx tsx scripts/bench/chats-ready.ts [--runs N] [--profile NAME] [TREE...]
 
-Time from "paired" to "chats-ready" on the receiver (every message stored), two ferry processes over
+Time from "paired" to "chats-ready" on the receiver (every message stored and read back), two ferry processes over
 127.0.0.1 TCP, for each source tree given (default: this one), in alternating rounds; prints each
 round, then the median and messages per second per tree. Each tree needs its CLI built (bin/ferry.js)
 and its own seeded store, .tmp/bench/NAME-1 (\`npm run bench -- --profile NAME\` in that tree makes it).

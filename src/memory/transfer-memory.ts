@@ -39,8 +39,8 @@ const nodeCollector: Collector = {
  * receiver in one app, several phones in a test). The collector is the process's: buffers are scavenged
  * while any transfer runs, the old generation has room while any transfer moves media (a sender
  * throughout, a receiver from `chats-ready` with media to come until `verifying`), and V8 judges for
- * itself again only once none does. A receiver collects fully as it starts reading back: its peak of
- * memory begins there.
+ * itself again only once none does. A receiver collects fully as it starts reading back, once every
+ * message is here (its peak of memory begins there), and again at `verifying`, the media done.
  */
 export class TransferCollector implements TransferMemory {
   private running = 0
@@ -65,6 +65,9 @@ export class TransferCollector implements TransferMemory {
           this.settle(transfer)
           this.collector.collect()
         }
+      },
+      readingBack: () => {
+        if (!ended && role === 'receiver') this.collector.collect()
       },
       end: () => {
         if (ended) return

@@ -240,7 +240,7 @@ export class FerryService implements Startable {
     this.receives.add(stop)
     const turns = beginTransfer(this.init.memory, 'receiver')
     try {
-      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns))
+      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns), turns)
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal)

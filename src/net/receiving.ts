@@ -18,7 +18,7 @@ import { FIRST_REPLY_MS, PAIR_PROTOCOL, pairAsReceiver, type PairOutcome } from 
 import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
-import type { ConversationSummary, EventBody, FerryEvent, Progress, TransferStats } from './transfer-events.js'
+import type { ConversationSummary, EventBody, FerryEvent, Progress, TransferStats, TransferTurns } from './transfer-events.js'
 
 // The receiving phone's side of the service: it dials the old phone, pairs (by the code, or the token of
 // an earlier pairing), receives and verifies, and after a dropped link dials again and resumes, until the
@@ -181,7 +181,11 @@ export class Receiving {
   }
 
   /** One receive, to its end: FerryService.receive, with its addresses parsed. */
-  async run (opts: Dialling, emitAll: (e: EventBody) => void): Promise<ReceiveResult> {
+  /** The process's collector, told as each session reads back (TransferTurns.readingBack). */
+  private turns?: TransferTurns
+
+  async run (opts: Dialling, emitAll: (e: EventBody) => void, turns?: TransferTurns): Promise<ReceiveResult> {
+    this.turns = turns
     // Each session's machine says its chats are ready once it holds every message; after a reconnect the
     // next session says so again of the same chats. An app hears it once a receive.
     let chatsReady = false
@@ -369,6 +373,7 @@ export class Receiving {
     const stream = await openStream(connection, TRANSFER_PROTOCOL, 'transfer', NEGOTIATION_MS, opts.signal)
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
     const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted })
+    machine.onReadingBack = () => { this.turns?.readingBack?.() }
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     machine.onVerifying = async () => {
       emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles })

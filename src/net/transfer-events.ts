@@ -14,6 +14,8 @@ export interface TransferMemory {
 
 export interface TransferTurns {
   onEvent: (e: FerryEvent) => void
+  /** A receiver begins reading back every message it holds of the transfer (its peak of memory), before `chats-ready`. */
+  readingBack?: () => void
   end: () => void
 }
 
@@ -119,6 +121,7 @@ export function beginTransfer (memory: TransferMemory | undefined, role: 'sender
   let ended = false
   return {
     onEvent: e => { if (!ended) turns.onEvent(e) },
+    readingBack: () => { if (!ended) turns.readingBack?.() },
     end: () => {
       if (ended) return
       ended = true

@@ -198,11 +198,19 @@ export class ReceiverMachine {
   private ackedBytes = 0
   private ackEvery = 0
   private messagesFinished = false
-  /** Called once every message of the selection is on this phone. */
+  private chatsReadySaid = false
+  /** Reads the transfer back; made once every message is here (chatsAreReady), or at Done. */
+  private verification?: Verification
+  /** messagesReceived when the verification read back. */
+  private receivedAtReadBack?: number
+  /** Called once every message of the selection is on this phone, as they are read back (before onChatsReady). */
+  onReadingBack?: () => void
+  /** Called once every message of the selection is on this phone, and read back. */
   onChatsReady?: () => void
   /**
-   * Called once everything the sender announced is here, durably, as reading it back begins; awaited
-   * before it is read back and the sender told (the browser page holds a transfer there for its tests).
+   * Called once everything the sender announced is here, durably, as the read-back is checked against
+   * the sender's Done; awaited before that and before the sender is told (the browser page holds a
+   * transfer there for its tests).
    */
   onVerifying?: () => void | Promise<void>
 
@@ -250,7 +258,9 @@ export class ReceiverMachine {
   async onFrame (frame: Frame, size: number): Promise<EncodedFrame[]> {
     if (this.finished) throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame after the transfer ended`)
     try {
-      return await this.dispatch(frame, size)
+      const out = await this.dispatch(frame, size)
+      if (this.messagesFinished && !this.chatsReadySaid && !this.finished) await this.chatsAreReady()
+      return out
     } catch (err) {
       throw await this.refuse(err)
     }
@@ -657,12 +667,33 @@ export class ReceiverMachine {
     await this.sink.commit({ media: await this.leftDeletedRecords([index]) })
   }
 
-  /** Every message of the selection on this phone: the chats can be opened while media goes on. */
+  /** Notes when every message of the selection is on this phone (the frame's handling then says so). */
   private checkChatsReady (): void {
     if (this.messagesFinished || this.expected === undefined) return
     if (this.progress.messages < this.progress.totalMessages) return
     this.messagesFinished = true
+  }
+
+  /**
+   * Every message is here: they are read back now, before the chats are said to be ready, so that what
+   * the person or the app does to them while the media goes on (a read mark, an edit, a deletion) is
+   * theirs and leaves the transfer verifiable (Verification.readBackAll). The old phone's Done is
+   * compared with these roots when it comes.
+   */
+  private async chatsAreReady (): Promise<void> {
+    this.chatsReadySaid = true
+    const e = this.expected as Expected
+    if (this.progressKnown && e.conversations.every(c => c.arrived === c.expect)) {
+      this.verification = this.newVerification(e)
+      this.receivedAtReadBack = this.progress.messagesReceived
+      this.onReadingBack?.()
+      await this.verification.readBackAll(e.conversations)
+    }
     this.onChatsReady?.()
+  }
+
+  private newVerification (e: Expected): Verification {
+    return new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
   }
 
   private async onFragment (f: ferry.MessageFragment, size: number): Promise<EncodedFrame[]> {
@@ -733,7 +764,9 @@ export class ReceiverMachine {
     // Every file the store took must be there, durably, before the transfer can be called verified.
     await intake.settled()
     await this.onVerifying?.()
-    const verification = new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
+    const verification = this.verification ?? this.newVerification(e)
+    // A message written after the read-back (a sender that sent more than it declared) is read again.
+    if (this.receivedAtReadBack !== this.progress.messagesReceived) verification.forgetReadBack()
     // Only what this phone now holds: a chat that stays deleted is not listed, and a chat's count leaves
     // out its messages that stay deleted (the stats count both).
     const summary = (await verification.verify(e.conversations, claimed)).flatMap(c => {

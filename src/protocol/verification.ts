@@ -70,8 +70,21 @@ export function ownVersionKey (conversation: string, m: MessagePosition): string
   return `${conversation}\u0000${m.ts}\u0000${m.id}`
 }
 
+/** A conversation's root as read back, and how. */
+interface ReadRoot {
+  root: ConversationRoot
+  /** Everything stored in the sender's part was read, not only what the log says this session wrote. */
+  whole: boolean
+  /** A new conversation read whole: the leaves cut of it, kept for this phone when they match. */
+  cutter?: KeepingCutter
+  /** A kept version was digested as the old phone's. */
+  substituted: boolean
+}
+
 export class Verification {
   private readonly stored: StoredEncodings
+  /** The roots readBackAll read, by conversation. */
+  private early?: Map<string, ReadRoot>
   /** The old phone's leaf digests of each verified conversation, in order: the next transfer's base. */
   readonly leaves = new Map<string, Uint8Array[]>()
 
@@ -108,11 +121,35 @@ export class Verification {
   }
 
   /**
-   * Recomputes each conversation's digest from what the store reads back: the leaves this phone held
-   * the same (read when the session began), and the messages the sender's part holds beyond them, read
-   * back now. Everything stored there is read first: when that is exactly the sender's part (the
-   * usual case) its digest matches and the journal's log is never read. When it is not (the app wrote
-   * a message of its own there meanwhile), only what this session wrote is read back, by the log's keys.
+   * Reads back every conversation now, and keeps the roots for verify(): the receiver does this once
+   * every message is here, before it says the chats are ready, so that what the person or the app does
+   * to them from then on (a read mark, an edit, a deletion) is theirs and does not unverify the
+   * transfer. A conversation whose read-back cannot match (a message of it changed or gone before then)
+   * is left to verify(), which reads it again and explains the mismatch.
+   */
+  async readBackAll (chats: ChatReceived[]): Promise<void> {
+    const early = new Map<string, ReadRoot>()
+    let log: WrittenKeys | undefined
+    const written = (): WrittenKeys => (log ??= new WrittenKeys(this.sessionItems()))
+    for (const inc of chats) {
+      try {
+        early.set(inc.conversation.id, await this.readRoot(inc, written))
+      } catch (err) {
+        if (!(err instanceof FerryError) || (err.code !== ErrorCode.DIGEST_MISMATCH && err.code !== ErrorCode.COUNT_MISMATCH)) throw err
+      }
+    }
+    this.early = early
+  }
+
+  /** Drops what readBackAll read: the store took more of the transfer's messages since. */
+  forgetReadBack (): void {
+    this.early = undefined
+  }
+
+  /**
+   * Compares each conversation's root with the sender's: the root readBackAll read, or one read now.
+   * A root read back whole that does not match (the app stored a message of its own there meanwhile,
+   * the count alike) is read again by the keys the log recorded.
    */
   async verify (chats: ChatReceived[], claimed: Map<string, ferry.ConversationDigest.$Properties>): Promise<VerifiedChat[]> {
     try {
@@ -153,19 +190,11 @@ export class Verification {
       const c = claimed.get(id)
       if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
       const matches = (r: ConversationRoot): boolean => r.count === Number(c.count) && r.count === inc.declared && equalBytes(r.digest(), c.digest ?? new Uint8Array(0))
-      let root: ConversationRoot
-      if (!inc.held) {
-        const whole = await this.rootOfNew(inc)
-        root = whole.root
-        // Leaves kept for this phone describe what it stores, never the old phone's versions.
-        if (matches(root) && !whole.substituted) await whole.cutter.keep()
-        else root = (await this.rootOfNew(inc, written())).root
-      } else if (inc.prefix === true) {
-        root = await this.rootOfPrefix(inc)
-        if (!matches(root)) root = await this.rootOfPrefix(inc, written())
-      } else {
-        root = await this.rootOfPlan(inc, written())
-      }
+      let read = this.early?.get(id) ?? await this.readRoot(inc, written)
+      if (read.whole && !matches(read.root)) read = await this.byWrittenKeys(inc, written)
+      // Leaves kept for this phone describe what it stores, never the old phone's versions.
+      else if (read.cutter !== undefined && !read.substituted && matches(read.root)) await read.cutter.keep()
+      const { root } = read
       if (root.count !== Number(c.count) || root.count !== inc.declared) {
         throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${id}: ${root.count} messages stored, sender sent ${Number(c.count)}, manifest declared ${inc.declared}`, { conversation: id })
       }
@@ -177,6 +206,30 @@ export class Verification {
       this.leaves.set(id, root.leaves)
     }
     return summary
+  }
+
+  /**
+   * A conversation's root: what follows the leaves this phone held the same read back whole where
+   * that can be the sender's part (its count is), else by the keys the log recorded.
+   */
+  private async readRoot (inc: ChatReceived, written: () => WrittenKeys): Promise<ReadRoot> {
+    if (!inc.held) {
+      const whole = await this.rootOfNew(inc)
+      if (whole.root.count === inc.declared) return { ...whole, whole: true }
+      return await this.byWrittenKeys(inc, written)
+    }
+    if (inc.prefix === true) {
+      const root = await this.rootOfPrefix(inc)
+      if (root.count === inc.declared) return { root, whole: true, substituted: false }
+      return await this.byWrittenKeys(inc, written)
+    }
+    return { root: await this.rootOfPlan(inc, written()), whole: false, substituted: false }
+  }
+
+  /** The root of what this session wrote after the leaves this phone held, read back by the log's keys. */
+  private async byWrittenKeys (inc: ChatReceived, written: () => WrittenKeys): Promise<ReadRoot> {
+    if (inc.held) return { root: inc.prefix === true ? await this.rootOfPrefix(inc, written()) : await this.rootOfPlan(inc, written()), whole: false, substituted: false }
+    return { root: (await this.rootOfNew(inc, written())).root, whole: false, substituted: false }
   }
 
   /**

@@ -24,11 +24,12 @@ function recording (): { collector: Collector, asked: string[] } {
   return { collector, asked }
 }
 
-/** A receiver's events up to `verifying`, with `media` bytes announced and none yet arrived at chats-ready. */
+/** A receiver's turns up to `chats-ready`, with `media` bytes announced and none yet arrived there. */
 function receiving (turns: TransferTurns, media: number): void {
   turns.onEvent({ at, type: 'paired', peer: 'p', mode: 'code' })
   turns.onEvent({ at, type: 'manifest', totalMessages: 10, totalMediaBytes: media, conversations: 1 })
   turns.onEvent({ at, type: 'progress', progress: { messages: 10, totalMessages: 10, mediaBytes: 0, totalMediaBytes: media } })
+  turns.readingBack?.()
   turns.onEvent({ at, type: 'chats-ready', messages: 10 })
 }
 
@@ -46,11 +47,11 @@ describe('TransferCollector', () => {
     const { collector, asked } = recording()
     const turns = new TransferCollector(collector).begin('receiver')
     receiving(turns, MEDIA_WORTH_HEADROOM)
-    expect(asked).toEqual(['scavenge', 'grow for media'])
+    expect(asked).toEqual(['scavenge', 'collect', 'grow for media'])
     turns.onEvent({ at, type: 'verifying', messages: 10, mediaFiles: 3 })
-    expect(asked).toEqual(['scavenge', 'grow for media', 'restore', 'collect'])
+    expect(asked).toEqual(['scavenge', 'collect', 'grow for media', 'restore', 'collect'])
     turns.end()
-    expect(asked.slice(4)).toEqual(['stop scavenging'])
+    expect(asked.slice(5)).toEqual(['stop scavenging'])
   })
 
   it('leaves a receiver with little media to come to V8, but still collects before the read-back', () => {
@@ -59,7 +60,7 @@ describe('TransferCollector', () => {
     receiving(turns, MEDIA_WORTH_HEADROOM - 1)
     turns.onEvent({ at, type: 'verifying', messages: 10, mediaFiles: 3 })
     turns.end()
-    expect(asked).toEqual(['scavenge', 'collect', 'stop scavenging'])
+    expect(asked).toEqual(['scavenge', 'collect', 'collect', 'stop scavenging'])
   })
 
   it('counts what already arrived: a resumed receiver with little left gets no room', () => {
@@ -79,13 +80,13 @@ describe('TransferCollector', () => {
     const receiver = memory.begin('receiver')
     receiving(receiver, 200 * MiB)
     // One start of scavenging and of growth for both.
-    expect(asked).toEqual(['scavenge', 'grow for sending'])
+    expect(asked).toEqual(['scavenge', 'grow for sending', 'collect'])
     receiver.onEvent({ at, type: 'verifying', messages: 10, mediaFiles: 3 })
-    expect(asked).toEqual(['scavenge', 'grow for sending', 'collect']) // the sender still sends
+    expect(asked).toEqual(['scavenge', 'grow for sending', 'collect', 'collect']) // the sender still sends
     receiver.end()
-    expect(asked).toHaveLength(3)
+    expect(asked).toHaveLength(4)
     sender.end()
-    expect(asked).toEqual(['scavenge', 'grow for sending', 'collect', 'restore', 'stop scavenging'])
+    expect(asked).toEqual(['scavenge', 'grow for sending', 'collect', 'collect', 'restore', 'stop scavenging'])
 
     // And the other way round: the receiver grows first, the sender ends first.
     asked.length = 0
@@ -93,9 +94,9 @@ describe('TransferCollector', () => {
     receiving(r2, 200 * MiB)
     const s2 = memory.begin('sender')
     s2.end()
-    expect(asked).toEqual(['scavenge', 'grow for media'])
+    expect(asked).toEqual(['scavenge', 'collect', 'grow for media'])
     r2.end() // failed before verifying: its room goes with it
-    expect(asked).toEqual(['scavenge', 'grow for media', 'restore', 'stop scavenging'])
+    expect(asked).toEqual(['scavenge', 'collect', 'grow for media', 'restore', 'stop scavenging'])
   })
 
   it('ends a transfer once, and ignores its events after the end', () => {
@@ -121,7 +122,7 @@ function listening (): { memory: TransferMemory, transfers: Array<{ role: string
       begin: role => {
         const t = { role, events: [] as string[], ends: 0 }
         transfers.push(t)
-        return { onEvent: (e: FerryEvent) => { t.events.push(e.type) }, end: () => { t.ends++ } }
+        return { onEvent: (e: FerryEvent) => { t.events.push(e.type) }, readingBack: () => { t.events.push('(reading back)') }, end: () => { t.ends++ } }
       }
     }
   }
@@ -149,8 +150,13 @@ describe('the Ferry service and its memory', () => {
     expect(transfers.map(t => t.role).sort()).toEqual(['receiver', 'sender'])
     const sending = transfers.find(t => t.role === 'sender') as typeof transfers[number]
     const receiving = transfers.find(t => t.role === 'receiver') as typeof transfers[number]
-    expect(receiving.events).toEqual(heard)
+    // Every event the app hears, and the read-back's start just before chats-ready.
+    expect(receiving.events.filter(e => e !== '(reading back)')).toEqual(heard)
     expect(receiving.events).toEqual(expect.arrayContaining(['paired', 'manifest', 'chats-ready', 'verifying', 'verified']))
+    const ready = receiving.events.indexOf('chats-ready')
+    expect(receiving.events.filter(e => e === '(reading back)')).toHaveLength(1)
+    expect(receiving.events.indexOf('(reading back)')).toBeLessThan(ready)
+    expect(receiving.events.indexOf('(reading back)')).toBeGreaterThan(receiving.events.indexOf('manifest'))
     expect(sending.events).toEqual(expect.arrayContaining(['paired', 'verified']))
     for (const t of transfers) expect(t.ends).toBe(1)
   })

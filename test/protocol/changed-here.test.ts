@@ -23,22 +23,90 @@ async function oldPhone (): Promise<SqliteChatStore> {
   return source
 }
 
-/** Runs `write` on the new phone's store as the old phone's Done arrives: after chats-ready, before the read-back. */
+/** Runs `write` on the new phone's store as the old phone's Done arrives: after chats-ready, before Done is checked. */
 function atDone (write: () => void): (frame: Frame) => void {
   return frame => { if (frame.body === 'done') write() }
+}
+
+/**
+ * Runs `write` once, while messages still arrive: at the first batch after `conversation`'s message
+ * `id` is stored, before the chats are ready (an app that shows chats as they fill).
+ */
+function whileArriving (target: SqliteChatStore, conversation: string, id: string, write: () => void): (frame: Frame) => void {
+  let done = false
+  return frame => {
+    if (done || (frame.body !== 'batch' && frame.body !== 'deflatedBatch') || stored(target, conversation, id) === undefined) return
+    done = true
+    write()
+  }
 }
 
 const stored = (store: SqliteChatStore, conversation: string, id: string): Message | undefined =>
   [...store.listMessages({ conversations: [conversation] })].find(m => m.id === id)
 
-describe('changes made on the new phone while a transfer runs', () => {
-  it('a recall after chats-ready survives the refusal and the next transfer: the message stays recalled', async () => {
+describe('changes made on the new phone once its chats are ready', () => {
+  // Every message was read back before chats-ready: what the person does from then on is theirs.
+  const changes: Array<[string, (target: SqliteChatStore, m: Message) => void, (now: Message | undefined) => void]> = [
+    ['a recall', (t, m) => t.putMessages([{ ...m, status: 'recalled' }]), now => expect(now?.status).toBe('recalled')],
+    ['an edit', (t, m) => t.putMessages([{ ...m, text: 'edited here', editedAt: 1_960_000_000_000 }]), now => expect(now?.text).toBe('edited here')],
+    ['a deletion', (t, m) => t.deleteMessage(m.conversation, m.id), now => expect(now).toBeUndefined()]
+  ]
+  for (const [what, change, check] of changes) {
+    it(`${what} while the media goes on: verified, the change kept, and kept by the next transfer`, async () => {
+      const source = await oldPhone()
+      const target = openStore()
+      const original = stored(source, 'c0', 'm5') as Message
+      let ready = false
+      // The first media chunk comes after chats-ready: the person opens the chat as the photos arrive.
+      const r = await runTransfer(source, target, {
+        options: OPTIONS,
+        onReceived: f => { if (f.body === 'chunk' && !ready) { ready = true; change(target, original) } }
+      })
+      expect(ready).toBe(true)
+      expect(r.receiverError).toBeUndefined()
+      expect(r.receiver.state).toBe('verified')
+      check(stored(target, 'c0', 'm5'))
+      // Everything else the old phone holds is here.
+      const others = (s: SqliteChatStore): string[] => [...s.listMessages()].filter(m => m.conversation !== 'c0' || m.id !== 'm5').map(m => JSON.stringify(m)).sort()
+      expect(others(target)).toEqual(others(source))
+      expect(target.stats().mediaPresent).toBe(source.stats().mediaPresent)
+
+      const again = await runTransfer(source, target, { options: OPTIONS })
+      expect(again.receiver.state).toBe('verified')
+      expect(again.receiver.progress.messagesReceived).toBe(0)
+      check(stored(target, 'c0', 'm5'))
+      source.close()
+      target.close()
+    })
+  }
+
+  it('a second transfer: a message it replaced, deleted once the chats are ready, stays deleted', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const edited = { ...(stored(source, 'c2', 'm8') as Message), text: 'edited on the old phone', editedAt: 1_800_000_000_000 }
+    source.putMessages([edited])
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: atDone(() => { target.deleteMessage('c2', 'm8') }) })
+    expect(r.receiverError).toBeUndefined()
+    expect(r.receiver.progress.messagesReceived).toBe(1)
+    expect(stored(target, 'c2', 'm8')).toBeUndefined()
+    expect(target.stats().messages).toBe(source.stats().messages - 1)
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiver.state).toBe('verified')
+    expect(again.receiver.progress.messagesLeftDeleted).toBe(1)
+    expect(stored(target, 'c2', 'm8')).toBeUndefined()
+    source.close()
+    target.close()
+  })
+})
+
+describe('changes made on the new phone while its messages still arrive', () => {
+  it('a recall survives the refusal and the next transfer: the message stays recalled', async () => {
     const source = await oldPhone()
     const target = openStore()
     const original = stored(source, 'c0', 'm5') as Message
     expect(original.status).toBeUndefined()
-    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: atDone(() => { target.putMessages([{ ...original, status: 'recalled' }]) }) })
-    expect(r.receiver.chatsReady).toBe(true)
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: whileArriving(target, 'c0', 'm5', () => { target.putMessages([{ ...original, status: 'recalled' }]) }) })
     expect(r.receiverError?.code).toBe('DIGEST_MISMATCH')
     expect(r.receiverError?.details).toMatchObject({ changedHere: true, conversation: 'c0', messageId: 'm5' })
     expect(r.receiverError?.message).toContain('changed or deleted on this phone')
@@ -56,20 +124,14 @@ describe('changes made on the new phone while a transfer runs', () => {
     target.close()
   })
 
-  it('a message deleted after chats-ready stays deleted after the refusal, also one the transfer replaced', async () => {
+  it('a deletion survives the refusal: the message stays deleted, the rest taken back', async () => {
     const source = await oldPhone()
     const target = openStore()
-    await verifiedTransfer(source, target, { options: OPTIONS })
-    // The old phone edits a message; the second transfer replaces the new phone's copy of it.
-    const edited = { ...(stored(source, 'c2', 'm8') as Message), text: 'edited on the old phone', editedAt: 1_800_000_000_000 }
-    source.putMessages([edited])
-    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: atDone(() => { target.deleteMessage('c2', 'm8') }) })
-    expect(r.receiver.progress.messagesReceived).toBe(1)
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: whileArriving(target, 'c0', 'm8', () => { target.deleteMessage('c0', 'm8') }) })
     expect(r.receiverError?.code).toBe('COUNT_MISMATCH')
-    expect(r.receiverError?.details).toMatchObject({ changedHere: true, conversation: 'c2', messageId: 'm8' })
+    expect(r.receiverError?.details).toMatchObject({ changedHere: true, conversation: 'c0', messageId: 'm8' })
     expect(r.receiverError?.message).toContain('was deleted')
-    expect(stored(target, 'c2', 'm8')).toBeUndefined()
-    expect(target.stats().messages).toBe(source.stats().messages - 1)
+    expect(target.stats().messages).toBe(0)
     source.close()
     target.close()
   })
