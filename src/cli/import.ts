@@ -44,7 +44,7 @@ the store by content (sha256), so an archive of any size needs no room to unpack
 
 Messages are keyed by (conversation, id): importing the same export twice changes nothing (it
 says how many of the export's messages are new to the store), a later export of the same chat adds
-what is new in it, an older one undoes no edit, recall or member, and chats already in the store are kept. All or nothing: everything is checked first, and on a
+what is new in it, an older one undoes no edit, recall, member or name, and chats already in the store are kept. All or nothing: everything is checked first, and on a
 problem nothing is written (no record, no media file), the reason is printed and the exit code
 is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
 an import leaves nothing either. What an import writes is the person's: a transfer left unverified in

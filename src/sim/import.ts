@@ -7,6 +7,7 @@ import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
 import { mergeConversations, mergeMessages } from './import-merge.js'
+import { ImportNames } from './import-names.js'
 import { parseLine, readLines } from './ndjson.js'
 
 // Import of a canonical NDJSON history into a store, all or nothing.
@@ -24,11 +25,13 @@ import { parseLine, readLines } from './ndjson.js'
 //   line wins; but one sha256 declared with two different sizes is refused.
 // - merged with the store as a transfer merges (import-merge.ts): a message the store, or an earlier line,
 //   holds a newer version of (recalled, or edited later) keeps it, and a chat's members are never shrunk,
-//   so an older export imported after a newer one undoes nothing.
+//   so an older export imported after a newer one undoes nothing; nor does it take back names and titles
+//   (import-names.ts), which are settled once the whole file is read.
 // Any refusal is a FerryError BAD_INPUT "line N: reason" and leaves the store as it was: every row is
 // written inside one transaction that is rolled back, and media files are copied only once every line has
 // passed (and removed again should the commit still fail). Memory stays bounded by the metadata: messages
-// are written in batches, and only references not yet resolved are remembered.
+// are written in batches, and only references not yet resolved are remembered; contacts and chats are
+// held to the end, when what the file shows of each tells which name to write.
 
 export interface ImportOptions {
   /** Directory media `path`s are relative to (default: the file's directory, or the current directory for a stream). */
@@ -49,6 +52,11 @@ export interface ImportOptions {
    * does itself.
    */
   onMediaWriting?: (sha256: string) => void
+  /**
+   * The file's chat titles are the person's choice (ferry import --title): written whatever the store
+   * holds, where otherwise an older export's title gives way to a newer one's (import-names.ts).
+   */
+  titlesChosen?: boolean
   /** What the input is called in what the import says (default: the file's path, or "the input" for a stream). */
   inputName?: string
   /**
@@ -141,15 +149,37 @@ interface MediaFile {
   expect: { sha256: string, size: number }
 }
 
-/** Accumulates validated records and writes them to the store in batches (inside the import's transaction). */
+/**
+ * Accumulates validated records and writes them to the store (inside the import's transaction): media
+ * records and messages in batches, contacts and chats at the end, once the file has shown which of their
+ * names to write.
+ */
 class Batches {
   contacts: Contact[] = []
   conversations: Conversation[] = []
   media: MediaRecord[] = []
   messages: Message[] = []
+  private readonly names: ImportNames
   private pending = 0
 
-  constructor (private readonly store: SqliteChatStore, private readonly onWritten?: (written: WrittenRecords) => void) {}
+  constructor (private readonly store: SqliteChatStore, titlesChosen: boolean, private readonly onWritten?: (written: WrittenRecords) => void) {
+    this.names = new ImportNames(titlesChosen)
+  }
+
+  contact (c: Contact): void {
+    this.contacts.push(c)
+    this.names.contact(c)
+  }
+
+  conversation (c: Conversation): void {
+    this.conversations.push(c)
+    this.names.conversation(c)
+  }
+
+  message (m: Message): void {
+    this.messages.push(m)
+    this.names.message(m)
+  }
 
   async added (): Promise<void> {
     if (++this.pending >= BATCH) await this.flush()
@@ -157,15 +187,25 @@ class Batches {
 
   async flush (): Promise<void> {
     if (this.pending === 0) return
-    this.store.putMetadata(this.contacts, mergeConversations(this.store, this.conversations), this.media)
+    this.store.putMetadata([], [], this.media)
     this.store.putMessages(await mergeMessages(this.store, this.messages))
-    // Every record the file holds, also one the store kept its newer version of: the person imported it.
-    this.onWritten?.({ contacts: this.contacts, conversations: this.conversations, media: this.media, messages: this.messages })
-    this.contacts = []
-    this.conversations = []
+    this.written({ contacts: [], conversations: [], media: this.media, messages: this.messages })
     this.media = []
     this.messages = []
     this.pending = 0
+  }
+
+  /** Writes what is left, the contacts and chats with the names they are to keep. */
+  async finish (): Promise<void> {
+    await this.flush()
+    const { contacts, conversations } = this.names.settle(this.store)
+    this.store.putMetadata(contacts, mergeConversations(this.store, conversations), [])
+    this.written({ contacts: this.contacts, conversations: this.conversations, media: [], messages: [] })
+  }
+
+  /** Every record the file holds, also one the store kept its newer version or name of: the person imported it. */
+  private written (w: WrittenRecords): void {
+    if (w.contacts.length + w.conversations.length + w.media.length + w.messages.length > 0) this.onWritten?.(w)
   }
 }
 
@@ -189,7 +229,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
   const name = options.inputName ?? (typeof file === 'string' ? file : 'the input')
   try {
     return await store.transactionAsync(async () => {
-      const result = await readAll(store, input, baseDir, options.onWritten)
+      const result = await readAll(store, input, baseDir, options.titlesChosen === true, options.onWritten)
       if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(name, result.counts)
       // Every line passed: only now do media files enter the store.
       for (const f of result.files) {
@@ -240,14 +280,14 @@ function noMessages (name: string, counts: { contacts: number, conversations: nu
   return new FerryError(ErrorCode.BAD_INPUT, `no message in ${name} (${held.length === 0 ? 'it is empty' : `only ${held.join(', ')}`}): nothing was imported`)
 }
 
-async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string, onWritten?: (written: WrittenRecords) => void): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
+async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string, titlesChosen: boolean, onWritten?: (written: WrittenRecords) => void): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
   const counts = { contacts: 0, conversations: 0, media: 0, messages: 0, lines: 0 }
   const conversations = new References('conversation', name => store.hasConversation(name))
   const media = new References('media', name => store.hasMediaRecord(name))
   const files = new Map<string, MediaFile>() // sha256 -> the first file that provides it
   const checked = new Set<string>() // path + sha256 already verified
   const sizes = new Map<string, { size: number, line: number }>()
-  const batches = new Batches(store, onWritten)
+  const batches = new Batches(store, titlesChosen, onWritten)
   for await (const { n, text } of readLines(input)) {
     counts.lines = n
     if (text.trim() === '') continue
@@ -260,13 +300,13 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
     switch (record.type) {
       case 'contact': {
         const { type, ...c } = record
-        batches.contacts.push(c)
+        batches.contact(c)
         counts.contacts++
         break
       }
       case 'conversation': {
         const { type, ...c } = record
-        batches.conversations.push(c)
+        batches.conversation(c)
         conversations.provide(c.id)
         counts.conversations++
         break
@@ -296,14 +336,14 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
         const { type, ...m } = record
         conversations.use(m.conversation, n)
         if (m.media !== undefined) media.use(m.media, n)
-        batches.messages.push(m)
+        batches.message(m)
         counts.messages++
         break
       }
     }
     await batches.added()
   }
-  await batches.flush()
+  await batches.finish()
   checkReferences(conversations, media)
   return { counts, files: [...files.values()] }
 }

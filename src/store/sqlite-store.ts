@@ -105,6 +105,8 @@ const PREFETCH_BYTES = 512 * 1024 * 1024
 
 /** Meta rows of the generations of the store's contents (StoreGenerations), one per source. */
 const GENERATION_KEY = 'generation:'
+/** Meta rows of what imports last wrote of names (src/sim/import-names.ts). */
+const IMPORT_BASE_KEY = 'import-base:'
 
 /** WAL pages between checkpoints, outside a transfer's message phase (OpenOptions.walPages). */
 const WAL_PAGES = 8192
@@ -617,6 +619,33 @@ export class SqliteChatStore implements History {
 
   private listParam (b: Bounds): string[] {
     return b.json === undefined ? [] : [b.json]
+  }
+
+  /** The contacts of these ids the store holds. */
+  findContacts (ids: readonly string[]): Contact[] {
+    if (ids.length === 0) return []
+    return this.guard('reading contacts', () =>
+      this.all(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)).map(contactFromRow))
+  }
+
+  /**
+   * What imports last wrote of the names of these keys (src/sim/import-names.ts), as they wrote it. Meta
+   * rows, in history.db itself: they commit, or roll back, with the import that writes them, and a copy
+   * of the file carries them with the names they describe.
+   */
+  importBases (keys: readonly string[]): Map<string, string> {
+    if (keys.length === 0) return new Map()
+    return this.guard('reading import bases', () => new Map(
+      this.all('SELECT key, value FROM meta WHERE key IN (SELECT ? || value FROM json_each(?))', IMPORT_BASE_KEY, JSON.stringify(keys))
+        .map(r => [(r[0] as string).slice(IMPORT_BASE_KEY.length), r[1] as string])))
+  }
+
+  /** Records what an import wrote of names, in the caller's transaction (see importBases). */
+  putImportBases (bases: Iterable<readonly [string, string]>): void {
+    this.transaction(() => {
+      const put = this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+      for (const [key, value] of bases) put.run(IMPORT_BASE_KEY + key, value)
+    })
   }
 
   hasConversation (id: string): boolean {

@@ -29,6 +29,8 @@ export interface MappedHistory {
   warnings?: string[]
   /** How the export was read (the date order and why, the time zone). */
   details?: string[]
+  /** The chat's title is the person's choice (ferry import --title), not the export's. */
+  titleChosen?: boolean
   /** Ids of the messages the export marks as edited (it gives no time of the edit). */
   edited?: ReadonlySet<string>
 }
@@ -150,6 +152,8 @@ export async function writeHistory (store: SqliteChatStore, history: MappedHisto
     throw new FerryError(ErrorCode.BAD_INPUT, `no ${format === 'whatsapp' ? 'WhatsApp' : 'Telegram'} message found in ${main} (in ${source.label}): nothing was imported`)
   }
   const media: MediaBytes[] = history.media.map(m => ({ sha256: m.sha256, size: m.size, name: `${source.label}: ${m.path}`, open: async () => await source.open(m.path) }))
-  const result = await importNdjson(store, lines(history), { media, onMediaWriting: hooks.onMediaWriting, onWritten: hooks.onWritten, beforeCommit: hooks.beforeCommit })
+  const result = await importNdjson(store, lines(history), {
+    media, titlesChosen: history.titleChosen, onMediaWriting: hooks.onMediaWriting, onWritten: hooks.onWritten, beforeCommit: hooks.beforeCommit
+  })
   return { ...result, format, unmapped: history.unmapped, warnings: history.warnings ?? [], details: history.details ?? [] }
 }

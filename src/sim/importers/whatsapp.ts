@@ -479,7 +479,8 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     unmapped,
     warnings,
     details,
-    edited
+    edited,
+    titleChosen: options.title !== undefined
   }
 }
 
