@@ -15,7 +15,8 @@ import { digest, type MappedHistory } from './common.js'
 //   title sharing none is another chat, and the export becomes a chat of its own. The cost: two exports
 //   of one chat with no message in common (the second capped after more messages than it holds were
 //   written since the first) become two chats of one title, not one; merging two people's chats would
-//   be worse, and could not be undone.
+//   be worse, and could not be undone. The chat whose id the title gives is one of those chats even when
+//   the app renamed it since: a re-import must find it, not make it again (its name stays, import-names.ts).
 // - Messages whose id moved. A message's id holds its place among the messages of its minute, which
 //   moves when one before it in that minute was deleted "for me" or cut off by the cap; and stores
 //   imported before ids were made so hold ids from each line's place in the file. A message of the
@@ -98,7 +99,8 @@ export function matchStore (store: SqliteChatStore, history: MappedHistory): Map
 function whichChat (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>): { id: string, chat?: StoredChat } {
   let best: { id: string, chat: StoredChat, shared: number } | undefined
   for (const c of store.listConversations()) {
-    if (!c.id.startsWith('wa-') || c.title !== mapped.title) continue
+    // The chat of the title's id was imported under this title, whatever the app renamed it to since.
+    if (!c.id.startsWith('wa-') || (c.title !== mapped.title && c.id !== mapped.id)) continue
     const chat = storedChat(store, c.id)
     const shared = chat.shared(messages)
     if (sameChat(shared, messages, chat, edited) && (best === undefined || shared > best.shared)) best = { id: c.id, chat, shared }

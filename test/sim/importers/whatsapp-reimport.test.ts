@@ -173,3 +173,18 @@ describe('a re-import never writes one message over another', () => {
     store.close()
   })
 })
+
+describe('a WhatsApp chat renamed in the store', () => {
+  it('stays one chat with its new name when its export comes again; a --title given then is the person\'s choice', async () => {
+    const s = openStore()
+    await importExport(s, join(DIR, 'without-media'))
+    // The app (or the person) renames the chat.
+    s.putMetadata([], [{ ...s.listConversations()[0], title: 'Dave (bike club)' }], [])
+    await importExport(s, join(DIR, 'later'))
+    expect(s.listConversations().map(c => c.title)).toEqual(['Dave (bike club)'])
+    expect(shown(s)).toEqual([...JANUARY, ...FEBRUARY])
+    await importWhatsApp(s, new FolderSource(join(DIR, 'later')), CHAT, 'Dave', { timeZone: 'UTC', title: 'Dave' })
+    expect(s.listConversations().map(c => c.title)).toEqual(['Dave'])
+    s.close()
+  })
+})
