@@ -42,8 +42,8 @@ export interface ForeignImportResult extends ImportResult {
   details: string[]
 }
 
-export function note (unmapped: Unmapped, reason: string): void {
-  unmapped[reason] = (unmapped[reason] ?? 0) + 1
+export function note (unmapped: Unmapped, reason: string, times = 1): void {
+  unmapped[reason] = (unmapped[reason] ?? 0) + times
 }
 
 const MIME: Record<string, string> = {

@@ -144,12 +144,51 @@ function describeAction (m: Json, actorName: string | undefined): string {
   if (typeof m.title === 'string') parts.push(JSON.stringify(m.title))
   if (Array.isArray(m.members)) parts.push(m.members.filter(x => typeof x === 'string').join(', '))
   if (typeof m.duration_seconds === 'number') parts.push(`${m.duration_seconds}s`)
+  // How a call ended says whether it was answered; "hangup" is a call that simply ended.
+  const reason = str(m.discard_reason)
+  if (reason !== undefined && reason !== '' && reason !== 'hangup') parts.push(reason.replace(/_/g, ' '))
   return parts.join(' ')
+}
+
+/** What a service message holds that describeAction or mapMessage reads, or that only describes a file. */
+const SERVICE_READ = new Set(['id', 'type', 'date', 'date_unixtime', 'edited', 'edited_unixtime', 'actor', 'actor_id', 'action', 'text', 'text_entities',
+  'title', 'members', 'duration_seconds', 'discard_reason', 'message_id', 'photo', 'width', 'height', 'photo_file_size'])
+
+/**
+ * Counts what a message holds that the canonical model has no place for and that mapMessage leaves out,
+ * so the summary says it: reactions (the model holds none), a bot's buttons, a channel post's signature,
+ * the photo of a group photo change, and any other detail of a service message than those its text
+ * describes.
+ */
+function noteDropped (ctx: Context, m: Json, service: boolean): void {
+  if (Array.isArray(m.reactions)) {
+    let n = 0
+    for (const r of m.reactions.filter(isObject)) {
+      // `count` is everyone's; `recent` only names the last few who reacted.
+      n += typeof r.count === 'number' && Number.isSafeInteger(r.count) && r.count > 0 ? r.count : Array.isArray(r.recent) && r.recent.length > 0 ? r.recent.length : 1
+    }
+    if (n > 0) note(ctx.unmapped, 'reaction (dropped: Ferry keeps no reactions; the message kept)', n)
+  }
+  if (Array.isArray(m.inline_bot_buttons) && m.inline_bot_buttons.length > 0) note(ctx.unmapped, 'buttons under a bot\'s message (dropped; the message kept)')
+  const author = str(m.author)
+  if (author !== undefined && author !== '') note(ctx.unmapped, 'signature of a channel post (dropped; the post kept)')
+  if (!service) return
+  if (typeof m.photo === 'string') note(ctx.unmapped, 'photo of a group photo change (dropped; the change kept as an event)')
+  for (const [key, value] of Object.entries(m)) {
+    if (SERVICE_READ.has(key) || value === null || value === '' || (Array.isArray(value) && value.length === 0)) continue
+    note(ctx.unmapped, `detail "${key}" of an event (dropped; the event kept as a system message)`)
+  }
 }
 
 function pollText (poll: Json): string {
   const answers = Array.isArray(poll.answers) ? poll.answers.filter(isObject).map(a => `- ${flattenText(a.text)}`) : []
   return [flattenText(poll.question), ...answers].join('\n')
+}
+
+/** Whether anyone voted in a poll: then the text Ferry keeps of it loses something. */
+function hasVotes (poll: Json): boolean {
+  return (typeof poll.total_voters === 'number' && poll.total_voters > 0) ||
+    (Array.isArray(poll.answers) && poll.answers.some(a => isObject(a) && typeof a.voters === 'number' && a.voters > 0))
 }
 
 function contactCardText (c: Json): string {
@@ -255,6 +294,7 @@ async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, ti
     if (formatted) note(ctx.unmapped, 'text formatting (bold, italic...) dropped')
     return msg
   }
+  noteDropped(ctx, m, type === 'service')
   if (type === 'service') {
     const sender = senderOf(ctx, idOf(m.actor_id), m.actor)
     const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'system', text: text !== '' ? text : describeAction(m, str(m.actor)) }
@@ -318,7 +358,7 @@ async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, ti
       note(ctx.unmapped, 'invalid location (kept as text)')
     }
   } else if (isObject(m.poll)) {
-    note(ctx.unmapped, 'poll (kept as text)')
+    note(ctx.unmapped, hasVotes(m.poll) ? 'poll (kept as text: its question and answers, not its votes)' : 'poll (kept as text)')
     msg.text = [text, pollText(m.poll)].filter(nonEmpty).join('\n')
     return extras(msg)
   } else if (isObject(m.contact_information)) {
@@ -404,6 +444,7 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
     }
     const seen = new Map<string, number>()
     const chatMessages = chat.messages.filter(isObject)
+    if (chatMessages.length < chat.messages.length) note(unmapped, 'entry of a chat\'s messages that is no message (skipped)', chat.messages.length - chatMessages.length)
     let first: number | undefined
     for (const m of chatMessages) if ((first = stampOf(m, 'date', ctx.clock).ts) !== undefined) break
     if (first === undefined && chatMessages.length > 0) {

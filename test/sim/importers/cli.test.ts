@@ -20,7 +20,7 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/imported 3 contacts, 2 conversations, 4 media records \(4 files copied\), 20 messages/)
     expect(r.stdout).toMatch(/format: telegram \(result\.json in .*telegram\)\n/)
-    expect(r.stdout).toMatch(/dropped or simplified: 1 contact without user id, 1 text formatting \(bold, italic\.\.\.\) dropped, 1 media file missing from the export \(message kept without it\), 2 media not included in the export \(message kept without it\), 1 poll \(kept as text\), /)
+    expect(r.stdout).toMatch(/dropped or simplified: 1 contact without user id, 1 text formatting \(bold, italic\.\.\.\) dropped, 1 media file missing from the export \(message kept without it\), 2 media not included in the export \(message kept without it\), 1 poll \(kept as text: its question and answers, not its votes\), /)
   })
 
   it('detects a WhatsApp .txt; --me names the exporter', () => {

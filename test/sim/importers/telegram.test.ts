@@ -116,7 +116,7 @@ describe('Telegram export: messages', () => {
   it('polls and contact cards are reported and kept as text', () => {
     expect(msg('tg2000', '108')).toMatchObject({ kind: 'text', text: 'Party at mine?\n- Yes\n- No' })
     expect(msg('tg2000', '109')).toMatchObject({ kind: 'text', text: 'Carol C +1 555 0102' })
-    expect(full.unmapped['poll (kept as text)']).toBe(1)
+    expect(full.unmapped['poll (kept as text: its question and answers, not its votes)']).toBe(1)
     expect(full.unmapped['contact card (kept as text)']).toBe(1)
   })
 
@@ -143,7 +143,7 @@ describe('Telegram export: messages', () => {
       'text formatting (bold, italic...) dropped': 1,
       'media file missing from the export (message kept without it)': 1,
       'media not included in the export (message kept without it)': 2,
-      'poll (kept as text)': 1,
+      'poll (kept as text: its question and answers, not its votes)': 1,
       'contact card (kept as text)': 1,
       'media of unknown type "hologram" (kept as a file)': 1,
       'dice (kept as a placeholder text)': 1,
@@ -182,6 +182,34 @@ describe('Telegram export: less common shapes', () => {
     expect(h.unmapped).toEqual({ 'message without an id (an id was made from its content)': 1, 'message without a date (time of the message before used)': 1 })
     const rome = await mapTelegram(chat('private_group', messages.slice(0, 1)), new FolderSource(DIR), 'result.json', { timeZone: 'Europe/Rome' })
     expect(rome.messages[0].ts).toBe(Date.UTC(2023, 11, 31, 20))
+  })
+
+  it('what the model has no place for is counted in the summary, the messages kept: reactions, bot buttons, signatures, event details', async () => {
+    const h = await map(chat('private_supergroup', [
+      { ...base, id: 1, text: 'Lunch?', reactions: [{ type: 'emoji', count: 3, emoji: '👍', recent: [{ from: 'Q', from_id: 'user8', date: '2023-11-14T22:14:00' }] }, { type: 'custom_emoji', count: 1, document_id: 'stickers/1.webp' }] },
+      { ...base, id: 2, text: 'Pick a day', via_bot: 'pollbot', inline_bot_buttons: [[{ type: 'callback', text: 'Monday', data: 'mon' }]] },
+      { ...base, id: 3, text: 'News from the board', author: 'Ann (editor)' },
+      { id: 4, type: 'service', date_unixtime: '1700000060', actor: 'P', actor_id: 'user7', action: 'edit_group_photo', photo: 'photos/photo_9.jpg', width: 640, height: 640, text: '' },
+      { id: 5, type: 'service', date_unixtime: '1700000120', actor: 'P', actor_id: 'user7', action: 'phone_call', discard_reason: 'missed', text: '' },
+      { id: 6, type: 'service', date_unixtime: '1700000180', actor: 'P', actor_id: 'user7', action: 'set_chat_theme', emoticon: '🌊', text: '' },
+      'not a message'
+    ]))
+    expect(h.messages.map(m => [m.id, m.kind, m.text])).toEqual([
+      ['1', 'text', 'Lunch?'],
+      ['2', 'text', 'Pick a day'],
+      ['3', 'text', 'News from the board'],
+      ['4', 'system', 'P edit group photo'],
+      ['5', 'system', 'P phone call missed'],
+      ['6', 'system', 'P set chat theme']
+    ])
+    expect(h.unmapped).toEqual({
+      'reaction (dropped: Ferry keeps no reactions; the message kept)': 4,
+      'buttons under a bot\'s message (dropped; the message kept)': 1,
+      'signature of a channel post (dropped; the post kept)': 1,
+      'photo of a group photo change (dropped; the change kept as an event)': 1,
+      'detail "emoticon" of an event (dropped; the event kept as a system message)': 1,
+      'entry of a chat\'s messages that is no message (skipped)': 1
+    })
   })
 
   it('messages without a date before the first with one take its time, never 1970', async () => {
