@@ -105,6 +105,30 @@ describe('import', () => {
     s.close()
   })
 
+  it('an older export undoes no name: an edit is enough to tell the newer, and a number it lacks stays', async () => {
+    const s = openStore()
+    const lines = (title: string, person: Record<string, unknown>, edit: Record<string, unknown>): string => ndjson([
+      JSON.stringify({ type: 'contact', id: 'u1', ...person }),
+      JSON.stringify({ type: 'conversation', id: 'g', kind: 'group', title, members: ['me', 'u1'] }),
+      message('g', 'm1', { text: 'see you at 7', ...edit })
+    ])
+    // The same messages; the newer export was made after an edit, a rename and a new number.
+    const newer = (): string => lines('Trip 2024', { name: 'Ann Lee', phone: '+1 555 0100' }, { text: 'see you at 8', editedAt: 1_700_000_060_000 })
+    const older = (): string => lines('Trip', { name: 'Ann' }, {})
+    await importNdjson(s, newer())
+    await importNdjson(s, older())
+    expect(s.listConversations().map(c => c.title)).toEqual(['Trip 2024'])
+    expect(s.listContacts()).toEqual([{ id: 'u1', name: 'Ann Lee', phone: '+1 555 0100' }])
+    // The other way round, the newer export's names land.
+    const t = openStore()
+    await importNdjson(t, older())
+    await importNdjson(t, newer())
+    expect(t.listConversations().map(c => c.title)).toEqual(['Trip 2024'])
+    expect(t.listContacts()).toEqual([{ id: 'u1', name: 'Ann Lee', phone: '+1 555 0100' }])
+    s.close()
+    t.close()
+  })
+
   it('a newer export imported after an older one brings its edits, recalls and new members', async () => {
     const s = openStore()
     const group = (members: string[]): string => JSON.stringify({ type: 'conversation', id: 'g', kind: 'group', title: 'Trip', members })
