@@ -14,6 +14,8 @@ import type { SqliteChatStore } from '../store/sqlite-store.js'
 // - A chat keeps every member it has: an export names the members it knew then (a WhatsApp export only
 //   those who wrote in it), so members an import does not list may have joined since or written only
 //   outside it. The file's members come first, in its order, then those only the store has.
+// - A chat's title and a contact's name are the newer export's, judged by what each export holds of it,
+//   and one changed in the store since stays unless the export changed it too (import-names.ts).
 // The same rule holds between two lines of one file, the earlier being what the store then holds.
 
 /** The file's conversations with the members the store holds of each added after the file's. */

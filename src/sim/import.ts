@@ -155,8 +155,6 @@ interface MediaFile {
  * names to write.
  */
 class Batches {
-  contacts: Contact[] = []
-  conversations: Conversation[] = []
   media: MediaRecord[] = []
   messages: Message[] = []
   private readonly names: ImportNames
@@ -167,12 +165,10 @@ class Batches {
   }
 
   contact (c: Contact): void {
-    this.contacts.push(c)
     this.names.contact(c)
   }
 
   conversation (c: Conversation): void {
-    this.conversations.push(c)
     this.names.conversation(c)
   }
 
@@ -200,7 +196,7 @@ class Batches {
     await this.flush()
     const { contacts, conversations } = this.names.settle(this.store)
     this.store.putMetadata(contacts, mergeConversations(this.store, conversations), [])
-    this.written({ contacts: this.contacts, conversations: this.conversations, media: [], messages: [] })
+    this.written({ contacts, conversations, media: [], messages: [] })
   }
 
   /** Every record the file holds, also one the store kept its newer version or name of: the person imported it. */
