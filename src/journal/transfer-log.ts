@@ -1,4 +1,4 @@
-import { bytesToHex } from '@noble/hashes/utils.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { Contact, Conversation, Message, Selection } from '../store/model.js'
@@ -17,8 +17,9 @@ const log = logger('ferry:journal')
 // what a verified transfer wrote is the phone's history, and no later failure takes it back. A refusal replays the log backwards, so the store is as it was before the
 // transfer's unverified sessions, whatever other transfers or the app itself wrote meanwhile elsewhere.
 // Only what is still as the transfer wrote it is taken back: each message is logged with a digest of
-// the encoding written (LogItem.written), and one the person, the app or an import changed or deleted
-// since stays as they left it (a recall must never be undone into the message coming back).
+// the encoding written (LogItem.written), each contact and chat with one of what it wrote of it, and one
+// the person, the app or an import changed or deleted since stays as they left it (a recall must never
+// be undone into the message coming back, nor a chat's new name into the old one).
 // One transfer at a time may be unverified: opening another first undoes it (it is the old phone's data,
 // never verified here, and the next transfer fetches it again if it is still wanted).
 
@@ -69,6 +70,20 @@ interface MetadataPriors {
   conversations: Conversation[]
   newContacts: string[]
   newConversations: string[]
+  /**
+   * [id, hex digest] of each contact and chat the entry wrote, as NameDigests gives them. Absent in
+   * entries written before it was kept, which undo as they did, whatever the store holds.
+   */
+  written?: { contacts: Array<[string, string]>, conversations: Array<[string, string]> }
+}
+
+/** What the undo log keeps a digest of as a transfer wrote it, by what it is. */
+export interface Written { message: Message, contact: Contact, conversation: Conversation }
+
+/** The digest (the protocol's storedDigest) of each contact and chat a manifest writes, by id. */
+export interface NameDigests {
+  contacts: ReadonlyMap<string, Uint8Array>
+  conversations: ReadonlyMap<string, Uint8Array>
 }
 
 const RECORDS = 't/'
@@ -87,8 +102,11 @@ function tagged (tag: number, body: Uint8Array): Uint8Array {
   return out
 }
 
-/** Whether a message as the store reads it back is still the one logged with LogItem.written (the protocol's stillAsWritten). */
-export type StillAsWritten = (stored: Message, written: Uint8Array) => boolean
+/**
+ * Whether a message, contact or chat as the store reads it back (undefined: the store holds none) is still
+ * the one logged with `written` (the protocol's stillAsWritten).
+ */
+export type StillAsWritten = <K extends keyof Written>(what: K, stored: Written[K] | undefined, written: Uint8Array) => boolean
 
 export class TransferLog {
   /** `asWritten`: needed to undo, once an entry keeps digests; reading records needs none. */
@@ -165,11 +183,29 @@ export class TransferLog {
     await this.save(rec, tagged(MESSAGES, packItems(items)))
   }
 
-  /** Logs the contacts and conversations a manifest is about to replace or add. */
-  async logMetadata (rec: TransferRecord, priors: MetadataPriors): Promise<void> {
+  /**
+   * Logs the contacts and conversations a manifest is about to replace or add, with `written`, the
+   * digest of each as it writes it.
+   */
+  async logMetadata (rec: TransferRecord, priors: Omit<MetadataPriors, 'written'>, written: NameDigests): Promise<void> {
     if (priors.contacts.length + priors.conversations.length + priors.newContacts.length + priors.newConversations.length === 0) return
     rec.seq++
-    await this.save(rec, tagged(METADATA, jsonValue(priors)))
+    const hex = (m: ReadonlyMap<string, Uint8Array>): Array<[string, string]> => [...m].map(([id, d]) => [id, bytesToHex(d)])
+    const entry: MetadataPriors = { ...priors, written: { contacts: hex(written.contacts), conversations: hex(written.conversations) } }
+    await this.save(rec, tagged(METADATA, jsonValue(entry)))
+  }
+
+  /**
+   * The contacts and chats the newest entry logged (logMetadata) did not read back as written: a store
+   * that dropped or mangled them, not a person who renamed them. The entry forgets its digests, so the
+   * undo puts back every one of them whatever the store holds.
+   */
+  async namesMisstored (rec: TransferRecord): Promise<void> {
+    const key = entryKey(rec.transferId, rec.seq - 1)
+    const v = await this.journal.get(key)
+    if (v === undefined || v[0] !== METADATA) return
+    const { written: _, ...priors } = fromJson<MetadataPriors>(v.subarray(1)) as MetadataPriors
+    await this.journal.write([{ key, value: tagged(METADATA, jsonValue(priors)) }])
   }
 
   /** Logs the media records a manifest is about to add or replace. */
@@ -221,7 +257,7 @@ export class TransferLog {
    * Takes back everything the transfer wrote since it was last verified, newest first: messages it added
    * are removed, those it replaced put back (each only while it is still as the transfer wrote it), and
    * the same for contacts and conversations (a conversation it added stays while a message is left in
-   * it); media records
+   * it, or once renamed here); media records
    * last (undoMedia). Each entry is dropped once undone, so an undo cut short by a crash carries on where
    * it stopped.
    */
@@ -237,7 +273,7 @@ export class TransferLog {
       const v = await this.journal.get(k)
       if (v === undefined) continue
       if (v[0] === MEDIA) { media.push([k, v]); continue }
-      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink) : await inverseOf(v, sink, this.asWritten))
+      await sink.commit(v[0] === METADATA ? await metadataInverse(v, sink, this.asWritten) : await inverseOf(v, sink, this.asWritten))
       await this.journal.write([{ key: k }])
     }
     await this.undoMedia(media, sink)
@@ -286,24 +322,62 @@ export class TransferLog {
 }
 
 /**
- * The contacts and conversations a manifest added go, and those it replaced come back. A conversation
- * it added that still holds messages once the transfer's are undone holds the app's own (a reply
- * written while the transfer ran): it stays, with its members, or those messages would lose their chat.
+ * The contacts and conversations a manifest added go, and those it replaced come back, each only while
+ * the store still holds it as the manifest wrote it: a name the person or the app changed since is theirs,
+ * and so is a deletion. A conversation it added that stays (renamed here, or still holding messages once
+ * the transfer's are undone: the app's own, a reply written while the transfer ran) keeps its members
+ * too, or its messages would lose their chat and its people.
  */
-async function metadataInverse (entry: Uint8Array, sink: HistorySink): Promise<HistoryChange> {
+async function metadataInverse (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<HistoryChange> {
   const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
+  const untouched = await namesAsWritten(p, sink, asWritten)
   const kept = new Set<string>()
-  for (const id of p.newConversations) if ((await sink.messages(id, undefined, 1)).length > 0) kept.add(id)
+  for (const id of p.newConversations) {
+    if (!untouched('conversation', id) || (await sink.messages(id, undefined, 1)).length > 0) kept.add(id)
+  }
   const members = new Set<string>()
   if (kept.size > 0) {
     for (const c of await sink.conversations()) if (kept.has(c.conversation.id)) for (const m of c.conversation.members) members.add(m)
   }
   return {
-    contacts: p.contacts,
-    conversations: p.conversations,
-    remove: { contacts: p.newContacts.filter(id => !members.has(id)), conversations: p.newConversations.filter(id => !kept.has(id)) }
+    contacts: p.contacts.filter(c => untouched('contact', c.id)),
+    conversations: p.conversations.filter(c => untouched('conversation', c.id)),
+    remove: {
+      contacts: p.newContacts.filter(id => !members.has(id) && untouched('contact', id)),
+      conversations: p.newConversations.filter(id => !kept.has(id))
+    }
   }
 }
+
+/**
+ * Whether the store still holds a contact or chat of the entry `p` as it was written; always true for
+ * one logged without a digest (an entry from before they were kept). One read of each list, and none
+ * when the entry names no such record.
+ */
+async function namesAsWritten (p: MetadataPriors, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<(what: 'contact' | 'conversation', id: string) => boolean> {
+  if (p.written === undefined) return () => true
+  if (asWritten === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
+  const digests = { contact: digestsOf(p.written.contacts), conversation: digestsOf(p.written.conversations) }
+  const contacts = digests.contact.size === 0 ? new Map<string, Contact>() : new Map((await sink.contacts()).map(c => [c.id, c]))
+  const conversations = digests.conversation.size === 0 ? new Map<string, Conversation>() : new Map((await sink.conversations()).map(c => [c.conversation.id, c.conversation]))
+  return (what, id) => {
+    const written = digests[what].get(id)
+    if (written === undefined) return true
+    return what === 'contact' ? asWritten('contact', contacts.get(id), written) : asWritten('conversation', conversations.get(id), written)
+  }
+}
+
+function digestsOf (pairs: unknown): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>()
+  if (!Array.isArray(pairs)) throw damaged()
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string' || !/^[0-9a-f]*$/.test(pair[1]) || pair[1].length % 2 !== 0) throw damaged()
+    out.set(pair[0], hexToBytes(pair[1]))
+  }
+  return out
+}
+
+const damaged = (): FerryError => new FerryError(ErrorCode.STORE, 'the journal holds a damaged undo entry')
 
 /** An undo entry without what `kept` names: itself when it names none of it, undefined when nothing is left. */
 function without (entry: Uint8Array, kept: KeptWrites): Uint8Array | undefined {
@@ -316,6 +390,7 @@ function without (entry: Uint8Array, kept: KeptWrites): Uint8Array | undefined {
   if (entry[0] === METADATA) {
     const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
     const left: MetadataPriors = {
+      ...p,
       contacts: p.contacts.filter(c => !kept.contacts.has(c.id)),
       conversations: p.conversations.filter(c => !kept.conversations.has(c.id)),
       newContacts: p.newContacts.filter(id => !kept.contacts.has(id)),
@@ -359,7 +434,7 @@ async function inverseOf (entry: Uint8Array, sink: HistorySink, asWritten: Still
     for (const it of items) {
       const now = stored.get(it.id)
       // Deleted since, or changed since (by the person, the app, an import, another transfer): theirs.
-      if (now === undefined || !asWritten(now, it.written as Uint8Array)) continue
+      if (!asWritten('message', now, it.written as Uint8Array)) continue
       undoItem(it, remove, messages)
     }
   }

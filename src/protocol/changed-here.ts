@@ -30,7 +30,7 @@ export async function firstChangedHere (sink: HistorySink, batches: AsyncIterabl
     for (const it of items) {
       const now = stored.get(it.id)
       if (now === undefined) return { conversation: it.conversation, id: it.id, deleted: true }
-      if (!stillAsWritten(now, it.written as Uint8Array)) return { conversation: it.conversation, id: it.id, deleted: false }
+      if (!stillAsWritten('message', now, it.written as Uint8Array)) return { conversation: it.conversation, id: it.id, deleted: false }
     }
     return undefined
   }

@@ -19,7 +19,7 @@ import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { keepsOwnVersion, keepsOwnVersionOnRestore } from './own-versions.js'
 import { mergeNames } from './own-names.js'
-import { verifyNames } from './name-check.js'
+import { writeNames } from './name-writes.js'
 import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
@@ -510,18 +510,7 @@ export class ReceiverMachine {
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
     const changedContacts = contacts.filter(c => !same(mineC.get(c.id), c))
     const changedConversations = conversations.filter(c => !deferred.has(c.id) && !same(mineV.get(c.id), c))
-    await this.log.logMetadata(this.transfer as TransferRecord, {
-      contacts: changedContacts.flatMap(c => { const p = mineC.get(c.id); return p === undefined ? [] : [p] }),
-      conversations: changedConversations.flatMap(c => { const p = mineV.get(c.id); return p === undefined ? [] : [p] }),
-      newContacts: changedContacts.filter(c => !mineC.has(c.id)).map(c => c.id),
-      newConversations: changedConversations.filter(c => !mineV.has(c.id)).map(c => c.id)
-    })
-    if (changedContacts.length + changedConversations.length > 0) {
-      await this.sink.commit({ contacts: changedContacts, conversations: changedConversations })
-      // Read back at once: the app may rename a chat while the transfer runs, and a read at the end
-      // could not tell that from a store that mangled the write.
-      await verifyNames(this.sink, changedContacts, changedConversations, mineV)
-    }
+    await writeNames(this.sink, this.log, this.transfer as TransferRecord, changedContacts, changedConversations, { contacts: mineC, conversations: mineV })
   }
 
   private async onPlan (p: ferry.Plan): Promise<EncodedFrame[]> {

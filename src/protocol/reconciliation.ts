@@ -14,7 +14,7 @@ import { conversationLeaves } from './conversation-leaves.js'
 import { inRange, pagesThrough, startOf } from './manifest.js'
 import { leafToWire } from './plan.js'
 import { wholeConversations } from './selection.js'
-import { verifyNames } from './name-check.js'
+import { writeNames } from './name-writes.js'
 import type { HeldMessage, PlanEntry } from './verification.js'
 import { storedEncodings } from './stored-encodings.js'
 import type { Expected, Incoming } from './incoming.js'
@@ -352,9 +352,7 @@ export class Reconciliation {
       inc.chatLeftDeleted = true
       return
     }
-    await this.log.logMetadata(this.transfer, { contacts: [], conversations: [], newContacts: [], newConversations: [c.id] })
-    await this.sink.commit({ conversations: [c] })
-    await verifyNames(this.sink, [], [c])
+    await writeNames(this.sink, this.log, this.transfer, [], [c], { contacts: new Map(), conversations: new Map() })
   }
 
   /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */

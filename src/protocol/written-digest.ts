@@ -1,13 +1,14 @@
 import { WRITTEN_DIGEST_BYTES } from '../journal/log-codec.js'
-import type { Message } from '../store/model.js'
+import type { NameDigests, StillAsWritten, Written } from '../journal/transfer-log.js'
+import type { Contact, Conversation, Message } from '../store/model.js'
 import { equalBytes } from './digest.js'
 import { encodedMessage } from './leaves.js'
 
 /**
- * The digest the undo log keeps of a message's encoding as a transfer wrote it (LogItem.written): an
- * undo takes back only a message still stored so (whatever the person, the app or an import changed
- * since stays), and a refused verification tells a message changed on this phone from one the sender
- * lied about. Always of the encoding made from the message, never of the bytes that came: the undo
+ * The digest the undo log keeps of a message's encoding as a transfer wrote it (LogItem.written), and of
+ * each contact and chat it wrote: an undo takes back only one still stored so (whatever the person, the
+ * app or an import changed since stays), and a refused verification tells a message changed on this
+ * phone from one the sender lied about. Always of the encoding made from the message, never of the bytes that came: the undo
  * compares it with a message read from the store, which any store gives as a Message.
  *
  * Not a cryptographic hash: it tells a version changed on this phone from the one written, and nobody
@@ -32,12 +33,41 @@ export function writtenDigest (encoded: Uint8Array): Uint8Array {
   return out
 }
 
-/** writtenDigest of a message as a store reads it back. */
-export function storedDigest (m: Message): Uint8Array {
-  return writtenDigest(encodedMessage(m))
+const enc = new TextEncoder()
+
+/**
+ * The encoding a contact's or a chat's digest is of: every field a person can change, in a fixed order,
+ * an absent number and an undefined one alike, a chat's members as a set (a store may keep them in any
+ * order). What the name read-back compares (name-check.ts), so a name read back as written digests as
+ * written.
+ */
+function encodedName (what: 'contact' | 'conversation', r: Contact | Conversation): Uint8Array {
+  if (what === 'contact') {
+    const c = r as Contact
+    return enc.encode(JSON.stringify([c.id, c.name, c.phone ?? null]))
+  }
+  const c = r as Conversation
+  return enc.encode(JSON.stringify([c.id, c.kind, c.title, [...new Set(c.members)].sort()]))
 }
 
-/** Whether a message as the store reads it back is still the one logged with `written`. */
-export function stillAsWritten (m: Message, written: Uint8Array): boolean {
-  return equalBytes(storedDigest(m), written)
+/** writtenDigest of a message, a contact or a chat as a store reads it back (or as the transfer writes it). */
+export function storedDigest<K extends keyof Written> (what: K, r: Written[K]): Uint8Array {
+  if (what === 'message') return writtenDigest(encodedMessage(r as Message))
+  return writtenDigest(encodedName(what as 'contact' | 'conversation', r as Contact | Conversation))
+}
+
+/**
+ * Whether a message, contact or chat as the store reads it back (undefined: it holds none) is still the
+ * one the undo log kept as `written`: the one decision of what an undo may take back and of what a
+ * refusal blames on this phone. One gone is not: the person or app deleted it since.
+ */
+export const stillAsWritten: StillAsWritten = (what, stored, written) =>
+  stored !== undefined && equalBytes(storedDigest(what, stored), written)
+
+/** The digests logMetadata keeps of the contacts and chats a transfer is about to write. */
+export function nameDigests (contacts: readonly Contact[], conversations: readonly Conversation[]): NameDigests {
+  return {
+    contacts: new Map(contacts.map(c => [c.id, storedDigest('contact', c)])),
+    conversations: new Map(conversations.map(c => [c.id, storedDigest('conversation', c)]))
+  }
 }

@@ -11,6 +11,7 @@ import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log
 import type { LogItem } from '../../src/journal/log-codec.js'
 import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { storeMediaRecords } from '../../src/protocol/media-records.js'
+import { writeNames } from '../../src/protocol/name-writes.js'
 import { stillAsWritten, storedDigest } from '../../src/protocol/written-digest.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -49,12 +50,12 @@ async function receive (log: TransferLog, rec: TransferRecord, store: SqliteChat
   for (const m of batch) {
     const [stored] = await store.findMessages(m.conversation, [m.id])
     if (stored === undefined) {
-      items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest(m) })
+      items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest('message', m) })
       write.push(m)
     } else if (isDeepStrictEqual(stored, m)) {
-      items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest(stored) })
+      items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest('message', stored) })
     } else {
-      items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior: stored, written: storedDigest(m) })
+      items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior: stored, written: storedDigest('message', m) })
       write.push(m)
     }
   }
@@ -68,13 +69,7 @@ async function receiveMetadata (log: TransferLog, rec: TransferRecord, store: Sq
   const mineV = new Map((await store.conversations()).map(c => [c.conversation.id, c.conversation]))
   const changedC = contacts.filter(c => !isDeepStrictEqual(mineC.get(c.id), c))
   const changedV = conversations.filter(c => !isDeepStrictEqual(mineV.get(c.id), c))
-  await log.logMetadata(rec, {
-    contacts: changedC.flatMap(c => mineC.get(c.id) ?? []),
-    conversations: changedV.flatMap(c => mineV.get(c.id) ?? []),
-    newContacts: changedC.filter(c => !mineC.has(c.id)).map(c => c.id),
-    newConversations: changedV.filter(c => !mineV.has(c.id)).map(c => c.id)
-  })
-  await store.commit({ contacts: changedC, conversations: changedV })
+  await writeNames(store, log, rec, changedC, changedV, { contacts: mineC, conversations: mineV })
 }
 
 /** Everything a user sees of a history: its export (media records too), its messages, its media files. */
@@ -310,6 +305,73 @@ describe('the undo log', () => {
     // The chat the transfer added holds a message left, so it stays, with its members.
     expect((await store.conversations()).map(c => c.conversation.id)).toContain('c9')
     expect((await store.contacts()).map(c => c.id)).toContain('u9')
+    store.close()
+  })
+
+  it('takes back a name only while it is still as the transfer wrote it: a rename here since stays', async () => {
+    const { store, log } = await phoneInUse()
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store,
+      [{ id: 'u1', name: 'Ann (old phone)' }, { id: 'u2', name: 'Bo (old phone)' }, { id: 'me', name: 'Me (old phone)' }],
+      [{ id: 'c1', kind: 'direct', title: 'Ann (old phone)', members: ['u1', 'me'] }, { id: 'g1', kind: 'group', title: 'Team (old phone)', members: ['u1', 'u2', 'me'] }])
+    // Meanwhile on this phone: a contact and a chat renamed, a member added to nothing; another contact deleted.
+    store.putMetadata([{ id: 'u1', name: 'Annie' }], [{ id: 'c1', kind: 'direct', title: 'Annie and me', members: ['u1', 'me'] }], [])
+    await store.commit({ remove: { contacts: ['me'] } })
+    await log.undo(rec, store)
+    const contacts = new Map((await store.contacts()).map(c => [c.id, c]))
+    const chats = new Map((await store.conversations()).map(c => [c.conversation.id, c.conversation]))
+    expect(contacts.get('u1')).toEqual({ id: 'u1', name: 'Annie' })
+    expect(chats.get('c1')?.title).toBe('Annie and me')
+    expect(contacts.has('me')).toBe(false)
+    // What nobody touched is put back.
+    expect(contacts.get('u2')).toEqual({ id: 'u2', name: 'Bo' })
+    expect(chats.get('g1')).toMatchObject({ title: 'Team', members: ['u1', 'u2', 'me'] })
+    store.close()
+  })
+
+  it('keeps a chat it added that the person renamed, with its members, and takes back its untouched messages', async () => {
+    const { store, log } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, rec, store, [{ id: 'u8', name: 'Eight' }, { id: 'u9', name: 'Nine' }],
+      [{ id: 'c8', kind: 'group', title: 'Added', members: ['u8', 'me'] }, { id: 'c9', kind: 'group', title: 'Added too', members: ['u9', 'me'] }])
+    await receive(log, rec, store, [msg('c8', 'n-1', 10, 'added'), msg('c9', 'n-2', 10, 'added')])
+    store.putMetadata([], [{ id: 'c9', kind: 'group', title: 'Our group', members: ['u9', 'me'] }], [])
+    await log.undo(rec, store)
+    const chats = new Map((await store.conversations()).map(c => [c.conversation.id, c.conversation]))
+    expect(chats.get('c9')).toEqual({ id: 'c9', kind: 'group', title: 'Our group', members: ['u9', 'me'] })
+    expect((await store.contacts()).find(c => c.id === 'u9')).toEqual({ id: 'u9', name: 'Nine' })
+    // The rest of the transfer is gone: the untouched chat, its member, every message it wrote.
+    expect(chats.has('c8')).toBe(false)
+    expect((await store.contacts()).some(c => c.id === 'u8')).toBe(false)
+    expect([...store.listMessages()]).toEqual(before.messages)
+    store.close()
+  })
+
+  it('keeps a rename made after a transfer was cut, when the next receive undoes it', async () => {
+    const { store, log } = await phoneInUse()
+    const first = await log.open(T1, 'src', {}, store)
+    await receiveMetadata(log, first, store, [{ id: 'u7', name: 'Seven' }, { id: 'u2', name: 'Bo (old phone)' }],
+      [{ id: 'c7', kind: 'direct', title: 'From the first', members: ['u7', 'me'] }])
+    // Cut; the person renames both contacts and the chat before another old phone's transfer opens.
+    store.putMetadata([{ id: 'u7', name: 'Sev' }, { id: 'u2', name: 'Bobby' }], [{ id: 'c7', kind: 'direct', title: 'Sev', members: ['u7', 'me'] }], [])
+    await log.open(T2, 'other', {}, store)
+    expect(await log.get(T1)).toBeUndefined()
+    expect(Object.fromEntries((await store.contacts()).map(c => [c.id, c.name]))).toMatchObject({ u7: 'Sev', u2: 'Bobby' })
+    expect((await store.conversations()).find(c => c.conversation.id === 'c7')?.conversation.title).toBe('Sev')
+    store.close()
+  })
+
+  it('still undoes names an earlier version logged (no digests) whatever the store holds', async () => {
+    const { store, journal, log } = await phoneInUse()
+    const before = await snapshot(store)
+    const rec = await log.open(T1, 'src', {}, store)
+    // What an earlier version logged for a manifest that renamed u1 and added c9 and u9.
+    const entry = { contacts: [{ id: 'u1', name: 'Ann' }], conversations: [], newContacts: ['u9'], newConversations: ['c9'] }
+    await journal.write([{ key: `u/${bytesToHex(T1)}/000000000000`, value: new Uint8Array([0x63, ...new TextEncoder().encode(JSON.stringify(entry))]) }])
+    store.putMetadata([{ id: 'u1', name: 'Ann (renamed)' }, { id: 'u9', name: 'Nine' }], [{ id: 'c9', kind: 'group', title: 'Nine', members: ['u9', 'me'] }], [])
+    await log.undo(rec, store)
+    expect(await snapshot(store)).toEqual(before)
     store.close()
   })
 
