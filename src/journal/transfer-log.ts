@@ -1,9 +1,10 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
-import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { ErrorCode, FerryError } from '../errors.js'
 import type { Contact, Conversation, Message, Selection } from '../store/model.js'
 import type { HistoryChange, HistorySink } from '../store/history.js'
 import { fromJson, jsonValue, type Journal, type JournalOp } from './journal.js'
+import { againstStore } from './against-store.js'
 import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
@@ -108,9 +109,18 @@ function tagged (tag: number, body: Uint8Array): Uint8Array {
  */
 export type StillAsWritten = <K extends keyof Written>(what: K, stored: Written[K] | undefined, written: Uint8Array) => boolean
 
+/** The check of a log made without one: enough to undo entries that keep no digests. */
+const cannotCheck: StillAsWritten = () => {
+  throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
+}
+
 export class TransferLog {
+  private readonly asWritten: StillAsWritten
+
   /** `asWritten`: needed to undo, once an entry keeps digests; reading records needs none. */
-  constructor (private readonly journal: Journal, private readonly asWritten?: StillAsWritten) {}
+  constructor (private readonly journal: Journal, asWritten?: StillAsWritten) {
+    this.asWritten = asWritten ?? cannotCheck
+  }
 
   /** Transfers not verified (yet or since they were received again). */
   async unfinished (): Promise<TransferRecord[]> {
@@ -328,7 +338,7 @@ export class TransferLog {
  * the transfer's are undone: the app's own, a reply written while the transfer ran) keeps its members
  * too, or its messages would lose their chat and its people.
  */
-async function metadataInverse (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<HistoryChange> {
+async function metadataInverse (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten): Promise<HistoryChange> {
   const p = fromJson<MetadataPriors>(entry.subarray(1)) as MetadataPriors
   const untouched = await namesAsWritten(p, sink, asWritten)
   const kept = new Set<string>()
@@ -354,9 +364,8 @@ async function metadataInverse (entry: Uint8Array, sink: HistorySink, asWritten:
  * one logged without a digest (an entry from before they were kept). One read of each list, and none
  * when the entry names no such record.
  */
-async function namesAsWritten (p: MetadataPriors, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<(what: 'contact' | 'conversation', id: string) => boolean> {
+async function namesAsWritten (p: MetadataPriors, sink: HistorySink, asWritten: StillAsWritten): Promise<(what: 'contact' | 'conversation', id: string) => boolean> {
   if (p.written === undefined) return () => true
-  if (asWritten === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
   const digests = { contact: digestsOf(p.written.contacts), conversation: digestsOf(p.written.conversations) }
   const contacts = digests.contact.size === 0 ? new Map<string, Contact>() : new Map((await sink.contacts()).map(c => [c.id, c]))
   const conversations = digests.conversation.size === 0 ? new Map<string, Conversation>() : new Map((await sink.conversations()).map(c => [c.conversation.id, c.conversation]))
@@ -408,44 +417,21 @@ function without (entry: Uint8Array, kept: KeptWrites): Uint8Array | undefined {
 
 /**
  * What takes back one logged batch: a message it added is removed, one it replaced put back; where the
- * item keeps the digest of what was written, only while the store still holds exactly that. The stored
- * versions are read a conversation's run at a time, as the batch wrote them.
+ * item keeps the digest of what was written, only while the store still holds exactly that (deleted or
+ * changed since, by the person, the app, an import or another transfer, it is theirs).
  */
-async function inverseOf (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten | undefined): Promise<HistoryChange> {
+async function inverseOf (entry: Uint8Array, sink: HistorySink, asWritten: StillAsWritten): Promise<HistoryChange> {
   const remove: Array<{ conversation: string, id: string }> = []
   const messages: Message[] = []
-  let run: LogItem[] = []
-  const flush = async (): Promise<void> => {
-    if (run.length === 0) return
-    const items = run
-    run = []
-    if (asWritten === undefined) throw new FerryError(ErrorCode.INTERNAL, 'an undo with no way to digest what the store holds')
-    let found: Message[]
-    try {
-      found = await sink.findMessages(items[0].conversation, items.map(it => it.id))
-    } catch (err) {
-      // A store that cannot look keys up because the transfer stored an id twice (a lying sender's bulk
-      // load, sqlite-store.ts) refuses every other write until it is undone: nothing changed them since.
-      if (!isFerryError(err, ErrorCode.ORDER)) throw err
-      for (const it of items) undoItem(it, remove, messages)
-      return
-    }
-    const stored = new Map(found.map(m => [m.id, m]))
-    for (const it of items) {
-      const now = stored.get(it.id)
-      // Deleted since, or changed since (by the person, the app, an import, another transfer): theirs.
-      if (!asWritten('message', now, it.written as Uint8Array)) continue
-      undoItem(it, remove, messages)
-    }
+  for await (const run of againstStore(sink, [undoable(entry)], asWritten, true)) {
+    for (const c of run) if (c.asWritten) undoItem(c.item, remove, messages)
   }
-  for (const it of readItems(entry.subarray(1))) {
-    if (it.flag === 'held' || (it.flag === 'prior' && it.prior === undefined)) continue
-    if (it.written === undefined) { undoItem(it, remove, messages); continue }
-    if (run.length > 0 && run[0].conversation !== it.conversation) await flush()
-    run.push(it)
-  }
-  await flush()
   return { messages, remove: { messages: remove } }
+}
+
+/** The items of a logged batch that wrote something (a held one wrote nothing). */
+function * undoable (entry: Uint8Array): Generator<LogItem> {
+  for (const it of readItems(entry.subarray(1))) if (it.flag !== 'held' && (it.flag !== 'prior' || it.prior !== undefined)) yield it
 }
 
 function undoItem (it: LogItem, remove: Array<{ conversation: string, id: string }>, messages: Message[]): void {

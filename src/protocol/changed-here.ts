@@ -1,3 +1,4 @@
+import { againstStore } from '../journal/against-store.js'
 import type { LogItem } from '../journal/log-codec.js'
 import type { HistorySink } from '../store/history.js'
 import { stillAsWritten } from './written-digest.js'
@@ -17,34 +18,13 @@ export interface ChangedHere {
 
 /**
  * The first message of the session's log (`batches`, as TransferLog.sessionItems gives them) that the
- * store no longer holds as it was written; undefined when every one still is. Read a conversation's run
- * of a batch at a time: it runs only once a verification failed, over a log of any size.
+ * store no longer holds as it was written; undefined when every one still is. It runs only once a
+ * verification failed, over a log of any size, and stops at the first.
  */
 export async function firstChangedHere (sink: HistorySink, batches: AsyncIterable<Iterable<LogItem>>): Promise<ChangedHere | undefined> {
-  let run: LogItem[] = []
-  const check = async (): Promise<ChangedHere | undefined> => {
-    if (run.length === 0) return undefined
-    const items = run
-    run = []
-    const stored = new Map((await sink.findMessages(items[0].conversation, items.map(it => it.id))).map(m => [m.id, m]))
-    for (const it of items) {
-      const now = stored.get(it.id)
-      if (now === undefined) return { conversation: it.conversation, id: it.id, deleted: true }
-      if (!stillAsWritten('message', now, it.written as Uint8Array)) return { conversation: it.conversation, id: it.id, deleted: false }
-    }
-    return undefined
-  }
-  for await (const batch of batches) {
-    for (const it of batch) {
-      if (it.written === undefined) continue
-      if (run.length > 0 && run[0].conversation !== it.conversation) {
-        const found = await check()
-        if (found !== undefined) return found
-      }
-      run.push(it)
-    }
-    const found = await check()
-    if (found !== undefined) return found
+  for await (const run of againstStore(sink, batches, stillAsWritten)) {
+    const changed = run.find(c => !c.asWritten)
+    if (changed !== undefined) return { conversation: changed.item.conversation, id: changed.item.id, deleted: changed.stored === undefined }
   }
   return undefined
 }
