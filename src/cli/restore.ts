@@ -26,7 +26,8 @@ password on a terminal when the backup has one and --password-file is not given.
 Safe to repeat and to interrupt: restoring the same backup twice duplicates nothing, and a restore that
 stopped (a crash, a damaged or incomplete copy of the file) continues where it stopped when run again.
 A damaged file is refused at the first damaged segment: everything restored before it came from the
-intact part of the file and stays; nothing from the damaged part is used.
+intact part of the file and stays, also when the phone receives something else before the restore is
+run again; nothing from the damaged part is used.
 
 A backup made with --no-password is restored with a warning: anyone could have written or altered
 it (its checks catch accidental damage only), so restore it only if you know where it came from.

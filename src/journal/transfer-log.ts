@@ -23,6 +23,13 @@ const log = logger('ferry:journal')
 // be undone into the message coming back, nor a chat's new name into the old one).
 // One transfer at a time may be unverified: opening another first undoes it (it is the old phone's data,
 // never verified here, and the next transfer fetches it again if it is still wanted).
+//
+// A restore (ReceiverInit.restoring) is logged the same way, for its own refusal and its read-back, but
+// what it wrote is the person's from the moment it is written: they chose the file, and a restore that
+// stopped part-way (a damaged copy, Ctrl-C, a kill) never verifies, yet promises that what it restored
+// stays. Opening anything else first forgets its log instead of undoing it; only a restore that refused
+// its file (a refusal a crash cut short) is still taken back. Run again over the same file, it carries on
+// its own log as before.
 
 export interface TransferRecord {
   transferId: string
@@ -30,6 +37,8 @@ export interface TransferRecord {
   selection: Selection
   /** refused: its undo began (a crash before it ended leaves this, and the next open finishes it). */
   state: 'receiving' | 'refused' | 'verified'
+  /** Written by a restore: left unverified, its writes are kept, not undone (see above). Absent: a transfer. */
+  restore?: true
   /** Number of the next undo entry. */
   seq: number
   /** First undo entry of the current session: what it wrote is what it reads back to verify. */
@@ -137,12 +146,13 @@ export class TransferLog {
   }
 
   /**
-   * Starts a session of the transfer `transferId`, first undoing any other transfer left unverified.
-   * A transfer that was verified and is received again starts a new log: its earlier writes are history.
+   * Starts a session of the transfer `transferId` (`restore`: of a restore of a backup), first undoing
+   * any other transfer left unverified and forgetting any other restore (undoBefore). A transfer that was
+   * verified and is received again starts a new log: its earlier writes are history.
    */
-  async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink): Promise<TransferRecord> {
+  async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink, restore = false): Promise<TransferRecord> {
     const tid = bytesToHex(transferId)
-    await this.undoBefore(transferId, sink)
+    await this.undoBefore(transferId, sink, restore)
     const now = Date.now()
     const found = fromJson<TransferRecord>(await this.journal.get(RECORDS + tid))
     const rec: TransferRecord = found ?? { transferId: tid, sourceId, selection, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 0, written: 0, startedAt: now, updatedAt: now }
@@ -150,6 +160,9 @@ export class TransferLog {
       rec.state = 'receiving'
       rec.written = 0
     }
+    // Its log is empty here, unless it is this kind's own (undoBefore): the record takes the kind of its session.
+    if (restore) rec.restore = true
+    else delete rec.restore
     rec.sessionSeq = rec.seq
     rec.sessions++
     rec.updatedAt = now
@@ -158,18 +171,25 @@ export class TransferLog {
   }
 
   /**
-   * What goes before a session of `transferId` begins: every other transfer left unverified is undone
-   * and forgotten, and an undo of its own that a crash cut short is finished. The receiver calls it as
-   * soon as a manifest names the transfer, before it counts what this phone holds: an undo takes back
-   * the media files its transfer brought.
+   * What goes before a session of `transferId` (`restore`: a restore's) begins: every other transfer
+   * left unverified is undone and forgotten, every other restore left unverified only forgotten (what it
+   * wrote stays), and an undo of its own that a crash cut short is finished. A transfer and a restore of
+   * the same chats of the same phone share their id, never their log: each is the other's "other". The
+   * receiver calls it as soon as a manifest names the transfer, before it counts what this phone holds:
+   * an undo takes back the media files its transfer brought.
    */
-  async undoBefore (transferId: Uint8Array, sink: HistorySink): Promise<void> {
+  async undoBefore (transferId: Uint8Array, sink: HistorySink, restore = false): Promise<void> {
     const tid = bytesToHex(transferId)
     for (const r of await this.unfinished()) {
-      if (r.transferId === tid) {
+      if (r.transferId === tid && (r.restore === true) === restore) {
         if (r.state !== 'refused') continue
         log('finishing the undo of refused transfer %s', tid)
         await this.undo(r, sink)
+        continue
+      }
+      if (r.restore === true && r.state !== 'refused') {
+        log('keeping what unverified restore %s wrote before %s', r.transferId, tid)
+        await this.journal.write([{ prefix: entryPrefix(r.transferId) }, { key: RECORDS + r.transferId }])
         continue
       }
       log('undoing unverified transfer %s before %s', r.transferId, tid)

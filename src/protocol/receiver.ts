@@ -125,7 +125,8 @@ export interface ReceiverInit {
    * written, maybe before the last transfer from it: what this phone holds stays (a contact, a chat
    * with its title and members, a message unless the backup's version is recalled or edited later;
    * own-names.ts, own-versions.ts), the backup adds what it lacks, and the bases the transfers from the old phone
-   * recorded stay as they are, gaining only what they had none of.
+   * recorded stay as they are, gaining only what they had none of. What it writes is the person's even
+   * unverified (a restore stopped part-way): whatever this phone receives next leaves it (transfer-log.ts).
    */
   restoring?: boolean
 }
@@ -362,7 +363,7 @@ export class ReceiverMachine {
     this.manifestParts = []
     // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
     // their transfers brought, which the Resume would otherwise count as held here.
-    await this.log.undoBefore(expected.transferId, this.sink)
+    await this.log.undoBefore(expected.transferId, this.sink, this.restoring)
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all, and they are taken).
@@ -379,7 +380,7 @@ export class ReceiverMachine {
     }
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
-    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink)
+    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink, this.restoring)
     this.reconciliation = await Reconciliation.open({
       sink: this.sink,
       journal: this.journal,
