@@ -36,7 +36,10 @@ export const ErrorCode = {
   STORE_FULL: 'STORE_FULL',
   /** The store or the journal cannot be read or written (damaged, read-only, closed): the message says which and what to do. */
   STORE: 'STORE',
-  /** Another phone (in this process or another) is using the store: `details.pid` names the process. */
+  /**
+   * Another phone (in this process or another) is using the store: `details.pid` names the process. Or
+   * this phone is already receiving (`details.receivingFrom` names the phone): one receive at a time.
+   */
   STORE_BUSY: 'STORE_BUSY',
   /** The link or the file ended before the transfer did; a receive retries it for `retryForMs` first. */
   TRUNCATED: 'TRUNCATED',

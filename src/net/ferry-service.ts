@@ -12,14 +12,14 @@ import { prefix } from '../wire/framing.js'
 import { PAIR_PROTOCOL, pairAsSender } from './pair-stream.js'
 import { ConnectionSlots, type SlotLimits } from './connection-slots.js'
 import { TRANSFER_PROTOCOL } from './receive-transfer.js'
-import { dialAddresses } from './addresses.js'
+import { dialAddresses, firstPeerIdOf } from './addresses.js'
 import { Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingComponents } from './receiving.js'
 import { historySource, Offering, offerStart, type OfferingComponents, type OfferOptions } from './offering.js'
 import { streamToDuplex } from './stream-duplex.js'
 import { guardHandler } from './app-handler.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
-  type Progress, type TransferMemory
+  type FerryEvent, type Progress, type TransferMemory
 } from './transfer-events.js'
 
 export { TRANSFER_PROTOCOL }
@@ -88,6 +88,13 @@ export interface FerryServiceInit {
 /** A send or receive asked of a stopped phone: nothing had begun, so nothing stopped before verifying. */
 const notRunning = (): FerryError => new FerryError(ErrorCode.CANCELLED, 'this phone is stopped: it sends and receives nothing until it starts again')
 
+/** A receive asked of a phone that is receiving: refused before it touches anything. */
+function alreadyReceiving (from: string): FerryError {
+  return new FerryError(ErrorCode.STORE_BUSY,
+    `this phone is already receiving (from ${from}): one receive at a time writes its history; wait for that one to finish, or cancel it (its signal, or stop()), then receive again`,
+    { receivingFrom: from })
+}
+
 /**
  * Ferry as a libp2p service: `/ferry/pair/1.0.0` authenticates a peer with the short code (or its resume
  * token), and `/ferry/transfer/1.0.0` serves the history only to a peer that did.
@@ -102,6 +109,12 @@ export class FerryService implements Startable {
   private offerEnded?: AbortReason
   /** Receives under way: stop() ends them. */
   private readonly receives = new Set<AbortController>()
+  /**
+   * The receive under way, and the phone it receives from (the one it dials until it pairs). One at a
+   * time: a receive owns this phone's journal while it runs (its transfer's undo log, partial files,
+   * the pairing record), and a second one undid the first's unverified writes as its own began.
+   */
+  private receiving?: { from: string }
   /** Set by stop(): an offer still on its way in (reading its code's budget) must not open after it. */
   private stopped = false
   private readonly pairings: PairingRecords
@@ -228,25 +241,34 @@ export class FerryService implements Startable {
 
   /**
    * Receives a history from the phone at `addrs`: pairs with the code (or the stored resume token), then
-   * transfers, reconnecting and resuming after dropped links until verified.
+   * transfers, reconnecting and resuming after dropped links until verified. One at a time: asked while
+   * another runs, STORE_BUSY at once (`details.receivingFrom`), and the one running goes on untouched.
    */
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
     const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
     if (opts.signal?.aborted === true) throw cancelled(opts.signal)
     if (this.stopped) throw notRunning()
+    if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)
     const addrs = dialAddresses(opts.addrs)
+    const receiving = { from: firstPeerIdOf(addrs) ?? addrs[0].toString() }
+    this.receiving = receiving
     const stop = new AbortController()
     const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal])
     this.receives.add(stop)
     const turns = beginTransfer(this.init.memory, 'receiver')
+    const onEvent = (e: FerryEvent): void => {
+      if (e.type === 'paired') receiving.from = e.peer
+      opts.onEvent?.(e)
+    }
     try {
-      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(opts.onEvent, turns), turns)
+      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal)
       throw err
     } finally {
       this.receives.delete(stop)
+      if (this.receiving === receiving) this.receiving = undefined
       turns?.end()
     }
   }
