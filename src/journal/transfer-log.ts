@@ -28,8 +28,8 @@ const log = logger('ferry:journal')
 // what it wrote is the person's from the moment it is written: they chose the file, and a restore that
 // stopped part-way (a damaged copy, Ctrl-C, a kill) never verifies, yet promises that what it restored
 // stays. Opening anything else first forgets its log instead of undoing it; only a restore that refused
-// its file (a refusal a crash cut short) is still taken back. Run again over the same file, it carries on
-// its own log as before.
+// its file is still taken back (by itself, or by the next open when a crash cut that undo short). Run
+// again over the same file, it carries on its own log as before.
 
 export interface TransferRecord {
   transferId: string

@@ -112,7 +112,8 @@ export class FerryService implements Startable {
   /**
    * The receive under way, and the phone it receives from (the one it dials until it pairs). One at a
    * time: a receive owns this phone's journal while it runs (its transfer's undo log, partial files,
-   * the pairing record), and a second one undid the first's unverified writes as its own began.
+   * the pairing record), and a second would undo the first's unverified writes as its own transfer
+   * opened (TransferLog.undoBefore), the first then failing as if the store were damaged.
    */
   private receiving?: { from: string }
   /** Set by stop(): an offer still on its way in (reading its code's budget) must not open after it. */
@@ -251,7 +252,6 @@ export class FerryService implements Startable {
     if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)
     const addrs = dialAddresses(opts.addrs)
     const receiving = { from: firstPeerIdOf(addrs) ?? addrs[0].toString() }
-    this.receiving = receiving
     const stop = new AbortController()
     const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal])
     this.receives.add(stop)
@@ -260,6 +260,8 @@ export class FerryService implements Startable {
       if (e.type === 'paired') receiving.from = e.peer
       opts.onEvent?.(e)
     }
+    // From the check above to here nothing is awaited: a second receive cannot slip in between.
+    this.receiving = receiving
     try {
       return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
     } catch (err) {
