@@ -8,6 +8,7 @@ import { againstStore } from './against-store.js'
 import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
+import { batchLanded, freshCounts, type TransferCounts } from './transfer-counts.js'
 
 const log = logger('ferry:journal')
 
@@ -46,6 +47,11 @@ export interface TransferRecord {
   sessions: number
   /** Messages stored (new or replaced) since the last verification. */
   written: number
+  /**
+   * What the transfer brought and found over all its sessions since it was last verified; absent in a
+   * record begun before they were kept (its stats then cover the last session only).
+   */
+  counts?: TransferCounts
   startedAt: number
   updatedAt: number
   verifiedAt?: number
@@ -73,6 +79,8 @@ export interface VerifiedOutcome extends Partial<Record<typeof VERIFIED_COUNTS[n
   mediaFilesReceived: number
   mediaBytesReceived: number
   mediaFilesHeld: number
+  /** The counts above are the last session's: the transfer began before whole transfers were counted (TransferStats.lastSessionOnly). */
+  lastSessionOnly?: boolean
 }
 
 interface MetadataPriors {
@@ -148,17 +156,23 @@ export class TransferLog {
   /**
    * Starts a session of the transfer `transferId` (`restore`: of a restore of a backup), first undoing
    * any other transfer left unverified and forgetting any other restore (undoBefore). A transfer that was
-   * verified and is received again starts a new log: its earlier writes are history.
+   * verified and is received again starts a new log: its earlier writes are history. `mediaHeld`: the
+   * manifest's files this phone holds now, what a transfer's first session counts as held before it
+   * (TransferCounts).
    */
-  async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink, restore = false): Promise<TransferRecord> {
+  async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink,
+    { restore = false, mediaHeld = { files: 0, bytes: 0 } }: { restore?: boolean, mediaHeld?: { files: number, bytes: number } } = {}): Promise<TransferRecord> {
     const tid = bytesToHex(transferId)
     await this.undoBefore(transferId, sink, restore)
     const now = Date.now()
     const found = fromJson<TransferRecord>(await this.journal.get(RECORDS + tid))
     const rec: TransferRecord = found ?? { transferId: tid, sourceId, selection, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 0, written: 0, startedAt: now, updatedAt: now }
-    if (rec.state === 'verified') {
+    if (found === undefined || rec.state === 'verified') {
       rec.state = 'receiving'
       rec.written = 0
+      rec.counts = freshCounts(rec.seq, mediaHeld)
+    } else if (rec.counts !== undefined) {
+      await this.settle(rec, sink)
     }
     // Its log is empty here, unless it is this kind's own (undoBefore): the record takes the kind of its session.
     if (restore) rec.restore = true
@@ -198,6 +212,26 @@ export class TransferLog {
     }
   }
 
+  /**
+   * A resumed session: batches logged since the last look whose process died before the store committed
+   * them are not counted (they come again, and count then). The store commits batches in the order they
+   * were logged, so the newest batch found there ends the look: every one before it is there too.
+   */
+  private async settle (rec: TransferRecord, sink: HistorySink): Promise<void> {
+    const counts = rec.counts as TransferCounts
+    // A log made without a check (it only reads records, or undoes digest-free entries) cannot look.
+    for (let seq = rec.seq - 1; seq >= counts.unsettledSeq && this.asWritten !== cannotCheck; seq--) {
+      const v = await this.journal.get(entryKey(rec.transferId, seq))
+      if (v === undefined || v[0] !== MESSAGES) continue
+      const written = [...readItems(v.subarray(1))].filter(it => it.flag !== 'held')
+      if (written.length === 0) continue
+      if (await batchLanded(written, sink, this.asWritten)) break
+      log('transfer %s: %d messages logged in entry %d never reached the store', rec.transferId, written.length, seq)
+      counts.messagesWritten = Math.max(0, counts.messagesWritten - written.length)
+    }
+    counts.unsettledSeq = rec.seq
+  }
+
   private async save (rec: TransferRecord, entry?: Uint8Array): Promise<void> {
     const ops = [{ key: RECORDS + rec.transferId, value: jsonValue(rec) }]
     if (entry !== undefined) ops.unshift({ key: entryKey(rec.transferId, rec.seq - 1), value: entry })
@@ -208,7 +242,11 @@ export class TransferLog {
   async logItems (rec: TransferRecord, items: LogItem[]): Promise<void> {
     if (items.length === 0) return
     rec.seq++
-    for (const it of items) if (it.flag !== 'held') rec.written++
+    let written = 0
+    for (const it of items) if (it.flag !== 'held') written++
+    rec.written += written
+    // Counted in the entry's own write: a kill cannot keep one without the other.
+    if (rec.counts !== undefined) rec.counts.messagesWritten += written
     rec.updatedAt = Date.now()
     await this.save(rec, tagged(MESSAGES, packItems(items)))
   }
@@ -309,6 +347,8 @@ export class TransferLog {
     await this.undoMedia(media, sink)
     rec.state = 'receiving'
     rec.written = 0
+    // Everything it wrote is taken back; what this phone held before it is as it was.
+    if (rec.counts !== undefined) rec.counts = { ...rec.counts, messagesWritten: 0, unsettledSeq: rec.seq }
     rec.sessionSeq = rec.seq
     rec.updatedAt = Date.now()
     await this.save(rec)

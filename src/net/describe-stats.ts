@@ -12,9 +12,10 @@ export function count (x: number, one: string, many: string): string {
 
 /**
  * "3 new messages, 1 new media file (2.1 MB), 1 message kept as this phone changed it (...), 12,418
- * messages and 40 media files already here"; what stays deleted here (messages, whole chats, media
- * files, contacts) is said once, with the hint. `restoreHint`: how this caller brings back what stays
- * deleted (the CLI's flag), said after it.
+ * messages and 40 media files already here"; what stays
+ * deleted here (messages, whole chats, media files, contacts) is said once, with the hint. `restoreHint`:
+ * how this caller brings back what stays deleted (the CLI's flag), said after it. Counts that cover the
+ * last session only (TransferStats.lastSessionOnly) say so at the end.
  */
 export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string): string {
   const kept = s.messagesKept ?? 0
@@ -37,5 +38,7 @@ export function describeStats (s: TransferStats, formatBytes: (bytes: number) =>
     parts.push(`${along} deleted on this phone ${media + contacts === 1 ? 'stays' : 'stay'} deleted${hint}`)
   }
   if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
-  return parts.join(', ')
+  const said = parts.join(', ')
+  if (s.lastSessionOnly !== true) return said
+  return `${said} (counting since the transfer was last interrupted: it began under an earlier version of Ferry, so what came before counts as already here)`
 }

@@ -386,11 +386,12 @@ export class Receiving {
       totalMediaBytes: machine.progress.totalMediaBytes
     })
     const resultOf = (): ReceiveResult => {
-      const p = machine.progress
       return {
         summary: machine.summary ?? [],
         progress: progress(),
-        stats: statsOf(p)
+        // The whole transfer's, once verified: the session's progress counts what earlier sessions
+        // brought as held here.
+        stats: statsOf({ ...machine.progress, ...machine.totals })
       }
     }
     try {
@@ -472,14 +473,15 @@ export type Dialling = Omit<ReceiveOptions, 'addrs'> & { addrs: Multiaddr[] }
 
 
 /**
- * What a receive moved, as the app hears it, from the receiver's counts: a session's (ReceiverProgress),
- * or what the journal kept of the last verification.
+ * What a receive moved, as the app hears it, from the receiver's counts: the whole transfer's
+ * (ReceiverMachine.totals over its progress), or what the journal kept of the last verification.
  */
 function statsOf (p: Pick<ReceiverProgress, 'messagesReceived' | 'messagesHeld' | 'mediaFilesReceived' | 'mediaBytesReceived' | 'mediaFilesHeld'> &
-  Partial<Pick<ReceiverProgress, typeof VERIFIED_COUNTS[number]>>): TransferStats {
+  Partial<Pick<ReceiverProgress, typeof VERIFIED_COUNTS[number]>> & { lastSessionOnly?: boolean }): TransferStats {
   const stats: TransferStats = { messagesSent: p.messagesReceived, messagesHeld: p.messagesHeld, mediaFilesSent: p.mediaFilesReceived, mediaBytesSent: p.mediaBytesReceived, mediaFilesHeld: p.mediaFilesHeld }
   // A journal written before a count was kept has none: left out of the stats, not zero.
   for (const k of VERIFIED_COUNTS) if (p[k] !== undefined) stats[k] = p[k]
+  if (p.lastSessionOnly === true) stats.lastSessionOnly = true
   return stats
 }
 

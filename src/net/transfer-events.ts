@@ -33,13 +33,26 @@ export interface Progress {
   sessionBytes?: number
 }
 
-/** What one session moved, and what the receiving phone already held (a second transfer moves little). */
+/**
+ * What a transfer moved, and what the receiving phone already held (a second transfer moves little). On
+ * the receiver, the whole transfer's, over every session a dropped link or a restart began: what an
+ * earlier session brought counts as sent, once, and not as held. On the sender, its last session's.
+ */
 export interface TransferStats {
+  /** Messages the transfer brought (new here, or another version of one here), and those counted in messagesKept. */
   messagesSent: number
+  /** Messages of the old phone's this phone held, the same, before the transfer began. */
   messagesHeld: number
   mediaFilesSent: number
   mediaBytesSent: number
+  /** Media files of the old phone's this phone held before the transfer began. */
   mediaFilesHeld: number
+  /**
+   * The receiver: the counts above cover the transfer's last session only. It began under an earlier
+   * version of Ferry, which kept no counts across sessions, so what its earlier sessions brought counts
+   * as held. Absent otherwise.
+   */
+  lastSessionOnly?: true
   /**
    * The receiver: files the old phone sent whole that are not what their sha256 names (its copy is
    * damaged). They are not on this phone; a later transfer asks for them again.

@@ -57,6 +57,10 @@ export class MediaIntake {
   private leftDeleted?: Uint8Array
   /** Of those, the ones whose record this transfer stored (a message or a chunk of it arrived). */
   private claimed?: Uint8Array
+  /** Bytes of the files this phone held when the session began (resume()). */
+  heldBytes = 0
+  /** Bytes of the parts earlier sessions left, which this one carries on from (resume()). */
+  resumedBytes = 0
 
   /**
    * `storeRecord`: stores the record of left-deleted files that come after all, logged to be undone
@@ -123,6 +127,7 @@ export class MediaIntake {
         partial.push({ index: i, offset: committed })
         this.resumeAt.set(i, committed)
         this.progress.mediaBytes += committed
+        this.resumedBytes += committed
       }
     }
     if (!anyLeft) return { mediaHave: have, partial }
@@ -173,6 +178,7 @@ export class MediaIntake {
   }
 
   private held (size: number): void {
+    this.heldBytes += size
     this.progress.mediaBytes += size
     this.progress.mediaFiles++
     this.progress.mediaFilesHeld++

@@ -27,6 +27,7 @@ import { ownVersionKey, Verification } from './verification.js'
 import { stillAsWritten, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
+import { transferTotals, type TransferTotals } from './transfer-totals.js'
 
 const log = logger('ferry:receiver')
 
@@ -155,6 +156,11 @@ export class ReceiverMachine {
   transfer?: TransferRecord
   /** Per-conversation outcome after verification. */
   summary?: Array<{ id: string, title: string, messages: number }>
+  /**
+   * After verification: what the whole transfer brought and found here, over all its sessions (`progress`
+   * counts the last session's).
+   */
+  totals?: TransferTotals
   /**
    * The old phone's encodings of the messages this session kept this phone's version of. A session that
    * resumes after a crash is sent those messages again (their leaves differ) and decides again.
@@ -380,7 +386,7 @@ export class ReceiverMachine {
     }
     // Before the transfer is opened: a history that cannot fit leaves no transfer behind.
     await this.checkSpace(this.intake.bytesToCome)
-    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink, this.restoring)
+    this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink, { restore: this.restoring, mediaHeld: { files: this.progress.mediaFilesHeld, bytes: this.intake.heldBytes } })
     this.reconciliation = await Reconciliation.open({
       sink: this.sink,
       journal: this.journal,
@@ -772,21 +778,20 @@ export class ReceiverMachine {
     // (an unverified one is undone at the next open).
     await this.sink.flush?.()
     const p = this.progress
-    await this.log.verified(this.transfer as TransferRecord, {
+    const transfer = this.transfer as TransferRecord
+    const totals = transferTotals(p, intake, transfer.counts)
+    await this.log.verified(transfer, {
       summary,
       totalMessages: e.totalMessages,
       totalMediaBytes: p.totalMediaBytes,
-      messagesReceived: p.messagesReceived,
-      messagesHeld: p.messagesHeld,
-      mediaFilesReceived: p.mediaFilesReceived,
-      mediaBytesReceived: p.mediaBytesReceived,
-      mediaFilesHeld: p.mediaFilesHeld,
+      ...totals,
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
     }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
-    log('verified: %d messages received (%d kept as this phone changed them), %d held; %d names kept; %d media files received, %d held, %d damaged on the old phone',
-      this.progress.messagesReceived, this.progress.messagesKept, this.progress.messagesHeld, this.progress.namesKept, this.progress.mediaFilesReceived, this.progress.mediaFilesHeld, this.progress.mediaFilesDamaged)
+    log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone; over %d sessions',
+      totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, transfer.sessions)
     this.summary = summary
+    this.totals = totals
     this.state = 'verified'
     return [encodeFrame({
       verified: {

@@ -154,6 +154,49 @@ describe('transfer records', () => {
   })
 })
 
+describe('a transfer\'s counts', () => {
+  it('count each message it wrote once over its sessions: a batch logged and never committed counts when it comes again', async () => {
+    const store = openStore()
+    const journal = journalOf(store)
+    const log = new TransferLog(journal, stillAsWritten)
+    const rec = await log.open(T1, 'src', {}, store, { mediaHeld: { files: 3, bytes: 3000 } })
+    expect(rec.counts).toEqual({ messagesWritten: 0, mediaFilesBefore: 3, mediaBytesBefore: 3000, unsettledSeq: 0 })
+    const a = [msg('c1', 'a', 1, 'a'), msg('c1', 'b', 2, 'b')]
+    const b = [msg('c1', 'c', 3, 'c'), msg('c1', 'd', 4, 'd')]
+    await receive(log, rec, store, a)
+    // Logged, then the process died before the store committed it.
+    await log.logItems(rec, b.map(m => ({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: storedDigest('message', m) })))
+    expect(rec.counts?.messagesWritten).toBe(4)
+    await journal.close()
+
+    const next = new TransferLog(journalOf(store), stillAsWritten)
+    // What this session finds of the manifest's media is no longer what was here before the transfer.
+    const resumed = await next.open(T1, 'src', {}, store, { mediaHeld: { files: 5, bytes: 9000 } })
+    expect(resumed.counts).toMatchObject({ messagesWritten: 2, mediaFilesBefore: 3, mediaBytesBefore: 3000 })
+    // The old phone did not hear of b's last message (it comes again, here as written) nor of c and d.
+    await receive(next, resumed, store, [a[1], ...b])
+    expect(resumed.counts?.messagesWritten).toBe(4)
+    expect(store.stats().messages).toBe(4)
+    // A third session, the second never having reached the store's end: nothing is taken off twice.
+    const third = await next.open(T1, 'src', {}, store, { mediaHeld: { files: 5, bytes: 9000 } })
+    expect(third.counts?.messagesWritten).toBe(4)
+    store.close()
+  })
+
+  it('start again for a transfer received again after it was verified, and stay absent for one begun before they were kept', async () => {
+    const { store, journal, log } = await phoneInUse()
+    const again = await log.open(VERIFIED, 'old-phone', {}, store, { mediaHeld: { files: 1, bytes: 10 } })
+    expect(again.counts).toEqual({ messagesWritten: 0, mediaFilesBefore: 1, mediaBytesBefore: 10, unsettledSeq: again.seq })
+    // A record an earlier version wrote, mid-transfer: no counts, and none made up.
+    const older = { transferId: bytesToHex(T2), sourceId: 'src', selection: {}, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 1, written: 7, startedAt: 1, updatedAt: 1 }
+    await journal.write([{ key: `t/${bytesToHex(T2)}`, value: new TextEncoder().encode(JSON.stringify(older)) }])
+    const resumed = await log.open(T2, 'src', {}, store, { mediaHeld: { files: 1, bytes: 10 } })
+    expect(resumed).toMatchObject({ sessions: 2, written: 7 })
+    expect(resumed.counts).toBeUndefined()
+    store.close()
+  })
+})
+
 describe('a damaged journal', () => {
   it('is a typed error, not a crash', async () => {
     const store = openStore()
