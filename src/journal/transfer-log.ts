@@ -62,7 +62,7 @@ export interface TransferRecord {
  * restarted before the old phone heard reports it as the receive did (a damaged file's warning, what
  * stayed deleted). Absent in a journal written before they were kept: left out of the stats, not zero.
  */
-export const VERIFIED_COUNTS = ['mediaFilesDamaged', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
+export const VERIFIED_COUNTS = ['mediaFilesDamaged', 'mediaFilesMissing', 'messagesKept', 'namesKept', 'messagesLeftDeleted', 'chatsLeftDeleted', 'contactsLeftDeleted', 'mediaLeftDeleted'] as const
 
 /**
  * What the last verified transfer verified, kept with its verification: a phone stopped before it could

@@ -11,8 +11,8 @@ export function count (x: number, one: string, many: string): string {
 }
 
 /**
- * "3 new messages, 1 new media file (2.1 MB), 1 message kept as this phone changed it (...), 12,418
- * messages and 40 media files already here"; what stays
+ * "3 new messages, 1 new media file (2.1 MB), 2 media files the old phone no longer has (...), 1 message
+ * kept as this phone changed it (...), 12,418 messages and 40 media files already here"; what stays
  * deleted here (messages, whole chats, media files, contacts) is said once, with the hint. `restoreHint`:
  * how this caller brings back what stays deleted (the CLI's flag), said after it. Counts that cover the
  * last session only (TransferStats.lastSessionOnly) say so at the end.
@@ -20,6 +20,8 @@ export function count (x: number, one: string, many: string): string {
 export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string): string {
   const kept = s.messagesKept ?? 0
   const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
+  const missing = s.mediaFilesMissing ?? 0
+  if (missing > 0) parts.push(`${count(missing, 'media file', 'media files')} the old phone no longer has (${missing === 1 ? 'its messages came without it' : 'their messages came without them'})`)
   if (kept > 0) parts.push(`${count(kept, 'message', 'messages')} kept as this phone changed ${kept === 1 ? 'it' : 'them'} (recalled, or edited after the old phone's copy)`)
   const names = s.namesKept ?? 0
   if (names > 0) parts.push(`${count(names, 'chat or contact name', 'chat or contact names')} kept as this phone changed ${names === 1 ? 'it' : 'them'} and the old phone did not`)

@@ -59,6 +59,11 @@ export interface TransferStats {
    */
   mediaFilesDamaged?: number
   /**
+   * The receiver: files the old phone no longer has (it keeps their messages and records, not their
+   * bytes) and this phone does not hold either. The messages naming them came without them.
+   */
+  mediaFilesMissing?: number
+  /**
    * The receiver: messages this phone recalled, or edited later than the old phone's copy. They stay as
    * they are here (counted in messagesSent too).
    */

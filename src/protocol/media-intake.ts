@@ -19,6 +19,7 @@ interface MediaProgress {
   mediaBytesReceived: number
   mediaFilesHeld: number
   mediaFilesDamaged: number
+  mediaFilesMissing: number
 }
 
 /** Files handed to the store and not yet durably there, at most. */
@@ -89,7 +90,11 @@ export class MediaIntake {
     const left = base === undefined || base.size === 0 ? undefined : new Uint8Array(bitmapBytes(m.length))
     let anyLeft = false
     for (let i = 0; i < m.length; i++) {
-      if (m.missing(i)) continue
+      if (m.missing(i)) {
+        // The old phone has the record and not the file: its message comes without it (unless it is here).
+        if (!getBit(stored, i)) this.progress.mediaFilesMissing++
+        continue
+      }
       const size = m.size(i)
       if (getBit(stored, i)) {
         setBit(have, i)

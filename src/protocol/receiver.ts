@@ -65,6 +65,11 @@ export interface ReceiverProgress {
    */
   mediaFilesDamaged: number
   /**
+   * Files the old phone announced missing (it keeps their record, not their bytes) that this phone does
+   * not hold either: the messages naming them come without them.
+   */
+  mediaFilesMissing: number
+  /**
    * Messages this phone changed after the old phone's version (recalled here, or edited here later):
    * kept as they are here (own-versions.ts). Counted in messagesReceived too.
    */
@@ -145,7 +150,7 @@ export class ReceiverMachine {
   state: ReceiverState = 'hello'
   readonly progress: ReceiverProgress = {
     messages: 0, totalMessages: 0, mediaBytes: 0, totalMediaBytes: 0, mediaFiles: 0, totalMediaFiles: 0, bytesReceived: 0,
-    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0,
+    messagesReceived: 0, messagesHeld: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0, mediaFilesMissing: 0,
     messagesKept: 0, namesKept: 0, messagesLeftDeleted: 0, chatsLeftDeleted: 0, contactsLeftDeleted: 0, mediaLeftDeleted: 0
   }
 
@@ -788,8 +793,8 @@ export class ReceiverMachine {
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
     }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
-    log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone; over %d sessions',
-      totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, transfer.sessions)
+    log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
+      totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, p.mediaFilesMissing, transfer.sessions)
     this.summary = summary
     this.totals = totals
     this.state = 'verified'

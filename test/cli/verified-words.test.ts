@@ -22,6 +22,12 @@ function said (stats: TransferStats): string {
 const moved: TransferStats = { messagesSent: 12, messagesHeld: 0, mediaFilesSent: 1, mediaBytesSent: 50_000, mediaFilesHeld: 0 }
 
 describe('ferry receive\'s closing summary', () => {
+  it('says how many files the old phone no longer has, and that their messages came without them', () => {
+    expect(said({ ...moved, mediaFilesMissing: 2 })).toBe('12 new messages, 1 new media file (50.0 kB), 2 media files the old phone no longer has (their messages came without them)\n')
+    expect(said({ ...moved, mediaFilesMissing: 1 })).toContain(', 1 media file the old phone no longer has (its messages came without it)')
+    expect(said({ ...moved, mediaFilesMissing: 0 })).not.toContain('no longer has')
+  })
+
   it('says when its counts cover the last session only, rather than pass them off as the whole transfer', () => {
     const line = said({ ...moved, messagesSent: 5, messagesHeld: 7, lastSessionOnly: true })
     expect(line).toBe('5 new messages, 1 new media file (50.0 kB), 7 messages and 0 media files already here ' +

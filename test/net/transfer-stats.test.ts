@@ -98,4 +98,20 @@ describe('a receive\'s stats', () => {
     expect(await exportText(fresh.store)).toBe(await exportText(old.store))
   })
 
+  it('count the files the old phone no longer has, which the messages naming them came without', async () => {
+    const old = await phone()
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 12, mediaSizes: [50_000] })
+    // A photo and a voice note whose records (and messages) the old phone keeps, their bytes gone.
+    const gone = [{ sha256: 'ab'.repeat(32), size: 1234, mime: 'image/jpeg' }, { sha256: 'cd'.repeat(32), size: 5678, mime: 'audio/ogg' }]
+    old.store.putMetadata([], [], gone)
+    old.store.putMessages(gone.map((m, i) => ({ conversation: 'c0', id: `gone-${i}`, sender: 'u1', ts: 1_800_000_000_000 + i, kind: 'image', media: m.sha256 })))
+    const fresh = await phone()
+
+    const first = await receiveCut(fresh, old, [])
+    expect(first.stats).toMatchObject({ messagesSent: 14, mediaFilesSent: 1, mediaBytesSent: 50_000, mediaFilesMissing: 2 })
+    // Still gone there, and not here either: the next transfer says so again, and brings nothing.
+    const second = await receiveCut(fresh, old, [])
+    expect(second.stats).toMatchObject({ messagesSent: 0, messagesHeld: 14, mediaFilesSent: 0, mediaFilesHeld: 1, mediaFilesMissing: 2 })
+    expect(await exportText(fresh.store)).toBe(await exportText(old.store))
+  })
 })

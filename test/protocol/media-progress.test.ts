@@ -67,7 +67,7 @@ describe('media progress', () => {
     const parts = new HeldParts()
     const stored: string[] = []
     const sink = { putMedia: async (f: ReceivedMedia) => { stored.push(f.sha256) } } as unknown as HistorySink
-    const progress = { mediaBytes: 0, mediaFiles: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0 }
+    const progress = { mediaBytes: 0, mediaFiles: 0, mediaFilesReceived: 0, mediaBytesReceived: 0, mediaFilesHeld: 0, mediaFilesDamaged: 0, mediaFilesMissing: 0 }
     const intake = new MediaIntake(sink, journalWith(parts), ManifestMedia.from([{ sha256: sha, size: file.byteLength, mime: 'video/mp4', missing: false }]), progress)
     await intake.resume(true)
 
