@@ -43,12 +43,15 @@ The format is decided by the content; archives are read in place, their media st
 the store by content (sha256), so an archive of any size needs no room to unpack.
 
 Messages are keyed by (conversation, id): importing the same export twice changes nothing (it
-says how many of the export's messages are new to the store), a later export of the same chat adds
-what is new in it, an older one undoes no edit, recall, member or name, and chats already in the store are kept. All or nothing: everything is checked first, and on a
-problem nothing is written (no record, no media file), the reason is printed and the exit code
-is 2. An export that yields no message is refused the same way. Stopped with Ctrl-C (exit 130),
-an import leaves nothing either. What an import writes is the person's: a transfer left unverified in
-DIR, taken back later, leaves it as imported.
+says how many of the export's messages are new to the store), a later export of the same chat
+adds what is new in it, an older one undoes no edit, recall, member or name, and chats already in
+the store are kept. All or nothing: everything is checked first, and on a problem nothing is
+written (no record, no media file), the reason is printed and the exit code is 2. An export that
+yields no message is refused the same way. One exception: an NDJSON media file whose size or
+sha256 is not its record's (damaged since the export) is left out, said and counted
+(mediaFilesDamaged in --json), and the rest imported: the chats show it as missing. Stopped with
+Ctrl-C (exit 130), an import leaves nothing either. What an import writes is the person's: a
+transfer left unverified in DIR, taken back later, leaves it as imported.
 
 What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
 out of the export, formatting...) or drops is counted per kind and printed after the import.
@@ -69,8 +72,8 @@ Options:
                         (default: the file's directory; the current directory for - or a pipe)
   --json                print one JSON event with the figures instead of lines
 
-Exit codes: 0 imported, 1 the store failed (disk full...), 2 bad usage or an export Ferry
-cannot read (nothing written).
+Exit codes: 0 imported (damaged media files left out are said), 1 the store failed (disk
+full...), 2 bad usage or an export Ferry cannot read (nothing written).
 
 Examples:
   ferry import old-phone.ndjson --store ./new-phone
@@ -217,11 +220,13 @@ function messagesIn (store: SqliteChatStore): number {
 function sayImported (r: ImportResult, added: number, dir: string, json: boolean, foreign?: Record<string, unknown>): void {
   if (json) {
     jsonEvent('imported', {
-      contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, messages: r.messages,
-      newMessages: added, store: dir, ...foreign
+      contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, mediaFilesDamaged: r.mediaFilesDamaged,
+      messages: r.messages, newMessages: added, store: dir, ...foreign
     })
+    sayDamaged(r.mediaFilesDamaged)
     return
   }
+  sayDamaged(r.mediaFilesDamaged)
   if (added === 0 && r.mediaFiles === 0) {
     // Messages already there are written again as the export has them unless the store holds a newer
     // version (an edit in a re-export lands), so this says no message is new, not that nothing changed.
@@ -231,6 +236,18 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
   const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`
   process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
     `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}\n`)
+}
+
+/**
+ * Media files of an NDJSON export left out for not being the files their records name (damaged since
+ * the export, or by another tool), said on stderr beside --json's count too. The import is done (exit
+ * 0): a transfer leaves such files out the same way, and the rest of the history is in.
+ */
+function sayDamaged (files: number): void {
+  if (files === 0) return
+  const [what, were, them] = files === 1 ? ['1 media file', 'was', 'it'] : [`${files} media files`, 'were', 'them']
+  process.stderr.write(`warning: ${what} of the export ${were} damaged (not the file its record names) and ${were} not imported: ` +
+    `the chats show ${them} as missing.\n`)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
@@ -10,6 +11,8 @@ import { mergeConversations, mergeMessages } from './import-merge.js'
 import { ImportNames } from './import-names.js'
 import { parseLine, readLines } from './ndjson.js'
 
+const log = logger('ferry:import')
+
 // Import of a canonical NDJSON history into a store, all or nothing.
 //
 // What is accepted (see ndjson.ts for each field's rules):
@@ -19,8 +22,11 @@ import { parseLine, readLines } from './ndjson.js'
 //   unknown field, a non-integer ts, a sha256 that is not 64 lowercase hex digits.
 // - references: a message's conversation and media must each be a record in the file or in the store.
 //   Senders, members and replyTo are not checked: people leave groups and messages get deleted.
-// - a media line with `path` (relative to the NDJSON file's directory) must name a file whose size and
-//   sha256 match; it is copied into the store. Without `path` only the record is stored.
+// - a media line with `path` (relative to the NDJSON file's directory) must name a file that can be read;
+//   it is copied into the store. Without `path` only the record is stored. A file whose size or sha256
+//   is not its record's (damaged since the export, or by another tool) is left out and counted: its
+//   record is stored as one without its file, the way a transfer stores a file the old phone lacks, so
+//   one bad photo does not keep the whole history out.
 // - the same key twice (contact id, conversation id, media sha256, or message conversation+id): the later
 //   line wins; but one sha256 declared with two different sizes is refused.
 // - merged with the store as a transfer merges (import-merge.ts): a message the store, or an earlier line,
@@ -96,6 +102,11 @@ export interface ImportResult {
   media: number
   /** Media files copied into the store (files it already held are not copied again). */
   mediaFiles: number
+  /**
+   * Media files the input names that are not the file their record names (size or sha256), left out:
+   * their records are stored without them, as missing. Not counted when the store holds the file.
+   */
+  mediaFilesDamaged: number
   messages: number
   lines: number
 }
@@ -205,19 +216,30 @@ class Batches {
   }
 }
 
-async function checkMediaFile (f: MediaFile): Promise<void> {
+/**
+ * Why a media file is not the one its record names (undefined when it is). One that cannot be read at
+ * all is refused: a wrong --base, a folder left behind, which makes every file missing, and the person
+ * is to fix that rather than import a history without its media.
+ */
+async function checkMediaFile (f: MediaFile): Promise<string | undefined> {
   let size: number
   try {
     size = (await stat(f.path)).size
   } catch (err) {
     throw lineError(f.line, `cannot read media file ${f.path}: ${fsReason(err, f.path) ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  if (size !== f.expect.size) throw lineError(f.line, `media file ${f.path} has ${size} bytes, the record says ${f.expect.size}`)
+  if (size !== f.expect.size) return `has ${size} bytes, the record says ${f.expect.size}`
   const actual = await hashFile(f.path)
-  if (actual.sha256 !== f.expect.sha256) throw lineError(f.line, `media file ${f.path} has sha256 ${actual.sha256}, the record says ${f.expect.sha256}`)
+  if (actual.sha256 !== f.expect.sha256) return `has sha256 ${actual.sha256}, the record says ${f.expect.sha256}`
+  return undefined
 }
 
-/** Imports an NDJSON file (a path, or a byte stream) into the store; all or nothing. */
+/** Says a damaged file the import leaves out, for the log: the person is told how many. */
+function leaveOut (f: MediaFile, reason: string): void {
+  log.error('line %d: media file %s %s: left out, its record stored as missing', f.line, f.path, reason)
+}
+
+/** Imports an NDJSON file (a path, or a byte stream) into the store; all or nothing, but for damaged media files (left out). */
 export async function importNdjson (store: SqliteChatStore, file: string | AsyncIterable<Uint8Array | string>, options: ImportOptions = {}): Promise<ImportResult> {
   const baseDir = resolve(options.baseDir ?? (typeof file === 'string' ? dirname(resolve(file)) : '.'))
   const input = typeof file === 'string' ? createReadStream(file, { highWaterMark: 1024 * 1024 }) : file
@@ -227,15 +249,21 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
     return await store.transactionAsync(async () => {
       const result = await readAll(store, input, baseDir, options.titlesChosen === true, options.onWritten)
       if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(name, result.counts)
-      // Every line passed: only now do media files enter the store.
-      for (const f of result.files) {
+      // Every line passed: only now do media files enter the store. Damaged ones the store holds no
+      // good copy of are left out, counted (those it holds lose nothing).
+      let damaged = 0
+      for (const sha of result.damaged.keys()) if (!result.files.has(sha) && !store.hasMediaFile(sha)) damaged++
+      for (const f of result.files.values()) {
         if (store.hasMediaFile(f.expect.sha256)) continue
         options.onMediaWriting?.(f.expect.sha256)
         try {
           await store.addMediaFromFile(f.path, f.expect)
         } catch (err) {
+          // Changed since it was checked: as damaged as one found so then.
           if (isFerryError(err, ErrorCode.HASH_MISMATCH) || isFerryError(err, ErrorCode.SIZE_MISMATCH)) {
-            throw lineError(f.line, `media file changed while importing: ${err.message}`)
+            leaveOut(f, `changed while importing (${err.message})`)
+            damaged++
+            continue
           }
           throw err
         }
@@ -255,7 +283,7 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
         added.push(m.sha256)
       }
       await options.beforeCommit?.()
-      return { ...result.counts, mediaFiles: added.length }
+      return { ...result.counts, mediaFiles: added.length, mediaFilesDamaged: damaged }
     })
   } catch (err) {
     for (const sha of added) store.removeMediaFile(sha)
@@ -276,12 +304,21 @@ function noMessages (name: string, counts: { contacts: number, conversations: nu
   return new FerryError(ErrorCode.BAD_INPUT, `no message in ${name} (${held.length === 0 ? 'it is empty' : `only ${held.join(', ')}`}): nothing was imported`)
 }
 
-async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string, titlesChosen: boolean, onWritten?: (written: WrittenRecords) => void): Promise<{ counts: Omit<ImportResult, 'mediaFiles'>, files: MediaFile[] }> {
+interface ReadFile {
+  counts: Omit<ImportResult, 'mediaFiles' | 'mediaFilesDamaged'>
+  /** By sha256, the first file that is what its record names. */
+  files: Map<string, MediaFile>
+  /** By sha256, the first file found damaged. */
+  damaged: Map<string, MediaFile>
+}
+
+async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array | string>, baseDir: string, titlesChosen: boolean, onWritten?: (written: WrittenRecords) => void): Promise<ReadFile> {
   const counts = { contacts: 0, conversations: 0, media: 0, messages: 0, lines: 0 }
   const conversations = new References('conversation', name => store.hasConversation(name))
   const media = new References('media', name => store.hasMediaRecord(name))
-  const files = new Map<string, MediaFile>() // sha256 -> the first file that provides it
-  const checked = new Set<string>() // path + sha256 already verified
+  const files = new Map<string, MediaFile>()
+  const damaged = new Map<string, MediaFile>()
+  const checked = new Map<string, boolean>() // path + sha256 already checked: whether it is what its record names
   const sizes = new Map<string, { size: number, line: number }>()
   const batches = new Batches(store, titlesChosen, onWritten)
   for await (const { n, text } of readLines(input)) {
@@ -317,11 +354,15 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
         if (first === undefined) sizes.set(m.sha256, { size: m.size, line: n })
         if (path !== undefined) {
           const f = { line: n, path: resolve(baseDir, path), expect: { sha256: m.sha256, size: m.size } }
-          if (!checked.has(f.path + '\0' + m.sha256)) {
-            await checkMediaFile(f)
-            checked.add(f.path + '\0' + m.sha256)
+          const key = f.path + '\0' + m.sha256
+          let good = checked.get(key)
+          if (good === undefined) {
+            const reason = await checkMediaFile(f)
+            if (reason !== undefined) leaveOut(f, reason)
+            good = reason === undefined
+            checked.set(key, good)
           }
-          if (!files.has(m.sha256)) files.set(m.sha256, f)
+          if (!good) { if (!damaged.has(m.sha256)) damaged.set(m.sha256, f) } else if (!files.has(m.sha256)) files.set(m.sha256, f)
         }
         batches.media.push(m)
         media.provide(m.sha256)
@@ -341,5 +382,5 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
   }
   await batches.finish()
   checkReferences(conversations, media)
-  return { counts, files: [...files.values()] }
+  return { counts, files, damaged }
 }
