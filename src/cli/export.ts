@@ -36,6 +36,14 @@ Options:
 FILE and the media copies hold the history, so they are private to you (mode 0600, a DIR Ferry
 creates 0700), as the store is; what you redirect stdout into gets your umask's mode.
 
+With --media, a file the store holds damaged (its bytes not those its record names: a bad sector, a
+file cut short) is left out, said on stderr, and the export still succeeds: its media line has no
+"path", as that of a file the store lacks, so an import stores its message with the media shown as
+missing.
+
+Exit codes: 0 exported (files left out are said), 1 failed (store or disk), 2 bad usage,
+130 stopped with Ctrl-C.
+
 Examples:
   ferry export --store ./old-phone --out backup/history.ndjson --media backup/media
   ferry export --store ./a > a.ndjson && ferry export --store ./b | cmp - a.ndjson`,
@@ -73,18 +81,33 @@ Examples:
     process.once('SIGINT', onSigint)
     try {
       if (out === undefined) {
-        await exportNdjson(store, process.stdout, { mediaDir, ...run.media })
+        sayLeftOut(await exportNdjson(store, process.stdout, { mediaDir, ...run.media }))
         return EXIT_OK
       }
       const r = await exportToFile(store, out, mediaDir, run)
+      const leftOut = r.mediaFilesDamaged === 0 ? '' : `, ${r.mediaFilesDamaged} damaged left out`
       process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
-        `(${r.mediaFiles} files copied), ${r.messages} messages to ${out}\n`)
+        `(${r.mediaFiles} files copied${leftOut}), ${r.messages} messages to ${out}\n`)
+      sayLeftOut(r)
       return EXIT_OK
     } finally {
       process.off('SIGINT', onSigint)
       store.close()
     }
   }
+}
+
+/**
+ * Damaged media an export with --media left out, said on stderr (also beside an export to stdout, whose
+ * summary is the history itself): a written export that looks whole would be taken for one. Still a
+ * finished export (exit 0), as a transfer that left damaged files out is: its every other file and
+ * message is there, and imported, the chats show these files as missing.
+ */
+function sayLeftOut (r: ExportResult): void {
+  if (r.mediaFilesDamaged === 0) return
+  const [what, is, was, them] = r.mediaFilesDamaged === 1 ? ['1 media file', 'is', 'was', 'it'] : [`${r.mediaFilesDamaged} media files`, 'are', 'were', 'them']
+  process.stderr.write(`warning: ${what} in the store ${is} damaged (not the file its record names) and ${was} left out of the export: ` +
+    `imported, the chats show ${them} as missing.\n`)
 }
 
 /** What a stopped export says it left: FILE not written, the media it copied taken back. */

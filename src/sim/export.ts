@@ -1,12 +1,13 @@
 import { logger } from '@libp2p/logger'
-import { chmodSync, closeSync, constants, copyFileSync, lstatSync, openSync, renameSync, rmSync, write } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { chmodSync, closeSync, constants, copyFileSync, lstatSync, openSync, read, readSync, renameSync, rmSync, statSync, truncateSync, write, writeSync } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Writable } from 'node:stream'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsError, makeFolders } from '../fs-errors.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import type { HistorySource } from '../store/history.js'
+import { hashFile, type MediaDigest } from '../store/media-folder.js'
 import { compareStrings } from '../store/model.js'
 import { toLine } from './ndjson.js'
 
@@ -41,6 +42,11 @@ export interface ExportResult {
   media: number
   /** Media files copied to mediaDir. */
   mediaFiles: number
+  /**
+   * With mediaDir, files left out because the store's copy is not the file its record names (a bad
+   * sector, a file cut short): their lines have no `path`, so an import stores them as missing.
+   */
+  mediaFilesDamaged: number
   messages: number
   bytes: number
 }
@@ -55,7 +61,7 @@ const WRITE_BYTES = 64 * 1024
  */
 export async function exportNdjson (store: ExportSource, out: Writable, options: ExportOptions = {}): Promise<ExportResult> {
   const sink = new LineSink(out)
-  const result: ExportResult = { contacts: 0, conversations: 0, media: 0, mediaFiles: 0, messages: 0, bytes: 0 }
+  const result: ExportResult = { contacts: 0, conversations: 0, media: 0, mediaFiles: 0, mediaFilesDamaged: 0, messages: 0, bytes: 0 }
   let copier: MediaCopier | undefined
   try {
     const contacts = (await store.contacts()).sort((a, b) => compareStrings(a.id, b.id))
@@ -67,11 +73,15 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
     for (let after: string | undefined; ;) {
       const page = await store.media(after, PAGE)
       for (const { stored, ...m } of page) {
-        const path = stored ? await copier?.copy(m.sha256, m.size) : undefined
-        if (path !== undefined) {
+        const copied = stored ? await copier?.copy(m.sha256, m.size) : undefined
+        let path: string | undefined
+        if (copied === 'damaged') result.mediaFilesDamaged++
+        else if (copied !== undefined && copied !== 'missing') {
+          path = copied
           result.mediaFiles++
           await options.afterMediaCopy?.()
         }
+        // A file left out leaves its line without `path`, as one the store lacks: imported, shown as missing.
         await sink.lines([toLine('media', path === undefined ? m : { ...m, path })])
         result.media++
       }
@@ -153,25 +163,56 @@ class MediaCopier {
     return removed
   }
 
-  /** The file's path for the NDJSON line (with '/' on every platform). */
-  async copy (sha256: string, size: number): Promise<string> {
+  /**
+   * Copies one file, checking its bytes against its record as they pass (each byte is read once): the
+   * file's path for the NDJSON line (with '/' on every platform), or what kept it out. A copy that is
+   * not the file its record names (a bad sector, a file cut short) is left out, as is one the app
+   * deleted since its record was read: in an export it would make the whole export refused on import,
+   * and left out, its message still imports, its media shown as missing.
+   */
+  async copy (sha256: string, size: number): Promise<string | LeftOut> {
     const dest = join(this.dir, sha256)
     const tmp = `${dest}.${process.pid}.tmp`
+    const from = this.store.mediaPath?.(sha256)
+    let source: number | undefined
     try {
+      try {
+        if (from !== undefined) source = openSync(from, 'r')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          log('media %s is gone from the store since its record was read: left out', sha256)
+          return 'missing'
+        }
+        throw err
+      }
       // Into a new file (EXCL), made private, then renamed over any earlier copy: never written through a
       // symlink at `dest`. Names are made only by synchronous calls: a Ctrl-C's handler runs between them,
       // so it finds each file either known to remove() or not made, never made by a call still on the
       // thread pool after it.
-      const from = this.store.mediaPath?.(sha256)
-      if (from === undefined || !this.copyAtOnce(from, tmp, size)) {
-        const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE)
+      let copied: MediaDigest
+      if (from !== undefined && source !== undefined && size <= COPY_PIECE_BYTES) {
+        copied = copySmall(source, tmp, size)
+      } else if (from !== undefined && this.cloneLarge(from, tmp)) {
+        // No bytes moved: reading the clone is reading the store's file, once. A file grown past its
+        // record holds it whole all the same, as its first bytes: what a transfer sends of it too.
+        this.copying = tmp
+        if (statSync(tmp).size > size) truncateSync(tmp, size)
+        copied = await hashFile(tmp)
+      } else {
+        const fd = openSync(tmp, NEW_FILE, PRIVATE_FILE_MODE)
         // Awaited reads and writes follow, between which a Ctrl-C may come: it takes this file too.
         this.copying = tmp
         try {
-          await copyBytes(from === undefined ? async (offset, length) => await this.store.readMedia(sha256, offset, length) : from, fd, size)
+          copied = await copyBytes(source ?? (async (offset, length) => await this.store.readMedia(sha256, offset, length)), fd, size)
         } finally {
           closeSync(fd)
         }
+      }
+      if (copied.size !== size || copied.sha256 !== sha256) {
+        log.error('media %s in the store is damaged (%d bytes, sha256 %s, its record says %d bytes): left out of the export', sha256, copied.size, copied.sha256, size)
+        this.copying = undefined
+        rmSync(tmp, { force: true })
+        return 'damaged'
       }
       let isNew = true
       try { isNew = lstatSync(dest, { throwIfNoEntry: false }) === undefined } catch {}
@@ -187,34 +228,37 @@ class MediaCopier {
       this.copying = undefined
       try { rmSync(tmp, { force: true }) } catch {}
       throw storeError(err, `copying media ${sha256} to ${this.dir}`)
+    } finally {
+      if (source !== undefined) closeSync(source)
     }
     return relative(this.base, dest).split(sep).join('/')
   }
 
   /**
-   * Copies a file in one synchronous call, where that ends at once: a small file, or a clone where the
-   * filesystem makes one (copy-on-write: no bytes move, whatever the size). False when a large file
-   * cannot be cloned: its bytes are to be copied piece by piece, as one synchronous copy of a video
-   * would hold a Ctrl-C until its end.
+   * Clones a large file in one synchronous call, where the filesystem makes one (copy-on-write: no
+   * bytes move, whatever the size). False when it cannot: its bytes are to be copied piece by piece, as
+   * one synchronous copy of a video would hold a Ctrl-C until its end.
    */
-  private copyAtOnce (from: string, tmp: string, size: number): boolean {
-    if (size <= COPY_PIECE_BYTES) {
-      copyFileSync(from, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
-    } else {
-      if (!this.clones) return false
-      try {
-        copyFileSync(from, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL)
-      } catch (err) {
-        // Not a filesystem that clones (or not across these two folders): the next file is no different.
-        // Any other failure (a source gone, a file where the copy goes) is the piecewise copy's to report.
-        if (NO_CLONE.has((err as NodeJS.ErrnoException).code ?? '')) this.clones = false
-        return false
-      }
+  private cloneLarge (from: string, tmp: string): boolean {
+    if (!this.clones) return false
+    try {
+      copyFileSync(from, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL)
+    } catch (err) {
+      // Not a filesystem that clones (or not across these two folders): the next file is no different.
+      // Any other failure (a file where the copy goes) is the piecewise copy's to report.
+      if (NO_CLONE.has((err as NodeJS.ErrnoException).code ?? '')) this.clones = false
+      return false
     }
     chmodSync(tmp, PRIVATE_FILE_MODE)
     return true
   }
 }
+
+/** What kept a file out of an export: its copy was not the file its record names, or it was gone. */
+export type LeftOut = 'damaged' | 'missing'
+
+/** A copy's file: new (never one through a symlink at its name), written only. */
+const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 /** Larger media files are copied in pieces of this size, so that a Ctrl-C is heard between them. */
 const COPY_PIECE_BYTES = 1024 * 1024
@@ -223,30 +267,53 @@ const COPY_PIECE_BYTES = 1024 * 1024
 const NO_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY'])
 
 /**
- * Copies `size` bytes into `fd`, from a file or from the store's reads, a piece at a time through the
- * thread pool: the event loop stays free, so a Ctrl-C's handler runs (and removes the copy) while a
- * large file is under way, rather than after it.
+ * Copies a small file's first `size` bytes (all a transfer sends of it too) in synchronous calls: a
+ * Ctrl-C's handler finds the copy made or not.
  */
-async function copyBytes (from: string | ((offset: number, length: number) => Promise<Uint8Array>), fd: number, size: number): Promise<void> {
-  const file = typeof from === 'string' ? await open(from, 'r') : undefined
+function copySmall (source: number, tmp: string, size: number): MediaDigest {
+  const buffer = Buffer.allocUnsafe(size)
+  let length = 0
+  for (let n; length < buffer.byteLength && (n = readSync(source, buffer, length, buffer.byteLength - length, length)) > 0;) length += n
+  const bytes = buffer.subarray(0, length)
+  const copied = { sha256: createHash('sha256').update(bytes).digest('hex'), size: length }
+  if (length < size) return copied
+  const fd = openSync(tmp, NEW_FILE, PRIVATE_FILE_MODE)
   try {
-    const buffer = file === undefined ? undefined : Buffer.alloc(Math.min(COPY_PIECE_BYTES, size))
-    for (let offset = 0; offset < size;) {
-      const length = Math.min(COPY_PIECE_BYTES, size - offset)
-      let piece: Uint8Array
-      if (file !== undefined && buffer !== undefined) {
-        const { bytesRead } = await file.read(buffer, 0, length, offset)
-        piece = buffer.subarray(0, bytesRead)
-      } else {
-        piece = await (from as (offset: number, length: number) => Promise<Uint8Array>)(offset, length)
-      }
-      if (piece.byteLength === 0) throw new Error(`the store holds fewer bytes than its record's ${size}`)
-      for (let done = 0; done < piece.byteLength;) done += await writeAt(fd, piece.subarray(done), offset + done)
-      offset += piece.byteLength
-    }
+    for (let done = 0; done < length;) done += writeSync(fd, bytes, done, length - done)
   } finally {
-    await file?.close()
+    closeSync(fd)
   }
+  return copied
+}
+
+/**
+ * Copies `size` bytes into `fd`, from an open file or from the store's reads, a piece at a time through
+ * the thread pool, hashing them: the event loop stays free, so a Ctrl-C's handler runs (and removes the
+ * copy) while a large file is under way, rather than after it. What it copied, a file found short
+ * included (its size then says so); bytes past `size` are not read.
+ */
+async function copyBytes (from: number | ((offset: number, length: number) => Promise<Uint8Array>), fd: number, size: number): Promise<MediaDigest> {
+  const hash = createHash('sha256')
+  const buffer = typeof from === 'number' ? Buffer.alloc(Math.min(COPY_PIECE_BYTES, size)) : undefined
+  let offset = 0
+  while (offset < size) {
+    const length = Math.min(COPY_PIECE_BYTES, size - offset)
+    const piece = typeof from === 'number' && buffer !== undefined
+      ? buffer.subarray(0, await readAt(from, buffer, length, offset))
+      : await (from as (offset: number, length: number) => Promise<Uint8Array>)(offset, length)
+    if (piece.byteLength === 0) break
+    hash.update(piece)
+    for (let done = 0; done < piece.byteLength;) done += await writeAt(fd, piece.subarray(done), offset + done)
+    offset += piece.byteLength
+  }
+  return { sha256: hash.digest('hex'), size: offset }
+}
+
+/** One read at a position, through the thread pool. */
+async function readAt (fd: number, into: Uint8Array, length: number, position: number): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    read(fd, into, 0, length, position, (err, n) => { if (err === null) resolve(n); else reject(err) })
+  })
 }
 
 /** One write at a position, through the thread pool. */
