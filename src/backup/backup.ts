@@ -45,6 +45,11 @@ export interface BackupResult {
   progress: SenderProgress
   /** Media files the backed-up chats name that the store does not hold: their messages went without them. */
   mediaFilesMissing: number
+  /**
+   * Media files found cut short or gone (deleted by the app while the backup ran): written padded, a
+   * restore leaves them out as damaged, so their messages come back without them.
+   */
+  mediaFilesShort: number
   /** Milliseconds spent deriving the key. */
   kdfMs: number
 }
@@ -90,7 +95,7 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     // A rename replaces whatever `path` is (a file, a symlink) without writing through it.
     renameSync(tmp, path)
     fsyncDir(dirname(path))
-    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, mediaFilesMissing: missingMedia(sender), kdfMs }
+    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, mediaFilesMissing: missingMedia(sender), mediaFilesShort: sender.progress.mediaFilesShort, kdfMs }
   } catch (err) {
     if (unclosed !== undefined) closeSync(unclosed)
     rmSync(tmp, { force: true })

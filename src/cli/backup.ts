@@ -43,6 +43,17 @@ export function missingMediaNote (files: number): string | undefined {
     `holds ${files === 1 ? 'its message' : 'their messages'} without ${them}: restored, the chats show ${them} as missing.`
 }
 
+/**
+ * Said when media files were cut short in the store, or deleted by the app while the backup read them:
+ * the backup is written, and a restore leaves them out, as a person is told here rather than then.
+ */
+export function shortMediaNote (files: number): string | undefined {
+  if (files === 0) return undefined
+  const [what, were, them] = files === 1 ? ['1 media file', 'was', 'it'] : [`${files} media files`, 'were', 'them']
+  return `warning: ${what} in this store ${were} cut short, or deleted while the backup ran, so the backup holds ` +
+    `${files === 1 ? 'its message' : 'their messages'} without ${them}: restored, the chats show ${them} as missing.`
+}
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -125,7 +136,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
         jsonEvent('backup', {
           file: out, fileBytes: r.fileBytes, plainBytes: r.plainBytes, messages: p.messagesSent, mediaBytes: p.mediaBytesSent,
           password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds,
-          mediaFilesMissing: r.mediaFilesMissing
+          mediaFilesMissing: r.mediaFilesMissing, mediaFilesShort: r.mediaFilesShort
         })
       } else {
         process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${out} ` +
@@ -136,6 +147,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       if (password === undefined) process.stderr.write(`${NO_PASSWORD_NOTE}\n`)
       const missing = missingMediaNote(r.mediaFilesMissing)
       if (missing !== undefined) process.stderr.write(`${missing}\n`)
+      const short = shortMediaNote(r.mediaFilesShort)
+      if (short !== undefined) process.stderr.write(`${short}\n`)
       return EXIT_OK
     } finally {
       view?.stop()

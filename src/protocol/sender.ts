@@ -32,6 +32,11 @@ export interface SenderProgress {
   skippedMessages: number
   skippedMediaBytes: number
   mediaFilesSent: number
+  /**
+   * Files found shorter than their record, or gone, since it was read (cut short by a crash, deleted by
+   * the app meanwhile): sent padded, for the receiver to leave out as damaged.
+   */
+  mediaFilesShort: number
   /** Data bytes sent and acknowledged in this session. */
   bytesSent: number
   bytesAcked: number
@@ -76,7 +81,7 @@ export class SenderMachine {
    */
   manifest?: ManifestData
   readonly progress: SenderProgress = {
-    messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, mediaFilesSent: 0, bytesSent: 0, bytesAcked: 0
+    messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, mediaFilesSent: 0, mediaFilesShort: 0, bytesSent: 0, bytesAcked: 0
   }
 
   /** Set when the transfer ended in failure (ours or the peer's). */
@@ -656,12 +661,16 @@ export class SenderMachine {
   }
 
   /**
-   * A file on this phone shorter than its record (cut short by a crash or a full disk): its missing tail
+   * A file on this phone shorter than its record (cut short by a crash or a full disk, or gone: the app
+   * deleted it since its record was read): its missing tail
    * goes as zeros. The receiver then finds a file that is not its sha256 and leaves it out as damaged,
    * as it does any damaged copy; stopping here instead would keep the whole history from moving.
    */
   private padShortFile (sha256: string, size: number, offset: number, data: Uint8Array, into: Uint8Array): Uint8Array {
-    if (this.shortFile !== sha256) log.error('media %s at %d on this phone is shorter than its record (%d bytes): sent padded, the new phone leaves it out', sha256, offset, size)
+    if (this.shortFile !== sha256) {
+      log.error('media %s at %d on this phone is shorter than its record (%d bytes): sent padded, the new phone leaves it out', sha256, offset, size)
+      this.progress.mediaFilesShort++
+    }
     this.shortFile = sha256
     if (data.buffer !== into.buffer || data.byteOffset !== into.byteOffset) into.set(data)
     into.fill(0, data.byteLength)

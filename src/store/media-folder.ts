@@ -1,3 +1,4 @@
+import { logger } from '@libp2p/logger'
 import { createHash, randomUUID } from 'node:crypto'
 import {
   close, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync,
@@ -19,6 +20,8 @@ import { readStream } from '../read-stream.js'
 // "complete and correct". Work in progress lives beside the fan-out, never in it: .tmp/ for local copies
 // and whole received files on their way in (partial ones are the journal's, src/journal/node-parts.ts).
 // Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
+
+const log = logger('ferry:store')
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -129,10 +132,16 @@ export class MediaFolder {
     }
   }
 
-  /** Reads into `into` when given (at least `length` bytes), else into a new buffer. */
+  /**
+   * Reads into `into` when given (at least `length` bytes), else into a new buffer. A file gone since its
+   * record was read (the app deleted it while a backup or a send runs) reads as one with no bytes, as a
+   * file cut short does: the sender sends it padded, and the receiving phone leaves it out, counted as
+   * damaged, rather than the whole backup or transfer failing for it.
+   */
   read (sha: string, offset: number, length: number, into?: Uint8Array): Uint8Array {
     try {
       const fd = this.readerFor(sha)
+      if (fd === undefined) return new Uint8Array(0)
       const buf = into ?? Buffer.allocUnsafe(length)
       let filled = 0
       while (filled < length) {
@@ -146,10 +155,20 @@ export class MediaFolder {
     }
   }
 
-  private readerFor (sha: string): number {
+  /** The open file for `sha`, or undefined when there is none. */
+  private readerFor (sha: string): number | undefined {
     if (this.reader?.sha === sha) return this.reader.fd
     this.closeReader()
-    const fd = openSync(this.path(sha), 'r')
+    let fd: number
+    try {
+      fd = openSync(this.path(sha), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        log.error('media %s is gone from %s since its record was read: read as empty', sha, this.root)
+        return undefined
+      }
+      throw err
+    }
     this.reader = { sha, fd }
     return fd
   }

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
@@ -177,6 +177,33 @@ describe('backup and restore', () => {
     expect(r.receiver.progress.messagesHeld).toBe(601)
     expect(r.receiver.progress.messagesReceived).toBe(0)
     expect(await exportText(target)).toBe(sourceExport)
+    target.close()
+  })
+
+  it('a media file the app deletes while the backup runs leaves the backup whole but for it; the restore says so', async () => {
+    const phone = openStore()
+    await fillStore(phone, { conversations: 2, messagesPerConversation: 20, mediaSizes: [30_000, 20_000, 10_000] })
+    const records = await phone.media(undefined, 10)
+    const gone = records[1].sha256
+    // The store as the backup reads it, the file deleted just after the listing that found it there.
+    const deleting: typeof phone = Object.create(phone, {
+      media: { value: async (after: string | undefined, limit: number) => {
+        const page = await phone.media(after, limit)
+        rmSync(phone.mediaPath(gone))
+        return page
+      } }
+    })
+    const file = join(tempDir(), 'phone.ferrybak')
+    const written = await writeBackup(deleting, file, { kdf: FAST_KDF, transfer: TRANSFER })
+    expect(written).toMatchObject({ mediaFilesShort: 1, mediaFilesMissing: 0 })
+    const target = openStore()
+    const r = await restore(target, file)
+    expect(r.receiver.progress.mediaFilesDamaged).toBe(1)
+    expect(target.hasMediaFile(gone)).toBe(false)
+    expect(records.filter(m => m.sha256 !== gone).every(m => target.hasMediaFile(m.sha256))).toBe(true)
+    // Every message, the one naming the deleted file too: shown without it.
+    expect(await exportText(target)).toBe(await exportText(phone))
+    phone.close()
     target.close()
   })
 

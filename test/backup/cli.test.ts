@@ -224,6 +224,21 @@ describe('ferry backup / restore', () => {
     expect(messages(ferry('export', '--store', target).stdout)).toEqual(messages(ferry('export', '--store', phone).stdout))
   })
 
+  it('a media file cut short in the store: the backup is written without it and says so, as the restore does', () => {
+    const phone = join(dir, 'short-phone')
+    expect(ferry('seed', '--store', phone, '--profile', 'tiny').status).toBe(0)
+    const media = join(phone, 'media')
+    const files = (readdirSync(media, { recursive: true }) as string[]).filter(f => /[0-9a-f]{64}$/.test(f))
+    truncateSync(join(media, files[0]), 1)
+    const backup = join(dir, 'short.ferrybak')
+    const b = ferry('backup', '--store', phone, '--out', backup, '--password-file', pw)
+    expect(b.status, b.stderr).toBe(0)
+    expect(b.stderr).toMatch(/\nwarning: 1 media file in this store was cut short, or deleted while the backup ran, so the backup holds its message without it: restored, the chats show it as missing\.\n$/)
+    const r = ferry('restore', '--store', join(dir, 'restored-short'), '--in', backup, '--password-file', pw)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/warning: 1 media file was damaged on the phone the backup was made from .* and was not restored/)
+  })
+
   it('--help teaches with an example; both commands are listed', () => {
     for (const cmd of ['backup', 'restore']) {
       const h = ferry(cmd, '--help')
