@@ -365,7 +365,9 @@ describe('the History port: reads', () => {
     const other = await s.writeMedia((async function * () { yield new Uint8Array([9, 9]) })())
     expect([...await s.readMedia(other.sha256, 0, 10)]).toEqual([9, 9])
     expect(Buffer.from(await s.readMedia(sha256, 0, 10)).equals(data.subarray(0, 10))).toBe(true)
-    await expect(s.readMedia('f'.repeat(64), 0, 10)).rejects.toMatchObject({ code: 'STORE' })
+    // A file gone (deleted while a send or a backup reads) reads as one cut short before its first byte:
+    // the sender pads it and the receiving phone leaves it out, counted, rather than failing the transfer.
+    expect(await s.readMedia('f'.repeat(64), 0, 10)).toHaveLength(0)
     s.close()
   })
 })
