@@ -22,6 +22,7 @@ export const TOOLS: readonly Tool[] = [
   { command: 'mount', pkg: 'mount', usedBy: 'the disk-full test (a small tmpfs)' },
   { command: 'umount', pkg: 'mount', usedBy: 'the disk-full test (a small tmpfs)' },
   { command: 'fincore', pkg: 'util-linux-extra', usedBy: 'the prefetch test (what the page cache holds)' },
+  { command: 'strace', pkg: 'strace', usedBy: 'the media durability test (which directories are synced)' },
   { command: '/usr/bin/chromium', pkg: 'chromium', usedBy: 'the browser tests (driven by playwright-core)' }
 ]
 

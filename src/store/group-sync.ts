@@ -8,6 +8,9 @@ import { open } from 'node:fs/promises'
 // and the whole queue goes at once, with a single syncfs(2) of the filesystem (`sync --file-system`,
 // coreutils; Node has no binding, and a spawn costs a few ms, so it must carry many files). A small group,
 // or a system where syncfs is unavailable, gets one fsync per file (in parallel on the thread pool).
+// A rename is durable only once its directory is synced too (XFS, btrfs, f2fs may otherwise bring a
+// renamed file back under its old name after a power cut): directories wait here as well, and ride
+// along with the next group's flush rather than costing one of their own.
 
 /**
  * syncfs(2) through one long-lived `sh` that runs `sync --file-system` per request line: spawning from
@@ -85,10 +88,13 @@ async function fsyncPath (path: string): Promise<void> {
 const GROUP = 8
 const GATHER_MS = 100
 
-interface Waiter { path: string, done: (err?: unknown) => void }
+/** `names`: a directory whose entries are to be made durable (best effort: see fsyncDir). */
+interface Waiter { path: string, done: (err?: unknown) => void, names?: true }
 
 export class GroupSync {
   private queue: Waiter[] = []
+  /** Of the queue, the files' waiters: only they make a group (a directory waits for the next one). */
+  private files = 0
   private running = false
   private timer?: NodeJS.Timeout
   /** Set by now(): flush without gathering until the queue is empty. */
@@ -114,7 +120,20 @@ export class GroupSync {
    */
   whenDurable (path: string, done: (err?: unknown) => void): void {
     this.queue.push({ path, done })
-    if (this.queue.length >= GROUP || this.urgent) this.kick()
+    this.files++
+    if (this.files >= GROUP || this.urgent) this.kick()
+    else this.gather()
+  }
+
+  /**
+   * Calls `done` once the entries made in directory `dir` so far (renames into it, directories made in
+   * it) are on disk. Never with an error: some filesystems refuse to sync a directory, and durability is
+   * then best effort (see fsyncDir). It does not make a group by itself: the files renamed after one
+   * group's flush wait for the next group's, or for the gathering time when no more files come.
+   */
+  whenNamed (dir: string, done: () => void): void {
+    this.queue.push({ path: dir, done, names: true })
+    if (this.urgent) this.kick()
     else this.gather()
   }
 
@@ -137,17 +156,25 @@ export class GroupSync {
     this.running = true
     const batch = this.queue
     this.queue = []
+    this.files = 0
     void this.flush(batch).finally(() => {
       this.running = false
       // Files that queued meanwhile: at once if someone waits or a group is ready, else after gathering.
-      if (this.urgent || this.queue.length >= GROUP) this.kick()
+      if (this.urgent || this.files >= GROUP) this.kick()
       else if (this.queue.length > 0) this.gather()
       else this.urgent = false
     })
   }
 
   private async flush (batch: Waiter[]): Promise<void> {
-    if (batch.length >= GROUP && this.syncfsWorks !== false) {
+    // A directory is synced once however many of its files were renamed (a photo-heavy transfer's group
+    // names a few dozen files in as many of the 256 fan-out directories, or in fewer).
+    const paths = new Map<string, Waiter[]>()
+    for (const w of batch) {
+      const same = paths.get(w.path)
+      if (same === undefined) paths.set(w.path, [w]); else same.push(w)
+    }
+    if (paths.size >= GROUP && this.syncfsWorks !== false) {
       try {
         await this.syncer.syncfs(this.dir)
         this.syncfsWorks = true
@@ -159,10 +186,10 @@ export class GroupSync {
         return
       }
     }
-    await Promise.all(batch.map(async w => {
+    await Promise.all([...paths].map(async ([path, waiters]) => {
       let failed: unknown
-      try { await fsyncPath(w.path) } catch (err) { failed = err ?? new Error(`fsync of ${w.path} failed`) }
-      w.done(failed)
+      try { await fsyncPath(path) } catch (err) { failed = err ?? new Error(`fsync of ${path} failed`) }
+      for (const w of waiters) w.done(w.names === true ? undefined : failed)
     }))
   }
 }

@@ -17,8 +17,11 @@ import { readStream } from '../read-stream.js'
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
 // name only by an atomic rename after its bytes were hashed and synced, so "present" always means
-// "complete and correct". Work in progress lives beside the fan-out, never in it: .tmp/ for local copies
-// and whole received files on their way in (partial ones are the journal's, src/journal/node-parts.ts).
+// "complete and correct"; a file is stored once that rename's directory is synced as well (and the
+// fan-out directory's own entry in the root), since a filesystem may lose a rename whose directory was
+// not (XFS, btrfs, f2fs after a power cut). Work in progress lives beside the fan-out, never in it: .tmp/
+// for local copies and whole received files on their way in (partial ones are the journal's,
+// src/journal/node-parts.ts).
 // Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 const log = logger('ferry:store')
@@ -65,6 +68,13 @@ export class MediaFolder {
   private idle: Array<() => void> = []
   /** Fan-out directories made (or found) by this process, by their two hex digits. */
   private readonly fanouts = new Map<string, string>()
+  /**
+   * Of those, the ones whose entry in the root is not yet known to be on disk: a directory found here
+   * may have been made by a process killed before it synced the root.
+   */
+  private readonly unsyncedFanouts = new Set<string>()
+  /** Of those, the ones whose root sync is queued with a group (not yet done). */
+  private readonly queuedFanouts = new Set<string>()
   private readonly durability: GroupSync
 
   /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
@@ -218,6 +228,7 @@ export class MediaFolder {
       fd = undefined
       await closeAsync(done)
       const dir = this.fanout(sha256)
+      this.syncFanoutEntry(sha256)
       this.moveIntoPlace(tmp, childPath(dir, sha256))
       fsyncDir(dir)
       return { sha256, size }
@@ -244,7 +255,10 @@ export class MediaFolder {
     rmSync(this.path(sha), { force: true })
   }
 
-  /** The fan-out directory of a sha, created when missing (at most 256 of them: each made once per process). */
+  /**
+   * The fan-out directory of a sha, created when missing (at most 256 of them: each made once per
+   * process). Its entry in the root is synced once per process, by syncFanoutEntry or with a group.
+   */
   private fanout (sha: string): string {
     const digits = sha.slice(0, 2)
     let dir = this.fanouts.get(digits)
@@ -252,8 +266,31 @@ export class MediaFolder {
       dir = childPath(this.root, digits)
       mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
       this.fanouts.set(digits, dir)
+      this.unsyncedFanouts.add(digits)
     }
     return dir
+  }
+
+  /** Syncs the root now if the sha's fan-out directory's entry in it may not be on disk yet. */
+  private syncFanoutEntry (sha: string): void {
+    if (this.unsyncedFanouts.size === 0 || !this.unsyncedFanouts.has(sha.slice(0, 2))) return
+    fsyncDir(this.root)
+    this.unsyncedFanouts.clear()
+    this.queuedFanouts.clear()
+  }
+
+  /**
+   * Queues the root's sync with the next group when the sha's fan-out directory's entry may not be on
+   * disk yet: queued before the file's own flush, it is done before the file's name is.
+   */
+  private queueFanoutEntry (sha: string): void {
+    const digits = sha.slice(0, 2)
+    if (this.unsyncedFanouts.size === 0 || !this.unsyncedFanouts.has(digits) || this.queuedFanouts.has(digits)) return
+    const queued = [...this.unsyncedFanouts].filter(d => !this.queuedFanouts.has(d))
+    for (const d of queued) this.queuedFanouts.add(d)
+    this.durability.whenNamed(this.root, () => {
+      for (const d of queued) { this.unsyncedFanouts.delete(d); this.queuedFanouts.delete(d) }
+    })
   }
 
   // ---- taking in received files ------------------------------------------------------------------------
@@ -262,30 +299,36 @@ export class MediaFolder {
    * Takes a complete, checked file at `path` (on this file system) under its content-addressed name: its
    * data on disk first, then the rename, so a name never points at bytes a power cut could lose. The
    * flush is grouped with other files' (GroupSync: one fsync per photo made the receiver wait on the disk
-   * for most of a photo-heavy transfer), so the promise resolves when the group's flush and the rename
-   * are done; callers keep many in flight. Until then the file counts as present.
+   * for most of a photo-heavy transfer), so the promise resolves when the group's flush, the rename and
+   * the sync of the rename's directory are done; callers keep many in flight. Until then the file counts
+   * as present.
    */
   async adopt (path: string, sha: string): Promise<void> {
     // The name becomes a path: nothing but a sha256 may reach it (see assertSha256).
     assertSha256(sha)
-    const target = childPath(this.fanout(sha), sha)
+    const dir = this.fanout(sha)
+    const target = childPath(dir, sha)
     if (this.promoting.size >= MAX_PROMOTING) {
       // Backpressure on memory: past the cap, this one is done in line.
       const fd = openSync(path, 'r')
       try { fsyncSync(fd) } finally { closeSync(fd) }
+      this.syncFanoutEntry(sha)
       this.moveIntoPlace(path, target)
+      fsyncDir(dir)
       return
     }
     this.promoting.add(sha)
+    this.queueFanoutEntry(sha)
     try {
       await new Promise<void>((resolve, reject) => {
         // The rename is synchronous, right after its group's flush: on the thread pool each one cost more
-        // CPU across threads and a promise chain, and a photo-heavy phone promotes 100k+ files.
+        // CPU across threads and a promise chain, and a photo-heavy phone promotes 100k+ files. Its
+        // directory is synced with the next group (once for all the files renamed into it meanwhile).
         this.durability.whenDurable(path, err => {
           try {
             if (err !== undefined) throw err
             this.moveIntoPlace(path, target)
-            resolve()
+            this.durability.whenNamed(dir, resolve)
           } catch (e) {
             reject(storeError(e, `storing media ${sha}`))
           }
@@ -326,6 +369,7 @@ export class MediaFolder {
     const dir = join(target, '..')
     if (statSync(dir, { throwIfNoEntry: false }) !== undefined) return false
     mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+    fsyncDir(this.root)
     return true
   }
 
