@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
-import type { HistorySink, ReceivedMedia } from '../store/history.js'
+import type { HistorySink, ReceivedMedia, StoredMedia } from '../store/history.js'
 import type { Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
@@ -84,7 +84,7 @@ export class MediaIntake {
     const m = this.media
     const have = new Uint8Array(bitmapBytes(m.length))
     const partial: ferry.PartialMedia.$Properties[] = []
-    const { stored, recorded } = noneStored ? { stored: new Uint8Array(bitmapBytes(m.length)), recorded: new Uint8Array(bitmapBytes(m.length)) } : await this.storedBits()
+    const { stored, recorded } = noneStored ? { stored: new Uint8Array(bitmapBytes(m.length)), recorded: new Uint8Array(bitmapBytes(m.length)) } : await this.storedBits(true)
     const onDisk = new Set(await this.journal.parts.list())
     await this.dropOldLengthRecords()
     const left = base === undefined || base.size === 0 ? undefined : new Uint8Array(bitmapBytes(m.length))
@@ -192,20 +192,35 @@ export class MediaIntake {
   /**
    * Which of the manifest's media the store holds the files of: bit i for entry i. A bitmap, not a set
    * of hashes: at the end of a large transfer a set of 100k+ hex strings was the receiver's peak RSS.
+   * `whole`: a file counts only if the store finds it whole (wholeMedia), as what is held is not
+   * fetched; the files this transfer brought were checked as they came, so verification lists names.
    */
-  private async storedBits (): Promise<{ stored: Uint8Array, recorded: Uint8Array }> {
+  private async storedBits (whole = false): Promise<{ stored: Uint8Array, recorded: Uint8Array }> {
     const out = new Uint8Array(bitmapBytes(this.media.length))
     const recorded = new Uint8Array(bitmapBytes(this.media.length))
     if (this.media.length === 0) return { stored: out, recorded }
+    const check = whole ? this.sink.wholeMedia?.bind(this.sink) : undefined
     let after: string | undefined
     const page = 4096
     for (;;) {
       const rows = await this.sink.media(after, page)
+      const held: StoredMedia[] = []
+      const heldAt: number[] = []
       for (const r of rows) {
         const i = this.media.indexOf(r.sha256)
         if (i < 0) continue
         setBit(recorded, i)
-        if (r.stored) setBit(out, i)
+        if (!r.stored) continue
+        if (check === undefined) { setBit(out, i); continue }
+        held.push(r)
+        heldAt.push(i)
+      }
+      if (check !== undefined && held.length > 0) {
+        const ok = await check(held)
+        for (let k = 0; k < held.length; k++) {
+          if (ok[k]) setBit(out, heldAt[k])
+          else log.error('media %s on this phone is not whole (its size is not its record\'s %d bytes): fetched again', held[k].sha256, held[k].size)
+        }
       }
       if (rows.length < page) return { stored: out, recorded }
       after = rows[rows.length - 1].sha256

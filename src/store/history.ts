@@ -207,6 +207,15 @@ export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafInde
    * leave a record pointing at lost bytes); Ferry keeps several in flight.
    */
   putMedia(file: ReceivedMedia): Promise<void>
+  /**
+   * Optional: of these records, each listed by media() as stored, whether its file is whole: at least
+   * its size the record's. media() may say "stored" from the files' names alone (a listing costs far
+   * less than a look at each file), and a file cut short or grown here since it came (a crash while an
+   * app wrote it, a full disk, a tool that wrote over it) would then count as held, and no transfer
+   * would bring it again. Ferry asks this of the files it would otherwise not fetch, and fetches those
+   * that are not whole, putMedia replacing what is there. A store without it has media() trusted.
+   */
+  wholeMedia?(media: readonly StoredMedia[]): Promise<boolean[]>
   /** See StoreGenerations. */
   readonly generations?: StoreGenerations
   /**

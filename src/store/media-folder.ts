@@ -114,6 +114,11 @@ export class MediaFolder {
     return this.promoting.has(sha) || this.size(sha) !== undefined
   }
 
+  /** Whether the file is here with `size` bytes (a file on its way in was checked whole). */
+  whole (sha: string, size: number): boolean {
+    return this.promoting.has(sha) || this.size(sha) === size
+  }
+
   /**
    * A `has` for many lookups in sha256 order: one listing of each fan-out directory instead of a stat
    * per file (a stat per file of a large history held up each phone before its first message).

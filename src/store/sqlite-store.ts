@@ -856,6 +856,14 @@ export class SqliteChatStore implements History {
     })
   }
 
+  /**
+   * See HistorySink: a stat of each file, which media() leaves out (it lists each fan-out directory
+   * instead), so only the receiver pays it, for the files it would not fetch.
+   */
+  async wholeMedia (media: readonly StoredMedia[]): Promise<boolean[]> {
+    return this.guard('checking media files', () => media.map(m => this.folder.whole(m.sha256, m.size)))
+  }
+
   async messages (conversation: string, after: MessagePosition | undefined, limit: number): Promise<Message[]> {
     this.ensureMessageKey()
     const sql = `SELECT ${MESSAGE_READ_COLUMNS} FROM messages WHERE conversation = ? AND (ts, id) > (?, ?) ORDER BY ts, id LIMIT ?`
