@@ -21,7 +21,7 @@ export { SenderMachine, type SenderInit, type SenderProgress, type SenderState }
 export { ReceiverMachine, type ReceiverInit, type ReceiverProgress, type ReceiverState } from './protocol/receiver.js'
 export { runSender, runReceiver, type DriverOptions } from './protocol/session.js'
 export type { TransferOptions } from './protocol/options.js'
-export type { History, HistoryChange, HistorySink, HistorySource, ConversationInfo, EncodedMessage, KeptLeaves, LeafIndex, LeafRecord, MessagePosition, ReceivedMedia, StoredMedia, StoreGenerations } from './store/history.js'
+export type { History, HistoryChange, HistorySink, HistorySource, ConversationInfo, EncodedMessage, KeptLeaves, LeafIndex, LeafRecord, MessagePosition, ReceivedMedia, SourceSnapshot, StoredMedia, StoreGenerations } from './store/history.js'
 export type { Journal, JournalKeyOp, JournalOp, JournalPrefixOp, PartFiles } from './journal/journal.js'
 export * from './store/model.js'
 export { FerryError, ErrorCode, isFerryError } from './errors.js'

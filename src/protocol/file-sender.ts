@@ -39,13 +39,18 @@ export class FileSender {
 
   async * frames (): AsyncGenerator<EncodedFrame> {
     const m = this.machine
-    yield * m.start()
-    await m.onFrame(asFrame({ hello: { version: PROTOCOL_VERSION, agent: 'ferry-backup-file', request: selectionToWire(this.selection) } }))
-    let f: EncodedFrame | undefined
-    while ((f = await m.next()) !== undefined) yield f // the manifest
-    if (m.state !== 'resume') throw new FerryError(ErrorCode.INTERNAL, `backup: sender in state ${m.state} after its manifest`)
-    await m.onFrame(asFrame({ resume: { mediaHave: new Uint8Array(0), partial: [], held: new Uint8Array(0) } }))
-    while ((f = await m.next()) !== undefined) yield f
-    if ((m.state as string) !== 'done-sent') throw new FerryError(ErrorCode.INTERNAL, `backup: sender stopped in state ${m.state}`)
+    try {
+      yield * m.start()
+      await m.onFrame(asFrame({ hello: { version: PROTOCOL_VERSION, agent: 'ferry-backup-file', request: selectionToWire(this.selection) } }))
+      let f: EncodedFrame | undefined
+      while ((f = await m.next()) !== undefined) yield f // the manifest
+      if (m.state !== 'resume') throw new FerryError(ErrorCode.INTERNAL, `backup: sender in state ${m.state} after its manifest`)
+      await m.onFrame(asFrame({ resume: { mediaHave: new Uint8Array(0), partial: [], held: new Uint8Array(0) } }))
+      while ((f = await m.next()) !== undefined) yield f
+      if ((m.state as string) !== 'done-sent') throw new FerryError(ErrorCode.INTERNAL, `backup: sender stopped in state ${m.state}`)
+    } finally {
+      // The file is written from one snapshot of the store, held no longer than the writing.
+      await m.release()
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
-import type { HistorySource, MessagePosition } from '../store/history.js'
+import type { HistorySource, MessagePosition, SourceSnapshot } from '../store/history.js'
 import {
   batchEntryLength, encodeBatch, encodeDeflatedBatch, encodeFrame, encodeMediaChunk, ferry, frameLength, type BatchDeflate, type EncodedFrame, type Frame
 } from '../wire/codec.js'
@@ -67,7 +67,8 @@ interface Outgoing {
  * The sending side of a transfer, sans I/O: fed the receiver's frames with `onFrame`, it answers through
  * `next()`, which gives the next frame to send while the flow-control window allows (undefined: wait for
  * the receiver; `onWake` says when there may be more). It reads the history through the HistorySource
- * port and never writes it.
+ * port and never writes it: through one snapshot of it, taken as the receiver's Hello arrives, when the
+ * store offers one (HistorySource.snapshot). Whoever drives it calls `release()` once the session ends.
  *
  * Messages are reconciled per conversation: of a conversation the receiver holds nothing of, everything
  * goes, digested on the way; of one it holds some of, the receiver's leaves (Holdings) are set against
@@ -89,7 +90,10 @@ export class SenderMachine {
   /** Called when work done in the background may have made frames ready. */
   onWake?: () => void
 
-  private readonly source: HistorySource
+  /** What this session reads: the store's snapshot, once taken (see HistorySource.snapshot), or the store. */
+  private source: HistorySource
+  private snapshot?: SourceSnapshot
+  private released = false
   private readonly offer: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
@@ -177,6 +181,7 @@ export class SenderMachine {
       this.state = 'failed'
       this.error = storeError(err, 'reading the transfer source')
     }
+    void this.release()
     this.onWake?.()
     return this.error
   }
@@ -191,6 +196,7 @@ export class SenderMachine {
       case 'verified':
         if (this.state !== 'done-sent') throw new FerryError(ErrorCode.PROTOCOL, 'Verified before Done')
         this.state = 'verified'
+        await this.release()
         return
       case 'error': {
         const e = frame.error as ferry.Error
@@ -256,6 +262,7 @@ export class SenderMachine {
       throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone offers ${describeSelection(this.offer)}, the other asked for ${describeSelection(request)}`)
     }
     this.state = 'manifest'
+    await this.takeSnapshot()
     const { manifest, media } = await beginManifest(this.source, selection)
     if (selection.conversations !== undefined && manifest.conversations.length === 0) {
       throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone holds none of the chats to move (${describeSelection(selection)})`)
@@ -264,6 +271,36 @@ export class SenderMachine {
     log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
     this.progress.totalMessages = manifest.totalMessages
     this.manifestOut = manifestFrames(manifest, Math.min(this.opts.batchBytes, MANIFEST_FRAME_BYTES), media, this.opts.windowBytes, true)[Symbol.asyncIterator]()
+  }
+
+  /**
+   * From here on the session reads the store as it is now: the manifest's counts and digests then hold
+   * for every message sent, while the phone's app writes on.
+   */
+  private async takeSnapshot (): Promise<void> {
+    const taken = await this.source.snapshot?.()
+    if (taken === undefined) return
+    if (this.released) {
+      await taken.release()
+      throw new FerryError(ErrorCode.CANCELLED, 'the session ended while it began')
+    }
+    this.snapshot = taken
+    this.source = taken
+  }
+
+  /**
+   * Ends the session's hold on the store's snapshot, if it took one. Idempotent, and never throws: what
+   * was sent is sent, and a store that cannot let go of its snapshot says so in its log.
+   */
+  async release (): Promise<void> {
+    this.released = true
+    const snapshot = this.snapshot
+    this.snapshot = undefined
+    try {
+      await snapshot?.release()
+    } catch (err) {
+      log.error('releasing the store\'s snapshot: %s', (err as Error)?.message ?? String(err))
+    }
   }
 
   private onResume (resume: ferry.Resume): void {

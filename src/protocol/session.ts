@@ -247,5 +247,7 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
     return await giveUp(duplex, writer, e, !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
   } finally {
     unlisten()
+    // However the session ended: a snapshot held on would keep the store's WAL from starting over.
+    await machine.release()
   }
 }

@@ -105,6 +105,18 @@ export interface StoreGenerations {
   keepGeneration(source: string, token: string): Promise<void>
 }
 
+/**
+ * A HistorySource held as it stood when it was taken (see HistorySource.snapshot): every read of it
+ * answers as of that moment, whatever the app writes meanwhile. Its historyId is its source's.
+ */
+export interface SourceSnapshot extends Omit<HistorySource, 'snapshot'> {
+  /**
+   * Ends it. Ferry calls it once, when the session that took it ends (verified, failed or cut off), and
+   * reads nothing of it after.
+   */
+  release(): Promise<void>
+}
+
 /** The old phone's history, as Ferry reads it to send it. */
 export interface HistorySource {
   /** See LeafIndex. */
@@ -139,6 +151,23 @@ export interface HistorySource {
    * least `length` bytes), the source may read into it and return a view of it.
    */
   readMedia(sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>
+  /**
+   * Optional, for a phone in use while it sends: the history as it is now, held for one session. Ferry
+   * takes one as the receiver's Hello arrives, makes the manifest from it and reads nothing else until the
+   * session ends: the new phone gets the history as it was then, verified, and what the app writes
+   * meanwhile (a message arriving, one deleted or edited) comes with the next transfer. Over SQLite in
+   * WAL mode it is a second, read-only connection holding one read transaction: writers go on, and the
+   * WAL is not started over while it is held.
+   *
+   * A source without it is read live. The new phone checks each conversation against the counts and
+   * digests the manifest declared, and cannot tell a history that changed from a sender that lies: a
+   * message written, deleted or edited meanwhile in a chat not yet sent fails the transfer for good
+   * (COUNT_MISMATCH or DIGEST_MISMATCH), and what it wrote is taken back. A transfer started again
+   * succeeds only once the phone stays quiet for all of it.
+   * Media files are read from the live store either way: they are content-addressed, so a file is the
+   * same while it is there.
+   */
+  snapshot?(): Promise<SourceSnapshot>
 }
 
 /** A change the new phone applies atomically: all of it or none of it. */

@@ -29,7 +29,26 @@ export class SqliteLeafIndex implements LeafIndex {
   }
 
   private token (conversation: string): number {
-    return (this.writes.get(conversation) ?? 0) + this.everything * 0x100000000
+    return tokenOf(this.writes, this.everything, conversation)
+  }
+
+  /**
+   * This index as a reader's snapshot on `db`, taken just now, sees it: its leaves are the snapshot's,
+   * and a cut of the snapshot is kept through this index only while no write to its conversation came
+   * since, which the tokens, frozen here, tell. `pending`: this connection's transaction was open when
+   * the snapshot was taken, so writes it counted are not in it, and nothing the snapshot cuts is kept.
+   */
+  seenFrom (db: Database.Database, pending: boolean): LeafIndex {
+    const writes = new Map(this.writes)
+    const everything = this.everything
+    const reader = new SqliteLeafIndex(db, true)
+    return {
+      keptLeaves: async (conversation, format) => ({
+        leaves: (await reader.keptLeaves(conversation, format)).leaves,
+        token: pending ? -1 : tokenOf(writes, everything, conversation)
+      }),
+      keepLeaves: async (conversation, format, token, leaves) => { await this.keepLeaves(conversation, format, token, leaves) }
+    }
   }
 
   async keptLeaves (conversation: string, format: string): Promise<KeptLeaves> {
@@ -67,4 +86,9 @@ export class SqliteLeafIndex implements LeafIndex {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(FORMAT_KEY)
     return row === undefined ? undefined : String(row)
   }
+}
+
+/** The writes a conversation had by these counts: a token never below 0. */
+function tokenOf (writes: Map<string, number>, everything: number, conversation: string): number {
+  return (writes.get(conversation) ?? 0) + everything * 0x100000000
 }

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fileInTheWay, fsError, unwritable } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
-import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, StoredMedia, StoreGenerations } from './history.js'
+import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, SourceSnapshot, StoredMedia, StoreGenerations } from './history.js'
 import { assertSha256, MediaFolder, type MediaDigest } from './media-folder.js'
 import { SqliteLeafIndex } from './leaf-index.js'
 import { StoreLock } from './store-lock.js'
@@ -155,11 +155,17 @@ export class SqliteChatStore implements History {
   /** Runs a function in a transaction; wrapped once, as each better-sqlite3 wrapping builds four functions. */
   private readonly inTransaction: <T>(fn: () => T) => T
 
-  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false) {
+  /** Snapshots taken of this store and not yet released (see snapshot()). */
+  private readonly snapshots = new Set<SqliteChatStore>()
+  /** False for a snapshot, which reads its store's media folder. */
+  private readonly ownsFolder: boolean
+
+  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false, folder?: MediaFolder) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
-    this.folder = new MediaFolder(join(dir, 'media'), { readOnly })
+    this.ownsFolder = folder === undefined
+    this.folder = folder ?? new MediaFolder(join(dir, 'media'), { readOnly })
     this.leaves = new SqliteLeafIndex(db, readOnly)
     this.inTransaction = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T
   }
@@ -324,7 +330,8 @@ export class SqliteChatStore implements History {
     if (this.closed) return
     this.closed = true
     this.prefetching.abort()
-    this.folder.close()
+    for (const s of this.snapshots) s.close()
+    if (this.ownsFolder) this.folder.close()
     this.checkpointer?.close()
     this.db.close()
     this.lock?.release()
@@ -880,6 +887,50 @@ export class SqliteChatStore implements History {
 
   async readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     return this.folder.read(sha256, offset, length, into)
+  }
+
+  /**
+   * See HistorySource.snapshot: a second, read-only connection holding one read transaction until it is
+   * released (WAL lets this connection write on meanwhile). Its media are read from this store's folder,
+   * and the leaves it cuts are kept through this store's index while their conversation was not written
+   * since. Closing the store releases it too.
+   */
+  async snapshot (): Promise<SourceSnapshot> {
+    const reader = this.guard('taking a snapshot of the store', () => {
+      // A snapshot cannot build the key a bulk load deferred: its reads need it.
+      this.ensureMessageKey()
+      return this.openSnapshot()
+    })
+    this.snapshots.add(reader)
+    const leafIndex = this.leaves.seenFrom(reader.db, this.db.inTransaction)
+    return {
+      historyId: this.storeId,
+      leafIndex,
+      conversations: async () => await reader.conversations(),
+      contacts: async () => await reader.contacts(),
+      media: async (after, limit) => await reader.media(after, limit),
+      messages: async (conversation, after, limit) => await reader.messages(conversation, after, limit),
+      readMedia: async (sha256, offset, length, into) => await this.folder.read(sha256, offset, length, into),
+      release: async () => {
+        this.snapshots.delete(reader)
+        reader.close()
+      }
+    }
+  }
+
+  private openSnapshot (): SqliteChatStore {
+    const db = new Database(join(this.dir, 'history.db'), { readonly: true, fileMustExist: true })
+    try {
+      db.pragma('cache_size = -8192')
+      db.pragma('temp_store = MEMORY')
+      // A read transaction sees the database as of its first read: this one.
+      db.exec('BEGIN')
+      db.prepare('SELECT count(*) FROM meta').get()
+      return new SqliteChatStore(this.dir, db, this.storeId, this.walPages, true, this.folder)
+    } catch (err) {
+      db.close()
+      throw err
+    }
   }
 
   /**
