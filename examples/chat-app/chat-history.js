@@ -12,6 +12,8 @@
 //                                   sent_at = ts, body = text, the attachment's sha256 = media, reply_to,
 //                                   status, edited_at; Ferry's other fields live in `extras` (JSON)
 import { open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { moveFileDurably, writeFileDurably } from './chat-db.js'
 
 /**
@@ -25,6 +27,7 @@ import { moveFileDurably, writeFileDurably } from './chat-db.js'
  * @typedef {import('chat-ferry').MessagePosition} MessagePosition
  * @typedef {import('chat-ferry').ReceivedMedia} ReceivedMedia
  * @typedef {import('chat-ferry').StoreGenerations} StoreGenerations
+ * @typedef {import('chat-ferry').SourceSnapshot} SourceSnapshot
  * @typedef {import('./chat-db.js').ChatDb} ChatDb
  *
  * @typedef {object} PostRow
@@ -51,15 +54,18 @@ const POST_COLUMNS = `chats.handle AS chat, posts.uid, posts.author, posts.sent_
   attachments.sha256, posts.reply_to, posts.status, posts.edited_at, posts.extras
   FROM posts JOIN chats USING (chat_id) LEFT JOIN attachments USING (attachment_id)`
 
-/** @implements {History} */
-export class ChatHistory {
-  /** @param {ChatDb} app */
-  constructor (app) {
+/** What the old phone sends, read through one connection to chat.db: the app's own, or a snapshot's. */
+class ChatSource {
+  /**
+   * @param {ChatDb} app
+   * @param {import('better-sqlite3').Database} db
+   * @param {string} historyId
+   */
+  constructor (app, db, historyId) {
     this.app = app
-    const db = app.db
-    this.historyId = app.setting('history_id')
-    // Prepared once: the transfer calls these for every page and every batch.
-    this.sql = {
+    this.historyId = historyId
+    // Prepared once: the transfer calls these for every page.
+    this.reads = {
       chats: db.prepare('SELECT chat_id, handle, is_group, title, (SELECT count(*) FROM posts WHERE posts.chat_id = chats.chat_id) AS posts FROM chats'),
       members: db.prepare('SELECT chat_id, handle FROM chat_members ORDER BY chat_id, seat'),
       people: db.prepare('SELECT handle, display_name, phone_number FROM people'),
@@ -68,7 +74,92 @@ export class ChatHistory {
       // (sent_at, uid) is Ferry's order: uid compares by code point, which is SQLite's BINARY collation.
       page: db.prepare(`SELECT ${POST_COLUMNS}
         WHERE posts.chat_id = (SELECT chat_id FROM chats WHERE handle = ?) AND (posts.sent_at, posts.uid) > (?, ?)
-        ORDER BY posts.sent_at, posts.uid LIMIT ?`),
+        ORDER BY posts.sent_at, posts.uid LIMIT ?`)
+    }
+  }
+
+  // ---- HistorySource: what the old phone sends ---------------------------------------------------
+
+  /** @returns {Promise<ConversationInfo[]>} */
+  async conversations () {
+    /** @type {Map<number, string[]>} */
+    const members = new Map()
+    for (const { chat_id: chatId, handle } of /** @type {Array<{ chat_id: number, handle: string }>} */ (this.reads.members.all())) {
+      const seats = members.get(chatId) ?? []
+      seats.push(handle)
+      members.set(chatId, seats)
+    }
+    return /** @type {Array<{ chat_id: number, handle: string, is_group: number, title: string, posts: number }>} */ (this.reads.chats.all()).map(c => ({
+      conversation: { id: c.handle, kind: c.is_group === 1 ? 'group' : 'direct', title: c.title, members: members.get(c.chat_id) ?? [] },
+      messages: c.posts
+    }))
+  }
+
+  /** @returns {Promise<Contact[]>} */
+  async contacts () {
+    return /** @type {Array<{ handle: string, display_name: string, phone_number: string | null }>} */ (this.reads.people.all()).map(p => {
+      /** @type {Contact} */
+      const contact = { id: p.handle, name: p.display_name }
+      if (p.phone_number !== null) contact.phone = p.phone_number
+      return contact
+    })
+  }
+
+  /**
+   * @param {string | undefined} after
+   * @param {number} limit
+   * @returns {Promise<StoredMedia[]>}
+   */
+  async media (after, limit) {
+    return /** @type {Array<{ sha256: string, byte_size: number, mime_type: string, on_device: number }>} */ (this.reads.attachments.all(after ?? '', limit))
+      .map(a => ({ sha256: a.sha256, size: a.byte_size, mime: a.mime_type, stored: a.on_device === 1 }))
+  }
+
+  /**
+   * @param {string} conversation
+   * @param {MessagePosition | undefined} after
+   * @param {number} limit
+   * @returns {Promise<Message[]>}
+   */
+  async messages (conversation, after, limit) {
+    const from = after ?? START
+    return /** @type {PostRow[]} */ (this.reads.page.all(conversation, from.ts, from.id, limit)).map(messageOf)
+  }
+
+  /**
+   * @param {string} sha256
+   * @param {number} offset
+   * @param {number} length
+   * @param {Uint8Array} [into]
+   */
+  async readMedia (sha256, offset, length, into) {
+    const row = /** @type {{ attachment_id: number, on_device: number } | undefined} */ (this.reads.attachment.get(sha256))
+    if (row === undefined || row.on_device !== 1) throw new Error(`attachment ${sha256} is not on this phone`)
+    const buffer = into ?? new Uint8Array(length)
+    const file = await open(this.app.attachmentPath(row.attachment_id), 'r')
+    try {
+      let filled = 0
+      while (filled < length) {
+        const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled)
+        if (bytesRead === 0) break
+        filled += bytesRead
+      }
+      return buffer.subarray(0, filled)
+    } finally {
+      await file.close()
+    }
+  }
+}
+
+/** @implements {History} */
+export class ChatHistory extends ChatSource {
+  /** @param {ChatDb} app */
+  constructor (app) {
+    super(app, app.db, app.setting('history_id'))
+    const db = app.db
+    // Prepared once: the transfer calls these for every batch.
+    this.sql = {
+      attachment: this.reads.attachment,
       find: db.prepare(`SELECT ${POST_COLUMNS}
         WHERE posts.chat_id = (SELECT chat_id FROM chats WHERE handle = ?) AND posts.uid IN (SELECT value FROM json_each(?))`),
       chatId: db.prepare('SELECT chat_id FROM chats WHERE handle = ?').pluck(),
@@ -108,75 +199,25 @@ export class ChatHistory {
     this.apply = db.transaction(/** @param {HistoryChange} change */ change => this.#apply(change))
   }
 
-  // ---- HistorySource: what the old phone sends ---------------------------------------------------
-
-  /** @returns {Promise<ConversationInfo[]>} */
-  async conversations () {
-    /** @type {Map<number, string[]>} */
-    const members = new Map()
-    for (const { chat_id: chatId, handle } of /** @type {Array<{ chat_id: number, handle: string }>} */ (this.sql.members.all())) {
-      const seats = members.get(chatId) ?? []
-      seats.push(handle)
-      members.set(chatId, seats)
-    }
-    return /** @type {Array<{ chat_id: number, handle: string, is_group: number, title: string, posts: number }>} */ (this.sql.chats.all()).map(c => ({
-      conversation: { id: c.handle, kind: c.is_group === 1 ? 'group' : 'direct', title: c.title, members: members.get(c.chat_id) ?? [] },
-      messages: c.posts
-    }))
-  }
-
-  /** @returns {Promise<Contact[]>} */
-  async contacts () {
-    return /** @type {Array<{ handle: string, display_name: string, phone_number: string | null }>} */ (this.sql.people.all()).map(p => {
-      /** @type {Contact} */
-      const contact = { id: p.handle, name: p.display_name }
-      if (p.phone_number !== null) contact.phone = p.phone_number
-      return contact
-    })
-  }
-
   /**
-   * @param {string | undefined} after
-   * @param {number} limit
-   * @returns {Promise<StoredMedia[]>}
+   * The history as it is now, held for one transfer (HistorySource.snapshot): a second, read-only
+   * connection inside one read transaction, which Ferry releases when the session ends. The app writes on
+   * meanwhile (WAL mode), and the new phone gets the history as the transfer's manifest had it; what
+   * changes meanwhile comes with the next transfer. Read live instead, a post arriving in a chat not yet
+   * sent would fail the transfer.
+   * @returns {Promise<SourceSnapshot>}
    */
-  async media (after, limit) {
-    return /** @type {Array<{ sha256: string, byte_size: number, mime_type: string, on_device: number }>} */ (this.sql.attachments.all(after ?? '', limit))
-      .map(a => ({ sha256: a.sha256, size: a.byte_size, mime: a.mime_type, stored: a.on_device === 1 }))
-  }
-
-  /**
-   * @param {string} conversation
-   * @param {MessagePosition | undefined} after
-   * @param {number} limit
-   * @returns {Promise<Message[]>}
-   */
-  async messages (conversation, after, limit) {
-    const from = after ?? START
-    return /** @type {PostRow[]} */ (this.sql.page.all(conversation, from.ts, from.id, limit)).map(messageOf)
-  }
-
-  /**
-   * @param {string} sha256
-   * @param {number} offset
-   * @param {number} length
-   * @param {Uint8Array} [into]
-   */
-  async readMedia (sha256, offset, length, into) {
-    const row = /** @type {{ attachment_id: number, on_device: number } | undefined} */ (this.sql.attachment.get(sha256))
-    if (row === undefined || row.on_device !== 1) throw new Error(`attachment ${sha256} is not on this phone`)
-    const buffer = into ?? new Uint8Array(length)
-    const file = await open(this.app.attachmentPath(row.attachment_id), 'r')
+  async snapshot () {
+    const db = new Database(join(this.app.dir, 'chat.db'), { readonly: true, fileMustExist: true })
     try {
-      let filled = 0
-      while (filled < length) {
-        const { bytesRead } = await file.read(buffer, filled, length - filled, offset + filled)
-        if (bytesRead === 0) break
-        filled += bytesRead
-      }
-      return buffer.subarray(0, filled)
-    } finally {
-      await file.close()
+      db.exec('BEGIN')
+      // A read transaction sees the database as of its first read: this one.
+      db.prepare('SELECT count(*) FROM settings').get()
+      const source = new ChatSource(this.app, db, this.historyId)
+      return Object.assign(source, { release: async () => { db.close() } })
+    } catch (err) {
+      db.close()
+      throw err
     }
   }
 

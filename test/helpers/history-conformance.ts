@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import * as vitest from 'vitest'
 import { afterEach, describe, expect } from 'vitest'
-import type { History, MessagePosition, ReceivedMedia, StoredMedia } from '../../src/store/history.js'
+import type { History, HistorySource, MessagePosition, ReceivedMedia, StoredMedia } from '../../src/store/history.js'
 import { encodedMessage } from '../../src/protocol/leaves.js'
 import { ferry } from '../../src/wire/codec.js'
 import { messageFromWire } from '../../src/wire/message-wire.js'
@@ -47,8 +47,11 @@ const msg = (conversation: string, id: string, ts: number, extra: Partial<Messag
 const byPosition = (a: Message, b: Message): number => comparePositions(a, b)
 const byId = <X extends { id: string }>(a: X, b: X): number => compareStrings(a.id, b.id)
 
+/** What the old phone reads of a history: the history itself, or a snapshot of it. */
+type Reads = Pick<HistorySource, 'conversations' | 'contacts' | 'media' | 'messages'>
+
 /** A conversation's messages, read a page of `limit` at a time. */
-async function readAll (h: History, conversation: string, limit = 1000): Promise<Message[]> {
+async function readAll (h: Reads, conversation: string, limit = 1000): Promise<Message[]> {
   const out: Message[] = []
   for (let after: { ts: number, id: string } | undefined; ;) {
     const page = await h.messages(conversation, after, limit)
@@ -61,7 +64,7 @@ async function readAll (h: History, conversation: string, limit = 1000): Promise
   }
 }
 
-async function readMediaRecords (h: History, limit = 1000): Promise<Array<MediaRecord & { stored: boolean }>> {
+async function readMediaRecords (h: Reads, limit = 1000): Promise<Array<MediaRecord & { stored: boolean }>> {
   const out: Array<MediaRecord & { stored: boolean }> = []
   for (let after: string | undefined; ;) {
     const page = await h.media(after, limit)
@@ -73,7 +76,7 @@ async function readMediaRecords (h: History, limit = 1000): Promise<Array<MediaR
 }
 
 /** Everything the history holds, in a fixed order, to compare before and after. */
-async function snapshot (h: History): Promise<unknown> {
+async function snapshot (h: Reads): Promise<unknown> {
   const conversations = (await h.conversations()).sort((a, b) => byId(a.conversation, b.conversation))
   const messages: Record<string, Message[]> = {}
   for (const c of conversations) messages[c.conversation.id] = await readAll(h, c.conversation.id)
@@ -473,6 +476,33 @@ export function describeHistoryConformance (name: string, open: () => OpenedHist
       // And the store still works.
       await h.commit({ messages: [msg('c1', 'c', T + 2)] })
       expect((await readAll(h, 'c1')).map(m => m.id)).toEqual(['a', 'b', 'c'])
+    })
+
+    it('offers, if at all, a snapshot that reads the history as it was taken while it is written', async () => {
+      const h = await withChats()
+      if (h.snapshot === undefined) return // read live: nothing to hold
+      const photo = { sha256: sha256(bytesOf(33, 3)), size: 33, mime: 'image/jpeg' }
+      await h.commit({ media: [photo], messages: [msg('c1', 'a', T), msg('c1', 'b', T + 1), msg('g😀', 'a', T)] })
+      const before = await snapshot(h)
+      const taken = await h.snapshot()
+      expect(taken.historyId).toBe(h.historyId)
+      // A message arriving, one dated back, one edited, one deleted, a chat, a contact and a record added.
+      await h.commit({
+        contacts: [{ id: 'new', name: 'New' }],
+        conversations: [{ id: 'c-new', kind: 'direct', title: 'New', members: ['new'] }],
+        media: [{ sha256: sha256(bytesOf(44, 4)), size: 44, mime: 'image/png' }],
+        messages: [msg('c1', 'z', T + 9), msg('c1', 'early', T - 9), msg('c1', 'b', T + 1, { text: 'edited' }), msg('c-new', 'n', T)],
+        remove: { messages: [{ conversation: 'g😀', id: 'a' }] }
+      })
+      const after = await snapshot(h)
+      expect(after).not.toEqual(before)
+      expect(await snapshot(taken)).toEqual(before)
+      await taken.release()
+      expect(await snapshot(h)).toEqual(after)
+      // Taken again, it holds the history as it is now.
+      const again = await h.snapshot()
+      expect(await snapshot(again)).toEqual(after)
+      await again.release()
     })
 
     it('keeps any ids and timestamps in order, page by page (property)', async () => {
