@@ -160,7 +160,7 @@ export class SqliteChatStore implements History {
   /** False for a snapshot, which reads its store's media folder. */
   private readonly ownsFolder: boolean
 
-  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, readOnly = false, folder?: MediaFolder) {
+  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, private readonly readOnly = false, folder?: MediaFolder) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
@@ -893,16 +893,28 @@ export class SqliteChatStore implements History {
    * See HistorySource.snapshot: a second, read-only connection holding one read transaction until it is
    * released (WAL lets this connection write on meanwhile). Its media are read from this store's folder,
    * and the leaves it cuts are kept through this store's index while their conversation was not written
-   * since. Closing the store releases it too.
+   * since. Closing the store releases it too. A read-only store is a snapshot already, held since it
+   * was opened: it offers that one, and its own close releases it.
    */
   async snapshot (): Promise<SourceSnapshot> {
+    if (this.readOnly) return { ...this.sourceOf(this, this.leaves), release: async () => {} }
     const reader = this.guard('taking a snapshot of the store', () => {
       // A snapshot cannot build the key a bulk load deferred: its reads need it.
       this.ensureMessageKey()
       return this.openSnapshot()
     })
     this.snapshots.add(reader)
-    const leafIndex = this.leaves.seenFrom(reader.db, this.db.inTransaction)
+    return {
+      ...this.sourceOf(reader, this.leaves.seenFrom(reader.db, this.db.inTransaction)),
+      release: async () => {
+        this.snapshots.delete(reader)
+        reader.close()
+      }
+    }
+  }
+
+  /** The HistorySource reads of `reader` (this store or a snapshot of it), its media from this store's folder. */
+  private sourceOf (reader: SqliteChatStore, leafIndex: LeafIndex): Omit<SourceSnapshot, 'release'> {
     return {
       historyId: this.storeId,
       leafIndex,
@@ -910,11 +922,7 @@ export class SqliteChatStore implements History {
       contacts: async () => await reader.contacts(),
       media: async (after, limit) => await reader.media(after, limit),
       messages: async (conversation, after, limit) => await reader.messages(conversation, after, limit),
-      readMedia: async (sha256, offset, length, into) => await this.folder.read(sha256, offset, length, into),
-      release: async () => {
-        this.snapshots.delete(reader)
-        reader.close()
-      }
+      readMedia: async (sha256, offset, length, into) => await this.folder.read(sha256, offset, length, into)
     }
   }
 

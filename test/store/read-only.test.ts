@@ -41,6 +41,24 @@ describe('a read-only store', () => {
     }
   })
 
+  it('sends (a backup of) the history as it read it at open: its snapshot for a session is its own', async () => {
+    const dir = await storeWith(10)
+    const writer = SqliteChatStore.open(dir)
+    const reader = SqliteChatStore.open(dir, { readOnly: true })
+    try {
+      writer.putMessages([{ conversation: 'c0', id: 'late', sender: 'u1', ts: 1, kind: 'text', text: 'after the reader opened' }])
+      const session = await reader.snapshot()
+      expect((await session.conversations()).map(c => c.messages)).toEqual([10])
+      expect((await session.messages('c0', undefined, 100)).map(m => m.id)).not.toContain('late')
+      await session.release()
+      // Released, the store still reads as it did.
+      expect(reader.stats().messages).toBe(10)
+    } finally {
+      reader.close()
+      writer.close()
+    }
+  })
+
   it('takes no lock and creates nothing: no holder file, no media work folders, no store where there was none', async () => {
     const dir = await storeWith(3)
     rmSync(join(dir, 'media', '.tmp'), { recursive: true })
