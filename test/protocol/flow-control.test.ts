@@ -64,12 +64,14 @@ describe('sender flow control', () => {
     const windowBytes = 64 * 1024
     const chunkBytes = 16 * 1024
     const slabs = new Set<ArrayBufferLike>()
-    const spy: HistorySource = Object.assign(Object.create(source) as HistorySource, {
+    const spied = <S extends Pick<HistorySource, 'readMedia'>>(s: S): S => Object.assign(Object.create(s) as S, {
       async readMedia (sha256: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
         if (into !== undefined) slabs.add(into.buffer)
-        return await source.readMedia(sha256, offset, length, into)
+        return await s.readMedia(sha256, offset, length, into)
       }
     })
+    // The session reads its snapshot of the store: its reads are the ones watched.
+    const spy: HistorySource = Object.assign(spied(source), { snapshot: async () => spied(await source.snapshot()) })
     const s = new SenderMachine({ source: spy, options: { windowBytes, batchBytes: 8 * 1024, chunkBytes } })
     await s.onFrame(frame({ body: 'hello', hello: { version: PROTOCOL_VERSION, agent: 't', request: null } }))
     await drain(s)

@@ -9,11 +9,12 @@ import { closeJournals, runTransfer } from '../helpers/transfer.js'
 
 const SECRET = "ENOENT: no such file or directory, open '/data/user/0/com.example.chat/files/secret-table.db'"
 
-/** `store` with one method replaced by one that fails as a real store's driver does. */
+/** `store` with one method replaced by one that fails as a real store's driver does (its snapshot's too). */
 function failing<T extends object> (store: T, method: string): T {
   return new Proxy(store, {
     get (target, key) {
       if (key === method) return async () => { throw new Error(SECRET) }
+      if (key === 'snapshot' && 'snapshot' in target) return async () => failing(await (target as unknown as HistorySource).snapshot?.() as object, method)
       const v = Reflect.get(target, key, target)
       return typeof v === 'function' ? v.bind(target) : v
     }

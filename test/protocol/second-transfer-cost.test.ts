@@ -31,10 +31,12 @@ function seed (store: SqliteChatStore): void {
 }
 
 /** The store as a source or sink that keeps no leaves: every held conversation is read whole. */
-function withoutIndex<T extends HistorySource> (store: T): T {
+function withoutIndex<T extends Omit<HistorySource, 'snapshot'> & { snapshot?: () => Promise<object> }> (store: T): T {
   return new Proxy(store, {
     get: (t, p) => {
       if (p === 'leafIndex') return undefined
+      // What a session reads, it reads from the snapshot: no leaves there either.
+      if (p === 'snapshot' && t.snapshot !== undefined) return async () => withoutIndex(await (t.snapshot as () => Promise<Omit<HistorySource, 'snapshot'>>)())
       const v = Reflect.get(t, p, t) as unknown
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v
     }
