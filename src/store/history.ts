@@ -165,7 +165,8 @@ export interface HistorySource {
    * (COUNT_MISMATCH or DIGEST_MISMATCH), and what it wrote is taken back. A transfer started again
    * succeeds only once the phone stays quiet for all of it.
    * Media files are read from the live store either way: they are content-addressed, so a file is the
-   * same while it is there.
+   * same while it is there. IndexedDB cannot offer one: its transactions end once their callbacks
+   * return, so none stays open across a session's awaits.
    */
   snapshot?(): Promise<SourceSnapshot>
 }
