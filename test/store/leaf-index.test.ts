@@ -142,6 +142,29 @@ describe('the store\'s kept leaves', () => {
     }
   })
 
+  it('are kept as a sending session cuts its snapshot, but not for a conversation written since it was taken', async () => {
+    const store = openStore()
+    try {
+      store.putMetadata([{ id: 'u', name: 'U' }], ['quiet', 'busy'].map(id => ({ id, kind: 'group' as const, title: id, members: ['u'] })), [])
+      for (const c of ['quiet', 'busy']) store.putMessages(Array.from({ length: 3000 }, (_, i) => msg(c, i, T0 + i * 1000)))
+      const session = await store.snapshot()
+      store.putMessages([msg('busy', 99_999, T0 + 5)]) // arrives while the phone sends
+      for (const c of ['quiet', 'busy']) await conversationLeaves(session, c, {})
+      await session.release()
+
+      // The quiet chat's leaves were kept: read again, only its open leaf is read.
+      const quiet = counting(store, true)
+      expect(await leavesOf(quiet.reader, 'quiet')).toEqual(await leavesOf(counting(store, false).reader, 'quiet'))
+      expect(quiet.read()).toBeLessThanOrEqual(LEAF_MAX)
+      // The busy one's cut was of the history before its new message: none of it was kept.
+      const busy = counting(store, true)
+      expect(await leavesOf(busy.reader, 'busy')).toEqual(await leavesOf(counting(store, false).reader, 'busy'))
+      expect(busy.read()).toBe(3001)
+    } finally {
+      store.close()
+    }
+  })
+
   it('are not kept when the conversation was written while they were cut', async () => {
     const store = openStore()
     try {
