@@ -185,12 +185,19 @@ describe('backup and restore', () => {
     await fillStore(phone, { conversations: 2, messagesPerConversation: 20, mediaSizes: [30_000, 20_000, 10_000] })
     const records = await phone.media(undefined, 10)
     const gone = records[1].sha256
-    // The store as the backup reads it, the file deleted just after the listing that found it there.
+    // The store as the backup reads it (through its snapshot), the file deleted just after the listing
+    // that found it there.
     const deleting: typeof phone = Object.create(phone, {
-      media: { value: async (after: string | undefined, limit: number) => {
-        const page = await phone.media(after, limit)
-        rmSync(phone.mediaPath(gone))
-        return page
+      snapshot: { value: async () => {
+        const taken = await phone.snapshot()
+        return {
+          ...taken,
+          media: async (after: string | undefined, limit: number) => {
+            const page = await taken.media(after, limit)
+            rmSync(phone.mediaPath(gone), { force: true })
+            return page
+          }
+        }
       } }
     })
     const file = join(tempDir(), 'phone.ferrybak')
