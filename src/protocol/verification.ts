@@ -72,7 +72,7 @@ export function ownVersionKey (conversation: string, m: MessagePosition): string
 
 /** A conversation's root as read back, and how. */
 interface ReadRoot {
-  root: ConversationRoot
+  root: Pick<ConversationRoot, 'count' | 'digest' | 'leaves'>
   /** Everything stored in the sender's part was read, not only what the log says this session wrote. */
   whole: boolean
   /** A new conversation read whole: the leaves cut of it, kept for this phone when they match. */
@@ -133,7 +133,13 @@ export class Verification {
     const written = (): WrittenKeys => (log ??= new WrittenKeys(this.sessionItems()))
     for (const inc of chats) {
       try {
-        early.set(inc.conversation.id, await this.readRoot(inc, written))
+        const read = await this.readRoot(inc, written)
+        // Held until Done while the media go on: only what verify() needs. The leaves cut of the store
+        // describe it as it is, whatever Done says, so they are kept now (a write since drops them).
+        if (read.cutter !== undefined && !read.substituted) await read.cutter.keep()
+        const { count, leaves } = read.root
+        const digest = read.root.digest()
+        early.set(inc.conversation.id, { ...read, root: { count, leaves, digest: () => digest }, cutter: undefined })
       } catch (err) {
         if (!(err instanceof FerryError) || (err.code !== ErrorCode.DIGEST_MISMATCH && err.code !== ErrorCode.COUNT_MISMATCH)) throw err
       }
@@ -189,7 +195,7 @@ export class Verification {
       const id = inc.conversation.id
       const c = claimed.get(id)
       if (c === undefined) throw new FerryError(ErrorCode.COUNT_MISMATCH, `Done does not cover conversation ${id}`)
-      const matches = (r: ConversationRoot): boolean => r.count === Number(c.count) && r.count === inc.declared && equalBytes(r.digest(), c.digest ?? new Uint8Array(0))
+      const matches = (r: ReadRoot['root']): boolean => r.count === Number(c.count) && r.count === inc.declared && equalBytes(r.digest(), c.digest ?? new Uint8Array(0))
       let read = this.early?.get(id) ?? await this.readRoot(inc, written)
       if (read.whole && !matches(read.root)) read = await this.byWrittenKeys(inc, written)
       // Leaves kept for this phone describe what it stores, never the old phone's versions.
