@@ -162,8 +162,8 @@ export class ReceiverMachine {
   /** Per-conversation outcome after verification. */
   summary?: Array<{ id: string, title: string, messages: number }>
   /**
-   * After verification: what the whole transfer brought and found here, over all its sessions (`progress`
-   * counts the last session's).
+   * @internal After verification: what the whole transfer brought and found here, over all its sessions
+   * (`progress` counts the last session's), for Ferry's own driver, which reports it as ReceiveResult.stats.
    */
   totals?: TransferTotals
   /**
