@@ -71,7 +71,11 @@ export interface FerryDebug {
   exportDigest(): Promise<{ sha256: string, bytes: number, lines: number }>
   mediaDigests(): Promise<Record<string, string>>
   stats(): Promise<StoreStats>
-  /** Deletes this browser's store (and identity) and reloads. */
+  /**
+   * What the page's "Forget this browser's history" button does: asks first (its dialog), refuses while a
+   * transfer runs in this tab or another, and once confirmed deletes this browser's store (and identity)
+   * and reloads.
+   */
   startOver(): Promise<void>
 }
 
@@ -89,6 +93,9 @@ const STALL_MS = 10_000
 const BUSY = 'Ferry is already receiving in another tab. This tab waits until it is done (or closed), then shows what it received.'
 const UNHEARD = 'Everything arrived and is verified here. The old phone did not hear it yet: if you start ferry send again there, this page will tell it.'
 const SPENT = 'This browser has already used this link (in this tab or another), and what came with it is here. To receive again, start ferry send on the old phone again and open its new link.'
+const FORGET_WHILE_HERE = 'This tab is receiving: this browser\'s history can be forgotten once the transfer is done or stopped.'
+const FORGET_WHILE_ELSEWHERE = 'Ferry is receiving in another tab of this browser: nothing is forgotten while it does. Try again once that tab is done.'
+const CLOSED_ELSEWHERE = 'This browser\'s history was forgotten in another tab (or a newer version of this page opened it): reload this page.'
 const HEARD = 'Done. The old phone no longer waits: everything arrived and is verified here. Browse it below.'
 /**
  * Between tries to tell an old phone that did not hear (each a receive that tries for its tellAgainMs):
@@ -103,7 +110,7 @@ const log = logger('ferry:web')
 type Node = Libp2p<{ ferry: FerryService }>
 
 class App {
-  phase: Phase = 'starting'
+  private current: Phase = 'starting'
   mode?: 'code' | 'resume'
   progress?: WebProgress
   stats?: TransferStats
@@ -127,8 +134,23 @@ class App {
   /** This attempt reached the old phone and paired (by code or by resuming): a pairing is kept for a reload. */
   private linked = false
 
+  /** Forgetting this browser's history: asked, confirmed, under way; a second click waits for the first. */
+  private forgetting = false
+  /** Another tab deleted or upgraded the database, and this tab's connection to it is closed. */
+  private closed = false
+
   constructor (readonly db: IDBDatabase, readonly store: IdbHistoryStore, readonly journal: IdbJournal, readonly node: Node, readonly view: View, readonly lock: TabLock,
     private readonly seams: PageTestSeams = {}) {}
+
+  get phase (): Phase {
+    return this.current
+  }
+
+  /** Every phase change also decides whether the page offers to forget its history (startOver). */
+  set phase (phase: Phase) {
+    this.current = phase
+    this.view.offerStartOver(forgettable(phase) && !this.closed)
+  }
 
   async start (): Promise<void> {
     this.view.onSubmit(input => { void this.submit(input) })
@@ -141,6 +163,8 @@ class App {
       if (location.hash !== '' && (this.phase === 'idle' || this.phase === 'verified' || this.phase === 'failed')) location.reload()
     })
     setInterval(() => {
+      // The database went with another tab's start over: there is nothing left to read.
+      if (this.closed) return
       // Progress comes with every read of the transfer: the page shows it a few times a second.
       if (this.progressShown !== this.progress && this.progress !== undefined) this.view.progress(this.progressShown = this.progress)
       this.view.draw()
@@ -534,13 +558,82 @@ class App {
     }
   }
 
+  /**
+   * Forgets this browser's history, its identity and its pairing, and starts the page again; only once
+   * the person confirmed, knowing what goes, and never while a transfer runs, in this tab or another
+   * (deleting the database under a receiving tab would lose its transfer and its pairing).
+   */
   private async startOver (): Promise<void> {
-    try { await this.node.stop() } catch {}
-    this.db.close()
-    await deleteFerryDb(DB_NAME)
-    location.hash = ''
-    location.reload()
+    if (this.forgetting || this.closed) return
+    this.forgetting = true
+    try {
+      if (!forgettable(this.phase)) {
+        this.view.error(this.phase === 'busy' ? FORGET_WHILE_ELSEWHERE : FORGET_WHILE_HERE)
+        return
+      }
+      // This tab's own telling holds the lock now and then: only another tab's counts here.
+      if (this.telling === undefined && await this.lock.heldElsewhere()) {
+        this.view.error(FORGET_WHILE_ELSEWHERE)
+        return
+      }
+      const held = await this.store.stats().catch(() => undefined)
+      if (!await this.view.confirmStartOver(forgetQuestion(held))) return
+      // The question may have stayed open while something started here: ask again rather than delete.
+      if (!forgettable(this.phase)) {
+        this.view.error(FORGET_WHILE_HERE)
+        return
+      }
+      await this.stopTelling()
+      // Held until the page reloads: no tab starts receiving into the database while it is deleted.
+      const lock = await this.lock.tryAcquire()
+      if (lock === undefined) {
+        this.view.error(FORGET_WHILE_ELSEWHERE)
+        return
+      }
+      this.view.offerStartOver(false)
+      this.view.showForm(false)
+      this.view.status('Forgetting this browser\'s history…')
+      try { await this.node.stop() } catch {}
+      this.closed = true
+      this.db.close()
+      await deleteFerryDb(DB_NAME)
+      location.hash = ''
+      location.reload()
+    } finally {
+      this.forgetting = false
+    }
   }
+
+  /** Another tab deleted the database (its start over) or a newer page upgrades it: this tab's copy is gone. */
+  closedElsewhere (): void {
+    if (this.closed) return
+    this.closed = true
+    this.view.offerStartOver(false)
+    this.view.showForm(false)
+    this.view.error(CLOSED_ELSEWHERE)
+    void this.stopTelling()
+    void Promise.resolve().then(async () => { await this.node.stop() }).catch(() => {})
+  }
+}
+
+/** Forgetting is offered while nothing runs in this tab: not while it pairs, receives, or waits for another tab. */
+function forgettable (phase: Phase): boolean {
+  return phase === 'idle' || phase === 'verified' || phase === 'failed'
+}
+
+/** What the person is asked before this browser's history is deleted: what goes, and that it is for good. */
+function forgetQuestion (held: StoreStats | undefined): string {
+  const what = held === undefined
+    ? 'everything this browser received'
+    : held.messages === 0 && held.mediaFiles === 0
+      ? 'this browser\'s Ferry data (it holds no chats now)'
+      : `${count(held.conversations, 'chat')}, ${count(held.messages, 'message')} and ${count(held.mediaFiles, 'media file')} held here`
+  return `Forget ${what}? This browser also forgets its pairing with the old phone, which then needs a new code. ` +
+    'This cannot be undone: once the old phone is reset, nothing brings this history back.'
+}
+
+function count (n: number, noun: string): string {
+  return `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`
 }
 
 /** Where the old phone that serves this page listened when it served it. */
@@ -575,6 +668,7 @@ async function boot (): Promise<void> {
   const seams = pageTestSeams()
   const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) }, seams.addressDialTimeoutMs)
   const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME), seams)
+  db.addEventListener('versionchange', () => { app.closedElsewhere() })
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'
   await app.start()

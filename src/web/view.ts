@@ -52,6 +52,31 @@ export class View {
 
   onStartOver (handler: () => void): void {
     $('start-over').addEventListener('click', handler)
+    const dialog = $<HTMLDialogElement>('start-over-dialog')
+    $('start-over-cancel').addEventListener('click', () => { dialog.close('keep') })
+    $('start-over-confirm').addEventListener('click', () => { dialog.close('forget') })
+  }
+
+  /** Shows the "Forget this browser's history" button, or hides it while forgetting is not possible. */
+  offerStartOver (show: boolean): void {
+    $('start-over').hidden = !show
+  }
+
+  /**
+   * Asks the person, in the page's own dialog, whether to forget what `question` says: true once they
+   * chose to forget; false when they cancelled (the button, Escape, or the dialog closed otherwise).
+   */
+  async confirmStartOver (question: string): Promise<boolean> {
+    const dialog = $<HTMLDialogElement>('start-over-dialog')
+    $('start-over-question').textContent = question
+    dialog.returnValue = ''
+    const answered = new Promise<boolean>(resolve => {
+      dialog.addEventListener('close', () => { resolve(dialog.returnValue === 'forget') }, { once: true })
+    })
+    dialog.showModal()
+    // Keeping everything is the answer a stray Enter gives.
+    $('start-over-cancel').focus()
+    return await answered
   }
 
   prefill (input: Partial<PairInput>): void {
