@@ -91,24 +91,26 @@ const running = new Set<string>()
 export async function createFerry (dir: string, options: CreateFerryOptions = {}): Promise<Ferry> {
   const { memory = nodeTransferMemory, ...node } = options
   const store = SqliteChatStore.open(dir, { create: true })
-  const key = realpathSync(dir)
-  if (running.has(key)) {
-    store.close()
-    throw new FerryError(ErrorCode.STORE_BUSY,
-      `store ${dir} is in use by a phone this process made and has not stopped: one phone at a time may use a store; stop() it first, or use it`,
-      { dir, pid: process.pid })
-  }
-  running.add(key)
-  const journal = NodeJournal.open(dir)
-  const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
+  let key: string | undefined
+  let journal: NodeJournal | undefined
   let n: FerryNode<{ ferry: FerryService }>
   try {
+    const real = realpathSync(dir)
+    if (running.has(real)) {
+      throw new FerryError(ErrorCode.STORE_BUSY,
+        `store ${dir} is in use by a phone this process made and has not stopped: one phone at a time may use a store; stop() it first, or use it`,
+        { dir, pid: process.pid })
+    }
+    running.add(key = real)
+    journal = NodeJournal.open(dir)
+    const service = ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: memory === false ? undefined : memory })
     n = await startWhereItWas(journal, node, async listen => await createFerryNode({ ...node, listen, dir, services: { ferry: service } }))
   } catch (err) {
-    // A node that cannot start (its port taken) leaves the phone's folder free for the next try.
-    await journal.close()
+    // A phone that cannot start (its journal damaged, its port taken) leaves the folder free: no lock of
+    // the store held, no mark of a phone running on it.
+    await journal?.close().catch(() => {})
     store.close()
-    running.delete(key)
+    if (key !== undefined) running.delete(key)
     throw err
   }
   return {

@@ -89,7 +89,7 @@ export function storeError (err: unknown, what: string): FerryError {
   if (code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT') {
     return new FerryError(ErrorCode.STORE_FULL, `${what}: the disk is full`, undefined, { cause: err })
   }
-  if (typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')) {
+  if (isDamagedDatabase(err)) {
     // SQLite's "database disk image is malformed" alone tells a person neither what broke nor what to
     // do: Ferry cannot mend the file, so the way out is another copy of the history.
     return new FerryError(ErrorCode.STORE, `${what}: the store's database (history.db) is damaged, so its history cannot be read in full ` +
@@ -99,6 +99,12 @@ export function storeError (err: unknown, what: string): FerryError {
   const native = nativeSqliteProblem(err)
   if (native !== undefined) return new FerryError(ErrorCode.STORE, `${what}: ${native}`, undefined, { cause: err })
   return new FerryError(ErrorCode.STORE, `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err })
+}
+
+/** SQLite found its file damaged: not a database at all, or one whose pages do not hold together. */
+export function isDamagedDatabase (err: unknown): boolean {
+  const code = (err as { code?: string })?.code
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
 }
 
 const REBUILD = 'run `npm rebuild better-sqlite3` in the app\'s folder (where npm blocks install scripts, ' +

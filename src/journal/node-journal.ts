@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs'
 import { existsSync } from 'node:fs'
 import { makeDatabasePrivate, makePrivateDir } from '../private-files.js'
 import { join, resolve } from 'node:path'
-import { storeError } from '../errors.js'
+import { ErrorCode, FerryError, isDamagedDatabase, storeError } from '../errors.js'
 import type { Journal, JournalOp } from './journal.js'
 import { NodePartFiles } from './node-parts.js'
 
@@ -84,7 +84,7 @@ export class NodeJournal implements Journal {
       return new NodeJournal(dir, db)
     } catch (err) {
       db?.close()
-      throw storeError(err, `opening the journal in ${dir}`)
+      throw journalError(err, `opening the journal in ${dir}`, dir)
     }
   }
 
@@ -93,7 +93,7 @@ export class NodeJournal implements Journal {
       const row = this.getStmt.get(key)
       return row === undefined ? undefined : new Uint8Array(row.value)
     } catch (err) {
-      throw storeError(err, 'reading the journal')
+      throw journalError(err, 'reading the journal', this.dir)
     }
   }
 
@@ -107,7 +107,7 @@ export class NodeJournal implements Journal {
       try {
         rows = this.listStmt.all(after, prefix)
       } catch (err) {
-        throw storeError(err, 'reading the journal')
+        throw journalError(err, 'reading the journal', this.dir)
       }
       for (const r of rows) {
         if (!r.key.startsWith(prefix)) return
@@ -123,7 +123,7 @@ export class NodeJournal implements Journal {
     try {
       this.writeOps(ops)
     } catch (err) {
-      throw storeError(err, 'writing the journal')
+      throw journalError(err, 'writing the journal', this.dir)
     }
   }
 
@@ -140,7 +140,7 @@ export class NodeJournal implements Journal {
         this.db.pragma('synchronous = NORMAL')
       }
     } catch (err) {
-      throw storeError(err, 'writing the journal')
+      throw journalError(err, 'writing the journal', this.dir)
     }
   }
 
@@ -165,4 +165,18 @@ function prefixEnd (prefix: string): string | undefined {
   const last = prefix.charCodeAt(prefix.length - 1)
   if (prefix.length === 0 || last >= 0xd7ff) return undefined
   return prefix.slice(0, -1) + String.fromCharCode(last + 1)
+}
+
+/**
+ * A journal SQLite finds damaged. It is not the history (history.db and media/ are that): the advice for
+ * a damaged store, to bring the history back from another copy, would have a person throw away a good
+ * one. Set aside, the journal loses only Ferry's record of its transfers (docs/architecture.md).
+ */
+function journalError (err: unknown, what: string, dir: string): FerryError {
+  if (!isDamagedDatabase(err)) return storeError(err, what)
+  return new FerryError(ErrorCode.STORE, `${what}: Ferry's journal (journal.db) is damaged (SQLite: ${(err as Error).message}). ` +
+    'It holds Ferry\'s record of its transfers, not the history (history.db and media/ hold that). ' +
+    `To go on, move the folder ${dir} aside and Ferry starts a new journal: an unfinished transfer then starts again with a new code, ` +
+    'and the next transfer from the same old phone may bring back what was deleted or renamed on this phone since the last one',
+  { reason: 'damaged-journal', journal: dir }, { cause: err })
 }

@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3'
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -73,4 +76,33 @@ describe('a damaged store', () => {
     expect(b.status).toBe(1)
     expect(readdirSync(dir).filter(f => f.startsWith('bad-page.'))).toEqual([])
   })
+
+  it('with a damaged journal beside a good history: inspect and receive name the journal and how to set it aside', async () => {
+    const copy = join(dir, 'bad-journal')
+    cpSync(phone, copy, { recursive: true })
+    const journal = join(copy, 'journal')
+    mkdirSync(journal, { recursive: true })
+    writeFileSync(join(journal, 'journal.db'), randomBytes(16 * 1024))
+    const history = readFileSync(join(copy, 'history.db'))
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const runs = [['inspect', '--store', copy],
+      ['receive', '--store', copy, '--code', '123-4567-8901', '--peer', `/ip4/127.0.0.1/tcp/9/p2p/${peer}`, '--no-mdns', '--no-sweep']]
+    for (const args of runs) {
+      const r = ferry(...args)
+      expect(r.stderr, args[0]).toMatch(new RegExp(`^ferry: opening the journal in ${escape(journal)}: Ferry's journal \\(journal\\.db\\) is damaged \\(SQLite: [^)]+\\)\\. ` +
+        `It holds Ferry's record of its transfers, not the history \\(history\\.db and media/ hold that\\)\\. To go on, move the folder ${escape(journal)} aside[^\\n]* \\[STORE\\]\\n$`))
+      expect(r.stderr, args[0]).not.toMatch(/history\.db\) is damaged|ferry restore/)
+      expect(r.status, args[0]).toBe(1)
+    }
+    expect(readFileSync(join(copy, 'history.db')).equals(history)).toBe(true)
+    // As it says: the folder set aside, the history reads whole.
+    renameSync(journal, join(copy, 'journal.damaged'))
+    const i = ferry('inspect', '--store', copy, '--json')
+    expect(i.status).toBe(0)
+    expect(JSON.parse(i.stdout).stats.messages).toBeGreaterThan(0)
+  })
 })
+
+function escape (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

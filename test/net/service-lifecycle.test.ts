@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -258,6 +260,39 @@ describe('an app awaiting a transfer', () => {
     const again = await createFerry(dir, { listen, memory: false })
     phones.push(again)
     expect(again.addresses().length).toBeGreaterThan(0)
+  })
+
+  it('a phone whose journal is damaged says it is the journal, not the history, and leaves its folder free', async () => {
+    const dir = tempDir('lifecycle-')
+    const first = await createFerry(dir, { listen, memory: false })
+    await fillStore(first.store, { conversations: 2, messagesPerConversation: 20, mediaSizes: [] })
+    await first.stop()
+    // A disk fault over the journal alone: the history beside it reads as well as before.
+    const journal = join(dir, 'journal')
+    for (const f of ['journal.db-wal', 'journal.db-shm']) rmSync(join(journal, f), { force: true })
+    writeFileSync(join(journal, 'journal.db'), randomBytes(16 * 1024))
+    // Asked twice in the same process: the same reason both times, not "in use" by a phone that never started.
+    for (const attempt of [1, 2]) {
+      const err = await createFerry(dir, { listen, memory: false }).then(() => undefined, (e: unknown) => e)
+      expect(err, `attempt ${attempt}`).toSatisfy(e => isFerryError(e, ErrorCode.STORE) && e.details?.reason === 'damaged-journal')
+      const message = (err as FerryError).message
+      expect(message).toContain(`opening the journal in ${journal}: Ferry's journal (journal.db) is damaged`)
+      expect(message).toContain(`move the folder ${journal} aside`)
+      // Never the advice for a damaged history, which would have a person replace a good one.
+      expect(message).not.toMatch(/history\.db\) is damaged|ferry restore|ferry receive/)
+    }
+    // Another process (the app restarted, a tool) may open the store: nothing holds its lock.
+    const store = pathToFileURL(join(process.cwd(), 'dist/store/sqlite-store.js')).href
+    const other = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `import { SqliteChatStore } from ${JSON.stringify(store)}
+       try { SqliteChatStore.open(${JSON.stringify(dir)}).close(); console.log('opened') } catch (e) { console.log(e.code) }`], { encoding: 'utf8' })
+    expect(other.trim()).toBe('opened')
+    // As the message says: the journal set aside, the phone starts with its whole history.
+    renameSync(journal, join(dir, 'journal.damaged'))
+    const again = await createFerry(dir, { listen, memory: false })
+    phones.push(again)
+    expect(messagesOn(again)).toBe(40)
+    expect(existsSync(join(journal, 'journal.db'))).toBe(true)
   })
 
   it('stopped after a transfer, the phones leave no timer that keeps the app\'s process running', () => {
