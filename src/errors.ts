@@ -53,7 +53,10 @@ export const ErrorCode = {
   CODE_EXPIRED: 'CODE_EXPIRED',
   /** The other phone does not know this one: no pairing with it to resume (it was forgotten, or it paired another phone). */
   NOT_PAIRED: 'NOT_PAIRED',
-  /** The other phone could not be found or reached. */
+  /**
+   * The other phone could not be found or reached; or, with `details.notOffering`, it was reached and
+   * offers no transfer (yet). A receive retries both for `retryForMs`.
+   */
   NO_PEER: 'NO_PEER',
   /** The other phone is on the network but the network keeps the two apart (client isolation): use one phone's hotspot or another network. */
   ISOLATED: 'ISOLATED',

@@ -209,16 +209,12 @@ export class FerryService implements Startable {
     const offer = this.offering
     const duplex = streamToDuplex(stream)
     if (offer === undefined) {
-      if (this.offerEnded === undefined) {
-        // No offer yet since this phone started: one may be opening (a sender restarted, reading its
-        // journal), and a hang-up has the other phone try again.
-        duplex.abort(new FerryError(ErrorCode.NOT_PAIRED, 'this phone is not offering a transfer'))
-      } else {
-        // Its offer ended: say why, so the other phone stops at once rather than retrying a dead end.
-        await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: connection.remotePeer.toString() }, {
-          tokens: new Map(), refusal: this.offerEnded
-        }, this.init.pairTimeoutMs).catch(() => {})
-      }
+      // Its offer ended: say why, so the other phone stops at once rather than retrying a dead end. No
+      // offer yet since this phone started: one may be opening (a sender restarted, reading its journal),
+      // and NO_PEER has the other phone try again, knowing why it waits.
+      await pairAsSender(duplex, { localPeerId: this.peerId, remotePeerId: connection.remotePeer.toString() }, {
+        tokens: new Map(), refusal: this.offerEnded ?? ErrorCode.NO_PEER
+      }, this.init.pairTimeoutMs).catch(() => {})
       this.slots?.attemptEnded(connection, false, false)
       return
     }
@@ -231,8 +227,15 @@ export class FerryService implements Startable {
     const offer = this.offering
     const duplex = streamToDuplex(stream)
     if (offer === undefined || !offer.admits(peer)) {
-      // Say why before closing, so an honest but unpaired phone shows a clear error.
-      const f = encodeFrame({ error: { code: ErrorCode.NOT_PAIRED, message: 'pair with the code first' } })
+      // Say why before closing, so an honest but unpaired phone shows a clear error: a phone that paired
+      // and comes for the history after this phone's offer ended (cancelled just after the pairing) hears
+      // that reason, as a pairing would.
+      const ended = offer === undefined ? this.offerEnded : undefined
+      const f = encodeFrame({
+        error: ended !== undefined
+          ? { code: ended, message: ended === ErrorCode.CANCELLED ? 'this phone cancelled its offer' : 'this phone no longer offers its history' }
+          : { code: ErrorCode.NOT_PAIRED, message: 'pair with the code first' }
+      })
       await duplex.write([prefix(f), ...f]).catch(() => {})
       await duplex.close().catch(() => {})
       return

@@ -3,6 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { dialAddresses, firstPeerIdOf } from './addresses.js'
+import { notOffering } from './pair-stream.js'
 import type { EventBody } from './transfer-events.js'
 
 // A typed code's first three digits are public (mDNS carries them), so anyone nearby can answer a new
@@ -127,16 +128,18 @@ export class LookPast {
   private async cutOff (err: unknown, peer: PeerId | undefined, spentMs: number, opts: Looking, emit: (e: EventBody) => void,
     goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
     const { cut, setAside } = this
-    if (opts.search === undefined || peer === undefined || !isFerryError(err, ErrorCode.TRUNCATED) || err.details?.cut !== true) return undefined
+    if (opts.search === undefined || peer === undefined || !(isFerryError(err, ErrorCode.TRUNCATED) || notOffering(err)) || err.details?.cut !== true) return undefined
     // A stall took the first-reply deadline: the receive's time allows few of them, so one is enough;
     // cuts that together took as long (each hung up just before the deadline) are as costly.
     const stalled = err.details?.timedOut === true
     const { cuts, due } = cut.add(peer.toString(), opts.addrs, spentMs, this.firstReplyMs)
     if (!due && !stalled) return undefined
-    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`)
+    const times = cuts === 1 ? 'once' : `${cuts} times`
+    const did = stalled ? 'stopped answering' : notOffering(err) ? `said it offers no transfer (yet) ${times}` : `dropped the link ${times}`
+    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, did)
     emit({
       type: 'interrupted',
-      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${stalled ? 'stopped answering' : `dropped the link ${cuts === 1 ? 'once' : `${cuts} times`}`} before the phones could check the code; ` +
+      error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${did} before the phones could check the code; ` +
         'no try was spent, and the search looks for another phone showing them (if none shows up, that phone is tried again: it may be the old phone on a bad link)...',
       { ...err.details, unproved: true, cuts }, { cause: err })
     })

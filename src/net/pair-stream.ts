@@ -210,8 +210,14 @@ class FirstReply {
 function unproved (err: unknown): unknown {
   // CANCELLED said by the other phone (its ABORT names where it came from) is as unproved as any other
   // refusal; one without `from` is this phone's own cancel, which ends the receive.
-  if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || (err.code === ErrorCode.CANCELLED && err.details?.from === undefined)) return err
+  // A phone not offering yet refused nothing: it is retried as a phone not reached, not looked past.
+  if (!isFerryError(err) || err.code === ErrorCode.TRUNCATED || err.code === ErrorCode.NO_PEER || (err.code === ErrorCode.CANCELLED && err.details?.from === undefined)) return err
   return new FerryError(err.code, err.message, { ...err.details, unproved: true }, { cause: err })
+}
+
+/** The other phone said it offers no transfer (yet): NO_PEER, `details.notOffering`. */
+export function notOffering (err: unknown): err is FerryError {
+  return isFerryError(err, ErrorCode.NO_PEER) && err.details?.notOffering === true
 }
 
 /**
@@ -222,7 +228,9 @@ function unproved (err: unknown): unknown {
  * by a search looks for another after a few (net/look-past.ts).
  */
 function cutUnchecked (err: unknown): unknown {
-  if (!isFerryError(err, ErrorCode.TRUNCATED)) return err
+  // A phone that says it offers nothing yet tested nothing either, and could say it for ever in the old
+  // phone's place: the search treats it as one that cuts.
+  if (!isFerryError(err, ErrorCode.TRUNCATED) && !notOffering(err)) return err
   return new FerryError(err.code, err.message, { ...err.details, cut: true }, { cause: err })
 }
 
@@ -298,7 +306,8 @@ export interface SenderAuth {
   onAttempt?: () => void
   /**
    * Why this phone pairs with no one now: told to a phone that comes with a code (CODE_EXPIRED by
-   * default); one that comes to resume hears NOT_PAIRED, or CANCELLED if that is the reason.
+   * default); one that comes to resume hears NOT_PAIRED, or CANCELLED or NO_PEER (not offering yet) if
+   * that is the reason.
    */
   refusal?: AbortReason
 }
@@ -315,7 +324,7 @@ export async function pairAsSender (duplex: ByteDuplex, ids: PairIds, auth: Send
       const token = auth.tokens.get(ids.remotePeerId)
       if (token === undefined) {
         // Said as NOT_PAIRED (not a bare cancel), so the other phone knows to pair again with a code.
-        await send(duplex, [encodeAbort(auth.refusal === ErrorCode.CANCELLED ? ErrorCode.CANCELLED : ErrorCode.NOT_PAIRED)])
+        await send(duplex, [encodeAbort(auth.refusal === ErrorCode.CANCELLED || auth.refusal === ErrorCode.NO_PEER ? auth.refusal : ErrorCode.NOT_PAIRED)])
         throw new FerryError(ErrorCode.NOT_PAIRED, `phone ${ids.remotePeerId} is not paired with this one (or its pairing expired or was replaced)`)
       }
       const m = new ResumeResponder({ token: token.slice(), ...ids })

@@ -164,6 +164,24 @@ function overWebRTC (connection: Connection): boolean {
 
 const hex = (b: Uint8Array): string => bytesToHex(b)
 
+/**
+ * The old phone's offer ended after the phones paired (its person cancelled it, or its code died), said
+ * when this phone came for the history: that reason, as the pairing would have given it, and not retried.
+ */
+function offerEndedThere (err: unknown): unknown {
+  if (!isFerryError(err, ErrorCode.PEER_ERROR) || err.details?.peerCode === undefined) return err
+  const code = err.details.peerCode
+  if (code === ErrorCode.CANCELLED) {
+    return new FerryError(ErrorCode.CANCELLED, 'the old phone cancelled the transfer just after the phones paired: nothing was sent. Start sending there again (with a new code) to carry on',
+      { from: 'sender' }, { cause: err })
+  }
+  if (code === ErrorCode.CODE_EXPIRED) {
+    return new FerryError(ErrorCode.CODE_EXPIRED, 'the old phone no longer offers its history (its code expired): start sending there again for a new code',
+      { from: 'sender' }, { cause: err })
+  }
+  return err
+}
+
 /** One receive of a history; a new one for each call, so what it learns of dead addresses is its own. */
 export class Receiving {
   /** The address of the last failed session (see dial). */
@@ -412,7 +430,7 @@ export class Receiving {
     } catch (err) {
       // Verified here, but the link went before the old phone hung up: it may not have heard.
       if (machine.state === 'verified') onUnheard(resultOf())
-      throw err
+      throw offerEndedThere(err)
     }
     return await this.verified(resultOf(), emit, `from ${peer}`)
   }

@@ -193,9 +193,10 @@ function peerAborted (reason: AbortReason, role: string): FerryError {
     PROTOCOL: `${who} reported a protocol error`,
     VERSION: `${who} speaks another pairing version (update Ferry on the older phone)`,
     NOT_PAIRED: `${who} does not know this pairing`,
-    CANCELLED: `${who} cancelled the pairing`
+    CANCELLED: `${who} cancelled the pairing`,
+    NO_PEER: `${who} is on the network but not offering a transfer (yet): start sending there`
   }
-  return new FerryError(reason, `pairing: ${what[reason]}`, { from: role })
+  return new FerryError(reason, `pairing: ${what[reason]}`, { from: role, ...(reason === ErrorCode.NO_PEER ? { notOffering: true } : {}) })
 }
 
 abstract class Machine {

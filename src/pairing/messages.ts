@@ -61,7 +61,10 @@ export const ABORT_REASONS = [
   ErrorCode.PROTOCOL, // 2
   ErrorCode.VERSION, // 3
   ErrorCode.NOT_PAIRED, // 4
-  ErrorCode.CANCELLED // 5
+  ErrorCode.CANCELLED, // 5
+  // Reachable, but offering no transfer (yet): a phone started again may be reading its journal before
+  // it offers, so the other phone tries again for a while. An older receiver reads it as PROTOCOL.
+  ErrorCode.NO_PEER // 6
 ] as const
 export type AbortReason = typeof ABORT_REASONS[number]
 

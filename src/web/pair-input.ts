@@ -78,10 +78,15 @@ export function explain (err: unknown, context: FailureContext = {}): string {
         // Three wrong tries end typing, not the QR code: the person is sent to the one thing that still
         // works first, not away from it.
         : 'Typing this code no longer pairs: it was tried three times, or used, or it is more than ten minutes old. Scan the QR code the old phone shows (after wrong tries it still pairs), or start ferry send there again for a new code.'
-    case ErrorCode.NO_PEER: return context.resumable === true
+    case ErrorCode.NO_PEER:
+      if (err.details?.notOffering === true) return 'The old phone is on the network but is not offering its history. Start ferry send there (with --web or --transport webrtc), then try again.'
+      return context.resumable === true
       ? 'The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.'
       // What libp2p said of each address is for the logs (ferry:web): here it would only bury the question.
       : 'Cannot reach the old phone. Is ferry send still running there, with --web or --transport webrtc, and is this device on the same network?'
+    case ErrorCode.CANCELLED:
+      if (err.details?.from === 'sender') return 'The old phone cancelled the transfer. Start ferry send there again for a new code, then receive it here.'
+      return `The transfer stopped: ${err.message} [${err.code}]`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
     case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'
     case ErrorCode.BAD_INPUT: return err.message

@@ -215,6 +215,41 @@ describe('an app awaiting a transfer', () => {
     expect(messagesOn(fresh)).toBe(40)
   })
 
+  it('an old phone that cancels just after pairing: the new phone hears that it cancelled, and stops at once', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const cancel = new AbortController()
+    const code = generateCode()
+    const interrupted: FerryEvent[] = []
+    // The old phone's person cancels as soon as the phones paired, before anything is sent.
+    const offered = old.send({ code, signal: cancel.signal, onEvent: e => { if (e.type === 'paired') cancel.abort() } })
+    const received = fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e) } })
+    await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    await expect(received).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.details?.from === 'sender' && /old phone cancelled/.test(e.message))
+    expect(interrupted).toEqual([])
+    expect(messagesOn(fresh)).toBe(0)
+  })
+
+  it('a phone reached that offers nothing says so in words (NO_PEER, not offering), tried again within retryForMs', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const interrupted: FerryError[] = []
+    const err = await fresh.receive({ addrs: old.addresses(), code: generateCode(), retryForMs: 300, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e.error) } })
+      .then(() => undefined, (e: unknown) => e)
+    expect(err).toSatisfy(e => isFerryError(e, ErrorCode.NO_PEER) && e.details?.notOffering === true)
+    expect((err as FerryError).message).toBe('pairing: the old phone is on the network but not offering a transfer (yet): start sending there')
+    // Each try heard the same, and was tried again: an old phone started again may be about to offer.
+    expect(interrupted.length).toBeGreaterThan(0)
+    expect(interrupted.every(e => e.code === ErrorCode.NO_PEER && e.details?.notOffering === true)).toBe(true)
+    // The tries spent none of the code's three guesses: nothing of it was tested.
+    const code = generateCode()
+    await expect(fresh.receive({ addrs: old.addresses(), code, retryForMs: 300 })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.NO_PEER))
+    const offered = old.send({ code })
+    await fresh.receive({ addrs: old.addresses(), code })
+    await offered
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
   it('a fourth try after three wrong codes hears that the code is dead', async () => {
     const old = await oldPhone()
     const fresh = await phone()
