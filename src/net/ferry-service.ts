@@ -199,7 +199,7 @@ export class FerryService implements Startable {
   private refuseOffer (signal?: AbortSignal): void {
     if (isAborted(signal)) {
       this.offerEnded = ErrorCode.CANCELLED
-      throw cancelled(signal)
+      throw cancelled(signal, 'offer')
     }
     if (this.stopped) throw notRunning()
     if (this.offering !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, 'this phone is already offering its history: one offer at a time')
@@ -250,7 +250,7 @@ export class FerryService implements Startable {
    */
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
     const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
-    if (opts.signal?.aborted === true) throw cancelled(opts.signal)
+    if (opts.signal?.aborted === true) throw cancelled(opts.signal, 'receive')
     if (this.stopped) throw notRunning()
     if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)
     const addrs = dialAddresses(opts.addrs)
@@ -269,7 +269,7 @@ export class FerryService implements Startable {
       return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
-      if (signal.aborted) throw cancelled(signal)
+      if (signal.aborted) throw cancelled(signal, 'receive')
       throw err
     } finally {
       this.receives.delete(stop)

@@ -126,7 +126,7 @@ export class SenderSearch {
       this.remember(found)
       return found
     } catch (err) {
-      if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'cancelled')
+      if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'looking for the old phone was cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
       if (cause !== undefined && !stop.signal.aborted) throw cause
       throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps })

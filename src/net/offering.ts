@@ -149,7 +149,7 @@ export class Offering {
   private settle!: { resolve: (summary: Progress) => void, reject: (err: FerryError) => void }
   /** Set as the new phone's verification is told: from then on the offer ends verified. */
   private verified = false
-  private readonly onAbort = (): void => { if (!this.verified) this.reject(cancelled(this.opts.signal)) }
+  private readonly onAbort = (): void => { if (!this.verified) this.reject(cancelled(this.opts.signal, 'offer')) }
 
   constructor (private readonly components: OfferingComponents, private readonly init: OfferingInit, private readonly pairings: PairingRecords,
     private readonly opts: OfferOptions, start: OfferStart, private readonly host: OfferingHost) {

@@ -167,8 +167,11 @@ export function isAborted (signal?: AbortSignal): boolean {
 }
 
 /** An AbortSignal's reason as Ferry reports a cancel: the app's own FerryError, or CANCELLED. */
-export function cancelled (signal?: AbortSignal): FerryError {
+export function cancelled (signal: AbortSignal | undefined, what: 'offer' | 'receive'): FerryError {
   const reason: unknown = signal?.reason
   if (isFerryError(reason, ErrorCode.CANCELLED)) return reason
-  return new FerryError(ErrorCode.CANCELLED, 'cancelled', undefined, { cause: reason })
+  // A reason the app gave says why; AbortController's own ("This operation was aborted") says nothing more.
+  const given = typeof reason === 'string' ? reason : reason instanceof Error && reason.name !== 'AbortError' ? reason.message : ''
+  const which = what === 'offer' ? 'offering this phone\'s history' : 'receiving the history'
+  return new FerryError(ErrorCode.CANCELLED, `${which} was cancelled: the app aborted its signal${given !== '' ? ` (${given})` : ''}`, undefined, { cause: reason })
 }

@@ -54,7 +54,8 @@ describe('an app awaiting a transfer', () => {
     const old = await oldPhone()
     const fresh = await phone()
     const code = generateCode()
-    await expect(old.send({ code, signal: AbortSignal.abort() })).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    await expect(old.send({ code, signal: AbortSignal.abort() }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message === 'offering this phone\'s history was cancelled: the app aborted its signal')
     // The new phone holding the code is told, not served, and does not keep trying.
     const interrupted: FerryEvent[] = []
     await expect(fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e) } }))
@@ -168,14 +169,15 @@ describe('an app awaiting a transfer', () => {
     const old = await oldPhone()
     const fresh = await phone()
     await expect(fresh.receive({ addrs: old.addresses(), code: generateCode(), signal: AbortSignal.abort() }))
-      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message === 'receiving the history was cancelled: the app aborted its signal')
     const cancel = new AbortController()
     const { onEvent, seen } = firstEvent('interrupted')
     const received = fresh.receive({ addrs: [await deadAddress(old)], code: generateCode(), signal: cancel.signal, onEvent })
     const outcome = received.then(() => undefined, (e: unknown) => e)
     await seen
     cancel.abort(new Error('the user left the screen'))
-    expect(isFerryError(await outcome, ErrorCode.CANCELLED)).toBe(true)
+    // Said as what was cancelled, with the app's reason.
+    expect(await outcome).toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.message === 'receiving the history was cancelled: the app aborted its signal (the user left the screen)')
   })
 
   it('a phone whose offer ended says why, and the new phone stops at once with that reason', async () => {
