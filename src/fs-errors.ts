@@ -38,6 +38,21 @@ export function fsError (err: unknown, doing: string, path: string): FerryError 
   return new FerryError(ErrorCode.BAD_INPUT, `${doing}: ${reason}`, { path }, { cause: err })
 }
 
+/**
+ * A filesystem failure in the store's own folders (its media), mid-write: no right to write there, or a
+ * read-only disk, said as the store's (STORE) in a person's words, with the way out; any other failure
+ * as storeError reports it. Node's own text ("EACCES: permission denied, mkdir '…/media/00'") names the
+ * syscall, not what to do.
+ */
+export function storeFolderError (err: unknown, doing: string, path: string): FerryError {
+  if (err instanceof FerryError) return err
+  const code = (err as { code?: string })?.code
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return storeError(err, doing)
+  const why = code === 'EROFS' ? 'the file system is read-only' : 'this user has no right to write there'
+  return new FerryError(ErrorCode.STORE, `${doing}: cannot write in ${path} (${why}). ` +
+    'Make the store\'s folder writable for the user that runs Ferry, then try again: what is in the store stays as it is', { path }, { cause: err })
+}
+
 /** The nearest ancestor of `path` that exists and is not a folder: what makes a path fail with ENOTDIR. */
 export function fileInTheWay (path: string): string | undefined {
   // Walks the path as written, so that the answer reads as the user wrote it.

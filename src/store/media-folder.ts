@@ -12,6 +12,7 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { storeFolderError } from '../fs-errors.js'
 import { readStream } from '../read-stream.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
@@ -240,7 +241,7 @@ export class MediaFolder {
     } catch (err) {
       if (fd !== undefined) await closeAsync(fd).catch(() => {})
       await rm(tmp, { force: true }).catch(() => {})
-      throw storeError(err, 'writing media')
+      throw storeFolderError(err, 'writing media', this.root)
     }
   }
 
@@ -269,7 +270,11 @@ export class MediaFolder {
     let dir = this.fanouts.get(digits)
     if (dir === undefined) {
       dir = childPath(this.root, digits)
-      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      try {
+        mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+      } catch (err) {
+        throw storeFolderError(err, 'storing media', this.root)
+      }
       this.fanouts.set(digits, dir)
       this.unsyncedFanouts.add(digits)
     }
@@ -335,7 +340,7 @@ export class MediaFolder {
             this.moveIntoPlace(path, target)
             this.durability.whenNamed(dir, resolve)
           } catch (e) {
-            reject(storeError(e, `storing media ${sha}`))
+            reject(storeFolderError(e, `storing media ${sha}`, this.root))
           }
         })
       })
@@ -359,7 +364,7 @@ export class MediaFolder {
       }
     } catch (err) {
       rmSync(tmp, { force: true })
-      throw storeError(err, `storing media ${sha}`)
+      throw storeFolderError(err, `storing media ${sha}`, this.root)
     }
     await this.adopt(tmp, sha)
   }
