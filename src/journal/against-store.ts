@@ -2,7 +2,7 @@ import { ErrorCode, isFerryError } from '../errors.js'
 import type { HistorySink } from '../store/history.js'
 import type { Message } from '../store/model.js'
 import type { LogItem } from './log-codec.js'
-import type { StillAsWritten } from './transfer-log.js'
+import type { StillAsWritten } from './still-as-written.js'
 
 // The undo (transfer-log.ts) and a refusal's diagnosis (protocol/changed-here.ts) ask the same of each
 // message a transfer logged: does the store still hold it as written? Both walk a log of any size, after

@@ -1,7 +1,7 @@
 import type { HistorySink } from '../store/history.js'
 import { againstStore } from './against-store.js'
 import type { LogItem } from './log-codec.js'
-import type { StillAsWritten } from './transfer-log.js'
+import type { StillAsWritten } from './still-as-written.js'
 
 // What a transfer brought and what this phone held before it, over all its sessions, kept in its record
 // (TransferRecord.counts). A session counts only itself: after a resume, what the earlier sessions

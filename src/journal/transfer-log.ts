@@ -9,6 +9,7 @@ import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
 import { batchLanded, freshCounts, type TransferCounts } from './transfer-counts.js'
+import type { StillAsWritten } from './still-as-written.js'
 
 const log = logger('ferry:journal')
 
@@ -95,8 +96,6 @@ interface MetadataPriors {
   written?: { contacts: Array<[string, string]>, conversations: Array<[string, string]> }
 }
 
-/** What the undo log keeps a digest of as a transfer wrote it, by what it is. */
-export interface Written { message: Message, contact: Contact, conversation: Conversation }
 
 /** The digest (the protocol's storedDigest) of each contact and chat a manifest writes, by id. */
 export interface NameDigests {
@@ -120,11 +119,6 @@ function tagged (tag: number, body: Uint8Array): Uint8Array {
   return out
 }
 
-/**
- * Whether a message, contact or chat as the store reads it back (undefined: the store holds none) is still
- * the one logged with `written` (the protocol's stillAsWritten).
- */
-export type StillAsWritten = <K extends keyof Written>(what: K, stored: Written[K] | undefined, written: Uint8Array) => boolean
 
 /** The check of a log made without one: enough to undo entries that keep no digests. */
 const cannotCheck: StillAsWritten = () => {

@@ -1,5 +1,6 @@
 import { WRITTEN_DIGEST_BYTES } from '../journal/log-codec.js'
-import type { NameDigests, StillAsWritten, Written } from '../journal/transfer-log.js'
+import type { StillAsWritten, Written } from '../journal/still-as-written.js'
+import type { NameDigests } from '../journal/transfer-log.js'
 import type { Contact, Conversation, Message } from '../store/model.js'
 import { equalBytes } from './digest.js'
 import { encodedMessage } from './leaves.js'
