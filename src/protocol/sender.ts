@@ -200,7 +200,11 @@ export class SenderMachine {
         return
       case 'error': {
         const e = frame.error as ferry.Error
-        throw new FerryError(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}`, { peerCode: e.code })
+        // The old phone's person must hear that this one is the new phone's to mend, and that nothing is lost.
+        const next = e.code === ErrorCode.STORE_FULL
+          ? '; what the new phone received stays there: free space on it, then send again (no new code is needed) to carry on'
+          : ''
+        throw new FerryError(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}${next}`, { peerCode: e.code })
       }
       default:
         throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the receiver`)

@@ -88,7 +88,10 @@ export function explain (err: unknown, context: FailureContext = {}): string {
       if (err.details?.from === 'sender') return 'The old phone cancelled the transfer. Start ferry send there again for a new code, then receive it here.'
       return `The transfer stopped: ${err.message} [${err.code}]`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
-    case ErrorCode.STORE_FULL: return 'This browser has no room left for the history (storage quota).'
+    case ErrorCode.STORE_FULL:
+      return context.resumable === true
+        ? 'This browser has no room left for the history (its storage quota). What arrived is kept in this browser: free space on this device, or let this site store more, then start ferry send on the old phone again (no new code is needed) and reload this page to carry on.'
+        : 'This browser has no room left for the history (its storage quota): free space on this device, or let this site store more, then pair again.'
     case ErrorCode.BAD_INPUT: return err.message
     default: return `The transfer stopped: ${err.message} [${err.code}]`
   }

@@ -90,6 +90,11 @@ describe('the pairing form', () => {
     // Lost mid-transfer with the pairing kept: nothing is lost, and the old phone started again carries on.
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/…'), { resumable: true }))
       .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
+    // Out of room mid-transfer: what arrived is kept, and the person is told what to free and how to go on.
+    expect(explain(new FerryError(ErrorCode.STORE_FULL, 'writing the journal: QuotaExceededError'), { resumable: true }))
+      .toBe('This browser has no room left for the history (its storage quota). What arrived is kept in this browser: free space on this device, or let this site store more, then start ferry send on the old phone again (no new code is needed) and reload this page to carry on.')
+    expect(explain(new FerryError(ErrorCode.STORE_FULL, 'not enough free space')))
+      .toBe('This browser has no room left for the history (its storage quota): free space on this device, or let this site store more, then pair again.')
     // Before anything was reached: a sentence a person understands, not libp2p's text of each dial.
     const unreached = new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/127.0.0.1/udp/9/webrtc-direct: The operation was aborted')
     expect(explain(unreached)).toBe('Cannot reach the old phone. Is ferry send still running there, with --web or --transport webrtc, and is this device on the same network?')

@@ -52,6 +52,8 @@ describe('free space for the media still to come', () => {
     // The sender heard why; the receiver took no message and no file, and opened no transfer.
     expect(r.senderError?.code).toBe('PEER_ERROR')
     expect(r.senderError?.message).toMatch(/STORE_FULL/)
+    // The old phone's person learns that nothing is lost and what carries the transfer on.
+    expect(r.senderError?.message).toMatch(/what the new phone received stays there: free space on it, then send again \(no new code is needed\) to carry on$/)
     expect(r.receiver.progress.messagesReceived).toBe(0)
     expect(r.receiver.progress.mediaBytesReceived).toBe(0)
     expect(target.stats().messages).toBe(0)
