@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
 import { backupPlaintext, openBackup, restoreBackup, writeBackup, type BackupOptions } from '../../src/backup/backup.js'
-import { PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES } from '../../src/backup/format.js'
+import { PREAMBLE_BYTES } from '../../src/backup/format.js'
+import { segmentStarts } from '../helpers/backup-segments.js'
 import { isFerryError } from '../../src/errors.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
@@ -44,19 +45,6 @@ async function expectBadInput (p: Promise<unknown>, message?: RegExp): Promise<E
   expect(isFerryError(err, 'BAD_INPUT'), String(err)).toBe(true)
   if (message !== undefined) expect((err as Error).message).toMatch(message)
   return err as Error
-}
-
-/** Byte offsets where segments start (and the file's end), walking the segment prefixes. */
-function segmentStarts (file: string): number[] {
-  const b = readFileSync(file)
-  const starts: number[] = []
-  let pos = PREAMBLE_BYTES
-  while (pos < b.byteLength) {
-    starts.push(pos)
-    pos += SEGMENT_PREFIX_BYTES + (b.readUInt32BE(pos) & 0x7fffffff) + TAG_BYTES
-  }
-  starts.push(pos)
-  return starts
 }
 
 describe('backup and restore', () => {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, putWithPlaces, tempDir } from '../helpers/stores.js'
 import { closeJournals, journalOf, runTransfer, verifiedTransfer } from '../helpers/transfer.js'
 import { openBackup, restoreBackup, writeBackup } from '../../src/backup/backup.js'
-import { PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES } from '../../src/backup/format.js'
+import { segmentStarts } from '../helpers/backup-segments.js'
 import { TransferLog } from '../../src/journal/transfer-log.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
@@ -23,19 +23,6 @@ let old: SqliteChatStore
 let file: string
 let damaged: string
 let oldExport: string
-
-/** Byte offsets where segments start (and the file's end), walking the segment prefixes. */
-function segmentStarts (path: string): number[] {
-  const b = readFileSync(path)
-  const starts: number[] = []
-  let pos = PREAMBLE_BYTES
-  while (pos < b.byteLength) {
-    starts.push(pos)
-    pos += SEGMENT_PREFIX_BYTES + (b.readUInt32BE(pos) & 0x7fffffff) + TAG_BYTES
-  }
-  starts.push(pos)
-  return starts
-}
 
 beforeAll(async () => {
   old = openStore()
