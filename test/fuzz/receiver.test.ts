@@ -14,6 +14,10 @@ import { concat, FUZZ_OPTIONS, honestTransfer, makeFixture, receiverCase, receiv
 // message buffer above its limit, and its store stays good: the next honest transfer verifies at once.
 
 const MAX_MESSAGE = FUZZ_OPTIONS.maxMessageBytes as number
+// Cases that each open a store of their own and then run an honest transfer into it: a few dozen per run
+// of the suite, drawn afresh from each run's printed seed. `FERRY_FUZZ_STORE_RUNS=1000 npx vitest run
+// test/fuzz/receiver.test.ts` is the long run (`npm run fuzz` shares one store across its cases).
+const STORE_RUNS = Number(process.env.FERRY_FUZZ_STORE_RUNS ?? 40)
 let fx: Fixture
 let shared: SqliteChatStore
 beforeAll(async () => {
@@ -87,7 +91,7 @@ describe('fuzz: a hostile sender against the receiver', () => {
         await closeJournal(store)
         store.close()
       }
-    }), { numRuns: 100 })
+    }), { numRuns: STORE_RUNS })
     // A hang detector sized for the work (a store, a hostile session and an honest transfer per run), not a clock check.
   }, 300_000)
 
@@ -109,6 +113,6 @@ describe('fuzz: a hostile sender against the receiver', () => {
         await closeJournal(store)
         store.close()
       }
-    }), { numRuns: 100 })
+    }), { numRuns: STORE_RUNS })
   }, 300_000)
 })
