@@ -157,7 +157,7 @@ export class TransferLog {
   async open (transferId: Uint8Array, sourceId: string, selection: Selection, sink: HistorySink,
     { restore = false, mediaHeld = { files: 0, bytes: 0 } }: { restore?: boolean, mediaHeld?: { files: number, bytes: number } } = {}): Promise<TransferRecord> {
     const tid = bytesToHex(transferId)
-    await this.undoBefore(transferId, sink, restore)
+    await this.undoBefore(transferId, sink, { restore })
     const now = Date.now()
     const found = fromJson<TransferRecord>(await this.journal.get(RECORDS + tid))
     const rec: TransferRecord = found ?? { transferId: tid, sourceId, selection, state: 'receiving', seq: 0, sessionSeq: 0, sessions: 0, written: 0, startedAt: now, updatedAt: now }
@@ -186,7 +186,7 @@ export class TransferLog {
    * receiver calls it as soon as a manifest names the transfer, before it counts what this phone holds:
    * an undo takes back the media files its transfer brought.
    */
-  async undoBefore (transferId: Uint8Array, sink: HistorySink, restore = false): Promise<void> {
+  async undoBefore (transferId: Uint8Array, sink: HistorySink, { restore = false }: { restore?: boolean } = {}): Promise<void> {
     const tid = bytesToHex(transferId)
     for (const r of await this.unfinished()) {
       if (r.transferId === tid && (r.restore === true) === restore) {

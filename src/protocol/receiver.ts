@@ -374,7 +374,7 @@ export class ReceiverMachine {
     this.manifestParts = []
     // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
     // their transfers brought, which the Resume would otherwise count as held here.
-    await this.log.undoBefore(expected.transferId, this.sink, this.restoring)
+    await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all, and they are taken).
