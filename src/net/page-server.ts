@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { isIPv6 } from 'node:net'
+import { isIPv6, type Socket } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
+import { PageSlots } from './page-slots.js'
 import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 
 // The old phone serving the browser phone (the page in dist/browser-phone/) to the new phone over plain
@@ -19,6 +20,8 @@ import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 //   rebinding attempt, or a mistake).
 // - The pairing payload travels in the URL's fragment, which a browser never sends: the code's secret
 //   never reaches this server or its logs.
+// - Connections are few per address and few in all, and one that asks for nothing is soon cut
+//   (page-slots.ts): a neighbour holding idle connections open cannot keep a browser from the page.
 
 const log = logger('ferry:page-server')
 
@@ -187,11 +190,17 @@ function listenError (err: unknown, host: string, port: number, option: string):
 }
 
 async function listen (files: Map<string, PageFile>, host: string, port: number): Promise<{ server: Server, port: number }> {
-  const server = createServer()
-  // A page is two files; a phone on the LAN has no business holding more connections than this.
-  server.maxConnections = 32
+  const server = createServer({ connectionsCheckingInterval: 5_000 })
+  // The slots bound the connections, making room for a newcomer rather than refusing it as
+  // maxConnections would; Node's own timeouts stay as a backstop, looked at every few seconds.
+  const slots = new PageSlots()
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
+  server.on('connection', (socket: Socket) => {
+    socket.once('close', () => { slots.gone(socket) })
+    slots.opened(socket)
+  })
+  server.on('close', () => { slots.stop() })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })
@@ -199,7 +208,11 @@ async function listen (files: Map<string, PageFile>, host: string, port: number)
   const actual = (server.address() as { port: number }).port
   const hosts = new Set([hostHeaderFor(host, actual).toLowerCase()])
   if (host === '127.0.0.1' || host === '::1') hosts.add(`localhost:${actual}`)
-  server.on('request', (req, res) => { answer(files, hosts, req, res) })
+  server.on('request', (req, res) => {
+    slots.requestBegan(req.socket)
+    res.once('close', () => { slots.requestEnded(req.socket) })
+    answer(files, hosts, req, res)
+  })
   return { server, port: actual }
 }
 
