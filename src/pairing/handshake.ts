@@ -14,7 +14,7 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 // (the old phone, which SHOWS the code) is the responder B. The receiver dials, so it speaks first.
 //
 //   receiver (A)                                         sender (B)
-//   PAKE_A    nonce_A, Ya, ADa              ---->        charge an attempt; Yb; ISK; Tb
+//   PAKE_A    nonce_A, Ya, ADa              ---->        validate Ya; charge an attempt; Yb; ISK; Tb
 //             verify Tb; Ta                 <----        PAKE_B     Yb, ADb, Tb
 //   CONFIRM_A Ta                            ---->        verify Ta; the code is used up
 //   paired                                  <----        PAIRED     (or ABORT: the verdict)
@@ -54,7 +54,8 @@ import { abortReason, decodeMessage, encodeAbort, encodeMessage, MAX_AD_BYTES, M
 // The resume token lets the same two phones reconnect without a new code (resume.ts); store it as a secret.
 //
 // Failures: a wrong code (or a MITM, or a splice) shows as WRONG_CODE on both phones: the side that
-// detects it sends ABORT(WRONG_CODE). An invalid share is PROTOCOL. A dead code is CODE_EXPIRED.
+// detects it sends ABORT(WRONG_CODE). An invalid share is PROTOCOL, refused before anything is charged
+// or computed (it tests no guess). A dead code is CODE_EXPIRED.
 //
 // The sender's verdict. The receiver knows the keys once Tb checks out, but the sender decides only on
 // CONFIRM_A: attempts run side by side, and one that another phone's success overtook is refused there
@@ -413,6 +414,9 @@ export class SenderHandshake extends Machine {
         const qr = type === MsgType.PAKE_A_QR
         const [nonce, Ya] = fields
         const ADa = fields[fields.length - 1]
+        // An invalid share tests no guess whatever the code (cpace.ts): refused before the charge, so a
+        // flood of them costs the sender no budget writes and no CPace.
+        if (!isValidShare(Ya)) throw new FerryError(ErrorCode.PROTOCOL, 'pairing: the peer sent an invalid CPace share')
         // Nothing keyed has left: refused without a charge, as no guess was tested.
         if (qr && this.qrKey === undefined) throw new FerryError(ErrorCode.WRONG_CODE, 'pairing: the other phone scanned a QR code this phone is not showing')
         // Uncharged, so checked first: a scan without the key begins nothing and costs no CPace (header).

@@ -132,16 +132,26 @@ describe('pairing handshake', () => {
     expect(receiver.onMessage(pakeB).error?.code).toBe(ErrorCode.WRONG_CODE)
   })
 
-  it('invalid CPace shares abort with PROTOCOL and give the attempt back', () => {
-    const lifetime = new CodeLifetime({ now: () => 0 })
-    for (const Ya of [new Uint8Array(32), new Uint8Array(32).fill(0xff)]) {
+  it('invalid CPace shares are refused with PROTOCOL before the code\'s budget is touched', () => {
+    // Each change of the budget is a journal write the sender awaits (code-budgets.ts), in the queue an
+    // honest attempt's charge waits in: a flood of invalid shares must cause none.
+    const changes: number[] = []
+    const lifetime = new CodeLifetime({ now: () => 0, onChange: s => changes.push(s.charged) })
+    // The identity, a non-canonical encoding, and bytes that decode to no element.
+    const invalid = [new Uint8Array(32), new Uint8Array(32).fill(0xff), Uint8Array.from({ length: 32 }, (_, i) => i === 0 ? 1 : 0)]
+    for (let i = 0; i < 30; i++) {
       const sender = new SenderHandshake({ code: CODE, localPeerId: SENDER, remotePeerId: RECEIVER, lifetime })
-      const step = sender.onMessage(encodeMessage(MsgType.PAKE_A, new Uint8Array(16), Ya, new Uint8Array(0)))
+      const step = sender.onMessage(encodeMessage(MsgType.PAKE_A, new Uint8Array(16), invalid[i % invalid.length], new Uint8Array(0)))
       expect(step.error?.code).toBe(ErrorCode.PROTOCOL)
       expect(step.send.length).toBe(1) // ABORT(PROTOCOL)
     }
+    expect(changes).toEqual([])
     expect(lifetime.failures).toBe(0)
     expect(lifetime.remaining).toBe(3)
+    // The phone with the code still pairs.
+    const honest = pair({ lifetime })
+    expect(honest.receiver.result).toBeDefined()
+    expect(honest.sender.result).toBeDefined()
 
     // The receiver aborts on an identity Yb too.
     const receiver = new ReceiverHandshake({ code: CODE, localPeerId: RECEIVER, remotePeerId: SENDER })
