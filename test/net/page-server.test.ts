@@ -10,6 +10,7 @@ import { generateCode, parseQrPayload } from '../../src/pairing/index.js'
 import { pageHost, servePage, SERVED_BY_SENDER } from '../../src/net/page-server.js'
 import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
 import { rawGet as get } from '../helpers/raw-http.js'
+import { steadyPort } from '../helpers/steady-port.js'
 
 /** A page of our own making: what the server may serve, and files beside it that it must not. */
 function fixturePage (): string {
@@ -126,7 +127,8 @@ describe('the page server', () => {
       await fillStore(old.store, { conversations: 2, messagesPerConversation: 50, mediaSizes: [] })
       const offer = new AbortController()
       let served: { link: string } | undefined
-      const sent = old.send({ code: generateCode(), signal: offer.signal, web: { port: 0, onServing: p => { served = p } } })
+      // The page's port is let go and bound again: one no other test's connection can take meanwhile.
+      const sent = old.send({ code: generateCode(), signal: offer.signal, web: { port: await steadyPort(), onServing: p => { served = p } } })
       sent.catch(() => {})
       await expect.poll(() => served, { timeout: 10_000 }).toBeDefined()
       first = new URL(served!.link)
