@@ -204,7 +204,8 @@ export class NodePartFiles implements PartFiles {
     await this.settle()
     try {
       this.closePart(sha)
-      const fd = openSync(this.path(sha), 'r+')
+      // Never through a link planted in the parts folder: the cut would land on the file it names.
+      const fd = openSync(this.path(sha), constants.O_WRONLY | constants.O_NOFOLLOW)
       try { ftruncateSync(fd, length) } finally { closeSync(fd) }
     } catch (err) {
       throw storeError(err, `cutting partial media ${sha}`)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NodeJournal } from '../../src/journal/node-journal.js'
@@ -91,6 +91,15 @@ describe('partial media files', () => {
     expect(await parts.size(digest)).toBe(600)
     await parts.write(digest, 600, data.subarray(600))
     expect((await bytesOf(parts.read(digest, 100_000))).equals(data)).toBe(true)
+  })
+
+  it('never cuts through a link planted where a part goes: refused, and the file it names untouched', async () => {
+    const { parts } = journal()
+    const victim = join(tempDir(), 'victim')
+    writeFileSync(victim, data)
+    symlinkSync(victim, parts.path(digest))
+    await expect(parts.truncate(digest, 10)).rejects.toMatchObject({ code: 'STORE' })
+    expect(readFileSync(victim).equals(data)).toBe(true)
   })
 
   it('hands a finished file to the store, which moves it into its media folder', async () => {
