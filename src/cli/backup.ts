@@ -16,6 +16,20 @@ export const NO_PASSWORD_NOTE = 'Warning: this backup has no password. It is NOT
   'every chat in it. Its checks catch accidental damage only (a flipped byte, a copy cut short or mixed up with another): ' +
   'anyone can write or alter such a file so that it passes them. Use a password unless the file never leaves your hands.'
 
+/** Characters below which a password is said to be weak: a stolen file can be tried offline, at leisure. */
+const SHORT_PASSWORD = 12
+
+/**
+ * Said when the password is short. scrypt makes each guess cost, but whoever holds the file guesses on
+ * their own machines, for as long as they like: a short password falls to that whatever its cost.
+ */
+export function shortPasswordNote (password: string | undefined): string | undefined {
+  if (password === undefined || [...password].length >= SHORT_PASSWORD) return undefined
+  return `warning: the password is shorter than ${SHORT_PASSWORD} characters. Whoever gets the backup file can try passwords ` +
+    'on their own computers for as long as they like; a phrase of four or more words is far harder to guess. ' +
+    'The backup is written; make it again with a longer password if the file may leave your hands.'
+}
+
 async function backupPassword (file: string | undefined, none: boolean): Promise<string | undefined> {
   if (file !== undefined && none) throw new FerryError(ErrorCode.BAD_INPUT, '--password-file and --no-password exclude each other')
   if (none) return undefined
@@ -63,7 +77,8 @@ Writes the history in DIR (or the selected part of it) to FILE, for 'ferry resto
 when the two cannot meet on a network. The file is encrypted and authenticated with a key derived from
 a password (scrypt, then ChaCha20-Poly1305 in 1 MiB segments): a wrong password, a damaged byte, a file
 cut short or pieced together from other files is refused on restore. The password is asked for (twice)
-on a terminal, or read from the first line of --password-file. With --no-password the file is neither
+on a terminal, or read from the first line of --password-file; one shorter than 12 characters is
+warned of, as whoever gets the file can guess at it offline. With --no-password the file is neither
 confidential nor authentic: anyone who gets it can read the chats, and anyone can write or alter such a
 file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
 under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
@@ -145,6 +160,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
       }
       // Also beside --json's event (on stderr, which scripts show their user).
       if (password === undefined) process.stderr.write(`${NO_PASSWORD_NOTE}\n`)
+      const weak = shortPasswordNote(password)
+      if (weak !== undefined) process.stderr.write(`${weak}\n`)
       const missing = missingMediaNote(r.mediaFilesMissing)
       if (missing !== undefined) process.stderr.write(`${missing}\n`)
       const short = shortMediaNote(r.mediaFilesShort)

@@ -29,6 +29,7 @@ describe('ferry backup / restore', () => {
     const b = ferry('backup', '--store', old, '--out', file, '--password-file', pw)
     expect(b.stderr).toMatch(/Backed up 19 messages .* MB\/s\)\.\nEncrypted with your password/)
     expect(b.status).toBe(0)
+    expect(b.stderr).not.toMatch(/shorter than/)
     expect(existsSync(`${file}.partial`)).toBe(false)
     const target = join(dir, 'new')
     const r = ferry('restore', '--store', target, '--in', file, '--password-file', pw)
@@ -39,6 +40,18 @@ describe('ferry backup / restore', () => {
     expect(again.status).toBe(0)
     expect(JSON.parse(again.stdout)).toMatchObject({ event: 'restored', messages: 19 })
     expect(ferry('export', '--store', target).stdout).toBe(oldExport)
+  })
+
+  it('says a short password can be guessed by whoever gets the file, and still writes a backup it opens', () => {
+    const short = join(dir, 'short-pw')
+    writeFileSync(short, 'hunter2\n')
+    const out = join(dir, 'short.ferrybak')
+    const b = ferry('backup', '--store', old, '--out', out, '--password-file', short)
+    expect(b.status).toBe(0)
+    expect(b.stderr).toMatch(/warning: the password is shorter than 12 characters\. Whoever gets the backup file can try passwords/)
+    const r = ferry('restore', '--store', join(dir, 'from-short'), '--in', out, '--password-file', short)
+    expect(r.status).toBe(0)
+    expect(ferry('export', '--store', join(dir, 'from-short')).stdout).toBe(oldExport)
   })
 
   it('without a password source it refuses (no terminal to ask on); --no-password says what that means', () => {
