@@ -53,22 +53,13 @@ async function fetchPage (page: PageServer): Promise<void> {
 describe('the page server under a flood of idle connections', () => {
   afterAll(() => { cleanupTempDirs() })
 
-  it('one host holding every connection it can, redialling, does not keep a browser from the page', async () => {
+  // One host that holds every connection it may and redials at once; ten that fill the server between them.
+  it.each<[string, string[], number]>([
+    ['one host holding every connection it can, redialling', ['127.0.0.2'], 40],
+    ['many hosts that fill the server between them', Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 2}`), 6]
+  ])('%s: a browser still loads the page', async (_who, hosts, each) => {
     const page = await servePage({ host: '127.0.0.1', port: 0, dir: fixturePage() })
-    const attack = flood(page.port, ['127.0.0.2'], 40, 40)
-    try {
-      await attack.turned
-      await fetchPage(page)
-    } finally {
-      attack.stop()
-      await page.close()
-    }
-  }, 30_000)
-
-  it('nor do many hosts that fill the server between them', async () => {
-    const page = await servePage({ host: '127.0.0.1', port: 0, dir: fixturePage() })
-    const hosts = Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 2}`)
-    const attack = flood(page.port, hosts, 6, 40)
+    const attack = flood(page.port, hosts, each, 40)
     try {
       await attack.turned
       await fetchPage(page)
