@@ -28,6 +28,23 @@ const MAX_PENDING = 4096
 const OLD_LENGTH_RECORDS = 'p/'
 
 /**
+ * A file resumed from a part this phone kept that does not match its sha256 once whole. Its first bytes
+ * came from this phone's disk and the rest from the old phone's, and either copy may be the bad one (a
+ * part damaged here, or the old phone's file changed, damaged or deleted since the part came): neither
+ * the sender nor the history it sent is to blame, and nothing is taken back. The part is gone; the session
+ * ends as a dropped link does (TRUNCATED, so a receive reconnects by itself and the old phone waits for
+ * it), and the next one fetches the file whole: whole and good, it is kept; whole and bad, the old
+ * phone's copy is damaged and it is left out as such (damagedAtSource). The protocol has no way to ask
+ * for a file again within a session.
+ */
+export function fetchWhole (sha256: string, actual: string): FerryError {
+  return new FerryError(ErrorCode.TRUNCATED,
+    `a media file (${sha256}) did not match once complete (its sha256 is ${actual}), and its first bytes were the part this phone kept from an earlier attempt, ` +
+    'so the fault may be this phone\'s copy or the old phone\'s. Nothing that arrived is taken back: the part is gone, and the transfer reconnects to fetch the file whole ' +
+    '(if the old phone\'s copy is damaged, it is then left out and counted)', { sha256, fetchAgain: true })
+}
+
+/**
  * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
  * of the rest written into the journal's partial files, each finished file checked against its sha256
  * and handed to the store. A part's length is what it has committed (PartFiles.size), so a chunk costs
@@ -309,8 +326,7 @@ export class MediaIntake {
       }
       this.progress.mediaBytes -= m.size
       await this.forget(m.sha256)
-      // A resumed file's first bytes came from this phone's disk: the sender may not be the liar.
-      throw new FerryError(ErrorCode.HASH_MISMATCH, `media ${m.sha256} has sha256 ${actual} with the part this phone kept from an earlier attempt; the part is gone, and the next attempt fetches the file whole`)
+      throw fetchWhole(m.sha256, actual)
     }
     this.fileDone()
     await this.hand(parts.handOff(m.sha256, m.size, m.mime))

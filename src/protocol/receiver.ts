@@ -33,12 +33,18 @@ const log = logger('ferry:receiver')
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
-// sees the link, it throws TRUNCATED only for a Done that comes too early.
+// sees the link, it throws TRUNCATED for a Done that comes too early, and for a file to fetch whole
+// (media-intake.ts fetchWhole), which blames no one and so refuses nothing.
 const REFUSALS = new Set<ErrorCode>([
   ErrorCode.MALFORMED_FRAME, ErrorCode.PROTOCOL, ErrorCode.SELECTION, ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH,
   ErrorCode.HASH_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.DIGEST_MISMATCH, ErrorCode.TOO_LARGE, ErrorCode.TRUNCATED,
   ErrorCode.VERSION
 ])
+
+/** Whether `err` refuses the sender's data, undoing what the transfer wrote since it was last verified. */
+function refuses (err: FerryError): boolean {
+  return REFUSALS.has(err.code) && err.details?.fetchAgain !== true
+}
 
 export type ReceiverState = 'hello' | 'manifest' | 'messages' | 'media' | 'verified' | 'failed'
 
@@ -286,7 +292,7 @@ export class ReceiverMachine {
     if (this.state === 'failed' && this.error !== undefined) return this.error
     this.state = 'failed'
     this.error = storeError(err, 'storing the transfer')
-    const refused = REFUSALS.has(this.error.code)
+    const refused = refuses(this.error)
     log.error('%s: %s %s', refused ? 'refused, undoing what the transfer wrote' : 'failed', this.error.code, this.error.message)
     if (refused) await this.undo()
     return this.error

@@ -1,11 +1,15 @@
-import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Journal, JournalOp, PartFiles } from '../../src/journal/journal.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { NodeJournal } from '../../src/journal/node-journal.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { ferry } from '../../src/wire/codec.js'
+import type { ferry, Frame } from '../../src/wire/codec.js'
 import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
+import { closeJournal, closeJournals, journalOf, runTransfer, type RunResult } from '../helpers/transfer.js'
 
 // A large media file interrupted mid-way resumes from the length its partial file holds, re-sending none
 // of it, and never ends as a file with wrong bytes.
@@ -71,6 +75,9 @@ async function expectWhole (target: SqliteChatStore): Promise<void> {
   expect(records).toEqual([])
 }
 
+/** An export's lines but the media's: what a person reads in the chats. */
+const chatLines = (text: string): string[] => text.trim().split('\n').filter(l => !l.startsWith('{"type":"media"'))
+
 /** The journal a receiver writes to, counting the writes made while it handles a media chunk. */
 class CountingJournal implements Journal {
   inChunk = false
@@ -129,15 +136,16 @@ describe('a media file interrupted mid-way', () => {
     target.close()
   })
 
-  it('never keeps a file whose part grew bytes it was never sent (a disk that lied in a power cut): that session is refused, the next one completes', async () => {
+  it('never keeps a file whose part grew bytes it was never sent (a disk that lied in a power cut): that session ends keeping the chats, the next one brings the file whole', async () => {
     const { target, committed, part } = await interrupted()
     // As the next process finds it.
     await closeJournal(target)
     appendFileSync(part, Buffer.alloc(20_000, 0xee))
     const r = await resume(target)
     expect(r.firstOffset).toBe(committed + 20_000)
-    expect(r.error).toBe('HASH_MISMATCH')
-    // Not blamed on the sender: the bytes at fault were this phone's own.
+    expect(chatLines(await exportText(target))).toEqual(chatLines(sourceExport))
+    // Not blamed on the sender (the bytes at fault were this phone's own): a session to run again.
+    expect(r.error).toBe('TRUNCATED')
     expect(r.message).toContain('the part this phone kept from an earlier attempt')
     expect(target.hasMediaFile(sha)).toBe(false)
     expect(await journalOf(target).parts.list()).toEqual([])
@@ -171,20 +179,104 @@ describe('a media file interrupted mid-way', () => {
     target.close()
   })
 
-  it('never keeps a file whose committed bytes were damaged: that session is refused, the next one completes', async () => {
+  it('never keeps a file whose kept part went bad on this phone\'s disk, and takes back none of the chats for it: the next session brings the file whole', async () => {
     const { target, committed, part } = await interrupted()
     const bytes = readFileSync(part)
     bytes.fill(0, 100, 200)
     writeFileSync(part, bytes)
     const r = await resume(target)
-    expect(r.error).toBe('HASH_MISMATCH')
+    // The chats the person may already have open stay as they came.
+    expect(chatLines(await exportText(target))).toEqual(chatLines(sourceExport))
+    expect(r.error).toBe('TRUNCATED')
     expect(r.message).toContain('the part this phone kept from an earlier attempt')
     expect(target.hasMediaFile(sha)).toBe(false)
     expect(await journalOf(target).parts.list()).toEqual([])
     expect(committed).toBeGreaterThan(200)
     const again = await resume(target)
     expect(again.error).toBeUndefined()
+    expect(again).toMatchObject({ firstOffset: 0, bytes: SIZE })
     await expectWhole(target)
     target.close()
   })
+})
+
+describe('a media file resumed from a part, that the old phone\'s copy no longer matches', () => {
+  const VIDEO = 1_000_000
+
+  /** An old phone with a video, and a new phone whose link to it dropped `chunks` chunks into the video. */
+  async function cutInsideTheVideo (chunks = 20): Promise<{ source: SqliteChatStore, target: SqliteChatStore, video: string, chats: string[] }> {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: 40, mediaSizes: [VIDEO] })
+    const video = [...source.listMedia()][0].sha256
+    const target = openStore()
+    const pipe = memoryPipe()
+    const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
+    const onFrame = receiver.onFrame.bind(receiver)
+    let n = 0
+    receiver.onFrame = async (f, size) => {
+      const out = await onFrame(f, size)
+      if (f.body === 'chunk' && ++n === chunks) pipe.break('link dropped')
+      return out
+    }
+    await Promise.allSettled([runSender(new SenderMachine({ source, options: OPTIONS }), pipe.a), runReceiver(receiver, pipe.b)])
+    expect(receiver.chatsReady).toBe(true)
+    expect(await journalOf(target).parts.size(video)).toBeGreaterThan(0)
+    return { source, target, video, chats: chatLines(await exportText(source)) }
+  }
+
+  /** The session after the cut: it must take back nothing, and leave the part out for the next to fetch whole. */
+  async function resumedSessionKeepsTheChats (source: SqliteChatStore, target: SqliteChatStore, video: string, chats: string[], hear?: (f: Frame) => void): Promise<RunResult> {
+    const r = await runTransfer(source, target, { options: OPTIONS, onReceived: hear })
+    expect(chatLines(await exportText(target))).toEqual(chats)
+    expect(r.receiverError).toMatchObject({ code: 'TRUNCATED', details: { fetchAgain: true, sha256: video } })
+    expect(r.receiverError?.message).toContain('Nothing that arrived is taken back')
+    // Not a lie to refuse: the old phone takes it for a dropped link and waits for the new phone.
+    expect(r.senderError?.code).toBe('TRUNCATED')
+    expect(target.hasMediaFile(video)).toBe(false)
+    expect(await journalOf(target).parts.list()).toEqual([])
+    return r
+  }
+
+  it('keeps every chat that came when the old phone\'s copy went bad past the part, and leaves the video out as damaged there', async () => {
+    const { source, target, video, chats } = await cutInsideTheVideo()
+    const fd = openSync(source.mediaPath(video), 'r+')
+    writeSync(fd, Buffer.alloc(50_000, 7), 0, 50_000, 800_000)
+    closeSync(fd)
+    await resumedSessionKeepsTheChats(source, target, video, chats)
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiverError).toBeUndefined()
+    expect(again.receiver.state).toBe('verified')
+    expect(again.receiver.progress).toMatchObject({ mediaFilesDamaged: 1, mediaFilesReceived: 0 })
+    expect(chatLines(await exportText(target))).toEqual(chats)
+    expect(target.hasMediaFile(video)).toBe(false)
+    expect(await journalOf(target).parts.list()).toEqual([])
+    source.close()
+    target.close()
+  }, 60_000)
+
+  it('keeps every chat that came when the app deletes the video on the old phone as the resumed session sends it, and leaves it out', async () => {
+    const first = await cutInsideTheVideo()
+    const { target, video, chats } = first
+    // The old phone's app started again (it holds no file open), and deletes the video once the
+    // resumed session listed it.
+    first.source.close()
+    const source = openStore(first.source.dir)
+    let deleted = false
+    const resumed = await resumedSessionKeepsTheChats(source, target, video, chats, f => {
+      if (f.body !== 'manifest' || deleted) return
+      rmSync(source.mediaPath(video))
+      deleted = true
+    })
+    // The sender sent the rest of it as zeros.
+    expect(resumed.sender.progress.mediaFilesShort).toBe(1)
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiverError).toBeUndefined()
+    expect(again.receiver.state).toBe('verified')
+    // Gone there now, it is one the old phone lacks: its message came without it.
+    expect(again.receiver.progress.mediaFilesMissing).toBe(1)
+    expect(chatLines(await exportText(target))).toEqual(chats)
+    expect(target.hasMediaFile(video)).toBe(false)
+    source.close()
+    target.close()
+  }, 60_000)
 })
