@@ -41,7 +41,11 @@ export const ErrorCode = {
    * this phone is already receiving (`details.receivingFrom` names the phone): one receive at a time.
    */
   STORE_BUSY: 'STORE_BUSY',
-  /** The link or the file ended before the transfer did; a receive retries it for `retryForMs` first. */
+  /**
+   * The link or the file ended before the transfer did; a receive retries it for `retryForMs` first.
+   * `details.fetchAgain`: the new phone ended the session itself, nothing taken back, as a media file
+   * (`details.sha256`) resumed from a part it kept did not match: the next session fetches it whole.
+   */
   TRUNCATED: 'TRUNCATED',
   /** The other phone reported an error and ended the transfer: `details.peerCode` is its code. */
   PEER_ERROR: 'PEER_ERROR',

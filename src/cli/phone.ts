@@ -231,8 +231,9 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         // isolated) is what the person can act on, so it is said.
         log('interrupted (%s): %s', e.error.code, e.error.message)
         // A phone that refused the code without checking it, cut the pairing or could not be reached is
-        // looked past while the search goes on: the message says so, and why.
-        const line = e.error.details?.unproved === true || e.error.details?.unreachable === true
+        // looked past while the search goes on: the message says so, and why. A session ended to fetch
+        // a file whole (media-intake.ts) says why too: the link did not drop.
+        const line = e.error.details?.unproved === true || e.error.details?.unreachable === true || e.error.details?.fetchAgain === true
           ? e.error.message
           : linked
             ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`

@@ -37,11 +37,12 @@ const OLD_LENGTH_RECORDS = 'p/'
  * phone's copy is damaged and it is left out as such (damagedAtSource). The protocol has no way to ask
  * for a file again within a session.
  */
-export function fetchWhole (sha256: string, actual: string): FerryError {
+function fetchWhole (sha256: string, actual: string): FerryError {
+  log.error('media %s resumed from a kept part has sha256 %s: the part goes, and the file is fetched whole', sha256, actual)
   return new FerryError(ErrorCode.TRUNCATED,
-    `a media file (${sha256}) did not match once complete (its sha256 is ${actual}), and its first bytes were the part this phone kept from an earlier attempt, ` +
-    'so the fault may be this phone\'s copy or the old phone\'s. Nothing that arrived is taken back: the part is gone, and the transfer reconnects to fetch the file whole ' +
-    '(if the old phone\'s copy is damaged, it is then left out and counted)', { sha256, fetchAgain: true })
+    `media file ${sha256} did not match its checksum once complete: its first bytes were the part this phone kept from an earlier attempt, ` +
+    'and either that part or the old phone\'s copy has changed since. Nothing that arrived is taken back: the transfer reconnects to fetch ' +
+    'the file whole, and leaves it out if the old phone\'s copy is damaged', { sha256, fetchAgain: true })
 }
 
 /**
