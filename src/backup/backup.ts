@@ -332,27 +332,40 @@ export async function openRestore (b: OpenedBackup, chats?: string[]): Promise<B
 /** Restores from a source `openRestore` gave, and closes it. */
 export async function restoreFrom (store: HistorySink, journal: Journal, source: BackupSource, o: RestoreOptions = {}): Promise<RestoreResult> {
   try {
-    const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
-    // A restore brings back what the backup holds, what this phone's owner deleted since an earlier
-    // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and
-    // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted). Otherwise
-    // it only adds (ReceiverInit.restoring): the backup may be older than what this phone holds, names,
-    // members and message versions, and than the bases the transfers from that phone recorded.
-    const receiver = new ReceiverMachine({
-      sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true,
-      restoring: true, freeBytes: o.freeBytes
-    })
-    const pipe = memoryPipe()
-    const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)
-    const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])
-    if (r.status === 'rejected') {
-      // A failure of the file itself (damage, truncation) is the sender's: say it as such.
-      const err = s.status === 'rejected' && (s.reason as FerryError).code === ErrorCode.BAD_INPUT ? s.reason : r.reason
-      throw err
+    for (;;) {
+      try {
+        return await restoreOnce(store, journal, source, o)
+      } catch (err) {
+        // A file resumed from a part this phone kept that did not match (media-intake.ts): the part
+        // went, nothing was taken back, and the next session reads the file whole from the backup.
+        if (!isFerryError(err, ErrorCode.TRUNCATED) || err.details?.fetchAgain !== true) throw err
+      }
     }
-    o.onProgress?.(receiver)
-    return { receiver, sender }
   } finally {
     await source.close()
   }
+}
+
+/** One session of a restore, from the backup to the store over an in-memory pipe. */
+async function restoreOnce (store: HistorySink, journal: Journal, source: BackupSource, o: RestoreOptions): Promise<RestoreResult> {
+  const sender = new SenderMachine({ source, agent: 'ferry-backup-file' })
+  // A restore brings back what the backup holds, what this phone's owner deleted since an earlier
+  // transfer from the same phone among it: restoring is how a person gets a deleted chat back, and
+  // --chats names it. A live transfer keeps such deletions (ReceiverInit.restoreDeleted). Otherwise
+  // it only adds (ReceiverInit.restoring): the backup may be older than what this phone holds, names,
+  // members and message versions, and than the bases the transfers from that phone recorded.
+  const receiver = new ReceiverMachine({
+    sink: store, journal, request: o.chats !== undefined ? { conversations: o.chats } : undefined, agent: 'ferry-restore', restoreDeleted: true,
+    restoring: true, freeBytes: o.freeBytes
+  })
+  const pipe = memoryPipe()
+  const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)
+  const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])
+  if (r.status === 'rejected') {
+    // A failure of the file itself (damage, truncation) is the sender's: say it as such.
+    const err = s.status === 'rejected' && (s.reason as FerryError).code === ErrorCode.BAD_INPUT ? s.reason : r.reason
+    throw err
+  }
+  o.onProgress?.(receiver)
+  return { receiver, sender }
 }
