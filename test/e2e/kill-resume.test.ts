@@ -6,6 +6,8 @@
 // transfer lasts a few seconds on any machine and each kill lands where its seeded fraction says; the
 // relay also counts the bytes on the wire, which measures what each kill cost (bytes sent again).
 // Kill points are drawn from FERRY_E2E_SEED (printed below) to reproduce a run.
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   cleanupTempDirs, copyStore, exportStore, inspect, killAll, median, newStorePath, senderReady, startReceiver, startSender,
@@ -303,4 +305,44 @@ describe('kill -9 mid-transfer, restart without the code', () => {
       check(r)
     }, 90_000)
   }
+})
+
+describe('kill -9 inside a video, whose copy on the old phone then goes bad past what came', () => {
+  afterEach(async () => { await killAll() })
+  afterAll(() => cleanupTempDirs())
+
+  it('the restarted receiver keeps every chat, fetches the video again whole and verifies with it left out as damaged', async () => {
+    const VIDEO = 4_000_000
+    const store = copyStore(await killFixture({ messages: 300, textBytes: 200, mediaFiles: 2, mediaBytes: VIDEO }))
+    const target = newStorePath()
+    const sender = startSender(store, { code: '603-2254-7108', extra: ['--timeout', '120', '--max-rate', '1'] })
+    const ready = await senderReady(sender)
+    const receiver = startReceiver(target, { code: '603-2254-7108', peer: ready.addr })
+    await receiver.waitFor('a video under way', e => isProgress(e) && (e.mediaBytes as number) > 1_000_000, 60_000)
+    const mark = sender.events.length
+    expect((await receiver.kill9()).signal).toBe('SIGKILL')
+    await sender.waitEvent('interrupted', 20_000, mark)
+    expect((await inspect(target)).partialMedia).toHaveLength(1)
+    // Both videos go bad on the old phone past the part that came (a bad sector, the app rewriting them).
+    const media = join(store, 'media')
+    for (const d of readdirSync(media).filter(d => /^[0-9a-f]{2}$/.test(d))) {
+      for (const f of readdirSync(join(media, d))) {
+        const fd = openSync(join(media, d, f), 'r+')
+        writeSync(fd, Buffer.alloc(100_000, 7), 0, 100_000, 3_000_000)
+        closeSync(fd)
+      }
+    }
+    const again = startReceiver(target, { name: 'receiver (restarted)' })
+    const exit = await again.waitExit(90_000)
+    const report = await inspect(target)
+    expect(report.stats.messages, again.describe()).toBe(300)
+    expect(exit.code, again.describe()).toBe(0)
+    // It said why it reconnected, in words, and counted both videos as the old phone's damaged copies.
+    const refetch = again.all('interrupted').find(e => e.code === 'TRUNCATED' && String(e.message).includes('the part this phone kept from an earlier attempt'))
+    expect(refetch, again.describe()).toBeDefined()
+    expect((again.all('verified')[0].stats as { mediaFilesDamaged: number }).mediaFilesDamaged).toBe(2)
+    expect(report.stats.mediaPresent).toBe(0)
+    expect(report.partialMedia).toEqual([])
+    expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
+  }, 240_000)
 })
