@@ -705,7 +705,8 @@ export class SenderMachine {
    * A file on this phone shorter than its record (cut short by a crash or a full disk, or gone: the app
    * deleted it since its record was read): its missing tail
    * goes as zeros. The receiver then finds a file that is not its sha256 and leaves it out as damaged,
-   * as it does any damaged copy; stopping here instead would keep the whole history from moving.
+   * as it does any damaged copy (one it resumed from a part it kept, once it has fetched it whole in its
+   * next session); stopping here instead would keep the whole history from moving.
    */
   private padShortFile (sha256: string, size: number, offset: number, data: Uint8Array, into: Uint8Array): Uint8Array {
     if (this.shortFile !== sha256) {
