@@ -8,6 +8,7 @@ import { againstStore } from './against-store.js'
 import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
+import { dropReadBackBases, ReadBackBases } from './read-back-bases.js'
 import { batchLanded, freshCounts, type TransferCounts } from './transfer-counts.js'
 import type { StillAsWritten } from './still-as-written.js'
 
@@ -197,12 +198,12 @@ export class TransferLog {
       }
       if (r.restore === true && r.state !== 'refused') {
         log('keeping what unverified restore %s wrote before %s', r.transferId, tid)
-        await this.journal.write([{ prefix: entryPrefix(r.transferId) }, { key: RECORDS + r.transferId }])
+        await this.journal.write([{ prefix: entryPrefix(r.transferId) }, dropReadBackBases(r.transferId), { key: RECORDS + r.transferId }])
         continue
       }
       log('undoing unverified transfer %s before %s', r.transferId, tid)
       await this.undo(r, sink)
-      await this.journal.write([{ key: RECORDS + r.transferId }])
+      await this.journal.write([dropReadBackBases(r.transferId), { key: RECORDS + r.transferId }])
     }
   }
 
@@ -230,6 +231,11 @@ export class TransferLog {
     const ops = [{ key: RECORDS + rec.transferId, value: jsonValue(rec) }]
     if (entry !== undefined) ops.unshift({ key: entryKey(rec.transferId, rec.seq - 1), value: entry })
     await this.journal.write(ops)
+  }
+
+  /** What the transfer's read-backs read, the base its later sessions keep this phone's changes by. */
+  readBackBases (rec: TransferRecord): ReadBackBases {
+    return new ReadBackBases(this.journal, rec.transferId)
   }
 
   /** Logs a batch before it is written. */
@@ -303,6 +309,7 @@ export class TransferLog {
     const last: VerifiedOutcome = { ...outcome, transferId: rec.transferId, verifiedAt: rec.verifiedAt }
     await this.journal.write([
       { prefix: entryPrefix(rec.transferId) },
+      dropReadBackBases(rec.transferId),
       { key: RECORDS + rec.transferId, value: jsonValue(rec) },
       { key: LAST_VERIFIED, value: jsonValue(last) },
       ...also
@@ -345,7 +352,8 @@ export class TransferLog {
     if (rec.counts !== undefined) rec.counts = { ...rec.counts, messagesWritten: 0, unsettledSeq: rec.seq }
     rec.sessionSeq = rec.seq
     rec.updatedAt = Date.now()
-    await this.save(rec)
+    // What its read-backs read was taken back too: the next session brings it again (read-back-bases.ts).
+    await this.journal.write([dropReadBackBases(rec.transferId), { key: RECORDS + rec.transferId, value: jsonValue(rec) }])
   }
 
   /**

@@ -24,12 +24,15 @@ import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
 import { ownVersionKey, Verification } from './verification.js'
+import { MessageBase } from './message-base.js'
 import { stillAsWritten, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
 import { transferTotals, type TransferTotals } from './transfer-totals.js'
 
 const log = logger('ferry:receiver')
+/** About how many bytes of read-back bases go into one journal write: many small chats share one. */
+const READ_BACK_WRITE_BYTES = 1 << 20
 
 // Refusals of the sender's data, as opposed to the store or the peer giving up: a refusal undoes what the
 // transfer wrote since it was last verified. TRUNCATED thrown here is a refusal too: the machine never
@@ -177,6 +180,13 @@ export class ReceiverMachine {
    * resumes after a crash is sent those messages again (their leaves differ) and decides again.
    */
   private readonly ownVersions = new Map<string, Uint8Array>()
+  /**
+   * The old phone's encodings of the messages this session kept out, deleted here since a base held
+   * them (verification digests them in their place). Like ownVersions, decided again by a later session.
+   */
+  private readonly leftOut = new Map<string, Uint8Array>()
+  /** The base of the conversation whose messages are coming (message-base.ts), loaded with its first. */
+  private messageBase?: { conversation: string, base: MessageBase }
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
   /** Settles what this phone holds of the manifest's conversations, and so what is to come; once a manifest came. */
@@ -610,24 +620,42 @@ export class ReceiverMachine {
       write.push(messages[i])
       if (encoded !== undefined) writeEncoded.push(encoded[i])
     }
+    let leftOut = 0
     for (const { inc, from, to } of runs) {
       // Into a conversation this phone holds nothing of (a new phone's), everything is new: no lookups.
       const stored = inc.occupied ? new Map((await this.sink.findMessages(inc.conversation.id, messages.slice(from, to).map(m => m.id))).map(s => [s.id, s])) : undefined
+      const base = inc.occupied ? await this.messageBaseOf(inc.conversation.id) : undefined
       for (let i = from; i < to; i++) {
         const m = messages[i]
         const prior = stored?.get(m.id)
         const theirs = encodedMessage(m)
-        if (prior === undefined) { items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(theirs) }); take(i); continue }
+        const digest = writtenDigest(theirs)
+        // Unchanged on the old phone since a base took it: whatever this phone did to it is its person's.
+        const since = base?.unchangedSince(digest)
+        if (prior === undefined) {
+          if (since !== undefined && !this.restoreDeleted) {
+            // Deleted here: it stays deleted. Logged as held, read back as the old phone's (verification).
+            items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: digest })
+            this.leftOut.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
+            inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + 1
+            this.progress.messagesLeftDeleted++
+            leftOut++
+            continue
+          }
+          items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: digest }); take(i); continue
+        }
         const mine = encodedMessage(prior)
-        if (equalBytes(mine, theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) }); continue }
-        if (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m)) {
+        if (equalBytes(mine, theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: digest }); continue }
+        const own = since !== undefined && prior.ts === m.ts
+        if (own || (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m))) {
           // Nothing written, so nothing to undo: logged as held, which verification reads back.
           items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) })
           this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
-          this.progress.messagesKept++
+          // One this very transfer brought (its read-back took it) is counted where it was brought.
+          if (since !== 'transfer') this.progress.messagesKept++
           continue
         }
-        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior, written: writtenDigest(theirs) })
+        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior, written: digest })
         take(i)
       }
     }
@@ -638,10 +666,20 @@ export class ReceiverMachine {
       const records = this.intake?.leavesDeleted === true ? await this.claimLeftDeleted(write) : undefined
       if (write.length > 0) await this.sink.commit(encoded === undefined ? { messages: write, media: records } : { messages: write, encoded: writeEncoded, media: records })
       this.progress.messages += messages.length
-      this.progress.messagesReceived += messages.length
+      // One left deleted counts in `messages` (the total is reached), not as received.
+      this.progress.messagesReceived += messages.length - leftOut
       this.checkChatsReady()
     }
     return this.processed(size)
+  }
+
+  /** The base of `conversation`'s messages, read when its first message comes and dropped at the next's. */
+  private async messageBaseOf (conversation: string): Promise<MessageBase> {
+    if (this.messageBase?.conversation !== conversation) {
+      this.messageBase = undefined // the last conversation's goes before this one's is read
+      this.messageBase = { conversation, base: await MessageBase.load(this.log.readBackBases(this.transfer as TransferRecord), conversation) }
+    }
+    return this.messageBase.base
   }
 
   /** The records of the files left deleted that `messages` refer to, logged to be undone; undefined for none. */
@@ -694,13 +732,25 @@ export class ReceiverMachine {
       this.verification = this.newVerification(e)
       this.receivedAtReadBack = this.progress.messagesReceived
       this.onReadingBack?.()
-      await this.verification.readBackAll(e.conversations)
+      // What it read is the base the transfer's later sessions keep the person's changes by (message-base.ts):
+      // in the journal before the chats are said to be ready, so that a kill from then on keeps it.
+      const bases = this.log.readBackBases(this.transfer as TransferRecord)
+      let ops: JournalOp[] = []
+      let bytes = 0
+      await this.verification.readBackAll(e.conversations, async (id, digests) => {
+        ops.push(...await bases.record(id, digests))
+        if ((bytes += digests.size * 8) < READ_BACK_WRITE_BYTES) return
+        await this.journal.write(ops)
+        ops = []
+        bytes = 0
+      })
+      if (ops.length > 0) await this.journal.write(ops)
     }
     this.onChatsReady?.()
   }
 
   private newVerification (e: Expected): Verification {
-    return new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions)
+    return new Verification(this.sink, e.selection, () => this.log.sessionItems(this.transfer as TransferRecord), this.ownVersions, this.leftOut)
   }
 
   private async onFragment (f: ferry.MessageFragment, size: number): Promise<EncodedFrame[]> {

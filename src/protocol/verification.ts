@@ -12,6 +12,8 @@ import { PAGE, pagesThrough, selectedPages } from './manifest.js'
 import type { ListedItem } from './plan.js'
 import { ListedKeys, WrittenKeys, type Keys } from './read-back-keys.js'
 import { storedEncodings, type StoredEncodings } from './stored-encodings.js'
+import { MessageDigests } from '../journal/message-digests.js'
+import { writtenDigest } from './written-digest.js'
 
 // Verification by read-back: once the sender says it is done, the receiver recomputes each
 // conversation's digest from what its store reads back, never from the frames it received, and compares
@@ -83,6 +85,8 @@ interface ReadRoot {
 
 export class Verification {
   private readonly stored: StoredEncodings
+  /** While readBackAll reads: takes the digest of each message's encoding as read. */
+  private collecting?: (digest: Uint8Array) => void
   /** The roots readBackAll read, by conversation. */
   private early?: Map<string, ReadRoot>
   /** The old phone's leaf digests of each verified conversation, in order: the next transfer's base. */
@@ -96,7 +100,12 @@ export class Verification {
     private readonly sink: HistorySink,
     private readonly selection: Selection,
     private readonly sessionItems: () => AsyncIterable<Iterable<LogItem>>,
-    private readonly ownVersions: OwnVersions = new Map()
+    private readonly ownVersions: OwnVersions = new Map(),
+    /**
+     * The old phone's encodings of the messages this session kept out because this phone's owner deleted
+     * them (a base held their digest, unchanged there since), by `ownVersionKey`: digested in their place.
+     */
+    private readonly leftOut: OwnVersions = new Map()
   ) {
     this.stored = storedEncodings(sink)
   }
@@ -105,10 +114,16 @@ export class Verification {
    * How a read-back message of `conversation` is digested: as stored, or, where this phone kept its own
    * version, as the old phone sent it. `substituted` says whether that happened.
    */
-  private encodingIn (conversation: string): { encodingOf: (m: MessagePosition) => Uint8Array, substituted: () => boolean } {
+  private encodingIn (conversation: string): { encodingOf: (m: MessagePosition) => Uint8Array, leftOut: (m: MessagePosition) => Uint8Array | undefined, substituted: () => boolean } {
     const { encodingOf } = this.stored
-    if (this.ownVersions.size === 0) return { encodingOf, substituted: () => false }
     let any = false
+    const leftOut = (m: MessagePosition): Uint8Array | undefined => {
+      if (this.leftOut.size === 0) return undefined
+      const theirs = this.leftOut.get(ownVersionKey(conversation, m))
+      if (theirs !== undefined) any = true
+      return theirs
+    }
+    if (this.ownVersions.size === 0) return { encodingOf, leftOut, substituted: () => any }
     return {
       encodingOf: m => {
         const theirs = this.ownVersions.get(ownVersionKey(conversation, m))
@@ -116,6 +131,7 @@ export class Verification {
         any = true
         return theirs
       },
+      leftOut,
       substituted: () => any
     }
   }
@@ -127,13 +143,23 @@ export class Verification {
    * transfer. A conversation whose read-back cannot match (a message of it changed or gone before then)
    * is left to verify(), which reads it again and explains the mismatch.
    */
-  async readBackAll (chats: ChatReceived[]): Promise<void> {
+  async readBackAll (chats: ChatReceived[], onRead?: (conversation: string, digests: MessageDigests) => Promise<void>): Promise<void> {
     const early = new Map<string, ReadRoot>()
     let log: WrittenKeys | undefined
     const written = (): WrittenKeys => (log ??= new WrittenKeys(this.sessionItems()))
     for (const inc of chats) {
       try {
-        const read = await this.readRoot(inc, written)
+        const collector = onRead === undefined ? undefined : MessageDigests.collector()
+        this.collecting = collector?.add
+        let read: ReadRoot
+        try {
+          read = await this.readRoot(inc, written)
+        } finally {
+          this.collecting = undefined
+        }
+        // What was read is the old phone's version of each message (a kept one digested as its): the
+        // base this transfer's later sessions keep what the person does from now on by.
+        if (collector !== undefined) await (onRead as NonNullable<typeof onRead>)(inc.conversation.id, collector.done())
         // Held until Done while the media go on: only what verify() needs. The leaves cut of the store
         // describe it as it is, whatever Done says, so they are kept now (a write since drops them).
         if (read.cutter !== undefined && !read.substituted) await read.cutter.keep()
@@ -311,7 +337,19 @@ export class Verification {
     keys: Keys | undefined, take: (m: MessagePosition, encoded: Uint8Array) => void, expect = PAGE): Promise<boolean> {
     let n = 0
     const { pages } = this.stored
-    const { encodingOf, substituted } = this.encodingIn(inc.conversation.id)
+    const { encodingOf, leftOut, substituted } = this.encodingIn(inc.conversation.id)
+    const collecting = this.collecting
+    // One kept out, or kept as this phone's, was not brought by this transfer: the read-back's base is
+    // only of what it brought (read-back-bases.ts), and those are decided again by their own rule.
+    const notBrought = take
+    if (collecting !== undefined) {
+      const conversation = inc.conversation.id
+      const own = this.ownVersions.size === 0 ? undefined : this.ownVersions
+      take = (m, enc) => {
+        if (own === undefined || !own.has(ownVersionKey(conversation, m))) collecting(writtenDigest(enc))
+        notBrought(m, enc)
+      }
+    }
     const stored = last === undefined ? selectedPages(pages, inc.conversation.id, this.selection, after, PAGE, keys === undefined) : this.through(inc.conversation.id, after, last, expect)
     if (keys === undefined) {
       for await (const page of stored) {
@@ -321,8 +359,21 @@ export class Verification {
       return substituted()
     }
     let key = await keys.next()
+    // A key this phone keeps out (deleted here) is digested as the old phone's, where it would stand.
+    const keptOut = async (before?: MessagePosition): Promise<void> => {
+      for (;;) {
+        if (key === undefined || (before !== undefined && comparePositions(before, key) <= 0)) return
+        const theirs = leftOut(key)
+        if (theirs === undefined) return
+        notBrought(key, theirs)
+        const k = keys.next()
+        key = k instanceof Promise ? await k : k
+      }
+    }
     reading: for await (const page of stored) {
       for (const m of page) {
+        if (key === undefined) break reading
+        if (comparePositions(m, key) > 0) await keptOut(m)
         if (key === undefined) break reading
         const c = comparePositions(m, key)
         if (c < 0) continue // the phone's own message, not the sender's
@@ -333,6 +384,7 @@ export class Verification {
         if (++n % SLICE === 0) await breathe()
       }
     }
+    await keptOut()
     if (key !== undefined) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `conversation ${inc.conversation.id}: message ${key.id} is not on this phone after it was stored`, { conversation: inc.conversation.id })
     }

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { Message } from '../../src/store/model.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
+
+// From chats-ready on the new phone is its person's (docs/architecture.md): every message was read back,
+// and a read mark, an edit or a deletion made while the media go on is theirs. When the link drops during
+// the media, the resumed session is sent again the leaves those changes touched; the old phone's
+// unchanged version must not undo them, and the stats must count each message once.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+const stored = (s: SqliteChatStore, c: string, id: string): Message | undefined => [...s.listMessages({ conversations: [c] })].find(m => m.id === id)
+
+async function oldPhone (): Promise<SqliteChatStore> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 200, mediaSizes: [2_000_000, 2_000_000] })
+  return source
+}
+
+/** One session that reaches the media, where `change` runs (the chats are ready) and the link drops. */
+async function cutAtFirstChunk (source: SqliteChatStore, target: SqliteChatStore, change: () => void): Promise<ReceiverMachine> {
+  const pipe = memoryPipe()
+  const sender = new SenderMachine({ source, options: OPTIONS })
+  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
+  const onFrame = receiver.onFrame.bind(receiver)
+  let cut = false
+  receiver.onFrame = async (f, size) => {
+    if (f.body === 'chunk' && !cut) {
+      cut = true
+      expect(receiver.chatsReady).toBe(true)
+      change()
+      pipe.break('link dropped')
+    }
+    return await onFrame(f, size)
+  }
+  await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  expect(receiver.state).not.toBe('verified')
+  return receiver
+}
+
+describe('what the person does once the chats are ready survives a resume', () => {
+  it('a message marked read stays read when the link drops during the media', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const read = { ...(stored(source, 'c0', 'm5') as Message), status: 'read' as const }
+    expect((stored(source, 'c0', 'm5') as Message).status).not.toBe('read')
+    await cutAtFirstChunk(source, target, () => target.putMessages([read]))
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiverError).toBeUndefined()
+    expect(again.receiver.state).toBe('verified')
+    expect(stored(target, 'c0', 'm5')).toEqual(read)
+    // Brought by this transfer once, not kept as if changed before it.
+    expect(again.receiver.totals?.messagesReceived).toBe(600)
+  })
+
+  it('messages deleted stay deleted, are counted once, and the chat lists what it holds', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    await cutAtFirstChunk(source, target, () => { for (let i = 0; i < 50; i++) target.deleteMessage('c0', `m${i}`) })
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiverError).toBeUndefined()
+    expect(again.receiver.state).toBe('verified')
+    for (let i = 0; i < 50; i++) expect(stored(target, 'c0', `m${i}`)).toBeUndefined()
+    expect(stored(target, 'c0', 'm50')).toBeDefined()
+    expect(again.receiver.totals?.messagesReceived).toBe(600)
+    expect(again.receiver.progress.messagesLeftDeleted).toBe(50)
+    expect(again.receiver.summary?.find(c => c.id === 'c0')?.messages).toBe(150)
+  })
+
+  it('an edit made here is kept and counted once', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const edited = { ...(stored(source, 'c2', 'm7') as Message), text: 'edited on the new phone', editedAt: 1_950_000_000_000 }
+    await cutAtFirstChunk(source, target, () => target.putMessages([edited]))
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiver.state).toBe('verified')
+    expect(stored(target, 'c2', 'm7')).toEqual(edited)
+    expect(again.receiver.totals?.messagesReceived).toBe(600)
+  })
+
+  it('the receiver killed between the read-back and the media keeps what it read back', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const read = { ...(stored(source, 'c2', 'm150') as Message), status: 'read' as const }
+    await cutAtFirstChunk(source, target, () => { target.putMessages([read]); target.deleteMessage('c2', 'm151') })
+    // Nothing of the first session's machine lives on: only the store and the journal on disk.
+    await closeJournal(target)
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiver.state).toBe('verified')
+    expect(stored(target, 'c2', 'm150')).toEqual(read)
+    expect(stored(target, 'c2', 'm151')).toBeUndefined()
+  })
+
+  it('a message the old phone changed since the read-back comes as it is there', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const edited = { ...(stored(source, 'c0', 'm9') as Message), text: 'edited on the old phone', editedAt: 1_950_000_000_000 }
+    await cutAtFirstChunk(source, target, () => { target.deleteMessage('c0', 'm9'); source.putMessages([edited]) })
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiver.state).toBe('verified')
+    expect(stored(target, 'c0', 'm9')).toEqual(edited)
+  })
+
+  it('restoreDeleted brings back what was deleted after the chats were ready', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    await cutAtFirstChunk(source, target, () => target.deleteMessage('c0', 'm5'))
+    const again = await runTransfer(source, target, { options: OPTIONS, restoreDeleted: true })
+    expect(again.receiver.state).toBe('verified')
+    expect(stored(target, 'c0', 'm5')).toEqual(stored(source, 'c0', 'm5'))
+  })
+})
