@@ -64,8 +64,9 @@ export interface TransferStats {
    */
   mediaFilesMissing?: number
   /**
-   * The receiver: messages this phone recalled, or edited later than the old phone's copy. They stay as
-   * they are here (counted in messagesSent too).
+   * The receiver: messages this phone recalled, or edited later than the old phone's copy, or changed
+   * otherwise (a read mark) since the last transfer from the old phone, which did not change them. They
+   * stay as they are here (counted in messagesSent too).
    */
   messagesKept?: number
   /**

@@ -1,4 +1,5 @@
 import type { MessageDigests } from '../journal/message-digests.js'
+import type { MessageBases } from '../journal/message-bases.js'
 import type { ReadBackBases } from '../journal/read-back-bases.js'
 
 // Whether the old phone changed a message since a base took it: the per-message half of the three-way
@@ -9,19 +10,23 @@ import type { ReadBackBases } from '../journal/read-back-bases.js'
 // this phone's version stands: a read mark, an edit, or its absence (deleted here, it stays deleted).
 // Only a message the old phone changed since (its digest new) is taken, as own-versions.ts decides.
 
-/** Which base holds the message as the old phone sends it: this transfer's read-back (it brought it), or none. */
-export type UnchangedSince = 'transfer' | undefined
+/**
+ * Which base holds the message as the old phone sends it: this transfer's read-back (this transfer
+ * brought it), the last verified transfer's, or none.
+ */
+export type UnchangedSince = 'transfer' | 'verified' | undefined
 
 /** The bases of one conversation, read when its first message comes. */
 export class MessageBase {
-  private constructor (private readonly readBack: MessageDigests) {}
+  private constructor (private readonly readBack: MessageDigests, private readonly verified: MessageDigests) {}
 
-  static async load (readBacks: ReadBackBases, conversation: string): Promise<MessageBase> {
-    return new MessageBase(await readBacks.of(conversation))
+  static async load (readBacks: ReadBackBases, verified: MessageBases, conversation: string): Promise<MessageBase> {
+    return new MessageBase(await readBacks.of(conversation), await verified.of(conversation))
   }
 
   /** Where the old phone's message, of digest `digest` (writtenDigest of its encoding), is unchanged since. */
   unchangedSince (digest: Uint8Array): UnchangedSince {
-    return this.readBack.has(digest) ? 'transfer' : undefined
+    if (this.readBack.has(digest)) return 'transfer'
+    return this.verified.has(digest) ? 'verified' : undefined
   }
 }

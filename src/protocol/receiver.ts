@@ -25,6 +25,7 @@ import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
 import { ownVersionKey, Verification } from './verification.js'
 import { MessageBase } from './message-base.js'
+import { MessageBases } from '../journal/message-bases.js'
 import { stillAsWritten, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
 import { askedFor, Reconciliation } from './reconciliation.js'
@@ -79,8 +80,9 @@ export interface ReceiverProgress {
    */
   mediaFilesMissing: number
   /**
-   * Messages this phone changed after the old phone's version (recalled here, or edited here later):
-   * kept as they are here (own-versions.ts). Counted in messagesReceived too.
+   * Messages this phone changed after the old phone's version (recalled here, or edited here later, or
+   * changed here since a base took the old phone's unchanged version: message-base.ts): kept as they are
+   * here (own-versions.ts). Counted in messagesReceived too.
    */
   messagesKept: number
   /**
@@ -90,8 +92,9 @@ export interface ReceiverProgress {
   namesKept: number
   /**
    * Messages of the old phone's this phone's owner deleted since the last transfer from it, in leaves the
-   * old phone did not change since: they stay deleted (about: a leaf's count less what this phone holds
-   * in its range, which counts as held). Counted in `messages`, so the total is reached, not in
+   * old phone did not change since (about: a leaf's count less what this phone holds in its range, which
+   * counts as held), or, in a leaf it changed, that it did not change since (message-base.ts): they stay
+   * deleted. Counted in `messages`, so the total is reached, not in
    * messagesReceived or messagesHeld.
    */
   messagesLeftDeleted: number
@@ -185,6 +188,8 @@ export class ReceiverMachine {
    * them (verification digests them in their place). Like ownVersions, decided again by a later session.
    */
   private readonly leftOut = new Map<string, Uint8Array>()
+  /** What the verified transfers from the same old phone carried, message by message (message-bases.ts). */
+  private messageBases?: MessageBases
   /** The base of the conversation whose messages are coming (message-base.ts), loaded with its first. */
   private messageBase?: { conversation: string, base: MessageBase }
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
@@ -396,6 +401,7 @@ export class ReceiverMachine {
     // a message it sends refers to it (an older one sends them all, and they are taken).
     this.generation = await BaseGeneration.check(this.journal, this.sink.generations, expected.sourceId, this.sink.historyId)
     this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
+    this.messageBases = MessageBases.forPair(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     const declines = expected.plansBases && !this.restoreDeleted
     const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, declines ? this.mediaBase : undefined)
     if (leftDeleted !== undefined) {
@@ -677,7 +683,7 @@ export class ReceiverMachine {
   private async messageBaseOf (conversation: string): Promise<MessageBase> {
     if (this.messageBase?.conversation !== conversation) {
       this.messageBase = undefined // the last conversation's goes before this one's is read
-      this.messageBase = { conversation, base: await MessageBase.load(this.log.readBackBases(this.transfer as TransferRecord), conversation) }
+      this.messageBase = { conversation, base: await MessageBase.load(this.log.readBackBases(this.transfer as TransferRecord), this.messageBases as MessageBases, conversation) }
     }
     return this.messageBase.base
   }
@@ -799,6 +805,19 @@ export class ReceiverMachine {
     return (this.mediaBase as MediaBase).record(intake.carried(), whole)
   }
 
+  /**
+   * What this transfer's read-backs read joins the message bases (message-bases.ts), one conversation at
+   * a time: only the packed digests are held for the journal's write.
+   */
+  private async messageBaseOps (e: Expected): Promise<JournalOp[]> {
+    const bases = this.messageBases as MessageBases
+    const readBacks = this.log.readBackBases(this.transfer as TransferRecord)
+    this.messageBase = undefined
+    const ops = bases.dropStale()
+    for (const inc of e.conversations) ops.push(...await bases.record(inc.conversation.id, await readBacks.of(inc.conversation.id)))
+    return ops
+  }
+
   private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
     this.expect('messages', 'media')
     const e = this.expected as Expected
@@ -847,7 +866,7 @@ export class ReceiverMachine {
       totalMediaBytes: p.totalMediaBytes,
       ...totals,
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
-    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.mediaBaseOps(e, intake), ...generation])
+    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...await this.messageBaseOps(e), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
     log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
       totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, p.mediaFilesMissing, transfer.sessions)
