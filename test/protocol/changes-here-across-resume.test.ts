@@ -5,6 +5,7 @@ import { runReceiver, runSender } from '../../src/protocol/session.js'
 import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { READ_BACK_BASES } from '../../src/journal/read-back-bases.js'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
 
@@ -116,5 +117,16 @@ describe('what the person does once the chats are ready survives a resume', () =
     const again = await runTransfer(source, target, { options: OPTIONS, restoreDeleted: true })
     expect(again.receiver.state).toBe('verified')
     expect(stored(target, 'c0', 'm5')).toEqual(stored(source, 'c0', 'm5'))
+  })
+
+  it('what a transfer read back leaves the journal once it is verified', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    const keys = async (): Promise<number> => { let n = 0; for await (const _ of journalOf(target).list(READ_BACK_BASES)) n++; return n }
+    await cutAtFirstChunk(source, target, () => {})
+    expect(await keys()).toBeGreaterThan(0)
+    const again = await runTransfer(source, target, { options: OPTIONS })
+    expect(again.receiver.state).toBe('verified')
+    expect(await keys()).toBe(0)
   })
 })
