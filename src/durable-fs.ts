@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { ErrorCode, FerryError } from './errors.js'
 import { fsError } from './fs-errors.js'
@@ -17,6 +17,29 @@ export function refuseDirectory (path: string, option: string, name: string): vo
   if (isDirectory) {
     throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is a directory: name the file to write, like ${join(path, name)}`)
   }
+}
+
+/**
+ * Refuses a FILE that is not a file on disk: the rename that ends the write replaces whatever entry is
+ * at FILE, so a device, a pipe or a socket there (/dev/null, a FIFO), a link to one, or a name in /dev
+ * or /proc (/dev/stdout, whose link leads to a file only while stdout is redirected to one) would be
+ * swapped for a plain file holding the history, and what the person meant gets nothing. `tail` says
+ * what to do instead.
+ */
+export function refuseSpecialFile (path: string, option: string, tail: string): void {
+  let st, target
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false })
+    if (st === undefined) return
+    target = st.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : st
+  } catch (err) {
+    throw fsError(err, `${option} ${path}`, path)
+  }
+  const folder = realPathOf(dirname(resolve(path)))
+  const what = target !== undefined && !target.isFile() && !target.isDirectory()
+    ? (st.isSymbolicLink() ? 'a link to a device, a pipe or a socket' : 'a device, a pipe or a socket')
+    : ['/dev', '/proc'].some(d => folder === d || folder.startsWith(`${d}/`)) ? 'a name in /dev or /proc, like /dev/stdout' : undefined
+  if (what !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is not a regular file (${what}): ${tail}`, { path })
 }
 
 /**

@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
-import { fsyncDir, refuseDirectory } from '../durable-fs.js'
+import { fsyncDir, refuseDirectory, refuseSpecialFile } from '../durable-fs.js'
 import { refuseUnknownChats } from '../protocol/selection-check.js'
 import { createPrivateFile } from '../private-files.js'
 import type { HistorySink, HistorySource } from '../store/history.js'
@@ -115,7 +115,8 @@ function missingMedia (sender: FileSender): number {
  * Refuses a `path` whose replacement would lose something that is not a backup: the rename that ends a
  * backup replaces whatever is there. An older backup (or an empty file, or a symlink, of which only the
  * link goes) is the file's to replace; a file with other content is someone's data, most likely named
- * by mistake, and a device or a pipe (/dev/stdout, a FIFO) would be swapped for a plain file.
+ * by mistake, and a device or a pipe (/dev/stdout, a FIFO), or a link to one, would be swapped for a
+ * plain file.
  */
 export function refuseToReplace (path: string, option: string): void {
   let st
@@ -124,10 +125,10 @@ export function refuseToReplace (path: string, option: string): void {
   } catch (err) {
     throw fsError(err, `${option} ${path}`, path)
   }
+  const onDisk = 'a backup is written to a file on disk; name one'
+  refuseSpecialFile(path, option, onDisk)
   if (st === undefined || st.isSymbolicLink()) return
-  if (!st.isFile()) {
-    throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is not a regular file (a device, a pipe or a socket): a backup is written to a file on disk; name one`, { path })
-  }
+  if (!st.isFile()) throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is not a regular file: ${onDisk}`, { path })
   if (st.size === 0 || startsWithMagic(path)) return
   throw new FerryError(ErrorCode.BAD_INPUT,
     `${option} ${path} already exists and is not a Ferry backup: a backup replaces only an older backup, never other data; move that file away or name another one`, { path })

@@ -7,7 +7,7 @@ import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
-import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
+import { refuseDirectory, refuseInsideStore, refuseSpecialFile } from '../durable-fs.js'
 import { fsError, makeFolders } from '../fs-errors.js'
 import { holdAfterMediaCopy } from './test-hold.js'
 
@@ -24,7 +24,8 @@ when it started, consistently.
 
 Options:
   -s, --store DIR   the store to read
-  -o, --out FILE    write to FILE (replaced only once the export is complete; default: stdout);
+  -o, --out FILE    write to FILE, a file on disk (replaced only once the export is complete; a
+                    pipe or a device is refused; default: stdout);
                     the folders it is in are made when missing, and taken away again (only
                     those it made) should the export fail or be stopped
   --media DIR       also copy the media files into DIR and give each media line a "path"
@@ -58,7 +59,10 @@ Examples:
     const mediaDir = optionalString(args, 'media')
     if (out === '') throw new FerryError(ErrorCode.BAD_INPUT, '--out wants a file name (leave it out to write to stdout)')
     if (mediaDir === '') throw new FerryError(ErrorCode.BAD_INPUT, '--media wants a folder name')
-    if (out !== undefined) refuseInsideStore(out, '--out', storeDir, 'file')
+    if (out !== undefined) {
+      refuseInsideStore(out, '--out', storeDir, 'file')
+      refuseSpecialFile(out, '--out', 'the export is written to a file on disk, which it replaces; leave --out out to write to standard output')
+    }
     if (mediaDir !== undefined) refuseInsideStore(mediaDir, '--media', storeDir, 'folder')
     // Read-only: one consistent snapshot, even while a transfer writes the store.
     const store = SqliteChatStore.open(storeDir, { readOnly: true })

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -84,6 +85,33 @@ describe('a file where a folder of the path should be', () => {
     const b = ferry('backup', '--store', store, '--out', join(file, 'x.ferrybak'), '--no-password')
     expect(b.stderr).toBe(`ferry: --out ${join(file, 'x.ferrybak')}: ${file} is a file, not a folder [BAD_INPUT]\n`)
     expect(b.status).toBe(2)
+  })
+})
+
+describe('an --out that is not a file on disk', () => {
+  // The write ends with a rename over FILE, which would swap a pipe, a device, or a link to one (what
+  // /dev/stdout is) for a plain file holding the history: the pipe's reader gets nothing, and the name
+  // stops being what it was. A person who means standard output leaves --out out.
+  it('export and backup refuse a FIFO, a link to one and a link to standard output, leaving each as it was', () => {
+    const fifo = join(dir, 'out-pipe')
+    execFileSync('mkfifo', [fifo])
+    const toFifo = join(dir, 'link-to-pipe')
+    symlinkSync(fifo, toFifo)
+    const toStdout = join(dir, 'link-to-stdout')
+    symlinkSync('/proc/self/fd/1', toStdout)
+    const cases = [[fifo, 'a device, a pipe or a socket'], [toFifo, 'a link to a device, a pipe or a socket'], [toStdout, 'a link to a device, a pipe or a socket']]
+    for (const [out, what] of cases) {
+      const e = ferry('export', '--store', store, '--out', out)
+      expect(e.stderr).toBe(`ferry: --out ${out} is not a regular file (${what}): the export is written to a file on disk, which it replaces; leave --out out to write to standard output [BAD_INPUT]\n`)
+      expect(e.status).toBe(2)
+      const b = ferry('backup', '--store', store, '--out', out, '--no-password')
+      expect(b.stderr).toBe(`ferry: --out ${out} is not a regular file (${what}): a backup is written to a file on disk; name one [BAD_INPUT]\n`)
+      expect(b.status).toBe(2)
+    }
+    expect(lstatSync(fifo).isFIFO()).toBe(true)
+    expect(readlinkSync(toFifo)).toBe(fifo)
+    expect(readlinkSync(toStdout)).toBe('/proc/self/fd/1')
+    expect(readdirSync(dir).filter(f => f.includes('.tmp') || f.endsWith('.partial'))).toEqual([])
   })
 })
 
