@@ -19,7 +19,7 @@ import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js'
 import { MAX_FRAME_BYTES } from '../../src/wire/framing.js'
 import {
-  cleanupTempDirs, copyStore, exportStore, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender
+  cleanupTempDirs, copyStore, exportStore, ferryOk, inspect, killAll, newStorePath, seedStore, senderReady, startReceiver, startSender
 } from './helpers/ferry-cli.js'
 import { killFixture } from './helpers/kill-fixture.js'
 import { hungUp, openStream, rawNode, tryTransfer } from './helpers/raw-peer.js'
@@ -137,12 +137,22 @@ describe('resume tokens', () => {
     expect(exit.code, receiver.describe()).toBe(130)
     expect(receiver.events.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
     expect(receiver.all('verified')).toEqual([])
+    // What a person looks at before running it again: inspect shows the transfer as unfinished, with the
+    // messages it holds of it and the phone it resumes with.
+    const held = await inspect(target)
+    expect(held.transfers).toHaveLength(1)
+    expect(held.transfers[0].messages).toBe(held.stats.messages)
+    expect(held.pairing).toMatchObject({ role: 'receiver', peer: ready.peerId })
+    const shown = await ferryOk(['inspect', '--store', target])
+    expect(shown).toContain('Unfinished incoming transfers (run the same receive again to resume):')
+    expect(shown).toContain(`: all conversations; ${held.stats.messages} messages stored, not yet verified; last activity `)
     const again = startReceiver(target, { peer: ready.addr, name: 'receiver (again)' })
     expect((await again.waitEvent('paired', 30_000)).mode).toBe('resume')
     const [r, s] = await Promise.all([again.waitExit(60_000), sender.waitExit(60_000)])
     expect(r.code, again.describe()).toBe(0)
     expect(s.code, sender.describe()).toBe(0)
     expect(await exportStore(target)).toBe(await exportStore(fixture))
+    expect((await inspect(target)).transfers).toEqual([])
     // Verified, there is nothing to carry on: run again without a code, it says so.
     const done = startReceiver(target, { peer: ready.addr, name: 'receiver (done)' })
     expect((await done.waitExit(20_000)).code, done.describe()).toBe(2)

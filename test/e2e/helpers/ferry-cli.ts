@@ -201,7 +201,7 @@ export function newStorePath (name = 'new-phone'): string {
 export interface InspectReport {
   stats: { contacts: number, conversations: number, messages: number, media: number, mediaPresent: number, mediaBytesPresent: number, mediaMissing: number, mediaBytesMissing: number }
   conversations: Array<{ id: string, kind: string, title: string, members: number, messages: number }>
-  transfers: Array<{ transfer: number, transferId: string, sourceId: string, messages: number, cursor?: { conversation: string, ts: number, id: string } }>
+  transfers: Array<{ transferId: string, sourceId: string, selection: { conversations?: string[], since?: number, until?: number }, messages: number, sessions: number, updatedAt: string }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
   pairing?: { role: 'sender' | 'receiver', peer: string, nameplate: string, addrs: string[], since: string }
 }
