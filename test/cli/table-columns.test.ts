@@ -65,6 +65,8 @@ describe('per-chat tables with titles and ids in any script', () => {
     expect(new Set(columnAt(rows, 'group'))).toEqual(new Set([columnAt(rows, 'group')[0]]))
     // The title with a newline and a tab is shown escaped on its row.
     expect(rows.find(l => l.includes('first line'))).toContain('first line\\nsecond line\\tand a bell \\u0007')
+    // The title ends its row, so nothing after it needs lining up: a long one is shown whole.
+    expect(rows.find(l => l.includes('這是'))).toMatch(/"這是一個非常非常非常長的群組名稱，用來測試截斷是否正確"$/)
   })
 
   it('ferry restore ends with a table of the chats whose message counts line up', () => {
