@@ -33,8 +33,13 @@ export interface BackupOptions {
   segmentBytes?: number
   kdf?: KdfParams
   transfer?: Partial<Omit<TransferOptions, 'windowBytes'>>
-  /** Called every few MiB written. */
-  onProgress?: (p: SenderProgress) => void
+  /** Called every few MiB written; a promise it returns is awaited before the backup goes on. */
+  onProgress?: (p: SenderProgress) => void | Promise<void>
+  /**
+   * Aborted, the backup stops at its next frame and rejects with CANCELLED, its partial file removed:
+   * the file at `path` is as it was (an older backup there stays).
+   */
+  signal?: AbortSignal
 }
 
 export interface BackupResult {
@@ -67,6 +72,10 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)
   const kdfMs = performance.now() - t0
+  const stopped = (): void => {
+    if (o.signal?.aborted === true) throw new FerryError(ErrorCode.CANCELLED, `the backup to ${path} was stopped: nothing was written`)
+  }
+  stopped()
   const tmp = `${path}.partial`
   const fd = createPartial(tmp)
   let unclosed: number | undefined = fd
@@ -80,14 +89,16 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     const sender = new FileSender({ source, selection: o.selection, options: o.transfer })
     let reported = 0
     for await (const frame of sender.frames()) {
+      stopped()
       writer.push(prefix(frame))
       for (const part of frame) writer.push(part)
       if (o.onProgress !== undefined && writer.plainBytes - reported >= 4 * 1024 * 1024) {
         reported = writer.plainBytes
-        o.onProgress(sender.progress)
+        await o.onProgress(sender.progress)
         await new Promise(resolve => setImmediate(resolve))
       }
     }
+    stopped()
     writer.end()
     fsyncSync(fd)
     closeSync(fd)

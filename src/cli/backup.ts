@@ -1,13 +1,14 @@
 import { dirname, resolve } from 'node:path'
-import { EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
-import { jsonEvent, terminalProgress } from './progress.js'
+import { jsonEvent, sayStopped, terminalProgress } from './progress.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { refuseToReplace, writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { holdWhileBackingUp } from './test-hold.js'
 import { fsError, makeFolders } from '../fs-errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
 
@@ -101,7 +102,8 @@ Example:
   ferry backup --store ./old-phone --out ~/chats.ferrybak --chats family,work
   ferry restore --store ./new-phone --in ~/chats.ferrybak
 
-Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
+Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 stopped with Ctrl-C
+(nothing written: FILE is as it was).`,
   options: {
     store: { type: 'string' },
     out: { type: 'string' },
@@ -139,11 +141,31 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input.`,
         throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
       }
       const t0 = performance.now()
-      const r = await writeBackup(store, out, {
-        password,
-        selection,
-        onProgress: p => view?.update({ messages: p.messagesSent, totalMessages: p.totalMessages, mediaBytes: p.mediaBytesSent, totalMediaBytes: p.totalMediaBytes })
-      })
+      // Ctrl-C: the backup stops at its next frame and takes its partial file away, so the same command
+      // run again backs up (a FILE.partial left behind would be refused as a backup still running).
+      const stop = new AbortController()
+      const onSigint = (): void => { stop.abort() }
+      process.once('SIGINT', onSigint)
+      const aborted = new Promise<void>(resolve => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
+      const hold = holdWhileBackingUp()
+      let r
+      try {
+        r = await writeBackup(store, out, {
+          password,
+          selection,
+          signal: stop.signal,
+          onProgress: async p => {
+            view?.update({ messages: p.messagesSent, totalMessages: p.totalMessages, mediaBytes: p.mediaBytesSent, totalMediaBytes: p.totalMediaBytes })
+            if (hold !== undefined) await Promise.race([hold(), aborted])
+          }
+        })
+      } catch (err) {
+        if (!stop.signal.aborted || !isFerryError(err, ErrorCode.CANCELLED)) throw err
+        sayStopped(view ?? { stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`)
+        return EXIT_INTERRUPTED
+      } finally {
+        process.off('SIGINT', onSigint)
+      }
       const seconds = (performance.now() - t0) / 1000
       view?.stop()
       const p = r.progress

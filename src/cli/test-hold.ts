@@ -20,6 +20,16 @@ export function holdAfterMediaCopy (env: NodeJS.ProcessEnv = process.env): (() =
   return env.FERRY_TEST_HOLD_EXPORT_MEDIA === '1' ? holdOnce() : undefined
 }
 
+/**
+ * For the CLI tests: with FERRY_TEST_HOLD_BACKUP=1, `ferry backup` holds at its first progress (a few
+ * MiB into FILE.partial) until SIGUSR2 or Ctrl-C. A test stops it there, its file half written: a small
+ * backup ends before a signal sent on seeing the partial file could land. Returns the hold, or
+ * undefined when the variable is not set.
+ */
+export function holdWhileBackingUp (env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  return env.FERRY_TEST_HOLD_BACKUP === '1' ? holdOnce() : undefined
+}
+
 /** Waits, the first time it is called, for SIGUSR2; at once after that. */
 function holdOnce (): () => Promise<void> {
   // Listening from the start: a test that signals once it reads the event is always heard (SIGUSR2

@@ -216,6 +216,27 @@ describe('backup and restore', () => {
     target.close()
   })
 
+  it('a backup whose signal aborts stops with CANCELLED: no partial file, and an older backup at its path stays', async () => {
+    const file = await backup()
+    const older = readFileSync(file)
+    // Past its first progress, a few MiB in, with more to write.
+    const big = openStore()
+    await fillStore(big, { conversations: 1, messagesPerConversation: 10, mediaSizes: [6e6] })
+    const stop = new AbortController()
+    const stopped = await writeBackup(big, file, {
+      kdf: FAST_KDF, transfer: TRANSFER, signal: stop.signal, onProgress: () => { stop.abort() }
+    }).then(() => 'written', (err: unknown) => err)
+    expect(stopped).toSatisfy(e => isFerryError(e, 'CANCELLED'))
+    expect(statSync(`${file}.partial`, { throwIfNoEntry: false })).toBeUndefined()
+    expect(readFileSync(file).equals(older)).toBe(true)
+    big.close()
+    // Aborted before it began: nothing is made at all.
+    const fresh = join(tempDir(), 'never.ferrybak')
+    await expect(writeBackup(source, fresh, { kdf: FAST_KDF, signal: AbortSignal.abort() })).rejects.toSatisfy(e => isFerryError(e, 'CANCELLED'))
+    expect(statSync(fresh, { throwIfNoEntry: false })).toBeUndefined()
+    expect(statSync(`${fresh}.partial`, { throwIfNoEntry: false })).toBeUndefined()
+  })
+
   it('a newer format version is refused with a clear message', async () => {
     const file = await backup()
     const b = readFileSync(file)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
 import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
+import { until } from '../helpers/until.js'
 
 // `ferry backup` and `ferry restore` as a user runs them: real processes, exit codes, messages.
 
@@ -304,4 +305,37 @@ describe('ferry restore killed with SIGKILL', () => {
     expect(await exportText(check)).toBe(srcExport)
     check.close()
   }, 120_000)
+})
+
+describe('ferry backup stopped with Ctrl-C', () => {
+  // Its FILE.partial left behind would make the same command, run again, refuse it as a backup still
+  // running; and it holds the history. The backup holds a few MiB in (FERRY_TEST_HOLD_BACKUP), so the
+  // signal lands with the file half written, deterministically.
+  it('takes its partial file away, leaves the older backup at FILE as it was, says so, exits 130; run again, it backs up', async () => {
+    const src = join(dir, 'stopped')
+    const store = openStore(src)
+    await fillStore(store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [6e6] })
+    store.close()
+    const out = join(dir, 'stopped.ferrybak')
+    expect(ferry('backup', '--store', old, '--out', out, '--no-password').status).toBe(0)
+    const older = readFileSync(out)
+    const child = spawn(process.execPath, [FERRY, 'backup', '--store', src, '--out', out, '--no-password'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_TEST_HOLD_BACKUP: '1' }
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stdout.resume()
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    await until('the backup is half written', () => (statSync(`${out}.partial`, { throwIfNoEntry: false })?.size ?? 0) > 4 * 1024 * 1024)
+    child.kill('SIGINT')
+    expect(await closed, stderr).toEqual({ code: 130, signal: null })
+    expect(stderr).toBe(`\nStopped. Nothing was backed up: ${out} is not written. Run the same backup again to back up.\n`)
+    expect(existsSync(`${out}.partial`)).toBe(false)
+    expect(readFileSync(out).equals(older)).toBe(true)
+    const again = ferry('backup', '--store', src, '--out', out, '--no-password')
+    expect(again.status, again.stderr).toBe(0)
+    const restored = join(dir, 'stopped-restored')
+    expect(ferry('restore', '--store', restored, '--in', out).status).toBe(0)
+    expect(JSON.parse(ferry('inspect', '--store', restored, '--json').stdout).stats).toMatchObject({ messages: 10, mediaPresent: 1 })
+  }, 30_000)
 })
