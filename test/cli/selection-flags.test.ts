@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -48,6 +48,29 @@ describe('date flags', () => {
     }
     const zoned = ferry(backup('--since', '2030-01-01T00:00Z'), { TZ: 'Asia/Tokyo' })
     expect(zoned.stderr).toMatch(/every chat from 2030-01-01T00:00:00\.000Z/)
+  })
+
+  it('take --since inclusive and --until exclusive, to the millisecond, in the zone each names', () => {
+    // 18:00 in UTC+1 is 17:00Z; the messages sit one millisecond either side of each edge.
+    const since = Date.UTC(2024, 0, 31, 17, 0, 0)
+    const until = Date.UTC(2024, 1, 1, 0, 0, 0, 500)
+    const edges = join(dir, 'edges')
+    const file = join(dir, 'edges.ndjson')
+    const lines = [
+      { type: 'contact', id: 'u1', name: 'Ann' },
+      { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
+      ...[since - 1, since, until - 1, until].map((ts, i) => ({ type: 'message', conversation: 'c1', id: `m${i}`, sender: 'u1', ts, kind: 'text', text: `at ${ts}` }))
+    ]
+    writeFileSync(file, lines.map(l => JSON.stringify(l)).join('\n') + '\n')
+    expect(ferry(['import', file, '--store', edges]).status).toBe(0)
+    const picked = join(dir, 'edges.ferrybak')
+    const b = ferry(['backup', '--store', edges, '--out', picked, '--no-password', '--since', '2024-01-31T18:00+01:00', '--until', '2024-02-01T00:00:00.5Z'])
+    expect(b.status, b.stderr).toBe(0)
+    const restored = join(dir, 'edges-restored')
+    expect(ferry(['restore', '--store', restored, '--in', picked]).status).toBe(0)
+    const exported = spawnSync(process.execPath, [FERRY, 'export', '--store', restored], { encoding: 'utf8', cwd: ROOT })
+    const ids = exported.stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, id?: string }).filter(r => r.type === 'message').map(r => r.id)
+    expect(ids).toEqual(['m1', 'm2'])
   })
 
   it('--help says which clock a date is read on', () => {

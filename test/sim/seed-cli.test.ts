@@ -54,6 +54,11 @@ describe('ferry seed', () => {
     const forced = await ferry('seed', '--store', dir, '--profile', 'tiny', '--seed', '2', '--force')
     expect(forced.code).toBe(0)
     expect(messageCount(dir)).toBe(600) // another seed: other message ids, same conversation ids
+    // The same seed again changes nothing, as --help says.
+    const before = (await ferry('export', '--store', dir)).out
+    expect(before.split('\n').filter(l => l.startsWith('{"type":"message"'))).toHaveLength(600)
+    expect((await ferry('seed', '--store', dir, '--profile', 'tiny', '--seed', '2', '--force')).code).toBe(0)
+    expect((await ferry('export', '--store', dir)).out).toBe(before)
   })
 
   it('refuses a non-empty directory that is not a store', async () => {
