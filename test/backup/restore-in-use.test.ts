@@ -4,7 +4,7 @@ import { cleanupTempDirs, fillStore, keystream, openStore, tempDir } from '../he
 import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
 import { openBackup, restoreBackup, writeBackup, type RestoreResult } from '../../src/backup/backup.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { Conversation, Message } from '../../src/store/model.js'
+import type { Contact, Conversation, Message } from '../../src/store/model.js'
 
 // Restoring an older backup of the old phone onto the new phone in use: the backup is the old phone as
 // it was, not as it is. It adds what the phone lacks (and brings back what was deleted here), but must
@@ -77,6 +77,22 @@ describe('restoring an older backup onto the new phone in use', () => {
     await transfer(source, target)
     expect(chat(target, 'c0').title).toBe('Holiday')
     expect(chat(target, 'c2').title).toBe('Office')
+    source.close()
+    target.close()
+  })
+
+  it('keeps the names and numbers of contacts the phone has now: changed on the old phone since the backup, or here', async () => {
+    const { source, target, file } = await backedUp()
+    const contact = (store: SqliteChatStore, id: string): Contact | undefined => store.listContacts().find(c => c.id === id)
+    const [first, second] = target.listContacts().map(c => c.id)
+    source.putMetadata([{ id: first, name: 'Ana María', phone: '+34 600 000 001' }], [], [])
+    await transfer(source, target)
+    target.putMetadata([{ id: second, name: 'Grandma', phone: '+34 600 000 002' }], [], [])
+    const now = [contact(target, first), contact(target, second)]
+    expect(now.map(c => c?.name)).toEqual(['Ana María', 'Grandma'])
+
+    await restore(target, file)
+    expect([contact(target, first), contact(target, second)]).toEqual(now)
     source.close()
     target.close()
   })
