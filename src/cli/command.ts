@@ -9,6 +9,18 @@ export const EXIT_USAGE = 2
 /** 128 + SIGINT, as a shell reports a process Ctrl-C ended. */
 export const EXIT_INTERRUPTED = 130
 
+/**
+ * Ctrl-C typed at a question a command asks on the terminal (a pairing code, a password), before it did
+ * anything: a stop, as Ctrl-C is anywhere else (exit 130), not a failure. The terminal is in raw mode
+ * while it asks, so the key comes as input rather than as SIGINT.
+ */
+export class StoppedAtQuestion extends Error {
+  constructor () {
+    super('stopped with Ctrl-C at a question')
+    this.name = 'StoppedAtQuestion'
+  }
+}
+
 export interface Command {
   name: string
   summary: string

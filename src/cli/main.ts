@@ -1,5 +1,5 @@
 import '../polyfill.js'
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parse, type Command } from './command.js'
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
 import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
@@ -86,6 +86,10 @@ export async function main (argv: string[]): Promise<number> {
     }
     return await cmd.run(args)
   } catch (err) {
+    if (err instanceof StoppedAtQuestion) {
+      process.stderr.write('Stopped: nothing was done.\n')
+      return EXIT_INTERRUPTED
+    }
     // Only a command that speaks JSON answers in it: export's stdout is the history, not events.
     return reportError(err, rest.includes('--json') && Object.hasOwn(cmd.options, 'json'))
   }

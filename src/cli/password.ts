@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { ErrorCode, FerryError } from '../errors.js'
+import { StoppedAtQuestion } from './command.js'
 import { fsError } from '../fs-errors.js'
 
 /** How far a password file is read for its first line: a password is far shorter, a wrong file far longer. */
@@ -59,7 +60,7 @@ export async function promptPassword (question: string): Promise<string> {
           if (ch === '\u0003') {
             stdin.off('data', onData)
             process.stderr.write('\n')
-            reject(new FerryError(ErrorCode.CANCELLED, 'cancelled'))
+            reject(new StoppedAtQuestion())
             return
           }
           if (ch === '\u007f' || ch === '\b') answer = [...answer].slice(0, -1).join('')
