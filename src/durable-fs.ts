@@ -38,7 +38,8 @@ export function refuseSpecialFile (path: string, option: string, tail: string): 
   const folder = realPathOf(dirname(resolve(path)))
   const what = target !== undefined && !target.isFile() && !target.isDirectory()
     ? (st.isSymbolicLink() ? 'a link to a device, a pipe or a socket' : 'a device, a pipe or a socket')
-    : ['/dev', '/proc'].some(d => folder === d || folder.startsWith(`${d}/`)) ? 'a name in /dev or /proc, like /dev/stdout' : undefined
+    // /dev itself, not its subfolders: /dev/shm is a RAM disk a person may well write to.
+    : folder === '/dev' || folder === '/proc' || folder.startsWith('/proc/') ? 'a name in /dev or /proc, like /dev/stdout' : undefined
   if (what !== undefined) throw new FerryError(ErrorCode.BAD_INPUT, `${option} ${path} is not a regular file (${what}): ${tail}`, { path })
 }
 

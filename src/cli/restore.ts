@@ -44,7 +44,8 @@ Example:
   ferry restore --store ./new-phone --in ~/chats.ferrybak --chats family
 
 Exit codes: 0 restored and verified, 1 failed (store or disk), 2 bad usage or bad input (wrong
-password, damaged or incomplete file, a backup from a newer Ferry).`,
+password, damaged or incomplete file, a backup from a newer Ferry), 130 stopped with Ctrl-C (run it
+again to carry on).`,
   options: {
     store: { type: 'string' },
     in: { type: 'string' },
