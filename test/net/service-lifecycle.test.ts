@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -359,6 +359,14 @@ describe('an app awaiting a transfer', () => {
        const held = [...timers.values()].filter(t => t.hasRef() && t._idleTimeout >= 100).map(t => t._idleTimeout)
        console.log(JSON.stringify({ messages: summary[0].messages, held }))`], { encoding: 'utf8' })
     expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ messages: 1, held: [] })
+  })
+
+  it('a folder holding other files is no phone\'s: BAD_INPUT names them, and the folder is left as it was', async () => {
+    const dir = tempDir('not-a-phone-')
+    writeFileSync(join(dir, 'notes.txt'), 'mine')
+    const refused = await createFerry(dir, { listen, memory: false }).then(p => { phones.push(p); return p }, (err: unknown) => err)
+    expect(refused).toSatisfy(e => isFerryError(e, ErrorCode.BAD_INPUT) && e.message.includes(dir) && e.message.includes('notes.txt'))
+    expect(readdirSync(dir)).toEqual(['notes.txt'])
   })
 
   it('a second phone on the folder of a running one is STORE_BUSY, and the first moves its history all the same', async () => {
