@@ -55,6 +55,11 @@ export interface BackupResult {
    * restore leaves them out as damaged, so their messages come back without them.
    */
   mediaFilesShort: number
+  /**
+   * Media files whose bytes in the store are not their sha256 (damaged at their recorded size): written
+   * as read, a restore leaves them out as damaged, so their messages come back without them.
+   */
+  mediaFilesDamaged: number
   /** Milliseconds spent deriving the key. */
   kdfMs: number
 }
@@ -106,7 +111,7 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
     // A rename replaces whatever `path` is (a file, a symlink) without writing through it.
     renameSync(tmp, path)
     fsyncDir(dirname(path))
-    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, mediaFilesMissing: missingMedia(sender), mediaFilesShort: sender.progress.mediaFilesShort, kdfMs }
+    return { fileBytes, plainBytes: writer.plainBytes, progress: sender.progress, mediaFilesMissing: missingMedia(sender), mediaFilesShort: sender.progress.mediaFilesShort, mediaFilesDamaged: sender.mediaFilesDamaged, kdfMs }
   } catch (err) {
     if (unclosed !== undefined) closeSync(unclosed)
     rmSync(tmp, { force: true })

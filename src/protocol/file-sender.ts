@@ -30,12 +30,17 @@ export class FileSender {
     this.machine = new SenderMachine({
       source: init.source,
       agent: init.agent ?? 'ferry-backup',
-      options: { ...init.options, windowBytes: Number.MAX_SAFE_INTEGER }
+      options: { ...init.options, windowBytes: Number.MAX_SAFE_INTEGER },
+      // No receiver hashes these bytes as they go: a damaged file would be found only by a restore.
+      checkMedia: true
     })
     this.selection = init.selection ?? {}
   }
 
   get progress (): SenderProgress { return this.machine.progress }
+
+  /** Media files read whole whose bytes are not their sha256 (damaged in the store): a restore leaves them out. */
+  get mediaFilesDamaged (): number { return this.machine.mediaCheck?.damaged ?? 0 }
 
   async * frames (): AsyncGenerator<EncodedFrame> {
     const m = this.machine

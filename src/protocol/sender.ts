@@ -16,6 +16,7 @@ import { getBit, setBit } from './bitmap.js'
 import { ChunkBuffers } from './chunk-buffers.js'
 import { checkHoldings, leafFromWire, leafPlanToWire, type BaseDigests, type PlannedLeaf, planConversation } from './plan.js'
 import { keptRuns, type PlannedRun, type RunReader } from './kept-runs.js'
+import { SentMediaCheck } from './sent-media-check.js'
 
 const log = logger('ferry:sender')
 /** A kept leaf's keys say which messages are this phone's; their versions are not asked about. */
@@ -50,6 +51,11 @@ export interface SenderInit {
   options?: Partial<TransferOptions>
   /** Deflates message batches, for a receiver whose Hello asks for them (it says when that pays). */
   deflate?: BatchDeflate['deflate']
+  /**
+   * Hash each media file as it is read and count those that are not their sha256 (`mediaCheck`): for a
+   * sender with no receiver to check them as they go (a backup). A receiver hashes what arrives anyway.
+   */
+  checkMedia?: boolean
 }
 
 /** What is sent of one conversation, once planned. */
@@ -87,6 +93,11 @@ export class SenderMachine {
 
   /** Set when the transfer ended in failure (ours or the peer's). */
   error?: FerryError
+  /**
+   * Counts the media files read whole that are not their sha256; only with `checkMedia`.
+   * @internal For Ferry's own backup writer (FileSender).
+   */
+  readonly mediaCheck?: SentMediaCheck
   /** Called when work done in the background may have made frames ready. */
   onWake?: () => void
 
@@ -133,6 +144,7 @@ export class SenderMachine {
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
     this.deflateBy = init.deflate
+    if (init.checkMedia === true) this.mediaCheck = new SentMediaCheck()
     const { chunkBytes, windowBytes } = this.opts
     // At most a window of frames is unacknowledged; one more slab is being filled. An unbounded window
     // (a backup file) is never acked, so nothing is kept for reuse.
@@ -683,7 +695,10 @@ export class SenderMachine {
       const sha256 = media.sha256(i)
       const into = length > 0 ? this.buffers.take(length) : undefined
       let data = into !== undefined ? await this.source.readMedia(sha256, offset, length, into) : new Uint8Array(0)
-      if (data.byteLength < length) data = this.padShortFile(sha256, size, offset, data, into as Uint8Array)
+      if (data.byteLength < length) {
+        data = this.padShortFile(sha256, size, offset, data, into as Uint8Array)
+        this.mediaCheck?.forget()
+      } else this.mediaCheck?.chunk(sha256, offset, data, offset + length >= size)
       this.progress.mediaBytesSent += length
       if (offset + length >= size) {
         this.progress.mediaFilesSent++
