@@ -69,6 +69,20 @@ export function shortMediaNote (files: number): string | undefined {
     `${files === 1 ? 'its message' : 'their messages'} without ${them}: restored, the chats show ${them} as missing.`
 }
 
+/**
+ * Said when media files in the store are not their sha256 (damaged at their size: a flipped byte): the
+ * backup is written, and a restore leaves them out, as a person is told here rather than then.
+ */
+export function damagedMediaNote (files: number): string | undefined {
+  if (files === 0) return undefined
+  const [what, is, its, them, copies] = files === 1
+    ? ['1 media file', 'is', 'its', 'it', 'a good copy']
+    : [`${files} media files`, 'are', 'their', 'them', 'good copies']
+  return `warning: ${what} in this store ${is} damaged (${its} bytes are not what ${its} sha256 names), ` +
+    `so a restore of this backup leaves ${them} out and keeps everything else: the chats show ${them} as missing. ` +
+    `The damage is on this phone; a backup from a phone that holds ${copies} brings ${them}.`
+}
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -86,7 +100,9 @@ under FILE.partial (which must not exist) and renamed when complete. It only rea
 run while another process uses it; it backs up the store as it was when it started.
 
 Media files the chats name that DIR does not hold (lost from its folder, or never brought in) cannot
-go into the backup: it is written without them, and a warning says how many (exit code 0).
+go into the backup: it is written without them, and a warning says how many (exit code 0). So do files
+cut short or deleted while it runs, and files damaged in DIR (each is hashed as it is read: bytes that
+are not its sha256): a restore leaves those out and keeps everything else.
 
 Options:
   --store DIR          the phone's store (required)
@@ -173,7 +189,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
         jsonEvent('backup', {
           file: out, fileBytes: r.fileBytes, plainBytes: r.plainBytes, messages: p.messagesSent, mediaBytes: p.mediaBytesSent,
           password: password !== undefined, kdfMs: Math.round(r.kdfMs), seconds, mbPerSec: r.fileBytes / 1e6 / seconds,
-          mediaFilesMissing: r.mediaFilesMissing, mediaFilesShort: r.mediaFilesShort
+          mediaFilesMissing: r.mediaFilesMissing, mediaFilesShort: r.mediaFilesShort, mediaFilesDamaged: r.mediaFilesDamaged
         })
       } else {
         process.stderr.write(`Backed up ${p.messagesSent} messages and ${formatBytes(p.mediaBytesSent)} of media to ${out} ` +
@@ -188,6 +204,8 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       if (missing !== undefined) process.stderr.write(`${missing}\n`)
       const short = shortMediaNote(r.mediaFilesShort)
       if (short !== undefined) process.stderr.write(`${short}\n`)
+      const damaged = damagedMediaNote(r.mediaFilesDamaged)
+      if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
       return EXIT_OK
     } finally {
       view?.stop()

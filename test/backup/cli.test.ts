@@ -253,6 +253,29 @@ describe('ferry backup / restore', () => {
     expect(r.stderr).toMatch(/warning: 1 media file was damaged on the phone the backup was made from .* and was not restored/)
   })
 
+  it('a media file damaged in the store (same size, other bytes): the backup says so, as the restore later does', () => {
+    const dir = tempDir()
+    const src = join(dir, 'flipped')
+    expect(ferry('import', join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson'), '--store', src).status).toBe(0)
+    const files = readdirSync(join(src, 'media'), { recursive: true, encoding: 'utf8' }).map(f => join(src, 'media', f)).filter(f => statSync(f).isFile() && statSync(f).size > 0)
+    const bytes = readFileSync(files[0]); bytes[0] ^= 0xff; writeFileSync(files[0], bytes)
+    const b = ferry('backup', '--store', src, '--out', join(dir, 'flipped.ferrybak'), '--no-password', '--json')
+    expect(b.status).toBe(0)
+    expect(JSON.parse(b.stdout)).toMatchObject({ mediaFilesDamaged: 1 })
+    expect(b.stderr).toMatch(/damaged/)
+    // Said without --json too, with what the restore will do and what brings the file back.
+    const plain = ferry('backup', '--store', src, '--out', join(dir, 'flipped-plain.ferrybak'), '--no-password')
+    expect(plain.status, plain.stderr).toBe(0)
+    expect(plain.stderr).toMatch(/warning: 1 media file in this store is damaged .* a restore of this backup leaves it out and keeps everything else.*a backup from a phone that holds a good copy brings it\./)
+    const target = join(dir, 'restored-flipped')
+    const r = ferry('restore', '--store', target, '--in', join(dir, 'flipped.ferrybak'))
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/Restored and verified/)
+    expect(r.stderr).toMatch(/warning: 1 media file was damaged on the phone the backup was made from .* and was not restored/)
+    const messages = (t: string): string[] => t.split('\n').filter(l => l.startsWith('{"type":"message"'))
+    expect(messages(ferry('export', '--store', target).stdout)).toEqual(messages(ferry('export', '--store', src).stdout))
+  })
+
   it('--help teaches with an example; both commands are listed', () => {
     for (const cmd of ['backup', 'restore']) {
       const h = ferry(cmd, '--help')
