@@ -14,14 +14,15 @@ const log = logger('ferry:journal')
 // changed on the old phone since this transfer brought it: this phone's version (or its absence) stays.
 //
 // Kept in the journal beside the transfer's record, so that a kill between the read-back and the media
-// keeps it; every session's read-back joins it. It goes with the transfer's log: when the transfer is
-// verified (the message bases then hold what it carried: message-bases.ts), refused or forgotten.
+// keeps it; every session's read-back joins it. It goes with the transfer's log when the transfer is
+// refused or forgotten; once it is verified, the message bases take it (message-bases.ts).
 
 /** Every key of this module's records. */
 export const READ_BACK_BASES = 'r/'
 const LABEL = 'ferry/read-back-base/1'
 
-const hash = (conversation: string): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, conversation]))).subarray(0, 16))
+/** The key part that names `conversation`, here and in the message bases (which take these entries over). */
+export const conversationKey = (conversation: string): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, conversation]))).subarray(0, 16))
 
 /** The op that drops every read-back base of the transfer `transferId` (hex). */
 export const dropReadBackBases = (transferId: string): JournalOp => ({ prefix: `${READ_BACK_BASES}${transferId}/` })
@@ -36,7 +37,7 @@ export class ReadBackBases {
 
   /** What the transfer's read-backs read of `conversation` (empty when none did). */
   async of (conversation: string): Promise<MessageDigests> {
-    const v = await this.journal.get(this.prefix + hash(conversation))
+    const v = await this.journal.get(this.prefix + conversationKey(conversation))
     if (v === undefined) return MessageDigests.EMPTY
     const digests = MessageDigests.fromPacked(v)
     // A damaged entry counts as none: the old phone's versions then come, as they always did.
@@ -48,6 +49,6 @@ export class ReadBackBases {
   async record (conversation: string, read: MessageDigests): Promise<JournalOp[]> {
     if (read.size === 0) return []
     const all = (await this.of(conversation)).union(read)
-    return [{ key: this.prefix + hash(conversation), value: all.packed() }]
+    return [{ key: this.prefix + conversationKey(conversation), value: all.packed() }]
   }
 }

@@ -299,7 +299,8 @@ export class TransferLog {
   /**
    * Verified: the log goes, and with it any way to take the transfer back. What it verified is kept
    * (lastVerified), in the same write, and so are `also`: what holds only once the transfer is verified
-   * (name-bases.ts).
+   * (name-bases.ts). Its read-back bases stay, for the message bases to take (`also` says so:
+   * MessageBases.adopt).
    */
   async verified (rec: TransferRecord, outcome: Omit<VerifiedOutcome, 'transferId' | 'verifiedAt'>, also: JournalOp[] = []): Promise<void> {
     rec.state = 'verified'
@@ -309,7 +310,6 @@ export class TransferLog {
     const last: VerifiedOutcome = { ...outcome, transferId: rec.transferId, verifiedAt: rec.verifiedAt }
     await this.journal.write([
       { prefix: entryPrefix(rec.transferId) },
-      dropReadBackBases(rec.transferId),
       { key: RECORDS + rec.transferId, value: jsonValue(rec) },
       { key: LAST_VERIFIED, value: jsonValue(last) },
       ...also

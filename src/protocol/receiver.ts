@@ -395,6 +395,9 @@ export class ReceiverMachine {
     this.manifestParts = []
     // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
     // their transfers brought, which the Resume would otherwise count as held here.
+    // What verified transfers read back joins the message bases first: a transfer received again reads
+    // back into its own id's read-back bases, which must by then be its last verification's no more.
+    await MessageBases.settle(this.journal)
     await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
@@ -806,16 +809,12 @@ export class ReceiverMachine {
   }
 
   /**
-   * What this transfer's read-backs read joins the message bases (message-bases.ts), one conversation at
-   * a time: only the packed digests are held for the journal's write.
+   * What this transfer's read-backs read is the message bases' to take (message-bases.ts): marked so in
+   * the write that records the verification, taken over by the next receive.
    */
-  private async messageBaseOps (e: Expected): Promise<JournalOp[]> {
-    const bases = this.messageBases as MessageBases
-    const readBacks = this.log.readBackBases(this.transfer as TransferRecord)
+  private messageBaseOps (): JournalOp[] {
     this.messageBase = undefined
-    const ops = bases.dropStale()
-    for (const inc of e.conversations) ops.push(...await bases.record(inc.conversation.id, await readBacks.of(inc.conversation.id)))
-    return ops
+    return (this.messageBases as MessageBases).adopt((this.transfer as TransferRecord).transferId)
   }
 
   private async onDone (done: ferry.Done): Promise<EncodedFrame[]> {
@@ -866,7 +865,7 @@ export class ReceiverMachine {
       totalMediaBytes: p.totalMediaBytes,
       ...totals,
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
-    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...await this.messageBaseOps(e), ...this.mediaBaseOps(e, intake), ...generation])
+    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.messageBaseOps(), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
     log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
       totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, p.mediaFilesMissing, transfer.sessions)

@@ -6,6 +6,7 @@ import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { READ_BACK_BASES } from '../../src/journal/read-back-bases.js'
+import { MESSAGE_BASES, PENDING_MESSAGE_BASES } from '../../src/journal/message-bases.js'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
 import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
 
@@ -119,14 +120,21 @@ describe('what the person does once the chats are ready survives a resume', () =
     expect(stored(target, 'c0', 'm5')).toEqual(stored(source, 'c0', 'm5'))
   })
 
-  it('what a transfer read back leaves the journal once it is verified', async () => {
+  it('what a transfer read back joins the message bases at the next receive, and leaves the journal', async () => {
     const source = await oldPhone()
     const target = openStore()
-    const keys = async (): Promise<number> => { let n = 0; for await (const _ of journalOf(target).list(READ_BACK_BASES)) n++; return n }
+    const count = async (prefix: string): Promise<number> => { let n = 0; for await (const _ of journalOf(target).list(prefix)) n++; return n }
     await cutAtFirstChunk(source, target, () => {})
-    expect(await keys()).toBeGreaterThan(0)
+    expect(await count(READ_BACK_BASES)).toBeGreaterThan(0)
     const again = await runTransfer(source, target, { options: OPTIONS })
     expect(again.receiver.state).toBe('verified')
-    expect(await keys()).toBe(0)
+    // Marked in the write that records the verification, not copied there (a whole history's digests).
+    expect(await count(PENDING_MESSAGE_BASES)).toBe(1)
+    expect(await count(MESSAGE_BASES)).toBe(0)
+    const next = await runTransfer(source, target, { options: OPTIONS })
+    expect(next.receiver.state).toBe('verified')
+    expect(await count(MESSAGE_BASES)).toBeGreaterThan(0)
+    // Taken over: what the last receive read back is gone, and nothing it brought (nothing changed) waits.
+    expect(await count(READ_BACK_BASES)).toBe(0)
   })
 })
