@@ -1,14 +1,11 @@
-// A set of message digests (baseDigest: 64 bits of a message's encoding), the per-message half of the
+// A set of message digests (writtenDigest: 8 bytes of a message's encoding), the per-message half of the
 // three-way rule (docs/design-notes.md, "What the new phone deleted stays deleted"). Held sorted in one
 // typed array and looked up by binary search: a conversation of a few hundred thousand messages weighs
 // 8 bytes a message, where a Set of their hex strings would weigh ten times more. Kept in the journal
 // big-endian, so that a journal moved between machines reads the same.
 
-/** Bytes of one digest. */
+/** Bytes of one digest (WRITTEN_DIGEST_BYTES; not imported, so that this module stands alone). */
 const DIGEST = 8
-
-/** A digest's two 32-bit halves as one value. */
-const joined = (hi: number, lo: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)
 
 function valueOf (d: Uint8Array, at = 0): bigint {
   const hi = ((d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]) >>> 0
@@ -41,17 +38,16 @@ export class MessageDigests {
     return this.sorted.length
   }
 
-  /** Whether it holds the digest of halves `hi`, `lo` (baseDigest's). */
-  has (hi: number, lo: number): boolean {
-    const v = joined(hi, lo)
-    let from = 0
-    let to = this.sorted.length
-    while (from < to) {
-      const mid = (from + to) >>> 1
-      if (this.sorted[mid] < v) from = mid + 1
-      else to = mid
+  has (digest: Uint8Array): boolean {
+    const v = valueOf(digest)
+    let lo = 0
+    let hi = this.sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.sorted[mid] < v) lo = mid + 1
+      else hi = mid
     }
-    return from < this.sorted.length && this.sorted[from] === v
+    return lo < this.sorted.length && this.sorted[lo] === v
   }
 
   /** The digests of both. */
@@ -73,17 +69,17 @@ export class MessageDigests {
   }
 
   /** Collects digests one at a time, into a set once all are in. */
-  static collector (): { add: (hi: number, lo: number) => void, done: () => MessageDigests } {
+  static collector (): { add: (digest: Uint8Array) => void, done: () => MessageDigests } {
     let values = new BigUint64Array(64)
     let n = 0
     return {
-      add: (hi, lo) => {
+      add: d => {
         if (n === values.length) {
           const grown = new BigUint64Array(values.length * 2)
           grown.set(values)
           values = grown
         }
-        values[n++] = joined(hi, lo)
+        values[n++] = valueOf(d)
       },
       done: () => new MessageDigests(distinct(values.subarray(0, n)))
     }

@@ -1,7 +1,6 @@
 import type { MessageDigests } from '../journal/message-digests.js'
 import type { MessageBases } from '../journal/message-bases.js'
 import type { ReadBackBases } from '../journal/read-back-bases.js'
-import { baseDigest } from './written-digest.js'
 
 // Whether the old phone changed a message since a base took it: the per-message half of the three-way
 // rule (docs/design-notes.md, "What the new phone deleted stays deleted"). The leaf rule keeps what this
@@ -25,11 +24,9 @@ export class MessageBase {
     return new MessageBase(await readBacks.of(conversation), await verified.of(conversation))
   }
 
-  /** Where the old phone's message, `encoded` as it sends it, is unchanged since. */
-  unchangedSince (encoded: Uint8Array): UnchangedSince {
-    if (this.readBack.size === 0 && this.verified.size === 0) return undefined
-    const [hi, lo] = baseDigest(encoded)
-    if (this.readBack.has(hi, lo)) return 'transfer'
-    return this.verified.has(hi, lo) ? 'verified' : undefined
+  /** Where the old phone's message, of digest `digest` (writtenDigest of its encoding), is unchanged since. */
+  unchangedSince (digest: Uint8Array): UnchangedSince {
+    if (this.readBack.has(digest)) return 'transfer'
+    return this.verified.has(digest) ? 'verified' : undefined
   }
 }

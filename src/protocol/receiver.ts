@@ -640,7 +640,7 @@ export class ReceiverMachine {
         const theirs = encodedMessage(m)
         const digest = writtenDigest(theirs)
         // Unchanged on the old phone since a base took it: whatever this phone did to it is its person's.
-        const since = base?.unchangedSince(theirs)
+        const since = base?.unchangedSince(digest)
         if (prior === undefined) {
           if (since !== undefined && !this.restoreDeleted) {
             // Deleted here: it stays deleted. Logged as held, read back as the old phone's (verification).

@@ -13,7 +13,7 @@ import type { ListedItem } from './plan.js'
 import { ListedKeys, WrittenKeys, type Keys } from './read-back-keys.js'
 import { storedEncodings, type StoredEncodings } from './stored-encodings.js'
 import { MessageDigests } from '../journal/message-digests.js'
-import { baseDigest } from './written-digest.js'
+import { writtenDigest } from './written-digest.js'
 
 // Verification by read-back: once the sender says it is done, the receiver recomputes each
 // conversation's digest from what its store reads back, never from the frames it received, and compares
@@ -86,7 +86,7 @@ interface ReadRoot {
 export class Verification {
   private readonly stored: StoredEncodings
   /** While readBackAll reads: takes the digest of each message's encoding as read. */
-  private collecting?: (encoded: Uint8Array) => void
+  private collecting?: (digest: Uint8Array) => void
   /** The roots readBackAll read, by conversation. */
   private early?: Map<string, ReadRoot>
   /** The old phone's leaf digests of each verified conversation, in order: the next transfer's base. */
@@ -150,12 +150,7 @@ export class Verification {
     for (const inc of chats) {
       try {
         const collector = onRead === undefined ? undefined : MessageDigests.collector()
-        this.collecting = collector === undefined
-          ? undefined
-          : encoded => {
-            const [hi, lo] = baseDigest(encoded)
-            collector.add(hi, lo)
-          }
+        this.collecting = collector?.add
         let read: ReadRoot
         try {
           read = await this.readRoot(inc, written)
@@ -351,7 +346,7 @@ export class Verification {
       const conversation = inc.conversation.id
       const own = this.ownVersions.size === 0 ? undefined : this.ownVersions
       take = (m, enc) => {
-        if (own === undefined || !own.has(ownVersionKey(conversation, m))) collecting(enc)
+        if (own === undefined || !own.has(ownVersionKey(conversation, m))) collecting(writtenDigest(enc))
         notBrought(m, enc)
       }
     }

@@ -34,41 +34,6 @@ export function writtenDigest (encoded: Uint8Array): Uint8Array {
   return out
 }
 
-/** Where baseDigest puts its two halves: read at once, before the next call. */
-const BASE_DIGEST = new Uint32Array(2)
-
-/**
- * The digest the message bases keep of a message's encoding (message-base.ts), as two 32-bit halves in an
- * array the next call overwrites. Every read-back takes it of every message it reads, on the receiver's
- * busiest thread, so it reads four bytes a step (a murmur3 round) where writtenDigest, whose values the
- * undo logs of earlier versions hold, reads one. Not cryptographic, for writtenDigest's reason: an old
- * phone that made two collide would only have this phone keep its own version of a message.
- */
-export function baseDigest (encoded: Uint8Array): Uint32Array {
-  const n = encoded.byteLength
-  let a = 0x9e3779b9 ^ n
-  let b = 0x85ebca6b ^ n
-  let i = 0
-  for (; i + 4 <= n; i += 4) {
-    let k = encoded[i] | (encoded[i + 1] << 8) | (encoded[i + 2] << 16) | (encoded[i + 3] << 24)
-    k = Math.imul(k, 0xcc9e2d51)
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593)
-    a ^= k
-    a = (Math.imul((a << 13) | (a >>> 19), 5) + 0xe6546b64) | 0
-    b = Math.imul(b ^ k, 0x5bd1e995)
-    b ^= b >>> 15
-  }
-  for (; i < n; i++) {
-    a = Math.imul(a ^ encoded[i], 0x01000193)
-    b = Math.imul(b ^ encoded[i], 0x5bd1e995)
-  }
-  a = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ Math.imul(b ^ (b >>> 13), 0xc2b2ae35)
-  b = Math.imul(b ^ (b >>> 16), 0x85ebca6b) ^ Math.imul(a ^ (a >>> 13), 0xc2b2ae35)
-  BASE_DIGEST[0] = a
-  BASE_DIGEST[1] = b
-  return BASE_DIGEST
-}
-
 const enc = new TextEncoder()
 
 /**

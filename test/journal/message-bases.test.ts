@@ -15,9 +15,11 @@ afterEach(async () => {
   cleanupTempDirs()
 })
 
+/** The 8-byte digest standing for the number `v`. */
+const d = (v: number): Uint8Array => { const b = new Uint8Array(8); new DataView(b.buffer).setUint32(4, v); return b }
 const digests = (...values: number[]): MessageDigests => {
   const c = MessageDigests.collector()
-  for (const v of values) c.add(0, v)
+  for (const v of values) c.add(d(v))
   return c.done()
 }
 const count = async (j: NodeJournal, prefix: string): Promise<number> => { let n = 0; for await (const _ of j.list(prefix)) n++; return n }
@@ -36,8 +38,8 @@ describe('message bases taken over from verified transfers', () => {
     expect(await count(j, PENDING_MESSAGE_BASES)).toBe(2)
     await MessageBases.settle(j)
     const c0 = await pair.of('c0')
-    expect([1, 2, 3, 4].map(v => c0.has(0, v))).toEqual([true, true, true, false])
-    expect((await pair.of('c1')).has(0, 7)).toBe(true)
+    expect([1, 2, 3, 4].map(v => c0.has(d(v)))).toEqual([true, true, true, false])
+    expect((await pair.of('c1')).has(d(7))).toBe(true)
     expect(await count(j, READ_BACK_BASES)).toBe(0)
     expect(await count(j, PENDING_MESSAGE_BASES)).toBe(0)
     // Settled again (nothing waits): nothing changes.
@@ -60,7 +62,7 @@ describe('message bases taken over from verified transfers', () => {
     await MessageBases.settle(j)
     const c0 = await pair.of('c0')
     expect(c0.size).toBe(2)
-    expect(c0.has(0, 5) && c0.has(0, 6)).toBe(true)
+    expect(c0.has(d(5)) && c0.has(d(6))).toBe(true)
     expect(await count(j, READ_BACK_BASES)).toBe(0)
     expect(await count(j, PENDING_MESSAGE_BASES)).toBe(0)
   })
