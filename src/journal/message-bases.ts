@@ -3,7 +3,7 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { logger } from '@libp2p/logger'
 import type { Journal, JournalOp } from './journal.js'
 import { MessageDigests } from './message-digests.js'
-import { conversationKey, READ_BACK_BASES } from './read-back-bases.js'
+import { conversationKey, READ_BACK_BASES, readDigests } from './read-back-bases.js'
 
 const log = logger('ferry:journal')
 
@@ -47,15 +47,10 @@ export class MessageBases {
   /** The base of `conversation` (empty when none was recorded, or none is trusted). */
   async of (conversation: string): Promise<MessageDigests> {
     if (this.stale) return MessageDigests.EMPTY
-    const v = await this.journal.get(this.prefix + conversationKey(conversation))
-    if (v === undefined) return MessageDigests.EMPTY
-    const digests = MessageDigests.fromPacked(v)
-    // A damaged entry counts as none: the old phone's versions come, as they always did.
-    if (digests === undefined) log('ignoring a damaged message base')
-    return digests ?? MessageDigests.EMPTY
+    return await readDigests(this.journal, this.prefix + conversationKey(conversation))
   }
 
-  /** The ops that drop the bases of another generation of the store: before those of record(). */
+  /** The ops that drop the bases of another generation of the store (adopt's first). */
   dropStale (): JournalOp[] {
     return this.stale ? [{ prefix: this.prefix }] : []
   }
@@ -84,10 +79,10 @@ export class MessageBases {
       let ops: JournalOp[] = []
       let bytes = 0
       for (const conversation of conversations) {
-        const read = MessageDigests.fromPacked(await journal.get(from + conversation) ?? new Uint8Array(0))
-        if (read === undefined || read.size === 0) continue
+        const read = await readDigests(journal, from + conversation)
+        if (read.size === 0) continue
         const key = pairPrefix + conversation
-        const had = MessageDigests.fromPacked(await journal.get(key) ?? new Uint8Array(0)) ?? MessageDigests.EMPTY
+        const had = await readDigests(journal, key)
         const all = had.union(read)
         if (all.size === had.size) continue
         ops.push({ key, value: all.packed() })

@@ -27,6 +27,18 @@ export const conversationKey = (conversation: string): string => bytesToHex(sha2
 /** The op that drops every read-back base of the transfer `transferId` (hex). */
 export const dropReadBackBases = (transferId: string): JournalOp => ({ prefix: `${READ_BACK_BASES}${transferId}/` })
 
+/**
+ * The digests a journal value at `key` holds: none when there is no value, and none when it is damaged,
+ * so that the old phone's versions come, as they always did.
+ */
+export async function readDigests (journal: Journal, key: string): Promise<MessageDigests> {
+  const v = await journal.get(key)
+  if (v === undefined) return MessageDigests.EMPTY
+  const digests = MessageDigests.fromPacked(v)
+  if (digests === undefined) log('ignoring the damaged message digests at %s', key)
+  return digests ?? MessageDigests.EMPTY
+}
+
 /** The read-back bases of one transfer (`transferId`, hex). */
 export class ReadBackBases {
   private readonly prefix: string
@@ -37,12 +49,7 @@ export class ReadBackBases {
 
   /** What the transfer's read-backs read of `conversation` (empty when none did). */
   async of (conversation: string): Promise<MessageDigests> {
-    const v = await this.journal.get(this.prefix + conversationKey(conversation))
-    if (v === undefined) return MessageDigests.EMPTY
-    const digests = MessageDigests.fromPacked(v)
-    // A damaged entry counts as none: the old phone's versions then come, as they always did.
-    if (digests === undefined) log('ignoring a damaged read-back base')
-    return digests ?? MessageDigests.EMPTY
+    return await readDigests(this.journal, this.prefix + conversationKey(conversation))
   }
 
   /** The op that adds `read` (a read-back of `conversation`) to what earlier sessions read of it. */
