@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { isIPv6, type Socket } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
-import { PageSlots } from './page-slots.js'
+import { PageSlots, type PageCloseReason, type PageSlotLimits } from './page-slots.js'
 import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 
 // The old phone serving the browser phone (the page in dist/browser-phone/) to the new phone over plain
@@ -89,6 +89,10 @@ export interface PageServerOptions {
   portOption?: string
   /** Also serve the page's source maps (`ferry web` on loopback: a profiler maps the page with them). */
   sourceMaps?: boolean
+  /** Who may hold a connection, and for how long (page-slots.ts; defaults DEFAULT_PAGE_SLOT_LIMITS). */
+  connectionLimits?: Partial<PageSlotLimits>
+  /** Told of each connection the server closes under those limits, and why (a flood shows here). */
+  onConnectionClosed?: (reason: PageCloseReason, remoteAddress: string | undefined) => void
 }
 
 export interface PageServer {
@@ -148,18 +152,18 @@ export async function servePage (o: PageServerOptions): Promise<PageServer> {
   let listening: { server: Server, port: number } | undefined
   const kept = o.keptPort
   if (kept !== undefined) {
-    listening = await listen(files, o.host, kept).catch(err => {
+    listening = await listen(files, o.host, kept, o).catch(err => {
       if (!taken(err)) throw listenError(err, o.host, kept, option)
       log('port %d, where the page was served when its phone paired, is taken: serving it elsewhere', kept)
       return undefined
     })
   }
   try {
-    listening ??= await listen(files, o.host, wanted)
+    listening ??= await listen(files, o.host, wanted, o)
   } catch (err) {
     // The default port is a preference: another program (or another ferry) may hold it.
     if (o.port !== undefined || !taken(err)) throw listenError(err, o.host, wanted, option)
-    listening = await listen(files, o.host, 0).catch(e => { throw listenError(e, o.host, 0, option) })
+    listening = await listen(files, o.host, 0, o).catch(e => { throw listenError(e, o.host, 0, option) })
   }
   const { server, port } = listening
   const url = `http://${hostHeaderFor(o.host, port)}/`
@@ -189,11 +193,12 @@ function listenError (err: unknown, host: string, port: number, option: string):
   return new FerryError(ErrorCode.INTERNAL, `cannot serve the browser phone on ${host}:${port}: ${(err as Error).message}`, undefined, { cause: err })
 }
 
-async function listen (files: Map<string, PageFile>, host: string, port: number): Promise<{ server: Server, port: number }> {
+async function listen (files: Map<string, PageFile>, host: string, port: number, o: Pick<PageServerOptions, 'connectionLimits' | 'onConnectionClosed'>): Promise<{ server: Server, port: number }> {
   const server = createServer({ connectionsCheckingInterval: 5_000 })
   // The slots bound the connections, making room for a newcomer rather than refusing it as
   // maxConnections would; Node's own timeouts stay as a backstop, looked at every few seconds.
-  const slots = new PageSlots()
+  const onClosed = o.onConnectionClosed
+  const slots = new PageSlots({ limits: o.connectionLimits, onClosed: onClosed === undefined ? undefined : (socket, reason) => { onClosed(reason, socket.remoteAddress) } })
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
   server.on('connection', (socket: Socket) => {
@@ -210,13 +215,14 @@ async function listen (files: Map<string, PageFile>, host: string, port: number)
   if (host === '127.0.0.1' || host === '::1') hosts.add(`localhost:${actual}`)
   server.on('request', (req, res) => {
     slots.requestBegan(req.socket)
-    res.once('close', () => { slots.requestEnded(req.socket) })
-    answer(files, hosts, req, res)
+    const socket = req.socket
+    res.once('close', () => { slots.requestEnded(socket) })
+    answer(files, hosts, req, res, () => { slots.answerMoved(socket) })
   })
   return { server, port: actual }
 }
 
-function answer (files: Map<string, PageFile>, hosts: Set<string>, req: IncomingMessage, res: ServerResponse): void {
+function answer (files: Map<string, PageFile>, hosts: Set<string>, req: IncomingMessage, res: ServerResponse, moved: () => void): void {
   const refuse = (status: number, text: string, extra: Record<string, string> = {}): void => {
     res.writeHead(status, { ...HEADERS, ...extra, 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`)
   }
@@ -228,7 +234,29 @@ function answer (files: Map<string, PageFile>, hosts: Set<string>, req: Incoming
   const file = files.get(q < 0 ? raw : raw.slice(0, q))
   if (file === undefined) { refuse(404, 'not found'); return }
   res.writeHead(200, { ...HEADERS, 'content-type': file.type, 'content-length': String(file.body.length) })
-  res.end(req.method === 'HEAD' ? undefined : file.body)
+  if (req.method === 'HEAD') res.end()
+  else sendInPieces(res, file.body, moved)
+}
+
+/** Bytes handed to a connection at a time: each piece taken tells the slots that the answer moves. */
+const ANSWER_PIECE = 64 * 1024
+
+/**
+ * Writes `body` a piece at a time, the next only once the connection has room: one write of the whole
+ * file would complete only when all of it is taken, so a slow honest reader and one that reads nothing
+ * would look the same until then.
+ */
+function sendInPieces (res: ServerResponse, body: Buffer, moved: () => void): void {
+  let at = 0
+  const more = (): void => {
+    while (at < body.length) {
+      const piece = body.subarray(at, at + ANSWER_PIECE)
+      at += piece.length
+      if (!res.write(piece, () => { moved() })) { res.once('drain', more); return }
+    }
+    res.end()
+  }
+  more()
 }
 
 /**

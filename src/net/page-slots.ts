@@ -13,6 +13,9 @@ import { ErrorCode, FerryError } from '../errors.js'
 //   used least recently or, when the server is full, that of the address holding the most connections.
 //   So a host that opens connections and redials whenever one closes only turns its own slots over,
 //   and a browser that asks for the page is answered.
+// - An answer must keep moving: a connection that takes no part of it for a while is cut, so a host
+//   cannot hold a slot busy by asking for the largest file and never reading it. The server hands the
+//   answer over a piece at a time and reports each piece taken (answerMoved).
 // - A connection is refused only when every one it could replace is answering a request.
 
 const log = logger('ferry:page-slots')
@@ -24,9 +27,11 @@ export interface PageSlotLimits {
   maxPerAddress: number
   /** A connection sends a whole request within this long of opening, or of its last answer. */
   requestWithinMs: number
+  /** An answer under way has a piece taken by its connection at least this often. */
+  answerStallMs: number
 }
 
-export const DEFAULT_PAGE_SLOT_LIMITS: PageSlotLimits = { maxConnections: 32, maxPerAddress: 6, requestWithinMs: 3_000 }
+export const DEFAULT_PAGE_SLOT_LIMITS: PageSlotLimits = { maxConnections: 32, maxPerAddress: 6, requestWithinMs: 3_000, answerStallMs: 10_000 }
 
 /** A TCP connection to the page server: only what the policy needs. */
 export interface PageSocket {
@@ -34,7 +39,7 @@ export interface PageSocket {
   destroy(): void
 }
 
-export type PageCloseReason = 'no-request-in-time' | 'address-full' | 'server-full'
+export type PageCloseReason = 'no-request-in-time' | 'answer-stalled' | 'address-full' | 'server-full'
 
 export interface PageSlotsOptions {
   limits?: Partial<PageSlotLimits>
@@ -46,7 +51,7 @@ export interface PageSlotsOptions {
 interface Held {
   socket: PageSocket
   address: string
-  /** Requests under way: a connection answering one is not cut. */
+  /** Requests under way: a connection answering one is cut only if its answer stalls. */
   busy: number
   /** When it last opened or finished an answer, in the order of events: the least recent goes first. */
   used: number
@@ -62,7 +67,7 @@ const realSchedule = (ms: number, fn: () => void): { cancel: () => void } => {
 export class PageSlots {
   readonly limits: PageSlotLimits
   /** How many connections were closed, by reason. */
-  readonly closed: Record<PageCloseReason, number> = { 'no-request-in-time': 0, 'address-full': 0, 'server-full': 0 }
+  readonly closed: Record<PageCloseReason, number> = { 'no-request-in-time': 0, 'answer-stalled': 0, 'address-full': 0, 'server-full': 0 }
   private readonly held = new Map<PageSocket, Held>()
   private readonly schedule: NonNullable<PageSlotsOptions['schedule']>
   private tick = 0
@@ -70,7 +75,7 @@ export class PageSlots {
   constructor (private readonly o: PageSlotsOptions = {}) {
     this.limits = { ...DEFAULT_PAGE_SLOT_LIMITS, ...o.limits }
     const l = this.limits
-    if (![l.maxConnections, l.maxPerAddress].every(n => Number.isInteger(n) && n >= 1) || !(l.requestWithinMs > 0)) {
+    if (![l.maxConnections, l.maxPerAddress].every(n => Number.isInteger(n) && n >= 1) || !(l.requestWithinMs > 0) || !(l.answerStallMs > 0)) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'page server connection limits must be positive')
     }
     this.schedule = o.schedule ?? realSchedule
@@ -99,13 +104,18 @@ export class PageSlots {
     return true
   }
 
-  /** A whole request arrived on `socket`: it is answered, however long that takes. */
+  /** A whole request arrived on `socket`: it is answered, however long that takes while the answer moves. */
   requestBegan (socket: PageSocket): void {
     const h = this.held.get(socket)
     if (h === undefined) return
     h.busy++
-    h.timer?.cancel()
-    h.timer = undefined
+    this.arm(h)
+  }
+
+  /** `socket` took a piece of an answer. */
+  answerMoved (socket: PageSocket): void {
+    const h = this.held.get(socket)
+    if (h !== undefined && h.busy > 0) this.arm(h)
   }
 
   /** The answer to a request on `socket` is done: the connection is idle again when no other is under way. */
@@ -130,11 +140,13 @@ export class PageSlots {
     this.held.clear()
   }
 
+  /** The deadline of what `h` owes next: a request when idle, a piece of its answer taken when busy. */
   private arm (h: Held): void {
     h.timer?.cancel()
-    h.timer = this.schedule(this.limits.requestWithinMs, () => {
+    const busy = h.busy > 0
+    h.timer = this.schedule(busy ? this.limits.answerStallMs : this.limits.requestWithinMs, () => {
       h.timer = undefined
-      if (h.busy === 0) this.close(h, 'no-request-in-time')
+      this.close(h, busy ? 'answer-stalled' : 'no-request-in-time')
     })
   }
 

@@ -2,11 +2,11 @@ import { request } from 'node:http'
 
 /**
  * One GET to 127.0.0.1:port with the path exactly as written (fetch would normalise it) and the Host
- * header given: its status, content type and body.
+ * header given (from `localAddress`, default the system's pick): its status, content type and body.
  */
-export async function rawGet (port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number, type?: string, body: string }> {
+export async function rawGet (port: number, path: string, host = `127.0.0.1:${port}`, localAddress?: string): Promise<{ status: number, type?: string, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, res => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false, localAddress }, res => {
       let body = ''
       res.on('data', (d: Buffer) => { body += d.toString() })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }) })

@@ -10,10 +10,10 @@ import { servePage, type PageServer } from '../../src/net/page-server.js'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 import { rawGet as get } from '../helpers/raw-http.js'
 
-function fixturePage (): string {
+function fixturePage (app: string | Buffer = 'console.log("page")\n'): string {
   const dir = tempDir('ferry-page-flood-')
   writeFileSync(join(dir, 'index.html'), '<!doctype html><html><head></head><body><script type="module" src="app.js"></script></body></html>')
-  writeFileSync(join(dir, 'app.js'), 'console.log("page")\n')
+  writeFileSync(join(dir, 'app.js'), app)
   return dir
 }
 
@@ -82,4 +82,37 @@ describe('the page server under a flood of idle connections', () => {
       await page.close()
     }
   }, 20_000)
+
+  it('cuts a connection that asks for the page and never reads it, making room for the browser', async () => {
+    // Larger than what the kernels here buffer on both ends (tcp_rmem's ceiling is 32 MiB): an answer
+    // no one reads stops moving.
+    const app = Buffer.alloc(64 * 1024 * 1024, '/')
+    let stalled = 0
+    let allStalled!: () => void
+    const cut = new Promise<void>(resolve => { allStalled = resolve })
+    const page = await servePage({
+      host: '127.0.0.1',
+      port: 0,
+      dir: fixturePage(app),
+      connectionLimits: { answerStallMs: 1000 },
+      onConnectionClosed: reason => { if (reason === 'answer-stalled' && ++stalled === 6) allStalled() }
+    })
+    const readers = Array.from({ length: 6 }, () => {
+      const c = connect({ port: page.port, host: '127.0.0.1', localAddress: '127.0.0.2' })
+      c.on('connect', () => { c.write(`GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:${page.port}\r\n\r\n`); c.pause() })
+      c.on('error', () => {})
+      return c
+    })
+    try {
+      // One host holds every connection it may, each asking for app.js and reading none of it: each is
+      // cut (a paused socket would not see it), and a browser on that host gets the whole page.
+      await cut
+      const { status, body } = await get(page.port, '/app.js', undefined, '127.0.0.2')
+      expect(status).toBe(200)
+      expect(body.length).toBe(app.length)
+    } finally {
+      for (const c of readers) c.destroy()
+      await page.close()
+    }
+  }, 30_000)
 })

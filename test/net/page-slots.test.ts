@@ -10,11 +10,14 @@ interface Fake extends PageSocket {
 }
 
 function world () {
-  let timers: Array<{ fn: () => void, cancelled: boolean }> = []
+  // A clock the test moves: a timer fires once the clock passes its due time, in due order.
+  let now = 0
+  let timers: Array<{ due: number, fn: () => void, cancelled: boolean }> = []
+  const limits = { maxConnections: 4, maxPerAddress: 2, requestWithinMs: 1000, answerStallMs: 5000 }
   const slots = new PageSlots({
-    limits: { maxConnections: 4, maxPerAddress: 2, requestWithinMs: 1000 },
-    schedule: (_ms, fn) => {
-      const t = { fn, cancelled: false }
+    limits,
+    schedule: (ms, fn) => {
+      const t = { due: now + ms, fn, cancelled: false }
       timers.push(t)
       return { cancel: () => { t.cancelled = true } }
     },
@@ -25,13 +28,18 @@ function world () {
     slots.opened(s)
     return s
   }
-  /** The request deadline of every idle connection passes. */
-  const expire = (): void => {
-    const due = timers.filter(t => !t.cancelled)
-    timers = []
-    for (const t of due) t.fn()
+  const advance = (ms: number): void => {
+    now += ms
+    for (;;) {
+      const next = timers.filter(t => !t.cancelled && t.due <= now).sort((a, b) => a.due - b.due)[0]
+      if (next === undefined) break
+      timers = timers.filter(t => t !== next)
+      next.fn()
+    }
   }
-  return { slots, open, expire }
+  /** The request deadline of every idle connection passes. */
+  const expire = (): void => { advance(limits.requestWithinMs) }
+  return { slots, open, advance, expire }
 }
 
 describe('page slots', () => {
@@ -42,7 +50,7 @@ describe('page slots', () => {
     w.slots.requestBegan(browser)
     w.expire()
     expect(silent).toMatchObject({ destroyed: true, reason: 'no-request-in-time' })
-    // Answering takes as long as it takes.
+    // Answering takes as long as it takes while the answer moves (below).
     expect(browser.destroyed).toBe(false)
     w.slots.requestEnded(browser)
     w.expire()
@@ -80,7 +88,43 @@ describe('page slots', () => {
     // All answering: nothing to close, the newcomer is refused.
     for (const s of [browser, flood[1], flood[2], again]) w.slots.requestBegan(s)
     expect(w.open('10.0.0.5')).toMatchObject({ destroyed: true, reason: 'server-full' })
-    expect(w.slots.closed).toEqual({ 'no-request-in-time': 0, 'address-full': 0, 'server-full': 2 })
+    expect(w.slots.closed).toEqual({ 'no-request-in-time': 0, 'answer-stalled': 0, 'address-full': 0, 'server-full': 2 })
+  })
+
+  it('cuts a connection whose answer stops moving, and keeps one whose answer moves however slowly', () => {
+    const w = world()
+    const reader = w.open('10.0.0.2')
+    const stuck = w.open('10.0.0.3')
+    w.slots.requestBegan(reader)
+    w.slots.requestBegan(stuck)
+    // A piece taken just before the deadline puts it off; no piece, and the connection goes.
+    w.advance(4000)
+    w.slots.answerMoved(reader)
+    w.advance(2000)
+    expect(stuck).toMatchObject({ destroyed: true, reason: 'answer-stalled' })
+    w.slots.answerMoved(reader)
+    w.advance(4000)
+    w.slots.answerMoved(reader)
+    expect(reader.destroyed).toBe(false)
+    // Answered, it owes a request again, on the request deadline.
+    w.slots.requestEnded(reader)
+    w.expire()
+    expect(reader).toMatchObject({ destroyed: true, reason: 'no-request-in-time' })
+    expect(w.slots.closed).toMatchObject({ 'answer-stalled': 1, 'no-request-in-time': 1 })
+  })
+
+  it('makes room with a stalled answer once it is cut, not before', () => {
+    const w = world()
+    const a = w.open('10.0.0.2')
+    const b = w.open('10.0.0.2')
+    w.slots.requestBegan(a)
+    w.slots.requestBegan(b)
+    // Both answering: a newcomer of the address is refused while the answers can still move.
+    expect(w.open('10.0.0.2')).toMatchObject({ destroyed: true, reason: 'address-full' })
+    w.advance(5000)
+    expect([a.reason, b.reason]).toEqual(['answer-stalled', 'answer-stalled'])
+    const browser = w.open('10.0.0.2')
+    expect(browser.destroyed).toBe(false)
   })
 
   it('forgets a connection closed by its peer', () => {
