@@ -32,6 +32,8 @@ export interface Incoming extends ChatReceived {
   /** The sender asked for `mine` (its root differed from ours). */
   leavesSent?: boolean
   planDone: boolean
+  /** Messages the plan's parts so far cover (reconciliation.ts bounds them by `declared` as they come). */
+  plannedMessages?: number
   wanted?: Uint8Array
   /** Messages to arrive in this session, once known. */
   expect: number

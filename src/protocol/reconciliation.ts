@@ -71,6 +71,8 @@ export class Reconciliation {
   private readonly expected: Expected
   private readonly progress: PlanProgress
   private holdingsTask?: Promise<void>
+  /** Plan entries and listed messages held, over every conversation: bounded as a manifest's entries are. */
+  private planned = 0
 
   private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {
     this.sink = init.sink
@@ -212,6 +214,19 @@ export class Reconciliation {
     }
     if (inc.leavesSent !== true) throw new FerryError(ErrorCode.PROTOCOL, `a Plan for conversation ${inc.conversation.id} before it asked for the leaves`)
     inc.plan ??= []
+    // A plan is held whole until its last part, so it is bounded as it comes, not once it ends: its
+    // leaves count one message at least, so they can never be more than the conversation declared, and
+    // all plans together hold no more than a manifest may.
+    const planned = (count: number, entries: number): void => {
+      inc.plannedMessages = (inc.plannedMessages ?? 0) + count
+      if (inc.plannedMessages > inc.declared) {
+        throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers more than the ${inc.declared} messages the manifest declared`)
+      }
+      this.planned += entries
+      if (this.planned > this.init.maxManifestEntries) {
+        throw new FerryError(ErrorCode.TOO_LARGE, `the sender's plans exceed ${this.init.maxManifestEntries} entries`)
+      }
+    }
     for (const w of p.leaves) {
       const prev = inc.plan[inc.plan.length - 1]
       const after = prev?.last
@@ -219,6 +234,7 @@ export class Reconciliation {
         const have = w.have ?? 0
         const leaf = mine[have]
         if (leaf === undefined || (after !== undefined && comparePositions(leaf.first, after) <= 0)) throw new FerryError(ErrorCode.PROTOCOL, `Plan names leaf ${have}, which this phone did not send`)
+        planned(leaf.count, 1)
         inc.plan.push({ kind: 'have', after, last: leaf.last, count: leaf.count, have })
         continue
       }
@@ -227,6 +243,7 @@ export class Reconciliation {
       if (!Number.isSafeInteger(last.ts) || count < 1 || (after !== undefined && comparePositions(last, after) <= 0)) {
         throw new FerryError(ErrorCode.PROTOCOL, 'Plan leaves are out of order')
       }
+      planned(count, w.kind === ferry.PlanLeaf.Kind.LIST ? 1 + count : 1)
       if (w.kind === ferry.PlanLeaf.Kind.KEPT) {
         // Only a digest of this phone's own base: the sender cannot make this phone take any other.
         const digest = w.digest ?? new Uint8Array(0)
@@ -254,8 +271,8 @@ export class Reconciliation {
     }
     if (p.more === true) return []
     inc.planDone = true
-    if (inc.plan.reduce((n, l) => n + l.count, 0) !== inc.declared) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plan.reduce((n, l) => n + l.count, 0)} messages, the manifest ${inc.declared}`)
+    if ((inc.plannedMessages ?? 0) !== inc.declared) {
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the plan of ${inc.conversation.id} covers ${inc.plannedMessages ?? 0} messages, the manifest ${inc.declared}`)
     }
     return this.want(inc)
   }

@@ -300,6 +300,41 @@ describe('a second transfer into a phone whose owner deleted messages', () => {
     target.close()
   })
 
+  // The plan of c0 comes as parts of one-message leaves before the real one: the new phone would hold
+  // them all, a hundred bytes of memory or so for each twenty on the wire, until the last.
+  it.each<[string, number, number, string, RegExp]>([
+    ['more messages than its chat declared', 50, 1000, 'COUNT_MISMATCH', /plan of c0 covers more than the \d+ messages the manifest declared/],
+    ['more entries than a manifest may hold', 1, 300, 'TOO_LARGE', /plans exceed 200 entries/]
+  ])('refuses a plan of %s as it comes, not once it ends', async (_what, count, leaves, code, message) => {
+    const { source, target } = await afterFirstTransfer()
+    // An edit on the old phone inside the chat: the old phone asks for this phone's leaves, then plans.
+    const edited = messagesOf(source, 'c0')[100]
+    source.putMessages([{ ...edited, kind: 'text', text: 'edited on the old phone', media: undefined }])
+    const held = messagesOf(target, 'c0')
+    let flooded = false
+    const flood: NonNullable<RunOptions['tamper']> = f => {
+      const p = f.plan as ferry.Plan | undefined
+      if (f.body !== 'plan' || flooded || (p?.leaves ?? []).length === 0) return [f]
+      flooded = true
+      let ts = -1e15
+      const parts = Array.from({ length: count }, () => ({ plan: { conversation: p?.conversation, more: true, leaves: Array.from({ length: leaves }, () => ({ kind: ferry.PlanLeaf.Kind.NEED, lastTs: ts++, lastId: 'x', count: 1 })) } }))
+      return [...parts, f]
+    }
+    let parts = 0
+    const options = code === 'TOO_LARGE' ? { ...OPTIONS, maxManifestEntries: 200 } : OPTIONS
+    const bad = await runTransfer(source, target, { options, tamper: flood, onReceived: fr => { if (fr.body === 'plan' && (fr.plan as ferry.Plan).more === true) parts++ } })
+    expect(bad.receiverError?.code).toBe(code)
+    expect(bad.receiverError?.message).toMatch(message)
+    // Refused at the first part that went over: the rest was never taken in.
+    expect(parts).toBe(1)
+    // What the first transfer verified is still here, and an honest transfer goes on from it.
+    expect(messagesOf(target, 'c0')).toEqual(held)
+    await verified(source, target)
+    expect(messagesOf(target, 'c0')).toEqual(messagesOf(source, 'c0'))
+    source.close()
+    target.close()
+  })
+
   it('leaves deleted a message that ended a leaf, and one in a leaf cut by its length', async () => {
     const source = openStore()
     await fillStore(source, { conversations: 1, messagesPerConversation: PER_CHAT, mediaSizes: [] })
