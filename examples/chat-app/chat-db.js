@@ -40,8 +40,10 @@ const schema = tag => `
     handle  TEXT NOT NULL,
     PRIMARY KEY (chat_id, seat)
   );
+  -- AUTOINCREMENT: a file is named by its attachment_id, and a send reads a snapshot of this table while
+  -- the app goes on. A number given again after a deletion would let the snapshot open another file's bytes.
   CREATE TABLE attachments (
-    attachment_id INTEGER PRIMARY KEY,
+    attachment_id INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256        TEXT NOT NULL UNIQUE,
     byte_size     INTEGER NOT NULL,
     mime_type     TEXT NOT NULL,

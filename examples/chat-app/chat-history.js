@@ -236,7 +236,7 @@ export class ChatHistory extends ChatSource {
   async commit (change) {
     const dropped = /** @type {number[]} */ (this.apply(change))
     // An attachment's bytes go once its row is gone for good. A crash in between leaves a file no row
-    // names: the app never opens it, and an attachment given its number later writes over it.
+    // names, and no row will (numbers are never given again): the app never opens it.
     for (const id of dropped) await rm(this.app.attachmentPath(id), { force: true })
   }
 

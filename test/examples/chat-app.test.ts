@@ -148,6 +148,27 @@ describe('the example chat app embedding Ferry', () => {
     expect(await exportOf(new ChatHistory(newApp))).toBe(await exportOf(new ChatHistory(oldApp)))
   })
 
+  it('never reads another photo\'s bytes for one deleted while a send holds its snapshot', async () => {
+    const app = openApp()
+    const chat = app.startChat({ title: 'Ana', members: ['me', 'ana'] })
+    const deleted = bytes(50_000, 7)
+    app.post(chat, { author: 'ana', kind: 'image', attachmentId: await app.attach(deleted, 'image/jpeg'), sentAt: T })
+    const history = new ChatHistory(app)
+    const snapshot = await history.snapshot()
+    try {
+      // The person deletes the photo as the app does (its post, then its attachment), and takes another.
+      const conversation = (await history.conversations())[0].conversation.id
+      await history.commit({ remove: { messages: [{ conversation, id: app.timeline(chat)[0].uid }], media: [sha256(deleted)] } })
+      const taken = bytes(50_000, 8)
+      app.post(chat, { author: 'me', kind: 'image', attachmentId: await app.attach(taken, 'image/jpeg'), sentAt: T + 1 })
+      // The send still sees the deleted photo; its bytes are gone, and nothing else stands in for them.
+      const read = await snapshot.readMedia(sha256(deleted), 0, deleted.byteLength).then(b => sha256(b), () => 'gone')
+      expect(read).toBe('gone')
+    } finally {
+      await snapshot.release?.()
+    }
+  })
+
   it('moves only what changed the second time, and the receiving app duplicates nothing', async () => {
     const oldApp = openApp()
     await useApp(oldApp)
