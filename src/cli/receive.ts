@@ -25,7 +25,7 @@ import { PairingRecords, type PairingRecord } from '../journal/pairing-records.j
 import { TransferLog } from '../journal/transfer-log.js'
 import { TriedCodes } from '../journal/tried-codes.js'
 import { unheardVerification } from '../net/receiving.js'
-import { holdAtVerifying } from './test-hold.js'
+import { holdAfterHeard, holdAtVerifying } from './test-hold.js'
 import { tellAgainMsFrom } from './test-waits.js'
 import { commandLine } from './command-line.js'
 
@@ -385,7 +385,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         restoreDeleted: args.values['restore-deleted'] === true,
         keepUnheard: true,
         tellAgainMs: tellAgainMsFrom(),
-        beforeVerifying: holdAtVerifying()
+        beforeVerifying: holdAtVerifying(),
+        afterHeard: holdAfterHeard(() => { if (json) jsonEvent('held', { after: 'heard' }); else process.stderr.write('Held: the old phone heard Verified (FERRY_TEST_HOLD_HEARD).\n') })
       }).catch(err => { throw wrongCode(err) })
       printer.stop()
       if (!json) {

@@ -11,6 +11,25 @@ export function holdAtVerifying (env: NodeJS.ProcessEnv = process.env): (() => P
 }
 
 /**
+ * For the end-to-end tests: with FERRY_TEST_HOLD_HEARD=1 in its environment, `ferry receive` holds its
+ * transfer once the old phone hung up after Verified (it heard), before it says verified, until the
+ * process gets SIGUSR2; `held` says it is there (an event with --json, a line on stderr otherwise). A
+ * test stops the new phone exactly there: nothing it prints tells that moment apart from the one before
+ * the hang-up, and the rest takes milliseconds. Returns the receive's `afterHeard`, or undefined when the
+ * variable is not set.
+ */
+export function holdAfterHeard (held: () => void, env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  if (env.FERRY_TEST_HOLD_HEARD !== '1') return undefined
+  const hold = holdOnce()
+  let said = false
+  return async () => {
+    if (!said) held()
+    said = true
+    await hold()
+  }
+}
+
+/**
  * For the CLI tests: with FERRY_TEST_HOLD_EXPORT_MEDIA=1, `ferry export --media DIR` holds once its
  * first media file is in DIR, until SIGUSR2. A test stops it there with Ctrl-C, some of its media
  * copied and the rest not: the export of a small store ends before a signal sent on seeing the file

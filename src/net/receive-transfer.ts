@@ -23,6 +23,8 @@ export interface ReceiveTransferOptions {
   onManifest?: () => void
   /** After the manifest, on every step forward. */
   onProgress?: () => void
+  /** Awaited once the old phone hung up after Verified: it heard (DriverOptions.onHeard). */
+  onHeard?: () => Promise<void>
 }
 
 /** Runs `machine` over `stream` until the transfer is verified (resolves) or fails (throws). */
@@ -36,6 +38,7 @@ export async function receiveTransfer (stream: Stream, machine: ReceiverMachine,
   try {
     await runReceiver(machine, duplex, {
       signal: opts.signal,
+      onHeard: opts.onHeard,
       onProgress: () => {
         // From its first data on, the sender streams without pause until the end, and hangs up as soon
         // as it has read Verified: silence means a dead link. Not before: after a resume the sender

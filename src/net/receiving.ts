@@ -116,6 +116,11 @@ export interface ReceiveOptions {
    */
   beforeVerifying?: (machine: ReceiverMachine) => Promise<void>
   /**
+   * Awaited once the old phone hung up after Verified (it heard), before the last progress and the
+   * `verified` event: tests hold a transfer there (a phone stopped after the old phone heard).
+   */
+  afterHeard?: (machine: ReceiverMachine) => Promise<void>
+  /**
    * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
    * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
    * ISOLATED is not). Default: `addrs` as given.
@@ -418,6 +423,7 @@ export class Receiving {
         stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
         beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
         onAdvance,
+        onHeard: async () => { await opts.afterHeard?.(machine) },
         onManifest: () => {
           const e = machine.expected
           if (e === undefined) return

@@ -25,6 +25,11 @@ export interface DriverOptions {
    * after its hang-up must not come back waiting for a phone that is done with it.
    */
   onVerified?: () => Promise<void>
+  /**
+   * The receiver: awaited as soon as the sender's hang-up after Verified is read, before anything else
+   * (the last progress, the goodbye): from then on the old phone is known to have heard.
+   */
+  onHeard?: () => Promise<void>
 }
 
 /**
@@ -174,6 +179,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     // This phone's goodbye goes now, while the old phone is there to answer it (GOODBYE_MS).
     const goodbye = duplex.close().then(() => true, () => true)
     await untilHungUp(reads, duplex, opts.heardMs ?? HEARD_MS)
+    await opts.onHeard?.()
     opts.onProgress?.()
     if (!await within(goodbye, opts.goodbyeMs ?? GOODBYE_MS, false)) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
   } catch (err) {

@@ -102,6 +102,22 @@ describe('after the receiver says verified', () => {
     expect(receiver.state).toBe('verified')
   })
 
+  it('keeps what the old phone\'s hang-up proves before it reports anything more', async () => {
+    // The hang-up says the old phone heard and forgot the pairing: a new phone stopped after it must
+    // start again knowing so, not dial a phone that is done with it.
+    const { pipe, sender, receiver } = await pair()
+    const order: string[] = []
+    await Promise.all([
+      runSender(sender, pipe.a),
+      runReceiver(receiver, pipe.b, {
+        onHeard: async () => { order.push('heard') },
+        onProgress: () => { if (receiver.finished) order.push('progress') }
+      })
+    ])
+    expect(order).toEqual(['heard', 'progress'])
+    expect(receiver.state).toBe('verified')
+  })
+
   it('says verified once the old phone hung up, though its own close is never acknowledged', async () => {
     // A WebRTC stream's close waits for the peer's acknowledgement, which a sender that exited at once
     // never sends: the receiver reported verified only at the stream's own timeout.
@@ -121,8 +137,10 @@ describe('after the receiver says verified', () => {
     const { source, target, pipe, sender, receiver } = await pair()
     // As a link that died as the transfer ended: the old phone's hang-up never arrives.
     const senderSide = { ...pipe.a, close: async () => {} }
-    const [, received] = await Promise.allSettled([runSender(sender, senderSide), runReceiver(receiver, pipe.b, { heardMs: 300 })])
+    let heard = false
+    const [, received] = await Promise.allSettled([runSender(sender, senderSide), runReceiver(receiver, pipe.b, { heardMs: 300, onHeard: async () => { heard = true } })])
     expect(received.status).toBe('rejected')
+    expect(heard, 'a hang-up that never came was not heard').toBe(false)
     expect((received as PromiseRejectedResult).reason).toMatchObject({ code: 'TRUNCATED', message: expect.stringContaining('may not have heard it') })
     expect(receiver.state).toBe('verified')
     expect(target.stats().messages).toBe(source.stats().messages)
