@@ -116,8 +116,9 @@ export interface ReceiveOptions {
    */
   beforeVerifying?: (machine: ReceiverMachine) => Promise<void>
   /**
-   * Awaited once the old phone hung up after Verified (it heard), before the last progress and the
-   * `verified` event: tests hold a transfer there (a phone stopped after the old phone heard).
+   * Awaited once the old phone hung up after Verified (it heard) and this phone forgot the pairing,
+   * before the last progress and the `verified` event: tests hold a transfer there (a phone stopped
+   * after the old phone heard).
    */
   afterHeard?: (machine: ReceiverMachine) => Promise<void>
   /**
@@ -423,7 +424,13 @@ export class Receiving {
         stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
         beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
         onAdvance,
-        onHeard: async () => { await opts.afterHeard?.(machine) },
+        onHeard: async () => {
+          // The old phone heard, forgot the pairing and may be gone: this phone forgets it too before
+          // anything else, so that stopped from here on it starts again knowing so, rather than take
+          // the old phone for one that never heard and keep dialling it for tellAgainMs.
+          await this.pairings.forget()
+          await opts.afterHeard?.(machine)
+        },
         onManifest: () => {
           const e = machine.expected
           if (e === undefined) return
@@ -438,12 +445,15 @@ export class Receiving {
       if (machine.state === 'verified') onUnheard(resultOf())
       throw offerEndedThere(err)
     }
-    return await this.verified(resultOf(), emit, `from ${peer}`)
+    return await this.verified(resultOf(), emit, `from ${peer}`, true)
   }
 
-  /** The end of a receive: the pairing is no longer needed, and the app is told. */
-  private async verified (result: ReceiveResult, emit: (e: EventBody) => void, note: string): Promise<ReceiveResult> {
-    await this.pairings.forget()
+  /**
+   * The end of a receive: the pairing is no longer needed (`forgotten`: it went as the old phone hung up),
+   * and the app is told.
+   */
+  private async verified (result: ReceiveResult, emit: (e: EventBody) => void, note: string, forgotten = false): Promise<ReceiveResult> {
+    if (!forgotten) await this.pairings.forget()
     log('verified, %s', note)
     emit({ type: 'verified', ...result })
     return result
