@@ -17,7 +17,7 @@ import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './optio
 import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
-import { keepsOwnVersion, keepsOwnVersionOnRestore } from './own-versions.js'
+import { mergeMessage, type MergeMode } from './message-merge.js'
 import { mergeNames } from './own-names.js'
 import { writeNames } from './name-writes.js'
 import { NameBases } from '../journal/name-bases.js'
@@ -218,6 +218,7 @@ export class ReceiverMachine {
   private readonly inflate?: BatchDeflate['inflate']
   private readonly restoreDeleted: boolean
   private readonly restoring: boolean
+  private readonly mergeMode: MergeMode
   private manifestParts: ferry.Manifest[] = []
   private readonly manifestMedia = new ManifestMedia()
   private manifestMediaBytes = 0
@@ -258,6 +259,7 @@ export class ReceiverMachine {
     this.inflate = init.inflate
     this.restoreDeleted = init.restoreDeleted === true
     this.restoring = init.restoring === true
+    this.mergeMode = { restoring: this.restoring, restoreDeleted: this.restoreDeleted }
   }
 
   /** @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations. */
@@ -636,36 +638,25 @@ export class ReceiverMachine {
       const base = inc.occupied ? await this.messageBaseOf(inc.conversation.id) : undefined
       for (let i = from; i < to; i++) {
         const m = messages[i]
-        const prior = stored?.get(m.id)
         const theirs = encodedMessage(m)
         const digest = writtenDigest(theirs)
-        // Unchanged on the old phone since a base took it: whatever this phone did to it is its person's.
-        const since = base?.unchangedSince(digest)
-        if (prior === undefined) {
-          if (since !== undefined && !this.restoreDeleted) {
-            // Deleted here: it stays deleted. Logged as held, read back as the old phone's (verification).
-            items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: digest })
+        const merge = mergeMessage(stored?.get(m.id), m, theirs, digest, base?.unchangedSince(digest), this.mergeMode)
+        items.push(merge.item)
+        switch (merge.outcome) {
+          case 'new': case 'replaced': take(i); break
+          case 'same': break
+          case 'leftDeleted':
+            // Read back as the old phone's in its place (verification).
             this.leftOut.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
             inc.messagesLeftDeleted = (inc.messagesLeftDeleted ?? 0) + 1
             this.progress.messagesLeftDeleted++
             leftOut++
-            continue
-          }
-          items.push({ flag: 'new', conversation: m.conversation, ts: m.ts, id: m.id, written: digest }); take(i); continue
+            break
+          case 'ownVersion':
+            // Digested by verification as the old phone sent it.
+            this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
+            if (merge.counted) this.progress.messagesKept++
         }
-        const mine = encodedMessage(prior)
-        if (equalBytes(mine, theirs)) { items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: digest }); continue }
-        const own = since !== undefined && prior.ts === m.ts
-        if (own || (this.restoring ? keepsOwnVersionOnRestore(prior, m) : keepsOwnVersion(prior, m))) {
-          // Nothing written, so nothing to undo: logged as held, which verification reads back.
-          items.push({ flag: 'held', conversation: m.conversation, ts: m.ts, id: m.id, written: writtenDigest(mine) })
-          this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
-          // One this very transfer brought (its read-back took it) is counted where it was brought.
-          if (since !== 'transfer') this.progress.messagesKept++
-          continue
-        }
-        items.push({ flag: 'prior', conversation: m.conversation, ts: m.ts, id: m.id, prior, written: digest })
-        take(i)
       }
     }
     if (items.length > 0) {
