@@ -10,11 +10,11 @@ import { MAX_FRAME_BYTES } from '../wire/framing.js'
 import { getBit } from './bitmap.js'
 import { equalBytes, mediaIndexDigest } from './digest.js'
 import { encodedMessage } from './leaves.js'
-import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
-import { ManifestMedia } from './manifest-media.js'
+import { messageFromWire } from '../wire/message-wire.js'
+import { ManifestIntake } from './manifest-intake.js'
 import { inRange, isFiltered } from './manifest.js'
 import { PROTOCOL_VERSION, transferOptions, type TransferOptions } from './options.js'
-import { intersectSelections, normalizeSelection, selectionFromWire, selectionToWire, wholeConversations } from './selection.js'
+import { normalizeSelection, selectionToWire, wholeConversations } from './selection.js'
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { mergeMessage, type MergeMode } from './message-merge.js'
@@ -219,13 +219,9 @@ export class ReceiverMachine {
   private readonly restoreDeleted: boolean
   private readonly restoring: boolean
   private readonly mergeMode: MergeMode
-  private manifestParts: ferry.Manifest[] = []
-  private readonly manifestMedia = new ManifestMedia()
-  private manifestMediaBytes = 0
-  private manifestMediaFiles = 0
+  /** The manifest's parts until its last, then the transfer it announces (manifest-intake.ts). */
+  private readonly manifest: ManifestIntake
   private mediaRecordsBefore?: boolean
-  private manifestEntries = 0
-  private manifestBytes = 0
   private current = -1
   private intake?: MediaIntake
   private fragment?: { buf: Uint8Array, filled: number }
@@ -254,6 +250,7 @@ export class ReceiverMachine {
     this.log = new TransferLog(init.journal, stillAsWritten)
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
+    this.manifest = new ManifestIntake(this.opts)
     this.agent = init.agent ?? 'ferry'
     this.freeBytes = init.freeBytes
     this.inflate = init.inflate
@@ -366,35 +363,18 @@ export class ReceiverMachine {
 
   private async onManifest (part: ferry.Manifest, size: number): Promise<EncodedFrame[]> {
     this.expect('manifest')
-    // The manifest is held whole until its last part: bound its bytes, not only its entries.
-    this.manifestBytes += size
-    if (this.manifestBytes > this.opts.maxManifestBytes) {
-      throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestBytes} bytes`)
-    }
-    this.manifestEntries += part.contacts.length + part.conversations.length + part.media.length
-    if (this.manifestEntries > this.opts.maxManifestEntries) {
-      throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.opts.maxManifestEntries} entries`)
-    }
     // Whether the store held any media record before it holds the manifest's (see MediaIntake.resume).
+    // The manifest's are stored once the transfer is opened (storeMediaRecords), logged to be undone: a
+    // manifest refused before then leaves none.
     this.mediaRecordsBefore ??= (await this.sink.media(undefined, 1)).length > 0
-    // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
-    // held as decoded objects. Their records are stored once the transfer is opened (storeMediaRecords),
-    // logged to be undone: a manifest refused before then leaves none.
-    for (const w of part.media) {
-      const m = mediaFromWire(w)
-      this.manifestMedia.push(m)
-      if (!m.missing) {
-        this.manifestMediaBytes += m.size
-        this.manifestMediaFiles++
-      }
-    }
-    part.media = []
-    this.manifestParts.push(part)
-    if (part.more) return []
-    const expected = this.assembleManifest()
+    if (!this.manifest.add(part, size)) return []
+    const { expected, contacts, mediaFiles, windowBytes } = this.manifest.announced(this.request)
+    // A sender that lies about its window only stalls itself: it waits for acks that come later.
+    this.ackEvery = windowBytes / 4
+    this.progress.totalMessages = expected.totalMessages
+    this.progress.totalMediaBytes = expected.totalMediaBytes
+    this.progress.totalMediaFiles = mediaFiles
     this.expected = expected
-    const contacts: Contact[] = this.manifestParts.flatMap(p => p.contacts.map(contactFromWire))
-    this.manifestParts = []
     // Undos go first (another unverified transfer's, this one's a crash cut short): they take back files
     // their transfers brought, which the Resume would otherwise count as held here.
     // What verified transfers read back joins the message bases first: a transfer received again reads
@@ -438,7 +418,7 @@ export class ReceiverMachine {
     const held = await this.reconciliation.findHoldings()
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
-      this.manifestMediaFiles, this.manifestMediaBytes, this.transfer.transferId, this.transfer.sessions)
+      mediaFiles, expected.totalMediaBytes, this.transfer.transferId, this.transfer.sessions)
     this.state = 'messages'
     this.reconciliation.startHoldings(err => { this.onBackgroundError?.(storeError(err, 'reading what this phone holds')) })
     this.checkChatsReady()
@@ -458,54 +438,6 @@ export class ReceiverMachine {
       throw new FerryError(ErrorCode.STORE_FULL,
         `not enough free space for this history: its media still to come take ${bytes(needed)}, this phone has ${bytes(free)} free; free at least ${bytes(needed - free)} more and start again`,
         { neededBytes: needed, freeBytes: free })
-    }
-  }
-
-  private assembleManifest (): Expected {
-    const head = this.manifestParts[0]
-    // A sender that lies about its window only stalls itself: it waits for acks that come later.
-    const window = Number(head.windowBytes ?? 0)
-    this.ackEvery = Number.isSafeInteger(window) && window > 0 ? window / 4 : 0
-    const transferId = head.transferId
-    if (!(transferId instanceof Uint8Array) || transferId.byteLength !== 16) {
-      throw new FerryError(ErrorCode.MALFORMED_FRAME, 'manifest transfer id must be 16 bytes')
-    }
-    if (!head.sourceId) throw new FerryError(ErrorCode.MALFORMED_FRAME, 'manifest has no source id')
-    const selection = selectionFromWire(head.selection)
-    // The sender may narrow what was asked for, never widen it.
-    const allowed = intersectSelections(this.request, selection)
-    if (JSON.stringify(allowed) !== JSON.stringify(selection)) {
-      throw new FerryError(ErrorCode.SELECTION, 'the sender\'s selection is wider than what this phone asked for')
-    }
-    const conversations: Incoming[] = []
-    const byId = new Map<string, Incoming>()
-    let total = 0
-    for (const p of this.manifestParts) {
-      for (const w of p.conversations) {
-        const { conversation, messageCount } = conversationFromWire(w)
-        if (byId.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
-        const prev = conversations[conversations.length - 1]
-        if (prev !== undefined && comparePositions({ ts: 0, id: prev.conversation.id }, { ts: 0, id: conversation.id }) >= 0) {
-          throw new FerryError(ErrorCode.MALFORMED_FRAME, 'the manifest\'s conversations are out of order')
-        }
-        if (selection.conversations !== undefined && !selection.conversations.includes(conversation.id)) {
-          throw new FerryError(ErrorCode.SELECTION, `manifest offers conversation ${conversation.id} outside the selection`)
-        }
-        const inc: Incoming = { index: conversations.length, conversation, declared: messageCount, held: false, occupied: false, planDone: false, listed: [], expect: messageCount, arrived: 0, entry: 0 }
-        conversations.push(inc)
-        byId.set(conversation.id, inc)
-        total += messageCount
-      }
-    }
-    if (Number(head.totalMessages) !== total) {
-      throw new FerryError(ErrorCode.COUNT_MISMATCH, `manifest declares ${Number(head.totalMessages)} messages but its conversations add up to ${total}`)
-    }
-    this.progress.totalMessages = total
-    this.progress.totalMediaBytes = this.manifestMediaBytes
-    this.progress.totalMediaFiles = this.manifestMediaFiles
-    return {
-      transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.manifestMedia, totalMessages: total,
-      totalMediaBytes: this.manifestMediaBytes, plansBases: head.plansBases === true
     }
   }
 

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { buildManifest, manifestFrames, type ManifestData } from '../../src/protocol/manifest.js'
+import { ManifestIntake } from '../../src/protocol/manifest-intake.js'
+import { DEFAULT_OPTIONS } from '../../src/protocol/options.js'
+import { FerryError } from '../../src/errors.js'
+import type { Selection } from '../../src/store/model.js'
+import { decodeFrame, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+
+// The receiver holds the manifest whole until its last part, then checks the transfer it announces before
+// anything touches the store: parts as a real sender splits them, and each way a manifest can lie.
+
+let source: SqliteChatStore
+let whole: ManifestData
+beforeAll(async () => {
+  source = openStore()
+  await fillStore(source, { conversations: 4, messagesPerConversation: 30, mediaSizes: [10_000, 20_000, 5_000] })
+  whole = await buildManifest(source, {})
+})
+afterAll(() => { source.close(); cleanupTempDirs() })
+
+const concat = (f: EncodedFrame): Uint8Array => f.length === 1 ? f[0] : Uint8Array.from(Buffer.concat(f))
+
+/** The manifest's parts as the receiver decodes them, split at `frameBytes`. */
+async function partsOf (m: ManifestData, frameBytes = 32 * 1024, windowBytes = DEFAULT_OPTIONS.windowBytes): Promise<Array<{ part: ferry.Manifest, size: number }>> {
+  const parts = []
+  for await (const f of manifestFrames(m, frameBytes, undefined, windowBytes, true)) {
+    const bytes = concat(f)
+    parts.push({ part: decodeFrame(bytes).manifest as ferry.Manifest, size: bytes.byteLength })
+  }
+  return parts
+}
+
+async function announce (m: ManifestData, request: Selection = {}, limits = DEFAULT_OPTIONS, frameBytes?: number): Promise<ReturnType<ManifestIntake['announced']>> {
+  const intake = new ManifestIntake(limits)
+  const parts = await partsOf(m, frameBytes)
+  for (const [i, { part, size }] of parts.entries()) expect(intake.add(part, size)).toBe(i === parts.length - 1)
+  return intake.announced(request)
+}
+
+async function refusal (run: Promise<unknown>): Promise<string> {
+  const err = await run.then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(FerryError)
+  return (err as FerryError).code
+}
+
+describe('ManifestIntake', () => {
+  it('announces what a sender\'s manifest of many parts holds, in its order', async () => {
+    const parts = await partsOf(whole, 100)
+    expect(parts.length).toBeGreaterThan(3)
+    const { expected, contacts, mediaFiles, windowBytes } = await announce(whole, {}, DEFAULT_OPTIONS, 100)
+    expect(Uint8Array.from(expected.transferId)).toEqual(Uint8Array.from(whole.transferId))
+    expect(expected.sourceId).toBe(whole.sourceId)
+    expect(expected.conversations.map(c => [c.conversation.id, c.expect])).toEqual(whole.conversations.map(c => [c.conversation.id, c.messageCount]))
+    expect(expected.conversations.map(c => c.index)).toEqual([0, 1, 2, 3])
+    expect([...expected.byId.keys()]).toEqual(whole.conversations.map(c => c.conversation.id))
+    expect(expected.totalMessages).toBe(120)
+    expect(contacts).toEqual(whole.contacts)
+    expect([...expected.media].map(m => m.sha256)).toEqual([...whole.media].map(m => m.sha256))
+    expect(mediaFiles).toBe(3)
+    expect(expected.totalMediaBytes).toBe(35_000)
+    expect(expected.plansBases).toBe(true)
+    expect(windowBytes).toBe(DEFAULT_OPTIONS.windowBytes)
+  })
+
+  it('takes a selection the sender narrowed, and refuses one it widened or a chat outside it', async () => {
+    const [a, b] = whole.conversations.map(c => c.conversation.id)
+    const narrowed = { ...whole, selection: { conversations: [a] }, conversations: whole.conversations.slice(0, 1), totalMessages: 30 }
+    expect((await announce(narrowed, { conversations: [a, b] })).expected.conversations.length).toBe(1)
+    expect(await refusal(announce(whole, { conversations: [a] }))).toBe('SELECTION')
+    const outside = { ...whole, selection: { conversations: [a] } }
+    expect(await refusal(announce(outside, { conversations: [a] }))).toBe('SELECTION')
+  })
+
+  it('refuses conversations repeated or out of order, and counts that do not add up', async () => {
+    const [c0, c1] = whole.conversations
+    expect(await refusal(announce({ ...whole, conversations: [c0, c0], totalMessages: 60 }))).toBe('MALFORMED_FRAME')
+    expect(await refusal(announce({ ...whole, conversations: [c1, c0], totalMessages: 60 }))).toBe('MALFORMED_FRAME')
+    expect(await refusal(announce({ ...whole, totalMessages: 119 }))).toBe('COUNT_MISMATCH')
+    expect(await refusal(announce({ ...whole, transferId: whole.transferId.subarray(0, 8) }))).toBe('MALFORMED_FRAME')
+  })
+
+  it('bounds the manifest it holds, in bytes and in entries', async () => {
+    const bytes = (await partsOf(whole, 100)).reduce((n, p) => n + p.size, 0)
+    const entries = whole.contacts.length + whole.conversations.length + whole.media.length
+    // Each intake takes parts of its own: it keeps them, their media moved into its index.
+    const takeAll = async (intake: ManifestIntake): Promise<boolean[]> => (await partsOf(whole, 100)).map(({ part, size }) => intake.add(part, size))
+    expect(await refusal(takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestBytes: bytes - 1 })))).toBe('TOO_LARGE')
+    expect(await refusal(takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestEntries: entries - 1 })))).toBe('TOO_LARGE')
+    expect((await takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestBytes: bytes, maxManifestEntries: entries }))).at(-1)).toBe(true)
+  })
+})
