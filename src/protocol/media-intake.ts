@@ -80,6 +80,14 @@ export class MediaIntake {
   heldBytes = 0
   /** Bytes of the parts earlier sessions left, which this one carries on from (resume()). */
   resumedBytes = 0
+  /**
+   * Files held here whole at another size than the old phone's entry says (resume()), by index: their
+   * size here. A sha256 determines its file's size, so such an entry is damaged at the source (a record
+   * there gone wrong, or a lie), and this phone's record, true to the file, stays as it is.
+   */
+  private readonly misstated = new Map<number, number>()
+  /** What the files held here at another size than their entries say add to the entries' bytes (resume()). */
+  misstatedBytes = 0
 
   /**
    * `storeRecord`: stores the record of left-deleted files that come after all, logged to be undone
@@ -116,7 +124,9 @@ export class MediaIntake {
       const size = m.size(i)
       if (getBit(stored, i)) {
         setBit(have, i)
-        this.held(size)
+        const here = this.sizeHere(i)
+        this.misstatedBytes += here - size
+        this.held(here)
         continue
       }
       // No record here of a file the last verified transfer carried: the app removed it with the
@@ -200,6 +210,19 @@ export class MediaIntake {
     return n
   }
 
+  /**
+   * Whether entry i states another size than the file this phone holds whole under its sha256: its
+   * record here is not to be replaced by the old phone's (media-records.ts).
+   */
+  misstates (i: number): boolean {
+    return this.misstated.has(i)
+  }
+
+  /** The size of entry i's file on this phone: the entry's, but where it misstates a file held here. */
+  private sizeHere (i: number): number {
+    return this.misstated.get(i) ?? this.media.size(i)
+  }
+
   private held (size: number): void {
     this.heldBytes += size
     this.progress.mediaBytes += size
@@ -211,13 +234,23 @@ export class MediaIntake {
    * Which of the manifest's media the store holds the files of: bit i for entry i. A bitmap, not a set
    * of hashes: at the end of a large transfer a set of 100k+ hex strings was the receiver's peak RSS.
    * `whole`: a file counts only if the store finds it whole (wholeMedia), as what is held is not
-   * fetched; the files this transfer brought were checked as they came, so verification lists names.
+   * fetched, and one whose entry states another size is noted (misstated); the files this transfer
+   * brought were checked as they came, so verification lists names. `untrue`: the held files whose
+   * record here is not their size (the size they were found whole at, or came at).
    */
-  private async storedBits (whole = false): Promise<{ stored: Uint8Array, recorded: Uint8Array }> {
+  private async storedBits (whole = false): Promise<{ stored: Uint8Array, recorded: Uint8Array, untrue: StoredMedia[] }> {
     const out = new Uint8Array(bitmapBytes(this.media.length))
     const recorded = new Uint8Array(bitmapBytes(this.media.length))
-    if (this.media.length === 0) return { stored: out, recorded }
+    const untrue: StoredMedia[] = []
+    if (this.media.length === 0) return { stored: out, recorded, untrue }
     const check = whole ? this.sink.wholeMedia?.bind(this.sink) : undefined
+    // Found whole at the record's size: a store without wholeMedia has its listing trusted.
+    const wholeAt = (i: number, r: StoredMedia): void => {
+      setBit(out, i)
+      if (r.size === this.media.size(i)) return
+      this.misstated.set(i, r.size)
+      log.error('media %s is here whole at %d bytes, where the old phone\'s entry says %d: damaged there, this phone\'s record stays', r.sha256, r.size, this.media.size(i))
+    }
     let after: string | undefined
     const page = 4096
     for (;;) {
@@ -229,18 +262,23 @@ export class MediaIntake {
         if (i < 0) continue
         setBit(recorded, i)
         if (!r.stored) continue
-        if (check === undefined) { setBit(out, i); continue }
+        if (!whole) {
+          setBit(out, i)
+          if (r.size !== this.sizeHere(i)) untrue.push(r)
+          continue
+        }
+        if (check === undefined) { wholeAt(i, r); continue }
         held.push(r)
         heldAt.push(i)
       }
       if (check !== undefined && held.length > 0) {
         const ok = await check(held)
         for (let k = 0; k < held.length; k++) {
-          if (ok[k]) setBit(out, heldAt[k])
+          if (ok[k]) wholeAt(heldAt[k], held[k])
           else log.error('media %s on this phone is not whole (its size is not its record\'s %d bytes): fetched again', held[k].sha256, held[k].size)
         }
       }
-      if (rows.length < page) return { stored: out, recorded }
+      if (rows.length < page) return { stored: out, recorded, untrue }
       after = rows[rows.length - 1].sha256
     }
   }
@@ -410,10 +448,15 @@ export class MediaIntake {
    * Every file of the manifest that the sender holds is in the store, but for those left deleted that no
    * message here refers to: such a file still has no record here (a message that came referring to it
    * stored its record with it, and the store keeps a record a message refers to). Returns how many
-   * were left deleted.
+   * were left deleted. A record here must be true to its file: its size the one the file was found whole
+   * at, or came at.
    */
   async verifyPresent (): Promise<number> {
-    const { stored, recorded } = await this.storedBits()
+    const { stored, recorded, untrue } = await this.storedBits()
+    if (untrue.length > 0) {
+      const r = untrue[0]
+      throw new FerryError(ErrorCode.COUNT_MISMATCH, `the record of media ${r.sha256} on this phone says ${r.size} bytes, where its file is ${this.sizeHere(this.media.indexOf(r.sha256))} bytes`)
+    }
     let left = 0
     for (let i = 0; i < this.media.length; i++) {
       if (this.media.missing(i) || getBit(stored, i) || this.damaged.has(i)) continue

@@ -8,7 +8,10 @@ import type { ManifestMedia } from './manifest-media.js'
 // slice's undo entry logged first (write-ahead, as every batch): the records the store did not hold,
 // which an undo takes back, and the versions of those it held otherwise, which it puts back. A record
 // the store holds as it is, is neither logged nor written: it was there before this transfer, and an
-// undo must leave it (an earlier transfer verified it, or the app wrote it).
+// undo must leave it (an earlier transfer verified it, or the app wrote it). Another type replaces this
+// phone's (the old phone's history is what moves, and nothing here tells which type is right); another
+// size does only for a file this phone does not hold whole: a sha256 determines its file's size, and the
+// old phone's entry for a file held whole at another size is wrong there, so the caller skips it.
 
 /** Manifest entries per undo entry and commit. */
 const SLICE = 4096
@@ -17,7 +20,8 @@ const PAGE = 4096
 
 /**
  * Stores `media`'s records for the transfer `rec`, logging each slice in `log` before it is written; but
- * for those `skip` says (files left deleted here, whose records come only with a message naming them).
+ * for those `skip` says (files left deleted here, whose records come only with a message naming them,
+ * and entries that misstate a file held here whole, whose record here stays).
  */
 export async function storeMediaRecords (sink: HistorySink, log: TransferLog, rec: TransferRecord, media: ManifestMedia, skip: (i: number) => boolean = () => false): Promise<void> {
   const held = await storedRecords(sink)

@@ -389,6 +389,8 @@ export class ReceiverMachine {
     this.messageBases = MessageBases.forPair(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     const declines = expected.plansBases && !this.restoreDeleted
     const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, declines ? this.mediaBase : undefined)
+    // The files held here at another size than the old phone's entries say count at their size here.
+    this.progress.totalMediaBytes += this.intake.misstatedBytes
     if (leftDeleted !== undefined) {
       for (let i = 0; i < expected.media.length; i++) {
         if (!getBit(leftDeleted, i)) continue
@@ -414,7 +416,8 @@ export class ReceiverMachine {
       counted: () => { this.checkChatsReady() }
     })
     await this.putMetadata(expected, contacts)
-    await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, leftDeleted === undefined ? undefined : i => getBit(leftDeleted, i))
+    const intake = this.intake
+    await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, i => intake.misstates(i) || (leftDeleted !== undefined && getBit(leftDeleted, i)))
     const held = await this.reconciliation.findHoldings()
     log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
