@@ -297,6 +297,19 @@ export class TransferLog {
   }
 
   /**
+   * The sha256s of the media records the transfer's earlier sessions added (since it was last verified),
+   * an undo entry at a time.
+   */
+  async * mediaAddedBefore (rec: TransferRecord): AsyncGenerator<string[]> {
+    if (rec.sessionSeq === 0) return
+    const to = entryKey(rec.transferId, rec.sessionSeq)
+    for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
+      if (k >= to) return
+      if (v[0] === MEDIA) yield readMedia(v.subarray(1)).added
+    }
+  }
+
+  /**
    * Verified: the log goes, and with it any way to take the transfer back. What it verified is kept
    * (lastVerified), in the same write, and so are `also`: what holds only once the transfer is verified
    * (name-bases.ts). Its read-back bases stay, for the message bases to take (`also` says so:

@@ -60,7 +60,8 @@ export interface TransferStats {
   mediaFilesDamaged?: number
   /**
    * The receiver: files the old phone no longer has (it keeps their messages and records, not their
-   * bytes) and this phone does not hold either. The messages naming them came without them.
+   * bytes; or it deleted them, with their messages, after an earlier session of the transfer brought a
+   * message showing one) and this phone does not hold either. The messages naming them came without them.
    */
   mediaFilesMissing?: number
   /**

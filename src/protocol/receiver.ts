@@ -18,6 +18,7 @@ import { normalizeSelection, selectionToWire, wholeConversations } from './selec
 import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { mergeMessage, type MergeMode } from './message-merge.js'
+import { settleGoneAtSource } from './gone-at-source.js'
 import { mergeNames } from './own-names.js'
 import { writeNames } from './name-writes.js'
 import { NameBases } from '../journal/name-bases.js'
@@ -76,7 +77,8 @@ export interface ReceiverProgress {
   mediaFilesDamaged: number
   /**
    * Files the old phone announced missing (it keeps their record, not their bytes) that this phone does
-   * not hold either: the messages naming them come without them.
+   * not hold either: the messages naming them come without them. With them, files it deleted after an
+   * earlier session of the transfer brought a message showing them, before they came (gone-at-source.ts).
    */
   mediaFilesMissing: number
   /**
@@ -775,6 +777,7 @@ export class ReceiverMachine {
       return inc.chatLeftDeleted === true ? [] : [{ ...c, messages: c.messages - (inc.messagesLeftDeleted ?? 0) }]
     })
     this.progress.mediaLeftDeleted = await intake.verifyPresent()
+    this.progress.mediaFilesMissing += await settleGoneAtSource(this.sink, this.log, this.transfer as TransferRecord, e.media)
     // The store's new generation goes in after everything the transfer wrote and before the journal
     // names it (base-generation.ts); the flush below makes it durable with the rest.
     const generation = await (this.generation as BaseGeneration).renew()
