@@ -14,6 +14,7 @@ export { createFerry, type CreateFerryOptions, type Ferry, type SendOptions, typ
 export { nodeTransferMemory } from './memory/transfer-memory.js'
 // The browser phone served by the old phone itself (ferry send --web).
 export { servePage, pageHost, pageLink, DEFAULT_PAGE_PORT, PAGE_DIR, type PageServer, type PageServerOptions } from './net/page-server.js'
+export { DEFAULT_PAGE_SLOT_LIMITS, type PageSlotLimits, type PageCloseReason } from './net/page-slots.js'
 // Finding the other phone without multicast (the sender's discovery port, the receiver's sweep) and
 // choosing its address; see docs/design-notes.md, "Finding the other phone".
 export { startResponder, DISCOVERY_PORTS, type DiscoveryResponder, type ProbeAnswer, type ResponderLimits, type ResponderOptions } from './net/probe.js'
