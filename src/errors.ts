@@ -70,11 +70,145 @@ export const ErrorCode = {
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 
+/**
+ * What a FerryError says beyond its code and message: fields an app acts on, and facts for a log. Every
+ * field is optional; each is set only with the codes named on it, and an error that passes another on
+ * keeps that one's fields (a refusal looked past still has its `from`, plus `unproved`). A type and not
+ * an interface so that it still goes where a `Record<string, unknown>` is wanted (a logger's fields).
+ */
+export type FerryErrorDetails = {
+  // Pairing: the code and the phone that answered it.
+  /** WRONG_CODE: how many more tries of this typed code this phone allows (0: it cannot be typed here again; the QR code still pairs). */
+  triesLeft?: number
+  /** WRONG_CODE: the link dropped while the phones checked the code, after this phone's try was charged (a try spent unheard, not retried). */
+  linkDropped?: boolean
+  /**
+   * CODE_EXPIRED: why the code pairs no phone: `'expired'` (ten minutes passed), `'exhausted'` (three failed
+   * attempts at the old phone), `'used'` (it paired another phone), `'tried'` (this phone tried it three
+   * times: `tried`), `'live'` (a QR code's key offered where the code takes none).
+   */
+  state?: 'live' | 'used' | 'exhausted' | 'expired' | 'tried'
+  /** CODE_EXPIRED with `state: 'tried'`: how many times this phone tried the code without pairing. */
+  tried?: number
+  /** CODE_EXPIRED of a code a phone offers again (`ferry send --code`): in words, why it cannot be offered. */
+  why?: string
+  /** CODE_EXPIRED with `why`: whether the code already paired a phone. */
+  used?: boolean
+  /** CODE_EXPIRED with `why`: failed pairing attempts charged to the code. */
+  charged?: number
+  /** CODE_EXPIRED with `why`: when the code expires or expired (ms since the epoch). */
+  expiresAt?: number
+  /**
+   * CANCELLED, CODE_EXPIRED, WRONG_CODE, VERSION, NOT_PAIRED, PROTOCOL, NO_PEER: the phone that said it
+   * (`'sender'`: the old phone; `'receiver'`: the new one). Absent when this phone decided it itself.
+   */
+  from?: 'sender' | 'receiver'
+  /** NO_PEER: the other phone was reached but offers no transfer (yet); a receive retries it. */
+  notOffering?: boolean
+  /** TRUNCATED: the other phone stopped answering within the pairing's (or a stream's) timeout, rather than dropping the link. */
+  timedOut?: boolean
+  /**
+   * Any refusal of a typed code that came before the other phone proved anything of it (its answer tested
+   * no guess, or it cut the link): no try was charged, and it says nothing about the code.
+   */
+  unproved?: boolean
+  /** TRUNCATED, NO_PEER (with `notOffering`): the other phone cut the pairing before any valid answer; no try was charged. */
+  cut?: boolean
+  /** TRUNCATED with `cut`: how many pairings the phones found by the search cut off, in all. */
+  cuts?: number
+  /** TRUNCATED with `cut`: how many phones found by the search cut the pairing off. */
+  phones?: number
+  /** With `unproved`: how many phones found by the search refused the code unproved and were set aside. */
+  setAside?: number
+  /** NO_PEER, ISOLATED (an `interrupted` event's): a phone the search found could not be reached, and was set aside for that look. */
+  unreachable?: boolean
+
+  // Finding and reaching the other phone.
+  /** NO_PEER, ISOLATED: how this phone learnt of the old phone's addresses. */
+  via?: 'mdns' | 'sweep' | 'qr' | 'peer' | 'resume'
+  /** NO_PEER, ISOLATED: each address dialled, and what came of it. */
+  attempts?: Array<{ addr: string, outcome: 'open' | 'refused' | 'silent' | 'skipped' }>
+  /** NO_PEER, ISOLATED: each subnet swept for the old phone, and how many devices (and Ferry phones) answered there. */
+  sweeps?: Array<{ subnet: string, ifname: string, hosts: number, probed: number, reached: number, ferry: number }>
+  /** NO_PEER: the old phone's addresses, none of a transport this phone dials. */
+  offered?: string[]
+  /** TRUNCATED: the libp2p protocol of the stream that ended (or could not be written), and its status. */
+  protocol?: string
+  /** TRUNCATED with `protocol`: the stream's status when it ended. */
+  status?: string
+  /** TRUNCATED with `protocol`: the stream's write status when a write failed. */
+  writeStatus?: string
+
+  // The transfer.
+  /** PEER_ERROR: the code the other phone ended the transfer with (an ErrorCode, or one a newer Ferry knows). */
+  peerCode?: string
+  /**
+   * TRUNCATED: the new phone ended the session itself, nothing taken back, because a media file (`sha256`)
+   * resumed from a part it kept did not match: the next session fetches it whole.
+   */
+  fetchAgain?: boolean
+  /** COUNT_MISMATCH, DIGEST_MISMATCH: a message the transfer wrote was changed or deleted on the new phone meanwhile (`conversation`, `messageId`). */
+  changedHere?: boolean
+  /** COUNT_MISMATCH, DIGEST_MISMATCH with `changedHere`: the message changed on the new phone. */
+  messageId?: string
+  /** COUNT_MISMATCH, DIGEST_MISMATCH, STORE, BAD_INPUT: the conversation concerned. */
+  conversation?: string
+  /** STORE, BAD_INPUT (with `conversation`): the message concerned. */
+  id?: string
+  /** COUNT_MISMATCH, DIGEST_MISMATCH: the contact concerned. */
+  contact?: string
+  /** TRUNCATED (with `fetchAgain`), STORE, BAD_INPUT: the media file concerned. */
+  sha256?: string
+  /** STORE_FULL: bytes of media still to come, and bytes free on this phone (`freeBytes`). */
+  neededBytes?: number
+  /** STORE_FULL with `neededBytes`: bytes free on this phone. */
+  freeBytes?: number
+  /** STORE_BUSY: the phone this one is already receiving from (one receive at a time). */
+  receivingFrom?: string
+
+  // Stores, files and input.
+  /** STORE_BUSY: the store in use. */
+  dir?: string
+  /** STORE_BUSY: the process that uses the store. */
+  pid?: number
+  /** STORE_BUSY with `pid`: that process's command line. */
+  command?: string
+  /** BAD_INPUT, STORE: the file or folder concerned. */
+  path?: string
+  /**
+   * STORE: `'damaged-database'` (history.db cannot be read in full) or `'damaged-journal'` (`journal` names
+   * it). BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`).
+   */
+  reason?: 'damaged-database' | 'damaged-journal' | 'truncated'
+  /** STORE with `reason: 'damaged-journal'`: the journal's folder. */
+  journal?: string
+  /** BAD_INPUT with `reason: 'truncated'`: the backup file's size. */
+  fileBytes?: number
+  /** BAD_INPUT with `reason: 'truncated'`: where in the backup it was cut off, in words. */
+  at?: string
+  /** BAD_INPUT: what is missing: a message's `'conversation'` or `'media'` record, or a package to install. */
+  missing?: string
+  /** BAD_INPUT: the conversations a selection names that the history does not hold. */
+  unknown?: string[]
+  /** BAD_INPUT: the line of an NDJSON import that is wrong (from 1). */
+  line?: number
+  /** BAD_INPUT: where in a typed code the character that is no digit stands (from 1). */
+  position?: number
+  /** BAD_INPUT: how many digits a typed code had (it needs 11). */
+  digits?: number
+  /** BAD_INPUT, INTERNAL: the listen address (or addresses) that cannot be used. */
+  listen?: string | string[]
+  /** BAD_INPUT: the announce address that is no multiaddr. */
+  announce?: string
+  /** CANCELLED: the event whose `onEvent` handler threw. */
+  event?: string
+}
+
 export class FerryError extends Error {
   readonly code: ErrorCode
-  readonly details?: Record<string, unknown>
+  readonly details?: FerryErrorDetails
 
-  constructor (code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor (code: ErrorCode, message: string, details?: FerryErrorDetails, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'FerryError'
     this.code = code

@@ -184,7 +184,7 @@ function reasonFor (err: FerryError): AbortReason {
   }
 }
 
-function peerAborted (reason: AbortReason, role: string): FerryError {
+function peerAborted (reason: AbortReason, role: 'sender' | 'receiver'): FerryError {
   // Named as the person knows it: the sender is the old phone, the receiver the new one.
   const who = role === 'sender' ? 'the old phone' : 'the new phone'
   const what: Record<AbortReason, string> = {
@@ -249,7 +249,7 @@ abstract class Machine {
    * Runs one transition; any throw becomes a failed Step, with an ABORT unless the peer sent one.
    * `aborted` says what the peer's ABORT means in this state, when it can say more than its reason.
    */
-  protected guard (message: Uint8Array, expected: readonly MsgType[], role: string, run: (fields: Uint8Array[], type: MsgType) => Step,
+  protected guard (message: Uint8Array, expected: readonly MsgType[], role: 'sender' | 'receiver', run: (fields: Uint8Array[], type: MsgType) => Step,
     aborted: (reason: AbortReason) => FerryError = reason => peerAborted(reason, role)): Step {
     if (this.state === 'done' || this.state === 'failed') {
       return { send: [], error: new FerryError(ErrorCode.PROTOCOL, `pairing: message after the handshake ended (${this.state})`) }

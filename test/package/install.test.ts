@@ -259,6 +259,11 @@ describe(`the packed package (${NAME})`, () => {
     const declared = readFileSync(join(pkgDir, 'dist', 'errors.d.ts'), 'utf8')
     const undocumented = Object.keys(ErrorCode).filter(code => !new RegExp(`\\*/\\s*readonly ${code}:`).test(declared))
     expect(undocumented).toEqual([])
+    // And what each field of an error's details means, and which codes set it.
+    const details = /type FerryErrorDetails = \{([\s\S]*?)\n\};/.exec(declared)?.[1] ?? ''
+    const fields = [...details.matchAll(/^\s*(\w+)\?:/gm)].map(m => m[1])
+    expect(fields).toEqual(expect.arrayContaining(['triesLeft', 'state', 'unproved', 'linkDropped', 'notOffering', 'fetchAgain', 'receivingFrom', 'from', 'peerCode']))
+    expect(fields.filter(f => !new RegExp(`\\*/\\s*${f}\\?:`).test(details))).toEqual([])
   })
 
   it('type-checks an app against the package\'s declarations, in Node and in the browser', async () => {

@@ -1,6 +1,6 @@
 // A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
 import { createFerry, createFerryNode, ferry, NodeJournal, nodeBatchDeflate, SqliteChatStore, type DiscoverOptions, type Ferry, type FerryNodeLimits, type FerryNodeOptions, type MdnsOptions, type MediaDigest, type OpenOptions, type StoreStats, type TransportChoice } from 'chat-ferry/node'
-import { ErrorCode, isFerryError, type BatchDeflate, type History, type FerryEvent, type Message, type SlotLimits } from 'chat-ferry'
+import { ErrorCode, isFerryError, type BatchDeflate, type FerryError, type FerryErrorDetails, type History, type FerryEvent, type Message, type SlotLimits } from 'chat-ferry'
 
 export async function phone (dir: string): Promise<Ferry> {
   SqliteChatStore.open(dir, { create: true }).close()
@@ -37,3 +37,16 @@ export const discover: DiscoverOptions = { timeout: 10_000 }
 export const slots: Partial<SlotLimits> = { maxUnpaired: 4 }
 export async function addPhoto (store: SqliteChatStore, path: string): Promise<MediaDigest> { return await store.addMediaFromFile(path) }
 export const missing = (stats: StoreStats): number => stats.mediaMissing
+
+// An error's details are typed: a documented field reads as what it holds, with no cast, and a
+// misspelt one does not compile. They still go where a logger takes a record of fields.
+export const triesLeft = (err: unknown): number | undefined => isFerryError(err, ErrorCode.WRONG_CODE) ? err.details?.triesLeft : undefined
+export const saidBy = (e: FerryError): 'sender' | 'receiver' | undefined => e.details?.from
+export const why = (e: FerryError): 'live' | 'used' | 'exhausted' | 'expired' | 'tried' | undefined => e.details?.state
+export const fetchAgain = (e: FerryError): boolean => e.details?.fetchAgain === true
+export const fields = (e: FerryError): Record<string, unknown> | undefined => e.details
+export const details: FerryErrorDetails = { peerCode: ErrorCode.STORE_FULL, unproved: true }
+// @ts-expect-error: no such field (it is triesLeft)
+export const typo = (e: FerryError): unknown => e.details?.triesleft
+// @ts-expect-error: triesLeft is a number
+export const wrongType: FerryErrorDetails = { triesLeft: '2' }
