@@ -1,3 +1,4 @@
+import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -77,6 +78,8 @@ export interface ConnectionSlotsOptions {
   /** Runs `fn` after `ms` (injected so tests drive the clock). */
   schedule?: (ms: number, fn: () => void) => { cancel: () => void }
   onClosed?: (conn: SlotConnection, reason: CloseReason) => void
+  /** Where its lines go (the node's, with its prefix); `ferry:slots` when none is given. */
+  log?: Logger
 }
 
 const realSchedule = (ms: number, fn: () => void): { cancel: () => void } => {
@@ -93,12 +96,15 @@ export class ConnectionSlots {
   private readonly now: () => number
   private readonly schedule: NonNullable<ConnectionSlotsOptions['schedule']>
 
+  private readonly log: Logger
+
   constructor (private readonly o: ConnectionSlotsOptions) {
     this.limits = { ...DEFAULT_SLOT_LIMITS, ...o.limits }
     const l = this.limits
     if (![l.maxUnpaired, l.maxPerAddress, l.maxPerPeer].every(n => Number.isInteger(n) && n >= 1) || !(l.pairWithinMs > 0) || !(l.lingerMs >= 0)) {
       throw new FerryError(ErrorCode.BAD_INPUT, 'connection slot limits must be positive')
     }
+    this.log = o.log ?? log
     this.now = o.now ?? (() => performance.now())
     this.schedule = o.schedule ?? realSchedule
   }
@@ -151,7 +157,7 @@ export class ConnectionSlots {
     this.count(h, 'pairing-failed')
     h.failed = true
     h.timer?.cancel()
-    log('pairing failed on %s from %s (%s): closing in %d ms', h.conn.id, h.host, h.peer, this.limits.lingerMs)
+    this.log('pairing failed on %s from %s (%s): closing in %d ms', h.conn.id, h.host, h.peer, this.limits.lingerMs)
     h.timer = this.schedule(this.limits.lingerMs, () => {
       h.timer = undefined
       if (!this.held.has(h.conn.id)) return
@@ -233,7 +239,7 @@ export class ConnectionSlots {
     if (!this.held.has(h.conn.id)) return
     this.gone(h.conn)
     this.count(h, reason)
-    log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
+    this.log('closing %s from %s (%s): %s', h.conn.id, h.host, h.peer, reason)
     h.conn.abort(new FerryError(ErrorCode.NOT_PAIRED, `connection closed: ${reason}`))
   }
 }

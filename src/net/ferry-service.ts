@@ -1,4 +1,4 @@
-import type { Connection, Startable, Stream } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Startable, Stream } from '@libp2p/interface'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { AbortReason } from '../pairing/messages.js'
 import type { TransferOptions } from '../protocol/options.js'
@@ -38,6 +38,12 @@ export interface FerryComponents extends ReceivingComponents, OfferingComponents
     addEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
     removeEventListener(type: 'connection:open' | 'connection:close', listener: (evt: CustomEvent<Connection>) => void): void
   }
+  /**
+   * libp2p's logger: Ferry's lines (`ferry:service`, `ferry:sender`, `ferry:receiver`, `ferry:slots`) go
+   * through it, so they carry the node's prefix (`createLibp2p({ logger: prefixLogger('old') })`) and two
+   * phones in one process can be told apart.
+   */
+  logger: ComponentLogger
 }
 
 export interface FerryServiceInit {
@@ -142,7 +148,7 @@ export class FerryService implements Startable {
     this.stopped = false
     const events = this.components.events
     if (this.init.slots !== false && events !== undefined) {
-      this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offering?.pairedPeer === peer })
+      this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offering?.pairedPeer === peer, log: this.components.logger.forComponent('ferry:slots') })
       events.addEventListener('connection:open', this.onConnectionOpen)
       events.addEventListener('connection:close', this.onConnectionClose)
     }

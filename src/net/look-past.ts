@@ -1,5 +1,4 @@
-import type { PeerId } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
+import type { Logger, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { dialAddresses, firstPeerIdOf } from './addresses.js'
@@ -12,8 +11,6 @@ import type { EventBody } from './transfer-events.js'
 // its link bad) does the same. What one receive learnt of such phones, and where it looks next, in one
 // place (src/pairing/README.md, "The receiver's budget", is the spec): each look is bounded by
 // `lookOnMs`, and no find starts past the search's own time.
-
-const log = logger('ferry:service')
 
 /**
  * How long a receive looks for another phone once one refused the code unchecked. An old phone whose
@@ -59,7 +56,7 @@ export class LookPast {
   private readonly connected = new Set<string>()
 
   /** `firstReplyMs`: the pairing's first-reply deadline, which cuts by one phone may not outlast. */
-  constructor (private readonly firstReplyMs: number) {}
+  constructor (private readonly firstReplyMs: number, private readonly log: Logger) {}
 
   /** The receive connected to `peer`. */
   reached (peer: PeerId): void {
@@ -95,7 +92,7 @@ export class LookPast {
     if (opts.search === undefined || peer === undefined || !isFerryError(err) || err.details?.unproved !== true || err.details?.cut === true) return undefined
     setAside.add(peer.toString())
     const said = err.message.replace(/^pairing: /, '')
-    log('%s refused the code before checking it (%s): set aside, looking for another phone', peer, err.code)
+    this.log('%s refused the code before checking it (%s): set aside, looking for another phone', peer, err.code)
     emit({
       type: 'interrupted',
       error: new FerryError(err.code, `a phone showing this code's first three digits refused the code before checking it (it said: ${said}); ` +
@@ -106,7 +103,7 @@ export class LookPast {
       found = await lookOn(opts, setAside)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
       throw unprovedRefusal(err, said, setAside.size)
     }
     // Not progress: the time to retry a dropped link runs on. A neighbour with fresh peer ids could
@@ -136,7 +133,7 @@ export class LookPast {
     if (!due && !stalled) return undefined
     const times = cuts === 1 ? 'once' : `${cuts} times`
     const did = stalled ? 'stopped answering' : notOffering(err) ? `said it offers no transfer (yet) ${times}` : `dropped the link ${times}`
-    log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, did)
+    this.log('%s %s before any PAKE_B: looking for another phone meanwhile', peer, did)
     emit({
       type: 'interrupted',
       error: new FerryError(ErrorCode.TRUNCATED, `a phone showing this code's first three digits ${did} before the phones could check the code; ` +
@@ -149,7 +146,7 @@ export class LookPast {
       return dialAddresses(found.addrs)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
     }
     const back = cut.leastCut()
     goBack(back.addrs)
@@ -180,7 +177,7 @@ export class LookPast {
     const phone = firstPeerIdOf(opts.addrs)
     if (phone === undefined || connected.has(phone)) return undefined
     unreachable.add(phone)
-    log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
+    this.log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
     emit({
       type: 'interrupted',
       error: new FerryError(err.code, `a phone showing this code's first three digits cannot be reached: ${err.message.replace(/[.\s]*$/, '')}. ` +
@@ -192,7 +189,7 @@ export class LookPast {
       return dialAddresses(found.addrs)
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
-      log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
       // Their look-on is over: the next finds may go back to them, at the addresses they show then.
       unreachable.clear()
       return undefined

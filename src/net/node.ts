@@ -1,6 +1,6 @@
 import '../polyfill.js'
 import { identify, type Identify } from '@libp2p/identify'
-import type { AddressSorter, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { AddressSorter, ComponentLogger, Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
@@ -102,6 +102,11 @@ export interface FerryNodeOptions<T extends ServiceMap = ServiceMap> {
   limits?: FerryNodeLimits
   /** Liveness pings on each connection; a silently dropped Wi-Fi link is only noticed through them. */
   connectionMonitor?: Libp2pOptions['connectionMonitor']
+  /**
+   * libp2p's component logger, for libp2p's lines and Ferry's: `prefixLogger('old')` from
+   * `@libp2p/logger` names each line after the phone (`old:ferry:service`), for two phones in one process.
+   */
+  logger?: ComponentLogger
   /** Default true. */
   start?: boolean
 }
@@ -157,6 +162,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   try {
     const node = await createLibp2p<FerryServices<T>>({
       privateKey,
+      logger: opts.logger,
       start: opts.start ?? true,
       addresses: {
         listen,

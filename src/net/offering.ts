@@ -1,5 +1,4 @@
-import type { Connection, PeerId } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
+import type { ComponentLogger, Connection, Logger, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -27,7 +26,6 @@ import {
 // fix). It pairs phones by the code or the token of an earlier pairing, keeps the code's expiry timer,
 // and runs the transfer for the phone it paired with, which may reconnect and resume.
 
-const log = logger('ferry:service')
 
 export interface OfferOptions {
   /** The code this phone shows; omit to accept only the phone it paired with before (resume). */
@@ -51,6 +49,7 @@ export interface OfferingComponents {
   peerId: PeerId
   /** Our own addresses, kept in the pairing record so a restarted sender can listen where it was. */
   addressManager?: { getAddresses(): Multiaddr[] }
+  logger: ComponentLogger
 }
 
 /** What offering needs of the service's init (FerryServiceInit says what each is). */
@@ -151,8 +150,11 @@ export class Offering {
   private verified = false
   private readonly onAbort = (): void => { if (!this.verified) this.reject(cancelled(this.opts.signal, 'offer')) }
 
+  private readonly log: Logger
+
   constructor (private readonly components: OfferingComponents, private readonly init: OfferingInit, private readonly pairings: PairingRecords,
     private readonly opts: OfferOptions, start: OfferStart, private readonly host: OfferingHost) {
+    this.log = components.logger.forComponent('ferry:service')
     this.turns = beginTransfer(init.memory, 'sender')
     this.emitEvent = emitter(opts.onEvent, this.turns)
     this.lifetime = start.budget?.lifetime
@@ -312,11 +314,11 @@ export class Offering {
       this.host.slots()?.attemptEnded(connection, began, true)
       // The phone paired before (if another) is now a stranger: its connections go.
       if (outcome.mode === 'code') this.host.slots()?.review()
-      log('paired with %s by %s', peer, outcome.mode)
+      this.log('paired with %s by %s', peer, outcome.mode)
       this.emit({ type: 'paired', peer, mode: outcome.mode })
     } catch (err) {
       const e = isFerryError(err) ? err : new FerryError(ErrorCode.INTERNAL, String(err))
-      log('pairing attempt from %s failed: %s', peer, e.code)
+      this.log('pairing attempt from %s failed: %s', peer, e.code)
       this.host.slots()?.attemptEnded(connection, began, false)
       settled()
       this.emit({ type: 'pair-failed', peer, error: e })
@@ -345,7 +347,7 @@ export class Offering {
     this.running?.abort.abort()
     const abort = new AbortController()
     this.running = { peer, abort }
-    const machine = new SenderMachine({ source: historySource(this.init.history), offer: this.opts.selection, options: this.init.options, deflate: this.init.batchDeflate?.deflate })
+    const machine = new SenderMachine({ source: historySource(this.init.history), offer: this.opts.selection, options: this.init.options, deflate: this.init.batchDeflate?.deflate, logger: this.components.logger.forComponent('ferry:sender') })
     const progress = (): Progress => ({
       messages: machine.progress.skippedMessages + machine.progress.messagesSent,
       totalMessages: machine.progress.totalMessages,
@@ -387,11 +389,11 @@ export class Offering {
       if (this.ended) return // cancelled or stopped: the offer has said so
       if (abort.signal.aborted && this.running?.abort !== abort) return // replaced by a newer session
       if (e.code === ErrorCode.TRUNCATED || e.code === ErrorCode.CANCELLED) {
-        log('session with %s interrupted: %s', peer, e.message)
+        this.log('session with %s interrupted: %s', peer, e.message)
         this.emit({ type: 'interrupted', error: e })
         return // the receiver reconnects with its resume token
       }
-      log.error('offer ends: %s %s', e.code, e.message)
+      this.log.error('offer ends: %s %s', e.code, e.message)
       this.reject(e)
     } finally {
       if (this.running?.abort === abort) this.running = undefined

@@ -1,4 +1,4 @@
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
@@ -150,6 +150,7 @@ export interface ReceivingComponents {
   }
   /** Where the other phone may be now (mDNS updates it): a redial after a dead link looks here first. */
   peerStore?: { get(peerId: PeerId): Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
+  logger: ComponentLogger
 }
 
 /** What receiving needs of the service's init (FerryServiceInit says what each is). */
@@ -197,8 +198,12 @@ export class Receiving {
    * `tried` counts the guesses this phone's typed-code pairings tested, one count per service: someone
    * posing as the old phone learns from each whether its guess of the code was right.
    */
+  private readonly log: Logger
+
   constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords,
-    private readonly tried: TriedCodes) {}
+    private readonly tried: TriedCodes) {
+    this.log = components.logger.forComponent('ferry:service')
+  }
 
   private get peerId (): string {
     return this.components.peerId.toString()
@@ -230,7 +235,7 @@ export class Receiving {
     const tellAgainMs = opts.tellAgainMs ?? TELL_AGAIN_MS
     // Where the old phone is: another phone the search finds once one proved nothing of the code.
     let dialling = opts
-    const looking = new LookPast(this.init.pairFirstReplyMs ?? FIRST_REPLY_MS)
+    const looking = new LookPast(this.init.pairFirstReplyMs ?? FIRST_REPLY_MS, this.log)
     try {
       return await retryWhileAdvancing(async onAdvance => {
         if (unheard !== undefined && Date.now() - unheard.at > tellAgainMs) return await this.untold(unheard.result, emit, opts, 'no session got through to tell it')
@@ -265,7 +270,7 @@ export class Receiving {
   /** The end of a receive whose verification the old phone was not told of: kept to tell it later, if asked. */
   private async untold (result: ReceiveResult, emit: (e: EventBody) => void, opts: Dialling, note: string): Promise<ReceiveResult> {
     if (opts.keepUnheard !== true) return await this.verified(result, emit, note)
-    log('verified, the old phone not told (%s): the pairing is kept to tell it later', note)
+    this.log('verified, the old phone not told (%s): the pairing is kept to tell it later', note)
     const untold: ReceiveResult = { ...result, unheard: true }
     emit({ type: 'verified', ...untold })
     return untold
@@ -279,7 +284,7 @@ export class Receiving {
    * be reached leaves the history verified here all the same.
    */
   private async verifiedBeforeRestart (): Promise<{ result: ReceiveResult, at: number } | undefined> {
-    const result = await unheardVerification(this.init.journal, this.pairings)
+    const result = await unheardVerification(this.init.journal, this.pairings, this.log)
     return result === undefined ? undefined : { at: Date.now(), result }
   }
 
@@ -391,12 +396,12 @@ export class Receiving {
     } else {
       await this.pairings.touch(peer)
     }
-    log('paired with %s by %s, over %s%s', peer, outcome.mode, connection.remoteAddr.toString(),
+    this.log('paired with %s by %s, over %s%s', peer, outcome.mode, connection.remoteAddr.toString(),
       outcome.unconfirmed === true ? ' (its verdict never came: the token is kept, and a resume tells)' : '')
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await openStream(connection, TRANSFER_PROTOCOL, 'transfer', NEGOTIATION_MS, opts.signal)
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted, logger: this.components.logger.forComponent('ferry:receiver') })
     machine.onReadingBack = () => { this.turns?.readingBack?.() }
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     machine.onVerifying = async () => {
@@ -454,7 +459,7 @@ export class Receiving {
    */
   private async verified (result: ReceiveResult, emit: (e: EventBody) => void, note: string, forgotten = false): Promise<ReceiveResult> {
     if (!forgotten) await this.pairings.forget()
-    log('verified, %s', note)
+    this.log('verified, %s', note)
     emit({ type: 'verified', ...result })
     return result
   }
@@ -474,12 +479,12 @@ export class Receiving {
  * two, or a receive with `keepUnheard` that could not tell it). What it verified, as a receive reports
  * it; undefined when there is none (no pairing, or one used since: a transfer begun after it).
  */
-export async function unheardVerification (journal: Journal, pairings: PairingRecords): Promise<ReceiveResult | undefined> {
+export async function unheardVerification (journal: Journal, pairings: PairingRecords, logTo: Logger = log): Promise<ReceiveResult | undefined> {
   const record = await pairings.load()
   if (record?.role !== 'receiver') return undefined
   const last = await new TransferLog(journal).lastVerified()
   if (last === undefined || last.verifiedAt < (record.lastUsedAt ?? record.createdAt)) return undefined
-  log('the history was verified at %s, and the old phone may not have heard', new Date(last.verifiedAt).toISOString())
+  logTo('the history was verified at %s, and the old phone may not have heard', new Date(last.verifiedAt).toISOString())
   return {
     summary: last.summary,
     progress: { messages: last.totalMessages, totalMessages: last.totalMessages, mediaBytes: last.totalMediaBytes, totalMediaBytes: last.totalMediaBytes },

@@ -1,3 +1,4 @@
+import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
@@ -149,6 +150,8 @@ export interface ReceiverInit {
    * unverified (a restore stopped part-way): whatever this phone receives next leaves it (transfer-log.ts).
    */
   restoring?: boolean
+  /** Where this transfer's lines go (a node's, with its prefix); `ferry:receiver` when none is given. */
+  logger?: Logger
 }
 
 /**
@@ -213,6 +216,7 @@ export class ReceiverMachine {
   private readonly sink: HistorySink
   private readonly journal: Journal
   private readonly log: TransferLog
+  private readonly logger: Logger
   private readonly request: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
@@ -250,6 +254,7 @@ export class ReceiverMachine {
     this.sink = init.sink
     this.journal = init.journal
     this.log = new TransferLog(init.journal, stillAsWritten)
+    this.logger = init.logger ?? log
     this.request = normalizeSelection(init.request)
     this.opts = transferOptions(init.options)
     this.manifest = new ManifestIntake(this.opts)
@@ -309,7 +314,7 @@ export class ReceiverMachine {
     this.state = 'failed'
     this.error = storeError(err, 'storing the transfer')
     const refused = refuses(this.error)
-    log.error('%s: %s %s', refused ? 'refused, undoing what the transfer wrote' : 'failed', this.error.code, this.error.message)
+    this.logger.error('%s: %s %s', refused ? 'refused, undoing what the transfer wrote' : 'failed', this.error.code, this.error.message)
     if (refused) await this.undo()
     return this.error
   }
@@ -325,7 +330,7 @@ export class ReceiverMachine {
       if (this.transfer !== undefined) await this.log.undo(this.transfer, this.sink)
     } catch (err) {
       // The refusal is recorded before the undo begins: the next open of the journal finishes it.
-      log.error('undoing the refused transfer stopped (%s); it is finished when this phone next receives', (err as Error).message)
+      this.logger.error('undoing the refused transfer stopped (%s); it is finished when this phone next receives', (err as Error).message)
     }
   }
 
@@ -404,6 +409,7 @@ export class ReceiverMachine {
     await this.checkSpace(this.intake.bytesToCome)
     this.transfer = await this.log.open(expected.transferId, expected.sourceId, expected.selection, this.sink, { restore: this.restoring, mediaHeld: { files: this.progress.mediaFilesHeld, bytes: this.intake.heldBytes } })
     this.reconciliation = await Reconciliation.open({
+      logger: this.logger,
       sink: this.sink,
       journal: this.journal,
       expected,
@@ -421,7 +427,7 @@ export class ReceiverMachine {
     const intake = this.intake
     await storeMediaRecords(this.sink, this.log, this.transfer, expected.media, i => intake.misstates(i) || (leftDeleted !== undefined && getBit(leftDeleted, i)))
     const held = await this.reconciliation.findHoldings()
-    log('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
+    this.logger('manifest: %d conversations (%d held here), %d messages, %d media files of %d bytes; transfer %s session %d',
       expected.conversations.length, expected.conversations.filter(c => c.held).length, expected.totalMessages,
       mediaFiles, expected.totalMediaBytes, this.transfer.transferId, this.transfer.sessions)
     this.state = 'messages'
@@ -796,7 +802,7 @@ export class ReceiverMachine {
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
     }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.messageBaseOps(), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
-    log('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
+    this.logger('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
       totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, p.mediaFilesMissing, transfer.sessions)
     this.summary = summary
     this.totals = totals

@@ -1,3 +1,4 @@
+import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
 import { comparePositions, type Conversation, type Message, type Selection } from '../store/model.js'
@@ -62,11 +63,14 @@ export interface ReconciliationInit {
   ended: () => boolean
   /** Called once a plan counted what this phone holds of its conversation into `progress`. */
   counted: () => void
+  /** Where a plan's line goes (the receiver's); `ferry:receiver` when none is given. */
+  logger?: Logger
 }
 
 export class Reconciliation {
   private readonly sink: HistorySink
   private readonly log: TransferLog
+  private readonly logger: Logger
   private readonly transfer: TransferRecord
   private readonly expected: Expected
   private readonly progress: PlanProgress
@@ -77,6 +81,7 @@ export class Reconciliation {
   private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {
     this.sink = init.sink
     this.log = init.log
+    this.logger = init.logger ?? log
     this.transfer = init.transfer
     this.expected = init.expected
     this.progress = init.progress
@@ -347,7 +352,7 @@ export class Reconciliation {
     }
     inc.wanted = bits
     inc.expect = expect
-    log('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
+    this.logger('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
       (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
     if (inc.deferred !== undefined) await this.makeDeferred(inc)
     this.progress.messages += held + kept

@@ -1,3 +1,4 @@
+import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
@@ -56,6 +57,8 @@ export interface SenderInit {
    * sender with no receiver to check them as they go (a backup). A receiver hashes what arrives anyway.
    */
   checkMedia?: boolean
+  /** Where this transfer's lines go (a node's, with its prefix); `ferry:sender` when none is given. */
+  logger?: Logger
 }
 
 /** What is sent of one conversation, once planned. */
@@ -108,6 +111,7 @@ export class SenderMachine {
   private readonly offer: Selection
   private readonly opts: TransferOptions
   private readonly agent: string
+  private readonly log: Logger
   private readonly control: EncodedFrame[] = []
   private readonly outbox: EncodedFrame[] = []
   private manifestOut?: AsyncIterator<EncodedFrame>
@@ -144,6 +148,7 @@ export class SenderMachine {
     this.opts = transferOptions(init.options)
     this.agent = init.agent ?? 'ferry'
     this.deflateBy = init.deflate
+    this.log = init.logger ?? log
     if (init.checkMedia === true) this.mediaCheck = new SentMediaCheck()
     const { chunkBytes, windowBytes } = this.opts
     // At most a window of frames is unacknowledged; one more slab is being filled. An unbounded window
@@ -270,7 +275,7 @@ export class SenderMachine {
     }
     if (hello.deflateBatches === true) {
       this.deflate = this.deflateBy
-      log('the receiver takes deflated batches%s', this.deflate === undefined ? ', which this phone cannot make' : '')
+      this.log('the receiver takes deflated batches%s', this.deflate === undefined ? ', which this phone cannot make' : '')
     }
     const request = selectionFromWire(hello.request)
     const selection = intersectSelections(this.offer, request)
@@ -284,7 +289,7 @@ export class SenderMachine {
       throw new FerryError(ErrorCode.SELECTION, `nothing in common: this phone holds none of the chats to move (${describeSelection(selection)})`)
     }
     this.manifest = manifest
-    log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
+    this.log('offering %d conversations, %d messages', manifest.conversations.length, manifest.totalMessages)
     this.progress.totalMessages = manifest.totalMessages
     this.manifestOut = manifestFrames(manifest, Math.min(this.opts.batchBytes, MANIFEST_FRAME_BYTES), media, this.opts.windowBytes, true)[Symbol.asyncIterator]()
   }
@@ -315,7 +320,7 @@ export class SenderMachine {
     try {
       await snapshot?.release()
     } catch (err) {
-      log.error('releasing the store\'s snapshot: %s', (err as Error)?.message ?? String(err))
+      this.log.error('releasing the store\'s snapshot: %s', (err as Error)?.message ?? String(err))
     }
   }
 
@@ -344,7 +349,7 @@ export class SenderMachine {
     this.outgoing = manifest.conversations.map(({ conversation }, index) => ({ index, id: conversation.id }))
     const planned = this.outgoing.filter(o => getBit(held, o.index))
     for (const o of planned) this.holdings.set(o.index, new Holding())
-    log('resume: the receiver holds some of %d conversations and %d media files; %d files it left deleted go only for a message sent', planned.length,
+    this.log('resume: the receiver holds some of %d conversations and %d media files; %d files it left deleted go only for a message sent', planned.length,
       this.have.reduce((n, b) => n + popcount(b), 0), left.reduce((n, b) => n + popcount(b), 0))
     this.state = 'messages'
     // Plans are made in the background, in order, while the conversations before them are sent.
@@ -396,7 +401,7 @@ export class SenderMachine {
         o.plan = mine.map(l => ({ kind: 'have' as const, first: l.first, last: l.last, count: l.count }))
         o.want = new Uint8Array(0)
         this.progress.skippedMessages += counted
-        log('plan of %s: the receiver holds all %d messages', o.id, counted)
+        this.log('plan of %s: the receiver holds all %d messages', o.id, counted)
         this.control.push(encodeFrame({ plan: { conversation: o.index, answer: ferry.Plan.Answer.SAME } }))
         this.onWake?.()
         continue
@@ -421,7 +426,7 @@ export class SenderMachine {
         ]
         o.want = new Uint8Array(0)
         this.progress.skippedMessages += theirs.count
-        log('plan of %s: the receiver holds the first %d messages, %d follow', o.id, theirs.count, tail)
+        this.log('plan of %s: the receiver holds the first %d messages, %d follow', o.id, theirs.count, tail)
         this.control.push(encodeFrame({
           plan: { conversation: o.index, answer: ferry.Plan.Answer.PREFIX, leaves: [{ kind: ferry.PlanLeaf.Kind.NEED, lastTs: end.ts, lastId: end.id, count: tail }] }
         }))
@@ -461,7 +466,7 @@ export class SenderMachine {
     }
     for (const leaf of plan) if (leaf.kind === 'have' || leaf.kind === 'kept') this.progress.skippedMessages += leaf.count
     o.plan = plan
-    log('plan of %s: %d leaves, %d the same, %d needed, %d listed, %d kept as the receiver has them', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
+    this.log('plan of %s: %d leaves, %d the same, %d needed, %d listed, %d kept as the receiver has them', o.id, plan.length, plan.filter(l => l.kind === 'have').length,
       plan.filter(l => l.kind === 'need').length, plan.filter(l => l.kind === 'list').length, plan.filter(l => l.kind === 'kept').length)
     if (!plan.some(l => l.kind === 'list')) o.want = new Uint8Array(0)
     for (const f of leafPlanToWire(o.index, plan, this.opts.batchBytes)) this.control.push(f)
@@ -711,7 +716,7 @@ export class SenderMachine {
     }
     await this.planning
     this.outbox.push(this.doneFrame())
-    log('done: %d messages and %d media bytes sent, %d messages held', this.progress.messagesSent, this.progress.mediaBytesSent, this.progress.skippedMessages)
+    this.log('done: %d messages and %d media bytes sent, %d messages held', this.progress.messagesSent, this.progress.mediaBytesSent, this.progress.skippedMessages)
     this.state = 'done-sent'
     return undefined
   }
@@ -725,7 +730,7 @@ export class SenderMachine {
    */
   private padShortFile (sha256: string, size: number, offset: number, data: Uint8Array, into: Uint8Array): Uint8Array {
     if (this.shortFile !== sha256) {
-      log.error('media %s at %d on this phone is shorter than its record (%d bytes): sent padded, the new phone leaves it out', sha256, offset, size)
+      this.log.error('media %s at %d on this phone is shorter than its record (%d bytes): sent padded, the new phone leaves it out', sha256, offset, size)
       this.progress.mediaFilesShort++
     }
     this.shortFile = sha256

@@ -5,6 +5,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Connection, PeerId } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FerryService } from '../../src/net/ferry-service.js'
@@ -33,6 +34,7 @@ describe('redialling after a dead link', () => {
     const service = new FerryService({
       peerId: self,
       registrar: { handle: async () => {}, unhandle: async () => {} },
+      logger: defaultLogger(),
       // mDNS has since told the peer store where the sender is now.
       peerStore: { get: async () => ({ addresses: [{ multiaddr: old }, { multiaddr: moved }] }) },
       connectionManager: {
