@@ -99,8 +99,9 @@ export type FerryErrorDetails = {
   /** CODE_EXPIRED with `why`: when the code expires or expired (ms since the epoch). */
   expiresAt?: number
   /**
-   * CANCELLED, CODE_EXPIRED, WRONG_CODE, VERSION, NOT_PAIRED, PROTOCOL, NO_PEER: the phone that said it
-   * (`'sender'`: the old phone; `'receiver'`: the new one). Absent when this phone decided it itself.
+   * CANCELLED, CODE_EXPIRED, WRONG_CODE, VERSION, NOT_PAIRED, PROTOCOL, NO_PEER: the phone whose refusal
+   * ended the pairing (`'sender'`: the old phone; `'receiver'`: the new one). A CANCELLED without it is
+   * this phone's own.
    */
   from?: 'sender' | 'receiver'
   /** NO_PEER: the other phone was reached but offers no transfer (yet); a receive retries it. */
