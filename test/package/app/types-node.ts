@@ -1,5 +1,6 @@
 // A TypeScript app in Node, type-checked against the installed declarations (../install.test.ts).
 import { createFerry, createFerryNode, ferry, NodeJournal, nodeBatchDeflate, SqliteChatStore, type DiscoverOptions, type Ferry, type FerryNodeLimits, type FerryNodeOptions, type MdnsOptions, type MediaDigest, type OpenOptions, type StoreStats, type TransportChoice } from 'chat-ferry/node'
+import { prefixLogger } from '@libp2p/logger'
 import { ErrorCode, isFerryError, type BatchDeflate, type FerryError, type FerryErrorDetails, type History, type FerryEvent, type Message, type SlotLimits } from 'chat-ferry'
 
 export async function phone (dir: string): Promise<Ferry> {
@@ -33,6 +34,8 @@ export const transport: TransportChoice = 'auto'
 export const limits: FerryNodeLimits = { maxConnections: 64 }
 export const mdns: MdnsOptions = { serviceTag: '_ferry-123._udp.local' }
 export const lan: Pick<FerryNodeOptions, 'mdns' | 'transport' | 'limits'> = { mdns, transport, limits }
+// Two phones in one process, each logging under its own prefix (old:ferry:service, ...).
+export const named: Pick<FerryNodeOptions, 'logger'> = { logger: prefixLogger('old') }
 export const discover: DiscoverOptions = { timeout: 10_000 }
 export const slots: Partial<SlotLimits> = { maxUnpaired: 4 }
 export async function addPhoto (store: SqliteChatStore, path: string): Promise<MediaDigest> { return await store.addMediaFromFile(path) }
