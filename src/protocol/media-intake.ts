@@ -76,6 +76,8 @@ export class MediaIntake {
   private leftDeleted?: Uint8Array
   /** Of those, the ones whose record this transfer stored (a message or a chunk of it arrived). */
   private claimed?: Uint8Array
+  /** Files this session received whole and handed to the store. */
+  private readonly received: Uint8Array
   /** Bytes of the files this phone held when the session began (resume()). */
   heldBytes = 0
   /** Bytes of the parts earlier sessions left, which this one carries on from (resume()). */
@@ -99,7 +101,9 @@ export class MediaIntake {
     private readonly media: ManifestMedia,
     private readonly progress: MediaProgress,
     private readonly storeRecord: (index: number) => Promise<void> = async () => {}
-  ) {}
+  ) {
+    this.received = new Uint8Array(bitmapBytes(media.length))
+  }
 
   /**
    * What this phone already holds of the manifest's media, for the Resume frame. `noneStored`: the store
@@ -401,6 +405,7 @@ export class MediaIntake {
   }
 
   private fileDone (): void {
+    setBit(this.received, this.want[this.wantPos])
     this.progress.mediaFilesReceived++
     this.nextFile()
   }
@@ -445,11 +450,16 @@ export class MediaIntake {
   }
 
   /**
-   * Every file of the manifest that the sender holds is in the store, but for those left deleted that no
-   * message here refers to: such a file still has no record here (a message that came referring to it
-   * stored its record with it, and the store keeps a record a message refers to). Returns how many
-   * were left deleted. A record here must be true to its file: its size the one the file was found whole
-   * at, or came at.
+   * Every file of the manifest that the sender holds is in the store, but for those deleted here, which
+   * have no record here: those left deleted that no message here refers to (a message that came
+   * referring to one stored its record with it), and those the person deleted while the transfer ran.
+   * The transfer stored the record of every other file, the sender sent each file (finishing()) or this
+   * phone held it, and the store keeps a record a message refers to: a record gone since was removed
+   * here with the last message that showed the file, which is the person's to delete, as the message
+   * was. A record with no file is this store's loss, or a sender's that kept out a file a message
+   * needs, and is refused. A file that arrived after its record went is dropped (putMedia took it with
+   * no record to name it), so the space the person freed stays free. Returns how many stay deleted.
+   * A record here must be true to its file: its size the one the file was found whole at, or came at.
    */
   async verifyPresent (): Promise<number> {
     const { stored, recorded, untrue } = await this.storedBits()
@@ -458,13 +468,20 @@ export class MediaIntake {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `the record of media ${r.sha256} on this phone says ${r.size} bytes, where its file is ${this.sizeHere(this.media.indexOf(r.sha256))} bytes`)
     }
     let left = 0
+    const unnamed: string[] = []
     for (let i = 0; i < this.media.length; i++) {
       if (this.media.missing(i) || getBit(stored, i) || this.damaged.has(i)) continue
-      if (this.isLeftDeleted(i) && !getBit(recorded, i)) { left++; continue }
+      if (!getBit(recorded, i)) {
+        left++
+        if (getBit(this.received, i)) unnamed.push(this.media.sha256(i))
+        continue
+      }
       throw new FerryError(ErrorCode.COUNT_MISMATCH, this.isLeftDeleted(i)
         ? `media ${this.media.sha256(i)}, which a message sent in this transfer refers to, is not on this phone: the sender left it out as deleted here`
         : `media ${this.media.sha256(i)} is not on this phone`)
     }
+    // The store keeps a record (and its file) that a message refers to by now.
+    if (unnamed.length > 0) await this.sink.commit({ remove: { media: unnamed } })
     return left
   }
 

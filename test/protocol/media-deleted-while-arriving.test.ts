@@ -1,0 +1,170 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { SenderMachine } from '../../src/protocol/sender.js'
+import { ReceiverMachine } from '../../src/protocol/receiver.js'
+import { runReceiver, runSender } from '../../src/protocol/session.js'
+import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { FerryError } from '../../src/errors.js'
+import type { Message } from '../../src/store/model.js'
+import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
+import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
+
+// From chats-ready on the new phone is its person's (README): a photo message deleted while the media
+// still arrive, with its photo as an app removes it, stays deleted, and the transfer verifies all the
+// same, keeping the rest of what it brought. The photo must not come back either, as a record and file
+// no message shows (the space the person freed stays free), at this transfer or the next.
+
+const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
+const PHOTOS = 3
+
+afterEach(async () => { await closeJournals(); cleanupTempDirs() })
+
+const messagesOf = (s: SqliteChatStore, c: string): Message[] => [...s.listMessages({ conversations: [c] })]
+const idsOf = (s: SqliteChatStore, c: string): string[] => messagesOf(s, c).map(m => m.id)
+
+/** A photo message on the old phone: the file, its record and the message that shows it. */
+async function photo (source: SqliteChatStore, conversation: string, id: string, ts: number, size: number): Promise<string> {
+  const { sha256 } = await source.writeMedia(keystream(`${conversation}-${id}`, size))
+  source.putMetadata([], [], [{ sha256, size, mime: 'image/jpeg' }])
+  source.putMessages([{ conversation, id, sender: 'u1', ts, kind: 'image', media: sha256 }])
+  return sha256
+}
+
+/** An old phone with three chats, c0 and c2 with photos p0..p2 each. */
+async function oldPhone (): Promise<{ source: SqliteChatStore, photos: Map<string, string[]> }> {
+  const source = openStore()
+  await fillStore(source, { conversations: 3, messagesPerConversation: 100, mediaSizes: [] })
+  const photos = new Map<string, string[]>()
+  for (const c of ['c0', 'c2']) {
+    const shas: string[] = []
+    for (let k = 0; k < PHOTOS; k++) shas.push(await photo(source, c, `p${k}`, 1_600_000_000_000 + k, 60_000 + k))
+    photos.set(c, shas)
+  }
+  return { source, photos }
+}
+
+/** New photo messages n0..n2 in c2 on the old phone since the first transfer. */
+async function newPhotos (source: SqliteChatStore): Promise<string[]> {
+  const shas: string[] = []
+  for (let k = 0; k < PHOTOS; k++) shas.push(await photo(source, 'c2', `n${k}`, 1_950_000_000_000 + k, 70_000 + k))
+  return shas
+}
+
+/** What the app does when its owner deletes a message that shows a photo only it shows. */
+async function deletePhotoMessage (target: SqliteChatStore, conversation: string, id: string, sha256: string): Promise<void> {
+  await target.commit({ remove: { messages: [{ conversation, id }], media: [sha256] } })
+}
+
+/** One session in which `change` runs as the first media chunk comes (the chats are ready), before the receiver takes it. */
+async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
+  const pipe = memoryPipe()
+  const sender = new SenderMachine({ source, options: OPTIONS })
+  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
+  const onFrame = receiver.onFrame.bind(receiver)
+  let changed = false
+  receiver.onFrame = async (f, size) => {
+    if (f.body === 'chunk' && !changed) {
+      changed = true
+      expect(receiver.chatsReady).toBe(true)
+      await change()
+    }
+    return await onFrame(f, size)
+  }
+  const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  expect(changed).toBe(true)
+  return { receiver, error: r.status === 'rejected' ? r.reason : undefined }
+}
+
+/** Every record has its file, every message's media both: nothing points at nothing. */
+async function expectConsistent (store: SqliteChatStore): Promise<void> {
+  for (const r of await store.media(undefined, 100_000)) expect(r.stored, `record ${r.sha256} without its file`).toBe(true)
+  for (const c of store.listConversations()) {
+    for (const m of messagesOf(store, c.id)) {
+      if (m.media === undefined) continue
+      expect(store.hasMediaRecord(m.media), `${c.id}/${m.id} points at a missing record`).toBe(true)
+      expect(store.hasMediaFile(m.media), `${c.id}/${m.id} points at a missing file`).toBe(true)
+    }
+  }
+}
+
+/** The photo is gone from this phone: no record, no file. */
+function expectGone (target: SqliteChatStore, sha256: string): void {
+  expect(target.hasMediaRecord(sha256)).toBe(false)
+  expect(target.hasMediaFile(sha256)).toBe(false)
+}
+
+function expectHere (target: SqliteChatStore, sha256: string): void {
+  expect(target.hasMediaRecord(sha256)).toBe(true)
+  expect(target.hasMediaFile(sha256)).toBe(true)
+}
+
+/** The next transfer from the same old phone: verified, sends no file, and the photos stay deleted. */
+async function nextKeeps (source: SqliteChatStore, target: SqliteChatStore, gone: string[]): Promise<RunResult> {
+  const next = await verifiedTransfer(source, target, { options: OPTIONS })
+  expect(next.sender.progress.mediaFilesSent).toBe(0)
+  expect(next.receiver.progress.mediaLeftDeleted).toBe(gone.length)
+  for (const sha of gone) expectGone(target, sha)
+  await expectConsistent(target)
+  return next
+}
+
+describe('a photo deleted on the new phone while the media arrive', () => {
+  it('second transfer: a new photo message deleted stays deleted, and the rest it brought verifies', async () => {
+    const { source } = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const fresh = await newPhotos(source)
+    const run = await duringMedia(source, target, async () => { await deletePhotoMessage(target, 'c2', 'n2', fresh[2]) })
+    expect(run.error).toBeUndefined()
+    expect(run.receiver.state).toBe('verified')
+    expect(idsOf(target, 'c2').filter(id => id.startsWith('n'))).toEqual(['n0', 'n1'])
+    expectHere(target, fresh[0])
+    expectHere(target, fresh[1])
+    // Whether its file had come before the deletion or after, it is not on this phone.
+    expectGone(target, fresh[2])
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(1)
+    await expectConsistent(target)
+    const next = await nextKeeps(source, target, [fresh[2]])
+    expect(idsOf(target, 'c2')).not.toContain('n2')
+    expect(next.receiver.progress.messagesLeftDeleted).toBe(1)
+  })
+
+  it('second transfer: an old photo message deleted while a new photo comes stays deleted', async () => {
+    const { source, photos } = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const [fresh] = await newPhotos(source)
+    const old = (photos.get('c0') as string[])[1]
+    const run = await duringMedia(source, target, async () => { await deletePhotoMessage(target, 'c0', 'p1', old) })
+    expect(run.error).toBeUndefined()
+    expect(run.receiver.state).toBe('verified')
+    expect(idsOf(target, 'c2')).toContain('n0')
+    expectHere(target, fresh)
+    expect(idsOf(target, 'c0')).not.toContain('p1')
+    expectGone(target, old)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(1)
+    await expectConsistent(target)
+    await nextKeeps(source, target, [old])
+    expect(idsOf(target, 'c0')).not.toContain('p1')
+  })
+
+  it('first transfer: a chat deleted with its photos stays deleted, and the other chats verify', async () => {
+    const { source, photos } = await oldPhone()
+    const target = openStore()
+    const gone = photos.get('c0') as string[]
+    const run = await duringMedia(source, target, async () => {
+      await target.commit({ remove: { messages: idsOf(target, 'c0').map(id => ({ conversation: 'c0', id })), conversations: ['c0'], media: gone } })
+    })
+    expect(run.error).toBeUndefined()
+    expect(run.receiver.state).toBe('verified')
+    expect(idsOf(target, 'c0')).toEqual([])
+    expect(idsOf(target, 'c2')).toEqual(idsOf(source, 'c2'))
+    for (const sha of photos.get('c2') as string[]) expectHere(target, sha)
+    for (const sha of gone) expectGone(target, sha)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(PHOTOS)
+    await expectConsistent(target)
+    const next = await nextKeeps(source, target, gone)
+    expect(next.receiver.progress.chatsLeftDeleted).toBe(1)
+    expect(target.listConversations().map(c => c.id)).not.toContain('c0')
+  })
+})
