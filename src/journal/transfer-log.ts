@@ -284,6 +284,23 @@ export class TransferLog {
   }
 
   /**
+   * The sha256s of the media records the unverified transfer `transferId` (hex) added before it wrote
+   * any message: its manifest's, stored as its first session began. Only those known to have reached
+   * the store: each entry is logged before its change commits, and the next only once it has, so an
+   * entry the log goes on after was committed; erring that way a file comes again, never stays out.
+   * The look ends at the first batch of messages, a few entries however long the log (mediaAddedBefore
+   * reads every earlier session's, and names what was logged whether it committed or not).
+   */
+  async * manifestMediaAdded (transferId: string): AsyncGenerator<string> {
+    let before: string[] = []
+    for await (const [, v] of this.journal.list(entryPrefix(transferId))) {
+      yield * before
+      if (v[0] === MESSAGES) return
+      before = v[0] === MEDIA ? readMedia(v.subarray(1)).added : []
+    }
+  }
+
+  /**
    * What the current session wrote, in the order it wrote it: one logged batch per await, its items
    * decoded as they are taken (a verification walks every key; an await per key cost more than the
    * hashing, and a batch decoded at once lived long enough to be promoted out of the young generation).

@@ -6,7 +6,6 @@ import type { Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
-import type { MediaBase } from '../journal/media-bases.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
 const log = logger('ferry:media-intake')
@@ -76,6 +75,11 @@ export class MediaIntake {
   private leftDeleted?: Uint8Array
   /** Of those, the ones whose record this transfer stored (a message or a chunk of it arrived). */
   private claimed?: Uint8Array
+  /**
+   * Files left deleted that came with no message written here referring to them: the sender sent a
+   * message that names one, and this phone kept that message deleted (or an older sender sends them all).
+   */
+  private unasked?: number[]
   /** Files this session received whole and handed to the store. */
   private readonly received: Uint8Array
   /** Bytes of the files this phone held when the session began (resume()). */
@@ -109,15 +113,17 @@ export class MediaIntake {
    * What this phone already holds of the manifest's media, for the Resume frame. `noneStored`: the store
    * held no media record before the manifest's were stored (a new phone), so it holds none of these
    * files, and reading its records back (every one of them the manifest's) would only confirm that.
+   * `wasHere(i)`: this phone held entry i's record (records-held-here.ts); such a file with no record
+   * now was removed here, and is left deleted.
    */
-  async resume (noneStored = false, base?: MediaBase): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[], leftDeleted?: Uint8Array }> {
+  async resume (noneStored = false, wasHere?: (i: number) => boolean): Promise<{ mediaHave: Uint8Array, partial: ferry.PartialMedia.$Properties[], leftDeleted?: Uint8Array }> {
     const m = this.media
     const have = new Uint8Array(bitmapBytes(m.length))
     const partial: ferry.PartialMedia.$Properties[] = []
     const { stored, recorded } = noneStored ? { stored: new Uint8Array(bitmapBytes(m.length)), recorded: new Uint8Array(bitmapBytes(m.length)) } : await this.storedBits(true)
     const onDisk = new Set(await this.journal.parts.list())
     await this.dropOldLengthRecords()
-    const left = base === undefined || base.size === 0 ? undefined : new Uint8Array(bitmapBytes(m.length))
+    const left = wasHere === undefined ? undefined : new Uint8Array(bitmapBytes(m.length))
     let anyLeft = false
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) {
@@ -133,9 +139,9 @@ export class MediaIntake {
         this.held(here)
         continue
       }
-      // No record here of a file the last verified transfer carried: the app removed it with the
-      // messages that named it (a record a message refers to stays), so its owner deleted it.
-      if (left !== undefined && !getBit(recorded, i) && (base as MediaBase).has(m.hashAt(i))) {
+      // No record here of a file this phone held: the app removed it with the messages that named it
+      // (a record a message refers to stays), so its owner deleted it.
+      if (left !== undefined && !getBit(recorded, i) && wasHere?.(i) === true) {
         setBit(left, i)
         anyLeft = true
         this.want.push(i)
@@ -378,12 +384,15 @@ export class MediaIntake {
   /**
    * A chunk while some files are left deleted: those the sender passed over before it are, and a file
    * left deleted that comes all the same (a message that came refers to it, or an older sender sends
-   * every file) is taken, its record stored first.
+   * every file) is taken, its record stored first; one no message written here claimed is dropped once
+   * the transfer verifies (dropUnneeded).
    */
   private async leftDeletedChunk (index: number): Promise<void> {
     this.passOver(index)
     if (this.offset >= 0 || this.want[this.wantPos] !== index || !this.isLeftDeleted(index)) return
-    if (this.claim(index)) await this.storeRecord(index)
+    if (!this.claim(index)) return
+    await this.storeRecord(index)
+    ;(this.unasked ??= []).push(index)
   }
 
   /**
@@ -480,9 +489,28 @@ export class MediaIntake {
         ? `media ${this.media.sha256(i)}, which a message sent in this transfer refers to, is not on this phone: the sender left it out as deleted here`
         : `media ${this.media.sha256(i)} is not on this phone`)
     }
-    // The store keeps a record (and its file) that a message refers to by now.
-    if (unnamed.length > 0) await this.sink.commit({ remove: { media: unnamed } })
-    return left
+    return left + await this.dropUnneeded(unnamed, recorded)
+  }
+
+  /**
+   * Drops the files that arrived with no record left to name them (`unnamed`), and those left deleted
+   * that came with no message written here to show them (their records were stored first, so that a
+   * cut session's undo would take them): they stay deleted, and the space the person freed stays free.
+   * The store keeps a record, and its file, that a message refers to by now. Returns how many of the
+   * latter stay deleted.
+   */
+  private async dropUnneeded (unnamed: string[], recorded: Uint8Array): Promise<number> {
+    // One whose record is gone already was counted with the others.
+    const unasked = (this.unasked ?? []).filter(i => getBit(recorded, i)).map(i => this.media.sha256(i))
+    if (unnamed.length + unasked.length === 0) return 0
+    await this.sink.commit({ remove: { media: [...unnamed, ...unasked] } })
+    let gone = 0
+    for (const sha of unasked) {
+      // Listed from its 63-digit prefix, which sorts before it: among the 16 records after it (no more
+      // than 15 others share the prefix and sort before it).
+      if (!(await this.sink.media(sha.slice(0, 63), 16)).some(r => r.sha256 === sha)) gone++
+    }
+    return gone
   }
 
   /**

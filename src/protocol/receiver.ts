@@ -20,6 +20,7 @@ import { MediaIntake } from './media-intake.js'
 import { storeMediaRecords } from './media-records.js'
 import { mergeMessage, type MergeMode } from './message-merge.js'
 import { settleGoneAtSource } from './gone-at-source.js'
+import { recordsHeldHere } from './records-held-here.js'
 import { mergeNames } from './own-names.js'
 import { writeNames } from './name-writes.js'
 import { NameBases } from '../journal/name-bases.js'
@@ -390,12 +391,14 @@ export class ReceiverMachine {
     await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
-    // a message it sends refers to it (an older one sends them all, and they are taken).
+    // a message it sends refers to it (an older one sends them all: taken, and dropped unless a message
+    // written here shows one).
     this.generation = await BaseGeneration.check(this.journal, this.sink.generations, expected.sourceId, this.sink.historyId)
     this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     this.messageBases = MessageBases.forPair(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     const declines = expected.plansBases && !this.restoreDeleted
-    const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, declines ? this.mediaBase : undefined)
+    const wasHere = declines ? await recordsHeldHere(expected.media, this.mediaBase, this.log, expected.transferId) : undefined
+    const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, wasHere)
     // The files held here at another size than the old phone's entries say count at their size here.
     this.progress.totalMediaBytes += this.intake.misstatedBytes
     if (leftDeleted !== undefined) {

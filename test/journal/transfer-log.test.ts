@@ -279,6 +279,24 @@ describe('the undo log', () => {
     store.close()
   })
 
+  it('names the manifest records a transfer stored, once the log shows they reached the store', async () => {
+    const { store, log, media } = await phoneInUse()
+    const rec = await log.open(T1, 'src', {}, store)
+    const added = async (): Promise<string[]> => { const out: string[] = []; for await (const sha of log.manifestMediaAdded(rec.transferId)) out.push(sha); return out.sort() }
+    const fresh = [recordOf('a new photo'), recordOf('a new voice note', 'audio/ogg')]
+    // The verified photo is held as it is: not added, so not named.
+    await storeMediaRecords(store, log, rec, manifestOf([media[0], ...fresh]))
+    // Logged last, its commit may not have happened (a crash between the two): not named yet.
+    expect(await added()).toEqual([])
+    await receive(log, rec, store, [msg('c1', 'n-1', 300, '', { kind: 'image', media: fresh[0].sha256 })])
+    expect(await added()).toEqual(fresh.map(r => r.sha256).sort())
+    // A record logged after the messages began (a file left deleted that a message claims) is not the manifest's.
+    await log.logMedia(rec, { added: [recordOf('claimed later').sha256], replaced: [] })
+    await receive(log, rec, store, [msg('c1', 'n-2', 301, 'more')])
+    expect(await added()).toEqual(fresh.map(r => r.sha256).sort())
+    store.close()
+  })
+
   it('keeps a media record a refused transfer added while a message it did not write refers to it', async () => {
     const { store, log, own } = await phoneInUse()
     const rec = await log.open(T1, 'src', {}, store)

@@ -12,7 +12,8 @@ import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../h
 // From chats-ready on the new phone is its person's (README): a photo message deleted while the media
 // still arrive, with its photo as an app removes it, stays deleted, and the transfer verifies all the
 // same, keeping the rest of what it brought. The photo must not come back either, as a record and file
-// no message shows (the space the person freed stays free), at this transfer or the next.
+// no message shows (the space the person freed stays free), at this transfer, a resumed session of it,
+// or the next transfer.
 
 const OPTIONS = { batchBytes: 4096, chunkBytes: 16 * 1024, windowBytes: 64 * 1024 }
 const PHOTOS = 3
@@ -55,8 +56,11 @@ async function deletePhotoMessage (target: SqliteChatStore, conversation: string
   await target.commit({ remove: { messages: [{ conversation, id }], media: [sha256] } })
 }
 
-/** One session in which `change` runs as the first media chunk comes (the chats are ready), before the receiver takes it. */
-async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
+/**
+ * One session in which `change` runs as the first media chunk comes (the chats are ready), before the
+ * receiver takes it; `cut`: the link drops there too.
+ */
+async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cut = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
   const pipe = memoryPipe()
   const sender = new SenderMachine({ source, options: OPTIONS })
   const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
@@ -67,6 +71,7 @@ async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, ch
       changed = true
       expect(receiver.chatsReady).toBe(true)
       await change()
+      if (cut) pipe.break('link dropped')
     }
     return await onFrame(f, size)
   }
@@ -166,5 +171,37 @@ describe('a photo deleted on the new phone while the media arrive', () => {
     const next = await nextKeeps(source, target, gone)
     expect(next.receiver.progress.chatsLeftDeleted).toBe(1)
     expect(target.listConversations().map(c => c.id)).not.toContain('c0')
+  })
+
+  it('a session cut in the media, the photo deleted before it resumes: it stays deleted, with no record or file', async () => {
+    const { source } = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const fresh = await newPhotos(source)
+    const cut = await duringMedia(source, target, async () => {}, true)
+    expect(cut.receiver.state).not.toBe('verified')
+    await deletePhotoMessage(target, 'c2', 'n2', fresh[2])
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(idsOf(target, 'c2').filter(id => id.startsWith('n'))).toEqual(['n0', 'n1'])
+    expectHere(target, fresh[0])
+    expectHere(target, fresh[1])
+    expectGone(target, fresh[2])
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(1)
+    await expectConsistent(target)
+    await nextKeeps(source, target, [fresh[2]])
+  })
+
+  it('a session cut in the media resumes with restoreDeleted: the photo deleted comes back with its message', async () => {
+    const { source } = await oldPhone()
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const fresh = await newPhotos(source)
+    await duringMedia(source, target, async () => {}, true)
+    await deletePhotoMessage(target, 'c2', 'n2', fresh[2])
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS, restoreDeleted: true })
+    expect(idsOf(target, 'c2')).toContain('n2')
+    for (const sha of fresh) expectHere(target, sha)
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(0)
+    await expectConsistent(target)
   })
 })

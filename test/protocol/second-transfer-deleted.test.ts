@@ -802,6 +802,25 @@ describe('the media of what the new phone deleted', () => {
     target.close()
   })
 
+  it('stay deleted when the old phone changed the leaf of the message that showed one', async () => {
+    const { source, target, photos } = await withPhotos()
+    const photo = (photos.get('c2') as string[])[2]
+    await target.commit({ remove: { messages: [{ conversation: 'c2', id: 'p2' }], media: [photo] } })
+    // Between p1 and p2 (which ends its leaf), so p2's leaf comes again with p2 in it, and the sender
+    // sends the photo p2 shows.
+    source.putMessages([{ conversation: 'c2', id: 'p1b', sender: 'u1', ts: 1_600_000_000_001, kind: 'text', text: 'written beside it since' }])
+    const run = await verified(source, target)
+    expect(run.sender.progress.mediaFilesSent).toBe(1)
+    expect(idsOf(target, 'c2')).toContain('p1b')
+    expect(idsOf(target, 'c2')).not.toContain('p2')
+    expect(target.hasMediaRecord(photo)).toBe(false)
+    expect(target.hasMediaFile(photo)).toBe(false)
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(1)
+    await expectConsistent(target)
+    source.close()
+    target.close()
+  })
+
   it('all come back with restoreDeleted, and stay deleted again once deleted again', async () => {
     const { source, target, photos } = await withPhotos()
     const gone = photos.get('c0') as string[]
@@ -821,7 +840,7 @@ describe('the media of what the new phone deleted', () => {
     target.close()
   })
 
-  it('are taken when a sender sends them all the same, as an older one does', async () => {
+  it('stay deleted when a sender sends them all the same, as an older one does', async () => {
     const { source, target, photos } = await withPhotos()
     const gone = photos.get('c0') as string[]
     await deleteChatAndPhotos(target, 'c0', gone)
@@ -831,9 +850,13 @@ describe('the media of what the new phone deleted', () => {
       return f
     }
     const run = await verified(source, target, { senderHears: older })
-    for (const sha of gone) expect(target.hasMediaFile(sha)).toBe(true)
     expect(run.receiver.progress.mediaFilesReceived).toBe(PHOTOS)
-    expect(run.receiver.progress.mediaLeftDeleted).toBe(0)
+    // No message here shows them: taken, checked, and dropped, so the space freed stays free.
+    for (const sha of gone) {
+      expect(target.hasMediaRecord(sha)).toBe(false)
+      expect(target.hasMediaFile(sha)).toBe(false)
+    }
+    expect(run.receiver.progress.mediaLeftDeleted).toBe(PHOTOS)
     await expectConsistent(target)
     source.close()
     target.close()
