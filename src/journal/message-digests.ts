@@ -7,6 +7,9 @@
 /** Bytes of one digest (WRITTEN_DIGEST_BYTES; not imported, so that this module stands alone). */
 const DIGEST = 8
 
+/** Where a 64-bit value's high half sits among its two 32-bit words in this machine's byte order. */
+const HI = new Uint8Array(new BigUint64Array([1n]).buffer)[0] === 1 ? 1 : 0
+
 function valueOf (d: Uint8Array, at = 0): bigint {
   const hi = ((d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]) >>> 0
   const lo = ((d[at + 4] << 24) | (d[at + 5] << 16) | (d[at + 6] << 8) | d[at + 7]) >>> 0
@@ -68,9 +71,14 @@ export class MessageDigests {
     return out
   }
 
-  /** Collects digests one at a time, into a set once all are in. */
+  /**
+   * Collects digests one at a time, into a set once all are in. A read-back adds one for every message
+   * it reads, so each goes in as its two 32-bit halves, written over the values' memory in the machine's
+   * byte order: no bigint made for each.
+   */
   static collector (): { add: (digest: Uint8Array) => void, done: () => MessageDigests } {
     let values = new BigUint64Array(64)
+    let words = new Uint32Array(values.buffer)
     let n = 0
     return {
       add: d => {
@@ -78,8 +86,13 @@ export class MessageDigests {
           const grown = new BigUint64Array(values.length * 2)
           grown.set(values)
           values = grown
+          words = new Uint32Array(values.buffer)
         }
-        values[n++] = valueOf(d)
+        const hi = (d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]
+        const lo = (d[4] << 24) | (d[5] << 16) | (d[6] << 8) | d[7]
+        words[2 * n + HI] = hi
+        words[2 * n + 1 - HI] = lo
+        n++
       },
       done: () => new MessageDigests(distinct(values.subarray(0, n)))
     }
