@@ -134,7 +134,7 @@ class Reader {
   string (): string {
     const b = this.bytes()
     if (b.byteLength > SHORT) return dec.decode(b)
-    for (let i = 0; i < b.byteLength; i++) if (b[i] >= 0x80) return dec.decode(b)
+    for (let i = 0, n = b.byteLength; i < n; i++) if (b[i] >= 0x80) return dec.decode(b)
     // A browser's TextDecoder costs several times this per short string.
     return String.fromCharCode.apply(null, b as unknown as number[])
   }
