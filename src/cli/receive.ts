@@ -28,6 +28,7 @@ import { unheardVerification } from '../net/receiving.js'
 import { holdAfterHeard, holdAtVerifying } from './test-hold.js'
 import { tellAgainMsFrom } from './test-waits.js'
 import { commandLine } from './command-line.js'
+import { StoreMade } from './store-made.js'
 
 /** The options that pair anew: a run that carries on after Ctrl-C goes without them. */
 const CODE_FLAGS = ['code', 'code-file', 'qr', 'qr-file']
@@ -186,7 +187,8 @@ keeping devices apart (client isolation): that ends with exit 1 and the error co
 12 s more of looking for another phone, unless the sweep reached no device at all).
 
 Options:
-  --store DIR         the new phone's store (required; created when missing)
+  --store DIR         the new phone's store (required; created when missing, and taken back when
+                      the run ends before anything arrived)
   --code CODE         the code shown by the old phone (NNN-NNNN-NNNN; spaces or no hyphens are fine);
                       other users of this machine can read a command line (ps): scripts should use
                       --code - (the first line of stdin) or --code-file FILE
@@ -266,6 +268,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     if (pairsAnew) refuseGuardedDiscovery(args.values['no-mdns'] !== true, args.values['no-sweep'] !== true && addrs.length === 0, addrs.length > 0)
     if (qr !== undefined) addressesToDial(addrs, parseTransport(transportGiven))
     const asked = codeArg ?? qr?.code ?? (pairsAnew ? await promptCode() : undefined)
+    const made = StoreMade.before(storeDir)
     const storage = await openStorage(storeDir, true)
     const record = storage.pairing
     const resuming = asked === undefined && record?.role === 'receiver'
@@ -288,10 +291,22 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving', 'the old phone')
+    // A store this run created that holds nothing yet (no phone answered, no pairing) is taken back when
+    // the run ends without one: a wrong path or a run given up leaves no folder that reads as a phone.
+    // A store that cannot even be read is not looked into further: it stays, and its failure is the one said.
+    const bare = (): boolean => { try { return made.createsStore && StoreMade.holdsNothing(phone.store, phone.journal) } catch { return false } }
+    let closing: Promise<void> | undefined
+    const close = async (): Promise<void> => { closing ??= phone.close(); await closing }
     // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
     const onSigint = (): void => {
-      sayStopped(printer, json, `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`)
+      if (bare()) {
+        phone.store.close()
+        void phone.journal.close()
+        sayStopped(printer, json, `Nothing was received: ${made.takeBack()}.`)
+      } else {
+        sayStopped(printer, json, `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`)
+      }
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)
@@ -402,10 +417,15 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       if (unheard === true) process.stderr.write(unheardNote(commandLine('receive', args, CODE_FLAGS), telling !== undefined))
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
+    } catch (err) {
+      if (!bare()) throw err
+      await close()
+      const said = made.takeBack()
+      throw isFerryError(err) ? new FerryError(err.code, `${err.message} (nothing was received: ${said})`, err.details, { cause: err }) : err
     } finally {
       process.off('SIGINT', onSigint)
       printer.stop()
-      await phone.close()
+      await close()
     }
   }
 }

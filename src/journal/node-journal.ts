@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3'
-import { createReadStream } from 'node:fs'
-import { existsSync } from 'node:fs'
+import { createReadStream, existsSync, readdirSync } from 'node:fs'
 import { makeDatabasePrivate, makePrivateDir } from '../private-files.js'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isDamagedDatabase, storeError } from '../errors.js'
@@ -85,6 +84,18 @@ export class NodeJournal implements Journal {
     } catch (err) {
       db?.close()
       throw journalError(err, `opening the journal in ${dir}`, dir)
+    }
+  }
+
+  /**
+   * Whether the journal holds nothing at all: no key (no pairing, transfer, tried code) and no partial
+   * file. Synchronous, so that nothing can be written between the look and what the caller does next.
+   */
+  holdsNothing (): boolean {
+    try {
+      return this.db.prepare('SELECT 1 FROM kv LIMIT 1').get() === undefined && readdirSync(this.parts.root).length === 0
+    } catch (err) {
+      throw journalError(err, 'reading the journal', this.dir)
     }
   }
 

@@ -47,6 +47,9 @@ export interface OpenOptions {
 /** Ferry's own names at the top of a store; anything else makes a directory someone else's. */
 const STORE_NAMES = /^(?:history\.db(?:-wal|-shm|-journal)?|media|journal|peer\.key(?:\..+\.tmp)?|store\.lock(?:\.json)?|webrtc-cert\.json(?:\..+)?)$/
 
+/** Whether `name`, at the top of a store's folder, is one of Ferry's own files or folders. */
+export const isStoreName = (name: string): boolean => STORE_NAMES.test(name)
+
 /** What `dir` holds besides a store's own files (nothing when it does not exist). */
 function foreignEntries (dir: string): string[] {
   try {
