@@ -2,7 +2,8 @@ import { dirname, resolve } from 'node:path'
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
-import { jsonEvent, sayStopped, terminalProgress } from './progress.js'
+import { terminalProgress } from './progress.js'
+import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { refuseToReplace, writeBackup } from '../backup/backup.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
@@ -112,7 +113,8 @@ Options:
 ${SELECTION_HELP}
   --password-file F    read the password from the first line of F (scripts)
   --no-password        no password: readable and forgeable by anyone who gets the file
-  --json               print one JSON event with the figures instead of lines
+  --json               print JSON events instead of lines: one with the figures (backup), then a
+                       warning for each warning (no-password, short-password, media-missing...)
 
 Example:
   ferry backup --store ./old-phone --out ~/chats.ferrybak --chats family,work
@@ -196,16 +198,16 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
           `(${formatBytes(r.fileBytes)} in ${seconds.toFixed(1)} s, ${(r.fileBytes / 1e6 / seconds).toFixed(1)} MB/s).\n`)
         if (password !== undefined) process.stderr.write('Encrypted with your password: without it the backup cannot be restored.\n')
       }
-      // Also beside --json's event (on stderr, which scripts show their user).
-      if (password === undefined) process.stderr.write(`${NO_PASSWORD_NOTE}\n`)
+      // On stderr with --json too (scripts show their user stderr), and there as `warning` events.
+      if (password === undefined) sayWarning(json, 'no-password', NO_PASSWORD_NOTE)
       const weak = shortPasswordNote(password)
-      if (weak !== undefined) process.stderr.write(`${weak}\n`)
+      if (weak !== undefined) sayWarning(json, 'short-password', weak)
       const missing = missingMediaNote(r.mediaFilesMissing)
-      if (missing !== undefined) process.stderr.write(`${missing}\n`)
+      if (missing !== undefined) sayWarning(json, 'media-missing', missing)
       const short = shortMediaNote(r.mediaFilesShort)
-      if (short !== undefined) process.stderr.write(`${short}\n`)
+      if (short !== undefined) sayWarning(json, 'media-short', short)
       const damaged = damagedMediaNote(r.mediaFilesDamaged)
-      if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
+      if (damaged !== undefined) sayWarning(json, 'media-damaged', damaged)
       return EXIT_OK
     } finally {
       view?.stop()

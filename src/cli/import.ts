@@ -14,7 +14,7 @@ import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
-import { jsonEvent } from './progress.js'
+import { jsonEvent, sayStop, sayWarning } from './json-lines.js'
 import { standardInput, TERMINAL_PROMPT } from './standard-input.js'
 
 const STDIN = new Set(['-', '/dev/stdin'])
@@ -70,7 +70,8 @@ Options:
                         (default: this machine's, now ${machineZone()}); e.g. Europe/Rome
   --base DIR            NDJSON: directory that media "path" values are relative to
                         (default: the file's directory; the current directory for - or a pipe)
-  --json                print one JSON event with the figures instead of lines
+  --json                print JSON events instead of lines: one with the figures (imported), and a
+                        warning when media files were damaged (media-damaged)
 
 Exit codes: 0 imported (damaged media files left out are said), 1 the store failed (disk
 full...), 2 bad usage or an export Ferry cannot read (nothing written).
@@ -133,7 +134,7 @@ Examples:
       const madeStore = created.includes(resolve(dir))
       if (store !== undefined && !madeStore) removeUnrecorded(dir, writing)
       for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
-      process.stderr.write(`\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.\n`)
+      sayStop(json, `\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.`)
       process.exit(EXIT_INTERRUPTED)
     }
     process.once('SIGINT', onSigint)
@@ -223,10 +224,10 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
       contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, mediaFilesDamaged: r.mediaFilesDamaged,
       messages: r.messages, newMessages: added, store: dir, ...foreign
     })
-    sayDamaged(r.mediaFilesDamaged)
+    sayDamaged(r.mediaFilesDamaged, json)
     return
   }
-  sayDamaged(r.mediaFilesDamaged)
+  sayDamaged(r.mediaFilesDamaged, json)
   if (added === 0 && r.mediaFiles === 0) {
     // Messages already there are written again as the export has them unless the store holds a newer
     // version (an edit in a re-export lands), so this says no message is new, not that nothing changed.
@@ -243,11 +244,11 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
  * the export, or by another tool), said on stderr beside --json's count too. The import is done (exit
  * 0): a transfer leaves such files out the same way, and the rest of the history is in.
  */
-function sayDamaged (files: number): void {
+function sayDamaged (files: number, json: boolean): void {
   if (files === 0) return
   const [what, were, them] = files === 1 ? ['1 media file', 'was', 'it'] : [`${files} media files`, 'were', 'them']
-  process.stderr.write(`warning: ${what} of the export ${were} damaged (not the file its record names) and ${were} not imported: ` +
-    `the chats show ${them} as missing.\n`)
+  sayWarning(json, 'media-damaged', `warning: ${what} of the export ${were} damaged (not the file its record names) and ${were} not imported: ` +
+    `the chats show ${them} as missing.`)
 }
 
 /**

@@ -131,7 +131,7 @@ It reads the whole database once, to say so when it is damaged (exit 1), as expo
 
 Options:
   -s, --store DIR   the store to inspect
-  --json            print one JSON object instead of text (for scripts)
+  --json            print one JSON object, on one line, instead of text (for scripts)
 
 Examples:
   ferry inspect --store ./new-phone
@@ -145,7 +145,8 @@ Examples:
     const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'), { readOnly: true })
     try {
       const report = await inspectStore(store)
-      process.stdout.write((args.values.json === true ? JSON.stringify(report, null, 2) : renderReport(report)) + '\n')
+      // One line, as every --json output is: an app reads stdout line by line (jq still pretty-prints it).
+      process.stdout.write((args.values.json === true ? JSON.stringify(report) : renderReport(report)) + '\n')
       return EXIT_OK
     } finally {
       store.close()

@@ -4,6 +4,7 @@ import { ErrorCode, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
 import { wrapHelp } from './help-wrap.js'
+import { jsonEvent, sayStop } from './json-lines.js'
 import { secretKind, shownArgv } from './secret-words.js'
 
 // Each subcommand lives in its own module, loaded only when run, so `ferry --help` stays instant.
@@ -78,21 +79,27 @@ export async function main (argv: string[]): Promise<number> {
   // Named in the lock of every store this process opens, for another process it refuses.
   setStoreHolderName(`ferry ${name}`)
   const cmd = await entry.load()
+  // Only a command that speaks JSON answers in it: export's stdout is the history, not events. Until the
+  // line is parsed, as typed: a mistake in it is answered in JSON too.
+  let json = rest.includes('--json') && Object.hasOwn(cmd.options, 'json')
   try {
     const args = parse(cmd, rest)
+    json = args.values.json === true
     if (args.values.help === true) {
       process.stdout.write(wrapHelp(cmd.help.trimEnd()) + '\n')
       return EXIT_OK
     }
     return await cmd.run(args)
   } catch (err) {
-    if (err instanceof StoppedAtQuestion) {
-      process.stderr.write('Stopped: nothing was done.\n')
-      return EXIT_INTERRUPTED
-    }
-    // Only a command that speaks JSON answers in it: export's stdout is the history, not events.
-    return reportError(err, rest.includes('--json') && Object.hasOwn(cmd.options, 'json'))
+    if (err instanceof StoppedAtQuestion) return reportStopped(json)
+    return reportError(err, json)
   }
+}
+
+/** Ctrl-C at a question, before anything was done: said as any Ctrl-C is (`stopped` with --json), exit 130. */
+export function reportStopped (json = false): number {
+  sayStop(json, 'Stopped: nothing was done.')
+  return EXIT_INTERRUPTED
 }
 
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */
@@ -101,7 +108,7 @@ export function reportError (err: unknown, json = false): number {
     const e = isFerryError(err) ? err : { code: ErrorCode.INTERNAL, message: String((err as Error)?.message ?? err), details: undefined }
     // The details (where in a file, what a peer said) are for whoever looks into it; the line people
     // read on stderr stays plain.
-    process.stdout.write(JSON.stringify({ event: 'error', at: Date.now(), code: e.code, message: e.message, details: e.details }) + '\n')
+    jsonEvent('error', { code: e.code, message: e.message, details: e.details })
   }
   if (isFerryError(err)) {
     process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)

@@ -14,7 +14,8 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes } from '../format-bytes.js'
-import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { jsonEvent } from './json-lines.js'
 import { nodeTransferMemory } from '../memory/transfer-memory.js'
 
 const log = logger('ferry:cli')

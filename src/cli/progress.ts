@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress'
 import { formatBytes } from '../format-bytes.js'
 import { historyWork, Pace, type ProgressSnapshot } from '../pace.js'
+import { jsonEvent } from './json-lines.js'
 
 // The pace's figures are shared with the browser phone (src/pace.ts); what the terminal shows is here.
 export { Pace, type ProgressSnapshot } from '../pace.js'
@@ -50,13 +51,6 @@ export function terminalProgress (label: string, stream: NodeJS.WriteStream = pr
   }
 }
 
-/** One JSON object per line on stdout, for apps and scripts. */
-/** One JSON event per line: `event`, then `at` (its time, ms since the epoch: the service's own, when it has one). */
-export function jsonEvent (event: string, data: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
-}
-
-/** Ctrl-C: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
 /**
  * The line a person reads when media came damaged from `source` (a phone, a backup's): left out, shown
  * as missing. Undefined when none did.
@@ -65,12 +59,6 @@ export function damagedMediaNote (files: number, source: string, after: string):
   if (files === 0) return undefined
   const [what, were] = files === 1 ? ['1 media file', 'was'] : [`${files} media files`, 'were']
   return `warning: ${what} ${were} damaged on ${source} (its copy was not the file its record names) and ${were} not ${after}: the chats show them as missing.`
-}
-
-export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string): void {
-  bar.stop()
-  if (json) jsonEvent('stopped', { signal: 'SIGINT' })
-  else process.stderr.write(`\nStopped. ${carryOn}\n`)
 }
 
 /** Machine-readable progress, at most every `intervalMs`. */

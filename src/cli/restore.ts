@@ -1,6 +1,7 @@
 import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
-import { damagedMediaNote, jsonEvent, sayStopped, terminalProgress } from './progress.js'
+import { damagedMediaNote, terminalProgress } from './progress.js'
+import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
@@ -38,7 +39,8 @@ Options:
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
   --chats ID,...       restore only these conversations (with their contacts and media)
-  --json               print one JSON event with the figures instead of lines
+  --json               print JSON events instead of lines: one with the figures (restored), and a
+                       warning for each warning (no-password, media-damaged)
 
 Example:
   ferry restore --store ./new-phone --in ~/chats.ferrybak --chats family
@@ -105,7 +107,7 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   }
   // The password is checked before the store is opened: a wrong one changes nothing.
   const backup = await openBackup(file, password)
-  if (!backup.header.password) process.stderr.write(`${NO_PASSWORD_RESTORE_NOTE}\n`)
+  if (!backup.header.password) sayWarning(json, 'no-password', NO_PASSWORD_RESTORE_NOTE)
   // The file is read and checked before the store is opened: a store this restore would create is not
   // left behind, empty, by a file that is refused.
   const source = await openRestore(backup, chats)
@@ -139,9 +141,9 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
         process.stderr.write(`  (${skippedMessages} messages and ${formatBytes(skippedMediaBytes)} of media were already here from an earlier run.)\n`)
       }
       for (const line of chatSummaryLines(summary)) process.stderr.write(`${line}\n`)
-      const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
-      if (damaged !== undefined) process.stderr.write(`${damaged}\n`)
     }
+    const damaged = damagedMediaNote(p.mediaFilesDamaged, 'the phone the backup was made from', 'restored')
+    if (damaged !== undefined) sayWarning(json, 'media-damaged', damaged)
     return EXIT_OK
   } catch (err) {
     // A disk that filled part-way: the store holds what came before it, whole, and a restore run

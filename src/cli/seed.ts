@@ -6,7 +6,8 @@ import { PROFILE_NAMES, PROFILES, getProfile } from '../sim/profiles.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { EXIT_OK, integerFlag, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
-import { jsonEvent, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
+import { jsonEvent } from './json-lines.js'
 
 const profileLines = PROFILE_NAMES.map(name => {
   const p = PROFILES[name]

@@ -4,7 +4,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString,
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes } from '../format-bytes.js'
-import { jsonEvent, sayStopped } from './progress.js'
+import { jsonEvent, sayStopped } from './json-lines.js'
 import { buildQrPayload, formatCode, generateCode, generateQrKey, type PairingCode } from '../pairing/index.js'
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'

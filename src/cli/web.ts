@@ -1,6 +1,7 @@
 import { EXIT_OK, integerFlag, type Command } from './command.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { servePage } from '../net/page-server.js'
+import { jsonEvent } from './json-lines.js'
 
 /**
  * Where `ferry web` serves the page unless told otherwise. The browser keeps what it received in
@@ -31,7 +32,7 @@ It shows a code and a ferry://pair?... payload. In the page, paste the payload (
 
 Options:
   --port N      port to serve on (default ${WEB_PORT}; 0 picks a free one)
-  --json        print {"event":"listening","url":...} instead of text
+  --json        print {"event":"listening","at":...,"url":...} instead of text
 
 Example:
   ferry web
@@ -49,7 +50,7 @@ Stop it with Ctrl-C.`,
     // Source maps too: they hold nothing the package does not, and the bench's profiler reads them.
     const page = await servePage({ host: '127.0.0.1', port, servedBySender: false, sourceMaps: true, portOption: '--port' })
     if (args.values.json === true) {
-      process.stdout.write(JSON.stringify({ event: 'listening', url: page.url }) + '\n')
+      jsonEvent('listening', { url: page.url })
     } else {
       process.stdout.write(`browser phone: ${page.url}\n`)
     }

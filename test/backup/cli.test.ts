@@ -4,7 +4,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync, truncateSyn
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, exportText, fillStore, openStore, tempDir } from '../helpers/stores.js'
-import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
+import { ferry, FERRY, jsonLines, ROOT } from '../helpers/ferry-sync.js'
 import { until } from '../helpers/until.js'
 
 // `ferry backup` and `ferry restore` as a user runs them: real processes, exit codes, messages.
@@ -50,6 +50,15 @@ describe('ferry backup / restore', () => {
     const b = ferry('backup', '--store', old, '--out', out, '--password-file', short)
     expect(b.status).toBe(0)
     expect(b.stderr).toMatch(/warning: the password is shorter than 12 characters\. Whoever gets the backup file can try passwords/)
+    // With --json the warning is an event too, beside the figures: every line of stdout one JSON object.
+    const j = ferry('backup', '--store', old, '--out', join(dir, 'short-json.ferrybak'), '--password-file', short, '--json')
+    expect(j.status).toBe(0)
+    const [figures, ...warnings] = jsonLines(j.stdout)
+    expect(figures).toMatchObject({ event: 'backup', password: true })
+    // The fixture's phone lacks one media file: said too.
+    expect(warnings.map(w => w.warning)).toEqual(['short-password', 'media-missing'])
+    expect(warnings[0]).toEqual({ event: 'warning', at: expect.any(Number), warning: 'short-password', message: expect.stringMatching(/^warning: the password is shorter than 12 characters\./) })
+    expect(j.stderr).toBe(warnings.map(w => `${String(w.message)}\n`).join(''))
     const r = ferry('restore', '--store', join(dir, 'from-short'), '--in', out, '--password-file', short)
     expect(r.status).toBe(0)
     expect(ferry('export', '--store', join(dir, 'from-short')).stdout).toBe(oldExport)
@@ -67,12 +76,19 @@ describe('ferry backup / restore', () => {
     expect(n.stderr).toMatch(/Warning: this backup has no password\. It is NOT confidential: anyone who gets the file can read every chat in it\. Its checks catch accidental damage only .*: anyone can write or alter such a file so that it passes them/)
     const nj = ferry('backup', '--store', old, '--out', join(dir, 'open2.ferrybak'), '--no-password', '--json')
     expect(nj.status).toBe(0)
-    expect(JSON.parse(nj.stdout)).toMatchObject({ event: 'backup', password: false })
-    expect(nj.stderr).toMatch(/Warning: this backup has no password\. It is NOT confidential/) // --json warns too
+    const events = jsonLines(nj.stdout)
+    expect(events[0]).toMatchObject({ event: 'backup', password: false })
+    // --json warns too: on stderr for the person, and as an event an app can show.
+    expect(nj.stderr).toMatch(/Warning: this backup has no password\. It is NOT confidential/)
+    expect(events[1]).toEqual({ event: 'warning', at: expect.any(Number), warning: 'no-password', message: expect.stringMatching(/^Warning: this backup has no password\. It is NOT confidential/) })
     const expected = ferry('restore', '--store', join(dir, 'open-new'), '--in', open, '--password-file', pw)
     expect(expected.status).toBe(2) // a password was expected: refuse a file anyone could have written
     expect(expected.stderr).toMatch(/has no password .* run without --password-file/)
     expect(existsSync(join(dir, 'open-new'))).toBe(false)
+    // Restored, the file anyone could have written is said to be so, with --json as an event.
+    const rj = ferry('restore', '--store', join(dir, 'open-json'), '--in', open, '--json')
+    expect(rj.status).toBe(0)
+    expect(jsonLines(rj.stdout).map(e => e.warning ?? e.event)).toEqual(['no-password', 'restored'])
     const r2 = ferry('restore', '--store', join(dir, 'open-new'), '--in', open)
     expect(r2.status).toBe(0)
     expect(r2.stderr).toMatch(/Warning: this backup has no password, so nothing shows who wrote it: anyone could have written or altered it .* Restore it only if you know it is the file you made/)
@@ -261,7 +277,9 @@ describe('ferry backup / restore', () => {
     const bytes = readFileSync(files[0]); bytes[0] ^= 0xff; writeFileSync(files[0], bytes)
     const b = ferry('backup', '--store', src, '--out', join(dir, 'flipped.ferrybak'), '--no-password', '--json')
     expect(b.status).toBe(0)
-    expect(JSON.parse(b.stdout)).toMatchObject({ mediaFilesDamaged: 1 })
+    const [figures, ...warnings] = jsonLines(b.stdout)
+    expect(figures).toMatchObject({ mediaFilesDamaged: 1 })
+    expect(warnings.map(w => w.warning)).toEqual(['no-password', 'media-missing', 'media-damaged'])
     expect(b.stderr).toMatch(/damaged/)
     // Said without --json too, with what the restore will do and what brings the file back.
     const plain = ferry('backup', '--store', src, '--out', join(dir, 'flipped-plain.ferrybak'), '--no-password')

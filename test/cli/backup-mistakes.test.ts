@@ -5,7 +5,7 @@ import { cpSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
-import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
+import { ferry, FERRY, jsonLines, ROOT } from '../helpers/ferry-sync.js'
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 const dir = tempDir()
@@ -57,7 +57,9 @@ describe('ferry backup of a store missing media files', () => {
       'so the backup holds their messages without them: restored, the chats show them as missing.\n')
     const j = ferry('backup', '--store', lost, '--out', out, '--no-password', '--json')
     expect(j.status).toBe(0)
-    expect(JSON.parse(j.stdout)).toMatchObject({ event: 'backup', messages: 19, mediaFilesMissing: 2 })
+    const events = jsonLines(j.stdout)
+    expect(events[0]).toMatchObject({ event: 'backup', messages: 19, mediaFilesMissing: 2 })
+    expect(events.filter(e => e.event === 'warning').map(e => e.warning)).toEqual(['no-password', 'media-missing'])
     // What it says is what the backup holds: restored, the messages are all there and the two files not.
     expect(ferry('restore', '--store', join(dir, 'from-lost'), '--in', out).status).toBe(0)
     expect(ferry('inspect', '--store', join(dir, 'from-lost')).stdout).toContain('media: 5 records; 3 files present (47 B), 2 missing')
@@ -66,7 +68,7 @@ describe('ferry backup of a store missing media files', () => {
   it('a chat whose media are all there is backed up without the warning', () => {
     const r = ferry('backup', '--store', lost, '--out', join(dir, 'family.ferrybak'), '--no-password', '--chats', 'g-family', '--json')
     expect(r.status).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ mediaFilesMissing: 0 })
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ mediaFilesMissing: 0 })
     expect(r.stderr).not.toContain('media file')
   })
 })

@@ -25,8 +25,9 @@ const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
  * `ferry ARGS` run on a new pseudo-terminal (its standard input and output), once it has said what it
  * waits for: what is written to `child.stdin` is typed on that terminal.
  */
-async function onTerminal (args: string[], question = PROMPT): Promise<{ child: ChildProcessWithoutNullStreams, output: () => string, closed: Promise<number | null> }> {
-  const command = [process.execPath, FERRY, ...args].map(quote).join(' ')
+async function onTerminal (args: string[], question = PROMPT, stdoutTo?: string): Promise<{ child: ChildProcessWithoutNullStreams, output: () => string, closed: Promise<number | null> }> {
+  // Standard output to a file keeps --json's lines apart from what the terminal shows (questions, stderr).
+  const command = [process.execPath, FERRY, ...args].map(quote).join(' ') + (stdoutTo === undefined ? '' : ` > ${quote(stdoutTo)}`)
   const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FERRY_MDNS_NETNS_ONLY: '1' } })
   let output = ''
   child.stdout.on('data', (d: Buffer) => { output += d.toString() })
@@ -98,6 +99,50 @@ describe('a question asked on a terminal, answered with Ctrl-C', () => {
       expect(output().replace(/\r\n/g, '\n'), args[0]).toMatch(/\nStopped: nothing was done\.\n$/)
       expect(output(), args[0]).not.toContain('ferry:')
       expect(existsSync(made), args[0]).toBe(false)
+    }
+  })
+})
+
+describe('Ctrl-C at a question under --json', () => {
+  // An app reading --json's lines hears of a stop as of any other outcome: a `stopped` line, exit 130,
+  // and nothing else on standard output. Every question each command asks, and import's wait for a paste.
+  it.skipIf(skip)('each question of receive, backup, restore and import says `stopped` as one JSON line', async () => {
+    const dir = tempDir()
+    const phone = join(dir, 'phone')
+    expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
+    const password = join(dir, 'password')
+    writeFileSync(password, 'correct horse battery\n')
+    const backup = join(dir, 'chats.ferrybak')
+    expect(ferry('backup', '--store', phone, '--out', backup, '--password-file', password).status).toBe(0)
+    // A store with no pairing to resume: receive asks for the code after opening it.
+    const unpaired = join(dir, 'unpaired')
+    expect(ferry('import', NDJSON, '--store', unpaired).status).toBe(0)
+    const nobody = '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWHFrmLWTTDD4NodngMRNfSxMhxLdJ5P7bZKSWHjHjqzrh'
+    const asked = [
+      { args: ['receive', '--store', join(dir, 'new-phone'), '--no-mdns', '--no-sweep', '--peer', nobody], question: 'Pairing code shown on the old phone: ' },
+      { args: ['receive', '--store', unpaired, '--no-mdns', '--no-sweep', '--peer', nobody], question: 'Pairing code shown on the old phone: ' },
+      { args: ['backup', '--store', phone, '--out', join(dir, 'new.ferrybak')], question: 'Password for the backup: ' },
+      { args: ['backup', '--store', phone, '--out', join(dir, 'new.ferrybak')], question: 'Password for the backup: ', first: 'correct horse\r', then: 'Same password again: ' },
+      { args: ['restore', '--store', join(dir, 'restored'), '--in', backup], question: 'Password of the backup: ' },
+      { args: ['import', '-', '--store', join(dir, 'pasted')], question: PROMPT }
+    ]
+    for (const [i, { args, question, first, then }] of asked.entries()) {
+      const out = join(dir, `stdout-${i}`)
+      const { child, output, closed } = await onTerminal([...args, '--json'], question, out)
+      try {
+        if (first !== undefined && then !== undefined) {
+          child.stdin.write(first)
+          await until('the second question', () => output().includes(then) || child.exitCode !== null)
+        }
+        child.stdin.write('\x03')
+        expect(await closed, output()).toBe(130)
+      } finally {
+        if (child.exitCode === null) child.kill()
+      }
+      const lines = readFileSync(out, 'utf8').split('\n').filter(l => l !== '')
+      expect(lines, `${args[0]} #${i}`).toHaveLength(1)
+      expect(JSON.parse(lines[0]), `${args[0]} #${i}`).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
+      expect(output(), `${args[0]} #${i}`).not.toContain('ferry:')
     }
   })
 })

@@ -12,3 +12,8 @@ export function ferry (...args: string[]): { status: number | null, stdout: stri
   const r = spawnSync(process.execPath, [FERRY, ...args], { encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
+
+/** What `--json` printed: one JSON object per line, every line (a line that is not one fails the parse). */
+export function jsonLines (stdout: string): Array<Record<string, unknown>> {
+  return stdout.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Record<string, unknown>)
+}

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
-import { ferry, FERRY, ROOT } from '../helpers/ferry-sync.js'
+import { ferry, FERRY, jsonLines, ROOT } from '../helpers/ferry-sync.js'
 
 // The import, export and inspect commands as a user runs them: real processes, exit codes, pipes.
 
@@ -97,7 +97,10 @@ describe('ferry import / export / inspect', () => {
     expect(text.stdout).toMatch(/6 contacts, 5 conversations, 19 messages/)
     expect(text.stdout).toMatch(/4 files present \(100 B\), 1 missing \(1\.0 MB\)/)
     expect(text.stdout).toMatch(/g-family\s+group\s+5 messages/)
-    const json = JSON.parse(ferry('inspect', '--store', a, '--json').stdout)
+    // One object on one line, as everything --json prints: an app reads stdout line by line.
+    const lines = jsonLines(ferry('inspect', '--store', a, '--json').stdout)
+    expect(lines).toHaveLength(1)
+    const json = lines[0] as { stats: unknown, conversations: Array<{ id: string }>, transfers: unknown }
     expect(json.stats).toMatchObject({ contacts: 6, conversations: 5, messages: 19, media: 5, mediaPresent: 4, mediaBytesMissing: 1048576 })
     expect(json.conversations.find((c: { id: string }) => c.id === 'empty')).toMatchObject({ messages: 0, members: 0 })
     expect(json.transfers).toEqual([])
@@ -169,7 +172,10 @@ describe('ferry export / import of media damaged on disk', () => {
     expect(i.stderr).toBe('warning: 1 media file of the export was damaged (not the file its record names) and was not imported: ' +
       'the chats show it as missing.\n')
     expect(i.status).toBe(0)
-    expect(JSON.parse(i.stdout)).toMatchObject({ event: 'imported', messages: 19, newMessages: 19, media: 5, mediaFiles: 2, mediaFilesDamaged: 1 })
+    const [imported, warning, ...more] = jsonLines(i.stdout)
+    expect(imported).toMatchObject({ event: 'imported', messages: 19, newMessages: 19, media: 5, mediaFiles: 2, mediaFilesDamaged: 1 })
+    expect(warning).toMatchObject({ event: 'warning', warning: 'media-damaged', message: i.stderr.trimEnd() })
+    expect(more).toEqual([])
     expect(JSON.parse(ferry('inspect', '--store', join(dir, 'new'), '--json').stdout).stats).toMatchObject({ messages: 19, media: 5, mediaPresent: 2 })
   })
 })

@@ -1,0 +1,29 @@
+// What --json promises: stdout carries JSON objects only, one to a line, each with `event` and `at`
+// (events, an `error`, a `warning`, a `stopped`), so an app reads it line by line. The lines people
+// read go to stderr, beside them.
+
+/** One JSON event per line: `event`, then `at` (its time, ms since the epoch: the service's own, when it has one). */
+export function jsonEvent (event: string, data: Record<string, unknown> = {}): void {
+  process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
+}
+
+/** Ctrl-C, however a command meets it: a `stopped` event with --json, else `line` for a person. */
+export function sayStop (json: boolean, line: string): void {
+  if (json) jsonEvent('stopped', { signal: 'SIGINT' })
+  else process.stderr.write(`${line}\n`)
+}
+
+/** Ctrl-C during a run: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
+export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string): void {
+  bar.stop()
+  sayStop(json, `\nStopped. ${carryOn}`)
+}
+
+/**
+ * A warning: said to the person on stderr whatever the mode (scripts show their user stderr), and with
+ * --json also a `warning` event naming it (`warning`, stable for apps) with the same words.
+ */
+export function sayWarning (json: boolean, warning: string, message: string): void {
+  if (json) jsonEvent('warning', { warning, message })
+  process.stderr.write(`${message}\n`)
+}
