@@ -6,6 +6,8 @@ import { PairingRecords } from '../journal/pairing-records.js'
 import { EXIT_OK, requireString, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
 import { cell, displayWidth, printable } from './text-width.js'
+import { chatsWord } from './selection-flags.js'
+import { shellWord } from './command-line.js'
 
 /** What `inspect --json` prints: stable keys for scripts and tests. */
 export interface InspectReport {
@@ -88,14 +90,20 @@ export function renderReport (r: InspectReport): string {
   ]
   if (r.conversations.length > 0) {
     lines.push('', 'Conversations:')
-    const ids = r.conversations.map(c => printable(c.id))
+    // Each id as --chats takes it: a comma in one is escaped, as the list is comma-separated.
+    const words = r.conversations.map(c => chatsWord(c.id))
+    const ids = words.map(printable)
     const width = Math.min(24, Math.max(...ids.map(displayWidth)))
     r.conversations.forEach((c, i) => {
       const rest = `${c.kind.padEnd(6)}  ${String(c.messages).padStart(8)} messages  ${c.members} members  ${printable(JSON.stringify(c.title))}`
       // An id is what --chats takes, so it is never cut: one too wide for its column has a line of its own.
       if (displayWidth(ids[i]) > width) lines.push(`  ${ids[i]}`, `  ${' '.repeat(width)}  ${rest}`)
-      else lines.push(`  ${cell(c.id, width)}  ${rest}`)
+      else lines.push(`  ${cell(words[i], width)}  ${rest}`)
     })
+    const escaped = words.find((w, i) => w !== r.conversations[i].id)
+    if (escaped !== undefined) {
+      lines.push('', `Ids are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash (in a shell, quoted: --chats ${printable(shellWord(escaped))}).`)
+    }
   }
   if (r.transfers.length > 0) {
     lines.push('', 'Unfinished incoming transfers (run the same receive again to resume):')
@@ -123,8 +131,9 @@ const command: Command = {
   help: `Usage: ferry inspect --store DIR [--json]
 
 Shows what a store holds: counts of contacts, conversations and messages, each conversation with
-its message count, media files present and missing (with their bytes), and any incoming transfer
-that has not finished, with how far it got (messages committed, partly received media).
+its message count (its id as --chats takes it: a comma in an id shows as \\,), media files present
+and missing (with their bytes), and any incoming transfer that has not finished, with how far it got
+(messages committed, partly received media).
 It only reads, so it may run while another process (a receive) writes the store: it shows the
 store as it was when it started.
 It reads the whole database once, to say so when it is damaged (exit 1), as export and backup would.

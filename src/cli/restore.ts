@@ -8,6 +8,7 @@ import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backu
 import { openStorage } from './phone.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
+import { chatsFromArgs, SELECTION_OPTIONS } from './selection-flags.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 
 /** Said (on stderr, with --json too) before restoring a backup that has no password. */
@@ -38,7 +39,9 @@ Options:
   --in FILE            the backup file (required; a file on disk: a pipe cannot be read at random)
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
-  --chats ID,...       restore only these conversations (with their contacts and media)
+  --chats ID,...       restore only these conversations (with their contacts and media): ids as
+                       'ferry inspect' lists them; given more than once, all of them. In an id, \\,
+                       is a comma (and \\\\ a backslash), as inspect shows it
   --json               print JSON events instead of lines: one with the figures (restored), and a
                        warning for each warning (no-password, media-damaged)
 
@@ -52,7 +55,7 @@ again to carry on).`,
     store: { type: 'string' },
     in: { type: 'string' },
     'password-file': { type: 'string' },
-    chats: { type: 'string' },
+    chats: SELECTION_OPTIONS.chats,
     json: { type: 'boolean' }
   },
   async run (args) {
@@ -62,11 +65,7 @@ again to carry on).`,
       throw new FerryError(ErrorCode.BAD_INPUT, '--in -: a backup cannot come from standard input, since it is read at random; save it to a file on disk and name that')
     }
     const json = args.values.json === true
-    let chats: string[] | undefined
-    if (typeof args.values.chats === 'string') {
-      chats = args.values.chats.split(',').map(s => s.trim()).filter(s => s !== '')
-      if (chats.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
-    }
+    const chats = chatsFromArgs(args)
     // Ctrl-C: say how to carry on, then go at once. What is restored is committed as it goes and a
     // restore run again continues after it, so nothing is waited for.
     let view: ReturnType<typeof terminalProgress> | undefined

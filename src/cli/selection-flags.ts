@@ -3,12 +3,17 @@ import type { Selection } from '../store/model.js'
 import type { ParsedArgs } from './command.js'
 
 export const SELECTION_OPTIONS = {
-  chats: { type: 'string' },
+  chats: { type: 'string', multiple: true },
   since: { type: 'string' },
   until: { type: 'string' }
 } as const
 
-export const SELECTION_HELP = `  --chats ID,...      only these conversations (ids as 'ferry inspect' lists them)
+/** What --help says of --chats, in every command that takes it. */
+export const CHATS_HELP = `only these conversations, ids as 'ferry inspect' lists them; given
+                      more than once, all of them. In an id, \\, is a comma (and \\\\ a
+                      backslash), as inspect shows it: --chats 'family\\, close,work'`
+
+export const SELECTION_HELP = `  --chats ID,...      ${CHATS_HELP}
   --since DATE        only messages from this date/time on: 2024-01-31 (its midnight) or
                       2024-01-31T18:00, in this machine's time zone, or with a zone of its
                       own: 2024-01-31T18:00Z, 2024-01-31T18:00+01:00
@@ -49,14 +54,38 @@ function parseDate (flag: string, v: string): number {
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
 
+/**
+ * The conversation ids --chats names, undefined without it. Each value is a comma-separated list, and
+ * the flag may be given more than once. Ids are the store's own (an import keeps an export's), so one
+ * may hold a comma: `\,` is a comma inside an id, and `\\` a backslash; any other backslash is itself.
+ */
+export function chatsFromArgs (args: ParsedArgs): string[] | undefined {
+  const given = args.values.chats
+  if (given === undefined) return undefined
+  const ids: string[] = []
+  for (const value of typeof given === 'string' ? [given] : given as string[]) {
+    let id = ''
+    for (let i = 0; i < value.length; i++) {
+      const c = value[i]
+      if (c === '\\' && (value[i + 1] === ',' || value[i + 1] === '\\')) id += value[++i]
+      else if (c === ',') { ids.push(id); id = '' } else id += c
+    }
+    ids.push(id)
+  }
+  const named = ids.map(s => s.trim()).filter(s => s !== '')
+  if (named.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
+  return named
+}
+
+/** An id as --chats takes it back: its commas escaped, and a backslash that would read as an escape. */
+export function chatsWord (id: string): string {
+  return id.replace(/\\(?=[\\,]|$)|,/g, m => `\\${m}`)
+}
+
 export function selectionFromArgs (args: ParsedArgs): Selection {
   const sel: Selection = {}
-  const chats = args.values.chats
-  if (typeof chats === 'string') {
-    const ids = chats.split(',').map(s => s.trim()).filter(s => s !== '')
-    if (ids.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
-    sel.conversations = ids
-  }
+  const chats = chatsFromArgs(args)
+  if (chats !== undefined) sel.conversations = chats
   if (typeof args.values.since === 'string') sel.since = parseDate('since', args.values.since)
   if (typeof args.values.until === 'string') sel.until = parseDate('until', args.values.until)
   if (sel.since !== undefined && sel.until !== undefined && sel.since >= sel.until) {

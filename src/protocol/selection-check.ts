@@ -21,9 +21,11 @@ export async function refuseUnknownChats (source: Pick<HistorySource, 'conversat
   const known = new Set(held)
   const unknown = chats.filter(c => !known.has(c))
   if (unknown.length === 0) return
+  // Ids joined with commas read as other ids when one holds a comma: then each is quoted.
+  const shown = held.some(id => id.includes(',')) ? held.map(id => `'${id}'`) : held
   const list = held.length === 0
     ? 'it holds none'
-    : `it holds ${held.slice(0, LISTED).join(', ')}${held.length > LISTED ? `, … (${held.length} in all; ferry inspect lists them)` : ''}`
+    : `it holds ${shown.slice(0, LISTED).join(', ')}${held.length > LISTED ? `, … (${held.length} in all; ferry inspect lists them)` : ''}`
   throw new FerryError(ErrorCode.BAD_INPUT, `${holder} holds no conversation ${unknown.map(c => `'${c}'`).join(', ')} (${list})`, { unknown })
 }
 

@@ -78,3 +78,64 @@ describe('date flags', () => {
     expect(r.stdout).toMatch(/--since DATE .*2024-01-31 \(its midnight\) or\s+2024-01-31T18:00, in this machine's time zone, or with a zone of its\s+own: 2024-01-31T18:00Z/)
   })
 })
+
+describe('--chats with an id that holds a comma', () => {
+  // An id is the store's own (an import keeps an export's), and may hold a comma, which --chats reads as
+  // the end of an id: `\,` writes it, inspect shows ids in that form and says so, and --help teaches it.
+  const commas = join(dir, 'commas')
+  const exported = (store: string): string[] => {
+    const e = spawnSync(process.execPath, [FERRY, 'export', '--store', store], { encoding: 'utf8', cwd: ROOT })
+    return e.stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, conversation?: string }).filter(r => r.type === 'message').map(r => String(r.conversation))
+  }
+
+  beforeAll(() => {
+    const file = join(dir, 'commas.ndjson')
+    const lines = [
+      { type: 'contact', id: 'u1', name: 'Ann' },
+      ...['family, close', 'work', 'a\\b'].map(id => ({ type: 'conversation', id, kind: 'group', title: id, members: ['u1'] })),
+      ...['family, close', 'work', 'a\\b'].map((conversation, i) => ({ type: 'message', conversation, id: `m${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'text', text: 'hi' }))
+    ]
+    writeFileSync(file, lines.map(l => JSON.stringify(l)).join('\n') + '\n')
+    expect(ferry(['import', file, '--store', commas]).status).toBe(0)
+  }, 60_000)
+
+  it('inspect shows the id as --chats takes it, and says how', () => {
+    const r = spawnSync(process.execPath, [FERRY, 'inspect', '--store', commas], { encoding: 'utf8', cwd: ROOT })
+    expect(r.stdout).toMatch(/\n {2}family\\, close {2}group /)
+    // A backslash before anything but a comma or a backslash is itself, and shown as it is.
+    expect(r.stdout).toMatch(/\n {2}a\\b +group /)
+    expect(r.stdout).toContain("\nIds are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash (in a shell, quoted: --chats 'family\\, close').\n")
+    // The JSON keeps the id itself.
+    const j = spawnSync(process.execPath, [FERRY, 'inspect', '--store', commas, '--json'], { encoding: 'utf8', cwd: ROOT })
+    expect((JSON.parse(j.stdout) as { conversations: Array<{ id: string }> }).conversations.map(c => c.id)).toEqual(['a\\b', 'family, close', 'work'])
+  })
+
+  it('names it with \\, (as inspect shows it), in one --chats or several, and restores it by the same words', () => {
+    const out = join(dir, 'family.ferrybak')
+    const b = ferry(['backup', '--store', commas, '--out', out, '--no-password', '--chats', 'family\\, close'])
+    expect(b.status, b.stderr).toBe(0)
+    const restored = join(dir, 'family-restored')
+    expect(ferry(['restore', '--store', restored, '--in', out, '--chats', 'family\\, close']).status).toBe(0)
+    expect(exported(restored)).toEqual(['family, close'])
+
+    const both = join(dir, 'both.ferrybak')
+    const r = ferry(['backup', '--store', commas, '--out', both, '--no-password', '--chats', 'family\\, close', '--chats', 'a\\b,work'])
+    expect(r.status, r.stderr).toBe(0)
+    const all = join(dir, 'both-restored')
+    expect(ferry(['restore', '--store', all, '--in', both]).status).toBe(0)
+    expect(exported(all).sort()).toEqual(['a\\b', 'family, close', 'work'])
+  })
+
+  it('typed without the escape, is refused naming the ids held, each quoted', () => {
+    const r = ferry(['backup', '--store', commas, '--out', join(dir, 'x.ferrybak'), '--no-password', '--chats', 'family, close'])
+    expect(r.stderr).toBe("ferry: this phone holds no conversation 'family', 'close' (it holds 'a\\b', 'family, close', 'work') [BAD_INPUT]\n")
+    expect(r.status).toBe(2)
+  })
+
+  it('--help of each command that takes --chats teaches the escape', () => {
+    for (const cmd of ['send', 'receive', 'backup', 'restore']) {
+      const h = spawnSync(process.execPath, [FERRY, cmd, '--help'], { encoding: 'utf8', cwd: ROOT })
+      expect(h.stdout.replace(/\s+/g, ' '), cmd).toMatch(/given more than once, all of them\. In an id, \\, is a comma \(and \\\\ a backslash\)/)
+    }
+  })
+})
