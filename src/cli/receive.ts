@@ -144,6 +144,10 @@ const unheardNote = (again: string, telling: boolean): string =>
   `If ferry send is started there again, it waits for this phone: then run ${again} here ` +
   '(no code needed) to tell it.\n'
 
+/** A failure that ended a receive before anything arrived, with what became of the store it made. */
+const nothingReceived = (err: unknown, said: string): unknown =>
+  isFerryError(err) ? new FerryError(err.code, `${err.message} (nothing was received: ${said})`, err.details, { cause: err }) : err
+
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
   addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
 
@@ -289,7 +293,9 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     const mdns = args.values['no-mdns'] !== true && nameplate !== '' ? nameplate : false
     const sweeping = args.values['no-sweep'] !== true && nameplate !== ''
     const listen = listenGiven ?? defaultListen(transport, 'receiver')
+    // A phone that cannot start (its --listen address taken) has written nothing into a store just made.
     const phone = await openPhone(storage, { storeDir, listen, transport, iceServers, mdnsNameplate: mdns })
+      .catch(err => { throw made.createsStore ? nothingReceived(err, made.takeBack()) : err })
     reportConnections(phone, json)
     const printer = eventPrinter(json, 'receiving', 'the old phone')
     // A store this run created that holds nothing yet (no phone answered, no pairing) is taken back when
@@ -422,7 +428,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       if (!bare()) throw err
       await close()
       const said = made.takeBack()
-      throw isFerryError(err) ? new FerryError(err.code, `${err.message} (nothing was received: ${said})`, err.details, { cause: err }) : err
+      throw nothingReceived(err, said)
     } finally {
       process.off('SIGINT', onSigint)
       printer.stop()

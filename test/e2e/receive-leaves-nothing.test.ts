@@ -3,6 +3,7 @@
 // a phone. A folder that was there stays, with its permissions; a store that holds anything stays whole,
 // a code it tried included (the count of tries must outlive the run). Real processes, real sockets.
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -41,6 +42,21 @@ describe('a receive that ends before anything arrived', () => {
     const there = tempDir()
     expect((await noPeer(join(there, 'phones', 'new-phone'))).code).toBe(1)
     expect(readdirSync(there)).toEqual([])
+  })
+
+  it('whose phone cannot start (its --listen port taken), removes the store folder it created', async () => {
+    const taken = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const store = newStorePath('port-taken')
+      const port = (taken.address() as AddressInfo).port
+      const r = await noPeer(store, ['--listen', `/ip4/127.0.0.1/tcp/${port}`])
+      expect(r.stderr).toContain(`(nothing was received: the new folder ${store} is removed)`)
+      expect(r.code).toBe(2)
+      expect(existsSync(store)).toBe(false)
+    } finally {
+      await new Promise(resolve => taken.close(resolve))
+    }
   })
 
   it('into an empty folder that was there, leaves it there, empty, with the permissions it had', async () => {
