@@ -15,6 +15,7 @@ import { PairingRecords } from './journal/pairing-records.js'
 import { generateQrKey } from './pairing/index.js'
 import { startOnPreviousPorts } from './net/previous-ports.js'
 import { defaultListen } from './net/transports.js'
+import { AppHandlers } from './net/app-handler.js'
 
 export interface SendOptions extends OfferOptions {
   /**
@@ -36,9 +37,10 @@ export interface WebPageOptions {
   port?: number
   /**
    * The page is being served: `link` opens it with the pairing payload in its fragment (the plain page
-   * when resuming without a code); `url` is the page alone.
+   * when resuming without a code); `url` is the page alone. Ferry does not wait for it; one that throws,
+   * or whose promise rejects, ends the offer with CANCELLED, its error as the `cause`, as `onEvent` does.
    */
-  onServing?: (page: { link: string, url: string }) => void
+  onServing?: ((page: { link: string, url: string }) => void) | ((page: { link: string, url: string }) => Promise<void>)
 }
 
 export interface Ferry {
@@ -128,13 +130,17 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       const record = opts.code === undefined ? await new PairingRecords(journal).load() : undefined
       const { page } = await serveKeptPage(journal, { peer: record?.role === 'sender' ? record.peerId : undefined, host, given: web.port, addrs: addrs.map(String) })
       let remembering: Promise<void> | undefined
+      // The app's onServing is guarded as the service guards its onEvent: failed, it cancels the offer.
+      const app = new AppHandlers(opts.signal)
       try {
-        web.onServing?.({ link: pageLink(page, { code: opts.code, qrKey: opts.qrKey, peerId: n.peerId.toString(), addrs }), url: page.url })
+        app.guard(web.onServing, () => ({ name: 'web.onServing handler' }))?.({ link: pageLink(page, { code: opts.code, qrKey: opts.qrKey, peerId: n.peerId.toString(), addrs }), url: page.url })
         return await n.services.ferry.offer({
           ...opts,
+          signal: app.signal,
           onEvent: e => {
             if (e.type === 'paired' && e.mode === 'code') remembering = rememberPagePort(journal, { peer: e.peer, host: page.host, port: page.port })
-            opts.onEvent?.(e)
+            // Returned, so the service's guard hears of a promise the app's handler returned.
+            return opts.onEvent?.(e)
           }
         })
       } finally {
@@ -148,7 +154,8 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       // Every message is in: the store builds what a bulk load deferred while the media goes on.
       onEvent: e => {
         if (e.type === 'chats-ready') store.messagesDone()
-        opts.onEvent?.(e)
+        // Returned, so the service's guard hears of a promise the app's handler returned.
+        return opts.onEvent?.(e)
       }
     }),
     addresses: () => n.getMultiaddrs(),

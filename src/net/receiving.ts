@@ -80,7 +80,13 @@ export interface ReceiveOptions {
    */
   search?: { find(again: { except: ReadonlySet<string>, signal?: AbortSignal }): Promise<{ addrs: Multiaddr[] }> }
   request?: Selection
-  onEvent?: (e: FerryEvent) => void
+  /**
+   * Hears the transfer's events as they happen. Ferry does not wait for it: a handler that returns a
+   * promise runs alongside the transfer. One that throws, or whose promise rejects, ends the transfer
+   * with CANCELLED, its error as the `cause` (what arrived stays, for a resume). Typed as either kind
+   * of function, so that one returning something else (`e => events.push(e)`) is taken as before.
+   */
+  onEvent?: ((e: FerryEvent) => void) | ((e: FerryEvent) => Promise<void>)
   signal?: AbortSignal
   /** How long to keep reconnecting after the link drops without progress. */
   retryForMs?: number

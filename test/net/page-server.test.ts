@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createFerry } from '../../src/create-ferry.js'
-import { ErrorCode } from '../../src/errors.js'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { generateCode, parseQrPayload } from '../../src/pairing/index.js'
 import { pageHost, servePage, SERVED_BY_SENDER } from '../../src/net/page-server.js'
 import { cleanupTempDirs, fillStore, tempDir } from '../helpers/stores.js'
@@ -110,6 +110,19 @@ describe('the page server', () => {
       abort.abort()
       await expect(sent).rejects.toMatchObject({ code: ErrorCode.CANCELLED })
       await expect(get(Number(link.port), '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+    } finally {
+      await phone.stop()
+    }
+  })
+
+  it('an onServing that rejects ends the offer with CANCELLED naming it, and the page with it', async () => {
+    const phone = await createFerry(tempDir('ferry-web-serving-'), { transport: 'webrtc', listen: ['/ip4/127.0.0.1/udp/0/webrtc-direct'], mdns: false })
+    try {
+      let served: { url: string } | undefined
+      const bug = new Error('the QR view is not mounted')
+      const sent = phone.send({ code: generateCode(), web: { port: 0, onServing: async p => { served = p; throw bug } } })
+      await expect(sent).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /web\.onServing handler rejected: the QR view is not mounted/.test(e.message) && e.cause === bug)
+      await expect(get(Number(new URL(served!.url).port), '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
     } finally {
       await phone.stop()
     }

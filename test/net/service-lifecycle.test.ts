@@ -418,6 +418,32 @@ describe('an app awaiting a transfer', () => {
     await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
   })
 
+  // Ferry does not wait for an async handler, but hears its rejection: left alone, the process would die
+  // of it (an unhandled rejection) while the transfer went on.
+  it.each(faces)('a receive whose async onEvent rejects ends with CANCELLED naming it, and resumes without the code (%s)', async (_, face) => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const code = generateCode()
+    const offered = face(old).send({ code })
+    const bug = new Error('db write failed')
+    const ended = await face(fresh).receive({ addrs: old.addresses(), code, onEvent: async e => { if (e.type === 'manifest') throw bug } }).then(() => 'verified', (err: unknown) => err)
+    expect(ended).toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /onEvent handler rejected on 'manifest': db write failed/.test(e.message) && e.cause === bug)
+    await expect(face(fresh).receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+    expect(messagesOn(fresh)).toBe(40)
+  })
+
+  it.each(faces)('an offer whose async onEvent rejects ends with CANCELLED naming it, and the phone can offer again (%s)', async (_, face) => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    await expect(face(old).send({ code: generateCode(), onEvent: async e => { if (e.type === 'offering') throw new Error('no QR view yet') } }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && /onEvent handler rejected on 'offering': no QR view yet/.test(e.message))
+    const code = generateCode()
+    const offered = face(old).send({ code })
+    await face(fresh).receive({ addrs: old.addresses(), code })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+  })
+
   it.each(faces)('an offer whose onEvent throws on verified still resolves verified: the history arrived (%s)', async (_, face) => {
     const old = await oldPhone()
     const fresh = await phone()
