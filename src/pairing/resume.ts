@@ -3,7 +3,7 @@ import { sha512 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { ctEqual, lvCat } from './cpace.js'
-import { abortReason, decodeMessage, encodeAbort, encodeMessage, MsgType } from './messages.js'
+import { abortReason, decodeMessage, encodeAbort, encodeMessage, MsgType, type AbortReason } from './messages.js'
 
 // Re-authentication with the resume token: the same two phones reconnect after a crash, a reboot or a
 // dropped link without a new code. Same roles as pairing (the receiver dials and speaks first).
@@ -59,12 +59,33 @@ function keys (token: Uint8Array, receiverId: string, senderId: string, nonceI: 
 
 const notPaired = (): FerryError => new FerryError(ErrorCode.NOT_PAIRED, 'resume: the other phone does not hold this pairing; pair again with a new code')
 
+/**
+ * The other phone's ABORT, in the words of the person who holds this one: `peer` is the role of the phone
+ * that gave up (the sender is the old phone). An old phone refuses a resume with CANCELLED once its person
+ * stopped sending, and with NO_PEER before it offers again after a restart: what arrived stays, and the
+ * same pairing carries on once it offers again, so the new phone's person is told that, not a reason code.
+ */
+function peerGaveUp (reason: AbortReason, peer: 'sender' | 'receiver'): FerryError {
+  if (reason === ErrorCode.NOT_PAIRED) return notPaired()
+  if (peer === 'sender' && reason === ErrorCode.CANCELLED) {
+    return new FerryError(ErrorCode.CANCELLED, 'the old phone stopped sending its history. What arrived is kept here: receive again (no new code is needed) once it offers its history again',
+      { from: 'sender' })
+  }
+  if (peer === 'sender' && reason === ErrorCode.NO_PEER) {
+    return new FerryError(ErrorCode.NO_PEER, 'the old phone is on the network but not offering its history (yet): start sending there again (no new code is needed)',
+      { from: 'sender', notOffering: true })
+  }
+  return new FerryError(reason, `resume: ${peer === 'sender' ? 'the old phone' : 'the new phone'} gave up (${reason})`, { from: peer })
+}
+
 abstract class ResumeMachine {
   protected state: 'start' | 'wait' | 'done' | 'failed' = 'start'
   protected readonly token: Uint8Array
   protected readonly random: (len: number) => Uint8Array
 
   protected readonly o: ResumeOptions
+  /** The other phone's role: the receiver resumes with the sender, and the other way round. */
+  protected abstract readonly peer: 'sender' | 'receiver'
 
   constructor (o: ResumeOptions) {
     this.o = o
@@ -105,8 +126,7 @@ abstract class ResumeMachine {
     try {
       const m = decodeMessage(message, [expected])
       if (m.type === MsgType.ABORT) {
-        const reason = abortReason(m)
-        return this.fail(reason === ErrorCode.NOT_PAIRED ? notPaired() : new FerryError(reason, `resume: the peer gave up (${reason})`), false)
+        return this.fail(peerGaveUp(abortReason(m), this.peer), false)
       }
       return run(m.fields)
     } catch (err) {
@@ -117,6 +137,7 @@ abstract class ResumeMachine {
 
 /** The receiver's side: proves the token second, after the sender has proved it. */
 export class ResumeInitiator extends ResumeMachine {
+  protected readonly peer = 'sender'
   #nonceI?: Uint8Array
 
   start (): ResumeStep {
@@ -139,6 +160,7 @@ export class ResumeInitiator extends ResumeMachine {
 
 /** The sender's side: answers with its own fresh nonce, so nothing recorded earlier verifies. */
 export class ResumeResponder extends ResumeMachine {
+  protected readonly peer = 'receiver'
   #k?: Keys
 
   constructor (o: ResumeOptions) {

@@ -85,7 +85,12 @@ export function explain (err: unknown, context: FailureContext = {}): string {
       // What libp2p said of each address is for the logs (ferry:web): here it would only bury the question.
       : 'Cannot reach the old phone. Is ferry send still running there, with --web or --transport webrtc, and is this device on the same network?'
     case ErrorCode.CANCELLED:
-      if (err.details?.from === 'sender') return 'The old phone cancelled the transfer. Start ferry send there again for a new code, then receive it here.'
+      if (err.details?.from === 'sender') {
+        return context.resumable === true
+          // The pairing is kept on both phones: the old phone offering again takes this browser back.
+          ? 'The old phone stopped sending. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.'
+          : 'The old phone cancelled the transfer. Start ferry send there again for a new code, then receive it here.'
+      }
       return `The transfer stopped: ${err.message} [${err.code}]`
     case ErrorCode.NOT_PAIRED: return 'The old phone does not know this browser any more. Pair again with a new code.'
     case ErrorCode.STORE_FULL:

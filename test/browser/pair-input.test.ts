@@ -90,6 +90,11 @@ describe('the pairing form', () => {
     // Lost mid-transfer with the pairing kept: nothing is lost, and the old phone started again carries on.
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/…'), { resumable: true }))
       .toBe('The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
+    // The old phone stopped sending with the pairing kept: the same, not a new code to ask for.
+    expect(explain(new FerryError(ErrorCode.CANCELLED, 'the old phone stopped sending its history. ...', { from: 'sender' }), { resumable: true }))
+      .toBe('The old phone stopped sending. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.')
+    expect(explain(new FerryError(ErrorCode.CANCELLED, 'pairing: the old phone cancelled the pairing', { from: 'sender' })))
+      .toBe('The old phone cancelled the transfer. Start ferry send there again for a new code, then receive it here.')
     // Out of room mid-transfer: what arrived is kept, and the person is told what to free and how to go on.
     expect(explain(new FerryError(ErrorCode.STORE_FULL, 'writing the journal: QuotaExceededError'), { resumable: true }))
       .toBe('This browser has no room left for the history (its storage quota). What arrived is kept in this browser: free space on this device, or let this site store more, then start ferry send on the old phone again (no new code is needed) and reload this page to carry on.')

@@ -232,6 +232,33 @@ describe('an app awaiting a transfer', () => {
     expect(messagesOn(fresh)).toBe(0)
   })
 
+  it('an old phone that stops sending mid-transfer: the new phone hears so in words, and resumes without the code once it offers again', async () => {
+    const old = await oldPhone()
+    const fresh = await phone()
+    const cancel = new AbortController()
+    const code = generateCode()
+    const offerEnded = old.send({ code, signal: cancel.signal }).then(() => undefined, (err: unknown) => err)
+    let stopped = false
+    const received = fresh.receive({
+      addrs: old.addresses(),
+      code,
+      // The old phone's person stops sending once the history has begun to arrive; the new phone reads
+      // on only once that offer has ended, so it comes back to a phone that no longer sends.
+      beforeRead: async () => {
+        if (stopped) return
+        stopped = true
+        cancel.abort()
+        await offerEnded
+      }
+    })
+    await expect(received).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.details?.from === 'sender' &&
+      /^the old phone stopped sending its history\. What arrived is kept here: receive again \(no new code is needed\) once it offers its history again$/.test(e.message))
+    expect(isFerryError(await offerEnded, ErrorCode.CANCELLED)).toBe(true)
+    const offered = old.send({})
+    await expect(fresh.receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
+    await expect(offered).resolves.toMatchObject({ totalMessages: 40 })
+  })
+
   it('a phone reached that offers nothing says so in words (NO_PEER, not offering), tried again within retryForMs', async () => {
     const old = await oldPhone()
     const fresh = await phone()

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { ErrorCode } from '../../src/errors.js'
+import { ErrorCode, type FerryError } from '../../src/errors.js'
 import { CodeLifetime } from '../../src/pairing/attempts.js'
 import { parseCode } from '../../src/pairing/code.js'
 import { ReceiverHandshake, SenderHandshake, type PairingResult } from '../../src/pairing/handshake.js'
-import { encodeMessage, MsgType } from '../../src/pairing/messages.js'
+import { encodeAbort, encodeMessage, MsgType, type AbortReason } from '../../src/pairing/messages.js'
 import { ResumeInitiator, ResumeResponder } from '../../src/pairing/resume.js'
 import { hex, run } from './helpers.js'
 
@@ -107,5 +107,27 @@ describe('resume-token re-authentication', () => {
     expect(r2.onMessage(encodeMessage(MsgType.RESUME_A, new Uint8Array(31))).error?.code).toBe(ErrorCode.PROTOCOL)
     expect(() => new ResumeInitiator({ token: new Uint8Array(16), localPeerId: RECEIVER, remotePeerId: SENDER })).toThrow(/32 bytes/)
     expect(() => new ResumeInitiator({ token, localPeerId: RECEIVER, remotePeerId: RECEIVER })).toThrow(/own peer id/)
+  })
+
+  it('an old phone that refuses the resume is said as the new phone\'s person knows it, naming who refused', () => {
+    const refused = (reason: AbortReason): FerryError => {
+      const i = new ResumeInitiator({ token: new Uint8Array(32).fill(7), localPeerId: RECEIVER, remotePeerId: SENDER })
+      i.start()
+      const step = i.onMessage(encodeAbort(reason))
+      expect(step.send).toEqual([]) // the other phone already said it gave up
+      return step.error!
+    }
+    // It stopped sending: what arrived stays, and the same pairing carries on once it offers again.
+    expect(refused(ErrorCode.CANCELLED)).toMatchObject({
+      code: ErrorCode.CANCELLED,
+      message: 'the old phone stopped sending its history. What arrived is kept here: receive again (no new code is needed) once it offers its history again',
+      details: { from: 'sender' }
+    })
+    // Started again, it has not offered yet: a receive tries it again.
+    expect(refused(ErrorCode.NO_PEER)).toMatchObject({ code: ErrorCode.NO_PEER, details: { from: 'sender', notOffering: true } })
+    expect(refused(ErrorCode.NOT_PAIRED)).toMatchObject({ code: ErrorCode.NOT_PAIRED, message: expect.stringMatching(/pair again with a new code/) })
+    // A new phone that gives up is named as the new phone on the old one.
+    const r = new ResumeResponder({ token: new Uint8Array(32).fill(7), localPeerId: SENDER, remotePeerId: RECEIVER })
+    expect(r.onMessage(encodeAbort(ErrorCode.CANCELLED)).error).toMatchObject({ code: ErrorCode.CANCELLED, message: 'resume: the new phone gave up (CANCELLED)', details: { from: 'receiver' } })
   })
 })
