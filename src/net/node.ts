@@ -13,7 +13,7 @@ import { clearAddressWriteOnStop } from './address-write-timer.js'
 import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
-import { buildTransports, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
+import { buildTransports, checkTransport, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
 import { writingTogether } from './tcp-writes.js'
 import { halfWindowUpdates } from './yamux-window.js'
 
@@ -119,7 +119,8 @@ export type FerryNode<T extends ServiceMap = ServiceMap> = Libp2p<FerryServices<
  * node that serves one peer at a time.
  */
 export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: FerryNodeOptions<T> = {}): Promise<FerryNode<T>> {
-  const listen = opts.listen ?? defaultListen(opts.transport ?? 'tcp', 'sender')
+  const transport = checkTransport(opts.transport ?? 'tcp')
+  const listen = opts.listen ?? defaultListen(transport, 'sender')
   checkAddresses(listen, opts.announce ?? [])
   const privateKey = opts.privateKey ?? (opts.dir !== undefined ? (await loadOrCreatePeerKey(opts.dir)).privateKey : undefined)
   if (privateKey === undefined) {
@@ -129,10 +130,10 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   const streamWindow = limits.streamWindow ?? DEFAULT_STREAM_WINDOW
   const maxStreams = limits.maxStreamsPerConnection ?? 16
 
-  const transports = await buildTransports({ kinds: kindsNeeded(opts.transport ?? 'tcp', listen), dir: opts.dir, iceServers: opts.iceServers, keepCertificate: opts.keepCertificate })
+  const transports = await buildTransports({ kinds: kindsNeeded(transport, listen), dir: opts.dir, iceServers: opts.iceServers, keepCertificate: opts.keepCertificate })
   // Listening may need a transport the choice does not dial with (a WebRTC-only phone told to listen on
   // TCP): the gater keeps every dial, including a retry by peer id through the peer store, to the choice.
-  const dialKinds = kindsOf(opts.transport ?? 'tcp')
+  const dialKinds = kindsOf(transport)
   const denyDialMultiaddr = async (ma: Multiaddr): Promise<boolean> => {
     const kind = kindOf(ma)
     return kind !== undefined && !dialKinds.includes(kind)

@@ -24,8 +24,17 @@ export const LISTEN_ANY: Record<TransportKind, string> = {
 
 export function parseTransport (v: string | undefined, fallback: TransportChoice = 'tcp'): TransportChoice {
   if (v === undefined) return fallback
-  if ((TRANSPORT_CHOICES as readonly string[]).includes(v)) return v as TransportChoice
-  throw new FerryError(ErrorCode.BAD_INPUT, `--transport wants one of ${TRANSPORT_CHOICES.join(', ')}, got '${v}'`)
+  return checkTransport(v, '--transport')
+}
+
+/**
+ * The transport an app chose, checked as it comes in: the type allows three values, but a JavaScript
+ * caller may pass anything, and an unknown one would surface later as a listen address of `undefined`.
+ */
+export function checkTransport (v: unknown, what = 'transport'): TransportChoice {
+  if ((TRANSPORT_CHOICES as readonly unknown[]).includes(v)) return v as TransportChoice
+  const given = typeof v === 'string' ? `'${v}'` : (typeof v === 'object' && v !== null) || typeof v === 'function' ? `an ${typeof v}` : String(v)
+  throw new FerryError(ErrorCode.BAD_INPUT, `${what} wants one of ${TRANSPORT_CHOICES.join(', ')}, got ${given}`)
 }
 
 export function kindsOf (choice: TransportChoice): TransportKind[] {
@@ -53,6 +62,7 @@ export function kindOf (ma: Multiaddr | string): TransportKind | undefined {
 
 /** Where a sender listens by default for a choice; a receiver listens on TCP unless it is WebRTC-only (it only dials). */
 export function defaultListen (choice: TransportChoice, role: 'sender' | 'receiver'): string[] {
+  checkTransport(choice)
   if (role === 'receiver') return choice === 'webrtc' ? [] : [LISTEN_ANY.tcp]
   return kindsOf(choice).map(k => LISTEN_ANY[k])
 }

@@ -6,8 +6,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
 import { assertMdnsAllowed, createFerryNode, discoverPeer, FERRY_STREAM_LIMITS, isPeer, namedNetns, type FerryNode } from '../../src/net/node.js'
+import type { TransportChoice } from '../../src/net/transports.js'
+import { createFerry } from '../../src/create-ferry.js'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
 describe('node options', () => {
+  afterAll(() => { cleanupTempDirs() })
+
   it('rejects a malformed service tag before anything starts', async () => {
     for (const serviceTag of ['ferry', '_ferry 1._udp.local', '_ferry._udp.example']) {
       await expect(createFerryNode({ privateKey: await generateKeyPair('Ed25519'), start: false, mdns: { serviceTag } }))
@@ -64,6 +69,19 @@ describe('node options', () => {
       if (!isFerryError(err)) await (err as FerryNode).stop?.()
       expect(err).toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message.includes(named) && e.message.includes('/ip4/0.0.0.0/tcp/0'))
     }
+  })
+
+  it('refuses a transport it does not know as a usage error naming the ones it has, and the folder stays free', async () => {
+    // The type allows three values; an app in JavaScript may pass any, and heard 'cannot listen on undefined'.
+    for (const transport of ['carrier-pigeon', 'TCP', 42]) {
+      const err = await createFerryNode({ privateKey: await generateKeyPair('Ed25519'), transport: transport as TransportChoice }).then(n => n, e => e)
+      if (!isFerryError(err)) await (err as FerryNode).stop?.()
+      expect(err).toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message.startsWith(`transport wants one of tcp, webrtc, auto, got ${typeof transport === 'string' ? `'${transport}'` : String(transport)}`))
+    }
+    const dir = tempDir('node-options-transport-')
+    await expect(createFerry(dir, { transport: 'carrier-pigeon' as TransportChoice })).rejects.toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message === "transport wants one of tcp, webrtc, auto, got 'carrier-pigeon'")
+    const phone = await createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+    await phone.stop()
   })
 
   it('reports a taken port as a usage error naming it', async () => {
