@@ -100,7 +100,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     const real = realpathSync(dir)
     if (running.has(real)) {
       throw new FerryError(ErrorCode.STORE_BUSY,
-        `store ${dir} is in use by a phone this process made and has not stopped: one phone at a time may use a store; stop() it first, or use it`,
+        `store ${dir} is in use by another phone this process made, which has not stopped: one phone at a time may use a store. Go on with that phone, or call its stop() before making a new one here`,
         { dir, pid: process.pid })
     }
     running.add(key = real)

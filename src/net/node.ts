@@ -97,7 +97,7 @@ export interface FerryNodeOptions<T extends ServiceMap = ServiceMap> {
   announceFilter?: AddressFilter
   /** mDNS discovery; off unless given. Never enable it in a shared machine's root network namespace. */
   mdns?: false | MdnsOptions
-  /** Extra libp2p services, e.g. `{ ferry: ferry({ store }) }`. */
+  /** Extra libp2p services, e.g. `{ ferry: ferry({ history, journal }) }`. */
   services?: ServiceFactoryMap<T>
   limits?: FerryNodeLimits
   /** Liveness pings on each connection; a silently dropped Wi-Fi link is only noticed through them. */
