@@ -84,11 +84,12 @@ export class TriedCodes {
   async check (code: PairingCode): Promise<void> {
     const r = await this.load(code)
     if (r === undefined || r.failed < MAX_FAILURES) return
-    // The code stays out of the message: an app may log it, and the code was a secret.
+    // The code stays out of the message: an app may log it, and the code was a secret. A QR code, which
+    // is never counted, is the app's to offer instead: an app may show none (the CLI and the page do).
     throw new FerryError(ErrorCode.CODE_EXPIRED,
       `this pairing code was tried ${r.failed} times without pairing, so this phone will not try it again: ` +
       'someone nearby may be posing as the old phone, or the code was mistyped. Ask the old phone for a new code ' +
-      '(start sending there again), or scan its QR code, which cannot be mistyped',
+      '(start sending there again)',
       { from: 'receiver', state: 'tried', tried: r.failed })
   }
 

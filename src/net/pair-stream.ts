@@ -236,14 +236,15 @@ function cutUnchecked (err: unknown): unknown {
 
 /**
  * A wrong typed code, with how many more tries of it this phone allows (`details.triesLeft`): a person
- * who mistyped it knows whether to type it again, or to turn to the QR code.
+ * who mistyped it knows whether to type it again. Whether there is a QR code to turn to instead is the
+ * app's to say (the CLI and the browser page do): an app may show none.
  */
 async function withTriesLeft (err: FerryError, tries: CodeTry): Promise<FerryError> {
   const left = await tries.left().catch(() => undefined)
   if (left === undefined) return err
   const said = left === 0
-    ? 'no tries of this code are left on this phone: ask the old phone for a new code, or scan its QR code, which cannot be mistyped'
-    : `${left} ${left === 1 ? 'try' : 'tries'} of this code left on this phone; its QR code cannot be mistyped`
+    ? 'no tries of this code are left on this phone: ask the old phone for a new code'
+    : `${left} ${left === 1 ? 'try' : 'tries'} of this code left on this phone`
   return new FerryError(ErrorCode.WRONG_CODE, `${err.message}; ${said}`, { ...err.details, triesLeft: left }, { cause: err })
 }
 
@@ -260,11 +261,12 @@ async function cutWhileChecking (err: FerryError, tries: CodeTry): Promise<Ferry
   const left = await tries.left().catch(() => undefined)
   const cut = 'pairing: the link to the other phone dropped while the phones were checking the code, and the other phone ' +
     'had not shown that it holds this code. This counted as one try of the code'
+  // As a wrong code's: the QR code, if the app shows one, is the app's to mention.
   const said = left === undefined
-    ? '; try again with the same code (check its digits), or scan the old phone\'s QR code, which cannot be guessed and is not counted'
+    ? '; try again with the same code (check its digits)'
     : left === 0
-      ? ', and no tries of it are left on this phone: ask the old phone for a new code, or scan its QR code, which cannot be guessed and is not counted'
-      : `: ${left} ${left === 1 ? 'try' : 'tries'} of it left on this phone. Try again with the same code (check its digits), or scan the old phone's QR code, which cannot be guessed and is not counted`
+      ? ', and no tries of it are left on this phone: ask the old phone for a new code'
+      : `: ${left} ${left === 1 ? 'try' : 'tries'} of it left on this phone. Try again with the same code (check its digits)`
   return new FerryError(ErrorCode.WRONG_CODE, cut + said, { linkDropped: true, ...(left !== undefined ? { triesLeft: left } : {}) }, { cause: err })
 }
 
