@@ -57,7 +57,8 @@ interface HandlerCall {
   name: string
   /** What it was called on (an event's type). */
   on?: string
-  details?: Record<string, unknown>
+  /** The error's `details`: the event whose handler failed. */
+  details?: { event: string }
 }
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
