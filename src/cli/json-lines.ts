@@ -9,7 +9,8 @@ export function jsonEvent (event: string, data: Record<string, unknown> = {}): v
 
 /** Ctrl-C, however a command meets it: a `stopped` event with --json, else `line` for a person. */
 export function sayStop (json: boolean, line: string): void {
-  if (json) jsonEvent('stopped', { signal: 'SIGINT' })
+  // The same words for an app as for a person: how to carry on is the app's to show.
+  if (json) jsonEvent('stopped', { signal: 'SIGINT', message: line.trim() })
   else process.stderr.write(`${line}\n`)
 }
 

@@ -304,6 +304,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     const bare = (): boolean => { try { return made.createsStore && StoreMade.holdsNothing(phone.store, phone.journal) } catch { return false } }
     let closing: Promise<void> | undefined
     const close = async (): Promise<void> => { closing ??= phone.close(); await closing }
+    // Whether this phone holds a pairing with the old phone: only then does a run without the code carry on.
+    let paired = resuming
     // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
     const onSigint = (): void => {
@@ -312,7 +314,9 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         void phone.journal.close()
         sayStopped(printer, json, `Nothing was received: ${made.takeBack()}.`)
       } else {
-        sayStopped(printer, json, `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`)
+        sayStopped(printer, json, paired
+          ? `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`
+          : `Nothing came from the old phone yet: run ${commandLine('receive', args, CODE_FLAGS)} again with the code it shows.`)
       }
       process.exit(EXIT_INTERRUPTED)
     }
@@ -381,6 +385,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         // Every message is in: the store builds what a bulk load deferred and lets go of its caches
         // while the media goes on (before the service's memory hook collects: nodeTransferMemory).
         if (e.type === 'chats-ready') phone.store.messagesDone()
+        if (e.type === 'paired') paired = true
         printer.onEvent(e)
       }
       // Looking again for a sender that restarted elsewhere is a sweep: never where the guard forbids one.

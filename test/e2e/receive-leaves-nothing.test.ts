@@ -80,8 +80,24 @@ describe('a receive that ends before anything arrived', () => {
     p.child.kill('SIGINT')
     expect(await p.waitExit()).toEqual({ code: 130, signal: null })
     expect(p.all('stopped')).toHaveLength(1)
+    expect(p.all('stopped')[0].message).toContain(`Nothing was received: the new folder ${store} is removed`)
     expect(p.otherLines).toEqual([])
     expect(existsSync(store)).toBe(false)
+  })
+
+  it('stopped with Ctrl-C before pairing, into a phone in use, keeps it whole and asks for the code again', async () => {
+    const held = copyStore(source, 'in-use')
+    const before = await inspect(held)
+    const p = startReceiver(held, { code: CODE, peer: nowhere, extra: ['--no-sweep', '--timeout', '60'] })
+    await p.waitEvent('interrupted')
+    p.child.kill('SIGINT')
+    expect(await p.waitExit()).toEqual({ code: 130, signal: null })
+    // Nothing paired, so a run without the code would have nothing to carry on from.
+    const stopped = p.all('stopped')
+    expect(stopped).toHaveLength(1)
+    expect(stopped[0].message).toMatch(/Nothing came from the old phone yet: run ferry receive .* again with the code it shows/)
+    expect(stopped[0].message).not.toMatch(/no code needed/)
+    expect(await inspect(held)).toEqual(before)
   })
 
   it('keeps a store that holds a history, and one whose only content is a code it tried', async () => {

@@ -136,6 +136,7 @@ describe('resume tokens', () => {
     const exit = await receiver.waitExit(20_000)
     expect(exit.code, receiver.describe()).toBe(130)
     expect(receiver.events.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGINT' })
+    expect(receiver.events.at(-1)?.message).toMatch(/again \(no code needed\) to carry on where it stopped/)
     expect(receiver.all('verified')).toEqual([])
     // What a person looks at before running it again: inspect shows the transfer as unfinished, with the
     // messages it holds of it and the phone it resumes with.
