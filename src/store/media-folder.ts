@@ -65,6 +65,8 @@ export class MediaFolder {
   private reader?: { sha: string, fd: number }
   /** Files promoted but not yet under their name, which count as present meanwhile. */
   private readonly promoting = new Set<string>()
+  /** Of those, each one's promotion (adopt), for named(). */
+  private readonly arriving = new Map<string, Promise<void>>()
   /** flush() calls waiting for `promoting` to empty. */
   private idle: Array<() => void> = []
   /** Fan-out directories made (or found) by this process, by their two hex digits. */
@@ -109,6 +111,17 @@ export class MediaFolder {
   size (sha: string): number | undefined {
     const st = statSync(this.path(sha), { throwIfNoEntry: false })
     return st?.isFile() === true ? st.size : undefined
+  }
+
+  /**
+   * Waits until the file on its way in (adopt) under `sha` has its name, or failed to get it, its
+   * group flushed now rather than when it fills; undefined when none is on its way in.
+   */
+  named (sha: string): Promise<void> | undefined {
+    const arriving = this.arriving.get(sha)
+    if (arriving === undefined) return undefined
+    this.durability.now()
+    return arriving.catch(() => {})
   }
 
   has (sha: string): boolean {
@@ -329,8 +342,9 @@ export class MediaFolder {
     }
     this.promoting.add(sha)
     this.queueFanoutEntry(sha)
+    let arriving: Promise<void> | undefined
     try {
-      await new Promise<void>((resolve, reject) => {
+      arriving = new Promise<void>((resolve, reject) => {
         // The rename is synchronous, right after its group's flush: on the thread pool each one cost more
         // CPU across threads and a promise chain, and a photo-heavy phone promotes 100k+ files. Its
         // directory is synced with the next group (once for all the files renamed into it meanwhile).
@@ -344,7 +358,10 @@ export class MediaFolder {
           }
         })
       })
+      this.arriving.set(sha, arriving)
+      await arriving
     } finally {
+      if (this.arriving.get(sha) === arriving) this.arriving.delete(sha)
       this.promoting.delete(sha)
       if (this.promoting.size === 0) for (const wake of this.idle.splice(0)) wake()
     }

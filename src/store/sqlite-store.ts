@@ -985,6 +985,14 @@ export class SqliteChatStore implements History {
     // The files once their records are gone for good: a crash between the two leaves files no record
     // names, which nothing lists or counts, and which the same removal, run again, takes.
     if (dropped.length === 0) return
+    // A file still taking its name (putMedia not yet resolved, as when a session was cut meanwhile)
+    // would land after the removal, with no record to name it: it lands first. A record put back
+    // meanwhile keeps its file.
+    const naming = dropped.flatMap(sha => this.folder.named(sha) ?? [])
+    if (naming.length > 0) {
+      await Promise.all(naming)
+      dropped = dropped.filter(sha => !this.hasMediaRecord(sha))
+    }
     const has = this.guard('listing media files', () => this.folder.presence())
     for (const sha of dropped.sort()) if (has(sha)) this.removeMediaFile(sha)
   }
