@@ -44,7 +44,8 @@ export const ErrorCode = {
   /**
    * The link or the file ended before the transfer did; a receive retries it for `retryForMs` first.
    * `details.fetchAgain`: the new phone ended the session itself, nothing taken back, as a media file
-   * (`details.sha256`) resumed from a part it kept did not match: the next session fetches it whole.
+   * (`details.sha256`) resumed from a part it kept did not match, or was removed here with a message
+   * deleted during the transfer while a message that came since shows it: the next session fetches it.
    */
   TRUNCATED: 'TRUNCATED',
   /** The other phone reported an error and ended the transfer: `details.peerCode` is its code. */
@@ -145,7 +146,8 @@ export type FerryErrorDetails = {
   peerCode?: string
   /**
    * TRUNCATED: the new phone ended the session itself, nothing taken back, because a media file (`sha256`)
-   * resumed from a part it kept did not match: the next session fetches it whole.
+   * resumed from a part it kept did not match, or a message that came shows a file removed here with a
+   * message deleted during the transfer: the next session fetches it.
    */
   fetchAgain?: boolean
   /** COUNT_MISMATCH, DIGEST_MISMATCH: a message the transfer wrote was changed or deleted on the new phone meanwhile (`conversation`, `messageId`). */

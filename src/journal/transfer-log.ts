@@ -314,6 +314,23 @@ export class TransferLog {
   }
 
   /**
+   * The sha256s of the media records the transfer's earlier sessions added once it had written messages,
+   * an undo entry at a time: of files its manifest's records left out as deleted here, those a message
+   * claimed or the sender sent all the same, and those put back to find which a message refers to
+   * (MediaIntake.verifyPresent); also a later session's manifest records, which the caller tells apart.
+   */
+  async * mediaAddedLate (rec: TransferRecord): AsyncGenerator<string[]> {
+    if (rec.sessionSeq === 0) return
+    const to = entryKey(rec.transferId, rec.sessionSeq)
+    let late = false
+    for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
+      if (k >= to) return
+      if (v[0] === MESSAGES) late = true
+      else if (late && v[0] === MEDIA) yield readMedia(v.subarray(1)).added
+    }
+  }
+
+  /**
    * The sha256s of the media records the transfer's earlier sessions added (since it was last verified),
    * an undo entry at a time.
    */

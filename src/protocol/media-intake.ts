@@ -45,6 +45,20 @@ function fetchWhole (sha256: string, actual: string): FerryError {
 }
 
 /**
+ * A file this phone lacks that a message here shows, whose record went while the transfer ran, with
+ * another message showing it that the person deleted before this one came (verifyPresent). Counted as
+ * deleted, the message would stay without its photo and the file out of every later transfer. No one
+ * is at fault: the session ends as a dropped link does, nothing taken back, and the next one fetches
+ * the file (its record, kept for the message, says it is wanted).
+ */
+function fetchShown (sha256: string): FerryError {
+  log.error('media %s went here with a deleted message, and a message that came since shows it: fetched in the next session', sha256)
+  return new FerryError(ErrorCode.TRUNCATED,
+    `media file ${sha256} was removed from this phone with a message deleted during the transfer, and a message that arrived since shows it. ` +
+    'Nothing that arrived is taken back: the transfer reconnects to fetch the file', { sha256, fetchAgain: true })
+}
+
+/**
  * The receiver's media side: which of the manifest's files this phone already has (Resume), the chunks
  * of the rest written into the journal's partial files, each finished file checked against its sha256
  * and handed to the store. A part's length is what it has committed (PartFiles.size), so a chunk costs
@@ -80,8 +94,6 @@ export class MediaIntake {
    * message that names one, and this phone kept that message deleted (or an older sender sends them all).
    */
   private unasked?: number[]
-  /** Files this session received whole and handed to the store. */
-  private readonly received: Uint8Array
   /** Bytes of the files this phone held when the session began (resume()). */
   heldBytes = 0
   /** Bytes of the parts earlier sessions left, which this one carries on from (resume()). */
@@ -97,17 +109,17 @@ export class MediaIntake {
 
   /**
    * `storeRecord`: stores the record of left-deleted files that come after all, logged to be undone
-   * (the receiver's, as the manifest's other records).
+   * (the receiver's, as the manifest's other records). `logAdded`: logs records about to be added, to be
+   * undone (verifyPresent puts records back for a moment).
    */
   constructor (
     private readonly sink: HistorySink,
     private readonly journal: Journal,
     private readonly media: ManifestMedia,
     private readonly progress: MediaProgress,
-    private readonly storeRecord: (index: number) => Promise<void> = async () => {}
-  ) {
-    this.received = new Uint8Array(bitmapBytes(media.length))
-  }
+    private readonly storeRecord: (index: number) => Promise<void> = async () => {},
+    private readonly logAdded: (sha256s: string[]) => Promise<void> = async () => {}
+  ) {}
 
   /**
    * What this phone already holds of the manifest's media, for the Resume frame. `noneStored`: the store
@@ -385,7 +397,7 @@ export class MediaIntake {
    * A chunk while some files are left deleted: those the sender passed over before it are, and a file
    * left deleted that comes all the same (a message that came refers to it, or an older sender sends
    * every file) is taken, its record stored first; one no message written here claimed is dropped once
-   * the transfer verifies (dropUnneeded).
+   * the transfer verifies (verifyPresent).
    */
   private async leftDeletedChunk (index: number): Promise<void> {
     this.passOver(index)
@@ -414,7 +426,6 @@ export class MediaIntake {
   }
 
   private fileDone (): void {
-    setBit(this.received, this.want[this.wantPos])
     this.progress.mediaFilesReceived++
     this.nextFile()
   }
@@ -460,57 +471,58 @@ export class MediaIntake {
 
   /**
    * Every file of the manifest that the sender holds is in the store, but for those deleted here, which
-   * have no record here: those left deleted that no message here refers to (a message that came
-   * referring to one stored its record with it), and those the person deleted while the transfer ran.
-   * The transfer stored the record of every other file, the sender sent each file (finishing()) or this
-   * phone held it, and the store keeps a record a message refers to: a record gone since was removed
-   * here with the last message that showed the file, which is the person's to delete, as the message
-   * was. A record with no file is this store's loss, or a sender's that kept out a file a message
-   * needs, and is refused. A file that arrived after its record went is dropped (putMedia took it with
-   * no record to name it), so the space the person freed stays free. Returns how many stay deleted.
-   * A record here must be true to its file: its size the one the file was found whole at, or came at.
+   * have no record here and no message here refers to. The transfer stored the record of every other
+   * file, the sender sent each file (finishing()) or this phone held it, and the store keeps a record a
+   * message refers to: a record gone since was removed here with the last message that showed the file,
+   * which is the person's to delete, as the message was. But a message written after that removal may
+   * show the same file (the old phone forwarded it, or changed the message deleted here, which then
+   * comes back): the file is then wanted, not deleted. So the records gone are put back and removed
+   * again, and the store keeps those a message refers to: their file comes in a session of its own
+   * (fetchShown), as the protocol cannot ask for a file again within one. With them go the records this
+   * transfer added once messages came, of files left deleted here (`late`, by entry, as its earlier
+   * sessions' log names them, and those the sender sent here with no message to show them): those no
+   * message refers to stay deleted, with their files. Returns how many stay deleted. A record here with
+   * no file is this store's loss, or a sender's that kept out a file a message needs, and is refused; a
+   * record here must be true to its file: its size the one the file was found whole at, or came at.
    */
-  async verifyPresent (): Promise<number> {
+  async verifyPresent (late: Iterable<number> = []): Promise<number> {
     const { stored, recorded, untrue } = await this.storedBits()
     if (untrue.length > 0) {
       const r = untrue[0]
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `the record of media ${r.sha256} on this phone says ${r.size} bytes, where its file is ${this.sizeHere(this.media.indexOf(r.sha256))} bytes`)
     }
-    let left = 0
-    const unnamed: string[] = []
+    const gone: number[] = []
     for (let i = 0; i < this.media.length; i++) {
       if (this.media.missing(i) || getBit(stored, i) || this.damaged.has(i)) continue
       if (!getBit(recorded, i)) {
-        left++
-        if (getBit(this.received, i)) unnamed.push(this.media.sha256(i))
+        gone.push(i)
         continue
       }
       throw new FerryError(ErrorCode.COUNT_MISMATCH, this.isLeftDeleted(i)
         ? `media ${this.media.sha256(i)}, which a message sent in this transfer refers to, is not on this phone: the sender left it out as deleted here`
         : `media ${this.media.sha256(i)} is not on this phone`)
     }
-    return left + await this.dropUnneeded(unnamed, recorded)
-  }
-
-  /**
-   * Drops the files that arrived with no record left to name them (`unnamed`), and those left deleted
-   * that came with no message written here to show them (their records were stored first, so that a
-   * cut session's undo would take them): they stay deleted, and the space the person freed stays free.
-   * The store keeps a record, and its file, that a message refers to by now. Returns how many of the
-   * latter stay deleted.
-   */
-  private async dropUnneeded (unnamed: string[], recorded: Uint8Array): Promise<number> {
-    // One whose record is gone already was counted with the others.
-    const unasked = (this.unasked ?? []).filter(i => getBit(recorded, i)).map(i => this.media.sha256(i))
-    if (unnamed.length + unasked.length === 0) return 0
-    await this.sink.commit({ remove: { media: [...unnamed, ...unasked] } })
-    let gone = 0
-    for (const sha of unasked) {
-      // Listed from its 63-digit prefix, which sorts before it: among the 16 records after it (no more
-      // than 15 others share the prefix and sort before it).
-      if (!(await this.sink.media(sha.slice(0, 63), 16)).some(r => r.sha256 === sha)) gone++
+    // Recorded now, so none of them is among those gone.
+    const added = new Set([...(this.unasked ?? []), ...late].filter(i => i >= 0 && getBit(recorded, i)))
+    if (gone.length + added.size === 0) return 0
+    const back = gone.map(i => { const { sha256, size, mime } = this.media.get(i); return { sha256, size, mime } })
+    if (back.length > 0) {
+      await this.logAdded(back.map(r => r.sha256))
+      await this.sink.commit({ media: back })
     }
-    return gone
+    // A file that arrived after its record went (putMedia took it with no record to name it) goes with
+    // the record, unless a message shows it, so the space the person freed stays free.
+    await this.sink.commit({ remove: { media: [...gone, ...added].map(i => this.media.sha256(i)) } })
+    const now = await this.storedBits()
+    let left = 0
+    let wanted: number | undefined
+    for (const i of [...gone, ...added]) {
+      if (getBit(now.stored, i)) continue
+      if (!getBit(now.recorded, i)) left++
+      else wanted ??= i
+    }
+    if (wanted !== undefined) throw fetchShown(this.media.sha256(wanted))
+    return left
   }
 
   /**

@@ -217,6 +217,8 @@ export class ReceiverMachine {
   private readonly sink: HistorySink
   private readonly journal: Journal
   private readonly log: TransferLog
+  /** Whether this phone held entry i's record (records-held-here.ts); undefined when nothing is left deleted. */
+  private wasHere?: (i: number) => boolean
   private readonly logger: Logger
   private readonly request: Selection
   private readonly opts: TransferOptions
@@ -389,7 +391,8 @@ export class ReceiverMachine {
     // back into its own id's read-back bases, which must by then be its last verification's no more.
     await MessageBases.settle(this.journal)
     await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
-    this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) })
+    this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) },
+      async added => { await this.log.logMedia(this.transfer as TransferRecord, { added, replaced: [] }) })
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all: taken, and dropped unless a message
     // written here shows one).
@@ -398,6 +401,7 @@ export class ReceiverMachine {
     this.messageBases = MessageBases.forPair(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     const declines = expected.plansBases && !this.restoreDeleted
     const wasHere = declines ? await recordsHeldHere(expected.media, this.mediaBase, this.log, expected.transferId) : undefined
+    this.wasHere = wasHere
     const { leftDeleted, ...mediaResume } = await this.intake.resume(!this.mediaRecordsBefore, wasHere)
     // The files held here at another size than the old phone's entries say count at their size here.
     this.progress.totalMediaBytes += this.intake.misstatedBytes
@@ -736,6 +740,24 @@ export class ReceiverMachine {
     return this.processed(size)
   }
 
+  /**
+   * The entries of files held here before whose records the transfer's earlier sessions added once
+   * messages came: left deleted here, claimed or sent all the same (MediaIntake.verifyPresent keeps only
+   * those a message refers to). A later session's manifest records are of files never held here.
+   */
+  private async addedLate (e: Expected): Promise<number[]> {
+    const wasHere = this.wasHere
+    if (wasHere === undefined) return []
+    const late: number[] = []
+    for await (const added of this.log.mediaAddedLate(this.transfer as TransferRecord)) {
+      for (const sha256 of added) {
+        const i = e.media.indexOf(sha256)
+        if (i >= 0 && wasHere(i)) late.push(i)
+      }
+    }
+    return late
+  }
+
   /** What this transfer verified of the old phone's files becomes the base of the next (media-bases.ts). */
   private mediaBaseOps (e: Expected, intake: MediaIntake): JournalOp[] {
     const sel = e.selection
@@ -785,7 +807,7 @@ export class ReceiverMachine {
       const inc = e.byId.get(c.id) as Incoming
       return inc.chatLeftDeleted === true ? [] : [{ ...c, messages: c.messages - (inc.messagesLeftDeleted ?? 0) }]
     })
-    this.progress.mediaLeftDeleted = await intake.verifyPresent()
+    this.progress.mediaLeftDeleted = await intake.verifyPresent(await this.addedLate(e))
     this.progress.mediaFilesMissing += await settleGoneAtSource(this.sink, this.log, this.transfer as TransferRecord, e.media)
     // The store's new generation goes in after everything the transfer wrote and before the journal
     // names it (base-generation.ts); the flush below makes it durable with the rest.

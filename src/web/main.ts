@@ -496,9 +496,9 @@ class App {
       case 'interrupted':
         entry.error = `${e.error.code}: ${e.error.message}`
         // Before the first pairing nothing dropped: the old phone was not reached (yet). A session this
-        // browser ended to fetch a file whole (media-intake.ts) dropped nothing either.
+        // browser ended to fetch a file in a session of its own (media-intake.ts) dropped nothing either.
         this.view.status(e.error.details?.fetchAgain === true
-          ? 'A file kept from before did not match the old phone\'s: fetching it again whole. Nothing that arrived is lost…'
+          ? 'Fetching a photo or file again in a new session. Nothing that arrived is lost…'
           : this.linked ? 'The connection dropped. Reconnecting…' : 'Cannot reach the old phone yet. Trying again…')
         break
       case 'verified': {

@@ -205,3 +205,105 @@ describe('a photo deleted on the new phone while the media arrive', () => {
     await expectConsistent(target)
   })
 })
+
+/**
+ * One session in which `change` runs as the first batch of messages comes (before the message showing
+ * the photo is written); `cutAtDone`: the link drops as Done comes, every file taken.
+ */
+async function duringMessages (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cutAtDone = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
+  const pipe = memoryPipe()
+  const sender = new SenderMachine({ source, options: OPTIONS })
+  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
+  const onFrame = receiver.onFrame.bind(receiver)
+  let changed = false
+  receiver.onFrame = async (f, size) => {
+    if (f.body === 'batch' && !changed) {
+      changed = true
+      await change()
+    }
+    if (f.body === 'done' && cutAtDone) {
+      pipe.break('link dropped')
+      throw new Error('link dropped')
+    }
+    return await onFrame(f, size)
+  }
+  const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  expect(changed).toBe(true)
+  return { receiver, error: r.status === 'rejected' ? r.reason : undefined }
+}
+
+describe('a photo deleted here that a message arriving meanwhile shows', () => {
+  /**
+   * A second transfer in which the person deletes c0/p0 and its photo X as the messages come, and a
+   * message that arrives after shows X (`reshown` changes the old phone so that one does). The photo
+   * must be on this phone by the end, as the message shows it; the deleted message stays deleted.
+   */
+  async function shownAgain (reshown: (source: SqliteChatStore, x: string) => void): Promise<{ source: SqliteChatStore, target: SqliteChatStore, x: string }> {
+    const { source, photos } = await oldPhone()
+    const x = (photos.get('c0') as string[])[0]
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    reshown(source, x)
+    const run = await duringMessages(source, target, async () => { await deletePhotoMessage(target, 'c0', 'p0', x) })
+    // Not counted deleted: the session ends to fetch it, taking back nothing.
+    expect(run.error).toMatchObject({ code: 'TRUNCATED', details: { fetchAgain: true, sha256: x } })
+    expect(target.hasMediaRecord(x)).toBe(true)
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(resumed.sender.progress.mediaFilesSent).toBe(1)
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(0)
+    expectHere(target, x)
+    await expectConsistent(target)
+    return { source, target, x }
+  }
+
+  /** The history can go on to a third phone whole, and the next transfer from the old phone keeps X. */
+  async function carriesOn (source: SqliteChatStore, target: SqliteChatStore, x: string): Promise<void> {
+    const third = openStore()
+    await verifiedTransfer(target, third, { options: OPTIONS })
+    expectHere(third, x)
+    const next = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(next.sender.progress.mediaFilesSent).toBe(0)
+    expect(next.receiver.progress.mediaLeftDeleted).toBe(0)
+    expectHere(target, x)
+    await expectConsistent(target)
+  }
+
+  it('the old phone forwarded the photo into another chat: the forward comes with it', async () => {
+    const { source, target, x } = await shownAgain((source, x) => {
+      source.putMessages([{ conversation: 'c2', id: 'fwd', sender: 'u1', ts: 1_950_000_000_000, kind: 'image', media: x }])
+    })
+    expect(messagesOf(target, 'c2').find(m => m.id === 'fwd')?.media).toBe(x)
+    expect(idsOf(target, 'c0')).not.toContain('p0')
+    await carriesOn(source, target, x)
+  })
+
+  it('the old phone captioned the message deleted here: it comes back, with its photo', async () => {
+    const { source, target, x } = await shownAgain((source, x) => {
+      source.putMessages([{ conversation: 'c0', id: 'p0', sender: 'u1', ts: 1_600_000_000_000, kind: 'image', media: x, text: 'captioned there' }])
+    })
+    const back = messagesOf(target, 'c0').find(m => m.id === 'p0')
+    expect(back?.media).toBe(x)
+    expect(back?.text).toBe('captioned there')
+    await carriesOn(source, target, x)
+  })
+
+  it('a photo deleted here that the old phone sends all the same, session cut at Done: it stays deleted when it resumes', async () => {
+    const { source, photos } = await oldPhone()
+    const x = (photos.get('c2') as string[])[2]
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    await deletePhotoMessage(target, 'c2', 'p2', x)
+    // A message beside the deleted one: the old phone sends the chat, and p2 with it, which stays deleted.
+    source.putMessages([{ conversation: 'c2', id: 'beside', sender: 'u1', ts: 1_600_000_000_001, kind: 'text', text: 'beside it' }])
+    const cut = await duringMessages(source, target, async () => {}, true)
+    expect(cut.receiver.state).not.toBe('verified')
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(idsOf(target, 'c2')).toContain('beside')
+    expect(idsOf(target, 'c2')).not.toContain('p2')
+    expectGone(target, x)
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(1)
+    expect(await journalOf(target).parts.list()).toEqual([])
+    await expectConsistent(target)
+    await nextKeeps(source, target, [x])
+  })
+})
