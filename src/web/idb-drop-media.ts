@@ -40,3 +40,22 @@ export async function dropMedia (tx: IDBTransaction, shas: string[], putting: Se
     files.delete(sha)
   }
 }
+
+/**
+ * Inside a transaction (scope: media, files, chunks): drops the files of `shas` that have no record, each
+ * with the chunks it owns. For files that landed after their records were removed (IdbHistoryStore.commit).
+ */
+export async function dropUnnamedFiles (tx: IDBTransaction, shas: string[]): Promise<void> {
+  const media = tx.objectStore('media')
+  const files = tx.objectStore('files')
+  const found = await Promise.all(shas.map(async sha => ({
+    sha,
+    named: await req(media.getKey(sha)) !== undefined,
+    file: await req(files.get(sha)) as { owner: string } | undefined
+  })))
+  for (const { sha, named, file } of found) {
+    if (named || file === undefined) continue
+    tx.objectStore('chunks').delete(chunksFrom(file.owner))
+    files.delete(sha)
+  }
+}

@@ -9,7 +9,7 @@ import {
 } from './idb-pages.js'
 import { idHash } from './id-keys.js'
 import { ID_INDEX, idbError, inTx, metaValue, randomId, req, syncDb, writeBehind, type StoreName } from './idb.js'
-import { dropMedia } from './idb-drop-media.js'
+import { dropMedia, dropUnnamedFiles } from './idb-drop-media.js'
 import { IdbWriteQueue } from './idb-queue.js'
 
 // The browser phone's chat store: its history in IndexedDB, read a page at a time, never held in memory.
@@ -86,6 +86,10 @@ export class IdbHistoryStore implements HistorySink {
   private failure?: FerryError
   private adoptions: Adoption[] = []
   private adopting?: Promise<void>
+  /** Files handed over (putMedia) and not yet in, each one's landing, for a removal of its record (commit). */
+  private readonly arriving = new Map<string, Promise<void>>()
+  /** The files of removed records that were still arriving, being removed once they landed (see commit). */
+  private readonly lateRemovals = new Set<Promise<void>>()
   /** The journal's writes (the undo entry of each commit goes through it, just before the commit). */
   private readonly queue: IdbWriteQueue
 
@@ -144,7 +148,12 @@ export class IdbHistoryStore implements HistorySink {
   async flushWrites (): Promise<void> {
     await this.writes
     await this.writing
+    await this.lateRemoved()
     this.check()
+  }
+
+  private async lateRemoved (): Promise<void> {
+    while (this.lateRemovals.size > 0) await Promise.allSettled([...this.lateRemovals])
   }
 
   async conversations (): Promise<ConversationInfo[]> {
@@ -356,6 +365,7 @@ export class IdbHistoryStore implements HistorySink {
    * commit is reported by the next call.
    */
   async commit (change: HistoryChange): Promise<void> {
+    let arriving: Array<Promise<void>> = []
     await this.serial(async () => {
       this.check()
       for (;;) {
@@ -367,6 +377,8 @@ export class IdbHistoryStore implements HistorySink {
           })
           const done = this.writing.then(() => { this.inFlight.splice(this.inFlight.indexOf(done), 1) })
           this.inFlight.push(done)
+          // Files on their way in now: those not yet in a transaction of their own land after this one.
+          arriving = (change.remove?.media ?? []).flatMap(sha => this.arriving.get(sha) ?? [])
           break
         } catch (err) {
           // The transaction was aborted: what the caches saw of it never happened.
@@ -378,11 +390,36 @@ export class IdbHistoryStore implements HistorySink {
       this.version++
       if (this.inFlight.length > MAX_WRITING) await this.inFlight[0]
     })
+    if (arriving.length > 0) await this.removeWhenLanded(change.remove?.media ?? [], arriving)
+  }
+
+  /**
+   * A file still on its way in (putMedia queued, its transaction not yet made) lands after the commit
+   * that removed its record, with no record to name it: nothing would list, count or remove it. It is
+   * removed once it landed, unless a record was put back meanwhile (that record keeps it). Outside the
+   * commits' order, so that a commit made meanwhile (a record put back) goes first.
+   */
+  private async removeWhenLanded (shas: string[], arriving: Array<Promise<void>>): Promise<void> {
+    const removal = (async () => {
+      await Promise.allSettled(arriving)
+      await inTx(this.db, ['media', 'files', 'chunks'], 'readwrite', 'removing media', async tx => { await dropUnnamedFiles(tx, shas) })
+      this.version++
+    })()
+    this.lateRemovals.add(removal)
+    try {
+      await removal
+    } catch (err) {
+      this.failure ??= idbError(err, 'removing media')
+      throw this.failure
+    } finally {
+      this.lateRemovals.delete(removal)
+    }
   }
 
   /** Every commit written, then made durable (HistorySink.flush): the transfer is about to be verified. */
   async flush (): Promise<void> {
     await this.serial(async () => { await this.writing })
+    await this.lateRemoved()
     this.check()
     await this.queue.settled()
     await syncDb(this.db, 'making the history durable')
@@ -581,14 +618,20 @@ export class IdbHistoryStore implements HistorySink {
    * transaction committed.
    */
   async putMedia (file: ReceivedMedia): Promise<void> {
-    if (file instanceof IdbPartMedia && file.parts.isIn(this.db)) {
-      await new Promise<void>((resolve, reject) => {
-        this.adoptions.push({ file, resolve, reject })
-        this.adopting ??= this.adoptAll()
-      })
-      return
+    const landing = file instanceof IdbPartMedia && file.parts.isIn(this.db) ? this.adopt(file) : this.copyMedia(file)
+    this.arriving.set(file.sha256, landing)
+    try {
+      await landing
+    } finally {
+      if (this.arriving.get(file.sha256) === landing) this.arriving.delete(file.sha256)
     }
-    await this.copyMedia(file)
+  }
+
+  private async adopt (file: IdbPartMedia): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.adoptions.push({ file, resolve, reject })
+      this.adopting ??= this.adoptAll()
+    })
   }
 
   /** Resolves once every file handed over so far is in (or failed). */

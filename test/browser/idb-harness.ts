@@ -9,11 +9,11 @@ import { ReceiverMachine } from '../../src/protocol/receiver.js'
 import { SenderMachine } from '../../src/protocol/sender.js'
 import { runReceiver, runSender } from '../../src/protocol/session.js'
 import type { ConversationInfo, HistoryChange, HistorySource, MessagePosition, StoredMedia } from '../../src/store/history.js'
-import { comparePositions, compareStrings, type Contact, type Conversation, type Message } from '../../src/store/model.js'
+import { comparePositions, compareStrings, type Contact, type Conversation, type MediaRecord, type Message } from '../../src/store/model.js'
 import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { TransferOptions } from '../../src/protocol/options.js'
 import { exportNdjsonText, mediaDigests } from '../../src/web/export.js'
-import { IdbHistoryStore } from '../../src/web/idb-history.js'
+import { IdbHistoryStore, type StoreStats } from '../../src/web/idb-history.js'
 import { IdbJournal } from '../../src/web/idb-journal.js'
 import { openFerryDb } from '../../src/web/idb.js'
 import { orderKey } from '../../src/web/id-keys.js'
@@ -328,6 +328,36 @@ export const harness = {
   /** Every media record, and whether the store holds its file. */
   async mediaRecords (name: string): Promise<StoredMedia[]> {
     return await (await phone(name)).store.media(undefined, 100_000)
+  },
+
+  async stats (name: string): Promise<StoreStats> {
+    return await (await phone(name)).store.stats()
+  },
+
+  /**
+   * Files received whole into the journal are handed to the store as a receiver hands them (the first
+   * one's transaction is then in flight, the others wait for it), and in that gap the records of `remove`
+   * are removed (the person deleted the photos), then those of `putBack` are put back (a message that
+   * shows one came meanwhile). Returns what failed.
+   */
+  async removeWhileArriving (name: string, files: { arriving: MediaSpec[], remove: MediaSpec[], putBack: MediaSpec[] }): Promise<Array<{ code: string, message: string }>> {
+    const { store, journal } = await phone(name)
+    const record = (spec: MediaSpec): MediaRecord => { const { sha256, size, mime } = mediaOf(spec); return { sha256, size, mime } }
+    await store.commit({ media: files.arriving.map(record) })
+    await store.flushWrites()
+    for (const spec of files.arriving) {
+      const { sha256, bytes } = mediaOf(spec)
+      await journal.parts.write(sha256, 0, bytes)
+    }
+    await journal.flush()
+    const calls = [
+      ...files.arriving.map(async spec => { const { sha256, size, mime } = mediaOf(spec); await store.putMedia(journal.parts.handOff(sha256, size, mime)) }),
+      store.commit({ remove: { media: files.remove.map(spec => mediaOf(spec).sha256) } }),
+      store.commit({ media: files.putBack.map(record) })
+    ]
+    const failed = (await Promise.allSettled(calls)).flatMap(r => r.status === 'fulfilled' ? [] : [r.reason as unknown])
+    await store.flushWrites().catch(err => { failed.push(err) })
+    return failed.map(err => isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) })
   },
 
   // ---- the cross-tab lock ----------------------------------------------------------------------------

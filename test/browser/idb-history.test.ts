@@ -11,15 +11,15 @@ import { encodedMessage } from '../../src/protocol/leaves.js'
 import { comparePositions, type Contact, type Conversation, type Message } from '../../src/store/model.js'
 import type { HistoryChange } from '../../src/store/history.js'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import type { harness as Harness, HistorySpec, MediaSpec } from './idb-harness.js'
 
-const skipReason = await chromiumUnavailable()
-if (skipReason !== undefined) console.warn(`SKIP IndexedDB store tests: ${skipReason}`)
+const skip = cannotRun('the IndexedDB store tests', await chromiumUnavailable())
 
 type H = typeof Harness
 
-describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chromium', () => {
+describe.skipIf(skip)('IdbHistoryStore and IdbJournal in Chromium', () => {
   let browser: Browser
   let server: Server
   let bundle: string
@@ -172,6 +172,29 @@ describe.skipIf(skipReason !== undefined)('IdbHistoryStore and IdbJournal in Chr
     // Read again after a reload: nothing of it lived only in the page.
     await call(page, 'close', 'drop')
     expect((await call(page, 'mediaRecords', 'drop')).map(m => m.sha256)).toEqual(kept.map(m => m.sha256).sort())
+    await page.close()
+  }, 60_000)
+
+  it('removes with its record a file still on its way in, and keeps one whose record was put back meanwhile', async () => {
+    const page = await harnessPage()
+    const [first, deleted, shownAgain] = ['first', 'deleted', 'shown again'].map((seed, i) => ({ seed, size: 40_000 + i * 10_000, mime: 'image/jpeg' }))
+    const failed = await call(page, 'removeWhileArriving', 'arriving', { arriving: [first, deleted, shownAgain], remove: [deleted, shownAgain], putBack: [shownAgain] })
+    expect(failed).toEqual([])
+    const kept = await Promise.all([first, shownAgain].map(async spec => await call(page, 'media', spec)))
+    const bySha = (a: { sha256: string }, b: { sha256: string }): number => a.sha256 < b.sha256 ? -1 : 1
+    const expectKept = async (): Promise<void> => {
+      expect(await call(page, 'mediaRecords', 'arriving')).toEqual(kept.map(m => ({ ...m, stored: true })).sort(bySha))
+      // The deleted photo's bytes are gone: the space the person freed is free, and nothing is left that
+      // no record names (the store counts as many files as records, all of them whole).
+      expect(await call(page, 'census', 'arriving')).toMatchObject({ files: 2, chunkBytes: first.size + shownAgain.size, parts: 0 })
+      expect(await call(page, 'stats', 'arriving')).toMatchObject({ media: 2, mediaFiles: 2 })
+      const digests = await call(page, 'mediaDigests', 'arriving')
+      expect(Object.keys(digests).sort()).toEqual(kept.map(m => m.sha256).sort())
+      for (const [name, actual] of Object.entries(digests)) expect(actual).toBe(name)
+    }
+    await expectKept()
+    await call(page, 'close', 'arriving')
+    await expectKept()
     await page.close()
   }, 60_000)
 
