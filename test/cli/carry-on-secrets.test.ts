@@ -18,7 +18,7 @@ afterEach(async () => { await killAll() })
 afterAll(() => cleanupTempDirs())
 
 const carryOn = (p: FerryProcess): string => {
-  const line = /Run (ferry \S+ .*?) again/.exec(p.stderr)?.[1]
+  const line = /[Rr]un (ferry \S+ .*?) again/.exec(p.stderr)?.[1]
   if (line === undefined) throw new Error(`no line to carry on with:\n${p.describe()}`)
   return line
 }
