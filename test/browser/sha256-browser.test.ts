@@ -6,9 +6,9 @@ import { bytesToHex } from '@noble/hashes/utils.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
-const skipReason = await chromiumUnavailable()
-if (skipReason !== undefined) console.warn(`SKIP browser sha256 tests: ${skipReason}`)
+const skip = cannotRun('browser sha256 tests', await chromiumUnavailable())
 
 const ENTRY = `
 import { createSha256, prefixDigests, sha256Ready } from './src/protocol/sha256-browser.ts'
@@ -29,7 +29,7 @@ window.sha = {
 }
 `
 
-describe.skipIf(skipReason !== undefined)('the browser\'s sha256', () => {
+describe.skipIf(skip)('the browser\'s sha256', () => {
   let browser: Browser
 
   beforeAll(async () => { browser = await launchChromium() }, 120_000)

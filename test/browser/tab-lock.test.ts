@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserSha256 } from '../../scripts/build/page.js'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import { cannotRun } from '../helpers/cannot-run.js'
 
-const skipReason = await chromiumUnavailable()
-if (skipReason !== undefined) console.warn(`SKIP tab lock tests: ${skipReason}`)
+const skip = cannotRun('tab lock tests', await chromiumUnavailable())
 
-describe.skipIf(skipReason !== undefined)('the lock across tabs', () => {
+describe.skipIf(skip)('the lock across tabs', () => {
   let browser: Browser
   let server: Server
   let bundle: string
