@@ -21,6 +21,27 @@ export class StoppedAtQuestion extends Error {
   }
 }
 
+/**
+ * Asks `question`, a SIGINT meanwhile being a StoppedAtQuestion too: the key pressed as the question
+ * appears, before the terminal reads raw, comes as the signal, and so does `kill -INT`; either would
+ * otherwise end the process with nothing said.
+ */
+export async function whileAsking<T> (question: () => Promise<T>): Promise<T> {
+  let onSigint = (): void => {}
+  const stopped = new Promise<never>((_resolve, reject) => {
+    onSigint = () => {
+      process.stderr.write('\n')
+      reject(new StoppedAtQuestion())
+    }
+  })
+  process.once('SIGINT', onSigint)
+  try {
+    return await Promise.race([question(), stopped])
+  } finally {
+    process.off('SIGINT', onSigint)
+  }
+}
+
 export interface Command {
   name: string
   summary: string

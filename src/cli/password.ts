@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { ErrorCode, FerryError } from '../errors.js'
-import { StoppedAtQuestion } from './command.js'
+import { StoppedAtQuestion, whileAsking } from './command.js'
 import { fsError } from '../fs-errors.js'
 
 /** How far a password file is read for its first line: a password is far shorter, a wrong file far longer. */
@@ -41,9 +41,14 @@ export function readPasswordFile (path: string): string {
 
 /** Asks for a password on the terminal without echoing it. */
 export async function promptPassword (question: string): Promise<string> {
+  return await whileAsking(async () => await askPassword(question))
+}
+
+async function askPassword (question: string): Promise<string> {
   const stdin = process.stdin
-  process.stderr.write(question)
+  // Raw before the question shows: Ctrl-C pressed as soon as it appears is read as the key.
   stdin.setRawMode(true)
+  process.stderr.write(question)
   stdin.resume()
   stdin.setEncoding('utf8')
   try {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, StoppedAtQuestion, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, StoppedAtQuestion, whileAsking, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS, qrFromArgs, QR_OPTIONS } from './code-input.js'
@@ -42,7 +42,7 @@ async function promptCode (why = ''): Promise<PairingCode> {
   const rl = createInterface({ input: process.stdin, output: process.stderr })
   try {
     for (;;) {
-      const answer = await rl.question('Pairing code shown on the old phone: ').catch((err: unknown) => {
+      const answer = await whileAsking(async () => await rl.question('Pairing code shown on the old phone: ')).catch((err: unknown) => {
         // readline ends a question with Ctrl-C (it reads the terminal raw) as an AbortError.
         if ((err as { code?: string }).code === 'ABORT_ERR') {
           process.stderr.write('\n')
