@@ -4,10 +4,12 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { seedStore, type SeedProgress, type SeedSummary } from '../sim/seed.js'
 import { PROFILE_NAMES, PROFILES, getProfile } from '../sim/profiles.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
-import { EXIT_OK, integerFlag, requireString, type Command } from './command.js'
+import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, requireString, type Command } from './command.js'
+import { commandLine } from './command-line.js'
 import { formatBytes } from '../format-bytes.js'
 import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
-import { jsonEvent } from './json-lines.js'
+import { jsonEvent, sayStop } from './json-lines.js'
+import { holdWhileSeeding } from './test-hold.js'
 
 const profileLines = PROFILE_NAMES.map(name => {
   const p = PROFILES[name]
@@ -25,7 +27,9 @@ Fills the store in DIR (created when missing) with a simulated phone's history: 
 several scripts, direct and group chats, messages with emoji, CJK and right-to-left text, voice
 notes, photos, videos, files, stickers, locations, replies, recalled messages, and media files
 shared by several messages. The same profile and seed give the same history, byte for byte,
-on every machine: two phones seeded alike export identical NDJSON.
+on every machine: two phones seeded alike export identical NDJSON. Stopped with Ctrl-C, a store
+it created is removed; a store that was there keeps what is seeded so far, and the same seed with
+--force finishes it.
 
 Options:
   -s, --store DIR   the store (a directory holding history.db and media/)
@@ -57,20 +61,41 @@ Examples:
     const created = !existsSync(dir)
     const store = SqliteChatStore.open(dir, { create: true, intoForeignDirectory: force, foreignHint: ' (or pass --force to create a store in it)' })
     let ok = false
+    let view: ProgressView | undefined
+    // Ctrl-C: a store this seed created goes, as it does when the seed fails. A store that was there keeps
+    // what is seeded so far (each batch is committed, and the writes are upserts): said to be partial, with
+    // the line that finishes it, as the same seed again only adds what is missing.
+    const onSigint = (): void => {
+      if (ok) return
+      view?.stop()
+      try { store.close() } catch {}
+      if (created) {
+        try { rmSync(dir, { recursive: true, force: true }) } catch {}
+        sayStop(json, `\nStopped: nothing was seeded (the new store ${dir} is removed). Run the same seed again to seed it.`)
+      } else {
+        const again = commandLine('seed', { ...args, values: { ...args.values, store: dir, force: true } }, [])
+        sayStop(json, `\nStopped: ${dir} holds part of the seeded history. Run ${again} to finish it: what is seeded stays, the rest is added.`)
+      }
+      process.exit(EXIT_INTERRUPTED)
+    }
+    process.once('SIGINT', onSigint)
     try {
       if (!force) refuseNonEmptyStore(store, dir)
-      const view: ProgressView = json ? jsonProgress() : terminalProgress(`seeding ${profile.name}`)
+      const progress: ProgressView = json ? jsonProgress() : terminalProgress(`seeding ${profile.name}`)
+      view = progress
+      const beforeMessages = holdWhileSeeding(() => { if (json) jsonEvent('held', { before: 'messages' }); else process.stderr.write('Held: media and metadata seeded (FERRY_TEST_HOLD_SEED).\n') })
       let summary: SeedSummary
       try {
-        summary = await seedStore(store, profile, seed, { onProgress: (p: SeedProgress) => view.update(p) })
+        summary = await seedStore(store, profile, seed, { onProgress: (p: SeedProgress) => progress.update(p), beforeMessages })
       } finally {
-        view.stop()
+        progress.stop()
       }
       ok = true
       if (json) jsonEvent('seeded', { store: dir, ...summary })
       else process.stdout.write(describe(dir, summary))
       return EXIT_OK
     } finally {
+      process.off('SIGINT', onSigint)
       store.close()
       // A failed seed leaves no half-made store behind, unless the store was there before.
       if (!ok && created) rmSync(dir, { recursive: true, force: true })

@@ -49,6 +49,21 @@ export function holdWhileBackingUp (env: NodeJS.ProcessEnv = process.env): (() =
   return env.FERRY_TEST_HOLD_BACKUP === '1' ? holdOnce() : undefined
 }
 
+/**
+ * For the CLI tests: with FERRY_TEST_HOLD_SEED=1, `ferry seed` holds once its media and metadata are in
+ * the store, before its first message, until SIGUSR2 or Ctrl-C; `held` says it is there. A test stops it
+ * there, its store half seeded: a tiny seed ends before a signal sent on a progress event could land.
+ * Returns the seed's `beforeMessages`, or undefined when the variable is not set.
+ */
+export function holdWhileSeeding (held: () => void, env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  if (env.FERRY_TEST_HOLD_SEED !== '1') return undefined
+  const hold = holdOnce()
+  return async () => {
+    held()
+    await hold()
+  }
+}
+
 /** Waits, the first time it is called, for SIGUSR2; at once after that. */
 function holdOnce (): () => Promise<void> {
   // Listening from the start: a test that signals once it reads the event is always heard (SIGUSR2

@@ -31,6 +31,8 @@ export interface SeedOptions {
   /** Media files written at once (default 4): overlaps one file's fsync with the next one's bytes. */
   concurrency?: number
   onProgress?: (p: SeedProgress) => void
+  /** Awaited once the media and the metadata are in, before the first message: where a test holds a seed. */
+  beforeMessages?: () => Promise<void>
 }
 
 export interface SeedSummary {
@@ -96,6 +98,7 @@ export async function seedStore (store: SeedTarget, profile: ProfileName | Profi
   const mediaMs = Math.round(performance.now() - started)
   store.putMetadata(history.contacts, history.conversations, history.mediaRecords(ids))
 
+  await options.beforeMessages?.()
   progress.phase = 'messages'
   let batch: Message[] = []
   const flush = async (): Promise<void> => {
