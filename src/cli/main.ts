@@ -1,6 +1,6 @@
 import '../polyfill.js'
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
-import { ErrorCode, isFerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
 import { wrapHelp } from './help-wrap.js'
@@ -62,8 +62,9 @@ export async function main (argv: string[]): Promise<number> {
     // Shown without its secrets: apps keep what ferry prints, and a code or QR key must not be in it.
     const shown = shownArgv(argv)
     const line = [argv[named], ...shown.filter((_, i) => i !== named)].map(shellWord).join(' ')
-    process.stderr.write(`ferry: the command comes first, then its options: ferry ${line}\nRun 'ferry ${argv[named]} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
-    return EXIT_USAGE
+    // Refused with --json as any usage mistake is: an app reading the events gets an `error` event.
+    const json = argv.includes('--json') && Object.hasOwn((await COMMANDS[argv[named]].load()).options, 'json')
+    return reportError(new FerryError(ErrorCode.BAD_INPUT, `the command comes first, then its options: ferry ${line}\nRun 'ferry ${argv[named]} --help' for its options.`), json)
   }
   // A code or a QR payload typed first is not echoed back either.
   const secret = entry === undefined ? secretKind(name) : undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ferry } from '../helpers/ferry-sync.js'
+import { ferry, jsonLines } from '../helpers/ferry-sync.js'
 
 // The command lines people get wrong before anything runs: options before the command, a flag whose
 // value was left out, a bare word where an option was meant, a misspelt option. Each is told in one
@@ -10,6 +10,15 @@ describe('a command line in the wrong shape', () => {
     const r = ferry('--store', './my phone', 'inspect', '--json')
     expect(r.stderr).toBe("ferry: the command comes first, then its options: ferry inspect --store './my phone' --json\nRun 'ferry inspect --help' for its options. [BAD_INPUT]\n")
     expect(r.status).toBe(2)
+    // With --json, as an app runs it: refused as an `error` event on stdout too, not in words only.
+    const json = ferry('--json', 'receive', '--store', 'x', '--no-mdns')
+    expect(json.status).toBe(2)
+    expect(json.stderr).toBe("ferry: the command comes first, then its options: ferry receive --json --store x --no-mdns\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+    expect(jsonLines(json.stdout)).toEqual([expect.objectContaining({
+      event: 'error', code: 'BAD_INPUT', message: "the command comes first, then its options: ferry receive --json --store x --no-mdns\nRun 'ferry receive --help' for its options."
+    })])
+    // export speaks no JSON (its stdout is the history): the words only.
+    expect(ferry('--json', 'export', '--store', 'x').stdout).toBe('')
   })
 
   it('options before the command: the line put right never shows a code, a QR payload or a TURN password', () => {
