@@ -180,12 +180,13 @@ const hex = (b: Uint8Array): string => bytesToHex(b)
 /**
  * The old phone's offer ended after the phones paired (its person cancelled it, or its code died), said
  * when this phone came for the history: that reason, as the pairing would have given it, and not retried.
+ * Both phones keep the pairing: the old phone offering again takes this one back without a code.
  */
 function offerEndedThere (err: unknown): unknown {
   if (!isFerryError(err, ErrorCode.PEER_ERROR) || err.details?.peerCode === undefined) return err
   const code = err.details.peerCode
   if (code === ErrorCode.CANCELLED) {
-    return new FerryError(ErrorCode.CANCELLED, 'the old phone cancelled the transfer just after the phones paired: nothing was sent. Start sending there again (with a new code) to carry on',
+    return new FerryError(ErrorCode.CANCELLED, 'the old phone cancelled the transfer just after the phones paired: nothing was sent. The phones stay paired: receive again (no new code is needed) once it offers its history again',
       { from: 'sender' }, { cause: err })
   }
   if (code === ErrorCode.CODE_EXPIRED) {

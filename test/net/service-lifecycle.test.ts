@@ -227,9 +227,16 @@ describe('an app awaiting a transfer', () => {
     const offered = old.send({ code, signal: cancel.signal, onEvent: e => { if (e.type === 'paired') cancel.abort() } })
     const received = fresh.receive({ addrs: old.addresses(), code, onEvent: e => { if (e.type === 'interrupted') interrupted.push(e) } })
     await expect(offered).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
-    await expect(received).rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.details?.from === 'sender' && /old phone cancelled/.test(e.message))
+    const err = await received.then(() => undefined, (e: unknown) => e) as FerryError
+    expect(err).toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED) && e.details?.from === 'sender' && /old phone cancelled/.test(e.message))
     expect(interrupted).toEqual([])
     expect(messagesOn(fresh)).toBe(0)
+    // The words say what carries on, and it does: the pairing is kept on both phones, so the old phone
+    // offering again (no code) takes the new one back, which receives with none.
+    expect(err.message).toMatch(/The phones stay paired: receive again \(no new code is needed\) once it offers its history again$/)
+    const again = old.send({})
+    await expect(fresh.receive({ addrs: old.addresses() })).resolves.toMatchObject({ progress: { messages: 40 } })
+    await expect(again).resolves.toMatchObject({ totalMessages: 40 })
   })
 
   it('an old phone that stops sending mid-transfer: the new phone hears so in words, and resumes without the code once it offers again', async () => {
