@@ -111,12 +111,18 @@ function spentCode (err: unknown): unknown {
     'or pass its QR code with --qr, which cannot be mistyped', err.details, { cause: err })
 }
 
+/**
+ * A typed code that only phones refusing it unchecked or cutting the pairing answered (net/look-past.ts):
+ * the library's words, and the QR code, which names the old phone and so pairs past them.
+ */
+function pastNeighbours (err: FerryError): FerryError {
+  return new FerryError(err.code, `${err.message}; the old phone's QR code (--qr), which names it, pairs all the same`, err.details, { cause: err })
+}
+
 /** A wrong typed code, with the tries of it this phone has left, in the CLI's words. */
 export function wrongCode (err: unknown): unknown {
+  if (isFerryError(err) && err.details?.unproved === true && (err.details.setAside !== undefined || err.details.cut === true)) return pastNeighbours(err)
   if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
-  // Refused unchecked by every phone the search found (net/receiving.ts): no verdict on the digits, and
-  // its own words say so.
-  if (err.details?.setAside !== undefined) return err
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
   if (err.details?.linkDropped === true) {

@@ -200,14 +200,15 @@ export class LookPast {
 /**
  * The refusal a typed-code receive heard, from the only phones the search found, none of which checked
  * the code. It may be the old phone's own (its code did expire), or a neighbour's answering for the
- * code's public first digits: said as both, with the refusal's own words and code.
+ * code's public first digits: said as both, with the refusal's own words and code. A QR code, which names
+ * the old phone and so pairs past such a neighbour, is the app's to offer: an app may show none.
  */
 function unprovedRefusal (err: FerryError, said: string, setAside: number): FerryError {
   const one = setAside === 1
   return new FerryError(err.code,
     `pairing: ${one ? 'a phone' : `${setAside} phones`} showing this code's first three digits refused the code before checking it ` +
     `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
-    'if the old phone still shows this code, someone nearby may be refusing in its place, and the old phone\'s QR code, which names it, pairs all the same',
+    'if the old phone still shows this code, someone nearby may be refusing in its place',
     { ...err.details, unproved: true, setAside }, { cause: err })
 }
 
@@ -266,7 +267,8 @@ class CutPhones {
 /**
  * How a typed-code receive ends when its time ran out with every phone the search found dropping the
  * link before the phones could check the code: no try was spent, and nothing tells the old phone on a
- * bad link from a neighbour cutting in its place, so it says both, and what to do for each.
+ * bad link from a neighbour cutting in its place, so it says both, and what to do for each (a QR code
+ * to pair past the neighbour is the app's to offer, as with unprovedRefusal).
  */
 function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
   const one = cut.phones === 1
@@ -274,8 +276,7 @@ function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
     `pairing: ${one ? 'the phone' : `the ${cut.phones} phones`} showing this code's first three digits cut the pairing off ${cut.total === 1 ? 'once' : `${cut.total} times`} ` +
     '(the link dropped, or the other phone stopped answering) before the phones could check the code, ' +
     'and no other phone showing them paired within the receive\'s time. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
-    'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place, and the old phone\'s ' +
-    'QR code, which names it, pairs all the same',
+    'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place',
   { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })
 }
 

@@ -52,6 +52,11 @@ export interface FailureContext {
 /** What went wrong, for a person. */
 export function explain (err: unknown, context: FailureContext = {}): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
+  // Only phones refusing the code unchecked, or cutting the pairing, answered it (net/look-past.ts): the
+  // digits were never tested, and the QR code, which names the old phone, pairs past them.
+  if (err.details?.unproved === true && (err.details.setAside !== undefined || err.details.cut === true)) {
+    return `The transfer stopped: ${err.message}. Scanning the old phone's QR code, which names it, pairs all the same. [${err.code}]`
+  }
   switch (err.code) {
     case ErrorCode.WRONG_CODE: {
       // This browser's own count of the code's tries (journal/tried-codes.ts), when the service gave it.

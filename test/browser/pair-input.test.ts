@@ -104,6 +104,14 @@ describe('the pairing form', () => {
     const unreached = new FerryError(ErrorCode.NO_PEER, 'cannot reach the other phone at /ip4/127.0.0.1/udp/9/webrtc-direct: The operation was aborted')
     expect(explain(unreached)).toBe('Cannot reach the old phone. Is ferry send still running there, with --web or --transport webrtc, and is this device on the same network?')
     expect(explain(new FerryError(ErrorCode.DIGEST_MISMATCH, 'conversation c1 differs'))).toBe('The transfer stopped: conversation c1 differs [DIGEST_MISMATCH]')
+    // Only a neighbour refusing the code unchecked, or cutting the pairing, answered: not a wrong code to
+    // check, and the QR code, which names the old phone, pairs past it (the library leaves that to the page).
+    const refused = 'pairing: a phone showing this code\'s first three digits refused the code before checking it ...: someone nearby may be refusing in its place'
+    expect(explain(new FerryError(ErrorCode.WRONG_CODE, refused, { triesLeft: 3, unproved: true, setAside: 1 })))
+      .toBe(`The transfer stopped: ${refused}. Scanning the old phone's QR code, which names it, pairs all the same. [WRONG_CODE]`)
+    const cut = 'pairing: the phone showing this code\'s first three digits cut the pairing off 4 times ...: someone nearby may be cutting in its place'
+    expect(explain(new FerryError(ErrorCode.TRUNCATED, cut, { unproved: true, cut: true, cuts: 4, phones: 1 })))
+      .toBe(`The transfer stopped: ${cut}. Scanning the old phone's QR code, which names it, pairs all the same. [TRUNCATED]`)
   })
 })
 

@@ -36,8 +36,15 @@ describe('ferry receive on a try of a typed code that did not pair', () => {
     const message = 'pairing: a phone showing this code\'s first three digits refused the code before checking it (it said: the code does not match), ' +
       'and no other phone nearby shows them. It proved nothing of the code: if the old phone still shows this code, someone nearby may be refusing in its place'
     const text = said(new FerryError(ErrorCode.WRONG_CODE, message, { triesLeft: 3, unproved: true, setAside: 1 })).text
-    expect(text).toBe(`ferry: ${message} [WRONG_CODE]\n`)
+    // The library's words, and the CLI's QR code, which names the old phone and so pairs past the neighbour.
+    expect(text).toBe(`ferry: ${message}; the old phone's QR code (--qr), which names it, pairs all the same [WRONG_CODE]\n`)
     expect(text).not.toContain('check the digits')
+    // Refused as expired, or cut off until the end (TRUNCATED), alike.
+    expect(said(new FerryError(ErrorCode.CODE_EXPIRED, message, { from: 'sender', unproved: true, setAside: 2 })).text)
+      .toBe(`ferry: ${message}; the old phone's QR code (--qr), which names it, pairs all the same [CODE_EXPIRED]\n`)
+    const cut = 'pairing: the phone showing this code\'s first three digits cut the pairing off 4 times ...: someone nearby may be cutting in its place'
+    expect(said(new FerryError(ErrorCode.TRUNCATED, cut, { unproved: true, cut: true, cuts: 4, phones: 1 })).text)
+      .toBe(`ferry: ${cut}; the old phone's QR code (--qr), which names it, pairs all the same [TRUNCATED]\n`)
   })
 
   it('a refusal that was heard still reads as a wrong code to check', () => {

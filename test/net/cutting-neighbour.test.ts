@@ -247,8 +247,9 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(ended.details).toMatchObject({ unproved: true, cut: true, phones: 2 })
     expect(ended.message).toContain('the 2 phones showing this code\'s first three digits cut the pairing off')
     expect(ended.message).toContain("before the phones could check the code, and no other phone showing them paired within the receive's time. No try of the code was spent")
-    expect(ended.message).toContain('someone nearby may be cutting in its place')
-    expect(ended.message).toContain('QR code')
+    expect(ended.message).toMatch(/someone nearby may be cutting in its place$/)
+    // A QR code to pair past it is the app's to offer (the CLI and the page do): an app may show none.
+    expect(ended.message).not.toContain('QR')
     expect(ended.message).not.toContain('4452')
     // Both were tried, each a few times at least: the one found second too.
     expect(first.streams).toBeGreaterThanOrEqual(CUTS_BEFORE_LOOKING_ON)
