@@ -90,7 +90,8 @@ export function renderReport (r: InspectReport): string {
   ]
   if (r.conversations.length > 0) {
     lines.push('', 'Conversations:')
-    // Each id as --chats takes it: a comma in one is escaped, as the list is comma-separated.
+    // Each id as --chats takes it: a comma in one is escaped, as the list is comma-separated, and a space
+    // at either end, as --chats trims them.
     const words = r.conversations.map(c => chatsWord(c.id))
     const ids = words.map(printable)
     const width = Math.min(24, Math.max(...ids.map(displayWidth)))
@@ -102,7 +103,7 @@ export function renderReport (r: InspectReport): string {
     })
     const escaped = words.find((w, i) => w !== r.conversations[i].id)
     if (escaped !== undefined) {
-      lines.push('', `Ids are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash (in a shell, quoted: --chats ${printable(shellWord(escaped))}).`)
+      lines.push('', `Ids are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash, '\\ ' a space at its start or end (in a shell, quoted: --chats ${printable(shellWord(escaped))}).`)
     }
   }
   if (r.transfers.length > 0) {
@@ -131,9 +132,9 @@ const command: Command = {
   help: `Usage: ferry inspect --store DIR [--json]
 
 Shows what a store holds: counts of contacts, conversations and messages, each conversation with
-its message count (its id as --chats takes it: a comma in an id shows as \\,), media files present
-and missing (with their bytes), and any incoming transfer that has not finished, with how far it got
-(messages committed, partly received media).
+its message count (its id as --chats takes it: a comma in an id shows as \\,, a space at its start
+or end as '\\ '), media files present and missing (with their bytes), and any incoming transfer
+that has not finished, with how far it got (messages committed, partly received media).
 It only reads, so it may run while another process (a receive) writes the store: it shows the
 store as it was when it started.
 It reads the whole database once, to say so when it is damaged (exit 1), as export and backup would.

@@ -41,7 +41,8 @@ Options:
                        password is then refused, since anyone could have written such a file
   --chats ID,...       restore only these conversations (with their contacts and media): ids as
                        'ferry inspect' lists them; given more than once, all of them. In an id, \\,
-                       is a comma (and \\\\ a backslash), as inspect shows it
+                       is a comma, \\\\ a backslash, and '\\ ' a space kept at its start or end
+                       (else trimmed), as inspect shows them
   --json               print JSON events instead of lines: one with the figures (restored), and a
                        warning for each warning (no-password, media-damaged)
 

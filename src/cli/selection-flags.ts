@@ -10,8 +10,9 @@ export const SELECTION_OPTIONS = {
 
 /** What --help says of --chats, in every command that takes it. */
 export const CHATS_HELP = `only these conversations, ids as 'ferry inspect' lists them; given
-                      more than once, all of them. In an id, \\, is a comma (and \\\\ a
-                      backslash), as inspect shows it: --chats 'family\\, close,work'`
+                      more than once, all of them. In an id, \\, is a comma, \\\\ a backslash,
+                      and '\\ ' a space kept at its start or end (else trimmed), as inspect
+                      shows them: --chats 'family\\, close,work'`
 
 export const SELECTION_HELP = `  --chats ID,...      ${CHATS_HELP}
   --since DATE        only messages from this date/time on: 2024-01-31 (its midnight) or
@@ -57,29 +58,47 @@ const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 
 /**
  * The conversation ids --chats names, undefined without it. Each value is a comma-separated list, and
  * the flag may be given more than once. Ids are the store's own (an import keeps an export's), so one
- * may hold a comma: `\,` is a comma inside an id, and `\\` a backslash; any other backslash is itself.
+ * may hold a comma or begin or end with a space: `\,` is a comma inside an id, `\ ` a space that is
+ * kept (the spaces around each id are trimmed, as `a, b` is typed), and `\\` a backslash; any other
+ * backslash is itself.
  */
 export function chatsFromArgs (args: ParsedArgs): string[] | undefined {
   const given = args.values.chats
   if (given === undefined) return undefined
   const ids: string[] = []
   for (const value of typeof given === 'string' ? [given] : given as string[]) {
-    let id = ''
+    // Each character of an id with whether it was escaped: only unescaped spaces are trimmed.
+    let id: Array<{ c: string, kept: boolean }> = []
+    const end = (): void => {
+      let from = 0
+      let to = id.length
+      while (from < to && !id[from].kept && /\s/.test(id[from].c)) from++
+      while (to > from && !id[to - 1].kept && /\s/.test(id[to - 1].c)) to--
+      ids.push(id.slice(from, to).map(x => x.c).join(''))
+      id = []
+    }
     for (let i = 0; i < value.length; i++) {
       const c = value[i]
-      if (c === '\\' && (value[i + 1] === ',' || value[i + 1] === '\\')) id += value[++i]
-      else if (c === ',') { ids.push(id); id = '' } else id += c
+      if (c === '\\' && ESCAPED.has(value[i + 1])) id.push({ c: value[++i], kept: true })
+      else if (c === ',') end()
+      else id.push({ c, kept: false })
     }
-    ids.push(id)
+    end()
   }
-  const named = ids.map(s => s.trim()).filter(s => s !== '')
+  const named = ids.filter(s => s !== '')
   if (named.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, '--chats wants a comma-separated list of conversation ids')
   return named
 }
 
-/** An id as --chats takes it back: its commas escaped, and a backslash that would read as an escape. */
+/** What a backslash escapes in --chats: the list's comma, a space trimming would take, itself. */
+const ESCAPED = new Set([',', ' ', '\\'])
+
+/**
+ * An id as --chats takes it back: its commas escaped, its spaces at either end (which --chats trims from
+ * what is typed), and a backslash that would read as an escape.
+ */
 export function chatsWord (id: string): string {
-  return id.replace(/\\(?=[\\,]|$)|,/g, m => `\\${m}`)
+  return id.replace(/\\(?=[\\, ]|$)|,/g, m => `\\${m}`).replace(/^ +| +$/g, m => '\\ '.repeat(m.length))
 }
 
 export function selectionFromArgs (args: ParsedArgs): Selection {

@@ -104,7 +104,7 @@ describe('--chats with an id that holds a comma', () => {
     expect(r.stdout).toMatch(/\n {2}family\\, close {2}group /)
     // A backslash before anything but a comma or a backslash is itself, and shown as it is.
     expect(r.stdout).toMatch(/\n {2}a\\b +group /)
-    expect(r.stdout).toContain("\nIds are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash (in a shell, quoted: --chats 'family\\, close').\n")
+    expect(r.stdout).toContain("\nIds are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash, '\\ ' a space at its start or end (in a shell, quoted: --chats 'family\\, close').\n")
     // The JSON keeps the id itself.
     const j = spawnSync(process.execPath, [FERRY, 'inspect', '--store', commas, '--json'], { encoding: 'utf8', cwd: ROOT })
     expect((JSON.parse(j.stdout) as { conversations: Array<{ id: string }> }).conversations.map(c => c.id)).toEqual(['a\\b', 'family, close', 'work'])
@@ -135,7 +135,56 @@ describe('--chats with an id that holds a comma', () => {
   it('--help of each command that takes --chats teaches the escape', () => {
     for (const cmd of ['send', 'receive', 'backup', 'restore']) {
       const h = spawnSync(process.execPath, [FERRY, cmd, '--help'], { encoding: 'utf8', cwd: ROOT })
-      expect(h.stdout.replace(/\s+/g, ' '), cmd).toMatch(/given more than once, all of them\. In an id, \\, is a comma \(and \\\\ a backslash\)/)
+      expect(h.stdout.replace(/\s+/g, ' '), cmd).toMatch(/given more than once, all of them\. In an id, \\, is a comma, \\\\ a backslash, and '\\ ' a space kept at its start or end/)
     }
+  })
+})
+
+describe('--chats with an id that begins or ends with a space', () => {
+  // --chats trims the spaces around each id (`a, b`), so a space an id begins or ends with is written
+  // `\ `, as inspect shows it: such an id (an import keeps an export's) can be named.
+  const spaced = join(dir, 'spaced')
+  const ids = [' lead', 'trail ', 'lead', 'a\\ b']
+
+  beforeAll(() => {
+    const file = join(dir, 'spaced.ndjson')
+    const lines = [
+      { type: 'contact', id: 'u1', name: 'Ann' },
+      ...ids.map(id => ({ type: 'conversation', id, kind: 'group', title: id, members: ['u1'] })),
+      ...ids.map((conversation, i) => ({ type: 'message', conversation, id: `m${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'text', text: 'hi' }))
+    ]
+    writeFileSync(file, lines.map(l => JSON.stringify(l)).join('\n') + '\n')
+    const r = ferry(['import', file, '--store', spaced])
+    expect(r.status, r.stderr).toBe(0)
+  }, 60_000)
+
+  it('inspect shows the spaces at either end escaped, and --chats names each id by those words', () => {
+    const r = spawnSync(process.execPath, [FERRY, 'inspect', '--store', spaced], { encoding: 'utf8', cwd: ROOT })
+    expect(r.stdout).toMatch(/\n {2}\\ lead +group /)
+    expect(r.stdout).toMatch(/\n {2}trail\\  +group /)
+    // A backslash before a space is escaped itself, so it does not read as one.
+    expect(r.stdout).toMatch(/\n {2}a\\\\ b +group /)
+    // Each id as inspect shows it, and so as --chats takes it.
+    const shown: Record<string, string> = { ' lead': '\\ lead', 'trail ': 'trail\\ ', lead: 'lead', 'a\\ b': 'a\\\\ b' }
+    for (const id of ids) {
+      const out = join(dir, `spaced-${ids.indexOf(id)}.ferrybak`)
+      const b = ferry(['backup', '--store', spaced, '--out', out, '--no-password', '--chats', shown[id]])
+      expect(b.status, `${id}: ${b.stderr}`).toBe(0)
+      const restored = join(dir, `spaced-restored-${ids.indexOf(id)}`)
+      expect(ferry(['restore', '--store', restored, '--in', out]).status).toBe(0)
+      const e = spawnSync(process.execPath, [FERRY, 'export', '--store', restored], { encoding: 'utf8', cwd: ROOT })
+      const conversations = e.stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, conversation?: string }).filter(l => l.type === 'message').map(l => l.conversation)
+      expect(conversations, JSON.stringify(id)).toEqual([id])
+    }
+  })
+
+  it('an unescaped space around an id is still trimmed', () => {
+    const out = join(dir, 'trimmed.ferrybak')
+    expect(ferry(['backup', '--store', spaced, '--out', out, '--no-password', '--chats', ' lead ,']).status).toBe(0)
+    const restored = join(dir, 'trimmed-restored')
+    expect(ferry(['restore', '--store', restored, '--in', out]).status).toBe(0)
+    const e = spawnSync(process.execPath, [FERRY, 'export', '--store', restored], { encoding: 'utf8', cwd: ROOT })
+    expect(e.stdout).toContain('"conversation":"lead"')
+    expect(e.stdout).not.toContain('"conversation":" lead"')
   })
 })
