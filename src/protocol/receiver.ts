@@ -682,6 +682,7 @@ export class ReceiverMachine {
       this.verification = this.newVerification(e)
       this.receivedAtReadBack = this.progress.messagesReceived
       this.onReadingBack?.()
+      if (this.progress.mediaBytes >= this.progress.totalMediaBytes) this.sink.onlyVerifyingLeft?.()
       // What it read is the base the transfer's later sessions keep the person's changes by (message-base.ts):
       // in the journal before the chats are said to be ready, so that a kill from then on keeps it.
       const bases = this.log.readBackBases(this.transfer as TransferRecord)

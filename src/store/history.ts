@@ -249,6 +249,12 @@ export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafInde
   /** See StoreGenerations. */
   readonly generations?: StoreGenerations
   /**
+   * Optional: every message of a transfer is here and no media is to come, so only the read-back and the
+   * verification are left before the transfer is done. A store may start now what its close would
+   * otherwise wait for (tidying after the message phase), while the read-back goes on.
+   */
+  onlyVerifyingLeft?(): void
+  /**
    * Optional: makes every change committed so far durable, so that a power cut loses none of them.
    * Ferry calls it once, before it tells the old phone that its history is safe here. A store whose
    * commits are durable when they resolve needs none.

@@ -326,7 +326,12 @@ export class SqliteChatStore implements History {
   messagesDone (): void {
     this.restoreMessageKey()
     this.guard('releasing the page cache', () => this.db.pragma('shrink_memory'))
-    this.catchUp = this.catchUpCheckpoints()
+    if (this.checkpointer === undefined) this.catchUp = this.catchUpCheckpoints()
+  }
+
+  /** With no media phase for it to overlap, the deferred checkpoint overlaps the read-back instead. */
+  onlyVerifyingLeft (): void {
+    if (this.checkpointer === undefined) this.catchUp = this.catchUpCheckpoints()
   }
 
   close (): void {
@@ -353,7 +358,8 @@ export class SqliteChatStore implements History {
   }
 
   /**
-   * Catches up on the deferred checkpoint on a thread of its own, while the media phase goes on; this
+   * Catches up on the deferred checkpoint on a thread of its own, while the media phase (with none, the
+   * read-back: onlyVerifyingLeft) goes on, and gives the WAL's space back once no reader is in it; this
    * connection checkpoints as usual again once it is done (or if the thread fails: then the next commit
    * does it here). Resolves when the catch-up is over.
    */
