@@ -70,13 +70,16 @@ again to carry on).`,
     // Ctrl-C: say how to carry on, then go at once. What is restored is committed as it goes and a
     // restore run again continues after it, so nothing is waited for.
     let view: ReturnType<typeof terminalProgress> | undefined
+    // At the password question nothing is done yet: the question says so itself (whileAsking).
+    let asking = false
     const onSigint = (): void => {
+      if (asking) return
       sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`)
       process.exit(EXIT_INTERRUPTED)
     }
-    process.once('SIGINT', onSigint)
+    process.on('SIGINT', onSigint)
     try {
-      return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v } })
+      return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v }, asking: on => { asking = on } })
     } finally {
       process.off('SIGINT', onSigint)
     }
@@ -90,10 +93,11 @@ interface RestoreRun {
   chats?: string[]
   passwordFile?: string
   /** Told the progress bar once it shows, for Ctrl-C to clear it. */
-  showing: (view: ReturnType<typeof terminalProgress>) => void
+  showing: (view: ReturnType<typeof terminalProgress>) => void  /** Told while the password is asked for. */
+  asking: (on: boolean) => void
 }
 
-async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing }: RestoreRun): Promise<number> {
+async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing, asking }: RestoreRun): Promise<number> {
   const header = await readBackupHeader(file)
   let password: string | undefined
   if (!header.password && passwordFile !== undefined) {
@@ -102,7 +106,14 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   }
   if (header.password) {
     if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
-    else if (isTerminal()) password = await promptPassword('Password of the backup: ')
+    else if (isTerminal()) {
+      asking(true)
+      try {
+        password = await promptPassword('Password of the backup: ')
+      } finally {
+        asking(false)
+      }
+    }
     else throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
   }
   // The password is checked before the store is opened: a wrong one changes nothing.

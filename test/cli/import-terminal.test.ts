@@ -71,10 +71,19 @@ describe('ferry import - on a terminal', () => {
 })
 
 describe('a question asked on a terminal, answered with Ctrl-C', () => {
-  // The terminal is raw while a code or a password is typed, so the key comes as input, not SIGINT:
-  // still a stop (exit 130, as --help says of Ctrl-C), not a failure, an "unexpected error" or a
-  // "cancelled [CANCELLED]".
-  it.skipIf(skip)('receive\'s code, backup\'s and restore\'s passwords: exit 130, nothing done, nothing made', async () => {
+  // The terminal is raw while a code or a password is typed, so the key comes as input, not SIGINT;
+  // pressed as the question appears, before the terminal reads raw, it comes as the signal (and so does
+  // `kill -INT`). Either is a stop (exit 130, as --help says of Ctrl-C), not a failure, an "unexpected
+  // error" or a "cancelled [CANCELLED]".
+  it.skipIf(skip).each<[string, (child: ChildProcessWithoutNullStreams, made: string) => void]>([
+    ['the key', child => { child.stdin.write('\x03') }],
+    ['SIGINT', (_child, made) => {
+      // The ferry process itself (not `script`, whose command line names the same path).
+      const pids = spawnSync('pgrep', ['-f', made], { encoding: 'utf8' }).stdout.split('\n').filter(p => p !== '' && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'node')
+      expect(pids).toHaveLength(1)
+      process.kill(Number(pids[0]), 'SIGINT')
+    }]
+  ])('receive\'s code, backup\'s and restore\'s passwords, stopped by %s: exit 130, nothing done, nothing made', async (_how, stop) => {
     const dir = tempDir()
     const phone = join(dir, 'phone')
     expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
@@ -91,42 +100,13 @@ describe('a question asked on a terminal, answered with Ctrl-C', () => {
     for (const { args, question, made } of asked) {
       const { child, output, closed } = await onTerminal(args, question)
       try {
-        child.stdin.write('\x03')
+        stop(child, made)
         expect(await closed, output()).toBe(130)
       } finally {
         if (child.exitCode === null) child.kill()
       }
       expect(output().replace(/\r\n/g, '\n'), args[0]).toMatch(/\nStopped: nothing was done\.\n$/)
       expect(output(), args[0]).not.toContain('ferry:')
-      expect(existsSync(made), args[0]).toBe(false)
-    }
-  })
-})
-
-describe('SIGINT at a question', () => {
-  // Ctrl-C pressed as the question appears, before the terminal reads raw, comes as the signal rather
-  // than as the key (and so does `kill -INT`): the stop is said all the same.
-  it.skipIf(skip)('receive\'s code and backup\'s password: exit 130, nothing done, nothing made', async () => {
-    const dir = tempDir()
-    const phone = join(dir, 'phone')
-    expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
-    const nobody = '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWHFrmLWTTDD4NodngMRNfSxMhxLdJ5P7bZKSWHjHjqzrh'
-    const asked = [
-      { args: ['receive', '--store', join(dir, 'signalled-phone'), '--no-mdns', '--no-sweep', '--peer', nobody], question: 'Pairing code shown on the old phone: ', made: join(dir, 'signalled-phone') },
-      { args: ['backup', '--store', phone, '--out', join(dir, 'signalled.ferrybak')], question: 'Password for the backup: ', made: join(dir, 'signalled.ferrybak') }
-    ]
-    for (const { args, question, made } of asked) {
-      const { child, output, closed } = await onTerminal(args, question)
-      try {
-        // The ferry process itself (not `script`, whose command line names the same path).
-        const pids = spawnSync('pgrep', ['-f', made], { encoding: 'utf8' }).stdout.split('\n').filter(p => p !== '' && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'node')
-        expect(pids, args[0]).toHaveLength(1)
-        process.kill(Number(pids[0]), 'SIGINT')
-        expect(await closed, output()).toBe(130)
-      } finally {
-        if (child.exitCode === null) child.kill()
-      }
-      expect(output().replace(/\r\n/g, '\n'), args[0]).toMatch(/\nStopped: nothing was done\.\n$/)
       expect(existsSync(made), args[0]).toBe(false)
     }
   })
