@@ -288,7 +288,7 @@ export class TransferLog {
    * any message: its manifest's, stored as its first session began. Only those known to have reached
    * the store: each entry is logged before its change commits, and the next only once it has, so an
    * entry the log goes on after was committed; erring that way a file comes again, never stays out.
-   * The look ends at the first batch of messages, a few entries however long the log (mediaAddedBefore
+   * The look ends at the first batch of messages, a few entries however long the log (mediaAddedEarlier
    * reads every earlier session's, and names what was logged whether it committed or not).
    */
   async * manifestMediaAdded (transferId: string): AsyncGenerator<string> {
@@ -314,32 +314,20 @@ export class TransferLog {
   }
 
   /**
-   * The sha256s of the media records the transfer's earlier sessions added once it had written messages,
-   * an undo entry at a time: of files its manifest's records left out as deleted here, those a message
-   * claimed or the sender sent all the same, and those put back to find which a message refers to
-   * (MediaIntake.verifyPresent); also a later session's manifest records, which the caller tells apart.
+   * The sha256s of the media records the transfer's earlier sessions added (since it was last verified),
+   * an undo entry at a time, each `late` once messages had been written before it: those are of files
+   * its manifest's records left out as deleted here, claimed by a message or sent all the same, and those
+   * put back to find which a message refers to (MediaIntake.verifyPresent); also a later session's
+   * manifest records, which the caller tells apart.
    */
-  async * mediaAddedLate (rec: TransferRecord): AsyncGenerator<string[]> {
+  async * mediaAddedEarlier (rec: TransferRecord): AsyncGenerator<{ added: string[], late: boolean }> {
     if (rec.sessionSeq === 0) return
     const to = entryKey(rec.transferId, rec.sessionSeq)
     let late = false
     for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
       if (k >= to) return
       if (v[0] === MESSAGES) late = true
-      else if (late && v[0] === MEDIA) yield readMedia(v.subarray(1)).added
-    }
-  }
-
-  /**
-   * The sha256s of the media records the transfer's earlier sessions added (since it was last verified),
-   * an undo entry at a time.
-   */
-  async * mediaAddedBefore (rec: TransferRecord): AsyncGenerator<string[]> {
-    if (rec.sessionSeq === 0) return
-    const to = entryKey(rec.transferId, rec.sessionSeq)
-    for await (const [k, v] of this.journal.list(entryPrefix(rec.transferId))) {
-      if (k >= to) return
-      if (v[0] === MEDIA) yield readMedia(v.subarray(1)).added
+      else if (v[0] === MEDIA) yield { added: readMedia(v.subarray(1)).added, late }
     }
   }
 

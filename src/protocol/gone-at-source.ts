@@ -1,7 +1,6 @@
 import { logger } from '@libp2p/logger'
-import type { HistorySink, StoredMedia } from '../store/history.js'
-import type { TransferLog, TransferRecord } from '../journal/transfer-log.js'
-import type { ManifestMedia } from './manifest-media.js'
+import type { HistorySink } from '../store/history.js'
+import { recordOf } from './media-records.js'
 
 const log = logger('ferry:receiver')
 
@@ -14,15 +13,12 @@ const log = logger('ferry:receiver')
 // goes. A photo that came before the deletion stays, as the message does.
 
 /**
- * Settles the records the transfer's earlier sessions added of files `media` (this session's manifest)
- * no longer lists and this phone lacks: each goes unless a message here refers to it (the store keeps
- * those, HistoryChange.remove.media). Returns how many stay, without their file.
+ * Settles the records the transfer's earlier sessions added of files this session's manifest no longer
+ * lists (`unlisted`, TransferLog.mediaAddedEarlier) and this phone lacks: each goes unless a message here
+ * refers to it (the store keeps those, HistoryChange.remove.media). Returns how many stay, without their
+ * file.
  */
-export async function settleGoneAtSource (sink: HistorySink, transferLog: TransferLog, rec: TransferRecord, media: ManifestMedia): Promise<number> {
-  const unlisted: string[] = []
-  for await (const added of transferLog.mediaAddedBefore(rec)) {
-    for (const sha256 of added) if (media.indexOf(sha256) < 0) unlisted.push(sha256)
-  }
+export async function settleGoneAtSource (sink: HistorySink, unlisted: readonly string[]): Promise<number> {
   if (unlisted.length === 0) return 0
   const fileless: string[] = []
   for (const sha256 of new Set(unlisted)) {
@@ -39,12 +35,4 @@ export async function settleGoneAtSource (sink: HistorySink, transferLog: Transf
   }
   log('%d records of media the old phone deleted since an earlier session went, %d stay with the messages showing them', fileless.length - stay, stay)
   return stay
-}
-
-/**
- * The store's record of `sha256`, listed from its 63-digit prefix, which sorts before it: among the 16
- * records after it (no more than 15 others share the prefix and sort before it).
- */
-async function recordOf (sink: HistorySink, sha256: string): Promise<StoredMedia | undefined> {
-  return (await sink.media(sha256.slice(0, 63), 16)).find(r => r.sha256 === sha256)
 }

@@ -6,6 +6,7 @@ import type { Journal } from '../journal/journal.js'
 import type { ferry } from '../wire/codec.js'
 import { bitmapBytes, getBit, setBit } from './bitmap.js'
 import type { ManifestMedia } from './manifest-media.js'
+import { recordOf } from './media-records.js'
 import { createSha256, type Sha256 } from './sha256.js'
 
 const log = logger('ferry:media-intake')
@@ -513,12 +514,13 @@ export class MediaIntake {
     // A file that arrived after its record went (putMedia took it with no record to name it) goes with
     // the record, unless a message shows it, so the space the person freed stays free.
     await this.sink.commit({ remove: { media: [...gone, ...added].map(i => this.media.sha256(i)) } })
-    const now = await this.storedBits()
+    // What the store kept, looked up one by one: they are few, the whole listing is not.
     let left = 0
     let wanted: number | undefined
     for (const i of [...gone, ...added]) {
-      if (getBit(now.stored, i)) continue
-      if (!getBit(now.recorded, i)) left++
+      const r = await recordOf(this.sink, this.media.sha256(i))
+      if (r?.stored === true) continue
+      if (r === undefined) left++
       else wanted ??= i
     }
     if (wanted !== undefined) throw fetchShown(this.media.sha256(wanted))

@@ -69,3 +69,11 @@ async function storedRecords (sink: HistorySink): Promise<{ find: (sha256: strin
     }
   }
 }
+
+/**
+ * The store's record of `sha256`, listed from its 63-digit prefix, which sorts before it: among the 16
+ * records after it (no more than 15 others share the prefix and sort before it).
+ */
+export async function recordOf (sink: HistorySink, sha256: string): Promise<StoredMedia | undefined> {
+  return (await sink.media(sha256.slice(0, 63), 16)).find(r => r.sha256 === sha256)
+}

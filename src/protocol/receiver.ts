@@ -742,21 +742,23 @@ export class ReceiverMachine {
   }
 
   /**
-   * The entries of files held here before whose records the transfer's earlier sessions added once
-   * messages came: left deleted here, claimed or sent all the same (MediaIntake.verifyPresent keeps only
-   * those a message refers to). A later session's manifest records are of files never held here.
+   * One look at the media records the transfer's earlier sessions added. `late`: the entries of files
+   * held here before whose records were added once messages came (left deleted here, then claimed or
+   * sent all the same: MediaIntake.verifyPresent keeps only those a message refers to; a later session's
+   * manifest records are of files never held here). `unlisted`: those the manifest no longer lists
+   * (gone-at-source.ts).
    */
-  private async addedLate (e: Expected): Promise<number[]> {
-    const wasHere = this.wasHere
-    if (wasHere === undefined) return []
+  private async addedEarlier (e: Expected): Promise<{ late: number[], unlisted: string[] }> {
     const late: number[] = []
-    for await (const added of this.log.mediaAddedLate(this.transfer as TransferRecord)) {
+    const unlisted: string[] = []
+    for await (const { added, late: afterMessages } of this.log.mediaAddedEarlier(this.transfer as TransferRecord)) {
       for (const sha256 of added) {
         const i = e.media.indexOf(sha256)
-        if (i >= 0 && wasHere(i)) late.push(i)
+        if (i < 0) unlisted.push(sha256)
+        else if (afterMessages && this.wasHere?.(i) === true) late.push(i)
       }
     }
-    return late
+    return { late, unlisted }
   }
 
   /** What this transfer verified of the old phone's files becomes the base of the next (media-bases.ts). */
@@ -808,8 +810,10 @@ export class ReceiverMachine {
       const inc = e.byId.get(c.id) as Incoming
       return inc.chatLeftDeleted === true ? [] : [{ ...c, messages: c.messages - (inc.messagesLeftDeleted ?? 0) }]
     })
-    this.progress.mediaLeftDeleted = await intake.verifyPresent(await this.addedLate(e))
-    this.progress.mediaFilesMissing += await settleGoneAtSource(this.sink, this.log, this.transfer as TransferRecord, e.media)
+    // verifyPresent logs in this session only: what the earlier sessions added is read once, for both.
+    const earlier = await this.addedEarlier(e)
+    this.progress.mediaLeftDeleted = await intake.verifyPresent(earlier.late)
+    this.progress.mediaFilesMissing += await settleGoneAtSource(this.sink, earlier.unlisted)
     // The store's new generation goes in after everything the transfer wrote and before the journal
     // names it (base-generation.ts); the flush below makes it durable with the rest.
     const generation = await (this.generation as BaseGeneration).renew()
