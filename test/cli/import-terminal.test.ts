@@ -37,6 +37,18 @@ async function onTerminal (args: string[], question = PROMPT, stdoutTo?: string)
   return { child, output: () => output, closed }
 }
 
+/** A phone imported from the fixture and a password-protected backup of it, in a folder of their own. */
+function phoneWithBackup (): { dir: string, phone: string, backup: string } {
+  const dir = tempDir()
+  const phone = join(dir, 'phone')
+  expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
+  const password = join(dir, 'password')
+  writeFileSync(password, 'correct horse battery\n')
+  const backup = join(dir, 'chats.ferrybak')
+  expect(ferry('backup', '--store', phone, '--out', backup, '--password-file', password).status).toBe(0)
+  return { dir, phone, backup }
+}
+
 describe('ferry import - on a terminal', () => {
   it.skipIf(skip)('says what it waits for and how to end it before reading, then imports what is pasted', async () => {
     const store = join(tempDir(), 'pasted')
@@ -84,13 +96,7 @@ describe('a question asked on a terminal, answered with Ctrl-C', () => {
       process.kill(Number(pids[0]), 'SIGINT')
     }]
   ])('receive\'s code, backup\'s and restore\'s passwords, stopped by %s: exit 130, nothing done, nothing made', async (_how, stop) => {
-    const dir = tempDir()
-    const phone = join(dir, 'phone')
-    expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
-    const password = join(dir, 'password')
-    writeFileSync(password, 'correct horse battery\n')
-    const backup = join(dir, 'chats.ferrybak')
-    expect(ferry('backup', '--store', phone, '--out', backup, '--password-file', password).status).toBe(0)
+    const { dir, phone, backup } = phoneWithBackup()
     const nobody = '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWHFrmLWTTDD4NodngMRNfSxMhxLdJ5P7bZKSWHjHjqzrh'
     const asked = [
       { args: ['receive', '--store', join(dir, 'new-phone'), '--no-mdns', '--no-sweep', '--peer', nobody], question: 'Pairing code shown on the old phone: ', made: join(dir, 'new-phone') },
@@ -116,13 +122,7 @@ describe('Ctrl-C at a question under --json', () => {
   // An app reading --json's lines hears of a stop as of any other outcome: a `stopped` line, exit 130,
   // and nothing else on standard output. Every question each command asks, and import's wait for a paste.
   it.skipIf(skip)('each question of receive, backup, restore and import says `stopped` as one JSON line', async () => {
-    const dir = tempDir()
-    const phone = join(dir, 'phone')
-    expect(ferry('import', NDJSON, '--store', phone).status).toBe(0)
-    const password = join(dir, 'password')
-    writeFileSync(password, 'correct horse battery\n')
-    const backup = join(dir, 'chats.ferrybak')
-    expect(ferry('backup', '--store', phone, '--out', backup, '--password-file', password).status).toBe(0)
+    const { dir, phone, backup } = phoneWithBackup()
     // A store with no pairing to resume: receive asks for the code after opening it.
     const unpaired = join(dir, 'unpaired')
     expect(ferry('import', NDJSON, '--store', unpaired).status).toBe(0)

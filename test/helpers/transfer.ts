@@ -135,3 +135,41 @@ export async function verifiedTransfer (source: HistorySource, target: HistorySi
   expect(run.receiver.state).toBe('verified')
   return run
 }
+
+export interface InterruptedSession {
+  /** The frame the session stops at: `change` runs as its first one reaches the new phone, before it is taken. */
+  at: Frame['body']
+  change?: (receiver: ReceiverMachine) => unknown
+  /** Then the link drops there (the frame, in flight, is still taken). */
+  cut?: boolean
+  /** The link drops as the first frame of this kind comes, which is not taken. */
+  dropAt?: Frame['body']
+  options?: Partial<TransferOptions>
+}
+
+/**
+ * One session of a transfer from `source` to `target` in which something happens as a frame comes: the
+ * person changes the new phone (`change`), the link drops (`cut`, `dropAt`). Returns the receiver, the
+ * error it ended with, and whether the session reached `at` at all.
+ */
+export async function interruptedSession (source: HistorySource, target: HistorySink & { dir?: string }, o: InterruptedSession): Promise<{ receiver: ReceiverMachine, error?: FerryError, reached: boolean }> {
+  const pipe = memoryPipe()
+  const sender = new SenderMachine({ source, options: o.options })
+  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target as { dir: string }), options: o.options })
+  const onFrame = receiver.onFrame.bind(receiver)
+  let reached = false
+  receiver.onFrame = async (f, size) => {
+    if (f.body === o.at && !reached) {
+      reached = true
+      await o.change?.(receiver)
+      if (o.cut === true) pipe.break('link dropped')
+    }
+    if (o.dropAt !== undefined && f.body === o.dropAt) {
+      pipe.break('link dropped')
+      throw new Error('link dropped')
+    }
+    return await onFrame(f, size)
+  }
+  const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  return { receiver, error: r.status === 'rejected' ? r.reason : undefined, reached }
+}

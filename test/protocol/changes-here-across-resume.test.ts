@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { SenderMachine } from '../../src/protocol/sender.js'
-import { ReceiverMachine } from '../../src/protocol/receiver.js'
-import { runReceiver, runSender } from '../../src/protocol/session.js'
-import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { ReceiverMachine } from '../../src/protocol/receiver.js'
 import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { READ_BACK_BASES } from '../../src/journal/read-back-bases.js'
 import { MESSAGE_BASES, PENDING_MESSAGE_BASES } from '../../src/journal/message-bases.js'
 import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
-import { closeJournal, closeJournals, journalOf, runTransfer } from '../helpers/transfer.js'
+import { closeJournal, closeJournals, interruptedSession, journalOf, runTransfer } from '../helpers/transfer.js'
 
 // From chats-ready on the new phone is its person's (docs/architecture.md): every message was read back,
 // and a read mark, an edit or a deletion made while the media go on is theirs. When the link drops during
@@ -29,21 +26,12 @@ async function oldPhone (): Promise<SqliteChatStore> {
 
 /** One session that reaches the media, where `change` runs (the chats are ready) and the link drops. */
 async function cutAtFirstChunk (source: SqliteChatStore, target: SqliteChatStore, change: () => void): Promise<ReceiverMachine> {
-  const pipe = memoryPipe()
-  const sender = new SenderMachine({ source, options: OPTIONS })
-  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
-  const onFrame = receiver.onFrame.bind(receiver)
-  let cut = false
-  receiver.onFrame = async (f, size) => {
-    if (f.body === 'chunk' && !cut) {
-      cut = true
-      expect(receiver.chatsReady).toBe(true)
-      change()
-      pipe.break('link dropped')
-    }
-    return await onFrame(f, size)
-  }
-  await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  const { receiver } = await interruptedSession(source, target, {
+    at: 'chunk',
+    change: r => { expect(r.chatsReady).toBe(true); change() },
+    cut: true,
+    options: OPTIONS
+  })
   expect(receiver.state).not.toBe('verified')
   return receiver
 }

@@ -1,11 +1,7 @@
 import { afterEach, expect, it } from 'vitest'
-import { SenderMachine } from '../../src/protocol/sender.js'
-import { ReceiverMachine } from '../../src/protocol/receiver.js'
-import { runReceiver, runSender } from '../../src/protocol/session.js'
-import { memoryPipe } from '../../src/wire/memory-duplex.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, verifiedTransfer } from '../helpers/transfer.js'
+import { closeJournals, interruptedSession, verifiedTransfer } from '../helpers/transfer.js'
 
 // The old phone's person deletes a photo message, and the app its photo, while a transfer to the new
 // phone is cut off. Moving never deletes: what came stays. But a message here must not point at a file
@@ -30,21 +26,9 @@ async function oldPhone (): Promise<{ source: SqliteChatStore, photo: string }> 
   return { source, photo: photos[0] }
 }
 
-/** A transfer whose link drops as the first frame of `body` reaches the new phone, before it is taken. */
+/** A transfer whose link drops as the first frame of `body` reaches the new phone. */
 async function cutAt (source: SqliteChatStore, target: SqliteChatStore, body: 'batch' | 'chunk'): Promise<void> {
-  const pipe = memoryPipe()
-  const sender = new SenderMachine({ source, options: OPTIONS })
-  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
-  const onFrame = receiver.onFrame.bind(receiver)
-  let cut = false
-  receiver.onFrame = async (f, size) => {
-    if (!cut && f.body === body) {
-      cut = true
-      pipe.break('link dropped')
-    }
-    return await onFrame(f, size)
-  }
-  await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
+  const { receiver } = await interruptedSession(source, target, { at: body, cut: true, options: OPTIONS })
   expect(receiver.state).not.toBe('verified')
 }
 

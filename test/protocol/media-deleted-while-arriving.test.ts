@@ -1,13 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { SenderMachine } from '../../src/protocol/sender.js'
-import { ReceiverMachine } from '../../src/protocol/receiver.js'
-import { runReceiver, runSender } from '../../src/protocol/session.js'
-import { memoryPipe } from '../../src/wire/memory-duplex.js'
+import type { ReceiverMachine } from '../../src/protocol/receiver.js'
 import type { FerryError } from '../../src/errors.js'
 import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
-import { closeJournals, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
+import { closeJournals, interruptedSession, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
 
 // From chats-ready on the new phone is its person's (README): a photo message deleted while the media
 // still arrive, with its photo as an app removes it, stays deleted, and the transfer verifies all the
@@ -61,23 +58,14 @@ async function deletePhotoMessage (target: SqliteChatStore, conversation: string
  * receiver takes it; `cut`: the link drops there too.
  */
 async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cut = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
-  const pipe = memoryPipe()
-  const sender = new SenderMachine({ source, options: OPTIONS })
-  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
-  const onFrame = receiver.onFrame.bind(receiver)
-  let changed = false
-  receiver.onFrame = async (f, size) => {
-    if (f.body === 'chunk' && !changed) {
-      changed = true
-      expect(receiver.chatsReady).toBe(true)
-      await change()
-      if (cut) pipe.break('link dropped')
-    }
-    return await onFrame(f, size)
-  }
-  const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
-  expect(changed).toBe(true)
-  return { receiver, error: r.status === 'rejected' ? r.reason : undefined }
+  const { reached, ...run } = await interruptedSession(source, target, {
+    at: 'chunk',
+    change: async r => { expect(r.chatsReady).toBe(true); await change() },
+    cut,
+    options: OPTIONS
+  })
+  expect(reached).toBe(true)
+  return run
 }
 
 /** Every record has its file, every message's media both: nothing points at nothing. */
@@ -211,25 +199,9 @@ describe('a photo deleted on the new phone while the media arrive', () => {
  * the photo is written); `cutAtDone`: the link drops as Done comes, every file taken.
  */
 async function duringMessages (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cutAtDone = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
-  const pipe = memoryPipe()
-  const sender = new SenderMachine({ source, options: OPTIONS })
-  const receiver = new ReceiverMachine({ sink: target, journal: journalOf(target), options: OPTIONS })
-  const onFrame = receiver.onFrame.bind(receiver)
-  let changed = false
-  receiver.onFrame = async (f, size) => {
-    if (f.body === 'batch' && !changed) {
-      changed = true
-      await change()
-    }
-    if (f.body === 'done' && cutAtDone) {
-      pipe.break('link dropped')
-      throw new Error('link dropped')
-    }
-    return await onFrame(f, size)
-  }
-  const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
-  expect(changed).toBe(true)
-  return { receiver, error: r.status === 'rejected' ? r.reason : undefined }
+  const { reached, ...run } = await interruptedSession(source, target, { at: 'batch', change, dropAt: cutAtDone ? 'done' : undefined, options: OPTIONS })
+  expect(reached).toBe(true)
+  return run
 }
 
 describe('a photo deleted here that a message arriving meanwhile shows', () => {
