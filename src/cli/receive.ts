@@ -119,9 +119,20 @@ function pastNeighbours (err: FerryError): FerryError {
   return new FerryError(err.code, `${err.message}; the old phone's QR code (--qr), which names it, pairs all the same`, err.details, { cause: err })
 }
 
-/** A wrong typed code, with the tries of it this phone has left, in the CLI's words. */
-export function wrongCode (err: unknown): unknown {
+/**
+ * The old phone's refusal of a typed code as dead, with the one way that may still pair: three wrong
+ * tries end typing there, not its QR code (the library leaves the QR code out: an app may show none).
+ */
+function deadTypedCode (err: FerryError): FerryError {
+  return new FerryError(err.code, 'the old phone refused the code as expired: another phone used it, it was tried three times wrongly, ' +
+    'or it is more than ten minutes old. After wrong tries its QR code (--qr) still pairs; else run ferry send there again for a new code',
+  err.details, { cause: err })
+}
+
+/** A typed code that did not pair, with what to do next in the CLI's words (`qr`: the code came from a QR code). */
+export function wrongCode (err: unknown, { qr = false }: { qr?: boolean } = {}): unknown {
   if (isFerryError(err) && err.details?.unproved === true && (err.details.setAside !== undefined || err.details.cut === true)) return pastNeighbours(err)
+  if (!qr && isFerryError(err, ErrorCode.CODE_EXPIRED) && err.details?.from === 'sender' && err.details.state === undefined) return deadTypedCode(err)
   if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
@@ -420,7 +431,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         tellAgainMs: tellAgainMsFrom(),
         beforeVerifying: holdAtVerifying(),
         afterHeard: holdAfterHeard(() => { if (json) jsonEvent('held', { after: 'heard' }); else process.stderr.write('Held: the old phone heard Verified (FERRY_TEST_HOLD_HEARD).\n') })
-      }).catch(err => { throw wrongCode(err) })
+      }).catch(err => { throw wrongCode(err, { qr: qrKey !== undefined }) })
       printer.stop()
       if (!json) {
         // What this phone now holds of the old phone's history: what stays deleted here is not counted.

@@ -189,8 +189,9 @@ function peerAborted (reason: AbortReason, role: 'sender' | 'receiver'): FerryEr
   const who = role === 'sender' ? 'the old phone' : 'the new phone'
   const what: Record<AbortReason, string> = {
     WRONG_CODE: 'the code does not match',
-    // The abort carries no detail, so name every way a code dies: the user can tell which one it was.
-    CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old); after three wrong tries the QR code on the old phone still pairs, else make a new code there',
+    // The abort carries no detail, so name every way a code dies: the user can tell which one it was. A
+    // QR code, which three wrong tries do not end, is the app's to offer: an app may show none.
+    CODE_EXPIRED: 'the code has expired (already used by another phone, three wrong tries, or ten minutes old): ask the old phone for a new code',
     PROTOCOL: `${who} reported a protocol error`,
     VERSION: `${who} speaks another pairing version (update Ferry on the older phone)`,
     NOT_PAIRED: `${who} does not know this pairing`,

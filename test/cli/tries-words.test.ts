@@ -47,6 +47,18 @@ describe('ferry receive on a try of a typed code that did not pair', () => {
       .toBe(`ferry: ${cut}; the old phone's QR code (--qr), which names it, pairs all the same [TRUNCATED]\n`)
   })
 
+  it('the old phone refusing a typed code as dead names the QR code, which three wrong tries do not end', () => {
+    // The library's words leave the QR code out (an app may show none); the CLI has one, and says so.
+    const dead = new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: the code has expired (...): ask the old phone for a new code', { from: 'sender' })
+    expect(said(dead).text).toBe('ferry: the old phone refused the code as expired: another phone used it, it was tried three times wrongly, ' +
+      'or it is more than ten minutes old. After wrong tries its QR code (--qr) still pairs; else run ferry send there again for a new code [CODE_EXPIRED]\n')
+    // A code that came from the QR code already: nothing more to scan, the library's words stand.
+    expect(wrongCode(dead, { qr: true })).toBe(dead)
+    // Refused as used after the confirmation: another phone has it, and a QR code would not help.
+    const used = new FerryError(ErrorCode.CODE_EXPIRED, 'pairing: this code has already paired another phone', { from: 'sender', state: 'used' })
+    expect(wrongCode(used)).toBe(used)
+  })
+
   it('a refusal that was heard still reads as a wrong code to check', () => {
     expect(said(new FerryError(ErrorCode.WRONG_CODE, 'pairing: ...', { triesLeft: 2 })).text)
       .toBe('ferry: the code does not match the old phone\'s: check the digits. 2 tries of this code left here; the QR code (--qr) cannot be mistyped [WRONG_CODE]\n')
