@@ -8,7 +8,7 @@ import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backu
 import { openStorage } from './phone.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
-import { chatsFromArgs, SELECTION_OPTIONS } from './selection-flags.js'
+import { CHAT_IDS_HELP, chatsFromArgs, SELECTION_OPTIONS } from './selection-flags.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 
 /** Said (on stderr, with --json too) before restoring a backup that has no password. */
@@ -39,10 +39,7 @@ Options:
   --in FILE            the backup file (required; a file on disk: a pipe cannot be read at random)
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
-  --chats ID,...       restore only these conversations (with their contacts and media): ids as
-                       'ferry inspect' lists them; given more than once, all of them. In an id, \\,
-                       is a comma, \\\\ a backslash, and '\\ ' a space kept at its start or end
-                       (else trimmed), as inspect shows them
+  --chats ID,...       restore only these conversations (with their contacts and media): ${CHAT_IDS_HELP}
   --json               print JSON events instead of lines: one with the figures (restored), and a
                        warning for each warning (no-password, media-damaged)
 

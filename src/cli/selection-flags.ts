@@ -8,11 +8,12 @@ export const SELECTION_OPTIONS = {
   until: { type: 'string' }
 } as const
 
-/** What --help says of --chats, in every command that takes it. */
-export const CHATS_HELP = `only these conversations, ids as 'ferry inspect' lists them; given
-                      more than once, all of them. In an id, \\, is a comma, \\\\ a backslash,
-                      and '\\ ' a space kept at its start or end (else trimmed), as inspect
-                      shows them: --chats 'family\\, close,work'`
+/** How --help says the ids --chats takes are written, in every command that takes it (wrapped as printed). */
+export const CHAT_IDS_HELP = 'ids as \'ferry inspect\' lists them; given more than once, all of them. In an id, \\, is a comma, ' +
+  '\\\\ a backslash, and \'\\ \' a space kept at its start or end (else trimmed), as inspect shows them'
+
+/** What --help says of --chats where it selects what moves. */
+export const CHATS_HELP = `only these conversations, ${CHAT_IDS_HELP}: --chats 'family\\, close,work'`
 
 export const SELECTION_HELP = `  --chats ID,...      ${CHATS_HELP}
   --since DATE        only messages from this date/time on: 2024-01-31 (its midnight) or
