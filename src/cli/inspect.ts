@@ -8,8 +8,9 @@ import { formatBytes } from '../format-bytes.js'
 import { cell, displayWidth, printable } from './text-width.js'
 import { chatsWord } from './selection-flags.js'
 import { shellWord } from './command-line.js'
+import { jsonEvent } from './json-lines.js'
 
-/** What `inspect --json` prints: stable keys for scripts and tests. */
+/** What `inspect --json` prints (as an `inspected` event, beside `event` and `at`): stable keys for scripts and tests. */
 export interface InspectReport {
   store: string
   storeId: string
@@ -141,7 +142,7 @@ It reads the whole database once, to say so when it is damaged (exit 1), as expo
 
 Options:
   -s, --store DIR   the store to inspect
-  --json            print one JSON object, on one line, instead of text (for scripts)
+  --json            print one JSON event, inspected, on one line, instead of text (for scripts)
 
 Examples:
   ferry inspect --store ./new-phone
@@ -155,8 +156,9 @@ Examples:
     const store = SqliteChatStore.open(requireString(args, 'store', 'inspect'), { readOnly: true })
     try {
       const report = await inspectStore(store)
-      // One line, as every --json output is: an app reads stdout line by line (jq still pretty-prints it).
-      process.stdout.write((args.values.json === true ? JSON.stringify(report) : renderReport(report)) + '\n')
+      // One `inspected` event, as every --json line is one (json-lines.ts): an app reads stdout line by line.
+      if (args.values.json === true) jsonEvent('inspected', { ...report })
+      else process.stdout.write(renderReport(report) + '\n')
       return EXIT_OK
     } finally {
       store.close()

@@ -97,10 +97,12 @@ describe('ferry import / export / inspect', () => {
     expect(text.stdout).toMatch(/6 contacts, 5 conversations, 19 messages/)
     expect(text.stdout).toMatch(/4 files present \(100 B\), 1 missing \(1\.0 MB\)/)
     expect(text.stdout).toMatch(/g-family\s+group\s+5 messages/)
-    // One object on one line, as everything --json prints: an app reads stdout line by line.
+    // One event on one line, as everything --json prints: an app reads stdout line by line.
     const lines = jsonLines(ferry('inspect', '--store', a, '--json').stdout)
     expect(lines).toHaveLength(1)
-    const json = lines[0] as { stats: unknown, conversations: Array<{ id: string }>, transfers: unknown }
+    const json = lines[0] as { event: string, at: number, stats: unknown, conversations: Array<{ id: string }>, transfers: unknown }
+    expect(json.event).toBe('inspected')
+    expect(Math.abs(json.at - Date.now())).toBeLessThan(600_000)
     expect(json.stats).toMatchObject({ contacts: 6, conversations: 5, messages: 19, media: 5, mediaPresent: 4, mediaBytesMissing: 1048576 })
     expect(json.conversations.find((c: { id: string }) => c.id === 'empty')).toMatchObject({ messages: 0, members: 0 })
     expect(json.transfers).toEqual([])

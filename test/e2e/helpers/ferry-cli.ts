@@ -207,7 +207,10 @@ export interface InspectReport {
 }
 
 export async function inspect (store: string): Promise<InspectReport> {
-  return JSON.parse(await ferryOk(['inspect', '--store', store, '--json'])) as InspectReport
+  // The report as an app reads it: one `inspected` event, whose time (`at`) two reports need not share.
+  const { event, at, ...report } = JSON.parse(await ferryOk(['inspect', '--store', store, '--json'])) as InspectReport & { event: string, at: number }
+  if (event !== 'inspected' || typeof at !== 'number') throw new Error(`inspect --json printed no inspected event: ${String(event)}`)
+  return report
 }
 
 /** The canonical NDJSON of a store, as `ferry export` writes it. */
