@@ -72,6 +72,11 @@ export interface PartFiles {
   /** The complete file, for the store to take (HistorySink.putMedia); it may move it away. */
   handOff(sha256: string, size: number, mime: string): ReceivedMedia
   remove(sha256: string): Promise<void>
+  /**
+   * Whether the part was handed off and not yet removed: the store may still be taking it (a session cut
+   * meanwhile leaves its hand-offs running), so no one else may remove it.
+   */
+  beingTaken(sha256: string): boolean
   /** Every partial file present. */
   list(): Promise<string[]>
 }

@@ -59,6 +59,8 @@ export class NodePartFiles implements PartFiles {
   private turn: Promise<void> = Promise.resolve()
   private waiting = 0
   private closed = false
+  /** Parts handed to the store and not yet removed: the store may still be taking them under their name. */
+  private readonly handedOff = new Set<string>()
   /** A caller may start this many writes before the first has settled (PartFiles). */
   readonly writesAtOnce = DIRECT_WRITES
 
@@ -228,6 +230,7 @@ export class NodePartFiles implements PartFiles {
     // The store syncs and renames what it is handed: a write still landing could miss that sync.
     if (this.landing.size > 0 || this.waiting > 0) throw new FerryError(ErrorCode.STORE, `partial media ${sha} was handed over while a write to it was landing`)
     this.closePart(sha)
+    this.handedOff.add(sha)
     const path = this.path(sha)
     return {
       sha256: sha,
@@ -241,6 +244,7 @@ export class NodePartFiles implements PartFiles {
   async remove (sha: string): Promise<void> {
     await this.settle()
     this.closePart(sha)
+    this.handedOff.delete(sha)
     // Usually gone already (the store renamed it into place). Asked first: an unlink that fails builds
     // an exception, several times the cost of the question, for each of a transfer's 100k+ photos.
     const path = this.path(sha)
@@ -250,6 +254,10 @@ export class NodePartFiles implements PartFiles {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(err, `removing partial media ${sha}`)
     }
+  }
+
+  beingTaken (sha: string): boolean {
+    return this.handedOff.has(sha)
   }
 
   async list (): Promise<string[]> {

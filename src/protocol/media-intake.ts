@@ -135,9 +135,12 @@ export class MediaIntake {
     const partial: ferry.PartialMedia.$Properties[] = []
     const { stored, recorded } = noneStored ? { stored: new Uint8Array(bitmapBytes(m.length)), recorded: new Uint8Array(bitmapBytes(m.length)) } : await this.storedBits(true)
     const onDisk = new Set(await this.journal.parts.list())
+    const anyParts = onDisk.size > 0
     await this.dropOldLengthRecords()
     const left = wasHere === undefined ? undefined : new Uint8Array(bitmapBytes(m.length))
     let anyLeft = false
+    // Parts this session resumes; every other one goes below (`unlisted`).
+    const resumed = new Set<string>()
     for (let i = 0; i < m.length; i++) {
       if (m.missing(i)) {
         // The old phone has the record and not the file: its message comes without it (unless it is here).
@@ -161,7 +164,7 @@ export class MediaIntake {
         continue
       }
       // With no partial file left by an earlier session, every file not stored is wanted whole.
-      if (onDisk.size === 0) {
+      if (!anyParts) {
         this.want.push(i)
         continue
       }
@@ -171,6 +174,7 @@ export class MediaIntake {
         // Complete and verified before an interruption: only its hand-off was lost.
         await this.sink.putMedia(this.journal.parts.handOff(sha, size, m.get(i).mime))
         await this.forget(sha)
+        onDisk.delete(sha)
         setBit(have, i)
         this.held(size)
         continue
@@ -179,13 +183,16 @@ export class MediaIntake {
       if (committed >= size) {
         // Whole yet not this file, or longer than it: no prefix of it to keep.
         await this.forget(sha)
+        onDisk.delete(sha)
       } else if (committed > 0) {
+        resumed.add(sha)
         partial.push({ index: i, offset: committed })
         this.resumeAt.set(i, committed)
         this.progress.mediaBytes += committed
         this.resumedBytes += committed
       }
     }
+    await this.dropUnlisted(onDisk, resumed)
     if (!anyLeft) return { mediaHave: have, partial }
     this.leftDeleted = left
     this.claimed = new Uint8Array(bitmapBytes(m.length))
@@ -310,6 +317,21 @@ export class MediaIntake {
     const h = createSha256()
     for await (const piece of this.journal.parts.read(sha, length)) h.update(piece)
     return bytesToHex(h.digest())
+  }
+
+  /**
+   * Drops the partial files this session does not resume: of a file the old phone no longer lists (deleted
+   * there, or out of the selection now), missing there, held here whole, or left deleted here. Nothing
+   * else can resume them: opening this transfer undid every other one left unverified (TransferLog.open),
+   * and one store takes one transfer at a time; left, a cut video's part would hold its bytes for good.
+   * A part an earlier session of this process handed to the store is the store's until it is taken.
+   */
+  private async dropUnlisted (onDisk: Set<string>, resumed: Set<string>): Promise<void> {
+    for (const sha of onDisk) {
+      if (resumed.has(sha) || this.journal.parts.beingTaken(sha)) continue
+      log('partial media %s is not resumed by this transfer: removed', sha)
+      await this.forget(sha)
+    }
   }
 
   private async forget (sha: string): Promise<void> {

@@ -84,6 +84,8 @@ export class IdbPartFiles implements PartFiles {
    * to one needs nothing read first. Dropped when a write fails.
    */
   private readonly known = new Map<string, PartRecord | undefined>()
+  /** Parts handed to the store and not yet taken or removed: the store's adoption may still be queued. */
+  private readonly handedOff = new Set<string>()
 
   constructor (private readonly db: IDBDatabase, private readonly queue: IdbWriteQueue = IdbWriteQueue.of(db)) {}
 
@@ -176,11 +178,17 @@ export class IdbPartFiles implements PartFiles {
 
   handOff (sha: string, size: number, mime: string): ReceivedMedia {
     checkSha(sha)
+    this.handedOff.add(sha)
     return new IdbPartMedia(this, sha, size, mime)
+  }
+
+  beingTaken (sha: string): boolean {
+    return this.handedOff.has(sha)
   }
 
   async remove (sha: string): Promise<void> {
     checkSha(sha)
+    this.handedOff.delete(sha)
     this.known.set(sha, undefined)
     await this.guard(this.queue.write(0, tx => {
       const parts = tx.objectStore('parts')
@@ -207,6 +215,7 @@ export class IdbPartFiles implements PartFiles {
 
   /** The store took the file over (its record went with it). */
   adopted (sha: string): void {
+    this.handedOff.delete(sha)
     this.known.set(sha, undefined)
   }
 

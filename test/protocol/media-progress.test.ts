@@ -47,6 +47,8 @@ class HeldParts implements PartFiles {
   }
 
   async remove (sha: string): Promise<void> { this.landed.delete(sha) }
+  // Handed-off bytes are copied out at once (`bytes`): no store is still taking them.
+  beingTaken (): boolean { return false }
   async list (): Promise<string[]> { return [...this.landed.keys()] }
 }
 
