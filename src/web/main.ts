@@ -15,6 +15,7 @@ import { exportDigest, exportNdjsonText, mediaDigests } from './export.js'
 import { IdbHistoryStore, type StoreStats } from './idb-history.js'
 import { IdbJournal } from './idb-journal.js'
 import { deleteFerryDb, openFerryDb } from './idb.js'
+import { HeldFrom } from './held-from.js'
 import { explain, parseInput, peerOfLink, servedBySender, type PairInput } from './pair-input.js'
 import { resumeAddrs } from './resume-addrs.js'
 import { senderAddrsIn, senderAddrsNow } from './sender-addrs.js'
@@ -133,6 +134,10 @@ class App {
   private senderKnown = false
   /** This attempt reached the old phone and paired (by code or by resuming): a pairing is kept for a reload. */
   private linked = false
+  /** The old phone this attempt paired with (by code or by resuming). */
+  private pairedWith?: string
+  /** The old phone the page last warned about: its history would be merged into another phone's. */
+  private warnedFor?: string
 
   /** Forgetting this browser's history: asked, confirmed, under way; a second click waits for the first. */
   private forgetting = false
@@ -193,7 +198,7 @@ class App {
       if (untold !== undefined) {
         // The journal's verified result does not say so itself: this page says the old phone did not hear
         // from the start, not "done" until its first try to tell it gives up.
-        this.showVerified({ ...untold, unheard: true })
+        this.showVerified({ ...untold, unheard: true }, await this.store.stats().catch(() => undefined))
         this.view.showForm(true)
         this.tell(addrs)
         return
@@ -206,12 +211,18 @@ class App {
     this.view.showForm(true)
     // ferry send --web marks the page it serves (src/net/page-server.ts); `ferry web` does not.
     const fromSender = document.querySelector('meta[name="ferry-served-by"]')?.getAttribute('content') === 'sender'
-    if (link !== undefined && !waited && fromSender && servedBySender(link, location.hostname) && !await this.lock.heldElsewhere()) {
+    // Not when what it brings would be merged into another phone's history here: the person hears that first.
+    const merge = await this.mergeWarning(linkPeer)
+    if (merge === undefined && link !== undefined && !waited && fromSender && servedBySender(link, location.hostname) && !await this.lock.heldElsewhere()) {
       // Opened from the old phone's own QR code (ferry send --web): the link has everything, nothing to click.
       await this.submit({ addr: link, code: '' })
       return
     }
     await this.showHeld()
+    if (merge !== undefined) {
+      this.warnedFor = linkPeer
+      this.view.status(merge)
+    }
     if (await this.lock.heldElsewhere()) this.view.error(BUSY)
     // On a phone this brings up the keyboard for the one thing left to type.
     else if (this.senderKnown) document.getElementById('code')?.focus()
@@ -223,6 +234,22 @@ class App {
     this.view.status(held.messages > 0
       ? `This browser holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats. Receive another history, or browse this one.`
       : this.senderKnown ? 'Type the code the old phone shows, then Receive.' : 'On the old phone run ferry send --transport webrtc, then type its code here.')
+  }
+
+  /**
+   * What the page says before pairing with `peer` when this browser holds a history verified from other
+   * old phones only: what comes is merged into it. Undefined when nothing would be merged, or when the
+   * held history came (also) from `peer`, which is a phone in use sending again.
+   */
+  private async mergeWarning (peer: string | undefined): Promise<string | undefined> {
+    if (peer === undefined) return undefined
+    const held = await this.store.stats().catch(() => undefined)
+    if (held === undefined || held.conversations === 0) return undefined
+    const from = await new HeldFrom(this.journal).phones().catch((): string[] => [])
+    if (from.length === 0 || from.includes(peer)) return undefined
+    return `This browser holds ${count(held.conversations, 'chat')} (${count(held.messages, 'message')}) from another phone. ` +
+      'What you receive now is merged into them: chats the two phones share become one. To keep only the new phone\'s history, ' +
+      'forget this browser\'s history first (the button below); to merge, choose Receive.'
   }
 
   /** Shows that another tab is receiving, and returns once none is: true when it waited. */
@@ -292,6 +319,17 @@ class App {
       this.view.error(SPENT)
       return
     }
+    // Merging another phone's history into the one held here is said before pairing, once: Receive
+    // again goes ahead.
+    const peer = firstPeerIdOf(addrs.map(a => multiaddr(a)))
+    if (peer !== this.warnedFor) {
+      const merge = await this.mergeWarning(peer)
+      if (merge !== undefined) {
+        this.warnedFor = peer
+        this.view.status(merge)
+        return
+      }
+    }
     await this.receive(addrs, code, qrKey)
   }
 
@@ -316,12 +354,13 @@ class App {
     this.view.error(undefined)
     this.view.status('Connecting to the old phone…')
     this.linked = false
+    this.pairedWith = undefined
     this.code = code
     this.unheard = undefined
     let untold = false
     try {
       const result = await this.node.services.ferry.receive(this.receiveOptions(addrs, held.lost, { code, qrKey }))
-      this.showVerified(result)
+      this.showVerified(result, await this.verifiedFrom())
       untold = result.unheard === true
     } catch (err) {
       const e = held.lost.aborted && isFerryError(held.lost.reason)
@@ -370,8 +409,17 @@ class App {
     }
   }
 
-  /** Shows a verified history's summary, and whether the old phone heard. */
-  private showVerified (result: ReceiveResult): void {
+  /**
+   * A transfer was verified: notes the old phone it came from (what later transfers from other phones
+   * are merged into), and returns what this browser holds now.
+   */
+  private async verifiedFrom (): Promise<StoreStats | undefined> {
+    if (this.pairedWith !== undefined) await new HeldFrom(this.journal).add(this.pairedWith).catch(err => { log.error('cannot note where the history came from: %s', (err as Error)?.message) })
+    return await this.store.stats().catch(() => undefined)
+  }
+
+  /** Shows a verified history's summary, what this browser holds now, and whether the old phone heard. */
+  private showVerified (result: ReceiveResult, held: StoreStats | undefined): void {
     this.phase = 'verified'
     this.error = undefined
     this.view.error(undefined)
@@ -380,7 +428,7 @@ class App {
     this.progress = this.snapshot(result.progress)
     // The summary replaces the bar: the next tick must not draw it again ("checking…" under "Verified").
     this.progressShown = this.progress
-    this.view.summary(result.summary, result.progress, result.stats, this.seconds ?? 0)
+    this.view.summary(result.summary, result.progress, result.stats, this.seconds ?? 0, held)
     this.view.status(this.unheard ? UNHEARD : 'Done. The history is in this browser; browse it below.')
   }
 
@@ -416,7 +464,7 @@ class App {
           this.store.takeOver()
           this.journal.parts.takeOver()
           const result = await this.node.services.ferry.receive(this.receiveOptions(addrs, AbortSignal.any([signal, held.lost])))
-          this.showVerified(result)
+          this.showVerified(result, await this.verifiedFrom())
           if (result.unheard !== true) {
             this.view.status(HEARD)
             return
@@ -466,6 +514,7 @@ class App {
           void new SpentCodes(this.journal).spend(e.peer, code).catch(err => { log.error('cannot note the used code: %s', (err as Error)?.message) })
         }
         this.linked = true
+        this.pairedWith = e.peer
         this.mode = e.mode
         this.machine = undefined
         entry.mode = e.mode

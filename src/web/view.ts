@@ -3,7 +3,7 @@ import { Pace } from '../pace.js'
 import { describeStats } from '../net/describe-stats.js'
 import type { ConversationSummary, TransferStats } from '../net/transfer-events.js'
 import type { Contact, MediaRecord, Message } from '../store/model.js'
-import type { IdbHistoryStore } from './idb-history.js'
+import type { IdbHistoryStore, StoreStats } from './idb-history.js'
 import type { PairInput } from './pair-input.js'
 import { formatDuration, progressLine, type WebProgress } from './progress-line.js'
 
@@ -112,7 +112,7 @@ export class View {
     this.pace = new Pace()
   }
 
-  summary (summary: ConversationSummary[], p: WebProgress, stats: TransferStats, seconds: number): void {
+  summary (summary: ConversationSummary[], p: WebProgress, stats: TransferStats, seconds: number, held?: StoreStats): void {
     $('progress').hidden = true
     const el = $('summary')
     el.hidden = false
@@ -129,6 +129,13 @@ export class View {
       (damaged > 0 ? ` · ${damaged === 1 ? '1 media file was' : `${damaged} media files were`} damaged on the old phone and did not come` : '')
     // What this session moved and what it kept of this phone's own changes, as `ferry receive` says it.
     $('summary-moved').textContent = `This time: ${describeStats(stats, formatBytes)}.`
+    // The transfer's own figures say what the old phone holds; a browser that held a history before
+    // holds more, merged, and says so.
+    const all = $('summary-held')
+    all.hidden = held === undefined
+    all.textContent = held === undefined
+      ? ''
+      : `This browser now holds ${held.messages.toLocaleString('en')} messages in ${held.conversations} chats and ${held.mediaFiles.toLocaleString('en')} media files, from every transfer it received.`
     const list = $('summary-list')
     list.replaceChildren(...summary.map(c => {
       const li = document.createElement('li')

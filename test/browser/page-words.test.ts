@@ -1,0 +1,101 @@
+// What the browser phone tells a person when the browser, the link or the history held is not what the
+// page expects, in a real Chromium on the page `ferry web` serves, with Node
+// phones running `ferry send --transport webrtc` on loopback.
+import type { Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { cleanupTempDirs, copyStore, killAll, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import { cannotRun } from '../helpers/cannot-run.js'
+import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import type { FerryDebug } from '../../src/web/main.js'
+
+const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
+
+type State = ReturnType<FerryDebug['state']>
+
+function sendOverWebRTC (dir: string, name: string): FerryProcess {
+  return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', '/ip4/127.0.0.1/udp/0/webrtc-direct', '--json'], { name })
+}
+
+const state = async (page: Page): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+
+async function waitPhase (page: Page, phases: string[], what: string, sender?: FerryProcess, want: { paused?: boolean } = {}): Promise<State> {
+  try {
+    await page.waitForFunction(w => {
+      const s = (window.__ferry as FerryDebug | undefined)?.state()
+      return s !== undefined && w.phases.includes(s.phase) && (w.paused === undefined || s.paused === w.paused)
+    }, { phases, paused: want.paused }, { timeout: 90_000, polling: 50 })
+  } catch (err) {
+    throw new Error(`page: no ${what}; state ${JSON.stringify(await state(page).catch(() => undefined))}\n${sender?.describe() ?? ''}`, { cause: err })
+  }
+  return await state(page)
+}
+
+/** Waits until the element `id` shows text that `test` accepts, and returns it. */
+async function waitText (page: Page, id: string, test: string): Promise<string> {
+  await page.waitForFunction(w => new RegExp(w.test).test(document.getElementById(w.id)?.textContent ?? ''), { id, test }, { timeout: 60_000, polling: 50 })
+  return await page.textContent(`#${id}`) ?? ''
+}
+
+describe.skipIf(skip)('what the browser phone tells a person', () => {
+  const browsers: Browser[] = []
+  let web: FerryProcess
+  let pageUrl: string
+
+  beforeAll(async () => {
+    web = spawnFerry(['web', '--port', '0', '--json'], { name: 'web' })
+    pageUrl = String((await web.waitEvent('listening', 60_000)).url)
+  }, 120_000)
+
+  afterEach(async () => {
+    for (const b of browsers.splice(0)) await b.close()
+  })
+
+  afterAll(async () => {
+    await killAll()
+    cleanupTempDirs()
+  })
+
+  async function newBrowser (args: string[] = []): Promise<Browser> {
+    const browser = await launchChromium(args)
+    browsers.push(browser)
+    return browser
+  }
+
+  it('says before pairing that another old phone\'s history is merged into the one held, and what it holds after', async () => {
+    const dirA = copyStore(await seedStore('tiny', 7), 'phone-a')
+    const dirB = copyStore(await seedStore('tiny', 8), 'phone-b')
+    const a = sendOverWebRTC(dirA, 'phone-a')
+    const page = (await newBrowser()).context.pages()[0]
+    await page.goto(`${pageUrl}#${String((await a.waitEvent('code', 60_000)).qr)}`)
+    await waitPhase(page, ['idle'], 'idle form', a)
+    await page.click('#start')
+    expect((await waitPhase(page, ['verified', 'failed'], 'phone A verified', a)).error).toBeUndefined()
+    expect((await a.waitExit(30_000)).code).toBe(0)
+    const fromA = await page.evaluate(async () => await (window.__ferry as FerryDebug).stats())
+
+    // The same old phone offering again (a phone in use): a second transfer, merged as it should be, unsaid.
+    const again = sendOverWebRTC(dirA, 'phone-a-again')
+    await page.goto(`${pageUrl}#${String((await again.waitEvent('code', 60_000)).qr)}`)
+    await waitPhase(page, ['idle'], 'idle form for phone A again', again)
+    expect(await waitText(page, 'status-text', '^This browser holds')).toMatch(/Receive another history, or browse this one\.$/)
+    await again.kill9()
+
+    // Another old phone: said before anything pairs, with the way to keep only the new phone's history.
+    const b = sendOverWebRTC(dirB, 'phone-b')
+    await page.goto(`${pageUrl}#${String((await b.waitEvent('code', 60_000)).qr)}`)
+    await waitPhase(page, ['idle'], 'idle form for phone B', b)
+    expect(await waitText(page, 'status-text', 'from another phone')).toBe(
+      `This browser holds ${fromA.conversations} chats (${fromA.messages.toLocaleString('en')} messages) from another phone. What you receive now is merged into them: ` +
+      'chats the two phones share become one. To keep only the new phone\'s history, forget this browser\'s history first (the button below); to merge, choose Receive.')
+    expect(await page.isVisible('#start-over')).toBe(true)
+    expect(b.all('paired')).toEqual([])
+    // Receive goes ahead, and the summary says what the browser holds now, not only what came.
+    await page.click('#start')
+    expect((await waitPhase(page, ['verified', 'failed'], 'phone B verified', b)).error).toBeUndefined()
+    expect((await b.waitExit(30_000)).code).toBe(0)
+    const now = await page.evaluate(async () => await (window.__ferry as FerryDebug).stats())
+    expect(now.messages).toBeGreaterThan(fromA.messages)
+    expect(await page.textContent('#summary-held')).toBe(`This browser now holds ${now.messages.toLocaleString('en')} messages in ${now.conversations} chats ` +
+      `and ${now.mediaFiles.toLocaleString('en')} media files, from every transfer it received.`)
+  }, 240_000)
+})
