@@ -176,6 +176,13 @@ class App {
     }, 250)
     this.view.draw()
     const link = this.prefillFromUrl()
+    // Nothing can reach the old phone from here: say why now, not after a minute of trying, and let the
+    // person browse what is held.
+    if (this.lacksWebRTC()) {
+      await this.showHeld()
+      this.view.showForm(true)
+      return
+    }
     // Another tab is receiving into this browser (it opened the same link, or carries on a transfer):
     // wait for it (a tab closed without freeing its lease frees it on expiry). Then nothing starts from
     // the link by itself: that tab has spent the link's code, and what it received is here.
@@ -252,6 +259,19 @@ class App {
       'forget this browser\'s history first (the button below); to merge, choose Receive.'
   }
 
+  /**
+   * Whether this browser lacks WebRTC (turned off, or not supported), without which no old phone can be
+   * reached: if so, the page says it and what to do instead.
+   */
+  private lacksWebRTC (): boolean {
+    if (typeof globalThis.RTCPeerConnection === 'function') return false
+    this.phase = 'failed'
+    this.error = new FerryError(ErrorCode.NO_PEER, 'this browser has no WebRTC (RTCPeerConnection is not defined)', { reason: 'no-webrtc' })
+    log('cannot receive: %s', this.error.message)
+    this.view.error(explain(this.error))
+    return true
+  }
+
   /** Shows that another tab is receiving, and returns once none is: true when it waited. */
   private async whileOtherTabReceives (): Promise<boolean> {
     if (!await this.lock.heldElsewhere()) return false
@@ -299,6 +319,7 @@ class App {
 
   private async submit (input: PairInput): Promise<void> {
     this.view.error(undefined)
+    if (this.lacksWebRTC()) return
     let addrs: string[]
     let code: PairingCode
     let qrKey: Uint8Array | undefined
@@ -334,6 +355,7 @@ class App {
   }
 
   private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array): Promise<void> {
+    if (this.lacksWebRTC()) return
     // A new receive replaces telling the old phone of the last one (a new pairing replaces that one).
     await this.stopTelling()
     const held = await this.lock.tryAcquire()

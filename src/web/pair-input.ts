@@ -49,6 +49,10 @@ export interface FailureContext {
   qr?: boolean
 }
 
+/** A browser without RTCPeerConnection: it cannot reach the old phone at all, whatever that phone does. */
+const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
+  'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.'
+
 /** What went wrong, for a person. */
 export function explain (err: unknown, context: FailureContext = {}): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
@@ -84,6 +88,7 @@ export function explain (err: unknown, context: FailureContext = {}): string {
         // works first, not away from it.
         : 'Typing this code no longer pairs: it was tried three times, or used, or it is more than ten minutes old. Scan the QR code the old phone shows (after wrong tries it still pairs), or start ferry send there again for a new code.'
     case ErrorCode.NO_PEER:
+      if (err.details?.reason === 'no-webrtc') return NO_WEBRTC
       if (err.details?.notOffering === true) return 'The old phone is on the network but is not offering its history. Start ferry send there (with --web or --transport webrtc), then try again.'
       return context.resumable === true
       ? 'The old phone stopped answering. What arrived is kept in this browser: start ferry send on the old phone again (no new code is needed), then reload this page to carry on.'

@@ -12,11 +12,14 @@ const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
 
 type State = ReturnType<FerryDebug['state']>
 
+const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
+  'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.'
 function sendOverWebRTC (dir: string, name: string): FerryProcess {
   return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', '/ip4/127.0.0.1/udp/0/webrtc-direct', '--json'], { name })
 }
 
 const state = async (page: Page): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
+const events = async (page: Page): Promise<FerryDebug['events']> => await page.evaluate(() => (window.__ferry as FerryDebug).events)
 
 async function waitPhase (page: Page, phases: string[], what: string, sender?: FerryProcess, want: { paused?: boolean } = {}): Promise<State> {
   try {
@@ -98,4 +101,24 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     expect(await page.textContent('#summary-held')).toBe(`This browser now holds ${now.messages.toLocaleString('en')} messages in ${now.conversations} chats ` +
       `and ${now.mediaFiles.toLocaleString('en')} media files, from every transfer it received.`)
   }, 240_000)
+
+  it('says at once that a browser without WebRTC cannot reach the old phone, and what to do', async () => {
+    const dir = copyStore(await seedStore('tiny', 7))
+    const sender = sendOverWebRTC(dir, 'sender')
+    const qr = String((await sender.waitEvent('code', 60_000)).qr)
+    const { context } = await newBrowser()
+    // WebRTC turned off (a browser setting, an extension, a browser without it): no RTCPeerConnection.
+    await context.addInitScript(() => { delete (window as { RTCPeerConnection?: unknown }).RTCPeerConnection })
+    const page = context.pages()[0]
+    await page.goto(`${pageUrl}#${qr}`)
+    const failed = await waitPhase(page, ['failed'], 'the page saying it has no WebRTC', sender)
+    expect(failed.error?.code).toBe('NO_PEER')
+    expect(await page.textContent('#error')).toBe(NO_WEBRTC)
+    // Receive says it again, and nothing is dialled.
+    await page.evaluate(() => { document.getElementById('error')!.textContent = '' })
+    await page.click('#start')
+    expect(await waitText(page, 'error', '.')).toBe(NO_WEBRTC)
+    expect((await events(page)).map(e => e.type)).toEqual([])
+    expect(sender.all('paired')).toEqual([])
+  }, 120_000)
 })

@@ -113,6 +113,12 @@ describe('the pairing form', () => {
     expect(explain(new FerryError(ErrorCode.TRUNCATED, cut, { unproved: true, cut: true, cuts: 4, phones: 1 })))
       .toBe(`The transfer stopped: ${cut}. Scanning the old phone's QR code, which names it, pairs all the same. [TRUNCATED]`)
   })
+
+  it('says what to do in a browser that lacks WebRTC', () => {
+    expect(explain(new FerryError(ErrorCode.NO_PEER, 'RTCPeerConnection is not defined', { reason: 'no-webrtc' })))
+      .toBe('This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
+        'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.')
+  })
 })
 
 describe('a link\'s old phone', () => {
