@@ -180,10 +180,11 @@ export type FerryErrorDetails = {
   path?: string
   /**
    * STORE: `'damaged-database'` (history.db cannot be read in full) or `'damaged-journal'` (`journal` names
-   * it). BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`). NO_PEER: `'no-webrtc'`, a
-   * browser without WebRTC (turned off or unsupported), which can reach no phone.
+   * it), or `'no-storage'` (a browser that lets the page store nothing: a private window, storage blocked).
+   * BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`). NO_PEER: `'no-webrtc'`, a browser
+   * without WebRTC (turned off or unsupported), which can reach no phone.
    */
-  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'no-webrtc'
+  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'no-storage' | 'no-webrtc'
   /** STORE with `reason: 'damaged-journal'`: the journal's folder. */
   journal?: string
   /** BAD_INPUT with `reason: 'truncated'`: the backup file's size. */

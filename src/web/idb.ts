@@ -21,8 +21,16 @@ const DB_VERSION = 2
 
 /** Opens (creating, or replacing an older layout) the phone's database. */
 export async function openFerryDb (name: string): Promise<IDBDatabase> {
+  // Some private windows offer no IndexedDB at all; a browser blocking this site's storage refuses it.
+  if (typeof indexedDB === 'undefined' || indexedDB === null) throw noStorage(undefined, 'this browser offers no IndexedDB here')
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
-    const req = indexedDB.open(name, DB_VERSION)
+    let req: IDBOpenDBRequest
+    try {
+      req = indexedDB.open(name, DB_VERSION)
+    } catch (err) {
+      reject(refused(err) ? noStorage(err, 'this browser refuses IndexedDB here') : idbError(err, `opening IndexedDB ${name}`))
+      return
+    }
     req.onupgradeneeded = () => {
       const db = req.result
       // The first layout held everything in memory and kept no journal: a history received into it is
@@ -34,12 +42,26 @@ export async function openFerryDb (name: string): Promise<IDBDatabase> {
       }
     }
     req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(idbError(req.error, `opening IndexedDB ${name}`))
+    req.onerror = () => reject(refused(req.error) ? noStorage(req.error, 'this browser refuses IndexedDB here') : idbError(req.error, `opening IndexedDB ${name}`))
     req.onblocked = () => reject(new FerryError(ErrorCode.STORE, `IndexedDB ${name} is held open by an older version of this page in another tab: close it and reload`))
   })
   // A newer page in another tab wants to upgrade: let it, rather than blocking it forever.
   db.onversionchange = () => { db.close() }
   return db
+}
+
+/**
+ * IndexedDB denied to this page, rather than failing: Chromium with the site's storage (cookies) blocked
+ * answers the open with "the user denied permission"; a context that may store nothing (an opaque
+ * origin, some private windows) throws a SecurityError.
+ */
+function refused (err: unknown): boolean {
+  const e = err as DOMException | null
+  return e?.name === 'SecurityError' || (e?.name === 'UnknownError' && /denied/i.test(e.message))
+}
+
+function noStorage (cause: unknown, message: string): FerryError {
+  return new FerryError(ErrorCode.STORE, message, { reason: 'no-storage' }, cause === undefined ? undefined : { cause })
 }
 
 export async function deleteFerryDb (name: string): Promise<void> {

@@ -752,7 +752,10 @@ boot().catch(err => {
   const el = document.getElementById('error')
   if (el !== null) {
     el.hidden = false
-    el.textContent = `The page cannot start: ${(err as Error)?.message ?? String(err)}`
+    // A FerryError in words (a browser that stores nothing here); anything else is a fault of the page's own.
+    el.textContent = isFerryError(err) ? explain(err) : `The page cannot start: ${(err as Error)?.message ?? String(err)}`
   }
-  console.error(err)
+  const status = document.getElementById('status-text')
+  if (status !== null) status.textContent = 'The page cannot start.'
+  log.error('the page cannot start: %s', (err as Error)?.message ?? err)
 })

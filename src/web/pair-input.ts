@@ -53,6 +53,10 @@ export interface FailureContext {
 const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
   'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.'
 
+/** IndexedDB missing (a private window) or refused (site storage blocked): the page has nowhere to put a history. */
+const NO_STORAGE = 'This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
+  'Allow storage for this site, or open the page in a normal window.'
+
 /** What went wrong, for a person. */
 export function explain (err: unknown, context: FailureContext = {}): string {
   if (!isFerryError(err)) return `Something went wrong: ${String((err as Error)?.message ?? err)}`
@@ -107,6 +111,9 @@ export function explain (err: unknown, context: FailureContext = {}): string {
       return context.resumable === true
         ? 'This browser has no room left for the history (its storage quota). What arrived is kept in this browser: free space on this device, or let this site store more, then start ferry send on the old phone again (no new code is needed) and reload this page to carry on.'
         : 'This browser has no room left for the history (its storage quota): free space on this device, or let this site store more, then pair again.'
+    case ErrorCode.STORE:
+      if (err.details?.reason === 'no-storage') return NO_STORAGE
+      return `The transfer stopped: ${err.message} [${err.code}]`
     case ErrorCode.BAD_INPUT: return err.message
     default: return `The transfer stopped: ${err.message} [${err.code}]`
   }

@@ -1,7 +1,7 @@
 // Debian's chromium driven by playwright-core (never `npx playwright install`). The test set-up step
 // (scripts/test-setup.ts, run by `npm test`) installs it; where it is missing or does not start, the
 // browser tests skip with the reason printed, or fail under CI=true.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext } from 'playwright-core'
@@ -35,11 +35,16 @@ export async function chromiumUnavailable (): Promise<string | undefined> {
 /**
  * A fresh headless Chromium with an empty profile (user-data-dir), removed on close. `executable`: a
  * wrapper that starts /usr/bin/chromium elsewhere (in a network namespace); Playwright drives it over
- * a pipe, so it need not share the browser's network.
+ * a pipe, so it need not share the browser's network. `preferences`: the profile's settings to start with.
  */
-export async function launchChromium (extraArgs: string[] = [], executable = CHROMIUM): Promise<Browser> {
+export async function launchChromium (extraArgs: string[] = [], executable = CHROMIUM, opts: { preferences?: object } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'ferry-chromium-'))
   try {
+    // The profile's settings as a person would have set them (site storage blocked, say).
+    if (opts.preferences !== undefined) {
+      mkdirSync(join(profile, 'Default'))
+      writeFileSync(join(profile, 'Default', 'Preferences'), JSON.stringify(opts.preferences))
+    }
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: executable,
       headless: true,

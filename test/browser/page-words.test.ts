@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, copyStore, killAll, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
 import { cannotRun } from '../helpers/cannot-run.js'
-import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
+import { CHROMIUM, chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import type { FerryDebug } from '../../src/web/main.js'
 
 const skip = cannotRun('the browser phone tests', await chromiumUnavailable())
@@ -14,6 +14,9 @@ type State = ReturnType<FerryDebug['state']>
 
 const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
   'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.'
+const NO_STORAGE = 'This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
+  'Allow storage for this site, or open the page in a normal window.'
+
 function sendOverWebRTC (dir: string, name: string): FerryProcess {
   return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', '/ip4/127.0.0.1/udp/0/webrtc-direct', '--json'], { name })
 }
@@ -58,8 +61,8 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     cleanupTempDirs()
   })
 
-  async function newBrowser (args: string[] = []): Promise<Browser> {
-    const browser = await launchChromium(args)
+  async function newBrowser (args: string[] = [], preferences?: object): Promise<Browser> {
+    const browser = await launchChromium(args, CHROMIUM, { preferences })
     browsers.push(browser)
     return browser
   }
@@ -120,5 +123,20 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     expect(await waitText(page, 'error', '.')).toBe(NO_WEBRTC)
     expect((await events(page)).map(e => e.type)).toEqual([])
     expect(sender.all('paired')).toEqual([])
+  }, 120_000)
+
+  it('says a browser that lets the page store nothing cannot receive, and what to do', async () => {
+    // Site storage blocked in the browser's settings: Chromium refuses IndexedDB to the page.
+    const blocked = (await newBrowser([], { profile: { default_content_setting_values: { cookies: 2 } } })).context.pages()[0]
+    await blocked.goto(pageUrl)
+    expect(await waitText(blocked, 'error', '.')).toBe(NO_STORAGE)
+    expect(await blocked.textContent('#status-text')).toBe('The page cannot start.')
+    // No IndexedDB at all (some private windows).
+    const { context } = await newBrowser()
+    await context.addInitScript(() => { Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true }) })
+    const none = context.pages()[0]
+    await none.goto(pageUrl)
+    expect(await waitText(none, 'error', '.')).toBe(NO_STORAGE)
+    expect(await none.textContent('#status-text')).toBe('The page cannot start.')
   }, 120_000)
 })

@@ -114,10 +114,15 @@ describe('the pairing form', () => {
       .toBe(`The transfer stopped: ${cut}. Scanning the old phone's QR code, which names it, pairs all the same. [TRUNCATED]`)
   })
 
-  it('says what to do in a browser that lacks WebRTC', () => {
+  it('says what to do in a browser that lacks WebRTC or lets the page store nothing', () => {
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'RTCPeerConnection is not defined', { reason: 'no-webrtc' })))
       .toBe('This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
         'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.')
+    expect(explain(new FerryError(ErrorCode.STORE, 'this browser refuses IndexedDB here', { reason: 'no-storage' })))
+      .toBe('This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
+        'Allow storage for this site, or open the page in a normal window.')
+    // Any other store failure keeps its own words.
+    expect(explain(new FerryError(ErrorCode.STORE, 'writing the journal: closed'))).toBe('The transfer stopped: writing the journal: closed [STORE]')
   })
 })
 
