@@ -351,10 +351,10 @@ class App {
         return
       }
     }
-    await this.receive(addrs, code, qrKey)
+    await this.receive(addrs, code, qrKey, input.code !== '')
   }
 
-  private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array): Promise<void> {
+  private async receive (addrs: string[], code?: PairingCode, qrKey?: Uint8Array, typed = false): Promise<void> {
     if (this.lacksWebRTC()) return
     // A new receive replaces telling the old phone of the last one (a new pairing replaces that one).
     await this.stopTelling()
@@ -398,7 +398,7 @@ class App {
       }
       // A pairing this attempt made or resumed, still kept: the old phone started again carries on.
       const kept = (this.linked || code === undefined) && (await new PairingRecords(this.journal).load().catch(() => undefined))?.role === 'receiver'
-      this.view.error(explain(e, { resumable: kept, qr: qrKey !== undefined }))
+      this.view.error(explain(e, { resumable: kept, qr: qrKey !== undefined, typed }))
       this.view.status('Stopped.')
       this.view.showForm(true)
     } finally {

@@ -47,6 +47,8 @@ export interface FailureContext {
   resumable?: boolean
   /** The attempt carried the QR code's key (the link or a pasted payload), not only a typed code. */
   qr?: boolean
+  /** The person typed the code (it was not only the link's). */
+  typed?: boolean
 }
 
 /** A browser without RTCPeerConnection: it cannot reach the old phone at all, whatever that phone does. */
@@ -67,6 +69,11 @@ export function explain (err: unknown, context: FailureContext = {}): string {
   }
   switch (err.code) {
     case ErrorCode.WRONG_CODE: {
+      // Only the link's code and key were tried, and they are not the old phone's now: it was started
+      // again since the link was made, with a new code. The QR key's attempt counts no try of a code.
+      if (context.qr === true && context.typed !== true && err.details?.linkDropped !== true) {
+        return 'This link is from an earlier ferry send: the old phone was started again since, and shows a new code now. Scan its new QR code, or type the code it shows.'
+      }
       // This browser's own count of the code's tries (journal/tried-codes.ts), when the service gave it.
       const left = err.details?.triesLeft
       if (err.details?.linkDropped === true && typeof left === 'number') {

@@ -1,9 +1,10 @@
 // What the browser phone tells a person when the browser, the link or the history held is not what the
 // page expects, in a real Chromium on the page `ferry web` serves, with Node
 // phones running `ferry send --transport webrtc` on loopback.
+import { createSocket } from 'node:dgram'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, copyStore, killAll, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, ferryOk, killAll, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import { CHROMIUM, chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import type { FerryDebug } from '../../src/web/main.js'
@@ -17,8 +18,16 @@ const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off
 const NO_STORAGE = 'This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
   'Allow storage for this site, or open the page in a normal window.'
 
-function sendOverWebRTC (dir: string, name: string): FerryProcess {
-  return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', '/ip4/127.0.0.1/udp/0/webrtc-direct', '--json'], { name })
+function sendOverWebRTC (dir: string, name: string, listen = '/ip4/127.0.0.1/udp/0/webrtc-direct'): FerryProcess {
+  return spawnFerry(['send', '--store', dir, '--transport', 'webrtc', '--no-mdns', '--listen', listen, '--json'], { name })
+}
+
+/** A UDP port free now on loopback, for an old phone that is to listen there again once started again. */
+async function freeUdpPort (): Promise<number> {
+  const udp = createSocket('udp4')
+  const port = await new Promise<number>(resolve => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)))
+  await new Promise<void>(resolve => udp.close(() => resolve()))
+  return port
 }
 
 const state = async (page: Page): Promise<State> => await page.evaluate(() => (window.__ferry as FerryDebug).state())
@@ -139,4 +148,29 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     expect(await waitText(none, 'error', '.')).toBe(NO_STORAGE)
     expect(await none.textContent('#status-text')).toBe('The page cannot start.')
   }, 120_000)
+
+  it('says a link from before the old phone started again is stale, and the code it shows now pairs', async () => {
+    const dir = copyStore(await seedStore('tiny', 7))
+    const listen = `/ip4/127.0.0.1/udp/${await freeUdpPort()}/webrtc-direct`
+    const first = sendOverWebRTC(dir, 'sender', listen)
+    const old = await first.waitEvent('code', 60_000)
+    await first.kill9()
+    // Started again at the same address, it shows a new code (and QR key).
+    const second = sendOverWebRTC(dir, 'sender-again', listen)
+    const code = String((await second.waitEvent('code', 60_000)).code)
+    expect(code).not.toBe(String(old.code))
+    const page = (await newBrowser()).context.pages()[0]
+    await page.goto(`${pageUrl}#${String(old.qr)}`)
+    await waitPhase(page, ['idle'], 'idle form', second)
+    await page.click('#start')
+    const failed = await waitPhase(page, ['failed'], 'the stale link refused', second)
+    expect(failed.error?.code).toBe('WRONG_CODE')
+    expect(await page.textContent('#error')).toBe('This link is from an earlier ferry send: the old phone was started again since, and shows a new code now. Scan its new QR code, or type the code it shows.')
+    // The code it shows now, typed over the old link's, pairs.
+    await page.fill('#code', code)
+    await page.click('#start')
+    expect((await waitPhase(page, ['verified', 'failed'], 'verified with the new code', second)).error).toBeUndefined()
+    expect((await second.waitExit(30_000)).code).toBe(0)
+    expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
+  }, 180_000)
 })

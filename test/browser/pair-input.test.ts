@@ -114,6 +114,14 @@ describe('the pairing form', () => {
       .toBe(`The transfer stopped: ${cut}. Scanning the old phone's QR code, which names it, pairs all the same. [TRUNCATED]`)
   })
 
+  it('says a link whose code the old phone no longer shows is from an earlier ferry send, not that a code was wrong', () => {
+    const stale = new FerryError(ErrorCode.WRONG_CODE, 'pairing: wrong code', { from: 'sender' })
+    expect(explain(stale, { qr: true })).toBe('This link is from an earlier ferry send: the old phone was started again since, and shows a new code now. Scan its new QR code, or type the code it shows.')
+    // The person typed the code (the link's own, its key kept): a wrong code of theirs, with the QR code still open to them.
+    expect(explain(stale, { qr: true, typed: true })).toMatch(/^Wrong code/)
+    expect(explain(stale)).toMatch(/^Wrong code/)
+  })
+
   it('says what to do in a browser that lacks WebRTC or lets the page store nothing', () => {
     expect(explain(new FerryError(ErrorCode.NO_PEER, 'RTCPeerConnection is not defined', { reason: 'no-webrtc' })))
       .toBe('This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
