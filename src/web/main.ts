@@ -210,7 +210,8 @@ class App {
         this.tell(addrs)
         return
       }
-      this.view.status('Resuming the unfinished transfer…')
+      // A tab closed (or crashed) mid-transfer left it, and its lease, behind: this one carries it on.
+      this.view.status(this.lock.foundAbandoned ? 'Carrying on the transfer a closed tab of this browser left…' : 'Resuming the unfinished transfer…')
       await this.receive(addrs)
       return
     }

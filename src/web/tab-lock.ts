@@ -5,8 +5,12 @@ import { inTx, randomId, req } from './idb.js'
 // their writes to the same journal and pages. The Web Locks API does this exactly (a lock dies with
 // its tab), but only in a secure context; a page served over plain HTTP on the LAN has no
 // navigator.locks, so there a lease in IndexedDB stands in: a record with an owner and an expiry that
-// its tab renews on a heartbeat, taken over by another tab only once it has expired. (A tab whose timers
+// its tab renews on a heartbeat, taken over by another tab once it has expired. (A tab whose timers
 // the browser throttles past the lease's life can lose it to a tab that asks; it then stops receiving.)
+// A tab closed mid-transfer frees its lease on pagehide, but a browser may end the tab before that write
+// lands (or crash it): the lease would then keep the next tab waiting out its life for no one. So a tab
+// that finds the lease held asks the other tabs, over a BroadcastChannel, whether its holder is alive;
+// the holder answers while it holds it, and a lease no tab answers for within a moment is free.
 
 export type LockKind = 'web-locks' | 'lease'
 
@@ -22,6 +26,11 @@ export interface TabLock {
   tryAcquire(): Promise<HeldLock | undefined>
   /** Whether another tab holds it now. */
   heldElsewhere(): Promise<boolean>
+  /**
+   * The last look at the lock (heldElsewhere, tryAcquire) found it held by a tab that is gone (closed or
+   * crashed before it let go), and took no notice of it.
+   */
+  readonly foundAbandoned: boolean
 }
 
 export interface LeaseOptions {
@@ -35,6 +44,8 @@ export interface LeaseOptions {
   ttlMs?: number
   /** How often the holder renews it. */
   renewMs?: number
+  /** How long a tab waits for the holder of a lease to answer that it is alive. */
+  answerMs?: number
 }
 
 /** The cross-tab lock `name`: Web Locks where the page may use them, else a lease in `db`. */
@@ -46,6 +57,8 @@ export function createTabLock (db: IDBDatabase, name: string, opts: LeaseOptions
 
 class WebLock implements TabLock {
   readonly kind = 'web-locks'
+  /** A Web Lock goes with its tab: none is ever left behind. */
+  readonly foundAbandoned = false
 
   constructor (private readonly name: string) {}
 
@@ -73,18 +86,82 @@ class WebLock implements TabLock {
 
 interface Lease { owner: string, expires: number }
 
+/** What the tabs say to each other over the lease's BroadcastChannel. */
+type LeaseMessage = { type: 'alive?', owner: string, ask: string } | { type: 'alive', owner: string, ask: string }
+
+/**
+ * How long a tab waits for a lease's holder to say it is alive. The answer comes from the holder's event
+ * loop, which a transfer keeps busy; a holder silent past this is taken for gone, and a live one taken
+ * for gone would learn it at its next renewal and stop receiving: so a bound well past a busy moment.
+ */
+const ANSWER_MS = 2_000
+
 class LeaseLock implements TabLock {
   readonly kind = 'lease'
   private readonly key: string
   private readonly me: string
   private readonly ttlMs: number
   private readonly renewMs: number
+  private readonly answerMs: number
+  private readonly channel: string
+  foundAbandoned = false
 
   constructor (private readonly db: IDBDatabase, name: string, opts: LeaseOptions) {
     this.key = `lease:${name}`
+    this.channel = `ferry-lease:${name}`
     this.me = opts.owner ?? tabOwner(this.key)
     this.ttlMs = opts.ttlMs ?? 15_000
     this.renewMs = opts.renewMs ?? 3_000
+    this.answerMs = opts.answerMs ?? ANSWER_MS
+  }
+
+  /** The lease another tab holds now, unexpired, if one does. */
+  private async other (): Promise<Lease | undefined> {
+    return await this.update(lease => lease !== undefined && lease.owner !== this.me && lease.expires > Date.now() ? lease : undefined)
+  }
+
+  /**
+   * Whether the tab holding `lease` answers that it still holds it, within answerMs. A closed or crashed
+   * tab cannot answer; neither can a tab the browser froze, which then loses the lease as one that
+   * stopped renewing does.
+   */
+  private async holderAnswers (lease: Lease): Promise<boolean> {
+    if (typeof BroadcastChannel !== 'function') return true
+    const channel = new BroadcastChannel(this.channel)
+    const ask = randomId(8)
+    try {
+      return await new Promise<boolean>(resolve => {
+        const timer = setTimeout(() => { resolve(false) }, this.answerMs)
+        channel.onmessage = evt => {
+          const m = evt.data as LeaseMessage
+          if (m?.type === 'alive' && m.owner === lease.owner && m.ask === ask) {
+            clearTimeout(timer)
+            resolve(true)
+          }
+        }
+        channel.postMessage({ type: 'alive?', owner: lease.owner, ask } satisfies LeaseMessage)
+      })
+    } finally {
+      channel.close()
+    }
+  }
+
+  /**
+   * Another tab's lease, unless its holder is gone: then the lease is dropped (as long as it is still
+   * that one), and foundAbandoned says so.
+   */
+  private async liveOther (): Promise<Lease | undefined> {
+    const lease = await this.other()
+    if (lease === undefined) return undefined
+    if (await this.holderAnswers(lease)) return lease
+    // The holder may have renewed (or let go) meanwhile; only the very lease no one answered for goes.
+    const dropped = await this.update((now, put) => {
+      if (now === undefined || now.owner !== lease.owner) return false
+      put(undefined)
+      return true
+    })
+    if (dropped) this.foundAbandoned = true
+    return undefined
   }
 
   /** Runs `fn` on the lease record in one readwrite transaction: tabs take turns, so check-and-set is atomic. */
@@ -97,6 +174,7 @@ class LeaseLock implements TabLock {
   }
 
   async tryAcquire (): Promise<HeldLock | undefined> {
+    if (await this.liveOther() !== undefined) return undefined
     const taken = await this.update((lease, put) => {
       if (lease !== undefined && lease.owner !== this.me && lease.expires > Date.now()) return false
       put({ owner: this.me, expires: Date.now() + this.ttlMs })
@@ -113,16 +191,26 @@ class LeaseLock implements TabLock {
       if (!still) stop(new FerryError(ErrorCode.STORE, 'another tab took over receiving (this tab stopped renewing its lease in time)'))
     }
     const timer = setInterval(() => { renew().catch(err => { stop(err) }) }, this.renewMs)
+    // Answers the tabs that ask whether the holder of this lease is alive, as long as this tab holds it.
+    const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(this.channel) : undefined
+    if (channel !== undefined) {
+      channel.onmessage = evt => {
+        const m = evt.data as LeaseMessage
+        if (m?.type === 'alive?' && m.owner === this.me && !lost.signal.aborted) channel.postMessage({ type: 'alive', owner: this.me, ask: m.ask } satisfies LeaseMessage)
+      }
+    }
     // A closing tab frees the lease at once rather than after its expiry (best effort: no await on unload).
     const onHide = (): void => { void release() }
     addEventListener('pagehide', onHide)
     const stop = (reason: unknown): void => {
       clearInterval(timer)
+      channel?.close()
       removeEventListener('pagehide', onHide)
       if (!lost.signal.aborted) lost.abort(reason)
     }
     const release = async (): Promise<void> => {
       clearInterval(timer)
+      channel?.close()
       removeEventListener('pagehide', onHide)
       await this.update((lease, put) => { if (lease?.owner === this.me) put(undefined) })
     }
@@ -130,7 +218,7 @@ class LeaseLock implements TabLock {
   }
 
   async heldElsewhere (): Promise<boolean> {
-    return await this.update(lease => lease !== undefined && lease.owner !== this.me && lease.expires > Date.now())
+    return await this.liveOther() !== undefined
   }
 }
 

@@ -1,10 +1,14 @@
 // What the browser phone tells a person when the browser, the link or the history held is not what the
-// page expects, in a real Chromium on the page `ferry web` serves, with Node
+// page expects, in a real Chromium on the page `ferry web` serves (or a plain-HTTP LAN origin), with Node
 // phones running `ferry send --transport webrtc` on loopback.
+import { readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createSocket } from 'node:dgram'
+import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cleanupTempDirs, copyStore, ferryOk, killAll, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
+import { cleanupTempDirs, copyStore, ferryOk, killAll, ROOT, seedStore, spawnFerry, type FerryProcess } from '../e2e/helpers/ferry-cli.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import { CHROMIUM, chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import type { FerryDebug } from '../../src/web/main.js'
@@ -173,4 +177,68 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     expect((await second.waitExit(30_000)).code).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
   }, 180_000)
+
+  describe('on a plain-HTTP LAN origin', () => {
+    let server: Server
+    let origin: string
+
+    beforeAll(async () => {
+      // The page as an old phone serves it on the LAN: not a secure context, so the tabs' lock is a lease.
+      const dir = join(ROOT, 'dist', 'browser-phone')
+      const files: Record<string, [string, string]> = { '/': ['index.html', 'text/html'], '/app.js': ['app.js', 'text/javascript'] }
+      server = createServer((req, res) => {
+        const file = files[(req.url ?? '/').split('?')[0]]
+        if (file === undefined) { res.writeHead(404).end(); return }
+        res.writeHead(200, { 'content-type': file[1] }).end(readFileSync(join(dir, file[0])))
+      })
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      origin = `http://ferry.test:${(server.address() as AddressInfo).port}`
+    })
+
+    afterAll(() => { server?.close() })
+
+    it('carries on at once the transfer of a tab that closed without letting go, and keeps two live tabs apart', async () => {
+      const dir = copyStore(await seedStore('tiny', 7))
+      const sender = sendOverWebRTC(dir, 'sender')
+      const qr = String((await sender.waitEvent('code', 60_000)).qr)
+      const { context } = await newBrowser(['--host-resolver-rules=MAP ferry.test 127.0.0.1'])
+      // Every status each tab shows, as it shows it.
+      await context.addInitScript(() => {
+        addEventListener('DOMContentLoaded', () => {
+          const el = document.getElementById('status-text') as HTMLElement
+          const seen: string[] = (window as unknown as { statuses: string[] }).statuses = []
+          new MutationObserver(() => { seen.push(el.textContent ?? '') }).observe(el, { childList: true, characterData: true, subtree: true })
+        })
+      })
+      const first = context.pages()[0]
+      await first.goto(`${origin}/#${qr}`)
+      expect((await waitPhase(first, ['idle'], 'idle form', sender)).lock).toBe('lease')
+      await first.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 1 }) })
+      await first.click('#start')
+      await waitPhase(first, ['receiving', 'pairing'], 'paused mid-transfer', sender, { paused: true })
+
+      // A second live tab waits for the first: the holder answers that it is alive.
+      const waiting = await context.newPage()
+      await waiting.goto(origin)
+      await waitPhase(waiting, ['busy'], 'the second tab waiting', sender)
+      await waiting.close()
+
+      // The first tab goes without a word (its renderer crashes: no pagehide, no release of its lease).
+      const crashed = new Promise(resolve => first.once('crash', resolve))
+      void (await context.newCDPSession(first)).send('Page.crash').catch(() => {})
+      await crashed
+
+      // A tab opened now carries the transfer on, rather than wait out the lease of a tab that is gone.
+      const next = await context.newPage()
+      await next.goto(origin)
+      const done = await waitPhase(next, ['verified', 'failed'], 'verified in the next tab', sender)
+      expect(done.error).toBeUndefined()
+      const seen = await next.evaluate(() => (window as unknown as { statuses: string[] }).statuses)
+      expect(seen).toContain('Carrying on the transfer a closed tab of this browser left…')
+      expect((await events(next)).map(e => e.type)).not.toContain('busy')
+      expect((await events(next)).filter(e => e.type === 'paired').map(e => e.mode)).toEqual(['resume'])
+      expect((await sender.waitExit(30_000)).code).toBe(0)
+      expect(await next.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
+    }, 180_000)
+  })
 })
