@@ -17,7 +17,8 @@ import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 //   reaches another file. Source maps stay out: the page runs without them.
 // - It listens on the one LAN address the QR code names, not on every interface (a VPN, a container
 //   bridge), and answers only requests addressed to that address (a Host of another name is a DNS
-//   rebinding attempt, or a mistake).
+//   rebinding attempt, or a mistake). Served on loopback, localhost is sent on to that address: it is
+//   the same server, but another origin, whose IndexedDB holds none of what the page received.
 // - The pairing payload travels in the URL's fragment, which a browser never sends: the code's secret
 //   never reaches this server or its logs.
 // - Connections are few per address and few in all, and one that asks for nothing is soon cut
@@ -211,23 +212,34 @@ async function listen (files: Map<string, PageFile>, host: string, port: number,
     server.listen(port, host, () => { server.off('error', reject); resolve() })
   })
   const actual = (server.address() as { port: number }).port
-  const hosts = new Set([hostHeaderFor(host, actual).toLowerCase()])
-  if (host === '127.0.0.1' || host === '::1') hosts.add(`localhost:${actual}`)
+  const own = hostHeaderFor(host, actual)
+  // localhost names the same server, but another origin to a browser, whose IndexedDB is another one:
+  // the history received at one would look lost at the other. It is sent to the page's own address.
+  const aliases = new Set(host === '127.0.0.1' || host === '::1' ? [`localhost:${actual}`] : [])
   server.on('request', (req, res) => {
     slots.requestBegan(req.socket)
     const socket = req.socket
     res.once('close', () => { slots.requestEnded(socket) })
-    answer(files, hosts, req, res, () => { slots.answerMoved(socket) })
+    answer(files, own, aliases, req, res, () => { slots.answerMoved(socket) })
   })
   return { server, port: actual }
 }
 
-function answer (files: Map<string, PageFile>, hosts: Set<string>, req: IncomingMessage, res: ServerResponse, moved: () => void): void {
+function answer (files: Map<string, PageFile>, own: string, aliases: Set<string>, req: IncomingMessage, res: ServerResponse, moved: () => void): void {
   const refuse = (status: number, text: string, extra: Record<string, string> = {}): void => {
     res.writeHead(status, { ...HEADERS, ...extra, 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`)
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') { refuse(405, 'method not allowed', { allow: 'GET, HEAD' }); return }
-  if (!hosts.has((req.headers.host ?? '').toLowerCase())) { refuse(421, 'this server answers only at its own address'); return }
+  const host = (req.headers.host ?? '').toLowerCase()
+  if (aliases.has(host)) {
+    // The path and query as sent, when they are plain printable ASCII (else the page itself); the
+    // fragment, which holds a link's secret, never reaches a server: the browser carries it over.
+    const url = req.url ?? '/'
+    const location = `http://${own}${/^\/[\x21-\x7e]*$/.test(url) ? url : '/'}`
+    res.writeHead(301, { ...HEADERS, location, 'content-type': 'text/plain; charset=utf-8' }).end(`the page is at ${location}\n`)
+    return
+  }
+  if (host !== own.toLowerCase()) { refuse(421, 'this server answers only at its own address'); return }
   // The path exactly as sent, query dropped, nothing decoded or normalised: it names a file of the page or nothing.
   const raw = req.url ?? ''
   const q = raw.indexOf('?')

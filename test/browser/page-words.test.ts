@@ -178,6 +178,15 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
   }, 180_000)
 
+  it('sends localhost on to the address the page is served at, where the history it received is', async () => {
+    const page = (await newBrowser()).context.pages()[0]
+    const port = new URL(pageUrl).port
+    await page.goto(`http://localhost:${port}/?peer=x#ferry://pair?v=2`)
+    expect(page.url()).toBe(`http://127.0.0.1:${port}/?peer=x#ferry://pair?v=2`)
+    await waitPhase(page, ['idle'], 'idle form')
+    expect(await page.inputValue('#addr')).toBe('ferry://pair?v=2')
+  }, 60_000)
+
   describe('on a plain-HTTP LAN origin', () => {
     let server: Server
     let origin: string

@@ -36,7 +36,10 @@ describe('the page server', () => {
     expect(index.body).toContain(SERVED_BY_SENDER)
     expect(index.body).toContain('<script type="module" src="app.js">')
     expect((await get(page.port, '/app.js')).type).toBe('text/javascript; charset=utf-8')
-    expect((await get(page.port, '/', `localhost:${page.port}`)).status).toBe(200)
+    // localhost is another origin to a browser, with another (empty) IndexedDB: sent on to the page's own.
+    expect(await get(page.port, '/?peer=x', `localhost:${page.port}`)).toMatchObject({ status: 301, location: `http://127.0.0.1:${page.port}/?peer=x` })
+    expect(await get(page.port, '/app.js', `LOCALHOST:${page.port}`)).toMatchObject({ status: 301, location: `http://127.0.0.1:${page.port}/app.js` })
+    expect((await get(page.port, '/', `localhost:${page.port + 1}`)).status).toBe(421)
     for (const path of ['/app.js.map', '/notes.txt', '/sub/x.js', '/sub', '/../index.html', '/%2e%2e/app.js', '/index.html%00', '/App.js']) {
       expect(`${path} ${(await get(page.port, path)).status}`).toBe(`${path} 404`)
     }
