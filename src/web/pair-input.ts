@@ -51,6 +51,14 @@ export interface FailureContext {
   typed?: boolean
 }
 
+/**
+ * Codes of a transfer the old phone's own data ended: what it sent breaks the protocol or contradicts
+ * itself. A genuine Ferry does not send that, so the person is told what stays and what it may mean;
+ * the details are the log's (ferry:web), not theirs.
+ */
+const SENDER_BROKE: ReadonlySet<string> = new Set([ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH, ErrorCode.COUNT_MISMATCH,
+  ErrorCode.MALFORMED_FRAME, ErrorCode.FRAME_TOO_LARGE, ErrorCode.PROTOCOL, ErrorCode.SELECTION])
+
 /** A browser without RTCPeerConnection: it cannot reach the old phone at all, whatever that phone does. */
 const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off or not supported here, and the browser phone needs it. ' +
   'Open this page in another browser (a current Chrome, Firefox or Safari with WebRTC on), or receive on a computer with ferry receive.'
@@ -66,6 +74,11 @@ export function explain (err: unknown, context: FailureContext = {}): string {
   // digits were never tested, and the QR code, which names the old phone, pairs past them.
   if (err.details?.unproved === true && (err.details.setAside !== undefined || err.details.cut === true)) {
     return `The transfer stopped: ${err.message}. Scanning the old phone's QR code, which names it, pairs all the same. [${err.code}]`
+  }
+  // A mismatch in a message this browser itself changed meanwhile is not the old phone's doing.
+  if (SENDER_BROKE.has(err.code) && err.details?.changedHere === undefined) {
+    return 'The old phone sent something this browser cannot accept, and the transfer stopped; what was verified before stays in this browser. ' +
+      'Try again; if it happens again, the old phone\'s Ferry may be damaged or not genuine.'
   }
   switch (err.code) {
     case ErrorCode.WRONG_CODE: {

@@ -114,6 +114,17 @@ describe('the pairing form', () => {
       .toBe(`The transfer stopped: ${cut}. Scanning the old phone's QR code, which names it, pairs all the same. [TRUNCATED]`)
   })
 
+  it('says an old phone that sent what breaks the protocol stopped the transfer, in words, keeping the details out', () => {
+    const lied = 'The old phone sent something this browser cannot accept, and the transfer stopped; what was verified before stays in this browser. ' +
+      'Try again; if it happens again, the old phone\'s Ferry may be damaged or not genuine.'
+    const raw = 'media ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff chunk at 0, expected 67108864'
+    for (const code of [ErrorCode.ORDER, ErrorCode.SIZE_MISMATCH, ErrorCode.COUNT_MISMATCH, ErrorCode.MALFORMED_FRAME, ErrorCode.FRAME_TOO_LARGE, ErrorCode.PROTOCOL, ErrorCode.SELECTION]) {
+      expect(explain(new FerryError(code, raw), { resumable: true }), code).toBe(lied)
+    }
+    // A count that differs because a message this browser wrote was changed here meanwhile is not the old phone's doing.
+    expect(explain(new FerryError(ErrorCode.COUNT_MISMATCH, 'c1: 3 messages, expected 4', { changedHere: true, messageId: 'm1' }))).toBe('The transfer stopped: c1: 3 messages, expected 4 [COUNT_MISMATCH]')
+  })
+
   it('says a link whose code the old phone no longer shows is from an earlier ferry send, not that a code was wrong', () => {
     const stale = new FerryError(ErrorCode.WRONG_CODE, 'pairing: wrong code', { from: 'sender' })
     expect(explain(stale, { qr: true })).toBe('This link is from an earlier ferry send: the old phone was started again since, and shows a new code now. Scan its new QR code, or type the code it shows.')
