@@ -10,6 +10,7 @@ import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { refuseDirectory, refuseInsideStore, refuseSpecialFile } from '../durable-fs.js'
 import { fsError, makeFolders } from '../fs-errors.js'
 import { holdAfterMediaCopy } from './test-hold.js'
+import { terminalProgress, type ProgressView } from './progress.js'
 
 const command: Command = {
   name: 'export',
@@ -33,6 +34,9 @@ Options:
                     an export that fails, or is stopped with Ctrl-C (exit 130, at once even in
                     the middle of a large video), takes away the files it copied, a partial one
                     too (and DIR, if it made it); what was in DIR before stays
+
+On a terminal, a bar on stderr shows how far it is (messages, and media bytes with --media), and
+goes once it is done.
 
 FILE and the media copies hold the history, so they are private to you (mode 0600, a DIR Ferry
 creates 0700), as the store is; what you redirect stdout into gets your umask's mode.
@@ -69,13 +73,19 @@ Examples:
     // Ctrl-C: what this export made goes, as it does when the export fails: FILE's copy in the making
     // (FILE itself is written only at the end) and the media files it copied (those that were there
     // before stay). Said, so nobody takes half the media in a folder for an export.
+    // A bar on stderr while it works (copying a phone's media takes a while), unless the history itself
+    // goes to that same terminal: the bar would be drawn among its lines. Off the screen once done.
+    const view: ProgressView = out === undefined && process.stdout.isTTY === true
+      ? { update () {}, stop () {} }
+      : terminalProgress('exporting', process.stderr, { clear: true })
     const run: ExportRun = {
       written: false,
       madeFolders: [],
-      media: { onMediaCopying: remove => { run.removeCopies = remove }, afterMediaCopy: holdAfterMediaCopy() }
+      media: { onMediaCopying: remove => { run.removeCopies = remove }, afterMediaCopy: holdAfterMediaCopy(), onProgress: p => { view.update(p) } }
     }
     const onSigint = (): void => {
       if (run.written) return
+      view.stop()
       const removed = run.removeCopies?.() ?? 0
       if (run.tmp !== undefined) try { rmSync(run.tmp, { force: true }) } catch {}
       removeFoldersMade(run)
@@ -85,16 +95,20 @@ Examples:
     process.once('SIGINT', onSigint)
     try {
       if (out === undefined) {
-        sayLeftOut(await exportNdjson(store, process.stdout, { mediaDir, ...run.media }))
+        const r = await exportNdjson(store, process.stdout, { mediaDir, ...run.media })
+        view.stop()
+        sayLeftOut(r)
         return EXIT_OK
       }
       const r = await exportToFile(store, out, mediaDir, run)
+      view.stop()
       const leftOut = r.mediaFilesDamaged === 0 ? '' : `, ${r.mediaFilesDamaged} damaged left out`
       process.stdout.write(`exported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
         `(${r.mediaFiles} files copied${leftOut}), ${r.messages} messages to ${out}\n`)
       sayLeftOut(r)
       return EXIT_OK
     } finally {
+      view.stop()
       process.off('SIGINT', onSigint)
       store.close()
     }
@@ -134,7 +148,7 @@ interface ExportRun {
   madeFolders: string[]
   /** Takes away the media files this export copied. */
   removeCopies?: () => number
-  media: Pick<ExportOptions, 'onMediaCopying' | 'afterMediaCopy'>
+  media: Pick<ExportOptions, 'onMediaCopying' | 'afterMediaCopy' | 'onProgress'>
 }
 
 /**

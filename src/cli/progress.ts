@@ -29,12 +29,16 @@ export function barFields (p: ProgressSnapshot, pace: { rate?: number, etaSec?: 
   }
 }
 
-/** A progress bar on a terminal; nothing otherwise (the final summary still prints). */
-export function terminalProgress (label: string, stream: NodeJS.WriteStream = process.stderr): ProgressView {
+/**
+ * A progress bar on a terminal; nothing otherwise (the final summary still prints). `clear`: stop()
+ * takes the bar off the screen rather than leave its last state above what is said next.
+ */
+export function terminalProgress (label: string, stream: NodeJS.WriteStream = process.stderr, { clear = false } = {}): ProgressView {
   if (stream.isTTY !== true) return { update () {}, stop () {} }
   const bar = new cliProgress.SingleBar({
     stream,
     format: `${label} {bar} {percentage}% | {msgs} msgs | {bytes} | {rate}/s | ETA {eta_h}`,
+    clearOnComplete: clear,
     hideCursor: true,
     barsize: 24,
     etaBuffer: 50

@@ -34,6 +34,19 @@ export interface ExportOptions {
   onMediaCopying?: (removeCopies: () => number) => void
   /** Awaited after each media file copied: tests hold an export there, some of its media copied. */
   afterMediaCopy?: () => Promise<void>
+  /**
+   * Told how far the export is, after each media file (copied or left out) and each page of messages:
+   * copying a phone's media takes long enough that a person wants to see it moving.
+   */
+  onProgress?: (p: ExportProgress) => void
+}
+
+/** How far an export is: messages written, and the bytes of the media files it has been through (with mediaDir). */
+export interface ExportProgress {
+  messages: number
+  totalMessages: number
+  mediaBytes: number
+  totalMediaBytes: number
 }
 
 export interface ExportResult {
@@ -66,14 +79,26 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
   try {
     const contacts = (await store.contacts()).sort((a, b) => compareStrings(a.id, b.id))
     result.contacts = await sink.lines(contacts.map(c => toLine('contact', c)))
-    const conversations = (await store.conversations()).map(i => i.conversation).sort((a, b) => compareStrings(a.id, b.id))
+    const infos = await store.conversations()
+    const conversations = infos.map(i => i.conversation).sort((a, b) => compareStrings(a.id, b.id))
     result.conversations = await sink.lines(conversations.map(c => toLine('conversation', c)))
     copier = options.mediaDir === undefined ? undefined : MediaCopier.create(store, options.mediaDir, options.relativeTo)
     if (copier !== undefined) options.onMediaCopying?.(copier.remove)
+    const progress: ExportProgress = {
+      messages: 0,
+      totalMessages: infos.reduce((n, i) => n + i.messages, 0),
+      mediaBytes: 0,
+      totalMediaBytes: copier === undefined || options.onProgress === undefined ? 0 : await storedMediaBytes(store)
+    }
+    options.onProgress?.(progress)
     for (let after: string | undefined; ;) {
       const page = await store.media(after, PAGE)
       for (const { stored, ...m } of page) {
         const copied = stored ? await copier?.copy(m.sha256, m.size) : undefined
+        if (copied !== undefined) {
+          progress.mediaBytes += m.size
+          options.onProgress?.(progress)
+        }
         let path: string | undefined
         if (copied === 'damaged') result.mediaFilesDamaged++
         else if (copied !== undefined && copied !== 'missing') {
@@ -92,6 +117,8 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
       for (let after: { ts: number, id: string } | undefined; ;) {
         const page = await store.messages(c.id, after, PAGE)
         result.messages += await sink.lines(page.map(m => toLine('message', m)))
+        progress.messages = result.messages
+        options.onProgress?.(progress)
         if (page.length < PAGE) break
         after = page[page.length - 1]
       }
@@ -115,6 +142,17 @@ export async function exportNdjson (store: ExportSource, out: Writable, options:
 
 /** Records or messages per read. */
 const PAGE = 1024
+
+/** The bytes of the media files the store holds (not those it only has records of): what --media copies. */
+async function storedMediaBytes (store: ExportSource): Promise<number> {
+  let bytes = 0
+  for (let after: string | undefined; ;) {
+    const page = await store.media(after, PAGE)
+    for (const m of page) if (m.stored) bytes += m.size
+    if (page.length < PAGE) return bytes
+    after = page[page.length - 1].sha256
+  }
+}
 
 /**
  * Copies media files beside the export and names them relative to the NDJSON file. Keeps what it
