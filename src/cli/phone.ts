@@ -7,6 +7,7 @@ import { startOnPreviousPorts } from '../net/previous-ports.js'
 import { hostOf } from '../net/addresses.js'
 import { cidrOf, subnetFor } from '../net/subnets.js'
 import { ferry, type FerryEvent, type FerryService } from '../net/ferry-service.js'
+import type { Progress } from '../net/transfer-events.js'
 import { count, describeStats } from '../net/describe-stats.js'
 import { nodeBatchDeflate } from '../wire/deflate-node.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
@@ -172,6 +173,7 @@ function lookingOn (details: Record<string, unknown> | undefined): Record<string
  */
 export function eventPrinter (json: boolean, label: string, other: string): { onEvent: (e: FerryEvent) => void, stop: () => void } {
   let view: ProgressView | undefined
+  let lastProgress: Progress | undefined
   const say = (line: string): void => { process.stderr.write(line + '\n') }
   // A link that never was cannot be interrupted: before the first pairing an 'interrupted' is a dial
   // that failed. Retries repeat it every second or so; a line is said again only when the reason changes.
@@ -215,8 +217,11 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         else if (readyBeforeManifest !== undefined) sayReady(readyBeforeManifest)
         readyBeforeManifest = undefined
         break
-      case 'progress': view ??= terminalProgress(label); view.update(e.progress); break
+      case 'progress': view ??= terminalProgress(label, process.stderr, { phases: true }); view.update(e.progress); lastProgress = e.progress; break
       case 'chats-ready':
+        // The last progress can come before the last messages are counted: the messages' bar is filled
+        // here, where all of them are in, rather than left short of the line that says so.
+        if (lastProgress !== undefined) view?.update({ ...lastProgress, messages: e.messages })
         view?.stop()
         view = undefined
         if (totalMessages === undefined) readyBeforeManifest = e.messages

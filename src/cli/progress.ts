@@ -30,28 +30,67 @@ export function barFields (p: ProgressSnapshot, pace: { rate?: number, etaSec?: 
 }
 
 /**
- * A progress bar on a terminal; nothing otherwise (the final summary still prints). `clear`: stop()
- * takes the bar off the screen rather than leave its last state above what is said next.
+ * What a bar measures. The history (messages weighted as bytes, with the media's bytes) suits work
+ * whose phases interleave. A transfer moves every message first, then the media: measured as one, its
+ * bar would sit at 0% while thousands of messages arrive, as they weigh little beside a phone's videos.
+ * In phases, it measures the messages until all are in, then the media's bytes, each with a bar of its
+ * own, so that each bar only moves forward.
  */
-export function terminalProgress (label: string, stream: NodeJS.WriteStream = process.stderr, { clear = false } = {}): ProgressView {
+export type BarPhase = 'history' | 'messages' | 'media'
+
+/** The phase a bar is in, and what it counts (done of total), given the phase it was in before. */
+export function barProgress (p: ProgressSnapshot, phases: boolean, before?: BarPhase): { phase: BarPhase, done: number, total: number } {
+  if (!phases) return { phase: 'history', ...historyWork(p) }
+  const media = before === 'media' || (p.messages >= p.totalMessages && p.totalMediaBytes > 0)
+  return media
+    ? { phase: 'media', done: p.mediaBytes, total: p.totalMediaBytes }
+    : { phase: 'messages', done: p.messages, total: p.totalMessages }
+}
+
+/**
+ * A progress bar on a terminal; nothing otherwise (the final summary still prints). `clear`: stop()
+ * takes the bar off the screen rather than leave its last state above what is said next. `phases`: a
+ * bar for the messages, then one for the media (see BarPhase), each named after the label.
+ */
+export function terminalProgress (label: string, stream: NodeJS.WriteStream = process.stderr, { clear = false, phases = false } = {}): ProgressView {
   if (stream.isTTY !== true) return { update () {}, stop () {} }
-  const bar = new cliProgress.SingleBar({
+  const barFor = (phase: BarPhase): cliProgress.SingleBar => new cliProgress.SingleBar({
     stream,
-    format: `${label} {bar} {percentage}% | {msgs} msgs | {bytes} | {rate}/s | ETA {eta_h}`,
+    format: `${label}${phase === 'history' ? '' : ` ${phase.padEnd(8)}`} {bar} {percentage}% | {msgs} msgs | {bytes} | {rate}/s | ETA {eta_h}`,
     clearOnComplete: clear,
     hideCursor: true,
     barsize: 24,
     etaBuffer: 50
   }, cliProgress.Presets.shades_classic)
   const pace = new Pace()
-  let started = false
+  let bar: cliProgress.SingleBar | undefined
+  let phase: BarPhase | undefined
+  // The media's bytes when the messages' bar ended: the media's bar comes once they move. Until then a
+  // receiver reads its messages back (seconds on a large history) and says they are in: a bar at 0%
+  // drawn first would be left above that line.
+  let mediaFrom: number | undefined
   return {
     update (p) {
-      const w = historyWork(p)
+      const w = barProgress(p, phases, phase)
       const payload = barFields(p, pace.update(p))
-      if (!started) { bar.start(Math.max(1, w.total), w.done, payload); started = true } else bar.update(w.done, payload)
+      if (w.phase === phase) {
+        if (bar !== undefined) { bar.update(w.done, payload); return }
+        if (mediaFrom !== undefined && p.mediaBytes <= mediaFrom) return
+      } else if (bar !== undefined && phase === 'messages') {
+        // The messages' bar stays on the screen, full.
+        bar.update(p.messages, payload)
+        bar.stop()
+        bar = undefined
+        phase = w.phase
+        mediaFrom = p.mediaBytes
+        return
+      }
+      bar?.stop()
+      bar = barFor(w.phase)
+      phase = w.phase
+      bar.start(Math.max(1, w.total), w.done, payload)
     },
-    stop () { if (started) bar.stop() }
+    stop () { bar?.stop() }
   }
 }
 
