@@ -106,7 +106,7 @@ cut short or deleted while it runs, and files damaged in DIR (each is hashed as 
 are not its sha256): a restore leaves those out and keeps everything else.
 
 Options:
-  --store DIR          the phone's store (required)
+  -s, --store DIR      the phone's store (required)
   --out FILE           the backup file to write (required; an older backup there is replaced,
                        any other file is refused; a file on disk, not standard output, since
                        'ferry restore' reads a backup at random)
@@ -123,7 +123,7 @@ Example:
 Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 stopped with Ctrl-C
 (nothing written: FILE is as it was).`,
   options: {
-    store: { type: 'string' },
+    store: { type: 'string', short: 's' },
     out: { type: 'string' },
     ...SELECTION_OPTIONS,
     'password-file': { type: 'string' },

@@ -117,8 +117,8 @@ function usageMistake (err: Error & { code?: string }, cmd: Command, argv: strin
   return err.message
 }
 
-/** The option within two typing slips (insertions, deletions, substitutions) of `typed`, if one is. */
-function closest (typed: string, names: string[]): string | undefined {
+/** The name (an option, a command) within two typing slips (insertions, deletions, substitutions) of `typed`, if one is. */
+export function closest (typed: string, names: string[]): string | undefined {
   const distance = (a: string, b: string): number => {
     let row = Array.from({ length: b.length + 1 }, (_, j) => j)
     for (let i = 1; i <= a.length; i++) {

@@ -8,7 +8,7 @@ import { terminalProgress, type ProgressSnapshot } from './progress.js'
 import { cell } from './text-width.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { seedStore } from '../sim/seed.js'
-import { getProfile } from '../sim/profiles.js'
+import { getProfile, PROFILE_NAMES } from '../sim/profiles.js'
 import { formatCode, generateCode } from '../pairing/index.js'
 import { createDemoLan, demoLanUnavailable, multicastDropUnavailable, type DemoLan } from './demo-lan.js'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -19,7 +19,7 @@ const say = (s: string): void => { process.stderr.write(s + '\n') }
 const demo: Command = {
   name: 'demo',
   summary: 'move a simulated history between two phones end to end',
-  help: `Usage: ferry demo [--profile tiny|small|medium]
+  help: `Usage: ferry demo [--profile ${PROFILE_NAMES.join('|')}]
                   [--no-multicast | --loopback | --web [--screenshot FILE]]
 
 Seeds an old phone, then runs 'ferry send' and 'ferry receive' as two real processes that pair with a
@@ -30,7 +30,8 @@ they run on loopback with mDNS and the sweep off and the receiver is handed the 
 scan would. Installs nothing; cleans up every namespace, process and file it made.
 
 Options:
-  --profile NAME   history size (default small: 20 chats, 20k messages, 100 MB media)
+  --profile NAME   history size: ${PROFILE_NAMES.join(', ')}, as 'ferry seed --help' lists them
+                   (default small: 20 chats, 20k messages, 100 MB media)
   --no-multicast   both phones drop multicast, as many Android phones and routers do: the new phone
                    finds the old one by sweeping its subnet instead of by mDNS
   --loopback       skip the namespaces even where they could be made
@@ -39,7 +40,10 @@ Options:
                    the repository's dev dependencies) that opens the link of its QR code, pairs by
                    itself and receives into the browser. Needs the simulated Wi-Fi
   --screenshot F   with --web: where to save the picture of the page at the end
-                   (default: ferry-demo-web.png in the system's temp directory)`,
+                   (default: ferry-demo-web.png in the system's temp directory)
+
+Exit codes: 0 moved and verified, 1 the transfer failed, 2 bad usage (an unknown profile, or an
+option this machine cannot run), 130 stopped with Ctrl-C.`,
   options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' }, web: { type: 'boolean' }, screenshot: { type: 'string' } },
   async run (args) {
     const profile = getProfile(optionalString(args, 'profile') ?? 'small')

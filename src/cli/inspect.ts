@@ -144,6 +144,9 @@ Options:
   -s, --store DIR   the store to inspect
   --json            print one JSON event, inspected, on one line, instead of text (for scripts)
 
+Exit codes: 0 shown, 1 failed (the store is damaged or cannot be read), 2 bad usage (no store
+at DIR).
+
 Examples:
   ferry inspect --store ./new-phone
   ferry inspect --store ./new-phone --json | jq '.stats.messages'`,

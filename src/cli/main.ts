@@ -1,5 +1,5 @@
 import '../polyfill.js'
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
+import { closest, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
@@ -73,7 +73,14 @@ export async function main (argv: string[]): Promise<number> {
     return EXIT_USAGE
   }
   if (entry === undefined) {
-    // Shown without a secret it may hold (`--code=...` with no command).
+    // Shown without a secret it may hold (`--code=...` with no command). A slip (`recieve`) is answered
+    // with the command it resembles and the line put right, as a misspelt option is.
+    const near = name.startsWith('-') ? undefined : closest(name, Object.keys(COMMANDS))
+    if (near !== undefined) {
+      const line = [near, ...shownArgv(rest)].map(shellWord).join(' ')
+      process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}' (did you mean ${near}? ferry ${line})\nRun 'ferry ${near} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
+      return EXIT_USAGE
+    }
     process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}'\n\n${usage()}\n`)
     return EXIT_USAGE
   }

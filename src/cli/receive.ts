@@ -209,7 +209,7 @@ keeping devices apart (client isolation): that ends with exit 1 and the error co
 12 s more of looking for another phone, unless the sweep reached no device at all).
 
 Options:
-  --store DIR         the new phone's store (required; created when missing, and taken back when
+  -s, --store DIR     the new phone's store (required; created when missing, and taken back when
                       the run ends before anything arrived)
   --code CODE         the code shown by the old phone (NNN-NNNN-NNNN; spaces or no hyphens are fine);
                       other users of this machine can read a command line (ps): scripts should use
@@ -251,7 +251,7 @@ Exit codes: 0 received and verified (also when the old phone did not hear it: se
 times without pairing, CODE_EXPIRED: ask for a new one; no phone found, the Wi-Fi keeps devices
 apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
   options: {
-    store: { type: 'string' },
+    store: { type: 'string', short: 's' },
     ...CODE_OPTIONS,
     ...QR_OPTIONS,
     peer: { type: 'string' },

@@ -35,7 +35,7 @@ A backup made with --no-password is restored with a warning: anyone could have w
 it (its checks catch accidental damage only), so restore it only if you know where it came from.
 
 Options:
-  --store DIR          the phone's store (required; created when missing)
+  -s, --store DIR      the phone's store (required; created when missing)
   --in FILE            the backup file (required; a file on disk: a pipe cannot be read at random)
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
@@ -50,7 +50,7 @@ Exit codes: 0 restored and verified, 1 failed (store or disk), 2 bad usage or ba
 password, damaged or incomplete file, a backup from a newer Ferry), 130 stopped with Ctrl-C (run it
 again to carry on).`,
   options: {
-    store: { type: 'string' },
+    store: { type: 'string', short: 's' },
     in: { type: 'string' },
     'password-file': { type: 'string' },
     chats: SELECTION_OPTIONS.chats,

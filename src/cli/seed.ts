@@ -40,6 +40,9 @@ ${profileLines}
                     ids are replaced, others are kept (the same seed again changes nothing)
   --json            print progress events and the summary as JSON lines on stdout
 
+Exit codes: 0 seeded, 1 failed (store or disk), 2 bad usage (a store that holds a history,
+without --force), 130 stopped with Ctrl-C.
+
 Examples:
   ferry seed --store ./old-phone --profile small
   ferry seed --store ./other --profile small --seed 2     a different history of the same size

@@ -75,7 +75,7 @@ so after three wrong codes this phone says so and waits on for a phone that scan
 expires with no phone paired, QR code included, ferry send ends: exit 1, CODE_EXPIRED.
 
 Options:
-  --store DIR         the old phone's store (required)
+  -s, --store DIR     the old phone's store (required)
   --code CODE         use this code (NNN-NNNN-NNNN) instead of a random one (scripts and tests); other
                       users of this machine can read a command line (ps): prefer --code - or --code-file
   --code -            read the code from the first line of stdin
@@ -127,7 +127,7 @@ Examples:
 Exit codes: 0 transferred and verified, 1 failed (CODE_EXPIRED: the code expired unused, or was
 refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with Ctrl-C.`,
   options: {
-    store: { type: 'string' },
+    store: { type: 'string', short: 's' },
     ...CODE_OPTIONS,
     ...SELECTION_OPTIONS,
     listen: { type: 'string' },

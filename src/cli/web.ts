@@ -14,7 +14,7 @@ export const WEB_PORT = 24770
 const web: Command = {
   name: 'web',
   summary: 'serve the browser phone (receive a history into a web page) on localhost',
-  help: `Usage: ferry web [--port N]
+  help: `Usage: ferry web [--port N] [--json]
 
 Serves the browser phone on http://127.0.0.1:N/. The page is a phone that receives: it dials the old
 phone over WebRTC (webrtc-direct), pairs with the code, and keeps the history in the browser's
@@ -34,10 +34,12 @@ Options:
   --port N      port to serve on (default ${WEB_PORT}; 0 picks a free one)
   --json        print {"event":"listening","at":...,"url":...} instead of text
 
-Example:
-  ferry web
+Serves until stopped with Ctrl-C.
 
-Stop it with Ctrl-C.`,
+Exit codes: 0 served and stopped with Ctrl-C, 1 failed, 2 bad usage (a port that is taken).
+
+Example:
+  ferry web`,
   options: {
     port: { type: 'string' },
     json: { type: 'boolean' }

@@ -57,6 +57,13 @@ describe('a command line in the wrong shape', () => {
     expect(turn.stderr).not.toContain('ab/cd')
   })
 
+  it('a misspelt command: shows the command it resembles, with the line put right (no secret in it)', () => {
+    const r = ferry('recieve', '--store', './new phone', '--code', '204-8816-3390')
+    expect(r.stderr).toBe("ferry: unknown command 'recieve' (did you mean receive? ferry receive --store './new phone' --code ...)\nRun 'ferry receive --help' for its options. [BAD_INPUT]\n")
+    expect(r.status).toBe(2)
+    expect(ferry('exprot').stderr).toMatch(/^ferry: unknown command 'exprot' \(did you mean export\? ferry export\)\n/)
+  })
+
   it('a word that names no command, even one every object has, is an unknown command', () => {
     for (const word of ['constructor', 'toString']) {
       const r = ferry(word)
