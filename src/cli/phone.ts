@@ -249,7 +249,11 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         say(line)
         break
       }
-      case 'verified': view?.stop(); view = undefined; say(describeStats(e.stats, formatBytes, 'ferry receive --restore-deleted brings them back')); break
+      case 'verified':
+        view?.stop()
+        view = undefined
+        say(other === 'the old phone' ? describeStats(e.stats, formatBytes, 'ferry receive --restore-deleted brings them back') : describeStats(e.stats, formatBytes, undefined, 'sender'))
+        break
     }
   }
   return { onEvent, stop: () => view?.stop() }

@@ -15,9 +15,10 @@ export function count (x: number, one: string, many: string): string {
  * kept as this phone changed it (...), 12,418 messages and 40 media files already here"; what stays
  * deleted here (messages, whole chats, media files, contacts) is said once, with the hint. `restoreHint`:
  * how this caller brings back what stays deleted (the CLI's flag), said after it. Counts that cover the
- * last session only (TransferStats.lastSessionOnly) say so at the end.
+ * last session only (TransferStats.lastSessionOnly) say so at the end. `on`: the phone that says it; the
+ * old phone says the same counts of the new one, what was "already here" being "already on the new phone".
  */
-export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string): string {
+export function describeStats (s: TransferStats, formatBytes: (bytes: number) => string, restoreHint?: string, on: 'receiver' | 'sender' = 'receiver'): string {
   const kept = s.messagesKept ?? 0
   const parts = [count(s.messagesSent - kept, 'new message', 'new messages'), `${count(s.mediaFilesSent, 'new media file', 'new media files')} (${formatBytes(s.mediaBytesSent)})`]
   const missing = s.mediaFilesMissing ?? 0
@@ -39,8 +40,10 @@ export function describeStats (s: TransferStats, formatBytes: (bytes: number) =>
   } else if (along !== '') {
     parts.push(`${along} deleted on this phone ${media + contacts === 1 ? 'stays' : 'stay'} deleted${hint}`)
   }
-  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already here`)
+  const here = on === 'receiver' ? 'here' : 'on the new phone'
+  if (s.messagesHeld + s.mediaFilesHeld > 0) parts.push(`${count(s.messagesHeld, 'message', 'messages')} and ${count(s.mediaFilesHeld, 'media file', 'media files')} already ${here}`)
   const said = parts.join(', ')
   if (s.lastSessionOnly !== true) return said
-  return `${said} (counting since the transfer was last interrupted: it began under an earlier version of Ferry, so what came before counts as already here)`
+  const why = on === 'receiver' ? 'it began under an earlier version of Ferry' : 'the new phone counts no further back'
+  return `${said} (counting since the transfer was last interrupted: ${why}, so what came before counts as already ${here})`
 }

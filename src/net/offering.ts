@@ -18,7 +18,7 @@ import { pairAsSender } from './pair-stream.js'
 import type { ConnectionSlots } from './connection-slots.js'
 import {
   beginTransfer, cancelled, emitter,
-  type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferTurns
+  type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferStats, type TransferTurns
 } from './transfer-events.js'
 
 // The old phone's side of the service: one offer of its history, from `offer()` until a paired phone
@@ -387,7 +387,7 @@ export class Offering {
         // What the receiver verified: it checks each conversation's count and digest against this manifest.
         summary: (machine.manifest?.conversations ?? []).map(c => ({ id: c.conversation.id, title: c.conversation.title, messages: c.messageCount })),
         progress: progress(),
-        stats: { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent }
+        ...senderStats(machine.verifiedCounts, { messagesSent: p.messagesSent, messagesHeld: p.skippedMessages, mediaFilesSent: p.mediaFilesSent, mediaBytesSent: p.mediaBytesSent, mediaFilesHeld: (machine.manifest?.media.length ?? 0) - p.mediaFilesSent })
       })
       this.resolve(progress())
     } catch (err) {
@@ -405,4 +405,13 @@ export class Offering {
       if (this.running?.abort === abort) this.running = undefined
     }
   }
+}
+
+/**
+ * What the old phone reports of a verified transfer: the whole transfer's counts as the new phone
+ * verified them (it reports the same), with this session's beside them. From a receiver that counted
+ * only its session, this session's, said to be so: what came before counts as already there.
+ */
+function senderStats (whole: TransferStats | undefined, session: TransferStats): { stats: TransferStats, session: TransferStats } {
+  return { stats: whole ?? { ...session, lastSessionOnly: true }, session }
 }

@@ -34,9 +34,11 @@ export interface Progress {
 }
 
 /**
- * What a transfer moved, and what the receiving phone already held (a second transfer moves little). On
- * the receiver, the whole transfer's, over every session a dropped link or a restart began: what an
- * earlier session brought counts as sent, once, and not as held. On the sender, its last session's.
+ * What a transfer moved, and what the receiving phone already held (a second transfer moves little): the
+ * whole transfer's, over every session a dropped link or a restart began, on both phones (the sender
+ * has it from the receiver's Verified): what an earlier session brought counts as sent, once, and not
+ * as held. From a receiver that does not count across sessions, the sender's are its last session's
+ * (lastSessionOnly).
  */
 export interface TransferStats {
   /** Messages the transfer brought (new here, or another version of one here), and those counted in messagesKept. */
@@ -48,9 +50,9 @@ export interface TransferStats {
   /** Media files of the old phone's this phone held before the transfer began. */
   mediaFilesHeld: number
   /**
-   * The receiver: the counts above cover the transfer's last session only. It began under an earlier
-   * version of Ferry, which kept no counts across sessions, so what its earlier sessions brought counts
-   * as held. Absent otherwise.
+   * The counts above cover the transfer's last session only: what its earlier sessions brought counts
+   * as held. On the receiver, the transfer began under an earlier version of Ferry, which kept no counts
+   * across sessions; on the sender, the receiver did not say the whole transfer's. Absent otherwise.
    */
   lastSessionOnly?: true
   /**
@@ -128,8 +130,12 @@ export type FerryEvent = { at: number } & (
    */
   | { type: 'verifying', messages: number, mediaFiles: number }
   | { type: 'interrupted', error: FerryError }
-  /** `unheard`: the old phone was not told (ReceiveOptions.keepUnheard), and the pairing is kept to tell it. */
-  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats, unheard?: true }
+  /**
+   * `unheard`: the old phone was not told (ReceiveOptions.keepUnheard), and the pairing is kept to tell it.
+   * `session`, on the old phone: what its last session sent and found held, beside `stats`, the whole
+   * transfer's as the new phone counted it.
+   */
+  | { type: 'verified', summary: ConversationSummary[], progress: Progress, stats: TransferStats, session?: TransferStats, unheard?: true }
 )
 
 export type EventBody = FerryEvent extends infer E ? E extends { at: number } ? Omit<E, 'at'> : never : never

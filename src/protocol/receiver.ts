@@ -838,14 +838,16 @@ export class ReceiverMachine {
     this.totals = totals
     this.state = 'verified'
     return [encodeFrame({
+      // The whole transfer's counts, as this phone says them: the old phone says the same.
       verified: {
         messages: e.totalMessages,
         media: p.totalMediaFiles,
-        messagesSent: p.messagesReceived,
-        mediaSent: p.mediaFilesReceived,
-        mediaBytesSent: p.mediaBytesReceived,
-        messagesHeld: p.messagesHeld,
-        mediaHeld: p.mediaFilesHeld
+        messagesSent: totals.messagesReceived,
+        mediaSent: totals.mediaFilesReceived,
+        mediaBytesSent: totals.mediaBytesReceived,
+        messagesHeld: totals.messagesHeld,
+        mediaHeld: totals.mediaFilesHeld,
+        wholeTransfer: totals.lastSessionOnly !== true
       }
     })]
   }

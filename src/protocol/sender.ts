@@ -44,6 +44,18 @@ export interface SenderProgress {
   bytesAcked: number
 }
 
+/**
+ * What the receiver said the whole transfer moved, over all its sessions, in its Verified (a receiver
+ * that counts across sessions says so): what the old phone reports, so that both phones say the same.
+ */
+export interface VerifiedCounts {
+  messagesSent: number
+  messagesHeld: number
+  mediaFilesSent: number
+  mediaBytesSent: number
+  mediaFilesHeld: number
+}
+
 export interface SenderInit {
   source: HistorySource
   /** What this phone offers; the receiver may narrow it. */
@@ -90,6 +102,8 @@ export class SenderMachine {
    * @internal For Ferry's own driver: the manifest is the protocol's, read by the offering phone.
    */
   manifest?: ManifestData
+  /** Set by the receiver's Verified when it counted the whole transfer (an older receiver does not). */
+  verifiedCounts?: VerifiedCounts
   readonly progress: SenderProgress = {
     messagesSent: 0, totalMessages: 0, mediaBytesSent: 0, totalMediaBytes: 0, skippedMessages: 0, skippedMediaBytes: 0, mediaFilesSent: 0, mediaFilesShort: 0, bytesSent: 0, bytesAcked: 0
   }
@@ -212,6 +226,7 @@ export class SenderMachine {
       case 'ack': return this.onAck(frame.ack as ferry.Ack)
       case 'verified':
         if (this.state !== 'done-sent') throw new FerryError(ErrorCode.PROTOCOL, 'Verified before Done')
+        this.verifiedCounts = countsOf(frame.verified as ferry.Verified)
         this.state = 'verified'
         await this.release()
         return
@@ -840,4 +855,10 @@ class Holding {
     while (!this.leavesDone) await new Promise<void>(resolve => { this.wake = resolve })
     return this.theirLeaves
   }
+}
+
+/** The whole transfer's counts a Verified carries, or undefined when they are a session's. */
+function countsOf (v: ferry.Verified): VerifiedCounts | undefined {
+  if (v.wholeTransfer !== true) return undefined
+  return { messagesSent: v.messagesSent, messagesHeld: v.messagesHeld, mediaFilesSent: v.mediaSent, mediaBytesSent: v.mediaBytesSent, mediaFilesHeld: v.mediaHeld }
 }

@@ -183,7 +183,8 @@ async function killAndResume (who: Who, phase: Phase, fraction: number): Promise
     expect(sExit.code, sender.describe()).toBe(0)
     const rVerified = await receiver.waitEvent('verified')
     const sVerified = await sender.waitEvent('verified', 1, senderFrom)
-    const stats = sVerified.stats as { messagesHeld: number, mediaBytesSent: number }
+    // Its last session's own counts: what it skipped, which the receiver held (stats are the whole transfer's).
+    const stats = sVerified.session as { messagesHeld: number, mediaBytesSent: number }
     // What the receiver reports as done never goes down, across the kill and the restart: its progress
     // events up to the kill, the checkpoint found after it, then its progress events after the restart.
     const order = [

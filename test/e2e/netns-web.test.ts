@@ -255,7 +255,10 @@ describe.skipIf(skip)('the browser phone served by the old phone (ferry send --w
     expect(events.find(e => e.type === 'manifest')?.progress?.mediaBytes).toBeGreaterThanOrEqual(p.mediaBytes)
     // The whole transfer's: every message came with it. The old phone's session after the reload sent none.
     expect(done.stats).toMatchObject({ messagesSent: p.totalMessages, messagesHeld: 0 })
-    expect((await sender.waitEvent('verified', 30_000)).stats).toMatchObject({ messagesSent: 0 })
+    // The old phone says the same of the transfer; its own session after the reload sent none.
+    const sent = await sender.waitEvent('verified', 30_000)
+    expect(sent.stats).toMatchObject({ messagesSent: p.totalMessages, messagesHeld: 0 })
+    expect(sent.session).toMatchObject({ messagesSent: 0 })
     expect((await sender.waitExit(30_000)).code, sender.describe()).toBe(0)
     expect(await page.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await exportStore(store))
     // The pictures render from IndexedDB under the page's Content-Security-Policy (blob: images).

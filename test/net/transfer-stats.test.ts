@@ -37,7 +37,8 @@ describe('a receive\'s stats', () => {
    */
   async function receiveCut (fresh: Ferry, old: Ferry, cuts: Array<(m: ReceiverMachine) => boolean>): Promise<{ stats: TransferStats, interrupted: number, cutAt: Array<{ messages: number, mediaBytes: number }> }> {
     const code = generateCode()
-    const offered = old.send({ code })
+    let sent: TransferStats | undefined
+    const offered = old.send({ code, onEvent: e => { if (e.type === 'verified') sent = e.stats } })
     const left = [...cuts]
     const cutAt: Array<{ messages: number, mediaBytes: number }> = []
     let interrupted = 0
@@ -59,6 +60,9 @@ describe('a receive\'s stats', () => {
     await offered
     expect(left, 'every cut was reached').toEqual([])
     expect(verified).toEqual(stats)
+    // The old phone says the same of the transfer, however many sessions it took.
+    const { messagesSent, messagesHeld, mediaFilesSent, mediaBytesSent, mediaFilesHeld } = stats
+    expect(sent).toEqual({ messagesSent, messagesHeld, mediaFilesSent, mediaBytesSent, mediaFilesHeld })
     return { stats, interrupted, cutAt }
   }
 

@@ -717,6 +717,7 @@ export namespace ferry {
         mediaBytesSent: number;
         messagesHeld: number;
         mediaHeld: number;
+        wholeTransfer: boolean;
         static encode(m: ferry.Verified.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Verified & ferry.Verified.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -731,6 +732,7 @@ export namespace ferry {
             mediaBytesSent?: (number|null);
             messagesHeld?: (number|null);
             mediaHeld?: (number|null);
+            wholeTransfer?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Verified.$Properties;

@@ -5638,6 +5638,7 @@ export const ferry = $root.ferry = (() => {
          * @property {number|null} [mediaBytesSent] Verified mediaBytesSent
          * @property {number|null} [messagesHeld] Verified messagesHeld
          * @property {number|null} [mediaHeld] Verified mediaHeld
+         * @property {boolean|null} [wholeTransfer] Verified wholeTransfer
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -5726,6 +5727,14 @@ export const ferry = $root.ferry = (() => {
         Verified.prototype.mediaHeld = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
         /**
+         * Verified wholeTransfer.
+         * @member {boolean} wholeTransfer
+         * @memberof ferry.Verified
+         * @instance
+         */
+        Verified.prototype.wholeTransfer = false;
+
+        /**
          * Encodes the specified Verified message. Does not implicitly {@link ferry.Verified.verify|verify} messages.
          * @function encode
          * @memberof ferry.Verified
@@ -5755,6 +5764,8 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 6, wireType 0 =*/48).uint64(m.messagesHeld);
             if (m.mediaHeld != null && $Object.hasOwnProperty.call(m, "mediaHeld") && (typeof m.mediaHeld === "object" ? m.mediaHeld.low || m.mediaHeld.high : m.mediaHeld !== 0))
                 w.uint32(/* id 7, wireType 0 =*/56).uint64(m.mediaHeld);
+            if (m.wholeTransfer != null && $Object.hasOwnProperty.call(m, "wholeTransfer") && m.wholeTransfer !== false)
+                w.uint32(/* id 8, wireType 0 =*/64).bool(m.wholeTransfer);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -5860,6 +5871,15 @@ export const ferry = $root.ferry = (() => {
                             m.mediaHeld = v;
                         else
                             delete m.mediaHeld;
+                        continue;
+                    }
+                case 8: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.wholeTransfer = v;
+                        else
+                            delete m.wholeTransfer;
                         continue;
                     }
                 }
