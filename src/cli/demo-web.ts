@@ -70,7 +70,7 @@ export async function runWebDemo (d: WebDemo): Promise<number> {
     const state = async (): Promise<State | undefined> => await page.evaluate(() => window.__ferry?.state())
     await sender.waitFor(e => e.event === 'paired', 60_000)
     d.say(`  paired (CPace, over WebRTC) ${Math.round(performance.now() - t0)} ms after the page was opened; insecure context: ${String(!(await page.evaluate(() => window.isSecureContext)))}`)
-    const bar = terminalProgress('moving  ')
+    const bar = terminalProgress('moving', process.stderr, { phases: true })
     let end: State | undefined
     // The page's own state, as a person watching it would see it; it ends verified or failed.
     for (;;) {

@@ -122,7 +122,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
       if (discovered.event === 'discovered') say(`  found the old phone ${how[String(discovered.via)] ?? ''} in ${Math.round(performance.now() - t0)} ms`)
       await receiver.waitFor(e => e.event === 'paired')
       say(`  paired (CPace) in ${Math.round(performance.now() - t0)} ms`)
-      const bar = terminalProgress('moving  ')
+      const bar = terminalProgress('moving', process.stderr, { phases: true })
       let seen = 0
       const done = receiver.exited
       for (;;) {
