@@ -50,7 +50,8 @@ written (no record, no media file), the reason is printed and the exit code is 2
 yields no message is refused the same way. One exception: an NDJSON media file whose size or
 sha256 is not its record's (damaged since the export) is left out, said and counted
 (mediaFilesDamaged in --json), and the rest imported: the chats show it as missing. Stopped with
-Ctrl-C (exit 130), an import leaves nothing either. What an import writes is the person's: a
+Ctrl-C (exit 130), an import leaves nothing either; killed outright, the media files it
+copied are removed by the next command that writes the store. What an import writes is the person's: a
 transfer left unverified in DIR, taken back later, leaves it as imported.
 
 What an export holds that Ferry keeps in a simpler form (polls and games as text, media left
@@ -132,7 +133,7 @@ Examples:
       // Closing rolls the import's transaction back, before its media files are weighed against the records.
       try { store?.close() } catch {}
       const madeStore = created.includes(resolve(dir))
-      if (store !== undefined && !madeStore) removeUnrecorded(dir, writing)
+      if (writing.length > 0 && !madeStore) removeUnrecorded(dir)
       for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
       sayStop(json, `\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.`)
       process.exit(EXIT_INTERRUPTED)
@@ -252,22 +253,16 @@ function sayDamaged (files: number, json: boolean): void {
 }
 
 /**
- * Removes the media files a stopped import wrote into a store that was there before: each was written
- * only because the store did not hold it, and once the import's transaction is rolled back, none is
- * needed unless a record the store already held names it (a file a transfer had not brought yet).
- * Opening the store again also clears the copy it was in the middle of (media-folder.ts). Best effort:
- * should another process have taken the store meanwhile, the files stay, unreferenced and so no harm to
- * the history.
+ * Removes the media files a stopped import wrote into a store that was there before: its transaction is
+ * rolled back, so none is needed unless a record the store already held names it (a file a transfer had
+ * not brought yet). Opening the store for writing does it (the import listed them before writing them:
+ * SqliteChatStore.settleAddedMedia), and clears the copy it was in the middle of (media-folder.ts).
+ * Best effort: should another process have taken the store meanwhile, the files stay listed for
+ * whichever opens it next.
  */
-function removeUnrecorded (dir: string, written: readonly string[]): void {
-  if (written.length === 0) return
+function removeUnrecorded (dir: string): void {
   try {
-    const store = SqliteChatStore.open(dir)
-    try {
-      for (const sha of written) if (!store.hasMediaRecord(sha)) store.removeMediaFile(sha)
-    } finally {
-      store.close()
-    }
+    SqliteChatStore.open(dir).close()
   } catch {}
 }
 

@@ -244,15 +244,20 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
   const baseDir = resolve(options.baseDir ?? (typeof file === 'string' ? dirname(resolve(file)) : '.'))
   const input = typeof file === 'string' ? createReadStream(file, { highWaterMark: 1024 * 1024 }) : file
   const added: string[] = []
+  let listed = false
   const name = options.inputName ?? (typeof file === 'string' ? file : 'the input')
   try {
-    return await store.transactionAsync(async () => {
+    const imported = await store.transactionAsync(async () => {
       const result = await readAll(store, input, baseDir, options.titlesChosen === true, options.onWritten)
       if (result.counts.messages === 0 && options.allowNoMessages !== true) throw noMessages(name, result.counts)
       // Every line passed: only now do media files enter the store. Damaged ones the store holds no
       // good copy of are left out, counted (those it holds lose nothing).
       let damaged = 0
       for (const sha of result.damaged.keys()) if (!result.files.has(sha) && !store.hasMediaFile(sha)) damaged++
+      // Listed before the first is written: a process killed before the commit leaves them to the next
+      // writer of the store to remove (their records never were).
+      store.willAddMedia([...result.files.keys(), ...(options.media ?? []).map(m => m.sha256)].filter(sha => !store.hasMediaFile(sha)))
+      listed = true
       for (const f of result.files.values()) {
         if (store.hasMediaFile(f.expect.sha256)) continue
         options.onMediaWriting?.(f.expect.sha256)
@@ -285,8 +290,12 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
       await options.beforeCommit?.()
       return { ...result.counts, mediaFiles: added.length, mediaFilesDamaged: damaged }
     })
+    // Committed: every file is named by its record, and the list goes.
+    settleMedia(store, listed)
+    return imported
   } catch (err) {
-    for (const sha of added) store.removeMediaFile(sha)
+    // Rolled back: the files it added go, but one a record the store held names (waiting for its file).
+    settleMedia(store, listed)
     // The disk alone says nothing of the import: all or nothing, so a person need not look for half of it.
     if (isFerryError(err, ErrorCode.STORE_FULL)) {
       throw new FerryError(err.code, `${err.message}: nothing was imported; free some space and run the same import again`, err.details, { cause: err })
@@ -294,6 +303,20 @@ export async function importNdjson (store: SqliteChatStore, file: string | Async
     if (isFerryError(err)) throw err
     // The input itself failed to read (a missing file, a broken pipe): the user's input, not the store.
     throw new FerryError(ErrorCode.BAD_INPUT, `cannot read ${name}: ${(err as Error).message}`, undefined, { cause: err })
+  }
+}
+
+/**
+ * Ends the list of media files an import was adding, once its transaction is settled. Should that fail,
+ * the list stays for the next writer to settle (SqliteChatStore.open), and what the import did or why
+ * it failed is what is said.
+ */
+function settleMedia (store: SqliteChatStore, listed: boolean): void {
+  if (!listed) return
+  try {
+    store.settleAddedMedia()
+  } catch (err) {
+    log.error('cannot settle the media files the import was adding: %s', (err as Error).message)
   }
 }
 

@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import { fsyncDir } from '../durable-fs.js'
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
+import { AddingList } from './adding-list.js'
 import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { storeFolderError } from '../fs-errors.js'
@@ -79,12 +80,15 @@ export class MediaFolder {
   /** Of those, the ones whose root sync is queued with a group (not yet done). */
   private readonly queuedFanouts = new Set<string>()
   private readonly durability: GroupSync
+  /** Files about to be added whose records are not committed yet (see adding-list.ts). */
+  readonly adding: AddingList
 
   /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
   constructor (root: string, o: { readOnly?: boolean } = {}) {
     this.root = resolve(root)
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
+    this.adding = new AddingList(this.tmpDir)
     if (o.readOnly === true) return
     try {
       mkdirSync(this.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE })

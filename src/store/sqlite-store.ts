@@ -237,6 +237,9 @@ export class SqliteChatStore implements History {
       store.keyDeferred = store.one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_key'") === undefined
       store.ensureMessageKey(true)
       store.lock = lock
+      // The one place a writer starts: what a writer killed before its records committed added is
+      // taken back here. Not under a lock this process shares: its other user may be adding them now.
+      if (lock.first) store.settleAddedMedia()
       return store
     } catch (err) {
       db?.close()
@@ -820,6 +823,33 @@ export class SqliteChatStore implements History {
   /** Streams bytes into media/ under their sha256, never holding them whole; with `expect`, a mismatch adds nothing. */
   async writeMedia (chunks: AsyncIterable<Uint8Array>, expect?: MediaDigest): Promise<MediaDigest> {
     return await this.folder.write(chunks, expect)
+  }
+
+  /**
+   * Lists, on disk, media files about to be written whose records are not committed yet (an import's,
+   * in its transaction), before the first of them is: should the process end before they commit (a
+   * SIGKILL, a power cut), the next open for writing removes those no record names. settleAddedMedia()
+   * ends the list.
+   */
+  willAddMedia (shas: readonly string[]): void {
+    this.guard('listing the media files to add', () => this.folder.adding.add(shas))
+  }
+
+  /**
+   * Once the records of willAddMedia's files are committed or rolled back: removes the listed files no
+   * record names, then the list. A file a record names stays, whoever's record it is (one the store held
+   * before, still waiting for its file). Returns how many files went.
+   */
+  settleAddedMedia (): number {
+    if (this.db.inTransaction) throw new FerryError(ErrorCode.INTERNAL, 'settleAddedMedia inside a transaction would keep files its rollback leaves unnamed')
+    return this.guard('removing media files no record names', () => {
+      const listed = this.folder.adding.read()
+      const unnamed = listed.filter(sha => !this.hasMediaRecord(sha))
+      for (const sha of unnamed) this.folder.remove(sha)
+      if (unnamed.length > 0) log('removed %d media files no record names, left by a writer stopped before its records committed', unnamed.length)
+      this.folder.adding.clear()
+      return unnamed.length
+    })
   }
 
   /** Deletes a media file (not its record). */

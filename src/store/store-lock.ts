@@ -39,7 +39,11 @@ export interface LockHolder {
 export class StoreLock {
   private released = false
 
-  private constructor (private readonly key: string) {}
+  /**
+   * @param first whether this took the lock, rather than sharing one this process held already: only
+   * then is nothing else in this process writing the store.
+   */
+  private constructor (private readonly key: string, readonly first: boolean) {}
 
   /** Takes the lock on the store folder `dir` (which exists), or throws STORE_BUSY naming its holder. */
   static acquire (dir: string): StoreLock {
@@ -52,7 +56,7 @@ export class StoreLock {
     const mine = held.get(key)
     if (mine !== undefined) {
       mine.refs++
-      return new StoreLock(key)
+      return new StoreLock(key, false)
     }
     const path = join(key, LOCK_FILE)
     let db: Database.Database | undefined
@@ -70,7 +74,7 @@ export class StoreLock {
     }
     held.set(key, { db, refs: 1, dir: key })
     writeHolder(key)
-    return new StoreLock(key)
+    return new StoreLock(key, true)
   }
 
   /** Gives the lock up (once this process's last user of the store lets go). Idempotent. */

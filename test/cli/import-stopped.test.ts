@@ -99,3 +99,73 @@ describe('ferry import stopped with Ctrl-C into a store that was there', () => {
     expect(exported.stdout).not.toContain('stopped.ndjson')
   })
 })
+
+describe('ferry import killed outright (SIGKILL, a power cut)', () => {
+  it('leaves its media files to the next writer of the store, which removes those no record names', async () => {
+    const dir = tempDir()
+    const store = join(dir, 'phone')
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+    const file = (name: string, text: string): { path: string, sha256: string, size: number } => {
+      const path = join(dir, name)
+      writeFileSync(path, text)
+      return { path, sha256: sha(Buffer.from(text)), size: Buffer.byteLength(text) }
+    }
+    const ndjson = (name: string, media: Array<{ path: string, sha256: string, size: number }>): string => {
+      const path = join(dir, name)
+      writeFileSync(path, [
+        { type: 'contact', id: 'u1', name: 'Ann' },
+        { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
+        ...media.map(m => ({ type: 'media', sha256: m.sha256, size: m.size, mime: 'image/jpeg', path: m.path })),
+        ...media.map((m, i) => ({ type: 'message', conversation: 'c1', id: `${name}-${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'image', media: m.sha256 }))
+      ].map(l => JSON.stringify(l)).join('\n') + '\n')
+      return path
+    }
+    const mediaPath = (s: string): string => join(store, 'media', s.slice(0, 2), s)
+    const mediaFiles = (): string[] => readdirSync(join(store, 'media')).filter(d => /^[0-9a-f]{2}$/.test(d))
+      .flatMap(d => readdirSync(join(store, 'media', d))).sort()
+    // The store as it was: a photo it holds, and one whose record came without its file.
+    const held = file('held.jpg', 'a photo the store holds')
+    const awaited = file('awaited.jpg', 'a photo the store has a record of, not the file')
+    expect(ferry('import', ndjson('before.ndjson', [held, awaited]), '--store', store).status).toBe(0)
+    rmSync(mediaPath(awaited.sha256))
+
+    // Killed while copying its last media file, read from a FIFO the test holds open without a byte: the
+    // files before it are complete in media/, its transaction never committed, and no handler runs.
+    const added = file('new.jpg', 'a photo only this import brings')
+    const also = file('also-new.jpg', 'another photo only this import brings')
+    const fifo = join(dir, 'empty.fifo')
+    execFileSync('mkfifo', [fifo])
+    const empty = { path: fifo, sha256: sha(Buffer.alloc(0)), size: 0 }
+    const exportFile = ndjson('killed.ndjson', [held, awaited, added, also, empty])
+    const child = spawn(process.execPath, [FERRY, 'import', exportFile, '--store', store], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    await (await open(fifo, 'w')).close()
+    await until('the photos before the FIFO are copied', () => existsSync(mediaPath(also.sha256)))
+    const copying = await open(fifo, 'w')
+    child.kill('SIGKILL')
+    expect(await closed).toEqual({ code: null, signal: 'SIGKILL' })
+    await copying.close()
+    expect(mediaFiles(), 'what the killed import left').toEqual([held, awaited, added, also].map(f => f.sha256).sort())
+
+    // The next command that writes the store (here an import without media) takes back what no record
+    // names, and keeps the file a record the store held names, though the killed import brought it.
+    const text = join(dir, 'text.ndjson')
+    writeFileSync(text, [
+      { type: 'conversation', id: 'c2', kind: 'direct', title: 'Bo', members: ['me', 'u2'] },
+      { type: 'message', conversation: 'c2', id: 't1', sender: 'u2', ts: 1_700_000_000_000, kind: 'text', text: 'hi' }
+    ].map(l => JSON.stringify(l)).join('\n') + '\n')
+    const next = ferry('import', text, '--store', store)
+    expect(next.status, next.stderr).toBe(0)
+    expect(mediaFiles(), 'the files records name').toEqual([held, awaited].map(f => f.sha256).sort())
+    expect(readdirSync(join(store, 'media', '.tmp'))).toEqual([])
+    expect(ferry('export', '--store', store).stdout).not.toContain('killed.ndjson')
+
+    // And the same export imports whole afterwards (its last file a plain file now, empty as before).
+    rmSync(fifo)
+    writeFileSync(fifo, '')
+    const again = ferry('import', exportFile, '--store', store)
+    expect(again.status, again.stderr).toBe(0)
+    expect(mediaFiles()).toEqual([held, awaited, added, also, empty].map(f => f.sha256).sort())
+    expect(ferry('export', '--store', store).stdout).toContain('killed.ndjson-4')
+  })
+})

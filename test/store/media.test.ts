@@ -50,6 +50,31 @@ describe('the media folder', () => {
     again.close()
   })
 
+  it('takes back, at the next open to write, the listed files a writer killed before its commit added, but one a record names', async () => {
+    const dir = tempDir()
+    const s = openStore(dir)
+    const named = bytes(3000, 5)
+    const unnamed = bytes(4000, 6)
+    // A record the store holds, its file not yet here (as a transfer leaves it until the file comes).
+    s.putMetadata([], [], [{ sha256: sha(named), size: named.byteLength, mime: 'image/png' }])
+    s.willAddMedia([sha(named), sha(unnamed)])
+    await s.writeMedia(pieces(named, 1000))
+    await s.writeMedia(pieces(unnamed, 1000))
+    // Another user of the store in the same process shares its lock, and may open it meanwhile: the
+    // files are still on their way to their records, and stay.
+    SqliteChatStore.open(dir).close()
+    expect(s.hasMediaFile(sha(unnamed))).toBe(true)
+    // Ended as a killed process ends: nothing settled. A reader changes nothing either.
+    s.close()
+    SqliteChatStore.open(dir, { readOnly: true }).close()
+    expect(existsSync(join(dir, 'media', sha(unnamed).slice(0, 2), sha(unnamed)))).toBe(true)
+    const again = SqliteChatStore.open(dir)
+    expect(again.hasMediaFile(sha(unnamed))).toBe(false)
+    expect(again.hasMediaFile(sha(named))).toBe(true)
+    expect(readdirSync(join(dir, 'media', '.tmp'))).toEqual([])
+    again.close()
+  })
+
   it('writes a large stream without holding it whole', async () => {
     const s = openStore()
     const { sha256, size } = await s.writeMedia(keystream('big', 8 * 1024 * 1024))
