@@ -27,6 +27,17 @@ export function fsReason (err: unknown, path: string): string | undefined {
 }
 
 /**
+ * Why the input `path` cannot be read, naming it: as fsReason, but no right to it says which file and
+ * whose right ("permission denied" alone leaves a person to guess between the input and the store).
+ * Undefined for a failure fsReason does not explain either.
+ */
+export function readReason (err: unknown, path: string): string | undefined {
+  const code = (err as { code?: string })?.code
+  if (code === 'EACCES' || code === 'EPERM') return `${path}: this user cannot read it`
+  return fsReason(err, path)
+}
+
+/**
  * A filesystem failure while `doing` something with `path` as a typed error: the failures fsReason
  * explains are the user's to fix (BAD_INPUT, exit 2); any other (a full disk, an I/O error) is the
  * store's, as storeError reports it.

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { fsReason } from '../fs-errors.js'
+import { fsReason, readReason } from '../fs-errors.js'
 import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
@@ -226,12 +226,24 @@ async function checkMediaFile (f: MediaFile): Promise<string | undefined> {
   try {
     size = (await stat(f.path)).size
   } catch (err) {
-    throw lineError(f.line, `cannot read media file ${f.path}: ${fsReason(err, f.path) ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw unreadableMedia(f, err)
   }
   if (size !== f.expect.size) return `has ${size} bytes, the record says ${f.expect.size}`
-  const actual = await hashFile(f.path)
+  let actual
+  try {
+    actual = await hashFile(f.path)
+  } catch (err) {
+    throw unreadableMedia(f, err)
+  }
   if (actual.sha256 !== f.expect.sha256) return `has sha256 ${actual.sha256}, the record says ${f.expect.sha256}`
   return undefined
+}
+
+/** A media file the import cannot read, said with its line and its path (not the NDJSON file's). */
+function unreadableMedia (f: MediaFile, err: unknown): FerryError {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM') return lineError(f.line, `media file ${readReason(err, f.path) as string}`)
+  return lineError(f.line, `cannot read media file ${f.path}: ${fsReason(err, f.path) ?? code ?? (err as Error).message}`)
 }
 
 /** Says a damaged file the import leaves out, for the log: the person is told how many. */

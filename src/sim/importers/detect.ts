@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises'
 import { basename, dirname, extname, resolve } from 'node:path'
 import { ErrorCode, FerryError } from '../../errors.js'
-import { fsReason } from '../../fs-errors.js'
+import { readReason } from '../../fs-errors.js'
 import { NOT_RECOGNISED } from './common.js'
 import { dirOf, FolderSource, isZipFile, PipedFileSource, ZipSource, type ExportSource } from './source.js'
 import { readStream } from '../../read-stream.js'
@@ -273,5 +273,5 @@ export async function detectFileFormat (path: string): Promise<ImportFormat | un
 
 /** Why `path` cannot be read, as a person fixes it ("x does not exist"), else the system's own word. */
 function unreadable (path: string, err: unknown): string {
-  return fsReason(err, path) ?? `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+  return readReason(err, path) ?? `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
 }

@@ -1,8 +1,9 @@
-import { createReadStream, realpathSync, type Stats } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { realpathSync, type Stats } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import yauzl from 'yauzl'
 import { ErrorCode, FerryError } from '../../errors.js'
+import { readReason } from '../../fs-errors.js'
 import { decodeText, encodingName } from './text-encoding.js'
 import { crc32 } from './crc32.js'
 
@@ -57,6 +58,8 @@ async function decode (chunks: AsyncIterable<Uint8Array>, what: string, maxBytes
   }
 }
 
+const denied = (err: unknown): boolean => ['EACCES', 'EPERM'].includes((err as { code?: string })?.code ?? '')
+
 /** A folder: files are read where they are; symlinks that point out of it are refused. */
 export class FolderSource implements ExportSource {
   readonly label: string
@@ -79,9 +82,25 @@ export class FolderSource implements ExportSource {
       const real = relative(this.realRoot, realpathSync(abs))
       if (real === '' || real.startsWith('..') || isAbsolute(real)) return undefined
       return { abs, st }
-    } catch {
+    } catch (err) {
+      // A file of the export this user may not look at is no missing file: the person can give the right.
+      if (denied(err)) throw bad(readReason(err, abs) as string)
       return undefined
     }
+  }
+
+  /**
+   * Opened before it is streamed: a file this user cannot read is said with its path here, where a
+   * stream would fail at its first read with Node's own words.
+   */
+  private async opened (f: { abs: string }): Promise<AsyncIterable<Uint8Array>> {
+    let fh
+    try {
+      fh = await open(f.abs, 'r')
+    } catch (err) {
+      throw bad(readReason(err, f.abs) ?? `cannot read ${f.abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+    return fh.createReadStream({ highWaterMark: 1024 * 1024 })
   }
 
   async has (path: string): Promise<boolean> {
@@ -91,14 +110,14 @@ export class FolderSource implements ExportSource {
   async open (path: string): Promise<AsyncIterable<Uint8Array>> {
     const f = await this.file(path)
     if (f === undefined) throw bad(`${path} is not a file of ${this.label}`)
-    return createReadStream(f.abs, { highWaterMark: 1024 * 1024 })
+    return await this.opened(f)
   }
 
   async readText (path: string, maxBytes: number): Promise<string> {
     const f = await this.file(path)
     if (f === undefined) throw bad(`cannot read ${join(this.root, path)}`)
     if (f.st.size > maxBytes) throw bad(`${f.abs} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB: too large to read as a chat`)
-    return await decode(createReadStream(f.abs), f.abs, maxBytes)
+    return await decode(await this.opened(f), f.abs, maxBytes)
   }
 
   /** The files at the top of the folder and one level down (where exports keep their main file). */
@@ -108,7 +127,9 @@ export class FolderSource implements ExportSource {
       let entries
       try {
         entries = await readdir(join(this.root, dir), { withFileTypes: true })
-      } catch {
+      } catch (err) {
+        // A folder this user cannot list may hold the chat: said, rather than "not a chat export".
+        if (denied(err)) throw bad(readReason(err, join(this.root, dir)) as string)
         return
       }
       for (const e of entries) {
