@@ -223,21 +223,23 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
   if (json) {
     jsonEvent('imported', {
       contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, mediaFilesDamaged: r.mediaFilesDamaged,
-      messages: r.messages, newMessages: added, store: dir, ...foreign
+      messages: r.messages, messagesMadeMine: r.messagesMadeMine, newMessages: added, store: dir, ...foreign
     })
     sayDamaged(r.mediaFilesDamaged, json)
     return
   }
   sayDamaged(r.mediaFilesDamaged, json)
+  // The same export imported again with --me: nothing is new, but whose messages they are changed.
+  const madeMine = r.messagesMadeMine === 0 ? '' : `; ${r.messagesMadeMine === 1 ? '1 message' : `${r.messagesMadeMine} messages`} re-attributed to you`
   if (added === 0 && r.mediaFiles === 0) {
     // Messages already there are written again as the export has them unless the store holds a newer
     // version (an edit in a re-export lands), so this says no message is new, not that nothing changed.
-    process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}\n`)
+    process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}${madeMine}\n`)
     return
   }
   const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`
   process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
-    `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}\n`)
+    `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}${madeMine}\n`)
 }
 
 /**

@@ -13,24 +13,57 @@ import type { SqliteChatStore } from '../store/sqlite-store.js'
 //   says only that the message held some, and what else it says of the message is written.
 // - A chat keeps every member it has: an export names the members it knew then (a WhatsApp export only
 //   those who wrote in it), so members an import does not list may have joined since or written only
-//   outside it. The file's members come first, in its order, then those only the store has.
+//   outside it. The file's members come first, in its order, then those only the store has. But one
+//   whose messages the import now writes as the person's own ("me": the same export imported again with
+//   `ferry import --me NAME`) is the person, whom "me" names now: kept, they would stand beside "me" as a
+//   third member of a direct chat.
 // - A chat's title and a contact's name are the newer export's, judged by what each export holds of it,
 //   and one changed in the store since stays unless the export changed it too (import-names.ts).
 // The same rule holds between two lines of one file, the earlier being what the store then holds.
 
-/** The file's conversations with the members the store holds of each added after the file's. */
-export function mergeConversations (store: SqliteChatStore, conversations: Conversation[]): Conversation[] {
+/** The sender and member the person is, in every chat of a store. */
+const ME = 'me'
+
+/**
+ * Messages an import writes as the person's own ("me") that the store held as someone else's, and whose
+ * they were, per chat: what `ferry import --me NAME` changes in an export imported before without it.
+ */
+export class MadeMine {
+  messages = 0
+  private readonly senders = new Map<string, Set<string>>()
+
+  add (held: Message): void {
+    this.messages++
+    let senders = this.senders.get(held.conversation)
+    if (senders === undefined) this.senders.set(held.conversation, senders = new Set())
+    senders.add(held.sender)
+  }
+
+  /** Whether `member` of `conversation` had messages the import made the person's own. */
+  was (conversation: string, member: string): boolean {
+    return this.senders.get(conversation)?.has(member) === true
+  }
+}
+
+/**
+ * The file's conversations with the members the store holds of each added after the file's, but those
+ * whose messages the import made the person's own (`madeMine`).
+ */
+export function mergeConversations (store: SqliteChatStore, conversations: Conversation[], madeMine?: MadeMine): Conversation[] {
   if (conversations.length === 0) return conversations
   const held = new Map(store.listConversations({ conversations: [...new Set(conversations.map(c => c.id))] }).map(c => [c.id, c]))
   return conversations.map(c => {
     const mine = held.get(c.id)
-    const only = mine?.members.filter(m => !c.members.includes(m)) ?? []
+    const only = mine?.members.filter(m => !c.members.includes(m) && madeMine?.was(c.id, m) !== true) ?? []
     return only.length === 0 ? c : { ...c, members: [...c.members, ...only] }
   })
 }
 
-/** The messages to write: the file's, less those the store (or an earlier line) holds a newer version of. */
-export async function mergeMessages (store: SqliteChatStore, messages: Message[]): Promise<Message[]> {
+/**
+ * The messages to write: the file's, less those the store (or an earlier line) holds a newer version of.
+ * Those the store held as someone else's and the file writes as the person's own are told to `madeMine`.
+ */
+export async function mergeMessages (store: SqliteChatStore, messages: Message[], madeMine?: MadeMine): Promise<Message[]> {
   if (messages.length === 0) return messages
   // Within the batch, one version per key: the later line unless the earlier is newer.
   const latest = new Map<string, Message>()
@@ -53,7 +86,11 @@ export async function mergeMessages (store: SqliteChatStore, messages: Message[]
       const m = latest.get(`${conversation}\0${id}`) as Message
       const mine = held.get(id)
       if (mine === undefined) write.push(m)
-      else if (!keepsOwnVersion(mine, m)) write.push(withHeldMedia(mine, m))
+      else if (!keepsOwnVersion(mine, m)) {
+        const written = withHeldMedia(mine, m)
+        if (written.sender === ME && mine.sender !== ME) madeMine?.add(mine)
+        write.push(written)
+      }
     }
   }
   return write

@@ -7,7 +7,7 @@ import { fsReason, readReason } from '../fs-errors.js'
 import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
-import { mergeConversations, mergeMessages } from './import-merge.js'
+import { MadeMine, mergeConversations, mergeMessages } from './import-merge.js'
 import { ImportNames } from './import-names.js'
 import { parseLine, readLines } from './ndjson.js'
 
@@ -108,6 +108,11 @@ export interface ImportResult {
    */
   mediaFilesDamaged: number
   messages: number
+  /**
+   * Messages the store held as someone else's that the import wrote as the person's own: an export
+   * imported again with `ferry import --me NAME`. Their sender is no longer a member of the chat.
+   */
+  messagesMadeMine: number
   lines: number
 }
 
@@ -170,6 +175,7 @@ class Batches {
   messages: Message[] = []
   private readonly names: ImportNames
   private pending = 0
+  readonly madeMine = new MadeMine()
 
   constructor (private readonly store: SqliteChatStore, titlesChosen: boolean, private readonly onWritten?: (written: WrittenRecords) => void) {
     this.names = new ImportNames(titlesChosen)
@@ -195,7 +201,7 @@ class Batches {
   async flush (): Promise<void> {
     if (this.pending === 0) return
     this.store.putMetadata([], [], this.media)
-    this.store.putMessages(await mergeMessages(this.store, this.messages))
+    this.store.putMessages(await mergeMessages(this.store, this.messages, this.madeMine))
     this.written({ contacts: [], conversations: [], media: this.media, messages: this.messages })
     this.media = []
     this.messages = []
@@ -206,7 +212,7 @@ class Batches {
   async finish (): Promise<void> {
     await this.flush()
     const { contacts, conversations } = this.names.settle(this.store)
-    this.store.putMetadata(contacts, mergeConversations(this.store, conversations), [])
+    this.store.putMetadata(contacts, mergeConversations(this.store, conversations, this.madeMine), [])
     this.written({ contacts, conversations, media: [], messages: [] })
   }
 
@@ -417,5 +423,5 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
   }
   await batches.finish()
   checkReferences(conversations, media)
-  return { counts, files, damaged }
+  return { counts: { ...counts, messagesMadeMine: batches.madeMine.messages }, files, damaged }
 }
