@@ -110,7 +110,8 @@ export interface ImportResult {
   messages: number
   /**
    * Messages the store held as someone else's that the import wrote as the person's own: an export
-   * imported again with `ferry import --me NAME`. Their sender is no longer a member of the chat.
+   * imported again with `ferry import --me NAME`. Their sender stays a member of the chat only where
+   * the file names them one.
    */
   messagesMadeMine: number
   lines: number
