@@ -26,6 +26,8 @@ export interface InspectReport {
     updatedAt: string
   }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
+  /** Media files an import killed before it committed left, which no record names (absent when none). */
+  leftByKilledImport?: { files: number, bytes: number }
   /** The phone this one paired with and has not finished with (never the resume token itself). */
   pairing?: { role: 'sender' | 'receiver', peer: string, nameplate: string, addrs: string[], since: string }
 }
@@ -45,6 +47,8 @@ export async function inspectStore (store: SqliteChatStore): Promise<InspectRepo
     transfers: [],
     partialMedia: []
   }
+  const left = store.unsettledMedia()
+  if (left.files > 0) report.leftByKilledImport = left
   const journal = NodeJournal.existing(store.dir)
   if (journal === undefined) return report
   try {
@@ -89,6 +93,11 @@ export function renderReport (r: InspectReport): string {
     `  media: ${s.media} records; ${s.mediaPresent} files present (${formatBytes(s.mediaBytesPresent)}), ` +
       `${s.mediaMissing} missing (${formatBytes(s.mediaBytesMissing)})`
   ]
+  if (r.leftByKilledImport !== undefined) {
+    const { files, bytes } = r.leftByKilledImport
+    lines.push(`  ${files === 1 ? '1 media file' : `${files} media files`} (${formatBytes(bytes)}) left by an import that was killed, ` +
+      'named by no record: the next command that writes the store (import, receive, restore) removes them')
+  }
   if (r.conversations.length > 0) {
     lines.push('', 'Conversations:')
     // Each id as --chats takes it: a comma in one is escaped, as the list is comma-separated, and a space
@@ -134,8 +143,9 @@ const command: Command = {
 
 Shows what a store holds: counts of contacts, conversations and messages, each conversation with
 its message count (its id as --chats takes it: a comma in an id shows as \\,, a space at its start
-or end as '\\ '), media files present and missing (with their bytes), and any incoming transfer
-that has not finished, with how far it got (messages committed, partly received media).
+or end as '\\ '), media files present and missing (with their bytes), media files a killed import
+left, and any incoming transfer that has not finished, with how far it got (messages committed,
+partly received media).
 It only reads, so it may run while another process (a receive) writes the store: it shows the
 store as it was when it started.
 It reads the whole database once, to say so when it is damaged (exit 1), as export and backup would.

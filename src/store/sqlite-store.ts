@@ -852,6 +852,25 @@ export class SqliteChatStore implements History {
     })
   }
 
+  /**
+   * The files willAddMedia listed that are here and that no record names: what a writer killed before
+   * its records committed left, until the store's next open for writing removes them. A reader (inspect)
+   * says so; the person need not wonder where the room went.
+   */
+  unsettledMedia (): { files: number, bytes: number } {
+    return this.guard('reading the list of media files being added', () => {
+      let files = 0
+      let bytes = 0
+      for (const sha of this.folder.adding.read()) {
+        const size = this.folder.size(sha)
+        if (size === undefined || this.hasMediaRecord(sha)) continue
+        files++
+        bytes += size
+      }
+      return { files, bytes }
+    })
+  }
+
   /** Deletes a media file (not its record). */
   removeMediaFile (sha256: string): void {
     this.guard(`removing media ${sha256}`, () => this.folder.remove(sha256))
