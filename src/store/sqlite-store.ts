@@ -239,7 +239,15 @@ export class SqliteChatStore implements History {
       store.lock = lock
       // The one place a writer starts: what a writer killed before its records committed added is
       // taken back here. Not under a lock this process shares: its other user may be adding them now.
-      if (lock.first) store.settleAddedMedia()
+      // A failure leaves the list to the next open, and keeps no one from the store: a file is weighed
+      // against the records only when it is removed, so one a record names meanwhile stays.
+      if (lock.first) {
+        try {
+          store.settleAddedMedia()
+        } catch (err) {
+          log.error('cannot remove the media files a stopped writer left in %s: %s', abs, (err as Error).message)
+        }
+      }
       return store
     } catch (err) {
       db?.close()
