@@ -152,7 +152,7 @@ describe('a hostile receiver over libp2p against a real `ferry send`', () => {
     const second = startReceiver(newStorePath(), { code: CODE, peer: ready.addr, name: 'second receiver' })
     expect((await second.waitExit(30_000)).code, second.describe()).toBe(1)
     expect(errorCode(second.stderr)).toBe('CODE_EXPIRED')
-    expect(second.stderr).toMatch(/code has expired \(already used by another phone/)
+    expect(second.stderr).toMatch(/the old phone refused the code as expired: another phone used it/)
     // The first transfer was held still all along: it is still in progress, not yet verified.
     expect(first.all('verified')).toEqual([])
     expect(sender.all('paired').map(e => e.peer)).toHaveLength(1)

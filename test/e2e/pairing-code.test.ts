@@ -123,7 +123,7 @@ describe('pairing with real processes', () => {
     }
     const fourth = await failedAttempt(ready, CODE, 'receiver 4 (right code, too late)')
     expect(fourth.code).toBe('CODE_EXPIRED')
-    expect(fourth.p.stderr).toMatch(/code has expired/)
+    expect(fourth.p.stderr).toMatch(/the old phone refused the code as expired: another phone used it, it was tried three times wrongly, or it is more than ten minutes old/)
     expect((await sender.waitNth('pair-failed', 4)).code).toBe('CODE_EXPIRED')
     expect(sender.exit).toBeUndefined() // still waiting for the phone it paired with before
     expect(sender.all('paired')).toEqual([])
