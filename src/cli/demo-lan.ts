@@ -96,8 +96,33 @@ function removeSync (namespaces: string[]): void {
   }
 }
 
-/** Makes the LAN; on any failure removes whatever part of it was made. It is removed on exit at the latest. */
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * Namespaces named for a process that is gone: a demo (or a test bed) killed where it had no chance to
+ * clean up, e.g. by SIGKILL. Each holds veths and maybe that run's phones, still listening.
+ */
+export async function staleNamespaces (): Promise<string[]> {
+  const list = await ip(['netns', 'list']).catch(() => '')
+  return list.split('\n').map(l => l.trim().split(/\s+/)[0]).filter(ns => {
+    const m = /^ferry-p(\d+)\D/.exec(ns)
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]))
+  })
+}
+
+/**
+ * Makes the LAN, first removing what killed runs left; on any failure removes whatever part of it was
+ * made. It is removed on exit at the latest.
+ */
 export async function createDemoLan (): Promise<DemoLan> {
+  removeSync(await staleNamespaces())
   const id = `ferry-p${process.pid}r${randomBytes(3).toString('hex')}`
   const subnet = await freeSubnet()
   const bridge = `${id}-br`

@@ -1,0 +1,100 @@
+// However the demo is stopped (Ctrl-C, `kill`, `timeout`, a closed terminal, even SIGKILL), what it
+// made does not outlive it for long: its phones, its namespaces and its hundreds of MB of folders.
+// Each run gets a TMPDIR of its own, so its folder is whatever appears there.
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { FERRY_BIN } from '../../src/cli/ferry-process.js'
+import { checkNetnsSupport } from '../../scripts/lib/netns.js'
+import { cannotRun } from '../helpers/cannot-run.js'
+import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
+import { until } from '../helpers/until.js'
+
+afterAll(() => cleanupTempDirs())
+
+interface Demo { child: ChildProcessWithoutNullStreams, stderr: () => string, closed: Promise<{ code: number | null, signal: NodeJS.Signals | null }>, tmp: string }
+
+function startDemo (args: string[], env: NodeJS.ProcessEnv = {}): Demo {
+  const tmp = tempDir()
+  const child = spawn(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny', ...args], { env: { ...process.env, ...env, TMPDIR: tmp } })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stdout.resume()
+  const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+  return { child, stderr: () => stderr, closed, tmp }
+}
+
+/** The pids of the processes whose command line names `dir`: the demo's phones run on stores in it. */
+function processesUsing (dir: string): number[] {
+  return readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(p => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)
+    } catch {
+      return false // gone meanwhile
+    }
+  }).map(Number)
+}
+
+const namespacesOf = (id: string): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map(l => l.split(' ')[0]).filter(ns => ns.startsWith(`${id}-`))
+
+const LOOPBACK_SHOWN = 'The old phone shows the code'
+
+describe('ferry demo stopped', () => {
+  it('on loopback, SIGTERM (kill, timeout) and SIGHUP (a closed terminal) remove its phones and its folder', async () => {
+    for (const [signal, exit] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const d = startDemo(['--loopback'])
+      try {
+        await until('the demo to start its phones', () => d.stderr().includes(LOOPBACK_SHOWN) || d.child.exitCode !== null, 60_000)
+        expect(d.stderr()).toContain(LOOPBACK_SHOWN)
+        expect(readdirSync(d.tmp), 'the demo made its folder').toHaveLength(1)
+        d.child.kill(signal)
+        expect(await d.closed, d.stderr()).toEqual({ code: exit, signal: null })
+      } finally {
+        if (d.child.exitCode === null) d.child.kill('SIGKILL')
+      }
+      expect(readdirSync(d.tmp), `left behind after ${signal}`).toEqual([])
+      expect(processesUsing(d.tmp), `phones left running after ${signal}`).toEqual([])
+      if (signal === 'SIGTERM') expect(d.stderr()).toContain('Stopped: the demo is over, and the phones, namespaces and files it made are removed.')
+    }
+  })
+
+  it('killed by SIGTERM on the simulated Wi-Fi, removes its namespaces, phones and folder', async () => {
+    const support = await checkNetnsSupport()
+    if (cannotRun('the demo across network namespaces', support.ok ? undefined : support.reason ?? 'unknown')) return
+    const d = startDemo([])
+    try {
+      await until('the demo to put its phones on the Wi-Fi', () => /bridged in namespaces \S+-\*/.test(d.stderr()) || d.child.exitCode !== null, 60_000)
+      const id = /bridged in namespaces (ferry-\S+)-\*/.exec(d.stderr())?.[1] ?? ''
+      expect(namespacesOf(id), d.stderr()).toHaveLength(3)
+      d.child.kill('SIGTERM')
+      expect(await d.closed, d.stderr()).toEqual({ code: 143, signal: null })
+      expect(namespacesOf(id)).toEqual([])
+    } finally {
+      if (d.child.exitCode === null) d.child.kill('SIGKILL')
+    }
+    expect(readdirSync(d.tmp)).toEqual([])
+    expect(processesUsing(d.tmp)).toEqual([])
+  })
+
+  it('killed by SIGKILL, where nothing of it can clean up: the next demo removes its namespaces and phones', async () => {
+    const support = await checkNetnsSupport()
+    if (cannotRun('the demo across network namespaces', support.ok ? undefined : support.reason ?? 'unknown')) return
+    const killed = startDemo([])
+    let id = ''
+    try {
+      await until('the demo to start its phones', () => killed.stderr().includes('the new phone types it') || killed.child.exitCode !== null, 60_000)
+      id = /bridged in namespaces (ferry-\S+)-\*/.exec(killed.stderr())?.[1] ?? ''
+      expect(namespacesOf(id), killed.stderr()).toHaveLength(3)
+      killed.child.kill('SIGKILL')
+      await killed.closed
+    } finally {
+      if (killed.child.exitCode === null) killed.child.kill('SIGKILL')
+    }
+    // Its old phone is still up in its namespace: orphaned, and listening.
+    expect(processesUsing(killed.tmp)).not.toEqual([])
+    const next = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TMPDIR: tempDir() } })
+    expect(next.status, next.stderr).toBe(0)
+    expect(namespacesOf(id)).toEqual([])
+    expect(processesUsing(killed.tmp)).toEqual([])
+  })
+})
