@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { EXIT_FAILED, EXIT_OK } from './command.js'
 import { FERRY_BIN, FerryProcess } from './ferry-process.js'
 import { formatBytes } from '../format-bytes.js'
-import { terminalProgress, type ProgressSnapshot } from './progress.js'
+import { terminalProgress, type ProgressSnapshot, type ProgressView } from './progress.js'
 import type { DemoLan } from './demo-lan.js'
 import type { FerryDebug } from '../web/main.js'
 import { ErrorCode, FerryError } from '../errors.js'
@@ -37,6 +37,8 @@ export interface WebDemo {
   screenshot: string
   procs: FerryProcess[]
   say: (s: string) => void
+  /** Where the bar on show is kept, for a stop to clear it. */
+  shown: { bar?: ProgressView }
 }
 
 type State = ReturnType<FerryDebug['state']>
@@ -70,7 +72,7 @@ export async function runWebDemo (d: WebDemo): Promise<number> {
     const state = async (): Promise<State | undefined> => await page.evaluate(() => window.__ferry?.state())
     await sender.waitFor(e => e.event === 'paired', 60_000)
     d.say(`  paired (CPace, over WebRTC) ${Math.round(performance.now() - t0)} ms after the page was opened; insecure context: ${String(!(await page.evaluate(() => window.isSecureContext)))}`)
-    const bar = terminalProgress('moving', process.stderr, { phases: true })
+    const bar = d.shown.bar = terminalProgress('moving', process.stderr, { phases: true })
     let end: State | undefined
     // The page's own state, as a person watching it would see it; it ends verified or failed.
     for (;;) {
@@ -80,6 +82,7 @@ export async function runWebDemo (d: WebDemo): Promise<number> {
       await page.waitForTimeout(250)
     }
     bar.stop()
+    d.shown.bar = undefined
     const secs = (performance.now() - t0) / 1000
     const sent = await sender.exited
     if (end.phase !== 'verified' || sent !== 0) {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { EXIT_FAILED, EXIT_OK, optionalString, type Command } from './command.js'
 import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
 import { formatBytes } from '../format-bytes.js'
-import { terminalProgress, type ProgressSnapshot } from './progress.js'
+import { terminalProgress, type ProgressSnapshot, type ProgressView } from './progress.js'
 import { cell } from './text-width.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { seedStore } from '../sim/seed.js'
@@ -54,6 +54,8 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
     const newPhone = join(dir, 'new-phone')
     let lan: DemoLan | undefined
     const procs: FerryProcess[] = []
+    // The bar on show, if any: a stop must give the terminal back its cursor and line wrap.
+    const shown: { bar?: ProgressView } = {}
     const cleanup = async (): Promise<void> => {
       for (const p of procs) p.kill()
       await lan?.down()
@@ -64,7 +66,11 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
     const onSignal = (signal: NodeJS.Signals): void => {
       for (const s of STOP_SIGNALS) process.off(s, onSignal)
       // After SIGHUP nobody reads the terminal, and writing to it may fail: clean up without a word.
-      if (signal !== 'SIGHUP') say('\nStopped: the demo is over, and the phones, namespaces and files it made are removed.')
+      if (signal !== 'SIGHUP') {
+        shown.bar?.stop()
+        say('\nStopped: the demo is over, and the phones, namespaces and files it made are removed.')
+      }
+      shown.bar = undefined
       void cleanup().finally(() => process.exit(128 + constants.signals[signal]))
     }
     for (const s of STOP_SIGNALS) process.once(s, onSignal)
@@ -97,7 +103,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
       const code = formatCode(generateCode())
       if (web) {
         if (lan === undefined) throw new FerryError(ErrorCode.INTERNAL, `--web needs the simulated Wi-Fi: ${noLan ?? 'unknown'}`)
-        return await runWebDemo({ lan, oldPhone, code, scratch: dir, screenshot: resolve(optionalString(args, 'screenshot') ?? join(tmpdir(), 'ferry-demo-web.png')), procs, say })
+        return await runWebDemo({ lan, oldPhone, code, scratch: dir, screenshot: resolve(optionalString(args, 'screenshot') ?? join(tmpdir(), 'ferry-demo-web.png')), procs, say, shown })
       }
       let sender: FerryProcess
       let receiver: FerryProcess
@@ -131,7 +137,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
       if (discovered.event === 'discovered') say(`  found the old phone ${how[String(discovered.via)] ?? ''} in ${Math.round(performance.now() - t0)} ms`)
       await receiver.waitFor(e => e.event === 'paired')
       say(`  paired (CPace) in ${Math.round(performance.now() - t0)} ms`)
-      const bar = terminalProgress('moving', process.stderr, { phases: true })
+      const bar = shown.bar = terminalProgress('moving', process.stderr, { phases: true })
       let seen = 0
       const done = receiver.exited
       for (;;) {
@@ -142,6 +148,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
         await receiver.waitFor(e => e.event === 'verified' || (e.event === 'progress' && receiver.events.indexOf(e) >= seen), 600_000).catch(() => {})
       }
       bar.stop()
+      shown.bar = undefined
       const [rc, sc] = await Promise.all([done, sender.exited])
       const secs = (performance.now() - t0) / 1000
       if (rc !== 0 || sc !== 0) {

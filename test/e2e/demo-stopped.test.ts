@@ -97,4 +97,32 @@ describe('ferry demo stopped', () => {
     expect(namespacesOf(id)).toEqual([])
     expect(processesUsing(killed.tmp)).toEqual([])
   })
+
+  it('Ctrl-C on a terminal while it moves the history gives the terminal back its cursor and line wrap, and says so', async () => {
+    if (cannotRun('the demo on a terminal', spawnSync('script', ['-qec', 'true', '/dev/null']).status === 0 ? undefined : 'util-linux\'s `script` is missing (apt-get install bsdutils)')) return
+    const tmp = tempDir()
+    // The new phone holds once everything arrived, before Verified: the bar is on show until Ctrl-C.
+    const command = [process.execPath, FERRY_BIN, 'demo', '--profile', 'tiny', '--loopback'].map(s => `'${s}'`).join(' ')
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp, FERRY_TEST_HOLD_VERIFYING: '1' } })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    const closed = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
+    try {
+      await until('the progress bar', () => output.includes('moving') || child.exitCode !== null, 60_000)
+      // The bar hid the cursor and turned line wrap off.
+      expect(output).toContain('\x1b[?25l')
+      expect(output).toContain('\x1b[?7l')
+      // Ctrl-C typed on the terminal: its line discipline signals the demo and its phones, as a key does.
+      child.stdin.write('\x03')
+      expect(await closed, output).toBe(130)
+    } finally {
+      if (child.exitCode === null) child.kill()
+    }
+    const afterBar = output.slice(output.lastIndexOf('\x1b[?25l'))
+    expect(afterBar, 'the cursor is shown again').toContain('\x1b[?25h')
+    expect(output.slice(output.lastIndexOf('\x1b[?7l')), 'line wrap is back').toContain('\x1b[?7h')
+    expect(afterBar.replace(/\r\n/g, '\n')).toMatch(/\n\nStopped: the demo is over, and the phones, namespaces and files it made are removed\.\n/)
+    expect(readdirSync(tmp)).toEqual([])
+  })
 })
