@@ -165,6 +165,21 @@ const unheardNote = (again: string, telling: boolean): string =>
 const nothingReceived = (err: unknown, said: string): unknown =>
   isFerryError(err) ? new FerryError(err.code, `${err.message} (nothing was received: ${said})`, err.details, { cause: err }) : err
 
+/** Failures where the old phone went away or could not be reached: a kept pairing carries on later. */
+const PEER_WENT = new Set<string>([ErrorCode.NO_PEER, ErrorCode.TRUNCATED, ErrorCode.ISOLATED, ErrorCode.PEER_ERROR, ErrorCode.CANCELLED])
+
+/**
+ * A receive given up on a vanished old phone, with what became of its work: while this store keeps the
+ * pairing, what arrived stays and a run without the code carries on (as after Ctrl-C).
+ */
+async function withCarryOn (err: unknown, journal: Journal, again: string): Promise<unknown> {
+  if (!isFerryError(err) || !PEER_WENT.has(err.code)) return err
+  const kept = await new PairingRecords(journal).load().then(r => r?.role === 'receiver', () => false)
+  if (!kept) return err
+  const said = err.message.trimEnd().replace(/:$/, '')
+  return new FerryError(err.code, `${said}${/[.?!]$/.test(said) ? '' : '.'} What arrived is kept here: once ferry send runs again on the old phone, run ${again} (no code needed) to carry on`, err.details, { cause: err })
+}
+
 const withPeer = (addrs: string[], peerId: string): Multiaddr[] =>
   addrs.map(a => a.includes('/p2p/') ? multiaddr(a) : multiaddr(`${a}/p2p/${peerId}`))
 
@@ -447,7 +462,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } catch (err) {
-      if (!bare()) throw err
+      if (!bare()) throw await withCarryOn(err, phone.journal, commandLine('receive', args, CODE_FLAGS))
       await close()
       const said = made.takeBack()
       throw nothingReceived(err, said)
