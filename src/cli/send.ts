@@ -252,7 +252,9 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
           process.stderr.write(`${pageUrl}\n\nWithout a camera: open ${page!.url} in the new phone's browser and type the code.\n` +
             `Listening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         } else {
-          process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>   and type the code,\nor scan:\n`)
+          // With mDNS and the discovery port both off nothing can find this phone: the line names where it listens.
+          const found = args.values['no-mdns'] !== true || responder !== undefined ? '' : ` --no-mdns --peer ${pickOffered(addrs, MAX_QR_ADDRS).join(',')}`
+          process.stderr.write(`\nPairing code:  ${formatCode(code)}\n\nOn the new phone run:  ferry receive --store <dir>${found}   and type the code,\nor scan:\n`)
           qrcode.generate(qr, { small: true }, (q: string) => process.stderr.write(q + '\n'))
           process.stderr.write(`${qr}\n\nListening on ${addrs.join(', ')}${responder !== undefined ? `; discovery port ${responder.port}` : ''}\n`)
         }
