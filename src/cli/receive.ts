@@ -61,6 +61,26 @@ async function promptCode (why = ''): Promise<PairingCode> {
   }
 }
 
+/**
+ * After a typed code failed with `err`: the code typed next, while the one tried has tries left here;
+ * else `err` again. A code with other first digits is refused when the old phone was found by them.
+ */
+async function codeAgain (err: unknown, nameplate: string, foundByDigits: boolean, journal: Journal): Promise<PairingCode> {
+  if (!isFerryError(err, ErrorCode.WRONG_CODE)) throw err
+  const left = err.details?.triesLeft
+  if (typeof left !== 'number' || left <= 0) throw err
+  const tries = `${left} ${left === 1 ? 'try' : 'tries'} of that code left here`
+  process.stderr.write(err.details?.linkDropped === true
+    ? `The link dropped while the phones were checking the code, and that counted as one try (${tries}).\n`
+    : `The code does not match the old phone's: check the digits (${tries}; Ctrl-C stops).\n`)
+  const code = await promptCode()
+  if (foundByDigits && code.nameplate !== nameplate) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'that code starts with other digits than the one the old phone was found by: run ferry receive again and type it')
+  }
+  await new TriedCodes(journal).check(code).catch(e => { throw spentCode(e) })
+  return code
+}
+
 /** Why there is nothing to resume, when the store knows: an expired pairing, or a history already verified. */
 async function noResumeReason (journal: Journal, expired: PairingRecord | undefined): Promise<string> {
   if (expired !== undefined) return ` (the pairing with ${expired.peerId} expired: unused for 24 hours)`
@@ -431,9 +451,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         }
       })
       // keepUnheard: an old phone that did not hear the verification can still be told by a later run.
-      const { summary, progress, stats, unheard } = await phone.ferry.receive({
+      const options = {
         addrs,
-        code,
         qrKey,
         search: searched,
         request,
@@ -446,7 +465,22 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         tellAgainMs: tellAgainMsFrom(),
         beforeVerifying: holdAtVerifying(),
         afterHeard: holdAfterHeard(() => { if (json) jsonEvent('held', { after: 'heard' }); else process.stderr.write('Held: the old phone heard Verified (FERRY_TEST_HOLD_HEARD).\n') })
-      }).catch(err => { throw wrongCode(err, { qr: qrKey !== undefined }) })
+      }
+      // A code typed at the prompt that did not pair is asked for again while it has tries left: a
+      // person mistypes a digit. Given by --code, to --json or with no terminal, the run ends instead.
+      const askAgain = codeArg === undefined && qr === undefined && !json && process.stdin.isTTY === true
+      let typed = code
+      let received
+      for (;;) {
+        try {
+          received = await phone.ferry.receive({ ...options, code: typed }).catch(err => { throw wrongCode(err, { qr: qrKey !== undefined }) })
+          break
+        } catch (err) {
+          if (!askAgain) throw err
+          typed = await codeAgain(err, typed?.nameplate ?? '', via === 'mdns' || via === 'sweep', storage.journal)
+        }
+      }
+      const { summary, progress, stats, unheard } = received
       printer.stop()
       if (!json) {
         // What this phone now holds of the old phone's history: what stays deleted here is not counted.
