@@ -301,7 +301,8 @@ export class SqliteChatStore implements History {
     }
     const version = Number(meta.schema_version)
     if (version > SCHEMA_VERSION) {
-      throw new FerryError(ErrorCode.STORE, `${dir} was written by a newer Ferry (schema ${version}, this one knows ${SCHEMA_VERSION})`)
+      // Nothing is wrong with the store: this Ferry is too old for it, as for a newer backup.
+      throw new FerryError(ErrorCode.BAD_INPUT, `${dir} was written by a newer Ferry (schema ${version}; this one knows ${SCHEMA_VERSION}): update Ferry to open it`)
     }
     if (version < SCHEMA_VERSION) {
       // 1 -> 2 only added tables and a trigger; 2 -> 3 rebuilds the messages table in canonical order, once

@@ -213,7 +213,7 @@ describe('a store from a newer Ferry', () => {
     const { dir, db } = oldStore(3)
     db.prepare("UPDATE meta SET value = '7' WHERE key = 'schema_version'").run()
     db.close()
-    expect(() => SqliteChatStore.open(dir)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringContaining('newer Ferry (schema 7') }))
+    expect(() => SqliteChatStore.open(dir)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/newer Ferry \(schema 7; .*\): update Ferry to open it$/) }))
     const check = new Database(join(dir, 'history.db'), { readonly: true })
     expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'transfers'").pluck().get()).toBe('transfers')
     check.close()
