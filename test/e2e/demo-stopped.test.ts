@@ -37,12 +37,14 @@ function processesUsing (dir: string): number[] {
 
 const namespacesOf = (id: string): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map(l => l.split(' ')[0]).filter(ns => ns.startsWith(`${id}-`))
 
+const HELD = { FERRY_TEST_HOLD_VERIFYING: '1' }
 const LOOPBACK_SHOWN = 'The old phone shows the code'
 
 describe('ferry demo stopped', () => {
   it('on loopback, SIGTERM (kill, timeout) and SIGHUP (a closed terminal) remove its phones and its folder', async () => {
     for (const [signal, exit] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-      const d = startDemo(['--loopback'])
+      // Its new phone holds before Verified: the demo cannot end by itself before the signal lands.
+      const d = startDemo(['--loopback'], HELD)
       try {
         await until('the demo to start its phones', () => d.stderr().includes(LOOPBACK_SHOWN) || d.child.exitCode !== null, 60_000)
         expect(d.stderr()).toContain(LOOPBACK_SHOWN)
@@ -61,7 +63,7 @@ describe('ferry demo stopped', () => {
   it('killed by SIGTERM on the simulated Wi-Fi, removes its namespaces, phones and folder', async () => {
     const support = await checkNetnsSupport()
     if (cannotRun('the demo across network namespaces', support.ok ? undefined : support.reason ?? 'unknown')) return
-    const d = startDemo([])
+    const d = startDemo([], HELD)
     try {
       await until('the demo to put its phones on the Wi-Fi', () => /bridged in namespaces \S+-\*/.test(d.stderr()) || d.child.exitCode !== null, 60_000)
       const id = /bridged in namespaces (ferry-\S+)-\*/.exec(d.stderr())?.[1] ?? ''
@@ -79,7 +81,8 @@ describe('ferry demo stopped', () => {
   it('killed by SIGKILL, where nothing of it can clean up: the next demo removes its namespaces and phones', async () => {
     const support = await checkNetnsSupport()
     if (cannotRun('the demo across network namespaces', support.ok ? undefined : support.reason ?? 'unknown')) return
-    const killed = startDemo([])
+    // Its new phone holds before Verified, so its phones are still at it when it dies.
+    const killed = startDemo([], HELD)
     let id = ''
     try {
       await until('the demo to start its phones', () => killed.stderr().includes('the new phone types it') || killed.child.exitCode !== null, 60_000)
@@ -90,7 +93,7 @@ describe('ferry demo stopped', () => {
     } finally {
       if (killed.child.exitCode === null) killed.child.kill('SIGKILL')
     }
-    // Its old phone is still up in its namespace: orphaned, and listening.
+    // Its phones are still up in their namespaces: orphaned, and listening.
     expect(processesUsing(killed.tmp)).not.toEqual([])
     const next = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TMPDIR: tempDir() } })
     expect(next.status, next.stderr).toBe(0)
