@@ -75,7 +75,7 @@ async function codeAgain (err: unknown, nameplate: string, foundByDigits: boolea
     : `The code does not match the old phone's: check the digits (${tries}; Ctrl-C stops).\n`)
   const code = await promptCode()
   if (foundByDigits && code.nameplate !== nameplate) {
-    throw new FerryError(ErrorCode.BAD_INPUT, 'that code starts with other digits than the one the old phone was found by: run ferry receive again and type it')
+    throw new FerryError(ErrorCode.BAD_INPUT, 'that code starts with other digits than those the old phone was found by: run ferry receive again and type it')
   }
   await new TriedCodes(journal).check(code).catch(e => { throw spentCode(e) })
   return code
