@@ -17,7 +17,7 @@ export { generateCode, generateQrKey, parseCode, formatCode, buildQrPayload, par
 export type { ReceivingComponents } from './net/receiving.js'
 export type { OfferingComponents } from './net/offering.js'
 // The sans-I/O machines and their drivers: an app runs them over any ByteDuplex.
-export { SenderMachine, type SenderInit, type SenderProgress, type SenderState } from './protocol/sender.js'
+export { SenderMachine, type SenderInit, type SenderProgress, type SenderState, type VerifiedCounts } from './protocol/sender.js'
 export { ReceiverMachine, type ReceiverInit, type ReceiverProgress, type ReceiverState } from './protocol/receiver.js'
 export { runSender, runReceiver, type DriverOptions } from './protocol/session.js'
 export type { TransferOptions } from './protocol/options.js'
