@@ -17,6 +17,8 @@ import { digest, type MappedHistory } from './common.js'
 //   written since the first) become two chats of one title, not one; merging two people's chats would
 //   be worse, and could not be undone. The chat whose id the title gives is one of those chats even when
 //   the app renamed it since: a re-import must find it, not make it again (its name stays, import-names.ts).
+//   When no chat of the title is it, a chat of another title that holds every worded message of the
+//   export, several of them, is (underAnotherTitle): a title can change while its chat does not.
 // - Messages whose id moved. A message's id holds its place among the messages of its minute, which
 //   moves when one before it in that minute was deleted "for me" or cut off by the cap; and stores
 //   imported before ids were made so hold ids from each line's place in the file. A message of the
@@ -84,19 +86,22 @@ function storedChat (store: SqliteChatStore, id: string): StoredChat {
 }
 
 /** The history with its chat and message ids those the store holds for them, where it holds them. */
-export function matchStore (store: SqliteChatStore, history: MappedHistory): MappedHistory {
+export async function matchStore (store: SqliteChatStore, history: MappedHistory): Promise<MappedHistory> {
   const [mapped] = history.conversations
   if (mapped === undefined) return history
   const edited = history.edited ?? new Set<string>()
-  const { id, chat } = whichChat(store, mapped, history.messages, edited)
+  const { id, chat, title } = await whichChat(store, mapped, history.messages, edited, history.titleChosen === true)
   const messages = history.messages.map(m => ({ ...m, conversation: id }))
   if (chat !== undefined) keepIds(chat, messages, edited)
-  const conversation: Conversation = { ...mapped, id }
+  const conversation: Conversation = { ...mapped, id, title: title ?? mapped.title }
   return { ...history, conversations: [conversation], messages }
 }
 
-/** The id the chat has in the store, with its messages; or a new id when the store holds it not. */
-function whichChat (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>): { id: string, chat?: StoredChat } {
+/**
+ * The id the chat has in the store, with its messages; or a new id when the store holds it not. Found
+ * under another title, the chat keeps the stored one (`title`).
+ */
+async function whichChat (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>, titleChosen: boolean): Promise<{ id: string, chat?: StoredChat, title?: string }> {
   let best: { id: string, chat: StoredChat, shared: number } | undefined
   for (const c of store.listConversations()) {
     // The chat of the title's id was imported under this title, whatever the app renamed it to since.
@@ -106,10 +111,43 @@ function whichChat (store: SqliteChatStore, mapped: Conversation, messages: read
     if (sameChat(shared, messages, chat, edited) && (best === undefined || shared > best.shared)) best = { id: c.id, chat, shared }
   }
   if (best !== undefined) return best
+  // A title the person gave (--title) names another chat than any of another title.
+  const elsewhere = titleChosen ? undefined : await underAnotherTitle(store, mapped, messages, edited)
+  if (elsewhere !== undefined) return elsewhere
   // Another chat of this title holds the title's id: this one is told apart by its first message.
   if (!store.hasConversation(mapped.id)) return { id: mapped.id }
   const first = messages[0]
   return { id: `wa-${digest(mapped.title, String(first.ts), first.sender, first.text ?? '')}` }
+}
+
+/** Fewest messages with words an export must share with a chat of another title to be taken for it. */
+const MIN_SHARED_UNDER_ANOTHER_TITLE = 3
+/** How many of the export's message ids are looked up in each chat before its messages are read. */
+const PROBE = 64
+
+/**
+ * A stored WhatsApp chat of another title that holds every message of the export with words (but those
+ * it marks edited), at least a few of them. The title of an export can change while the chat does not:
+ * its file saved twice ("Anna (1)", "Anna-1"), the text piped in without its file's name, the contact
+ * renamed in the phone. Holding all of several messages, each the same time, sender and text, is what
+ * only the same chat (or a copy of it) does; a chat of one or two such messages is too little to tell,
+ * and stays a chat of its own. Message ids come from what the export shows, not from the chat, so a
+ * chat holding none of a spread of the export's ids is passed over without reading it.
+ */
+async function underAnotherTitle (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>): Promise<{ id: string, chat: StoredChat, title: string } | undefined> {
+  const worded = messages.filter(m => m.text !== undefined && !edited.has(m.id))
+  if (worded.length < MIN_SHARED_UNDER_ANOTHER_TITLE) return undefined
+  const step = Math.max(1, Math.floor(worded.length / PROBE))
+  const probe = worded.filter((_, i) => i % step === 0).slice(0, PROBE).map(m => m.id)
+  let best: { id: string, chat: StoredChat, title: string, size: number } | undefined
+  for (const c of store.listConversations()) {
+    if (!c.id.startsWith('wa-') || c.title === mapped.title || c.id === mapped.id) continue
+    if ((await store.findMessages(c.id, probe)).length === 0) continue
+    const chat = storedChat(store, c.id)
+    // Of several that hold it all (copies an earlier import made), the smallest is the closest.
+    if (chat.shared(worded) === worded.length && (best === undefined || chat.byId.size < best.size)) best = { id: c.id, chat, title: c.title, size: chat.byId.size }
+  }
+  return best
 }
 
 /**

@@ -169,9 +169,17 @@ function splitSender (rest: string): { name?: string, text: string } {
   return { name, text: rest.slice(at + 2) }
 }
 
+/**
+ * What a browser or a phone appends to a file's name when one of that name is there already: " (1)"
+ * (Chrome, Android's Files), "(1)" (Firefox), "-1" (Android's download manager, which counts 1 to 9
+ * before it tries other numbers). The last is taken only after a letter, so a name that ends in a
+ * number of its own ("Class-12", "Covid-19") keeps it.
+ */
+const COPY_SUFFIX = /(?:\s?\(\d{1,3}\)|(?<=\p{L})-[1-9])$/u
+
 /** The chat's title from WhatsApp's file name in the phone's language ("WhatsApp Chat with Dave.txt" -> "Dave"). */
 export function titleFromName (name: string): string {
-  const stem = name.replace(/\.(txt|zip)$/i, '').replace(/ \(\d+\)$/, '').replace(/_/g, ' ').trim()
+  const stem = name.replace(/\.(txt|zip)$/i, '').replace(COPY_SUFFIX, '').replace(/_/g, ' ').trim()
   const m = /^(?:WhatsApp[ -]?Chat|Chat(?: de)? WhatsApp|Conversa (?:do|no) WhatsApp|Discussion WhatsApp|Чат WhatsApp|WhatsApp Sohbeti)\s*(?:with|-|con|com|avec|mit|met|с|dengan|ile)\s+(.+)$/iu.exec(stem)
   return m?.[1].trim() ?? stem
 }
@@ -487,6 +495,6 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
 /** Imports a WhatsApp chat (`main`, a .txt inside `source`: a folder or an archive, with its media) into the store; all or nothing. */
 export async function importWhatsApp (store: SqliteChatStore, source: ExportSource, main: string, title: string, options: WhatsAppOptions = {}): Promise<ForeignImportResult> {
   const text = await source.readText(main, MAX_TEXT_BYTES)
-  const history = matchStore(store, await mapWhatsApp(text, source, main, title, options))
+  const history = await matchStore(store, await mapWhatsApp(text, source, main, title, options))
   return await writeHistory(store, history, source, main, 'whatsapp', options)
 }

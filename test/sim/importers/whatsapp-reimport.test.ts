@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { writeHistory } from '../../../src/sim/importers/common.js'
 import { FolderSource } from '../../../src/sim/importers/source.js'
-import { importWhatsApp, mapWhatsApp } from '../../../src/sim/importers/whatsapp.js'
+import { importWhatsApp, mapWhatsApp, titleFromName } from '../../../src/sim/importers/whatsapp.js'
 import type { Message } from '../../../src/store/model.js'
 import type { SqliteChatStore } from '../../../src/store/sqlite-store.js'
 import { cleanupTempDirs, openStore, tempDir } from '../../helpers/stores.js'
@@ -185,6 +185,69 @@ describe('a WhatsApp chat renamed in the store', () => {
     expect(shown(s)).toEqual([...JANUARY, ...FEBRUARY])
     await importWhatsApp(s, new FolderSource(join(DIR, 'later')), CHAT, 'Dave', { timeZone: 'UTC', title: 'Dave' })
     expect(s.listConversations().map(c => c.title)).toEqual(['Dave'])
+    s.close()
+  })
+})
+
+describe('an export of a chat the store holds, under another title', () => {
+  const ANNA = [
+    '30/12/2023, 20:00 - Anna: Dinner tomorrow?',
+    '30/12/2023, 20:02 - Bob: Sure, where?',
+    '30/12/2023, 20:03 - Anna: The usual place',
+    '30/12/2023, 20:05 - Bob: See you at 8'
+  ]
+  async function fromLines (store: SqliteChatStore, lines: string[], title: string, options: { title?: string } = {}): Promise<void> {
+    const dir = tempDir()
+    writeFileSync(join(dir, CHAT), lines.join('\n') + '\n')
+    await importWhatsApp(store, new FolderSource(dir), CHAT, title, { timeZone: 'UTC', ...options })
+  }
+  const chats = (s: SqliteChatStore): Array<[string, number]> => s.listConversations().map((c): [string, number] => [c.title ?? '', [...s.listMessages({ conversations: [c.id] })].length]).sort((a, b) => a[0] < b[0] ? -1 : 1)
+
+  it('the file a browser or phone saved again gives the same title', () => {
+    expect(titleFromName('WhatsApp Chat with Anna(1).txt')).toBe('Anna')
+    expect(titleFromName('WhatsApp Chat with Anna (2).txt')).toBe('Anna')
+    expect(titleFromName('WhatsApp Chat with Anna-1.txt')).toBe('Anna')
+    expect(titleFromName('WhatsApp Chat - Anna(1).zip')).toBe('Anna')
+    // A name of its own that ends in a number keeps it.
+    expect(titleFromName('WhatsApp Chat with Class-12.txt')).toBe('Class-12')
+    expect(titleFromName('WhatsApp Chat with Covid-19 news.txt')).toBe('Covid-19 news')
+    expect(titleFromName('WhatsApp Chat with Room 101.txt')).toBe('Room 101')
+  })
+
+  it('piped in without its file name: nothing changes, the chat keeps its title', async () => {
+    const s = openStore()
+    await fromLines(s, ANNA, 'Anna')
+    const before = [...s.listMessages()]
+    await fromLines(s, ANNA, 'WhatsApp chat')
+    expect(chats(s)).toEqual([['Anna', 4]])
+    expect([...s.listMessages()]).toEqual(before)
+    // An older export, piped in after a newer one: the chat holds all of it.
+    const t = openStore()
+    await fromLines(t, [...ANNA, '31/12/2023, 09:00 - Anna: Happy new year!'], 'Anna')
+    await fromLines(t, ANNA, 'WhatsApp chat')
+    expect(chats(t)).toEqual([['Anna', 5]])
+    s.close()
+    t.close()
+  })
+
+  it('too few messages to tell, or a title the person gave: a chat of its own', async () => {
+    const s = openStore()
+    await fromLines(s, ANNA.slice(0, 2), 'Anna')
+    await fromLines(s, ANNA.slice(0, 2), 'WhatsApp chat')
+    expect(chats(s)).toEqual([['Anna', 2], ['WhatsApp chat', 2]])
+    const t = openStore()
+    await fromLines(t, ANNA, 'Anna')
+    await fromLines(t, ANNA, 'Anna', { title: 'Anna (work)' })
+    expect(chats(t)).toEqual([['Anna', 4], ['Anna (work)', 4]])
+    s.close()
+    t.close()
+  })
+
+  it('a chat that holds only some of the export\'s messages is another chat', async () => {
+    const s = openStore()
+    await fromLines(s, ANNA, 'Anna')
+    await fromLines(s, [...ANNA.slice(0, 3), '30/12/2023, 20:05 - Bob: Can\'t, sorry'], 'Carla')
+    expect(chats(s)).toEqual([['Anna', 4], ['Carla', 4]])
     s.close()
   })
 })
