@@ -23,7 +23,8 @@ import {
 // with am/pm in the phone's language (a. m., vorm., ÖS...), before the time in some (오후 9:05), and
 // years in the Buddhist Era on phones in Thailand (5/1/67, [1/5/2567 BE, 20:15:33]).
 // One export writes all its headers alike: a line that reads as a header but is written otherwise, or
-// whose date is no date in the file's order, is text someone pasted into a message.
+// whose date is no date in the file's order, is text someone pasted into a message; so is a run of
+// headers dated well before the message they follow, after which the export returns (pastedBack).
 // A header without "Name: " is a system line. iOS marks what WhatsApp wrote itself (attachments,
 // omitted media, system lines it attributes to the chat) with a leading U+200E; in Arabic it writes
 // U+200F, which a person's text may begin with too, so there the mark counts only before WhatsApp's
@@ -236,6 +237,32 @@ function eraOf (entries: readonly Entry[], order: DateOrder, main: string): { er
   return { era, detail: `years read in the Buddhist Era (the first, written ${written}${first.buddhist === true ? ' BE' : ''}, is ${year})` }
 }
 
+const DAY = 86_400_000
+
+/**
+ * The headers that are text pasted into the message before them: a run of them more than a day before
+ * the message they follow, after which the export's next header returns to within a day of it. An
+ * export is in the order messages arrived, a little out of it at most (a message sent offline, a phone's
+ * clock a little off), and a phone whose clock jumped back stays back for what it sends after: only a
+ * run that ends with the export back where it was can be lines quoted from an older chat. A run that
+ * lasts to the end of the file is kept as messages.
+ */
+function pastedBack (instants: readonly number[]): Set<number> {
+  const pasted = new Set<number>()
+  // The latest instant from each header on, so a run without a return is not searched to the end each time.
+  const latestFrom = new Array<number>(instants.length + 1).fill(-Infinity)
+  for (let i = instants.length - 1; i >= 0; i--) latestFrom[i] = Math.max(instants[i], latestFrom[i + 1])
+  let before = instants[0]
+  for (let i = 1; i < instants.length; i++) {
+    const floor = before - DAY
+    if (instants[i] < floor && latestFrom[i + 1] >= floor) {
+      while (instants[i] < floor) pasted.add(i++)
+    }
+    before = instants[i]
+  }
+  return pasted
+}
+
 /**
  * A message's id: what the message is, so that every export of the chat gives it the same one whatever
  * it leaves out (messages deleted "for me" since, media, the oldest messages of a capped export): its
@@ -330,6 +357,25 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     if (instants.length < 2) throw new FerryError(ErrorCode.BAD_INPUT, `${main}: no message date reads as ${ORDER_NAMES[order]} (${decision.reason})`)
     instants[0] = instants[1]
     note(unmapped, 'first message with an impossible date (time of the next message used)')
+  }
+  // Lines someone pasted from an older chat, written as this export writes its headers, are told by
+  // their time: they jump back, and the export's next header returns.
+  const pasted = pastedBack(instants as number[])
+  if (pasted.size > 0) {
+    const kept: Entry[] = []
+    const keptInstants: number[] = []
+    for (const [i, e] of entries.entries()) {
+      if (pasted.has(i)) {
+        absorb(kept[kept.length - 1], e)
+        note(unmapped, 'line like a message header dated more than a day before the message it stands in (kept as text of that message)')
+      } else {
+        kept.push(e)
+        keptInstants.push(instants[i] as number)
+      }
+    }
+    entries = kept
+    instants.splice(0, instants.length, ...keptInstants)
+    bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
   }
   const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, ...(eraDetail === undefined ? [] : [eraDetail]), `times read in ${clock.zone}`]
 

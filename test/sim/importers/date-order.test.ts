@@ -149,6 +149,38 @@ describe('the date order in a WhatsApp file', () => {
     expect(h.warnings).toEqual([])
   })
 
+  it('lines quoted from an older chat in this export\'s own format are text of the message they are in, counted', async () => {
+    const h = await map([
+      '30/12/2023, 20:00 - Anna: Look what I found from our old chat:',
+      '14/05/2019, 18:12 - Carol: see you at the station',
+      '14/05/2019, 18:13 - Anna: on my way',
+      'with a line of its own',
+      '30/12/2023, 20:03 - Bob: haha',
+      '30/12/2023, 20:04 - Anna: those were the days'
+    ].join('\n') + '\n')
+    expect(h.messages.map(m => [m.sender, m.text, m.ts])).toEqual([
+      ['wa:Anna', 'Look what I found from our old chat:\n14/05/2019, 18:12 - Carol: see you at the station\n14/05/2019, 18:13 - Anna: on my way\nwith a line of its own', Date.UTC(2023, 11, 30, 20)],
+      ['wa:Bob', 'haha', Date.UTC(2023, 11, 30, 20, 3)],
+      ['wa:Anna', 'those were the days', Date.UTC(2023, 11, 30, 20, 4)]
+    ])
+    expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Anna', 'wa:Bob'] })
+    expect(h.contacts.map(c => c.id)).toEqual(['wa:Anna', 'wa:Bob'])
+    expect(h.unmapped).toEqual({ 'line like a message header dated more than a day before the message it stands in (kept as text of that message)': 2 })
+  })
+
+  it('messages a little out of order, or after a clock that went back and stayed, are messages', async () => {
+    // Sent offline, delivered hours late; then the exporter's phone clock set back a week for good.
+    const h = await map([
+      '30/12/2023, 20:00 - Anna: one',
+      '30/12/2023, 08:00 - Bob: sent offline this morning',
+      '30/12/2023, 20:05 - Anna: two',
+      '23/12/2023, 20:06 - Bob: three',
+      '23/12/2023, 20:07 - Anna: four'
+    ].join('\n') + '\n')
+    expect(h.messages.map(m => m.text)).toEqual(['one', 'sent offline this morning', 'two', 'three', 'four'])
+    expect(h.unmapped).toEqual({})
+  })
+
   it('a first message with an impossible date takes the time of the next, never 1970', async () => {
     const h = await map('31/02/2023, 09:00 - Ann: first\n01/03/2023, 09:05 - Bob: thanks\n')
     expect(h.messages.map(m => [m.text, m.ts])).toEqual([['first', Date.UTC(2023, 2, 1, 9, 5)], ['thanks', Date.UTC(2023, 2, 1, 9, 5)]])
