@@ -64,11 +64,19 @@ class StoredChat {
     return (this.byWhen.get(whenKey(m)) ?? []).filter(s => !this.taken.has(s.id))
   }
 
-  /** How many of `messages` a message of this chat shows alike. */
+  /**
+   * How many of `messages` a message of this chat shows alike, or, shown unedited, is an older version
+   * of: the chat holds a message of its sender and time marked edited.
+   */
   shared (messages: readonly Message[]): number {
     let n = 0
-    for (const m of messages) if (m.text !== undefined && this.byContent.has(contentKey(m))) n++
+    for (const m of messages) if (m.text !== undefined && (this.byContent.has(contentKey(m)) || this.editedAt(m).length > 0)) n++
     return n
+  }
+
+  /** The messages of `m`'s sender and time, not matched yet, that an import marked edited. */
+  editedAt (m: Message): Message[] {
+    return m.editedAt !== undefined ? [] : this.sameWhen(m).filter(s => s.editedAt !== undefined)
   }
 
   take (id: string): void {
@@ -169,7 +177,10 @@ function sameChat (shared: number, messages: readonly Message[], chat: StoredCha
  * (one before it in its minute was deleted "for me", moving its place): it takes an id of its own rather
  * than be written over that one. One the export marks edited is the one message of its sender and time
  * not matched otherwise, where there is exactly one; where there are several, which one it is cannot be
- * told, and it too takes an id of its own: a version twice is better than a message lost.
+ * told, and it too takes an id of its own: a version twice is better than a message lost. The other way
+ * round, an unmarked message that is the only one of its sender and time not matched is the older
+ * version of the one stored message there marked edited, where there is exactly one: it keeps that id,
+ * and the merge keeps the edit (import-merge.ts).
  */
 function keepIds (chat: StoredChat, messages: Message[], edited: ReadonlySet<string>): void {
   const moved: number[] = []
@@ -189,15 +200,16 @@ function keepIds (chat: StoredChat, messages: Message[], edited: ReadonlySet<str
       unmatched.push(i)
     }
   }
+  // Unmarked messages not matched, by sender and time: one alone there may be an older version of an edit.
+  const unmarked = new Map<string, number>()
+  for (const i of unmatched) if (!edited.has(messages[i].id)) unmarked.set(whenKey(messages[i]), (unmarked.get(whenKey(messages[i])) ?? 0) + 1)
   for (const i of unmatched) {
     const m = messages[i]
-    if (edited.has(m.id)) {
-      const versions = chat.sameWhen(m)
-      if (versions.length === 1) {
-        chat.take(versions[0].id)
-        m.id = versions[0].id
-        continue
-      }
+    const versions = edited.has(m.id) ? chat.sameWhen(m) : unmarked.get(whenKey(m)) === 1 ? chat.editedAt(m) : []
+    if (versions.length === 1) {
+      chat.take(versions[0].id)
+      m.id = versions[0].id
+      continue
     }
     // Held for another message, whose words differ (not only its media, which one export may leave
     // out): an id of its own, the same at every import of this export.

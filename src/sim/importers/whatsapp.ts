@@ -452,11 +452,14 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     const marked = isMarked(raw) || (chatSpeaks && chatNames.has(name ?? '') && rtlGroupEvent(raw))
     // U+200E is WhatsApp's mark, never the writer's: it goes from the text wherever it stands.
     let content = raw.replace(LEADING_MARKS, '').replace(/\u200e/g, '')
-    // The edit mark says only that the text changed, not when: the message keeps the text it ended with.
+    // The edit mark says only that the text changed, not when: the message keeps the text it ended with,
+    // and its own time as the edit's, the earliest it can be. That marks it edited in the store, so a copy
+    // without the mark (an older export imported after) is known for the older version (own-versions.ts).
     const unedited = withoutEditMark(content)
     if (unedited !== undefined) {
       content = unedited
       edited.add(id)
+      msg.editedAt = ts
       note(unmapped, 'mark of an edited message (dropped: the export gives no time of the edit)')
     }
     const setText = (t: string): void => {

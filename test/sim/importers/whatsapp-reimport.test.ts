@@ -163,6 +163,28 @@ describe('a re-import never writes one message over another', () => {
     store.close()
   })
 
+  it('an older export imported after the one that shows an edit adds nothing: the edit stays', async () => {
+    const older = ['31/12/2023, 23:59 - Alice: happy new yaer', '01/01/2024, 00:01 - Bob: you too']
+    const newer = ['31/12/2023, 23:59 - Alice: happy new year!! <This message was edited>', '01/01/2024, 00:01 - Bob: you too']
+    for (const order of [[older, newer, older], [newer, older]]) {
+      const store = openStore()
+      for (const lines of order) await fromLines(store, lines, 'Alice')
+      expect(texts(store)).toEqual(['wa:Alice: happy new year!!', 'wa:Bob: you too'])
+      expect(store.listConversations()).toHaveLength(1)
+      store.close()
+    }
+  })
+
+  it('an older export whose sender wrote several messages that minute, after the edit of one: one chat, no message lost', async () => {
+    const store = openStore()
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Bringing a pie <This message was edited>', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    await fromLines(store, ['05/01/2024, 21:01 - Ann: Yes', '05/01/2024, 21:01 - Ann: Bringing the cake', '05/01/2024, 21:05 - Dave: ok'], 'Dave')
+    // Which of the two the edit was cannot be told: each version is kept.
+    expect(texts(store).sort()).toEqual(['wa:Ann: Bringing a pie', 'wa:Ann: Bringing the cake', 'wa:Ann: Yes', 'wa:Dave: ok'])
+    expect(store.listConversations()).toHaveLength(1)
+    store.close()
+  })
+
   it('two groups of one title that share one forwarded message stay two chats', async () => {
     const store = openStore()
     await fromLines(store, ['05/01/2024, 09:00 - Mom: Happy birthday!', '05/01/2024, 10:00 - Dad: see you at 6'], 'Family')
