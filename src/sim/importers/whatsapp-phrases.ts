@@ -406,6 +406,21 @@ export function omitted (content: string, written = content): MessageKind | 'con
   return OMITTED_TYPES.find(([, words]) => words.some(w => w.toLowerCase() === word))?.[0]
 }
 
+/**
+ * The kind of media the first line of a message of several lines stands for when that line is an
+ * "omitted" marker and no more, or a document's description and its marker (`description`): the lines
+ * after are the caption the media was sent with. A first line that only ends in the words ("why was
+ * the image omitted", then more lines) is a person's. `written` is the line as the export wrote it.
+ */
+export function omittedLine (line: string, written: string, description: boolean): MessageKind | 'contact' | undefined {
+  const kind = omitted(line, written)
+  if (kind === undefined || MEDIA_OMITTED_RE.test(line) || description) return kind
+  const m = OMITTED_RE.exec(line) ?? OMITTED_PHRASE_RES.map(([, re]) => re.exec(line)).find(r => r !== null)
+  // Else a phrase iOS marked as its own (U+200E), which stands alone or after a document's name.
+  if (m === null || m === undefined) return kind
+  return m.index === 0 ? kind : undefined
+}
+
 /** Where an iOS "omitted" marker ("document omitted") starts in the text, or undefined when it holds none. */
 export function omittedAt (content: string): number | undefined {
   const m = OMITTED_RE.exec(content)

@@ -11,7 +11,7 @@ import { captionOf, omittedDocument } from './whatsapp-documents.js'
 import { matchStore } from './whatsapp-identity.js'
 import { languageHint, type HeaderWords } from './whatsapp-language.js'
 import {
-  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted, omittedAt,
+  attachment, type Attachment, dateInFileName, isBlockChange, isCall, isDeleted, isDistinctSystem, isGroupEvent, isGroupEventBy, isPoll, isRightToLeftWording, isSpecificGroupEvent, kindOfFile, location, omitted, omittedAt, omittedLine,
   withoutEditMark
 } from './whatsapp-phrases.js'
 
@@ -468,6 +468,9 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
     }
     let found
     let kind
+    // An "omitted" marker stands on the first line; what it says is read there alone.
+    const [head, ...after] = content.split('\n')
+    const caption = after.join('\n')
     // A call's or a block notice's words after U+200F, which may begin a person's text, are WhatsApp's
     // only as the whole message.
     const whole = !raw.startsWith('\u200e')
@@ -484,18 +487,17 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
       const sha = await media.add(path)
       if (sha !== undefined) msg.media = sha
       setText(captionOf(found.before, found.after, found.file))
-    } else if ((kind = omitted(content, raw)) !== undefined) {
+    } else if ((kind = after.length === 0 ? omitted(content, raw) : omittedLine(head, raw.split('\n', 1)[0], omittedDocument(head, omittedAt(head)) !== undefined)) !== undefined) {
       if (kind === 'contact') {
         note(unmapped, 'contact card left out of the export (kept as text)')
         msg.text = content
       } else {
         msg.kind = kind
         // iOS names a document it left out and counts its pages: what a document brought with it is kept.
-        const document = kind === 'file' ? omittedDocument(content, omittedAt(content)) : undefined
-        if (document !== undefined) {
-          msg.fileName = document.name
-          msg.text = document.description
-        }
+        const document = kind === 'file' ? omittedDocument(head, omittedAt(head)) : undefined
+        if (document !== undefined) msg.fileName = document.name
+        // The lines after the marker are the caption the media was sent with.
+        setText([document?.description ?? '', caption].filter(t => t !== '').join('\n'))
         note(unmapped, 'media left out of the export (message kept without it)')
       }
     } else if (isDeleted(content)) {

@@ -185,6 +185,18 @@ describe('a re-import never writes one message over another', () => {
     store.close()
   })
 
+  it('a photo with a caption, from an export without media and then one with: one chat, the message once', async () => {
+    const store = openStore()
+    await fromLines(store, ['31/12/2023, 21:07 - Alice: <Media omitted>', 'nice', '31/12/2023, 21:08 - Bob: wow'], 'Alice')
+    const dir = tempDir()
+    writeFileSync(join(dir, CHAT), ['31/12/2023, 21:07 - Alice: IMG-20231231-WA0001.jpg (file attached)', 'nice', '31/12/2023, 21:08 - Bob: wow'].join('\n') + '\n')
+    writeFileSync(join(dir, 'IMG-20231231-WA0001.jpg'), 'a photo')
+    await importExport(store, dir, 'Alice')
+    expect(store.listConversations()).toHaveLength(1)
+    expect([...store.listMessages()].map(m => [m.kind, m.text, m.media !== undefined])).toEqual([['image', 'nice', true], ['text', 'wow', false]])
+    store.close()
+  })
+
   it('two groups of one title that share one forwarded message stay two chats', async () => {
     const store = openStore()
     await fromLines(store, ['05/01/2024, 09:00 - Mom: Happy birthday!', '05/01/2024, 10:00 - Dad: see you at 6'], 'Family')

@@ -161,6 +161,17 @@ describe('WhatsApp iOS export', async () => {
     expect(h.unmapped['media left out of the export (message kept without it)']).toBe(1)
   })
 
+  it('the lines under an "omitted" marker are the caption of the media it stands for', async () => {
+    const android = await inline([
+      '31/12/2023, 21:07 - Alice: <Media omitted>', 'nice', 'isn\'t it?',
+      '31/12/2023, 21:09 - Bob: why was the image omitted', 'in the export?'
+    ].join('\n') + '\n')
+    expect(android.messages.map(x => [x.kind, x.text])).toEqual([['file', 'nice\nisn\'t it?'], ['text', 'why was the image omitted\nin the export?']])
+    expect(android.unmapped['media left out of the export (message kept without it)']).toBe(1)
+    const ios = await inline('[31/12/2023, 21:08:00] Bob: \u200eimage omitted\nthe view\n[31/12/2023, 21:09:00] Bob: \u200eMinutes.pdf • 1 page document omitted\nfor Monday\n')
+    expect(ios.messages.map(x => [x.kind, x.fileName, x.text])).toEqual([['image', undefined, 'the view'], ['file', 'Minutes.pdf', 'Minutes.pdf • 1 page\nfor Monday']])
+  })
+
   it('"You deleted this message." and "This message was deleted." -> recalled', () => {
     expect(m(6)).toMatchObject({ sender: 'me', status: 'recalled' })
     expect(m(7)).toMatchObject({ sender: 'wa:Dave', status: 'recalled' })
