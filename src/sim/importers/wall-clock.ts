@@ -70,16 +70,19 @@ export class ZoneClock {
 
   /**
    * The instant a wall-clock time names. A time the clocks skipped (spring forward) is read with the
-   * offset before the change, so it lands just after it; a time they showed twice (fall back) is the first.
+   * offset before the change, so it lands just after it. A time they showed twice (fall back) is the
+   * first, unless that is earlier than `notBefore` (the message before it in a file in time order):
+   * then the second, as the clocks had gone back in between.
    */
-  toInstant (w: WallClock): number {
+  toInstant (w: WallClock, notBefore?: number): number {
     const local = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
     const before = this.offsetAt(local - 12 * HOUR)
     const after = this.offsetAt(local + 12 * HOUR)
     const first = local - before
-    if (this.offsetAt(first) === before) return first
     const second = local - after
-    return this.offsetAt(second) === after ? second : first
+    const secondReads = this.offsetAt(second) === after
+    if (this.offsetAt(first) === before) return secondReads && second > first && notBefore !== undefined && first < notBefore ? second : first
+    return secondReads ? second : first
   }
 }
 

@@ -237,6 +237,26 @@ function eraOf (entries: readonly Entry[], order: DateOrder, main: string): { er
   return { era, detail: `years read in the Buddhist Era (the first, written ${written}${first.buddhist === true ? ' BE' : ''}, is ${year})` }
 }
 
+/**
+ * The instants of the export's wall-clock times, in order: a time the clocks showed twice (when they
+ * went back) is its later occurrence when the earlier one would come before the message before it, as
+ * an export is in the order messages arrived. A first header without a date takes the next one's time.
+ */
+function instantsOf (times: ReadonlyArray<WallClock | undefined>, clock: ZoneClock): number[] {
+  const instants: number[] = []
+  let before: number | undefined
+  for (const w of times) {
+    if (w === undefined) {
+      instants.push(NaN)
+      continue
+    }
+    before = clock.toInstant(w, before)
+    instants.push(before)
+  }
+  if (Number.isNaN(instants[0])) instants[0] = instants[1]
+  return instants
+}
+
 const DAY = 86_400_000
 
 /**
@@ -351,30 +371,28 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   }
 
   const clock = new ZoneClock(options.timeZone ?? machineZone())
-  const instants = times.map(w => w === undefined ? undefined : clock.toInstant(w))
-  if (instants[0] === undefined) {
-    // Only the first header can be left without a date: it takes the time of the message after it.
-    if (instants.length < 2) throw new FerryError(ErrorCode.BAD_INPUT, `${main}: no message date reads as ${ORDER_NAMES[order]} (${decision.reason})`)
-    instants[0] = instants[1]
-    note(unmapped, 'first message with an impossible date (time of the next message used)')
-  }
+  if (times.length < 2 && times[0] === undefined) throw new FerryError(ErrorCode.BAD_INPUT, `${main}: no message date reads as ${ORDER_NAMES[order]} (${decision.reason})`)
+  // Only the first header can be left without a date: it takes the time of the message after it.
+  if (times[0] === undefined) note(unmapped, 'first message with an impossible date (time of the next message used)')
+  let instants = instantsOf(times, clock)
   // Lines someone pasted from an older chat, written as this export writes its headers, are told by
   // their time: they jump back, and the export's next header returns.
-  const pasted = pastedBack(instants as number[])
+  const pasted = pastedBack(instants)
   if (pasted.size > 0) {
     const kept: Entry[] = []
-    const keptInstants: number[] = []
+    const keptTimes: Array<WallClock | undefined> = []
     for (const [i, e] of entries.entries()) {
       if (pasted.has(i)) {
         absorb(kept[kept.length - 1], e)
         note(unmapped, 'line like a message header dated more than a day before the message it stands in (kept as text of that message)')
       } else {
         kept.push(e)
-        keptInstants.push(instants[i] as number)
+        keptTimes.push(times[i])
       }
     }
     entries = kept
-    instants.splice(0, instants.length, ...keptInstants)
+    // Read again without them: which of two instants a time the clocks showed twice is depends on the message before.
+    instants = instantsOf(keptTimes, clock)
     bodies = entries.map(({ lines }) => splitSender(lines.join('\n')))
   }
   const details = [`dates read as ${ORDER_NAMES[order]} (${decision.reason})`, ...(eraDetail === undefined ? [] : [eraDetail]), `times read in ${clock.zone}`]

@@ -23,6 +23,16 @@ describe('ZoneClock', () => {
     expect(at('Australia/Adelaide', { year: 2023, month: 4, day: 2, hour: 2, minute: 15, second: 0 })).toBe('2023-04-01T15:45:00.000Z')
   })
 
+  it('a time shown twice is the second when the first would come before the message before it', () => {
+    const rome = new ZoneClock('Europe/Rome')
+    const w = (hour: number, minute: number): WallClock => ({ year: 2023, month: 10, day: 29, hour, minute, second: 0 })
+    const iso = (t: number): string => new Date(t).toISOString().slice(11, 16)
+    expect(iso(rome.toInstant(w(2, 10), Date.UTC(2023, 9, 29, 0, 5)))).toBe('00:10')
+    expect(iso(rome.toInstant(w(2, 10), Date.UTC(2023, 9, 29, 0, 50)))).toBe('01:10')
+    // A time shown once is what it is, whatever came before.
+    expect(iso(rome.toInstant(w(3, 5), Date.UTC(2023, 9, 29, 2, 30)))).toBe('02:05')
+  })
+
   it('every time around a change reads back as itself, with one clock reused (as for a whole chat)', () => {
     const changes: Array<[string, number]> = [
       ['Australia/Adelaide', Date.UTC(2023, 8, 30, 16, 30)], ['Australia/Adelaide', Date.UTC(2023, 3, 1, 16, 30)],

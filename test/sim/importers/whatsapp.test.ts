@@ -31,6 +31,12 @@ describe('WhatsApp headers', () => {
     expect(parseHeader('just a continuation line')).toBeUndefined()
   })
 
+  it('messages in the hour the clocks went back keep the export\'s order', async () => {
+    const h = await mapWhatsApp('29/10/2023, 02:50 - Ann: a\n29/10/2023, 02:10 - Bob: b\n29/10/2023, 02:20 - Ann: c\n29/10/2023, 03:05 - Bob: d\n',
+      new FolderSource(DIR), 'x.txt', 'T', { timeZone: 'Europe/Rome' })
+    expect(h.messages.map(x => [x.text, new Date(x.ts).toISOString().slice(11, 16)])).toEqual([['a', '00:50'], ['b', '01:10'], ['c', '01:20'], ['d', '02:05']])
+  })
+
   it('reads Finnish headers: "klo" between date and time, dots in the time', async () => {
     expect(parseHeader('[12.3.2022 klo 14.08.18] Matti: Moi')).toMatchObject({ date: { a: 12, b: 3, c: 2022 }, hour: 14, minute: 8, second: 18, rest: 'Matti: Moi' })
     expect(parseHeader('12.3.2022 klo 9.01 - Matti: Moi')).toMatchObject({ date: { a: 12, b: 3, c: 2022 }, hour: 9, minute: 1, rest: 'Matti: Moi' })
