@@ -1,8 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../../helpers/stores.js'
-import { ferry, ROOT } from '../../helpers/ferry-sync.js'
+import { FERRY, ferry, ROOT } from '../../helpers/ferry-sync.js'
 
 // `ferry import` on foreign exports, as a user runs it: the format detected, what was not mapped printed.
 
@@ -92,6 +93,23 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
       expect(r.stderr).toMatch(new RegExp(`${name.replace('.', '\\.')}: not a recognised chat export \\(tried: canonical NDJSON, Telegram JSON, WhatsApp text\\)`))
       expect(existsSync(target)).toBe(false)
     }
+  })
+
+  it('the same WhatsApp export saved again by a browser, or piped in, adds nothing: one chat, its title kept', () => {
+    const target = join(dir, 'again')
+    const first = join(dir, 'WhatsApp Chat with Anna.txt')
+    writeFileSync(first, ['30/12/2023, 20:00 - Anna: Dinner tomorrow?', '30/12/2023, 20:02 - Bob: Sure, where?', '30/12/2023, 20:03 - Anna: The usual place'].join('\n') + '\n')
+    expect(ferry('import', first, '--store', target, '--tz', 'UTC').status).toBe(0)
+    for (const copy of ['WhatsApp Chat with Anna(1).txt', 'WhatsApp Chat with Anna-1.txt']) {
+      copyFileSync(first, join(dir, copy))
+      const r = ferry('import', join(dir, copy), '--store', target, '--tz', 'UTC')
+      expect(r.stdout, copy).toMatch(/^no new messages: the 3 messages of this export were already in /)
+    }
+    const piped = spawnSync(process.execPath, [FERRY, 'import', '-', '--store', target, '--tz', 'UTC'], { encoding: 'utf8', cwd: ROOT, input: readFileSync(first) })
+    expect(piped.status).toBe(0)
+    expect(piped.stdout).toMatch(/^no new messages: the 3 messages of this export were already in /)
+    expect(ferry('inspect', '--store', target).stdout).toMatch(/\b1 conversations, 3 messages/)
+    expect(ferry('export', '--store', target).stdout).toMatch(/"type":"conversation".*"title":"Anna"/)
   })
 
   it('bad --tz and --date-order values are bad usage', () => {
