@@ -376,8 +376,9 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   if (times[0] === undefined) note(unmapped, 'first message with an impossible date (time of the next message used)')
   let instants = instantsOf(times, clock)
   // Lines someone pasted from an older chat, written as this export writes its headers, are told by
-  // their time: they jump back, and the export's next header returns.
-  const pasted = pastedBack(instants)
+  // their time: they jump back, and the export's next header returns. Not where the order of day and
+  // month is a guess: read the wrong way, real messages jump back and forth by months.
+  const pasted = decision.ambiguous ? new Set<number>() : pastedBack(instants)
   if (pasted.size > 0) {
     const kept: Entry[] = []
     const keptTimes: Array<WallClock | undefined> = []

@@ -179,6 +179,10 @@ describe('the date order in a WhatsApp file', () => {
     ].join('\n') + '\n')
     expect(h.messages.map(m => m.text)).toEqual(['one', 'sent offline this morning', 'two', 'three', 'four'])
     expect(h.unmapped).toEqual({})
+    // Where day and month stay a guess, a wrong guess would make real messages jump back: none is read as quoted.
+    const guess = await map('01/05/2024, 10:00 - Ann: a\n01/06/2024, 10:00 - Bob: b\n02/05/2024, 10:00 - Ann: c\n02/06/2024, 10:00 - Bob: d\n01/07/2024, 10:00 - Ann: e\n')
+    expect(guess.warnings?.[0]).toMatch(/could be day\/month or month\/day/)
+    expect(guess.messages.map(m => m.text)).toEqual(['a', 'b', 'c', 'd', 'e'])
   })
 
   it('a first message with an impossible date takes the time of the next, never 1970', async () => {
