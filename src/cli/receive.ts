@@ -221,7 +221,7 @@ both then exit 0.
 
 A typed code is tried three times at most without pairing, counted in DIR across runs: someone nearby
 posing as the old phone learns from each try whether they guessed the code; a wrong code says how many
-tries of it are left. A link that drops while the phones check the code, before the other phone showed
+tries of it are left, and a code typed at the question is asked for again while it has tries left. A link that drops while the phones check the code, before the other phone showed
 it holds the code, counts as a try too: that run ends (WRONG_CODE) rather than reconnect by itself,
 saying how many are left. After three the code is refused at once (CODE_EXPIRED): ask for a new one,
 or use the QR code, whose key cannot be guessed. A phone found by the search that refuses the code
