@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FerryError } from '../errors.js'
 import { codePart, secretKind, shownArgv } from './secret-words.js'
@@ -8,6 +9,17 @@ export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
 /** 128 + SIGINT, as a shell reports a process Ctrl-C ended. */
 export const EXIT_INTERRUPTED = 130
+
+/**
+ * The signals a command that writes a file stops on as on Ctrl-C, tidying up first: `kill` (SIGTERM) and
+ * the terminal closed (SIGHUP) would otherwise end it at once, leaving what it was writing half done.
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/** The exit code a shell reports for a process `signal` ended: 128 + its number (130 for Ctrl-C). */
+export function exitOnSignal (signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 2)
+}
 
 /**
  * Ctrl-C typed at a question a command asks on the terminal (a pairing code, a password), before it did

@@ -7,17 +7,17 @@ export function jsonEvent (event: string, data: Record<string, unknown> = {}): v
   process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
 }
 
-/** Ctrl-C, however a command meets it: a `stopped` event with --json, else `line` for a person. */
-export function sayStop (json: boolean, line: string): void {
+/** Ctrl-C (or another stopping `signal`), however a command meets it: a `stopped` event with --json, else `line` for a person. */
+export function sayStop (json: boolean, line: string, signal: NodeJS.Signals = 'SIGINT'): void {
   // The same words for an app as for a person: how to carry on is the app's to show.
-  if (json) jsonEvent('stopped', { signal: 'SIGINT', message: line.trim() })
+  if (json) jsonEvent('stopped', { signal, message: line.trim() })
   else process.stderr.write(`${line}\n`)
 }
 
-/** Ctrl-C during a run: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
-export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string): void {
+/** Ctrl-C (or another stopping `signal`) during a run: the bar cleared, then a `stopped` event (--json) or, for a person, how to carry on. */
+export function sayStopped (bar: { stop: () => void }, json: boolean, carryOn: string, signal: NodeJS.Signals = 'SIGINT'): void {
   bar.stop()
-  sayStop(json, `\nStopped. ${carryOn}`)
+  sayStop(json, `\nStopped. ${carryOn}`, signal)
 }
 
 /**

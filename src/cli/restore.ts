@@ -1,4 +1,4 @@
-import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, optionalString, requireString, STOP_SIGNALS, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
 import { damagedMediaNote, terminalProgress } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
@@ -47,8 +47,8 @@ Example:
   ferry restore --store ./new-phone --in ~/chats.ferrybak --chats family
 
 Exit codes: 0 restored and verified, 1 failed (store or disk), 2 bad usage or bad input (wrong
-password, damaged or incomplete file, a backup from a newer Ferry), 130 stopped with Ctrl-C (run it
-again to carry on).`,
+password, damaged or incomplete file, a backup from a newer Ferry), 130 stopped with Ctrl-C, 143 by
+kill, 129 by the terminal closing (run it again to carry on).`,
   options: {
     store: { type: 'string', short: 's' },
     in: { type: 'string' },
@@ -64,21 +64,21 @@ again to carry on).`,
     }
     const json = args.values.json === true
     const chats = chatsFromArgs(args)
-    // Ctrl-C: say how to carry on, then go at once. What is restored is committed as it goes and a
-    // restore run again continues after it, so nothing is waited for.
+    // Ctrl-C, a `kill` or the terminal closed: say how to carry on, then go at once. What is restored is
+    // committed as it goes and a restore run again continues after it, so nothing is waited for.
     let view: ReturnType<typeof terminalProgress> | undefined
     // At the password question nothing is done yet: the question says so itself (whileAsking).
     let asking = false
-    const onSigint = (): void => {
-      if (asking) return
-      sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`)
-      process.exit(EXIT_INTERRUPTED)
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (asking && signal === 'SIGINT') return
+      sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`, signal)
+      process.exit(exitOnSignal(signal))
     }
-    process.on('SIGINT', onSigint)
+    for (const s of STOP_SIGNALS) process.on(s, onSignal)
     try {
       return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v }, asking: on => { asking = on } })
     } finally {
-      process.off('SIGINT', onSigint)
+      for (const s of STOP_SIGNALS) process.off(s, onSignal)
     }
   }
 }

@@ -23,21 +23,22 @@ beforeAll(() => {
 
 afterAll(() => cleanupTempDirs())
 
-describe('ferry restore stopped with Ctrl-C', () => {
-  it('says the whole line to run again to carry on, and exits 130', async () => {
-    const fifo = join(dir, 'password.fifo')
+// A `kill` (SIGTERM) and the terminal closed (SIGHUP) stop it as Ctrl-C does, each with its shell's code.
+describe.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('ferry restore stopped with %s', (signal, exit) => {
+  it(`says the whole line to run again to carry on, and exits ${exit}`, async () => {
+    const fifo = join(dir, `password-${signal}.fifo`)
     execFileSync('mkfifo', [fifo])
-    const store = join(dir, 'new phone')
+    const store = join(dir, `new phone ${signal}`)
     const child = spawn(process.execPath, [FERRY, 'restore', '--store', store, '--in', backup, '--password-file', fifo, '--chats', 'g-family,c1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
     // Opening the FIFO to write completes once the restore has opened it to read its password.
     const writer = await open(fifo, 'w')
-    child.kill('SIGINT')
+    child.kill(signal)
     await writer.write('correct horse\n')
     await writer.close()
-    expect(await closed, stderr).toEqual({ code: 130, signal: null })
+    expect(await closed, stderr).toEqual({ code: exit, signal: null })
     // The line as run, so that running it carries on the same restore: the chats asked for and no
     // others, the password file a script needs (a path, no secret), the store's path quoted for its space.
     expect(stderr).toBe(`\nStopped. Run ferry restore --store '${store}' --in ${backup} --password-file ${fifo} --chats g-family,c1 again to carry on where it stopped: what is restored stays.\n`)
