@@ -38,7 +38,8 @@ export const ErrorCode = {
   STORE: 'STORE',
   /**
    * Another phone (in this process or another) is using the store: `details.pid` names the process. Or
-   * this phone is already receiving (`details.receivingFrom` names the phone): one receive at a time.
+   * this phone is already receiving (`details.receivingFrom` names the phone): one receive at a time. Or
+   * a backup to the same file is running (`details.path`, its partial file, and `details.pid`).
    */
   STORE_BUSY: 'STORE_BUSY',
   /**

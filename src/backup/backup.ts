@@ -22,6 +22,7 @@ import {
   deriveKeys, newHeader, openSegment, parseHeader, parseSegmentPrefix, type BackupHeader, type KdfParams, type OpenedBackup
 } from './format.js'
 import { timingSafeEqual } from 'node:crypto'
+import { PartialLock } from './partial-lock.js'
 
 export type { OpenedBackup } from './format.js'
 
@@ -40,6 +41,11 @@ export interface BackupOptions {
    * the file at `path` is as it was (an older backup there stays).
    */
   signal?: AbortSignal
+  /**
+   * The lock on `path.partial` (lockPartial), taken by a caller that refuses a running backup to the same
+   * file before it asks for a password; the caller releases it. Omitted: the backup takes its own.
+   */
+  partialLock?: PartialLock
 }
 
 export interface BackupResult {
@@ -68,11 +74,39 @@ export interface BackupResult {
  * Writes a backup of `source` to `path`: the frame stream a sender emits for a fresh receiver, sealed in
  * segments (see format.ts). Written to `path.partial` (a new file, mode 0600), fsynced and renamed, so
  * `path` is only ever a complete backup, private to its owner. Memory stays at about one segment plus
- * one media chunk whatever the history's size.
+ * one media chunk whatever the history's size. Refused with STORE_BUSY while another backup writes to
+ * `path`; a partial file left by one that was stopped is removed (lockPartial).
  */
 export async function writeBackup (source: HistorySource, path: string, o: BackupOptions = {}): Promise<BackupResult> {
   refuseDirectory(path, 'the backup file', 'chats.ferrybak')
   refuseToReplace(path, 'the backup file')
+  const lock = o.partialLock ?? lockPartial(path)
+  try {
+    return await writeLocked(source, path, o)
+  } finally {
+    if (o.partialLock === undefined) lock.release()
+  }
+}
+
+/**
+ * Takes the lock a backup to `path` holds while it writes `path.partial`, or throws STORE_BUSY naming
+ * the process of a backup to it that is running. Holding it, a partial file found there was left by a
+ * backup that was stopped (SIGKILL, a power cut): it is removed, and the backup goes on.
+ */
+export function lockPartial (path: string): PartialLock {
+  const tmp = `${path}.partial`
+  const lock = PartialLock.acquire(tmp)
+  try {
+    // A symlink stays, for createPartial to refuse: it is not what a backup leaves.
+    if (lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) rmSync(tmp)
+  } catch (err) {
+    lock.release()
+    throw fsError(err, `cannot remove ${tmp}, left by a backup that was stopped`, tmp)
+  }
+  return lock
+}
+
+async function writeLocked (source: HistorySource, path: string, o: BackupOptions): Promise<BackupResult> {
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)
@@ -177,7 +211,7 @@ function createPartial (tmp: string): number {
       const link = lstatSync(tmp, { throwIfNoEntry: false })?.isSymbolicLink() === true
       throw new FerryError(ErrorCode.STORE, link
         ? `${tmp} is a symbolic link: Ferry never writes a backup through one; remove it, or choose another --out`
-        : `${tmp} already exists: another backup to this file is running, or one was interrupted; remove it (once no backup runs) and try again`,
+        : `${tmp} already exists and is not a file a backup left: remove it, or choose another --out`,
       { path: tmp }, { cause: err })
     }
     throw fsError(err, `cannot write the backup ${tmp}`, tmp)

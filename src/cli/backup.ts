@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, optionalString, STOP_SIGNALS, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
 import { terminalProgress } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
-import { refuseToReplace, writeBackup } from '../backup/backup.js'
+import { lockPartial, refuseToReplace, writeBackup } from '../backup/backup.js'
+import type { PartialLock } from '../backup/partial-lock.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -97,7 +99,8 @@ on a terminal, or read from the first line of --password-file; one shorter than 
 warned of, as whoever gets the file can guess at it offline. With --no-password the file is neither
 confidential nor authentic: anyone who gets it can read the chats, and anyone can write or alter such a
 file undetected; its checks catch accidental damage only. FILE is private to you (mode 0600), written
-under FILE.partial (which must not exist) and renamed when complete. It only reads DIR, so it may
+under FILE.partial and renamed when complete; a backup to FILE that is running is named and
+refused, and a FILE.partial left by one that was killed is removed. It only reads DIR, so it may
 run while another process uses it; it backs up the store as it was when it started.
 
 Media files the chats name that DIR does not hold (lost from its folder, or never brought in) cannot
@@ -120,8 +123,8 @@ Example:
   ferry backup --store ./old-phone --out ~/chats.ferrybak --chats family,work
   ferry restore --store ./new-phone --in ~/chats.ferrybak
 
-Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 stopped with Ctrl-C
-(nothing written: FILE is as it was).`,
+Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 stopped with Ctrl-C,
+143 by kill, 129 by the terminal closing (nothing written: FILE is as it was).`,
   options: {
     store: { type: 'string', short: 's' },
     out: { type: 'string' },
@@ -146,10 +149,14 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
     // Read-only: one consistent snapshot, even while a transfer writes the store.
     const store = SqliteChatStore.open(storeDir, { readOnly: true })
     let view: ReturnType<typeof terminalProgress> | undefined
+    let lock: PartialLock | undefined
     try {
       // Before the password is asked for: a selection that names a chat not held, or holds no message.
       await refuseUnknownChats(store, selection.conversations, 'this phone')
       await refuseEmptySelection(store, selection, 'this phone', 'back up')
+      // Before the password too: a backup to FILE that is running is named, one stopped is cleared away.
+      // (A folder still to be made holds none: the backup takes the lock once it has made it.)
+      if (existsSync(dirname(resolve(out)))) lock = lockPartial(out)
       const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
       view = json ? undefined : terminalProgress('backing up')
       // As export does: a folder named for the file is made, not refused.
@@ -159,11 +166,12 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
         throw fsError(err, `cannot create the folder of --out ${out}`, dirname(out))
       }
       const t0 = performance.now()
-      // Ctrl-C: the backup stops at its next frame and takes its partial file away, so the same command
-      // run again backs up (a FILE.partial left behind would be refused as a backup still running).
+      // Ctrl-C, a `kill` or the terminal closed: the backup stops at its next frame and takes its partial
+      // file away, so FILE stays as it was. (One killed outright leaves it, for the next backup to remove.)
       const stop = new AbortController()
-      const onSigint = (): void => { stop.abort() }
-      process.once('SIGINT', onSigint)
+      let stoppedBy: NodeJS.Signals = 'SIGINT'
+      const onSignal = (signal: NodeJS.Signals): void => { stoppedBy = signal; stop.abort() }
+      for (const s of STOP_SIGNALS) process.once(s, onSignal)
       const aborted = new Promise<void>(resolve => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
       const hold = holdWhileBackingUp()
       let r
@@ -172,6 +180,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
           password,
           selection,
           signal: stop.signal,
+          partialLock: lock,
           onProgress: async p => {
             view?.update({ messages: p.messagesSent, totalMessages: p.totalMessages, mediaBytes: p.mediaBytesSent, totalMediaBytes: p.totalMediaBytes })
             if (hold !== undefined) await Promise.race([hold(), aborted])
@@ -179,10 +188,10 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
         })
       } catch (err) {
         if (!stop.signal.aborted || !isFerryError(err, ErrorCode.CANCELLED)) throw err
-        sayStopped(view ?? { stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`)
-        return EXIT_INTERRUPTED
+        sayStopped(view ?? { stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`, stoppedBy)
+        return exitOnSignal(stoppedBy)
       } finally {
-        process.off('SIGINT', onSigint)
+        for (const s of STOP_SIGNALS) process.off(s, onSignal)
       }
       const seconds = (performance.now() - t0) / 1000
       view?.stop()
@@ -211,6 +220,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       return EXIT_OK
     } finally {
       view?.stop()
+      lock?.release()
       store.close()
     }
   }

@@ -73,7 +73,7 @@ export class StoreLock {
       throw storeError(err, `locking the store ${dir}`)
     }
     held.set(key, { db, refs: 1, dir: key })
-    writeHolder(key)
+    writeHolderFile(join(key, HOLDER_FILE))
     return new StoreLock(key, true)
   }
 
@@ -92,8 +92,13 @@ export class StoreLock {
 
 /** Who holds the lock on the store `dir`, as its holder file says (undefined when it says nothing usable). */
 export function readLockHolder (dir: string): LockHolder | undefined {
+  return readHolderFile(join(dir, HOLDER_FILE))
+}
+
+/** Who a lock's holder file at `path` names (undefined when it says nothing usable). */
+export function readHolderFile (path: string): LockHolder | undefined {
   try {
-    const h = JSON.parse(readFileSync(join(dir, HOLDER_FILE), 'utf8')) as LockHolder
+    const h = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
     if (!Number.isSafeInteger(h.pid) || h.pid <= 0 || typeof h.command !== 'string') return undefined
     return h
   } catch {
@@ -103,12 +108,18 @@ export function readLockHolder (dir: string): LockHolder | undefined {
 
 function busy (dir: string, key: string): FerryError {
   const h = readLockHolder(key)
-  // A holder file naming a dead process was left by an earlier holder: the lock's holder has not
-  // written its own yet.
-  const who = h !== undefined && alive(h.pid) ? `process ${h.pid} (${h.command})` : 'another process'
+  const who = holderWords(h)
   return new FerryError(ErrorCode.STORE_BUSY,
     `store ${dir} is in use by ${who}: one Ferry process at a time may use a store; wait for it to finish, or stop it`,
     { dir, pid: h?.pid, command: h?.command })
+}
+
+/**
+ * "process 123 (ferry receive)", or "another process" when `h` names none alive: a holder file naming a
+ * dead process was left by an earlier holder, and the lock's holder has not written its own yet.
+ */
+export function holderWords (h: LockHolder | undefined): string {
+  return h !== undefined && alive(h.pid) ? `process ${h.pid} (${h.command})` : 'another process'
 }
 
 function alive (pid: number): boolean {
@@ -120,10 +131,13 @@ function alive (pid: number): boolean {
   }
 }
 
-/** Writes the holder file (new and private, then renamed into place). Only informative: best effort. */
-function writeHolder (dir: string): void {
+/**
+ * Writes the holder file at `path`, naming this process (new and private, then renamed into place), once
+ * it holds the lock. Only informative: best effort.
+ */
+export function writeHolderFile (path: string): void {
   const holder: LockHolder = { pid: process.pid, command: storeHolderName(), since: new Date().toISOString() }
-  const tmp = join(dir, `${HOLDER_FILE}.${process.pid}.tmp`)
+  const tmp = `${path}.${process.pid}.tmp`
   try {
     rmSync(tmp, { force: true })
     const fd = createPrivateFile(tmp)
@@ -132,9 +146,9 @@ function writeHolder (dir: string): void {
     } finally {
       closeSync(fd)
     }
-    renameSync(tmp, join(dir, HOLDER_FILE))
+    renameSync(tmp, path)
   } catch (err) {
     rmSync(tmp, { force: true })
-    log('cannot write %s: %s', join(dir, HOLDER_FILE), (err as Error).message)
+    log('cannot write %s: %s', path, (err as Error).message)
   }
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -162,14 +162,24 @@ describe('a backup is written to a new private file, never through a symlink', (
     expect(existsSync(file)).toBe(false)
   })
 
-  it('refuses an existing FILE.partial (a backup running or interrupted) and leaves it alone', async () => {
+  it('removes a FILE.partial no backup holds (one killed left it) and writes the backup in its place', async () => {
+    source ??= SqliteChatStore.open(tempDir(), { create: true })
+    const dir = tempDir()
+    const file = join(dir, 'b.ferrybak')
+    writeFileSync(`${file}.partial`, 'a backup killed part-way')
+    await writeBackup(source, file, { kdf: KDF })
+    expect(lstatSync(file).mode & 0o777).toBe(0o600)
+    expect(readdirSync(dir)).toEqual(['b.ferrybak'])
+  })
+
+  it('refuses a FILE.partial that no backup leaves (a folder) and leaves it alone', async () => {
     source ??= SqliteChatStore.open(tempDir(), { create: true })
     const file = join(tempDir(), 'b.ferrybak')
-    writeFileSync(`${file}.partial`, 'another backup writing')
+    mkdirSync(`${file}.partial`)
     const err = await writeBackup(source, file, { kdf: KDF }).then(() => undefined, (e: unknown) => e)
     expect(isFerryError(err, 'STORE'), String(err)).toBe(true)
-    expect((err as Error).message).toMatch(/b\.ferrybak\.partial already exists: another backup to this file is running, or one was interrupted; remove it/)
-    expect(readFileSync(`${file}.partial`, 'utf8')).toBe('another backup writing')
+    expect((err as Error).message).toMatch(/b\.ferrybak\.partial already exists and is not a file a backup left: remove it/)
+    expect(statSync(`${file}.partial`).isDirectory()).toBe(true)
     expect(existsSync(file)).toBe(false)
   })
 
