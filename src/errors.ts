@@ -161,7 +161,7 @@ export type FerryErrorDetails = {
   id?: string
   /** COUNT_MISMATCH, DIGEST_MISMATCH: the contact concerned. */
   contact?: string
-  /** TRUNCATED (with `fetchAgain`), STORE, BAD_INPUT: the media file concerned. */
+  /** TRUNCATED (with `fetchAgain`), STORE, STORE_FULL, BAD_INPUT: the media file concerned. */
   sha256?: string
   /** STORE_FULL: bytes of media still to come, and bytes free on this phone (`freeBytes`). */
   neededBytes?: number

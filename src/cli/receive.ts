@@ -81,6 +81,17 @@ async function codeAgain (err: unknown, nameplate: string, foundByDigits: boolea
   return code
 }
 
+/**
+ * A disk that filled part-way (not the refusal before anything came, which names the numbers): what
+ * arrived is whole in the store and the same receive run again carries on after it. Said, so that a
+ * person frees space rather than starting over.
+ */
+function diskFilled (err: unknown, paired: boolean, line: string): unknown {
+  if (!isFerryError(err, ErrorCode.STORE_FULL) || err.details?.neededBytes !== undefined) return err
+  return new FerryError(err.code, `${err.message}. What arrived stays: free some space on this phone, then run ${line} again ` +
+    `${paired ? '(no code needed) ' : 'with the code the old phone shows '}to carry on`, err.details, { cause: err })
+}
+
 /** Why there is nothing to resume, when the store knows: an expired pairing, or a history already verified. */
 async function noResumeReason (journal: Journal, expired: PairingRecord | undefined): Promise<string> {
   if (expired !== undefined) return ` (the pairing with ${expired.peerId} expired: unused for 24 hours)`
@@ -496,7 +507,10 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } catch (err) {
-      if (!bare()) throw await withCarryOn(err, phone.journal, commandLine('receive', args, CODE_FLAGS))
+      if (!bare()) {
+        const again = commandLine('receive', args, CODE_FLAGS)
+        throw await withCarryOn(diskFilled(err, paired, again), phone.journal, again)
+      }
       await close()
       const said = made.takeBack()
       throw nothingReceived(err, said)

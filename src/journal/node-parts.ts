@@ -132,7 +132,10 @@ export class NodePartFiles implements PartFiles {
   private writeFailed (sha: string, err: unknown): Error {
     // A filesystem that refuses a direct write after all is written through the page cache from now on.
     if ((err as NodeJS.ErrnoException).code === 'EINVAL') this.direct = null
-    return storeError(err, `writing partial media ${sha}`)
+    // The file's sha256 is for logs and apps (details), not the person's line: it tells them nothing.
+    if (err instanceof FerryError) return err
+    const e = storeError(err, 'writing a media file as it arrives')
+    return new FerryError(e.code, e.message, { ...e.details, sha256: sha }, { cause: err })
   }
 
   private writeBuffered (part: OpenPart, offset: number, data: Uint8Array): void {

@@ -141,7 +141,8 @@ describe('media chunks written past the page cache', () => {
     const file = fileBytes(16 * CHUNK + 300, 5)
     const digest = sha(file)
     const failure = await receive(j, file)
-    expect(failure).toMatchObject({ code: 'STORE_FULL' })
+    // The file named for apps and logs; the line a person reads says what failed, not a sha256.
+    expect(failure).toMatchObject({ code: 'STORE_FULL', message: 'writing a media file as it arrives: the disk is full', details: { sha256: digest } })
     const kept = await j.parts.size(digest)
     expect(kept).toBeLessThan(file.byteLength)
     // What the part holds is the file's start, to its last byte: no hole, nothing else.
