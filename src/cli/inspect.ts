@@ -24,6 +24,8 @@ export interface InspectReport {
     messages: number
     sessions: number
     updatedAt: string
+    /** A restore from a backup file (`ferry restore`), not a transfer from a phone: what it wrote stays. */
+    restore: boolean
   }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
   /** Media files an import killed before it committed left, which no record names (absent when none). */
@@ -58,7 +60,8 @@ export async function inspectStore (store: SqliteChatStore): Promise<InspectRepo
       selection: t.selection,
       messages: t.written,
       sessions: t.sessions,
-      updatedAt: new Date(t.updatedAt).toISOString()
+      updatedAt: new Date(t.updatedAt).toISOString(),
+      restore: t.restore === true
     }))
     const pairing = await new PairingRecords(journal).load()
     if (pairing !== undefined) {
@@ -116,10 +119,19 @@ export function renderReport (r: InspectReport): string {
       lines.push('', `Ids are shown as --chats takes them: \\, is a comma in an id, \\\\ a backslash, '\\ ' a space at its start or end (in a shell, quoted: --chats ${printable(shellWord(escaped))}).`)
     }
   }
-  if (r.transfers.length > 0) {
+  // Each with the command that carries it on: a restore is not resumed by a receive.
+  const transfers = r.transfers.filter(t => !t.restore)
+  if (transfers.length > 0) {
     lines.push('', 'Unfinished incoming transfers (run the same receive again to resume):')
-    for (const t of r.transfers) {
+    for (const t of transfers) {
       lines.push(`  ${t.transferId.slice(0, 8)} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages stored, not yet verified; last activity ${t.updatedAt}`)
+    }
+  }
+  const restores = r.transfers.filter(t => t.restore)
+  if (restores.length > 0) {
+    lines.push('', 'Unfinished restores from a backup file (run the same ferry restore again to carry on; what is restored stays):')
+    for (const t of restores) {
+      lines.push(`  ${t.transferId.slice(0, 8)} from ${t.sourceId}: ${describeSelection(t.selection)}; ${t.messages} messages restored, not yet verified; last activity ${t.updatedAt}`)
     }
   }
   if (r.pairing !== undefined) {
@@ -144,8 +156,8 @@ const command: Command = {
 Shows what a store holds: counts of contacts, conversations and messages, each conversation with
 its message count (its id as --chats takes it: a comma in an id shows as \\,, a space at its start
 or end as '\\ '), media files present and missing (with their bytes), media files a killed import
-left, and any incoming transfer that has not finished, with how far it got (messages committed,
-partly received media).
+left, and any incoming transfer or restore that has not finished, with how far it got (messages
+committed, partly received media).
 It only reads, so it may run while another process (a receive) writes the store: it shows the
 store as it was when it started.
 It reads the whole database once, to say so when it is damaged (exit 1), as export and backup would.
