@@ -6,6 +6,8 @@ import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
+import { StoreMade } from './store-made.js'
+import { notEnoughSpace } from '../protocol/receiver.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
 import { CHAT_IDS_HELP, chatsFromArgs, SELECTION_OPTIONS } from './selection-flags.js'
@@ -119,6 +121,8 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   // The file is read and checked before the store is opened: a store this restore would create is not
   // left behind, empty, by a file that is refused.
   const source = await openRestore(backup, chats)
+  // What is at DIR before: a store this restore creates and writes nothing into is taken back.
+  const made = StoreMade.before(storeDir)
   let storage: Awaited<ReturnType<typeof openStorage>>
   try {
     storage = await openStorage(storeDir, true)
@@ -126,7 +130,9 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
     await source.close()
     throw err
   }
-  const { store, journal, close } = storage
+  const { store, journal } = storage
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => { closing ??= storage.close(); await closing }
   const view = json ? undefined : terminalProgress('restoring')
   if (view !== undefined) showing(view)
   try {
@@ -158,6 +164,17 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
     // again carries on after it. Said, so that a person frees space rather than starting over.
     if (isFerryError(err, ErrorCode.STORE_FULL) && err.details?.neededBytes === undefined) {
       throw new FerryError(err.code, `${err.message}. What is restored so far stays: free some space and run the same restore again to carry on`, err.details, { cause: err })
+    }
+    // Media that do not fit, refused before any came: the same restore, run once there is room, is
+    // what to do, and a store this run created holding nothing is not left behind for it.
+    if (isFerryError(err, ErrorCode.STORE_FULL) && err.details?.neededBytes !== undefined && err.details.freeBytes !== undefined) {
+      const bare = made.createsStore && StoreMade.holdsNothing(store, journal)
+      let words = notEnoughSpace(err.details.neededBytes, err.details.freeBytes, 'run the same restore again')
+      if (bare) {
+        await close()
+        words += ` (nothing was restored: ${made.takeBack()})`
+      }
+      throw new FerryError(err.code, words, err.details, { cause: err })
     }
     throw err
   } finally {

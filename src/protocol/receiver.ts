@@ -454,7 +454,7 @@ export class ReceiverMachine {
     }
     if (!(free >= needed)) {
       throw new FerryError(ErrorCode.STORE_FULL,
-        `not enough free space for this history: its media still to come take ${bytes(needed)}, this phone has ${bytes(free)} free; free at least ${bytes(needed - free)} more and start again`,
+        notEnoughSpace(needed, free),
         { neededBytes: needed, freeBytes: free })
     }
   }
@@ -851,6 +851,14 @@ export class ReceiverMachine {
       }
     })]
   }
+}
+
+/**
+ * The refusal of a history whose media do not fit (STORE_FULL with `neededBytes`): both numbers, how
+ * much to free, then what to do (`then`: an app that knows its command says it).
+ */
+export function notEnoughSpace (needed: number, free: number, then = 'start again'): string {
+  return `not enough free space for this history: its media still to come take ${bytes(needed)}, this phone has ${bytes(free)} free; free at least ${bytes(needed - free)} more and ${then}`
 }
 
 /** "9,437,184 bytes (9.4 MB)": exact for scripts and support, rounded for people. */

@@ -3,15 +3,16 @@
 // backup whose media cannot fit is refused before they come, naming both numbers; one that fills the
 // disk part-way says that what is restored stays and how to carry on, and leaves a store that reads;
 // once there is room, the same restore ends verified and equal to the phone the backup was made of.
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
-import { ferry } from '../helpers/ferry-sync.js'
+import { ferry, ROOT } from '../helpers/ferry-sync.js'
 import { cannotRun } from '../helpers/cannot-run.js'
 import { mountTmpfs, unmount } from '../helpers/tmpfs.js'
 
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 const dir = tempDir()
 const phone = join(dir, 'phone')
 const pw = join(dir, 'pw')
@@ -47,12 +48,21 @@ describe('ferry restore onto a disk that is too small', () => {
     copyFileSync(bak, onDisk)
     const target = join(mnt, 'new-phone')
     const r = ferry('restore', '--store', target, '--in', onDisk, '--password-file', pw)
-    expect(r.stderr).toMatch(/^ferry: not enough free space for this history: its media still to come take [\d,]+ bytes .*, this phone has [\d,]+ bytes .* free; free at least [\d,]+ bytes .* more and start again \[STORE_FULL\]\n$/)
+    expect(r.stderr).toMatch(/^ferry: not enough free space for this history: its media still to come take [\d,]+ bytes .*, this phone has [\d,]+ bytes .* free; free at least [\d,]+ bytes .* more and run the same restore again/)
+    // The store it would have created holds nothing: it is not left behind, empty, to pass for a phone.
+    expect(r.stderr).toMatch(new RegExp(` \\(nothing was restored: the new folder ${target} is removed\\) \\[STORE_FULL\\]\n$`))
     expect(r.status).toBe(1)
-    const report = JSON.parse(ferry('inspect', '--store', target, '--json').stdout)
-    expect(report.stats).toMatchObject({ messages: 0, mediaPresent: 0 })
+    expect(existsSync(target)).toBe(false)
+    // Into a store that holds a history, the same refusal leaves it whole.
+    const held = join(mnt, 'phone-in-use')
+    expect(ferry('import', FIXTURE, '--store', held).status).toBe(0)
+    const heldExport = ferry('export', '--store', held).stdout
+    const again = ferry('restore', '--store', held, '--in', onDisk, '--password-file', pw)
+    expect(again.stderr).toMatch(/ more and run the same restore again \[STORE_FULL\]\n$/)
+    expect(again.status).toBe(1)
+    expect(ferry('export', '--store', held).stdout).toBe(heldExport)
     rmSync(onDisk)
-    rmSync(target, { recursive: true })
+    rmSync(held, { recursive: true })
   })
 
   it('a disk that fills part-way: says what stays and how to carry on; run again with room, it ends verified', (ctx) => {
