@@ -10,6 +10,8 @@ import { lockPartial, refuseToReplace, writeBackup } from '../backup/backup.js'
 import type { PartialLock } from '../backup/partial-lock.js'
 import { refuseDirectory, refuseInsideStore } from '../durable-fs.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
+import { NodeJournal } from '../journal/node-journal.js'
+import { TransferLog } from '../journal/transfer-log.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { holdWhileBackingUp } from './test-hold.js'
 import { fsError, makeFolders } from '../fs-errors.js'
@@ -86,6 +88,32 @@ export function damagedMediaNote (files: number): string | undefined {
     `The damage is on this phone; a backup from a phone that holds ${copies} brings ${them}.`
 }
 
+/**
+ * Said when the store is still being filled by a transfer (running, or stopped part-way): the backup
+ * holds what had arrived, unchecked, and its media a transfer had yet to bring are counted as missing,
+ * which alone would read as files lost from the phone.
+ */
+export const UNVERIFIED_NOTE = 'warning: an incoming transfer into this store is not verified yet (still running, or stopped ' +
+  'part-way), so the backup holds only what had arrived, unchecked: back up once it is verified (ferry inspect shows it).'
+
+/**
+ * Unverified transfers into the store at `dir`, as its journal says when the backup starts (0 when it
+ * has none, or it cannot be read: the warning is only informative). A restore's are left out: what a
+ * restore wrote is the person's from the moment it is written.
+ */
+async function unverifiedTransfers (dir: string): Promise<number> {
+  let journal: NodeJournal | undefined
+  try {
+    journal = NodeJournal.existing(dir)
+    if (journal === undefined) return 0
+    return (await new TransferLog(journal).unfinished()).filter(t => t.restore !== true).length
+  } catch {
+    return 0
+  } finally {
+    await journal?.close().catch(() => {})
+  }
+}
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -106,7 +134,8 @@ run while another process uses it; it backs up the store as it was when it start
 Media files the chats name that DIR does not hold (lost from its folder, or never brought in) cannot
 go into the backup: it is written without them, and a warning says how many (exit code 0). So do files
 cut short or deleted while it runs, and files damaged in DIR (each is hashed as it is read: bytes that
-are not its sha256): a restore leaves those out and keeps everything else.
+are not its sha256): a restore leaves those out and keeps everything else. A store an incoming
+transfer has not verified yet is backed up as it is, with a warning; one holding no message is refused.
 
 Options:
   -s, --store DIR      the phone's store (required)
@@ -154,6 +183,11 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       // Before the password is asked for: a selection that names a chat not held, or holds no message.
       await refuseUnknownChats(store, selection.conversations, 'this phone')
       await refuseEmptySelection(store, selection, 'this phone', 'back up')
+      // A backup of nothing passes for one of a phone, and a mistyped --store is the likeliest cause.
+      if (store.stats().messages === 0) {
+        throw new FerryError(ErrorCode.BAD_INPUT, `the store ${storeDir} holds no message: nothing to back up (is it the phone's store? ferry inspect shows what a store holds)`, { dir: storeDir })
+      }
+      const unverified = await unverifiedTransfers(storeDir)
       // Before the password too: a backup to FILE that is running is named, one stopped is cleared away.
       // (A folder still to be made holds none: the backup takes the lock once it has made it.)
       if (existsSync(dirname(resolve(out)))) lock = lockPartial(out)
@@ -217,6 +251,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       if (short !== undefined) sayWarning(json, 'media-short', short)
       const damaged = damagedMediaNote(r.mediaFilesDamaged)
       if (damaged !== undefined) sayWarning(json, 'media-damaged', damaged)
+      if (unverified > 0) sayWarning(json, 'transfer-unverified', UNVERIFIED_NOTE)
       return EXIT_OK
     } finally {
       view?.stop()
