@@ -114,6 +114,9 @@ async function unverifiedTransfers (dir: string): Promise<number> {
   }
 }
 
+/** The stopping signals other than SIGINT: at a question on the terminal, Ctrl-C comes as a key (whileAsking); these do not. */
+const QUESTION_SIGNALS = STOP_SIGNALS.filter(s => s !== 'SIGINT')
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -191,7 +194,20 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       // Before the password too: a backup to FILE that is running is named, one stopped is cleared away.
       // (A folder still to be made holds none: the backup takes the lock once it has made it.)
       if (existsSync(dirname(resolve(out)))) lock = lockPartial(out)
-      const password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
+      // A kill or a closed terminal at the password question (Ctrl-C there is a key, whileAsking's): the
+      // lock's files go with it, as nothing else is written yet.
+      const atQuestion = (signal: NodeJS.Signals): void => {
+        lock?.release()
+        sayStopped({ stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`, signal)
+        process.exit(exitOnSignal(signal))
+      }
+      for (const s of QUESTION_SIGNALS) process.once(s, atQuestion)
+      let password: string | undefined
+      try {
+        password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
+      } finally {
+        for (const s of QUESTION_SIGNALS) process.off(s, atQuestion)
+      }
       view = json ? undefined : terminalProgress('backing up')
       // As export does: a folder named for the file is made, not refused.
       try {

@@ -2,7 +2,7 @@
 // only look stuck: it says what it waits for and how to end it, before reading. A real pseudo-terminal,
 // made by util-linux's `script`, is its standard input (and output); a pipe or a file is never told.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -114,7 +114,30 @@ describe('a question asked on a terminal, answered with Ctrl-C', () => {
       expect(output().replace(/\r\n/g, '\n'), args[0]).toMatch(/\nStopped: nothing was done\.\n$/)
       expect(output(), args[0]).not.toContain('ferry:')
       expect(existsSync(made), args[0]).toBe(false)
+      expect(readdirSync(dir).filter(f => f.includes('.partial')), args[0]).toEqual([])
     }
+  })
+})
+
+describe('backup\'s password question, stopped by a kill or a closed terminal', () => {
+  // Not a key: the question has no say in it. The backup holds the lock on FILE.partial by then (a
+  // backup to FILE that is running is refused before the question): its files go with it.
+  it.skipIf(skip).each([['SIGTERM', 143], ['SIGHUP', 129]] as const)('%s: exit %i, nothing written, nothing left beside FILE', async (signal, exit) => {
+    const { dir, phone } = phoneWithBackup()
+    const out = join(dir, 'new.ferrybak')
+    const { child, output, closed } = await onTerminal(['backup', '--store', phone, '--out', out], 'Password for the backup: ')
+    try {
+      expect(readdirSync(dir).filter(f => f.includes('.partial')).sort()).toEqual(['new.ferrybak.partial.lock', 'new.ferrybak.partial.lock.json'])
+      const pids = spawnSync('pgrep', ['-f', out], { encoding: 'utf8' }).stdout.split('\n').filter(p => p !== '' && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'node')
+      expect(pids).toHaveLength(1)
+      process.kill(Number(pids[0]), signal)
+      expect(await closed, output()).toBe(exit)
+    } finally {
+      if (child.exitCode === null) child.kill()
+    }
+    expect(output().replace(/\r\n/g, '\n')).toContain(`\nStopped. Nothing was backed up: ${out} is not written. Run the same backup again to back up.\n`)
+    expect(existsSync(out)).toBe(false)
+    expect(readdirSync(dir).filter(f => f.includes('.partial'))).toEqual([])
   })
 })
 
