@@ -7,6 +7,7 @@ import { backupPlaintext, openBackup, restoreBackup, writeBackup, type BackupOpt
 import { PREAMBLE_BYTES } from '../../src/backup/format.js'
 import { segmentStarts } from '../helpers/backup-segments.js'
 import { isFerryError } from '../../src/errors.js'
+import { ferry } from '../helpers/ferry-sync.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 // Backups on real SQLite stores: what a restore yields, resumption, and that every kind of damage to
@@ -235,6 +236,34 @@ describe('backup and restore', () => {
     await expect(writeBackup(source, fresh, { kdf: FAST_KDF, signal: AbortSignal.abort() })).rejects.toSatisfy(e => isFerryError(e, 'CANCELLED'))
     expect(statSync(fresh, { throwIfNoEntry: false })).toBeUndefined()
     expect(statSync(`${fresh}.partial`, { throwIfNoEntry: false })).toBeUndefined()
+  })
+
+  it('two backups to one file in one process: the second is refused, and the first keeps its lock and ends whole', async () => {
+    const file = join(tempDir(), 'twice.ferrybak')
+    const big = openStore()
+    await fillStore(big, { conversations: 1, messagesPerConversation: 10, mediaSizes: [6e6] })
+    let second: unknown
+    let other: ReturnType<typeof ferry> | undefined
+    // At the first's first progress, its partial file half written: the second tries then.
+    const first = await writeBackup(big, file, {
+      kdf: FAST_KDF,
+      transfer: TRANSFER,
+      onProgress: async () => {
+        if (second !== undefined) return
+        second = await writeBackup(source, file, { kdf: FAST_KDF }).then(() => 'written', (err: unknown) => err)
+        // Still held against other processes: a refusal that closed a descriptor of the lock file would
+        // have released it, and a backup from another process would take the partial file away.
+        other = ferry('backup', '--store', source.dir, '--out', file, '--no-password')
+      }
+    })
+    expect(second).toSatisfy(e => isFerryError(e, 'STORE_BUSY') && e.details?.pid === process.pid)
+    expect(other?.status, other?.stderr).toBe(1)
+    expect(other?.stderr).toContain(`is being written by process ${process.pid} `)
+    expect(first.progress.messagesSent).toBe(10)
+    expect(statSync(`${file}.partial.lock`, { throwIfNoEntry: false })).toBeUndefined()
+    const r = await restore(openStore(), file)
+    expect(r.receiver.state).toBe('verified')
+    big.close()
   })
 
   it('a newer format version is refused with a clear message', async () => {
