@@ -90,20 +90,33 @@ export async function writeBackup (source: HistorySource, path: string, o: Backu
 
 /**
  * Takes the lock a backup to `path` holds while it writes `path.partial`, or throws STORE_BUSY naming
- * the process of a backup to it that is running. Holding it, a partial file found there was left by a
- * backup that was stopped (SIGKILL, a power cut): it is removed, and the backup goes on.
+ * the process of a backup to it that is running. Holding it, a partial file found there that begins as
+ * a backup does (or is empty) was left by a backup that was stopped (SIGKILL, a power cut): it is
+ * removed, and the backup goes on. Any other file of that name is the person's: createPartial refuses.
  */
 export function lockPartial (path: string): PartialLock {
   const tmp = `${path}.partial`
   const lock = PartialLock.acquire(tmp)
   try {
     // A symlink stays, for createPartial to refuse: it is not what a backup leaves.
-    if (lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true) rmSync(tmp)
+    if (lstatSync(tmp, { throwIfNoEntry: false })?.isFile() === true && leftByBackup(tmp)) rmSync(tmp)
   } catch (err) {
     lock.release()
     throw fsError(err, `cannot remove ${tmp}, left by a backup that was stopped`, tmp)
   }
   return lock
+}
+
+/** Whether the file at `tmp` is empty or begins with the backup format's magic, as a backup writes it. */
+function leftByBackup (tmp: string): boolean {
+  const fd = openSync(tmp, 'r')
+  try {
+    const head = Buffer.alloc(MAGIC.byteLength)
+    const got = readSync(fd, head, 0, head.byteLength, 0)
+    return head.subarray(0, got).equals(MAGIC.subarray(0, got))
+  } finally {
+    closeSync(fd)
+  }
 }
 
 async function writeLocked (source: HistorySource, path: string, o: BackupOptions): Promise<BackupResult> {

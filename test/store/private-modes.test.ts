@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -166,10 +166,26 @@ describe('a backup is written to a new private file, never through a symlink', (
     source ??= SqliteChatStore.open(tempDir(), { create: true })
     const dir = tempDir()
     const file = join(dir, 'b.ferrybak')
-    writeFileSync(`${file}.partial`, 'a backup killed part-way')
-    await writeBackup(source, file, { kdf: KDF })
-    expect(lstatSync(file).mode & 0o777).toBe(0o600)
-    expect(readdirSync(dir)).toEqual(['b.ferrybak'])
+    // What a backup killed part-way leaves: its header's start, or nothing yet.
+    for (const left of ['FERRYBAK and a backup killed part-way', '']) {
+      writeFileSync(`${file}.partial`, left)
+      await writeBackup(source, file, { kdf: KDF })
+      expect(lstatSync(file).mode & 0o777).toBe(0o600)
+      expect(readdirSync(dir)).toEqual(['b.ferrybak'])
+      rmSync(file)
+    }
+  })
+
+  it('leaves a FILE.partial that is no backup\'s (the person\'s own file of that name) and refuses', async () => {
+    source ??= SqliteChatStore.open(tempDir(), { create: true })
+    const dir = tempDir()
+    const file = join(dir, 'thesis')
+    writeFileSync(`${file}.partial`, 'My thesis draft, chapter 3')
+    const err = await writeBackup(source, file, { kdf: KDF }).then(() => undefined, (e: unknown) => e)
+    expect(isFerryError(err, 'STORE'), String(err)).toBe(true)
+    expect((err as Error).message).toMatch(/thesis\.partial already exists and is not a file a backup left: remove it, or choose another --out/)
+    expect(readFileSync(`${file}.partial`, 'utf8')).toBe('My thesis draft, chapter 3')
+    expect(readdirSync(dir)).toEqual(['thesis.partial'])
   })
 
   it('refuses a FILE.partial that no backup leaves (a folder) and leaves it alone', async () => {
