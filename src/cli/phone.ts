@@ -18,6 +18,7 @@ import { formatBytes } from '../format-bytes.js'
 import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { jsonEvent } from './json-lines.js'
 import { nodeTransferMemory } from '../memory/transfer-memory.js'
+import { holdYoungGeneration } from '../memory/young-generation.js'
 
 const log = logger('ferry:cli')
 
@@ -72,6 +73,8 @@ export interface PhoneOptions {
 
 export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Phone> {
   const { store, journal } = storage
+  // Before the node starts: pairing and the transfer would grow it to V8's largest.
+  holdYoungGeneration()
   try {
     const start = async (listen: string[] | undefined): Promise<FerryNode<{ ferry: FerryService }>> => await createFerryNode({
       dir: o.storeDir,
