@@ -5,8 +5,12 @@ import { collectGarbage } from './collect-garbage.js'
 
 const log = logger('ferry:memory:heap-growth')
 
-/** What a phone's old generation may grow by between full collections while it moves media. */
-const HEADROOM_BYTES = 32 * 1024 * 1024
+/**
+ * What a phone's old generation may grow by between full collections while it moves media. Buffers
+ * that a scavenge promoted and that died after it wait there for the next full collection, so the
+ * headroom is also how much dead buffer memory the process holds at most: RSS, at the peak.
+ */
+const HEADROOM_BYTES = 16 * 1024 * 1024
 
 /** The most it may grow by, V8's own most: four times what survived the last full collection. */
 const MAX_GROWING_PERCENT = 300
