@@ -10,7 +10,7 @@ const log = logger('ferry:memory:heap-growth')
  * that a scavenge promoted and that died after it wait there for the next full collection, so the
  * headroom is also how much dead buffer memory the process holds at most: RSS, at the peak.
  */
-const HEADROOM_BYTES = 16 * 1024 * 1024
+export const HEADROOM_BYTES = 16 * 1024 * 1024
 
 /** The most it may grow by, V8's own most: four times what survived the last full collection. */
 const MAX_GROWING_PERCENT = 300
