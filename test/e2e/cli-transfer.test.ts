@@ -10,6 +10,7 @@ import {
 import { until } from '../helpers/until.js'
 import { auditMedia } from './helpers/store-check.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
+import { HEADROOM_BYTES } from '../../src/memory/heap-growth.js'
 
 const CODE = '161-8033-9887'
 
@@ -129,8 +130,8 @@ describe('ferry send / ferry receive on loopback', () => {
     expect(held, receiver.stderr).not.toBeNull()
     const [alive, percent] = [Number(held?.[1]), Number(held?.[2])]
     expect(alive).toBeGreaterThan(0)
-    // A headroom of 32 MiB over what is alive, never more than the sender's four times.
-    const forAlive = (bytes: number): number => Math.min(300, Math.ceil(100 * 32 * 1024 * 1024 / bytes))
+    // The headroom over what is alive, never more than the sender's four times.
+    const forAlive = (bytes: number): number => Math.min(300, Math.ceil(100 * HEADROOM_BYTES / bytes))
     expect(percent).toBeLessThanOrEqual(forAlive((alive - 0.5) * 1e6)) // the log rounds to MB
     expect(percent).toBeGreaterThanOrEqual(forAlive((alive + 0.5) * 1e6))
     const restored = receiver.stderr.indexOf("ferry:memory:heap-growth the old generation grows by V8's own factor again")
