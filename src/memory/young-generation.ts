@@ -28,8 +28,8 @@ function hold (): void {
  * Lets V8's young generation grow to YOUNG_GENERATION_BYTES and no further, for the rest of the process.
  *
  * V8 grows the young generation (from 2 MiB, doubling) whenever enough survives its scavenges, up to
- * 32 MiB on 64-bit, and on a phone moving a history it soon gets there and stays: 32 MiB of every
- * process's peak RSS (docs/performance.md). What a transfer allocates on V8's heap is short-lived,
+ * 32 MiB on 64-bit, and on a phone moving a history it soon gets there and stays, a large part of
+ * each process's peak RSS (docs/performance.md). What a transfer allocates on V8's heap is short-lived,
  * and the buffer scavenger collects the young generation every few MiB of buffers anyway, so a
  * larger one buys few scavenges. The limit is fixed when the process starts (--max-semi-space-size,
  * which a `#!/usr/bin/env node` script cannot pass on every platform); the growth factor is read at
