@@ -58,7 +58,8 @@ it('an old phone stopped mid-transfer and created again listens where it did, an
   const again = await reopened
   expect(portOf(again)).toBe(port)
   let sentAgain: number | undefined
-  const resumed = again.send({ onEvent: e => { if (e.type === 'verified') sentAgain = e.stats.mediaFilesSent } })
+  let toldWhole: number | undefined
+  const resumed = again.send({ onEvent: e => { if (e.type === 'verified') { sentAgain = e.session?.mediaFilesSent; toldWhole = e.stats.mediaFilesSent } } })
   const { summary, stats } = await received
   expect(await resumed).toMatchObject({ messages: files, totalMessages: files })
   expect(summary).toEqual([{ id: 'chat-ana', title: 'Ana', messages: files }])
@@ -66,5 +67,7 @@ it('an old phone stopped mid-transfer and created again listens where it did, an
   // transfer, which brought every file.
   expect(sentAgain).toBeLessThan(files)
   expect(stats).toMatchObject({ mediaFilesSent: files, mediaFilesHeld: 0 })
+  // And the old phone says so too, as the new phone counted it.
+  expect(toldWhole).toBe(files)
   expect([...newPhone.store.listMedia()].length).toBe(files)
 })
