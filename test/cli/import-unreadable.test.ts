@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cannotRun } from '../helpers/cannot-run.js'
@@ -10,10 +10,13 @@ import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 // An export this user may not read (a file copied from another account, a folder whose rights were
 // taken away) is refused naming the file or folder and why, not "permission denied" alone (the input,
 // or the store?) nor "not a recognised chat export". Root reads everything: run as root, the imports
-// run as nobody (uid 65534); run as another user, as that user.
+// run as root without the two capabilities that let it (setpriv), so the rights of a file of mode 000
+// apply to it as to its owner; run as another user, as that user. Not as another uid: the clone may
+// sit in a folder only root may enter (mktemp's 0700).
 
-const NOBODY = 65534
 const asRoot = process.getuid?.() === 0
+/** Root without what lets it read and search past a file's rights. */
+const WITHOUT_DAC = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search']
 let dir = ''
 /** What the test took its user's rights to. */
 const locked: string[] = []
@@ -25,8 +28,9 @@ function lock (path: string): void {
 
 /** Runs `ferry import PATH --store STORE` as the user the test reads as. */
 function importAs (path: string, store: string): { status: number | null, stderr: string } {
-  const r = spawnSync(process.execPath, [FERRY, 'import', path, '--store', store], {
-    encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {})
+  const command = [process.execPath, FERRY, 'import', path, '--store', store]
+  const r = spawnSync(asRoot ? 'setpriv' : command[0], asRoot ? [...WITHOUT_DAC, ...command] : command.slice(1), {
+    encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']
   })
   return { status: r.status, stderr: r.stderr }
 }
@@ -34,17 +38,13 @@ function importAs (path: string, store: string): { status: number | null, stderr
 /** Why this machine cannot make a file this test's user cannot read (undefined: it can). */
 function noUnreadableFile (): string | undefined {
   dir = tempDir()
-  // mkdtemp makes it 0700: nobody must reach what is in it, and write the store there.
-  chmodSync(dir, 0o777)
   const probe = join(dir, 'probe')
   writeFileSync(probe, 'x')
   lock(probe)
   if (asRoot) {
-    const r = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(probe)})`], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' })
-    if (r.error !== undefined) return `cannot run a process as uid ${NOBODY}: ${r.error.message}`
-    if (!r.stderr.includes('EACCES')) return `uid ${NOBODY} reads a file of mode 000 (${r.status}: ${r.stderr.trim().slice(0, 200)})`
-    const ferry = spawnSync(process.execPath, [FERRY, '--help'], { cwd: ROOT, uid: NOBODY, gid: NOBODY, encoding: 'utf8' })
-    if (ferry.status !== 0) return `uid ${NOBODY} cannot run the built CLI in ${ROOT}: ${ferry.stderr.trim().slice(0, 200)}`
+    const r = spawnSync('setpriv', [...WITHOUT_DAC, process.execPath, '-e', `require('fs').readFileSync(${JSON.stringify(probe)})`], { encoding: 'utf8' })
+    if (r.error !== undefined) return `cannot run setpriv (util-linux) to drop root's capabilities: ${r.error.message}`
+    if (!r.stderr.includes('EACCES')) return `root without CAP_DAC_OVERRIDE reads a file of mode 000 (${r.status}: ${r.stderr.trim().slice(0, 200)})`
     return undefined
   }
   try {
@@ -61,7 +61,6 @@ const sha = (b: string): string => createHash('sha256').update(b).digest('hex')
 function caseDir (name: string): string {
   const d = join(dir, name)
   mkdirSync(d, { mode: 0o755 })
-  if (asRoot) chownSync(d, NOBODY, NOBODY)
   return d
 }
 
