@@ -10,7 +10,8 @@ import { inTx, randomId, req } from './idb.js'
 // A tab closed mid-transfer frees its lease on pagehide, but a browser may end the tab before that write
 // lands (or crash it): the lease would then keep the next tab waiting out its life for no one. So a tab
 // that finds the lease held asks the other tabs, over a BroadcastChannel, whether its holder is alive;
-// the holder answers while it holds it, and a lease no tab answers for within a moment is free.
+// the holder answers while it holds it, and a lease no tab answers for, and no tab renews, over a
+// renewal period and a moment more is free for the next tab that takes it.
 
 export type LockKind = 'web-locks' | 'lease'
 
@@ -44,7 +45,7 @@ export interface LeaseOptions {
   ttlMs?: number
   /** How often the holder renews it. */
   renewMs?: number
-  /** How long a tab waits for the holder of a lease to answer that it is alive. */
+  /** How long past renewMs a tab waits for the holder of a lease to answer that it is alive. */
   answerMs?: number
 }
 
@@ -90,9 +91,9 @@ interface Lease { owner: string, expires: number }
 type LeaseMessage = { type: 'alive?', owner: string, ask: string } | { type: 'alive', owner: string, ask: string }
 
 /**
- * How long a tab waits for a lease's holder to say it is alive. The answer comes from the holder's event
- * loop, which a transfer keeps busy; a holder silent past this is taken for gone, and a live one taken
- * for gone would learn it at its next renewal and stop receiving: so a bound well past a busy moment.
+ * How long, past a renewal period, a tab waits for a lease's holder to say it is alive or renew it. Both
+ * come from the holder's event loop, which a transfer keeps busy; a holder silent past this is taken for
+ * gone, and a live one taken for gone would stop receiving: so a bound well past a busy moment.
  */
 const ANSWER_MS = 2_000
 
@@ -105,6 +106,8 @@ class LeaseLock implements TabLock {
   private readonly answerMs: number
   private readonly channel: string
   foundAbandoned = false
+  /** The lease last found abandoned, exactly as it was then: tryAcquire takes over only that one. */
+  private abandoned?: Lease
 
   constructor (private readonly db: IDBDatabase, name: string, opts: LeaseOptions) {
     this.key = `lease:${name}`
@@ -121,9 +124,9 @@ class LeaseLock implements TabLock {
   }
 
   /**
-   * Whether the tab holding `lease` answers that it still holds it, within answerMs. A closed or crashed
-   * tab cannot answer; neither can a tab the browser froze, which then loses the lease as one that
-   * stopped renewing does.
+   * Whether the tab holding `lease` says it is alive within renewMs + answerMs: a closed or crashed tab
+   * cannot. Neither can a tab the browser froze, which then loses the lease as one that stopped renewing
+   * does. A holder busy with a long task answers once the task ends.
    */
   private async holderAnswers (lease: Lease): Promise<boolean> {
     if (typeof BroadcastChannel !== 'function') return true
@@ -131,7 +134,7 @@ class LeaseLock implements TabLock {
     const ask = randomId(8)
     try {
       return await new Promise<boolean>(resolve => {
-        const timer = setTimeout(() => { resolve(false) }, this.answerMs)
+        const timer = setTimeout(() => { resolve(false) }, this.renewMs + this.answerMs)
         channel.onmessage = evt => {
           const m = evt.data as LeaseMessage
           if (m?.type === 'alive' && m.owner === lease.owner && m.ask === ask) {
@@ -147,20 +150,22 @@ class LeaseLock implements TabLock {
   }
 
   /**
-   * Another tab's lease, unless its holder is gone: then the lease is dropped (as long as it is still
-   * that one), and foundAbandoned says so.
+   * Another tab's lease, unless its holder is gone: then foundAbandoned says so, and tryAcquire may take
+   * that very lease (never a renewed one) over. Gone means both silent and not renewing over a whole
+   * renewal period: a live holder whose event loop a transfer blocks for a moment can miss the question,
+   * but it renews once the moment ends, and losing the lease would stop its transfer. Nothing here
+   * changes the lease: a tab that merely looks takes nothing from the holder.
    */
   private async liveOther (): Promise<Lease | undefined> {
     const lease = await this.other()
-    if (lease === undefined) return undefined
+    if (lease === undefined || sameLease(lease, this.abandoned)) return undefined
     if (await this.holderAnswers(lease)) return lease
-    // The holder may have renewed (or let go) meanwhile; only the very lease no one answered for goes.
-    const dropped = await this.update((now, put) => {
-      if (now === undefined || now.owner !== lease.owner) return false
-      put(undefined)
-      return true
-    })
-    if (dropped) this.foundAbandoned = true
+    const now = await this.other()
+    if (now === undefined) return undefined
+    // Renewed (or taken by another tab) meanwhile: its holder is alive.
+    if (!sameLease(now, lease)) return now
+    this.abandoned = lease
+    this.foundAbandoned = true
     return undefined
   }
 
@@ -176,7 +181,7 @@ class LeaseLock implements TabLock {
   async tryAcquire (): Promise<HeldLock | undefined> {
     if (await this.liveOther() !== undefined) return undefined
     const taken = await this.update((lease, put) => {
-      if (lease !== undefined && lease.owner !== this.me && lease.expires > Date.now()) return false
+      if (lease !== undefined && lease.owner !== this.me && lease.expires > Date.now() && !sameLease(lease, this.abandoned)) return false
       put({ owner: this.me, expires: Date.now() + this.ttlMs })
       return true
     })
@@ -220,6 +225,10 @@ class LeaseLock implements TabLock {
   async heldElsewhere (): Promise<boolean> {
     return await this.liveOther() !== undefined
   }
+}
+
+function sameLease (a: Lease, b: Lease | undefined): boolean {
+  return b !== undefined && a.owner === b.owner && a.expires === b.expires
 }
 
 /**

@@ -374,6 +374,30 @@ export const harness = {
     return { kind: lock.kind, acquired: h !== undefined, elsewhere }
   },
 
+  /** Only looks: whether another tab holds the lock. */
+  async heldElsewhere (name: string): Promise<boolean> {
+    const { db } = await phone(name)
+    return await createTabLock(db, 'ferry-receive').heldElsewhere()
+  },
+
+  /** Only tries to take the lock (kept when taken); whether it did, and whether it found a gone tab's lease. */
+  async tryLock (name: string): Promise<{ acquired: boolean, foundAbandoned: boolean }> {
+    const { db } = await phone(name)
+    const lock = createTabLock(db, 'ferry-receive')
+    const h = await lock.tryAcquire()
+    if (h !== undefined) held.set(name, h)
+    return { acquired: h !== undefined, foundAbandoned: lock.foundAbandoned }
+  },
+
+  /** Keeps this tab's event loop busy for `ms` once another tab posts on `channel` (a long task in a transfer). */
+  blockOn (channel: string, ms: number): void {
+    const c = new BroadcastChannel(channel)
+    c.onmessage = () => {
+      c.close()
+      for (const end = Date.now() + ms; Date.now() < end;);
+    }
+  },
+
   async unlock (name: string): Promise<void> {
     await held.get(name)?.release()
     held.delete(name)

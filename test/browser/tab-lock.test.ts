@@ -96,4 +96,45 @@ describe.skipIf(skip)('the lock across tabs', () => {
     await a.close()
     await c.close()
   })
+
+  it('keeps the lease of a live holder busy with a long task, however the other tab looks', async () => {
+    const a = await tab(`http://ferry.test:${port}/`)
+    const b = await tab(`http://ferry.test:${port}/`)
+    expect(await lock(a)).toMatchObject({ kind: 'lease', acquired: true })
+    // Each time, the holder's event loop is blocked, longer than a tab waits for an answer, from just
+    // before the other tab asks whether the holder is alive.
+    const busyWhile = async (look: 'heldElsewhere' | 'tryLock'): Promise<unknown> => {
+      await a.evaluate(() => { window.harness!.blockOn('busy', 2_500) })
+      return await b.evaluate(async look => {
+        new BroadcastChannel('busy').postMessage('go')
+        return await window.harness![look]('lock')
+      }, look)
+    }
+    expect(await busyWhile('heldElsewhere')).toBe(true)
+    expect(await busyWhile('tryLock')).toEqual({ acquired: false, foundAbandoned: false })
+    // The holder never lost it: it renews it and answers for it still.
+    expect(await a.evaluate(() => (globalThis as { lockLost?: string }).lockLost)).toBeUndefined()
+    expect(await b.evaluate(async () => await window.harness!.heldElsewhere('lock'))).toBe(true)
+    await unlock(a)
+    expect(await b.evaluate(async () => await window.harness!.tryLock('lock'))).toMatchObject({ acquired: true })
+    await unlock(b)
+    await a.close()
+    await b.close()
+  })
+
+  it('lets the next tab take over at once the lease of a tab that crashed', async () => {
+    const a = await tab(`http://ferry.test:${port}/`)
+    const b = await tab(`http://ferry.test:${port}/`)
+    expect(await lock(a)).toMatchObject({ kind: 'lease', acquired: true })
+    // No pagehide, no release: the lease stays in IndexedDB, unexpired, with no tab behind it.
+    const crashed = new Promise(resolve => a.once('crash', resolve))
+    void (await browser.context.newCDPSession(a)).send('Page.crash').catch(() => {})
+    await crashed
+    // Looking takes nothing; the first try takes it.
+    expect(await b.evaluate(async () => await window.harness!.heldElsewhere('lock'))).toBe(false)
+    expect(await b.evaluate(async () => await window.harness!.tryLock('lock'))).toEqual({ acquired: true, foundAbandoned: true })
+    await unlock(b)
+    await a.close()
+    await b.close()
+  })
 })
