@@ -261,26 +261,37 @@ const DAY = 86_400_000
 
 /**
  * The headers that are text pasted into the message before them: a run of them more than a day before
- * the message they follow, after which the export's next header returns to within a day of it. An
- * export is in the order messages arrived, a little out of it at most (a message sent offline, a phone's
- * clock a little off), and a phone whose clock jumped back stays back for what it sends after: only a
- * run that ends with the export back where it was can be lines quoted from an older chat. A run that
- * lasts to the end of the file is kept as messages.
+ * the message they follow, after which the export's next header returns to within a day of it, and
+ * whose senders are people quoted, not members: none of them writes anywhere in the export outside such
+ * runs, nor is one of `known` (the exporter, the person a chat is named after). An export is in the order messages arrived, a little out of it at
+ * most (a message sent offline, a phone's clock a little off), and a phone whose clock jumped back stays
+ * back for what it sends after: only a run that ends with the export back where it was can be lines
+ * quoted from an older chat. A run that lasts to the end of the file is kept as messages, and so is one
+ * with a line by a member (messages sent offline and delivered days late): taking them for text would
+ * give a person's words to the one who wrote before them.
  */
-function pastedBack (instants: readonly number[]): Set<number> {
-  const pasted = new Set<number>()
+function pastedBack (instants: readonly number[], names: ReadonlyArray<string | undefined>, known: ReadonlySet<string>): Set<number> {
   // The latest instant from each header on, so a run without a return is not searched to the end each time.
   const latestFrom = new Array<number>(instants.length + 1).fill(-Infinity)
   for (let i = instants.length - 1; i >= 0; i--) latestFrom[i] = Math.max(instants[i], latestFrom[i + 1])
+  const runs: number[][] = []
   let before = instants[0]
   for (let i = 1; i < instants.length; i++) {
     const floor = before - DAY
     if (instants[i] < floor && latestFrom[i + 1] >= floor) {
-      while (instants[i] < floor) pasted.add(i++)
+      const run: number[] = []
+      while (instants[i] < floor) run.push(i++)
+      runs.push(run)
     }
     before = instants[i]
   }
-  return pasted
+  const inRuns = new Set(runs.flat())
+  const members = new Set(names.filter((n, i): n is string => n !== undefined && !inRuns.has(i)))
+  const quotedOnly = (run: readonly number[]): boolean => {
+    const named = run.map(i => names[i]).filter((n): n is string => n !== undefined)
+    return named.length > 0 && named.every(n => !known.has(n) && !members.has(n))
+  }
+  return new Set(runs.filter(quotedOnly).flat())
 }
 
 /**
@@ -376,9 +387,11 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   if (times[0] === undefined) note(unmapped, 'first message with an impossible date (time of the next message used)')
   let instants = instantsOf(times, clock)
   // Lines someone pasted from an older chat, written as this export writes its headers, are told by
-  // their time: they jump back, and the export's next header returns. Not where the order of day and
-  // month is a guess: read the wrong way, real messages jump back and forth by months.
-  const pasted = decision.ambiguous ? new Set<number>() : pastedBack(instants)
+  // their time and their senders: they jump back, the export's next header returns, and who they quote
+  // writes nowhere else in it. Not where the order of day and month is a guess: read the wrong way,
+  // real messages jump back and forth by months.
+  const known = new Set([options.title ?? title, cleanName(title), ...(options.me === undefined ? [] : [cleanName(options.me)])])
+  const pasted = decision.ambiguous ? new Set<number>() : pastedBack(instants, bodies.map(b => b.name), known)
   if (pasted.size > 0) {
     const kept: Entry[] = []
     const keptTimes: Array<WallClock | undefined> = []

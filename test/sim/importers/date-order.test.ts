@@ -153,19 +153,44 @@ describe('the date order in a WhatsApp file', () => {
     const h = await map([
       '30/12/2023, 20:00 - Anna: Look what I found from our old chat:',
       '14/05/2019, 18:12 - Carol: see you at the station',
-      '14/05/2019, 18:13 - Anna: on my way',
+      '14/05/2019, 18:13 - Carol: on my way',
       'with a line of its own',
       '30/12/2023, 20:03 - Bob: haha',
       '30/12/2023, 20:04 - Anna: those were the days'
     ].join('\n') + '\n')
     expect(h.messages.map(m => [m.sender, m.text, m.ts])).toEqual([
-      ['wa:Anna', 'Look what I found from our old chat:\n14/05/2019, 18:12 - Carol: see you at the station\n14/05/2019, 18:13 - Anna: on my way\nwith a line of its own', Date.UTC(2023, 11, 30, 20)],
+      ['wa:Anna', 'Look what I found from our old chat:\n14/05/2019, 18:12 - Carol: see you at the station\n14/05/2019, 18:13 - Carol: on my way\nwith a line of its own', Date.UTC(2023, 11, 30, 20)],
       ['wa:Bob', 'haha', Date.UTC(2023, 11, 30, 20, 3)],
       ['wa:Anna', 'those were the days', Date.UTC(2023, 11, 30, 20, 4)]
     ])
     expect(h.conversations[0]).toMatchObject({ kind: 'direct', members: ['wa:Anna', 'wa:Bob'] })
     expect(h.contacts.map(c => c.id)).toEqual(['wa:Anna', 'wa:Bob'])
     expect(h.unmapped).toEqual({ 'line like a message header dated more than a day before the message it stands in (kept as text of that message)': 2 })
+  })
+
+  it('messages a member sent offline, delivered days late between others, stay that member\'s messages', async () => {
+    const late = [
+      '10/12/2023, 09:00 - Bob: are you free this week?',
+      '11/12/2023, 09:00 - Bob: hello?',
+      '13/12/2023, 09:00 - Bob: I guess not',
+      '10/12/2023, 10:00 - Anna: yes, on Friday',
+      '11/12/2023, 10:00 - Anna: sorry, no signal here',
+      '13/12/2023, 09:30 - Bob: ah, there you are'
+    ]
+    const bySender = (h: Awaited<ReturnType<typeof map>>): string[][] => h.messages.map(m => [m.sender, m.text ?? ''])
+    const expected = [
+      ['wa:Bob', 'are you free this week?'], ['wa:Bob', 'hello?'], ['wa:Bob', 'I guess not'],
+      ['wa:Anna', 'yes, on Friday'], ['wa:Anna', 'sorry, no signal here'], ['wa:Bob', 'ah, there you are']
+    ]
+    // Anna writes elsewhere in the export: she is a member, not someone quoted.
+    const h = await map([...late, '13/12/2023, 09:31 - Anna: see you Friday'].join('\n') + '\n')
+    expect(bySender(h)).toEqual([...expected, ['wa:Anna', 'see you Friday']])
+    expect(h.unmapped).toEqual({})
+    // Her lines are all she wrote, but she is the exporter (--me), or the person the chat is named after.
+    const mine = await mapWhatsApp(late.join('\n') + '\n', new FolderSource('.'), 'x.txt', 'Bob', { timeZone: 'UTC', me: 'Anna' })
+    expect(mine.messages.map(m => [m.sender, m.text])).toEqual(expected.map(([who, text]) => [who === 'wa:Anna' ? 'me' : who, text]))
+    const named = await mapWhatsApp(late.join('\n') + '\n', new FolderSource('.'), 'x.txt', 'Anna', { timeZone: 'UTC' })
+    expect(bySender(named)).toEqual(expected)
   })
 
   it('messages a little out of order, or after a clock that went back and stayed, are messages', async () => {
