@@ -18,7 +18,8 @@ import { digest, type MappedHistory } from './common.js'
 //   be worse, and could not be undone. The chat whose id the title gives is one of those chats even when
 //   the app renamed it since: a re-import must find it, not make it again (its name stays, import-names.ts).
 //   When no chat of the title is it, a chat of another title that holds every worded message of the
-//   export, several of them, is (underAnotherTitle): a title can change while its chat does not.
+//   export, many of them, and nothing else over the time it spans, is (underAnotherTitle): a title can
+//   change while its chat does not.
 // - Messages whose id moved. A message's id holds its place among the messages of its minute, which
 //   moves when one before it in that minute was deleted "for me" or cut off by the cap; and stores
 //   imported before ids were made so hold ids from each line's place in the file. A message of the
@@ -102,7 +103,9 @@ export async function matchStore (store: SqliteChatStore, history: MappedHistory
   const messages = history.messages.map(m => ({ ...m, conversation: id }))
   if (chat !== undefined) keepIds(chat, messages, edited)
   const conversation: Conversation = { ...mapped, id, title: title ?? mapped.title }
-  return { ...history, conversations: [conversation], messages }
+  // Said, so a person who meant another chat knows it was taken for this one, and how to keep it apart.
+  const found = title === undefined ? [] : [`found as the chat '${title}' (a title of its own: --title)`]
+  return { ...history, conversations: [conversation], messages, details: [...(history.details ?? []), ...found] }
 }
 
 /**
@@ -128,32 +131,45 @@ async function whichChat (store: SqliteChatStore, mapped: Conversation, messages
   return { id: `wa-${digest(mapped.title, String(first.ts), first.sender, first.text ?? '')}` }
 }
 
-/** Fewest messages with words an export must share with a chat of another title to be taken for it. */
-const MIN_SHARED_UNDER_ANOTHER_TITLE = 3
+/**
+ * Fewest messages with words an export must share with a chat of another title to be taken for it: a
+ * few alike are what chats that are not the same share too (messages forwarded to several people at
+ * once, the same greetings sent to two groups).
+ */
+const MIN_SHARED_UNDER_ANOTHER_TITLE = 8
 /** How many of the export's message ids are looked up in each chat before its messages are read. */
 const PROBE = 64
 
 /**
- * A stored WhatsApp chat of another title that holds every message of the export with words (but those
- * it marks edited), at least a few of them. The title of an export can change while the chat does not:
- * its file saved twice ("Anna (1)", "Anna-1"), the text piped in without its file's name, the contact
- * renamed in the phone. Holding all of several messages, each the same time, sender and text, is what
- * only the same chat (or a copy of it) does; a chat of one or two such messages is too little to tell,
- * and stays a chat of its own. Message ids come from what the export shows, not from the chat, so a
- * chat holding none of a spread of the export's ids is passed over without reading it.
+ * A stored WhatsApp chat of another title that is the export's chat: it holds every message of the
+ * export with words (but those it marks edited), at least several of them and most of the export, and
+ * over the time the export spans it holds no message the export lacks. The title of an export can change
+ * while the chat does not: its file saved twice ("Anna (1)", "Anna-1"), the text piped in without its
+ * file's name, the contact renamed in the phone. Holding all of many messages, each the same time,
+ * sender and text, is what only the same chat (or a copy of it) does; holding more between them is
+ * what a chat does that the export's messages were forwarded from or copied into, which is another
+ * chat. Message ids come from what the export shows, not from the chat, so a chat holding none of a
+ * spread of the export's ids is passed over without reading it.
  */
 async function underAnotherTitle (store: SqliteChatStore, mapped: Conversation, messages: readonly Message[], edited: ReadonlySet<string>): Promise<{ id: string, chat: StoredChat, title: string } | undefined> {
   const worded = messages.filter(m => m.text !== undefined && !edited.has(m.id))
-  if (worded.length < MIN_SHARED_UNDER_ANOTHER_TITLE) return undefined
+  if (worded.length < MIN_SHARED_UNDER_ANOTHER_TITLE || worded.length * 2 <= messages.length) return undefined
   const step = Math.max(1, Math.floor(worded.length / PROBE))
   const probe = worded.filter((_, i) => i % step === 0).slice(0, PROBE).map(m => m.id)
+  // Not Math.min(...): an export of many messages would overflow the stack.
+  const from = messages.reduce((t, m) => Math.min(t, m.ts), Infinity)
+  const to = messages.reduce((t, m) => Math.max(t, m.ts), -Infinity)
+  const shown = new Set(messages.map(whenKey))
   let best: { id: string, chat: StoredChat, title: string, size: number } | undefined
   for (const c of store.listConversations()) {
     if (!c.id.startsWith('wa-') || c.title === mapped.title || c.id === mapped.id) continue
     if ((await store.findMessages(c.id, probe)).length === 0) continue
     const chat = storedChat(store, c.id)
+    if (chat.shared(worded) !== worded.length) continue
+    // A message of its sender and time in the export is the same message, edited or without its media.
+    if ([...chat.byId.values()].some(m => m.ts >= from && m.ts <= to && !shown.has(whenKey(m)))) continue
     // Of several that hold it all (copies an earlier import made), the smallest is the closest.
-    if (chat.shared(worded) === worded.length && (best === undefined || chat.byId.size < best.size)) best = { id: c.id, chat, title: c.title, size: chat.byId.size }
+    if (best === undefined || chat.byId.size < best.size) best = { id: c.id, chat, title: c.title, size: chat.byId.size }
   }
   return best
 }

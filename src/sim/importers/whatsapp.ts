@@ -172,11 +172,12 @@ function splitSender (rest: string): { name?: string, text: string } {
 
 /**
  * What a browser or a phone appends to a file's name when one of that name is there already: " (1)"
- * (Chrome, Android's Files), "(1)" (Firefox), "-1" (Android's download manager, which counts 1 to 9
- * before it tries other numbers). The last is taken only after a letter, so a name that ends in a
- * number of its own ("Class-12", "Covid-19") keeps it.
+ * (Chrome, Android's Files), "(1)" (Firefox). Android's download manager appends "-1", but group names
+ * end so too ("Flat-3", "Team-2"): stripped, two groups would share a title and could be taken for one
+ * chat. A file saved so keeps the suffix, and is found by its messages (whatsapp-identity.ts) or stays
+ * a chat of its own.
  */
-const COPY_SUFFIX = /(?:\s?\(\d{1,3}\)|(?<=\p{L})-[1-9])$/u
+const COPY_SUFFIX = /\s?\(\d{1,3}\)$/u
 
 /** The chat's title from WhatsApp's file name in the phone's language ("WhatsApp Chat with Dave.txt" -> "Dave"). */
 export function titleFromName (name: string): string {

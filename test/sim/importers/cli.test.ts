@@ -98,17 +98,23 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
   it('the same WhatsApp export saved again by a browser, or piped in, adds nothing: one chat, its title kept', () => {
     const target = join(dir, 'again')
     const first = join(dir, 'WhatsApp Chat with Anna.txt')
-    writeFileSync(first, ['30/12/2023, 20:00 - Anna: Dinner tomorrow?', '30/12/2023, 20:02 - Bob: Sure, where?', '30/12/2023, 20:03 - Anna: The usual place'].join('\n') + '\n')
+    const said = ['Dinner tomorrow?', 'Sure, where?', 'The usual place', 'See you at 8', 'Bring Carl', 'He is away', 'Pity', 'Next time']
+    writeFileSync(first, said.map((text, i) => `30/12/2023, 20:0${i} - ${i % 2 === 0 ? 'Anna' : 'Bob'}: ${text}`).join('\n') + '\n')
     expect(ferry('import', first, '--store', target, '--tz', 'UTC').status).toBe(0)
     for (const copy of ['WhatsApp Chat with Anna(1).txt', 'WhatsApp Chat with Anna-1.txt']) {
       copyFileSync(first, join(dir, copy))
       const r = ferry('import', join(dir, copy), '--store', target, '--tz', 'UTC')
-      expect(r.stdout, copy).toMatch(/^no new messages: the 3 messages of this export were already in /)
+      expect(r.stdout, copy).toMatch(/^no new messages: the 8 messages of this export were already in /)
     }
     const piped = spawnSync(process.execPath, [FERRY, 'import', '-', '--store', target, '--tz', 'UTC'], { encoding: 'utf8', cwd: ROOT, input: readFileSync(first) })
     expect(piped.status).toBe(0)
-    expect(piped.stdout).toMatch(/^no new messages: the 3 messages of this export were already in /)
-    expect(ferry('inspect', '--store', target).stdout).toMatch(/\b1 conversations, 3 messages/)
+    expect(piped.stdout).toMatch(/^no new messages: the 8 messages of this export were already in /)
+    // Found by its messages under another title: the summary names the chat, and --json carries it.
+    expect(piped.stdout).toMatch(/; found as the chat 'Anna' \(a title of its own: --title\)\n/)
+    const json = spawnSync(process.execPath, [FERRY, 'import', '-', '--store', target, '--tz', 'UTC', '--json'], { encoding: 'utf8', cwd: ROOT, input: readFileSync(first) })
+    const imported = json.stdout.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as { event: string, details?: string[] }).find(e => e.event === 'imported')
+    expect(imported?.details).toContain('found as the chat \'Anna\' (a title of its own: --title)')
+    expect(ferry('inspect', '--store', target).stdout).toMatch(/\b1 conversations, 8 messages/)
     expect(ferry('export', '--store', target).stdout).toMatch(/"type":"conversation".*"title":"Anna"/)
   })
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { writeHistory } from '../../../src/sim/importers/common.js'
+import { writeHistory, type ForeignImportResult } from '../../../src/sim/importers/common.js'
 import { FolderSource } from '../../../src/sim/importers/source.js'
 import { importWhatsApp, mapWhatsApp, titleFromName } from '../../../src/sim/importers/whatsapp.js'
 import type { Message } from '../../../src/store/model.js'
@@ -228,51 +228,90 @@ describe('an export of a chat the store holds, under another title', () => {
     '30/12/2023, 20:00 - Anna: Dinner tomorrow?',
     '30/12/2023, 20:02 - Bob: Sure, where?',
     '30/12/2023, 20:03 - Anna: The usual place',
-    '30/12/2023, 20:05 - Bob: See you at 8'
+    '30/12/2023, 20:05 - Bob: See you at 8',
+    '30/12/2023, 20:06 - Anna: Bring Carl',
+    '30/12/2023, 20:07 - Bob: He is away',
+    '30/12/2023, 20:08 - Anna: Pity',
+    '30/12/2023, 20:09 - Bob: Next time'
   ]
-  async function fromLines (store: SqliteChatStore, lines: string[], title: string, options: { title?: string } = {}): Promise<void> {
+  async function fromLines (store: SqliteChatStore, lines: string[], title: string, options: { title?: string } = {}): Promise<ForeignImportResult> {
     const dir = tempDir()
     writeFileSync(join(dir, CHAT), lines.join('\n') + '\n')
-    await importWhatsApp(store, new FolderSource(dir), CHAT, title, { timeZone: 'UTC', ...options })
+    return await importWhatsApp(store, new FolderSource(dir), CHAT, title, { timeZone: 'UTC', ...options })
   }
   const chats = (s: SqliteChatStore): Array<[string, number]> => s.listConversations().map((c): [string, number] => [c.title ?? '', [...s.listMessages({ conversations: [c.id] })].length]).sort((a, b) => a[0] < b[0] ? -1 : 1)
 
   it('the file a browser or phone saved again gives the same title', () => {
     expect(titleFromName('WhatsApp Chat with Anna(1).txt')).toBe('Anna')
     expect(titleFromName('WhatsApp Chat with Anna (2).txt')).toBe('Anna')
-    expect(titleFromName('WhatsApp Chat with Anna-1.txt')).toBe('Anna')
     expect(titleFromName('WhatsApp Chat - Anna(1).zip')).toBe('Anna')
+    // Android's "-1" is no suffix to strip: group names end so too.
+    expect(titleFromName('WhatsApp Chat with Anna-1.txt')).toBe('Anna-1')
+    expect(titleFromName('WhatsApp Chat with Team-2.txt')).toBe('Team-2')
     // A name of its own that ends in a number keeps it.
     expect(titleFromName('WhatsApp Chat with Class-12.txt')).toBe('Class-12')
     expect(titleFromName('WhatsApp Chat with Covid-19 news.txt')).toBe('Covid-19 news')
     expect(titleFromName('WhatsApp Chat with Room 101.txt')).toBe('Room 101')
   })
 
-  it('piped in without its file name: nothing changes, the chat keeps its title', async () => {
+  it('piped in without its file name: nothing changes, the chat keeps its title, and the summary says which chat it is', async () => {
     const s = openStore()
     await fromLines(s, ANNA, 'Anna')
     const before = [...s.listMessages()]
-    await fromLines(s, ANNA, 'WhatsApp chat')
-    expect(chats(s)).toEqual([['Anna', 4]])
+    const again = await fromLines(s, ANNA, 'WhatsApp chat')
+    expect(chats(s)).toEqual([['Anna', 8]])
     expect([...s.listMessages()]).toEqual(before)
+    expect(again.details).toContain('found as the chat \'Anna\' (a title of its own: --title)')
     // An older export, piped in after a newer one: the chat holds all of it.
     const t = openStore()
     await fromLines(t, [...ANNA, '31/12/2023, 09:00 - Anna: Happy new year!'], 'Anna')
     await fromLines(t, ANNA, 'WhatsApp chat')
-    expect(chats(t)).toEqual([['Anna', 5]])
+    expect(chats(t)).toEqual([['Anna', 9]])
+    // Found under its own title, nothing is said.
+    expect((await fromLines(t, ANNA, 'Anna')).details.filter(d => d.startsWith('found as'))).toEqual([])
+    s.close()
+    t.close()
+  })
+
+  it('two groups whose names differ only in a number ("Team-1", "Team-2") stay two chats, sharing notices or not', async () => {
+    const s = openStore()
+    const notices = ['01/12/2023, 09:00 - Messages and calls are end-to-end encrypted.', '01/12/2023, 09:00 - Ann created group']
+    for (const [file, said] of [['WhatsApp Chat with Team-1.txt', 'front end'], ['WhatsApp Chat with Team-2.txt', 'back end']]) {
+      const dir = tempDir()
+      writeFileSync(join(dir, file), [...notices, `01/12/2023, 09:05 - Ann: welcome to the ${said} team`, '01/12/2023, 09:06 - Bob: hi'].join('\n') + '\n')
+      await importWhatsApp(s, new FolderSource(dir), file, titleFromName(file), { timeZone: 'UTC' })
+    }
+    expect(chats(s)).toEqual([['Team-1', 4], ['Team-2', 4]])
+    s.close()
+  })
+
+  it('messages forwarded to two people, or greetings sent to two groups, do not make one chat of them', async () => {
+    // Bob forwards the same three messages to Anna and to Carl at once.
+    const forwarded = ['05/01/2024, 10:00 - Bob: Flat for rent', '05/01/2024, 10:00 - Bob: 2 rooms, 900 a month', '05/01/2024, 10:00 - Bob: Call Dan on 555 0100']
+    const s = openStore()
+    await fromLines(s, [...forwarded, '05/01/2024, 10:05 - Anna: Thanks!'], 'Anna')
+    await fromLines(s, forwarded, 'Carl')
+    expect(chats(s)).toEqual([['Anna', 4], ['Carl', 3]])
+    // Eight greetings from "Family" sent to "Cousins" too, among more in "Family" that night: another chat.
+    const night = ANNA.map(l => l.replace('30/12/2023', '31/12/2023'))
+    const t = openStore()
+    await fromLines(t, [...night.slice(0, 4), '31/12/2023, 20:05 - Dad: Happy new year to the family', ...night.slice(4), '31/12/2023, 20:10 - Mum: Love you all'], 'Family')
+    const cousins = await fromLines(t, night, 'Cousins')
+    expect(chats(t)).toEqual([['Cousins', 8], ['Family', 10]])
+    expect(cousins.details.filter(d => d.startsWith('found as'))).toEqual([])
     s.close()
     t.close()
   })
 
   it('too few messages to tell, or a title the person gave: a chat of its own', async () => {
     const s = openStore()
-    await fromLines(s, ANNA.slice(0, 2), 'Anna')
-    await fromLines(s, ANNA.slice(0, 2), 'WhatsApp chat')
-    expect(chats(s)).toEqual([['Anna', 2], ['WhatsApp chat', 2]])
+    await fromLines(s, ANNA.slice(0, 7), 'Anna')
+    await fromLines(s, ANNA.slice(0, 7), 'WhatsApp chat')
+    expect(chats(s)).toEqual([['Anna', 7], ['WhatsApp chat', 7]])
     const t = openStore()
     await fromLines(t, ANNA, 'Anna')
     await fromLines(t, ANNA, 'Anna', { title: 'Anna (work)' })
-    expect(chats(t)).toEqual([['Anna', 4], ['Anna (work)', 4]])
+    expect(chats(t)).toEqual([['Anna', 8], ['Anna (work)', 8]])
     s.close()
     t.close()
   })
@@ -280,8 +319,8 @@ describe('an export of a chat the store holds, under another title', () => {
   it('a chat that holds only some of the export\'s messages is another chat', async () => {
     const s = openStore()
     await fromLines(s, ANNA, 'Anna')
-    await fromLines(s, [...ANNA.slice(0, 3), '30/12/2023, 20:05 - Bob: Can\'t, sorry'], 'Carla')
-    expect(chats(s)).toEqual([['Anna', 4], ['Carla', 4]])
+    await fromLines(s, [...ANNA.slice(0, 7), '30/12/2023, 20:09 - Bob: Can\'t, sorry'], 'Carla')
+    expect(chats(s)).toEqual([['Anna', 8], ['Carla', 8]])
     s.close()
   })
 })
