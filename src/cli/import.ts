@@ -44,7 +44,7 @@ the store by content (sha256), so an archive of any size needs no room to unpack
 
 Messages are keyed by (conversation, id): importing the same export twice changes nothing (it
 says how many of the export's messages are new to the store), a later export of the same chat
-adds what is new in it, an older one undoes no edit, recall, member or name, and chats already in
+adds what is new in it and its edits and deletions (said, and counted in --json), an older one undoes no edit, recall, member or name, and chats already in
 the store are kept. All or nothing: everything is checked first, and on a problem nothing is
 written (no record, no media file), the reason is printed and the exit code is 2. An export that
 yields no message is refused the same way. One exception: an NDJSON media file whose size or
@@ -223,23 +223,26 @@ function sayImported (r: ImportResult, added: number, dir: string, json: boolean
   if (json) {
     jsonEvent('imported', {
       contacts: r.contacts, conversations: r.conversations, media: r.media, mediaFiles: r.mediaFiles, mediaFilesDamaged: r.mediaFilesDamaged,
-      messages: r.messages, messagesMadeMine: r.messagesMadeMine, newMessages: added, store: dir, ...foreign
+      messages: r.messages, messagesMadeMine: r.messagesMadeMine, messagesEdited: r.messagesEdited, messagesRecalled: r.messagesRecalled,
+      newMessages: added, store: dir, ...foreign
     })
     sayDamaged(r.mediaFilesDamaged, json)
     return
   }
   sayDamaged(r.mediaFilesDamaged, json)
   // The same export imported again with --me: nothing is new, but whose messages they are changed.
-  const madeMine = r.messagesMadeMine === 0 ? '' : `; ${r.messagesMadeMine === 1 ? '1 message' : `${r.messagesMadeMine} messages`} re-attributed to you`
+  // A newer export of a chat may add nothing but change what the store held: an edit, a deletion.
+  const changes = [[r.messagesMadeMine, 're-attributed to you'], [r.messagesEdited, 'edited'], [r.messagesRecalled, 'deleted']]
+    .filter(([n]) => n !== 0).map(([n, what]) => `; ${n === 1 ? '1 message' : `${n} messages`} ${what}`).join('')
   if (added === 0 && r.mediaFiles === 0) {
     // Messages already there are written again as the export has them unless the store holds a newer
-    // version (an edit in a re-export lands), so this says no message is new, not that nothing changed.
-    process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}${madeMine}\n`)
+    // version (an edit in a re-export lands), so this says no message is new, and what did change.
+    process.stdout.write(`no new messages: the ${r.messages} messages of this export were already in ${dir}${changes}\n`)
     return
   }
   const fresh = added === r.messages ? '' : ` (${added} new, ${r.messages - added} already in the store)`
   process.stdout.write(`imported ${r.contacts} contacts, ${r.conversations} conversations, ${r.media} media records ` +
-    `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}${madeMine}\n`)
+    `(${r.mediaFiles} files copied), ${r.messages} messages${fresh} into ${dir}${changes}\n`)
 }
 
 /**

@@ -46,6 +46,34 @@ export class MadeMine {
 }
 
 /**
+ * Messages the store held that an import wrote changed, other than in whose they are (MadeMine): a newer
+ * export carries an edit or a deletion that happened since the older one was imported. Said, so a person
+ * whose export brought no new message still learns what it did change.
+ */
+export class ChangedMessages {
+  /** Held messages written with other words or marks (an edit); not one that only gained its media file. */
+  edited = 0
+  /** Held messages written recalled ("This message was deleted"). */
+  recalled = 0
+
+  add (held: Message, written: Message): void {
+    if (written.status === 'recalled' && held.status !== 'recalled') this.recalled++
+    else if (content(held) !== content(written)) this.edited++
+  }
+}
+
+/**
+ * What of a message a person edits, in one form whatever order its fields were set in: all but its sender
+ * and its media, which an export without media leaves out and a later one with media brings.
+ */
+function content (m: Message): string {
+  const { sender, kind, media, fileName, durationMs, ...rest } = m
+  return JSON.stringify(rest, (_key, value: unknown) => value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+    : value)
+}
+
+/**
  * The file's conversations with the members the store holds of each added after the file's, but those
  * whose messages the import made the person's own (`madeMine`).
  */
@@ -61,9 +89,10 @@ export function mergeConversations (store: SqliteChatStore, conversations: Conve
 
 /**
  * The messages to write: the file's, less those the store (or an earlier line) holds a newer version of.
- * Those the store held as someone else's and the file writes as the person's own are told to `madeMine`.
+ * Those the store held as someone else's and the file writes as the person's own are told to `madeMine`,
+ * those it held with other content to `changed`.
  */
-export async function mergeMessages (store: SqliteChatStore, messages: Message[], madeMine?: MadeMine): Promise<Message[]> {
+export async function mergeMessages (store: SqliteChatStore, messages: Message[], madeMine?: MadeMine, changed?: ChangedMessages): Promise<Message[]> {
   if (messages.length === 0) return messages
   // Within the batch, one version per key: the later line unless the earlier is newer.
   const latest = new Map<string, Message>()
@@ -89,6 +118,7 @@ export async function mergeMessages (store: SqliteChatStore, messages: Message[]
       else if (!keepsOwnVersion(mine, m)) {
         const written = withHeldMedia(mine, m)
         if (written.sender === ME && mine.sender !== ME) madeMine?.add(mine)
+        changed?.add(mine, written)
         write.push(written)
       }
     }

@@ -7,7 +7,7 @@ import { fsReason, readReason } from '../fs-errors.js'
 import { hashFile } from '../store/media-folder.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
 import type { SqliteChatStore } from '../store/sqlite-store.js'
-import { MadeMine, mergeConversations, mergeMessages } from './import-merge.js'
+import { ChangedMessages, MadeMine, mergeConversations, mergeMessages } from './import-merge.js'
 import { ImportNames } from './import-names.js'
 import { parseLine, readLines } from './ndjson.js'
 
@@ -114,6 +114,12 @@ export interface ImportResult {
    * the file names them one.
    */
   messagesMadeMine: number
+  /**
+   * Messages the store held that the import wrote with other words (an edit a newer export carries), and
+   * those it wrote recalled (deleted since): what an export that adds no message may still change.
+   */
+  messagesEdited: number
+  messagesRecalled: number
   lines: number
 }
 
@@ -177,6 +183,7 @@ class Batches {
   private readonly names: ImportNames
   private pending = 0
   readonly madeMine = new MadeMine()
+  readonly changed = new ChangedMessages()
 
   constructor (private readonly store: SqliteChatStore, titlesChosen: boolean, private readonly onWritten?: (written: WrittenRecords) => void) {
     this.names = new ImportNames(titlesChosen)
@@ -202,7 +209,7 @@ class Batches {
   async flush (): Promise<void> {
     if (this.pending === 0) return
     this.store.putMetadata([], [], this.media)
-    this.store.putMessages(await mergeMessages(this.store, this.messages, this.madeMine))
+    this.store.putMessages(await mergeMessages(this.store, this.messages, this.madeMine, this.changed))
     this.written({ contacts: [], conversations: [], media: this.media, messages: this.messages })
     this.media = []
     this.messages = []
@@ -424,5 +431,5 @@ async function readAll (store: SqliteChatStore, input: AsyncIterable<Uint8Array 
   }
   await batches.finish()
   checkReferences(conversations, media)
-  return { counts: { ...counts, messagesMadeMine: batches.madeMine.messages }, files, damaged }
+  return { counts: { ...counts, messagesMadeMine: batches.madeMine.messages, messagesEdited: batches.changed.edited, messagesRecalled: batches.changed.recalled }, files, damaged }
 }

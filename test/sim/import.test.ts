@@ -52,7 +52,7 @@ describe('import', () => {
       mediaLine(),
       conversation('c1')
     ]))
-    expect(r).toEqual({ contacts: 1, conversations: 1, media: 1, mediaFiles: 1, mediaFilesDamaged: 0, messages: 1, messagesMadeMine: 0, lines: 4 })
+    expect(r).toEqual({ contacts: 1, conversations: 1, media: 1, mediaFiles: 1, mediaFilesDamaged: 0, messages: 1, messagesMadeMine: 0, messagesEdited: 0, messagesRecalled: 0, lines: 4 })
     expect(s.hasMediaFile(PHOTO_SHA)).toBe(true)
     expect([...s.listMessages()]).toEqual([{ conversation: 'c1', id: 'm1', sender: 'u1', ts: 1_700_000_000_000, kind: 'image', text: 'm1', media: PHOTO_SHA }])
     s.close()
