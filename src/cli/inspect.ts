@@ -98,8 +98,8 @@ export function renderReport (r: InspectReport): string {
   ]
   if (r.leftByKilledImport !== undefined) {
     const { files, bytes } = r.leftByKilledImport
-    lines.push(`  ${files === 1 ? '1 media file' : `${files} media files`} (${formatBytes(bytes)}) left by an import that was killed, ` +
-      'named by no record: the next command that writes the store (import, receive, restore) removes them')
+    lines.push(`  ${files === 1 ? '1 media file' : `${files} media files`} (${formatBytes(bytes)}) left by an import or seed that was killed, ` +
+      'named by no record: the next command that writes the store (import, seed, receive, restore) removes them')
   }
   if (r.conversations.length > 0) {
     lines.push('', 'Conversations:')

@@ -9,7 +9,7 @@ import { commandLine } from './command-line.js'
 import { formatBytes } from '../format-bytes.js'
 import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { jsonEvent, sayStop } from './json-lines.js'
-import { holdWhileSeeding } from './test-hold.js'
+import { holdBeforeMediaRecords, holdWhileSeeding } from './test-hold.js'
 
 const profileLines = PROFILE_NAMES.map(name => {
   const p = PROFILES[name]
@@ -87,9 +87,10 @@ Examples:
       const progress: ProgressView = json ? jsonProgress() : terminalProgress(`seeding ${profile.name}`)
       view = progress
       const beforeMessages = holdWhileSeeding(() => { if (json) jsonEvent('held', { before: 'messages' }); else process.stderr.write('Held: media and metadata seeded (FERRY_TEST_HOLD_SEED).\n') })
+      const beforeMediaRecords = holdBeforeMediaRecords(() => { if (json) jsonEvent('held', { before: 'media records' }); else process.stderr.write('Held: media files written, not their records (FERRY_TEST_HOLD_SEED_MEDIA).\n') })
       let summary: SeedSummary
       try {
-        summary = await seedStore(store, profile, seed, { onProgress: (p: SeedProgress) => progress.update(p), beforeMessages })
+        summary = await seedStore(store, profile, seed, { onProgress: (p: SeedProgress) => progress.update(p), beforeMessages, beforeMediaRecords })
       } finally {
         progress.stop()
       }

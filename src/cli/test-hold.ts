@@ -64,6 +64,21 @@ export function holdWhileSeeding (held: () => void, env: NodeJS.ProcessEnv = pro
   }
 }
 
+/**
+ * For the CLI tests: with FERRY_TEST_HOLD_SEED_MEDIA=1, `ferry seed` holds once its media files are
+ * written, before their records, until SIGUSR2; `held` says it is there. A test kills it there: the
+ * files complete in the store, named by no record, which a tiny seed leaves behind in milliseconds.
+ * Returns the seed's `beforeMediaRecords`, or undefined when the variable is not set.
+ */
+export function holdBeforeMediaRecords (held: () => void, env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  if (env.FERRY_TEST_HOLD_SEED_MEDIA !== '1') return undefined
+  const hold = holdOnce()
+  return async () => {
+    held()
+    await hold()
+  }
+}
+
 /** Waits, the first time it is called, for SIGUSR2; at once after that. */
 function holdOnce (): () => Promise<void> {
   // Listening from the start: a test that signals once it reads the event is always heard (SIGUSR2

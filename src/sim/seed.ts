@@ -1,11 +1,17 @@
+import { logger } from '@libp2p/logger'
 import { setImmediate as nextTick } from 'node:timers/promises'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { Contact, Conversation, MediaRecord, Message } from '../store/model.js'
-import { generateHistory, type History } from './generator.js'
+import { generateHistory, hashMedia, type History } from './generator.js'
 import type { Profile, ProfileName } from './profiles.js'
 
+const log = logger('ferry:seed')
+
 // Fills a store with a simulated history: media first (a message may only name a file whose sha256 is
-// known), then the metadata, then messages in batches, each batch one transaction.
+// known), then the metadata, then messages in batches, each batch one transaction. The media files are
+// listed as being added before the first is written (hashed first, as a file is listed by its sha256),
+// and settled once their records are in: a seed killed in between (SIGKILL, a power cut) leaves the
+// next writer of the store to remove them, rather than complete files no record names.
 
 /** What seeding needs of a store: SqliteChatStore's local write path. */
 export interface SeedTarget {
@@ -13,6 +19,9 @@ export interface SeedTarget {
   putMetadata: (contacts: Contact[], conversations: Conversation[], media: MediaRecord[]) => void
   putMessages: (messages: Iterable<Message>) => void
   writeMedia: (chunks: AsyncIterable<Uint8Array>) => Promise<{ sha256: string, size: number }>
+  hasMediaFile: (sha256: string) => boolean
+  willAddMedia: (shas: readonly string[]) => void
+  settleAddedMedia: () => number
 }
 
 export interface SeedProgress {
@@ -33,6 +42,8 @@ export interface SeedOptions {
   onProgress?: (p: SeedProgress) => void
   /** Awaited once the media and the metadata are in, before the first message: where a test holds a seed. */
   beforeMessages?: () => Promise<void>
+  /** Awaited once the media files are written, before their records: where a test kills a seed. */
+  beforeMediaRecords?: () => Promise<void>
 }
 
 export interface SeedSummary {
@@ -57,17 +68,24 @@ async function forEachLimited<T> (items: readonly T[], limit: number, fn: (item:
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
 }
 
-async function writeAllMedia (store: SeedTarget, history: History, concurrency: number, report: (bytes: number) => void): Promise<string[]> {
-  const ids = new Array<string>(history.media.length)
+/** Writes every media file of `history`, whose sha256s are `ids`, in its order. */
+async function writeAllMedia (store: SeedTarget, history: History, ids: readonly string[], concurrency: number, report: (bytes: number) => void): Promise<void> {
   await forEachLimited(history.media, concurrency, async m => {
     const written = await store.writeMedia(m.pieces())
-    if (written.size !== m.size) {
-      throw new FerryError(ErrorCode.INTERNAL, `simulated media ${m.index} wrote ${written.size} bytes, expected ${m.size}`)
+    if (written.size !== m.size || written.sha256 !== ids[m.index]) {
+      throw new FerryError(ErrorCode.INTERNAL, `simulated media ${m.index} wrote ${written.size} bytes (sha256 ${written.sha256}), expected ${m.size} (${ids[m.index]})`)
     }
-    ids[m.index] = written.sha256
     report(m.size)
   })
-  return ids
+}
+
+/** Ends the list of media files the seed was adding. Should that fail, the next writer settles it, and what the seed did or why it failed is what is said. */
+function settleMedia (store: SeedTarget): void {
+  try {
+    store.settleAddedMedia()
+  } catch (err) {
+    log.error('cannot settle the media files the seed was adding: %s', (err as Error).message)
+  }
 }
 
 /**
@@ -90,13 +108,22 @@ export async function seedStore (store: SeedTarget, profile: ProfileName | Profi
   const report = (): void => options.onProgress?.({ ...progress })
   report()
 
-  const ids = await writeAllMedia(store, history, options.concurrency ?? 4, bytes => {
-    progress.mediaFiles++
-    progress.mediaBytes += bytes
-    report()
-  })
-  const mediaMs = Math.round(performance.now() - started)
-  store.putMetadata(history.contacts, history.conversations, history.mediaRecords(ids))
+  const ids = await hashMedia(history)
+  let mediaMs = 0
+  store.willAddMedia([...new Set(ids)].filter(sha => !store.hasMediaFile(sha)))
+  try {
+    await writeAllMedia(store, history, ids, options.concurrency ?? 4, bytes => {
+      progress.mediaFiles++
+      progress.mediaBytes += bytes
+      report()
+    })
+    mediaMs = Math.round(performance.now() - started)
+    await options.beforeMediaRecords?.()
+    store.putMetadata(history.contacts, history.conversations, history.mediaRecords(ids))
+  } finally {
+    // Committed, every file is named by its record; failed, those it wrote go.
+    settleMedia(store)
+  }
 
   await options.beforeMessages?.()
   progress.phase = 'messages'

@@ -148,8 +148,8 @@ describe('ferry import killed outright (SIGKILL, a power cut)', () => {
     expect(mediaFiles(), 'what the killed import left').toEqual([held, awaited, added, also].map(f => f.sha256).sort())
     // A reader removes nothing, but says what is there and what will remove it.
     const inspected = ferry('inspect', '--store', store)
-    expect(inspected.stdout).toContain(`  2 media files (${added.size + also.size} B) left by an import that was killed, named by no record: ` +
-      'the next command that writes the store (import, receive, restore) removes them')
+    expect(inspected.stdout).toContain(`  2 media files (${added.size + also.size} B) left by an import or seed that was killed, named by no record: ` +
+      'the next command that writes the store (import, seed, receive, restore) removes them')
     expect(mediaFiles()).toHaveLength(4)
 
     // The next command that writes the store (here an import without media) takes back what no record

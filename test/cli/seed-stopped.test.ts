@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
@@ -54,5 +54,49 @@ describe('ferry seed stopped with Ctrl-C', () => {
     const whole = join(dir, 'whole')
     expect(ferry('seed', '--store', whole, '--profile', 'tiny').status).toBe(0)
     expect(ferry('export', '--store', store).stdout).toBe(ferry('export', '--store', whole).stdout)
+  })
+})
+
+describe('ferry seed killed outright (SIGKILL, a power cut)', () => {
+  it('leaves the media files it wrote before their records to the next writer, which removes them', async () => {
+    const dir = tempDir()
+    const store = join(dir, 'phone')
+    const mediaFiles = (): string[] => readdirSync(join(store, 'media')).filter(d => /^[0-9a-f]{2}$/.test(d))
+      .flatMap(d => readdirSync(join(store, 'media', d))).sort()
+    // Held once its media files are written, before their records (FERRY_TEST_HOLD_SEED_MEDIA): killed
+    // there, it runs no cleanup, and the files are complete in media/, named by nothing.
+    const child = spawn(process.execPath, [FERRY, 'seed', '--store', store, '--profile', 'tiny', '--json'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_TEST_HOLD_SEED_MEDIA: '1' }
+    })
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
+    await until('the seed holds with its media written', () => stdout.includes('"event":"held"'))
+    child.kill('SIGKILL')
+    expect(await closed).toEqual({ code: null, signal: 'SIGKILL' })
+    const left = mediaFiles()
+    expect(left.length, 'the files the killed seed wrote').toBeGreaterThan(0)
+    const inspected = ferry('inspect', '--store', store)
+    expect(inspected.stdout).toContain(`  ${left.length} media files (`)
+    expect(inspected.stdout).toContain(') left by an import or seed that was killed, named by no record')
+
+    // The next command that writes the store (an import of one text message) removes every file no
+    // record names: here all of them, the killed seed's records never were.
+    const text = join(dir, 'text.ndjson')
+    writeFileSync(text, [
+      { type: 'conversation', id: 'c1', kind: 'direct', title: 'Bo', members: ['me', 'u2'] },
+      { type: 'message', conversation: 'c1', id: 't1', sender: 'u2', ts: 1_700_000_000_000, kind: 'text', text: 'hi' }
+    ].map(l => JSON.stringify(l)).join('\n') + '\n')
+    const next = ferry('import', text, '--store', store)
+    expect(next.status, next.stderr).toBe(0)
+    expect(mediaFiles()).toEqual([])
+    expect(readdirSync(join(store, 'media', '.tmp'))).toEqual([])
+
+    // And the same seed then fills it whole, every file named by its record.
+    expect(ferry('seed', '--store', store, '--profile', 'tiny', '--force').status).toBe(0)
+    const records = (ferry('export', '--store', store).stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, sha256?: string }))
+      .filter(l => l.type === 'media').map(l => l.sha256 as string).sort()
+    expect(mediaFiles()).toEqual(records)
+    expect(records).toEqual(left)
   })
 })

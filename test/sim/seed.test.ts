@@ -69,19 +69,27 @@ describe('seedStore', () => {
 })
 
 /** A store double that records how seeding writes. */
-function recordingTarget (): SeedTarget & { batches: number[], inTransaction: boolean[], media: number, messages: Message[] } {
+function recordingTarget (): SeedTarget & { batches: number[], inTransaction: boolean[], media: number, messages: Message[], steps: string[], listed: string[] } {
   let depth = 0
+  const step = (name: string): void => { if (t.steps.at(-1) !== name) t.steps.push(name) }
   const t = {
     batches: [] as number[],
     inTransaction: [] as boolean[],
     media: 0,
     messages: [] as Message[],
+    /** What the seed did, in order, each run of one kind once. */
+    steps: [] as string[],
+    listed: [] as string[],
+    hasMediaFile: () => false,
+    willAddMedia (shas: readonly string[]) { step('list'); t.listed.push(...shas) },
+    settleAddedMedia () { step('settle'); return 0 },
     transaction<T> (fn: () => T): T {
       depth++
       try { return fn() } finally { depth-- }
     },
-    putMetadata () {},
+    putMetadata () { step('records') },
     putMessages (messages: Iterable<Message>) {
+      step('messages')
       const batch = [...messages]
       t.batches.push(batch.length)
       t.inTransaction.push(depth > 0)
@@ -91,6 +99,7 @@ function recordingTarget (): SeedTarget & { batches: number[], inTransaction: bo
       const hash = createHash('sha256')
       let size = 0
       for await (const c of chunks) { hash.update(c); size += c.byteLength }
+      step('media')
       t.media++
       return { sha256: hash.digest('hex'), size }
     }
@@ -106,6 +115,10 @@ describe('seedStore writes', () => {
     expect(target.batches).toEqual([64, 64, 64, 64, 44])
     expect(target.inTransaction.every(Boolean)).toBe(true)
     expect(target.media).toBe(summary.mediaFiles)
+    // Each media file is listed as being added before the first is written, and the list settled once
+    // their records are in: a seed killed in between leaves them to the store's next writer.
+    expect(target.steps).toEqual(['list', 'media', 'records', 'settle', 'messages'])
+    expect(new Set(target.listed).size).toBe(target.listed.length)
     const last = events[events.length - 1]
     expect(last).toMatchObject({ phase: 'messages', messages: 300, totalMessages: 300, mediaFiles: summary.mediaFiles, mediaBytes: summary.mediaBytes, totalMediaBytes: summary.mediaBytes })
     for (let i = 1; i < events.length; i++) {
