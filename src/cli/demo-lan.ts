@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
+import { pidAlive } from './pid-alive.js'
 
 /**
  * The demo's simulated Wi-Fi: two phones, each in its own Linux network namespace, joined by veth pairs
@@ -96,15 +97,6 @@ function removeSync (namespaces: string[]): void {
   }
 }
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM'
-  }
-}
-
 /**
  * Namespaces named for a process that is gone: a demo (or a test bed) killed where it had no chance to
  * clean up, e.g. by SIGKILL. Each holds veths and maybe that run's phones, still listening.
@@ -113,7 +105,7 @@ export async function staleNamespaces (): Promise<string[]> {
   const list = await ip(['netns', 'list']).catch(() => '')
   return list.split('\n').map(l => l.trim().split(/\s+/)[0]).filter(ns => {
     const m = /^ferry-p(\d+)\D/.exec(ns)
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]))
+    return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))
   })
 }
 

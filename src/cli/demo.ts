@@ -13,6 +13,7 @@ import { formatCode, generateCode } from '../pairing/index.js'
 import { createDemoLan, demoLanUnavailable, multicastDropUnavailable, type DemoLan } from './demo-lan.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { runWebDemo, webDemoUnavailable } from './demo-web.js'
+import { demoFolderPrefix } from './demo-folder.js'
 
 const say = (s: string): void => { process.stderr.write(s + '\n') }
 
@@ -29,7 +30,8 @@ code and move the history. Where it can (Linux, root, iproute2 installed), each 
 network namespace on a private bridge, a simulated Wi-Fi, and they find each other by mDNS (or, with
 --no-multicast, which needs iptables, by the subnet sweep); otherwise (it says why) or with --loopback
 they run on loopback with mDNS and the sweep off and the receiver is handed the sender's QR payload, as a
-scan would. Installs nothing; cleans up every namespace, process and file it made.
+scan would. Installs nothing; cleans up every namespace, process and file it made (those of a demo
+killed outright, SIGKILL, the next demo removes).
 
 Options:
   --profile NAME   history size: ${PROFILE_NAMES.join(', ')}, as 'ferry seed --help' lists them
@@ -49,7 +51,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
   options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' }, web: { type: 'boolean' }, screenshot: { type: 'string' } },
   async run (args) {
     const profile = getProfile(optionalString(args, 'profile') ?? 'small')
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'))
+    const dir = mkdtempSync(demoFolderPrefix())
     const oldPhone = join(dir, 'old-phone')
     const newPhone = join(dir, 'new-phone')
     let lan: DemoLan | undefined

@@ -2,7 +2,8 @@
 // made does not outlive it for long: its phones, its namespaces and its hundreds of MB of folders.
 // Each run gets a TMPDIR of its own, so its folder is whatever appears there.
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FERRY_BIN } from '../../src/cli/ferry-process.js'
 import { checkNetnsSupport } from '../../scripts/lib/netns.js'
@@ -99,6 +100,32 @@ describe('ferry demo stopped', () => {
     expect(next.status, next.stderr).toBe(0)
     expect(namespacesOf(id)).toEqual([])
     expect(processesUsing(killed.tmp)).toEqual([])
+  })
+
+  it('killed by SIGKILL on loopback: the next demo removes the folder it left, and no folder of a live demo', async () => {
+    // Its new phone holds before Verified: the demo is at work, its folder made, when it dies.
+    const killed = startDemo(['--loopback'], HELD)
+    let folder: string[] = []
+    try {
+      await until('the demo to start its phones', () => killed.stderr().includes(LOOPBACK_SHOWN) || killed.child.exitCode !== null, 60_000)
+      folder = readdirSync(killed.tmp)
+      expect(folder, killed.stderr()).toEqual([expect.stringMatching(new RegExp(`^ferry-demo-p${killed.child.pid ?? 0}-`))])
+      killed.child.kill('SIGKILL')
+      expect(await killed.closed).toEqual({ code: null, signal: 'SIGKILL' })
+    } finally {
+      if (killed.child.exitCode === null) killed.child.kill('SIGKILL')
+      // Its phones, orphaned and held: this test started them, and ends them by their pids.
+      for (const pid of processesUsing(killed.tmp)) try { process.kill(pid, 'SIGKILL') } catch {}
+    }
+    expect(readdirSync(killed.tmp), 'what SIGKILL leaves').toEqual(folder)
+    // Beside it, a folder named for a demo still running (this process) and one of another name: neither is touched.
+    const live = `ferry-demo-p${process.pid}-abcdef`
+    mkdirSync(join(killed.tmp, live))
+    mkdirSync(join(killed.tmp, 'ferry-demo-p1x-abcdef'))
+
+    const next = spawnSync(process.execPath, [FERRY_BIN, 'demo', '--profile', 'tiny', '--loopback'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TMPDIR: killed.tmp } })
+    expect(next.status, next.stderr).toBe(0)
+    expect(readdirSync(killed.tmp).sort()).toEqual(['ferry-demo-p1x-abcdef', live].sort())
   })
 
   it('Ctrl-C on a terminal while it moves the history gives the terminal back its cursor and line wrap, and says so', async () => {
