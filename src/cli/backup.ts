@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { EXIT_OK, exitOnSignal, optionalString, STOP_SIGNALS, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, onStop, optionalString, QUESTION_SIGNALS, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
 import { terminalProgress } from './progress.js'
@@ -114,8 +114,6 @@ async function unverifiedTransfers (dir: string): Promise<number> {
   }
 }
 
-/** The stopping signals other than SIGINT: at a question on the terminal, Ctrl-C comes as a key (whileAsking); these do not. */
-const QUESTION_SIGNALS = STOP_SIGNALS.filter(s => s !== 'SIGINT')
 
 const backup: Command = {
   name: 'backup',
@@ -201,12 +199,12 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
         sayStopped({ stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`, signal)
         process.exit(exitOnSignal(signal))
       }
-      for (const s of QUESTION_SIGNALS) process.once(s, atQuestion)
+      const stopListeningAtQuestion = onStop(atQuestion, QUESTION_SIGNALS)
       let password: string | undefined
       try {
         password = await backupPassword(optionalString(args, 'password-file'), args.values['no-password'] === true)
       } finally {
-        for (const s of QUESTION_SIGNALS) process.off(s, atQuestion)
+        stopListeningAtQuestion()
       }
       view = json ? undefined : terminalProgress('backing up')
       // As export does: a folder named for the file is made, not refused.
@@ -221,7 +219,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       const stop = new AbortController()
       let stoppedBy: NodeJS.Signals = 'SIGINT'
       const onSignal = (signal: NodeJS.Signals): void => { stoppedBy = signal; stop.abort() }
-      for (const s of STOP_SIGNALS) process.once(s, onSignal)
+      const stopListening = onStop(onSignal)
       const aborted = new Promise<void>(resolve => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
       const hold = holdWhileBackingUp()
       let r
@@ -241,7 +239,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
         sayStopped(view ?? { stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`, stoppedBy)
         return exitOnSignal(stoppedBy)
       } finally {
-        for (const s of STOP_SIGNALS) process.off(s, onSignal)
+        stopListening()
       }
       const seconds = (performance.now() - t0) / 1000
       view?.stop()

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FerryError } from '../errors.js'
 import { codePart, secretKind, shownArgv } from './secret-words.js'
 
-/** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input, 130 stopped by Ctrl-C. */
+/** Exit codes: 0 done (and verified), 1 failed, 2 bad usage or bad input, 128 + the signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). */
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
@@ -11,10 +11,13 @@ export const EXIT_USAGE = 2
 export const EXIT_INTERRUPTED = 130
 
 /**
- * The signals a command that writes a file stops on as on Ctrl-C, tidying up first: `kill` (SIGTERM) and
- * the terminal closed (SIGHUP) would otherwise end it at once, leaving what it was writing half done.
+ * The signals every command stops on as on Ctrl-C, tidying up first: `kill` (SIGTERM) and the terminal
+ * closed (SIGHUP) would otherwise end it at once, leaving what it was writing half done and nothing said.
  */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/** The stopping signals other than SIGINT: at a question on the terminal, Ctrl-C comes as a key (whileAsking); these do not. */
+export const QUESTION_SIGNALS: readonly NodeJS.Signals[] = STOP_SIGNALS.filter(s => s !== 'SIGINT')
 
 /** The exit code a shell reports for a process `signal` ended: 128 + its number (130 for Ctrl-C). */
 export function exitOnSignal (signal: NodeJS.Signals): number {
@@ -22,35 +25,53 @@ export function exitOnSignal (signal: NodeJS.Signals): number {
 }
 
 /**
- * Ctrl-C typed at a question a command asks on the terminal (a pairing code, a password), before it did
- * anything: a stop, as Ctrl-C is anywhere else (exit 130), not a failure. The terminal is in raw mode
- * while it asks, so the key comes as input rather than as SIGINT.
+ * The one place a command hears it is to stop: `handler` is called with the first of Ctrl-C, SIGTERM or
+ * SIGHUP (or of `signals`), once; a second signal then ends the process at once, as a second Ctrl-C
+ * does where nothing listens. Returns the unsubscribe, for when the work is done.
+ */
+export function onStop (handler: (signal: NodeJS.Signals) => void, signals: readonly NodeJS.Signals[] = STOP_SIGNALS): () => void {
+  const off = (): void => { for (const s of signals) process.off(s, listener) }
+  function listener (signal: NodeJS.Signals): void {
+    off()
+    // After SIGHUP the terminal is gone: a write to it fails (EIO, EPIPE) as an 'error' event, which
+    // must not end the clean-up the handler is doing.
+    if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+    handler(signal)
+  }
+  for (const s of signals) process.on(s, listener)
+  return off
+}
+
+/**
+ * A stop typed at a question a command asks on the terminal (a pairing code, a password), before it did
+ * anything: a stop, as Ctrl-C is anywhere else (128 + the signal), not a failure. The terminal is in raw
+ * mode while it asks, so Ctrl-C comes as input rather than as SIGINT; a `kill` or the terminal closed come
+ * as their signals.
  */
 export class StoppedAtQuestion extends Error {
-  constructor () {
-    super('stopped with Ctrl-C at a question')
+  constructor (readonly signal: NodeJS.Signals = 'SIGINT') {
+    super(`stopped with ${signal === 'SIGINT' ? 'Ctrl-C' : signal} at a question`)
     this.name = 'StoppedAtQuestion'
   }
 }
 
 /**
- * Asks `question`, a SIGINT meanwhile being a StoppedAtQuestion too: the key pressed as the question
- * appears, before the terminal reads raw, comes as the signal, and so does `kill -INT`; either would
- * otherwise end the process with nothing said.
+ * Asks `question`, a stopping signal meanwhile being a StoppedAtQuestion too: the key pressed as the
+ * question appears, before the terminal reads raw, comes as SIGINT, and so does `kill -INT`; these, a
+ * `kill` and the terminal closed would otherwise end the process with nothing said.
  */
 export async function whileAsking<T> (question: () => Promise<T>): Promise<T> {
-  let onSigint = (): void => {}
+  let off = (): void => {}
   const stopped = new Promise<never>((_resolve, reject) => {
-    onSigint = () => {
-      process.stderr.write('\n')
-      reject(new StoppedAtQuestion())
-    }
+    off = onStop(signal => {
+      if (signal !== 'SIGHUP') process.stderr.write('\n')
+      reject(new StoppedAtQuestion(signal))
+    })
   })
-  process.once('SIGINT', onSigint)
   try {
     return await Promise.race([question(), stopped])
   } finally {
-    process.off('SIGINT', onSigint)
+    off()
   }
 }
 

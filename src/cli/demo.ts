@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { constants, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { EXIT_FAILED, EXIT_OK, optionalString, type Command } from './command.js'
+import { EXIT_FAILED, EXIT_OK, exitOnSignal, onStop, optionalString, type Command } from './command.js'
 import { FerryProcess, type FerryJsonEvent } from './ferry-process.js'
 import { formatBytes } from '../format-bytes.js'
 import { terminalProgress, type ProgressSnapshot, type ProgressView } from './progress.js'
@@ -16,8 +16,6 @@ import { runWebDemo, webDemoUnavailable } from './demo-web.js'
 import { demoFolderPrefix } from './demo-folder.js'
 
 const say = (s: string): void => { process.stderr.write(s + '\n') }
-
-const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 const demo: Command = {
   name: 'demo',
@@ -65,17 +63,15 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
     }
     // Ctrl-C, `kill`, `timeout` and a closed terminal all end the demo, and each must leave nothing behind:
     // a signal's default action would end the process before any clean-up ran.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      for (const s of STOP_SIGNALS) process.off(s, onSignal)
+    const stopListening = onStop(signal => {
       // After SIGHUP nobody reads the terminal, and writing to it may fail: clean up without a word.
       if (signal !== 'SIGHUP') {
         shown.bar?.stop()
         say('\nStopped: the demo is over, and the phones, namespaces and files it made are removed.')
       }
       shown.bar = undefined
-      void cleanup().finally(() => process.exit(128 + constants.signals[signal]))
-    }
-    for (const s of STOP_SIGNALS) process.once(s, onSignal)
+      void cleanup().finally(() => process.exit(exitOnSignal(signal)))
+    })
     try {
       const noMulticast = args.values['no-multicast'] === true
       if (noMulticast && args.values.loopback === true) throw new FerryError(ErrorCode.BAD_INPUT, '--no-multicast and --loopback do not go together: on loopback there is no multicast to drop')
@@ -164,7 +160,7 @@ option this machine cannot run), 130 stopped with Ctrl-C.`,
       if (v.summary.length > 8) say(`  ... and ${v.summary.length - 8} more chats`)
       return EXIT_OK
     } finally {
-      for (const s of STOP_SIGNALS) process.off(s, onSignal)
+      stopListening()
       await cleanup()
     }
   }

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { finished } from 'node:stream/promises'
 import { exportNdjson, type ExportOptions, type ExportResult } from '../sim/export.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
-import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, onStop, optionalString, requireString, type Command } from './command.js'
 import { createPrivateFile } from '../private-files.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { refuseDirectory, refuseInsideStore, refuseSpecialFile } from '../durable-fs.js'
@@ -83,16 +83,16 @@ Examples:
       madeFolders: [],
       media: { onMediaCopying: remove => { run.removeCopies = remove }, afterMediaCopy: holdAfterMediaCopy(), onProgress: p => { view.update(p) } }
     }
-    const onSigint = (): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       if (run.written) return
       view.stop()
       const removed = run.removeCopies?.() ?? 0
       if (run.tmp !== undefined) try { rmSync(run.tmp, { force: true }) } catch {}
       removeFoldersMade(run)
       process.stderr.write(`\n${stoppedLine(out, mediaDir, removed)}\n`)
-      process.exit(EXIT_INTERRUPTED)
+      process.exit(exitOnSignal(signal))
     }
-    process.once('SIGINT', onSigint)
+    const stopListening = onStop(onSignal)
     try {
       if (out === undefined) {
         const r = await exportNdjson(store, process.stdout, { mediaDir, ...run.media })
@@ -109,7 +109,7 @@ Examples:
       return EXIT_OK
     } finally {
       view.stop()
-      process.off('SIGINT', onSigint)
+      stopListening()
       store.close()
     }
   }

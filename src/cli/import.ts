@@ -13,7 +13,7 @@ import { checkZone, machineZone } from '../sim/importers/wall-clock.js'
 import { importWhatsApp } from '../sim/importers/whatsapp.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
 import { HOLDER_FILE, LOCK_FILE } from '../store/store-lock.js'
-import { EXIT_INTERRUPTED, EXIT_OK, optionalString, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, onStop, optionalString, requireString, type Command } from './command.js'
 import { jsonEvent, sayStop, sayWarning } from './json-lines.js'
 import { standardInput, TERMINAL_PROMPT } from './standard-input.js'
 
@@ -123,22 +123,22 @@ Examples:
     // Told before each media file is written, so a Ctrl-C mid-file knows it too.
     const writing: string[] = []
     const onMediaWriting = (sha256: string): void => { writing.push(sha256) }
-    // Ctrl-C: the import's one transaction was never committed, so nothing of it is in the store; a store
+    // Ctrl-C (a `kill`, the terminal closed): the import's one transaction was never committed, so nothing of it is in the store; a store
     // this import created holds nothing else and goes too (the media copied into it with it), as a refused
     // import leaves nothing. In a store that was there, the media files it copied go: no record points at
     // them. Said, so nobody wonders what an interrupted import left. Listened for before the input is
     // opened: a terminal waiting for a paste, or a FIFO waiting for its writer, is stopped the same way.
-    const onSigint = (): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       if (ok) return
       // Closing rolls the import's transaction back, before its media files are weighed against the records.
       try { store?.close() } catch {}
       const madeStore = created.includes(resolve(dir))
       if (writing.length > 0 && !madeStore) removeUnrecorded(dir)
       for (const p of created) try { rmSync(p, { recursive: true, force: true }) } catch {}
-      sayStop(json, `\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.`)
-      process.exit(EXIT_INTERRUPTED)
+      sayStop(json, `\nStopped: nothing was imported${madeStore ? ` (the new store ${dir} is removed)` : ''}. Run the same import again to import it.`, signal)
+      process.exit(exitOnSignal(signal))
     }
-    process.once('SIGINT', onSigint)
+    const stopListening = onStop(onSignal)
     let opened: OpenedExport | undefined
     try {
       opened = await openInput(path, fromStdin, forced as ImportFormat | undefined)
@@ -182,7 +182,7 @@ Examples:
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
       return EXIT_OK
     } finally {
-      process.off('SIGINT', onSigint)
+      stopListening()
       await journal?.close()
       store?.close()
       await opened?.source?.close()

@@ -1,5 +1,5 @@
 import '../polyfill.js'
-import { closest, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
+import { closest, EXIT_FAILED, EXIT_OK, exitOnSignal, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
@@ -99,15 +99,15 @@ export async function main (argv: string[]): Promise<number> {
     }
     return await cmd.run(args)
   } catch (err) {
-    if (err instanceof StoppedAtQuestion) return reportStopped(json)
+    if (err instanceof StoppedAtQuestion) return reportStopped(json, err.signal)
     return reportError(err, json)
   }
 }
 
-/** Ctrl-C at a question, before anything was done: said as any Ctrl-C is (`stopped` with --json), exit 130. */
-export function reportStopped (json = false): number {
-  sayStop(json, 'Stopped: nothing was done.')
-  return EXIT_INTERRUPTED
+/** Ctrl-C (or another stopping `signal`) at a question, before anything was done: said as any stop is (`stopped` with --json), exit 128 + the signal. */
+export function reportStopped (json = false, signal: NodeJS.Signals = 'SIGINT'): number {
+  sayStop(json, 'Stopped: nothing was done.', signal)
+  return exitOnSignal(signal)
 }
 
 /** One line for people on stderr; the exit code says whether it was their input or the run that failed. */

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, StoppedAtQuestion, whileAsking, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, integerFlag, onStop, TIMEOUT_LIMITS, optionalString, requireString, StoppedAtQuestion, whileAsking, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import type { FerryEvent } from '../net/ferry-service.js'
 import { codeFromArgs, CODE_OPTIONS, qrFromArgs, QR_OPTIONS } from './code-input.js'
@@ -369,21 +369,21 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
     const close = async (): Promise<void> => { closing ??= phone.close(); await closing }
     // Whether this phone holds a pairing with the old phone: only then does a run without the code carry on.
     let paired = resuming
-    // Ctrl-C: say how to carry on, then go at once. Every commit is already durable and a resume starts
+    // Ctrl-C (a `kill`, the terminal closed): say how to carry on, then go at once. Every commit is already durable and a resume starts
     // from the last one (what a killed process is tested for), so nothing is waited for.
-    const onSigint = (): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       if (bare()) {
         phone.store.close()
         void phone.journal.close()
-        sayStopped(printer, json, `Nothing was received: ${made.takeBack()}.`)
+        sayStopped(printer, json, `Nothing was received: ${made.takeBack()}.`, signal)
       } else {
         sayStopped(printer, json, paired
           ? `Run ${commandLine('receive', args, CODE_FLAGS)} again (no code needed) to carry on where it stopped.`
-          : `Nothing came from the old phone yet: run ${commandLine('receive', args, CODE_FLAGS)} again with the code it shows.`)
+          : `Nothing came from the old phone yet: run ${commandLine('receive', args, CODE_FLAGS)} again with the code it shows.`, signal)
       }
-      process.exit(EXIT_INTERRUPTED)
+      process.exit(exitOnSignal(signal))
     }
-    process.once('SIGINT', onSigint)
+    const stopListening = onStop(onSignal)
     try {
       const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
       // Set once the search looks on past a phone that refused the code unchecked.
@@ -515,7 +515,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       const said = made.takeBack()
       throw nothingReceived(err, said)
     } finally {
-      process.off('SIGINT', onSigint)
+      stopListening()
       printer.stop()
       await close()
     }

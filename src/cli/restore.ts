@@ -1,4 +1,4 @@
-import { EXIT_OK, exitOnSignal, optionalString, requireString, STOP_SIGNALS, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, onStop, optionalString, QUESTION_SIGNALS, requireString, STOP_SIGNALS, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
 import { damagedMediaNote, terminalProgress } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
@@ -69,18 +69,21 @@ kill, 129 by the terminal closing (run it again to carry on).`,
     // Ctrl-C, a `kill` or the terminal closed: say how to carry on, then go at once. What is restored is
     // committed as it goes and a restore run again continues after it, so nothing is waited for.
     let view: ReturnType<typeof terminalProgress> | undefined
-    // At the password question nothing is done yet: the question says so itself (whileAsking).
-    let asking = false
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (asking && signal === 'SIGINT') return
       sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`, signal)
       process.exit(exitOnSignal(signal))
     }
-    for (const s of STOP_SIGNALS) process.on(s, onSignal)
+    let stopListening = onStop(onSignal)
+    // At the password question nothing is done yet: Ctrl-C there is the question's, which says so itself
+    // (whileAsking); a `kill` or the terminal closed is still this one's.
+    const asking = (on: boolean): void => {
+      stopListening()
+      stopListening = onStop(onSignal, on ? QUESTION_SIGNALS : STOP_SIGNALS)
+    }
     try {
-      return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v }, asking: on => { asking = on } })
+      return await restoreInto({ storeDir, file, json, chats, passwordFile: optionalString(args, 'password-file'), showing: v => { view = v }, asking })
     } finally {
-      for (const s of STOP_SIGNALS) process.off(s, onSignal)
+      stopListening()
     }
   }
 }

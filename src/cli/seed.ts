@@ -4,7 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { seedStore, type SeedProgress, type SeedSummary } from '../sim/seed.js'
 import { PROFILE_NAMES, PROFILES, getProfile } from '../sim/profiles.js'
 import { SqliteChatStore } from '../store/sqlite-store.js'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, integerFlag, onStop, requireString, type Command } from './command.js'
 import { commandLine } from './command-line.js'
 import { formatBytes } from '../format-bytes.js'
 import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
@@ -65,23 +65,23 @@ Examples:
     const store = SqliteChatStore.open(dir, { create: true, intoForeignDirectory: force, foreignHint: ' (or pass --force to create a store in it)' })
     let ok = false
     let view: ProgressView | undefined
-    // Ctrl-C: a store this seed created goes, as it does when the seed fails. A store that was there keeps
+    // Ctrl-C (a `kill`, the terminal closed): a store this seed created goes, as it does when the seed fails. A store that was there keeps
     // what is seeded so far (each batch is committed, and the writes are upserts): said to be partial, with
     // the line that finishes it, as the same seed again only adds what is missing.
-    const onSigint = (): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       if (ok) return
       view?.stop()
       try { store.close() } catch {}
       if (created) {
         try { rmSync(dir, { recursive: true, force: true }) } catch {}
-        sayStop(json, `\nStopped: nothing was seeded (the new store ${dir} is removed). Run the same seed again to seed it.`)
+        sayStop(json, `\nStopped: nothing was seeded (the new store ${dir} is removed). Run the same seed again to seed it.`, signal)
       } else {
         const again = commandLine('seed', { ...args, values: { ...args.values, store: dir, force: true } }, [])
-        sayStop(json, `\nStopped: ${dir} holds part of the seeded history. Run ${again} to finish it: what is seeded stays, the rest is added.`)
+        sayStop(json, `\nStopped: ${dir} holds part of the seeded history. Run ${again} to finish it: what is seeded stays, the rest is added.`, signal)
       }
-      process.exit(EXIT_INTERRUPTED)
+      process.exit(exitOnSignal(signal))
     }
-    process.once('SIGINT', onSigint)
+    const stopListening = onStop(onSignal)
     try {
       if (!force) refuseNonEmptyStore(store, dir)
       const progress: ProgressView = json ? jsonProgress() : terminalProgress(`seeding ${profile.name}`)
@@ -99,7 +99,7 @@ Examples:
       else process.stdout.write(describe(dir, summary))
       return EXIT_OK
     } finally {
-      process.off('SIGINT', onSigint)
+      stopListening()
       store.close()
       // A failed seed leaves no half-made store behind, unless the store was there before.
       if (!ok && created) rmSync(dir, { recursive: true, force: true })

@@ -1,6 +1,6 @@
 import qrcode from 'qrcode-terminal'
 import { multiaddr } from '@multiformats/multiaddr'
-import { EXIT_INTERRUPTED, EXIT_OK, integerFlag, TIMEOUT_LIMITS, optionalString, requireString, type Command } from './command.js'
+import { EXIT_OK, exitOnSignal, integerFlag, onStop, TIMEOUT_LIMITS, optionalString, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { eventPrinter, openPhone, openStorage, parseListen, reportConnections } from './phone.js'
 import { formatBytes } from '../format-bytes.js'
@@ -231,12 +231,12 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
       printer.onEvent(e)
     }
     let interrupted = false
-    const onSigint = (): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       interrupted = true
-      sayStopped(printer, json, `Run ${commandLine('send', args, ['code', 'code-file', 'new'])} again to carry on: a phone already paired reconnects without a code.`)
-      void Promise.resolve(remembering).then(async () => await Promise.all([phone.close(), responder?.close(), page?.close()])).then(() => process.exit(EXIT_INTERRUPTED))
+      sayStopped(printer, json, `Run ${commandLine('send', args, ['code', 'code-file', 'new'])} again to carry on: a phone already paired reconnects without a code.`, signal)
+      void Promise.resolve(remembering).then(async () => await Promise.all([phone.close(), responder?.close(), page?.close()])).then(() => process.exit(exitOnSignal(signal)))
     }
-    process.once('SIGINT', onSigint)
+    const stopListening = onStop(onSignal)
     try {
       const addrs = dialableAddresses(phone.node).map(String)
       // A new key each run: the QR code it shows pairs outside the typed code's three guesses.
@@ -285,7 +285,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
       return EXIT_OK
     } finally {
       clearTimeout(timer)
-      process.off('SIGINT', onSigint)
+      stopListening()
       printer.stop()
       await remembering
       await page?.close()

@@ -1,4 +1,4 @@
-import { EXIT_OK, integerFlag, type Command } from './command.js'
+import { EXIT_OK, integerFlag, onStop, type Command } from './command.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { servePage } from '../net/page-server.js'
 import { jsonEvent } from './json-lines.js'
@@ -36,7 +36,7 @@ Options:
 
 Serves until stopped with Ctrl-C.
 
-Exit codes: 0 served and stopped with Ctrl-C, 1 failed, 2 bad usage (a port that is taken).
+Exit codes: 0 served and stopped (Ctrl-C, SIGTERM or SIGHUP), 1 failed, 2 bad usage (a port that is taken).
 
 Example:
   ferry web`,
@@ -56,10 +56,9 @@ Example:
     } else {
       process.stdout.write(`browser phone: ${page.url}\n`)
     }
-    await new Promise<void>(resolve => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    })
+    // Serving until stopped is all it does: a stop (Ctrl-C, a `kill`, the terminal closed) is its end, not
+    // a failure, and the page is closed first.
+    await new Promise<NodeJS.Signals>(resolve => { onStop(resolve) })
     await page.close()
     return EXIT_OK
   }
