@@ -13,7 +13,8 @@ import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 // before stays. The export holds after its first copy (FERRY_TEST_HOLD_EXPORT_MEDIA), so the signal
 // lands with some media copied and the rest not, deterministically.
 // The folders an export made for --out go too, stopped or failed, as an empty folder reads as an export
-// that went somewhere; folders that were there stay.
+// that went somewhere; folders that were there stay. A `kill` (SIGTERM) and the terminal closed (SIGHUP)
+// stop it as Ctrl-C does, each with its shell's exit code.
 
 const dir = tempDir()
 const store = join(dir, 'phone')
@@ -39,8 +40,8 @@ beforeAll(() => {
 
 afterAll(() => cleanupTempDirs())
 
-/** Runs `ferry export ARGS`, held after its first media copy; sends Ctrl-C once that copy is in `media`. */
-async function stoppedExport (media: string, ...args: string[]): Promise<{ exit: { code: number | null, signal: NodeJS.Signals | null }, stderr: string }> {
+/** Runs `ferry export ARGS`, held after its first media copy; sends `signal` once that copy is in `media`. */
+async function stoppedExport (signal: NodeJS.Signals, media: string, ...args: string[]): Promise<{ exit: { code: number | null, signal: NodeJS.Signals | null }, stderr: string }> {
   const child = spawn(process.execPath, [FERRY, 'export', '--store', store, '--media', media, ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_TEST_HOLD_EXPORT_MEDIA: '1' }
   })
@@ -49,25 +50,25 @@ async function stoppedExport (media: string, ...args: string[]): Promise<{ exit:
   child.stdout.resume()
   const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
   await until('the first media file is copied', () => existsSync(join(media, first.sha256)))
-  child.kill('SIGINT')
+  child.kill(signal)
   return { exit: await closed, stderr }
 }
 
-describe('ferry export --media stopped with Ctrl-C', () => {
+describe.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('ferry export --media stopped with %s', (signal, code) => {
   it('takes back the files it copied into a folder that was there, keeps the folder\'s own, writes no FILE', async () => {
-    const media = join(dir, 'backup', 'media')
+    const media = join(dir, signal, 'backup', 'media')
     mkdirSync(media, { recursive: true })
     // The folder as it was: a file of its own, and one of the photos, copied there by an earlier export.
     writeFileSync(join(media, 'notes.txt'), 'mine')
     writeFileSync(join(media, last.sha256), last.text)
-    const out = join(dir, 'backup', 'history.ndjson')
+    const out = join(dir, signal, 'backup', 'history.ndjson')
 
-    const { exit, stderr } = await stoppedExport(media, '--out', out)
-    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    const { exit, stderr } = await stoppedExport(signal, media, '--out', out)
+    expect(exit, stderr).toEqual({ code, signal: null })
     expect(stderr).toBe(`\nStopped: nothing was exported (${out} is not written; the media file it copied into ${media} is removed again, what was there before is kept). Run the same export again to export.\n`)
     expect(readdirSync(media).sort()).toEqual([last.sha256, 'notes.txt'].sort())
     expect(readFileSync(join(media, last.sha256), 'utf8')).toBe(last.text)
-    expect(readdirSync(join(dir, 'backup')), 'no history.ndjson, nor its copy in the making').toEqual(['media'])
+    expect(readdirSync(join(dir, signal, 'backup')), 'no history.ndjson, nor its copy in the making').toEqual(['media'])
 
     // The store is as it was: the same export, run again, exports all of it.
     const again = ferry('export', '--store', store, '--out', out, '--media', media)
@@ -76,19 +77,21 @@ describe('ferry export --media stopped with Ctrl-C', () => {
   })
 
   it('removes a folder it made, and says the history on stdout is incomplete', async () => {
-    const media = join(dir, 'new-media')
-    const { exit, stderr } = await stoppedExport(media)
-    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    const media = join(dir, `new-media-${signal}`)
+    const { exit, stderr } = await stoppedExport(signal, media)
+    expect(exit, stderr).toEqual({ code, signal: null })
     expect(stderr).toBe(`\nStopped: the history written to standard output is incomplete (the media file it copied into ${media} is removed again, what was there before is kept). Run the same export again to export it whole.\n`)
     expect(existsSync(media)).toBe(false)
   })
+})
 
+describe('ferry export --media stopped with Ctrl-C', () => {
   it('removes the folders it made for --out, and never one that was there', async () => {
     const kept = join(dir, 'kept')
     mkdirSync(kept)
     writeFileSync(join(kept, 'mine.txt'), 'mine')
     const out = join(kept, 'new', 'deeper', 'history.ndjson')
-    const { exit, stderr } = await stoppedExport(join(dir, 'stopped-media'), '--out', out)
+    const { exit, stderr } = await stoppedExport('SIGINT', join(dir, 'stopped-media'), '--out', out)
     expect(exit, stderr).toEqual({ code: 130, signal: null })
     expect(readdirSync(kept), 'kept/new is gone, kept and its file stay').toEqual(['mine.txt'])
     expect(existsSync(join(dir, 'stopped-media'))).toBe(false)

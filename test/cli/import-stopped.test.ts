@@ -10,13 +10,14 @@ import { until } from '../helpers/until.js'
 
 // `ferry import` stopped with Ctrl-C half way: an import is all or nothing, and a person who stops one
 // is told what it left. Its history arrives on stdin, so the test holds it half read, deterministically.
+// A `kill` (SIGTERM) and the terminal closed (SIGHUP) stop it as Ctrl-C does, each with its shell's code.
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'edge-cases.ndjson')
 
 afterAll(() => cleanupTempDirs())
 
-describe('ferry import stopped with Ctrl-C', () => {
-  it('leaves no half-made store behind, says so and exits 130', async () => {
+describe.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('ferry import stopped with %s', (signal, code) => {
+  it(`leaves no half-made store behind, says so and exits ${code}`, async () => {
     const store = join(tempDir(), 'new-phone')
     // --base: the media the first half names are found, so the import takes that half and waits for the
     // rest, rather than refusing a line before the Ctrl-C comes.
@@ -28,10 +29,10 @@ describe('ferry import stopped with Ctrl-C', () => {
     // Half the history in, the pipe left open: the import has made its store and waits for the rest.
     child.stdin.write(lines.slice(0, lines.length / 2).join('\n') + '\n')
     await until('the store is made', () => existsSync(join(store, 'history.db')))
-    child.kill('SIGINT')
+    child.kill(signal)
     const exit = await closed
     child.stdin.destroy()
-    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    expect(exit, stderr).toEqual({ code, signal: null })
     expect(stderr).toBe(`\nStopped: nothing was imported (the new store ${store} is removed). Run the same import again to import it.\n`)
     expect(existsSync(store)).toBe(false)
   })

@@ -8,11 +8,12 @@ import { until } from '../helpers/until.js'
 
 // `ferry seed` stopped with Ctrl-C half way: a store it created goes, as when it fails; a store that was
 // there is said to be partial, with the line that finishes it. The seed holds once its media and metadata
-// are in (FERRY_TEST_HOLD_SEED), so the signal lands with the store half seeded, deterministically.
+// are in (FERRY_TEST_HOLD_SEED), so the signal lands with the store half seeded, deterministically. A `kill` (SIGTERM) and the terminal closed
+// (SIGHUP) stop it the same way, each with its shell's exit code.
 
 afterAll(() => cleanupTempDirs())
 
-async function stoppedSeed (store: string, ...flags: string[]): Promise<{ exit: { code: number | null, signal: NodeJS.Signals | null }, stdout: string, stderr: string }> {
+async function stoppedSeed (signal: NodeJS.Signals, store: string, ...flags: string[]): Promise<{ exit: { code: number | null, signal: NodeJS.Signals | null }, stdout: string, stderr: string }> {
   const child = spawn(process.execPath, [FERRY, 'seed', '--store', store, '--profile', 'tiny', ...flags], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_TEST_HOLD_SEED: '1' }
   })
@@ -22,18 +23,19 @@ async function stoppedSeed (store: string, ...flags: string[]): Promise<{ exit: 
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('close', (code, signal) => resolve({ code, signal })))
   await until('the seed holds half way', () => stdout.includes('"event":"held"') || stderr.includes('Held: '))
-  child.kill('SIGINT')
+  child.kill(signal)
   return { exit: await closed, stdout, stderr }
 }
 
-describe('ferry seed stopped with Ctrl-C', () => {
+describe.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('ferry seed stopped with %s', (signal, code) => {
   it('removes the store it created and says so, as a `stopped` event with --json', async () => {
     const store = join(tempDir(), 'new-phone')
-    const { exit, stdout, stderr } = await stoppedSeed(store, '--json')
-    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    const { exit, stdout, stderr } = await stoppedSeed(signal, store, '--json')
+    expect(exit, stderr).toEqual({ code, signal: null })
     const events = stdout.trim().split('\n').map(l => JSON.parse(l) as { event: string, message?: string })
     expect(events.at(-1)).toMatchObject({
       event: 'stopped',
+      signal,
       message: `Stopped: nothing was seeded (the new store ${store} is removed). Run the same seed again to seed it.`
     })
     expect(existsSync(store)).toBe(false)
@@ -43,8 +45,8 @@ describe('ferry seed stopped with Ctrl-C', () => {
     const dir = tempDir()
     const store = join(dir, 'phone')
     mkdirSync(store)
-    const { exit, stderr } = await stoppedSeed(store)
-    expect(exit, stderr).toEqual({ code: 130, signal: null })
+    const { exit, stderr } = await stoppedSeed(signal, store)
+    expect(exit, stderr).toEqual({ code, signal: null })
     const line = `ferry seed --store ${store} --profile tiny --force`
     expect(stderr).toContain(`\nStopped: ${store} holds part of the seeded history. Run ${line} to finish it: what is seeded stays, the rest is added.\n`)
     // Partial indeed: its media and chats are in, none of its messages.
