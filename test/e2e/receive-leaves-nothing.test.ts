@@ -72,14 +72,16 @@ describe('a receive that ends before anything arrived', () => {
     expect(statSync(store).mode & 0o777).toBe(0o755)
   })
 
-  it('stopped with Ctrl-C while it looks, removes the store folder it created (exit 130)', async () => {
+  // A `kill` (SIGTERM) and the terminal closed (SIGHUP) give it up as Ctrl-C does, each with its shell's code.
+  it.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('stopped with %s while it looks, removes the store folder it created (exit %i)', async (signal, code) => {
     const store = newStorePath('given-up')
     const p = startReceiver(store, { code: CODE, peer: nowhere, extra: ['--no-sweep', '--timeout', '60'] })
     // Once it is retrying the store is open and the address refused: the person gives up.
     await p.waitEvent('interrupted')
-    p.child.kill('SIGINT')
-    expect(await p.waitExit()).toEqual({ code: 130, signal: null })
+    p.child.kill(signal)
+    expect(await p.waitExit()).toEqual({ code, signal: null })
     expect(p.all('stopped')).toHaveLength(1)
+    expect(p.all('stopped')[0]).toMatchObject({ signal })
     expect(p.all('stopped')[0].message).toContain(`Nothing was received: the new folder ${store} is removed`)
     expect(p.otherLines).toEqual([])
     expect(existsSync(store)).toBe(false)

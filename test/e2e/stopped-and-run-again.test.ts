@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
-  cleanupTempDirs, copyStore, exportStore, killAll, LOOPBACK, newStorePath, ROOT, seedStore, senderReady, spawnFerry, startReceiver,
+  cleanupTempDirs, copyStore, exportStore, inspect, killAll, LOOPBACK, newStorePath, ROOT, seedStore, senderReady, spawnFerry, startReceiver,
   startSender, tcpPort, type FerryProcess
 } from './helpers/ferry-cli.js'
 import { until } from '../helpers/until.js'
@@ -118,6 +118,41 @@ describe('ferry send and ferry receive stopped with Ctrl-C say the line that car
     const received = spawnSync('bash', ['-c', ferryFn + receiveLine], { env, encoding: 'utf8', timeout: 60_000 })
     expect(received.status, received.stderr).toBe(0)
     expect(await sentAgain).toBe(0)
+    expect(await exportStore(target)).toBe(sourceExport)
+  }, 180_000)
+})
+
+// A `kill` (SIGTERM, as a service manager or `timeout` sends) is a stop like Ctrl-C, not an end with
+// nothing said: each phone says how to carry on, exits 143, and what it holds stays for the run again.
+describe('ferry send and ferry receive stopped with SIGTERM mid-transfer', () => {
+  it('exit 143 and say so; the new phone keeps what arrived, the old one stays whole, and run again they finish', async () => {
+    const store = copyStore(source)
+    const target = newStorePath()
+    const sender = startSender(store, { code: CODE, extra: ['--timeout', '60'] })
+    const ready = await senderReady(sender)
+    // Held once everything has arrived, before its read-back: the transfer is unfinished when stopped.
+    const receiver = startReceiver(target, { code: CODE, peer: ready.addr, extra: ['--no-sweep', '--timeout', '30'], env: { FERRY_TEST_HOLD_VERIFYING: '1' } })
+    const verifying = await receiver.waitEvent('verifying', 30_000)
+    receiver.child.kill('SIGTERM')
+    expect(await receiver.waitExit(), receiver.describe()).toEqual({ code: 143, signal: null })
+    expect(receiver.all('stopped')).toHaveLength(1)
+    expect(receiver.all('stopped')[0]).toMatchObject({ signal: 'SIGTERM' })
+    expect(receiver.all('stopped')[0].message).toMatch(/^Stopped\. Run ferry receive .* again \(no code needed\) to carry on where it stopped\.$/)
+    expect((await inspect(target)).stats.messages, 'what arrived stays').toBe(verifying.messages)
+
+    sender.child.kill('SIGTERM')
+    expect(await sender.waitExit(), sender.describe()).toEqual({ code: 143, signal: null })
+    expect(sender.all('stopped')).toHaveLength(1)
+    expect(sender.all('stopped')[0]).toMatchObject({ signal: 'SIGTERM' })
+    expect(sender.all('stopped')[0].message).toMatch(/again to carry on: a phone already paired reconnects without a code\.$/)
+    expect(await exportStore(store), 'the old phone whole').toBe(sourceExport)
+
+    const again = startSender(store, { name: 'sender again', extra: ['--timeout', '60'] })
+    const back = await senderReady(again)
+    const resumed = startReceiver(target, { peer: back.addr, name: 'receiver again', extra: ['--no-sweep', '--timeout', '30'] })
+    const [r, s] = await Promise.all([resumed.waitExit(60_000), again.waitExit(60_000)])
+    expect(r.code, resumed.describe()).toBe(0)
+    expect(s.code, again.describe()).toBe(0)
     expect(await exportStore(target)).toBe(sourceExport)
   }, 180_000)
 })
