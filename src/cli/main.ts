@@ -37,7 +37,8 @@ A typical move:
   old phone:  ferry send --store ./old-phone         (shows a code like 123-4567-8901)
   new phone:  ferry receive --store ./new-phone      (type the code when asked)
 
-Exit codes: 0 done and verified, 1 failed, 2 bad usage or bad input, 130 stopped with Ctrl-C.`
+Exit codes: 0 done and verified, 1 failed, 2 bad usage or bad input, 130 stopped with Ctrl-C
+(143 with SIGTERM, 129 with SIGHUP: every command stops on these as on Ctrl-C).`
 }
 
 export async function main (argv: string[]): Promise<number> {
