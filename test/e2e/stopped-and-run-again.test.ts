@@ -157,4 +157,21 @@ describe('ferry send and ferry receive stopped with SIGTERM mid-transfer', () =>
   }, 180_000)
 })
 
+describe('ferry send stopped with SIGHUP, its terminal gone', () => {
+  it('tidies up without failing on the writes nobody reads, exits 129 and leaves the store whole', async () => {
+    const store = copyStore(source)
+    // For a person (no --json): its stop is said on stderr, as to a terminal.
+    const sender = spawnFerry(['send', '--store', store, '--no-mdns', '--listen', LOOPBACK, '--code', CODE], { name: 'sender' })
+    // Its last line before it waits for a phone: nothing more is written until the stop.
+    await until('the sender offers its code', () => sender.stderr.includes('The code pairs a phone until'), 30_000)
+    // The terminal closed: what the sender writes to stdout or stderr from now on fails (EPIPE, as EIO on a
+    // terminal), while it still has its phone to close.
+    sender.child.stdout?.destroy()
+    sender.child.stderr?.destroy()
+    sender.child.kill('SIGHUP')
+    expect(await sender.waitExit()).toEqual({ code: 129, signal: null })
+    expect(await exportStore(store)).toBe(sourceExport)
+  }, 60_000)
+})
+
 afterAll(() => cleanupTempDirs())
