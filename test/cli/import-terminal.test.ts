@@ -141,6 +141,37 @@ describe('backup\'s password question, stopped by a kill or a closed terminal', 
   })
 })
 
+describe('receive\'s code and restore\'s password, stopped by a kill or a closed terminal', () => {
+  // Not a key: the question has no say in it, yet nothing is done, so it ends as Ctrl-C there does, with
+  // its shell's code and a `stopped` line naming the signal; no store is left behind.
+  it.skipIf(skip).each([['SIGTERM', 143], ['SIGHUP', 129]] as const)('%s: exit %i, a `stopped` line naming it, nothing made', async (signal, exit) => {
+    const { dir, backup } = phoneWithBackup()
+    const nobody = '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWHFrmLWTTDD4NodngMRNfSxMhxLdJ5P7bZKSWHjHjqzrh'
+    const asked = [
+      { args: ['receive', '--store', join(dir, 'new-phone'), '--no-mdns', '--no-sweep', '--peer', nobody], question: 'Pairing code shown on the old phone: ', made: join(dir, 'new-phone') },
+      { args: ['restore', '--store', join(dir, 'restored'), '--in', backup], question: 'Password of the backup: ', made: join(dir, 'restored') }
+    ]
+    for (const [i, { args, question, made }] of asked.entries()) {
+      const out = join(dir, `stdout-${signal}-${i}`)
+      const { child, output, closed } = await onTerminal([...args, '--json'], question, out)
+      try {
+        // The ferry process itself (not `script`, whose command line names the same path).
+        const pids = spawnSync('pgrep', ['-f', made], { encoding: 'utf8' }).stdout.split('\n').filter(p => p !== '' && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'node')
+        expect(pids).toHaveLength(1)
+        process.kill(Number(pids[0]), signal)
+        expect(await closed, output()).toBe(exit)
+      } finally {
+        if (child.exitCode === null) child.kill()
+      }
+      const lines = readFileSync(out, 'utf8').split('\n').filter(l => l !== '')
+      expect(lines, `${args[0]}`).toHaveLength(1)
+      expect(JSON.parse(lines[0]), `${args[0]}`).toMatchObject({ event: 'stopped', signal })
+      expect(output(), `${args[0]}`).not.toContain('ferry:')
+      expect(existsSync(made), `${args[0]}`).toBe(false)
+    }
+  })
+})
+
 describe('Ctrl-C at a question under --json', () => {
   // An app reading --json's lines hears of a stop as of any other outcome: a `stopped` line, exit 130,
   // and nothing else on standard output. Every question each command asks, and import's wait for a paste.
