@@ -226,7 +226,7 @@ export class SenderMachine {
       case 'ack': return this.onAck(frame.ack as ferry.Ack)
       case 'verified':
         if (this.state !== 'done-sent') throw new FerryError(ErrorCode.PROTOCOL, 'Verified before Done')
-        this.verifiedCounts = countsOf(frame.verified as ferry.Verified)
+        this.verifiedCounts = countsOf(frame.verified as ferry.Verified, this.manifest)
         this.state = 'verified'
         await this.release()
         return
@@ -858,7 +858,18 @@ class Holding {
 }
 
 /** The whole transfer's counts a Verified carries, or undefined when they are a session's. */
-function countsOf (v: ferry.Verified): VerifiedCounts | undefined {
-  if (v.wholeTransfer !== true) return undefined
-  return { messagesSent: v.messagesSent, messagesHeld: v.messagesHeld, mediaFilesSent: v.mediaSent, mediaBytesSent: v.mediaBytesSent, mediaFilesHeld: v.mediaHeld }
+/**
+ * The whole transfer's counts a receiver said in its Verified, when it said them and they fit what this
+ * phone offered: a receiver is the other party, and what it says is printed here as this phone's report.
+ * Counts past the manifest (a lying or broken receiver; or, rarely, a history that shrank here between
+ * two sessions of the transfer) are not repeated: this phone then reports its own session's.
+ */
+function countsOf (v: ferry.Verified, manifest: ManifestData | undefined): VerifiedCounts | undefined {
+  if (v.wholeTransfer !== true || manifest === undefined) return undefined
+  const c = { messagesSent: v.messagesSent, messagesHeld: v.messagesHeld, mediaFilesSent: v.mediaSent, mediaBytesSent: v.mediaBytesSent, mediaFilesHeld: v.mediaHeld }
+  const fits = Object.values(c).every(n => Number.isSafeInteger(n) && n >= 0) &&
+    c.messagesSent + c.messagesHeld <= manifest.totalMessages &&
+    c.mediaFilesSent + c.mediaFilesHeld <= manifest.media.length &&
+    c.mediaBytesSent <= manifest.totalMediaBytes
+  return fits ? c : undefined
 }
