@@ -27,3 +27,4 @@ export type { RaceOptions } from './net/happy-dial.js'
 // is a transfer from it into any HistorySink, resumable and verified; docs/architecture.md, "Backups".
 export { writeBackup, readBackupHeader, openBackup, restoreBackup, type BackupOptions, type BackupResult, type OpenedBackup, type RestoreOptions, type RestoreResult } from './backup/backup.js'
 export type { BackupHeader, FileKeys, KdfParams } from './backup/format.js'
+export type { PartialLock } from './backup/partial-lock.js'

@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { closeSync, constants, fstatSync, lstatSync, openSync, rmSync } from 'node:fs'
 import { ErrorCode, FerryError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
-import { holderWords, readHolderFile, writeHolderFile, type LockHolder } from '../store/store-lock.js'
+import { holderWords, lockedDatabase, readHolderFile, writeHolderFile, type LockHolder } from '../store/store-lock.js'
 import { storeHolderName } from '../store/holder-name.js'
 
 // A backup writes FILE.partial and renames it to FILE when complete. One stopped by a signal it cannot
@@ -52,14 +52,10 @@ export class PartialLock {
         // Said of the backup's file: the lock beside it fails as it would (a read-only or full disk, a folder not its owner's).
         throw fsError(err, `cannot write the backup ${partial}`, partial)
       }
-      let db: Database.Database | undefined
+      let db: Database.Database
       try {
-        db = new Database(path, { timeout: 0 })
-        db.pragma('locking_mode = EXCLUSIVE')
-        db.pragma('journal_mode = MEMORY')
-        db.exec('BEGIN EXCLUSIVE')
+        db = lockedDatabase(path)
       } catch (err) {
-        db?.close()
         closeSync(fd)
         if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw fsError(err, `cannot lock the backup's partial file ${partial}`, path)
         throw busy(partial, readHolderFile(`${path}.json`))

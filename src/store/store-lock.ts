@@ -36,6 +36,24 @@ export interface LockHolder {
 }
 
 /** An exclusive lock on a store folder; release() it when done (the process's end releases it too). */
+/**
+ * An empty SQLite database at `path` holding an exclusive OS lock for as long as it stays open, which
+ * dies with its process. Throws SQLite's own error (`code` SQLITE_BUSY: another process holds it).
+ */
+export function lockedDatabase (path: string): Database.Database {
+  const db = new Database(path, { timeout: 0 })
+  try {
+    db.pragma('locking_mode = EXCLUSIVE')
+    // No journal file: the transaction never writes, and a journal left by a SIGKILL would look stale.
+    db.pragma('journal_mode = MEMORY')
+    db.exec('BEGIN EXCLUSIVE')
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
 export class StoreLock {
   private released = false
 
@@ -59,16 +77,11 @@ export class StoreLock {
       return new StoreLock(key, false)
     }
     const path = join(key, LOCK_FILE)
-    let db: Database.Database | undefined
+    let db: Database.Database
     try {
       makeDatabasePrivate(path)
-      db = new Database(path, { timeout: 0 })
-      db.pragma('locking_mode = EXCLUSIVE')
-      // No journal file: the transaction never writes, and a journal left by a SIGKILL would look stale.
-      db.pragma('journal_mode = MEMORY')
-      db.exec('BEGIN EXCLUSIVE')
+      db = lockedDatabase(path)
     } catch (err) {
-      db?.close()
       if ((err as { code?: string }).code === 'SQLITE_BUSY') throw busy(dir, key)
       throw storeError(err, `locking the store ${dir}`)
     }
