@@ -35,7 +35,7 @@ function hold (): void {
  * which a `#!/usr/bin/env node` script cannot pass on every platform); the growth factor is read at
  * each growth, so one growth is sized to land on the target and the factor is then held at 1 (no
  * growth). V8 puts a factor under 2 back to 2 whenever it sets up a heap, a worker thread's too: the
- * hold is said again after every collection, and by whoever starts a worker (heldAgain()). Should a
+ * hold is said again after every collection, and as each worker thread comes online. Should a
  * growth come first, the young generation stays at that size, at most V8's own limit, as without this.
  */
 export function holdYoungGeneration (target = YOUNG_GENERATION_BYTES): void {
@@ -53,9 +53,11 @@ export function holdYoungGeneration (target = YOUNG_GENERATION_BYTES): void {
     log('the young generation stays at %d MiB', Math.round((youngGenerationBytes() ?? 0) / 1048576))
   })
   observer.observe({ entryTypes: ['gc'] })
+  // Whoever starts a thread (the store's checkpointer), its heap's set-up puts the factor back.
+  process.on('worker', worker => { worker.once('online', heldAgain) })
 }
 
 /** Says the hold again once a worker thread has started (its heap's set-up undid it). */
-export function heldAgain (): void {
+function heldAgain (): void {
   if (holding) hold()
 }

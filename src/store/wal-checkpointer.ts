@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import { heldAgain } from '../memory/young-generation.js'
 
 // SQLite's WAL grows with every commit until a checkpoint copies it back into the database file and
 // syncs that. By default the committing connection does this itself, inside a commit. SQLite's advice
@@ -69,8 +68,6 @@ export class WalCheckpointer {
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 }
     })
     worker.unref()
-    // Setting up the thread's heap undid this process's hold on its young generation.
-    worker.once('online', heldAgain)
     worker.on('message', (error: string | null) => {
       if (error !== null) return this.stop(`checkpoint failed: ${error}`)
       for (const w of this.waiters.splice(0)) w()

@@ -12,7 +12,7 @@ const PROGRAM = `
 import { Worker } from 'node:worker_threads'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { setImmediate as turn } from 'node:timers/promises'
-import { holdYoungGeneration, heldAgain } from './src/memory/young-generation.ts'
+import { holdYoungGeneration } from './src/memory/young-generation.ts'
 if (process.argv.includes('hold')) holdYoungGeneration()
 let keep = []
 const churn = async () => {
@@ -24,7 +24,7 @@ const churn = async () => {
 await churn()
 const worker = new Worker('setTimeout(() => {}, 200)', { eval: true })
 const exited = new Promise(resolve => worker.once('exit', resolve))
-await new Promise(resolve => worker.once('online', () => { heldAgain(); resolve() }))
+await new Promise(resolve => worker.once('online', resolve))
 await churn()
 await exited
 console.log('YOUNG', getHeapSpaceStatistics().find(s => s.space_name === 'new_space').space_size)
