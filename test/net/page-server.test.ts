@@ -144,7 +144,9 @@ describe('the page server', () => {
       const offer = new AbortController()
       let served: { link: string } | undefined
       // The page's port is let go and bound again: one no other test's connection can take meanwhile.
-      const sent = old.send({ code: generateCode(), signal: offer.signal, web: { port: await steadyPort(), onServing: p => { served = p } } })
+      let oldPaired: () => void = () => {}
+      const pairedThere = new Promise<void>(resolve => { oldPaired = resolve })
+      const sent = old.send({ code: generateCode(), signal: offer.signal, onEvent: e => { if (e.type === 'paired') oldPaired() }, web: { port: await steadyPort(), onServing: p => { served = p } } })
       sent.catch(() => {})
       await expect.poll(() => served, { timeout: 10_000 }).toBeDefined()
       first = new URL(served!.link)
@@ -153,6 +155,9 @@ describe('the page server', () => {
       const away = new AbortController()
       await expect(phone.receive({ addrs: qr.addrs, code: qr.code, qrKey: qr.key, signal: away.signal, onEvent: e => { if (e.type === 'paired') away.abort() } }))
         .rejects.toMatchObject({ code: ErrorCode.CANCELLED })
+      // The old phone stopped once it too knows the pairing (the new phone can know it first): stopped
+      // before, it has no pairing to resume, and serves the page anywhere.
+      await pairedThere
       offer.abort()
       await expect(sent).rejects.toBeDefined()
     } finally {
