@@ -114,7 +114,6 @@ async function unverifiedTransfers (dir: string): Promise<number> {
   }
 }
 
-
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',

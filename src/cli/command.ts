@@ -7,8 +7,6 @@ import { codePart, secretKind, shownArgv } from './secret-words.js'
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
-/** 128 + SIGINT, as a shell reports a process Ctrl-C ended. */
-export const EXIT_INTERRUPTED = 130
 
 /**
  * The signals every command stops on as on Ctrl-C, tidying up first: `kill` (SIGTERM) and the terminal

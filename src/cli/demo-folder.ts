@@ -2,7 +2,7 @@ import { logger } from '@libp2p/logger'
 import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pidAlive } from './pid-alive.js'
+import { pidAlive } from '../pid-alive.js'
 
 const log = logger('ferry:demo')
 

@@ -3,7 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
-import { pidAlive } from './pid-alive.js'
+import { pidAlive } from '../pid-alive.js'
 
 /**
  * The demo's simulated Wi-Fi: two phones, each in its own Linux network namespace, joined by veth pairs

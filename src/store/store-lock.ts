@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { createPrivateFile, makeDatabasePrivate } from '../private-files.js'
 import { storeHolderName } from './holder-name.js'
+import { pidAlive } from '../pid-alive.js'
 
 // One process at a time writes a store. Two receivers on one store (a restarted app beside a lingering
 // old instance) interleave their part files and checkpoints, and end in HASH_MISMATCH or worse.
@@ -132,16 +133,7 @@ function busy (dir: string, key: string): FerryError {
  * dead process was left by an earlier holder, and the lock's holder has not written its own yet.
  */
 export function holderWords (h: LockHolder | undefined): string {
-  return h !== undefined && alive(h.pid) ? `process ${h.pid} (${h.command})` : 'another process'
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return h !== undefined && pidAlive(h.pid) ? `process ${h.pid} (${h.command})` : 'another process'
 }
 
 /**
