@@ -45,7 +45,8 @@ Options:
                    (default: ferry-demo-web.png in the system's temp directory)
 
 Exit codes: 0 moved and verified, 1 the transfer failed, 2 bad usage (an unknown profile, or an
-option this machine cannot run), 130 stopped with Ctrl-C.`,
+option this machine cannot run), 130 stopped with Ctrl-C, 143 by kill, 129 by the terminal
+closing (the namespaces and folders it made are removed).`,
   options: { profile: { type: 'string' }, loopback: { type: 'boolean' }, 'no-multicast': { type: 'boolean' }, web: { type: 'boolean' }, screenshot: { type: 'string' } },
   async run (args) {
     const profile = getProfile(optionalString(args, 'profile') ?? 'small')

@@ -47,7 +47,7 @@ file cut short) is left out, said on stderr, and the export still succeeds: its 
 missing.
 
 Exit codes: 0 exported (files left out are said), 1 failed (store or disk), 2 bad usage,
-130 stopped with Ctrl-C.
+130 stopped with Ctrl-C, 143 by kill, 129 by the terminal closing.
 
 Examples:
   ferry export --store ./old-phone --out backup/history.ndjson --media backup/media

@@ -75,7 +75,8 @@ Options:
                         warning when media files were damaged (media-damaged)
 
 Exit codes: 0 imported (damaged media files left out are said), 1 the store failed (disk
-full...), 2 bad usage or an export Ferry cannot read (nothing written).
+full...), 2 bad usage or an export Ferry cannot read (nothing written), 130 stopped with Ctrl-C, 143 by
+kill, 129 by the terminal closing (nothing written).
 
 Examples:
   ferry import old-phone.ndjson --store ./new-phone

@@ -295,7 +295,8 @@ Examples:
 Exit codes: 0 received and verified (also when the old phone did not hear it: see above), 1 failed
 (wrong code; a code that expired or already paired another phone, or that this phone tried three
 times without pairing, CODE_EXPIRED: ask for a new one; no phone found, the Wi-Fi keeps devices
-apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C (run it again to carry on).`,
+apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl-C,
+143 by kill, 129 by the terminal closing (run it again to carry on).`,
   options: {
     store: { type: 'string', short: 's' },
     ...CODE_OPTIONS,

@@ -41,7 +41,7 @@ ${profileLines}
   --json            print progress events and the summary as JSON lines on stdout
 
 Exit codes: 0 seeded, 1 failed (store or disk), 2 bad usage (a store that holds a history,
-without --force), 130 stopped with Ctrl-C.
+without --force), 130 stopped with Ctrl-C, 143 by kill, 129 by the terminal closing.
 
 Examples:
   ferry seed --store ./old-phone --profile small

@@ -125,7 +125,8 @@ Examples:
   ferry send --store ./old-phone --web
 
 Exit codes: 0 transferred and verified, 1 failed (CODE_EXPIRED: the code expired unused, or was
-refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with Ctrl-C.`,
+refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with Ctrl-C
+(143 by kill, 129 by the terminal closing).`,
   options: {
     store: { type: 'string', short: 's' },
     ...CODE_OPTIONS,
