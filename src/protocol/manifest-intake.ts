@@ -28,9 +28,10 @@ export class ManifestIntake {
   private mediaBytes = 0
   private mediaFiles = 0
   private entries = 0
+  private records = 0
   private bytes = 0
 
-  constructor (private readonly limits: Pick<TransferOptions, 'maxManifestBytes' | 'maxManifestEntries'>) {}
+  constructor (private readonly limits: Pick<TransferOptions, 'maxManifestBytes' | 'maxManifestEntries' | 'maxManifestRecords'>) {}
 
   /**
    * Takes a part of `size` encoded bytes; true when it is the last. Throws TOO_LARGE past the bounds, and
@@ -42,9 +43,15 @@ export class ManifestIntake {
     if (this.bytes > this.limits.maxManifestBytes) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.limits.maxManifestBytes} bytes`)
     }
-    this.entries += part.contacts.length + part.conversations.length + part.media.length
+    let records = part.contacts.length + part.conversations.length
+    for (const c of part.conversations) records += c.members?.length ?? 0
+    this.records += records
+    this.entries += records + part.media.length
     if (this.entries > this.limits.maxManifestEntries) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.limits.maxManifestEntries} entries`)
+    }
+    if (this.records > this.limits.maxManifestRecords) {
+      throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.limits.maxManifestRecords} contacts, chats and chat members`)
     }
     // Media entries go straight into the compact list (checked, in order): a 138k-file manifest is never
     // held as decoded objects.

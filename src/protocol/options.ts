@@ -11,8 +11,14 @@ export interface TransferOptions {
   windowBytes: number
   /** Largest single message the receiver accepts (it is reassembled in memory from fragments). */
   maxMessageBytes: number
-  /** Largest manifest the receiver accepts, in entries (contacts + conversations + media). */
+  /** Largest manifest the receiver accepts, in entries (contacts + conversations + their members + media). */
   maxManifestEntries: number
+  /**
+   * ... of which contacts, conversations and members, which are held decoded until the last part: a
+   * decoded member costs several times its encoded bytes, so the byte bound alone lets a lying sender
+   * make the receiver hold gigabytes. Media entries are held compact and count only above.
+   */
+  maxManifestRecords: number
   /** ... and in encoded bytes (it is held in memory until its last part). */
   maxManifestBytes: number
 }
@@ -25,6 +31,7 @@ export const DEFAULT_OPTIONS: TransferOptions = {
   windowBytes: 2 * 1024 * 1024,
   maxMessageBytes: 64 * 1024 * 1024,
   maxManifestEntries: 4_000_000,
+  maxManifestRecords: 1_000_000,
   maxManifestBytes: 128 * 1024 * 1024
 }
 

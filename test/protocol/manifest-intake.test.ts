@@ -5,7 +5,7 @@ import { ManifestIntake } from '../../src/protocol/manifest-intake.js'
 import { DEFAULT_OPTIONS } from '../../src/protocol/options.js'
 import { FerryError } from '../../src/errors.js'
 import type { Selection } from '../../src/store/model.js'
-import { decodeFrame, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
+import { decodeFrame, encodeFrame, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 // The receiver holds the manifest whole until its last part, then checks the transfer it announces before
@@ -83,11 +83,37 @@ describe('ManifestIntake', () => {
 
   it('bounds the manifest it holds, in bytes and in entries', async () => {
     const bytes = (await partsOf(whole, 100)).reduce((n, p) => n + p.size, 0)
-    const entries = whole.contacts.length + whole.conversations.length + whole.media.length
+    const members = whole.conversations.reduce((n, c) => n + c.conversation.members.length, 0)
+    expect(members).toBeGreaterThan(0)
+    const entries = whole.contacts.length + whole.conversations.length + members + whole.media.length
     // Each intake takes parts of its own: it keeps them, their media moved into its index.
     const takeAll = async (intake: ManifestIntake): Promise<boolean[]> => (await partsOf(whole, 100)).map(({ part, size }) => intake.add(part, size))
     expect(await refusal(takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestBytes: bytes - 1 })))).toBe('TOO_LARGE')
     expect(await refusal(takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestEntries: entries - 1 })))).toBe('TOO_LARGE')
     expect((await takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestBytes: bytes, maxManifestEntries: entries }))).at(-1)).toBe(true)
+    // What is held decoded (contacts, chats, members) has a bound of its own, far below the entries'.
+    const records = entries - whole.media.length
+    expect(await refusal(takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestRecords: records - 1 })))).toBe('TOO_LARGE')
+    expect((await takeAll(new ManifestIntake({ ...DEFAULT_OPTIONS, maxManifestRecords: records }))).at(-1)).toBe(true)
+  })
+
+  it('refuses a manifest whose chats list more members than it holds decoded, within its byte bound', async () => {
+    // A lying sender's chats with millions of two-letter members: a few MB on the wire, several times that
+    // decoded, and held until the last part.
+    const members = Array.from({ length: DEFAULT_OPTIONS.maxManifestRecords / 4 }, (_, i) => i.toString(36))
+    const intake = new ManifestIntake(DEFAULT_OPTIONS)
+    let refused: unknown
+    let taken = 0
+    try {
+      for (let i = 0; i < 8; i++) {
+        const bytes = concat(encodeFrame({ manifest: { conversations: [{ id: `c${i}`, kind: 'group', title: 'x', members, messageCount: 0 }], more: true } }))
+        intake.add(decodeFrame(bytes).manifest as ferry.Manifest, bytes.byteLength)
+        taken++
+      }
+    } catch (err) { refused = err }
+    expect(taken).toBe(3)
+    expect(refused).toBeInstanceOf(FerryError)
+    expect((refused as FerryError).code).toBe('TOO_LARGE')
+    expect((refused as FerryError).message).toMatch(/members/)
   })
 })
