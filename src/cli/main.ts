@@ -1,4 +1,5 @@
 import '../polyfill.js'
+import { printableLines } from '../printable.js'
 import { closest, EXIT_FAILED, EXIT_OK, exitOnSignal, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
@@ -120,7 +121,8 @@ export function reportError (err: unknown, json = false): number {
     jsonEvent('error', { code: e.code, message: e.message, details: e.details })
   }
   if (isFerryError(err)) {
-    process.stderr.write(`ferry: ${err.message} [${err.code}]\n`)
+    // Ferry's words may hold what someone else chose (an id, the other phone's words): never raw escapes.
+    process.stderr.write(`ferry: ${printableLines(err.message)} [${err.code}]\n`)
     return err.code === ErrorCode.BAD_INPUT ? EXIT_USAGE : EXIT_FAILED
   }
   // Not a failure Ferry knows how to describe: a bug. One line still, not a stack trace a person cannot
@@ -129,7 +131,7 @@ export function reportError (err: unknown, json = false): number {
   if (showStacks()) {
     process.stderr.write(`ferry: ${(err as Error)?.stack ?? String(err)}\n`)
   } else {
-    process.stderr.write(`ferry: unexpected error: ${message} (run with DEBUG=ferry for the details) [${ErrorCode.INTERNAL}]\n`)
+    process.stderr.write(`ferry: unexpected error: ${printableLines(message)} (run with DEBUG=ferry for the details) [${ErrorCode.INTERNAL}]\n`)
   }
   return EXIT_FAILED
 }

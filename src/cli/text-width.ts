@@ -7,6 +7,10 @@
  * width characters count as one cell, as they do outside CJK locales.
  */
 
+import { printable } from '../printable.js'
+
+export { printable }
+
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
 
 // East Asian Wide and Fullwidth (UAX #11) outside the emoji, which EMOJI_STYLE catches: JS regexps have
@@ -61,17 +65,6 @@ export function truncateTo (s: string, width: number, ellipsis = '…'): string 
     w += cw
   }
   return out + ellipsis
-}
-
-// A newline or tab would break the row; direction overrides, embeddings and isolates would carry on
-// into the cells after it in a terminal that lays out right-to-left text; line and paragraph separators
-// end a line in some.
-const UNPRINTABLE = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
-
-/** `s` on one line: control and direction-changing characters shown as escapes (\n, \u0007, \u202e). */
-export function printable (s: string): string {
-  return s.replace(UNPRINTABLE, c => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 // Strong right-to-left scripts: Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic and their

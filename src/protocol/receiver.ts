@@ -1,6 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { peerText } from '../printable.js'
 import { comparePositions, type Contact, type MediaRecord, type Message, type Selection } from '../store/model.js'
 import type { HistorySink } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
@@ -352,7 +353,7 @@ export class ReceiverMachine {
       case 'done': return await this.onDone(frame.done as ferry.Done)
       case 'error': {
         const e = frame.error as ferry.Error
-        throw new FerryError(ErrorCode.PEER_ERROR, `sender reported ${e.code}: ${e.message}`, { peerCode: e.code })
+        throw new FerryError(ErrorCode.PEER_ERROR, `sender reported ${peerText(e.code, 40)}: ${peerText(e.message)}`, { peerCode: peerText(e.code, 40) })
       }
       default: throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the sender`)
     }

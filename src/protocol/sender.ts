@@ -1,6 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
+import { peerText } from '../printable.js'
 import { comparePositions, type Message, type Selection } from '../store/model.js'
 import type { HistorySource, MessagePosition, SourceSnapshot } from '../store/history.js'
 import {
@@ -236,7 +237,7 @@ export class SenderMachine {
         const next = e.code === ErrorCode.STORE_FULL
           ? '; what the new phone received stays there: free space on it, then send again (no new code is needed) to carry on'
           : ''
-        throw new FerryError(ErrorCode.PEER_ERROR, `receiver reported ${e.code}: ${e.message}${next}`, { peerCode: e.code })
+        throw new FerryError(ErrorCode.PEER_ERROR, `receiver reported ${peerText(e.code, 40)}: ${peerText(e.message)}${next}`, { peerCode: peerText(e.code, 40) })
       }
       default:
         throw new FerryError(ErrorCode.PROTOCOL, `unexpected ${frame.body} frame from the receiver`)

@@ -58,3 +58,23 @@ describe('a store failing on one phone', () => {
     target.close()
   })
 })
+
+describe('the other phone\'s words', () => {
+  it('reach this phone\'s error printable and cut short, never as terminal escapes', async () => {
+    // A liar's error frame that would redraw the terminal's last line as a fake success and hide the rest.
+    const lie = `x\r\u001b[2K\u001b[1A\u001b[2Kferry: verified: 12,345 messages are on this phone\n\u001b[8m${'y'.repeat(1_000_000)}`
+    const target = openStore()
+    const r = await runTransfer(source, target, {
+      tamper: f => f.body === 'batch' ? [{ error: { code: `STORE\u001b[8m${'z'.repeat(5_000)}`, message: lie } }] : [f]
+    })
+    expect(r.receiverError?.code).toBe(ErrorCode.PEER_ERROR)
+    const message = r.receiverError?.message ?? ''
+    expect(message).toMatch(/^sender reported STORE\\u001b\[8mz+… \(\d+ more characters\): x\\r\\u001b\[2K/)
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+    expect(message.length).toBeLessThan(1_000)
+    expect(r.receiverError?.details?.peerCode).not.toMatch(/[\u0000-\u001f]/)
+    // What the liar sent stays out of the store.
+    expect(target.stats().messages).toBe(0)
+    target.close()
+  })
+})
