@@ -66,12 +66,14 @@ closing (the namespaces and folders it made are removed).`,
     // a signal's default action would end the process before any clean-up ran.
     const stopListening = onStop(signal => {
       // After SIGHUP nobody reads the terminal, and writing to it may fail: clean up without a word.
-      if (signal !== 'SIGHUP') {
+      const speak = signal !== 'SIGHUP'
+      if (speak) {
         shown.bar?.stop()
-        say('\nStopped: the demo is over, and the phones, namespaces and files it made are removed.')
+        // Stopping the phones and removing a large store takes seconds: say so now, and "removed" once it is.
+        say('\nStopping: removing the phones, namespaces and files the demo made...')
       }
       shown.bar = undefined
-      void cleanup().finally(() => process.exit(exitOnSignal(signal)))
+      void cleanup().then(() => { if (speak) say('Stopped: the demo is over, and nothing it made is left.') }).finally(() => process.exit(exitOnSignal(signal)))
     })
     try {
       const noMulticast = args.values['no-multicast'] === true

@@ -57,7 +57,7 @@ describe('ferry demo stopped', () => {
       }
       expect(readdirSync(d.tmp), `left behind after ${signal}`).toEqual([])
       expect(processesUsing(d.tmp), `phones left running after ${signal}`).toEqual([])
-      if (signal === 'SIGTERM') expect(d.stderr()).toContain('Stopped: the demo is over, and the phones, namespaces and files it made are removed.')
+      if (signal === 'SIGTERM') expect(d.stderr()).toMatch(/Stopping: removing the phones, namespaces and files the demo made\.\.\.\nStopped: the demo is over, and nothing it made is left\.\n/)
     }
   })
 
@@ -152,7 +152,7 @@ describe('ferry demo stopped', () => {
     const afterBar = output.slice(output.lastIndexOf('\x1b[?25l'))
     expect(afterBar, 'the cursor is shown again').toContain('\x1b[?25h')
     expect(output.slice(output.lastIndexOf('\x1b[?7l')), 'line wrap is back').toContain('\x1b[?7h')
-    expect(afterBar.replace(/\r\n/g, '\n')).toMatch(/\n\nStopped: the demo is over, and the phones, namespaces and files it made are removed\.\n/)
+    expect(afterBar.replace(/\r\n/g, '\n')).toMatch(/\n\nStopping: removing the phones, namespaces and files the demo made\.\.\.\nStopped: the demo is over, and nothing it made is left\.\n/)
     expect(readdirSync(tmp)).toEqual([])
   })
 })
