@@ -39,7 +39,8 @@ export const ErrorCode = {
   /**
    * Another phone (in this process or another) is using the store: `details.pid` names the process. Or
    * this phone is already receiving (`details.receivingFrom` names the phone): one receive at a time. Or
-   * a backup to the same file is running (`details.path`, its partial file, and `details.pid`).
+   * a backup to the same file is running (`details.path`, its partial file, and `details.pid`). Or, in a
+   * browser, another tab took over receiving (`details.reason` 'taken-over').
    */
   STORE_BUSY: 'STORE_BUSY',
   /**
@@ -183,9 +184,10 @@ export type FerryErrorDetails = {
    * STORE: `'damaged-database'` (history.db cannot be read in full) or `'damaged-journal'` (`journal` names
    * it), or `'no-storage'` (a browser that lets the page store nothing: a private window, storage blocked).
    * BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`). NO_PEER: `'no-webrtc'`, a browser
-   * without WebRTC (turned off or unsupported), which can reach no phone.
+   * without WebRTC (turned off or unsupported), which can reach no phone. STORE_BUSY: `'taken-over'`, a
+   * browser tab that lost its lease on the browser's store to another tab, which receives now.
    */
-  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'no-storage' | 'no-webrtc'
+  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'no-storage' | 'no-webrtc' | 'taken-over'
   /** STORE with `reason: 'damaged-journal'`: the journal's folder. */
   journal?: string
   /** BAD_INPUT with `reason: 'truncated'`: the backup file's size. */

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors.js'
-import { idbError, onTransaction, type StoreName } from './idb.js'
+import { idbError, onTransaction, refusalOf, writeTransaction, type StoreName } from './idb.js'
 
 // The journal's writes in the browser (undo entries, checkpoints, partial media and its chunks) are
 // queued and committed in groups: a write resolves once it is queued, and everything queued while a
@@ -13,7 +13,8 @@ import { idbError, onTransaction, type StoreName } from './idb.js'
 // writes), aborting otherwise. Every other transaction on the database first hands the queue's writes
 // to IndexedDB (onTransaction), so it runs after them and sees them; a store transaction that depends
 // on the journal's last write checks the same number (assertAfter). After a failure the queue takes no
-// more writes, as the store takes no more commits: the page opens the database again.
+// more writes, as the store takes no more commits: the page opens the database again. Like every write
+// to the database, each transaction checks first that this tab still holds its lease (idb.ts WriteFence).
 
 /** The stores the queue writes: the journal's key-values, partial media and media bytes. */
 export const QUEUE_SCOPE: StoreName[] = ['kv', 'parts', 'chunks']
@@ -116,7 +117,7 @@ export class IdbWriteQueue {
     this.queuedBytes = 0
     let tx: IDBTransaction
     try {
-      tx = this.db.transaction(QUEUE_SCOPE, 'readwrite')
+      tx = writeTransaction(this.db, QUEUE_SCOPE)
     } catch (err) {
       this.fail(idbError(err, 'writing the journal'))
       return
@@ -127,7 +128,7 @@ export class IdbWriteQueue {
     this.inFlightBytes += bytes
     const committed = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve()
-      tx.onabort = () => reject(idbError(tx.error ?? new Error('aborted: a write before it did not commit'), 'writing the journal'))
+      tx.onabort = () => reject(idbError(refusalOf(tx) ?? tx.error ?? new Error('aborted: a write before it did not commit'), 'writing the journal'))
       tx.onerror = () => {} // reported through onabort
     })
     this.last = committed

@@ -83,10 +83,72 @@ export function onTransaction (db: IDBDatabase, fn: () => void): void {
   beforeTransaction.set(db, fn)
 }
 
+/**
+ * Whether this tab may still write to a database another tab can take from it (tab-lock.ts, the lease):
+ * read and judged inside every write transaction on it, so that the check and the writes commit or
+ * abort together. A tab that found out at its next renewal that it lost the lease would be too late:
+ * writes it made meanwhile would interleave with those of the tab that took it over.
+ */
+export interface WriteFence {
+  /** Where the record the fence judges is: its store joins the scope of every write. */
+  readonly store: StoreName
+  readonly key: string
+  /** Whether the record, as the write's own transaction reads it, lets this tab write. */
+  allows(record: unknown): boolean
+  /** The record did not allow a write: the error every write is refused with from now on. */
+  refuse(): FerryError
+  /** Set once a write was refused (or the lock was found lost): later writes are refused at once. */
+  readonly refused: FerryError | undefined
+}
+
+const fences = new WeakMap<IDBDatabase, WriteFence>()
+/** The transactions a fence aborted, with the error each write in them is refused with. */
+const refusals = new WeakMap<IDBTransaction, FerryError>()
+
+/** Fences every later write transaction on `db` (none: writes go unchecked, as under Web Locks). */
+export function fenceWrites (db: IDBDatabase, fence: WriteFence | undefined): void {
+  if (fence === undefined) fences.delete(db)
+  else fences.set(db, fence)
+}
+
+/** The fence on `db`'s writes now, if any. */
+export function writeFence (db: IDBDatabase): WriteFence | undefined {
+  return fences.get(db)
+}
+
 /** A transaction on `db`, made after the writes queued before it. */
 export function transaction (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, options?: IDBTransactionOptions): IDBTransaction {
   beforeTransaction.get(db)?.()
-  return db.transaction(stores, mode, options)
+  return mode === 'readwrite' ? writeTransaction(db, stores, options) : db.transaction(stores, mode, options)
+}
+
+/**
+ * A readwrite transaction on `db`, checked by its fence when it has one: the fence's store joins the
+ * scope and its record is read first; a record that does not allow it aborts the transaction, and the
+ * writes in it fail with the fence's error. Throws that error at once once the fence refused a write.
+ */
+export function writeTransaction (db: IDBDatabase, stores: StoreName[], options?: IDBTransactionOptions): IDBTransaction {
+  const fence = fences.get(db)
+  if (fence === undefined) return db.transaction(stores, 'readwrite', options)
+  if (fence.refused !== undefined) throw fence.refused
+  const tx = db.transaction(stores.includes(fence.store) ? stores : [...stores, fence.store], 'readwrite', options)
+  const r = tx.objectStore(fence.store).get(fence.key)
+  r.onsuccess = () => {
+    if (fence.allows(r.result)) return
+    refusals.set(tx, fence.refuse())
+    tx.abort()
+  }
+  return tx
+}
+
+/** Why `tx` aborted: its fence's refusal, or IndexedDB's own error. */
+export function abortReason (tx: IDBTransaction): unknown {
+  return refusals.get(tx) ?? tx.error ?? new Error('IndexedDB transaction aborted')
+}
+
+/** The fence's refusal, when it aborted `tx`: what a write that failed with it reports. */
+export function refusalOf (tx: IDBTransaction): FerryError | undefined {
+  return refusals.get(tx)
 }
 
 /**
@@ -105,7 +167,7 @@ export async function req<T> (r: IDBRequest<T>): Promise<T> {
 export async function txDone (tx: IDBTransaction): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve()
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
+    tx.onabort = () => reject(abortReason(tx))
     tx.onerror = () => {} // reported through onabort
   })
 }
@@ -113,12 +175,13 @@ export async function txDone (tx: IDBTransaction): Promise<void> {
 /**
  * Runs `fn` in one transaction and resolves with its result once the transaction committed. A failure
  * inside `fn` aborts the transaction: nothing of it is applied. `fn` may await IndexedDB requests of
- * `tx` only: awaiting anything else lets the transaction commit under it.
+ * `tx` only: awaiting anything else lets the transaction commit under it. `unfenced`: the lease's own
+ * writes, which the fence judges by (nothing else is written past it).
  */
-export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, what: string, fn: (tx: IDBTransaction) => Promise<T> | T): Promise<T> {
+export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTransactionMode, what: string, fn: (tx: IDBTransaction) => Promise<T> | T, opts: { unfenced?: boolean } = {}): Promise<T> {
   let tx: IDBTransaction
   try {
-    tx = transaction(db, stores, mode)
+    tx = opts.unfenced === true ? db.transaction(stores, mode) : transaction(db, stores, mode)
   } catch (err) {
     throw idbError(err, what)
   }
@@ -129,8 +192,9 @@ export async function inTx<T> (db: IDBDatabase, stores: StoreName[], mode: IDBTr
     out = await fn(tx)
   } catch (err) {
     try { tx.abort() } catch {}
-    // IndexedDB's own failures become store errors; the caller's (a FerryError, a signal) pass as they are.
-    throw err instanceof DOMException ? idbError(err, what) : err
+    // IndexedDB's own failures become store errors (a request the fence's abort ended, its refusal); the
+    // caller's (a FerryError, a signal) pass as they are.
+    throw err instanceof DOMException ? refusalOf(tx) ?? idbError(err, what) : err
   }
   try {
     await committed
@@ -158,7 +222,7 @@ export async function writeBehind (db: IDBDatabase, stores: StoreName[], what: s
     await fn(tx)
   } catch (err) {
     try { tx.abort() } catch {}
-    throw err instanceof DOMException ? idbError(err, what) : err
+    throw err instanceof DOMException ? refusalOf(tx) ?? idbError(err, what) : err
   }
   // Wrapped: a promise returned as it is would be adopted, and this would wait for the commit.
   return { committed }

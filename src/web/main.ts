@@ -401,7 +401,8 @@ class App {
       const kept = (this.linked || code === undefined) && (await new PairingRecords(this.journal).load().catch(() => undefined))?.role === 'receiver'
       this.view.error(explain(e, { resumable: kept, qr: qrKey !== undefined, typed }))
       this.view.status('Stopped.')
-      this.view.showForm(true)
+      // Another tab receives now: this one offers nothing to start until it is reloaded.
+      this.view.showForm(!isFerryError(e, ErrorCode.STORE_BUSY) || e.details?.reason !== 'taken-over')
     } finally {
       await held.release().catch(() => {})
     }

@@ -66,6 +66,9 @@ const NO_WEBRTC = 'This browser cannot reach the old phone: WebRTC is turned off
 /** IndexedDB missing (a private window) or refused (site storage blocked): the page has nowhere to put a history. */
 const NO_STORAGE = 'This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
   'Allow storage for this site, or open the page in a normal window.'
+/** A tab that lost its lease on the store to another tab (tab-lock.ts): that tab receives now. */
+const TAKEN_OVER = 'Another tab of this browser took over receiving the history, so this tab stopped and writes nothing more. ' +
+  'Nothing that arrived is lost: follow the transfer in the other tab, and reload this one once it is done to see the history here.'
 
 /** What went wrong, for a person. */
 export function explain (err: unknown, context: FailureContext = {}): string {
@@ -131,6 +134,9 @@ export function explain (err: unknown, context: FailureContext = {}): string {
       return context.resumable === true
         ? 'This browser has no room left for the history (its storage quota). What arrived is kept in this browser: free space on this device, or let this site store more, then start ferry send on the old phone again (no new code is needed) and reload this page to carry on.'
         : 'This browser has no room left for the history (its storage quota): free space on this device, or let this site store more, then pair again.'
+    case ErrorCode.STORE_BUSY:
+      if (err.details?.reason === 'taken-over') return TAKEN_OVER
+      return `The transfer stopped: ${err.message} [${err.code}]`
     case ErrorCode.STORE:
       if (err.details?.reason === 'no-storage') return NO_STORAGE
       return `The transfer stopped: ${err.message} [${err.code}]`

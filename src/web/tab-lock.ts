@@ -1,5 +1,5 @@
 import { ErrorCode, FerryError } from '../errors.js'
-import { inTx, randomId, req } from './idb.js'
+import { fenceWrites, inTx, randomId, req, writeFence, type WriteFence } from './idb.js'
 
 // One tab at a time receives into the phone's database: two receivers on one store would interleave
 // their writes to the same journal and pages. The Web Locks API does this exactly (a lock dies with
@@ -12,11 +12,18 @@ import { inTx, randomId, req } from './idb.js'
 // that finds the lease held asks the other tabs, over a BroadcastChannel, whether its holder is alive;
 // the holder answers while it holds it, and a lease no tab answers for, and no tab renews, over a
 // renewal period and a moment more is free for the next tab that takes it.
+// A lease can be lost without its tab knowing until its next renewal (the browser throttled its timers):
+// so while a tab holds one, every write it makes to the database checks, in its own transaction, that
+// the lease is still this tab's (idb.ts WriteFence), and the first write that finds it taken is refused
+// and ends the tab's hold, with every write after it. Web Locks need no such check.
 
 export type LockKind = 'web-locks' | 'lease'
 
 export interface HeldLock {
-  /** Aborted when the lock is lost (a lease that another tab took over after it expired unrenewed). */
+  /**
+   * Aborted when the lock is lost (a lease that another tab took over after it expired unrenewed), with
+   * the reason: takenOver() when another tab holds it now.
+   */
   readonly lost: AbortSignal
   release(): Promise<void>
 }
@@ -54,6 +61,12 @@ export function createTabLock (db: IDBDatabase, name: string, opts: LeaseOptions
   const locks = (globalThis.navigator as Navigator | undefined)?.locks
   const kind = opts.kind ?? (locks !== undefined && typeof locks.request === 'function' ? 'web-locks' : 'lease')
   return kind === 'web-locks' ? new WebLock(name) : new LeaseLock(db, name, opts)
+}
+
+/** This tab lost the lease to another tab, which receives now: this one writes nothing more. */
+export function takenOver (): FerryError {
+  return new FerryError(ErrorCode.STORE_BUSY, 'another tab took over receiving into this browser (this tab did not renew its lease in time): this tab writes nothing more',
+    { reason: 'taken-over' })
 }
 
 class WebLock implements TabLock {
@@ -169,13 +182,16 @@ class LeaseLock implements TabLock {
     return undefined
   }
 
-  /** Runs `fn` on the lease record in one readwrite transaction: tabs take turns, so check-and-set is atomic. */
+  /**
+   * Runs `fn` on the lease record in one readwrite transaction: tabs take turns, so check-and-set is
+   * atomic. Past the fence: a tab that lost the lease still looks at it, and may take it again.
+   */
   private async update<T> (fn: (lease: Lease | undefined, put: (l: Lease | undefined) => void) => T): Promise<T> {
     return await inTx(this.db, ['meta'], 'readwrite', 'taking the lease', async tx => {
       const os = tx.objectStore('meta')
       const lease = await req(os.get(this.key)) as Lease | undefined
       return fn(lease, l => { if (l === undefined) os.delete(this.key); else os.put(l, this.key) })
-    })
+    }, { unfenced: true })
   }
 
   async tryAcquire (): Promise<HeldLock | undefined> {
@@ -187,13 +203,28 @@ class LeaseLock implements TabLock {
     })
     if (!taken) return undefined
     const lost = new AbortController()
+    // Set once another tab is known to hold the lease: every write of this tab is refused from then on.
+    let refused: FerryError | undefined
+    const owner = this.me
+    const fence: WriteFence = {
+      store: 'meta',
+      key: this.key,
+      allows: record => (record as Lease | undefined)?.owner === owner,
+      refuse: () => {
+        refused ??= takenOver()
+        stop(refused)
+        return refused
+      },
+      get refused () { return refused }
+    }
+    fenceWrites(this.db, fence)
     const renew = async (): Promise<void> => {
       const still = await this.update((lease, put) => {
         if (lease?.owner !== this.me) return false
         put({ owner: this.me, expires: Date.now() + this.ttlMs })
         return true
       })
-      if (!still) stop(new FerryError(ErrorCode.STORE, 'another tab took over receiving (this tab stopped renewing its lease in time)'))
+      if (!still) fence.refuse()
     }
     const timer = setInterval(() => { renew().catch(err => { stop(err) }) }, this.renewMs)
     // Answers the tabs that ask whether the holder of this lease is alive, as long as this tab holds it.
@@ -217,6 +248,8 @@ class LeaseLock implements TabLock {
       clearInterval(timer)
       channel?.close()
       removeEventListener('pagehide', onHide)
+      // A lease lost to another tab keeps refusing this tab's writes: the tab that holds it now writes.
+      if (refused === undefined && writeFence(this.db) === fence) fenceWrites(this.db, undefined)
       await this.update((lease, put) => { if (lease?.owner === this.me) put(undefined) })
     }
     return { lost: lost.signal, release }

@@ -18,6 +18,8 @@ import { IdbJournal } from '../../src/web/idb-journal.js'
 import { openFerryDb } from '../../src/web/idb.js'
 import { orderKey } from '../../src/web/id-keys.js'
 import { createTabLock, type HeldLock, type LockKind } from '../../src/web/tab-lock.js'
+import { explain } from '../../src/web/pair-input.js'
+import type { ByteDuplex } from '../../src/wire/duplex.js'
 
 /** A media file of the test history: its bytes are made from `seed`. */
 export interface MediaSpec { seed: string, size: number, mime: string }
@@ -127,6 +129,56 @@ export interface TransferOutcome {
 
 const held = new Map<string, HeldLock>()
 
+/** A transfer held at a read (startTransfer): its outcome once let go on. */
+const running = new Map<string, { go: () => void, outcome: Promise<TransferOutcome & { lost?: { code: string, message: string, words: string } }> }>()
+
+/**
+ * The receiver's side of `pipe`, whose reads stop, once `pauseAt` bytes came through, until `go` is
+ * called: a transfer paused between two reads, as the page's pauseAt holds one.
+ */
+function pausing (duplex: ByteDuplex, pauseAt: number, paused: () => void): { duplex: ByteDuplex, go: () => void } {
+  let go!: () => void
+  const gate = new Promise<void>(resolve => { go = resolve })
+  const source = duplex.source
+  let seen = 0
+  let held = false
+  return {
+    go,
+    duplex: {
+      source: (async function * () {
+        for await (const c of source) {
+          if (!held && seen >= pauseAt) {
+            held = true
+            paused()
+            await gate
+          }
+          seen += c.byteLength
+          yield c
+        }
+      })(),
+      write: async chunks => { await duplex.write(chunks) },
+      close: async () => { await duplex.close() },
+      abort: err => { duplex.abort(err) }
+    }
+  }
+}
+
+/** Every record of the phone's database but the lease's (which its holder renews) and the durability mark. */
+async function records (db: IDBDatabase): Promise<Record<string, string>> {
+  const stores = Array.from(db.objectStoreNames)
+  const tx = db.transaction(stores)
+  const all = <T>(r: IDBRequest<T>): Promise<T> => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error) })
+  const hex = (_k: string, v: unknown): unknown => ArrayBuffer.isView(v) ? bytesToHex(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) : v
+  const out: Record<string, string> = {}
+  for (const name of stores) {
+    const os = tx.objectStore(name)
+    const [keys, values] = await Promise.all([all(os.getAllKeys()), all(os.getAll())])
+    const kept = keys.map((k, i) => [k, values[i]]).filter(([k]) => !(name === 'meta' && (String(k).startsWith('lease:') || k === 'durableAt')))
+    out[name] = `${kept.length} records, sha256 ${bytesToHex(sha256(new TextEncoder().encode(JSON.stringify(kept, hex))))}`
+  }
+  return out
+}
+
 export const harness = {
   /**
    * One session from a history in memory into the phone `name`. `lie: 'digest'` makes the sender's
@@ -159,6 +211,66 @@ export const harness = {
       namesKept: p.namesKept,
       messagesLeftDeleted: p.messagesLeftDeleted
     }
+  },
+
+  /**
+   * Starts a session as transfer() does, under the lock this tab holds (its loss stops the session, as
+   * on the page), and holds it once `pauseAt` bytes reached the receiver; resolves once it is held (or
+   * over). resumeTransfer lets it go on.
+   */
+  async startTransfer (name: string, sourceId: string, spec: HistorySpec, pauseAt: number, options?: Partial<TransferOptions>): Promise<void> {
+    const { store, journal } = await phone(name)
+    const lost = held.get(name)?.lost
+    const pipe = memoryPipe()
+    let paused!: () => void
+    const reached = new Promise<void>(resolve => { paused = resolve })
+    const gated = pausing(pipe.b, pauseAt, paused)
+    const sender = new SenderMachine({ source: new MemorySource(sourceId, spec), options })
+    const receiver = new ReceiverMachine({ sink: store, journal, options, agent: 'harness' })
+    const outcome = (async () => {
+      const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, gated.duplex, { signal: lost })])
+      // What the page shows when a receive fails (main.ts): the lock's loss, when that stopped it.
+      const err = lost?.aborted === true && isFerryError(lost.reason) ? lost.reason : r.status === 'rejected' ? r.reason as unknown : undefined
+      const p = receiver.progress
+      return {
+        state: receiver.state,
+        error: err === undefined ? undefined : isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) },
+        lost: lost?.aborted === true && isFerryError(lost.reason) ? { code: lost.reason.code, message: lost.reason.message, words: explain(lost.reason) } : undefined,
+        messagesReceived: p.messagesReceived,
+        messagesHeld: p.messagesHeld,
+        mediaFilesReceived: p.mediaFilesReceived,
+        mediaBytesReceived: p.mediaBytesReceived,
+        messagesKept: p.messagesKept,
+        namesKept: p.namesKept,
+        messagesLeftDeleted: p.messagesLeftDeleted
+      }
+    })()
+    running.set(name, { go: gated.go, outcome })
+    await Promise.race([reached, outcome])
+  },
+
+  /** Lets the transfer startTransfer holds go on, and returns its outcome. */
+  async resumeTransfer (name: string): Promise<TransferOutcome & { lost?: { code: string, message: string, words: string } }> {
+    const run = running.get(name)
+    if (run === undefined) throw new Error(`no transfer held in ${name}`)
+    running.delete(name)
+    run.go()
+    return await run.outcome
+  },
+
+  /** Every record of the phone's database, as a count and a digest per object store. */
+  async records (name: string): Promise<Record<string, string>> {
+    return await records((await phone(name)).db)
+  },
+
+  /** A write to the store and one to the journal, made now: the error each failed with, if it did. */
+  async tryWrites (name: string): Promise<{ store?: string, journal?: string }> {
+    const { store, journal } = await phone(name)
+    const failure = (err: unknown): string => isFerryError(err) ? `${err.code}: ${err.message}` : String(err)
+    const out: { store?: string, journal?: string } = {}
+    await store.commit({ contacts: [{ id: 'late', name: 'Late' }] }).then(async () => { await store.flushWrites() }).catch(err => { out.store = failure(err) })
+    await journal.write([{ key: 'late', value: new Uint8Array([1]) }]).then(async () => { await journal.flush() }).catch(err => { out.journal = failure(err) })
+    return out
   },
 
   /** The sending history's own export (what the receiver must end up holding). */

@@ -6,6 +6,7 @@ import { ErrorCode, FerryError } from '../../src/errors.js'
 import { buildQrPayload, parseCode } from '../../src/pairing/index.js'
 import { explain, parseInput, peerOfLink, servedBySender } from '../../src/web/pair-input.js'
 import { formatDuration } from '../../src/web/progress-line.js'
+import { takenOver } from '../../src/web/tab-lock.js'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 const webrtc = `/ip4/127.0.0.1/udp/40000/webrtc-direct/certhash/uEiCJy90LqWGhWUO5q0VIFdqeLngRgHtezIf_9IuNm_bauA/p2p/${peer}`
@@ -140,6 +141,9 @@ describe('the pairing form', () => {
     expect(explain(new FerryError(ErrorCode.STORE, 'this browser refuses IndexedDB here', { reason: 'no-storage' })))
       .toBe('This browser does not let the page store data here (a private window, or storage blocked for this site), so it cannot receive a history. ' +
         'Allow storage for this site, or open the page in a normal window.')
+    // A tab whose lease another tab took over stops; that tab receives now.
+    expect(explain(takenOver())).toBe('Another tab of this browser took over receiving the history, so this tab stopped and writes nothing more. ' +
+      'Nothing that arrived is lost: follow the transfer in the other tab, and reload this one once it is done to see the history here.')
     // Any other store failure keeps its own words.
     expect(explain(new FerryError(ErrorCode.STORE, 'writing the journal: closed'))).toBe('The transfer stopped: writing the journal: closed [STORE]')
   })

@@ -11,6 +11,8 @@ import { browserSha256 } from '../../scripts/build/page.js'
 import { ROOT } from '../e2e/helpers/ferry-cli.js'
 import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js'
 import { cannotRun } from '../helpers/cannot-run.js'
+import type { Message } from '../../src/store/model.js'
+import type { harness as Harness, HistorySpec, MediaSpec } from './idb-harness.js'
 
 const skip = cannotRun('tab lock tests', await chromiumUnavailable())
 
@@ -49,14 +51,16 @@ describe.skipIf(skip)('the lock across tabs', () => {
   const lock = async (page: Page, opts: { ttlMs?: number, renewMs?: number } = {}): Promise<LockResult> =>
     await page.evaluate(async opts => await window.harness!.lock('lock', undefined, opts), opts)
   const unlock = async (page: Page): Promise<void> => { await page.evaluate(async () => { await window.harness!.unlock('lock') }) }
-  /** Tries to take the lock in `page` until it does (the other holder went or its lease expired). */
-  const acquireSoon = async (page: Page, within = 10_000): Promise<void> => {
+  /** Asks `page` until `done` says yes (a lock taken once its holder went or its lease expired). */
+  const waitFor = async (done: () => Promise<boolean>, page: Page, within = 10_000): Promise<void> => {
     for (const end = Date.now() + within; Date.now() < end;) {
-      if ((await lock(page)).acquired) return
+      if (await done()) return
       await page.waitForTimeout(100)
     }
     throw new Error(`the lock was not free within ${within} ms`)
   }
+  /** Tries to take the lock in `page` until it does (the other holder went or its lease expired). */
+  const acquireSoon = async (page: Page): Promise<void> => { await waitFor(async () => (await lock(page)).acquired, page) }
 
   it('uses Web Locks on a secure origin: the second tab is refused until the first lets go', async () => {
     const a = await tab(`http://127.0.0.1:${port}/`)
@@ -95,6 +99,66 @@ describe.skipIf(skip)('the lock across tabs', () => {
     expect(await a.evaluate(() => (globalThis as { lockLost?: string }).lockLost)).toMatch(/another tab took over/)
     await a.close()
     await c.close()
+  })
+
+  /** Calls harness[fn](...args) in the page. */
+  async function call<K extends keyof typeof Harness> (page: Page, fn: K, ...args: Parameters<typeof Harness[K]>): Promise<Awaited<ReturnType<typeof Harness[K]>>> {
+    return await page.evaluate(async ({ fn, args }) => {
+      const h = window.harness as unknown as Record<string, (...a: unknown[]) => unknown>
+      return await h[fn](...args)
+    }, { fn, args: args as unknown[] }) as Awaited<ReturnType<typeof Harness[K]>>
+  }
+
+  it('refuses every write of a tab that lost its lease to another tab, whose transfer then verifies', async () => {
+    const a = await tab(`http://ferry.test:${port}/`)
+    const b = await tab(`http://ferry.test:${port}/`)
+    const video: MediaSpec = { seed: 'video', size: 300_000, mime: 'video/mp4' }
+    const msg = (n: number): Message => ({ conversation: n % 2 === 0 ? 'c1' : 'c2', id: `m${String(n).padStart(4, '0')}`, sender: 'u1', ts: 1_700_000_000_000 + n * 1000, kind: 'text', text: `text ${n}` })
+    const spec: HistorySpec = {
+      contacts: [{ id: 'u1', name: 'Ana' }],
+      conversations: [{ id: 'c1', kind: 'direct', title: 'Ana', members: ['me', 'u1'] }, { id: 'c2', kind: 'group', title: 'Both', members: ['me', 'u1'] }],
+      messages: [...Array.from({ length: 700 }, (_, n) => msg(n)), { ...msg(5000), kind: 'video', media: (await call(a, 'media', video)).sha256 }],
+      media: [video]
+    }
+    // Small frames: the history crosses many batches and media chunks, each written as it comes.
+    const options = { batchBytes: 2048, chunkBytes: 8 * 1024, windowBytes: 64 * 1024 }
+
+    // Tab A receives under a lease it renews far less often than the lease lasts (a tab whose timers the
+    // browser holds back), and is held mid-transfer.
+    expect(await call(a, 'lock', 'fence', undefined, { ttlMs: 300, renewMs: 600_000 })).toMatchObject({ kind: 'lease', acquired: true })
+    await call(a, 'startTransfer', 'fence', 'old', spec, 30_000, options)
+    // Tab B takes the lease over once it expired; A has not noticed (it has not renewed since).
+    await waitFor(async () => (await call(b, 'lock', 'fence', undefined)).acquired, b)
+    await call(b, 'takeOver', 'fence')
+    expect(await a.evaluate(() => (globalThis as { lockLost?: string }).lockLost)).toBeUndefined()
+    const taken = await call(b, 'records', 'fence')
+
+    // A goes on: its next write is refused, which ends its hold and its transfer, with the page's words.
+    const stopped = await call(a, 'resumeTransfer', 'fence')
+    expect(stopped.lost).toEqual({
+      code: 'STORE_BUSY',
+      message: expect.stringMatching(/^another tab took over receiving/),
+      words: 'Another tab of this browser took over receiving the history, so this tab stopped and writes nothing more. ' +
+        'Nothing that arrived is lost: follow the transfer in the other tab, and reload this one once it is done to see the history here.'
+    })
+    expect(stopped.state).not.toBe('verified')
+    expect(await a.evaluate(() => (globalThis as { lockLost?: string }).lockLost)).toMatch(/^another tab took over receiving/)
+    // Nor does it write anything after: to the store or to the journal.
+    expect(await call(a, 'tryWrites', 'fence')).toEqual({ store: expect.stringMatching(/^STORE_BUSY: another tab took over/), journal: expect.stringMatching(/^STORE_BUSY: another tab took over/) })
+    // Nothing A wrote after B took the lease is in the database.
+    expect(await call(b, 'records', 'fence')).toEqual(taken)
+
+    // B carries the transfer on from what A wrote before, and it verifies.
+    const done = await call(b, 'transfer', 'fence', 'old', spec, { options })
+    expect(done.error).toBeUndefined()
+    expect(done.state).toBe('verified')
+    expect(done.messagesHeld).toBeGreaterThan(0)
+    expect(await call(b, 'exportText', 'fence')).toBe(await call(b, 'sourceExport', spec))
+    expect(Object.values(await call(b, 'mediaDigests', 'fence'))).toEqual([(await call(b, 'media', video)).sha256])
+    expect((await call(b, 'census', 'fence')).parts).toBe(0)
+    await call(b, 'unlock', 'fence')
+    await a.close()
+    await b.close()
   })
 
   it('keeps the lease of a live holder busy with a long task, however the other tab looks', async () => {
