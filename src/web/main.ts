@@ -743,7 +743,7 @@ async function boot (): Promise<void> {
   const journal = new IdbJournal(db)
   const seams = pageTestSeams()
   const node = await createBrowserNode(await loadOrCreateKey(db), { ferry: ferry({ history: store, journal, batchDeflate: canInflateRaw() ? browserBatchInflate : undefined }) }, seams.addressDialTimeoutMs)
-  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME), seams)
+  const app = new App(db, store, journal, node, new View(store), createTabLock(db, LOCK_NAME, { ttlMs: seams.leaseTtlMs, renewMs: seams.leaseRenewMs }), seams)
   db.addEventListener('versionchange', () => { app.closedElsewhere() })
   window.__ferry = app.debug()
   document.body.dataset.ready = 'true'

@@ -24,13 +24,20 @@ export interface PageTestSeams {
    * dial, so each address tried costs this much, where a live one on a LAN answers well within it.
    */
   addressDialTimeoutMs?: number
+  /**
+   * The life of this tab's lease on the store, where the page has no Web Locks (LeaseOptions.ttlMs), and
+   * how often it renews it (renewMs): a renewal period past the life is a tab whose timers the browser
+   * holds back, which loses the lease to the next tab that asks for it.
+   */
+  leaseTtlMs?: number
+  leaseRenewMs?: number
 }
 
 declare global {
   interface Window { __ferryTestSeams?: PageTestSeams }
 }
 
-const KNOBS = ['retryForMs', 'stallMs', 'tellAgainMs', 'tellPauseMaxMs', 'addressDialTimeoutMs'] as const
+const KNOBS = ['retryForMs', 'stallMs', 'tellAgainMs', 'tellPauseMaxMs', 'addressDialTimeoutMs', 'leaseTtlMs', 'leaseRenewMs'] as const
 
 /** The seams a test set on `from` (the page's window), each a positive time; none on a person's page. */
 export function pageTestSeams (from: { __ferryTestSeams?: unknown } = window): PageTestSeams {

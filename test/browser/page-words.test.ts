@@ -250,5 +250,40 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
       expect((await sender.waitExit(30_000)).code).toBe(0)
       expect(await next.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
     }, 180_000)
+
+    it('stops a tab that lost its lease to another tab at its next write, in words, and the other tab verifies', async () => {
+      const dir = copyStore(await seedStore('tiny', 7))
+      const sender = sendOverWebRTC(dir, 'sender')
+      const qr = String((await sender.waitEvent('code', 60_000)).qr)
+      const { context } = await newBrowser(['--host-resolver-rules=MAP ferry.test 127.0.0.1'])
+      // The first tab renews its lease far less often than the lease lasts: a tab whose timers the
+      // browser holds back (a background tab), which loses the lease to the next tab that asks.
+      const first = context.pages()[0]
+      await first.addInitScript(() => { window.__ferryTestSeams = { leaseTtlMs: 1000, leaseRenewMs: 600_000 } })
+      await first.goto(`${origin}/#${qr}`)
+      expect((await waitPhase(first, ['idle'], 'idle form', sender)).lock).toBe('lease')
+      await first.evaluate(() => { (window.__ferry as FerryDebug).pauseAt({ mediaBytes: 1 }) })
+      await first.click('#start')
+      await waitPhase(first, ['receiving', 'pairing'], 'paused mid-transfer', sender, { paused: true })
+
+      // A second tab takes the lease over once it expired, and carries the transfer on.
+      const next = await context.newPage()
+      await next.goto(origin)
+      await waitPhase(next, ['pairing', 'receiving', 'verified'], 'the next tab receiving', sender)
+      expect((await state(first)).error).toBeUndefined()
+
+      // The first tab goes on: its next write is refused, and it stops, saying why, offering nothing to start.
+      await first.evaluate(() => { (window.__ferry as FerryDebug).unpause() })
+      const stopped = await waitPhase(first, ['failed'], 'the first tab stopped', sender)
+      expect(stopped.error).toEqual({ code: 'STORE_BUSY', message: expect.stringMatching(/^another tab took over receiving/) })
+      expect(await first.textContent('#error')).toBe('Another tab of this browser took over receiving the history, so this tab stopped and writes nothing more. ' +
+        'Nothing that arrived is lost: follow the transfer in the other tab, and reload this one once it is done to see the history here.')
+      expect(await first.isVisible('#pair-form')).toBe(false)
+
+      const done = await waitPhase(next, ['verified', 'failed'], 'verified in the next tab', sender)
+      expect(done.error).toBeUndefined()
+      expect((await sender.waitExit(30_000)).code).toBe(0)
+      expect(await next.evaluate(async () => await (window.__ferry as FerryDebug).exportNdjson())).toBe(await ferryOk(['export', '--store', dir]))
+    }, 180_000)
   })
 })
