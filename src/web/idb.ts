@@ -142,7 +142,7 @@ export function writeTransaction (db: IDBDatabase, stores: StoreName[], options?
 }
 
 /** Why `tx` aborted: its fence's refusal, or IndexedDB's own error. */
-export function abortReason (tx: IDBTransaction): unknown {
+function abortReason (tx: IDBTransaction): unknown {
   return refusals.get(tx) ?? tx.error ?? new Error('IndexedDB transaction aborted')
 }
 

@@ -1,7 +1,7 @@
 // One tab at a time receives: the cross-tab lock in a real Chromium, with two tabs of one origin. On
 // a secure origin (loopback) it is the Web Locks API; on a plain-HTTP LAN origin, which has no
 // navigator.locks, the lease in IndexedDB (here: a name that resolves to loopback, so not a secure
-// context).
+// context). A tab that lost its lease without knowing it yet has its writes refused.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { build } from 'esbuild'
