@@ -90,7 +90,10 @@ export function onTransaction (db: IDBDatabase, fn: () => void): void {
  * writes it made meanwhile would interleave with those of the tab that took it over.
  */
 export interface WriteFence {
-  /** Where the record the fence judges is: its store joins the scope of every write. */
+  /**
+   * Where the record the fence judges is: its store joins the scope of every write, so that a write and
+   * a change of the record (another tab taking the lease) run one after the other, in the order made.
+   */
   readonly store: StoreName
   readonly key: string
   /** Whether the record, as the write's own transaction reads it, lets this tab write. */
