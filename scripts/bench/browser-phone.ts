@@ -41,6 +41,8 @@ Options:
   --profile FILE      record a CPU profile of the page during the first run (Chrome's .cpuprofile)
                       and print the functions with the most self time
   --unminified        serve this checkout's page built without minifying (readable profiles)
+  --lease             hide Web Locks from the page, so it holds its one-tab lock as a lease in IndexedDB
+                      (what a page served over plain HTTP on the LAN does), every write checked against it
   --json              print one JSON object per run instead of text
 `
 const args = scriptArgs(USAGE, {
@@ -52,6 +54,7 @@ const args = scriptArgs(USAGE, {
   seed: { type: 'string' },
   profile: { type: 'string' },
   unminified: { type: 'boolean', default: false },
+  lease: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false }
 })
 const MESSAGES = numberOption(USAGE, 'messages', args.messages, 300_000, 1)
@@ -224,8 +227,11 @@ async function transfer (store: string, exportSha: string, n: number): Promise<R
       const { usedSize } = await cdp.send('Runtime.getHeapUsage')
       return usedSize / 2 ** 20
     }
+    // Loopback is a secure context, which has Web Locks; a LAN page over plain HTTP has none.
+    if (args.lease) await page.addInitScript(() => { Object.defineProperty(navigator, 'locks', { value: undefined }) })
     await page.goto(`${url}#${qr}`)
     await page.waitForFunction(() => (window as unknown as { __ferry?: { state(): { phase: string } } }).__ferry?.state().phase === 'idle', null, { timeout: 60_000 })
+    if (args.lease && await page.evaluate(() => (window as unknown as { __ferry: { state(): { lock?: string } } }).__ferry.state().lock) !== 'lease') throw new Error('--lease: the page does not hold a lease')
     const heapAtLoad = await heap()
     const profiling = args.profile !== undefined && n === 0
     if (profiling) {
