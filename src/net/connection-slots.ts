@@ -23,7 +23,12 @@ import { hostOf } from './addresses.js'
 // - The paired phone's connections are never counted against any of this (at most `maxPerPeer`: its
 //   reconnect overlaps the old, dead connection, which goes first).
 //
-// Only inbound connections are judged: those this phone dialled are its own business.
+// Only inbound connections are judged: those this phone dialled are its own business. Which inbound
+// ones is the service's choice (FerryService.start): on a node Ferry made, each as it opens; on an
+// app's own node, only one whose peer opens a Ferry stream on it, from then on, and never one that
+// carries the app's own streams (`appUses`): it is let go of, not closed. The guarantee for pairing
+// is the same there: a connection that comes to pair and stalls, fails or floods goes as above, and a
+// new phone always gets a slot. The app's connection ceiling is the app's to keep (README: Embedding).
 
 const log = logger('ferry:slots')
 
@@ -53,6 +58,8 @@ export interface SlotConnection {
   direction: 'inbound' | 'outbound'
   close: (options?: { signal?: AbortSignal }) => Promise<void>
   abort: (err: Error) => void
+  /** Its open streams (libp2p's Connection has them): whether the app uses it (appUses). */
+  streams?: ReadonlyArray<{ protocol?: string }>
 }
 
 /** Why a connection was closed (counted, for the figures and the tests). */
@@ -80,6 +87,11 @@ export interface ConnectionSlotsOptions {
   onClosed?: (conn: SlotConnection, reason: CloseReason) => void
   /** Where its lines go (the node's, with its prefix); `ferry:slots` when none is given. */
   log?: Logger
+  /**
+   * Whether the app uses `conn` for its own protocols (on an app's own node): such a connection is not
+   * Ferry's to close, and is let go of (no longer judged) wherever it would have been closed.
+   */
+  appUses?: (conn: SlotConnection) => boolean
 }
 
 const realSchedule = (ms: number, fn: () => void): { cancel: () => void } => {
@@ -111,7 +123,7 @@ export class ConnectionSlots {
 
   /** A connection opened: it gets a slot, and may push an older, idle unpaired one out. */
   opened (conn: SlotConnection): void {
-    if (conn.direction !== 'inbound' || this.held.has(conn.id)) return
+    if (conn.direction !== 'inbound' || this.held.has(conn.id) || this.o.appUses?.(conn) === true) return
     const peer = conn.remotePeer.toString()
     const h: Held = { conn, peer, host: hostOf(conn.remoteAddr) ?? conn.remoteAddr.toString(), openedAt: this.now(), attempts: 0, failed: false }
     this.held.set(conn.id, h)
@@ -160,7 +172,7 @@ export class ConnectionSlots {
     this.log('pairing failed on %s from %s (%s): closing in %d ms', h.conn.id, h.host, h.peer, this.limits.lingerMs)
     h.timer = this.schedule(this.limits.lingerMs, () => {
       h.timer = undefined
-      if (!this.held.has(h.conn.id)) return
+      if (!this.held.has(h.conn.id) || this.letGoIfTheApps(h)) return
       this.gone(h.conn)
       const err = new FerryError(ErrorCode.NOT_PAIRED, 'connection closed: pairing-failed')
       void h.conn.close({ signal: AbortSignal.timeout(GRACEFUL_CLOSE_MS) }).catch(() => { h.conn.abort(err) })
@@ -174,7 +186,7 @@ export class ConnectionSlots {
   review (only?: Held): void {
     const now = this.now()
     for (const h of only !== undefined ? [only] : [...this.held.values()]) {
-      if (!this.held.has(h.conn.id) || this.o.trusted(h.peer) || h.attempts > 0 || h.failed) continue
+      if (!this.held.has(h.conn.id) || this.o.trusted(h.peer) || h.attempts > 0 || h.failed || this.letGoIfTheApps(h)) continue
       const left = this.limits.pairWithinMs - (now - h.openedAt)
       if (left <= 0) this.close(h, 'not-paired-in-time')
       else if (h.timer === undefined) this.arm(h, left) // a timer may fire a hair early: look again then
@@ -210,7 +222,8 @@ export class ConnectionSlots {
    * Brings `group` (which holds `newcomer`) down to `limit` by closing its oldest connections that are
    * not pairing, never the newcomer; when that is not enough, the newcomer goes. False if it went.
    */
-  private trim (group: Held[], limit: number, newcomer: Held, reason: CloseReason): boolean {
+  private trim (all: Held[], limit: number, newcomer: Held, reason: CloseReason): boolean {
+    const group = all.filter(h => h === newcomer || !this.letGoIfTheApps(h))
     let excess = group.length - limit
     if (excess <= 0) return true
     // Those whose pairing failed go first (they are on their way out), then the oldest.
@@ -225,6 +238,14 @@ export class ConnectionSlots {
       this.close(newcomer, reason)
       return false
     }
+    return true
+  }
+
+  /** Stops judging `h` if the app uses its connection now (ConnectionSlotsOptions.appUses): true if so. */
+  private letGoIfTheApps (h: Held): boolean {
+    if (this.o.appUses?.(h.conn) !== true) return false
+    this.log('%s from %s (%s) carries the app\'s streams: not Ferry\'s to close', h.conn.id, h.host, h.peer)
+    this.gone(h.conn)
     return true
   }
 

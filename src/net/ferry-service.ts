@@ -17,6 +17,7 @@ import { Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingCompo
 import { historySource, Offering, offerStart, type OfferingComponents, type OfferOptions } from './offering.js'
 import { streamToDuplex } from './stream-duplex.js'
 import { guardHandler } from './app-handler.js'
+import { carriesAppStreams, FERRY_OWNS_NODE } from './whose-connection.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
   type FerryEvent, type Progress, type TransferMemory
@@ -71,7 +72,9 @@ export interface FerryServiceInit {
   /**
    * Who may hold a connection to this phone (see ConnectionSlots): peers that do not pair within a short
    * time, or fail to, are let go; unpaired ones are capped in all, per address and per peer; the paired
-   * phone is never counted. `false` leaves connections to libp2p alone (an app whose node does more).
+   * phone is never counted. On an app's own node only connections that come for Ferry are judged (a
+   * peer opens a Ferry stream on one), and none that carries the app's own streams is closed; on a node
+   * Ferry made (createFerryNode), every inbound connection. `false` turns the policy off.
    */
   slots?: Partial<SlotLimits> | false
   /**
@@ -133,6 +136,11 @@ export class FerryService implements Startable {
    * @internal The offering's and the tests' (an app sets the limits through FerryServiceInit.slots).
    */
   slots?: ConnectionSlots
+  /**
+   * The node is Ferry's own (createFerryNode made it): every connection to it is Ferry's business. On an
+   * app's node Ferry judges only connections that come for it, and closes none the app uses.
+   */
+  private ownsNode = false
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
   private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => { this.slots?.gone(evt.detail) }
 
@@ -142,14 +150,36 @@ export class FerryService implements Startable {
     this.tried = new TriedCodes(init.journal)
   }
 
+  /** createFerryNode tells the service, as it makes it, that the node is Ferry's own (whose-connection.ts). */
+  [FERRY_OWNS_NODE] (): void {
+    this.ownsNode = true
+  }
+
   readonly [Symbol.toStringTag] = '@ferry/service'
+
+  /**
+   * A peer opened one of Ferry's streams on `connection`: on an app's node, that is when the connection
+   * becomes Ferry's to judge (on Ferry's own node it was from the moment it opened).
+   */
+  private cameForFerry (connection: Connection): void {
+    if (!this.ownsNode) this.slots?.opened(connection)
+  }
 
   async start (): Promise<void> {
     this.stopped = false
     const events = this.components.events
     if (this.init.slots !== false && events !== undefined) {
-      this.slots = new ConnectionSlots({ limits: this.init.slots, trusted: peer => this.offering?.pairedPeer === peer, log: this.components.logger.forComponent('ferry:slots') })
-      events.addEventListener('connection:open', this.onConnectionOpen)
+      this.slots = new ConnectionSlots({
+        limits: this.init.slots,
+        trusted: peer => this.offering?.pairedPeer === peer,
+        log: this.components.logger.forComponent('ferry:slots'),
+        // On an app's node a friend of the app's may also pair over its connection (or fail to): its
+        // streams stay, and so does the connection.
+        appUses: this.ownsNode ? undefined : carriesAppStreams
+      })
+      // On an app's own node, connections come for the app: only those that open a Ferry stream are
+      // judged (cameForFerry), so an app's peers are never timed out or pushed out by Ferry.
+      if (this.ownsNode) events.addEventListener('connection:open', this.onConnectionOpen)
       events.addEventListener('connection:close', this.onConnectionClose)
     }
     // One pairing and one transfer stream at a time per connection: a phone talks to one phone.
@@ -212,6 +242,7 @@ export class FerryService implements Startable {
   }
 
   private async onPairStream (stream: Stream, connection: Connection): Promise<void> {
+    this.cameForFerry(connection)
     const offer = this.offering
     const duplex = streamToDuplex(stream)
     if (offer === undefined) {
@@ -228,6 +259,7 @@ export class FerryService implements Startable {
   }
 
   private async onTransferStream (stream: Stream, connection: Connection): Promise<void> {
+    this.cameForFerry(connection)
     const peer = connection.remotePeer.toString()
     await this.offering?.recordingOf(peer)
     const offer = this.offering

@@ -15,6 +15,7 @@ import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, checkTransport, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
 import { writingTogether } from './tcp-writes.js'
+import { ferryOwned } from './whose-connection.js'
 import { halfWindowUpdates } from './yamux-window.js'
 
 export const DEFAULT_LISTEN = defaultListen('tcp', 'sender')
@@ -152,7 +153,8 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
   }
 
   const services = {
-    ...(opts.services ?? {}),
+    // The node is Ferry's: the service judges every connection to it (whose-connection.ts).
+    ...ferryOwned<T>(opts.services ?? {} as ServiceFactoryMap<T>),
     identify: identify({
       // identify runs once per connection, and again only when our addresses change.
       maxInboundStreams: 2,

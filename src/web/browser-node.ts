@@ -4,6 +4,7 @@ import { noise } from '@libp2p/noise'
 import { webRTCDirect } from '@libp2p/webrtc'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
+import { ferryOwned } from '../net/whose-connection.js'
 import { inTx, req } from './idb.js'
 
 const KEY = 'peerKey'
@@ -43,6 +44,7 @@ export async function createBrowserNode<S extends ServiceMap> (privateKey: Priva
     // The default gater in browsers refuses private and loopback addresses: exactly where the old phone is.
     connectionGater: { denyDialMultiaddr: async () => false },
     connectionManager: { dialTimeout: 15_000, maxConnections: 4, ...(addressDialTimeoutMs !== undefined ? { addressDialTimeout: addressDialTimeoutMs } : {}) },
-    services
+    // The page's node is Ferry's own: nothing of an app's runs on it (whose-connection.ts).
+    services: ferryOwned(services)
   })
 }

@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
 import { ConnectionSlots, type CloseReason, type SlotConnection } from '../../src/net/connection-slots.js'
+import { carriesAppStreams } from '../../src/net/whose-connection.js'
 
 // The slot policy on its own, with connections that record what is done to them and a clock the test
 // moves. The same policy against real libp2p peers: test/e2e/hostile-slots.test.ts.
@@ -8,9 +9,11 @@ import { ConnectionSlots, type CloseReason, type SlotConnection } from '../../sr
 interface Fake extends SlotConnection {
   how?: 'closed' | 'aborted'
   reason?: CloseReason
+  streams: Array<{ protocol: string }>
 }
 
-function world (trustedPeers: Set<string> = new Set()) {
+/** `appUses`: as on an app's own node, where a connection the app uses is not Ferry's to close. */
+function world (trustedPeers: Set<string> = new Set(), appUses?: (c: SlotConnection) => boolean) {
   let now = 0
   let timers: Array<{ at: number, fn: () => void, cancelled: boolean }> = []
   let n = 0
@@ -23,11 +26,13 @@ function world (trustedPeers: Set<string> = new Set()) {
       timers.push(t)
       return { cancel: () => { t.cancelled = true } }
     },
-    onClosed: (c, reason) => { (c as Fake).reason = reason }
+    onClosed: (c, reason) => { (c as Fake).reason = reason },
+    appUses
   })
-  const open = (peer: string, host: string, direction: 'inbound' | 'outbound' = 'inbound'): Fake => {
+  const open = (peer: string, host: string, direction: 'inbound' | 'outbound' = 'inbound', streams: string[] = []): Fake => {
     const c: Fake = {
       id: `c${++n}`,
+      streams: streams.map(protocol => ({ protocol })),
       remotePeer: { toString: () => peer },
       remoteAddr: multiaddr(`/ip4/${host}/tcp/${40000 + n}`),
       direction,
@@ -182,6 +187,34 @@ describe('connection slots', () => {
     w.advance(10_000)
     expect(out.every(open)).toBe(true)
     expect(w.slots.unpairedCount).toBe(0)
+  })
+
+  it('on an app\'s own node, a connection the app uses is let go of, never closed', () => {
+    const w = world(new Set(), carriesAppStreams)
+    const upkeep = ['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0']
+    // Already chatting when it came for Ferry: never held.
+    const friend = w.open('friend', '10.0.5.1', 'inbound', ['/myapp/chat/1.0.0', '/ferry/pair/1.0.0'])
+    // Came to pair, then chats: the deadline lets it go instead of closing it.
+    const late = w.open('late', '10.0.5.2', 'inbound', [...upkeep, '/ferry/pair/1.0.0'])
+    // Failed to pair, then chats: its linger ends without closing it.
+    const typo = w.open('typo', '10.0.5.3', 'inbound', ['/ferry/pair/1.0.0'])
+    // Ferry's streams and libp2p's upkeep only: judged as on Ferry's own node.
+    const stranger = w.open('stranger', '10.0.5.4', 'inbound', [...upkeep, '/ferry/pair/1.0.0'])
+    expect(w.slots.unpairedCount).toBe(3)
+    w.slots.attemptEnded(typo, false, false)
+    late.streams.push({ protocol: '/myapp/chat/1.0.0' })
+    typo.streams.push({ protocol: '/myapp/chat/1.0.0' })
+    w.advance(w.slots.limits.lingerMs)
+    expect([friend, late, typo].every(open)).toBe(true)
+    expect(stranger.reason).toBe('not-paired-in-time')
+    expect(w.slots.unpairedCount).toBe(0)
+    // Two from one address came to pair and now chat: a third from there pushes neither out.
+    const [a, b] = [w.open('a', '10.0.5.9', 'inbound', ['/ferry/pair/1.0.0']), w.open('b', '10.0.5.9', 'inbound', ['/ferry/pair/1.0.0'])]
+    a.streams.push({ protocol: '/myapp/chat/1.0.0' })
+    b.streams.push({ protocol: '/myapp/chat/1.0.0' })
+    const c = w.open('c', '10.0.5.9', 'inbound', ['/ferry/pair/1.0.0'])
+    expect([a, b, c].every(open)).toBe(true)
+    expect(w.slots.closed).toMatchObject({ 'pairing-failed': 1, 'not-paired-in-time': 1, 'address-full': 0 })
   })
 
   it('refuses limits that make no sense', () => {
