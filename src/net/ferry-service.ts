@@ -304,7 +304,7 @@ export class FerryService implements Startable {
     // From the check above to here nothing is awaited: a second receive cannot slip in between.
     this.receiving = receiving
     try {
-      return await new Receiving(this.components, this.init, this.pairings, this.tried).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
+      return await new Receiving(this.components, this.init, this.pairings, this.tried, this.ownsNode).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal, 'receive')

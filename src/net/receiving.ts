@@ -207,8 +207,12 @@ export class Receiving {
    */
   private readonly log: Logger
 
+  /**
+   * `ownsNode`: the node is Ferry's own (createFerryNode), so a connection that failed a receive is
+   * Ferry's to drop whatever went wrong; on an app's node only a dead one is (receiveOnce).
+   */
   constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords,
-    private readonly tried: TriedCodes) {
+    private readonly tried: TriedCodes, private readonly ownsNode = true) {
     this.log = components.logger.forComponent('ferry:service')
   }
 
@@ -352,17 +356,24 @@ export class Receiving {
   private async receiveOnce (opts: Dialling, emit: (e: EventBody) => void, known: PeerId | undefined, onConnected: (peer: PeerId) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
     const connection = await this.dial(opts, known)
     onConnected(connection.remotePeer)
+    const streams: Stream[] = []
     try {
-      return await this.transferOn(connection, opts, emit, onAdvance, onUnheard)
+      return await this.transferOn(connection, opts, emit, onAdvance, onUnheard, streams)
     } catch (err) {
-      // This connection failed us: drop it, or the next dial would be handed the same dead connection back.
       this.deadAddr = connection.remoteAddr
-      connection.abort(err instanceof Error ? err : new Error(String(err)))
+      const e = err instanceof Error ? err : new Error(String(err))
+      // A dead link is dropped, or the next dial would be handed the same dead connection back. On an
+      // app's own node the connection may carry the app's streams too (a chat with the old phone): a
+      // cancel, or a refusal or fault the other phone answered, ends Ferry's streams only.
+      if (this.ownsNode || (opts.signal?.aborted !== true && linkIsDead(err))) connection.abort(e)
+      else for (const s of streams) if (s.status === 'open' || s.status === 'closing') s.abort(e)
       throw err
     }
   }
 
-  private async transferOn (connection: Connection, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void): Promise<ReceiveResult> {
+  /** `streams`: each stream it opens goes in as it opens (receiveOnce ends them when it fails). */
+  private async transferOn (connection: Connection, opts: Dialling, emit: (e: EventBody) => void, onAdvance: () => void, onUnheard: (result: ReceiveResult) => void,
+    streams: Stream[]): Promise<ReceiveResult> {
     const sink = this.sink()
     const peer = connection.remotePeer.toString()
     const record = await this.pairings.load()
@@ -383,6 +394,7 @@ export class Receiving {
         const message = isFerryError(err) ? err.message : `the other phone took no pairing stream: ${(err as Error)?.message ?? String(err)}`
         throw new FerryError(ErrorCode.TRUNCATED, message, { ...(isFerryError(err) ? err.details : {}), cut: true }, { cause: err })
       })
+      streams.push(pairStream)
       const replyDue = Math.max(1, firstReplyMs - (Date.now() - asked))
       return await pairAsReceiver(streamToDuplex(pairStream), { localPeerId: this.peerId, remotePeerId: peer }, { ...auth, tries }, this.init.pairTimeoutMs, replyDue)
     }
@@ -407,6 +419,7 @@ export class Receiving {
       outcome.unconfirmed === true ? ' (its verdict never came: the token is kept, and a resume tells)' : '')
     emit({ type: 'paired', peer, mode: outcome.mode })
     const stream = await openStream(connection, TRANSFER_PROTOCOL, 'transfer', NEGOTIATION_MS, opts.signal)
+    streams.push(stream)
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
     const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted, logger: this.components.logger.forComponent('ferry:receiver') })
     machine.onReadingBack = () => { this.turns?.readingBack?.() }
@@ -512,6 +525,17 @@ async function openStream (connection: Connection, protocol: string, what: strin
     if (!deadline.aborted || signal?.aborted === true) throw err
     throw new FerryError(ErrorCode.TRUNCATED, `${what} timed out: the other phone did not take the ${what} stream within ${Number((ms / 1000).toFixed(1))} s`, { timedOut: true }, { cause: err })
   }
+}
+
+/**
+ * Whether `err` says the link under the streams is gone: a stall or a link that went down (TRUNCATED,
+ * unless the new phone ended the session itself to fetch a file again), or libp2p's own failure (a
+ * reset, a closed connection). A cancel, or an answer from the other phone (a refusal, a fault it
+ * found), says nothing of the link.
+ */
+function linkIsDead (err: unknown): boolean {
+  if (!isFerryError(err)) return true
+  return err.code === ErrorCode.TRUNCATED && err.details?.fetchAgain !== true
 }
 
 /** ReceiveOptions with the addresses parsed and the service's own signal. */

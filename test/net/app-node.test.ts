@@ -5,18 +5,21 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { describe, expect, it } from 'vitest'
+import { ErrorCode, isFerryError } from '../../src/errors.js'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import type { SlotLimits } from '../../src/net/connection-slots.js'
-import { ferry, type FerryService } from '../../src/net/ferry-service.js'
+import { ferry, type FerryEvent, type FerryService } from '../../src/net/ferry-service.js'
 import { PAIR_PROTOCOL } from '../../src/net/pair-stream.js'
 import { generateCode } from '../../src/pairing/index.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { stoppedAfterEach } from '../helpers/stopped.js'
-import { tempDir } from '../helpers/stores.js'
+import { exportText, fillStore, tempDir } from '../helpers/stores.js'
+import { until } from '../helpers/until.js'
 
 // Ferry as a service in an app's own libp2p node (README: Embedding), beside the app's own protocol: a
 // chat that echoes what it is sent. The app's connections are the app's: Ferry's connection slots judge
-// only connections that come for Ferry, and never close one the app uses.
+// only connections that come for Ferry, and a receive that is cancelled or refused ends Ferry's streams,
+// never the connection under the app's chat with the same phone.
 
 const CHAT = '/myapp/chat/1.0.0'
 const listen = ['/ip4/127.0.0.1/tcp/0']
@@ -129,6 +132,66 @@ describe('Ferry in an app\'s own node', () => {
     await strangerStalls()
     expect(app.node.services.ferry.slots?.closed).toMatchObject({ 'not-paired-in-time': 2, 'address-full': 0, 'peer-full': 0, 'pushed-out': 0 })
     await stillChatting('an offer open')
+    stop.abort()
+    await offered
+  })
+
+  it('a receive cancelled mid-way leaves the app\'s chat with the old phone on the same connection; a resume then verifies', async () => {
+    const old = await appPhone()
+    await fillStore(old.store, { conversations: 3, messagesPerConversation: 3000, mediaSizes: [] })
+    const fresh = await appPhone()
+    const conn = await fresh.node.dial(old.node.getMultiaddrs()[0])
+    const chat = new Chat(await conn.newStream(CHAT))
+    expect(await chat.say('moving to my new phone')).toBe('moving to my new phone')
+
+    const code = generateCode()
+    const offered = old.node.services.ferry.offer({ code })
+    const cancel = new AbortController()
+    let cancelledAt: { messages: number, totalMessages: number } | undefined
+    const onEvent = (e: FerryEvent): void => {
+      if (e.type === 'progress' && e.progress.messages > 0 && cancelledAt === undefined) {
+        cancelledAt = e.progress
+        cancel.abort()
+      }
+    }
+    await expect(fresh.node.services.ferry.receive({ addrs: old.node.getMultiaddrs(), code, signal: cancel.signal, onEvent }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.CANCELLED))
+    expect(cancelledAt!.messages).toBeLessThan(cancelledAt!.totalMessages)
+
+    // The receive ran over the app's connection, and the cancel ended only Ferry's streams on it.
+    expect(fresh.node.getConnections(old.node.peerId).map(c => c.id)).toEqual([conn.id])
+    expect(conn.status).toBe('open')
+    expect(await chat.say('still here?')).toBe('still here?')
+
+    // Receiving again resumes with the pairing made before, over the same connection, and verifies.
+    const got = await fresh.node.services.ferry.receive({ addrs: old.node.getMultiaddrs() })
+    expect(got.progress.messages).toBe(9000)
+    await expect(offered).resolves.toMatchObject({ messages: 9000, totalMessages: 9000 })
+    expect(await exportText(fresh.store)).toBe(await exportText(old.store))
+    expect(fresh.node.getConnections(old.node.peerId).map(c => c.id)).toEqual([conn.id])
+    expect(await chat.say('all here')).toBe('all here')
+  })
+
+  it('a wrong code typed over the app\'s connection is refused, and the connection and its chat stay on both phones', async () => {
+    const old = await appPhone({ lingerMs: 50 })
+    await fillStore(old.store, { conversations: 1, messagesPerConversation: 10, mediaSizes: [] })
+    const fresh = await appPhone()
+    const conn = await fresh.node.dial(old.node.getMultiaddrs()[0])
+    const chat = new Chat(await conn.newStream(CHAT))
+    expect(await chat.say('hi')).toBe('hi')
+    const code = generateCode()
+    const stop = new AbortController()
+    let failed = 0
+    const offered = old.node.services.ferry.offer({ code, signal: stop.signal, onEvent: e => { if (e.type === 'pair-failed') failed++ } }).catch(() => undefined)
+    const wrong = { ...code, secret: code.secret.slice(0, -1) + String((Number(code.secret.slice(-1)) + 1) % 10) }
+    await expect(fresh.node.services.ferry.receive({ addrs: old.node.getMultiaddrs(), code: wrong }))
+      .rejects.toSatisfy(e => isFerryError(e, ErrorCode.WRONG_CODE))
+    // The old phone heard the attempt fail, and holds the connection in none of its slots: the app uses
+    // it, so it is not Ferry's to close once the failed pairing's linger is over.
+    const slots = old.node.services.ferry.slots!
+    await until('the old phone done with the failed attempt', () => failed === 1 && slots.unpairedCount === 0)
+    expect(fresh.node.getConnections(old.node.peerId).map(c => [c.id, c.status])).toEqual([[conn.id, 'open']])
+    expect(await chat.say('typo, sorry')).toBe('typo, sorry')
     stop.abort()
     await offered
   })
