@@ -31,6 +31,8 @@ const SEGMENT_CACHE = 4
 
 export class BackupSource implements HistorySource {
   historyId = ''
+  /** The histories the backed-up phone continued (its manifest's former ids). */
+  formerIds: string[] = []
   private readonly name: string
   private contactList: Contact[] = []
   private infos: ConversationInfo[] = []
@@ -162,7 +164,10 @@ export class BackupSource implements HistorySource {
       }
       if (f.body === 'manifest') {
         const part = f.manifest as ferry.Manifest
-        if (manifest.length === 0) sourceId = part.sourceId
+        if (manifest.length === 0) {
+          sourceId = part.sourceId
+          this.formerIds = [...(part.formerSourceIds ?? [])]
+        }
         manifest.push(part)
       } else if (f.body === 'batch') {
         const ms = (f.batch as ferry.MessageBatch).messages.map(messageFromWire)

@@ -10,6 +10,7 @@ import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { TransferOptions } from '../protocol/options.js'
 import { FileSender } from '../protocol/file-sender.js'
+import { formerIdsOf } from '../protocol/manifest.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine, type SenderProgress } from '../protocol/sender.js'
 import { runReceiver, runSender } from '../protocol/session.js'
@@ -396,6 +397,7 @@ export async function openRestore (b: OpenedBackup, chats?: string[]): Promise<B
 /** Restores from a source `openRestore` gave, and closes it. */
 export async function restoreFrom (store: HistorySink, journal: Journal, source: BackupSource, o: RestoreOptions = {}): Promise<RestoreResult> {
   try {
+    await continueIfEmpty(store, source)
     for (;;) {
       try {
         return await restoreOnce(store, journal, source, o)
@@ -408,6 +410,23 @@ export async function restoreFrom (store: HistorySink, journal: Journal, source:
   } finally {
     await source.close()
   }
+}
+
+/**
+ * A backup restored into an empty store makes it the phone the backup was made from, to the phones that
+ * received from that one (HistorySource.formerIds, journal/former-bases.ts): recorded before anything is
+ * restored, so a restore run again over a store it began still records it. Its history id stays its
+ * own, as the phone the backup came from may still be in use. `--chats` records it too: what such a
+ * store sends of the backup's chats is what that phone sent, and the bases taken over only keep out what
+ * matches them; a chat it never restored is just not sent. A store that holds anything is a phone of
+ * its own, which the backup merges into, and records nothing.
+ */
+async function continueIfEmpty (store: HistorySink, source: BackupSource): Promise<void> {
+  if (store.continueFrom === undefined || source.historyId === '' || source.historyId === store.historyId) return
+  if ((await store.conversations()).length > 0 || (await store.contacts()).length > 0 || (await store.media(undefined, 1)).length > 0) return
+  const had = (store as Partial<HistorySource>).formerIds ?? []
+  const ids = formerIdsOf({ historyId: store.historyId, formerIds: [source.historyId, ...source.formerIds, ...had] })
+  await store.continueFrom(ids)
 }
 
 /** One session of a restore, from the backup to the store over an in-memory pipe. */

@@ -27,6 +27,9 @@ const LABEL = 'ferry/base-generation/1'
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
 
+/** The key of the token recorded for the (old phone, store) pair. */
+export const generationKey = (sourceId: string, storeId: string): string => `${BASE_GENERATIONS}${hash('pair', sourceId, storeId)}`
+
 export class BaseGeneration {
   private constructor (
     private readonly key: string,
@@ -38,7 +41,7 @@ export class BaseGeneration {
 
   /** Compares the token the journal recorded for the pair with the one the store holds. */
   static async check (journal: Journal, store: StoreGenerations | undefined, sourceId: string, storeId: string): Promise<BaseGeneration> {
-    const key = `${BASE_GENERATIONS}${hash('pair', sourceId, storeId)}`
+    const key = generationKey(sourceId, storeId)
     if (store === undefined) return new BaseGeneration(key, sourceId, store, true)
     const recorded = await journal.get(key)
     const recordedToken = recorded === undefined ? undefined : new TextDecoder().decode(recorded)

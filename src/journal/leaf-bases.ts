@@ -26,6 +26,9 @@ const DIGEST = 16
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
 
+/** The prefix of the leaf bases of the (old phone, store) pair. */
+export const leafBasesPrefix = (sourceId: string, storeId: string): string => `${LEAF_BASES}${hash('pair', sourceId, storeId)}/`
+
 /** The digests of one conversation: packed as they are kept and sent, and as a set to look them up. */
 export class LeafBase {
   private readonly set: Set<string>
@@ -72,7 +75,7 @@ export class LeafBases {
 
   /** `trusted` false: the bases recorded describe another generation of the store; none is read. */
   static async load (journal: Journal, sourceId: string, storeId: string, trusted = true): Promise<LeafBases> {
-    const prefix = `${LEAF_BASES}${hash('pair', sourceId, storeId)}/`
+    const prefix = leafBasesPrefix(sourceId, storeId)
     const bases = new Map<string, LeafBase>()
     if (trusted) for await (const [k, v] of journal.list(prefix)) {
       // A damaged entry counts as none: without a base the old phone's leaves come, as at a first transfer.

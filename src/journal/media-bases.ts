@@ -27,6 +27,28 @@ const DIGEST = 8
 
 const label = (...parts: unknown[]): Uint8Array => sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts])))
 
+/** The key of the media base of the (old phone, store) pair. */
+export const mediaBaseKey = (sourceId: string, storeId: string): string => `${MEDIA_BASES}${bytesToHex(label('pair', sourceId, storeId).subarray(0, 16))}`
+
+/** The value the pair's digests are masked with (see above). */
+function maskOf (sourceId: string, storeId: string): bigint {
+  const m = label('mask', sourceId, storeId)
+  return new DataView(m.buffer, m.byteOffset, m.byteLength).getBigUint64(0, true)
+}
+
+/**
+ * The media base `value` of the pair (fromSource, storeId) as the base of (toSource, storeId): the same
+ * files, masked with the other pair's value. Undefined for a damaged value.
+ */
+export function remaskMediaBase (value: Uint8Array, fromSource: string, toSource: string, storeId: string): Uint8Array | undefined {
+  if (value.byteLength % DIGEST !== 0) return undefined
+  const digests = new BigUint64Array(value.slice().buffer)
+  const flip = maskOf(fromSource, storeId) ^ maskOf(toSource, storeId)
+  for (let i = 0; i < digests.length; i++) digests[i] ^= flip
+  digests.sort()
+  return new Uint8Array(digests.buffer)
+}
+
 /** The files one (old phone, this store) pair's last verified transfers carried. */
 export class MediaBase {
   private constructor (
@@ -39,9 +61,8 @@ export class MediaBase {
 
   /** `trusted` false: the base recorded describes another generation of the store; it is not read. */
   static async load (journal: Journal, sourceId: string, storeId: string, trusted = true): Promise<MediaBase> {
-    const key = `${MEDIA_BASES}${bytesToHex(label('pair', sourceId, storeId).subarray(0, 16))}`
-    const m = label('mask', sourceId, storeId)
-    const mask = new DataView(m.buffer, m.byteOffset, m.byteLength).getBigUint64(0, true)
+    const key = mediaBaseKey(sourceId, storeId)
+    const mask = maskOf(sourceId, storeId)
     const v = trusted ? await journal.get(key) : undefined
     let digests = new BigUint64Array(0)
     // A damaged entry counts as none: without a base every file comes, as at a first transfer.

@@ -35,13 +35,16 @@ const text = new TextDecoder()
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
 
+/** The prefix of the message bases of the (old phone, store) pair. */
+export const messageBasesPrefix = (sourceId: string, storeId: string): string => `${MESSAGE_BASES}${hash('pair', sourceId, storeId)}/`
+
 /** The message bases of one (old phone, this store) pair. */
 export class MessageBases {
   private constructor (private readonly journal: Journal, private readonly prefix: string, private readonly stale: boolean) {}
 
   /** `trusted` false: the bases recorded describe another generation of the store; none is read. */
   static forPair (journal: Journal, sourceId: string, storeId: string, trusted = true): MessageBases {
-    return new MessageBases(journal, `${MESSAGE_BASES}${hash('pair', sourceId, storeId)}/`, !trusted)
+    return new MessageBases(journal, messageBasesPrefix(sourceId, storeId), !trusted)
   }
 
   /** The base of `conversation` (empty when none was recorded, or none is trusted). */

@@ -24,6 +24,10 @@ const log = logger('ferry:journal')
 // (base-generation.ts): then no base of the source is read, and the next verification drops them all
 // before it records its own (another store's beside the same journal too: keyed by source, they are
 // not told apart, and a base dropped only ever lets something come back).
+//
+// Bases taken over from a history the source continues (former-bases.ts: a phone restored from its own
+// backup) keep that history's salt, which a record beside them names (SALT): a digest cannot be salted
+// again without the name it digests, and the salt only keeps sources apart, never decides anything.
 
 /** Every key of this module's records. */
 export const NAME_BASES = 'n/'
@@ -44,14 +48,20 @@ export interface ContactBase { name: string, phone: string, store?: string }
 export interface ConversationBase { title: string, members?: Set<string>, store?: string }
 
 const hash = (...parts: unknown[]): string => bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([LABEL, ...parts]))).subarray(0, 16))
-const sourcePrefix = (sourceId: string): string => `${NAME_BASES}${hash('source', sourceId)}/`
+/** The prefix of the name bases of `sourceId`. */
+export const nameBasesPrefix = (sourceId: string): string => `${NAME_BASES}${hash('source', sourceId)}/`
+const sourcePrefix = nameBasesPrefix
 const CONTACT = 'p/'
 const CONVERSATION = 'c/'
+/** Under a source's prefix: the history id its digests are salted with, when not its own (see above). */
+export const NAME_BASES_SALT = 'salt'
 
 /** The bases of one source, read from the journal at the start of a session. */
 export class NameBases {
   private constructor (
     private readonly sourceId: string,
+    /** The history id the digests are salted with: the source's own but for bases taken over (above). */
+    private readonly salt: string,
     private readonly storeId: string,
     private readonly contacts: Map<string, ContactBase>,
     private readonly conversations: Map<string, ConversationBase>,
@@ -69,8 +79,13 @@ export class NameBases {
     const prefix = sourcePrefix(sourceId)
     const contacts = new Map<string, ContactBase>()
     const conversations = new Map<string, ConversationBase>()
+    let salt = sourceId
     if (trusted) for await (const [k, v] of journal.list(prefix)) {
       const key = k.slice(prefix.length)
+      if (key === NAME_BASES_SALT) {
+        salt = new TextDecoder().decode(v)
+        continue
+      }
       let b: Record<string, unknown> | undefined
       try {
         b = fromJson<Record<string, unknown>>(v)
@@ -88,7 +103,7 @@ export class NameBases {
         log('ignoring a damaged name base %s', k)
       }
     }
-    return new NameBases(sourceId, storeId, contacts, conversations, !trusted)
+    return new NameBases(sourceId, salt, storeId, contacts, conversations, !trusted)
   }
 
   contact (id: string): ContactBase | undefined {
@@ -124,7 +139,7 @@ export class NameBases {
    * A chat's members are digested one by one (`member`), so the base holds a set.
    */
   digest (field: 'name' | 'phone' | 'title' | 'member' | 'store', value: string | undefined): string {
-    return hash('value', this.sourceId, field, value ?? null)
+    return hash('value', this.salt, field, value ?? null)
   }
 
   /**

@@ -12,6 +12,8 @@ import type { ChatReceived } from './verification.js'
 export interface Expected {
   transferId: Uint8Array
   sourceId: string
+  /** The histories the sender continues (Manifest.former_source_ids), newest first; empty for most. */
+  formerSourceIds: string[]
   selection: Selection
   /** In manifest order (conversation id order). */
   conversations: Incoming[]

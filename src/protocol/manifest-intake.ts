@@ -4,6 +4,7 @@ import type { ferry } from '../wire/codec.js'
 import { contactFromWire, conversationFromWire, mediaFromWire } from '../wire/message-wire.js'
 import type { Expected, Incoming } from './incoming.js'
 import { ManifestMedia } from './manifest-media.js'
+import { formerIdsOf } from './manifest.js'
 import type { TransferOptions } from './options.js'
 import { intersectSelections, selectionFromWire } from './selection.js'
 
@@ -113,7 +114,7 @@ export class ManifestIntake {
     const window = Number(head.windowBytes ?? 0)
     return {
       expected: {
-        transferId, sourceId: head.sourceId, selection, conversations, byId, media: this.media, totalMessages: total,
+        transferId, sourceId: head.sourceId, formerSourceIds: formerIdsOf({ historyId: head.sourceId, formerIds: head.formerSourceIds ?? [] }), selection, conversations, byId, media: this.media, totalMessages: total,
         totalMediaBytes: this.mediaBytes, plansBases: head.plansBases === true
       },
       contacts,

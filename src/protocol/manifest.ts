@@ -11,6 +11,8 @@ import { ManifestMedia, type MediaEntry } from './manifest-media.js'
 export interface ManifestData {
   transferId: Uint8Array
   sourceId: string
+  /** The histories the source continues (HistorySource.formerIds), newest first; empty for most. */
+  formerSourceIds: string[]
   selection: Selection
   contacts: Contact[]
   /** In conversation id order (code points): the order messages are sent in. */
@@ -43,6 +45,20 @@ export const MANIFEST_FRAME_BYTES = 32 * 1024
  */
 export function transferIdOf (sourceId: string, selection: Selection): Uint8Array {
   return sha256(enc.encode(`ferry-transfer-v1\n${sourceId}\n${selectionKey(selection)}`)).subarray(0, 16)
+}
+
+/** A receiver takes at most this many former ids from a manifest, and a sender sends no more. */
+export const MAX_FORMER_IDS = 8
+
+/** The source's former ids as a manifest names them: its own id and repeats left out, at most MAX_FORMER_IDS. */
+export function formerIdsOf (source: Pick<HistorySource, 'historyId' | 'formerIds'>): string[] {
+  const ids: string[] = []
+  for (const id of source.formerIds ?? []) {
+    if (typeof id !== 'string' || id === '' || id === source.historyId || ids.includes(id)) continue
+    ids.push(id)
+    if (ids.length === MAX_FORMER_IDS) break
+  }
+  return ids
 }
 
 /** True when the selection narrows anything: a conversation list or a time bound. */
@@ -169,6 +185,7 @@ export async function beginManifest (source: HistorySource, selection: Selection
   const manifest: ManifestData = {
     transferId: transferIdOf(source.historyId, selection),
     sourceId: source.historyId,
+    formerSourceIds: formerIdsOf(source),
     selection,
     contacts,
     conversations,
@@ -230,6 +247,7 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
   }
   if (windowBytes > 0 && windowBytes < Number.MAX_SAFE_INTEGER) cur.windowBytes = windowBytes
   if (plansBases) cur.plansBases = true
+  if (m.formerSourceIds.length > 0) cur.formerSourceIds = m.formerSourceIds
   let size = 0
   const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
     if (size + entrySize > frameBytes && size > 0) {

@@ -27,6 +27,7 @@ import { writeNames } from './name-writes.js'
 import { NameBases } from '../journal/name-bases.js'
 import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
+import { takeOverFormerBases } from '../journal/former-bases.js'
 import { ownVersionKey, Verification } from './verification.js'
 import { MessageBase } from './message-base.js'
 import { MessageBases } from '../journal/message-bases.js'
@@ -397,6 +398,9 @@ export class ReceiverMachine {
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all: taken, and dropped unless a message
     // written here shows one).
+    // A phone restored from its own backup is the phone it was restored from (former-bases.ts).
+    const continued = await takeOverFormerBases(this.journal, this.sink.generations, expected.sourceId, this.sink.historyId, expected.formerSourceIds)
+    if (continued !== undefined) this.logger('the old phone continues %s, which sent here before: its bases are taken over', continued)
     this.generation = await BaseGeneration.check(this.journal, this.sink.generations, expected.sourceId, this.sink.historyId)
     this.mediaBase = await MediaBase.load(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)
     this.messageBases = MessageBases.forPair(this.journal, expected.sourceId, this.sink.historyId, this.generation.trusted)

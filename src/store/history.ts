@@ -124,6 +124,13 @@ export interface HistorySource {
   /** A random id made once for this history; names the source of a transfer. */
   readonly historyId: string
   /**
+   * Optional: the histories this one continues, newest first: a phone reset and restored from its own
+   * backup is, to a new phone that received from it before, the phone it was, whose bases (what that
+   * new phone's person deleted or renamed since) it takes over at its first transfer there. Its own
+   * historyId stays its own, so the original phone, if it is still in use, stays another phone.
+   */
+  readonly formerIds?: readonly string[]
+  /**
    * Every conversation with its message count; each as committed, its fields as given (Ferry reads back
    * what a transfer wrote to verify it: a store that trims or rewrites a title fails every transfer).
    */
@@ -248,6 +255,12 @@ export interface HistorySink extends Pick<HistorySource, 'historyId' | 'leafInde
   wholeMedia?(media: readonly StoredMedia[]): Promise<boolean[]>
   /** See StoreGenerations. */
   readonly generations?: StoreGenerations
+  /**
+   * Optional: records that this store, empty, continues the histories `formerIds` names (a backup
+   * restored into it), for its own sends to name (HistorySource.formerIds). A store without it restores
+   * the same, and its sends name no former history.
+   */
+  continueFrom?(formerIds: readonly string[]): Promise<void>
   /**
    * Optional: every message of a transfer is here and no media is to come, so only the read-back and the
    * verification are left before the transfer is done. A store may start now what its close would

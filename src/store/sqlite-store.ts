@@ -108,6 +108,8 @@ const PREFETCH_BYTES = 512 * 1024 * 1024
 
 /** Meta rows of the generations of the store's contents (StoreGenerations), one per source. */
 const GENERATION_KEY = 'generation:'
+/** Meta key of the histories the store continues (HistorySource.formerIds), as a JSON list. */
+const FORMER_IDS_KEY = 'former_ids'
 /** Meta rows of what imports last wrote of names (src/sim/import-names.ts). */
 const IMPORT_BASE_KEY = 'import-base:'
 
@@ -891,6 +893,24 @@ export class SqliteChatStore implements History {
     return this.storeId
   }
 
+  /** See HistorySource.formerIds: kept in meta by continueFrom. */
+  get formerIds (): string[] {
+    const v = this.one('SELECT value FROM meta WHERE key = ?', FORMER_IDS_KEY)?.[0] as string | undefined
+    if (v === undefined) return []
+    try {
+      const ids = JSON.parse(v) as unknown
+      return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string' && id !== '') : []
+    } catch {
+      return []
+    }
+  }
+
+  async continueFrom (formerIds: readonly string[]): Promise<void> {
+    this.guard('recording the history the store continues', () => {
+      this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(FORMER_IDS_KEY, JSON.stringify(formerIds))
+    })
+  }
+
   /**
    * See StoreGenerations: one meta row per source, in history.db itself, so that a copy of the file
    * carries the token of the contents it holds. Meta rows are outside every schema the app reads.
@@ -984,6 +1004,7 @@ export class SqliteChatStore implements History {
   private sourceOf (reader: SqliteChatStore, leafIndex: LeafIndex): Omit<SourceSnapshot, 'release'> {
     return {
       historyId: this.storeId,
+      formerIds: reader.formerIds,
       leafIndex,
       conversations: async () => await reader.conversations(),
       contacts: async () => await reader.contacts(),

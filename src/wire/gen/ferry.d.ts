@@ -215,6 +215,7 @@ export namespace ferry {
         more: boolean;
         windowBytes: number;
         plansBases: boolean;
+        formerSourceIds: string[];
         static encode(m: ferry.Manifest.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Manifest & ferry.Manifest.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -233,6 +234,7 @@ export namespace ferry {
             more?: (boolean|null);
             windowBytes?: (number|null);
             plansBases?: (boolean|null);
+            formerSourceIds?: (string[]|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Manifest.$Properties;

@@ -1508,6 +1508,7 @@ export const ferry = $root.ferry = (() => {
          * @property {boolean|null} [more] Manifest more
          * @property {number|null} [windowBytes] Manifest windowBytes
          * @property {boolean|null} [plansBases] Manifest plansBases
+         * @property {Array.<string>|null} [formerSourceIds] Manifest formerSourceIds
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1536,6 +1537,7 @@ export const ferry = $root.ferry = (() => {
             this.contacts = [];
             this.conversations = [];
             this.media = [];
+            this.formerSourceIds = [];
             if (p)
                 for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
                     if (p[ks[i]] != null && ks[i] !== "__proto__")
@@ -1631,6 +1633,14 @@ export const ferry = $root.ferry = (() => {
         Manifest.prototype.plansBases = false;
 
         /**
+         * Manifest formerSourceIds.
+         * @member {Array.<string>} formerSourceIds
+         * @memberof ferry.Manifest
+         * @instance
+         */
+        Manifest.prototype.formerSourceIds = $util.emptyArray;
+
+        /**
          * Encodes the specified Manifest message. Does not implicitly {@link ferry.Manifest.verify|verify} messages.
          * @function encode
          * @memberof ferry.Manifest
@@ -1674,6 +1684,10 @@ export const ferry = $root.ferry = (() => {
                 w.uint32(/* id 10, wireType 0 =*/80).uint64(m.windowBytes);
             if (m.plansBases != null && $Object.hasOwnProperty.call(m, "plansBases") && m.plansBases !== false)
                 w.uint32(/* id 11, wireType 0 =*/88).bool(m.plansBases);
+            if (m.formerSourceIds != null && m.formerSourceIds.length) {
+                for (var i = 0; i < m.formerSourceIds.length; ++i)
+                    w.uint32(/* id 12, wireType 2 =*/98).string(m.formerSourceIds[i]);
+            }
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -1809,6 +1823,14 @@ export const ferry = $root.ferry = (() => {
                             m.plansBases = v;
                         else
                             delete m.plansBases;
+                        continue;
+                    }
+                case 12: {
+                        if (u !== 2)
+                            break;
+                        if (!(m.formerSourceIds && m.formerSourceIds.length))
+                            m.formerSourceIds = [];
+                        m.formerSourceIds.push(r.stringVerify());
                         continue;
                     }
                 }
