@@ -52,7 +52,7 @@ class MemorySource implements HistorySource {
   readonly historyId: string
   private readonly files: Array<{ sha256: string, size: number, mime: string, bytes: Uint8Array }>
 
-  constructor (id: string, private readonly spec: HistorySpec) {
+  constructor (id: string, private readonly spec: HistorySpec, readonly formerIds: string[] = []) {
     this.historyId = id
     this.files = spec.media.map(mediaOf).sort((a, b) => compareStrings(a.sha256, b.sha256))
   }
@@ -125,6 +125,7 @@ export interface TransferOutcome {
   messagesKept: number
   namesKept: number
   messagesLeftDeleted: number
+  chatsLeftDeleted: number
 }
 
 const held = new Map<string, HeldLock>()
@@ -185,10 +186,10 @@ export const harness = {
    * Done claim other digests (as a sender whose data did not match would): the receiver refuses it.
    * `cutAt` breaks the link once that many bytes went to the receiver.
    */
-  async transfer (name: string, sourceId: string, spec: HistorySpec, opts: { lie?: 'digest', cutAt?: number, options?: Partial<TransferOptions> } = {}): Promise<TransferOutcome> {
+  async transfer (name: string, sourceId: string, spec: HistorySpec, opts: { lie?: 'digest', cutAt?: number, options?: Partial<TransferOptions>, formerIds?: string[] } = {}): Promise<TransferOutcome> {
     const { store, journal } = await phone(name)
     const pipe = memoryPipe({ cutAtAtoB: opts.cutAt })
-    const sender = new SenderMachine({ source: new MemorySource(sourceId, spec), options: opts.options })
+    const sender = new SenderMachine({ source: new MemorySource(sourceId, spec, opts.formerIds), options: opts.options })
     const receiver = new ReceiverMachine({ sink: store, journal, options: opts.options, agent: 'harness' })
     if (opts.lie === 'digest') {
       const onFrame = receiver.onFrame.bind(receiver)
@@ -209,7 +210,8 @@ export const harness = {
       mediaBytesReceived: p.mediaBytesReceived,
       messagesKept: p.messagesKept,
       namesKept: p.namesKept,
-      messagesLeftDeleted: p.messagesLeftDeleted
+      messagesLeftDeleted: p.messagesLeftDeleted,
+      chatsLeftDeleted: p.chatsLeftDeleted
     }
   },
 

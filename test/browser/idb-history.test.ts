@@ -69,6 +69,23 @@ describe.skipIf(skip)('IdbHistoryStore and IdbJournal in Chromium', () => {
   /** Small frames, so a history of a few hundred messages crosses many batches and media chunks. */
   const OPTIONS = { batchBytes: 2048, chunkBytes: 8 * 1024, windowBytes: 64 * 1024 }
 
+  it('keeps deleted, for an old phone restored from its backup, what was deleted here of the phone it was', async () => {
+    const page = await harnessPage()
+    const history: HistorySpec = {
+      contacts, conversations,
+      messages: [...Array.from({ length: 200 }, (_, i) => msg('c1', i, `c1 ${i}`)), ...Array.from({ length: 120 }, (_, i) => msg('c2', i, `c2 ${i}`))],
+      media: []
+    }
+    expect((await call(page, 'transfer', 'restored', 'old-phone', history, { options: OPTIONS })).state).toBe('verified')
+    await call(page, 'commit', 'restored', { remove: { messages: history.messages.filter(m => m.conversation === 'c1').map(m => ({ conversation: 'c1', id: m.id })), conversations: ['c1'] } })
+    await call(page, 'commit', 'restored', { remove: { messages: [{ conversation: 'c2', id: 'm0005' }] } })
+
+    // The old phone, reset and restored: the same history under a new id, naming the old one.
+    const again = await call(page, 'transfer', 'restored', 'restored-phone', history, { options: OPTIONS, formerIds: ['old-phone'] })
+    expect(again).toMatchObject({ state: 'verified', messagesReceived: 0, messagesLeftDeleted: 201, chatsLeftDeleted: 1 })
+    expect(await call(page, 'counts', 'restored')).toEqual({ c2: 119 })
+  })
+
   it('undoes a refused transfer (what it added goes, what it replaced comes back) and never takes back a verified one', async () => {
     const page = await harnessPage()
     const photo: MediaSpec = { seed: 'photo', size: 50_000, mime: 'image/jpeg' }
