@@ -27,6 +27,10 @@ Restores the backup FILE into the store DIR (created when missing), merging with
 holds, and verifies at the end that the store holds exactly what the backup does. Asks for the
 password on a terminal when the backup has one and --password-file is not given.
 
+Restored into an empty DIR, the phone is the backed-up phone again to a new phone that phone sent
+to: what was deleted or renamed there since stays so when this one sends. The backed-up phone, if
+still in use, stays a phone of its own.
+
 Safe to repeat and to interrupt: restoring the same backup twice duplicates nothing, and a restore that
 stopped (a crash, a damaged or incomplete copy of the file) continues where it stopped when run again.
 A damaged file is refused at the first damaged segment: everything restored before it came from the
