@@ -244,7 +244,8 @@ export const harness = {
         mediaBytesReceived: p.mediaBytesReceived,
         messagesKept: p.messagesKept,
         namesKept: p.namesKept,
-        messagesLeftDeleted: p.messagesLeftDeleted
+        messagesLeftDeleted: p.messagesLeftDeleted,
+        chatsLeftDeleted: p.chatsLeftDeleted
       }
     })()
     running.set(name, { go: gated.go, outcome })
