@@ -16,6 +16,7 @@ import { generateQrKey } from './pairing/index.js'
 import { startOnPreviousPorts } from './net/previous-ports.js'
 import { defaultListen } from './net/transports.js'
 import { AppHandlers } from './net/app-handler.js'
+import { refuseOfferedSelection } from './protocol/selection-check.js'
 
 export interface SendOptions extends OfferOptions {
   /**
@@ -121,6 +122,8 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
     node: n,
     send: async ({ web, ...given }) => {
       if (web === undefined) return await n.services.ferry.offer(given)
+      // The offer refuses such a selection too, but only after the page is served and its link shown.
+      await refuseOfferedSelection(store, given.selection)
       // The link is the QR code the new phone scans: with a key of its own, no neighbour can burn it.
       const opts = { ...given, qrKey: given.qrKey ?? (given.code !== undefined ? generateQrKey() : undefined) }
       const addrs = dialableAddresses(n)

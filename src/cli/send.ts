@@ -13,7 +13,7 @@ import { dialableAddresses } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
+import { refuseOfferedSelection } from '../protocol/selection-check.js'
 import { pageHost, pageLink, DEFAULT_PAGE_PORT, type PageServer } from '../net/page-server.js'
 import { commandLine } from './command-line.js'
 import { serveKeptPage, rememberPagePort } from '../net/page-port.js'
@@ -160,10 +160,9 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
       throw new FerryError(ErrorCode.BAD_INPUT, '--web serves a browser phone, and a browser can dial only WebRTC: use --transport auto (what --web picks) or webrtc')
     }
     const storage = await openStorage(storeDir, false)
-    // Before a code is shown: a receiver pairing for a selection that moves nothing would spend it.
+    // The offer refuses such a selection too, but only once the network is open and the code shown.
     try {
-      await refuseUnknownChats(storage.store, selection.conversations, 'this phone')
-      await refuseEmptySelection(storage.store, selection, 'this phone', 'send')
+      await refuseOfferedSelection(storage.store, selection)
     } catch (err) {
       await storage.close()
       throw err

@@ -2,6 +2,7 @@ import type { ComponentLogger, Connection, Startable, Stream } from '@libp2p/int
 import { ErrorCode, FerryError } from '../errors.js'
 import type { AbortReason } from '../pairing/messages.js'
 import type { TransferOptions } from '../protocol/options.js'
+import { refuseOfferedSelection } from '../protocol/selection-check.js'
 import type { HistorySink, HistorySource } from '../store/history.js'
 import type { Journal } from '../journal/journal.js'
 import { PairingRecords } from '../journal/pairing-records.js'
@@ -211,7 +212,10 @@ export class FerryService implements Startable {
   async offer (asked: OfferOptions): Promise<Progress> {
     const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
     this.refuseOffer(opts.signal)
-    historySource(this.init.history) // a phone that cannot send says so now, not when the receiver comes
+    const history = historySource(this.init.history) // a phone that cannot send says so now, not when the receiver comes
+    // Before the offer shows: found by the sender only once a phone paired, a selection that cannot move
+    // as asked spends the code on a failure, or moves nothing and calls it verified.
+    await refuseOfferedSelection(history, opts.selection)
     const start = await offerStart(opts, this.pairings, this.budgets)
     // Awaits above may have let the app cancel, stop the phone or start another offer meanwhile.
     this.refuseOffer(opts.signal)

@@ -2,7 +2,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings, type Selection } from '../store/model.js'
 import { isFiltered, selectedPages } from './manifest.js'
-import { describeSelection } from './selection.js'
+import { describeSelection, normalizeSelection } from './selection.js'
 
 // A selection checked against the history it selects from, before anything is offered or written: a
 // transfer finds out only once a new phone has paired (and spent the code), then moves a part of what
@@ -43,4 +43,16 @@ export async function refuseEmptySelection (source: HistorySource, sel: Selectio
     }
   }
   throw new FerryError(ErrorCode.BAD_INPUT, `no message on ${holder} is in the selection (${describeSelection(sel)}): nothing to ${verb}`)
+}
+
+/**
+ * Refuses a selection that an offer of `source` could not move as asked, in the words the app's user
+ * reads: ill-formed (at once, before anything is read), naming chats `source` does not hold, or holding
+ * no message. An offer (FerryService.offer) runs it before it shows that it is offering, and `ferry
+ * send` before it opens the network or shows a code.
+ */
+export async function refuseOfferedSelection (source: HistorySource, sel: Selection | undefined): Promise<void> {
+  const shaped = normalizeSelection(sel)
+  await refuseUnknownChats(source, shaped.conversations, 'this phone')
+  await refuseEmptySelection(source, shaped, 'this phone', 'send')
 }

@@ -5,6 +5,10 @@ import type { ferry } from '../wire/codec.js'
 /** Sorted, de-duplicated, with an empty conversation list meaning "all". */
 export function normalizeSelection (sel: Selection = {}): Selection {
   const out: Selection = {}
+  // An app's selection is typed but not checked by the compiler at run time: a string here would read as its letters.
+  if (sel.conversations !== undefined && (!Array.isArray(sel.conversations) || !sel.conversations.every(c => typeof c === 'string'))) {
+    throw new FerryError(ErrorCode.BAD_INPUT, 'the selection\'s conversations must be a list of conversation ids')
+  }
   if (sel.conversations !== undefined && sel.conversations.length > 0) {
     out.conversations = [...new Set(sel.conversations)].sort(compareStrings)
   }
