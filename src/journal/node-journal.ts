@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isDamagedDatabase, storeError } from '../errors.js'
 import type { Journal, JournalOp } from './journal.js'
 import { NodePartFiles } from './node-parts.js'
+import { JournalLock } from './journal-lock.js'
 
 /** Written by flush(): outside every prefix Ferry lists. */
 const DURABLE_KEY = '~durable'
@@ -36,7 +37,7 @@ export class NodeJournal implements Journal {
    */
   private readonly writeOps: (ops: JournalOp[]) => void
 
-  private constructor (dir: string, db: Database.Database) {
+  private constructor (dir: string, db: Database.Database, private readonly lock?: JournalLock) {
     this.dir = dir
     this.db = db
     this.getStmt = db.prepare('SELECT value FROM kv WHERE key = ?')
@@ -59,18 +60,36 @@ export class NodeJournal implements Journal {
     })
   }
 
-  /** The journal of the store in `storeDir`, or undefined when it has none (it never received). */
+  /**
+   * The journal of the store in `storeDir`, or undefined when it has none (it never received), opened
+   * without its lock: for reading beside a phone that may hold it (ferry inspect, backup), or writing
+   * under the store's lock, which every phone on that store holds too (ferry import).
+   */
   static existing (storeDir: string): NodeJournal | undefined {
-    return existsSync(join(resolve(storeDir), 'journal', 'journal.db')) ? NodeJournal.open(storeDir) : undefined
+    return existsSync(join(resolve(storeDir), 'journal', 'journal.db')) ? NodeJournal.openIn(storeDir, false) : undefined
   }
 
-  /** Opens (creating when missing) the journal in `<storeDir>/journal`. */
+  /**
+   * Opens (creating when missing) the journal in `<storeDir>/journal`, for one user at a time: while it
+   * is open, another open of it, in this process or another, is STORE_BUSY naming the process that has
+   * it. close() it once the node that uses it stopped.
+   */
   static open (storeDir: string): NodeJournal {
+    return NodeJournal.openIn(storeDir, true)
+  }
+
+  private static openIn (storeDir: string, locked: boolean): NodeJournal {
     const dir = join(resolve(storeDir), 'journal')
     let db: Database.Database | undefined
+    let lock: JournalLock | undefined
     try {
       // Private like the store: it holds pairing records (resume tokens) and the versions a transfer replaced.
       makePrivateDir(dir)
+    } catch (err) {
+      throw journalError(err, `opening the journal in ${dir}`, dir)
+    }
+    if (locked) lock = JournalLock.acquire(dir)
+    try {
       makeDatabasePrivate(join(dir, 'journal.db'))
       db = new Database(join(dir, 'journal.db'))
       db.pragma('journal_mode = WAL')
@@ -80,9 +99,10 @@ export class NodeJournal implements Journal {
       // once in key order, filled it: a receiver's peak memory held 16 MiB of journal pages for nothing.
       db.pragma('cache_size = -1024')
       db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID')
-      return new NodeJournal(dir, db)
+      return new NodeJournal(dir, db, lock)
     } catch (err) {
       db?.close()
+      lock?.release()
       throw journalError(err, `opening the journal in ${dir}`, dir)
     }
   }
@@ -158,6 +178,7 @@ export class NodeJournal implements Journal {
   async close (): Promise<void> {
     this.parts.close()
     if (this.db.open) this.db.close()
+    this.lock?.release()
   }
 
   /** A file's bytes as a stream (used by parts' hand-off). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CodeBudgets } from '../../src/journal/code-budgets.js'
 import { jsonValue } from '../../src/journal/journal.js'
+import type { NodeJournal } from '../../src/journal/node-journal.js'
 import { parseCode } from '../../src/pairing/index.js'
 import { tempDir } from '../helpers/stores.js'
 import { journalsClosedAfterEach } from '../helpers/stopped.js'
@@ -11,13 +12,24 @@ import { journalsClosedAfterEach } from '../helpers/stopped.js'
 const CODE = parseCode('123-4567-8901')
 const open = journalsClosedAfterEach()
 
+/** The journal of each folder's last run, which the next run's process ends before it opens its own. */
+const lastRun = new Map<string, NodeJournal>()
+
+/** A fresh journal handle on the store `dir`, as after a restart: the run before it ended. */
+async function restarted (dir: string): Promise<NodeJournal> {
+  await lastRun.get(dir)?.close()
+  const j = open(dir)
+  lastRun.set(dir, j)
+  return j
+}
+
 /** One run of a sender: a fresh journal handle on the same store, as after a restart. */
 async function run (dir: string, now: () => number = Date.now): Promise<Awaited<ReturnType<CodeBudgets['open']>>> {
-  return await new CodeBudgets(open(dir), { now }).open(CODE)
+  return await new CodeBudgets(await restarted(dir), { now }).open(CODE)
 }
 
 async function refused (dir: string, now: () => number = Date.now): Promise<{ message: string, details?: Record<string, unknown> }> {
-  const err = await new CodeBudgets(open(dir), { now }).open(CODE).then(() => undefined, (e: unknown) => e) as { code?: string, message: string, details?: Record<string, unknown> } | undefined
+  const err = await new CodeBudgets(await restarted(dir), { now }).open(CODE).then(() => undefined, (e: unknown) => e) as { code?: string, message: string, details?: Record<string, unknown> } | undefined
   expect(err?.code).toBe('CODE_EXPIRED')
   return err!
 }

@@ -12,9 +12,12 @@ export async function phone (dir: string): Promise<Ferry> {
 }
 
 /** The README's "Your own database" composition, deflated batches included. */
-export async function ownNode (dir: string, history: History): Promise<unknown> {
+export async function ownNode (dir: string, history: History): Promise<void> {
   const deflate: BatchDeflate = nodeBatchDeflate
-  return await createFerryNode({ dir, services: { ferry: ferry({ history, journal: NodeJournal.open(dir), batchDeflate: deflate }) } })
+  const journal = NodeJournal.open(dir)
+  const node = await createFerryNode({ dir, services: { ferry: ferry({ history, journal, batchDeflate: deflate }) } })
+  await node.stop()
+  await journal.close()
 }
 
 export function describe (e: FerryEvent): string {
