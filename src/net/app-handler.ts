@@ -1,3 +1,4 @@
+import type { Logger } from '@libp2p/interface'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { FerryEvent } from './transfer-events.js'
 
@@ -17,13 +18,18 @@ export type AppHandler<A> = ((arg: A) => void) | ((arg: A) => Promise<void>)
  * unhandled rejection while the transfer went on. Here a throw or a rejection ends the transfer once, as
  * the app's cancel does: CANCELLED, naming the handler's error (its `cause`), so the app's await hears of
  * its bug, and what arrived stays for a resume.
+ *
+ * Except on `verified`: the transfer is done and verified, and a cancel would undo nothing but the app's
+ * knowing so (an app that took its rejection for a failure would move the history again). Its handler's
+ * failure, a throw or a rejection however late, is logged as an error (`log`) and the transfer's promise
+ * resolves as verified.
  */
 export class AppHandlers {
   /** The app's own signal, if any, joined with the one a failed handler aborts. */
   readonly signal: AbortSignal
   private readonly failed = new AbortController()
 
-  constructor (signal: AbortSignal | undefined) {
+  constructor (signal: AbortSignal | undefined, private readonly log?: Logger) {
     this.signal = signal === undefined ? this.failed.signal : AbortSignal.any([signal, this.failed.signal])
   }
 
@@ -45,10 +51,15 @@ export class AppHandlers {
     }
   }
 
-  private fail (err: unknown, { name, on, details }: HandlerCall, how: 'threw' | 'rejected'): void {
-    if (this.failed.signal.aborted) return
+  private fail (err: unknown, { name, on, details, done }: HandlerCall, how: 'threw' | 'rejected'): void {
     const why = err instanceof Error ? err.message : String(err)
-    this.failed.abort(new FerryError(ErrorCode.CANCELLED, `the app's ${name} ${how}${on !== undefined ? ` on '${on}'` : ''}: ${why}`, details, { cause: err }))
+    const said = `the app's ${name} ${how}${on !== undefined ? ` on '${on}'` : ''}: ${why}`
+    if (done === true) {
+      this.log?.error('%s (the transfer is verified all the same)', said)
+      return
+    }
+    if (this.failed.signal.aborted) return
+    this.failed.abort(new FerryError(ErrorCode.CANCELLED, said, details, { cause: err }))
   }
 }
 
@@ -59,18 +70,23 @@ interface HandlerCall {
   on?: string
   /** The error's `details`: the event whose handler failed. */
   details?: { event: string }
+  /** Called once the transfer is verified: its failure is logged, and ends nothing. */
+  done?: boolean
 }
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
-/** An app's `onEvent` with the `signal` that ends the transfer it watches should the handler fail (AppHandlers). */
-export function guardHandler (onEvent: AppHandler<FerryEvent> | undefined, signal: AbortSignal | undefined): { onEvent?: (e: FerryEvent) => void, signal?: AbortSignal } {
+/**
+ * An app's `onEvent` with the `signal` that ends the transfer it watches should the handler fail
+ * (AppHandlers); `log` hears of a failure on `verified`.
+ */
+export function guardHandler (onEvent: AppHandler<FerryEvent> | undefined, signal: AbortSignal | undefined, log: Logger): { onEvent?: (e: FerryEvent) => void, signal?: AbortSignal } {
   if (onEvent === undefined) return { signal }
-  const handlers = new AppHandlers(signal)
+  const handlers = new AppHandlers(signal, log)
   return {
-    onEvent: handlers.guard(onEvent, e => ({ name: 'onEvent handler', on: e.type, details: { event: e.type } })),
+    onEvent: handlers.guard(onEvent, e => ({ name: 'onEvent handler', on: e.type, details: { event: e.type }, done: e.type === 'verified' })),
     signal: handlers.signal
   }
 }

@@ -210,7 +210,7 @@ export class FerryService implements Startable {
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
   async offer (asked: OfferOptions): Promise<Progress> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.components.logger.forComponent('ferry:service')) }
     this.refuseOffer(opts.signal)
     const history = historySource(this.init.history) // a phone that cannot send says so now, not when the receiver comes
     // Before the offer shows: found by the sender only once a phone paired, a selection that cannot move
@@ -291,7 +291,7 @@ export class FerryService implements Startable {
    * another runs, STORE_BUSY at once (`details.receivingFrom`), and the one running goes on untouched.
    */
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal) }
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.components.logger.forComponent('ferry:service')) }
     if (opts.signal?.aborted === true) throw cancelled(opts.signal, 'receive')
     if (this.stopped) throw notRunning()
     if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)

@@ -43,8 +43,10 @@ export interface OfferOptions {
   /**
    * Hears the transfer's events as they happen. Ferry does not wait for it: a handler that returns a
    * promise runs alongside the transfer. One that throws, or whose promise rejects, ends the transfer
-   * with CANCELLED, its error as the `cause` (what arrived stays, for a resume). Typed as either kind
-   * of function, so that one returning something else (`e => events.push(e)`) is taken as before.
+   * with CANCELLED, its error as the `cause` (what arrived stays, for a resume); on `verified`, when the
+   * transfer is done, it ends nothing: it is logged (`ferry:service:error`) and the transfer resolves
+   * verified. Typed as either kind of function, so that one returning something else
+   * (`e => events.push(e)`) is taken as before.
    */
   onEvent?: ((e: FerryEvent) => void) | ((e: FerryEvent) => Promise<void>)
   signal?: AbortSignal
@@ -379,8 +381,8 @@ export class Offering {
         }
       })
       const p = machine.progress
-      // Verified, whatever the app does on hearing it: a handler that throws on 'verified' aborts the
-      // offer's signal (its guard), which must not turn this offer into a cancelled one.
+      // Verified, whatever the app does on hearing it: an app that aborts the offer's signal on 'verified'
+      // must not turn this offer into a cancelled one.
       this.verified = true
       this.emit({
         type: 'verified',
