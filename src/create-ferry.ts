@@ -65,7 +65,11 @@ export interface Ferry {
   stop(): Promise<void>
 }
 
-export interface CreateFerryOptions extends Omit<FerryNodeOptions, 'dir' | 'services'> {
+/**
+ * The node's options, but for what createFerry decides: the folder, the services, and that the node is
+ * started (a phone that has not started listens nowhere, so it offers no address to pair with).
+ */
+export interface CreateFerryOptions extends Omit<FerryNodeOptions, 'dir' | 'services' | 'start'> {
   /**
    * What keeps the process's garbage collector in step with transfers: by default
    * `nodeTransferMemory`, which paces V8's collections by the buffers a transfer moves while one runs
@@ -92,6 +96,13 @@ const running = new Set<string>()
  * listens on any free port instead.
  */
 export async function createFerry (dir: string, options: CreateFerryOptions = {}): Promise<Ferry> {
+  // The type leaves it out; a JavaScript app may still pass it, and its send then waited with no address.
+  const { start } = options as { start?: unknown }
+  if (start !== undefined && start !== true) {
+    throw new FerryError(ErrorCode.BAD_INPUT,
+      'createFerry starts its phone\'s node: start: false is not taken (a phone not started listens nowhere, and a send waits with no address); ' +
+      'an app that starts its node itself makes it with createFerryNode and the ferry service')
+  }
   const { memory = nodeTransferMemory, ...node } = options
   const store = SqliteChatStore.open(dir, { create: true })
   let key: string | undefined

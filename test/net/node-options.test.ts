@@ -1,4 +1,6 @@
 import { createSocket } from 'node:dgram'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, Startable } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -82,6 +84,23 @@ describe('node options', () => {
     await expect(createFerry(dir, { transport: 'carrier-pigeon' as TransportChoice })).rejects.toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message === "transport wants one of tcp, webrtc, auto, got 'carrier-pigeon'")
     const phone = await createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
     await phone.stop()
+  })
+
+  it('createFerry refuses start: false, in its type and at run time, before it makes anything in the folder', async () => {
+    // Its phone is a started node (the Ferry type says so): one never started offered no address, and a
+    // send waited on it for nothing.
+    const dir = join(tempDir('node-options-start-'), 'phone')
+    // @ts-expect-error: createFerry's options leave start out
+    await expect(createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'], start: false }))
+      .rejects.toSatisfy(e => isFerryError(e, 'BAD_INPUT') && e.message.startsWith('createFerry starts its phone\'s node: start: false is not taken'))
+    expect(existsSync(dir)).toBe(false)
+    const phone = await createFerry(dir, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      expect(phone.node.status).toBe('started')
+      expect(phone.addresses().length).toBeGreaterThan(0)
+    } finally {
+      await phone.stop()
+    }
   })
 
   it('reports a taken port as a usage error naming it', async () => {
