@@ -108,6 +108,7 @@ export type FerryEvent = { at: number } & (
    * absent when only a phone paired before may come back.
    */
   | { type: 'offering', codeExpiresAt?: number }
+  /** Each session begins so: paired by the code, or again by the pairing's token as the new phone comes back (`resume`). */
   | { type: 'paired', peer: string, mode: 'code' | 'resume' }
   | { type: 'pair-failed', peer: string, error: FerryError }
   /**
@@ -129,6 +130,10 @@ export type FerryEvent = { at: number } & (
    * memory: an app that can ask its collector for a full collection does it best here.
    */
   | { type: 'verifying', messages: number, mediaFiles: number }
+  /**
+   * A session ended before the history was verified (a dropped link; on the old phone also the new one's
+   * cancel or stop): the new phone reconnects, and the next session begins with `paired` (`resume`).
+   */
   | { type: 'interrupted', error: FerryError }
   /**
    * `unheard`: the old phone was not told (ReceiveOptions.keepUnheard), and the pairing is kept to tell it.
