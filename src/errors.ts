@@ -86,6 +86,16 @@ export type FerryErrorDetails = {
   /** WRONG_CODE: the link dropped while the phones checked the code, after this phone's try was charged (a try spent unheard, not retried). */
   linkDropped?: boolean
   /**
+   * WRONG_CODE (and its `interrupted` events): how many phones found by the search checked the code and
+   * hold another, each set aside with one try spent (another transfer nearby may show the same first digits).
+   */
+  mismatched?: number
+  /**
+   * WRONG_CODE: how many phones showing the code's first three digits the receive met, when more than
+   * one: the phone that answered may be another transfer's, and checking the digits does not tell them apart.
+   */
+  showing?: number
+  /**
    * CODE_EXPIRED: why the code pairs no phone: `'expired'` (ten minutes passed), `'exhausted'` (three failed
    * attempts at the old phone), `'used'` (it paired another phone), `'tried'` (this phone tried it three
    * times: `tried`), `'live'` (a QR code's key offered where the code takes none).

@@ -166,6 +166,7 @@ function lookingOn (details: Record<string, unknown> | undefined): Record<string
   if (details?.cut === true) said.cut = true
   if (typeof details?.cuts === 'number') said.cuts = details.cuts
   if (details?.unreachable === true) said.unreachable = true
+  if (typeof details?.mismatched === 'number') said.mismatched = details.mismatched
   return said
 }
 
@@ -239,10 +240,11 @@ export function eventPrinter (json: boolean, label: string, other: string): { on
         // in the debug log and the JSON event. Before the first link, the reason a dial failed (refused,
         // isolated) is what the person can act on, so it is said.
         log('interrupted (%s): %s', e.error.code, e.error.message)
-        // A phone that refused the code without checking it, cut the pairing or could not be reached is
-        // looked past while the search goes on: the message says so, and why. A session ended to fetch
+        // A phone that refused the code without checking it, cut the pairing, could not be reached or
+        // holds another code is looked past while the search goes on: the message says so, and why. A session ended to fetch
         // a file whole (media-intake.ts) says why too: the link did not drop.
-        const line = e.error.details?.unproved === true || e.error.details?.unreachable === true || e.error.details?.fetchAgain === true
+        const line = e.error.details?.unproved === true || e.error.details?.unreachable === true || e.error.details?.fetchAgain === true ||
+          e.error.details?.mismatched !== undefined
           ? e.error.message
           : linked
             ? `the link to ${other} dropped; the transfer carries on where it stopped once ${other} is back...`

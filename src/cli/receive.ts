@@ -70,9 +70,12 @@ async function codeAgain (err: unknown, nameplate: string, foundByDigits: boolea
   const left = err.details?.triesLeft
   if (typeof left !== 'number' || left <= 0) throw err
   const tries = `${left} ${left === 1 ? 'try' : 'tries'} of that code left here`
-  process.stderr.write(err.details?.linkDropped === true
-    ? `The link dropped while the phones were checking the code, and that counted as one try (${tries}).\n`
-    : `The code does not match the old phone's: check the digits (${tries}; Ctrl-C stops).\n`)
+  process.stderr.write(typeof err.details?.showing === 'number'
+    ? `${String(err.details.showing)} phones nearby show codes starting ${nameplate}, and none that checked the code holds it: check the digits, ` +
+      `or stop (Ctrl-C) and pass the old phone's QR code (--qr) or an address from its 'Listening on' line (--peer) (${tries}).\n`
+    : err.details?.linkDropped === true
+      ? `The link dropped while the phones were checking the code, and that counted as one try (${tries}).\n`
+      : `The code does not match the old phone's: check the digits (${tries}; Ctrl-C stops).\n`)
   const code = await promptCode()
   if (foundByDigits && code.nameplate !== nameplate) {
     throw new FerryError(ErrorCode.BAD_INPUT, 'that code starts with other digits than those the old phone was found by: run ferry receive again and type it')
@@ -160,6 +163,16 @@ function deadTypedCode (err: FerryError): FerryError {
   err.details, { cause: err })
 }
 
+/**
+ * A typed code that no phone found by the search held, when several showed its first three digits
+ * (net/look-past.ts): the library's words, and the two things that name the old phone, so pair with it
+ * alone past another transfer's phone: its QR code, or the address it prints.
+ */
+function amongSeveral (err: FerryError, left: number): FerryError {
+  return new FerryError(ErrorCode.WRONG_CODE, `${err.message.replace(/^pairing: /, '')}. To pair with the old phone alone, pass its QR code (--qr, the ferry:// line ` +
+    `its ferry send prints) or an address from its 'Listening on' line (--peer)${left > 0 ? '' : ', or run ferry send there again for a new code'}`, err.details, { cause: err })
+}
+
 /** A typed code that did not pair, with what to do next in the CLI's words (`qr`: the code came from a QR code). */
 export function wrongCode (err: unknown, { qr = false }: { qr?: boolean } = {}): unknown {
   if (isFerryError(err) && err.details?.unproved === true && (err.details.setAside !== undefined || err.details.cut === true)) return pastNeighbours(err)
@@ -167,6 +180,7 @@ export function wrongCode (err: unknown, { qr = false }: { qr?: boolean } = {}):
   if (!isFerryError(err, ErrorCode.WRONG_CODE)) return err
   const left = err.details?.triesLeft
   if (typeof left !== 'number') return err
+  if (typeof err.details?.showing === 'number') return amongSeveral(err, left)
   if (err.details?.linkDropped === true) {
     // A try spent as the link went (net/pair-stream.ts): not retried, so the person hears of it. The
     // other phone had not proved it holds the code typed, which may be mistyped: run again unchecked,

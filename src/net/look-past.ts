@@ -8,9 +8,11 @@ import type { EventBody } from './transfer-events.js'
 // A typed code's first three digits are public (mDNS carries them), so anyone nearby can answer a new
 // phone's search for them. A phone found so that refuses the code, cuts the pairing or cannot be
 // reached before any try was charged proved nothing of the code: an honest old phone (its code expired,
-// its link bad) does the same. What one receive learnt of such phones, and where it looks next, in one
-// place (src/pairing/README.md, "The receiver's budget", is the spec): each look is bounded by
-// `lookOnMs`, and no find starts past the search's own time.
+// its link bad) does the same. And those digits have 900 values: another transfer nearby may show the
+// same ones, so a phone that checked the code and holds another is set aside too, within the code's
+// tries. What one receive learnt of such phones, and where it looks next, in one place
+// (src/pairing/README.md, "The receiver's budget", is the spec): each look is bounded by `lookOnMs`,
+// and no find starts past the search's own time.
 
 /**
  * How long a receive looks for another phone once one refused the code unchecked. An old phone whose
@@ -26,6 +28,12 @@ const LOOK_ON_MS = 12_000
  * spent, the old phone beside it never tried.
  */
 export const CUTS_BEFORE_LOOKING_ON = 3
+/**
+ * How long a receive looks for another phone once one checked the code and holds another. A mistyped
+ * code reads the same, far more often than two transfers sharing the first digits, and its person waits
+ * this long to hear "check the digits": one look by mDNS and one sweep round after the sweep's start.
+ */
+const MISMATCH_LOOK_MS = 6_000
 
 /** What a receive gives the looking: its search, its addresses now, and its time. */
 export interface Looking {
@@ -33,13 +41,13 @@ export interface Looking {
   lookOnMs?: number
   signal?: AbortSignal
   addrs: Multiaddr[]
-  code?: unknown
+  code?: { nameplate: string }
 }
 
-/** One look for another phone showing the nameplate, past `except`, for `lookOnMs` at most. */
-async function lookOn (opts: Looking, except: ReadonlySet<string>): Promise<{ addrs: Multiaddr[] }> {
+/** One look for another phone showing the nameplate, past `except`, for `lookOnMs` (or `ms`, when shorter) at most. */
+async function lookOn (opts: Looking, except: ReadonlySet<string>, ms = Infinity): Promise<{ addrs: Multiaddr[] }> {
   if (opts.search === undefined) throw new FerryError(ErrorCode.INTERNAL, 'a look on without a search')
-  const time = AbortSignal.timeout(opts.lookOnMs ?? LOOK_ON_MS)
+  const time = AbortSignal.timeout(Math.min(opts.lookOnMs ?? LOOK_ON_MS, ms))
   return await opts.search.find({ except, signal: opts.signal !== undefined ? AbortSignal.any([opts.signal, time]) : time })
 }
 
@@ -54,6 +62,9 @@ export class LookPast {
   // Phones this receive ever connected to: one of them failing a dial is a dropped link, not a phone
   // nothing reaches.
   private readonly connected = new Set<string>()
+  // Phones that checked the code and hold another (a try spent on each): never tried again in this
+  // receive, so no phone hears more than one guess of it from one receive.
+  private readonly mismatched = new Set<string>()
 
   /** `firstReplyMs`: the pairing's first-reply deadline, which cuts by one phone may not outlast. */
   constructor (private readonly firstReplyMs: number, private readonly log: Logger) {}
@@ -70,7 +81,8 @@ export class LookPast {
    */
   async after (err: unknown, peer: PeerId | undefined, spentMs: number, opts: Looking, emit: (e: EventBody) => void,
     goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
-    return await this.refused(err, peer, opts, emit) ??
+    return await this.mismatch(err, peer, opts, emit) ??
+      await this.refused(err, peer, opts, emit) ??
       await this.cutOff(err, peer, spentMs, opts, emit, goBack) ??
       await this.unreached(err, peer, opts, emit)
   }
@@ -79,6 +91,73 @@ export class LookPast {
   ending (err: unknown, signal?: AbortSignal): unknown {
     if (this.cut.phones > 0 && isFerryError(err, ErrorCode.TRUNCATED) && err.details?.cut === true && signal?.aborted !== true) return cutUntilTheEnd(err, this.cut)
     return err
+  }
+
+  /** Every phone this receive passes by for good: set aside, or holding another code. */
+  private passedBy (): Set<string> {
+    return new Set([...this.setAside, ...this.mismatched])
+  }
+
+  /** How many phones showing the nameplate this receive has dealt with: reached, set aside or cut. */
+  private get showing (): number {
+    return new Set([...this.connected, ...this.setAside, ...this.mismatched, ...this.cut.peers()]).size
+  }
+
+  /**
+   * After a phone found by the search checked a typed code and holds another (WRONG_CODE once a try was
+   * charged, `linkDropped` too: its tag did not prove the code): the code's first three digits have 900
+   * values, and another transfer nearby may show the same. While the code has tries left here, that
+   * phone is set aside for this receive and the search looks, for up to MISMATCH_LOOK_MS, for another
+   * phone showing them: the addresses of one it finds. Each phone hears one guess at most from one
+   * receive, and the receive's count bounds them all, as across runs. When none shows up, or no try is
+   * left, the wrong code ends the receive: as it was when this receive met one phone showing the digits
+   * (a mistyped code, most often), else said as several phones showing them (`details.showing`,
+   * `mismatched`). Undefined for any other failure, or with nothing to search (addresses given).
+   */
+  private async mismatch (err: unknown, peer: PeerId | undefined, opts: Looking, emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
+    if (opts.search === undefined || peer === undefined || !isFerryError(err, ErrorCode.WRONG_CODE) || err.details?.unproved === true) return undefined
+    const left = err.details?.triesLeft
+    if (typeof left !== 'number') return undefined
+    this.mismatched.add(peer.toString())
+    if (left === 0) throw this.wrongAmong(err, opts)
+    const digits = opts.code?.nameplate !== undefined ? ` (${opts.code.nameplate})` : ''
+    this.log('%s checked the code and holds another (%s): set aside, looking for another phone', peer, err.code)
+    emit({
+      type: 'interrupted',
+      error: new FerryError(ErrorCode.WRONG_CODE, `the phone that answered ${err.details?.linkDropped === true ? 'did not show that it holds' : 'does not hold'} this code, ` +
+        `and that counted as one try (${left} ${left === 1 ? 'try' : 'tries'} of it left here): the digits may be mistyped, or it is another transfer's phone ` +
+        `showing the same first three digits${digits}, so the search looks for another phone showing them...`,
+      { ...err.details, mismatched: this.mismatched.size }, { cause: err })
+    })
+    try {
+      const found = await lookOn(opts, this.passedBy(), MISMATCH_LOOK_MS)
+      return dialAddresses(found.addrs)
+    } catch (searchErr) {
+      if (opts.signal?.aborted === true) throw searchErr
+      this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
+      throw this.wrongAmong(err, opts)
+    }
+  }
+
+  /**
+   * The wrong code that ends a receive: as heard when this receive met one phone showing the code's first
+   * digits; else saying how many did, and that the one that answered may be another transfer's (checking
+   * the digits does not tell them apart; a QR code or address naming the old phone does, the app's to offer).
+   */
+  private wrongAmong (err: FerryError, opts: Looking): FerryError {
+    const showing = this.showing
+    if (showing < 2) return err
+    const left = err.details?.triesLeft
+    const digits = opts.code?.nameplate !== undefined ? `codes starting ${opts.code.nameplate}` : 'codes with the same first three digits'
+    const many = this.mismatched.size
+    const tries = typeof left !== 'number'
+      ? ''
+      : left === 0 ? '; no tries of this code are left on this phone' : `; ${left} ${left === 1 ? 'try' : 'tries'} of this code left on this phone`
+    return new FerryError(ErrorCode.WRONG_CODE,
+      `pairing: ${showing} phones nearby show ${digits}, and ` + (many === 1
+        ? 'the one that checked this code holds another: it may be another transfer\'s phone, not the old phone'
+        : `none of the ${many} that checked this code holds it: the digits may be mistyped, or the old phone is not among them`) + tries,
+      { ...err.details, showing, mismatched: many }, { cause: err })
   }
 
   /**
@@ -100,7 +179,7 @@ export class LookPast {
     })
     let found: { addrs: Multiaddr[] }
     try {
-      found = await lookOn(opts, setAside)
+      found = await lookOn(opts, this.passedBy())
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
@@ -124,7 +203,7 @@ export class LookPast {
    */
   private async cutOff (err: unknown, peer: PeerId | undefined, spentMs: number, opts: Looking, emit: (e: EventBody) => void,
     goBack: (addrs: Multiaddr[]) => void): Promise<Multiaddr[] | undefined> {
-    const { cut, setAside } = this
+    const cut = this.cut
     if (opts.search === undefined || peer === undefined || !(isFerryError(err, ErrorCode.TRUNCATED) || notOffering(err)) || err.details?.cut !== true) return undefined
     // A stall took the first-reply deadline: the receive's time allows few of them, so one is enough;
     // cuts that together took as long (each hung up just before the deadline) are as costly.
@@ -141,7 +220,7 @@ export class LookPast {
       { ...err.details, unproved: true, cuts }, { cause: err })
     })
     try {
-      const except = new Set([...setAside, ...cut.peers()])
+      const except = new Set([...this.passedBy(), ...cut.peers()])
       const found = await lookOn(opts, except)
       return dialAddresses(found.addrs)
     } catch (searchErr) {
@@ -170,7 +249,7 @@ export class LookPast {
    */
   private async unreached (err: unknown, peer: PeerId | undefined, opts: Looking, emit: (e: EventBody) => void): Promise<Multiaddr[] | undefined> {
     const { unreachable, connected } = this
-    const passed = new Set([...this.setAside, ...this.cut.peers()])
+    const passed = new Set([...this.passedBy(), ...this.cut.peers()])
     if (opts.search === undefined || opts.code === undefined || peer !== undefined) return undefined
     if (!isFerryError(err, ErrorCode.NO_PEER) && !isFerryError(err, ErrorCode.ISOLATED)) return undefined
     if (isFerryError(err, ErrorCode.ISOLATED) && sweptNobody(err.details?.sweeps)) return undefined
