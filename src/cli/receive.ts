@@ -259,7 +259,10 @@ back to it when none shows up; when --timeout passes that way the run ends (TRUN
 Nor does a phone found by the search whose addresses cannot be reached: the run says why (a refusal,
 or a Wi-Fi that keeps devices apart) and looks for another phone showing the digits, without ruling
 it out for good (it may be the old phone, moved); when none shows up within 12 s it goes on as below
-(ISOLATED then ends it, 12 s later).
+(ISOLATED then ends it, 12 s later). Another transfer nearby may show the same first three digits:
+a phone found that checks the code and holds another costs a try and is set aside, and the search
+looks 6 s for another phone showing them, no phone tried twice; a run that met several such phones
+says so at the end, and that the QR code (--qr) or an address the old phone prints (--peer) names it.
 
 Finding the old phone: mDNS, scoped by the code's first three digits; when that finds nothing within
 2 s (a network that filters multicast, a VPN), a sweep of this phone's own subnets asks each host, on
