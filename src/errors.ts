@@ -81,7 +81,11 @@ export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
  */
 export type FerryErrorDetails = {
   // Pairing: the code and the phone that answered it.
-  /** WRONG_CODE: how many more tries of this typed code this phone allows (0: it cannot be typed here again; the QR code still pairs). */
+  /**
+   * WRONG_CODE: how many more tries of this typed code this phone allows (0: it cannot be typed here
+   * again; the QR code still pairs). Also on the refusal or cuts that end a receive after tries were
+   * spent on phones holding another code (with `mismatched`).
+   */
   triesLeft?: number
   /** WRONG_CODE: the link dropped while the phones checked the code, after this phone's try was charged (a try spent unheard, not retried). */
   linkDropped?: boolean

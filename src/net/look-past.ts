@@ -65,6 +65,8 @@ export class LookPast {
   // Phones that checked the code and hold another (a try spent on each): never tried again in this
   // receive, so no phone hears more than one guess of it from one receive.
   private readonly mismatched = new Set<string>()
+  /** The tries of the code left here after the last of them. */
+  private triesLeft?: number
 
   /** `firstReplyMs`: the pairing's first-reply deadline, which cuts by one phone may not outlast. */
   constructor (private readonly firstReplyMs: number, private readonly log: Logger) {}
@@ -89,8 +91,13 @@ export class LookPast {
 
   /** How the receive ends with `err`: said as cuts by phones none of which tested the code, when only such cuts spent its time. */
   ending (err: unknown, signal?: AbortSignal): unknown {
-    if (this.cut.phones > 0 && isFerryError(err, ErrorCode.TRUNCATED) && err.details?.cut === true && signal?.aborted !== true) return cutUntilTheEnd(err, this.cut)
+    if (this.cut.phones > 0 && isFerryError(err, ErrorCode.TRUNCATED) && err.details?.cut === true && signal?.aborted !== true) return cutUntilTheEnd(err, this.cut, this.spent())
     return err
+  }
+
+  /** The tries this receive spent on phones holding another code, and how many are left: undefined for none. */
+  private spent (): Spent | undefined {
+    return this.mismatched.size > 0 && this.triesLeft !== undefined ? { mismatched: this.mismatched.size, triesLeft: this.triesLeft } : undefined
   }
 
   /** Every phone this receive passes by for good: set aside, or holding another code. */
@@ -119,6 +126,7 @@ export class LookPast {
     const left = err.details?.triesLeft
     if (typeof left !== 'number') return undefined
     this.mismatched.add(peer.toString())
+    this.triesLeft = left
     if (left === 0) throw this.wrongAmong(err, opts)
     const digits = opts.code?.nameplate !== undefined ? ` (${opts.code.nameplate})` : ''
     this.log('%s checked the code and holds another (%s): set aside, looking for another phone', peer, err.code)
@@ -183,7 +191,7 @@ export class LookPast {
     } catch (searchErr) {
       if (opts.signal?.aborted === true) throw searchErr
       this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
-      throw unprovedRefusal(err, said, setAside.size)
+      throw unprovedRefusal(err, said, setAside.size, this.spent())
     }
     // Not progress: the time to retry a dropped link runs on. A neighbour with fresh peer ids could
     // refuse until the search's time is spent and then cut, and each refusal would start that time over.
@@ -282,13 +290,24 @@ export class LookPast {
  * code's public first digits: said as both, with the refusal's own words and code. A QR code, which names
  * the old phone and so pairs past such a neighbour, is the app's to offer: an app may show none.
  */
-function unprovedRefusal (err: FerryError, said: string, setAside: number): FerryError {
+function unprovedRefusal (err: FerryError, said: string, setAside: number, spent?: Spent): FerryError {
   const one = setAside === 1
+  const others = spent === undefined
+    ? ''
+    : ` but ${spent.mismatched === 1 ? 'one that checks' : `${spent.mismatched} that check`} the code and ${spent.mismatched === 1 ? 'holds' : 'hold'} another (${spentTries(spent)})`
   return new FerryError(err.code,
     `pairing: ${one ? 'a phone' : `${setAside} phones`} showing this code's first three digits refused the code before checking it ` +
-    `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
+    `(${one ? 'it' : 'the last'} said: ${said}), and no other phone nearby shows them${others}. ${one ? 'It proved nothing' : 'None of them proved anything'} of the code: ` +
     'if the old phone still shows this code, someone nearby may be refusing in its place',
-    { ...err.details, unproved: true, setAside }, { cause: err })
+    { ...err.details, unproved: true, setAside, ...spent }, { cause: err })
+}
+
+/** Tries a receive spent on phones holding another code (a transfer nearby showing the same digits). */
+interface Spent { mismatched: number, triesLeft: number }
+
+/** Said of those tries: what they cost, and what is left. */
+function spentTries ({ mismatched, triesLeft }: Spent): string {
+  return `${mismatched === 1 ? 'one try' : `${mismatched} tries`} of the code spent there, ${triesLeft} left on this phone`
 }
 
 /**
@@ -349,13 +368,16 @@ class CutPhones {
  * bad link from a neighbour cutting in its place, so it says both, and what to do for each (a QR code
  * to pair past the neighbour is the app's to offer, as with unprovedRefusal).
  */
-function cutUntilTheEnd (err: FerryError, cut: CutPhones): FerryError {
+function cutUntilTheEnd (err: FerryError, cut: CutPhones, spent?: Spent): FerryError {
   const one = cut.phones === 1
+  const tries = spent === undefined
+    ? 'No try of the code was spent'
+    : `No try of the code was spent on ${one ? 'it' : 'them'} (${spentTries(spent)} on ${spent.mismatched === 1 ? 'a phone' : 'phones'} holding another code)`
   return new FerryError(ErrorCode.TRUNCATED,
     `pairing: ${one ? 'the phone' : `the ${cut.phones} phones`} showing this code's first three digits cut the pairing off ${cut.total === 1 ? 'once' : `${cut.total} times`} ` +
     '(the link dropped, or the other phone stopped answering) before the phones could check the code, ' +
-    'and no other phone showing them paired within the receive\'s time. No try of the code was spent. If it is the old phone, its link keeps failing: bring the phones ' +
+    `and no other phone showing them paired within the receive's time. ${tries}. If it is the old phone, its link keeps failing: bring the phones ` +
     'closer, onto the same Wi-Fi, and try again; if the old phone still shows this code, someone nearby may be cutting in its place',
-  { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones }, { cause: err })
+  { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones, ...spent }, { cause: err })
 }
 

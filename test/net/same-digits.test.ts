@@ -123,6 +123,23 @@ describe('two transfers whose codes share the first three digits', () => {
     expect(impostors[3].streams).toBe(0)
   })
 
+  it('a refusal that ends the receive after a phone holding another code says the try spent there', async () => {
+    const neighbour = await oldPhone(ports[0], NEIGHBOURS, 'neighbour')
+    const refuser = await startImpostor(`${CODE.nameplate}-0000-0001`, { refuseAtOnce: ErrorCode.CODE_EXPIRED })
+    nodes.push(refuser.node)
+    await lan.showNameplate(ports[1], { peer: refuser.node.peerId.toString(), addrs: [refuser.addr] })
+    const phone = await newPhone()
+    const looking = lan.search(20_000)
+    const found = await looking.find()
+    expect(found.peer).toBe(neighbour.shown().peer)
+    const ended = await failure(phone.receive({ addrs: found.addrs, code: CODE, search: looking, lookOnMs: 2_000 }))
+    expect(ended.code).toBe(ErrorCode.CODE_EXPIRED)
+    expect(ended.details).toMatchObject({ unproved: true, setAside: 1, mismatched: 1, triesLeft: 2 })
+    expect(ended.message).toContain('and no other phone nearby shows them but one that checks the code and holds another ' +
+      '(one try of the code spent there, 2 left on this phone). It proved nothing of the code')
+    expect(refuser.streams).toBe(1)
+  })
+
   it('with addresses given (no search), a wrong code ends the receive at once, one try spent', async () => {
     const fake = await startImpostor(`${CODE.nameplate}-0000-0001`)
     nodes.push(fake.node)
