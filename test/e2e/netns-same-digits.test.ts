@@ -73,6 +73,28 @@ describe.skipIf(!support.ok)('ferry receive when another transfer nearby shows t
     expect(await exportStore(theirTarget) === await exportStore(theirSource)).toBe(true)
   }, 300_000)
 
+  it('with mDNS as well, whichever phone is found first, the receive verifies with the old phone and the other hears one guess at most', async () => {
+    const [p1, p2] = tb.phones
+    for (const p of tb.phones) await tb.multicast(p, true)
+    try {
+      const prefix = digits(3)
+      const theirs = await sender(p1, theirSource, `${prefix}-${digits(4)}-${digits(4)}`, 0, 4102, 'their-old-phone')
+      const code = `${prefix}-${digits(4)}-${digits(4)}`
+      const old = await sender(p1, source, code, 1, 4103, 'old-phone')
+      const target = newStorePath()
+      const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
+      expect((await receiver.waitExit(120_000)).code, receiver.describe()).toBe(0)
+      expect((await old.process.waitExit(60_000)).code, old.process.describe()).toBe(0)
+      expect(await exportStore(target) === await exportStore(source)).toBe(true)
+      // Found first, the other transfer's phone is set aside after one try; found second, it is never asked.
+      const lookedOn = receiver.all('interrupted').filter(e => e.code === 'WRONG_CODE')
+      expect(lookedOn.length, receiver.describe()).toBeLessThanOrEqual(1)
+      expect(theirs.process.all('pair-failed'), theirs.process.describe()).toHaveLength(lookedOn.length)
+    } finally {
+      for (const p of tb.phones) await tb.multicast(p, false)
+    }
+  }, 300_000)
+
   it('a mistyped code with two phones showing its digits: each is tried once, and the receiver says two phones show them and what names the old phone', async () => {
     const [p1, p2] = tb.phones
     const prefix = digits(3)
