@@ -8,7 +8,7 @@ import type { EventBody } from './transfer-events.js'
 // A typed code's first three digits are public (mDNS carries them), so anyone nearby can answer a new
 // phone's search for them. A phone found so that refuses the code, cuts the pairing or cannot be
 // reached before any try was charged proved nothing of the code: an honest old phone (its code expired,
-// its link bad) does the same. And those digits have 900 values: another transfer nearby may show the
+// its link bad) does the same. And those digits have 1000 values: another transfer nearby may show the
 // same ones, so a phone that checked the code and holds another is set aside too, within the code's
 // tries. What one receive learnt of such phones, and where it looks next, in one place
 // (src/pairing/README.md, "The receiver's budget", is the spec): each look is bounded by `lookOnMs`,
@@ -112,7 +112,7 @@ export class LookPast {
 
   /**
    * After a phone found by the search checked a typed code and holds another (WRONG_CODE once a try was
-   * charged, `linkDropped` too: its tag did not prove the code): the code's first three digits have 900
+   * charged, `linkDropped` too: its tag did not prove the code): the code's first three digits have 1000
    * values, and another transfer nearby may show the same. While the code has tries left here, that
    * phone is set aside for this receive and the search looks, for up to MISMATCH_LOOK_MS, for another
    * phone showing them: the addresses of one it finds. Each phone hears one guess at most from one

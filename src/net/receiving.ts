@@ -79,7 +79,7 @@ export interface ReceiveOptions {
    * without a search (ISOLATED ends the receive, `lookOnMs` later; NO_PEER is retried).
    *
    * A phone found that checks the code and holds another (WRONG_CODE, a try spent: the first three
-   * digits have 900 values, and another transfer nearby may show the same) is set aside too while the
+   * digits have 1000 values, and another transfer nearby may show the same) is set aside too while the
    * code has tries left, after an `interrupted` event with `details.mismatched`, and the search looks on
    * for up to 6 s (`lookOnMs` when shorter); no phone is tried twice in one receive. When none shows up
    * the WRONG_CODE ends the receive, with `details.showing` when it met more than one phone showing the digits.
