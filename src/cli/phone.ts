@@ -15,6 +15,7 @@ import { NodeJournal } from '../journal/node-journal.js'
 import { PairingRecords, type PairingRecord } from '../journal/pairing-records.js'
 import { serviceTag } from '../pairing/index.js'
 import { formatBytes } from '../format-bytes.js'
+import { stallWaitsFrom } from './test-waits.js'
 import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { jsonEvent } from './json-lines.js'
 import { nodeTransferMemory } from '../memory/transfer-memory.js'
@@ -83,7 +84,7 @@ export async function openPhone (storage: Storage, o: PhoneOptions): Promise<Pho
       iceServers: o.iceServers,
       keepCertificate: storage.pairing !== undefined,
       mdns: o.mdnsNameplate === undefined || o.mdnsNameplate === false ? false : { serviceTag: serviceTag(o.mdnsNameplate) },
-      services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: nodeTransferMemory }) }
+      services: { ferry: ferry({ history: store, journal, batchDeflate: nodeBatchDeflate, memory: nodeTransferMemory, ...stallWaitsFrom() }) }
     })
     const previous = o.previousAddrs ?? []
     const node = previous.length > 0

@@ -6,7 +6,7 @@ import type { CodeLifetime, PairingCode } from '../pairing/index.js'
 import type { AbortReason } from '../pairing/messages.js'
 import { SenderMachine } from '../protocol/sender.js'
 import { runSender } from '../protocol/session.js'
-import type { TransferOptions } from '../protocol/options.js'
+import { transferOptions, type TransferOptions } from '../protocol/options.js'
 import type { HistorySource } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { PairingRecords } from '../journal/pairing-records.js'
@@ -367,6 +367,7 @@ export class Offering {
     try {
       await runSender(machine, cap === undefined ? duplex : rateLimited(duplex, cap), {
         signal: abort.signal,
+        replyMs: transferOptions(this.init.options).replyMs,
         // Forgotten before the hang-up that tells the new phone it was heard (DriverOptions.onVerified).
         onVerified: async () => { await this.pairings.forget() },
         onProgress: () => {

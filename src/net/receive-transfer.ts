@@ -15,9 +15,15 @@ export interface ReceiveTransferOptions {
   signal?: AbortSignal
   /** Silence from the sender, mid-transfer, after which the link counts as dead. */
   stallMs: number
+  /** ... before its first data (TransferOptions.firstDataMs). */
+  firstDataMs: number
+  /** Bytes that count as a step forward when no whole frame came with them (TransferOptions.stallBytes). */
+  stallBytes: number
+  /** How often this phone shows a waiting sender it is there while busy (TransferOptions.keepAliveMs). */
+  keepAliveMs?: number
   /** Awaited before each read after the first (the browser: IndexedDB catching up). Outside the stall watch. */
   beforeRead?: () => Promise<void>
-  /** Called on every step forward (feeds the caller's retry loop). */
+  /** Called whenever data arrived (feeds the caller's retry loop: a session that brings none is no step forward). */
   onAdvance?: () => void
   /** Once, when the manifest is in (only then is this phone's checkpoint read). */
   onManifest?: () => void
@@ -29,22 +35,26 @@ export interface ReceiveTransferOptions {
 
 /** Runs `machine` over `stream` until the transfer is verified (resolves) or fails (throws). */
 export async function receiveTransfer (stream: Stream, machine: ReceiverMachine, opts: ReceiveTransferOptions): Promise<void> {
-  const watch = new StallWatch(opts.stallMs, waited =>
-    new FerryError(ErrorCode.TRUNCATED, `nothing from the other phone for ${(waited / 1000).toFixed(1)} s: the link is gone; reconnecting`))
+  const watch = new StallWatch(opts)
   const watched = watch.wrap(hangUpOnly(stream, streamToDuplex(stream)))
   const beforeRead = opts.beforeRead
   const duplex = beforeRead === undefined ? watched : gated(watched, beforeRead)
   let announced = false
+  let received = 0
   try {
     await runReceiver(machine, duplex, {
       signal: opts.signal,
       onHeard: opts.onHeard,
+      keepAliveMs: opts.keepAliveMs,
+      onFrame: () => { watch.frame() },
       onProgress: () => {
-        // From its first data on, the sender streams without pause until the end, and hangs up as soon
-        // as it has read Verified: silence means a dead link. Not before: after a resume the sender
-        // first digests what this phone already holds, seconds of silence on a large history.
-        watch.armed = machine.progress.bytesReceived > 0
-        opts.onAdvance?.()
+        // Data is what moves a transfer: a sender that says Hello (or its manifest) each session and
+        // then stalls must not keep the receive reconnecting for ever.
+        if (machine.progress.bytesReceived > received) {
+          received = machine.progress.bytesReceived
+          watch.flowing()
+          opts.onAdvance?.()
+        }
         // Nothing to report before the manifest, and no progress before what this phone already holds is
         // known: a resumed transfer's progress must start where it stands, never go back.
         if (machine.expected === undefined) return

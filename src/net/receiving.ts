@@ -5,7 +5,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { PairingCode } from '../pairing/index.js'
 import { ReceiverMachine, type ReceiverProgress } from '../protocol/receiver.js'
-import type { TransferOptions } from '../protocol/options.js'
+import { transferOptions, type TransferOptions } from '../protocol/options.js'
 import type { HistorySink } from '../store/history.js'
 import type { Selection } from '../store/model.js'
 import type { Journal } from '../journal/journal.js'
@@ -451,10 +451,14 @@ export class Receiving {
         stats: statsOf({ ...machine.progress, ...machine.totals })
       }
     }
+    const limits = transferOptions(this.init.options)
     try {
       await receiveTransfer(stream, machine, {
         signal: opts.signal,
         stallMs: opts.stallMs ?? this.init.stallMs ?? DEFAULT_STALL_MS,
+        firstDataMs: limits.firstDataMs,
+        stallBytes: limits.stallBytes,
+        keepAliveMs: limits.keepAliveMs,
         beforeRead: opts.beforeRead === undefined ? undefined : async () => { await opts.beforeRead?.(machine) },
         onAdvance,
         onHeard: async () => {

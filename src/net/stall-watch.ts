@@ -1,23 +1,47 @@
+import { PeerSilence, stoppedAnswering } from '../protocol/peer-silence.js'
 import type { ByteDuplex } from '../wire/duplex.js'
 
+export interface StallLimits {
+  /** Waiting on the sender once its data flows, without a step forward. */
+  stallMs: number
+  /** ... before its first data (its Hello, its manifest, its plans): a sender may be preparing. */
+  firstDataMs: number
+  /** Bytes that count as a step forward when no whole frame came with them. */
+  stallBytes: number
+}
+
 /**
- * Notices a link that died without a word: when a phone's Wi-Fi address changes (a new lease, a roam),
- * its TCP connection neither closes nor errors; packets just stop. libp2p's ping notices only after
- * 10-20 s. This watches the receiving side's reads instead: once armed, a read that has waited
- * `stallMs` for the peer with nothing arriving means the link is gone: the duplex is aborted with the
- * error `onStall` returns, so the caller sees why, drops the connection, redials and resumes.
+ * Notices a sender that stopped: a link that died without a word (when a phone's Wi-Fi address changes,
+ * a new lease, a roam, its TCP connection neither closes nor errors; packets just stop, and libp2p's ping
+ * notices only after 10-20 s), and a sender that keeps the link up and sends nothing, or a byte now and
+ * then. This watches the receiving side's reads: when they have waited past the limit for the sender
+ * without a step forward (a whole frame, or `stallBytes` of one), the duplex is aborted with
+ * TRUNCATED (`stoppedAnswering`), so the caller drops the connection, redials and resumes.
  *
- * Only time spent waiting on the peer counts (our own processing between reads does not), and the
- * caller arms it only once the peer streams continuously, so a peer still preparing (building a
- * manifest from a large store) is never cut off.
+ * Only time spent waiting on the peer counts (our own processing between reads does not). Before the
+ * sender's first data the limit is `firstDataMs`, generous: after a pairing (or a resume) the sender
+ * builds its manifest, and digests what this phone already holds, seconds of silence on a large history.
+ * From its first data on, the sender streams without pause until the end: `stallMs`.
  */
 export class StallWatch {
-  private waitingSince?: number
-  private timer?: NodeJS.Timeout
+  private readonly silence: PeerSilence
   private duplex?: ByteDuplex
-  armed = false
+  private bytes = 0
 
-  constructor (private readonly stallMs: number, private readonly onStall: (waitedMs: number) => Error) {}
+  constructor (private readonly limits: StallLimits) {
+    this.silence = new PeerSilence(limits.firstDataMs, waited => { this.duplex?.abort(stoppedAnswering(waited)) })
+  }
+
+  /** The sender's data flows: from now on it is held to `stallMs`. */
+  flowing (): void {
+    if (this.silence.limitMs !== this.limits.stallMs) this.silence.limitMs = this.limits.stallMs
+  }
+
+  /** A whole frame from the sender was read. */
+  frame (): void {
+    this.bytes = 0
+    this.silence.heard()
+  }
 
   /** The same duplex, with its reads timed. */
   wrap (duplex: ByteDuplex): ByteDuplex {
@@ -30,16 +54,17 @@ export class StallWatch {
           const it = source[Symbol.asyncIterator]()
           return {
             async next () {
-              self.waitingSince = Date.now()
-              self.schedule()
+              self.silence.waiting()
               try {
-                return await it.next()
+                const r = await it.next()
+                if (r.done !== true) self.took(r.value.byteLength)
+                return r
               } finally {
-                self.waitingSince = undefined
+                self.silence.busy()
               }
             },
             async return (value?: unknown) {
-              self.waitingSince = undefined
+              self.silence.busy()
               return await (it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }))
             }
           }
@@ -51,29 +76,15 @@ export class StallWatch {
     }
   }
 
-  private schedule (): void {
-    if (this.timer !== undefined) return
-    const tick = (): void => {
-      this.timer = undefined
-      const since = this.waitingSince
-      if (since === undefined) return
-      const waited = Date.now() - since
-      if (this.armed && waited >= this.stallMs) {
-        this.stop()
-        this.duplex?.abort(this.onStall(waited))
-        return
-      }
-      this.timer = setTimeout(tick, Math.max(50, Math.min(this.stallMs - waited, this.stallMs / 4)))
-      this.timer.unref?.()
-    }
-    this.timer = setTimeout(tick, this.stallMs / 4)
-    this.timer.unref?.()
+  /** A few bytes now and then are no step forward: a large frame on a slow link still counts in steps. */
+  private took (n: number): void {
+    this.bytes += n
+    if (this.bytes < this.limits.stallBytes) return
+    this.bytes = 0
+    this.silence.heard()
   }
 
   stop (): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.waitingSince = undefined
-    this.armed = false
+    this.silence.stop()
   }
 }

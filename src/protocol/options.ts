@@ -21,6 +21,23 @@ export interface TransferOptions {
   maxManifestRecords: number
   /** ... and in encoded bytes (it is held in memory until its last part). */
   maxManifestBytes: number
+  /**
+   * The receiver: how long it waits on the sender, before the sender's first data, without a step
+   * forward (a whole frame, or `stallBytes`); then the session ends as a dropped link (TRUNCATED). Long:
+   * the sender builds its manifest and plans against what this phone holds, seconds on a large history.
+   * Once data flows the receive's `stallMs` holds instead (5 s).
+   */
+  firstDataMs: number
+  /** The receiver: bytes of a frame that count as a step forward before the frame is whole (a large frame on a slow link). */
+  stallBytes: number
+  /**
+   * The sender: how long it waits on the receiver (its Hello, Resume, answers, acks, Verified) without a
+   * frame from it, its own work not counted; then the session ends as a dropped link (TRUNCATED) and the
+   * offer waits for the new phone to come back. A busy receiver keeps it fed (`keepAliveMs`).
+   */
+  replyMs: number
+  /** The receiver: after this long without writing, it repeats its last Ack, to show a sender that waits that it is there. */
+  keepAliveMs: number
 }
 
 export const DEFAULT_OPTIONS: TransferOptions = {
@@ -32,7 +49,13 @@ export const DEFAULT_OPTIONS: TransferOptions = {
   maxMessageBytes: 64 * 1024 * 1024,
   maxManifestEntries: 4_000_000,
   maxManifestRecords: 1_000_000,
-  maxManifestBytes: 128 * 1024 * 1024
+  maxManifestBytes: 128 * 1024 * 1024,
+  firstDataMs: 60_000,
+  stallBytes: 64 * 1024,
+  // Far above the receiver's keep-alive, and above what a receiver from before keep-alives spends
+  // silent reading a history back to verify it.
+  replyMs: 60_000,
+  keepAliveMs: 2_000
 }
 
 export const PROTOCOL_VERSION = 2

@@ -237,6 +237,7 @@ export class ReceiverMachine {
   private intake?: MediaIntake
   private fragment?: { buf: Uint8Array, filled: number }
   private ackedBytes = 0
+  private ackedMessages = 0
   private ackEvery = 0
   private messagesFinished = false
   private chatsReadySaid = false
@@ -528,7 +529,17 @@ export class ReceiverMachine {
     const unacked = this.progress.bytesReceived - this.ackedBytes
     if (unacked === 0 || unacked < this.ackEvery) return undefined
     this.ackedBytes = this.progress.bytesReceived
-    return encodeFrame({ ack: { bytes: this.progress.bytesReceived, messages: this.progress.messages } })
+    this.ackedMessages = this.progress.messages
+    return this.lastAck()
+  }
+
+  /**
+   * The last acknowledgement again: said while this phone is busy, to show the sender it is there. A
+   * sender takes an Ack of what it already knows acknowledged at any point of the transfer.
+   * @internal Frames are the protocol's own (an app passes bytes to runSender/runReceiver): left out of the package's declarations.
+   */
+  lastAck (): EncodedFrame {
+    return encodeFrame({ ack: { bytes: this.ackedBytes, messages: this.ackedMessages } })
   }
 
   /** The batch frame a deflated one holds, which must be a batch this phone asked for in that form. */

@@ -6,6 +6,7 @@ import { DEFAULT_OPTIONS } from './options.js'
 import type { ReceiverMachine } from './receiver.js'
 import type { SenderMachine } from './sender.js'
 import { within } from '../within.js'
+import { PeerSilence, stoppedAnswering } from './peer-silence.js'
 
 // Drivers: the only place where a state machine meets a byte pipe. Same code for libp2p streams,
 // in-memory pipes and backup files.
@@ -30,6 +31,20 @@ export interface DriverOptions {
    * (the last progress, the goodbye): from then on the old phone is known to have heard.
    */
   onHeard?: () => Promise<void>
+  /** The receiver: called for each whole frame read from the sender (a step forward for a stall watch). */
+  onFrame?: () => void
+  /**
+   * The receiver: after this long without writing anything, it repeats its last Ack (which any sender
+   * takes), so a sender holding it to `replyMs` hears it is there while it is busy: committing a large
+   * media file, working out what it holds, reading the history back to verify it. Unset: never.
+   */
+  keepAliveMs?: number
+  /**
+   * The sender: how long it waits on the receiver (for its Hello, Resume, plans' answers, acks while
+   * the window is full, Verified) without a frame from it, its own work not counted. Past it the session
+   * ends with TRUNCATED (`stoppedAnswering`), as a dropped link. Unset: for ever (a backup file).
+   */
+  replyMs?: number
 }
 
 /**
@@ -114,12 +129,25 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   // Frames go out from two places, the answers to what arrives and the machine's own (Holdings): one
   // chain keeps them whole and in order.
   let chain: Promise<void> = Promise.resolve()
+  let wroteAt = Date.now()
   const send = async (frames: EncodedFrame[]): Promise<void> => {
+    wroteAt = Date.now()
     chain = chain.then(async () => {
       for (const f of frames) await writer.push(f)
       await writer.flush()
     })
     await chain
+  }
+  let keepAlive: ReturnType<typeof setTimeout> | undefined
+  const keepAliveMs = opts.keepAliveMs
+  const stayInTouch = (): void => {
+    if (keepAliveMs === undefined) return
+    keepAlive = setTimeout(() => {
+      if (machine.finished || background !== undefined) return
+      if (Date.now() - wroteAt >= keepAliveMs) send([machine.lastAck()]).catch(() => {})
+      stayInTouch()
+    }, Math.max(10, keepAliveMs - (Date.now() - wroteAt)))
+    keepAlive.unref?.()
   }
   let background: FerryError | undefined
   machine.emit = frames => { send(frames).catch(err => { machine.onBackgroundError?.(asFerryError(err)) }) }
@@ -133,6 +161,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
   const reads = duplex.source[Symbol.asyncIterator]()
   try {
     await send(machine.start())
+    stayInTouch()
     // Chunk bodies are reassembled into reused buffers. A chunk's write may still be landing when
     // onFrame returns (MediaIntake.chunk): its body is reused once the next chunk has been taken.
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? MAX_FRAME_BYTES, DEFAULT_OPTIONS.chunkBytes + CHUNK_HEADER_MAX)
@@ -153,6 +182,7 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
           throw await machine.refuse(err)
         }
         peerFailed = frame.body === 'error'
+        opts.onFrame?.()
         const answers = await machine.onFrame(frame, body.byteLength)
         if (answers.length > 0) await send(answers)
         if (frame.body === 'chunk') {
@@ -183,10 +213,12 @@ export async function runReceiver (machine: ReceiverMachine, duplex: ByteDuplex,
     opts.onProgress?.()
     if (!await within(goodbye, opts.goodbyeMs ?? GOODBYE_MS, false)) duplex.abort(new FerryError(ErrorCode.TRUNCATED, 'the other phone did not answer the goodbye'))
   } catch (err) {
+    clearTimeout(keepAlive)
     const e = asFerryError(err)
     await chain.catch(() => {})
     return await giveUp(duplex, writer, e, background === undefined && !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
   } finally {
+    clearTimeout(keepAlive)
     unlisten()
     // As a for-await loop left early would: the source may hold a read open.
     void reads.return?.()?.catch(() => {})
@@ -206,6 +238,18 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
   let woken = false
   const signalWake = (): void => { woken = true; const w = wake; wake = undefined; w?.() }
   machine.onWake = signalWake
+  // Waiting on the receiver is timed; this phone's own work (reading its store, planning) is not.
+  let stalled: FerryError | undefined
+  const silence = opts.replyMs === undefined ? undefined : new PeerSilence(opts.replyMs, waited => { stalled = stoppedAnswering(waited); duplex.abort(stalled) })
+  let working = 0
+  const own = async <T>(work: Promise<T>): Promise<T> => {
+    if (working++ === 0) silence?.busy()
+    try {
+      return await work
+    } finally {
+      if (--working === 0) silence?.waiting()
+    }
+  }
 
   // Frames from the receiver (acks, Resume, Holdings, Want, Verified) are handled as they come; the pump
   // below is the only writer, so frames never interleave.
@@ -214,7 +258,8 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
       for await (const body of readFrames(duplex.source, opts.maxFrameBytes ?? MAX_FRAME_BYTES)) {
         const frame: Frame = decodeFrame(body)
         peerFailed = frame.body === 'error'
-        await machine.onFrame(frame)
+        silence?.heard()
+        await own(machine.onFrame(frame))
         opts.onProgress?.()
         signalWake()
         if (machine.finished) return
@@ -230,14 +275,16 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
   })()
 
   try {
+    silence?.waiting()
     for (const f of machine.start()) await writer.push(f)
     for (;;) {
       woken = false
       let frame: EncodedFrame | undefined
-      while ((frame = await machine.next()) !== undefined) await writer.push(frame)
+      while ((frame = await own(machine.next())) !== undefined) await writer.push(frame)
       await writer.flush()
       opts.onProgress?.()
       if (machine.state === 'verified') {
+        silence?.stop()
         await opts.onVerified?.()
         break
       }
@@ -249,9 +296,11 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
     await duplex.close()
     await incoming
   } catch (err) {
-    const e = asFerryError(err)
+    // Aborted for the receiver's silence: that is why, whatever the stream's writes and reads then threw.
+    const e = stalled ?? asFerryError(err)
     return await giveUp(duplex, writer, e, !peerFailed && e.code !== ErrorCode.TRUNCATED && e.code !== ErrorCode.CANCELLED)
   } finally {
+    silence?.stop()
     unlisten()
     // However the session ended: a snapshot held on would keep the store's WAL from starting over.
     await machine.release()
