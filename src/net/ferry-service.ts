@@ -66,8 +66,10 @@ export interface FerryServiceInit {
    */
   pairFirstReplyMs?: number
   /**
-   * The receiver drops a link on which nothing arrived for this long mid-transfer, and redials (see
-   * StallWatch): a phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up.
+   * The receiver drops a link on which the sender made no step forward (a whole frame, or
+   * `options.stallBytes` of one) for this long once its data flows, and redials (see StallWatch): a
+   * phone whose address changed otherwise waits 10-20 s for libp2p's ping to give up. Before the
+   * sender's first data, `options.firstDataMs` holds instead.
    */
   stallMs?: number
   /**

@@ -98,7 +98,7 @@ export interface ReceiveOptions {
   signal?: AbortSignal
   /** How long to keep reconnecting after the link drops without progress. */
   retryForMs?: number
-  /** Silence from the sender, mid-transfer, after which the link counts as dead (default: the service's). */
+  /** Waiting on a sender whose data flows, with no step forward, after which the link counts as dead (default: the service's). */
   stallMs?: number
   /** This phone's name in its Hello (default 'ferry'). */
   agent?: string
