@@ -259,8 +259,10 @@ export async function runSender (machine: SenderMachine, duplex: ByteDuplex, opt
         const frame: Frame = decodeFrame(body)
         peerFailed = frame.body === 'error'
         silence?.heard()
+        const acked = machine.progress.bytesAcked
         await own(machine.onFrame(frame))
-        opts.onProgress?.()
+        // A receiver's repeated Ack (it is busy, and there) moves nothing: no progress to report.
+        if (frame.body !== 'ack' || machine.progress.bytesAcked !== acked) opts.onProgress?.()
         signalWake()
         if (machine.finished) return
       }
