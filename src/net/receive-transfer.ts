@@ -13,9 +13,9 @@ export const TRANSFER_PROTOCOL = '/ferry/transfer/1.0.0'
 
 export interface ReceiveTransferOptions {
   signal?: AbortSignal
-  /** Silence from the sender, mid-transfer, after which the link counts as dead. */
+  /** Waiting on a sender whose data flows, with no step forward, after which the link counts as dead. */
   stallMs: number
-  /** ... before its first data (TransferOptions.firstDataMs). */
+  /** ... on a sender before its first data (TransferOptions.firstDataMs). */
   firstDataMs: number
   /** Bytes that count as a step forward when no whole frame came with them (TransferOptions.stallBytes). */
   stallBytes: number
