@@ -9,7 +9,7 @@ import { buildQrPayload, formatCode, generateCode, generateQrKey, type PairingCo
 import { CodeBudgets } from '../journal/code-budgets.js'
 import { codeFromArgs, CODE_OPTIONS } from './code-input.js'
 import { MAX_QR_ADDRS } from '../pairing/qr-payload.js'
-import { dialableAddresses } from '../net/addresses.js'
+import { dialableAddresses, hostOf, networkOf } from '../net/addresses.js'
 import { startResponder, type DiscoveryResponder } from '../net/probe.js'
 import { choiceCovering, defaultListen, kindOf, kindsOf, parseIceServers, parseTransport, pickOffered, type TransportChoice } from '../net/transports.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
@@ -45,6 +45,25 @@ function discoveryHost (listen: string[]): string | undefined {
   const hosts = listen.map(a => multiaddr(a).getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value)
   if (hosts.some(h => h === '0.0.0.0' || h === '::')) return '0.0.0.0'
   return hosts.find(h => h !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(h) && !h.startsWith('127.'))
+}
+
+/**
+ * What a sender listening on every interface says when none of its addresses is on a LAN: a self-assigned
+ * one is reached on the same link, but never swept; with loopback alone no other phone reaches it.
+ */
+function noLanNote (addrs: string[], listen: string[]): { network: 'link-local' | 'none', note: string } | undefined {
+  if (discoveryHost(listen) !== '0.0.0.0') return undefined
+  const network = networkOf(addrs.map(a => multiaddr(a)))
+  if (network === 'lan') return undefined
+  if (network === 'none') {
+    return { network, note: 'This phone has no network address (only its own 127.0.0.1): no other phone can reach it. Join the Wi-Fi, or one phone\'s hotspot, and run ferry send again.' }
+  }
+  const hosts = [...new Set(addrs.map(a => hostOf(multiaddr(a))).filter(h => h !== undefined))]
+  return {
+    network,
+    note: `This phone has no address from the network, only the self-assigned ${hosts.join(', ')} (no DHCP answer): the new phone finds it by mDNS on the same link, ` +
+      'but not by the sweep; the QR code, or the address above with --peer, reaches it without searching.'
+  }
 }
 
 /** --max-rate in MB/s (decimal megabytes, as the progress bar shows them) to bytes per second. */
@@ -239,6 +258,7 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
     const stopListening = onStop(onSignal)
     try {
       const addrs = dialableAddresses(phone.node).map(String)
+      const noLan = noLanNote(addrs, listen ?? defaultListen(transport, 'sender'))
       // A new key each run: the QR code it shows pairs outside the typed code's three guesses.
       const qrKey = code !== undefined ? generateQrKey() : undefined
       if (code !== undefined) {
@@ -268,6 +288,10 @@ refused; NO_PEER: nobody paired within --timeout), 2 bad usage, 130 stopped with
           process.stderr.write(`The browser phone was served on port ${pageMovedFrom} when the new phone paired, and that port is taken now: it is served at ${page.url} instead,\n` +
             `where the new phone's browser holds nothing of this transfer. To carry on where it stopped, free port ${pageMovedFrom} and run ferry send again.\n`)
         } else if (page !== undefined) process.stderr.write(`The browser phone is served at ${page.url} (it carries on by itself once reloaded).\n`)
+      }
+      if (noLan !== undefined) {
+        if (json) jsonEvent('no-lan', { network: noLan.network, message: noLan.note })
+        else process.stderr.write(`${noLan.note}\n`)
       }
       const p = await phone.ferry.offer({ code, qrKey, selection, maxBytesPerSecond, onEvent, signal: deadline.signal }).catch(async err => {
         // Ctrl-C stopped the phone, which ends its offer: the handler has said goodbye and exits.

@@ -22,14 +22,46 @@ export function firstPeerIdOf (addrs: Multiaddr[]): string | undefined {
  *
  * A phone listening on 0.0.0.0 has 127.0.0.1 among its addresses. Announcing it made the peer try
  * its own loopback first (a dial that cannot succeed, before the one that can), and over mDNS it is worse than
- * useless. But a node that only has loopback (tests, the demo without namespaces) must still
- * announce it, or it announces nothing and cannot be reached from the QR payload.
+ * useless. A phone whose DHCP got no answer has only a self-assigned IPv4 link-local address (169.254/16):
+ * the other phone on the same link reaches it there, so that is announced before loopback. An IPv6
+ * link-local address needs its interface named to be dialled, which a multiaddr cannot carry. A node that
+ * only has loopback (tests, the demo without namespaces) must still announce it, or it announces nothing
+ * and cannot be reached from the QR payload.
  */
-export function lanAnnounceFilter (addrs: Multiaddr[]): Multiaddr[] {
+export function lanAnnounceFilter (addrs: Multiaddr[], o: { selfAssigned?: string[] } = {}): Multiaddr[] {
   const reachable = addrs.filter(ma => !isLoopback(ma) && !isLinkLocal(ma))
   if (reachable.length > 0) return reachable
+  // libp2p leaves link-local addresses out of what a listener on 0.0.0.0 lists: its port on loopback
+  // stands for the same port on this phone's self-assigned addresses (`selfAssigned`, given only when
+  // it listens on every interface).
+  const linkLocal = [
+    ...addrs.filter(ma => isLinkLocal(ma) && tryGetNetConfig(ma)?.type === 'ip4'),
+    ...(o.selfAssigned ?? []).flatMap(host => addrs.filter(ma => isLoopback(ma) && tryGetNetConfig(ma)?.type === 'ip4')
+      .map(ma => multiaddr(ma.toString().replace(/^\/ip4\/[^/]+/, `/ip4/${host}`))))
+  ]
+  if (linkLocal.length > 0) return linkLocal
   const loopback = addrs.filter(ma => isLoopback(ma))
   return loopback.length > 0 ? loopback : addrs
+}
+
+/**
+ * What a phone's own addresses say about its network: `lan` when one of them is routable on a LAN,
+ * `link-local` when the best is self-assigned (no DHCP answer), `none` when only loopback is left.
+ */
+export function networkOf (addrs: Multiaddr[]): 'lan' | 'link-local' | 'none' {
+  if (addrs.some(ma => tryGetNetConfig(ma) !== null && !isLoopback(ma) && !isLinkLocal(ma))) return 'lan'
+  return addrs.some(ma => isLinkLocal(ma) && tryGetNetConfig(ma)?.type === 'ip4') ? 'link-local' : 'none'
+}
+
+/**
+ * A phone's addresses as another host told them (its mDNS announcement, its answer to the sweep): a
+ * loopback address there names this machine, not that phone, and dialling it reaches nothing or the
+ * wrong process. Kept only when the phone is this machine: its answer came from loopback, or (mDNS,
+ * whose sender is not known) this machine has no network interface at all besides loopback.
+ */
+export function awayFromLoopback (addrs: Multiaddr[], from: { host?: string, onNetwork: boolean }): Multiaddr[] {
+  const here = from.host !== undefined ? from.host.startsWith('127.') || from.host === '::1' : !from.onNetwork
+  return here ? addrs : addrs.filter(ma => !isLoopback(ma))
 }
 
 /**

@@ -4,10 +4,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './happy-dial.js'
 import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
-import { firstPeerIdOf, peerIdOf } from './addresses.js'
+import { awayFromLoopback, firstPeerIdOf, peerIdOf } from './addresses.js'
 import { assertSweepAllowed } from './lan-guard.js'
 import { discoverPeer } from './node.js'
-import { localSubnets, onSubnet } from './subnets.js'
+import { localSubnets, onAnyNetwork, onSubnet } from './subnets.js'
 import { sweep, type SubnetStats, type SweepHit, type SweepOptions } from './sweep.js'
 
 // The receiver's side of finding the old phone: mDNS first, the subnet sweep when mDNS has found nothing
@@ -113,10 +113,12 @@ export class SenderSearch {
     const tasks: Array<Promise<FoundSender>> = []
     if (o.mdns) {
       // By peer id alone: the addresses a phone announces are its own word, and a neighbour announcing
-      // the old phone's would have it passed by.
-      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) }).then(info => ({
+      // the old phone's would have it passed by. Its loopback addresses name this machine, not it.
+      const onNetwork = onAnyNetwork()
+      const dialable = (p: { multiaddrs: Multiaddr[] }): Multiaddr[] => awayFromLoopback(p.multiaddrs, { onNetwork })
+      tasks.push(discoverPeer(o.node!, { signal, accept: p => accept(p.id.toString()) && dialable(p).length > 0 }).then(info => ({
         peer: info.id.toString(),
-        addrs: info.multiaddrs.map(a => withPeer(a, info.id)),
+        addrs: dialable(info).map(a => withPeer(a, info.id)),
         via: 'mdns' as const
       })))
     }

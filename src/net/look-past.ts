@@ -267,7 +267,7 @@ export class LookPast {
     this.log('%s cannot be reached (%s): looking for another phone meanwhile', phone, err.code)
     emit({
       type: 'interrupted',
-      error: new FerryError(err.code, `a phone showing this code's first three digits cannot be reached: ${err.message.replace(/[.\s]*$/, '')}. ` +
+      error: new FerryError(err.code, `a phone showing this code's first three digits cannot be reached: ${sentence(err.message)} ` +
         'Someone nearby could be showing those digits in the old phone\'s place, so the search looks for another phone showing them...',
       { ...err.details, unreachable: true }, { cause: err })
     })
@@ -381,3 +381,8 @@ function cutUntilTheEnd (err: FerryError, cut: CutPhones, spent?: Spent): FerryE
   { ...err.details, unproved: true, cut: true, cuts: cut.total, phones: cut.phones, ...spent }, { cause: err })
 }
 
+/** A message as a sentence ending once: a question keeps its mark, and gets no full stop after it. */
+function sentence (message: string): string {
+  const said = message.replace(/[.\s]*$/, '')
+  return /[?!]$/.test(said) ? said : `${said}.`
+}

@@ -9,6 +9,7 @@ import { logger } from '@libp2p/logger'
 import { createLibp2p, type AddressFilter, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { ErrorCode, FerryError } from '../errors.js'
 import { hostOf, lanAnnounceFilter } from './addresses.js'
+import { selfAssignedAddresses } from './subnets.js'
 import { clearAddressWriteOnStop } from './address-write-timer.js'
 import { assertMdnsAllowed } from './lan-guard.js'
 import { nodeNoise } from './noise-decrypt.js'
@@ -122,6 +123,7 @@ export type FerryNode<T extends ServiceMap = ServiceMap> = Libp2p<FerryServices<
 export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: FerryNodeOptions<T> = {}): Promise<FerryNode<T>> {
   const transport = checkTransport(opts.transport ?? 'tcp')
   const listen = opts.listen ?? defaultListen(transport, 'sender')
+  const everywhere = listen.some(a => a.startsWith('/ip4/0.0.0.0/'))
   checkAddresses(listen, opts.announce ?? [])
   const privateKey = opts.privateKey ?? (opts.dir !== undefined ? (await loadOrCreatePeerKey(opts.dir)).privateKey : undefined)
   if (privateKey === undefined) {
@@ -170,7 +172,7 @@ export async function createFerryNode<T extends ServiceMap = ServiceMap> (opts: 
       addresses: {
         listen,
         announce: opts.announce ?? [],
-        announceFilter: opts.announceFilter ?? lanAnnounceFilter
+        announceFilter: opts.announceFilter ?? (addrs => lanAnnounceFilter(addrs, { selfAssigned: everywhere ? selfAssignedAddresses() : [] }))
       },
       transports,
       connectionEncrypters: [writingTogether(nodeNoise())],

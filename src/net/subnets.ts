@@ -70,6 +70,21 @@ export function localSubnets (ifaces: NodeJS.Dict<NetworkInterfaceInfo[]> = netw
   return out.map((s, i) => ({ s, i })).sort((a, b) => Number(a.s.virtual) - Number(b.s.virtual) || a.i - b.i).map(x => x.s)
 }
 
+/**
+ * This machine's self-assigned IPv4 addresses (169.254/16, what a phone picks when DHCP gets no answer):
+ * never swept, since a /16 is far too wide to ask host by host.
+ */
+export function selfAssignedAddresses (ifaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+  return Object.values(ifaces).flatMap(infos => (infos ?? [])
+    .filter(i => i.family === 'IPv4' && !i.internal && net(ipv4ToInt(i.address) ?? 0, 16) === ipv4ToInt('169.254.0.0'))
+    .map(i => i.address))
+}
+
+/** Whether this machine has any interface besides loopback (any family, any address). */
+export function onAnyNetwork (ifaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): boolean {
+  return Object.values(ifaces).some(infos => (infos ?? []).some(i => !i.internal))
+}
+
 function prefixOfNetmask (netmask: string): number {
   const n = ipv4ToInt(netmask) ?? 0
   let bits = 0

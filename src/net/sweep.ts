@@ -3,6 +3,7 @@ import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { assertSweepAllowed } from './lan-guard.js'
 import { DISCOVERY_PORTS, probe, type ProbeOutcome } from './probe.js'
+import { awayFromLoopback } from './addresses.js'
 import { cidrOf, localSubnets, sweepHosts, type LocalSubnet } from './subnets.js'
 
 // The subnet sweep: where multicast does not get through (Android without a multicast lock, routers that
@@ -116,12 +117,16 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
     const isFerry = o.kind === 'no' || o.kind === 'busy' || o.kind === 'match'
     if (isFerry) ferry[job.subnet].add(job.host)
     if (o.kind === 'match') {
-      if (opts.accept === undefined || opts.accept(o.answer.peer, { host: job.host, port: job.port })) {
-        hit ??= { peer: o.answer.peer, addrs: o.answer.addrs, host: job.host, port: job.port }
+      const addrs = awayFromLoopback(o.answer.addrs, { host: job.host, onNetwork: true })
+      if (addrs.length === 0) {
+        log('%s:%d shows the nameplate but gives only loopback addresses, which name this machine', job.host, job.port)
+      } else if (opts.accept === undefined || opts.accept(o.answer.peer, { host: job.host, port: job.port })) {
+        hit ??= { peer: o.answer.peer, addrs, host: job.host, port: job.port }
         stop.abort()
         return
+      } else {
+        log('%s:%d shows the nameplate but is not the phone we look for', job.host, job.port)
       }
-      log('%s:%d shows the nameplate but is not the phone we look for', job.host, job.port)
     }
     if (firstAnswer && job.port === ports[0]) {
       const rest = ports.slice(1).map(port => ({ host: job.host, port, subnet: job.subnet }))

@@ -88,12 +88,13 @@ describe('choosing and finding the old phone\'s address', () => {
   it('starts no find once its time is spent: a phone set aside for each refusal cannot keep it looking', async () => {
     // mDNS answers from the peer store at once, before any timer could fire: a neighbour announcing a
     // fresh peer id for each refusal would otherwise be found again and again past the search's time.
-    // The node runs no mDNS here; the peer store stands in for what it heard.
+    // The node runs no mDNS here; the peer store stands in for what it heard (from another host: a
+    // loopback address there would name this machine, and the search passes it by).
     const node = await rawNode()
     cleanup.push(async () => { await node.stop() })
     const announce = async (): Promise<string> => {
       const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-      await node.peerStore.merge(id, { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${randomInt(10_000, 60_000)}`)] })
+      await node.peerStore.merge(id, { multiaddrs: [multiaddr(`/ip4/192.0.2.1/tcp/${randomInt(10_000, 60_000)}`)] })
       return id.toString()
     }
     const seen = new Set([await announce(), await announce()])

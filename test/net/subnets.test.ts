@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { cidrOf, isVirtualInterface, localSubnets, onSubnet, subnetFor, sweepHosts } from '../../src/net/subnets.js'
+import { cidrOf, isVirtualInterface, localSubnets, onAnyNetwork, onSubnet, selfAssignedAddresses, subnetFor, sweepHosts } from '../../src/net/subnets.js'
 
 const v4 = (address: string, cidr: string, internal = false): NetworkInterfaceInfo =>
   ({ address, netmask: '', family: 'IPv4', mac: '00:00:00:00:00:00', internal, cidr }) as NetworkInterfaceInfo
@@ -21,6 +21,14 @@ describe('local subnets', () => {
       ['docker0', '172.17.0.1', 16, 24, true],
       ['tailscale0', '100.101.102.103', 32, 32, true]
     ])
+  })
+
+  it('finds the self-assigned addresses the sweep leaves out, and whether there is any network at all', () => {
+    const ipv6Only = { lo: [v4('127.0.0.1', '127.0.0.1/8', true)], eth0: [{ ...v4('fe80::1', 'fe80::1/64'), family: 'IPv6' } as NetworkInterfaceInfo] }
+    expect(selfAssignedAddresses({ ...ipv6Only, wlan0: [v4('169.254.3.4', '169.254.3.4/16')], eth1: [v4('10.0.0.2', '10.0.0.2/24')] })).toEqual(['169.254.3.4'])
+    expect(selfAssignedAddresses(ipv6Only)).toEqual([])
+    expect(onAnyNetwork(ipv6Only)).toBe(true)
+    expect(onAnyNetwork({ lo: [v4('127.0.0.1', '127.0.0.1/8', true)] })).toBe(false)
   })
 
   it('treats carrier-grade NAT addresses as virtual whatever the interface is called', () => {
