@@ -15,7 +15,8 @@ import { chatSummaryLines } from './chat-summary.js'
 import { parseCode, parseQrPayload, qrKeyFor, type PairingCode } from '../pairing/index.js'
 import { payloadOf } from '../pairing/qr-payload.js'
 import { SenderSearch, senderRoute, type FindAgain } from '../net/find-sender.js'
-import type { FoundVia } from '../net/isolation.js'
+import { firstRoundNote, type FoundVia } from '../net/isolation.js'
+import { selfAssignedAddresses } from '../net/subnets.js'
 import { lanDiscoveryForbidden } from '../net/lan-guard.js'
 import { addressesToDial, choiceCovering, defaultListen, parseIceServers, parseTransport } from '../net/transports.js'
 import { firstPeerIdOf } from '../net/addresses.js'
@@ -123,6 +124,16 @@ function refuseGuardedDiscovery (mdns: boolean, sweep: boolean, addressGiven: bo
     `namespace here (FERRY_MDNS_NETNS_ONLY=1): ${addressGiven
       ? `the old phone's address is given, so add ${add}`
       : `give the old phone's address with --peer MULTIADDR or --qr PAYLOAD and add ${add}`}, or run in a namespace`)
+}
+
+/** The way that reaches the old phone whatever the network lets a search see. */
+const BY_ADDRESS = 'Scanning the old phone\'s QR code (--qr) or passing the address it prints (--peer) reaches it without searching.'
+
+/** A search that found no phone (NO_PEER), ending with the way that works without one. */
+function withWayRound (err: unknown): unknown {
+  if (!isFerryError(err, ErrorCode.NO_PEER) || err.message.includes('(--qr)')) return err
+  const said = err.message.trimEnd()
+  return new FerryError(err.code, `${said}${/[.?!]$/.test(said) ? '' : '.'} ${BY_ADDRESS}`, err.details, { cause: err })
 }
 
 const needsAddress = (): FerryError => new FerryError(ErrorCode.BAD_INPUT, 'with --no-mdns and --no-sweep the old phone\'s address is needed: --peer MULTIADDR or --qr PAYLOAD')
@@ -402,6 +413,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       process.exit(exitOnSignal(signal))
     }
     const stopListening = onStop(onSignal)
+    // Whether the old phone is looked for (no address given): a search that finds nobody says the way round it.
+    let bySearch = false
     try {
       const expected = qr?.peerId ?? (resuming ? record?.peerId : undefined)
       // Set once the search looks on past a phone that refused the code unchecked.
@@ -415,18 +428,15 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         timeoutMs,
         onSweepStart: subnets => {
           if (json) jsonEvent('sweeping', { subnets })
-          else if (!lookingPast) process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
+          else if (!lookingPast && subnets.length > 0) process.stderr.write(`Nothing by mDNS yet; asking the hosts of ${subnets.join(', ')}...\n`)
         },
         onSweepRound: (round, stats, ms) => {
           if (json) { jsonEvent('swept', { round, ms, subnets: stats }); return }
           // Looking past a phone set aside, the person has been told why, and the phone set aside would
           // count among those "showing other codes".
           if (round !== 1 || lookingPast) return
-          const reached = stats.reduce((n, st) => n + st.reached, 0)
-          const ferry = stats.reduce((n, st) => n + st.ferry, 0)
-          process.stderr.write(reached === 0
-            ? 'No other device on this network answers at all: if the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client isolation). Still looking...\n'
-            : `${reached} device${reached === 1 ? '' : 's'} answered, ${ferry === 0 ? 'none of them a Ferry phone' : `${ferry} Ferry phone${ferry === 1 ? '' : 's'} showing other codes`}. Still looking...\n`)
+          const { note, nobody } = firstRoundNote(stats, selfAssignedAddresses())
+          process.stderr.write(`${note}${nobody ? ` ${BY_ADDRESS}` : ''} Still looking...\n`)
         }
       })
       if (telling !== undefined) {
@@ -443,6 +453,7 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       // digits): the receive then sets it aside and looks on through the same search. Addresses given
       // (--peer, --qr) leave nothing else to look for.
       let searched: { find: (again: FindAgain) => Promise<{ addrs: Multiaddr[] }> } | undefined
+      bySearch = addrs.length === 0
       if (addrs.length === 0) {
         if (mdns === false && !sweeping) throw needsAddress()
         if (!json) process.stderr.write('Looking for the old phone on the local network...\n')
@@ -525,13 +536,14 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
       else if (telling !== undefined) process.stderr.write('The old phone no longer waits for this one: its ferry send is done.\n')
       return EXIT_OK
     } catch (err) {
+      const way = (e: unknown): unknown => bySearch ? withWayRound(e) : e
       if (!bare()) {
         const again = commandLine('receive', args, CODE_FLAGS)
-        throw await withCarryOn(diskFilled(err, paired, again), phone.journal, again)
+        throw way(await withCarryOn(diskFilled(err, paired, again), phone.journal, again))
       }
       await close()
       const said = made.takeBack()
-      throw nothingReceived(err, said)
+      throw way(nothingReceived(err, said))
     } finally {
       stopListening()
       printer.stop()

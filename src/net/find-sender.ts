@@ -7,7 +7,7 @@ import { looksIsolated, notFoundError, unreachableError, type FoundVia } from '.
 import { awayFromLoopback, firstPeerIdOf, peerIdOf } from './addresses.js'
 import { assertSweepAllowed } from './lan-guard.js'
 import { discoverPeer } from './node.js'
-import { localSubnets, onAnyNetwork, onSubnet } from './subnets.js'
+import { localSubnets, onAnyNetwork, onSubnet, selfAssignedAddresses, sweptRange } from './subnets.js'
 import { sweep, type SubnetStats, type SweepHit, type SweepOptions } from './sweep.js'
 
 // The receiver's side of finding the old phone: mDNS first, the subnet sweep when mDNS has found nothing
@@ -102,7 +102,7 @@ export class SenderSearch {
     const began = this.began ??= Date.now()
     // Past the search's time no find starts: mDNS answers from the peer store at once, before any timer
     // fires, so a neighbour announcing a fresh peer id for each refusal would keep a receive looking.
-    if (Date.now() - began >= o.timeoutMs) throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps })
+    if (Date.now() - began >= o.timeoutMs) throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
     const stop = new AbortController()
     const asked = [o.signal, again.signal].filter(s => s !== undefined)
     const signal = AbortSignal.any([...asked, stop.signal])
@@ -131,7 +131,7 @@ export class SenderSearch {
       if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'looking for the old phone was cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
       if (cause !== undefined && !stop.signal.aborted) throw cause
-      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps })
+      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
     } finally {
       clearTimeout(deadline)
       stop.abort()
@@ -171,7 +171,7 @@ export class SenderSearch {
     await sleep(this.o.mdns ? this.o.sweepAfterMs ?? SWEEP_AFTER_MS : 0, signal)
     for (let round = 1; !signal.aborted; round++) {
       const t0 = Date.now()
-      if (round === 1) this.o.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(s => `${s.address}/${s.prefix} (${s.ifname})`))
+      if (round === 1) this.o.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(sweptRange))
       const hit = await this.sweepOnce(accept, signal)
       if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host, port: hit.port }
       log('sweep round %d found nobody', round)

@@ -59,20 +59,60 @@ export function unreachableError (e: Evidence): FerryError {
 }
 
 /**
- * The NO_PEER error for a search that found nobody, saying what was tried; when a sweep reached no
- * device at all, the isolation advice comes with it (an empty network looks the same, so it is a hint).
+ * Why a sweep could not have found the old phone, when it could not: this phone has no IPv4 network to
+ * sweep (only a self-assigned address, or none), or nobody answered in the part of a wider network that
+ * was swept. Undefined when the sweep covered the whole network, or did not run.
  */
-export function notFoundError (o: { nameplate: string, ms: number, mdns: boolean, sweeps?: SubnetStats[] }): FerryError {
+function sweepBlind (sweeps: SubnetStats[] | undefined, selfAssigned: string[]): string | undefined {
+  if (sweeps === undefined) return undefined
+  if (sweeps.length === 0) {
+    return selfAssigned.length > 0
+      ? `this phone has no IPv4 network to search, only the self-assigned ${selfAssigned.join(', ')} (no DHCP answer), so only mDNS can find the old phone here`
+      : 'this phone has no IPv4 address on any network, so searching cannot find the old phone'
+  }
+  const wider = sweeps.filter(s => s.network !== undefined)
+  if (!sweeps.every(s => s.reached === 0) || wider.length === 0) return undefined
+  return `no device answered in ${wider.map(s => s.subnet).join(', ')}, the part searched of a larger network (${wider.map(s => s.network).join(', ')}): ` +
+    'the old phone may be on the rest of it'
+}
+
+/**
+ * What a person reads after the first sweep round that found nobody (the search goes on), and whether
+ * the sweep saw nobody at all (so the way round the search is worth saying).
+ */
+export function firstRoundNote (stats: SubnetStats[], selfAssigned: string[] = []): { note: string, nobody: boolean } {
+  const nobody = stats.every(st => st.reached === 0)
+  const blind = sweepBlind(stats, selfAssigned)
+  if (blind !== undefined) return { note: `${blind.charAt(0).toUpperCase()}${blind.slice(1)}.`, nobody }
+  const reached = stats.reduce((n, st) => n + st.reached, 0)
+  const ferry = stats.reduce((n, st) => n + st.ferry, 0)
+  return {
+    note: reached === 0
+      ? 'No other device on this network answers at all: if the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client isolation).'
+      : `${reached} device${reached === 1 ? '' : 's'} answered, ${ferry === 0 ? 'none of them a Ferry phone' : `${ferry} Ferry phone${ferry === 1 ? '' : 's'} showing other codes`}.`,
+    nobody
+  }
+}
+
+/**
+ * The NO_PEER error for a search that found nobody, saying what was tried; when a sweep of the whole
+ * network reached no device at all, the isolation advice comes with it (an empty network looks the same,
+ * so it is a hint). A sweep that could not have found the old phone says why instead.
+ */
+export function notFoundError (o: { nameplate: string, ms: number, mdns: boolean, sweeps?: SubnetStats[], selfAssigned?: string[] }): FerryError {
   const tried: string[] = []
   if (o.mdns) tried.push('mDNS found nobody')
   const sweeps = o.sweeps ?? []
   for (const s of sweeps) {
     tried.push(`a sweep of ${s.subnet} (${s.ifname}) reached ${s.reached} device${s.reached === 1 ? '' : 's'}, ${s.ferry === 0 ? 'none of them a Ferry phone' : `${s.ferry} Ferry phone${s.ferry === 1 ? '' : 's'} showing other codes`}`)
   }
+  const blind = sweepBlind(o.sweeps, o.selfAssigned ?? [])
   const nobody = sweeps.length > 0 && sweeps.every(s => s.reached === 0)
-  const hint = nobody
-    ? ` If the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client or AP isolation). ${ISOLATION_ADVICE}`
-    : ' Check that the old phone runs \'ferry send\' on the same network and shows this code.'
+  const hint = blind !== undefined
+    ? ` ${blind.charAt(0).toUpperCase()}${blind.slice(1)}.`
+    : nobody
+      ? ` If the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client or AP isolation). ${ISOLATION_ADVICE}`
+      : ' Check that the old phone runs \'ferry send\' on the same network and shows this code.'
   return new FerryError(ErrorCode.NO_PEER,
     `no phone showing a code starting ${o.nameplate} was found within ${Math.round(o.ms / 1000)} s${tried.length > 0 ? ` (${tried.join('; ')})` : ''}.${hint}`,
     { sweeps })

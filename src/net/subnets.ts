@@ -100,6 +100,15 @@ export function onSubnet (ip: string, subnet: Pick<LocalSubnet, 'address' | 'pre
   return net(a, subnet.prefix) === net(b, subnet.prefix)
 }
 
+/**
+ * The range a sweep of `subnet` asks, as a person reads it: `10.1.0.0/24 (wlan0)`, and when the network
+ * is wider than that, `10.1.0.0/24 (wlan0, part of 10.1.0.0/22)`.
+ */
+export function sweptRange (subnet: Pick<LocalSubnet, 'address' | 'prefix' | 'sweepPrefix' | 'ifname'>): string {
+  const wider = subnet.prefix < subnet.sweepPrefix ? `, part of ${cidrOf(subnet.address, subnet.prefix)}` : ''
+  return `${cidrOf(subnet.address, subnet.sweepPrefix)} (${subnet.ifname}${wider})`
+}
+
 /** The local subnet an address is on-link on, the real LAN before a virtual one. */
 export function subnetFor (ip: string, subnets: LocalSubnet[] = localSubnets()): LocalSubnet | undefined {
   return subnets.find(s => onSubnet(ip, s))

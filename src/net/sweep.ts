@@ -39,6 +39,8 @@ export interface SweepOptions {
 export interface SubnetStats {
   /** The swept range, e.g. 10.1.2.0/24. */
   subnet: string
+  /** The whole network, when it is wider than the part swept (`subnet`). */
+  network?: string
   ifname: string
   hosts: number
   /** Hosts asked at least once. */
@@ -79,7 +81,15 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
   const interval = 1000 / (opts.ratePerSecond ?? DEFAULT_SWEEP_RATE)
   const maxInFlight = opts.maxInFlight ?? 128
   const timeoutMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
-  const stats: SubnetStats[] = subnets.map(s => ({ subnet: cidrOf(s.address, s.sweepPrefix), ifname: s.ifname, hosts: 0, probed: 0, reached: 0, ferry: 0 }))
+  const stats: SubnetStats[] = subnets.map(s => ({
+    subnet: cidrOf(s.address, s.sweepPrefix),
+    ...(s.prefix < s.sweepPrefix ? { network: cidrOf(s.address, s.prefix) } : {}),
+    ifname: s.ifname,
+    hosts: 0,
+    probed: 0,
+    reached: 0,
+    ferry: 0
+  }))
   const reached = subnets.map(() => new Set<string>())
   const ferry = subnets.map(() => new Set<string>())
   const probed = subnets.map(() => new Set<string>())

@@ -80,7 +80,7 @@ describe.skipIf(!support.ok)('discovery on Wi-Fi that does not cooperate', () =>
       expect(shown.discoveryPort).toBe(DISCOVERY_PORTS[0])
       const receiver = spawnFerryIn(tb, p2, receiverArgs(target, { code }), 'receiver')
       const sweeping = await receiver.waitEvent('sweeping', 30_000)
-      expect(sweeping.subnets).toEqual([`${p2.ip}/24 (eth0)`])
+      expect(sweeping.subnets).toEqual([`${tb.subnet}.0/24 (eth0)`])
       const found = await receiver.waitEvent('discovered', 30_000)
       expect(found).toMatchObject({ via: 'sweep', peer: shown.peerId, host: p1.ip })
       const connection = await receiver.waitEvent('connection', 30_000)

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { looksIsolated, unreachableError } from '../../src/net/isolation.js'
+import { firstRoundNote, looksIsolated, notFoundError, unreachableError } from '../../src/net/isolation.js'
 import type { ReachAttempt } from '../../src/net/happy-dial.js'
 
 const at = (ip: string, outcome: ReachAttempt['outcome']): ReachAttempt => ({ addr: multiaddr(`/ip4/${ip}/tcp/4001`), outcome })
@@ -26,5 +26,22 @@ describe('the isolation diagnosis', () => {
     expect(unreachableError({ via: 'peer', attempts: [at('10.1.2.11', 'silent')] }).code).toBe('NO_PEER')
     expect(unreachableError({ via: 'resume', attempts: [at('10.1.2.11', 'silent')] }).code).toBe('NO_PEER')
     expect(looksIsolated({ via: 'qr', attempts: [] })).toBe(false)
+  })
+
+  it('a search that found nobody blames the network\'s size, or the lack of one, before isolation', () => {
+    const wider = [{ ...emptySweep[0], subnet: '10.77.0.0/24', network: '10.77.0.0/22' }]
+    const big = notFoundError({ nameplate: '123', ms: 60_000, mdns: true, sweeps: wider })
+    expect(big.message).toContain('No device answered in 10.77.0.0/24, the part searched of a larger network (10.77.0.0/22): the old phone may be on the rest of it.')
+    expect(big.message).not.toMatch(/isolation|hotspot/)
+    expect(firstRoundNote(wider)).toEqual({ note: 'No device answered in 10.77.0.0/24, the part searched of a larger network (10.77.0.0/22): the old phone may be on the rest of it.', nobody: true })
+    expect(notFoundError({ nameplate: '123', ms: 5000, mdns: true, sweeps: [] }).message).toBe('no phone showing a code starting 123 was found within 5 s (mDNS found nobody). ' +
+      'This phone has no IPv4 address on any network, so searching cannot find the old phone.')
+    expect(notFoundError({ nameplate: '123', ms: 5000, mdns: true, sweeps: [], selfAssigned: ['169.254.1.2'] }).message)
+      .toContain('This phone has no IPv4 network to search, only the self-assigned 169.254.1.2 (no DHCP answer), so only mDNS can find the old phone here.')
+    // The whole network swept and nobody there: the isolation hint, as before.
+    expect(notFoundError({ nameplate: '123', ms: 5000, mdns: true, sweeps: emptySweep }).message).toMatch(/client or AP isolation/)
+    expect(firstRoundNote(emptySweep).note).toMatch(/client isolation/)
+    // Without a sweep nothing is said of one.
+    expect(notFoundError({ nameplate: '123', ms: 5000, mdns: true }).message).toMatch(/Check that the old phone runs/)
   })
 })

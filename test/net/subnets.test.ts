@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { cidrOf, isVirtualInterface, localSubnets, onAnyNetwork, onSubnet, selfAssignedAddresses, subnetFor, sweepHosts } from '../../src/net/subnets.js'
+import { cidrOf, isVirtualInterface, localSubnets, onAnyNetwork, onSubnet, selfAssignedAddresses, subnetFor, sweepHosts, sweptRange } from '../../src/net/subnets.js'
 
 const v4 = (address: string, cidr: string, internal = false): NetworkInterfaceInfo =>
   ({ address, netmask: '', family: 'IPv4', mac: '00:00:00:00:00:00', internal, cidr }) as NetworkInterfaceInfo
@@ -21,6 +21,11 @@ describe('local subnets', () => {
       ['docker0', '172.17.0.1', 16, 24, true],
       ['tailscale0', '100.101.102.103', 32, 32, true]
     ])
+  })
+
+  it('names the range a sweep asks, and the wider network it is part of', () => {
+    expect(sweptRange({ ifname: 'wlan0', address: '10.77.1.11', prefix: 22, sweepPrefix: 24 })).toBe('10.77.1.0/24 (wlan0, part of 10.77.0.0/22)')
+    expect(sweptRange({ ifname: 'wlan0', address: '192.168.1.23', prefix: 24, sweepPrefix: 24 })).toBe('192.168.1.0/24 (wlan0)')
   })
 
   it('finds the self-assigned addresses the sweep leaves out, and whether there is any network at all', () => {
