@@ -13,8 +13,12 @@ import type { ContactBase, ConversationBase, NameBases } from '../journal/name-b
 //   on being used, and the person runs it to bring what was done there; taking this phone's instead
 //   would drop the old phone's rename for good (the next base records it, so no later transfer would
 //   bring it), while a name lost here is set again once and sticks from then on.
-// - No base (the first transfer from that phone, or a journal from before bases were kept): the old
-//   phone's is taken, as it always was.
+// - No base (the first transfer from that phone into this one, another old phone's history merged into
+//   this one, a journal from before bases were kept, a store put back to an older copy): nothing says
+//   which side changed it, so this phone's stays, as a restore keeps it. Taking the old phone's would put
+//   another phone's names over the ones the person set here, and record them as the base, so that every
+//   later transfer kept them; the old phone's name, where it differs, is recorded as the base instead,
+//   and a rename there since comes with the next transfer. A number this phone has none of arrives.
 //
 // A chat's members follow the same rule one member at a time, against the members the base holds: one
 // this phone removed since (in the base, still on the old phone) stays removed, one the old phone removed
@@ -111,6 +115,11 @@ function keepsMine (field: 'name' | 'phone' | 'title', mine: string | undefined,
 
 function mergeContact (mine: Contact | undefined, theirs: Contact, base: ContactBase | undefined, d: Digest): { contact: Contact, kept: boolean } {
   if (mine === undefined) return { contact: theirs, kept: false }
+  if (base === undefined) {
+    const phone = mine.phone ?? theirs.phone
+    const contact: Contact = phone === undefined ? { ...theirs, name: mine.name } : { ...theirs, name: mine.name, phone }
+    return { contact, kept: mine.name !== theirs.name || (mine.phone !== undefined && theirs.phone !== undefined && mine.phone !== theirs.phone) }
+  }
   const name = keepsMine('name', mine.name, theirs.name, base?.name, d)
   // A number the old phone lacks is this phone's whatever the base; one it has follows the rule.
   const phone = theirs.phone === undefined || keepsMine('phone', mine.phone, theirs.phone, base?.phone, d)
@@ -124,7 +133,7 @@ function mergeContact (mine: Contact | undefined, theirs: Contact, base: Contact
 
 function mergeConversation (mine: Conversation | undefined, theirs: Conversation, base: ConversationBase | undefined, d: Digest): { conversation: Conversation, kept: boolean } {
   if (mine === undefined) return { conversation: theirs, kept: false }
-  const title = keepsMine('title', mine.title, theirs.title, base?.title, d)
+  const title = base === undefined ? mine.title !== theirs.title : keepsMine('title', mine.title, theirs.title, base.title, d)
   const members = mergeMembers(mine.members, theirs.members, base?.members, d)
   if (!title && members === undefined) return { conversation: theirs, kept: false }
   return {

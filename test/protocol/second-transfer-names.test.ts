@@ -3,7 +3,7 @@ import { cleanupTempDirs, exportText, fillStore, openStore } from '../helpers/st
 import { closeJournals, journalOf, runTransfer, verifiedTransfer, type RunOptions, type RunResult } from '../helpers/transfer.js'
 import { NAME_BASES } from '../../src/journal/name-bases.js'
 import { SqliteChatStore } from '../../src/store/sqlite-store.js'
-import type { Contact, Conversation, Selection } from '../../src/store/model.js'
+import type { Contact, Conversation } from '../../src/store/model.js'
 import type { ferry } from '../../src/wire/codec.js'
 
 // A chat or a contact the new phone's owner renamed must keep that name through every later transfer
@@ -244,32 +244,40 @@ describe('a refused second transfer into a phone whose owner renamed a chat', ()
 })
 
 describe('a transfer without a base', () => {
-  it('first into a phone holding chats and contacts of its own: the old phone\'s names win, as before; renamed after, they stay', async () => {
+  it('first into a phone holding chats and contacts of its own: this phone\'s names stay, a number only the old phone has arrives', async () => {
     const source = openStore()
     await fillStore(source, { conversations: 3, messagesPerConversation: 40, mediaSizes: [10_000] })
     const target = openStore()
-    target.putMetadata([{ id: 'u1', name: 'Alicia', phone: '+33 6 12 34 56 78' }], [{ id: 'c0', kind: 'direct', title: 'Mine', members: ['u1', 'me'] }], [])
+    target.putMetadata([{ id: 'u1', name: 'Alicia', phone: '+33 6 12 34 56 78' }, { id: 'u2', name: 'Li Lei' }],
+      [{ id: 'c0', kind: 'direct', title: 'Mine', members: ['u1', 'me'] }], [])
     const first = await verified(source, target)
-    expect(chat(target, 'c0').title).toBe('Chat 0')
-    expect(contact(target, 'u1')).toEqual({ id: 'u1', name: 'Alice', phone: '+33 6 12 34 56 78' })
-    expect(first.receiver.progress.namesKept).toBe(0)
+    expect(chat(target, 'c0').title).toBe('Mine')
+    expect(contact(target, 'u1')).toEqual({ id: 'u1', name: 'Alicia', phone: '+33 6 12 34 56 78' })
+    expect(contact(target, 'u2')).toEqual({ id: 'u2', name: 'Li Lei', phone: '+86 10 1234' })
+    expect(first.receiver.progress.namesKept).toBe(3)
+    expect(first.receiver.summary?.find(c => c.id === 'c0')?.title).toBe('Mine')
 
-    change(target, { c0: { title: 'Mine again' } })
+    // The base is the old phone's names: a rename there since arrives, the names here otherwise stay.
+    change(source, { c2: { title: 'Renamed there' } })
+    const second = await verified(source, target)
+    expect(chat(target, 'c0').title).toBe('Mine')
+    expect(chat(target, 'c2').title).toBe('Renamed there')
+    expect(second.receiver.progress.namesKept).toBe(3)
+    change(source, { c0: { title: 'Renamed there too' } })
     await verified(source, target)
-    expect(chat(target, 'c0').title).toBe('Mine again')
+    expect(chat(target, 'c0').title).toBe('Renamed there too')
     source.close()
     target.close()
   })
 
-  it('from a journal kept before bases were: the old phone\'s names win once, then the new phone\'s stay', async () => {
+  it('from a journal kept before bases were: the new phone\'s names stay', async () => {
     const { source, target } = await afterFirstTransfer()
     await journalOf(target).write([{ prefix: NAME_BASES }])
     change(target, { c0: { title: 'Family' } })
     const second = await verified(source, target)
-    expect(chat(target, 'c0').title).toBe('Chat 0')
-    expect(second.receiver.progress.namesKept).toBe(0)
+    expect(chat(target, 'c0').title).toBe('Family')
+    expect(second.receiver.progress.namesKept).toBe(1)
 
-    change(target, { c0: { title: 'Family' } })
     const third = await verified(source, target)
     expect(chat(target, 'c0').title).toBe('Family')
     expect(third.receiver.progress.namesKept).toBe(1)
@@ -277,20 +285,31 @@ describe('a transfer without a base', () => {
     target.close()
   })
 
-  it('from another old phone: its names win the first time, whatever the first phone\'s bases say', async () => {
+  it('from another old phone with chats of the same ids: the names set here stay, then and at the first phone\'s next transfer', async () => {
     const { source, target } = await afterFirstTransfer()
-    change(target, { c0: { title: 'Family' } })
-    // Another phone with a chat of the same id (a backup of another history, say).
+    change(target, { c0: { title: 'Family' } }, { u1: { name: 'Mum' } })
+    // Another phone with chats and contacts of the same ids, named otherwise.
     const other = openStore()
     await fillStore(other, { conversations: 3, messagesPerConversation: 40, mediaSizes: [10_000] })
-    const request: Selection = { conversations: ['c0'] }
-    await verified(other, target, { request })
-    expect(chat(target, 'c0').title).toBe('Chat 0')
-
-    change(target, { c0: { title: 'Family' } })
-    const next = await verified(other, target, { request })
+    change(other, { c0: { title: 'Other c0' }, c2: { title: 'Other c2' } }, { u1: { name: 'Other u1' }, u3: { name: 'Other u3' } })
+    const fromOther = await verified(other, target)
     expect(chat(target, 'c0').title).toBe('Family')
-    expect(next.receiver.progress.namesKept).toBe(1)
+    expect(chat(target, 'c2').title).toBe('Chat 2')
+    expect(contact(target, 'u1').name).toBe('Mum')
+    expect(contact(target, 'u3').name).toBe('مريم')
+    expect(fromOther.receiver.progress.namesKept).toBe(4)
+
+    // The first phone's bases still say the person renamed c0 and u1 here, and nothing else changed.
+    const again = await verified(source, target)
+    expect(chat(target, 'c0').title).toBe('Family')
+    expect(chat(target, 'c2').title).toBe('Chat 2')
+    expect(contact(target, 'u1').name).toBe('Mum')
+    expect(again.receiver.progress.namesKept).toBe(2)
+
+    // A rename on the other phone since its transfer arrives.
+    change(other, { c2: { title: 'Renamed on the other phone' } })
+    await verified(other, target)
+    expect(chat(target, 'c2').title).toBe('Renamed on the other phone')
     source.close()
     other.close()
     target.close()
