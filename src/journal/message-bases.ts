@@ -53,6 +53,14 @@ export class MessageBases {
     return await readDigests(this.journal, this.prefix + conversationKey(conversation))
   }
 
+  /** The op that adds `digests` to the base of `conversation` (none when it holds them all). */
+  async join (conversation: string, digests: MessageDigests): Promise<JournalOp[]> {
+    const key = this.prefix + conversationKey(conversation)
+    const had = await readDigests(this.journal, key)
+    const all = had.union(digests)
+    return all.size === had.size ? [] : [{ key, value: all.packed() }]
+  }
+
   /** The ops that drop the bases of another generation of the store (adopt's first). */
   dropStale (): JournalOp[] {
     return this.stale ? [{ prefix: this.prefix }] : []

@@ -9,6 +9,8 @@ import type { KeptWrites } from './kept-writes.js'
 import { packItems, readItems, type LogItem } from './log-codec.js'
 import { mediaInverse, packMedia, readMedia, type MediaPriors } from './media-log.js'
 import { dropReadBackBases, ReadBackBases } from './read-back-bases.js'
+import { MessageBases } from './message-bases.js'
+import { MessageDigests } from './message-digests.js'
 import { batchLanded, freshCounts, type TransferCounts } from './transfer-counts.js'
 import type { StillAsWritten } from './still-as-written.js'
 
@@ -202,9 +204,51 @@ export class TransferLog {
         continue
       }
       log('undoing unverified transfer %s before %s', r.transferId, tid)
+      if (r.state !== 'refused') await this.keepChangedHere(r, sink)
       await this.undo(r, sink)
       await this.journal.write([dropReadBackBases(r.transferId), { key: RECORDS + r.transferId }])
     }
+  }
+
+  /**
+   * Before another transfer takes `rec` back: the messages it brought that the person changed or deleted
+   * once the chats were ready (its read-back read them, and the store no longer holds them as written)
+   * are theirs, and the undo leaves them so. The old phone still holds its version, which the next
+   * transfer from it sends again; without a base it would come as new, and a message deleted here would
+   * come back. So their digests, the old phone's version as this transfer's read-back took it, join the
+   * message bases of that old phone and this store, as a verification's read-back does
+   * (message-bases.ts): the next transfer keeps this phone's version, or its absence, unless the old
+   * phone changed the message since. Written before the undo, whose end drops the read-back bases; a
+   * union, so a kill in between is finished by the next take-back.
+   */
+  private async keepChangedHere (rec: TransferRecord, sink: HistorySink): Promise<void> {
+    if (this.asWritten === cannotCheck) return
+    const readBack = this.readBackBases(rec)
+    const bases = MessageBases.forPair(this.journal, rec.sourceId, sink.historyId)
+    const changed = new Map<string, Uint8Array[]>()
+    const batches = async function * (journal: Journal): AsyncGenerator<LogItem[]> {
+      for await (const [, v] of journal.list(entryPrefix(rec.transferId))) if (v[0] === MESSAGES) yield [...undoable(v)]
+    }
+    let read: { conversation: string, digests: MessageDigests } | undefined
+    for await (const run of againstStore(sink, batches(this.journal), this.asWritten, true)) {
+      for (const { item, asWritten } of run) {
+        if (asWritten || item.written === undefined) continue
+        if (read?.conversation !== item.conversation) read = { conversation: item.conversation, digests: await readBack.of(item.conversation) }
+        if (!read.digests.has(item.written)) continue
+        const list = changed.get(item.conversation) ?? []
+        list.push(item.written)
+        changed.set(item.conversation, list)
+      }
+    }
+    const ops: JournalOp[] = []
+    for (const [conversation, digests] of changed) {
+      const collect = MessageDigests.collector()
+      for (const d of digests) collect.add(d)
+      ops.push(...await bases.join(conversation, collect.done()))
+    }
+    if (ops.length === 0) return
+    await this.journal.write(ops)
+    log('transfer %s: %d conversations keep what the person changed of it once the chats were ready', rec.transferId, changed.size)
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Message } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { READ_BACK_BASES } from '../../src/journal/read-back-bases.js'
 import { MESSAGE_BASES, PENDING_MESSAGE_BASES } from '../../src/journal/message-bases.js'
-import { cleanupTempDirs, fillStore, openStore } from '../helpers/stores.js'
+import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
 import { closeJournal, closeJournals, interruptedSession, journalOf, runTransfer } from '../helpers/transfer.js'
 
 // From chats-ready on the new phone is its person's (docs/architecture.md): every message was read back,
@@ -124,5 +124,47 @@ describe('what the person does once the chats are ready survives a resume', () =
     expect(await count(MESSAGE_BASES)).toBeGreaterThan(0)
     // Taken over: what the last receive read back is gone, and nothing it brought (nothing changed) waits.
     expect(await count(READ_BACK_BASES)).toBe(0)
+  })
+})
+
+describe('what the person does once the chats are ready survives another phone taking the transfer back', () => {
+  it('a message the transfer brought and the person deleted stays deleted, an edit and a read mark stay, at the next transfer from that phone', async () => {
+    const source = await oldPhone()
+    const target = openStore()
+    expect((await runTransfer(source, target, { options: OPTIONS })).receiver.state).toBe('verified')
+    // The old phone goes on being used: a message more, an edit, and a photo that keeps the next transfer
+    // in its media after the chats are ready.
+    const { sha256 } = await source.writeMedia(keystream('later-photo', 2_000_000))
+    source.putMetadata([], [], [{ sha256, size: 2_000_000, mime: 'image/jpeg' }])
+    const editedThere = { ...(stored(source, 'c0', 'm20') as Message), text: 'edited on the old phone', editedAt: 1_950_000_000_000 }
+    source.putMessages([
+      { conversation: 'c0', id: 'oldnew1', sender: 'u1', ts: 1_900_000_000_001, kind: 'text', text: 'written on the old phone since' },
+      { conversation: 'c2', id: 'photo', sender: 'u1', ts: 1_900_000_000_002, kind: 'image', media: sha256 },
+      editedThere
+    ])
+    const editedHere = { ...editedThere, text: 'edited on the new phone after', editedAt: 1_960_000_000_000 }
+    const read = { ...(stored(source, 'c2', 'photo') as Message), status: 'read' as const }
+    await cutAtFirstChunk(source, target, () => {
+      expect(stored(target, 'c0', 'oldnew1')).toBeDefined()
+      target.deleteMessage('c0', 'oldnew1')
+      target.putMessages([editedHere, read])
+    })
+    // Another old phone's transfer begins: the unfinished one is taken back, what the person changed stays.
+    const other = openStore()
+    await fillStore(other, { conversations: 3, messagesPerConversation: 50, mediaSizes: [] })
+    const fromOther = await runTransfer(other, target, { options: OPTIONS, request: { conversations: ['c-😀'] } })
+    expect(fromOther.receiver.state).toBe('verified')
+    expect(stored(target, 'c0', 'oldnew1')).toBeUndefined()
+    expect(stored(target, 'c0', 'm20')).toEqual(editedHere)
+
+    for (let i = 0; i < 2; i++) {
+      const again = await runTransfer(source, target, { options: OPTIONS })
+      expect(again.receiverError).toBeUndefined()
+      expect(again.receiver.state).toBe('verified')
+      expect(stored(target, 'c0', 'oldnew1')).toBeUndefined()
+      expect(stored(target, 'c0', 'm20')).toEqual(editedHere)
+      expect(stored(target, 'c2', 'photo')).toEqual(read)
+      expect(again.receiver.progress.messagesLeftDeleted).toBe(1)
+    }
   })
 })
