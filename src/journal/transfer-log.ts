@@ -211,6 +211,25 @@ export class TransferLog {
   }
 
   /**
+   * How many of `keys` the transfer `rec` wrote (added or replaced) since it was last verified: one pass
+   * over its log, looked up in the keys, which are few (the messages the person changed meanwhile).
+   */
+  async wroteOf (rec: TransferRecord, keys: ReadonlyArray<{ conversation: string, id: string }>): Promise<number> {
+    if (keys.length === 0) return 0
+    const wanted = new Set(keys.map(k => `${k.conversation}\u0000${k.id}`))
+    let n = 0
+    for await (const [, v] of this.journal.list(entryPrefix(rec.transferId))) {
+      if (v[0] !== MESSAGES) continue
+      for (const it of readItems(v.subarray(1))) {
+        if (it.flag === 'held' || !wanted.delete(`${it.conversation}\u0000${it.id}`)) continue
+        n++
+      }
+      if (wanted.size === 0) break
+    }
+    return n
+  }
+
+  /**
    * Before another transfer takes `rec` back: the messages it brought that the person changed or deleted
    * once the chats were ready (its read-back read them, and the store no longer holds them as written)
    * are theirs, and the undo leaves them so. The old phone still holds its version, which the next

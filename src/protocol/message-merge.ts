@@ -27,8 +27,9 @@ export interface MergeMode {
  * - same: this phone holds the same bytes; nothing written.
  * - leftDeleted: deleted here, and the old phone did not change it since a base took it: it stays
  *   deleted, counted in messagesLeftDeleted (and in `messages`, so the total is reached).
- * - ownVersion: this phone's version stands, nothing written; `counted` unless this very transfer brought
- *   it (its read-back took it: counted where it was brought), in messagesKept.
+ * - ownVersion: this phone's version stands, nothing written; `counted` in messagesKept at once unless
+ *   this very transfer's read-back took it (a resumed session: the receiver counts those at the end, once
+ *   it knows which of them the transfer wrote, so that none counts as brought twice).
  * - replaced: the old phone's version is written over this phone's, which the item keeps for an undo.
  *
  * Each but `new` and `replaced` is logged as held: nothing to undo, and verification reads it back as the

@@ -200,6 +200,8 @@ export class ReceiverMachine {
   private messageBases?: MessageBases
   /** The base of the conversation whose messages are coming (message-base.ts), loaded with its first. */
   private messageBase?: { conversation: string, base: MessageBase }
+  /** Messages kept as this phone's that this transfer's read-back took (a resumed session): counted at the end. */
+  private readonly keptReadBack: Array<{ conversation: string, id: string }> = []
   /** What the old phone's names become the base of once the transfer is verified (name-bases.ts). */
   private nameBases: JournalOp[] = []
   /** Settles what this phone holds of the manifest's conversations, and so what is to come; once a manifest came. */
@@ -626,6 +628,7 @@ export class ReceiverMachine {
             // Digested by verification as the old phone sent it.
             this.ownVersions.set(ownVersionKey(m.conversation, m), encoded?.[i] ?? theirs)
             if (merge.counted) this.progress.messagesKept++
+            else this.keptReadBack.push({ conversation: m.conversation, id: m.id })
         }
       }
     }
@@ -848,7 +851,12 @@ export class ReceiverMachine {
     await this.sink.flush?.()
     const p = this.progress
     const transfer = this.transfer as TransferRecord
-    const totals = transferTotals(p, intake, transfer.counts)
+    // Kept as this phone's where an earlier session's read-back took them: changed here since, and counted
+    // so, as a take-back of the transfer would have them counted at the next. Those an earlier session
+    // wrote count as brought once (in what the log wrote), not once more as kept.
+    const keptWritten = await this.log.wroteOf(transfer, this.keptReadBack)
+    p.messagesKept += this.keptReadBack.length
+    const totals = transferTotals({ ...p, messagesKept: p.messagesKept - keptWritten }, intake, transfer.counts)
     await this.log.verified(transfer, {
       summary,
       totalMessages: e.totalMessages,

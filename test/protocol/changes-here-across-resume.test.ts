@@ -74,6 +74,7 @@ describe('what the person does once the chats are ready survives a resume', () =
     expect(again.receiver.state).toBe('verified')
     expect(stored(target, 'c2', 'm7')).toEqual(edited)
     expect(again.receiver.totals?.messagesReceived).toBe(600)
+    expect(again.receiver.progress.messagesKept).toBe(1)
   })
 
   it('the receiver killed between the read-back and the media keeps what it read back', async () => {
@@ -166,5 +167,38 @@ describe('what the person does once the chats are ready survives another phone t
       expect(stored(target, 'c2', 'photo')).toEqual(read)
       expect(again.receiver.progress.messagesLeftDeleted).toBe(1)
     }
+  })
+})
+
+describe('a resumed second transfer', () => {
+  it('counts what the person changed once the chats were ready as kept, as a take-back would at the next transfer', async () => {
+    const counts = async (takeBack: boolean): Promise<unknown> => {
+      const source = openStore()
+      await fillStore(source, { conversations: 3, messagesPerConversation: 200, mediaSizes: [] })
+      const target = openStore()
+      expect((await runTransfer(source, target, { options: OPTIONS })).receiver.state).toBe('verified')
+      const { sha256 } = await source.writeMedia(keystream('later-photo', 2_000_000))
+      source.putMetadata([], [], [{ sha256, size: 2_000_000, mime: 'image/jpeg' }])
+      const editedThere = { ...(stored(source, 'c0', 'm20') as Message), text: 'edited on the old phone', editedAt: 1_950_000_000_000 }
+      source.putMessages([{ conversation: 'c2', id: 'photo', sender: 'u1', ts: 1_900_000_000_002, kind: 'image', media: sha256 }, editedThere])
+      // Edited here once the chats are ready: one the transfer brought (m20), one held before it (m30).
+      const mine = [
+        { ...editedThere, text: 'edited on the new phone after', editedAt: 1_960_000_000_000 },
+        { ...(stored(source, 'c0', 'm30') as Message), text: 'edited on the new phone', editedAt: 1_960_000_000_000 }
+      ]
+      await cutAtFirstChunk(source, target, () => target.putMessages(mine))
+      if (takeBack) {
+        const other = openStore()
+        await fillStore(other, { conversations: 3, messagesPerConversation: 50, mediaSizes: [] })
+        expect((await runTransfer(other, target, { options: OPTIONS, request: { conversations: ['c-😀'] } })).receiver.state).toBe('verified')
+      }
+      const again = await runTransfer(source, target, { options: OPTIONS })
+      expect(again.receiver.state).toBe('verified')
+      for (const m of mine) expect(stored(target, m.conversation, m.id)).toEqual(m)
+      return { ...again.receiver.totals, messagesKept: again.receiver.progress.messagesKept }
+    }
+    const resumed = await counts(false)
+    expect(resumed).toMatchObject({ messagesReceived: 3, messagesHeld: 598, messagesKept: 2 })
+    expect(resumed).toEqual(await counts(true))
   })
 })
