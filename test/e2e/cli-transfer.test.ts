@@ -285,11 +285,14 @@ describe('ferry send / ferry receive on loopback', () => {
     const plain = spawnFerry(['receive', '--store', target, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--code', '314-1592-6535', '--peer', ready.addr])
     expect((await plain.waitExit(45_000)).code, plain.describe()).toBe(0)
     expect((await sender.waitExit(45_000)).code).toBe(0)
-    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 1 chat or contact name kept as this phone changed it and the old phone did not, ${(total + 3).toLocaleString('en-US')} messages and \\d+ media files already here`))
+    // Two names kept: that one, and the group this phone titled 'ours' before any transfer from that phone
+    // (no base said which side named it, so this phone's stays).
+    expect(plain.stderr).toMatch(new RegExp(`0 new messages, 0 new media files \\(0 B\\), 2 chat or contact names kept as this phone changed them and the old phone did not, ${(total + 3).toLocaleString('en-US')} messages and \\d+ media files already here`))
     const recalled = messageLines(await exportStore(target)).map(l => JSON.parse(l) as Line & { status?: string }).find(m => m.conversation === chat.id && m.id === other.rec.id)
     expect(recalled?.status).toBe('recalled')
     const chats = (await exportStore(target)).split('\n').filter(l => l.startsWith('{"type":"conversation"')).map(l => JSON.parse(l) as { id: string, title: string })
     expect(chats.find(c => c.id === chat.id)?.title).toBe('renamed on the new phone')
+    expect(chats.find(c => c.id === group.id)?.title).toBe('ours')
     // ...and says what it is doing while the bar stands still: the read-back, before the summary.
     const all = (total + 3).toLocaleString('en-US')
     const lines = plain.stderr.split('\n')
