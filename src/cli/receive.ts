@@ -27,7 +27,7 @@ import { PairingRecords, type PairingRecord } from '../journal/pairing-records.j
 import { TransferLog } from '../journal/transfer-log.js'
 import { TriedCodes } from '../journal/tried-codes.js'
 import { unheardVerification } from '../net/receiving.js'
-import { holdAfterHeard, holdAtVerifying } from './test-hold.js'
+import { holdAfterHeard, holdAfterPutBack, holdAtVerifying } from './test-hold.js'
 import { tellAgainMsFrom } from './test-waits.js'
 import { commandLine } from './command-line.js'
 import { StoreMade } from './store-made.js'
@@ -504,7 +504,8 @@ apart, phone went away, verification failed), 2 bad usage, 130 stopped with Ctrl
         keepUnheard: true,
         tellAgainMs: tellAgainMsFrom(),
         beforeVerifying: holdAtVerifying(),
-        afterHeard: holdAfterHeard(() => { if (json) jsonEvent('held', { after: 'heard' }); else process.stderr.write('Held: the old phone heard Verified (FERRY_TEST_HOLD_HEARD).\n') })
+        afterHeard: holdAfterHeard(() => { if (json) jsonEvent('held', { after: 'heard' }); else process.stderr.write('Held: the old phone heard Verified (FERRY_TEST_HOLD_HEARD).\n') }),
+        afterPutBack: holdAfterPutBack(() => { if (json) jsonEvent('held', { after: 'put back' }); else process.stderr.write('Held: media records put back, not yet removed again (FERRY_TEST_HOLD_PUT_BACK).\n') })
       }
       // A code typed at the prompt that did not pair is asked for again while it has tries left: a
       // person mistypes a digit. Given by --code, to --json or with no terminal, the run ends instead.

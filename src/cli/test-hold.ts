@@ -30,6 +30,31 @@ export function holdAfterHeard (held: () => void, env: NodeJS.ProcessEnv = proce
 }
 
 /**
+ * For the end-to-end tests: with FERRY_TEST_HOLD_PUT_BACK=1 in its environment, `ferry receive` holds
+ * once it put back the media records removed here while the transfer ran, before it removes again those
+ * no message shows (MediaIntake.verifyPresent), until SIGUSR2; `held` says it is there. A test kills it
+ * there: the two commits follow each other in milliseconds. Listening starts once held, so that the
+ * SIGUSR2 releasing FERRY_TEST_HOLD_VERIFYING before it is not taken for this one. Returns the receive's
+ * `afterPutBack`, or undefined when the variable is not set.
+ */
+export function holdAfterPutBack (held: () => void, env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
+  if (env.FERRY_TEST_HOLD_PUT_BACK !== '1') return undefined
+  let done = false
+  return async () => {
+    if (done) return
+    done = true
+    const released = new Promise<void>(resolve => { process.once('SIGUSR2', () => { resolve() }) })
+    const alive = setInterval(() => {}, 2 ** 31 - 1)
+    try {
+      held()
+      await released
+    } finally {
+      clearInterval(alive)
+    }
+  }
+}
+
+/**
  * For the CLI tests: with FERRY_TEST_HOLD_EXPORT_MEDIA=1, `ferry export --media DIR` holds once its
  * first media file is in DIR, until SIGUSR2. A test stops it there with Ctrl-C, some of its media
  * copied and the rest not: the export of a small store ends before a signal sent on seeing the file

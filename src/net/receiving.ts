@@ -136,6 +136,11 @@ export interface ReceiveOptions {
    */
   afterHeard?: (machine: ReceiverMachine) => Promise<void>
   /**
+   * Awaited when the media records gone here while the transfer ran are put back for a moment, before
+   * they are removed again: tests kill a receive there (MediaIntake.verifyPresent).
+   */
+  afterPutBack?: (machine: ReceiverMachine) => Promise<void>
+  /**
    * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
    * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
    * ISOLATED is not). Default: `addrs` as given.
@@ -436,6 +441,7 @@ export class Receiving {
       emit({ type: 'verifying', messages: machine.progress.totalMessages, mediaFiles: machine.progress.totalMediaFiles })
       await opts.beforeVerifying?.(machine)
     }
+    if (opts.afterPutBack !== undefined) machine.onPutBack = async () => { await opts.afterPutBack?.(machine) }
     const progress = (): Progress => ({
       messages: machine.progress.messages,
       totalMessages: machine.progress.totalMessages,

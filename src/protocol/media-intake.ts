@@ -97,6 +97,11 @@ export class MediaIntake {
   private unasked?: number[]
   /** Bytes of the files this phone held when the session began (resume()). */
   heldBytes = 0
+  /**
+   * Awaited between verifyPresent's put-back and the removal after it: tests kill a receive there, the
+   * records gone put back and not yet removed.
+   */
+  afterPutBack?: () => Promise<void>
   /** Bytes of the parts earlier sessions left, which this one carries on from (resume()). */
   resumedBytes = 0
   /**
@@ -532,6 +537,7 @@ export class MediaIntake {
     if (back.length > 0) {
       await this.logAdded(back.map(r => r.sha256))
       await this.sink.commit({ media: back })
+      await this.afterPutBack?.()
     }
     // A file that arrived after its record went (putMedia took it with no record to name it) goes with
     // the record, unless a message shows it, so the space the person freed stays free.

@@ -257,6 +257,11 @@ export class ReceiverMachine {
    * transfer there for its tests).
    */
   onVerifying?: () => void | Promise<void>
+  /**
+   * Awaited when the media records gone while the transfer ran are put back for a moment, before they
+   * are removed again (MediaIntake.verifyPresent): tests kill a receive there.
+   */
+  onPutBack?: () => Promise<void>
 
   constructor (init: ReceiverInit) {
     this.sink = init.sink
@@ -398,6 +403,7 @@ export class ReceiverMachine {
     await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) },
       async added => { await this.log.logMedia(this.transfer as TransferRecord, { added, replaced: [] }) })
+    this.intake.afterPutBack = async () => { await this.onPutBack?.() }
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all: taken, and dropped unless a message
     // written here shows one).
