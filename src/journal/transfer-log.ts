@@ -56,6 +56,13 @@ export interface TransferRecord {
    * record begun before they were kept (its stats then cover the last session only).
    */
   counts?: TransferCounts
+  /**
+   * The undo entry of the media records put back for a moment to see which a message refers to
+   * (MediaIntake.verifyPresent), while their removal is to come: a process killed between the two
+   * leaves records of files the person deleted, which the next session would take for files wanted and
+   * fetch. That session finishes the removal first (finishPutBack). Logged with the entry, in one write.
+   */
+  putBack?: number
   startedAt: number
   updatedAt: number
   verifiedAt?: number
@@ -346,6 +353,38 @@ export class TransferLog {
     await this.save(rec, tagged(MEDIA, packMedia(priors)))
   }
 
+  /** Logs the media records about to be put back for a moment, and that their removal is to come. */
+  async logPutBack (rec: TransferRecord, added: string[]): Promise<void> {
+    if (added.length === 0) return
+    rec.putBack = rec.seq
+    await this.logMedia(rec, { added, replaced: [] })
+  }
+
+  /** The records put back are removed again (but for those a message refers to, which the store keeps). */
+  async putBackRemoved (rec: TransferRecord): Promise<void> {
+    if (rec.putBack === undefined) return
+    delete rec.putBack
+    await this.save(rec)
+  }
+
+  /**
+   * Before a session of `transferId` counts what this phone holds: a removal of put-back records that a
+   * crash cut short (TransferRecord.putBack) is done now, as verifyPresent would have done it. The store
+   * keeps those a message refers to, whose files are then wanted; the rest are as the person left them.
+   * Done again after a crash, it removes nothing more.
+   */
+  async finishPutBack (transferId: Uint8Array, sink: HistorySink): Promise<void> {
+    const rec = await this.get(transferId)
+    if (rec?.putBack === undefined || rec.state !== 'receiving') return
+    const v = await this.journal.get(entryKey(rec.transferId, rec.putBack))
+    if (v !== undefined && v[0] === MEDIA) {
+      const { added } = readMedia(v.subarray(1))
+      log('transfer %s: %d media records put back before a crash are removed again', rec.transferId, added.length)
+      await sink.commit({ remove: { media: added } })
+    }
+    await this.putBackRemoved(rec)
+  }
+
   /**
    * The sha256s of the media records the unverified transfer `transferId` (hex) added before it wrote
    * any message: its manifest's, stored as its first session began. Only those known to have reached
@@ -402,6 +441,7 @@ export class TransferLog {
    */
   async verified (rec: TransferRecord, outcome: Omit<VerifiedOutcome, 'transferId' | 'verifiedAt'>, also: JournalOp[] = []): Promise<void> {
     rec.state = 'verified'
+    delete rec.putBack
     rec.verifiedAt = rec.updatedAt = Date.now()
     rec.written = 0
     rec.sessionSeq = rec.seq

@@ -115,8 +115,9 @@ export class MediaIntake {
 
   /**
    * `storeRecord`: stores the record of left-deleted files that come after all, logged to be undone
-   * (the receiver's, as the manifest's other records). `logAdded`: logs records about to be added, to be
-   * undone (verifyPresent puts records back for a moment).
+   * (the receiver's, as the manifest's other records). `logAdded`: logs records about to be put back
+   * for a moment (verifyPresent), to be undone, and that their removal is to come; `logRemoved`: logs
+   * that removal done (a session after a crash between the two finishes it: TransferLog.finishPutBack).
    */
   constructor (
     private readonly sink: HistorySink,
@@ -124,7 +125,8 @@ export class MediaIntake {
     private readonly media: ManifestMedia,
     private readonly progress: MediaProgress,
     private readonly storeRecord: (index: number) => Promise<void> = async () => {},
-    private readonly logAdded: (sha256s: string[]) => Promise<void> = async () => {}
+    private readonly logAdded: (sha256s: string[]) => Promise<void> = async () => {},
+    private readonly logRemoved: () => Promise<void> = async () => {}
   ) {}
 
   /**
@@ -542,6 +544,7 @@ export class MediaIntake {
     // A file that arrived after its record went (putMedia took it with no record to name it) goes with
     // the record, unless a message shows it, so the space the person freed stays free.
     await this.sink.commit({ remove: { media: [...gone, ...added].map(i => this.media.sha256(i)) } })
+    if (back.length > 0) await this.logRemoved()
     // What the store kept, looked up one by one: they are few, the whole listing is not.
     let left = 0
     let wanted: number | undefined

@@ -401,8 +401,11 @@ export class ReceiverMachine {
     // back into its own id's read-back bases, which must by then be its last verification's no more.
     await MessageBases.settle(this.journal)
     await this.log.undoBefore(expected.transferId, this.sink, { restore: this.restoring })
+    // Records a crash left put back, not yet removed again, would be taken for files wanted here.
+    await this.log.finishPutBack(expected.transferId, this.sink)
     this.intake = new MediaIntake(this.sink, this.journal, expected.media, this.progress, async i => { await this.storeLeftDeletedRecords(i) },
-      async added => { await this.log.logMedia(this.transfer as TransferRecord, { added, replaced: [] }) })
+      async added => { await this.log.logPutBack(this.transfer as TransferRecord, added) },
+      async () => { await this.log.putBackRemoved(this.transfer as TransferRecord) })
     this.intake.afterPutBack = async () => { await this.onPutBack?.() }
     // Files are left deleted only for a sender that plans against a base: it sends such a file only if
     // a message it sends refers to it (an older one sends them all: taken, and dropped unless a message
