@@ -57,10 +57,10 @@ async function deletePhotoMessage (target: SqliteChatStore, conversation: string
  * One session in which `change` runs as the first media chunk comes (the chats are ready), before the
  * receiver takes it; `cut`: the link drops there too.
  */
-async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cut = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
+async function duringMedia (source: SqliteChatStore, target: SqliteChatStore, change: (receiver: ReceiverMachine) => Promise<void>, cut = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
   const { reached, ...run } = await interruptedSession(source, target, {
     at: 'chunk',
-    change: async r => { expect(r.chatsReady).toBe(true); await change() },
+    change: async r => { expect(r.chatsReady).toBe(true); await change(r) },
     cut,
     options: OPTIONS
   })
@@ -198,7 +198,7 @@ describe('a photo deleted on the new phone while the media arrive', () => {
  * One session in which `change` runs as the first batch of messages comes (before the message showing
  * the photo is written); `cutAtDone`: the link drops as Done comes, every file taken.
  */
-async function duringMessages (source: SqliteChatStore, target: SqliteChatStore, change: () => Promise<void>, cutAtDone = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
+async function duringMessages (source: SqliteChatStore, target: SqliteChatStore, change: (receiver: ReceiverMachine) => Promise<void>, cutAtDone = false): Promise<{ receiver: ReceiverMachine, error?: FerryError }> {
   const { reached, ...run } = await interruptedSession(source, target, { at: 'batch', change, dropAt: cutAtDone ? 'done' : undefined, options: OPTIONS })
   expect(reached).toBe(true)
   return run
@@ -277,5 +277,62 @@ describe('a photo deleted here that a message arriving meanwhile shows', () => {
     expect(await journalOf(target).parts.list()).toEqual([])
     await expectConsistent(target)
     await nextKeeps(source, target, [x])
+  })
+})
+
+/**
+ * The receive ends where the records gone are put back and not yet removed again, as a process killed
+ * there does: nothing after it runs (test/e2e/killed-at-put-back.test.ts kills a real one there).
+ */
+function dieAtPutBack (receiver: ReceiverMachine): void {
+  receiver.onPutBack = async () => { throw new Error('killed between the put-back and the removal') }
+}
+
+describe('a receive that dies between the put-back of the records gone and their removal', () => {
+  it('nothing new on the old phone, a photo deleted as Done comes: the resumed session leaves it deleted and fetches nothing', async () => {
+    const { source, photos } = await oldPhone()
+    const x = (photos.get('c0') as string[])[1]
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    const { reached, ...died } = await interruptedSession(source, target, {
+      at: 'done',
+      change: async r => { dieAtPutBack(r); await deletePhotoMessage(target, 'c0', 'p1', x) },
+      options: OPTIONS
+    })
+    expect(reached).toBe(true)
+    expect(died.receiver.state).not.toBe('verified')
+    // What the process left: the record of the photo the person deleted, with no file.
+    expect(target.hasMediaRecord(x)).toBe(true)
+    expect(target.hasMediaFile(x)).toBe(false)
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(resumed.sender.progress.mediaFilesSent).toBe(0)
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(1)
+    expect(resumed.receiver.progress.messagesLeftDeleted).toBe(1)
+    expectGone(target, x)
+    expect(idsOf(target, 'c0')).not.toContain('p1')
+    await expectConsistent(target)
+    await nextKeeps(source, target, [x])
+  })
+
+  it('a photo deleted while a message that shows it comes: the resumed session fetches it', async () => {
+    const { source, photos } = await oldPhone()
+    const x = (photos.get('c0') as string[])[0]
+    const target = openStore()
+    await verifiedTransfer(source, target, { options: OPTIONS })
+    // The old phone forwarded it into another chat since.
+    source.putMessages([{ conversation: 'c2', id: 'fwd', sender: 'u1', ts: 1_950_000_000_000, kind: 'image', media: x }])
+    const died = await duringMessages(source, target, async r => {
+      dieAtPutBack(r)
+      await deletePhotoMessage(target, 'c0', 'p0', x)
+    })
+    expect(died.receiver.state).not.toBe('verified')
+    expect(target.hasMediaFile(x)).toBe(false)
+    const resumed = await verifiedTransfer(source, target, { options: OPTIONS })
+    expect(resumed.sender.progress.mediaFilesSent).toBe(1)
+    expect(resumed.receiver.progress.mediaLeftDeleted).toBe(0)
+    expectHere(target, x)
+    expect(messagesOf(target, 'c2').find(m => m.id === 'fwd')?.media).toBe(x)
+    expect(idsOf(target, 'c0')).not.toContain('p0')
+    await expectConsistent(target)
   })
 })
