@@ -1,6 +1,6 @@
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { MediaRecord } from '../store/model.js'
+import { hashHex, parseHashHex, writeHashHex } from '../wire/hash-hex.js'
 
 /** A manifest entry: a media record, and whether the sender lacks its file (listed, never sent). */
 export interface MediaEntry extends MediaRecord {
@@ -8,7 +8,6 @@ export interface MediaEntry extends MediaRecord {
 }
 
 const HASH = 32
-const HEX = new TextEncoder().encode('0123456789abcdef')
 
 /**
  * The manifest's media index, held in typed arrays. A photo-heavy phone lists 100k+ files; as objects
@@ -43,7 +42,7 @@ export class ManifestMedia implements Iterable<MediaEntry> {
    */
   push (m: MediaEntry): number {
     const i = this.length
-    if (!parseHex(m.sha256, this.probe)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `media sha256 ${JSON.stringify(m.sha256)} is not 64 lowercase hex digits`)
+    if (!parseHashHex(m.sha256, this.probe)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `media sha256 ${JSON.stringify(m.sha256)} is not 64 lowercase hex digits`)
     if (i > 0 && this.compareAt(i - 1) >= 0) {
       throw new FerryError(ErrorCode.MALFORMED_FRAME, `media ${m.sha256} is out of sha256 order or listed twice`)
     }
@@ -57,7 +56,7 @@ export class ManifestMedia implements Iterable<MediaEntry> {
 
   /** The index of `sha256`, or -1. */
   indexOf (sha256: string): number {
-    if (!parseHex(sha256, this.probe)) return -1
+    if (!parseHashHex(sha256, this.probe)) return -1
     let lo = 0
     let hi = this.length - 1
     while (lo <= hi) {
@@ -84,21 +83,20 @@ export class ManifestMedia implements Iterable<MediaEntry> {
   }
 
   sha256 (i: number): string {
-    return bytesToHex(this.hashes.subarray(i * HASH, i * HASH + HASH))
+    return hashHex(this.hashes, i * HASH)
   }
 
   /** Writes entry i's hash as 64 lowercase hex digits (ASCII) into `out` at `pos`; returns the end. */
   writeHex (i: number, out: Uint8Array, pos: number): number {
-    const h = this.hashes
-    for (let k = i * HASH, end = k + HASH; k < end; k++) {
-      out[pos++] = HEX[h[k] >>> 4]
-      out[pos++] = HEX[h[k] & 15]
-    }
-    return pos
+    return writeHashHex(this.hashes, i * HASH, out, pos)
   }
 
   size (i: number): number {
     return this.sizes[i]
+  }
+
+  mime (i: number): string {
+    return this.mimes[this.kinds[i] >>> 1]
   }
 
   missing (i: number): boolean {
@@ -107,7 +105,7 @@ export class ManifestMedia implements Iterable<MediaEntry> {
 
   get (i: number): MediaEntry {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`no media entry ${i}`)
-    return { sha256: this.sha256(i), size: this.sizes[i], mime: this.mimes[this.kinds[i] >>> 1], missing: this.missing(i) }
+    return { sha256: this.sha256(i), size: this.sizes[i], mime: this.mime(i), missing: this.missing(i) }
   }
 
   * [Symbol.iterator] (): Iterator<MediaEntry> {
@@ -147,29 +145,4 @@ export class ManifestMedia implements Iterable<MediaEntry> {
     }
     return 0
   }
-}
-
-/** Each character's hex digit value, -1 for a character that is not a lowercase hex digit. */
-const HEX_VALUE = new Int8Array(128).fill(-1)
-for (let c = 48; c <= 57; c++) HEX_VALUE[c] = c - 48
-for (let c = 97; c <= 102; c++) HEX_VALUE[c] = c - 87
-
-/**
- * Parses 64 lowercase hex digits into `out`; false (leaving `out` partly written) when it is not one.
- * Branch-free per digit (a table, one check at the end): the receiver parses the media hash of every
- * message that has one.
- */
-function parseHex (hex: string, out: Uint8Array): boolean {
-  if (hex.length !== HASH * 2) return false
-  let bad = 0
-  for (let k = 0, i = 0; k < HASH; k++, i += 2) {
-    const a = hex.charCodeAt(i)
-    const b = hex.charCodeAt(i + 1)
-    // A character past 127 makes 127 - c negative; a non-digit below it has the value -1.
-    const hi = HEX_VALUE[a & 127]
-    const lo = HEX_VALUE[b & 127]
-    bad |= hi | lo | (127 - a) | (127 - b)
-    out[k] = (hi << 4) | lo
-  }
-  return bad >= 0
 }
