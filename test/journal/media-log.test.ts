@@ -15,6 +15,12 @@ describe('a media undo entry', () => {
     expect(packMedia({ added: Array.from({ length: 1000 }, (_, i) => sha(i)), replaced: [] }).byteLength).toBe(5 + 32_000)
   })
 
+  it('refuses to pack an added record whose sha256 is not 64 lowercase hex digits', () => {
+    for (const bad of [sha(1).toUpperCase(), sha(1).slice(2), `${sha(1).slice(0, 63)}g`]) {
+      expect(() => packMedia({ added: [sha(2), bad], replaced: [] })).toThrow(RangeError)
+    }
+  })
+
   it('damaged or of an unknown format is a typed error', () => {
     const good = packMedia({ added: [sha(1), sha(2)], replaced: [{ sha256: sha(4), size: 12, mime: 'image/heic' }] })
     for (const bad of [good.subarray(0, 40), new Uint8Array([9, ...good.subarray(1)]), good.subarray(0, 3), new Uint8Array([...good.subarray(0, 69), 0x7b])]) {
