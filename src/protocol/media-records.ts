@@ -30,7 +30,10 @@ export async function storeMediaRecords (sink: HistorySink, log: TransferLog, re
     const write: MediaRecord[] = []
     for (let i = from; i < Math.min(from + SLICE, media.length); i++) {
       if (skip(i)) continue
-      const { sha256, size, mime } = media.get(i)
+      // The fields one at a time, not get()'s object: this loop runs over the whole index at once.
+      const sha256 = media.sha256(i)
+      const size = media.size(i)
+      const mime = media.mime(i)
       const mine = held === undefined ? undefined : await held.find(sha256)
       if (mine === undefined) priors.added.push(sha256)
       else if (mine.size !== size || mine.mime !== mime) priors.replaced.push({ sha256, size: mine.size, mime: mine.mime })
