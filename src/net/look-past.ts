@@ -204,7 +204,8 @@ export class LookPast {
    * it has cut CUTS_BEFORE_LOOKING_ON times, or its cut attempts took the first-reply deadline together
    * (a phone can hang up just before it, each time), the search looks, for up to `lookOnMs`, for another
    * phone showing the nameplate, past every phone set aside or cut: the addresses of one it finds. When it
-   * finds none, the receive goes back (`goBack`) to the phone cut least, which may be the old phone on a
+   * finds none, the receive goes back (`goBack`) to the phone cut least, never one set aside (it checked
+   * the code and holds another: asked again, it would hear a second guess), which may be the old phone on a
    * bad link, and throws a TRUNCATED saying so, for the retry to try it after its pause and within its
    * time. Undefined (retried as before) for any other failure, a cut before either is reached, or with
    * nothing to search.
@@ -235,8 +236,8 @@ export class LookPast {
       if (opts.signal?.aborted === true) throw searchErr
       this.log('no other phone shows the nameplate: %s', (searchErr as Error)?.message)
     }
-    const back = cut.leastCut()
-    goBack(back.addrs)
+    const back = cut.leastCut(this.passedBy())
+    if (back !== undefined) goBack(back.addrs)
     throw new FerryError(ErrorCode.TRUNCATED, `no other phone showing this code's first three digits answered: trying ${cut.phones === 1 ? 'the one that dropped the link' : 'the phones that dropped the link'} again...`,
       { ...err.details, unproved: true, cuts: cut.total }, { cause: err })
   }
@@ -356,9 +357,13 @@ class CutPhones {
     return [...this.byPeer.values()].reduce((n, p) => n + p.cuts, 0)
   }
 
-  /** The phone to go back to: the one cut least (the first found among equals), so each is tried in turn. */
-  leastCut (): { addrs: Multiaddr[], cuts: number } {
-    return [...this.byPeer.values()].reduce((a, b) => b.cuts < a.cuts ? b : a)
+  /**
+   * The phone to go back to: the one cut least (the first found among equals), so each is tried in turn;
+   * none of `passed`, the phones set aside.
+   */
+  leastCut (passed: ReadonlySet<string>): { addrs: Multiaddr[], cuts: number } | undefined {
+    const left = [...this.byPeer.entries()].filter(([p]) => !passed.has(p)).map(([, v]) => v)
+    return left.length === 0 ? undefined : left.reduce((a, b) => b.cuts < a.cuts ? b : a)
   }
 }
 

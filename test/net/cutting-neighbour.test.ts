@@ -257,4 +257,29 @@ describe('a phone that cuts the pairing before checking the code does not block 
     expect(ended.details?.cuts).toBe(first.streams + second.streams)
     expect(await new TriedCodes(phone.journal).load(CODE)).toBeUndefined()
   })
+
+  // Another transfer's phone showing the same first digits: it cut once (retried, as a bad link is), then
+  // checked the code and holds another, so it is set aside. The old phone on a bad link cuts until the
+  // search looks on and finds nobody: the receive goes back to a phone that cut, never to the one set
+  // aside, which would hear a second guess from this receive and charge the code another try.
+  async function wrongPhoneThenCuttingOldPhone (triesSpentBefore: number): Promise<void> {
+    const other = await impostor(ports[0], { dropFirst: 1, cutAfterPakeB: async () => {} })
+    const old = await oldPhone(ports[1], CUTS_BEFORE_LOOKING_ON)
+    const phone = await newPhone()
+    const tried = new TriedCodes(phone.journal)
+    for (let i = 0; i < triesSpentBefore; i++) await (await tried.begin(CODE)).charge()
+    const { got, events } = await receiveFromFirstFound(phone, lan.search(30_000), other.node.peerId.toString(), { lookOnMs: 1_000, retryForMs: 30_000 })
+    await expectMovedFrom(old, phone, got)
+    // The other phone heard its cut stream and one guess: no second guess from the same receive.
+    expect(other.streams).toBe(2)
+    expect(interruptions(events).filter(e => e.code === ErrorCode.WRONG_CODE)).toHaveLength(1)
+  }
+
+  it('a phone that checked the code and holds another is not gone back to after the old phone cut', async () => {
+    await wrongPhoneThenCuttingOldPhone(0)
+  })
+
+  it('with a try spent before, the old phone on a bad link still pairs: the phone set aside is not asked again', async () => {
+    await wrongPhoneThenCuttingOldPhone(1)
+  })
 })
