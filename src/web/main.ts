@@ -128,6 +128,8 @@ class App {
   /** Telling an old phone that did not hear that everything arrived; stopped by a new receive. */
   private telling?: { stop: AbortController, done: Promise<void> }
   private release?: () => void
+  /** A submit is under way: the form's input goes to one receive at a time. */
+  private submitting = false
   private sessionStart?: { t: number, bytes: number }
   private progressShown?: WebProgress
   /** The page came from the old phone, which wrote its addresses into it. */
@@ -319,6 +321,19 @@ class App {
   }
 
   private async submit (input: PairInput): Promise<void> {
+    // The form stays enabled until the receive starts, a few awaits later: a second click (or Enter)
+    // meanwhile would start a second receive in this tab, which finds the lock held and says another tab
+    // is receiving, or spends the code on nothing.
+    if (this.submitting) return
+    this.submitting = true
+    try {
+      await this.submitOnce(input)
+    } finally {
+      this.submitting = false
+    }
+  }
+
+  private async submitOnce (input: PairInput): Promise<void> {
     this.view.error(undefined)
     if (this.lacksWebRTC()) return
     let addrs: string[]

@@ -118,6 +118,23 @@ describe.skipIf(skip)('what the browser phone tells a person', () => {
       `and ${now.mediaFiles.toLocaleString('en')} media files, from every transfer it received.`)
   }, 240_000)
 
+  it('receives once when Receive is clicked twice before the page reacts', async () => {
+    const s = sendOverWebRTC(copyStore(await seedStore('tiny', 9), 'phone-c'), 'phone-c')
+    const page = (await newBrowser()).context.pages()[0]
+    await page.goto(`${pageUrl}#${String((await s.waitEvent('code', 60_000)).qr)}`)
+    await waitPhase(page, ['idle'], 'idle form', s)
+    // Two clicks in one turn of the page's event loop: the form is still enabled for the second.
+    await page.evaluate(() => { const start = document.getElementById('start') as HTMLButtonElement; start.click(); start.click() })
+    const done = await waitPhase(page, ['verified', 'failed'], 'verified', s)
+    expect(done.error).toBeUndefined()
+    expect((await s.waitExit(30_000)).code).toBe(0)
+    expect(s.all('paired')).toHaveLength(1)
+    // No second receive took this tab's own lock for another tab's, or spent the code on nothing.
+    expect((await events(page)).filter(e => e.type === 'busy')).toEqual([])
+    expect(await page.isVisible('#error')).toBe(false)
+    expect((await state(page)).phase).toBe('verified')
+  }, 120_000)
+
   it('says at once that a browser without WebRTC cannot reach the old phone, and what to do', async () => {
     const dir = copyStore(await seedStore('tiny', 7))
     const sender = sendOverWebRTC(dir, 'sender')
