@@ -1,7 +1,7 @@
 // A sha256 as 64 lowercase hex digits and back, for the paths that turn a whole media index (100k+
-// hashes) into one or the other. @noble's bytesToHex builds its string two digits at a time: on Node 20
-// that leaves ~1 KiB of intermediate strings per hash, which a loop over a large manifest's index
-// turned into most of the receiver's peak (docs/performance.md). Here a hash becomes one flat string,
+// hashes) into one or the other. @noble's bytesToHex builds its string two digits at a time, leaving an
+// intermediate string per step, which a loop over a large manifest's index turned into most of the
+// receiver's peak (docs/performance.md). Here a hash becomes one flat string,
 // and a string goes straight into the bytes it names.
 
 const HASH = 32
