@@ -1,9 +1,8 @@
-import { disable, enable, prefixLogger } from '@libp2p/logger'
-import { afterEach, describe, expect, it } from 'vitest'
-import { stoppedAfterEach } from '../helpers/stopped.js'
-import { createFerry, type Ferry } from '../../src/create-ferry.js'
+import { enable } from '@libp2p/logger'
+import { describe, expect, it } from 'vitest'
+import { loggedPhones } from '../helpers/logged-phones.js'
 import { generateCode } from '../../src/pairing/index.js'
-import { fillStore, putWithPlaces, tempDir } from '../helpers/stores.js'
+import { fillStore, putWithPlaces } from '../helpers/stores.js'
 
 // An app that runs two phones in one process gives each node a logger of its own (libp2p's
 // `prefixLogger`), as libp2p's own modules expect: Ferry's lines for a transfer go through the node's
@@ -15,37 +14,7 @@ const listen = ['/ip4/127.0.0.1/tcp/0']
 const TRANSFER_PARTS = /^(?:(\w+):)?(ferry:(?:service|sender|receiver|slots))$/
 
 describe('two phones in one process, each with its own logger', () => {
-  const { phones } = stoppedAfterEach()
-  const debugBefore = process.env.DEBUG
-  let restore: (() => void) | undefined
-
-  afterEach(() => {
-    restore?.()
-    restore = undefined
-    disable()
-    if (debugBefore === undefined) delete process.env.DEBUG
-    else enable(debugBefore)
-  })
-
-  /** Every line written to stderr from now (the debug package's output), kept instead of shown. */
-  function captureStderr (): string[] {
-    const lines: string[] = []
-    const write = process.stderr.write
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      lines.push(...String(chunk).split('\n'))
-      const done = rest.find(r => typeof r === 'function') as (() => void) | undefined
-      done?.()
-      return true
-    }) as typeof process.stderr.write
-    restore = () => { process.stderr.write = write }
-    return lines
-  }
-
-  async function phone (name: string): Promise<Ferry> {
-    const p = await createFerry(tempDir(`${name}-`), { listen, memory: false, logger: prefixLogger(name) })
-    phones.push(p)
-    return p
-  }
+  const { phone, captureStderr, stopCapture } = loggedPhones(listen)
 
   it('writes each phone\'s transfer lines under that phone\'s prefix, and none without one', async () => {
     // Unprefixed ferry:* is on too: a line that went around the node's logger would show there.
@@ -65,7 +34,7 @@ describe('two phones in one process, each with its own logger', () => {
     sent = old.send({ code })
     const again = await fresh.receive({ addrs: old.addresses(), code })
     await sent
-    restore?.()
+    stopCapture()
     expect(again.stats.messagesSent).toBe(1)
 
     const written = lines.map(l => l.replace(/\x1b\[[0-9;]*m/g, ''))

@@ -1,10 +1,9 @@
-import { disable, enable, prefixLogger } from '@libp2p/logger'
-import { afterEach, describe, expect, it } from 'vitest'
-import { stoppedAfterEach } from '../helpers/stopped.js'
+import { enable } from '@libp2p/logger'
+import { describe, expect, it } from 'vitest'
+import { loggedPhones } from '../helpers/logged-phones.js'
 import { until } from '../helpers/until.js'
-import { createFerry, type Ferry } from '../../src/create-ferry.js'
 import { generateCode } from '../../src/pairing/index.js'
-import { fillStore, tempDir } from '../helpers/stores.js'
+import { fillStore } from '../helpers/stores.js'
 
 // An app's onEvent that fails on `verified` comes after the transfer is done: it ends nothing (a
 // CANCELLED there would tell the app a verified history failed, and it would move it again), and is
@@ -13,37 +12,7 @@ import { fillStore, tempDir } from '../helpers/stores.js'
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('an onEvent handler that fails on verified', () => {
-  const { phones } = stoppedAfterEach()
-  const debugBefore = process.env.DEBUG
-  let restore: (() => void) | undefined
-
-  afterEach(() => {
-    restore?.()
-    restore = undefined
-    disable()
-    if (debugBefore === undefined) delete process.env.DEBUG
-    else enable(debugBefore)
-  })
-
-  /** Every line written to stderr from now (the debug package's output), without colours. */
-  function captureStderr (): string[] {
-    const lines: string[] = []
-    const write = process.stderr.write
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      lines.push(...String(chunk).replace(/\x1b\[[0-9;]*m/g, '').split('\n'))
-      const done = rest.find(r => typeof r === 'function') as (() => void) | undefined
-      done?.()
-      return true
-    }) as typeof process.stderr.write
-    restore = () => { process.stderr.write = write }
-    return lines
-  }
-
-  async function phone (name: string): Promise<Ferry> {
-    const p = await createFerry(tempDir(`${name}-`), { listen, memory: false, logger: prefixLogger(name) })
-    phones.push(p)
-    return p
-  }
+  const { phone, captureStderr, stopCapture } = loggedPhones(listen)
 
   it('throwing, or rejecting after the transfer resolved: both phones resolve verified, and each logs the error', async () => {
     enable('old:ferry:service:error,new:ferry:service:error')
@@ -74,7 +43,7 @@ describe('an onEvent handler that fails on verified', () => {
       l.includes(`${phoneName}:ferry:service:error the app's onEvent handler ${how} on 'verified': ${why} (the transfer is verified all the same)`))
     await until('the new phone to log its handler\'s late rejection', () => said('new', 'rejected', 'the backup of the new history failed'))
     expect(said('old', 'threw', 'the done screen is not mounted')).toBe(true)
-    restore?.()
+    stopCapture()
     // The code paired a phone and the offer ended verified: a phone that comes with it hears it was used.
     const late = await phone('late')
     await expect(late.receive({ addrs: old.addresses(), code })).rejects.toMatchObject({ code: 'CODE_EXPIRED' })
