@@ -128,6 +128,23 @@ export interface TransferOutcome {
   chatsLeftDeleted: number
 }
 
+/** What a session came to, as the tests compare it: the receiver's state, its error, its counts. */
+function outcomeOf (receiver: ReceiverMachine, err: unknown): TransferOutcome {
+  const p = receiver.progress
+  return {
+    state: receiver.state,
+    error: err === undefined ? undefined : isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) },
+    messagesReceived: p.messagesReceived,
+    messagesHeld: p.messagesHeld,
+    mediaFilesReceived: p.mediaFilesReceived,
+    mediaBytesReceived: p.mediaBytesReceived,
+    messagesKept: p.messagesKept,
+    namesKept: p.namesKept,
+    messagesLeftDeleted: p.messagesLeftDeleted,
+    chatsLeftDeleted: p.chatsLeftDeleted
+  }
+}
+
 const held = new Map<string, HeldLock>()
 
 /** A transfer held at a read (startTransfer): its outcome once let go on. */
@@ -200,19 +217,7 @@ export const harness = {
     }
     const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b)])
     const err = r.status === 'rejected' ? r.reason as unknown : undefined
-    const p = receiver.progress
-    return {
-      state: receiver.state,
-      error: err === undefined ? undefined : isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) },
-      messagesReceived: p.messagesReceived,
-      messagesHeld: p.messagesHeld,
-      mediaFilesReceived: p.mediaFilesReceived,
-      mediaBytesReceived: p.mediaBytesReceived,
-      messagesKept: p.messagesKept,
-      namesKept: p.namesKept,
-      messagesLeftDeleted: p.messagesLeftDeleted,
-      chatsLeftDeleted: p.chatsLeftDeleted
-    }
+    return outcomeOf(receiver, err)
   },
 
   /**
@@ -233,19 +238,9 @@ export const harness = {
       const [, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, gated.duplex, { signal: lost })])
       // What the page shows when a receive fails (main.ts): the lock's loss, when that stopped it.
       const err = lost?.aborted === true && isFerryError(lost.reason) ? lost.reason : r.status === 'rejected' ? r.reason as unknown : undefined
-      const p = receiver.progress
       return {
-        state: receiver.state,
-        error: err === undefined ? undefined : isFerryError(err) ? { code: err.code, message: err.message } : { code: 'THROWN', message: String(err) },
-        lost: lost?.aborted === true && isFerryError(lost.reason) ? { code: lost.reason.code, message: lost.reason.message, words: explain(lost.reason) } : undefined,
-        messagesReceived: p.messagesReceived,
-        messagesHeld: p.messagesHeld,
-        mediaFilesReceived: p.mediaFilesReceived,
-        mediaBytesReceived: p.mediaBytesReceived,
-        messagesKept: p.messagesKept,
-        namesKept: p.namesKept,
-        messagesLeftDeleted: p.messagesLeftDeleted,
-        chatsLeftDeleted: p.chatsLeftDeleted
+        ...outcomeOf(receiver, err),
+        lost: lost?.aborted === true && isFerryError(lost.reason) ? { code: lost.reason.code, message: lost.reason.message, words: explain(lost.reason) } : undefined
       }
     })()
     running.set(name, { go: gated.go, outcome })

@@ -38,26 +38,35 @@ describe.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('fe
   })
 })
 
+type MediaFile = { path: string, sha256: string, size: number }
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
+
+/** Files in `dir` to import: a photo of `text`, and an export whose chat shows each of `media`. */
+function exportFiles (dir: string): { file: (name: string, text: string) => MediaFile, ndjson: (name: string, media: MediaFile[]) => string } {
+  const file = (name: string, text: string): MediaFile => {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    return { path, sha256: sha(text), size: Buffer.byteLength(text) }
+  }
+  const ndjson = (name: string, media: MediaFile[]): string => {
+    const path = join(dir, name)
+    writeFileSync(path, [
+      { type: 'contact', id: 'u1', name: 'Ann' },
+      { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
+      ...media.map(m => ({ type: 'media', sha256: m.sha256, size: m.size, mime: 'image/jpeg', path: m.path })),
+      ...media.map((m, i) => ({ type: 'message', conversation: 'c1', id: `${name}-${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'image', media: m.sha256 }))
+    ].map(l => JSON.stringify(l)).join('\n') + '\n')
+    return path
+  }
+  return { file, ndjson }
+}
+
 describe('ferry import stopped with Ctrl-C into a store that was there', () => {
   it('removes the media files it copied, and none that was there before or that a record names', async () => {
     const dir = tempDir()
     const store = join(dir, 'phone')
-    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
-    const file = (name: string, text: string): { path: string, sha256: string, size: number } => {
-      const path = join(dir, name)
-      writeFileSync(path, text)
-      return { path, sha256: sha(Buffer.from(text)), size: Buffer.byteLength(text) }
-    }
-    const ndjson = (name: string, media: Array<{ path: string, sha256: string, size: number }>): string => {
-      const path = join(dir, name)
-      writeFileSync(path, [
-        { type: 'contact', id: 'u1', name: 'Ann' },
-        { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
-        ...media.map(m => ({ type: 'media', sha256: m.sha256, size: m.size, mime: 'image/jpeg', path: m.path })),
-        ...media.map((m, i) => ({ type: 'message', conversation: 'c1', id: `${name}-${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'image', media: m.sha256 }))
-      ].map(l => JSON.stringify(l)).join('\n') + '\n')
-      return path
-    }
+    const { file, ndjson } = exportFiles(dir)
     // The store as it was: a photo it holds, and one whose record came without its file (as a transfer
     // that has not brought it yet leaves it).
     const held = file('held.jpg', 'a photo the store holds')
@@ -105,22 +114,7 @@ describe('ferry import killed outright (SIGKILL, a power cut)', () => {
   it('leaves its media files to the next writer of the store, which removes those no record names', async () => {
     const dir = tempDir()
     const store = join(dir, 'phone')
-    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
-    const file = (name: string, text: string): { path: string, sha256: string, size: number } => {
-      const path = join(dir, name)
-      writeFileSync(path, text)
-      return { path, sha256: sha(Buffer.from(text)), size: Buffer.byteLength(text) }
-    }
-    const ndjson = (name: string, media: Array<{ path: string, sha256: string, size: number }>): string => {
-      const path = join(dir, name)
-      writeFileSync(path, [
-        { type: 'contact', id: 'u1', name: 'Ann' },
-        { type: 'conversation', id: 'c1', kind: 'direct', title: 'Ann', members: ['me', 'u1'] },
-        ...media.map(m => ({ type: 'media', sha256: m.sha256, size: m.size, mime: 'image/jpeg', path: m.path })),
-        ...media.map((m, i) => ({ type: 'message', conversation: 'c1', id: `${name}-${i}`, sender: 'u1', ts: 1_700_000_000_000 + i, kind: 'image', media: m.sha256 }))
-      ].map(l => JSON.stringify(l)).join('\n') + '\n')
-      return path
-    }
+    const { file, ndjson } = exportFiles(dir)
     const mediaPath = (s: string): string => join(store, 'media', s.slice(0, 2), s)
     const mediaFiles = (): string[] => readdirSync(join(store, 'media')).filter(d => /^[0-9a-f]{2}$/.test(d))
       .flatMap(d => readdirSync(join(store, 'media', d))).sort()
