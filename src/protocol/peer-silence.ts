@@ -27,7 +27,8 @@ export class PeerSilence {
   /** A new limit, from now on (the waiting so far counts against it). */
   set limitMs (ms: number) {
     this.limit = ms
-    if (this.since !== undefined) this.reschedule()
+    // A timer out from the old limit may be due much later than the new one allows.
+    this.reschedule()
   }
 
   get limitMs (): number {
@@ -38,7 +39,9 @@ export class PeerSilence {
   waiting (): void {
     if (this.stopped || this.since !== undefined) return
     this.since = Date.now()
-    this.reschedule()
+    // Called around every read: a timer already out checks again when it fires, rather than one made
+    // and cleared each time.
+    if (this.timer === undefined) this.schedule()
   }
 
   /** This phone is busy with its own work from now on: that time does not count. */
@@ -46,7 +49,6 @@ export class PeerSilence {
     if (this.since === undefined) return
     this.waitedMs += Date.now() - this.since
     this.since = undefined
-    this.clear()
   }
 
   /** The other phone moved the transfer forward: the silence starts over. */
@@ -72,9 +74,14 @@ export class PeerSilence {
 
   private reschedule (): void {
     this.clear()
-    // Checked a few times per limit rather than once: `heard` moves the deadline without a timer each time.
-    const check = (): void => {
+    if (this.since !== undefined) this.schedule()
+  }
+
+  /** A check within the limit, and a few times per limit (`heard` moves the deadline without a timer). */
+  private schedule (): void {
+    this.timer = setTimeout(() => {
       this.timer = undefined
+      // Busy meanwhile: the next wait schedules again.
       if (this.since === undefined || this.stopped) return
       const waited = this.waited()
       if (waited >= this.limit) {
@@ -82,10 +89,8 @@ export class PeerSilence {
         this.onSilent(waited)
         return
       }
-      this.timer = setTimeout(check, Math.max(20, Math.min(this.limit - waited, this.limit / 4)))
-      this.timer.unref?.()
-    }
-    this.timer = setTimeout(check, Math.max(20, Math.min(this.limit - this.waited(), this.limit / 4)))
+      this.schedule()
+    }, Math.max(20, Math.min(this.limit - this.waited(), this.limit / 4)))
     this.timer.unref?.()
   }
 }
