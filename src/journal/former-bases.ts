@@ -96,14 +96,12 @@ async function copied (journal: Journal, from: string, to: string): Promise<Jour
 async function copyMessageBases (journal: Journal, former: string, sourceId: string, storeId: string): Promise<void> {
   const from = messageBasesPrefix(former, storeId)
   const to = messageBasesPrefix(sourceId, storeId)
-  const keys: string[] = []
-  for await (const [key] of journal.list(from)) keys.push(key.slice(from.length))
   let ops: JournalOp[] = [{ prefix: to }]
   let bytes = 0
-  for (const key of keys) {
-    const value = await journal.get(from + key)
-    if (value === undefined) continue
-    ops.push({ key: to + key, value })
+  // A listing reads a page at a time, so writes under another prefix between its pages are safe; its
+  // values may be views of that page.
+  for await (const [key, value] of journal.list(from)) {
+    ops.push({ key: to + key.slice(from.length), value: value.slice() })
     if ((bytes += value.byteLength) < COPY_WRITE_BYTES) continue
     await journal.write(ops)
     ops = []
