@@ -59,7 +59,7 @@ export function unreachableError (e: Evidence): FerryError {
 }
 
 /**
- * Why a sweep could not have found the old phone, when it could not: this phone has no IPv4 network to
+ * Why a sweep could not have found the old phone, as a sentence, when it could not: this phone has no IPv4 network to
  * sweep (only a self-assigned address, or none), or nobody answered in the part of a wider network that
  * was swept. Undefined when the sweep covered the whole network, or did not run.
  */
@@ -67,13 +67,13 @@ function sweepBlind (sweeps: SubnetStats[] | undefined, selfAssigned: string[]):
   if (sweeps === undefined) return undefined
   if (sweeps.length === 0) {
     return selfAssigned.length > 0
-      ? `this phone has no IPv4 network to search, only the self-assigned ${selfAssigned.join(', ')} (no DHCP answer), so only mDNS can find the old phone here`
-      : 'this phone has no IPv4 address on any network, so searching cannot find the old phone'
+      ? `This phone has no IPv4 network to search, only the self-assigned ${selfAssigned.join(', ')} (no DHCP answer), so only mDNS can find the old phone here.`
+      : 'This phone has no IPv4 address on any network, so searching cannot find the old phone.'
   }
   const wider = sweeps.filter(s => s.network !== undefined)
   if (!sweeps.every(s => s.reached === 0) || wider.length === 0) return undefined
-  return `no device answered in ${wider.map(s => s.subnet).join(', ')}, the part searched of a larger network (${wider.map(s => s.network).join(', ')}): ` +
-    'the old phone may be on the rest of it'
+  return `No device answered in ${wider.map(s => s.subnet).join(', ')}, the part searched of a larger network (${wider.map(s => s.network).join(', ')}): ` +
+    'the old phone may be on the rest of it.'
 }
 
 /**
@@ -83,7 +83,7 @@ function sweepBlind (sweeps: SubnetStats[] | undefined, selfAssigned: string[]):
 export function firstRoundNote (stats: SubnetStats[], selfAssigned: string[] = []): { note: string, nobody: boolean } {
   const nobody = stats.every(st => st.reached === 0)
   const blind = sweepBlind(stats, selfAssigned)
-  if (blind !== undefined) return { note: `${blind.charAt(0).toUpperCase()}${blind.slice(1)}.`, nobody }
+  if (blind !== undefined) return { note: blind, nobody }
   const reached = stats.reduce((n, st) => n + st.reached, 0)
   const ferry = stats.reduce((n, st) => n + st.ferry, 0)
   return {
@@ -109,7 +109,7 @@ export function notFoundError (o: { nameplate: string, ms: number, mdns: boolean
   const blind = sweepBlind(o.sweeps, o.selfAssigned ?? [])
   const nobody = sweeps.length > 0 && sweeps.every(s => s.reached === 0)
   const hint = blind !== undefined
-    ? ` ${blind.charAt(0).toUpperCase()}${blind.slice(1)}.`
+    ? ` ${blind}`
     : nobody
       ? ` If the old phone is on this Wi-Fi, the Wi-Fi may keep devices apart (client or AP isolation). ${ISOLATION_ADVICE}`
       : ' Check that the old phone runs \'ferry send\' on the same network and shows this code.'
