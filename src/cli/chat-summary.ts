@@ -1,4 +1,5 @@
-import { cell, displayWidth, printable } from './text-width.js'
+import { printable } from '../printable.js'
+import { cell, displayWidth } from './text-width.js'
 
 /** Widest a title's column gets: a longer title is cut (with an ellipsis), so that rows stay one line each. */
 const TITLE_CELLS = 40

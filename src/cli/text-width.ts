@@ -9,8 +9,6 @@
 
 import { printable } from '../printable.js'
 
-export { printable }
-
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
 
 // East Asian Wide and Fullwidth (UAX #11) outside the emoji, which EMOJI_STYLE catches: JS regexps have

@@ -225,7 +225,7 @@ export class Receiving {
    * Ferry's to drop whatever went wrong; on an app's node only a dead one is (receiveOnce).
    */
   constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords,
-    private readonly tried: TriedCodes, private readonly ownsNode = true) {
+    private readonly tried: TriedCodes, private readonly ownsNode: boolean) {
     this.log = components.logger.forComponent('ferry:service')
   }
 

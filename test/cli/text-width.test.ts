@@ -1,7 +1,8 @@
 // Chat titles come in every script; the CLI's tables line up only if each cell is measured in the
 // cells a terminal draws, not in UTF-16 code units.
 import { describe, expect, it } from 'vitest'
-import { cell, displayWidth, padEndTo, padStartTo, printable, truncateTo } from '../../src/cli/text-width.js'
+import { printable } from '../../src/printable.js'
+import { cell, displayWidth, padEndTo, padStartTo, truncateTo } from '../../src/cli/text-width.js'
 
 const FAMILY = '👨\u200D👩\u200D👧\u200D👦'
 
