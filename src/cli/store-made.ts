@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { isStoreName, type SqliteChatStore } from '../store/sqlite-store.js'
+import type { SqliteChatStore } from '../store/sqlite-store.js'
+import { isStoreName } from '../store/store-opening.js'
 import type { NodeJournal } from '../journal/node-journal.js'
 
 /**

@@ -1,10 +1,8 @@
 import Database from 'better-sqlite3'
 import { logger } from '@libp2p/logger'
-import { randomUUID } from 'node:crypto'
-import { readdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
-import { fileInTheWay, fsError, unwritable } from '../fs-errors.js'
+import { fsError } from '../fs-errors.js'
 import { makeDatabasePrivate, makePrivateDir, tighten } from '../private-files.js'
 import type { ConversationInfo, History, HistoryChange, LeafIndex, MessagePosition, ReceivedMedia, SourceSnapshot, StoredMedia, StoreGenerations } from './history.js'
 import { assertSha256, MediaFolder, type MediaDigest } from './media-folder.js'
@@ -14,12 +12,15 @@ import { prefetchFile } from './prefetch.js'
 import { WalCheckpointer } from './wal-checkpointer.js'
 import { compareStrings, type Contact, type Conversation, type MediaRecord, type Message, type MessageKey, type Selection } from './model.js'
 import {
-  CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_READ_COLUMNS, MESSAGES_KEY, MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION,
+  CONTACT_COLUMNS, CONVERSATION_COLUMNS, LEAVES_ON_INSERT, MEDIA_COLUMNS, MESSAGE_COLUMNS, MESSAGE_READ_COLUMNS, MESSAGES_KEY, SCHEMA_VERSION,
   contactFromRow, contactParams, conversationFromRow, conversationParams, fillMediaParams, fillMessageParams, insertSql,
   MEDIA_WIDTH, mediaFromRow, MESSAGE_WIDTH, messageFromReadRow,
-  MESSAGE_V3_COLUMNS, MESSAGE_V3_WIDTH, MESSAGE_V4_COLUMNS, fillMessageV3Params, hasV4Fields, migrateTo4, migrateTo5, upsertSql
+  MESSAGE_V3_COLUMNS, MESSAGE_V3_WIDTH, MESSAGE_V4_COLUMNS, fillMessageV3Params, hasV4Fields, upsertSql
 } from './schema.js'
 import { isConstraint, RowWriter } from './row-writer.js'
+import { ensureSchema } from './schema-setup.js'
+import { foreignEntries, openError, statStore } from './store-opening.js'
+import { checkedKeys, checkReferences, noReferences, referencesOf, type References } from './message-references.js'
 
 type Row = Array<string | number | null>
 type Statement = Database.Statement<unknown[], unknown>
@@ -42,22 +43,6 @@ export interface OpenOptions {
   intoForeignDirectory?: boolean
   /** Appended to that refusal: what the caller offers instead (`seed` names --force). */
   foreignHint?: string
-}
-
-/** Ferry's own names at the top of a store; anything else makes a directory someone else's. */
-const STORE_NAMES = /^(?:history\.db(?:-wal|-shm|-journal)?|media|journal|peer\.key(?:\..+\.tmp)?|store\.lock(?:\.json)?|webrtc-cert\.json(?:\..+)?)$/
-
-/** Whether `name`, at the top of a store's folder, is one of Ferry's own files or folders. */
-export const isStoreName = (name: string): boolean => STORE_NAMES.test(name)
-
-/** What `dir` holds besides a store's own files (nothing when it does not exist). */
-function foreignEntries (dir: string): string[] {
-  try {
-    return readdirSync(dir).filter(n => !STORE_NAMES.test(n)).sort()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw storeError(err, `reading ${dir}`)
-  }
 }
 
 export interface StoreStats {
@@ -231,7 +216,7 @@ export class SqliteChatStore implements History {
       db.pragma(`wal_autocheckpoint = ${walPages}`)
       // A WAL grown past that (a transfer's deferred checkpoint) is cut back when it next starts over.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
-      const storeId = SqliteChatStore.ensureSchema(db, abs, options.create === true)
+      const storeId = ensureSchema(db, abs, options.create === true)
       const store = new SqliteChatStore(abs, db, storeId, walPages)
       // A process stopped during a bulk load left the key dropped: build it now, so that the transfer
       // resumes with it (into a store that holds messages: an ordinary load). A load that held a message
@@ -274,56 +259,12 @@ export class SqliteChatStore implements History {
         SqliteChatStore.open(abs).close()
         return SqliteChatStore.openReadOnly(abs, dbPath, true)
       }
-      const storeId = SqliteChatStore.ensureSchema(db, abs, false)
+      const storeId = ensureSchema(db, abs, false)
       return new SqliteChatStore(abs, db, storeId, WAL_PAGES, true)
     } catch (err) {
       if (db?.open === true) db.close()
       throw openError(err, abs)
     }
-  }
-
-  /** Creates the schema once (concurrent creators serialize on the write lock) and returns the storeId. */
-  private static ensureSchema (db: Database.Database, dir: string, create: boolean): string {
-    const read = (): Record<string, string> => {
-      const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined
-      if (!hasMeta) return {}
-      return Object.fromEntries((db.prepare('SELECT key, value FROM meta').raw().all() as string[][]).map(([k, v]) => [k, v]))
-    }
-    let meta = read()
-    if (meta.schema_version === undefined) {
-      if (!create) throw new FerryError(ErrorCode.STORE, `${dir}/history.db is not a Ferry store`)
-      db.transaction(() => {
-        db.exec(SCHEMA)
-        const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)')
-        put.run('store_id', randomUUID())
-        put.run('schema_version', String(SCHEMA_VERSION))
-        put.run('created_at', new Date().toISOString())
-      }).immediate()
-      meta = read()
-    }
-    const version = Number(meta.schema_version)
-    if (version > SCHEMA_VERSION) {
-      // Nothing is wrong with the store: this Ferry is too old for it, as for a newer backup.
-      throw new FerryError(ErrorCode.BAD_INPUT, `${dir} was written by a newer Ferry (schema ${version}; this one knows ${SCHEMA_VERSION}): update Ferry to open it`)
-    }
-    if (version < SCHEMA_VERSION) {
-      // 1 -> 2 only added tables and a trigger; 2 -> 3 rebuilds the messages table in canonical order, once
-      // (about 2 s per million messages here); 3 -> 4 adds nullable columns; 4 -> 5 moves transfer
-      // bookkeeping out to the journal.
-      log('upgrading %s from schema %d to %d', dir, version, SCHEMA_VERSION)
-      db.transaction(() => {
-        if (version < 3) db.exec(MIGRATE_TO_3)
-        if (version < 4) migrateTo4(db as unknown as Parameters<typeof migrateTo4>[0])
-        if (version < 5) migrateTo5(db as unknown as Parameters<typeof migrateTo5>[0])
-        // 5 -> 6: SCHEMA adds the leaves table and its triggers.
-        db.exec(SCHEMA)
-        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION))
-      }).immediate()
-      // Partial media files were the undone transfers' (the journal keeps its own now): a half-received
-      // video must not take the phone's space for ever.
-      if (version < 5) rmSync(join(dir, 'media', '.part'), { recursive: true, force: true })
-    }
-    return meta.store_id
   }
 
   /**
@@ -463,12 +404,19 @@ export class SqliteChatStore implements History {
     try {
       return this.guard('writing the store', () => this.inTransaction(() => {
         const result = fn()
-        this.checkReferences()
+        this.checkWhatMessagesName()
         return result
       }))
     } finally {
       this.references = undefined
     }
+  }
+
+  /** See message-references.ts checkReferences: once per outermost transaction, as it commits. */
+  private checkWhatMessagesName (): void {
+    const refs = this.references
+    this.references = undefined
+    if (refs !== undefined) checkReferences(refs, { all: (sql, ...p) => this.all(sql, ...p), one: (sql, ...p) => this.one(sql, ...p) })
   }
 
   /**
@@ -482,7 +430,7 @@ export class SqliteChatStore implements History {
     let result: T
     try {
       result = await fn()
-      this.checkReferences()
+      this.checkWhatMessagesName()
     } catch (err) {
       this.references = undefined
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
@@ -495,65 +443,6 @@ export class SqliteChatStore implements History {
       throw storeError(err, 'committing')
     }
     return result
-  }
-
-  /**
-   * Refuses (BAD_INPUT) the transaction under way when a message it put, still in the store as it
-   * commits, names a conversation or a media record the store does not hold by then: such a message
-   * would be lost (never sent) or fail every transfer (the receiver finds no record for its media and
-   * blames this phone's peer). A message put and deleted again (or replaced, or rolled back with its
-   * savepoint) within the transaction is no longer there, and refuses nothing.
-   */
-  private checkReferences (): void {
-    const refs = this.references
-    this.references = undefined
-    if (refs === undefined) return
-    const conversation = this.strandedConversation(refs.conversations)
-    if (conversation !== undefined) {
-      const [id, m] = conversation
-      throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: its conversation ${JSON.stringify(id)} is not in the store, so it would never be sent; ` +
-        'put the conversation with putMetadata first', { ...m, missing: 'conversation' })
-    }
-    const media = this.strandedMedia(refs.media)
-    if (media !== undefined) {
-      const [sha256, m] = media
-      throw new FerryError(ErrorCode.BAD_INPUT, `${nameOf(m)}: it names media ${sha256}, which has no record in the store, so no transfer of it could succeed; ` +
-        'put its record with putMetadata first (addMediaFromFile and writeMedia store the file, not its record)', { ...m, missing: 'media', sha256 })
-    }
-  }
-
-  /** Of `names`, those `table` does not hold, in the order they were named: the one query a transaction that put what it names pays. */
-  private absent (table: 'conversations' | 'media', column: 'id' | 'sha256', names: Map<string, MessageRef>): Array<[string, MessageRef]> {
-    if (names.size === 0) return []
-    const sql = `SELECT value FROM json_each(?) WHERE value NOT IN (SELECT ${column} FROM ${table})`
-    const absent = new Set(this.all(sql, JSON.stringify([...names.keys()])).map(r => r[0] as string))
-    return absent.size === 0 ? [] : [...names].filter(([name]) => absent.has(name))
-  }
-
-  /** A conversation the store lacks with a message still in it: the first message that named it, when still there. */
-  private strandedConversation (names: Map<string, MessageRef>): [string, MessageRef] | undefined {
-    for (const [id, first] of this.absent('conversations', 'id', names)) {
-      if (this.one('SELECT 1 FROM messages WHERE conversation = ? AND id = ?', id, first.id) !== undefined) return [id, first]
-      const left = this.one('SELECT id FROM messages WHERE conversation = ? ORDER BY id LIMIT 1', id)
-      if (left !== undefined) return [id, { conversation: id, id: left[0] as string }]
-    }
-    return undefined
-  }
-
-  /**
-   * A media record the store lacks that a message still names. Nothing indexes messages by media (an
-   * index would cost every message written), so when the messages that first named the lacking records
-   * are gone or name another, one scan looks for any other: only a transaction that put a message
-   * naming a record it never put pays for it.
-   */
-  private strandedMedia (names: Map<string, MessageRef>): [string, MessageRef] | undefined {
-    const absent = this.absent('media', 'sha256', names)
-    if (absent.length === 0) return undefined
-    for (const [sha256, first] of absent) {
-      if (this.one('SELECT 1 FROM messages WHERE conversation = ? AND id = ? AND media = ?', first.conversation, first.id, sha256) !== undefined) return [sha256, first]
-    }
-    const left = this.one('SELECT media, conversation, id FROM messages WHERE media IN (SELECT value FROM json_each(?)) LIMIT 1', JSON.stringify(absent.map(([sha256]) => sha256)))
-    return left === undefined ? undefined : [left[0] as string, { conversation: left[1] as string, id: left[2] as string }]
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -776,10 +665,10 @@ export class SqliteChatStore implements History {
   putMessages (messages: Iterable<Message>): void {
     this.ensureMessageKey()
     this.transaction(() => {
-      const refs = this.references ?? { conversations: new Map(), media: new Map() }
+      const refs = this.references ?? noReferences()
       // Merged only once the call's rows are in: a call refused inside a caller's transaction, which
       // the caller may catch and go on from, leaves nothing of it to check.
-      const call: References = { conversations: new Map(), media: new Map() }
+      const call = noReferences()
       this.upsertMessages(referencesOf(checkedKeys(messages), call, refs))
       for (const [k, v] of call.conversations) refs.conversations.set(k, v)
       for (const [k, v] of call.media) refs.media.set(k, v)
@@ -1192,82 +1081,3 @@ const INSERT_V3_MESSAGES = (rows: number): string => insertSql('messages', MESSA
 const UPSERT_V3_MESSAGES = (rows: number): string => upsertSql('messages', MESSAGE_V3_COLUMNS, 'conversation, id', rows, MESSAGE_V4_COLUMNS.map(([c]) => c))
 const UPSERT_MEDIA = (rows: number): string => upsertSql('media', MEDIA_COLUMNS, 'sha256', rows)
 
-/**
- * stat() for opening a store, undefined when nothing is there. The failures a person can fix (a file
- * where a folder of the path should be, a folder they may not read) are said as such: Node's own text
- * names neither the culprit nor what it means for the store.
- */
-function statStore (path: string, store: string): Stats | undefined {
-  try {
-    return statSync(path, { throwIfNoEntry: false })
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOTDIR') {
-      const file = fileInTheWay(path) ?? 'a part of the path'
-      throw new FerryError(ErrorCode.BAD_INPUT, `${file} is a file, so ${store} cannot be a store`, { path }, { cause: err })
-    }
-    throw fsError(err, `cannot read the store ${store}`, path)
-  }
-}
-
-/** A failure to open a store's database. A history.db SQLite cannot read is the person's to fix: they named the wrong folder. */
-function openError (err: unknown, store: string): FerryError {
-  const code = (err as { code?: string })?.code
-  if (code === 'SQLITE_NOTADB') {
-    return new FerryError(ErrorCode.BAD_INPUT, `${store} is not a Ferry store (history.db is not a SQLite database)`, undefined, { cause: err })
-  }
-  // SQLite's "unable to open database file": it writes beside history.db (its -wal and -shm files) even
-  // to read a store, so a folder it cannot write in fails every command, the readers' too.
-  const why = code === 'SQLITE_CANTOPEN' || code?.startsWith('SQLITE_READONLY') === true ? unwritable(store) : undefined
-  if (why !== undefined) {
-    return new FerryError(ErrorCode.BAD_INPUT, `cannot open the store ${store}: ${why}, and SQLite writes beside history.db even to read it; ` +
-      'copy the store to a folder you can write in', { path: store }, { cause: err })
-  }
-  return storeError(err, `opening the store ${store}`)
-}
-
-/** A message, as an error names it. */
-interface MessageRef { conversation: string, id: string }
-
-/** The conversations and media records some messages name, each with the first message naming it. */
-interface References {
-  conversations: Map<string, MessageRef>
-  media: Map<string, MessageRef>
-}
-
-/**
- * Passes `messages` on, noting in `into` each conversation and media record they name that `seen` does
- * not hold yet: a set per call, checked once (checkReferences), the order of a call's rows free.
- */
-function * referencesOf (messages: Iterable<Message>, into: References, seen: References): Generator<Message> {
-  let last: string | undefined
-  for (const m of messages) {
-    if (m.conversation !== last) {
-      last = m.conversation
-      if (!seen.conversations.has(last) && !into.conversations.has(last)) into.conversations.set(last, { conversation: last, id: m.id })
-    }
-    const media = m.media
-    if (media !== undefined && !seen.media.has(media) && !into.media.has(media)) into.media.set(media, { conversation: m.conversation, id: m.id })
-    yield m
-  }
-}
-
-const nameOf = (m: MessageRef): string => `message ${JSON.stringify(m.conversation)}/${JSON.stringify(m.id)}`
-
-/**
- * Passes `messages` on, refusing one whose key is not one: SQLite would store a `ts` of any type in its
- * INTEGER column, and such a message reads back unlike what a transfer sends, failing every transfer
- * of its conversation at verification (DIGEST_MISMATCH) where the app can no longer tell why.
- */
-function * checkedKeys (messages: Iterable<Message>): Generator<Message> {
-  for (const m of messages) {
-    const where = `message ${JSON.stringify(m.conversation)}/${JSON.stringify(m.id)}`
-    if (typeof m.conversation !== 'string' || m.conversation === '' || typeof m.id !== 'string' || m.id === '') {
-      throw new FerryError(ErrorCode.BAD_INPUT, `${where}: a message needs a non-empty conversation and id`, { conversation: m.conversation, id: m.id })
-    }
-    if (!Number.isSafeInteger(m.ts)) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `${where}: its ts must be an integer (milliseconds since the epoch), not ${JSON.stringify(m.ts) ?? String(m.ts)}`, { conversation: m.conversation, id: m.id })
-    }
-    yield m
-  }
-}
