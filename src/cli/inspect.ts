@@ -15,6 +15,11 @@ import { jsonEvent } from './json-lines.js'
 export interface InspectReport {
   store: string
   storeId: string
+  /**
+   * The histories this store continues: a backup of each was restored into it (absent when none). A new
+   * phone that received from one of them takes this phone for it, so what its person deleted stays so.
+   */
+  formerIds?: string[]
   stats: StoreStats
   conversations: Array<{ id: string, kind: string, title: string, members: number, messages: number }>
   transfers: Array<{
@@ -50,6 +55,7 @@ export async function inspectStore (store: SqliteChatStore): Promise<InspectRepo
     transfers: [],
     partialMedia: []
   }
+  if (store.formerIds.length > 0) report.formerIds = store.formerIds
   const left = store.unsettledMedia()
   if (left.files > 0) report.leftByKilledImport = left
   const journal = NodeJournal.existing(store.dir)
@@ -93,6 +99,7 @@ export function renderReport (r: InspectReport): string {
   const s = r.stats
   const lines = [
     `Store ${r.store} (id ${r.storeId})`,
+    ...(r.formerIds === undefined ? [] : [`  restored from a backup of ${r.formerIds.map(printable).join(', ')}: it sends as that phone's history carried on`]),
     `  ${s.contacts} contacts, ${s.conversations} conversations, ${s.messages} messages`,
     `  media: ${s.media} records; ${s.mediaPresent} files present (${formatBytes(s.mediaBytesPresent)}), ` +
       `${s.mediaMissing} missing (${formatBytes(s.mediaBytesMissing)})`

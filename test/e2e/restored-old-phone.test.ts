@@ -109,6 +109,10 @@ describe('an old phone reset and restored from its own backup', () => {
     const [oldId, restoredId] = [withStore(old, s => s.storeId), withStore(restored, s => s.storeId)]
     expect(restoredId).not.toBe(oldId)
     expect(withStore(restored, s => s.formerIds)).toEqual([oldId])
+    // What the person sees of it: the history the restored phone carries on.
+    expect((await inspect(restored)).formerIds).toEqual([oldId])
+    expect((await inspect(old)).formerIds).toBeUndefined()
+    expect(await ferryOk(['inspect', '--store', restored])).toContain(`restored from a backup of ${oldId}`)
 
     // The restored phone changed nothing: nothing comes, and the counts say what stayed as it was here.
     const second = await move(restored, fresh)

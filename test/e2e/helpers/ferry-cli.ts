@@ -204,6 +204,7 @@ export interface InspectReport {
   transfers: Array<{ transferId: string, sourceId: string, selection: { conversations?: string[], since?: number, until?: number }, messages: number, sessions: number, updatedAt: string }>
   partialMedia: Array<{ sha256: string, length: number, size?: number }>
   pairing?: { role: 'sender' | 'receiver', peer: string, nameplate: string, addrs: string[], since: string }
+  formerIds?: string[]
 }
 
 export async function inspect (store: string): Promise<InspectReport> {
