@@ -142,25 +142,38 @@ function usageMistake (err: Error & { code?: string }, cmd: Command, argv: strin
   }
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const typed = /^Unknown option '(-[^']*)'/.exec(err.message)?.[1]
-    const near = typed?.startsWith('--') === true ? closest(typed.slice(2).split('=')[0], [...Object.keys(options), 'help']) : undefined
-    if (typed !== undefined) return `unknown option '${typed}'` + (near !== undefined ? ` (did you mean --${near}?)` : '')
+    const near = typed?.startsWith('--') === true ? closest(typed.slice(2).split('=')[0], [...Object.keys(options), 'help']) : []
+    if (typed !== undefined) return `unknown option '${typed}'` + (near.length > 0 ? ` (did you mean ${eitherOf(near.map(n => `--${n}`))}?)` : '')
   }
   return err.message
 }
 
-/** The name (an option, a command) within two typing slips (insertions, deletions, substitutions) of `typed`, if one is. */
-export function closest (typed: string, names: string[]): string | undefined {
+/**
+ * The names (options, commands) nearest `typed` within two typing slips (a letter added, dropped or
+ * changed, or two neighbours swapped), in the order given; more than one when they are equally near
+ * (`sned` is one slip from both seed and send: either may be meant, so both are offered).
+ */
+export function closest (typed: string, names: string[]): string[] {
   const distance = (a: string, b: string): number => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+    // Optimal string alignment: Levenshtein with a swap of neighbours as one slip, as a typist makes it.
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
     for (let i = 1; i <= a.length; i++) {
-      const next = [i]
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-      row = next
+      for (let j = 1; j <= b.length; j++) {
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      }
     }
-    return row[b.length]
+    return d[a.length][b.length]
   }
-  const best = names.map(n => ({ n, d: distance(typed, n) })).sort((x, y) => x.d - y.d)[0]
-  return best !== undefined && best.d <= Math.min(2, Math.floor(typed.length / 2)) ? best.n : undefined
+  const bound = Math.min(2, Math.floor(typed.length / 2))
+  const near = names.map(n => ({ n, d: distance(typed, n) })).filter(x => x.d <= bound)
+  const best = Math.min(...near.map(x => x.d))
+  return near.filter(x => x.d === best).map(x => x.n)
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+export function eitherOf (words: string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`
 }
 
 /**

@@ -1,6 +1,6 @@
 import '../polyfill.js'
 import { printableLines } from '../printable.js'
-import { closest, EXIT_FAILED, EXIT_OK, exitOnSignal, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
+import { closest, eitherOf, EXIT_FAILED, EXIT_OK, exitOnSignal, EXIT_USAGE, parse, StoppedAtQuestion, type Command } from './command.js'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { setStoreHolderName } from '../store/holder-name.js'
 import { shellWord } from './command-line.js'
@@ -77,10 +77,15 @@ export async function main (argv: string[]): Promise<number> {
   if (entry === undefined) {
     // Shown without a secret it may hold (`--code=...` with no command). A slip (`recieve`) is answered
     // with the command it resembles and the line put right, as a misspelt option is.
-    const near = name.startsWith('-') ? undefined : closest(name, Object.keys(COMMANDS))
-    if (near !== undefined) {
-      const line = [near, ...shownArgv(rest)].map(shellWord).join(' ')
-      process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}' (did you mean ${near}? ferry ${line})\nRun 'ferry ${near} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
+    const near = name.startsWith('-') ? [] : closest(name, Object.keys(COMMANDS))
+    if (near.length === 1) {
+      const line = [near[0], ...shownArgv(rest)].map(shellWord).join(' ')
+      process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}' (did you mean ${near[0]}? ferry ${line})\nRun 'ferry ${near[0]} --help' for its options. [${ErrorCode.BAD_INPUT}]\n`)
+      return EXIT_USAGE
+    }
+    // Equally near to several (`sned`: seed or send): no line is put right, as either may be meant.
+    if (near.length > 1) {
+      process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}' (did you mean ${eitherOf(near)}?)\nRun 'ferry COMMAND --help' for a command's options. [${ErrorCode.BAD_INPUT}]\n`)
       return EXIT_USAGE
     }
     process.stderr.write(`ferry: unknown command '${shownArgv([name])[0]}'\n\n${usage()}\n`)

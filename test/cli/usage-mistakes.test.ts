@@ -64,6 +64,14 @@ describe('a command line in the wrong shape', () => {
     expect(ferry('exprot').stderr).toMatch(/^ferry: unknown command 'exprot' \(did you mean export\? ferry export\)\n/)
   })
 
+  it('a slip equally near two commands names both and puts no line right: sned may be seed or send', () => {
+    // Two neighbours swapped is one slip: `sedn` is send's alone.
+    expect(ferry('sedn').stderr).toMatch(/^ferry: unknown command 'sedn' \(did you mean send\? ferry send\)\n/)
+    const r = ferry('sned', '--store', './old')
+    expect(r.stderr).toBe("ferry: unknown command 'sned' (did you mean seed or send?)\nRun 'ferry COMMAND --help' for a command's options. [BAD_INPUT]\n")
+    expect(r.status).toBe(2)
+  })
+
   it('a word that names no command, even one every object has, is an unknown command', () => {
     for (const word of ['constructor', 'toString']) {
       const r = ferry(word)
