@@ -104,7 +104,7 @@ export async function createFerry (dir: string, options: CreateFerryOptions = {}
       'an app that starts its node itself makes it with createFerryNode and the ferry service')
   }
   const { memory = nodeTransferMemory, ...node } = options
-  const store = SqliteChatStore.open(dir, { create: true })
+  const store = SqliteChatStore.open(dir, { create: true, logger: node.logger })
   let key: string | undefined
   let journal: NodeJournal | undefined
   let n: FerryNode<{ ferry: FerryService }>

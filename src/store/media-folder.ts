@@ -1,4 +1,4 @@
-import { logger } from '@libp2p/logger'
+import { logger, type Logger } from '@libp2p/logger'
 import { createHash, randomUUID } from 'node:crypto'
 import {
   close, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync,
@@ -26,7 +26,6 @@ import { readStream } from '../read-stream.js'
 // src/journal/node-parts.ts).
 // Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
-const log = logger('ferry:store')
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -83,8 +82,11 @@ export class MediaFolder {
   /** Files about to be added whose records are not committed yet (see adding-list.ts). */
   readonly adding: AddingList
 
-  /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions). */
-  constructor (root: string, o: { readOnly?: boolean } = {}) {
+  private readonly log: Logger
+
+  /** `readOnly`: a reader's folder, which creates nothing (see SqliteChatStore's OpenOptions); `log`: the store's. */
+  constructor (root: string, o: { readOnly?: boolean, log?: Logger } = {}) {
+    this.log = o.log ?? logger('ferry:store')
     this.root = resolve(root)
     this.tmpDir = join(this.root, '.tmp')
     this.durability = new GroupSync(this.root)
@@ -197,7 +199,7 @@ export class MediaFolder {
       fd = openSync(this.path(sha), 'r')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        log.error('media %s is gone from %s since its record was read: read as empty', sha, this.root)
+        this.log.error('media %s is gone from %s since its record was read: read as empty', sha, this.root)
         return undefined
       }
       throw err

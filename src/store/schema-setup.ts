@@ -1,15 +1,13 @@
 import type Database from 'better-sqlite3'
-import { logger } from '@libp2p/logger'
+import type { Logger } from '@libp2p/logger'
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode, FerryError } from '../errors.js'
 import { MIGRATE_TO_3, SCHEMA, SCHEMA_VERSION, migrateTo4, migrateTo5 } from './schema.js'
 
-const log = logger('ferry:store')
-
 /** Creates the schema once (concurrent creators serialize on the write lock) and returns the storeId. */
-export function ensureSchema (db: Database.Database, dir: string, create: boolean): string {
+export function ensureSchema (db: Database.Database, dir: string, create: boolean, log: Logger): string {
   const read = (): Record<string, string> => {
     const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined
     if (!hasMeta) return {}

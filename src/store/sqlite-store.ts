@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { logger } from '@libp2p/logger'
+import { logger, type ComponentLogger, type Logger } from '@libp2p/logger'
 import { join, resolve } from 'node:path'
 import { ErrorCode, FerryError, isFerryError, storeError } from '../errors.js'
 import { fsError } from '../fs-errors.js'
@@ -43,6 +43,11 @@ export interface OpenOptions {
   intoForeignDirectory?: boolean
   /** Appended to that refusal: what the caller offers instead (`seed` names --force). */
   foreignHint?: string
+  /**
+   * Where the store's log lines go (default `ferry:store`): a node's `components.logger`, or a
+   * `prefixLogger`, tells two phones' stores in one process apart.
+   */
+  logger?: ComponentLogger
 }
 
 export interface StoreStats {
@@ -57,7 +62,7 @@ export interface StoreStats {
   mediaBytesMissing: number
 }
 
-const log = logger('ferry:store')
+const storeLog = (options: { logger?: ComponentLogger }): Logger => options.logger?.forComponent('ferry:store') ?? logger('ferry:store')
 
 /** Rows per page of a message scan: bounded memory without keeping a statement open between pages. */
 const PAGE = 1024
@@ -150,12 +155,12 @@ export class SqliteChatStore implements History {
   /** False for a snapshot, which reads its store's media folder. */
   private readonly ownsFolder: boolean
 
-  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, private readonly readOnly = false, folder?: MediaFolder) {
+  private constructor (dir: string, db: Database.Database, storeId: string, private readonly walPages: number, private readonly log: Logger, private readonly readOnly = false, folder?: MediaFolder) {
     this.dir = dir
     this.db = db
     this.storeId = storeId
     this.ownsFolder = folder === undefined
-    this.folder = folder ?? new MediaFolder(join(dir, 'media'), { readOnly })
+    this.folder = folder ?? new MediaFolder(join(dir, 'media'), { readOnly, log })
     this.leaves = new SqliteLeafIndex(db, readOnly)
     this.inTransaction = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T
   }
@@ -191,7 +196,8 @@ export class SqliteChatStore implements History {
     } catch (err) {
       throw fsError(err, `${fresh ? 'creating' : 'opening'} the store ${abs}`, abs)
     }
-    if (options.readOnly === true) return SqliteChatStore.openReadOnly(abs, dbPath)
+    if (options.readOnly === true) return SqliteChatStore.openReadOnly(abs, dbPath, options)
+    const log = storeLog(options)
     // One process at a time writes a store (store-lock.ts): a second one is refused here, at once.
     const lock = StoreLock.acquire(abs)
     let db: Database.Database | undefined
@@ -216,8 +222,8 @@ export class SqliteChatStore implements History {
       db.pragma(`wal_autocheckpoint = ${walPages}`)
       // A WAL grown past that (a transfer's deferred checkpoint) is cut back when it next starts over.
       db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
-      const storeId = ensureSchema(db, abs, options.create === true)
-      const store = new SqliteChatStore(abs, db, storeId, walPages)
+      const storeId = ensureSchema(db, abs, options.create === true, log)
+      const store = new SqliteChatStore(abs, db, storeId, walPages, log)
       // A process stopped during a bulk load left the key dropped: build it now, so that the transfer
       // resumes with it (into a store that holds messages: an ordinary load). A load that held a message
       // twice cannot have it until the transfer is undone, which needs the store open: it opens without.
@@ -244,7 +250,8 @@ export class SqliteChatStore implements History {
   }
 
   /** See OpenOptions.readOnly. A store an older Ferry wrote is upgraded first, by a writer's open. */
-  private static openReadOnly (abs: string, dbPath: string, upgraded = false): SqliteChatStore {
+  private static openReadOnly (abs: string, dbPath: string, options: OpenOptions, upgraded = false): SqliteChatStore {
+    const log = storeLog(options)
     let db: Database.Database | undefined
     try {
       db = new Database(dbPath, { readonly: true, fileMustExist: true })
@@ -256,11 +263,11 @@ export class SqliteChatStore implements History {
       const version = hasMeta ? Number(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()) : undefined
       if (version !== undefined && version < SCHEMA_VERSION && !upgraded) {
         db.close()
-        SqliteChatStore.open(abs).close()
-        return SqliteChatStore.openReadOnly(abs, dbPath, true)
+        SqliteChatStore.open(abs, { logger: options.logger }).close()
+        return SqliteChatStore.openReadOnly(abs, dbPath, options, true)
       }
-      const storeId = ensureSchema(db, abs, false)
-      return new SqliteChatStore(abs, db, storeId, WAL_PAGES, true)
+      const storeId = ensureSchema(db, abs, false, log)
+      return new SqliteChatStore(abs, db, storeId, WAL_PAGES, log, true)
     } catch (err) {
       if (db?.open === true) db.close()
       throw openError(err, abs)
@@ -600,7 +607,7 @@ export class SqliteChatStore implements History {
     this.guard('checking the store', () => {
       const problem = this.db.pragma('quick_check(1)', { simple: true }) as string
       if (problem === 'ok') return
-      log.error('quick_check: %s', problem)
+      this.log.error('quick_check: %s', problem)
       // As SQLite says it when a statement meets such a page: one wording of damage for every command.
       throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' })
     })
@@ -746,7 +753,7 @@ export class SqliteChatStore implements History {
       const listed = this.folder.adding.read()
       const unnamed = listed.filter(sha => !this.hasMediaRecord(sha))
       for (const sha of unnamed) this.folder.remove(sha)
-      if (unnamed.length > 0) log('removed %d media files no record names, left by a writer stopped before its records committed', unnamed.length)
+      if (unnamed.length > 0) this.log('removed %d media files no record names, left by a writer stopped before its records committed', unnamed.length)
       this.folder.adding.clear()
       return unnamed.length
     })
@@ -911,7 +918,7 @@ export class SqliteChatStore implements History {
       // A read transaction sees the database as of its first read: this one.
       db.exec('BEGIN')
       db.prepare('SELECT count(*) FROM meta').get()
-      return new SqliteChatStore(this.dir, db, this.storeId, this.walPages, true, this.folder)
+      return new SqliteChatStore(this.dir, db, this.storeId, this.walPages, this.log, true, this.folder)
     } catch (err) {
       db.close()
       throw err
@@ -984,7 +991,7 @@ export class SqliteChatStore implements History {
     const referenced = new Set(this.all('SELECT DISTINCT media FROM messages WHERE media IN (SELECT value FROM json_each(?))', JSON.stringify(candidates)).map(r => r[0] as string))
     const drop = candidates.filter(s => !referenced.has(s))
     this.stmt('DELETE FROM media WHERE sha256 IN (SELECT value FROM json_each(?))').run(JSON.stringify(drop))
-    if (referenced.size > 0) log('kept %d media records that messages still refer to', referenced.size)
+    if (referenced.size > 0) this.log('kept %d media records that messages still refer to', referenced.size)
     return drop
   }
 
@@ -1018,7 +1025,7 @@ export class SqliteChatStore implements History {
       // with the key, and comes back with it.
       this.db.exec('DELETE FROM leaves')
       this.db.exec('DROP TRIGGER IF EXISTS leaves_on_insert')
-      log('loading into an empty history: the (conversation, id) key is built once the messages are in')
+      this.log('loading into an empty history: the (conversation, id) key is built once the messages are in')
       return true
     })
   }
@@ -1037,7 +1044,7 @@ export class SqliteChatStore implements History {
       // The trigger first: a crash between the two leaves the key missing, which the next open builds.
       this.db.exec(LEAVES_ON_INSERT)
       this.db.exec(MESSAGES_KEY)
-      log('built the (conversation, id) key in %d ms', Date.now() - t0)
+      this.log('built the (conversation, id) key in %d ms', Date.now() - t0)
     } catch (err) {
       if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw storeError(err, 'indexing the messages')
       const twice = this.one('SELECT conversation, id FROM messages GROUP BY conversation, id HAVING count(*) > 1 LIMIT 1') as Row

@@ -6,12 +6,12 @@ import { fillStore, putWithPlaces } from '../helpers/stores.js'
 
 // An app that runs two phones in one process gives each node a logger of its own (libp2p's
 // `prefixLogger`), as libp2p's own modules expect: Ferry's lines for a transfer go through the node's
-// logger, so each carries the prefix of the phone that wrote it and the two can be told apart.
+// logger (and so do the lines of the store createFerry opens), so each carries the prefix of the phone that wrote it and the two can be told apart.
 
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
 /** The lines Ferry's transfer parts write, by namespace: what a person following one phone filters on. */
-const TRANSFER_PARTS = /^(?:(\w+):)?(ferry:(?:service|sender|receiver|slots))$/
+const TRANSFER_PARTS = /^(?:(\w+):)?(ferry:(?:service|sender|receiver|slots|store))$/
 
 describe('two phones in one process, each with its own logger', () => {
   const { phone, captureStderr, stopCapture } = loggedPhones(listen)
@@ -50,6 +50,8 @@ describe('two phones in one process, each with its own logger', () => {
     expect(namespaces).not.toContain('new:ferry:sender')
     expect(namespaces).not.toContain('old:ferry:receiver')
     expect(written.filter(l => l.ns === 'new:ferry:receiver' && / plan of c0: /.test(l.line)), 'the receiver\'s plan').not.toHaveLength(0)
+    // The store createFerry opened writes under its phone's prefix too: the first transfer loads an empty history.
+    expect(written.filter(l => l.ns === 'new:ferry:store' && / loading into an empty history/.test(l.line)), 'the new phone\'s store').not.toHaveLength(0)
     expect(written.filter(l => l.ns === 'old:ferry:service' && / paired with /.test(l.line))).not.toHaveLength(0)
     expect(written.filter(l => l.ns === 'new:ferry:service' && / verified, from /.test(l.line))).toHaveLength(2)
   })
