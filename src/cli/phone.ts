@@ -35,7 +35,8 @@ export interface Storage {
 
 /** Opens the store (creating it when `create`), then the journal in it. */
 export async function openStorage (storeDir: string, create: boolean): Promise<Storage> {
-  const store = SqliteChatStore.open(storeDir, { create })
+  // A person at the command line makes a store with a command, not an option: the refusal names none.
+  const store = SqliteChatStore.open(storeDir, { create, missingHint: '' })
   let journal: NodeJournal | undefined
   try {
     journal = NodeJournal.open(storeDir)

@@ -44,6 +44,11 @@ export interface OpenOptions {
   /** Appended to that refusal: what the caller offers instead (`seed` names --force). */
   foreignHint?: string
   /**
+   * Appended to the refusal of a folder with no store in it: how to make one. By default how a library
+   * call does (`{ create: true }`); a command line names its own way, as its users pass no options object.
+   */
+  missingHint?: string
+  /**
    * Where the store's log lines go (default `ferry:store`): a node's `components.logger`, or a
    * `prefixLogger`, tells two phones' stores in one process apart.
    */
@@ -179,7 +184,9 @@ export class SqliteChatStore implements History {
     const dbStat = statStore(dbPath, abs)
     const fresh = (dbStat?.size ?? 0) === 0
     if (fresh && (options.create !== true || options.readOnly === true)) {
-      throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (${dbStat === undefined ? 'it has no history.db' : 'its history.db is empty'})`)
+      // A reader cannot make one, so only a writer is told how.
+      const hint = options.readOnly === true ? '' : (options.missingHint ?? '; to create one there, open it with { create: true }')
+      throw new FerryError(ErrorCode.BAD_INPUT, `no Ferry store at ${abs} (${dbStat === undefined ? 'it has no history.db' : 'its history.db is empty'})${hint}`)
     }
     if (fresh && options.intoForeignDirectory !== true) {
       const other = foreignEntries(abs)

@@ -86,8 +86,22 @@ describe('opening a store', () => {
     expect(pragmas(join(old, 'history.db'))).toEqual([4096, 'wal'])
   })
 
-  it('refuses a missing store unless asked to create it', () => {
-    expect(() => SqliteChatStore.open(join(tempDir(), 'nope'))).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }))
+  it('refuses a missing store unless asked to create it, and says how to ask', () => {
+    const dir = join(tempDir(), 'nope')
+    expect(() => SqliteChatStore.open(dir)).toThrow(expect.objectContaining({
+      code: 'BAD_INPUT',
+      message: `no Ferry store at ${dir} (it has no history.db); to create one there, open it with { create: true }`
+    }))
+    // Asked as the message says, it makes the store.
+    SqliteChatStore.open(dir, { create: true }).close()
+    SqliteChatStore.open(dir).close()
+  })
+
+  it('tells a reader of a missing store nothing about creating one, which a reader cannot', () => {
+    const dir = join(tempDir(), 'nope')
+    expect(() => SqliteChatStore.open(dir, { readOnly: true })).toThrow(expect.objectContaining({
+      code: 'BAD_INPUT', message: `no Ferry store at ${dir} (it has no history.db)`
+    }))
   })
 })
 
