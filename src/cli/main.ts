@@ -32,6 +32,10 @@ Usage: ferry <command> [options]
 Commands:
 ${lines.join('\n')}
 
+Options:
+  -h, --help  this help ('ferry <command> --help' for a command's)
+  --version   print Ferry's version
+
 Run 'ferry <command> --help' for a command's options and an example.
 
 A typical move:

@@ -1,8 +1,10 @@
 // Every command's --help is its whole manual: it names every option the command accepts (the short
 // form too), names no option the command refuses, and says what its exit codes mean. The options are
 // read from each command's own definition, so a flag added without its help line fails here.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ferry } from '../helpers/ferry-sync.js'
+import { ferry, ROOT } from '../helpers/ferry-sync.js'
 import type { Command } from '../../src/cli/command.js'
 import { SELECTION_OPTIONS } from '../../src/cli/selection-flags.js'
 import { PROFILE_NAMES } from '../../src/sim/profiles.js'
@@ -26,6 +28,19 @@ function listed (help: string): string[] {
   const section = help.split('\nOptions:\n')[1]?.split('\n\n')[0] ?? ''
   return [...section.matchAll(/^ {2}(?:-\w, )?--([a-z][\w-]*)/gm)].map(m => m[1])
 }
+
+describe('ferry --help', () => {
+  it('names the options ferry takes before a command, and each does what it says', () => {
+    const help = ferry('--help').stdout
+    const options = help.split('\n\nOptions:\n')[1]?.split('\n\n')[0] ?? ''
+    expect([...options.matchAll(/^ {2}(?:-\w, )?--([a-z][\w-]*)/gm)].map(m => m[1])).toEqual(['help', 'version'])
+    expect(ferry('-h').stdout).toBe(help)
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+    const r = ferry('--version')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toBe(`ferry ${version}\n`)
+  })
+})
 
 describe('ferry COMMAND --help', () => {
   it('covers every command there is', () => {
