@@ -31,11 +31,11 @@ function readOnly (cmd: string, args: string[]): [string, string[]] {
   return ROOT_USER ? ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', READ_ONLY, app, cmd, ...args]] : [cmd, args]
 }
 
-/** The first js block under "## Embedding" in README.md ('' when there is none). */
-function readmeExample (): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const at = readme.indexOf('\n## Embedding')
-  return at < 0 ? '' : /```js\n([\s\S]*?)```/.exec(readme.slice(at))?.[1] ?? ''
+/** The first js block under "# Embedding" in docs/embedding.md ('' when there is none). */
+function embeddingExample (): string {
+  const doc = readFileSync(join(ROOT, 'docs', 'embedding.md'), 'utf8')
+  const at = doc.indexOf('# Embedding')
+  return at < 0 ? '' : /```js\n([\s\S]*?)```/.exec(doc.slice(at))?.[1] ?? ''
 }
 
 let base: string
@@ -116,8 +116,8 @@ beforeAll(async () => {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
-  // The README's Embedding example, as a reader saves it.
-  writeFileSync(join(app, 'embed.mjs'), readmeExample())
+  // The embedding guide's first example, as a reader saves it.
+  writeFileSync(join(app, 'embed.mjs'), embeddingExample())
   execFileSync('chmod', ['-R', 'a-w', app])
   installed = listing(app)
   work = join(base, 'work')
@@ -232,9 +232,9 @@ describe(`the packed package (${NAME})`, () => {
     expect(told.message).toContain(`npm install @libp2p/webrtc@${manifest.peerDependencies?.['@libp2p/webrtc']}`)
   })
 
-  it('runs the README\'s Embedding example as written', async () => {
+  it('runs the embedding guide\'s first example as written', async () => {
     // Saved into the app before it was made read-only (see beforeAll), run by plain node from there.
-    expect(readmeExample(), 'README.md has a js block under ## Embedding').not.toBe('')
+    expect(embeddingExample(), 'docs/embedding.md has a js block under # Embedding').not.toBe('')
     const { stdout } = await run(...readOnly(process.execPath, [join(app, 'embed.mjs')]), { cwd: app, env: env() })
     expect(stdout).toMatch(/^code \d{3}-\d{4}-\d{4}$/m)
     expect(stdout).toContain('2/2 messages')
