@@ -31,12 +31,14 @@ function readOnly (cmd: string, args: string[]): [string, string[]] {
   return ROOT_USER ? ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', READ_ONLY, app, cmd, ...args]] : [cmd, args]
 }
 
-/** The first js block under "# Embedding" in docs/embedding.md ('' when there is none). */
-function embeddingExample (): string {
+/** The first js block under `heading` in docs/embedding.md ('' when there is none). */
+function embeddingExample (heading: string): string {
   const doc = readFileSync(join(ROOT, 'docs', 'embedding.md'), 'utf8')
-  const at = doc.indexOf('# Embedding')
+  const at = doc.indexOf(`\n${heading}\n`)
   return at < 0 ? '' : /```js\n([\s\S]*?)```/.exec(doc.slice(at))?.[1] ?? ''
 }
+const TWO_PHONES = '## Two phones in one process'
+const OWN_NODE = '### A complete example: the app\'s own node'
 
 let base: string
 let app: string
@@ -116,8 +118,9 @@ beforeAll(async () => {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
-  // The embedding guide's first example, as a reader saves it.
-  writeFileSync(join(app, 'embed.mjs'), embeddingExample())
+  // The embedding guide's examples, as a reader saves them.
+  writeFileSync(join(app, 'embed.mjs'), embeddingExample(TWO_PHONES))
+  writeFileSync(join(app, 'own-node.mjs'), embeddingExample(OWN_NODE))
   execFileSync('chmod', ['-R', 'a-w', app])
   installed = listing(app)
   work = join(base, 'work')
@@ -232,13 +235,22 @@ describe(`the packed package (${NAME})`, () => {
     expect(told.message).toContain(`npm install @libp2p/webrtc@${manifest.peerDependencies?.['@libp2p/webrtc']}`)
   })
 
-  it('runs the embedding guide\'s first example as written', async () => {
+  it('runs the embedding guide\'s two phones as written', async () => {
     // Saved into the app before it was made read-only (see beforeAll), run by plain node from there.
-    expect(embeddingExample(), 'docs/embedding.md has a js block under # Embedding').not.toBe('')
+    expect(embeddingExample(TWO_PHONES), `docs/embedding.md has a js block under ${TWO_PHONES}`).not.toBe('')
     const { stdout } = await run(...readOnly(process.execPath, [join(app, 'embed.mjs')]), { cwd: app, env: env() })
     expect(stdout).toMatch(/^code \d{3}-\d{4}-\d{4}$/m)
     expect(stdout).toContain('2/2 messages')
     expect(stdout).toContain('verified: Ana (2); 2 sent, 0 already here')
+  })
+
+  it('runs the embedding guide\'s own-node example as written, with only the libp2p the package pins', async () => {
+    // The app's node is made from the modules the package declares, which is what the guide tells an
+    // app to install: one copy of each, shared by the app's node and Ferry's service.
+    expect(embeddingExample(OWN_NODE), `docs/embedding.md has a js block under ${OWN_NODE}`).not.toBe('')
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'own-node.mjs')]), { cwd: app, env: env() })
+    expect(stdout).toMatch(/^code \d{3}-\d{4}-\d{4}$/m)
+    expect(stdout).toContain('verified: Ana (1)')
   })
 
   it('bundles the core for the browser with no Node built-in, and refuses the Node part there', async () => {
