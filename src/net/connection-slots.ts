@@ -28,7 +28,7 @@ import { hostOf } from './addresses.js'
 // app's own node, only one whose peer opens a Ferry stream on it, from then on, and never one that
 // carries the app's own streams (`appUses`): it is let go of, not closed. The guarantee for pairing
 // is the same there: a connection that comes to pair and stalls, fails or floods goes as above, and a
-// new phone always gets a slot. The app's connection ceiling is the app's to keep (README: Embedding).
+// new phone always gets a slot. The app's connection ceiling is the app's to keep (docs/embedding.md, "In the app's own libp2p node").
 
 const log = logger('ferry:slots')
 

@@ -8,7 +8,7 @@ import { writtenDigest } from './written-digest.js'
 
 // What becomes of one message of the old phone's as it comes into a phone that may hold its own version,
 // sans I/O: the receiver looks up this phone's version and the message base, and applies the outcome
-// (writes, the undo log, the counts). The rules are README's "Moving again moves only what changed" and
+// (writes, the undo log, the counts). The rules are docs/promises.md's "Moving again moves only what changed" and
 // docs/design-notes.md's "What the new phone deleted stays deleted": moving never deletes and never
 // undeletes; what only this phone changed stays; where nothing says the old phone did not change a
 // message since, the old phone's version wins unless this phone's carries a later mark (own-versions.ts).

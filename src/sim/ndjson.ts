@@ -93,7 +93,7 @@ const FIELDS: { [T in RecordType]: readonly Field[] } = {
     { key: 'location', optional: true, check: object, nested: LOCATION },
     { key: 'replyTo', optional: true, check: id },
     { key: 'status', optional: true, check: oneOf(MESSAGE_STATUSES) },
-    // Added later (all optional, so older files stay valid); see "The canonical format" in the README.
+    // Added later (all optional, so older files stay valid); see docs/format.md.
     { key: 'forwardedFrom', optional: true, check: text },
     { key: 'viaBot', optional: true, check: id },
     { key: 'editedAt', optional: true, check: integer },

@@ -3,7 +3,7 @@ import { afterEach, expect, it } from 'vitest'
 import { createFerry, generateCode, isFerryError, type Ferry, type Message } from 'chat-ferry/node'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
-// An app that writes its old phone's history into createFerry's store, as README's Embedding section
+// An app that writes its old phone's history into createFerry's store, as docs/embedding.md
 // does, with a mistake in it: the store refuses it at once, saying which message, rather than taking it
 // and failing every transfer of that chat at verification, where the app can no longer tell why.
 

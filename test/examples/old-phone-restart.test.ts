@@ -3,7 +3,7 @@ import { afterEach, expect, it } from 'vitest'
 import { createFerry, generateCode, isFerryError, type Ferry, type Message } from 'chat-ferry/node'
 import { cleanupTempDirs, tempDir } from '../helpers/stores.js'
 
-// An app's old phone stopped mid-transfer and started again, as the README's Embedding section makes
+// An app's old phone stopped mid-transfer and started again, as docs/embedding.md makes
 // one (createFerry with a loopback `listen` of any port, discovery off), resumes without the code: the
 // new phone, still trying the address it paired with, finds it there.
 

@@ -111,12 +111,12 @@ describe('the journal lock', () => {
     await mine.write([{ key: 'k', value: bytes('still mine') }])
   })
 
-  it('the README\'s own-database composition, made and stopped again and again in one process, holds one journal', async () => {
+  it('the embedding guide\'s own-database composition, made and stopped again and again in one process, holds one journal', async () => {
     const dir = tempDir('own-database-')
     const history = SqliteChatStore.open(join(dir, 'app-db'), { create: true })
     try {
       for (let i = 0; i < 3; i++) {
-        // As the README writes it: the app holds its journal, and closes it once its node stopped.
+        // As docs/embedding.md writes it: the app holds its journal, and closes it once its node stopped.
         const journal = NodeJournal.open(dir)
         const node = await createFerryNode({ dir, listen: ['/ip4/127.0.0.1/tcp/0'], services: { ferry: ferry({ history, journal }) } })
         await node.stop()

@@ -16,7 +16,7 @@ import { stoppedAfterEach } from '../helpers/stopped.js'
 import { exportText, fillStore, tempDir } from '../helpers/stores.js'
 import { until } from '../helpers/until.js'
 
-// Ferry as a service in an app's own libp2p node (README: Embedding), beside the app's own protocol: a
+// Ferry as a service in an app's own libp2p node (docs/embedding.md), beside the app's own protocol: a
 // chat that echoes what it is sent. The app's connections are the app's: Ferry's connection slots judge
 // only connections that come for Ferry, and a receive that is cancelled or refused ends Ferry's streams,
 // never the connection under the app's chat with the same phone.

@@ -7,7 +7,7 @@ import { generateCode } from '../../src/pairing/index.js'
 import { fillStore, tempDir } from '../helpers/stores.js'
 
 // The events each phone hears when the new phone cancels mid-transfer and resumes without the code, in
-// the order the README lists them: an app drives its screens by them.
+// the order docs/embedding.md lists them: an app drives its screens by them.
 
 const listen = ['/ip4/127.0.0.1/tcp/0']
 

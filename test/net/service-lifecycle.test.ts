@@ -367,7 +367,7 @@ describe('an app awaiting a transfer', () => {
   })
 
   it('stopped after a transfer, the phones leave no timer that keeps the app\'s process running', () => {
-    // The README's example in a process of its own (the built package, as an app has it), which then
+    // The embedding guide's example in a process of its own (the built package, as an app has it), which then
     // lists the timers still holding its event loop: libp2p's address manager left a one-second write
     // behind each stopped node, so an app that had finished waited that long to exit.
     const node = pathToFileURL(join(process.cwd(), 'dist/node.js')).href

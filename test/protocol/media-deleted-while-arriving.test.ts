@@ -6,7 +6,7 @@ import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, fillStore, keystream, openStore } from '../helpers/stores.js'
 import { closeJournals, interruptedSession, journalOf, verifiedTransfer, type RunResult } from '../helpers/transfer.js'
 
-// From chats-ready on the new phone is its person's (README): a photo message deleted while the media
+// From chats-ready on the new phone is its person's (docs/cli.md): a photo message deleted while the media
 // still arrive, with its photo as an app removes it, stays deleted, and the transfer verifies all the
 // same, keeping the rest of what it brought. The photo must not come back either, as a record and file
 // no message shows (the space the person freed stays free), at this transfer, a resumed session of it,

@@ -6,7 +6,7 @@ import { writtenDigest } from '../../src/protocol/written-digest.js'
 import type { Message } from '../../src/store/model.js'
 
 // What a second transfer, or a restore, does to one message a phone in use may hold its own version of,
-// checked against what README ("Moving again moves only what changed") and docs/design-notes.md promise a
+// checked against what docs/promises.md ("Moving again moves only what changed") and docs/design-notes.md promise a
 // person: what the new phone deleted stays deleted and what only it changed stays, unless the old phone
 // changed the message since; a message taken back never returns; a restore only adds.
 
@@ -56,7 +56,7 @@ function editedHereLater (here: Here, there: There): boolean {
 }
 
 /**
- * What README says becomes of the message, written from its sentences rather than from the code:
+ * What docs/promises.md says becomes of the message, written from its sentences rather than from the code:
  * `since` is whether a base holds the old phone's version as it comes (it did not change it since).
  */
 function readmeSays (here: Here, there: There, since: UnchangedSince, mode: MergeMode): MessageMerge['outcome'] {

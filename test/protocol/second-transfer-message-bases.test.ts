@@ -6,7 +6,7 @@ import { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, fillStore, openStore, tempDir } from '../helpers/stores.js'
 import { closeJournals, verifiedTransfer } from '../helpers/transfer.js'
 
-// README: what the new phone deleted stays deleted "unless the old phone changed them since", and a
+// docs/promises.md: what the new phone deleted stays deleted "unless the old phone changed them since", and a
 // change made here (a read mark) stays over the old phone's unchanged copy. The leaf rule alone kept
 // them only while the old phone left their whole leaf as it was: an edit there to a neighbour sent the
 // leaf, and its unchanged messages undid what was done here. Each message is now asked on its own.

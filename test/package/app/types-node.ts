@@ -11,7 +11,7 @@ export async function phone (dir: string): Promise<Ferry> {
   return f
 }
 
-/** The README's "Your own database" composition, deflated batches included. */
+/** docs/embedding.md's "Your own database" composition, deflated batches included. */
 export async function ownNode (dir: string, history: History): Promise<void> {
   const deflate: BatchDeflate = nodeBatchDeflate
   const journal = NodeJournal.open(dir)
