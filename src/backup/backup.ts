@@ -352,6 +352,7 @@ export async function * backupFrames (b: OpenedBackup): AsyncGenerator<Uint8Arra
 export interface RestoreOptions {
   /** Restore only these conversations (their contacts and the media their messages use). */
   chats?: string[]
+  /** Called as the restore moves, from when its totals and what the store already holds are known. */
   onProgress?: (r: ReceiverMachine) => void
   /**
    * Bytes free where the store keeps media (`freeSpaceOf(storeDir)` on Node): a backup whose media do
@@ -442,7 +443,9 @@ async function restoreOnce (store: HistorySink, journal: Journal, source: Backup
     restoring: true, freeBytes: o.freeBytes
   })
   const pipe = memoryPipe()
-  const progress = o.onProgress === undefined ? undefined : () => o.onProgress?.(receiver)
+  // Nothing to tell before the manifest says how much is coming and what this store already holds is
+  // known (as a network receive): a bar drawn from the hello's zero totals reads as done at once.
+  const progress = o.onProgress === undefined ? undefined : () => { if (receiver.progressKnown) o.onProgress?.(receiver) }
   const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])
   if (r.status === 'rejected') {
     // A failure of the file itself (damage, truncation) is the sender's: say it as such.

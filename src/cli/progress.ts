@@ -74,7 +74,13 @@ export function terminalProgress (label: string, stream: NodeJS.WriteStream = pr
       const w = barProgress(p, phases, phase)
       const payload = barFields(p, pace.update(p))
       if (w.phase === phase) {
-        if (bar !== undefined) { bar.update(w.done, payload); return }
+        if (bar !== undefined) {
+          // A caller may tell it before its totals are known: a bar started on those would stay at
+          // 100% from its first step.
+          bar.setTotal(Math.max(1, w.total))
+          bar.update(w.done, payload)
+          return
+        }
         if (mediaFrom !== undefined && p.mediaBytes <= mediaFrom) return
       } else if (bar !== undefined && phase === 'messages') {
         // The messages' bar stays on the screen, full.
