@@ -208,6 +208,10 @@ export type FerryErrorDetails = {
   fileBytes?: number
   /** BAD_INPUT with `reason: 'truncated'`: where in the backup it was cut off, in words. */
   at?: string
+  /** BAD_INPUT from a restore whose file failed part-way: the messages from its intact part that stay in the store. */
+  keptMessages?: number
+  /** BAD_INPUT from a restore whose file failed part-way: the media bytes (whole files and parts) that stay. */
+  keptMediaBytes?: number
   /** BAD_INPUT: what is missing: a message's `'conversation'` or `'media'` record, or a package to install. */
   missing?: string
   /** BAD_INPUT: the conversations a selection names that the history does not hold. */

@@ -146,14 +146,33 @@ export function renderReport (r: InspectReport): string {
     const p = r.pairing
     lines.push('', `Paired (${p.role === 'sender' ? 'as the old phone' : 'as the new phone'}) with ${p.peer} since ${p.since}: either side restarted without a code reconnects to it.`)
   }
-  if (r.partialMedia.length > 0) {
-    lines.push('', 'Partly received media:')
-    for (const p of r.partialMedia) {
-      const of = p.size === undefined ? '' : ` of ${formatBytes(p.size)} (${p.size === 0 ? 100 : Math.floor(p.length / p.size * 100)}%)`
-      lines.push(`  ${p.sha256}  ${formatBytes(p.length)}${of}`)
-    }
-  }
+  if (r.partialMedia.length > 0) lines.push('', ...partialMediaLines(r.partialMedia))
   return lines.join('\n')
+}
+
+/** Up to this many partly received files are listed one by one; more are summed up. */
+const PARTIAL_MEDIA_LISTED = 5
+
+/**
+ * The media files received in part, kept for the run that carries on. A transfer or restore stopped
+ * among many small files leaves one for each it had in hand: listed, they would bury the rest of the
+ * report, and a person needs how many and how much; the hashes are in --json.
+ */
+export function partialMediaLines (parts: InspectReport['partialMedia']): string[] {
+  if (parts.length <= PARTIAL_MEDIA_LISTED) {
+    return ['Partly received media:', ...parts.map(p => {
+      const of = p.size === undefined ? '' : ` of ${formatBytes(p.size)} (${p.size === 0 ? 100 : Math.floor(p.length / p.size * 100)}%)`
+      return `  ${p.sha256}  ${formatBytes(p.length)}${of}`
+    })]
+  }
+  const received = parts.reduce((n, p) => n + p.length, 0)
+  const sized = parts.filter(p => p.size !== undefined)
+  const whole = sized.filter(p => p.length >= (p.size as number)).length
+  const of = sized.length === parts.length ? ` of ${formatBytes(sized.reduce((n, p) => n + (p.size as number), 0))}` : ''
+  return [
+    'Partly received media (the run that carries on starts from them; --json lists each):',
+    `  ${parts.length} files, ${formatBytes(received)}${of} received${whole > 0 ? `, ${whole} of them whole` : ''}`
+  ]
 }
 
 const command: Command = {

@@ -7,7 +7,7 @@ import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
 import { openStorage } from './phone.js'
 import { StoreMade } from './store-made.js'
-import { notEnoughSpace } from '../protocol/receiver.js'
+import { notEnoughSpace, type ReceiverMachine } from '../protocol/receiver.js'
 import { freeSpaceOf } from '../store/free-space.js'
 import { commandLine } from './command-line.js'
 import { CHAT_IDS_HELP, chatsFromArgs, SELECTION_OPTIONS } from './selection-flags.js'
@@ -142,9 +142,15 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   const close = async (): Promise<void> => { closing ??= storage.close(); await closing }
   const view = json ? undefined : terminalProgress('restoring')
   if (view !== undefined) showing(view)
+  // The restore's receiver, once it knows where it stands: what it holds is said if the file fails.
+  let receiver: ReceiverMachine | undefined
   try {
     const t0 = performance.now()
-    const r = await restoreFrom(store, journal, source, { chats, onProgress: m => view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }), freeBytes: freeSpaceOf(storeDir) })
+    const r = await restoreFrom(store, journal, source, {
+      chats,
+      onProgress: m => { receiver = m; view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }) },
+      freeBytes: freeSpaceOf(storeDir)
+    })
     const seconds = (performance.now() - t0) / 1000
     view?.stop()
     const p = r.receiver.progress
@@ -167,6 +173,13 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
     if (damaged !== undefined) sayWarning(json, 'media-damaged', damaged)
     return EXIT_OK
   } catch (err) {
+    // The file failed part-way (a damaged or cut copy): what came from its intact part is stored and
+    // stays. Said, with what carries on, so that a person does not take the restore for lost.
+    const kept = receiver?.progress
+    if (isFerryError(err, ErrorCode.BAD_INPUT) && kept !== undefined && (kept.messages > 0 || kept.mediaBytes > 0)) {
+      throw new FerryError(err.code, `${err.message}. ${kept.messages} messages and ${formatBytes(kept.mediaBytes)} of media from the intact part stay here: ` +
+        'run the same restore with a good copy of the file to carry on', { ...err.details, keptMessages: kept.messages, keptMediaBytes: kept.mediaBytes }, { cause: err })
+    }
     // A disk that filled part-way: the store holds what came before it, whole, and a restore run
     // again carries on after it. Said, so that a person frees space rather than starting over.
     if (isFerryError(err, ErrorCode.STORE_FULL) && err.details?.neededBytes === undefined) {
