@@ -197,11 +197,12 @@ export type FerryErrorDetails = {
   /**
    * STORE: `'damaged-database'` (history.db cannot be read in full) or `'damaged-journal'` (`journal` names
    * it), or `'no-storage'` (a browser that lets the page store nothing: a private window, storage blocked).
-   * BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`). NO_PEER: `'no-webrtc'`, a browser
+   * BAD_INPUT: `'truncated'`, a backup file cut off (`fileBytes`, `at`); `'wrong-password'`, a backup's key
+   * check failed with the password given (or its header is damaged). NO_PEER: `'no-webrtc'`, a browser
    * without WebRTC (turned off or unsupported), which can reach no phone. STORE_BUSY: `'taken-over'`, a
    * browser tab that lost its lease on the browser's store to another tab, which receives now.
    */
-  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'no-storage' | 'no-webrtc' | 'taken-over'
+  reason?: 'damaged-database' | 'damaged-journal' | 'truncated' | 'wrong-password' | 'no-storage' | 'no-webrtc' | 'taken-over'
   /** STORE with `reason: 'damaged-journal'`: the journal's folder. */
   journal?: string
   /** BAD_INPUT with `reason: 'truncated'`: the backup file's size. */

@@ -289,9 +289,9 @@ export async function openBackup (path: string, password?: string): Promise<Open
     const keys = deriveKeys(header, password)
     const kdfMs = performance.now() - t0
     if (!timingSafeEqual(keys.check, buf.subarray(HEADER_BYTES, HEADER_BYTES + CHECK_BYTES))) {
-      throw new FerryError(ErrorCode.BAD_INPUT, header.password
-        ? `wrong password for ${name} (or its header is damaged)`
-        : `${name} has a damaged header (its key check fails)`)
+      throw header.password
+        ? new FerryError(ErrorCode.BAD_INPUT, `wrong password for ${name} (or its header is damaged)`, { reason: 'wrong-password' })
+        : new FerryError(ErrorCode.BAD_INPUT, `${name} has a damaged header (its key check fails)`)
     }
     return { path, header, keys, kdfMs }
   } finally {

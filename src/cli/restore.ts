@@ -4,7 +4,7 @@ import { damagedMediaNote, terminalProgress } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
-import { openBackup, openRestore, readBackupHeader, restoreFrom } from '../backup/backup.js'
+import { openBackup, openRestore, readBackupHeader, restoreFrom, type OpenedBackup } from '../backup/backup.js'
 import { openStorage } from './phone.js'
 import { StoreMade } from './store-made.js'
 import { notEnoughSpace, type ReceiverMachine } from '../protocol/receiver.js'
@@ -25,7 +25,8 @@ const restore: Command = {
 
 Restores the backup FILE into the store DIR (created when missing), merging with what DIR already
 holds, and verifies at the end that the store holds exactly what the backup does. Asks for the
-password on a terminal when the backup has one and --password-file is not given.
+password on a terminal when the backup has one and --password-file is not given, again after a
+wrong one (three tries in all; a password file gets one).
 
 Restored into an empty DIR, the phone is the backed-up phone again to a new phone that phone sent
 to: what was deleted or renamed there since stays so when this one sends. The backed-up phone, if
@@ -103,27 +104,47 @@ interface RestoreRun {
   asking: (on: boolean) => void
 }
 
-async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing, asking }: RestoreRun): Promise<number> {
+/** Tries a person gets at typing the backup's password on a terminal; a password file gets one. */
+const PASSWORD_TRIES = 3
+
+/**
+ * Opens the backup with its password: from --password-file (one try: a script's file does not change),
+ * or asked on the terminal, again after a wrong or empty one, as a person mistypes what they cannot see.
+ */
+async function openWithPassword (file: string, passwordFile: string | undefined, asking: (on: boolean) => void): Promise<OpenedBackup> {
   const header = await readBackupHeader(file)
-  let password: string | undefined
   if (!header.password && passwordFile !== undefined) {
     // A password was expected: a file without one could be a forgery (anyone can write such a file).
     throw new FerryError(ErrorCode.BAD_INPUT, `${file} has no password (anyone could have written or altered it), but --password-file was given: run without --password-file to restore it anyway`)
   }
-  if (header.password) {
-    if (passwordFile !== undefined) password = readPasswordFile(passwordFile)
-    else if (isTerminal()) {
+  if (!header.password) return await openBackup(file)
+  if (passwordFile !== undefined) return await openBackup(file, readPasswordFile(passwordFile))
+  if (!isTerminal()) throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
+  for (let tries = 1; ; tries++) {
+    let password: string
+    for (;;) {
       asking(true)
       try {
         password = await promptPassword('Password of the backup: ')
       } finally {
         asking(false)
       }
+      if (password !== '') break
+      process.stderr.write('The password is empty; type the password the backup was made with.\n')
     }
-    else throw new FerryError(ErrorCode.BAD_INPUT, 'this backup is protected by a password: pass --password-file FILE (or run on a terminal to be asked)')
+    try {
+      return await openBackup(file, password)
+    } catch (err) {
+      if (!isFerryError(err, ErrorCode.BAD_INPUT) || err.details?.reason !== 'wrong-password' || tries >= PASSWORD_TRIES) throw err
+      const left = PASSWORD_TRIES - tries
+      process.stderr.write(`Wrong password, try again (${left === 1 ? 'last try' : `${left} tries left`}).\n`)
+    }
   }
+}
+
+async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing, asking }: RestoreRun): Promise<number> {
   // The password is checked before the store is opened: a wrong one changes nothing.
-  const backup = await openBackup(file, password)
+  const backup = await openWithPassword(file, passwordFile, asking)
   if (!backup.header.password) sayWarning(json, 'no-password', NO_PASSWORD_RESTORE_NOTE)
   // The file is read and checked before the store is opened: a store this restore would create is not
   // left behind, empty, by a file that is refused.
