@@ -178,7 +178,10 @@ export type FerryErrorDetails = {
   contact?: string
   /** TRUNCATED (with `fetchAgain`), STORE, STORE_FULL, BAD_INPUT: the media file concerned. */
   sha256?: string
-  /** STORE_FULL: bytes of media still to come, and bytes free on this phone (`freeBytes`). */
+  /**
+   * STORE_FULL: bytes of media still to come, and bytes free on this phone (`freeBytes`); from a backup,
+   * about the most room its file takes (`path` names it).
+   */
   neededBytes?: number
   /** STORE_FULL with `neededBytes`: bytes free on this phone. */
   freeBytes?: number

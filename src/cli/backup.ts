@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { EXIT_OK, exitOnSignal, onStop, optionalString, QUESTION_SIGNALS, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
@@ -114,6 +114,28 @@ async function unverifiedTransfers (dir: string): Promise<number> {
   }
 }
 
+/**
+ * About the most room a backup of the store at `dir` takes: its media files, which go as they are, and
+ * its database, which holds the messages with indexes beside them (they go compressed): a selection
+ * takes less.
+ */
+function roughBackupBytes (dir: string, mediaBytes: number): number {
+  let db = 0
+  for (const f of ['history.db', 'history.db-wal']) db += statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0
+  return mediaBytes + db
+}
+
+/**
+ * A backup stopped by a full disk: its partial file is gone and FILE was never touched, so an earlier
+ * backup there is whole, which a person about to delete things to make room needs to know, with how
+ * much room to make.
+ */
+function diskFull (err: FerryError, out: string, earlier: boolean, need: number): FerryError {
+  const left = earlier ? `the earlier backup at ${out} stays as it was` : `nothing is left at ${out}`
+  return new FerryError(err.code, `${err.message}: ${left}. The backup needs up to about ${formatBytes(need)} there; ` +
+    'make room and run the same backup again', { ...err.details, neededBytes: need, path: out }, { cause: err })
+}
+
 const backup: Command = {
   name: 'backup',
   summary: 'write a phone\'s history to an encrypted backup file (offline alternative to send)',
@@ -221,6 +243,9 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       const stopListening = onStop(onSignal)
       const aborted = new Promise<void>(resolve => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
       const hold = holdWhileBackingUp()
+      // Known before the disk can fill: what a person who hits a full disk needs to hear.
+      const earlier = existsSync(out)
+      const need = roughBackupBytes(storeDir, store.stats().mediaBytesPresent)
       let r
       try {
         r = await writeBackup(store, out, {
@@ -234,6 +259,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
           }
         })
       } catch (err) {
+        if (isFerryError(err, ErrorCode.STORE_FULL)) throw diskFull(err, out, earlier, need)
         if (!stop.signal.aborted || !isFerryError(err, ErrorCode.CANCELLED)) throw err
         sayStopped(view ?? { stop: () => {} }, json, `Nothing was backed up: ${out} is not written. Run the same backup again to back up.`, stoppedBy)
         return exitOnSignal(stoppedBy)
