@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path'
 import { EXIT_OK, exitOnSignal, onStop, optionalString, QUESTION_SIGNALS, requireString, type Command } from './command.js'
 import { SELECTION_HELP, SELECTION_OPTIONS, selectionFromArgs } from './selection-flags.js'
 import { formatBytes } from '../format-bytes.js'
-import { terminalProgress } from './progress.js'
+import { jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
 import { lockPartial, refuseToReplace, writeBackup } from '../backup/backup.js'
@@ -167,8 +167,9 @@ Options:
 ${SELECTION_HELP}
   --password-file F    read the password from the first line of F (scripts)
   --no-password        no password: readable and forgeable by anyone who gets the file
-  --json               print JSON events instead of lines: one with the figures (backup), then a
-                       warning for each warning (no-password, short-password, media-missing...)
+  --json               print JSON events instead of lines: progress (at most twice a second, as
+                       send's), one with the figures (backup), then a warning for each warning
+                       (no-password, short-password, media-missing...)
 
 Example:
   ferry backup --store ./old-phone --out ~/chats.ferrybak --chats family,work
@@ -199,7 +200,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
     const json = args.values.json === true
     // Read-only: one consistent snapshot, even while a transfer writes the store.
     const store = SqliteChatStore.open(storeDir, { readOnly: true })
-    let view: ReturnType<typeof terminalProgress> | undefined
+    let view: ProgressView | undefined
     let lock: PartialLock | undefined
     try {
       // Before the password is asked for: a selection that names a chat not held, or holds no message.
@@ -227,7 +228,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       } finally {
         stopListeningAtQuestion()
       }
-      view = json ? undefined : terminalProgress('backing up')
+      view = json ? jsonProgress() : terminalProgress('backing up')
       // As export does: a folder named for the file is made, not refused.
       try {
         makeFolders(dirname(resolve(out)))

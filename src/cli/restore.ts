@@ -1,6 +1,6 @@
 import { EXIT_OK, exitOnSignal, onStop, optionalString, QUESTION_SIGNALS, requireString, STOP_SIGNALS, type Command } from './command.js'
 import { formatBytes } from '../format-bytes.js'
-import { damagedMediaNote, terminalProgress } from './progress.js'
+import { damagedMediaNote, jsonProgress, terminalProgress, type ProgressView } from './progress.js'
 import { jsonEvent, sayStopped, sayWarning } from './json-lines.js'
 import { chatSummaryLines } from './chat-summary.js'
 import { isTerminal, promptPassword, readPasswordFile } from './password.js'
@@ -47,8 +47,9 @@ Options:
   --password-file F    read the password from the first line of F (scripts); a backup without a
                        password is then refused, since anyone could have written such a file
   --chats ID,...       restore only these conversations (with their contacts and media): ${CHAT_IDS_HELP}
-  --json               print JSON events instead of lines: one with the figures (restored), and a
-                       warning for each warning (no-password, media-damaged)
+  --json               print JSON events instead of lines: progress (at most twice a second, as
+                       receive's), one with the figures (restored), and a warning for each
+                       warning (no-password, media-damaged)
 
 Example:
   ferry restore --store ./new-phone --in ~/chats.ferrybak --chats family
@@ -73,7 +74,7 @@ kill, 129 by the terminal closing (run it again to carry on).`,
     const chats = chatsFromArgs(args)
     // Ctrl-C, a `kill` or the terminal closed: say how to carry on, then go at once. What is restored is
     // committed as it goes and a restore run again continues after it, so nothing is waited for.
-    let view: ReturnType<typeof terminalProgress> | undefined
+    let view: ProgressView | undefined
     const onSignal = (signal: NodeJS.Signals): void => {
       sayStopped(view ?? { stop: () => {} }, json, `Run ${commandLine('restore', args, [])} again to carry on where it stopped: what is restored stays.`, signal)
       process.exit(exitOnSignal(signal))
@@ -100,7 +101,8 @@ interface RestoreRun {
   chats?: string[]
   passwordFile?: string
   /** Told the progress bar once it shows, for Ctrl-C to clear it. */
-  showing: (view: ReturnType<typeof terminalProgress>) => void  /** Told while the password is asked for. */
+  showing: (view: ProgressView) => void
+  /** Told while the password is asked for. */
   asking: (on: boolean) => void
 }
 
@@ -161,19 +163,19 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
   const { store, journal } = storage
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => { closing ??= storage.close(); await closing }
-  const view = json ? undefined : terminalProgress('restoring')
-  if (view !== undefined) showing(view)
+  const view = json ? jsonProgress() : terminalProgress('restoring')
+  showing(view)
   // The restore's receiver, once it knows where it stands: what it holds is said if the file fails.
   let receiver: ReceiverMachine | undefined
   try {
     const t0 = performance.now()
     const r = await restoreFrom(store, journal, source, {
       chats,
-      onProgress: m => { receiver = m; view?.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }) },
+      onProgress: m => { receiver = m; view.update({ ...m.progress, sessionBytes: m.progress.bytesReceived }) },
       freeBytes: freeSpaceOf(storeDir)
     })
     const seconds = (performance.now() - t0) / 1000
-    view?.stop()
+    view.stop()
     const p = r.receiver.progress
     const skippedMessages = p.messagesHeld
     const skippedMediaBytes = p.mediaBytes - p.mediaBytesReceived
@@ -219,7 +221,7 @@ async function restoreInto ({ storeDir, file, json, chats, passwordFile, showing
     }
     throw err
   } finally {
-    view?.stop()
+    view.stop()
     await close()
   }
 }
