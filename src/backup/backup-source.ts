@@ -4,7 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { ConversationInfo, HistorySource, MessagePosition, StoredMedia } from '../store/history.js'
 import { comparePositions, compareStrings, type Contact, type Message } from '../store/model.js'
 import { decodeFrame, ferry } from '../wire/codec.js'
-import { contactFromWire, conversationFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
+import { contactFromWire, conversationsFromWire, mediaFromWire, messageFromWire } from '../wire/message-wire.js'
 import { cutOff, openSegment, parseSegmentPrefix, PREAMBLE_BYTES, SEGMENT_PREFIX_BYTES, TAG_BYTES, type OpenedBackup } from './format.js'
 
 // A backup file read as the old phone it was made from: restoring is then an ordinary transfer from it
@@ -192,7 +192,7 @@ export class BackupSource implements HistorySource {
     if (manifest.length === 0) throw new FerryError(ErrorCode.BAD_INPUT, `${this.name} holds no manifest`)
     this.historyId = sourceId
     this.contactList = manifest.flatMap(p => p.contacts.map(contactFromWire))
-    this.infos = manifest.flatMap(p => p.conversations.map(c => conversationFromWire(c)))
+    this.infos = conversationsFromWire(manifest.flatMap(p => p.conversations))
       .map(({ conversation }) => ({ conversation, messages: this.counts.get(conversation.id) ?? 0 }))
     this.records = manifest.flatMap(p => p.media.map(m => mediaFromWire(m))).map(({ missing, ...r }) => ({ ...r, stored: !missing }))
     this.records.forEach((r, i) => this.mediaIndex.set(r.sha256, i))

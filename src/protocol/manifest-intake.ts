@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import { comparePositions, type Contact, type Selection } from '../store/model.js'
 import type { ferry } from '../wire/codec.js'
-import { contactFromWire, conversationFromWire, mediaFromWire } from '../wire/message-wire.js'
+import { contactFromWire, conversationsFromWire, mediaFromWire } from '../wire/message-wire.js'
 import type { Expected, Incoming } from './incoming.js'
 import { ManifestMedia } from './manifest-media.js'
 import { formerIdsOf } from './manifest.js'
@@ -44,8 +44,8 @@ export class ManifestIntake {
     if (this.bytes > this.limits.maxManifestBytes) {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.limits.maxManifestBytes} bytes`)
     }
-    let records = part.contacts.length + part.conversations.length
-    for (const c of part.conversations) records += c.members?.length ?? 0
+    let records = part.contacts.length
+    for (const c of part.conversations) records += (c.continued === true ? 0 : 1) + (c.members?.length ?? 0)
     this.records += records
     this.entries += records + part.media.length
     if (this.entries > this.limits.maxManifestEntries) {
@@ -89,22 +89,19 @@ export class ManifestIntake {
     const conversations: Incoming[] = []
     const byId = new Map<string, Incoming>()
     let total = 0
-    for (const p of this.parts) {
-      for (const w of p.conversations) {
-        const { conversation, messageCount } = conversationFromWire(w)
-        if (byId.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
-        const prev = conversations[conversations.length - 1]
-        if (prev !== undefined && comparePositions({ ts: 0, id: prev.conversation.id }, { ts: 0, id: conversation.id }) >= 0) {
-          throw new FerryError(ErrorCode.MALFORMED_FRAME, 'the manifest\'s conversations are out of order')
-        }
-        if (selection.conversations !== undefined && !selection.conversations.includes(conversation.id)) {
-          throw new FerryError(ErrorCode.SELECTION, `manifest offers conversation ${conversation.id} outside the selection`)
-        }
-        const inc: Incoming = { index: conversations.length, conversation, declared: messageCount, held: false, occupied: false, planDone: false, listed: [], expect: messageCount, arrived: 0, entry: 0 }
-        conversations.push(inc)
-        byId.set(conversation.id, inc)
-        total += messageCount
+    for (const { conversation, messageCount } of conversationsFromWire(this.parts.flatMap(p => p.conversations))) {
+      if (byId.has(conversation.id)) throw new FerryError(ErrorCode.MALFORMED_FRAME, `conversation ${conversation.id} appears twice in the manifest`)
+      const prev = conversations[conversations.length - 1]
+      if (prev !== undefined && comparePositions({ ts: 0, id: prev.conversation.id }, { ts: 0, id: conversation.id }) >= 0) {
+        throw new FerryError(ErrorCode.MALFORMED_FRAME, 'the manifest\'s conversations are out of order')
       }
+      if (selection.conversations !== undefined && !selection.conversations.includes(conversation.id)) {
+        throw new FerryError(ErrorCode.SELECTION, `manifest offers conversation ${conversation.id} outside the selection`)
+      }
+      const inc: Incoming = { index: conversations.length, conversation, declared: messageCount, held: false, occupied: false, planDone: false, listed: [], expect: messageCount, arrived: 0, entry: 0 }
+      conversations.push(inc)
+      byId.set(conversation.id, inc)
+      total += messageCount
     }
     if (Number(head.totalMessages) !== total) {
       throw new FerryError(ErrorCode.COUNT_MISMATCH, `manifest declares ${Number(head.totalMessages)} messages but its conversations add up to ${total}`)

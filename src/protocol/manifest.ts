@@ -1,7 +1,8 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import { ferry, encodeFrame, varintLength, type EncodedFrame } from '../wire/codec.js'
-import { contactToWire, conversationToWire } from '../wire/message-wire.js'
+import { contactToWire } from '../wire/message-wire.js'
+import { conversationEntries, refuseUnmovable, stringField } from './manifest-entries.js'
 import { selectionKey, selectionToWire } from './selection.js'
 import type { HistorySource, MessagePosition } from '../store/history.js'
 import { comparePositions, compareStrings, type Contact, type Conversation, type Message, type Selection } from '../store/model.js'
@@ -180,6 +181,7 @@ export async function beginManifest (source: HistorySource, selection: Selection
     }
     contacts = contacts.filter(c => people.has(c.id))
   }
+  refuseUnmovable(contacts, conversations)
   let totalMessages = 0
   for (const c of conversations) totalMessages += c.messageCount
   const manifest: ManifestData = {
@@ -249,12 +251,15 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
   if (plansBases) cur.plansBases = true
   if (m.formerSourceIds.length > 0) cur.formerSourceIds = m.formerSourceIds
   let size = 0
+  let first = true
   const add = <K extends 'contacts' | 'conversations' | 'media'>(key: K, entry: NonNullable<ferry.Manifest.$Properties[K]>[number], entrySize: number): void => {
-    if (size + entrySize > frameBytes && size > 0) {
+    // An entry too large to share a frame goes alone, the first one too: not with the first frame's fields.
+    if (size + entrySize > frameBytes && (size > 0 || first)) {
       ready.push(encodeFrame({ manifest: { ...cur, more: true } }))
       cur = { contacts: [], conversations: [], media: [] }
       size = 0
     }
+    first = false
     ;(cur[key] as Array<typeof entry>).push(entry)
     size += entrySize + 8
   }
@@ -264,9 +269,10 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     yield * ready.splice(0)
   }
   for (const { conversation, messageCount } of m.conversations) {
-    const w = conversationToWire(conversation, messageCount)
-    add('conversations', w, ferry.Conversation.encode(w).len)
-    yield * ready.splice(0)
+    for (const { wire, size } of conversationEntries(conversation, messageCount, frameBytes)) {
+      add('conversations', wire, size)
+      yield * ready.splice(0)
+    }
   }
   const pages: AsyncIterable<MediaEntry[]> | Iterable<Iterable<MediaEntry>> = media ?? [m.media]
   for await (const page of pages) {
@@ -277,21 +283,6 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     }
   }
   yield encodeFrame({ manifest: { ...cur, totalMediaBytes: m.totalMediaBytes, more: false } })
-}
-
-/** UTF-8 length, at most: each half of a surrogate pair counts 3 bytes (the pair takes 4). */
-function utf8Length (s: string): number {
-  let n = s.length
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 0x80) n += c >= 0x800 ? 2 : 1
-  }
-  return n
-}
-
-const stringField = (s: string): number => {
-  const n = utf8Length(s)
-  return 1 + varintLength(n) + n
 }
 
 /**

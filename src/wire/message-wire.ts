@@ -111,6 +111,24 @@ export function conversationFromWire (w: ferry.Conversation.$Properties): { conv
   }
 }
 
+/**
+ * A manifest's conversations, the entries that continue a member list (Conversation.continued) joined to
+ * the one before them. MALFORMED_FRAME for a continuation that follows no entry of its id.
+ */
+export function conversationsFromWire (ws: Iterable<ferry.Conversation.$Properties>): Array<{ conversation: Conversation, messageCount: number }> {
+  const out: Array<{ conversation: Conversation, messageCount: number }> = []
+  for (const w of ws) {
+    if (w.continued === true) {
+      const prev = out[out.length - 1]
+      if (prev === undefined || prev.conversation.id !== w.id) bad(`members of conversation ${String(w.id)} continue no entry of it`)
+      for (const m of w.members ?? []) prev.conversation.members.push(m)
+      continue
+    }
+    out.push(conversationFromWire(w))
+  }
+  return out
+}
+
 export function mediaFromWire (w: ferry.MediaInfo.$Properties): MediaRecord & { missing: boolean } {
   if (!SHA256_HEX.test(w.sha256 ?? '')) bad('media sha256 is not 64 lowercase hex digits')
   const size = safeInt(w.size ?? 0, 'media size')

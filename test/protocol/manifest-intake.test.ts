@@ -117,3 +117,33 @@ describe('ManifestIntake', () => {
     expect((refused as FerryError).message).toMatch(/members/)
   })
 })
+
+describe('a chat whose members go in parts', () => {
+  const members = Array.from({ length: 5000 }, (_, i) => `member-${i}`)
+  const big = (): ManifestData => ({
+    ...whole,
+    conversations: [{ conversation: { id: 'a-big', kind: 'group', title: 'Big', members }, messageCount: 0 }, ...whole.conversations]
+  })
+
+  it('is sent in entries that continue it, and announced whole, counted once', async () => {
+    const parts = await partsOf(big(), 1000)
+    const entries = parts.flatMap(p => p.part.conversations).filter(c => c.id === 'a-big')
+    expect(entries.length).toBeGreaterThan(10)
+    expect(entries.slice(1).every(c => c.continued === true && (c.title ?? '') === '')).toBe(true)
+    expect(Math.max(...parts.map(p => p.size))).toBeLessThan(2000)
+    const records = whole.contacts.length + whole.conversations.length + 1 + members.length +
+      whole.conversations.reduce((n, c) => n + c.conversation.members.length, 0)
+    const { expected } = await announce(big(), {}, { ...DEFAULT_OPTIONS, maxManifestRecords: records }, 1000)
+    expect(expected.byId.get('a-big')?.conversation).toEqual({ id: 'a-big', kind: 'group', title: 'Big', members })
+    expect(expected.conversations.length).toBe(whole.conversations.length + 1)
+  })
+
+  it('members that continue another chat than the one before them are refused', async () => {
+    const intake = new ManifestIntake(DEFAULT_OPTIONS)
+    const parts = await partsOf(big(), 1000)
+    const stray = parts.find(p => p.part.conversations.some(c => c.continued === true)) as { part: ferry.Manifest, size: number }
+    for (const c of stray.part.conversations) if (c.continued === true) c.id = 'c0'
+    for (const { part, size } of parts) intake.add(part, size)
+    expect(() => intake.announced({})).toThrow(/members of conversation c0 continue no entry of it/)
+  })
+})

@@ -155,6 +155,7 @@ export namespace ferry {
         title: string;
         members: string[];
         messageCount: number;
+        continued: boolean;
         static encode(m: ferry.Conversation.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ferry.Conversation & ferry.Conversation.$Shape;
         static getTypeUrl(prefix?: string): string;
@@ -167,6 +168,7 @@ export namespace ferry {
             title?: (string|null);
             members?: (string[]|null);
             messageCount?: (number|null);
+            continued?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = ferry.Conversation.$Properties;

@@ -1060,6 +1060,7 @@ export const ferry = $root.ferry = (() => {
          * @property {string|null} [title] Conversation title
          * @property {Array.<string>|null} [members] Conversation members
          * @property {number|null} [messageCount] Conversation messageCount
+         * @property {boolean|null} [continued] Conversation continued
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1133,6 +1134,14 @@ export const ferry = $root.ferry = (() => {
         Conversation.prototype.messageCount = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
         /**
+         * Conversation continued.
+         * @member {boolean} continued
+         * @memberof ferry.Conversation
+         * @instance
+         */
+        Conversation.prototype.continued = false;
+
+        /**
          * Encodes the specified Conversation message. Does not implicitly {@link ferry.Conversation.verify|verify} messages.
          * @function encode
          * @memberof ferry.Conversation
@@ -1160,6 +1169,8 @@ export const ferry = $root.ferry = (() => {
             }
             if (m.messageCount != null && $Object.hasOwnProperty.call(m, "messageCount") && (typeof m.messageCount === "object" ? m.messageCount.low || m.messageCount.high : m.messageCount !== 0))
                 w.uint32(/* id 5, wireType 0 =*/40).uint64(m.messageCount);
+            if (m.continued != null && $Object.hasOwnProperty.call(m, "continued") && m.continued !== false)
+                w.uint32(/* id 6, wireType 0 =*/48).bool(m.continued);
             if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                 for (var i = 0; i < m.$unknowns.length; ++i)
                     w.raw(m.$unknowns[i]);
@@ -1246,6 +1257,15 @@ export const ferry = $root.ferry = (() => {
                             m.messageCount = v;
                         else
                             delete m.messageCount;
+                        continue;
+                    }
+                case 6: {
+                        if (u !== 0)
+                            break;
+                        if (v = r.bool())
+                            m.continued = v;
+                        else
+                            delete m.continued;
                         continue;
                     }
                 }
