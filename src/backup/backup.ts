@@ -11,6 +11,7 @@ import type { Selection } from '../store/model.js'
 import type { TransferOptions } from '../protocol/options.js'
 import { FileSender } from '../protocol/file-sender.js'
 import { formerIdsOf } from '../protocol/manifest.js'
+import { refuseUnmovableHistory } from '../protocol/manifest-entries.js'
 import { ReceiverMachine } from '../protocol/receiver.js'
 import { SenderMachine, type SenderProgress } from '../protocol/sender.js'
 import { runReceiver, runSender } from '../protocol/session.js'
@@ -121,6 +122,8 @@ function leftByBackup (tmp: string): boolean {
 }
 
 async function writeLocked (source: HistorySource, path: string, o: BackupOptions): Promise<BackupResult> {
+  // Before the key is derived and the file made: a history a restore could not read is not written.
+  await refuseUnmovableHistory(source, o.selection)
   const header = newHeader({ password: o.password !== undefined, kdf: o.kdf, segmentBytes: o.segmentBytes })
   const t0 = performance.now()
   const keys = deriveKeys(header, o.password)

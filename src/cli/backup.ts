@@ -16,6 +16,7 @@ import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import { holdWhileBackingUp } from './test-hold.js'
 import { fsError, makeFolders } from '../fs-errors.js'
 import { refuseEmptySelection, refuseUnknownChats } from '../protocol/selection-check.js'
+import { refuseUnmovableHistory } from '../protocol/manifest-entries.js'
 
 /** What a backup without a password is, said when one is written (its checks are public: anyone can redo them). */
 export const NO_PASSWORD_NOTE = 'Warning: this backup has no password. It is NOT confidential: anyone who gets the file can read ' +
@@ -206,6 +207,7 @@ Exit codes: 0 written, 1 failed (store or disk), 2 bad usage or bad input, 130 s
       // Before the password is asked for: a selection that names a chat not held, or holds no message.
       await refuseUnknownChats(store, selection.conversations, 'this phone')
       await refuseEmptySelection(store, selection, 'this phone', 'back up')
+      await refuseUnmovableHistory(store, selection)
       // A backup of nothing passes for one of a phone, and a mistyped --store is the likeliest cause.
       if (store.stats().messages === 0) {
         throw new FerryError(ErrorCode.BAD_INPUT, `the store ${storeDir} holds no message: nothing to back up (is it the phone's store? ferry inspect shows what a store holds)`, { dir: storeDir })
