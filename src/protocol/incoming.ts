@@ -50,6 +50,14 @@ export interface Incoming extends ChatReceived {
    * the chat, and it is not made again for leaves that stay deleted.
    */
   deferred?: Conversation
+  /** A deferred chat with something to come: its owner deleted it, whether a message makes it again or not. */
+  deletedHere?: boolean
+  /**
+   * Of a deferred chat whose plan keeps part of the base: the last message kept. The old phone's
+   * messages before it that no base holds and that it did not edit since lay outside the last transfer's
+   * selection, and went with the chat when its owner deleted it.
+   */
+  keptUpTo?: MessagePosition
   /** Messages of its kept leaves this phone no longer holds: its owner deleted them, and they stay so. */
   messagesLeftDeleted?: number
   /** Its owner deleted the chat, and no leaf of it is new: it is not made again. */

@@ -1,6 +1,8 @@
 import type { MessageDigests } from '../journal/message-digests.js'
 import type { MessageBases } from '../journal/message-bases.js'
 import type { ReadBackBases } from '../journal/read-back-bases.js'
+import type { MessagePosition } from '../store/history.js'
+import { comparePositions, type Message } from '../store/model.js'
 
 // Whether the old phone changed a message since a base took it: the per-message half of the three-way
 // rule (docs/design-notes.md, "What the new phone deleted stays deleted"). The leaf rule keeps what this
@@ -29,4 +31,20 @@ export class MessageBase {
     if (this.readBack.has(digest)) return 'transfer'
     return this.verified.has(digest) ? 'verified' : undefined
   }
+}
+
+/**
+ * Whether `m`, a message of a chat this phone's owner deleted whole since the last transfer from the old
+ * phone and that no base holds, went with the chat: the old phone held it as it is then. A transfer of a
+ * date selection carries only part of a chat, and deleting the chat here deletes what it did not carry
+ * too, as deleting it on one phone deletes every message it holds; a later, wider transfer must not make
+ * the chat again for those. `keptUpTo` is the last message of the chat the plan kept (the base holds it
+ * unchanged): one before it was held then, unless its edit came after that message (the old phone changed
+ * it since). A message after it (one the old phone added since) comes, and makes the chat again, as a
+ * message arriving in a deleted chat does on one phone. Without `keptUpTo` nothing dates the last
+ * transfer, and the message comes.
+ */
+export function heldWhenChatDeleted (m: Message, keptUpTo: MessagePosition | undefined): boolean {
+  if (keptUpTo === undefined || comparePositions(m, keptUpTo) > 0) return false
+  return m.editedAt === undefined || m.editedAt <= keptUpTo.ts
 }

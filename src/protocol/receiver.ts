@@ -29,7 +29,7 @@ import { MediaBase } from '../journal/media-bases.js'
 import { BaseGeneration } from '../journal/base-generation.js'
 import { takeOverFormerBases } from '../journal/former-bases.js'
 import { ownVersionKey, Verification } from './verification.js'
-import { MessageBase } from './message-base.js'
+import { heldWhenChatDeleted, MessageBase } from './message-base.js'
 import { MessageBases } from '../journal/message-bases.js'
 import { stillAsWritten, writtenDigest } from './written-digest.js'
 import type { Expected, Incoming } from './incoming.js'
@@ -609,18 +609,22 @@ export class ReceiverMachine {
       if (encoded !== undefined) writeEncoded.push(encoded[i])
     }
     let leftOut = 0
+    const remade: Incoming[] = []
     for (const { inc, from, to } of runs) {
       // Into a conversation this phone holds nothing of (a new phone's), everything is new: no lookups.
       const stored = inc.occupied ? new Map((await this.sink.findMessages(inc.conversation.id, messages.slice(from, to).map(m => m.id))).map(s => [s.id, s])) : undefined
-      const base = inc.occupied ? await this.messageBaseOf(inc.conversation.id) : undefined
+      // A chat deleted here holds nothing, but the bases say which of its messages went with it.
+      const deletedHere = inc.deletedHere === true
+      const base = inc.occupied || deletedHere ? await this.messageBaseOf(inc.conversation.id) : undefined
       for (let i = from; i < to; i++) {
         const m = messages[i]
         const theirs = encodedMessage(m)
         const digest = writtenDigest(theirs)
-        const merge = mergeMessage(stored?.get(m.id), m, theirs, digest, base?.unchangedSince(digest), this.mergeMode)
+        const since = base?.unchangedSince(digest) ?? (deletedHere && heldWhenChatDeleted(m, inc.keptUpTo) ? 'verified' : undefined)
+        const merge = mergeMessage(stored?.get(m.id), m, theirs, digest, since, this.mergeMode)
         items.push(merge.item)
         switch (merge.outcome) {
-          case 'new': case 'replaced': take(i); break
+          case 'new': case 'replaced': take(i); if (inc.deferred !== undefined) remade.push(inc); break
           case 'same': break
           case 'leftDeleted':
             // Read back as the old phone's in its place (verification).
@@ -638,6 +642,9 @@ export class ReceiverMachine {
       }
     }
     if (items.length > 0) {
+      // A chat deleted here that a message now written brings back is made again first, and logged
+      // before it: an undo, newest first, takes the message back before it looks whether the chat is empty.
+      for (const inc of remade) if (inc.deferred !== undefined) await (this.reconciliation as Reconciliation).makeDeferred(inc)
       await this.log.logItems(this.transfer as TransferRecord, items)
       // A file left deleted that a message written now refers to comes after all: its record is stored
       // with the message, so that no message here points at a file without one.
@@ -830,6 +837,8 @@ export class ReceiverMachine {
     await intake.settled()
     await this.onVerifying?.()
     const verification = this.verification ?? this.newVerification(e)
+    const reconciliation = this.reconciliation as Reconciliation
+    reconciliation.leftDeletedAtEnd()
     // A message written after the read-back (a sender that sent more than it declared) is read again.
     if (this.receivedAtReadBack !== this.progress.messagesReceived) verification.forgetReadBack()
     // Only what this phone now holds: a chat that stays deleted is not listed, and a chat's count leaves
@@ -863,7 +872,7 @@ export class ReceiverMachine {
       totalMediaBytes: p.totalMediaBytes,
       ...totals,
       ...Object.fromEntries(VERIFIED_COUNTS.map(k => [k, p[k]]))
-    }, [...this.nameBases, ...(this.reconciliation as Reconciliation).leafBaseOps(verification.leaves, this.restoring), ...this.messageBaseOps(), ...this.mediaBaseOps(e, intake), ...generation])
+    }, [...this.nameBases, ...reconciliation.leafBaseOps(verification.leaves, this.restoring), ...this.messageBaseOps(), ...this.mediaBaseOps(e, intake), ...generation])
     await this.journal.flush?.()
     this.logger('verified: %d messages brought (%d kept as this phone changed them), %d held before; %d names kept; %d media files brought, %d held before, %d damaged on the old phone, %d missing there; over %d sessions',
       totals.messagesReceived, p.messagesKept, totals.messagesHeld, p.namesKept, totals.mediaFilesReceived, totals.mediaFilesHeld, p.mediaFilesDamaged, p.mediaFilesMissing, transfer.sessions)

@@ -354,7 +354,7 @@ export class Reconciliation {
     inc.expect = expect
     this.logger('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
       (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
-    if (inc.deferred !== undefined) await this.makeDeferred(inc)
+    if (inc.deferred !== undefined) this.planDeferred(inc)
     this.progress.messages += held + kept
     this.progress.messagesHeld += held
     this.init.counted()
@@ -363,18 +363,39 @@ export class Reconciliation {
   }
 
   /**
-   * A chat deleted here comes back only when the old phone has a leaf of it this phone did not verify
-   * last time (a new message there brings it back, as on one phone); all kept, it stays deleted.
+   * A chat deleted here comes back only with a message of it the old phone added or changed since the
+   * last transfer (as on one phone); all kept, it stays deleted. Otherwise the chat is made when such a
+   * message comes (makeDeferred), and `keptUpTo` says which of the others went with the chat: those
+   * before the last message the plan kept, outside any base, lay outside the last transfer's selection
+   * (message-base.ts heldWhenChatDeleted).
    */
-  private async makeDeferred (inc: Incoming): Promise<void> {
-    const c = inc.deferred as Conversation
-    inc.deferred = undefined
-    if ((inc.plan as PlanEntry[]).every(l => l.kind === 'kept')) {
+  private planDeferred (inc: Incoming): void {
+    const plan = inc.plan as PlanEntry[]
+    if (plan.every(l => l.kind === 'kept')) {
+      inc.deferred = undefined
       this.progress.chatsLeftDeleted++
       inc.chatLeftDeleted = true
       return
     }
+    inc.deletedHere = true
+    inc.keptUpTo = plan.findLast(l => l.kind === 'kept')?.last
+  }
+
+  /** Makes again a chat deleted here, a message of which comes: logged to be undone, as any write. */
+  async makeDeferred (inc: Incoming): Promise<void> {
+    const c = inc.deferred as Conversation
+    inc.deferred = undefined
     await writeNames(this.sink, this.log, this.transfer, [], [c], { contacts: new Map(), conversations: new Map() })
+  }
+
+  /** A chat deleted here of which no message came: it stays deleted, and is counted so. */
+  leftDeletedAtEnd (): void {
+    for (const inc of this.expected.conversations) {
+      if (inc.deferred === undefined || inc.chatLeftDeleted === true) continue
+      inc.deferred = undefined
+      this.progress.chatsLeftDeleted++
+      inc.chatLeftDeleted = true
+    }
   }
 
   /** A conversation's stored messages in (after, last], in order, a page at a time; `expect` of them, about. */

@@ -109,6 +109,68 @@ describe('a second transfer into a phone whose owner deleted a chat', () => {
   })
 })
 
+describe('a chat deleted here after a transfer of a time window, at a wider transfer', () => {
+  /** An old phone, and a new phone that verified the last quarter of its history, then deleted c0 whole. */
+  async function afterWindowThenDeleted (): Promise<Phones & { ms: Message[] }> {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    const target = openStore()
+    const ms = messagesOf(source, 'c0')
+    const since = ms[Math.floor(ms.length * 3 / 4)].ts
+    await verified(source, target, { request: { since } })
+    expect(idsOf(target, 'c0').length).toBeLessThan(PER_CHAT / 2)
+    await deleteChat(target, 'c0')
+    return { source, target, ms }
+  }
+
+  it('stays deleted with what the window left out, at the wider transfer and the next', async () => {
+    const { source, target } = await afterWindowThenDeleted()
+    for (let i = 0; i < 2; i++) {
+      const run = await verified(source, target)
+      expect(target.hasConversation('c0')).toBe(false)
+      expect(idsOf(target, 'c0')).toEqual([])
+      expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
+      expect(run.receiver.summary?.map(c => c.id)).not.toContain('c0')
+      // The other chats' older part arrives.
+      expect(idsOf(target, 'c2')).toEqual(idsOf(source, 'c2'))
+      if (i === 1) expect(run.sender.progress.messagesSent).toBe(0)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('comes back with only what the old phone added or edited since, before the window as after it', async () => {
+    const { source, target, ms } = await afterWindowThenDeleted()
+    const later = writeOnOldPhone(source, 'c0')
+    // Edited there since, before the window the first transfer carried.
+    const edited = { ...ms[10], kind: 'text' as const, text: 'edited on the old phone since', editedAt: 1_950_000_000_000 }
+    delete edited.media
+    source.putMessages([edited])
+    const run = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    expect(idsOf(target, 'c0')).toEqual([edited.id, later])
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 1)
+    expect(run.receiver.summary?.find(c => c.id === 'c0')?.messages).toBe(2)
+    const next = await verified(source, target)
+    expect(idsOf(target, 'c0')).toEqual([edited.id, later])
+    expect(next.sender.progress.messagesSent).toBe(0)
+    source.close()
+    target.close()
+  })
+
+  it('comes back whole with restoreDeleted', async () => {
+    const { source, target } = await afterWindowThenDeleted()
+    const run = await verified(source, target, { restoreDeleted: true })
+    expect(idsOf(target, 'c0')).toEqual(idsOf(source, 'c0'))
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(0)
+    source.close()
+    target.close()
+  })
+})
+
 describe('a chat deleted here of which the old phone sends no message', () => {
   /** A transfer after which c0 must still be deleted here, counted so, while c2's new message arrived. */
   async function staysDeleted (source: SqliteChatStore, target: SqliteChatStore, opts: RunOptions = {}): Promise<RunResult> {
