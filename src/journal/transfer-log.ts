@@ -454,6 +454,20 @@ export class TransferLog {
     ])
   }
 
+  /**
+   * The selections of the transfers from `sourceId` verified here (each record keeps its last one's):
+   * what of the old phone's history its verifications read back, into the message bases. A transfer
+   * received again and not yet verified is not among them.
+   */
+  async verifiedSelections (sourceId: string): Promise<Selection[]> {
+    const out: Selection[] = []
+    for await (const [, v] of this.journal.list(RECORDS)) {
+      const r = fromJson<TransferRecord>(v)
+      if (r?.state === 'verified' && r.sourceId === sourceId && typeof r.selection === 'object' && r.selection !== null) out.push(r.selection)
+    }
+    return out
+  }
+
   /** What the last verified transfer verified (none before a transfer verified here). */
   async lastVerified (): Promise<VerifiedOutcome | undefined> {
     const last = fromJson<VerifiedOutcome>(await this.journal.get(LAST_VERIFIED))

@@ -58,6 +58,8 @@ export interface Incoming extends ChatReceived {
    * selection, and went with the chat when its owner deleted it.
    */
   keptUpTo?: MessagePosition
+  /** Of a deferred chat: the selections verified from the old phone that hold it (message-base.ts heldWhenChatDeleted). */
+  covered?: Selection[]
   /** Messages of its kept leaves this phone no longer holds: its owner deleted them, and they stay so. */
   messagesLeftDeleted?: number
   /** Its owner deleted the chat, and no leaf of it is new: it is not made again. */

@@ -2,7 +2,8 @@ import type { MessageDigests } from '../journal/message-digests.js'
 import type { MessageBases } from '../journal/message-bases.js'
 import type { ReadBackBases } from '../journal/read-back-bases.js'
 import type { MessagePosition } from '../store/history.js'
-import { comparePositions, type Message } from '../store/model.js'
+import { comparePositions, type Message, type Selection } from '../store/model.js'
+import { inRange } from './manifest.js'
 
 // Whether the old phone changed a message since a base took it: the per-message half of the three-way
 // rule (docs/design-notes.md, "What the new phone deleted stays deleted"). The leaf rule keeps what this
@@ -38,13 +39,16 @@ export class MessageBase {
  * phone and that no base holds, went with the chat: the old phone held it as it is then. A transfer of a
  * date selection carries only part of a chat, and deleting the chat here deletes what it did not carry
  * too, as deleting it on one phone deletes every message it holds; a later, wider transfer must not make
- * the chat again for those. `keptUpTo` is the last message of the chat the plan kept (the base holds it
- * unchanged): one before it was held then, unless its edit came after that message (the old phone changed
- * it since). A message after it (one the old phone added since) comes, and makes the chat again, as a
- * message arriving in a deleted chat does on one phone. Without `keptUpTo` nothing dates the last
- * transfer, and the message comes.
+ * the chat again for those. `covered` are the selections verified from the old phone that hold the chat:
+ * a message in one of them that no base holds is new or changed there since (their read-backs joined the
+ * bases), and comes. One outside them all lay outside what was carried; `keptUpTo` is the last message of
+ * the chat the plan kept (the base holds it unchanged): one before it was held then, unless its edit came
+ * after that message (the old phone changed it since). A message after it (one the old phone added since)
+ * comes, and makes the chat again, as a message arriving in a deleted chat does on one phone. Without
+ * `keptUpTo` nothing dates the last transfer, and the message comes.
  */
-export function heldWhenChatDeleted (m: Message, keptUpTo: MessagePosition | undefined): boolean {
+export function heldWhenChatDeleted (m: Message, keptUpTo: MessagePosition | undefined, covered: readonly Selection[]): boolean {
   if (keptUpTo === undefined || comparePositions(m, keptUpTo) > 0) return false
+  if (covered.some(sel => inRange(sel, m.ts))) return false
   return m.editedAt === undefined || m.editedAt <= keptUpTo.ts
 }

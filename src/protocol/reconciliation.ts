@@ -77,6 +77,7 @@ export class Reconciliation {
   private holdingsTask?: Promise<void>
   /** Plan entries and listed messages held, over every conversation: bounded as a manifest's entries are. */
   private planned = 0
+  private verified?: Selection[]
 
   private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {
     this.sink = init.sink
@@ -354,7 +355,7 @@ export class Reconciliation {
     inc.expect = expect
     this.logger('plan of %s: %d leaves (%d the same), %d messages to come, %d held, %d deleted here stay deleted', inc.conversation.id, (inc.plan as PlanEntry[]).length,
       (inc.plan as PlanEntry[]).filter(l => l.kind === 'have').length, expect, held, kept)
-    if (inc.deferred !== undefined) this.planDeferred(inc)
+    if (inc.deferred !== undefined) await this.planDeferred(inc)
     this.progress.messages += held + kept
     this.progress.messagesHeld += held
     this.init.counted()
@@ -365,11 +366,11 @@ export class Reconciliation {
   /**
    * A chat deleted here comes back only with a message of it the old phone added or changed since the
    * last transfer (as on one phone); all kept, it stays deleted. Otherwise the chat is made when such a
-   * message comes (makeDeferred), and `keptUpTo` says which of the others went with the chat: those
-   * before the last message the plan kept, outside any base, lay outside the last transfer's selection
-   * (message-base.ts heldWhenChatDeleted).
+   * message comes (makeDeferred), and `keptUpTo` and `covered` say which of the others went with the
+   * chat: those no base holds, outside every selection verified from the old phone, before the last
+   * message the plan kept (message-base.ts heldWhenChatDeleted).
    */
-  private planDeferred (inc: Incoming): void {
+  private async planDeferred (inc: Incoming): Promise<void> {
     const plan = inc.plan as PlanEntry[]
     if (plan.every(l => l.kind === 'kept')) {
       inc.deferred = undefined
@@ -379,6 +380,21 @@ export class Reconciliation {
     }
     inc.deletedHere = true
     inc.keptUpTo = plan.findLast(l => l.kind === 'kept')?.last
+    const id = inc.conversation.id
+    inc.covered = (await this.verifiedSelections()).filter(sel => sel.conversations === undefined || sel.conversations.includes(id))
+  }
+
+  /**
+   * The selections verified from this old phone (TransferLog.verifiedSelections), read once a session:
+   * this transfer's too where it was verified before and is received again.
+   */
+  private async verifiedSelections (): Promise<Selection[]> {
+    if (this.verified === undefined) {
+      const verified = await this.log.verifiedSelections(this.expected.sourceId)
+      if (this.transfer.verifiedAt !== undefined) verified.push(this.transfer.selection)
+      this.verified = verified
+    }
+    return this.verified
   }
 
   /** Makes again a chat deleted here, a message of which comes: logged to be undone, as any write. */

@@ -9,7 +9,8 @@ import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 // Moving again and again into a phone whose owner deletes there, with the old phone in use too and each
 // transfer asking for another selection (time windows among them, whose bounds cut leaves). After
 // every transfer: it verified; every message of the old phone's in the selection is on the new phone
-// as the old phone has it, but for those the new phone's owner deleted, which may stay deleted; nothing
+// as the old phone has it, but for those the new phone's owner deleted (deleting a chat whole deletes
+// what no window carried of it too), which may stay deleted; nothing
 // else changed; the messages that arrived were sent, and of the others at most those that stay deleted
 // (one in a leaf the old phone changed comes with the leaf); and `messagesLeftDeleted` is exactly how
 // many of the selection's messages the new phone does not hold.
@@ -64,6 +65,19 @@ describe('what the new phone deleted, between transfers (property)', () => {
         { t: 'transfer', window: null, since: false },
         { t: 'deleteHere', chat: 0, at: 350, n: 1, whole: false },
         { t: 'transfer', window: null, since: false }
+      ]], [[
+        // A chat deleted whole after a window's transfer, then a wider one; one given to the old phone since
+        // with an older date than the window's, inside what a whole transfer carried, comes.
+        { t: 'transfer', window: [600, 601], since: true },
+        { t: 'deleteHere', chat: 0, at: 0, n: 1, whole: true },
+        { t: 'transfer', window: null, since: false },
+        { t: 'append', chat: 0, n: 1, at: 0 },
+        { t: 'transfer', window: null, since: false }
+      ]], [[
+        { t: 'transfer', window: null, since: false },
+        { t: 'deleteHere', chat: 0, at: 0, n: 1, whole: true },
+        { t: 'append', chat: 0, n: 1, at: 0 },
+        { t: 'transfer', window: null, since: false }
       ]]]
     })
   }, 600_000)
@@ -75,6 +89,21 @@ async function run (source: SqliteChatStore, target: SqliteChatStore, steps: Ste
   let serial = 0
   /** Messages the new phone's owner deleted: each may stay deleted, or come back as the old phone has it. */
   const deletedHere = new Set<string>()
+  /** The windows verified so far (null: the whole history), and the newest message of each chat they carried. */
+  const verifiedWindows: Selection[] = []
+  const lastCarried = new Map<string, number>()
+  /**
+   * Chats deleted whole here, with what had been carried of them then. Deleting a chat deletes what no
+   * window carried too, as on one phone: a message of it outside every window verified before, dated
+   * before the newest one carried, may stay deleted with it (nothing tells one the old phone held then
+   * from one it was given later with an older date).
+   */
+  const deletedWhole = new Map<string, { windows: Selection[], upTo: number }>()
+  const inWindow = (sel: Selection, ts: number): boolean => (sel.since === undefined || ts >= sel.since) && (sel.until === undefined || ts < sel.until)
+  const wentWithChat = (m: Message): boolean => {
+    const d = deletedWhole.get(m.conversation)
+    return d !== undefined && m.ts <= d.upTo && !d.windows.some(w => inWindow(w, m.ts))
+  }
   for (const s of steps) {
     if (s.t === 'append') {
       const chat = CHATS[s.chat]
@@ -87,6 +116,7 @@ async function run (source: SqliteChatStore, target: SqliteChatStore, steps: Ste
       const chat = CHATS[s.chat]
       const picked = s.whole ? [...target.listMessages({ conversations: [chat] })] : near(target, chat, s.at, s.n)
       for (const m of picked) deletedHere.add(key(m))
+      if (s.whole) deletedWhole.set(chat, { windows: [...verifiedWindows], upTo: lastCarried.get(chat) ?? -Infinity })
       await target.commit({ remove: { messages: picked.map(m => ({ conversation: m.conversation, id: m.id })), conversations: s.whole ? [chat] : undefined } })
     } else {
       const selection: Selection = {}
@@ -107,7 +137,8 @@ async function run (source: SqliteChatStore, target: SqliteChatStore, steps: Ste
       for (const [k, m] of wanted) {
         const now = after.get(k)
         if (now === undefined) {
-          expect(deletedHere.has(k), `${k} is missing after ${what}, and was not deleted here`).toBe(true)
+          expect(deletedHere.has(k) || wentWithChat(m), `${k} is missing after ${what}, and was not deleted here`).toBe(true)
+          deletedHere.add(k)
           absent++
           continue
         }
@@ -116,6 +147,8 @@ async function run (source: SqliteChatStore, target: SqliteChatStore, steps: Ste
         deletedHere.delete(k)
       }
       for (const [k, m] of before) if (!wanted.has(k)) expect(after.get(k), `${k} untouched by ${what}`).toEqual(m)
+      verifiedWindows.push(selection)
+      for (const m of inSel) lastCarried.set(m.conversation, Math.max(lastCarried.get(m.conversation) ?? -Infinity, m.ts))
       expect(r.receiver.progress.messagesLeftDeleted, `left deleted by ${what}`).toBe(absent)
       // A message deleted here in a leaf the old phone changed is sent with the leaf, and stays out.
       expect(r.sender.progress.messagesSent, `sent by ${what}`).toBeGreaterThanOrEqual(arrived)
