@@ -24,9 +24,10 @@ import { toHex } from './digest.js'
 // Either way, what the receiver accepts is a digest of its own base, as for any kept leaf: a sender
 // gains nothing by naming one. The conversation's root is then over the runs as planned (a kept run's
 // digest as the base holds it), and the base the transfer records is those runs, so the next transfer
-// finds them the same way. A run of the base inside a leaf, touching neither end (a window inside one
-// leaf, then the whole history), is not looked for: its deletions come back, as in a leaf the old phone
-// changed.
+// finds them the same way; so what is left between two kept ends is kept as well when its digest is in
+// the base (the transfer that planned the leaf so recorded it), or it would go at every transfer. A run
+// of the base inside a leaf, touching neither end (a window inside one leaf, then the whole history), is
+// not looked for: its deletions come back, as in a leaf the old phone changed.
 
 /** A plan entry, with the digest it adds to the conversation's root. */
 export interface PlannedRun {
@@ -143,8 +144,8 @@ function runDigest (f: Framed, from: number, to: number): Uint8Array {
 
 /**
  * The leaf split into its longest suffix the base holds, the longest prefix before it the base holds,
- * and what is between them (planned as the leaf was: listed where the receiver holds some of it);
- * undefined when no end is in the base.
+ * and what is between them (kept when the base holds it too, else planned as the leaf was: listed where
+ * the receiver holds some of it); undefined when no end is in the base.
  */
 function splitAtEnds (e: PlannedLeaf, messages: Message[], base: BaseDigests, theirs: LeafSummary[]): PlannedRun[] | undefined {
   const n = messages.length
@@ -177,8 +178,11 @@ function splitAtEnds (e: PlannedLeaf, messages: Message[], base: BaseDigests, th
   if (middle > 0) {
     const first = key(messages[prefix])
     const last = key(messages[n - suffix - 1])
-    const kind = overlaps(theirs, first, last) ? 'list' : 'need'
-    out.push({ entry: { kind, after, first, last, count: middle }, digest: runDigest(f, prefix, n - suffix) })
+    const digest = runDigest(f, prefix, n - suffix)
+    // A run between two kept ends that a verified transfer recorded as planned then is unchanged too:
+    // without this, what was kept out of it (deleted here) would be sent at every transfer.
+    if (base.has(digest)) out.push({ entry: keptEntry(after, first, last, middle, digest, theirs), digest })
+    else out.push({ entry: { kind: overlaps(theirs, first, last) ? 'list' : 'need', after, first, last, count: middle }, digest })
     after = last
   }
   if (suffixDigest !== undefined) {

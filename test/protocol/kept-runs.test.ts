@@ -89,6 +89,18 @@ describe('the search for runs of the base in leaves that go', () => {
     expect(out.map(r => [r.entry.kind, r.entry.first.id, r.entry.count])).toEqual([['need', e1[0].id, 50], ['kept', w2[0].id, 100]])
   })
 
+  it('keeps what lies between two kept ends when the base holds it too, and sends it when not', async () => {
+    // A leaf planned before as its first 10, its middle 30 and its last 24 (kept ends and a middle that
+    // went): the base holds all three runs, and the same leaf again moves nothing.
+    const { all, own, runs } = leaves(192, 64)
+    const leaf = all.slice(64, 128)
+    const [head, middle, tail] = [leaf.slice(0, 10), leaf.slice(10, 40), leaf.slice(40)]
+    const kinds = async (digests: Uint8Array[]): Promise<Array<[string, number]>> =>
+      (await keptRuns(runs, [], baseOf(digests), reading(all).reader, own)).slice(1, -1).map(r => [r.entry.kind, r.entry.count])
+    expect(await kinds([digestOf(head), digestOf(middle), digestOf(tail)])).toEqual([['kept', 10], ['kept', 30], ['kept', 24]])
+    expect(await kinds([digestOf(head), digestOf(tail)])).toEqual([['kept', 10], ['need', 30], ['kept', 24]])
+  })
+
   it('searches every leaf when the base does not list its digests', async () => {
     const { all, own, runs } = leaves(256, 64)
     const { reader, reads } = reading(all)

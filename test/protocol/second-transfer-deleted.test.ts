@@ -169,6 +169,68 @@ describe('a chat deleted here after a transfer of a time window, at a wider tran
     source.close()
     target.close()
   })
+
+  /**
+   * The shape the deleted-here property found: a whole transfer, then one up to a date inside a leaf of
+   * c0 (the base then holds that leaf's start as a run too); the old phone deletes the message that ended
+   * the leaf, which joins it to the next: the old phone's leaf there begins and ends with runs of the
+   * base, and its middle is in none. Then c0 is deleted here.
+   */
+  async function endsInBaseMiddleChanged (): Promise<Phones & { ms: Message[], at: number, last: number }> {
+    const source = openStore()
+    await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    const target = openStore()
+    await verified(source, target)
+    const ends = leafEnds(source, 'c0')
+    const j = ends.findIndex((end, k) => k > 0 && k + 1 < ends.length && end - ends[k - 1] >= 12 && ends[k + 1] - end < 24)
+    expect(j).toBeGreaterThan(0)
+    const last = ends[j]
+    const at = ends[j - 1] + 5
+    const ms = messagesOf(source, 'c0')
+    await verified(source, target, { request: { until: ms[at].ts } })
+    source.transaction(() => { source.deleteMessage('c0', ms[last].id) })
+    await deleteChat(target, 'c0')
+    return { source, target, ms, at, last }
+  }
+
+  it('stays deleted when the old phone changed a leaf of it since, and the same transfer again moves nothing', async () => {
+    const { source, target, ms, last } = await endsInBaseMiddleChanged()
+    const wide = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(false)
+    expect(wide.receiver.progress.chatsLeftDeleted).toBe(1)
+    expect(wide.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 1)
+    // The changed leaf's middle went, to be kept out; what that transfer verified is now the base.
+    expect(wide.sender.progress.messagesSent).toBeGreaterThan(0)
+    for (let i = 0; i < 2; i++) {
+      const again = await verified(source, target)
+      expect(again.sender.progress.messagesSent).toBe(0)
+      expect(target.hasConversation('c0')).toBe(false)
+      expect(again.receiver.progress.chatsLeftDeleted).toBe(1)
+      expect(again.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 1)
+    }
+    expect(idsOf(source, 'c0')).toEqual(ms.map(m => m.id).filter(id => id !== ms[last].id))
+    source.close()
+    target.close()
+  })
+
+  for (const where of ['outside', 'inside'] as const) {
+    it(`comes back with only a message of that leaf the old phone edited since ${where} the window, and the same transfer again moves nothing`, async () => {
+      const { source, target, ms, at } = await endsInBaseMiddleChanged()
+      const edited = { ...ms[where === 'outside' ? at + 2 : at - 2], kind: 'text' as const, text: 'edited on the old phone since', editedAt: 1_950_000_000_000 }
+      delete edited.media
+      source.putMessages([edited])
+      const wide = await verified(source, target)
+      expect(idsOf(target, 'c0')).toEqual([edited.id])
+      expect(wide.receiver.progress.chatsLeftDeleted).toBe(0)
+      expect(wide.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 2)
+      const again = await verified(source, target)
+      expect(again.sender.progress.messagesSent).toBe(0)
+      expect(idsOf(target, 'c0')).toEqual([edited.id])
+      expect(again.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 2)
+      source.close()
+      target.close()
+    })
+  }
 })
 
 describe('a chat deleted here of which the old phone sends no message', () => {
