@@ -138,11 +138,58 @@ function entitiesOf (m: Json): { links: Link[], formatted: boolean } {
   return { links, formatted }
 }
 
-function describeAction (m: Json, actorName: string | undefined): string {
+/** Names as Telegram joins them in a sentence: "Ana", "Ana and Bob", "Ana, Bob and Carl". */
+function listed (names: string[]): string {
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`
+}
+
+const namesOf = (v: unknown): string[] => Array.isArray(v) ? v.map(str).filter(nonEmpty) : []
+
+/**
+ * How Telegram words the common service actions (its English texts), so a person reads "Ana pinned a
+ * message", not the export's action name. An action not worded here stays readable: its name in words
+ * and its details.
+ */
+const WORDED: Record<string, (who: string, m: Json, byMe: boolean) => string> = {
+  create_group: (who, m) => `${who} created group «${str(m.title) ?? ''}»`,
+  create_channel: (who, m) => `Channel «${str(m.title) ?? ''}» created`,
+  migrate_to_supergroup: () => 'This group was upgraded to a supergroup',
+  migrate_from_group: (who, m) => `Group «${str(m.title) ?? ''}» was upgraded to a supergroup`,
+  edit_group_title: (who, m) => `${who} changed the group name to «${str(m.title) ?? ''}»`,
+  edit_group_photo: who => `${who} updated the group photo`,
+  delete_group_photo: who => `${who} removed the group photo`,
+  invite_members: (who, m) => {
+    const members = namesOf(m.members)
+    return members.length === 1 && members[0] === who ? `${who} joined the group` : `${who} added ${listed(members)}`
+  },
+  remove_members: (who, m) => {
+    const members = namesOf(m.members)
+    return members.length === 1 && members[0] === who ? `${who} left the group` : `${who} removed ${listed(members)}`
+  },
+  join_group_by_link: who => `${who} joined the group via invite link`,
+  join_group_by_request: who => `${who} was accepted into the group`,
+  pin_message: who => `${who} pinned a message`,
+  clear_history: () => 'History was cleared',
+  take_screenshot: who => `${who} took a screenshot`,
+  invite_to_group_call: (who, m) => `${who} invited ${listed(namesOf(m.members))} to the voice chat`,
+  // A call's actor is its caller; how it ended says whether it was answered ("hangup" simply ended).
+  phone_call: (who, m, byMe) => {
+    const reason = str(m.discard_reason)
+    if (reason === 'missed') return byMe ? 'Cancelled call' : 'Missed call'
+    if (reason === 'busy') return 'Declined call'
+    const seconds = typeof m.duration_seconds === 'number' && m.duration_seconds > 0 ? Math.round(m.duration_seconds) : undefined
+    const length = seconds === undefined ? '' : seconds < 60 ? ` (${seconds} s)` : ` (${Math.floor(seconds / 60)} min${seconds % 60 > 0 ? ` ${seconds % 60} s` : ''})`
+    return `${byMe ? 'Outgoing' : 'Incoming'} call${length}`
+  }
+}
+
+function describeAction (m: Json, actorName: string | undefined, byMe: boolean): string {
   const action = str(m.action) ?? 'event'
+  const worded = WORDED[action]
+  if (worded !== undefined) return worded(actorName !== undefined && actorName !== '' ? actorName : 'Someone', m, byMe)
   const parts = [actorName, action.replace(/_/g, ' ')].filter(p => p !== undefined && p !== '')
   if (typeof m.title === 'string') parts.push(JSON.stringify(m.title))
-  if (Array.isArray(m.members)) parts.push(m.members.filter(x => typeof x === 'string').join(', '))
+  if (Array.isArray(m.members)) parts.push(namesOf(m.members).join(', '))
   if (typeof m.duration_seconds === 'number') parts.push(`${m.duration_seconds}s`)
   // How a call ended says whether it was answered; "hangup" is a call that simply ended.
   const reason = str(m.discard_reason)
@@ -152,7 +199,7 @@ function describeAction (m: Json, actorName: string | undefined): string {
 
 /** What a service message holds that describeAction or mapMessage reads, or that only describes a file. */
 const SERVICE_READ = new Set(['id', 'type', 'date', 'date_unixtime', 'edited', 'edited_unixtime', 'actor', 'actor_id', 'action', 'text', 'text_entities',
-  'title', 'members', 'duration_seconds', 'discard_reason', 'message_id', 'photo', 'width', 'height', 'photo_file_size'])
+  'title', 'members', 'inviter', 'duration_seconds', 'discard_reason', 'message_id', 'photo', 'width', 'height', 'photo_file_size'])
 
 /**
  * Counts what a message holds that the canonical model has no place for and that mapMessage leaves out,
@@ -234,6 +281,8 @@ function placeholder (label: string, detail: string): string {
 
 interface Context {
   me?: string
+  /** The ids the export shows under each display name (senders, actors, the contacts list, the exporter). */
+  byName: Map<string, Set<string>>
   contacts: Map<string, Contact>
   media: MediaFiles
   unmapped: Unmapped
@@ -249,6 +298,27 @@ function senderOf (ctx: Context, id: string | undefined, name: unknown): string 
   if (known === undefined) ctx.contacts.set(id, { id, name: str(name) ?? '' })
   else if (known.name === '' && typeof name === 'string') known.name = name.toWellFormed()
   return id
+}
+
+/**
+ * Who a service message names only by display name (the members a group was made with, those added or
+ * removed, who invited): the one person the export shows under that name, else a contact of that name
+ * ("tg:<name>", as WhatsApp's names are "wa:<name>"). A name several people of the export share names
+ * none of them for certain: it is counted, and nobody is added.
+ */
+function namedPerson (ctx: Context, name: string): string | undefined {
+  const ids = ctx.byName.get(name)
+  if (ids !== undefined && ids.size > 1) {
+    note(ctx.unmapped, 'member named in an event whom several people of the export share a name with (not added to the members)')
+    return undefined
+  }
+  const id = ids === undefined ? `tg:${name}` : [...ids][0]
+  return senderOf(ctx, id, name)
+}
+
+/** The display names a service message gives of the people it adds to its chat. */
+function namedMembers (m: Json): string[] {
+  return [...namesOf(m.members), ...namesOf([m.inviter])]
 }
 
 /** A message's own id, or a stable one made from its content when the export gives none. */
@@ -297,7 +367,7 @@ async function mapMessage (ctx: Context, chatId: string, m: Json, id: string, ti
   noteDropped(ctx, m, type === 'service')
   if (type === 'service') {
     const sender = senderOf(ctx, idOf(m.actor_id), m.actor)
-    const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'system', text: text !== '' ? text : describeAction(m, str(m.actor)) }
+    const msg: Message = { conversation: chatId, id, sender, ts: time, kind: 'system', text: text !== '' ? text : describeAction(m, str(m.actor), sender === 'me') }
     const pinned = str(m.message_id)
     if (str(m.action) === 'pin_message' && pinned !== undefined) msg.pinned = pinned
     return extras(msg)
@@ -388,13 +458,65 @@ function chatsOf (root: Json): Json[] {
   return lists.flat().filter(isObject)
 }
 
+const personName = (p: Json): string => [str(p.first_name), str(p.last_name)].filter(nonEmpty).join(' ')
+
+/**
+ * The exporter of an export without personal_information. A personal (or bot) chat's id is the peer's
+ * user id, so whoever else writes in it is the exporter: the id that does so in the most personal chats.
+ * Decided once for the whole export, so that the exporter is "me" in its groups too, not a contact of
+ * their own; and so that an export with personal_information, imported before or after, names the same
+ * person "me" and its messages are not stored twice. Undefined when no personal chat says, or two ids
+ * say so equally.
+ */
+function exporterOf (chats: Json[]): string | undefined {
+  const chatsWith = new Map<string, number>()
+  for (const chat of chats) {
+    const type = str(chat.type)
+    const chatId = str(chat.id)
+    if ((type !== 'personal_chat' && type !== 'bot_chat') || chatId === undefined || !Array.isArray(chat.messages)) continue
+    const peer = `user${chatId}`
+    const others = new Set(chat.messages.filter(isObject).map(m => idOf(m.from_id) ?? idOf(m.actor_id)).filter(f => f !== undefined && f !== peer))
+    for (const id of others) chatsWith.set(id as string, (chatsWith.get(id as string) ?? 0) + 1)
+  }
+  const ranked = [...chatsWith].sort((a, b) => b[1] - a[1])
+  return ranked.length > 0 && (ranked.length === 1 || ranked[0][1] > ranked[1][1]) ? ranked[0][0] : undefined
+}
+
+/** The ids the export shows under each display name: of senders and actors, of the contacts list, and the exporter's own name. */
+function namesIn (json: Json, chats: Json[], me: string | undefined): Map<string, Set<string>> {
+  const byName = new Map<string, Set<string>>()
+  const add = (name: string | undefined, id: string | undefined): void => {
+    if (name === undefined || name === '' || id === undefined) return
+    const ids = byName.get(name)
+    if (ids === undefined) byName.set(name, new Set([id]))
+    else ids.add(id)
+  }
+  if (isObject(json.personal_information)) add(personName(json.personal_information), me)
+  if (isObject(json.contacts) && Array.isArray(json.contacts.list)) {
+    for (const c of json.contacts.list.filter(isObject)) {
+      const uid = str(c.user_id)
+      if (uid !== undefined && uid !== '0') add(personName(c), `user${uid}`)
+    }
+  }
+  for (const chat of chats) {
+    if (!Array.isArray(chat.messages)) continue
+    for (const m of chat.messages.filter(isObject)) {
+      add(str(m.from), idOf(m.from_id))
+      add(str(m.actor), idOf(m.actor_id))
+    }
+  }
+  return byName
+}
+
 /**
  * Maps a parsed Telegram export to the canonical model.
  * - contact: a sender's from_id ("user123", "channel456") with its display name; the full export's
  *   contacts list adds "user<user_id>" with first+last name and phone. The exporter
- *   (personal_information.user_id) is "me".
+ *   (personal_information.user_id, else exporterOf) is "me". A person an event names only by display
+ *   name (a group's members) is the one of that name the export shows, else "tg:<name>".
  * - conversation: "tg<chat id>", title = name, direct for personal/bot/saved chats, else group; members
- *   in order of appearance, the peer of a personal chat first, "me" when identifiable.
+ *   in order of appearance (senders, and those events name), the peer of a personal chat first, "me"
+ *   when identifiable.
  */
 export async function mapTelegram (root: unknown, source: ExportSource, main: string, options: TelegramOptions = {}): Promise<MappedHistory> {
   if (!isTelegramExport(root)) throw new FerryError(ErrorCode.BAD_INPUT, 'not a Telegram export: no "messages" and no "chats.list"')
@@ -403,8 +525,11 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
   const contacts = new Map<string, Contact>()
   const info = isObject(json.personal_information) ? json.personal_information : undefined
   const meUser = str(info?.user_id)
+  const chats = chatsOf(json)
+  const me = meUser !== undefined ? `user${meUser}` : exporterOf(chats)
   const ctx: Context = {
-    me: meUser !== undefined ? `user${meUser}` : undefined,
+    me,
+    byName: namesIn(json, chats, me),
     contacts,
     media: new MediaFiles(source, unmapped),
     unmapped,
@@ -415,7 +540,7 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
     for (const c of json.contacts.list.filter(isObject)) {
       const uid = str(c.user_id)
       if (uid === undefined || uid === '0') { note(unmapped, 'contact without user id'); continue }
-      const contact: Contact = { id: `user${uid}`, name: [str(c.first_name), str(c.last_name)].filter(s => s !== undefined && s !== '').join(' ') }
+      const contact: Contact = { id: `user${uid}`, name: personName(c) }
       const phone = str(c.phone_number)
       if (phone !== undefined && phone !== '') contact.phone = phone
       if (contact.id !== ctx.me) contacts.set(contact.id, contact)
@@ -423,13 +548,14 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
   }
   const conversations: Conversation[] = []
   const messages: Message[] = []
-  for (const chat of chatsOf(json)) {
+  for (const chat of chats) {
     const chatId = str(chat.id)
     if (chatId === undefined || !Array.isArray(chat.messages)) { note(unmapped, 'chat without id or messages'); continue }
     const type = str(chat.type) ?? ''
     const direct = DIRECT_TYPES.has(type)
     const members: string[] = []
-    // A personal chat's id is the peer's user id: anyone else writing in it is the exporter.
+    // The exporter is decided once for the export (exporterOf); a chat only guesses it when the export
+    // gives no way to (no personal chat, or personal chats that disagree).
     const chatCtx: Context = { ...ctx }
     if (type === 'personal_chat' || type === 'bot_chat') {
       const peer = `user${chatId}`
@@ -458,12 +584,18 @@ export async function mapTelegram (root: unknown, source: ExportSource, main: st
       const msg = await mapMessage(chatCtx, `tg${chatId}`, m, idFor(m, seen, unmapped), timeOf(chatCtx, m, previous, first as number))
       previous = msg.ts
       if (msg.sender !== 'unknown') appear(members, msg.sender)
+      if (str(m.type) === 'service') {
+        for (const name of namedMembers(m)) {
+          const person = namedPerson(chatCtx, name)
+          if (person !== undefined) appear(members, person)
+        }
+      }
       messages.push(msg)
     }
     if (chatCtx.me !== undefined) appear(members, 'me')
     conversations.push({ id: `tg${chatId}`, kind: direct ? 'direct' : 'group', title: str(chat.name) ?? (type === 'saved_messages' ? 'Saved Messages' : ''), members })
   }
-  const wallClock = messages.length > 0 && chatsOf(json).some(c => Array.isArray(c.messages) && c.messages.some(m => isObject(m) && m.date_unixtime === undefined))
+  const wallClock = messages.length > 0 && chats.some(c => Array.isArray(c.messages) && c.messages.some(m => isObject(m) && m.date_unixtime === undefined))
   const details = wallClock ? [`dates without date_unixtime read in ${ctx.clock.zone}`] : []
   return { contacts: [...contacts.values()], conversations, media: [...ctx.media.records.values()], messages, unmapped, details }
 }

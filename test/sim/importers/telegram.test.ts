@@ -43,7 +43,7 @@ describe('Telegram export: people and chats', () => {
   it('makes one conversation per chat: personal chats direct, groups group, members in order of appearance + me', () => {
     expect(full.conversations).toEqual([
       { id: 'tg2000', kind: 'direct', title: 'Alice Liddell', members: ['user2000', 'me'] },
-      { id: 'tg3000', kind: 'group', title: 'Family', members: ['me', 'user2001', 'user2000', 'user2002'] }
+      { id: 'tg3000', kind: 'group', title: 'Family', members: ['me', 'user2000', 'user2001', 'user2002'] }
     ])
   })
 
@@ -109,8 +109,8 @@ describe('Telegram export: messages', () => {
   })
 
   it('service messages -> system, sender the actor, text describing the action', () => {
-    expect(msg('tg3000', '201')).toMatchObject({ kind: 'system', sender: 'me', text: 'Eve Example create group "Family" Eve Example, Alice Liddell, Bob' })
-    expect(msg('tg2000', '110')).toMatchObject({ kind: 'system', sender: 'me', text: 'Eve Example phone call 65s' })
+    expect(msg('tg3000', '201')).toMatchObject({ kind: 'system', sender: 'me', text: 'Eve Example created group «Family»' })
+    expect(msg('tg2000', '110')).toMatchObject({ kind: 'system', sender: 'me', text: 'Outgoing call (1 min 5 s)' })
   })
 
   it('polls and contact cards are reported and kept as text', () => {
@@ -198,8 +198,8 @@ describe('Telegram export: less common shapes', () => {
       ['1', 'text', 'Lunch?'],
       ['2', 'text', 'Pick a day'],
       ['3', 'text', 'News from the board'],
-      ['4', 'system', 'P edit group photo'],
-      ['5', 'system', 'P phone call missed'],
+      ['4', 'system', 'P updated the group photo'],
+      ['5', 'system', 'Missed call'],
       ['6', 'system', 'P set chat theme']
     ])
     expect(h.unmapped).toEqual({
