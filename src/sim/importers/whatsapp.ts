@@ -332,11 +332,15 @@ export async function mapWhatsApp (text: string, source: ExportSource, main: str
   }
   // An export begins with a header the phone wrote, and writes all the others the same way: a line
   // written like a header but otherwise is text a person pasted, however many such lines there are
-  // (a log pasted into a short chat can hold more of them than the chat has messages).
+  // (a log pasted into a short chat can hold more of them than the chat has messages). The summary says
+  // how many, so a person who did join two exports written differently hears of it.
   const shaped: Entry[] = []
   for (const e of entries) {
     if (shaped.length === 0 || e.header.shape === shaped[0].header.shape) shaped.push(e)
-    else absorb(shaped[shaped.length - 1], e)
+    else {
+      absorb(shaped[shaped.length - 1], e)
+      note(unmapped, 'line like a message in another date or time format than the export\'s (kept as text of the message before)')
+    }
   }
   entries = shaped
   if (orphans > 0) unmapped['text before the first message (dropped)'] = orphans

@@ -50,6 +50,25 @@ describe('ferry import of Telegram and WhatsApp exports', () => {
     ])
   })
 
+  it('lines written like messages in another date or time format stay text of the message before, and the summary counts them', () => {
+    const exportDir = tempDir()
+    const file = join(exportDir, 'WhatsApp Chat with Ana.txt')
+    writeFileSync(file, [
+      '12/03/24, 21:05 - Ana: hola',
+      '12/03/24, 21:06 - Bob: <Media omitted>',
+      '13/03/24, 9:00 a. m. - Ana: hi',
+      '[13/03/24, 21:09:00] Ana: seen on the other phone',
+      ''
+    ].join('\n'))
+    const other = join(dir, 'other-format')
+    const r = ferry('import', file, '--store', other, '--tz', 'UTC', '--date-order', 'dmy')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/, 2 messages into /)
+    expect(r.stdout).toMatch(/dropped or simplified: 2 line like a message in another date or time format than the export's \(kept as text of the message before\), 1 media left out of the export \(message kept without it\)\n/)
+    const exported = ferry('export', '--store', other).stdout.trim().split('\n').map(l => JSON.parse(l) as { type: string, text?: string })
+    expect(exported.filter(x => x.type === 'message').at(-1)?.text).toBe('13/03/24, 9:00 a. m. - Ana: hi\n[13/03/24, 21:09:00] Ana: seen on the other phone')
+  })
+
   it('--format overrides detection; an export read as the wrong format yields no message: exit 2, no store', () => {
     const fresh = join(dir, 'fresh')
     const forced = ferry('import', join(FIXTURES, 'telegram', 'result.json'), '--store', fresh, '--format', 'whatsapp')
