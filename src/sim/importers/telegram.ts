@@ -185,7 +185,8 @@ const WORDED: Record<string, (who: string, m: Json, byMe: boolean) => string> = 
 
 function describeAction (m: Json, actorName: string | undefined, byMe: boolean): string {
   const action = str(m.action) ?? 'event'
-  const worded = WORDED[action]
+  // An action named like an Object member ("constructor") is none of these.
+  const worded = Object.hasOwn(WORDED, action) ? WORDED[action] : undefined
   if (worded !== undefined) return worded(actorName !== undefined && actorName !== '' ? actorName : 'Someone', m, byMe)
   const parts = [actorName, action.replace(/_/g, ' ')].filter(p => p !== undefined && p !== '')
   if (typeof m.title === 'string') parts.push(JSON.stringify(m.title))

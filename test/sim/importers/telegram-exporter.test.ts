@@ -107,7 +107,8 @@ describe('Telegram group members and events', () => {
         event(4, 3, 'Marta', 'user14', 'remove_members', { members: ['Marta'] }),
         event(5, 4, 'Rosa', 'user1', 'edit_group_title', { title: 'Pier' }),
         event(6, 5, 'Luis', 'user15', 'join_group_by_link', { inviter: 'Rosa' }),
-        event(7, 6, 'Rosa', 'user1', 'set_messages_ttl', { period: 86400 })
+        event(7, 6, 'Rosa', 'user1', 'set_messages_ttl', { period: 86400 }),
+        event(8, 7, 'Rosa', 'user1', 'constructor')
       ]
     })
     expect(h.messages.map(m => m.text)).toEqual([
@@ -117,7 +118,8 @@ describe('Telegram group members and events', () => {
       'Marta left the group',
       'Rosa changed the group name to «Pier»',
       'Luis joined the group via invite link',
-      'Rosa set messages ttl'
+      'Rosa set messages ttl',
+      'Rosa constructor'
     ])
     // Ines and Marta are named before they act: they are the people of those ids, not contacts by name.
     expect(h.conversations[0].members).toEqual(['user1', 'tg:Tomas', 'user12', 'user14', 'user15'])
