@@ -28,7 +28,7 @@ export class IdbJournal implements Journal {
 
   constructor (readonly db: IDBDatabase) {
     this.queue = IdbWriteQueue.of(db)
-    this.parts = new IdbPartFiles(db, this.queue)
+    this.parts = new IdbPartFiles(db)
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
@@ -87,7 +87,12 @@ export class IdbPartFiles implements PartFiles {
   /** Parts handed to the store and not yet taken or removed: the store's adoption may still be queued. */
   private readonly handedOff = new Set<string>()
 
-  constructor (private readonly db: IDBDatabase, private readonly queue: IdbWriteQueue = IdbWriteQueue.of(db)) {}
+  /** The database's one write queue, which the journal's writes share (IdbWriteQueue.of). */
+  private readonly queue: IdbWriteQueue
+
+  constructor (private readonly db: IDBDatabase) {
+    this.queue = IdbWriteQueue.of(db)
+  }
 
   private async record (sha: string): Promise<PartRecord | undefined> {
     checkSha(sha)

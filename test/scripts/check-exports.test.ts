@@ -28,7 +28,7 @@ describe('the package\'s declarations', () => {
     })
     expect(ran.stdout).toBe('')
     expect(ran.code, ran.stderr).toBe(0)
-    expect(ran.stderr).toMatch(/every type the exports of chat-ferry and chat-ferry\/node name is exported/)
+    expect(ran.stderr).toMatch(/every type the exports of chat-ferry and chat-ferry\/node and chat-ferry\/web name is exported/)
   }, 120_000)
 })
 
