@@ -1,9 +1,10 @@
-// A web app of someone else's, built from the package alone: test/browser/web-app/app.js imports only
-// 'chat-ferry' and 'chat-ferry/web', resolved as an app's install resolves them (node_modules/chat-ferry
-// holding this package, its dist/ and its package.json "exports"), bundled with esbuild for the browser,
-// served from a plain HTTP server of the test's, and run in real Chromium. It receives from a real
-// `ferry send --transport webrtc` on loopback, verified, and after a reload shows what IndexedDB kept.
-import { cpSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+// A web app of someone else's, built from the package alone: docs/browser-app.md's app, as a reader
+// saves it, imports only 'chat-ferry' and 'chat-ferry/web', resolved as an app's install resolves them
+// (node_modules/chat-ferry holding this package, its dist/ and its package.json "exports"), bundled with
+// esbuild for the browser, served from a plain HTTP server of the test's, and run in real Chromium. It
+// receives from a real `ferry send --transport webrtc` on loopback, verified, and after a reload shows
+// what IndexedDB kept.
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, relative, resolve } from 'node:path'
@@ -16,7 +17,13 @@ import { chromiumUnavailable, launchChromium, type Browser } from './chromium.js
 
 const skip = cannotRun('the web app test', await chromiumUnavailable())
 const NAME = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string }).name
-const APP_SRC = join(ROOT, 'test', 'browser', 'web-app')
+
+/** The first block in `lang` after the heading `## The app` of docs/browser-app.md ('' when there is none). */
+function docBlock (lang: string): string {
+  const doc = readFileSync(join(ROOT, 'docs', 'browser-app.md'), 'utf8')
+  const at = doc.indexOf('\n## The app')
+  return at < 0 ? '' : new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(doc.slice(at))?.[1] ?? ''
+}
 
 /** A folder that serves `dir`'s index.html and app.js, on loopback. */
 async function serve (dir: string): Promise<{ url: string, server: Server }> {
@@ -61,10 +68,11 @@ describe.skipIf(skip)('a web app embedding Ferry from the package', () => {
     const app = tempDir('ferry-web-app-')
     mkdirSync(join(app, 'node_modules'))
     symlinkSync(ROOT, join(app, 'node_modules', NAME))
-    cpSync(join(APP_SRC, 'app.js'), join(app, 'app.js'))
+    expect(docBlock('js'), 'docs/browser-app.md has a js block under ## The app').not.toBe('')
+    writeFileSync(join(app, 'app.js'), docBlock('js'))
     const out = join(app, 'public')
     mkdirSync(out)
-    cpSync(join(APP_SRC, 'index.html'), join(out, 'index.html'))
+    writeFileSync(join(out, 'index.html'), docBlock('html'))
     const bundle = await build({
       entryPoints: [join(app, 'app.js')], outfile: join(out, 'app.js'), bundle: true, platform: 'browser', format: 'esm',
       target: ['chrome110'], metafile: true, logLevel: 'silent', absWorkingDir: app
@@ -91,10 +99,13 @@ describe.skipIf(skip)('a web app embedding Ferry from the package', () => {
     const logs: string[] = []
     page.on('console', m => { logs.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', e => { logs.push(`pageerror: ${e.message}`) })
+    const read = async (): Promise<{ status: string, chats: string }> =>
+      await page.evaluate(() => ({ status: document.getElementById('status')?.textContent ?? '', chats: document.getElementById('chats')?.textContent ?? '' }))
+    // The app lists the chats last, in one write: once the list is there, the page is done.
     const shown = async (): Promise<{ status: string, chats: string }> => {
-      await page.waitForFunction(() => document.body.dataset.done === 'true', undefined, { timeout: 90_000 })
-        .catch(err => { throw new Error(`${(err as Error).message}\npage: ${logs.join('\n')}\n${sender.describe()}`) })
-      return await page.evaluate(() => ({ status: document.getElementById('status')?.textContent ?? '', chats: document.getElementById('chats')?.textContent ?? '' }))
+      await page.waitForFunction(() => (document.getElementById('chats')?.textContent ?? '') !== '', undefined, { timeout: 90_000 })
+        .catch(async err => { throw new Error(`${(err as Error).message}\nthe page shows: ${JSON.stringify(await read())}\n${logs.join('\n')}\n${sender.describe()}`) })
+      return await read()
     }
 
     await page.goto(`${served.url}#${qr}`)
