@@ -114,7 +114,7 @@ beforeAll(async () => {
     chmodSync(join(pkgDir, file), 0o755) // npm makes bins executable when it installs them
     symlinkSync(join('..', NAME, file), join(app, 'node_modules', '.bin', cmd))
   }
-  for (const f of ['app.mjs', 'backup.mjs', 'webrtc-missing.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
+  for (const f of ['app.mjs', 'backup.mjs', 'examples.mjs', 'webrtc-missing.mjs', 'browser.mjs', 'browser-node.mjs', 'types-node.ts', 'types-browser.ts', 'tsconfig.node.json', 'tsconfig.browser.json']) {
     cpSync(join(HERE, 'app', f), join(app, f))
   }
 
@@ -139,9 +139,10 @@ describe(`the packed package (${NAME})`, () => {
     console.log(`${packed.filename}: ${files.length} files, ${(packed.size / 1e3).toFixed(0)} kB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked`)
     for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/ferry.js', 'proto/ferry.proto', 'dist/index.js', 'dist/index.d.ts',
       'dist/node.js', 'dist/node.d.ts', 'dist/cli/ferry.js', 'dist/wire/gen/ferry.js', 'dist/wire/gen/ferry.d.ts',
-      'dist/protocol/sha256-browser.js', 'dist/browser-phone/index.html', 'dist/browser-phone/app.js',
+      'dist/web.js', 'dist/web.d.ts', 'dist/protocol/sha256-browser.js', 'dist/browser-phone/index.html', 'dist/browser-phone/app.js',
+      'examples/README.md', 'examples/memory-history.js', 'examples/chat-app/chat.js', 'examples/chat-app/chat-history.js',
       // README's links go to these: an app's developer reads them where npm put the package.
-      'docs/embedding.md', 'docs/cli.md', 'docs/errors.md']) {
+      'docs/embedding.md', 'docs/cli.md', 'docs/errors.md', 'docs/browser-app.md']) {
       expect(files).toContain(f)
     }
     const foreign = files.filter(f => /^(src|test|scripts|node_modules)\/|\.ts$|\.map$/.test(f) && !f.endsWith('.d.ts'))
@@ -266,6 +267,22 @@ describe(`the packed package (${NAME})`, () => {
     const refused = await build({ entryPoints: [join(app, 'browser-node.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', absWorkingDir: app })
       .then(() => 'bundled', (err: { errors: Array<{ text: string }> }) => err.errors.map(e => e.text).join('\n'))
     expect(refused).toContain(`Could not resolve "${NAME}/node"`)
+  })
+
+  it('keeps chat-ferry/web out of Node, saying the export is not there for it', async () => {
+    // IndexedDB and WebRTC are the browser's: a Node app that imports the browser's parts fails at once.
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `import('${NAME}/web').then(() => console.log('loaded'), e => console.log(e.code))`], { cwd: app, env: env() })
+    expect(stdout.trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED')
+  })
+
+  it('runs its examples from the install: the smallest store, and the chat app with its own database', async () => {
+    const { stdout } = await run(...readOnly(process.execPath, [join(app, 'examples.mjs')]), { cwd: app, env: env() })
+    expect(JSON.parse(stdout)).toEqual({ chats: [['Ana', 2]], texts: ['hi', 'hello'] })
+    const chat = join(pkgDir, 'examples', 'chat-app', 'chat.js')
+    const phone = join(work, 'chat-app-phone')
+    await run(...readOnly(process.execPath, [chat, 'post', phone, 'Team', 'ana', 'Hello from the install']), { cwd: work, env: env() })
+    const shown = await run(...readOnly(process.execPath, [chat, 'show', phone]), { cwd: work, env: env() })
+    expect(shown.stdout).toContain('Hello from the install')
   })
 
   it('says in its declarations what each error code means, for an app that branches on them', () => {
