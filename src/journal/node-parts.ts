@@ -8,6 +8,7 @@ import type { PartFiles } from './journal.js'
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
 import { DirectWriter } from './direct-writes.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 /** The largest chunk written direct; larger ones (no sender sends them) go through the page cache. */
 const DIRECT_STAGE_BYTES = 256 * 1024
@@ -16,10 +17,8 @@ const DIRECT_WRITES = 16
 /** Smaller writes go through the page cache: the disk's round trip would outweigh the copy. */
 const DIRECT_MIN_BYTES = 64 * 1024
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
-
 function checkSha (sha: string): void {
-  if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+  if (!isHashHex(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
 }
 
 interface OpenPart {
@@ -265,7 +264,7 @@ export class NodePartFiles implements PartFiles {
 
   async list (): Promise<string[]> {
     try {
-      return readdirSync(this.root).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length)).filter(s => SHA256_HEX.test(s))
+      return readdirSync(this.root).filter(n => n.endsWith('.part')).map(n => n.slice(0, -'.part'.length)).filter(isHashHex)
     } catch (err) {
       throw storeError(err, `listing ${this.root}`)
     }

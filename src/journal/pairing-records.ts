@@ -1,5 +1,6 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 /**
  * What a phone remembers of the phone it paired with, so both can reconnect after a crash or a reboot
@@ -52,7 +53,7 @@ export class PairingRecords {
     } catch {
       throw damaged()
     }
-    if (typeof r !== 'object' || r === null || typeof r.peerId !== 'string' || typeof r.token !== 'string' || !/^[0-9a-f]{64}$/.test(r.token) || !Array.isArray(r.addrs) ||
+    if (typeof r !== 'object' || r === null || typeof r.peerId !== 'string' || typeof r.token !== 'string' || !isHashHex(r.token) || !Array.isArray(r.addrs) ||
       !Number.isFinite(r.createdAt) || (r.lastUsedAt !== undefined && !Number.isFinite(r.lastUsedAt))) {
       throw damaged()
     }

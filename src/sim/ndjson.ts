@@ -3,6 +3,7 @@ import {
   CONVERSATION_KINDS, MESSAGE_KINDS, MESSAGE_STATUSES,
   type Contact, type Conversation, type MediaRecord, type Message
 } from '../store/model.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 // The canonical NDJSON format: one record per line, `type` first, then the record's fields in a fixed
 // order, absent fields left out. One table of fields per record type drives both directions, so the
@@ -38,7 +39,7 @@ const text: Check = v => wellFormed(v) ? undefined : 'must be a string of valid 
 const oneOf = (values: readonly string[]): Check => v => typeof v === 'string' && values.includes(v) ? undefined : `must be one of ${values.join(', ')}`
 const integer: Check = v => Number.isSafeInteger(v) ? undefined : 'must be an integer'
 const count: Check = v => Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer'
-const sha256: Check = v => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'must be a sha256: 64 lowercase hex digits'
+const sha256: Check = v => typeof v === 'string' && isHashHex(v) ? undefined : 'must be a sha256: 64 lowercase hex digits'
 const between = (lo: number, hi: number): Check => v => typeof v === 'number' && v >= lo && v <= hi ? undefined : `must be a number from ${lo} to ${hi}`
 const object: Check = v => typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'must be an object'
 const objects: Check = v => Array.isArray(v) && v.length > 0 && v.every(x => object(x) === undefined)

@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fsyncDir, replaceFileDurably } from '../durable-fs.js'
 import { PRIVATE_FILE_MODE } from '../private-files.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 // The media files a writer is about to add whose records are not committed yet (an import's, inside its
 // one transaction), listed on disk before the first of them is written. A process killed before its
@@ -10,7 +11,6 @@ import { PRIVATE_FILE_MODE } from '../private-files.js'
 // store find them (SqliteChatStore.open), and remove those that no record names by then.
 
 const NAME = 'adding'
-const SHA256_HEX = /^[0-9a-f]{64}$/
 
 export class AddingList {
   private readonly path: string
@@ -41,7 +41,7 @@ export class AddingList {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err
     }
-    return text.split('\n').filter(l => SHA256_HEX.test(l))
+    return text.split('\n').filter(isHashHex)
   }
 
   /** Forgets the list, once every file on it is named by a record or removed. */

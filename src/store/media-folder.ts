@@ -15,6 +15,7 @@ import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { storeFolderError } from '../fs-errors.js'
 import { readStream } from '../read-stream.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its
@@ -27,7 +28,6 @@ import { readStream } from '../read-stream.js'
 // Folders are made 0700 and files 0600 (private-files.ts): the umask can only take bits away from those.
 
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
 
 const writeAsync = async (fd: number, data: Uint8Array, offset: number, length: number): Promise<number> =>
   (await promisify(write)(fd, data, offset, length)).bytesWritten
@@ -52,7 +52,7 @@ export async function hashFile (path: string): Promise<MediaDigest> {
 
 /** Throws unless `sha` is a lowercase sha256: it becomes a file name, so nothing else may reach a path. */
 export function assertSha256 (sha: string): void {
-  if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+  if (!isHashHex(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
 }
 
 /** Promotions in flight at once (each waits for its data to reach the disk, then its rename). */

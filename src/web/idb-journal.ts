@@ -4,6 +4,7 @@ import type { ReceivedMedia } from '../store/history.js'
 import { checkRead, chunksFrom, cutChunks, readChunks } from './idb-chunks.js'
 import { inTx, randomId, req, syncDb } from './idb.js'
 import { IdbWriteQueue } from './idb-queue.js'
+import { isHashHex } from '../wire/hash-hex.js'
 
 // Ferry's journal in the browser: the `kv` store of the phone's database, and partial media files as
 // chunks (idb-chunks.ts) with a `parts` record each. Writes go through the database's write queue
@@ -13,10 +14,8 @@ import { IdbWriteQueue } from './idb-queue.js'
 /** Entries per read of a listing: no transaction stays open across the caller's awaits. */
 const PAGE = 256
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
-
 function checkSha (sha: string): void {
-  if (!SHA256_HEX.test(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
+  if (!isHashHex(sha)) throw new FerryError(ErrorCode.BAD_INPUT, `not a lowercase sha256: '${sha.slice(0, 80)}'`)
 }
 
 /** A partial file: whose chunks are its bytes, and how many there are. */

@@ -26,6 +26,16 @@ export function hashHex (bytes: Uint8Array, at = 0): string {
   return ascii.decode(scratch)
 }
 
+const HASH_HEX = /^[0-9a-f]{64}$/
+
+/**
+ * Whether `s` is a sha256 as Ferry writes one: 64 lowercase hex digits, nothing around them. What
+ * becomes a file name, a journal key or a wire hash is checked by this one rule.
+ */
+export function isHashHex (s: string): boolean {
+  return HASH_HEX.test(s)
+}
+
 /** Each character's hex digit value, -1 for a character that is not a lowercase hex digit. */
 const HEX_VALUE = new Int8Array(128).fill(-1)
 for (let c = 48; c <= 57; c++) HEX_VALUE[c] = c - 48

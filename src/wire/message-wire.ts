@@ -4,12 +4,12 @@ import {
 } from '../store/model.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { ferry } from './codec.js'
+import { isHashHex } from './hash-hex.js'
 
 // Conversions between the chat model and wire objects. Inbound conversions are the receiver's first line
 // of defence: every field is checked, and absent optional fields stay absent (decoded protobufjs objects
 // report them as null through their prototype).
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
 const kinds = new Set<string>(MESSAGE_KINDS)
 const statuses = new Set<string>(MESSAGE_STATUSES)
 const conversationKinds = new Set<string>(CONVERSATION_KINDS)
@@ -59,7 +59,7 @@ export function messageFromWire (w: ferry.Message.$Properties): Message {
   }
   if (w.text != null) m.text = w.text
   if (w.media != null) {
-    if (!SHA256_HEX.test(w.media)) bad('message media is not a sha256')
+    if (!isHashHex(w.media)) bad('message media is not a sha256')
     m.media = w.media
   }
   if (w.durationMs != null) m.durationMs = safeInt(w.durationMs, 'message durationMs')
@@ -130,7 +130,7 @@ export function conversationsFromWire (ws: Iterable<ferry.Conversation.$Properti
 }
 
 export function mediaFromWire (w: ferry.MediaInfo.$Properties): MediaRecord & { missing: boolean } {
-  if (!SHA256_HEX.test(w.sha256 ?? '')) bad('media sha256 is not 64 lowercase hex digits')
+  if (!isHashHex(w.sha256 ?? '')) bad('media sha256 is not 64 lowercase hex digits')
   const size = safeInt(w.size ?? 0, 'media size')
   if (size < 0) bad('media size is negative')
   return { sha256: w.sha256 as string, size, mime: w.mime ?? '', missing: w.missing === true }

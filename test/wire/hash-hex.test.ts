@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
-import { hashHex, parseHashHex, writeHashHex } from '../../src/wire/hash-hex.js'
+import { hashHex, isHashHex, parseHashHex, writeHashHex } from '../../src/wire/hash-hex.js'
 
 // A sha256 as hex and back, without @noble's per-digit strings: the same text, the same bytes.
 
@@ -53,5 +53,14 @@ describe('a sha256 as 64 hex digits', () => {
     }
     expect(parseHashHex(good, new Uint8Array(63), 32)).toBe(false)
     expect(parseHashHex(good, new Uint8Array(64), -1)).toBe(false)
+  })
+
+  it('is told by isHashHex as the parse tells it, a line end around it included', () => {
+    const good = randomBytes(32).toString('hex')
+    expect(isHashHex(good)).toBe(true)
+    for (const bad of ['', good.slice(1), good + '0', good + '\n', '\n' + good, good.toUpperCase(), ` ${good.slice(1)}`, `${good.slice(0, 63)}g`]) {
+      expect(isHashHex(bad), JSON.stringify(bad)).toBe(false)
+      expect(parseHashHex(bad, new Uint8Array(32)), JSON.stringify(bad)).toBe(false)
+    }
   })
 })
