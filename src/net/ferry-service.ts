@@ -18,6 +18,7 @@ import { Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingCompo
 import { historySource, Offering, offerStart, type OfferingComponents, type OfferOptions } from './offering.js'
 import { streamToDuplex } from './stream-duplex.js'
 import { guardHandler } from './app-handler.js'
+import { ferryLoggers, type FerryLoggers } from './ferry-loggers.js'
 import { carriesAppStreams, FERRY_OWNS_NODE } from './whose-connection.js'
 import {
   beginTransfer, cancelled, emitter, isAborted, stoppedError,
@@ -146,8 +147,10 @@ export class FerryService implements Startable {
   private ownsNode = false
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.slots?.opened(evt.detail) }
   private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => { this.slots?.gone(evt.detail) }
+  private readonly logs: FerryLoggers
 
   constructor (private readonly components: FerryComponents, private readonly init: FerryServiceInit) {
+    this.logs = ferryLoggers(components.logger)
     this.pairings = new PairingRecords(init.journal)
     this.budgets = new CodeBudgets(init.journal)
     this.tried = new TriedCodes(init.journal)
@@ -175,7 +178,7 @@ export class FerryService implements Startable {
       this.slots = new ConnectionSlots({
         limits: this.init.slots,
         trusted: peer => this.offering?.pairedPeer === peer,
-        log: this.components.logger.forComponent('ferry:slots'),
+        log: this.logs.slots,
         // On an app's node a friend of the app's may also pair over its connection (or fail to): its
         // streams stay, and so does the connection.
         appUses: this.ownsNode ? undefined : carriesAppStreams
@@ -212,7 +215,7 @@ export class FerryService implements Startable {
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
   async offer (asked: OfferOptions): Promise<Progress> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.components.logger.forComponent('ferry:service')) }
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.logs.service) }
     this.refuseOffer(opts.signal)
     const history = historySource(this.init.history) // a phone that cannot send says so now, not when the receiver comes
     // Before the offer shows: found by the sender only once a phone paired, a selection that cannot move
@@ -222,7 +225,7 @@ export class FerryService implements Startable {
     // Awaits above may have let the app cancel, stop the phone or start another offer meanwhile.
     this.refuseOffer(opts.signal)
     this.offerEnded = undefined
-    const offering: Offering = new Offering(this.components, this.init, this.pairings, opts, start, {
+    const offering: Offering = new Offering(this.components, this.logs, this.init, this.pairings, opts, start, {
       slots: () => this.slots,
       open: () => this.offering,
       ended: reason => {
@@ -293,7 +296,7 @@ export class FerryService implements Startable {
    * another runs, STORE_BUSY at once (`details.receivingFrom`), and the one running goes on untouched.
    */
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.components.logger.forComponent('ferry:service')) }
+    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.logs.service) }
     if (opts.signal?.aborted === true) throw cancelled(opts.signal, 'receive')
     if (this.stopped) throw notRunning()
     if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)
@@ -310,7 +313,7 @@ export class FerryService implements Startable {
     // From the check above to here nothing is awaited: a second receive cannot slip in between.
     this.receiving = receiving
     try {
-      return await new Receiving(this.components, this.init, this.pairings, this.tried, this.ownsNode).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
+      return await new Receiving(this.components, this.logs, this.init, this.pairings, this.tried, this.ownsNode).run({ ...opts, addrs, signal }, emitter(onEvent, turns), turns)
     } catch (err) {
       // However far it got (dialling, between retries, mid-stream), a cancelled receive says so.
       if (signal.aborted) throw cancelled(signal, 'receive')

@@ -16,6 +16,7 @@ import type { ByteDuplex } from '../wire/duplex.js'
 import { rateLimited } from '../wire/rate-limit.js'
 import { pairAsSender } from './pair-stream.js'
 import type { ConnectionSlots } from './connection-slots.js'
+import type { FerryLoggers } from './ferry-loggers.js'
 import {
   beginTransfer, cancelled, emitter,
   type EventBody, type FerryEvent, type Progress, type TransferMemory, type TransferStats, type TransferTurns
@@ -160,9 +161,9 @@ export class Offering {
 
   private readonly log: Logger
 
-  constructor (private readonly components: OfferingComponents, private readonly init: OfferingInit, private readonly pairings: PairingRecords,
-    private readonly opts: OfferOptions, start: OfferStart, private readonly host: OfferingHost) {
-    this.log = components.logger.forComponent('ferry:service')
+  constructor (private readonly components: OfferingComponents, private readonly logs: FerryLoggers, private readonly init: OfferingInit,
+    private readonly pairings: PairingRecords, private readonly opts: OfferOptions, start: OfferStart, private readonly host: OfferingHost) {
+    this.log = logs.service
     this.turns = beginTransfer(init.memory, 'sender')
     this.emitEvent = emitter(opts.onEvent, this.turns)
     this.lifetime = start.budget?.lifetime
@@ -355,7 +356,7 @@ export class Offering {
     this.running?.abort.abort()
     const abort = new AbortController()
     this.running = { peer, abort }
-    const machine = new SenderMachine({ source: historySource(this.init.history), offer: this.opts.selection, options: this.init.options, deflate: this.init.batchDeflate?.deflate, logger: this.components.logger.forComponent('ferry:sender') })
+    const machine = new SenderMachine({ source: historySource(this.init.history), offer: this.opts.selection, options: this.init.options, deflate: this.init.batchDeflate?.deflate, logger: this.logs.sender })
     const progress = (): Progress => ({
       messages: machine.progress.skippedMessages + machine.progress.messagesSent,
       totalMessages: machine.progress.totalMessages,

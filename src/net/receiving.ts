@@ -19,6 +19,7 @@ import { retryWhileAdvancing } from './retry.js'
 import { receiveTransfer, TRANSFER_PROTOCOL } from './receive-transfer.js'
 import { streamToDuplex } from './stream-duplex.js'
 import type { ConversationSummary, EventBody, FerryEvent, Progress, TransferStats, TransferTurns } from './transfer-events.js'
+import type { FerryLoggers } from './ferry-loggers.js'
 
 // The receiving phone's side of the service: it dials the old phone, pairs (by the code, or the token of
 // an earlier pairing), receives and verifies, and after a dropped link dials again and resumes, until the
@@ -224,9 +225,9 @@ export class Receiving {
    * `ownsNode`: the node is Ferry's own (createFerryNode), so a connection that failed a receive is
    * Ferry's to drop whatever went wrong; on an app's node only a dead one is (receiveOnce).
    */
-  constructor (private readonly components: ReceivingComponents, private readonly init: ReceivingInit, private readonly pairings: PairingRecords,
-    private readonly tried: TriedCodes, private readonly ownsNode: boolean) {
-    this.log = components.logger.forComponent('ferry:service')
+  constructor (private readonly components: ReceivingComponents, private readonly logs: FerryLoggers, private readonly init: ReceivingInit,
+    private readonly pairings: PairingRecords, private readonly tried: TriedCodes, private readonly ownsNode: boolean) {
+    this.log = logs.service
   }
 
   private get peerId (): string {
@@ -434,7 +435,7 @@ export class Receiving {
     const stream = await openStream(connection, TRANSFER_PROTOCOL, 'transfer', NEGOTIATION_MS, opts.signal)
     streams.push(stream)
     const inflate = overWebRTC(connection) ? this.init.batchDeflate?.inflate : undefined
-    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted, logger: this.components.logger.forComponent('ferry:receiver') })
+    const machine = new ReceiverMachine({ sink, journal: this.init.journal, request: opts.request, options: this.init.options, agent: opts.agent, freeBytes: opts.freeBytes, inflate, restoreDeleted: opts.restoreDeleted, logger: this.logs.receiver })
     machine.onReadingBack = () => { this.turns?.readingBack?.() }
     machine.onChatsReady = () => { emit({ type: 'chats-ready', messages: machine.progress.messages }) }
     machine.onVerifying = async () => {
