@@ -1,6 +1,8 @@
 import type { Logger } from '@libp2p/interface'
-import { ErrorCode, FerryError } from '../errors.js'
+import { ErrorCode, FerryError, isFerryError } from '../errors.js'
 import type { FerryEvent } from './transfer-events.js'
+import type { OfferOptions } from './offering.js'
+import type { ReceiveOptions } from './receiving.js'
 
 /**
  * A function of the app's that Ferry calls as a transfer runs (`onEvent`, `web.onServing`). Ferry does
@@ -23,6 +25,12 @@ export type AppHandler<A> = ((arg: A) => void) | ((arg: A) => Promise<void>)
  * knowing so (an app that took its rejection for a failure would move the history again). Its handler's
  * failure, a throw or a rejection however late, is logged as an error (`log`) and the transfer's promise
  * resolves as verified.
+ *
+ * A function whose answer Ferry awaits (a receive's `route`, `search.find`, its hooks) goes through
+ * `ask`: thrown into Ferry as it was, an app's bug there read as a dropped link (redialled for
+ * `retryForMs`, then NO_PEER or TRUNCATED about a link that was fine) or as the store failing. Its
+ * failure ends the transfer the same way, CANCELLED naming the function; what it throws as its answer
+ * (a route's NO_PEER or ISOLATED, a search's NO_PEER when it finds no phone) is still its answer.
  */
 export class AppHandlers {
   /** The app's own signal, if any, joined with the one a failed handler aborts. */
@@ -48,6 +56,46 @@ export class AppHandlers {
         return
       }
       if (isThenable(result)) result.then(undefined, (err: unknown) => { this.fail(err, what(arg), 'rejected') })
+    }
+  }
+
+  /**
+   * `fn`, an app's function whose answer Ferry awaits, made to end the transfer when it fails: a throw or
+   * rejection that `answers` does not take for its answer aborts `signal` with CANCELLED naming `name`,
+   * and is thrown as that, so what awaited it unwinds as a cancel does.
+   */
+  ask<A extends unknown[], R>(fn: ((...args: A) => Promise<R>) | undefined, name: string, answers: (err: unknown, args: A) => boolean = () => false): ((...args: A) => Promise<R>) | undefined {
+    if (fn === undefined) return undefined
+    return async (...args) => {
+      let how: 'threw' | 'rejected' = 'threw'
+      try {
+        const answer = fn(...args)
+        how = 'rejected'
+        return await answer
+      } catch (err) {
+        // Once the transfer is ending (the app's cancel, stop(), another handler), a failure is its echo.
+        if (this.signal.aborted || answers(err, args)) throw err
+        this.fail(err, { name }, how)
+        throw this.signal.reason
+      }
+    }
+  }
+
+  /**
+   * `fn`, an app's function that Ferry awaits once the transfer is done (verified, and the old phone
+   * told): a failure there ends nothing, as on `verified`; it is logged as an error and Ferry goes on.
+   */
+  tell<A extends unknown[]>(fn: ((...args: A) => Promise<void>) | undefined, name: string): ((...args: A) => Promise<void>) | undefined {
+    if (fn === undefined) return undefined
+    return async (...args) => {
+      let how: 'threw' | 'rejected' = 'threw'
+      try {
+        const done = fn(...args)
+        how = 'rejected'
+        await done
+      } catch (err) {
+        this.fail(err, { name, done: true }, how)
+      }
     }
   }
 
@@ -78,15 +126,41 @@ function isThenable (v: unknown): v is PromiseLike<unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
+/** An app's `onEvent`, as its failure names it: on `verified` it ends nothing. */
+const eventCall = (e: FerryEvent): HandlerCall => ({ name: 'onEvent handler', on: e.type, details: { event: e.type }, done: e.type === 'verified' })
+
+/** A Ferry error, or the end of the time or the signal Ferry gave: a function's answer, not its bug. */
+const ferryOrAbort = (err: unknown): boolean =>
+  isFerryError(err) || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'))
+
 /**
- * An app's `onEvent` with the `signal` that ends the transfer it watches should the handler fail
- * (AppHandlers); `log` hears of a failure on `verified`.
+ * An offer's options with the app's `onEvent` guarded (AppHandlers), and the `signal` that ends the
+ * offer should it fail; `log` hears of a failure on `verified`.
  */
-export function guardHandler (onEvent: AppHandler<FerryEvent> | undefined, signal: AbortSignal | undefined, log: Logger): { onEvent?: (e: FerryEvent) => void, signal?: AbortSignal } {
-  if (onEvent === undefined) return { signal }
-  const handlers = new AppHandlers(signal, log)
+export function guardOffer (asked: OfferOptions, log: Logger): OfferOptions {
+  if (asked.onEvent === undefined) return asked
+  const app = new AppHandlers(asked.signal, log)
+  return { ...asked, onEvent: app.guard(asked.onEvent, eventCall), signal: app.signal }
+}
+
+/**
+ * A receive's options with every function of the app's guarded (AppHandlers): `onEvent`, and those whose
+ * answer the receive awaits (`route`, `search.find`, `beforeRead`, `beforeVerifying`, `afterPutBack`),
+ * with the `signal` that ends the receive should one fail; `afterHeard`, which comes once the transfer
+ * is done, is logged when it fails.
+ */
+export function guardReceive (asked: ReceiveOptions, log: Logger): ReceiveOptions {
+  const app = new AppHandlers(asked.signal, log)
+  const search = asked.search
   return {
-    onEvent: handlers.guard(onEvent, e => ({ name: 'onEvent handler', on: e.type, details: { event: e.type }, done: e.type === 'verified' })),
-    signal: handlers.signal
+    ...asked,
+    signal: app.signal,
+    onEvent: app.guard(asked.onEvent, eventCall),
+    route: app.ask(asked.route, 'route', (err, [, ctx]) => ferryOrAbort(err) || ctx.signal?.aborted === true),
+    search: search === undefined ? undefined : { find: app.ask(async (again: Parameters<typeof search.find>[0]) => await search.find(again), 'search.find', (err, [again]) => ferryOrAbort(err) || again.signal?.aborted === true)! },
+    beforeRead: app.ask(asked.beforeRead, 'beforeRead hook'),
+    beforeVerifying: app.ask(asked.beforeVerifying, 'beforeVerifying hook'),
+    afterHeard: app.tell(asked.afterHeard, 'afterHeard hook'),
+    afterPutBack: app.ask(asked.afterPutBack, 'afterPutBack hook')
   }
 }

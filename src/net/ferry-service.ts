@@ -17,7 +17,7 @@ import { dialAddresses, firstPeerIdOf } from './addresses.js'
 import { Receiving, type ReceiveOptions, type ReceiveResult, type ReceivingComponents } from './receiving.js'
 import { historySource, Offering, offerStart, type OfferingComponents, type OfferOptions } from './offering.js'
 import { streamToDuplex } from './stream-duplex.js'
-import { guardHandler } from './app-handler.js'
+import { guardOffer, guardReceive } from './app-handler.js'
 import { ferryLoggers, type FerryLoggers } from './ferry-loggers.js'
 import { carriesAppStreams, FERRY_OWNS_NODE } from './whose-connection.js'
 import {
@@ -215,7 +215,7 @@ export class FerryService implements Startable {
    * reconnects; rejects when the code dies unused, or on a failure that a retry would not fix.
    */
   async offer (asked: OfferOptions): Promise<Progress> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.logs.service) }
+    const opts = guardOffer(asked, this.logs.service)
     this.refuseOffer(opts.signal)
     const history = historySource(this.init.history) // a phone that cannot send says so now, not when the receiver comes
     // Before the offer shows: found by the sender only once a phone paired, a selection that cannot move
@@ -296,7 +296,7 @@ export class FerryService implements Startable {
    * another runs, STORE_BUSY at once (`details.receivingFrom`), and the one running goes on untouched.
    */
   async receive (asked: ReceiveOptions): Promise<ReceiveResult> {
-    const opts = { ...asked, ...guardHandler(asked.onEvent, asked.signal, this.logs.service) }
+    const opts = guardReceive(asked, this.logs.service)
     if (opts.signal?.aborted === true) throw cancelled(opts.signal, 'receive')
     if (this.stopped) throw notRunning()
     if (this.receiving !== undefined) throw alreadyReceiving(this.receiving.from)

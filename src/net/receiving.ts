@@ -120,6 +120,11 @@ export interface ReceiveOptions {
    * was stopped before it heard hears it then, rather than wait for a phone that is done with it.
    */
   keepUnheard?: boolean
+  /*
+   * The hooks below are awaited: one that throws or rejects ends the receive with CANCELLED naming it
+   * (what arrived stays, for a receive without the code), except `afterHeard`, which comes once the
+   * transfer is done: its failure is logged as an error (`ferry:service:error`) and the receive resolves.
+   */
   /**
    * Awaited before each read from the transfer stream (after the first): a store that buffers its writes
    * (the browser's) makes the receiver read no faster than it commits.
@@ -144,7 +149,8 @@ export interface ReceiveOptions {
   /**
    * Where to dial among `addrs`, asked each time they are dialled: the CLI races them and looks for a
    * sender that moved (src/net/find-sender.ts). May throw to end the attempt (NO_PEER is retried,
-   * ISOLATED is not). Default: `addrs` as given.
+   * ISOLATED is not); anything but a FerryError (or an abort of its signal) is the app's bug, and ends
+   * the receive with CANCELLED naming `route`, its error the `cause`. Default: `addrs` as given.
    */
   route?: (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSignal }) => Promise<Multiaddr[]>
   /**

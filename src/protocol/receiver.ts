@@ -466,8 +466,11 @@ export class ReceiverMachine {
     let free: number
     try {
       free = await this.freeBytes()
-    } catch {
-      return // a file system that cannot say: the disk-full path still catches a full disk
+    } catch (err) {
+      // A file system that cannot say, or an app's freeBytes that failed: the space goes unchecked, and
+      // the disk-full path still catches a full disk.
+      this.logger.error('freeBytes failed, the free space is not checked before the media: %s', err instanceof Error ? err.message : String(err))
+      return
     }
     if (!(free >= needed)) {
       throw new FerryError(ErrorCode.STORE_FULL,
