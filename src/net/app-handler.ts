@@ -100,14 +100,46 @@ export class AppHandlers {
   }
 
   private fail (err: unknown, { name, on, details, done }: HandlerCall, how: 'threw' | 'rejected'): void {
-    const why = err instanceof Error ? err.message : String(err)
-    const said = `the app's ${name} ${how}${on !== undefined ? ` on '${on}'` : ''}: ${why}`
+    const said = appFailed(err, `${name} ${how}${on !== undefined ? ` on '${on}'` : ''}`)
     if (done === true) {
       this.log?.error('%s (the transfer is verified all the same)', said)
       return
     }
     if (this.failed.signal.aborted) return
     this.failed.abort(new FerryError(ErrorCode.CANCELLED, said, details, { cause: err }))
+  }
+}
+
+/** "the app's NAME threw: why", naming the function and what it threw. */
+function appFailed (err: unknown, what: string): string {
+  return `the app's ${what}: ${err instanceof Error ? err.message : String(err)}`
+}
+
+/**
+ * The CANCELLED that ends what an app's function `name` was asked for (a discovery, a search) when it
+ * threw instead of answering: its message names the function, and its `cause` is what it threw.
+ */
+export function appError (err: unknown, name: string): FerryError {
+  return new FerryError(ErrorCode.CANCELLED, appFailed(err, `${name} threw`), undefined, { cause: err })
+}
+
+/**
+ * An app's function that Ferry only tells something (a sweep round, a connection closed), made safe to
+ * call from anywhere, an event listener or a timer included: a throw or a rejection is logged as an error
+ * (`log`) and Ferry goes on. Thrown from a listener or a timer as it was, it ended the process.
+ */
+export function notifying<A extends unknown[]> (fn: ((...args: A) => unknown) | undefined, name: string, log: Logger): ((...args: A) => void) | undefined {
+  if (fn === undefined) return undefined
+  const failed = (how: string) => (err: unknown): void => { log.error('%s (ignored: nothing waits on it)', appFailed(err, `${name} ${how}`)) }
+  return (...args) => {
+    let result: unknown
+    try {
+      result = fn(...args)
+    } catch (err) {
+      failed('threw')(err)
+      return
+    }
+    if (isThenable(result)) result.then(undefined, failed('rejected'))
   }
 }
 

@@ -2,6 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
+import { notifying } from './app-handler.js'
 import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './happy-dial.js'
 import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
 import { awayFromLoopback, firstPeerIdOf, peerIdOf } from './addresses.js'
@@ -53,9 +54,9 @@ export interface FindOptions {
   signal?: AbortSignal
   /** Subnets, ports, rate and timeouts for the sweep (tests; the defaults suit a phone). */
   sweepOptions?: Omit<SweepOptions, 'nameplate' | 'accept' | 'signal'>
-  /** Told when the sweep starts, with the subnets it covers. */
+  /** Told when the sweep starts, with the subnets it covers (a throw is logged, and the search goes on). */
   onSweepStart?: (subnets: string[]) => void
-  /** Told after each round of the search that found nobody, with what it saw. */
+  /** Told after each round of the search that found nobody, with what it saw (a throw is logged, as above). */
   onSweepRound?: (round: number, stats: SubnetStats[], ms: number) => void
 }
 
@@ -85,7 +86,12 @@ export class SenderSearch {
    */
   private readonly places = new Map<string, Set<string>>()
 
-  constructor (private readonly o: FindOptions) {}
+  /** The app's own functions of `o` that only hear of the search: a failure of theirs is logged. */
+  private readonly told: Pick<FindOptions, 'onSweepStart' | 'onSweepRound'>
+
+  constructor (private readonly o: FindOptions) {
+    this.told = { onSweepStart: notifying(o.onSweepStart, 'onSweepStart', log), onSweepRound: notifying(o.onSweepRound, 'onSweepRound', log) }
+  }
 
   /**
    * The first phone showing the nameplate that `accept` takes. Called again with `except` (peer ids), it
@@ -171,11 +177,11 @@ export class SenderSearch {
     await sleep(this.o.mdns ? this.o.sweepAfterMs ?? SWEEP_AFTER_MS : 0, signal)
     for (let round = 1; !signal.aborted; round++) {
       const t0 = Date.now()
-      if (round === 1) this.o.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(sweptRange))
+      if (round === 1) this.told.onSweepStart?.((this.o.sweepOptions?.subnets ?? localSubnets()).map(sweptRange))
       const hit = await this.sweepOnce(accept, signal)
       if (hit !== undefined) return { peer: hit.peer, addrs: hit.addrs, via: 'sweep', host: hit.host, port: hit.port }
       log('sweep round %d found nobody', round)
-      this.o.onSweepRound?.(round, this.sweeps ?? [], Date.now() - t0)
+      this.told.onSweepRound?.(round, this.sweeps ?? [], Date.now() - t0)
       await sleep(Math.max(0, (this.o.roundGapMs ?? SWEEP_ROUND_GAP_MS) - (Date.now() - t0)), signal)
     }
     throw new FerryError(ErrorCode.CANCELLED, 'sweep stopped')
@@ -190,7 +196,7 @@ export interface RouteOptions {
   /** Looks for the old phone again; omitted when sweeping is off. */
   search?: Pick<SenderSearch, 'sweepOnce' | 'sweeps' | 'covers'>
   race?: Omit<RaceOptions, 'signal' | 'preferHost'>
-  /** Told when the old phone was found somewhere else than the addresses given. */
+  /** Told when the old phone was found somewhere else than the addresses given (a throw is logged). */
   onRelocated?: (found: SweepHit) => void
 }
 
@@ -204,6 +210,7 @@ export type Route = (addrs: Multiaddr[], ctx: { known?: PeerId, signal?: AbortSi
 export function senderRoute (o: RouteOptions): Route {
   let preferHost = o.preferHost
   let reachedOnce = false
+  const relocated = notifying(o.onRelocated, 'onRelocated', log)
   return async (addrs, { known, signal }) => {
     const tcp = addrs.filter(a => hostPort(a) !== undefined)
     const others = addrs.filter(a => hostPort(a) === undefined)
@@ -233,7 +240,7 @@ export function senderRoute (o: RouteOptions): Route {
           const winner = await race(hit.addrs, stop)
           if (winner !== undefined && !stopped()) {
             log('found %s again at %s', peer, hit.host)
-            o.onRelocated?.(hit)
+            relocated?.(hit)
             return [winner, ...hit.addrs.filter(a => hostPort(a) === undefined)]
           }
         }

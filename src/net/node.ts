@@ -12,6 +12,7 @@ import { hostOf, lanAnnounceFilter } from './addresses.js'
 import { selfAssignedAddresses } from './subnets.js'
 import { clearAddressWriteOnStop } from './address-write-timer.js'
 import { assertMdnsAllowed } from './lan-guard.js'
+import { appError } from './app-handler.js'
 import { nodeNoise } from './noise-decrypt.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
 import { buildTransports, checkTransport, defaultListen, kindOf, kindsNeeded, kindsOf, type TransportChoice } from './transports.js'
@@ -349,7 +350,7 @@ export interface DiscoverOptions {
   signal?: AbortSignal
   /** Give up after this many ms (NO_PEER). */
   timeout?: number
-  /** Only accept some peers, e.g. the one whose id the QR payload named. */
+  /** Only accept some peers, e.g. the one whose id the QR payload named. One that throws ends the discovery: CANCELLED naming it. */
   accept?: (peer: PeerInfo) => boolean
 }
 
@@ -358,9 +359,18 @@ export interface DiscoverOptions {
  * peer store from an earlier discovery count too, so a caller that subscribes late misses nothing.
  */
 export async function discoverPeer (node: Libp2p, opts: DiscoverOptions = {}): Promise<PeerInfo> {
-  const accept = opts.accept ?? (() => true)
   return await new Promise<PeerInfo>((resolve, reject) => {
     let settled = false
+    // The app's own filter: one that throws ends the discovery naming it, rather than escaping from a
+    // libp2p event listener (ending the process) or leaving the discovery to wait for its timeout.
+    const accept = (peer: PeerInfo): boolean => {
+      try {
+        return opts.accept?.(peer) ?? true
+      } catch (err) {
+        finish(() => { reject(appError(err, 'accept')) })
+        return false
+      }
+    }
     const finish = (fn: () => void): void => {
       if (settled) return
       settled = true

@@ -6,6 +6,7 @@ import { isIPv6, type Socket } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ErrorCode, FerryError } from '../errors.js'
 import { PageSlots, type PageCloseReason, type PageSlotLimits } from './page-slots.js'
+import { notifying } from './app-handler.js'
 import { buildQrPayload, type PairingCode } from '../pairing/index.js'
 
 // The old phone serving the browser phone (the page in dist/browser-phone/) to the new phone over plain
@@ -92,7 +93,7 @@ export interface PageServerOptions {
   sourceMaps?: boolean
   /** Who may hold a connection, and for how long (page-slots.ts; defaults DEFAULT_PAGE_SLOT_LIMITS). */
   connectionLimits?: Partial<PageSlotLimits>
-  /** Told of each connection the server closes under those limits, and why (a flood shows here). */
+  /** Told of each connection the server closes under those limits, and why (a flood shows here); a throw is logged. */
   onConnectionClosed?: (reason: PageCloseReason, remoteAddress: string | undefined) => void
 }
 
@@ -198,7 +199,7 @@ async function listen (files: Map<string, PageFile>, host: string, port: number,
   const server = createServer({ connectionsCheckingInterval: 5_000 })
   // The slots bound the connections, making room for a newcomer rather than refusing it as
   // maxConnections would; Node's own timeouts stay as a backstop, looked at every few seconds.
-  const onClosed = o.onConnectionClosed
+  const onClosed = notifying(o.onConnectionClosed, 'onConnectionClosed', log)
   const slots = new PageSlots({ limits: o.connectionLimits, onClosed: onClosed === undefined ? undefined : (socket, reason) => { onClosed(reason, socket.remoteAddress) } })
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000

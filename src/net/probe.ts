@@ -4,6 +4,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdOf } from './addresses.js'
+import { appError } from './app-handler.js'
 
 // The discovery probe: how a receiver that cannot use multicast asks a host on its subnet "are you the
 // phone showing nameplate N?" over plain TCP, on a port of a small fixed range the sender listens on.
@@ -63,7 +64,10 @@ export interface ResponderLimits {
 
 export interface ResponderOptions {
   nameplate: string
-  /** What a prober that named the nameplate is told; asked at each answer, since addresses change. */
+  /**
+   * What a prober that named the nameplate is told; asked at each answer, since addresses change. One
+   * that throws leaves that prober unanswered (logged, `ferry:probe:error`); the next is asked again.
+   */
   answer: () => ProbeAnswer
   /** Address to listen on; default every interface. */
   host?: string
@@ -125,7 +129,16 @@ export async function startResponder (opts: ResponderOptions): Promise<Discovery
       // learns nothing more (answering a right guess would still tell it which one is right).
       if (!hasTokens(who)) { socket.end(Buffer.from('B')); return }
       if (timingSafeEqual(got, probeTag(nonce, opts.nameplate))) {
-        const body = encodeAnswer(opts.answer())
+        let body: Buffer
+        try {
+          body = encodeAnswer(opts.answer())
+        } catch (err) {
+          // Thrown from this socket's listener, the app's bug ended the process: the prober hears
+          // nothing, as from a phone gone, and the responder goes on answering.
+          log.error('probe from %s not answered: %s', who, appError(err, 'answer').message)
+          socket.destroy()
+          return
+        }
         const len = Buffer.alloc(2)
         len.writeUInt16BE(body.length)
         socket.end(Buffer.concat([Buffer.from('Y'), len, body]))
