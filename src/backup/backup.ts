@@ -25,6 +25,10 @@ import {
 } from './format.js'
 import { timingSafeEqual } from 'node:crypto'
 import { PartialLock } from './partial-lock.js'
+import { logger } from '@libp2p/logger'
+import { notifying } from '../net/app-handler.js'
+
+const log = logger('ferry:backup')
 
 export type { OpenedBackup } from './format.js'
 
@@ -36,7 +40,10 @@ export interface BackupOptions {
   segmentBytes?: number
   kdf?: KdfParams
   transfer?: Partial<Omit<TransferOptions, 'windowBytes'>>
-  /** Called every few MiB written; a promise it returns is awaited before the backup goes on. */
+  /**
+   * Called every few MiB written; a promise it returns is awaited before the backup goes on. One that
+   * throws or rejects is logged as an error (`ferry:backup:error`), and the backup goes on.
+   */
   onProgress?: (p: SenderProgress) => void | Promise<void>
   /**
    * Aborted, the backup stops at its next frame and rejects with CANCELLED, its partial file removed:
@@ -144,13 +151,14 @@ async function writeLocked (source: HistorySource, path: string, o: BackupOption
     const writer = new SegmentWriter(keys, header.segmentBytes, out)
     const sender = new FileSender({ source, selection: o.selection, options: o.transfer })
     let reported = 0
+    const progress = notifying(o.onProgress, 'onProgress', log)
     for await (const frame of sender.frames()) {
       stopped()
       writer.push(prefix(frame))
       for (const part of frame) writer.push(part)
-      if (o.onProgress !== undefined && writer.plainBytes - reported >= 4 * 1024 * 1024) {
+      if (progress !== undefined && writer.plainBytes - reported >= 4 * 1024 * 1024) {
         reported = writer.plainBytes
-        await o.onProgress(sender.progress)
+        await progress(sender.progress)
         await new Promise(resolve => setImmediate(resolve))
       }
     }
@@ -355,7 +363,10 @@ export async function * backupFrames (b: OpenedBackup): AsyncGenerator<Uint8Arra
 export interface RestoreOptions {
   /** Restore only these conversations (their contacts and the media their messages use). */
   chats?: string[]
-  /** Called as the restore moves, from when its totals and what the store already holds are known. */
+  /**
+   * Called as the restore moves, from when its totals and what the store already holds are known; one
+   * that throws or rejects is logged (`ferry:backup:error`), and the restore goes on.
+   */
   onProgress?: (r: ReceiverMachine) => void
   /**
    * Bytes free where the store keeps media (`freeSpaceOf(storeDir)` on Node): a backup whose media do
@@ -448,13 +459,14 @@ async function restoreOnce (store: HistorySink, journal: Journal, source: Backup
   const pipe = memoryPipe()
   // Nothing to tell before the manifest says how much is coming and what this store already holds is
   // known (as a network receive): a bar drawn from the hello's zero totals reads as done at once.
-  const progress = o.onProgress === undefined ? undefined : () => { if (receiver.progressKnown) o.onProgress?.(receiver) }
+  const told = notifying(o.onProgress, 'onProgress', log)
+  const progress = told === undefined ? undefined : () => { if (receiver.progressKnown) void told(receiver) }
   const [s, r] = await Promise.allSettled([runSender(sender, pipe.a), runReceiver(receiver, pipe.b, { onProgress: progress })])
   if (r.status === 'rejected') {
     // A failure of the file itself (damage, truncation) is the sender's: say it as such.
     const err = s.status === 'rejected' && (s.reason as FerryError).code === ErrorCode.BAD_INPUT ? s.reason : r.reason
     throw err
   }
-  o.onProgress?.(receiver)
+  void told?.(receiver)
   return { receiver, sender }
 }

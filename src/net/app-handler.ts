@@ -124,22 +124,24 @@ export function appError (err: unknown, name: string): FerryError {
 }
 
 /**
- * An app's function that Ferry only tells something (a sweep round, a connection closed), made safe to
- * call from anywhere, an event listener or a timer included: a throw or a rejection is logged as an error
- * (`log`) and Ferry goes on. Thrown from a listener or a timer as it was, it ended the process.
+ * An app's function that Ferry only tells something (a sweep round, a connection closed, a backup's
+ * progress), made safe to call from anywhere, an event listener or a timer included: a throw or a
+ * rejection is logged as an error (`log`) and Ferry goes on. Thrown from a listener or a timer as it
+ * was, it ended the process. A promise it returns comes back settled only once it has, never rejected,
+ * for a caller that paces itself by it.
  */
-export function notifying<A extends unknown[]> (fn: ((...args: A) => unknown) | undefined, name: string, log: Logger): ((...args: A) => void) | undefined {
+export function notifying<A extends unknown[]> (fn: ((...args: A) => unknown) | undefined, name: string, log: Logger): ((...args: A) => Promise<void> | undefined) | undefined {
   if (fn === undefined) return undefined
-  const failed = (how: string) => (err: unknown): void => { log.error('%s (ignored: nothing waits on it)', appFailed(err, `${name} ${how}`)) }
+  const failed = (how: string) => (err: unknown): void => { log.error('%s (ignored: Ferry goes on)', appFailed(err, `${name} ${how}`)) }
   return (...args) => {
     let result: unknown
     try {
       result = fn(...args)
     } catch (err) {
       failed('threw')(err)
-      return
+      return undefined
     }
-    if (isThenable(result)) result.then(undefined, failed('rejected'))
+    return isThenable(result) ? Promise.resolve(result).then(() => {}, failed('rejected')) : undefined
   }
 }
 
