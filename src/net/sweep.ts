@@ -5,6 +5,8 @@ import { assertSweepAllowed } from './lan-guard.js'
 import { DISCOVERY_PORTS, probe, type ProbeOutcome } from './probe.js'
 import { awayFromLoopback } from './addresses.js'
 import { cidrOf, localSubnets, sweepHosts, type LocalSubnet } from './subnets.js'
+import { appError } from './app-handler.js'
+import type { FerryError } from '../errors.js'
 
 // The subnet sweep: where multicast does not get through (Android without a multicast lock, routers that
 // filter mDNS, a VPN holding the multicast route), the receiver asks each host of its own subnets, on the
@@ -29,6 +31,7 @@ export interface SweepOptions {
   /**
    * Which matching phones to stop at (e.g. the peer id a QR code or a pairing record names), told too
    * where the answer came from: a phone set aside there is passed by, the round going on to the next.
+   * One that throws ends the sweep with CANCELLED naming it.
    */
   accept?: (peer: string, at: { host: string, port: number }) => boolean
   signal?: AbortSignal
@@ -118,6 +121,18 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
   setMaxListeners(Infinity, signal)
   let hit: SweepHit | undefined
   const inFlight = new Set<Promise<void>>()
+  // The app's accept that throws ends the sweep naming it, once what is in flight settled, rather than
+  // rejecting the sweep with its bare error while probes still run.
+  let refused: FerryError | undefined
+  const accepts = (peer: string, at: { host: string, port: number }): boolean => {
+    try {
+      return opts.accept?.(peer, at) ?? true
+    } catch (err) {
+      refused ??= appError(err, 'accept')
+      stop.abort()
+      return false
+    }
+  }
 
   const record = (job: Job, o: ProbeOutcome): void => {
     probed[job.subnet].add(job.host)
@@ -130,7 +145,7 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
       const addrs = awayFromLoopback(o.answer.addrs, { host: job.host, onNetwork: true })
       if (addrs.length === 0) {
         log('%s:%d shows the nameplate but gives only loopback addresses, which name this machine', job.host, job.port)
-      } else if (opts.accept === undefined || opts.accept(o.answer.peer, { host: job.host, port: job.port })) {
+      } else if (accepts(o.answer.peer, { host: job.host, port: job.port })) {
         hit ??= { peer: o.answer.peer, addrs, host: job.host, port: job.port }
         stop.abort()
         return
@@ -168,6 +183,7 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
     inFlight.add(p)
   }
   await Promise.all(inFlight)
+  if (refused !== undefined) throw refused
   stats.forEach((s, i) => { s.probed = probed[i].size; s.reached = reached[i].size; s.ferry = ferry[i].size })
   const ms = Math.round(performance.now() - started)
   log('swept %s in %d ms: %s', stats.map(s => s.subnet).join(', '), ms, hit !== undefined ? `found ${hit.peer} at ${hit.host}:${hit.port}` : 'nothing')

@@ -53,6 +53,13 @@ describe('the subnet sweep', () => {
     expect(first.peer).not.toBe(second.peer)
   })
 
+  it('ends naming the app\'s accept when it throws, rather than with its bare error', async () => {
+    await sender(`${net}.101`, '551')
+    const bug = new TypeError('record.peerId is undefined')
+    const err = await sweep({ nameplate: '551', subnets: [self], ports, ratePerSecond: 2000, accept: () => { throw bug } }).then(() => undefined, (e: unknown) => e)
+    expect(err).toSatisfy(e => isFerryError(e, 'CANCELLED') && e.message === 'the app\'s accept threw: record.peerId is undefined' && e.cause === bug)
+  })
+
   it('covers every host of the subnet but its own, and counts who answered and who is a Ferry phone', async () => {
     await sender(`${net}.7`, '900')
     const r = await sweep({ nameplate: '551', subnets: [self], ports, ratePerSecond: 2000 })
