@@ -85,6 +85,22 @@ describe('choosing and finding the old phone\'s address', () => {
     expect(relocated).toEqual([`${net}.51`])
   })
 
+  it('ends a find whose accept throws with CANCELLED naming it, without waiting out its time on the other way of looking', async () => {
+    const node = await rawNode()
+    cleanup.push(async () => { await node.stop() })
+    // mDNS heard a phone (from another host) and the sweep finds one: accept is asked of either first.
+    const heard = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await node.peerStore.merge(heard, { multiaddrs: [multiaddr('/ip4/192.0.2.1/tcp/4001')] })
+    const peer = await newPeer()
+    const r = await startResponder({ nameplate: '647', host: `${net}.60`, ports, answer: () => ({ peer, addrs: [`/ip4/${net}.60/tcp/4001/p2p/${peer}`] }) })
+    if (r === undefined) throw new Error('no port free')
+    cleanup.push(async () => { await r.close() })
+    const bug = new TypeError('pairing.peerId is undefined')
+    const search = new SenderSearch({ node, nameplate: '647', mdns: true, sweep: true, sweepAfterMs: 0, timeoutMs: 600_000, sweepOptions: { subnets: [self], ports, ratePerSecond: 2000 }, accept: () => { throw bug } })
+    const err = await search.find().then(() => undefined, (e: unknown) => e)
+    expect(err).toSatisfy(e => isFerryError(e, 'CANCELLED') && e.message === 'the app\'s accept threw: pairing.peerId is undefined' && e.cause === bug)
+  })
+
   it('starts no find once its time is spent: a phone set aside for each refusal cannot keep it looking', async () => {
     // mDNS answers from the peer store at once, before any timer could fire: a neighbour announcing a
     // fresh peer id for each refusal would otherwise be found again and again past the search's time.
