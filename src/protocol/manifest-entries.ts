@@ -36,17 +36,20 @@ export const stringField = (s: string): number => {
 export interface SizedEntry<T> { wire: T, size: number }
 
 /**
- * A chat as manifest entries of about `frameBytes` each: the first with its id, kind, title and count,
- * and as many of its members as fit; the rest of its members in entries that continue it.
+ * A chat as manifest entries of at most `entryBytes` each (MAX_ENTRY_BYTES, a frame's worth): the first
+ * with its id, kind, title and count, and as many of its members as fit; the rest of its members in
+ * entries that continue it. A chat that fits one frame goes in one entry, as before continuations were
+ * made: a Ferry that predates them reads it (it refuses a continuation, but it could not move such a
+ * chat at all).
  */
-export function * conversationEntries (conversation: Conversation, messageCount: number, frameBytes: number): Generator<SizedEntry<ferry.Conversation.$Properties>> {
+export function * conversationEntries (conversation: Conversation, messageCount: number, entryBytes = MAX_ENTRY_BYTES): Generator<SizedEntry<ferry.Conversation.$Properties>> {
   const head = conversationToWire({ ...conversation, members: [] }, messageCount)
   let size = ferry.Conversation.encode(head).len
   let members: string[] = []
   let wire: ferry.Conversation.$Properties = head
   for (const m of conversation.members) {
     const len = stringField(m)
-    if (members.length > 0 && size + len > frameBytes) {
+    if (members.length > 0 && size + len > entryBytes) {
       wire.members = members
       yield { wire, size }
       members = []
@@ -133,14 +136,16 @@ export function refuseUnmovable (contacts: Contact[], conversations: Iterable<{ 
 
 /**
  * refuseUnmovable on a history, before a transfer is offered or a backup written: the chats `sel`
- * names (all without a list), and the contacts among them (all of them when no chat is named; the
- * manifest checks the senders a narrowed one adds as it is made, with the same words).
+ * names (all without a list), and the contacts among their members (all of them when nothing narrows;
+ * the manifest checks the senders a narrowed one adds as it is made, with the same words).
  */
 export async function refuseUnmovableHistory (source: Pick<HistorySource, 'contacts' | 'conversations'>, sel: Selection | undefined): Promise<void> {
   const wanted = sel?.conversations === undefined ? undefined : new Set(sel.conversations)
   const chosen = (await source.conversations()).filter(i => wanted === undefined || wanted.has(i.conversation.id))
   let contacts = await source.contacts()
-  if (wanted !== undefined) {
+  // A narrowed selection (chats or dates) sends only the people in its chats, as beginManifest does: a
+  // contact in none of them is not refused for what would not be sent.
+  if (sel !== undefined && (wanted !== undefined || sel.since !== undefined || sel.until !== undefined)) {
     const people = new Set(chosen.flatMap(i => i.conversation.members))
     contacts = contacts.filter(c => people.has(c.id))
   }

@@ -45,7 +45,13 @@ export class ManifestIntake {
       throw new FerryError(ErrorCode.TOO_LARGE, `manifest exceeds ${this.limits.maxManifestBytes} bytes`)
     }
     let records = part.contacts.length
-    for (const c of part.conversations) records += (c.continued === true ? 0 : 1) + (c.members?.length ?? 0)
+    for (const c of part.conversations) {
+      const members = c.members?.length ?? 0
+      // A continuation exists to carry members: one without any would count as nothing, and a flood of
+      // them would pass every bound but the bytes.
+      if (c.continued === true && members === 0) throw new FerryError(ErrorCode.MALFORMED_FRAME, `an entry continuing conversation ${String(c.id)} carries no member`)
+      records += (c.continued === true ? 0 : 1) + members
+    }
     this.records += records
     this.entries += records + part.media.length
     if (this.entries > this.limits.maxManifestEntries) {

@@ -269,7 +269,7 @@ export async function * manifestFrames (m: ManifestData, frameBytes: number, med
     yield * ready.splice(0)
   }
   for (const { conversation, messageCount } of m.conversations) {
-    for (const { wire, size } of conversationEntries(conversation, messageCount, frameBytes)) {
+    for (const { wire, size } of conversationEntries(conversation, messageCount)) {
       add('conversations', wire, size)
       yield * ready.splice(0)
     }

@@ -121,6 +121,7 @@ export function conversationsFromWire (ws: Iterable<ferry.Conversation.$Properti
     if (w.continued === true) {
       const prev = out[out.length - 1]
       if (prev === undefined || prev.conversation.id !== w.id) bad(`members of conversation ${String(w.id)} continue no entry of it`)
+      if ((w.members?.length ?? 0) === 0) bad(`an entry continuing conversation ${String(w.id)} carries no member`)
       for (const m of w.members ?? []) prev.conversation.members.push(m)
       continue
     }

@@ -181,6 +181,19 @@ describe('what cannot be cut is refused before anything is written or sent', () 
     target.close()
   })
 
+  it('a date window sends only the people in its chats: a huge contact in none is not refused up front, nor sent', async () => {
+    const store = hugeContactStore('Bo')
+    store.putMetadata([{ id: 'u9', name: HUGE_NAME }], [], [])
+    const file = join(tempDir(), 'window.ferrybak')
+    // The whole history holds u9, and is refused; a window, like the manifest, holds only its chats' people.
+    await expect(writeBackup(store, file, { kdf: FAST_KDF })).rejects.toThrow(/contact u9/)
+    await writeBackup(store, file, { kdf: FAST_KDF, selection: { since: 0 } })
+    store.close()
+    const target = await restoreInto(file)
+    expect((await target.contacts()).map(c => c.id).sort()).toEqual(['u1', 'u2'])
+    target.close()
+  })
+
   it('more chats than the final check names: writeBackup refuses before making the file, naming how many fit', async () => {
     const store = openStore()
     const chats = Array.from({ length: 20_000 }, (_, i) => ({ id: `chat-${String(i).padStart(8, '0')}`, kind: 'direct' as const, title: 't', members: ['a'] }))

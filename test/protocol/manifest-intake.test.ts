@@ -6,6 +6,7 @@ import { DEFAULT_OPTIONS } from '../../src/protocol/options.js'
 import { FerryError } from '../../src/errors.js'
 import type { Selection } from '../../src/store/model.js'
 import { decodeFrame, encodeFrame, type EncodedFrame, type ferry } from '../../src/wire/codec.js'
+import { MAX_FRAME_BYTES } from '../../src/wire/framing.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 
 // The receiver holds the manifest whole until its last part, then checks the transfer it announces before
@@ -119,31 +120,54 @@ describe('ManifestIntake', () => {
 })
 
 describe('a chat whose members go in parts', () => {
-  const members = Array.from({ length: 5000 }, (_, i) => `member-${i}`)
-  const big = (): ManifestData => ({
+  // About 1.1 MiB of member ids: more than one frame may carry, so its members go on in a second entry.
+  const members = Array.from({ length: 80_000 }, (_, i) => `member-${i}`)
+  const withChat = (ids: string[]): ManifestData => ({
     ...whole,
-    conversations: [{ conversation: { id: 'a-big', kind: 'group', title: 'Big', members }, messageCount: 0 }, ...whole.conversations]
+    conversations: [{ conversation: { id: 'a-big', kind: 'group', title: 'Big', members: ids }, messageCount: 0 }, ...whole.conversations]
   })
+  const big = (): ManifestData => withChat(members)
 
-  it('is sent in entries that continue it, and announced whole, counted once', async () => {
-    const parts = await partsOf(big(), 1000)
+  it('is sent in entries that continue it, each within a frame, and announced whole, counted once', async () => {
+    const parts = await partsOf(big())
     const entries = parts.flatMap(p => p.part.conversations).filter(c => c.id === 'a-big')
-    expect(entries.length).toBeGreaterThan(10)
-    expect(entries.slice(1).every(c => c.continued === true && (c.title ?? '') === '')).toBe(true)
-    expect(Math.max(...parts.map(p => p.size))).toBeLessThan(2000)
+    expect(entries.length).toBe(2)
+    expect(entries[0].continued ?? false).toBe(false)
+    expect(entries[1].continued === true && (entries[1].title ?? '') === '').toBe(true)
+    expect(Math.max(...parts.map(p => p.size))).toBeLessThanOrEqual(MAX_FRAME_BYTES)
     const records = whole.contacts.length + whole.conversations.length + 1 + members.length +
       whole.conversations.reduce((n, c) => n + c.conversation.members.length, 0)
-    const { expected } = await announce(big(), {}, { ...DEFAULT_OPTIONS, maxManifestRecords: records }, 1000)
+    const { expected } = await announce(big(), {}, { ...DEFAULT_OPTIONS, maxManifestRecords: records })
     expect(expected.byId.get('a-big')?.conversation).toEqual({ id: 'a-big', kind: 'group', title: 'Big', members })
     expect(expected.conversations.length).toBe(whole.conversations.length + 1)
   })
 
+  it('a chat that fits a frame goes in one entry, as a Ferry without continuations reads it', async () => {
+    // 3,000 members (~40 KB) are more than a 32 KiB part but far less than a frame.
+    const parts = await partsOf(withChat(members.slice(0, 3000)))
+    const entries = parts.flatMap(p => p.part.conversations).filter(c => c.id === 'a-big')
+    expect(entries).toHaveLength(1)
+    expect(entries[0].continued ?? false).toBe(false)
+    expect(entries[0].members).toHaveLength(3000)
+  })
+
   it('members that continue another chat than the one before them are refused', async () => {
     const intake = new ManifestIntake(DEFAULT_OPTIONS)
-    const parts = await partsOf(big(), 1000)
+    const parts = await partsOf(big())
     const stray = parts.find(p => p.part.conversations.some(c => c.continued === true)) as { part: ferry.Manifest, size: number }
     for (const c of stray.part.conversations) if (c.continued === true) c.id = 'c0'
     for (const { part, size } of parts) intake.add(part, size)
     expect(() => intake.announced({})).toThrow(/members of conversation c0 continue no entry of it/)
+  })
+
+  it('a continuation that carries no member is refused as it comes, not held', () => {
+    // Each would count as no record: a flood of them passed every bound but the bytes (16 M entries).
+    const intake = new ManifestIntake(DEFAULT_OPTIONS)
+    const bytes = concat(encodeFrame({ manifest: { conversations: [{ id: 'c', kind: 'group', title: '', members: ['m'], messageCount: 0 }, ...Array.from({ length: 1000 }, () => ({ id: 'c', continued: true }))], more: true } }))
+    let refused: unknown
+    try { intake.add(decodeFrame(bytes).manifest as ferry.Manifest, bytes.byteLength) } catch (err) { refused = err }
+    expect(refused).toBeInstanceOf(FerryError)
+    expect((refused as FerryError).code).toBe('MALFORMED_FRAME')
+    expect((refused as FerryError).message).toMatch(/continuing conversation c carries no member/)
   })
 })
