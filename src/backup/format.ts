@@ -45,12 +45,11 @@ export interface KdfParams { log2N: number, r: number, p: number }
  */
 export const DEFAULT_KDF: KdfParams = { log2N: 18, r: 8, p: 1 }
 /**
- * What a header may ask for: scrypt's work (128·N·r·p bytes, also a bound on its memory) up to twice
- * the default's. The key is derived before the password can be checked, so a hostile file could
- * otherwise make a restore take a gigabyte, which on a phone is the system killing it; twice leaves a
- * later Ferry room to raise its default one step with files this one still opens.
+ * What a header may ask for: scrypt's work (128·N·r·p bytes, also a bound on its memory) up to 1 GiB,
+ * four times the default's, so a hostile file cannot make us spend minutes or gigabytes, and a later
+ * Ferry may raise its default that far with files this one still opens.
  */
-export const MAX_KDF_BYTES = 2 * 128 * 2 ** DEFAULT_KDF.log2N * DEFAULT_KDF.r * DEFAULT_KDF.p
+export const MAX_KDF_BYTES = 1024 * 1024 * 1024
 const NO_PASSWORD_IKM = createHash('sha256').update('ferry-backup-v1 no password: integrity only').digest()
 
 export interface BackupHeader {
