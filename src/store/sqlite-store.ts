@@ -167,7 +167,12 @@ export class SqliteChatStore implements History {
     this.ownsFolder = folder === undefined
     this.folder = folder ?? new MediaFolder(join(dir, 'media'), { readOnly, log })
     this.leaves = new SqliteLeafIndex(db, readOnly)
-    this.inTransaction = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T
+    // BEGIN IMMEDIATE: the write lock is taken as the transaction begins, where SQLite waits for it
+    // (busy_timeout). A deferred one that reads before it writes (commit's removal of media records)
+    // must take the lock while holding a read, where SQLite fails at once with "database is locked",
+    // waiting for no one: the checkpoint thread's TRUNCATE takes that lock, and so would another
+    // connection of an app's. A nested call is a savepoint either way.
+    this.inTransaction = db.transaction(<T>(fn: () => T): T => fn()).immediate as <T>(fn: () => T) => T
   }
 
   /** The port, not the class: the class's better-sqlite3 types stay out of the published declarations. */
