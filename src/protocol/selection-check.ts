@@ -2,7 +2,6 @@ import { ErrorCode, FerryError } from '../errors.js'
 import type { HistorySource } from '../store/history.js'
 import { compareStrings, type Selection } from '../store/model.js'
 import { isFiltered, selectedPages } from './manifest.js'
-import { refuseUnmovableHistory } from './manifest-entries.js'
 import { describeSelection, normalizeSelection } from './selection.js'
 
 // A selection checked against the history it selects from, before anything is offered or written: a
@@ -48,13 +47,14 @@ export async function refuseEmptySelection (source: HistorySource, sel: Selectio
 
 /**
  * Refuses a selection that an offer of `source` could not move as asked, in the words the app's user
- * reads: ill-formed (at once, before anything is read), naming chats `source` does not hold, holding
- * no message, or holding a contact or chat too large to move. An offer (FerryService.offer) runs it before it shows that it is offering, and `ferry
- * send` before it opens the network or shows a code.
+ * reads: ill-formed (at once, before anything is read), naming chats `source` does not hold, or holding
+ * no message. An offer (FerryService.offer) runs it before it shows that it is offering, and `ferry
+ * send` before it opens the network or shows a code. A contact or chat too large to move is refused by
+ * the manifest (manifest-entries.ts), once paired: checking it here would read every chat's message
+ * count before every offer, for a history no phone comes near.
  */
 export async function refuseOfferedSelection (source: HistorySource, sel: Selection | undefined): Promise<void> {
   const shaped = normalizeSelection(sel)
   await refuseUnknownChats(source, shaped.conversations, 'this phone')
   await refuseEmptySelection(source, shaped, 'this phone', 'send')
-  await refuseUnmovableHistory(source, shaped)
 }

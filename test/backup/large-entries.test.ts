@@ -149,7 +149,7 @@ describe('what cannot be cut is refused before anything is written or sent', () 
     return store
   }
 
-  it('ferry backup of a contact with a name past the bound: refused in words, no file; ferry send says the same', () => {
+  it('ferry backup of a contact with a name past the bound: refused in words, no file', () => {
     const store = hugeContactStore(HUGE_NAME)
     store.close()
     const out = join(tempDir(), 'chats.ferrybak')
@@ -157,9 +157,6 @@ describe('what cannot be cut is refused before anything is written or sent', () 
     expect(r.stderr).toBe(REFUSAL)
     expect(r.status).not.toBe(0)
     expect(readdirSync(dirname(out))).toEqual([])
-    const send = ferry('send', '--store', store.dir)
-    expect(send.stderr).toBe(REFUSAL)
-    expect(send.status).toBe(r.status)
     // Without the chat that contact is in, the rest backs up and restores.
     const some = ferry('backup', '--store', store.dir, '--out', out, '--no-password', '--chats', 'c2')
     expect(some.status, some.stderr).toBe(0)
