@@ -110,18 +110,28 @@ export function damagedMediaNote (files: number, source: string, after: string):
   return `warning: ${what} ${were} damaged on ${source} (its copy was not the file its record names) and ${were} not ${after}: the chats show them as missing.`
 }
 
-/** Machine-readable progress, at most every `intervalMs`. */
+/** Machine-readable progress, at most every `intervalMs`; the last held back is said at stop. */
 export function jsonProgress (intervalMs = 500, now: () => number = () => performance.now()): ProgressView {
   let last = -Infinity
   const pace = new Pace(now)
+  // The newest progress the pace held back: said at stop, so an app's bar ends where the work did.
+  let held: Record<string, unknown> | undefined
   return {
     update (p) {
       const { rate, etaSec } = pace.update(p)
+      const event = { ...p, rateBytesPerSec: rate === undefined ? null : Math.round(rate), etaSec: etaSec === undefined ? null : Math.round(etaSec) }
       const t = now()
-      if (t - last < intervalMs) return
+      if (t - last < intervalMs) {
+        held = event
+        return
+      }
       last = t
-      jsonEvent('progress', { ...p, rateBytesPerSec: rate === undefined ? null : Math.round(rate), etaSec: etaSec === undefined ? null : Math.round(etaSec) })
+      held = undefined
+      jsonEvent('progress', event)
     },
-    stop () {}
+    stop () {
+      if (held !== undefined) jsonEvent('progress', held)
+      held = undefined
+    }
   }
 }
