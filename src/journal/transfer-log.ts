@@ -68,6 +68,18 @@ export interface TransferRecord {
   verifiedAt?: number
 }
 
+/** What this phone verified from one old phone (TransferLog.verifiedFrom). */
+export interface VerifiedFrom {
+  selections: Selection[]
+  lastAt?: number
+}
+
+/** The later of `at` and when `r` was last verified, by this phone's clock; a restore's does not count. */
+export function latestVerification (at: number | undefined, r: TransferRecord): number | undefined {
+  if (r.restore === true || typeof r.verifiedAt !== 'number') return at
+  return at === undefined ? r.verifiedAt : Math.max(at, r.verifiedAt)
+}
+
 /**
  * What else a verification counts (TransferStats says what each is), kept with it so that a phone
  * restarted before the old phone heard reports it as the receive did (a damaged file's warning, what
@@ -455,15 +467,19 @@ export class TransferLog {
   }
 
   /**
-   * The selections of the transfers from `sourceId` verified here (each record keeps its last one's):
-   * what of the old phone's history its verifications read back, into the message bases. A transfer
-   * received again and not yet verified is not among them.
+   * What this phone verified from the old phone `sourceId`. `selections`: those of its transfers verified
+   * here (each record keeps its last one's), what of the old phone's history their verifications read
+   * back into the message bases; a transfer received again and not yet verified is not among them.
+   * `lastAt`: when, by this phone's clock, a transfer from it was last verified (one received again
+   * since too: it was verified then). A restore's is left out: the backup it read is older than that.
    */
-  async verifiedSelections (sourceId: string): Promise<Selection[]> {
-    const out: Selection[] = []
+  async verifiedFrom (sourceId: string): Promise<VerifiedFrom> {
+    const out: VerifiedFrom = { selections: [] }
     for await (const [, v] of this.journal.list(RECORDS)) {
       const r = fromJson<TransferRecord>(v)
-      if (r?.state === 'verified' && r.sourceId === sourceId && typeof r.selection === 'object' && r.selection !== null) out.push(r.selection)
+      if (r?.sourceId !== sourceId) continue
+      if (r.state === 'verified' && typeof r.selection === 'object' && r.selection !== null) out.selections.push(r.selection)
+      out.lastAt = latestVerification(out.lastAt, r)
     }
     return out
   }

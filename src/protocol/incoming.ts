@@ -3,6 +3,7 @@ import type { MessagePosition } from '../store/history.js'
 import type { LeafBase } from '../journal/leaf-bases.js'
 import type { ManifestMedia } from './manifest-media.js'
 import type { ChatReceived } from './verification.js'
+import type { HeldUpTo } from './message-base.js'
 
 // What the receiver takes in: the transfer its manifest announced, and each conversation as it comes in.
 // A module of its own, so that the parts of the receiver that read and advance these need not import
@@ -53,13 +54,10 @@ export interface Incoming extends ChatReceived {
   /** A deferred chat with something to come: its owner deleted it, whether a message makes it again or not. */
   deletedHere?: boolean
   /**
-   * Of a deferred chat whose plan keeps part of the base: the last message kept. The old phone's
-   * messages before it that no base holds and that it did not edit since lay outside the last transfer's
-   * selection, and went with the chat when its owner deleted it.
+   * Of a deferred chat whose plan keeps part of the base: which of the old phone's messages that no base
+   * holds lay outside what was carried, and went with the chat when its owner deleted it.
    */
-  keptUpTo?: MessagePosition
-  /** Of a deferred chat: the selections verified from the old phone that hold it (message-base.ts heldWhenChatDeleted). */
-  covered?: Selection[]
+  heldUpTo?: HeldUpTo
   /** Messages of its kept leaves this phone no longer holds: its owner deleted them, and they stay so. */
   messagesLeftDeleted?: number
   /** Its owner deleted the chat, and no leaf of it is new: it is not made again. */

@@ -34,21 +34,32 @@ export class MessageBase {
   }
 }
 
+/** What dates the last transfer from the old phone, for a chat deleted here (heldWhenChatDeleted). */
+export interface HeldUpTo {
+  /** The last message of the chat the plan kept: the base holds it unchanged. */
+  kept: MessagePosition
+  /** The selections verified from the old phone that hold the chat. */
+  covered: readonly Selection[]
+  /** When, by this phone's clock, a transfer from the old phone was last verified. */
+  verifiedAt?: number
+}
+
 /**
  * Whether `m`, a message of a chat this phone's owner deleted whole since the last transfer from the old
  * phone and that no base holds, went with the chat: the old phone held it as it is then. A transfer of a
  * date selection carries only part of a chat, and deleting the chat here deletes what it did not carry
  * too, as deleting it on one phone deletes every message it holds; a later, wider transfer must not make
- * the chat again for those. `covered` are the selections verified from the old phone that hold the chat:
- * a message in one of them that no base holds is new or changed there since (their read-backs joined the
- * bases), and comes. One outside them all lay outside what was carried; `keptUpTo` is the last message of
- * the chat the plan kept (the base holds it unchanged): one before it was held then, unless its edit came
- * after that message (the old phone changed it since). A message after it (one the old phone added since)
- * comes, and makes the chat again, as a message arriving in a deleted chat does on one phone. Without
- * `keptUpTo` nothing dates the last transfer, and the message comes.
+ * the chat again for those. A message in a selection verified from the old phone that no base holds is
+ * new or changed there since (their read-backs joined the bases), and comes. One outside them all lay
+ * outside what was carried: one before the last message the plan kept was held then, unless its edit
+ * came after both that message and the last verified transfer (the old phone changed it since; an edit
+ * is dated by the old phone's clock, the transfer by this one's, and the protocol carries no other). A
+ * message after the last kept (one the old phone added since) comes, and makes the chat again, as a
+ * message arriving in a deleted chat does on one phone. Without `upTo` (the plan kept nothing) nothing
+ * dates the last transfer, and the message comes.
  */
-export function heldWhenChatDeleted (m: Message, keptUpTo: MessagePosition | undefined, covered: readonly Selection[]): boolean {
-  if (keptUpTo === undefined || comparePositions(m, keptUpTo) > 0) return false
-  if (covered.some(sel => inRange(sel, m.ts))) return false
-  return m.editedAt === undefined || m.editedAt <= keptUpTo.ts
+export function heldWhenChatDeleted (m: Message, upTo: HeldUpTo | undefined): boolean {
+  if (upTo === undefined || comparePositions(m, upTo.kept) > 0) return false
+  if (upTo.covered.some(sel => inRange(sel, m.ts))) return false
+  return m.editedAt === undefined || m.editedAt <= Math.max(upTo.kept.ts, upTo.verifiedAt ?? -Infinity)
 }

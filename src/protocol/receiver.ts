@@ -623,7 +623,7 @@ export class ReceiverMachine {
         const m = messages[i]
         const theirs = encodedMessage(m)
         const digest = writtenDigest(theirs)
-        const since = base?.unchangedSince(digest) ?? (deletedHere && heldWhenChatDeleted(m, inc.keptUpTo, inc.covered ?? []) ? 'verified' : undefined)
+        const since = base?.unchangedSince(digest) ?? (deletedHere && heldWhenChatDeleted(m, inc.heldUpTo) ? 'verified' : undefined)
         const merge = mergeMessage(stored?.get(m.id), m, theirs, digest, since, this.mergeMode)
         items.push(merge.item)
         switch (merge.outcome) {

@@ -4,7 +4,7 @@ import { ErrorCode, FerryError } from '../errors.js'
 import { comparePositions, type Conversation, type Message, type Selection } from '../store/model.js'
 import type { HistorySink, MessagePosition } from '../store/history.js'
 import type { Journal, JournalOp } from '../journal/journal.js'
-import type { TransferLog, TransferRecord } from '../journal/transfer-log.js'
+import { latestVerification, type TransferLog, type TransferRecord, type VerifiedFrom } from '../journal/transfer-log.js'
 import { LeafBases } from '../journal/leaf-bases.js'
 import { encodeFrame, ferry, type EncodedFrame } from '../wire/codec.js'
 import { MAX_FRAME_BYTES } from '../wire/framing.js'
@@ -77,7 +77,7 @@ export class Reconciliation {
   private holdingsTask?: Promise<void>
   /** Plan entries and listed messages held, over every conversation: bounded as a manifest's entries are. */
   private planned = 0
-  private verified?: Selection[]
+  private verified?: VerifiedFrom
 
   private constructor (private readonly init: ReconciliationInit, private readonly leafBases: LeafBases) {
     this.sink = init.sink
@@ -366,9 +366,9 @@ export class Reconciliation {
   /**
    * A chat deleted here comes back only with a message of it the old phone added or changed since the
    * last transfer (as on one phone); all kept, it stays deleted. Otherwise the chat is made when such a
-   * message comes (makeDeferred), and `keptUpTo` and `covered` say which of the others went with the
-   * chat: those no base holds, outside every selection verified from the old phone, before the last
-   * message the plan kept (message-base.ts heldWhenChatDeleted).
+   * message comes (makeDeferred), and `heldUpTo` says which of the others went with the chat: those no
+   * base holds, outside every selection verified from the old phone, before the last message the plan
+   * kept (message-base.ts heldWhenChatDeleted).
    */
   private async planDeferred (inc: Incoming): Promise<void> {
     const plan = inc.plan as PlanEntry[]
@@ -379,19 +379,26 @@ export class Reconciliation {
       return
     }
     inc.deletedHere = true
-    inc.keptUpTo = plan.findLast(l => l.kind === 'kept')?.last
+    const kept = plan.findLast(l => l.kind === 'kept')?.last
+    if (kept === undefined) return
     const id = inc.conversation.id
-    inc.covered = (await this.verifiedSelections()).filter(sel => sel.conversations === undefined || sel.conversations.includes(id))
+    const verified = await this.verifiedFrom()
+    inc.heldUpTo = {
+      kept,
+      covered: verified.selections.filter(sel => sel.conversations === undefined || sel.conversations.includes(id)),
+      verifiedAt: verified.lastAt
+    }
   }
 
   /**
-   * The selections verified from this old phone (TransferLog.verifiedSelections), read once a session:
-   * this transfer's too where it was verified before and is received again.
+   * What was verified from this old phone (TransferLog.verifiedFrom), read once a session: this
+   * transfer's selection too where it was verified before and is received again.
    */
-  private async verifiedSelections (): Promise<Selection[]> {
+  private async verifiedFrom (): Promise<VerifiedFrom> {
     if (this.verified === undefined) {
-      const verified = await this.log.verifiedSelections(this.expected.sourceId)
-      if (this.transfer.verifiedAt !== undefined) verified.push(this.transfer.selection)
+      const verified = await this.log.verifiedFrom(this.expected.sourceId)
+      if (this.transfer.verifiedAt !== undefined) verified.selections.push(this.transfer.selection)
+      verified.lastAt = latestVerification(verified.lastAt, this.transfer)
       this.verified = verified
     }
     return this.verified

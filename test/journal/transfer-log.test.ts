@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { NodeJournal } from '../../src/journal/node-journal.js'
 import { TransferLog, type TransferRecord } from '../../src/journal/transfer-log.js'
 import type { LogItem } from '../../src/journal/log-codec.js'
@@ -13,7 +13,7 @@ import { ManifestMedia } from '../../src/protocol/manifest-media.js'
 import { storeMediaRecords } from '../../src/protocol/media-records.js'
 import { writeNames } from '../../src/protocol/name-writes.js'
 import { stillAsWritten, storedDigest } from '../../src/protocol/written-digest.js'
-import type { Contact, Conversation, MediaRecord, Message } from '../../src/store/model.js'
+import type { Contact, Conversation, MediaRecord, Message, Selection } from '../../src/store/model.js'
 import type { SqliteChatStore } from '../../src/store/sqlite-store.js'
 import { cleanupTempDirs, exportText, mediaFiles, openStore, tempDir } from '../helpers/stores.js'
 
@@ -150,6 +150,40 @@ describe('transfer records', () => {
     expect(await log.get(VERIFIED)).toMatchObject({ state: 'verified', verifiedAt: expect.any(Number) })
     const rec = await log.open(T1, 'src', {}, store)
     expect((await log.unfinished()).map(r => r.transferId)).toEqual([rec.transferId])
+    store.close()
+  })
+})
+
+describe('what was verified from an old phone', () => {
+  it('is the selections of its verified transfers, and when one was last verified, a restore\'s time left out', async () => {
+    const store = openStore()
+    const log = new TransferLog(journalOf(store), stillAsWritten)
+    const T3 = new Uint8Array(16).fill(3)
+    const T4 = new Uint8Array(16).fill(4)
+    // This phone's clock, set for each verification: which is the latest must not rest on the moment's ms.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const at = async (ms: number, id: Uint8Array, source: string, selection: Selection, restore = false): Promise<TransferRecord> => {
+        vi.setSystemTime(ms)
+        const rec = await log.open(id, source, selection, store, { restore })
+        await log.verified(rec, OUTCOME)
+        return rec
+      }
+      expect(await log.verifiedFrom('old')).toEqual({ selections: [] })
+      await at(1_000, T1, 'old', { since: 5 })
+      await at(2_000, T2, 'old', { conversations: ['c1'] })
+      // Verified later, but of another phone, or by restoring a backup of this one made who knows when.
+      await at(3_000, T3, 'other', {})
+      await at(4_000, T4, 'old', {}, true)
+      expect(await log.verifiedFrom('old')).toEqual({ selections: [{ since: 5 }, { conversations: ['c1'] }, {}], lastAt: 2_000 })
+      expect(await log.verifiedFrom('other')).toEqual({ selections: [{}], lastAt: 3_000 })
+      // Received again and not verified yet: its selection is not read back, yet it was verified then.
+      vi.setSystemTime(5_000)
+      await log.open(T2, 'old', { conversations: ['c1'] }, store)
+      expect(await log.verifiedFrom('old')).toEqual({ selections: [{ since: 5 }, {}], lastAt: 2_000 })
+    } finally {
+      vi.useRealTimers()
+    }
     store.close()
   })
 })

@@ -110,10 +110,14 @@ describe('a second transfer into a phone whose owner deleted a chat', () => {
 })
 
 describe('a chat deleted here after a transfer of a time window, at a wider transfer', () => {
-  /** An old phone, and a new phone that verified the last quarter of its history, then deleted c0 whole. */
-  async function afterWindowThenDeleted (): Promise<Phones & { ms: Message[] }> {
+  /**
+   * An old phone, and a new phone that verified the last quarter of its history, then deleted c0 whole.
+   * `first`: what the old phone did before that transfer.
+   */
+  async function afterWindowThenDeleted (first?: (source: SqliteChatStore, ms: Message[]) => void): Promise<Phones & { ms: Message[] }> {
     const source = openStore()
     await fillStore(source, { conversations: 3, messagesPerConversation: PER_CHAT, mediaSizes: [] })
+    first?.(source, messagesOf(source, 'c0'))
     const target = openStore()
     const ms = messagesOf(source, 'c0')
     const since = ms[Math.floor(ms.length * 3 / 4)].ts
@@ -156,6 +160,48 @@ describe('a chat deleted here after a transfer of a time window, at a wider tran
     const next = await verified(source, target)
     expect(idsOf(target, 'c0')).toEqual([edited.id, later])
     expect(next.sender.progress.messagesSent).toBe(0)
+    source.close()
+    target.close()
+  })
+
+  /** m10 of c0, outside the window, edited on the old phone at `editedAt` (its clock). */
+  function editTenth (source: SqliteChatStore, ms: Message[], editedAt: number): Message {
+    const edited = { ...ms[10], kind: 'text' as const, text: 'edited on the old phone', editedAt }
+    delete edited.media
+    source.putMessages([edited])
+    return edited
+  }
+
+  it('stays deleted with a message the old phone edited before the window\'s transfer, after the chat\'s last message', async () => {
+    // The chat was quiet; the edit came later, yet before the first transfer: the old phone held it so
+    // when this phone's owner deleted the chat.
+    const { source, target } = await afterWindowThenDeleted((source, ms) => { editTenth(source, ms, ms[ms.length - 1].ts + 60_000) })
+    for (let i = 0; i < 2; i++) {
+      const run = await verified(source, target)
+      expect(target.hasConversation('c0')).toBe(false)
+      expect(idsOf(target, 'c0')).toEqual([])
+      expect(run.receiver.progress.chatsLeftDeleted).toBe(1)
+      expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT)
+      expect(run.receiver.summary?.map(c => c.id)).not.toContain('c0')
+      if (i === 1) expect(run.sender.progress.messagesSent).toBe(0)
+    }
+    source.close()
+    target.close()
+  })
+
+  it('comes back with a message the old phone edited after the window\'s transfer, by its clock now', async () => {
+    const { source, target, ms } = await afterWindowThenDeleted()
+    // Later than the verification, which happened at or before this moment.
+    const edited = editTenth(source, ms, Date.now() + 1)
+    const run = await verified(source, target)
+    expect(target.hasConversation('c0')).toBe(true)
+    expect(idsOf(target, 'c0')).toEqual([edited.id])
+    expect(messagesOf(target, 'c0')[0].editedAt).toBe(edited.editedAt)
+    expect(run.receiver.progress.chatsLeftDeleted).toBe(0)
+    expect(run.receiver.progress.messagesLeftDeleted).toBe(PER_CHAT - 1)
+    const next = await verified(source, target)
+    expect(next.sender.progress.messagesSent).toBe(0)
+    expect(idsOf(target, 'c0')).toEqual([edited.id])
     source.close()
     target.close()
   })
