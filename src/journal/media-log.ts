@@ -1,7 +1,7 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { HistoryChange } from '../store/history.js'
 import type { MediaRecord } from '../store/model.js'
-import { hashHex, parseHashHex } from '../wire/hash-hex.js'
+import { hashHex, parseHashHex } from '../hash-hex.js'
 import { fromJson, jsonValue } from './journal.js'
 
 // The undo entry of a transfer's media records: which records it added (the store held none under

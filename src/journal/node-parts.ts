@@ -8,7 +8,7 @@ import type { PartFiles } from './journal.js'
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../private-files.js'
 import { childPath } from '../child-path.js'
 import { DirectWriter } from './direct-writes.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 /** The largest chunk written direct; larger ones (no sender sends them) go through the page cache. */
 const DIRECT_STAGE_BYTES = 256 * 1024

@@ -1,6 +1,6 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import { fromJson, jsonValue, type Journal } from './journal.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 /**
  * What a phone remembers of the phone it paired with, so both can reconnect after a crash or a reboot

@@ -1,6 +1,6 @@
 import { ErrorCode, FerryError } from '../errors.js'
 import type { MediaRecord } from '../store/model.js'
-import { hashHex, parseHashHex, writeHashHex } from '../wire/hash-hex.js'
+import { hashHex, parseHashHex, writeHashHex } from '../hash-hex.js'
 
 /** A manifest entry: a media record, and whether the sender lacks its file (listed, never sent). */
 export interface MediaEntry extends MediaRecord {

@@ -3,7 +3,7 @@ import {
   CONVERSATION_KINDS, MESSAGE_KINDS, MESSAGE_STATUSES,
   type Contact, type Conversation, type MediaRecord, type Message
 } from '../store/model.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 // The canonical NDJSON format: one record per line, `type` first, then the record's fields in a fixed
 // order, absent fields left out. One table of fields per record type drives both directions, so the

@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fsyncDir, replaceFileDurably } from '../durable-fs.js'
 import { PRIVATE_FILE_MODE } from '../private-files.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 // The media files a writer is about to add whose records are not committed yet (an import's, inside its
 // one transaction), listed on disk before the first of them is written. A process killed before its

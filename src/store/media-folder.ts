@@ -15,7 +15,7 @@ import { GroupSync } from './group-sync.js'
 import { ErrorCode, FerryError, storeError } from '../errors.js'
 import { storeFolderError } from '../fs-errors.js'
 import { readStream } from '../read-stream.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 // A content-addressed folder: a file's name is the sha256 of its bytes, fanned out by the first two hex
 // digits (media/ab/abcdef...) so no directory grows past a few thousand entries. A file appears under its

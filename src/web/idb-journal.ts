@@ -4,7 +4,7 @@ import type { ReceivedMedia } from '../store/history.js'
 import { checkRead, chunksFrom, cutChunks, readChunks } from './idb-chunks.js'
 import { inTx, randomId, req, syncDb } from './idb.js'
 import { IdbWriteQueue } from './idb-queue.js'
-import { isHashHex } from '../wire/hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 // Ferry's journal in the browser: the `kv` store of the phone's database, and partial media files as
 // chunks (idb-chunks.ts) with a `parts` record each. Writes go through the database's write queue

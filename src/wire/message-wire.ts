@@ -4,7 +4,7 @@ import {
 } from '../store/model.js'
 import { ErrorCode, FerryError } from '../errors.js'
 import type { ferry } from './codec.js'
-import { isHashHex } from './hash-hex.js'
+import { isHashHex } from '../hash-hex.js'
 
 // Conversions between the chat model and wire objects. Inbound conversions are the receiver's first line
 // of defence: every field is checked, and absent optional fields stay absent (decoded protobufjs objects

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
-import { hashHex, isHashHex, parseHashHex, writeHashHex } from '../../src/wire/hash-hex.js'
+import { hashHex, isHashHex, parseHashHex, writeHashHex } from '../../src/hash-hex.js'
 
 // A sha256 as hex and back, without @noble's per-digit strings: the same text, the same bytes.
 
