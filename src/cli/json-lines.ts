@@ -4,7 +4,15 @@
 
 /** One JSON event per line: `event`, then `at` (its time, ms since the epoch: the service's own, when it has one). */
 export function jsonEvent (event: string, data: Record<string, unknown> = {}): void {
+  eventsWritten++
   process.stdout.write(JSON.stringify({ event, at: Date.now(), ...data }) + '\n')
+}
+
+let eventsWritten = 0
+
+/** How many events this process has written: what a paced writer compares to see whether another came since. */
+export function eventsSoFar (): number {
+  return eventsWritten
 }
 
 /** Ctrl-C (or another stopping `signal`), however a command meets it: a `stopped` event with --json, else `line` for a person. */

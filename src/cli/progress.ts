@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress'
 import { formatBytes } from '../format-bytes.js'
 import { historyWork, Pace, type ProgressSnapshot } from '../pace.js'
-import { jsonEvent } from './json-lines.js'
+import { eventsSoFar, jsonEvent } from './json-lines.js'
 
 // The pace's figures are shared with the browser phone (src/pace.ts); what the terminal shows is here.
 export { Pace, type ProgressSnapshot } from '../pace.js'
@@ -110,19 +110,21 @@ export function damagedMediaNote (files: number, source: string, after: string):
   return `warning: ${what} ${were} damaged on ${source} (its copy was not the file its record names) and ${were} not ${after}: the chats show them as missing.`
 }
 
-/** Machine-readable progress, at most every `intervalMs`; the last held back is said at stop. */
+/** Machine-readable progress, at most every `intervalMs`; the last held back is said at stop, if nothing came after it. */
 export function jsonProgress (intervalMs = 500, now: () => number = () => performance.now()): ProgressView {
   let last = -Infinity
   const pace = new Pace(now)
-  // The newest progress the pace held back: said at stop, so an app's bar ends where the work did.
-  let held: Record<string, unknown> | undefined
+  // The newest progress the pace held back: said at stop, so an app's bar ends where the work did, unless
+  // another event came since (the command's last, `verified` or the like, which carries the figures and
+  // stays the last line).
+  let held: { event: Record<string, unknown>, after: number } | undefined
   return {
     update (p) {
       const { rate, etaSec } = pace.update(p)
       const event = { ...p, rateBytesPerSec: rate === undefined ? null : Math.round(rate), etaSec: etaSec === undefined ? null : Math.round(etaSec) }
       const t = now()
       if (t - last < intervalMs) {
-        held = event
+        held = { event, after: eventsSoFar() }
         return
       }
       last = t
@@ -130,7 +132,7 @@ export function jsonProgress (intervalMs = 500, now: () => number = () => perfor
       jsonEvent('progress', event)
     },
     stop () {
-      if (held !== undefined) jsonEvent('progress', held)
+      if (held !== undefined && held.after === eventsSoFar()) jsonEvent('progress', held.event)
       held = undefined
     }
   }

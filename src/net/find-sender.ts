@@ -108,7 +108,7 @@ export class SenderSearch {
     const began = this.began ??= Date.now()
     // Past the search's time no find starts: mDNS answers from the peer store at once, before any timer
     // fires, so a neighbour announcing a fresh peer id for each refusal would keep a receive looking.
-    if (Date.now() - began >= o.timeoutMs) throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
+    if (Date.now() - began >= o.timeoutMs) throw notFoundError({ nameplate: o.nameplate, ms: searched(began, o.timeoutMs), mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
     const stop = new AbortController()
     const asked = [o.signal, again.signal].filter(s => s !== undefined)
     const signal = AbortSignal.any([...asked, stop.signal])
@@ -151,7 +151,7 @@ export class SenderSearch {
       if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'looking for the old phone was cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err
       if (cause !== undefined && !stop.signal.aborted) throw cause
-      throw notFoundError({ nameplate: o.nameplate, ms: Date.now() - began, mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
+      throw notFoundError({ nameplate: o.nameplate, ms: searched(began, o.timeoutMs), mdns: o.mdns, sweeps: this.sweeps, selfAssigned: selfAssignedAddresses() })
     } finally {
       clearTimeout(deadline)
       stop.abort()
@@ -305,6 +305,15 @@ export function senderRoute (o: RouteOptions): Route {
 
 function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {
   return peerIdOf(ma) !== undefined ? ma : ma.encapsulate(`/p2p/${peer.toString()}`)
+}
+
+/**
+ * How long the search is said to have looked: what it did, but never past the time it was given. Ending
+ * takes a moment past the deadline (in-flight dials unwind), and on a busy phone that rounded a 5 s
+ * search up to "within 6 s", a time the person never set.
+ */
+function searched (began: number, timeoutMs: number): number {
+  return Math.min(Date.now() - began, timeoutMs)
 }
 
 async function sleep (ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { jsonProgress } from '../../src/cli/progress.js'
+import { jsonEvent } from '../../src/cli/json-lines.js'
 
 // --json progress is paced (at most one event per interval). What the pace held back last is the
 // work's end: an app whose bar stopped at the last event shown would end short of it.
@@ -31,6 +32,18 @@ describe('jsonProgress', () => {
     view.stop()
     expect(events.map(e => e.event)).toEqual(['progress', 'progress'])
     expect(events.map(e => e.messages)).toEqual([10, 100])
+  })
+
+  it('says nothing at stop once another event came after the held one: the command\'s last event stays last', () => {
+    const events = captured()
+    let t = 0
+    const view = jsonProgress(500, () => t)
+    view.update(progress(10))
+    t = 100
+    view.update(progress(100))
+    jsonEvent('verified', { messages: 100 })
+    view.stop()
+    expect(events.map(e => e.event)).toEqual(['progress', 'verified'])
   })
 
   it('says nothing more at stop when the last progress was said', () => {
