@@ -124,6 +124,28 @@ export function appError (err: unknown, name: string): FerryError {
 }
 
 /**
+ * An app's `accept` (a search's, a sweep's), made to end what asked it when it throws: the throw is
+ * taken as "no" and aborts `stop`, and `refused()` is then CANCELLED naming `accept` (the first such
+ * failure), for the caller to throw once what it had in flight has settled. Thrown from the middle of a
+ * search, the app's bug rejected it bare while probes still ran, or was waited out as "nobody found".
+ */
+export function guardedAccept<A extends unknown[]> (fn: ((...args: A) => boolean) | undefined, stop: AbortController): { accepts: (...args: A) => boolean, refused: () => FerryError | undefined } {
+  let refused: FerryError | undefined
+  return {
+    accepts: (...args) => {
+      try {
+        return fn?.(...args) ?? true
+      } catch (err) {
+        refused ??= appError(err, 'accept')
+        stop.abort()
+        return false
+      }
+    },
+    refused: () => refused
+  }
+}
+
+/**
  * An app's function that Ferry only tells something (a sweep round, a connection closed, a backup's
  * progress), made safe to call from anywhere, an event listener or a timer included: a throw or a
  * rejection is logged as an error (`log`) and Ferry goes on. Thrown from a listener or a timer as it

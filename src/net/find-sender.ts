@@ -2,7 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, FerryError, isFerryError } from '../errors.js'
-import { appError, notifying } from './app-handler.js'
+import { guardedAccept, notifying } from './app-handler.js'
 import { hostPort, raceAddresses, type RaceOptions, type ReachAttempt } from './happy-dial.js'
 import { looksIsolated, notFoundError, unreachableError, type FoundVia } from './isolation.js'
 import { awayFromLoopback, firstPeerIdOf, peerIdOf } from './addresses.js'
@@ -116,18 +116,8 @@ export class SenderSearch {
     const except = again.except
     // The app's accept that throws ends this find naming it, at once: left to one way of looking, it
     // would wait for the other until the search's time was out, and say that nobody was found.
-    let refused: FerryError | undefined
-    const accept = (peer: string): boolean => {
-      let taken: boolean
-      try {
-        taken = o.accept?.(peer) ?? true
-      } catch (err) {
-        refused ??= appError(err, 'accept')
-        stop.abort()
-        return false
-      }
-      return taken && except?.has(peer) !== true
-    }
+    const app = guardedAccept(o.accept, stop)
+    const accept = (peer: string): boolean => app.accepts(peer) && except?.has(peer) !== true
     const passed = this.placesOf(except)
     const tasks: Array<Promise<FoundSender>> = []
     if (o.mdns) {
@@ -147,6 +137,7 @@ export class SenderSearch {
       this.remember(found)
       return found
     } catch (err) {
+      const refused = app.refused()
       if (refused !== undefined) throw refused
       if (asked.some(s => s.aborted)) throw new FerryError(ErrorCode.CANCELLED, 'looking for the old phone was cancelled')
       const cause = err instanceof AggregateError ? err.errors.find(e => isFerryError(e) && e.code !== ErrorCode.CANCELLED) : err

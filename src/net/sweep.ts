@@ -5,8 +5,7 @@ import { assertSweepAllowed } from './lan-guard.js'
 import { DISCOVERY_PORTS, probe, type ProbeOutcome } from './probe.js'
 import { awayFromLoopback } from './addresses.js'
 import { cidrOf, localSubnets, sweepHosts, type LocalSubnet } from './subnets.js'
-import { appError } from './app-handler.js'
-import type { FerryError } from '../errors.js'
+import { guardedAccept } from './app-handler.js'
 
 // The subnet sweep: where multicast does not get through (Android without a multicast lock, routers that
 // filter mDNS, a VPN holding the multicast route), the receiver asks each host of its own subnets, on the
@@ -123,16 +122,7 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
   const inFlight = new Set<Promise<void>>()
   // The app's accept that throws ends the sweep naming it, once what is in flight settled, rather than
   // rejecting the sweep with its bare error while probes still run.
-  let refused: FerryError | undefined
-  const accepts = (peer: string, at: { host: string, port: number }): boolean => {
-    try {
-      return opts.accept?.(peer, at) ?? true
-    } catch (err) {
-      refused ??= appError(err, 'accept')
-      stop.abort()
-      return false
-    }
-  }
+  const { accepts, refused } = guardedAccept(opts.accept, stop)
 
   const record = (job: Job, o: ProbeOutcome): void => {
     probed[job.subnet].add(job.host)
@@ -183,7 +173,8 @@ export async function sweep (opts: SweepOptions): Promise<SweepResult> {
     inFlight.add(p)
   }
   await Promise.all(inFlight)
-  if (refused !== undefined) throw refused
+  const refusal = refused()
+  if (refusal !== undefined) throw refusal
   stats.forEach((s, i) => { s.probed = probed[i].size; s.reached = reached[i].size; s.ferry = ferry[i].size })
   const ms = Math.round(performance.now() - started)
   log('swept %s in %d ms: %s', stats.map(s => s.subnet).join(', '), ms, hit !== undefined ? `found ${hit.peer} at ${hit.host}:${hit.port}` : 'nothing')
